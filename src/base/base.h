@@ -1,0 +1,144 @@
+/* base/ is the leaf every other part of lisec stands on: error codes with a
+ * human-readable reason, logging for programs, the INI configuration, bounded
+ * JSON parsing and field access, growable bounded buffers, hex and time. It has
+ * no knowledge of LI; it only makes the rest short and uniform. */
+#ifndef LISEC_BASE_H
+#define LISEC_BASE_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Every fallible function returns 0 or one of these (negative). */
+enum {
+  LISEC_OK = 0,
+  LISEC_EINVAL = -1,    /* malformed or out-of-range input */
+  LISEC_ENOTFOUND = -2, /* the named thing does not exist */
+  LISEC_EDENIED = -3,   /* refused by policy; the reason names the requirement */
+  LISEC_EAUTH = -4,     /* caller not authenticated or not in an admitted role */
+  LISEC_ETOOBIG = -5,   /* input larger than its bound */
+  LISEC_ECONFLICT = -6, /* exists already, or a version/replay conflict */
+  LISEC_ESTORE = -7,    /* the store failed; nothing was changed */
+  LISEC_ECRYPTO = -8,   /* a cryptographic operation failed or did not verify */
+  LISEC_EIO = -9,       /* file, socket or device error */
+  LISEC_ENOMEM = -10,
+  LISEC_EUNAVAIL = -11, /* a needed component is not reachable */
+  LISEC_EINTERNAL = -12,
+};
+
+#define LISEC_ERR_MSG_MAX 512
+
+/* The reason a call failed, filled in by the callee for the caller to show. */
+typedef struct lisec_err {
+  int code;
+  char msg[LISEC_ERR_MSG_MAX];
+} lisec_err;
+
+/* Records code and a formatted reason in err (which may be NULL) and returns
+ * code, so a failure path reads `return lisec_err_set(err, LISEC_EINVAL, ...)`. */
+int lisec_err_set(lisec_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes the existing reason with context ("loading config: ..."). */
+int lisec_err_wrap(lisec_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void lisec_err_clear(lisec_err *err);
+/* Stable lower-case name of a code: "invalid", "not_found", "denied", ... */
+const char *lisec_err_name(int code);
+
+/* ---- logging (programs only; libraries return reasons instead) ---------- */
+
+typedef enum { LISEC_LOG_DEBUG, LISEC_LOG_INFO, LISEC_LOG_WARN, LISEC_LOG_ERROR } lisec_log_level;
+
+/* Logs go to stderr, as text or as one JSON object per line. */
+void lisec_log_setup(lisec_log_level min, bool json);
+int lisec_log_level_parse(const char *s, lisec_log_level *out);
+void lisec_log(lisec_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_DEBUG(...) lisec_log(LISEC_LOG_DEBUG, __VA_ARGS__)
+#define LOG_INFO(...) lisec_log(LISEC_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...) lisec_log(LISEC_LOG_WARN, __VA_ARGS__)
+#define LOG_ERROR(...) lisec_log(LISEC_LOG_ERROR, __VA_ARGS__)
+
+/* ---- configuration (INI, via inih) -------------------------------------- */
+
+typedef struct lisec_config lisec_config;
+
+/* Parses an INI file. `known` lists the accepted "section.key" names (NULL
+ * terminated); any other key is an error, so a typo never silently falls back
+ * to a default. */
+int lisec_config_load(const char *path, const char *const *known, lisec_config **out,
+                      lisec_err *err);
+/* An empty configuration (every getter returns its default). */
+lisec_config *lisec_config_new(void);
+void lisec_config_free(lisec_config *cfg);
+/* Sets or replaces a value (used for command-line overrides and tests). */
+int lisec_config_set(lisec_config *cfg, const char *section, const char *key, const char *value);
+const char *lisec_config_str(const lisec_config *cfg, const char *section, const char *key,
+                             const char *def);
+/* Integer and boolean getters fail (EINVAL) on a value that does not parse. */
+int lisec_config_int(const lisec_config *cfg, const char *section, const char *key, int64_t def,
+                     int64_t min, int64_t max, int64_t *out, lisec_err *err);
+int lisec_config_bool(const lisec_config *cfg, const char *section, const char *key, bool def,
+                      bool *out, lisec_err *err);
+
+/* ---- JSON (jansson) ----------------------------------------------------- */
+
+#define LISEC_JSON_MAX_DEPTH 32
+
+/* Parses exactly one JSON value from len bytes, refusing more than
+ * LISEC_JSON_MAX_DEPTH nesting. The reason names line, column and byte. */
+int lisec_json_parse(const char *buf, size_t len, json_t **out, lisec_err *err);
+/* Field access that names the missing or mistyped field in the reason.
+ * Strings are bounded by max_len bytes; *out borrows from obj. */
+int lisec_json_get_str(const json_t *obj, const char *key, bool required, size_t max_len,
+                       const char **out, lisec_err *err);
+int lisec_json_get_int(const json_t *obj, const char *key, bool required, int64_t min,
+                       int64_t max, int64_t *out, lisec_err *err);
+int lisec_json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
+                        lisec_err *err);
+/* Compact, key-sorted serialisation (stable bytes for hashing and storage).
+ * The caller frees the result with free(). */
+char *lisec_json_dump_canonical(const json_t *v);
+
+/* ---- buffers ------------------------------------------------------------ */
+
+/* A growable byte buffer that refuses to grow past max. */
+typedef struct lisec_buf {
+  uint8_t *data;
+  size_t len, cap, max;
+} lisec_buf;
+
+void lisec_buf_init(lisec_buf *b, size_t max);
+int lisec_buf_append(lisec_buf *b, const void *p, size_t n);
+int lisec_buf_printf(lisec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Wipes the contents before freeing: buffers may have held secrets. */
+void lisec_buf_free(lisec_buf *b);
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Reads a whole file of at most max bytes (NUL-terminated for convenience). */
+int lisec_file_read(const char *path, size_t max, uint8_t **out, size_t *len, lisec_err *err);
+/* Writes atomically (temporary file, fsync, rename) with the given mode. */
+int lisec_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                            lisec_err *err);
+
+/* ---- hex and time ------------------------------------------------------- */
+
+/* out must hold 2*n+1 bytes. */
+void lisec_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes exactly out_len bytes from a string of 2*out_len hex digits. */
+int lisec_hex_decode(const char *in, uint8_t *out, size_t out_len);
+
+int64_t lisec_time_now(void);    /* seconds since the epoch (UTC) */
+int64_t lisec_time_now_ms(void); /* milliseconds since the epoch */
+uint64_t lisec_time_mono_ns(void);
+/* RFC 3339 UTC timestamp ("2026-11-24T06:23:25Z"); out holds 21+ bytes. */
+void lisec_time_format(int64_t epoch_s, char out[32]);
+int lisec_time_parse(const char *s, int64_t *epoch_s);
+
+#define LISEC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

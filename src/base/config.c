@@ -1,0 +1,166 @@
+/* The INI configuration of lisec's programs, parsed by inih. Values are kept
+ * as strings keyed by section and name; typed getters validate on read. A key
+ * not on the program's known list is an error, so a misspelt setting is
+ * reported instead of being silently replaced by its default. */
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/base.h"
+
+typedef struct config_entry {
+  char *section, *key, *value;
+} config_entry;
+
+struct lisec_config {
+  config_entry *entries;
+  size_t len, cap;
+};
+
+typedef struct load_ctx {
+  lisec_config *cfg;
+  const char *const *known;
+  lisec_err *err;
+  const char *path;
+} load_ctx;
+
+lisec_config *lisec_config_new(void) { return calloc(1, sizeof(lisec_config)); }
+
+void lisec_config_free(lisec_config *cfg) {
+  if (!cfg) return;
+  for (size_t i = 0; i < cfg->len; i++) {
+    free(cfg->entries[i].section);
+    free(cfg->entries[i].key);
+    free(cfg->entries[i].value);
+  }
+  free(cfg->entries);
+  free(cfg);
+}
+
+static config_entry *config_find(const lisec_config *cfg, const char *section, const char *key) {
+  for (size_t i = 0; cfg && i < cfg->len; i++) {
+    if (strcmp(cfg->entries[i].section, section) == 0 && strcmp(cfg->entries[i].key, key) == 0)
+      return &cfg->entries[i];
+  }
+  return NULL;
+}
+
+int lisec_config_set(lisec_config *cfg, const char *section, const char *key, const char *value) {
+  config_entry *e = config_find(cfg, section, key);
+  char *v = strdup(value);
+  if (!v) return LISEC_ENOMEM;
+  if (e) {
+    free(e->value);
+    e->value = v;
+    return 0;
+  }
+  if (cfg->len == cfg->cap) {
+    size_t cap = cfg->cap ? cfg->cap * 2 : 16;
+    config_entry *n = realloc(cfg->entries, cap * sizeof *n);
+    if (!n) {
+      free(v);
+      return LISEC_ENOMEM;
+    }
+    cfg->entries = n;
+    cfg->cap = cap;
+  }
+  e = &cfg->entries[cfg->len];
+  e->section = strdup(section);
+  e->key = strdup(key);
+  e->value = v;
+  if (!e->section || !e->key) {
+    free(e->section);
+    free(e->key);
+    free(v);
+    return LISEC_ENOMEM;
+  }
+  cfg->len++;
+  return 0;
+}
+
+static bool config_is_known(const char *const *known, const char *section, const char *key) {
+  if (!known) return true;
+  size_t sl = strlen(section);
+  for (; *known; known++) {
+    if (strncmp(*known, section, sl) == 0 && (*known)[sl] == '.' && strcmp(*known + sl + 1, key) == 0)
+      return true;
+  }
+  return false;
+}
+
+static int config_on_pair(void *user, const char *section, const char *key, const char *value) {
+  load_ctx *ctx = user;
+  if (!config_is_known(ctx->known, section, key)) {
+    lisec_err_set(ctx->err, LISEC_EINVAL, "%s: unknown setting [%s] %s", ctx->path, section, key);
+    return 0;
+  }
+  if (lisec_config_set(ctx->cfg, section, key, value) != 0) {
+    lisec_err_set(ctx->err, LISEC_ENOMEM, "%s: out of memory", ctx->path);
+    return 0;
+  }
+  return 1;
+}
+
+int lisec_config_load(const char *path, const char *const *known, lisec_config **out,
+                      lisec_err *err) {
+  lisec_config *cfg = lisec_config_new();
+  if (!cfg) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  lisec_err local = {0};
+  load_ctx ctx = {cfg, known, &local, path};
+  int rc = ini_parse(path, config_on_pair, &ctx);
+  if (rc != 0) {
+    lisec_config_free(cfg);
+    if (rc == -1)
+      return lisec_err_set(err, LISEC_EIO, "cannot open config %s: %s", path, strerror(errno));
+    if (local.code)
+      return lisec_err_set(err, local.code, "%s (first error on line %d)", local.msg, rc);
+    return lisec_err_set(err, LISEC_EINVAL, "%s: syntax error on line %d", path, rc);
+  }
+  *out = cfg;
+  return 0;
+}
+
+const char *lisec_config_str(const lisec_config *cfg, const char *section, const char *key,
+                             const char *def) {
+  const config_entry *e = config_find(cfg, section, key);
+  return e ? e->value : def;
+}
+
+int lisec_config_int(const lisec_config *cfg, const char *section, const char *key, int64_t def,
+                     int64_t min, int64_t max, int64_t *out, lisec_err *err) {
+  const char *s = lisec_config_str(cfg, section, key, NULL);
+  if (!s) {
+    *out = def;
+    return 0;
+  }
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < min || v > max)
+    return lisec_err_set(err, LISEC_EINVAL, "[%s] %s = \"%s\": expected an integer in %lld..%lld",
+                         section, key, s, (long long)min, (long long)max);
+  *out = v;
+  return 0;
+}
+
+int lisec_config_bool(const lisec_config *cfg, const char *section, const char *key, bool def,
+                      bool *out, lisec_err *err) {
+  const char *s = lisec_config_str(cfg, section, key, NULL);
+  if (!s) {
+    *out = def;
+    return 0;
+  }
+  if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcmp(s, "1") || !strcasecmp(s, "on")) {
+    *out = true;
+    return 0;
+  }
+  if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcmp(s, "0") || !strcasecmp(s, "off")) {
+    *out = false;
+    return 0;
+  }
+  return lisec_err_set(err, LISEC_EINVAL, "[%s] %s = \"%s\": expected true or false", section,
+                       key, s);
+}

@@ -1,0 +1,63 @@
+/* Hex encoding and time: small conversions every module needs, kept in one
+ * place so formats (RFC 3339 UTC, lower-case hex) are the same everywhere. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/base.h"
+
+void lisec_hex_encode(const uint8_t *in, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int hex_nibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int lisec_hex_decode(const char *in, uint8_t *out, size_t out_len) {
+  if (strlen(in) != 2 * out_len) return LISEC_EINVAL;
+  for (size_t i = 0; i < out_len; i++) {
+    int hi = hex_nibble(in[2 * i]), lo = hex_nibble(in[2 * i + 1]);
+    if (hi < 0 || lo < 0) return LISEC_EINVAL;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+int64_t lisec_time_now(void) { return (int64_t)time(NULL); }
+
+int64_t lisec_time_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t lisec_time_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void lisec_time_format(int64_t epoch_s, char out[32]) {
+  time_t t = (time_t)epoch_s;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int lisec_time_parse(const char *s, int64_t *epoch_s) {
+  struct tm tm = {0};
+  const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end != '\0') return LISEC_EINVAL;
+  *epoch_s = (int64_t)timegm(&tm);
+  return 0;
+}

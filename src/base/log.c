@@ -1,0 +1,52 @@
+/* Logging for lisec's programs: one line per event on stderr, plain text for
+ * people or JSON lines for collectors. Libraries never call this; they return
+ * reasons. Messages must never carry secrets: callers log ids, not values. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/base.h"
+
+static lisec_log_level log_min = LISEC_LOG_INFO;
+static bool log_json = false;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void lisec_log_setup(lisec_log_level min, bool json) {
+  log_min = min;
+  log_json = json;
+}
+
+int lisec_log_level_parse(const char *s, lisec_log_level *out) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(level_names); i++) {
+    if (strcasecmp(s, level_names[i]) == 0) {
+      *out = (lisec_log_level)i;
+      return 0;
+    }
+  }
+  return LISEC_EINVAL;
+}
+
+void lisec_log(lisec_log_level lvl, const char *fmt, ...) {
+  if (lvl < log_min) return;
+  char msg[2048], ts[32];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  int64_t now_ms = lisec_time_now_ms();
+  lisec_time_format(now_ms / 1000, ts);
+  pthread_mutex_lock(&log_lock);
+  if (log_json) {
+    json_t *o = json_pack("{s:s, s:I, s:s}", "level", level_names[lvl], "time_ms",
+                          (json_int_t)now_ms, "msg", msg);
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (line) fprintf(stderr, "%s\n", line);
+    free(line);
+    json_decref(o);
+  } else {
+    fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
+  }
+  pthread_mutex_unlock(&log_lock);
+}

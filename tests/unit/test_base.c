@@ -1,0 +1,193 @@
+/* Unit tests of base/: error reasons, INI config with unknown-key refusal,
+ * bounded JSON parsing and field errors, bounded buffers, hex, time, files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+
+static char tmpdir[64];
+
+static int setup_tmp(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/lisec-test-base-XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state) {
+  (void)state;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  return system(cmd);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_err_set_and_wrap(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  assert_int_equal(lisec_err_set(&err, LISEC_EDENIED, "R%d failed", 4), LISEC_EDENIED);
+  lisec_err_wrap(&err, "move vm-%d", 1);
+  assert_string_equal(err.msg, "move vm-1: R4 failed");
+  assert_string_equal(lisec_err_name(LISEC_EDENIED), "denied");
+  assert_int_equal(lisec_err_set(NULL, LISEC_EINVAL, "x"), LISEC_EINVAL);
+}
+
+static void test_config_known_keys(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/a.conf", tmpdir);
+  write_file(path, "[server]\nlisten = 127.0.0.1:8443\nworkers = 4\n[log]\njson = yes\n");
+  const char *known[] = {"server.listen", "server.workers", "log.json", NULL};
+  lisec_config *cfg = NULL;
+  lisec_err err = {0};
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), 0);
+  assert_string_equal(lisec_config_str(cfg, "server", "listen", NULL), "127.0.0.1:8443");
+  assert_string_equal(lisec_config_str(cfg, "server", "missing", "dflt"), "dflt");
+  int64_t w = 0;
+  assert_int_equal(lisec_config_int(cfg, "server", "workers", 1, 1, 64, &w, &err), 0);
+  assert_int_equal(w, 4);
+  assert_int_equal(lisec_config_int(cfg, "server", "workers", 1, 8, 64, &w, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "workers"));
+  bool j = false;
+  assert_int_equal(lisec_config_bool(cfg, "log", "json", false, &j, &err), 0);
+  assert_true(j);
+  lisec_config_free(cfg);
+
+  write_file(path, "[server]\nlisten = x\nlistne = y\n");
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "unknown setting [server] listne"));
+
+  write_file(path, "[server\nlisten = x\n");
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "on line 1"));
+
+  snprintf(path, sizeof path, "%s/absent.conf", tmpdir);
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EIO);
+}
+
+static void test_json_parse_errors(void **state) {
+  (void)state;
+  json_t *v = NULL;
+  lisec_err err = {0};
+  const char *good = "{\"a\": \"x\", \"n\": 7, \"b\": true}";
+  assert_int_equal(lisec_json_parse(good, strlen(good), &v, &err), 0);
+  const char *s = NULL;
+  int64_t n = 0;
+  bool b = false;
+  assert_int_equal(lisec_json_get_str(v, "a", true, 8, &s, &err), 0);
+  assert_string_equal(s, "x");
+  assert_int_equal(lisec_json_get_int(v, "n", true, 0, 10, &n, &err), 0);
+  assert_int_equal(n, 7);
+  assert_int_equal(lisec_json_get_bool(v, "b", true, &b, &err), 0);
+  assert_int_equal(lisec_json_get_str(v, "n", true, 8, &s, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "\"n\" must be a string"));
+  assert_int_equal(lisec_json_get_str(v, "zz", true, 8, &s, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "\"zz\" is required"));
+  assert_int_equal(lisec_json_get_int(v, "n", true, 8, 10, &n, &err), LISEC_EINVAL);
+  json_decref(v);
+
+  const char *bad = "{\"a\": 1,\n \"b\": }";
+  assert_int_equal(lisec_json_parse(bad, strlen(bad), &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "line 2"));
+  const char *dup = "{\"a\": 1, \"a\": 2}";
+  assert_int_equal(lisec_json_parse(dup, strlen(dup), &v, &err), LISEC_EINVAL);
+  const char *trailing = "{} {}";
+  assert_int_equal(lisec_json_parse(trailing, strlen(trailing), &v, &err), LISEC_EINVAL);
+  const char *truncated = "{\"a\": [1, 2";
+  assert_int_equal(lisec_json_parse(truncated, strlen(truncated), &v, &err), LISEC_EINVAL);
+
+  char deep[200];
+  memset(deep, '[', 100);
+  memset(deep + 100, ']', 100);
+  assert_int_equal(lisec_json_parse(deep, sizeof deep, &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "nested deeper"));
+  /* brackets inside strings do not count */
+  const char *str = "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"]";
+  assert_int_equal(lisec_json_parse(str, strlen(str), &v, &err), 0);
+  json_decref(v);
+}
+
+static void test_json_canonical(void **state) {
+  (void)state;
+  json_t *v = json_pack("{s:i, s:s}", "z", 1, "a", "b");
+  char *s = lisec_json_dump_canonical(v);
+  assert_string_equal(s, "{\"a\":\"b\",\"z\":1}");
+  free(s);
+  json_decref(v);
+}
+
+static void test_buf_bounded(void **state) {
+  (void)state;
+  lisec_buf b;
+  lisec_buf_init(&b, 10);
+  assert_int_equal(lisec_buf_append(&b, "12345", 5), 0);
+  assert_int_equal(lisec_buf_printf(&b, "%d", 678), 0);
+  assert_string_equal((char *)b.data, "12345678");
+  assert_int_equal(lisec_buf_append(&b, "abc", 3), LISEC_ETOOBIG);
+  assert_int_equal(b.len, 8);
+  lisec_buf_free(&b);
+}
+
+static void test_hex(void **state) {
+  (void)state;
+  uint8_t in[3] = {0x00, 0xab, 0xff}, out[3];
+  char s[7];
+  lisec_hex_encode(in, 3, s);
+  assert_string_equal(s, "00abff");
+  assert_int_equal(lisec_hex_decode("00ABff", out, 3), 0);
+  assert_memory_equal(in, out, 3);
+  assert_int_equal(lisec_hex_decode("00ab", out, 3), LISEC_EINVAL);
+  assert_int_equal(lisec_hex_decode("00abzz", out, 3), LISEC_EINVAL);
+}
+
+static void test_time(void **state) {
+  (void)state;
+  char s[32];
+  lisec_time_format(0, s);
+  assert_string_equal(s, "1970-01-01T00:00:00Z");
+  int64_t t = 0;
+  assert_int_equal(lisec_time_parse("2016-02-29T12:00:01Z", &t), 0);
+  assert_int_equal(t, 1456747201);
+  assert_int_equal(lisec_time_parse("2016-02-29 12:00", &t), LISEC_EINVAL);
+}
+
+static void test_file_roundtrip_and_limit(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/f.bin", tmpdir);
+  lisec_err err = {0};
+  assert_int_equal(lisec_file_write_atomic(path, "hello", 5, 0600, &err), 0);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  assert_int_equal(lisec_file_read(path, 5, &data, &len, &err), 0);
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "hello", 5);
+  free(data);
+  assert_int_equal(lisec_file_read(path, 4, &data, &len, &err), LISEC_ETOOBIG);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
+      cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
+      cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
+  };
+  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
