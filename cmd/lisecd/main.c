@@ -1,0 +1,125 @@
+/* lisecd, the lisec controller: reads its configuration, opens the store,
+ * serves the HTTPS API until SIGTERM or SIGINT, then stops gracefully.
+ * Exit status: 0 after a clean stop, 2 on a configuration or start error. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "ctl/ctl.h"
+
+/* Every setting lisecd accepts; anything else in the file is an error. */
+static const char *const known_settings[] = {
+    "server.listen", "server.workers", "tls.cert", "tls.key", "tls.client_ca",
+    "api.role_source", "api.max_body", "store.url", "log.level", "log.json",
+    NULL,
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: lisecd -c CONFIG [--check-config]\n"
+          "  -c, --config FILE   the INI configuration (see examples/lisecd.conf)\n"
+          "  --check-config      load and check the configuration and the store, then exit\n"
+          "exit status: 0 clean stop, 2 configuration or start error\n");
+}
+
+static int server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
+  int64_t workers = 0, max_body = 0;
+  int rc;
+  if ((rc = lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
+      (rc = lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)))
+    return rc;
+  sc->listen = lisec_config_str(cfg, "server", "listen", "127.0.0.1:8443");
+  sc->cert = lisec_config_str(cfg, "tls", "cert", NULL);
+  sc->key = lisec_config_str(cfg, "tls", "key", NULL);
+  sc->client_ca = lisec_config_str(cfg, "tls", "client_ca", NULL);
+  sc->workers = (int)workers;
+  sc->max_body = (size_t)max_body;
+  if (!sc->cert || !sc->key || !sc->client_ca)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[tls] cert, key and client_ca are required: lisecd only speaks mutual TLS");
+  const char *src = lisec_config_str(cfg, "api", "role_source", "san-uri");
+  if (strcmp(src, "san-uri") == 0) sc->role_source = API_ROLE_FROM_SAN_URI;
+  else if (strcmp(src, "ou") == 0) sc->role_source = API_ROLE_FROM_OU;
+  else return lisec_err_set(err, LISEC_EINVAL, "[api] role_source = \"%s\": expected san-uri or ou", src);
+  return 0;
+}
+
+static int setup_logging(const lisec_config *cfg, lisec_err *err) {
+  lisec_log_level lvl;
+  bool json = false;
+  const char *l = lisec_config_str(cfg, "log", "level", "info");
+  if (lisec_log_level_parse(l, &lvl) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "[log] level = \"%s\": expected debug, info, warn or error", l);
+  int rc = lisec_config_bool(cfg, "log", "json", false, &json, err);
+  if (rc == 0) lisec_log_setup(lvl, json);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *config_path = NULL;
+  bool check_only = false;
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"check-config", no_argument, NULL, 'k'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    if (o == 'c') config_path = optarg;
+    else if (o == 'k') check_only = true;
+    else if (o == 'h') return usage(stdout), 0;
+    else return usage(stderr), 2;
+  }
+  if (!config_path || optind != argc) return usage(stderr), 2;
+
+  lisec_err err = {0};
+  lisec_config *cfg = NULL;
+  api_server_config sc = {0};
+  if (lisec_config_load(config_path, known_settings, &cfg, &err) != 0 ||
+      setup_logging(cfg, &err) != 0 || server_config(cfg, &sc, &err) != 0) {
+    fprintf(stderr, "lisecd: %s\n", err.msg);
+    lisec_config_free(cfg);
+    return 2;
+  }
+
+  /* Signals are taken by this thread with sigwait; workers never see them. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  ctl_shared *shared = NULL;
+  if (ctl_shared_open(cfg, &shared, &err) != 0) {
+    fprintf(stderr, "lisecd: cannot open the store: %s\n", err.msg);
+    lisec_config_free(cfg);
+    return 2;
+  }
+  if (check_only) {
+    printf("lisecd: configuration %s is valid and the store is reachable\n", config_path);
+    ctl_shared_close(shared);
+    lisec_config_free(cfg);
+    return 0;
+  }
+  api_server *srv = NULL;
+  if (api_server_start(&sc, shared, &srv, &err) != 0) {
+    fprintf(stderr, "lisecd: cannot start: %s\n", err.msg);
+    ctl_shared_close(shared);
+    lisec_config_free(cfg);
+    return 2;
+  }
+  LOG_INFO("lisecd %s listening on %s (mutual TLS, %d workers)", LISEC_VERSION, sc.listen, sc.workers);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  LOG_INFO("signal %d: stopping; requests in flight finish first", sig);
+  api_server_stop(srv);
+  api_server_wait_and_free(srv);
+  ctl_shared_close(shared);
+  lisec_config_free(cfg);
+  LOG_INFO("lisecd stopped");
+  return 0;
+}

@@ -1,0 +1,108 @@
+/* From a verified client certificate to a principal: the subject CN and the
+ * one role the certificate carries, in a SAN URI urn:lisec:role:<role> or in
+ * the subject OU, as configured. A certificate with no role, an unknown role
+ * or two different roles is not admitted anywhere (fail closed). */
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+
+#define ROLE_URI_PREFIX "urn:lisec:role:"
+
+static const struct {
+  const char *name;
+  unsigned bit;
+} role_names[] = {
+    {"operator", API_ROLE_OPERATOR}, {"li-admin", API_ROLE_LI_ADMIN},
+    {"hypervisor-admin", API_ROLE_HV_ADMIN}, {"host", API_ROLE_HOST},
+    {"mano", API_ROLE_MANO}, {"auditor", API_ROLE_AUDITOR},
+};
+
+static bool tenant_name_ok(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > 63) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+unsigned api_role_bit(const char *role) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(role_names); i++)
+    if (strcmp(role, role_names[i].name) == 0) return role_names[i].bit;
+  if (strncmp(role, "tenant:", 7) == 0 && tenant_name_ok(role + 7)) return API_ROLE_TENANT;
+  return 0;
+}
+
+void api_roles_describe(unsigned roles, char *out, size_t len) {
+  size_t at = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(role_names); i++) {
+    if (!(roles & role_names[i].bit)) continue;
+    at += (size_t)snprintf(out + at, at < len ? len - at : 0, "%s%s", at ? ", " : "",
+                           role_names[i].name);
+  }
+  if (roles & API_ROLE_TENANT)
+    snprintf(out + at, at < len ? len - at : 0, "%stenant:<name>", at ? ", " : "");
+}
+
+/* Records one candidate role; two different ones make the certificate ambiguous. */
+static int take_role(api_principal *p, const char *role, size_t len, lisec_err *err) {
+  char buf[API_ROLE_NAME_MAX];
+  if (len == 0 || len >= sizeof buf)
+    return lisec_err_set(err, LISEC_EAUTH, "client certificate role is empty or too long");
+  memcpy(buf, role, len);
+  buf[len] = '\0';
+  if (memchr(role, '\0', len)) return lisec_err_set(err, LISEC_EAUTH, "client certificate role contains NUL");
+  if (p->role[0] && strcmp(p->role, buf) != 0)
+    return lisec_err_set(err, LISEC_EAUTH, "client certificate carries two roles (%s, %s)",
+                         p->role, buf);
+  unsigned bit = api_role_bit(buf);
+  if (!bit) return lisec_err_set(err, LISEC_EAUTH, "client certificate role \"%s\" is unknown", buf);
+  memcpy(p->role, buf, len + 1);
+  p->role_bit = bit;
+  return 0;
+}
+
+static int roles_from_san(X509 *cert, api_principal *p, lisec_err *err) {
+  GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+  int rc = 0;
+  for (int i = 0; names && rc == 0 && i < sk_GENERAL_NAME_num(names); i++) {
+    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type != GEN_URI) continue;
+    const char *uri = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+    int len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+    size_t plen = strlen(ROLE_URI_PREFIX);
+    if (len > (int)plen && strncmp(uri, ROLE_URI_PREFIX, plen) == 0)
+      rc = take_role(p, uri + plen, (size_t)len - plen, err);
+  }
+  GENERAL_NAMES_free(names);
+  return rc;
+}
+
+static int roles_from_ou(X509 *cert, api_principal *p, lisec_err *err) {
+  X509_NAME *name = X509_get_subject_name(cert);
+  int rc = 0, idx = -1;
+  while (rc == 0 && (idx = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, idx)) >= 0) {
+    ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+    rc = take_role(p, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), err);
+  }
+  return rc;
+}
+
+int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  if (!cert) return lisec_err_set(err, LISEC_EAUTH, "no client certificate");
+  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out->subject,
+                                    sizeof out->subject);
+  if (n <= 0) snprintf(out->subject, sizeof out->subject, "(no CN)");
+  int rc = src == API_ROLE_FROM_OU ? roles_from_ou(cert, out, err) : roles_from_san(cert, out, err);
+  if (rc) return rc;
+  if (!out->role[0])
+    return lisec_err_set(err, LISEC_EAUTH, "client certificate of %s carries no lisec role (%s)",
+                         out->subject,
+                         src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI " ROLE_URI_PREFIX "<role>");
+  return 0;
+}

@@ -1,0 +1,54 @@
+/* The routes every deployment has: health, metrics and status. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/routes.h"
+
+static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
+                       api_response *resp) {
+  (void)actor, (void)req;
+  lisec_err err = {0};
+  if (ctl_health(ctl, &err) != 0) {
+    api_error(resp, 503, "unavailable", err.msg);
+    return 0;
+  }
+  resp->text = strdup("ok\n");
+  resp->content_type = "text/plain";
+  return 0;
+}
+
+static int get_metrics(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
+                       api_response *resp) {
+  (void)actor, (void)req;
+  json_t *st = NULL;
+  lisec_err err = {0};
+  int64_t uptime = 0;
+  if (ctl_status(ctl, &st, &err) == 0) uptime = json_integer_value(json_object_get(st, "uptime_seconds"));
+  json_decref(st);
+  resp->text = api_metrics_render(uptime);
+  resp->content_type = "text/plain; version=0.0.4";
+  return 0;
+}
+
+static int get_status(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
+                      api_response *resp) {
+  (void)req;
+  lisec_err err = {0};
+  json_t *st = NULL;
+  int rc = ctl_status(ctl, &st, &err);
+  if (rc) {
+    api_error_from(resp, rc, &err);
+    return 0;
+  }
+  json_object_set_new(st, "you", json_pack("{s:s, s:s}", "subject", actor->subject, "role", actor->role));
+  resp->body = st;
+  return 0;
+}
+
+const api_route api_routes_core[] = {
+    {"GET", "/healthz", API_ROLE_ANY, false, get_healthz},
+    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR, false, get_metrics},
+    {"GET", "/v1/status", API_ROLE_ANY, false, get_status},
+    {0},
+};
