@@ -1,0 +1,30 @@
+/* A development PKI made with the OpenSSL API: one CA, a server certificate
+ * for lisecd and one client certificate per lisec role. It exists so a
+ * newcomer can run lisec without an outside PKI; production uses the
+ * operator's CA. Layout of DIR: ca.crt ca.key server.crt server.key and
+ * <role>.crt <role>.key for every role in pki_dev_roles. */
+#ifndef LISEC_PKI_H
+#define LISEC_PKI_H
+
+#include <stdbool.h>
+
+#include "base/base.h"
+
+/* File stem and role carried, e.g. {"tenant-example", "tenant:example"}. */
+typedef struct pki_role {
+  const char *stem;
+  const char *role;
+} pki_role;
+
+extern const pki_role pki_dev_roles[];
+extern const size_t pki_dev_roles_len;
+
+/* Creates the CA, the server certificate and every role's certificate in
+ * dir (created 0700). Refuses a non-empty dir unless force. Keys are 0600. */
+int pki_init(const char *dir, bool force, int days, lisec_err *err);
+/* Issues one more client certificate from the CA in dir: dir/<stem>.crt and
+ * .key with CN=name and the given role (SAN URI urn:lisec:role:<role>, OU). */
+int pki_issue(const char *dir, const char *stem, const char *role, const char *name, int days,
+              lisec_err *err);
+
+#endif
