@@ -62,20 +62,23 @@ static int take_globals(int argc, char **argv, const char **pki, const char **ro
 int main(int argc, char **argv) {
   static char cert[4096], key[4096], ca[4096];
   const char *pki = NULL, *role = NULL;
-  cli.server = getenv("LISEC_SERVER");
-  cli.cert = getenv("LISEC_CERT");
-  cli.key = getenv("LISEC_KEY");
-  cli.ca = getenv("LISEC_CA");
   argc = take_globals(argc, argv, &pki, &role);
   if (argc < 0) return cli_fail("a global option is missing its value (see lisec --help)");
-  if (!cli.server) cli.server = "https://localhost:8443";
+  /* An explicit option wins over --pki, which wins over the environment. */
   if (pki) {
     if (!role) return cli_fail("--pki needs --role ROLE (e.g. operator)");
     snprintf(cert, sizeof cert, "%s/%s.crt", pki, role);
     snprintf(key, sizeof key, "%s/%s.key", pki, role);
     snprintf(ca, sizeof ca, "%s/ca.crt", pki);
-    cli.cert = cert, cli.key = key, cli.ca = ca;
+    if (!cli.cert) cli.cert = cert;
+    if (!cli.key) cli.key = key;
+    if (!cli.ca) cli.ca = ca;
   }
+  if (!cli.server) cli.server = getenv("LISEC_SERVER");
+  if (!cli.cert) cli.cert = getenv("LISEC_CERT");
+  if (!cli.key) cli.key = getenv("LISEC_KEY");
+  if (!cli.ca) cli.ca = getenv("LISEC_CA");
+  if (!cli.server) cli.server = "https://localhost:8443";
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? CLI_ERROR : CLI_OK;
