@@ -205,7 +205,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
 
 static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err) {
   struct sockaddr_storage ss;
-  socklen_t sl;
+  socklen_t sl = 0;
   int rc = parse_listen(addr, &ss, &sl, err);
   if (rc) return rc;
   evutil_socket_t fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
