@@ -1,0 +1,176 @@
+/* Clone, fork and restore detection for liblisec-rng (TR 103 308 §5.10
+ * re-use of template state, §5.12 the reset vulnerability). Four signals:
+ * a MADV_WIPEONFORK page that reads zero in a forked child (with the pid as
+ * a cross-check and as the fallback where madvise lacks it), the VM
+ * generation id (a file the operator or a test names, plus the kernel's
+ * NEW_VMGENID=1 uevent), the boot id, and a jump of the gap between
+ * CLOCK_MONOTONIC and CLOCK_REALTIME / CLOCK_BOOTTIME (a pause, suspend or
+ * snapshot restore). The per-call part reads one word and two vDSO coarse
+ * clocks; everything that touches files or sockets runs at most once per
+ * check interval, or at once when the cheap part saw something. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "rng/libos.h"
+
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+
+static int64_t ts_ns(const struct timespec *t) {
+  return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static int64_t clock_ns(clockid_t c) {
+  struct timespec t;
+  clock_gettime(c, &t);
+  return ts_ns(&t);
+}
+
+int rngl_read_bootid(uint8_t out[RNG_ID_LEN]) {
+  char s[64] = {0};
+  int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return LISEC_EIO;
+  ssize_t n = read(fd, s, sizeof s - 1);
+  close(fd);
+  if (n <= 0) return LISEC_EIO;
+  char hex[33];
+  size_t h = 0;
+  for (ssize_t i = 0; i < n && h < 32; i++)
+    if (s[i] != '-' && s[i] != '\n') hex[h++] = s[i];
+  hex[h] = '\0';
+  if (h != 32 || lisec_hex_decode(hex, out, RNG_ID_LEN) != 0) return LISEC_EINVAL;
+  return 0;
+}
+
+bool rngl_read_genid(const char *path, uint8_t out[RNG_ID_LEN]) {
+  memset(out, 0, RNG_ID_LEN);
+  if (!path || !*path) return false;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint8_t buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n < 0) return false;
+  uint8_t d[CRYPTO_SHA256_LEN];
+  crypto_sha256(buf, (size_t)n, d);
+  memcpy(out, d, RNG_ID_LEN);
+  return true;
+}
+
+/* The vmgenid driver (Linux >= 5.18) announces a new generation with a
+ * NEW_VMGENID=1 uevent from 6.8 on; listen only where the driver is bound. */
+static int uevent_open(void) {
+  if (access("/sys/bus/platform/drivers/vmgenid", F_OK) != 0) return -1;
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+  if (fd < 0) return -1;
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static bool uevent_drain(int fd) {
+  bool seen = false;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    if (n <= 0) break;
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n;) {
+      const char *kv = buf + i;
+      if (strcmp(kv, "NEW_VMGENID=1") == 0) seen = true;
+      i += (ssize_t)strlen(kv) + 1;
+    }
+  }
+  return seen;
+}
+
+static void baseline_clocks(rngl_detect *d) {
+  int64_t mono = clock_ns(CLOCK_MONOTONIC);
+  d->gap_rt_ns = clock_ns(CLOCK_REALTIME) - mono;
+  d->gap_boot_ns = clock_ns(CLOCK_BOOTTIME) - mono;
+  int64_t mc = clock_ns(CLOCK_MONOTONIC_COARSE);
+  atomic_store_explicit(&d->gap_coarse_ns, clock_ns(CLOCK_REALTIME_COARSE) - mc,
+                        memory_order_relaxed);
+  atomic_store_explicit(&d->next_slow_ns, mc + d->interval_ns, memory_order_relaxed);
+}
+
+void rngl_detect_rearm(rngl_detect *d) {
+  uint64_t v = 0;
+  if (rngl_getrandom(&v, sizeof v, NULL) != 0) v = (uint64_t)clock_ns(CLOCK_MONOTONIC);
+  d->wipe_value = v | 1u;
+  *d->wipe = d->wipe_value;
+  d->pid = getpid();
+}
+
+int rngl_detect_init(rngl_detect *d, const char *genid_path, unsigned interval_ms,
+                     unsigned jump_ms, lisec_err *err) {
+  memset(d, 0, sizeof *d);
+  d->uevent_fd = -1;
+  d->interval_ns = (int64_t)(interval_ms ? interval_ms : 10) * 1000000LL;
+  d->jump_ns = (int64_t)(jump_ms ? jump_ms : 1000) * 1000000LL;
+  void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return lisec_err_set(err, LISEC_ENOMEM, "rng: mmap: %s", strerror(errno));
+  d->wipe = page;
+  d->wipeonfork = madvise(page, 4096, MADV_WIPEONFORK) == 0;
+  rngl_detect_rearm(d);
+  if (genid_path) snprintf(d->genid_path, sizeof d->genid_path, "%s", genid_path);
+  d->genid_known = rngl_read_genid(d->genid_path, d->genid);
+  if (rngl_read_bootid(d->bootid) != 0) memset(d->bootid, 0, sizeof d->bootid);
+  d->uevent_fd = uevent_open();
+  baseline_clocks(d);
+  return 0;
+}
+
+void rngl_detect_free(rngl_detect *d) {
+  if (d->wipe) munmap((void *)d->wipe, 4096);
+  if (d->uevent_fd >= 0) close(d->uevent_fd);
+  memset(d, 0, sizeof *d);
+  d->uevent_fd = -1;
+}
+
+bool rngl_detect_fast(rngl_detect *d) {
+  if (__builtin_expect(*d->wipe != d->wipe_value, 0)) return true;
+  if (!d->wipeonfork && getpid() != d->pid) return true;
+  struct timespec m, r;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &m);
+  int64_t mono = ts_ns(&m);
+  if (mono >= atomic_load_explicit(&d->next_slow_ns, memory_order_relaxed)) return true;
+  clock_gettime(CLOCK_REALTIME_COARSE, &r);
+  int64_t delta = ts_ns(&r) - mono - atomic_load_explicit(&d->gap_coarse_ns, memory_order_relaxed);
+  return delta > d->jump_ns || delta < -d->jump_ns;
+}
+
+unsigned rngl_detect_slow(rngl_detect *d) {
+  unsigned ev = 0;
+  if (*d->wipe != d->wipe_value || getpid() != d->pid) ev |= RNGL_EV_FORK;
+  uint8_t id[RNG_ID_LEN];
+  bool known = rngl_read_genid(d->genid_path, id);
+  if (known != d->genid_known || memcmp(id, d->genid, RNG_ID_LEN) != 0) {
+    ev |= RNGL_EV_GENID;
+    memcpy(d->genid, id, RNG_ID_LEN);
+    d->genid_known = known;
+  }
+  if (d->uevent_fd >= 0 && uevent_drain(d->uevent_fd)) ev |= RNGL_EV_GENID;
+  if (rngl_read_bootid(id) == 0 && memcmp(id, d->bootid, RNG_ID_LEN) != 0) {
+    ev |= RNGL_EV_BOOTID;
+    memcpy(d->bootid, id, RNG_ID_LEN);
+  }
+  int64_t mono = clock_ns(CLOCK_MONOTONIC);
+  int64_t grt = clock_ns(CLOCK_REALTIME) - mono, gboot = clock_ns(CLOCK_BOOTTIME) - mono;
+  int64_t drt = grt - d->gap_rt_ns, dboot = gboot - d->gap_boot_ns;
+  if (drt > d->jump_ns || drt < -d->jump_ns || dboot > d->jump_ns || dboot < -d->jump_ns)
+    ev |= RNGL_EV_CLOCK;
+  baseline_clocks(d);
+  return ev;
+}

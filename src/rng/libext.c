@@ -1,0 +1,242 @@
+/* The client side of the seed protocol: liblisec-rng's default external
+ * source. It speaks to lisec-entropyd over mutually authenticated TLS (TCP,
+ * or AF_VSOCK for a VM on the same host), keeps the connection alive between
+ * fetches, and checks that each SEED reply echoes the request's nonce and
+ * counter. A connection opened by a parent process is never used by a forked
+ * child: the TLS keys and sequence numbers are the parent's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "rng/libos.h"
+
+void rngl_ext_init(rngl_ext *x) {
+  memset(x, 0, sizeof *x);
+  x->fd = -1;
+}
+
+static int ssl_fail(lisec_err *err, int code, const char *what) {
+  unsigned long e = ERR_get_error();
+  char buf[200] = "";
+  if (e) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return lisec_err_set(err, code, "entropyd: %s%s%s", what, e ? ": " : "", buf);
+}
+
+void rngl_ext_close(rngl_ext *x) {
+  if (x->ssl) {
+    SSL *s = x->ssl;
+    if (x->owner == getpid()) {
+      SSL_shutdown(s);
+    } else {
+      SSL_set_quiet_shutdown(s, 1); /* the parent's session: say nothing */
+    }
+    SSL_free(s);
+    x->ssl = NULL;
+  }
+  if (x->fd >= 0) close(x->fd);
+  x->fd = -1;
+}
+
+void rngl_ext_free(rngl_ext *x) {
+  rngl_ext_close(x);
+  if (x->ssl_ctx) SSL_CTX_free(x->ssl_ctx);
+  x->ssl_ctx = NULL;
+}
+
+static int ext_ctx(rngl_ext *x, lisec_err *err) {
+  if (x->ssl_ctx) return 0;
+  if (!x->cert[0] || !x->key[0] || !x->ca[0])
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "entropyd: certificate, key and CA are needed for mutual TLS "
+                         "(LISEC_RNG_CERT, LISEC_RNG_KEY, LISEC_RNG_CA)");
+  SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+  if (!c) return ssl_fail(err, LISEC_ECRYPTO, "TLS context");
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  if (SSL_CTX_load_verify_locations(c, x->ca, NULL) != 1) {
+    SSL_CTX_free(c);
+    return ssl_fail(err, LISEC_EINVAL, "loading the CA");
+  }
+  if (SSL_CTX_use_certificate_chain_file(c, x->cert) != 1 ||
+      SSL_CTX_use_PrivateKey_file(c, x->key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(c) != 1) {
+    SSL_CTX_free(c);
+    return ssl_fail(err, LISEC_EINVAL, "loading this VNF's certificate and key");
+  }
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+  x->ssl_ctx = c;
+  return 0;
+}
+
+/* Connects with a deadline, then leaves the socket blocking with I/O
+ * timeouts so a silent peer cannot hang the caller. */
+static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms) {
+  int fl = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  int rc = connect(fd, sa, len);
+  if (rc != 0 && errno == EINPROGRESS) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    rc = poll(&p, 1, timeout_ms) == 1 ? 0 : -1;
+    if (rc == 0) {
+      int e = 0;
+      socklen_t el = sizeof e;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+      if (e) {
+        errno = e;
+        rc = -1;
+      }
+    } else {
+      errno = ETIMEDOUT;
+    }
+  }
+  fcntl(fd, F_SETFL, fl);
+  if (rc == 0) {
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  return rc;
+}
+
+static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
+  int rc = ext_ctx(x, err);
+  if (rc) return rc;
+  char host[256], port[16];
+  bool vsock = strncmp(x->addr, "vsock:", 6) == 0;
+  const char *a = vsock ? x->addr + 6 : x->addr;
+  const char *colon = strrchr(a, ':');
+  if (!colon || colon == a || strlen(colon + 1) >= sizeof port || (size_t)(colon - a) >= sizeof host)
+    return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not host:port", x->addr);
+  memcpy(host, a, (size_t)(colon - a));
+  host[colon - a] = '\0';
+  strcpy(port, colon + 1);
+  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+    memmove(host, host + 1, strlen(host));
+    host[strlen(host) - 1] = '\0';
+  }
+  int fd = -1;
+  if (vsock) {
+    struct sockaddr_vm sv = {.svm_family = AF_VSOCK,
+                             .svm_cid = (unsigned)strtoul(host, NULL, 10),
+                             .svm_port = (unsigned)strtoul(port, NULL, 10)};
+    fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, timeout_ms) != 0) {
+      int e = errno;
+      if (fd >= 0) close(fd);
+      return lisec_err_set(err, LISEC_EIO, "entropyd: vsock %s: %s", x->addr, strerror(e));
+    }
+  } else {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g != 0)
+      return lisec_err_set(err, LISEC_EIO, "entropyd: %s: %s", x->addr, gai_strerror(g));
+    int e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+      fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+      if (fd < 0) continue;
+      if (connect_deadline(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0) break;
+      e = errno;
+      close(fd);
+      fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+      return lisec_err_set(err, LISEC_EIO, "entropyd: connecting to %s: %s", x->addr,
+                           strerror(e ? e : ECONNREFUSED));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  SSL *s = SSL_new(x->ssl_ctx);
+  if (!s) {
+    close(fd);
+    return ssl_fail(err, LISEC_ECRYPTO, "TLS session");
+  }
+  SSL_set_fd(s, fd);
+  if (!vsock) {
+    /* The daemon's certificate must name the address we dialled. */
+    X509_VERIFY_PARAM *vp = SSL_get0_param(s);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+      SSL_set_tlsext_host_name(s, host);
+      SSL_set1_host(s, host);
+    }
+  }
+  if (SSL_connect(s) != 1) {
+    long vr = SSL_get_verify_result(s);
+    SSL_free(s);
+    close(fd);
+    if (vr != X509_V_OK)
+      return lisec_err_set(err, LISEC_EAUTH, "entropyd: server certificate refused: %s",
+                           X509_verify_cert_error_string(vr));
+    return ssl_fail(err, LISEC_EIO, "TLS handshake");
+  }
+  x->ssl = s;
+  x->fd = fd;
+  x->owner = getpid();
+  return 0;
+}
+
+static int ssl_read_all(SSL *s, uint8_t *p, size_t n) {
+  while (n) {
+    int r = SSL_read(s, p, (int)n);
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
+                   lisec_err *err) {
+  if (!x->addr[0])
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.15: no external entropy source configured "
+                         "(LISEC_RNG_ENTROPYD)");
+  if (x->ssl && x->owner != getpid()) rngl_ext_close(x);
+  uint8_t out[RNG_MSG_HDR_LEN + RNG_MSG_BODY_MAX];
+  size_t len = 0;
+  int rc = rng_msg_encode(req, out, sizeof out, &len, err);
+  if (rc) return rc;
+  if (!x->ssl && (rc = ext_connect(x, timeout_ms, err)) != 0) return rc;
+  uint8_t in[RNG_MSG_HDR_LEN + RNG_MSG_BODY_MAX];
+  size_t total = 0;
+  if (SSL_write(x->ssl, out, (int)len) != (int)len || ssl_read_all(x->ssl, in, RNG_MSG_HDR_LEN)) {
+    rngl_ext_close(x);
+    ERR_clear_error();
+    return lisec_err_set(err, LISEC_EIO, "entropyd: connection lost");
+  }
+  rc = rng_msg_frame_len(in, RNG_MSG_HDR_LEN, &total, err);
+  if (!rc && ssl_read_all(x->ssl, in + RNG_MSG_HDR_LEN, total - RNG_MSG_HDR_LEN)) {
+    rc = lisec_err_set(err, LISEC_EIO, "entropyd: reply truncated");
+  }
+  if (!rc) rc = rng_msg_decode(in, total, reply, err);
+  crypto_wipe(in, sizeof in);
+  if (rc) {
+    rngl_ext_close(x);
+    return rc;
+  }
+  if (reply->type == RNG_MSG_ERROR) {
+    int code = reply->code == RNG_ERR_UNHEALTHY || reply->code == RNG_ERR_RATE ? LISEC_EUNAVAIL
+                                                                              : LISEC_EDENIED;
+    return lisec_err_set(err, code, "entropyd refused the seed request: %s", reply->reason);
+  }
+  if (reply->type != RNG_MSG_SEED || !crypto_ct_equal(reply->nonce, req->nonce, RNG_NONCE_LEN) ||
+      reply->counter != req->counter || reply->seed_len != req->want) {
+    crypto_wipe(reply, sizeof *reply);
+    rngl_ext_close(x);
+    return lisec_err_set(err, LISEC_ECRYPTO,
+                         "entropyd: reply does not answer this request (nonce/counter/length)");
+  }
+  return 0;
+}

@@ -1,0 +1,97 @@
+/* The OS-facing half of rng/: raw entropy sources (getrandom, RDRAND,
+ * RDSEED, CPU timing jitter), clone/fork/restore detection, and the client
+ * side of the seed protocol. Used by liblisec-rng and by lisec-entropyd;
+ * domain code never includes this header. */
+#ifndef LISEC_RNG_LIBOS_H
+#define LISEC_RNG_LIBOS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "base/base.h"
+#include "rng/rng.h"
+
+/* ---- raw sources (libsrc.c) --------------------------------------------- */
+
+bool rngl_cpu_has_rdrand(void);
+bool rngl_cpu_has_rdseed(void);
+/* Fills n bytes from the kernel (getrandom, blocking until initialised). */
+int rngl_getrandom(void *buf, size_t n, lisec_err *err);
+/* Fill up to n bytes from the CPU instruction; return the count produced
+ * (0 where the CPU lacks it or it kept failing, as RDSEED may under load). */
+size_t rngl_rdrand(void *buf, size_t n);
+size_t rngl_rdseed(void *buf, size_t n);
+/* n raw timing-jitter samples, one per byte (the low byte of the duration
+ * of a memory walk, unprocessed so health tests see the noise itself). */
+void rngl_jitter(uint8_t *samples, size_t n);
+
+/* ---- clone, fork and restore detection (libdetect.c) -------------------- */
+
+enum {
+  RNGL_EV_FORK = 1,
+  RNGL_EV_GENID = 2,
+  RNGL_EV_BOOTID = 4,
+  RNGL_EV_CLOCK = 8,
+};
+
+typedef struct rngl_detect {
+  volatile uint64_t *wipe; /* a MADV_WIPEONFORK page: zero in a child */
+  uint64_t wipe_value;
+  bool wipeonfork;          /* madvise succeeded; else the pid is checked */
+  pid_t pid;
+  char genid_path[512];
+  uint8_t genid[RNG_ID_LEN]; /* SHA-256 prefix of the file, zero if none */
+  bool genid_known;
+  uint8_t bootid[RNG_ID_LEN];
+  int uevent_fd;            /* NETLINK_KOBJECT_UEVENT, -1 if unavailable */
+  int64_t gap_rt_ns, gap_boot_ns; /* REALTIME-MONOTONIC, BOOTTIME-MONOTONIC */
+  _Atomic int64_t gap_coarse_ns;  /* the same from the coarse clocks */
+  _Atomic int64_t next_slow_ns;   /* coarse monotonic time of the next slow check */
+  int64_t interval_ns, jump_ns;
+} rngl_detect;
+
+int rngl_detect_init(rngl_detect *d, const char *genid_path, unsigned interval_ms,
+                     unsigned jump_ms, lisec_err *err);
+void rngl_detect_free(rngl_detect *d);
+/* The per-call check: the wipe-on-fork page, then the coarse clocks. True
+ * when the slow check must run now (a fork, a clock jump, or its interval
+ * elapsed). A few nanoseconds; no system call. */
+bool rngl_detect_fast(rngl_detect *d);
+/* Everything: pid, wipe page, generation id file and uevents, boot id,
+ * precise clock gaps. Re-baselines what it checked; returns RNGL_EV_* bits.
+ * The caller holds the library lock. */
+unsigned rngl_detect_slow(rngl_detect *d);
+/* Re-arms the wipe-on-fork page in a child (after RNGL_EV_FORK). */
+void rngl_detect_rearm(rngl_detect *d);
+/* Reads the boot id (16 bytes from the UUID in /proc). */
+int rngl_read_bootid(uint8_t out[RNG_ID_LEN]);
+/* Hashes the generation-id file; false when it cannot be read. */
+bool rngl_read_genid(const char *path, uint8_t out[RNG_ID_LEN]);
+
+/* ---- the seed protocol client (libext.c) -------------------------------- */
+
+typedef struct rngl_ext {
+  char addr[256];           /* host:port or vsock:CID:PORT */
+  char cert[512], key[512], ca[512];
+  void *ssl_ctx;            /* SSL_CTX* */
+  void *ssl;                /* SSL*, kept alive between fetches */
+  int fd;
+  pid_t owner;              /* the process that opened the connection */
+} rngl_ext;
+
+void rngl_ext_init(rngl_ext *x);
+/* One request/reply exchange: req must be a REQUEST; the reply must be a
+ * SEED echoing nonce and counter. ERROR replies become LISEC_EDENIED with the
+ * daemon's reason. Reconnects once when a kept-alive connection has died. */
+int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
+                   lisec_err *err);
+/* Drops the connection; in a forked child without a word on the wire
+ * (the TLS state belongs to the parent). */
+void rngl_ext_close(rngl_ext *x);
+void rngl_ext_free(rngl_ext *x);
+
+#endif
