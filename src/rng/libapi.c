@@ -377,7 +377,8 @@ static int init_locked(const lisec_rng_options *opt, lisec_err *err) {
 }
 
 int lisec_rng_init(const lisec_rng_options *opt) {
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   pthread_mutex_lock(&G.lock);
   int ready = atomic_load(&G.ready);
   int rc = 0;
@@ -435,7 +436,8 @@ static int ensure(rngl_thread **out, bool full, bool *event, lisec_err *err) {
 /* ---- the public calls ---------------------------------------------------- */
 
 int lisec_rng_bytes(void *buf, size_t n) {
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   if (!buf && n) return fail(LISEC_RNG_EINVAL, NULL);
   rngl_thread *t;
   int rc = ensure(&t, false, NULL, &err);
@@ -470,7 +472,8 @@ int lisec_rng_bytes(void *buf, size_t n) {
 }
 
 int lisec_rng_keygen_bytes(void *buf, size_t n) {
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   if (!buf && n) return fail(LISEC_RNG_EINVAL, NULL);
   rngl_thread *t;
   int rc = ensure(&t, true, NULL, &err);
@@ -500,7 +503,8 @@ int lisec_rng_keygen_bytes(void *buf, size_t n) {
 }
 
 int lisec_rng_reseed(void) {
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   rngl_thread *t;
   int rc = ensure(&t, true, NULL, &err);
   if (rc) return fail(rc, &err);
@@ -517,7 +521,8 @@ int lisec_rng_reseed(void) {
 }
 
 int lisec_rng_check(void) {
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   rngl_thread *t;
   bool ev = false;
   int rc = ensure(&t, false, &ev, &err);
@@ -527,7 +532,8 @@ int lisec_rng_check(void) {
 
 int lisec_rng_status(struct lisec_rng_status *st) {
   if (!st) return fail(LISEC_RNG_EINVAL, NULL);
-  lisec_err err = {0};
+  lisec_err err;
+  err.code = 0, err.msg[0] = '\0';
   rngl_thread *t;
   int rc = ensure(&t, true, NULL, &err);
   if (rc) return fail(rc, &err);

@@ -1,0 +1,285 @@
+/* Unit tests of liblisec-rng through its public header: output, the
+ * fail-closed key generation without an external source, fork safety (two
+ * processes forked from one DRBG state must differ), a simulated restore
+ * (the generation-id file changes) that forces a reseed and fails key
+ * generation closed until a fresh external seed arrives, strict mode, HMAC
+ * selection and many threads at once. The external source here is the
+ * library's pluggable callback, driven by the test; the real lisec-entropyd
+ * over mutual TLS is exercised by tests/integration/rng_entropyd.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lisec/rng.h"
+
+typedef struct test_source {
+  int available;
+  int calls;
+  uint8_t last_genid[16];
+  uint64_t last_counter;
+} test_source;
+
+static int source_fn(void *ctx, const uint8_t nonce[32], const uint8_t genid[16],
+                     const uint8_t bootid[16], uint64_t counter, uint8_t *seed, size_t seed_len,
+                     char *why, size_t why_len) {
+  (void)nonce, (void)bootid;
+  test_source *s = ctx;
+  s->calls++;
+  if (!s->available) {
+    snprintf(why, why_len, "test source offline");
+    return LISEC_RNG_EIO;
+  }
+  /* Counters must rise from one request to the next. */
+  if (counter <= s->last_counter) {
+    snprintf(why, why_len, "counter went back");
+    return LISEC_RNG_EDENIED;
+  }
+  s->last_counter = counter;
+  memcpy(s->last_genid, genid, 16);
+  return RAND_bytes(seed, (int)seed_len) == 1 ? 0 : LISEC_RNG_EINTERNAL;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  lisec_rng_shutdown();
+  return 0;
+}
+
+static void test_bytes_and_keygen_without_external(void **state) {
+  (void)state;
+  lisec_rng_options o = {0};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t a[32], b[32], big[5000];
+  assert_int_equal(lisec_rng_bytes(a, sizeof a), 0);
+  assert_int_equal(lisec_rng_bytes(b, sizeof b), 0);
+  assert_memory_not_equal(a, b, sizeof a);
+  assert_int_equal(lisec_rng_bytes(big, sizeof big), 0);
+  assert_int_equal(lisec_rng_bytes(NULL, 4), LISEC_RNG_EINVAL);
+  /* No external source: key generation fails closed and says why. */
+  assert_int_equal(lisec_rng_keygen_bytes(a, sizeof a), LISEC_RNG_ENOSEED);
+  assert_non_null(strstr(lisec_rng_last_error(), "TR103308-5.15"));
+  assert_int_equal(lisec_rng_reseed(), LISEC_RNG_EIO);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.selftest_ok, 1);
+  assert_int_equal(st.drbg, LISEC_RNG_DRBG_CTR_AES256);
+  assert_int_equal(st.external_configured, 0);
+  assert_int_equal(st.keygen_ready, 0);
+  assert_int_equal(st.wipeonfork, 1);
+}
+
+static void test_fork_children_differ(void **state) {
+  (void)state;
+  lisec_rng_options o = {0};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t prime[8];
+  /* Leave buffered output behind, the state a careless fork would copy. */
+  assert_int_equal(lisec_rng_bytes(prime, sizeof prime), 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct {
+      uint8_t out[32];
+      uint64_t forks;
+      int rc;
+    } r = {0};
+    r.rc = lisec_rng_bytes(r.out, sizeof r.out);
+    struct lisec_rng_status st;
+    if (!r.rc) r.rc = lisec_rng_status(&st);
+    r.forks = st.events_fork;
+    ssize_t w = write(fds[1], &r, sizeof r);
+    _exit(w == (ssize_t)sizeof r ? 0 : 1);
+  }
+  close(fds[1]);
+  uint8_t mine[32];
+  assert_int_equal(lisec_rng_bytes(mine, sizeof mine), 0);
+  struct {
+    uint8_t out[32];
+    uint64_t forks;
+    int rc;
+  } r;
+  assert_int_equal(read(fds[0], &r, sizeof r), (ssize_t)sizeof r);
+  close(fds[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(r.rc, 0);
+  assert_int_equal(r.forks, 1); /* the child saw the fork */
+  assert_memory_not_equal(r.out, mine, sizeof mine);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_fork, 0); /* the parent did not fork-reseed */
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_genid_change_fails_keygen_closed_until_seed(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-genid-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  write_file(path, "generation-1\n");
+  test_source src = {.available = 1};
+  lisec_rng_options o = {.genid_path = path, .source = source_fn, .source_ctx = &src};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  assert_int_equal(src.calls, 1); /* every start fetches */
+  uint8_t gen1[SHA256_DIGEST_LENGTH];
+  SHA256((const uint8_t *)"generation-1\n", 13, gen1);
+  assert_memory_equal(src.last_genid, gen1, 16);
+
+  uint8_t key[32], out[32];
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), 0);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.external_fresh, 1);
+  assert_int_equal(st.genid_known, 1);
+  uint64_t reseeds = st.reseeds;
+
+  /* The VM is restored from a snapshot: a new generation id, and the
+   * entropy service is not reachable yet. */
+  src.available = 0;
+  write_file(path, "generation-2\n");
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_non_null(strstr(lisec_rng_last_error(), "TR103308-5.12"));
+  assert_non_null(strstr(lisec_rng_last_error(), "vm-generation-id"));
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_genid, 1);
+  assert_int_equal(st.external_fresh, 0);
+  assert_int_equal(st.keygen_ready, 0);
+  assert_true(st.reseeds > reseeds); /* the DRBG reseeded before its next output */
+  assert_string_equal(st.last_event, "vm-generation-id");
+  /* Ordinary output proceeds, hedged from local sources. */
+  assert_int_equal(lisec_rng_bytes(out, sizeof out), 0);
+
+  /* The seed arrives: key generation works again, bound to the new id. */
+  src.available = 1;
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), 0);
+  uint8_t gen2[SHA256_DIGEST_LENGTH];
+  SHA256((const uint8_t *)"generation-2\n", 13, gen2);
+  assert_memory_equal(src.last_genid, gen2, 16);
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.external_fresh, 1);
+  assert_true(st.external_seeds >= 2);
+  assert_true(st.external_failures >= 2);
+  unlink(path);
+}
+
+static void test_genid_change_seen_by_ordinary_output(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-genid-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  write_file(path, "a");
+  test_source src = {.available = 1};
+  lisec_rng_options o = {.genid_path = path, .source = source_fn, .source_ctx = &src,
+                         .check_interval_ms = 1};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t out[32];
+  assert_int_equal(lisec_rng_bytes(out, sizeof out), 0);
+  write_file(path, "b");
+  usleep(20000); /* past the check interval */
+  assert_int_equal(lisec_rng_check(), 1);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_genid, 1);
+  /* A restore with the service up fetches at once. */
+  assert_int_equal(st.external_fresh, 1);
+  assert_int_equal(src.calls, 2);
+  unlink(path);
+}
+
+static void test_strict_mode_fails_ordinary_output(void **state) {
+  (void)state;
+  test_source src = {.available = 0};
+  lisec_rng_options o = {.strict = 1, .source = source_fn, .source_ctx = &src};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t out[16];
+  assert_int_equal(lisec_rng_bytes(out, sizeof out), LISEC_RNG_ENOSEED);
+  src.available = 1;
+  assert_int_equal(lisec_rng_bytes(out, sizeof out), 0);
+  assert_int_equal(lisec_rng_keygen_bytes(out, sizeof out), 0);
+}
+
+static void test_hmac_drbg_selectable(void **state) {
+  (void)state;
+  lisec_rng_options o = {.drbg = LISEC_RNG_DRBG_HMAC_SHA256, .keygen_local_ok = 1};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t a[64], b[64];
+  assert_int_equal(lisec_rng_bytes(a, sizeof a), 0);
+  assert_int_equal(lisec_rng_keygen_bytes(b, sizeof b), 0);
+  assert_memory_not_equal(a, b, sizeof a);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.drbg, LISEC_RNG_DRBG_HMAC_SHA256);
+  /* A second init with options is refused, not silently ignored. */
+  assert_int_equal(lisec_rng_init(&o), LISEC_RNG_EINVAL);
+  lisec_rng_options bad = {.drbg = 7};
+  lisec_rng_shutdown();
+  assert_int_equal(lisec_rng_init(&bad), LISEC_RNG_EINVAL);
+}
+
+#define THREADS 4
+#define PER_THREAD 2000
+
+static void *thread_body(void *arg) {
+  uint8_t *out = arg;
+  for (int i = 0; i < PER_THREAD; i++)
+    if (lisec_rng_bytes(out + 16 * i, 16) != 0) return (void *)1;
+  return NULL;
+}
+
+static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+static void test_threads_distinct_output(void **state) {
+  (void)state;
+  lisec_rng_options o = {0};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t *all = calloc(THREADS * PER_THREAD, 16);
+  assert_non_null(all);
+  pthread_t th[THREADS];
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, thread_body, all + (size_t)i * PER_THREAD * 16),
+                     0);
+  for (int i = 0; i < THREADS; i++) {
+    void *ret;
+    pthread_join(th[i], &ret);
+    assert_null(ret);
+  }
+  qsort(all, THREADS * PER_THREAD, 16, cmp16);
+  for (int i = 1; i < THREADS * PER_THREAD; i++)
+    assert_memory_not_equal(all + 16 * (i - 1), all + 16 * i, 16);
+  free(all);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_bytes_and_keygen_without_external, teardown),
+      cmocka_unit_test_teardown(test_fork_children_differ, teardown),
+      cmocka_unit_test_teardown(test_genid_change_fails_keygen_closed_until_seed, teardown),
+      cmocka_unit_test_teardown(test_genid_change_seen_by_ordinary_output, teardown),
+      cmocka_unit_test_teardown(test_strict_mode_fails_ordinary_output, teardown),
+      cmocka_unit_test_teardown(test_hmac_drbg_selectable, teardown),
+      cmocka_unit_test_teardown(test_threads_distinct_output, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
