@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -156,7 +157,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
   lisec_err err = {0};
   const char *uri = evhttp_request_get_uri(req);
   const api_principal *who = request_principal(w->srv, req, &err);
-  if (!who) {
+  if (evhttp_request_get_response_code(req) == HTTP_ENTITYTOOLARGE) {
+    /* evhttp stopped reading a body over [api] max_body and asks for a reply. */
+    api_error(&resp, 413, "too_large", "request body larger than the configured limit");
+  } else if (!who) {
     api_error(&resp, 403, "forbidden", err.msg);
   } else if (!uri || strlen(uri) > MAX_URI || uri[0] != '/') {
     api_error(&resp, 400, "invalid", "request URI missing, relative or longer than 2048 bytes");
@@ -212,6 +216,8 @@ static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err)
   int one = 1;
   if (fd < 0) return lisec_err_set(err, LISEC_EIO, "socket: %s", strerror(errno));
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* Accepted sockets inherit this: replies must not wait for delayed ACKs. */
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
     int e = errno;
     close(fd);

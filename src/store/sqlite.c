@@ -8,8 +8,16 @@
 
 #include "store/store_impl.h"
 
+#define STMT_CACHE 24
+
+/* Prepared statements are kept per SQL text (the texts are string literals,
+ * so their address identifies them): preparing costs more than most queries. */
 typedef struct sqlite_be {
   sqlite3 *db;
+  struct {
+    const char *sql;
+    sqlite3_stmt *st;
+  } cache[STMT_CACHE];
 } sqlite_be;
 
 static const char *const sqlite_migrations[] = {
@@ -50,6 +58,7 @@ static int sqlite_open(const char *target, void **out, lisec_err *err) {
 
 static void sqlite_close(void *be) {
   sqlite_be *b = be;
+  for (size_t i = 0; i < STMT_CACHE; i++) sqlite3_finalize(b->cache[i].st);
   sqlite3_close_v2(b->db);
   free(b);
 }
@@ -66,9 +75,33 @@ static int sqlite_exec(void *be, const char *sql, lisec_err *err) {
 }
 
 static int sqlite_prepare(sqlite_be *b, const char *sql, sqlite3_stmt **st, lisec_err *err) {
+  size_t free_slot = STMT_CACHE;
+  for (size_t i = 0; i < STMT_CACHE; i++) {
+    if (b->cache[i].sql == sql) {
+      *st = b->cache[i].st;
+      return 0;
+    }
+    if (!b->cache[i].sql && free_slot == STMT_CACHE) free_slot = i;
+  }
   if (sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
     return sqlite_fail(b, LISEC_ESTORE, "prepare", err);
+  if (free_slot < STMT_CACHE) {
+    b->cache[free_slot].sql = sql;
+    b->cache[free_slot].st = *st;
+  }
   return 0;
+}
+
+/* Ends the use of a statement: cached ones are reset for the next call. */
+static void sqlite_done(sqlite_be *b, sqlite3_stmt *st) {
+  for (size_t i = 0; i < STMT_CACHE; i++) {
+    if (b->cache[i].st == st) {
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+      return;
+    }
+  }
+  sqlite3_finalize(st);
 }
 
 static int sqlite_query_int(void *be, const char *sql, int64_t *out, lisec_err *err) {
@@ -80,7 +113,7 @@ static int sqlite_query_int(void *be, const char *sql, int64_t *out, lisec_err *
   if (step == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
   else if (step == SQLITE_DONE) rc = lisec_err_set(err, LISEC_ENOTFOUND, "sqlite: no row");
   else rc = sqlite_fail(b, LISEC_ESTORE, "query", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -94,7 +127,7 @@ static int sqlite_doc_version(sqlite_be *b, const char *kind, const char *id, in
   int step = sqlite3_step(st);
   *v = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
   if (step != SQLITE_ROW && step != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "read", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -121,7 +154,7 @@ static int sqlite_doc_put(void *be, const char *kind, const char *id, const char
   sqlite3_bind_int64(st, 4, cur + 1);
   sqlite3_bind_int64(st, 5, lisec_time_now_ms());
   if (sqlite3_step(st) != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "write document", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   *new_version = cur + 1;
   return rc;
 }
@@ -145,7 +178,7 @@ static int sqlite_doc_get(void *be, const char *kind, const char *id, char **bod
   } else {
     rc = sqlite_fail(b, LISEC_ESTORE, "read document", err);
   }
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -159,7 +192,7 @@ static int sqlite_doc_delete(void *be, const char *kind, const char *id, lisec_e
   if (sqlite3_step(st) != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "delete document", err);
   else if (sqlite3_changes(b->db) == 0)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind, id);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -176,7 +209,7 @@ static int sqlite_doc_list(void *be, const char *kind, store_doc_cb cb, void *ct
     rc = cb(ctx, (const char *)sqlite3_column_text(st, 0),
             (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));
   if (rc == 0 && step != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "list documents", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -196,7 +229,7 @@ static int sqlite_log_insert(void *be, const store_log_entry *e, lisec_err *err)
                        (unsigned long long)e->index);
   else if (step != SQLITE_DONE)
     rc = sqlite_fail(b, LISEC_ESTORE, "append log", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -223,7 +256,7 @@ static int sqlite_log_range(void *be, uint64_t from, uint64_t to, store_log_cb c
     rc = cb(ctx, &e);
   }
   if (rc == 0 && step != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "read log", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -236,7 +269,7 @@ static int sqlite_checkpoint_put(void *be, uint64_t size, const char *note, lise
   sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, lisec_time_now_ms());
   if (sqlite3_step(st) != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "write checkpoint", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -256,7 +289,7 @@ static int sqlite_checkpoint_latest(void *be, uint64_t *size, char **note, lisec
   } else {
     rc = sqlite_fail(b, LISEC_ESTORE, "read checkpoint", err);
   }
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 
@@ -270,7 +303,7 @@ static int sqlite_checkpoint_list(void *be, store_checkpoint_cb cb, void *ctx, l
   while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
     rc = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
   if (rc == 0 && step != SQLITE_DONE) rc = sqlite_fail(b, LISEC_ESTORE, "list checkpoints", err);
-  sqlite3_finalize(st);
+  sqlite_done(b, st);
   return rc;
 }
 

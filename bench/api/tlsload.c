@@ -1,0 +1,114 @@
+/* A small HTTPS load generator with client certificates (wrk cannot present
+ * one): T threads, each with one keep-alive TLS connection, send GET PATH
+ * back to back for at most SECONDS or MAX requests in all, and report
+ * requests per second. Used for lisecd and nginx alike, so the ratio is fair. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static SSL_CTX *ctx;
+static int port;
+static const char *path;
+static double seconds;
+static long max_requests;
+static atomic_long done_requests, failures;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static SSL *connect_tls(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) return close(fd), NULL;
+  SSL *ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  SSL_set_tlsext_host_name(ssl, "localhost");
+  if (SSL_connect(ssl) != 1) return SSL_free(ssl), close(fd), NULL;
+  return ssl;
+}
+
+/* Reads one response: headers, then Content-Length bytes. */
+static int read_response(SSL *ssl, char *buf, size_t cap) {
+  size_t have = 0;
+  for (;;) {
+    int n = SSL_read(ssl, buf + have, (int)(cap - have - 1));
+    if (n <= 0) return -1;
+    have += (size_t)n;
+    buf[have] = 0;
+    char *end = strstr(buf, "\r\n\r\n");
+    if (!end) continue;
+    const char *cl = strcasestr(buf, "content-length:");
+    size_t body = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+    size_t want = (size_t)(end + 4 - buf) + body;
+    if (have >= want) return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+  }
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  char req[512], buf[16384];
+  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
+  SSL *ssl = connect_tls();
+  double deadline = now() + seconds;
+  while (ssl && now() < deadline && atomic_fetch_add(&done_requests, 1) < max_requests) {
+    if (SSL_write(ssl, req, len) != len || read_response(ssl, buf, sizeof buf) != 0) {
+      atomic_fetch_add(&failures, 1);
+      atomic_fetch_sub(&done_requests, 1);
+      break;
+    }
+  }
+  if (ssl) {
+    int fd = SSL_get_fd(ssl);
+    SSL_free(ssl);
+    close(fd);
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 9) {
+    fprintf(stderr, "usage: tlsload PORT PATH CA CERT KEY THREADS SECONDS MAX_REQUESTS\n");
+    return 2;
+  }
+  port = atoi(argv[1]);
+  path = argv[2];
+  int threads = atoi(argv[6]);
+  seconds = atof(argv[7]);
+  max_requests = atol(argv[8]);
+  ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  if (SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1 ||
+      SSL_CTX_use_certificate_file(ctx, argv[4], SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, argv[5], SSL_FILETYPE_PEM) != 1) {
+    fprintf(stderr, "tlsload: cannot load CA, certificate or key\n");
+    return 2;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  pthread_t th[256];
+  if (threads < 1 || threads > 256) return 2;
+  atomic_store(&done_requests, 0);
+  double t0 = now();
+  for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, worker, NULL);
+  for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+  double dt = now() - t0;
+  long n = atomic_load(&done_requests);
+  if (n > max_requests) n = max_requests;
+  printf("%.0f %ld %ld\n", (double)n / dt, n, (long)atomic_load(&failures));
+  SSL_CTX_free(ctx);
+  return atomic_load(&failures) ? 1 : 0;
+}
