@@ -1,0 +1,140 @@
+/* The vault's key-encryption key in a real SoftHSM2 token (started by
+ * tests/integration/vault_pkcs11.sh): the key is generated sensitive and
+ * non-extractable, data keys wrap and unwrap through it, targets sealed
+ * under it open, a wrong PIN and a missing key are refused, rotation to a
+ * second token key keeps every target readable, and the development file
+ * key declares itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl/kek.h"
+
+static ctl_kek_pkcs11_config cfg(const char *key_label, bool create) {
+  ctl_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create};
+  return c;
+}
+
+static const char *TARGETS = "[{\"kind\":\"imsi\",\"value\":\"244051234567890\"}]";
+
+static void test_key_created_and_wraps(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  ctl_kek *k = NULL;
+  ctl_kek_pkcs11_config c = cfg("kek-a", true);
+  if (ctl_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  assert_false(ctl_kek_is_development(k));
+  vault_kek v = ctl_kek_vault(k);
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_sealed s;
+  assert_int_equal(vault_seal("t-1", "li-1", 1, ids, &v, &s, &err), 0);
+  assert_string_equal(s.kek_label, "pkcs11:lisec-test/kek-a");
+  assert_int_equal(vault_open(&s, &v, &back, &err), 0);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  /* an altered wrapped key does not unwrap */
+  s.wrapped_key[20] ^= 1;
+  assert_int_not_equal(vault_open(&s, &v, &back, &err), 0);
+  s.wrapped_key[20] ^= 1;
+  ctl_kek_close(k);
+  /* reopened without create: the key is still in the token */
+  c = cfg("kek-a", false);
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  v = ctl_kek_vault(k);
+  assert_int_equal(vault_open(&s, &v, &back, &err), 0);
+  json_decref(back);
+
+  /* rotation to a second key in the token */
+  ctl_kek *k2 = NULL;
+  ctl_kek_pkcs11_config c2 = cfg("kek-b", true);
+  assert_int_equal(ctl_kek_open_pkcs11(&c2, &k2, &err), 0);
+  vault_kek v2 = ctl_kek_vault(k2);
+  assert_int_equal(vault_rewrap(&s, &v, &v2, &err), 0);
+  assert_int_not_equal(vault_open(&s, &v, &back, &err), 0);
+  assert_int_equal(vault_open(&s, &v2, &back, &err), 0);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  json_decref(ids);
+  vault_sealed_free(&s);
+  ctl_kek_close(k);
+  ctl_kek_close(k2);
+}
+
+static void test_key_not_extractable(void **state) {
+  (void)state;
+  /* softhsm2-util cannot export it either: ask the token through p11tool-free
+   * means, by reading CKA_VALUE with pkcs11-tool (OpenSC). */
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "pkcs11-tool --module %s --token-label lisec-test --login --pin 1234 "
+           "--read-object --type secrkey --label kek-a >/dev/null 2>&1",
+           getenv("LISEC_P11_MODULE"));
+  assert_int_not_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd,
+           "pkcs11-tool --module %s --token-label lisec-test --login --pin 1234 -O --type secrkey "
+           "2>/dev/null | grep -A6 'kek-a' | grep -q 'Access:.*sensitive.*never extractable'",
+           getenv("LISEC_P11_MODULE"));
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_wrong_pin_missing_key_bad_module(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  ctl_kek *k = NULL;
+  ctl_kek_pkcs11_config c = cfg("kek-a", false);
+  c.pin = "9999";
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "wrong PIN"));
+  c = cfg("absent", false);
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_ENOTFOUND);
+  c = cfg("kek-a", false);
+  c.token_label = "no-such-token";
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
+  c.module = "/nonexistent/module.so";
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
+}
+
+static void test_development_file_key(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-test-kek-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  unlink(path);
+  lisec_err err = {0};
+  ctl_kek *k = NULL;
+  assert_int_equal(ctl_kek_open_file(path, &k, &err), 0);
+  assert_true(ctl_kek_is_development(k));
+  vault_kek v = ctl_kek_vault(k);
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_sealed s;
+  assert_int_equal(vault_seal("t-2", "li-1", 1, ids, &v, &s, &err), 0);
+  ctl_kek_close(k);
+  assert_int_equal(ctl_kek_open_file(path, &k, &err), 0);
+  v = ctl_kek_vault(k);
+  assert_int_equal(vault_open(&s, &v, &back, &err), 0);
+  json_decref(back);
+  json_decref(ids);
+  vault_sealed_free(&s);
+  ctl_kek_close(k);
+  unlink(path);
+}
+
+int main(void) {
+  if (!getenv("LISEC_P11_MODULE")) {
+    fprintf(stderr, "test_kek: run through tests/integration/vault_pkcs11.sh\n");
+    return 1;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_key_created_and_wraps), cmocka_unit_test(test_key_not_extractable),
+      cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
