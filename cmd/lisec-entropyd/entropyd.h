@@ -1,0 +1,114 @@
+/* lisec-entropyd: the NFV platform's source of true random numbers for VNFs
+ * (TR 103 308 §4.2, §5.15). Raw sources (RDSEED, getrandom, the TPM's
+ * TPM2_GetRandom, CPU jitter) each pass the SP 800-90B continuous health
+ * tests; healthy output is conditioned into a pool that reseeds the serving
+ * DRBG; seeds go out over mutually authenticated TLS (TCP and AF_VSOCK) to
+ * registered VNF identities only, one per fresh (nonce, counter) request. */
+#ifndef LISEC_ENTROPYD_H
+#define LISEC_ENTROPYD_H
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "rng/rng.h"
+
+#define ED_MAX_SOURCES 6
+#define ED_MAX_CLIENTS 1024
+#define ED_NAME_MAX 128
+
+typedef enum {
+  ED_SRC_RDSEED,
+  ED_SRC_GETRANDOM,
+  ED_SRC_TPM,
+  ED_SRC_JITTER,
+  ED_SRC_RDRAND,
+  ED_SRC_DEVICE, /* a character device such as /dev/hwrng (virtio-rng) */
+} ed_src_kind;
+
+typedef struct ed_source {
+  ed_src_kind kind;
+  const char *name;
+  bool enabled, available; /* configured / present on this machine */
+  double h;                /* claimed min-entropy per sample (bits) */
+  size_t block;            /* samples per collection round */
+  rng_health health;
+  char reason[256];        /* why it is excluded, if it is */
+  uint64_t rounds, bytes, read_errors;
+  double credited_bits;
+  void *tpm;               /* ESYS context for the TPM source */
+  void *tcti;
+  char path[256];          /* TCTI configuration or device path */
+  int fd;
+  bool logged;
+} ed_source;
+
+typedef struct ed_client {
+  char name[ED_NAME_MAX];
+  rng_bucket bucket;
+  uint64_t seeds, bytes, refused_replay, refused_rate, last_issue_s;
+} ed_client;
+
+enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_N };
+
+typedef struct entropyd {
+  /* configuration */
+  char listen[256];
+  int vsock_port, max_conns, idle_timeout_s;
+  char metrics_listen[256];
+  double rate, burst;
+  unsigned alpha_log2;
+  int min_sources, reseed_ms, max_stale_ms;
+  SSL_CTX *tls;
+
+  /* entropy side, owned by the collector thread; the lock guards what the
+   * server and the metrics read */
+  ed_source src[ED_MAX_SOURCES];
+  size_t nsrc;
+  rng_pool pool;
+  pthread_mutex_t lock;
+  EVP_RAND_CTX *drbg;      /* serving DRBG, reseeded from the pool */
+  bool serving;
+  char unhealthy_reason[256];
+  uint64_t reseeds, pool_short;
+  int64_t last_reseed_ms;
+
+  /* clients and issuance (under lock) */
+  ed_client clients[ED_MAX_CLIENTS];
+  size_t nclients;
+  rng_replay *replay;
+  uint64_t refused[ED_REF_N];
+  uint64_t conns_total;
+
+  /* run state */
+  atomic_bool stop;
+  atomic_int active_conns;
+  pthread_mutex_t conn_lock;
+  pthread_cond_t conn_cv;
+  int conn_fds[4096];
+} entropyd;
+
+/* sources.c */
+int ed_sources_setup(entropyd *d, const lisec_config *cfg, lisec_err *err);
+/* One collection round: read, health-test, credit, and reseed the serving
+ * DRBG when the pool holds enough; updates d->serving. */
+void ed_collect_round(entropyd *d);
+void *ed_collector_main(void *arg);
+void ed_sources_free(entropyd *d);
+
+/* server.c */
+int ed_server_run(entropyd *d, lisec_err *err);
+ed_client *ed_client_find(entropyd *d, const char *name);
+
+/* metrics.c */
+int ed_metrics_start(entropyd *d, pthread_t *th, lisec_err *err);
+void ed_metrics_stop(pthread_t th);
+/* Writes the Prometheus text or the JSON health document into b. */
+void ed_metrics_text(entropyd *d, lisec_buf *b);
+void ed_health_json(entropyd *d, lisec_buf *b);
+
+#endif

@@ -1,0 +1,174 @@
+/* lisec-entropyd: reads its INI configuration, sets up the sources, the
+ * conditioning pool and the TLS context, then runs the collector, the
+ * metrics port and the seed service until SIGTERM.
+ *
+ *   lisec-entropyd -c /etc/lisec/entropyd.conf
+ */
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "entropyd.h"
+
+static const char *const known[] = {
+    "server.listen", "server.vsock_port", "server.max_connections", "server.idle_timeout_s",
+    "tls.cert", "tls.key", "tls.client_ca",
+    "clients.allowed", "clients.rate", "clients.burst",
+    "metrics.listen",
+    "entropy.alpha_log2", "entropy.min_sources", "entropy.reseed_ms", "entropy.max_stale_ms",
+    "source.rdseed.enabled", "source.rdseed.min_entropy", "source.rdseed.block",
+    "source.getrandom.enabled", "source.getrandom.min_entropy", "source.getrandom.block",
+    "source.tpm.enabled", "source.tpm.min_entropy", "source.tpm.block", "source.tpm.tcti",
+    "source.jitter.enabled", "source.jitter.min_entropy", "source.jitter.block",
+    "source.rdrand.enabled", "source.rdrand.min_entropy", "source.rdrand.block",
+    "source.device.enabled", "source.device.min_entropy", "source.device.block", "source.device.path",
+    "log.level", "log.json", NULL};
+
+static int usage(void) {
+  fprintf(stderr, "usage: lisec-entropyd -c CONFIG\n");
+  return 2;
+}
+
+static int load_clients(entropyd *d, const char *list, lisec_err *err) {
+  /* A comma-separated list of certificate CNs: the registered VNF
+   * identities. An empty list serves nobody, which is refused outright. */
+  const char *p = list;
+  while (p && *p) {
+    while (*p == ' ' || *p == ',') p++;
+    const char *e = p;
+    while (*e && *e != ',') e++;
+    const char *t = e;
+    while (t > p && t[-1] == ' ') t--;
+    size_t n = (size_t)(t - p);
+    if (n) {
+      if (n >= ED_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "[clients] name too long");
+      if (d->nclients >= ED_MAX_CLIENTS)
+        return lisec_err_set(err, LISEC_ETOOBIG, "[clients] more than %d", ED_MAX_CLIENTS);
+      ed_client *c = &d->clients[d->nclients++];
+      memcpy(c->name, p, n);
+      c->name[n] = '\0';
+    }
+    p = e;
+  }
+  if (d->nclients == 0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[clients] allowed lists no VNF identity: nobody could be served");
+  return 0;
+}
+
+static int setup_tls(entropyd *d, const lisec_config *cfg, lisec_err *err) {
+  const char *cert = lisec_config_str(cfg, "tls", "cert", NULL);
+  const char *key = lisec_config_str(cfg, "tls", "key", NULL);
+  const char *ca = lisec_config_str(cfg, "tls", "client_ca", NULL);
+  if (!cert || !key || !ca)
+    return lisec_err_set(err, LISEC_EINVAL, "[tls] cert, key and client_ca are required (mutual TLS)");
+  SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+  if (!c) return lisec_err_set(err, LISEC_ECRYPTO, "TLS context");
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+  if (SSL_CTX_use_certificate_chain_file(c, cert) != 1 ||
+      SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(c) != 1 || SSL_CTX_load_verify_locations(c, ca, NULL) != 1 ||
+      !names) {
+    unsigned long e = ERR_get_error();
+    SSL_CTX_free(c);
+    if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return lisec_err_set(err, LISEC_EINVAL, "[tls] loading %s / %s / %s: %s", cert, key, ca,
+                         e ? ERR_reason_error_string(e) : "failed");
+  }
+  SSL_CTX_set_client_CA_list(c, names);
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  d->tls = c;
+  return 0;
+}
+
+static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
+  int64_t v;
+  snprintf(d->listen, sizeof d->listen, "%s", lisec_config_str(cfg, "server", "listen", "127.0.0.1:7443"));
+  snprintf(d->metrics_listen, sizeof d->metrics_listen, "%s",
+           lisec_config_str(cfg, "metrics", "listen", ""));
+#define INT(sec, key, def, lo, hi, dst)                                   \
+  do {                                                                    \
+    int rc_ = lisec_config_int(cfg, sec, key, def, lo, hi, &v, err);      \
+    if (rc_) return rc_;                                                  \
+    dst = (int)v;                                                         \
+  } while (0)
+  INT("server", "vsock_port", 0, 0, 65535, d->vsock_port);
+  INT("server", "max_connections", 256, 1, 4096, d->max_conns);
+  INT("server", "idle_timeout_s", 30, 1, 3600, d->idle_timeout_s);
+  INT("entropy", "min_sources", 1, 1, ED_MAX_SOURCES, d->min_sources);
+  INT("entropy", "reseed_ms", 100, 10, 60000, d->reseed_ms);
+  INT("entropy", "max_stale_ms", 2000, 100, 600000, d->max_stale_ms);
+  int alpha;
+  INT("entropy", "alpha_log2", 30, 30, 40, alpha);
+  d->alpha_log2 = (unsigned)alpha;
+  int rate, burst;
+  INT("clients", "rate", 50000, 1, 10000000, rate);
+  INT("clients", "burst", 100000, 1, 10000000, burst);
+#undef INT
+  d->rate = rate;
+  d->burst = burst;
+  int rc = load_clients(d, lisec_config_str(cfg, "clients", "allowed", ""), err);
+  if (!rc) rc = setup_tls(d, cfg, err);
+  if (!rc) rc = ed_sources_setup(d, cfg, err);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL;
+  int opt;
+  while ((opt = getopt(argc, argv, "c:")) != -1) {
+    if (opt == 'c') path = optarg;
+    else return usage();
+  }
+  if (!path) return usage();
+  lisec_err err = {0};
+  lisec_config *cfg = NULL;
+  if (lisec_config_load(path, known, &cfg, &err) != 0) {
+    fprintf(stderr, "lisec-entropyd: %s\n", err.msg);
+    return 2;
+  }
+  lisec_log_level lvl = LISEC_LOG_INFO;
+  lisec_log_level_parse(lisec_config_str(cfg, "log", "level", "info"), &lvl);
+  bool json = false;
+  lisec_config_bool(cfg, "log", "json", false, &json, NULL);
+  lisec_log_setup(lvl, json);
+
+  entropyd *d = calloc(1, sizeof *d);
+  if (!d) return 2;
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_init(&d->conn_lock, NULL);
+  pthread_cond_init(&d->conn_cv, NULL);
+  d->replay = rng_replay_new();
+  int rc = d->replay ? configure(d, cfg, &err) : LISEC_ENOMEM;
+  lisec_config_free(cfg);
+  pthread_t collector, metrics;
+  bool have_collector = false, have_metrics = false;
+  if (!rc) {
+    /* The first round runs before anything listens, so an unhealthy start
+     * is visible at once in the log. */
+    ed_collect_round(d);
+    have_collector = pthread_create(&collector, NULL, ed_collector_main, d) == 0;
+    if (!have_collector) rc = lisec_err_set(&err, LISEC_EINTERNAL, "collector thread");
+  }
+  if (!rc && d->metrics_listen[0]) {
+    rc = ed_metrics_start(d, &metrics, &err);
+    have_metrics = rc == 0;
+  }
+  if (!rc) rc = ed_server_run(d, &err);
+  atomic_store(&d->stop, true);
+  if (have_collector) pthread_join(collector, NULL);
+  if (have_metrics) ed_metrics_stop(metrics);
+  if (rc) LOG_ERROR("lisec-entropyd: %s", err.msg);
+  else LOG_INFO("lisec-entropyd stopped");
+  ed_sources_free(d);
+  rng_replay_free(d->replay);
+  if (d->tls) SSL_CTX_free(d->tls);
+  pthread_cond_destroy(&d->conn_cv);
+  pthread_mutex_destroy(&d->conn_lock);
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+  return rc ? 1 : 0;
+}

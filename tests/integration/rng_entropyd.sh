@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# lisec-entropyd with real components: a swtpm TPM 2.0 as one of its sources
+# (checked first with tpm2-tools), the development PKI for mutual TLS.
+# Checks: a registered VNF gets seeds through liblisec-rng (`lisec rng
+# reseed`, `lisec rng keygen`); an unknown client is refused; a replayed
+# request (raw bytes sent twice with `openssl s_client`) is refused, in the
+# same connection and in a new one; /metrics and /v1/health report every
+# source's SP 800-90B state; and a daemon whose only source is stuck
+# (/dev/zero) trips the repetition count test and fails closed.
+build=${1:?build dir}
+src=${2:?source dir}
+# shellcheck source=lib/common.sh
+source "$src/tests/integration/lib/common.sh"
+
+entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
+[ -x "$entropyd" ] || fail "lisec-entropyd not built"
+
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a"
+lisec pki issue "$pki" vnf-x vnf vnf-x >/dev/null || fail "issue vnf-x"
+
+# --- swtpm, a real TPM 2.0 over TCP ------------------------------------------
+# The swtpm TCTI finds the control channel at port+1: take a free pair.
+tport=$(python3 -c '
+import socket
+for _ in range(200):
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1)); print(p); break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+')
+cport=$((tport + 1))
+mkdir -p "$work/tpm"
+swtpm socket --tpm2 --server type=tcp,port="$tport",bindaddr=127.0.0.1 \
+  --ctrl type=tcp,port="$cport",bindaddr=127.0.0.1 --tpmstate dir="$work/tpm" \
+  --flags not-need-init,startup-clear >"$work/swtpm.log" 2>&1 &
+swtpm_pid=$!
+cleanup_hooks+=("kill $swtpm_pid 2>/dev/null; wait $swtpm_pid 2>/dev/null")
+tcti="swtpm:host=127.0.0.1,port=$tport"
+for _ in $(seq 1 50); do
+  tpm2_getrandom -T "$tcti" 8 >/dev/null 2>&1 && break
+  sleep 0.1
+done
+tpm2_getrandom -T "$tcti" --hex 16 >/dev/null 2>&1 || fail "swtpm does not answer TPM2_GetRandom"
+pass "swtpm answers tpm2_getrandom"
+
+# start_entropyd NAME [config lines...]: sets <NAME>_PORT, <NAME>_MPORT.
+start_entropyd() {
+  local name=$1
+  shift
+  local port mport
+  port=$(free_port)
+  mport=$(free_port)
+  {
+    echo "[server]"
+    echo "listen = 127.0.0.1:$port"
+    echo "idle_timeout_s = 2"
+    echo "[tls]"
+    echo "cert = $pki/server.crt"
+    echo "key = $pki/server.key"
+    echo "client_ca = $pki/ca.crt"
+    echo "[clients]"
+    echo "allowed = vnf-a, vnf-b"
+    echo "[metrics]"
+    echo "listen = 127.0.0.1:$mport"
+    for line in "$@"; do echo "$line"; done
+  } >"$work/$name.conf"
+  "$entropyd" -c "$work/$name.conf" 2>"$work/$name.log" &
+  local pid=$!
+  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
+  eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; fail "$name exited at start"; }
+    sleep 0.1
+  done
+  cat "$work/$name.log" >&2
+  fail "$name did not open its metrics port"
+}
+
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | grep -v '^#' | grep -F "$2" | awk '{print $NF}'; }
+
+# --- a healthy daemon: getrandom, jitter and the TPM --------------------------
+start_entropyd good \
+  "[entropy]" "min_sources = 2" "reseed_ms = 50" \
+  "[source.rdseed]" "enabled = false" \
+  "[source.tpm]" "enabled = true" "tcti = $tcti"
+for _ in $(seq 1 50); do
+  [ "$(metric "$good_MPORT" 'lisec_entropyd_serving ')" = 1 ] && break
+  sleep 0.1
+done
+[ "$(metric "$good_MPORT" 'lisec_entropyd_serving ')" = 1 ] || { cat "$work/good.log" >&2; fail "entropyd not serving"; }
+[ "$(metric "$good_MPORT" 'lisec_entropyd_source_healthy{source="tpm"}')" = 1 ] || fail "TPM source not healthy"
+tpm_samples=$(metric "$good_MPORT" 'lisec_entropyd_source_samples_total{source="tpm"}' || true)
+[ "${tpm_samples:-0}" -gt 0 ] || fail "no samples from the TPM"
+pass "entropyd serving from getrandom, jitter and swtpm ($tpm_samples TPM samples tested)"
+
+rng_env() {
+  env LISEC_RNG_ENTROPYD="127.0.0.1:$good_PORT" LISEC_RNG_CERT="$pki/$1.crt" \
+    LISEC_RNG_KEY="$pki/$1.key" LISEC_RNG_CA="$pki/ca.crt" "${@:2}"
+}
+
+# --- the registered VNF gets seeds ---------------------------------------------
+rng_env vnf-a "$build/cmd/lisec/lisec" rng reseed >"$work/reseed.out" 2>&1 ||
+  { cat "$work/reseed.out" >&2; fail "registered VNF could not reseed"; }
+n=$(rng_env vnf-a "$build/cmd/lisec/lisec" rng keygen 64 | wc -c)
+[ "$n" = 64 ] || fail "keygen with a fresh external seed gave $n bytes"
+issued=$(metric "$good_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-a"}' || true)
+[ "${issued:-0}" -ge 2 ] || fail "issuance not counted for vnf-a ($issued)"
+pass "registered VNF vnf-a reseeds and generates keys ($issued seeds counted)"
+
+# --- an unknown client is refused -------------------------------------------------
+if rng_env vnf-x "$build/cmd/lisec/lisec" rng reseed >"$work/unknown.out" 2>&1; then
+  fail "unknown client vnf-x got a seed"
+fi
+grep -q "not a registered VNF identity" "$work/unknown.out" || { cat "$work/unknown.out" >&2; fail "refusal reason missing"; }
+if rng_env vnf-x "$build/cmd/lisec/lisec" rng keygen 32 >/dev/null 2>&1; then
+  fail "keygen succeeded for an unknown client"
+fi
+[ "$(metric "$good_MPORT" 'requests_refused_total{reason="unknown_client"}')" -ge 1 ] || fail "unknown client not counted"
+pass "unknown client vnf-x refused (and its keygen fails closed)"
+
+# --- a replayed request is refused ---------------------------------------------------
+python3 - "$work/req.bin" <<'PY'
+import os, struct, sys, time
+body = os.urandom(32) + b"\0" * 16 + os.urandom(16) + struct.pack(">QH", time.time_ns(), 48)
+open(sys.argv[1], "wb").write(b"LSEE\x01\x01" + struct.pack(">H", len(body)) + body)
+PY
+s_client() {
+  timeout 10 openssl s_client -connect "127.0.0.1:$good_PORT" -cert "$pki/vnf-a.crt" \
+    -key "$pki/vnf-a.key" -CAfile "$pki/ca.crt" -verify_return_error -quiet 2>/dev/null
+}
+cat "$work/req.bin" "$work/req.bin" | s_client >"$work/replay1.bin" || true
+cat "$work/req.bin" | s_client >"$work/replay2.bin" || true
+python3 - "$work/replay1.bin" "$work/replay2.bin" <<'PY' || fail "replay not refused"
+import struct, sys
+a = open(sys.argv[1], "rb").read()
+b = open(sys.argv[2], "rb").read()
+def msgs(buf):
+    out = []
+    while len(buf) >= 8:
+        n = struct.unpack(">H", buf[6:8])[0]
+        out.append((buf[5], buf[8:8 + n]))
+        buf = buf[8 + n:]
+    return out
+m1, m2 = msgs(a), msgs(b)
+assert len(m1) == 2, m1
+assert m1[0][0] == 2 and len(m1[0][1]) == 32 + 8 + 2 + 48, "first request should get a seed"
+assert m1[1][0] == 3 and b"replayed" in m1[1][1], m1[1]
+assert len(m2) == 1 and m2[0][0] == 3 and b"replayed" in m2[0][1], m2
+PY
+[ "$(metric "$good_MPORT" 'requests_refused_total{reason="replay"}')" -ge 2 ] || fail "replays not counted"
+pass "replayed request refused in the same connection and in a new one"
+
+# --- health reporting ----------------------------------------------------------------
+curl -sf "http://127.0.0.1:$good_MPORT/v1/health" >"$work/health.json" || fail "/v1/health"
+python3 - "$work/health.json" <<'PY' || fail "/v1/health content"
+import json, sys
+h = json.load(open(sys.argv[1]))
+assert h["serving"] is True
+s = {x["source"]: x for x in h["sources"]}
+assert s["tpm"]["state"] == "ok" and s["getrandom"]["state"] == "ok" and s["jitter"]["state"] == "ok"
+assert s["getrandom"]["rct_cutoff"] == 9 and s["getrandom"]["apt_cutoff"] == 71
+assert h["findings"] == []
+PY
+"$build/cmd/lisec/lisec" rng health --url "http://127.0.0.1:$good_MPORT" >"$work/health.txt" ||
+  fail "lisec rng health --url"
+grep -q "^tpm .*ok" "$work/health.txt" || fail "lisec rng health does not show the TPM"
+pass "metrics and lisec rng health show each source's test state"
+
+# --- a stuck source trips the RCT and the daemon fails closed ------------------------
+start_entropyd stuck \
+  "[entropy]" "min_sources = 1" "reseed_ms = 50" \
+  "[source.rdseed]" "enabled = false" "[source.getrandom]" "enabled = false" \
+  "[source.jitter]" "enabled = false" \
+  "[source.device]" "enabled = true" "path = /dev/zero" "min_entropy = 4"
+sleep 0.3
+[ "$(metric "$stuck_MPORT" 'lisec_entropyd_serving ')" = 0 ] || fail "stuck daemon still serving"
+metric "$stuck_MPORT" 'source_state{source="device",state="failed_repetition_count"}' | grep -qx 1 ||
+  fail "stuck device not reported as failed_repetition_count"
+curl -sf "http://127.0.0.1:$stuck_MPORT/v1/health" | grep -q '"requirement":"TR103308-4.2"' ||
+  fail "no finding for the stuck source"
+if env LISEC_RNG_ENTROPYD="127.0.0.1:$stuck_PORT" LISEC_RNG_CERT="$pki/vnf-a.crt" \
+  LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt" \
+  "$build/cmd/lisec/lisec" rng reseed >"$work/stuck.out" 2>&1; then
+  fail "a daemon without healthy sources served a seed"
+fi
+grep -q "healthy entropy source" "$work/stuck.out" || { cat "$work/stuck.out" >&2; fail "fail-closed reason missing"; }
+pass "stuck source trips the repetition count test; entropyd fails closed"
+
+echo "rng_entropyd: all checks passed"
