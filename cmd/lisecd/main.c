@@ -2,7 +2,10 @@
  * serves the HTTPS API until SIGTERM or SIGINT, then stops gracefully.
  * Exit status: 0 after a clean stop, 2 on a configuration or start error. */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,25 @@
 static const char *const known_settings[] = {
     "server.listen", "server.workers", "tls.cert", "tls.key", "tls.client_ca",
     "api.role_source", "api.max_body", "store.url", "log.level", "log.json",
+    "audit.li_admin_key", "vault.pkcs11_module", "vault.token", "vault.pin_file",
+    "vault.key_label", "vault.development_key_file", "vault.allow_development_key",
     NULL,
 };
+
+/* JSON values may hold target identifiers in clear: wipe every block jansson
+ * frees, so none lingers in the heap. */
+static void json_free_wiped(void *p) {
+  if (p) explicit_bzero(p, malloc_usable_size(p));
+  free(p);
+}
+
+/* No core file and no ptrace by other users: the process holds LI secrets. */
+static void harden_process(void) {
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  json_set_alloc_funcs(malloc, json_free_wiped);
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -74,6 +94,7 @@ int main(int argc, char **argv) {
     else return usage(stderr), 2;
   }
   if (!config_path || optind != argc) return usage(stderr), 2;
+  harden_process();
 
   lisec_err err = {0};
   lisec_config *cfg = NULL;

@@ -70,6 +70,9 @@ typedef struct api_route {
   unsigned roles;      /* API_ROLE_* admitted */
   bool takes_body;     /* a JSON body is required */
   api_handler handler;
+  /* When set, a refused role is recorded in the audit log under this action
+   * (sealed to the LI administration): attempts on LI data leave a trace. */
+  const char *audit_denied;
 } api_route;
 
 /* Sets resp to a JSON error {"error":{"code","message"[,"requirement"]}}. */

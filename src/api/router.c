@@ -102,6 +102,15 @@ void api_dispatch(lisec_ctl *ctl, const api_principal *who, const char *method, 
     api_roles_describe(route->roles, roles, sizeof roles);
     snprintf(msg, sizeof msg, "role %s may not %s %s; admitted roles: %s", who->role, method,
              route->pattern, roles);
+    if (route->audit_denied) {
+      ctl_actor actor = {.subject = who->subject, .role = who->role};
+      ctl_event ev = {route->audit_denied, uri, "denied", msg, true};
+      lisec_err rerr = {0};
+      if (ctl_record(ctl, &actor, &ev, NULL, &rerr) != 0) {
+        api_error(resp, 503, "store_error", rerr.msg);
+        return;
+      }
+    }
     api_error(resp, 403, "forbidden", msg);
     return;
   }

@@ -6,7 +6,7 @@
 
 #define API_ROUTES_MAX 128
 
-static const api_route *const groups[] = {api_routes_core};
+static const api_route *const groups[] = {api_routes_core, api_routes_targets};
 
 static api_route table[API_ROUTES_MAX];
 static size_t n_routes;

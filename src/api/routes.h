@@ -5,5 +5,6 @@
 #include "api/api.h"
 
 extern const api_route api_routes_core[];
+extern const api_route api_routes_targets[];
 
 #endif

@@ -47,8 +47,8 @@ static int get_status(lisec_ctl *ctl, const ctl_actor *actor, const api_request 
 }
 
 const api_route api_routes_core[] = {
-    {"GET", "/healthz", API_ROLE_ANY, false, get_healthz},
-    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR, false, get_metrics},
-    {"GET", "/v1/status", API_ROLE_ANY, false, get_status},
+    {"GET", "/healthz", API_ROLE_ANY, false, get_healthz, NULL},
+    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR, false, get_metrics, NULL},
+    {"GET", "/v1/status", API_ROLE_ANY, false, get_status, NULL},
     {0},
 };

@@ -1,0 +1,211 @@
+/* The target vault's use cases: validate, seal under the KEK, store the
+ * sealed form only, record the act (sealed to the LI administration) in the
+ * same transaction, answer. Plaintext identifiers live only in memory that
+ * is wiped when freed (lisecd sets jansson's allocator to wipe). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/internal.h"
+#include "ctl/targets.h"
+
+#define TARGET_KIND "target"
+
+static int need_kek(lisec_ctl *ctl, lisec_err *err) {
+  return ctl->shared->kek ? 0
+                          : lisec_err_set(err, LISEC_EUNAVAIL,
+                                          "TR103308-5.7: no key-encryption key is configured "
+                                          "([vault]); targets cannot be stored or read");
+}
+
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
+                  const char *outcome, const char *reason, lisec_err *err) {
+  char subject[STORE_ID_MAX + 16];
+  snprintf(subject, sizeof subject, "target %s", id);
+  ctl_event ev = {action, subject, outcome, reason, true};
+  return ctl_record(ctl, actor, &ev, NULL, err);
+}
+
+static int load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_version,
+                lisec_err *err) {
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, TARGET_KIND, id, &body, doc_version, err);
+  if (rc) return rc == LISEC_ENOTFOUND ? lisec_err_set(err, rc, "target %s does not exist", id) : rc;
+  json_t *j = NULL;
+  rc = lisec_json_parse(body, strlen(body), &j, err);
+  if (!rc) rc = vault_sealed_from_json(j, s, err);
+  json_decref(j);
+  free(body);
+  return rc;
+}
+
+static int save(lisec_ctl *ctl, const vault_sealed *s, int64_t expected, lisec_err *err) {
+  json_t *j = NULL;
+  int rc = vault_sealed_to_json(s, &j, err);
+  char *text = rc ? NULL : lisec_json_dump_canonical(j);
+  json_decref(j);
+  if (rc) return rc;
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rc = store_doc_put(ctl->store, TARGET_KIND, s->id, text, expected, NULL, err);
+  free(text);
+  return rc;
+}
+
+static json_t *meta(const vault_sealed *s) {
+  return json_pack("{s:s, s:s, s:I, s:s}", "id", s->id, "authorisation", s->authorisation,
+                   "version", (json_int_t)s->version, "kek", s->kek_label);
+}
+
+int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                   lisec_err *err) {
+  const char *id = NULL, *auth = NULL;
+  int rc;
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, VAULT_ID_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "authorisation", true, VAULT_ID_MAX, &auth, err)))
+    return rc;
+  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
+  vault_sealed s;
+  if ((rc = vault_seal(id, auth, 1, json_object_get(body, "identifiers"), &kek, &s, err))) return rc;
+  if ((rc = ctl_tx_begin(ctl, err))) {
+    vault_sealed_free(&s);
+    return rc;
+  }
+  rc = save(ctl, &s, 0, err);
+  if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "target %s exists already", id);
+  if (!rc) rc = record(ctl, actor, "target.add", id, "ok", NULL, err);
+  rc = ctl_tx_end(ctl, rc, err);
+  if (!rc) *out = meta(&s);
+  vault_sealed_free(&s);
+  return rc;
+}
+
+int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+                    lisec_err *err) {
+  vault_sealed s;
+  int64_t v = 0;
+  int rc = need_kek(ctl, err);
+  if (rc || (rc = load(ctl, id, &s, &v, err))) return rc;
+  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
+  json_t *ids = NULL;
+  rc = vault_open(&s, &kek, &ids, err);
+  /* The read is recorded whether or not it succeeded, before answering. */
+  lisec_err rerr = {0};
+  int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
+  if (!rc && rrc) {
+    rc = rrc;
+    *err = rerr;
+  }
+  if (!rc) {
+    *out = meta(&s);
+    json_object_set_new(*out, "identifiers", ids);
+  } else {
+    json_decref(ids);
+  }
+  vault_sealed_free(&s);
+  return rc;
+}
+
+int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+                      json_t **out, lisec_err *err) {
+  int64_t expected = 0, doc_version = 0;
+  vault_sealed old, s;
+  int rc;
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_int(body, "version", true, 1, INT64_MAX, &expected, err)))
+    return rc;
+  if ((rc = load(ctl, id, &old, &doc_version, err))) return rc;
+  if (old.version != expected) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "target %s is at version %lld, not %lld", id,
+                       (long long)old.version, (long long)expected);
+    vault_sealed_free(&old);
+    return rc;
+  }
+  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
+  rc = vault_seal(id, old.authorisation, old.version + 1, json_object_get(body, "identifiers"), &kek, &s, err);
+  vault_sealed_free(&old);
+  if (rc) return rc;
+  if (!(rc = ctl_tx_begin(ctl, err))) {
+    rc = save(ctl, &s, doc_version, err);
+    if (!rc) rc = record(ctl, actor, "target.update", id, "ok", NULL, err);
+    rc = ctl_tx_end(ctl, rc, err);
+  }
+  if (!rc) *out = meta(&s);
+  vault_sealed_free(&s);
+  return rc;
+}
+
+int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
+  int rc = ctl_tx_begin(ctl, err);
+  if (rc) return rc;
+  rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
+  if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
+  if (!rc) rc = record(ctl, actor, "target.remove", id, "ok", NULL, err);
+  return ctl_tx_end(ctl, rc, err);
+}
+
+static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  json_t *j = NULL, *arr = ctx;
+  vault_sealed s;
+  if (lisec_json_parse(body, strlen(body), &j, NULL) != 0) return LISEC_ESTORE;
+  int rc = vault_sealed_from_json(j, &s, NULL);
+  json_decref(j);
+  if (rc) return LISEC_ESTORE;
+  json_array_append_new(arr, meta(&s));
+  vault_sealed_free(&s);
+  return 0;
+}
+
+int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  json_t *arr = json_array();
+  int rc = store_doc_list(ctl->store, TARGET_KIND, list_cb, arr, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored target does not parse");
+  if (!rc) rc = record(ctl, actor, "target.list", "*", "ok", NULL, err);
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "targets", arr);
+  return 0;
+}
+
+typedef struct rewrap_ctx {
+  lisec_ctl *ctl;
+  const vault_kek *old_kek, *new_kek;
+  size_t count;
+  lisec_err *err;
+  json_t *ids; /* the ids to rewrap, collected before writing */
+} rewrap_ctx;
+
+static int collect_id(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)body, (void)version;
+  return json_array_append_new(((rewrap_ctx *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
+}
+
+int ctl_target_rewrap_all(lisec_ctl *ctl, const ctl_actor *actor, const vault_kek *old_kek,
+                          const vault_kek *new_kek, size_t *count, lisec_err *err) {
+  rewrap_ctx rc_ctx = {ctl, old_kek, new_kek, 0, err, json_array()};
+  int rc = ctl_tx_begin(ctl, err);
+  if (!rc) rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, &rc_ctx, err);
+  size_t i;
+  json_t *idv;
+  json_array_foreach(rc_ctx.ids, i, idv) {
+    if (rc) break;
+    vault_sealed s;
+    int64_t dv = 0;
+    if ((rc = load(ctl, json_string_value(idv), &s, &dv, err))) break;
+    rc = vault_rewrap(&s, old_kek, new_kek, err);
+    if (!rc) rc = save(ctl, &s, dv, err);
+    vault_sealed_free(&s);
+    if (!rc) rc_ctx.count++;
+  }
+  if (!rc) {
+    char reason[64];
+    snprintf(reason, sizeof reason, "%zu data keys re-wrapped", rc_ctx.count);
+    ctl_event ev = {"target.rewrap", "targets", "ok", reason, true};
+    rc = ctl_record(ctl, actor, &ev, NULL, err);
+  }
+  rc = ctl_tx_end(ctl, rc, err);
+  json_decref(rc_ctx.ids);
+  if (!rc) *count = rc_ctx.count;
+  return rc;
+}
