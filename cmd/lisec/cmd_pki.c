@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "commands.h"
+
+const char cli_help_pki[] = "a development PKI (pki init DIR) or one more certificate (pki issue)";
 #include "crypto/pki.h"
 
 static int pki_usage(void) {

@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "commands.h"
 
+const char cli_help_status[] = "lisecd's status, and who you are to it";
+
 int cli_cmd_status(int argc, char **argv) {
   (void)argv;
   if (argc != 1) return cli_fail("usage: lisec status");

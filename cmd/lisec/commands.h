@@ -1,9 +1,14 @@
-/* Every `lisec` subcommand: a function taking the arguments after its name,
- * returning an exit code (CLI_OK, CLI_REFUSED, CLI_ERROR). */
+/* A `lisec` subcommand: cmd_<name>.c defines cli_cmd_<name>, which takes the
+ * arguments after its name and returns CLI_OK, CLI_REFUSED or CLI_ERROR, and
+ * cli_help_<name>, its one-line summary. The build generates the table of
+ * them (commands.inc) from the file names. */
 #ifndef LISEC_COMMANDS_H
 #define LISEC_COMMANDS_H
 
-int cli_cmd_pki(int argc, char **argv);
-int cli_cmd_status(int argc, char **argv);
+typedef struct cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *help;
+} cli_command;
 
 #endif

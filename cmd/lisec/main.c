@@ -8,14 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 
-static const struct {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *help;
-} commands[] = {
-    {"pki", cli_cmd_pki, "make a development PKI (pki init DIR) or issue a certificate"},
-    {"status", cli_cmd_status, "show lisecd's status"},
-};
+#include "commands.inc"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: lisec [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
