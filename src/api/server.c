@@ -132,7 +132,13 @@ static const char *method_name(enum evhttp_cmd_type cmd) {
   }
 }
 
+/* evhttp queues a reply's headers and body as separate buffer chains, which
+ * the TLS layer would send as separate records and writes, waking the client
+ * twice. The write happens in a deferred callback, so joining the chains
+ * right after queueing makes one record and one write per reply. */
 static void send_response(struct evhttp_request *req, api_response *resp) {
+  struct evhttp_connection *conn = evhttp_request_get_connection(req);
+  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
   struct evkeyvalq *h = evhttp_request_get_output_headers(req);
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evhttp_add_header(h, "Cache-Control", "no-store");
@@ -147,6 +153,7 @@ static void send_response(struct evhttp_request *req, api_response *resp) {
     evbuffer_add(out, resp->text, strlen(resp->text));
   }
   evhttp_send_reply(req, resp->status, NULL, NULL);
+  if (bev) evbuffer_pullup(bufferevent_get_output(bev), -1);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {

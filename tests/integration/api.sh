@@ -84,3 +84,16 @@ rc=$?
 set -e
 [ $rc = 2 ] && grep -q 'unknown setting \[store\] urll' "$work/err.log" || fail "config typo accepted"
 pass "unreachable store and misspelt setting: exit 2 with the reason"
+
+# A store that fails during a request: 503 with a JSON error, and lisecd lives on.
+pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
+STORE_URL=$("$src/scripts/test/pg-start" "$pgdir") start_lisecd "$pki"
+[ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "status on PostgreSQL"
+"$src/scripts/test/pg-stop" "$pgdir"
+body=$(as operator -w '\n%{http_code}' "$LISECD_URL/v1/status")
+[ "${body##*$'\n'}" = 503 ] && echo "$body" | grep -q '"code":"store_error"\|"code":"unavailable"' ||
+  fail "store down during a request: $body"
+[ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/healthz")" = 503 ] || fail "healthz with the store down"
+kill -0 "$LISECD_PID" || fail "lisecd died when the store went away"
+pass "store failing during requests: 503 with a JSON error, lisecd still serving"
