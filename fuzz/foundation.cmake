@@ -1,0 +1,2 @@
+lisec_fuzzer(base_json ${CMAKE_CURRENT_LIST_DIR}/base_json.c lisec_base)
+lisec_fuzzer(vault_targets ${CMAKE_CURRENT_LIST_DIR}/vault_targets.c lisec_vault)
