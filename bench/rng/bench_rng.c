@@ -112,8 +112,6 @@ static int cmd_genid(const char *path) {
   fclose(f);
   uint8_t buf[32];
   if (lisec_rng_bytes(buf, sizeof buf) != 0) return 2;
-  struct lisec_rng_status st0, st1;
-  lisec_rng_status(&st0);
   const int rounds = 20;
   double total_plain = 0, worst_plain = 0, total_key = 0;
   for (int r = 0; r < rounds; r++) {
@@ -121,14 +119,11 @@ static int cmd_genid(const char *path) {
     fprintf(f, "generation-%d\n", r);
     fclose(f);
     double t0 = now_s();
-    /* Ordinary output: the first call after which the event was handled. */
-    for (;;) {
-      lisec_rng_bytes(buf, sizeof buf);
-      lisec_rng_status(&st1);
-      if (st1.events_genid > st0.events_genid) break;
+    /* Ordinary output: lisec_rng_check() is the detection every output
+     * call runs first; it returns 1 on the call that handled the event. */
+    while (lisec_rng_check() != 1) {
     }
     double dt = now_s() - t0;
-    st0 = st1;
     total_plain += dt;
     if (dt > worst_plain) worst_plain = dt;
     /* Key generation: runs the full check itself. */
@@ -142,7 +137,6 @@ static int cmd_genid(const char *path) {
       fprintf(stderr, "keygen after change: %s\n", lisec_rng_last_error());
       return 2;
     }
-    lisec_rng_status(&st0);
   }
   printf("generation-id change -> first reseeded output: keygen %.1f us mean (incl. external "
          "seed fetch); ordinary output %.2f ms mean, %.2f ms worst (bounded by the %s check "
@@ -153,6 +147,7 @@ static int cmd_genid(const char *path) {
 
 typedef struct seeder {
   rngl_ext x;
+  uint8_t instance[RNG_ID_LEN];
   double secs;
   uint64_t ok, failed;
 } seeder;
@@ -164,6 +159,7 @@ static void *run_seeder(void *arg) {
   while (now_s() < end) {
     rng_msg req = {.type = RNG_MSG_REQUEST, .want = 48, .counter = ++counter}, rep;
     if (rngl_getrandom(req.nonce, sizeof req.nonce, NULL) != 0) break;
+    memcpy(req.instance, s->instance, sizeof req.instance); /* one stream per connection */
     lisec_err err = {0};
     if (rngl_ext_fetch(&s->x, &req, &rep, 5000, &err) == 0) s->ok++;
     else {
@@ -188,6 +184,7 @@ static int cmd_seeds(const char *addr, const char *cert, const char *key, const 
     snprintf(s[i].x.key, sizeof s[i].x.key, "%s", key);
     snprintf(s[i].x.ca, sizeof s[i].x.ca, "%s", ca);
     s[i].secs = secs;
+    rngl_getrandom(s[i].instance, sizeof s[i].instance, NULL);
     pthread_create(&th[i], NULL, run_seeder, &s[i]);
   }
   uint64_t ok = 0, failed = 0;

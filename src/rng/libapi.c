@@ -48,6 +48,7 @@ static struct {
   rngl_detect det;
   _Atomic uint64_t epoch;
   uint8_t ext_key[32];
+  uint8_t stream[RNG_ID_LEN]; /* this process's stream at the daemon */
   bool ext_fresh;
   uint64_t counter, hedges;
   uint8_t vmid[32];
@@ -152,6 +153,7 @@ static int ext_acquire(lisec_err *err) {
     if ((rc = rngl_getrandom(req.nonce, sizeof req.nonce, err)) != 0) break;
     memcpy(req.genid, G.det.genid, RNG_ID_LEN);
     memcpy(req.bootid, G.det.bootid, RNG_ID_LEN);
+    memcpy(req.instance, G.stream, RNG_ID_LEN);
     /* Real time in ns keeps the counter rising across restores of a
      * snapshot, where an in-memory counter would go back. */
     uint64_t c = now_ns(CLOCK_REALTIME);
@@ -192,9 +194,10 @@ static int ext_acquire(lisec_err *err) {
       atomic_fetch_add(&G.epoch, 1);
       return 0;
     }
-    /* A kept-alive connection may have died; one more try with a new
-     * request (the old nonce may already be spent). */
-    if (rc != LISEC_EIO || G.source) break;
+    /* A kept-alive connection may have died, or a sibling stream's counter
+     * raced ours: one more try with a new request (the old nonce may
+     * already be spent). */
+    if ((rc != LISEC_EIO && rc != LISEC_ECONFLICT) || G.source) break;
   }
   G.st.external_failures++;
   snprintf(G.st.last_error, sizeof G.st.last_error, "%.255s", err ? err->msg : "external seed failed");
@@ -280,6 +283,13 @@ static int thread_new(rngl_thread **out, lisec_err *err) {
 
 /* ---- events -------------------------------------------------------------- */
 
+/* A new random stream id for the daemon's replay bookkeeping: per process,
+ * and again after every event, so a clone never continues its parent's. */
+static void new_instance(void) {
+  if (rngl_getrandom(G.stream, sizeof G.stream, NULL) != 0)
+    rngl_rdrand(G.stream, sizeof G.stream);
+}
+
 static const char *event_name(unsigned ev) {
   if (ev & RNGL_EV_GENID) return "vm-generation-id";
   if (ev & RNGL_EV_BOOTID) return "boot-id";
@@ -311,6 +321,7 @@ static void handle_events(unsigned ev, rngl_thread *self) {
   if (ev & RNGL_EV_CLOCK) G.st.events_clock++;
   snprintf(G.st.last_event, sizeof G.st.last_event, "%s", event_name(ev));
   G.ext_fresh = false;
+  new_instance();
   atomic_fetch_add(&G.epoch, 1);
   /* A restored or cloned VM asks for outside entropy at once; a forked
    * process waits until it needs a key, to spare the daemon a fetch per
@@ -358,6 +369,7 @@ static int init_locked(const lisec_rng_options *opt, lisec_err *err) {
   rc = rngl_detect_init(&G.det, genid, o.check_interval_ms, o.clock_jump_ms, err);
   if (rc) return rc;
   read_vmid(G.vmid);
+  new_instance();
   if (pthread_key_create(&G.key, thread_destructor) != 0) {
     rngl_detect_free(&G.det);
     return lisec_err_set(err, LISEC_EINTERNAL, "rng: pthread_key_create failed");

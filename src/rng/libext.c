@@ -228,6 +228,7 @@ int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_
   }
   if (reply->type == RNG_MSG_ERROR) {
     int code = reply->code == RNG_ERR_UNHEALTHY || reply->code == RNG_ERR_RATE ? LISEC_EUNAVAIL
+               : reply->code == RNG_ERR_REPLAY                                ? LISEC_ECONFLICT
                                                                               : LISEC_EDENIED;
     return lisec_err_set(err, code, "entropyd refused the seed request: %s", reply->reason);
   }

@@ -1,6 +1,7 @@
 /* Replay refusal for seed requests (the issue's "replays are refused"): per
  * client the daemon remembers the last RNG_REPLAY_NONCES nonces and, per
- * (boot id, VM generation id) stream, the highest counter seen. A request is
+ * (boot id, VM generation id, library instance) stream, the highest counter
+ * seen. A request is
  * accepted once; a repeat is refused by its nonce, an older request by its
  * counter. Memory is bounded: a stream evicted to make room leaves its
  * counter behind as the client's floor, below which nothing is accepted from
@@ -14,7 +15,7 @@
 #define NONCE_KEY 16
 
 typedef struct replay_stream {
-  uint8_t bootid[RNG_ID_LEN], genid[RNG_ID_LEN];
+  uint8_t bootid[RNG_ID_LEN], genid[RNG_ID_LEN], instance[RNG_ID_LEN];
   uint64_t last, used;
   bool live;
 } replay_stream;
@@ -82,7 +83,8 @@ int rng_replay_check(rng_replay *r, const char *client, const rng_msg *req, lise
   for (size_t i = 0; i < RNG_REPLAY_STREAMS; i++) {
     replay_stream *t = &c->streams[i];
     if (t->live && memcmp(t->bootid, req->bootid, RNG_ID_LEN) == 0 &&
-        memcmp(t->genid, req->genid, RNG_ID_LEN) == 0) {
+        memcmp(t->genid, req->genid, RNG_ID_LEN) == 0 &&
+        memcmp(t->instance, req->instance, RNG_ID_LEN) == 0) {
       s = t;
       break;
     }
@@ -103,6 +105,7 @@ int rng_replay_check(rng_replay *r, const char *client, const rng_msg *req, lise
     s = victim;
     memcpy(s->bootid, req->bootid, RNG_ID_LEN);
     memcpy(s->genid, req->genid, RNG_ID_LEN);
+    memcpy(s->instance, req->instance, RNG_ID_LEN);
     s->live = true;
   }
   s->last = req->counter;

@@ -117,12 +117,13 @@ typedef enum {
 
 typedef struct rng_msg {
   rng_msg_type type;
-  /* REQUEST: nonce, genid, bootid, counter, want.  SEED: nonce, counter,
+  /* REQUEST: nonce, genid, bootid, instance, counter, want.  SEED: nonce, counter,
    * seed[seed_len].  ERROR: code, reason. */
   uint8_t nonce[RNG_NONCE_LEN];
   uint8_t genid[RNG_ID_LEN];  /* VM generation id (hash), zero when unknown */
   uint8_t bootid[RNG_ID_LEN];
-  uint64_t counter;           /* strictly increasing per (client, boot, generation) */
+  uint8_t instance[RNG_ID_LEN]; /* random per library instance (process), new after every event */
+  uint64_t counter;           /* strictly increasing per (client, boot, generation, instance) */
   uint16_t want;              /* REQUEST: seed bytes wanted */
   uint16_t seed_len;
   uint8_t seed[RNG_SEED_MAX];
@@ -142,7 +143,7 @@ int rng_msg_encode(const rng_msg *m, uint8_t *out, size_t cap, size_t *len, lise
 /* ---- replay refusal (per client) ---------------------------------------- */
 
 #define RNG_REPLAY_NONCES 1024 /* remembered nonces per client */
-#define RNG_REPLAY_STREAMS 32  /* (boot id, generation id) streams per client */
+#define RNG_REPLAY_STREAMS 128 /* (boot id, generation id, instance) streams per client */
 #define RNG_REPLAY_CLIENTS_MAX 4096
 
 typedef struct rng_replay rng_replay;
@@ -151,7 +152,7 @@ rng_replay *rng_replay_new(void);
 void rng_replay_free(rng_replay *r);
 /* Accepts a request from `client` once: refuses (LISEC_ECONFLICT, naming
  * the rule) a nonce seen before, or a counter not above the last one seen for
- * the same (boot id, generation id) stream. A stream forgotten to make room
+ * the same (boot id, generation id, instance) stream. A stream forgotten to make room
  * leaves its counter as the client's floor, so memory stays bounded without
  * reopening old counters. Not thread-safe; the caller locks. */
 int rng_replay_check(rng_replay *r, const char *client, const rng_msg *req, lisec_err *err);

@@ -1,7 +1,7 @@
 /* The seed protocol between lisec-entropyd and liblisec-rng: a fixed 8-byte
  * header (magic, version, type, body length) and three fixed-layout bodies.
- * A VNF sends REQUEST (its nonce, VM generation id, boot id, a counter, the
- * seed length it wants); the daemon answers SEED (nonce and counter echoed,
+ * A VNF sends REQUEST (its nonce, VM generation id, boot id, the library
+ * instance, a counter, the seed length it wants); the daemon answers SEED (nonce and counter echoed,
  * the seed) or ERROR (a code and a reason naming the rule). The parser reads
  * nothing it has not bounds-checked and refuses trailing bytes, so a frame
  * is either exactly one valid message or an error. */
@@ -9,7 +9,7 @@
 
 #include "rng/rng.h"
 
-#define REQ_BODY_LEN (RNG_NONCE_LEN + 2 * RNG_ID_LEN + 8 + 2)
+#define REQ_BODY_LEN (RNG_NONCE_LEN + 3 * RNG_ID_LEN + 8 + 2)
 #define SEED_BODY_FIXED (RNG_NONCE_LEN + 8 + 2)
 #define ERR_BODY_FIXED 4
 
@@ -64,8 +64,9 @@ int rng_msg_decode(const uint8_t *buf, size_t len, rng_msg *out, lisec_err *err)
     memcpy(out->nonce, b, RNG_NONCE_LEN);
     memcpy(out->genid, b + RNG_NONCE_LEN, RNG_ID_LEN);
     memcpy(out->bootid, b + RNG_NONCE_LEN + RNG_ID_LEN, RNG_ID_LEN);
-    out->counter = get64(b + RNG_NONCE_LEN + 2 * RNG_ID_LEN);
-    out->want = get16(b + RNG_NONCE_LEN + 2 * RNG_ID_LEN + 8);
+    memcpy(out->instance, b + RNG_NONCE_LEN + 2 * RNG_ID_LEN, RNG_ID_LEN);
+    out->counter = get64(b + RNG_NONCE_LEN + 3 * RNG_ID_LEN);
+    out->want = get16(b + RNG_NONCE_LEN + 3 * RNG_ID_LEN + 8);
     if (out->want < RNG_SEED_MIN || out->want > RNG_SEED_MAX)
       return lisec_err_set(err, LISEC_EINVAL, "seed request: %u bytes wanted, outside %d..%d",
                            out->want, RNG_SEED_MIN, RNG_SEED_MAX);
@@ -136,8 +137,9 @@ int rng_msg_encode(const rng_msg *m, uint8_t *out, size_t cap, size_t *len, lise
     memcpy(b, m->nonce, RNG_NONCE_LEN);
     memcpy(b + RNG_NONCE_LEN, m->genid, RNG_ID_LEN);
     memcpy(b + RNG_NONCE_LEN + RNG_ID_LEN, m->bootid, RNG_ID_LEN);
-    put64(b + RNG_NONCE_LEN + 2 * RNG_ID_LEN, m->counter);
-    put16(b + RNG_NONCE_LEN + 2 * RNG_ID_LEN + 8, m->want);
+    memcpy(b + RNG_NONCE_LEN + 2 * RNG_ID_LEN, m->instance, RNG_ID_LEN);
+    put64(b + RNG_NONCE_LEN + 3 * RNG_ID_LEN, m->counter);
+    put16(b + RNG_NONCE_LEN + 3 * RNG_ID_LEN + 8, m->want);
     break;
   case RNG_MSG_SEED:
     memcpy(b, m->nonce, RNG_NONCE_LEN);

@@ -128,7 +128,8 @@ pass "unknown client vnf-x refused (and its keygen fails closed)"
 # --- a replayed request is refused ---------------------------------------------------
 python3 - "$work/req.bin" <<'PY'
 import os, struct, sys, time
-body = os.urandom(32) + b"\0" * 16 + os.urandom(16) + struct.pack(">QH", time.time_ns(), 48)
+# nonce, generation id (unknown: zero), boot id, instance, counter, length
+body = os.urandom(32) + b"\0" * 16 + os.urandom(16) + os.urandom(16) + struct.pack(">QH", time.time_ns(), 48)
 open(sys.argv[1], "wb").write(b"LSEE\x01\x01" + struct.pack(">H", len(body)) + body)
 PY
 s_client() {

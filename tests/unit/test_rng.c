@@ -263,7 +263,8 @@ static void test_hkdf_rfc5869_case1(void **state) {
 static rng_msg sample_request(void) {
   rng_msg m = {.type = RNG_MSG_REQUEST, .counter = 12345, .want = 48};
   for (int i = 0; i < RNG_NONCE_LEN; i++) m.nonce[i] = (uint8_t)i;
-  for (int i = 0; i < RNG_ID_LEN; i++) m.genid[i] = (uint8_t)(0xa0 + i), m.bootid[i] = (uint8_t)i;
+  for (int i = 0; i < RNG_ID_LEN; i++)
+    m.genid[i] = (uint8_t)(0xa0 + i), m.bootid[i] = (uint8_t)i, m.instance[i] = (uint8_t)(0x50 + i);
   return m;
 }
 
@@ -274,13 +275,14 @@ static void test_seedmsg_roundtrip(void **state) {
   lisec_err err = {0};
   rng_msg m = sample_request(), d;
   assert_int_equal(rng_msg_encode(&m, buf, sizeof buf, &len, &err), 0);
-  assert_int_equal(len, 8 + 74);
-  assert_memory_equal(buf, "LSEE\x01\x01\x00\x4a", 8);
+  assert_int_equal(len, 8 + 90);
+  assert_memory_equal(buf, "LSEE\x01\x01\x00\x5a", 8);
   assert_int_equal(rng_msg_decode(buf, len, &d, &err), 0);
   assert_int_equal(d.type, RNG_MSG_REQUEST);
   assert_memory_equal(d.nonce, m.nonce, RNG_NONCE_LEN);
   assert_memory_equal(d.genid, m.genid, RNG_ID_LEN);
   assert_memory_equal(d.bootid, m.bootid, RNG_ID_LEN);
+  assert_memory_equal(d.instance, m.instance, RNG_ID_LEN);
   assert_int_equal(d.counter, 12345);
   assert_int_equal(d.want, 48);
 
@@ -330,7 +332,7 @@ static void test_seedmsg_bad_cases(void **state) {
   assert_int_equal(rng_msg_frame_len(bad, 8, &total, &err), LISEC_ETOOBIG);
   /* request body of the wrong length (consistent header) */
   memcpy(bad, buf, len);
-  bad[7] = 73;
+  bad[7] = 89;
   assert_int_equal(rng_msg_decode(bad, len - 1, &d, &err), LISEC_EINVAL);
   /* want outside 16..256, counter zero */
   memcpy(bad, buf, len);
@@ -340,7 +342,7 @@ static void test_seedmsg_bad_cases(void **state) {
   bad[len - 1] = 15, bad[len - 2] = 0;
   assert_int_equal(rng_msg_decode(bad, len, &d, &err), LISEC_EINVAL);
   memcpy(bad, buf, len);
-  memset(bad + 8 + 64, 0, 8);
+  memset(bad + 8 + 80, 0, 8); /* the counter, after nonce and three ids */
   assert_int_equal(rng_msg_decode(bad, len, &d, &err), LISEC_EINVAL);
   /* a seed reply whose inner length disagrees with the frame */
   rng_msg s = {.type = RNG_MSG_SEED, .counter = 1, .seed_len = 32};
@@ -379,6 +381,11 @@ static void test_replay_refused(void **state) {
   assert_int_equal(rng_replay_check(r, "vnf-a", &m, &err), 0);
   /* another client's nonces are its own */
   assert_int_equal(rng_replay_check(r, "vnf-b", &m, &err), 0);
+  /* another process of the same VM (its own instance) has its own stream */
+  m.nonce[2] ^= 0xff;
+  m.instance[0] ^= 1;
+  m.counter = 100;
+  assert_int_equal(rng_replay_check(r, "vnf-a", &m, &err), 0);
   /* a clone (new generation id) starts its own stream */
   m.nonce[1] ^= 0xff;
   m.genid[0] ^= 1;
