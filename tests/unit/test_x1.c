@@ -1,0 +1,214 @@
+/* Unit tests of x1/: a request written by hand in the shape TS 103 221-1
+ * gives (not by lisec) parses; lisec's own messages round-trip; malformed,
+ * oversized, schema-invalid, DTD-carrying and unsupported messages are
+ * refused with a reason; lisec refuses to build what it would not accept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "x1/x1.h"
+
+static const char *HANDWRITTEN =
+    "<?xml version='1.0' encoding='UTF-8'?>\n"
+    "<ns1:X1Request xmlns:ns1='http://uri.etsi.org/03221/X1/2017/10'"
+    " xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance'>\n"
+    " <ns1:x1RequestMessage xsi:type='ns1:ActivateTaskRequest'>\n"
+    "  <ns1:admfIdentifier>admf-1</ns1:admfIdentifier>\n"
+    "  <ns1:neIdentifier>poi-hel-1</ns1:neIdentifier>\n"
+    "  <ns1:messageTimestamp>2026-11-24T08:00:00.000000Z</ns1:messageTimestamp>\n"
+    "  <ns1:version>v1.6.1</ns1:version>\n"
+    "  <ns1:x1TransactionId>3741800e-971b-4aa9-85f4-466d2b1adc7f</ns1:x1TransactionId>\n"
+    "  <ns1:taskDetails>\n"
+    "   <ns1:xId>29f28e1c-f230-486a-a860-f5a784ab9172</ns1:xId>\n"
+    "   <ns1:targetIdentifiers>\n"
+    "    <ns1:targetIdentifier><ns1:imsi>244051234567890</ns1:imsi></ns1:targetIdentifier>\n"
+    "    <ns1:targetIdentifier><ns1:sipUri>sip:alice@example.org</ns1:sipUri></ns1:targetIdentifier>\n"
+    "   </ns1:targetIdentifiers>\n"
+    "   <ns1:deliveryType>X2andX3</ns1:deliveryType>\n"
+    "   <ns1:listOfDIDs><ns1:dId>0b5d9b3a-8c9e-4d8b-9a55-5d8f1e2a3b4c</ns1:dId></ns1:listOfDIDs>\n"
+    "  </ns1:taskDetails>\n"
+    " </ns1:x1RequestMessage>\n"
+    "</ns1:X1Request>\n";
+
+static void test_handwritten_request_parses(void **state) {
+  (void)state;
+  x1_request r;
+  lisec_err err = {0};
+  if (x1_request_parse(HANDWRITTEN, strlen(HANDWRITTEN), &r, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(r.type, X1_ACTIVATE_TASK);
+  assert_string_equal(r.h.admf, "admf-1");
+  assert_string_equal(r.h.ne, "poi-hel-1");
+  assert_string_equal(r.task.xid, "29f28e1c-f230-486a-a860-f5a784ab9172");
+  assert_int_equal(r.task.n_targets, 2);
+  assert_string_equal(r.task.targets[0].element, "imsi");
+  assert_string_equal(r.task.targets[0].value, "244051234567890");
+  assert_string_equal(r.task.targets[1].element, "sipUri");
+  assert_string_equal(r.task.delivery, "X2andX3");
+  assert_int_equal(r.task.n_dids, 1);
+}
+
+static x1_request activate(void) {
+  x1_request r = {.type = X1_ACTIVATE_TASK};
+  lisec_err err = {0};
+  assert_int_equal(x1_header_init(&r.h, "lisecd", "poi-1", &err), 0);
+  assert_int_equal(x1_uuid(r.task.xid, &err), 0);
+  strcpy(r.task.targets[0].element, x1_target_element("e164"));
+  strcpy(r.task.targets[0].value, "358401234567");
+  strcpy(r.task.targets[1].element, x1_target_element("ipv6-prefix"));
+  strcpy(r.task.targets[1].value, "2001:db8::/32");
+  r.task.n_targets = 2;
+  strcpy(r.task.delivery, "X2Only");
+  assert_int_equal(x1_uuid(r.task.dids[0], &err), 0);
+  r.task.n_dids = 1;
+  return r;
+}
+
+static void test_request_roundtrip_every_type(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  for (int t = 0; t < X1_TYPE_COUNT; t++) {
+    x1_request r = activate(), back;
+    r.type = (x1_type)t;
+    strcpy(r.xid, r.task.xid);
+    strcpy(r.issue, "delivery destination unreachable");
+    char *xml = NULL;
+    size_t len = 0;
+    if (x1_request_build(&r, &xml, &len, &err)) fail_msg("%s: %s", x1_type_name(r.type), err.msg);
+    assert_non_null(strstr(xml, X1_NAMESPACE));
+    if (x1_request_parse(xml, len, &back, &err)) fail_msg("%s: %s", x1_type_name(r.type), err.msg);
+    assert_int_equal(back.type, r.type);
+    assert_string_equal(back.h.transaction, r.h.transaction);
+    if (t == X1_ACTIVATE_TASK || t == X1_MODIFY_TASK) {
+      assert_int_equal(back.task.n_targets, 2);
+      assert_string_equal(back.task.targets[1].value, "2001:db8::/32");
+    }
+    free(xml);
+  }
+}
+
+static void test_responses_roundtrip(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  x1_response ok = {.type = X1_ACTIVATE_TASK, .ok = true}, err_r = {.type = X1_DEACTIVATE_TASK},
+              details = {.type = X1_GET_TASK_DETAILS, .ok = true}, back;
+  x1_header_init(&ok.h, "lisecd", "poi-1", &err);
+  err_r.h = details.h = ok.h;
+  err_r.error_code = X1_ERR_UNKNOWN_XID;
+  strcpy(err_r.error_description, "no task <29f28e1c> & nothing else");
+  details.task = activate().task;
+  char *xml = NULL;
+  size_t len = 0;
+  assert_int_equal(x1_response_build(&ok, &xml, &len, &err), 0);
+  assert_int_equal(x1_response_parse(xml, len, &back, &err), 0);
+  assert_true(back.ok);
+  assert_int_equal(back.type, X1_ACTIVATE_TASK);
+  free(xml);
+  assert_int_equal(x1_response_build(&err_r, &xml, &len, &err), 0);
+  assert_int_equal(x1_response_parse(xml, len, &back, &err), 0);
+  assert_false(back.ok);
+  assert_int_equal(back.type, X1_DEACTIVATE_TASK);
+  assert_int_equal(back.error_code, X1_ERR_UNKNOWN_XID);
+  assert_string_equal(back.error_description, "no task <29f28e1c> & nothing else");
+  free(xml);
+  assert_int_equal(x1_response_build(&details, &xml, &len, &err), 0);
+  assert_int_equal(x1_response_parse(xml, len, &back, &err), 0);
+  assert_true(back.has_task);
+  assert_string_equal(back.task.xid, details.task.xid);
+  free(xml);
+}
+
+static void expect_refused(const char *xml, const char *why) {
+  x1_request r;
+  lisec_err err = {0};
+  int rc = x1_request_parse(xml, strlen(xml), &r, &err);
+  if (rc == 0) fail_msg("accepted: %s", xml);
+  if (!strstr(err.msg, why)) fail_msg("reason \"%s\" lacks \"%s\"", err.msg, why);
+}
+
+static char *replace(const char *s, const char *from, const char *to) {
+  const char *at = strstr(s, from);
+  assert_non_null(at);
+  char *out = malloc(strlen(s) + strlen(to) + 1);
+  sprintf(out, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+  return out;
+}
+
+static void test_bad_messages_refused(void **state) {
+  (void)state;
+  expect_refused("<X1Request", "not well-formed");
+  expect_refused("", "empty");
+  char *big = malloc(X1_MESSAGE_MAX + 2);
+  memset(big, ' ', X1_MESSAGE_MAX + 1);
+  big[X1_MESSAGE_MAX + 1] = '\0';
+  expect_refused(big, "larger than");
+  free(big);
+  char *s = replace(HANDWRITTEN, "29f28e1c-f230-486a-a860-f5a784ab9172", "not-a-uuid");
+  expect_refused(s, "does not validate");
+  free(s);
+  s = replace(HANDWRITTEN, "X2andX3", "X9");
+  expect_refused(s, "does not validate");
+  free(s);
+  s = replace(HANDWRITTEN, "<ns1:imsi>244051234567890</ns1:imsi>", "<ns1:imsi>24405x</ns1:imsi>");
+  expect_refused(s, "does not validate");
+  free(s);
+  s = replace(HANDWRITTEN, "<ns1:imsi>", "<ns1:fax>");
+  char *s2 = replace(s, "</ns1:imsi>", "</ns1:fax>");
+  expect_refused(s2, "does not validate");
+  free(s);
+  free(s2);
+  s = replace(HANDWRITTEN, "ActivateTaskRequest", "DestroyEverythingRequest");
+  expect_refused(s, "does not validate");
+  free(s);
+  s = replace(HANDWRITTEN, "http://uri.etsi.org/03221/X1/2017/10", "urn:other");
+  expect_refused(s, "does not validate");
+  free(s);
+  /* an entity bomb never expands: any DTD is refused */
+  expect_refused("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;'>]>"
+                 "<X1Request xmlns='http://uri.etsi.org/03221/X1/2017/10'>&b;</X1Request>",
+                 "DTD");
+  /* seventeen targets: over the bound */
+  char many[8192] = "";
+  for (int i = 0; i < 17; i++)
+    strcat(many, "<ns1:targetIdentifier><ns1:imsi>244051234567890</ns1:imsi></ns1:targetIdentifier>");
+  s = replace(HANDWRITTEN, "<ns1:targetIdentifier><ns1:imsi>244051234567890</ns1:imsi></ns1:targetIdentifier>", many);
+  expect_refused(s, "does not validate");
+  free(s);
+  /* a response where a request is expected */
+  x1_response ok = {.type = X1_PING, .ok = true};
+  lisec_err err = {0};
+  x1_header_init(&ok.h, "lisecd", "poi-1", &err);
+  char *xml = NULL;
+  size_t len = 0;
+  assert_int_equal(x1_response_build(&ok, &xml, &len, &err), 0);
+  expect_refused(xml, "expected an X1 X1Request, got X1Response");
+  free(xml);
+}
+
+static void test_build_refuses_invalid(void **state) {
+  (void)state;
+  x1_request r = activate();
+  strcpy(r.task.delivery, "Everything");
+  char *xml = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  assert_int_equal(x1_request_build(&r, &xml, &len, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "refusing to send"));
+  r = activate();
+  r.task.n_targets = 0;
+  assert_int_equal(x1_request_build(&r, &xml, &len, &err), LISEC_EINVAL);
+  assert_null(x1_target_element("fax"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_handwritten_request_parses), cmocka_unit_test(test_request_roundtrip_every_type),
+      cmocka_unit_test(test_responses_roundtrip),        cmocka_unit_test(test_bad_messages_refused),
+      cmocka_unit_test(test_build_refuses_invalid),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
