@@ -61,7 +61,25 @@ static __thread rngl_thread *T __attribute__((tls_model("initial-exec")));
 static __thread uint64_t T_instance __attribute__((tls_model("initial-exec")));
 static __thread char T_error[LISEC_ERR_MSG_MAX];
 
+/* Internal LISEC_E* codes folded onto the few the public header names. */
+static int public_code(int code) {
+  switch (code) {
+  case LISEC_RNG_OK:
+  case LISEC_RNG_EINVAL:
+  case LISEC_RNG_EDENIED:
+  case LISEC_RNG_ECRYPTO:
+  case LISEC_RNG_EIO:
+  case LISEC_RNG_ENOSEED:
+  case LISEC_RNG_EINTERNAL: return code;
+  case LISEC_EAUTH:
+  case LISEC_ECONFLICT: return LISEC_RNG_EDENIED;
+  case LISEC_ETOOBIG: return LISEC_RNG_EINVAL;
+  default: return LISEC_RNG_EINTERNAL;
+  }
+}
+
 static int fail(int code, const lisec_err *err) {
+  code = public_code(code);
   snprintf(T_error, sizeof T_error, "%s", err && err->msg[0] ? err->msg : lisec_rng_strerror(code));
   return code;
 }
@@ -528,7 +546,8 @@ int lisec_rng_reseed(void) {
                            "(LISEC_RNG_ENTROPYD)");
   if (!rc) rc = thread_reseed(t, false, &err);
   pthread_mutex_unlock(&G.lock);
-  if (rc == LISEC_EUNAVAIL || rc == LISEC_EAUTH) rc = LISEC_RNG_EIO;
+  /* Unreachable or unconfigured is EIO; refused by the daemon is EDENIED. */
+  if (rc == LISEC_EUNAVAIL) rc = LISEC_RNG_EIO;
   return rc ? fail(rc, &err) : 0;
 }
 
