@@ -1,0 +1,141 @@
+/* lisec-ne, a reference X1 network element: it accepts X1 requests over
+ * HTTPS with mutual TLS from the one ADMF it obeys, keeps the tasks it is
+ * given, and logs each change (XIDs only, never targets), so the whole path
+ * from lisecd to a POI can be exercised. Exit: 0 on SIGTERM, 2 on error. */
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "lisec/x1.h"
+
+typedef struct ne_server {
+  SSL_CTX *ssl;
+  lisec_x1_ne *ne;
+} ne_server;
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg) {
+  ne_server *s = arg;
+  return bufferevent_openssl_socket_new(base, -1, SSL_new(s->ssl), BUFFEREVENT_SSL_ACCEPTING,
+                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+}
+
+static void on_change(void *ctx, const char *change, const char *xid) {
+  (void)ctx;
+  LOG_INFO("task %s: %s", xid, change);
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+  ne_server *s = arg;
+  struct evhttp_connection *conn = evhttp_request_get_connection(req);
+  struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+  SSL *ssl = bufferevent_openssl_get_ssl(bev);
+  char cn[128] = "";
+  X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+  if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+    evhttp_send_error(req, 405, "X1 takes POST");
+    return;
+  }
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  size_t len = evbuffer_get_length(in);
+  char *resp = NULL;
+  size_t rlen = 0;
+  if (lisec_x1_ne_handle(s->ne, cn, (const char *)evbuffer_pullup(in, (ssize_t)len), len, &resp, &rlen) != 0) {
+    evhttp_send_error(req, 500, "no X1 response could be made");
+    return;
+  }
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/xml");
+  evbuffer_add(evhttp_request_get_output_buffer(req), resp, rlen);
+  free(resp);
+  evhttp_send_reply(req, 200, NULL, NULL);
+  evbuffer_pullup(bufferevent_get_output(bev), -1); /* one TLS record per reply */
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  (void)sig, (void)what;
+  event_base_loopexit(arg, NULL);
+}
+
+int main(int argc, char **argv) {
+  const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
+             *admf_id = NULL;
+  static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
+                                       {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
+                                       {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
+                                       {0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+      case 'l': listen_at = optarg; break;
+      case 'c': cert = optarg; break;
+      case 'k': key = optarg; break;
+      case 'a': ca = optarg; break;
+      case 'n': ne_id = optarg; break;
+      case 'd': admf_id = optarg; break;
+      default: goto usage;
+    }
+  }
+  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc) {
+  usage:
+    fprintf(stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
+                    "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
+                    "  certificate CN is --admf-id and that signs with --ca\n");
+    return 2;
+  }
+  ne_server s = {SSL_CTX_new(TLS_server_method()), lisec_x1_ne_new(ne_id, admf_id, on_change, NULL)};
+  SSL_CTX_set_min_proto_version(s.ssl, TLS1_2_VERSION);
+  if (!s.ne || SSL_CTX_use_certificate_chain_file(s.ssl, cert) != 1 ||
+      SSL_CTX_use_PrivateKey_file(s.ssl, key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_load_verify_locations(s.ssl, ca, NULL) != 1) {
+    fprintf(stderr, "lisec-ne: cannot load the certificate, key or CA\n");
+    return 2;
+  }
+  SSL_CTX_set_verify(s.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  struct event_base *base = event_base_new();
+  struct evhttp *http = evhttp_new(base);
+  evhttp_set_bevcb(http, bevcb, &s);
+  evhttp_set_gencb(http, on_request, &s);
+  evhttp_set_max_body_size(http, 64 * 1024);
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  if (evutil_parse_sockaddr_port(listen_at, (struct sockaddr *)&ss, &sl) != 0) {
+    fprintf(stderr, "lisec-ne: bad --listen %s\n", listen_at);
+    return 2;
+  }
+  char host[64];
+  int port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+  snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen_at, ':') - listen_at), listen_at);
+  struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+  if (!bound) {
+    fprintf(stderr, "lisec-ne: cannot listen on %s\n", listen_at);
+    return 2;
+  }
+  int one = 1;
+  setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  signal(SIGPIPE, SIG_IGN);
+  struct event *term = evsignal_new(base, SIGTERM, on_signal, base);
+  struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
+  event_add(term, NULL);
+  event_add(intr, NULL);
+  LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s", ne_id, listen_at, admf_id);
+  event_base_dispatch(base);
+  LOG_INFO("lisec-ne stopped with %zu active task(s)", lisec_x1_ne_task_count(s.ne));
+  event_free(term);
+  event_free(intr);
+  evhttp_free(http);
+  event_base_free(base);
+  lisec_x1_ne_free(s.ne);
+  SSL_CTX_free(s.ssl);
+  return 0;
+}
