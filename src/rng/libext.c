@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +23,36 @@
 
 #include "crypto/crypto.h"
 #include "rng/libos.h"
+
+/* A library must not let SIGPIPE from a peer that closed first kill its
+ * host process: SIGPIPE is blocked while we touch the socket, and one we
+ * raised is swallowed before the mask is restored. */
+typedef struct sigpipe_guard {
+  sigset_t old;
+  bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g) {
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigpending(&pending);
+  g->was_pending = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(sigpipe_guard *g) {
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigpending(&pending);
+  if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
 
 void rngl_ext_init(rngl_ext *x) {
   memset(x, 0, sizeof *x);
@@ -37,6 +69,8 @@ static int ssl_fail(lisec_err *err, int code, const char *what) {
 
 void rngl_ext_close(rngl_ext *x) {
   if (x->ssl) {
+    sigpipe_guard g;
+    sigpipe_block(&g);
     SSL *s = x->ssl;
     if (x->owner == getpid()) {
       SSL_shutdown(s);
@@ -45,6 +79,7 @@ void rngl_ext_close(rngl_ext *x) {
     }
     SSL_free(s);
     x->ssl = NULL;
+    sigpipe_restore(&g);
   }
   if (x->fd >= 0) close(x->fd);
   x->fd = -1;
@@ -197,8 +232,20 @@ static int ssl_read_all(SSL *s, uint8_t *p, size_t n) {
   return 0;
 }
 
+static int ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
+                     lisec_err *err);
+
 int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
                    lisec_err *err) {
+  sigpipe_guard g;
+  sigpipe_block(&g);
+  int rc = ext_fetch(x, req, reply, timeout_ms, err);
+  sigpipe_restore(&g);
+  return rc;
+}
+
+static int ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
+                     lisec_err *err) {
   if (!x->addr[0])
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "TR103308-5.15: no external entropy source configured "
@@ -230,6 +277,9 @@ int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_
     int code = reply->code == RNG_ERR_UNHEALTHY || reply->code == RNG_ERR_RATE ? LISEC_EUNAVAIL
                : reply->code == RNG_ERR_REPLAY                                ? LISEC_ECONFLICT
                                                                               : LISEC_EDENIED;
+    /* The daemon closes after these; so do we. */
+    if (reply->code == RNG_ERR_UNKNOWN_CLIENT || reply->code == RNG_ERR_MALFORMED)
+      rngl_ext_close(x);
     return lisec_err_set(err, code, "entropyd refused the seed request: %s", reply->reason);
   }
   if (reply->type != RNG_MSG_SEED || !crypto_ct_equal(reply->nonce, req->nonce, RNG_NONCE_LEN) ||

@@ -118,7 +118,7 @@ pass "registered VNF vnf-a reseeds and generates keys ($issued seeds counted)"
 if rng_env vnf-x "$build/cmd/lisec/lisec" rng reseed >"$work/unknown.out" 2>&1; then
   fail "unknown client vnf-x got a seed"
 fi
-grep -q "not a registered VNF identity" "$work/unknown.out" || { cat "$work/unknown.out" >&2; fail "refusal reason missing"; }
+grep -q "not a registered VNF identity" "$work/unknown.out" || { cat "$work/unknown.out" >&2; cat "$work/good.log" | tail -5 >&2; fail "unknown-client refusal reason missing"; }
 if rng_env vnf-x "$build/cmd/lisec/lisec" rng keygen 32 >/dev/null 2>&1; then
   fail "keygen succeeded for an unknown client"
 fi
@@ -173,6 +173,24 @@ PY
   fail "lisec rng health --url"
 grep -q "^tpm .*ok" "$work/health.txt" || fail "lisec rng health does not show the TPM"
 pass "metrics and lisec rng health show each source's test state"
+
+# --- the per-client rate limit -----------------------------------------------------------
+start_entropyd slow "[clients]" "rate = 1" "burst = 2" \
+  "[entropy]" "reseed_ms = 50" "[source.rdseed]" "enabled = false"
+sleep 0.3
+slow_env() {
+  env LISEC_RNG_ENTROPYD="127.0.0.1:$slow_PORT" LISEC_RNG_CERT="$pki/vnf-a.crt" \
+    LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed
+}
+# One process spends the burst (its start-up fetch and the reseed) ...
+slow_env >"$work/slow1.out" 2>&1 || { cat "$work/slow1.out" "$work/slow.log" >&2; fail "first reseed under the rate limit"; }
+# ... the next, at once, is over the limit.
+if slow_env >"$work/slow2.out" 2>&1; then fail "rate limit not enforced"; fi
+grep -q "rate limit" "$work/slow2.out" || { cat "$work/slow2.out" >&2; fail "rate refusal reason missing"; }
+[ "$(metric "$slow_MPORT" 'requests_refused_total{reason="rate"}')" -ge 1 ] || fail "rate refusals not counted"
+kill -TERM "$slow_PID"
+wait "$slow_PID" || true
+pass "per-client rate limit refuses the request over the burst"
 
 # --- a stuck source trips the RCT and the daemon fails closed ------------------------
 start_entropyd stuck \
