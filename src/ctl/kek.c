@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "crypto/crypto.h"
@@ -16,6 +17,17 @@
 #define KEK_AAD "lisec-kek-v1"
 #define KEK_IV 12
 #define KEK_TAG 16
+#define CACHE_SLOTS 4096
+#define CACHE_TTL_MS 60000
+
+/* Unwrapped data keys, kept for a bounded time so repeated reads of a target
+ * do not each ask the token. Keyed by the SHA-256 of the wrapped key; the
+ * table is locked in RAM (never swapped) and wiped on eviction and close. */
+typedef struct kek_cache_slot {
+  uint8_t wrapped_hash[32];
+  uint8_t key[VAULT_DATA_KEY_LEN];
+  int64_t expires_ms;
+} kek_cache_slot;
 
 struct ctl_kek {
   bool dev;
@@ -28,7 +40,33 @@ struct ctl_kek {
   CK_OBJECT_HANDLE key;
   /* development file */
   uint8_t file_key[32];
+  kek_cache_slot *cache; /* CACHE_SLOTS entries, mlock'ed */
 };
+
+static void cache_init(ctl_kek *k) {
+  k->cache = calloc(CACHE_SLOTS, sizeof *k->cache);
+  if (k->cache) mlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
+}
+
+static bool cache_get(ctl_kek *k, const uint8_t *wrapped, size_t len, uint8_t key[VAULT_DATA_KEY_LEN]) {
+  if (!k->cache) return false;
+  uint8_t h[32];
+  crypto_sha256(wrapped, len, h);
+  kek_cache_slot *s = &k->cache[(h[0] | h[1] << 8) % CACHE_SLOTS];
+  bool hit = s->expires_ms > lisec_time_now_ms() && crypto_ct_equal(s->wrapped_hash, h, 32);
+  if (hit) memcpy(key, s->key, VAULT_DATA_KEY_LEN);
+  return hit;
+}
+
+static void cache_put(ctl_kek *k, const uint8_t *wrapped, size_t len, const uint8_t key[VAULT_DATA_KEY_LEN]) {
+  if (!k->cache) return;
+  uint8_t h[32];
+  crypto_sha256(wrapped, len, h);
+  kek_cache_slot *s = &k->cache[(h[0] | h[1] << 8) % CACHE_SLOTS];
+  memcpy(s->wrapped_hash, h, 32);
+  memcpy(s->key, key, VAULT_DATA_KEY_LEN);
+  s->expires_ms = lisec_time_now_ms() + CACHE_TTL_MS;
+}
 
 static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
   return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 %s failed (CKR 0x%lx)", what, (unsigned long)rv);
@@ -95,6 +133,7 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&k->lock, NULL);
   snprintf(k->label, sizeof k->label, "pkcs11:%s/%s", cfg->token_label, cfg->key_label);
+  cache_init(k);
   int rc = 0;
   CK_RV rv;
   CK_SLOT_ID slot = 0;
@@ -167,6 +206,11 @@ void ctl_kek_close(ctl_kek *k) {
   }
   /* C_Finalize is left out: the module may be shared in this process. */
   if (k->module) dlclose(k->module);
+  if (k->cache) {
+    crypto_wipe(k->cache, CACHE_SLOTS * sizeof *k->cache);
+    munlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
+    free(k->cache);
+  }
   crypto_wipe(k->file_key, sizeof k->file_key);
   pthread_mutex_destroy(&k->lock);
   free(k);
@@ -195,6 +239,9 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   pthread_mutex_unlock(&k->lock);
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
   *out_len = KEK_IV + n;
+  pthread_mutex_lock(&k->lock);
+  cache_put(k, out, *out_len, key);
+  pthread_mutex_unlock(&k->lock);
   return 0;
 }
 
@@ -206,6 +253,10 @@ static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[V
                             VAULT_DATA_KEY_LEN, err);
   if (in_len != KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
     return lisec_err_set(err, LISEC_EINVAL, "wrapped data key has the wrong length");
+  pthread_mutex_lock(&k->lock);
+  bool hit = cache_get(k, in, in_len, key);
+  pthread_mutex_unlock(&k->lock);
+  if (hit) return 0;
   CK_GCM_PARAMS gcm = {(unsigned char *)in, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD,
                        strlen(KEK_AAD), KEK_TAG * 8};
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
@@ -222,6 +273,9 @@ static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[V
   }
   memcpy(key, buf, VAULT_DATA_KEY_LEN);
   crypto_wipe(buf, sizeof buf);
+  pthread_mutex_lock(&k->lock);
+  cache_put(k, in, in_len, key);
+  pthread_mutex_unlock(&k->lock);
   return 0;
 }
 

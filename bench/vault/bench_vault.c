@@ -1,0 +1,133 @@
+/* bench/vault: (1) encrypted target writes and reads (seal under a fresh
+ * data key wrapped in a SoftHSM2 token, store; load, unwrap, open) beside
+ * the same writes and reads of plaintext rows in the same SQLite store;
+ * (2) ActivateTask+DeactivateTask round trips to lisec-ne over mutual TLS
+ * keep-alive. Bounded in count and time; prints rates and the ratio. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/kek.h"
+#include "ctl/x1_admf.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+static double now_s(void) { return (double)lisec_time_mono_ns() / 1e9; }
+
+static const char *IDS = "[{\"kind\":\"imsi\",\"value\":\"244051234567890\"},"
+                         "{\"kind\":\"e164\",\"value\":\"358401234567\"}]";
+
+static int bench_store(const char *url, ctl_kek *kek, int n) {
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  json_error_t je;
+  json_t *ids = json_loads(IDS, 0, &je);
+  vault_kek vk = ctl_kek_vault(kek);
+  char id[64];
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "plain-%d", i);
+    char *body = json_dumps(ids, JSON_COMPACT);
+    if (store_doc_put(s, "bench-plain", id, body, 0, NULL, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    free(body);
+  }
+  double plain_w = n / (now_s() - t0);
+  t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "sealed-%d", i);
+    vault_sealed sealed;
+    json_t *j = NULL;
+    if (vault_seal(id, "li-1", 1, ids, &vk, &sealed, &err) || vault_sealed_to_json(&sealed, &j, &err))
+      return fprintf(stderr, "%s\n", err.msg), 1;
+    char *body = json_dumps(j, JSON_COMPACT);
+    if (store_doc_put(s, "bench-sealed", id, body, 0, NULL, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    free(body);
+    json_decref(j);
+    vault_sealed_free(&sealed);
+  }
+  double sealed_w = n / (now_s() - t0);
+  t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "plain-%d", i);
+    char *body = NULL;
+    json_t *j = NULL;
+    if (store_doc_get(s, "bench-plain", id, &body, NULL, &err) || lisec_json_parse(body, strlen(body), &j, &err))
+      return fprintf(stderr, "%s\n", err.msg), 1;
+    json_decref(j);
+    free(body);
+  }
+  double plain_r = n / (now_s() - t0);
+  t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "sealed-%d", i);
+    char *body = NULL;
+    json_t *j = NULL, *back = NULL;
+    vault_sealed sealed;
+    if (store_doc_get(s, "bench-sealed", id, &body, NULL, &err) || lisec_json_parse(body, strlen(body), &j, &err) ||
+        vault_sealed_from_json(j, &sealed, &err) || vault_open(&sealed, &vk, &back, &err))
+      return fprintf(stderr, "%s\n", err.msg), 1;
+    json_decref(back);
+    json_decref(j);
+    vault_sealed_free(&sealed);
+    free(body);
+  }
+  double sealed_r = n / (now_s() - t0);
+  printf("  writes: plaintext %8.0f/s   encrypted (KEK in SoftHSM2) %8.0f/s   overhead %.2fx (goal <= 2x)\n",
+         plain_w, sealed_w, plain_w / sealed_w);
+  printf("  reads:  plaintext %8.0f/s   encrypted (KEK in SoftHSM2) %8.0f/s   overhead %.2fx (goal <= 2x)\n",
+         plain_r, sealed_r, plain_r / sealed_r);
+  json_decref(ids);
+  store_close(s);
+  return 0;
+}
+
+static int bench_x1(const char *url, const char *pki, double seconds, int max) {
+  char cert[512], key[512], ca[512];
+  snprintf(cert, sizeof cert, "%s/admf.crt", pki);
+  snprintf(key, sizeof key, "%s/admf.key", pki);
+  snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+  ctl_x1_peer peer = {url, cert, key, ca};
+  ctl_x1_client *c = NULL;
+  lisec_err err = {0};
+  if (ctl_x1_client_open(&peer, &c, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  x1_request req = {.type = X1_ACTIVATE_TASK};
+  strcpy(req.task.targets[0].element, "imsi");
+  strcpy(req.task.targets[0].value, "244051234567890");
+  req.task.n_targets = 1;
+  strcpy(req.task.delivery, "X2andX3");
+  x1_uuid(req.task.dids[0], &err);
+  req.task.n_dids = 1;
+  int n = 0;
+  double t0 = now_s();
+  while (n < max && now_s() - t0 < seconds) {
+    x1_response resp;
+    req.type = X1_ACTIVATE_TASK;
+    if (x1_header_init(&req.h, "admf-1", "poi-1", &err) || x1_uuid(req.task.xid, &err) ||
+        ctl_x1_exchange(c, &req, &resp, &err) || !resp.ok)
+      return fprintf(stderr, "activate: %s %s\n", err.msg, resp.error_description), 1;
+    req.type = X1_DEACTIVATE_TASK;
+    strcpy(req.xid, req.task.xid);
+    if (x1_header_init(&req.h, "admf-1", "poi-1", &err) || ctl_x1_exchange(c, &req, &resp, &err) || !resp.ok)
+      return fprintf(stderr, "deactivate: %s\n", err.msg), 1;
+    n += 2;
+  }
+  double dt = now_s() - t0;
+  printf("  X1 to lisec-ne over mTLS keep-alive: %.0f round trips/s (%d in %.1f s; goal >= 5000/s)\n", n / dt, n, dt);
+  ctl_x1_client_close(c);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 7) {
+    fprintf(stderr, "usage: bench_vault STORE_URL P11_MODULE COUNT NE_URL PKI_DIR SECONDS\n");
+    return 2;
+  }
+  ctl_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true};
+  ctl_kek *kek = NULL;
+  lisec_err err = {0};
+  if (ctl_kek_open_pkcs11(&pc, &kek, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  int rc = bench_store(argv[1], kek, atoi(argv[3]));
+  ctl_kek_close(kek);
+  return rc ? rc : bench_x1(argv[4], argv[5], atof(argv[6]), 1000000);
+}
