@@ -55,7 +55,7 @@ static int parse_count(const char *s, size_t *out) {
   char *end = NULL;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno || !end || *end || s[0] == '-' || v > (1ull << 34)) return -1;
+  if (errno || !end || *end || s[0] == '-' || v > (1ull << 50)) return -1;
   *out = (size_t)v;
   return 0;
 }
