@@ -138,7 +138,7 @@ static int cmd_genid(const char *path) {
       return 2;
     }
   }
-  printf("generation-id change -> first reseeded output: keygen %.1f us mean (incl. external "
+  printf("generation-id change -> first reseeded output: keygen %.1f us mean (incl. any external "
          "seed fetch); ordinary output %.2f ms mean, %.2f ms worst (bounded by the %s check "
          "interval)\n",
          total_key / rounds * 1e6, total_plain / rounds * 1e3, worst_plain * 1e3, "10 ms");
