@@ -197,11 +197,14 @@ static void test_biased_binary_source_trips_apt(void **state) {
 
 static void test_good_source_passes(void **state) {
   (void)state;
-  /* Full-entropy bytes (OpenSSL's RAND_bytes) against a claim of 7.5 bits:
-   * four million samples; at alpha 2^-30 a false alarm is ~1e-5 likely. */
+  /* Full-entropy bytes (OpenSSL's RAND_bytes) against a claim of 7 bits:
+   * four million samples. RCT cutoff 6: a run of 6 equal bytes has
+   * probability 2^-40 per position, ~4e-6 over the test; the APT's false
+   * alarms are rarer still. */
   rng_health t;
   lisec_err err = {0};
-  assert_int_equal(rng_health_init(&t, 7.5, 30, false, &err), 0);
+  assert_int_equal(rng_health_init(&t, 7.0, 30, false, &err), 0);
+  assert_int_equal(t.rct_cutoff, 6);
   uint8_t *buf = malloc(1 << 20);
   assert_non_null(buf);
   for (int i = 0; i < 4; i++) {
