@@ -1,14 +1,27 @@
-/* The CLI's HTTPS client (libcurl, TLS 1.2 minimum, server verified against
- * the given CA, client certificate presented) and its output helpers. */
+/* The CLI's shared helpers: output in human or JSON form, and the HTTPS
+ * client every subcommand uses to reach lisecd (libcurl; TLS 1.2 minimum;
+ * lisecd's certificate verified by chain and name against --ca; this
+ * client's certificate and key presented). Most of the code here turns
+ * libcurl's and OpenSSL's failure texts into a sentence that says what went
+ * wrong and what to check, because a bare "SSL_read: alert unknown ca" tells
+ * an operator nothing about which side refused whom. */
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "crypto/crypto.h"
 
+/* A reply larger than this is refused rather than buffered. */
 #define CLI_REPLY_MAX (64u << 20)
+#define CLI_TIMEOUT_S 60L
+#define CLI_CONNECT_TIMEOUT_S 10L
 
 cli_options cli;
 
@@ -23,15 +36,25 @@ int cli_fail(const char *fmt, ...) {
 }
 
 void cli_print_json(const json_t *v) {
-  char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+  char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   if (s) puts(s);
   free(s);
+}
+
+void cli_print(const json_t *v, void (*human)(const json_t *v)) {
+  if (cli.json || !human) cli_print_json(v);
+  else human(v);
+}
+
+const char *cli_str(const json_t *object, const char *key) {
+  const char *s = json_string_value(json_object_get(object, key));
+  return s ? s : "?";
 }
 
 int cli_http_error(long status, const json_t *reply) {
   const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
   if (cli.json && reply) cli_print_json(reply);
-  else fprintf(stderr, "lisec: server answered %ld: %s\n", status, msg ? msg : "(no message)");
+  else fprintf(stderr, "lisec: lisecd answered %ld: %s\n", status, msg ? msg : "(no message)");
   /* Refusals (403, 409) are answers; anything else is an error. */
   return status == 403 || status == 409 ? CLI_REFUSED : CLI_ERROR;
 }
@@ -41,55 +64,178 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
   return lisec_buf_append(b, p, size * n) == 0 ? size * n : 0;
 }
 
-int cli_http(const char *method, const char *path, const json_t *body, long *status, json_t **out,
-             lisec_err *err) {
-  *out = NULL;
+/* The TLS alerts a server sends when it does not accept the client's
+ * certificate (RFC 8446 6.2; OpenSSL spells them "alert <words>"). */
+static const char *const client_cert_alerts[] = {
+    "alert unknown ca",         "alert certificate required", "alert bad certificate",
+    "alert certificate unknown", "alert certificate expired",  "alert certificate revoked",
+    "alert unsupported certificate", "alert access denied",   "alert decrypt error",
+};
+
+/* Why lisecd may have refused our certificate, as far as this side can tell
+ * without lisecd's trust store: wrong purpose, expired, or not from the CA
+ * that signed lisecd's own certificate. Empty when nothing is visibly wrong. */
+static void diagnose_client_cert(char *out, size_t len) {
+  X509 *c = NULL;
+  lisec_err e = {0};
+  out[0] = '\0';
+  if (crypto_x509_load_pem(cli.cert, &c, &e) != 0) {
+    snprintf(out, len, ": %s", e.msg);
+    return;
+  }
+  if (X509_check_purpose(c, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+    snprintf(out, len, ": %s is not made for client authentication (extendedKeyUsage)", cli.cert);
+  else if (X509_cmp_current_time(X509_get0_notAfter(c)) < 0)
+    snprintf(out, len, ": %s has expired", cli.cert);
+  else if (X509_cmp_current_time(X509_get0_notBefore(c)) > 0)
+    snprintf(out, len, ": %s is not valid yet", cli.cert);
+  else if (crypto_x509_verify(c, cli.ca, 0, &e) != 0)
+    snprintf(out, len, ": %s is not signed by the CA in %s (%s)", cli.cert, cli.ca, e.msg);
+  ERR_clear_error();
+  X509_free(c);
+}
+
+/* Explains a failed transfer; returns the negative code set in err. */
+static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(client_cert_alerts); i++)
+    if (strstr(msg, client_cert_alerts[i]))
+    {
+      char why[1024];
+      diagnose_client_cert(why, sizeof why);
+      return lisec_err_set(err, LISEC_EAUTH,
+                           "lisecd at %s refused the client certificate %s (TLS %s)%s%s", cli.server,
+                           cli.cert, client_cert_alerts[i], why[0] ? "" : ": it must be signed by a "
+                           "CA that lisecd trusts (its [tls] client_ca), unexpired, and made for "
+                           "client authentication", why);
+    }
+  if (strstr(msg, "alert protocol version"))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "lisecd at %s and this client share no TLS version (lisec needs TLS 1.2 or later)",
+                         cli.server);
+  switch (cc) {
+  case CURLE_COULDNT_CONNECT:
+    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot connect to %s (is lisecd running there?): %s",
+                         cli.server, msg);
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot resolve the host in %s: %s", cli.server, msg);
+  case CURLE_OPERATION_TIMEDOUT:
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s did not answer in time: %s", url, msg);
+  case CURLE_PEER_FAILED_VERIFICATION:
+    if (strstr(msg, "name") || strstr(msg, "host"))
+      return lisec_err_set(err, LISEC_EAUTH,
+                           "lisecd's certificate does not name the host in %s (the development "
+                           "PKI's names localhost, 127.0.0.1 and ::1): %s",
+                           cli.server, msg);
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "lisecd's certificate at %s is not signed by the CA in %s (or it "
+                         "expired): %s",
+                         cli.server, cli.ca, msg);
+  case CURLE_SSL_CERTPROBLEM:
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "cannot use the client certificate %s with the key %s (both PEM? the key "
+                         "of that certificate?): %s",
+                         cli.cert, cli.key, msg);
+  case CURLE_SSL_CACERT_BADFILE:
+    return lisec_err_set(err, LISEC_EINVAL, "cannot use %s as the CA certificate: %s", cli.ca, msg);
+  case CURLE_WRITE_ERROR:
+    return lisec_err_set(err, LISEC_ETOOBIG, "the reply from %s is larger than %u bytes", url,
+                         CLI_REPLY_MAX);
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return lisec_err_set(err, LISEC_EINVAL, "%s: lisecd is reached over https:// only", url);
+  default:
+    /* A server that drops the connection during or right after the
+     * handshake has most often refused the certificate without saying so. */
+    if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+        cc == CURLE_GOT_NOTHING)
+    {
+      char why[1024];
+      diagnose_client_cert(why, sizeof why);
+      if (why[0])
+        return lisec_err_set(err, LISEC_EAUTH,
+                             "lisecd at %s refused the client certificate%s [%s]", cli.server, why,
+                             msg);
+      return lisec_err_set(err, LISEC_EUNAVAIL,
+                           "lisecd at %s closed the TLS connection: most likely it refused the "
+                           "client certificate %s (signed by a CA it does not trust, or revoked): %s",
+                           cli.server, cli.cert, msg);
+    }
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s: %s", url, msg);
+  }
+}
+
+/* The mistakes that need no network to find, each with its own sentence. */
+static int check_setup(lisec_err *err) {
   if (!cli.cert || !cli.key || !cli.ca)
     return lisec_err_set(err, LISEC_EINVAL,
-                         "a client certificate is needed: --cert, --key and --ca (or --pki DIR --role ROLE)");
+                         "a client certificate is needed: --cert, --key and --ca (or --pki DIR "
+                         "--role ROLE, or LISEC_CERT, LISEC_KEY, LISEC_CA)");
+  if (strncmp(cli.server, "https://", 8) != 0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "--server must be an https:// URL (lisecd speaks only mutual TLS), not %s",
+                         cli.server);
+  const struct {
+    const char *what, *path;
+  } files[] = {{"client certificate", cli.cert}, {"client key", cli.key}, {"CA certificate", cli.ca}};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(files); i++)
+    if (access(files[i].path, R_OK) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "cannot read the %s %s: %s", files[i].what,
+                           files[i].path, strerror(errno));
+  return 0;
+}
+
+int cli_http_request(const char *method, const char *path, const json_t *body, long *status,
+                     json_t **json_out, lisec_err *err) {
+  *json_out = NULL;
+  *status = 0;
+  int rc = check_setup(err);
+  if (rc) return rc;
+  char url[2048];
+  int n = snprintf(url, sizeof url, "%s%s", cli.server, path);
+  if (n < 0 || (size_t)n >= sizeof url)
+    return lisec_err_set(err, LISEC_ETOOBIG, "the URL %s%s is too long", cli.server, path);
   static bool curl_ready;
   if (!curl_ready) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return lisec_err_set(err, LISEC_EINTERNAL, "cannot initialise libcurl");
     curl_ready = true;
   }
   CURL *c = curl_easy_init();
   if (!c) return lisec_err_set(err, LISEC_ENOMEM, "cannot start libcurl");
-  char url[2048];
-  snprintf(url, sizeof url, "%s%s", cli.server, path);
   char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
   struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Accept: application/json");
   lisec_buf reply;
   lisec_buf_init(&reply, CLI_REPLY_MAX);
   char curl_msg[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(c, CURLOPT_CAINFO, cli.ca);
-  curl_easy_setopt(c, CURLOPT_SSLCERT, cli.cert);
-  curl_easy_setopt(c, CURLOPT_SSLKEY, cli.key);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_CAINFO, cli.ca);
+  /* Only the CA named on the command line; not the system's store. */
+  curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+  curl_easy_setopt(c, CURLOPT_SSLCERT, cli.cert);
+  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+  curl_easy_setopt(c, CURLOPT_SSLKEY, cli.key);
+  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, CLI_TIMEOUT_S);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CLI_CONNECT_TIMEOUT_S);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_msg);
   if (payload) curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
   CURLcode cc = curl_easy_perform(c);
-  int rc = 0;
   if (cc != CURLE_OK) {
-    const char *hint = "";
-    if (cc == CURLE_COULDNT_CONNECT) hint = " (is lisecd running there?)";
-    else if (cc == CURLE_SSL_CACERT || cc == CURLE_PEER_FAILED_VERIFICATION)
-      hint = " (the server's certificate is not signed by --ca)";
-    else if (cc == CURLE_RECV_ERROR || cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SEND_ERROR)
-      hint = " (the server may have refused the client certificate)";
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s: %s%s", url, curl_msg[0] ? curl_msg : curl_easy_strerror(cc), hint);
+    rc = explain(cc, curl_msg[0] ? curl_msg : curl_easy_strerror(cc), url, err);
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     if (reply.len) {
       json_error_t je;
-      *out = json_loadb((const char *)reply.data, reply.len, 0, &je);
+      *json_out = json_loadb((const char *)reply.data, reply.len, 0, &je);
     }
   }
   lisec_buf_free(&reply);

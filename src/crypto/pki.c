@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
@@ -46,8 +47,9 @@ static X509 *make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *cn
   X509 *c = X509_new();
   unsigned char serial[16];
   BIGNUM *bn = NULL;
+  /* 128 random bits read as an unsigned magnitude: positive however the top
+   * bit falls (DER then adds a leading zero octet), 17 octets at most. */
   int ok = c && RAND_bytes(serial, sizeof serial) == 1;
-  serial[0] &= 0x7f; /* positive */
   ok = ok && (bn = BN_bin2bn(serial, sizeof serial, NULL)) != NULL &&
        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) != NULL;
   BN_free(bn);
@@ -128,8 +130,13 @@ static bool dir_is_empty(const char *dir) {
 }
 
 int pki_init(const char *dir, bool force, int days, lisec_err *err) {
+  if (days < 1 || days > PKI_DAYS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "validity must be 1-%d days", PKI_DAYS_MAX);
   if (mkdir(dir, 0700) != 0 && errno != EEXIST)
     return lisec_err_set(err, LISEC_EIO, "cannot create %s: %s", dir, strerror(errno));
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return lisec_err_set(err, LISEC_EINVAL, "%s is not a directory", dir);
   if (!force && !dir_is_empty(dir))
     return lisec_err_set(err, LISEC_ECONFLICT, "%s is not empty (use --force to overwrite)", dir);
   EVP_PKEY *ca_key = NULL;
@@ -171,18 +178,72 @@ int pki_init(const char *dir, bool force, int days, lisec_err *err) {
   return rc;
 }
 
+/* A role goes into an OpenSSL extension string ("URI:urn:lisec:role:<role>"),
+ * where a comma would start another name: only a small alphabet passes. */
+static bool role_ok(const char *role) {
+  size_t n = strlen(role);
+  if (n == 0 || n > PKI_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = role[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ':' ||
+          c == '.'))
+      return false;
+  }
+  return true;
+}
+
+/* A file stem names DIR/<stem>.crt and .key: no path separators, no dots. */
+static bool stem_ok(const char *stem) {
+  size_t n = strlen(stem);
+  if (n == 0 || n > PKI_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = stem[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+/* A common name: 1..64 bytes (X.520 ub-common-name), no control characters. */
+static bool name_ok(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > PKI_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) return false;
+  return true;
+}
+
 int pki_issue(const char *dir, const char *stem, const char *role, const char *name, int days,
               lisec_err *err) {
+  if (!stem_ok(stem))
+    return lisec_err_set(err, LISEC_EINVAL, "file name \"%s\" must be 1-%d of a-z 0-9 - _", stem,
+                         PKI_NAME_MAX);
+  if (!role_ok(role))
+    return lisec_err_set(err, LISEC_EINVAL, "role \"%s\" must be 1-%d of a-z 0-9 - _ : .", role,
+                         PKI_NAME_MAX);
+  if (!name_ok(name))
+    return lisec_err_set(err, LISEC_EINVAL, "name must be 1-%d bytes without control characters",
+                         PKI_NAME_MAX);
+  if (days < 1 || days > PKI_DAYS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "validity must be 1-%d days", PKI_DAYS_MAX);
   char path[4096];
-  for (const char *p = stem; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-      return lisec_err_set(err, LISEC_EINVAL, "file name \"%s\" may hold only a-z 0-9 - _", stem);
+  /* Never overwrite: "ca" or "server" would replace the CA or lisecd's key. */
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/%s.%s", dir, stem, i ? "key" : "crt");
+    if (access(path, F_OK) == 0)
+      return lisec_err_set(err, LISEC_ECONFLICT, "%s exists already; remove it first", path);
+  }
   X509 *ca = NULL;
   EVP_PKEY *ca_key = NULL;
   snprintf(path, sizeof path, "%s/ca.crt", dir);
   int rc = crypto_x509_load_pem(path, &ca, err);
   snprintf(path, sizeof path, "%s/ca.key", dir);
   if (!rc) rc = crypto_pkey_load_pem(path, true, &ca_key, err);
+  if (!rc && X509_check_ca(ca) != 1)
+    rc = lisec_err_set(err, LISEC_EINVAL, "%s/ca.crt is not a CA certificate", dir);
+  if (!rc && X509_check_private_key(ca, ca_key) != 1) {
+    ERR_clear_error();
+    rc = lisec_err_set(err, LISEC_EINVAL, "%s/ca.key is not the key of %s/ca.crt", dir, dir);
+  }
   if (!rc) rc = client_cert(dir, ca, ca_key, stem, role, name, days, err);
   X509_free(ca);
   EVP_PKEY_free(ca_key);

@@ -16,6 +16,12 @@ typedef struct pki_role {
   const char *role;
 } pki_role;
 
+/* Bounds of pki_issue's inputs and of every validity period. */
+#define PKI_NAME_MAX 64
+#define PKI_DAYS_MAX 3650
+/* The validity `lisec pki init` uses unless told otherwise. */
+#define PKI_DAYS_DEFAULT 90
+
 extern const pki_role pki_dev_roles[];
 extern const size_t pki_dev_roles_len;
 
@@ -23,7 +29,9 @@ extern const size_t pki_dev_roles_len;
  * dir (created 0700). Refuses a non-empty dir unless force. Keys are 0600. */
 int pki_init(const char *dir, bool force, int days, lisec_err *err);
 /* Issues one more client certificate from the CA in dir: dir/<stem>.crt and
- * .key with CN=name and the given role (SAN URI urn:lisec:role:<role>, OU). */
+ * .key with CN=name and the given role (SAN URI urn:lisec:role:<role>, OU).
+ * stem is a-z 0-9 - _, role a-z 0-9 - _ : . (both at most PKI_NAME_MAX);
+ * never overwrites an existing file (EEXIST -> LISEC_ECONFLICT). */
 int pki_issue(const char *dir, const char *stem, const char *role, const char *name, int days,
               lisec_err *err);
 
