@@ -25,7 +25,7 @@ err_has DEVELOPMENT
 [ -s "$pki/README-DEVELOPMENT-ONLY.txt" ] || fail "README-DEVELOPMENT-ONLY.txt missing"
 roles="operator li-admin hypervisor-admin host mano auditor tenant-example"
 for stem in $roles; do
-  [ -s "$pki/$stem.crt" ] && [ -s "$pki/$stem.key" ] || fail "$stem.crt/.key missing"
+  { [ -s "$pki/$stem.crt" ] && [ -s "$pki/$stem.key" ]; } || fail "$stem.crt/.key missing"
   openssl verify -CAfile "$pki/ca.crt" -purpose sslclient "$pki/$stem.crt" >/dev/null ||
     fail "openssl verify -purpose sslclient $stem.crt"
   if openssl verify -CAfile "$pki/ca.crt" -purpose sslserver "$pki/$stem.crt" >/dev/null 2>&1; then
