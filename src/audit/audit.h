@@ -1,0 +1,231 @@
+/* audit/ is the tamper-evident audit log's pure logic (TR 103 308 §4.1, §5.5,
+ * O.1.4): RFC 9162 Merkle tree hashing, a compact in-memory tree that serves
+ * roots and inclusion/consistency proofs for any size up to its own, the RFC
+ * 9162 proof verification algorithms, the binary entry format, sealing LI
+ * entries to the LI administration's X25519 key (libsodium sealed boxes), and
+ * C2SP signed-note checkpoints signed with Ed25519. It does no I/O: leaf
+ * hashes it does not keep come from a caller's callback, and signatures from a
+ * caller's signing callback (a PKCS#11 token or a development file). */
+#ifndef LISEC_AUDIT_H
+#define LISEC_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define AUDIT_HASH_LEN 32
+/* Tree sizes stay below 2^62, so every proof fits in AUDIT_PROOF_MAX hashes. */
+#define AUDIT_SIZE_MAX (UINT64_C(1) << 62)
+#define AUDIT_PROOF_MAX 66
+
+/* ---- RFC 9162 §2.1.1 hashing -------------------------------------------- */
+
+/* SHA-256(0x00 || data) */
+void audit_hash_leaf(const void *data, size_t len, uint8_t out[AUDIT_HASH_LEN]);
+/* SHA-256(0x01 || left || right) */
+void audit_hash_node(const uint8_t left[AUDIT_HASH_LEN], const uint8_t right[AUDIT_HASH_LEN],
+                     uint8_t out[AUDIT_HASH_LEN]);
+/* MTH over n leaf hashes; the empty tree's root is SHA-256(""). */
+void audit_root_of_leaves(const uint8_t (*leaves)[AUDIT_HASH_LEN], uint64_t n,
+                          uint8_t out[AUDIT_HASH_LEN]);
+
+/* ---- proofs and their verification (RFC 9162 §2.1.3, §2.1.4) ------------ */
+
+typedef struct audit_proof {
+  size_t len;
+  uint8_t hash[AUDIT_PROOF_MAX][AUDIT_HASH_LEN];
+} audit_proof;
+
+/* §2.1.3.2: 0 when leaf_hash is at index in the tree of `size` leaves whose
+ * root is root; ECRYPTO (with what failed) otherwise. */
+int audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_hash[AUDIT_HASH_LEN],
+                           const audit_proof *proof, const uint8_t root[AUDIT_HASH_LEN],
+                           lisec_err *err);
+/* §2.1.4.2: 0 when the tree of new_size leaves (new_root) extends the tree of
+ * old_size leaves (old_root). old_size == new_size needs an empty proof and
+ * equal roots; old_size == 0 needs an empty proof. */
+int audit_verify_consistency(uint64_t old_size, uint64_t new_size,
+                             const uint8_t old_root[AUDIT_HASH_LEN],
+                             const uint8_t new_root[AUDIT_HASH_LEN], const audit_proof *proof,
+                             lisec_err *err);
+
+/* ---- the compact tree --------------------------------------------------- */
+
+/* Supplies count consecutive leaf hashes starting at from (count is at most
+ * 2^low_level, and the leaves are below the tree's size). */
+typedef int (*audit_leaf_fetch)(void *ctx, uint64_t from, uint64_t count,
+                                uint8_t (*out)[AUDIT_HASH_LEN], lisec_err *err);
+
+/* The tree keeps the hash of every complete subtree of height >= low_level
+ * (2 * size / 2^low_level hashes) and the leaf hashes of the last incomplete
+ * group; anything lower is recomputed from at most 2^low_level leaf hashes
+ * asked of the fetch callback. low_level 0 keeps every leaf hash in memory
+ * (no callback needed); 4 costs 4 bytes per entry and one fetch of 16 leaf
+ * hashes per proof. */
+#define AUDIT_LOW_LEVEL_MAX 12
+typedef struct audit_tree audit_tree;
+
+int audit_tree_new(unsigned low_level, audit_tree **out, lisec_err *err);
+void audit_tree_free(audit_tree *t);
+uint64_t audit_tree_size(const audit_tree *t);
+unsigned audit_tree_low_level(const audit_tree *t);
+/* Bytes of hashes the tree holds (for sizing and the figures). */
+size_t audit_tree_memory(const audit_tree *t);
+int audit_tree_append(audit_tree *t, const uint8_t leaf_hash[AUDIT_HASH_LEN], lisec_err *err);
+/* The leaves' roots and proofs of every size up to the tree's own. fetch may
+ * be NULL when low_level is 0. */
+int audit_tree_root(const audit_tree *t, uint64_t size, audit_leaf_fetch fetch, void *ctx,
+                    uint8_t out[AUDIT_HASH_LEN], lisec_err *err);
+int audit_tree_prove_inclusion(const audit_tree *t, uint64_t index, uint64_t size,
+                               audit_leaf_fetch fetch, void *ctx, audit_proof *out,
+                               lisec_err *err);
+int audit_tree_prove_consistency(const audit_tree *t, uint64_t old_size, uint64_t new_size,
+                                 audit_leaf_fetch fetch, void *ctx, audit_proof *out,
+                                 lisec_err *err);
+
+/* A tree's right edge only: the roots of the perfect subtrees that make up a
+ * tree of `size` leaves, O(log n) memory. Enough to compute the root at every
+ * size while streaming leaves (the verifier's view). */
+typedef struct audit_frontier {
+  uint64_t size;
+  uint8_t node[64][AUDIT_HASH_LEN]; /* node[h]: the subtree of 2^h leaves when bit h of size is set */
+} audit_frontier;
+
+void audit_frontier_init(audit_frontier *f);
+int audit_frontier_append(audit_frontier *f, const uint8_t leaf_hash[AUDIT_HASH_LEN],
+                          lisec_err *err);
+void audit_frontier_root(const audit_frontier *f, uint8_t out[AUDIT_HASH_LEN]);
+
+/* ---- entries ------------------------------------------------------------ */
+
+/* One audit record. Strings are UTF-8 without NUL or other control
+ * characters, each bounded (see docs/audit.md). */
+#define AUDIT_LIST_MAX 16
+#define AUDIT_STR_MAX 1024
+#define AUDIT_ENTRY_MAX (64 * 1024)
+
+typedef struct audit_record {
+  uint64_t seq;    /* the entry's index in the log */
+  int64_t time_ms; /* when it was made (ms since the epoch, UTC) */
+  bool li;         /* about LI: stored only sealed to the LI administration */
+  const char *actor, *role, *action, *outcome;
+  const char *subjects[AUDIT_LIST_MAX];
+  size_t n_subjects;
+  const char *reasons[AUDIT_LIST_MAX];
+  size_t n_reasons;
+  void *owned; /* set by audit_entry_decode: the strings live there (wiped on clear) */
+  size_t owned_len;
+} audit_record;
+
+/* The first byte of every entry says what it is. */
+enum { AUDIT_ENTRY_PLAIN = 0x01, AUDIT_ENTRY_SEALED = 0x02 };
+
+/* Encodes r in the canonical binary form (*out malloc'd). A record with li
+ * set is encoded plain here; audit_entry_seal makes the stored form. */
+int audit_entry_encode(const audit_record *r, uint8_t **out, size_t *len, lisec_err *err);
+/* Decodes a plain entry, refusing anything but the canonical form; the
+ * strings live until audit_record_clear. */
+int audit_entry_decode(const uint8_t *data, size_t len, audit_record *out, lisec_err *err);
+void audit_record_clear(audit_record *r);
+/* The sequence number of a plain entry, without decoding the rest. */
+int audit_entry_peek_seq(const uint8_t *data, size_t len, uint64_t *seq, lisec_err *err);
+
+#define AUDIT_X25519_LEN 32
+/* AUDIT_ENTRY_SEALED || crypto_box_seal(plain, li_pk): only the holder of
+ * the LI administration's secret key can read it. *out malloc'd. */
+int audit_entry_seal(const uint8_t *plain, size_t len, const uint8_t li_pk[AUDIT_X25519_LEN],
+                     uint8_t **out, size_t *out_len, lisec_err *err);
+/* Opens a sealed entry with the LI administration's secret key (the public
+ * key is derived from it); ECRYPTO with any other key. *plain malloc'd. */
+int audit_entry_open(const uint8_t *sealed, size_t len, const uint8_t li_sk[AUDIT_X25519_LEN],
+                     uint8_t **plain, size_t *plain_len, lisec_err *err);
+/* A fresh X25519 key pair for the LI administration. */
+int audit_li_keygen(uint8_t pk[AUDIT_X25519_LEN], uint8_t sk[AUDIT_X25519_LEN], lisec_err *err);
+
+/* ---- checkpoints: C2SP signed notes, Ed25519 ---------------------------- */
+
+#define AUDIT_ORIGIN_MAX 255
+#define AUDIT_NOTE_MAX (16 * 1024)
+#define AUDIT_ED25519_PK_LEN 32
+#define AUDIT_ED25519_SIG_LEN 64
+
+typedef struct audit_checkpoint {
+  char origin[AUDIT_ORIGIN_MAX + 1];
+  uint64_t size;
+  uint8_t root[AUDIT_HASH_LEN];
+} audit_checkpoint;
+
+/* Signs msg with the checkpoint key wherever it lives. */
+typedef int (*audit_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
+                             uint8_t sig[AUDIT_ED25519_SIG_LEN], lisec_err *err);
+
+/* A verifier key: the key name and the Ed25519 public key, and the note key
+ * id derived from them (first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk)). */
+typedef struct audit_vkey {
+  char name[AUDIT_ORIGIN_MAX + 1];
+  uint8_t pk[AUDIT_ED25519_PK_LEN];
+  uint32_t id;
+} audit_vkey;
+
+int audit_vkey_make(const char *name, const uint8_t pk[AUDIT_ED25519_PK_LEN], audit_vkey *out,
+                    lisec_err *err);
+/* The text form "<name>+<8 hex id>+<base64(0x01 || pk)>" (*out malloc'd). */
+int audit_vkey_format(const audit_vkey *k, char **out, lisec_err *err);
+int audit_vkey_parse(const char *text, audit_vkey *out, lisec_err *err);
+
+/* The checkpoint body "<origin>\n<size>\n<base64 root>\n", signed with
+ * key's name, as a complete signed note (*note malloc'd, NUL-terminated). */
+int audit_note_sign(const audit_checkpoint *cp, const audit_vkey *key, audit_sign_fn sign,
+                    void *sign_ctx, char **note, lisec_err *err);
+/* Parses a signed note of at most AUDIT_NOTE_MAX bytes and verifies it: one
+ * signature line must be key's (name and id) and verify. Other signatures
+ * are ignored. ECRYPTO when none verifies, EINVAL when malformed. */
+int audit_note_open(const char *note, size_t len, const audit_vkey *key, audit_checkpoint *out,
+                    lisec_err *err);
+/* The generic signed-note operations underneath: sign any note text (lines
+ * ending in newlines), and verify a note, returning the length of its text. */
+int audit_note_sign_text(const char *text, size_t len, const audit_vkey *key, audit_sign_fn sign,
+                         void *sign_ctx, char **note, lisec_err *err);
+int audit_note_verify(const char *note, size_t len, const audit_vkey *key, size_t *text_len,
+                      lisec_err *err);
+/* Parses the checkpoint body only, without any signature check (for
+ * diagnostics and the fuzzer). */
+int audit_checkpoint_parse(const char *text, size_t len, audit_checkpoint *out, lisec_err *err);
+
+/* ---- whole-log verification (the auditor's view) ------------------------ */
+
+/* Fed the checkpoints and then every entry in order, it recomputes the tree
+ * and names each discrepancy: a changed, deleted or reordered entry, a
+ * truncated log, a rollback below what this auditor saw, a checkpoint whose
+ * signature does not verify. The source (a database file or lisecd's API)
+ * does not matter. */
+typedef struct audit_verifier audit_verifier;
+
+typedef struct audit_verify_summary {
+  uint64_t entries;        /* entries read */
+  uint64_t sealed;         /* of which sealed */
+  uint64_t checkpoints_ok; /* checkpoints whose signature verified */
+  uint64_t findings;       /* discrepancies found (0 = intact) */
+  audit_checkpoint newest; /* the newest verified checkpoint matching the tree */
+  bool have_newest;
+  uint64_t unsigned_tail; /* entries after the newest checkpoint */
+} audit_verify_summary;
+
+/* seen (may be NULL): the last checkpoint this auditor verified before. */
+int audit_verifier_new(const audit_vkey *key, const audit_checkpoint *seen,
+                       audit_verifier **out, lisec_err *err);
+void audit_verifier_free(audit_verifier *v);
+/* stored_size is the size the store filed the note under. */
+int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note,
+                                  size_t len);
+/* stored_leaf_hash may be NULL when the source has none. */
+int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
+                             const uint8_t *stored_leaf_hash);
+void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
+/* The findings, one line each ("entry 41: ..."), up to a bound; iterate with
+ * i from 0 until NULL. */
+const char *audit_verifier_finding(const audit_verifier *v, size_t i);
+
+#endif

@@ -1,0 +1,270 @@
+/* The auditor's whole-log check, independent of where the entries come from.
+ * Signed checkpoints (and the last checkpoint this auditor saw) become
+ * "targets": tree sizes at which the recomputed root must equal a signed
+ * root. Entries are streamed in index order into an O(log n) right edge, so
+ * a root is available at every target size without keeping the tree. Each
+ * kind of tampering leaves its own trace and gets its own finding: a changed
+ * entry breaks the root of the first checkpoint after it (and its stored leaf
+ * hash, unless that was forged too); a deleted entry leaves a gap in the
+ * indices or a sequence number that no longer matches its position;
+ * reordering does the latter; truncation and rollback leave signed (or seen)
+ * sizes beyond the log's end; a forged checkpoint fails its signature. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/internal.h"
+#include "crypto/crypto.h"
+
+#define FINDINGS_KEPT 64
+#define TARGETS_MAX (1u << 20)
+#define OUT_OF_PLACE_NAMED 3
+
+typedef struct target {
+  uint64_t size;
+  uint8_t root[AUDIT_HASH_LEN];
+  bool seen; /* the auditor's own record, not a checkpoint in the store */
+  audit_checkpoint cp;
+} target;
+
+struct audit_verifier {
+  audit_vkey key;
+  bool have_seen;
+  audit_checkpoint seen;
+  char origin[AUDIT_ORIGIN_MAX + 1];
+  target *targets;
+  size_t n_targets, cap_targets, next_target;
+  bool sorted;
+  audit_frontier f;
+  uint64_t next_index, sealed, cps_ok, last_good, max_cp_size;
+  uint64_t out_of_place; /* entries whose sequence number is not their index */
+  bool any_cp;
+  audit_checkpoint newest;
+  bool have_newest;
+  char *findings[FINDINGS_KEPT];
+  uint64_t n_findings;
+};
+
+static void finding(audit_verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void finding(audit_verifier *v, const char *fmt, ...) {
+  if (v->n_findings < FINDINGS_KEPT) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    v->findings[v->n_findings] = s;
+  }
+  v->n_findings++;
+}
+
+int audit_verifier_new(const audit_vkey *key, const audit_checkpoint *seen, audit_verifier **out,
+                       lisec_err *err) {
+  audit_verifier *v = calloc(1, sizeof *v);
+  if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  v->key = *key;
+  audit_frontier_init(&v->f);
+  if (seen) {
+    v->have_seen = true;
+    v->seen = *seen;
+    memcpy(v->origin, seen->origin, sizeof v->origin);
+  }
+  *out = v;
+  if (seen) {
+    target t = {.size = seen->size, .seen = true, .cp = *seen};
+    memcpy(t.root, seen->root, AUDIT_HASH_LEN);
+    v->targets = malloc(sizeof t);
+    if (!v->targets) {
+      audit_verifier_free(v);
+      *out = NULL;
+      return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    v->targets[0] = t;
+    v->n_targets = v->cap_targets = 1;
+  }
+  return 0;
+}
+
+void audit_verifier_free(audit_verifier *v) {
+  if (!v) return;
+  for (size_t i = 0; i < FINDINGS_KEPT; i++) free(v->findings[i]);
+  free(v->targets);
+  free(v);
+}
+
+const char *audit_verifier_finding(const audit_verifier *v, size_t i) {
+  if (i >= v->n_findings || i >= FINDINGS_KEPT) return NULL;
+  return v->findings[i] ? v->findings[i] : "(finding lost: out of memory)";
+}
+
+int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note,
+                                  size_t len) {
+  if (v->sorted) return LISEC_EINVAL; /* checkpoints come before entries */
+  lisec_err e = {0};
+  audit_checkpoint cp;
+  int rc = audit_note_open(note, len, &v->key, &cp, &e);
+  if (rc) {
+    finding(v, "checkpoint filed at size %llu: %s%s", (unsigned long long)stored_size, e.msg,
+            rc == LISEC_ECRYPTO ? " (forged checkpoint)" : "");
+    return 0;
+  }
+  if (cp.size != stored_size) {
+    finding(v, "checkpoint filed at size %llu is signed for size %llu (moved checkpoint)",
+            (unsigned long long)stored_size, (unsigned long long)cp.size);
+    return 0;
+  }
+  if (!v->origin[0]) memcpy(v->origin, cp.origin, sizeof v->origin);
+  if (strcmp(cp.origin, v->origin) != 0) {
+    finding(v, "checkpoint at size %llu belongs to log \"%s\", not \"%s\" (checkpoint from another log)",
+            (unsigned long long)cp.size, cp.origin, v->origin);
+    return 0;
+  }
+  if (v->n_targets >= TARGETS_MAX) return LISEC_ETOOBIG;
+  if (v->n_targets == v->cap_targets) {
+    size_t cap = v->cap_targets ? v->cap_targets * 2 : 64;
+    target *t = realloc(v->targets, cap * sizeof *t);
+    if (!t) return LISEC_ENOMEM;
+    v->targets = t;
+    v->cap_targets = cap;
+  }
+  target *t = &v->targets[v->n_targets++];
+  memset(t, 0, sizeof *t);
+  t->size = cp.size;
+  memcpy(t->root, cp.root, AUDIT_HASH_LEN);
+  t->cp = cp;
+  v->any_cp = true;
+  if (cp.size > v->max_cp_size) v->max_cp_size = cp.size;
+  return 0;
+}
+
+static int target_cmp(const void *a, const void *b) {
+  const target *x = a, *y = b;
+  if (x->size != y->size) return x->size < y->size ? -1 : 1;
+  return (int)x->seen - (int)y->seen;
+}
+
+static void sort_targets(audit_verifier *v) {
+  if (v->sorted) return;
+  if (v->n_targets) qsort(v->targets, v->n_targets, sizeof *v->targets, target_cmp);
+  v->sorted = true;
+}
+
+/* Compares the root at the current size with every target of that size. */
+static void check_targets(audit_verifier *v) {
+  uint8_t root[AUDIT_HASH_LEN];
+  bool have_root = false;
+  while (v->next_target < v->n_targets && v->targets[v->next_target].size == v->f.size) {
+    target *t = &v->targets[v->next_target++];
+    if (!have_root) audit_frontier_root(&v->f, root);
+    have_root = true;
+    if (crypto_ct_equal(root, t->root, AUDIT_HASH_LEN)) {
+      if (!t->seen) {
+        v->cps_ok++;
+        v->newest = t->cp;
+        v->have_newest = true;
+      }
+      v->last_good = t->size;
+      continue;
+    }
+    if (t->seen)
+      finding(v,
+              "the log's first %llu entries no longer match the checkpoint this auditor saw at size "
+              "%llu: history was rewritten (an older backup restored and extended, or entries changed)",
+              (unsigned long long)t->size, (unsigned long long)t->size);
+    else
+      finding(v,
+              "checkpoint at size %llu: the recomputed root differs from the signed root: an entry "
+              "at index %llu..%llu was changed, inserted, removed or moved",
+              (unsigned long long)t->size, (unsigned long long)v->last_good,
+              (unsigned long long)(t->size ? t->size - 1 : 0));
+  }
+}
+
+int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
+                             const uint8_t *stored_leaf_hash) {
+  if (!v->sorted) {
+    sort_targets(v);
+    check_targets(v); /* targets at size 0 */
+  }
+  if (index != v->next_index) {
+    if (index > v->next_index)
+      finding(v, "entries %llu..%llu are missing (deleted)", (unsigned long long)v->next_index,
+              (unsigned long long)(index - 1));
+    else
+      finding(v, "entry %llu appears again after entry %llu (duplicated or reordered)",
+              (unsigned long long)index, (unsigned long long)(v->next_index - 1));
+  }
+  v->next_index = index + 1;
+  uint8_t h[AUDIT_HASH_LEN];
+  audit_hash_leaf(data, len, h);
+  if (stored_leaf_hash && !crypto_ct_equal(h, stored_leaf_hash, AUDIT_HASH_LEN))
+    finding(v, "entry %llu: its data does not match its stored leaf hash (changed after it was written)",
+            (unsigned long long)index);
+  if (len > 0 && data[0] == AUDIT_ENTRY_PLAIN) {
+    audit_record r;
+    lisec_err e = {0};
+    if (audit_entry_decode(data, len, &r, &e) != 0) {
+      finding(v, "entry %llu: malformed: %s", (unsigned long long)index, e.msg);
+    } else {
+      /* One deletion shifts every later entry: name the first few only. */
+      if (r.seq != index && ++v->out_of_place <= OUT_OF_PLACE_NAMED)
+        finding(v, "entry %llu: it says it is entry %llu (entries deleted, inserted or reordered)",
+                (unsigned long long)index, (unsigned long long)r.seq);
+      if (r.li)
+        finding(v, "entry %llu: an LI record stored unsealed (TR103308-4.1)", (unsigned long long)index);
+      audit_record_clear(&r);
+    }
+  } else if (len > 0 && data[0] == AUDIT_ENTRY_SEALED) {
+    v->sealed++;
+    if (len <= 1 + AUDIT_SEAL_OVERHEAD) finding(v, "entry %llu: sealed entry too short", (unsigned long long)index);
+  } else {
+    finding(v, "entry %llu: not an audit entry (unknown type)", (unsigned long long)index);
+  }
+  lisec_err e = {0};
+  if (audit_frontier_append(&v->f, h, &e) != 0) return LISEC_ETOOBIG;
+  check_targets(v);
+  return 0;
+}
+
+void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
+  if (!v->sorted) {
+    sort_targets(v);
+    check_targets(v);
+  }
+  uint64_t n = v->f.size;
+  for (; v->next_target < v->n_targets; v->next_target++) {
+    const target *t = &v->targets[v->next_target];
+    if (t->seen)
+      finding(v,
+              "this auditor saw a checkpoint at size %llu but the log holds %llu entries and its "
+              "newest valid checkpoint is at size %llu: rolled back (restored from an older backup) "
+              "or truncated",
+              (unsigned long long)t->size, (unsigned long long)n, (unsigned long long)v->max_cp_size);
+    else
+      finding(v,
+              "checkpoint at size %llu is signed but the log holds only %llu entries: entries "
+              "%llu..%llu were removed (truncated)",
+              (unsigned long long)t->size, (unsigned long long)n, (unsigned long long)n,
+              (unsigned long long)(t->size - 1));
+  }
+  if (v->have_seen && v->max_cp_size < v->seen.size && n >= v->seen.size)
+    finding(v,
+            "the newest valid checkpoint in the store is at size %llu, below the size %llu this "
+            "auditor saw: checkpoints were removed or restored from an older backup",
+            (unsigned long long)v->max_cp_size, (unsigned long long)v->seen.size);
+  if (v->out_of_place > OUT_OF_PLACE_NAMED)
+    finding(v, "and %llu more entries whose sequence number is not their position",
+            (unsigned long long)(v->out_of_place - OUT_OF_PLACE_NAMED));
+  if (n > 0 && !v->any_cp && !v->have_seen)
+    finding(v, "no valid signed checkpoint covers the log's %llu entries: nothing vouches for them",
+            (unsigned long long)n);
+  memset(out, 0, sizeof *out);
+  out->entries = n;
+  out->sealed = v->sealed;
+  out->checkpoints_ok = v->cps_ok;
+  out->findings = v->n_findings;
+  out->have_newest = v->have_newest;
+  if (v->have_newest) out->newest = v->newest;
+  out->unsigned_tail = n - (v->have_newest ? v->newest.size : 0);
+}
