@@ -220,9 +220,13 @@ void audit_verifier_free(audit_verifier *v);
 /* stored_size is the size the store filed the note under. */
 int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note,
                                   size_t len);
-/* stored_leaf_hash may be NULL when the source has none. */
+/* A log that has never had a checkpoint (a new log, or one that stopped
+ * before its first) is not a finding when this is set. */
+void audit_verifier_allow_unsigned(audit_verifier *v);
+/* stored_leaf_hash may be NULL when the source has none; leaf_hash_out (may
+ * be NULL) receives the recomputed leaf hash. */
 int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
-                             const uint8_t *stored_leaf_hash);
+                             const uint8_t *stored_leaf_hash, uint8_t *leaf_hash_out);
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
 /* The findings, one line each ("entry 41: ..."), up to a bound; iterate with
  * i from 0 until NULL. */

@@ -39,7 +39,7 @@ struct audit_verifier {
   audit_frontier f;
   uint64_t next_index, sealed, cps_ok, last_good, max_cp_size;
   uint64_t out_of_place; /* entries whose sequence number is not their index */
-  bool any_cp;
+  bool any_cp, any_cp_row, allow_unsigned;
   audit_checkpoint newest;
   bool have_newest;
   char *findings[FINDINGS_KEPT];
@@ -101,6 +101,7 @@ const char *audit_verifier_finding(const audit_verifier *v, size_t i) {
 int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note,
                                   size_t len) {
   if (v->sorted) return LISEC_EINVAL; /* checkpoints come before entries */
+  v->any_cp_row = true;
   lisec_err e = {0};
   audit_checkpoint cp;
   int rc = audit_note_open(note, len, &v->key, &cp, &e);
@@ -181,8 +182,10 @@ static void check_targets(audit_verifier *v) {
   }
 }
 
+void audit_verifier_allow_unsigned(audit_verifier *v) { v->allow_unsigned = true; }
+
 int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
-                             const uint8_t *stored_leaf_hash) {
+                             const uint8_t *stored_leaf_hash, uint8_t *leaf_hash_out) {
   if (!v->sorted) {
     sort_targets(v);
     check_targets(v); /* targets at size 0 */
@@ -198,6 +201,7 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
   v->next_index = index + 1;
   uint8_t h[AUDIT_HASH_LEN];
   audit_hash_leaf(data, len, h);
+  if (leaf_hash_out) memcpy(leaf_hash_out, h, AUDIT_HASH_LEN);
   if (stored_leaf_hash && !crypto_ct_equal(h, stored_leaf_hash, AUDIT_HASH_LEN))
     finding(v, "entry %llu: its data does not match its stored leaf hash (changed after it was written)",
             (unsigned long long)index);
@@ -256,7 +260,7 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
   if (v->out_of_place > OUT_OF_PLACE_NAMED)
     finding(v, "and %llu more entries whose sequence number is not their position",
             (unsigned long long)(v->out_of_place - OUT_OF_PLACE_NAMED));
-  if (n > 0 && !v->any_cp && !v->have_seen)
+  if (n > 0 && !v->any_cp && !v->have_seen && !(v->allow_unsigned && !v->any_cp_row))
     finding(v, "no valid signed checkpoint covers the log's %llu entries: nothing vouches for them",
             (unsigned long long)n);
   memset(out, 0, sizeof *out);

@@ -756,7 +756,7 @@ static uint64_t verify_log(const mem_log *l, const audit_vkey *k, const audit_ch
     if (l->notes[i])
       assert_int_equal(audit_verifier_add_checkpoint(v, l->note_size[i], l->notes[i], strlen(l->notes[i])), 0);
   for (size_t i = 0; i < l->n; i++)
-    if (l->data[i]) assert_int_equal(audit_verifier_add_entry(v, l->idx[i], l->data[i], l->len[i], l->leaf[i]), 0);
+    if (l->data[i]) assert_int_equal(audit_verifier_add_entry(v, l->idx[i], l->data[i], l->len[i], l->leaf[i], NULL), 0);
   audit_verifier_finish(v, sum);
   *found = false;
   const char *f;
