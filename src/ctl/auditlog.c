@@ -1,0 +1,1016 @@
+/* The durable audit appender. Callers reserve the next index under a mutex,
+ * then encode (and seal) their own record in parallel, and hand it to the
+ * writer thread through a ring indexed by position. The writer takes every
+ * contiguous ready record from the head, appends them to the store in one
+ * durable transaction (group commit), adds their leaf hashes to the tree and
+ * wakes the callers. If the transaction fails, every record reserved but not
+ * durable fails with it (their sequence numbers are void) and the next
+ * reservation starts again at the durable size: a caller is told "done" only
+ * for what is on disk, and "refused" for everything else. Checkpoints are
+ * signed by the writer too, with a key in a PKCS#11 token (CKM_EDDSA) or in a
+ * development file. libsodium (sealed boxes, Ed25519) is used directly here;
+ * crypto/crypto.h is not included because it and sodium.h both declare
+ * crypto_sign(). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/auditlog.h"
+
+#define REFUSED "audit record could not be made durable; action refused (TR103308-5.5)"
+#define RING_SIZE 65536u
+#define ENTRIES_JSON_MAX 10000u
+
+enum { P_RESERVED, P_READY, P_ABORTED, P_DONE, P_FAILED };
+
+/* One caller's record in flight; it lives on the caller's stack until the
+ * writer marks it done or failed. */
+typedef struct pending {
+  uint64_t index;
+  int state;
+  int64_t time_ms;
+  bool sealed;
+  uint8_t *data;
+  size_t len;
+  uint8_t leaf[AUDIT_HASH_LEN];
+  lisec_err fail; /* why, when failed */
+} pending;
+
+/* ---- checkpoint keys ----------------------------------------------------- */
+
+typedef struct signer {
+  bool dev;
+  uint8_t pk[32];
+  /* development file */
+  uint8_t *sk; /* 64 bytes, sodium_malloc'd (locked, guarded) */
+  /* PKCS#11 */
+  void *module;
+  CK_FUNCTION_LIST_PTR p11;
+  CK_SESSION_HANDLE session;
+  bool session_open;
+  CK_OBJECT_HANDLE priv;
+  pthread_mutex_t lock;
+} signer;
+
+struct ctl_auditlog {
+  char *url;
+  audit_vkey vkey;
+  signer key;
+  bool li_set;
+  uint8_t li_pk[32];
+  uint64_t cp_every;
+  int64_t cp_ms;
+  uint32_t max_batch;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv_writer, cv_done, cv_space;
+  pending **ring;
+  uint64_t next_index; /* next to reserve */
+  uint64_t committed;  /* durable entries */
+  bool stop, broken;
+  lisec_err broken_why;
+  pthread_t writer;
+  bool writer_started;
+  lisec_store *ws; /* the writer's store handle */
+  store_log_entry *batch;
+
+  /* checkpoints (under mu) */
+  uint64_t cp_size;
+  int64_t first_unsigned_ms; /* when the oldest entry after cp_size became durable */
+  char *cp_note;
+  bool cp_request;
+  int64_t cp_retry_ms; /* after a failed checkpoint, not before this */
+  lisec_err cp_err;
+
+  /* tree (under tree_lock) */
+  pthread_rwlock_t tree_lock;
+  audit_tree *tree;
+  uint32_t *prefix; /* first 4 bytes of each leaf hash, to find a leaf by hash */
+  uint64_t prefix_cap;
+};
+
+static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
+
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
+  return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 %s failed (CKR 0x%lx)", what, (unsigned long)rv);
+}
+
+/* PKCS#8 DER of an Ed25519 private key is this fixed prefix and the seed;
+ * it is what `openssl genpkey -algorithm ed25519` writes, inside PEM. */
+static const uint8_t pkcs8_ed25519[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                                          0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+#define PEM_HEAD "-----BEGIN PRIVATE KEY-----\n"
+#define PEM_TAIL "-----END PRIVATE KEY-----\n"
+
+static int dev_key_load(signer *k, const char *path, bool create, lisec_err *err) {
+  uint8_t seed[32], der[48];
+  uint8_t *text = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, 4096, &text, &len, err);
+  if (rc == LISEC_EIO && create) {
+    /* Absent: create one, readable by this user only. */
+    randombytes_buf(seed, sizeof seed);
+    memcpy(der, pkcs8_ed25519, 16);
+    memcpy(der + 16, seed, 32);
+    char b64[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
+    char pem[160];
+    int n = snprintf(pem, sizeof pem, PEM_HEAD "%s\n" PEM_TAIL, b64);
+    rc = lisec_file_write_atomic(path, pem, (size_t)n, 0600, err);
+    sodium_memzero(pem, sizeof pem);
+    sodium_memzero(b64, sizeof b64);
+    if (rc) goto out;
+  } else if (rc == 0) {
+    /* Exactly the PEM shape above; anything else is not ours to guess at. */
+    const char *t = (const char *)text;
+    size_t hl = strlen(PEM_HEAD), tl = strlen(PEM_TAIL);
+    size_t b64_len = len >= hl + tl + 1 ? len - hl - tl - 1 : 0;
+    size_t bin_len = 0;
+    if (b64_len != 64 || memcmp(t, PEM_HEAD, hl) != 0 || t[hl + 64] != '\n' ||
+        memcmp(t + hl + 65, PEM_TAIL, tl) != 0 ||
+        sodium_base642bin(der, sizeof der, t + hl, 64, NULL, &bin_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        bin_len != 48 || memcmp(der, pkcs8_ed25519, 16) != 0) {
+      rc = lisec_err_set(err, LISEC_EINVAL,
+                         "%s is not an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+                         path);
+      goto out;
+    }
+    memcpy(seed, der + 16, 32);
+  } else {
+    goto out;
+  }
+  k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+  if (!k->sk) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  crypto_sign_seed_keypair(k->pk, k->sk, seed);
+  k->dev = true;
+out:
+  sodium_memzero(seed, sizeof seed);
+  sodium_memzero(der, sizeof der);
+  if (text) sodium_memzero(text, len);
+  free(text);
+  return rc;
+}
+
+static int p11_find_slot(signer *k, const char *token_label, CK_SLOT_ID *slot, lisec_err *err) {
+  CK_SLOT_ID slots[64];
+  CK_ULONG n = 64;
+  CK_RV rv = k->p11->C_GetSlotList(CK_TRUE, slots, &n);
+  if (rv != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_TOKEN_INFO info;
+    if (k->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+    char label[33];
+    memcpy(label, info.label, 32);
+    label[32] = '\0';
+    for (int j = 31; j >= 0 && label[j] == ' '; j--) label[j] = '\0';
+    if (strcmp(label, token_label) == 0) {
+      *slot = slots[i];
+      return 0;
+    }
+  }
+  return lisec_err_set(err, LISEC_EUNAVAIL, "PKCS#11 token \"%s\" not found", token_label);
+}
+
+static int p11_find(signer *k, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h,
+                    bool *found, lisec_err *err) {
+  CK_KEY_TYPE type = CKK_EC_EDWARDS;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &type, sizeof type},
+                         {CKA_LABEL, (void *)label, strlen(label)}};
+  CK_ULONG n = 0;
+  CK_RV rv = k->p11->C_FindObjectsInit(k->session, tmpl, 3);
+  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, h, 1, &n);
+  k->p11->C_FindObjectsFinal(k->session);
+  if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
+  *found = n == 1;
+  return 0;
+}
+
+/* The raw 32-byte public key from CKA_EC_POINT, which tokens give either raw
+ * or as a DER OCTET STRING (04 20 || key). */
+static int p11_public_key(signer *k, CK_OBJECT_HANDLE pub, lisec_err *err) {
+  uint8_t point[64];
+  CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
+  CK_RV rv = k->p11->C_GetAttributeValue(k->session, pub, &a, 1);
+  if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue(CKA_EC_POINT)", rv);
+  if (a.ulValueLen == 32) memcpy(k->pk, point, 32);
+  else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) memcpy(k->pk, point + 2, 32);
+  else return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 key has an unexpected CKA_EC_POINT");
+  return 0;
+}
+
+static int p11_generate(signer *k, const char *label, CK_OBJECT_HANDLE *pub, lisec_err *err) {
+  /* DER of the OID 1.3.101.112 (id-Ed25519). */
+  static const uint8_t ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
+  CK_ATTRIBUTE pub_tmpl[] = {{CKA_EC_PARAMS, (void *)ed25519_oid, sizeof ed25519_oid},
+                             {CKA_TOKEN, &yes, sizeof yes},
+                             {CKA_VERIFY, &yes, sizeof yes},
+                             {CKA_LABEL, (void *)label, strlen(label)}};
+  /* Sensitive and never extractable: the checkpoint key cannot leave the token. */
+  CK_ATTRIBUTE priv_tmpl[] = {{CKA_TOKEN, &yes, sizeof yes},
+                              {CKA_PRIVATE, &yes, sizeof yes},
+                              {CKA_SENSITIVE, &yes, sizeof yes},
+                              {CKA_EXTRACTABLE, &no, sizeof no},
+                              {CKA_SIGN, &yes, sizeof yes},
+                              {CKA_LABEL, (void *)label, strlen(label)}};
+  CK_RV rv = k->p11->C_GenerateKeyPair(k->session, &mech, pub_tmpl, LISEC_ARRAY_LEN(pub_tmpl),
+                                       priv_tmpl, LISEC_ARRAY_LEN(priv_tmpl), pub, &k->priv);
+  if (rv == CKR_MECHANISM_INVALID)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "the PKCS#11 token cannot make Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)");
+  return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKeyPair(Ed25519)", rv);
+}
+
+static int p11_key_open(signer *k, const ctl_auditlog_pkcs11 *cfg, lisec_err *err) {
+  if (!cfg->token_label || !cfg->pin || !cfg->key_label)
+    return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 checkpoint key needs module, token, pin and key label");
+  CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR) = NULL;
+  k->module = dlopen(cfg->module, RTLD_NOW | RTLD_LOCAL);
+  if (!k->module)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot load PKCS#11 module %s: %s", cfg->module, dlerror());
+  *(void **)&get_list = dlsym(k->module, "C_GetFunctionList");
+  if (!get_list || get_list(&k->p11) != CKR_OK)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s is not a PKCS#11 module", cfg->module);
+  /* The vault's KEK may have initialised the same module in this process. */
+  CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+  CK_RV rv = k->p11->C_Initialize(&args);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return p11_fail(err, "C_Initialize", rv);
+  CK_SLOT_ID slot = 0;
+  int rc = p11_find_slot(k, cfg->token_label, &slot, err);
+  if (rc) return rc;
+  rv = k->p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &k->session);
+  if (rv != CKR_OK) return p11_fail(err, "C_OpenSession", rv);
+  k->session_open = true;
+  rv = k->p11->C_Login(k->session, CKU_USER, (CK_UTF8CHAR_PTR)cfg->pin, strlen(cfg->pin));
+  if (rv == CKR_PIN_INCORRECT) return lisec_err_set(err, LISEC_EAUTH, "PKCS#11 login refused: wrong PIN");
+  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return p11_fail(err, "C_Login", rv);
+  bool have_priv = false, have_pub = false;
+  CK_OBJECT_HANDLE pub = 0;
+  if ((rc = p11_find(k, CKO_PRIVATE_KEY, cfg->key_label, &k->priv, &have_priv, err)) ||
+      (rc = p11_find(k, CKO_PUBLIC_KEY, cfg->key_label, &pub, &have_pub, err)))
+    return rc;
+  if (!have_priv || !have_pub) {
+    if (have_priv != have_pub)
+      return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"",
+                           cfg->key_label);
+    if (!cfg->create)
+      return lisec_err_set(err, LISEC_ENOTFOUND, "no Ed25519 key pair labelled \"%s\" in the token",
+                           cfg->key_label);
+    if ((rc = p11_generate(k, cfg->key_label, &pub, err))) return rc;
+  }
+  return p11_public_key(k, pub, err);
+}
+
+static void signer_close(signer *k) {
+  if (k->sk) sodium_free(k->sk);
+  k->sk = NULL;
+  if (k->session_open) k->p11->C_CloseSession(k->session);
+  /* C_Finalize is left out: the module may be shared in this process. */
+  if (k->module) dlclose(k->module);
+  k->module = NULL;
+}
+
+static int signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  signer *k = ctx;
+  if (k->dev) {
+    crypto_sign_detached(sig, NULL, msg, len, k->sk);
+    return 0;
+  }
+  pthread_mutex_lock(&k->lock);
+  CK_MECHANISM mech = {CKM_EDDSA, NULL, 0};
+  CK_ULONG sig_len = 64;
+  CK_RV rv = k->p11->C_SignInit(k->session, &mech, k->priv);
+  if (rv == CKR_OK) rv = k->p11->C_Sign(k->session, (CK_BYTE_PTR)msg, len, sig, &sig_len);
+  pthread_mutex_unlock(&k->lock);
+  if (rv != CKR_OK) return p11_fail(err, "C_Sign(CKM_EDDSA)", rv);
+  if (sig_len != 64) return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 Ed25519 signature of %lu bytes", sig_len);
+  return 0;
+}
+
+/* ---- loading the log at open --------------------------------------------- */
+
+static int tree_add(ctl_auditlog *log, const uint8_t leaf[AUDIT_HASH_LEN], lisec_err *err) {
+  uint64_t n = audit_tree_size(log->tree);
+  if (n >= log->prefix_cap) {
+    uint64_t cap = log->prefix_cap ? log->prefix_cap * 2 : 4096;
+    uint32_t *p = realloc(log->prefix, cap * sizeof *p);
+    if (!p) return lisec_err_set(err, LISEC_ENOMEM, "out of memory indexing the audit log");
+    log->prefix = p;
+    log->prefix_cap = cap;
+  }
+  memcpy(&log->prefix[n], leaf, 4);
+  return audit_tree_append(log->tree, leaf, err);
+}
+
+typedef struct load_ctx {
+  ctl_auditlog *log;
+  audit_verifier *v;
+  int rc;
+  lisec_err *err;
+} load_ctx;
+
+static int load_checkpoint(void *ctx, uint64_t size, const char *note) {
+  load_ctx *c = ctx;
+  int rc = audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
+  if (rc) c->rc = lisec_err_set(c->err, rc, "loading audit checkpoints: %s", lisec_err_name(rc));
+  return c->rc;
+}
+
+static int load_entry(void *ctx, const store_log_entry *e) {
+  load_ctx *c = ctx;
+  uint8_t leaf[AUDIT_HASH_LEN];
+  int rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, leaf);
+  if (!rc) rc = tree_add(c->log, leaf, c->err);
+  else lisec_err_set(c->err, rc, "loading the audit log: %s", lisec_err_name(rc));
+  c->rc = rc;
+  return rc;
+}
+
+static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
+  load_ctx c = {.log = log, .err = err};
+  int rc = audit_verifier_new(&log->vkey, NULL, &c.v, err);
+  if (rc) return rc;
+  audit_verifier_allow_unsigned(c.v);
+  uint64_t size = 0;
+  rc = store_checkpoint_list(s, load_checkpoint, &c, err);
+  if (!rc) rc = store_log_size(s, &size, err);
+  if (!rc) rc = store_log_range(s, 0, size, load_entry, &c, err);
+  if (!rc && c.rc) rc = c.rc;
+  audit_verify_summary sum;
+  audit_verifier_finish(c.v, &sum);
+  if (!rc && sum.findings) {
+    const char *first = audit_verifier_finding(c.v, 0);
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-5.5: the audit log in the store does not verify (%llu finding(s); first: "
+                       "%s); lisecd will not extend a tampered log: run `lisec audit verify`",
+                       (unsigned long long)sum.findings, first ? first : "?");
+  }
+  if (!rc && audit_tree_size(log->tree) != size)
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.5: the audit log has gaps");
+  if (!rc && sum.have_newest) log->cp_size = sum.newest.size;
+  audit_verifier_free(c.v);
+  if (!rc) {
+    char *note = NULL;
+    uint64_t cp_size = 0;
+    lisec_err e2 = {0};
+    if (store_checkpoint_latest(s, &cp_size, &note, &e2) == 0 && cp_size == log->cp_size)
+      log->cp_note = note;
+    else
+      free(note);
+  }
+  log->committed = log->next_index = size;
+  return rc;
+}
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* Signs and stores a checkpoint at the durable size. Writer thread only (or
+ * before it starts); mu is not held. */
+static int publish_checkpoint(ctl_auditlog *log, uint64_t size, lisec_err *err) {
+  audit_checkpoint cp = {.size = size};
+  memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
+  pthread_rwlock_rdlock(&log->tree_lock);
+  int rc = audit_tree_root(log->tree, size, NULL, NULL, cp.root, err);
+  pthread_rwlock_unlock(&log->tree_lock);
+  char *note = NULL;
+  if (!rc) rc = audit_note_sign(&cp, &log->vkey, signer_sign, &log->key, &note, err);
+  if (!rc) rc = store_checkpoint_put(log->ws, size, note, err);
+  pthread_mutex_lock(&log->mu);
+  if (!rc) {
+    free(log->cp_note);
+    log->cp_note = note;
+    note = NULL;
+    log->cp_size = size;
+    log->first_unsigned_ms = log->committed > size ? mono_ms() : 0;
+    lisec_err_clear(&log->cp_err);
+  } else {
+    log->cp_err = *err;
+  }
+  pthread_mutex_unlock(&log->mu);
+  free(note);
+  return rc;
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+static bool head_ready(const ctl_auditlog *log) {
+  if (log->committed == log->next_index) return false;
+  const pending *p = log->ring[log->committed % RING_SIZE];
+  return p && (p->state == P_READY || p->state == P_ABORTED);
+}
+
+/* Fails every record reserved and not durable; mu held. */
+static void fail_reserved(ctl_auditlog *log, const lisec_err *why) {
+  for (uint64_t i = log->committed; i < log->next_index; i++) {
+    pending *p = log->ring[i % RING_SIZE];
+    log->ring[i % RING_SIZE] = NULL;
+    if (!p) continue;
+    p->state = P_FAILED;
+    p->fail = *why;
+  }
+  log->next_index = log->committed;
+  pthread_cond_broadcast(&log->cv_done);
+  pthread_cond_broadcast(&log->cv_space);
+}
+
+/* After a failed transaction the store may or may not have committed it (a
+ * connection lost after COMMIT). Reopen, and take in whatever the store holds
+ * beyond what the tree knows, after checking it like the load does; a store
+ * that holds fewer entries than were acknowledged has been rolled back, and
+ * the log stops (fail closed). Writer thread, mu not held. */
+typedef struct resync_ctx {
+  ctl_auditlog *log;
+  uint64_t expect;
+  lisec_err *err;
+} resync_ctx;
+
+static int resync_entry(void *ctx, const store_log_entry *e) {
+  resync_ctx *c = ctx;
+  uint8_t leaf[AUDIT_HASH_LEN];
+  audit_hash_leaf(e->data, e->len, leaf);
+  uint64_t seq = e->index;
+  if (e->index != c->expect || sodium_memcmp(leaf, e->leaf_hash, 32) != 0 ||
+      (e->len && e->data[0] == AUDIT_ENTRY_PLAIN && (audit_entry_peek_seq(e->data, e->len, &seq, NULL) || seq != e->index)))
+    return lisec_err_set(c->err, LISEC_EDENIED, "TR103308-5.5: audit entry %llu in the store is not one this log wrote",
+                         (unsigned long long)e->index);
+  c->expect++;
+  pthread_rwlock_wrlock(&c->log->tree_lock);
+  int rc = tree_add(c->log, leaf, c->err);
+  pthread_rwlock_unlock(&c->log->tree_lock);
+  return rc;
+}
+
+static int writer_store(ctl_auditlog *log, lisec_err *err) {
+  if (log->ws) return 0;
+  int rc = store_open(log->url, &log->ws, err);
+  if (rc) return rc;
+  uint64_t size = 0, have = audit_tree_size(log->tree);
+  rc = store_log_size(log->ws, &size, err);
+  if (!rc && size < have)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-5.5: the store holds %llu audit entries but %llu were acknowledged: it was "
+                       "rolled back; appends stop",
+                       (unsigned long long)size, (unsigned long long)have);
+  if (!rc && size > have) {
+    resync_ctx c = {.log = log, .expect = have, .err = err};
+    rc = store_log_range(log->ws, have, size, resync_entry, &c, err);
+    if (!rc) {
+      /* Records reserved meanwhile carry positions that are now taken. */
+      pthread_mutex_lock(&log->mu);
+      lisec_err why;
+      lisec_err_set(&why, LISEC_ESTORE, REFUSED ": the log moved on while the store was unavailable");
+      fail_reserved(log, &why);
+      log->committed = log->next_index = size;
+      pthread_mutex_unlock(&log->mu);
+    }
+  }
+  if (rc == LISEC_EDENIED) {
+    pthread_mutex_lock(&log->mu);
+    log->broken = true;
+    log->broken_why = *err;
+    pthread_mutex_unlock(&log->mu);
+  }
+  if (rc) {
+    store_close(log->ws);
+    log->ws = NULL;
+  }
+  return rc;
+}
+
+static bool checkpoint_due(const ctl_auditlog *log, int64_t now) {
+  if (log->committed <= log->cp_size) return false;
+  if (!log->cp_request && now < log->cp_retry_ms) return false;
+  return log->cp_request || log->committed - log->cp_size >= log->cp_every ||
+         (log->first_unsigned_ms && now - log->first_unsigned_ms >= log->cp_ms);
+}
+
+static void *writer_main(void *arg) {
+  ctl_auditlog *log = arg;
+  pthread_mutex_lock(&log->mu);
+  for (;;) {
+    /* Wait for a ready head, a checkpoint deadline, or the end. */
+    while (!head_ready(log) && !(log->stop && log->committed == log->next_index) &&
+           !checkpoint_due(log, mono_ms())) {
+      if (log->first_unsigned_ms && log->committed > log->cp_size) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t wait = log->first_unsigned_ms + log->cp_ms - mono_ms();
+        if (wait < 1) wait = 1;
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&log->cv_writer, &log->mu, &ts);
+      } else {
+        pthread_cond_wait(&log->cv_writer, &log->mu);
+      }
+    }
+    if (checkpoint_due(log, mono_ms()) || (log->stop && log->committed == log->next_index)) {
+      uint64_t size = log->committed;
+      bool want = size > log->cp_size;
+      log->cp_request = false;
+      pthread_mutex_unlock(&log->mu);
+      lisec_err e = {0};
+      if (want && writer_store(log, &e) == 0) publish_checkpoint(log, size, &e);
+      else if (want) {
+        pthread_mutex_lock(&log->mu);
+        log->cp_err = e;
+        pthread_mutex_unlock(&log->mu);
+      }
+      pthread_cond_broadcast(&log->cv_done); /* checkpoint_now waits on it */
+      pthread_mutex_lock(&log->mu);
+      if (log->stop && log->committed == log->next_index) break;
+      /* A failed checkpoint is retried at the next deadline, not in a loop. */
+      if (log->committed > log->cp_size && !log->cp_request) {
+        log->first_unsigned_ms = mono_ms();
+        log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
+      }
+      continue;
+    }
+    if (!head_ready(log)) continue;
+    /* Take the contiguous run of ready records at the head. */
+    uint64_t start = log->committed;
+    size_t n = 0;
+    bool aborted = false;
+    while (n < log->max_batch && start + n < log->next_index) {
+      pending *p = log->ring[(start + n) % RING_SIZE];
+      if (!p || p->state != P_READY) {
+        aborted = p && p->state == P_ABORTED && n == 0;
+        break;
+      }
+      store_log_entry *e = &log->batch[n++];
+      e->index = p->index;
+      e->time_ms = p->time_ms;
+      e->sealed = p->sealed;
+      e->data = p->data;
+      e->len = p->len;
+      memcpy(e->leaf_hash, p->leaf, AUDIT_HASH_LEN);
+    }
+    if (aborted) {
+      lisec_err why;
+      lisec_err_set(&why, LISEC_ESTORE, REFUSED ": a record before this one could not be prepared");
+      fail_reserved(log, &why);
+      continue;
+    }
+    pthread_mutex_unlock(&log->mu);
+    lisec_err e = {0};
+    int rc = writer_store(log, &e);
+    if (!rc && audit_tree_size(log->tree) != start)
+      rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
+    if (!rc) rc = store_log_append(log->ws, log->batch, n, &e);
+    if (!rc) {
+      pthread_rwlock_wrlock(&log->tree_lock);
+      for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
+      pthread_rwlock_unlock(&log->tree_lock);
+      /* Durable but not in the tree (out of memory): the tree can no longer
+       * prove what is on disk; stop appending rather than diverge. */
+      if (rc) {
+        pthread_mutex_lock(&log->mu);
+        log->broken = true;
+        log->broken_why = e;
+        pthread_mutex_unlock(&log->mu);
+      }
+    } else if (log->ws) {
+      /* The transaction may have committed after all; find out on reopen. */
+      store_close(log->ws);
+      log->ws = NULL;
+    }
+    pthread_mutex_lock(&log->mu);
+    if (rc == 0) {
+      for (size_t i = 0; i < n; i++) {
+        pending *p = log->ring[(start + i) % RING_SIZE];
+        log->ring[(start + i) % RING_SIZE] = NULL;
+        p->state = P_DONE;
+      }
+      if (log->committed == log->cp_size) log->first_unsigned_ms = mono_ms();
+      log->committed = start + n;
+      pthread_cond_broadcast(&log->cv_done);
+      pthread_cond_broadcast(&log->cv_space);
+    } else {
+      lisec_err why;
+      lisec_err_set(&why, LISEC_ESTORE, REFUSED ": %s", e.msg);
+      fail_reserved(log, &why);
+    }
+  }
+  pthread_mutex_unlock(&log->mu);
+  return NULL;
+}
+
+/* ---- the public face ----------------------------------------------------- */
+
+int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
+                      lisec_err *err) {
+  if (!cfg->store_url || !cfg->origin)
+    return lisec_err_set(err, LISEC_EINVAL, "[audit] needs the store URL and a checkpoint origin");
+  if (!cfg->pkcs11.module && !cfg->dev_key_file)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[audit] needs a checkpoint key: pkcs11_module or development_key_file");
+  if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
+  ctl_auditlog *log = calloc(1, sizeof *log);
+  if (!log) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&log->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&log->cv_writer, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&log->cv_done, NULL);
+  pthread_cond_init(&log->cv_space, NULL);
+  pthread_rwlock_init(&log->tree_lock, NULL);
+  pthread_mutex_init(&log->key.lock, NULL);
+  log->cp_every = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
+  log->cp_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
+  log->max_batch = cfg->max_batch ? cfg->max_batch : 4096;
+  if (log->max_batch > RING_SIZE / 2) log->max_batch = RING_SIZE / 2;
+  int rc = 0;
+  unsigned low = cfg->keep_all_leaves ? 0 : cfg->low_level ? cfg->low_level : 4;
+  log->url = strdup(cfg->store_url);
+  log->ring = calloc(RING_SIZE, sizeof *log->ring);
+  log->batch = calloc(log->max_batch, sizeof *log->batch);
+  if (!log->url || !log->ring || !log->batch) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (cfg->li_pk) {
+    memcpy(log->li_pk, cfg->li_pk, 32);
+    log->li_set = true;
+  }
+  if ((rc = audit_tree_new(low, &log->tree, err))) goto fail;
+  rc = cfg->pkcs11.module ? p11_key_open(&log->key, &cfg->pkcs11, err)
+                          : dev_key_load(&log->key, cfg->dev_key_file, true, err);
+  if (rc) {
+    lisec_err_wrap(err, "audit checkpoint key");
+    goto fail;
+  }
+  if ((rc = audit_vkey_make(cfg->origin, log->key.pk, &log->vkey, err))) goto fail;
+  if (cfg->vkey_file) {
+    char *vk = NULL;
+    if ((rc = audit_vkey_format(&log->vkey, &vk, err))) goto fail;
+    size_t n = strlen(vk);
+    vk[n] = '\n';
+    rc = lisec_file_write_atomic(cfg->vkey_file, vk, n + 1, 0644, err);
+    free(vk);
+    if (rc) goto fail;
+  }
+  if ((rc = load_log(log, s, err))) goto fail;
+  if ((rc = writer_store(log, err))) goto fail;
+  /* A log that grew after its last checkpoint (a crash) is vouched for now. */
+  if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
+  if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
+    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit writer thread");
+    goto fail;
+  }
+  log->writer_started = true;
+  *out = log;
+  return 0;
+fail:
+  ctl_auditlog_close(log);
+  return rc;
+}
+
+void ctl_auditlog_close(ctl_auditlog *log) {
+  if (!log) return;
+  if (log->writer_started) {
+    pthread_mutex_lock(&log->mu);
+    log->stop = true;
+    pthread_cond_broadcast(&log->cv_writer);
+    pthread_mutex_unlock(&log->mu);
+    pthread_join(log->writer, NULL);
+  }
+  if (log->ws) store_close(log->ws);
+  signer_close(&log->key);
+  audit_tree_free(log->tree);
+  free(log->prefix);
+  free(log->ring);
+  free(log->batch);
+  free(log->cp_note);
+  free(log->url);
+  pthread_mutex_destroy(&log->key.lock);
+  pthread_rwlock_destroy(&log->tree_lock);
+  pthread_cond_destroy(&log->cv_writer);
+  pthread_cond_destroy(&log->cv_done);
+  pthread_cond_destroy(&log->cv_space);
+  pthread_mutex_destroy(&log->mu);
+  free(log);
+}
+
+bool ctl_auditlog_development(const ctl_auditlog *log) { return log->key.dev; }
+
+int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err) {
+  return audit_vkey_format(&log->vkey, out, err);
+}
+
+int ctl_auditlog_dev_vkey(const char *pem_path, const char *origin, char **out, lisec_err *err) {
+  if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
+  signer k = {0};
+  audit_vkey v;
+  int rc = dev_key_load(&k, pem_path, false, err);
+  if (!rc) rc = audit_vkey_make(origin, k.pk, &v, err);
+  if (!rc) rc = audit_vkey_format(&v, out, err);
+  signer_close(&k);
+  return rc;
+}
+
+int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                        uint64_t *index, lisec_err *err) {
+  if (li_sealed && !log->li_set)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.1: no LI administration key is configured, so this LI event "
+                         "cannot be recorded; action refused");
+  /* Encode first (with a placeholder sequence number): a record that cannot
+   * be encoded must not take a position in the log. */
+  audit_record r = *rec;
+  r.seq = 0;
+  r.li = li_sealed;
+  if (r.time_ms == 0) r.time_ms = lisec_time_now_ms();
+  r.owned = NULL;
+  uint8_t *plain = NULL;
+  size_t plen = 0;
+  int rc = audit_entry_encode(&r, &plain, &plen, err);
+  if (rc) return rc;
+
+  pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = li_sealed};
+  pthread_mutex_lock(&log->mu);
+  while (!log->stop && !log->broken && log->next_index - log->committed >= RING_SIZE)
+    pthread_cond_wait(&log->cv_space, &log->mu);
+  if (log->stop || log->broken) {
+    rc = log->broken ? lisec_err_set(err, LISEC_ESTORE, REFUSED ": %s", log->broken_why.msg)
+                     : lisec_err_set(err, LISEC_EUNAVAIL, REFUSED ": the audit log is closing");
+    pthread_mutex_unlock(&log->mu);
+    sodium_memzero(plain, plen);
+    free(plain);
+    return rc;
+  }
+  p.index = log->next_index++;
+  log->ring[p.index % RING_SIZE] = &p;
+  pthread_mutex_unlock(&log->mu);
+
+  /* The sequence number is bytes 1..8 of the plain entry (big-endian). */
+  for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(p.index >> (56 - 8 * i));
+  int state = P_READY;
+  if (li_sealed) {
+    lisec_err e = {0};
+    if (audit_entry_seal(plain, plen, log->li_pk, &p.data, &p.len, &e) != 0) state = P_ABORTED;
+    sodium_memzero(plain, plen);
+    free(plain);
+  } else {
+    p.data = plain;
+    p.len = plen;
+  }
+  if (state == P_READY) audit_hash_leaf(p.data, p.len, p.leaf);
+
+  pthread_mutex_lock(&log->mu);
+  if (p.state == P_RESERVED) {
+    p.state = state;
+    pthread_cond_signal(&log->cv_writer);
+  }
+  while (p.state != P_DONE && p.state != P_FAILED) {
+    if (p.state == P_ABORTED) pthread_cond_signal(&log->cv_writer);
+    pthread_cond_wait(&log->cv_done, &log->mu);
+  }
+  pthread_mutex_unlock(&log->mu);
+  free(p.data);
+  if (p.state == P_FAILED) {
+    if (err) *err = p.fail;
+    return p.fail.code ? p.fail.code : LISEC_ESTORE;
+  }
+  if (index) *index = p.index;
+  return 0;
+}
+
+uint64_t ctl_auditlog_size(ctl_auditlog *log) {
+  pthread_mutex_lock(&log->mu);
+  uint64_t n = log->committed;
+  pthread_mutex_unlock(&log->mu);
+  return n;
+}
+
+int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err) {
+  pthread_mutex_lock(&log->mu);
+  uint64_t want = log->committed;
+  if (log->cp_size >= want) {
+    pthread_mutex_unlock(&log->mu);
+    return 0;
+  }
+  log->cp_request = true;
+  lisec_err_clear(&log->cp_err);
+  pthread_cond_signal(&log->cv_writer);
+  while (log->cp_size < want && !log->cp_err.code && !log->stop)
+    pthread_cond_wait(&log->cv_done, &log->mu);
+  int rc = 0;
+  if (log->cp_size < want)
+    rc = lisec_err_set(err, log->cp_err.code ? log->cp_err.code : LISEC_EUNAVAIL,
+                       "audit checkpoint not published: %s",
+                       log->cp_err.code ? log->cp_err.msg : "the audit log is closing");
+  pthread_mutex_unlock(&log->mu);
+  return rc;
+}
+
+int ctl_auditlog_latest_checkpoint(ctl_auditlog *log, char **note, uint64_t *size,
+                                   lisec_err *err) {
+  pthread_mutex_lock(&log->mu);
+  int rc = 0;
+  if (!log->cp_note) {
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "no audit checkpoint published yet");
+  } else {
+    *note = strdup(log->cp_note);
+    if (size) *size = log->cp_size;
+    if (!*note) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  pthread_mutex_unlock(&log->mu);
+  return rc;
+}
+
+void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out) {
+  pthread_mutex_lock(&log->mu);
+  *out = log->cp_err;
+  pthread_mutex_unlock(&log->mu);
+}
+
+/* ---- proofs -------------------------------------------------------------- */
+
+typedef struct fetch_ctx {
+  lisec_store *reader;
+  uint64_t from, count, got;
+  uint8_t (*out)[AUDIT_HASH_LEN];
+} fetch_ctx;
+
+static int fetch_one(void *ctx, const store_log_entry *e) {
+  fetch_ctx *c = ctx;
+  if (e->index != c->from + c->got || c->got >= c->count) return LISEC_EINVAL;
+  /* Recomputed from the data: a proof reflects the entries themselves. */
+  audit_hash_leaf(e->data, e->len, c->out[c->got++]);
+  return 0;
+}
+
+static int fetch_leaves(void *ctx, uint64_t from, uint64_t count, uint8_t (*out)[AUDIT_HASH_LEN],
+                        lisec_err *err) {
+  fetch_ctx *c = ctx;
+  c->from = from;
+  c->count = count;
+  c->got = 0;
+  c->out = out;
+  int rc = store_log_range(c->reader, from, from + count, fetch_one, c, err);
+  if (!rc && c->got != count) rc = LISEC_EINVAL;
+  if (rc)
+    return lisec_err_set(err, LISEC_ESTORE, "audit entries %llu..%llu missing or out of order in the store",
+                         (unsigned long long)from, (unsigned long long)(from + count - 1));
+  return 0;
+}
+
+static uint64_t pick_size(ctl_auditlog *log, uint64_t size) {
+  return size ? size : ctl_auditlog_size(log);
+}
+
+int ctl_auditlog_prove_inclusion(ctl_auditlog *log, lisec_store *reader, uint64_t index,
+                                 uint64_t size, audit_proof *proof, uint8_t leaf_hash[32],
+                                 uint8_t root[32], uint64_t *size_out, lisec_err *err) {
+  size = pick_size(log, size);
+  if (size > ctl_auditlog_size(log))
+    return lisec_err_set(err, LISEC_EINVAL, "tree size %llu is beyond the log", (unsigned long long)size);
+  fetch_ctx c = {.reader = reader};
+  pthread_rwlock_rdlock(&log->tree_lock);
+  int rc = audit_tree_prove_inclusion(log->tree, index, size, fetch_leaves, &c, proof, err);
+  if (!rc && root) rc = audit_tree_root(log->tree, size, fetch_leaves, &c, root, err);
+  pthread_rwlock_unlock(&log->tree_lock);
+  uint8_t one[1][AUDIT_HASH_LEN];
+  if (!rc && leaf_hash) {
+    rc = fetch_leaves(&c, index, 1, one, err);
+    if (!rc) memcpy(leaf_hash, one[0], AUDIT_HASH_LEN);
+  }
+  if (!rc && size_out) *size_out = size;
+  return rc;
+}
+
+int ctl_auditlog_prove_consistency(ctl_auditlog *log, lisec_store *reader, uint64_t old_size,
+                                   uint64_t new_size, audit_proof *proof, uint8_t old_root[32],
+                                   uint8_t new_root[32], uint64_t *new_size_out, lisec_err *err) {
+  new_size = pick_size(log, new_size);
+  if (new_size > ctl_auditlog_size(log))
+    return lisec_err_set(err, LISEC_EINVAL, "tree size %llu is beyond the log", (unsigned long long)new_size);
+  fetch_ctx c = {.reader = reader};
+  pthread_rwlock_rdlock(&log->tree_lock);
+  int rc = audit_tree_prove_consistency(log->tree, old_size, new_size, fetch_leaves, &c, proof, err);
+  if (!rc && old_root) rc = audit_tree_root(log->tree, old_size, fetch_leaves, &c, old_root, err);
+  if (!rc && new_root) rc = audit_tree_root(log->tree, new_size, fetch_leaves, &c, new_root, err);
+  pthread_rwlock_unlock(&log->tree_lock);
+  if (!rc && new_size_out) *new_size_out = new_size;
+  return rc;
+}
+
+int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t leaf_hash[32],
+                           uint64_t size, uint64_t *index, lisec_err *err) {
+  size = pick_size(log, size);
+  uint32_t want;
+  memcpy(&want, leaf_hash, 4);
+  fetch_ctx c = {.reader = reader};
+  pthread_rwlock_rdlock(&log->tree_lock);
+  uint64_t n = audit_tree_size(log->tree);
+  if (size > n) size = n;
+  int rc = LISEC_ENOTFOUND;
+  /* A scan of 4 bytes per entry, confirmed against the full hash. */
+  for (uint64_t i = 0; i < size && rc == LISEC_ENOTFOUND; i++) {
+    if (log->prefix[i] != want) continue;
+    uint8_t one[1][AUDIT_HASH_LEN];
+    int frc = fetch_leaves(&c, i, 1, one, err);
+    if (frc) rc = frc;
+    else if (sodium_memcmp(one[0], leaf_hash, 32) == 0) {
+      *index = i;
+      rc = 0;
+    }
+  }
+  pthread_rwlock_unlock(&log->tree_lock);
+  if (rc == LISEC_ENOTFOUND)
+    lisec_err_set(err, LISEC_ENOTFOUND, "no audit entry with that leaf hash below size %llu",
+                  (unsigned long long)size);
+  return rc;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static json_t *hex_json(const uint8_t h[32]) {
+  char hex[65];
+  lisec_hex_encode(h, 32, hex);
+  return json_string(hex);
+}
+
+static json_t *path_json(const audit_proof *p) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < p->len; i++) json_array_append_new(a, hex_json(p->hash[i]));
+  return a;
+}
+
+json_t *ctl_auditlog_inclusion_json(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
+                                    const uint8_t root[32], const audit_proof *proof) {
+  return json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "tree_size",
+                   (json_int_t)size, "leaf_hash", hex_json(leaf_hash), "root", hex_json(root),
+                   "inclusion_path", path_json(proof));
+}
+
+json_t *ctl_auditlog_consistency_json(uint64_t old_size, uint64_t size, const uint8_t old_root[32],
+                                      const uint8_t root[32], const audit_proof *proof) {
+  return json_pack("{s:I, s:I, s:o, s:o, s:o}", "old_size", (json_int_t)old_size, "tree_size",
+                   (json_int_t)size, "old_root", hex_json(old_root), "root", hex_json(root),
+                   "consistency_path", path_json(proof));
+}
+
+static int entry_json(void *ctx, const store_log_entry *e) {
+  json_t *arr = ctx;
+  size_t b64_len = sodium_base64_ENCODED_LEN(e->len, sodium_base64_VARIANT_ORIGINAL);
+  char *b64 = malloc(b64_len);
+  if (!b64) return LISEC_ENOMEM;
+  sodium_bin2base64(b64, b64_len, e->data, e->len, sodium_base64_VARIANT_ORIGINAL);
+  json_t *o = json_pack("{s:I, s:I, s:b, s:s, s:o}", "index", (json_int_t)e->index, "time_ms",
+                        (json_int_t)e->time_ms, "sealed", e->sealed, "data", b64, "leaf_hash",
+                        hex_json(e->leaf_hash));
+  free(b64);
+  if (!o || json_array_append_new(arr, o) != 0) return LISEC_ENOMEM;
+  return 0;
+}
+
+int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, json_t **out,
+                              lisec_err *err) {
+  if (to < from || to - from > ENTRIES_JSON_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "at most %u audit entries per request", ENTRIES_JSON_MAX);
+  json_t *arr = json_array();
+  if (!arr) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_log_range(reader, from, to, entry_json, arr, err);
+  if (rc == LISEC_ENOMEM) lisec_err_set(err, rc, "out of memory");
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:I, s:o}", "from", (json_int_t)from, "entries", arr);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+static int checkpoint_json(void *ctx, uint64_t size, const char *note) {
+  json_t *o = json_pack("{s:I, s:s}", "tree_size", (json_int_t)size, "note", note);
+  return o && json_array_append_new(ctx, o) == 0 ? 0 : LISEC_ENOMEM;
+}
+
+int ctl_auditlog_checkpoints_json(lisec_store *reader, json_t **out, lisec_err *err) {
+  json_t *arr = json_array();
+  if (!arr) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_checkpoint_list(reader, checkpoint_json, arr, err);
+  if (rc) {
+    if (rc == LISEC_ENOMEM) lisec_err_set(err, rc, "out of memory");
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "checkpoints", arr);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}

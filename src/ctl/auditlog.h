@@ -1,0 +1,111 @@
+/* The durable audit appender (TR 103 308 §5.5, O.1.4): every use case hands
+ * its audit record here and waits until it is on disk. Records are batched
+ * by one writer thread with its own store handle (group commit: one durable
+ * transaction per batch), LI records are sealed to the LI administration's
+ * X25519 key first, the in-memory Merkle tree follows what is durable, and a
+ * signed C2SP checkpoint is published every N entries or S seconds. A record
+ * that cannot be made durable fails its caller, who must refuse the action.
+ * The checkpoint key is in a PKCS#11 token (Ed25519, CKM_EDDSA) or, for
+ * development only, in a file; ctl_auditlog_development() says which. */
+#ifndef LISEC_CTL_AUDITLOG_H
+#define LISEC_CTL_AUDITLOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "base/base.h"
+#include "store/store.h"
+
+typedef struct ctl_auditlog ctl_auditlog;
+
+typedef struct ctl_auditlog_pkcs11 {
+  const char *module;      /* path of the PKCS#11 module (.so) */
+  const char *token_label; /* the token */
+  const char *pin;         /* user PIN */
+  const char *key_label;   /* CKA_LABEL of the Ed25519 key pair */
+  bool create;             /* generate the key pair in the token when absent */
+} ctl_auditlog_pkcs11;
+
+typedef struct ctl_auditlog_config {
+  const char *store_url; /* the writer thread opens its own handle with it */
+  const char *origin;    /* checkpoint origin line and key name, e.g. "lisec.example.net/audit" */
+  const uint8_t *li_pk;  /* the LI administration's X25519 public key (32 bytes); NULL: LI records refused */
+  ctl_auditlog_pkcs11 pkcs11;  /* used when pkcs11.module is set */
+  const char *dev_key_file;    /* else: Ed25519 PKCS#8 PEM, created 0600 when absent (development only) */
+  const char *vkey_file;       /* optional: where to write the verifier key at open */
+  uint64_t checkpoint_entries; /* publish after this many new entries; 0 = 1000 */
+  uint32_t checkpoint_ms;      /* or this long after the first unsigned entry; 0 = 10000 */
+  uint32_t max_batch;          /* entries per durable transaction; 0 = 4096 */
+  unsigned low_level;          /* the tree keeps subtrees of 2^low_level leaves and up; 0 = 4 */
+  bool keep_all_leaves;        /* low_level 0: every leaf hash in memory (fastest, 32 B/entry) */
+} ctl_auditlog_config;
+
+/* Loads and checks the existing log from s (the caller's handle, used only
+ * during this call): every entry's leaf hash is recomputed and every stored
+ * checkpoint verified; a log that does not match its own signed checkpoints
+ * is refused (EDENIED), because extending it would sign over the tampering.
+ * Then starts the writer thread on its own store handle. */
+int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
+                      lisec_err *err);
+/* Drains pending appends, publishes a final checkpoint and stops. */
+void ctl_auditlog_close(ctl_auditlog *log);
+
+/* True when the checkpoint key is a development file: lisecd must say so
+ * loudly at start. */
+bool ctl_auditlog_development(const ctl_auditlog *log);
+/* The verifier key "<origin>+<id>+<base64>" auditors pin (*out malloc'd). */
+int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err);
+
+/* The verifier key of a development key file (never created here). */
+int ctl_auditlog_dev_vkey(const char *pem_path, const char *origin, char **out, lisec_err *err);
+
+/* Appends rec (its seq and, when 0, time_ms are filled in here) and returns
+ * once it is durable, with its index. li_sealed: seal it to the LI
+ * administration (EDENIED when no LI key is configured). On ESTORE the record
+ * is not in the log and the reason says "audit record could not be made
+ * durable; action refused (TR103308-5.5)": the caller refuses the action. */
+int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                        uint64_t *index, lisec_err *err);
+
+/* The number of durable entries. */
+uint64_t ctl_auditlog_size(ctl_auditlog *log);
+/* Signs and stores a checkpoint of the current size now (if it grew). */
+int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err);
+/* The newest published checkpoint note (*note malloc'd); ENOTFOUND before
+ * the first. */
+int ctl_auditlog_latest_checkpoint(ctl_auditlog *log, char **note, uint64_t *size,
+                                   lisec_err *err);
+/* The last error of checkpoint publishing (empty when the last one worked). */
+void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out);
+
+/* Proofs for a tree of `size` entries (0 = the current size). reader is the
+ * caller's own store handle: the tree asks it for at most a few groups of
+ * leaves. root (may be NULL) gets the root at that size. */
+int ctl_auditlog_prove_inclusion(ctl_auditlog *log, lisec_store *reader, uint64_t index,
+                                 uint64_t size, audit_proof *proof, uint8_t leaf_hash[32],
+                                 uint8_t root[32], uint64_t *size_out, lisec_err *err);
+int ctl_auditlog_prove_consistency(ctl_auditlog *log, lisec_store *reader, uint64_t old_size,
+                                   uint64_t new_size, audit_proof *proof, uint8_t old_root[32],
+                                   uint8_t new_root[32], uint64_t *new_size_out, lisec_err *err);
+/* The index of the entry with this leaf hash below size (0 = current). */
+int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t leaf_hash[32],
+                           uint64_t size, uint64_t *index, lisec_err *err);
+
+/* ---- JSON shapes shared by the API and `lisec audit` -------------------- */
+
+/* {"from":F,"entries":[{"index":i,"time_ms":t,"sealed":b,"data":base64,
+ * "leaf_hash":hex}, ...]} for from <= index < to (at most 10000 entries). */
+int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, json_t **out,
+                              lisec_err *err);
+/* {"checkpoints":[{"tree_size":n,"note":text}, ...]} oldest first. */
+int ctl_auditlog_checkpoints_json(lisec_store *reader, json_t **out, lisec_err *err);
+/* {"index":i,"tree_size":n,"leaf_hash":hex,"root":hex,"inclusion_path":[hex...]} */
+json_t *ctl_auditlog_inclusion_json(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
+                                    const uint8_t root[32], const audit_proof *proof);
+/* {"old_size":m,"tree_size":n,"old_root":hex,"root":hex,"consistency_path":[hex...]} */
+json_t *ctl_auditlog_consistency_json(uint64_t old_size, uint64_t size, const uint8_t old_root[32],
+                                      const uint8_t root[32], const audit_proof *proof);
+
+#endif
