@@ -1,0 +1,211 @@
+/* The CSAR container: a ZIP archive read with libzip from a descriptor or
+ * a buffer the caller opened (this module opens no path). Every member is
+ * checked before any content is read: no encryption, only stored or
+ * deflated data, no symlink or special file, local and central headers
+ * consistent (ZIP_CHECKCONS), and names and sizes as pkg_entries_check
+ * demands. Reads stream in 1 MiB chunks and stop the moment a member
+ * produces more than it declared, so a lying header cannot expand past its
+ * bound. Stored members are read raw: their SHA-2 digest is checked by the
+ * verifier, which makes the CRC-32 pass redundant. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "pkg/pkg.h"
+
+#define CHUNK (1u << 20)
+
+struct pkg_zip {
+  zip_t *za;
+  pkg_entry *entries;
+  zip_uint64_t *zindex;
+  bool *stored;
+  size_t n;
+  uint8_t *buf;
+  pkg_source src;
+};
+
+static int zip_read_member(void *ctx, size_t index, pkg_sink sink, void *sctx, lisec_err *err) {
+  pkg_zip *z = ctx;
+  if (index >= z->n || z->entries[index].is_dir)
+    return lisec_err_set(err, LISEC_EINVAL, "no such member");
+  const pkg_entry *e = &z->entries[index];
+  zip_file_t *f = zip_fopen_index(z->za, z->zindex[index], z->stored[index] ? ZIP_FL_COMPRESSED : 0);
+  if (!f)
+    return lisec_err_set(err, LISEC_EIO, "cannot open member '%.128s': %s", e->name,
+                         zip_strerror(z->za));
+  uint64_t total = 0;
+  int rc = 0;
+  for (;;) {
+    zip_int64_t n = zip_fread(f, z->buf, CHUNK);
+    if (n < 0) {
+      rc = lisec_err_set(err, LISEC_EINVAL, "member '%.128s' is damaged: %s", e->name,
+                         zip_file_strerror(f));
+      break;
+    }
+    if (n == 0) break;
+    if ((uint64_t)n > e->size - total) {
+      rc = lisec_err_set(err, LISEC_ETOOBIG,
+                         "NFV-SEC025-onboarding-1: member '%.128s' expands past its declared %llu "
+                         "bytes",
+                         e->name, (unsigned long long)e->size);
+      break;
+    }
+    total += (uint64_t)n;
+    if ((rc = sink(sctx, z->buf, (size_t)n, err))) break;
+  }
+  zip_fclose(f);
+  if (!rc && total != e->size)
+    rc = lisec_err_set(err, LISEC_EINVAL, "member '%.128s' is %llu bytes, declared %llu", e->name,
+                       (unsigned long long)total, (unsigned long long)e->size);
+  return rc;
+}
+
+void pkg_zip_close(pkg_zip *z) {
+  if (!z) return;
+  if (z->za) zip_discard(z->za);
+  for (size_t i = 0; i < z->n; i++) free((char *)z->entries[i].name);
+  free(z->entries);
+  free(z->zindex);
+  free(z->stored);
+  free(z->buf);
+  free(z);
+}
+
+const pkg_source *pkg_zip_source(const pkg_zip *z) { return &z->src; }
+
+static int check_member(pkg_zip *z, zip_uint64_t i, const pkg_limits *limits, lisec_err *err) {
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat_index(z->za, i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
+      !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE) ||
+      !(st.valid & ZIP_STAT_COMP_METHOD))
+    return lisec_err_set(err, LISEC_EINVAL, "CSAR member %llu has no readable header",
+                         (unsigned long long)i);
+  const char *name = st.name;
+  size_t nl = strnlen(name, PKG_PATH_MAX + 1);
+  bool is_dir = nl > 0 && name[nl - 1] == '/';
+  if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
+    return lisec_err_set(err, LISEC_EINVAL, "CSAR member '%.128s' is encrypted", name);
+  if (st.comp_method != ZIP_CM_STORE && st.comp_method != ZIP_CM_DEFLATE)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "CSAR member '%.128s' uses compression method %d (stored or deflate only)",
+                         name, (int)st.comp_method);
+  zip_uint8_t opsys = 0;
+  zip_uint32_t attr = 0;
+  if (zip_file_get_external_attributes(z->za, i, 0, &opsys, &attr) == 0 &&
+      opsys == ZIP_OPSYS_UNIX) {
+    unsigned mode = attr >> 16, type = mode & S_IFMT;
+    if (type == S_IFLNK)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "NFV-SEC025-onboarding-1: CSAR member '%.128s' is a symbolic link", name);
+    if (type && type != S_IFREG && type != S_IFDIR)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "NFV-SEC025-onboarding-1: CSAR member '%.128s' is not a regular file",
+                           name);
+    if ((type == S_IFDIR) != is_dir && type)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "CSAR member '%.128s': its name and its type disagree on being a "
+                           "directory",
+                           name);
+  }
+  if (is_dir && st.size != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "CSAR directory '%.128s' has content", name);
+  bool stored = st.comp_method == ZIP_CM_STORE;
+  if (stored && st.comp_size != st.size)
+    return lisec_err_set(err, LISEC_EINVAL, "stored CSAR member '%.128s' declares two sizes", name);
+  int rc = pkg_path_check(name, is_dir, err);
+  if (rc) return rc;
+  (void)limits;
+  pkg_entry *e = &z->entries[z->n];
+  e->name = strdup(name);
+  if (!e->name) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  e->size = st.size;
+  e->comp_size = st.comp_size;
+  e->is_dir = is_dir;
+  z->zindex[z->n] = i;
+  z->stored[z->n] = stored;
+  z->n++;
+  return 0;
+}
+
+static int open_archive(zip_source_t *src, const pkg_limits *limits, pkg_zip **out,
+                        lisec_err *err) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+  if (!za) {
+    int rc = lisec_err_set(err, LISEC_EINVAL, "not a readable CSAR (ZIP) archive: %s",
+                           zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    zip_source_free(src);
+    return rc;
+  }
+  zip_error_fini(&ze);
+  pkg_zip *z = calloc(1, sizeof *z);
+  if (!z) {
+    zip_discard(za);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  z->za = za;
+  zip_int64_t n = zip_get_num_entries(za, 0);
+  int rc = 0;
+  if (n < 0 || (uint64_t)n > limits->max_entries) {
+    rc = lisec_err_set(err, LISEC_ETOOBIG, "NFV-SEC025-onboarding-1: %lld members (at most %zu)",
+                       (long long)n, limits->max_entries);
+    goto out;
+  }
+  size_t cnt = n ? (size_t)n : 1;
+  z->entries = calloc(cnt, sizeof *z->entries);
+  z->zindex = calloc(cnt, sizeof *z->zindex);
+  z->stored = calloc(cnt, sizeof *z->stored);
+  z->buf = malloc(CHUNK);
+  if (!z->entries || !z->zindex || !z->stored || !z->buf) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (zip_int64_t i = 0; i < n && !rc; i++) rc = check_member(z, (zip_uint64_t)i, limits, err);
+  if (!rc) rc = pkg_entries_check(z->entries, z->n, limits, err);
+out:
+  if (rc) {
+    pkg_zip_close(z);
+    return rc;
+  }
+  z->src.entries = z->entries;
+  z->src.n_entries = z->n;
+  z->src.read = zip_read_member;
+  z->src.ctx = z;
+  *out = z;
+  return 0;
+}
+
+int pkg_zip_open_fd(int fd, const pkg_limits *limits, pkg_zip **out, lisec_err *err) {
+  int d = dup(fd);
+  FILE *fp = d >= 0 ? fdopen(d, "rb") : NULL;
+  if (!fp) {
+    if (d >= 0) close(d);
+    return lisec_err_set(err, LISEC_EIO, "cannot read the CSAR descriptor");
+  }
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_filep_create(fp, 0, -1, &ze);
+  zip_error_fini(&ze);
+  if (!src) {
+    fclose(fp);
+    return lisec_err_set(err, LISEC_ENOMEM, "cannot read the CSAR descriptor");
+  }
+  return open_archive(src, limits, out, err);
+}
+
+int pkg_zip_open_mem(const void *data, size_t len, const pkg_limits *limits, pkg_zip **out,
+                     lisec_err *err) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+  zip_error_fini(&ze);
+  if (!src) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  return open_archive(src, limits, out, err);
+}

@@ -1,0 +1,69 @@
+/* Helpers shared by the parsers and the verifier of pkg/ and not part of
+ * its face: a bounded line reader over bytes, string copies, and the CMS
+ * checks verify.c builds on. */
+#ifndef LISEC_PKG_INTERNAL_H
+#define LISEC_PKG_INTERNAL_H
+
+#include <openssl/cms.h>
+
+#include "pkg/pkg.h"
+
+/* Splits bytes into lines (LF or CRLF), refusing NUL bytes and lines longer
+ * than max_line. */
+typedef struct pkg_lines {
+  const uint8_t *data;
+  size_t len, pos, max_line;
+  size_t lineno;     /* 1-based number of the last line returned */
+  size_t line_start; /* its offset */
+} pkg_lines;
+
+void pkg_lines_init(pkg_lines *it, const uint8_t *data, size_t len, size_t max_line);
+/* 1 with the line in *line and its length in *n (no line end), 0 at the end, or a negative
+ * LISEC_E* with the reason. */
+int pkg_lines_next(pkg_lines *it, const char **line, size_t *n, lisec_err *err);
+/* Splits "Key: value" into a key and a trimmed value, both NUL-terminated
+ * copies in key/value (sized PKG_MANIFEST_LINE_MAX + 1). 0, or EINVAL when
+ * there is no ':' or the key is empty or has other than [A-Za-z0-9_.-]. */
+int pkg_split_kv(const char *line, size_t n, char *key, char *value);
+
+char *pkg_strdup(const char *s);
+
+/* Certificates and CRLs loaded per role, X509_STOREs built per check. */
+struct pkg_trust {
+  STACK_OF(X509) *anchors[PKG_ROLE_COUNT];
+  STACK_OF(X509_CRL) *crls;
+};
+
+/* Verifies a detached PEM CMS over data: every SignerInfo's signature
+ * (exactly one is required), then the signer's chain against the anchors of
+ * each role in roles (the first that accepts it wins) at time `at`.
+ * extra holds certificates shipped beside the signature (may be NULL).
+ * signer receives the description; *role_out the accepting role. */
+int pkg_cms_verify_detached(const pkg_trust *trust, const pkg_role *roles, size_t n_roles,
+                            const char *pem, size_t pem_len, STACK_OF(X509) *extra,
+                            const void *data, size_t len, int64_t at, const char *file,
+                            pkg_signer *signer, pkg_role *role_out, lisec_err *err);
+
+/* A per-artifact CMS signature verified in one pass with the digest: open
+ * checks the signature over the signed attributes and the signer's chain
+ * (vendor anchors) and says which digest the content needs; finish
+ * compares that digest with the signed messageDigest. */
+typedef struct pkg_artifact_sig pkg_artifact_sig;
+int pkg_artifact_sig_open(const pkg_trust *trust, const char *pem, size_t pem_len,
+                          STACK_OF(X509) *extra, int64_t at, const char *file,
+                          pkg_signer *signer, pkg_artifact_sig **out, lisec_err *err);
+const EVP_MD *pkg_artifact_sig_md(const pkg_artifact_sig *s);
+int pkg_artifact_sig_finish(pkg_artifact_sig *s, const uint8_t *digest, size_t len,
+                            lisec_err *err);
+void pkg_artifact_sig_free(pkg_artifact_sig *s);
+
+/* Describes the signer of a PEM CMS without verifying anything. */
+int pkg_cms_describe(const char *pem, size_t len, STACK_OF(X509) *extra, const char *file,
+                     pkg_signer *signer, lisec_err *err);
+/* Describes a certificate into signer (subject, issuer, key hash, validity). */
+int pkg_signer_describe(X509 *cert, pkg_signer *signer, lisec_err *err);
+void pkg_signer_clear(pkg_signer *s);
+/* Loads every certificate of a PEM bundle (at most 16). */
+int pkg_certs_from_pem(const void *pem, size_t len, STACK_OF(X509) **out, lisec_err *err);
+
+#endif
