@@ -1,7 +1,13 @@
 /* The PostgreSQL back end (libpq), for deployments that need a replicated,
- * highly available store. Every query is parameterised; binary values travel
- * as bytea in binary format. The audit log table refuses UPDATE and DELETE by
- * trigger, as in SQLite. */
+ * highly available store. Every query is parameterised (PQexecParams); the
+ * audit log's bytes travel as bytea in binary both ways, so nothing is
+ * escaped or unescaped. A commit is durable on return because the session
+ * keeps synchronous_commit at the server's setting, raised to "on" only if
+ * the server has it off. Walks read in pages, so a long log or a large kind
+ * never sits in memory whole. A lost connection is reported as EUNAVAIL and
+ * re-established on the next call made outside a transaction; inside one it
+ * is not, because the transaction died with it. The library never prints:
+ * server notices are dropped. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,48 +15,111 @@
 
 #include "store/store_impl.h"
 
+/* Rows per page of a walk: a log page is at most 128 MiB even if every
+ * entry were at STORE_LOG_DATA_MAX, and typically a few tens of KiB. */
+#define PG_PAGE 128
+#define PG_PAGE_TEXT "128"
+
 typedef struct pg_be {
   PGconn *conn;
+  bool in_tx;
 } pg_be;
 
-static const char *const pg_migrations[] = {
-    /* 1: documents, audit log, checkpoints */
-    "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
-    "  version BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));"
-    "CREATE TABLE audit_log (idx BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,"
-    "  sealed INTEGER NOT NULL, data BYTEA NOT NULL, leaf_hash BYTEA NOT NULL);"
-    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-    "  $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;"
-    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log"
-    "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();"
-    "CREATE TABLE checkpoints (tree_size BIGINT PRIMARY KEY, note TEXT NOT NULL,"
-    "  created_at BIGINT NOT NULL);",
-};
+static void pg_quiet(void *arg, const char *message) {
+  (void)arg, (void)message;
+}
 
-static int pg_fail(pg_be *b, PGresult *res, int code, const char *what, lisec_err *err) {
-  const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(b->conn);
-  if (PQstatus(b->conn) != CONNECTION_OK) code = LISEC_EUNAVAIL;
+/* lisec's code for a failed command: a lost server is unavailable, a
+ * uniqueness or trigger-raised integrity violation and a serialisation
+ * failure are conflicts, the rest store failures. */
+static int pg_code(pg_be *b, const PGresult *res) {
+  if (PQstatus(b->conn) != CONNECTION_OK) return LISEC_EUNAVAIL;
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  if (state && strcmp(state, "23505") == 0) code = LISEC_ECONFLICT; /* unique violation */
+  if (!state) return LISEC_ESTORE;
+  if (!strcmp(state, "23505") || !strcmp(state, "23000") || !strcmp(state, "40001") ||
+      !strcmp(state, "40P01"))
+    return LISEC_ECONFLICT;
+  if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2))
+    return LISEC_EUNAVAIL;
+  return LISEC_ESTORE;
+}
+
+/* Fills err from a failed result (or the connection) and frees res. */
+static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
+  const char *msg = res ? PQresultErrorMessage(res) : "";
+  if (!msg || !*msg) msg = PQerrorMessage(b->conn);
+  int code = pg_code(b, res);
   lisec_err_set(err, code, "postgresql: %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
   PQclear(res);
   return code;
 }
 
+/* Re-establishes a lost connection, but never inside a transaction: the
+ * statements after it would run outside the transaction they belong to. */
+static int pg_ready(pg_be *b, lisec_err *err) {
+  if (PQstatus(b->conn) == CONNECTION_OK) return 0;
+  if (b->in_tx)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "postgresql: the connection was lost inside a transaction");
+  PQreset(b->conn);
+  if (PQstatus(b->conn) == CONNECTION_OK) return 0;
+  const char *msg = PQerrorMessage(b->conn);
+  return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect: %.*s",
+                       (int)strcspn(msg, "\n"), msg);
+}
+
+/* Strict decimal; a server answer that is not a number is a store failure. */
+static bool pg_int(const char *s, int64_t *out) {
+  char *end = NULL;
+  if (!s || !*s) return false;
+  long long v = strtoll(s, &end, 10);
+  if (*end) return false;
+  *out = v;
+  return true;
+}
+
+static uint64_t be_read(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
 static int pg_open(const char *target, void **out, lisec_err *err) {
+  char *perr = NULL;
+  PQconninfoOption *opts = PQconninfoParse(target, &perr);
+  if (!opts) {
+    /* libpq's reason may quote the URL, password included: not repeated. */
+    PQfreemem(perr);
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "postgresql: the store URL is not a valid libpq connection URI");
+  }
+  PQconninfoFree(opts);
   pg_be *b = calloc(1, sizeof *b);
   if (!b) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   *out = b;
-  b->conn = PQconnectdb(target);
-  if (!b->conn || PQstatus(b->conn) != CONNECTION_OK) {
-    const char *msg = b->conn ? PQerrorMessage(b->conn) : "out of memory";
+  /* Defaults first: what the URL itself says overrides them. Without a
+   * connect timeout an unreachable host would hang the caller for minutes. */
+  const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
+                              "dbname", NULL};
+  const char *const vals[] = {"10", "lisec", "UTF8", target, NULL};
+  b->conn = PQconnectdbParams(keys, vals, 1);
+  if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  PQsetNoticeProcessor(b->conn, pg_quiet, NULL);
+  if (PQstatus(b->conn) != CONNECTION_OK) {
+    const char *msg = PQerrorMessage(b->conn);
     return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %.*s",
                          (int)strcspn(msg, "\n"), msg);
   }
-  /* Migrations print NOTICEs; a library never prints. */
-  PQsetNoticeProcessor(b->conn, NULL, NULL);
-  PGresult *r = PQexec(b->conn, "SET client_min_messages = warning");
-  PQclear(r);
+  PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    return pg_fail(b, res, "read synchronous_commit", err);
+  bool off = strcmp(PQgetvalue(res, 0, 0), "off") == 0;
+  PQclear(res);
+  if (off) {
+    res = PQexec(b->conn, "SET synchronous_commit = on");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "synchronous_commit", err);
+    PQclear(res);
+  }
   return 0;
 }
 
@@ -60,27 +129,93 @@ static void pg_close(void *be) {
   free(b);
 }
 
+/* Runs sql without parameters and wants a command or rows back. */
 static int pg_exec(void *be, const char *sql, lisec_err *err) {
   pg_be *b = be;
+  int rc = pg_ready(b, err);
+  if (rc) return rc;
   PGresult *res = PQexec(b->conn, sql);
   if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "exec", err);
+    return pg_fail(b, res, "exec", err);
   PQclear(res);
   return 0;
 }
 
-static PGresult *pg_params(pg_be *b, const char *sql, int n, const char *const *values,
-                           const int *lengths, const int *formats) {
-  return PQexecParams(b->conn, sql, n, NULL, values, lengths, formats, 0);
+static int pg_begin(void *be, lisec_err *err) {
+  pg_be *b = be;
+  int rc = pg_exec(b, "BEGIN", err);
+  if (rc == 0) b->in_tx = true;
+  return rc;
+}
+
+static int pg_commit(void *be, lisec_err *err) {
+  pg_be *b = be;
+  int rc = pg_ready(b, err);
+  b->in_tx = false;
+  if (rc) return rc;
+  PGresult *res = PQexec(b->conn, "COMMIT");
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "commit", err);
+  /* COMMIT of a transaction the server aborted answers "ROLLBACK". */
+  rc = strcmp(PQcmdStatus(res), "COMMIT") == 0
+           ? 0
+           : lisec_err_set(err, LISEC_ESTORE,
+                           "postgresql: the server rolled the transaction back; nothing written");
+  PQclear(res);
+  return rc;
+}
+
+static int pg_rollback(void *be) {
+  pg_be *b = be;
+  b->in_tx = false;
+  if (PQstatus(b->conn) != CONNECTION_OK) return LISEC_EUNAVAIL;
+  PGresult *res = PQexec(b->conn, "ROLLBACK");
+  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : LISEC_ESTORE;
+  PQclear(res);
+  return rc;
 }
 
 static int pg_query_int(void *be, const char *sql, int64_t *out, lisec_err *err) {
   pg_be *b = be;
+  int rc = pg_ready(b, err);
+  if (rc) return rc;
   PGresult *res = PQexec(b->conn, sql);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, LISEC_ESTORE, "query", err);
-  int rc = 0;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "query", err);
   if (PQntuples(res) < 1) rc = lisec_err_set(err, LISEC_ENOTFOUND, "postgresql: no row");
-  else *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  else if (!pg_int(PQgetvalue(res, 0, 0), out))
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: not a number in an answer");
+  PQclear(res);
+  return rc;
+}
+
+static int pg_ping(void *be, lisec_err *err) {
+  pg_be *b = be;
+  int64_t one = 0;
+  int rc = pg_query_int(b, "SELECT 1", &one, err);
+  /* A server restarted since the last call: the first query finds out. */
+  if (rc == LISEC_EUNAVAIL && !b->in_tx) rc = pg_query_int(b, "SELECT 1", &one, err);
+  return rc;
+}
+
+/* A parameterised query with text parameters; NULL (after filling err) when
+ * the connection is lost and cannot be re-established. */
+static PGresult *pg_params(pg_be *b, const char *sql, int n, const char *const *values,
+                           lisec_err *err) {
+  if (pg_ready(b, err)) return NULL;
+  return PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+}
+
+/* The stored version of a document, 0 when absent. */
+static int pg_doc_version(pg_be *b, const char *kind, const char *id, int64_t *v,
+                          lisec_err *err) {
+  const char *key[2] = {kind, id};
+  PGresult *res = pg_params(b, "SELECT version FROM documents WHERE kind = $1 AND id = $2", 2,
+                            key, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read version", err);
+  int rc = 0;
+  *v = 0;
+  if (PQntuples(res) == 1 && !pg_int(PQgetvalue(res, 0, 0), v))
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad version in %s %s", kind, id);
   PQclear(res);
   return rc;
 }
@@ -88,29 +223,35 @@ static int pg_query_int(void *be, const char *sql, int64_t *out, lisec_err *err)
 static int pg_doc_put(void *be, const char *kind, const char *id, const char *body,
                       int64_t expected, int64_t *new_version, lisec_err *err) {
   pg_be *b = be;
-  const char *key[2] = {kind, id};
-  PGresult *res = pg_params(b, "SELECT version FROM documents WHERE kind = $1 AND id = $2 FOR UPDATE",
-                            2, key, NULL, NULL);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, LISEC_ESTORE, "read", err);
-  int64_t cur = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-  PQclear(res);
-  if (expected >= 0 && cur != expected)
-    return lisec_err_set(err, LISEC_ECONFLICT, "%s %s is at version %lld, not %lld", kind, id,
-                         (long long)cur, (long long)expected);
-  char ver[32], now[32];
-  snprintf(ver, sizeof ver, "%lld", (long long)(cur + 1));
+  /* The version check is part of each statement, so concurrent writers on
+   * other connections cannot slip between a check and a write. */
+  const char *sql =
+      expected == 0
+          ? "INSERT INTO documents (kind, id, body, version, updated_at) "
+            "VALUES ($1, $2, $3, 1, $4) ON CONFLICT (kind, id) DO NOTHING RETURNING version"
+      : expected > 0
+          ? "UPDATE documents SET body = $3, version = version + 1, updated_at = $4 "
+            "WHERE kind = $1 AND id = $2 AND version = $5 RETURNING version"
+          : "INSERT INTO documents (kind, id, body, version, updated_at) "
+            "VALUES ($1, $2, $3, 1, $4) ON CONFLICT (kind, id) DO UPDATE SET "
+            "body = EXCLUDED.body, version = documents.version + 1, "
+            "updated_at = EXCLUDED.updated_at RETURNING version";
+  char now[32], exp[32];
   snprintf(now, sizeof now, "%lld", (long long)lisec_time_now_ms());
-  const char *vals[5] = {kind, id, body, ver, now};
-  res = pg_params(b,
-                  "INSERT INTO documents (kind, id, body, version, updated_at) "
-                  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, id) DO UPDATE SET "
-                  "body = EXCLUDED.body, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at",
-                  5, vals, NULL, NULL);
-  if (PQresultStatus(res) != PGRES_COMMAND_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "write document", err);
+  snprintf(exp, sizeof exp, "%lld", (long long)expected);
+  const char *vals[5] = {kind, id, body, now, exp};
+  PGresult *res = pg_params(b, sql, expected > 0 ? 5 : 4, vals, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "write document", err);
+  int rc = 0;
+  bool wrote = PQntuples(res) == 1;
+  if (wrote && !pg_int(PQgetvalue(res, 0, 0), new_version))
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad version in %s %s", kind, id);
   PQclear(res);
-  *new_version = cur + 1;
-  return 0;
+  if (rc || wrote) return rc;
+  int64_t cur = 0;
+  if ((rc = pg_doc_version(b, kind, id, &cur, err))) return rc;
+  return store_doc_conflict(err, kind, id, expected, cur);
 }
 
 static int pg_doc_get(void *be, const char *kind, const char *id, char **body, int64_t *version,
@@ -118,16 +259,16 @@ static int pg_doc_get(void *be, const char *kind, const char *id, char **body, i
   pg_be *b = be;
   const char *key[2] = {kind, id};
   PGresult *res = pg_params(b, "SELECT body, version FROM documents WHERE kind = $1 AND id = $2",
-                            2, key, NULL, NULL);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "read document", err);
+                            2, key, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read document", err);
   int rc = 0;
   if (PQntuples(res) == 0) {
-    rc = lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind, id);
-  } else {
-    *body = strdup(PQgetvalue(res, 0, 0));
-    *version = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    if (!*body) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "store: %s %s does not exist", kind, id);
+  } else if (!pg_int(PQgetvalue(res, 0, 1), version)) {
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad version in %s %s", kind, id);
+  } else if (!(*body = strdup(PQgetvalue(res, 0, 0)))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   PQclear(res);
   return rc;
@@ -136,81 +277,119 @@ static int pg_doc_get(void *be, const char *kind, const char *id, char **body, i
 static int pg_doc_delete(void *be, const char *kind, const char *id, lisec_err *err) {
   pg_be *b = be;
   const char *key[2] = {kind, id};
-  PGresult *res = pg_params(b, "DELETE FROM documents WHERE kind = $1 AND id = $2", 2, key, NULL,
-                            NULL);
-  if (PQresultStatus(res) != PGRES_COMMAND_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "delete document", err);
+  PGresult *res = pg_params(b, "DELETE FROM documents WHERE kind = $1 AND id = $2", 2, key, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "delete document", err);
   int rc = strcmp(PQcmdTuples(res), "0") == 0
-               ? lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind, id)
+               ? lisec_err_set(err, LISEC_ENOTFOUND, "store: %s %s does not exist", kind, id)
                : 0;
   PQclear(res);
   return rc;
 }
 
+/* Pages through a kind by id in byte order ("C" collation, as SQLite's
+ * BINARY), each page starting after the last id seen. */
 static int pg_doc_list(void *be, const char *kind, store_doc_cb cb, void *ctx, lisec_err *err) {
   pg_be *b = be;
-  PGresult *res = pg_params(b, "SELECT id, body, version FROM documents WHERE kind = $1 "
-                               "ORDER BY id COLLATE \"C\"",
-                            1, &kind, NULL, NULL);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "list documents", err);
-  int rc = 0;
-  for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-    rc = cb(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-            strtoll(PQgetvalue(res, i, 2), NULL, 10));
-  PQclear(res);
+  char *after = strdup("");
+  if (!after) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = 0, rows = PG_PAGE;
+  while (rc == 0 && rows == PG_PAGE) {
+    const char *vals[2] = {kind, after};
+    PGresult *res = pg_params(b,
+                              "SELECT id, body, version FROM documents WHERE kind = $1 "
+                              "AND id COLLATE \"C\" > $2 ORDER BY id COLLATE \"C\" "
+                              "LIMIT " PG_PAGE_TEXT,
+                              2, vals, err);
+    if (!res) {
+      rc = LISEC_EUNAVAIL;
+      break;
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      rc = pg_fail(b, res, "list documents", err);
+      break;
+    }
+    rows = PQntuples(res);
+    for (int i = 0; rc == 0 && i < rows; i++) {
+      int64_t v = 0;
+      if (!pg_int(PQgetvalue(res, i, 2), &v))
+        rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad version in %s", kind);
+      else
+        rc = cb(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), v);
+    }
+    if (rc == 0 && rows > 0) {
+      free(after);
+      after = strdup(PQgetvalue(res, rows - 1, 0));
+      if (!after) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    PQclear(res);
+  }
+  free(after);
   return rc;
 }
 
 static int pg_log_insert(void *be, const store_log_entry *e, lisec_err *err) {
   pg_be *b = be;
+  int rc = pg_ready(b, err);
+  if (rc) return rc;
   char idx[32], t[32], sealed[4];
   snprintf(idx, sizeof idx, "%llu", (unsigned long long)e->index);
   snprintf(t, sizeof t, "%lld", (long long)e->time_ms);
-  snprintf(sealed, sizeof sealed, "%d", e->sealed ? 1 : 0);
+  snprintf(sealed, sizeof sealed, "%d", e->sealed);
   const char *vals[5] = {idx, t, sealed, (const char *)e->data, (const char *)e->leaf_hash};
   int lens[5] = {0, 0, 0, (int)e->len, 32};
-  int fmts[5] = {0, 0, 0, 1, 1};
-  PGresult *res = pg_params(b, "INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5)", 5, vals, lens,
-                            fmts);
-  if (PQresultStatus(res) != PGRES_COMMAND_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "append log", err);
+  int fmts[5] = {0, 0, 0, 1, 1}; /* data and leaf hash as raw bytea */
+  PGresult *res = PQexecParams(b->conn,
+                               "INSERT INTO audit_log (idx, time_ms, sealed, data, leaf_hash) "
+                               "VALUES ($1, $2, $3, $4, $5)",
+                               5, NULL, vals, lens, fmts, 0);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "append log", err);
   PQclear(res);
+  return 0;
+}
+
+/* Decodes one binary row (int8, int8, int4, bytea, bytea) of the log. */
+static int pg_log_row(const PGresult *res, int i, store_log_entry *e, lisec_err *err) {
+  if (PQgetlength(res, i, 0) != 8 || PQgetlength(res, i, 1) != 8 || PQgetlength(res, i, 2) != 4 ||
+      PQgetlength(res, i, 3) < 1 || PQgetlength(res, i, 4) != 32)
+    return lisec_err_set(err, LISEC_ESTORE, "postgresql: audit log row is malformed");
+  const unsigned char *v[5];
+  for (int c = 0; c < 5; c++) v[c] = (const unsigned char *)PQgetvalue(res, i, c);
+  e->index = be_read(v[0], 8);
+  e->time_ms = (int64_t)be_read(v[1], 8);
+  e->sealed = (int)(int32_t)be_read(v[2], 4);
+  e->data = v[3];
+  e->len = (size_t)PQgetlength(res, i, 3);
+  memcpy(e->leaf_hash, v[4], 32);
   return 0;
 }
 
 static int pg_log_range(void *be, uint64_t from, uint64_t to, store_log_cb cb, void *ctx,
                         lisec_err *err) {
   pg_be *b = be;
-  char f[32], t[32];
-  snprintf(f, sizeof f, "%llu", (unsigned long long)from);
-  snprintf(t, sizeof t, "%llu", (unsigned long long)to);
-  const char *vals[2] = {f, t};
-  PGresult *res = PQexecParams(b->conn,
-                               "SELECT idx::text, time_ms::text, sealed::text, data, leaf_hash "
-                               "FROM audit_log WHERE idx >= $1 AND idx < $2 ORDER BY idx",
-                               2, NULL, vals, NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, LISEC_ESTORE, "read log", err);
-  int rc = 0;
-  for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-    size_t dlen = 0, hlen = 0;
-    unsigned char *data = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &dlen);
-    unsigned char *hash = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 4), &hlen);
-    if (!data || !hash) {
-      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-    } else {
-      store_log_entry e = {.index = strtoull(PQgetvalue(res, i, 0), NULL, 10),
-                           .time_ms = strtoll(PQgetvalue(res, i, 1), NULL, 10),
-                           .sealed = atoi(PQgetvalue(res, i, 2)),
-                           .data = data,
-                           .len = dlen};
-      if (hlen == 32) memcpy(e.leaf_hash, hash, 32);
-      rc = cb(ctx, &e);
+  int rc = 0, rows = PG_PAGE;
+  while (rc == 0 && rows == PG_PAGE && from < to) {
+    if ((rc = pg_ready(b, err))) break;
+    char f[32], t[32];
+    snprintf(f, sizeof f, "%llu", (unsigned long long)from);
+    snprintf(t, sizeof t, "%llu", (unsigned long long)to);
+    const char *vals[2] = {f, t};
+    PGresult *res = PQexecParams(b->conn,
+                                 "SELECT idx, time_ms, sealed, data, leaf_hash FROM audit_log "
+                                 "WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT " PG_PAGE_TEXT,
+                                 2, NULL, vals, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      rc = pg_fail(b, res, "read log", err);
+      break;
     }
-    PQfreemem(data);
-    PQfreemem(hash);
+    rows = PQntuples(res);
+    for (int i = 0; rc == 0 && i < rows; i++) {
+      store_log_entry e = {0};
+      if ((rc = pg_log_row(res, i, &e, err)) == 0) rc = cb(ctx, &e);
+      from = e.index + 1;
+    }
+    PQclear(res);
   }
-  PQclear(res);
   return rc;
 }
 
@@ -221,28 +400,43 @@ static int pg_checkpoint_put(void *be, uint64_t size, const char *note, lisec_er
   snprintf(now, sizeof now, "%lld", (long long)lisec_time_now_ms());
   const char *vals[3] = {sz, note, now};
   PGresult *res = pg_params(b,
-                            "INSERT INTO checkpoints VALUES ($1, $2, $3) ON CONFLICT (tree_size) "
-                            "DO UPDATE SET note = EXCLUDED.note, created_at = EXCLUDED.created_at",
-                            3, vals, NULL, NULL);
-  if (PQresultStatus(res) != PGRES_COMMAND_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "write checkpoint", err);
+                            "INSERT INTO checkpoints (tree_size, note, created_at) "
+                            "VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING "
+                            "RETURNING tree_size",
+                            3, vals, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "write checkpoint", err);
+  bool wrote = PQntuples(res) == 1;
   PQclear(res);
-  return 0;
+  if (wrote) return 0;
+  res = pg_params(b, "SELECT note FROM checkpoints WHERE tree_size = $1", 1, vals, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read checkpoint", err);
+  int rc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), note) == 0
+               ? 0 /* the same note again: nothing to do */
+               : lisec_err_set(err, LISEC_ECONFLICT,
+                               "store: a different checkpoint for tree size %llu exists already",
+                               (unsigned long long)size);
+  PQclear(res);
+  return rc;
 }
 
 static int pg_checkpoint_latest(void *be, uint64_t *size, char **note, lisec_err *err) {
   pg_be *b = be;
-  PGresult *res =
-      PQexec(b->conn, "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "read checkpoint", err);
+  PGresult *res = pg_params(
+      b, "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1", 0, NULL, err);
+  if (!res) return LISEC_EUNAVAIL;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read checkpoint", err);
   int rc = 0;
+  int64_t v = 0;
   if (PQntuples(res) == 0) {
-    rc = lisec_err_set(err, LISEC_ENOTFOUND, "no checkpoint yet");
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "store: no checkpoint yet");
+  } else if (!pg_int(PQgetvalue(res, 0, 0), &v) || v < 0) {
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad checkpoint tree size");
+  } else if (!(*note = strdup(PQgetvalue(res, 0, 1)))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else {
-    *size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-    *note = strdup(PQgetvalue(res, 0, 1));
-    if (!*note) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    *size = (uint64_t)v;
   }
   PQclear(res);
   return rc;
@@ -250,20 +444,39 @@ static int pg_checkpoint_latest(void *be, uint64_t *size, char **note, lisec_err
 
 static int pg_checkpoint_list(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
   pg_be *b = be;
-  PGresult *res = PQexec(b->conn, "SELECT tree_size, note FROM checkpoints ORDER BY tree_size");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    return pg_fail(b, res, LISEC_ESTORE, "list checkpoints", err);
-  int rc = 0;
-  for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-    rc = cb(ctx, strtoull(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1));
-  PQclear(res);
+  int rc = 0, rows = PG_PAGE;
+  int64_t after = -1;
+  while (rc == 0 && rows == PG_PAGE) {
+    char a[32];
+    snprintf(a, sizeof a, "%lld", (long long)after);
+    const char *vals[1] = {a};
+    PGresult *res = pg_params(b,
+                              "SELECT tree_size, note FROM checkpoints WHERE tree_size > $1 "
+                              "ORDER BY tree_size LIMIT " PG_PAGE_TEXT,
+                              1, vals, err);
+    if (!res) return LISEC_EUNAVAIL;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "list checkpoints", err);
+    rows = PQntuples(res);
+    for (int i = 0; rc == 0 && i < rows; i++) {
+      if (!pg_int(PQgetvalue(res, i, 0), &after) || after < 0)
+        rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: bad checkpoint tree size");
+      else
+        rc = cb(ctx, (uint64_t)after, PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+  }
   return rc;
 }
 
 const store_ops store_postgres_ops = {
     .name = "postgresql",
+    .dialect = STORE_DIALECT_POSTGRES,
     .open = pg_open,
     .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .ping = pg_ping,
     .exec = pg_exec,
     .query_int = pg_query_int,
     .doc_put = pg_doc_put,
@@ -275,6 +488,4 @@ const store_ops store_postgres_ops = {
     .checkpoint_put = pg_checkpoint_put,
     .checkpoint_latest = pg_checkpoint_latest,
     .checkpoint_list = pg_checkpoint_list,
-    .migrations = pg_migrations,
-    .n_migrations = LISEC_ARRAY_LEN(pg_migrations),
 };

@@ -1,15 +1,32 @@
-/* The contract between store.c (URL dispatch, argument checks, migrations)
- * and each back end: a table of functions over an opaque back-end handle. */
+/* The contract between store.c (URL dispatch, argument checks, transaction
+ * bookkeeping), migrations.c (the versioned schema) and each back end: a
+ * table of functions over an opaque back-end handle. Arguments reaching a
+ * back end have been checked by store.c already (names non-empty, bounded,
+ * valid UTF-8; sizes within the header's limits). */
 #ifndef LISEC_STORE_IMPL_H
 #define LISEC_STORE_IMPL_H
 
 #include "store/store.h"
 
+/* Checkpoint notes are signed C2SP notes: a few hundred bytes in practice. */
+#define STORE_NOTE_MAX (64u * 1024)
+
+typedef enum { STORE_DIALECT_SQLITE, STORE_DIALECT_POSTGRES } store_dialect;
+
 typedef struct store_ops {
   const char *name;
+  store_dialect dialect;
   int (*open)(const char *target, void **be, lisec_err *err);
   void (*close)(void *be);
-  /* Runs SQL with no parameters and no result (DDL, BEGIN, COMMIT). */
+  /* Transactions. begin takes the write lock at once where the back end has
+   * one (SQLite BEGIN IMMEDIATE), so read-then-write never deadlocks. commit
+   * fails unless the back end really committed. */
+  int (*begin)(void *be, lisec_err *err);
+  int (*commit)(void *be, lisec_err *err);
+  int (*rollback)(void *be);
+  /* A round trip; reconnects once first if idle and the connection is gone. */
+  int (*ping)(void *be, lisec_err *err);
+  /* Runs SQL with no parameters and no result rows wanted (DDL, locks). */
   int (*exec)(void *be, const char *sql, lisec_err *err);
   /* Reads an integer from a one-row, one-column query; ENOTFOUND if no row. */
   int (*query_int)(void *be, const char *sql, int64_t *out, lisec_err *err);
@@ -19,18 +36,31 @@ typedef struct store_ops {
                  lisec_err *err);
   int (*doc_delete)(void *be, const char *kind, const char *id, lisec_err *err);
   int (*doc_list)(void *be, const char *kind, store_doc_cb cb, void *ctx, lisec_err *err);
+  /* One entry; ECONFLICT when its index is taken or not at the end. */
   int (*log_insert)(void *be, const store_log_entry *e, lisec_err *err);
   int (*log_range)(void *be, uint64_t from, uint64_t to, store_log_cb cb, void *ctx,
                    lisec_err *err);
+  /* Inserts; ECONFLICT when tree_size holds a different note, 0 when the same. */
   int (*checkpoint_put)(void *be, uint64_t tree_size, const char *note, lisec_err *err);
   int (*checkpoint_latest)(void *be, uint64_t *tree_size, char **note, lisec_err *err);
   int (*checkpoint_list)(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err);
-  /* The schema, one entry per version; [0] is version 1. */
-  const char *const *migrations;
-  size_t n_migrations;
 } store_ops;
 
 extern const store_ops store_sqlite_ops;
 extern const store_ops store_postgres_ops;
+
+/* store.c: the ECONFLICT reason for a refused document write, the same on
+ * both back ends. current is the stored version, 0 when absent. */
+int store_doc_conflict(lisec_err *err, const char *kind, const char *id, int64_t expected,
+                       int64_t current);
+
+/* migrations.c: brings the schema up to date (each step in its own
+ * transaction, serialised against other processes opening the same
+ * database); refuses a database whose schema is newer than this code. */
+int store_migrate(const store_ops *ops, void *be, lisec_err *err);
+/* The highest schema version this code knows. */
+int store_migrations_latest(void);
+/* The SQL reading the applied version (0 for a database never migrated). */
+#define STORE_SQL_SCHEMA_VERSION "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 
 #endif

@@ -1,0 +1,159 @@
+/* The versioned schema. Each migration is a number and its SQL for each back
+ * end; the numbers applied are recorded in schema_migrations. At open, every
+ * pending migration runs in order, each in its own transaction together with
+ * its record, so a crash leaves the schema at one version or the next and
+ * never between. Opening processes are serialised (SQLite's write lock,
+ * PostgreSQL's advisory lock) so two daemons starting at once do not both
+ * migrate. A database migrated by newer code is refused untouched: old code
+ * cannot know what a newer schema means. Migrations are never edited once
+ * shipped, only added. */
+#include <stdio.h>
+
+#include "store/store_impl.h"
+
+typedef struct store_migration {
+  int version;
+  const char *what;
+  const char *sqlite;
+  const char *postgres;
+} store_migration;
+
+static const store_migration migrations[] = {
+    {1, "documents, audit log, checkpoints",
+     "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
+     "  version INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
+     "CREATE TABLE audit_log (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+     "  sealed INTEGER NOT NULL, data BLOB NOT NULL, leaf_hash BLOB NOT NULL);"
+     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+     "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+     "CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL);",
+     "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
+     "  version BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));"
+     "CREATE TABLE audit_log (idx BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,"
+     "  sealed INTEGER NOT NULL, data BYTEA NOT NULL, leaf_hash BYTEA NOT NULL);"
+     "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+     "  $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;"
+     "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log"
+     "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();"
+     "CREATE TABLE checkpoints (tree_size BIGINT PRIMARY KEY, note TEXT NOT NULL,"
+     "  created_at BIGINT NOT NULL);"},
+    /* Version 1 left ways around its triggers: SQLite's INSERT OR REPLACE
+     * deletes the old row without firing DELETE triggers, and PostgreSQL's
+     * TRUNCATE fires no row trigger. Entries now go only at the end, and the
+     * signed checkpoints are kept the same way. */
+    {2, "audit log entries only at the end; checkpoints append-only",
+     "CREATE TRIGGER audit_log_at_end BEFORE INSERT ON audit_log"
+     "  WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log)"
+     "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only: entry not at the end'); END;"
+     "CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints"
+     "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+     "CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints"
+     "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+     "CREATE TRIGGER checkpoints_no_replace BEFORE INSERT ON checkpoints"
+     "  WHEN EXISTS (SELECT 1 FROM checkpoints WHERE tree_size = NEW.tree_size)"
+     "  BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;",
+     "CREATE FUNCTION audit_log_at_end() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+     "  IF NEW.idx IS DISTINCT FROM (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log) THEN"
+     "    RAISE EXCEPTION 'audit log is append-only: entry % not at the end', NEW.idx"
+     "      USING ERRCODE = 'integrity_constraint_violation';"
+     "  END IF; RETURN NEW; END $$;"
+     "CREATE TRIGGER audit_log_at_end BEFORE INSERT ON audit_log"
+     "  FOR EACH ROW EXECUTE FUNCTION audit_log_at_end();"
+     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"
+     "  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+     "CREATE FUNCTION checkpoints_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+     "  $$ BEGIN RAISE EXCEPTION 'checkpoints are append-only'; END $$;"
+     "CREATE TRIGGER checkpoints_no_change BEFORE UPDATE OR DELETE ON checkpoints"
+     "  FOR EACH ROW EXECUTE FUNCTION checkpoints_append_only();"
+     "CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints"
+     "  FOR EACH STATEMENT EXECUTE FUNCTION checkpoints_append_only();"},
+};
+
+#define N_MIGRATIONS ((int)LISEC_ARRAY_LEN(migrations))
+
+int store_migrations_latest(void) { return N_MIGRATIONS; }
+
+/* The applied version, 0 when schema_migrations does not exist yet. Asking
+ * first avoids CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to a role
+ * without CREATE rights even when the table is there. */
+static int applied_version(const store_ops *ops, void *be, int64_t *v, lisec_err *err) {
+  const char *exists =
+      ops->dialect == STORE_DIALECT_SQLITE
+          ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = "
+            "'schema_migrations'"
+          /* A scan of the catalog, not to_regclass(): name lookups use a
+           * cache that may not yet show a table another process created
+           * while this one waited for the migration lock. */
+          : "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'schema_migrations'";
+  int64_t present = 0;
+  int rc = ops->query_int(be, exists, &present, err);
+  if (rc) return rc;
+  *v = 0;
+  return present ? ops->query_int(be, STORE_SQL_SCHEMA_VERSION, v, err) : 0;
+}
+
+static int refuse_newer(int64_t v, lisec_err *err) {
+  return lisec_err_set(err, LISEC_ESTORE,
+                       "store: database schema version %lld is newer than this lisec "
+                       "understands (%d); refusing to touch it",
+                       (long long)v, N_MIGRATIONS);
+}
+
+/* One step under the lock: re-reads the version (another process may have
+ * migrated meanwhile) and applies the next migration if one is pending.
+ * *done is set when nothing is pending. */
+static int migrate_step(const store_ops *ops, void *be, bool *done, lisec_err *err) {
+  int rc = ops->begin(be, err);
+  if (rc) {
+    lisec_err_wrap(err, "store: cannot start a schema migration");
+    return rc;
+  }
+  /* An arbitrary constant naming "lisec schema migration" among advisory locks. */
+  if (ops->dialect == STORE_DIALECT_POSTGRES)
+    rc = ops->exec(be, "SELECT pg_advisory_xact_lock(7151300020260001)", err);
+  int64_t v = 0;
+  if (!rc) rc = applied_version(ops, be, &v, err);
+  if (!rc && v > N_MIGRATIONS) rc = refuse_newer(v, err);
+  if (rc || v == N_MIGRATIONS) {
+    ops->rollback(be);
+    *done = rc == 0;
+    return rc;
+  }
+  const store_migration *m = &migrations[v];
+  if (m->version != v + 1) {
+    ops->rollback(be);
+    return lisec_err_set(err, LISEC_EINTERNAL, "store: migration table out of order at %lld",
+                         (long long)v + 1);
+  }
+  char mark[128];
+  snprintf(mark, sizeof mark, "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld)",
+           m->version, (long long)lisec_time_now());
+  if (v == 0)
+    rc = ops->exec(be,
+                   "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                   "applied_at BIGINT NOT NULL)",
+                   err);
+  if (!rc)
+    rc = ops->exec(be, ops->dialect == STORE_DIALECT_SQLITE ? m->sqlite : m->postgres, err);
+  if (!rc) rc = ops->exec(be, mark, err);
+  if (!rc) rc = ops->commit(be, err);
+  else ops->rollback(be);
+  if (rc) lisec_err_wrap(err, "store: schema migration %d (%s) failed", m->version, m->what);
+  return rc;
+}
+
+int store_migrate(const store_ops *ops, void *be, lisec_err *err) {
+  int64_t v = 0;
+  /* The common case, an up-to-date schema, takes no lock. */
+  int rc = applied_version(ops, be, &v, err);
+  if (rc) return rc;
+  if (v > N_MIGRATIONS) return refuse_newer(v, err);
+  bool done = v == N_MIGRATIONS;
+  while (!done)
+    if ((rc = migrate_step(ops, be, &done, err)) != 0) return rc;
+  return 0;
+}
