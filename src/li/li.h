@@ -1,0 +1,117 @@
+/* li/ holds the LI function of a VM to TR 103 308 §4.1 and §4.2: each LI
+ * VM gets its own key pair and is paired with the LI administration, which
+ * signs that VM's public key; once paired, only a command signed by the LI
+ * administration, for that VM, with a counter above every earlier one and
+ * not yet expired, can switch it off again; and an LI VM talks only to
+ * known (paired) LI VMs and registered peers. Pure: keys come in as
+ * EVP_PKEYs, commands as bytes, and the last accepted counter is passed in
+ * and out (the controller persists it). docs/li.md has the formats. */
+#ifndef LISEC_LI_H
+#define LISEC_LI_H
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "crypto/crypto.h"
+
+#define LI_VM_ID_MAX 128
+#define LI_MSG_MAX 4096                     /* a signed command or statement file */
+#define LI_CMD_LIFETIME_MAX (7 * 24 * 3600) /* a command expires within a week */
+#define LI_COUNTER_MAX ((uint64_t)1 << 53)  /* exact in JSON numbers */
+
+/* off -> enabled (hypervisor-admin) -> paired (li-admin) -> off (a command
+ * signed by the LI administration). Before pairing, the hypervisor
+ * administration may switch it off again by itself. */
+typedef enum { LI_STATE_OFF, LI_STATE_ENABLED, LI_STATE_PAIRED } li_state;
+const char *li_state_name(li_state s); /* "off", "enabled", "paired" */
+int li_state_parse(const char *s, li_state *out);
+
+/* What the controller keeps per VM. last_counter survives disabling and
+ * re-pairing: it is never reset, or an old command could be replayed. */
+typedef struct li_vm {
+  char id[LI_VM_ID_MAX + 1];
+  li_state state;
+  uint8_t key_sha256[CRYPTO_SHA256_LEN]; /* the paired VM key (SPKI DER) */
+  bool has_key;
+  uint64_t last_counter;
+} li_vm;
+
+/* A VM id: 1..LI_VM_ID_MAX of [A-Za-z0-9._:-]. */
+int li_vm_id_check(const char *id, lisec_err *err);
+int li_vm_init(li_vm *vm, const char *id, lisec_err *err);
+
+/* SHA-256 of the key's SubjectPublicKeyInfo (DER): how a VM key is named. */
+int li_key_sha256(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err);
+
+/* ---- transitions (actor is the caller's role: "hypervisor-admin",
+ * "li-admin", "operator", ...). A refusal is EDENIED/EAUTH with the clause;
+ * the controller audits every call, refused or not. ---------------------- */
+
+/* off -> enabled, by the hypervisor administration only. */
+int li_enable(li_vm *vm, const char *actor, lisec_err *err);
+/* enabled -> paired, by the LI administration: pairing is the LI
+ * administration's statement (li_pair_verify) naming this VM and the key
+ * it was given at instantiation. */
+int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_key,
+            const uint8_t *statement, size_t len, lisec_err *err);
+/* A direct switch-off by a role: allowed for the hypervisor administration
+ * while enabled and not yet paired; refused for a paired VM whoever asks
+ * (TR 103 308 §4.1: only the LI administration system may authorise it). */
+int li_disable(li_vm *vm, const char *actor, lisec_err *err);
+/* paired -> off by a signed command (li_command_verify): the VM's counter
+ * advances to the command's. */
+int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
+                      int64_t now, lisec_err *err);
+
+/* ---- signed messages ---------------------------------------------------- */
+
+/* The signed disable command: JSON
+ *   {"command":{"counter":N,"expires":T,"type":"li-disable","v":1,"vm":"ID"},
+ *    "signature":"<base64>"}
+ * The signature (crypto_sign: ECDSA over SHA-256, or Ed25519) covers the
+ * canonical bytes {"counter":N,"expires":T,"type":"li-disable","v":1,"vm":"ID"}
+ * (keys sorted, no spaces, decimal integers), which the verifier rebuilds
+ * from the parsed fields, so whitespace or key order in transit cannot
+ * change what was signed. */
+typedef struct li_command {
+  char vm[LI_VM_ID_MAX + 1];
+  uint64_t counter;
+  int64_t expires;
+} li_command;
+
+/* The canonical bytes of a command (NUL-terminated in out). */
+int li_command_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err);
+/* Signs c with key into a command file (malloc'd JSON, NUL-terminated). */
+int li_command_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *err);
+/* Parses and verifies a command for vm_id: signature by li_admin_key, vm
+ * matches, counter > last_counter (else ECONFLICT: a replay), now <
+ * expires <= now + LI_CMD_LIFETIME_MAX. */
+int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                      uint64_t last_counter, int64_t now, li_command *out, lisec_err *err);
+
+/* The pairing statement: JSON
+ *   {"statement":{"key_sha256":"HEX","type":"li-pair","v":1,"vm":"ID"},
+ *    "signature":"<base64>"}
+ * signed over {"key_sha256":"HEX","type":"li-pair","v":1,"vm":"ID"}. */
+int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, EVP_PKEY *li_admin_key, char **out,
+                 lisec_err *err);
+/* Verifies that li_admin_key signed a pairing of vm_key to vm_id. */
+int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                   EVP_PKEY *vm_key, lisec_err *err);
+
+/* ---- known peers (TR 103 308 §4.2) -------------------------------------- */
+
+typedef struct li_peer {
+  const char *id;
+  bool registered; /* known to the model at all */
+  bool li;         /* carries an LI function (enabled or paired) */
+  li_state state;
+} li_peer;
+/* A connection that involves an LI VM is allowed only between registered
+ * VMs, and every LI end must be paired. */
+int li_connection_check(const li_peer *a, const li_peer *b, lisec_err *err);
+
+#endif

@@ -1,0 +1,209 @@
+/* The two signed messages of the LI administration: the pairing statement
+ * (this VM id holds this public key) and the disable command (switch off
+ * this VM's LI function; counter and expiry make it single-use and
+ * short-lived). Both sign canonical bytes the verifier rebuilds from the
+ * parsed fields, never the bytes received, so there is exactly one byte
+ * string per meaning. Formats in docs/li.md. */
+#include <inttypes.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "li/li.h"
+
+#define SIG_MAX 512
+
+int li_key_sha256(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err) {
+  uint8_t *der = NULL;
+  int len = key ? i2d_PUBKEY(key, &der) : -1;
+  if (len <= 0) return lisec_err_set(err, LISEC_EINVAL, "not a public key");
+  crypto_sha256(der, (size_t)len, out);
+  OPENSSL_free(der);
+  return 0;
+}
+
+int li_command_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err) {
+  int rc = li_vm_id_check(c->vm, err);
+  if (rc) return rc;
+  if (c->counter == 0 || c->counter > LI_COUNTER_MAX || c->expires <= 0)
+    return lisec_err_set(err, LISEC_EINVAL, "counter must be 1..2^53 and expires positive");
+  int n = snprintf(out, out_len,
+                   "{\"counter\":%" PRIu64 ",\"expires\":%" PRId64
+                   ",\"type\":\"li-disable\",\"v\":1,\"vm\":\"%s\"}",
+                   c->counter, c->expires, c->vm);
+  if (n < 0 || (size_t)n >= out_len) return lisec_err_set(err, LISEC_ETOOBIG, "command too long");
+  return 0;
+}
+
+static int pair_canonical(const char *vm, const char *key_hex, char *out, size_t out_len,
+                          lisec_err *err) {
+  int rc = li_vm_id_check(vm, err);
+  if (rc) return rc;
+  int n = snprintf(out, out_len, "{\"key_sha256\":\"%s\",\"type\":\"li-pair\",\"v\":1,\"vm\":\"%s\"}",
+                   key_hex, vm);
+  if (n < 0 || (size_t)n >= out_len) return lisec_err_set(err, LISEC_ETOOBIG, "statement too long");
+  return 0;
+}
+
+/* {"<field>": <canonical object>, "signature": "<base64>"} */
+static int wrap_signed(const char *field, const char *canonical, EVP_PKEY *key, char **out,
+                       lisec_err *err) {
+  uint8_t *sig = NULL;
+  size_t sig_len = 0;
+  char *b64 = NULL;
+  int rc = crypto_sign(key, canonical, strlen(canonical), &sig, &sig_len, err);
+  if (rc) return rc;
+  if (crypto_base64_encode(sig, sig_len, &b64)) {
+    free(sig);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  free(sig);
+  size_t n = strlen(field) + strlen(canonical) + strlen(b64) + 40;
+  *out = malloc(n);
+  if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  else snprintf(*out, n, "{\"%s\":%s,\"signature\":\"%s\"}\n", field, canonical, b64);
+  free(b64);
+  return rc;
+}
+
+int li_command_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *err) {
+  char canon[LI_MSG_MAX];
+  int rc = li_command_canonical(c, canon, sizeof canon, err);
+  return rc ? rc : wrap_signed("command", canon, key, out, err);
+}
+
+int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, EVP_PKEY *li_admin_key, char **out,
+                 lisec_err *err) {
+  uint8_t h[CRYPTO_SHA256_LEN];
+  char hex[2 * CRYPTO_SHA256_LEN + 1], canon[LI_MSG_MAX];
+  int rc = li_key_sha256(vm_key, h, err);
+  if (rc) return rc;
+  lisec_hex_encode(h, sizeof h, hex);
+  if ((rc = pair_canonical(vm_id, hex, canon, sizeof canon, err))) return rc;
+  return wrap_signed("statement", canon, li_admin_key, out, err);
+}
+
+/* Parses {"<field>": {...}, "signature": "..."} with nothing else in it;
+ * *inner borrows from *root, *sig is malloc'd. */
+static int parse_signed(const uint8_t *data, size_t len, const char *field, size_t n_inner,
+                        json_t **root, json_t **inner, uint8_t **sig, size_t *sig_len,
+                        lisec_err *err) {
+  if (len > LI_MSG_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "signed LI message larger than %d bytes", LI_MSG_MAX);
+  int rc = lisec_json_parse((const char *)data, len, root, err);
+  if (rc) return rc;
+  const char *b64 = NULL;
+  *inner = json_object_get(*root, field);
+  if (!json_is_object(*root) || json_object_size(*root) != 2 || !json_is_object(*inner) ||
+      json_object_size(*inner) != n_inner) {
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "an LI %s is {\"%s\": {...%zu fields}, \"signature\": \"...\"} and nothing else",
+                       field, field, n_inner);
+  } else if (!(rc = lisec_json_get_str(*root, "signature", true, 2 * SIG_MAX, &b64, err))) {
+    rc = crypto_base64_decode(b64, SIG_MAX, sig, sig_len, err);
+  }
+  if (rc) {
+    json_decref(*root);
+    *root = NULL;
+  }
+  return rc;
+}
+
+static int check_header(json_t *inner, const char *type, lisec_err *err) {
+  const char *t = NULL;
+  int64_t v = 0;
+  int rc = lisec_json_get_str(inner, "type", true, 32, &t, err);
+  if (!rc) rc = lisec_json_get_int(inner, "v", true, 1, 1, &v, err);
+  if (!rc && strcmp(t, type) != 0)
+    rc = lisec_err_set(err, LISEC_EINVAL, "this is not an LI %s message", type);
+  return rc;
+}
+
+int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                      uint64_t last_counter, int64_t now, li_command *out, lisec_err *err) {
+  json_t *root = NULL, *cmd = NULL;
+  uint8_t *sig = NULL;
+  size_t sig_len = 0;
+  int rc = parse_signed(data, len, "command", 5, &root, &cmd, &sig, &sig_len, err);
+  if (rc) return rc;
+  const char *vm = NULL;
+  int64_t counter = 0, expires = 0;
+  char canon[LI_MSG_MAX];
+  memset(out, 0, sizeof *out);
+  if ((rc = check_header(cmd, "li-disable", err)) ||
+      (rc = lisec_json_get_str(cmd, "vm", true, LI_VM_ID_MAX, &vm, err)) ||
+      (rc = lisec_json_get_int(cmd, "counter", true, 1, (int64_t)LI_COUNTER_MAX, &counter, err)) ||
+      (rc = lisec_json_get_int(cmd, "expires", true, 1, INT64_MAX, &expires, err)))
+    goto out;
+  memcpy(out->vm, vm, strlen(vm) + 1);
+  out->counter = (uint64_t)counter;
+  out->expires = expires;
+  if ((rc = li_command_canonical(out, canon, sizeof canon, err))) goto out;
+  if (crypto_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the disable command is not signed by the LI administration");
+    goto out;
+  }
+  if (strcmp(out->vm, vm_id) != 0) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the disable command is for VM %s, not %s", out->vm, vm_id);
+  } else if (now >= expires) {
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the disable command expired");
+  } else if (expires - now > LI_CMD_LIFETIME_MAX) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the disable command is valid for more than %d s",
+                       LI_CMD_LIFETIME_MAX);
+  } else if (out->counter <= last_counter) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-4.1: replayed disable command (counter %" PRIu64
+                       " not above %" PRIu64 ")",
+                       out->counter, last_counter);
+  }
+out:
+  free(sig);
+  json_decref(root);
+  return rc;
+}
+
+int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                   EVP_PKEY *vm_key, lisec_err *err) {
+  json_t *root = NULL, *st = NULL;
+  uint8_t *sig = NULL;
+  size_t sig_len = 0;
+  int rc = parse_signed(data, len, "statement", 4, &root, &st, &sig, &sig_len, err);
+  if (rc) return rc;
+  const char *vm = NULL, *hex = NULL;
+  char canon[LI_MSG_MAX];
+  uint8_t h[CRYPTO_SHA256_LEN], want[CRYPTO_SHA256_LEN];
+  if ((rc = check_header(st, "li-pair", err)) ||
+      (rc = lisec_json_get_str(st, "vm", true, LI_VM_ID_MAX, &vm, err)) ||
+      (rc = lisec_json_get_str(st, "key_sha256", true, 64, &hex, err)))
+    goto out;
+  if (strlen(hex) != 64 || lisec_hex_decode(hex, h, sizeof h)) {
+    rc = lisec_err_set(err, LISEC_EINVAL, "key_sha256 is not 64 hex digits");
+    goto out;
+  }
+  /* Lower-case hex only, so the canonical bytes are unique. */
+  char lower[2 * CRYPTO_SHA256_LEN + 1];
+  lisec_hex_encode(h, sizeof h, lower);
+  if ((rc = pair_canonical(vm, lower, canon, sizeof canon, err))) goto out;
+  if (crypto_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the pairing is not signed by the LI administration");
+    goto out;
+  }
+  if (strcmp(vm, vm_id) != 0) {
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the pairing is for VM %s, not %s", vm,
+                       vm_id);
+    goto out;
+  }
+  if ((rc = li_key_sha256(vm_key, want, err))) goto out;
+  if (!crypto_ct_equal(want, h, sizeof h))
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the pairing names another key than VM %s was given", vm_id);
+out:
+  free(sig);
+  json_decref(root);
+  return rc;
+}

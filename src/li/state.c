@@ -1,0 +1,135 @@
+/* The LI function of one VM as a state machine (TR 103 308 §4.1): the
+ * hypervisor administration switches it on, the LI administration pairs
+ * it, and from then on nobody but the LI administration, by a signed
+ * command, switches it off. Each refusal names the clause and the actor so
+ * the controller's audit record of the attempt says who tried what. Also
+ * the rule that an LI VM only works with known LI VMs (§4.2). */
+#include <string.h>
+
+#include "li/li.h"
+
+static const char *const state_names[] = {"off", "enabled", "paired"};
+
+const char *li_state_name(li_state s) { return (unsigned)s < 3 ? state_names[s] : "?"; }
+
+int li_state_parse(const char *s, li_state *out) {
+  for (unsigned i = 0; s && i < 3; i++)
+    if (strcmp(s, state_names[i]) == 0) {
+      *out = (li_state)i;
+      return 0;
+    }
+  return LISEC_EINVAL;
+}
+
+int li_vm_id_check(const char *id, lisec_err *err) {
+  size_t n = id ? strnlen(id, LI_VM_ID_MAX + 1) : 0;
+  if (n == 0 || n > LI_VM_ID_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "a VM id is 1 to %d characters", LI_VM_ID_MAX);
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == ':' || c == '-'))
+      return lisec_err_set(err, LISEC_EINVAL, "VM id has a character outside [A-Za-z0-9._:-]");
+  }
+  return 0;
+}
+
+int li_vm_init(li_vm *vm, const char *id, lisec_err *err) {
+  memset(vm, 0, sizeof *vm);
+  int rc = li_vm_id_check(id, err);
+  if (rc) return rc;
+  memcpy(vm->id, id, strlen(id) + 1);
+  vm->state = LI_STATE_OFF;
+  return 0;
+}
+
+static bool is(const char *actor, const char *role) { return actor && strcmp(actor, role) == 0; }
+
+static const char *who(const char *actor) { return actor ? actor : "(no role)"; }
+
+int li_enable(li_vm *vm, const char *actor, lisec_err *err) {
+  if (!is(actor, "hypervisor-admin"))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-4.1: only the hypervisor administration enables the LI function "
+                         "of VM %s (refused for %.64s)",
+                         vm->id, who(actor));
+  if (vm->state != LI_STATE_OFF)
+    return lisec_err_set(err, LISEC_ECONFLICT, "LI function of VM %s is %s already", vm->id,
+                         li_state_name(vm->state));
+  vm->state = LI_STATE_ENABLED;
+  return 0;
+}
+
+int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_key,
+            const uint8_t *statement, size_t len, lisec_err *err) {
+  if (!is(actor, "li-admin"))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-4.1: only the LI administration pairs VM %s (refused for %.64s)",
+                         vm->id, who(actor));
+  if (vm->state == LI_STATE_OFF)
+    return lisec_err_set(err, LISEC_ECONFLICT,
+                         "TR103308-4.1: VM %s: the hypervisor administration has not enabled its "
+                         "LI function",
+                         vm->id);
+  if (vm->state == LI_STATE_PAIRED)
+    return lisec_err_set(err, LISEC_ECONFLICT,
+                         "TR103308-4.1: VM %s is paired already (a signed disable comes first)",
+                         vm->id);
+  int rc = li_pair_verify(statement, len, li_admin_key, vm->id, vm_key, err);
+  if (rc) return rc;
+  if ((rc = li_key_sha256(vm_key, vm->key_sha256, err))) return rc;
+  vm->has_key = true;
+  vm->state = LI_STATE_PAIRED;
+  return 0;
+}
+
+int li_disable(li_vm *vm, const char *actor, lisec_err *err) {
+  if (vm->state == LI_STATE_PAIRED)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.1: VM %s is paired with the LI administration; only a command "
+                         "signed by the LI administration disables it (attempt by %.64s refused)",
+                         vm->id, who(actor));
+  if (!is(actor, "hypervisor-admin"))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-4.1: only the hypervisor administration disables an unpaired LI "
+                         "function (refused for %.64s)",
+                         who(actor));
+  if (vm->state == LI_STATE_OFF)
+    return lisec_err_set(err, LISEC_ECONFLICT, "LI function of VM %s is off already", vm->id);
+  vm->state = LI_STATE_OFF;
+  return 0;
+}
+
+int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
+                      int64_t now, lisec_err *err) {
+  if (vm->state != LI_STATE_PAIRED)
+    return lisec_err_set(err, LISEC_ECONFLICT, "VM %s is %s, not paired", vm->id,
+                         li_state_name(vm->state));
+  li_command c;
+  int rc = li_command_verify(cmd, len, li_admin_key, vm->id, vm->last_counter, now, &c, err);
+  if (rc) return rc;
+  vm->last_counter = c.counter;
+  vm->state = LI_STATE_OFF;
+  vm->has_key = false;
+  memset(vm->key_sha256, 0, sizeof vm->key_sha256);
+  return 0;
+}
+
+static int peer_ok(const li_peer *p, const li_peer *other, lisec_err *err) {
+  if (!p->registered)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.2: VM %.64s is unknown; an LI VM only operates with known VMs",
+                         p->id ? p->id : "?");
+  if (p->li && p->state != LI_STATE_PAIRED)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.2: LI VM %.64s is not paired with the LI administration, so "
+                         "%.64s may not operate with it",
+                         p->id ? p->id : "?", other->id ? other->id : "?");
+  return 0;
+}
+
+int li_connection_check(const li_peer *a, const li_peer *b, lisec_err *err) {
+  if (!a->li && !b->li) return 0; /* not an LI connection: the model's other rules apply */
+  int rc = peer_ok(a, b, err);
+  return rc ? rc : peer_ok(b, a, err);
+}
