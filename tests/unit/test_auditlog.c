@@ -57,7 +57,8 @@ static int fresh_store(void **state) {
     char cmd[800];
     snprintf(cmd, sizeof cmd,
              "psql -q '%s' -c 'ALTER TABLE audit_log DISABLE TRIGGER USER; DELETE FROM audit_log; "
-             "ALTER TABLE audit_log ENABLE TRIGGER USER; DELETE FROM checkpoints;' >/dev/null 2>&1",
+             "ALTER TABLE audit_log ENABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER; "
+             "DELETE FROM checkpoints; ALTER TABLE checkpoints ENABLE TRIGGER USER;' >/dev/null 2>&1",
              env);
     if (system(cmd) != 0) { /* the tables exist only after the first open */
     }
@@ -316,8 +317,8 @@ static void test_failed_write_refuses_the_action(void **state) {
   for (int i = 0; i < 5; i++) assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
   /* The store now refuses every insert into the log. */
   if (external_store)
-    raw_sql("CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-            "'disk full'; END $$; CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW "
+    raw_sql("CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION "
+            "''disk full''; END'; CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW "
             "EXECUTE FUNCTION fail_audit();");
   else
     raw_sql("CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;");

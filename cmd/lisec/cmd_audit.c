@@ -1,0 +1,713 @@
+/* `lisec audit ...`: the auditor's side of the tamper-evident log. verify
+ * recomputes the whole Merkle tree from the entries (read from a database
+ * with --db, or fetched from lisecd), checks every checkpoint's signature and
+ * that the log still extends the last checkpoint this auditor saw (kept in a
+ * state file), and names every discrepancy; read opens the entries sealed to
+ * the LI administration with its key; prove prints inclusion and consistency
+ * proofs as JSON for outside RFC 9162 verifiers. Both sources feed the same
+ * audit_verifier, so online and offline checks cannot drift apart. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "cli.h"
+#include "commands.h"
+#include "crypto/crypto.h"
+#include "ctl/auditlog.h"
+#include "store/store.h"
+
+const char cli_help_audit[] = "verify the audit log, open sealed LI entries, print proofs";
+
+int cli_cmd_audit(int argc, char **argv);
+
+#define PAGE 1000u
+#define DB_PAGE 100000u
+
+static int audit_usage(void) {
+  return cli_fail(
+      "usage: lisec audit verify [--db URL|FILE] [--state FILE] [--pubkey FILE]\n"
+      "           recompute the tree, check every checkpoint and the last one seen;\n"
+      "           exit 0 intact, 1 tampering found, 2 error\n"
+      "       lisec audit read --li-key FILE [--from N] [--to N] [--db URL|FILE]\n"
+      "           list entries, opening those sealed to the LI administration\n"
+      "           (with --db, --key FILE also names the LI key)\n"
+      "       lisec audit prove --index N | --old SIZE | --leaf HEX [--size N] [--db URL|FILE]\n"
+      "           an inclusion or consistency proof as JSON (hex), against the newest\n"
+      "           checkpoint unless --size says otherwise\n"
+      "       lisec audit vkey --dev-key PEM --origin NAME   the verifier key of a key file\n"
+      "       lisec audit li-keygen SECRET_FILE PUBLIC_FILE  an X25519 pair for the LI administration\n"
+      "Without --db the entries come from lisecd (--server, role auditor, li-admin or operator).");
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || !end || *end || !*s || s[0] == '-' || v > AUDIT_SIZE_MAX) return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---- where entries come from -------------------------------------------- */
+
+typedef int (*entry_cb)(void *ctx, uint64_t index, int64_t time_ms, bool sealed,
+                        const uint8_t *data, size_t len, const uint8_t *leaf_hash);
+typedef store_checkpoint_cb checkpoint_cb;
+
+typedef struct source {
+  lisec_store *db; /* NULL: lisecd over HTTPS */
+} source;
+
+static int source_open(source *src, const char *db, lisec_err *err) {
+  memset(src, 0, sizeof *src);
+  if (!db) return 0;
+  char url[4200];
+  if (strstr(db, "://") || strncmp(db, "sqlite:", 7) == 0) {
+    snprintf(url, sizeof url, "%s", db);
+  } else {
+    if (strlen(db) > 4000) return lisec_err_set(err, LISEC_EINVAL, "--db path too long");
+    snprintf(url, sizeof url, "sqlite:%s", db);
+  }
+  /* An offline check must not create an empty database where none was. */
+  if (strncmp(url, "sqlite:", 7) == 0 && strcmp(url, "sqlite::memory:") != 0 && access(url + 7, R_OK) != 0)
+    return lisec_err_set(err, LISEC_EIO, "%s: %s", url + 7, strerror(errno));
+  return store_open(url, &src->db, err);
+}
+
+static void source_close(source *src) {
+  if (src->db) store_close(src->db);
+}
+
+static int http_get(const char *path, json_t **out, lisec_err *err) {
+  long status = 0;
+  json_t *reply = NULL;
+  int rc = cli_http_request("GET", path, NULL, &status, &reply, err);
+  if (rc) return rc;
+  if (status != 200 || !json_is_object(reply)) {
+    const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+    rc = lisec_err_set(err, status == 403 ? LISEC_EAUTH : LISEC_EUNAVAIL, "lisecd answered %ld to %s: %s",
+                       status, path, msg ? msg : "(no message)");
+    json_decref(reply);
+    return rc;
+  }
+  *out = reply;
+  return 0;
+}
+
+static int source_checkpoints(source *src, checkpoint_cb cb, void *ctx, lisec_err *err) {
+  if (src->db) return store_checkpoint_list(src->db, cb, ctx, err);
+  json_t *reply = NULL;
+  int rc = http_get("/v1/audit/checkpoints", &reply, err);
+  if (rc) return rc;
+  json_t *arr = json_object_get(reply, "checkpoints"), *it;
+  size_t i;
+  if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint list is malformed");
+  json_array_foreach(arr, i, it) {
+    if (rc) break;
+    json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
+    const char *note = json_string_value(json_object_get(it, "note"));
+    if (size < 0 || !note) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint %zu is malformed", i);
+    else rc = cb(ctx, (uint64_t)size, note);
+  }
+  json_decref(reply);
+  return rc;
+}
+
+typedef struct db_entry_ctx {
+  entry_cb cb;
+  void *ctx;
+  uint64_t seen;
+} db_entry_ctx;
+
+static int db_entry(void *ctx, const store_log_entry *e) {
+  db_entry_ctx *c = ctx;
+  c->seen++;
+  return c->cb(c->ctx, e->index, e->time_ms, e->sealed != 0, e->data, e->len, e->leaf_hash);
+}
+
+/* Streams entries from <= index < to (to = UINT64_MAX: to the end). */
+static int source_entries(source *src, uint64_t from, uint64_t to, entry_cb cb, void *ctx,
+                          lisec_err *err) {
+  if (src->db) {
+    uint64_t size = 0;
+    int rc = store_log_size(src->db, &size, err);
+    if (rc) return rc;
+    if (to > size) to = size;
+    /* In pages, so a back end that buffers a whole result stays bounded. */
+    for (uint64_t a = from; a < to && !rc; a += DB_PAGE) {
+      db_entry_ctx c = {.cb = cb, .ctx = ctx};
+      rc = store_log_range(src->db, a, a + DB_PAGE < to ? a + DB_PAGE : to, db_entry, &c, err);
+    }
+    return rc;
+  }
+  for (uint64_t a = from; a < to;) {
+    char path[128];
+    uint64_t count = to - a < PAGE ? to - a : PAGE;
+    snprintf(path, sizeof path, "/v1/audit/entries?from=%llu&count=%llu", (unsigned long long)a,
+             (unsigned long long)count);
+    json_t *reply = NULL;
+    int rc = http_get(path, &reply, err);
+    if (rc) return rc;
+    json_t *arr = json_object_get(reply, "entries"), *it;
+    size_t i, n = json_array_size(arr);
+    if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's entry page is malformed");
+    json_array_foreach(arr, i, it) {
+      if (rc) break;
+      json_int_t idx = json_integer_value(json_object_get(it, "index"));
+      const char *b64 = json_string_value(json_object_get(it, "data"));
+      const char *lh = json_string_value(json_object_get(it, "leaf_hash"));
+      uint8_t *data = NULL, leaf[32];
+      size_t len = 0;
+      if (idx < 0 || !b64 || crypto_base64_decode(b64, STORE_LOG_DATA_MAX, &data, &len, err) != 0) {
+        rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's entry %zu of the page at %llu is malformed", i,
+                           (unsigned long long)a);
+        break;
+      }
+      bool have_leaf = lh && strlen(lh) == 64 && lisec_hex_decode(lh, leaf, 32) == 0;
+      rc = cb(ctx, (uint64_t)idx, json_integer_value(json_object_get(it, "time_ms")),
+              json_is_true(json_object_get(it, "sealed")), data, len, have_leaf ? leaf : NULL);
+      free(data);
+    }
+    json_decref(reply);
+    if (rc) return rc;
+    if (n < count) break;
+    a += n;
+  }
+  return 0;
+}
+
+/* ---- verify -------------------------------------------------------------- */
+
+typedef struct verify_ctx {
+  audit_verifier *v;
+  int rc;
+} verify_ctx;
+
+static int verify_cp(void *ctx, uint64_t size, const char *note) {
+  verify_ctx *c = ctx;
+  c->rc = audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
+  return c->rc;
+}
+
+static int verify_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
+                        size_t len, const uint8_t *leaf_hash) {
+  (void)time_ms;
+  (void)sealed;
+  verify_ctx *c = ctx;
+  c->rc = audit_verifier_add_entry(c->v, index, data, len, leaf_hash, NULL);
+  return c->rc;
+}
+
+static int read_vkey_file(const char *path, audit_vkey *k, lisec_err *err) {
+  uint8_t *text = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, 1024, &text, &len, err);
+  if (!rc) rc = audit_vkey_parse((const char *)text, k, err);
+  free(text);
+  return rc ? lisec_err_wrap(err, "%s", path) : 0;
+}
+
+/* The state file: the verifier key this auditor pinned and the newest
+ * checkpoint it verified, as JSON. */
+static int state_load(const char *path, audit_vkey *k, bool *have_key, audit_checkpoint *seen,
+                      bool *have_seen, lisec_err *err) {
+  *have_key = *have_seen = false;
+  uint8_t *text = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, 64 * 1024, &text, &len, err);
+  if (rc == LISEC_EIO && access(path, F_OK) != 0) {
+    lisec_err_clear(err);
+    return 0; /* first run */
+  }
+  if (rc) return rc;
+  json_t *j = NULL;
+  rc = lisec_json_parse((const char *)text, len, &j, err);
+  free(text);
+  if (rc) return lisec_err_wrap(err, "state file %s", path);
+  const char *vkey = NULL, *note = NULL;
+  lisec_json_get_str(j, "vkey", false, 1024, &vkey, err);
+  lisec_json_get_str(j, "checkpoint", false, AUDIT_NOTE_MAX, &note, err);
+  if (vkey) {
+    rc = audit_vkey_parse(vkey, k, err);
+    *have_key = rc == 0;
+  }
+  if (!rc && note) {
+    /* The checkpoint is stored signed, so the state file itself cannot be
+     * edited into a different history without the log's key. */
+    rc = audit_note_open(note, strlen(note), k, seen, err);
+    *have_seen = rc == 0;
+  }
+  json_decref(j);
+  return rc ? lisec_err_wrap(err, "state file %s", path) : 0;
+}
+
+static int state_save(const char *path, const audit_vkey *k, const char *note, lisec_err *err) {
+  char *vkey = NULL;
+  int rc = audit_vkey_format(k, &vkey, err);
+  if (rc) return rc;
+  json_t *j = json_pack("{s:s, s:s}", "vkey", vkey, "checkpoint", note);
+  free(vkey);
+  char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+  json_decref(j);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rc = lisec_file_write_atomic(path, text, strlen(text), 0600, err);
+  free(text);
+  return rc;
+}
+
+/* The note of the newest verified checkpoint, found again by its size. */
+typedef struct find_note_ctx {
+  uint64_t size;
+  char *note;
+  const audit_vkey *k;
+} find_note_ctx;
+
+static int find_note(void *ctx, uint64_t size, const char *note) {
+  find_note_ctx *c = ctx;
+  audit_checkpoint cp;
+  lisec_err e = {0};
+  if (size == c->size && !c->note && audit_note_open(note, strlen(note), c->k, &cp, &e) == 0)
+    c->note = strdup(note);
+  return 0;
+}
+
+static int cmd_verify(int argc, char **argv) {
+  const char *db = NULL, *state = NULL, *pubkey = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--state") == 0) state = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--pubkey") == 0) pubkey = argv[++i];
+    else return audit_usage();
+  }
+  lisec_err err = {0};
+  audit_vkey key, pinned;
+  audit_checkpoint seen;
+  bool have_pinned = false, have_seen = false;
+  if (state && state_load(state, &pinned, &have_pinned, &seen, &have_seen, &err))
+    return cli_fail("audit verify: %s", err.msg);
+  if (pubkey) {
+    if (read_vkey_file(pubkey, &key, &err)) return cli_fail("audit verify: --pubkey %s", err.msg);
+    if (have_pinned && (strcmp(key.name, pinned.name) != 0 || memcmp(key.pk, pinned.pk, 32) != 0))
+      return cli_fail("audit verify: --pubkey differs from the key pinned in %s; move the state "
+                      "file away to start over with a new key",
+                      state);
+  } else if (have_pinned) {
+    key = pinned;
+  } else {
+    return cli_fail("audit verify: no checkpoint key: give --pubkey FILE (the log's verifier key)");
+  }
+  source src;
+  if (source_open(&src, db, &err)) return cli_fail("audit verify: %s", err.msg);
+  verify_ctx c = {0};
+  int rc = audit_verifier_new(&key, have_seen ? &seen : NULL, &c.v, &err);
+  if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
+  if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
+  if (rc) {
+    audit_verifier_free(c.v);
+    source_close(&src);
+    return cli_fail("audit verify: %s", err.msg[0] ? err.msg : lisec_err_name(rc));
+  }
+  audit_verify_summary sum;
+  audit_verifier_finish(c.v, &sum);
+  json_t *findings = json_array();
+  const char *f;
+  for (size_t i = 0; (f = audit_verifier_finding(c.v, i)); i++) json_array_append_new(findings, json_string(f));
+  char root_hex[65] = "";
+  if (sum.have_newest) lisec_hex_encode(sum.newest.root, 32, root_hex);
+  json_t *out = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o}", "intact", sum.findings == 0, "entries",
+                          (json_int_t)sum.entries, "sealed", (json_int_t)sum.sealed,
+                          "checkpoints_verified", (json_int_t)sum.checkpoints_ok, "unsigned_entries",
+                          (json_int_t)sum.unsigned_tail, "findings", findings);
+  if (sum.have_newest) {
+    json_object_set_new(out, "checkpoint_size", json_integer((json_int_t)sum.newest.size));
+    json_object_set_new(out, "checkpoint_root", json_string(root_hex));
+  }
+  if (cli.json) {
+    cli_print_json(out);
+  } else if (sum.findings == 0) {
+    printf("audit log intact: %llu entries (%llu sealed), %llu checkpoint(s) verified",
+           (unsigned long long)sum.entries, (unsigned long long)sum.sealed,
+           (unsigned long long)sum.checkpoints_ok);
+    if (sum.have_newest)
+      printf("; newest signed size %llu, root %s", (unsigned long long)sum.newest.size, root_hex);
+    printf("\n");
+    if (sum.unsigned_tail)
+      printf("  %llu entries after the newest checkpoint are not signed yet\n",
+             (unsigned long long)sum.unsigned_tail);
+  } else {
+    printf("audit log TAMPERED: %llu finding(s)\n", (unsigned long long)sum.findings);
+    for (size_t i = 0; (f = audit_verifier_finding(c.v, i)); i++) printf("  %s\n", f);
+    if (sum.findings > json_array_size(findings))
+      printf("  ... and %llu more\n", (unsigned long long)(sum.findings - json_array_size(findings)));
+  }
+  json_decref(out);
+  rc = sum.findings ? CLI_REFUSED : CLI_OK;
+  /* Remember the newest checkpoint only from an intact log. */
+  if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
+    find_note_ctx fc = {.size = sum.newest.size, .k = &key};
+    if (source_checkpoints(&src, find_note, &fc, &err) == 0 && fc.note) {
+      if (state_save(state, &key, fc.note, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
+    } else {
+      rc = cli_fail("audit verify: the newest checkpoint went away while reading; state not saved");
+    }
+    free(fc.note);
+  } else if (rc == CLI_OK && state && !have_pinned) {
+    /* Pin the key even before the first checkpoint. */
+    json_t *j = NULL;
+    char *vk = NULL;
+    if (audit_vkey_format(&key, &vk, &err) == 0 && (j = json_pack("{s:s}", "vkey", vk))) {
+      char *text = json_dumps(j, JSON_INDENT(2));
+      if (!text || lisec_file_write_atomic(state, text, strlen(text), 0600, &err))
+        rc = cli_fail("audit verify: saving %s", state);
+      free(text);
+    }
+    json_decref(j);
+    free(vk);
+  }
+  audit_verifier_free(c.v);
+  source_close(&src);
+  return rc;
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+typedef struct read_ctx {
+  uint8_t sk[32];
+  bool have_key;
+  uint64_t closed, opened, shown;
+  json_t *list;
+} read_ctx;
+
+static json_t *str_list(const char *const *items, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++) json_array_append_new(a, json_string(items[i]));
+  return a;
+}
+
+static int read_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
+                      size_t len, const uint8_t *leaf_hash) {
+  (void)leaf_hash;
+  (void)time_ms;
+  read_ctx *c = ctx;
+  c->shown++;
+  uint8_t *plain = NULL;
+  size_t plen = 0;
+  lisec_err e = {0};
+  const uint8_t *rec = data;
+  size_t rlen = len;
+  bool is_sealed = len > 0 && data[0] == AUDIT_ENTRY_SEALED;
+  (void)sealed;
+  if (is_sealed) {
+    if (!c->have_key || audit_entry_open(data, len, c->sk, &plain, &plen, &e) != 0) {
+      c->closed++;
+      if (cli.json)
+        json_array_append_new(c->list, json_pack("{s:I, s:b, s:b}", "index", (json_int_t)index,
+                                                 "sealed", 1, "opened", 0));
+      else
+        printf("#%llu  [sealed to the LI administration: %s]\n", (unsigned long long)index,
+               c->have_key ? "does not open with this key" : "no key given");
+      return 0;
+    }
+    c->opened++;
+    rec = plain;
+    rlen = plen;
+  }
+  audit_record r;
+  if (audit_entry_decode(rec, rlen, &r, &e) != 0) {
+    if (cli.json)
+      json_array_append_new(c->list, json_pack("{s:I, s:s}", "index", (json_int_t)index, "error", e.msg));
+    else
+      printf("#%llu  [malformed: %s]\n", (unsigned long long)index, e.msg);
+  } else if (cli.json) {
+    json_array_append_new(
+        c->list,
+        json_pack("{s:I, s:I, s:I, s:b, s:b, s:s, s:s, s:s, s:s, s:o, s:o}", "index", (json_int_t)index,
+                  "seq", (json_int_t)r.seq, "time_ms", (json_int_t)r.time_ms, "sealed", is_sealed, "li",
+                  r.li, "actor", r.actor, "role", r.role, "action", r.action, "outcome", r.outcome,
+                  "subjects", str_list(r.subjects, r.n_subjects), "reasons", str_list(r.reasons, r.n_reasons)));
+  } else {
+    char when[32];
+    lisec_time_format(r.time_ms / 1000, when);
+    printf("#%llu  %s  %s (%s)  %s", (unsigned long long)index, when, r.actor, r.role, r.action);
+    for (size_t i = 0; i < r.n_subjects; i++) printf("%s%s", i ? ", " : "  ", r.subjects[i]);
+    printf("  -> %s%s\n", r.outcome, is_sealed ? "  [LI, opened]" : "");
+    for (size_t i = 0; i < r.n_reasons; i++) printf("      reason: %s\n", r.reasons[i]);
+    if (r.seq != index) printf("      WARNING: the entry says it is #%llu\n", (unsigned long long)r.seq);
+  }
+  audit_record_clear(&r);
+  if (plain) {
+    crypto_wipe(plain, plen);
+    free(plain);
+  }
+  return 0;
+}
+
+static int load_li_key(const char *path, uint8_t sk[32], lisec_err *err) {
+  uint8_t *text = NULL, *key = NULL;
+  size_t len = 0, klen = 0;
+  int rc = lisec_file_read(path, 1024, &text, &len, err);
+  if (rc) return rc;
+  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) text[--len] = 0;
+  rc = crypto_base64_decode((const char *)text, 64, &key, &klen, err);
+  crypto_wipe(text, len);
+  free(text);
+  if (!rc && klen != 32) rc = lisec_err_set(err, LISEC_EINVAL, "%s: not an X25519 secret key (32 bytes in base64)", path);
+  if (!rc) memcpy(sk, key, 32);
+  if (key) crypto_wipe(key, klen);
+  free(key);
+  return rc;
+}
+
+static int cmd_read(int argc, char **argv) {
+  const char *db = NULL, *keyfile = NULL;
+  uint64_t from = 0, to = UINT64_MAX;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--li-key") == 0) keyfile = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--key") == 0) keyfile = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--from") == 0 && parse_u64(argv[i + 1], &from) == 0) i++;
+    else if (i + 1 < argc && strcmp(argv[i], "--to") == 0 && parse_u64(argv[i + 1], &to) == 0) i++;
+    else return audit_usage();
+  }
+  /* `--key` is also lisec's global option for the TLS client key, so main()
+   * takes it first; offline there is no TLS, and it can only mean the LI key. */
+  if (!keyfile && db && cli.key) keyfile = cli.key;
+  if (from > to) return cli_fail("audit read: --from is after --to");
+  read_ctx c = {.list = json_array()};
+  lisec_err err = {0};
+  if (keyfile) {
+    if (load_li_key(keyfile, c.sk, &err)) {
+      json_decref(c.list);
+      return cli_fail("audit read: %s", err.msg);
+    }
+    c.have_key = true;
+  }
+  source src;
+  int rc = source_open(&src, db, &err);
+  if (!rc) rc = source_entries(&src, from, to, read_entry, &c, &err);
+  source_close(&src);
+  crypto_wipe(c.sk, sizeof c.sk);
+  if (rc) {
+    json_decref(c.list);
+    return cli_fail("audit read: %s", err.msg);
+  }
+  if (cli.json) {
+    json_t *out = json_pack("{s:o, s:I, s:I}", "entries", c.list, "opened", (json_int_t)c.opened,
+                            "closed", (json_int_t)c.closed);
+    cli_print_json(out);
+    json_decref(out);
+  } else {
+    json_decref(c.list);
+    fprintf(stderr, "%llu entries; %llu sealed opened, %llu sealed left closed\n",
+            (unsigned long long)c.shown, (unsigned long long)c.opened, (unsigned long long)c.closed);
+  }
+  /* Entries that stayed closed are an answer, not an error: exit 1. */
+  return c.closed ? CLI_REFUSED : CLI_OK;
+}
+
+/* ---- prove --------------------------------------------------------------- */
+
+typedef struct prove_ctx {
+  audit_tree *tree;
+  source *src;
+  int rc;
+  lisec_err *err;
+  /* for fetching leaves back */
+  uint8_t (*out)[AUDIT_HASH_LEN];
+  uint64_t from, got;
+} prove_ctx;
+
+static int prove_build(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
+                       size_t len, const uint8_t *leaf_hash) {
+  (void)time_ms;
+  (void)sealed;
+  (void)leaf_hash;
+  prove_ctx *c = ctx;
+  if (index != audit_tree_size(c->tree))
+    return lisec_err_set(c->err, LISEC_EINVAL, "entry %llu is missing: run lisec audit verify",
+                         (unsigned long long)audit_tree_size(c->tree));
+  uint8_t h[AUDIT_HASH_LEN];
+  audit_hash_leaf(data, len, h);
+  return audit_tree_append(c->tree, h, c->err);
+}
+
+static int prove_leaf(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
+                      size_t len, const uint8_t *leaf_hash) {
+  (void)time_ms;
+  (void)sealed;
+  (void)leaf_hash;
+  prove_ctx *c = ctx;
+  if (index != c->from + c->got) return LISEC_EINVAL;
+  audit_hash_leaf(data, len, c->out[c->got++]);
+  return 0;
+}
+
+static int prove_fetch(void *ctx, uint64_t from, uint64_t count, uint8_t (*out)[AUDIT_HASH_LEN],
+                       lisec_err *err) {
+  prove_ctx *c = ctx;
+  c->out = out;
+  c->from = from;
+  c->got = 0;
+  int rc = source_entries(c->src, from, from + count, prove_leaf, c, err);
+  if (!rc && c->got != count) rc = lisec_err_set(err, LISEC_EINVAL, "entries changed while proving");
+  return rc;
+}
+
+typedef struct newest_ctx {
+  uint64_t size;
+  char *note;
+} newest_ctx;
+
+static int newest_cp(void *ctx, uint64_t size, const char *note) {
+  newest_ctx *c = ctx;
+  if (!c->note || size >= c->size) {
+    free(c->note);
+    c->note = strdup(note);
+    c->size = size;
+  }
+  return 0;
+}
+
+static int cmd_prove(int argc, char **argv) {
+  const char *db = NULL, *leaf_hex = NULL;
+  uint64_t index = 0, old = 0, size = 0;
+  bool by_index = false, by_old = false, by_size = false;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--index") == 0 && parse_u64(argv[i + 1], &index) == 0) by_index = true, i++;
+    else if (i + 1 < argc && strcmp(argv[i], "--old") == 0 && parse_u64(argv[i + 1], &old) == 0) by_old = true, i++;
+    else if (i + 1 < argc && strcmp(argv[i], "--size") == 0 && parse_u64(argv[i + 1], &size) == 0) by_size = true, i++;
+    else if (i + 1 < argc && strcmp(argv[i], "--leaf") == 0) leaf_hex = argv[++i];
+    else return audit_usage();
+  }
+  if ((int)by_index + (int)by_old + (int)(leaf_hex != NULL) != 1) return audit_usage();
+  uint8_t want_leaf[32];
+  if (leaf_hex && (strlen(leaf_hex) != 64 || lisec_hex_decode(leaf_hex, want_leaf, 32) != 0))
+    return cli_fail("audit prove: --leaf takes a SHA-256 leaf hash in hex");
+  lisec_err err = {0};
+  source src;
+  if (source_open(&src, db, &err)) return cli_fail("audit prove: %s", err.msg);
+  prove_ctx c = {.src = &src, .err = &err};
+  newest_ctx nc = {0};
+  /* Leaves below 2^6 are fetched back on demand: 1 byte per entry in memory. */
+  int rc = audit_tree_new(6, &c.tree, &err);
+  if (!rc) rc = source_checkpoints(&src, newest_cp, &nc, &err);
+  if (!rc) rc = source_entries(&src, 0, UINT64_MAX, prove_build, &c, &err);
+  uint64_t n = c.tree ? audit_tree_size(c.tree) : 0;
+  if (!rc && !by_size) size = nc.note && nc.size <= n ? nc.size : n;
+  if (!rc && size > n)
+    rc = lisec_err_set(&err, LISEC_EINVAL, "--size %llu is beyond the log's %llu entries",
+                       (unsigned long long)size, (unsigned long long)n);
+  if (!rc && leaf_hex) {
+    /* Which entry has this hash: a scan, as outside tools would do. */
+    rc = LISEC_ENOTFOUND;
+    for (uint64_t i = 0; i < size && rc == LISEC_ENOTFOUND; i += 64) {
+      uint8_t group[64][AUDIT_HASH_LEN];
+      uint64_t k = size - i < 64 ? size - i : 64;
+      int frc = prove_fetch(&c, i, k, group, &err);
+      if (frc) rc = frc;
+      for (uint64_t j = 0; !frc && j < k; j++)
+        if (memcmp(group[j], want_leaf, 32) == 0) {
+          index = i + j;
+          rc = 0;
+          break;
+        }
+    }
+    if (rc == LISEC_ENOTFOUND) lisec_err_set(&err, rc, "no entry below size %llu has that leaf hash", (unsigned long long)size);
+    by_index = true;
+  }
+  json_t *out = NULL;
+  if (!rc) {
+    audit_proof p;
+    uint8_t root[32], other[32];
+    rc = audit_tree_root(c.tree, size, prove_fetch, &c, root, &err);
+    if (!rc && by_index) {
+      rc = audit_tree_prove_inclusion(c.tree, index, size, prove_fetch, &c, &p, &err);
+      uint8_t leaf[1][AUDIT_HASH_LEN];
+      if (!rc) rc = prove_fetch(&c, index, 1, leaf, &err);
+      /* Checked here with the RFC 9162 verifier before anyone relies on it. */
+      if (!rc) rc = audit_verify_inclusion(index, size, leaf[0], &p, root, &err);
+      if (!rc) out = ctl_auditlog_inclusion_json(index, size, leaf[0], root, &p);
+    } else if (!rc) {
+      if (old > size)
+        rc = lisec_err_set(&err, LISEC_EINVAL, "--old %llu is beyond size %llu", (unsigned long long)old,
+                           (unsigned long long)size);
+      if (!rc) rc = audit_tree_prove_consistency(c.tree, old, size, prove_fetch, &c, &p, &err);
+      if (!rc) rc = audit_tree_root(c.tree, old, prove_fetch, &c, other, &err);
+      if (!rc) rc = audit_verify_consistency(old, size, other, root, &p, &err);
+      if (!rc) out = ctl_auditlog_consistency_json(old, size, other, root, &p);
+    }
+    if (out && nc.note && nc.size == size) json_object_set_new(out, "checkpoint", json_string(nc.note));
+  }
+  free(nc.note);
+  audit_tree_free(c.tree);
+  source_close(&src);
+  if (rc) {
+    json_decref(out);
+    return cli_fail("audit prove: %s", err.msg);
+  }
+  /* Always JSON: the output is for other programs. */
+  cli_print_json(out);
+  json_decref(out);
+  return CLI_OK;
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static int cmd_vkey(int argc, char **argv) {
+  const char *pem = NULL, *origin = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--dev-key") == 0) pem = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--origin") == 0) origin = argv[++i];
+    else return audit_usage();
+  }
+  if (!pem || !origin) return audit_usage();
+  char *vkey = NULL;
+  lisec_err err = {0};
+  if (ctl_auditlog_dev_vkey(pem, origin, &vkey, &err)) return cli_fail("audit vkey: %s", err.msg);
+  printf("%s\n", vkey);
+  free(vkey);
+  return CLI_OK;
+}
+
+static int cmd_li_keygen(int argc, char **argv) {
+  if (argc != 3) return audit_usage();
+  uint8_t pk[32], sk[32];
+  lisec_err err = {0};
+  char *spk = NULL, *ssk = NULL;
+  int rc = audit_li_keygen(pk, sk, &err);
+  if (!rc && (crypto_base64_encode(sk, 32, &ssk) || crypto_base64_encode(pk, 32, &spk)))
+    rc = lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
+  crypto_wipe(sk, sizeof sk);
+  if (!rc) {
+    char line[64];
+    snprintf(line, sizeof line, "%s\n", ssk);
+    rc = lisec_file_write_atomic(argv[1], line, strlen(line), 0600, &err);
+    crypto_wipe(line, sizeof line);
+    if (!rc) {
+      snprintf(line, sizeof line, "%s\n", spk);
+      rc = lisec_file_write_atomic(argv[2], line, strlen(line), 0644, &err);
+    }
+  }
+  if (ssk) crypto_wipe(ssk, strlen(ssk));
+  free(ssk);
+  free(spk);
+  if (rc) return cli_fail("audit li-keygen: %s", err.msg);
+  return CLI_OK;
+}
+
+int cli_cmd_audit(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+    audit_usage();
+    return argc < 2 ? CLI_ERROR : CLI_OK;
+  }
+  if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+  if (strcmp(argv[1], "read") == 0) return cmd_read(argc - 1, argv + 1);
+  if (strcmp(argv[1], "prove") == 0) return cmd_prove(argc - 1, argv + 1);
+  if (strcmp(argv[1], "vkey") == 0) return cmd_vkey(argc - 1, argv + 1);
+  if (strcmp(argv[1], "li-keygen") == 0) return cmd_li_keygen(argc - 1, argv + 1);
+  return audit_usage();
+}
