@@ -31,7 +31,8 @@ static void pg_quiet(void *arg, const char *message) {
 
 /* lisec's code for a failed command: a lost server is unavailable, a
  * uniqueness or trigger-raised integrity violation and a serialisation
- * failure are conflicts, the rest store failures. */
+ * failure are conflicts, a lock wait that timed out is "unavailable, try
+ * again", the rest store failures. */
 static int pg_code(pg_be *b, const PGresult *res) {
   if (PQstatus(b->conn) != CONNECTION_OK) return LISEC_EUNAVAIL;
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -39,7 +40,9 @@ static int pg_code(pg_be *b, const PGresult *res) {
   if (!strcmp(state, "23505") || !strcmp(state, "23000") || !strcmp(state, "40001") ||
       !strcmp(state, "40P01"))
     return LISEC_ECONFLICT;
-  if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2))
+  /* 55P03: a lock not granted within lock_timeout, SQLite's SQLITE_BUSY */
+  if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2) ||
+      !strcmp(state, "55P03"))
     return LISEC_EUNAVAIL;
   return LISEC_ESTORE;
 }
@@ -98,10 +101,12 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   if (!b) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   *out = b;
   /* Defaults first: what the URL itself says overrides them. Without a
-   * connect timeout an unreachable host would hang the caller for minutes. */
+   * connect timeout an unreachable host would hang the caller for minutes;
+   * without a lock timeout a transaction left open elsewhere would hang
+   * every writer after it (SQLite's busy timeout is the same 10 s). */
   const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
-                              "dbname", NULL};
-  const char *const vals[] = {"10", "lisec", "UTF8", target, NULL};
+                              "options", "dbname", NULL};
+  const char *const vals[] = {"10", "lisec", "UTF8", "-c lock_timeout=10000", target, NULL};
   b->conn = PQconnectdbParams(keys, vals, 1);
   if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   PQsetNoticeProcessor(b->conn, pg_quiet, NULL);

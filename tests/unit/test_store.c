@@ -938,6 +938,29 @@ static void test_connection_lost(void **state) {
   store_close(s);
 }
 
+/* A writer held up by another connection's open transaction gives up after
+ * the lock timeout with EUNAVAIL (try again), and the URL can set that
+ * timeout. PostgreSQL only: SQLite's fixed 10 s busy timeout is too slow for
+ * a unit test. */
+static void test_lock_wait_unavailable(void **state) {
+  (void)state;
+  if (is_sqlite(url)) skip();
+  char impatient[600];
+  snprintf(impatient, sizeof impatient, "%s%soptions=-c%%20lock_timeout%%3D300", url,
+           strchr(url, '?') ? "&" : "?");
+  lisec_store *holder = open_store(), *waiter = open_url(impatient);
+  lisec_err err = {0};
+  assert_int_equal(store_begin(holder, &err), 0);
+  assert_int_equal(store_doc_put(holder, "t-lock", "a", "{}", 0, NULL, &err), 0);
+  assert_int_equal(store_doc_put(waiter, "t-lock", "a", "{}", 0, NULL, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "lock"));
+  assert_int_equal(store_commit(holder, &err), 0);
+  /* once the holder is done, the waiter sees its write */
+  assert_int_equal(store_doc_put(waiter, "t-lock", "a", "{}", 0, NULL, &err), LISEC_ECONFLICT);
+  store_close(waiter);
+  store_close(holder);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_migrations_run_once),
@@ -956,6 +979,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoints),
       cmocka_unit_test(test_unreachable_and_bad_url),
       cmocka_unit_test(test_connection_lost),
+      cmocka_unit_test(test_lock_wait_unavailable),
   };
   return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
 }
