@@ -259,6 +259,85 @@ static void test_future_schema_refused(void **state) {
   store_close(s);
 }
 
+/* A database made by the first release (schema version 1, as shipped in
+ * commit f6834c7) is brought up to date at open and keeps its contents. */
+static const char *const v1_sqlite =
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);"
+    "INSERT INTO schema_migrations VALUES (1, 0);"
+    "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (kind, id));"
+    "CREATE TABLE audit_log (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+    "  sealed INTEGER NOT NULL, data BLOB NOT NULL, leaf_hash BLOB NOT NULL);"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+    "CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO documents VALUES ('target', 't-1', '{\"old\":true}', 4, 0);"
+    "INSERT INTO audit_log VALUES (0, 5, 0, x'6f6c64', zeroblob(32));"
+    "INSERT INTO checkpoints VALUES (1, 'old checkpoint', 0);";
+static const char *const v1_postgres =
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);"
+    "INSERT INTO schema_migrations VALUES (1, 0);"
+    "CREATE TABLE documents (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
+    "  version BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (kind, id));"
+    "CREATE TABLE audit_log (idx BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,"
+    "  sealed INTEGER NOT NULL, data BYTEA NOT NULL, leaf_hash BYTEA NOT NULL);"
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;"
+    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log"
+    "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();"
+    "CREATE TABLE checkpoints (tree_size BIGINT PRIMARY KEY, note TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL);"
+    "INSERT INTO documents VALUES ('target', 't-1', '{\"old\":true}', 4, 0);"
+    "INSERT INTO audit_log VALUES (0, 5, 0, '\\x6f6c64', decode(repeat('00', 32), 'hex'));"
+    "INSERT INTO checkpoints VALUES (1, 'old checkpoint', 0);";
+
+static void test_migration_from_v1(void **state) {
+  (void)state;
+  char u[600], why[256];
+  fresh_url(u, sizeof u);
+  if (is_sqlite(u)) {
+    /* a file the test makes, so the store does not create it */
+    FILE *f = fopen(u + 7, "w");
+    assert_non_null(f);
+    fclose(f);
+  }
+  if (raw_exec(u, is_sqlite(u) ? v1_sqlite : v1_postgres, why, sizeof why))
+    fail_msg("v1 fixture: %s", why);
+  lisec_store *s = open_url(u);
+  lisec_err err = {0};
+  int v = 0;
+  assert_int_equal(store_schema_version(s, &v, &err), 0);
+  assert_int_equal(v, SCHEMA_VERSION);
+  char *body = NULL;
+  int64_t version = 0;
+  assert_int_equal(store_doc_get(s, "target", "t-1", &body, &version, &err), 0);
+  assert_string_equal(body, "{\"old\":true}");
+  assert_int_equal(version, 4);
+  free(body);
+  assert_int_equal(log_size(s), 1);
+  store_log_entry e = {.index = 1, .time_ms = 6, .data = (const uint8_t *)"new", .len = 3};
+  assert_int_equal(store_log_append(s, &e, 1, &err), 0);
+  uint64_t cp = 0;
+  char *note = NULL;
+  assert_int_equal(store_checkpoint_latest(s, &cp, &note, &err), 0);
+  assert_int_equal(cp, 1);
+  assert_string_equal(note, "old checkpoint");
+  free(note);
+  store_close(s);
+  /* the new triggers hold on the upgraded database */
+  assert_int_equal(raw_exec(u,
+                            is_sqlite(u)
+                                ? "INSERT OR REPLACE INTO audit_log VALUES (0, 0, 0, x'00', x'00')"
+                                : "TRUNCATE audit_log",
+                            why, sizeof why),
+                   -1);
+  assert_non_null(strstr(why, "append-only"));
+  assert_int_equal(raw_int(u, "SELECT COUNT(*) FROM audit_log"), 2);
+}
+
 /* ---- documents --------------------------------------------------------- */
 
 static void test_doc_versions(void **state) {
@@ -966,6 +1045,7 @@ int main(void) {
       cmocka_unit_test(test_migrations_run_once),
       cmocka_unit_test(test_migrations_concurrent_open),
       cmocka_unit_test(test_future_schema_refused),
+      cmocka_unit_test(test_migration_from_v1),
       cmocka_unit_test(test_doc_versions),
       cmocka_unit_test(test_doc_get_list_delete),
       cmocka_unit_test(test_doc_many_and_nested),
