@@ -63,7 +63,5 @@ int pkg_cms_describe(const char *pem, size_t len, STACK_OF(X509) *extra, const c
 /* Describes a certificate into signer (subject, issuer, key hash, validity). */
 int pkg_signer_describe(X509 *cert, pkg_signer *signer, lisec_err *err);
 void pkg_signer_clear(pkg_signer *s);
-/* Loads every certificate of a PEM bundle (at most 16). */
-int pkg_certs_from_pem(const void *pem, size_t len, STACK_OF(X509) **out, lisec_err *err);
 
 #endif

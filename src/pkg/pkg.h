@@ -191,6 +191,10 @@ int pkg_trust_add_anchors_pem(pkg_trust *t, pkg_role role, const void *pem, size
  * of every chain must be covered by a current CRL of its issuer. */
 int pkg_trust_add_crls_pem(pkg_trust *t, const void *pem, size_t len, lisec_err *err);
 
+/* Loads every certificate of a PEM bundle (at most 16, PKG_SIG_FILE_MAX
+ * bytes); the caller sk_X509_pop_free()s *out. */
+int pkg_certs_from_pem(const void *pem, size_t len, STACK_OF(X509) **out, lisec_err *err);
+
 /* ---- CMS signing (what `lisec pkg sign` / `countersign` use) ------------- */
 
 /* A detached CMS SignedData over data, PEM ("-----BEGIN CMS-----"), with
