@@ -94,8 +94,9 @@ static int check_key(const char *kind, const char *id, lisec_err *err) {
 int store_open(const char *url, lisec_store **out, lisec_err *err) {
   const store_ops *ops = NULL;
   const char *target = NULL;
-  if (out) *out = NULL;
-  if (!url || !out) return lisec_err_set(err, LISEC_EINVAL, "store: no URL configured");
+  if (!out) return lisec_err_set(err, LISEC_EINVAL, "store: no place for the handle");
+  *out = NULL;
+  if (!url) return lisec_err_set(err, LISEC_EINVAL, "store: no URL configured");
   if (strncmp(url, "sqlite:", 7) == 0) {
     ops = &store_sqlite_ops;
     target = url + 7;

@@ -449,6 +449,9 @@ static int nested_cb(void *ctx, const char *id, const char *body, int64_t versio
   if (store_doc_get(s, "t-many", id, &got, NULL, &err)) return -100;
   free(got);
   if (strcmp(id, "d0007") == 0 && kind_count(s, "t-many") != 300) return -101;
+  /* a write (its own transaction) in the middle of the walk */
+  if (strcmp(id, "d0100") == 0 && store_doc_put(s, "t-many-side", id, "{}", 0, NULL, &err))
+    return -102;
   return 0;
 }
 
@@ -465,6 +468,7 @@ static void test_doc_many_and_nested(void **state) {
   assert_int_equal(store_commit(s, &err), 0);
   assert_int_equal(kind_count(s, "t-many"), 300);
   assert_int_equal(store_doc_list(s, "t-many", nested_cb, s, &err), 0);
+  assert_int_equal(raw_int(url, "SELECT COUNT(*) FROM documents WHERE kind = 't-many-side'"), 1);
   store_close(s);
 }
 
