@@ -1,0 +1,190 @@
+/* `lisec li ...`: the LI administration's side of pairing and of the
+ * activation lock, offline. pair-sign makes the statement that pairs an LI
+ * VM's public key with that VM; sign-disable makes the single-use command
+ * that alone may switch a paired VM's LI function off; verify-pair and
+ * verify-disable check such files the way the controller does. The LI
+ * administration's key is the global --key; formats are in docs/li.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "crypto/crypto.h"
+#include "li/li.h"
+
+const char cli_help_li[] = "LI pairing statements and signed disable commands (LI administration)";
+
+int cli_cmd_li(int argc, char **argv);
+
+static const char li_usage_text[] =
+    "usage: lisec li pair-sign --key LI-ADMIN.key --vm VM --pubkey VM-PUB.pem [-o FILE]\n"
+    "         the LI administration pairs VM's key (signs its SHA-256)\n"
+    "       lisec li sign-disable --key LI-ADMIN.key --vm VM --counter N --expires TIME [-o FILE]\n"
+    "         a command switching VM's LI function off; N above every earlier command's;\n"
+    "         TIME: RFC 3339, epoch seconds or +SECONDS (at most 7 days ahead)\n"
+    "       lisec li verify-pair FILE --pubkey LI-ADMIN-PUB.pem --vm VM --vm-key VM-PUB.pem\n"
+    "       lisec li verify-disable FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
+    "Exit 0: signed or verified; 1: refused (reason printed); 2: usage or I/O error.";
+
+static int usage(void) { return cli_fail("%s", li_usage_text); }
+
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || !end || *end || s[0] == '-' || !*s) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_time(const char *s, int64_t now, int64_t *out) {
+  uint64_t v;
+  if (s[0] == '+' && parse_u64(s + 1, &v) == 0 && v <= INT32_MAX) {
+    *out = now + (int64_t)v;
+    return 0;
+  }
+  if (parse_u64(s, &v) == 0 && v > 0 && v < (uint64_t)INT64_MAX) {
+    *out = (int64_t)v;
+    return 0;
+  }
+  return lisec_time_parse(s, out);
+}
+
+static int write_out(const char *path, const char *data) {
+  lisec_err err = {0};
+  if (!path) {
+    fputs(data, stdout);
+    return CLI_OK;
+  }
+  if (lisec_file_write_atomic(path, data, strlen(data), 0644, &err))
+    return cli_fail("li: %s", err.msg);
+  if (!cli.json) fprintf(stderr, "%s written\n", path);
+  return CLI_OK;
+}
+
+static int refused(const lisec_err *err) {
+  if (cli.json) {
+    json_t *o = json_pack("{s:s, s:s, s:s}", "verdict", "refused", "code",
+                          lisec_err_name(err->code), "reason", err->msg);
+    cli_print_json(o);
+    json_decref(o);
+  } else {
+    fprintf(stderr, "lisec: li: refused: %s\n", err->msg);
+  }
+  return err->code == LISEC_ENOMEM || err->code == LISEC_EIO ? CLI_ERROR : CLI_REFUSED;
+}
+
+typedef struct li_opts {
+  const char *file, *vm, *pubkey, *vm_key, *out, *counter, *expires, *last, *at;
+} li_opts;
+
+static int parse_opts(int argc, char **argv, li_opts *o) {
+  static const struct {
+    const char *name;
+    size_t offset;
+  } valued[] = {
+      {"--vm", offsetof(li_opts, vm)},           {"--pubkey", offsetof(li_opts, pubkey)},
+      {"--vm-key", offsetof(li_opts, vm_key)},   {"-o", offsetof(li_opts, out)},
+      {"--counter", offsetof(li_opts, counter)}, {"--expires", offsetof(li_opts, expires)},
+      {"--last", offsetof(li_opts, last)},       {"--at", offsetof(li_opts, at)},
+  };
+  for (int i = 2; i < argc; i++) {
+    bool taken = false;
+    for (size_t k = 0; k < LISEC_ARRAY_LEN(valued) && !taken; k++)
+      if (strcmp(argv[i], valued[k].name) == 0) {
+        if (i + 1 >= argc) return -1;
+        *(const char **)((char *)o + valued[k].offset) = argv[++i];
+        taken = true;
+      }
+    if (taken) continue;
+    if (argv[i][0] == '-' || o->file) return -1;
+    o->file = argv[i];
+  }
+  return 0;
+}
+
+static int load_key(const char *path, bool private_key, EVP_PKEY **out, lisec_err *err) {
+  if (!path) return lisec_err_set(err, LISEC_EINVAL, "a key file is missing (see lisec li --help)");
+  return crypto_pkey_load_pem(path, private_key, out, err);
+}
+
+int cli_cmd_li(int argc, char **argv) {
+  if (argc < 2) return usage();
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      puts(li_usage_text);
+      return CLI_OK;
+    }
+  li_opts o = {0};
+  if (parse_opts(argc, argv, &o)) return usage();
+  const char *sub = argv[1];
+  lisec_err err = {0};
+  EVP_PKEY *key = NULL, *vm_key = NULL;
+  char *msg = NULL;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int64_t now = lisec_time_now();
+  int rc = CLI_OK;
+  if (strcmp(sub, "pair-sign") == 0) {
+    if (o.file || !o.vm || !o.pubkey) return usage();
+    if (load_key(cli.key, true, &key, &err) || load_key(o.pubkey, false, &vm_key, &err) ||
+        li_pair_sign(o.vm, vm_key, key, &msg, &err))
+      rc = cli_fail("li pair-sign: %s", err.msg);
+    else
+      rc = write_out(o.out, msg);
+  } else if (strcmp(sub, "sign-disable") == 0) {
+    li_command c = {0};
+    if (o.file || !o.vm || !o.counter || !o.expires) return usage();
+    if (strlen(o.vm) > LI_VM_ID_MAX) return cli_fail("li sign-disable: --vm is too long");
+    memcpy(c.vm, o.vm, strlen(o.vm) + 1);
+    if (parse_u64(o.counter, &c.counter) || c.counter == 0 || c.counter > LI_COUNTER_MAX)
+      return cli_fail("li sign-disable: --counter is 1..2^53");
+    if (parse_time(o.expires, now, &c.expires))
+      return cli_fail("li sign-disable: --expires takes RFC 3339, epoch seconds or +SECONDS");
+    if (c.expires <= now || c.expires - now > LI_CMD_LIFETIME_MAX)
+      return cli_fail("li sign-disable: --expires must be in the next %d s", LI_CMD_LIFETIME_MAX);
+    if (load_key(cli.key, true, &key, &err) || li_command_sign(&c, key, &msg, &err))
+      rc = cli_fail("li sign-disable: %s", err.msg);
+    else
+      rc = write_out(o.out, msg);
+  } else if (strcmp(sub, "verify-pair") == 0 || strcmp(sub, "verify-disable") == 0) {
+    bool pair = strcmp(sub, "verify-pair") == 0;
+    if (!o.file || !o.vm || !o.pubkey || (pair && !o.vm_key)) return usage();
+    uint64_t last = 0;
+    if (o.last && parse_u64(o.last, &last)) return cli_fail("--last is a counter");
+    if (o.at && parse_time(o.at, now, &now)) return cli_fail("--at takes a time");
+    if (lisec_file_read(o.file, LI_MSG_MAX, &data, &len, &err) ||
+        load_key(o.pubkey, false, &key, &err) ||
+        (pair && load_key(o.vm_key, false, &vm_key, &err))) {
+      rc = cli_fail("li %s: %s", sub, err.msg);
+    } else {
+      li_command c;
+      int v = pair ? li_pair_verify(data, len, key, o.vm, vm_key, &err)
+                   : li_command_verify(data, len, key, o.vm, last, now, &c, &err);
+      if (v) {
+        rc = refused(&err);
+      } else if (cli.json) {
+        json_t *j = pair ? json_pack("{s:s, s:s}", "verdict", "accepted", "vm", o.vm)
+                         : json_pack("{s:s, s:s, s:I, s:I}", "verdict", "accepted", "vm", c.vm,
+                                     "counter", (json_int_t)c.counter, "expires",
+                                     (json_int_t)c.expires);
+        cli_print_json(j);
+        json_decref(j);
+      } else if (pair) {
+        printf("accepted: VM %s paired by the LI administration\n", o.vm);
+      } else {
+        printf("accepted: disable VM %s, counter %llu (store it as the last counter)\n", c.vm,
+               (unsigned long long)c.counter);
+      }
+    }
+  } else {
+    rc = usage();
+  }
+  free(msg);
+  free(data);
+  EVP_PKEY_free(key);
+  EVP_PKEY_free(vm_key);
+  return rc;
+}
