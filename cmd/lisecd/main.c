@@ -1,6 +1,8 @@
 /* lisecd, the lisec controller: reads its configuration, opens the store,
- * serves the HTTPS API until SIGTERM or SIGINT, then stops gracefully.
- * Exit status: 0 after a clean stop, 2 on a configuration or start error. */
+ * serves the HTTPS API until SIGTERM or SIGINT, then stops gracefully. It
+ * always runs in the foreground (systemd, a container runtime or a shell
+ * supervises it; logs go to stderr). Exit status: 0 after a clean stop, 2 on
+ * a usage, configuration or start error. */
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -13,15 +15,7 @@
 
 #include "api/api.h"
 #include "ctl/ctl.h"
-
-/* Every setting lisecd accepts; anything else in the file is an error. */
-static const char *const known_settings[] = {
-    "server.listen", "server.workers", "tls.cert", "tls.key", "tls.client_ca",
-    "api.role_source", "api.max_body", "store.url", "log.level", "log.json",
-    "audit.li_admin_key", "vault.pkcs11_module", "vault.token", "vault.pin_file",
-    "vault.key_label", "vault.development_key_file", "vault.allow_development_key",
-    NULL,
-};
+#include "lisecd.h"
 
 /* JSON values may hold target identifiers in clear: wipe every block jansson
  * frees, so none lingers in the heap. */
@@ -40,10 +34,12 @@ static void harden_process(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: lisecd -c CONFIG [--check-config]\n"
+          "usage: lisecd -c CONFIG [--check-config] [--foreground]\n"
           "  -c, --config FILE   the INI configuration (see examples/lisecd.conf)\n"
           "  --check-config      load and check the configuration and the store, then exit\n"
-          "exit status: 0 clean stop, 2 configuration or start error\n");
+          "  --foreground        run in the foreground (always the case; accepted for init\n"
+          "                      systems that pass it)\n"
+          "exit status: 0 clean stop, 2 usage, configuration or start error\n");
 }
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
@@ -84,12 +80,14 @@ int main(int argc, char **argv) {
   bool check_only = false;
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"check-config", no_argument, NULL, 'k'},
+                                       {"foreground", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
   int o;
   while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
     if (o == 'c') config_path = optarg;
     else if (o == 'k') check_only = true;
+    else if (o == 'f') continue; /* lisecd never detaches */
     else if (o == 'h') return usage(stdout), 0;
     else return usage(stderr), 2;
   }
@@ -99,7 +97,7 @@ int main(int argc, char **argv) {
   lisec_err err = {0};
   lisec_config *cfg = NULL;
   api_server_config sc = {0};
-  if (lisec_config_load(config_path, known_settings, &cfg, &err) != 0 ||
+  if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0 ||
       setup_logging(cfg, &err) != 0 || server_config(cfg, &sc, &err) != 0) {
     fprintf(stderr, "lisecd: %s\n", err.msg);
     lisec_config_free(cfg);
@@ -114,22 +112,22 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  ctl_shared *shared = NULL;
-  if (ctl_shared_open(cfg, &shared, &err) != 0) {
-    fprintf(stderr, "lisecd: cannot open the store: %s\n", err.msg);
+  lisec_ctl *ctl = NULL;
+  if (ctl_open(cfg, &ctl, &err) != 0) {
+    fprintf(stderr, "lisecd: %s\n", err.msg);
     lisec_config_free(cfg);
     return 2;
   }
   if (check_only) {
     printf("lisecd: configuration %s is valid and the store is reachable\n", config_path);
-    ctl_shared_close(shared);
+    ctl_close(ctl);
     lisec_config_free(cfg);
     return 0;
   }
   api_server *srv = NULL;
-  if (api_server_start(&sc, shared, &srv, &err) != 0) {
+  if (api_server_start(&sc, ctl, &srv, &err) != 0) {
     fprintf(stderr, "lisecd: cannot start: %s\n", err.msg);
-    ctl_shared_close(shared);
+    ctl_close(ctl);
     lisec_config_free(cfg);
     return 2;
   }
@@ -139,7 +137,7 @@ int main(int argc, char **argv) {
   LOG_INFO("signal %d: stopping; requests in flight finish first", sig);
   api_server_stop(srv);
   api_server_wait_and_free(srv);
-  ctl_shared_close(shared);
+  ctl_close(ctl);
   lisec_config_free(cfg);
   LOG_INFO("lisecd stopped");
   return 0;

@@ -3,6 +3,7 @@
  * the configured CA. N worker threads share one listening socket, each with
  * its own event loop and its own controller context (store connection). */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -22,7 +23,6 @@
 
 #include "api/api.h"
 
-#define MAX_URI 2048
 #define MAX_HEADERS 8192
 #define IDLE_TIMEOUT_S 60
 
@@ -38,7 +38,7 @@ typedef struct api_worker {
 } api_worker;
 
 struct api_server {
-  ctl_shared *shared;
+  lisec_ctl *ctl;
   SSL_CTX *ssl;
   api_role_source role_source;
   size_t max_body;
@@ -48,6 +48,7 @@ struct api_server {
 };
 
 static int principal_index = -1;
+static int handshake_index = -1; /* set once a connection's handshake is counted */
 
 static void principal_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                            void *argp) {
@@ -61,15 +62,36 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
   return ok;
 }
 
+/* Counts each connection's handshake once: done, or a fatal alert we sent
+ * before it was done (no certificate, wrong CA, old protocol, no shared
+ * cipher). TLS 1.3 reports post-handshake messages as handshakes too. */
+static void info_cb(const SSL *ssl, int where, int ret) {
+  static char counted;
+  if (SSL_get_ex_data(ssl, handshake_index)) return;
+  bool done = where & SSL_CB_HANDSHAKE_DONE;
+  bool failed = (where & SSL_CB_WRITE_ALERT) && (ret >> 8) == SSL3_AL_FATAL && !SSL_is_init_finished(ssl);
+  if (!done && !failed) return;
+  SSL_set_ex_data((SSL *)ssl, handshake_index, &counted);
+  api_metrics_handshake(done);
+}
+
 static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *err) {
   SSL_CTX *c = SSL_CTX_new(TLS_server_method());
   srv->ssl = c;
   if (!c) return lisec_err_set(err, LISEC_ECRYPTO, "cannot create TLS context");
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  /* No resumption: every connection presents and proves its certificate. */
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(c, 0);
   /* TLS 1.2 only with forward secrecy and AEAD; 1.3 suites are all AEAD. */
-  SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20");
+  if (SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL") != 1 ||
+      SSL_CTX_set_ciphersuites(c, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
+                                  "TLS_AES_128_GCM_SHA256") != 1 ||
+      SSL_CTX_set1_groups_list(c, "X25519:P-256:P-384") != 1)
+    return lisec_err_set(err, LISEC_ECRYPTO, "cannot set the TLS cipher suites and groups");
+  SSL_CTX_set_info_callback(c, info_cb);
   if (SSL_CTX_use_certificate_chain_file(c, cfg->cert) != 1)
     return lisec_err_set(err, LISEC_ECRYPTO, "cannot load server certificate %s", cfg->cert);
   if (SSL_CTX_use_PrivateKey_file(c, cfg->key, SSL_FILETYPE_PEM) != 1 ||
@@ -128,6 +150,9 @@ static const char *method_name(enum evhttp_cmd_type cmd) {
     case EVHTTP_REQ_DELETE: return "DELETE";
     case EVHTTP_REQ_PATCH: return "PATCH";
     case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
     default: return "OTHER";
   }
 }
@@ -143,6 +168,7 @@ static void send_response(struct evhttp_request *req, api_response *resp) {
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+  if (resp->allow[0]) evhttp_add_header(h, "Allow", resp->allow);
   if (resp->body) {
     char *s = json_dumps(resp->body, JSON_COMPACT);
     evhttp_add_header(h, "Content-Type", "application/json");
@@ -162,28 +188,51 @@ static void on_request(struct evhttp_request *req, void *arg) {
   api_response resp = {0};
   int route = -1;
   lisec_err err = {0};
-  const char *uri = evhttp_request_get_uri(req);
   const api_principal *who = request_principal(w->srv, req, &err);
-  if (evhttp_request_get_response_code(req) == HTTP_ENTITYTOOLARGE) {
-    /* evhttp stopped reading a body over [api] max_body and asks for a reply. */
-    api_error(&resp, 413, "too_large", "request body larger than the configured limit");
-  } else if (!who) {
+  if (!who) {
     api_error(&resp, 403, "forbidden", err.msg);
-  } else if (!uri || strlen(uri) > MAX_URI || uri[0] != '/') {
-    api_error(&resp, 400, "invalid", "request URI missing, relative or longer than 2048 bytes");
   } else {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if (len > w->srv->max_body) {
-      api_error(&resp, 413, "too_large", "request body larger than the configured limit");
-    } else {
-      const char *body = len ? (const char *)evbuffer_pullup(in, (ssize_t)len) : "";
-      api_dispatch(w->ctl, who, method_name(evhttp_request_get_command(req)), uri, body, len,
-                   &resp, &route);
-    }
+    api_raw_request raw = {.method = method_name(evhttp_request_get_command(req)),
+                           .uri = evhttp_request_get_uri(req),
+                           .body_len = len,
+                           .max_body = w->srv->max_body};
+    /* Pull the body into one block only when it is within bounds. */
+    raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
+    api_dispatch(w->ctl, who, &raw, &resp, &route);
   }
   send_response(req, &resp);
   api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+  api_response_free(&resp);
+}
+
+/* evhttp refuses a body over [api] max_body itself, before reading it when
+ * Content-Length (or Expect: 100-continue) announces it and while reading a
+ * chunked one, and then answers with its own HTML page: libevent 2.1 has no
+ * hook for that. This definition takes the place of libevent's (its calls go
+ * through the PLT, so the executable's definition wins), answers that case
+ * with the same JSON error as every other refusal, and hands every other
+ * transport error (an unparsable request) to libevent's own. */
+typedef void (*send_error_fn)(struct evhttp_request *, int, const char *);
+static send_error_fn libevent_send_error;
+static void find_libevent_send_error(void) {
+  libevent_send_error = (send_error_fn)dlsym(RTLD_NEXT, "evhttp_send_error");
+}
+
+void evhttp_send_error(struct evhttp_request *req, int error, const char *reason) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  if (error != HTTP_ENTITYTOOLARGE) {
+    pthread_once(&once, find_libevent_send_error);
+    if (libevent_send_error) libevent_send_error(req, error, reason);
+    return;
+  }
+  api_response resp = {0};
+  api_error(&resp, 413, "too_large", "request body over the limit ([api] max_body)");
+  /* The rest of the body is not read: the connection cannot carry another request. */
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+  send_response(req, &resp);
+  api_metrics_record(-1, 413, 0);
   api_response_free(&resp);
 }
 
@@ -236,7 +285,7 @@ static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err)
 
 static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   w->srv = srv;
-  int rc = ctl_open(srv->shared, &w->ctl, err);
+  int rc = ctl_open_worker(srv->ctl, &w->ctl, err);
   if (rc) return rc;
   w->base = event_base_new();
   w->http = w->base ? evhttp_new(w->base) : NULL;
@@ -246,8 +295,10 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   evhttp_set_max_body_size(w->http, (ev_ssize_t)srv->max_body);
   evhttp_set_max_headers_size(w->http, MAX_HEADERS);
   evhttp_set_timeout(w->http, IDLE_TIMEOUT_S);
-  evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+  /* Every method reaches the dispatcher, which answers 405 in JSON. */
+  evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   /* evhttp closes the socket it accepts on when it lets go of it: give each
    * worker its own descriptor of the shared listening socket. */
   evutil_socket_t fd = dup(srv->fd);
@@ -258,21 +309,29 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   return 0;
 }
 
-int api_server_start(const api_server_config *cfg, ctl_shared *shared, api_server **out,
+static void process_init(void) {
+  evthread_use_pthreads();
+  principal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, principal_free);
+  handshake_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **out,
                      lisec_err *err) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, (void (*)(void))evthread_use_pthreads);
-  if (principal_index < 0)
-    principal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, principal_free);
+  pthread_once(&once, process_init);
+  size_t n_routes = 0;
+  const api_route *routes = api_route_table(&n_routes);
+  int rc = api_routes_check(routes, n_routes, err);
+  if (rc) return rc;
   api_server *srv = calloc(1, sizeof *srv);
   if (!srv) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  srv->shared = shared;
+  srv->ctl = ctl;
   srv->role_source = cfg->role_source;
   srv->max_body = cfg->max_body;
   srv->fd = -1;
   srv->n_workers = cfg->workers > 0 ? cfg->workers : 1;
   srv->workers = calloc((size_t)srv->n_workers, sizeof *srv->workers);
-  int rc = srv->workers ? tls_setup(srv, cfg, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rc = srv->workers ? tls_setup(srv, cfg, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
   for (int i = 0; rc == 0 && i < srv->n_workers; i++) rc = worker_init(&srv->workers[i], srv, err);
   for (int i = 0; rc == 0 && i < srv->n_workers; i++) {

@@ -1,6 +1,6 @@
-/* The controller's core: opening the shared state (store, the vault's KEK,
- * the LI administration's public key) and each worker's store connection,
- * and the status and health use cases. */
+/* The controller's core: opening the shared state (store URL, the vault's
+ * KEK, the LI administration's public key) and each context's own store
+ * connection, and the status and health use cases. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,23 +67,25 @@ static int open_kek(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
   return 0;
 }
 
-int ctl_shared_open(const lisec_config *cfg, ctl_shared **out, lisec_err *err) {
+static void shared_free(ctl_shared *sh) {
+  if (!sh) return;
+  ctl_kek_close(sh->kek);
+  pthread_mutex_destroy(&sh->record_lock);
+  free(sh->store_url);
+  free(sh);
+}
+
+static int shared_open(const lisec_config *cfg, ctl_shared **out, lisec_err *err) {
   ctl_shared *sh = calloc(1, sizeof *sh);
   if (!sh) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&sh->record_lock, NULL);
-  sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
   sh->started_at = lisec_time_now();
-  /* Open once now so that an unreachable store stops the start, with its reason. */
-  lisec_store *probe = NULL;
-  int rc = sh->store_url ? store_open(sh->store_url, &probe, err)
-                         : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
+  int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (rc == 0) rc = load_li_key(cfg, sh, err);
+  if (rc == 0) rc = open_kek(cfg, sh, err);
   if (rc) {
-    ctl_shared_close(sh);
-    return rc;
-  }
-  store_close(probe);
-  if ((rc = load_li_key(cfg, sh, err)) || (rc = open_kek(cfg, sh, err))) {
-    ctl_shared_close(sh);
+    shared_free(sh);
     return rc;
   }
   if (sh->kek && ctl_kek_is_development(sh->kek))
@@ -93,19 +95,27 @@ int ctl_shared_open(const lisec_config *cfg, ctl_shared **out, lisec_err *err) {
   return 0;
 }
 
-void ctl_shared_close(ctl_shared *sh) {
-  if (!sh) return;
-  ctl_kek_close(sh->kek);
-  pthread_mutex_destroy(&sh->record_lock);
-  free(sh->store_url);
-  free(sh);
-}
-
-int ctl_open(ctl_shared *sh, lisec_ctl **out, lisec_err *err) {
+int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err) {
   lisec_ctl *ctl = calloc(1, sizeof *ctl);
   if (!ctl) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  ctl->shared = sh;
-  int rc = store_open(sh->store_url, &ctl->store, err);
+  ctl->owns_shared = true;
+  /* The store first: when it is unreachable, that is the reason to give. */
+  int rc = store_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), &ctl->store, err);
+  if (rc) lisec_err_wrap(err, "cannot open the store ([store] url)");
+  if (rc == 0) rc = shared_open(cfg, &ctl->shared, err);
+  if (rc) {
+    ctl_close(ctl);
+    return rc;
+  }
+  *out = ctl;
+  return 0;
+}
+
+int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err) {
+  lisec_ctl *ctl = calloc(1, sizeof *ctl);
+  if (!ctl) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  ctl->shared = parent->shared;
+  int rc = store_open(ctl->shared->store_url, &ctl->store, err);
   if (rc) {
     free(ctl);
     return rc;
@@ -117,7 +127,12 @@ int ctl_open(ctl_shared *sh, lisec_ctl **out, lisec_err *err) {
 void ctl_close(lisec_ctl *ctl) {
   if (!ctl) return;
   store_close(ctl->store);
+  if (ctl->owns_shared) shared_free(ctl->shared);
   free(ctl);
+}
+
+int64_t ctl_uptime_seconds(const lisec_ctl *ctl) {
+  return lisec_time_now() - ctl->shared->started_at;
 }
 
 int ctl_health(lisec_ctl *ctl, lisec_err *err) { return store_ping(ctl->store, err); }
@@ -130,6 +145,6 @@ int ctl_status(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   lisec_time_format(ctl->shared->started_at, started);
   *out = json_pack("{s:s, s:{s:s, s:i}, s:s, s:I}", "version", LISEC_VERSION, "store", "backend",
                    store_backend(ctl->store), "schema_version", schema, "started_at", started,
-                   "uptime_seconds", (json_int_t)(lisec_time_now() - ctl->shared->started_at));
+                   "uptime_seconds", (json_int_t)ctl_uptime_seconds(ctl));
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

@@ -1,8 +1,9 @@
 /* ctl/ is the controller: one function per use case, the only floor that
  * calls more than one domain module and the store. State that all API
- * workers share (configuration, start time, later the model and the audit
- * appender) lives in ctl_shared; each worker thread has its own lisec_ctl
- * with its own store handle, because store handles are single-threaded. */
+ * workers share (configuration, start time, keys, the audit appender's lock)
+ * lives in ctl_shared; each worker thread has its own lisec_ctl with its own
+ * store handle, because store handles are single-threaded. A topic adds its
+ * use cases as src/ctl/<topic>.c with its own header src/ctl/<topic>.h. */
 #ifndef LISEC_CTL_H
 #define LISEC_CTL_H
 
@@ -21,15 +22,19 @@ typedef struct ctl_shared ctl_shared;
 typedef struct lisec_ctl {
   ctl_shared *shared;
   lisec_store *store;
-  bool in_tx; /* inside ctl_tx_begin/ctl_tx_end */
+  bool in_tx;       /* inside ctl_tx_begin/ctl_tx_end */
+  bool owns_shared; /* opened by ctl_open (not ctl_open_worker): frees shared */
 } lisec_ctl;
 
-/* Opens the shared controller state from the configuration: checks that the
- * store is reachable and migrated ([store] url). EUNAVAIL when it is not. */
-int ctl_shared_open(const lisec_config *cfg, ctl_shared **out, lisec_err *err);
-void ctl_shared_close(ctl_shared *sh);
-/* A worker's context with its own store connection. */
-int ctl_open(ctl_shared *sh, lisec_ctl **out, lisec_err *err);
+/* Opens the controller from the configuration: the state every worker
+ * shares ([store] url, default sqlite:/var/lib/lisec/lisec.db, the start
+ * time, the vault's KEK, the LI administration's key) and this context's own
+ * store connection, so an unreachable store fails here with its reason. */
+int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err);
+/* A context for another thread: the same shared state, its own store
+ * connection. Close every worker context before the one it came from. */
+int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err);
+/* Closes the store connection (and the shared state for a ctl_open context). */
 void ctl_close(lisec_ctl *ctl);
 
 /* One auditable event of a use case. */
@@ -53,8 +58,11 @@ int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint
 int ctl_tx_begin(lisec_ctl *ctl, lisec_err *err);
 int ctl_tx_end(lisec_ctl *ctl, int rc, lisec_err *err);
 
-/* GET /v1/status: version, store back end and schema, uptime. */
+/* GET /v1/status: {"version", "store": {"backend", "schema_version"},
+ * "started_at", "uptime_seconds"}. */
 int ctl_status(lisec_ctl *ctl, json_t **out, lisec_err *err);
+/* Seconds since ctl_open of the context's shared state. */
+int64_t ctl_uptime_seconds(const lisec_ctl *ctl);
 /* GET /healthz: 0 when the store answers. */
 int ctl_health(lisec_ctl *ctl, lisec_err *err);
 

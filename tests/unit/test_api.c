@@ -1,7 +1,9 @@
-/* Unit tests of the API pipeline without a socket: route matching (404,
- * 405), role admission (403 naming the admitted roles), malformed and
- * missing bodies (400 naming the position), and the role a certificate
- * carries (SAN URI or OU; none, unknown or two roles refused). */
+/* Unit tests of the API pipeline without a socket: body limit (413), route
+ * matching (404, 405, {id} segments), role admission (403 naming the
+ * admitted roles), malformed and missing bodies (400 naming line and
+ * column), store failures (503), the route table's own check, metrics, and
+ * the role a certificate carries (SAN URI or OU; none, unknown or two roles
+ * refused). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +16,10 @@
 #include <openssl/x509v3.h>
 
 #include "api/api.h"
+#include "store/store.h"
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
-static ctl_shared *shared;
 
 static int setup(void **state) {
   (void)state;
@@ -28,7 +30,7 @@ static int setup(void **state) {
   lisec_config *cfg = lisec_config_new();
   lisec_config_set(cfg, "store", "url", url);
   lisec_err err = {0};
-  int rc = ctl_shared_open(cfg, &shared, &err) || ctl_open(shared, &ctl, &err);
+  int rc = ctl_open(cfg, &ctl, &err);
   lisec_config_free(cfg);
   return rc;
 }
@@ -36,7 +38,6 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   ctl_close(ctl);
-  ctl_shared_close(shared);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   return system(cmd);
@@ -54,6 +55,17 @@ static const char *error_message(const api_response *r) {
   return json_string_value(json_object_get(json_object_get(r->body, "error"), "message"));
 }
 
+static const char *error_code(const api_response *r) {
+  return json_string_value(json_object_get(json_object_get(r->body, "error"), "code"));
+}
+
+/* One request through the real route table, max_body 1 MiB. */
+static void call(const api_principal *p, const char *method, const char *uri, const char *body,
+                 api_response *r, int *route) {
+  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, 1 << 20};
+  api_dispatch(ctl, p, &in, r, route);
+}
+
 static void test_status_any_role(void **state) {
   (void)state;
   static const char *const roles[] = {"operator", "li-admin", "hypervisor-admin", "host",
@@ -62,7 +74,7 @@ static void test_status_any_role(void **state) {
     api_principal p = as(roles[i]);
     api_response r;
     int route;
-    api_dispatch(ctl, &p, "GET", "/v1/status", "", 0, &r, &route);
+    call(&p, "GET", "/v1/status", NULL, &r, &route);
     assert_int_equal(r.status, 200);
     assert_true(route >= 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "you"), "role")),
@@ -78,12 +90,12 @@ static void test_wrong_role_403_names_roles(void **state) {
   api_principal p = as("mano");
   api_response r;
   int route;
-  api_dispatch(ctl, &p, "GET", "/metrics", "", 0, &r, &route);
+  call(&p, "GET", "/metrics", NULL, &r, &route);
   assert_int_equal(r.status, 403);
   assert_non_null(strstr(error_message(&r), "admitted roles: operator, auditor"));
   api_response_free(&r);
   p = as("auditor");
-  api_dispatch(ctl, &p, "GET", "/metrics", "", 0, &r, &route);
+  call(&p, "GET", "/metrics", NULL, &r, &route);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.text, "lisec_http_request_duration_seconds_bucket"));
   api_response_free(&r);
@@ -94,17 +106,17 @@ static void test_unknown_route_and_method(void **state) {
   api_principal p = as("operator");
   api_response r;
   int route;
-  api_dispatch(ctl, &p, "GET", "/v1/nothing", "", 0, &r, &route);
+  call(&p, "GET", "/v1/nothing", NULL, &r, &route);
   assert_int_equal(r.status, 404);
   assert_int_equal(route, -1);
   api_response_free(&r);
-  api_dispatch(ctl, &p, "DELETE", "/v1/status", "", 0, &r, &route);
+  call(&p, "DELETE", "/v1/status", NULL, &r, &route);
   assert_int_equal(r.status, 405);
   api_response_free(&r);
-  api_dispatch(ctl, &p, "GET", "/v1/status/extra", "", 0, &r, &route);
+  call(&p, "GET", "/v1/status/extra", NULL, &r, &route);
   assert_int_equal(r.status, 404);
   api_response_free(&r);
-  api_dispatch(ctl, &p, "GET", "/v1/status?x=1", "", 0, &r, &route);
+  call(&p, "GET", "/v1/status?x=1", NULL, &r, &route);
   assert_int_equal(r.status, 200);
   api_response_free(&r);
 }
@@ -114,14 +126,15 @@ static void test_healthz_and_metrics_format(void **state) {
   api_principal p = as("host");
   api_response r;
   int route;
-  api_dispatch(ctl, &p, "GET", "/healthz", "", 0, &r, &route);
+  call(&p, "GET", "/healthz", NULL, &r, &route);
   assert_int_equal(r.status, 200);
   assert_string_equal(r.text, "ok\n");
   api_response_free(&r);
   api_metrics_record(route, 200, 1500000);
   p = as("operator");
-  api_dispatch(ctl, &p, "GET", "/metrics", "", 0, &r, &route);
-  assert_non_null(strstr(r.text, "lisec_http_requests_total{method=\"GET\",route=\"/healthz\",code=\"2xx\"}"));
+  call(&p, "GET", "/metrics", NULL, &r, &route);
+  assert_non_null(strstr(r.text, "lisec_http_requests_total{method=\"GET\",route=\"/healthz\",code=\"200\"} 1\n"));
+  assert_non_null(strstr(r.text, "# TYPE lisec_tls_handshakes_total counter"));
   assert_non_null(strstr(r.text, "# TYPE lisec_uptime_seconds gauge"));
   api_response_free(&r);
 }
@@ -142,6 +155,273 @@ static void test_error_mapping(void **state) {
     assert_string_equal(json_string_value(json_object_get(e, "requirement")), "TR103308-6.2-R8");
     api_response_free(&r);
   }
+}
+
+/* ---- controller contexts ------------------------------------------------ */
+
+static void test_ctl_worker_context(void **state) {
+  (void)state;
+  lisec_ctl *w = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_open_worker(ctl, &w, &err), 0);
+  assert_ptr_equal(w->shared, ctl->shared);
+  assert_ptr_not_equal(w->store, ctl->store); /* its own connection */
+  json_t *st = NULL;
+  assert_int_equal(ctl_status(w, &st, &err), 0);
+  assert_string_equal(json_string_value(json_object_get(st, "version")), LISEC_VERSION);
+  assert_true(json_integer_value(json_object_get(json_object_get(st, "store"), "schema_version")) >= 1);
+  assert_true(json_integer_value(json_object_get(st, "uptime_seconds")) >= 0);
+  json_decref(st);
+  ctl_close(w);
+  assert_int_equal(ctl_health(ctl, &err), 0); /* the parent lives on */
+}
+
+static void test_ctl_open_unreachable_store(void **state) {
+  (void)state;
+  static const char *const urls[] = {"sqlite:/nonexistent-lisec-dir/sub/lisec.db",
+                                     "postgresql://lisec@127.0.0.1:1/lisec?connect_timeout=2",
+                                     "mysql://nope"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(urls); i++) {
+    lisec_config *cfg = lisec_config_new();
+    lisec_config_set(cfg, "store", "url", urls[i]);
+    lisec_ctl *c = NULL;
+    lisec_err err = {0};
+    assert_int_not_equal(ctl_open(cfg, &c, &err), 0);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "cannot open the store ([store] url)"));
+    lisec_config_free(cfg);
+  }
+}
+
+/* ---- the pipeline against a table of test routes ----------------------- */
+
+static int echo_calls;
+
+/* Echoes the parsed body, the {id} segment and the query. */
+static int echo(lisec_ctl *c, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)c, (void)a;
+  echo_calls++;
+  resp->body = json_pack("{s:O?, s:s?, s:s?, s:s}", "body", req->body,
+                         "id", req->n_params ? req->params[0] : NULL, "query", req->query, "path",
+                         req->path);
+  return 0;
+}
+
+/* Fails the way a use case does when the store goes away mid-request. */
+static int store_down(lisec_ctl *c, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)c, (void)a, (void)req;
+  lisec_err err = {0};
+  lisec_err_set(&err, LISEC_ESTORE, "store: connection lost");
+  api_error_from(resp, LISEC_ESTORE, &err);
+  return LISEC_ESTORE;
+}
+
+static int bare_failure(lisec_ctl *c, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)c, (void)a, (void)req, (void)resp;
+  return LISEC_EUNAVAIL;
+}
+
+static const api_route test_routes[] = {
+    {"POST", "/v1/things", API_ROLE_OPERATOR | API_ROLE_MANO, true, echo, NULL},
+    {"GET", "/v1/things/{id}", API_ROLE_ANY, false, echo, NULL},
+    {"GET", "/v1/down", API_ROLE_OPERATOR, false, store_down, NULL},
+    {"GET", "/v1/bare", API_ROLE_OPERATOR, false, bare_failure, NULL},
+};
+
+static void run(const api_principal *p, const char *method, const char *uri, const char *body,
+                size_t max_body, api_response *r, int *route) {
+  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, max_body};
+  api_dispatch_routes(test_routes, LISEC_ARRAY_LEN(test_routes), ctl, p, &in, r, route);
+}
+
+static void test_body_limit_413(void **state) {
+  (void)state;
+  api_principal p = as("operator");
+  api_response r;
+  int route;
+  echo_calls = 0;
+  const char *sixteen = "{\"a\":\"12345678\"}"; /* 16 bytes */
+  assert_int_equal(strlen(sixteen), 16);
+  run(&p, "POST", "/v1/things", sixteen, 16, &r, &route);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(echo_calls, 1);
+  api_response_free(&r);
+  run(&p, "POST", "/v1/things", sixteen, 15, &r, &route);
+  assert_int_equal(r.status, 413);
+  assert_string_equal(error_code(&r), "too_large");
+  assert_non_null(strstr(error_message(&r), "15 bytes"));
+  assert_int_equal(echo_calls, 1); /* the handler never ran */
+  api_response_free(&r);
+  /* over the limit is refused even where the route takes no body */
+  run(&p, "GET", "/v1/things/x", sixteen, 15, &r, &route);
+  assert_int_equal(r.status, 413);
+  api_response_free(&r);
+}
+
+static void test_malformed_json_400_names_position(void **state) {
+  (void)state;
+  api_principal p = as("mano");
+  api_response r;
+  int route;
+  echo_calls = 0;
+  /* The '2' is the 5th character of line 2, where ':' belongs (Python's
+   * json module reports the same: "line 2 column 5"). */
+  run(&p, "POST", "/v1/things", "{\"a\": 1,\n\"b\" 2}", 1024, &r, &route);
+  assert_int_equal(r.status, 400);
+  assert_string_equal(error_code(&r), "invalid");
+  assert_non_null(strstr(error_message(&r), "line 2, column 5"));
+  api_response_free(&r);
+  run(&p, "POST", "/v1/things", "{\"a\": [1, 2", 1024, &r, &route); /* truncated */
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  run(&p, "POST", "/v1/things", NULL, 1024, &r, &route); /* missing */
+  assert_int_equal(r.status, 400);
+  assert_non_null(strstr(error_message(&r), "body is required"));
+  api_response_free(&r);
+  assert_int_equal(echo_calls, 0);
+  run(&p, "POST", "/v1/things", "{\"a\": [1, 2]}", 1024, &r, &route);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(json_integer_value(json_array_get(json_object_get(json_object_get(r.body, "body"), "a"), 1)), 2);
+  api_response_free(&r);
+}
+
+static void test_roles_before_body(void **state) {
+  (void)state;
+  api_principal p = as("auditor");
+  api_response r;
+  int route;
+  echo_calls = 0;
+  /* A role the route does not admit learns nothing about the body parser. */
+  run(&p, "POST", "/v1/things", "{not json", 1024, &r, &route);
+  assert_int_equal(r.status, 403);
+  assert_string_equal(error_code(&r), "forbidden");
+  assert_non_null(strstr(error_message(&r), "role auditor may not POST /v1/things"));
+  assert_non_null(strstr(error_message(&r), "admitted roles: operator, mano"));
+  api_response_free(&r);
+  /* A principal without a known role is admitted nowhere, not even on "any". */
+  api_principal none = {.subject = "x"};
+  run(&none, "GET", "/v1/things/1", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 403);
+  api_response_free(&r);
+  assert_int_equal(echo_calls, 0);
+  api_principal t = as("tenant:acme");
+  run(&t, "GET", "/v1/things/1", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 200);
+  api_response_free(&r);
+}
+
+static void test_routes_404_405_and_params(void **state) {
+  (void)state;
+  api_principal p = as("operator");
+  api_response r;
+  int route;
+  run(&p, "GET", "/v1/things/t-42?verbose=1", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(route, 1);
+  assert_string_equal(json_string_value(json_object_get(r.body, "id")), "t-42");
+  assert_string_equal(json_string_value(json_object_get(r.body, "query")), "verbose=1");
+  assert_string_equal(json_string_value(json_object_get(r.body, "path")), "/v1/things/t-42");
+  api_response_free(&r);
+  static const char *const not_found[] = {"/v1/things/", "/v1/things/a/b", "/v1/thing", "/",
+                                          "/v1/things/t-42/"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(not_found); i++) {
+    run(&p, "GET", not_found[i], NULL, 1024, &r, &route);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(error_code(&r), "not_found");
+    assert_int_equal(route, -1);
+    api_response_free(&r);
+  }
+  run(&p, "PUT", "/v1/things/t-42", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 405);
+  assert_string_equal(error_code(&r), "method_not_allowed");
+  assert_string_equal(r.allow, "GET"); /* RFC 9110 15.5.6: a 405 lists what the path takes */
+  api_response_free(&r);
+  run(&p, "GET", "/v1/things", NULL, 1024, &r, &route); /* only POST there */
+  assert_int_equal(r.status, 405);
+  api_response_free(&r);
+  char longid[STORE_ID_MAX + 20];
+  snprintf(longid, sizeof longid, "/v1/things/%0*d", STORE_ID_MAX + 1, 7);
+  run(&p, "GET", longid, NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 404); /* an {id} longer than any id matches nothing */
+  api_response_free(&r);
+  run(&p, "GET", "v1/things/x", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  char *huge = malloc(API_URI_MAX + 2);
+  memset(huge, 'a', API_URI_MAX + 1);
+  huge[0] = '/';
+  huge[API_URI_MAX + 1] = '\0';
+  run(&p, "GET", huge, NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  free(huge);
+}
+
+static void test_store_failure_503(void **state) {
+  (void)state;
+  api_principal p = as("operator");
+  api_response r;
+  int route;
+  run(&p, "GET", "/v1/down", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 503);
+  assert_string_equal(error_code(&r), "store_error");
+  api_response_free(&r);
+  run(&p, "GET", "/v1/bare", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 503);
+  assert_string_equal(error_code(&r), "unavailable");
+  api_response_free(&r);
+}
+
+static int dummy(lisec_ctl *c, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)c, (void)a, (void)req, (void)resp;
+  return 0;
+}
+
+static void test_route_table_check(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  assert_true(n >= 3);
+  assert_int_equal(api_routes_check(routes, n, &err), 0);
+  assert_false(api_route_table_overflowed());
+  /* the core group made it in */
+  bool healthz = false, status = false;
+  for (size_t i = 0; i < n; i++) {
+    healthz |= strcmp(routes[i].pattern, "/healthz") == 0;
+    status |= strcmp(routes[i].pattern, "/v1/status") == 0;
+  }
+  assert_true(healthz && status);
+  api_route twice[] = {{"GET", "/a", API_ROLE_ANY, false, dummy, NULL},
+                       {"GET", "/a", API_ROLE_OPERATOR, false, dummy, NULL}};
+  assert_int_equal(api_routes_check(twice, 2, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "GET /a is declared twice"));
+  api_route no_roles[] = {{"GET", "/a", 0, false, dummy, NULL}};
+  assert_int_equal(api_routes_check(no_roles, 1, &err), LISEC_EINVAL);
+  api_route relative[] = {{"GET", "a", API_ROLE_ANY, false, dummy, NULL}};
+  assert_int_equal(api_routes_check(relative, 1, &err), LISEC_EINVAL);
+  api_route no_handler[] = {{"GET", "/a", API_ROLE_ANY, false, NULL, NULL}};
+  assert_int_equal(api_routes_check(no_handler, 1, &err), LISEC_EINVAL);
+}
+
+static void test_metrics_by_status(void **state) {
+  (void)state;
+  size_t n = 0;
+  api_route_table(&n);
+  api_metrics_record(-1, 404, 2000);
+  api_metrics_record(-1, 404, 3000);
+  api_metrics_record(-1, 418, 3000);
+  api_metrics_handshake(true);
+  api_metrics_handshake(false);
+  char *text = api_metrics_render(42);
+  assert_non_null(strstr(text, "lisec_http_requests_total{method=\"\",route=\"unmatched\",code=\"404\"} 2\n"));
+  assert_non_null(strstr(text, "route=\"unmatched\",code=\"other\"} 1\n"));
+  assert_non_null(strstr(text, "lisec_tls_handshakes_total{result=\"ok\"} 1\n"));
+  assert_non_null(strstr(text, "lisec_tls_handshakes_total{result=\"failed\"} 1\n"));
+  assert_non_null(strstr(text, "lisec_uptime_seconds 42\n"));
+  /* 2 µs and 3 µs fall in the first bucket (0.5 ms) */
+  assert_non_null(strstr(text, "lisec_http_request_duration_seconds_bucket{le=\"0.0005\"} "));
+  free(text);
 }
 
 /* ---- roles from certificates ------------------------------------------- */
@@ -228,7 +508,12 @@ int main(void) {
       cmocka_unit_test(test_status_any_role),        cmocka_unit_test(test_wrong_role_403_names_roles),
       cmocka_unit_test(test_unknown_route_and_method), cmocka_unit_test(test_healthz_and_metrics_format),
       cmocka_unit_test(test_error_mapping),          cmocka_unit_test(test_role_from_san_uri),
-      cmocka_unit_test(test_role_from_ou),
+      cmocka_unit_test(test_role_from_ou),           cmocka_unit_test(test_body_limit_413),
+      cmocka_unit_test(test_malformed_json_400_names_position),
+      cmocka_unit_test(test_roles_before_body),      cmocka_unit_test(test_routes_404_405_and_params),
+      cmocka_unit_test(test_store_failure_503),      cmocka_unit_test(test_route_table_check),
+      cmocka_unit_test(test_metrics_by_status),      cmocka_unit_test(test_ctl_worker_context),
+      cmocka_unit_test(test_ctl_open_unreachable_store),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
