@@ -1,7 +1,21 @@
 /* api/ is lisecd's HTTPS transport: TLS with mandatory client certificates,
  * the role each certificate carries, the route table with the roles every
  * route admits, bounded bodies, JSON errors and Prometheus metrics. Handlers
- * are thin: they parse the request and call one ctl/ use case. */
+ * are thin: they parse the request and call one ctl/ use case.
+ *
+ * Adding routes needs no shared edit. A topic writes src/api/routes_<topic>.c
+ * (topic in [a-z0-9_]) that defines
+ *
+ *     const api_route api_routes_<topic>[] = {
+ *         {"GET", "/v1/things/{id}", API_ROLE_OPERATOR | API_ROLE_AUDITOR, false, get_thing, NULL},
+ *         {0},   // a zeroed entry ends the group
+ *     };
+ *
+ * src/api/CMakeLists.txt globs routes_*.c (CONFIGURE_DEPENDS, so a new file
+ * is picked up by the next build) and generates the table of groups from the
+ * file names (route_groups.c.in); api_route_table() joins the groups in file
+ * name order. api_routes_check() refuses duplicates and malformed entries
+ * when lisecd starts, and test_api runs it too. */
 #ifndef LISEC_API_H
 #define LISEC_API_H
 
@@ -44,7 +58,9 @@ unsigned api_role_bit(const char *role);
 void api_roles_describe(unsigned roles, char *out, size_t len);
 
 #define API_MAX_PARAMS 4
+#define API_URI_MAX 2048 /* longest request URI, path and query */
 
+/* What a handler sees of the request. */
 typedef struct api_request {
   const char *method;
   const char *path;
@@ -59,6 +75,7 @@ typedef struct api_response {
   json_t *body;             /* JSON reply (owned), or */
   char *text;               /* a text reply (owned, malloc'd) */
   const char *content_type; /* for text */
+  char allow[64];           /* with 405: the methods the path takes ("GET, POST") */
 } api_response;
 
 typedef int (*api_handler)(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
@@ -80,19 +97,44 @@ void api_error(api_response *resp, int status, const char *code, const char *mes
 /* Maps a LISEC_E* failure of a use case to its HTTP status and JSON error. */
 void api_error_from(api_response *resp, int rc, const lisec_err *err);
 
-/* Finds the route, checks the role, parses a bounded JSON body and calls the
- * handler. Pure with respect to transport, so tests call it directly. The
- * route index (for metrics) goes to *route_index, -1 when none matched. */
-void api_dispatch(lisec_ctl *ctl, const api_principal *who, const char *method, const char *uri,
-                  const char *body, size_t body_len, api_response *resp, int *route_index);
+/* A request as the transport received it. */
+typedef struct api_raw_request {
+  const char *method;
+  const char *uri;  /* origin form: path, then ?query */
+  const char *body; /* body_len bytes; may be NULL when body_len is 0 */
+  size_t body_len;
+  size_t max_body;  /* [api] max_body: a longer body is refused (413) */
+} api_raw_request;
+
+/* The whole request pipeline without the transport, so tests call it
+ * directly: body size (413), route (404, 405), role (403 naming the roles
+ * the route admits), JSON body (400 naming line and column), the handler,
+ * and its failure mapped to a status. *route_index (for metrics) is -1 when
+ * no route matched. */
+void api_dispatch(lisec_ctl *ctl, const api_principal *who, const api_raw_request *in,
+                  api_response *resp, int *route_index);
+/* The same against a given table (tests use their own routes). */
+void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ctl,
+                         const api_principal *who, const api_raw_request *in, api_response *resp,
+                         int *route_index);
 void api_response_free(api_response *resp);
 
-/* The route table (routes.c): all topics' routes, *n of them. */
+#define API_ROUTES_MAX 128
+
+/* The route table: every topic's group, joined in file name order. */
 const api_route *api_route_table(size_t *n);
+/* Refuses a table that overflowed API_ROUTES_MAX, an entry without method,
+ * pattern, handler or roles, a pattern not starting with '/', or two routes
+ * with the same method and pattern (EINVAL, naming it). */
+int api_routes_check(const api_route *routes, size_t n, lisec_err *err);
+/* true when the groups held more than API_ROUTES_MAX routes. */
+bool api_route_table_overflowed(void);
 
 /* ---- metrics ------------------------------------------------------------ */
 
 void api_metrics_record(int route_index, int status, uint64_t duration_ns);
+/* TLS handshakes completed, failed, and client certificates refused. */
+void api_metrics_handshake(bool ok);
 void api_metrics_cert_rejected(void);
 /* Prometheus text exposition format; malloc'd. */
 char *api_metrics_render(int64_t uptime_s);
@@ -111,8 +153,9 @@ typedef struct api_server_config {
 typedef struct api_server api_server;
 
 /* Binds the listening socket and starts cfg->workers threads, each with its
- * own event loop and controller context. */
-int api_server_start(const api_server_config *cfg, ctl_shared *shared, api_server **out,
+ * own event loop and its own controller context (ctl_open_worker of ctl,
+ * which must outlive the server). */
+int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **out,
                      lisec_err *err);
 /* Graceful stop, callable from any thread: stop accepting, let requests in
  * flight finish (their transactions commit or roll back whole), then exit. */

@@ -70,73 +70,103 @@ static bool route_match(const char *pattern, const char *path, size_t path_len, 
   return *p == '\0' && s == end;
 }
 
-void api_dispatch(lisec_ctl *ctl, const api_principal *who, const char *method, const char *uri,
-                  const char *body, size_t body_len, api_response *resp, int *route_index) {
+/* A refused role on a route about LI data is recorded before the refusal
+ * goes out; when it cannot be recorded the refusal says so (fail closed). */
+static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_route *route,
+                        const char *path, api_response *resp) {
+  char roles[256], msg[LISEC_ERR_MSG_MAX];
+  api_roles_describe(route->roles, roles, sizeof roles);
+  snprintf(msg, sizeof msg, "role %s may not %s %s; admitted roles: %s",
+           who->role[0] ? who->role : "(none)", route->method, route->pattern, roles);
+  if (route->audit_denied) {
+    ctl_actor actor = {.subject = who->subject, .role = who->role};
+    ctl_event ev = {route->audit_denied, path, "denied", msg, true};
+    lisec_err rerr = {0};
+    int rc = ctl_record(ctl, &actor, &ev, NULL, &rerr);
+    if (rc) {
+      api_error_from(resp, rc, &rerr);
+      return;
+    }
+  }
+  api_error(resp, 403, "forbidden", msg);
+}
+
+void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ctl,
+                         const api_principal *who, const api_raw_request *in, api_response *resp,
+                         int *route_index) {
   memset(resp, 0, sizeof *resp);
   *route_index = -1;
-  api_request req = {.method = method};
+  const char *uri = in->uri;
+  if (in->body_len > in->max_body) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body over the limit of %zu bytes ([api] max_body)", in->max_body);
+    api_error(resp, 413, "too_large", msg);
+    return;
+  }
+  size_t path_len = uri ? strcspn(uri, "?") : 0;
+  if (!uri || uri[0] != '/' || path_len > API_URI_MAX || strlen(uri) > API_URI_MAX) {
+    api_error(resp, 400, "invalid", "request URI missing, not a path, or longer than 2048 bytes");
+    return;
+  }
+  char path[API_URI_MAX + 1];
+  memcpy(path, uri, path_len);
+  path[path_len] = '\0';
+  api_request req = {.method = in->method, .path = path, .query = uri[path_len] ? uri + path_len + 1 : NULL};
   char params[API_MAX_PARAMS][STORE_ID_MAX + 1];
-  const char *q = strchr(uri, '?');
-  size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-  req.query = q ? q + 1 : NULL;
   bool path_known = false;
   const api_route *route = NULL;
-  size_t n_routes = 0;
-  const api_route *routes = api_route_table(&n_routes);
+  char allow[sizeof resp->allow] = "";
   for (size_t i = 0; i < n_routes; i++) {
-    if (!route_match(routes[i].pattern, uri, path_len, &req, params)) continue;
+    if (!route_match(routes[i].pattern, path, path_len, &req, params)) continue;
     path_known = true;
-    if (strcmp(routes[i].method, method) == 0) {
+    if (strcmp(routes[i].method, in->method) == 0) {
       route = &routes[i];
       *route_index = (int)i;
       break;
     }
+    size_t at = strlen(allow);
+    snprintf(allow + at, sizeof allow - at, "%s%s", at ? ", " : "", routes[i].method);
   }
   if (!route) {
-    if (path_known) api_error(resp, 405, "method_not_allowed", "this path does not take that method");
-    else api_error(resp, 404, "not_found", "no such route");
+    if (path_known) {
+      api_error(resp, 405, "method_not_allowed", "this path does not take that method");
+      memcpy(resp->allow, allow, sizeof allow);
+    } else {
+      api_error(resp, 404, "not_found", "no such route");
+    }
     return;
   }
   if (!(route->roles & who->role_bit)) {
-    char roles[256], msg[LISEC_ERR_MSG_MAX];
-    api_roles_describe(route->roles, roles, sizeof roles);
-    snprintf(msg, sizeof msg, "role %s may not %s %s; admitted roles: %s", who->role, method,
-             route->pattern, roles);
-    if (route->audit_denied) {
-      ctl_actor actor = {.subject = who->subject, .role = who->role};
-      ctl_event ev = {route->audit_denied, uri, "denied", msg, true};
-      lisec_err rerr = {0};
-      if (ctl_record(ctl, &actor, &ev, NULL, &rerr) != 0) {
-        api_error(resp, 503, "store_error", rerr.msg);
-        return;
-      }
-    }
-    api_error(resp, 403, "forbidden", msg);
+    refuse_role(ctl, who, route, path, resp);
     return;
   }
   lisec_err err = {0};
   if (route->takes_body) {
-    if (body_len == 0) {
+    if (in->body_len == 0) {
       api_error(resp, 400, "invalid", "a JSON request body is required");
       return;
     }
-    if (lisec_json_parse(body, body_len, &req.body, &err) != 0) {
-      api_error(resp, 400, "invalid", err.msg);
+    if (lisec_json_parse(in->body, in->body_len, &req.body, &err) != 0) {
+      api_error_from(resp, LISEC_EINVAL, &err);
       return;
     }
   }
-  req.path = uri;
   ctl_actor actor = {.subject = who->subject, .role = who->role};
   int rc = route->handler(ctl, &actor, &req, resp);
   json_decref(req.body);
-  if (rc) {
+  if (rc && resp->status == 0) {
+    /* Handlers report through resp; a bare failure is mapped by its code. */
     lisec_err herr = {0};
-    /* Handlers report through resp; a bare failure without one is internal. */
-    if (resp->status == 0) {
-      lisec_err_set(&herr, rc, "%s", lisec_err_name(rc));
-      api_error_from(resp, rc, &herr);
-    }
+    lisec_err_set(&herr, rc, "%s", lisec_err_name(rc));
+    api_error_from(resp, rc, &herr);
   } else if (resp->status == 0) {
     resp->status = 200;
   }
+}
+
+void api_dispatch(lisec_ctl *ctl, const api_principal *who, const api_raw_request *in,
+                  api_response *resp, int *route_index) {
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  api_dispatch_routes(routes, n, ctl, who, in, resp, route_index);
 }

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/routes.h"
 
 static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
                        api_response *resp) {
@@ -21,12 +20,7 @@ static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request
 static int get_metrics(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
                        api_response *resp) {
   (void)actor, (void)req;
-  json_t *st = NULL;
-  lisec_err err = {0};
-  int64_t uptime = 0;
-  if (ctl_status(ctl, &st, &err) == 0) uptime = json_integer_value(json_object_get(st, "uptime_seconds"));
-  json_decref(st);
-  resp->text = api_metrics_render(uptime);
+  resp->text = api_metrics_render(ctl_uptime_seconds(ctl));
   resp->content_type = "text/plain; version=0.0.4";
   return 0;
 }

@@ -2,7 +2,7 @@
  * any other role are recorded. */
 #include <stdlib.h>
 
-#include "api/routes.h"
+#include "api/api.h"
 #include "ctl/targets.h"
 
 static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {

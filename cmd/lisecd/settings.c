@@ -1,0 +1,25 @@
+/* Every setting lisecd accepts, in one list: a key not listed here stops the
+ * start, so a misspelt setting is never silently replaced by its default. A
+ * module that reads a new key adds one line in its section below (and
+ * documents it in examples/lisecd.conf and docs/operations.md). */
+#include <stddef.h>
+
+#include "lisecd.h"
+
+const char *const lisecd_known_settings[] = {
+    /* the HTTPS API (api/) */
+    "server.listen", "server.workers",
+    "tls.cert", "tls.key", "tls.client_ca",
+    "api.role_source", "api.max_body",
+    /* the store and logging */
+    "store.url",
+    "log.level", "log.json",
+    /* the audit log (ctl/record.c, ctl/auditlog.c) */
+    "audit.li_admin_key",
+    /* the target vault (ctl/kek.c) */
+    "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
+    "vault.development_key_file", "vault.allow_development_key",
+    /* attestation */
+    /* randomness */
+    NULL,
+};
