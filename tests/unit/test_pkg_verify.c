@@ -1,0 +1,624 @@
+/* Unit tests of pkg_verify over in-memory packages signed by a test PKI
+ * made with OpenSSL's API (test_pkg_pki.h; signatures by CMS_sign, digests
+ * by EVP_Digest and the FIPS 180-2 "abc" vector): the accepted package and
+ * every refusal with its reason - a changed artifact, an unlisted file, a
+ * missing file, an unsigned manifest, no operator countersignature, an LI
+ * VNF without the LI administration's, an expired or revoked certificate,
+ * the wrong CA, a certificate not for code signing, a countersignature by
+ * the vendor's own key or over another manifest, anchors shared by two
+ * roles, per-artifact signatures good and bad, a member producing more
+ * bytes than declared - plus pkg_cms_sign's output checked by OpenSSL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pkg/pkg.h"
+#include "test_pkg_pki.h"
+
+static const char abc_sha256[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+/* ---- an in-memory package ---------------------------------------------- */
+
+#define MP_MAX 32
+typedef struct mpkg {
+  char *name[MP_MAX];
+  uint8_t *data[MP_MAX];
+  size_t len[MP_MAX];
+  size_t n;
+  const char *extra_member; /* reading this member produces 64 bytes more */
+  pkg_entry e[MP_MAX];
+  pkg_source src;
+} mpkg;
+
+static void mp_put(mpkg *p, const char *name, const void *data, size_t len) {
+  size_t i = 0;
+  while (i < p->n && strcmp(p->name[i], name) != 0) i++;
+  if (i == p->n) {
+    assert_true(p->n < MP_MAX);
+    p->name[p->n++] = strdup(name);
+  } else {
+    free(p->data[i]);
+  }
+  p->data[i] = malloc(len + 1);
+  memcpy(p->data[i], data, len);
+  p->data[i][len] = '\0';
+  p->len[i] = len;
+}
+
+static void mp_puts(mpkg *p, const char *name, const char *text) { mp_put(p, name, text, strlen(text)); }
+
+static void mp_del(mpkg *p, const char *name) {
+  for (size_t i = 0; i < p->n; i++)
+    if (strcmp(p->name[i], name) == 0) {
+      free(p->name[i]);
+      free(p->data[i]);
+      p->n--;
+      p->name[i] = p->name[p->n];
+      p->data[i] = p->data[p->n];
+      p->len[i] = p->len[p->n];
+      return;
+    }
+}
+
+static const uint8_t *mp_get(const mpkg *p, const char *name, size_t *len) {
+  for (size_t i = 0; i < p->n; i++)
+    if (strcmp(p->name[i], name) == 0) {
+      *len = p->len[i];
+      return p->data[i];
+    }
+  return NULL;
+}
+
+static void mp_free(mpkg *p) {
+  for (size_t i = 0; i < p->n; i++) {
+    free(p->name[i]);
+    free(p->data[i]);
+  }
+  p->n = 0;
+}
+
+/* Delivers a member in 7-byte chunks so every consumer copes with chunks. */
+static int mp_read(void *ctx, size_t i, pkg_sink sink, void *sctx, lisec_err *err) {
+  mpkg *p = ctx;
+  for (size_t off = 0; off < p->len[i]; off += 7) {
+    size_t k = p->len[i] - off < 7 ? p->len[i] - off : 7;
+    int rc = sink(sctx, p->data[i] + off, k, err);
+    if (rc) return rc;
+  }
+  static const uint8_t junk[64];
+  if (p->extra_member && strcmp(p->extra_member, p->name[i]) == 0)
+    return sink(sctx, junk, sizeof junk, err);
+  return 0;
+}
+
+static const pkg_source *mp_source(mpkg *p) {
+  for (size_t i = 0; i < p->n; i++)
+    p->e[i] = (pkg_entry){p->name[i], p->len[i], p->len[i], false};
+  p->src = (pkg_source){p->e, p->n, mp_read, p};
+  return &p->src;
+}
+
+/* ---- the fixture: a PKI and a signed package --------------------------- */
+
+typedef struct fx {
+  tp_id vca, oca, lca, vendor, op, li;
+  pkg_trust *trust;
+} fx;
+static fx F;
+
+static void trust_add(pkg_trust *t, pkg_role role, X509 *c) {
+  size_t len;
+  char *pem = tp_cert_pem(c, &len);
+  lisec_err err = {0};
+  assert_int_equal(pkg_trust_add_anchors_pem(t, role, pem, len, &err), 0);
+  free(pem);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  F.vca = tp_make_ca("Vendor");
+  F.oca = tp_make_ca("Operator");
+  F.lca = tp_make_ca("LI Administration");
+  F.vendor = tp_make_leaf(&F.vca, "Vendor", "vendor signing", -86400, 10L * 86400, "codeSigning");
+  F.op = tp_make_leaf(&F.oca, "Operator", "operator on-boarding", -86400, 10L * 86400, "codeSigning");
+  F.li = tp_make_leaf(&F.lca, "LI Administration", "li admin", -86400, 10L * 86400, NULL);
+  lisec_err err = {0};
+  if (pkg_trust_new(&F.trust, &err)) return -1;
+  trust_add(F.trust, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(F.trust, PKG_ROLE_OPERATOR, F.oca.cert);
+  trust_add(F.trust, PKG_ROLE_LI_ADMIN, F.lca.cert);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  tp_id *ids[] = {&F.vca, &F.oca, &F.lca, &F.vendor, &F.op, &F.li};
+  for (size_t i = 0; i < 6; i++) tp_free(ids[i]);
+  pkg_trust_free(F.trust);
+  return 0;
+}
+
+static const char tosca_meta[] =
+    "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-By: test\n"
+    "Entry-Definitions: Definitions/vnfd.yaml\nETSI-Entry-Manifest: vnfd.mf\n"
+    "ETSI-Entry-Certificate: Files/vnfd.cert\n";
+
+static void mp_base(mpkg *p) {
+  memset(p, 0, sizeof *p);
+  mp_puts(p, "TOSCA-Metadata/TOSCA.meta", tosca_meta);
+  mp_puts(p, "Definitions/vnfd.yaml", "tosca_definitions_version: tosca_simple_yaml_1_3\n");
+  mp_puts(p, "Artifacts/Images/vm.qcow2", "abc");
+  mp_puts(p, "Scripts/install.sh", "#!/bin/sh\necho installed\n");
+}
+
+static bool exempt(const char *name) {
+  return strcmp(name, "vnfd.mf") == 0 || strcmp(name, "Files/vnfd.cert") == 0 ||
+         strncmp(name, "Countersignatures/", 18) == 0 || strstr(name, ".sig.cms");
+}
+
+/* Writes vnfd.mf listing every member (digests by EVP_Digest; the image's
+ * is checked against the FIPS vector) and signs it with `by`; extra goes
+ * into the metadata, artifact_sig into Scripts/install.sh's block. */
+static void mp_sign(mpkg *p, const tp_id *by, const char *extra, const char *artifact_sig) {
+  char body[8192];
+  int n = snprintf(body, sizeof body,
+                   "metadata:\nvnf_provider_id: Acme\nvnf_product_name: vProbe\n"
+                   "vnf_release_date_time: 2026-01-01T00:00:00Z\nvnf_package_version: 1.0\n%s\n",
+                   extra ? extra : "");
+  for (size_t i = 0; i < p->n; i++) {
+    if (exempt(p->name[i])) continue;
+    uint8_t d[32];
+    char hex[65];
+    unsigned dl = 0;
+    EVP_Digest(p->data[i], p->len[i], d, &dl, EVP_sha256(), NULL);
+    lisec_hex_encode(d, 32, hex);
+    if (strcmp(p->name[i], "Artifacts/Images/vm.qcow2") == 0) assert_string_equal(hex, abc_sha256);
+    n += snprintf(body + n, sizeof body - (size_t)n, "Source: %s\nAlgorithm: SHA-256\nHash: %s\n",
+                  p->name[i], hex);
+    if (artifact_sig && strcmp(p->name[i], "Scripts/install.sh") == 0)
+      n += snprintf(body + n, sizeof body - (size_t)n, "Signature: %s\n", artifact_sig);
+    n += snprintf(body + n, sizeof body - (size_t)n, "\n");
+  }
+  size_t sl;
+  char *sig = tp_cms_sign(by, body, (size_t)n, &sl);
+  char *full = malloc((size_t)n + sl);
+  memcpy(full, body, (size_t)n);
+  memcpy(full + n, sig, sl);
+  mp_put(p, "vnfd.mf", full, (size_t)n + sl);
+  free(full);
+  free(sig);
+  size_t cl;
+  char *cert = tp_cert_pem(by->cert, &cl);
+  mp_put(p, "Files/vnfd.cert", cert, cl);
+  free(cert);
+}
+
+static void mp_countersign(mpkg *p, const tp_id *by, const char *label) {
+  size_t ml = 0, sl = 0;
+  const uint8_t *m = mp_get(p, "vnfd.mf", &ml);
+  assert_non_null(m);
+  char *sig = tp_cms_sign(by, m, ml, &sl);
+  char name[64];
+  snprintf(name, sizeof name, "Countersignatures/%s.cms", label);
+  mp_put(p, name, sig, sl);
+  free(sig);
+}
+
+static int verify(mpkg *p, const pkg_trust *t, const pkg_policy *pol, pkg_result **r,
+                  lisec_err *err) {
+  pkg_policy def;
+  pkg_policy_default(&def);
+  *r = NULL;
+  return pkg_verify(mp_source(p), t ? t : F.trust, pol ? pol : &def, r, err);
+}
+
+#define ASSERT_REFUSED(p, t, pol, code, text)                                   \
+  do {                                                                          \
+    pkg_result *r_ = NULL;                                                      \
+    lisec_err e_ = {0};                                                         \
+    int rc_ = verify(p, t, pol, &r_, &e_);                                      \
+    if (rc_ != (code) || !strstr(e_.msg, text))                                 \
+      fail_msg("expected %d '%s', got %d '%s'", code, text, rc_, e_.msg);       \
+    assert_null(r_);                                                            \
+  } while (0)
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_accepted(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_true(r->verified);
+  assert_true(r->tosca_metadata);
+  assert_false(r->li);
+  assert_string_equal(r->manifest_path, "vnfd.mf");
+  assert_string_equal(pkg_result_meta(r, "vnf_product_name"), "vProbe");
+  assert_int_equal(r->n_signers, 2);
+  const pkg_signer *v = pkg_result_vendor(r);
+  assert_non_null(v);
+  assert_non_null(strstr(v->subject, "CN=vendor signing"));
+  assert_non_null(strstr(v->anchor_subject, "CN=Vendor CA"));
+  assert_int_equal(r->signers[1].role, PKG_ROLE_OPERATOR);
+  assert_int_equal(r->n_artifacts, 4);
+  bool image = false;
+  for (size_t i = 0; i < r->n_artifacts; i++)
+    if (r->artifacts[i].is_image) {
+      char hex[65];
+      lisec_hex_encode(r->artifacts[i].digest, 32, hex);
+      assert_string_equal(hex, abc_sha256);
+      image = true;
+    }
+  assert_true(image);
+  assert_false(r->revocation_checked);
+  pkg_record rec;
+  assert_int_equal(pkg_record_from_result(r, "tenant:alpha", &rec, &err), 0);
+  assert_string_equal(rec.provider_id, "Acme");
+  assert_string_equal(rec.vendor_anchor, v->anchor_sha256);
+  json_t *j = pkg_result_to_json(r);
+  assert_non_null(j);
+  assert_int_equal(json_array_size(json_object_get(j, "signers")), 2);
+  json_decref(j);
+  pkg_result_free(r);
+  /* The same package through pkg_inspect: nothing trusted, signers found. */
+  assert_int_equal(pkg_inspect(mp_source(&p), NULL, &r, &err), 0);
+  assert_false(r->verified);
+  assert_int_equal(r->n_signers, 2);
+  assert_null(r->signers[0].anchor_subject);
+  pkg_result_free(r);
+  mp_free(&p);
+}
+
+static void test_changed_artifact(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  mp_puts(&p, "Artifacts/Images/vm.qcow2", "abd");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'Artifacts/Images/vm.qcow2' does not match");
+  mp_free(&p);
+}
+
+static void test_unlisted_and_missing(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  mp_puts(&p, "Scripts/backdoor.sh", "nc -l 4444\n");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'Scripts/backdoor.sh' is in the package but not in the signed manifest");
+  mp_del(&p, "Scripts/backdoor.sh");
+  mp_del(&p, "Scripts/install.sh");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "listed artifact 'Scripts/install.sh' is not in the package");
+  mp_free(&p);
+  /* TOSCA.meta must be listed too: it decides which files mean what. */
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  mp_puts(&p, "TOSCA-Metadata/TOSCA.meta", "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\n"
+                                           "Entry-Definitions: Scripts/install.sh\nETSI-Entry-Manifest: vnfd.mf\n"
+                                           "ETSI-Entry-Certificate: Files/vnfd.cert\n");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'TOSCA-Metadata/TOSCA.meta' does not match");
+  mp_free(&p);
+}
+
+static void test_unsigned_and_tampered_manifest(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  size_t ml;
+  const uint8_t *m = mp_get(&p, "vnfd.mf", &ml);
+  const char *cms = strstr((const char *)m, "-----BEGIN CMS-----");
+  char *body = strndup((const char *)m, (size_t)(cms - (const char *)m));
+  char *signature = strdup(cms);
+  mp_puts(&p, "vnfd.mf", body);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "carries no CMS signature");
+  /* A changed metadata value under the old signature. */
+  char *evil = malloc(strlen(body) + strlen(signature) + 1);
+  strcpy(evil, body);
+  memcpy(strstr(evil, "vProbe"), "vPwned", 6);
+  strcat(evil, signature);
+  mp_puts(&p, "vnfd.mf", evil);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_ECRYPTO, "does not verify");
+  free(evil);
+  free(body);
+  free(signature);
+  mp_free(&p);
+}
+
+static void test_dual_signing(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "no operator countersignature");
+  pkg_policy pol;
+  pkg_policy_default(&pol);
+  pol.require_operator = false;
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  assert_int_equal(verify(&p, NULL, &pol, &r, &err), 0);
+  pkg_result_free(r);
+  /* An LI VNF: the LI administration's countersignature is required. */
+  mp_countersign(&p, &F.op, "operator");
+  pkg_policy_default(&pol);
+  pol.li = true;
+  ASSERT_REFUSED(&p, NULL, &pol, LISEC_EDENIED, "LI VNF without the LI administration's countersignature");
+  mp_countersign(&p, &F.li, "li-admin");
+  assert_int_equal(verify(&p, NULL, &pol, &r, &err), 0);
+  assert_true(r->li);
+  assert_int_equal(r->n_signers, 3);
+  pkg_result_free(r);
+  mp_free(&p);
+  /* The package itself says it is LI: policy.li need not be set. */
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, "lisec_li_vnf: true\n", NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "LI VNF without");
+  mp_free(&p);
+}
+
+static void test_countersignature_abuse(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  /* The vendor countersigning its own package is not a second party:
+   * refused with its vendor certificate (not an operator's) ... */
+  mp_countersign(&p, &F.vendor, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "operator signer 'CN=vendor signing,O=Vendor' not trusted");
+  /* ... and with its own key under an operator certificate. */
+  tp_id same_key = {F.vendor.key, tp_cert("Operator", "op with vendor key", F.vendor.key, &F.oca,
+                                          false, -60, 86400, "codeSigning")};
+  mp_countersign(&p, &same_key, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "dual signing needs two parties");
+  X509_free(same_key.cert);
+  mp_free(&p);
+  /* An operator key certified by the vendor CA does not count either. */
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  tp_id fake = tp_make_leaf(&F.vca, "Operator", "fake operator", -60, 86400, "codeSigning");
+  mp_countersign(&p, &fake, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "unable to get local issuer certificate");
+  tp_free(&fake);
+  /* A countersignature over another manifest. */
+  mp_countersign(&p, &F.op, "operator");
+  mp_sign(&p, &F.vendor, "vnf_software_version: 2\n", NULL);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_ECRYPTO, "does not verify");
+  mp_free(&p);
+  /* Not a .cms, or in a subdirectory. */
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  mp_puts(&p, "Countersignatures/x/operator.cms", "x");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "is not a countersignature");
+  mp_free(&p);
+  /* The same CA configured for operator and LI administration. */
+  pkg_trust *t = NULL;
+  lisec_err err = {0};
+  assert_int_equal(pkg_trust_new(&t, &err), 0);
+  trust_add(t, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(t, PKG_ROLE_OPERATOR, F.oca.cert);
+  trust_add(t, PKG_ROLE_LI_ADMIN, F.oca.cert);
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "each role needs its own CA");
+  mp_free(&p);
+  pkg_trust_free(t);
+}
+
+static void test_certificates(void **state) {
+  (void)state;
+  mpkg p;
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  /* Expired: refused now, accepted at a time inside its validity. */
+  tp_id old = tp_make_leaf(&F.vca, "Vendor", "old signer", -5L * 86400, -12L * 3600, "codeSigning");
+  mp_base(&p);
+  mp_sign(&p, &old, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "certificate has expired");
+  pkg_policy pol;
+  pkg_policy_default(&pol);
+  pol.at = lisec_time_now() - 18L * 3600;
+  assert_int_equal(verify(&p, NULL, &pol, &r, &err), 0);
+  pkg_result_free(r);
+  tp_free(&old);
+  mp_free(&p);
+  /* Not yet valid. */
+  tp_id future = tp_make_leaf(&F.vca, "Vendor", "future signer", 86400, 2L * 86400, "codeSigning");
+  mp_base(&p);
+  mp_sign(&p, &future, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "not yet valid");
+  tp_free(&future);
+  mp_free(&p);
+  /* A vendor certificate from another CA. */
+  tp_id rogue_ca = tp_make_ca("Rogue");
+  tp_id rogue = tp_make_leaf(&rogue_ca, "Vendor", "vendor signing", -60, 86400, "codeSigning");
+  mp_base(&p);
+  mp_sign(&p, &rogue, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "vendor signer 'CN=vendor signing,O=Vendor' not trusted");
+  tp_free(&rogue);
+  tp_free(&rogue_ca);
+  mp_free(&p);
+  /* A certificate for e-mail, not code signing. */
+  tp_id mail = tp_make_leaf(&F.vca, "Vendor", "mail", -60, 86400, "emailProtection");
+  mp_base(&p);
+  mp_sign(&p, &mail, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "not for code signing");
+  tp_free(&mail);
+  mp_free(&p);
+}
+
+static void test_revocation(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  pkg_trust *t = NULL;
+  lisec_err err = {0};
+  size_t l;
+  char *crl;
+  assert_int_equal(pkg_trust_new(&t, &err), 0);
+  trust_add(t, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(t, PKG_ROLE_OPERATOR, F.oca.cert);
+  /* CRLs for both CAs, nothing revoked: accepted, revocation checked. */
+  crl = tp_crl_pem(&F.vca, NULL, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(t, crl, l, &err), 0);
+  free(crl);
+  /* With a CRL loaded, a CA without one fails closed. */
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "unable to get certificate CRL");
+  crl = tp_crl_pem(&F.oca, NULL, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(t, crl, l, &err), 0);
+  free(crl);
+  pkg_result *r = NULL;
+  int rc = verify(&p, t, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_true(r->revocation_checked);
+  pkg_result_free(r);
+  pkg_trust_free(t);
+  /* The vendor's certificate revoked. */
+  assert_int_equal(pkg_trust_new(&t, &err), 0);
+  trust_add(t, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(t, PKG_ROLE_OPERATOR, F.oca.cert);
+  crl = tp_crl_pem(&F.vca, F.vendor.cert, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(t, crl, l, &err), 0);
+  free(crl);
+  crl = tp_crl_pem(&F.oca, NULL, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(t, crl, l, &err), 0);
+  free(crl);
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "certificate revoked");
+  pkg_trust_free(t);
+  assert_int_not_equal(pkg_trust_add_crls_pem(F.trust, "junk", 4, &err), 0);
+  mp_free(&p);
+}
+
+static void test_artifact_signatures(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  size_t al = 0, sl = 0;
+  const uint8_t *a = mp_get(&p, "Scripts/install.sh", &al);
+  char *sig = tp_cms_sign(&F.vendor, a, al, &sl);
+  mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  bool signed_ = false;
+  for (size_t i = 0; i < r->n_artifacts; i++)
+    if (strcmp(r->artifacts[i].path, "Scripts/install.sh") == 0) signed_ = r->artifacts[i].signed_;
+  assert_true(signed_);
+  pkg_result_free(r);
+  /* A signature over other content. */
+  sig = tp_cms_sign(&F.vendor, "other", 5, &sl);
+  mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_ECRYPTO, "is not over this content");
+  /* A signature by someone the vendor CA did not certify. */
+  sig = tp_cms_sign(&F.op, a, al, &sl);
+  mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "not trusted");
+  /* Named but absent. */
+  mp_del(&p, "Scripts/install.sh.sig.cms");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "artifact signature 'Scripts/install.sh.sig.cms' is not in the package");
+  mp_free(&p);
+}
+
+static void test_layout(void **state) {
+  (void)state;
+  mpkg p;
+  /* Root-manifest layout: one YAML at the root and its .mf. */
+  memset(&p, 0, sizeof p);
+  mp_puts(&p, "vnfd.yaml", "tosca_definitions_version: tosca_simple_yaml_1_3\n");
+  mp_puts(&p, "Artifacts/Images/vm.qcow2", "abc");
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_del(&p, "Files/vnfd.cert");
+  mp_countersign(&p, &F.op, "operator");
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_false(r->tosca_metadata);
+  assert_string_equal(r->entry_definitions, "vnfd.yaml");
+  assert_null(r->certificate_path);
+  pkg_result_free(r);
+  mp_puts(&p, "other.yaml", "x");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "more than one YAML file");
+  mp_free(&p);
+  /* TOSCA.meta naming a manifest that is not there. */
+  mp_base(&p);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "manifest 'vnfd.mf' is not in the package");
+  mp_free(&p);
+  /* A member that produces more bytes than it declared. */
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  p.extra_member = "Artifacts/Images/vm.qcow2";
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_ETOOBIG, "member");
+  mp_free(&p);
+}
+
+static void test_cms_sign_interop(void **state) {
+  (void)state;
+  char *pem = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  static const char msg[] = "manifest bytes\n";
+  assert_int_equal(pkg_cms_sign(F.op.key, F.op.cert, NULL, msg, strlen(msg), &pem, &len, &err), 0);
+  BIO *b = BIO_new_mem_buf(pem, (int)len), *content = BIO_new_mem_buf(msg, (int)strlen(msg));
+  CMS_ContentInfo *cms = PEM_read_bio_CMS(b, NULL, NULL, NULL);
+  assert_non_null(cms);
+  X509_STORE *st = X509_STORE_new();
+  X509_STORE_add_cert(st, F.oca.cert);
+  X509_STORE_set_purpose(st, X509_PURPOSE_ANY);
+  assert_int_equal(CMS_verify(cms, NULL, st, content, NULL, CMS_BINARY), 1);
+  CMS_ContentInfo_free(cms);
+  X509_STORE_free(st);
+  BIO_free(b);
+  BIO_free(content);
+  free(pem);
+  /* The key must belong to the certificate. */
+  assert_int_equal(pkg_cms_sign(F.vendor.key, F.op.cert, NULL, msg, 3, &pem, &len, &err), LISEC_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_accepted),
+      cmocka_unit_test(test_changed_artifact),
+      cmocka_unit_test(test_unlisted_and_missing),
+      cmocka_unit_test(test_unsigned_and_tampered_manifest),
+      cmocka_unit_test(test_dual_signing),
+      cmocka_unit_test(test_countersignature_abuse),
+      cmocka_unit_test(test_certificates),
+      cmocka_unit_test(test_revocation),
+      cmocka_unit_test(test_artifact_signatures),
+      cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_cms_sign_interop),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
