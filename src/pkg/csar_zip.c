@@ -5,8 +5,8 @@
  * consistent (ZIP_CHECKCONS), and names and sizes as pkg_entries_check
  * demands. Reads stream in 1 MiB chunks and stop the moment a member
  * produces more than it declared, so a lying header cannot expand past its
- * bound. Stored members are read raw: their SHA-2 digest is checked by the
- * verifier, which makes the CRC-32 pass redundant. */
+ * bound. Stored members are read without a decompression layer; the
+ * verifier checks their SHA-2 digest (libzip may check their CRC-32 too). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +138,16 @@ static int open_archive(zip_source_t *src, const pkg_limits *limits, pkg_zip **o
   zip_error_init(&ze);
   zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
   if (!za) {
-    int rc = lisec_err_set(err, LISEC_EINVAL, "not a readable CSAR (ZIP) archive: %s",
-                           zip_error_strerror(&ze));
+    int code = zip_error_code_zip(&ze);
+    int rc = code == ZIP_ER_EXISTS
+                 ? lisec_err_set(err, LISEC_EINVAL,
+                                 "NFV-SEC025-onboarding-1: duplicate member name in the CSAR")
+             : code == ZIP_ER_INCONS
+                 ? lisec_err_set(err, LISEC_EINVAL,
+                                 "not a readable CSAR (ZIP) archive: its headers disagree (%s)",
+                                 zip_error_strerror(&ze))
+                 : lisec_err_set(err, LISEC_EINVAL, "not a readable CSAR (ZIP) archive: %s",
+                                 zip_error_strerror(&ze));
     zip_error_fini(&ze);
     zip_source_free(src);
     return rc;

@@ -19,9 +19,9 @@ typedef struct tp_id {
   X509 *cert;
 } tp_id;
 
-static EVP_PKEY *tp_keygen(void) { return EVP_EC_gen("P-256"); }
+static inline EVP_PKEY *tp_keygen(void) { return EVP_EC_gen("P-256"); }
 
-static void tp_ext(X509 *issuer, X509 *subject, int nid, const char *value) {
+static inline void tp_ext(X509 *issuer, X509 *subject, int nid, const char *value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
   X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
@@ -33,7 +33,7 @@ static void tp_ext(X509 *issuer, X509 *subject, int nid, const char *value) {
 
 /* A certificate for key, signed by issuer (NULL: self-signed), valid from
  * now+nb to now+na seconds. eku: NULL for none, else e.g. "codeSigning". */
-static X509 *tp_cert(const char *o, const char *cn, EVP_PKEY *key, const tp_id *issuer, bool ca,
+static inline X509 *tp_cert(const char *o, const char *cn, EVP_PKEY *key, const tp_id *issuer, bool ca,
                      long nb, long na, const char *eku) {
   static long serial = 1000;
   X509 *c = X509_new();
@@ -63,7 +63,7 @@ static X509 *tp_cert(const char *o, const char *cn, EVP_PKEY *key, const tp_id *
   return c;
 }
 
-static tp_id tp_make_ca(const char *o) {
+static inline tp_id tp_make_ca(const char *o) {
   tp_id id = {tp_keygen(), NULL};
   char cn[64];
   snprintf(cn, sizeof cn, "%s CA", o);
@@ -71,14 +71,14 @@ static tp_id tp_make_ca(const char *o) {
   return id;
 }
 
-static tp_id tp_make_leaf(const tp_id *ca, const char *o, const char *cn, long nb, long na,
+static inline tp_id tp_make_leaf(const tp_id *ca, const char *o, const char *cn, long nb, long na,
                           const char *eku) {
   tp_id id = {tp_keygen(), NULL};
   id.cert = tp_cert(o, cn, id.key, ca, false, nb, na, eku);
   return id;
 }
 
-static void tp_free(tp_id *id) {
+static inline void tp_free(tp_id *id) {
   EVP_PKEY_free(id->key);
   X509_free(id->cert);
   id->key = NULL;
@@ -86,7 +86,7 @@ static void tp_free(tp_id *id) {
 }
 
 /* PEM of a certificate (malloc'd, NUL-terminated). */
-static char *tp_cert_pem(X509 *c, size_t *len) {
+static inline char *tp_cert_pem(X509 *c, size_t *len) {
   BIO *b = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(b, c);
   char *p = NULL;
@@ -100,7 +100,7 @@ static char *tp_cert_pem(X509 *c, size_t *len) {
 }
 
 /* A CRL of ca, valid now, revoking `revoked` (may be NULL). */
-static char *tp_crl_pem(const tp_id *ca, X509 *revoked, size_t *len) {
+static inline char *tp_crl_pem(const tp_id *ca, X509 *revoked, size_t *len) {
   X509_CRL *crl = X509_CRL_new();
   X509_CRL_set_version(crl, 1);
   X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert));
@@ -133,7 +133,7 @@ static char *tp_crl_pem(const tp_id *ca, X509 *revoked, size_t *len) {
 }
 
 /* A detached PEM CMS over data by id, made with OpenSSL's CMS_sign. */
-static char *tp_cms_sign(const tp_id *id, const void *data, size_t len, size_t *out_len) {
+static inline char *tp_cms_sign(const tp_id *id, const void *data, size_t len, size_t *out_len) {
   BIO *in = BIO_new_mem_buf(data, (int)len);
   CMS_ContentInfo *cms = CMS_sign(id->cert, id->key, NULL, in, CMS_BINARY | CMS_DETACHED);
   BIO *b = BIO_new(BIO_s_mem());

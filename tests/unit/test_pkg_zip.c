@@ -1,0 +1,359 @@
+/* Unit tests of the CSAR container (csar_zip.c). ZIP files are written
+ * byte by byte here (APPNOTE.TXT layout, zlib for deflate and CRC-32) so
+ * that the hostile ones libzip would never write can be made: path
+ * traversal, absolute names, drive letters, symlinks and device files,
+ * duplicate names, encrypted or bzip2 members, a deflated member that
+ * expands far beyond its stored size (a zip bomb), a header that declares
+ * fewer bytes than its data expands to, local and central headers that
+ * disagree, truncation. A good archive is verified end to end with a test
+ * PKI, and a byte changed in a stored member is caught by its digest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "pkg/pkg.h"
+#include "test_pkg_pki.h"
+
+/* ---- a minimal ZIP writer ----------------------------------------------- */
+
+typedef struct zmember {
+  const char *name;
+  const char *local_name; /* NULL: same as name */
+  const uint8_t *data;    /* uncompressed content */
+  size_t len;
+  int method;             /* 0 stored, 8 deflate, other: written as is */
+  uint32_t ext_attr;      /* UNIX mode << 16 (made by UNIX) */
+  uint16_t flags;
+  int64_t declared_usize; /* -1: the real size */
+  int64_t declared_csize; /* -1: the real size */
+} zmember;
+
+typedef struct zbuf {
+  uint8_t *p;
+  size_t len, cap;
+} zbuf;
+
+static void zb_put(zbuf *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    b->cap = (b->len + n) * 2 + 1024;
+    b->p = realloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+}
+static void zb_u16(zbuf *b, uint32_t v) {
+  uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+  zb_put(b, x, 2);
+}
+static void zb_u32(zbuf *b, uint32_t v) {
+  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  zb_put(b, x, 4);
+}
+
+static uint8_t *raw_deflate(const uint8_t *in, size_t len, size_t *out_len) {
+  z_stream s = {0};
+  assert_int_equal(deflateInit2(&s, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  size_t cap = deflateBound(&s, len) + 16;
+  uint8_t *out = malloc(cap);
+  s.next_in = (Bytef *)in;
+  s.avail_in = (uInt)len;
+  s.next_out = out;
+  s.avail_out = (uInt)cap;
+  assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+  *out_len = s.total_out;
+  deflateEnd(&s);
+  return out;
+}
+
+static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
+  zbuf b = {0}, cd = {0};
+  for (size_t i = 0; i < n; i++) {
+    size_t clen = m[i].len;
+    uint8_t *comp = NULL;
+    const uint8_t *data = m[i].data;
+    if (m[i].method == 8) {
+      comp = raw_deflate(m[i].data, m[i].len, &clen);
+      data = comp;
+    }
+    uint32_t crc = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
+    uint32_t usize = (uint32_t)(m[i].declared_usize >= 0 ? m[i].declared_usize : (int64_t)m[i].len);
+    uint32_t csize = (uint32_t)(m[i].declared_csize >= 0 ? m[i].declared_csize : (int64_t)clen);
+    const char *lname = m[i].local_name ? m[i].local_name : m[i].name;
+    uint32_t offset = (uint32_t)b.len;
+    zb_u32(&b, 0x04034b50);
+    zb_u16(&b, 20);
+    zb_u16(&b, m[i].flags);
+    zb_u16(&b, (uint32_t)m[i].method);
+    zb_u16(&b, 0);
+    zb_u16(&b, 0x5821);
+    zb_u32(&b, crc);
+    zb_u32(&b, csize);
+    zb_u32(&b, usize);
+    zb_u16(&b, (uint32_t)strlen(lname));
+    zb_u16(&b, 0);
+    zb_put(&b, lname, strlen(lname));
+    zb_put(&b, data, clen);
+    zb_u32(&cd, 0x02014b50);
+    zb_u16(&cd, (3u << 8) | 20); /* made by UNIX */
+    zb_u16(&cd, 20);
+    zb_u16(&cd, m[i].flags);
+    zb_u16(&cd, (uint32_t)m[i].method);
+    zb_u16(&cd, 0);
+    zb_u16(&cd, 0x5821);
+    zb_u32(&cd, crc);
+    zb_u32(&cd, csize);
+    zb_u32(&cd, usize);
+    zb_u16(&cd, (uint32_t)strlen(m[i].name));
+    zb_u16(&cd, 0);
+    zb_u16(&cd, 0);
+    zb_u16(&cd, 0);
+    zb_u16(&cd, 0);
+    zb_u32(&cd, m[i].ext_attr ? m[i].ext_attr : (uint32_t)(S_IFREG | 0644) << 16);
+    zb_u32(&cd, offset);
+    zb_put(&cd, m[i].name, strlen(m[i].name));
+    free(comp);
+  }
+  uint32_t cd_off = (uint32_t)b.len;
+  zb_put(&b, cd.p, cd.len);
+  zb_u32(&b, 0x06054b50);
+  zb_u16(&b, 0);
+  zb_u16(&b, 0);
+  zb_u16(&b, (uint32_t)n);
+  zb_u16(&b, (uint32_t)n);
+  zb_u32(&b, (uint32_t)cd.len);
+  zb_u32(&b, cd_off);
+  zb_u16(&b, 0);
+  free(cd.p);
+  *out_len = b.len;
+  return b.p;
+}
+
+#define M(name_, text_) \
+  { name_, NULL, (const uint8_t *)(text_), sizeof(text_) - 1, 0, 0, 0, -1, -1 }
+
+static int open_zip(const zmember *m, size_t n, const pkg_limits *lim, pkg_zip **z, uint8_t **buf,
+                    lisec_err *err) {
+  size_t len;
+  *buf = zip_build(m, n, &len);
+  pkg_limits def;
+  pkg_limits_default(&def);
+  *z = NULL;
+  return pkg_zip_open_mem(*buf, len, lim ? lim : &def, z, err);
+}
+
+#define ASSERT_OPEN_REFUSED(members, lim, code, text)                                  \
+  do {                                                                                 \
+    pkg_zip *z_ = NULL;                                                                \
+    uint8_t *b_ = NULL;                                                                \
+    lisec_err e_ = {0};                                                                \
+    int rc_ = open_zip(members, sizeof(members) / sizeof(*(members)), lim, &z_, &b_, &e_); \
+    if (rc_ != (code) || !strstr(e_.msg, text))                                       \
+      fail_msg("expected %d '%s', got %d '%s'", code, text, rc_, e_.msg);              \
+    assert_null(z_);                                                                   \
+    free(b_);                                                                          \
+  } while (0)
+
+/* ---- hostile archives --------------------------------------------------- */
+
+static void test_names(void **state) {
+  (void)state;
+  zmember dotdot[] = {M("a.txt", "x"), M("../../etc/cron.d/evil", "x")};
+  ASSERT_OPEN_REFUSED(dotdot, NULL, LISEC_EINVAL, "path traversal");
+  zmember inner[] = {M("Artifacts/../../x", "x")};
+  ASSERT_OPEN_REFUSED(inner, NULL, LISEC_EINVAL, "path traversal");
+  zmember absolute[] = {M("/etc/passwd", "x")};
+  ASSERT_OPEN_REFUSED(absolute, NULL, LISEC_EINVAL, "absolute");
+  zmember drive[] = {M("C:/Windows/x", "x")};
+  ASSERT_OPEN_REFUSED(drive, NULL, LISEC_EINVAL, "drive letter");
+  zmember backslash[] = {M("..\\..\\x", "x")};
+  ASSERT_OPEN_REFUSED(backslash, NULL, LISEC_EINVAL, "backslash");
+  zmember dup[] = {M("a.txt", "x"), M("a.txt", "y")};
+  ASSERT_OPEN_REFUSED(dup, NULL, LISEC_EINVAL, "duplicate");
+  zmember dupcase[] = {M("Definitions/A.yaml", "x"), M("definitions/a.yaml", "y")};
+  ASSERT_OPEN_REFUSED(dupcase, NULL, LISEC_EINVAL, "duplicate");
+}
+
+static void test_types(void **state) {
+  (void)state;
+  zmember link[] = {M("Files/link", "/etc/shadow")};
+  link[0].ext_attr = (uint32_t)(S_IFLNK | 0777) << 16;
+  ASSERT_OPEN_REFUSED(link, NULL, LISEC_EINVAL, "symbolic link");
+  zmember fifo[] = {M("Files/fifo", "")};
+  fifo[0].ext_attr = (uint32_t)(S_IFIFO | 0644) << 16;
+  ASSERT_OPEN_REFUSED(fifo, NULL, LISEC_EINVAL, "not a regular file");
+  zmember dirfile[] = {M("Files/notadir", "")};
+  dirfile[0].ext_attr = (uint32_t)(S_IFDIR | 0755) << 16;
+  ASSERT_OPEN_REFUSED(dirfile, NULL, LISEC_EINVAL, "disagree");
+  zmember enc[] = {M("a", "x")};
+  enc[0].flags = 1;
+  ASSERT_OPEN_REFUSED(enc, NULL, LISEC_EINVAL, "encrypted");
+  zmember bz[] = {M("a", "x")};
+  bz[0].method = 12;
+  ASSERT_OPEN_REFUSED(bz, NULL, LISEC_EINVAL, "compression method 12");
+  zmember twosizes[] = {M("a", "xyz")};
+  twosizes[0].declared_usize = 2;
+  ASSERT_OPEN_REFUSED(twosizes, NULL, LISEC_EINVAL, "two sizes");
+}
+
+static void test_bombs(void **state) {
+  (void)state;
+  size_t big = 8u << 20;
+  uint8_t *zeros = calloc(1, big);
+  /* 8 MiB of zeros deflate to a few KiB: a ratio near 1000. */
+  zmember bomb[] = {{"Artifacts/Images/zero.img", NULL, zeros, big, 8, 0, 0, -1, -1}};
+  ASSERT_OPEN_REFUSED(bomb, NULL, LISEC_ETOOBIG, "zip bomb");
+  /* A header that claims 4 GB from a tiny stream is refused unread. */
+  zmember claim[] = {{"x.img", NULL, zeros, 1024, 8, 0, 0, 0xfffffff0, -1}};
+  ASSERT_OPEN_REFUSED(claim, NULL, LISEC_ETOOBIG, "zip bomb");
+  pkg_limits lim;
+  pkg_limits_default(&lim);
+  lim.max_file_size = 1u << 20;
+  zmember sized[] = {{"x.img", NULL, zeros, 2u << 20, 0, 0, 0, -1, -1}};
+  ASSERT_OPEN_REFUSED(sized, &lim, LISEC_ETOOBIG, "expands to");
+  pkg_limits_default(&lim);
+  lim.max_entries = 2;
+  zmember three[] = {M("a", "1"), M("b", "2"), M("c", "3")};
+  ASSERT_OPEN_REFUSED(three, &lim, LISEC_ETOOBIG, "members");
+  /* A header declaring fewer bytes than the stream expands to: open
+   * succeeds (ratio 1 KiB / small), the read stops at the declared size. */
+  zmember liar[] = {{"liar.bin", NULL, zeros, 1u << 20, 8, 0, 0, 1000, -1}};
+  pkg_zip *z = NULL;
+  uint8_t *buf = NULL;
+  lisec_err err = {0};
+  assert_int_equal(open_zip(liar, 1, NULL, &z, &buf, &err), 0);
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  assert_int_not_equal(pkg_source_read_all(pkg_zip_source(z), 0, 1u << 21, &out, &out_len, &err), 0);
+  assert_null(out);
+  pkg_zip_close(z);
+  free(buf);
+  free(zeros);
+}
+
+static void test_damaged(void **state) {
+  (void)state;
+  zmember confused[] = {M("Definitions/vnfd.yaml", "x")};
+  confused[0].local_name = "Definitions/evil.yaml";
+  ASSERT_OPEN_REFUSED(confused, NULL, LISEC_EINVAL, "not a readable CSAR");
+  lisec_err err = {0};
+  pkg_zip *z = NULL;
+  pkg_limits lim;
+  pkg_limits_default(&lim);
+  assert_int_equal(pkg_zip_open_mem("not a zip", 9, &lim, &z, &err), LISEC_EINVAL);
+  zmember ok[] = {M("a", "hello")};
+  size_t len;
+  uint8_t *buf = zip_build(ok, 1, &len);
+  for (size_t cut = 1; cut < len; cut += 7) {
+    int rc = pkg_zip_open_mem(buf, len - cut, &lim, &z, &err);
+    if (rc == 0) fail_msg("truncated by %zu bytes and still opened", cut);
+  }
+  free(buf);
+}
+
+/* ---- a good archive, verified end to end -------------------------------- */
+
+static void test_verified_archive(void **state) {
+  (void)state;
+  tp_id vca = tp_make_ca("Vendor"), oca = tp_make_ca("Operator");
+  tp_id vendor = tp_make_leaf(&vca, "Vendor", "vendor signing", -60, 86400, "codeSigning");
+  tp_id op = tp_make_leaf(&oca, "Operator", "operator", -60, 86400, "codeSigning");
+  static const char meta[] = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\n"
+                             "Entry-Definitions: Definitions/vnfd.yaml\nETSI-Entry-Manifest: vnfd.mf\n";
+  static const char yaml[] = "tosca_definitions_version: tosca_simple_yaml_1_3\n";
+  size_t img_len = 3u << 20;
+  uint8_t *img = malloc(img_len);
+  for (size_t i = 0; i < img_len; i++) img[i] = (uint8_t)(i * 2654435761u >> 13);
+  const struct {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+  } files[] = {{"TOSCA-Metadata/TOSCA.meta", (const uint8_t *)meta, sizeof meta - 1},
+               {"Definitions/vnfd.yaml", (const uint8_t *)yaml, sizeof yaml - 1},
+               {"Artifacts/Images/vm.img", img, img_len}};
+  char body[4096];
+  int n = snprintf(body, sizeof body,
+                   "metadata:\nvnf_provider_id: Acme\nvnf_product_name: vZip\n"
+                   "vnf_release_date_time: 2026-01-01T00:00:00Z\nvnf_package_version: 2.0\n\n");
+  for (size_t i = 0; i < 3; i++) {
+    uint8_t d[32];
+    char hex[65];
+    EVP_Digest(files[i].data, files[i].len, d, NULL, EVP_sha256(), NULL);
+    lisec_hex_encode(d, 32, hex);
+    n += snprintf(body + n, sizeof body - (size_t)n, "Source: %s\nAlgorithm: SHA-256\nHash: %s\n\n",
+                  files[i].name, hex);
+  }
+  size_t sl, cl;
+  char *sig = tp_cms_sign(&vendor, body, (size_t)n, &sl);
+  char *manifest = malloc((size_t)n + sl + 1);
+  memcpy(manifest, body, (size_t)n);
+  memcpy(manifest + n, sig, sl + 1);
+  char *csig = tp_cms_sign(&op, manifest, (size_t)n + sl, &cl);
+  zmember m[] = {
+      {files[0].name, NULL, files[0].data, files[0].len, 8, 0, 0, -1, -1},
+      {files[1].name, NULL, files[1].data, files[1].len, 8, 0, 0, -1, -1},
+      {files[2].name, NULL, files[2].data, files[2].len, 0, 0, 0, -1, -1},
+      {"vnfd.mf", NULL, (const uint8_t *)manifest, (size_t)n + sl, 8, 0, 0, -1, -1},
+      {"Countersignatures/operator.cms", NULL, (const uint8_t *)csig, cl, 0, 0, 0, -1, -1},
+      {"Definitions/", NULL, (const uint8_t *)"", 0, 0, (uint32_t)(S_IFDIR | 0755) << 16, 0, -1, -1},
+  };
+  pkg_trust *t = NULL;
+  lisec_err err = {0};
+  assert_int_equal(pkg_trust_new(&t, &err), 0);
+  char *pem = tp_cert_pem(vca.cert, &cl);
+  assert_int_equal(pkg_trust_add_anchors_pem(t, PKG_ROLE_VENDOR, pem, cl, &err), 0);
+  free(pem);
+  pem = tp_cert_pem(oca.cert, &cl);
+  assert_int_equal(pkg_trust_add_anchors_pem(t, PKG_ROLE_OPERATOR, pem, cl, &err), 0);
+  free(pem);
+  pkg_policy pol;
+  pkg_policy_default(&pol);
+  size_t zlen;
+  uint8_t *zip = zip_build(m, 6, &zlen);
+  pkg_zip *z = NULL;
+  assert_int_equal(pkg_zip_open_mem(zip, zlen, &pol.limits, &z, &err), 0);
+  pkg_result *r = NULL;
+  int rc = pkg_verify(pkg_zip_source(z), t, &pol, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_int_equal(r->bytes_hashed, img_len + sizeof meta - 1 + sizeof yaml - 1);
+  pkg_result_free(r);
+  r = NULL;
+  pkg_zip_close(z);
+  /* One byte changed inside the stored image: refused, naming the member
+   * (libzip's CRC-32 check or the SHA-256, whichever reads it first). */
+  size_t off = 0;
+  for (size_t i = 0; i + 8 < zlen; i++)
+    if (memcmp(zip + i, img + 1000, 8) == 0) off = i;
+  assert_true(off > 0);
+  zip[off] ^= 0x01;
+  assert_int_equal(pkg_zip_open_mem(zip, zlen, &pol.limits, &z, &err), 0);
+  rc = pkg_verify(pkg_zip_source(z), t, &pol, &r, &err);
+  assert_int_not_equal(rc, 0);
+  assert_null(r);
+  assert_non_null(strstr(err.msg, "'Artifacts/Images/vm.img'"));
+  pkg_zip_close(z);
+  free(zip);
+  pkg_trust_free(t);
+  free(sig);
+  free(csig);
+  free(manifest);
+  free(img);
+  tp_free(&vca);
+  tp_free(&oca);
+  tp_free(&vendor);
+  tp_free(&op);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_names),   cmocka_unit_test(test_types),
+      cmocka_unit_test(test_bombs),   cmocka_unit_test(test_damaged),
+      cmocka_unit_test(test_verified_archive),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
