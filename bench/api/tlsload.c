@@ -1,7 +1,10 @@
-/* A small HTTPS load generator with client certificates (wrk cannot present
- * one): T threads, each with one keep-alive TLS connection, send GET PATH
- * back to back for at most SECONDS or MAX requests in all, and report
- * requests per second. Used for lisecd and nginx alike, so the ratio is fair. */
+/* A small HTTPS load generator that presents a client certificate (wrk
+ * cannot): T threads, each holding C keep-alive TLS 1.3 connections, send
+ * GET PATH on every connection, then read every reply, round after round,
+ * for at most SECONDS or MAX requests in all; it prints requests per second,
+ * the count, and the failures. T x C requests are in flight at once, as with
+ * wrk -tT -c(T*C). The same binary drives lisecd and nginx, so the ratio is
+ * fair. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,12 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_CONNS 256
+#define REPLY_MAX 16384
+
 static SSL_CTX *ctx;
-static int port;
+static int port, conns_per_thread;
 static const char *path;
 static double seconds;
 static long max_requests;
@@ -31,6 +38,7 @@ static double now(void) {
 
 static SSL *connect_tls(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  if (fd < 0) return NULL;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -38,58 +46,94 @@ static SSL *connect_tls(void) {
   SSL *ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
   SSL_set_tlsext_host_name(ssl, "localhost");
-  if (SSL_connect(ssl) != 1) return SSL_free(ssl), close(fd), NULL;
+  if (SSL_connect(ssl) != 1) {
+    SSL_free(ssl);
+    close(fd);
+    return NULL;
+  }
   return ssl;
 }
 
-/* Reads one response: headers, then Content-Length bytes. */
+static void disconnect(SSL *ssl) {
+  if (!ssl) return;
+  int fd = SSL_get_fd(ssl);
+  SSL_free(ssl);
+  close(fd);
+}
+
+/* Reads one reply: the header block, then Content-Length bytes of body.
+ * 0 for a 200, -1 for anything else or a broken connection. */
 static int read_response(SSL *ssl, char *buf, size_t cap) {
   size_t have = 0;
   for (;;) {
+    if (have + 1 >= cap) return -1;
     int n = SSL_read(ssl, buf + have, (int)(cap - have - 1));
     if (n <= 0) return -1;
     have += (size_t)n;
     buf[have] = 0;
     char *end = strstr(buf, "\r\n\r\n");
     if (!end) continue;
-    const char *cl = strcasestr(buf, "content-length:");
-    size_t body = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    size_t body = cl && cl < end ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
     size_t want = (size_t)(end + 4 - buf) + body;
-    if (have >= want) return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+    if (have >= want) return have == want && strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
   }
 }
 
 static void *worker(void *arg) {
   (void)arg;
-  char req[512], buf[16384];
+  char req[512], *buf = malloc(REPLY_MAX);
   int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
-  SSL *ssl = connect_tls();
+  SSL *ssl[MAX_CONNS] = {0};
+  int open = 0;
+  for (int i = 0; i < conns_per_thread; i++)
+    if ((ssl[i] = connect_tls())) open++;
+    else atomic_fetch_add(&failures, 1);
   double deadline = now() + seconds;
-  while (ssl && now() < deadline && atomic_fetch_add(&done_requests, 1) < max_requests) {
-    if (SSL_write(ssl, req, len) != len || read_response(ssl, buf, sizeof buf) != 0) {
-      atomic_fetch_add(&failures, 1);
-      atomic_fetch_sub(&done_requests, 1);
-      break;
+  while (buf && open && now() < deadline) {
+    /* One request on every connection, then every reply. */
+    int sent[MAX_CONNS] = {0};
+    for (int i = 0; i < conns_per_thread; i++) {
+      if (!ssl[i] || atomic_fetch_add(&done_requests, 1) >= max_requests) continue;
+      if (SSL_write(ssl[i], req, len) == len) {
+        sent[i] = 1;
+      } else {
+        atomic_fetch_sub(&done_requests, 1);
+        atomic_fetch_add(&failures, 1);
+        disconnect(ssl[i]), ssl[i] = NULL, open--;
+      }
     }
+    int any = 0;
+    for (int i = 0; i < conns_per_thread; i++) {
+      if (!sent[i]) continue;
+      any = 1;
+      if (read_response(ssl[i], buf, REPLY_MAX) != 0) {
+        atomic_fetch_sub(&done_requests, 1);
+        atomic_fetch_add(&failures, 1);
+        disconnect(ssl[i]), ssl[i] = NULL, open--;
+      }
+    }
+    if (!any) break; /* MAX reached */
   }
-  if (ssl) {
-    int fd = SSL_get_fd(ssl);
-    SSL_free(ssl);
-    close(fd);
-  }
+  for (int i = 0; i < conns_per_thread; i++) disconnect(ssl[i]);
+  free(buf);
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 9) {
-    fprintf(stderr, "usage: tlsload PORT PATH CA CERT KEY THREADS SECONDS MAX_REQUESTS\n");
+  if (argc != 10) {
+    fprintf(stderr, "usage: tlsload PORT PATH CA CERT KEY THREADS CONNS_PER_THREAD SECONDS MAX_REQUESTS\n");
     return 2;
   }
   port = atoi(argv[1]);
   path = argv[2];
   int threads = atoi(argv[6]);
-  seconds = atof(argv[7]);
-  max_requests = atol(argv[8]);
+  conns_per_thread = atoi(argv[7]);
+  seconds = atof(argv[8]);
+  max_requests = atol(argv[9]);
+  if (threads < 1 || threads > 64 || conns_per_thread < 1 || conns_per_thread > MAX_CONNS ||
+      seconds <= 0 || max_requests < 1 || strlen(path) > 256)
+    return fprintf(stderr, "tlsload: bad arguments\n"), 2;
   ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   if (SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1 ||
@@ -99,8 +143,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-  pthread_t th[256];
-  if (threads < 1 || threads > 256) return 2;
+  pthread_t th[64];
   atomic_store(&done_requests, 0);
   double t0 = now();
   for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, worker, NULL);
