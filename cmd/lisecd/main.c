@@ -118,8 +118,14 @@ int main(int argc, char **argv) {
     lisec_config_free(cfg);
     return 2;
   }
+  if (check_only && api_server_check(&sc, &err) != 0) {
+    fprintf(stderr, "lisecd: %s\n", err.msg);
+    ctl_close(ctl);
+    lisec_config_free(cfg);
+    return 2;
+  }
   if (check_only) {
-    printf("lisecd: configuration %s is valid and the store is reachable\n", config_path);
+    printf("lisecd: configuration %s is valid, TLS files load and the store is reachable\n", config_path);
     ctl_close(ctl);
     lisec_config_free(cfg);
     return 0;

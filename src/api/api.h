@@ -152,6 +152,10 @@ typedef struct api_server_config {
 
 typedef struct api_server api_server;
 
+/* What --check-config can know without binding: the route table, the listen
+ * address, and that the TLS certificate, key and client CA load and match. */
+int api_server_check(const api_server_config *cfg, lisec_err *err);
+
 /* Binds the listening socket and starts cfg->workers threads, each with its
  * own event loop and its own controller context (ctl_open_worker of ctl,
  * which must outlive the server). */

@@ -309,16 +309,30 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   return 0;
 }
 
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static void process_init(void) {
   evthread_use_pthreads();
   principal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, principal_free);
   handshake_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
+int api_server_check(const api_server_config *cfg, lisec_err *err) {
+  pthread_once(&process_once, process_init);
+  size_t n_routes = 0;
+  const api_route *routes = api_route_table(&n_routes);
+  struct sockaddr_storage ss;
+  socklen_t sl = 0;
+  api_server probe = {0};
+  int rc = api_routes_check(routes, n_routes, err);
+  if (rc == 0) rc = parse_listen(cfg->listen, &ss, &sl, err);
+  if (rc == 0) rc = tls_setup(&probe, cfg, err);
+  SSL_CTX_free(probe.ssl);
+  return rc;
+}
+
 int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **out,
                      lisec_err *err) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, process_init);
+  pthread_once(&process_once, process_init);
   size_t n_routes = 0;
   const api_route *routes = api_route_table(&n_routes);
   int rc = api_routes_check(routes, n_routes, err);

@@ -141,7 +141,14 @@ pass "role_source = ou reads the subject OU"
 # Options and start errors.
 "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" --check-config --foreground >"$work/out.log" 2>&1 ||
   fail "--check-config: $(cat "$work/out.log")"
-grep -q 'is valid and the store is reachable' "$work/out.log" || fail "--check-config said: $(cat "$work/out.log")"
+grep -q 'is valid, TLS files load and the store is reachable' "$work/out.log" || fail "--check-config said: $(cat "$work/out.log")"
+cp "$work/lisecd.conf" "$work/badkey.conf"
+sed -i "s|^key = .*|key = $work/rogue/server.key|" "$work/badkey.conf"
+set +e
+"$build/cmd/lisecd/lisecd" -c "$work/badkey.conf" --check-config >/dev/null 2>"$work/err.log"
+rc=$?
+set -e
+[ $rc = 2 ] && grep -q 'does not match' "$work/err.log" || fail "--check-config passed a key of another certificate: $(cat "$work/err.log")"
 set +e
 "$build/cmd/lisecd/lisecd" --bogus 2>/dev/null; rc_opt=$?
 "$build/cmd/lisecd/lisecd" 2>/dev/null; rc_noconf=$?
@@ -160,7 +167,7 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] && grep -q 'unknown setting \[store\] urll' "$work/err.log" || fail "config typo accepted"
-pass "--check-config, usage errors, unreachable store and misspelt setting: exit 2 with the reason"
+pass "--check-config (and a mismatched TLS key), usage errors, unreachable store and misspelt setting: exit 2 with the reason"
 
 # A store that fails during a request: 503 with a JSON error, and lisecd lives on.
 pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
