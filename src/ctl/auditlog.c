@@ -39,7 +39,8 @@ typedef struct pending {
   uint8_t *data;
   size_t len;
   uint8_t leaf[AUDIT_HASH_LEN];
-  lisec_err fail; /* why, when failed */
+  lisec_err fail;     /* why, when failed */
+  pthread_cond_t cv;  /* its caller waits here, so a commit wakes only its own */
 } pending;
 
 /* ---- checkpoint keys ----------------------------------------------------- */
@@ -69,16 +70,19 @@ struct ctl_auditlog {
   uint32_t max_batch;
 
   pthread_mutex_t mu;
-  pthread_cond_t cv_writer, cv_done, cv_space;
+  pthread_cond_t cv_cp, cv_done, cv_space;
   pending **ring;
   uint64_t next_index; /* next to reserve */
   uint64_t committed;  /* durable entries */
   bool stop, broken;
   lisec_err broken_why;
-  pthread_t writer;
-  bool writer_started;
-  lisec_store *ws; /* the writer's store handle */
+  pthread_t cp_thread;
+  bool cp_started;
+  bool leading; /* a caller is committing a batch */
+  lisec_store *ws; /* the leaders' store handle (one leader at a time) */
   store_log_entry *batch;
+
+  uint64_t batches; /* durable transactions so far (under mu) */
 
   /* checkpoints (under mu) */
   uint64_t cp_size;
@@ -375,27 +379,35 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
 
 /* ---- checkpoints --------------------------------------------------------- */
 
-/* Signs and stores a checkpoint at the durable size. Writer thread only (or
- * before it starts); mu is not held. */
-static int publish_checkpoint(ctl_auditlog *log, uint64_t size, lisec_err *err) {
-  audit_checkpoint cp = {.size = size};
+/* Signs and stores a checkpoint at the tree's size (everything in the tree
+ * is durable). Checkpoint thread only; mu is not held. */
+static int fetch_leaves(void *ctx, uint64_t from, uint64_t count, uint8_t (*out)[AUDIT_HASH_LEN],
+                        lisec_err *err);
+typedef struct fetch_ctx {
+  lisec_store *reader;
+  uint64_t from, count, got;
+  uint8_t (*out)[AUDIT_HASH_LEN];
+} fetch_ctx;
+
+static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err) {
+  audit_checkpoint cp = {0};
   memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
+  fetch_ctx fc = {.reader = cs};
   pthread_rwlock_rdlock(&log->tree_lock);
-  int rc = audit_tree_root(log->tree, size, NULL, NULL, cp.root, err);
+  cp.size = audit_tree_size(log->tree);
+  int rc = audit_tree_root(log->tree, cp.size, fetch_leaves, &fc, cp.root, err);
   pthread_rwlock_unlock(&log->tree_lock);
   char *note = NULL;
   if (!rc) rc = audit_note_sign(&cp, &log->vkey, signer_sign, &log->key, &note, err);
-  if (!rc) rc = store_checkpoint_put(log->ws, size, note, err);
+  if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
   pthread_mutex_lock(&log->mu);
-  if (!rc) {
+  if (!rc && cp.size > log->cp_size) {
     free(log->cp_note);
     log->cp_note = note;
     note = NULL;
-    log->cp_size = size;
-    log->first_unsigned_ms = log->committed > size ? mono_ms() : 0;
+    log->cp_size = cp.size;
+    log->first_unsigned_ms = log->committed > cp.size ? mono_ms() : 0;
     lisec_err_clear(&log->cp_err);
-  } else {
-    log->cp_err = *err;
   }
   pthread_mutex_unlock(&log->mu);
   free(note);
@@ -403,6 +415,13 @@ static int publish_checkpoint(ctl_auditlog *log, uint64_t size, lisec_err *err) 
 }
 
 /* ---- the writer ---------------------------------------------------------- */
+
+static bool checkpoint_due(const ctl_auditlog *log, int64_t now) {
+  if (log->committed <= log->cp_size) return false;
+  if (!log->cp_request && now < log->cp_retry_ms) return false;
+  return log->cp_request || log->committed - log->cp_size >= log->cp_every ||
+         (log->first_unsigned_ms && now - log->first_unsigned_ms >= log->cp_ms);
+}
 
 static bool head_ready(const ctl_auditlog *log) {
   if (log->committed == log->next_index) return false;
@@ -418,6 +437,7 @@ static void fail_reserved(ctl_auditlog *log, const lisec_err *why) {
     if (!p) continue;
     p->state = P_FAILED;
     p->fail = *why;
+    pthread_cond_signal(&p->cv);
   }
   log->next_index = log->committed;
   pthread_cond_broadcast(&log->cv_done);
@@ -488,24 +508,97 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
   return rc;
 }
 
-static bool checkpoint_due(const ctl_auditlog *log, int64_t now) {
-  if (log->committed <= log->cp_size) return false;
-  if (!log->cp_request && now < log->cp_retry_ms) return false;
-  return log->cp_request || log->committed - log->cp_size >= log->cp_every ||
-         (log->first_unsigned_ms && now - log->first_unsigned_ms >= log->cp_ms);
+
+/* Leads one group commit: takes the contiguous run of ready records at the
+ * head, appends them in one durable transaction on the leaders' store handle,
+ * adds them to the tree and marks them done (or fails everything reserved).
+ * Called with mu held by the one caller that set log->leading; returns with
+ * mu held. A caller leads instead of handing its record to a writer thread,
+ * so a lone writer pays no thread switch and a crowd shares one commit. */
+static void lead_batch(ctl_auditlog *log) {
+  uint64_t start = log->committed;
+  size_t n = 0;
+  bool aborted = false;
+  while (n < log->max_batch && start + n < log->next_index) {
+    pending *p = log->ring[(start + n) % RING_SIZE];
+    if (!p || p->state != P_READY) {
+      aborted = p && p->state == P_ABORTED && n == 0;
+      break;
+    }
+    store_log_entry *e = &log->batch[n++];
+    e->index = p->index;
+    e->time_ms = p->time_ms;
+    e->sealed = p->sealed;
+    e->data = p->data;
+    e->len = p->len;
+    memcpy(e->leaf_hash, p->leaf, AUDIT_HASH_LEN);
+  }
+  if (aborted) {
+    lisec_err why;
+    lisec_err_set(&why, LISEC_ESTORE, REFUSED ": a record before this one could not be prepared");
+    fail_reserved(log, &why);
+    return;
+  }
+  if (n == 0) return;
+  pthread_mutex_unlock(&log->mu);
+  lisec_err e = {0};
+  int rc = writer_store(log, &e);
+  if (!rc && audit_tree_size(log->tree) != start)
+    rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
+  if (!rc) rc = store_log_append(log->ws, log->batch, n, &e);
+  if (!rc) {
+    pthread_rwlock_wrlock(&log->tree_lock);
+    for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
+    pthread_rwlock_unlock(&log->tree_lock);
+    /* Durable but not in the tree (out of memory): the tree can no longer
+     * prove what is on disk; stop appending rather than diverge. */
+    if (rc) {
+      pthread_mutex_lock(&log->mu);
+      log->broken = true;
+      log->broken_why = e;
+      pthread_mutex_unlock(&log->mu);
+    }
+  } else if (log->ws) {
+    /* The transaction may have committed after all; find out on reopen. */
+    store_close(log->ws);
+    log->ws = NULL;
+  }
+  pthread_mutex_lock(&log->mu);
+  if (rc == 0) {
+    for (size_t i = 0; i < n; i++) {
+      pending *p = log->ring[(start + i) % RING_SIZE];
+      log->ring[(start + i) % RING_SIZE] = NULL;
+      p->state = P_DONE;
+      pthread_cond_signal(&p->cv);
+    }
+    if (log->committed == log->cp_size) log->first_unsigned_ms = mono_ms();
+    log->committed = start + n;
+    log->batches++;
+    if (checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
+    pthread_cond_broadcast(&log->cv_space);
+    pthread_cond_broadcast(&log->cv_done);
+  } else {
+    lisec_err why;
+    lisec_err_set(&why, LISEC_ESTORE, REFUSED ": %s", e.msg);
+    fail_reserved(log, &why);
+  }
 }
 
-static void *writer_main(void *arg) {
+/* The checkpoint thread: signs a checkpoint when enough entries or enough
+ * time have gone by, with its own store handle, so appends never wait for a
+ * signature (a token may take milliseconds). */
+static void *checkpoint_main(void *arg) {
   ctl_auditlog *log = arg;
+  lisec_store *cs = NULL;
   pthread_mutex_lock(&log->mu);
   for (;;) {
-    /* Wait for a ready head, a checkpoint deadline, or the end. */
-    while (!head_ready(log) && !(log->stop && log->committed == log->next_index) &&
-           !checkpoint_due(log, mono_ms())) {
+    while (!log->stop && !checkpoint_due(log, mono_ms())) {
       if (log->first_unsigned_ms && log->committed > log->cp_size) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t wait = log->first_unsigned_ms + log->cp_ms - mono_ms();
+        int64_t deadline = log->first_unsigned_ms + log->cp_ms;
+        if (log->cp_retry_ms > deadline) deadline = log->cp_retry_ms;
+        int64_t wait = deadline - mono_ms();
         if (wait < 1) wait = 1;
         ts.tv_sec += wait / 1000;
         ts.tv_nsec += (wait % 1000) * 1000000;
@@ -513,99 +606,36 @@ static void *writer_main(void *arg) {
           ts.tv_sec++;
           ts.tv_nsec -= 1000000000;
         }
-        pthread_cond_timedwait(&log->cv_writer, &log->mu, &ts);
+        pthread_cond_timedwait(&log->cv_cp, &log->mu, &ts);
       } else {
-        pthread_cond_wait(&log->cv_writer, &log->mu);
+        pthread_cond_wait(&log->cv_cp, &log->mu);
       }
     }
-    if (checkpoint_due(log, mono_ms()) || (log->stop && log->committed == log->next_index)) {
-      uint64_t size = log->committed;
-      bool want = size > log->cp_size;
-      log->cp_request = false;
-      pthread_mutex_unlock(&log->mu);
-      lisec_err e = {0};
-      if (want && writer_store(log, &e) == 0) publish_checkpoint(log, size, &e);
-      else if (want) {
-        pthread_mutex_lock(&log->mu);
-        log->cp_err = e;
-        pthread_mutex_unlock(&log->mu);
-      }
-      pthread_cond_broadcast(&log->cv_done); /* checkpoint_now waits on it */
-      pthread_mutex_lock(&log->mu);
-      if (log->stop && log->committed == log->next_index) break;
-      /* A failed checkpoint is retried at the next deadline, not in a loop. */
-      if (log->committed > log->cp_size && !log->cp_request) {
-        log->first_unsigned_ms = mono_ms();
-        log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
-      }
-      continue;
-    }
-    if (!head_ready(log)) continue;
-    /* Take the contiguous run of ready records at the head. */
-    uint64_t start = log->committed;
-    size_t n = 0;
-    bool aborted = false;
-    while (n < log->max_batch && start + n < log->next_index) {
-      pending *p = log->ring[(start + n) % RING_SIZE];
-      if (!p || p->state != P_READY) {
-        aborted = p && p->state == P_ABORTED && n == 0;
-        break;
-      }
-      store_log_entry *e = &log->batch[n++];
-      e->index = p->index;
-      e->time_ms = p->time_ms;
-      e->sealed = p->sealed;
-      e->data = p->data;
-      e->len = p->len;
-      memcpy(e->leaf_hash, p->leaf, AUDIT_HASH_LEN);
-    }
-    if (aborted) {
-      lisec_err why;
-      lisec_err_set(&why, LISEC_ESTORE, REFUSED ": a record before this one could not be prepared");
-      fail_reserved(log, &why);
-      continue;
-    }
+    bool want = log->committed > log->cp_size;
+    log->cp_request = false;
     pthread_mutex_unlock(&log->mu);
     lisec_err e = {0};
-    int rc = writer_store(log, &e);
-    if (!rc && audit_tree_size(log->tree) != start)
-      rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
-    if (!rc) rc = store_log_append(log->ws, log->batch, n, &e);
-    if (!rc) {
-      pthread_rwlock_wrlock(&log->tree_lock);
-      for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
-      pthread_rwlock_unlock(&log->tree_lock);
-      /* Durable but not in the tree (out of memory): the tree can no longer
-       * prove what is on disk; stop appending rather than diverge. */
-      if (rc) {
-        pthread_mutex_lock(&log->mu);
-        log->broken = true;
-        log->broken_why = e;
-        pthread_mutex_unlock(&log->mu);
+    int rc = 0;
+    if (want) {
+      if (!cs) rc = store_open(log->url, &cs, &e);
+      if (!rc) rc = publish_checkpoint(log, cs, &e);
+      if (rc && cs) {
+        store_close(cs);
+        cs = NULL;
       }
-    } else if (log->ws) {
-      /* The transaction may have committed after all; find out on reopen. */
-      store_close(log->ws);
-      log->ws = NULL;
     }
     pthread_mutex_lock(&log->mu);
-    if (rc == 0) {
-      for (size_t i = 0; i < n; i++) {
-        pending *p = log->ring[(start + i) % RING_SIZE];
-        log->ring[(start + i) % RING_SIZE] = NULL;
-        p->state = P_DONE;
-      }
-      if (log->committed == log->cp_size) log->first_unsigned_ms = mono_ms();
-      log->committed = start + n;
-      pthread_cond_broadcast(&log->cv_done);
-      pthread_cond_broadcast(&log->cv_space);
-    } else {
-      lisec_err why;
-      lisec_err_set(&why, LISEC_ESTORE, REFUSED ": %s", e.msg);
-      fail_reserved(log, &why);
+    if (rc) {
+      log->cp_err = e;
+      /* Retried at the next deadline, not in a loop. */
+      log->first_unsigned_ms = mono_ms();
+      log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
     }
+    pthread_cond_broadcast(&log->cv_done); /* checkpoint_now waits on it */
+    if (log->stop) break;
   }
   pthread_mutex_unlock(&log->mu);
+  if (cs) store_close(cs);
   return NULL;
 }
 
@@ -625,7 +655,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&log->cv_writer, &ca);
+  pthread_cond_init(&log->cv_cp, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&log->cv_done, NULL);
   pthread_cond_init(&log->cv_space, NULL);
@@ -669,11 +699,11 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   if ((rc = writer_store(log, err))) goto fail;
   /* A log that grew after its last checkpoint (a crash) is vouched for now. */
   if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
-  if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
-    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit writer thread");
+  if (pthread_create(&log->cp_thread, NULL, checkpoint_main, log) != 0) {
+    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit checkpoint thread");
     goto fail;
   }
-  log->writer_started = true;
+  log->cp_started = true;
   *out = log;
   return 0;
 fail:
@@ -683,12 +713,15 @@ fail:
 
 void ctl_auditlog_close(ctl_auditlog *log) {
   if (!log) return;
-  if (log->writer_started) {
+  if (log->cp_started) {
     pthread_mutex_lock(&log->mu);
     log->stop = true;
-    pthread_cond_broadcast(&log->cv_writer);
+    /* Appends still in flight finish (their callers lead) before the last
+     * checkpoint is signed. */
+    while (log->committed != log->next_index) pthread_cond_wait(&log->cv_done, &log->mu);
+    pthread_cond_broadcast(&log->cv_cp);
     pthread_mutex_unlock(&log->mu);
-    pthread_join(log->writer, NULL);
+    pthread_join(log->cp_thread, NULL);
   }
   if (log->ws) store_close(log->ws);
   signer_close(&log->key);
@@ -700,7 +733,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   free(log->url);
   pthread_mutex_destroy(&log->key.lock);
   pthread_rwlock_destroy(&log->tree_lock);
-  pthread_cond_destroy(&log->cv_writer);
+  pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
   pthread_cond_destroy(&log->cv_space);
   pthread_mutex_destroy(&log->mu);
@@ -743,6 +776,7 @@ int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_seal
   if (rc) return rc;
 
   pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = li_sealed};
+  pthread_cond_init(&p.cv, NULL);
   pthread_mutex_lock(&log->mu);
   while (!log->stop && !log->broken && log->next_index - log->committed >= RING_SIZE)
     pthread_cond_wait(&log->cv_space, &log->mu);
@@ -752,6 +786,7 @@ int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_seal
     pthread_mutex_unlock(&log->mu);
     sodium_memzero(plain, plen);
     free(plain);
+    pthread_cond_destroy(&p.cv);
     return rc;
   }
   p.index = log->next_index++;
@@ -773,15 +808,24 @@ int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_seal
   if (state == P_READY) audit_hash_leaf(p.data, p.len, p.leaf);
 
   pthread_mutex_lock(&log->mu);
-  if (p.state == P_RESERVED) {
-    p.state = state;
-    pthread_cond_signal(&log->cv_writer);
-  }
+  if (p.state == P_RESERVED) p.state = state;
   while (p.state != P_DONE && p.state != P_FAILED) {
-    if (p.state == P_ABORTED) pthread_cond_signal(&log->cv_writer);
-    pthread_cond_wait(&log->cv_done, &log->mu);
+    if (!log->leading && head_ready(log)) {
+      log->leading = true;
+      lead_batch(log);
+      log->leading = false;
+      /* The owner of the new head leads next (if it is still encoding, it
+       * will lead when it is ready). */
+      if (log->committed != log->next_index) {
+        pending *h = log->ring[log->committed % RING_SIZE];
+        if (h && h != &p) pthread_cond_signal(&h->cv);
+      }
+      continue;
+    }
+    pthread_cond_wait(&p.cv, &log->mu);
   }
   pthread_mutex_unlock(&log->mu);
+  pthread_cond_destroy(&p.cv);
   free(p.data);
   if (p.state == P_FAILED) {
     if (err) *err = p.fail;
@@ -798,6 +842,13 @@ uint64_t ctl_auditlog_size(ctl_auditlog *log) {
   return n;
 }
 
+void ctl_auditlog_stats(ctl_auditlog *log, uint64_t *batches, uint64_t *entries) {
+  pthread_mutex_lock(&log->mu);
+  *batches = log->batches;
+  *entries = log->committed;
+  pthread_mutex_unlock(&log->mu);
+}
+
 int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err) {
   pthread_mutex_lock(&log->mu);
   uint64_t want = log->committed;
@@ -807,7 +858,7 @@ int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err) {
   }
   log->cp_request = true;
   lisec_err_clear(&log->cp_err);
-  pthread_cond_signal(&log->cv_writer);
+  pthread_cond_signal(&log->cv_cp);
   while (log->cp_size < want && !log->cp_err.code && !log->stop)
     pthread_cond_wait(&log->cv_done, &log->mu);
   int rc = 0;
@@ -841,12 +892,6 @@ void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out) {
 }
 
 /* ---- proofs -------------------------------------------------------------- */
-
-typedef struct fetch_ctx {
-  lisec_store *reader;
-  uint64_t from, count, got;
-  uint8_t (*out)[AUDIT_HASH_LEN];
-} fetch_ctx;
 
 static int fetch_one(void *ctx, const store_log_entry *e) {
   fetch_ctx *c = ctx;

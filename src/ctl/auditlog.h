@@ -71,6 +71,9 @@ int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_seal
 
 /* The number of durable entries. */
 uint64_t ctl_auditlog_size(ctl_auditlog *log);
+/* Durable transactions made since open, and the log's size (the mean batch
+ * is what group commit achieved). */
+void ctl_auditlog_stats(ctl_auditlog *log, uint64_t *batches, uint64_t *entries);
 /* Signs and stores a checkpoint of the current size now (if it grew). */
 int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err);
 /* The newest published checkpoint note (*note malloc'd); ENOTFOUND before

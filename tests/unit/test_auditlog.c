@@ -395,14 +395,15 @@ static void test_checkpoint_policy(void **state) {
   lisec_err err = {0};
   uint64_t idx;
   for (int i = 0; i < 25; i++) assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
-  /* The count-triggered ones are published right after their batch; the
-   * rest within the time bound. */
+  /* Count-triggered checkpoints follow within a few entries (they are
+   * signed by their own thread), and the tail is signed within the time
+   * bound. */
   usleep(900 * 1000);
   uint64_t sizes[64] = {0};
   assert_int_equal(store_checkpoint_list(s, count_cp, sizes, &err), 0);
-  assert_true(sizes[0] >= 3);
+  assert_true(sizes[0] >= 2);
+  assert_true(sizes[1] >= 10 && sizes[1] <= 20);
   assert_int_equal(sizes[sizes[0]], 25);
-  for (uint64_t i = 1; i < sizes[0]; i++) assert_true(sizes[i + 1] - sizes[i] <= 10 || sizes[i + 1] == 25);
   lisec_err cerr;
   ctl_auditlog_checkpoint_error(log, &cerr);
   assert_int_equal(cerr.code, 0);

@@ -1,0 +1,400 @@
+/* The audit log's figures, each beside its peer where it has one:
+ *   append  --dir D --writers N --seconds S [--li-every K]
+ *           durable appends/s through the appender (group commit), and the
+ *           mean batch it reached
+ *   plain   --dir D --batch B --seconds S
+ *           the peer: plain SQLite INSERTs of rows of the same size into the
+ *           same table shape, WAL and synchronous=FULL, one transaction per
+ *           B rows (the batch the appender reached), no hashing, no tree
+ *   pipeline --dir D --batch B --seconds S
+ *           the appender's own work per batch (encode, hash, one store
+ *           transaction, tree) in one thread: its overhead over `plain`
+ *   build   --url U --n N     fills a log fast (big transactions) for the next
+ *   proofs  --url U --samples K [--all-leaves]
+ *           opens the log (the full check at load, timed) and measures
+ *           inclusion and consistency proof latency at its size
+ *   verify-mem --n N   the verifier alone over N entries held in memory
+ * Every result is one line "name value unit". */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/auditlog.h"
+
+/* Each run starts from an empty database. */
+static void remove_db(const char *path) {
+  char p[700];
+  unlink(path);
+  snprintf(p, sizeof p, "%s-wal", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", path);
+  unlink(p);
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *opt(int argc, char **argv, const char *name, const char *def) {
+  for (int i = 2; i + 1 < argc; i++)
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  return def;
+}
+
+static bool flag(int argc, char **argv, const char *name) {
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], name) == 0) return true;
+  return false;
+}
+
+static audit_record sample(uint64_t i, char *subject, size_t n) {
+  snprintf(subject, n, "vm v-%llu", (unsigned long long)i);
+  audit_record r = {.actor = "CN=mano-1", .role = "mano", .action = "decision.placement",
+                    .outcome = i % 3 ? "allow" : "deny"};
+  r.subjects[0] = subject;
+  r.n_subjects = 1;
+  return r;
+}
+
+static void die(const char *what, const lisec_err *err) {
+  fprintf(stderr, "bench_audit: %s: %s\n", what, err ? err->msg : "");
+  exit(2);
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+static ctl_auditlog *the_log;
+static volatile int running = 1;
+static unsigned li_every;
+
+static void *appender(void *arg) {
+  uint64_t *count = arg;
+  char subject[64];
+  for (uint64_t i = 0; running; i++) {
+    audit_record r = sample(i, subject, sizeof subject);
+    bool li = li_every && i % li_every == 0;
+    uint64_t idx;
+    lisec_err err = {0};
+    if (ctl_auditlog_append(the_log, &r, li, &idx, &err)) die("append", &err);
+    (*count)++;
+  }
+  return NULL;
+}
+
+static ctl_auditlog_config config(const char *url, const char *dir, const uint8_t *li_pk) {
+  static char key[512];
+  snprintf(key, sizeof key, "%s/bench-checkpoint.pem", dir);
+  ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/audit", .li_pk = li_pk,
+                           .dev_key_file = key, .checkpoint_entries = 100000, .checkpoint_ms = 10000};
+  return c;
+}
+
+static int cmd_append(int argc, char **argv) {
+  const char *dir = opt(argc, argv, "--dir", "/tmp");
+  int writers = atoi(opt(argc, argv, "--writers", "1"));
+  double seconds = atof(opt(argc, argv, "--seconds", "3"));
+  li_every = (unsigned)atoi(opt(argc, argv, "--li-every", "0"));
+  char url[600];
+  snprintf(url, sizeof url, "sqlite:%s/append-%d-%u.db", dir, writers, li_every);
+  remove_db(url + 7);
+  uint8_t li_pk[32] = {9};
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) die("store", &err);
+  ctl_auditlog_config c = config(url, dir, li_pk);
+  if (ctl_auditlog_open(s, &c, &the_log, &err)) die("open", &err);
+  store_close(s);
+  pthread_t t[256];
+  uint64_t counts[256] = {0};
+  if (writers < 1 || writers > 256) return 2;
+  uint64_t b0, e0, b1, e1;
+  ctl_auditlog_stats(the_log, &b0, &e0);
+  double t0 = now_s();
+  for (int i = 0; i < writers; i++) pthread_create(&t[i], NULL, appender, &counts[i]);
+  usleep((useconds_t)(seconds * 1e6));
+  running = 0;
+  for (int i = 0; i < writers; i++) pthread_join(t[i], NULL);
+  double dt = now_s() - t0;
+  ctl_auditlog_stats(the_log, &b1, &e1);
+  ctl_auditlog_close(the_log);
+  double n = (double)(e1 - e0);
+  printf("appends_per_s %.0f\nmean_batch %.1f\n", n / dt, n / (double)(b1 - b0));
+  return 0;
+}
+
+/* ---- the peer: plain SQLite --------------------------------------------- */
+
+typedef struct plain_job {
+  char path[600];
+  int batch;
+  double seconds;
+  uint64_t rows;
+  pthread_mutex_t *idx_lock;
+  uint64_t *next_idx;
+} plain_job;
+
+static void *plain_main(void *arg) {
+  plain_job *j = arg;
+  int batch = j->batch;
+  sqlite3 *db = NULL;
+  if (sqlite3_open(j->path, &db) != SQLITE_OK) exit(2);
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+               " sealed INTEGER NOT NULL, data BLOB NOT NULL, leaf_hash BLOB NOT NULL);",
+               NULL, NULL, NULL);
+  sqlite3_stmt *ins = NULL;
+  sqlite3_prepare_v2(db, "INSERT INTO log VALUES (?1, ?2, 0, ?3, ?4)", -1, &ins, NULL);
+  /* Rows the size of the appender's entries (encoded the same way). */
+  char subject[64];
+  audit_record r = sample(1, subject, sizeof subject);
+  uint8_t *data = NULL, hash[32] = {1};
+  size_t len = 0;
+  lisec_err err = {0};
+  if (audit_entry_encode(&r, &data, &len, &err)) die("encode", &err);
+  uint64_t idx = 0, rows = 0;
+  double t0 = now_s(), dt;
+  do {
+    /* IMMEDIATE: writers queue for the lock instead of failing to upgrade. */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) exit(2);
+    pthread_mutex_lock(j->idx_lock);
+    idx = *j->next_idx;
+    *j->next_idx += (uint64_t)batch;
+    pthread_mutex_unlock(j->idx_lock);
+    for (int i = 0; i < batch; i++, idx++, rows++) {
+      sqlite3_bind_int64(ins, 1, (sqlite3_int64)idx);
+      sqlite3_bind_int64(ins, 2, (sqlite3_int64)idx);
+      sqlite3_bind_blob(ins, 3, data, (int)len, SQLITE_STATIC);
+      sqlite3_bind_blob(ins, 4, hash, 32, SQLITE_STATIC);
+      if (sqlite3_step(ins) != SQLITE_DONE) exit(2);
+      sqlite3_reset(ins);
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) exit(2);
+    dt = now_s() - t0;
+  } while (dt < j->seconds);
+  j->rows = rows;
+  free(data);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return NULL;
+}
+
+/* --writers N: N threads, each with its own connection and its own
+ * transaction per batch (what callers do without group commit). */
+static int cmd_plain(int argc, char **argv) {
+  const char *dir = opt(argc, argv, "--dir", "/tmp");
+  int batch = atoi(opt(argc, argv, "--batch", "1")), writers = atoi(opt(argc, argv, "--writers", "1"));
+  double seconds = atof(opt(argc, argv, "--seconds", "3"));
+  if (batch < 1) batch = 1;
+  if (writers < 1 || writers > 256) return 2;
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  uint64_t next = 0;
+  plain_job jobs[256];
+  pthread_t t[256];
+  for (int i = 0; i < writers; i++) {
+    jobs[i] = (plain_job){.batch = batch, .seconds = seconds, .idx_lock = &lock, .next_idx = &next};
+    snprintf(jobs[i].path, sizeof jobs[i].path, "%s/plain-%d-%d.db", dir, batch, writers);
+  }
+  /* Schema first, from one connection. */
+  remove_db(jobs[0].path);
+  sqlite3 *db = NULL;
+  if (sqlite3_open(jobs[0].path, &db) != SQLITE_OK) return 2;
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY,"
+               " time_ms INTEGER NOT NULL, sealed INTEGER NOT NULL, data BLOB NOT NULL,"
+               " leaf_hash BLOB NOT NULL);",
+               NULL, NULL, NULL);
+  sqlite3_close(db);
+  double t0 = now_s();
+  for (int i = 0; i < writers; i++) pthread_create(&t[i], NULL, plain_main, &jobs[i]);
+  uint64_t rows = 0;
+  for (int i = 0; i < writers; i++) {
+    pthread_join(t[i], NULL);
+    rows += jobs[i].rows;
+  }
+  printf("inserts_per_s %.0f\n", (double)rows / (now_s() - t0));
+  return 0;
+}
+
+/* The appender's work per batch without its threads: encode B records,
+ * hash them, one store transaction, extend the tree. Beside `plain` at the
+ * same B it is the log's own overhead over bare SQLite. */
+static int cmd_pipeline(int argc, char **argv) {
+  const char *dir = opt(argc, argv, "--dir", "/tmp");
+  int batch = atoi(opt(argc, argv, "--batch", "1"));
+  double seconds = atof(opt(argc, argv, "--seconds", "3"));
+  if (batch < 1 || batch > 4096) return 2;
+  char url[600];
+  snprintf(url, sizeof url, "sqlite:%s/pipeline-%d.db", dir, batch);
+  remove_db(url + 7);
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) die("store", &err);
+  audit_tree *t = NULL;
+  audit_tree_new(4, &t, &err);
+  store_log_entry *e = calloc((size_t)batch, sizeof *e);
+  uint8_t **bufs = calloc((size_t)batch, sizeof *bufs);
+  uint64_t idx = 0;
+  double t0 = now_s(), dt;
+  do {
+    for (int i = 0; i < batch; i++) {
+      char subject[64];
+      audit_record r = sample(idx + (uint64_t)i, subject, sizeof subject);
+      r.seq = idx + (uint64_t)i;
+      r.time_ms = 1700000000000;
+      size_t len = 0;
+      if (audit_entry_encode(&r, &bufs[i], &len, &err)) die("encode", &err);
+      e[i] = (store_log_entry){.index = r.seq, .time_ms = r.time_ms, .data = bufs[i], .len = len};
+      audit_hash_leaf(bufs[i], len, e[i].leaf_hash);
+    }
+    if (store_log_append(s, e, (size_t)batch, &err)) die("append", &err);
+    for (int i = 0; i < batch; i++) {
+      audit_tree_append(t, e[i].leaf_hash, &err);
+      free(bufs[i]);
+    }
+    idx += (uint64_t)batch;
+    dt = now_s() - t0;
+  } while (dt < seconds);
+  printf("pipeline_per_s %.0f\n", (double)idx / dt);
+  audit_tree_free(t);
+  free(e);
+  free(bufs);
+  store_close(s);
+  return 0;
+}
+
+/* ---- a big log, and proofs at its size ---------------------------------- */
+
+static int cmd_build(int argc, char **argv) {
+  const char *url = opt(argc, argv, "--url", NULL);
+  uint64_t n = strtoull(opt(argc, argv, "--n", "1000000"), NULL, 10);
+  if (!url) return 2;
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) die("store", &err);
+  enum { B = 20000 };
+  store_log_entry *e = calloc(B, sizeof *e);
+  uint8_t **bufs = calloc(B, sizeof *bufs);
+  double t0 = now_s();
+  for (uint64_t at = 0; at < n; at += B) {
+    size_t k = n - at < B ? (size_t)(n - at) : B;
+    for (size_t i = 0; i < k; i++) {
+      char subject[64];
+      audit_record r = sample(at + i, subject, sizeof subject);
+      r.seq = at + i;
+      r.time_ms = 1700000000000 + (int64_t)(at + i);
+      size_t len = 0;
+      if (audit_entry_encode(&r, &bufs[i], &len, &err)) die("encode", &err);
+      e[i] = (store_log_entry){.index = at + i, .time_ms = r.time_ms, .data = bufs[i], .len = len};
+      audit_hash_leaf(bufs[i], len, e[i].leaf_hash);
+    }
+    if (store_log_append(s, e, k, &err)) die("append", &err);
+    for (size_t i = 0; i < k; i++) free(bufs[i]);
+  }
+  printf("build_s %.1f\n", now_s() - t0);
+  free(e);
+  free(bufs);
+  store_close(s);
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *v, int k) {
+  qsort(v, (size_t)k, sizeof *v, cmp_double);
+  double sum = 0;
+  for (int i = 0; i < k; i++) sum += v[i];
+  printf("%s_us mean %.1f p50 %.1f p99 %.1f\n", name, sum / k * 1e6, v[k / 2] * 1e6, v[k * 99 / 100] * 1e6);
+}
+
+static int cmd_proofs(int argc, char **argv) {
+  const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
+  int k = atoi(opt(argc, argv, "--samples", "2000"));
+  if (!url || k < 1) return 2;
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) die("store", &err);
+  ctl_auditlog_config c = config(url, dir, NULL);
+  c.keep_all_leaves = flag(argc, argv, "--all-leaves");
+  double t0 = now_s();
+  ctl_auditlog *log = NULL;
+  if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
+  uint64_t n = ctl_auditlog_size(log);
+  printf("open_and_check_s %.2f\nopen_entries_per_s %.0f\n", now_s() - t0, (double)n / (now_s() - t0));
+  double *inc = calloc((size_t)k, sizeof *inc), *con = calloc((size_t)k, sizeof *con);
+  uint64_t seed = 88172645463325252ull;
+  for (int i = 0; i < k; i++) {
+    seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+    uint64_t idx = seed % n, old = 1 + seed % (n - 1);
+    audit_proof p;
+    uint8_t leaf[32], root[32], oroot[32];
+    uint64_t size;
+    double a = now_s();
+    if (ctl_auditlog_prove_inclusion(log, s, idx, 0, &p, leaf, root, &size, &err)) die("inclusion", &err);
+    double b = now_s();
+    if (ctl_auditlog_prove_consistency(log, s, old, 0, &p, oroot, root, &size, &err)) die("consistency", &err);
+    double d = now_s();
+    inc[i] = b - a;
+    con[i] = d - b;
+    if (i == 0 && audit_verify_consistency(old, size, oroot, root, &p, &err)) die("verify", &err);
+  }
+  report(c.keep_all_leaves ? "inclusion_all_leaves" : "inclusion", inc, k);
+  report(c.keep_all_leaves ? "consistency_all_leaves" : "consistency", con, k);
+  free(inc);
+  free(con);
+  ctl_auditlog_close(log);
+  store_close(s);
+  return 0;
+}
+
+static int cmd_verify_mem(int argc, char **argv) {
+  uint64_t n = strtoull(opt(argc, argv, "--n", "1000000"), NULL, 10);
+  uint8_t **data = calloc(n, sizeof *data);
+  size_t *len = calloc(n, sizeof *len);
+  lisec_err err = {0};
+  for (uint64_t i = 0; i < n; i++) {
+    char subject[64];
+    audit_record r = sample(i, subject, sizeof subject);
+    r.seq = i;
+    if (audit_entry_encode(&r, &data[i], &len[i], &err)) die("encode", &err);
+  }
+  audit_vkey k;
+  uint8_t pk[32] = {0};
+  audit_vkey_make("lisec.bench/audit", pk, &k, &err);
+  audit_verifier *v = NULL;
+  audit_verifier_new(&k, NULL, &v, &err);
+  audit_verifier_allow_unsigned(v);
+  double t0 = now_s();
+  for (uint64_t i = 0; i < n; i++) audit_verifier_add_entry(v, i, data[i], len[i], NULL, NULL);
+  audit_verify_summary sum;
+  audit_verifier_finish(v, &sum);
+  double dt = now_s() - t0;
+  printf("verify_mem_entries_per_s %.0f\n", (double)n / dt);
+  audit_verifier_free(v);
+  for (uint64_t i = 0; i < n; i++) free(data[i]);
+  free(data);
+  free(len);
+  return sum.findings ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  if (strcmp(argv[1], "append") == 0) return cmd_append(argc, argv);
+  if (strcmp(argv[1], "plain") == 0) return cmd_plain(argc, argv);
+  if (strcmp(argv[1], "pipeline") == 0) return cmd_pipeline(argc, argv);
+  if (strcmp(argv[1], "build") == 0) return cmd_build(argc, argv);
+  if (strcmp(argv[1], "proofs") == 0) return cmd_proofs(argc, argv);
+  if (strcmp(argv[1], "verify-mem") == 0) return cmd_verify_mem(argc, argv);
+  fprintf(stderr, "usage: bench_audit append|plain|build|proofs|verify-mem ...\n");
+  return 2;
+}
