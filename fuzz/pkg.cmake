@@ -1,0 +1,15 @@
+# pkg/: the manifest and TOSCA.meta parsers, and whole CSARs through the
+# ZIP member checks into pkg_inspect (seeds in fuzz/corpus/pkg_*/). The
+# parsers' own sources are compiled into each harness so libFuzzer's
+# coverage instrumentation reaches them.
+set(pkg_parse_sources ${CMAKE_SOURCE_DIR}/src/pkg/lines.c ${CMAKE_SOURCE_DIR}/src/pkg/path.c)
+lisec_fuzzer(pkg_manifest ${CMAKE_CURRENT_LIST_DIR}/pkg_manifest.c lisec_pkg)
+lisec_fuzzer(pkg_toscameta ${CMAKE_CURRENT_LIST_DIR}/pkg_toscameta.c lisec_pkg)
+lisec_fuzzer(pkg_csar ${CMAKE_CURRENT_LIST_DIR}/pkg_csar.c lisec_pkg)
+if(LISEC_FUZZ)
+  target_sources(pkg_manifest PRIVATE ${pkg_parse_sources} ${CMAKE_SOURCE_DIR}/src/pkg/manifest.c)
+  target_sources(pkg_toscameta PRIVATE ${pkg_parse_sources} ${CMAKE_SOURCE_DIR}/src/pkg/toscameta.c)
+  target_sources(pkg_csar PRIVATE ${pkg_parse_sources} ${CMAKE_SOURCE_DIR}/src/pkg/csar_zip.c
+                 ${CMAKE_SOURCE_DIR}/src/pkg/toscameta.c ${CMAKE_SOURCE_DIR}/src/pkg/manifest.c
+                 ${CMAKE_SOURCE_DIR}/src/pkg/verify.c)
+endif()
