@@ -1,0 +1,181 @@
+/* `lisec model ...`: the TR 103 308 §6.2 trust model offline, with no
+ * lisecd: `check` evaluates a topology file and prints every violation, or
+ * with --move answers one migration question; `rules` lists the
+ * requirement ids. Exit 0 compliant / allowed, 1 violations / denied, 2 bad
+ * input (the message names the field). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "model/model.h"
+
+const char cli_help_model[] =
+    "evaluate a topology against TR 103 308 6.2 offline; ask moveVM questions";
+
+int cli_cmd_model(int argc, char **argv);
+
+static int model_usage(void) {
+  return cli_fail(
+      "usage: lisec model check TOPOLOGY.json [--move VM HOST|HYPERVISOR] [--at TIME]\n"
+      "       lisec model rules\n"
+      "check prints every violation of the topology (exit 0 none, 1 some), or with --move\n"
+      "whether VM may move there (exit 0 allowed, 1 denied). --at judges LI validity at\n"
+      "TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z) instead of the file's \"time\" or now.\n"
+      "Exit 2: bad input. --json prints the result as JSON.");
+}
+
+static void print_reasons(const json_t *list) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(list, i, r) {
+    printf("  %s  %s\n", cli_str(r, "requirement"), cli_str(r, "subject"));
+    printf("      %s\n", cli_str(r, "sentence"));
+    printf("      fact: %s\n", cli_str(r, "fact"));
+  }
+}
+
+static void print_check(const json_t *v) {
+  const json_t *t = json_object_get(v, "topology");
+  printf("topology %s: %lld hosts, %lld hypervisors, %lld VMs, %lld storage, %lld connections, "
+         "%lld groups, %lld LIs (%lld active at %s)\n",
+         cli_str(v, "file"), json_integer_value(json_object_get(t, "hosts")),
+         json_integer_value(json_object_get(t, "hypervisors")),
+         json_integer_value(json_object_get(t, "vms")),
+         json_integer_value(json_object_get(t, "storage")),
+         json_integer_value(json_object_get(t, "connections")),
+         json_integer_value(json_object_get(t, "groups")),
+         json_integer_value(json_object_get(t, "lis")),
+         json_integer_value(json_object_get(t, "lis_active")), cli_str(v, "time"));
+  const json_t *d = json_object_get(v, "decision");
+  if (d) {
+    printf("move %s to hypervisor %s: %s\n", cli_str(d, "vm"), cli_str(d, "hypervisor"),
+           json_is_true(json_object_get(d, "allow")) ? "allowed" : "DENIED");
+    print_reasons(json_object_get(d, "violations"));
+    return;
+  }
+  const json_t *c = json_object_get(v, "compliance");
+  size_t n = json_array_size(json_object_get(c, "violations"));
+  if (!n) printf("compliant: no violations\n");
+  else printf("%zu violation%s:\n", n, n == 1 ? "" : "s");
+  print_reasons(json_object_get(c, "violations"));
+}
+
+static json_t *stats_json(const model *m) {
+  model_stats s;
+  model_get_stats(m, &s);
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "hosts",
+                   (json_int_t)s.hosts, "hypervisors", (json_int_t)s.hypervisors, "vms",
+                   (json_int_t)s.vms, "storage", (json_int_t)s.storage, "attachments",
+                   (json_int_t)s.attachments, "connections", (json_int_t)s.connections, "groups",
+                   (json_int_t)s.groups, "jurisdictions", (json_int_t)s.jurisdictions, "leas",
+                   (json_int_t)s.leas, "lis", (json_int_t)s.lis, "lis_active",
+                   (json_int_t)s.lis_active, "domains", (json_int_t)s.domains);
+}
+
+static int model_check(int argc, char **argv) {
+  const char *file = NULL, *move_vm = NULL, *move_to = NULL, *at = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--move") == 0) {
+      if (i + 2 >= argc) return model_usage();
+      move_vm = argv[++i];
+      move_to = argv[++i];
+    } else if (strcmp(argv[i], "--at") == 0) {
+      if (i + 1 >= argc) return model_usage();
+      at = argv[++i];
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      model_usage();
+      return CLI_OK;
+    } else if (argv[i][0] == '-' || file) {
+      return model_usage();
+    } else {
+      file = argv[i];
+    }
+  }
+  if (!file) return model_usage();
+  int64_t now = lisec_time_now();
+  if (at && lisec_time_parse(at, &now))
+    return cli_fail("model: --at: not an RFC 3339 UTC time like 2026-01-01T00:00:00Z");
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  if (lisec_file_read(file, MODEL_TOPOLOGY_MAX, &buf, &len, &err))
+    return cli_fail("model: %s", err.msg);
+  model *m = NULL;
+  int rc = model_topology_load((const char *)buf, len, now, &m, &err);
+  free(buf);
+  if (rc) return cli_fail("model: %s: %s", file, err.msg);
+  if (at) model_set_time(m, now, NULL);
+  char when[32];
+  lisec_time_format(model_time(m), when);
+  json_t *out = json_pack("{s:s,s:s,s:o*}", "file", file, "time", when, "topology", stats_json(m));
+  int exit_code = CLI_ERROR;
+  model_verdict v = {0};
+  if (!out) goto done;
+  if (move_vm) {
+    const char *hyp;
+    if (model_resolve_target(m, move_to, &hyp, &err) ||
+        model_decide_move(m, move_vm, hyp, &v, &err)) {
+      exit_code = cli_fail("model: --move: %s", err.msg);
+      goto done;
+    }
+    json_t *d = model_verdict_json(&v);
+    if (!d || json_object_set_new(d, "vm", json_string(move_vm)) ||
+        json_object_set_new(d, "hypervisor", json_string(hyp)) ||
+        json_object_set_new(out, "decision", d)) {
+      exit_code = cli_fail("model: out of memory");
+      goto done;
+    }
+  } else {
+    if (model_compliance(m, &v)) {
+      exit_code = cli_fail("model: evaluating: out of memory");
+      goto done;
+    }
+    json_t *c = model_verdict_json(&v);
+    if (!c || json_object_set_new(out, "compliance", c)) {
+      exit_code = cli_fail("model: out of memory");
+      goto done;
+    }
+  }
+  cli_print(out, print_check);
+  exit_code = v.allow ? CLI_OK : CLI_REFUSED;
+done:
+  model_verdict_free(&v);
+  json_decref(out);
+  model_free(m);
+  return exit_code;
+}
+
+static void print_rules(const json_t *v) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(v, i, r) {
+    printf("%-20s %s\n%-20s   (%s)\n", cli_str(r, "requirement"), cli_str(r, "title"), "",
+           cli_str(r, "clauses"));
+  }
+}
+
+static int model_rules(void) {
+  json_t *arr = json_array();
+  for (int i = 0; arr && i < MODEL_RULE_COUNT; i++)
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "requirement",
+                                         model_rule_id((model_rule)i), "clauses",
+                                         model_rule_clauses((model_rule)i), "title",
+                                         model_rule_title((model_rule)i)));
+  if (!arr) return cli_fail("model: out of memory");
+  cli_print(arr, print_rules);
+  json_decref(arr);
+  return CLI_OK;
+}
+
+int cli_cmd_model(int argc, char **argv) {
+  if (argc < 2) return model_usage();
+  if (strcmp(argv[1], "check") == 0) return model_check(argc - 1, argv + 1);
+  if (strcmp(argv[1], "rules") == 0 && argc == 2) return model_rules();
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    model_usage();
+    return CLI_OK;
+  }
+  return model_usage();
+}

@@ -1,0 +1,221 @@
+/* Decisions: may VM v move to hypervisor h (§6.2 moveVM with every
+ * precondition), may a new VM be placed there, may a connection group be
+ * established, may storage be provided to a VM. The checks that belong to
+ * the target itself (trusted now, inside every involved LI's jurisdiction,
+ * protection level, domain) are asked directly, whatever the current state.
+ * Everything else is found by applying the change with the index capturing
+ * what it re-evaluates, keeping the violations that are new, and undoing
+ * the change: the same rule code as compliance(), so a decision and the
+ * state after it can never disagree. */
+#include <stdio.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+static int decide_start(model *m, model_verdict *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  if (m->batch)
+    return lisec_err_set(err, LISEC_EINVAL, "the model is loading (batch); decide after it ends");
+  if (m->oom)
+    return lisec_err_set(err, LISEC_ENOMEM,
+                         "the compliance index is incomplete (out of memory); refusing to decide");
+  return 0;
+}
+
+static int decide_finish(model *m, model_verdict *out, int rc, lisec_err *err) {
+  if (rc == 0 && m->oom) rc = LISEC_ENOMEM;
+  if (rc) {
+    model_verdict_free(out);
+    return lisec_err_set(err, rc, "deciding: %s", rc == LISEC_ENOMEM ? "out of memory" : "failed");
+  }
+  out->allow = out->n == 0;
+  return 0;
+}
+
+static int add_viol(const model *m, model_verdict *out, uint8_t rule, uint8_t code, uint32_t vm,
+                    uint32_t hyp, uint32_t host, uint32_t li) {
+  mviol x = {.rule = rule, .code = code, .sk = SK_VM, .subj = vm, .e = {hyp, host, li}};
+  return render_viol(m, &x, out);
+}
+
+/* Rules a move's direct checks already answer for the target; their
+ * post-move counterparts would only repeat the same fact. */
+#define MOVE_DIRECT                                                                        \
+  ((1u << MODEL_R1) | (1u << MODEL_R2) | (1u << MODEL_R3) | (1u << MODEL_R8) |             \
+   (1u << MODEL_R9) | (1u << MODEL_O13))
+
+int model_decide_move(model *m, const char *vm, const char *hyp, model_verdict *out,
+                      lisec_err *err) {
+  uint32_t v, h;
+  int rc = decide_start(m, out, err);
+  if (rc || (rc = find_id(&m->vms.ids, vm, "vm", "VM", &v, err)) ||
+      (rc = find_id(&m->hyps.ids, hyp, "hypervisor", "hypervisor", &h, err)))
+    return rc;
+  const mvm *x = &m->vms.a[v];
+  uint32_t hw = m->hyps.a[h].host;
+  const mhost *t = &m->hosts.a[hw];
+  if (x->hyp == h) {
+    rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
+    return decide_finish(m, out, rc, err);
+  }
+  /* The LIs that bind v now: trust and location are judged against each. */
+  uint32_t first_li = NONE;
+  for (uint32_t i = 0; i < x->lis.n && !rc; i++) {
+    const mli *l = &m->lis.a[x->lis.v[i]];
+    if (!l->active) continue;
+    if (first_li == NONE) first_li = x->lis.v[i];
+    if (!t->loc.known || !host_in_jur(m, t, &m->jurs.a[l->jur]))
+      rc = add_viol(m, out, MODEL_R11, t->loc.known ? F_LOC_OUTSIDE : F_LOC_UNKNOWN, v, h, hw,
+                    x->lis.v[i]);
+  }
+  if (!rc && !host_trusted(t)) {
+    uint8_t code = t->trust == MODEL_TRUST_TRUSTED ? F_NO_TRUSTED_LOC : F_UNTRUSTED;
+    rc = first_li != NONE ? add_viol(m, out, MODEL_R11, code, v, h, hw, first_li)
+                          : add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
+  }
+  if (!rc && x->cls > t->protection) {
+    mviol o = {.rule = MODEL_O13, .code = F_PROTECTION, .sk = SK_VM, .subj = v, .e = {hw, 0, 0}};
+    rc = render_viol(m, &o, out);
+  }
+  if (rc) return decide_finish(m, out, rc, err);
+  /* Connection-path and storage rules after the move. */
+  uint32_t from = x->hyp;
+  capture_begin(m);
+  vm_move_idx(m, v, h);
+  rc = capture_diff(m, MOVE_DIRECT, out);
+  capture_end(m);
+  vm_move_idx(m, v, from);
+  return decide_finish(m, out, rc, err);
+}
+
+int model_decide_place(model *m, const model_vm_spec *s, model_verdict *out, lisec_err *err) {
+  uint32_t h, v;
+  int rc = decide_start(m, out, err);
+  if (rc) return rc;
+  if (!id_valid(s->id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (strmap_get(&m->vms.ids, s->id, &v))
+    return lisec_err_set(err, LISEC_ECONFLICT,
+                         "id: VM %s already runs on hypervisor %s; ask for a move instead", s->id,
+                         m->hyps.a[m->vms.a[v].hyp].id);
+  if ((rc = find_id(&m->hyps.ids, s->hypervisor, "hypervisor", "hypervisor", &h, err))) return rc;
+  if ((unsigned)s->sensitivity > MODEL_CLASS_LI)
+    return lisec_err_set(err, LISEC_EINVAL, "sensitivity: must be general, sensitive or li");
+  if (!id_valid(s->domain))
+    return lisec_err_set(err, LISEC_EINVAL, "domain: required, a valid domain name");
+  uint32_t hw = m->hyps.a[h].host;
+  const mhost *t = &m->hosts.a[hw];
+  char subj[MODEL_ID_MAX + 8], sentence[768], fact[512];
+  snprintf(subj, sizeof subj, "vm %s", s->id);
+  if (!host_trusted(t)) {
+    snprintf(sentence, sizeof sentence,
+             "VM %s may be placed only on trusted hardware; hypervisor %s runs on host %s, which "
+             "is not trusted (%s%s)",
+             s->id, m->hyps.a[h].id, t->id, model_trust_name(t->trust),
+             t->loc.known ? "" : "; no location");
+    snprintf(fact, sizeof fact, "h.executesOn.trusted: host %s: false", t->id);
+    rc |= verdict_add(out, MODEL_MOVE2, subj, sentence, fact);
+  }
+  if (s->sensitivity > t->protection) {
+    snprintf(sentence, sizeof sentence,
+             "VM %s has sensitivity %s; host %s's protection level admits VNFs up to %s", s->id,
+             model_class_name(s->sensitivity), t->id, model_class_name(t->protection));
+    snprintf(fact, sizeof fact, "class(vm %s) = %s <= protection(host %s) = %s: false", s->id,
+             model_class_name(s->sensitivity), t->id, model_class_name(t->protection));
+    rc |= verdict_add(out, MODEL_O13, subj, sentence, fact);
+  }
+  uint32_t d;
+  if (strmap_get(&m->domains.ids, s->domain, &d)) {
+    const mdomain *dm = &m->domains.a[d];
+    bool li = s->sensitivity == MODEL_CLASS_LI;
+    const idvec *opp = li ? &dm->other : &dm->li;
+    if (opp->n) {
+      snprintf(sentence, sizeof sentence,
+               "security domain %s holds %s VMs (e.g. %s); VM %s, %s an LI VM, may not join it",
+               dm->name, li ? "non-LI" : "LI", m->vms.a[opp->v[0]].id, s->id, li ? "" : "not");
+      snprintf(fact, sizeof fact, "domain %s holds only %s VMs after placing %s: false", dm->name,
+               li ? "LI" : "non-LI", s->id);
+      rc |= verdict_add(out, MODEL_DOMAIN, subj, sentence, fact);
+    }
+  }
+  return decide_finish(m, out, rc ? LISEC_ENOMEM : 0, err);
+}
+
+int model_decide_connect(model *m, const model_group_spec *g, const model_conn_spec *new_conns,
+                         size_t n_new, model_verdict *out, lisec_err *err) {
+  int rc = decide_start(m, out, err);
+  if (rc) return rc;
+  if (n_new > MODEL_GROUP_HOPS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "connections: more than %d new connections",
+                         MODEL_GROUP_HOPS_MAX);
+  uint32_t x;
+  if (id_valid(g->id) && strmap_get(&m->groups.ids, g->id, &x))
+    return lisec_err_set(err, LISEC_ECONFLICT, "id: connection group %s exists already", g->id);
+  for (size_t i = 0; i < n_new; i++) {
+    if (id_valid(new_conns[i].id) && strmap_get(&m->conns.ids, new_conns[i].id, &x))
+      return lisec_err_set(err, LISEC_ECONFLICT,
+                           "new_connections[%zu].id: connection %s exists already", i,
+                           new_conns[i].id);
+    for (size_t k = 0; k < i; k++)
+      if (new_conns[k].id && new_conns[i].id && strcmp(new_conns[k].id, new_conns[i].id) == 0)
+        return lisec_err_set(err, LISEC_EINVAL, "new_connections[%zu].id: listed twice", i);
+  }
+  capture_begin(m);
+  size_t added = 0;
+  bool grouped = false;
+  for (; added < n_new && !rc; added++) {
+    rc = model_conn_put(m, &new_conns[added], err);
+    if (rc) lisec_err_wrap(err, "new_connections[%zu]", added);
+  }
+  if (rc) added--;
+  if (!rc) {
+    rc = model_group_put(m, g, err);
+    grouped = rc == 0;
+  }
+  if (!rc) rc = capture_diff(m, 0, out);
+  capture_end(m);
+  if (grouped) model_group_remove(m, g->id, NULL);
+  while (added--) model_conn_remove(m, new_conns[added].id, NULL);
+  if (rc && out->n == 0 && err && err->code == rc) {
+    model_verdict_free(out);
+    return rc; /* bad input: the reason is already in err */
+  }
+  return decide_finish(m, out, rc, err);
+}
+
+int model_decide_attach(model *m, const char *storage, const char *vm, model_verdict *out,
+                        lisec_err *err) {
+  uint32_t s, v;
+  int rc = decide_start(m, out, err);
+  if (rc || (rc = find_id(&m->stores.ids, storage, "storage", "storage", &s, err)) ||
+      (rc = find_id(&m->vms.ids, vm, "vm", "VM", &v, err)))
+    return rc;
+  const idvec *l = &m->vms.a[v].attach;
+  for (uint32_t i = 0; i < l->n; i++)
+    if (m->attach.a[l->v[i]].storage == s) return decide_finish(m, out, 0, err);
+  capture_begin(m);
+  rc = model_storage_attach(m, storage, vm, err);
+  bool attached = rc == 0;
+  if (!rc) rc = capture_diff(m, 0, out);
+  capture_end(m);
+  if (attached) model_storage_detach(m, storage, vm, NULL);
+  else return rc; /* refused as bad input; err says why */
+  return decide_finish(m, out, rc, err);
+}
+
+int model_resolve_target(const model *m, const char *name, const char **hyp, lisec_err *err) {
+  uint32_t i;
+  if (!id_valid(name)) return lisec_err_set(err, LISEC_EINVAL, "target: not a valid id");
+  if (strmap_get(&m->hyps.ids, name, &i)) {
+    *hyp = m->hyps.a[i].id;
+    return 0;
+  }
+  if (!strmap_get(&m->hosts.ids, name, &i))
+    return lisec_err_set(err, LISEC_ENOTFOUND, "target: no hypervisor or host \"%s\"", name);
+  const mhost *h = &m->hosts.a[i];
+  if (h->hyps.n != 1)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "target: host %s runs %u hypervisors; name the hypervisor", name,
+                         h->hyps.n);
+  *hyp = m->hyps.a[h->hyps.v[0]].id;
+  return 0;
+}

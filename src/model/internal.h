@@ -1,0 +1,337 @@
+/* The model's private layout, shared by its .c files: interned ids mapped
+ * to dense indices, one array per entity kind, adjacency arrays (host ->
+ * hypervisors -> VMs, VM -> LIs, connections, groups, storage), the
+ * per-subject violation lists that form the compliance index, and the scope
+ * machinery that re-evaluates only the subjects a change touches. */
+#ifndef LISEC_MODEL_INTERNAL_H
+#define LISEC_MODEL_INTERNAL_H
+
+#include <geos_c.h>
+
+#include "model/model.h"
+
+#define NONE UINT32_MAX
+
+/* ---- small containers --------------------------------------------------- */
+
+typedef struct idvec {
+  uint32_t *v;
+  uint32_t n, cap;
+} idvec;
+
+int idvec_push(idvec *a, uint32_t x);
+/* Removes the first x (order not kept); false when absent. */
+bool idvec_del(idvec *a, uint32_t x);
+bool idvec_has(const idvec *a, uint32_t x);
+void idvec_free(idvec *a);
+
+/* Open-addressing map from a borrowed string to an index. */
+typedef struct strmap {
+  const char **keys;
+  uint32_t *vals;
+  uint32_t cap, used, live;
+} strmap;
+
+bool strmap_get(const strmap *s, const char *key, uint32_t *out);
+int strmap_put(strmap *s, const char *key, uint32_t val);
+void strmap_del(strmap *s, const char *key);
+void strmap_free(strmap *s);
+
+/* ---- violations ---------------------------------------------------------- */
+
+/* Subjects: what a violation belongs to in the index. */
+enum { SK_LI, SK_GROUP, SK_CONN, SK_ATTACH, SK_HOST, SK_DOMAIN, SK_VM, SK_COUNT };
+
+/* One failed rule instance. (rule, sk, subj, e[0]) is its identity; code
+ * picks the sentence; e[] holds the entities the sentence names. */
+typedef struct mviol {
+  uint8_t rule, code, sk, pad;
+  uint32_t subj;
+  uint32_t e[3];
+} mviol;
+
+typedef struct vvec {
+  mviol *v;
+  uint32_t n, cap;
+} vvec;
+
+int vvec_push(vvec *a, const mviol *x);
+
+/* Fact codes (which way a rule failed). */
+enum {
+  F_LOC_UNKNOWN = 1, /* the hardware has no location */
+  F_LOC_OUTSIDE,     /* located outside the jurisdiction */
+  F_NO_PATH,         /* no connection group joins the pair */
+  F_PATH_BROKEN,     /* groups exist, but an IPC hop spans two machines */
+  F_NOT_ATTACHED,    /* the LI's storage VM is not provided the storage */
+  F_INSECURE,        /* an insecure connection */
+  F_STORES,          /* a storing intermediate */
+  F_UNTRUSTED,       /* hardware not trusted */
+  F_NO_TRUSTED_LOC,  /* trusted, but no location bound */
+  F_MIXED_DOMAIN,    /* LI and non-LI VMs in one domain */
+  F_NOT_LI_VM,       /* the LI is hosted by a VM that is not an LI VM */
+  F_NOT_PAIRED,      /* ... by an LI VM that is not paired */
+  F_PEER,            /* an LI VM connected to a VM it may not operate with */
+  F_PROTECTION,      /* class above the host's protection level */
+  F_SAME_HYP,        /* moveVM onto its own hypervisor */
+  F_LEVEL_DOMAIN,    /* placement would mix a domain */
+};
+
+/* ---- entities ------------------------------------------------------------ */
+
+typedef struct mloc {
+  bool known;
+  char country[3];
+  char subdivision[8];
+  bool has_coords;
+  double lat, lon;
+  char *site;
+  model_loc_source source;
+} mloc;
+
+/* Subject bookkeeping every indexed entity carries. */
+typedef struct msubj {
+  vvec viol;
+  uint32_t mark;  /* scope epoch */
+  uint32_t cmark; /* capture epoch */
+} msubj;
+
+typedef struct mhost {
+  char *id;
+  bool alive;
+  model_trust trust;
+  model_class protection;
+  mloc loc;
+  GEOSGeometry *point; /* when the location has coordinates */
+  idvec hyps;
+  msubj s;
+} mhost;
+
+typedef struct mhyp {
+  char *id;
+  bool alive;
+  uint32_t host;
+  idvec vms;
+} mhyp;
+
+typedef struct mvm {
+  char *id;
+  bool alive;
+  uint32_t hyp, hyp_pos;
+  model_class cls;
+  uint32_t domain, dom_pos;
+  bool paired;
+  uint32_t n_hosted; /* active LIs this VM hosts */
+  idvec lis;         /* LIs naming it as monitored, LI VM, storage VM or provider */
+  idvec conns;
+  idvec groups; /* as end or intermediate */
+  idvec roots;  /* storage rooted here */
+  idvec attach; /* attachments where it is the user */
+  msubj s;
+} mvm;
+
+typedef struct mstorage {
+  char *id;
+  bool alive;
+  uint32_t root;
+  idvec attach;
+  idvec lis;
+} mstorage;
+
+typedef struct mattach {
+  bool alive;
+  uint32_t storage, user;
+  msubj s;
+} mattach;
+
+typedef struct mconn {
+  char *id;
+  bool alive;
+  uint32_t a, b;
+  model_conn_kind kind;
+  bool secure;
+  idvec groups;
+  msubj s;
+} mconn;
+
+typedef struct mgroup {
+  char *id;
+  bool alive;
+  uint32_t n;      /* connections */
+  uint32_t *conns; /* n */
+  uint32_t *path;  /* n+1 VMs, path[0] and path[n] the ends */
+  bool *stores;    /* n+1; only 1..n-1 meaningful */
+  msubj s;
+} mgroup;
+
+typedef struct mjur {
+  char *id;
+  bool alive;
+  uint8_t countries[(26 * 26 + 7) / 8];
+  char (*subs)[8]; /* sorted */
+  uint32_t nsubs;
+  char **codes; /* as given, for sentences */
+  uint32_t ncodes;
+  GEOSGeometry *geom;
+  const GEOSPreparedGeometry *prep;
+  uint32_t npolys;
+  idvec lis;
+  idvec leas;
+} mjur;
+
+typedef struct mlea {
+  char *id;
+  bool alive;
+  char *name;
+  uint32_t jur;
+  idvec lis;
+} mlea;
+
+typedef struct mli {
+  char *id;
+  bool alive;
+  bool active;
+  uint32_t jur, lea, monitored, host, storage, via;
+  int64_t from, until;
+  msubj s;
+} mli;
+
+typedef struct mdomain {
+  char *name;
+  idvec li, other; /* member VMs by class; VM.dom_pos indexes its list */
+  msubj s;
+} mdomain;
+
+/* A dense table of one kind: slots, the id map and freed slots to reuse. */
+#define TABLE(T) \
+  struct {       \
+    T *a;        \
+    uint32_t n, cap, live; \
+    strmap ids;  \
+    idvec free;  \
+  }
+
+typedef struct mcap {
+  uint8_t sk;
+  uint32_t idx, off, n; /* the captured old violations in capbuf */
+} mcap;
+
+struct model {
+  GEOSContextHandle_t geos;
+  char geos_msg[256];
+  int64_t now;
+  TABLE(mhost) hosts;
+  TABLE(mhyp) hyps;
+  TABLE(mvm) vms;
+  TABLE(mstorage) stores;
+  TABLE(mconn) conns;
+  TABLE(mgroup) groups;
+  TABLE(mjur) jurs;
+  TABLE(mlea) leas;
+  TABLE(mli) lis;
+  TABLE(mdomain) domains;
+  struct {
+    mattach *a;
+    uint32_t n, cap, live;
+    idvec free;
+  } attach;
+  size_t nviol;
+  uint32_t nactive;
+  bool batch;
+  bool oom; /* an index update ran out of memory: answers fail until rebuilt */
+  /* scope: the subjects the current change touches */
+  uint32_t epoch;
+  struct {
+    uint8_t sk;
+    uint32_t idx;
+  } *scope;
+  uint32_t nscope, capscope;
+  /* capture: old violations of every subject re-evaluated during a decision */
+  bool capturing;
+  uint32_t cepoch;
+  mcap *caps;
+  uint32_t ncaps, capcaps;
+  vvec capbuf;
+  vvec scratch;
+};
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+/* Grows *arr (of *cap elements of size sz) to hold at least need. */
+int grow(void **arr, uint32_t *cap, uint32_t need, size_t sz);
+
+msubj *subj_of(model *m, uint8_t sk, uint32_t i);
+const msubj *subj_of_c(const model *m, uint8_t sk, uint32_t i);
+bool subj_alive(const model *m, uint8_t sk, uint32_t i);
+uint32_t subj_count(const model *m, uint8_t sk);
+
+/* index.c */
+void scope_begin(model *m);
+void scope_add(model *m, uint8_t sk, uint32_t i);
+/* What a VM's placement affects: the VM, its LIs, and every group through
+ * it with the LIs and attachments those groups serve. */
+void scope_add_vm_move_deps(model *m, uint32_t v);
+/* What a VM's class, domain or pairing affects. */
+void scope_add_vm_attr_deps(model *m, uint32_t v);
+void scope_add_group_deps(model *m, uint32_t g);
+void scope_add_li_deps(model *m, uint32_t li);
+void scope_add_host_deps(model *m, uint32_t h);
+void scope_commit(model *m);
+void index_clear_subject(model *m, uint8_t sk, uint32_t i);
+void capture_begin(model *m);
+void capture_end(model *m);
+/* Violations new since capture_begin, rendered into out (skipping rules
+ * whose mask bit is set). */
+int capture_diff(model *m, uint32_t skip_mask, model_verdict *out);
+
+/* rules.c */
+int eval_subject(const model *m, uint8_t sk, uint32_t i, vvec *out);
+bool host_trusted(const mhost *h);
+uint32_t vm_host(const model *m, uint32_t v);
+uint32_t li_provider(const model *m, const mli *l);
+bool group_carries_li(const model *m, const mgroup *g, uint32_t *li);
+
+/* render.c */
+int verdict_add(model_verdict *v, model_rule rule, const char *subject, const char *sentence,
+                const char *fact);
+int render_viol(const model *m, const mviol *x, model_verdict *out);
+void render_jur(const mjur *j, char *buf, size_t cap);
+void render_loc(const mhost *h, char *buf, size_t cap);
+
+/* geo.c */
+bool host_in_jur(const model *m, const mhost *h, const mjur *j);
+int loc_from_spec(const model_location *in, mloc *out, lisec_err *err);
+bool loc_equal(const mloc *a, const mloc *b);
+void loc_free(mloc *l);
+int jur_build(model *m, const char *const *codes, size_t ncodes, const json_t *geometry, mjur *j,
+              lisec_err *err);
+void jur_release(model *m, mjur *j);
+int geo_point(model *m, double lat, double lon, GEOSGeometry **out);
+bool iso_sub_within(const char *sub, const char *anc);
+
+/* platform.c: shared by the entity files */
+bool id_valid(const char *id);
+/* A free slot in a table (reused or appended), zeroed. */
+int slot_alloc(void **a, uint32_t *n, uint32_t *cap, idvec *freel, size_t sz, uint32_t *out);
+void slot_release(uint32_t *n, idvec *freel, uint32_t i);
+#define SLOT_ALLOC(t, out) \
+  slot_alloc((void **)&(t).a, &(t).n, &(t).cap, &(t).free, sizeof *(t).a, (out))
+/* Looks id up in ids; the reason names the field and the kind. */
+int find_id(const strmap *ids, const char *id, const char *field, const char *kind, uint32_t *out,
+            lisec_err *err);
+int vm_move_idx(model *m, uint32_t v, uint32_t hyp);
+
+/* model.c */
+int li_refresh_active(model *m, uint32_t li);
+
+/* iso3166.c */
+typedef struct model_iso_sub {
+  char code[7];
+  int16_t parent; /* index into model_iso3166_2, or -1 */
+} model_iso_sub;
+extern const size_t model_iso3166_1_count;
+extern const char model_iso3166_1[][3];
+extern const size_t model_iso3166_2_count;
+extern const model_iso_sub model_iso3166_2[];
+
+#endif

@@ -1,0 +1,296 @@
+/* model/ is the trust model of ETSI TR 103 308 §6.2: physical hardware with
+ * its attested trust and location, hypervisors, VMs with a sensitivity class
+ * and a security domain, storage rooted in a VM and provided to others,
+ * connections and connection groups, LEAs, jurisdictions and LI
+ * authorisations. It evaluates every requirement of §6.2 (1-15), the LI
+ * security domain of §4.1, the "known LI VMs" principle of §4.2 and the
+ * host protection objectives O.1.3/O.1.7, keeps an index of the current
+ * violations that each change updates for only what it touches, and answers
+ * placement, migration (moveVM), connection and storage questions with every
+ * failed requirement named. It is pure: structs and JSON in, verdicts out; it
+ * reads no clock (the caller sets the time) and does no I/O.
+ *
+ * A model is not thread-safe: the caller serialises every call, decisions
+ * included (a decision applies the change, reads the index and undoes it). */
+#ifndef LISEC_MODEL_H
+#define LISEC_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* ---- bounds on outside input ------------------------------------------- */
+
+#define MODEL_ID_MAX 128                 /* bytes in an identifier */
+#define MODEL_TEXT_MAX 256               /* site, LEA name */
+#define MODEL_TOPOLOGY_MAX (64u << 20)   /* bytes of topology JSON */
+#define MODEL_ENTITIES_MAX 4000000u      /* entities of one kind */
+#define MODEL_GROUP_HOPS_MAX 64          /* connections in one group */
+#define MODEL_JUR_CODES_MAX 1024         /* codes in one jurisdiction */
+#define MODEL_JUR_POINTS_MAX 200000      /* polygon positions in one jurisdiction */
+
+/* ---- the vocabulary ---------------------------------------------------- */
+
+typedef enum {
+  MODEL_TRUST_UNKNOWN = 0, /* never attested, or voided (fail closed) */
+  MODEL_TRUST_TRUSTED,
+  MODEL_TRUST_UNTRUSTED,
+} model_trust;
+
+/* VNF sensitivity classes, in order; a host's protection level is the
+ * highest class it may run (O.1.3). Class "li" marks an LI VM. */
+typedef enum {
+  MODEL_CLASS_GENERAL = 0,
+  MODEL_CLASS_SENSITIVE, /* e.g. HSS/HLR, subscriber data (O.1.3's example) */
+  MODEL_CLASS_LI,        /* LI functions: the LI VMs of §4.1 */
+} model_class;
+
+typedef enum {
+  MODEL_CONN_IPC = 0, /* only between VMs on the same physical hardware */
+  MODEL_CONN_NETWORK,
+  MODEL_CONN_NFS,
+  MODEL_CONN_BLOCK,
+  MODEL_CONN_OTHER,
+} model_conn_kind;
+
+typedef enum {
+  MODEL_LOC_ATTESTED = 0,   /* bound to the host's attestation (TPM) */
+  MODEL_LOC_ADMINISTRATIVE, /* asset register / administrative means (§6.2 req. 12b) */
+} model_loc_source;
+
+/* Every rule the model checks. Each has a stable requirement id (see
+ * model_rule_id) used in reasons, logs, the API and docs/model.md. */
+typedef enum {
+  MODEL_R1 = 0, /* monitored VM and LI VM located inside the jurisdiction */
+  MODEL_R2,     /* the VM providing the LI's storage inside the jurisdiction */
+  MODEL_R3,     /* the VM utilising that storage inside the jurisdiction */
+  MODEL_R4,     /* a connection path between monitored VM and LI VM */
+  MODEL_R5,     /* a connection path between storage user and provider */
+  MODEL_R6,     /* connections of the LI VM (the whole group) secure */
+  MODEL_R7,     /* no storing intermediate VM on an LI connection group */
+  MODEL_R8,     /* hardware of the LI VM trusted, with location (req. 8, 12) */
+  MODEL_R9,     /* hardware of the LI's storage trusted (req. 9, 13) */
+  MODEL_R10,    /* moved hardware loses its trust and location (req. 10, 14) */
+  MODEL_R11,    /* migration only to trusted places inside the jurisdiction (11, 15) */
+  MODEL_MOVE1,  /* moveVM pre: v.runsOn != h */
+  MODEL_MOVE2,  /* moveVM pre: h.executesOn.trusted */
+  MODEL_DOMAIN, /* §4.1: LI VMs in their own security domain */
+  MODEL_KNOWN,  /* §4.2: a VM only operates with known LI VMs */
+  MODEL_O13,    /* O.1.3 / O.1.7: a host runs only what its protection allows */
+  MODEL_RULE_COUNT
+} model_rule;
+
+const char *model_rule_id(model_rule r);      /* "TR103308-6.2-R1" */
+const char *model_rule_clauses(model_rule r); /* "TR 103 308 §6.2 req. 1; §4.2" */
+const char *model_rule_title(model_rule r);   /* one line */
+int model_rule_parse(const char *id, model_rule *out);
+
+const char *model_trust_name(model_trust t);
+const char *model_class_name(model_class c);
+const char *model_conn_kind_name(model_conn_kind k);
+int model_trust_parse(const char *s, model_trust *out);
+int model_class_parse(const char *s, model_class *out);
+int model_conn_kind_parse(const char *s, model_conn_kind *out);
+
+/* ISO 3166: true for an officially assigned alpha-2 code ("FI") or an ISO
+ * 3166-2 subdivision code ("FI-18", "GB-SCT"), from the embedded tables. */
+bool model_iso3166_country(const char *code);
+bool model_iso3166_subdivision(const char *code);
+
+/* ---- entities (inputs; strings are borrowed for the call) -------------- */
+
+typedef struct model_location {
+  const char *country;     /* ISO 3166-1 alpha-2, required */
+  const char *subdivision; /* ISO 3166-2 of that country, or NULL */
+  bool has_coords;
+  double lat, lon; /* WGS 84 degrees */
+  const char *site;        /* free text, or NULL */
+  model_loc_source source;
+} model_location;
+
+typedef struct model_host_spec {
+  const char *id;
+  model_trust trust;
+  const model_location *location; /* NULL: none known (fail closed) */
+  model_class protection;
+} model_host_spec;
+
+typedef struct model_vm_spec {
+  const char *id;
+  const char *hypervisor;
+  model_class sensitivity;
+  const char *domain; /* security domain name */
+  bool paired;        /* an LI VM paired with (known to) the LI administration */
+} model_vm_spec;
+
+typedef struct model_conn_spec {
+  const char *id;
+  const char *a, *b;
+  model_conn_kind kind;
+  bool secure;
+} model_conn_spec;
+
+/* A path of n connections; intermediate i (0..n-2) is the VM that joins
+ * connection i and i+1, and stores[i] says whether it stores information
+ * (§6.2 req. 7). from/to, when given, must be the path's two ends. */
+typedef struct model_group_spec {
+  const char *id;
+  const char *from, *to;
+  size_t n;
+  const char *const *connections;
+  const char *const *intermediates; /* n-1 VM ids, or NULL when n == 1 */
+  const bool *stores;               /* n-1 flags, or NULL when n == 1 */
+} model_group_spec;
+
+typedef struct model_li_spec {
+  const char *id;
+  const char *jurisdiction; /* the issuing jurisdiction */
+  const char *lea;
+  const char *monitored;   /* the VM being monitored */
+  const char *host;        /* the VM hosting the LI function */
+  const char *storage;     /* the storage the collected data goes to */
+  const char *storage_via; /* the VM that utilises it; NULL: the LI VM */
+  int64_t valid_from, valid_until; /* seconds since the epoch, [from, until) */
+} model_li_spec;
+
+/* ---- verdicts ---------------------------------------------------------- */
+
+typedef struct model_reason {
+  model_rule rule;
+  const char *requirement; /* model_rule_id(rule) */
+  const char *clauses;
+  char *subject;  /* the entity the rule is about, "li li-7" */
+  char *sentence; /* names the entities: "LI li-7 is issued in FI; host lon-3 ..." */
+  char *fact;     /* the precondition that evaluated false, with its values */
+} model_reason;
+
+/* A decision (allow is true exactly when n == 0) or a compliance report
+ * (allow: compliant). */
+typedef struct model_verdict {
+  bool allow;
+  size_t n, cap;
+  model_reason *reasons;
+} model_verdict;
+
+void model_verdict_free(model_verdict *v);
+/* {"allow": bool, "violations": [{"requirement","clauses","subject",
+ * "sentence","fact"}]}; NULL only when out of memory. */
+json_t *model_verdict_json(const model_verdict *v);
+
+/* ---- the model --------------------------------------------------------- */
+
+typedef struct model model;
+
+model *model_new(void);
+void model_free(model *m);
+
+/* The time LI validity periods are judged against. */
+int model_set_time(model *m, int64_t now, lisec_err *err);
+int64_t model_time(const model *m);
+
+/* Loading many entities: changes between begin and end are not evaluated
+ * one by one; end evaluates everything once. */
+void model_batch_begin(model *m);
+void model_batch_end(model *m);
+
+/* Facts. Each validates all of its input before it changes anything and
+ * fails with LISEC_EINVAL (malformed; the reason names the field),
+ * LISEC_ENOTFOUND (an unknown id; named) or LISEC_ECONFLICT (the change
+ * would leave a dangling reference or contradict a fixed fact). A put adds
+ * the entity or replaces its attributes. */
+int model_host_put(model *m, const model_host_spec *s, lisec_err *err);
+/* Attestation result: trusted/untrusted/unknown. */
+int model_host_set_trust(model *m, const char *host, model_trust t, lisec_err *err);
+/* A new location (loc NULL: unknown). A location that differs from the
+ * recorded one voids the host's trust (§6.2 req. 10/14): the hardware has
+ * to attest again at its new place. */
+int model_host_set_location(model *m, const char *host, const model_location *loc,
+                            lisec_err *err);
+int model_host_remove(model *m, const char *host, lisec_err *err);
+int model_hypervisor_put(model *m, const char *id, const char *host, lisec_err *err);
+int model_hypervisor_remove(model *m, const char *id, lisec_err *err);
+/* Adds a VM or updates its attributes; a different hypervisor for an
+ * existing VM records a migration (as model_vm_move). */
+int model_vm_put(model *m, const model_vm_spec *s, lisec_err *err);
+/* Records that the VM now runs on hypervisor hyp (a fact, not a question:
+ * ask model_decide_move first). */
+int model_vm_move(model *m, const char *vm, const char *hyp, lisec_err *err);
+int model_vm_remove(model *m, const char *vm, lisec_err *err);
+int model_storage_put(model *m, const char *id, const char *root_vm, lisec_err *err);
+int model_storage_remove(model *m, const char *id, lisec_err *err);
+int model_storage_attach(model *m, const char *storage, const char *vm, lisec_err *err);
+int model_storage_detach(model *m, const char *storage, const char *vm, lisec_err *err);
+int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err);
+int model_conn_remove(model *m, const char *id, lisec_err *err);
+int model_group_put(model *m, const model_group_spec *s, lisec_err *err);
+int model_group_remove(model *m, const char *id, lisec_err *err);
+/* A jurisdiction: ISO 3166-1/-2 codes and/or a GeoJSON Polygon or
+ * MultiPolygon (geometry may be NULL). At least one of the two. */
+int model_jurisdiction_put(model *m, const char *id, const char *const *codes, size_t ncodes,
+                           const json_t *geometry, lisec_err *err);
+int model_jurisdiction_remove(model *m, const char *id, lisec_err *err);
+int model_lea_put(model *m, const char *id, const char *name, const char *jurisdiction,
+                  lisec_err *err);
+int model_lea_remove(model *m, const char *id, lisec_err *err);
+int model_li_put(model *m, const model_li_spec *s, lisec_err *err);
+int model_li_remove(model *m, const char *id, lisec_err *err);
+
+/* The same facts as JSON objects in the topology format (docs/model.md);
+ * kind is "host", "hypervisor", "vm", "storage", "connection", "group",
+ * "jurisdiction", "lea" or "li". For "storage", "provided_to" sets the
+ * complete list of VMs it is provided to. */
+int model_put_json(model *m, const char *kind, const json_t *obj, lisec_err *err);
+int model_remove_kind(model *m, const char *kind, const char *id, lisec_err *err);
+
+/* ---- decisions (each fills *out; LISEC_EINVAL/ENOTFOUND for bad input) -- */
+
+/* moveVM(v, h) of §6.2: v not already on h; h's hardware trusted now; h's
+ * location inside the jurisdiction of every active LI that involves v (as
+ * monitored VM, LI VM, storage VM or storage provider); the host's
+ * protection level admits v's class; and no connection-path or storage
+ * rule that holds now fails after the move. */
+int model_decide_move(model *m, const char *vm, const char *hyp, model_verdict *out,
+                      lisec_err *err);
+/* Placement of a new VM: trusted hardware, protection level, security domain. */
+int model_decide_place(model *m, const model_vm_spec *vm, model_verdict *out, lisec_err *err);
+/* A new connection group (and the connections it names that do not exist
+ * yet, given in new_conns): the rules on LI connection groups, secure
+ * connections and known LI VMs. */
+int model_decide_connect(model *m, const model_group_spec *g, const model_conn_spec *new_conns,
+                         size_t n_new, model_verdict *out, lisec_err *err);
+/* Providing storage to a VM: the connection path it implies (req. 5). */
+int model_decide_attach(model *m, const char *storage, const char *vm, model_verdict *out,
+                        lisec_err *err);
+
+/* The hypervisor a move or placement names: name is a hypervisor id, or the
+ * id of a host that runs exactly one hypervisor. *hyp borrows from m. */
+int model_resolve_target(const model *m, const char *name, const char **hyp, lisec_err *err);
+
+/* ---- compliance -------------------------------------------------------- */
+
+/* Every current violation of the whole platform, from the index. */
+int model_compliance(const model *m, model_verdict *out);
+size_t model_violation_count(const model *m);
+/* Re-evaluates every rule for every entity from scratch (the index is
+ * rebuilt); the result equals the incrementally maintained one. */
+void model_evaluate_all(model *m);
+
+typedef struct model_stats {
+  size_t hosts, hypervisors, vms, storage, attachments, connections, groups, jurisdictions,
+      leas, lis, lis_active, domains, violations;
+} model_stats;
+void model_get_stats(const model *m, model_stats *out);
+
+/* ---- topology ---------------------------------------------------------- */
+
+/* Builds a model from a topology document (docs/model.md,
+ * docs/topology.schema.json) of at most MODEL_TOPOLOGY_MAX bytes. The time
+ * is the document's "time" when present, else now. On failure nothing is
+ * returned and the reason names the field ("vms[3].hypervisor: ..."). */
+int model_topology_load(const char *json, size_t len, int64_t now, model **out, lisec_err *err);
+int model_topology_load_json(const json_t *root, int64_t now, model **out, lisec_err *err);
+
+#endif
