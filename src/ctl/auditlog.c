@@ -571,10 +571,13 @@ static void lead_batch(ctl_auditlog *log) {
       p->state = P_DONE;
       pthread_cond_signal(&p->cv);
     }
-    if (log->committed == log->cp_size) log->first_unsigned_ms = mono_ms();
+    /* The first entry after a checkpoint starts the clock; the checkpoint
+     * thread, asleep without a deadline until now, must learn of it. */
+    bool clock_started = log->committed == log->cp_size;
+    if (clock_started) log->first_unsigned_ms = mono_ms();
     log->committed = start + n;
     log->batches++;
-    if (checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
+    if (clock_started || checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
     pthread_cond_broadcast(&log->cv_space);
     pthread_cond_broadcast(&log->cv_done);
   } else {

@@ -8,6 +8,7 @@
  *   audit_crash_driver --url URL --key PEM [--li-pub FILE] [--threads N]
  *       [--count N (per thread; 0 = until killed)] [--li-every K]
  *       [--checkpoint-entries N] [--checkpoint-ms MS] [--vkey-out FILE]
+ *       [--checkpoint-sync N (sign at every multiple of N, waiting)]
  *       [--origin NAME] [--quiet] */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 typedef struct opts {
   const char *url, *key, *li_pub, *vkey_out, *origin;
   unsigned threads, li_every;
-  uint64_t count, cp_entries;
+  uint64_t count, cp_entries, cp_sync;
   uint32_t cp_ms;
   bool quiet;
 } opts;
@@ -65,6 +66,11 @@ static void *worker(void *arg) {
       return (void *)1;
     }
     ack(idx);
+    /* Exact checkpoint sizes for the tamper tests (one writer). */
+    if (o.cp_sync && (idx + 1) % o.cp_sync == 0 && ctl_auditlog_checkpoint_now(log_, &err) != 0) {
+      fprintf(stderr, "checkpoint: %s\n", err.msg);
+      return (void *)1;
+    }
   }
   return NULL;
 }
@@ -95,6 +101,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--li-every") == 0) o.li_every = (unsigned)v, i++;
     else if (strcmp(a, "--checkpoint-entries") == 0) o.cp_entries = v, i++;
     else if (strcmp(a, "--checkpoint-ms") == 0) o.cp_ms = (uint32_t)v, i++;
+    else if (strcmp(a, "--checkpoint-sync") == 0) o.cp_sync = v, i++;
     else goto usage;
   }
   if (!o.url || !o.key) goto usage;
@@ -143,6 +150,6 @@ fail:
 usage:
   fprintf(stderr, "usage: audit_crash_driver --url URL --key PEM [--li-pub FILE] [--threads N] [--count N]\n"
                   "       [--li-every K] [--checkpoint-entries N] [--checkpoint-ms MS] [--vkey-out FILE]\n"
-                  "       [--origin NAME] [--quiet]\n");
+                  "       [--checkpoint-sync N] [--origin NAME] [--quiet]\n");
   return 2;
 }

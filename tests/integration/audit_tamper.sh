@@ -20,10 +20,11 @@ openssl genpkey -algorithm ed25519 -out other.pem 2>/dev/null
 lisec audit li-keygen li.key li.pub
 lisec audit li-keygen other-li.key other-li.pub
 
-# write_log URL COUNT: one writer, so checkpoints fall exactly every 50.
+# write_log URL COUNT: one writer that has a checkpoint signed at every
+# multiple of 50 before it goes on.
 write_log() {
   "$driver" --url "$1" --key cp.pem --li-pub li.pub --threads 1 --count "$2" --li-every 5 \
-    --checkpoint-entries 50 --vkey-out vkey >/dev/null 2>"$work/driver.log" || { cat "$work/driver.log"; fail "driver on $1"; }
+    --checkpoint-entries 100000 --checkpoint-sync 50 --vkey-out vkey >/dev/null 2>"$work/driver.log" || { cat "$work/driver.log"; fail "driver on $1"; }
 }
 
 # expect_tamper NAME DB STATE PATTERN: verify must exit 1 and say PATTERN.
@@ -149,7 +150,8 @@ sqlite3 t9.db "UPDATE checkpoints SET note = replace(note, char(10) || '150' || 
 expect_tamper sqlite-forged-checkpoint t9.db state.json "checkpoint filed at size 150: .*forged"
 
 # A checkpoint signed by another key for a history that never was.
-"$driver" --url "sqlite:$work/other.db" --key other.pem --threads 1 --count 150 --checkpoint-entries 150 >/dev/null 2>&1
+"$driver" --url "sqlite:$work/other.db" --key other.pem --threads 1 --count 150 --checkpoint-entries 100000 \
+  --checkpoint-sync 150 >/dev/null 2>&1
 fresh t10.db
 note=$(sqlite3 other.db "SELECT note FROM checkpoints WHERE tree_size = 150")
 sqlite3 t10.db "UPDATE checkpoints SET note = '$note' || char(10) WHERE tree_size = 150"
@@ -172,6 +174,8 @@ psql -q "$url" -c "SELECT 1" >/dev/null || fail "psql cannot reach $url"
 write_log "$url" 100
 psql -q "$admin" -c "CREATE DATABASE backup100 TEMPLATE lisec" >/dev/null
 write_log "$url" 100
+[ "$(psql -tA "$url" -c "SELECT string_agg(tree_size::text, ',' ORDER BY tree_size) FROM checkpoints")" = "50,100,150,200" ] ||
+  fail "PostgreSQL checkpoints not at 50,100,150,200"
 lisec audit verify --db "$url" --pubkey vkey --state pg-state.json >pg-intact || { cat pg-intact; fail "intact PostgreSQL log"; }
 grep -q "audit log intact: 200 entries (40 sealed), 4 checkpoint(s) verified" pg-intact || fail "intact summary (PostgreSQL)"
 pass "intact PostgreSQL log verifies"
