@@ -886,6 +886,25 @@ static void test_log_verifier(void **state) {
   }
   verify_log(&l, &k, NULL, "no valid signed checkpoint", &found, &sum);
   assert_true(found);
+  /* A log that never had a checkpoint is accepted by the appender's load
+   * (allow_unsigned), but not one whose checkpoints are all bad. */
+  audit_verifier *v = NULL;
+  assert_int_equal(audit_verifier_new(&k, NULL, &v, &err), 0);
+  audit_verifier_allow_unsigned(v);
+  for (size_t i = 0; i < l.n; i++)
+    assert_int_equal(audit_verifier_add_entry(v, l.idx[i], l.data[i], l.len[i], l.leaf[i], NULL), 0);
+  audit_verifier_finish(v, &sum);
+  assert_int_equal(sum.findings, 0);
+  assert_int_equal(sum.unsigned_tail, LOG_N);
+  audit_verifier_free(v);
+  assert_int_equal(audit_verifier_new(&k, NULL, &v, &err), 0);
+  audit_verifier_allow_unsigned(v);
+  assert_int_equal(audit_verifier_add_checkpoint(v, 30, "garbage", 7), 0);
+  for (size_t i = 0; i < l.n; i++)
+    assert_int_equal(audit_verifier_add_entry(v, l.idx[i], l.data[i], l.len[i], l.leaf[i], NULL), 0);
+  audit_verifier_finish(v, &sum);
+  assert_int_equal(sum.findings, 2);
+  audit_verifier_free(v);
   mem_log_free(&l);
 
   /* An LI record stored in clear is itself a finding. */
