@@ -94,7 +94,7 @@ grep -q "li.target.activate" read-ok || fail "opened entries show their action"
 rc=0; lisec audit read --db base.db --li-key other-li.key >read-bad 2>read-bad.err || rc=$?
 [ "$rc" -eq 1 ] && grep -q "0 sealed opened, 40 sealed left closed" read-bad.err || fail "another key must open nothing"
 ! grep -q "li.target.activate" read-bad || fail "an LI action leaked without the key"
-! sqlite3 base.db "SELECT hex(data) FROM audit_log" | grep -qi "$(printf 'li.target' | xxd -p)" || fail "LI text in the database"
+! sqlite3 base.db "SELECT hex(data) FROM audit_log" | grep -qi "$(printf 'li.target' | od -An -tx1 | tr -d ' \n')" || fail "LI text in the database"
 pass "sealed LI entries open with the LI key only; the database holds ciphertext"
 
 # fresh COPY: the base log with every trigger dropped, as a tamperer would.
