@@ -48,6 +48,15 @@ int audit_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf_has
   return 0;
 }
 
+/* The i-th hash of the consistency path with old_root in front when
+ * prepend is set (step 2 of §2.1.4.2), without copying the proof. */
+static const uint8_t *path_at(const audit_proof *proof, bool prepend, const uint8_t *old_root,
+                              size_t i) {
+  if (!prepend) return proof->hash[i];
+  if (i == 0) return old_root;
+  return proof->hash[i - 1];
+}
+
 int audit_verify_consistency(uint64_t old_size, uint64_t new_size,
                              const uint8_t old_root[AUDIT_HASH_LEN],
                              const uint8_t new_root[AUDIT_HASH_LEN], const audit_proof *proof,
@@ -77,10 +86,9 @@ int audit_verify_consistency(uint64_t old_size, uint64_t new_size,
     return lisec_err_set(err, LISEC_ECRYPTO, "consistency: empty proof for %llu -> %llu",
                          (unsigned long long)old_size, (unsigned long long)new_size);
   /* 2. When old_size is a power of two, old_root is the path's first hash;
-   * it is read through path() instead of being copied in front. */
+   * path_at() reads it in front of the proof without copying. */
   bool prepend = (old_size & (old_size - 1)) == 0;
   size_t n = proof->len + (prepend ? 1 : 0);
-#define PATH(i) (prepend ? ((i) == 0 ? old_root : proof->hash[(i) - 1]) : proof->hash[(i)])
   /* 3. */
   uint64_t fn = old_size - 1, sn = new_size - 1;
   /* 4. */
@@ -91,11 +99,11 @@ int audit_verify_consistency(uint64_t old_size, uint64_t new_size,
     }
   /* 5. */
   uint8_t fr[AUDIT_HASH_LEN], sr[AUDIT_HASH_LEN];
-  memcpy(fr, PATH(0), AUDIT_HASH_LEN);
-  memcpy(sr, PATH(0), AUDIT_HASH_LEN);
+  memcpy(fr, path_at(proof, prepend, old_root, 0), AUDIT_HASH_LEN);
+  memcpy(sr, path_at(proof, prepend, old_root, 0), AUDIT_HASH_LEN);
   /* 6. */
   for (size_t i = 1; i < n; i++) {
-    const uint8_t *c = PATH(i);
+    const uint8_t *c = path_at(proof, prepend, old_root, i);
     if (sn == 0)
       return lisec_err_set(err, LISEC_ECRYPTO, "consistency: proof has more hashes than the path");
     if ((fn & 1) || fn == sn) {
@@ -112,7 +120,6 @@ int audit_verify_consistency(uint64_t old_size, uint64_t new_size,
     fn >>= 1;
     sn >>= 1;
   }
-#undef PATH
   /* 7. */
   if (sn != 0)
     return lisec_err_set(err, LISEC_ECRYPTO, "consistency: proof has fewer hashes than the path");
