@@ -1,0 +1,350 @@
+/* attest/ appraises TPM 2.0 evidence from a host (TR 103 308 §5.1, §5.4,
+ * §5.8, §6.2 requirements 8-10 and 12-14, O.1.6): the AK's identity and its
+ * binding to the EK (MakeCredential on the controller side), the quote
+ * (TPMS_ATTEST, its signature, the nonce, the PCR digest), the TCG
+ * crypto-agile event log replayed against the quoted PCRs, the operator's
+ * reference values, and the location certificate that asset management
+ * issues for one TPM at one resetCount. It is pure: bytes in, verdicts and
+ * structures out; no files, sockets or store. Every verdict names the
+ * requirement that failed, and everything fails closed: no policy, no
+ * reference values or an event type nobody described is a rejection. */
+#ifndef LISEC_ATTEST_H
+#define LISEC_ATTEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* ---- bounds on everything that comes from a host ------------------------ */
+
+#define ATTEST_NONCE_MIN 16        /* bytes; the controller issues 32 */
+#define ATTEST_NONCE_MAX 64        /* a TPM2B_DATA holds at most a digest */
+#define ATTEST_QUOTE_MAX 2048      /* marshalled TPMS_ATTEST */
+#define ATTEST_SIG_MAX 1024        /* marshalled TPMT_SIGNATURE (RSA 4096 fits) */
+#define ATTEST_PCRS_MAX 65536      /* tpm2_quote's PCR values file */
+#define ATTEST_TPM_PUBLIC_MAX 1024 /* marshalled TPM2B_PUBLIC */
+#define ATTEST_EVENTLOG_MAX (8u << 20)
+#define ATTEST_EVENTS_MAX 16384
+#define ATTEST_EVENT_DATA_MAX (1u << 20)
+#define ATTEST_LOCATION_MAX 16384  /* the location certificate (CMS, DER) */
+#define ATTEST_POLICY_MAX (4u << 20)
+#define ATTEST_CREDENTIAL_SECRET_MAX 64
+
+#define ATTEST_PCR_COUNT 24
+#define ATTEST_DIGEST_LEN 32 /* everything here is the SHA-256 bank */
+#define ATTEST_HOST_ID_LEN 64 /* hex of SHA-256 over the EK's SubjectPublicKeyInfo */
+
+/* The PCR the agent extends with the location certificate (documented in
+ * docs/attestation.md): 15 is left to the operating system by the PC Client
+ * profile, is not resettable, and the platform firmware never touches it. */
+#define ATTEST_LOCATION_PCR 15
+/* The location measurement is an EV_EVENT_TAG event with this tag ("lsec")
+ * whose data is the SHA-256 of the certificate. */
+#define ATTEST_LOCATION_TAG 0x6c736563u
+/* A destination for an LI VM needs an attestation younger than this. */
+#define ATTEST_FRESH_LI_S 60
+
+/* TCG event types lisec knows by name (PC Client Platform Firmware Profile). */
+enum {
+  ATTEST_EV_NO_ACTION = 0x3,
+  ATTEST_EV_SEPARATOR = 0x4,
+  ATTEST_EV_EVENT_TAG = 0x6,
+  ATTEST_EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003,
+};
+
+/* ---- the quote ---------------------------------------------------------- */
+
+/* What lisec reads from a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE. */
+typedef struct attest_quote {
+  uint32_t magic;
+  uint16_t type;
+  uint8_t extra[ATTEST_NONCE_MAX]; /* extraData: the nonce */
+  size_t extra_len;
+  uint64_t clock;
+  uint32_t reset_count;   /* TPM Resets (power cycles) since the TPM was cleared */
+  uint32_t restart_count; /* TPM Restarts / Resumes since the last Reset */
+  bool safe;
+  uint64_t firmware_version;
+  uint32_t pcr_mask;      /* the SHA-256 PCRs the quote covers */
+  uint8_t pcr_digest[ATTEST_DIGEST_LEN];
+} attest_quote;
+
+/* Parses a marshalled TPMS_ATTEST (what `tpm2_quote -m` writes) with
+ * tpm2-tss's unmarshaller. Refuses trailing bytes, a selection other than
+ * one SHA-256 bank, and a PCR digest that is not SHA-256 sized. Magic and
+ * type are reported, not checked: attest_verify names them as a reason. */
+int attest_quote_parse(const uint8_t *msg, size_t len, attest_quote *out, lisec_err *err);
+
+/* PCR values of the SHA-256 bank: value[i] is meaningful when bit i of mask
+ * is set. */
+typedef struct attest_pcrs {
+  uint32_t mask;
+  uint8_t value[ATTEST_PCR_COUNT][ATTEST_DIGEST_LEN];
+} attest_pcrs;
+
+/* Parses the PCR values file that `tpm2_quote -o` writes: tpm2-tools 5.x's
+ * default "serialized" form (TPML_PCR_SELECTION then a count and TPML_DIGEST
+ * structures as laid out in memory, little-endian) or, when expect_mask is
+ * not 0, the "values" form (-F values: the digests back to back in the
+ * order of expect_mask). The result must select exactly expect_mask when
+ * that is not 0. */
+int attest_pcrs_parse(const uint8_t *buf, size_t len, uint32_t expect_mask, attest_pcrs *out,
+                      lisec_err *err);
+/* Writes pcrs in tpm2-tools' serialized form (so the agent's files are the
+ * ones tpm2_quote writes). */
+int attest_pcrs_write(const attest_pcrs *pcrs, lisec_buf *out, lisec_err *err);
+/* The quote's PCR digest: SHA-256 over the selected values in PCR order. */
+int attest_pcrs_digest(const attest_pcrs *pcrs, uint8_t out[ATTEST_DIGEST_LEN]);
+
+/* ---- keys: AK and EK ---------------------------------------------------- */
+
+typedef struct attest_ak attest_ak;
+
+/* An AK from its TPM2B_PUBLIC (`tpm2_createak -u`, the agent's ak.pub).
+ * Refuses anything but a restricted signing key that is fixedTPM,
+ * fixedParent and sensitiveDataOrigin, ECDSA P-256 or RSA >= 2048, and
+ * computes its TPM Name (nameAlg || H(TPMT_PUBLIC)). */
+int attest_ak_from_tpm_public(const uint8_t *pub, size_t len, attest_ak **out, lisec_err *err);
+/* An AK from a PEM public key (`tpm2_createak -f pem`); it has no Name and
+ * its attributes are unknown, so only offline verification takes it. Also
+ * accepts a TPM2B_PUBLIC, told apart by the PEM armour. */
+int attest_ak_from_file_bytes(const uint8_t *buf, size_t len, attest_ak **out, lisec_err *err);
+void attest_ak_free(attest_ak *ak);
+/* The AK's Name (empty when it came from PEM) and public key PEM. */
+const uint8_t *attest_ak_name(const attest_ak *ak, size_t *len);
+int attest_ak_public_pem(const attest_ak *ak, char **out, lisec_err *err);
+
+/* Verifies a marshalled TPMT_SIGNATURE (`tpm2_quote -s`, the default "tss"
+ * format) over msg: ECDSA with a P-256 AK, RSASSA-PKCS1-v1_5 or RSA-PSS
+ * with an RSA AK; SHA-256, -384 or -512. 0 when it verifies. */
+int attest_signature_verify(const attest_ak *ak, const uint8_t *msg, size_t msg_len,
+                            const uint8_t *sig, size_t sig_len, lisec_err *err);
+
+/* The host id (O.1.6): lower-case hex of SHA-256 over the DER
+ * SubjectPublicKeyInfo of the EK, given as TPM2B_PUBLIC. The same value is
+ * `openssl pkey -pubin -outform DER | sha256sum` of the EK's PEM. */
+int attest_host_id(const uint8_t *ek_pub, size_t len, char out[ATTEST_HOST_ID_LEN + 1],
+                   lisec_err *err);
+/* Checks an EK certificate (DER): its public key is the EK's, and it chains
+ * to one of the TPM manufacturers' CAs in ca_pem (PEM bundle) at `at`. */
+int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *cert_der,
+                         size_t cert_len, const uint8_t *ca_pem, size_t ca_len, int64_t at,
+                         lisec_err *err);
+
+/* ---- enrolment: TPM2_MakeCredential on the controller ------------------- */
+
+/* Makes a credential only the TPM holding ek_pub (TPM2B_PUBLIC, RSA 2048+
+ * with OAEP or ECC P-256 with ECDH) can recover, and only while the object
+ * named ak_name is loaded in it (TPM2_ActivateCredential). The output is
+ * the file tpm2-tools exchanges (`tpm2_makecredential -o`): magic
+ * 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET.
+ * secret is 1..ATTEST_CREDENTIAL_SECRET_MAX bytes; it and the seed are
+ * wiped. */
+int attest_credential_make(const uint8_t *ek_pub, size_t ek_len, const uint8_t *ak_name,
+                           size_t name_len, const uint8_t *secret, size_t secret_len,
+                           lisec_buf *out, lisec_err *err);
+/* Splits that file into its two marshalled halves (for the agent), each
+ * including its 2-byte size; id_object and enc_secret point into blob. */
+int attest_credential_split(const uint8_t *blob, size_t len, const uint8_t **id_object,
+                            size_t *id_len, const uint8_t **enc_secret, size_t *enc_len,
+                            lisec_err *err);
+
+/* ---- the event log ------------------------------------------------------ */
+
+typedef struct attest_event {
+  uint32_t pcr;
+  uint32_t type;
+  uint8_t digest[ATTEST_DIGEST_LEN]; /* the SHA-256 digest the log claims */
+  const uint8_t *data;               /* borrows from the parsed buffer */
+  uint32_t data_len;
+} attest_event;
+
+typedef struct attest_eventlog {
+  attest_event *events;
+  size_t count;
+  uint8_t startup_locality; /* from a StartupLocality EV_NO_ACTION, else 0 */
+} attest_eventlog;
+
+/* Parses a TCG crypto-agile log (TCG_PCR_EVENT header with the "Spec ID
+ * Event03" event, then TCG_PCR_EVENT2 records): sizes checked before every
+ * read, at most ATTEST_EVENTS_MAX events, the SHA-256 bank required. The
+ * events borrow from buf, which must outlive out. */
+int attest_eventlog_parse(const uint8_t *buf, size_t len, attest_eventlog *out, lisec_err *err);
+void attest_eventlog_free(attest_eventlog *log);
+/* Replays the log into the SHA-256 bank: out->value[i] for every PCR (mask
+ * = all 24). EV_NO_ACTION events are not extended. */
+void attest_eventlog_replay(const attest_eventlog *log, attest_pcrs *out);
+/* Writers for the agent and tests: the header (Spec ID event declaring
+ * SHA-256 only) and one TCG_PCR_EVENT2 record. */
+int attest_eventlog_write_header(lisec_buf *out, lisec_err *err);
+int attest_eventlog_write_event(lisec_buf *out, uint32_t pcr, uint32_t type,
+                                const uint8_t digest[ATTEST_DIGEST_LEN], const void *data,
+                                uint32_t data_len, lisec_err *err);
+/* The event data of a location measurement: TCG_PCClientTaggedEvent with
+ * ATTEST_LOCATION_TAG and the certificate's SHA-256 (40 bytes). */
+void attest_location_event_data(const uint8_t cert_digest[ATTEST_DIGEST_LEN], uint8_t out[40]);
+/* "EV_SEPARATOR", ... or NULL for a type lisec has no name for. */
+const char *attest_event_type_name(uint32_t type);
+/* The inverse, also accepting "0x80000003"; -1 when neither. */
+int64_t attest_event_type_parse(const char *s);
+
+/* ---- reference values (§5.4) -------------------------------------------- */
+
+typedef struct attest_policy attest_policy;
+
+/* Parses the operator's policy (examples/attest/reference.json):
+ *   {"policy_id": "...", "pcrs": [0, ...], "location_pcr": 15,
+ *    "events": [{"pcr": 4, "type": "EV_EFI_BOOT_SERVICES_APPLICATION",
+ *                "digests": ["<sha256 hex>", ...], "comment": "..."}]}
+ * An entry may say "any_digest": true instead of listing digests (the
+ * verdict then carries a warning). Refuses unknown keys, an event type
+ * that is neither a known name nor 0x-hex, duplicate (pcr, type) entries,
+ * and a policy with no events at all. */
+int attest_policy_parse(const char *json, size_t len, attest_policy **out, lisec_err *err);
+void attest_policy_free(attest_policy *p);
+const char *attest_policy_id(const attest_policy *p);
+/* The PCRs every quote must cover. */
+uint32_t attest_policy_pcrs(const attest_policy *p);
+
+/* ---- the location certificate (§6.2 R8-10, R12-14) ---------------------- */
+
+/* The location asset management asserts for one host at one resetCount. The
+ * certificate is a CMS SignedData (DER) whose content is this JSON:
+ *   {"type": "lisec-location/1", "host_id": "<hex>", "country": "FI",
+ *    "subdivision": "FI-18", "latitude": 60.17, "longitude": 24.94,
+ *    "site": "HEL1", "tpm_reset_count": 3, "issued_at": "2026-...Z"}
+ * signed by a certificate that chains to the asset-management CA. */
+typedef struct attest_location {
+  char host_id[ATTEST_HOST_ID_LEN + 1];
+  char country[3];
+  char subdivision[8];
+  double latitude, longitude;
+  char site[65];
+  uint32_t reset_count;
+  int64_t issued_at;
+  uint8_t digest[ATTEST_DIGEST_LEN]; /* SHA-256 of the DER, as measured */
+} attest_location;
+
+typedef struct attest_location_ca attest_location_ca;
+/* The asset-management CA(s), PEM. */
+int attest_location_ca_parse(const uint8_t *pem, size_t len, attest_location_ca **out,
+                             lisec_err *err);
+void attest_location_ca_free(attest_location_ca *ca);
+/* Verifies the CMS signature and chain at `at` (0 = now) and parses the
+ * content. Does not look at the host or the TPM: attest_verify does. */
+int attest_location_parse(const uint8_t *der, size_t len, const attest_location_ca *ca,
+                          int64_t at, attest_location *out, lisec_err *err);
+/* Builds the JSON content of a location certificate (for the issuing side
+ * and tests); the caller frees it. */
+char *attest_location_content(const attest_location *loc);
+
+/* ---- nonces: single use, with an expiry --------------------------------- */
+
+typedef struct attest_nonces attest_nonces;
+
+#define ATTEST_NONCE_LEN 32
+/* A table of at most max outstanding nonces (the oldest is dropped when
+ * full). Not thread-safe: the caller serialises access. */
+attest_nonces *attest_nonces_new(size_t max);
+void attest_nonces_free(attest_nonces *n);
+/* Draws a fresh nonce valid until now_ms + ttl_ms. */
+int attest_nonce_issue(attest_nonces *n, int64_t now_ms, int64_t ttl_ms,
+                       uint8_t out[ATTEST_NONCE_LEN], lisec_err *err);
+/* Consumes a nonce: 0 once, then LISEC_EDENIED ("replayed"); EDENIED too
+ * when it was never issued or has expired. Comparison is constant-time. */
+int attest_nonce_consume(attest_nonces *n, const uint8_t *nonce, size_t len, int64_t now_ms,
+                         lisec_err *err);
+/* The table as JSON and back (for the CLI's offline state file). */
+json_t *attest_nonces_to_json(const attest_nonces *n);
+int attest_nonces_from_json(const json_t *j, size_t max, attest_nonces **out, lisec_err *err);
+
+/* ---- the verdict -------------------------------------------------------- */
+
+/* AR4SI trustworthiness claims (draft-ietf-rats-ar4si): 0 no claim,
+ * 2..31 affirming, 32..95 warning, 96..127 contraindicated. */
+typedef struct attest_trust_vector {
+  int8_t instance_identity, configuration, executables, file_system, hardware, runtime_opaque,
+      storage_opaque, sourced_data;
+} attest_trust_vector;
+
+#define ATTEST_REASONS_MAX 16
+#define ATTEST_REASON_LEN 320
+
+typedef struct attest_verdict {
+  bool ok;        /* every check that ran passed, and the needed ones ran */
+  bool malformed; /* some evidence could not be parsed at all */
+  size_t nreasons;
+  size_t more_reasons; /* reasons beyond ATTEST_REASONS_MAX, counted only */
+  char reasons[ATTEST_REASONS_MAX][ATTEST_REASON_LEN];
+  size_t nwarnings;
+  char warnings[4][ATTEST_REASON_LEN];
+  /* what the quote said (valid when quote_parsed) */
+  bool quote_parsed, signature_ok, nonce_ok, pcr_digest_ok;
+  attest_quote quote;
+  attest_pcrs pcrs;
+  /* the boot (valid when replay_ran) */
+  bool replay_ran, replay_ok, reference_ok;
+  size_t nevents;
+  /* the location (valid when location_ok) */
+  bool location_ran, location_ok;
+  attest_location location;
+  char policy_id[96];
+  attest_trust_vector tv;
+} attest_verdict;
+
+typedef struct attest_evidence {
+  const uint8_t *quote; size_t quote_len;       /* TPMS_ATTEST */
+  const uint8_t *sig; size_t sig_len;           /* TPMT_SIGNATURE */
+  const uint8_t *pcrs; size_t pcrs_len;         /* tpm2_quote -o */
+  const uint8_t *eventlog; size_t eventlog_len; /* optional */
+  const uint8_t *location; size_t location_len; /* optional */
+} attest_evidence;
+
+typedef struct attest_context {
+  const attest_ak *ak;                 /* required */
+  const uint8_t *nonce; size_t nonce_len; /* required */
+  /* Required unless quote_only: without reference values nothing about the
+   * boot is known, and that is a rejection. */
+  const attest_policy *policy;
+  /* Offline checks of the quote alone (signature, nonce, PCR digest and, if
+   * a log is given, its replay); used by `lisec attest verify` without
+   * --reference. Never set by the controller. */
+  bool quote_only;
+  /* Location: appraised when location_ca is set; then host_id is the
+   * enrolled host's id and evidence.location is required. */
+  const attest_location_ca *location_ca;
+  const char *host_id;
+  int64_t now; /* seconds, for certificate validity (0 = now) */
+} attest_context;
+
+/* Appraises the evidence. Returns 0 with the verdict filled in (ok or not,
+ * with the reasons), or a negative code only for a caller mistake (missing
+ * AK or nonce) or an allocation failure. */
+int attest_verify(const attest_context *ctx, const attest_evidence *ev, attest_verdict *out,
+                  lisec_err *err);
+
+/* The verdict as an EAT Attestation Result (EAR) claims set in JSON, with
+ * the AR4SI trust vector in submods["lisec-host"]. The caller decrefs. */
+json_t *attest_ear(const attest_verdict *v, const char *host_id, const uint8_t *nonce,
+                   size_t nonce_len, int64_t iat);
+/* The verdict as lisec's own JSON (reasons, quote facts, location). */
+json_t *attest_verdict_json(const attest_verdict *v);
+
+/* ---- trust over time ---------------------------------------------------- */
+
+typedef enum {
+  ATTEST_TRUST_NEVER,    /* never attested */
+  ATTEST_TRUST_OK,       /* the last attestation passed and is within its period */
+  ATTEST_TRUST_FAILED,   /* the last attestation failed */
+  ATTEST_TRUST_OVERDUE,  /* passed, but longer ago than the period allows */
+} attest_trust;
+
+/* A host's trust at `now` from its last appraisal: verified_at (seconds,
+ * 0 = never), whether it passed, and the longest allowed age. */
+attest_trust attest_trust_at(int64_t verified_at, bool passed, int64_t max_age_s, int64_t now);
+const char *attest_trust_name(attest_trust t);
+
+#endif
