@@ -329,9 +329,9 @@ int pkg_cms_verify_detached(const pkg_trust *trust, const pkg_role *roles, size_
   CMS_ContentInfo *cms = NULL;
   int rc = cms_from_pem(pem, pem_len, file, &cms, err);
   if (rc) return rc;
-  BIO *content = BIO_new_mem_buf(data, (int)len);
+  BIO *content = len <= INT32_MAX ? BIO_new_mem_buf(data, (int)len) : NULL;
   STACK_OF(X509) *pool = NULL, *signers = NULL;
-  if (!content || len > INT32_MAX) {
+  if (!content) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto out;
   }
