@@ -101,7 +101,8 @@ static int layout_tosca(vctx *v, long meta_idx) {
   rc = pkg_tosca_meta_parse(buf, len, &v->meta, v->err);
   free(buf);
   if (rc) return rc;
-  v->exempt[meta_idx] = false; /* TOSCA.meta itself must be listed and hashed */
+  /* TOSCA.meta is not exempt from the listing: it decides which file is the
+   * manifest and which the entry definitions, so the vendor signs it too. */
   pkg_result *r = v->res;
   r->tosca_metadata = true;
   r->entry_definitions = pkg_strdup(v->meta.entry_definitions);
