@@ -635,7 +635,8 @@ static void *checkpoint_main(void *arg) {
       log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
     }
     pthread_cond_broadcast(&log->cv_done); /* checkpoint_now waits on it */
-    if (log->stop) break;
+    /* At close, sign again if entries landed while this one was signed. */
+    if (log->stop && (rc || log->committed <= log->cp_size)) break;
   }
   pthread_mutex_unlock(&log->mu);
   if (cs) store_close(cs);
