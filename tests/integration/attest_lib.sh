@@ -1,0 +1,91 @@
+# Shared by the attestation integration scripts (sourced after common.sh):
+# a software TPM per test, the asset-management PKI made with the openssl
+# command, location certificates signed with `openssl cms`, and the replay
+# of a generated event log into the TPM with tpm2_pcrextend. Everything
+# that produces evidence here is tpm2-tools, swtpm, openssl or the Python
+# generator, never lisec.
+
+swtpm_start="$src/scripts/test/swtpm-start"
+swtpm_stop="$src/scripts/test/swtpm-stop"
+evgen() { python3 "$src/tests/integration/attest_evgen.py" "$@"; }
+
+# tpm_up NAME: starts a software TPM with its state in $work/NAME and makes
+# it the current one (TPM2TOOLS_TCTI, SWTPM_CTRL_PORT).
+tpm_up() {
+  local dir=$work/$1 env
+  cleanup_hooks+=("'$swtpm_stop' '$dir'")
+  env=$("$swtpm_start" "$dir") || fail "swtpm did not start"
+  eval "$env"
+  eval "TPM_${1}_TCTI=\$TPM2TOOLS_TCTI TPM_${1}_CTRL=\$SWTPM_CTRL_PORT"
+}
+
+# tpm_use NAME: makes an already started TPM the current one.
+tpm_use() {
+  eval "export TPM2TOOLS_TCTI=\$TPM_${1}_TCTI LISEC_TPM_TCTI=\$TPM_${1}_TCTI SWTPM_CTRL_PORT=\$TPM_${1}_CTRL"
+}
+
+# Without a resource manager every loaded object stays until flushed.
+tpm_flush() { tpm2_flushcontext -t >/dev/null 2>&1 || true; tpm2_flushcontext -s >/dev/null 2>&1 || true; }
+
+# tpm_power_cycle: an orderly shutdown, _TPM_Init and TPM2_Startup(CLEAR),
+# as a cold boot: resetCount goes up and the PCRs are reset. (An abrupt one
+# would count as a dictionary-attack failure on the next AK use.)
+tpm_power_cycle() {
+  tpm2_shutdown -c >/dev/null 2>&1 || fail "tpm2_shutdown"
+  swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || fail "swtpm_ioctl -i"
+  tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
+}
+
+tpm_reset_count() { tpm2_readclock | awk '/reset_count/ {print $2}'; }
+
+# tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE.
+tpm_extend() {
+  local pcr d
+  while read -r pcr d; do
+    tpm2_pcrextend "$pcr:sha256=$d" >/dev/null || fail "tpm2_pcrextend $pcr"
+  done <"$1"
+}
+
+# am_pki DIR: the asset-management CA and its signing certificate.
+am_pki() {
+  local d=$1
+  mkdir -p "$d"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/ca.key" 2>/dev/null
+  openssl req -x509 -new -key "$d/ca.key" -subj "/O=Operator/CN=Asset Management CA" -days 30 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$d/ca.crt" 2>/dev/null || fail "openssl: asset-management CA"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/am.key" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n' >"$d/am.ext"
+  openssl req -new -key "$d/am.key" -subj "/O=Operator/CN=asset-management" 2>/dev/null |
+    openssl x509 -req -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+      -extfile "$d/am.ext" -out "$d/am.crt" 2>/dev/null || fail "openssl: asset-management cert"
+}
+
+# issue_location PKI HOST_ID RESET_COUNT OUT [COUNTRY SUBDIVISION SITE]:
+# what asset management signs after checking the host is where it says.
+issue_location() {
+  local pki=$1 host=$2 reset=$3 out=$4 country=${5:-FI} sub=${6:-FI-18} site=${7:-HEL1}
+  printf '{"type":"lisec-location/1","host_id":"%s","country":"%s","subdivision":"%s","latitude":60.1699,"longitude":24.9384,"site":"%s","tpm_reset_count":%s,"issued_at":"%s"}' \
+    "$host" "$country" "$sub" "$site" "$reset" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$out.json"
+  openssl cms -sign -nodetach -binary -outform DER -in "$out.json" -signer "$pki/am.crt" \
+    -inkey "$pki/am.key" -out "$out" 2>/dev/null || fail "openssl cms -sign"
+}
+
+# host_id_openssl EK_PEM: the host id computed without lisec.
+host_id_openssl() { openssl pkey -pubin -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
+
+# expect RC REGEX CMD...: runs CMD, checks its exit status and that its
+# output (stdout and stderr) matches REGEX.
+expect() {
+  local want=$1 re=$2 got=0
+  shift 2
+  "$@" >"$work/out.txt" 2>&1 || got=$?
+  if [ "$got" != "$want" ]; then
+    cat "$work/out.txt" >&2
+    fail "exit $got, expected $want: $*"
+  fi
+  if [ -n "$re" ] && ! grep -Eq -- "$re" "$work/out.txt"; then
+    cat "$work/out.txt" >&2
+    fail "output does not match /$re/: $*"
+  fi
+}
