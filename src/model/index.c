@@ -108,6 +108,12 @@ void scope_add_vm_attr_deps(model *m, uint32_t v) {
   scope_add(m, SK_DOMAIN, x->domain);
   scope_add_lis_of(m, v);
   for (uint32_t i = 0; i < x->conns.n; i++) scope_add(m, SK_CONN, x->conns.v[i]);
+  /* Whether an LI VM may use a hop depends on the far end of the group the
+   * hop belongs to, which may be v (§4.2 known LI VMs). */
+  for (uint32_t i = 0; i < x->groups.n; i++) {
+    const mgroup *g = &m->groups.a[x->groups.v[i]];
+    for (uint32_t k = 0; k < g->n; k++) scope_add(m, SK_CONN, g->conns[k]);
+  }
 }
 
 /* An LI decides: its own rules, whether the groups at its VMs carry LI

@@ -240,7 +240,7 @@ static int group_resolve(model *m, const model_group_spec *s, uint32_t *conns, u
   size_t n = s->n;
   int rc;
   for (size_t i = 0; i < n; i++) {
-    char field[32];
+    char field[48];
     snprintf(field, sizeof field, "connections[%zu]", i);
     if ((rc = find_id(&m->conns.ids, s->connections[i], field, "connection", &conns[i], err)))
       return rc;
