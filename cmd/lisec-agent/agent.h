@@ -1,0 +1,53 @@
+/* lisec-agent's parts: the TPM (ESAPI over the configured TCTI) and the
+ * commands built on it. The agent proves a host's identity, boot state and
+ * location with its TPM; the appraisal is the controller's (attest/). */
+#ifndef LISEC_AGENT_H
+#define LISEC_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <tss2/tss2_esys.h>
+
+#include "attest/attest.h"
+#include "base/base.h"
+
+typedef struct agent_tpm agent_tpm;
+
+typedef enum { AGENT_KEY_RSA, AGENT_KEY_ECC } agent_key_type;
+
+/* Opens the TPM through the TCTI named by conf ("device:/dev/tpmrm0",
+ * "swtpm:host=127.0.0.1,port=2321", ...). */
+int agent_tpm_open(const char *tcti, agent_tpm **out, lisec_err *err);
+void agent_tpm_close(agent_tpm *t);
+
+/* The EK from the TCG EK Credential Profile's default template (L-1 RSA
+ * 2048 or L-2 ECC P-256), or a persistent one at ek_handle when not 0. It
+ * stays loaded until agent_tpm_close. pub receives its TPM2B_PUBLIC. */
+int agent_tpm_ek(agent_tpm *t, agent_key_type type, uint32_t ek_handle, lisec_buf *pub,
+                 lisec_err *err);
+/* The EK certificate from the TPM's NV (RSA 0x01c00002, ECC 0x01c0000a), if
+ * the manufacturer put one there; *found tells. */
+int agent_tpm_ek_cert(agent_tpm *t, agent_key_type type, lisec_buf *der, bool *found,
+                      lisec_err *err);
+/* Creates an AK under the EK (restricted signing: ECDSA P-256 or RSASSA
+ * 2048, SHA-256): its TPM2B_PUBLIC and TPM2B_PRIVATE, to keep. */
+int agent_tpm_ak_create(agent_tpm *t, agent_key_type type, lisec_buf *pub, lisec_buf *priv,
+                        lisec_err *err);
+/* Loads the AK kept by agent_tpm_ak_create under the EK. */
+int agent_tpm_ak_load(agent_tpm *t, const uint8_t *pub, size_t pub_len, const uint8_t *priv,
+                      size_t priv_len, lisec_err *err);
+/* TPM2_ActivateCredential with the loaded AK and EK: the secret the
+ * controller bound to this AK's Name. */
+int agent_tpm_activate(agent_tpm *t, const uint8_t *cred, size_t len, uint8_t *secret,
+                       size_t *secret_len, lisec_err *err);
+/* TPM2_Quote over the SHA-256 PCRs in mask with the nonce, and the PCR
+ * values the quote covers (read after it and checked against its digest).
+ * msg/sig are marshalled TPMS_ATTEST and TPMT_SIGNATURE. */
+int agent_tpm_quote(agent_tpm *t, const uint8_t *nonce, size_t nonce_len, uint32_t mask,
+                    lisec_buf *msg, lisec_buf *sig, attest_pcrs *pcrs, lisec_err *err);
+/* Extends a SHA-256 digest into a PCR. */
+int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32], lisec_err *err);
+/* The TPM's resetCount now. */
+int agent_tpm_reset_count(agent_tpm *t, uint32_t *out, lisec_err *err);
+
+#endif

@@ -1,0 +1,502 @@
+/* lisec-agent: the host side of attestation (TR 103 308 §5.1, §5.4, §6.2
+ * R8-10/12-14, O.1.6). It enrols the host (EK, an AK created under it, and
+ * TPM2_ActivateCredential to prove the AK lives in the same TPM), quotes
+ * the configured SHA-256 PCRs over the controller's nonce, hands over the
+ * firmware event log with its own measurements appended, and measures the
+ * location certificate asset management issued into PCR 15 so the quote
+ * covers it. Offline for now: each command writes files the controller
+ * reads (the same files tpm2_quote writes); the HTTP loop comes later.
+ *
+ *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
+ *     enrol --out DIR | activate --credential F --out F |
+ *     quote --nonce HEX --out DIR | measure-location --cert F | host-id
+ *
+ * Exit 0 done, 1 refused by the TPM (a credential not for this host), 2
+ * usage or error. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "crypto/crypto.h"
+
+enum { AGENT_OK = 0, AGENT_REFUSED = 1, AGENT_ERROR = 2 };
+
+#define STATE_FILE_MAX (64 * 1024)
+#define DEFAULT_PCRS "0,1,2,3,4,5,6,7,15"
+
+typedef struct settings {
+  const char *tcti, *state_dir, *eventlog;
+  agent_key_type ek_type, ak_type;
+  uint32_t ek_handle;
+  uint32_t pcrs;
+} settings;
+
+static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.ak",
+                                         "tpm.ek_handle",  "tpm.pcrs",    "agent.state_dir",
+                                         "agent.eventlog", "log.level",   NULL};
+
+static int usage(void) {
+  fprintf(stderr,
+          "usage: lisec-agent [-c CONF] [--tcti TCTI] [--state DIR] [--eventlog FILE] COMMAND\n"
+          "  enrol --out DIR            EK (+ certificate if the TPM has one), an AK under it;\n"
+          "                             writes ek.pub ek.crt ak.pub ak.pem ak.name host_id\n"
+          "  activate --credential F --out SECRET\n"
+          "                             TPM2_ActivateCredential of the controller's credential\n"
+          "  quote --nonce HEX --out DIR\n"
+          "                             quote.msg quote.sig quote.pcrs (as tpm2_quote writes them),\n"
+          "                             eventlog.bin, location.cms\n"
+          "  measure-location --cert F  extends PCR %d with the location certificate and logs it\n"
+          "  host-id                    the host id the controller derives from the EK\n"
+          "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
+          "                     [agent] state_dir eventlog\n"
+          "TCTI: --tcti, else [tpm] tcti, else $LISEC_TPM_TCTI, else device:/dev/tpmrm0\n",
+          ATTEST_LOCATION_PCR, DEFAULT_PCRS);
+  return AGENT_ERROR;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("lisec-agent: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return AGENT_ERROR;
+}
+
+static int parse_pcrs(const char *s, uint32_t *out) {
+  uint32_t m = 0;
+  const char *p = s;
+  while (*p) {
+    char *end = NULL;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 0 || v >= ATTEST_PCR_COUNT) return -1;
+    m |= 1u << v;
+    p = end;
+    if (*p == ',') p++;
+    else if (*p) return -1;
+  }
+  *out = m;
+  return m ? 0 : -1;
+}
+
+static int key_type(const char *s, agent_key_type *out) {
+  if (strcmp(s, "rsa") == 0) *out = AGENT_KEY_RSA;
+  else if (strcmp(s, "ecc") == 0) *out = AGENT_KEY_ECC;
+  else return -1;
+  return 0;
+}
+
+static char *path_in(const char *dir, const char *name) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s", dir, name) < 0) return NULL;
+  return p;
+}
+
+static int write_file(const char *dir, const char *name, const void *data, size_t len,
+                      unsigned mode) {
+  char *p = path_in(dir, name);
+  lisec_err err = {0};
+  int rc = p ? lisec_file_write_atomic(p, data, len, mode, &err) : LISEC_ENOMEM;
+  if (rc) fail("%s: %s", p ? p : name, err.msg);
+  free(p);
+  return rc;
+}
+
+/* Reads dir/name; *missing is set (and 0 returned) when it does not exist. */
+static int read_state(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
+                      bool *missing) {
+  char *p = path_in(dir, name);
+  lisec_err err = {0};
+  if (!p) return fail("out of memory");
+  *missing = access(p, F_OK) != 0;
+  int rc = 0;
+  if (!*missing && lisec_file_read(p, max, out, len, &err) != 0) rc = fail("%s: %s", p, err.msg);
+  free(p);
+  return rc;
+}
+
+static int ensure_dir(const char *dir) {
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return fail("%s: %s", dir, strerror(errno));
+  return 0;
+}
+
+/* Opens the TPM with the EK loaded, and the AK when with_ak. */
+static int open_tpm(const settings *s, bool with_ak, agent_tpm **t, lisec_buf *ek_pub) {
+  lisec_err err = {0};
+  if (agent_tpm_open(s->tcti, t, &err) != 0) return fail("%s", err.msg);
+  if (agent_tpm_ek(*t, s->ek_type, s->ek_handle, ek_pub, &err) != 0) {
+    agent_tpm_close(*t);
+    *t = NULL;
+    return fail("%s", err.msg);
+  }
+  if (!with_ak) return 0;
+  uint8_t *pub = NULL, *priv = NULL;
+  size_t pub_len = 0, priv_len = 0;
+  bool m1 = false, m2 = false;
+  int rc = read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &pub, &pub_len, &m1);
+  if (!rc) rc = read_state(s->state_dir, "ak.priv", STATE_FILE_MAX, &priv, &priv_len, &m2);
+  if (!rc && (m1 || m2)) rc = fail("no AK in %s: run `lisec-agent enrol` first", s->state_dir);
+  if (!rc && agent_tpm_ak_load(*t, pub, pub_len, priv, priv_len, &err) != 0)
+    rc = fail("%s", err.msg);
+  free(pub);
+  free(priv);
+  if (rc) {
+    agent_tpm_close(*t);
+    *t = NULL;
+  }
+  return rc;
+}
+
+static int cmd_enrol(const settings *s, const char *out) {
+  agent_tpm *t = NULL;
+  lisec_buf ek, ak_pub, ak_priv, cert;
+  lisec_err err = {0};
+  attest_ak *ak = NULL;
+  char host[ATTEST_HOST_ID_LEN + 2], *pem = NULL;
+  int rc = AGENT_ERROR;
+  bool has_cert = false, m1 = false;
+  uint8_t *kept = NULL;
+  size_t kept_len = 0;
+  lisec_buf_init(&ek, 4096), lisec_buf_init(&ak_pub, 4096), lisec_buf_init(&ak_priv, 4096);
+  lisec_buf_init(&cert, 16384);
+  if (ensure_dir(s->state_dir) || ensure_dir(out) || open_tpm(s, false, &t, &ek)) goto done;
+  if (agent_tpm_ek_cert(t, s->ek_type, &cert, &has_cert, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  /* Enrolment is repeatable: an AK already kept is the host's AK. */
+  if (read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &kept, &kept_len, &m1)) goto done;
+  if (m1) {
+    if (agent_tpm_ak_create(t, s->ak_type, &ak_pub, &ak_priv, &err) != 0) {
+      fail("%s", err.msg);
+      goto done;
+    }
+    if (write_file(s->state_dir, "ak.priv", ak_priv.data, ak_priv.len, 0600) ||
+        write_file(s->state_dir, "ak.pub", ak_pub.data, ak_pub.len, 0600))
+      goto done;
+  } else if (lisec_buf_append(&ak_pub, kept, kept_len)) {
+    fail("out of memory");
+    goto done;
+  }
+  if (attest_ak_from_tpm_public(ak_pub.data, ak_pub.len, &ak, &err) != 0 ||
+      attest_ak_public_pem(ak, &pem, &err) != 0 ||
+      attest_host_id(ek.data, ek.len, host, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  size_t name_len = 0;
+  const uint8_t *name = attest_ak_name(ak, &name_len);
+  size_t hl = strlen(host);
+  host[hl] = '\n';
+  if (write_file(out, "ek.pub", ek.data, ek.len, 0644) ||
+      write_file(out, "ak.pub", ak_pub.data, ak_pub.len, 0644) ||
+      write_file(out, "ak.name", name, name_len, 0644) ||
+      write_file(out, "ak.pem", pem, strlen(pem), 0644) ||
+      write_file(out, "host_id", host, hl + 1, 0644) ||
+      (has_cert && write_file(out, "ek.crt", cert.data, cert.len, 0644)))
+    goto done;
+  host[hl] = '\0';
+  printf("%s\n", host);
+  fprintf(stderr, "lisec-agent: enrolled; EK certificate %s\n",
+          has_cert ? "found in NV" : "not provisioned in this TPM");
+  rc = AGENT_OK;
+done:
+  free(kept);
+  free(pem);
+  attest_ak_free(ak);
+  lisec_buf_free(&ek), lisec_buf_free(&ak_pub), lisec_buf_free(&ak_priv), lisec_buf_free(&cert);
+  agent_tpm_close(t);
+  return rc;
+}
+
+static int cmd_activate(const settings *s, const char *cred_path, const char *out) {
+  agent_tpm *t = NULL;
+  lisec_buf ek;
+  lisec_err err = {0};
+  uint8_t *cred = NULL, secret[ATTEST_CREDENTIAL_SECRET_MAX];
+  size_t cred_len = 0, secret_len = sizeof secret;
+  int rc = AGENT_ERROR;
+  lisec_buf_init(&ek, 4096);
+  if (lisec_file_read(cred_path, 4096, &cred, &cred_len, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  if (open_tpm(s, true, &t, &ek)) goto done;
+  int r = agent_tpm_activate(t, cred, cred_len, secret, &secret_len, &err);
+  if (r) {
+    fail("%s", err.msg);
+    rc = r == LISEC_EDENIED ? AGENT_REFUSED : AGENT_ERROR;
+    goto done;
+  }
+  if (lisec_file_write_atomic(out, secret, secret_len, 0600, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  rc = AGENT_OK;
+done:
+  crypto_wipe(secret, sizeof secret);
+  free(cred);
+  lisec_buf_free(&ek);
+  agent_tpm_close(t);
+  return rc;
+}
+
+/* The agent's own measurements since this boot: TCG_PCR_EVENT2 records in
+ * runtime.log, valid while runtime.reset holds the TPM's resetCount. */
+static int runtime_events(const settings *s, uint32_t reset, lisec_buf *out, bool *stale) {
+  uint8_t *r = NULL, *log = NULL;
+  size_t rl = 0, ll = 0;
+  bool m1 = false, m2 = false;
+  *stale = false;
+  if (read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
+      read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &log, &ll, &m2)) {
+    free(r);
+    free(log);
+    return AGENT_ERROR;
+  }
+  int rc = 0;
+  if (!m1 && !m2) {
+    if (strtoul((char *)r, NULL, 10) == reset) {
+      if (lisec_buf_append(out, log, ll)) rc = fail("event log too large");
+    } else {
+      *stale = true; /* measured in an earlier boot: the PCRs have been reset since */
+    }
+  }
+  free(r);
+  free(log);
+  return rc;
+}
+
+static int cmd_quote(const settings *s, const char *nonce_hex, const char *out) {
+  uint8_t nonce[ATTEST_NONCE_MAX], *fw = NULL, *loc = NULL;
+  size_t n = strlen(nonce_hex) / 2, fw_len = 0, loc_len = 0;
+  if (strlen(nonce_hex) % 2 || n < ATTEST_NONCE_MIN || n > ATTEST_NONCE_MAX ||
+      lisec_hex_decode(nonce_hex, nonce, n) != 0)
+    return fail("--nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN, ATTEST_NONCE_MAX);
+  agent_tpm *t = NULL;
+  lisec_buf ek, msg, sig, pcrs_file, log;
+  lisec_err err = {0};
+  attest_pcrs pcrs;
+  uint32_t reset = 0;
+  bool stale = false, no_loc = false;
+  int rc = AGENT_ERROR;
+  lisec_buf_init(&ek, 4096), lisec_buf_init(&msg, 4096), lisec_buf_init(&sig, 4096);
+  lisec_buf_init(&pcrs_file, 1 << 16), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
+  if (ensure_dir(out) || open_tpm(s, true, &t, &ek)) goto done;
+  if (agent_tpm_reset_count(t, &reset, &err) != 0 ||
+      agent_tpm_quote(t, nonce, n, s->pcrs, &msg, &sig, &pcrs, &err) != 0 ||
+      attest_pcrs_write(&pcrs, &pcrs_file, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  /* The firmware's log as the kernel exposes it, then the agent's own. */
+  if (s->eventlog) {
+    if (lisec_file_read(s->eventlog, ATTEST_EVENTLOG_MAX, &fw, &fw_len, &err) != 0 ||
+        lisec_buf_append(&log, fw, fw_len)) {
+      fail("firmware event log: %s", err.msg);
+      goto done;
+    }
+  } else if (attest_eventlog_write_header(&log, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  if (runtime_events(s, reset, &log, &stale)) goto done;
+  if (stale)
+    fprintf(stderr, "lisec-agent: the location was measured before the last power cycle; "
+                    "run measure-location again\n");
+  if (read_state(s->state_dir, "location.cms", ATTEST_LOCATION_MAX, &loc, &loc_len, &no_loc))
+    goto done;
+  if (write_file(out, "quote.msg", msg.data, msg.len, 0644) ||
+      write_file(out, "quote.sig", sig.data, sig.len, 0644) ||
+      write_file(out, "quote.pcrs", pcrs_file.data, pcrs_file.len, 0644) ||
+      write_file(out, "eventlog.bin", log.data, log.len, 0644) ||
+      (!no_loc && write_file(out, "location.cms", loc, loc_len, 0644)))
+    goto done;
+  rc = AGENT_OK;
+done:
+  free(fw);
+  free(loc);
+  lisec_buf_free(&ek), lisec_buf_free(&msg), lisec_buf_free(&sig), lisec_buf_free(&pcrs_file);
+  lisec_buf_free(&log);
+  agent_tpm_close(t);
+  return rc;
+}
+
+static int cmd_measure_location(const settings *s, const char *cert_path) {
+  uint8_t *cert = NULL, *r = NULL, *old = NULL;
+  size_t cert_len = 0, rl = 0, old_len = 0;
+  bool m1 = false, m2 = false;
+  agent_tpm *t = NULL;
+  lisec_buf ek, log;
+  lisec_err err = {0};
+  uint32_t reset = 0;
+  int rc = AGENT_ERROR;
+  lisec_buf_init(&ek, 4096), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
+  if (lisec_file_read(cert_path, ATTEST_LOCATION_MAX, &cert, &cert_len, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  if (ensure_dir(s->state_dir) || open_tpm(s, false, &t, &ek)) goto done;
+  if (agent_tpm_reset_count(t, &reset, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  if (read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
+      read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &old, &old_len, &m2))
+    goto done;
+  /* Measurements of an earlier boot are gone from the PCRs: start over. */
+  if (!m1 && !m2 && strtoul((char *)r, NULL, 10) == reset && lisec_buf_append(&log, old, old_len)) {
+    fail("runtime log too large");
+    goto done;
+  }
+  uint8_t digest[ATTEST_DIGEST_LEN], data[40];
+  crypto_sha256(cert, cert_len, digest);
+  attest_location_event_data(digest, data);
+  char reset_s[16];
+  int rn = snprintf(reset_s, sizeof reset_s, "%u\n", reset);
+  /* Log first, then extend: a failed extend takes the record out again, so
+   * the log never claims a measurement the PCR lacks. */
+  size_t before = log.len;
+  if (attest_eventlog_write_event(&log, ATTEST_LOCATION_PCR, ATTEST_EV_EVENT_TAG, digest, data,
+                                  sizeof data, &err) != 0) {
+    fail("%s", err.msg);
+    goto done;
+  }
+  if (write_file(s->state_dir, "runtime.log", log.data, log.len, 0600) ||
+      write_file(s->state_dir, "runtime.reset", reset_s, (size_t)rn, 0600))
+    goto done;
+  if (agent_tpm_extend(t, ATTEST_LOCATION_PCR, digest, &err) != 0) {
+    fail("%s", err.msg);
+    write_file(s->state_dir, "runtime.log", log.data, before, 0600);
+    goto done;
+  }
+  if (write_file(s->state_dir, "location.cms", cert, cert_len, 0600)) goto done;
+  rc = AGENT_OK;
+done:
+  free(cert), free(r), free(old);
+  lisec_buf_free(&ek), lisec_buf_free(&log);
+  agent_tpm_close(t);
+  return rc;
+}
+
+static int cmd_host_id(const settings *s) {
+  agent_tpm *t = NULL;
+  lisec_buf ek;
+  lisec_err err = {0};
+  char host[ATTEST_HOST_ID_LEN + 1];
+  lisec_buf_init(&ek, 4096);
+  int rc = open_tpm(s, false, &t, &ek);
+  if (!rc && attest_host_id(ek.data, ek.len, host, &err) != 0) rc = fail("%s", err.msg);
+  if (!rc) puts(host);
+  lisec_buf_free(&ek);
+  agent_tpm_close(t);
+  return rc ? AGENT_ERROR : AGENT_OK;
+}
+
+int main(int argc, char **argv) {
+  const char *conf = NULL, *tcti = NULL, *state = NULL, *eventlog = NULL;
+  static const struct option global[] = {{"config", required_argument, 0, 'c'},
+                                         {"tcti", required_argument, 0, 'T'},
+                                         {"state", required_argument, 0, 'S'},
+                                         {"eventlog", required_argument, 0, 'E'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+  int c;
+  /* "+": stop at the command; its own options follow it. */
+  while ((c = getopt_long(argc, argv, "+c:h", global, NULL)) != -1) {
+    switch (c) {
+    case 'c': conf = optarg; break;
+    case 'T': tcti = optarg; break;
+    case 'S': state = optarg; break;
+    case 'E': eventlog = optarg; break;
+    default: return usage();
+    }
+  }
+  if (optind >= argc) return usage();
+  lisec_log_setup(LISEC_LOG_INFO, false);
+  /* tpm2-tss logs every TPM error it sees, expected ones included (an EK
+   * certificate index that is not there); the agent reports what matters
+   * itself. TSS2_LOG set by the user wins. */
+  setenv("TSS2_LOG", "all+NONE", 0);
+  lisec_config *cfg = NULL;
+  lisec_err err = {0};
+  if (conf) {
+    if (lisec_config_load(conf, known_keys, &cfg, &err) != 0) return fail("%s", err.msg);
+  } else {
+    cfg = lisec_config_new();
+  }
+  settings s = {0};
+  const char *env_tcti = getenv("LISEC_TPM_TCTI");
+  s.tcti = tcti ? tcti
+                : lisec_config_str(cfg, "tpm", "tcti",
+                                   env_tcti && *env_tcti ? env_tcti : "device:/dev/tpmrm0");
+  s.state_dir = state ? state : lisec_config_str(cfg, "agent", "state_dir", "/var/lib/lisec-agent");
+  s.eventlog = eventlog ? eventlog : lisec_config_str(cfg, "agent", "eventlog", NULL);
+  if (s.eventlog && !*s.eventlog) s.eventlog = NULL; /* "" = no firmware log on this host */
+  const char *ekh = lisec_config_str(cfg, "tpm", "ek_handle", NULL);
+  int rc = AGENT_ERROR;
+  if (key_type(lisec_config_str(cfg, "tpm", "ek", "rsa"), &s.ek_type) ||
+      key_type(lisec_config_str(cfg, "tpm", "ak", "ecc"), &s.ak_type)) {
+    fail("[tpm] ek and ak are \"rsa\" or \"ecc\"");
+    goto out;
+  }
+  if (ekh) {
+    char *end = NULL;
+    unsigned long h = strtoul(ekh, &end, 16);
+    if (!end || *end || h < 0x81000000UL || h > 0x81ffffffUL) {
+      fail("[tpm] ek_handle must be a persistent handle 0x81xxxxxx");
+      goto out;
+    }
+    s.ek_handle = (uint32_t)h;
+  }
+  if (parse_pcrs(lisec_config_str(cfg, "tpm", "pcrs", DEFAULT_PCRS), &s.pcrs)) {
+    fail("[tpm] pcrs: a comma-separated list of PCR numbers 0-23");
+    goto out;
+  }
+
+  const char *cmd = argv[optind];
+  int cargc = argc - optind;
+  char **cargv = argv + optind;
+  const char *out = NULL, *nonce = NULL, *cred = NULL, *cert = NULL;
+  static const struct option copts[] = {{"out", required_argument, 0, 'o'},
+                                        {"nonce", required_argument, 0, 'n'},
+                                        {"credential", required_argument, 0, 'r'},
+                                        {"cert", required_argument, 0, 'C'},
+                                        {0, 0, 0, 0}};
+  optind = 1;
+  while ((c = getopt_long(cargc, cargv, "o:", copts, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'n': nonce = optarg; break;
+    case 'r': cred = optarg; break;
+    case 'C': cert = optarg; break;
+    default: rc = usage(); goto out;
+    }
+  }
+  if (optind != cargc) {
+    rc = usage();
+  } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
+    rc = cmd_enrol(&s, out);
+  } else if (strcmp(cmd, "activate") == 0 && out && cred) {
+    rc = cmd_activate(&s, cred, out);
+  } else if (strcmp(cmd, "quote") == 0 && out && nonce) {
+    rc = cmd_quote(&s, nonce, out);
+  } else if (strcmp(cmd, "measure-location") == 0 && cert && !out) {
+    rc = cmd_measure_location(&s, cert);
+  } else if (strcmp(cmd, "host-id") == 0 && !out && !nonce && !cred && !cert) {
+    rc = cmd_host_id(&s);
+  } else {
+    rc = usage();
+  }
+out:
+  lisec_config_free(cfg);
+  return rc;
+}
