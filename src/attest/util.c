@@ -45,6 +45,8 @@ int attest_extend(uint8_t pcr[ATTEST_DIGEST_LEN], const uint8_t digest[ATTEST_DI
 }
 
 static void add(char (*list)[ATTEST_REASON_LEN], size_t max, size_t *n, size_t *more,
+                const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void add(char (*list)[ATTEST_REASON_LEN], size_t max, size_t *n, size_t *more,
                 const char *fmt, va_list ap) {
   if (*n < max) {
     vsnprintf(list[*n], ATTEST_REASON_LEN, fmt, ap);
