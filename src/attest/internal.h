@@ -36,6 +36,10 @@ int attest_tpm_public_name(const TPMT_PUBLIC *pub, uint8_t *out, size_t *out_len
                            lisec_err *err);
 /* The AK's OpenSSL key and whether it is RSA (for sig.c). */
 EVP_PKEY *attest_ak_pkey(const attest_ak *ak, bool *rsa);
+/* The AK's ready ECDSA verification context if no other thread holds it
+ * (then release it after use), else NULL. */
+EVP_PKEY_CTX *attest_ak_verify_ctx(const attest_ak *ak);
+void attest_ak_verify_ctx_release(const attest_ak *ak);
 /* Looks an event up in the reference values: 1 accepted (any set when the
  * entry accepts every digest), 0 digest not listed, -1 the (PCR, type) is
  * not described at all. */

@@ -8,6 +8,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tss2/tss2_mu.h>
@@ -20,7 +21,40 @@ struct attest_ak {
   bool rsa;
   uint8_t name[2 + EVP_MAX_MD_SIZE];
   size_t name_len;
+  /* An ECDSA verification context set up once: creating one costs about
+   * as much as the rest of an appraisal apart from the signature. Used by
+   * one thread at a time (trylock); others make their own. */
+  pthread_mutex_t lock;
+  EVP_PKEY_CTX *vctx;
 };
+
+static attest_ak *ak_new(EVP_PKEY *k, bool rsa) {
+  attest_ak *ak = calloc(1, sizeof *ak);
+  if (!ak) return NULL;
+  ak->pkey = k;
+  ak->rsa = rsa;
+  pthread_mutex_init(&ak->lock, NULL);
+  if (!rsa) {
+    ak->vctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+    if (ak->vctx && EVP_PKEY_verify_init(ak->vctx) != 1) {
+      EVP_PKEY_CTX_free(ak->vctx);
+      ak->vctx = NULL;
+    }
+    ERR_clear_error();
+  }
+  return ak;
+}
+
+EVP_PKEY_CTX *attest_ak_verify_ctx(const attest_ak *ak) {
+  /* The lock and the context are the AK's internal, mutable state. */
+  attest_ak *m = (attest_ak *)ak;
+  if (m->vctx && pthread_mutex_trylock(&m->lock) == 0) return m->vctx;
+  return NULL;
+}
+
+void attest_ak_verify_ctx_release(const attest_ak *ak) {
+  pthread_mutex_unlock(&((attest_ak *)ak)->lock);
+}
 
 int attest_tpm_public_parse(const uint8_t *buf, size_t len, TPM2B_PUBLIC *out, lisec_err *err) {
   if (!buf || len == 0) return lisec_err_set(err, LISEC_EINVAL, "TPM public key: empty");
@@ -148,12 +182,14 @@ int attest_ak_from_tpm_public(const uint8_t *pub, size_t len, attest_ak **out, l
   if (rc) return lisec_err_wrap(err, "AK");
   const char *why = ak_refusal(&p.publicArea);
   if (why) return lisec_err_set(err, LISEC_EDENIED, "TR103308-O.1.6: key is not an AK: %s", why);
-  attest_ak *ak = calloc(1, sizeof *ak);
-  if (!ak) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  ak->rsa = p.publicArea.type == TPM2_ALG_RSA;
-  rc = attest_tpm_public_to_pkey(&p.publicArea, &ak->pkey, err);
-  if (!rc) rc = attest_tpm_public_name(&p.publicArea, ak->name, &ak->name_len, err);
-  if (rc) {
+  EVP_PKEY *k = NULL;
+  if ((rc = attest_tpm_public_to_pkey(&p.publicArea, &k, err))) return lisec_err_wrap(err, "AK");
+  attest_ak *ak = ak_new(k, p.publicArea.type == TPM2_ALG_RSA);
+  if (!ak) {
+    EVP_PKEY_free(k);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  if ((rc = attest_tpm_public_name(&p.publicArea, ak->name, &ak->name_len, err))) {
     attest_ak_free(ak);
     return lisec_err_wrap(err, "AK");
   }
@@ -180,19 +216,19 @@ int attest_ak_from_file_bytes(const uint8_t *buf, size_t len, attest_ak **out, l
     EVP_PKEY_free(k);
     return lisec_err_set(err, LISEC_EINVAL, "AK: neither an ECDSA P-256 nor an RSA >= 2048 key");
   }
-  attest_ak *ak = calloc(1, sizeof *ak);
+  attest_ak *ak = ak_new(k, rsa);
   if (!ak) {
     EVP_PKEY_free(k);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  ak->pkey = k;
-  ak->rsa = rsa;
   *out = ak;
   return 0;
 }
 
 void attest_ak_free(attest_ak *ak) {
   if (!ak) return;
+  EVP_PKEY_CTX_free(ak->vctx);
+  pthread_mutex_destroy(&ak->lock);
   EVP_PKEY_free(ak->pkey);
   free(ak);
 }

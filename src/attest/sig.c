@@ -75,9 +75,22 @@ int attest_signature_verify(const attest_ak *ak, const uint8_t *msg, size_t msg_
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int dlen = 0;
-  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-  if (!ctx || EVP_Digest(msg, msg_len, digest, &dlen, md, NULL) != 1 ||
-      EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1 ||
+  if (EVP_Digest(msg, msg_len, digest, &dlen, md, NULL) != 1) {
+    OPENSSL_free(der);
+    return lisec_err_set(err, LISEC_ECRYPTO, "signature: digest failed");
+  }
+  /* ECDSA takes the digest as it is; the AK's context is ready for it. */
+  EVP_PKEY_CTX *ctx = NULL, *shared = padding ? NULL : attest_ak_verify_ctx(ak);
+  if (shared) {
+    if (EVP_PKEY_verify(shared, s, slen, digest, dlen) != 1)
+      rc = lisec_err_set(err, LISEC_ECRYPTO, "signature does not verify with the AK");
+    attest_ak_verify_ctx_release(ak);
+    ERR_clear_error();
+    OPENSSL_free(der);
+    return rc;
+  }
+  ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+  if (!ctx || EVP_PKEY_verify_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md) != 1 ||
       (padding && EVP_PKEY_CTX_set_rsa_padding(ctx, padding) != 1) ||
       (padding == RSA_PKCS1_PSS_PADDING &&
        EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) != 1)) {
