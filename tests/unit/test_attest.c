@@ -352,6 +352,15 @@ static void test_policy_parse(void **state) {
   assert_int_equal(attest_policy_pcrs(p), 0x81ffu);
   attest_policy_free(p);
   free(ref.p);
+  /* The example shipped to operators must load. */
+  lisec_err e2 = {0};
+  uint8_t *ex = NULL;
+  size_t exn = 0;
+  assert_int_equal(lisec_file_read(ATTEST_EXAMPLE_POLICY, 1 << 20, &ex, &exn, &e2), 0);
+  assert_int_equal(attest_policy_parse((char *)ex, exn, &p, &e2), 0);
+  assert_int_equal(attest_policy_pcrs(p) & (1u << ATTEST_LOCATION_PCR), 1u << ATTEST_LOCATION_PCR);
+  attest_policy_free(p);
+  free(ex);
   const char *d = "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"";
   char buf[1024];
   struct {
