@@ -334,6 +334,8 @@ void jur_release(model *m, mjur *j) {
   free(j->subs);
   if (j->prep) GEOSPreparedGeom_destroy_r(m->geos, j->prep);
   if (j->geom) GEOSGeom_destroy_r(m->geos, j->geom);
+  free(j->desc);
+  j->desc = NULL;
   j->codes = NULL;
   j->subs = NULL;
   j->prep = NULL;

@@ -232,6 +232,19 @@ int capture_diff(model *m, uint32_t skip_mask, model_verdict *out) {
 
 size_t model_violation_count(const model *m) { return m->nviol; }
 
+void model_count_by_rule(const model *m, size_t counts[MODEL_RULE_COUNT]) {
+  memset(counts, 0, MODEL_RULE_COUNT * sizeof *counts);
+  for (uint8_t sk = 0; sk < SK_COUNT; sk++) {
+    uint32_t n = subj_count(m, sk);
+    for (uint32_t i = 0; i < n; i++) {
+      if (!subj_alive(m, sk, i)) continue;
+      const msubj *s = subj_of_c(m, sk, i);
+      for (uint32_t j = 0; j < s->viol.n; j++)
+        if (s->viol.v[j].rule < MODEL_RULE_COUNT) counts[s->viol.v[j].rule]++;
+    }
+  }
+}
+
 static int reason_cmp(const void *a, const void *b) {
   const model_reason *x = a, *y = b;
   if (x->rule != y->rule) return x->rule < y->rule ? -1 : 1;

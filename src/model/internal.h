@@ -57,6 +57,12 @@ typedef struct vvec {
 
 int vvec_push(vvec *a, const mviol *x);
 
+struct model;
+struct mconn;
+/* Keeps each VM's count of grouped IPC connections when connection c gains
+ * or loses its groups or its kind (delta +1 / -1). */
+void conn_ipc_count(struct model *m, const struct mconn *c, int delta);
+
 /* Fact codes (which way a rule failed). */
 enum {
   F_LOC_UNKNOWN = 1, /* the hardware has no location */
@@ -103,6 +109,7 @@ typedef struct mhost {
   model_class protection;
   mloc loc;
   GEOSGeometry *point; /* when the location has coordinates */
+  char *where;         /* the location in words, for sentences */
   idvec hyps;
   msubj s;
 } mhost;
@@ -122,6 +129,7 @@ typedef struct mvm {
   uint32_t domain, dom_pos;
   bool paired;
   uint32_t n_hosted; /* active LIs this VM hosts */
+  uint32_t ipc_grouped; /* its IPC connections that belong to a group */
   idvec lis;         /* LIs naming it as monitored, LI VM, storage VM or provider */
   idvec conns;
   idvec groups; /* as end or intermediate */
@@ -175,6 +183,7 @@ typedef struct mjur {
   GEOSGeometry *geom;
   const GEOSPreparedGeometry *prep;
   uint32_t npolys;
+  char *desc; /* the area in words ("FI", "FI/SE", ...), for sentences */
   idvec lis;
   idvec leas;
 } mjur;
@@ -297,6 +306,9 @@ int verdict_add(model_verdict *v, model_rule rule, const char *subject, const ch
 int render_viol(const model *m, const mviol *x, model_verdict *out);
 void render_jur(const mjur *j, char *buf, size_t cap);
 void render_loc(const mhost *h, char *buf, size_t cap);
+/* Refreshes the cached words of a host's location / a jurisdiction. */
+void host_describe(mhost *h);
+void jur_describe(mjur *j);
 
 /* geo.c */
 bool host_in_jur(const model *m, const mhost *h, const mjur *j);
@@ -320,6 +332,14 @@ void slot_release(uint32_t *n, idvec *freel, uint32_t i);
 int find_id(const strmap *ids, const char *id, const char *field, const char *kind, uint32_t *out,
             lisec_err *err);
 int vm_move_idx(model *m, uint32_t v, uint32_t hyp);
+/* Changes v's hypervisor and the adjacency, evaluating nothing. */
+void vm_place(model *m, uint32_t v, uint32_t hyp);
+
+/* decide.c: the move decision on indices; generic re-evaluates everything
+ * the move touches instead of only the affected connection paths (the
+ * tests check both agree). */
+int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool generic,
+                     lisec_err *err);
 
 /* model.c */
 int li_refresh_active(model *m, uint32_t li);

@@ -31,6 +31,7 @@ int model_jurisdiction_put(model *m, const char *id, const char *const *codes, s
     x->geom = tmp.geom;
     x->prep = tmp.prep;
     x->npolys = tmp.npolys;
+    jur_describe(x);
     scope_commit(m);
     return 0;
   }
@@ -52,6 +53,7 @@ int model_jurisdiction_put(model *m, const char *id, const char *const *codes, s
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   m->jurs.live++;
+  jur_describe(x);
   return 0;
 }
 

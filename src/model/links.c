@@ -173,8 +173,10 @@ int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
       x->b = b;
       if (idvec_push(&m->vms.a[a].conns, c) || idvec_push(&m->vms.a[b].conns, c)) m->oom = true;
     }
+    conn_ipc_count(m, x, -1);
     x->kind = s->kind;
     x->secure = s->secure;
+    conn_ipc_count(m, x, +1);
     scope_commit(m);
     return 0;
   }
@@ -307,6 +309,12 @@ static int group_resolve(model *m, const model_group_spec *s, uint32_t *conns, u
   return 0;
 }
 
+void conn_ipc_count(model *m, const mconn *c, int delta) {
+  if (c->kind != MODEL_CONN_IPC || !c->groups.n) return;
+  m->vms.a[c->a].ipc_grouped += (uint32_t)delta;
+  m->vms.a[c->b].ipc_grouped += (uint32_t)delta;
+}
+
 static void group_link(model *m, uint32_t g, bool on) {
   mgroup *x = &m->groups.a[g];
   for (uint32_t i = 0; i <= x->n; i++) {
@@ -318,12 +326,15 @@ static void group_link(model *m, uint32_t g, bool on) {
     }
   }
   for (uint32_t i = 0; i < x->n; i++) {
-    idvec *l = &m->conns.a[x->conns[i]].groups;
+    mconn *c = &m->conns.a[x->conns[i]];
+    /* counted while the connection has at least one group */
+    conn_ipc_count(m, c, -1);
     if (on) {
-      if (idvec_push(l, g)) m->oom = true;
+      if (idvec_push(&c->groups, g)) m->oom = true;
     } else {
-      idvec_del(l, g);
+      idvec_del(&c->groups, g);
     }
+    conn_ipc_count(m, c, +1);
   }
 }
 

@@ -34,6 +34,7 @@ void model_free(model *m) {
     mhost *h = &m->hosts.a[i];
     if (h->alive) {
       free(h->id);
+      free(h->where);
       loc_free(&h->loc);
       if (h->point) GEOSGeom_destroy_r(m->geos, h->point);
       idvec_free(&h->hyps);

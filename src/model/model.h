@@ -274,6 +274,8 @@ int model_resolve_target(const model *m, const char *name, const char **hyp, lis
 /* Every current violation of the whole platform, from the index. */
 int model_compliance(const model *m, model_verdict *out);
 size_t model_violation_count(const model *m);
+/* The current violations per rule (counts[r] for rule r), for metrics. */
+void model_count_by_rule(const model *m, size_t counts[MODEL_RULE_COUNT]);
 /* Re-evaluates every rule for every entity from scratch (the index is
  * rebuilt); the result equals the incrementally maintained one. */
 void model_evaluate_all(model *m);

@@ -82,6 +82,7 @@ static void host_set_loc(model *m, mhost *h, mloc *loc, GEOSGeometry *pt) {
   if (h->point) GEOSGeom_destroy_r(m->geos, h->point);
   h->loc = *loc;
   h->point = pt;
+  host_describe(h);
 }
 
 int model_host_put(model *m, const model_host_spec *s, lisec_err *err) {
@@ -115,7 +116,9 @@ int model_host_put(model *m, const model_host_spec *s, lisec_err *err) {
   h->protection = s->protection;
   h->loc = loc;
   h->point = pt;
+  host_describe(h);
   if (strmap_put(&m->hosts.ids, h->id, i)) {
+    free(h->where);
     loc_free(&h->loc);
     if (pt) GEOSGeom_destroy_r(m->geos, pt);
     free(id);
@@ -181,6 +184,7 @@ int model_host_remove(model *m, const char *host, lisec_err *err) {
   index_clear_subject(m, SK_HOST, i);
   strmap_del(&m->hosts.ids, h->id);
   free(h->id);
+  free(h->where);
   loc_free(&h->loc);
   if (h->point) GEOSGeom_destroy_r(m->geos, h->point);
   idvec_free(&h->hyps);
@@ -302,13 +306,17 @@ static void hyp_del(model *m, uint32_t v) {
   l->n--;
 }
 
+void vm_place(model *m, uint32_t v, uint32_t hyp) {
+  hyp_del(m, v);
+  m->vms.a[v].hyp = hyp;
+  hyp_add(m, v);
+}
+
 int vm_move_idx(model *m, uint32_t v, uint32_t hyp) {
   if (m->vms.a[v].hyp == hyp) return 0;
   scope_begin(m);
   scope_add_vm_move_deps(m, v);
-  hyp_del(m, v);
-  m->vms.a[v].hyp = hyp;
-  hyp_add(m, v);
+  vm_place(m, v, hyp);
   scope_commit(m);
   return 0;
 }

@@ -73,6 +73,7 @@ int model_rule_parse(const char *id, model_rule *out) {
 
 /* ---- verdicts ------------------------------------------------------------ */
 
+/* The three strings of a reason share one allocation, owned by subject. */
 int verdict_add(model_verdict *v, model_rule rule, const char *subject, const char *sentence,
                 const char *fact) {
   if (v->n == v->cap) {
@@ -86,15 +87,15 @@ int verdict_add(model_verdict *v, model_rule rule, const char *subject, const ch
   r->rule = rule;
   r->requirement = model_rule_id(rule);
   r->clauses = model_rule_clauses(rule);
-  r->subject = strdup(subject);
-  r->sentence = strdup(sentence);
-  r->fact = strdup(fact);
-  if (!r->subject || !r->sentence || !r->fact) {
-    free(r->subject);
-    free(r->sentence);
-    free(r->fact);
-    return LISEC_ENOMEM;
-  }
+  size_t a = strlen(subject) + 1, b = strlen(sentence) + 1, c = strlen(fact) + 1;
+  char *block = malloc(a + b + c);
+  if (!block) return LISEC_ENOMEM;
+  memcpy(block, subject, a);
+  memcpy(block + a, sentence, b);
+  memcpy(block + a + b, fact, c);
+  r->subject = block;
+  r->sentence = block + a;
+  r->fact = block + a + b;
   v->n++;
   v->allow = false;
   return 0;
@@ -102,11 +103,7 @@ int verdict_add(model_verdict *v, model_rule rule, const char *subject, const ch
 
 void model_verdict_free(model_verdict *v) {
   if (!v) return;
-  for (size_t i = 0; i < v->n; i++) {
-    free(v->reasons[i].subject);
-    free(v->reasons[i].sentence);
-    free(v->reasons[i].fact);
-  }
+  for (size_t i = 0; i < v->n; i++) free(v->reasons[i].subject);
   free(v->reasons);
   memset(v, 0, sizeof *v);
 }
@@ -168,6 +165,23 @@ void render_loc(const mhost *h, char *buf, size_t cap) {
   if (sep[0] == ',' && at < cap) snprintf(buf + at, cap - at, ")");
 }
 
+void host_describe(mhost *h) {
+  char buf[512];
+  render_loc(h, buf, sizeof buf);
+  free(h->where);
+  h->where = strdup(buf); /* NULL reads as "?" */
+}
+
+void jur_describe(mjur *j) {
+  char buf[512];
+  render_jur(j, buf, sizeof buf);
+  free(j->desc);
+  j->desc = strdup(buf);
+}
+
+#define WHERE(h) ((h)->where ? (h)->where : "?")
+#define DESC(j) ((j)->desc ? (j)->desc : "?")
+
 static const char *trust_words(model_trust t) {
   switch (t) {
     case MODEL_TRUST_TRUSTED: return "trusted";
@@ -191,6 +205,25 @@ static const char *role_noun(const model *m, const mli *l, uint32_t vm) {
   if (vm == l->via) return "the storage VM of";
   if (vm == li_provider(m, l)) return "the storage provider of";
   return "involved in";
+}
+
+/* Joins the strings up to NULL into buf (truncating at cap): the sentences
+ * of the common decisions are only concatenation, and this keeps a
+ * decision's reasons cheap to write. */
+static const char *cat(char *buf, size_t cap, ...) __attribute__((sentinel));
+static const char *cat(char *buf, size_t cap, ...) {
+  va_list ap;
+  size_t at = 0;
+  va_start(ap, cap);
+  for (const char *p; (p = va_arg(ap, const char *)) != NULL;) {
+    size_t n = strlen(p);
+    if (n > cap - 1 - at) n = cap - 1 - at;
+    memcpy(buf + at, p, n);
+    at += n;
+  }
+  va_end(ap);
+  buf[at] = '\0';
+  return buf;
 }
 
 static int add(model_verdict *out, model_rule rule, const char *subject, const char *fact,
@@ -224,11 +257,11 @@ static void path_words(const model *m, const mviol *x, char *buf, size_t cap, ch
 }
 
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
-  char subj[MODEL_ID_MAX + 32], fact[2048], jur[512], loc[512], words[1024];
+  char subj[MODEL_ID_MAX + 32], fact[2048], words[1024];
   const model_rule rule = (model_rule)x->rule;
   const mli *l = x->sk == SK_LI ? &m->lis.a[x->subj] : NULL;
   switch (x->sk) {
-    case SK_LI: snprintf(subj, sizeof subj, "li %s", l->id); break;
+    case SK_LI: cat(subj, sizeof subj, "li ", l->id, NULL); break;
     case SK_GROUP: snprintf(subj, sizeof subj, "group %s", m->groups.a[x->subj].id); break;
     case SK_CONN: snprintf(subj, sizeof subj, "connection %s", m->conns.a[x->subj].id); break;
     case SK_ATTACH: {
@@ -239,7 +272,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case SK_HOST: snprintf(subj, sizeof subj, "host %s", m->hosts.a[x->subj].id); break;
     case SK_DOMAIN: snprintf(subj, sizeof subj, "domain %s", m->domains.a[x->subj].name); break;
-    default: snprintf(subj, sizeof subj, "vm %s", m->vms.a[x->subj].id); break;
+    default: cat(subj, sizeof subj, "vm ", m->vms.a[x->subj].id, NULL); break;
   }
 
   switch (rule) {
@@ -248,8 +281,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_R3: {
       const mvm *v = &m->vms.a[x->e[0]];
       const mhost *h = &m->hosts.a[x->e[1]];
-      const mjur *j = &m->jurs.a[l->jur];
-      render_jur(j, jur, sizeof jur);
+      const char *jur = DESC(&m->jurs.a[l->jur]), *loc = WHERE(h);
       if (x->code == F_LOC_UNKNOWN) {
         snprintf(fact, sizeof fact, "location(host %s) IN jurisdiction(li %s) = {%s}: location unknown",
                  h->id, l->id, jur);
@@ -257,12 +289,11 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
                    l->id, jur, h->id, v->id, role_words(m, l, x->e[0]));
       }
-      render_loc(h, loc, sizeof loc);
-      snprintf(fact, sizeof fact, "location(host %s) = %s IN jurisdiction(li %s) = {%s}: false",
-               h->id, loc, l->id, jur);
-      return add(out, rule, subj, fact,
-                 "LI %s is issued in %s; host %s is located in %s, and runs VM %s, %s", l->id, jur,
-                 h->id, loc, v->id, role_words(m, l, x->e[0]));
+      cat(fact, sizeof fact, "location(host ", h->id, ") = ", loc, " IN jurisdiction(li ", l->id,
+          ") = {", jur, "}: false", NULL);
+      cat(words, sizeof words, "LI ", l->id, " is issued in ", jur, "; host ", h->id,
+          " is located in ", loc, ", and runs VM ", v->id, ", ", role_words(m, l, x->e[0]), NULL);
+      return verdict_add(out, rule, subj, words, fact);
     }
     case MODEL_R4: {
       const char *a = m->vms.a[l->monitored].id, *b = m->vms.a[l->host].id;
@@ -376,15 +407,13 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    v->id, role_noun(m, y, x->subj), y->id, m->hyps.a[x->e[0]].id, h->id,
                    trust_words(h->trust), h->loc.known ? "" : "; no location");
       }
-      render_jur(&m->jurs.a[y->jur], jur, sizeof jur);
-      render_loc(h, loc, sizeof loc);
-      snprintf(fact, sizeof fact,
-               "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host %s at %s IN {%s}: "
-               "false",
-               h->id, loc, jur);
-      return add(out, rule, subj, fact,
-                 "LI %s is issued in %s; host %s is located in %s; VM %s, %s, would run there",
-                 y->id, jur, h->id, loc, v->id, role_words(m, y, x->subj));
+      const char *jur = DESC(&m->jurs.a[y->jur]), *loc = WHERE(h);
+      cat(fact, sizeof fact, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ",
+          h->id, " at ", loc, " IN {", jur, "}: false", NULL);
+      cat(words, sizeof words, "LI ", y->id, " is issued in ", jur, "; host ", h->id,
+          " is located in ", loc, "; VM ", v->id, ", ", role_words(m, y, x->subj),
+          ", would run there", NULL);
+      return verdict_add(out, rule, subj, words, fact);
     }
     case MODEL_MOVE1: {
       const mvm *v = &m->vms.a[x->subj];
@@ -395,13 +424,13 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_MOVE2: {
       const mhost *h = &m->hosts.a[x->e[1]];
-      snprintf(fact, sizeof fact, "h.executesOn.trusted: host %s: false (%s%s)", h->id,
-               model_trust_name(h->trust), h->loc.known ? "" : ", no location");
-      return add(out, rule, subj, fact,
-                 "VM %s may run only on trusted hardware; hypervisor %s runs on host %s, which is "
-                 "not trusted (%s%s)",
-                 x->subj == NONE ? "?" : m->vms.a[x->subj].id, m->hyps.a[x->e[0]].id, h->id,
-                 trust_words(h->trust), h->loc.known ? "" : "; no location");
+      cat(fact, sizeof fact, "h.executesOn.trusted: host ", h->id, ": false (",
+          model_trust_name(h->trust), h->loc.known ? ")" : ", no location)", NULL);
+      cat(words, sizeof words, "VM ", m->vms.a[x->subj].id,
+          " may run only on trusted hardware; hypervisor ", m->hyps.a[x->e[0]].id,
+          " runs on host ", h->id, ", which is not trusted (", trust_words(h->trust),
+          h->loc.known ? ")" : "; no location)", NULL);
+      return verdict_add(out, rule, subj, words, fact);
     }
     case MODEL_DOMAIN: {
       const mdomain *d = &m->domains.a[x->subj];
@@ -442,11 +471,12 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
       if (x->code == F_LEVEL_DOMAIN) break;
-      snprintf(fact, sizeof fact, "class(vm %s) = %s <= protection(host %s) = %s: false", v->id,
-               model_class_name(v->cls), h->id, model_class_name(h->protection));
-      return add(out, rule, subj, fact,
-                 "VM %s has sensitivity %s; host %s's protection level admits VNFs up to %s", v->id,
-                 model_class_name(v->cls), h->id, model_class_name(h->protection));
+      cat(fact, sizeof fact, "class(vm ", v->id, ") = ", model_class_name(v->cls),
+          " <= protection(host ", h->id, ") = ", model_class_name(h->protection), ": false", NULL);
+      cat(words, sizeof words, "VM ", v->id, " has sensitivity ", model_class_name(v->cls),
+          "; host ", h->id, "'s protection level admits VNFs up to ",
+          model_class_name(h->protection), NULL);
+      return verdict_add(out, rule, subj, words, fact);
     }
     default: break;
   }

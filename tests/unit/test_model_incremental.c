@@ -3,7 +3,9 @@
  * connections, groups, storage, LIs, time, domains, removals) the
  * violations the index maintained incrementally equal those of a full
  * re-evaluation from scratch, and a decision (move, connect, attach) leaves
- * the violations exactly as they were. The seed is fixed so a failure
+ * the violations exactly as they were; a move decision that asks only the
+ * connection paths a move can break answers exactly as one that
+ * re-evaluates everything the move touches. The seed is fixed so a failure
  * repeats; LISEC_MODEL_SEED overrides it and LISEC_MODEL_STEPS runs longer. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "model/internal.h"
 #include "model/model.h"
 
 static const int64_t T0 = 1780272000; /* 2026-06-01 */
@@ -156,6 +159,28 @@ static model *build(void) {
   for (int i = 0; i < NGROUP; i++) random_group(m, groups[i], 1 + (int)rnd(4));
   for (int i = 0; i < NLI + 100; i++) snprintf(lis[i], sizeof lis[i], "li%d", i);
   for (int i = 0; i < NLI; i++) add_li(m, i);
+  /* A few LIs whose monitored VM and LI VM share a machine and an IPC
+   * path, so moves can break connection paths. */
+  for (int k = 0; k < 8; k++) {
+    char c[16], g[16], l[16];
+    snprintf(c, sizeof c, "ipc%d", k);
+    snprintf(g, sizeof g, "gp%d", k);
+    snprintf(l, sizeof l, "lp%d", k);
+    model_vm_spec s = {.id = vms[2 * k + 1], .hypervisor = hyps[k], .sensitivity = MODEL_CLASS_LI,
+                       .domain = "li", .paired = true};
+    must(model_vm_put(m, &s, &err), &err);
+    must(model_vm_move(m, vms[2 * k], hyps[k], &err), &err);
+    model_conn_spec cs = {.id = c, .a = vms[2 * k], .b = vms[2 * k + 1], .kind = MODEL_CONN_IPC,
+                          .secure = true};
+    must(model_conn_put(m, &cs, &err), &err);
+    const char *cl[] = {c};
+    model_group_spec gs = {.id = g, .n = 1, .connections = cl};
+    must(model_group_put(m, &gs, &err), &err);
+    model_li_spec ls = {.id = l, .jurisdiction = "nordic", .lea = "lea", .monitored = vms[2 * k],
+                        .host = vms[2 * k + 1], .storage = sts[0], .valid_from = T0 - 100,
+                        .valid_until = T0 + 100};
+    must(model_li_put(m, &ls, &err), &err);
+  }
   model_batch_end(m);
   return m;
 }
@@ -273,6 +298,26 @@ static void mutate(model *m, int op) {
   }
 }
 
+/* The per-VM counts the move decision relies on, recomputed from scratch. */
+static void check_counters(const model *m) {
+  for (uint32_t v = 0; v < m->vms.n; v++) {
+    const mvm *x = &m->vms.a[v];
+    if (!x->alive) continue;
+    uint32_t ipc = 0, hosted = 0;
+    for (uint32_t i = 0; i < x->conns.n; i++) {
+      const mconn *c = &m->conns.a[x->conns.v[i]];
+      ipc += c->kind == MODEL_CONN_IPC && c->groups.n;
+    }
+    for (uint32_t i = 0; i < x->lis.n; i++) {
+      const mli *l = &m->lis.a[x->lis.v[i]];
+      hosted += l->active && l->host == v;
+    }
+    if (ipc != x->ipc_grouped || hosted != x->n_hosted)
+      fail_msg("VM %s: %u grouped IPC connections (counted %u), %u LIs hosted (counted %u)", x->id,
+               ipc, x->ipc_grouped, hosted, x->n_hosted);
+  }
+}
+
 static void test_incremental_equals_full(void **state) {
   (void)state;
   const char *seed = getenv("LISEC_MODEL_SEED");
@@ -287,6 +332,7 @@ static void test_incremental_equals_full(void **state) {
     int op = (int)rnd(14);
     char *before = dump(m);
     mutate(m, op);
+    check_counters(m);
     char *incremental = dump(m);
     model_evaluate_all(m);
     char *full = dump(m);
@@ -312,7 +358,7 @@ static void test_decisions_leave_model(void **state) {
   (void)state;
   rng_state = 0x1234567887654321ull;
   model *m = build();
-  size_t denied = 0, allowed = 0;
+  size_t denied = 0, allowed = 0, moves = 0, paths = 0;
   for (int step = 0; step < 800; step++) {
     mutate(m, (int)rnd(14)); /* keep the platform moving */
     char *before = dump(m);
@@ -320,7 +366,26 @@ static void test_decisions_leave_model(void **state) {
     lisec_err err = {0};
     int rc;
     switch (rnd(3)) {
-      case 0: rc = model_decide_move(m, vms[rnd((uint32_t)nvms)], hyps[rnd(NHYP)], &v, &err); break;
+      case 0: {
+        const char *vm = vms[rnd(3) ? rnd(16) : rnd((uint32_t)nvms)], *hyp = hyps[rnd(NHYP)];
+        rc = model_decide_move(m, vm, hyp, &v, &err);
+        uint32_t vi, hi;
+        if (rc == 0 && strmap_get(&m->vms.ids, vm, &vi) && strmap_get(&m->hyps.ids, hyp, &hi)) {
+          model_verdict g;
+          assert_int_equal(decide_move_impl(m, vi, hi, &g, true, &err), 0);
+          json_t *a = model_verdict_json(&v), *b = model_verdict_json(&g);
+          if (!json_equal(a, b)) {
+            char *x = json_dumps(a, 0), *y = json_dumps(b, 0);
+            fail_msg("step %d: move %s to %s: narrow %s, generic %s", step, vm, hyp, x, y);
+          }
+          json_decref(a);
+          json_decref(b);
+          model_verdict_free(&g);
+          moves++;
+          paths += v.n && v.reasons[v.n - 1].rule <= MODEL_R5 && v.reasons[v.n - 1].rule >= MODEL_R4;
+        }
+        break;
+      }
       case 1: rc = model_decide_attach(m, sts[rnd(NST)], vms[rnd((uint32_t)nvms)], &v, &err); break;
       default: {
         int a = (int)rnd((uint32_t)nvms), b = (int)rnd((uint32_t)nvms);
@@ -349,7 +414,10 @@ static void test_decisions_leave_model(void **state) {
     free(inc);
     free(full);
   }
-  print_message("decisions: %zu allowed, %zu denied\n", allowed, denied);
+  print_message("decisions: %zu allowed, %zu denied; %zu moves compared with the generic way, "
+                "%zu denied for a broken path\n",
+                allowed, denied, moves, paths);
+  assert_true(paths > 0);
   assert_true(allowed > 50 && denied > 50);
   model_free(m);
 }
