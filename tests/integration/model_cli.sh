@@ -99,3 +99,26 @@ expect 2 model check "$work/does-not-exist.json"
 expect 2 model check
 expect 2 model check "$hl" --at yesterday
 pass "unknown --move ids, a missing file, missing arguments and a bad --at: exit 2"
+
+# docs/topology.schema.json accepts both examples and refuses what it can see.
+if python3 -c "import jsonschema" 2>/dev/null; then
+  python3 - "$src" <<'PY' || fail "topology schema"
+import json, sys, jsonschema
+src = sys.argv[1]
+schema = json.load(open(f"{src}/docs/topology.schema.json"))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+for f in ("helsinki-london.json", "topology-large.json"):
+    v.validate(json.load(open(f"{src}/examples/{f}")))
+bad = [{"hostz": []},
+       {"hosts": [{"id": "h", "protection": "top"}]},
+       {"vms": [{"id": "a", "hypervisor": ["x", "y"], "sensitivity": "li", "domain": "d"}]},
+       {"jurisdictions": [{"id": "j", "codes": []}]},
+       {"hosts": [{"id": "h", "protection": "li", "location": {"country": "fi"}}]}]
+for b in bad:
+    assert not v.is_valid(b), b
+PY
+  pass "docs/topology.schema.json: both examples valid, malformed documents not"
+else
+  echo "skip: python3-jsonschema not installed"
+fi
