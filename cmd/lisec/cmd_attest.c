@@ -36,9 +36,11 @@ static const char attest_usage_text[] =
     "       lisec attest nonce --state FILE [--ttl SECONDS]\n"
     "         issues a 32-byte nonce (hex on stdout) valid for SECONDS (default 60)\n"
     "       lisec attest makecredential --ek EK.pub --ak AK.pub (--secret HEX | --secret-file F)\n"
-    "                           -o CRED\n"
+    "                           [--ek-cert EK.crt --ek-ca MANUFACTURERS.pem] -o CRED\n"
     "         TPM2_MakeCredential for the AK's Name under the EK (TPM2B_PUBLIC files), in\n"
-    "         tpm2_makecredential's output format; refuses a key that is not an AK\n"
+    "         tpm2_makecredential's output format; refuses a key that is not an AK, and\n"
+    "         with --ek-cert an EK certificate (DER) that is not for this EK or does not\n"
+    "         chain to a TPM manufacturer CA\n"
     "       lisec attest host-id --ek EK.pub\n"
     "Exit 0: verified; 1: rejected (reasons given); 2: usage or bad input.";
 
@@ -289,8 +291,10 @@ out:
 
 static int cmd_makecredential(int argc, char **argv) {
   const char *ek_path = NULL, *ak_path = NULL, *secret_hex = NULL, *secret_file = NULL,
-             *out_path = NULL;
+             *out_path = NULL, *cert_path = NULL, *ca_path = NULL;
   static const struct option opts[] = {{"ek", required_argument, 0, 'e'},
+                                       {"ek-cert", required_argument, 0, 'c'},
+                                       {"ek-ca", required_argument, 0, 'C'},
                                        {"ak", required_argument, 0, 'a'},
                                        {"secret", required_argument, 0, 's'},
                                        {"secret-file", required_argument, 0, 'f'},
@@ -305,21 +309,33 @@ static int cmd_makecredential(int argc, char **argv) {
     case 's': secret_hex = optarg; break;
     case 'f': secret_file = optarg; break;
     case 'o': out_path = optarg; break;
+    case 'c': cert_path = optarg; break;
+    case 'C': ca_path = optarg; break;
     default: return usage();
     }
   }
-  if (optind != argc || !ek_path || !ak_path || !out_path || !secret_hex == !secret_file)
+  if (optind != argc || !ek_path || !ak_path || !out_path || !secret_hex == !secret_file ||
+      !cert_path != !ca_path)
     return usage();
-  uint8_t *ek = NULL, *akb = NULL, *sf = NULL, secret[ATTEST_CREDENTIAL_SECRET_MAX];
-  size_t ek_len = 0, ak_len = 0, sf_len = 0, secret_len = 0;
+  uint8_t *ek = NULL, *akb = NULL, *sf = NULL, *cert = NULL, *ca = NULL,
+          secret[ATTEST_CREDENTIAL_SECRET_MAX];
+  size_t ek_len = 0, ak_len = 0, sf_len = 0, secret_len = 0, cert_len = 0, ca_len = 0;
   attest_ak *ak = NULL;
   lisec_buf blob;
   lisec_err err = {0};
   int result = CLI_ERROR;
   lisec_buf_init(&blob, 8192);
   if (read_file("--ek", ek_path, ATTEST_TPM_PUBLIC_MAX, &ek, &ek_len) ||
-      read_file("--ak", ak_path, ATTEST_TPM_PUBLIC_MAX, &akb, &ak_len))
+      read_file("--ak", ak_path, ATTEST_TPM_PUBLIC_MAX, &akb, &ak_len) ||
+      (cert_path && read_file("--ek-cert", cert_path, 16384, &cert, &cert_len)) ||
+      (ca_path && read_file("--ek-ca", ca_path, 1u << 20, &ca, &ca_len)))
     goto out;
+  /* The EK is the host's identity: with a certificate, it must be a TPM's. */
+  if (cert && attest_ek_cert_check(ek, ek_len, cert, cert_len, ca, ca_len, 0, &err) != 0) {
+    cli_fail("%s", err.msg);
+    result = err.code == LISEC_EDENIED ? CLI_REFUSED : CLI_ERROR;
+    goto out;
+  }
   if (secret_hex) {
     if (parse_hex_arg("--secret", secret_hex, secret, sizeof secret, &secret_len)) goto out;
   } else {
@@ -350,7 +366,7 @@ out:
   if (sf) crypto_wipe(sf, sf_len);
   lisec_buf_free(&blob);
   attest_ak_free(ak);
-  free(ek), free(akb), free(sf);
+  free(ek), free(akb), free(sf), free(cert), free(ca);
   return result;
 }
 

@@ -35,21 +35,42 @@ conf A rsa ecc
 evgen --log fw-A.bin --extends fw-A.txt --reference ref.json
 tpm_extend fw-A.txt
 
-# ---- enrolment --------------------------------------------------------------
-agent A enrol --out enrolA >/dev/null 2>enrol.err || { cat enrol.err; fail "agent enrol"; }
+# ---- the TPM vendor's EK certificate, in NV as manufacturers provision it ----
 tpm2_createek -c ek.ctx -G rsa -u ek-tools.pub >/dev/null
 tpm2_readpublic -c ek.ctx -f pem -o ek-tools.pem >/dev/null
 tpm_flush
+mfr_ca() { # mfr_ca NAME: a TPM manufacturer's CA
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+  openssl req -x509 -new -key "$1.key" -subj "/O=TPM Vendor $1/CN=EK CA" -days 30 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+    -out "$1.crt" 2>/dev/null || fail "openssl: manufacturer CA"
+}
+mfr_ca mfr
+mfr_ca rogue
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\n' >ek.ext
+openssl x509 -new -force_pubkey ek-tools.pem -subj "/CN=EK of TPM A" -CA mfr.crt -CAkey mfr.key \
+  -days 30 -extfile ek.ext -outform DER -out ekcert.der 2>/dev/null || fail "openssl: EK certificate"
+size=$(stat -c %s ekcert.der)
+tpm2_nvdefine 0x01c00002 -C o -s "$size" -a "ownerread|ownerwrite|authread|authwrite|no_da" \
+  >/dev/null || fail "tpm2_nvdefine"
+tpm2_nvwrite 0x01c00002 -C o -i ekcert.der >/dev/null || fail "tpm2_nvwrite"
+
+# ---- enrolment --------------------------------------------------------------
+agent A enrol --out enrolA >/dev/null 2>enrol.err || { cat enrol.err; fail "agent enrol"; }
 cmp -s enrolA/ek.pub ek-tools.pub || fail "the agent's EK is not the TCG default EK tpm2_createek makes"
+cmp -s enrolA/ek.crt ekcert.der || fail "the agent did not hand over the EK certificate from NV"
 host=$(cat enrolA/host_id)
 [ "$host" = "$(host_id_openssl ek-tools.pem)" ] || fail "host id differs from openssl's"
 [ "$host" = "$(lisec attest host-id --ek enrolA/ek.pub)" ] || fail "lisec attest host-id differs"
 [ "$host" = "$(agent A host-id)" ] || fail "agent host-id differs"
-pass "enrol: the TCG default EK, host id = SHA-256 of its SPKI"
+pass "enrol: the TCG default EK and its NV certificate, host id = SHA-256 of its SPKI"
 
 secret=$(openssl rand -hex 32)
-lisec attest makecredential --ek enrolA/ek.pub --ak enrolA/ak.pub --secret "$secret" -o credA.bin ||
-  fail "makecredential"
+lisec attest makecredential --ek enrolA/ek.pub --ak enrolA/ak.pub --secret "$secret" \
+  --ek-cert enrolA/ek.crt --ek-ca mfr.crt -o credA.bin || fail "makecredential"
+expect 1 'does not chain to a TPM manufacturer CA' lisec attest makecredential --ek enrolA/ek.pub \
+  --ak enrolA/ak.pub --secret "$secret" --ek-cert enrolA/ek.crt --ek-ca rogue.crt -o x.bin
+pass "the EK certificate chains to the manufacturer's CA, not to another"
 agent A activate --credential credA.bin --out got.bin || fail "agent activate"
 [ "$(xxd -p -c 256 got.bin)" = "$secret" ] || fail "activated secret differs"
 pass "lisec MakeCredential -> agent TPM2_ActivateCredential returns the secret"
@@ -69,6 +90,9 @@ sed -i 's/^eventlog = .*/eventlog =/' agent-B.conf
 agent B enrol --out enrolB >/dev/null 2>&1 || fail "agent B enrol"
 lisec attest makecredential --ek enrolB/ek.pub --ak enrolB/ak.pub --secret "$secret" -o credB.bin ||
   fail "makecredential B"
+[ -e enrolB/ek.crt ] && fail "host B has no EK certificate, yet one was handed over"
+expect 1 'for another key than the EK' lisec attest makecredential --ek enrolB/ek.pub \
+  --ak enrolB/ak.pub --secret "$secret" --ek-cert enrolA/ek.crt --ek-ca mfr.crt -o x.bin
 agent B activate --credential credB.bin --out gotB.bin || fail "agent B activate"
 [ "$(xxd -p -c 256 gotB.bin)" = "$secret" ] || fail "B: activated secret differs"
 pass "ECC EK (ECDH + KDFe) and RSA AK: credential activated"
