@@ -551,6 +551,56 @@ static void test_location_parse(void **state) {
   free_pki(&p), free_pki(&other);
 }
 
+static blob pem_of(X509 *c) {
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(b, c);
+  char *p = NULL;
+  long n = BIO_get_mem_data(b, &p);
+  blob out = {malloc((size_t)n), (size_t)n};
+  memcpy(out.p, p, (size_t)n);
+  BIO_free(b);
+  return out;
+}
+
+static blob der_of(X509 *c) {
+  unsigned char *d = NULL;
+  int n = i2d_X509(c, &d);
+  blob out = {malloc((size_t)n), (size_t)n};
+  memcpy(out.p, d, (size_t)n);
+  OPENSSL_free(d);
+  return out;
+}
+
+static void test_ek_certificate(void **state) {
+  (void)state;
+  blob ek = fixture("ek.pub"), ekpem = fixture("ek.pem");
+  BIO *b = BIO_new_mem_buf(ekpem.p, (int)ekpem.n);
+  EVP_PKEY *ekkey = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+  BIO_free(b);
+  assert_non_null(ekkey);
+  pki mfr = make_pki(), rogue = make_pki();
+  X509 *cert = make_cert(ekkey, mfr.ca_key, mfr.ca, "EK", false);
+  X509 *other = make_cert(mfr.key, mfr.ca_key, mfr.ca, "not the EK", false);
+  blob der = der_of(cert), oder = der_of(other), ca = pem_of(mfr.ca), rca = pem_of(rogue.ca);
+  lisec_err err = {0};
+  assert_int_equal(attest_ek_cert_check(ek.p, ek.n, der.p, der.n, ca.p, ca.n, 0, &err), 0);
+  assert_int_equal(attest_ek_cert_check(ek.p, ek.n, der.p, der.n, rca.p, rca.n, 0, &err),
+                   LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "does not chain"));
+  assert_int_equal(attest_ek_cert_check(ek.p, ek.n, oder.p, oder.n, ca.p, ca.n, 0, &err),
+                   LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "another key"));
+  assert_int_equal(attest_ek_cert_check(ek.p, ek.n, der.p, der.n - 1, ca.p, ca.n, 0, &err),
+                   LISEC_EINVAL);
+  /* Valid now, but not a year from now. */
+  assert_int_equal(attest_ek_cert_check(ek.p, ek.n, der.p, der.n, ca.p, ca.n,
+                                        lisec_time_now() + 366 * 86400, &err),
+                   LISEC_EDENIED);
+  X509_free(cert), X509_free(other), EVP_PKEY_free(ekkey);
+  free(der.p), free(oder.p), free(ca.p), free(rca.p), free(ek.p), free(ekpem.p);
+  free_pki(&mfr), free_pki(&rogue);
+}
+
 /* ---- the whole appraisal on the fixtures -------------------------------- */
 
 typedef struct world {
@@ -845,6 +895,7 @@ int main(void) {
       cmocka_unit_test(test_eventlog_startup_locality),
       cmocka_unit_test(test_policy_parse),
       cmocka_unit_test(test_location_parse),
+      cmocka_unit_test(test_ek_certificate),
       cmocka_unit_test_setup_teardown(test_verify_good, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_verify_fails_closed, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_verify_rejections, setup_world, teardown_world),
