@@ -889,5 +889,24 @@ int main(int argc, char **argv) {
   sqlite3_finalize(q.path);
   sqlite3_close(db);
   model_free(m);
+  free(dv);
+  free(dh);
+  free(lat);
+  free(lat_orig);
+  free(lisec_n);
+  free(slat);
+  free(up);
+  free(H);
+  free(hyp_host);
+  free(V);
+  free(C);
+  free(G);
+  free(st_root);
+  free(att);
+  free(J);
+  free(L);
+  free(pairset);
+  free(attset);
+  for (int c = 0; c < NCOUNTRY; c++) free(subs_of[c]);
   return mismatch || disagree ? 1 : 0;
 }
