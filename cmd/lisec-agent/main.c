@@ -264,7 +264,7 @@ static int runtime_events(const settings *s, uint32_t reset, lisec_buf *out, boo
   }
   int rc = 0;
   if (!m1 && !m2) {
-    if (strtoul((char *)r, NULL, 10) == reset) {
+    if (r && strtoul((char *)r, NULL, 10) == reset) {
       if (lisec_buf_append(out, log, ll)) rc = fail("event log too large");
     } else {
       *stale = true; /* measured in an earlier boot: the PCRs have been reset since */
@@ -353,7 +353,8 @@ static int cmd_measure_location(const settings *s, const char *cert_path) {
       read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &old, &old_len, &m2))
     goto done;
   /* Measurements of an earlier boot are gone from the PCRs: start over. */
-  if (!m1 && !m2 && strtoul((char *)r, NULL, 10) == reset && lisec_buf_append(&log, old, old_len)) {
+  if (!m1 && !m2 && r && strtoul((char *)r, NULL, 10) == reset &&
+      lisec_buf_append(&log, old, old_len)) {
     fail("runtime log too large");
     goto done;
   }

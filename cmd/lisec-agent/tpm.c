@@ -351,7 +351,9 @@ int agent_tpm_quote(agent_tpm *t, const uint8_t *nonce, size_t nonce_len, uint32
     return lisec_err_set(err, LISEC_EINVAL, "nonce too long");
   TPM2B_DATA q = {.size = (UINT16)nonce_len};
   memcpy(q.buffer, nonce, nonce_len);
-  TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+  TPMT_SIG_SCHEME scheme;
+  memset(&scheme, 0, sizeof scheme);
+  scheme.scheme = TPM2_ALG_NULL; /* the AK's own scheme */
   TPML_PCR_SELECTION sel;
   selection(mask, &sel);
   /* A PCR extended between the quote and the read would make the values
@@ -363,7 +365,7 @@ int agent_tpm_quote(agent_tpm *t, const uint8_t *nonce, size_t nonce_len, uint32
                             &scheme, &sel, &quoted, &signature);
     if (rc != TSS2_RC_SUCCESS) return tss_fail(err, "Quote", rc);
     attest_quote parsed;
-    uint8_t d[ATTEST_DIGEST_LEN];
+    uint8_t d[ATTEST_DIGEST_LEN] = {0};
     int r = read_pcrs(t, mask, pcrs, err);
     if (!r) r = attest_quote_parse(quoted->attestationData, quoted->size, &parsed, err);
     if (!r) r = attest_pcrs_digest(pcrs, d);

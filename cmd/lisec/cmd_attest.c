@@ -69,11 +69,11 @@ static int parse_hex_arg(const char *what, const char *hex, uint8_t *out, size_t
 static void print_human(const json_t *v) {
   bool ok = json_is_true(json_object_get(v, "verified"));
   const json_t *r = json_object_get(v, "reasons"), *w = json_object_get(v, "warnings");
-  size_t i;
-  json_t *x;
   printf("%s\n", ok ? "verified" : "REJECTED");
-  json_array_foreach(r, i, x) printf("  reason: %s\n", json_string_value(x));
-  json_array_foreach(w, i, x) printf("  warning: %s\n", json_string_value(x));
+  for (size_t i = 0; i < json_array_size(r); i++)
+    printf("  reason: %s\n", json_string_value(json_array_get(r, i)));
+  for (size_t i = 0; i < json_array_size(w); i++)
+    printf("  warning: %s\n", json_string_value(json_array_get(w, i)));
   const json_t *q = json_object_get(v, "quote");
   if (q)
     printf("  TPM resetCount %lld, restartCount %lld, clock %lld ms, safe %s\n",

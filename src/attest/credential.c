@@ -138,7 +138,7 @@ int attest_credential_make(const uint8_t *ek_pub, size_t ek_len, const uint8_t *
     return lisec_err_set(err, LISEC_EINVAL, "make credential: AK name is not a TPM Name");
   TPM2B_PUBLIC ekp;
   int rc = attest_tpm_public_parse(ek_pub, ek_len, &ekp, err);
-  if (rc) return lisec_err_wrap(err, "EK");
+  if (rc) return ATTEST_WRAP(rc, err, "EK");
   const TPMT_PUBLIC *ek = &ekp.publicArea;
   /* An EK is a restricted decryption (storage) key with an AES-CFB inner
    * wrapper; the credential is encrypted with exactly that algorithm. */
@@ -155,7 +155,8 @@ int attest_credential_make(const uint8_t *ek_pub, size_t ek_len, const uint8_t *
   if (!md) return lisec_err_set(err, LISEC_EINVAL, "EK: nameAlg 0x%04x", ek->nameAlg);
   size_t dlen = (size_t)EVP_MD_get_size(md), sym_len = sym->keyBits.aes / 8;
   EVP_PKEY *ekkey = NULL;
-  if ((rc = attest_tpm_public_to_pkey(ek, &ekkey, err))) return lisec_err_wrap(err, "EK");
+  rc = attest_tpm_public_to_pkey(ek, &ekkey, err);
+  if (rc) return ATTEST_WRAP(rc, err, "EK");
 
   uint8_t seed[EVP_MAX_MD_SIZE], symkey[32], hmackey[EVP_MAX_MD_SIZE], hmac[EVP_MAX_MD_SIZE];
   uint8_t plain[2 + ATTEST_CREDENTIAL_SECRET_MAX], enc_identity[2 + ATTEST_CREDENTIAL_SECRET_MAX];

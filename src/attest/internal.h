@@ -18,6 +18,10 @@ int attest_sha256(const void *data, size_t len, uint8_t out[ATTEST_DIGEST_LEN]);
 /* SHA-256(a || b) for PCR extension: out may alias a. */
 int attest_extend(uint8_t pcr[ATTEST_DIGEST_LEN], const uint8_t digest[ATTEST_DIGEST_LEN]);
 
+/* Prefixes err's reason with context and returns rc (never 0 for a
+ * failure, whatever err holds). */
+#define ATTEST_WRAP(rc, err, ...) (lisec_err_wrap((err), __VA_ARGS__), (rc))
+
 /* Adds a reason to the verdict (kept to ATTEST_REASONS_MAX, the rest
  * counted) and clears ok. */
 void attest_reason(attest_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

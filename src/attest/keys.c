@@ -57,11 +57,11 @@ void attest_ak_verify_ctx_release(const attest_ak *ak) {
 }
 
 int attest_tpm_public_parse(const uint8_t *buf, size_t len, TPM2B_PUBLIC *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
   if (!buf || len == 0) return lisec_err_set(err, LISEC_EINVAL, "TPM public key: empty");
   if (len > ATTEST_TPM_PUBLIC_MAX)
     return lisec_err_set(err, LISEC_ETOOBIG, "TPM public key: %zu bytes", len);
   size_t off = 0;
-  memset(out, 0, sizeof *out);
   TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, out);
   if (rc != TSS2_RC_SUCCESS)
     return lisec_err_set(err, LISEC_EINVAL, "TPM public key: not a TPM2B_PUBLIC (tss2 0x%x)", rc);
@@ -179,19 +179,21 @@ static const char *ak_refusal(const TPMT_PUBLIC *p) {
 int attest_ak_from_tpm_public(const uint8_t *pub, size_t len, attest_ak **out, lisec_err *err) {
   TPM2B_PUBLIC p;
   int rc = attest_tpm_public_parse(pub, len, &p, err);
-  if (rc) return lisec_err_wrap(err, "AK");
+  if (rc) return ATTEST_WRAP(rc, err, "AK");
   const char *why = ak_refusal(&p.publicArea);
   if (why) return lisec_err_set(err, LISEC_EDENIED, "TR103308-O.1.6: key is not an AK: %s", why);
   EVP_PKEY *k = NULL;
-  if ((rc = attest_tpm_public_to_pkey(&p.publicArea, &k, err))) return lisec_err_wrap(err, "AK");
+  rc = attest_tpm_public_to_pkey(&p.publicArea, &k, err);
+  if (rc) return ATTEST_WRAP(rc, err, "AK");
   attest_ak *ak = ak_new(k, p.publicArea.type == TPM2_ALG_RSA);
   if (!ak) {
     EVP_PKEY_free(k);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  if ((rc = attest_tpm_public_name(&p.publicArea, ak->name, &ak->name_len, err))) {
+  rc = attest_tpm_public_name(&p.publicArea, ak->name, &ak->name_len, err);
+  if (rc) {
     attest_ak_free(ak);
-    return lisec_err_wrap(err, "AK");
+    return ATTEST_WRAP(rc, err, "AK");
   }
   *out = ak;
   return 0;
@@ -204,7 +206,7 @@ int attest_ak_from_file_bytes(const uint8_t *buf, size_t len, attest_ak **out, l
   if (len > 16384) return lisec_err_set(err, LISEC_ETOOBIG, "AK: PEM larger than 16 KiB");
   EVP_PKEY *k = NULL;
   int rc = crypto_pkey_from_pem(buf, len, false, &k, err);
-  if (rc) return lisec_err_wrap(err, "AK");
+  if (rc) return ATTEST_WRAP(rc, err, "AK");
   bool rsa = EVP_PKEY_is_a(k, "RSA");
   char group[32] = "";
   size_t glen = 0;
@@ -251,7 +253,7 @@ static int ek_pkey(const uint8_t *ek_pub, size_t len, EVP_PKEY **out, lisec_err 
   TPM2B_PUBLIC p;
   int rc = attest_tpm_public_parse(ek_pub, len, &p, err);
   if (!rc) rc = attest_tpm_public_to_pkey(&p.publicArea, out, err);
-  return rc ? lisec_err_wrap(err, "EK") : 0;
+  return rc ? ATTEST_WRAP(rc, err, "EK") : 0;
 }
 
 int attest_host_id(const uint8_t *ek_pub, size_t len, char out[ATTEST_HOST_ID_LEN + 1],

@@ -65,9 +65,9 @@ static int parse_entry(const json_t *e, size_t idx, policy_entry *out, size_t *t
     return lisec_err_set(err, LISEC_EINVAL, "events[%zu]: not an object", idx);
   if (!only_keys(e, keys, &bad))
     return lisec_err_set(err, LISEC_EINVAL, "events[%zu]: unknown key \"%s\"", idx, bad);
-  if (lisec_json_get_int(e, "pcr", true, 0, ATTEST_PCR_COUNT - 1, &pcr, err) ||
-      lisec_json_get_str(e, "type", true, 64, &type, err))
-    return lisec_err_wrap(err, "events[%zu]", idx);
+  int rc = lisec_json_get_int(e, "pcr", true, 0, ATTEST_PCR_COUNT - 1, &pcr, err);
+  if (!rc) rc = lisec_json_get_str(e, "type", true, 64, &type, err);
+  if (rc) return ATTEST_WRAP(rc, err, "events[%zu]", idx);
   int64_t t = attest_event_type_parse(type);
   if (t < 0)
     return lisec_err_set(err, LISEC_EINVAL,
@@ -79,8 +79,8 @@ static int parse_entry(const json_t *e, size_t idx, policy_entry *out, size_t *t
   out->pcr = (uint32_t)pcr;
   out->type = (uint32_t)t;
   bool any = false;
-  if (lisec_json_get_bool(e, "any_digest", false, &any, err))
-    return lisec_err_wrap(err, "events[%zu]", idx);
+  if ((rc = lisec_json_get_bool(e, "any_digest", false, &any, err)))
+    return ATTEST_WRAP(rc, err, "events[%zu]", idx);
   const json_t *ds = json_object_get(e, "digests");
   if (any) {
     if (ds) return lisec_err_set(err, LISEC_EINVAL, "events[%zu]: any_digest and digests", idx);
@@ -120,7 +120,7 @@ int attest_policy_parse(const char *json, size_t len, attest_policy **out, lisec
     return lisec_err_set(err, LISEC_ETOOBIG, "policy: larger than %u bytes", ATTEST_POLICY_MAX);
   json_t *root = NULL;
   int rc = lisec_json_parse(json, len, &root, err);
-  if (rc) return lisec_err_wrap(err, "policy");
+  if (rc) return ATTEST_WRAP(rc, err, "policy");
   attest_policy *p = calloc(1, sizeof *p);
   const char *id = NULL, *bad = NULL;
   if (!p) {
