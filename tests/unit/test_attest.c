@@ -508,6 +508,19 @@ static void test_location_parse(void **state) {
   assert_string_equal(loc.subdivision, "FI-18");
   assert_int_equal(loc.reset_count, 7);
   assert_true(loc.latitude > 60.16 && loc.latitude < 60.18);
+  /* What attest_location_content writes for the issuing side parses back. */
+  attest_location want = loc;
+  char *content = attest_location_content(&want);
+  assert_non_null(content);
+  blob signed_content = sign_content(&p, content, 0);
+  attest_location back;
+  assert_int_equal(attest_location_parse(signed_content.p, signed_content.n, ca, 0, &back, &err), 0);
+  assert_string_equal(back.host_id, want.host_id);
+  assert_string_equal(back.site, want.site);
+  assert_int_equal(back.reset_count, want.reset_count);
+  assert_int_equal(back.issued_at, want.issued_at);
+  free(signed_content.p);
+  free(content);
   /* Another asset-management CA signed it. */
   assert_int_equal(location_with(&other, ca, "FI", "FI-18", "60.17", now, "", &loc, &err),
                    LISEC_EDENIED);
