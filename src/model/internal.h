@@ -80,7 +80,6 @@ enum {
   F_PEER,            /* an LI VM connected to a VM it may not operate with */
   F_PROTECTION,      /* class above the host's protection level */
   F_SAME_HYP,        /* moveVM onto its own hypervisor */
-  F_LEVEL_DOMAIN,    /* placement would mix a domain */
 };
 
 /* ---- entities ------------------------------------------------------------ */

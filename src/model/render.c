@@ -470,7 +470,6 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
-      if (x->code == F_LEVEL_DOMAIN) break;
       cat(fact, sizeof fact, "class(vm ", v->id, ") = ", model_class_name(v->cls),
           " <= protection(host ", h->id, ") = ", model_class_name(h->protection), ": false", NULL);
       cat(words, sizeof words, "VM ", v->id, " has sensitivity ", model_class_name(v->cls),
