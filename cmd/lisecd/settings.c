@@ -15,7 +15,10 @@ const char *const lisecd_known_settings[] = {
     "store.url",
     "log.level", "log.json",
     /* the audit log (ctl/record.c, ctl/auditlog.c) */
-    "audit.li_admin_key",
+    "audit.li_admin_key", "audit.origin", "audit.vkey_file",
+    "audit.checkpoint_entries", "audit.checkpoint_ms",
+    "audit.pkcs11_module", "audit.token", "audit.pin_file", "audit.key_label",
+    "audit.development_key_file", "audit.allow_development_key",
     /* the target vault (ctl/kek.c) */
     "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",

@@ -1,6 +1,7 @@
 /* The controller's core: opening the shared state (store URL, the vault's
  * KEK, the LI administration's public key) and each context's own store
  * connection, and the status and health use cases. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,28 +10,110 @@
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
 
+/* A secret-bearing file of at most max bytes, trailing newlines cut;
+ * *out is wiped and freed by the caller. */
+static int read_trimmed(const char *path, size_t max, uint8_t **out, size_t *len, lisec_err *err) {
+  int rc = lisec_file_read(path, max, out, len, err);
+  if (rc) return rc;
+  while (*len && ((*out)[*len - 1] == '\n' || (*out)[*len - 1] == '\r' || (*out)[*len - 1] == ' '))
+    (*out)[--*len] = 0;
+  return 0;
+}
+
 /* [audit] li_admin_key: a file with the LI administration's X25519 public
  * key in base64. Without it no LI record can be written (fail closed). */
-static int load_li_key(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
+static int load_li_key(const lisec_config *cfg, uint8_t pk[32], bool *set, lisec_err *err) {
   const char *path = lisec_config_str(cfg, "audit", "li_admin_key", NULL);
   if (!path) return 0;
   uint8_t *text = NULL, *key = NULL;
   size_t len = 0, klen = 0;
-  int rc = lisec_file_read(path, 1024, &text, &len, err);
-  if (rc) return rc;
-  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) text[--len] = 0;
-  rc = crypto_base64_decode((const char *)text, 64, &key, &klen, err);
-  if (rc == 0 && klen != sizeof sh->li_admin_pk)
+  int rc = read_trimmed(path, 1024, &text, &len, err);
+  if (rc == 0) rc = crypto_base64_decode((const char *)text, 64, &key, &klen, err);
+  if (rc == 0 && klen != 32)
     rc = lisec_err_set(err, LISEC_EINVAL, "%s: an X25519 public key is 32 bytes", path);
   if (rc == 0) {
-    memcpy(sh->li_admin_pk, key, klen);
-    sh->li_key_set = true;
+    memcpy(pk, key, 32);
+    *set = true;
   } else {
     lisec_err_wrap(err, "[audit] li_admin_key");
   }
   free(text);
   free(key);
   return rc;
+}
+
+static int config_u64(const lisec_config *cfg, const char *key, uint64_t max, uint64_t *out,
+                      lisec_err *err) {
+  const char *v = lisec_config_str(cfg, "audit", key, NULL);
+  if (!v) return 0;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno || end == v || *end || v[0] == '-' || n > max)
+    return lisec_err_set(err, LISEC_EINVAL, "[audit] %s: a whole number up to %llu", key,
+                         (unsigned long long)max);
+  *out = n;
+  return 0;
+}
+
+/* [audit]: the durable appender and its checkpoint key, in a PKCS#11 token
+ * or, asked for by name, a development file. Without a key lisecd does not
+ * start: an unsigned log is not tamper-evident (TR 103 308 5.5). */
+static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  uint8_t li_pk[32];
+  bool li_set = false;
+  uint64_t entries = 0, ms = 0;
+  int rc = load_li_key(cfg, li_pk, &li_set, err);
+  if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
+  if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
+  if (rc) return rc;
+  ctl_auditlog_config ac = {
+      .store_url = sh->store_url,
+      .origin = lisec_config_str(cfg, "audit", "origin", "lisec/audit"),
+      .li_pk = li_set ? li_pk : NULL,
+      .vkey_file = lisec_config_str(cfg, "audit", "vkey_file", NULL),
+      .checkpoint_entries = entries,
+      .checkpoint_ms = (uint32_t)ms,
+  };
+  const char *module = lisec_config_str(cfg, "audit", "pkcs11_module", NULL);
+  const char *dev = lisec_config_str(cfg, "audit", "development_key_file", NULL);
+  uint8_t *pin = NULL;
+  size_t pin_len = 0;
+  if (module) {
+    const char *pin_file = lisec_config_str(cfg, "audit", "pin_file", NULL);
+    if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[audit] pin_file is required with pkcs11_module");
+    if ((rc = read_trimmed(pin_file, 256, &pin, &pin_len, err))) return rc;
+    ac.pkcs11 = (ctl_auditlog_pkcs11){module, lisec_config_str(cfg, "audit", "token", "lisec"),
+                                      (const char *)pin,
+                                      lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), true};
+  } else if (dev) {
+    bool allowed = false;
+    if ((rc = lisec_config_bool(cfg, "audit", "allow_development_key", false, &allowed, err))) return rc;
+    if (!allowed)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "[audit] development_key_file needs allow_development_key = true: a "
+                           "checkpoint key in a file does not make the log tamper-evident (TR 103 308 5.5)");
+    ac.dev_key_file = dev;
+  } else {
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.5: the audit log needs a checkpoint signing key: set [audit] "
+                         "pkcs11_module (production) or development_key_file with "
+                         "allow_development_key = true");
+  }
+  rc = ctl_auditlog_open(s, &ac, &sh->audit, err);
+  if (pin) {
+    crypto_wipe(pin, pin_len);
+    free(pin);
+  }
+  crypto_wipe(li_pk, sizeof li_pk);
+  if (rc) {
+    lisec_err_wrap(err, "cannot open the audit log");
+    return rc;
+  }
+  if (ctl_auditlog_development(sh->audit))
+    LOG_WARN("DEVELOPMENT MODE: the audit log's checkpoint key is a plain file; anyone who can "
+             "read it can forge checkpoints (TR 103 308 5.5)");
+  return 0;
 }
 
 /* [vault]: the KEK in a PKCS#11 token, or a development file key that must
@@ -43,9 +126,8 @@ static int open_kek(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
     uint8_t *pin = NULL;
     size_t len = 0;
     if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[vault] pin_file is required with pkcs11_module");
-    int rc = lisec_file_read(pin_file, 256, &pin, &len, err);
+    int rc = read_trimmed(pin_file, 256, &pin, &len, err);
     if (rc) return rc;
-    while (len && (pin[len - 1] == '\n' || pin[len - 1] == '\r')) pin[--len] = 0;
     ctl_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"),
                                 (const char *)pin, lisec_config_str(cfg, "vault", "key_label", "lisec-kek"),
                                 true};
@@ -69,21 +151,28 @@ static int open_kek(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
 
 static void shared_free(ctl_shared *sh) {
   if (!sh) return;
+  ctl_pkg_close(sh);
+  ctl_attest_close(sh);
+  ctl_model_close(sh);
   ctl_kek_close(sh->kek);
-  pthread_mutex_destroy(&sh->record_lock);
+  ctl_auditlog_close(sh->audit);
   free(sh->store_url);
   free(sh);
 }
 
-static int shared_open(const lisec_config *cfg, ctl_shared **out, lisec_err *err) {
+/* The audit log first (every other topic records through it), then the
+ * vault's KEK and the topics that keep state. */
+static int shared_open(const lisec_config *cfg, lisec_store *s, ctl_shared **out, lisec_err *err) {
   ctl_shared *sh = calloc(1, sizeof *sh);
   if (!sh) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&sh->record_lock, NULL);
   sh->started_at = lisec_time_now();
   sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
   int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (rc == 0) rc = load_li_key(cfg, sh, err);
+  if (rc == 0) rc = open_audit(cfg, sh, s, err);
   if (rc == 0) rc = open_kek(cfg, sh, err);
+  if (rc == 0) rc = ctl_model_open(cfg, sh, s, err);
+  if (rc == 0) rc = ctl_attest_open(cfg, sh, s, err);
+  if (rc == 0) rc = ctl_pkg_open(cfg, sh, s, err);
   if (rc) {
     shared_free(sh);
     return rc;
@@ -102,7 +191,7 @@ int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err) {
   /* The store first: when it is unreachable, that is the reason to give. */
   int rc = store_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), &ctl->store, err);
   if (rc) lisec_err_wrap(err, "cannot open the store ([store] url)");
-  if (rc == 0) rc = shared_open(cfg, &ctl->shared, err);
+  if (rc == 0) rc = shared_open(cfg, ctl->store, &ctl->shared, err);
   if (rc) {
     ctl_close(ctl);
     return rc;

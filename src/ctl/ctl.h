@@ -1,6 +1,7 @@
 /* ctl/ is the controller: one function per use case, the only floor that
  * calls more than one domain module and the store. State that all API
- * workers share (configuration, start time, keys, the audit appender's lock)
+ * workers share (configuration, start time, keys, the audit appender, the
+ * model)
  * lives in ctl_shared; each worker thread has its own lisec_ctl with its own
  * store handle, because store handles are single-threaded. A topic adds its
  * use cases as src/ctl/<topic>.c with its own header src/ctl/<topic>.h. */
@@ -22,7 +23,6 @@ typedef struct ctl_shared ctl_shared;
 typedef struct lisec_ctl {
   ctl_shared *shared;
   lisec_store *store;
-  bool in_tx;       /* inside ctl_tx_begin/ctl_tx_end */
   bool owns_shared; /* opened by ctl_open (not ctl_open_worker): frees shared */
 } lisec_ctl;
 
@@ -47,16 +47,12 @@ typedef struct ctl_event {
 } ctl_event;
 
 /* Appends the event to the audit log and returns once it is durable. A use
- * case records before it answers and refuses when recording fails
- * (TR 103 308 §5.5, O.1.4). *index (may be NULL) gets its log position. */
+ * case records before it makes its change and refuses when recording fails
+ * (TR 103 308 §5.5, O.1.4); when the change fails after the record, it
+ * records that too (outcome "failed"). *index (may be NULL) gets its log
+ * position. */
 int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
                lisec_err *err);
-
-/* A change and its audit record commit together or not at all: begin, make
- * the change, ctl_record, then end with the result (commit when rc is 0, else
- * roll back; a failed commit is returned). Serialised across workers. */
-int ctl_tx_begin(lisec_ctl *ctl, lisec_err *err);
-int ctl_tx_end(lisec_ctl *ctl, int rc, lisec_err *err);
 
 /* GET /v1/status: {"version", "store": {"backend", "schema_version"},
  * "started_at", "uptime_seconds"}. */

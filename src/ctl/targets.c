@@ -1,6 +1,7 @@
-/* The target vault's use cases: validate, seal under the KEK, store the
- * sealed form only, record the act (sealed to the LI administration) in the
- * same transaction, answer. Plaintext identifiers live only in memory that
+/* The target vault's use cases: validate, seal under the KEK, record the act
+ * (sealed to the LI administration), store the sealed form only, answer. The
+ * record comes first, so no change is ever unrecorded; a change that fails
+ * after its record is recorded as failed. Plaintext identifiers live only in memory that
  * is wiped when freed (lisecd sets jansson's allocator to wipe). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,17 @@ static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   snprintf(subject, sizeof subject, "target %s", id);
   ctl_event ev = {action, subject, outcome, reason, true};
   return ctl_record(ctl, actor, &ev, NULL, err);
+}
+
+/* After a recorded change: when it failed, say so in the log too (the
+ * change's own error is what the caller sees). */
+static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
+                   int rc, lisec_err *err) {
+  if (rc) {
+    lisec_err ferr = {0};
+    (void)record(ctl, actor, action, id, "failed", err ? err->msg : NULL, &ferr);
+  }
+  return rc;
 }
 
 static int load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_version,
@@ -66,14 +78,11 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   vault_kek kek = ctl_kek_vault(ctl->shared->kek);
   vault_sealed s;
   if ((rc = vault_seal(id, auth, 1, json_object_get(body, "identifiers"), &kek, &s, err))) return rc;
-  if ((rc = ctl_tx_begin(ctl, err))) {
-    vault_sealed_free(&s);
-    return rc;
+  if (!(rc = record(ctl, actor, "target.add", id, "ok", NULL, err))) {
+    rc = save(ctl, &s, 0, err);
+    if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "target %s exists already", id);
+    rc = changed(ctl, actor, "target.add", id, rc, err);
   }
-  rc = save(ctl, &s, 0, err);
-  if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "target %s exists already", id);
-  if (!rc) rc = record(ctl, actor, "target.add", id, "ok", NULL, err);
-  rc = ctl_tx_end(ctl, rc, err);
   if (!rc) *out = meta(&s);
   vault_sealed_free(&s);
   return rc;
@@ -123,23 +132,19 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   rc = vault_seal(id, old.authorisation, old.version + 1, json_object_get(body, "identifiers"), &kek, &s, err);
   vault_sealed_free(&old);
   if (rc) return rc;
-  if (!(rc = ctl_tx_begin(ctl, err))) {
-    rc = save(ctl, &s, doc_version, err);
-    if (!rc) rc = record(ctl, actor, "target.update", id, "ok", NULL, err);
-    rc = ctl_tx_end(ctl, rc, err);
-  }
+  if (!(rc = record(ctl, actor, "target.update", id, "ok", NULL, err)))
+    rc = changed(ctl, actor, "target.update", id, save(ctl, &s, doc_version, err), err);
   if (!rc) *out = meta(&s);
   vault_sealed_free(&s);
   return rc;
 }
 
 int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
-  int rc = ctl_tx_begin(ctl, err);
+  int rc = record(ctl, actor, "target.remove", id, "ok", NULL, err);
   if (rc) return rc;
   rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
-  if (!rc) rc = record(ctl, actor, "target.remove", id, "ok", NULL, err);
-  return ctl_tx_end(ctl, rc, err);
+  return changed(ctl, actor, "target.remove", id, rc, err);
 }
 
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
@@ -184,7 +189,9 @@ static int collect_id(void *ctx, const char *id, const char *body, int64_t versi
 int ctl_target_rewrap_all(lisec_ctl *ctl, const ctl_actor *actor, const vault_kek *old_kek,
                           const vault_kek *new_kek, size_t *count, lisec_err *err) {
   rewrap_ctx rc_ctx = {ctl, old_kek, new_kek, 0, err, json_array()};
-  int rc = ctl_tx_begin(ctl, err);
+  ctl_event ev = {"target.rewrap", "targets", "ok", "every target's data key re-wrapped to the new KEK", true};
+  int rc = ctl_record(ctl, actor, &ev, NULL, err);
+  if (!rc) rc = store_begin(ctl->store, err);
   if (!rc) rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, &rc_ctx, err);
   size_t i;
   json_t *idv;
@@ -198,13 +205,9 @@ int ctl_target_rewrap_all(lisec_ctl *ctl, const ctl_actor *actor, const vault_ke
     vault_sealed_free(&s);
     if (!rc) rc_ctx.count++;
   }
-  if (!rc) {
-    char reason[64];
-    snprintf(reason, sizeof reason, "%zu data keys re-wrapped", rc_ctx.count);
-    ctl_event ev = {"target.rewrap", "targets", "ok", reason, true};
-    rc = ctl_record(ctl, actor, &ev, NULL, err);
-  }
-  rc = ctl_tx_end(ctl, rc, err);
+  if (!rc) rc = store_commit(ctl->store, err);
+  else store_rollback(ctl->store);
+  rc = changed(ctl, actor, "target.rewrap", "targets", rc, err);
   json_decref(rc_ctx.ids);
   if (!rc) *count = rc_ctx.count;
   return rc;

@@ -44,6 +44,10 @@ client_ca = $pki/ca.crt
 url = ${STORE_URL:-sqlite:$work/lisec.db}
 [log]
 level = info
+[audit]
+origin = lisec-test/audit
+development_key_file = $work/audit-dev.pem
+allow_development_key = true
 CONF
   for line in "$@"; do echo "$line" >>"$work/lisecd.conf"; done
   "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/lisecd.log" &
