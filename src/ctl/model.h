@@ -14,4 +14,10 @@
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                             const model_location *loc, lisec_err *err);
 
+/* For whoever acts for an LI (the ADMF before it sends or keeps X1 tasks):
+ * the LI's current violations (out->allow false: do not act) and whether it
+ * is inside its validity now. ENOTFOUND when the model has no such LI. */
+int ctl_model_li_compliance(lisec_ctl *ctl, const char *li, model_verdict *out, bool *active,
+                            lisec_err *err);
+
 #endif

@@ -273,3 +273,22 @@ int model_compliance(const model *m, model_verdict *out) {
   out->allow = out->n == 0;
   return 0;
 }
+
+int model_li_compliance(const model *m, const char *li, model_verdict *out, bool *active,
+                        lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  uint32_t i;
+  int rc = find_id(&m->lis.ids, li, "li", "LI authorisation", &i, err);
+  if (rc) return rc;
+  if (m->oom)
+    return lisec_err_set(err, LISEC_ENOMEM, "the compliance index is incomplete (out of memory)");
+  const msubj *s = subj_of_c(m, SK_LI, i);
+  for (uint32_t j = 0; j < s->viol.n && !rc; j++) rc = render_viol(m, &s->viol.v[j], out);
+  if (rc) {
+    model_verdict_free(out);
+    return lisec_err_set(err, rc, "out of memory");
+  }
+  *active = m->lis.a[i].active;
+  out->allow = out->n == 0;
+  return 0;
+}

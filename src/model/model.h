@@ -274,6 +274,13 @@ int model_resolve_target(const model *m, const char *name, const char **hyp, lis
 /* Every current violation of the whole platform, from the index. */
 int model_compliance(const model *m, model_verdict *out);
 size_t model_violation_count(const model *m);
+/* The current violations about one LI authorisation (its LI VM's and
+ * storage's hardware trusted and inside its jurisdiction, its connection
+ * groups, ...), from the index; *active says whether it is inside its
+ * validity now. Whoever acts for the LI (the ADMF sending X1 tasks) asks
+ * this first: allow false or active false means do not act. */
+int model_li_compliance(const model *m, const char *li, model_verdict *out, bool *active,
+                        lisec_err *err);
 /* The current violations per rule (counts[r] for rule r), for metrics. */
 void model_count_by_rule(const model *m, size_t counts[MODEL_RULE_COUNT]);
 /* Re-evaluates every rule for every entity from scratch (the index is

@@ -352,6 +352,29 @@ static void test_r8_r9_trust(void **state) {
   model_free(m);
 }
 
+/* What the ADMF asks before sending X1 tasks for an LI: only that LI's
+ * violations, and whether it is inside its validity. */
+static void test_li_compliance(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  model_verdict v;
+  bool active = false;
+  ok(model_li_compliance(m, "li-1", &v, &active, &err), &err);
+  assert_true(v.allow);
+  assert_true(active);
+  model_verdict_free(&v);
+  ok(model_host_set_trust(m, "hel-1", MODEL_TRUST_UNTRUSTED, &err), &err);
+  ok(model_li_compliance(m, "li-1", &v, &active, &err), &err);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R8, "its hardware, host hel-1, is not trusted"));
+  for (size_t i = 0; i < v.n; i++) assert_string_equal(v.reasons[i].subject, "li li-1");
+  model_verdict_free(&v);
+  assert_int_equal(model_li_compliance(m, "li-none", &v, &active, &err), LISEC_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "li-none"));
+  model_free(m);
+}
+
 static void test_r10_moved_hardware(void **state) {
   (void)state;
   model *m = base();
@@ -659,6 +682,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_base_compliant),
       cmocka_unit_test(test_helsinki_london),
+      cmocka_unit_test(test_li_compliance),
       cmocka_unit_test(test_r1_location),
       cmocka_unit_test(test_r1_unknown_location),
       cmocka_unit_test(test_r2_r3_storage_location),
