@@ -5,7 +5,9 @@
  * of each role and the dual-signing policy; inspect shows what a CSAR
  * claims without trusting it. The checks themselves are pkg/'s; this file
  * only opens files, walks directories and writes ZIP archives (libzip).
- * The signer's certificate and key are the global --cert and --key. */
+ * The signer's certificate and key are the global --cert and --key.
+ * onboard, replace, list, show and image-report talk to lisecd (global
+ * --server and the client certificate); lisecd verifies again itself. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,7 @@
 #include "pkg/pkg.h"
 
 const char cli_help_pkg[] =
-    "VNF packages (SOL 004 CSAR): sign, countersign, verify, inspect";
+    "VNF packages (SOL 004 CSAR): sign, countersign, verify, inspect; onboard, list, show on lisecd";
 
 int cli_cmd_pkg(int argc, char **argv);
 
@@ -38,6 +40,11 @@ static const char pkg_usage_text[] =
     "         Countersignatures/LABEL.cms, a detached CMS over the whole manifest\n"
     "       lisec pkg verify PKG.csar TRUST... [--li] [--no-operator] [--at TIME] [--json]\n"
     "       lisec pkg inspect PKG.csar [--json]\n"
+    "       lisec pkg onboard PKG.csar --id ID [--li]     (lisecd: on-board, verified there)\n"
+    "       lisec pkg replace PKG.csar --id ID [--li]     (lisecd: a new version of ID)\n"
+    "       lisec pkg list | show ID                      (lisecd)\n"
+    "       lisec pkg image-report ID --vm VM --digest sha256:HEX --event instantiate|resume|migrate\n"
+    "         (lisecd: exit 1 when the VM's image is not one of ID's images)\n"
     "TRUST: --vendor-ca FILE --operator-ca FILE --li-admin-ca FILE --crl FILE (each may\n"
     "       repeat; PEM bundles). Exit 0: accepted; 1: refused (the reason is printed);\n"
     "       2: usage or I/O error. See docs/packages.md.";
@@ -696,6 +703,111 @@ done:
   return CLI_OK;
 }
 
+/* ---- against lisecd ----------------------------------------------------- */
+
+#define ONLINE_CSAR_MAX (48u << 20) /* what [pkg] max_package can admit at most */
+
+static int online_reply(long status, json_t *reply, void (*human)(const json_t *)) {
+  int rc = status >= 200 && status < 300 ? CLI_OK : cli_http_error(status, reply);
+  if (rc == CLI_OK) cli_print(reply, human);
+  json_decref(reply);
+  return rc;
+}
+
+static void print_package(const json_t *p) {
+  const json_t *r = json_object_get(p, "record");
+  printf("%s: %s %s %s, owner %s%s, sha256 %s\n", cli_str(p, "id"), cli_str(r, "provider_id"),
+         cli_str(r, "product_name"), cli_str(r, "package_version"), cli_str(r, "owner"),
+         json_is_true(json_object_get(p, "li")) ? ", LI VNF" : "", cli_str(p, "sha256"));
+}
+
+static void print_list(const json_t *v) {
+  size_t i;
+  const json_t *p;
+  json_array_foreach(json_object_get(v, "packages"), i, p)
+    printf("%-24s %s %s %s owner %s%s\n", cli_str(p, "id"), cli_str(p, "provider_id"),
+           cli_str(p, "product_name"), cli_str(p, "package_version"), cli_str(p, "owner"),
+           json_is_true(json_object_get(p, "li")) ? " [LI]" : "");
+}
+
+static void print_report(const json_t *v) {
+  printf("%s: %s\n", json_is_true(json_object_get(v, "compliant")) ? "compliant" : "NOT compliant",
+         cli_str(v, "reason"));
+}
+
+static int pkg_upload(int argc, char **argv, bool replace) {
+  const char *file = NULL, *id = NULL;
+  bool li = false;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) id = argv[++i];
+    else if (strcmp(argv[i], "--li") == 0) li = true;
+    else if (argv[i][0] == '-' || file) return usage();
+    else file = argv[i];
+  }
+  if (!file || !id || strlen(id) > 128 || strpbrk(id, "/?#%")) return usage();
+  lisec_err err = {0};
+  uint8_t *data = NULL;
+  size_t len = 0;
+  char *b64 = NULL;
+  if (lisec_file_read(file, ONLINE_CSAR_MAX, &data, &len, &err)) return cli_fail("pkg: %s", err.msg);
+  int rc = crypto_base64_encode(data, len, &b64);
+  free(data);
+  if (rc) return cli_fail("out of memory");
+  json_t *body = replace ? json_pack("{s:b, s:s}", "li", li, "csar", b64)
+                         : json_pack("{s:s, s:b, s:s}", "id", id, "li", li, "csar", b64);
+  free(b64);
+  char path[160];
+  snprintf(path, sizeof path, "/v1/packages%s%s", replace ? "/" : "", replace ? id : "");
+  long status = 0;
+  json_t *reply = NULL;
+  rc = body ? cli_http_request(replace ? "PUT" : "POST", path, body, &status, &reply, &err)
+            : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
+  json_decref(body);
+  if (rc) return cli_fail("pkg: %s", err.msg);
+  return online_reply(status, reply, print_package);
+}
+
+static int pkg_online(int argc, char **argv) {
+  const char *sub = argv[1];
+  char path[300];
+  lisec_err err = {0};
+  long status = 0;
+  json_t *reply = NULL, *body = NULL;
+  const char *method = "GET";
+  void (*human)(const json_t *) = NULL;
+  if (strcmp(sub, "onboard") == 0 || strcmp(sub, "replace") == 0)
+    return pkg_upload(argc, argv, strcmp(sub, "replace") == 0);
+  if (strcmp(sub, "list") == 0) {
+    if (argc != 2) return usage();
+    snprintf(path, sizeof path, "/v1/packages");
+    human = print_list;
+  } else if (strcmp(sub, "show") == 0) {
+    if (argc != 3 || strlen(argv[2]) > 128 || strpbrk(argv[2], "/?#%")) return usage();
+    snprintf(path, sizeof path, "/v1/packages/%s", argv[2]);
+    human = print_package;
+  } else {
+    const char *id = NULL, *vm = NULL, *digest = NULL, *event = NULL;
+    for (int i = 2; i < argc; i++) {
+      if (strcmp(argv[i], "--vm") == 0 && i + 1 < argc) vm = argv[++i];
+      else if (strcmp(argv[i], "--digest") == 0 && i + 1 < argc) digest = argv[++i];
+      else if (strcmp(argv[i], "--event") == 0 && i + 1 < argc) event = argv[++i];
+      else if (argv[i][0] == '-' || id) return usage();
+      else id = argv[i];
+    }
+    if (!id || !vm || !digest || !event || strlen(id) > 128 || strpbrk(id, "/?#%")) return usage();
+    snprintf(path, sizeof path, "/v1/packages/%s/image-reports", id);
+    body = json_pack("{s:s, s:s, s:s}", "vm", vm, "digest", digest, "event", event);
+    method = "POST";
+    human = print_report;
+  }
+  int rc = cli_http_request(method, path, body, &status, &reply, &err);
+  json_decref(body);
+  if (rc) return cli_fail("pkg: %s", err.msg);
+  bool noncompliant = status == 200 && human == print_report && json_is_false(json_object_get(reply, "compliant"));
+  rc = online_reply(status, reply, human);
+  return rc == CLI_OK && noncompliant ? CLI_REFUSED : rc;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 int cli_cmd_pkg(int argc, char **argv) {
@@ -710,6 +822,10 @@ int cli_cmd_pkg(int argc, char **argv) {
       return CLI_OK;
     }
   if (strcmp(argv[1], "inspect") == 0) return pkg_inspect_cmd(argc, argv);
+  if (strcmp(argv[1], "onboard") == 0 || strcmp(argv[1], "replace") == 0 ||
+      strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0 ||
+      strcmp(argv[1], "image-report") == 0)
+    return pkg_online(argc, argv);
   if (strcmp(argv[1], "sign") == 0) {
     sign_opts o = {0};
     for (int i = 2; i < argc; i++) {

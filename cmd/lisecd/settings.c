@@ -22,6 +22,10 @@ const char *const lisecd_known_settings[] = {
     /* the target vault (ctl/kek.c) */
     "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",
+    /* VNF packages (ctl/pkg.c) */
+    "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded",
+    /* LI VMs (ctl/li.c) */
+    "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file",
     /* attestation */
     /* randomness */
     NULL,

@@ -1,19 +1,502 @@
-/* The pkg topic's shared controller state. */
+/* VNF package on-boarding in the controller: the [pkg] trust anchors and
+ * limits shared by every worker, and the use cases that decode an uploaded
+ * CSAR, have pkg/ verify it (signatures, dual signing, digests, container
+ * safety), apply the tenant and replacement policies, record the act
+ * (write-ahead) and keep the verified description with the CSAR's digest.
+ * The CSAR bytes themselves are not kept: what runs is later compared with
+ * the image digests of the description. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "crypto/crypto.h"
 #include "ctl/internal.h"
+#include "ctl/pkg.h"
+#include "pkg/pkg.h"
+
+#define PKG_KIND "pkg"
+#define PKG_VM_KIND "pkg-vm"
+#define PKG_ANCHOR_FILE_MAX (4u << 20)
+#define PKG_DEFAULT_MAX_PACKAGE (48u << 20)
+#define PKG_DEFAULT_MAX_EXPANDED (1ull << 30)
 
 struct ctl_pkg_state {
-  int unused;
+  pthread_mutex_t lock; /* pkg_verify over the shared trust store, one at a time */
+  pkg_trust *trust;     /* NULL: no vendor anchors configured, on-boarding refused */
+  bool has_operator, has_li_admin, has_crl;
+  uint64_t max_package;  /* bytes of one uploaded CSAR */
+  uint64_t max_expanded; /* bytes the CSAR may expand to */
 };
 
+/* ---- shared state ------------------------------------------------------- */
+
+static int add_pem_file(pkg_trust *t, const char *path, int role, lisec_err *err) {
+  uint8_t *pem = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, PKG_ANCHOR_FILE_MAX, &pem, &len, err);
+  if (!rc) rc = role < 0 ? pkg_trust_add_crls_pem(t, pem, len, err)
+                         : pkg_trust_add_anchors_pem(t, (pkg_role)role, pem, len, err);
+  free(pem);
+  if (rc) lisec_err_wrap(err, "%s", path);
+  return rc;
+}
+
+static int load_trust(const lisec_config *cfg, struct ctl_pkg_state *st, lisec_err *err) {
+  static const struct {
+    const char *key;
+    int role;
+  } files[] = {{"vendor_ca", PKG_ROLE_VENDOR},
+               {"operator_ca", PKG_ROLE_OPERATOR},
+               {"li_admin_ca", PKG_ROLE_LI_ADMIN},
+               {"crl", -1}};
+  const char *vendor = lisec_config_str(cfg, "pkg", "vendor_ca", NULL);
+  if (!vendor) return 0; /* on-boarding is refused until anchors are configured */
+  int rc = pkg_trust_new(&st->trust, err);
+  for (size_t i = 0; !rc && i < LISEC_ARRAY_LEN(files); i++) {
+    const char *path = lisec_config_str(cfg, "pkg", files[i].key, NULL);
+    if (!path) continue;
+    rc = add_pem_file(st->trust, path, files[i].role, err);
+    if (rc) lisec_err_wrap(err, "[pkg] %s", files[i].key);
+    if (files[i].role == PKG_ROLE_OPERATOR) st->has_operator = true;
+    if (files[i].role == PKG_ROLE_LI_ADMIN) st->has_li_admin = true;
+    if (files[i].role < 0) st->has_crl = true;
+  }
+  return rc;
+}
+
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)cfg, (void)s;
-  sh->pkg = calloc(1, sizeof *sh->pkg);
-  return sh->pkg ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  (void)s;
+  struct ctl_pkg_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->lock, NULL);
+  sh->pkg = st;
+  int64_t max_package = 0, max_expanded = 0;
+  int rc = lisec_config_int(cfg, "pkg", "max_package", PKG_DEFAULT_MAX_PACKAGE, 1024, 48 << 20,
+                            &max_package, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "pkg", "max_expanded", (int64_t)PKG_DEFAULT_MAX_EXPANDED, 1024,
+                          (int64_t)16 << 30, &max_expanded, err);
+  if (!rc) rc = load_trust(cfg, st, err);
+  st->max_package = (uint64_t)max_package;
+  st->max_expanded = (uint64_t)max_expanded;
+  if (!rc && st->trust && !st->has_operator)
+    LOG_WARN("[pkg] operator_ca is not set: every package will be refused, since each needs the "
+             "operator's countersignature (TR 103 308 4.1)");
+  return rc;
 }
 
 void ctl_pkg_close(ctl_shared *sh) {
+  if (!sh->pkg) return;
+  pkg_trust_free(sh->pkg->trust);
+  pthread_mutex_destroy(&sh->pkg->lock);
   free(sh->pkg);
   sh->pkg = NULL;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* The owner a role on-boards as: MANO (the NFVO on Os-Ma-nfvo) acts for the
+ * operator; a tenant for itself; every other role is refused by pkg/. */
+static const char *owner_of(const ctl_actor *actor) {
+  return strcmp(actor->role, "mano") == 0 ? "operator" : actor->role;
+}
+
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
+                  const char *outcome, const char *reason, bool li, lisec_err *err) {
+  char subject[CTL_PKG_ID_MAX + 16];
+  snprintf(subject, sizeof subject, "package %s", id);
+  ctl_event ev = {action, subject, outcome, reason, li};
+  return ctl_record(ctl, actor, &ev, NULL, err);
+}
+
+/* Records a refusal and returns it; when even that cannot be recorded, the
+ * recording failure is what the caller sees (fail closed). */
+static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
+                  bool li, int rc, lisec_err *err) {
+  lisec_err rerr = {0};
+  if (record(ctl, actor, action, id, "denied", err->msg, li, &rerr)) {
+    *err = rerr;
+    return rerr.code ? rerr.code : LISEC_ESTORE;
+  }
+  return rc;
+}
+
+static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
+                   bool li, int rc, lisec_err *err) {
+  if (rc) {
+    lisec_err ferr = {0};
+    (void)record(ctl, actor, action, id, "failed", err->msg, li, &ferr);
+  }
+  return rc;
+}
+
+static int id_check(const char *id, lisec_err *err) {
+  size_t n = strlen(id);
+  if (n == 0 || n > CTL_PKG_ID_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "id: 1 to %d characters", CTL_PKG_ID_MAX);
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
+      return lisec_err_set(err, LISEC_EINVAL, "id: only A-Z a-z 0-9 . _ -");
+  }
+  return 0;
+}
+
+/* The CSAR from the request: base64 bounded before decoding. */
+static int decode_csar(const struct ctl_pkg_state *st, const json_t *body, uint8_t **csar,
+                       size_t *len, lisec_err *err) {
+  const json_t *j = json_object_get(body, "csar");
+  if (!json_is_string(j))
+    return lisec_err_set(err, LISEC_EINVAL, "csar: the package, base64, is required");
+  size_t b64 = json_string_length(j);
+  if (b64 / 4 * 3 > st->max_package + 3)
+    return lisec_err_set(err, LISEC_ETOOBIG,
+                         "csar: the package is over the limit of %llu bytes ([pkg] max_package)",
+                         (unsigned long long)st->max_package);
+  int rc = crypto_base64_decode(json_string_value(j), st->max_package, csar, len, err);
+  if (rc == LISEC_ETOOBIG || (!rc && *len > st->max_package)) {
+    free(*csar);
+    *csar = NULL;
+    return lisec_err_set(err, LISEC_ETOOBIG,
+                         "csar: the package is over the limit of %llu bytes ([pkg] max_package)",
+                         (unsigned long long)st->max_package);
+  }
+  if (rc) lisec_err_wrap(err, "csar");
+  return rc;
+}
+
+/* Verification failures are refusals (403) whatever pkg/ calls them, except
+ * sizes (413) and resource failures. */
+static int as_refusal(int rc, lisec_err *err) {
+  if (rc == LISEC_ETOOBIG || rc == LISEC_ENOMEM || rc == LISEC_EIO) return rc;
+  err->code = LISEC_EDENIED;
+  return LISEC_EDENIED;
+}
+
+typedef struct verified {
+  pkg_result *result;
+  char sha256[2 * CRYPTO_SHA256_LEN + 1];
+  size_t size;
+} verified;
+
+/* Decodes and verifies the uploaded package; li says whether the request
+ * declares an LI VNF (the manifest may declare it too). */
+static int verify_upload(lisec_ctl *ctl, const json_t *body, bool li, verified *v, lisec_err *err) {
+  struct ctl_pkg_state *st = ctl->shared->pkg;
+  if (!st->trust)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.1: no vendor trust anchors are configured ([pkg] vendor_ca); "
+                         "no package can be verified, so none is on-boarded");
+  uint8_t *csar = NULL;
+  size_t len = 0;
+  int rc = decode_csar(st, body, &csar, &len, err);
+  if (rc) return rc;
+  uint8_t digest[CRYPTO_SHA256_LEN];
+  crypto_sha256(csar, len, digest);
+  lisec_hex_encode(digest, sizeof digest, v->sha256);
+  v->size = len;
+  pkg_policy pol;
+  pkg_policy_default(&pol);
+  pol.li = li;
+  pol.require_operator = true;
+  if (pol.limits.max_total_size > st->max_expanded) pol.limits.max_total_size = st->max_expanded;
+  if (pol.limits.max_file_size > st->max_expanded) pol.limits.max_file_size = st->max_expanded;
+  pkg_zip *z = NULL;
+  rc = pkg_zip_open_mem(csar, len, &pol.limits, &z, err);
+  if (!rc) {
+    pthread_mutex_lock(&st->lock);
+    rc = pkg_verify(pkg_zip_source(z), st->trust, &pol, &v->result, err);
+    pthread_mutex_unlock(&st->lock);
+  }
+  pkg_zip_close(z);
+  free(csar);
+  return rc ? as_refusal(rc, err) : 0;
+}
+
+static json_t *record_json(const pkg_record *r) {
+  return json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "owner", r->owner, "provider_id",
+                   r->provider_id, "product_name", r->product_name, "package_version",
+                   r->package_version, "vendor_subject", r->vendor_subject, "vendor_anchor",
+                   r->vendor_anchor);
+}
+
+/* Borrows from the stored document j. */
+static void record_from_json(const json_t *j, pkg_record *r) {
+  const json_t *o = json_object_get(j, "record");
+  r->owner = json_string_value(json_object_get(o, "owner"));
+  r->provider_id = json_string_value(json_object_get(o, "provider_id"));
+  r->product_name = json_string_value(json_object_get(o, "product_name"));
+  r->package_version = json_string_value(json_object_get(o, "package_version"));
+  r->vendor_subject = json_string_value(json_object_get(o, "vendor_subject"));
+  r->vendor_anchor = json_string_value(json_object_get(o, "vendor_anchor"));
+}
+
+static json_t *document(const char *id, const ctl_actor *actor, const pkg_record *rec,
+                        const verified *v, const json_t *previous) {
+  char now[32];
+  lisec_time_format(lisec_time_now(), now);
+  json_t *d = json_pack("{s:s, s:o, s:b, s:s, s:I, s:s, s:s, s:o}", "id", id, "record",
+                        record_json(rec), "li", v->result->li, "sha256", v->sha256, "size",
+                        (json_int_t)v->size, "onboarded_at", now, "onboarded_by", actor->subject,
+                        "verification", pkg_result_to_json(v->result));
+  if (d && previous) json_object_set(d, "previous", (json_t *)previous);
+  return d;
+}
+
+static json_t *summary(const json_t *doc) {
+  const json_t *r = json_object_get(doc, "record");
+  return json_pack("{s:O, s:O, s:O?, s:O?, s:O?, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
+                   "owner", json_object_get(r, "owner"), "provider_id",
+                   json_object_get(r, "provider_id"), "product_name",
+                   json_object_get(r, "product_name"), "package_version",
+                   json_object_get(r, "package_version"), "li", json_object_get(doc, "li"),
+                   "sha256", json_object_get(doc, "sha256"), "onboarded_at",
+                   json_object_get(doc, "onboarded_at"));
+}
+
+static int load(lisec_ctl *ctl, const char *kind, const char *id, json_t **doc, int64_t *version,
+                lisec_err *err) {
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, kind, id, &body, version, err);
+  if (rc == LISEC_ENOTFOUND) return lisec_err_set(err, rc, "package %s does not exist", id);
+  if (rc) return rc;
+  rc = lisec_json_parse(body, strlen(body), doc, err);
+  free(body);
+  return rc ? lisec_err_set(err, LISEC_ESTORE, "stored package %s does not parse", id) : 0;
+}
+
+static int save(lisec_ctl *ctl, const char *kind, const char *id, const json_t *doc,
+                int64_t expected, lisec_err *err) {
+  char *text = lisec_json_dump_canonical(doc);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_put(ctl->store, kind, id, text, expected, NULL, err);
+  free(text);
+  return rc;
+}
+
+/* ---- use cases ---------------------------------------------------------- */
+
+/* The request's "li" flag; a malformed one is EINVAL. */
+static int request_li(const json_t *body, bool *li, lisec_err *err) {
+  *li = false;
+  return lisec_json_get_bool(body, "li", false, li, err);
+}
+
+static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
+                              const json_t *body, bool replace, json_t **out, lisec_err *err) {
+  const char *action = replace ? "pkg.replace" : "pkg.onboard";
+  const char *owner = owner_of(actor);
+  bool li = false;
+  int rc = request_li(body, &li, err);
+  if (!rc) rc = id_check(id, err);
+  if (rc) return rc;
+  if ((rc = pkg_policy_may_onboard(owner, err))) return refuse(ctl, actor, action, id, li, rc, err);
+  json_t *old = NULL;
+  int64_t old_version = 0;
+  if (replace && (rc = load(ctl, PKG_KIND, id, &old, &old_version, err))) return rc;
+  if (!replace) {
+    /* A cheap early answer; the store's create-only write decides races. */
+    char *exists = NULL;
+    if (store_doc_get(ctl->store, PKG_KIND, id, &exists, NULL, NULL) == 0) {
+      free(exists);
+      rc = lisec_err_set(err, LISEC_ECONFLICT,
+                         "package %s exists already (a new version is a replacement: PUT)", id);
+      return refuse(ctl, actor, action, id, li, rc, err);
+    }
+  }
+  verified v = {0};
+  rc = verify_upload(ctl, body, li, &v, err);
+  bool li_pkg = li || (v.result && v.result->li) ||
+                (old && json_is_true(json_object_get(old, "li")));
+  pkg_record rec = {0}, prev = {0};
+  if (!rc) rc = pkg_record_from_result(v.result, owner, &rec, err);
+  if (!rc && replace) {
+    record_from_json(old, &prev);
+    rc = pkg_policy_may_replace(&prev, &rec, owner, err);
+    /* A replacement keeps the owner: the operator replacing a tenant's
+     * package does not take it over. */
+    if (!rc) rec.owner = prev.owner;
+  }
+  if (rc) {
+    if (rc != LISEC_ENOMEM) rc = refuse(ctl, actor, action, id, li_pkg, rc, err);
+    pkg_result_free(v.result);
+    json_decref(old);
+    return rc;
+  }
+  json_t *previous = NULL;
+  if (replace) {
+    previous = json_array();
+    json_t *earlier = json_object_get(old, "previous");
+    if (json_is_array(earlier)) json_array_extend(previous, earlier);
+    json_array_append_new(previous,
+                          json_pack("{s:s?, s:O, s:O}", "package_version", prev.package_version,
+                                    "sha256", json_object_get(old, "sha256"), "onboarded_at",
+                                    json_object_get(old, "onboarded_at")));
+  }
+  json_t *doc = document(id, actor, &rec, &v, previous);
+  json_decref(previous);
+  char reason[160];
+  snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
+           rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
+  if (!doc) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) rc = record(ctl, actor, action, id, "ok", reason, li_pkg, err);
+  if (!rc) {
+    rc = save(ctl, PKG_KIND, id, doc, replace ? old_version : 0, err);
+    if (rc == LISEC_ECONFLICT)
+      rc = lisec_err_set(err, rc, "package %s changed meanwhile (or exists already)", id);
+    rc = changed(ctl, actor, action, id, li_pkg, rc, err);
+  }
+  if (!rc) *out = json_incref(doc);
+  json_decref(doc);
+  json_decref(old);
+  pkg_result_free(v.result);
+  return rc;
+}
+
+int ctl_pkg_onboard(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                    lisec_err *err) {
+  const char *id = NULL;
+  int rc = lisec_json_get_str(body, "id", true, CTL_PKG_ID_MAX, &id, err);
+  return rc ? rc : onboard_or_replace(ctl, actor, id, body, false, out, err);
+}
+
+int ctl_pkg_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+                    json_t **out, lisec_err *err) {
+  return onboard_or_replace(ctl, actor, id, body, true, out, err);
+}
+
+typedef struct list_ctx {
+  const char *owner;
+  json_t *arr;
+} list_ctx;
+
+static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  list_ctx *lc = ctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
+  pkg_record rec;
+  record_from_json(doc, &rec);
+  if (pkg_policy_may_see(&rec, lc->owner, NULL) == 0) json_array_append_new(lc->arr, summary(doc));
+  json_decref(doc);
+  return 0;
+}
+
+int ctl_pkg_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  list_ctx lc = {owner_of(actor), json_array()};
+  int rc = pkg_policy_may_onboard(lc.owner, err);
+  if (!rc) rc = store_doc_list(ctl->store, PKG_KIND, list_cb, &lc, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored package does not parse");
+  if (rc) {
+    json_decref(lc.arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "packages", lc.arr);
+  return 0;
+}
+
+int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+                lisec_err *err) {
+  json_t *doc = NULL;
+  int rc = load(ctl, PKG_KIND, id, &doc, NULL, err);
+  if (rc) return rc;
+  pkg_record rec;
+  record_from_json(doc, &rec);
+  if ((rc = pkg_policy_may_see(&rec, owner_of(actor), err))) {
+    rc = refuse(ctl, actor, "pkg.read", id, json_is_true(json_object_get(doc, "li")), rc, err);
+    json_decref(doc);
+    return rc;
+  }
+  *out = doc;
+  return 0;
+}
+
+/* The image references of a stored description; *hex_digests keeps the
+ * decoded digests alive for the references. */
+static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests, size_t *n) {
+  const json_t *arts = json_object_get(json_object_get(doc, "verification"), "artifacts");
+  size_t count = json_array_size(arts), k = 0, i;
+  *refs = calloc(count ? count : 1, sizeof **refs);
+  *digests = calloc(count ? count : 1, PKG_DIGEST_MAX);
+  if (!*refs || !*digests) return LISEC_ENOMEM;
+  const json_t *a;
+  json_array_foreach(arts, i, a) {
+    if (!json_is_true(json_object_get(a, "image"))) continue;
+    pkg_alg alg;
+    const char *hex = json_string_value(json_object_get(a, "hash"));
+    if (pkg_alg_parse(json_string_value(json_object_get(a, "algorithm")), &alg) || !hex) continue;
+    size_t len = pkg_alg_len(alg);
+    uint8_t *d = *digests + k * PKG_DIGEST_MAX;
+    if (strlen(hex) != 2 * len || lisec_hex_decode(hex, d, len)) continue;
+    (*refs)[k++] = (pkg_image_ref){json_string_value(json_object_get(a, "path")), alg, d, len};
+  }
+  *n = k;
+  return 0;
+}
+
+int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
+                         const json_t *body, json_t **out, lisec_err *err) {
+  const char *vm = NULL, *digest = NULL, *event = NULL;
+  int rc;
+  if ((rc = lisec_json_get_str(body, "vm", true, CTL_PKG_ID_MAX, &vm, err)) ||
+      (rc = id_check(vm, err)) ||
+      (rc = lisec_json_get_str(body, "digest", true, 7 + 2 * PKG_DIGEST_MAX, &digest, err)) ||
+      (rc = lisec_json_get_str(body, "event", true, 16, &event, err)))
+    return rc;
+  if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
+    return lisec_err_set(err, LISEC_EINVAL, "event: instantiate, resume or migrate");
+  json_t *doc = NULL;
+  if ((rc = load(ctl, PKG_KIND, id, &doc, NULL, err))) return rc;
+  bool li = json_is_true(json_object_get(doc, "li"));
+  pkg_image_ref *refs = NULL;
+  uint8_t *digests = NULL;
+  size_t n = 0;
+  const char *matched = NULL;
+  lisec_err verdict = {0};
+  rc = images_of(doc, &refs, &digests, &n);
+  if (rc) {
+    rc = lisec_err_set(err, rc, "out of memory");
+    goto done;
+  }
+  int check = pkg_image_check(refs, n, digest, &matched, &verdict);
+  if (check == LISEC_EINVAL) {
+    rc = lisec_err_set(err, check, "digest: %s", verdict.msg);
+    goto done;
+  }
+  char now[32], subject[2 * CTL_PKG_ID_MAX + 16], reason[LISEC_ERR_MSG_MAX];
+  lisec_time_format(lisec_time_now(), now);
+  snprintf(subject, sizeof subject, "vm %s", vm);
+  snprintf(reason, sizeof reason, "%s of package %.128s: %.300s", event, id,
+           check ? verdict.msg : "the image is the package's");
+  json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s, s:s, s:s}", "vm", vm, "package",
+                             id, "digest", digest, "event", event, "compliant", check == 0,
+                             "image", matched, "reason", reason, "reported_at", now, "reported_by",
+                             actor->subject);
+  ctl_event ev = {"pkg.image-report", subject, check ? "denied" : "ok", reason, li};
+  rc = report ? ctl_record(ctl, actor, &ev, NULL, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) {
+    rc = save(ctl, PKG_VM_KIND, vm, report, -1, err);
+    if (rc) {
+      lisec_err ferr = {0};
+      ctl_event fev = {"pkg.image-report", subject, "failed", err->msg, li};
+      (void)ctl_record(ctl, actor, &fev, NULL, &ferr);
+    }
+  }
+  if (!rc) *out = json_incref(report);
+  json_decref(report);
+done:
+  free(refs);
+  free(digests);
+  json_decref(doc);
+  return rc;
+}
+
+int ctl_pkg_image_status(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                         lisec_err *err) {
+  (void)actor;
+  int rc = load(ctl, PKG_VM_KIND, vm, out, NULL, err);
+  if (rc == LISEC_ENOTFOUND) return lisec_err_set(err, rc, "no image report for VM %s", vm);
+  return rc;
 }

@@ -1,0 +1,38 @@
+/* Use cases of VNF package on-boarding (TR 103 308 §4.1 code signing and
+ * dual signing, §4.2 verified VNFs; NFV-SEC 025 on-boarding threats 1-3):
+ * a package is verified against the configured trust anchors and the
+ * dual-signing policy before it is kept, a tenant sees and replaces only
+ * its own packages, a new version must come from the same vendor identity,
+ * and the image a VM runs is checked against its package's images. Every
+ * act and every refusal is recorded before the answer (sealed to the LI
+ * administration when the package is an LI VNF). */
+#ifndef LISEC_CTL_PKG_H
+#define LISEC_CTL_PKG_H
+
+#include "ctl/ctl.h"
+
+#define CTL_PKG_ID_MAX 128
+
+/* body: {"id": "<package id>", "csar": "<base64 of the CSAR>", "li": bool}.
+ * The owner is the actor's role ("operator" or "tenant:<name>"; mano acts
+ * for the operator). *out: the stored description. */
+int ctl_pkg_onboard(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                    lisec_err *err);
+/* A new version of package id, same body without "id". */
+int ctl_pkg_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+                    json_t **out, lisec_err *err);
+/* {"packages": [summary...]}: every package for the operator, a tenant's own. */
+int ctl_pkg_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* The stored description of one package (artifacts, signers, digests). */
+int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+                lisec_err *err);
+/* body: {"vm": ID, "digest": "sha256:<hex>", "event": "instantiate"|"resume"|"migrate"}:
+ * what an agent saw a VM run; *out {"vm", "package", "compliant", ...}. A
+ * mismatch is an answer (compliant false, the reason), recorded as denied. */
+int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
+                         const json_t *body, json_t **out, lisec_err *err);
+/* The last image report of a VM. */
+int ctl_pkg_image_status(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                         lisec_err *err);
+
+#endif

@@ -1,0 +1,4 @@
+# The pkg and li topics end to end against lisecd: package on-boarding
+# (pkg_api.sh) and LI VM pairing and the activation lock with per-VM keys
+# in a SoftHSM2 token (li_api.sh).
+lisec_integration_test(pkg_api tests/integration/pkg_api.sh)

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# VNF package on-boarding through a real lisecd. A signing PKI is made with
+# openssl (vendor, a second vendor identity, a rogue vendor CA, operator, LI
+# administration); packages are built and signed with `lisec pkg sign` /
+# `countersign` and changed with python3's zipfile. On-boarding must accept
+# the good package (its digest equal to sha256sum's) and refuse, naming the
+# requirement and leaving an audit record, a changed artifact, a wrong-CA
+# signer, a missing operator countersignature, an LI VNF without the LI
+# administration's, an oversized upload (api max_body and pkg max_package),
+# a role that may not on-board, a tenant reading or replacing another's
+# package and a new version from another vendor identity. Image reports,
+# the CLI's online subcommands, and a restart that keeps everything.
+set -euo pipefail
+build=${1:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
+src=${2:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
+. "$src/tests/integration/lib/common.sh"
+cd "$work"
+pki=$work/pki
+make_pki "$pki"
+openssl genpkey -algorithm X25519 -out li-admin.x25519 2>/dev/null
+openssl pkey -in li-admin.x25519 -pubout -outform DER | tail -c 32 | base64 >li-admin.pub
+
+# ---- the signing PKI ---------------------------------------------------------
+mkca() { # NAME ORG
+  mkdir -p "$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/ca.key" \
+    -out "$1/ca.crt" -subj "/O=$2/CN=$2 CA" -days 30 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+issue() { # CA NAME ORG
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2.key" -out "$2.csr" \
+    -subj "/O=$3/CN=$2" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n' >ext.cnf
+  openssl x509 -req -in "$2.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial -days 7 \
+    -extfile ext.cnf -out "$2.crt" 2>/dev/null
+}
+mkca vca Vendor
+mkca oca Operator
+mkca lca "LI Administration"
+mkca rca Vendor
+issue vca vendor Vendor
+issue vca vendor2 "Other Vendor"
+issue rca vendor-rogue Vendor
+issue oca operator Operator
+issue lca li-admin "LI Administration"
+trust=(--vendor-ca vca/ca.crt --operator-ca oca/ca.crt --li-admin-ca lca/ca.crt)
+
+mksrc() { # DIR IMAGE_BYTES
+  mkdir -p "$1/TOSCA-Metadata" "$1/Definitions" "$1/Artifacts/Images"
+  printf 'TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-By: pkg_api.sh\nEntry-Definitions: Definitions/probe.yaml\nETSI-Entry-Manifest: probe.mf\nETSI-Entry-Certificate: Files/probe.cert\n' \
+    >"$1/TOSCA-Metadata/TOSCA.meta"
+  echo "tosca_definitions_version: tosca_simple_yaml_1_3" >"$1/Definitions/probe.yaml"
+  head -c "$2" /dev/urandom >"$1/Artifacts/Images/probe.qcow2"
+}
+# mkpkg OUT SIGNER VERSION IMAGE_BYTES COUNTERSIGNERS... [--li]
+mkpkg() {
+  local out=$1 signer=$2 version=$3 size=$4 li=()
+  shift 4
+  local d=src-$out
+  mksrc "$d" "$size"
+  for c in "$@"; do [ "$c" = --li ] && li=(--li); done
+  lisec pkg sign "$d" -o "$out.0" --cert "$signer.crt" --key "$signer.key" "${li[@]}" \
+    --meta vnf_provider_id=Acme --meta vnf_product_name=vProbe --meta "vnf_package_version=$version" \
+    --meta vnf_release_date_time=2026-01-01T00:00:00Z >/dev/null
+  # Countersignatures as SOL 004 readers see them: a detached CMS over the
+  # whole manifest file, made with openssl cms (docs/packages.md).
+  rm -rf "x-$out" && mkdir "x-$out" && (cd "x-$out" && unzip -q "../$out.0")
+  for c in "$@"; do
+    [ "$c" = --li ] && continue
+    mkdir -p "x-$out/Countersignatures"
+    openssl cms -sign -binary -in "x-$out/probe.mf" -signer "$c.crt" -inkey "$c.key" -outform PEM \
+      -out "x-$out/Countersignatures/$c.cms"
+  done
+  (cd "x-$out" && rm -f "../$out" && zip -qrX "../$out" .)
+}
+mkpkg good.csar vendor 1.0 20000 operator
+mkpkg v2.csar vendor 2.0 20000 operator
+mkpkg other.csar vendor2 3.0 20000 operator
+mkpkg rogue.csar vendor-rogue 1.0 20000 operator
+mkpkg vendoronly.csar vendor 1.0 20000
+mkpkg li.csar vendor 1.0 20000 operator li-admin --li
+mkpkg big.csar vendor 1.0 300000 operator
+mkpkg huge.csar vendor 1.0 900000 operator
+python3 - good.csar tampered.csar <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+    for info in zi.infolist():
+        data = zi.read(info)
+        if info.filename.endswith("probe.qcow2"):
+            data = bytes([data[0] ^ 1]) + data[1:]
+        zo.writestr(info, data)
+PY
+pass "signing PKI and packages (good, v2, other vendor, rogue CA, vendor only, LI, big, tampered)"
+
+start_lisecd "$pki" "[api]" "max_body = 1048576" "[audit]" "li_admin_key = $work/li-admin.pub" \
+  "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" \
+  "li_admin_ca = $work/lca/ca.crt" "max_package = 200000"
+
+audit_rows() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log'; }
+sealed_rows() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log WHERE sealed = 1'; }
+# post ROLE ID CSAR [LI] [METHOD]: prints the reply, then the status on its own line.
+post() {
+  local role=$1 id=$2 csar=$3 li=${4:-false} method=${5:-POST} url=$LISECD_URL/v1/packages
+  if [ "$method" = PUT ]; then
+    printf '{"li":%s,"csar":"%s"}' "$li" "$(base64 -w0 "$csar")" >body.json
+    url=$url/$id
+  else
+    printf '{"id":"%s","li":%s,"csar":"%s"}' "$id" "$li" "$(base64 -w0 "$csar")" >body.json
+  fi
+  as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @body.json "$url"
+}
+# expect STATUS TEXT ROLE ID CSAR [LI] [METHOD]: the status, TEXT in the reply, one audit record more.
+expect() {
+  local status=$1 text=$2 before after out
+  shift 2
+  before=$(audit_rows)
+  out=$(post "$@")
+  [ "${out##*$'\n'}" = "$status" ] || fail "expected $status from $*: $out"
+  grep -qF -- "$text" <<<"$out" || fail "reply lacks '$text': $out"
+  after=$(audit_rows)
+  [ "$after" -gt "$before" ] || fail "no audit record for: $*"
+  pass "$status ($text): $1 $2 $3"
+}
+
+out=$(post operator probe good.csar)
+[ "${out##*$'\n'}" = 201 ] || fail "good package refused: $out"
+want=$(sha256sum good.csar | cut -d' ' -f1)
+grep -q "\"sha256\":\"$want\"" <<<"$out" || fail "stored digest is not sha256sum's ($want)"
+pass "good package on-boarded; its digest is sha256sum's"
+
+expect 403 "TR103308-4.2" operator tampered tampered.csar
+expect 403 "TR103308-4.1" operator rogue rogue.csar
+expect 403 "no operator countersignature" operator vendoronly vendoronly.csar
+expect 403 "TR103308-4.1" operator li-noli good.csar true
+expect 413 "max_package" operator big big.csar
+out=$(post operator huge huge.csar)
+[ "${out##*$'\n'}" = 413 ] && grep -q max_body <<<"$out" || fail "a body over [api] max_body: $out"
+pass "413 (max_body): a body over [api] max_body is refused before parsing"
+expect 409 "exists already" operator probe good.csar
+before=$(sealed_rows)
+expect 201 '"li":true' operator li-probe li.csar true
+[ "$(sealed_rows)" -gt "$before" ] || fail "the LI VNF's on-boarding was not sealed to the LI administration"
+pass "the LI VNF's on-boarding record is sealed to the LI administration"
+
+for role in hypervisor-admin li-admin auditor host; do expect 403 "may not" "$role" x good.csar; done
+expect 201 '"owner":"tenant:example"' tenant-example t-probe good.csar
+[ "$(as tenant-example "$LISECD_URL/v1/packages" | python3 -c 'import json,sys; print(sorted(p["id"] for p in json.load(sys.stdin)["packages"]))')" = "['t-probe']" ] ||
+  fail "a tenant sees other packages than its own"
+[ "$(as operator "$LISECD_URL/v1/packages" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["packages"]))')" = 3 ] ||
+  fail "the operator does not see every package"
+code=$(as tenant-example -o out.json -w '%{http_code}' "$LISECD_URL/v1/packages/probe")
+[ "$code" = 403 ] && grep -q NFV-SEC025-onboarding-3 out.json || fail "a tenant read the operator's package: $code"
+expect 403 "NFV-SEC025-onboarding-3" tenant-example probe v2.csar false PUT
+pass "a tenant sees and replaces only its own packages"
+
+expect 403 "NFV-SEC025-onboarding-2" operator probe other.csar false PUT
+expect 409 "NFV-SEC025-onboarding-2" operator probe good.csar false PUT
+expect 200 '"package_version":"2.0"' operator probe v2.csar false PUT
+as operator "$LISECD_URL/v1/packages/probe" | grep -q '"previous":\[{"onboarded_at":"[^"]*","package_version":"1.0"' ||
+  fail "the replaced version is not kept in the history"
+
+# ---- image reports ---------------------------------------------------------
+img=$(sha256sum src-v2.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
+old=$(sha256sum src-good.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
+before=$(audit_rows)
+as host -d "{\"vm\":\"vm-1\",\"digest\":\"sha256:$img\",\"event\":\"instantiate\"}" \
+  "$LISECD_URL/v1/packages/probe/image-reports" | grep -q '"compliant":true' || fail "the right image is not compliant"
+as host -d "{\"vm\":\"vm-2\",\"digest\":\"sha256:$old\",\"event\":\"migrate\"}" \
+  "$LISECD_URL/v1/packages/probe/image-reports" | grep -q '"compliant":false' || fail "the old image passed"
+as operator "$LISECD_URL/v1/image-reports/vm-2" | grep -q 'TR103308-4.2' || fail "the report is not kept"
+[ "$(audit_rows)" -ge $((before + 2)) ] || fail "image reports not recorded"
+code=$(as host -o /dev/null -w '%{http_code}' -d '{"vm":"vm-3","digest":"md5:00","event":"resume"}' \
+  "$LISECD_URL/v1/packages/probe/image-reports")
+[ "$code" = 400 ] || fail "a malformed digest: $code"
+pass "image reports: the package's image is compliant, an older one is not (recorded)"
+
+# ---- the CLI against lisecd -------------------------------------------------
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+cli operator pkg list | grep -q 'probe' || fail "lisec pkg list"
+cli operator pkg show probe --json | grep -q '"package_version": "2.0"' || fail "lisec pkg show"
+cli operator pkg onboard good.csar --id cli-probe >/dev/null || fail "lisec pkg onboard"
+rc=0; cli operator pkg onboard tampered.csar --id cli-bad >out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q TR103308-4.2 out || fail "lisec pkg onboard of a tampered package: $rc $(cat out)"
+rc=0; cli host pkg image-report probe --vm vm-4 --digest "sha256:$old" --event resume >out 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "lisec pkg image-report of a wrong image: exit $rc"
+cli host pkg image-report probe --vm vm-4 --digest "sha256:$img" --event resume >/dev/null ||
+  fail "lisec pkg image-report of the right image"
+pass "lisec pkg onboard / list / show / image-report against lisecd"
+
+# ---- a restart keeps everything ---------------------------------------------
+rows=$(audit_rows)
+stop_lisecd
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" \
+  "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" "li_admin_ca = $work/lca/ca.crt"
+as operator "$LISECD_URL/v1/packages/probe" | grep -q '"package_version":"2.0"' || fail "lost after restart"
+expect 409 "NFV-SEC025-onboarding-2" operator probe v2.csar false PUT
+[ "$(audit_rows)" -gt "$rows" ] || fail "audit log restarted"
+pass "after a restart the packages, their versions and the audit log are kept"
