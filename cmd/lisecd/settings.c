@@ -27,6 +27,7 @@ const char *const lisecd_known_settings[] = {
     /* LI VMs (ctl/li.c) */
     "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file",
     /* attestation */
+    "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s",
     /* randomness */
     NULL,
 };

@@ -1,28 +1,1087 @@
-/* The attest topic's shared controller state. */
+/* Host attestation wired into the controller: enrolment with
+ * MakeCredential/ActivateCredential, per-host single-use nonces, appraisal
+ * of the agent's evidence with the operator's reference values and the
+ * asset-management CA, the result stored (document kind "attest.host"),
+ * audited with its reasons before it takes effect and handed to the model,
+ * a timer that turns hosts whose attestation is overdue untrusted, the
+ * freshness guarantee for LI decisions, location re-confirmation and
+ * quarantine. Everything fails closed: no reference values, no CA, no
+ * answer in time, an unrecorded result — none of them ever yields trust.
+ *
+ * State: the persistent truth is the store document per host; the shared
+ * table here caches what the hot paths need (nonces, times, flags) under
+ * one mutex, and a condition variable wakes the decisions waiting for a
+ * fresh appraisal. Nonces live in this lisecd's memory only, so an agent
+ * must submit its evidence to the instance that issued the nonce. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "attest/attest.h"
+#include "crypto/crypto.h"
 #include "ctl/attest.h"
 #include "ctl/internal.h"
+#include "ctl/model.h"
+
+#define HOST_KIND "attest.host"
+#define SECRET_LEN 32
+#define NONCES_PER_HOST 4
+#define HOSTS_MAX 100000
+#define QUARANTINE_ARGS_MAX 32
+
+extern char **environ;
+
+typedef struct att_host {
+  char id[ATTEST_HOST_ID_LEN + 1];
+  attest_nonces *nonces;
+  bool enrolled;         /* has an activated AK */
+  bool trusted;          /* what this controller last told the model */
+  bool last_passed;      /* the newest appraisal passed */
+  bool wanted;           /* a decision asked for a fresh appraisal */
+  bool offer;            /* a confirmed location certificate waits for the agent */
+  int64_t last_ok;       /* seconds; newest passed appraisal, 0 = none */
+  int64_t last_attempt;  /* seconds; newest appraisal of any outcome */
+  uint64_t appraisals;   /* count, so waiters see a new one */
+} att_host;
 
 struct ctl_attest_state {
-  int unused;
+  pthread_mutex_t mu;
+  pthread_cond_t changed; /* an appraisal completed, or stop */
+  att_host **hosts;
+  size_t n, cap;
+  attest_policy *policy;           /* NULL: every appraisal fails (fail closed) */
+  attest_location_ca *location_ca; /* NULL: no location is ever proven */
+  uint8_t *ek_ca;                  /* PEM bundle of TPM manufacturers; NULL: not checked */
+  size_t ek_ca_len;
+  int64_t interval_s, grace_s, nonce_ttl_s, fresh_wait_ms, quarantine_timeout_s, check_ms;
+  char *quarantine_cmd;
+  char *quarantine_argv[QUARANTINE_ARGS_MAX + 3];
+  /* the overdue timer */
+  pthread_t timer;
+  bool timer_started, stopping;
+  lisec_ctl *timer_ctl;
 };
 
+static const ctl_actor timer_actor = {"lisecd", "controller"};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static struct ctl_attest_state *st_of(lisec_ctl *ctl) { return ctl->shared->attest; }
+
+static att_host *find_locked(struct ctl_attest_state *st, const char *id) {
+  for (size_t i = 0; i < st->n; i++)
+    if (strcmp(st->hosts[i]->id, id) == 0) return st->hosts[i];
+  return NULL;
+}
+
+static att_host *add_locked(struct ctl_attest_state *st, const char *id) {
+  att_host *h = find_locked(st, id);
+  if (h) return h;
+  if (st->n == HOSTS_MAX) return NULL;
+  if (st->n == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 16;
+    att_host **nh = realloc(st->hosts, cap * sizeof *nh);
+    if (!nh) return NULL;
+    st->hosts = nh, st->cap = cap;
+  }
+  h = calloc(1, sizeof *h);
+  if (!h || !(h->nonces = attest_nonces_new(NONCES_PER_HOST))) {
+    free(h);
+    return NULL;
+  }
+  snprintf(h->id, sizeof h->id, "%s", id);
+  st->hosts[st->n++] = h;
+  return h;
+}
+
+static bool valid_host_id(const char *s) {
+  if (strlen(s) != ATTEST_HOST_ID_LEN) return false;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
+  return true;
+}
+
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *host,
+                  const char *outcome, const char *reason, bool li, lisec_err *err) {
+  char subject[ATTEST_HOST_ID_LEN + 8];
+  snprintf(subject, sizeof subject, "host %s", host);
+  ctl_event ev = {action, subject, outcome, reason, li};
+  return ctl_record(ctl, actor, &ev, NULL, err);
+}
+
+/* A host acts only for itself (its certificate's CN is its host id); the
+ * refusal is recorded. Other roles were admitted by the route. */
+static int check_actor(lisec_ctl *ctl, const ctl_actor *actor, const char *host, const char *action,
+                       lisec_err *err) {
+  if (!actor || !actor->role || strcmp(actor->role, "host") != 0) return 0;
+  if (actor->subject && strcmp(actor->subject, host) == 0) return 0;
+  char why[256];
+  snprintf(why, sizeof why, "TR103308-5.1: the host certificate with CN %.64s tried to act for "
+           "another host", actor->subject ? actor->subject : "(none)");
+  lisec_err rerr = {0};
+  (void)record(ctl, actor, action, host, "denied", why, false, &rerr);
+  return lisec_err_set(err, LISEC_EAUTH,
+                       "TR103308-5.1: a host certificate acts only for the host in its CN "
+                       "(%.64s), not for host %.16s..",
+                       actor->subject ? actor->subject : "(none)", host);
+}
+
+static int get_host(const json_t *body, const char **host, lisec_err *err) {
+  int rc = lisec_json_get_str(body, "host", true, ATTEST_HOST_ID_LEN, host, err);
+  if (rc) return rc;
+  if (!valid_host_id(*host))
+    return lisec_err_set(err, LISEC_EINVAL, "host: 64 lower-case hex digits (SHA-256 of the EK)");
+  return 0;
+}
+
+/* A base64 field of at most max decoded bytes; *out NULL when absent and
+ * not required. */
+static int get_b64(const json_t *body, const char *key, bool required, size_t max, uint8_t **out,
+                   size_t *len, lisec_err *err) {
+  const char *s = NULL;
+  *out = NULL, *len = 0;
+  int rc = lisec_json_get_str(body, key, required, (max + 2) / 3 * 4 + 4, &s, err);
+  if (rc || !s) return rc;
+  rc = crypto_base64_decode(s, max, out, len, err);
+  if (rc) return lisec_err_wrap(err, "%s", key), rc;
+  if (*len == 0) {
+    free(*out);
+    *out = NULL;
+    if (required) return lisec_err_set(err, LISEC_EINVAL, "%s: empty", key);
+  }
+  return 0;
+}
+
+static char *b64(const uint8_t *p, size_t n) {
+  char *s = NULL;
+  return crypto_base64_encode(p, n, &s) == 0 ? s : NULL;
+}
+
+static int load_doc(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, lisec_err *err) {
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, HOST_KIND, host, &body, ver, err);
+  if (rc == LISEC_ENOTFOUND)
+    return lisec_err_set(err, rc, "host %.16s.. has never enrolled (TR103308-5.1)", host);
+  if (rc) return rc;
+  rc = lisec_json_parse(body, strlen(body), doc, err);
+  free(body);
+  return rc;
+}
+
+static int save_doc(lisec_ctl *ctl, const char *host, const json_t *doc, int64_t expected,
+                    lisec_err *err) {
+  char *text = lisec_json_dump_canonical(doc);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_put(ctl->store, HOST_KIND, host, text, expected, NULL, err);
+  free(text);
+  if (rc == LISEC_ECONFLICT)
+    lisec_err_set(err, rc, "host %.16s.. changed meanwhile; try again", host);
+  return rc;
+}
+
+/* Decodes a base64 member of a stored document. */
+static int doc_bytes(const json_t *doc, const char *key, size_t max, uint8_t **out, size_t *len,
+                     lisec_err *err) {
+  return get_b64(doc, key, true, max, out, len, err);
+}
+
+static int64_t doc_int(const json_t *doc, const char *key) {
+  return json_integer_value(json_object_get(doc, key));
+}
+
+/* ---- quarantine --------------------------------------------------------- */
+
+/* Runs the configured command (argv, no shell) with the host id and reason
+ * appended, and waits at most quarantine_timeout_s; a command that does not
+ * finish is killed. Returns its exit status, or -1. */
+static int run_quarantine(struct ctl_attest_state *st, const char *host, const char *why,
+                          char *out, size_t out_len) {
+  char **argv = st->quarantine_argv;
+  size_t n = 0;
+  while (argv[n]) n++;
+  argv[n] = (char *)host;
+  argv[n + 1] = (char *)why;
+  argv[n + 2] = NULL;
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+  argv[n] = NULL;
+  if (rc != 0) {
+    snprintf(out, out_len, "%s could not start: %s", argv[0], strerror(rc));
+    return -1;
+  }
+  int64_t deadline = lisec_time_now_ms() + st->quarantine_timeout_s * 1000;
+  int status = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) {
+      snprintf(out, out_len, "%s: waitpid: %s", argv[0], strerror(errno));
+      return -1;
+    }
+    if (lisec_time_now_ms() >= deadline) {
+      kill(pid, SIGKILL);
+      (void)waitpid(pid, &status, 0);
+      snprintf(out, out_len, "%s did not finish within %llds and was killed", argv[0],
+               (long long)st->quarantine_timeout_s);
+      return -1;
+    }
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (WIFEXITED(status)) {
+    snprintf(out, out_len, "%s exited with %d", argv[0], WEXITSTATUS(status));
+    return WEXITSTATUS(status);
+  }
+  snprintf(out, out_len, "%s ended by a signal", argv[0]);
+  return -1;
+}
+
+/* A host that was trusted is not any more: a finding, and the configured
+ * action (MANO evacuates or suspends the LI VMs it runs). The model
+ * re-evaluates every LI touching the host on its own when its trust
+ * changes; which LI VMs the host runs is the action's business. */
+static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
+  struct ctl_attest_state *st = st_of(ctl);
+  lisec_err e = {0};
+  char reason[768];
+  snprintf(reason, sizeof reason,
+           "TR103308-6.2-R8: finding: host lost its trust (%s); every LI VM it runs must be "
+           "evacuated or suspended",
+           why);
+  (void)record(ctl, &timer_actor, "attest.finding", host, "denied", reason, false, &e);
+  if (!st->quarantine_argv[0]) return;
+  char res[512];
+  int status = run_quarantine(st, host, why, res, sizeof res);
+  (void)record(ctl, &timer_actor, "attest.quarantine", host, status == 0 ? "ok" : "failed", res,
+               false, &e);
+  if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);
+}
+
+/* ---- opening and closing ------------------------------------------------ */
+
+static int read_file_opt(const lisec_config *cfg, const char *key, size_t max, uint8_t **out,
+                         size_t *len, lisec_err *err) {
+  const char *path = lisec_config_str(cfg, "attest", key, NULL);
+  *out = NULL, *len = 0;
+  if (!path || !*path) return 0;
+  int rc = lisec_file_read(path, max, out, len, err);
+  if (rc) lisec_err_wrap(err, "[attest] %s", key);
+  return rc;
+}
+
+static int load_host_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  struct ctl_attest_state *st = ctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL) != 0) return 0; /* stays unknown */
+  att_host *h = valid_host_id(id) ? add_locked(st, id) : NULL;
+  if (h) {
+    h->enrolled = json_object_get(doc, "ak_pub") != NULL;
+    const char *trust = json_string_value(json_object_get(doc, "trust"));
+    h->trusted = trust && strcmp(trust, "trusted") == 0;
+    h->last_ok = doc_int(doc, "last_ok_at");
+    h->last_attempt = doc_int(json_object_get(doc, "last"), "at");
+    h->last_passed = h->trusted;
+    h->offer = json_object_get(doc, "location_offer") != NULL;
+  }
+  json_decref(doc);
+  return h ? 0 : LISEC_ENOMEM;
+}
+
+static void *timer_main(void *arg);
+
+static int parse_quarantine(struct ctl_attest_state *st, const lisec_config *cfg, lisec_err *err) {
+  const char *cmd = lisec_config_str(cfg, "attest", "quarantine_command", NULL);
+  if (!cmd || !*cmd) return 0;
+  if (!(st->quarantine_cmd = strdup(cmd))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  size_t n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(st->quarantine_cmd, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+    if (n == QUARANTINE_ARGS_MAX)
+      return lisec_err_set(err, LISEC_EINVAL, "[attest] quarantine_command: more than %d words",
+                           QUARANTINE_ARGS_MAX);
+    st->quarantine_argv[n++] = t;
+  }
+  st->quarantine_argv[n] = NULL;
+  return 0;
+}
+
 int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)cfg, (void)s;
-  sh->attest = calloc(1, sizeof *sh->attest);
-  return sh->attest ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* tpm2-tss's unmarshaller logs every malformed structure a host sends;
+   * the verdict says what matters. A TSS2_LOG the operator set wins. */
+  setenv("TSS2_LOG", "all+NONE", 0);
+  struct ctl_attest_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->changed, &ca);
+  pthread_condattr_destroy(&ca);
+  sh->attest = st;
+  int rc;
+  if ((rc = lisec_config_int(cfg, "attest", "interval_s", 300, 1, 86400, &st->interval_s, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "grace_s", 60, 0, 86400, &st->grace_s, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "nonce_ttl_s", 60, 1, 3600, &st->nonce_ttl_s, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "fresh_wait_ms", 5000, 100, 120000, &st->fresh_wait_ms,
+                             err)) ||
+      (rc = lisec_config_int(cfg, "attest", "quarantine_timeout_s", 10, 1, 600,
+                             &st->quarantine_timeout_s, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "check_ms", 1000, 50, 60000, &st->check_ms, err)) ||
+      (rc = parse_quarantine(st, cfg, err)))
+    return rc;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  /* A policy that is configured but does not load stops the start. */
+  if ((rc = read_file_opt(cfg, "reference_file", ATTEST_POLICY_MAX, &buf, &len, err))) return rc;
+  if (buf) {
+    rc = attest_policy_parse((const char *)buf, len, &st->policy, err);
+    free(buf);
+    if (rc) return lisec_err_wrap(err, "[attest] reference_file"), rc;
+  } else {
+    LOG_WARN("attest: no [attest] reference_file: every appraisal fails (TR 103 308 5.4)");
+  }
+  if ((rc = read_file_opt(cfg, "location_ca", 1u << 20, &buf, &len, err))) return rc;
+  if (buf) {
+    rc = attest_location_ca_parse(buf, len, &st->location_ca, err);
+    free(buf);
+    if (rc) return lisec_err_wrap(err, "[attest] location_ca"), rc;
+  } else {
+    LOG_WARN("attest: no [attest] location_ca: no host location is ever proven (TR 103 308 "
+             "6.2 req. 8, 12)");
+  }
+  if ((rc = read_file_opt(cfg, "ek_ca", 1u << 20, &st->ek_ca, &st->ek_ca_len, err))) return rc;
+  rc = store_doc_list(s, HOST_KIND, load_host_cb, st, err);
+  if (rc) return lisec_err_wrap(err, "attest: loading hosts"), rc;
+  /* The overdue timer has its own context: its own store connection. */
+  lisec_ctl parent = {.shared = sh};
+  if ((rc = ctl_open_worker(&parent, &st->timer_ctl, err))) return rc;
+  if (pthread_create(&st->timer, NULL, timer_main, st) != 0)
+    return lisec_err_set(err, LISEC_EINTERNAL, "attest: cannot start the overdue timer");
+  st->timer_started = true;
+  return 0;
 }
 
 void ctl_attest_close(ctl_shared *sh) {
-  free(sh->attest);
+  struct ctl_attest_state *st = sh->attest;
+  if (!st) return;
+  if (st->timer_started) {
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    pthread_cond_broadcast(&st->changed);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->timer, NULL);
+  }
+  ctl_close(st->timer_ctl);
+  for (size_t i = 0; i < st->n; i++) {
+    attest_nonces_free(st->hosts[i]->nonces);
+    free(st->hosts[i]);
+  }
+  free(st->hosts);
+  attest_policy_free(st->policy);
+  attest_location_ca_free(st->location_ca);
+  free(st->ek_ca);
+  free(st->quarantine_cmd);
+  pthread_cond_destroy(&st->changed);
+  pthread_mutex_destroy(&st->mu);
+  free(st);
   sh->attest = NULL;
 }
 
+/* ---- the trust a host has now ------------------------------------------- */
+
+static const char *trust_now(const struct ctl_attest_state *st, const json_t *doc, int64_t now) {
+  const char *t = json_string_value(json_object_get(doc, "trust"));
+  if (!t) return "untrusted:never-attested";
+  if (strcmp(t, "trusted") == 0 &&
+      attest_trust_at(doc_int(doc, "last_ok_at"), true, st->interval_s + st->grace_s, now) !=
+          ATTEST_TRUST_OK)
+    return "untrusted:overdue";
+  return t;
+}
+
+/* Marks a host untrusted (overdue or otherwise) in the document and the
+ * model; the caller has recorded why. */
+static void set_untrusted(lisec_ctl *ctl, const char *host, const char *trust, const char *why) {
+  lisec_err e = {0};
+  for (int attempt = 0; attempt < 3; attempt++) {
+    json_t *doc = NULL;
+    int64_t ver = 0;
+    if (load_doc(ctl, host, &doc, &ver, &e) != 0) break;
+    json_object_set_new(doc, "trust", json_string(trust));
+    json_object_set_new(doc, "location", json_null());
+    int rc = save_doc(ctl, host, doc, ver, &e);
+    json_decref(doc);
+    if (rc != LISEC_ECONFLICT) break;
+  }
+  int rc = ctl_model_host_attested(ctl, host, MODEL_TRUST_UNTRUSTED, NULL, &e);
+  if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", host, e.msg);
+  quarantine(ctl, host, why);
+}
+
+static void *timer_main(void *arg) {
+  struct ctl_attest_state *st = arg;
+  pthread_mutex_lock(&st->mu);
+  while (!st->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += st->check_ms / 1000;
+    ts.tv_nsec += (st->check_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&st->changed, &st->mu, &ts);
+    if (st->stopping) break;
+    int64_t now = lisec_time_now();
+    for (size_t i = 0; i < st->n; i++) {
+      att_host *h = st->hosts[i];
+      if (!h->trusted ||
+          attest_trust_at(h->last_ok, true, st->interval_s + st->grace_s, now) == ATTEST_TRUST_OK)
+        continue;
+      h->trusted = false;
+      char id[ATTEST_HOST_ID_LEN + 1], why[256];
+      memcpy(id, h->id, sizeof id);
+      snprintf(why, sizeof why,
+               "TR103308-5.1: overdue: last successful attestation %llds ago, more than "
+               "interval_s %lld + grace_s %lld",
+               (long long)(now - h->last_ok), (long long)st->interval_s, (long long)st->grace_s);
+      /* Recording and the store happen outside the lock; the host table
+       * only grows, so h stays valid. */
+      pthread_mutex_unlock(&st->mu);
+      lisec_err e = {0};
+      if (record(st->timer_ctl, &timer_actor, "attest.overdue", id, "denied", why, false, &e) != 0)
+        LOG_ERROR("attest: cannot record that host %.16s.. is overdue: %s", id, e.msg);
+      set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
+      pthread_mutex_lock(&st->mu);
+    }
+  }
+  pthread_mutex_unlock(&st->mu);
+  return NULL;
+}
+
+/* ---- enrolment ---------------------------------------------------------- */
+
+int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                           json_t **out, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  uint8_t *ek = NULL, *akp = NULL, *cert = NULL, secret[SECRET_LEN], digest[ATTEST_DIGEST_LEN];
+  size_t ek_len = 0, ak_len = 0, cert_len = 0;
+  char host[ATTEST_HOST_ID_LEN + 1], hexd[2 * ATTEST_DIGEST_LEN + 1];
+  attest_ak *ak = NULL;
+  lisec_buf cred;
+  json_t *doc = NULL;
+  char *s_ek = NULL, *s_ak = NULL, *s_cert = NULL, *s_cred = NULL;
+  int64_t ver = 0;
+  lisec_buf_init(&cred, 4096);
+  int rc;
+  if ((rc = get_b64(body, "ek_pub", true, ATTEST_TPM_PUBLIC_MAX, &ek, &ek_len, err)) ||
+      (rc = get_b64(body, "ak_pub", true, ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
+      (rc = get_b64(body, "ek_cert", false, 16384, &cert, &cert_len, err)) ||
+      (rc = attest_host_id(ek, ek_len, host, err)) ||
+      (rc = check_actor(ctl, actor, host, "attest.enrol", err)))
+    goto done;
+  if (st->ek_ca) {
+    if (!cert) {
+      rc = lisec_err_set(err, LISEC_EDENIED,
+                         "O.1.6: an EK certificate is required ([attest] ek_ca is set)");
+    } else {
+      rc = attest_ek_cert_check(ek, ek_len, cert, cert_len, st->ek_ca, st->ek_ca_len, 0, err);
+      if (rc) lisec_err_wrap(err, "O.1.6: EK certificate");
+    }
+    if (rc) {
+      lisec_err e = {0};
+      (void)record(ctl, actor, "attest.enrol", host, "denied", err->msg, false, &e);
+      goto done;
+    }
+  }
+  if ((rc = attest_ak_from_tpm_public(akp, ak_len, &ak, err))) {
+    lisec_err_wrap(err, "ak_pub");
+    goto done;
+  }
+  size_t name_len = 0;
+  const uint8_t *name = attest_ak_name(ak, &name_len);
+  if ((rc = crypto_random(secret, sizeof secret, err)) ||
+      (rc = attest_credential_make(ek, ek_len, name, name_len, secret, sizeof secret, &cred, err)))
+    goto done;
+  /* Only the secret's digest is kept: the store never holds the secret. */
+  crypto_sha256(secret, sizeof secret, digest);
+  lisec_hex_encode(digest, sizeof digest, hexd);
+  rc = load_doc(ctl, host, &doc, &ver, err);
+  if (rc == LISEC_ENOTFOUND) {
+    doc = json_pack("{s:s, s:s}", "host", host, "trust", "untrusted:never-attested");
+    ver = 0, rc = 0;
+  }
+  if (rc) goto done;
+  s_ek = b64(ek, ek_len), s_ak = b64(akp, ak_len), s_cred = b64(cred.data, cred.len);
+  if (cert) s_cert = b64(cert, cert_len);
+  if (!doc || !s_ek || !s_ak || !s_cred || (cert && !s_cert)) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto done;
+  }
+  json_object_set_new(doc, "ek_pub", json_string(s_ek));
+  if (s_cert) json_object_set_new(doc, "ek_cert", json_string(s_cert));
+  json_object_set_new(doc, "pending", json_pack("{s:s, s:s, s:I}", "ak_pub", s_ak, "secret_sha256",
+                                                hexd, "at", (json_int_t)lisec_time_now()));
+  if ((rc = record(ctl, actor, "attest.enrol", host, "ok",
+                   "credential made for the AK (TPM2_MakeCredential); pending activation", false,
+                   err)))
+    goto done;
+  if ((rc = save_doc(ctl, host, doc, ver, err))) {
+    lisec_err e = {0};
+    (void)record(ctl, actor, "attest.enrol", host, "failed", err->msg, false, &e);
+    goto done;
+  }
+  *out = json_pack("{s:s, s:s}", "host", host, "credential", s_cred);
+  if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+done:
+  crypto_wipe(secret, sizeof secret);
+  free(ek), free(akp), free(cert), free(s_ek), free(s_ak), free(s_cert), free(s_cred);
+  attest_ak_free(ak);
+  lisec_buf_free(&cred);
+  json_decref(doc);
+  return rc;
+}
+
+int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                            json_t **out, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  const char *host = NULL;
+  uint8_t *secret = NULL, digest[ATTEST_DIGEST_LEN], want[ATTEST_DIGEST_LEN];
+  size_t secret_len = 0;
+  json_t *doc = NULL;
+  int64_t ver = 0;
+  int rc;
+  if ((rc = get_host(body, &host, err)) ||
+      (rc = check_actor(ctl, actor, host, "attest.enrol.finish", err)) ||
+      (rc = get_b64(body, "secret", true, ATTEST_CREDENTIAL_SECRET_MAX, &secret, &secret_len, err)) ||
+      (rc = load_doc(ctl, host, &doc, &ver, err)))
+    goto done;
+  json_t *pending = json_object_get(doc, "pending");
+  const char *hexd = json_string_value(json_object_get(pending, "secret_sha256"));
+  if (!hexd || lisec_hex_decode(hexd, want, sizeof want) != 0) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       "O.1.6: host %.16s.. has no enrolment waiting for activation", host);
+    goto done;
+  }
+  crypto_sha256(secret, secret_len, digest);
+  bool ok = secret_len == SECRET_LEN && crypto_ct_equal(digest, want, sizeof want);
+  const char *why = ok ? "AK activated: TPM2_ActivateCredential released the secret, so the AK "
+                         "is in the TPM that holds this EK"
+                       : "O.1.6: the secret does not match: the AK is not in the TPM that holds "
+                         "this EK; it is dropped and never trusted";
+  if ((rc = record(ctl, actor, "attest.enrol.finish", host, ok ? "ok" : "denied", why, false, err)))
+    goto done;
+  if (ok) {
+    json_object_set(doc, "ak_pub", json_object_get(pending, "ak_pub"));
+    json_object_set_new(doc, "enrolled_at", json_integer(lisec_time_now()));
+  }
+  json_object_del(doc, "pending");
+  if ((rc = save_doc(ctl, host, doc, ver, err))) {
+    lisec_err e = {0};
+    (void)record(ctl, actor, "attest.enrol.finish", host, "failed", err->msg, false, &e);
+    goto done;
+  }
+  if (!ok) {
+    rc = lisec_err_set(err, LISEC_EDENIED, "%s", why);
+    goto done;
+  }
+  pthread_mutex_lock(&st->mu);
+  att_host *h = add_locked(st, host);
+  if (h) h->enrolled = true;
+  pthread_mutex_unlock(&st->mu);
+  if (!h) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "too many hosts");
+    goto done;
+  }
+  *out = json_pack("{s:s, s:b, s:s}", "host", host, "enrolled", 1, "trust",
+                   "untrusted:never-attested");
+done:
+  if (secret) crypto_wipe(secret, secret_len);
+  free(secret);
+  json_decref(doc);
+  return rc;
+}
+
+/* ---- challenges and nonces ---------------------------------------------- */
+
+static int enrolled_host(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         const char *action, const char **host, lisec_err *err) {
+  int rc = get_host(body, host, err);
+  if (rc || (rc = check_actor(ctl, actor, *host, action, err))) return rc;
+  struct ctl_attest_state *st = st_of(ctl);
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, *host);
+  bool enrolled = h && h->enrolled;
+  pthread_mutex_unlock(&st->mu);
+  return enrolled ? 0
+                  : lisec_err_set(err, LISEC_ENOTFOUND,
+                                  "host %.16s.. is not enrolled (POST /v1/attest/enrol)", *host);
+}
+
+int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         json_t **out, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  const char *host = NULL;
+  int rc = enrolled_host(ctl, actor, body, "attest.challenge", &host, err);
+  if (rc) return rc;
+  int64_t now = lisec_time_now();
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  const char *why = h->offer    ? "a confirmed location certificate is waiting"
+                    : h->wanted ? "a decision needs a fresh attestation"
+                    : !h->last_attempt                     ? "never attested"
+                    : now - h->last_attempt >= st->interval_s ? "due"
+                                                             : NULL;
+  bool offer = h->offer;
+  pthread_mutex_unlock(&st->mu);
+  *out = json_pack("{s:b, s:I}", "attest_now", why != NULL, "interval_s",
+                   (json_int_t)st->interval_s);
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (why) json_object_set_new(*out, "why", json_string(why));
+  if (offer) {
+    json_t *doc = NULL;
+    int64_t ver = 0;
+    if ((rc = load_doc(ctl, host, &doc, &ver, err))) {
+      json_decref(*out);
+      *out = NULL;
+      return rc;
+    }
+    json_t *loc = json_object_get(doc, "location_offer");
+    if (loc) json_object_set(*out, "location", loc);
+    json_decref(doc);
+  }
+  return 0;
+}
+
+int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                     lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  const char *host = NULL;
+  int rc = enrolled_host(ctl, actor, body, "attest.nonce", &host, err);
+  if (rc) return rc;
+  uint8_t n[ATTEST_NONCE_LEN];
+  pthread_mutex_lock(&st->mu);
+  rc = attest_nonce_issue(find_locked(st, host)->nonces, lisec_time_now_ms(),
+                          st->nonce_ttl_s * 1000, n, err);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) return rc;
+  char hex[2 * ATTEST_NONCE_LEN + 1];
+  lisec_hex_encode(n, sizeof n, hex);
+  *out = json_pack("{s:s, s:I}", "nonce", hex, "expires_in_s", (json_int_t)st->nonce_ttl_s);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* ---- appraisal ---------------------------------------------------------- */
+
+static void add_reason(attest_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_reason(attest_verdict *v, const char *fmt, ...) {
+  v->ok = false;
+  if (v->nreasons == ATTEST_REASONS_MAX) {
+    v->more_reasons++;
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(v->reasons[v->nreasons++], ATTEST_REASON_LEN, fmt, ap);
+  va_end(ap);
+}
+
+/* The boot is trusted when every reason is about the location alone
+ * (§6.2's requirements): a power cycle voids the location, not the boot. */
+static bool boot_trusted(const attest_verdict *v) {
+  if (v->ok) return true;
+  if (v->malformed || v->more_reasons || !v->quote_parsed) return false;
+  for (size_t i = 0; i < v->nreasons; i++)
+    if (strncmp(v->reasons[i], "TR103308-6.2-", 13) != 0) return false;
+  return v->signature_ok && v->nonce_ok && v->pcr_digest_ok;
+}
+
+static void join_reasons(const attest_verdict *v, char *out, size_t len) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < v->nreasons && used + 1 < len; i++) {
+    int n = snprintf(out + used, len - used, "%s%s", i ? "; " : "", v->reasons[i]);
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+  if (used >= len && len > 4) memcpy(out + len - 4, "...", 4);
+}
+
+typedef struct evidence_bytes {
+  uint8_t *quote, *sig, *pcrs, *log, *loc;
+  size_t quote_len, sig_len, pcrs_len, log_len, loc_len;
+} evidence_bytes;
+
+static void evidence_free(evidence_bytes *e) {
+  free(e->quote), free(e->sig), free(e->pcrs), free(e->log), free(e->loc);
+}
+
+static int evidence_get(const json_t *body, evidence_bytes *e, lisec_err *err) {
+  int rc;
+  if ((rc = get_b64(body, "quote", true, ATTEST_QUOTE_MAX, &e->quote, &e->quote_len, err)) ||
+      (rc = get_b64(body, "signature", true, ATTEST_SIG_MAX, &e->sig, &e->sig_len, err)) ||
+      (rc = get_b64(body, "pcrs", true, ATTEST_PCRS_MAX, &e->pcrs, &e->pcrs_len, err)) ||
+      (rc = get_b64(body, "eventlog", false, ATTEST_EVENTLOG_MAX, &e->log, &e->log_len, err)) ||
+      (rc = get_b64(body, "location", false, ATTEST_LOCATION_MAX, &e->loc, &e->loc_len, err)))
+    return rc;
+  return 0;
+}
+
+static json_t *location_doc(const attest_location *l) {
+  return json_pack("{s:s, s:s, s:f, s:f, s:s, s:I}", "country", l->country, "subdivision",
+                   l->subdivision, "latitude", l->latitude, "longitude", l->longitude, "site",
+                   l->site, "tpm_reset_count", (json_int_t)l->reset_count);
+}
+
+int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                      lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  const char *host = NULL, *nonce_hex = NULL;
+  uint8_t nonce[ATTEST_NONCE_MAX], *akp = NULL;
+  size_t nonce_len = 0, ak_len = 0;
+  evidence_bytes e = {0};
+  attest_ak *ak = NULL;
+  json_t *doc = NULL, *ear = NULL, *vj = NULL;
+  attest_verdict *v = calloc(1, sizeof *v);
+  int64_t ver = 0;
+  int rc = v ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (rc || (rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
+      (rc = lisec_json_get_str(body, "nonce", true, 2 * ATTEST_NONCE_MAX, &nonce_hex, err)))
+    goto done;
+  nonce_len = strlen(nonce_hex) / 2;
+  if (strlen(nonce_hex) % 2 || nonce_len < ATTEST_NONCE_MIN ||
+      lisec_hex_decode(nonce_hex, nonce, nonce_len) != 0) {
+    rc = lisec_err_set(err, LISEC_EINVAL, "nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN,
+                       ATTEST_NONCE_MAX);
+    goto done;
+  }
+  if ((rc = evidence_get(body, &e, err)) || (rc = load_doc(ctl, host, &doc, &ver, err)) ||
+      (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
+      (rc = attest_ak_from_tpm_public(akp, ak_len, &ak, err)))
+    goto done;
+
+  /* The nonce is consumed first: whatever the outcome, it is spent. */
+  lisec_err ne = {0};
+  int64_t now_ms = lisec_time_now_ms(), now = now_ms / 1000;
+  pthread_mutex_lock(&st->mu);
+  int nrc = attest_nonce_consume(find_locked(st, host)->nonces, nonce, nonce_len, now_ms, &ne);
+  pthread_mutex_unlock(&st->mu);
+
+  attest_context actx = {.ak = ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
+                         .location_ca = st->location_ca, .host_id = host};
+  attest_evidence ev = {e.quote, e.quote_len, e.sig, e.sig_len, e.pcrs, e.pcrs_len,
+                        e.log, e.log_len, e.loc, e.loc_len};
+  if ((rc = attest_verify(&actx, &ev, v, err))) goto done;
+  if (nrc) add_reason(v, "%s", ne.msg);
+  int64_t max_reset = doc_int(doc, "max_reset_count");
+  if (v->quote_parsed && v->signature_ok && (int64_t)v->quote.reset_count < max_reset)
+    add_reason(v,
+               "TR103308-5.1: TPM resetCount %u is lower than %lld seen before: the TPM was "
+               "cleared, or the evidence is old",
+               v->quote.reset_count, (long long)max_reset);
+  bool trusted = boot_trusted(v) && !nrc;
+  bool loc_ok = trusted && v->location_ok;
+  if (!st->location_ca && v->nwarnings < 4)
+    snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
+             "no asset-management CA ([attest] location_ca): the location is not proven");
+
+  char reasons[1000];
+  join_reasons(v, reasons, sizeof reasons);
+  if ((rc = record(ctl, actor, "attest.appraise", host, trusted ? "ok" : "denied",
+                   reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference "
+                                          "values and location",
+                   false, err)))
+    goto done;
+
+  /* The stored result. */
+  ear = attest_ear(v, host, nonce, nonce_len, now);
+  vj = attest_verdict_json(v);
+  if (!ear || !vj) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto done;
+  }
+  json_object_set_new(doc, "last", json_pack("{s:I, s:b, s:b, s:b, s:O, s:O}", "at",
+                                             (json_int_t)now, "verified", v->ok, "trusted", trusted,
+                                             "location_ok", loc_ok, "verdict", vj, "ear", ear));
+  json_object_set_new(doc, "trust", json_string(trusted ? "trusted" : "untrusted:failed"));
+  if (trusted) json_object_set_new(doc, "last_ok_at", json_integer(now));
+  json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
+  if (v->quote_parsed && v->signature_ok) {
+    json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
+    if ((int64_t)v->quote.reset_count > max_reset)
+      json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
+  }
+  /* A confirmed certificate the agent has now measured is delivered. */
+  bool delivered = false;
+  if (loc_ok && json_object_get(doc, "location_offer")) {
+    json_object_del(doc, "location_offer");
+    delivered = true;
+  }
+  if ((rc = save_doc(ctl, host, doc, ver, err))) {
+    lisec_err fe = {0};
+    (void)record(ctl, actor, "attest.appraise", host, "failed", err->msg, false, &fe);
+    goto done;
+  }
+
+  /* The model: trust and the attested location. */
+  model_location ml = {0};
+  if (loc_ok) {
+    ml.country = v->location.country;
+    ml.subdivision = v->location.subdivision[0] ? v->location.subdivision : NULL;
+    ml.has_coords = true;
+    ml.lat = v->location.latitude, ml.lon = v->location.longitude;
+    ml.site = v->location.site[0] ? v->location.site : NULL;
+    ml.source = MODEL_LOC_ATTESTED;
+  }
+  lisec_err me = {0};
+  const char *model_note = "updated";
+  char model_buf[LISEC_ERR_MSG_MAX + 64];
+  int mrc = ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
+                                    loc_ok ? &ml : NULL, &me);
+  if (mrc) {
+    snprintf(model_buf, sizeof model_buf, "%s: %s",
+             mrc == LISEC_ENOTFOUND ? "host not in the model yet; its trust is kept here and "
+                                      "applies once it is added"
+                                    : "the model refused the result",
+             me.msg);
+    model_note = model_buf;
+    lisec_err fe = {0};
+    (void)record(ctl, actor, "attest.model", host, "failed", model_buf, false, &fe);
+  }
+
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  bool was_trusted = h->trusted;
+  h->trusted = trusted;
+  h->last_passed = trusted;
+  h->last_attempt = now;
+  if (trusted) h->last_ok = now;
+  h->wanted = false;
+  if (delivered) h->offer = false;
+  h->appraisals++;
+  pthread_cond_broadcast(&st->changed);
+  pthread_mutex_unlock(&st->mu);
+  if (was_trusted && !trusted) quarantine(ctl, host, reasons);
+
+  json_t *rs = json_array(), *ws = json_array();
+  for (size_t i = 0; i < v->nreasons; i++) json_array_append_new(rs, json_string(v->reasons[i]));
+  for (size_t i = 0; i < v->nwarnings; i++) json_array_append_new(ws, json_string(v->warnings[i]));
+  *out = json_pack("{s:s, s:b, s:s, s:b, s:o, s:o, s:s}", "host", host, "verified", v->ok,
+                   "trust", trusted ? "trusted" : "untrusted:failed", "location_ok", loc_ok,
+                   "reasons", rs, "warnings", ws, "model", model_note);
+  if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+done:
+  evidence_free(&e);
+  free(akp);
+  free(v);
+  attest_ak_free(ak);
+  json_decref(doc);
+  json_decref(ear);
+  json_decref(vj);
+  return rc;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static json_t *summary(const struct ctl_attest_state *st, const char *host, const json_t *doc,
+                       int64_t now) {
+  json_t *last = json_object_get(doc, "last");
+  json_t *o = json_pack("{s:s, s:s, s:b, s:O}", "host", host, "trust", trust_now(st, doc, now),
+                        "enrolled", json_object_get(doc, "ak_pub") != NULL, "location",
+                        json_object_get(doc, "location") ? json_object_get(doc, "location")
+                                                         : json_null());
+  if (!o) return NULL;
+  char when[32];
+  if (doc_int(doc, "last_ok_at")) {
+    lisec_time_format(doc_int(doc, "last_ok_at"), when);
+    json_object_set_new(o, "last_ok_at", json_string(when));
+  }
+  if (last) {
+    lisec_time_format(doc_int(last, "at"), when);
+    json_object_set_new(o, "last_appraisal_at", json_string(when));
+    json_object_set(o, "reasons", json_object_get(json_object_get(last, "verdict"), "reasons"));
+  }
+  if (json_object_get(doc, "last_reset_count"))
+    json_object_set(o, "tpm_reset_count", json_object_get(doc, "last_reset_count"));
+  json_object_set_new(o, "location_confirmation_pending",
+                      json_boolean(json_object_get(doc, "location_offer") != NULL));
+  return o;
+}
+
+int ctl_attest_host_show(lisec_ctl *ctl, const ctl_actor *actor, const char *host, json_t **out,
+                         lisec_err *err) {
+  if (!valid_host_id(host))
+    return lisec_err_set(err, LISEC_ENOTFOUND, "no such host: a host id is 64 hex digits");
+  int rc = check_actor(ctl, actor, host, "attest.read", err);
+  json_t *doc = NULL;
+  int64_t ver = 0;
+  if (rc || (rc = load_doc(ctl, host, &doc, &ver, err))) return rc;
+  json_t *ear = json_object_get(json_object_get(doc, "last"), "ear");
+  *out = ear ? json_deep_copy(ear) : json_object();
+  json_t *mine = summary(st_of(ctl), host, doc, lisec_time_now());
+  if (*out && mine) json_object_set_new(*out, "lisec", mine);
+  else json_decref(mine);
+  json_decref(doc);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+typedef struct list_ctx {
+  const struct ctl_attest_state *st;
+  json_t *arr;
+  int64_t now;
+} list_ctx;
+
+static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  list_ctx *lc = ctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL) != 0) return LISEC_ESTORE;
+  json_t *s = summary(lc->st, id, doc, lc->now);
+  json_decref(doc);
+  if (!s) return LISEC_ENOMEM;
+  json_object_del(s, "reasons");
+  return json_array_append_new(lc->arr, s) ? LISEC_ENOMEM : 0;
+}
+
+int ctl_attest_host_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  (void)actor;
+  list_ctx lc = {st_of(ctl), json_array(), lisec_time_now()};
+  if (!lc.arr) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_list(ctl->store, HOST_KIND, list_cb, &lc, err);
+  if (rc) {
+    json_decref(lc.arr);
+    return rc == LISEC_ESTORE && !err->msg[0]
+               ? lisec_err_set(err, rc, "a stored attestation does not parse")
+               : rc;
+  }
+  *out = json_pack("{s:o}", "hosts", lc.arr);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* ---- location re-confirmation ------------------------------------------- */
+
+int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                                const json_t *body, json_t **out, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  uint8_t *cert = NULL;
+  size_t cert_len = 0;
+  json_t *doc = NULL;
+  int64_t ver = 0;
+  char *s_cert = NULL;
+  attest_location loc;
+  int rc;
+  if (!valid_host_id(host))
+    return lisec_err_set(err, LISEC_ENOTFOUND, "no such host: a host id is 64 hex digits");
+  if (!st->location_ca)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-6.2-R8: no asset-management CA is configured ([attest] "
+                         "location_ca); no location can be confirmed");
+  if ((rc = get_b64(body, "certificate", true, ATTEST_LOCATION_MAX, &cert, &cert_len, err)) ||
+      (rc = load_doc(ctl, host, &doc, &ver, err)))
+    goto done;
+  lisec_err why = {0};
+  int vrc = attest_location_parse(cert, cert_len, st->location_ca, 0, &loc, &why);
+  if (vrc) {
+    lisec_err_wrap(&why, "TR103308-6.2-R8: location certificate");
+  } else if (strcmp(loc.host_id, host) != 0) {
+    vrc = lisec_err_set(&why, LISEC_EDENIED,
+                        "TR103308-6.2-R12: the certificate names host %.16s.., not %.16s..",
+                        loc.host_id, host);
+  } else if (!json_object_get(doc, "last_reset_count")) {
+    vrc = lisec_err_set(&why, LISEC_EDENIED,
+                        "TR103308-6.2-R10: the host has not quoted yet: its TPM resetCount is "
+                        "unknown");
+  } else if ((int64_t)loc.reset_count != doc_int(doc, "last_reset_count")) {
+    vrc = lisec_err_set(&why, LISEC_EDENIED,
+                        "TR103308-6.2-R10: the certificate is for TPM resetCount %u, the host's "
+                        "last quote shows %lld",
+                        loc.reset_count, (long long)doc_int(doc, "last_reset_count"));
+  }
+  char reason[512];
+  if (!vrc)
+    snprintf(reason, sizeof reason,
+             "asset management confirmed %s %s site %s at TPM resetCount %u; sent to the agent",
+             loc.country, loc.subdivision, loc.site, loc.reset_count);
+  if ((rc = record(ctl, actor, "attest.confirm-location", host, vrc ? "denied" : "ok",
+                   vrc ? why.msg : reason, false, err)))
+    goto done;
+  if (vrc) {
+    rc = lisec_err_set(err, vrc == LISEC_EINVAL ? LISEC_EINVAL : LISEC_EDENIED, "%s", why.msg);
+    goto done;
+  }
+  if (!(s_cert = b64(cert, cert_len))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto done;
+  }
+  json_object_set_new(doc, "location_offer", json_string(s_cert));
+  if ((rc = save_doc(ctl, host, doc, ver, err))) {
+    lisec_err fe = {0};
+    (void)record(ctl, actor, "attest.confirm-location", host, "failed", err->msg, false, &fe);
+    goto done;
+  }
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  if (h) h->offer = true;
+  pthread_mutex_unlock(&st->mu);
+  *out = json_pack("{s:s, s:o, s:s}", "host", host, "location", location_doc(&loc), "status",
+                   "confirmed; the agent measures it at its next challenge and attests");
+  if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+done:
+  free(cert);
+  free(s_cert);
+  json_decref(doc);
+  return rc;
+}
+
+/* ---- freshness for LI decisions ----------------------------------------- */
+
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
                             lisec_err *err) {
-  (void)ctl, (void)max_age_s;
+  struct ctl_attest_state *st = st_of(ctl);
   *refreshed = false;
-  return lisec_err_set(err, LISEC_EUNAVAIL,
-                       "TR103308-5.1: host %s has no appraised attestation", host);
+  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.1: attestation is not running");
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  if (!h || !h->enrolled) {
+    pthread_mutex_unlock(&st->mu);
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.1: host %s has no appraised attestation (not enrolled)", host);
+  }
+  int64_t now = lisec_time_now();
+  if (h->trusted && h->last_ok && now - h->last_ok <= max_age_s && h->last_ok <= now + 5) {
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+  }
+  /* Ask the agent (its next challenge poll sees the flag) and wait for an
+   * appraisal, bounded. */
+  h->wanted = true;
+  uint64_t seen = h->appraisals;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += st->fresh_wait_ms / 1000;
+  ts.tv_nsec += (st->fresh_wait_ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+  int w = 0;
+  while (h->appraisals == seen && !st->stopping && w != ETIMEDOUT)
+    w = pthread_cond_timedwait(&st->changed, &st->mu, &ts);
+  bool got = h->appraisals != seen, ok = got && h->last_passed && h->trusted;
+  pthread_mutex_unlock(&st->mu);
+  if (ok) {
+    *refreshed = true;
+    return 0;
+  }
+  if (!got)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.1: host %s: attestation older than %llds and its agent did "
+                         "not attest within %lldms",
+                         host, (long long)max_age_s, (long long)st->fresh_wait_ms);
+  return lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-5.1: host %s: the fresh attestation failed its appraisal", host);
 }

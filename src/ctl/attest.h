@@ -1,6 +1,13 @@
 /* Use cases of host attestation (TR 103 308 §5.1, §5.4, §5.8; §6.2 req.
- * 8-10, 12-14): enrolment, challenges, evidence appraisal and the results
- * that set a host's trust and location in the model. */
+ * 8-10, 12-14; O.1.6): enrolment, challenges, evidence appraisal and the
+ * results that set a host's trust and location in the model, overdue hosts,
+ * the location asset management re-confirms, quarantine, and the freshness
+ * guarantee decisions about LI VMs rely on.
+ *
+ * A host acts only for itself: every use case whose actor has the role
+ * "host" refuses (EAUTH) unless the certificate's CN is the host id, the
+ * hex SHA-256 of the EK's SubjectPublicKeyInfo (attest_host_id). Bodies
+ * carry binary evidence as standard base64. */
 #ifndef LISEC_CTL_ATTEST_H
 #define LISEC_CTL_ATTEST_H
 
@@ -13,8 +20,57 @@
  * successful appraisal is at most max_age_s old, or when a new one was
  * obtained now (*refreshed true, so the decision can say so). Otherwise a
  * refusal naming why (no attestation, the agent did not answer in time, the
- * new evidence failed): the decision then denies (fail closed). */
+ * new evidence failed): the decision then denies (fail closed).
+ * Asking for a new one flags the host; its agent sees the flag at its next
+ * challenge poll and attests at once. The wait is bounded by [attest]
+ * fresh_wait_ms and holds the calling worker, so lisecd needs at least two
+ * workers for the agent's requests to get through meanwhile. */
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
                             lisec_err *err);
+
+/* POST /v1/attest/enrol {"ek_pub", "ak_pub", ["ek_cert"]} (TPM2B_PUBLICs,
+ * DER): the host id from the EK, the EK certificate against [attest] ek_ca
+ * (required when that is set), the AK's attributes, then a 32-byte secret
+ * sealed with TPM2_MakeCredential to the EK and the AK's Name. The AK stays
+ * pending until the secret comes back. Out: {"host", "credential"}. */
+int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                           json_t **out, lisec_err *err);
+/* POST /v1/attest/enrol/finish {"host", "secret"}: the secret the TPM
+ * released with TPM2_ActivateCredential proves the AK is in that TPM; the
+ * pending AK becomes the host's AK. A wrong secret drops the pending AK
+ * (EDENIED): enrolment starts over and that AK is never trusted. */
+int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                            json_t **out, lisec_err *err);
+/* POST /v1/attest/challenge {"host"}: what the controller wants from the
+ * agent now: {"attest_now": bool, "why", "interval_s", ["location"]}
+ * (attest_now when an attestation is due or was asked for; location: a
+ * certificate asset management confirmed, for the agent to measure). */
+int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         json_t **out, lisec_err *err);
+/* POST /v1/attest/nonce {"host"}: a single-use nonce for that enrolled host,
+ * valid [attest] nonce_ttl_s. Out: {"nonce": hex, "expires_in_s"}. */
+int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                     lisec_err *err);
+/* POST /v1/attest/evidence {"host", "nonce", "quote", "signature", "pcrs",
+ * ["eventlog"], ["location"]}: the appraisal (attest_verify with the
+ * enrolled AK, [attest] reference_file and location_ca), recorded with its
+ * reasons before it takes effect, stored, and handed to the model. A
+ * completed appraisal answers 0 whatever its outcome: out is
+ * {"host", "verified", "trust", "location_ok", "reasons", "warnings", "model"}. */
+int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                      lisec_err *err);
+/* GET /v1/hosts/{id}/attestation: the last appraisal as an EAR claims set,
+ * with lisec's own view (current trust, overdue or not) under "lisec". */
+int ctl_attest_host_show(lisec_ctl *ctl, const ctl_actor *actor, const char *host, json_t **out,
+                         lisec_err *err);
+/* GET /v1/attest/hosts: {"hosts": [{"host", "trust", "enrolled", ...}]}. */
+int ctl_attest_host_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* POST /v1/hosts/{id}/confirm-location {"certificate"} (operator): asset
+ * management re-confirms the location after a power cycle. The certificate
+ * must chain to [attest] location_ca, name this host and carry the TPM's
+ * current resetCount (the one of its last quote); it is recorded, kept for
+ * the agent (which measures it into PCR 15) and the host asked to attest. */
+int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                                const json_t *body, json_t **out, lisec_err *err);
 
 #endif
