@@ -88,9 +88,18 @@ typedef struct api_route {
   bool takes_body;     /* a JSON body is required */
   api_handler handler;
   /* When set, a refused role is recorded in the audit log under this action
-   * (sealed to the LI administration): attempts on LI data leave a trace. */
+   * (sealed to the LI administration when roles is API_ROLE_LI_ADMIN alone):
+   * attempts on LI data and on the log itself leave a trace. */
   const char *audit_denied;
 } api_route;
+
+/* Query parameters (src/api/query.c). *present says whether the name was
+ * given; a malformed value is EINVAL naming the parameter. Strings hold only
+ * letters, digits and -_.: and fit in cap - 1 characters. */
+int api_query_str(const api_request *req, const char *name, char *out, size_t cap, bool *present,
+                  lisec_err *err);
+int api_query_u64(const api_request *req, const char *name, uint64_t max, uint64_t *out,
+                  bool *present, lisec_err *err);
 
 /* Sets resp to a JSON error {"error":{"code","message"[,"requirement"]}}. */
 void api_error(api_response *resp, int status, const char *code, const char *message);

@@ -70,8 +70,10 @@ static bool route_match(const char *pattern, const char *path, size_t path_len, 
   return *p == '\0' && s == end;
 }
 
-/* A refused role on a route about LI data is recorded before the refusal
- * goes out; when it cannot be recorded the refusal says so (fail closed). */
+/* A refused role on a route that asks for it is recorded before the refusal
+ * goes out, sealed to the LI administration when the route is the LI
+ * administration's alone; when it cannot be recorded the refusal says so
+ * (fail closed). */
 static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_route *route,
                         const char *path, api_response *resp) {
   char roles[256], msg[LISEC_ERR_MSG_MAX];
@@ -80,7 +82,7 @@ static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_rout
            who->role[0] ? who->role : "(none)", route->method, route->pattern, roles);
   if (route->audit_denied) {
     ctl_actor actor = {.subject = who->subject, .role = who->role};
-    ctl_event ev = {route->audit_denied, path, "denied", msg, true};
+    ctl_event ev = {route->audit_denied, path, "denied", msg, route->roles == API_ROLE_LI_ADMIN};
     lisec_err rerr = {0};
     int rc = ctl_record(ctl, &actor, &ev, NULL, &rerr);
     if (rc) {

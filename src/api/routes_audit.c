@@ -1,0 +1,88 @@
+/* Routes of the audit log: auditors, the LI administration and operators
+ * read checkpoints, entries and proofs (sealed entries stay ciphertext);
+ * any other role is refused and the attempt is recorded. */
+#include "api/api.h"
+#include "ctl/audit.h"
+
+#define READERS (API_ROLE_AUDITOR | API_ROLE_LI_ADMIN | API_ROLE_OPERATOR)
+
+static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out) {
+  if (rc) api_error_from(resp, rc, err);
+  else resp->status = 200, resp->body = out;
+  return 0;
+}
+
+static int checkpoint(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a, (void)req;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_audit_checkpoint(ctl, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+static int checkpoints(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a, (void)req;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_audit_checkpoints(ctl, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+static int vkey(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a, (void)req;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_audit_vkey(ctl, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+static int entries(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  uint64_t from = 0, count = 1000;
+  bool given;
+  int rc = api_query_u64(req, "from", UINT64_MAX, &from, &given, &err);
+  if (!rc) rc = api_query_u64(req, "count", CTL_AUDIT_PAGE_MAX, &count, &given, &err);
+  if (!rc) rc = ctl_audit_entries(ctl, from, count, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+static int inclusion(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  uint64_t index = 0, size = 0;
+  char leaf[72];
+  bool has_index = false, has_leaf = false, given;
+  int rc = api_query_u64(req, "index", UINT64_MAX, &index, &has_index, &err);
+  if (!rc) rc = api_query_str(req, "leaf_hash", leaf, sizeof leaf, &has_leaf, &err);
+  if (!rc) rc = api_query_u64(req, "tree_size", UINT64_MAX, &size, &given, &err);
+  if (!rc && has_index == has_leaf)
+    rc = lisec_err_set(&err, LISEC_EINVAL, "give exactly one of index and leaf_hash");
+  if (!rc) rc = ctl_audit_inclusion(ctl, index, has_leaf ? leaf : NULL, size, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+static int consistency(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)a;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  uint64_t old = 0, size = 0;
+  bool has_old = false, given;
+  int rc = api_query_u64(req, "old", UINT64_MAX, &old, &has_old, &err);
+  if (!rc) rc = api_query_u64(req, "tree_size", UINT64_MAX, &size, &given, &err);
+  if (!rc && !has_old) rc = lisec_err_set(&err, LISEC_EINVAL, "old: required, the older tree size");
+  if (!rc) rc = ctl_audit_consistency(ctl, old, size, &out, &err);
+  return reply(resp, rc, &err, out);
+}
+
+const api_route api_routes_audit[] = {
+    {"GET", "/v1/audit/checkpoint", READERS, false, checkpoint, "audit.read"},
+    {"GET", "/v1/audit/checkpoints", READERS, false, checkpoints, "audit.read"},
+    {"GET", "/v1/audit/vkey", READERS, false, vkey, "audit.read"},
+    {"GET", "/v1/audit/entries", READERS, false, entries, "audit.read"},
+    {"GET", "/v1/audit/proof/inclusion", READERS, false, inclusion, "audit.read"},
+    {"GET", "/v1/audit/proof/consistency", READERS, false, consistency, "audit.read"},
+    {0},
+};
