@@ -50,4 +50,43 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32], lisec
 /* The TPM's resetCount now. */
 int agent_tpm_reset_count(agent_tpm *t, uint32_t *out, lisec_err *err);
 
+/* ---- the commands (main.c), also used by the loop ------------------------ */
+
+typedef struct agent_settings {
+  const char *tcti, *state_dir, *eventlog;
+  agent_key_type ek_type, ak_type;
+  uint32_t ek_handle;
+  uint32_t pcrs;
+} agent_settings;
+
+/* Each opens the TPM for the call only (swtpm and the kernel's resource
+ * manager then serve others in between) and returns 0, or 1 refused by the
+ * TPM, or 2 with the reason printed on stderr. */
+int agent_cmd_enrol(const agent_settings *s, const char *out_dir);
+int agent_cmd_quote(const agent_settings *s, const char *nonce_hex, const char *out_dir);
+int agent_cmd_measure_location(const agent_settings *s, const char *cert_path);
+/* The EK (and the kept AK when with_ak) loaded in a freshly opened TPM. */
+int agent_open_tpm(const agent_settings *s, bool with_ak, agent_tpm **t, lisec_buf *ek_pub);
+/* Reads state_dir/name; *missing when it does not exist. */
+int agent_read_state(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
+                     bool *missing);
+int agent_ensure_dir(const char *dir);
+/* Prints "lisec-agent: ..." on stderr; returns 2. */
+int agent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the loop (loop.c) ----------------------------------------------------- */
+
+typedef struct agent_net {
+  const char *url;              /* https://lisecd:8443 */
+  const char *ca, *cert, *key;  /* lisecd's CA, this host's certificate (CN = host id) */
+  int64_t poll_ms, interval_s;
+} agent_net;
+
+/* Runs until SIGTERM or SIGINT: enrols when the controller does not know
+ * this host's AK, then asks for challenges every poll_ms and attests when
+ * told to (a decision needs a fresh quote, a confirmed location is
+ * waiting, the interval is due) or when interval_s passed. 0 on a clean
+ * stop, 2 when it could not start. */
+int agent_run(const agent_settings *s, const agent_net *n);
+
 #endif

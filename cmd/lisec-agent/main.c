@@ -4,12 +4,13 @@
  * the configured SHA-256 PCRs over the controller's nonce, hands over the
  * firmware event log with its own measurements appended, and measures the
  * location certificate asset management issued into PCR 15 so the quote
- * covers it. Offline for now: each command writes files the controller
- * reads (the same files tpm2_quote writes); the HTTP loop comes later.
+ * covers it. The offline commands write files the controller reads (the
+ * same files tpm2_quote writes); `run` (loop.c) does it all with lisecd
+ * over mutual TLS.
  *
  *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
  *     enrol --out DIR | activate --credential F --out F |
- *     quote --nonce HEX --out DIR | measure-location --cert F | host-id
+ *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run
  *
  * Exit 0 done, 1 refused by the TPM (a credential not for this host), 2
  * usage or error. */
@@ -30,16 +31,13 @@ enum { AGENT_OK = 0, AGENT_REFUSED = 1, AGENT_ERROR = 2 };
 #define STATE_FILE_MAX (64 * 1024)
 #define DEFAULT_PCRS "0,1,2,3,4,5,6,7,15"
 
-typedef struct settings {
-  const char *tcti, *state_dir, *eventlog;
-  agent_key_type ek_type, ak_type;
-  uint32_t ek_handle;
-  uint32_t pcrs;
-} settings;
+typedef agent_settings settings;
 
 static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.ak",
                                          "tpm.ek_handle",  "tpm.pcrs",    "agent.state_dir",
-                                         "agent.eventlog", "log.level",   NULL};
+                                         "agent.eventlog", "log.level",   "server.url",
+                                         "server.ca",      "server.cert", "server.key",
+                                         "agent.poll_ms",  "agent.interval_s", NULL};
 
 static int usage(void) {
   fprintf(stderr,
@@ -53,15 +51,17 @@ static int usage(void) {
           "                             eventlog.bin, location.cms\n"
           "  measure-location --cert F  extends PCR %d with the location certificate and logs it\n"
           "  host-id                    the host id the controller derives from the EK\n"
+          "  run                        on its own: enrol with lisecd, then attest every interval\n"
+          "                             and whenever lisecd asks, until SIGTERM\n"
           "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
-          "                     [agent] state_dir eventlog\n"
+          "                     [agent] state_dir eventlog poll_ms=1000 interval_s=300\n"
+          "                     [server] url ca cert key (run: mutual TLS to lisecd)\n"
           "TCTI: --tcti, else [tpm] tcti, else $LISEC_TPM_TCTI, else device:/dev/tpmrm0\n",
           ATTEST_LOCATION_PCR, DEFAULT_PCRS);
   return AGENT_ERROR;
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
+int agent_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("lisec-agent: ", stderr);
@@ -105,47 +105,47 @@ static int write_file(const char *dir, const char *name, const void *data, size_
   char *p = path_in(dir, name);
   lisec_err err = {0};
   int rc = p ? lisec_file_write_atomic(p, data, len, mode, &err) : LISEC_ENOMEM;
-  if (rc) fail("%s: %s", p ? p : name, err.msg);
+  if (rc) agent_fail("%s: %s", p ? p : name, err.msg);
   free(p);
   return rc;
 }
 
 /* Reads dir/name; *missing is set (and 0 returned) when it does not exist. */
-static int read_state(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
+int agent_read_state(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
                       bool *missing) {
   char *p = path_in(dir, name);
   lisec_err err = {0};
-  if (!p) return fail("out of memory");
+  if (!p) return agent_fail("out of memory");
   *missing = access(p, F_OK) != 0;
   int rc = 0;
-  if (!*missing && lisec_file_read(p, max, out, len, &err) != 0) rc = fail("%s: %s", p, err.msg);
+  if (!*missing && lisec_file_read(p, max, out, len, &err) != 0) rc = agent_fail("%s: %s", p, err.msg);
   free(p);
   return rc;
 }
 
-static int ensure_dir(const char *dir) {
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return fail("%s: %s", dir, strerror(errno));
+int agent_ensure_dir(const char *dir) {
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return agent_fail("%s: %s", dir, strerror(errno));
   return 0;
 }
 
 /* Opens the TPM with the EK loaded, and the AK when with_ak. */
-static int open_tpm(const settings *s, bool with_ak, agent_tpm **t, lisec_buf *ek_pub) {
+int agent_open_tpm(const settings *s, bool with_ak, agent_tpm **t, lisec_buf *ek_pub) {
   lisec_err err = {0};
-  if (agent_tpm_open(s->tcti, t, &err) != 0) return fail("%s", err.msg);
+  if (agent_tpm_open(s->tcti, t, &err) != 0) return agent_fail("%s", err.msg);
   if (agent_tpm_ek(*t, s->ek_type, s->ek_handle, ek_pub, &err) != 0) {
     agent_tpm_close(*t);
     *t = NULL;
-    return fail("%s", err.msg);
+    return agent_fail("%s", err.msg);
   }
   if (!with_ak) return 0;
   uint8_t *pub = NULL, *priv = NULL;
   size_t pub_len = 0, priv_len = 0;
   bool m1 = false, m2 = false;
-  int rc = read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &pub, &pub_len, &m1);
-  if (!rc) rc = read_state(s->state_dir, "ak.priv", STATE_FILE_MAX, &priv, &priv_len, &m2);
-  if (!rc && (m1 || m2)) rc = fail("no AK in %s: run `lisec-agent enrol` first", s->state_dir);
+  int rc = agent_read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &pub, &pub_len, &m1);
+  if (!rc) rc = agent_read_state(s->state_dir, "ak.priv", STATE_FILE_MAX, &priv, &priv_len, &m2);
+  if (!rc && (m1 || m2)) rc = agent_fail("no AK in %s: run `lisec-agent enrol` first", s->state_dir);
   if (!rc && agent_tpm_ak_load(*t, pub, pub_len, priv, priv_len, &err) != 0)
-    rc = fail("%s", err.msg);
+    rc = agent_fail("%s", err.msg);
   free(pub);
   free(priv);
   if (rc) {
@@ -155,7 +155,7 @@ static int open_tpm(const settings *s, bool with_ak, agent_tpm **t, lisec_buf *e
   return rc;
 }
 
-static int cmd_enrol(const settings *s, const char *out) {
+int agent_cmd_enrol(const settings *s, const char *out) {
   agent_tpm *t = NULL;
   lisec_buf ek, ak_pub, ak_priv, cert;
   lisec_err err = {0};
@@ -167,29 +167,29 @@ static int cmd_enrol(const settings *s, const char *out) {
   size_t kept_len = 0;
   lisec_buf_init(&ek, 4096), lisec_buf_init(&ak_pub, 4096), lisec_buf_init(&ak_priv, 4096);
   lisec_buf_init(&cert, 16384);
-  if (ensure_dir(s->state_dir) || ensure_dir(out) || open_tpm(s, false, &t, &ek)) goto done;
+  if (agent_ensure_dir(s->state_dir) || agent_ensure_dir(out) || agent_open_tpm(s, false, &t, &ek)) goto done;
   if (agent_tpm_ek_cert(t, s->ek_type, &cert, &has_cert, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
   /* Enrolment is repeatable: an AK already kept is the host's AK. */
-  if (read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &kept, &kept_len, &m1)) goto done;
+  if (agent_read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &kept, &kept_len, &m1)) goto done;
   if (m1) {
     if (agent_tpm_ak_create(t, s->ak_type, &ak_pub, &ak_priv, &err) != 0) {
-      fail("%s", err.msg);
+      agent_fail("%s", err.msg);
       goto done;
     }
     if (write_file(s->state_dir, "ak.priv", ak_priv.data, ak_priv.len, 0600) ||
         write_file(s->state_dir, "ak.pub", ak_pub.data, ak_pub.len, 0600))
       goto done;
   } else if (lisec_buf_append(&ak_pub, kept, kept_len)) {
-    fail("out of memory");
+    agent_fail("out of memory");
     goto done;
   }
   if (attest_ak_from_tpm_public(ak_pub.data, ak_pub.len, &ak, &err) != 0 ||
       attest_ak_public_pem(ak, &pem, &err) != 0 ||
       attest_host_id(ek.data, ek.len, host, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
   size_t name_len = 0;
@@ -217,7 +217,7 @@ done:
   return rc;
 }
 
-static int cmd_activate(const settings *s, const char *cred_path, const char *out) {
+int agent_cmd_activate(const settings *s, const char *cred_path, const char *out) {
   agent_tpm *t = NULL;
   lisec_buf ek;
   lisec_err err = {0};
@@ -226,18 +226,18 @@ static int cmd_activate(const settings *s, const char *cred_path, const char *ou
   int rc = AGENT_ERROR;
   lisec_buf_init(&ek, 4096);
   if (lisec_file_read(cred_path, 4096, &cred, &cred_len, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
-  if (open_tpm(s, true, &t, &ek)) goto done;
+  if (agent_open_tpm(s, true, &t, &ek)) goto done;
   int r = agent_tpm_activate(t, cred, cred_len, secret, &secret_len, &err);
   if (r) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     rc = r == LISEC_EDENIED ? AGENT_REFUSED : AGENT_ERROR;
     goto done;
   }
   if (lisec_file_write_atomic(out, secret, secret_len, 0600, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
   rc = AGENT_OK;
@@ -251,13 +251,13 @@ done:
 
 /* The agent's own measurements since this boot: TCG_PCR_EVENT2 records in
  * runtime.log, valid while runtime.reset holds the TPM's resetCount. */
-static int runtime_events(const settings *s, uint32_t reset, lisec_buf *out, bool *stale) {
+static int agent_runtime_events(const settings *s, uint32_t reset, lisec_buf *out, bool *stale) {
   uint8_t *r = NULL, *log = NULL;
   size_t rl = 0, ll = 0;
   bool m1 = false, m2 = false;
   *stale = false;
-  if (read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
-      read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &log, &ll, &m2)) {
+  if (agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
+      agent_read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &log, &ll, &m2)) {
     free(r);
     free(log);
     return AGENT_ERROR;
@@ -265,7 +265,7 @@ static int runtime_events(const settings *s, uint32_t reset, lisec_buf *out, boo
   int rc = 0;
   if (!m1 && !m2) {
     if (r && strtoul((char *)r, NULL, 10) == reset) {
-      if (lisec_buf_append(out, log, ll)) rc = fail("event log too large");
+      if (lisec_buf_append(out, log, ll)) rc = agent_fail("event log too large");
     } else {
       *stale = true; /* measured in an earlier boot: the PCRs have been reset since */
     }
@@ -275,12 +275,12 @@ static int runtime_events(const settings *s, uint32_t reset, lisec_buf *out, boo
   return rc;
 }
 
-static int cmd_quote(const settings *s, const char *nonce_hex, const char *out) {
+int agent_cmd_quote(const settings *s, const char *nonce_hex, const char *out) {
   uint8_t nonce[ATTEST_NONCE_MAX], *fw = NULL, *loc = NULL;
   size_t n = strlen(nonce_hex) / 2, fw_len = 0, loc_len = 0;
   if (strlen(nonce_hex) % 2 || n < ATTEST_NONCE_MIN || n > ATTEST_NONCE_MAX ||
       lisec_hex_decode(nonce_hex, nonce, n) != 0)
-    return fail("--nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN, ATTEST_NONCE_MAX);
+    return agent_fail("--nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN, ATTEST_NONCE_MAX);
   agent_tpm *t = NULL;
   lisec_buf ek, msg, sig, pcrs_file, log;
   lisec_err err = {0};
@@ -290,29 +290,29 @@ static int cmd_quote(const settings *s, const char *nonce_hex, const char *out) 
   int rc = AGENT_ERROR;
   lisec_buf_init(&ek, 4096), lisec_buf_init(&msg, 4096), lisec_buf_init(&sig, 4096);
   lisec_buf_init(&pcrs_file, 1 << 16), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
-  if (ensure_dir(out) || open_tpm(s, true, &t, &ek)) goto done;
+  if (agent_ensure_dir(out) || agent_open_tpm(s, true, &t, &ek)) goto done;
   if (agent_tpm_reset_count(t, &reset, &err) != 0 ||
       agent_tpm_quote(t, nonce, n, s->pcrs, &msg, &sig, &pcrs, &err) != 0 ||
       attest_pcrs_write(&pcrs, &pcrs_file, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
   /* The firmware's log as the kernel exposes it, then the agent's own. */
   if (s->eventlog) {
     if (lisec_file_read(s->eventlog, ATTEST_EVENTLOG_MAX, &fw, &fw_len, &err) != 0 ||
         lisec_buf_append(&log, fw, fw_len)) {
-      fail("firmware event log: %s", err.msg);
+      agent_fail("firmware event log: %s", err.msg);
       goto done;
     }
   } else if (attest_eventlog_write_header(&log, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
-  if (runtime_events(s, reset, &log, &stale)) goto done;
+  if (agent_runtime_events(s, reset, &log, &stale)) goto done;
   if (stale)
     fprintf(stderr, "lisec-agent: the location was measured before the last power cycle; "
                     "run measure-location again\n");
-  if (read_state(s->state_dir, "location.cms", ATTEST_LOCATION_MAX, &loc, &loc_len, &no_loc))
+  if (agent_read_state(s->state_dir, "location.cms", ATTEST_LOCATION_MAX, &loc, &loc_len, &no_loc))
     goto done;
   if (write_file(out, "quote.msg", msg.data, msg.len, 0644) ||
       write_file(out, "quote.sig", sig.data, sig.len, 0644) ||
@@ -330,7 +330,7 @@ done:
   return rc;
 }
 
-static int cmd_measure_location(const settings *s, const char *cert_path) {
+int agent_cmd_measure_location(const settings *s, const char *cert_path) {
   uint8_t *cert = NULL, *r = NULL, *old = NULL;
   size_t cert_len = 0, rl = 0, old_len = 0;
   bool m1 = false, m2 = false;
@@ -341,21 +341,21 @@ static int cmd_measure_location(const settings *s, const char *cert_path) {
   int rc = AGENT_ERROR;
   lisec_buf_init(&ek, 4096), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
   if (lisec_file_read(cert_path, ATTEST_LOCATION_MAX, &cert, &cert_len, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
-  if (ensure_dir(s->state_dir) || open_tpm(s, false, &t, &ek)) goto done;
+  if (agent_ensure_dir(s->state_dir) || agent_open_tpm(s, false, &t, &ek)) goto done;
   if (agent_tpm_reset_count(t, &reset, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
-  if (read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
-      read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &old, &old_len, &m2))
+  if (agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
+      agent_read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &old, &old_len, &m2))
     goto done;
   /* Measurements of an earlier boot are gone from the PCRs: start over. */
   if (!m1 && !m2 && r && strtoul((char *)r, NULL, 10) == reset &&
       lisec_buf_append(&log, old, old_len)) {
-    fail("runtime log too large");
+    agent_fail("runtime log too large");
     goto done;
   }
   uint8_t digest[ATTEST_DIGEST_LEN], data[40];
@@ -368,14 +368,14 @@ static int cmd_measure_location(const settings *s, const char *cert_path) {
   size_t before = log.len;
   if (attest_eventlog_write_event(&log, ATTEST_LOCATION_PCR, ATTEST_EV_EVENT_TAG, digest, data,
                                   sizeof data, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     goto done;
   }
   if (write_file(s->state_dir, "runtime.log", log.data, log.len, 0600) ||
       write_file(s->state_dir, "runtime.reset", reset_s, (size_t)rn, 0600))
     goto done;
   if (agent_tpm_extend(t, ATTEST_LOCATION_PCR, digest, &err) != 0) {
-    fail("%s", err.msg);
+    agent_fail("%s", err.msg);
     write_file(s->state_dir, "runtime.log", log.data, before, 0600);
     goto done;
   }
@@ -394,8 +394,8 @@ static int cmd_host_id(const settings *s) {
   lisec_err err = {0};
   char host[ATTEST_HOST_ID_LEN + 1];
   lisec_buf_init(&ek, 4096);
-  int rc = open_tpm(s, false, &t, &ek);
-  if (!rc && attest_host_id(ek.data, ek.len, host, &err) != 0) rc = fail("%s", err.msg);
+  int rc = agent_open_tpm(s, false, &t, &ek);
+  if (!rc && attest_host_id(ek.data, ek.len, host, &err) != 0) rc = agent_fail("%s", err.msg);
   if (!rc) puts(host);
   lisec_buf_free(&ek);
   agent_tpm_close(t);
@@ -430,7 +430,7 @@ int main(int argc, char **argv) {
   lisec_config *cfg = NULL;
   lisec_err err = {0};
   if (conf) {
-    if (lisec_config_load(conf, known_keys, &cfg, &err) != 0) return fail("%s", err.msg);
+    if (lisec_config_load(conf, known_keys, &cfg, &err) != 0) return agent_fail("%s", err.msg);
   } else {
     cfg = lisec_config_new();
   }
@@ -446,20 +446,20 @@ int main(int argc, char **argv) {
   int rc = AGENT_ERROR;
   if (key_type(lisec_config_str(cfg, "tpm", "ek", "rsa"), &s.ek_type) ||
       key_type(lisec_config_str(cfg, "tpm", "ak", "ecc"), &s.ak_type)) {
-    fail("[tpm] ek and ak are \"rsa\" or \"ecc\"");
+    agent_fail("[tpm] ek and ak are \"rsa\" or \"ecc\"");
     goto out;
   }
   if (ekh) {
     char *end = NULL;
     unsigned long h = strtoul(ekh, &end, 16);
     if (!end || *end || h < 0x81000000UL || h > 0x81ffffffUL) {
-      fail("[tpm] ek_handle must be a persistent handle 0x81xxxxxx");
+      agent_fail("[tpm] ek_handle must be a persistent handle 0x81xxxxxx");
       goto out;
     }
     s.ek_handle = (uint32_t)h;
   }
   if (parse_pcrs(lisec_config_str(cfg, "tpm", "pcrs", DEFAULT_PCRS), &s.pcrs)) {
-    fail("[tpm] pcrs: a comma-separated list of PCR numbers 0-23");
+    agent_fail("[tpm] pcrs: a comma-separated list of PCR numbers 0-23");
     goto out;
   }
 
@@ -485,13 +485,23 @@ int main(int argc, char **argv) {
   if (optind != cargc) {
     rc = usage();
   } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
-    rc = cmd_enrol(&s, out);
+    rc = agent_cmd_enrol(&s, out);
   } else if (strcmp(cmd, "activate") == 0 && out && cred) {
-    rc = cmd_activate(&s, cred, out);
+    rc = agent_cmd_activate(&s, cred, out);
   } else if (strcmp(cmd, "quote") == 0 && out && nonce) {
-    rc = cmd_quote(&s, nonce, out);
+    rc = agent_cmd_quote(&s, nonce, out);
   } else if (strcmp(cmd, "measure-location") == 0 && cert && !out) {
-    rc = cmd_measure_location(&s, cert);
+    rc = agent_cmd_measure_location(&s, cert);
+  } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
+    agent_net net = {lisec_config_str(cfg, "server", "url", NULL),
+                     lisec_config_str(cfg, "server", "ca", NULL),
+                     lisec_config_str(cfg, "server", "cert", NULL),
+                     lisec_config_str(cfg, "server", "key", NULL), 0, 0};
+    if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
+        lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err))
+      rc = agent_fail("%s", err.msg);
+    else
+      rc = agent_run(&s, &net);
   } else if (strcmp(cmd, "host-id") == 0 && !out && !nonce && !cred && !cert) {
     rc = cmd_host_id(&s);
   } else {

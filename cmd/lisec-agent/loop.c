@@ -1,0 +1,358 @@
+/* `lisec-agent run`: the agent on its own. It talks to lisecd over mutual
+ * TLS (libcurl; its certificate's CN is the host id, role host), enrols
+ * when it has not (EK, AK under it, the controller's MakeCredential
+ * activated in the TPM), measures its location certificate once per boot,
+ * and then polls for challenges: lisecd answers whether it wants a quote
+ * now (a decision about an LI VM needs a fresh one, asset management
+ * confirmed a new location, or the interval is due). Polling keeps lisecd
+ * free of connections to hosts and of blocked workers; the poll interval
+ * bounds how long a decision waits for a fresh quote. The evidence is made
+ * by the same code as the offline commands, in a work directory inside the
+ * state directory. SIGTERM or SIGINT stops it between two steps. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "crypto/crypto.h"
+
+#define REPLY_MAX (1u << 20)
+#define HTTP_TIMEOUT_S 30L
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+/* Sleeps ms, or less when a stop was asked. */
+static void nap(int64_t ms) {
+  while (ms > 0 && !stop_requested) {
+    int64_t step = ms < 100 ? ms : 100;
+    struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    ms -= step;
+  }
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct reply_buf {
+  char *data;
+  size_t len;
+  bool too_big;
+} reply_buf;
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
+  reply_buf *r = ctx;
+  size_t add = size * n;
+  if (r->len + add > REPLY_MAX) {
+    r->too_big = true;
+    return 0;
+  }
+  char *d = realloc(r->data, r->len + add + 1);
+  if (!d) return 0;
+  memcpy(d + r->len, p, add);
+  r->data = d, r->len += add, d[r->len] = '\0';
+  return add;
+}
+
+/* POSTs body to lisecd; *status and *out (the JSON reply, may be NULL) on
+ * 0, -1 when no HTTP answer came back (the reason is printed). */
+static int post(CURL *c, const agent_net *n, const char *path, json_t *body, long *status,
+                json_t **out) {
+  char url[1024], err[CURL_ERROR_SIZE] = "";
+  snprintf(url, sizeof url, "%s%s", n->url, path);
+  char *payload = json_dumps(body, JSON_COMPACT);
+  if (!payload) return agent_fail("out of memory"), -1;
+  reply_buf r = {0};
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_reset(c);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_CAINFO, n->ca);
+  curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+  curl_easy_setopt(c, CURLOPT_SSLCERT, n->cert);
+  curl_easy_setopt(c, CURLOPT_SSLKEY, n->key);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  CURLcode cc = curl_easy_perform(c);
+  curl_slist_free_all(h);
+  free(payload);
+  int rc = 0;
+  if (cc != CURLE_OK) {
+    agent_fail("%s: %s", path, r.too_big ? "reply too large" : err[0] ? err : curl_easy_strerror(cc));
+    rc = -1;
+  } else {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    *out = r.data ? json_loads(r.data, 0, NULL) : NULL;
+  }
+  free(r.data);
+  return rc;
+}
+
+/* The reply's error message, for the log. */
+static const char *why(const json_t *reply) {
+  const char *m = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+  return m ? m : "(no message)";
+}
+
+static int add_file_b64(json_t *o, const char *key, const char *dir, const char *name, size_t max,
+                        bool required) {
+  uint8_t *d = NULL;
+  size_t len = 0;
+  bool missing = false;
+  if (agent_read_state(dir, name, max, &d, &len, &missing)) return -1;
+  if (missing) return required ? agent_fail("%s/%s missing", dir, name), -1 : 0;
+  char *s = NULL;
+  int rc = crypto_base64_encode(d, len, &s);
+  free(d);
+  if (rc) return agent_fail("out of memory"), -1;
+  json_object_set_new(o, key, json_string(s));
+  free(s);
+  return 0;
+}
+
+static char *path_of(const char *dir, const char *name) {
+  char *p = NULL;
+  return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* Enrols: EK and AK to the controller, its credential activated in the TPM,
+ * the secret back. 0 when enrolled. */
+static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const char *host) {
+  char *dir = path_of(s->state_dir, "enrol");
+  json_t *req = json_object(), *rep = NULL;
+  long status = 0;
+  int rc = -1;
+  uint8_t *cred = NULL, secret[ATTEST_CREDENTIAL_SECRET_MAX];
+  size_t cred_len = 0, secret_len = sizeof secret;
+  agent_tpm *t = NULL;
+  lisec_buf ek;
+  lisec_err err = {0};
+  lisec_buf_init(&ek, 4096);
+  if (!dir || !req || agent_cmd_enrol(s, dir) != 0) goto done;
+  if (add_file_b64(req, "ek_pub", dir, "ek.pub", 4096, true) ||
+      add_file_b64(req, "ak_pub", dir, "ak.pub", 4096, true) ||
+      add_file_b64(req, "ek_cert", dir, "ek.crt", 16384, false) ||
+      post(c, n, "/v1/attest/enrol", req, &status, &rep))
+    goto done;
+  if (status != 201) {
+    agent_fail("enrolment refused (%ld): %s", status, why(rep));
+    goto done;
+  }
+  const char *credb64 = json_string_value(json_object_get(rep, "credential"));
+  if (!credb64 || crypto_base64_decode(credb64, 4096, &cred, &cred_len, &err) != 0) {
+    agent_fail("enrolment: the controller sent no credential");
+    goto done;
+  }
+  if (agent_open_tpm(s, true, &t, &ek)) goto done;
+  int arc = agent_tpm_activate(t, cred, cred_len, secret, &secret_len, &err);
+  agent_tpm_close(t);
+  if (arc) {
+    agent_fail("enrolment: %s", err.msg);
+    goto done;
+  }
+  char *sb = NULL;
+  if (crypto_base64_encode(secret, secret_len, &sb)) goto done;
+  json_decref(req), json_decref(rep);
+  rep = NULL;
+  req = json_pack("{s:s, s:s}", "host", host, "secret", sb);
+  crypto_wipe(sb, strlen(sb));
+  free(sb);
+  if (!req || post(c, n, "/v1/attest/enrol/finish", req, &status, &rep)) goto done;
+  if (status != 200) {
+    agent_fail("enrolment not accepted (%ld): %s", status, why(rep));
+    goto done;
+  }
+  fprintf(stderr, "lisec-agent: enrolled as host %s\n", host);
+  rc = 0;
+done:
+  crypto_wipe(secret, sizeof secret);
+  if (req) {
+    json_t *sv = json_object_get(req, "secret");
+    if (sv && json_string_value(sv))
+      crypto_wipe((void *)json_string_value(sv), json_string_length(sv));
+  }
+  free(cred);
+  free(dir);
+  lisec_buf_free(&ek);
+  json_decref(req), json_decref(rep);
+  return rc;
+}
+
+/* One attestation: nonce, quote, evidence. 0 when the controller appraised
+ * it (whatever the verdict), -1 otherwise. */
+static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, const char *host,
+                       bool *not_enrolled) {
+  char *dir = path_of(s->state_dir, "evidence");
+  json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
+  long status = 0;
+  int rc = -1;
+  if (!dir || !req || post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
+  if (status != 201) {
+    if (status == 404) *not_enrolled = true;
+    agent_fail("nonce refused (%ld): %s", status, why(rep));
+    goto done;
+  }
+  const char *nonce = json_string_value(json_object_get(rep, "nonce"));
+  if (!nonce || strlen(nonce) > 2 * ATTEST_NONCE_MAX) {
+    agent_fail("the controller sent no nonce");
+    goto done;
+  }
+  json_object_set_new(req, "nonce", json_string(nonce));
+  json_decref(rep);
+  rep = NULL;
+  if (agent_cmd_quote(s, json_string_value(json_object_get(req, "nonce")), dir) != 0) goto done;
+  if (add_file_b64(req, "quote", dir, "quote.msg", ATTEST_QUOTE_MAX, true) ||
+      add_file_b64(req, "signature", dir, "quote.sig", ATTEST_SIG_MAX, true) ||
+      add_file_b64(req, "pcrs", dir, "quote.pcrs", ATTEST_PCRS_MAX, true) ||
+      add_file_b64(req, "eventlog", dir, "eventlog.bin", ATTEST_EVENTLOG_MAX, false) ||
+      add_file_b64(req, "location", dir, "location.cms", ATTEST_LOCATION_MAX, false) ||
+      post(c, n, "/v1/attest/evidence", req, &status, &rep))
+    goto done;
+  if (status != 200) {
+    agent_fail("evidence refused (%ld): %s", status, why(rep));
+    goto done;
+  }
+  const char *trust = json_string_value(json_object_get(rep, "trust"));
+  fprintf(stderr, "lisec-agent: appraised: %s%s\n", trust ? trust : "?",
+          json_is_true(json_object_get(rep, "location_ok")) ? ", location confirmed" : "");
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(rep, "reasons"), i, r)
+      fprintf(stderr, "lisec-agent:   %s\n", json_string_value(r));
+  rc = 0;
+done:
+  free(dir);
+  json_decref(req), json_decref(rep);
+  return rc;
+}
+
+/* A certificate asset management confirmed: kept and measured now. */
+static int take_location(const agent_settings *s, const char *b64) {
+  uint8_t *der = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  char *p = path_of(s->state_dir, "offered-location.cms");
+  int rc = -1;
+  if (p && crypto_base64_decode(b64, ATTEST_LOCATION_MAX, &der, &len, &err) == 0 &&
+      lisec_file_write_atomic(p, der, len, 0600, &err) == 0 &&
+      agent_cmd_measure_location(s, p) == 0) {
+    fprintf(stderr, "lisec-agent: measured the location certificate asset management confirmed\n");
+    rc = 0;
+  } else if (err.msg[0]) {
+    agent_fail("location certificate: %s", err.msg);
+  }
+  free(der);
+  free(p);
+  return rc;
+}
+
+/* At start: the host id, and the kept location certificate measured again
+ * when the TPM was reset since it was (a boot: PCR 15 starts empty). */
+static int boot_steps(const agent_settings *s, char host[ATTEST_HOST_ID_LEN + 1]) {
+  agent_tpm *t = NULL;
+  lisec_buf ek;
+  lisec_err err = {0};
+  uint32_t reset = 0;
+  lisec_buf_init(&ek, 4096);
+  int rc = agent_open_tpm(s, false, &t, &ek);
+  if (!rc && (attest_host_id(ek.data, ek.len, host, &err) ||
+              agent_tpm_reset_count(t, &reset, &err)))
+    rc = agent_fail("%s", err.msg);
+  agent_tpm_close(t);
+  lisec_buf_free(&ek);
+  if (rc) return rc;
+  uint8_t *r = NULL;
+  size_t rl = 0;
+  bool no_reset = false, no_loc = false;
+  char *loc = path_of(s->state_dir, "location.cms");
+  if (!loc) return agent_fail("out of memory");
+  no_loc = access(loc, F_OK) != 0;
+  rc = agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &no_reset);
+  if (!rc && !no_loc && (no_reset || strtoul((char *)r, NULL, 10) != reset)) {
+    fprintf(stderr, "lisec-agent: measuring the kept location certificate for this boot\n");
+    rc = agent_cmd_measure_location(s, loc);
+  }
+  free(r);
+  free(loc);
+  return rc;
+}
+
+int agent_run(const agent_settings *s, const agent_net *n) {
+  if (!n->url || !n->ca || !n->cert || !n->key)
+    return agent_fail("run: [server] url, ca, cert and key are required (mutual TLS)");
+  struct sigaction sa = {0};
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  if (agent_ensure_dir(s->state_dir)) return 2;
+  char host[ATTEST_HOST_ID_LEN + 1];
+  if (boot_steps(s, host)) return 2;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return agent_fail("libcurl did not start");
+  CURL *c = curl_easy_init();
+  if (!c) {
+    curl_global_cleanup();
+    return agent_fail("libcurl did not start");
+  }
+  fprintf(stderr, "lisec-agent: host %s, controller %s\n", host, n->url);
+  bool enrolled = false;
+  int64_t last = 0; /* monotonic ms of the last appraisal, 0 = none */
+  while (!stop_requested) {
+    if (!enrolled) {
+      enrolled = enrol(c, s, n, host) == 0;
+      if (!enrolled) {
+        nap(n->poll_ms * 10);
+        continue;
+      }
+    }
+    json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
+    long status = 0;
+    bool now = false;
+    if (req && post(c, n, "/v1/attest/challenge", req, &status, &rep) == 0) {
+      if (status == 200) {
+        now = json_is_true(json_object_get(rep, "attest_now"));
+        const char *loc = json_string_value(json_object_get(rep, "location"));
+        if (loc) take_location(s, loc);
+      } else if (status == 404) {
+        enrolled = false; /* the controller does not know this AK (any more) */
+      } else {
+        agent_fail("challenge refused (%ld): %s", status, why(rep));
+      }
+    }
+    json_decref(req), json_decref(rep);
+    if (enrolled && !stop_requested &&
+        (now || !last || mono_ms() - last >= n->interval_s * 1000)) {
+      bool gone = false;
+      if (attest_once(c, s, n, host, &gone) == 0) last = mono_ms();
+      if (gone) enrolled = false;
+    }
+    nap(n->poll_ms);
+  }
+  fprintf(stderr, "lisec-agent: stopped\n");
+  curl_easy_cleanup(c);
+  curl_global_cleanup();
+  return 0;
+}
