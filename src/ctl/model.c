@@ -1,55 +1,1007 @@
-/* The shared trust model: one model for all workers, opened with the
- * controller. model/ is not thread-safe, so every call holds the state's
- * lock. */
+/* The shared trust model and its use cases. One model serves every API
+ * worker behind one mutex; beside it the controller keeps the stored
+ * document of every entity (for reads, for undoing a change the store then
+ * refuses, and for knowing which VMs an LI involves) and each host's latest
+ * attestation result, which overrides whatever the document says: trust and
+ * location come from evidence (§6.2 req. 8-10, 12-14), and an operator may
+ * declare them only when [model] allow_declared_trust is set for
+ * development. A change is applied to the model first (that is its
+ * validation), then recorded, then stored; a refusal anywhere on the way
+ * undoes what was done, so model and store never disagree. Decisions about
+ * a VM an LI involves first ask attestation for a fresh appraisal of the
+ * destination (outside the lock: attestation feeds the model back). */
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "ctl/attest.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
+enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
+
+/* In the model's load order: what an entity names is loaded before it. */
+static const char *const kind_names[K_COUNT] = {"jurisdiction", "lea", "host", "hypervisor", "vm",
+                                                "storage", "connection", "group", "li"};
+static const char *const store_kinds[K_COUNT] = {
+    "model.jurisdiction", "model.lea", "model.host", "model.hypervisor", "model.vm",
+    "model.storage", "model.connection", "model.group", "model.li"};
+
 struct ctl_model_state {
-  pthread_mutex_t lock;
+  pthread_mutex_t mu;
   model *m;
+  json_t *docs[K_COUNT]; /* id -> the document as stored */
+  json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
+  json_t *li_vms;        /* VM id -> true when an LI involves it */
+  bool allow_declared;
+  int64_t max_age_s;
 };
 
-int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)cfg, (void)s;
-  struct ctl_model_state *st = calloc(1, sizeof *st);
-  if (st) st->m = model_new();
-  if (!st || !st->m) {
-    free(st);
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
+
+static int kind_find(const char *kind, lisec_err *err) {
+  for (int k = 0; kind && k < K_COUNT; k++)
+    if (strcmp(kind, kind_names[k]) == 0) return k;
+  return lisec_err_set(err, LISEC_ENOTFOUND,
+                       "kind: \"%.32s\" is not one of jurisdiction, lea, host, hypervisor, vm, "
+                       "storage, connection, group, li",
+                       kind ? kind : "");
+}
+
+/* The model's time follows the clock, judged once per second at most. */
+static void sync_time(struct ctl_model_state *st) {
+  int64_t now = lisec_time_now();
+  if (model_time(st->m) != now) model_set_time(st->m, now, NULL);
+}
+
+/* ---- documents ------------------------------------------------------------ */
+
+static bool declares_trust(const json_t *doc) {
+  return json_object_get(doc, "trust") || json_object_get(doc, "location");
+}
+
+/* What the model is given for a document: for a host, the attestation's
+ * trust and location replace the document's. *out is a new reference. */
+static json_t *effective(struct ctl_model_state *st, int k, const json_t *doc) {
+  json_t *e = json_copy((json_t *)doc);
+  if (!e || k != K_HOST) return e;
+  const json_t *a = json_object_get(st->attested, json_string_value(json_object_get(doc, "id")));
+  if (a) {
+    json_object_set(e, "trust", json_object_get(a, "trust"));
+    const json_t *loc = json_object_get(a, "location");
+    if (loc) json_object_set(e, "location", (json_t *)loc);
+    else json_object_del(e, "location");
   }
-  pthread_mutex_init(&st->lock, NULL);
+  return e;
+}
+
+/* Which VMs an LI involves (monitored, LI VM, storage user, storage
+ * provider): rebuilt after any change to an LI or to storage. */
+static void li_vms_rebuild(struct ctl_model_state *st) {
+  json_object_clear(st->li_vms);
+  const char *id;
+  json_t *li;
+  json_object_foreach(st->docs[K_LI], id, li) {
+    static const char *const fields[] = {"monitored", "host", "storage_via"};
+    for (size_t i = 0; i < 3; i++) {
+      const char *vm = json_string_value(json_object_get(li, fields[i]));
+      if (vm) json_object_set_new(st->li_vms, vm, json_true());
+    }
+    const char *sid = json_string_value(json_object_get(li, "storage"));
+    const json_t *s = sid ? json_object_get(st->docs[K_STORAGE], sid) : NULL;
+    const char *root = json_string_value(json_object_get(s, "vm"));
+    if (root) json_object_set_new(st->li_vms, root, json_true());
+  }
+}
+
+/* Ids travel in URL paths, so characters with a meaning there are refused. */
+static int check_id(const char *id, lisec_err *err) {
+  if (!id || !*id || strlen(id) > MODEL_ID_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "id: 1 to %d characters", MODEL_ID_MAX);
+  for (const char *p = id; *p; p++)
+    if (*p <= 0x20 || *p >= 0x7f || strchr("/?#%\"\\", *p))
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "id: printable ASCII without space, quote, backslash, '/', '?', '#' "
+                           "or '%%' (ids are named in URL paths)");
+  return 0;
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+typedef struct load_ctx {
+  struct ctl_model_state *st;
+  int k;
+  lisec_err *err;
+} load_ctx;
+
+static int load_one(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  load_ctx *c = vctx;
+  struct ctl_model_state *st = c->st;
+  json_t *doc = NULL;
+  int rc = lisec_json_parse(body, strlen(body), &doc, c->err);
+  if (!rc && c->k == K_HOST && declares_trust(doc) && !st->allow_declared) {
+    /* Stored while declaring was allowed: without the setting the host
+     * waits for evidence like any other (fail closed). */
+    LOG_WARN("host %s: its stored trust/location was declared; ignored until it attests "
+             "([model] allow_declared_trust is off)", id);
+    json_object_del(doc, "trust");
+    json_object_del(doc, "location");
+  }
+  json_t *e = rc ? NULL : effective(st, c->k, doc);
+  if (!rc) rc = e ? model_put_json(st->m, kind_names[c->k], e, c->err) : LISEC_ENOMEM;
+  json_decref(e);
+  if (!rc) rc = json_object_set_new(st->docs[c->k], id, doc) ? LISEC_ENOMEM : 0;
+  else json_decref(doc);
+  if (rc) lisec_err_wrap(c->err, "stored %s %s", kind_names[c->k], id);
+  return rc;
+}
+
+int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  struct ctl_model_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
   sh->model = st;
+  st->m = model_new();
+  st->attested = json_object();
+  st->li_vms = json_object();
+  bool ok = st->m && st->attested && st->li_vms;
+  for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
+  if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = lisec_config_bool(cfg, "model", "allow_declared_trust", false, &st->allow_declared, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "model", "attestation_max_age_s", 60, 1, 86400, &st->max_age_s, err);
+  if (rc) return rc;
+  if (st->allow_declared)
+    LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
+             "host's trust and location without attestation evidence; LI placement and "
+             "migration decisions about such hosts are NOT backed by TPM evidence "
+             "(TR 103 308 6.2 req. 8-15)");
+  model_set_time(st->m, lisec_time_now(), NULL);
+  model_batch_begin(st->m);
+  for (int k = 0; k < K_COUNT && !rc; k++) {
+    load_ctx c = {st, k, err};
+    rc = store_doc_list(s, store_kinds[k], load_one, &c, err);
+  }
+  model_batch_end(st->m);
+  if (rc) {
+    lisec_err_wrap(err, "cannot load the trust model from the store");
+    return rc;
+  }
+  li_vms_rebuild(st);
+  model_stats ms;
+  model_get_stats(st->m, &ms);
+  LOG_INFO("trust model loaded: %zu hosts, %zu hypervisors, %zu VMs, %zu LI authorisations, "
+           "%zu violations",
+           ms.hosts, ms.hypervisors, ms.vms, ms.lis, ms.violations);
   return 0;
 }
 
 void ctl_model_close(ctl_shared *sh) {
-  if (!sh->model) return;
-  model_free(sh->model->m);
-  pthread_mutex_destroy(&sh->model->lock);
-  free(sh->model);
+  struct ctl_model_state *st = sh->model;
+  if (!st) return;
+  model_free(st->m);
+  for (int k = 0; k < K_COUNT; k++) json_decref(st->docs[k]);
+  json_decref(st->attested);
+  json_decref(st->li_vms);
+  pthread_mutex_destroy(&st->mu);
+  free(st);
   sh->model = NULL;
+}
+
+/* ---- attestation feeds the model -------------------------------------------- */
+
+static json_t *location_json(const model_location *loc) {
+  json_t *l = json_pack("{s:s, s:s}", "country", loc->country ? loc->country : "", "source",
+                        loc->source == MODEL_LOC_ADMINISTRATIVE ? "administrative" : "attested");
+  if (l && loc->subdivision) json_object_set_new(l, "subdivision", json_string(loc->subdivision));
+  if (l && loc->site) json_object_set_new(l, "site", json_string(loc->site));
+  if (l && loc->has_coords) {
+    json_object_set_new(l, "lat", json_real(loc->lat));
+    json_object_set_new(l, "lon", json_real(loc->lon));
+  }
+  return l;
 }
 
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                             const model_location *loc, lisec_err *err) {
-  struct ctl_model_state *st = ctl->shared->model;
-  pthread_mutex_lock(&st->lock);
-  model_set_time(st->m, lisec_time_now(), NULL);
-  int rc = model_host_set_location(st->m, host, loc, err);
+  struct ctl_model_state *st = state(ctl);
+  pthread_mutex_lock(&st->mu);
+  int rc = 0;
+  json_t *a = NULL;
+  if (!host || !json_object_get(st->docs[K_HOST], host)) {
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the trust model",
+                       host ? host : "(null)");
+    goto out;
+  }
+  a = json_pack("{s:s}", "trust", model_trust_name(trust));
+  if (a && loc) json_object_set_new(a, "location", location_json(loc));
+  if (!a) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  sync_time(st);
+  rc = model_host_set_location(st->m, host, loc, err);
   if (!rc) rc = model_host_set_trust(st->m, host, trust, err);
-  pthread_mutex_unlock(&st->lock);
+  if (!rc) rc = json_object_set_new(st->attested, host, a) ? LISEC_ENOMEM : 0;
+  else json_decref(a);
+out:
+  pthread_mutex_unlock(&st->mu);
   return rc;
 }
 
-int ctl_model_li_compliance(lisec_ctl *ctl, const char *li, model_verdict *out, bool *active,
-                            lisec_err *err) {
-  struct ctl_model_state *st = ctl->shared->model;
-  pthread_mutex_lock(&st->lock);
-  int rc = model_set_time(st->m, lisec_time_now(), err);
-  if (!rc) rc = model_li_compliance(st->m, li, out, active, err);
-  pthread_mutex_unlock(&st->lock);
+/* ---- recording --------------------------------------------------------------- */
+
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
+                  const char *outcome, const char *reason, bool li, uint64_t *index,
+                  lisec_err *err) {
+  ctl_event ev = {action, subject, outcome, reason, li};
+  return ctl_record(ctl, actor, &ev, index, err);
+}
+
+/* A refusal is recorded too; the refusal is what the caller sees. */
+static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
+                   const char *subject, bool li, int rc, lisec_err *err) {
+  lisec_err rerr = {0};
+  if (record(ctl, actor, action, subject, rc == LISEC_EDENIED ? "denied" : "refused", err->msg, li,
+             NULL, &rerr))
+    LOG_WARN("%s %s: the refusal could not be recorded: %s", action, subject, rerr.msg);
   return rc;
+}
+
+/* LI authorisations for li-admin; everything else for the platform's
+ * operators. */
+static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *action,
+                     const char *subject, lisec_err *err) {
+  const char *role = actor && actor->role ? actor->role : "";
+  if (k == K_LI) {
+    if (strcmp(role, "li-admin") == 0) return 0;
+    lisec_err_set(err, LISEC_EDENIED,
+                  "TR103308-4.1: role %s may not perform %s on LI authorisations; admitted roles: li-admin",
+                  role[0] ? role : "(none)", action);
+    int rc = LISEC_EDENIED;
+    lisec_err rerr = {0};
+    /* The attempt leaves a trace for the LI administration; when it cannot,
+     * that failure is the answer (fail closed). */
+    if (record(ctl, actor, action, subject, "denied", err->msg, true, NULL, &rerr)) {
+      *err = rerr;
+      rc = rerr.code ? rerr.code : LISEC_ESTORE;
+    }
+    return rc;
+  }
+  if (strcmp(role, "operator") == 0 || strcmp(role, "hypervisor-admin") == 0) return 0;
+  return lisec_err_set(err, LISEC_EDENIED,
+                       "role %s may not perform %s on %s entities; admitted roles: operator, hypervisor-admin",
+                       role[0] ? role : "(none)", action, kind_names[k]);
+}
+
+/* ---- create / read / update / delete ------------------------------------------ */
+
+/* What get returns: the document, and for a host its state now. Called
+ * with the lock held. */
+static json_t *view(struct ctl_model_state *st, int k, const json_t *doc) {
+  json_t *v = json_deep_copy(doc);
+  if (!v || k != K_HOST) return v;
+  const json_t *a = json_object_get(st->attested, json_string_value(json_object_get(doc, "id")));
+  json_t *e = effective(st, k, doc);
+  const char *source = a ? "attested" : declares_trust(doc) ? "declared" : "none";
+  json_t *s = json_pack("{s:s, s:s}", "trust_source", source, "trust",
+                        json_string_value(json_object_get(e, "trust")) ? json_string_value(json_object_get(e, "trust")) : "unknown");
+  if (s && json_object_get(e, "location")) json_object_set(s, "location", json_object_get(e, "location"));
+  json_decref(e);
+  json_object_set_new(v, "state", s);
+  return v;
+}
+
+/* Undoes a change the model accepted: the old document back, or the new
+ * entity removed. A failure here would leave model and store apart, so it
+ * is logged loudly (it cannot happen for a state the model held before). */
+static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff) {
+  lisec_err e = {0};
+  int rc = old_eff ? model_put_json(st->m, kind_names[k], old_eff, &e)
+                   : model_remove_kind(st->m, kind_names[k], id, &e);
+  if (rc) LOG_ERROR("model: undoing a refused change to %s %s failed: %s", kind_names[k], id, e.msg);
+}
+
+int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                  const json_t *body, bool create_only, json_t **out, bool *created,
+                  lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int k = kind_find(kind, err);
+  if (k < 0) return k;
+  char action[48], subject[MODEL_ID_MAX + 32];
+  snprintf(action, sizeof action, "model.%s.put", kind_names[k]);
+  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id ? id : "(new)");
+  int rc = authorise(ctl, actor, k, action, subject, err);
+  if (rc) return rc;
+  if (!json_is_object(body)) return lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
+  const json_t *jid = json_object_get(body, "id");
+  if (jid && !json_is_string(jid)) return lisec_err_set(err, LISEC_EINVAL, "id: must be a string");
+  const char *bid = json_string_value(jid);
+  if (id && bid && strcmp(id, bid) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "id: \"%.*s\" differs from the path's \"%s\"",
+                         MODEL_ID_MAX, bid, id);
+  if (!id) id = bid;
+  if (!id) return lisec_err_set(err, LISEC_EINVAL, "id: required");
+  if ((rc = check_id(id, err))) return rc;
+  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
+  bool li = k == K_LI;
+  if (k == K_HOST && declares_trust(body) && !st->allow_declared) {
+    lisec_err_set(err, LISEC_EDENIED,
+                  "TR103308-6.2-R8: %s: host %s: trust and location come from attestation "
+                  "evidence, not from a declaration; [model] allow_declared_trust = true admits "
+                  "them for development only",
+                  json_object_get(body, "trust") ? "trust" : "location", id);
+    return refused(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+  }
+  json_t *doc = json_deep_copy(body);
+  if (!doc || json_object_set_new(doc, "id", json_string(id))) {
+    json_decref(doc);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  char *text = lisec_json_dump_canonical(doc);
+  json_t *old_eff = NULL, *eff = NULL;
+  pthread_mutex_lock(&st->mu);
+  const json_t *old = json_object_get(st->docs[k], id);
+  if (!text) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else if (old && create_only) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "%s %s exists already", kind_names[k], id);
+  } else if (!(eff = effective(st, k, doc)) || (old && !(old_eff = effective(st, k, old)))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else {
+    sync_time(st);
+    rc = model_put_json(st->m, kind_names[k], eff, err);
+    /* An unknown id in a body is bad input (400), naming its field. */
+    if (rc == LISEC_ENOTFOUND) rc = err->code = LISEC_EINVAL;
+  }
+  if (rc) {
+    pthread_mutex_unlock(&st->mu);
+    rc = refused(ctl, actor, action, subject, li, rc, err);
+    goto done;
+  }
+  /* Write-ahead: recorded before it is stored; the model change is not yet
+   * visible to anyone (the lock is held). */
+  if ((rc = record(ctl, actor, action, subject, "ok", NULL, li, NULL, err))) {
+    undo(st, k, id, old_eff);
+    pthread_mutex_unlock(&st->mu);
+    goto done;
+  }
+  rc = store_doc_put(ctl->store, store_kinds[k], id, text, -1, NULL, err);
+  if (rc) {
+    undo(st, k, id, old_eff);
+    pthread_mutex_unlock(&st->mu);
+    lisec_err ferr = {0};
+    (void)record(ctl, actor, action, subject, "failed", err->msg, li, NULL, &ferr);
+    goto done;
+  }
+  *created = old == NULL;
+  json_object_set(st->docs[k], id, doc);
+  if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
+  *out = view(st, k, doc);
+  pthread_mutex_unlock(&st->mu);
+  if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+done:
+  free(text);
+  json_decref(doc);
+  json_decref(eff);
+  json_decref(old_eff);
+  return rc;
+}
+
+int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                  json_t **out, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int k = kind_find(kind, err);
+  if (k < 0) return k;
+  char action[48], subject[STORE_ID_MAX + 32];
+  snprintf(action, sizeof action, "model.%s.read", kind_names[k]);
+  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
+  int rc = authorise(ctl, actor, k, action, subject, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&st->mu);
+  const json_t *doc = json_object_get(st->docs[k], id);
+  *out = doc ? view(st, k, doc) : NULL;
+  pthread_mutex_unlock(&st->mu);
+  if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* Reading an LI authorisation is an LI event, recorded before the answer. */
+  if (k == K_LI && (rc = record(ctl, actor, action, subject, "ok", NULL, true, NULL, err))) {
+    json_decref(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, json_t **out,
+                   lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int k = kind_find(kind, err);
+  if (k < 0) return k;
+  char action[48], key[48];
+  snprintf(action, sizeof action, "model.%s.list", kind_names[k]);
+  snprintf(key, sizeof key, "%ss", kind_names[k]);
+  int rc = authorise(ctl, actor, k, action, kind_names[k], err);
+  if (rc) return rc;
+  json_t *arr = json_array();
+  pthread_mutex_lock(&st->mu);
+  size_t n = json_object_size(st->docs[k]), i = 0;
+  const char **ids = calloc(n ? n : 1, sizeof *ids);
+  const char *id;
+  json_t *doc;
+  if (ids && arr) {
+    json_object_foreach(st->docs[k], id, doc) ids[i++] = id;
+    qsort(ids, n, sizeof *ids, cmp_str);
+    for (i = 0; i < n; i++)
+      json_array_append_new(arr, view(st, k, json_object_get(st->docs[k], ids[i])));
+  }
+  pthread_mutex_unlock(&st->mu);
+  bool oom = !ids || !arr;
+  free(ids);
+  if (oom) {
+    json_decref(arr);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  if (k == K_LI && (rc = record(ctl, actor, action, "li *", "ok", NULL, true, NULL, err))) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", key, arr);
+  return 0;
+}
+
+int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                     lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int k = kind_find(kind, err);
+  if (k < 0) return k;
+  char action[48], subject[STORE_ID_MAX + 32];
+  snprintf(action, sizeof action, "model.%s.delete", kind_names[k]);
+  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
+  bool li = k == K_LI;
+  int rc = authorise(ctl, actor, k, action, subject, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&st->mu);
+  json_t *old = json_object_get(st->docs[k], id);
+  json_t *old_eff = old ? effective(st, k, old) : NULL;
+  if (!old) {
+    pthread_mutex_unlock(&st->mu);
+    return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
+  }
+  if (!old_eff) {
+    pthread_mutex_unlock(&st->mu);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  sync_time(st);
+  rc = model_remove_kind(st->m, kind_names[k], id, err);
+  if (rc) {
+    pthread_mutex_unlock(&st->mu);
+    json_decref(old_eff);
+    return refused(ctl, actor, action, subject, li, rc, err);
+  }
+  if (!(rc = record(ctl, actor, action, subject, "ok", NULL, li, NULL, err))) {
+    rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
+    if (rc) {
+      lisec_err ferr = {0};
+      (void)record(ctl, actor, action, subject, "failed", err->msg, li, NULL, &ferr);
+    }
+  }
+  if (rc) {
+    undo(st, k, id, old_eff);
+  } else {
+    json_object_del(st->docs[k], id);
+    json_object_del(st->attested, id);
+    if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
+  }
+  pthread_mutex_unlock(&st->mu);
+  json_decref(old_eff);
+  return rc;
+}
+
+/* ---- decisions ------------------------------------------------------------------- */
+
+static bool rule_about_li(const char *requirement) {
+  model_rule r;
+  if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
+  return r <= MODEL_R11 || r == MODEL_KNOWN;
+}
+
+/* For any role but li-admin, a reason about an LI authorisation keeps its
+ * requirement, clauses and (platform) subject; the sentence and fact, which
+ * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
+ * to the LI administration only; the audit record keeps them, sealed). */
+static void redact(json_t *verdict, const ctl_actor *actor) {
+  if (actor && actor->role && strcmp(actor->role, "li-admin") == 0) return;
+  size_t i;
+  json_t *r;
+  bool any = false;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) {
+    const char *req = json_string_value(json_object_get(r, "requirement"));
+    if (!rule_about_li(req)) continue;
+    model_rule rule = MODEL_R1;
+    bool known = req && model_rule_parse(req, &rule) == 0;
+    char sentence[LISEC_ERR_MSG_MAX];
+    snprintf(sentence, sizeof sentence,
+             "%s (the LI authorisation's details are shown to the LI administration only)",
+             known ? model_rule_title(rule) : "a requirement about LI fails");
+    json_object_set_new(r, "sentence", json_string(sentence));
+    json_object_del(r, "fact");
+    const char *subj = json_string_value(json_object_get(r, "subject"));
+    if (subj && strncmp(subj, "li ", 3) == 0) json_object_set_new(r, "subject", json_string("li (withheld)"));
+    any = true;
+  }
+  json_object_set_new(verdict, "redacted", json_boolean(any));
+}
+
+/* The decision's reasons as one line for the audit record (full: the record
+ * is sealed when an LI is involved). */
+static char *reasons_line(const json_t *verdict) {
+  size_t cap = 4096, at = 0, i;
+  char *s = calloc(1, cap);
+  json_t *r;
+  if (!s) return NULL;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) {
+    int n = snprintf(s + at, cap - at, "%s%s: %s", at ? "; " : "",
+                     json_string_value(json_object_get(r, "requirement")),
+                     json_string_value(json_object_get(r, "sentence")));
+    if (n < 0 || (size_t)n >= cap - at) break;
+    at += (size_t)n;
+  }
+  return s;
+}
+
+static bool verdict_about_li(const json_t *verdict) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r)
+    if (rule_about_li(json_string_value(json_object_get(r, "requirement")))) return true;
+  return false;
+}
+
+/* The fresh-attestation precondition, as a failed requirement. */
+static json_t *attest_reason(model_rule rule, const char *host, int64_t max_age,
+                             const char *why) {
+  char sentence[2 * LISEC_ERR_MSG_MAX], fact[96];
+  snprintf(sentence, sizeof sentence,
+           "host %s has no attestation appraised within the last %lld s and none could be "
+           "obtained now: %s",
+           host, (long long)max_age, why);
+  snprintf(fact, sizeof fact, "age(newest appraisal of %.40s) <= %lld s: false", host,
+           (long long)max_age);
+  char subject[MODEL_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "host %s", host);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", model_rule_id(rule), "clauses",
+                   model_rule_clauses(rule), "subject", subject, "sentence", sentence, "fact",
+                   fact);
+}
+
+/* What a decision about vm on target needs to know before it asks the
+ * model: the hypervisor and host, and whether a fresh attestation is
+ * needed. Called with the lock held. */
+typedef struct target_info {
+  const char *hyp;
+  char host[MODEL_ID_MAX + 1];
+  bool need_fresh, declared;
+} target_info;
+
+static int resolve(struct ctl_model_state *st, const char *name, const char *field, bool li_vm,
+                   target_info *t, lisec_err *err) {
+  int rc = model_resolve_target(st->m, name, &t->hyp, err);
+  if (rc) return lisec_err_wrap(err, "%s", field);
+  const json_t *hv = json_object_get(st->docs[K_HYP], t->hyp);
+  const char *host = json_string_value(json_object_get(hv, "host"));
+  snprintf(t->host, sizeof t->host, "%s", host ? host : "");
+  const json_t *hdoc = json_object_get(st->docs[K_HOST], t->host);
+  t->declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, t->host);
+  t->need_fresh = li_vm && !t->declared;
+  return 0;
+}
+
+/* Asks attestation (lock not held) and returns the reason to add when the
+ * host's trust is not fresh (NULL when it is). */
+static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, bool *refreshed) {
+  *refreshed = false;
+  if (!t->need_fresh) return NULL;
+  lisec_err aerr = {0};
+  int rc = ctl_attest_ensure_fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, &aerr);
+  if (!rc) return NULL;
+  return attest_reason(rule, t->host, state(ctl)->max_age_s,
+                       aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
+}
+
+/* Adds the attestation facts, redacts, records and answers. */
+static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
+                  json_t *v, const target_info *t, json_t *stale, bool refreshed, bool li,
+                  json_t **out, lisec_err *err) {
+  if (stale) {
+    json_array_append_new(json_object_get(v, "violations"), stale);
+    json_object_set_new(v, "allow", json_false());
+  }
+  json_object_set_new(v, "hypervisor", json_string(t->hyp));
+  json_object_set_new(v, "host", json_string(t->host));
+  json_object_set_new(
+      v, "attestation",
+      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", t->need_fresh, "declared", t->declared,
+                "fresh_quote", refreshed, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
+                !t->need_fresh ? (t->declared ? "the host's trust was declared (development), not attested"
+                                              : "no LI involves the VM; the model's trust state was used")
+                : stale ? "no fresh attestation: denied (fail closed)"
+                : refreshed ? "a fresh quote was obtained for this decision"
+                            : "the newest appraisal is recent enough"));
+  bool allow = json_is_true(json_object_get(v, "allow"));
+  li = li || verdict_about_li(v);
+  char *line = reasons_line(v);
+  uint64_t index = 0;
+  int rc = record(ctl, actor, action, subject, allow ? "ok" : "denied", line && *line ? line : NULL,
+                  li, &index, err);
+  free(line);
+  if (rc) {
+    json_decref(v);
+    return rc;
+  }
+  json_object_set_new(v, "audit_index", json_integer((json_int_t)index));
+  redact(v, actor);
+  *out = v;
+  return 0;
+}
+
+int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                               json_t **out, lisec_err *err) {
+  static const char *const keys[] = {"vm", "hypervisor", "host", NULL};
+  struct ctl_model_state *st = state(ctl);
+  const char *vm = NULL, *hyp_name = NULL, *host_name = NULL, *key;
+  json_t *val;
+  int rc = json_is_object(body) ? 0 : lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
+  if (!rc) json_object_foreach((json_t *)body, key, val) {
+      bool ok = false;
+      for (size_t i = 0; keys[i]; i++) ok = ok || strcmp(key, keys[i]) == 0;
+      if (!ok) {
+        rc = lisec_err_set(err, LISEC_EINVAL, "%.40s: unknown field (vm, hypervisor or host)", key);
+        break;
+      }
+    }
+  if (rc || (rc = lisec_json_get_str(body, "vm", true, MODEL_ID_MAX, &vm, err)) ||
+      (rc = lisec_json_get_str(body, "hypervisor", false, MODEL_ID_MAX, &hyp_name, err)) ||
+      (rc = lisec_json_get_str(body, "host", false, MODEL_ID_MAX, &host_name, err)))
+    return rc;
+  if (!hyp_name == !host_name)
+    return lisec_err_set(err, LISEC_EINVAL, "hypervisor: give the target as exactly one of "
+                                            "\"hypervisor\" or \"host\"");
+  const char *field = hyp_name ? "hypervisor" : "host";
+  target_info t = {0};
+  pthread_mutex_lock(&st->mu);
+  bool li_vm = json_object_get(st->li_vms, vm) != NULL;
+  if (!json_object_get(st->docs[K_VM], vm))
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "vm: unknown VM \"%s\"", vm);
+  else
+    rc = resolve(st, hyp_name ? hyp_name : host_name, field, li_vm, &t, err);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) return rc;
+  bool refreshed = false;
+  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed);
+  model_verdict mv = {0};
+  json_t *v = NULL;
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  /* The target is resolved again: it may have gone while attestation ran. */
+  rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
+  if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
+  if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  char hyp_copy[MODEL_ID_MAX + 1];
+  if (!rc) snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
+  pthread_mutex_unlock(&st->mu);
+  model_verdict_free(&mv);
+  if (rc) {
+    json_decref(stale);
+    return rc;
+  }
+  t.hyp = hyp_copy;
+  json_object_set_new(v, "vm", json_string(vm));
+  char subject[2 * MODEL_ID_MAX + 32];
+  snprintf(subject, sizeof subject, "vm %s -> hypervisor %s", vm, hyp_copy);
+  return finish(ctl, actor, "decision.migration", subject, v, &t, stale, refreshed, li_vm, out,
+                err);
+}
+
+int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                               json_t **out, lisec_err *err) {
+  static const char *const keys[] = {"id", "hypervisor", "host", "sensitivity", "domain", "paired", NULL};
+  struct ctl_model_state *st = state(ctl);
+  const char *id, *hyp_name = NULL, *host_name = NULL, *sens, *domain, *key;
+  bool paired = false;
+  json_t *val;
+  int rc = json_is_object(body) ? 0 : lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
+  if (!rc) json_object_foreach((json_t *)body, key, val) {
+      bool ok = false;
+      for (size_t i = 0; keys[i]; i++) ok = ok || strcmp(key, keys[i]) == 0;
+      if (!ok) {
+        rc = lisec_err_set(err, LISEC_EINVAL, "%.40s: unknown field", key);
+        break;
+      }
+    }
+  if (rc || (rc = lisec_json_get_str(body, "id", true, MODEL_ID_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "hypervisor", false, MODEL_ID_MAX, &hyp_name, err)) ||
+      (rc = lisec_json_get_str(body, "host", false, MODEL_ID_MAX, &host_name, err)) ||
+      (rc = lisec_json_get_str(body, "sensitivity", true, 32, &sens, err)) ||
+      (rc = lisec_json_get_str(body, "domain", true, MODEL_ID_MAX, &domain, err)) ||
+      (json_object_get(body, "paired") && (rc = lisec_json_get_bool(body, "paired", true, &paired, err))))
+    return rc;
+  model_vm_spec spec = {.id = id, .domain = domain, .paired = paired};
+  if (model_class_parse(sens, &spec.sensitivity))
+    return lisec_err_set(err, LISEC_EINVAL, "sensitivity: must be \"general\", \"sensitive\" or \"li\"");
+  if (!hyp_name == !host_name)
+    return lisec_err_set(err, LISEC_EINVAL, "hypervisor: give the target as exactly one of "
+                                            "\"hypervisor\" or \"host\"");
+  const char *name = hyp_name ? hyp_name : host_name;
+  target_info t = {0};
+  pthread_mutex_lock(&st->mu);
+  bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
+  rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) return rc;
+  bool refreshed = false;
+  json_t *stale = freshness(ctl, &t, MODEL_MOVE2, &refreshed);
+  model_verdict mv = {0};
+  json_t *v = NULL;
+  char hyp_copy[MODEL_ID_MAX + 1] = "";
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  rc = model_resolve_target(st->m, name, &t.hyp, err);
+  if (!rc) {
+    snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
+    spec.hypervisor = hyp_copy;
+    rc = model_decide_place(st->m, &spec, &mv, err);
+  }
+  if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_unlock(&st->mu);
+  model_verdict_free(&mv);
+  if (rc) {
+    json_decref(stale);
+    return rc;
+  }
+  t.hyp = hyp_copy;
+  json_object_set_new(v, "vm", json_string(id));
+  char subject[2 * MODEL_ID_MAX + 32];
+  snprintf(subject, sizeof subject, "vm %s on hypervisor %s", id, hyp_copy);
+  return finish(ctl, actor, "decision.placement", subject, v, &t, stale, refreshed, li_vm, out,
+                err);
+}
+
+int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  model_verdict mv = {0};
+  size_t counts[MODEL_RULE_COUNT];
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  int rc = model_compliance(st->m, &mv);
+  model_count_by_rule(st->m, counts);
+  char when[32];
+  lisec_time_format(model_time(st->m), when);
+  pthread_mutex_unlock(&st->mu);
+  json_t *v = rc ? NULL : model_verdict_json(&mv);
+  model_verdict_free(&mv);
+  if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  json_t *byrule = json_object();
+  for (int r = 0; r < MODEL_RULE_COUNT; r++)
+    if (counts[r]) json_object_set_new(byrule, model_rule_id((model_rule)r), json_integer((json_int_t)counts[r]));
+  json_object_set_new(v, "compliant", json_boolean(json_is_true(json_object_get(v, "allow"))));
+  json_object_del(v, "allow");
+  json_object_set_new(v, "counts", byrule);
+  json_object_set_new(v, "time", json_string(when));
+  bool li_admin = actor && actor->role && strcmp(actor->role, "li-admin") == 0;
+  uint64_t index = 0;
+  char reason[64];
+  snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
+  /* The LI administration reads LI details: that read is itself an LI event. */
+  if ((rc = record(ctl, actor, "compliance.read", "platform", "ok", reason, li_admin, &index, err))) {
+    json_decref(v);
+    return rc;
+  }
+  json_object_set_new(v, "audit_index", json_integer((json_int_t)index));
+  redact(v, actor);
+  *out = v;
+  return 0;
+}
+
+/* ---- the Kubernetes scheduler extender ------------------------------------------ */
+
+/* The node names of ExtenderArgs: Nodes.items[].metadata.name, or NodeNames. */
+static int k8s_nodes(const json_t *args, json_t **names, bool *use_names, lisec_err *err) {
+  const json_t *nodes = json_object_get(args, "Nodes");
+  const json_t *nn = json_object_get(args, "NodeNames");
+  *names = json_array();
+  if (!*names) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  *use_names = nodes == NULL || json_is_null(nodes);
+  if (*use_names) {
+    if (!json_is_array(nn))
+      return lisec_err_set(err, LISEC_EINVAL, "NodeNames: an array of node names, or Nodes, is required");
+    if (json_array_size(nn) > CTL_MODEL_K8S_NODES_MAX)
+      return lisec_err_set(err, LISEC_EINVAL, "NodeNames: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+    size_t i;
+    json_t *n;
+    json_array_foreach(nn, i, n) {
+      if (!json_is_string(n) || json_string_length(n) > 253)
+        return lisec_err_set(err, LISEC_EINVAL, "NodeNames[%zu]: a node name of at most 253 bytes", i);
+      json_array_append(*names, n);
+    }
+    return 0;
+  }
+  const json_t *items = json_object_get(nodes, "items");
+  if (!json_is_object(nodes) || !json_is_array(items))
+    return lisec_err_set(err, LISEC_EINVAL, "Nodes.items: a NodeList with an items array is required");
+  if (json_array_size(items) > CTL_MODEL_K8S_NODES_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "Nodes.items: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+  size_t i;
+  json_t *n;
+  json_array_foreach(items, i, n) {
+    const json_t *name = json_object_get(json_object_get(n, "metadata"), "name");
+    if (!json_is_string(name) || json_string_length(name) > 253)
+      return lisec_err_set(err, LISEC_EINVAL, "Nodes.items[%zu].metadata.name: a node name of at most 253 bytes", i);
+    json_array_append(*names, (json_t *)name);
+  }
+  return 0;
+}
+
+static int k8s_vm(const json_t *args, const char **vm, char *pod, size_t pod_len, lisec_err *err) {
+  const json_t *p = json_object_get(args, "Pod");
+  if (!json_is_object(p)) return lisec_err_set(err, LISEC_EINVAL, "Pod: an object is required");
+  const json_t *md = json_object_get(p, "metadata");
+  if (md && !json_is_object(md)) return lisec_err_set(err, LISEC_EINVAL, "Pod.metadata: must be an object");
+  const char *ns = json_string_value(json_object_get(md, "namespace"));
+  const char *name = json_string_value(json_object_get(md, "name"));
+  snprintf(pod, pod_len, "%.63s/%.253s", ns ? ns : "default", name ? name : "(unnamed)");
+  const json_t *ann = json_object_get(md, "annotations");
+  if (ann && !json_is_null(ann) && !json_is_object(ann))
+    return lisec_err_set(err, LISEC_EINVAL, "Pod.metadata.annotations: must be an object");
+  const json_t *v = json_object_get(ann, CTL_MODEL_K8S_ANNOTATION);
+  *vm = NULL;
+  if (!v) return 0;
+  if (!json_is_string(v) || check_id(json_string_value(v), NULL))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: a lisec VM id");
+  *vm = json_string_value(v);
+  return 0;
+}
+
+static void k8s_fail(json_t *failed, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void k8s_fail(json_t *failed, const char *node, const char *fmt, ...) {
+  char msg[LISEC_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_object_set_new(failed, node, json_string(msg));
+}
+
+/* One node for the annotated VM vm: allowed when moving (or keeping) it
+ * there is allowed; MOVE1 alone (it is recorded there already) is no
+ * objection to scheduling it there. Lock not held. */
+static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *node,
+                        json_t *failed, json_t *why) {
+  struct ctl_model_state *st = state(ctl);
+  target_info t = {0};
+  lisec_err e = {0};
+  pthread_mutex_lock(&st->mu);
+  int rc = check_id(node, &e) ? LISEC_EINVAL : resolve(st, node, "node", li_vm, &t, &e);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) {
+    k8s_fail(failed, node, "lisec: node %s is not a hypervisor or single-hypervisor host in the "
+             "trust model (fail closed): %s", node, e.msg);
+    return false;
+  }
+  bool refreshed = false;
+  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed);
+  if (stale) {
+    k8s_fail(failed, node, "lisec: %s: %s", json_string_value(json_object_get(stale, "requirement")),
+             json_string_value(json_object_get(stale, "sentence")));
+    json_array_append_new(why, stale);
+    return false;
+  }
+  model_verdict mv = {0};
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  rc = model_resolve_target(st->m, node, &t.hyp, &e);
+  if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, &e);
+  json_t *v = rc ? NULL : model_verdict_json(&mv);
+  pthread_mutex_unlock(&st->mu);
+  model_verdict_free(&mv);
+  if (rc || !v) {
+    k8s_fail(failed, node, "lisec: %s", rc ? e.msg : "out of memory");
+    return false;
+  }
+  size_t i, n = 0;
+  json_t *r;
+  char reqs[LISEC_ERR_MSG_MAX] = "";
+  json_array_foreach(json_object_get(v, "violations"), i, r) {
+    const char *req = json_string_value(json_object_get(r, "requirement"));
+    model_rule rule;
+    if (req && model_rule_parse(req, &rule) == 0 && rule == MODEL_MOVE1) continue;
+    n++;
+    size_t at = strlen(reqs);
+    snprintf(reqs + at, sizeof reqs - at, "%s%s", at ? ", " : "", req ? req : "?");
+    json_array_append(why, r);
+  }
+  json_decref(v);
+  if (n) k8s_fail(failed, node, "lisec: denied by %s", reqs);
+  return n == 0;
+}
+
+int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args, json_t **out,
+                         lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  json_t *names = NULL;
+  bool use_names = false;
+  const char *vm = NULL;
+  char pod[320];
+  int rc = json_is_object(args) ? 0 : lisec_err_set(err, LISEC_EINVAL, "ExtenderArgs: must be a JSON object");
+  if (!rc) rc = k8s_vm(args, &vm, pod, sizeof pod, err);
+  if (!rc) rc = k8s_nodes(args, &names, &use_names, err);
+  bool li_vm = false;
+  if (!rc && vm) {
+    pthread_mutex_lock(&st->mu);
+    if (!json_object_get(st->docs[K_VM], vm))
+      rc = lisec_err_set(err, LISEC_EINVAL,
+                         "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
+    li_vm = vm && json_object_get(st->li_vms, vm);
+    pthread_mutex_unlock(&st->mu);
+  }
+  if (rc) {
+    json_decref(names);
+    return rc;
+  }
+  json_t *failed = json_object(), *kept = json_array(), *why = json_array();
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n) {
+    const char *node = json_string_value(n);
+    bool ok;
+    if (vm) {
+      ok = k8s_node_ok(ctl, vm, li_vm, node, failed, why);
+    } else {
+      /* A pod lisec is not asked about may go to any node lisec knows;
+       * an unknown node is still filtered out (fail closed). */
+      target_info t = {0};
+      lisec_err e = {0};
+      pthread_mutex_lock(&st->mu);
+      ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
+      pthread_mutex_unlock(&st->mu);
+      if (!ok)
+        k8s_fail(failed, node, "lisec: node %s is not a hypervisor or single-hypervisor host in "
+                 "the trust model (fail closed): %s", node, e.msg);
+    }
+    if (ok) json_array_append(kept, (json_t *)(use_names ? n : json_array_get(json_object_get(json_object_get(args, "Nodes"), "items"), i)));
+  }
+  json_decref(names);
+  /* One record per filter call, before the answer. */
+  char subject[400], reason[LISEC_ERR_MSG_MAX];
+  snprintf(subject, sizeof subject, "pod %s vm %s", pod, vm ? vm : "(none)");
+  snprintf(reason, sizeof reason, "%zu nodes kept, %zu filtered out", json_array_size(kept),
+           json_object_size(failed));
+  json_t *rv = json_pack("{s:o}", "violations", why);
+  char *line = reasons_line(rv);
+  bool li = li_vm || verdict_about_li(rv);
+  json_decref(rv);
+  uint64_t index = 0;
+  rc = record(ctl, actor, "decision.k8s.filter", subject, json_object_size(failed) ? "denied" : "ok",
+              line && *line ? line : reason, li, &index, err);
+  free(line);
+  if (rc) {
+    json_decref(failed);
+    json_decref(kept);
+    return rc;
+  }
+  if (use_names)
+    *out = json_pack("{s:o, s:n, s:o, s:s}", "NodeNames", kept, "Nodes", "FailedNodes", failed, "Error", "");
+  else
+    *out = json_pack("{s:{s:o}, s:n, s:o, s:s}", "Nodes", "items", kept, "NodeNames", "FailedNodes",
+                     failed, "Error", "");
+  if (*out) json_object_set_new(*out, "AuditIndex", json_integer((json_int_t)index));
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

@@ -1,23 +1,76 @@
 /* Use cases of the trust model (TR 103 308 §6.2, §4.1, §4.2): the model
- * every worker shares, loaded from the store at start and kept in memory,
- * and the entry points other topics use to feed it. */
+ * every worker shares, loaded from the store at start and kept in memory;
+ * create/read/update/delete of every entity (each change checked against
+ * the model before it is recorded and stored, so a refused change leaves
+ * both as they were); placement and migration decisions, the Kubernetes
+ * scheduler extender's filter and the compliance report, each recorded in
+ * the audit log; and the entry point attestation uses to feed a host's
+ * trust and location. */
 #ifndef LISEC_CTL_MODEL_H
 #define LISEC_CTL_MODEL_H
+
+#include <stdbool.h>
 
 #include "ctl/ctl.h"
 #include "model/model.h"
 
+/* The pod annotation that names the lisec VM a pod is (docs/model.md). */
+#define CTL_MODEL_K8S_ANNOTATION "lisec.io/vm"
+/* Bounds on a scheduler extender request. */
+#define CTL_MODEL_K8S_NODES_MAX 5000
+
 /* An attestation result for a host (ctl/attest.c calls this): its trust and,
  * when the TPM-bound location certificate verified, its location (NULL: none
  * proven). A location different from the recorded one voids trust (§6.2
- * req. 10/14). ENOTFOUND when the model has no such host. */
+ * req. 10/14). ENOTFOUND when the model has no such host. Must not be called
+ * with the model's lock held (it is not: the model calls attestation only
+ * outside its lock). */
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                             const model_location *loc, lisec_err *err);
 
-/* For whoever acts for an LI (the ADMF before it sends or keeps X1 tasks):
- * the LI's current violations (out->allow false: do not act) and whether it
- * is inside its validity now. ENOTFOUND when the model has no such LI. */
-int ctl_model_li_compliance(lisec_ctl *ctl, const char *li, model_verdict *out, bool *active,
-                            lisec_err *err);
+/* kind is one of host, hypervisor, vm, storage, connection, group,
+ * jurisdiction, lea, li (ENOTFOUND otherwise). LI authorisations ("li") are
+ * for the li-admin role only (refusals are recorded, sealed); every other
+ * kind for operator and hypervisor-admin (EDENIED otherwise).
+ *
+ * Put: body is the entity in the topology format (docs/model.md); its "id"
+ * may be left out when id is given and must equal it otherwise. create_only
+ * refuses an existing id (ECONFLICT). *created says whether it was new.
+ * Refusals: EINVAL naming the field (an unknown id it references included),
+ * ECONFLICT, EDENIED (a host's trust or location declared without [model]
+ * allow_declared_trust). *out: the stored entity as get returns it. */
+int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                  const json_t *body, bool create_only, json_t **out, bool *created,
+                  lisec_err *err);
+/* The stored entity; for a host with "state": its trust and location now
+ * and where they came from ("attested", "declared" or "none"). */
+int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                  json_t **out, lisec_err *err);
+/* {"<kind>s": [entity...]}, ordered by id. */
+int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, json_t **out,
+                   lisec_err *err);
+/* ECONFLICT when something still refers to it. */
+int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                     lisec_err *err);
+
+/* Migration (moveVM): body {"vm", "hypervisor"} or {"vm", "host"} (a host
+ * that runs one hypervisor). *out: model_verdict_json plus "vm",
+ * "hypervisor", "host", "attestation" and "audit_index". A deny is an
+ * answer (0), not an error; bad input is EINVAL naming the field and an
+ * unknown VM or target ENOTFOUND. */
+int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                               json_t **out, lisec_err *err);
+/* Placement of a new VM: body is the VM in the topology format ("hypervisor"
+ * or "host" naming the target). */
+int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                               json_t **out, lisec_err *err);
+/* Every current violation. Reasons about LI authorisations are shown in
+ * full to li-admin only; other roles see their requirement and subject
+ * with the LI details withheld ("redacted": true). */
+int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* The kube-scheduler extender's filter: args is an ExtenderArgs object, *out
+ * an ExtenderFilterResult. EINVAL (with the reason) for malformed args. */
+int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,
+                         json_t **out, lisec_err *err);
 
 #endif
