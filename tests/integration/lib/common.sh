@@ -48,6 +48,7 @@ level = info
 origin = lisec-test/audit
 development_key_file = $work/audit-dev.pem
 allow_development_key = true
+checkpoint_ms = 500
 CONF
   for line in "$@"; do echo "$line" >>"$work/lisecd.conf"; done
   "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/lisecd.log" &
