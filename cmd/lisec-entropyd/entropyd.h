@@ -45,12 +45,15 @@ typedef struct ed_source {
   char path[256];          /* TCTI configuration or device path */
   int fd;
   bool logged;
+  int64_t since;           /* when it entered its current state (seconds since the epoch) */
 } ed_source;
 
 typedef struct ed_client {
   char name[ED_NAME_MAX];
   rng_bucket bucket;
   uint64_t seeds, bytes, refused_replay, refused_rate, last_issue_s;
+  bool li;                     /* an LI VNF: lisecd seals its issuance records */
+  uint64_t acked_seeds, acked_bytes; /* what lisecd has acknowledged (report.c) */
 } ed_client;
 
 enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_N };
@@ -84,6 +87,14 @@ typedef struct entropyd {
   uint64_t refused[ED_REF_N];
   uint64_t conns_total;
 
+  /* reports to lisecd (report.c); under lock except the curl handle */
+  char report_url[512], report_cert[512], report_key[512], report_ca[512];
+  int report_interval_s, report_timeout_s;
+  pthread_cond_t report_cv;
+  bool report_due;
+  uint64_t reports_ok, reports_failed;
+  char report_error[256];
+
   /* run state */
   atomic_bool stop;
   atomic_int active_conns;
@@ -103,6 +114,15 @@ void ed_sources_free(entropyd *d);
 /* server.c */
 int ed_server_run(entropyd *d, lisec_err *err);
 ed_client *ed_client_find(entropyd *d, const char *name);
+
+/* report.c: issuance summaries and health changes to lisecd over mutual
+ * TLS (libcurl), kept and resent until acknowledged. */
+int ed_report_configure(entropyd *d, const lisec_config *cfg, lisec_err *err);
+int ed_report_start(entropyd *d, pthread_t *th, lisec_err *err);
+/* Sends what is pending once more (bounded by the timeout) and stops. */
+void ed_report_stop(entropyd *d, pthread_t th);
+/* Asks for a report now (a source was excluded, serving changed). */
+void ed_report_wake(entropyd *d);
 
 /* metrics.c */
 int ed_metrics_start(entropyd *d, pthread_t *th, lisec_err *err);

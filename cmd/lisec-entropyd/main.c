@@ -15,7 +15,8 @@
 static const char *const known[] = {
     "server.listen", "server.vsock_port", "server.max_connections", "server.idle_timeout_s",
     "tls.cert", "tls.key", "tls.client_ca",
-    "clients.allowed", "clients.rate", "clients.burst",
+    "clients.allowed", "clients.rate", "clients.burst", "clients.li",
+    "report.url", "report.cert", "report.key", "report.ca", "report.interval_s", "report.timeout_s",
     "metrics.listen",
     "entropy.alpha_log2", "entropy.min_sources", "entropy.reseed_ms", "entropy.max_stale_ms",
     "source.rdseed.enabled", "source.rdseed.min_entropy", "source.rdseed.block",
@@ -111,6 +112,7 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   d->rate = rate;
   d->burst = burst;
   int rc = load_clients(d, lisec_config_str(cfg, "clients", "allowed", ""), err);
+  if (!rc) rc = ed_report_configure(d, cfg, err);
   if (!rc) rc = setup_tls(d, cfg, err);
   if (!rc) rc = ed_sources_setup(d, cfg, err);
   return rc;
@@ -141,11 +143,12 @@ int main(int argc, char **argv) {
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->conn_lock, NULL);
   pthread_cond_init(&d->conn_cv, NULL);
+  pthread_cond_init(&d->report_cv, NULL);
   d->replay = rng_replay_new();
   int rc = d->replay ? configure(d, cfg, &err) : LISEC_ENOMEM;
   lisec_config_free(cfg);
-  pthread_t collector, metrics;
-  bool have_collector = false, have_metrics = false;
+  pthread_t collector, metrics, reporter;
+  bool have_collector = false, have_metrics = false, have_reporter = false;
   if (!rc) {
     /* The first round runs before anything listens, so an unhealthy start
      * is visible at once in the log. */
@@ -157,16 +160,23 @@ int main(int argc, char **argv) {
     rc = ed_metrics_start(d, &metrics, &err);
     have_metrics = rc == 0;
   }
+  if (!rc && d->report_url[0]) {
+    rc = ed_report_start(d, &reporter, &err);
+    have_reporter = rc == 0;
+  }
   if (!rc) rc = ed_server_run(d, &err);
   atomic_store(&d->stop, true);
   if (have_collector) pthread_join(collector, NULL);
   if (have_metrics) ed_metrics_stop(metrics);
+  /* Last: the final report counts every seed the server issued. */
+  if (have_reporter) ed_report_stop(d, reporter);
   if (rc) LOG_ERROR("lisec-entropyd: %s", err.msg);
   else LOG_INFO("lisec-entropyd stopped");
   ed_sources_free(d);
   rng_replay_free(d->replay);
   if (d->tls) SSL_CTX_free(d->tls);
   pthread_cond_destroy(&d->conn_cv);
+  pthread_cond_destroy(&d->report_cv);
   pthread_mutex_destroy(&d->conn_lock);
   pthread_mutex_destroy(&d->lock);
   free(d);

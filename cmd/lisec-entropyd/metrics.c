@@ -68,6 +68,18 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
   for (int r = 0; r < ED_REF_N; r++)
     lisec_buf_printf(b, "lisec_entropyd_requests_refused_total{reason=\"%s\"} %llu\n",
                      refusal_names[r], (unsigned long long)d->refused[r]);
+  if (d->report_url[0]) {
+    /* Reports to lisecd: what it acknowledged, what failed, and the seeds
+     * issued that lisecd has not yet recorded. */
+    uint64_t unacked = 0;
+    for (size_t i = 0; i < d->nclients; i++) unacked += d->clients[i].seeds - d->clients[i].acked_seeds;
+    lisec_buf_printf(b, "lisec_entropyd_reports_total{result=\"acknowledged\"} %llu\n",
+                     (unsigned long long)d->reports_ok);
+    lisec_buf_printf(b, "lisec_entropyd_reports_total{result=\"failed\"} %llu\n",
+                     (unsigned long long)d->reports_failed);
+    lisec_buf_printf(b, "lisec_entropyd_report_unacknowledged_seeds %llu\n",
+                     (unsigned long long)unacked);
+  }
   pthread_mutex_unlock(&d->lock);
 }
 

@@ -108,6 +108,7 @@ int ed_sources_setup(entropyd *d, const lisec_config *cfg, lisec_err *err) {
     if (!rc) rc = lisec_config_int(cfg, sec, "block", defaults[i].block, 16, 1024, &block, err);
     if (rc) return rc;
     s->block = (size_t)block;
+    s->since = (int64_t)time(NULL);
     const char *h = lisec_config_str(cfg, sec, "min_entropy", NULL);
     s->h = defaults[i].h;
     if (h) {
@@ -195,11 +196,13 @@ void ed_collect_round(entropyd *d) {
       healthy++;
     } else {
       snprintf(s->reason, sizeof s->reason, "%.250s", err.msg);
+      if (!s->logged) s->since = (int64_t)time(NULL);
     }
     pthread_mutex_unlock(&d->lock);
     if (rc != 0 && !s->logged) {
       s->logged = true;
       LOG_ERROR("rng source %s excluded: %s", s->name, err.msg);
+      ed_report_wake(d);
     }
   }
   uint8_t seed[48];
@@ -236,6 +239,7 @@ void ed_collect_round(entropyd *d) {
   pthread_mutex_unlock(&d->lock);
   if (was && !is) LOG_ERROR("entropyd stops serving seeds (fail closed): %s", why);
   if (!was && is) LOG_INFO("entropyd serving seeds: %d healthy source(s)", healthy);
+  if (was != is) ed_report_wake(d);
 }
 
 void *ed_collector_main(void *arg) {

@@ -197,4 +197,72 @@ int rng_drbg_configure(EVP_RAND_CTX *ctx, rng_drbg_kind kind);
 /* "CTR-DRBG" or "HMAC-DRBG". */
 const char *rng_drbg_kind_alg(rng_drbg_kind k);
 
+/* ---- reports from lisec-entropyd to the controller ---------------------- */
+
+/* A report (JSON, POST /v1/rng/events) says, for one period, how many seeds
+ * and bytes each client was issued (never their values) and the state of
+ * every entropy source and of the daemon itself. The daemon numbers its
+ * reports (instance, seq) and resends one until it is acknowledged, so the
+ * controller can drop a report it has already recorded.
+ *
+ *   {"v":1, "instance":"<32 hex>", "seq":N, "from":T0, "to":T1,
+ *    "serving":true|false, "detail":"why not serving",
+ *    "sources":[{"source":"tpm", "state":"ok", "since":T, "detail":"..."}],
+ *    "issuance":[{"client":"vnf-a", "seeds":N, "bytes":N, "li":false}]}
+ *
+ * Times are seconds since the epoch. Every key is checked: unknown keys,
+ * wrong types, out-of-range numbers, names outside their alphabet and
+ * repeated sources or clients are refused. */
+#define RNG_REPORT_VERSION 1
+#define RNG_REPORT_SOURCES_MAX 16
+#define RNG_REPORT_CLIENTS_MAX 1024
+#define RNG_REPORT_NAME_MAX 127   /* a client identity (certificate CN) */
+#define RNG_REPORT_SOURCE_MAX 31  /* a source name */
+#define RNG_REPORT_DETAIL_MAX 255
+#define RNG_REPORT_INSTANCE_LEN 32 /* hex characters */
+
+typedef enum {
+  RNG_SRC_OK = 0,
+  RNG_SRC_FAILED_RCT,   /* failed_repetition_count */
+  RNG_SRC_FAILED_APT,   /* failed_adaptive_proportion */
+  RNG_SRC_UNAVAILABLE,  /* configured but absent on this machine */
+  RNG_SRC_DISABLED,
+} rng_src_state;
+
+typedef struct rng_report_source {
+  char name[RNG_REPORT_SOURCE_MAX + 1];
+  rng_src_state state;
+  int64_t since; /* when it entered the state; 0 when unknown */
+  char detail[RNG_REPORT_DETAIL_MAX + 1];
+} rng_report_source;
+
+typedef struct rng_report_issue {
+  char client[RNG_REPORT_NAME_MAX + 1];
+  uint64_t seeds, bytes;
+  bool li; /* an LI VNF: the controller seals the record to the LI administration */
+} rng_report_issue;
+
+typedef struct rng_report {
+  char instance[RNG_REPORT_INSTANCE_LEN + 1];
+  uint64_t seq;
+  int64_t from, to;
+  bool serving;
+  char detail[RNG_REPORT_DETAIL_MAX + 1];
+  rng_report_source sources[RNG_REPORT_SOURCES_MAX];
+  size_t n_sources;
+  rng_report_issue *issuance; /* n_issuance entries, malloc'd */
+  size_t n_issuance;
+} rng_report;
+
+/* Parses a report already parsed as JSON into *out (free with rng_report_free, also after a failure). EINVAL naming
+ * the field on anything outside the format above; ETOOBIG over the bounds. */
+int rng_report_parse(const json_t *json, rng_report *out, lisec_err *err);
+void rng_report_free(rng_report *r);
+/* "ok", "failed_repetition_count", ... (as rng_health_state_name, plus
+ * "unavailable" and "disabled"); rng_src_state_parse returns -1 when unknown. */
+const char *rng_src_state_name(rng_src_state s);
+int rng_src_state_parse(const char *s);
+/* True for the states in which the source is excluded for failing a test. */
+bool rng_src_state_failed(rng_src_state s);
+
 #endif

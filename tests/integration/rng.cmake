@@ -1,0 +1,4 @@
+# rng: lisec-entropyd and lisecd end to end (reports, audit, findings), the
+# seed service over AF_VSOCK (skipped with a reason where the kernel has no
+# vsock loopback transport).
+lisec_integration_test(rng_events tests/integration/rng_events.sh)

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# lisec-entropyd reports to lisecd, end to end with both real daemons and the
+# development PKI (TR 103 308 §4.2, §5.15, O.1.4): seed issuance is counted
+# in lisecd's audit log (who, when, how many seeds and bytes, never a value;
+# an LI VNF's record sealed), a stuck source (/dev/zero) becomes a finding
+# at GET /v1/rng/findings and is closed when the source is healthy again, a
+# daemon that fails closed becomes a critical finding, reports lisecd missed
+# while it was down are resent and recorded once, and the route refuses the
+# wrong role, oversized and malformed bodies.
+build=${1:?build dir}
+src=${2:?source dir}
+# shellcheck source=lib/common.sh
+source "$src/tests/integration/lib/common.sh"
+
+entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
+[ -x "$entropyd" ] || fail "lisec-entropyd not built"
+
+pki=$work/pki
+make_pki "$pki"
+# The daemons report with their own certificates, role host; the VNFs have a
+# role lisecd does not know (they never talk to lisecd).
+for n in entropyd-1 entropyd-2; do lisec pki issue "$pki" "$n" host "$n" >/dev/null || fail "issue $n"; done
+for n in vnf-a vnf-li; do lisec pki issue "$pki" "$n" vnf "$n" >/dev/null || fail "issue $n"; done
+(cd "$work" && lisec audit li-keygen li.key li.pub >/dev/null) || fail "li-keygen"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub"
+
+# start_entropyd NAME IDENTITY [config lines...]: sets <NAME>_PORT, _MPORT, _PID.
+start_entropyd() {
+  local name=$1 ident=$2
+  shift 2
+  local port mport
+  port=$(free_port)
+  mport=$(free_port)
+  {
+    echo "[server]"
+    echo "listen = 127.0.0.1:$port"
+    echo "[tls]"
+    echo "cert = $pki/server.crt"
+    echo "key = $pki/server.key"
+    echo "client_ca = $pki/ca.crt"
+    echo "[clients]"
+    echo "allowed = vnf-a, vnf-li"
+    echo "li = vnf-li"
+    echo "[metrics]"
+    echo "listen = 127.0.0.1:$mport"
+    echo "[report]"
+    echo "url = $LISECD_URL"
+    echo "cert = $pki/$ident.crt"
+    echo "key = $pki/$ident.key"
+    echo "ca = $pki/ca.crt"
+    echo "interval_s = 1"
+    echo "timeout_s = 3"
+    for line in "$@"; do echo "$line"; done
+  } >"$work/$name.conf"
+  "$entropyd" -c "$work/$name.conf" 2>>"$work/$name.log" &
+  local pid=$!
+  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
+  eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; fail "$name exited at start"; }
+    sleep 0.1
+  done
+  cat "$work/$name.log" >&2
+  fail "$name did not open its metrics port"
+}
+stop_entropyd() {
+  local pid_var="${1}_PID" rc=0
+  kill -TERM "${!pid_var}"
+  wait "${!pid_var}" || rc=$?
+  grep -q "Sanitizer" "$work/$1.log" && { cat "$work/$1.log" >&2; fail "$1: sanitizer report"; }
+  [ "$rc" = 0 ] || { tail -20 "$work/$1.log" >&2; fail "$1 exited with $rc on SIGTERM"; }
+}
+metric() { curl -sf "http://127.0.0.1:$1/metrics" | grep -v '^#' | grep -F "$2" | awk '{print $NF}'; }
+# metric_is PORT NAME VALUE / metric_ge PORT NAME MIN: for wait_for.
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
+metric_ge() { local v; v=$(metric "$1" "$2"); [ "${v:-0}" -ge "$3" ]; }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s.
+wait_for() {
+  local n=$(($1 * 10))
+  shift
+  for _ in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
+  "$@"
+}
+# reseed NAME VNF: one `lisec rng reseed` of VNF against entropyd NAME.
+reseed() {
+  local port_var="${1}_PORT"
+  env LISEC_RNG_ENTROPYD="127.0.0.1:${!port_var}" LISEC_RNG_CERT="$pki/$2.crt" \
+    LISEC_RNG_KEY="$pki/$2.key" LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed \
+    >"$work/reseed.out" 2>&1 || { cat "$work/reseed.out" >&2; fail "$2 could not reseed from $1"; }
+}
+findings() { as "${1:-operator}" -o "$work/findings.json" -w '%{http_code}' "$LISECD_URL/v1/rng/findings${2:-}"; }
+# finding_is REPORTER KIND SUBJECT OPEN [STATE]: the stored finding matches.
+finding_is() {
+  [ "$(findings)" = 200 ] || return 1
+  python3 - "$work/findings.json" "$@" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+rep, kind, subj, want_open = sys.argv[2:6]
+state = sys.argv[6] if len(sys.argv) > 6 else None
+m = [x for x in f if x["reporter"] == rep and x["kind"] == kind and x["subject"] == subj]
+sys.exit(0 if len(m) == 1 and m[0]["open"] == (want_open == "open") and
+         (state is None or m[0]["state"] == state) else 1)
+PY
+}
+entries() { as auditor -o "$work/entries.json" -w '%{http_code}' "$LISECD_URL/v1/audit/entries?from=0&count=10000"; }
+# audit_count ACTION [TEXT]: plain entries holding ACTION (and TEXT).
+audit_count() {
+  [ "$(entries)" = 200 ] || fail "auditor could not read the log: $(cat "$work/entries.json")"
+  python3 - "$work/entries.json" "$@" <<'PY'
+import base64, json, sys
+e = json.load(open(sys.argv[1]))["entries"]
+want = [a.encode() for a in sys.argv[2:]]
+print(sum(1 for x in e if not x["sealed"] and all(w in base64.b64decode(x["data"]) for w in want)))
+PY
+}
+
+# --- a daemon with a stuck source beside two healthy ones ----------------------
+start_entropyd one entropyd-1 \
+  "[entropy]" "min_sources = 2" "reseed_ms = 50" \
+  "[source.rdseed]" "enabled = false" \
+  "[source.device]" "enabled = true" "path = /dev/zero" "min_entropy = 4"
+wait_for 5 metric_is "$one_MPORT" 'lisec_entropyd_serving ' 1 ||
+  { cat "$work/one.log" >&2; fail "entropyd-1 not serving"; }
+wait_for 10 finding_is entropyd-1 source device open failed_repetition_count ||
+  { cat "$work/findings.json" "$work/one.log" >&2; fail "no open finding for the stuck source"; }
+python3 - "$work/findings.json" <<'PY' || fail "finding content"
+import json, sys
+f = [x for x in json.load(open(sys.argv[1]))["findings"] if x["subject"] == "device"][0]
+assert f["requirement"] == "TR103308-4.2" and f["severity"] == "high", f
+assert "repetition count" in f["detail"], f
+PY
+finding_is entropyd-1 service lisec-entropyd open && fail "a serving daemon has an open service finding"
+[ "$(findings auditor)" = 200 ] || fail "auditor cannot read the findings"
+[ "$(audit_count rng.source.excluded 'entropy source device of entropyd-1')" = 1 ] ||
+  fail "the exclusion is not recorded exactly once"
+pass "stuck source: open finding at /v1/rng/findings (operator, auditor), exclusion audited once"
+
+# --- issuance is counted in the audit log, LI VNFs sealed -------------------------
+for _ in 1 2 3; do reseed one vnf-a; done
+reseed one vnf-li
+issued=$(metric "$one_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-a"}')
+[ "${issued:-0}" -ge 6 ] || fail "entropyd counted $issued seeds for vnf-a"
+wait_for 10 metric_is "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds' 0 ||
+  { curl -s "http://127.0.0.1:$one_MPORT/metrics" | grep -E "report|issued" >&2; tail -5 "$work/lisecd.log" >&2; fail "issuance not acknowledged by lisecd"; }
+[ "$(entries)" = 200 ] || fail "entries"
+python3 - "$work/entries.json" "$issued" <<'PY' || fail "issuance records"
+import base64, json, re, sys
+e = json.load(open(sys.argv[1]))["entries"]
+issued = int(sys.argv[2])
+plain = [base64.b64decode(x["data"]) for x in e if not x["sealed"]]
+rec = [d for d in plain if b"rng.issuance" in d and b"vnf vnf-a" in d]
+assert rec, "no issuance record for vnf-a"
+seeds = bytes_ = 0
+for d in rec:
+    m = re.search(rb"(\d+) seeds, (\d+) bytes from \d{4}-\d\d-\d\dT[0-9:]+Z to \d{4}-", d)
+    assert m, d
+    seeds += int(m.group(1)); bytes_ += int(m.group(2))
+    assert b"entropyd-1" in d, "the record does not name the reporting daemon"
+# Each reseed asks for 48-byte seeds (the library's request size).
+assert seeds == issued and bytes_ == 48 * issued, (seeds, bytes_, issued)
+assert not any(b"vnf-li" in d for d in plain), "an LI VNF's issuance is in the clear"
+sealed = [x for x in e if x["sealed"]]
+assert sealed, "no sealed record for the LI VNF"
+for x in sealed:
+    assert b"vnf-li" not in base64.b64decode(x["data"])
+PY
+pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed"
+
+# --- reports missed while lisecd is down are resent and recorded once ---------
+stop_lisecd
+for _ in 1 2; do reseed one vnf-a; done
+wait_for 10 metric_ge "$one_MPORT" 'lisec_entropyd_reports_total{result="failed"}' 1 ||
+  fail "no failed report while lisecd is down"
+[ "$(metric "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds')" -ge 4 ] ||
+  fail "the seeds issued while lisecd was down are not kept as unacknowledged"
+"$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
+LISECD_PID=$!
+wait_for 10 curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/operator.crt" \
+  --key "$pki/operator.key" "$LISECD_URL/healthz" || fail "lisecd did not restart"
+wait_for 15 metric_is "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds' 0 ||
+  fail "kept issuance not acknowledged after lisecd came back"
+issued=$(metric "$one_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-a"}')
+[ "$(entries)" = 200 ] || fail "entries"
+python3 - "$work/entries.json" "$issued" <<'PY' || fail "resent issuance"
+import base64, json, re, sys
+e = json.load(open(sys.argv[1]))["entries"]
+n = sum(int(m.group(1)) for x in e if not x["sealed"]
+        for m in [re.search(rb"(\d+) seeds, \d+ bytes", base64.b64decode(x["data"]))]
+        if m and b"vnf vnf-a" in base64.b64decode(x["data"]))
+assert n == int(sys.argv[2]), (n, sys.argv[2])
+PY
+[ "$(audit_count rng.source.excluded 'entropy source device of entropyd-1')" = 1 ] ||
+  fail "an unchanged finding was recorded again"
+pass "reports kept while lisecd was down, resent, every seed counted exactly once"
+
+# --- a duplicate report (lost acknowledgement) is recognised ------------------
+dup='{"v":1,"instance":"00112233445566778899aabbccddeeff","seq":5,"from":1800000000,"to":1800000060,"serving":true,"sources":[],"issuance":[{"client":"vnf-z","seeds":2,"bytes":96}]}'
+[ "$(as entropyd-2 -o "$work/r1" -w '%{http_code}' -H 'Content-Type: application/json' -d "$dup" "$LISECD_URL/v1/rng/events")" = 200 ] ||
+  fail "report: $(cat "$work/r1")"
+[ "$(as entropyd-2 -o "$work/r2" -w '%{http_code}' -H 'Content-Type: application/json' -d "$dup" "$LISECD_URL/v1/rng/events")" = 200 ] ||
+  fail "resent report: $(cat "$work/r2")"
+grep -q '"duplicate":true' "$work/r2" || fail "the resent report was not recognised: $(cat "$work/r2")"
+[ "$(audit_count rng.issuance 'vnf vnf-z')" = 1 ] || fail "a resent report was recorded twice"
+pass "a resent report (same instance and seq) is acknowledged and not recorded twice"
+
+# --- wrong role, bad bodies ---------------------------------------------------------
+post() { as "$1" -o "$work/post.out" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$2" "$LISECD_URL/v1/rng/events"; }
+for role in operator auditor li-admin mano tenant-example; do
+  [ "$(post "$role" "$dup")" = 403 ] || fail "$role may post rng events"
+done
+[ "$(findings host)" = 403 ] || fail "a host may read rng findings"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$pki/vnf-a.crt" \
+  --key "$pki/vnf-a.key" -H 'Content-Type: application/json' -d "$dup" "$LISECD_URL/v1/rng/events" || true)
+case "$code" in 2*) fail "a VNF certificate (unknown role) posted rng events" ;; esac
+bad_body() {
+  local code
+  code=$(post entropyd-2 "$1")
+  [ "$code" = "$2" ] || fail "body $3: got $code, want $2: $(cat "$work/post.out")"
+}
+b='"v":1,"instance":"00112233445566778899aabbccddeeff","from":1800000000,"to":1800000060,"serving":true,"sources":[]'
+bad_body "{$b,\"seq\":9,\"issuance\":[],\"extra\":1}" 400 "with an unknown key"
+bad_body "{$b,\"seq\":9,\"issuance\":[{\"client\":\"a\\nb\",\"seeds\":1,\"bytes\":48}]}" 400 "with a newline in a name"
+bad_body "{$b,\"seq\":9,\"issuance\":[{\"client\":\"a\",\"seeds\":1,\"bytes\":1000000}]}" 400 "with impossible counts"
+bad_body "{$b,\"seq\":9,\"issuance\":[{\"client\":\"a\",\"seeds\":-1,\"bytes\":0}]}" 400 "with a negative count"
+bad_body "{$b,\"seq\":0,\"issuance\":[]}" 400 "with seq 0"
+bad_body "{$b,\"seq\":9,\"issuance\":{}}" 400 "with issuance not an array"
+bad_body "{$b,\"seq\":9" 400 "truncated"
+big=$(python3 -c 'import json; print(json.dumps({"v":1,"instance":"0"*32,"seq":9,"from":1800000000,"to":1800000060,"serving":True,"sources":[],"issuance":[{"client":"c%d" % i,"seeds":1,"bytes":48} for i in range(1025)]}))')
+bad_body "$big" 413 "with 1025 clients"
+python3 -c 'print("{\"pad\":\"" + "x" * 3000000 + "\"}")' >"$work/huge.json"
+code=$(post entropyd-2 "@$work/huge.json" || true)
+[ "$code" = 413 ] || fail "a 3 MB body got $code"
+pass "POST /v1/rng/events: other roles 403, unknown keys, bad names and counts 400, oversized 413"
+
+# --- the stuck source is readmitted after a restart with a healthy device ------------
+stop_entropyd one
+sed -i 's|path = /dev/zero|path = /dev/urandom|' "$work/one.conf"
+"$entropyd" -c "$work/one.conf" 2>>"$work/one.log" &
+one_PID=$!
+cleanup_hooks+=("kill -TERM $one_PID 2>/dev/null; wait $one_PID 2>/dev/null")
+wait_for 10 finding_is entropyd-1 source device closed ok ||
+  { cat "$work/findings.json" >&2; fail "the healthy device's finding is not closed"; }
+[ "$(audit_count rng.source.readmitted 'entropy source device of entropyd-1')" = 1 ] || fail "readmission not audited"
+[ "$(findings operator '?open=true')" = 200 ] || fail "open findings"
+grep -q '"subject":"device"' "$work/findings.json" && fail "?open=true lists a closed finding"
+[ "$(audit_count rng.reporter.start entropyd-1)" = 2 ] || fail "the restarted daemon's new instance is not recorded"
+stop_entropyd one
+pass "the source healthy after a restart is readmitted, its finding closed and audited"
+
+# --- a daemon whose only source is stuck fails closed: a critical finding ----------
+start_entropyd two entropyd-2 \
+  "[entropy]" "min_sources = 1" "reseed_ms = 50" \
+  "[source.rdseed]" "enabled = false" "[source.getrandom]" "enabled = false" \
+  "[source.jitter]" "enabled = false" \
+  "[source.device]" "enabled = true" "path = /dev/zero" "min_entropy = 4"
+wait_for 10 finding_is entropyd-2 service lisec-entropyd open fail_closed ||
+  { cat "$work/findings.json" "$work/two.log" >&2; fail "no finding for the daemon that fails closed"; }
+python3 - "$work/findings.json" <<'PY' || fail "fail-closed finding"
+import json, sys
+f = [x for x in json.load(open(sys.argv[1]))["findings"] if x["reporter"] == "entropyd-2" and x["kind"] == "service"][0]
+assert f["severity"] == "critical" and "healthy entropy source" in f["detail"], f
+PY
+[ "$(audit_count rng.service.fail_closed 'entropy service entropyd-2')" = 1 ] || fail "fail-closed not audited"
+stop_entropyd two
+grep -q "Sanitizer" "$work/lisecd.log" && { cat "$work/lisecd.log" >&2; fail "lisecd: sanitizer report"; }
+pass "a daemon without enough healthy sources: critical finding, audited"
+
+echo "rng_events: all checks passed"
