@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Host attestation through lisecd with lisec-agent running on its own,
+# against real software TPMs and a real lisecd: enrolment and a good quote
+# make the host trusted with its attested location; a replayed nonce, a
+# quote over the wrong nonce, a tampered quote and an AK from another TPM
+# are refused with their reasons; a power cycle voids the location until
+# asset management confirms it again (`lisec host confirm-location`); a
+# host that stops attesting turns untrusted (overdue) and the quarantine
+# command runs; wrong roles and an agent acting for another host get 403.
+# Every result is checked in the audit log too. The evidence for the
+# hand-made cases comes from the agent's offline commands and swtpm; the
+# firmware log and reference values from the Python generator.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+[ -n "${KEEP:-}" ] && cleanup_hooks+=("cp -r $work /tmp/attest-keep")
+pki=$work/pki
+agent_bin="$build/cmd/lisec-agent/lisec-agent"
+agent() { "$agent_bin" -c "$work/agent-$1.conf" "${@:2}"; }
+
+# conf NAME: the agent's configuration for TPM NAME (the current one).
+conf() {
+  cat >"agent-$1.conf" <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+ek = rsa
+ak = ecc
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-$1
+eventlog = $work/fw-$1.bin
+poll_ms = 200
+interval_s = 300
+[server]
+url = https://localhost:PORT
+ca = $pki/ca.crt
+cert = $pki/host-${1,,}.crt
+key = $pki/host-${1,,}.key
+CONF
+}
+
+# run_agent NAME: starts `lisec-agent run` in the background (AGENT_PID).
+run_agent() {
+  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$1.conf"
+  "$agent_bin" -c "$work/agent-$1.conf" run >>"agent-$1.log" 2>&1 &
+  AGENT_PID=$!
+  cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
+}
+# stop_agent: SIGTERM, and the agent must stop cleanly (exit 0) in time.
+stop_agent() {
+  kill -TERM "$AGENT_PID"
+  local rc=0
+  for _ in $(seq 1 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$AGENT_PID" 2>/dev/null && fail "the agent did not stop within 10 s of SIGTERM"
+  wait "$AGENT_PID" || rc=$?
+  [ "$rc" = 0 ] || fail "the agent exited with $rc after SIGTERM"
+}
+
+show() { as operator "$LISECD_URL/v1/hosts/$1/attestation"; }
+# wait_for HOST JQ-FILTER: until the host's attestation satisfies the filter.
+wait_for() {
+  for _ in $(seq 1 150); do
+    show "$1" | jq -e "$2" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  show "$1" >&2
+  tail -20 agent-A.log >&2 || true
+  fail "host ${1:0:12}.. never reached: $2"
+}
+# audit_count REGEX: audit entries (unsealed) whose fields, joined by " | ",
+# match REGEX ("attest.appraise | denied"), read from the store with sqlite3.
+audit_count() {
+  python3 - "$work/lisec.db" "$1" <<'PY'
+import re, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
+print(sum(1 for r in rows if re.search(sys.argv[2], r)))
+PY
+}
+# post_as CERT PATH JSON: prints the body, HTTP status on the last line.
+post_as() {
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" \
+    -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}' "$LISECD_URL$2"
+}
+status_of() { tail -n1; }
+body_of() { sed '$d'; }
+nonce_for() { # nonce_for CERT HOST
+  post_as "$1" /v1/attest/nonce "{\"host\":\"$2\"}" | body_of | jq -r .nonce
+}
+# evidence HOST NONCE DIR: the evidence JSON of the files in DIR.
+evidence() {
+  jq -n --arg host "$1" --arg nonce "$2" --arg q "$(base64 -w0 "$3/quote.msg")" \
+    --arg s "$(base64 -w0 "$3/quote.sig")" --arg p "$(base64 -w0 "$3/quote.pcrs")" \
+    --arg l "$(base64 -w0 "$3/eventlog.bin")" --arg c "$(base64 -w0 "$3/location.cms")" \
+    '{host:$host, nonce:$nonce, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}' >"$3/evidence.json"
+}
+submit() { # submit CERT DIR: posts DIR/evidence.json, prints the reply (200 required)
+  local out
+  out=$(curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" \
+    -H 'Content-Type: application/json' --data-binary "@$2/evidence.json" -w '\n%{http_code}' \
+    "$LISECD_URL/v1/attest/evidence")
+  [ "$(echo "$out" | status_of)" = 200 ] || { echo "$out" >&2; fail "evidence not appraised"; }
+  echo "$out" | body_of
+}
+
+# ---- host A boots: 40 firmware events, a location certificate --------------
+make_pki "$pki"
+tpm_up A
+tpm_use A
+conf A
+evgen --log fw-A.bin --extends fw-A.txt --reference ref.json
+tpm_extend fw-A.txt
+hostA=$(agent A host-id)
+lisec pki issue "$pki" host-a host "$hostA" >/dev/null || fail "pki issue host-a"
+am_pki am
+mkdir -p state-A
+issue_location am "$hostA" "$(tpm_reset_count)" state-A/location.cms
+cat >quarantine.sh <<'SH'
+#!/bin/sh
+echo "$1 $2" >>"$(dirname "$0")/quarantined.txt"
+SH
+chmod +x quarantine.sh
+
+start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+  "interval_s = 3" "grace_s = 2" "check_ms = 200" "fresh_wait_ms = 2000" \
+  "quarantine_command = $work/quarantine.sh"
+
+# ---- enrolment and a good quote ---------------------------------------------
+run_agent A
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.country == "FI"'
+show "$hostA" >a.json
+jq -e '.submods["lisec-host"]["ear.status"] == "affirming"' a.json >/dev/null || fail "EAR status"
+jq -e '.submods["lisec-host"]["ear.trustworthiness-vector"]["instance-identity"] == 2' a.json \
+  >/dev/null || fail "EAR trust vector: instance-identity"
+jq -e '.eat_profile == "tag:github.com,2023:veraison/ear"' a.json >/dev/null || fail "EAR profile"
+[ "$(audit_count 'attest.enrol.finish \| ok')" -ge 1 ] || fail "enrolment not in the audit log"
+[ "$(audit_count 'attest.appraise \| ok')" -ge 1 ] ||
+  fail "appraisal not in the audit log"
+pass "agent enrols (MakeCredential/ActivateCredential) and attests: trusted, location FI, EAR affirming, audited"
+
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host list | grep -q "$hostA  trusted" ||
+  fail "lisec host list"
+lisec --server "$LISECD_URL" --pki "$pki" --role auditor host show "$hostA" | grep -q 'location: FI FI-18' ||
+  fail "lisec host show (auditor)"
+pass "lisec host list / show"
+
+stop_agent
+grep -q 'lisec-agent: stopped' agent-A.log || fail "the agent did not say it stopped"
+pass "SIGTERM stops the agent cleanly (exit 0)"
+
+# ---- roles and identities ------------------------------------------------------
+[ "$(post_as operator /v1/attest/nonce "{\"host\":\"$hostA\"}" | status_of)" = 403 ] ||
+  fail "an operator got a host's nonce"
+[ "$(as auditor -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d '{"certificate":"AA=="}' "$LISECD_URL/v1/hosts/$hostA/confirm-location")" = 403 ] ||
+  fail "an auditor may not confirm a location"
+# The development PKI's "host" certificate is a host, but not host A.
+before=$(audit_count 'tried to act for another host')
+[ "$(post_as host /v1/attest/nonce "{\"host\":\"$hostA\"}" | status_of)" = 403 ] ||
+  fail "another host's certificate got host A's nonce"
+[ "$(audit_count 'tried to act for another host')" -gt "$before" ] || fail "refusal not audited"
+pass "wrong role -> 403; an agent acting for another host -> 403 (audited)"
+
+# ---- evidence made by hand ---------------------------------------------------
+n=$(nonce_for host-a "$hostA")
+agent A quote --nonce "$n" --out q1 2>/dev/null || fail "agent quote"
+evidence "$hostA" "$n" q1
+submit host-a q1 | jq -e '.trust == "trusted" and .verified' >/dev/null || fail "good hand-made evidence"
+submit host-a q1 | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "replayed nonce accepted"
+grep -q 'replay\|already used' r.json || { cat r.json; fail "replay not named"; }
+pass "replayed nonce: untrusted, reason names the replay"
+
+n=$(nonce_for host-a "$hostA")
+agent A quote --nonce "$(openssl rand -hex 32)" --out q2 2>/dev/null || fail "agent quote"
+evidence "$hostA" "$n" q2
+submit host-a q2 | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "wrong nonce accepted"
+grep -q "does not carry this attestation's nonce" r.json || { cat r.json; fail "wrong nonce not named"; }
+pass "quote over another nonce: untrusted"
+
+n=$(nonce_for host-a "$hostA")
+agent A quote --nonce "$n" --out q3 2>/dev/null || fail "agent quote"
+printf '\x00' | dd of=q3/quote.msg bs=1 seek=40 conv=notrunc 2>/dev/null
+evidence "$hostA" "$n" q3
+submit host-a q3 | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "tampered quote accepted"
+grep -q 'quote signature' r.json || { cat r.json; fail "tampered quote not named"; }
+[ "$(audit_count 'attest.appraise \| denied')" -ge 3 ] ||
+  fail "refused appraisals not in the audit log"
+pass "tampered quote: untrusted; every refusal audited with its reason"
+
+# ---- an AK from another TPM ------------------------------------------------------
+tpm_up B
+tpm_use B
+conf B
+sed -i 's/^eventlog = .*/eventlog =/' agent-B.conf
+agent B enrol --out enrolB >/dev/null 2>&1 || fail "enrol B"
+hostB=$(cat enrolB/host_id)
+lisec pki issue "$pki" host-b host "$hostB" >/dev/null || fail "pki issue host-b"
+tpm_use A
+agent A enrol --out enrolA >/dev/null 2>&1 || fail "enrol A files"
+req=$(jq -n --arg ek "$(base64 -w0 enrolA/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" '{ek_pub:$ek, ak_pub:$ak}')
+out=$(post_as host-a /v1/attest/enrol "$req")
+[ "$(echo "$out" | status_of)" = 201 ] || { echo "$out"; fail "enrol with B's AK: credential"; }
+echo "$out" | body_of | jq -r .credential | base64 -d >credAB.bin
+expect 1 'refused to activate' agent A activate --credential credAB.bin --out x.bin
+out=$(post_as host-a /v1/attest/enrol/finish "{\"host\":\"$hostA\",\"secret\":\"$(openssl rand -base64 32)\"}")
+[ "$(echo "$out" | status_of)" = 403 ] || { echo "$out"; fail "an unactivated AK was accepted"; }
+echo "$out" | grep -q 'never trusted' || fail "the refusal does not say why"
+# B's AK signs for host A: refused, and host A's own AK still works.
+tpm_use B
+n=$(nonce_for host-a "$hostA")
+agent B quote --nonce "$n" --out qB 2>/dev/null || fail "agent B quote"
+cp q1/location.cms qB/location.cms
+evidence "$hostA" "$n" qB
+submit host-a qB | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "B's quote accepted for A"
+grep -q 'quote signature' r.json || { cat r.json; fail "foreign AK not named"; }
+# Host B's certificate cannot submit for host A either.
+[ "$(post_as host-b /v1/attest/nonce "{\"host\":\"$hostA\"}" | status_of)" = 403 ] ||
+  fail "host B acted for host A"
+tpm_use A
+pass "AK from another TPM: activation fails, enrolment refused (never trusted), its quotes refused"
+
+# ---- power cycle: the location is void until asset management confirms ------
+rm -f quarantined.txt
+tpm_power_cycle
+tpm_extend fw-A.txt
+run_agent A
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location == null and
+  (.lisec.reasons | map(test("TR103308-6.2-R10")) | any)'
+pass "power cycle: boot still trusted, location void (TR103308-6.2-R10)"
+expect 1 'resetCount' lisec --server "$LISECD_URL" --pki "$pki" --role operator host \
+  confirm-location "$hostA" --location state-A/location.cms
+issue_location am "$hostA" "$(show "$hostA" | jq -r .lisec.tpm_reset_count)" loc2.cms
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" \
+  --location loc2.cms >confirm.out || { cat confirm.out; fail "confirm-location"; }
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1" and
+  (.lisec.location_confirmation_pending | not)'
+[ "$(audit_count 'attest.confirm-location \| (ok|denied)')" -ge 2 ] || fail "confirmations not audited"
+pass "lisec host confirm-location: an old certificate refused; the new one measured by the agent, location back"
+
+# ---- overdue -----------------------------------------------------------------
+stop_agent
+wait_for "$hostA" '.lisec.trust == "untrusted:overdue"'
+for _ in $(seq 1 50); do [ -s quarantined.txt ] && break; sleep 0.1; done
+grep -q "^$hostA .*overdue" quarantined.txt || fail "quarantine command not run for host A"
+[ "$(audit_count 'attest.overdue \| denied')" -ge 1 ] || fail "overdue not audited"
+[ "$(audit_count 'attest.quarantine \| ok')" -ge 1 ] || fail "quarantine not audited"
+pass "no attestation for interval + grace: untrusted:overdue, finding and quarantine command, audited"
+
+# ---- lisecd restarts: the hosts' state comes back from the store -----------
+stop_lisecd
+LISECD_PID=
+"$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
+LISECD_PID=$!
+for _ in $(seq 1 100); do as operator -o /dev/null "$LISECD_URL/healthz" 2>/dev/null && break; sleep 0.1; done
+show "$hostA" | jq -e '.lisec.trust == "untrusted:overdue"' >/dev/null || fail "state lost on restart"
+run_agent A
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1"'
+stop_agent
+pass "after a restart of lisecd the agent attests again: trusted"
+echo "attest_api: all passed"
