@@ -1,8 +1,12 @@
 /* PKCS#11 and development-file key-encryption keys for the vault. Data keys
  * are wrapped with AES-256-GCM inside the token (C_Encrypt with CKM_AES_GCM,
  * a random 96-bit IV, "lisec-kek-v1" as associated data); the wrapped form is
- * IV || ciphertext || tag. One session, serialised by a mutex. */
+ * IV || ciphertext || tag. One session, serialised by a mutex. Unwrapped
+ * data keys are cached for a bounded time in locked memory, each with a
+ * ready AES-256-GCM decryption context, so reading a target costs one AES
+ * pass rather than a token round trip, a key schedule and a cipher fetch. */
 #include <dlfcn.h>
+#include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,16 +21,24 @@
 #define KEK_AAD "lisec-kek-v1"
 #define KEK_IV 12
 #define KEK_TAG 16
-#define CACHE_SLOTS 4096
+#define KEK_WRAPPED_LEN (KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
+#define CACHE_WAYS 8
+#define CACHE_SETS 2048
+#define CACHE_SLOTS (CACHE_WAYS * CACHE_SETS) /* 16384 keys, about 1.8 MB locked */
 #define CACHE_TTL_MS 60000
 
 /* Unwrapped data keys, kept for a bounded time so repeated reads of a target
- * do not each ask the token. Keyed by the SHA-256 of the wrapped key; the
- * table is locked in RAM (never swapped) and wiped on eviction and close. */
+ * do not each ask the token. A set of CACHE_WAYS slots is chosen by the
+ * wrapped key's IV (random, so evenly spread); a slot matches only when the
+ * whole wrapped key is equal (compared in constant time); a new key takes a
+ * free or expired slot of its set, else the one closest to expiry. The table is locked in RAM (never swapped)
+ * and wiped on eviction and close. dec holds the key's AES round keys in
+ * OpenSSL's heap; it is freed (and cleansed by OpenSSL) with the slot. */
 typedef struct kek_cache_slot {
-  uint8_t wrapped_hash[32];
+  uint8_t wrapped[KEK_WRAPPED_LEN];
   uint8_t key[VAULT_DATA_KEY_LEN];
   int64_t expires_ms;
+  EVP_CIPHER_CTX *dec;
 } kek_cache_slot;
 
 struct ctl_kek {
@@ -41,31 +53,61 @@ struct ctl_kek {
   /* development file */
   uint8_t file_key[32];
   kek_cache_slot *cache; /* CACHE_SLOTS entries, mlock'ed */
+  EVP_CIPHER *gcm;       /* AES-256-GCM, fetched once */
 };
 
 static void cache_init(ctl_kek *k) {
+  k->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
   k->cache = calloc(CACHE_SLOTS, sizeof *k->cache);
   if (k->cache) mlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
 }
 
-static bool cache_get(ctl_kek *k, const uint8_t *wrapped, size_t len, uint8_t key[VAULT_DATA_KEY_LEN]) {
-  if (!k->cache) return false;
-  uint8_t h[32];
-  crypto_sha256(wrapped, len, h);
-  kek_cache_slot *s = &k->cache[(h[0] | h[1] << 8) % CACHE_SLOTS];
-  bool hit = s->expires_ms > lisec_time_now_ms() && crypto_ct_equal(s->wrapped_hash, h, 32);
-  if (hit) memcpy(key, s->key, VAULT_DATA_KEY_LEN);
+static kek_cache_slot *cache_set(ctl_kek *k, const uint8_t *wrapped) {
+  return &k->cache[((wrapped[0] | wrapped[1] << 8) % CACHE_SETS) * CACHE_WAYS];
+}
+
+static void slot_clear(kek_cache_slot *s) {
+  EVP_CIPHER_CTX_free(s->dec);
+  crypto_wipe(s, sizeof *s);
+}
+
+/* The live slot for this wrapped key, or NULL; expired slots of the set are
+ * wiped on the way. Called with the lock held. */
+static kek_cache_slot *cache_find(ctl_kek *k, const uint8_t *wrapped, size_t len) {
+  if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
+  kek_cache_slot *set = cache_set(k, wrapped), *hit = NULL;
+  int64_t now = lisec_time_now_ms();
+  for (int i = 0; i < CACHE_WAYS; i++) {
+    kek_cache_slot *s = &set[i];
+    if (!s->expires_ms) continue;
+    if (s->expires_ms <= now) slot_clear(s);
+    else if (!hit && crypto_ct_equal(s->wrapped, wrapped, KEK_WRAPPED_LEN)) hit = s;
+  }
   return hit;
 }
 
-static void cache_put(ctl_kek *k, const uint8_t *wrapped, size_t len, const uint8_t key[VAULT_DATA_KEY_LEN]) {
-  if (!k->cache) return;
-  uint8_t h[32];
-  crypto_sha256(wrapped, len, h);
-  kek_cache_slot *s = &k->cache[(h[0] | h[1] << 8) % CACHE_SLOTS];
-  memcpy(s->wrapped_hash, h, 32);
+static bool cache_get(ctl_kek *k, const uint8_t *wrapped, size_t len, uint8_t key[VAULT_DATA_KEY_LEN]) {
+  kek_cache_slot *s = cache_find(k, wrapped, len);
+  if (s) memcpy(key, s->key, VAULT_DATA_KEY_LEN);
+  return s != NULL;
+}
+
+static kek_cache_slot *cache_put(ctl_kek *k, const uint8_t *wrapped, size_t len,
+                                 const uint8_t key[VAULT_DATA_KEY_LEN]) {
+  if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
+  kek_cache_slot *set = cache_set(k, wrapped), *s = &set[0];
+  for (int i = 0; i < CACHE_WAYS; i++) {
+    if (set[i].expires_ms < s->expires_ms) s = &set[i];
+    if (crypto_ct_equal(set[i].wrapped, wrapped, KEK_WRAPPED_LEN)) {
+      s = &set[i];
+      break;
+    }
+  }
+  slot_clear(s);
+  memcpy(s->wrapped, wrapped, KEK_WRAPPED_LEN);
   memcpy(s->key, key, VAULT_DATA_KEY_LEN);
   s->expires_ms = lisec_time_now_ms() + CACHE_TTL_MS;
+  return s;
 }
 
 static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
@@ -178,6 +220,7 @@ int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err) {
   pthread_mutex_init(&k->lock, NULL);
   k->dev = true;
   snprintf(k->label, sizeof k->label, "file:development");
+  cache_init(k);
   uint8_t *data = NULL;
   size_t len = 0;
   int rc = lisec_file_read(path, 64, &data, &len, err);
@@ -207,10 +250,12 @@ void ctl_kek_close(ctl_kek *k) {
   /* C_Finalize is left out: the module may be shared in this process. */
   if (k->module) dlclose(k->module);
   if (k->cache) {
+    for (size_t i = 0; i < CACHE_SLOTS; i++) EVP_CIPHER_CTX_free(k->cache[i].dec);
     crypto_wipe(k->cache, CACHE_SLOTS * sizeof *k->cache);
     munlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
     free(k->cache);
   }
+  EVP_CIPHER_free(k->gcm);
   crypto_wipe(k->file_key, sizeof k->file_key);
   pthread_mutex_destroy(&k->lock);
   free(k);
@@ -245,18 +290,14 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   return 0;
 }
 
-static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[VAULT_DATA_KEY_LEN],
-                      lisec_err *err) {
-  ctl_kek *k = ctx;
+/* Asks the token (or the development key) for the data key; no cache. */
+static int unwrap_uncached(ctl_kek *k, const uint8_t *in, size_t in_len,
+                           uint8_t key[VAULT_DATA_KEY_LEN], lisec_err *err) {
   if (k->dev)
     return crypto_aead_open(k->file_key, KEK_AAD, strlen(KEK_AAD), in, in_len, key,
                             VAULT_DATA_KEY_LEN, err);
-  if (in_len != KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
+  if (in_len != KEK_WRAPPED_LEN)
     return lisec_err_set(err, LISEC_EINVAL, "wrapped data key has the wrong length");
-  pthread_mutex_lock(&k->lock);
-  bool hit = cache_get(k, in, in_len, key);
-  pthread_mutex_unlock(&k->lock);
-  if (hit) return 0;
   CK_GCM_PARAMS gcm = {(unsigned char *)in, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD,
                        strlen(KEK_AAD), KEK_TAG * 8};
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
@@ -273,13 +314,83 @@ static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[V
   }
   memcpy(key, buf, VAULT_DATA_KEY_LEN);
   crypto_wipe(buf, sizeof buf);
+  return 0;
+}
+
+static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[VAULT_DATA_KEY_LEN],
+                      lisec_err *err) {
+  ctl_kek *k = ctx;
+  pthread_mutex_lock(&k->lock);
+  bool hit = cache_get(k, in, in_len, key);
+  pthread_mutex_unlock(&k->lock);
+  if (hit) return 0;
+  int rc = unwrap_uncached(k, in, in_len, key, err);
+  if (rc) return rc;
   pthread_mutex_lock(&k->lock);
   cache_put(k, in, in_len, key);
   pthread_mutex_unlock(&k->lock);
   return 0;
 }
 
+/* AES-256-GCM open with a slot's ready context: only the nonce is set per
+ * record, the key schedule stays. Called with the lock held. */
+static int slot_open(ctl_kek *k, kek_cache_slot *s, const void *aad, size_t aad_len,
+                     const uint8_t *in, size_t in_len, uint8_t *pt) {
+  if (!s->dec) {
+    if (!k->gcm || !(s->dec = EVP_CIPHER_CTX_new())) return -1;
+    if (EVP_DecryptInit_ex2(s->dec, k->gcm, s->key, NULL, NULL) != 1) {
+      EVP_CIPHER_CTX_free(s->dec);
+      s->dec = NULL;
+      return -1;
+    }
+  }
+  size_t ct_len = in_len - CRYPTO_AEAD_OVERHEAD;
+  int n = 0;
+  int ok = EVP_DecryptInit_ex2(s->dec, NULL, NULL, in, NULL) == 1;
+  ok = ok && (aad_len == 0 || EVP_DecryptUpdate(s->dec, NULL, &n, aad, (int)aad_len) == 1);
+  ok = ok && EVP_DecryptUpdate(s->dec, pt, &n, in + CRYPTO_AEAD_NONCE_LEN, (int)ct_len) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(s->dec, EVP_CTRL_GCM_SET_TAG, CRYPTO_AEAD_TAG_LEN,
+                                 (void *)(in + CRYPTO_AEAD_NONCE_LEN + ct_len)) == 1;
+  ok = ok && EVP_DecryptFinal_ex(s->dec, pt + n, &n) == 1;
+  if (!ok) crypto_wipe(pt, ct_len);
+  return ok ? 0 : 1;
+}
+
+static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const void *aad,
+                    size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *pt, lisec_err *err) {
+  ctl_kek *k = ctx;
+  if (in_len < CRYPTO_AEAD_OVERHEAD || in_len > INT32_MAX || aad_len > INT32_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "sealed record truncated or too large");
+  pthread_mutex_lock(&k->lock);
+  kek_cache_slot *s = cache_find(k, wrapped, wrapped_len);
+  int r = s ? slot_open(k, s, aad, aad_len, in, in_len, pt) : 0;
+  pthread_mutex_unlock(&k->lock);
+  if (!s) {
+    /* a miss: ask the token outside the lock, then keep the key */
+    uint8_t key[VAULT_DATA_KEY_LEN];
+    int rc = unwrap_uncached(k, wrapped, wrapped_len, key, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&k->lock);
+    if (!(s = cache_find(k, wrapped, wrapped_len))) s = cache_put(k, wrapped, wrapped_len, key);
+    if (s) r = slot_open(k, s, aad, aad_len, in, in_len, pt);
+    pthread_mutex_unlock(&k->lock);
+    if (!s) { /* no cache: open with the key in hand */
+      rc = crypto_aead_open(key, aad, aad_len, in, in_len, pt, in_len - CRYPTO_AEAD_OVERHEAD, err);
+      crypto_wipe(key, sizeof key);
+      return rc;
+    }
+    crypto_wipe(key, sizeof key);
+  }
+  if (r < 0) return lisec_err_set(err, LISEC_ENOMEM, "cannot make an AES-256-GCM context");
+  return r ? lisec_err_set(err, LISEC_ECRYPTO, "AES-256-GCM authentication failed") : 0;
+}
+
 vault_kek ctl_kek_vault(ctl_kek *k) {
   vault_kek v = {kek_wrap, kek_unwrap, k->label, k};
   return v;
+}
+
+vault_opener ctl_kek_opener(ctl_kek *k) {
+  vault_opener o = {kek_open, k};
+  return o;
 }

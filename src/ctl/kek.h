@@ -27,6 +27,8 @@ int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err);
 void ctl_kek_close(ctl_kek *k);
 /* The vault's view of this KEK (callbacks into the token or file key). */
 vault_kek ctl_kek_vault(ctl_kek *k);
+/* Opens targets with the cached data key's ready cipher context (vault_open_with). */
+vault_opener ctl_kek_opener(ctl_kek *k);
 bool ctl_kek_is_development(const ctl_kek *k);
 
 #endif

@@ -43,10 +43,7 @@ static int load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_ve
   char *body = NULL;
   int rc = store_doc_get(ctl->store, TARGET_KIND, id, &body, doc_version, err);
   if (rc) return rc == LISEC_ENOTFOUND ? lisec_err_set(err, rc, "target %s does not exist", id) : rc;
-  json_t *j = NULL;
-  rc = lisec_json_parse(body, strlen(body), &j, err);
-  if (!rc) rc = vault_sealed_from_json(j, s, err);
-  json_decref(j);
+  rc = vault_sealed_parse(body, strlen(body), s, err);
   free(body);
   return rc;
 }
@@ -94,9 +91,10 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   int64_t v = 0;
   int rc = need_kek(ctl, err);
   if (rc || (rc = load(ctl, id, &s, &v, err))) return rc;
-  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
+  /* through the KEK's cache of ready data-key contexts (ctl/kek.c) */
+  vault_opener op = ctl_kek_opener(ctl->shared->kek);
   json_t *ids = NULL;
-  rc = vault_open(&s, &kek, &ids, err);
+  rc = vault_open_with(&s, &op, &ids, err);
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
   int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
@@ -149,12 +147,9 @@ int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, li
 
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
   (void)id, (void)version;
-  json_t *j = NULL, *arr = ctx;
+  json_t *arr = ctx;
   vault_sealed s;
-  if (lisec_json_parse(body, strlen(body), &j, NULL) != 0) return LISEC_ESTORE;
-  int rc = vault_sealed_from_json(j, &s, NULL);
-  json_decref(j);
-  if (rc) return LISEC_ESTORE;
+  if (vault_sealed_parse(body, strlen(body), &s, NULL) != 0) return LISEC_ESTORE;
   json_array_append_new(arr, meta(&s));
   vault_sealed_free(&s);
   return 0;

@@ -62,32 +62,65 @@ int vault_seal(const char *id, const char *authorisation, int64_t version,
   return rc;
 }
 
-int vault_open(const vault_sealed *s, const vault_kek *kek, json_t **identifiers, lisec_err *err) {
+/* The AEAD step of vault_open: through the KEK's own open when it has one
+ * (the data key stays in the KEK's locked cache), else unwrap and open here. */
+static int open_record(const vault_sealed *s, const vault_kek *kek, const vault_opener *op,
+                       const char *aad, size_t aad_len, uint8_t *pt, size_t pt_len, lisec_err *err) {
+  lisec_err aerr = {0};
+  int rc;
+  if (op) {
+    rc = op->open(op->ctx, s->wrapped_key, s->wrapped_key_len, aad, aad_len, s->ciphertext,
+                   s->ciphertext_len, pt, &aerr);
+    if (rc && rc != LISEC_ECRYPTO) {
+      *err = aerr;
+      return lisec_err_wrap(err, "target %s: data key", s->id);
+    }
+  } else {
+    uint8_t key[VAULT_DATA_KEY_LEN];
+    if ((rc = kek->unwrap(kek->ctx, s->wrapped_key, s->wrapped_key_len, key, err)))
+      return lisec_err_wrap(err, "target %s: data key", s->id);
+    rc = crypto_aead_open(key, aad, aad_len, s->ciphertext, s->ciphertext_len, pt, pt_len, &aerr);
+    crypto_wipe(key, sizeof key);
+  }
+  if (rc)
+    return lisec_err_set(err, LISEC_ECRYPTO,
+                         "TR103308-5.2: target %s does not open under its record id, authorisation "
+                         "%s and version %lld: moved, rolled back or altered",
+                         s->id, s->authorisation, (long long)s->version);
+  return 0;
+}
+
+static int open_any(const vault_sealed *s, const vault_kek *kek, const vault_opener *op,
+                    json_t **identifiers, lisec_err *err) {
   *identifiers = NULL;
   if (s->ciphertext_len < CRYPTO_AEAD_OVERHEAD)
     return lisec_err_set(err, LISEC_EINVAL, "target %s: ciphertext truncated", s->id);
-  uint8_t key[VAULT_DATA_KEY_LEN];
-  int rc = kek->unwrap(kek->ctx, s->wrapped_key, s->wrapped_key_len, key, err);
-  if (rc) return lisec_err_wrap(err, "target %s: data key", s->id);
   size_t pt_len = s->ciphertext_len - CRYPTO_AEAD_OVERHEAD;
-  char *pt = malloc(pt_len + 1);
   char aad[3 * VAULT_ID_MAX + 64];
   int aad_len = make_aad(s, aad, sizeof aad);
-  if (!pt) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc && crypto_aead_open(key, aad, (size_t)aad_len, s->ciphertext, s->ciphertext_len,
-                              (uint8_t *)pt, pt_len, err) != 0)
-    rc = lisec_err_set(err, LISEC_ECRYPTO,
-                       "TR103308-5.2: target %s does not open under its record id, authorisation "
-                       "%s and version %lld: moved, rolled back or altered",
-                       s->id, s->authorisation, (long long)s->version);
+  if (aad_len < 0) return lisec_err_set(err, LISEC_EINVAL, "target %s: ids too long", s->id);
+  /* Small records decrypt on the stack (no allocator round trip), larger
+   * ones on the heap; either buffer is wiped before it is released. */
+  char stack_pt[1024];
+  char *pt = pt_len < sizeof stack_pt ? stack_pt : malloc(pt_len + 1);
+  if (!pt) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = open_record(s, kek, op, aad, (size_t)aad_len, (uint8_t *)pt, pt_len, err);
   if (!rc) {
     pt[pt_len] = '\0';
     rc = lisec_json_parse(pt, pt_len, identifiers, err);
   }
-  crypto_wipe(key, sizeof key);
-  if (pt) crypto_wipe(pt, pt_len);
-  free(pt);
+  crypto_wipe(pt, pt_len);
+  if (pt != stack_pt) free(pt);
   return rc;
+}
+
+int vault_open(const vault_sealed *s, const vault_kek *kek, json_t **identifiers, lisec_err *err) {
+  return open_any(s, kek, NULL, identifiers, err);
+}
+
+int vault_open_with(const vault_sealed *s, const vault_opener *op, json_t **identifiers,
+                    lisec_err *err) {
+  return open_any(s, NULL, op, identifiers, err);
 }
 
 int vault_rewrap(vault_sealed *s, const vault_kek *old_kek, const vault_kek *new_kek,

@@ -83,8 +83,25 @@ int vault_rewrap(vault_sealed *s, const vault_kek *old_kek, const vault_kek *new
                  lisec_err *err);
 void vault_sealed_free(vault_sealed *s);
 
+/* A KEK that caches unwrapped data keys can open records itself, keeping
+ * each key's cipher context ready and never handing the key out: open
+ * decrypts nonce || AES-256-GCM ciphertext || tag (in_len bytes) into pt
+ * (in_len - 28 bytes) with the data key that wrapped wraps; ECRYPTO when the
+ * tag or aad does not match. vault_open_with is vault_open through it. */
+typedef struct vault_opener {
+  int (*open)(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const void *aad,
+              size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *pt, lisec_err *err);
+  void *ctx;
+} vault_opener;
+int vault_open_with(const vault_sealed *s, const vault_opener *op, json_t **identifiers,
+                    lisec_err *err);
+
 /* Storage form: JSON with base64 fields and no identifier in clear. */
 int vault_sealed_to_json(const vault_sealed *s, json_t **out, lisec_err *err);
 int vault_sealed_from_json(const json_t *j, vault_sealed *out, lisec_err *err);
+/* The stored text (len bytes) back into a struct: the canonical form that
+ * vault_sealed_to_json + lisec_json_dump_canonical write is read in one pass,
+ * any other JSON through vault_sealed_from_json. */
+int vault_sealed_parse(const char *body, size_t len, vault_sealed *out, lisec_err *err);
 
 #endif
