@@ -3,7 +3,9 @@
  * VM's public key with that VM; sign-disable makes the single-use command
  * that alone may switch a paired VM's LI function off; verify-pair and
  * verify-disable check such files the way the controller does. The LI
- * administration's key is the global --key; formats are in docs/li.md. */
+ * administration's key is the global --key; formats are in docs/li.md.
+ * instantiate, enable, pair, disable, disable-command, show and list ask
+ * lisecd (global --server and the client certificate of the role). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,8 @@
 #include "crypto/crypto.h"
 #include "li/li.h"
 
-const char cli_help_li[] = "LI pairing statements and signed disable commands (LI administration)";
+const char cli_help_li[] =
+    "LI pairing statements and signed disable commands; LI VMs on lisecd";
 
 int cli_cmd_li(int argc, char **argv);
 
@@ -26,7 +29,13 @@ static const char li_usage_text[] =
     "         TIME: RFC 3339, epoch seconds or +SECONDS (at most 7 days ahead)\n"
     "       lisec li verify-pair FILE --pubkey LI-ADMIN-PUB.pem --vm VM --vm-key VM-PUB.pem\n"
     "       lisec li verify-disable FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
-    "Exit 0: signed or verified; 1: refused (reason printed); 2: usage or I/O error.";
+    "       lisec li instantiate VM [--pubkey VM-PUB.pem]   (lisecd, mano / hypervisor-admin:\n"
+    "         register an LI VM; without --pubkey its key pair is made in lisecd's token)\n"
+    "       lisec li enable VM | disable VM                 (lisecd, hypervisor-admin)\n"
+    "       lisec li pair VM STATEMENT-FILE                 (lisecd, li-admin)\n"
+    "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
+    "       lisec li show VM | list                         (lisecd)\n"
+    "Exit 0: signed, verified or done; 1: refused (reason printed); 2: usage or I/O error.";
 
 static int usage(void) { return cli_fail("%s", li_usage_text); }
 
@@ -110,8 +119,111 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, lisec_er
   return crypto_pkey_load_pem(path, private_key, out, err);
 }
 
+/* ---- against lisecd ----------------------------------------------------- */
+
+static bool vm_arg_ok(const char *vm) { return strlen(vm) <= LI_VM_ID_MAX && !strpbrk(vm, "/?#%"); }
+
+static void print_vm(const json_t *v) {
+  printf("%s: %s, key %s (%s), last counter %lld\n", cli_str(v, "vm"), cli_str(v, "state"),
+         cli_str(v, "key_sha256"), cli_str(v, "key_source"),
+         (long long)json_integer_value(json_object_get(v, "last_counter")));
+}
+
+static void print_vms(const json_t *v) {
+  size_t i;
+  const json_t *vm;
+  json_array_foreach(json_object_get(v, "vms"), i, vm) print_vm(vm);
+}
+
+/* A signed message file as the JSON object lisecd takes. */
+static int message_body(const char *key, const char *file, json_t **out) {
+  lisec_err err = {0};
+  uint8_t *data = NULL;
+  size_t len = 0;
+  if (lisec_file_read(file, LI_MSG_MAX, &data, &len, &err)) return cli_fail("li: %s", err.msg);
+  json_t *m = NULL;
+  int rc = lisec_json_parse((const char *)data, len, &m, &err);
+  free(data);
+  if (rc) return cli_fail("li: %s: %s", file, err.msg);
+  *out = json_pack("{s:o}", key, m);
+  return *out ? CLI_OK : cli_fail("out of memory");
+}
+
+static int li_online(int argc, char **argv) {
+  const char *sub = argv[1], *vm = argc > 2 ? argv[2] : NULL, *method = "POST", *action = NULL;
+  json_t *body = NULL;
+  void (*human)(const json_t *) = print_vm;
+  char path[300];
+  int rc = CLI_OK;
+  if (strcmp(sub, "list") == 0) {
+    if (argc != 2) return usage();
+    snprintf(path, sizeof path, "/v1/li/vms");
+    method = "GET";
+    human = print_vms;
+  } else {
+    if (!vm || vm[0] == '-' || !vm_arg_ok(vm)) return usage();
+    snprintf(path, sizeof path, "/v1/li/vms/%s", vm);
+    if (strcmp(sub, "instantiate") == 0) {
+      const char *pub = NULL;
+      if (argc == 5 && strcmp(argv[3], "--pubkey") == 0) pub = argv[4];
+      else if (argc != 3) return usage();
+      body = json_pack("{s:s}", "vm", vm);
+      if (pub) {
+        lisec_err err = {0};
+        uint8_t *pem = NULL;
+        size_t len = 0;
+        if (lisec_file_read(pub, 4096, &pem, &len, &err)) {
+          json_decref(body);
+          return cli_fail("li: %s", err.msg);
+        }
+        json_object_set_new(body, "pubkey", json_string((const char *)pem));
+        free(pem);
+      }
+      snprintf(path, sizeof path, "/v1/li/vms");
+    } else if (strcmp(sub, "show") == 0) {
+      if (argc != 3) return usage();
+      method = "GET";
+    } else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
+      if (argc != 3) return usage();
+      action = sub;
+    } else if (strcmp(sub, "pair") == 0 || strcmp(sub, "disable-command") == 0) {
+      if (argc != 4) return usage();
+      action = sub;
+      rc = message_body(strcmp(sub, "pair") == 0 ? "statement" : "command", argv[3], &body);
+      if (rc) return rc;
+    } else {
+      return usage();
+    }
+    if (action) {
+      size_t at = strlen(path);
+      snprintf(path + at, sizeof path - at, "/%s", action);
+    }
+  }
+  lisec_err err = {0};
+  long status = 0;
+  json_t *reply = NULL;
+  rc = cli_http_request(method, path, body, &status, &reply, &err);
+  json_decref(body);
+  if (rc) return cli_fail("li: %s", err.msg);
+  rc = status >= 200 && status < 300 ? CLI_OK : cli_http_error(status, reply);
+  if (rc == CLI_OK) cli_print(reply, human);
+  json_decref(reply);
+  return rc;
+}
+
 int cli_cmd_li(int argc, char **argv) {
   if (argc < 2) return usage();
+  static const char *const online[] = {"instantiate", "enable", "pair", "disable",
+                                       "disable-command", "show", "list"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(online); i++)
+    if (strcmp(argv[1], online[i]) == 0) {
+      for (int k = 2; k < argc; k++)
+        if (strcmp(argv[k], "--help") == 0) {
+          puts(li_usage_text);
+          return CLI_OK;
+        }
+      return li_online(argc, argv);
+    }
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       puts(li_usage_text);

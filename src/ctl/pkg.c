@@ -12,6 +12,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
+#include "ctl/li.h"
 #include "ctl/pkg.h"
 #include "pkg/pkg.h"
 
@@ -27,7 +28,12 @@ struct ctl_pkg_state {
   bool has_operator, has_li_admin, has_crl;
   uint64_t max_package;  /* bytes of one uploaded CSAR */
   uint64_t max_expanded; /* bytes the CSAR may expand to */
+  /* The LI topic's state ([li]): ctl_shared has no slot of its own for it,
+   * so it is opened and closed with this one. */
+  struct ctl_li_state *li;
 };
+
+struct ctl_li_state *ctl_pkg_li_state(ctl_shared *sh) { return sh->pkg ? sh->pkg->li : NULL; }
 
 /* ---- shared state ------------------------------------------------------- */
 
@@ -78,6 +84,7 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
     rc = lisec_config_int(cfg, "pkg", "max_expanded", (int64_t)PKG_DEFAULT_MAX_EXPANDED, 1024,
                           (int64_t)16 << 30, &max_expanded, err);
   if (!rc) rc = load_trust(cfg, st, err);
+  if (!rc) rc = ctl_li_state_open(cfg, &st->li, err);
   st->max_package = (uint64_t)max_package;
   st->max_expanded = (uint64_t)max_expanded;
   if (!rc && st->trust && !st->has_operator)
@@ -88,6 +95,7 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
 
 void ctl_pkg_close(ctl_shared *sh) {
   if (!sh->pkg) return;
+  ctl_li_state_close(sh->pkg->li);
   pkg_trust_free(sh->pkg->trust);
   pthread_mutex_destroy(&sh->pkg->lock);
   free(sh->pkg);

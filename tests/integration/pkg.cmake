@@ -2,3 +2,4 @@
 # (pkg_api.sh) and LI VM pairing and the activation lock with per-VM keys
 # in a SoftHSM2 token (li_api.sh).
 lisec_integration_test(pkg_api tests/integration/pkg_api.sh)
+lisec_integration_test(li_api tests/integration/li_api.sh)

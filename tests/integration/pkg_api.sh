@@ -15,6 +15,11 @@ build=${1:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
 . "$src/tests/integration/lib/common.sh"
 cd "$work"
+# After lisecd stops: nothing the sanitizers found (ASan builds) in its log.
+stop_checked() {
+  stop_lisecd
+  if grep -E 'Sanitizer|runtime error' "$work/lisecd.log"; then fail "lisecd: sanitizer report"; fi
+}
 pki=$work/pki
 make_pki "$pki"
 openssl genpkey -algorithm X25519 -out li-admin.x25519 2>/dev/null
@@ -191,10 +196,11 @@ pass "lisec pkg onboard / list / show / image-report against lisecd"
 
 # ---- a restart keeps everything ---------------------------------------------
 rows=$(audit_rows)
-stop_lisecd
+stop_checked
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" \
   "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" "li_admin_ca = $work/lca/ca.crt"
 as operator "$LISECD_URL/v1/packages/probe" | grep -q '"package_version":"2.0"' || fail "lost after restart"
 expect 409 "NFV-SEC025-onboarding-2" operator probe v2.csar false PUT
 [ "$(audit_rows)" -gt "$rows" ] || fail "audit log restarted"
 pass "after a restart the packages, their versions and the audit log are kept"
+stop_checked

@@ -1,0 +1,506 @@
+/* The LI function of VMs in the controller: the LI administration's public
+ * key and the PKCS#11 token where per-VM key pairs are made ([li]), and the
+ * use cases that load a VM's record, run li/'s state machine on it, record
+ * the act or the refusal (always sealed to the LI administration), then
+ * store the new state and counter with the document version they were read
+ * at, so two concurrent commands cannot both pass. A VM's key pair made in
+ * the token is an EC P-256 pair whose private half is sensitive and not
+ * extractable (label "lisec-li-vm:<vm>"); lisec keeps only its public half. */
+#include <dlfcn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "ctl/internal.h"
+#include "ctl/li.h"
+#include "li/li.h"
+
+#define LI_KIND "li-vm"
+#define LI_KEY_LABEL_PREFIX "lisec-li-vm:"
+#define LI_PUBKEY_MAX 4096
+
+struct ctl_li_state {
+  EVP_PKEY *admin_key; /* NULL: pairing and signed disabling are refused */
+  pthread_mutex_t lock; /* the one PKCS#11 session */
+  void *module;
+  CK_FUNCTION_LIST_PTR p11;
+  CK_SESSION_HANDLE session;
+  bool token;
+  char token_label[33];
+};
+
+/* ---- the token ---------------------------------------------------------- */
+
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
+  return lisec_err_set(err, LISEC_ECRYPTO, "[li] PKCS#11 %s failed (CKR 0x%lx)", what,
+                       (unsigned long)rv);
+}
+
+static int find_slot(struct ctl_li_state *st, CK_SLOT_ID *slot, lisec_err *err) {
+  CK_SLOT_ID slots[64];
+  CK_ULONG n = LISEC_ARRAY_LEN(slots);
+  CK_RV rv = st->p11->C_GetSlotList(CK_TRUE, slots, &n);
+  if (rv != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_TOKEN_INFO info;
+    if (st->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+    char label[33];
+    memcpy(label, info.label, 32);
+    label[32] = '\0';
+    for (int j = 31; j >= 0 && label[j] == ' '; j--) label[j] = '\0';
+    if (strcmp(label, st->token_label) == 0) {
+      *slot = slots[i];
+      return 0;
+    }
+  }
+  return lisec_err_set(err, LISEC_EUNAVAIL, "[li] PKCS#11 token \"%s\" not found", st->token_label);
+}
+
+static int token_open(const lisec_config *cfg, struct ctl_li_state *st, const char *module,
+                      lisec_err *err) {
+  const char *pin_file = lisec_config_str(cfg, "li", "pin_file", NULL);
+  if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[li] pin_file is required with pkcs11_module");
+  snprintf(st->token_label, sizeof st->token_label, "%s", lisec_config_str(cfg, "li", "token", "lisec"));
+  st->module = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+  if (!st->module) return lisec_err_set(err, LISEC_EUNAVAIL, "[li] cannot load %s: %s", module, dlerror());
+  CK_C_GetFunctionList get_list = NULL;
+  *(void **)&get_list = dlsym(st->module, "C_GetFunctionList");
+  if (!get_list || get_list(&st->p11) != CKR_OK)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "[li] %s is not a PKCS#11 module", module);
+  /* The vault or the audit log may have initialised the same module. */
+  CK_RV rv = st->p11->C_Initialize(NULL);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return p11_fail(err, "C_Initialize", rv);
+  CK_SLOT_ID slot;
+  int rc = find_slot(st, &slot, err);
+  if (rc) return rc;
+  if ((rv = st->p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                   &st->session)) != CKR_OK)
+    return p11_fail(err, "C_OpenSession", rv);
+  uint8_t *pin = NULL;
+  size_t len = 0;
+  if ((rc = lisec_file_read(pin_file, 256, &pin, &len, err))) return rc;
+  while (len && (pin[len - 1] == '\n' || pin[len - 1] == '\r')) pin[--len] = 0;
+  rv = st->p11->C_Login(st->session, CKU_USER, pin, len);
+  crypto_wipe(pin, len);
+  free(pin);
+  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+    st->p11->C_CloseSession(st->session);
+    return p11_fail(err, "C_Login", rv);
+  }
+  st->token = true;
+  return 0;
+}
+
+/* The EC point of a P-256 public key object as an EVP_PKEY. SoftHSM2 and
+ * most tokens return CKA_EC_POINT DER-wrapped in an OCTET STRING; some
+ * return the bare point. */
+static int point_to_pkey(const uint8_t *pt, size_t len, EVP_PKEY **out, lisec_err *err) {
+  if (len == 67 && pt[0] == 0x04 && pt[1] == 65) pt += 2, len = 65;
+  if (len != 65 || pt[0] != 0x04)
+    return lisec_err_set(err, LISEC_ECRYPTO, "[li] the token returned no uncompressed P-256 point");
+  OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+  OSSL_PARAM *params = NULL;
+  EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+  int ok = b && pc &&
+           OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+           OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pt, len) &&
+           (params = OSSL_PARAM_BLD_to_param(b)) && EVP_PKEY_fromdata_init(pc) == 1 &&
+           EVP_PKEY_fromdata(pc, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(b);
+  EVP_PKEY_CTX_free(pc);
+  return ok ? 0 : lisec_err_set(err, LISEC_ECRYPTO, "[li] the token's public point is not a P-256 key");
+}
+
+/* Generates the VM's key pair in the token; *priv is the private key's
+ * handle (destroyed again by the caller if the VM cannot be stored). */
+static int token_generate(struct ctl_li_state *st, const char *vm, EVP_PKEY **pub,
+                          CK_OBJECT_HANDLE *priv, lisec_err *err) {
+  static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
+  snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", vm);
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+  CK_ATTRIBUTE pub_t[] = {{CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid},
+                          {CKA_TOKEN, &yes, sizeof yes},
+                          {CKA_VERIFY, &yes, sizeof yes},
+                          {CKA_LABEL, label, strlen(label)},
+                          {CKA_ID, (void *)vm, strlen(vm)}};
+  /* Sensitive and never extractable: the VM's private key cannot leave the token. */
+  CK_ATTRIBUTE priv_t[] = {{CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes},
+                           {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
+                           {CKA_SIGN, &yes, sizeof yes},      {CKA_LABEL, label, strlen(label)},
+                           {CKA_ID, (void *)vm, strlen(vm)}};
+  CK_OBJECT_HANDLE pub_h = 0;
+  uint8_t point[80];
+  CK_ATTRIBUTE get = {CKA_EC_POINT, point, sizeof point};
+  pthread_mutex_lock(&st->lock);
+  CK_RV rv = st->p11->C_GenerateKeyPair(st->session, &mech, pub_t, LISEC_ARRAY_LEN(pub_t), priv_t,
+                                        LISEC_ARRAY_LEN(priv_t), &pub_h, priv);
+  if (rv == CKR_OK) rv = st->p11->C_GetAttributeValue(st->session, pub_h, &get, 1);
+  pthread_mutex_unlock(&st->lock);
+  if (rv != CKR_OK) return p11_fail(err, "C_GenerateKeyPair", rv);
+  return point_to_pkey(point, get.ulValueLen, pub, err);
+}
+
+static void token_destroy(struct ctl_li_state *st, const char *vm) {
+  char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
+  snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", vm);
+  CK_ATTRIBUTE find[] = {{CKA_LABEL, label, strlen(label)}};
+  CK_OBJECT_HANDLE h[4];
+  CK_ULONG n = 0;
+  pthread_mutex_lock(&st->lock);
+  if (st->p11->C_FindObjectsInit(st->session, find, 1) == CKR_OK) {
+    st->p11->C_FindObjects(st->session, h, LISEC_ARRAY_LEN(h), &n);
+    st->p11->C_FindObjectsFinal(st->session);
+  }
+  for (CK_ULONG i = 0; i < n; i++) st->p11->C_DestroyObject(st->session, h[i]);
+  pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- shared state ------------------------------------------------------- */
+
+int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_err *err) {
+  struct ctl_li_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->lock, NULL);
+  *out = st;
+  const char *pub = lisec_config_str(cfg, "li", "admin_pubkey", NULL);
+  int rc = 0;
+  if (pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
+    lisec_err_wrap(err, "[li] admin_pubkey");
+  const char *module = lisec_config_str(cfg, "li", "pkcs11_module", NULL);
+  if (!rc && module) rc = token_open(cfg, st, module, err);
+  return rc;
+}
+
+void ctl_li_state_close(struct ctl_li_state *st) {
+  if (!st) return;
+  if (st->token) {
+    st->p11->C_Logout(st->session);
+    st->p11->C_CloseSession(st->session);
+  }
+  /* C_Finalize and dlclose are left out: the module may be shared in this process. */
+  EVP_PKEY_free(st->admin_key);
+  pthread_mutex_destroy(&st->lock);
+  free(st);
+}
+
+/* ---- the VM document ---------------------------------------------------- */
+
+typedef struct vm_doc {
+  li_vm vm;
+  char *pubkey;           /* PEM */
+  const char *key_source; /* "token" or "vm" (static strings) */
+  int64_t version;        /* document version it was read at */
+} vm_doc;
+
+static json_t *doc_json(const vm_doc *d) {
+  char hex[2 * CRYPTO_SHA256_LEN + 1], now[32];
+  lisec_hex_encode(d->vm.key_sha256, sizeof d->vm.key_sha256, hex);
+  lisec_time_format(lisec_time_now(), now);
+  json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "vm", d->vm.id, "state",
+                        li_state_name(d->vm.state), "key_sha256", hex, "pubkey", d->pubkey,
+                        "key_source", d->key_source, "last_counter",
+                        (json_int_t)d->vm.last_counter, "updated_at", now);
+  if (j && strcmp(d->key_source, "token") == 0) {
+    char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
+    snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", d->vm.id);
+    json_object_set_new(j, "key_label", json_string(label));
+  }
+  return j;
+}
+
+static int load(lisec_ctl *ctl, const char *id, vm_doc *d, lisec_err *err) {
+  memset(d, 0, sizeof *d);
+  int rc = li_vm_id_check(id, err);
+  if (rc) return rc;
+  char *body = NULL;
+  rc = store_doc_get(ctl->store, LI_KIND, id, &body, &d->version, err);
+  if (rc == LISEC_ENOTFOUND) return lisec_err_set(err, rc, "VM %s has no LI function registered", id);
+  if (rc) return rc;
+  json_t *j = NULL;
+  rc = lisec_json_parse(body, strlen(body), &j, err);
+  free(body);
+  const char *state = json_string_value(json_object_get(j, "state"));
+  const char *hex = json_string_value(json_object_get(j, "key_sha256"));
+  const char *pem = json_string_value(json_object_get(j, "pubkey"));
+  const char *src = json_string_value(json_object_get(j, "key_source"));
+  json_t *counter = json_object_get(j, "last_counter");
+  if (rc || !state || !hex || !pem || !src || !json_is_integer(counter) ||
+      json_integer_value(counter) < 0 || li_vm_init(&d->vm, id, NULL) ||
+      li_state_parse(state, &d->vm.state) || strlen(hex) != 2 * CRYPTO_SHA256_LEN ||
+      lisec_hex_decode(hex, d->vm.key_sha256, CRYPTO_SHA256_LEN) || !(d->pubkey = strdup(pem))) {
+    json_decref(j);
+    free(d->pubkey);
+    d->pubkey = NULL;
+    return lisec_err_set(err, LISEC_ESTORE, "the stored LI record of VM %s does not parse", id);
+  }
+  d->vm.has_key = true;
+  d->vm.last_counter = (uint64_t)json_integer_value(counter);
+  d->key_source = strcmp(src, "token") == 0 ? "token" : "vm";
+  json_decref(j);
+  return 0;
+}
+
+static int save(lisec_ctl *ctl, const vm_doc *d, int64_t expected, lisec_err *err) {
+  json_t *j = doc_json(d);
+  char *text = j ? lisec_json_dump_canonical(j) : NULL;
+  json_decref(j);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_put(ctl->store, LI_KIND, d->vm.id, text, expected, NULL, err);
+  free(text);
+  if (rc == LISEC_ECONFLICT)
+    rc = lisec_err_set(err, rc, expected == 0 ? "VM %s is registered already"
+                                              : "VM %s changed meanwhile; ask again",
+                       d->vm.id);
+  return rc;
+}
+
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *vm,
+                  const char *outcome, const char *reason, lisec_err *err) {
+  char subject[LI_VM_ID_MAX + 16];
+  snprintf(subject, sizeof subject, "li-vm %s", vm);
+  ctl_event ev = {action, subject, outcome, reason, true};
+  return ctl_record(ctl, actor, &ev, NULL, err);
+}
+
+/* A refusal is recorded before it is answered (fail closed when it cannot be). */
+static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *vm,
+                  int rc, lisec_err *err) {
+  lisec_err rerr = {0};
+  if (record(ctl, actor, action, vm, "denied", err->msg, &rerr)) {
+    *err = rerr;
+    return rerr.code ? rerr.code : LISEC_ESTORE;
+  }
+  return rc;
+}
+
+/* Records the accepted transition, then stores it at the version it was
+ * read at; a store failure after the record is recorded as failed. */
+static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm_doc *d,
+                  const char *reason, json_t **out, lisec_err *err) {
+  int rc = record(ctl, actor, action, d->vm.id, "ok", reason, err);
+  if (rc) return rc;
+  if ((rc = save(ctl, d, d->version, err))) {
+    lisec_err ferr = {0};
+    (void)record(ctl, actor, action, d->vm.id, "failed", err->msg, &ferr);
+    return rc;
+  }
+  *out = doc_json(d);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* The LI administration's message from the body: an object or its text. */
+static int message_bytes(const json_t *body, const char *key, char **out, size_t *len,
+                         lisec_err *err) {
+  const json_t *m = json_object_get(body, key);
+  if (json_is_string(m)) *out = strndup(json_string_value(m), LI_MSG_MAX + 1);
+  else if (json_is_object(m)) *out = json_dumps(m, JSON_COMPACT);
+  else return lisec_err_set(err, LISEC_EINVAL, "%s: the signed message (object or text) is required", key);
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  *len = strlen(*out);
+  if (*len > LI_MSG_MAX) {
+    free(*out);
+    return lisec_err_set(err, LISEC_ETOOBIG, "%s: longer than %d bytes", key, LI_MSG_MAX);
+  }
+  return 0;
+}
+
+static int need_admin_key(lisec_ctl *ctl, EVP_PKEY **key, lisec_err *err) {
+  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  *key = st ? st->admin_key : NULL;
+  return *key ? 0
+              : lisec_err_set(err, LISEC_EUNAVAIL,
+                              "TR103308-4.1: no LI administration key is configured ([li] "
+                              "admin_pubkey): nothing can be paired or switched off by command");
+}
+
+/* ---- use cases ---------------------------------------------------------- */
+
+static bool role_is(const ctl_actor *actor, const char *a, const char *b) {
+  return actor->role && (strcmp(actor->role, a) == 0 || (b && strcmp(actor->role, b) == 0));
+}
+
+/* Reading LI VMs is for the LI administration and the hypervisor
+ * administration that enables them; anyone else's attempt is recorded. */
+static int may_read(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, lisec_err *err) {
+  if (role_is(actor, "li-admin", "hypervisor-admin")) return 0;
+  int rc = lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-4.1: role %.64s may not read LI VMs (li-admin, "
+                         "hypervisor-admin only)",
+                         actor->role ? actor->role : "(none)");
+  return refuse(ctl, actor, "li.read", vm, rc, err);
+}
+
+int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                       lisec_err *err) {
+  static const char *action = "li.instantiate";
+  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  const char *id = NULL, *pem = NULL;
+  int rc;
+  if ((rc = lisec_json_get_str(body, "vm", true, LI_VM_ID_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "pubkey", false, LI_PUBKEY_MAX, &pem, err)))
+    return rc;
+  if (!role_is(actor, "mano", "hypervisor-admin")) {
+    rc = lisec_err_set(err, LISEC_EAUTH,
+                       "TR103308-4.1: role %.64s may not register LI VMs (mano, hypervisor-admin "
+                       "only)",
+                       actor->role ? actor->role : "(none)");
+    return refuse(ctl, actor, action, id, rc, err);
+  }
+  vm_doc d = {0};
+  if ((rc = li_vm_init(&d.vm, id, err))) return rc;
+  char *exists = NULL;
+  if (store_doc_get(ctl->store, LI_KIND, id, &exists, NULL, NULL) == 0) {
+    free(exists);
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "VM %s is registered already", id);
+    return refuse(ctl, actor, action, id, rc, err);
+  }
+  EVP_PKEY *key = NULL;
+  bool in_token = false;
+  if (pem) {
+    d.key_source = "vm";
+    if ((rc = crypto_pkey_from_pem(pem, strlen(pem), false, &key, err))) {
+      lisec_err_wrap(err, "pubkey");
+      return rc;
+    }
+  } else if (st && st->token) {
+    CK_OBJECT_HANDLE priv = 0;
+    d.key_source = "token";
+    if ((rc = token_generate(st, id, &key, &priv, err))) return rc;
+    in_token = true;
+  } else {
+    rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                       "NFV-SEC025 key pair injection: VM %s brings no public key and no token "
+                       "is configured ([li] pkcs11_module) to generate one",
+                       id);
+    return refuse(ctl, actor, action, id, rc, err);
+  }
+  rc = li_key_sha256(key, d.vm.key_sha256, err);
+  if (!rc) rc = crypto_pkey_public_pem(key, &d.pubkey, err);
+  EVP_PKEY_free(key);
+  d.vm.has_key = true;
+  char reason[160];
+  snprintf(reason, sizeof reason, "key pair %s", in_token ? "generated in the token" : "generated by the VM");
+  if (!rc) rc = record(ctl, actor, action, id, "ok", reason, err);
+  if (!rc && (rc = save(ctl, &d, 0, err))) {
+    lisec_err ferr = {0};
+    (void)record(ctl, actor, action, id, "failed", err->msg, &ferr);
+  }
+  if (rc && in_token) token_destroy(st, id);
+  if (!rc && !(*out = doc_json(&d))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  free(d.pubkey);
+  return rc;
+}
+
+typedef enum { OP_ENABLE, OP_DISABLE } simple_op;
+
+static int simple(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, simple_op op,
+                  json_t **out, lisec_err *err) {
+  const char *action = op == OP_ENABLE ? "li.enable" : "li.disable";
+  vm_doc d;
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc) return rc;
+  rc = op == OP_ENABLE ? li_enable(&d.vm, actor->role, err) : li_disable(&d.vm, actor->role, err);
+  if (rc) rc = refuse(ctl, actor, action, vm, rc, err);
+  else rc = commit(ctl, actor, action, &d, NULL, out, err);
+  free(d.pubkey);
+  return rc;
+}
+
+int ctl_li_enable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                  lisec_err *err) {
+  return simple(ctl, actor, vm, OP_ENABLE, out, err);
+}
+
+int ctl_li_disable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                   lisec_err *err) {
+  return simple(ctl, actor, vm, OP_DISABLE, out, err);
+}
+
+int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
+                json_t **out, lisec_err *err) {
+  static const char *action = "li.pair";
+  EVP_PKEY *admin = NULL, *vm_key = NULL;
+  char *msg = NULL;
+  size_t len = 0;
+  vm_doc d;
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc) return rc;
+  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "statement", &msg, &len, err)) ||
+      (rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, &vm_key, err)) ||
+      (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len, err)))
+    rc = rc == LISEC_ENOMEM ? rc : refuse(ctl, actor, action, vm, rc, err);
+  else
+    rc = commit(ctl, actor, action, &d, "paired with the LI administration", out, err);
+  EVP_PKEY_free(vm_key);
+  free(msg);
+  free(d.pubkey);
+  return rc;
+}
+
+int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
+                          const json_t *body, json_t **out, lisec_err *err) {
+  static const char *action = "li.disable-command";
+  EVP_PKEY *admin = NULL;
+  char *msg = NULL;
+  size_t len = 0;
+  vm_doc d;
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc) return rc;
+  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err)) ||
+      (rc = li_disable_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err))) {
+    rc = rc == LISEC_ENOMEM ? rc : refuse(ctl, actor, action, vm, rc, err);
+  } else {
+    char reason[96];
+    snprintf(reason, sizeof reason, "switched off by the LI administration's command %llu",
+             (unsigned long long)d.vm.last_counter);
+    rc = commit(ctl, actor, action, &d, reason, out, err);
+  }
+  free(msg);
+  free(d.pubkey);
+  return rc;
+}
+
+int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+               lisec_err *err) {
+  vm_doc d;
+  int rc = may_read(ctl, actor, vm, err);
+  if (!rc) rc = load(ctl, vm, &d, err);
+  if (rc) return rc;
+  *out = doc_json(&d);
+  free(d.pubkey);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL)) return LISEC_ESTORE;
+  json_object_del(j, "pubkey");
+  json_array_append_new(ctx, j);
+  return 0;
+}
+
+int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  int rc = may_read(ctl, actor, "*", err);
+  if (rc) return rc;
+  json_t *arr = json_array();
+  rc = store_doc_list(ctl->store, LI_KIND, list_cb, arr, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "vms", arr);
+  return 0;
+}

@@ -1,0 +1,48 @@
+/* Use cases of the LI function of VMs (TR 103 308 §4.1 pairing and the
+ * activation lock, §4.2 only known LI VMs; NFV-SEC 025 key pair injection):
+ * an LI VM is registered at instantiation with its own key pair (generated
+ * in the PKCS#11 token, or by the VM), the hypervisor administration
+ * enables its LI function, the LI administration pairs it by a signed
+ * statement, and once paired only a command signed by the LI
+ * administration, with a counter above every earlier one, switches it off.
+ * The counter is persisted with the VM, so a replay is refused across
+ * restarts. Every act and every refusal is recorded, sealed to the LI
+ * administration. */
+#ifndef LISEC_CTL_LI_H
+#define LISEC_CTL_LI_H
+
+#include "ctl/ctl.h"
+
+struct ctl_li_state;
+/* [li] admin_pubkey (PEM: the LI administration's ECDSA P-256 or Ed25519
+ * public key), [li] pkcs11_module / token / pin_file (where per-VM keys
+ * are generated). Called from the pkg topic's open hook (ctl/pkg.c): the
+ * shared state has no slot of its own for li yet. */
+int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_err *err);
+void ctl_li_state_close(struct ctl_li_state *st);
+/* The LI state the pkg topic keeps for this topic (ctl/pkg.c); may be NULL. */
+struct ctl_li_state *ctl_pkg_li_state(ctl_shared *sh);
+
+/* body: {"vm": ID, "pubkey": PEM (optional: a key the VM generated)}. Without
+ * pubkey the key pair is generated in the token; its private key never
+ * leaves it. *out: the VM's record with its public key. */
+int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                       lisec_err *err);
+/* off -> enabled (hypervisor-admin). */
+int ctl_li_enable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                  lisec_err *err);
+/* enabled -> paired; body {"statement": the LI administration's pairing
+ * statement (object or its text)}. */
+int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
+                json_t **out, lisec_err *err);
+/* A direct switch-off: the hypervisor administration before pairing only. */
+int ctl_li_disable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                   lisec_err *err);
+/* paired -> off; body {"command": the signed disable command (object or text)}. */
+int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
+                          const json_t *body, json_t **out, lisec_err *err);
+int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+               lisec_err *err);
+int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+
+#endif

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# LI VMs through a real lisecd: per-VM key pairs generated in a real
+# SoftHSM2 token (private half not extractable, usable by pkcs11-tool, its
+# public half checked with openssl), or brought by the VM; enable by the
+# hypervisor administration, pairing by the LI administration's signed
+# statement, and the activation lock: a paired VM's LI function is switched
+# off only by a command signed by the LI administration's key (made by
+# `lisec li sign-disable`, an ECDSA key from openssl), never by the
+# hypervisor administration or the operator, never twice with the same
+# counter, also after a restart. Every refusal by role or by state is
+# recorded, sealed to the LI administration, and the records open with its
+# X25519 key (`lisec audit read --li-key`).
+set -euo pipefail
+build=${1:?usage: li_api.sh BUILD_DIR SRC_DIR}
+src=${2:?usage: li_api.sh BUILD_DIR SRC_DIR}
+. "$src/tests/integration/lib/common.sh"
+cd "$work"
+# After lisecd stops: nothing the sanitizers found (ASan builds) in its log.
+stop_checked() {
+  stop_lisecd
+  if grep -E 'Sanitizer|runtime error' "$work/lisecd.log"; then fail "lisecd: sanitizer report"; fi
+}
+pki=$work/pki
+make_pki "$pki"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >pin
+lisec audit li-keygen li-audit.secret li-audit.pub >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
+openssl pkey -in li-admin.key -pubout -out li-admin.pub
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm2.key 2>/dev/null
+openssl pkey -in vm2.key -pubout -out vm2.pub
+conf=("[audit]" "li_admin_key = $work/li-audit.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
+  "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin")
+start_lisecd "$pki" "${conf[@]}"
+
+rows() { sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log"; }
+sealed() { sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log WHERE sealed = 1"; }
+# call STATUS TEXT ROLE METHOD PATH [BODY]: status, TEXT in the reply, and
+# one more audit record, sealed.
+call() {
+  local status=$1 text=$2 role=$3 method=$4 path=$5 body=${6:-} r s out
+  r=$(rows)
+  s=$(sealed)
+  if [ -n "$body" ]; then
+    out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$body" "$LISECD_URL$path")
+  else
+    out=$(as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path")
+  fi
+  [ "${out##*$'\n'}" = "$status" ] || fail "expected $status from $role $method $path: $out"
+  grep -qF -- "$text" <<<"$out" || fail "reply to $role $method $path lacks '$text': $out"
+  [ "$(rows)" -gt "$r" ] && [ "$(sealed)" -gt "$s" ] || fail "no sealed audit record for $role $method $path"
+  pass "$status ($text): $role $method $path"
+  REPLY_BODY=${out%$'\n'*}
+}
+
+# ---- instantiation: a key pair per VM ----------------------------------------
+call 201 '"key_source":"token"' mano POST /v1/li/vms '{"vm":"vm-li-1"}'
+jq -r .pubkey <<<"$REPLY_BODY" >vm1.pub
+want=$(openssl pkey -pubin -in vm1.pub -outform DER | sha256sum | cut -d' ' -f1)
+[ "$(jq -r .key_sha256 <<<"$REPLY_BODY")" = "$want" ] || fail "key_sha256 is not openssl's SHA-256 of the SPKI"
+p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
+"${p11[@]}" --list-objects --type privkey 2>/dev/null | grep -q 'lisec-li-vm:vm-li-1' || fail "no private key in the token"
+"${p11[@]}" --list-objects --type privkey 2>/dev/null | grep -A8 'lisec-li-vm:vm-li-1' >priv.txt
+grep -q 'never extractable' priv.txt && grep -q 'sensitive' priv.txt ||
+  { cat priv.txt; fail "the VM's private key is extractable or not sensitive"; }
+echo "signed by the LI VM's key" >data
+openssl dgst -sha256 -binary data >data.sha256
+"${p11[@]}" --sign -m ECDSA --signature-format openssl --label lisec-li-vm:vm-li-1 -i data.sha256 -o sig.der >/dev/null 2>&1
+openssl dgst -sha256 -verify vm1.pub -signature sig.der data >/dev/null || fail "the token key does not match the public key"
+pass "vm-li-1's key pair was made in SoftHSM2: not extractable, it signs, openssl verifies with the returned public key"
+call 201 '"key_source":"vm"' hypervisor-admin POST /v1/li/vms "$(jq -n --rawfile k vm2.pub '{vm:"vm-li-2",pubkey:$k}')"
+call 409 'registered already' mano POST /v1/li/vms '{"vm":"vm-li-1"}'
+call 403 'may not register' operator POST /v1/li/vms '{"vm":"vm-li-3"}'
+call 403 'may not read' auditor GET /v1/li/vms/vm-li-1
+call 403 'may not read' tenant-example GET /v1/li/vms
+
+# ---- enable, pair ------------------------------------------------------------
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/enable
+call 403 'TR103308-4.1' operator POST /v1/li/vms/vm-li-1/enable
+call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
+call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-2/enable
+call 409 'already' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
+lisec li pair-sign --key li-admin.key --vm vm-li-1 --pubkey vm1.pub -o pair1.json 2>/dev/null
+lisec li pair-sign --key rogue.key --vm vm-li-1 --pubkey vm1.pub -o pair-rogue.json 2>/dev/null
+lisec li pair-sign --key li-admin.key --vm vm-li-1 --pubkey vm2.pub -o pair-wrongkey.json 2>/dev/null
+call 403 'may not' hypervisor-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair-rogue.json)}"
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair-wrongkey.json)}"
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-2/pair "{\"statement\":$(cat pair1.json)}"
+call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+
+# ---- the activation lock -------------------------------------------------------
+call 200 '"state":"off"' hypervisor-admin POST /v1/li/vms/vm-li-2/disable
+call 403 'TR103308-4.1' hypervisor-admin POST /v1/li/vms/vm-li-1/disable
+call 403 'TR103308-4.1' operator POST /v1/li/vms/vm-li-1/disable
+call 403 'TR103308-4.1' auditor POST /v1/li/vms/vm-li-1/disable
+lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 5 --expires +600 -o cmd5.json 2>/dev/null
+lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 4 --expires +600 -o cmd4.json 2>/dev/null
+lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 6 --expires +600 -o cmd6.json 2>/dev/null
+lisec li sign-disable --key rogue.key --vm vm-li-1 --counter 9 --expires +600 -o cmd-rogue.json 2>/dev/null
+lisec li sign-disable --key li-admin.key --vm vm-li-2 --counter 7 --expires +600 -o cmd-vm2.json 2>/dev/null
+call 403 'may not' hypervisor-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd-rogue.json)}"
+call 403 'vm-li-2' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd-vm2.json)}"
+call 200 '"last_counter":5' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
+jq -e '.state == "off"' <<<"$REPLY_BODY" >/dev/null || fail "not off after the signed command"
+call 409 'is off, not paired' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
+
+# Enabled and paired again: the old command is a replay; so after a restart.
+call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
+call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+call 409 'replay' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
+stop_checked
+start_lisecd "$pki" "${conf[@]}"
+as li-admin "$LISECD_URL/v1/li/vms/vm-li-1" | jq -e '.state == "paired" and .last_counter == 5' >/dev/null ||
+  fail "state or counter lost across the restart"
+call 409 'replay' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
+call 409 'replay' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd4.json)}"
+call 403 'TR103308-4.1' hypervisor-admin POST /v1/li/vms/vm-li-1/disable
+call 200 '"last_counter":6' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd6.json)}"
+pass "after a restart the state and last counter are kept: replays (5, 4) refused, 6 accepted"
+
+# ---- the CLI against lisecd ----------------------------------------------------
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+cli mano li instantiate vm-li-4 >/dev/null || fail "lisec li instantiate"
+cli hypervisor-admin li enable vm-li-4 >/dev/null || fail "lisec li enable"
+cli li-admin li show vm-li-4 --json | jq -r .pubkey >vm4.pub
+lisec li pair-sign --key li-admin.key --vm vm-li-4 --pubkey vm4.pub -o pair4.json 2>/dev/null
+cli li-admin li pair vm-li-4 pair4.json >/dev/null || fail "lisec li pair"
+rc=0; cli hypervisor-admin li disable vm-li-4 >out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q TR103308-4.1 out || fail "lisec li disable of a paired VM: $rc $(cat out)"
+lisec li sign-disable --key li-admin.key --vm vm-li-4 --counter 1 --expires +600 -o c4.json 2>/dev/null
+cli li-admin li disable-command vm-li-4 c4.json >/dev/null || fail "lisec li disable-command"
+rc=0; cli li-admin li disable-command vm-li-4 c4.json >out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "not paired" out || fail "lisec li disable-command twice: $rc $(cat out)"
+cli li-admin li list | grep -q vm-li-4 || fail "lisec li list"
+pass "lisec li instantiate / enable / pair / disable / disable-command / list against lisecd"
+
+# ---- the audit log: every LI record sealed, readable by the LI administration --
+stop_checked
+lisec audit read --li-key li-audit.secret --db "$work/lisec.db" >audit.txt 2>&1 || { cat audit.txt; fail "lisec audit read"; }
+for a in li.instantiate li.enable li.pair li.disable li.disable-command; do
+  grep -q "$a" audit.txt || fail "no $a record in the audit log"
+done
+grep 'li.disable' audit.txt | grep -q 'hypervisor-admin' || fail "the hypervisor administrator's attempt is not there"
+grep -q 'replay' audit.txt || fail "the replayed command is not there"
+[ "$(sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log WHERE sealed = 0")" = 0 ] ||
+  fail "an LI record was written unsealed"
+if strings "$work/lisec.db"* | grep -q 'li.disable-command'; then fail "an LI action is readable in the database"; fi
+pass "$(grep -c 'li\.' audit.txt) LI records, all sealed; the LI administration's key opens them"
