@@ -117,10 +117,11 @@ static int point_to_pkey(const uint8_t *pt, size_t len, EVP_PKEY **out, lisec_er
   return ok ? 0 : lisec_err_set(err, LISEC_ECRYPTO, "[li] the token's public point is not a P-256 key");
 }
 
-/* Generates the VM's key pair in the token; *priv is the private key's
- * handle (destroyed again by the caller if the VM cannot be stored). */
+/* Generates the VM's key pair in the token; h[0], h[1] are the public and
+ * private key's handles (destroyed again, by handle, if the VM cannot be
+ * stored: a concurrent registration of the same VM keeps its own pair). */
 static int token_generate(struct ctl_li_state *st, const char *vm, EVP_PKEY **pub,
-                          CK_OBJECT_HANDLE *priv, lisec_err *err) {
+                          CK_OBJECT_HANDLE h[2], lisec_err *err) {
   static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
   char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
   snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", vm);
@@ -136,30 +137,21 @@ static int token_generate(struct ctl_li_state *st, const char *vm, EVP_PKEY **pu
                            {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
                            {CKA_SIGN, &yes, sizeof yes},      {CKA_LABEL, label, strlen(label)},
                            {CKA_ID, (void *)vm, strlen(vm)}};
-  CK_OBJECT_HANDLE pub_h = 0;
   uint8_t point[80];
   CK_ATTRIBUTE get = {CKA_EC_POINT, point, sizeof point};
   pthread_mutex_lock(&st->lock);
   CK_RV rv = st->p11->C_GenerateKeyPair(st->session, &mech, pub_t, LISEC_ARRAY_LEN(pub_t), priv_t,
-                                        LISEC_ARRAY_LEN(priv_t), &pub_h, priv);
-  if (rv == CKR_OK) rv = st->p11->C_GetAttributeValue(st->session, pub_h, &get, 1);
+                                        LISEC_ARRAY_LEN(priv_t), &h[0], &h[1]);
+  if (rv == CKR_OK) rv = st->p11->C_GetAttributeValue(st->session, h[0], &get, 1);
   pthread_mutex_unlock(&st->lock);
   if (rv != CKR_OK) return p11_fail(err, "C_GenerateKeyPair", rv);
   return point_to_pkey(point, get.ulValueLen, pub, err);
 }
 
-static void token_destroy(struct ctl_li_state *st, const char *vm) {
-  char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
-  snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", vm);
-  CK_ATTRIBUTE find[] = {{CKA_LABEL, label, strlen(label)}};
-  CK_OBJECT_HANDLE h[4];
-  CK_ULONG n = 0;
+static void token_destroy(struct ctl_li_state *st, const CK_OBJECT_HANDLE h[2]) {
   pthread_mutex_lock(&st->lock);
-  if (st->p11->C_FindObjectsInit(st->session, find, 1) == CKR_OK) {
-    st->p11->C_FindObjects(st->session, h, LISEC_ARRAY_LEN(h), &n);
-    st->p11->C_FindObjectsFinal(st->session);
-  }
-  for (CK_ULONG i = 0; i < n; i++) st->p11->C_DestroyObject(st->session, h[i]);
+  for (int i = 0; i < 2; i++)
+    if (h[i]) st->p11->C_DestroyObject(st->session, h[i]);
   pthread_mutex_unlock(&st->lock);
 }
 
@@ -181,10 +173,9 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
 
 void ctl_li_state_close(struct ctl_li_state *st) {
   if (!st) return;
-  if (st->token) {
-    st->p11->C_Logout(st->session);
-    st->p11->C_CloseSession(st->session);
-  }
+  /* No C_Logout: the login state is shared with every session of the
+   * application on this token (the vault's, the audit log's). */
+  if (st->token) st->p11->C_CloseSession(st->session);
   /* C_Finalize and dlclose are left out: the module may be shared in this process. */
   EVP_PKEY_free(st->admin_key);
   pthread_mutex_destroy(&st->lock);
@@ -364,6 +355,7 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
   }
   EVP_PKEY *key = NULL;
   bool in_token = false;
+  CK_OBJECT_HANDLE handles[2] = {0, 0};
   if (pem) {
     d.key_source = "vm";
     if ((rc = crypto_pkey_from_pem(pem, strlen(pem), false, &key, err))) {
@@ -371,9 +363,11 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
       return rc;
     }
   } else if (st && st->token) {
-    CK_OBJECT_HANDLE priv = 0;
     d.key_source = "token";
-    if ((rc = token_generate(st, id, &key, &priv, err))) return rc;
+    if ((rc = token_generate(st, id, &key, handles, err))) {
+      token_destroy(st, handles);
+      return rc;
+    }
     in_token = true;
   } else {
     rc = lisec_err_set(err, LISEC_EUNAVAIL,
@@ -393,7 +387,7 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
     lisec_err ferr = {0};
     (void)record(ctl, actor, action, id, "failed", err->msg, &ferr);
   }
-  if (rc && in_token) token_destroy(st, id);
+  if (rc && in_token) token_destroy(st, handles);
   if (!rc && !(*out = doc_json(&d))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   free(d.pubkey);
   return rc;
