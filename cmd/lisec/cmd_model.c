@@ -1,8 +1,10 @@
-/* `lisec model ...`: the TR 103 308 §6.2 trust model offline, with no
+/* `lisec model ...`: the TR 103 308 §6.2 trust model. Offline, with no
  * lisecd: `check` evaluates a topology file and prints every violation, or
  * with --move answers one migration question; `rules` lists the
- * requirement ids. Exit 0 compliant / allowed, 1 violations / denied, 2 bad
- * input (the message names the field). */
+ * requirement ids. Online, against lisecd's shared model: `put`, `get`,
+ * `list` and `delete` an entity, `decide migration`, `compliance`. Exit 0
+ * compliant / allowed / done, 1 violations / denied / refused, 2 bad input
+ * (the message names the field) or no answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 #include "model/model.h"
 
 const char cli_help_model[] =
-    "evaluate a topology against TR 103 308 6.2 offline; ask moveVM questions";
+    "the TR 103 308 6.2 trust model: check a topology offline; change and ask lisecd's model";
 
 int cli_cmd_model(int argc, char **argv);
 
@@ -20,6 +22,12 @@ static int model_usage(void) {
   return cli_fail(
       "usage: lisec model check TOPOLOGY.json [--move VM HOST|HYPERVISOR] [--at TIME]\n"
       "       lisec model rules\n"
+      "       lisec model put KIND FILE|-          (lisecd: create or replace an entity)\n"
+      "       lisec model get KIND ID | list KIND | delete KIND ID\n"
+      "       lisec model decide migration VM HYPERVISOR|HOST\n"
+      "       lisec model compliance\n"
+      "KIND: jurisdiction lea host hypervisor vm storage connection group li; FILE holds one\n"
+      "entity in the topology format (docs/model.md).\n"
       "check prints every violation of the topology (exit 0 none, 1 some), or with --move\n"
       "whether VM may move there (exit 0 allowed, 1 denied). --at judges LI validity at\n"
       "TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z) instead of the file's \"time\" or now.\n"
@@ -32,7 +40,7 @@ static void print_reasons(const json_t *list) {
   json_array_foreach(list, i, r) {
     printf("  %s  %s\n", cli_str(r, "requirement"), cli_str(r, "subject"));
     printf("      %s\n", cli_str(r, "sentence"));
-    printf("      fact: %s\n", cli_str(r, "fact"));
+    if (json_object_get(r, "fact")) printf("      fact: %s\n", cli_str(r, "fact"));
   }
 }
 
@@ -169,10 +177,146 @@ static int model_rules(void) {
   return CLI_OK;
 }
 
+
+/* ---- online: lisecd's shared model ------------------------------------------ */
+
+/* Ids are named in URL paths: refuse what a path would misread. */
+static bool path_safe(const char *s) {
+  if (!*s || strlen(s) > MODEL_ID_MAX) return false;
+  for (const char *p = s; *p; p++)
+    if (*p <= 0x20 || *p >= 0x7f || strchr("/?#%\"\\", *p)) return false;
+  return true;
+}
+
+static int model_request(const char *method, const char *path, const json_t *body,
+                         json_t **reply, long *status) {
+  lisec_err err = {0};
+  *reply = NULL;
+  if (cli_http_request(method, path, body, status, reply, &err)) return cli_fail("model: %s", err.msg);
+  if (*status >= 300) {
+    int rc = cli_http_error(*status, *reply);
+    json_decref(*reply);
+    *reply = NULL;
+    return rc;
+  }
+  return CLI_OK;
+}
+
+static int model_put(const char *kind, const char *file) {
+  if (!path_safe(kind)) return model_usage();
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  int rc;
+  if (strcmp(file, "-") == 0) {
+    /* Standard input, bounded like a file. */
+    const size_t cap = 16u << 20;
+    size_t n;
+    if (!(buf = malloc(cap + 1))) return cli_fail("model: out of memory");
+    while (len <= cap && (n = fread(buf + len, 1, cap + 1 - len, stdin)) > 0) len += n;
+    if (len > cap) {
+      free(buf);
+      return cli_fail("model: standard input: larger than %zu bytes", cap);
+    }
+  } else if (lisec_file_read(file, 16u << 20, &buf, &len, &err)) {
+    return cli_fail("model: %s", err.msg);
+  }
+  json_t *body = NULL;
+  rc = lisec_json_parse((const char *)buf, len, &body, &err);
+  free(buf);
+  if (rc) return cli_fail("model: %s: %s", file, err.msg);
+  const char *id = json_string_value(json_object_get(body, "id"));
+  if (!json_is_object(body) || !id || !path_safe(id)) {
+    json_decref(body);
+    return cli_fail("model: %s: one entity, a JSON object whose \"id\" is 1-128 printable "
+                    "characters without space, quote, backslash, '/', '?', '#' or '%%'",
+                    file);
+  }
+  char path[512];
+  snprintf(path, sizeof path, "/v1/model/%s/%s", kind, id);
+  json_t *reply;
+  long status;
+  rc = model_request("PUT", path, body, &reply, &status);
+  if (rc == CLI_OK) {
+    if (cli.json) cli_print_json(reply);
+    else printf("%s %s %s\n", status == 201 ? "created" : "replaced", kind, id);
+  }
+  json_decref(body); /* id borrows from it */
+  json_decref(reply);
+  return rc;
+}
+
+static int model_simple(const char *method, const char *kind, const char *id) {
+  if (!path_safe(kind) || (id && !path_safe(id))) return cli_fail("model: KIND and ID: 1-128 printable characters without '/', '?', '#' or '%%'");
+  char path[512];
+  if (id) snprintf(path, sizeof path, "/v1/model/%s/%s", kind, id);
+  else snprintf(path, sizeof path, "/v1/model/%s", kind);
+  json_t *reply;
+  long status;
+  int rc = model_request(method, path, NULL, &reply, &status);
+  if (rc == CLI_OK) {
+    if (strcmp(method, "DELETE") == 0 && !cli.json) printf("deleted %s %s\n", kind, id);
+    else cli_print_json(reply);
+  }
+  json_decref(reply);
+  return rc;
+}
+
+static void print_decision(const json_t *d) {
+  const json_t *a = json_object_get(d, "attestation");
+  printf("move %s to hypervisor %s (host %s): %s\n", cli_str(d, "vm"), cli_str(d, "hypervisor"),
+         cli_str(d, "host"), json_is_true(json_object_get(d, "allow")) ? "allowed" : "DENIED");
+  print_reasons(json_object_get(d, "violations"));
+  printf("attestation: %s\n", cli_str(a, "note"));
+  printf("audit index: %lld\n", json_integer_value(json_object_get(d, "audit_index")));
+}
+
+static int model_decide(int argc, char **argv) {
+  if (argc != 4 || strcmp(argv[1], "migration") != 0) return model_usage();
+  json_t *body = json_pack("{s:s, s:s}", "vm", argv[2], "hypervisor", argv[3]);
+  json_t *reply;
+  long status;
+  int rc = model_request("POST", "/v1/decisions/migration", body, &reply, &status);
+  json_decref(body);
+  if (rc == CLI_OK) {
+    cli_print(reply, print_decision);
+    rc = json_is_true(json_object_get(reply, "allow")) ? CLI_OK : CLI_REFUSED;
+  }
+  json_decref(reply);
+  return rc;
+}
+
+static void print_compliance(const json_t *c) {
+  size_t n = json_array_size(json_object_get(c, "violations"));
+  if (!n) printf("compliant at %s: no violations\n", cli_str(c, "time"));
+  else printf("%zu violation%s at %s:\n", n, n == 1 ? "" : "s", cli_str(c, "time"));
+  print_reasons(json_object_get(c, "violations"));
+  if (json_is_true(json_object_get(c, "redacted")))
+    printf("(details of LI authorisations are shown to the LI administration only)\n");
+}
+
+static int model_compliance_online(void) {
+  json_t *reply;
+  long status;
+  int rc = model_request("GET", "/v1/compliance", NULL, &reply, &status);
+  if (rc == CLI_OK) {
+    cli_print(reply, print_compliance);
+    rc = json_is_true(json_object_get(reply, "compliant")) ? CLI_OK : CLI_REFUSED;
+  }
+  json_decref(reply);
+  return rc;
+}
+
 int cli_cmd_model(int argc, char **argv) {
   if (argc < 2) return model_usage();
   if (strcmp(argv[1], "check") == 0) return model_check(argc - 1, argv + 1);
   if (strcmp(argv[1], "rules") == 0 && argc == 2) return model_rules();
+  if (strcmp(argv[1], "put") == 0 && argc == 4) return model_put(argv[2], argv[3]);
+  if (strcmp(argv[1], "get") == 0 && argc == 4) return model_simple("GET", argv[2], argv[3]);
+  if (strcmp(argv[1], "list") == 0 && argc == 3) return model_simple("GET", argv[2], NULL);
+  if (strcmp(argv[1], "delete") == 0 && argc == 4) return model_simple("DELETE", argv[2], argv[3]);
+  if (strcmp(argv[1], "decide") == 0) return model_decide(argc - 1, argv + 1);
+  if (strcmp(argv[1], "compliance") == 0 && argc == 2) return model_compliance_online();
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     model_usage();
     return CLI_OK;

@@ -1,0 +1,3 @@
+# The trust model wired into lisecd: its API, the libvirt migration hook and
+# the Kubernetes scheduler extender, each against a real lisecd.
+lisec_integration_test(model_api tests/integration/model_api.sh)
