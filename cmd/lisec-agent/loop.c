@@ -89,6 +89,11 @@ static int post(CURL *c, const agent_net *n, const char *path, json_t *body, lon
   curl_easy_setopt(c, CURLOPT_SSLCERT, n->cert);
   curl_easy_setopt(c, CURLOPT_SSLKEY, n->key);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  /* A new connection per request: a kept-alive one stays with the lisecd
+   * worker that accepted it, and that worker may be the one holding a
+   * decision that waits for this very agent's fresh quote. */
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);

@@ -63,7 +63,7 @@ struct ctl_attest_state {
   size_t ek_ca_len;
   int64_t interval_s, grace_s, nonce_ttl_s, fresh_wait_ms, quarantine_timeout_s, check_ms;
   char *quarantine_cmd;
-  char *quarantine_argv[QUARANTINE_ARGS_MAX + 3];
+  char *quarantine_argv[QUARANTINE_ARGS_MAX + 1];
   /* the overdue timer */
   pthread_t timer;
   bool timer_started, stopping;
@@ -199,22 +199,69 @@ static int64_t doc_int(const json_t *doc, const char *key) {
 
 /* ---- quarantine --------------------------------------------------------- */
 
-/* Runs the configured command (argv, no shell) with the host id and reason
- * appended, and waits at most quarantine_timeout_s; a command that does not
- * finish is killed. Returns its exit status, or -1. */
+/* The LI authorisations a host touches: those whose LI VM or monitored VM
+ * runs on one of its hypervisors. The controller reads the model as
+ * itself (actor "lisecd:attest"); reading the LI authorisations is
+ * recorded, sealed, like any other read of them. NULL when the model
+ * cannot say (then the caller assumes the worst). */
+static json_t *affected_lis(lisec_ctl *ctl, const char *host) {
+  static const ctl_actor as_operator = {"lisecd:attest", "operator"},
+                         as_li_admin = {"lisecd:attest", "li-admin"};
+  json_t *hyps = NULL, *vms = NULL, *lis = NULL, *on = json_object(), *out = json_array();
+  lisec_err e = {0};
+  size_t i;
+  json_t *x;
+  if (!on || !out || ctl_model_list(ctl, &as_operator, "hypervisor", &hyps, &e) ||
+      ctl_model_list(ctl, &as_operator, "vm", &vms, &e) ||
+      ctl_model_list(ctl, &as_li_admin, "li", &lis, &e)) {
+    if (e.msg[0]) LOG_WARN("attest: which LIs host %.16s.. touches is unknown: %s", host, e.msg);
+    json_decref(out);
+    out = NULL;
+    goto done;
+  }
+  json_t *here = json_object();
+  json_array_foreach(json_object_get(hyps, "hypervisors"), i, x) {
+    const char *h = json_string_value(json_object_get(x, "host")),
+               *id = json_string_value(json_object_get(x, "id"));
+    if (h && id && strcmp(h, host) == 0) json_object_set_new(here, id, json_true());
+  }
+  json_array_foreach(json_object_get(vms, "vms"), i, x) {
+    const char *hv = json_string_value(json_object_get(x, "hypervisor")),
+               *id = json_string_value(json_object_get(x, "id"));
+    if (hv && id && json_object_get(here, hv)) json_object_set_new(on, id, json_true());
+  }
+  json_decref(here);
+  json_array_foreach(json_object_get(lis, "lis"), i, x) {
+    const char *vm = json_string_value(json_object_get(x, "host")),
+               *mon = json_string_value(json_object_get(x, "monitored"));
+    if ((vm && json_object_get(on, vm)) || (mon && json_object_get(on, mon)))
+      json_array_append(out, json_object_get(x, "id"));
+  }
+done:
+  json_decref(hyps), json_decref(vms), json_decref(lis), json_decref(on);
+  return out;
+}
+
+/* Runs the configured command (argv, no shell) with the host id, the
+ * reason and the affected LI ids appended, and waits at most
+ * quarantine_timeout_s; a command that does not finish is killed. Returns
+ * its exit status, or -1. */
 static int run_quarantine(struct ctl_attest_state *st, const char *host, const char *why,
-                          char *out, size_t out_len) {
-  char **argv = st->quarantine_argv;
-  size_t n = 0;
-  while (argv[n]) n++;
+                          const json_t *lis, char *out, size_t out_len) {
+  size_t n = 0, nl = lis ? json_array_size(lis) : 0;
+  while (st->quarantine_argv[n]) n++;
+  char **argv = calloc(n + nl + 3, sizeof *argv);
+  if (!argv) return snprintf(out, out_len, "out of memory"), -1;
+  memcpy(argv, st->quarantine_argv, n * sizeof *argv);
   argv[n] = (char *)host;
   argv[n + 1] = (char *)why;
-  argv[n + 2] = NULL;
+  for (size_t i = 0; i < nl; i++) argv[n + 2 + i] = (char *)json_string_value(json_array_get(lis, i));
   pid_t pid;
   int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
-  argv[n] = NULL;
+  free(argv);
+  const char *prog = st->quarantine_argv[0];
   if (rc != 0) {
-    snprintf(out, out_len, "%s could not start: %s", argv[0], strerror(rc));
+    snprintf(out, out_len, "%s could not start: %s", prog, strerror(rc));
     return -1;
   }
   int64_t deadline = lisec_time_now_ms() + st->quarantine_timeout_s * 1000;
@@ -223,13 +270,13 @@ static int run_quarantine(struct ctl_attest_state *st, const char *host, const c
     pid_t w = waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) {
-      snprintf(out, out_len, "%s: waitpid: %s", argv[0], strerror(errno));
+      snprintf(out, out_len, "%s: waitpid: %s", prog, strerror(errno));
       return -1;
     }
     if (lisec_time_now_ms() >= deadline) {
       kill(pid, SIGKILL);
       (void)waitpid(pid, &status, 0);
-      snprintf(out, out_len, "%s did not finish within %llds and was killed", argv[0],
+      snprintf(out, out_len, "%s did not finish within %llds and was killed", prog,
                (long long)st->quarantine_timeout_s);
       return -1;
     }
@@ -237,29 +284,48 @@ static int run_quarantine(struct ctl_attest_state *st, const char *host, const c
     nanosleep(&ts, NULL);
   }
   if (WIFEXITED(status)) {
-    snprintf(out, out_len, "%s exited with %d", argv[0], WEXITSTATUS(status));
+    snprintf(out, out_len, "%s exited with %d", prog, WEXITSTATUS(status));
     return WEXITSTATUS(status);
   }
-  snprintf(out, out_len, "%s ended by a signal", argv[0]);
+  snprintf(out, out_len, "%s ended by a signal", prog);
   return -1;
 }
 
-/* A host that was trusted is not any more: a finding, and the configured
- * action (MANO evacuates or suspends the LI VMs it runs). The model
- * re-evaluates every LI touching the host on its own when its trust
- * changes; which LI VMs the host runs is the action's business. */
+/* A host that was trusted is not any more. The model re-evaluates every LI
+ * that touches it on its own when its trust changes; here each affected LI
+ * authorisation gets a finding (sealed to the LI administration) and the
+ * configured action runs (MANO evacuates or suspends the LI VMs). When the
+ * model cannot say which LIs are affected, the action runs anyway (fail
+ * closed); a host that runs no LI VM gets a finding and no action. */
 static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
   struct ctl_attest_state *st = st_of(ctl);
   lisec_err e = {0};
-  char reason[768];
-  snprintf(reason, sizeof reason,
-           "TR103308-6.2-R8: finding: host lost its trust (%s); every LI VM it runs must be "
-           "evacuated or suspended",
-           why);
+  char reason[900], subject[MODEL_ID_MAX + 8];
+  json_t *lis = affected_lis(ctl, host);
+  size_t i, n = lis ? json_array_size(lis) : 0;
+  json_t *x;
+  json_array_foreach(lis, i, x) {
+    snprintf(subject, sizeof subject, "li %s", json_string_value(x));
+    snprintf(reason, sizeof reason,
+             "TR103308-6.2-R8: finding: host %.16s.. of this LI lost its trust (%.600s); its LI "
+             "VMs must be evacuated or suspended",
+             host, why);
+    ctl_event ev = {"attest.finding", subject, "denied", reason, true};
+    if (ctl_record(ctl, &timer_actor, &ev, NULL, &e) != 0)
+      LOG_ERROR("attest: cannot record the finding for %s: %s", subject, e.msg);
+  }
+  snprintf(reason, sizeof reason, "TR103308-5.1: finding: host lost its trust (%.600s); %s", why,
+           !lis ? "which LIs it touches is unknown: quarantine action taken"
+           : n  ? "it touches LI authorisations: quarantine action taken"
+                : "it touches no LI authorisation");
   (void)record(ctl, &timer_actor, "attest.finding", host, "denied", reason, false, &e);
-  if (!st->quarantine_argv[0]) return;
+  if (!st->quarantine_argv[0] || (lis && n == 0)) {
+    json_decref(lis);
+    return;
+  }
   char res[512];
-  int status = run_quarantine(st, host, why, res, sizeof res);
+  int status = run_quarantine(st, host, why, lis, res, sizeof res);
+  json_decref(lis);
   (void)record(ctl, &timer_actor, "attest.quarantine", host, status == 0 ? "ok" : "failed", res,
                false, &e);
   if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);

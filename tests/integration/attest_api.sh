@@ -119,13 +119,39 @@ mkdir -p state-A
 issue_location am "$hostA" "$(tpm_reset_count)" state-A/location.cms
 cat >quarantine.sh <<'SH'
 #!/bin/sh
-echo "$1 $2" >>"$(dirname "$0")/quarantined.txt"
+echo "$*" >>"$(dirname "$0")/quarantined.txt"
 SH
 chmod +x quarantine.sh
 
+lisec audit li-keygen li-admin.key li-admin.pub >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-  "interval_s = 3" "grace_s = 2" "check_ms = 200" "fresh_wait_ms = 2000" \
-  "quarantine_command = $work/quarantine.sh"
+  "interval_s = 6" "grace_s = 2" "check_ms = 200" "fresh_wait_ms = 2000" \
+  "quarantine_command = $work/quarantine.sh" "[model]" "attestation_max_age_s = 1" \
+  "[audit]" "li_admin_key = $work/li-admin.pub"
+
+# ---- the model: host A runs an LI VM and its target (examples/helsinki-london.json shape)
+model_put() { # model_put ROLE KIND JSON
+  local code
+  code=$(as "$1" -o model.out -w '%{http_code}' -H 'Content-Type: application/json' -d "$3" \
+    "$LISECD_URL/v1/model/$2")
+  [ "$code" = 201 ] || { cat model.out >&2; fail "model: POST $2 -> $code"; }
+}
+model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
+model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
+model_put operator host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
+model_put operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
+model_put operator hypervisor "{\"id\":\"hv-a2\",\"host\":\"$hostA\"}"
+model_put operator vm '{"id":"vm-target","hypervisor":"hv-a","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-li","hypervisor":"hv-a","sensitivity":"li","domain":"li","paired":true}'
+model_put operator vm '{"id":"vm-store","hypervisor":"hv-a","sensitivity":"li","domain":"li","paired":true}'
+model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
+model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
+model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
+model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
+model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust != "trusted"' >/dev/null ||
+  fail "host A trusted before any attestation"
 
 # ---- enrolment and a good quote ---------------------------------------------
 run_agent A
@@ -139,6 +165,22 @@ jq -e '.eat_profile == "tag:github.com,2023:veraison/ear"' a.json >/dev/null || 
 [ "$(audit_count 'attest.appraise \| ok')" -ge 1 ] ||
   fail "appraisal not in the audit log"
 pass "agent enrols (MakeCredential/ActivateCredential) and attests: trusted, location FI, EAR affirming, audited"
+as operator "$LISECD_URL/v1/model/host/$hostA" |
+  jq -e '.state.trust == "trusted" and .state.trust_source == "attested" and .state.location.country == "FI"' \
+  >/dev/null || fail "the model did not take host A's attested trust and location"
+pass "the model holds host A as trusted (attested) in FI"
+
+# An LI VM's migration needs an attestation younger than 1 s: lisec asks
+# the agent for a fresh quote before it answers.
+sleep 2
+decide() { # decide [ROLE]: the LI administration sees the reasons in full
+  as "${1:-mano}" -H 'Content-Type: application/json' -d '{"vm":"vm-li","hypervisor":"hv-a2"}' \
+    "$LISECD_URL/v1/decisions/migration"
+}
+decide >d1.json
+jq -e '.allow == true and .attestation.required == true and .attestation.fresh_quote == true' d1.json \
+  >/dev/null || { cat d1.json; fail "no fresh quote for the LI VM's migration"; }
+pass "LI VM migration: a fresh quote obtained from the agent before the answer (allowed)"
 
 lisec --server "$LISECD_URL" --pki "$pki" --role operator host list | grep -q "$hostA  trusted" ||
   fail "lisec host list"
@@ -149,6 +191,11 @@ pass "lisec host list / show"
 stop_agent
 grep -q 'lisec-agent: stopped' agent-A.log || fail "the agent did not say it stopped"
 pass "SIGTERM stops the agent cleanly (exit 0)"
+sleep 1.2
+decide li-admin >d2.json
+jq -e '.allow == false' d2.json >/dev/null || { cat d2.json; fail "allowed without a fresh quote"; }
+grep -q 'did not attest within' d2.json || { cat d2.json; fail "the denial does not say why"; }
+pass "agent silent: the LI VM's migration is denied (no fresh attestation, fail closed)"
 
 # ---- roles and identities ------------------------------------------------------
 [ "$(post_as operator /v1/attest/nonce "{\"host\":\"$hostA\"}" | status_of)" = 403 ] ||
@@ -187,7 +234,9 @@ submit host-a q3 | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "
 grep -q 'quote signature' r.json || { cat r.json; fail "tampered quote not named"; }
 [ "$(audit_count 'attest.appraise \| denied')" -ge 3 ] ||
   fail "refused appraisals not in the audit log"
-pass "tampered quote: untrusted; every refusal audited with its reason"
+as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust == "untrusted"' >/dev/null ||
+  fail "the model still trusts host A after a failed appraisal"
+pass "tampered quote: untrusted (in the model too); every refusal audited with its reason"
 
 # ---- an AK from another TPM ------------------------------------------------------
 tpm_up B
@@ -243,7 +292,11 @@ pass "lisec host confirm-location: an old certificate refused; the new one measu
 stop_agent
 wait_for "$hostA" '.lisec.trust == "untrusted:overdue"'
 for _ in $(seq 1 50); do [ -s quarantined.txt ] && break; sleep 0.1; done
-grep -q "^$hostA .*overdue" quarantined.txt || fail "quarantine command not run for host A"
+grep -q "^$hostA .*overdue.* li-fi-1$" quarantined.txt || { cat quarantined.txt; fail "quarantine command not run for host A's LI"; }
+as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust == "untrusted"' >/dev/null ||
+  fail "the model still trusts the overdue host"
+[ "$(sqlite3 lisec.db 'SELECT COUNT(*) FROM audit_log WHERE sealed = 1')" -ge 1 ] ||
+  fail "no sealed LI finding"
 [ "$(audit_count 'attest.overdue \| denied')" -ge 1 ] || fail "overdue not audited"
 [ "$(audit_count 'attest.quarantine \| ok')" -ge 1 ] || fail "quarantine not audited"
 pass "no attestation for interval + grace: untrusted:overdue, finding and quarantine command, audited"
