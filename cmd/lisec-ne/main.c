@@ -1,7 +1,9 @@
 /* lisec-ne, a reference X1 network element: it accepts X1 requests over
  * HTTPS with mutual TLS from the one ADMF it obeys, keeps the tasks it is
  * given, and logs each change (XIDs only, never targets), so the whole path
- * from lisecd to a POI can be exercised. Exit: 0 on SIGTERM, 2 on error. */
+ * from lisecd to a POI can be exercised. With --state it keeps its tasks in a
+ * file (0600, rewritten atomically after every change, loaded at start), so a
+ * restarted NE still carries them. Exit: 0 on SIGTERM, 2 on error. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "lisec/x1.h"
@@ -22,7 +25,35 @@
 typedef struct ne_server {
   SSL_CTX *ssl;
   lisec_x1_ne *ne;
+  const char *state; /* --state file, or NULL */
 } ne_server;
+
+/* Writes the task table to the state file (temp file, fsync, rename). */
+static int save_state(ne_server *s) {
+  if (!s->state) return 0;
+  char *doc = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  if (lisec_x1_ne_save(s->ne, &doc, &len) != 0) return -1;
+  int rc = lisec_file_write_atomic(s->state, doc, len, 0600, &err);
+  explicit_bzero(doc, len);
+  free(doc);
+  if (rc) LOG_ERROR("cannot keep the tasks in %s: %s", s->state, err.msg);
+  return rc;
+}
+
+static int load_state(ne_server *s) {
+  if (!s->state || access(s->state, F_OK) != 0) return 0;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  int rc = lisec_file_read(s->state, 64u << 20, &data, &len, &err);
+  if (rc == 0) rc = lisec_x1_ne_load(s->ne, (const char *)data, len);
+  if (data) explicit_bzero(data, len);
+  free(data);
+  if (rc) fprintf(stderr, "lisec-ne: %s: cannot load the tasks: %s\n", s->state, err.msg[0] ? err.msg : "malformed or another NE's");
+  return rc;
+}
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg) {
   ne_server *s = arg;
@@ -31,8 +62,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg) {
 }
 
 static void on_change(void *ctx, const char *change, const char *xid) {
-  (void)ctx;
   LOG_INFO("task %s: %s", xid, change);
+  save_state(ctx);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
@@ -69,11 +100,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
-             *admf_id = NULL;
+             *admf_id = NULL, *state = NULL;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
-                                       {0}};
+                                       {"state", 1, NULL, 's'},  {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -83,17 +114,21 @@ int main(int argc, char **argv) {
       case 'a': ca = optarg; break;
       case 'n': ne_id = optarg; break;
       case 'd': admf_id = optarg; break;
+      case 's': state = optarg; break;
       default: goto usage;
     }
   }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc) {
   usage:
     fprintf(stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
+                    "                [--state FILE]\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
-                    "  certificate CN is --admf-id and that signs with --ca\n");
+                    "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
+                    "  the tasks in FILE (0600) across restarts\n");
     return 2;
   }
-  ne_server s = {SSL_CTX_new(TLS_server_method()), lisec_x1_ne_new(ne_id, admf_id, on_change, NULL)};
+  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state};
+  s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
   SSL_CTX_set_min_proto_version(s.ssl, TLS1_2_VERSION);
   if (!s.ne || SSL_CTX_use_certificate_chain_file(s.ssl, cert) != 1 ||
       SSL_CTX_use_PrivateKey_file(s.ssl, key, SSL_FILETYPE_PEM) != 1 ||
@@ -102,6 +137,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   SSL_CTX_set_verify(s.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  if (load_state(&s) != 0) return 2;
   struct event_base *base = event_base_new();
   struct evhttp *http = evhttp_new(base);
   evhttp_set_bevcb(http, bevcb, &s);
@@ -128,7 +164,8 @@ int main(int argc, char **argv) {
   struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
   event_add(term, NULL);
   event_add(intr, NULL);
-  LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s", ne_id, listen_at, admf_id);
+  LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s, %zu task(s)%s%s", ne_id, listen_at, admf_id,
+           lisec_x1_ne_task_count(s.ne), state ? " kept in " : "", state ? state : "");
   event_base_dispatch(base);
   LOG_INFO("lisec-ne stopped with %zu active task(s)", lisec_x1_ne_task_count(s.ne));
   event_free(term);

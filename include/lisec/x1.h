@@ -34,6 +34,13 @@ int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request
 size_t lisec_x1_ne_task_count(const lisec_x1_ne *ne);
 char *lisec_x1_ne_task_targets(const lisec_x1_ne *ne, const char *xid);
 
+/* The tasks as a document to keep on disk (malloc'd JSON; it holds target
+ * identifiers: write it 0600 and wipe the buffer), and back: load replaces
+ * the task table with a document this NE saved. Both return 0 or -1 (out of
+ * memory; a document that is malformed, over its bounds, or another NE's). */
+int lisec_x1_ne_save(lisec_x1_ne *ne, char **out, size_t *len);
+int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

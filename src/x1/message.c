@@ -15,7 +15,7 @@
 
 static const char *const type_names[X1_TYPE_COUNT] = {
     "ActivateTask", "ModifyTask", "DeactivateTask", "GetTaskDetails",
-    "Ping", "Keepalive", "ReportTaskIssue",
+    "Ping", "Keepalive", "ReportTaskIssue", "ListAllDetails",
 };
 
 const char *x1_type_name(x1_type t) { return (unsigned)t < X1_TYPE_COUNT ? type_names[t] : "?"; }
@@ -158,6 +158,10 @@ int x1_response_build(const x1_response *r, char **xml, size_t *len, lisec_err *
   } else if (r->type == X1_GET_TASK_DETAILS) {
     xmlNodePtr trd = xmlNewChild(m, ns, BAD_CAST "taskResponseDetails", NULL);
     add_task(trd, ns, &r->task);
+  } else if (r->type == X1_LIST_ALL_DETAILS) {
+    xmlNodePtr list = xmlNewChild(m, ns, BAD_CAST "listOfXIDs", NULL);
+    for (size_t i = 0; i < r->n_xids && i < X1_MAX_LIST; i++)
+      xmlNewTextChild(list, ns, BAD_CAST "xId", BAD_CAST r->xids[i]);
   } else {
     xmlNewTextChild(m, ns, BAD_CAST "ok", BAD_CAST "AcknowledgedAndCompleted");
   }
@@ -263,6 +267,25 @@ int x1_request_parse(const char *xml, size_t len, x1_request *out, lisec_err *er
   return 0;
 }
 
+void x1_response_clear(x1_response *r) {
+  free(r->xids);
+  r->xids = NULL;
+  r->n_xids = 0;
+}
+
+/* The schema bounds the list to X1_MAX_LIST UUIDs. */
+static int read_xids(xmlNodePtr list, x1_response *out, lisec_err *err) {
+  size_t n = 0;
+  for (xmlNodePtr c = list ? list->children : NULL; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE) n++;
+  if (n > X1_MAX_LIST) return lisec_err_set(err, LISEC_ETOOBIG, "more than %d XIDs", X1_MAX_LIST);
+  if (n == 0) return 0;
+  if (!(out->xids = calloc(n, sizeof *out->xids))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  for (xmlNodePtr c = list->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE) text_of(c, out->xids[out->n_xids++], X1_UUID_LEN + 1);
+  return 0;
+}
+
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
   xmlDocPtr doc;
@@ -281,6 +304,7 @@ int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *
     text_of(child(ei, "errorDescription"), out->error_description, sizeof out->error_description);
   } else if (type_from(type, "Response", &out->type) == 0) {
     out->ok = true;
+    if (out->type == X1_LIST_ALL_DETAILS) rc = read_xids(child(m, "listOfXIDs"), out, err);
     xmlNodePtr trd = child(m, "taskResponseDetails");
     if (trd) {
       read_task(child(trd, "taskDetails"), &out->task);

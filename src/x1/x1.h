@@ -1,7 +1,7 @@
 /* x1/ speaks ETSI TS 103 221-1 X1, the interface over which the ADMF (lisecd)
  * tasks network elements (POIs) with targets: ActivateTask, ModifyTask,
- * DeactivateTask, GetTaskDetails, Ping, Keepalive and the NE's
- * ReportTaskIssue, as XML in the namespace of TS 103 221-1. Pure: messages
+ * DeactivateTask, GetTaskDetails, ListAllDetails, Ping, Keepalive and the
+ * NE's ReportTaskIssue, as XML in the namespace of TS 103 221-1. Pure: messages
  * are built from structs and parsed from bytes, every parsed message is
  * validated against the schema lisec ships (the subset of TS 103 221-1 it
  * uses), with no network access and no entity expansion. */
@@ -21,6 +21,7 @@
 #define X1_MAX_TARGETS 16
 #define X1_MAX_DIDS 8
 #define X1_VALUE_MAX 256
+#define X1_MAX_LIST 1024 /* XIDs in one ListAllDetails response */
 
 typedef enum {
   X1_ACTIVATE_TASK,
@@ -30,6 +31,7 @@ typedef enum {
   X1_PING,
   X1_KEEPALIVE,
   X1_REPORT_TASK_ISSUE,
+  X1_LIST_ALL_DETAILS,
   X1_TYPE_COUNT
 } x1_type;
 
@@ -75,7 +77,14 @@ typedef struct x1_response {
   char error_description[X1_VALUE_MAX + 1];
   x1_task task;                     /* GetTaskDetails: the task as the NE holds it */
   bool has_task;
+  /* ListAllDetails: the XIDs the NE holds (malloc'd by x1_response_parse,
+   * freed by x1_response_clear; set by the NE before x1_response_build). */
+  char (*xids)[X1_UUID_LEN + 1];
+  size_t n_xids;
 } x1_response;
+
+/* Frees what x1_response_parse allocated (the XID list); safe to repeat. */
+void x1_response_clear(x1_response *r);
 
 /* A random (version 4) UUID, as TS 103 221-1 uses for XIDs and transactions. */
 int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err);
