@@ -62,11 +62,11 @@ int crypto_pkey_public_pem(EVP_PKEY *key, char **out, lisec_err *err);
 int crypto_pkey_generate(bool ed25519, EVP_PKEY **out, lisec_err *err);
 /* Signs msg: ECDSA/RSA keys sign its SHA-256 (DER signature), Ed25519 signs it
  * directly. *sig is malloc'd. */
-int crypto_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t **sig, size_t *sig_len,
-                lisec_err *err);
+int crypto_pkey_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t **sig,
+                     size_t *sig_len, lisec_err *err);
 /* 0 when the signature verifies, ECRYPTO otherwise. */
-int crypto_verify(EVP_PKEY *key, const void *msg, size_t len, const uint8_t *sig,
-                  size_t sig_len, lisec_err *err);
+int crypto_pkey_verify(EVP_PKEY *key, const void *msg, size_t len, const uint8_t *sig,
+                       size_t sig_len, lisec_err *err);
 
 /* ---- X.509 -------------------------------------------------------------- */
 

@@ -77,8 +77,8 @@ static const EVP_MD *pkey_digest(EVP_PKEY *key) {
   return (id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448) ? NULL : EVP_sha256();
 }
 
-int crypto_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t **sig, size_t *sig_len,
-                lisec_err *err) {
+int crypto_pkey_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t **sig,
+                     size_t *sig_len, lisec_err *err) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   size_t n = 0;
   uint8_t *s = NULL;
@@ -95,8 +95,8 @@ int crypto_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t **sig, size_
   return 0;
 }
 
-int crypto_verify(EVP_PKEY *key, const void *msg, size_t len, const uint8_t *sig,
-                  size_t sig_len, lisec_err *err) {
+int crypto_pkey_verify(EVP_PKEY *key, const void *msg, size_t len, const uint8_t *sig,
+                       size_t sig_len, lisec_err *err) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, pkey_digest(key), NULL, key) == 1 &&
            EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;

@@ -71,7 +71,7 @@ int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, siz
 /* The signed disable command: JSON
  *   {"command":{"counter":N,"expires":T,"type":"li-disable","v":1,"vm":"ID"},
  *    "signature":"<base64>"}
- * The signature (crypto_sign: ECDSA over SHA-256, or Ed25519) covers the
+ * The signature (crypto_pkey_sign: ECDSA over SHA-256, or Ed25519) covers the
  * canonical bytes {"counter":N,"expires":T,"type":"li-disable","v":1,"vm":"ID"}
  * (keys sorted, no spaces, decimal integers), which the verifier rebuilds
  * from the parsed fields, so whitespace or key order in transit cannot

@@ -52,7 +52,7 @@ static int wrap_signed(const char *field, const char *canonical, EVP_PKEY *key, 
   uint8_t *sig = NULL;
   size_t sig_len = 0;
   char *b64 = NULL;
-  int rc = crypto_sign(key, canonical, strlen(canonical), &sig, &sig_len, err);
+  int rc = crypto_pkey_sign(key, canonical, strlen(canonical), &sig, &sig_len, err);
   if (rc) return rc;
   if (crypto_base64_encode(sig, sig_len, &b64)) {
     free(sig);
@@ -140,7 +140,7 @@ int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, c
   out->counter = (uint64_t)counter;
   out->expires = expires;
   if ((rc = li_command_canonical(out, canon, sizeof canon, err))) goto out;
-  if (crypto_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
+  if (crypto_pkey_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: the disable command is not signed by the LI administration");
     goto out;
@@ -188,7 +188,7 @@ int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, cons
   char lower[2 * CRYPTO_SHA256_LEN + 1];
   lisec_hex_encode(h, sizeof h, lower);
   if ((rc = pair_canonical(vm, lower, canon, sizeof canon, err))) goto out;
-  if (crypto_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
+  if (crypto_pkey_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: the pairing is not signed by the LI administration");
     goto out;

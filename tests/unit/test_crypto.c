@@ -74,11 +74,11 @@ static void sign_verify(bool ed25519) {
   assert_int_equal(crypto_pkey_from_pem(pem, strlen(pem), false, &pub, &err), 0);
   uint8_t *sig = NULL;
   size_t sig_len = 0;
-  assert_int_equal(crypto_sign(k, "checkpoint", 10, &sig, &sig_len, &err), 0);
-  assert_int_equal(crypto_verify(pub, "checkpoint", 10, sig, sig_len, &err), 0);
-  assert_int_equal(crypto_verify(pub, "checkpoinT", 10, sig, sig_len, &err), LISEC_ECRYPTO);
-  assert_int_equal(crypto_verify(k2, "checkpoint", 10, sig, sig_len, &err), LISEC_ECRYPTO);
-  assert_int_equal(crypto_verify(pub, "checkpoint", 10, sig, sig_len / 2, &err), LISEC_ECRYPTO);
+  assert_int_equal(crypto_pkey_sign(k, "checkpoint", 10, &sig, &sig_len, &err), 0);
+  assert_int_equal(crypto_pkey_verify(pub, "checkpoint", 10, sig, sig_len, &err), 0);
+  assert_int_equal(crypto_pkey_verify(pub, "checkpoinT", 10, sig, sig_len, &err), LISEC_ECRYPTO);
+  assert_int_equal(crypto_pkey_verify(k2, "checkpoint", 10, sig, sig_len, &err), LISEC_ECRYPTO);
+  assert_int_equal(crypto_pkey_verify(pub, "checkpoint", 10, sig, sig_len / 2, &err), LISEC_ECRYPTO);
   free(sig);
   free(pem);
   EVP_PKEY_free(k);
