@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# examples/libvirt/hooks/qemu called exactly as libvirtd calls it (argv
+# `DOMAIN migrate begin -` / `DOMAIN prepare begin -`, the domain XML on
+# stdin, XML made by libvirt's own test driver with the lisec metadata set by
+# virsh) against a real lisecd holding the Helsinki/London example, with the
+# host role's client certificate: Helsinki accepted, London refused with the
+# requirement on stderr, and every way of not getting an answer refused
+# (fail closed).
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+hook=$src/examples/libvirt/hooks/qemu
+command -v virsh >/dev/null || fail "virsh is not installed (libvirt-clients)"
+openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
+openssl pkey -in "$work/li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
+
+python3 - "$src/examples/helsinki-london.json" "$work/ents" <<'PY'
+import json, os, sys
+t = json.load(open(sys.argv[1])); os.makedirs(sys.argv[2])
+order = [("jurisdictions", "jurisdiction"), ("leas", "lea"), ("hosts", "host"), ("hypervisors", "hypervisor"),
+         ("vms", "vm"), ("storage", "storage"), ("connections", "connection"), ("groups", "group"), ("lis", "li")]
+n = 0
+for arr, kind in order:
+    for e in t.get(arr, []):
+        n += 1
+        with open(f"{sys.argv[2]}/{n:03d}.{kind}", "w") as f: json.dump(e, f)
+PY
+for f in "$work"/ents/*; do
+  kind=${f##*.} role=operator
+  [ "$kind" = li ] && role=li-admin
+  lisec --server "$LISECD_URL" --pki "$pki" --role "$role" model put "$kind" "$f" >/dev/null || fail "put $f"
+done
+
+# The domain XML as libvirt writes it: the test driver's domain "test", with
+# the lisec VM id in its metadata (and once without).
+virsh -q -c test:///default "metadata test urn:lisec:vm --key lisec --set '<vm id=\"vm-target\"/>' --live; dumpxml test" >"$work/dom.xml"
+grep -q 'urn:lisec:vm' "$work/dom.xml" || fail "virsh did not set the metadata"
+virsh -q -c test:///default dumpxml test >"$work/plain.xml"
+
+export LISEC_HOOK_CONF=$work/no-such.conf LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/host.crt \
+  LISEC_KEY=$pki/host.key LISEC_CA=$pki/ca.crt
+# run_hook XML HYPERVISOR ARGS...: the hook's exit code; stderr in $work/err.
+run_hook() {
+  local xml=$1 hv=$2
+  shift 2
+  set +e
+  LISEC_HYPERVISOR=$hv "$hook" "$@" <"$xml" 2>"$work/err"
+  local rc=$?
+  set -e
+  return $rc
+}
+
+before=$(sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log")
+run_hook "$work/dom.xml" hv-hel-1 test migrate begin - || fail "Helsinki refused: $(cat "$work/err")"
+! run_hook "$work/dom.xml" hv-lon-1 test migrate begin - || fail "London accepted"
+grep -q 'denied by lisec' "$work/err" && grep -q 'TR103308-6.2-R11' "$work/err" || fail "London: stderr lacks the reason: $(cat "$work/err")"
+grep -q 'li-fi-1' "$work/err" && fail "the host role sees LI details: $(cat "$work/err")"
+after=$(sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log")
+[ "$after" -ge $((before + 2)) ] || fail "the hook's questions are not in the audit log"
+pass "migrate begin: Helsinki accepted, London refused (exit 1, TR103308-6.2-R11 on stderr), both recorded"
+
+LISEC_HOST_ID=lon-1 run_hook "$work/dom.xml" "" test migrate begin - && fail "London (by host id) accepted"
+grep -q 'TR103308-6.2-R11' "$work/err" || fail "by host id: $(cat "$work/err")"
+run_hook "$work/plain.xml" hv-hel-1 vm-target migrate begin - || fail "by domain name: $(cat "$work/err")"
+! run_hook "$work/plain.xml" hv-hel-1 test migrate begin - || fail "an unknown VM was accepted"
+grep -q 'HTTP 404' "$work/err" || fail "unknown VM: $(cat "$work/err")"
+pass "the host id instead of the hypervisor id, the domain name without metadata; a VM lisec does not know is refused"
+
+run_hook "$work/dom.xml" hv-hel-2 test prepare begin - || fail "starting where it is recorded refused: $(cat "$work/err")"
+! run_hook "$work/dom.xml" hv-hel-2 test migrate begin - || fail "a migration onto its own hypervisor accepted"
+grep -q 'TR103308-6.2-MOVE1' "$work/err" || fail "MOVE1: $(cat "$work/err")"
+! run_hook "$work/dom.xml" hv-lon-1 test prepare begin - || fail "prepare begin in London accepted"
+run_hook /dev/null hv-lon-1 test started begin - || fail "an operation lisec is not asked about was refused"
+run_hook /dev/null hv-lon-1 test release end - || fail "release end refused"
+pass "prepare begin: a start where the VM is recorded is accepted, London refused; other operations pass untouched"
+
+# Fail closed: no answer, a wrong answer, a missing setting, a bad id.
+LISEC_CERT=$pki/tenant-example.crt LISEC_KEY=$pki/tenant-example.key run_hook "$work/dom.xml" hv-hel-1 test migrate begin - &&
+  fail "a certificate without a deciding role was accepted"
+grep -q 'HTTP 403' "$work/err" || fail "403: $(cat "$work/err")"
+LISEC_CA=$pki/operator.crt run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "an unverified lisecd was believed"
+grep -q 'cannot be asked' "$work/err" || fail "bad CA: $(cat "$work/err")"
+LISEC_CERT= run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "no certificate configured, accepted"
+grep -q 'LISEC_CERT is not configured' "$work/err" || fail "missing setting: $(cat "$work/err")"
+run_hook "$work/dom.xml" 'hv"x' test migrate begin - && fail "a hypervisor id with a quote was accepted"
+sed 's/id="vm-target"/id="vm x"/' "$work/dom.xml" >"$work/bad.xml"
+run_hook "$work/bad.xml" hv-hel-1 test migrate begin - && fail "a VM id with a space was accepted"
+echo 'LISEC_SERVER=https://evil.example' >"$work/open.conf"
+chmod 0666 "$work/open.conf"
+LISEC_HOOK_CONF=$work/open.conf run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "a world-writable config was sourced"
+grep -q 'not writable by group or others' "$work/err" || fail "open config: $(cat "$work/err")"
+stop_lisecd
+run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "accepted while lisecd is down"
+grep -q 'cannot be asked (fail closed)' "$work/err" || fail "lisecd down: $(cat "$work/err")"
+pass "refused (fail closed) when lisecd is down, unverified or refuses the role, a setting is missing, an id is malformed or the config is writable by others"
