@@ -350,6 +350,10 @@ static void handle_events(unsigned ev, rngl_thread *self) {
   }
 }
 
+rngl_detect *rngl_test_detector(void) {
+  return atomic_load(&G.ready) == 1 ? &G.det : NULL;
+}
+
 /* ---- initialisation ------------------------------------------------------ */
 
 static void copy_opt(char *dst, size_t cap, const char *opt, const char *env) {

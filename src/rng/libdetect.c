@@ -34,9 +34,9 @@ static int64_t clock_ns(clockid_t c) {
   return ts_ns(&t);
 }
 
-int rngl_read_bootid(uint8_t out[RNG_ID_LEN]) {
+int rngl_read_bootid(const char *path, uint8_t out[RNG_ID_LEN]) {
   char s[64] = {0};
-  int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return LISEC_EIO;
   ssize_t n = read(fd, s, sizeof s - 1);
   close(fd);
@@ -95,12 +95,22 @@ static bool uevent_drain(int fd) {
   return seen;
 }
 
+/* CLOCK_REALTIME(_COARSE) and CLOCK_BOOTTIME as the detector sees them:
+ * the system's clocks plus the test skews (0 outside tests). */
+static int64_t rt_ns(rngl_detect *d, clockid_t c) {
+  return clock_ns(c) + atomic_load_explicit(&d->test_skew_rt_ns, memory_order_relaxed);
+}
+
+static int64_t boot_ns(rngl_detect *d) {
+  return clock_ns(CLOCK_BOOTTIME) + atomic_load_explicit(&d->test_skew_boot_ns, memory_order_relaxed);
+}
+
 static void baseline_clocks(rngl_detect *d) {
   int64_t mono = clock_ns(CLOCK_MONOTONIC);
-  d->gap_rt_ns = clock_ns(CLOCK_REALTIME) - mono;
-  d->gap_boot_ns = clock_ns(CLOCK_BOOTTIME) - mono;
+  d->gap_rt_ns = rt_ns(d, CLOCK_REALTIME) - mono;
+  d->gap_boot_ns = boot_ns(d) - mono;
   int64_t mc = clock_ns(CLOCK_MONOTONIC_COARSE);
-  atomic_store_explicit(&d->gap_coarse_ns, clock_ns(CLOCK_REALTIME_COARSE) - mc,
+  atomic_store_explicit(&d->gap_coarse_ns, rt_ns(d, CLOCK_REALTIME_COARSE) - mc,
                         memory_order_relaxed);
   atomic_store_explicit(&d->next_slow_ns, mc + d->interval_ns, memory_order_relaxed);
 }
@@ -126,7 +136,8 @@ int rngl_detect_init(rngl_detect *d, const char *genid_path, unsigned interval_m
   rngl_detect_rearm(d);
   if (genid_path) snprintf(d->genid_path, sizeof d->genid_path, "%s", genid_path);
   d->genid_known = rngl_read_genid(d->genid_path, d->genid);
-  if (rngl_read_bootid(d->bootid) != 0) memset(d->bootid, 0, sizeof d->bootid);
+  snprintf(d->bootid_path, sizeof d->bootid_path, "%s", RNGL_BOOTID_PATH);
+  if (rngl_read_bootid(d->bootid_path, d->bootid) != 0) memset(d->bootid, 0, sizeof d->bootid);
   d->uevent_fd = uevent_open();
   baseline_clocks(d);
   return 0;
@@ -147,7 +158,8 @@ bool rngl_detect_fast(rngl_detect *d) {
   int64_t mono = ts_ns(&m);
   if (mono >= atomic_load_explicit(&d->next_slow_ns, memory_order_relaxed)) return true;
   clock_gettime(CLOCK_REALTIME_COARSE, &r);
-  int64_t delta = ts_ns(&r) - mono - atomic_load_explicit(&d->gap_coarse_ns, memory_order_relaxed);
+  int64_t delta = ts_ns(&r) + atomic_load_explicit(&d->test_skew_rt_ns, memory_order_relaxed) -
+                  mono - atomic_load_explicit(&d->gap_coarse_ns, memory_order_relaxed);
   return delta > d->jump_ns || delta < -d->jump_ns;
 }
 
@@ -162,15 +174,25 @@ unsigned rngl_detect_slow(rngl_detect *d) {
     d->genid_known = known;
   }
   if (d->uevent_fd >= 0 && uevent_drain(d->uevent_fd)) ev |= RNGL_EV_GENID;
-  if (rngl_read_bootid(id) == 0 && memcmp(id, d->bootid, RNG_ID_LEN) != 0) {
+  if (rngl_read_bootid(d->bootid_path, id) == 0 && memcmp(id, d->bootid, RNG_ID_LEN) != 0) {
     ev |= RNGL_EV_BOOTID;
     memcpy(d->bootid, id, RNG_ID_LEN);
   }
   int64_t mono = clock_ns(CLOCK_MONOTONIC);
-  int64_t grt = clock_ns(CLOCK_REALTIME) - mono, gboot = clock_ns(CLOCK_BOOTTIME) - mono;
+  int64_t grt = rt_ns(d, CLOCK_REALTIME) - mono, gboot = boot_ns(d) - mono;
   int64_t drt = grt - d->gap_rt_ns, dboot = gboot - d->gap_boot_ns;
   if (drt > d->jump_ns || drt < -d->jump_ns || dboot > d->jump_ns || dboot < -d->jump_ns)
     ev |= RNGL_EV_CLOCK;
   baseline_clocks(d);
   return ev;
+}
+
+void rngl_detect_test_inject(rngl_detect *d, const char *bootid_path, int64_t skew_rt_ns,
+                             int64_t skew_boot_ns) {
+  if (bootid_path) {
+    snprintf(d->bootid_path, sizeof d->bootid_path, "%s", bootid_path);
+    if (rngl_read_bootid(d->bootid_path, d->bootid) != 0) memset(d->bootid, 0, sizeof d->bootid);
+  }
+  atomic_store_explicit(&d->test_skew_rt_ns, skew_rt_ns, memory_order_relaxed);
+  atomic_store_explicit(&d->test_skew_boot_ns, skew_boot_ns, memory_order_relaxed);
 }

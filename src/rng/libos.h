@@ -52,7 +52,14 @@ typedef struct rngl_detect {
   _Atomic int64_t gap_coarse_ns;  /* the same from the coarse clocks */
   _Atomic int64_t next_slow_ns;   /* coarse monotonic time of the next slow check */
   int64_t interval_ns, jump_ns;
+  char bootid_path[256];          /* RNGL_BOOTID_PATH except in tests */
+  /* Tests only (rngl_detect_test_inject): added to every reading of
+   * CLOCK_REALTIME / CLOCK_BOOTTIME, so a pause or restore can be simulated
+   * without touching the system clock. Always 0 in production. */
+  _Atomic int64_t test_skew_rt_ns, test_skew_boot_ns;
 } rngl_detect;
+
+#define RNGL_BOOTID_PATH "/proc/sys/kernel/random/boot_id"
 
 int rngl_detect_init(rngl_detect *d, const char *genid_path, unsigned interval_ms,
                      unsigned jump_ms, lisec_err *err);
@@ -67,10 +74,22 @@ bool rngl_detect_fast(rngl_detect *d);
 unsigned rngl_detect_slow(rngl_detect *d);
 /* Re-arms the wipe-on-fork page in a child (after RNGL_EV_FORK). */
 void rngl_detect_rearm(rngl_detect *d);
-/* Reads the boot id (16 bytes from the UUID in /proc). */
-int rngl_read_bootid(uint8_t out[RNG_ID_LEN]);
+/* Reads the boot id (16 bytes from the UUID text in path, normally
+ * RNGL_BOOTID_PATH). */
+int rngl_read_bootid(const char *path, uint8_t out[RNG_ID_LEN]);
+/* Tests only: reads the boot id from bootid_path from now on (the file's
+ * current id becomes the baseline; NULL keeps the path) and adds the skews
+ * to the real-time and boot-time clocks (a jump of the gap to
+ * CLOCK_MONOTONIC, as after a pause or restore). Production never calls it. */
+void rngl_detect_test_inject(rngl_detect *d, const char *bootid_path, int64_t skew_rt_ns,
+                             int64_t skew_boot_ns);
 /* Hashes the generation-id file; false when it cannot be read. */
 bool rngl_read_genid(const char *path, uint8_t out[RNG_ID_LEN]);
+
+/* Tests only: the library's detector, so a test can inject a boot-id change
+ * or a clock jump into it (not exported from liblisec-rng.so). NULL before
+ * the library is initialised. */
+rngl_detect *rngl_test_detector(void);
 
 /* ---- the seed protocol client (libext.c) -------------------------------- */
 

@@ -1,0 +1,233 @@
+/* The boot-id and clock-jump detectors of liblisec-rng (TR 103 308 §5.12,
+ * the reset vulnerability): a changed boot id and a jump of CLOCK_REALTIME
+ * or CLOCK_BOOTTIME against CLOCK_MONOTONIC (a pause, suspend or snapshot
+ * restore) are each seen once, a change below the threshold is not, and
+ * after either event key generation fails closed until a fresh external
+ * seed has arrived, which then carries the new boot id. The boot id comes
+ * from a file the test writes and the clocks get a test skew
+ * (rngl_detect_test_inject), so the system clock is never touched; expected
+ * boot-id bytes are parsed here from the UUID text, not by the code under
+ * test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lisec/rng.h"
+#include "rng/libos.h"
+
+#define SEC 1000000000LL
+
+static char bootid_file[64];
+
+static void write_bootid(const char *uuid) {
+  FILE *f = fopen(bootid_file, "w");
+  assert_non_null(f);
+  fprintf(f, "%s\n", uuid);
+  fclose(f);
+}
+
+/* The 16 bytes of a UUID's text, parsed independently of rngl_read_bootid. */
+static void uuid_bytes(const char *uuid, uint8_t out[16]) {
+  size_t n = 0;
+  for (const char *p = uuid; *p && n < 16; p++) {
+    if (*p == '-') continue;
+    unsigned v;
+    assert_int_equal(sscanf(p, "%2x", &v), 1);
+    out[n++] = (uint8_t)v;
+    p++;
+  }
+  assert_int_equal(n, 16);
+}
+
+static int setup_file(void **state) {
+  (void)state;
+  snprintf(bootid_file, sizeof bootid_file, "/tmp/lisec-bootid-XXXXXX");
+  int fd = mkstemp(bootid_file);
+  if (fd < 0) return -1;
+  close(fd);
+  return 0;
+}
+
+static int teardown_file(void **state) {
+  (void)state;
+  unlink(bootid_file);
+  return 0;
+}
+
+/* ---- the detector alone ------------------------------------------------ */
+
+static void detector_bootid(void **state) {
+  (void)state;
+  rngl_detect d;
+  lisec_err err = {0};
+  assert_int_equal(rngl_detect_init(&d, NULL, 1, 1000, &err), 0);
+  /* The real boot id was read at init from /proc. */
+  uint8_t proc[16];
+  assert_int_equal(rngl_read_bootid(RNGL_BOOTID_PATH, proc), 0);
+  assert_memory_equal(d.bootid, proc, 16);
+
+  const char *a = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", *b = "00112233-4455-6677-8899-aabbccddeeff";
+  uint8_t ab[16], bb[16];
+  uuid_bytes(a, ab);
+  uuid_bytes(b, bb);
+  write_bootid(a);
+  rngl_detect_test_inject(&d, bootid_file, 0, 0);
+  assert_memory_equal(d.bootid, ab, 16);
+  assert_int_equal(rngl_detect_slow(&d) & RNGL_EV_BOOTID, 0); /* the baseline: no change */
+
+  write_bootid(b);
+  assert_int_equal(rngl_detect_slow(&d), RNGL_EV_BOOTID);
+  assert_memory_equal(d.bootid, bb, 16);
+  assert_int_equal(rngl_detect_slow(&d), 0); /* seen once */
+
+  /* A file that does not hold a boot id is not a new boot. */
+  write_bootid("not-a-uuid");
+  assert_int_equal(rngl_detect_slow(&d), 0);
+  assert_memory_equal(d.bootid, bb, 16);
+  write_bootid(a);
+  assert_int_equal(rngl_detect_slow(&d), RNGL_EV_BOOTID);
+  rngl_detect_free(&d);
+}
+
+static void detector_clock(void **state) {
+  (void)state;
+  rngl_detect d;
+  lisec_err err = {0};
+  assert_int_equal(rngl_detect_init(&d, NULL, 1000, 1000, &err), 0);
+  assert_false(rngl_detect_fast(&d));
+  assert_int_equal(rngl_detect_slow(&d), 0);
+
+  /* Real time 5 s ahead of the monotonic clock: the per-call check sees it
+   * without waiting for its interval, the full check names it. */
+  rngl_detect_test_inject(&d, NULL, 5 * SEC, 0);
+  assert_true(rngl_detect_fast(&d));
+  assert_int_equal(rngl_detect_slow(&d), RNGL_EV_CLOCK);
+  assert_false(rngl_detect_fast(&d)); /* re-baselined: seen once */
+  assert_int_equal(rngl_detect_slow(&d), 0);
+
+  /* Below the 1000 ms threshold: an NTP slew, not a restore. */
+  rngl_detect_test_inject(&d, NULL, 5 * SEC + SEC / 2, 0);
+  assert_false(rngl_detect_fast(&d));
+  assert_int_equal(rngl_detect_slow(&d), 0);
+
+  /* Backwards counts too (a restore to an older snapshot's time). */
+  rngl_detect_test_inject(&d, NULL, 2 * SEC, 0);
+  assert_true(rngl_detect_fast(&d));
+  assert_int_equal(rngl_detect_slow(&d), RNGL_EV_CLOCK);
+
+  /* CLOCK_BOOTTIME ahead of CLOCK_MONOTONIC: the VM was suspended. The
+   * per-call check reads only the coarse real-time clock, so the full
+   * check (every interval) is the one that sees it. */
+  rngl_detect_test_inject(&d, NULL, 2 * SEC, 3 * SEC);
+  assert_int_equal(rngl_detect_slow(&d), RNGL_EV_CLOCK);
+  assert_int_equal(rngl_detect_slow(&d), 0);
+  rngl_detect_free(&d);
+}
+
+/* ---- through the library ----------------------------------------------- */
+
+/* lisec_rng_check() runs the per-call check, which runs the full one once
+ * its interval (1 ms here) has passed on the coarse monotonic clock (a few
+ * ms resolution): wait that long before asking about a file change. */
+static int check_after_interval(void) {
+  usleep(30000);
+  return lisec_rng_check();
+}
+
+static struct {
+  bool fail;
+  unsigned calls;
+  uint8_t bootid[16];
+} ext;
+
+static int seed_cb(void *ctx, const uint8_t nonce[32], const uint8_t genid[16],
+                   const uint8_t bootid[16], uint64_t counter, uint8_t *seed, size_t seed_len,
+                   char *why, size_t why_len) {
+  (void)ctx, (void)nonce, (void)genid, (void)counter;
+  ext.calls++;
+  memcpy(ext.bootid, bootid, 16);
+  if (ext.fail) {
+    snprintf(why, why_len, "test: the entropy service is unreachable");
+    return LISEC_RNG_EIO;
+  }
+  /* Any bytes do for the test: only the freshness rule is under test. */
+  for (size_t i = 0; i < seed_len; i++) seed[i] = (uint8_t)(i * 7 + ext.calls);
+  return 0;
+}
+
+static void library_fails_closed(void **state) {
+  (void)state;
+  lisec_rng_options o = {.source = seed_cb, .check_interval_ms = 1, .clock_jump_ms = 1000};
+  assert_int_equal(lisec_rng_init(&o), LISEC_RNG_OK);
+  uint8_t key[32];
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_OK);
+  rngl_detect *det = rngl_test_detector();
+  assert_non_null(det);
+
+  const char *a = "a0a1a2a3-b0b1-c0c1-d0d1-e0e1e2e3e4e5", *b = "5e5e5e5e-4d4d-3c3c-2b2b-1a1a1a1a1a1a";
+  uint8_t bb[16];
+  uuid_bytes(b, bb);
+  write_bootid(a);
+  rngl_detect_test_inject(det, bootid_file, 0, 0);
+  assert_int_equal(check_after_interval(), 0);
+
+  /* A new boot id while the entropy service cannot be reached. */
+  ext.fail = true;
+  write_bootid(b);
+  unsigned before = ext.calls;
+  assert_int_equal(check_after_interval(), 1);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_bootid, 1);
+  assert_string_equal(st.last_event, "boot-id");
+  assert_int_equal(st.external_fresh, 0);
+  assert_true(ext.calls > before); /* it asked for a seed at once */
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_int_equal(lisec_rng_bytes(key, sizeof key), LISEC_RNG_OK); /* ordinary use: hedged */
+
+  /* The service is back: the seed request carries the new boot id. */
+  ext.fail = false;
+  assert_int_equal(lisec_rng_reseed(), LISEC_RNG_OK);
+  assert_memory_equal(ext.bootid, bb, 16);
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_OK);
+
+  /* A clock jump (a snapshot restored 5 s later) while unreachable. */
+  ext.fail = true;
+  rngl_detect_test_inject(det, NULL, 5 * SEC, 0);
+  assert_int_equal(check_after_interval(), 1);
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_clock, 1);
+  assert_string_equal(st.last_event, "clock-jump");
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_int_equal(check_after_interval(), 0); /* seen once */
+  ext.fail = false;
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_OK); /* fetches itself */
+
+  /* A suspend (boot time ahead of monotonic), and a change below the
+   * threshold that is no event. */
+  rngl_detect_test_inject(det, NULL, 5 * SEC, 2 * SEC);
+  assert_int_equal(check_after_interval(), 1);
+  rngl_detect_test_inject(det, NULL, 5 * SEC + SEC / 4, 2 * SEC);
+  assert_int_equal(check_after_interval(), 0);
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_clock, 2);
+  assert_int_equal(st.events_bootid, 1);
+  assert_int_equal(st.events_fork + st.events_genid, 0);
+  lisec_rng_shutdown();
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(detector_bootid),
+      cmocka_unit_test(detector_clock),
+      cmocka_unit_test(library_fails_closed),
+  };
+  return cmocka_run_group_tests(tests, setup_file, teardown_file);
+}
