@@ -89,6 +89,7 @@ call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(
 call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair-wrongkey.json)}"
 call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-2/pair "{\"statement\":$(cat pair1.json)}"
 call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+jq -e --arg k "$want" '.paired_key_sha256 == $k' <<<"$REPLY_BODY" >/dev/null || fail "paired to another key: $REPLY_BODY"
 
 # ---- the activation lock -------------------------------------------------------
 call 200 '"state":"off"' hypervisor-admin POST /v1/li/vms/vm-li-2/disable
@@ -104,7 +105,8 @@ call 403 'may not' hypervisor-admin POST /v1/li/vms/vm-li-1/disable-command "{\"
 call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd-rogue.json)}"
 call 403 'vm-li-2' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd-vm2.json)}"
 call 200 '"last_counter":5' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
-jq -e '.state == "off"' <<<"$REPLY_BODY" >/dev/null || fail "not off after the signed command"
+jq -e --arg k "$want" '.state == "off" and .key_sha256 == $k and (has("paired_key_sha256") | not)' <<<"$REPLY_BODY" >/dev/null ||
+  fail "not off, or the VM's key lost, or still paired after the signed command: $REPLY_BODY"
 call 409 'is off, not paired' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
 
 # Enabled and paired again: the old command is a replay; so after a restart.
