@@ -40,6 +40,7 @@ int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *
   curl_easy_setopt(h, CURLOPT_SSLKEY, peer->key);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 3L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->reply);
@@ -76,7 +77,9 @@ int ctl_x1_exchange(ctl_x1_client *c, const x1_request *req, x1_response *resp, 
   rc = x1_response_parse((const char *)c->reply.data, c->reply.len, resp, err);
   crypto_wipe(c->reply.data, c->reply.len);
   if (rc) return lisec_err_wrap(err, "X1 response");
-  if (strcmp(resp->h.transaction, req->h.transaction) != 0)
+  if (strcmp(resp->h.transaction, req->h.transaction) != 0) {
+    x1_response_clear(resp);
     return lisec_err_set(err, LISEC_EINVAL, "X1: the response answers another transaction");
+  }
   return 0;
 }

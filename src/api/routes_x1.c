@@ -1,0 +1,81 @@
+/* Routes of the ADMF: network elements and X1 tasks are for the LI
+ * administration only (refused attempts are recorded, sealed); an NE's
+ * ReportTaskIssue comes in as JSON carrying the X1 XML, from the certificate
+ * registered for that NE. Every route makes sure the ADMF loop runs. */
+#include <stdlib.h>
+
+#include "api/api.h"
+#include "ctl/tasks.h"
+
+static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
+  if (rc) api_error_from(resp, rc, err);
+  else resp->status = status, resp->body = out;
+  return 0;
+}
+
+/* The loop starts with the first request after lisecd starts. */
+static void ensure_loop(lisec_ctl *ctl) {
+  lisec_err err = {0};
+  if (ctl_tasks_start(ctl, &err) != 0) LOG_ERROR("X1: %s", err.msg);
+}
+
+static int ne_put(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_ne_put(ctl, a, req->body, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+static int ne_list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)req;
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_ne_list(ctl, a, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+static int ne_remove(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  int rc = ctl_x1_ne_remove(ctl, a, req->params[0], &err);
+  return reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
+}
+
+static int tasks(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)req;
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_tasks_list(ctl, a, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+static int reconcile(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)req;
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_tasks_reconcile(ctl, a, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+static int report(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  ensure_loop(ctl);
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_report(ctl, a, req->body, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+const api_route api_routes_x1[] = {
+    {"POST", "/v1/x1/nes", API_ROLE_LI_ADMIN, true, ne_put, "x1.ne.put"},
+    {"GET", "/v1/x1/nes", API_ROLE_LI_ADMIN, false, ne_list, "x1.ne.list"},
+    {"DELETE", "/v1/x1/nes/{id}", API_ROLE_LI_ADMIN, false, ne_remove, "x1.ne.remove"},
+    {"GET", "/v1/tasks", API_ROLE_LI_ADMIN, false, tasks, "x1.task.list"},
+    {"POST", "/v1/tasks/reconcile", API_ROLE_LI_ADMIN, false, reconcile, "x1.reconcile"},
+    /* the NE's own certificate: checked against the NE's report_cn */
+    {"POST", "/v1/x1/reports", API_ROLE_ANY, true, report, NULL},
+    {0},
+};

@@ -1,0 +1,926 @@
+/* The ADMF loop (see ctl/tasks.h): network elements and tasks in the store,
+ * one reconciliation at a time (a process-wide lock), X1 clients kept open
+ * between reconciliations (keep-alive), and a background thread that
+ * reconciles every NE at its own interval. The lock serialises everything
+ * that writes a task, so a task document is only ever changed by the one
+ * reconciliation that holds it. Fail closed: a model that cannot answer, an
+ * LI not in the model, a record that cannot be written, all mean no task is
+ * sent or kept. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/crypto.h"
+#include "ctl/internal.h"
+#include "ctl/model.h"
+#include "ctl/tasks.h"
+#include "ctl/x1_admf.h"
+#include "vault/vault.h"
+#include "x1/x1.h"
+
+#define NE_KIND "x1.ne"
+#define TASK_KIND "x1.task"
+#define TARGET_KIND "target"
+#define PATH_MAX_LEN 512
+#define URL_MAX_LEN 512
+#define REASON_MAX 480
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 60000
+#define LI_HOST_TTL_MS 60000
+#define MAX_CLIENTS 256
+
+/* ---- process-wide state ------------------------------------------------- */
+
+typedef struct admf_client {
+  char ne[X1_ID_MAX + 1];
+  char *config; /* the NE document the client was made from */
+  ctl_x1_client *c;
+  int64_t next_check_ms;
+} admf_client;
+
+static struct {
+  pthread_mutex_t cycle; /* one reconciliation at a time */
+  pthread_mutex_t wake_lock;
+  pthread_cond_t wake;
+  bool started, stop, woken;
+  pthread_t thread;
+  lisec_ctl *ctl; /* the thread's own context */
+  admf_client clients[MAX_CLIENTS];
+  size_t n_clients;
+  json_t *li_hosts; /* li -> {"doc": the LI in the model, "until_ms"} */
+} admf = {.cycle = PTHREAD_MUTEX_INITIALIZER,
+           .wake_lock = PTHREAD_MUTEX_INITIALIZER,
+           .wake = PTHREAD_COND_INITIALIZER};
+
+static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin"};
+
+static void wake_loop(void) {
+  pthread_mutex_lock(&admf.wake_lock);
+  admf.woken = true;
+  pthread_cond_signal(&admf.wake);
+  pthread_mutex_unlock(&admf.wake_lock);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool is_li_admin(const ctl_actor *a) { return a->role && strcmp(a->role, "li-admin") == 0; }
+
+static int need_li_admin(lisec_ctl *ctl, const ctl_actor *a, const char *action, lisec_err *err) {
+  if (is_li_admin(a)) return 0;
+  ctl_event ev = {action, "x1", "denied", "TR103308-5.2: only the LI administration", true};
+  lisec_err rerr = {0};
+  (void)ctl_record(ctl, a, &ev, NULL, &rerr);
+  return lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: X1 tasks are for the li-admin role only");
+}
+
+static bool identifier_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > X1_ID_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == ':' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+static bool uuid_ok(const char *s) {
+  if (strlen(s) != X1_UUID_LEN) return false;
+  for (int i = 0; i < X1_UUID_LEN; i++) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = s[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+static const char *jstr(const json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v ? v : "";
+}
+
+static int64_t jint(const json_t *o, const char *k) {
+  return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static void set_str(json_t *o, const char *k, const char *v) {
+  json_object_set_new(o, k, json_string(v ? v : ""));
+}
+
+static void set_int(json_t *o, const char *k, int64_t v) { json_object_set_new(o, k, json_integer(v)); }
+
+static int put_doc(lisec_ctl *ctl, const char *kind, const char *id, json_t *doc, lisec_err *err) {
+  char now[32];
+  lisec_time_format(lisec_time_now(), now);
+  set_str(doc, "updated", now);
+  char *text = lisec_json_dump_canonical(doc);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_put(ctl->store, kind, id, text, -1, NULL, err);
+  free(text);
+  return rc;
+}
+
+typedef struct collect_ctx {
+  json_t *obj;
+  bool sealed; /* documents are sealed targets: keep metadata only */
+} collect_ctx;
+
+static int collect(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  collect_ctx *c = ctx;
+  json_t *j = NULL;
+  if (c->sealed) {
+    vault_sealed s;
+    if (vault_sealed_parse(body, strlen(body), &s, NULL) != 0) return 0; /* the vault reports it */
+    j = json_pack("{s:s, s:I}", "authorisation", s.authorisation, "version", (json_int_t)s.version);
+    vault_sealed_free(&s);
+  } else if (lisec_json_parse(body, strlen(body), &j, NULL) != 0) {
+    return 0;
+  }
+  return j && json_object_set_new(c->obj, id, j) == 0 ? 0 : LISEC_ENOMEM;
+}
+
+static int load_all(lisec_ctl *ctl, const char *kind, bool sealed, json_t **out, lisec_err *err) {
+  collect_ctx c = {json_object(), sealed};
+  int rc = store_doc_list(ctl->store, kind, collect, &c, err);
+  if (rc) {
+    json_decref(c.obj);
+    return rc;
+  }
+  *out = c.obj;
+  return 0;
+}
+
+static void task_key(char *out, size_t cap, const char *target, const char *ne) {
+  /* '|' is in neither a target id (vault/) nor an NE id (X1 identifier) */
+  snprintf(out, cap, "%s|%s", target, ne);
+}
+
+static int record(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
+                  const char *outcome, const char *reason, lisec_err *err) {
+  char subject[STORE_ID_MAX + 64];
+  snprintf(subject, sizeof subject, "task %s on ne %s", target, ne);
+  ctl_event ev = {action, subject, outcome, reason, true};
+  return ctl_record(ctl, &ADMF_ACTOR, &ev, NULL, err);
+}
+
+/* ---- network elements --------------------------------------------------- */
+
+static int get_path(const json_t *body, const char *key, const char **out, lisec_err *err) {
+  int rc = lisec_json_get_str(body, key, true, PATH_MAX_LEN, out, err);
+  if (!rc && (*out)[0] != '/') rc = lisec_err_set(err, LISEC_EINVAL, "field \"%s\" must be an absolute path", key);
+  return rc;
+}
+
+int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                  lisec_err *err) {
+  int rc = need_li_admin(ctl, actor, "x1.ne.put", err);
+  if (rc) return rc;
+  const char *id, *url, *vm, *cert, *key, *ca, *admf_id = NULL, *report_cn = NULL;
+  int64_t check_ms = CTL_X1_CHECK_MS_DEFAULT;
+  if ((rc = lisec_json_get_str(body, "id", true, X1_ID_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "url", true, URL_MAX_LEN, &url, err)) ||
+      (rc = lisec_json_get_str(body, "vm", true, VAULT_ID_MAX, &vm, err)) ||
+      (rc = get_path(body, "cert", &cert, err)) || (rc = get_path(body, "key", &key, err)) ||
+      (rc = get_path(body, "ca", &ca, err)) ||
+      (rc = lisec_json_get_str(body, "admf_id", false, X1_ID_MAX, &admf_id, err)) ||
+      (rc = lisec_json_get_str(body, "report_cn", false, 255, &report_cn, err)))
+    return rc;
+  if (json_object_get(body, "check_ms") &&
+      (rc = lisec_json_get_int(body, "check_ms", true, 100, 3600 * 1000, &check_ms, err)))
+    return rc;
+  if (!identifier_ok(id)) return lisec_err_set(err, LISEC_EINVAL, "field \"id\": 1-64 of A-Z a-z 0-9 . _ : -");
+  if (admf_id && !identifier_ok(admf_id))
+    return lisec_err_set(err, LISEC_EINVAL, "field \"admf_id\": 1-64 of A-Z a-z 0-9 . _ : -");
+  if (strncmp(url, "https://", 8) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "field \"url\": X1 goes over HTTPS with mutual TLS (https://...)");
+  json_t *dids = json_array();
+  const json_t *given = json_object_get(body, "dids");
+  if (given) {
+    size_t i;
+    const json_t *d;
+    if (!json_is_array(given) || json_array_size(given) == 0 || json_array_size(given) > X1_MAX_DIDS)
+      rc = lisec_err_set(err, LISEC_EINVAL, "field \"dids\": 1 to %d delivery destination UUIDs", X1_MAX_DIDS);
+    json_array_foreach(given, i, d) {
+      if (rc) break;
+      if (!json_is_string(d) || !uuid_ok(json_string_value(d)))
+        rc = lisec_err_set(err, LISEC_EINVAL, "dids[%zu]: a lower-case UUID", i);
+      else json_array_append(dids, (json_t *)d);
+    }
+  } else {
+    char did[X1_UUID_LEN + 1];
+    if (!(rc = x1_uuid(did, err))) json_array_append_new(dids, json_string(did));
+  }
+  if (rc) {
+    json_decref(dids);
+    return rc;
+  }
+  json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "id", id, "url", url,
+                          "vm", vm, "cert", cert, "key", key, "ca", ca, "admf_id",
+                          admf_id ? admf_id : "lisec-admf", "dids", dids, "check_ms",
+                          (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id);
+  if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  char subject[X1_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "ne %s", id);
+  ctl_event ev = {"x1.ne.put", subject, "ok", NULL, true};
+  pthread_mutex_lock(&admf.cycle);
+  rc = ctl_record(ctl, actor, &ev, NULL, err);
+  if (!rc && (rc = put_doc(ctl, NE_KIND, id, doc, err))) {
+    ctl_event f = {"x1.ne.put", subject, "failed", err->msg, true};
+    lisec_err ferr = {0};
+    (void)ctl_record(ctl, actor, &f, NULL, &ferr);
+  }
+  pthread_mutex_unlock(&admf.cycle);
+  if (rc) {
+    json_decref(doc);
+    return rc;
+  }
+  *out = doc;
+  wake_loop();
+  return 0;
+}
+
+int ctl_x1_ne_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  int rc = need_li_admin(ctl, actor, "x1.ne.list", err);
+  json_t *all = NULL, *arr = json_array();
+  if (!rc) rc = load_all(ctl, NE_KIND, false, &all, err);
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  const char *k;
+  json_t *v;
+  json_object_foreach(all, k, v) json_array_append(arr, v);
+  json_decref(all);
+  *out = json_pack("{s:o}", "nes", arr);
+  return 0;
+}
+
+int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
+  int rc = need_li_admin(ctl, actor, "x1.ne.remove", err);
+  if (rc) return rc;
+  json_t *tasks = NULL;
+  pthread_mutex_lock(&admf.cycle);
+  rc = load_all(ctl, TASK_KIND, false, &tasks, err);
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) {
+    if (rc) break;
+    if (strcmp(jstr(t, "ne"), id) == 0 && strcmp(jstr(t, "state"), "deactivated") != 0)
+      rc = lisec_err_set(err, LISEC_ECONFLICT,
+                         "ne %s still carries task %s (%s): remove its targets first", id,
+                         jstr(t, "target"), jstr(t, "state"));
+  }
+  json_decref(tasks);
+  char subject[X1_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "ne %s", id);
+  ctl_event ev = {"x1.ne.remove", subject, "ok", NULL, true};
+  if (!rc) rc = ctl_record(ctl, actor, &ev, NULL, err);
+  if (!rc && (rc = store_doc_delete(ctl->store, NE_KIND, id, err))) {
+    ctl_event f = {"x1.ne.remove", subject, "failed", err->msg, true};
+    lisec_err ferr = {0};
+    (void)ctl_record(ctl, actor, &f, NULL, &ferr);
+  }
+  pthread_mutex_unlock(&admf.cycle);
+  return rc;
+}
+
+/* ---- the model: which NE carries an LI, and may it now ----------------- */
+
+/* The LI as the model holds it ({"host", "valid_from", "valid_until"}),
+ * cached for LI_HOST_TTL_MS (reading an LI is itself recorded). NULL when
+ * the model has no such LI. */
+static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
+  if (!admf.li_hosts) admf.li_hosts = json_object();
+  json_t *c = json_object_get(admf.li_hosts, li);
+  if (c && jint(c, "until_ms") > lisec_time_now_ms()) return json_object_get(c, "doc");
+  json_t *doc = NULL;
+  lisec_err err = {0};
+  if (ctl_model_get(ctl, &ADMF_ACTOR, "li", li, &doc, &err) != 0) doc = NULL;
+  json_object_set_new(admf.li_hosts, li,
+                      json_pack("{s:o?, s:I}", "doc", doc, "until_ms",
+                                (json_int_t)(lisec_time_now_ms() + (doc ? LI_HOST_TTL_MS : 1000))));
+  return json_object_get(json_object_get(admf.li_hosts, li), "doc");
+}
+
+static bool time_of(const json_t *v, int64_t *out) {
+  if (json_is_integer(v)) return *out = (int64_t)json_integer_value(v), true;
+  return json_is_string(v) && lisec_time_parse(json_string_value(v), out) == 0;
+}
+
+/* ctl_model_li_compliance answers from the model's index; when this build's
+ * ctl/model.c does not have it, the whole compliance report is read (once
+ * per reconciliation) and its violations about "li <id>" are taken. */
+int ctl_model_li_compliance(lisec_ctl *ctl, const char *li, model_verdict *out, bool *active,
+                            lisec_err *err) __attribute__((weak));
+
+/* Whether lisec may act for the LI now; *why says why not. *report caches
+ * the compliance report for the fallback. */
+static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *why, size_t cap) {
+  const json_t *doc = li_doc(ctl, li);
+  lisec_err err = {0};
+  if (!doc) {
+    snprintf(why, cap, "TR103308-5.2: LI %s is not in the trust model", li);
+    return false;
+  }
+  size_t at = 0;
+  bool active = false, allow = false;
+  if (ctl_model_li_compliance) {
+    model_verdict v = {0};
+    if (ctl_model_li_compliance(ctl, li, &v, &active, &err) != 0) {
+      snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
+      return false;
+    }
+    allow = v.allow;
+    for (size_t i = 0; i < v.n && at < cap; i++)
+      at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", v.reasons[i].requirement,
+                             v.reasons[i].sentence ? v.reasons[i].sentence : "");
+    model_verdict_free(&v);
+  } else {
+    if (!*report && ctl_model_compliance(ctl, &ADMF_ACTOR, report, &err) != 0) {
+      snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
+      return false;
+    }
+    char subject[VAULT_ID_MAX + 8];
+    snprintf(subject, sizeof subject, "li %s", li);
+    allow = true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(*report, "violations"), i, v) {
+      if (strcmp(jstr(v, "subject"), subject) != 0) continue;
+      allow = false;
+      if (at < cap)
+        at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", jstr(v, "requirement"),
+                               jstr(v, "sentence"));
+    }
+    int64_t from = 0, until = 0, now = lisec_time_now();
+    active = time_of(json_object_get(doc, "valid_from"), &from) &&
+             time_of(json_object_get(doc, "valid_until"), &until) && from <= now && now < until;
+  }
+  if (!active) snprintf(why, cap, "TR103308-6.2: LI %s is outside its validity period", li);
+  else if (!allow && at == 0) snprintf(why, cap, "LI %s is not compliant", li);
+  return active && allow;
+}
+
+/* ---- X1 ----------------------------------------------------------------- */
+
+static admf_client *client_for(const json_t *ne, lisec_err *err) {
+  const char *id = jstr(ne, "id");
+  char *config = lisec_json_dump_canonical(ne);
+  if (!config) return lisec_err_set(err, LISEC_ENOMEM, "out of memory"), NULL;
+  admf_client *c = NULL;
+  for (size_t i = 0; i < admf.n_clients; i++)
+    if (strcmp(admf.clients[i].ne, id) == 0) c = &admf.clients[i];
+  if (c && strcmp(c->config, config) == 0) {
+    free(config);
+    return c;
+  }
+  if (!c) {
+    if (admf.n_clients == MAX_CLIENTS) {
+      free(config);
+      return lisec_err_set(err, LISEC_ETOOBIG, "more than %d network elements", MAX_CLIENTS), NULL;
+    }
+    c = &admf.clients[admf.n_clients++];
+    snprintf(c->ne, sizeof c->ne, "%s", id);
+  }
+  /* a changed registration gets a fresh connection */
+  ctl_x1_client_close(c->c);
+  c->c = NULL;
+  free(c->config);
+  c->config = config;
+  c->next_check_ms = 0;
+  ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca")};
+  if (ctl_x1_client_open(&peer, &c->c, err) != 0) return NULL;
+  return c;
+}
+
+/* One exchange; *resp is the NE's answer (ok or ErrorResponse). */
+static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_response *resp,
+                    lisec_err *err) {
+  int rc = x1_header_init(&req->h, jstr(ne, "admf_id"), jstr(ne, "id"), err);
+  if (!rc) rc = ctl_x1_exchange(c->c, req, resp, err);
+  return rc;
+}
+
+/* The X1 task for a target: its identifiers opened from the vault. */
+static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, const char *xid,
+                      x1_task *t, lisec_err *err) {
+  memset(t, 0, sizeof *t);
+  if (!ctl->shared->kek)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: no key-encryption key is configured");
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, TARGET_KIND, target, &body, NULL, err);
+  if (rc) return rc;
+  vault_sealed s;
+  rc = vault_sealed_parse(body, strlen(body), &s, err);
+  free(body);
+  if (rc) return rc;
+  vault_opener op = ctl_kek_opener(ctl->shared->kek);
+  json_t *ids = NULL;
+  rc = vault_open_with(&s, &op, &ids, err);
+  vault_sealed_free(&s);
+  if (rc) return rc;
+  size_t i;
+  json_t *v;
+  json_array_foreach(ids, i, v) {
+    const char *kind = jstr(v, "kind"), *value = jstr(v, "value");
+    const char *el = x1_target_element(kind);
+    if (!el) {
+      rc = lisec_err_set(err, LISEC_EINVAL, "identifiers[%zu]: kind %s has no X1 target element", i, kind);
+      break;
+    }
+    if (t->n_targets == X1_MAX_TARGETS || strlen(value) > X1_VALUE_MAX) {
+      rc = lisec_err_set(err, LISEC_ETOOBIG, "the target does not fit one X1 task (%d identifiers of %d bytes)",
+                         X1_MAX_TARGETS, X1_VALUE_MAX);
+      break;
+    }
+    x1_target *x = &t->targets[t->n_targets++];
+    snprintf(x->element, sizeof x->element, "%s", el);
+    snprintf(x->value, sizeof x->value, "%s", value);
+  }
+  json_decref(ids);
+  snprintf(t->xid, sizeof t->xid, "%s", xid);
+  snprintf(t->delivery, sizeof t->delivery, "X2andX3");
+  json_t *dids = json_object_get(ne, "dids");
+  json_array_foreach(dids, i, v) {
+    if (t->n_dids == X1_MAX_DIDS) break;
+    snprintf(t->dids[t->n_dids++], X1_UUID_LEN + 1, "%s", json_string_value(v));
+  }
+  if (rc) crypto_wipe(t, sizeof *t);
+  return rc;
+}
+
+/* ---- one task ----------------------------------------------------------- */
+
+static int64_t backoff_ms(int64_t attempts) {
+  int64_t ms = BACKOFF_MIN_MS;
+  for (int64_t i = 1; i < attempts && ms < BACKOFF_MAX_MS; i++) ms *= 2;
+  return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
+}
+
+static void task_failed(json_t *t, const char *error) {
+  int64_t attempts = jint(t, "attempts") + 1;
+  set_int(t, "attempts", attempts);
+  set_int(t, "next_try_ms", lisec_time_now_ms() + backoff_ms(attempts));
+  set_str(t, "state", "failed");
+  set_str(t, "error", error);
+}
+
+static void task_done(json_t *t, const char *state, int64_t ne_version) {
+  set_int(t, "attempts", 0);
+  set_int(t, "next_try_ms", 0);
+  set_str(t, "state", state);
+  set_int(t, "ne_version", ne_version);
+  set_str(t, "error", "");
+}
+
+/* Sends what the task needs, if anything, and updates t. ne_version is the
+ * target version the NE is known to hold (0: none). */
+static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
+  const char *target = jstr(t, "target"), *ne_id = jstr(t, "ne"), *state = jstr(t, "state");
+  bool want_active = strcmp(jstr(t, "want"), "active") == 0;
+  int64_t ne_version = jint(t, "ne_version"), target_version = jint(t, "target_version");
+  if (jint(t, "next_try_ms") > lisec_time_now_ms()) return;
+  x1_type type;
+  const char *action;
+  if (want_active && ne_version == 0) type = X1_ACTIVATE_TASK, action = "x1.activate";
+  else if (want_active && ne_version < target_version) type = X1_MODIFY_TASK, action = "x1.modify";
+  else if (want_active) {
+    if (strcmp(state, "active") != 0) task_done(t, "active", ne_version); /* it holds the current one */
+    return;
+  } else if (strcmp(state, "deactivated") != 0) type = X1_DEACTIVATE_TASK, action = "x1.deactivate";
+  else return;
+  lisec_err err = {0};
+  if (!ne || !c) {
+    if (!want_active && !ne) task_done(t, "deactivated", 0); /* the NE is gone: nothing to tell it */
+    else task_failed(t, ne ? "no X1 connection to this NE" : "the network element is not registered");
+    return;
+  }
+  /* write-ahead: recorded before it goes out; unrecorded means unsent */
+  if (record(ctl, action, target, ne_id, "ok", jstr(t, "reason"), &err) != 0) {
+    task_failed(t, err.msg);
+    return;
+  }
+  x1_request req = {.type = type};
+  int rc = 0;
+  if (type == X1_DEACTIVATE_TASK) snprintf(req.xid, sizeof req.xid, "%s", jstr(t, "xid"));
+  else rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err);
+  x1_response resp = {0};
+  if (!rc) rc = exchange(c, ne, &req, &resp, &err);
+  crypto_wipe(&req, sizeof req); /* it held the identifiers */
+  int code = rc ? 0 : resp.ok ? -1 : resp.error_code;
+  if (!rc && !resp.ok)
+    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
+                       resp.error_description);
+  crypto_wipe(&resp, sizeof resp);
+  if (type == X1_DEACTIVATE_TASK && code == X1_ERR_UNKNOWN_XID) rc = 0; /* already gone */
+  if (rc) {
+    lisec_err ferr = {0};
+    (void)record(ctl, action, target, ne_id, "failed", err.msg, &ferr);
+    if (type == X1_ACTIVATE_TASK && code == X1_ERR_XID_EXISTS) {
+      /* it holds this XID (an answer lost on the way): ModifyTask next */
+      task_done(t, "active", 0);
+      set_str(t, "error", err.msg);
+    } else if (type == X1_MODIFY_TASK && code == X1_ERR_UNKNOWN_XID) {
+      task_done(t, "pending", 0); /* it lost the task: ActivateTask next */
+      set_str(t, "error", err.msg);
+    } else {
+      task_failed(t, err.msg);
+    }
+    return;
+  }
+  if (type == X1_DEACTIVATE_TASK) task_done(t, "deactivated", 0);
+  else task_done(t, "active", target_version);
+}
+
+/* ---- reconciling one NE against what it reports ------------------------- */
+
+static bool has_xid(const x1_response *r, const char *xid) {
+  for (size_t i = 0; i < r->n_xids; i++)
+    if (strcmp(r->xids[i], xid) == 0) return true;
+  return false;
+}
+
+/* Ping, then ListAllDetails (or GetTaskDetails per task when the NE does
+ * not list): tasks the NE lost go back to pending, XIDs it holds that lisec
+ * does not want there are deactivated. */
+static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *tasks, json_t *ne_status) {
+  const char *ne_id = jstr(ne, "id");
+  lisec_err err = {0};
+  x1_request req = {.type = X1_PING};
+  x1_response resp = {0};
+  int rc = exchange(c, ne, &req, &resp, &err);
+  json_object_set_new(ne_status, "reachable", json_boolean(rc == 0 && resp.ok));
+  set_str(ne_status, "error", rc ? err.msg : resp.ok ? "" : resp.error_description);
+  if (rc || !resp.ok) return;
+  memset(&req, 0, sizeof req);
+  req.type = X1_LIST_ALL_DETAILS;
+  x1_response list = {0};
+  bool listed = exchange(c, ne, &req, &list, &err) == 0 && list.ok;
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) {
+    if (strcmp(jstr(t, "ne"), ne_id) != 0) continue;
+    const char *xid = jstr(t, "xid"), *state = jstr(t, "state");
+    bool held;
+    if (listed) {
+      held = has_xid(&list, xid);
+    } else {
+      x1_request g = {.type = X1_GET_TASK_DETAILS};
+      x1_response gr = {0};
+      snprintf(g.xid, sizeof g.xid, "%s", xid);
+      if (exchange(c, ne, &g, &gr, &err) != 0) continue;
+      held = gr.ok;
+      crypto_wipe(&gr, sizeof gr);
+    }
+    if (strcmp(state, "active") == 0 && !held) {
+      lisec_err rerr = {0};
+      (void)record(ctl, "x1.reconcile", jstr(t, "target"), ne_id, "ok",
+                   "the NE no longer holds the task; activating it again", &rerr);
+      set_str(t, "state", "pending");
+      set_int(t, "ne_version", 0);
+      set_int(t, "next_try_ms", 0);
+    } else if (strcmp(state, "deactivated") == 0 && held) {
+      set_str(t, "state", "active"); /* the loop's step deactivates it again */
+      set_int(t, "next_try_ms", 0);
+    }
+  }
+  /* XIDs on the NE that belong to no task of lisec's */
+  for (size_t i = 0; listed && i < list.n_xids; i++) {
+    bool known = false;
+    json_object_foreach(tasks, k, t) {
+      if (strcmp(jstr(t, "xid"), list.xids[i]) == 0) known = true;
+    }
+    if (known) continue;
+    lisec_err rerr = {0};
+    if (record(ctl, "x1.deactivate", list.xids[i], ne_id, "ok",
+               "an XID this ADMF does not know: removed from the NE", &rerr) != 0)
+      continue;
+    x1_request d = {.type = X1_DEACTIVATE_TASK};
+    x1_response dr = {0};
+    snprintf(d.xid, sizeof d.xid, "%s", list.xids[i]);
+    (void)exchange(c, ne, &d, &dr, &rerr);
+  }
+  x1_response_clear(&list);
+}
+
+/* ---- one reconciliation -------------------------------------------------- */
+
+static json_t *find_ne(json_t *nes, const char *id) { return json_object_get(nes, id); }
+
+static void plan(lisec_ctl *ctl, json_t *nes, json_t *targets, json_t *tasks) {
+  json_t *decided = json_object(); /* li -> {"ok", "why"} */
+  json_t *wanted = json_object();  /* task keys the targets call for */
+  json_t *report = NULL;           /* the compliance report, when read */
+  const char *tid, *nid;
+  json_t *tgt, *ne;
+  json_object_foreach(targets, tid, tgt) {
+    const char *li = jstr(tgt, "authorisation");
+    json_t *d = json_object_get(decided, li);
+    if (!d) {
+      char why[REASON_MAX] = "";
+      bool ok = li_may_act(ctl, li, &report, why, sizeof why);
+      const char *host = json_string_value(json_object_get(li_doc(ctl, li), "host"));
+      d = json_pack("{s:b, s:s, s:s?}", "ok", ok, "why", why, "host", host);
+      json_object_set_new(decided, li, d);
+    }
+    const char *host = json_string_value(json_object_get(d, "host"));
+    json_object_foreach(nes, nid, ne) {
+      if (!host || strcmp(jstr(ne, "vm"), host) != 0) continue;
+      char key[STORE_ID_MAX];
+      task_key(key, sizeof key, tid, nid);
+      json_object_set_new(wanted, key, json_true());
+      json_t *t = json_object_get(tasks, key);
+      if (!t) {
+        char xid[X1_UUID_LEN + 1];
+        if (x1_uuid(xid, NULL) != 0) continue;
+        t = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "target", tid,
+                      "ne", nid, "authorisation", li, "xid", xid, "want", "absent", "state", "pending",
+                      "target_version", (json_int_t)0, "ne_version", (json_int_t)0, "attempts",
+                      (json_int_t)0, "next_try_ms", (json_int_t)0, "reason", "", "error", "", "issue", "");
+        json_object_set_new(tasks, key, t);
+      }
+      bool ok = json_is_true(json_object_get(d, "ok"));
+      set_str(t, "authorisation", li);
+      set_int(t, "target_version", jint(tgt, "version"));
+      if (ok && strcmp(jstr(t, "want"), "active") != 0) {
+        set_str(t, "want", "active");
+        set_str(t, "reason", "the LI is compliant and active");
+        set_int(t, "next_try_ms", 0);
+      } else if (!ok && strcmp(jstr(t, "want"), "absent") != 0) {
+        set_str(t, "want", "absent");
+        set_str(t, "reason", json_string_value(json_object_get(d, "why")));
+        set_int(t, "next_try_ms", 0);
+      } else if (!ok && strcmp(jstr(t, "state"), "pending") == 0 && jint(t, "ne_version") == 0) {
+        set_str(t, "reason", json_string_value(json_object_get(d, "why")));
+      }
+    }
+  }
+  const char *key;
+  json_t *t;
+  json_object_foreach(tasks, key, t) {
+    if (json_object_get(wanted, key) || strcmp(jstr(t, "want"), "absent") == 0) continue;
+    const char *why = !json_object_get(targets, jstr(t, "target")) ? "the target was removed"
+                      : !find_ne(nes, jstr(t, "ne"))               ? "the network element was removed"
+                          : "the network element no longer runs the LI's LI VM";
+    set_str(t, "want", "absent");
+    set_str(t, "reason", why);
+    set_int(t, "next_try_ms", 0);
+  }
+  json_decref(decided);
+  json_decref(wanted);
+  json_decref(report);
+}
+
+/* One pass over everything; with force every NE is checked now. Called with
+ * admf.cycle held. Returns the shortest wait until something is due. */
+static int64_t reconcile(lisec_ctl *ctl, bool force) {
+  json_t *nes = NULL, *targets = NULL, *tasks = NULL;
+  lisec_err err = {0};
+  int64_t wait = CTL_X1_CHECK_MS_DEFAULT;
+  if (load_all(ctl, NE_KIND, false, &nes, &err) || load_all(ctl, TARGET_KIND, true, &targets, &err) ||
+      load_all(ctl, TASK_KIND, false, &tasks, &err)) {
+    LOG_WARN("X1: cannot read the tasks: %s", err.msg);
+    json_decref(nes);
+    json_decref(targets);
+    json_decref(tasks);
+    return wait;
+  }
+  json_t *before = json_deep_copy(tasks);
+  plan(ctl, nes, targets, tasks);
+  json_t *status = json_object();
+  const char *nid;
+  json_t *ne;
+  int64_t now = lisec_time_now_ms();
+  json_object_foreach(nes, nid, ne) {
+    json_t *st = json_object();
+    json_object_set_new(status, nid, st);
+    lisec_err cerr = {0};
+    admf_client *c = client_for(ne, &cerr);
+    int64_t every = jint(ne, "check_ms") > 0 ? jint(ne, "check_ms") : CTL_X1_CHECK_MS_DEFAULT;
+    if (every < wait) wait = every;
+    if (c && (force || c->next_check_ms <= now)) {
+      check_ne(ctl, ne, c, tasks, st);
+      c->next_check_ms = now + every;
+    }
+  }
+  const char *key;
+  json_t *t;
+  json_object_foreach(tasks, key, t) {
+    json_t *n = find_ne(nes, jstr(t, "ne"));
+    lisec_err cerr = {0};
+    step(ctl, t, n, n ? client_for(n, &cerr) : NULL);
+    int64_t next = jint(t, "next_try_ms");
+    if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
+    json_t *old = json_object_get(before, key);
+    if (!old || !json_equal(old, t)) {
+      /* "updated" differs on every write: compare before stamping */
+      if (put_doc(ctl, TASK_KIND, key, t, &cerr) != 0) LOG_WARN("X1: cannot keep task %s: %s", key, cerr.msg);
+    }
+  }
+  json_decref(before);
+  json_decref(status);
+  json_decref(nes);
+  json_decref(targets);
+  json_decref(tasks);
+  return wait;
+}
+
+/* ---- the background loop ------------------------------------------------ */
+
+static void *loop(void *arg) {
+  (void)arg;
+  bool force = true;
+  for (;;) {
+    pthread_mutex_lock(&admf.cycle);
+    int64_t wait = admf.stop ? 0 : reconcile(admf.ctl, force);
+    pthread_mutex_unlock(&admf.cycle);
+    pthread_mutex_lock(&admf.wake_lock);
+    if (!admf.woken && !admf.stop) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += wait / 1000;
+      ts.tv_nsec += (wait % 1000) * 1000000;
+      if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+      pthread_cond_timedwait(&admf.wake, &admf.wake_lock, &ts);
+    }
+    force = admf.woken;
+    admf.woken = false;
+    bool stop = admf.stop;
+    pthread_mutex_unlock(&admf.wake_lock);
+    if (stop) break;
+  }
+  return NULL;
+}
+
+int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err) {
+  pthread_mutex_lock(&admf.cycle);
+  int rc = 0;
+  if (!admf.started) {
+    rc = ctl_open_worker(ctl, &admf.ctl, err);
+    if (!rc && pthread_create(&admf.thread, NULL, loop, NULL) != 0) {
+      ctl_close(admf.ctl);
+      admf.ctl = NULL;
+      rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the X1 loop");
+    }
+    if (!rc) {
+      admf.started = true;
+      LOG_INFO("X1: the ADMF loop runs");
+    }
+  }
+  pthread_mutex_unlock(&admf.cycle);
+  return rc;
+}
+
+void ctl_tasks_stop(void) {
+  pthread_mutex_lock(&admf.cycle);
+  bool started = admf.started;
+  admf.started = false;
+  pthread_mutex_unlock(&admf.cycle);
+  if (!started) return;
+  pthread_mutex_lock(&admf.wake_lock);
+  admf.stop = true;
+  pthread_cond_signal(&admf.wake);
+  pthread_mutex_unlock(&admf.wake_lock);
+  pthread_join(admf.thread, NULL);
+  pthread_mutex_lock(&admf.cycle);
+  for (size_t i = 0; i < admf.n_clients; i++) {
+    ctl_x1_client_close(admf.clients[i].c);
+    free(admf.clients[i].config);
+  }
+  admf.n_clients = 0;
+  json_decref(admf.li_hosts);
+  admf.li_hosts = NULL;
+  ctl_close(admf.ctl);
+  admf.ctl = NULL;
+  admf.stop = false;
+  pthread_mutex_unlock(&admf.cycle);
+}
+
+/* ---- listing and on-demand reconciliation ------------------------------- */
+
+static const char *const SHOWN[] = {"target", "ne", "authorisation", "xid", "want", "state",
+                                    "target_version", "ne_version", "attempts", "reason",
+                                    "error", "issue", "updated"};
+
+int ctl_tasks_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  int rc = need_li_admin(ctl, actor, "x1.task.list", err);
+  json_t *tasks = NULL;
+  if (!rc) rc = load_all(ctl, TASK_KIND, false, &tasks, err);
+  if (!rc) {
+    ctl_event ev = {"x1.task.list", "tasks", "ok", NULL, true};
+    rc = ctl_record(ctl, actor, &ev, NULL, err);
+  }
+  if (rc) {
+    json_decref(tasks);
+    return rc;
+  }
+  json_t *arr = json_array();
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < LISEC_ARRAY_LEN(SHOWN); i++) {
+      json_t *v = json_object_get(t, SHOWN[i]);
+      if (v) json_object_set(o, SHOWN[i], v);
+    }
+    json_array_append_new(arr, o);
+  }
+  json_decref(tasks);
+  *out = json_pack("{s:o}", "tasks", arr);
+  return 0;
+}
+
+int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  int rc = need_li_admin(ctl, actor, "x1.reconcile", err);
+  if (rc) return rc;
+  pthread_mutex_lock(&admf.cycle);
+  (void)reconcile(ctl, true);
+  pthread_mutex_unlock(&admf.cycle);
+  return ctl_tasks_list(ctl, actor, out, err);
+}
+
+/* ---- ReportTaskIssue ---------------------------------------------------- */
+
+int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                  lisec_err *err) {
+  const char *ne_id, *xml;
+  int rc;
+  if ((rc = lisec_json_get_str(body, "ne", true, X1_ID_MAX, &ne_id, err)) ||
+      (rc = lisec_json_get_str(body, "xml", true, X1_MESSAGE_MAX, &xml, err)))
+    return rc;
+  char *nebody = NULL;
+  json_t *ne = NULL;
+  rc = store_doc_get(ctl->store, NE_KIND, ne_id, &nebody, NULL, err);
+  if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: no network element %s", ne_id);
+  if (!rc) rc = lisec_json_parse(nebody, strlen(nebody), &ne, err);
+  free(nebody);
+  if (!rc && strcmp(actor->subject ? actor->subject : "", jstr(ne, "report_cn")) != 0)
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: certificate %s does not speak for ne %s",
+                       actor->subject ? actor->subject : "?", ne_id);
+  x1_request q;
+  x1_response r = {0};
+  bool x1_ok = false;
+  if (!rc) {
+    lisec_err xerr = {0};
+    x1_ok = x1_request_parse(xml, strlen(xml), &q, &xerr) == 0;
+    r.type = x1_ok ? q.type : X1_REPORT_TASK_ISSUE;
+    x1_header_init(&r.h, jstr(ne, "admf_id"), ne_id, NULL);
+    if (x1_ok) snprintf(r.h.transaction, sizeof r.h.transaction, "%s", q.h.transaction);
+    r.ok = false;
+    r.error_code = X1_ERR_SCHEMA;
+    snprintf(r.error_description, sizeof r.error_description, "%.200s", xerr.msg[0] ? xerr.msg : "refused");
+    if (x1_ok && q.type != X1_REPORT_TASK_ISSUE) {
+      r.error_code = X1_ERR_GENERIC;
+      snprintf(r.error_description, sizeof r.error_description, "the ADMF accepts only ReportTaskIssue");
+    } else if (x1_ok && (strcmp(q.h.ne, ne_id) != 0 || strcmp(q.h.admf, jstr(ne, "admf_id")) != 0)) {
+      r.error_code = X1_ERR_NOT_AUTHORISED;
+      snprintf(r.error_description, sizeof r.error_description, "the message names another NE or ADMF");
+    } else if (x1_ok) {
+      /* the issue is about a task: find it by XID on this NE */
+      pthread_mutex_lock(&admf.cycle);
+      json_t *tasks = NULL;
+      const char *key = NULL;
+      json_t *t = NULL, *hit = NULL;
+      const char *hit_key = NULL;
+      if (load_all(ctl, TASK_KIND, false, &tasks, err) == 0) {
+        json_object_foreach(tasks, key, t) {
+          if (strcmp(jstr(t, "ne"), ne_id) == 0 && strcmp(jstr(t, "xid"), q.xid) == 0) hit = t, hit_key = key;
+        }
+      }
+      if (!hit) {
+        r.error_code = X1_ERR_UNKNOWN_XID;
+        snprintf(r.error_description, sizeof r.error_description, "no task with this XID on this NE");
+      } else {
+        char issue[X1_VALUE_MAX + 1];
+        size_t n = 0;
+        for (const char *p = q.issue; *p && n < sizeof issue - 1; p++)
+          issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' '; /* plain text in the log */
+        issue[n] = '\0';
+        rc = record(ctl, "x1.issue", jstr(hit, "target"), ne_id, "ok", issue, err);
+        if (!rc) {
+          set_str(hit, "issue", issue);
+          set_int(hit, "next_try_ms", 0);
+          lisec_err perr = {0};
+          (void)put_doc(ctl, TASK_KIND, hit_key, hit, &perr);
+          r.ok = true;
+        }
+      }
+      json_decref(tasks);
+      pthread_mutex_unlock(&admf.cycle);
+      if (r.ok) wake_loop();
+    }
+  }
+  if (x1_ok) crypto_wipe(&q, sizeof q);
+  json_decref(ne);
+  if (rc) return rc;
+  char *resp = NULL;
+  size_t len = 0;
+  if ((rc = x1_response_build(&r, &resp, &len, err))) return rc;
+  *out = json_pack("{s:s, s:b}", "xml", resp, "accepted", r.ok);
+  free(resp);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}

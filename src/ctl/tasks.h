@@ -1,0 +1,54 @@
+/* Use cases of the ADMF (TR 103 308 §5.2 secure distribution, §4.2 X1):
+ * lisecd tasks the network elements (POIs) that must carry an LI
+ * authorisation's targets over X1 (ETSI TS 103 221-1), and only while the
+ * trust model says that authorisation is compliant and active.
+ *
+ * An NE is registered by the LI administration with the model VM it runs as
+ * ("vm"); it carries the targets of every LI authorisation whose LI VM
+ * ("host" of the LI in the model) is that VM. For each (target, NE) pair a
+ * task is kept in the store: its XID, what lisec wants (active or absent),
+ * its state on the NE (pending, active, failed, deactivated), the target
+ * version the NE holds, retries with backoff and the last reason. A loop
+ * (a background thread, and on demand) compares all of this with the
+ * targets, the model and what each NE reports (Ping, ListAllDetails,
+ * GetTaskDetails) and sends ActivateTask, ModifyTask or DeactivateTask; each
+ * send is recorded (sealed to the LI administration) before it goes out,
+ * and a failed one is recorded again as failed. */
+#ifndef LISEC_CTL_TASKS_H
+#define LISEC_CTL_TASKS_H
+
+#include "ctl/ctl.h"
+
+#define CTL_X1_CHECK_MS_DEFAULT 5000
+
+/* Registers or replaces a network element (li-admin). body: {"id", "url",
+ * "vm", "cert", "key", "ca", "admf_id"?, "dids"?, "check_ms"?,
+ * "report_cn"?}; cert/key are the ADMF's client certificate and key
+ * toward this NE, ca the CA its server certificate must chain to. */
+int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                  lisec_err *err);
+int ctl_x1_ne_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* ECONFLICT while a task on it is not deactivated. */
+int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err);
+
+/* {"tasks": [{"target","ne","authorisation","xid","want","state",
+ * "target_version","ne_version","attempts","reason","error","issue",
+ * "updated"}]}: metadata only, never identifiers. */
+int ctl_tasks_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* Runs one reconciliation now (in the caller's thread), then lists. */
+int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+
+/* An NE's ReportTaskIssue, relayed as {"ne", "xml"}: the actor's
+ * certificate subject must be the NE's report_cn, the X1 message must
+ * validate and name this ADMF and NE. *out: {"xml": the X1 response}. */
+int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                  lisec_err *err);
+
+/* The background loop: started once per process from a context whose
+ * shared state outlives it (idempotent; the routes call it, so the loop
+ * runs from the first X1 or task request after a start), stopped by
+ * ctl_tasks_stop. */
+int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err);
+void ctl_tasks_stop(void);
+
+#endif

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# lisecd as the X1 ADMF end to end, with a real lisec-ne over mutual TLS, the
+# KEK in a real SoftHSM2 token and LI records sealed to an LI administration
+# key made with openssl. The trust model is loaded through lisecd's model
+# API (/v1/model/..., [model] allow_declared_trust for the host's trust).
+# A target added reaches lisec-ne (ActivateTask) and its update and removal
+# follow (ModifyTask, DeactivateTask); an NE whose host loses trust gets a
+# DeactivateTask and the audit log says why; lisec-ne and lisecd restarts
+# keep the tasks and their states; an ADMF certificate of another CA is
+# refused by the NE and the task shows failed; an NE not running the LI's
+# VM gets nothing; other roles get 403; ReportTaskIssue only from the NE.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+make_pki "$work/rogue"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null
+lisec pki issue "$work/rogue" admf operator lisec-admf >/dev/null
+lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+openssl genpkey -algorithm X25519 -out "$work/li-admin.x25519" 2>/dev/null
+openssl pkey -in "$work/li-admin.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li-admin.pub"
+
+ne_port=$(free_port)
+start_ne() {
+  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" \
+    --key "$pki/server.key" --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf \
+    --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
+  ne_pid=$!
+  for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
+}
+stop_ne() { kill "$ne_pid" 2>/dev/null; wait "$ne_pid" 2>/dev/null || true; }
+start_ne
+cleanup_hooks+=("stop_ne")
+
+lisecd_up() {
+  start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+    "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
+    "[model]" "allow_declared_trust = true"
+}
+lisecd_up
+
+api() { # ROLE METHOD PATH [BODY] -> body, then the status on the last line
+  local role=$1 method=$2 path=$3
+  if [ $# -ge 4 ]; then as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$4" "$LISECD_URL$path"
+  else as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"; fi
+}
+ok() { # expected-status ROLE METHOD PATH [BODY]
+  local want=$1
+  shift
+  local out
+  out=$(api "$@")
+  [ "${out##*$'\n'}" = "$want" ] || fail "$2 $3 -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}"
+}
+model() { ok "$1" "$2" POST "/v1/model/$3" "$4" >/dev/null; }
+
+# The trust model: an LI in FI whose LI VM vm-li runs on trusted host hel-1 in FI.
+loc='"location":{"country":"FI","source":"administrative"}'
+model 201 operator jurisdiction '{"id":"fi","codes":["FI"]}'
+model 201 operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+model 201 operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
+model 201 operator hypervisor '{"id":"hv-1","host":"hel-1"}'
+model 201 operator vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model 201 operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
+model 201 operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model 201 operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+model 201 operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
+model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
+model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+
+# Network elements: poi-1 runs as vm-li (carries li-1); poi-other as another VM.
+NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\"}"
+ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
+ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-other\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-target\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\"}" >/dev/null
+
+for role in operator hypervisor-admin mano auditor tenant-example; do
+  [ "$(as "$role" -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/tasks")" = 403 ] || fail "$role listed tasks"
+  [ "$(as "$role" -o /dev/null -w '%{http_code}' -d "$NE" "$LISECD_URL/v1/x1/nes")" = 403 ] || fail "$role registered an NE"
+done
+pass "only li-admin lists tasks and registers network elements (others 403)"
+
+task_state() { # TARGET NE -> state
+  ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys
+for t in json.load(sys.stdin)['tasks']:
+    if t['target']=='$1' and t['ne']=='$2': print(t['state']); break
+else: print('none')"
+}
+wait_state() { # TARGET NE STATE
+  for _ in $(seq 60); do
+    [ "$(task_state "$1" "$2")" = "$3" ] && return 0
+    ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+    sleep 0.2
+  done
+  ok 200 li-admin GET /v1/tasks >&2
+  fail "task $1 on $2 never became $3"
+}
+ne_tasks() { python3 -c "import json;print(' '.join(sorted(v['value'] for t in json.load(open('$work/ne-tasks.json'))['tasks'] for v in t['targets'])))" 2>/dev/null; }
+
+T1='{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"},{"kind":"e164","value":"358401234567"}]}'
+ok 201 li-admin POST /v1/targets "$T1" >/dev/null
+wait_state t-1 poi-1 active
+[ "$(ne_tasks)" = "244051234567890 358401234567" ] || fail "lisec-ne holds: $(ne_tasks)"
+grep -q 'activate' "$work/ne.log" || fail "lisec-ne logged no activation"
+[ "$(task_state t-1 poi-other)" = none ] || fail "an NE not running the LI's VM got a task"
+pass "a target added reaches lisec-ne (ActivateTask), only on the NE that runs the LI's LI VM"
+
+ok 200 li-admin PUT /v1/targets/t-1 '{"version":1,"identifiers":[{"kind":"imsi","value":"244051234567891"}]}' >/dev/null
+for _ in $(seq 50); do [ "$(ne_tasks)" = "244051234567891" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.2; done
+[ "$(ne_tasks)" = "244051234567891" ] || fail "the update did not reach lisec-ne: $(ne_tasks)"
+pass "a target update reaches lisec-ne (ModifyTask)"
+
+# lisec-ne restart keeps its tasks (its state file), and the ADMF sees them.
+stop_ne
+start_ne
+[ "$(ne_tasks)" = "244051234567891" ] || fail "lisec-ne lost its tasks: $(ne_tasks)"
+grep -q '1 task(s) kept in' "$work/ne.log" || fail "lisec-ne did not load its tasks"
+ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+[ "$(task_state t-1 poi-1)" = active ] || fail "task not active after the NE restart"
+[ "$(stat -c %a "$work/ne-tasks.json")" = 600 ] || fail "the NE's task file is not 0600"
+pass "a restarted lisec-ne still holds its tasks (0600 state file); the ADMF keeps the task active"
+
+# lisecd restart keeps every task state.
+before=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print(sorted((t['target'],t['ne'],t['state'],t['xid']) for t in json.load(sys.stdin)['tasks']))")
+stop_lisecd
+lisecd_up
+after=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print(sorted((t['target'],t['ne'],t['state'],t['xid']) for t in json.load(sys.stdin)['tasks']))")
+[ "$before" = "$after" ] || fail "task states changed across a lisecd restart: $before -> $after"
+pass "a lisecd restart keeps every task and its state"
+
+# ReportTaskIssue from the NE's own certificate only.
+XID=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print([t['xid'] for t in json.load(sys.stdin)['tasks'] if t['ne']=='poi-1'][0])")
+issue_xml() {
+  python3 -c "import json,uuid;print(json.dumps({'ne':'poi-1','xml':'''<?xml version=\"1.0\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><x1RequestMessage xsi:type=\"ReportTaskIssueRequest\"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>$1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.6.1</version><x1TransactionId>%s</x1TransactionId><xId>$XID</xId><taskIssueDetails>X2 destination unreachable</taskIssueDetails></x1RequestMessage></X1Request>''' % uuid.uuid4()}))"
+}
+out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
+echo "$out" | grep -q '"accepted": *true' || fail "the NE's issue report was not accepted: $out"
+ok 200 li-admin GET /v1/tasks | grep -q 'X2 destination unreachable' || fail "the issue is not shown with the task"
+ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1)" >/dev/null
+out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-2)")
+echo "$out" | grep -q '"accepted": *false' || fail "an issue naming another NE was accepted: $out"
+out=$(ok 200 poi-1 POST /v1/x1/reports '{"ne":"poi-1","xml":"<X1Request><oops/></X1Request>"}')
+echo "$out" | grep -q 'ErrorResponse' || fail "schema-invalid XML was not refused with an X1 error: $out"
+pass "ReportTaskIssue is taken from the NE's certificate only, shown with the task; others refused"
+
+# The LI VM's host loses trust: the task is deactivated and the audit log says why.
+ok 200 operator PUT /v1/model/host/hel-1 "{\"id\":\"hel-1\",\"trust\":\"untrusted\",\"protection\":\"li\",$loc}" >/dev/null
+wait_state t-1 poi-1 deactivated
+[ -z "$(ne_tasks)" ] || fail "lisec-ne still holds $(ne_tasks)"
+reason=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print([t['reason'] for t in json.load(sys.stdin)['tasks'] if t['ne']=='poi-1'][0])")
+echo "$reason" | grep -qi 'hel-1\|trust' || fail "the task's reason does not say why: $reason"
+lisec audit open --help >/dev/null 2>&1 || true
+cnt=$(sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log")
+[ "$cnt" -gt 0 ] || fail "no audit entries"
+# the LI entries are sealed: the reason is not in the database in clear, and
+# the LI administration's key opens it (lisec audit open, when present).
+sqlite3 "$work/lisec.db" .dump | grep -q 'destination unreachable' && fail "an LI audit entry is in clear"
+if lisec audit 2>&1 | grep -q 'open'; then
+  lisec audit open --help 2>&1 | head -1 >/dev/null
+fi
+pass "the LI VM's host untrusted: DeactivateTask sent, the NE holds nothing, the task says why: ${reason:0:80}"
+
+ok 200 operator PUT /v1/model/host/hel-1 "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}" >/dev/null
+wait_state t-1 poi-1 active
+pass "trust restored: the task is activated again"
+
+ok 200 li-admin DELETE /v1/targets/t-1 >/dev/null
+wait_state t-1 poi-1 deactivated
+[ -z "$(ne_tasks)" ] || fail "lisec-ne still holds $(ne_tasks) after the removal"
+pass "a target removed is deactivated on lisec-ne (DeactivateTask)"
+
+# An ADMF certificate of another CA: the NE refuses it in TLS; the task fails and retries.
+ok 200 li-admin POST /v1/x1/nes "${NE//$pki\/admf/$work/rogue/admf}" >/dev/null
+ok 201 li-admin POST /v1/targets '{"id":"t-2","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.77"}]}' >/dev/null
+wait_state t-2 poi-1 failed
+ok 200 li-admin GET /v1/tasks | grep -q 'unreachable\|SSL\|TLS\|certificate' || fail "the failure does not say why"
+[ -z "$(ne_tasks)" ] || fail "lisec-ne took a task from a rogue ADMF certificate"
+ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
+wait_state t-2 poi-1 active
+pass "an ADMF certificate the NE does not trust is refused (task failed, retried with backoff); with the right one it is delivered"
+
+for v in 244051234567890 244051234567891 358401234567 192.0.2.77; do
+  { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; } | grep -q "$v" && fail "the database holds '$v' in clear"
+done
+pass "the database holds no identifier in clear"
