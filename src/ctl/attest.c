@@ -48,6 +48,7 @@ typedef struct att_host {
   bool wanted;           /* a decision asked for a fresh appraisal */
   bool offer;            /* a confirmed location certificate waits for the agent */
   int64_t last_ok;       /* seconds; newest passed appraisal, 0 = none */
+  int64_t last_ok_ms;    /* the same in ms, for freshness (0 after a restart) */
   int64_t last_attempt;  /* seconds; newest appraisal of any outcome */
   uint64_t appraisals;   /* count, so waiters see a new one */
 } att_host;
@@ -846,14 +847,19 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                         e.log, e.log_len, e.loc, e.loc_len};
   if ((rc = attest_verify(&actx, &ev, v, err))) goto done;
   if (nrc) add_reason(v, "%s", ne.msg);
+  /* TPM2_Clear sets resetCount back to 0, which would let an old location
+   * certificate match again: a decrease voids the location until asset
+   * management confirms it (which sets the new baseline). */
   int64_t max_reset = doc_int(doc, "max_reset_count");
-  if (v->quote_parsed && v->signature_ok && (int64_t)v->quote.reset_count < max_reset)
+  bool decreased = v->quote_parsed && v->signature_ok && (int64_t)v->quote.reset_count < max_reset;
+  if (decreased)
     add_reason(v,
-               "TR103308-5.1: TPM resetCount %u is lower than %lld seen before: the TPM was "
-               "cleared, or the evidence is old",
+               "TR103308-6.2-R10: TPM resetCount %u is lower than %lld seen before: the TPM was "
+               "cleared, so its location binding is void until asset management confirms it "
+               "again",
                v->quote.reset_count, (long long)max_reset);
   bool trusted = boot_trusted(v) && !nrc;
-  bool loc_ok = trusted && v->location_ok;
+  bool loc_ok = trusted && v->location_ok && !decreased;
   if (!st->location_ca && v->nwarnings < 4)
     snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
              "no asset-management CA ([attest] location_ca): the location is not proven");
@@ -928,7 +934,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->trusted = trusted;
   h->last_passed = trusted;
   h->last_attempt = now;
-  if (trusted) h->last_ok = now;
+  if (trusted) h->last_ok = now, h->last_ok_ms = now_ms;
   h->wanted = false;
   if (delivered) h->offer = false;
   h->appraisals++;
@@ -1087,6 +1093,9 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
     goto done;
   }
   json_object_set_new(doc, "location_offer", json_string(s_cert));
+  /* A human check of the chassis at this resetCount is the new baseline
+   * (after TPM2_Clear it is lower than the highest seen). */
+  json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err fe = {0};
     (void)record(ctl, actor, "attest.confirm-location", host, "failed", err->msg, false, &fe);
@@ -1120,8 +1129,9 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "TR103308-5.1: host %s has no appraised attestation (not enrolled)", host);
   }
-  int64_t now = lisec_time_now();
-  if (h->trusted && h->last_ok && now - h->last_ok <= max_age_s && h->last_ok <= now + 5) {
+  int64_t now_ms = lisec_time_now_ms();
+  if (h->trusted && h->last_ok_ms && now_ms - h->last_ok_ms <= max_age_s * 1000 &&
+      h->last_ok_ms <= now_ms + 5000) {
     pthread_mutex_unlock(&st->mu);
     return 0;
   }

@@ -312,4 +312,23 @@ run_agent A
 wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1"'
 stop_agent
 pass "after a restart of lisecd the agent attests again: trusted"
+
+# ---- TPM2_Clear sets resetCount back to 0 (and takes the AK with it) ------
+# (a clear is followed by a reboot: firmware asks for physical presence)
+tpm2_clear >/dev/null 2>&1 || fail "tpm2_clear"
+[ "$(tpm_reset_count)" = 0 ] || fail "tpm2_clear did not reset resetCount"
+tpm_power_cycle
+tpm_extend fw-A.txt
+expect 2 'loading the AK' agent A quote --nonce "$(openssl rand -hex 32)" --out x
+rm -f state-A/ak.pub state-A/ak.priv # the operator enrols the host again
+run_agent A
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location == null and
+  (.lisec.reasons | map(test("resetCount 1 is lower than")) | any)'
+pass "TPM2_Clear: re-enrolled, boot trusted, but the resetCount decrease voids the location"
+issue_location am "$hostA" 1 loc3.cms
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" \
+  --location loc3.cms >/dev/null || fail "confirm-location after clear"
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1" and (.lisec.reasons == [])'
+stop_agent
+pass "asset management's confirmation at resetCount 1 is the new baseline: location back"
 echo "attest_api: all passed"
