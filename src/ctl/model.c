@@ -880,6 +880,15 @@ static void k8s_fail(json_t *failed, const char *node, const char *fmt, ...) {
   json_object_set_new(failed, node, json_string(msg));
 }
 
+/* A node the model cannot name is filtered out, never passed (fail closed). */
+static void k8s_unknown(json_t *failed, const char *node, int rc, const lisec_err *e) {
+  if (rc == LISEC_ENOTFOUND)
+    k8s_fail(failed, node, "lisec: node %s is not a hypervisor, or a host with one hypervisor, in "
+             "lisec's trust model: filtered out (fail closed)", node);
+  else
+    k8s_fail(failed, node, "lisec: node %.200s filtered out (fail closed): %s", node, e->msg);
+}
+
 /* One node for the annotated VM vm: allowed when moving (or keeping) it
  * there is allowed; MOVE1 alone (it is recorded there already) is no
  * objection to scheduling it there. Lock not held. */
@@ -892,8 +901,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   int rc = check_id(node, &e) ? LISEC_EINVAL : resolve(st, node, "node", li_vm, &t, &e);
   pthread_mutex_unlock(&st->mu);
   if (rc) {
-    k8s_fail(failed, node, "lisec: node %s is not a hypervisor or single-hypervisor host in the "
-             "trust model (fail closed): %s", node, e.msg);
+    k8s_unknown(failed, node, rc, &e);
     return false;
   }
   bool refreshed = false;
@@ -972,9 +980,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
       pthread_mutex_lock(&st->mu);
       ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
       pthread_mutex_unlock(&st->mu);
-      if (!ok)
-        k8s_fail(failed, node, "lisec: node %s is not a hypervisor or single-hypervisor host in "
-                 "the trust model (fail closed): %s", node, e.msg);
+      if (!ok) k8s_unknown(failed, node, e.code, &e);
     }
     if (ok) json_array_append(kept, (json_t *)(use_names ? n : json_array_get(json_object_get(json_object_get(args, "Nodes"), "items"), i)));
   }
