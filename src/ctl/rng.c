@@ -9,7 +9,11 @@
  * is stored last: a report whose acknowledgement was lost is resent by the
  * daemon and recognised here, so it is not counted twice; a crash between
  * the records and that store write can record a report twice (at least
- * once, never lost). */
+ * once, never lost). Reports are handled one at a time (a process-wide
+ * lock): a daemon that timed out resends while lisecd may still be working
+ * on the first copy, and the duplicate check must see the first one's end.
+ * Reports are rare (one per daemon per interval), so the lock costs nothing. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,8 @@
 #define FINDING_KIND "rng.finding"
 /* Reporter subjects name store documents together with a source name. */
 #define REPORTER_MAX 200
+
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void fmt_time(int64_t t, char *out, size_t cap) {
   time_t tt = (time_t)t;
@@ -170,11 +176,27 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
   return 0;
 }
 
+static int report_locked(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         json_t **out, lisec_err *err);
+
 int ctl_rng_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                    lisec_err *err) {
-  if (!actor->subject || !*actor->subject || strlen(actor->subject) > REPORTER_MAX)
+  /* The subject names the reporter's store documents ("<subject>|<kind>:<name>"):
+   * bounded, printable, and without the separator. */
+  const char *sub = actor->subject;
+  bool ok = sub && *sub && strlen(sub) <= REPORTER_MAX && !strchr(sub, '|');
+  for (const char *p = sub; ok && *p; p++) ok = (unsigned char)*p >= 0x20 && *p != 0x7f;
+  if (!ok)
     return lisec_err_set(err, LISEC_EINVAL, "rng report: the reporter's certificate subject must be "
-                                            "1..%d characters", REPORTER_MAX);
+                                            "1..%d printable characters without '|'", REPORTER_MAX);
+  pthread_mutex_lock(&report_lock);
+  int rc = report_locked(ctl, actor, body, out, err);
+  pthread_mutex_unlock(&report_lock);
+  return rc;
+}
+
+static int report_locked(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         json_t **out, lisec_err *err) {
   rng_report r;
   int rc = rng_report_parse(body, &r, err);
   if (rc) {
