@@ -159,12 +159,17 @@ static void task_key(char *out, size_t cap, const char *target, const char *ne) 
   snprintf(out, cap, "%s|%s", target, ne);
 }
 
-static int record(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
-                  const char *outcome, const char *reason, lisec_err *err) {
+static int record_at(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
+                     const char *outcome, const char *reason, uint64_t *index, lisec_err *err) {
   char subject[STORE_ID_MAX + 64];
   snprintf(subject, sizeof subject, "task %s on ne %s", target, ne);
   ctl_event ev = {action, subject, outcome, reason, true};
-  return ctl_record(ctl, &ADMF_ACTOR, &ev, NULL, err);
+  return ctl_record(ctl, &ADMF_ACTOR, &ev, index, err);
+}
+
+static int record(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
+                  const char *outcome, const char *reason, lisec_err *err) {
+  return record_at(ctl, action, target, ne, outcome, reason, NULL, err);
 }
 
 /* ---- network elements --------------------------------------------------- */
@@ -900,9 +905,14 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
         for (const char *p = q.issue; *p && n < sizeof issue - 1; p++)
           issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' '; /* plain text in the log */
         issue[n] = '\0';
-        rc = record(ctl, "x1.issue", jstr(hit, "target"), ne_id, "ok", issue, err);
+        /* the NE's text goes to the sealed log only: the store keeps where */
+        uint64_t at = 0;
+        rc = record_at(ctl, "x1.issue", jstr(hit, "target"), ne_id, "ok", issue, &at, err);
         if (!rc) {
-          set_str(hit, "issue", issue);
+          char where[96], now[32];
+          lisec_time_format(lisec_time_now(), now);
+          snprintf(where, sizeof where, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
+          set_str(hit, "issue", where);
           set_int(hit, "next_try_ms", 0);
           lisec_err perr = {0};
           (void)put_doc(ctl, TASK_KIND, hit_key, hit, &perr);
