@@ -115,6 +115,20 @@ print(sum(1 for x in e if not x["sealed"] and all(w in base64.b64decode(x["data"
 PY
 }
 
+# --- configuration refused at start --------------------------------------------
+bad_conf() {
+  printf '%s\n' "[server]" "listen = 127.0.0.1:$(free_port)" "[tls]" "cert = $pki/server.crt" \
+    "key = $pki/server.key" "client_ca = $pki/ca.crt" "[clients]" "allowed = vnf-a" "$@" >"$work/bad.conf"
+  if "$entropyd" -c "$work/bad.conf" >"$work/bad.log" 2>&1; then fail "entropyd started with: $*"; fi
+}
+bad_conf "[report]" "url = http://127.0.0.1:1" "cert = $pki/entropyd-1.crt" "key = $pki/entropyd-1.key" "ca = $pki/ca.crt"
+grep -q "must be https" "$work/bad.log" || fail "plain-http report url: $(cat "$work/bad.log")"
+bad_conf "[report]" "url = $LISECD_URL"
+grep -q "cert, key and ca are required" "$work/bad.log" || fail "report without a client certificate: $(cat "$work/bad.log")"
+bad_conf "li = vnf-z"
+grep -q "which allowed does not list" "$work/bad.log" || fail "[clients] li naming a stranger: $(cat "$work/bad.log")"
+pass "entropyd refuses a plain-http report url, a report without its own certificate, an unknown LI client"
+
 # --- a daemon with a stuck source beside two healthy ones ----------------------
 start_entropyd one entropyd-1 \
   "[entropy]" "min_sources = 2" "reseed_ms = 50" \
@@ -165,7 +179,23 @@ assert sealed, "no sealed record for the LI VNF"
 for x in sealed:
     assert b"vnf-li" not in base64.b64decode(x["data"])
 PY
-pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed"
+# The LI administration opens the sealed record with its key: vnf-li's counts.
+li_issued=$(metric "$one_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-li"}')
+lisec audit read --li-key "$work/li.key" --db "$work/lisec.db" >"$work/li-read.txt" 2>&1 || true
+# (The seeds may fall in more than one report period: sum the records.)
+python3 - "$work/li-read.txt" "$li_issued" <<'PY' ||
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+seeds = bytes_ = 0
+for i, l in enumerate(lines):
+    if "rng.issuance  vnf vnf-li  -> ok  [LI, opened]" in l:
+        m = re.search(r"reason: TR103308-5.15: (\d+) seeds, (\d+) bytes from ", lines[i + 1])
+        seeds += int(m.group(1)); bytes_ += int(m.group(2))
+n = int(sys.argv[2])
+assert n > 0 and seeds == n and bytes_ == 48 * n, (seeds, bytes_, n)
+PY
+  { cat "$work/li-read.txt" >&2; fail "the sealed records do not open to vnf-li's $li_issued seeds"; }
+pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed, opened by the LI key"
 
 # --- reports missed while lisecd is down are resent and recorded once ---------
 stop_lisecd
