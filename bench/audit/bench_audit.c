@@ -270,6 +270,118 @@ static int cmd_pipeline(int argc, char **argv) {
   return 0;
 }
 
+/* ---- the two side by side, interleaved ----------------------------------- */
+
+/* One plain SQLite transaction of B rows, then one batch of B records
+ * through lisec, in turn, each timed on its own: on a shared machine whose
+ * fsync latency swings tenfold from one second to the next, only
+ * alternating transaction by transaction gives both sides the same disk.
+ * With --appender (B = 1) lisec's side is the real appender, one
+ * ctl_auditlog_append per record; otherwise it is the appender's work per
+ * batch (as `pipeline`). Both files live in the same directory. */
+static int cmd_pair(int argc, char **argv) {
+  const char *dir = opt(argc, argv, "--dir", "/tmp");
+  int batch = atoi(opt(argc, argv, "--batch", "1"));
+  double seconds = atof(opt(argc, argv, "--seconds", "3"));
+  bool real = flag(argc, argv, "--appender");
+  if (batch < 1 || batch > 4096 || (real && batch != 1)) return 2;
+  char plain_path[600], url[600];
+  snprintf(plain_path, sizeof plain_path, "%s/pair-plain-%d.db", dir, batch);
+  snprintf(url, sizeof url, "sqlite:%s/pair-lisec-%d.db", dir, batch);
+  remove_db(plain_path);
+  remove_db(url + 7);
+
+  /* the peer: the same table as the log's (columns, primary key), WAL,
+   * synchronous=FULL, one transaction per batch, rows of the same size */
+  sqlite3 *db = NULL;
+  if (sqlite3_open(plain_path, &db) != SQLITE_OK) return 2;
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE log (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+               " sealed INTEGER NOT NULL, data BLOB NOT NULL, leaf_hash BLOB NOT NULL);",
+               NULL, NULL, NULL);
+  sqlite3_stmt *ins = NULL;
+  if (sqlite3_prepare_v2(db, "INSERT INTO log VALUES (?1, ?2, 0, ?3, ?4)", -1, &ins, NULL)) return 2;
+
+  lisec_err err = {0};
+  lisec_store *s = NULL;
+  if (store_open(url, &s, &err)) die("store", &err);
+  ctl_auditlog *log = NULL;
+  audit_tree *t = NULL;
+  if (real) {
+    ctl_auditlog_config c = config(url, dir, NULL);
+    if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
+    store_close(s);
+    s = NULL;
+  } else {
+    audit_tree_new(4, &t, &err);
+  }
+  store_log_entry *e = calloc((size_t)batch, sizeof *e);
+  uint8_t **bufs = calloc((size_t)batch, sizeof *bufs);
+  uint64_t idx = 0, pidx = 0;
+  double t_plain = 0, t_lisec = 0, start = now_s();
+  while (now_s() - start < seconds) {
+    /* plain: the peer stores the same bytes, encoded beforehand (encoding
+     * is lisec's work, not SQLite's) */
+    char subject[64];
+    for (int i = 0; i < batch; i++) {
+      audit_record r = sample(pidx + (uint64_t)i, subject, sizeof subject);
+      r.seq = pidx + (uint64_t)i;
+      r.time_ms = 1700000000000;
+      if (audit_entry_encode(&r, &bufs[i], &e[i].len, &err)) die("encode", &err);
+    }
+    uint8_t hash[32] = {1};
+    double a = now_s();
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return 2;
+    for (int i = 0; i < batch; i++, pidx++) {
+      sqlite3_bind_int64(ins, 1, (sqlite3_int64)pidx);
+      sqlite3_bind_int64(ins, 2, 1700000000000);
+      sqlite3_bind_blob(ins, 3, bufs[i], (int)e[i].len, SQLITE_STATIC);
+      sqlite3_bind_blob(ins, 4, hash, 32, SQLITE_STATIC);
+      if (sqlite3_step(ins) != SQLITE_DONE) return 2;
+      sqlite3_reset(ins);
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) return 2;
+    t_plain += now_s() - a;
+    for (int i = 0; i < batch; i++) free(bufs[i]);
+    /* lisec */
+    a = now_s();
+    if (real) {
+      audit_record r = sample(idx, subject, sizeof subject);
+      if (ctl_auditlog_append(log, &r, false, NULL, &err)) die("append", &err);
+      idx++;
+    } else {
+      for (int i = 0; i < batch; i++) {
+        audit_record r = sample(idx + (uint64_t)i, subject, sizeof subject);
+        r.seq = idx + (uint64_t)i;
+        r.time_ms = 1700000000000;
+        size_t len = 0;
+        if (audit_entry_encode(&r, &bufs[i], &len, &err)) die("encode", &err);
+        e[i] = (store_log_entry){.index = r.seq, .time_ms = r.time_ms, .data = bufs[i], .len = len};
+        audit_hash_leaf(bufs[i], len, e[i].leaf_hash);
+      }
+      if (store_log_append(s, e, (size_t)batch, &err)) die("append", &err);
+      for (int i = 0; i < batch; i++) {
+        audit_tree_append(t, e[i].leaf_hash, &err);
+        free(bufs[i]);
+      }
+      idx += (uint64_t)batch;
+    }
+    t_lisec += now_s() - a;
+  }
+  printf("pair_plain_per_s %.0f\npair_lisec_per_s %.0f\npair_overhead %.2f\n", (double)pidx / t_plain,
+         (double)idx / t_lisec, ((double)pidx / t_plain) / ((double)idx / t_lisec));
+  if (log) ctl_auditlog_close(log);
+  audit_tree_free(t);
+  free(e);
+  free(bufs);
+  if (s) store_close(s);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return 0;
+}
+
 /* ---- a big log, and proofs at its size ---------------------------------- */
 
 static int cmd_build(int argc, char **argv) {
@@ -392,9 +504,10 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "append") == 0) return cmd_append(argc, argv);
   if (strcmp(argv[1], "plain") == 0) return cmd_plain(argc, argv);
   if (strcmp(argv[1], "pipeline") == 0) return cmd_pipeline(argc, argv);
+  if (strcmp(argv[1], "pair") == 0) return cmd_pair(argc, argv);
   if (strcmp(argv[1], "build") == 0) return cmd_build(argc, argv);
   if (strcmp(argv[1], "proofs") == 0) return cmd_proofs(argc, argv);
   if (strcmp(argv[1], "verify-mem") == 0) return cmd_verify_mem(argc, argv);
-  fprintf(stderr, "usage: bench_audit append|plain|build|proofs|verify-mem ...\n");
+  fprintf(stderr, "usage: bench_audit append|plain|pipeline|pair|build|proofs|verify-mem ...\n");
   return 2;
 }
