@@ -60,7 +60,7 @@ static void print_list(const json_t *reply) {
 static void print_show(const json_t *reply) {
   print_host(json_object_get(reply, "lisec"));
   const json_t *sub = json_object_get(json_object_get(reply, "submods"), "lisec-host");
-  if (sub) printf("  EAR status: %s\n", cli_str(sub, "ear.status"));
+  if (sub) printf("  EAR status of the last appraisal: %s\n", cli_str(sub, "ear.status"));
 }
 
 static void print_confirm(const json_t *reply) {
