@@ -183,7 +183,25 @@ ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
 wait_state t-2 poi-1 active
 pass "an ADMF certificate the NE does not trust is refused (task failed, retried with backoff); with the right one it is delivered"
 
-for v in 244051234567890 244051234567891 358401234567 192.0.2.77; do
+# The CLI: lisec target add|get|list|update|remove and lisec task list.
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+printf 'imsi=244051234567892\n# a comment\nemail=x@example.org\n' >"$work/ids.txt"
+cli li-admin target add t-3 --authorisation li-1 --ids "$work/ids.txt" >/dev/null || fail "lisec target add"
+cli li-admin target list | grep -q '^t-3 .*li-1 .*v1' || fail "lisec target list"
+cli li-admin target list | grep -q '244051234567892' && fail "lisec target list shows identifiers"
+cli li-admin target get t-3 | grep -q 'imsi .*244051234567892' || fail "lisec target get"
+cli li-admin target update t-3 --version 1 --id imsi=244051234567893 | grep -q 'v2' || fail "lisec target update"
+rc=0; cli operator target get t-3 >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "lisec target get as operator: exit $rc, not 1 (refused)"
+wait_state t-3 poi-1 active
+cli li-admin task list | grep -q '^t-3 .*poi-1 .*li-1 .*active .*2/2' || { cli li-admin task list; fail "lisec task list"; }
+rc=0; cli auditor task list >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "lisec task list as auditor: exit $rc, not 1 (refused)"
+cli li-admin target remove t-3 >/dev/null || fail "lisec target remove"
+wait_state t-3 poi-1 deactivated
+pass "lisec target add/get/list/update/remove and lisec task list (li-admin; others refused)"
+
+for v in 244051234567890 244051234567891 244051234567892 244051234567893 358401234567 192.0.2.77; do
   { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; } | grep -q "$v" && fail "the database holds '$v' in clear"
 done
 pass "the database holds no identifier in clear"

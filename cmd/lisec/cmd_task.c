@@ -1,0 +1,83 @@
+/* `lisec task ...`: the X1 tasks lisecd (the ADMF) keeps for each target on
+ * each network element, and the network elements themselves (role li-admin).
+ * Task listings carry metadata only, never identifiers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+const char cli_help_task[] = "X1 tasks on network elements, and the network elements (li-admin)";
+
+int cli_cmd_task(int argc, char **argv);
+
+static const char task_usage_text[] =
+    "usage: lisec task list              each task: target, NE, state (pending, active,\n"
+    "                                    failed, deactivated), versions and why\n"
+    "       lisec task reconcile         reconcile with every NE now, then list\n"
+    "       lisec task ne-list           the registered network elements\n"
+    "       lisec task ne-put FILE       register or replace an NE from a JSON file\n"
+    "                                    (docs/vault.md: id, url, vm, cert, key, ca, ...)\n"
+    "       lisec task ne-remove ID      refused while it still carries a task\n"
+    "Exit 0: done; 1: refused (reason printed); 2: usage or I/O error.";
+
+static int usage(void) { return cli_fail("%s", task_usage_text); }
+
+static void print_tasks(const json_t *r) {
+  size_t i;
+  const json_t *t;
+  printf("%-16s %-12s %-12s %-11s %-7s %s\n", "TARGET", "NE", "LI", "STATE", "VER", "WHY");
+  json_array_foreach(json_object_get(r, "tasks"), i, t) {
+    char ver[32];
+    snprintf(ver, sizeof ver, "%lld/%lld", (long long)json_integer_value(json_object_get(t, "ne_version")),
+             (long long)json_integer_value(json_object_get(t, "target_version")));
+    const char *why = *cli_str(t, "error") ? cli_str(t, "error") : cli_str(t, "reason");
+    printf("%-16s %-12s %-12s %-11s %-7s %.90s\n", cli_str(t, "target"), cli_str(t, "ne"),
+           cli_str(t, "authorisation"), cli_str(t, "state"), ver, why);
+  }
+}
+
+static void print_nes(const json_t *r) {
+  size_t i;
+  const json_t *n;
+  json_array_foreach(json_object_get(r, "nes"), i, n)
+      printf("%-16s %-12s %s (ADMF %s)\n", cli_str(n, "id"), cli_str(n, "vm"), cli_str(n, "url"),
+             cli_str(n, "admf_id"));
+}
+
+static int call(const char *method, const char *path, json_t *body, void (*human)(const json_t *)) {
+  long status = 0;
+  json_t *reply = NULL;
+  lisec_err err = {0};
+  int rc = cli_http_request(method, path, body, &status, &reply, &err);
+  if (rc) return cli_fail("task: %s", err.msg);
+  if (status / 100 != 2) rc = cli_http_error(status, reply);
+  else cli_print(reply, human);
+  json_decref(reply);
+  return rc;
+}
+
+int cli_cmd_task(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "list") == 0) return call("GET", "/v1/tasks", NULL, print_tasks);
+  if (argc == 2 && strcmp(argv[1], "reconcile") == 0)
+    return call("POST", "/v1/tasks/reconcile", NULL, print_tasks);
+  if (argc == 2 && strcmp(argv[1], "ne-list") == 0) return call("GET", "/v1/x1/nes", NULL, print_nes);
+  if (argc == 3 && strcmp(argv[1], "ne-put") == 0) {
+    json_error_t je;
+    json_t *body = json_load_file(argv[2], JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(body)) {
+      json_decref(body);
+      return cli_fail("task: %s: not a JSON object (line %d: %s)", argv[2], je.line, je.text);
+    }
+    int rc = call("POST", "/v1/x1/nes", body, NULL);
+    json_decref(body);
+    return rc;
+  }
+  if (argc == 3 && strcmp(argv[1], "ne-remove") == 0) {
+    char path[256];
+    if (strlen(argv[2]) > 64 || strchr(argv[2], '/') || strchr(argv[2], '?')) return usage();
+    snprintf(path, sizeof path, "/v1/x1/nes/%s", argv[2]);
+    return call("DELETE", path, NULL, NULL);
+  }
+  return usage();
+}
