@@ -45,6 +45,14 @@ int ed_report_configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   if ((rc = lisec_config_int(cfg, "report", "timeout_s", 10, 1, 120, &v, err))) return rc;
   d->report_timeout_s = (int)v;
   if (d->report_url[0]) {
+    /* lisecd refuses a report naming a client outside the format's
+     * alphabet; refuse such a name here, at start, rather than send reports
+     * that can never be acknowledged. */
+    for (size_t i = 0; i < d->nclients; i++)
+      if (!rng_report_name_ok(d->clients[i].name, true) || strlen(d->clients[i].name) > RNG_REPORT_NAME_MAX)
+        return lisec_err_set(err, LISEC_EINVAL,
+                             "[clients] allowed: '%s' has a character outside [A-Za-z0-9 ._:@/-], "
+                             "which reports to lisecd cannot carry", d->clients[i].name);
     if (strncmp(d->report_url, "https://", 8) != 0)
       return lisec_err_set(err, LISEC_EINVAL, "[report] url must be https:// (mutual TLS to lisecd)");
     if (!d->report_cert[0] || !d->report_key[0] || !d->report_ca[0])
@@ -85,6 +93,16 @@ void ed_report_wake(entropyd *d) {
   pthread_mutex_unlock(&d->lock);
 }
 
+/* Details are printable ASCII for lisecd's parser, at most its bound. */
+static json_t *detail_json(const char *s) {
+  char out[RNG_REPORT_DETAIL_MAX + 1];
+  size_t n = 0;
+  for (; s[n] && n < RNG_REPORT_DETAIL_MAX; n++)
+    out[n] = (s[n] >= 0x20 && s[n] <= 0x7e) ? s[n] : '?';
+  out[n] = '\0';
+  return json_string(out);
+}
+
 static const char *state_of(const ed_source *s) {
   return s->available ? rng_health_state_name(s->health.state) : "unavailable";
 }
@@ -103,7 +121,7 @@ static int build(entropyd *d, pending *pd) {
     if (!s->enabled) continue;
     json_t *o = json_pack("{s:s, s:s, s:I}", "source", s->name, "state", state_of(s), "since",
                           (json_int_t)s->since);
-    if (o && s->reason[0]) json_object_set_new(o, "detail", json_string(s->reason));
+    if (o && s->reason[0]) json_object_set_new(o, "detail", detail_json(s->reason));
     json_array_append_new(srcs, o);
   }
   for (size_t i = 0; i < d->nclients; i++) {
@@ -125,7 +143,7 @@ static int build(entropyd *d, pending *pd) {
                         "instance", instance, "seq", (json_int_t)pd->seq, "from",
                         (json_int_t)period_from, "to", (json_int_t)(now < period_from ? period_from : now),
                         "serving", serving, "sources", srcs, "issuance", iss);
-  if (r && detail[0]) json_object_set_new(r, "detail", json_string(detail));
+  if (r && detail[0]) json_object_set_new(r, "detail", detail_json(detail));
   pd->body = r ? lisec_json_dump_canonical(r) : NULL;
   json_decref(r);
   return pd->body ? 0 : -1;

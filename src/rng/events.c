@@ -49,7 +49,7 @@ static int only_keys(const json_t *obj, const char *where, const char *const *ke
 
 /* Client identities are certificate CNs: letters, digits, space and
  * . _ - : @ /; no control characters, quotes or separators. */
-static bool name_ok(const char *s, bool client) {
+bool rng_report_name_ok(const char *s, bool client) {
   if (!*s) return false;
   for (const char *p = s; *p; p++) {
     char c = *p;
@@ -103,7 +103,7 @@ static int parse_source(const json_t *o, rng_report *r, size_t i, lisec_err *err
   if (!rc && (rc = lisec_json_get_str(o, "state", true, 40, &state, err)))
     return lisec_err_wrap(err, "rng report: %s", where);
   if (rc) return rc;
-  if (!name_ok(name, false))
+  if (!rng_report_name_ok(name, false))
     return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: source name outside [a-z0-9_-]", where);
   int st = rng_src_state_parse(state);
   if (st < 0) return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: unknown state '%.40s'", where, state);
@@ -131,7 +131,7 @@ static int parse_issue(const json_t *o, rng_report *r, size_t i, lisec_err *err)
       (rc = lisec_json_get_int(o, "bytes", true, 0, COUNT_MAX, &bytes, err)) ||
       (rc = lisec_json_get_bool(o, "li", false, &c->li, err)))
     return lisec_err_wrap(err, "rng report: %s", where);
-  if (!name_ok(name, true))
+  if (!rng_report_name_ok(name, true))
     return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: client name has a character outside "
                                             "[A-Za-z0-9 ._:@/-]", where);
   /* A seed is RNG_SEED_MIN..RNG_SEED_MAX bytes: counts that cannot be

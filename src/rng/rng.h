@@ -262,6 +262,9 @@ void rng_report_free(rng_report *r);
  * "unavailable" and "disabled"); rng_src_state_parse returns -1 when unknown. */
 const char *rng_src_state_name(rng_src_state s);
 int rng_src_state_parse(const char *s);
+/* The alphabets: client names [A-Za-z0-9 ._:@/-] (no leading or trailing
+ * space), source names [a-z0-9_-]; not empty. Length is checked apart. */
+bool rng_report_name_ok(const char *s, bool client);
 /* True for the states in which the source is excluded for failing a test. */
 bool rng_src_state_failed(rng_src_state s);
 

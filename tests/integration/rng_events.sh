@@ -125,9 +125,12 @@ bad_conf "[report]" "url = http://127.0.0.1:1" "cert = $pki/entropyd-1.crt" "key
 grep -q "must be https" "$work/bad.log" || fail "plain-http report url: $(cat "$work/bad.log")"
 bad_conf "[report]" "url = $LISECD_URL"
 grep -q "cert, key and ca are required" "$work/bad.log" || fail "report without a client certificate: $(cat "$work/bad.log")"
+bad_conf "allowed = vnf-a, vnf+x" "[report]" "url = $LISECD_URL" "cert = $pki/entropyd-1.crt" \
+  "key = $pki/entropyd-1.key" "ca = $pki/ca.crt"
+grep -q "reports to lisecd cannot carry" "$work/bad.log" || fail "a client name reports cannot carry: $(cat "$work/bad.log")"
 bad_conf "li = vnf-z"
 grep -q "which allowed does not list" "$work/bad.log" || fail "[clients] li naming a stranger: $(cat "$work/bad.log")"
-pass "entropyd refuses a plain-http report url, a report without its own certificate, an unknown LI client"
+pass "entropyd refuses a plain-http report url, a report without its own certificate, a client name reports cannot carry, an unknown LI client"
 
 # --- a daemon with a stuck source beside two healthy ones ----------------------
 start_entropyd one entropyd-1 \
