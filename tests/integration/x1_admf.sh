@@ -21,6 +21,9 @@ eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 
+# Under -DLISEC_SANITIZE=ON a process reports leaks and errors on stderr at exit.
+sanitizer_clean() { ! grep -q 'Sanitizer' "$1" || { cat "$1" >&2; fail "sanitizer report in $1"; }; }
+
 ne_port=$(free_port)
 start_ne() {
   "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" \
@@ -112,6 +115,7 @@ pass "a target update reaches lisec-ne (ModifyTask)"
 
 # lisec-ne restart keeps its tasks (its state file), and the ADMF sees them.
 stop_ne
+sanitizer_clean "$work/ne.log"
 start_ne
 [ "$(ne_tasks)" = "244051234567891" ] || fail "lisec-ne lost its tasks: $(ne_tasks)"
 grep -q '1 task(s) kept in' "$work/ne.log" || fail "lisec-ne did not load its tasks"
@@ -123,6 +127,7 @@ pass "a restarted lisec-ne still holds its tasks (0600 state file); the ADMF kee
 # lisecd restart keeps every task state.
 before=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print(sorted((t['target'],t['ne'],t['state'],t['xid']) for t in json.load(sys.stdin)['tasks']))")
 stop_lisecd
+sanitizer_clean "$work/lisecd.log"
 lisecd_up
 after=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print(sorted((t['target'],t['ne'],t['state'],t['xid']) for t in json.load(sys.stdin)['tasks']))")
 [ "$before" = "$after" ] || fail "task states changed across a lisecd restart: $before -> $after"
@@ -193,7 +198,10 @@ cli li-admin target get t-3 | grep -q 'imsi .*244051234567892' || fail "lisec ta
 cli li-admin target update t-3 --version 1 --id imsi=244051234567893 | grep -q 'v2' || fail "lisec target update"
 rc=0; cli operator target get t-3 >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "lisec target get as operator: exit $rc, not 1 (refused)"
-wait_state t-3 poi-1 active
+for _ in $(seq 50); do
+  cli li-admin task list | grep -q '^t-3 .*poi-1 .*li-1 .*active .*2/2' && break
+  cli li-admin task reconcile >/dev/null; sleep 0.2
+done
 cli li-admin task list | grep -q '^t-3 .*poi-1 .*li-1 .*active .*2/2' || { cli li-admin task list; fail "lisec task list"; }
 rc=0; cli auditor task list >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "lisec task list as auditor: exit $rc, not 1 (refused)"
@@ -205,3 +213,8 @@ for v in 244051234567890 244051234567891 244051234567892 244051234567893 3584012
   { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; } | grep -q "$v" && fail "the database holds '$v' in clear"
 done
 pass "the database holds no identifier in clear"
+stop_lisecd
+stop_ne
+sanitizer_clean "$work/lisecd.log"
+sanitizer_clean "$work/ne.log"
+pass "lisecd and lisec-ne stop cleanly"
