@@ -1,7 +1,8 @@
 /* `lisec rng ...`: random bytes from liblisec-rng (bytes N, keygen N), an
- * external reseed from lisec-entropyd, the library's status, and the
+ * external reseed from lisec-entropyd, the library's status, the
  * SP 800-90B health-test state of each entropy source, either run here on
- * the local sources or read from a lisec-entropyd's /v1/health. */
+ * the local sources or read from a lisec-entropyd's /v1/health, and the
+ * findings lisecd keeps about the entropy daemons (operator, auditor). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ static int rng_usage(void) {
       "       lisec rng health [--samples N] [--url http://HOST:PORT]\n"
       "                                  SP 800-90B test state of each source (local, or\n"
       "                                  lisec-entropyd's metrics port)\n"
+      "       lisec rng findings [--open]  lisecd's findings about entropy sources and daemons\n"
+      "                                  (--server, role operator or auditor)\n"
       "The library reads LISEC_RNG_ENTROPYD, LISEC_RNG_CERT, LISEC_RNG_KEY, LISEC_RNG_CA,\n"
       "LISEC_RNG_GENID_FILE; --cert/--key/--ca and --pki/--role also apply.");
 }
@@ -238,8 +241,43 @@ static int rng_health_remote(const char *url) {
   return serving ? CLI_OK : CLI_REFUSED;
 }
 
+static void findings_human(const json_t *v) {
+  const json_t *arr = json_object_get(v, "findings");
+  size_t i;
+  const json_t *f;
+  if (!json_array_size(arr)) printf("no findings\n");
+  json_array_foreach(arr, i, f) {
+    printf("%-8s %-6s %s/%s (%s) %s\n", cli_str(f, "severity"),
+           json_is_true(json_object_get(f, "open")) ? "open" : "closed", cli_str(f, "reporter"),
+           cli_str(f, "subject"), cli_str(f, "kind"), cli_str(f, "state"));
+    printf("         %s: %s\n", cli_str(f, "requirement"), cli_str(f, "detail"));
+  }
+}
+
+static int rng_findings(bool open_only) {
+  long status = 0;
+  json_t *reply = NULL;
+  lisec_err err = {0};
+  int rc = cli_http_request("GET", open_only ? "/v1/rng/findings?open=true" : "/v1/rng/findings",
+                            NULL, &status, &reply, &err);
+  if (rc) return cli_fail("rng findings: %s", err.msg);
+  if (status != 200 || !reply) {
+    rc = cli_http_error(status, reply);
+  } else {
+    cli_print(reply, findings_human);
+    rc = CLI_OK;
+  }
+  json_decref(reply);
+  return rc;
+}
+
 int cli_cmd_rng(int argc, char **argv) {
   if (argc < 2) return rng_usage();
+  if (strcmp(argv[1], "findings") == 0) {
+    if (argc == 2) return rng_findings(false);
+    if (argc == 3 && strcmp(argv[2], "--open") == 0) return rng_findings(true);
+    return rng_usage();
+  }
   const char *sub = argv[1], *entropyd = NULL, *url = NULL;
   size_t n = 0, samples = 65536;
   bool have_n = false;

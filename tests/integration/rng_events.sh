@@ -148,10 +148,17 @@ assert f["requirement"] == "TR103308-4.2" and f["severity"] == "high", f
 assert "repetition count" in f["detail"], f
 PY
 finding_is entropyd-1 service lisec-entropyd open && fail "a serving daemon has an open service finding"
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+cli operator rng findings --open >"$work/cli-findings.txt" || fail "lisec rng findings --open"
+grep -q "^high .*open .*entropyd-1/device (source) failed_repetition_count" "$work/cli-findings.txt" ||
+  { cat "$work/cli-findings.txt" >&2; fail "lisec rng findings does not show the stuck source"; }
+rc=0
+cli host rng findings >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "lisec rng findings as host: exit $rc, want 1 (refused)"
 [ "$(findings auditor)" = 200 ] || fail "auditor cannot read the findings"
 [ "$(audit_count rng.source.excluded 'entropy source device of entropyd-1')" = 1 ] ||
   fail "the exclusion is not recorded exactly once"
-pass "stuck source: open finding at /v1/rng/findings (operator, auditor), exclusion audited once"
+pass "stuck source: open finding at /v1/rng/findings (operator, auditor, lisec rng findings; host refused), exclusion audited once"
 
 # --- issuance is counted in the audit log, LI VNFs sealed -------------------------
 for _ in 1 2 3; do reseed one vnf-a; done
