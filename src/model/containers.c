@@ -66,37 +66,29 @@ static const char tomb_key[] = "";
 
 bool strmap_get(const strmap *s, const char *key, uint32_t *out) {
   if (!s->cap) return false;
-  uint32_t mask = s->cap - 1;
-  for (uint32_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
-    const char *k = s->keys[i];
-    if (!k) return false;
-    if (k != TOMB && strcmp(k, key) == 0) {
-      if (out) *out = s->vals[i];
+  uint32_t mask = s->cap - 1, h = hash_str(key);
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    const strslot *e = &s->slots[i];
+    if (!e->key) return false;
+    if (e->hash == h && e->key != TOMB && strcmp(e->key, key) == 0) {
+      if (out) *out = e->val;
       return true;
     }
   }
 }
 
 static int strmap_rehash(strmap *s, uint32_t cap) {
-  const char **keys = calloc(cap, sizeof *keys);
-  uint32_t *vals = calloc(cap, sizeof *vals);
-  if (!keys || !vals) {
-    free(keys);
-    free(vals);
-    return LISEC_ENOMEM;
-  }
+  strslot *slots = calloc(cap, sizeof *slots);
+  if (!slots) return LISEC_ENOMEM;
   for (uint32_t j = 0; j < s->cap; j++) {
-    const char *k = s->keys[j];
-    if (!k || k == TOMB) continue;
-    uint32_t i = hash_str(k) & (cap - 1);
-    while (keys[i]) i = (i + 1) & (cap - 1);
-    keys[i] = k;
-    vals[i] = s->vals[j];
+    const strslot *e = &s->slots[j];
+    if (!e->key || e->key == TOMB) continue;
+    uint32_t i = e->hash & (cap - 1);
+    while (slots[i].key) i = (i + 1) & (cap - 1);
+    slots[i] = *e;
   }
-  free(s->keys);
-  free(s->vals);
-  s->keys = keys;
-  s->vals = vals;
+  free(s->slots);
+  s->slots = slots;
   s->cap = cap;
   s->used = s->live;
   return 0;
@@ -113,22 +105,21 @@ int strmap_put(strmap *s, const char *key, uint32_t val) {
     }
     if (strmap_rehash(s, cap)) return LISEC_ENOMEM;
   }
-  uint32_t mask = s->cap - 1, tomb = UINT32_MAX;
-  for (uint32_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
-    const char *k = s->keys[i];
-    if (!k) {
-      if (tomb != UINT32_MAX) i = tomb;
+  uint32_t mask = s->cap - 1, tomb = UINT32_MAX, h = hash_str(key);
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    strslot *e = &s->slots[i];
+    if (!e->key) {
+      if (tomb != UINT32_MAX) e = &s->slots[tomb];
       else s->used++;
-      s->keys[i] = key;
-      s->vals[i] = val;
+      *e = (strslot){.key = key, .hash = h, .val = val};
       s->live++;
       return 0;
     }
-    if (k == TOMB) {
+    if (e->key == TOMB) {
       if (tomb == UINT32_MAX) tomb = i;
-    } else if (strcmp(k, key) == 0) {
-      s->keys[i] = key;
-      s->vals[i] = val;
+    } else if (e->hash == h && strcmp(e->key, key) == 0) {
+      e->key = key;
+      e->val = val;
       return 0;
     }
   }
@@ -136,12 +127,12 @@ int strmap_put(strmap *s, const char *key, uint32_t val) {
 
 void strmap_del(strmap *s, const char *key) {
   if (!s->cap) return;
-  uint32_t mask = s->cap - 1;
-  for (uint32_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
-    const char *k = s->keys[i];
-    if (!k) return;
-    if (k != TOMB && strcmp(k, key) == 0) {
-      s->keys[i] = TOMB;
+  uint32_t mask = s->cap - 1, h = hash_str(key);
+  for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+    strslot *e = &s->slots[i];
+    if (!e->key) return;
+    if (e->hash == h && e->key != TOMB && strcmp(e->key, key) == 0) {
+      e->key = TOMB;
       s->live--;
       return;
     }
@@ -149,7 +140,6 @@ void strmap_del(strmap *s, const char *key) {
 }
 
 void strmap_free(strmap *s) {
-  free(s->keys);
-  free(s->vals);
+  free(s->slots);
   memset(s, 0, sizeof *s);
 }

@@ -186,6 +186,7 @@ static void li_link(model *m, uint32_t li, bool on) {
     }
   }
   if (on) {
+    time_narrow(m, l);
     l->active = l->from <= m->now && m->now < l->until;
     if (l->active) {
       m->vms.a[l->host].n_hosted++;

@@ -25,6 +25,8 @@ model *model_new(void) {
   GEOSContext_setNoticeMessageHandler_r(m->geos, geos_message, m);
   m->epoch = 1;
   m->cepoch = 1;
+  m->time_lo = INT64_MIN;
+  m->time_hi = INT64_MAX;
   return m;
 }
 
@@ -151,12 +153,34 @@ int li_refresh_active(model *m, uint32_t li) {
   return 1;
 }
 
+void time_narrow(model *m, const mli *l) {
+  const int64_t b[2] = {l->from, l->until};
+  for (int k = 0; k < 2; k++) {
+    if (b[k] <= m->now) {
+      if (b[k] > m->time_lo) m->time_lo = b[k];
+    } else if (b[k] < m->time_hi) {
+      m->time_hi = b[k];
+    }
+  }
+}
+
+/* lisecd sets the time before every decision; inside the quiet window that
+ * is one comparison instead of a walk over every LI. */
 int model_set_time(model *m, int64_t now, lisec_err *err) {
   (void)err;
+  if (now >= m->time_lo && now < m->time_hi) {
+    m->now = now;
+    return 0;
+  }
   m->now = now;
+  m->time_lo = INT64_MIN;
+  m->time_hi = INT64_MAX;
   scope_begin(m);
   for (uint32_t i = 0; i < m->lis.n; i++)
-    if (m->lis.a[i].alive) li_refresh_active(m, i);
+    if (m->lis.a[i].alive) {
+      li_refresh_active(m, i);
+      time_narrow(m, &m->lis.a[i]);
+    }
   scope_commit(m);
   return 0;
 }

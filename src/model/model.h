@@ -173,6 +173,7 @@ typedef struct model_verdict {
   bool allow;
   size_t n, cap;
   model_reason *reasons;
+  void *mem; /* private: the memory the reasons' strings live in */
 } model_verdict;
 
 void model_verdict_free(model_verdict *v);

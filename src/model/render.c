@@ -73,9 +73,37 @@ int model_rule_parse(const char *id, model_rule *out) {
 
 /* ---- verdicts ------------------------------------------------------------ */
 
-/* The three strings of a reason share one allocation, owned by subject. */
-int verdict_add(model_verdict *v, model_rule rule, const char *subject, const char *sentence,
-                const char *fact) {
+/* The reasons' strings live in chunks owned by the verdict (v->mem), filled
+ * one after the other and freed together: a decision with thirty reasons
+ * makes one or two allocations, not thirty. */
+typedef struct vmem {
+  struct vmem *next;
+  size_t used, cap;
+  char data[];
+} vmem;
+
+#define VMEM_CHUNK 4096
+
+static char *vmem_take(model_verdict *v, size_t n) {
+  vmem *c = v->mem;
+  if (!c || c->cap - c->used < n) {
+    size_t cap = n > VMEM_CHUNK ? n : VMEM_CHUNK;
+    vmem *k = malloc(sizeof *k + cap);
+    if (!k) return NULL;
+    k->next = c;
+    k->used = 0;
+    k->cap = cap;
+    v->mem = k;
+    c = k;
+  }
+  char *p = c->data + c->used;
+  c->used += n;
+  return p;
+}
+
+/* A reason from three strings of known lengths (without their NULs). */
+static int verdict_add_n(model_verdict *v, model_rule rule, const char *subject, size_t a,
+                         const char *sentence, size_t b, const char *fact, size_t c) {
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
     model_reason *r = realloc(v->reasons, cap * sizeof *r);
@@ -83,27 +111,38 @@ int verdict_add(model_verdict *v, model_rule rule, const char *subject, const ch
     v->reasons = r;
     v->cap = cap;
   }
+  char *block = vmem_take(v, a + b + c + 3);
+  if (!block) return LISEC_ENOMEM;
   model_reason *r = &v->reasons[v->n];
   r->rule = rule;
   r->requirement = model_rule_id(rule);
   r->clauses = model_rule_clauses(rule);
-  size_t a = strlen(subject) + 1, b = strlen(sentence) + 1, c = strlen(fact) + 1;
-  char *block = malloc(a + b + c);
-  if (!block) return LISEC_ENOMEM;
   memcpy(block, subject, a);
-  memcpy(block + a, sentence, b);
-  memcpy(block + a + b, fact, c);
+  block[a] = '\0';
+  memcpy(block + a + 1, sentence, b);
+  block[a + 1 + b] = '\0';
+  memcpy(block + a + b + 2, fact, c);
+  block[a + b + 2 + c] = '\0';
   r->subject = block;
-  r->sentence = block + a;
-  r->fact = block + a + b;
+  r->sentence = block + a + 1;
+  r->fact = block + a + b + 2;
   v->n++;
   v->allow = false;
   return 0;
 }
 
+int verdict_add(model_verdict *v, model_rule rule, const char *subject, const char *sentence,
+                const char *fact) {
+  return verdict_add_n(v, rule, subject, strlen(subject), sentence, strlen(sentence), fact,
+                       strlen(fact));
+}
+
 void model_verdict_free(model_verdict *v) {
   if (!v) return;
-  for (size_t i = 0; i < v->n; i++) free(v->reasons[i].subject);
+  for (vmem *c = v->mem, *next; c; c = next) {
+    next = c->next;
+    free(c);
+  }
   free(v->reasons);
   memset(v, 0, sizeof *v);
 }
@@ -207,23 +246,28 @@ static const char *role_noun(const model *m, const mli *l, uint32_t vm) {
   return "involved in";
 }
 
-/* Joins the strings up to NULL into buf (truncating at cap): the sentences
- * of the common decisions are only concatenation, and this keeps a
- * decision's reasons cheap to write. */
-static const char *cat(char *buf, size_t cap, ...) __attribute__((sentinel));
-static const char *cat(char *buf, size_t cap, ...) {
-  va_list ap;
-  size_t at = 0;
-  va_start(ap, cap);
-  for (const char *p; (p = va_arg(ap, const char *)) != NULL;) {
-    size_t n = strlen(p);
-    if (n > cap - 1 - at) n = cap - 1 - at;
-    memcpy(buf + at, p, n);
-    at += n;
-  }
-  va_end(ap);
-  buf[at] = '\0';
-  return buf;
+/* A sentence being written: pieces are appended with their lengths known
+ * (a literal's at compile time), truncated at the buffer's end. The common
+ * decisions' sentences are only concatenation, and this keeps writing a
+ * reason to a few copies. */
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+} sbuf;
+
+#define SBUF(buf) ((sbuf){(buf), 0, sizeof(buf)})
+
+static inline void sb_put(sbuf *b, const char *s, size_t n) {
+  if (n > b->cap - 1 - b->n) n = b->cap - 1 - b->n;
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+}
+#define LIT(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
+static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static int sb_reason(model_verdict *out, model_rule rule, const sbuf *subj, const sbuf *words,
+                     const sbuf *fact) {
+  return verdict_add_n(out, rule, subj->p, subj->n, words->p, words->n, fact->p, fact->n);
 }
 
 static int add(model_verdict *out, model_rule rule, const char *subject, const char *fact,
@@ -258,10 +302,14 @@ static void path_words(const model *m, const mviol *x, char *buf, size_t cap, ch
 
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
   char subj[MODEL_ID_MAX + 32], fact[2048], words[1024];
+  sbuf sb_subj = SBUF(subj), f = SBUF(fact), w = SBUF(words);
   const model_rule rule = (model_rule)x->rule;
   const mli *l = x->sk == SK_LI ? &m->lis.a[x->subj] : NULL;
   switch (x->sk) {
-    case SK_LI: cat(subj, sizeof subj, "li ", l->id, NULL); break;
+    case SK_LI:
+      LIT(&sb_subj, "li ");
+      STR(&sb_subj, l->id);
+      break;
     case SK_GROUP: snprintf(subj, sizeof subj, "group %s", m->groups.a[x->subj].id); break;
     case SK_CONN: snprintf(subj, sizeof subj, "connection %s", m->conns.a[x->subj].id); break;
     case SK_ATTACH: {
@@ -272,8 +320,13 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case SK_HOST: snprintf(subj, sizeof subj, "host %s", m->hosts.a[x->subj].id); break;
     case SK_DOMAIN: snprintf(subj, sizeof subj, "domain %s", m->domains.a[x->subj].name); break;
-    default: cat(subj, sizeof subj, "vm ", m->vms.a[x->subj].id, NULL); break;
+    default:
+      LIT(&sb_subj, "vm ");
+      STR(&sb_subj, m->vms.a[x->subj].id);
+      break;
   }
+  if (sb_subj.n) subj[sb_subj.n] = '\0';
+  else sb_subj.n = strlen(subj); /* written by snprintf */
 
   switch (rule) {
     case MODEL_R1:
@@ -289,11 +342,28 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
                    l->id, jur, h->id, v->id, role_words(m, l, x->e[0]));
       }
-      cat(fact, sizeof fact, "location(host ", h->id, ") = ", loc, " IN jurisdiction(li ", l->id,
-          ") = {", jur, "}: false", NULL);
-      cat(words, sizeof words, "LI ", l->id, " is issued in ", jur, "; host ", h->id,
-          " is located in ", loc, ", and runs VM ", v->id, ", ", role_words(m, l, x->e[0]), NULL);
-      return verdict_add(out, rule, subj, words, fact);
+      LIT(&f, "location(host ");
+      STR(&f, h->id);
+      LIT(&f, ") = ");
+      STR(&f, loc);
+      LIT(&f, " IN jurisdiction(li ");
+      STR(&f, l->id);
+      LIT(&f, ") = {");
+      STR(&f, jur);
+      LIT(&f, "}: false");
+      LIT(&w, "LI ");
+      STR(&w, l->id);
+      LIT(&w, " is issued in ");
+      STR(&w, jur);
+      LIT(&w, "; host ");
+      STR(&w, h->id);
+      LIT(&w, " is located in ");
+      STR(&w, loc);
+      LIT(&w, ", and runs VM ");
+      STR(&w, v->id);
+      LIT(&w, ", ");
+      STR(&w, role_words(m, l, x->e[0]));
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_R4: {
       const char *a = m->vms.a[l->monitored].id, *b = m->vms.a[l->host].id;
@@ -399,21 +469,50 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mli *y = &m->lis.a[x->e[2]];
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
-        snprintf(fact, sizeof fact, "h.executesOn.trusted: host %s: false (%s%s)", h->id,
-                 model_trust_name(h->trust), h->loc.known ? "" : ", no location");
-        return add(out, rule, subj, fact,
-                   "VM %s is %s LI %s and may move only to trusted hardware; hypervisor %s runs "
-                   "on host %s, which is not (%s%s)",
-                   v->id, role_noun(m, y, x->subj), y->id, m->hyps.a[x->e[0]].id, h->id,
-                   trust_words(h->trust), h->loc.known ? "" : "; no location");
+        LIT(&f, "h.executesOn.trusted: host ");
+        STR(&f, h->id);
+        LIT(&f, ": false (");
+        STR(&f, model_trust_name(h->trust));
+        if (!h->loc.known) LIT(&f, ", no location");
+        LIT(&f, ")");
+        LIT(&w, "VM ");
+        STR(&w, v->id);
+        LIT(&w, " is ");
+        STR(&w, role_noun(m, y, x->subj));
+        LIT(&w, " LI ");
+        STR(&w, y->id);
+        LIT(&w, " and may move only to trusted hardware; hypervisor ");
+        STR(&w, m->hyps.a[x->e[0]].id);
+        LIT(&w, " runs on host ");
+        STR(&w, h->id);
+        LIT(&w, ", which is not (");
+        STR(&w, trust_words(h->trust));
+        if (!h->loc.known) LIT(&w, "; no location");
+        LIT(&w, ")");
+        return sb_reason(out, rule, &sb_subj, &w, &f);
       }
       const char *jur = DESC(&m->jurs.a[y->jur]), *loc = WHERE(h);
-      cat(fact, sizeof fact, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ",
-          h->id, " at ", loc, " IN {", jur, "}: false", NULL);
-      cat(words, sizeof words, "LI ", y->id, " is issued in ", jur, "; host ", h->id,
-          " is located in ", loc, "; VM ", v->id, ", ", role_words(m, y, x->subj),
-          ", would run there", NULL);
-      return verdict_add(out, rule, subj, words, fact);
+      LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
+      STR(&f, h->id);
+      LIT(&f, " at ");
+      STR(&f, loc);
+      LIT(&f, " IN {");
+      STR(&f, jur);
+      LIT(&f, "}: false");
+      LIT(&w, "LI ");
+      STR(&w, y->id);
+      LIT(&w, " is issued in ");
+      STR(&w, jur);
+      LIT(&w, "; host ");
+      STR(&w, h->id);
+      LIT(&w, " is located in ");
+      STR(&w, loc);
+      LIT(&w, "; VM ");
+      STR(&w, v->id);
+      LIT(&w, ", ");
+      STR(&w, role_words(m, y, x->subj));
+      LIT(&w, ", would run there");
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_MOVE1: {
       const mvm *v = &m->vms.a[x->subj];
@@ -424,13 +523,23 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_MOVE2: {
       const mhost *h = &m->hosts.a[x->e[1]];
-      cat(fact, sizeof fact, "h.executesOn.trusted: host ", h->id, ": false (",
-          model_trust_name(h->trust), h->loc.known ? ")" : ", no location)", NULL);
-      cat(words, sizeof words, "VM ", m->vms.a[x->subj].id,
-          " may run only on trusted hardware; hypervisor ", m->hyps.a[x->e[0]].id,
-          " runs on host ", h->id, ", which is not trusted (", trust_words(h->trust),
-          h->loc.known ? ")" : "; no location)", NULL);
-      return verdict_add(out, rule, subj, words, fact);
+      LIT(&f, "h.executesOn.trusted: host ");
+      STR(&f, h->id);
+      LIT(&f, ": false (");
+      STR(&f, model_trust_name(h->trust));
+      if (h->loc.known) LIT(&f, ")");
+      else LIT(&f, ", no location)");
+      LIT(&w, "VM ");
+      STR(&w, m->vms.a[x->subj].id);
+      LIT(&w, " may run only on trusted hardware; hypervisor ");
+      STR(&w, m->hyps.a[x->e[0]].id);
+      LIT(&w, " runs on host ");
+      STR(&w, h->id);
+      LIT(&w, ", which is not trusted (");
+      STR(&w, trust_words(h->trust));
+      if (h->loc.known) LIT(&w, ")");
+      else LIT(&w, "; no location)");
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_DOMAIN: {
       const mdomain *d = &m->domains.a[x->subj];
@@ -470,12 +579,24 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
-      cat(fact, sizeof fact, "class(vm ", v->id, ") = ", model_class_name(v->cls),
-          " <= protection(host ", h->id, ") = ", model_class_name(h->protection), ": false", NULL);
-      cat(words, sizeof words, "VM ", v->id, " has sensitivity ", model_class_name(v->cls),
-          "; host ", h->id, "'s protection level admits VNFs up to ",
-          model_class_name(h->protection), NULL);
-      return verdict_add(out, rule, subj, words, fact);
+      LIT(&f, "class(vm ");
+      STR(&f, v->id);
+      LIT(&f, ") = ");
+      STR(&f, model_class_name(v->cls));
+      LIT(&f, " <= protection(host ");
+      STR(&f, h->id);
+      LIT(&f, ") = ");
+      STR(&f, model_class_name(h->protection));
+      LIT(&f, ": false");
+      LIT(&w, "VM ");
+      STR(&w, v->id);
+      LIT(&w, " has sensitivity ");
+      STR(&w, model_class_name(v->cls));
+      LIT(&w, "; host ");
+      STR(&w, h->id);
+      LIT(&w, "'s protection level admits VNFs up to ");
+      STR(&w, model_class_name(h->protection));
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     default: break;
   }
