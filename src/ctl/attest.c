@@ -914,7 +914,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   lisec_err me = {0};
   const char *model_note = "updated";
-  char model_buf[LISEC_ERR_MSG_MAX + 64];
+  char model_buf[LISEC_ERR_MSG_MAX + 128];
   int mrc = ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
                                     loc_ok ? &ml : NULL, &me);
   if (mrc) {
