@@ -17,6 +17,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/kek.h"
+#include "ctl/tasks.h"
 
 #define KEK_AAD "lisec-kek-v1"
 #define KEK_IV 12
@@ -243,6 +244,10 @@ int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err) {
 
 void ctl_kek_close(ctl_kek *k) {
   if (!k) return;
+  /* The ADMF loop reads targets through this KEK: it stops first. (Until
+   * ctl_open has an X1 hook this is the earliest point lisecd's shutdown
+   * reaches that is ours.) */
+  ctl_tasks_stop();
   if (k->p11 && k->session) {
     k->p11->C_Logout(k->session);
     k->p11->C_CloseSession(k->session);

@@ -1,5 +1,6 @@
 /* The target vault's use cases: validate, seal under the KEK, record the act
- * (sealed to the LI administration), store the sealed form only, answer. The
+ * (sealed to the LI administration), store the sealed form only, answer, and
+ * wake the ADMF (ctl/tasks.c) so the change reaches the NEs at once. The
  * record comes first, so no change is ever unrecorded; a change that fails
  * after its record is recorded as failed. Plaintext identifiers live only in memory that
  * is wiped when freed (lisecd sets jansson's allocator to wipe). */
@@ -9,6 +10,7 @@
 
 #include "ctl/internal.h"
 #include "ctl/targets.h"
+#include "ctl/tasks.h"
 
 #define TARGET_KIND "target"
 
@@ -81,6 +83,7 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
     rc = changed(ctl, actor, "target.add", id, rc, err);
   }
   if (!rc) *out = meta(&s);
+  if (!rc) ctl_tasks_kick(ctl); /* the ADMF distributes it now, not at its next round */
   vault_sealed_free(&s);
   return rc;
 }
@@ -133,6 +136,7 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   if (!(rc = record(ctl, actor, "target.update", id, "ok", NULL, err)))
     rc = changed(ctl, actor, "target.update", id, save(ctl, &s, doc_version, err), err);
   if (!rc) *out = meta(&s);
+  if (!rc) ctl_tasks_kick(ctl);
   vault_sealed_free(&s);
   return rc;
 }
@@ -142,7 +146,9 @@ int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, li
   if (rc) return rc;
   rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
-  return changed(ctl, actor, "target.remove", id, rc, err);
+  rc = changed(ctl, actor, "target.remove", id, rc, err);
+  if (!rc) ctl_tasks_kick(ctl);
+  return rc;
 }
 
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {

@@ -42,6 +42,7 @@ typedef struct admf_client {
 
 static struct {
   pthread_mutex_t cycle; /* one reconciliation at a time */
+  pthread_mutex_t start_lock; /* start and stop, never waiting on a reconciliation */
   pthread_mutex_t wake_lock;
   pthread_cond_t wake;
   bool started, stop, woken;
@@ -51,6 +52,7 @@ static struct {
   size_t n_clients;
   json_t *li_hosts; /* li -> {"doc": the LI in the model, "until_ms"} */
 } admf = {.cycle = PTHREAD_MUTEX_INITIALIZER,
+           .start_lock = PTHREAD_MUTEX_INITIALIZER,
            .wake_lock = PTHREAD_MUTEX_INITIALIZER,
            .wake = PTHREAD_COND_INITIALIZER};
 
@@ -762,7 +764,7 @@ static void *loop(void *arg) {
 }
 
 int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err) {
-  pthread_mutex_lock(&admf.cycle);
+  pthread_mutex_lock(&admf.start_lock);
   int rc = 0;
   if (!admf.started) {
     rc = ctl_open_worker(ctl, &admf.ctl, err);
@@ -776,16 +778,17 @@ int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err) {
       LOG_INFO("X1: the ADMF loop runs");
     }
   }
-  pthread_mutex_unlock(&admf.cycle);
+  pthread_mutex_unlock(&admf.start_lock);
   return rc;
 }
 
 void ctl_tasks_stop(void) {
-  pthread_mutex_lock(&admf.cycle);
+  pthread_mutex_lock(&admf.start_lock);
   bool started = admf.started;
-  admf.started = false;
-  pthread_mutex_unlock(&admf.cycle);
-  if (!started) return;
+  if (!started) {
+    pthread_mutex_unlock(&admf.start_lock);
+    return;
+  }
   pthread_mutex_lock(&admf.wake_lock);
   admf.stop = true;
   pthread_cond_signal(&admf.wake);
@@ -802,7 +805,15 @@ void ctl_tasks_stop(void) {
   ctl_close(admf.ctl);
   admf.ctl = NULL;
   admf.stop = false;
+  admf.started = false;
   pthread_mutex_unlock(&admf.cycle);
+  pthread_mutex_unlock(&admf.start_lock);
+}
+
+void ctl_tasks_kick(lisec_ctl *ctl) {
+  lisec_err err = {0};
+  if (ctl_tasks_start(ctl, &err) != 0) LOG_ERROR("X1: %s", err.msg);
+  wake_loop();
 }
 
 /* ---- listing and on-demand reconciliation ------------------------------- */

@@ -50,5 +50,7 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
  * ctl_tasks_stop. */
 int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err);
 void ctl_tasks_stop(void);
+/* A target changed: make sure the loop runs and reconcile soon. */
+void ctl_tasks_kick(lisec_ctl *ctl);
 
 #endif
