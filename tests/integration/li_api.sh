@@ -123,6 +123,20 @@ call 403 'TR103308-4.1' hypervisor-admin POST /v1/li/vms/vm-li-1/disable
 call 200 '"last_counter":6' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd6.json)}"
 pass "after a restart the state and last counter are kept: replays (5, 4) refused, 6 accepted"
 
+# The same command sent twice at once (two workers): exactly one passes.
+call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
+call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 7 --expires +600 -o cmd7.json 2>/dev/null
+racers=()
+for i in 1 2 3 4; do
+  as li-admin -o /dev/null -w '%{http_code}\n' -d "{\"command\":$(cat cmd7.json)}" \
+    "$LISECD_URL/v1/li/vms/vm-li-1/disable-command" >"race.$i" &
+  racers+=($!)
+done
+wait "${racers[@]}"
+[ "$(cat race.* | sort | tr '\n' ' ')" = "200 409 409 409 " ] || fail "concurrent replays: $(cat race.* | tr '\n' ' ')"
+pass "the same command sent four times at once: one accepted, three refused (409)"
+
 # ---- the CLI against lisecd ----------------------------------------------------
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
 cli mano li instantiate vm-li-4 >/dev/null || fail "lisec li instantiate"
