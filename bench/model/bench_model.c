@@ -418,8 +418,10 @@ static sqlite3 *load_sqlite(void) {
        "CREATE TABLE params(now INTEGER);"
        "CREATE TABLE host(id INTEGER PRIMARY KEY, trust INT, protection INT, country TEXT,"
        " sub TEXT, lat REAL, lon REAL, has_loc INT, has_coords INT);"
-       "CREATE TABLE hyp(id INTEGER PRIMARY KEY, host INT);"
-       "CREATE TABLE vm(id INTEGER PRIMARY KEY, hyp INT, cls INT, domain INT, paired INT);"
+       /* callers name VMs and hypervisors, as lisec's are named */
+       "CREATE TABLE hyp(id INTEGER PRIMARY KEY, host INT, name TEXT NOT NULL);"
+       "CREATE TABLE vm(id INTEGER PRIMARY KEY, hyp INT, cls INT, domain INT, paired INT,"
+       " name TEXT NOT NULL);"
        "CREATE TABLE storage(id INTEGER PRIMARY KEY, root INT);"
        "CREATE TABLE attach(storage INT, user INT);"
        "CREATE TABLE conn(id INTEGER PRIMARY KEY, a INT, b INT, kind INT, secure INT);"
@@ -452,11 +454,17 @@ static sqlite3 *load_sqlite(void) {
     sqlite3_reset(st);
   }
   sqlite3_finalize(st);
-  st = prep(db, "INSERT INTO hyp VALUES(?,?)");
-  for (int y = 0; y < nhyp; y++) ins(st, 2, (int64_t[]){y, hyp_host[y]});
+  st = prep(db, "INSERT INTO hyp VALUES(?,?,?)");
+  for (int y = 0; y < nhyp; y++) {
+    sqlite3_bind_text(st, 3, name("hv", y), -1, SQLITE_TRANSIENT);
+    ins(st, 2, (int64_t[]){y, hyp_host[y]});
+  }
   sqlite3_finalize(st);
-  st = prep(db, "INSERT INTO vm VALUES(?,?,?,?,?)");
-  for (int v = 0; v < NVMS; v++) ins(st, 5, (int64_t[]){v, V[v].hyp, V[v].cls, V[v].domain, V[v].paired});
+  st = prep(db, "INSERT INTO vm VALUES(?,?,?,?,?,?)");
+  for (int v = 0; v < NVMS; v++) {
+    sqlite3_bind_text(st, 6, name("vm", v), -1, SQLITE_TRANSIENT);
+    ins(st, 5, (int64_t[]){v, V[v].hyp, V[v].cls, V[v].domain, V[v].paired});
+  }
   sqlite3_finalize(st);
   st = prep(db, "INSERT INTO storage VALUES(?,?)");
   for (int s = 0; s < nst; s++) ins(st, 2, (int64_t[]){s, st_root[s]});
@@ -539,6 +547,7 @@ static sqlite3 *load_sqlite(void) {
   /* the indexes an operator would add for these queries */
   exec(db,
        "CREATE INDEX hyp_host ON hyp(host); CREATE INDEX vm_hyp ON vm(hyp);"
+       "CREATE UNIQUE INDEX vm_name ON vm(name); CREATE UNIQUE INDEX hyp_name ON hyp(name);"
        "CREATE INDEX vm_domain ON vm(domain, cls);"
        "CREATE INDEX conn_a ON conn(a); CREATE INDEX conn_b ON conn(b);"
        "CREATE INDEX grp_ab ON grp(a, b); CREATE INDEX grp_ba ON grp(b, a);"
@@ -640,9 +649,9 @@ typedef struct sql_move {
 #define ENDS_MATCH(X, Y) "((" X "=e.a AND " Y "=e.b) OR (" X "=e.b AND " Y "=e.a))"
 
 static void sql_move_prepare(sqlite3 *db, sql_move *q) {
-  q->vm = prep(db, "SELECT vm.hyp, vm.cls FROM vm WHERE vm.id=?1");
-  q->target = prep(db, "SELECT h.id, h.trust, h.has_loc, h.protection FROM hyp y JOIN host h ON"
-                       " h.id=y.host WHERE y.id=?1");
+  q->vm = prep(db, "SELECT vm.id, vm.hyp, vm.cls FROM vm WHERE vm.name=?1");
+  q->target = prep(db, "SELECT y.id, h.id, h.trust, h.has_loc, h.protection FROM hyp y JOIN host h"
+                       " ON h.id=y.host WHERE y.name=?1");
   /* every active LI that involves v, with the target outside its jurisdiction */
   q->r11 = prep(db, "SELECT x.id, x.jur FROM (SELECT id, jur FROM lia WHERE monitored=?1 UNION SELECT"
                     " id, jur FROM lia WHERE host=?1 UNION SELECT id, jur FROM lia WHERE via=?1"
@@ -680,18 +689,21 @@ static int rows(sqlite3_stmt *st) {
   return n;
 }
 
-/* Returns the number of reasons lisec's decision would give (0 = allow). */
-static int sql_move_decide(sql_move *q, int v, int hyp) {
-  sqlite3_bind_int(q->vm, 1, v);
+/* Returns the number of reasons lisec's decision would give (0 = allow).
+ * The question names the VM and the hypervisor, as lisec's does. */
+static int sql_move_decide(sql_move *q, const char *vname, const char *hname) {
+  sqlite3_bind_text(q->vm, 1, vname, -1, SQLITE_STATIC);
   if (sqlite3_step(q->vm) != SQLITE_ROW) die("vm", "missing");
-  int cur = sqlite3_column_int(q->vm, 0), cls = sqlite3_column_int(q->vm, 1);
+  int v = sqlite3_column_int(q->vm, 0), cur = sqlite3_column_int(q->vm, 1),
+      cls = sqlite3_column_int(q->vm, 2);
   sqlite3_reset(q->vm);
-  if (cur == hyp) return 1; /* MOVE1 */
-  sqlite3_bind_int(q->target, 1, hyp);
+  sqlite3_bind_text(q->target, 1, hname, -1, SQLITE_STATIC);
   if (sqlite3_step(q->target) != SQLITE_ROW) die("hyp", "missing");
-  int th = sqlite3_column_int(q->target, 0), trust = sqlite3_column_int(q->target, 1),
-      has_loc = sqlite3_column_int(q->target, 2), prot = sqlite3_column_int(q->target, 3);
+  int hyp = sqlite3_column_int(q->target, 0), th = sqlite3_column_int(q->target, 1),
+      trust = sqlite3_column_int(q->target, 2), has_loc = sqlite3_column_int(q->target, 3),
+      prot = sqlite3_column_int(q->target, 4);
   sqlite3_reset(q->target);
+  if (cur == hyp) return 1; /* MOVE1 */
   int n = 0;
   sqlite3_bind_int(q->r11, 1, v);
   sqlite3_bind_int(q->r11, 2, th);
@@ -865,8 +877,11 @@ int main(int argc, char **argv) {
   for (int r = 0; r < ROUNDS; r++) {
     for (int i = 0; i < nsqldec; i++) lr[i * ROUNDS + r] = lisec_decide(m, dv[i], dh[i], NULL);
     for (int i = 0; i < nsqldec; i++) {
+      char vname[32], hname[32];
+      snprintf(vname, sizeof vname, "vm%d", dv[i]);
+      snprintf(hname, sizeof hname, "hv%d", dh[i]);
       double a = now_s();
-      int n = sql_move_decide(&q, dv[i], dh[i]);
+      int n = sql_move_decide(&q, vname, hname);
       sr[i * ROUNDS + r] = now_s() - a;
       if (r == 0 && n != lisec_n[i]) {
         if (disagree < 5)

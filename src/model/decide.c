@@ -79,7 +79,20 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
     return decide_finish(m, out, rc, err);
   }
-  /* The LIs that bind v now: trust and location are judged against each. */
+  /* The LIs that bind v now: trust and location are judged against each.
+   * A VM hosting LIs may have dozens, scattered through memory: their
+   * records, then their jurisdictions and ids, are asked for all at once, so
+   * the cache misses overlap instead of following one another. */
+  for (uint32_t i = 0; i < x->lis.n; i++) __builtin_prefetch(&m->lis.a[x->lis.v[i]]);
+  for (uint32_t i = 0; i < x->lis.n; i++) {
+    const mli *l = &m->lis.a[x->lis.v[i]];
+    __builtin_prefetch(&m->jurs.a[l->jur]);
+    __builtin_prefetch(&m->stores.a[l->storage]);
+    __builtin_prefetch(l->id);
+  }
+  if (x->lis.n > 1)
+    for (uint32_t i = 0; i < x->lis.n; i++)
+      __builtin_prefetch(m->jurs.a[m->lis.a[x->lis.v[i]].jur].desc);
   uint32_t first_li = NONE;
   for (uint32_t i = 0; i < x->lis.n && !rc; i++) {
     const mli *l = &m->lis.a[x->lis.v[i]];
