@@ -9,7 +9,7 @@
 # hypervisor administration or the operator, never twice with the same
 # counter, also after a restart. Every refusal by role or by state is
 # recorded, sealed to the LI administration, and the records open with its
-# X25519 key (`lisec audit read --li-key`).
+# X25519 key (`lisec audit read --li-key`). On SQLite, then on PostgreSQL.
 set -euo pipefail
 build=${1:?usage: li_api.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: li_api.sh BUILD_DIR SRC_DIR}
@@ -23,6 +23,7 @@ stop_checked() {
 pki=$work/pki
 make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+
 echo 4321 >pin
 lisec audit li-keygen li-audit.secret li-audit.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
@@ -32,10 +33,21 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm2.key 2>/d
 openssl pkey -in vm2.key -pubout -out vm2.pub
 conf=("[audit]" "li_admin_key = $work/li-audit.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
   "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin")
-start_lisecd "$pki" "${conf[@]}"
 
-rows() { sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log"; }
-sealed() { sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log WHERE sealed = 1"; }
+# The store behind the audit log and the documents: SQLite, then PostgreSQL.
+db_url() { echo "${STORE_URL:-$work/lisec.db}"; }
+sql() {
+  if [ -n "${STORE_URL:-}" ]; then psql -qtA "$STORE_URL" -c "$1"; else sqlite3 "$work/lisec.db" "$1"; fi
+}
+rows() { sql "SELECT COUNT(*) FROM audit_log"; }
+sealed() { sql "SELECT COUNT(*) FROM audit_log WHERE sealed = 1"; }
+db_text() {
+  if [ -n "${STORE_URL:-}" ]; then
+    psql -qtA "$STORE_URL" -c 'SELECT * FROM documents' -c "SELECT idx, encode(data, 'escape') FROM audit_log"
+  else
+    strings "$work/lisec.db"*
+  fi
+}
 # call STATUS TEXT ROLE METHOD PATH [BODY]: status, TEXT in the reply, and
 # one more audit record, sealed.
 call() {
@@ -53,6 +65,11 @@ call() {
   pass "$status ($text): $role $method $path"
   REPLY_BODY=${out%$'\n'*}
 }
+
+run_suite() {
+rm -rf "$work/hsm"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+start_lisecd "$pki" "${conf[@]}"
 
 # ---- instantiation: a key pair per VM ----------------------------------------
 call 201 '"key_source":"token"' mano POST /v1/li/vms '{"vm":"vm-li-1"}'
@@ -155,13 +172,22 @@ pass "lisec li instantiate / enable / pair / disable / disable-command / list ag
 
 # ---- the audit log: every LI record sealed, readable by the LI administration --
 stop_checked
-lisec audit read --li-key li-audit.secret --db "$work/lisec.db" >audit.txt 2>&1 || { cat audit.txt; fail "lisec audit read"; }
+lisec audit read --li-key li-audit.secret --db "$(db_url)" >audit.txt 2>&1 || { cat audit.txt; fail "lisec audit read"; }
 for a in li.instantiate li.enable li.pair li.disable li.disable-command; do
   grep -q "$a" audit.txt || fail "no $a record in the audit log"
 done
 grep 'li.disable' audit.txt | grep -q 'hypervisor-admin' || fail "the hypervisor administrator's attempt is not there"
 grep -q 'replay' audit.txt || fail "the replayed command is not there"
-[ "$(sqlite3 "$work/lisec.db" "SELECT COUNT(*) FROM audit_log WHERE sealed = 0")" = 0 ] ||
+[ "$(sql "SELECT COUNT(*) FROM audit_log WHERE sealed = 0")" = 0 ] ||
   fail "an LI record was written unsealed"
-if strings "$work/lisec.db"* | grep -q 'li.disable-command'; then fail "an LI action is readable in the database"; fi
+if db_text | grep -q 'li.disable-command'; then fail "an LI action is readable in the database"; fi
 pass "$(grep -c 'li\.' audit.txt) LI records, all sealed; the LI administration's key opens them"
+}
+
+run_suite
+echo "--- again on PostgreSQL"
+pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
+STORE_URL=$("$src/scripts/test/pg-start" "$pgdir")
+export STORE_URL
+run_suite
