@@ -186,7 +186,17 @@ ok 200 li-admin GET /v1/tasks | grep -q 'unreachable\|SSL\|TLS\|certificate' || 
 [ -z "$(ne_tasks)" ] || fail "lisec-ne took a task from a rogue ADMF certificate"
 ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
 wait_state t-2 poi-1 active
-pass "an ADMF certificate the NE does not trust is refused (task failed, retried with backoff); with the right one it is delivered"
+[ "$(ne_tasks)" = "192.0.2.77" ] || fail "lisec-ne holds $(ne_tasks), not t-2"
+# An NE whose server certificate does not chain to the CA registered for it: lisecd refuses it.
+ok 200 li-admin POST /v1/x1/nes "${NE//\"ca\":\"$pki\/ca.crt\"/\"ca\":\"$work/rogue/ca.crt\"}" >/dev/null
+ok 200 li-admin GET /v1/x1/nes | grep -q "$work/rogue/ca.crt" || fail "the NE was not re-registered with the other CA"
+ok 200 li-admin PUT /v1/targets/t-2 '{"version":1,"identifiers":[{"kind":"ipv4","value":"192.0.2.78"}]}' >/dev/null
+wait_state t-2 poi-1 failed
+[ "$(ne_tasks)" = "192.0.2.77" ] || fail "lisec-ne got the update over a connection lisecd could not authenticate"
+ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
+for _ in $(seq 50); do [ "$(ne_tasks)" = "192.0.2.78" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.2; done
+[ "$(ne_tasks)" = "192.0.2.78" ] || fail "the update did not arrive once the NE was trusted again"
+pass "an ADMF certificate the NE does not trust is refused, and an NE certificate lisecd does not trust too (task failed, retried with backoff); with the right ones it is delivered"
 
 # The CLI: lisec target add|get|list|update|remove and lisec task list.
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
@@ -209,7 +219,7 @@ cli li-admin target remove t-3 >/dev/null || fail "lisec target remove"
 wait_state t-3 poi-1 deactivated
 pass "lisec target add/get/list/update/remove and lisec task list (li-admin; others refused)"
 
-for v in 244051234567890 244051234567891 244051234567892 244051234567893 358401234567 192.0.2.77; do
+for v in 244051234567890 244051234567891 244051234567892 244051234567893 358401234567 192.0.2.77 192.0.2.78; do
   { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; } | grep -q "$v" && fail "the database holds '$v' in clear"
 done
 pass "the database holds no identifier in clear"
