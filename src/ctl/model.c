@@ -65,13 +65,15 @@ static bool declares_trust(const json_t *doc) {
 /* What the model is given for a document: for a host, the attestation's
  * trust and location replace the document's. *out is a new reference. */
 static json_t *effective(struct ctl_model_state *st, int k, const json_t *doc) {
-  json_t *e = json_copy((json_t *)doc);
+  /* A deep copy: it outlives the lock in some callers and must share
+   * nothing with the stored documents. */
+  json_t *e = json_deep_copy(doc);
   if (!e || k != K_HOST) return e;
   const json_t *a = json_object_get(st->attested, json_string_value(json_object_get(doc, "id")));
   if (a) {
-    json_object_set(e, "trust", json_object_get(a, "trust"));
+    json_object_set_new(e, "trust", json_deep_copy(json_object_get(a, "trust")));
     const json_t *loc = json_object_get(a, "location");
-    if (loc) json_object_set(e, "location", (json_t *)loc);
+    if (loc) json_object_set_new(e, "location", json_deep_copy(loc));
     else json_object_del(e, "location");
   }
   return e;
@@ -378,9 +380,11 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     goto done;
   }
   *created = old == NULL;
-  json_object_set(st->docs[k], id, doc);
-  if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
   *out = view(st, k, doc);
+  /* The stored copy is the model's from here on; nothing else holds it. */
+  json_object_set_new(st->docs[k], id, doc);
+  doc = NULL;
+  if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
   pthread_mutex_unlock(&st->mu);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 done:
@@ -676,8 +680,10 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   const char *field = hyp_name ? "hypervisor" : "host";
   target_info t = {0};
   pthread_mutex_lock(&st->mu);
-  bool li_vm = json_object_get(st->li_vms, vm) != NULL;
-  if (!json_object_get(st->docs[K_VM], vm))
+  const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
+  const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
+  bool li_vm = json_object_get(st->li_vms, vm) != NULL || (sens && strcmp(sens, "li") == 0);
+  if (!vdoc)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "vm: unknown VM \"%s\"", vm);
   else
     rc = resolve(st, hyp_name ? hyp_name : host_name, field, li_vm, &t, err);
@@ -957,7 +963,8 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
     if (!json_object_get(st->docs[K_VM], vm))
       rc = lisec_err_set(err, LISEC_EINVAL,
                          "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
-    li_vm = vm && json_object_get(st->li_vms, vm);
+    const char *sens = json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"));
+    li_vm = json_object_get(st->li_vms, vm) || (sens && strcmp(sens, "li") == 0);
     pthread_mutex_unlock(&st->mu);
   }
   if (rc) {

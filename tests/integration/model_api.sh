@@ -165,6 +165,36 @@ grep -q 'li-fi-1\|issued in' "$work/out" && fail "the auditor sees LI details: $
 cli_as operator model compliance >/dev/null || fail "not compliant after moving back"
 pass "compliance: TR103308-6.2-R1 once the VM sits in London; auditor sees the requirement, li-admin the LI"
 
+# --- concurrency: changes and decisions from several clients at once ---------------------
+# Two workers serve four clients: two move vm-store between the Helsinki
+# hypervisors (each move a recorded, stored change), two ask decisions. Every
+# request must succeed and the model must end consistent with the store.
+mover() {
+  for i in $(seq 1 25); do
+    for hv in hv-hel-2 hv-hel-1; do
+      c=$(as operator -o /dev/null -w '%{http_code}' -X PUT -d "{\"hypervisor\":\"$hv\",\"sensitivity\":\"li\",\"domain\":\"li\",\"paired\":true}" "$LISECD_URL/v1/model/vm/vm-store")
+      [ "$c" = 200 ] || echo "PUT $hv: $c"
+    done
+  done
+}
+asker() {
+  for i in $(seq 1 50); do
+    c=$(as mano -o /dev/null -w '%{http_code}' -d '{"vm":"vm-target","hypervisor":"hv-lon-1"}' "$LISECD_URL/v1/decisions/migration")
+    [ "$c" = 200 ] || echo "decision: $c"
+  done
+}
+mover >"$work/c1" & p1=$!
+mover >"$work/c2" & p2=$!
+asker >"$work/c3" & p3=$!
+asker >"$work/c4" & p4=$!
+wait $p1 $p2 $p3 $p4
+cat "$work"/c[1-4] >"$work/conc"
+[ ! -s "$work/conc" ] || fail "concurrent requests failed: $(sort "$work/conc" | uniq -c | head)"
+[ "$(code operator "$LISECD_URL/v1/model/vm/vm-store")" = 200 ] && grep -q '"hypervisor":"hv-hel-1"' "$work/body" || fail "vm-store: $(cat "$work/body")"
+[ "$(sqlite3 "$work/lisec.db" "SELECT json_extract(body, '\$.hypervisor') FROM documents WHERE kind = 'model.vm' AND id = 'vm-store'")" = hv-hel-1 ] || fail "store and model disagree"
+cli_as operator model compliance >/dev/null || fail "not compliant after the concurrent moves"
+pass "100 changes and 100 decisions from four concurrent clients: all answered, model and store agree"
+
 # --- trust comes from evidence ---------------------------------------------------------
 clean_stop
 start_lisecd "$pki" "${li_cfg[@]}"
