@@ -38,6 +38,7 @@ typedef struct admf_client {
   char *config; /* the NE document the client was made from */
   ctl_x1_client *c;
   int64_t next_check_ms;
+  bool changed; /* registered anew since the last reconciliation */
 } admf_client;
 
 static struct {
@@ -393,7 +394,8 @@ static admf_client *client_for(const json_t *ne, lisec_err *err) {
     c = &admf.clients[admf.n_clients++];
     snprintf(c->ne, sizeof c->ne, "%s", id);
   }
-  /* a changed registration gets a fresh connection */
+  /* a changed registration gets a fresh connection, and its tasks no wait */
+  c->changed = true;
   ctl_x1_client_close(c->c);
   c->c = NULL;
   free(c->config);
@@ -709,6 +711,14 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
     admf_client *c = client_for(ne, &cerr);
     int64_t every = jint(ne, "check_ms") > 0 ? jint(ne, "check_ms") : CTL_X1_CHECK_MS_DEFAULT;
     if (every < wait) wait = every;
+    if (c && c->changed) {
+      const char *key;
+      json_t *t;
+      json_object_foreach(tasks, key, t) {
+        if (strcmp(jstr(t, "ne"), nid) == 0) set_int(t, "next_try_ms", 0);
+      }
+      c->changed = false;
+    }
     if (c && (force || c->next_check_ms <= now)) {
       check_ne(ctl, ne, c, tasks, st);
       c->next_check_ms = now + every;
