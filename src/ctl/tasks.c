@@ -304,14 +304,18 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
 static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
   if (!admf.li_hosts) admf.li_hosts = json_object();
   json_t *c = json_object_get(admf.li_hosts, li);
-  if (c && jint(c, "until_ms") > lisec_time_now_ms()) return json_object_get(c, "doc");
+  if (c && jint(c, "until_ms") > lisec_time_now_ms()) {
+    json_t *got = json_object_get(c, "doc");
+    return json_is_object(got) ? got : NULL;
+  }
   json_t *doc = NULL;
   lisec_err err = {0};
   if (ctl_model_get(ctl, &ADMF_ACTOR, "li", li, &doc, &err) != 0) doc = NULL;
   json_object_set_new(admf.li_hosts, li,
                       json_pack("{s:o?, s:I}", "doc", doc, "until_ms",
                                 (json_int_t)(lisec_time_now_ms() + (doc ? LI_HOST_TTL_MS : 1000))));
-  return json_object_get(json_object_get(admf.li_hosts, li), "doc");
+  json_t *got = json_object_get(json_object_get(admf.li_hosts, li), "doc");
+  return json_is_object(got) ? got : NULL;
 }
 
 static bool time_of(const json_t *v, int64_t *out) {
@@ -499,6 +503,9 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   else if (want_active && ne_version < target_version) type = X1_MODIFY_TASK, action = "x1.modify";
   else if (want_active) {
     if (strcmp(state, "active") != 0) task_done(t, "active", ne_version); /* it holds the current one */
+    return;
+  } else if (strcmp(state, "pending") == 0) {
+    task_done(t, "deactivated", 0); /* never acknowledged: the NE holds nothing to remove */
     return;
   } else if (strcmp(state, "deactivated") != 0) type = X1_DEACTIVATE_TASK, action = "x1.deactivate";
   else return;
@@ -947,6 +954,11 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   }
   if (x1_ok) crypto_wipe(&q, sizeof q);
   json_decref(ne);
+  if (rc == LISEC_EDENIED) { /* attempts to speak for an NE leave a trace */
+    lisec_err rerr = {0};
+    ctl_event ev = {"x1.issue", "x1 report", "denied", err->msg, true};
+    (void)ctl_record(ctl, actor, &ev, NULL, &rerr);
+  }
   if (rc) return rc;
   char *resp = NULL;
   size_t len = 0;
