@@ -132,7 +132,9 @@ static void print_vm(const json_t *v) {
 static void print_vms(const json_t *v) {
   size_t i;
   const json_t *vm;
-  json_array_foreach(json_object_get(v, "vms"), i, vm) print_vm(vm);
+  json_array_foreach(json_object_get(v, "vms"), i, vm) {
+    print_vm(vm);
+  }
 }
 
 /* A signed message file as the JSON object lisecd takes. */

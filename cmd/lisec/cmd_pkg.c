@@ -724,10 +724,11 @@ static void print_package(const json_t *p) {
 static void print_list(const json_t *v) {
   size_t i;
   const json_t *p;
-  json_array_foreach(json_object_get(v, "packages"), i, p)
+  json_array_foreach(json_object_get(v, "packages"), i, p) {
     printf("%-24s %s %s %s owner %s%s\n", cli_str(p, "id"), cli_str(p, "provider_id"),
            cli_str(p, "product_name"), cli_str(p, "package_version"), cli_str(p, "owner"),
            json_is_true(json_object_get(p, "li")) ? " [LI]" : "");
+  }
 }
 
 static void print_report(const json_t *v) {

@@ -421,7 +421,7 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *
   return 0;
 }
 
-/* The image references of a stored description; *hex_digests keeps the
+/* The image references of a stored description; *digests keeps the
  * decoded digests alive for the references. */
 static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests, size_t *n) {
   const json_t *arts = json_object_get(json_object_get(doc, "verification"), "artifacts");
