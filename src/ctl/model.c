@@ -719,7 +719,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                json_t **out, lisec_err *err) {
   static const char *const keys[] = {"id", "hypervisor", "host", "sensitivity", "domain", "paired", NULL};
   struct ctl_model_state *st = state(ctl);
-  const char *id, *hyp_name = NULL, *host_name = NULL, *sens, *domain, *key;
+  const char *id = NULL, *hyp_name = NULL, *host_name = NULL, *sens = NULL, *domain = NULL, *key;
   bool paired = false;
   json_t *val;
   int rc = json_is_object(body) ? 0 : lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
