@@ -524,14 +524,15 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   int rc = 0;
   if (type == X1_DEACTIVATE_TASK) snprintf(req.xid, sizeof req.xid, "%s", jstr(t, "xid"));
   else rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err);
-  x1_response resp = {0};
+  x1_response resp;
+  x1_response_init(&resp);
   if (!rc) rc = exchange(c, ne, &req, &resp, &err);
   crypto_wipe(&req, sizeof req); /* it held the identifiers */
   int code = rc ? 0 : resp.ok ? -1 : resp.error_code;
   if (!rc && !resp.ok)
     rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
                        resp.error_description);
-  crypto_wipe(&resp, sizeof resp);
+  crypto_wipe(&resp, X1_RESPONSE_HEAD);
   if (type == X1_DEACTIVATE_TASK && code == X1_ERR_UNKNOWN_XID) rc = 0; /* already gone */
   if (rc) {
     lisec_err ferr = {0};
@@ -567,14 +568,16 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
   const char *ne_id = jstr(ne, "id");
   lisec_err err = {0};
   x1_request req = {.type = X1_PING};
-  x1_response resp = {0};
+  x1_response resp;
+  x1_response_init(&resp);
   int rc = exchange(c, ne, &req, &resp, &err);
   json_object_set_new(ne_status, "reachable", json_boolean(rc == 0 && resp.ok));
   set_str(ne_status, "error", rc ? err.msg : resp.ok ? "" : resp.error_description);
   if (rc || !resp.ok) return;
   memset(&req, 0, sizeof req);
   req.type = X1_LIST_ALL_DETAILS;
-  x1_response list = {0};
+  x1_response list;
+  x1_response_init(&list);
   bool listed = exchange(c, ne, &req, &list, &err) == 0 && list.ok;
   const char *k;
   json_t *t;
@@ -586,11 +589,12 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
       held = has_xid(&list, xid);
     } else {
       x1_request g = {.type = X1_GET_TASK_DETAILS};
-      x1_response gr = {0};
+      x1_response gr;
+      x1_response_init(&gr);
       snprintf(g.xid, sizeof g.xid, "%s", xid);
       if (exchange(c, ne, &g, &gr, &err) != 0) continue;
       held = gr.ok;
-      crypto_wipe(&gr, sizeof gr);
+      crypto_wipe(&gr, X1_RESPONSE_HEAD);
     }
     if (strcmp(state, "active") == 0 && !held) {
       lisec_err rerr = {0};
@@ -616,11 +620,11 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
                "an XID this ADMF does not know: removed from the NE", &rerr) != 0)
       continue;
     x1_request d = {.type = X1_DEACTIVATE_TASK};
-    x1_response dr = {0};
+    x1_response dr;
+    x1_response_init(&dr);
     snprintf(d.xid, sizeof d.xid, "%s", list.xids[i]);
     (void)exchange(c, ne, &d, &dr, &rerr);
   }
-  x1_response_clear(&list);
 }
 
 /* ---- one reconciliation -------------------------------------------------- */
@@ -895,7 +899,8 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
     rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: certificate %s does not speak for ne %s",
                        actor->subject ? actor->subject : "?", ne_id);
   x1_request q;
-  x1_response r = {0};
+  x1_response r;
+  x1_response_init(&r);
   bool x1_ok = false;
   if (!rc) {
     lisec_err xerr = {0};

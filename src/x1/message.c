@@ -267,27 +267,19 @@ int x1_request_parse(const char *xml, size_t len, x1_request *out, lisec_err *er
   return 0;
 }
 
-void x1_response_clear(x1_response *r) {
-  free(r->xids);
-  r->xids = NULL;
-  r->n_xids = 0;
-}
-
 /* The schema bounds the list to X1_MAX_LIST UUIDs. */
 static int read_xids(xmlNodePtr list, x1_response *out, lisec_err *err) {
   size_t n = 0;
   for (xmlNodePtr c = list ? list->children : NULL; c; c = c->next)
     if (c->type == XML_ELEMENT_NODE) n++;
   if (n > X1_MAX_LIST) return lisec_err_set(err, LISEC_ETOOBIG, "more than %d XIDs", X1_MAX_LIST);
-  if (n == 0) return 0;
-  if (!(out->xids = calloc(n, sizeof *out->xids))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   for (xmlNodePtr c = list->children; c; c = c->next)
     if (c->type == XML_ELEMENT_NODE) text_of(c, out->xids[out->n_xids++], X1_UUID_LEN + 1);
   return 0;
 }
 
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err) {
-  memset(out, 0, sizeof *out);
+  x1_response_init(out);
   xmlDocPtr doc;
   xmlNodePtr m;
   char type[64];

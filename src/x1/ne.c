@@ -87,8 +87,6 @@ static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, const cha
       return 0;
     case X1_LIST_ALL_DETAILS:
       if (ne->n > X1_MAX_LIST) return refuse(r, X1_ERR_GENERIC, "more tasks than one list holds");
-      if (ne->n && !(r->xids = calloc(ne->n, sizeof *r->xids)))
-        return refuse(r, X1_ERR_GENERIC, "out of memory");
       for (size_t i = 0; i < ne->n; i++) memcpy(r->xids[i], ne->tasks[i].xid, X1_UUID_LEN + 1);
       r->n_xids = ne->n;
       return 0;
@@ -101,7 +99,8 @@ static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, const cha
 int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request, size_t len,
                        char **response, size_t *response_len) {
   x1_request q;
-  x1_response r = {0};
+  x1_response r;
+  x1_response_init(&r);
   lisec_err err = {0};
   const char *change = NULL;
   if (x1_request_parse(request, len, &q, &err) != 0) {
@@ -127,9 +126,8 @@ int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request
   /* a refusal's reason must fit the schema's bound and be plain text */
   if (!r.ok && r.error_description[0] == '\0') strcpy(r.error_description, "refused");
   int rc = x1_response_build(&r, response, response_len, &err);
-  x1_response_clear(&r);
   explicit_bzero(&q, sizeof q);
-  explicit_bzero(&r, sizeof r);
+  explicit_bzero(&r, X1_RESPONSE_HEAD);
   return rc ? -1 : 0;
 }
 

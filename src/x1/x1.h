@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "base/base.h"
 
@@ -77,14 +78,21 @@ typedef struct x1_response {
   char error_description[X1_VALUE_MAX + 1];
   x1_task task;                     /* GetTaskDetails: the task as the NE holds it */
   bool has_task;
-  /* ListAllDetails: the XIDs the NE holds (malloc'd by x1_response_parse,
-   * freed by x1_response_clear; set by the NE before x1_response_build). */
-  char (*xids)[X1_UUID_LEN + 1];
+  /* ListAllDetails: the XIDs the NE holds. Kept in the struct (about
+   * 38 KB) so a response owns no memory and needs no freeing. */
+  char xids[X1_MAX_LIST][X1_UUID_LEN + 1];
   size_t n_xids;
 } x1_response;
 
-/* Frees what x1_response_parse allocated (the XID list); safe to repeat. */
-void x1_response_clear(x1_response *r);
+/* The part of a response before the XID list: what must be cleared or
+ * wiped (it may hold a task's identifiers); the list holds XIDs only. */
+#define X1_RESPONSE_HEAD offsetof(x1_response, xids)
+
+/* Clears a response cheaply (the head and the list's count). */
+static inline void x1_response_init(x1_response *r) {
+  memset(r, 0, X1_RESPONSE_HEAD);
+  r->n_xids = 0;
+}
 
 /* A random (version 4) UUID, as TS 103 221-1 uses for XIDs and transactions. */
 int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err);
