@@ -85,6 +85,7 @@ typedef struct vmem {
 #define VMEM_CHUNK 4096
 
 static char *vmem_take(model_verdict *v, size_t n) {
+  n = (n + 7) & ~(size_t)7; /* keeps every block aligned for a reasons array */
   vmem *c = v->mem;
   if (!c || c->cap - c->used < n) {
     size_t cap = n > VMEM_CHUNK ? n : VMEM_CHUNK;
@@ -101,13 +102,19 @@ static char *vmem_take(model_verdict *v, size_t n) {
   return p;
 }
 
-/* A reason from three strings of known lengths (without their NULs). */
+/* A reason from three strings of known lengths (without their NULs). The
+ * reasons array lives in the chunks too: when it fills up it is copied to a
+ * place twice its size and the old place is left until the verdict is
+ * freed, so a verdict costs one allocation until its reasons outgrow a
+ * chunk. */
 static int verdict_add_n(model_verdict *v, model_rule rule, const char *subject, size_t a,
                          const char *sentence, size_t b, const char *fact, size_t c) {
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
-    model_reason *r = realloc(v->reasons, cap * sizeof *r);
+    if (cap > SIZE_MAX / 2 / sizeof(model_reason)) return LISEC_ENOMEM;
+    model_reason *r = (model_reason *)vmem_take(v, cap * sizeof *r);
     if (!r) return LISEC_ENOMEM;
+    if (v->n) memcpy(r, v->reasons, v->n * sizeof *r);
     v->reasons = r;
     v->cap = cap;
   }
@@ -143,7 +150,6 @@ void model_verdict_free(model_verdict *v) {
     next = c->next;
     free(c);
   }
-  free(v->reasons);
   memset(v, 0, sizeof *v);
 }
 
