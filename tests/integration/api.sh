@@ -99,9 +99,18 @@ head -c 2097152 /dev/zero | tr '\0' 'a' >"$work/big.json"
 body=$(as operator -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary @"$work/big.json" \
   "$LISECD_URL/v1/status" || true)
 [ "$(last_line "$body")" = 413 ] && echo "$body" | grep -q '"code":"too_large"' || fail "2 MiB body: $(last_line "$body")"
+# A chunked body is refused once it passes the limit, while the client is
+# still sending; lisecd answers 413 and closes without reading the rest, so
+# the kernel may reset the connection before curl reads the answer. What
+# must hold either way: the refusal was a 413 (counted in the metrics) and
+# the request never reached its route.
+t413() { as auditor "$LISECD_URL/metrics" | awk '$1 ~ /code="413"/ {s += $2} END {print s + 0}'; }
+before=$(t413)
 body=$(as operator -w '\n%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$work/big.json" \
-  "$LISECD_URL/v1/status" || true)
-[ "$(last_line "$body")" = 413 ] || fail "2 MiB chunked body: $(last_line "$body")"
+  "$LISECD_URL/v1/status" 2>/dev/null || true)
+code=$(last_line "$body")
+[ "$code" = 413 ] || [ "$code" = 100 ] || [ "$code" = 000 ] || fail "2 MiB chunked body: $code"
+[ "$(t413)" -eq $((before + 1)) ] || fail "2 MiB chunked body: no 413 counted (client saw $code)"
 pass "404, 405, 413 (Content-Length and chunked) as JSON errors"
 
 # Keep-alive: 20 requests in one curl run, over one connection.
