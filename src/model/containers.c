@@ -55,8 +55,8 @@ int vvec_push(vvec *a, const mviol *x) {
 
 /* FNV-1a: ids are short, and the map only needs a good spread. */
 static uint32_t hash_str(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  uint32_t h = STRMAP_HASH0;
+  for (; *s; s++) h = strmap_step(h, (unsigned char)*s);
   return h;
 }
 
@@ -65,8 +65,12 @@ static const char tomb_key[] = "";
 #define TOMB (&tomb_key[0])
 
 bool strmap_get(const strmap *s, const char *key, uint32_t *out) {
+  return strmap_get_h(s, key, hash_str(key), out);
+}
+
+bool strmap_get_h(const strmap *s, const char *key, uint32_t h, uint32_t *out) {
   if (!s->cap) return false;
-  uint32_t mask = s->cap - 1, h = hash_str(key);
+  uint32_t mask = s->cap - 1;
   for (uint32_t i = h & mask;; i = (i + 1) & mask) {
     const strslot *e = &s->slots[i];
     if (!e->key) return false;

@@ -40,6 +40,11 @@ typedef struct strmap {
 } strmap;
 
 bool strmap_get(const strmap *s, const char *key, uint32_t *out);
+/* The same with the key's hash already known (STRMAP_HASH0, strmap_step). */
+bool strmap_get_h(const strmap *s, const char *key, uint32_t hash, uint32_t *out);
+/* The map's hash, FNV-1a, one byte at a time from STRMAP_HASH0. */
+#define STRMAP_HASH0 2166136261u
+static inline uint32_t strmap_step(uint32_t h, unsigned char c) { return (h ^ c) * 16777619u; }
 int strmap_put(strmap *s, const char *key, uint32_t val);
 void strmap_del(strmap *s, const char *key);
 void strmap_free(strmap *s);

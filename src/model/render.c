@@ -264,9 +264,16 @@ typedef struct sbuf {
 #define SBUF(buf) ((sbuf){(buf), 0, sizeof(buf)})
 
 static inline void sb_put(sbuf *b, const char *s, size_t n) {
-  if (n > b->cap - 1 - b->n) n = b->cap - 1 - b->n;
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
+  size_t room = b->cap - 1 - b->n;
+  /* Two branches so that a literal's length stays a constant in the common
+   * one and its copy is a few moves rather than a call. */
+  if (__builtin_expect(n <= room, 1)) {
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+  } else {
+    memcpy(b->p + b->n, s, room);
+    b->n += room;
+  }
 }
 #define LIT(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
 static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
