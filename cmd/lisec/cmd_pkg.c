@@ -643,7 +643,8 @@ static int pkg_countersign(int argc, char **argv, trust_opts *t) {
   lisec_err err = {0};
   pkg_policy pol;
   pkg_policy_default(&pol);
-  pol.require_operator = false; /* what is being added may be that countersignature */
+  pol.require_operator = false; /* what is being added may be that countersignature, */
+  pol.require_li_admin = false; /* or the LI administration's on an LI VNF */
   pkg_result *r = NULL;
   int rc = verify_csar(in, t->trust, &pol, &r, &err);
   if (rc) {

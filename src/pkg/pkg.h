@@ -208,6 +208,8 @@ int pkg_cms_sign(EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain, const void *d
 typedef struct pkg_policy {
   bool li;               /* on-boarded as an LI VNF (also when the manifest says so) */
   bool require_operator; /* true: every VNF needs the operator's countersignature */
+  bool require_li_admin; /* true: an LI VNF needs the LI administration's; false only
+                            while that countersignature is being added */
   int64_t at;            /* verification time (0 = now) */
   pkg_limits limits;
 } pkg_policy;

@@ -30,6 +30,7 @@ typedef struct vctx {
 void pkg_policy_default(pkg_policy *p) {
   memset(p, 0, sizeof *p);
   p->require_operator = true;
+  p->require_li_admin = true;
   pkg_limits_default(&p->limits);
 }
 
@@ -276,7 +277,7 @@ static int dual_signing_policy(vctx *v) {
     op |= v->res->signers[i].role == PKG_ROLE_OPERATOR;
     li |= v->res->signers[i].role == PKG_ROLE_LI_ADMIN;
   }
-  if (v->res->li && !li)
+  if (v->res->li && v->pol->require_li_admin && !li)
     return lisec_err_set(v->err, LISEC_EDENIED,
                          "TR103308-4.1: LI VNF without the LI administration's countersignature "
                          "(an LI VNF needs vendor + LI administration)");

@@ -258,6 +258,19 @@ lisec pkg countersign b-op.csar -o b-li.csar --label li-admin --cert li-admin.cr
 verify b-op.csar >/dev/null || fail "lisec-signed, lisec-countersigned CSAR refused"
 verify b-li.csar --li --crl crls.pem >/dev/null || fail "lisec-made LI CSAR refused"
 pass "lisec pkg sign + countersign (operator, then LI administration) accepted"
+# A package that declares itself an LI VNF: each countersigning step
+# verifies what exists so far, and only the finished package is accepted.
+lisec pkg sign b -o c.csar --cert vendor.crt --key vendor.key \
+  --meta vnf_provider_id=Acme --meta vnf_product_name=vLI --meta vnf_package_version=1.0 \
+  --meta vnf_release_date_time=2026-02-01T00:00:00Z --meta lisec_li_vnf=true >/dev/null
+lisec pkg countersign c.csar -o c-op.csar --label operator --cert operator.crt --key operator.key \
+  "${trust[@]}" >/dev/null || fail "the operator could not countersign an LI VNF"
+expect_refused "LI VNF without the LI administration's countersignature" verify c-op.csar
+lisec pkg countersign c-op.csar -o c-li.csar --label li-admin --cert li-admin.crt --key li-admin.key \
+  "${trust[@]}" >/dev/null || fail "the LI administration could not countersign an LI VNF"
+verify c-li.csar --crl crls.pem >out || { cat out; fail "a declared LI VNF with both countersignatures refused"; }
+grep -q "LI VNF" out || fail "declared LI VNF not reported as one: $(cat out)"
+pass "a package declaring itself an LI VNF is countersigned with lisec by both, and only then accepted"
 mkdir x && (cd x && unzip -q ../b-li.csar)
 awk '/^-----BEGIN CMS-----/{s=1} !s' x/probe.mf >x/body
 awk '/^-----BEGIN CMS-----/{s=1} s' x/probe.mf >x/sig.pem

@@ -355,6 +355,15 @@ static void test_dual_signing(void **state) {
   pkg_policy_default(&pol);
   pol.li = true;
   ASSERT_REFUSED(&p, NULL, &pol, LISEC_EDENIED, "LI VNF without the LI administration's countersignature");
+  /* Only the countersigning step itself may verify what it is about to
+   * complete; the default policy requires it. */
+  pol.require_li_admin = false;
+  assert_int_equal(verify(&p, NULL, &pol, &r, &err), 0);
+  assert_true(r->li);
+  pkg_result_free(r);
+  pkg_policy_default(&pol);
+  assert_true(pol.require_li_admin);
+  pol.li = true;
   mp_countersign(&p, &F.li, "li-admin");
   assert_int_equal(verify(&p, NULL, &pol, &r, &err), 0);
   assert_true(r->li);
