@@ -30,14 +30,17 @@ static const char *str_value(const char *p, const char *lim, const char *key, si
   return p + 1;
 }
 
-static int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+/* The standard alphabet's values plus one; 0 for every other byte. */
+static const uint8_t B64[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
 
 /* Strict standard base64 with padding into out (cap bytes): canonical only
  * (padding at the end, unused bits zero). -1 when it is not. */
@@ -46,22 +49,26 @@ static long b64_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
   size_t pad = (n >= 1 && in[n - 1] == '=') + (n >= 2 && in[n - 2] == '=');
   size_t dlen = n / 4 * 3 - pad;
   if (dlen > cap) return -1;
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 4) {
-    int v[4];
-    for (int j = 0; j < 4; j++) {
-      bool tail = i + 4 == n && (size_t)j >= 4 - pad;
-      v[j] = tail ? (in[i + j] == '=' ? 0 : -1) : b64_value(in[i + j]);
-      if (v[j] < 0) return -1;
-    }
-    uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-    uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
-    size_t take = i + 4 == n ? 3 - pad : 3;
+  const unsigned char *p = (const unsigned char *)in;
+  size_t full = pad ? n - 4 : n, o = 0;
+  for (size_t i = 0; i < full; i += 4) {
+    int a = B64[p[i]] - 1, b = B64[p[i + 1]] - 1, c = B64[p[i + 2]] - 1, d = B64[p[i + 3]] - 1;
+    if ((a | b | c | d) < 0) return -1;
+    uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+    out[o++] = (uint8_t)(w >> 16);
+    out[o++] = (uint8_t)(w >> 8);
+    out[o++] = (uint8_t)w;
+  }
+  if (pad) {
+    const unsigned char *q = p + n - 4;
+    int a = B64[q[0]] - 1, b = B64[q[1]] - 1, c = pad == 1 ? B64[q[2]] - 1 : 0;
+    if ((a | b | c) < 0) return -1;
+    uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
     /* canonical: the bits the padding leaves over are zero */
-    if (take < 3 && b[take] != 0) return -1;
-    if (take == 1 && b[2] != 0) return -1;
-    memcpy(out + o, b, take);
-    o += take;
+    if (pad == 2 && (w & 0xffff)) return -1;
+    if (pad == 1 && (w & 0xff)) return -1;
+    out[o++] = (uint8_t)(w >> 16);
+    if (pad == 1) out[o++] = (uint8_t)(w >> 8);
   }
   return (long)o;
 }
