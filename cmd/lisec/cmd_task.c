@@ -37,12 +37,16 @@ static void print_tasks(const json_t *r) {
   }
 }
 
+static void print_ne(const json_t *n) {
+  printf("%-16s runs as %-12s %s (obeys ADMF %s, checked every %lld ms)\n", cli_str(n, "id"),
+         cli_str(n, "vm"), cli_str(n, "url"), cli_str(n, "admf_id"),
+         (long long)json_integer_value(json_object_get(n, "check_ms")));
+}
+
 static void print_nes(const json_t *r) {
   size_t i;
   const json_t *n;
-  json_array_foreach(json_object_get(r, "nes"), i, n)
-      printf("%-16s %-12s %s (ADMF %s)\n", cli_str(n, "id"), cli_str(n, "vm"), cli_str(n, "url"),
-             cli_str(n, "admf_id"));
+  json_array_foreach(json_object_get(r, "nes"), i, n) print_ne(n);
 }
 
 static int call(const char *method, const char *path, json_t *body, void (*human)(const json_t *)) {
@@ -69,7 +73,7 @@ int cli_cmd_task(int argc, char **argv) {
       json_decref(body);
       return cli_fail("task: %s: not a JSON object (line %d: %s)", argv[2], je.line, je.text);
     }
-    int rc = call("POST", "/v1/x1/nes", body, NULL);
+    int rc = call("POST", "/v1/x1/nes", body, print_ne);
     json_decref(body);
     return rc;
   }
