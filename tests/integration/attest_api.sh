@@ -125,7 +125,7 @@ chmod +x quarantine.sh
 
 lisec audit li-keygen li-admin.key li-admin.pub >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-  "interval_s = 6" "grace_s = 2" "check_ms = 200" "fresh_wait_ms = 2000" \
+  "interval_s = 4" "grace_s = 1" "check_ms = 200" "fresh_wait_ms = 3000" \
   "quarantine_command = $work/quarantine.sh" "[model]" "attestation_max_age_s = 1" \
   "[audit]" "li_admin_key = $work/li-admin.pub"
 
@@ -172,7 +172,7 @@ pass "the model holds host A as trusted (attested) in FI"
 
 # An LI VM's migration needs an attestation younger than 1 s: lisec asks
 # the agent for a fresh quote before it answers.
-sleep 2
+sleep 1.5
 decide() { # decide [ROLE]: the LI administration sees the reasons in full
   as "${1:-mano}" -H 'Content-Type: application/json' -d '{"vm":"vm-li","hypervisor":"hv-a2"}' \
     "$LISECD_URL/v1/decisions/migration"
