@@ -230,6 +230,19 @@ assert any(v["requirement"] == "TR103308-6.2-R11" and "TR103308-5.1" in v["sente
 PY
 pass "without allow_declared_trust a host's trust/location cannot be declared (403 naming the field); an LI VM's move then needs a fresh attestation and is denied without one"
 
+# --- a change whose record cannot be written is undone -----------------------------------
+# Without the LI administration's key no LI record can be sealed: deleting the
+# LI authorisation is refused after the model had already removed it, so the
+# model must have put it back (an operator's move to London shows R1 again).
+clean_stop
+start_lisecd "$pki" "${dev_cfg[@]}"
+[ "$(code li-admin -X DELETE "$LISECD_URL/v1/model/li/li-fi-1")" = 403 ] && grep -q 'TR103308-4.1' "$work/body" || fail "LI delete without an LI key: $(cat "$work/body")"
+[ "$(code operator -X PUT -d '{"hypervisor":"hv-lon-1","sensitivity":"sensitive","domain":"core"}' "$LISECD_URL/v1/model/vm/vm-target")" = 200 ] || fail "move: $(cat "$work/body")"
+[ "$(code operator "$LISECD_URL/v1/compliance")" = 200 ] && grep -q 'TR103308-6.2-R1"' "$work/body" || fail "the refused LI delete was not undone: $(cat "$work/body")"
+[ "$(code operator -X PUT -d '{"hypervisor":"hv-hel-2","sensitivity":"sensitive","domain":"core"}' "$LISECD_URL/v1/model/vm/vm-target")" = 200 ] || fail "move back"
+store_doc li li-fi-1 | grep -q lea-fi || fail "the LI authorisation left the store"
+pass "an LI change that cannot be recorded is refused and undone: the LI still binds the model and stays in the store"
+
 # --- the audit log holds every decision -------------------------------------------------
 clean_stop
 lisec --json audit read --db "$db" --li-key "$work/li.sk" >"$work/audit.json" || fail "lisec audit read"
