@@ -82,10 +82,12 @@ typedef struct vmem {
   char data[];
 } vmem;
 
-#define VMEM_CHUNK 4096
+#define VMEM_CHUNK 16384
 
-static char *vmem_take(model_verdict *v, size_t n) {
-  n = (n + 7) & ~(size_t)7; /* keeps every block aligned for a reasons array */
+/* Room for n bytes at the end of the verdict's memory, not yet taken:
+ * written in place, then taken with vmem_commit. */
+static char *vmem_room(model_verdict *v, size_t n) {
+  n = (n + 7) & ~(size_t)7;
   vmem *c = v->mem;
   if (!c || c->cap - c->used < n) {
     size_t cap = n > VMEM_CHUNK ? n : VMEM_CHUNK;
@@ -97,44 +99,64 @@ static char *vmem_take(model_verdict *v, size_t n) {
     v->mem = k;
     c = k;
   }
-  char *p = c->data + c->used;
-  c->used += n;
+  return c->data + c->used;
+}
+
+/* Takes n bytes of the room vmem_room gave (rounded up to keep every block
+ * aligned for a reasons array). */
+static void vmem_commit(model_verdict *v, size_t n) {
+  vmem *c = v->mem;
+  c->used += (n + 7) & ~(size_t)7;
+}
+
+static char *vmem_take(model_verdict *v, size_t n) {
+  char *p = vmem_room(v, n);
+  if (p) vmem_commit(v, n);
   return p;
 }
 
-/* A reason from three strings of known lengths (without their NULs). The
- * reasons array lives in the chunks too: when it fills up it is copied to a
- * place twice its size and the old place is left until the verdict is
- * freed, so a verdict costs one allocation until its reasons outgrow a
- * chunk. */
-static int verdict_add_n(model_verdict *v, model_rule rule, const char *subject, size_t a,
-                         const char *sentence, size_t b, const char *fact, size_t c) {
+/* Makes room for one more reason. The reasons array lives in the chunks
+ * too: when it fills up it is copied to a place twice its size and the old
+ * place is left until the verdict is freed, so a verdict costs one
+ * allocation until its reasons outgrow a chunk. */
+static model_reason *verdict_next(model_verdict *v) {
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
-    if (cap > SIZE_MAX / 2 / sizeof(model_reason)) return LISEC_ENOMEM;
+    if (cap > SIZE_MAX / 2 / sizeof(model_reason)) return NULL;
     model_reason *r = (model_reason *)vmem_take(v, cap * sizeof *r);
-    if (!r) return LISEC_ENOMEM;
+    if (!r) return NULL;
     if (v->n) memcpy(r, v->reasons, v->n * sizeof *r);
     v->reasons = r;
     v->cap = cap;
   }
-  char *block = vmem_take(v, a + b + c + 3);
-  if (!block) return LISEC_ENOMEM;
-  model_reason *r = &v->reasons[v->n];
+  return &v->reasons[v->n];
+}
+
+static void verdict_set(model_verdict *v, model_reason *r, model_rule rule, char *subject,
+                        char *sentence, char *fact) {
   r->rule = rule;
   r->requirement = model_rule_id(rule);
   r->clauses = model_rule_clauses(rule);
+  r->subject = subject;
+  r->sentence = sentence;
+  r->fact = fact;
+  v->n++;
+  v->allow = false;
+}
+
+/* A reason from three strings of known lengths (without their NULs). */
+static int verdict_add_n(model_verdict *v, model_rule rule, const char *subject, size_t a,
+                         const char *sentence, size_t b, const char *fact, size_t c) {
+  model_reason *r = verdict_next(v);
+  char *block = r ? vmem_take(v, a + b + c + 3) : NULL;
+  if (!block) return LISEC_ENOMEM;
   memcpy(block, subject, a);
   block[a] = '\0';
   memcpy(block + a + 1, sentence, b);
   block[a + 1 + b] = '\0';
   memcpy(block + a + b + 2, fact, c);
   block[a + b + 2 + c] = '\0';
-  r->subject = block;
-  r->sentence = block + a + 1;
-  r->fact = block + a + b + 2;
-  v->n++;
-  v->allow = false;
+  verdict_set(v, r, rule, block, block + a + 1, block + a + b + 2);
   return 0;
 }
 
@@ -278,9 +300,36 @@ static inline void sb_put(sbuf *b, const char *s, size_t n) {
 #define LIT(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
 static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-static int sb_reason(model_verdict *out, model_rule rule, const sbuf *subj, const sbuf *words,
+/* The common reasons write their fact and then their sentence straight
+ * into the verdict's memory (sb_in_place, sb_then, sb_reason), so each is
+ * copied once. */
+#define FACT_CAP 2048
+#define WORDS_CAP 1024
+
+static bool sb_in_place(model_verdict *out, sbuf *fact) {
+  char *p = vmem_room(out, FACT_CAP + WORDS_CAP);
+  if (!p) return false;
+  *fact = (sbuf){p, 0, FACT_CAP};
+  return true;
+}
+
+/* Ends the fact; the sentence starts after it. */
+static void sb_then(sbuf *fact, sbuf *words) {
+  fact->p[fact->n] = '\0';
+  *words = (sbuf){fact->p + fact->n + 1, 0, WORDS_CAP};
+}
+
+static int sb_reason(model_verdict *out, model_rule rule, const sbuf *subj, sbuf *words,
                      const sbuf *fact) {
-  return verdict_add_n(out, rule, subj->p, subj->n, words->p, words->n, fact->p, fact->n);
+  words->p[words->n] = '\0';
+  vmem_commit(out, (size_t)(words->p + words->n + 1 - fact->p));
+  model_reason *r = verdict_next(out);
+  char *s = r ? vmem_take(out, subj->n + 1) : NULL;
+  if (!s) return LISEC_ENOMEM;
+  memcpy(s, subj->p, subj->n);
+  s[subj->n] = '\0';
+  verdict_set(out, r, rule, s, words->p, fact->p);
+  return 0;
 }
 
 static int add(model_verdict *out, model_rule rule, const char *subject, const char *fact,
@@ -314,8 +363,8 @@ static void path_words(const model *m, const mviol *x, char *buf, size_t cap, ch
 }
 
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
-  char subj[MODEL_ID_MAX + 32], fact[2048], words[1024];
-  sbuf sb_subj = SBUF(subj), f = SBUF(fact), w = SBUF(words);
+  char subj[MODEL_ID_MAX + 32], fact[FACT_CAP], words[WORDS_CAP];
+  sbuf sb_subj = SBUF(subj), f, w;
   const model_rule rule = (model_rule)x->rule;
   const mli *l = x->sk == SK_LI ? &m->lis.a[x->subj] : NULL;
   switch (x->sk) {
@@ -355,6 +404,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
                    l->id, jur, h->id, v->id, role_words(m, l, x->e[0]));
       }
+      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
       LIT(&f, "location(host ");
       STR(&f, h->id);
       LIT(&f, ") = ");
@@ -364,6 +414,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, ") = {");
       STR(&f, jur);
       LIT(&f, "}: false");
+      sb_then(&f, &w);
       LIT(&w, "LI ");
       STR(&w, l->id);
       LIT(&w, " is issued in ");
@@ -482,12 +533,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mli *y = &m->lis.a[x->e[2]];
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
+        if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.trusted: host ");
         STR(&f, h->id);
         LIT(&f, ": false (");
         STR(&f, model_trust_name(h->trust));
         if (!h->loc.known) LIT(&f, ", no location");
         LIT(&f, ")");
+        sb_then(&f, &w);
         LIT(&w, "VM ");
         STR(&w, v->id);
         LIT(&w, " is ");
@@ -505,6 +558,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         return sb_reason(out, rule, &sb_subj, &w, &f);
       }
       const char *jur = DESC(&m->jurs.a[y->jur]), *loc = WHERE(h);
+      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
       STR(&f, h->id);
       LIT(&f, " at ");
@@ -512,6 +566,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, " IN {");
       STR(&f, jur);
       LIT(&f, "}: false");
+      sb_then(&f, &w);
       LIT(&w, "LI ");
       STR(&w, y->id);
       LIT(&w, " is issued in ");
@@ -536,12 +591,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_MOVE2: {
       const mhost *h = &m->hosts.a[x->e[1]];
+      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.trusted: host ");
       STR(&f, h->id);
       LIT(&f, ": false (");
       STR(&f, model_trust_name(h->trust));
       if (h->loc.known) LIT(&f, ")");
       else LIT(&f, ", no location)");
+      sb_then(&f, &w);
       LIT(&w, "VM ");
       STR(&w, m->vms.a[x->subj].id);
       LIT(&w, " may run only on trusted hardware; hypervisor ");
@@ -592,6 +649,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
+      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
       LIT(&f, "class(vm ");
       STR(&f, v->id);
       LIT(&f, ") = ");
@@ -601,6 +659,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, ") = ");
       STR(&f, model_class_name(h->protection));
       LIT(&f, ": false");
+      sb_then(&f, &w);
       LIT(&w, "VM ");
       STR(&w, v->id);
       LIT(&w, " has sensitivity ");
