@@ -203,6 +203,16 @@ int agent_cmd_enrol(const settings *s, const char *out) {
       write_file(out, "host_id", host, hl + 1, 0644) ||
       (has_cert && write_file(out, "ek.crt", cert.data, cert.len, 0644)))
     goto done;
+  if (!has_cert) {
+    /* A certificate an earlier enrolment left here is not this TPM's word now. */
+    char *old = path_in(out, "ek.crt");
+    if (old && unlink(old) != 0 && errno != ENOENT) {
+      agent_fail("%s: %s", old, strerror(errno));
+      free(old);
+      goto done;
+    }
+    free(old);
+  }
   host[hl] = '\0';
   printf("%s\n", host);
   fprintf(stderr, "lisec-agent: enrolled; EK certificate %s\n",

@@ -113,6 +113,22 @@ conf A
 evgen --log fw-A.bin --extends fw-A.txt --reference ref.json
 tpm_extend fw-A.txt
 hostA=$(agent A host-id)
+# The TPM vendor's EK certificate in NV, as manufacturers provision it;
+# lisecd trusts the vendor's CA ([attest] ek_ca) and requires one.
+tpm2_createek -c ek.ctx -G rsa -u ek-A.pub >/dev/null || fail "tpm2_createek"
+tpm2_readpublic -c ek.ctx -f pem -o ek-A.pem >/dev/null || fail "tpm2_readpublic"
+tpm_flush
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out mfr.key 2>/dev/null
+openssl req -x509 -new -key mfr.key -subj "/O=TPM Vendor/CN=EK CA" -days 30 \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+  -out mfr.crt 2>/dev/null || fail "openssl: manufacturer CA"
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,keyEncipherment\n' >ek.ext
+openssl x509 -new -force_pubkey ek-A.pem -subj "/CN=EK of TPM A" -CA mfr.crt -CAkey mfr.key \
+  -days 30 -extfile ek.ext -outform DER -out ekcert-A.der 2>/dev/null || fail "openssl: EK certificate"
+# (platform-created, as the vendor's is, so that TPM2_Clear keeps it)
+tpm2_nvdefine 0x01c00002 -C p -s "$(stat -c %s ekcert-A.der)" \
+  -a "ppwrite|ppread|ownerread|authread|no_da|platformcreate" >/dev/null || fail "tpm2_nvdefine"
+tpm2_nvwrite 0x01c00002 -C p -i ekcert-A.der >/dev/null || fail "tpm2_nvwrite"
 lisec pki issue "$pki" host-a host "$hostA" >/dev/null || fail "pki issue host-a"
 am_pki am
 mkdir -p state-A
@@ -126,7 +142,7 @@ chmod +x quarantine.sh
 lisec audit li-keygen li-admin.key li-admin.pub >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 4" "grace_s = 1" "check_ms = 200" "fresh_wait_ms = 3000" \
-  "quarantine_command = $work/quarantine.sh" "[model]" "attestation_max_age_s = 1" \
+  "quarantine_command = $work/quarantine.sh" "ek_ca = $work/mfr.crt" "[model]" "attestation_max_age_s = 1" \
   "[audit]" "li_admin_key = $work/li-admin.pub"
 
 # ---- the model: host A runs an LI VM and its target (examples/helsinki-london.json shape)
@@ -164,7 +180,7 @@ jq -e '.eat_profile == "tag:github.com,2023:veraison/ear"' a.json >/dev/null || 
 [ "$(audit_count 'attest.enrol.finish \| ok')" -ge 1 ] || fail "enrolment not in the audit log"
 [ "$(audit_count 'attest.appraise \| ok')" -ge 1 ] ||
   fail "appraisal not in the audit log"
-pass "agent enrols (MakeCredential/ActivateCredential) and attests: trusted, location FI, EAR affirming, audited"
+pass "agent enrols (EK certificate from NV checked, MakeCredential/ActivateCredential) and attests: trusted, location FI, EAR affirming, audited"
 as operator "$LISECD_URL/v1/model/host/$hostA" |
   jq -e '.state.trust == "trusted" and .state.trust_source == "attested" and .state.location.country == "FI"' \
   >/dev/null || fail "the model did not take host A's attested trust and location"
@@ -246,9 +262,22 @@ sed -i 's/^eventlog = .*/eventlog =/' agent-B.conf
 agent B enrol --out enrolB >/dev/null 2>&1 || fail "enrol B"
 hostB=$(cat enrolB/host_id)
 lisec pki issue "$pki" host-b host "$hostB" >/dev/null || fail "pki issue host-b"
+# Host B's TPM has no EK certificate: lisecd, which requires one, refuses it.
+req=$(jq -n --arg ek "$(base64 -w0 enrolB/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" '{ek_pub:$ek, ak_pub:$ak}')
+out=$(post_as host-b /v1/attest/enrol "$req")
+[ "$(echo "$out" | status_of)" = 403 ] && echo "$out" | grep -q 'EK certificate is required' ||
+  { echo "$out"; fail "enrolment without an EK certificate accepted"; }
+# Nor does host A's EK certificate pass for host B's EK.
+req=$(jq -n --arg ek "$(base64 -w0 enrolB/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" \
+  --arg c "$(base64 -w0 ekcert-A.der)" '{ek_pub:$ek, ak_pub:$ak, ek_cert:$c}')
+out=$(post_as host-b /v1/attest/enrol "$req")
+[ "$(echo "$out" | status_of)" = 403 ] || { echo "$out"; fail "another EK's certificate accepted"; }
+pass "O.1.6: enrolment needs an EK certificate from a trusted TPM vendor, for this EK"
 tpm_use A
 agent A enrol --out enrolA >/dev/null 2>&1 || fail "enrol A files"
-req=$(jq -n --arg ek "$(base64 -w0 enrolA/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" '{ek_pub:$ek, ak_pub:$ak}')
+cmp -s enrolA/ek.crt ekcert-A.der || fail "the agent did not read the EK certificate from NV"
+req=$(jq -n --arg ek "$(base64 -w0 enrolA/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" \
+  --arg c "$(base64 -w0 enrolA/ek.crt)" '{ek_pub:$ek, ak_pub:$ak, ek_cert:$c}')
 out=$(post_as host-a /v1/attest/enrol "$req")
 [ "$(echo "$out" | status_of)" = 201 ] || { echo "$out"; fail "enrol with B's AK: credential"; }
 echo "$out" | body_of | jq -r .credential | base64 -d >credAB.bin
