@@ -311,6 +311,10 @@ static int cmd_pair(int argc, char **argv) {
   audit_tree *t = NULL;
   if (real) {
     ctl_auditlog_config c = config(url, dir, NULL);
+    /* lisecd's defaults (a checkpoint every 1,000 entries or 10 s): their
+     * signatures and writes run beside the appends, as in production */
+    c.checkpoint_entries = 0;
+    c.checkpoint_ms = 0;
     if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
     store_close(s);
     s = NULL;
