@@ -818,8 +818,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   json_t *doc = NULL, *ear = NULL, *vj = NULL;
   attest_verdict *v = calloc(1, sizeof *v);
   int64_t ver = 0;
-  int rc = v ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (rc || (rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
+  if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc;
+  if ((rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
       (rc = lisec_json_get_str(body, "nonce", true, 2 * ATTEST_NONCE_MAX, &nonce_hex, err)))
     goto done;
   nonce_len = strlen(nonce_hex) / 2;
@@ -1076,7 +1077,7 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
                         "last quote shows %lld",
                         loc.reset_count, (long long)doc_int(doc, "last_reset_count"));
   }
-  char reason[512];
+  char reason[512] = "";
   if (!vrc)
     snprintf(reason, sizeof reason,
              "asset management confirmed %s %s site %s at TPM resetCount %u; sent to the agent",
