@@ -81,6 +81,18 @@ bool strmap_get_h(const strmap *s, const char *key, uint32_t h, uint32_t *out) {
   }
 }
 
+void strmap_touch(const strmap *s, uint32_t h) {
+  if (s->cap) __builtin_prefetch(&s->slots[h & (s->cap - 1)]);
+}
+
+uint32_t strmap_guess(const strmap *s, uint32_t h) {
+  if (!s->cap) return UINT32_MAX;
+  const strslot *e = &s->slots[h & (s->cap - 1)];
+  if (!e->key || e->hash != h) return UINT32_MAX;
+  __builtin_prefetch(e->key);
+  return e->val;
+}
+
 static int strmap_rehash(strmap *s, uint32_t cap) {
   strslot *slots = calloc(cap, sizeof *slots);
   if (!slots) return LISEC_ENOMEM;

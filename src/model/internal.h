@@ -42,6 +42,12 @@ typedef struct strmap {
 bool strmap_get(const strmap *s, const char *key, uint32_t *out);
 /* The same with the key's hash already known (STRMAP_HASH0, strmap_step). */
 bool strmap_get_h(const strmap *s, const char *key, uint32_t hash, uint32_t *out);
+/* Only to start memory loads early (they decide nothing): strmap_touch
+ * asks for the slot a hash probes first; strmap_guess reads it and, when
+ * its hash matches, asks for the key and returns the value it holds (or
+ * UINT32_MAX). A lookup still confirms with strmap_get. */
+void strmap_touch(const strmap *s, uint32_t hash);
+uint32_t strmap_guess(const strmap *s, uint32_t hash);
 /* The map's hash, FNV-1a, one byte at a time from STRMAP_HASH0. */
 #define STRMAP_HASH0 2166136261u
 static inline uint32_t strmap_step(uint32_t h, unsigned char c) { return (h ^ c) * 16777619u; }
