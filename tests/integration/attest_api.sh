@@ -189,11 +189,15 @@ pass "the model holds host A as trusted (attested) in FI"
 # An LI VM's migration needs an attestation younger than 1 s: lisec asks
 # the agent for a fresh quote before it answers.
 sleep 1.5
-decide() { # decide [ROLE]: the LI administration sees the reasons in full
-  as "${1:-mano}" -H 'Content-Type: application/json' -d '{"vm":"vm-li","hypervisor":"hv-a2"}' \
+decide() { # decide [ROLE [curl args]]: the LI administration sees the reasons in full
+  local role=mano
+  if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then role=$1; shift; fi
+  as "$role" "$@" -H 'Content-Type: application/json' -d '{"vm":"vm-li","hypervisor":"hv-a2"}' \
     "$LISECD_URL/v1/decisions/migration"
 }
-decide >d1.json
+decide -w '\n%{time_total}' >d1.out
+sed '$d' d1.out >d1.json
+echo "   (the decision with a fresh quote took $(tail -n1 d1.out) s, agent poll_ms 200)"
 jq -e '.allow == true and .attestation.required == true and .attestation.fresh_quote == true' d1.json \
   >/dev/null || { cat d1.json; fail "no fresh quote for the LI VM's migration"; }
 pass "LI VM migration: a fresh quote obtained from the agent before the answer (allowed)"
