@@ -877,6 +877,8 @@ int main(int argc, char **argv) {
   double *lr = malloc((size_t)nsqldec * ROUNDS * sizeof(double));
   double *sr = malloc((size_t)nsqldec * ROUNDS * sizeof(double));
   int disagree = 0;
+  model_verdict before;
+  if (model_compliance(m, &before)) die("compliance", "failed");
   for (int r = 0; r < ROUNDS; r++) {
     for (int i = 0; i < WARM_LISEC; i++) {
       int k = nsqldec + (r * WARM_LISEC + i) % (ndec - nsqldec);
@@ -941,6 +943,27 @@ int main(int argc, char **argv) {
   printf("ratio per decision (mean of the per-decision medians over the same %d decisions): "
          "sqlite / lisec = %.1fx (goal >= 20x); p50 %.1fx\n",
          nsqldec, ssum / lsum, pct(smed, nsqldec, 0.5) / pct(lmed, nsqldec, 0.5));
+  /* Every decision undoes itself: after all of them the index must hold
+   * exactly what it held before (every reason, word for word), and what a
+   * full evaluation gives. */
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass) model_evaluate_all(m);
+    model_verdict now;
+    if (model_compliance(m, &now)) die("compliance", "failed");
+    bool same = now.n == before.n;
+    for (size_t i = 0; same && i < now.n; i++)
+      same = now.reasons[i].rule == before.reasons[i].rule &&
+             strcmp(now.reasons[i].subject, before.reasons[i].subject) == 0 &&
+             strcmp(now.reasons[i].sentence, before.reasons[i].sentence) == 0 &&
+             strcmp(now.reasons[i].fact, before.reasons[i].fact) == 0;
+    if (!same) {
+      fprintf(stderr, "MISMATCH: the decisions left the compliance index changed%s\n",
+              pass ? " (against a full evaluation)" : "");
+      mismatch = 1;
+    }
+    model_verdict_free(&now);
+  }
+  model_verdict_free(&before);
   free(lr);
   free(sr);
   free(lmed);

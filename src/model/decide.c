@@ -144,8 +144,14 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   else vm_move_paths(m, v, h);
   rc = capture_diff(m, MOVE_DIRECT, out);
   capture_end(m);
-  if (generic) vm_move_idx(m, v, from);
-  else vm_move_paths(m, v, from);
+  if (generic) {
+    vm_move_idx(m, v, from);
+  } else {
+    /* Undone by putting v back and the captured violations with it, rather
+     * than by evaluating its neighbourhood a second time. */
+    vm_place(m, v, from);
+    if (!capture_restore(m)) vm_move_paths(m, v, from);
+  }
   return decide_finish(m, out, rc, err);
 }
 

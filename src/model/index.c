@@ -208,6 +208,25 @@ void capture_begin(model *m) {
 
 void capture_end(model *m) { m->capturing = false; }
 
+/* Puts back the violations captured before a change that has since been
+ * undone: the state is the one they were evaluated on, and every subject
+ * the change re-evaluated was captured, so this is what evaluating them
+ * again would give, at the cost of a copy. False (nothing restored) when a
+ * capture ran out of memory: the caller evaluates again instead. */
+bool capture_restore(model *m) {
+  if (m->oom) return false;
+  for (uint32_t k = 0; k < m->ncaps; k++) {
+    const mcap *c = &m->caps[k];
+    msubj *s = subj_of(m, c->sk, c->idx);
+    m->nviol -= s->viol.n;
+    s->viol.n = 0;
+    for (uint32_t q = 0; q < c->n; q++)
+      if (vvec_push(&s->viol, &m->capbuf.v[c->off + q])) m->oom = true;
+    m->nviol += s->viol.n;
+  }
+  return !m->oom;
+}
+
 int capture_diff(model *m, uint32_t skip_mask, model_verdict *out) {
   for (uint32_t k = 0; k < m->ncaps; k++) {
     const mcap *c = &m->caps[k];

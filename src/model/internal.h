@@ -310,6 +310,7 @@ void scope_add_host_deps(model *m, uint32_t h);
 void scope_commit(model *m);
 void index_clear_subject(model *m, uint8_t sk, uint32_t i);
 void capture_begin(model *m);
+bool capture_restore(model *m);
 void capture_end(model *m);
 /* Violations new since capture_begin, rendered into out (skipping rules
  * whose mask bit is set). */
