@@ -306,17 +306,20 @@ static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 #define FACT_CAP 2048
 #define WORDS_CAP 1024
 
-static bool sb_in_place(model_verdict *out, sbuf *fact) {
-  char *p = vmem_room(out, FACT_CAP + WORDS_CAP);
+#define SENTENCE_CAP 2048 /* a sentence that holds a path's words (as add() writes them) */
+
+/* Room for a fact and then a sentence of at most wcap bytes. */
+static bool sb_in_place(model_verdict *out, sbuf *fact, size_t wcap) {
+  char *p = vmem_room(out, FACT_CAP + wcap);
   if (!p) return false;
   *fact = (sbuf){p, 0, FACT_CAP};
   return true;
 }
 
 /* Ends the fact; the sentence starts after it. */
-static void sb_then(sbuf *fact, sbuf *words) {
+static void sb_then(sbuf *fact, sbuf *words, size_t wcap) {
   fact->p[fact->n] = '\0';
-  *words = (sbuf){fact->p + fact->n + 1, 0, WORDS_CAP};
+  *words = (sbuf){fact->p + fact->n + 1, 0, wcap};
 }
 
 static int sb_reason(model_verdict *out, model_rule rule, const sbuf *subj, sbuf *words,
@@ -344,26 +347,62 @@ static int add(model_verdict *out, model_rule rule, const char *subject, const c
   return verdict_add(out, rule, subject, sentence, fact);
 }
 
-/* The sentence for a path rule that failed: none, or every one broken. */
-static void path_words(const model *m, const mviol *x, char *buf, size_t cap, char *fact,
-                       size_t fcap, const char *a, const char *b) {
+/* The words for a path rule that failed (none, or every one broken): the
+ * fact, then, inside the sentence being written, why the path fails (at
+ * most 1023 bytes of it). */
+static void path_fact(const model *m, const mviol *x, sbuf *f, const char *a, const char *b) {
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
-    snprintf(buf, cap, "no connection group joins %s and %s", a, b);
-    snprintf(fact, fcap, "exists connection group joining %s and %s: false", a, b);
+    LIT(f, "exists connection group joining ");
+    STR(f, a);
+    LIT(f, " and ");
+    STR(f, b);
+    LIT(f, ": false");
     return;
   }
   const mconn *c = &m->conns.a[x->e[1]];
-  const char *ha = m->hosts.a[vm_host(m, c->a)].id, *hb = m->hosts.a[vm_host(m, c->b)].id;
-  snprintf(buf, cap,
-           "every connection group joining %s and %s is broken: group %s uses IPC connection "
-           "%s between %s on host %s and %s on host %s, and IPC does not cross machines",
-           a, b, m->groups.a[x->e[2]].id, c->id, m->vms.a[c->a].id, ha, m->vms.a[c->b].id, hb);
-  snprintf(fact, fcap, "usable(group %s): IPC connection %s spans host %s and host %s: false",
-           m->groups.a[x->e[2]].id, c->id, ha, hb);
+  LIT(f, "usable(group ");
+  STR(f, m->groups.a[x->e[2]].id);
+  LIT(f, "): IPC connection ");
+  STR(f, c->id);
+  LIT(f, " spans host ");
+  STR(f, m->hosts.a[vm_host(m, c->a)].id);
+  LIT(f, " and host ");
+  STR(f, m->hosts.a[vm_host(m, c->b)].id);
+  LIT(f, ": false");
+}
+
+static void path_sentence(const model *m, const mviol *x, sbuf *w, const char *a, const char *b) {
+  sbuf p = {w->p + w->n, 0, w->cap - w->n < 1024 ? w->cap - w->n : 1024};
+  if (x->code == F_NO_PATH || x->e[1] == NONE) {
+    LIT(&p, "no connection group joins ");
+    STR(&p, a);
+    LIT(&p, " and ");
+    STR(&p, b);
+  } else {
+    const mconn *c = &m->conns.a[x->e[1]];
+    LIT(&p, "every connection group joining ");
+    STR(&p, a);
+    LIT(&p, " and ");
+    STR(&p, b);
+    LIT(&p, " is broken: group ");
+    STR(&p, m->groups.a[x->e[2]].id);
+    LIT(&p, " uses IPC connection ");
+    STR(&p, c->id);
+    LIT(&p, " between ");
+    STR(&p, m->vms.a[c->a].id);
+    LIT(&p, " on host ");
+    STR(&p, m->hosts.a[vm_host(m, c->a)].id);
+    LIT(&p, " and ");
+    STR(&p, m->vms.a[c->b].id);
+    LIT(&p, " on host ");
+    STR(&p, m->hosts.a[vm_host(m, c->b)].id);
+    LIT(&p, ", and IPC does not cross machines");
+  }
+  w->n += p.n;
 }
 
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
-  char subj[MODEL_ID_MAX + 32], fact[FACT_CAP], words[WORDS_CAP];
+  char subj[MODEL_ID_MAX + 32], fact[FACT_CAP];
   sbuf sb_subj = SBUF(subj), f, w;
   const model_rule rule = (model_rule)x->rule;
   const mli *l = x->sk == SK_LI ? &m->lis.a[x->subj] : NULL;
@@ -404,7 +443,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
                    l->id, jur, h->id, v->id, role_words(m, l, x->e[0]));
       }
-      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
+      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "location(host ");
       STR(&f, h->id);
       LIT(&f, ") = ");
@@ -414,7 +453,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, ") = {");
       STR(&f, jur);
       LIT(&f, "}: false");
-      sb_then(&f, &w);
+      sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "LI ");
       STR(&w, l->id);
       LIT(&w, " is issued in ");
@@ -431,18 +470,36 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_R4: {
       const char *a = m->vms.a[l->monitored].id, *b = m->vms.a[l->host].id;
-      path_words(m, x, words, sizeof words, fact, sizeof fact, a, b);
-      return add(out, rule, subj, fact, "LI %s monitors VM %s from VM %s, but %s", l->id, a, b,
-                 words);
+      if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+      path_fact(m, x, &f, a, b);
+      sb_then(&f, &w, SENTENCE_CAP);
+      LIT(&w, "LI ");
+      STR(&w, l->id);
+      LIT(&w, " monitors VM ");
+      STR(&w, a);
+      LIT(&w, " from VM ");
+      STR(&w, b);
+      LIT(&w, ", but ");
+      path_sentence(m, x, &w, a, b);
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_R5: {
       if (x->sk == SK_ATTACH) {
         const mattach *a = &m->attach.a[x->subj];
         const mstorage *s = &m->stores.a[a->storage];
         const char *u = m->vms.a[a->user].id, *p = m->vms.a[s->root].id;
-        path_words(m, x, words, sizeof words, fact, sizeof fact, u, p);
-        return add(out, rule, subj, fact, "storage %s is rooted in VM %s and provided to VM %s, but %s",
-                   s->id, p, u, words);
+        if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+        path_fact(m, x, &f, u, p);
+        sb_then(&f, &w, SENTENCE_CAP);
+        LIT(&w, "storage ");
+        STR(&w, s->id);
+        LIT(&w, " is rooted in VM ");
+        STR(&w, p);
+        LIT(&w, " and provided to VM ");
+        STR(&w, u);
+        LIT(&w, ", but ");
+        path_sentence(m, x, &w, u, p);
+        return sb_reason(out, rule, &sb_subj, &w, &f);
       }
       const mstorage *s = &m->stores.a[l->storage];
       const char *via = m->vms.a[l->via].id;
@@ -454,10 +511,18 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    l->id, s->id, via, s->id, via, m->vms.a[s->root].id);
       }
       const char *host = m->vms.a[l->host].id;
-      path_words(m, x, words, sizeof words, fact, sizeof fact, host, via);
-      return add(out, rule, subj, fact,
-                 "LI %s runs in VM %s and stores its data through VM %s, but %s", l->id, host, via,
-                 words);
+      if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+      path_fact(m, x, &f, host, via);
+      sb_then(&f, &w, SENTENCE_CAP);
+      LIT(&w, "LI ");
+      STR(&w, l->id);
+      LIT(&w, " runs in VM ");
+      STR(&w, host);
+      LIT(&w, " and stores its data through VM ");
+      STR(&w, via);
+      LIT(&w, ", but ");
+      path_sentence(m, x, &w, host, via);
+      return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_R6: {
       if (x->sk == SK_CONN) {
@@ -533,14 +598,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mli *y = &m->lis.a[x->e[2]];
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
-        if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
+        if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.trusted: host ");
         STR(&f, h->id);
         LIT(&f, ": false (");
         STR(&f, model_trust_name(h->trust));
         if (!h->loc.known) LIT(&f, ", no location");
         LIT(&f, ")");
-        sb_then(&f, &w);
+        sb_then(&f, &w, WORDS_CAP);
         LIT(&w, "VM ");
         STR(&w, v->id);
         LIT(&w, " is ");
@@ -558,7 +623,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         return sb_reason(out, rule, &sb_subj, &w, &f);
       }
       const char *jur = DESC(&m->jurs.a[y->jur]), *loc = WHERE(h);
-      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
+      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
       STR(&f, h->id);
       LIT(&f, " at ");
@@ -566,7 +631,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, " IN {");
       STR(&f, jur);
       LIT(&f, "}: false");
-      sb_then(&f, &w);
+      sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "LI ");
       STR(&w, y->id);
       LIT(&w, " is issued in ");
@@ -591,14 +656,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_MOVE2: {
       const mhost *h = &m->hosts.a[x->e[1]];
-      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
+      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.trusted: host ");
       STR(&f, h->id);
       LIT(&f, ": false (");
       STR(&f, model_trust_name(h->trust));
       if (h->loc.known) LIT(&f, ")");
       else LIT(&f, ", no location)");
-      sb_then(&f, &w);
+      sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "VM ");
       STR(&w, m->vms.a[x->subj].id);
       LIT(&w, " may run only on trusted hardware; hypervisor ");
@@ -649,7 +714,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
-      if (!sb_in_place(out, &f)) return LISEC_ENOMEM;
+      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "class(vm ");
       STR(&f, v->id);
       LIT(&f, ") = ");
@@ -659,7 +724,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&f, ") = ");
       STR(&f, model_class_name(h->protection));
       LIT(&f, ": false");
-      sb_then(&f, &w);
+      sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "VM ");
       STR(&w, v->id);
       LIT(&w, " has sensitivity ");
