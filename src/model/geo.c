@@ -83,7 +83,12 @@ int loc_from_spec(const model_location *in, mloc *out, lisec_err *err) {
     return lisec_err_set(err, LISEC_EINVAL, "location.source: unknown source");
   out->known = true;
   memcpy(out->country, in->country, 2);
-  if (in->subdivision) snprintf(out->subdivision, sizeof out->subdivision, "%s", in->subdivision);
+  if (in->subdivision) {
+    snprintf(out->subdivision, sizeof out->subdivision, "%s", in->subdivision);
+    /* looked up once here, not at every jurisdiction test */
+    long si = sub_index(out->subdivision);
+    out->sub1 = si >= 0 ? (uint32_t)si + 1 : 0;
+  }
   out->has_coords = in->has_coords;
   out->lat = in->lat;
   out->lon = in->lon;
@@ -119,8 +124,8 @@ bool host_in_jur(const model *m, const mhost *h, const mjur *j) {
   const char *c = h->loc.country;
   unsigned bit = (unsigned)(c[0] - 'A') * 26 + (unsigned)(c[1] - 'A');
   if (j->countries[bit / 8] & (1u << (bit % 8))) return true;
-  if (j->nsubs && h->loc.subdivision[0]) {
-    long i = sub_index(h->loc.subdivision);
+  if (j->nsubs && h->loc.sub1) {
+    long i = (long)h->loc.sub1 - 1;
     for (int depth = 0; i >= 0 && depth < 8; depth++) {
       if (bsearch(model_iso3166_2[i].code, j->subs, j->nsubs, sizeof *j->subs,
                   cmp_sub8))

@@ -106,6 +106,7 @@ typedef struct mloc {
   bool known;
   char country[3];
   char subdivision[8];
+  uint32_t sub1; /* subdivision's index in model_iso3166_2, plus one; 0: none */
   bool has_coords;
   double lat, lon;
   char *site;
