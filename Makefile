@@ -1,5 +1,7 @@
 # Thin front over CMake. `make demo` and `make check` are the two commands a
 # newcomer needs; each installs what is missing first (scripts/bootstrap).
+# The build tree is CMake's own make; its directory chatter says nothing here.
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan

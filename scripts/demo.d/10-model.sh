@@ -5,9 +5,7 @@
 # only the LI administration sees which LI authorisation it is about.
 say "lisecd restarts with the LI administration's key and, for this demo only, declared host trust"
 stop_lisecd
-openssl genpkey -algorithm X25519 -out "$work/model-li.x25519" 2>/dev/null
-openssl pkey -in "$work/model-li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/model-li.pub"
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/model-li.pub" "[model]" "allow_declared_trust = true"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
 grep -m1 'allow_declared_trust' "$work/lisecd.log" | cut -c1-150 | sed 's/^/   /'
 explain "In production a host's trust and location come only from its TPM attestation; here the" \
   "example file states them, and lisecd says loudly that this is a development mode."

@@ -48,11 +48,7 @@ run cat "$work/agent-state/location.cms.json"
 
 say "lisecd restarts with reference values, the asset-management CA and a short attestation interval"
 stop_lisecd
-if [ ! -s "$work/model-li.pub" ]; then # the model chapter makes it
-  openssl genpkey -algorithm X25519 -out "$work/model-li.x25519" 2>/dev/null
-  openssl pkey -in "$work/model-li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/model-li.pub"
-fi
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/model-li.pub" "[model]" "allow_declared_trust = true" \
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true" \
   "[attest]" "reference_file = $work/reference.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 4" "grace_s = 2" "check_ms = 250"
 sed -i "s|^url = .*|url = $LISECD_URL|" "$work/agent.conf"

@@ -15,12 +15,16 @@ run cli_as auditor audit verify --pubkey "$work/audit.vkey" --state "$work/audit
 say "An inclusion proof for the first record, as JSON any RFC 9162 verifier can check"
 run cli_as auditor audit prove --index 0
 
-if [ -f "$work/li-admin.x25519" ]; then
-  say "The LI administration opens the sealed records with its secret key; the auditor saw only ciphertext"
-  openssl pkey -in "$work/li-admin.x25519" -outform DER | tail -c 32 | base64 >"$work/li-admin.key"
-  chmod 600 "$work/li-admin.key"
-  run cli_as li-admin audit read --li-key "$work/li-admin.key" --from 0 --to 12
-fi
+say "The LI administration opens the sealed records with its secret key; the auditor saw only ciphertext"
+openssl pkey -in "$work/li-admin.x25519" -outform DER | tail -c 32 | base64 >"$work/li-admin.key"
+chmod 600 "$work/li-admin.key"
+show cli_as li-admin audit read --li-key "$work/li-admin.key" "| grep 'LI, opened'"
+cli_as li-admin audit read --li-key "$work/li-admin.key" | grep -A1 'LI, opened' | sed -n '1,12s/^/     /p'
+echo "     ..."
+explain "With any other key they stay closed:"
+lisec audit li-keygen "$work/other.key" "$work/other.pub" >/dev/null
+first=$(sqlite3 "$work/lisec.db" "SELECT min(idx) FROM audit_log WHERE sealed = 1")
+expect_fail cli_as li-admin audit read --li-key "$work/other.key" --from "$first" --to $((first + 2))
 
 say "A tamperer edits one record in a copy of the database; verification finds it and says where"
 stop_lisecd
