@@ -430,6 +430,35 @@ static void test_route_table_check(void **state) {
   assert_int_equal(api_routes_check(no_handler, 1, &err), LISEC_EINVAL);
 }
 
+/* docs/api.md lists every route with its method: a route added without
+ * documentation fails here, naming it. */
+static void test_routes_documented(void **state) {
+  (void)state;
+  FILE *f = fopen(LISEC_SRC_DIR "/docs/api.md", "r");
+  assert_non_null(f);
+  static char doc[256 * 1024];
+  size_t len = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[len] = '\0';
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  for (size_t i = 0; i < n; i++) {
+    char quoted[API_URI_MAX];
+    snprintf(quoted, sizeof quoted, "`%s`", routes[i].pattern);
+    bool found = false;
+    /* a table row naming the path in backquotes and the method */
+    for (const char *p = strstr(doc, quoted); p && !found; p = strstr(p + 1, quoted)) {
+      const char *start = p, *end = strchr(p, '\n');
+      while (start > doc && start[-1] != '\n') start--;
+      if (*start != '|' || !end) continue;
+      char line[1024];
+      snprintf(line, sizeof line, "%.*s", (int)(end - start), start);
+      found = strstr(line, routes[i].method) != NULL;
+    }
+    if (!found) fail_msg("docs/api.md does not list %s %s", routes[i].method, routes[i].pattern);
+  }
+}
+
 static void test_metrics_by_status(void **state) {
   (void)state;
   size_t n = 0;
@@ -538,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_json_400_names_position),
       cmocka_unit_test(test_roles_before_body),      cmocka_unit_test(test_routes_404_405_and_params),
       cmocka_unit_test(test_store_failure_503),      cmocka_unit_test(test_route_table_check),
+      cmocka_unit_test(test_routes_documented),
       cmocka_unit_test(test_metrics_by_status),      cmocka_unit_test(test_ctl_worker_context),
       cmocka_unit_test(test_ctl_open_unreachable_store),
       cmocka_unit_test(test_ctl_open_needs_audit_key),
