@@ -44,15 +44,16 @@ static int add_viol(const model *m, model_verdict *out, uint8_t rule, uint8_t co
   ((1u << MODEL_R1) | (1u << MODEL_R2) | (1u << MODEL_R3) | (1u << MODEL_R8) |             \
    (1u << MODEL_R9) | (1u << MODEL_O13))
 
-/* Moves v with a scope of only the groups whose usability can change: those
- * with an IPC hop at v, and what they serve. */
+/* Moves v with a scope of only what the usability of the groups with an
+ * IPC hop at v decides: the path rules that have those groups' ends as
+ * their pair. */
 static void vm_move_paths(model *m, uint32_t v, uint32_t hyp) {
   scope_begin(m);
   const idvec *cs = &m->vms.a[v].conns;
   for (uint32_t i = 0; i < cs->n; i++) {
     const mconn *c = &m->conns.a[cs->v[i]];
     if (c->kind != MODEL_CONN_IPC) continue;
-    for (uint32_t k = 0; k < c->groups.n; k++) scope_add_group_deps(m, c->groups.v[k]);
+    for (uint32_t k = 0; k < c->groups.n; k++) scope_add_group_paths(m, c->groups.v[k]);
   }
   vm_place(m, v, hyp);
   scope_commit(m);
@@ -93,6 +94,7 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   uint32_t hw = m->hyps.a[h].host;
   __builtin_prefetch(x->lis.v);
   const mhost *t = &m->hosts.a[hw];
+  __builtin_prefetch(t);
   if (x->hyp == h) {
     rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
     return decide_finish(m, out, rc, err);
@@ -108,9 +110,9 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     __builtin_prefetch(&m->stores.a[l->storage]);
     __builtin_prefetch(l->id);
   }
-  if (x->lis.n > 1)
-    for (uint32_t i = 0; i < x->lis.n; i++)
-      __builtin_prefetch(m->jurs.a[m->lis.a[x->lis.v[i]].jur].desc);
+  for (uint32_t i = 0; i < x->lis.n; i++)
+    __builtin_prefetch(m->jurs.a[m->lis.a[x->lis.v[i]].jur].desc);
+  if (x->lis.n) __builtin_prefetch(t->where);
   uint32_t first_li = NONE;
   for (uint32_t i = 0; i < x->lis.n && !rc; i++) {
     const mli *l = &m->lis.a[x->lis.v[i]];

@@ -82,6 +82,28 @@ static void scope_add_attach_between(model *m, uint32_t a, uint32_t b) {
   }
 }
 
+static bool pair_is(uint32_t x, uint32_t y, uint32_t a, uint32_t b) {
+  return (x == a && y == b) || (x == b && y == a);
+}
+
+/* What can change when only whether g is usable changes (an IPC hop of it
+ * moving between machines): the path rules of the LIs whose monitored and
+ * LI VMs, or LI and storage VMs, are g's ends, and the attachments between
+ * its ends. The group's own rules and its connections' (security, storing
+ * intermediates, known peers) do not depend on where a VM runs. */
+void scope_add_group_paths(model *m, uint32_t g) {
+  if (m->batch) return;
+  const mgroup *x = &m->groups.a[g];
+  uint32_t a = x->path[0], b = x->path[x->n];
+  const idvec *l = &m->vms.a[a].lis;
+  for (uint32_t i = 0; i < l->n; i++) {
+    const mli *y = &m->lis.a[l->v[i]];
+    if (pair_is(y->monitored, y->host, a, b) || pair_is(y->host, y->via, a, b))
+      scope_add(m, SK_LI, l->v[i]);
+  }
+  scope_add_attach_between(m, a, b);
+}
+
 void scope_add_group_deps(model *m, uint32_t g) {
   if (m->batch) return;
   const mgroup *x = &m->groups.a[g];

@@ -306,6 +306,7 @@ void scope_add_vm_move_deps(model *m, uint32_t v);
 /* What a VM's class, domain or pairing affects. */
 void scope_add_vm_attr_deps(model *m, uint32_t v);
 void scope_add_group_deps(model *m, uint32_t g);
+void scope_add_group_paths(model *m, uint32_t g);
 void scope_add_li_deps(model *m, uint32_t li);
 void scope_add_host_deps(model *m, uint32_t h);
 void scope_commit(model *m);
