@@ -2,18 +2,48 @@
  * adjacency, violation lists, and the open-addressing map that interns ids
  * into dense indices, so every rule works on integers and arrays rather
  * than on strings. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "model/internal.h"
+
+/* The big tables (entities, id maps) are read at random by every decision:
+ * with 4 KiB pages each of those reads is likely a TLB miss too. Huge pages
+ * are asked for them (a hint; the kernel may decline). */
+#define HUGE_PAGE (2u * 1024 * 1024)
+static void advise_huge(void *p, size_t n) {
+  if (n < 2 * (size_t)HUGE_PAGE) return;
+  uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+  uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+  if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+  (void)a;
+  (void)b;
+#endif
+}
 
 int grow(void **arr, uint32_t *cap, uint32_t need, size_t sz) {
   if (need <= *cap) return 0;
   uint64_t c = *cap ? *cap : 4;
   while (c < need) c *= 2;
   if (c > UINT32_MAX || c * sz > SIZE_MAX / 2) return LISEC_ENOMEM;
-  void *p = realloc(*arr, (size_t)c * sz);
-  if (!p) return LISEC_ENOMEM;
+  size_t bytes = (size_t)c * sz;
+  void *p;
+  if (bytes >= 2 * (size_t)HUGE_PAGE) {
+    /* Fresh memory, advised before anything touches it, so its pages can
+     * be huge from the first fault; the old contents are copied over. */
+    p = malloc(bytes);
+    if (!p) return LISEC_ENOMEM;
+    advise_huge(p, bytes);
+    if (*arr) memcpy(p, *arr, (size_t)*cap * sz);
+    free(*arr);
+  } else {
+    p = realloc(*arr, bytes);
+    if (!p) return LISEC_ENOMEM;
+  }
   *arr = p;
   *cap = (uint32_t)c;
   return 0;
@@ -96,6 +126,7 @@ uint32_t strmap_guess(const strmap *s, uint32_t h) {
 static int strmap_rehash(strmap *s, uint32_t cap) {
   strslot *slots = calloc(cap, sizeof *slots);
   if (!slots) return LISEC_ENOMEM;
+  advise_huge(slots, (size_t)cap * sizeof *slots);
   for (uint32_t j = 0; j < s->cap; j++) {
     const strslot *e = &s->slots[j];
     if (!e->key || e->key == TOMB) continue;
