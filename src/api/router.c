@@ -8,13 +8,27 @@
 #include "api/api.h"
 #include "store/store.h"
 
+/* A message that quotes the request (a parser pointing at bad input) may
+ * carry bytes that are not UTF-8, which JSON cannot hold: those become '?',
+ * so the refusal still goes out as JSON. */
+static json_t *message_string(const char *message) {
+  json_t *s = json_string(message);
+  if (s) return s;
+  char safe[LISEC_ERR_MSG_MAX];
+  size_t i = 0;
+  for (; message[i] && i < sizeof safe - 1; i++)
+    safe[i] = message[i] >= 0x20 && message[i] < 0x7f ? message[i] : '?';
+  safe[i] = '\0';
+  return json_string(safe);
+}
+
 void api_error(api_response *resp, int status, const char *code, const char *message) {
   json_decref(resp->body);
   resp->body = NULL;
   free(resp->text);
   resp->text = NULL;
   resp->status = status;
-  json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+  json_t *e = json_pack("{s:s, s:o}", "code", code, "message", message_string(message));
   /* A refusal that names a requirement ("TR103308-6.2-R8: ...") carries it apart too. */
   if (e && (strncmp(message, "TR103308-", 9) == 0 || strncmp(message, "SEC025-", 7) == 0)) {
     size_t n = strcspn(message, ": ");

@@ -300,6 +300,13 @@ static void test_malformed_json_400_names_position(void **state) {
   run(&p, "POST", "/v1/things", "{\"a\": [1, 2", 1024, &r, &route); /* truncated */
   assert_int_equal(r.status, 400);
   api_response_free(&r);
+  /* Bytes that are not UTF-8 inside a bad escape: the parser quotes them,
+   * and the refusal must still be JSON (found by fuzz/api_dispatch). */
+  run(&p, "POST", "/v1/things", "\"\\\xef\xa3\xa2\x01\\s\x82", 1024, &r, &route);
+  assert_int_equal(r.status, 400);
+  assert_string_equal(error_code(&r), "invalid");
+  assert_non_null(error_message(&r));
+  api_response_free(&r);
   run(&p, "POST", "/v1/things", NULL, 1024, &r, &route); /* missing */
   assert_int_equal(r.status, 400);
   assert_non_null(strstr(error_message(&r), "body is required"));
