@@ -103,6 +103,9 @@ int api_query_u64(const api_request *req, const char *name, uint64_t max, uint64
 
 /* Sets resp to a JSON error {"error":{"code","message"[,"requirement"]}}. */
 void api_error(api_response *resp, int status, const char *code, const char *message);
+/* A handler's usual ending: the use case's failure mapped (rc != 0), or
+ * its JSON reply with status. Returns 0, what a handler returns. */
+int api_reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status);
 /* Maps a LISEC_E* failure of a use case to its HTTP status and JSON error. */
 void api_error_from(api_response *resp, int rc, const lisec_err *err);
 

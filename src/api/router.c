@@ -37,6 +37,16 @@ void api_error(api_response *resp, int status, const char *code, const char *mes
   resp->body = json_pack("{s:o}", "error", e);
 }
 
+int api_reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
+  if (rc) {
+    api_error_from(resp, rc, err);
+  } else {
+    resp->status = status;
+    resp->body = out;
+  }
+  return 0;
+}
+
 void api_error_from(api_response *resp, int rc, const lisec_err *err) {
   const char *msg = err && err->msg[0] ? err->msg : lisec_err_name(rc);
   int status;

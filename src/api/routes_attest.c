@@ -9,18 +9,12 @@
 
 typedef int (*body_case)(lisec_ctl *, const ctl_actor *, const json_t *, json_t **, lisec_err *);
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int with_body(body_case f, lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                      api_response *resp, int status) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = f(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out, status);
+  return api_reply(resp, rc, &err, out, status);
 }
 
 static int enrol(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -51,14 +45,14 @@ static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_attest_host_list(ctl, a, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int show(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_attest_host_show(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int confirm(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -66,7 +60,7 @@ static int confirm(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_attest_confirm_location(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 const api_route api_routes_attest[] = {

@@ -6,18 +6,12 @@
 
 #define READERS (API_ROLE_AUDITOR | API_ROLE_LI_ADMIN | API_ROLE_OPERATOR)
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = 200, resp->body = out;
-  return 0;
-}
-
 static int checkpoint(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   (void)a, (void)req;
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_audit_checkpoint(ctl, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int checkpoints(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -25,7 +19,7 @@ static int checkpoints(lisec_ctl *ctl, const ctl_actor *a, const api_request *re
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_audit_checkpoints(ctl, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int vkey(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -33,7 +27,7 @@ static int vkey(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_audit_vkey(ctl, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int entries(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -45,7 +39,7 @@ static int entries(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
   int rc = api_query_u64(req, "from", UINT64_MAX, &from, &given, &err);
   if (!rc) rc = api_query_u64(req, "count", CTL_AUDIT_PAGE_MAX, &count, &given, &err);
   if (!rc) rc = ctl_audit_entries(ctl, from, count, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int inclusion(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -61,7 +55,7 @@ static int inclusion(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   if (!rc && has_index == has_leaf)
     rc = lisec_err_set(&err, LISEC_EINVAL, "give exactly one of index and leaf_hash");
   if (!rc) rc = ctl_audit_inclusion(ctl, index, has_leaf ? leaf : NULL, size, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int consistency(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -74,7 +68,7 @@ static int consistency(lisec_ctl *ctl, const ctl_actor *a, const api_request *re
   if (!rc) rc = api_query_u64(req, "tree_size", UINT64_MAX, &size, &given, &err);
   if (!rc && !has_old) rc = lisec_err_set(&err, LISEC_EINVAL, "old: required, the older tree size");
   if (!rc) rc = ctl_audit_consistency(ctl, old, size, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 const api_route api_routes_audit[] = {

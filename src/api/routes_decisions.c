@@ -7,18 +7,12 @@
 #include "api/api.h"
 #include "ctl/model.h"
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = 200, resp->body = out;
-  return 0;
-}
-
 static int migration(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                      api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_model_decide_migration(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int placement(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -26,7 +20,7 @@ static int placement(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_model_decide_placement(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int compliance(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -35,7 +29,7 @@ static int compliance(lisec_ctl *ctl, const ctl_actor *a, const api_request *req
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_model_compliance(ctl, a, &out, &err);
-  return reply(resp, rc, &err, out);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 #define DECIDERS (API_ROLE_OPERATOR | API_ROLE_HV_ADMIN | API_ROLE_MANO | API_ROLE_HOST | API_ROLE_LI_ADMIN)

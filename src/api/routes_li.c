@@ -11,39 +11,33 @@
 #include "ctl/li.h"
 
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int instantiate(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                        api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_instantiate(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out, 201);
+  return api_reply(resp, rc, &err, out, 201);
 }
 
 static int enable(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_enable(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int pair(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_pair(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int disable(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_disable(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int disable_command(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -51,14 +45,14 @@ static int disable_command(lisec_ctl *ctl, const ctl_actor *a, const api_request
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_disable_signed(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_get(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -66,7 +60,7 @@ static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_li_list(ctl, a, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 const api_route api_routes_li[] = {

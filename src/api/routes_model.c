@@ -10,18 +10,12 @@
 #include "api/api.h"
 #include "ctl/model.h"
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int create(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   bool created = false;
   int rc = ctl_model_put(ctl, a, req->params[0], NULL, req->body, true, &out, &created, &err);
-  return reply(resp, rc, &err, out, 201);
+  return api_reply(resp, rc, &err, out, 201);
 }
 
 static int put(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -30,29 +24,29 @@ static int put(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_r
   bool created = false;
   int rc = ctl_model_put(ctl, a, req->params[0], req->params[1], req->body, false, &out, &created,
                          &err);
-  return reply(resp, rc, &err, out, created ? 201 : 200);
+  return api_reply(resp, rc, &err, out, created ? 201 : 200);
 }
 
 static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_model_list(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_model_get(ctl, a, req->params[0], req->params[1], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   int rc = ctl_model_delete(ctl, a, req->params[0], req->params[1], &err);
-  return reply(resp, rc, &err,
-               rc ? NULL : json_pack("{s:s, s:s}", "removed", req->params[1], "kind", req->params[0]),
-               200);
+  return api_reply(resp, rc, &err,
+                   rc ? NULL : json_pack("{s:s, s:s}", "removed", req->params[1], "kind", req->params[0]),
+                   200);
 }
 
 #define MODEL_ROLES (API_ROLE_OPERATOR | API_ROLE_HV_ADMIN | API_ROLE_LI_ADMIN)

@@ -8,24 +8,18 @@
 
 #define PKG_ROLES (API_ROLE_OPERATOR | API_ROLE_MANO | API_ROLE_TENANT)
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int onboard(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_onboard(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out, 201);
+  return api_reply(resp, rc, &err, out, 201);
 }
 
 static int replace(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_replace(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -33,14 +27,14 @@ static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_list(ctl, a, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_get(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int image_report(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -48,7 +42,7 @@ static int image_report(lisec_ctl *ctl, const ctl_actor *a, const api_request *r
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_image_report(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int image_status(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -56,7 +50,7 @@ static int image_status(lisec_ctl *ctl, const ctl_actor *a, const api_request *r
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_pkg_image_status(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 const api_route api_routes_pkg[] = {

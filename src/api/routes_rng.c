@@ -7,18 +7,12 @@
 #include "api/api.h"
 #include "ctl/rng.h"
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int post_events(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                        api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_rng_report(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int get_findings(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
@@ -31,7 +25,7 @@ static int get_findings(lisec_ctl *ctl, const ctl_actor *a, const api_request *r
     rc = lisec_err_set(&err, LISEC_EINVAL, "query parameter open must be true or false");
   json_t *out = NULL;
   if (!rc) rc = ctl_rng_findings(ctl, a, given && strcmp(open, "true") == 0, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 const api_route api_routes_rng[] = {

@@ -5,17 +5,11 @@
 #include "api/api.h"
 #include "ctl/targets.h"
 
-static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, int status) {
-  if (rc) api_error_from(resp, rc, err);
-  else resp->status = status, resp->body = out;
-  return 0;
-}
-
 static int add(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_target_add(ctl, a, req->body, &out, &err);
-  return reply(resp, rc, &err, out, 201);
+  return api_reply(resp, rc, &err, out, 201);
 }
 
 static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
@@ -23,27 +17,27 @@ static int list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_target_list(ctl, a, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_target_read(ctl, a, req->params[0], &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int update(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_target_update(ctl, a, req->params[0], req->body, &out, &err);
-  return reply(resp, rc, &err, out, 200);
+  return api_reply(resp, rc, &err, out, 200);
 }
 
 static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   int rc = ctl_target_remove(ctl, a, req->params[0], &err);
-  return reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
+  return api_reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
 }
 
 const api_route api_routes_targets[] = {
