@@ -11,24 +11,14 @@ explain "In production a host's trust and location come only from its TPM attest
   "example file states them, and lisecd says loudly that this is a development mode."
 
 say "The example of clause 6.2 goes into lisecd through the API: 17 entities, in the model's order"
-python3 - "$src/examples/helsinki-london.json" "$work/model" <<'PY'
-import json, os, sys
-t = json.load(open(sys.argv[1])); os.makedirs(sys.argv[2])
-order = [("jurisdictions", "jurisdiction"), ("leas", "lea"), ("hosts", "host"), ("hypervisors", "hypervisor"),
-         ("vms", "vm"), ("storage", "storage"), ("connections", "connection"), ("groups", "group"), ("lis", "li")]
-n = 0
-for arr, kind in order:
-    for e in t.get(arr, []):
-        n += 1
-        with open(f"{sys.argv[2]}/{n:02d}-{e['id']}.{kind}", "w") as f: json.dump(e, f)
-PY
-show cat "$work/model/01-fi.jurisdiction"
-sed 's/^/     /' "$work/model/01-fi.jurisdiction"
+split_topology "$src/examples/helsinki-london.json" "$work/model"
+show cat "$work/model/001-fi.jurisdiction"
+sed 's/^/     /' "$work/model/001-fi.jurisdiction"
 echo
-run cli_as operator model put jurisdiction "$work/model/01-fi.jurisdiction"
+run cli_as operator model put jurisdiction "$work/model/001-fi.jurisdiction"
 for f in "$work"/model/*; do
   kind=${f##*.} role=operator
-  [ "$f" = "$work/model/01-fi.jurisdiction" ] && continue
+  [ "$f" = "$work/model/001-fi.jurisdiction" ] && continue
   [ "$kind" = li ] && role=li-admin
   printf '   %-9s %s\n' "$role" "$(cli_as "$role" model put "$kind" "$f")"
 done

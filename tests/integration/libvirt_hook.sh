@@ -8,6 +8,7 @@
 # (fail closed).
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
 pki=$work/pki
 make_pki "$pki"
 hook=$src/examples/libvirt/hooks/qemu
@@ -16,22 +17,8 @@ openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
 openssl pkey -in "$work/li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
 
-python3 - "$src/examples/helsinki-london.json" "$work/ents" <<'PY'
-import json, os, sys
-t = json.load(open(sys.argv[1])); os.makedirs(sys.argv[2])
-order = [("jurisdictions", "jurisdiction"), ("leas", "lea"), ("hosts", "host"), ("hypervisors", "hypervisor"),
-         ("vms", "vm"), ("storage", "storage"), ("connections", "connection"), ("groups", "group"), ("lis", "li")]
-n = 0
-for arr, kind in order:
-    for e in t.get(arr, []):
-        n += 1
-        with open(f"{sys.argv[2]}/{n:03d}.{kind}", "w") as f: json.dump(e, f)
-PY
-for f in "$work"/ents/*; do
-  kind=${f##*.} role=operator
-  [ "$kind" = li ] && role=li-admin
-  lisec --server "$LISECD_URL" --pki "$pki" --role "$role" model put "$kind" "$f" >/dev/null || fail "put $f"
-done
+split_topology "$src/examples/helsinki-london.json" "$work/ents"
+put_topology "$work/ents"
 
 # The domain XML as libvirt writes it: the test driver's domain "test", with
 # the lisec VM id in its metadata (and once without).

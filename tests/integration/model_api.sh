@@ -13,6 +13,7 @@
 # With a third argument "postgres" the whole suite runs on PostgreSQL.
 build=$1 src=$2 backend=${3:-sqlite}
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
 pki=$work/pki
 make_pki "$pki"
 openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
@@ -62,24 +63,8 @@ start_lisecd "$pki" "${li_cfg[@]}" "${dev_cfg[@]}"
 grep -q 'DEVELOPMENT MODE: \[model\] allow_declared_trust' "$work/lisecd.log" || fail "no warning about declared trust"
 
 # --- load the example through the API, one entity at a time -------------------------
-load_example() {
-  for f in "$work"/ents/*; do
-    kind=${f##*.} role=operator
-    [ "$kind" = li ] && role=li-admin
-    cli_as "$role" model put "$kind" "$f" >/dev/null || fail "lisec model put $kind $(cat "$f")"
-  done
-}
-python3 - "$src/examples/helsinki-london.json" "$work/ents" <<'PY'
-import json, os, sys
-t = json.load(open(sys.argv[1])); os.makedirs(sys.argv[2])
-order = [("jurisdictions", "jurisdiction"), ("leas", "lea"), ("hosts", "host"), ("hypervisors", "hypervisor"),
-         ("vms", "vm"), ("storage", "storage"), ("connections", "connection"), ("groups", "group"), ("lis", "li")]
-n = 0
-for arr, kind in order:
-    for e in t.get(arr, []):
-        n += 1
-        with open(f"{sys.argv[2]}/{n:03d}.{kind}", "w") as f: json.dump(e, f)
-PY
+load_example() { put_topology "$work/ents"; }
+split_topology "$src/examples/helsinki-london.json" "$work/ents"
 load_example
 [ "$(ls "$work/ents" | wc -l)" = 17 ] || fail "the example has 17 entities"
 cli_as operator model compliance >/dev/null || fail "the example is not compliant through lisecd"
