@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
+#include "ctl/model.h"
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
@@ -284,6 +285,30 @@ static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   return rc;
 }
 
+/* The trust model learns which VMs are known (paired) LI VMs from here
+ * alone (TR 103 308 §4.2). A VM not yet in the model gets it when added. */
+static void tell_model(ctl_shared *sh, const char *vm, bool paired) {
+  lisec_err err = {0};
+  int rc = ctl_model_vm_paired(sh, vm, paired, &err);
+  if (rc && rc != LISEC_ENOTFOUND)
+    LOG_WARN("li: the trust model did not take VM %s's pairing: %s", vm, err.msg);
+}
+
+static int tell_model_stored(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL) == 0) {
+    const char *state = json_string_value(json_object_get(j, "state"));
+    if (state && strcmp(state, "paired") == 0) tell_model(ctx, id, true);
+  }
+  json_decref(j);
+  return 0;
+}
+
+int ctl_li_model_sync(ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  return store_doc_list(s, LI_KIND, tell_model_stored, sh, err);
+}
+
 /* Records the accepted transition, then stores it at the version it was
  * read at; a store failure after the record is recorded as failed. */
 static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm_doc *d,
@@ -295,6 +320,7 @@ static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm
     (void)record(ctl, actor, action, d->vm.id, "failed", err->msg, &ferr);
     return rc;
   }
+  tell_model(ctl->shared, d->vm.id, d->vm.state == LI_STATE_PAIRED);
   *out = doc_json(d);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

@@ -22,6 +22,8 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
 void ctl_li_state_close(struct ctl_li_state *st);
 /* The LI state the pkg topic keeps for this topic (ctl/pkg.c); may be NULL. */
 struct ctl_li_state *ctl_pkg_li_state(ctl_shared *sh);
+/* At start: every VM stored as paired is a known LI VM in the trust model. */
+int ctl_li_model_sync(ctl_shared *sh, lisec_store *s, lisec_err *err);
 
 /* body: {"vm": ID, "pubkey": PEM (optional: a key the VM generated)}. Without
  * pubkey the key pair is generated in the token; its private key never

@@ -34,6 +34,7 @@ struct ctl_model_state {
   model *m;
   json_t *docs[K_COUNT]; /* id -> the document as stored */
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
+  json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
   bool allow_declared;
   int64_t max_age_s;
@@ -63,11 +64,19 @@ static bool declares_trust(const json_t *doc) {
 }
 
 /* What the model is given for a document: for a host, the attestation's
- * trust and location replace the document's. *out is a new reference. */
+ * trust and location replace the document's; for a VM, whether it is a
+ * known (paired) LI VM is what the LI administration's pairing says (a
+ * declaration counts too only in development mode). *out is a new
+ * reference. */
 static json_t *effective(struct ctl_model_state *st, int k, const json_t *doc) {
   /* A deep copy: it outlives the lock in some callers and must share
    * nothing with the stored documents. */
   json_t *e = json_deep_copy(doc);
+  if (e && k == K_VM) {
+    bool paired = json_object_get(st->paired, json_string_value(json_object_get(doc, "id"))) ||
+                  (st->allow_declared && json_is_true(json_object_get(doc, "paired")));
+    json_object_set_new(e, "paired", json_boolean(paired));
+  }
   if (!e || k != K_HOST) return e;
   const json_t *a = json_object_get(st->attested, json_string_value(json_object_get(doc, "id")));
   if (a) {
@@ -148,8 +157,9 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   sh->model = st;
   st->m = model_new();
   st->attested = json_object();
+  st->paired = json_object();
   st->li_vms = json_object();
-  bool ok = st->m && st->attested && st->li_vms;
+  bool ok = st->m && st->attested && st->paired && st->li_vms;
   for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = lisec_config_bool(cfg, "model", "allow_declared_trust", false, &st->allow_declared, err);
@@ -187,6 +197,7 @@ void ctl_model_close(ctl_shared *sh) {
   model_free(st->m);
   for (int k = 0; k < K_COUNT; k++) json_decref(st->docs[k]);
   json_decref(st->attested);
+  json_decref(st->paired);
   json_decref(st->li_vms);
   pthread_mutex_destroy(&st->mu);
   free(st);
@@ -230,6 +241,29 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
   if (!rc) rc = json_object_set_new(st->attested, host, a) ? LISEC_ENOMEM : 0;
   else json_decref(a);
 out:
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *err) {
+  struct ctl_model_state *st = sh->model;
+  pthread_mutex_lock(&st->mu);
+  int rc = paired ? json_object_set_new(st->paired, vm, json_true()) : 0;
+  if (!paired) json_object_del(st->paired, vm);
+  const json_t *doc = json_object_get(st->docs[K_VM], vm);
+  json_t *e = NULL;
+  if (rc) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else if (!doc) {
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "VM %s is not in the trust model yet; its pairing "
+                                             "applies once it is added", vm);
+  } else if (!(e = effective(st, K_VM, doc))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else {
+    sync_time(st);
+    rc = model_put_json(st->m, kind_names[K_VM], e, err);
+  }
+  json_decref(e);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -336,6 +370,14 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "evidence, not from a declaration; [model] allow_declared_trust = true admits "
                   "them for development only",
                   json_object_get(body, "trust") ? "trust" : "location", id);
+    return refused(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+  }
+  if (k == K_VM && json_is_true(json_object_get(body, "paired")) && !st->allow_declared) {
+    lisec_err_set(err, LISEC_EDENIED,
+                  "TR103308-4.2: paired: VM %s becomes a known LI VM only when the LI "
+                  "administration pairs it (POST /v1/li/vms/{vm}/pair); [model] "
+                  "allow_declared_trust = true admits a declaration for development only",
+                  id);
     return refused(ctl, actor, action, subject, li, LISEC_EDENIED, err);
   }
   json_t *doc = json_deep_copy(body);

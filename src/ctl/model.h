@@ -28,6 +28,14 @@
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                             const model_location *loc, lisec_err *err);
 
+/* The LI administration paired a VM (paired true) or it left the paired
+ * state (ctl/li.c calls this after every change it stores, and for every
+ * paired VM when lisecd starts): a VM is a known LI VM (TR 103 308 §4.2)
+ * by this alone; a declaration counts only with [model]
+ * allow_declared_trust. Remembered for a VM not yet in the model (then
+ * ENOTFOUND) and applied when it is added. */
+int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *err);
+
 /* kind is one of host, hypervisor, vm, storage, connection, group,
  * jurisdiction, lea, li (ENOTFOUND otherwise). LI authorisations ("li") are
  * for the li-admin role only (refusals are recorded, sealed); every other

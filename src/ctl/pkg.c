@@ -72,7 +72,6 @@ static int load_trust(const lisec_config *cfg, struct ctl_pkg_state *st, lisec_e
 }
 
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)s;
   struct ctl_pkg_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
@@ -85,6 +84,7 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
                           (int64_t)16 << 30, &max_expanded, err);
   if (!rc) rc = load_trust(cfg, st, err);
   if (!rc) rc = ctl_li_state_open(cfg, &st->li, err);
+  if (!rc) rc = ctl_li_model_sync(sh, s, err);
   st->max_package = (uint64_t)max_package;
   st->max_expanded = (uint64_t)max_expanded;
   if (!rc && st->trust && !st->has_operator)

@@ -158,8 +158,8 @@ model_put operator host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
 model_put operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
 model_put operator hypervisor "{\"id\":\"hv-a2\",\"host\":\"$hostA\"}"
 model_put operator vm '{"id":"vm-target","hypervisor":"hv-a","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-a","sensitivity":"li","domain":"li","paired":true}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-a","sensitivity":"li","domain":"li","paired":true}'
+model_put operator vm '{"id":"vm-li","hypervisor":"hv-a","sensitivity":"li","domain":"li"}'
+model_put operator vm '{"id":"vm-store","hypervisor":"hv-a","sensitivity":"li","domain":"li"}'
 model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
 model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
