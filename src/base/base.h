@@ -99,6 +99,9 @@ int lisec_json_get_int(const json_t *obj, const char *key, bool required, int64_
                        int64_t max, int64_t *out, lisec_err *err);
 int lisec_json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
                         lisec_err *err);
+/* EINVAL unless obj is an object whose every key is in keys (NULL-ended):
+ * a request's unknown field is refused by name, not ignored. */
+int lisec_json_only_keys(const json_t *obj, const char *const *keys, lisec_err *err);
 /* Compact, key-sorted serialisation (stable bytes for hashing and storage).
  * The caller frees the result with free(). */
 char *lisec_json_dump_canonical(const json_t *v);

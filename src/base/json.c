@@ -92,6 +92,18 @@ int lisec_json_get_bool(const json_t *obj, const char *key, bool required, bool 
   return 0;
 }
 
+int lisec_json_only_keys(const json_t *obj, const char *const *keys, lisec_err *err) {
+  if (!json_is_object(obj)) return lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
+  const char *key;
+  json_t *val;
+  json_object_foreach((json_t *)obj, key, val) {
+    size_t i = 0;
+    while (keys[i] && strcmp(key, keys[i]) != 0) i++;
+    if (!keys[i]) return lisec_err_set(err, LISEC_EINVAL, "%.40s: unknown field", key);
+  }
+  return 0;
+}
+
 char *lisec_json_dump_canonical(const json_t *v) {
   return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }

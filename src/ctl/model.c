@@ -701,17 +701,8 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                json_t **out, lisec_err *err) {
   static const char *const keys[] = {"vm", "hypervisor", "host", NULL};
   struct ctl_model_state *st = state(ctl);
-  const char *vm = NULL, *hyp_name = NULL, *host_name = NULL, *key;
-  json_t *val;
-  int rc = json_is_object(body) ? 0 : lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
-  if (!rc) json_object_foreach((json_t *)body, key, val) {
-      bool ok = false;
-      for (size_t i = 0; keys[i]; i++) ok = ok || strcmp(key, keys[i]) == 0;
-      if (!ok) {
-        rc = lisec_err_set(err, LISEC_EINVAL, "%.40s: unknown field (vm, hypervisor or host)", key);
-        break;
-      }
-    }
+  const char *vm = NULL, *hyp_name = NULL, *host_name = NULL;
+  int rc = lisec_json_only_keys(body, keys, err);
   if (rc || (rc = lisec_json_get_str(body, "vm", true, MODEL_ID_MAX, &vm, err)) ||
       (rc = lisec_json_get_str(body, "hypervisor", false, MODEL_ID_MAX, &hyp_name, err)) ||
       (rc = lisec_json_get_str(body, "host", false, MODEL_ID_MAX, &host_name, err)))
@@ -761,18 +752,9 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                json_t **out, lisec_err *err) {
   static const char *const keys[] = {"id", "hypervisor", "host", "sensitivity", "domain", "paired", NULL};
   struct ctl_model_state *st = state(ctl);
-  const char *id = NULL, *hyp_name = NULL, *host_name = NULL, *sens = NULL, *domain = NULL, *key;
+  const char *id = NULL, *hyp_name = NULL, *host_name = NULL, *sens = NULL, *domain = NULL;
   bool paired = false;
-  json_t *val;
-  int rc = json_is_object(body) ? 0 : lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
-  if (!rc) json_object_foreach((json_t *)body, key, val) {
-      bool ok = false;
-      for (size_t i = 0; keys[i]; i++) ok = ok || strcmp(key, keys[i]) == 0;
-      if (!ok) {
-        rc = lisec_err_set(err, LISEC_EINVAL, "%.40s: unknown field", key);
-        break;
-      }
-    }
+  int rc = lisec_json_only_keys(body, keys, err);
   if (rc || (rc = lisec_json_get_str(body, "id", true, MODEL_ID_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "hypervisor", false, MODEL_ID_MAX, &hyp_name, err)) ||
       (rc = lisec_json_get_str(body, "host", false, MODEL_ID_MAX, &host_name, err)) ||

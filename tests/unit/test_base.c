@@ -120,6 +120,23 @@ static void test_json_parse_errors(void **state) {
   json_decref(v);
 }
 
+static void test_json_only_keys(void **state) {
+  (void)state;
+  static const char *const keys[] = {"vm", "hypervisor", NULL};
+  lisec_err err = {0};
+  json_t *ok = json_pack("{s:s, s:s}", "vm", "a", "hypervisor", "b");
+  json_t *extra = json_pack("{s:s, s:s}", "vm", "a", "hypervisr", "b");
+  json_t *arr = json_array();
+  assert_int_equal(lisec_json_only_keys(ok, keys, &err), 0);
+  assert_int_equal(lisec_json_only_keys(extra, keys, &err), LISEC_EINVAL);
+  assert_string_equal(err.msg, "hypervisr: unknown field");
+  assert_int_equal(lisec_json_only_keys(arr, keys, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "must be a JSON object"));
+  json_decref(ok);
+  json_decref(extra);
+  json_decref(arr);
+}
+
 static void test_json_canonical(void **state) {
   (void)state;
   json_t *v = json_pack("{s:i, s:s}", "z", 1, "a", "b");
@@ -186,6 +203,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
+      cmocka_unit_test(test_json_only_keys),
       cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_hex),
       cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
   };
