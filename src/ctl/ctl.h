@@ -1,10 +1,10 @@
 /* ctl/ is the controller: one function per use case, the only floor that
  * calls more than one domain module and the store. State that all API
- * workers share (configuration, start time, keys, the audit appender, the
- * model)
- * lives in ctl_shared; each worker thread has its own lisec_ctl with its own
- * store handle, because store handles are single-threaded. A topic adds its
- * use cases as src/ctl/<topic>.c with its own header src/ctl/<topic>.h. */
+ * workers share (configuration, start time, keys, the audit appender, each
+ * topic's state) lives in ctl_shared (ctl/internal.h); each worker thread
+ * has its own lisec_ctl with its own store handle, because store handles
+ * are single-threaded. A topic adds its use cases as src/ctl/<topic>.c with
+ * its own header src/ctl/<topic>.h. */
 #ifndef LISEC_CTL_H
 #define LISEC_CTL_H
 
