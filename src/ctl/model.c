@@ -19,6 +19,7 @@
 #include "ctl/attest.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
+#include "ctl/pkg.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
 
@@ -820,6 +821,18 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   json_t *byrule = json_object();
   for (int r = 0; r < MODEL_RULE_COUNT; r++)
     if (counts[r]) json_object_set_new(byrule, model_rule_id((model_rule)r), json_integer((json_int_t)counts[r]));
+  /* VMs running an image that is not their package's (ctl/pkg.c). */
+  json_t *viol = json_object_get(v, "violations");
+  size_t before = json_array_size(viol);
+  if ((rc = ctl_pkg_image_findings(ctl, viol, err))) {
+    json_decref(v);
+    json_decref(byrule);
+    return rc;
+  }
+  if (json_array_size(viol) > before) {
+    json_object_set_new(byrule, CTL_PKG_IMAGE_RULE, json_integer((json_int_t)(json_array_size(viol) - before)));
+    json_object_set_new(v, "allow", json_false());
+  }
   json_object_set_new(v, "compliant", json_boolean(json_is_true(json_object_get(v, "allow"))));
   json_object_del(v, "allow");
   json_object_set_new(v, "counts", byrule);

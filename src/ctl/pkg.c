@@ -508,3 +508,30 @@ int ctl_pkg_image_status(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   if (rc == LISEC_ENOTFOUND) return lisec_err_set(err, rc, "no image report for VM %s", vm);
   return rc;
 }
+
+/* A VM whose last report showed an image that is not its package's is a
+ * current violation of the platform until a report shows the right one. */
+static int image_finding(void *ctx, const char *vm, const char *body, int64_t version) {
+  (void)version;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL) != 0) return LISEC_ESTORE;
+  int rc = 0;
+  if (json_is_false(json_object_get(doc, "compliant"))) {
+    const char *pkg = json_string_value(json_object_get(doc, "package"));
+    char subject[CTL_PKG_ID_MAX + 8], fact[2 * CTL_PKG_ID_MAX + 64];
+    snprintf(subject, sizeof subject, "vm %s", vm);
+    snprintf(fact, sizeof fact, "image(vm %s) in images(package %s): false", vm, pkg ? pkg : "?");
+    json_t *v = json_pack("{s:s, s:s, s:s, s:O?, s:s}", "requirement", CTL_PKG_IMAGE_RULE, "clauses",
+                          "TR 103 308 §4.2; NFV-SEC 025 instantiation", "subject", subject,
+                          "sentence", json_object_get(doc, "reason"), "fact", fact);
+    rc = v && json_array_append_new(ctx, v) == 0 ? 0 : LISEC_ENOMEM;
+  }
+  json_decref(doc);
+  return rc;
+}
+
+int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
+  int rc = store_doc_list(ctl->store, PKG_VM_KIND, image_finding, violations, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored image report does not parse");
+  return rc;
+}

@@ -31,6 +31,12 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *
  * mismatch is an answer (compliant false, the reason), recorded as denied. */
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
                          const json_t *body, json_t **out, lisec_err *err);
+/* The requirement an image finding names. */
+#define CTL_PKG_IMAGE_RULE "TR103308-4.2-IMAGE"
+/* Appends to violations (a JSON array, in the compliance report's form:
+ * requirement, clauses, subject, sentence, fact) one entry per VM whose
+ * last image report did not match its package. */
+int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err);
 /* The last image report of a VM. */
 int ctl_pkg_image_status(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                          lisec_err *err);

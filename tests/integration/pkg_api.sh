@@ -180,6 +180,24 @@ code=$(as host -o /dev/null -w '%{http_code}' -d '{"vm":"vm-3","digest":"md5:00"
   "$LISECD_URL/v1/packages/probe/image-reports")
 [ "$code" = 400 ] || fail "a malformed digest: $code"
 pass "image reports: the package's image is compliant, an older one is not (recorded)"
+# A VM running the wrong image is a violation of the platform until a report
+# shows the right one.
+image_finding() { # VM: 0 when /v1/compliance names VM's image
+  as operator "$LISECD_URL/v1/compliance" >"$work/compliance.json"
+  python3 - "$work/compliance.json" "$1" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+hit = [v for v in d["violations"] if v["requirement"] == "TR103308-4.2-IMAGE" and v["subject"] == "vm " + sys.argv[2]]
+assert (not hit) or (d["compliant"] is False and d["counts"]["TR103308-4.2-IMAGE"] >= 1), d
+sys.exit(0 if hit else 1)
+PY
+}
+image_finding vm-2 || fail "vm-2 runs an old image, yet /v1/compliance does not say so: $(cat "$work/compliance.json")"
+! image_finding vm-1 || fail "vm-1 runs its package's image, yet is reported"
+as host -d "{\"vm\":\"vm-2\",\"digest\":\"sha256:$img\",\"event\":\"resume\"}" \
+  "$LISECD_URL/v1/packages/probe/image-reports" | grep -q '"compliant":true' || fail "vm-2's right image"
+! image_finding vm-2 || fail "vm-2 now runs the right image, yet is still reported"
+pass "a VM on the wrong image is non-compliant in /v1/compliance (TR103308-4.2-IMAGE) until it runs the right one"
 
 # ---- the CLI against lisecd -------------------------------------------------
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
