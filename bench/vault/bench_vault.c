@@ -26,7 +26,8 @@ static int bench_store(const char *url, ctl_kek *kek, int n) {
   json_error_t je;
   json_t *ids = json_loads(IDS, 0, &je);
   vault_kek vk = ctl_kek_vault(kek);
-  vault_opener op = ctl_kek_opener(kek);
+  vault_opener op;
+  if (ctl_kek_for(kek, vk.label, NULL, &op, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
   char id[64];
   double t0 = now_s();
   for (int i = 0; i < n; i++) {

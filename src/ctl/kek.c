@@ -1,7 +1,10 @@
 /* PKCS#11 and development-file key-encryption keys for the vault. Data keys
  * are wrapped with AES-256-GCM inside the token (C_Encrypt with CKM_AES_GCM,
  * a random 96-bit IV, "lisec-kek-v1" as associated data); the wrapped form is
- * IV || ciphertext || tag. One session, serialised by a mutex. Unwrapped
+ * IV || ciphertext || tag. One session, serialised by a mutex. The token may
+ * hold several KEKs: new data keys are wrapped with the current one, and a
+ * record is opened with the one its label names (looked up on first use), so
+ * a rotation can switch keys while lisecd serves. Unwrapped
  * data keys are cached for a bounded time in locked memory, each with a
  * ready AES-256-GCM decryption context, so reading a target costs one AES
  * pass rather than a token round trip, a key schedule and a cipher fetch. */
@@ -27,6 +30,9 @@
 #define CACHE_SETS 2048
 #define CACHE_SLOTS (CACHE_WAYS * CACHE_SETS) /* 16384 keys, about 1.8 MB locked */
 #define CACHE_TTL_MS 60000
+#define KEK_MAX_KEYS 16
+#define DEV_NAME "development"
+#define DEV_LABEL "file:" DEV_NAME
 
 /* Unwrapped data keys, kept for a bounded time so repeated reads of a target
  * do not each ask the token. A set of CACHE_WAYS slots is chosen by the
@@ -42,15 +48,27 @@ typedef struct kek_cache_slot {
   EVP_CIPHER_CTX *dec;
 } kek_cache_slot;
 
+/* One KEK: a key of the token by its CKA_LABEL (name), or the file key. */
+typedef struct kek_key {
+  struct ctl_kek *kek;
+  char name[CTL_KEK_NAME_MAX + 1];
+  char label[VAULT_ID_MAX + 1]; /* "pkcs11:<token>/<name>", as sealed records carry it */
+  CK_OBJECT_HANDLE handle;
+} kek_key;
+
 struct ctl_kek {
   bool dev;
-  char label[VAULT_ID_MAX + 1];
+  char token[33];
   pthread_mutex_t lock;
   /* PKCS#11 */
   void *module;
   CK_FUNCTION_LIST_PTR p11;
   CK_SESSION_HANDLE session;
-  CK_OBJECT_HANDLE key;
+  /* keys in use: loaded on first use, never dropped while open (so a
+   * kek_key pointer handed out stays valid) */
+  kek_key keys[KEK_MAX_KEYS];
+  size_t n_keys;
+  kek_key *current; /* the one new data keys are wrapped with */
   /* development file */
   uint8_t file_key[32];
   kek_cache_slot *cache; /* CACHE_SLOTS entries, mlock'ed */
@@ -137,27 +155,29 @@ static int find_slot(ctl_kek *k, const char *token_label, CK_SLOT_ID *slot, lise
   return lisec_err_set(err, LISEC_EUNAVAIL, "PKCS#11 token \"%s\" not found", token_label);
 }
 
-static int find_or_create_key(ctl_kek *k, const ctl_kek_pkcs11_config *cfg, lisec_err *err) {
+/* The token's AES key called name, generated when absent and create is
+ * set. Called with the lock held (or before the KEK is shared). */
+static int find_or_create_key(ctl_kek *k, const char *name, bool create, CK_OBJECT_HANDLE *key,
+                              lisec_err *err) {
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = CKK_AES;
   CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_KEY_TYPE, &type, sizeof type},
-                         {CKA_LABEL, (void *)cfg->key_label, strlen(cfg->key_label)}};
+                         {CKA_LABEL, (void *)name, strlen(name)}};
   CK_ULONG found = 0;
   CK_RV rv = k->p11->C_FindObjectsInit(k->session, find, 3);
-  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, &k->key, 1, &found);
+  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, key, 1, &found);
   k->p11->C_FindObjectsFinal(k->session);
   if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
   if (found == 1) return 0;
-  if (!cfg->create)
-    return lisec_err_set(err, LISEC_ENOTFOUND, "no AES key labelled \"%s\" in the token", cfg->key_label);
+  if (!create) return lisec_err_set(err, LISEC_ENOTFOUND, "no AES key labelled \"%s\" in the token", name);
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   CK_ULONG len = 32;
   CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
   /* Sensitive and never extractable: the key cannot leave the token. */
   CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_KEY_TYPE, &type, sizeof type},
-                         {CKA_LABEL, (void *)cfg->key_label, strlen(cfg->key_label)},
+                         {CKA_LABEL, (void *)name, strlen(name)},
                          {CKA_VALUE_LEN, &len, sizeof len},
                          {CKA_TOKEN, &yes, sizeof yes},
                          {CKA_PRIVATE, &yes, sizeof yes},
@@ -165,8 +185,45 @@ static int find_or_create_key(ctl_kek *k, const ctl_kek_pkcs11_config *cfg, lise
                          {CKA_EXTRACTABLE, &no, sizeof no},
                          {CKA_ENCRYPT, &yes, sizeof yes},
                          {CKA_DECRYPT, &yes, sizeof yes}};
-  rv = k->p11->C_GenerateKey(k->session, &mech, tmpl, LISEC_ARRAY_LEN(tmpl), &k->key);
+  rv = k->p11->C_GenerateKey(k->session, &mech, tmpl, LISEC_ARRAY_LEN(tmpl), key);
   return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKey", rv);
+}
+
+/* The loaded key called name, loaded from the token (created when create
+ * is set) on first use. Called with the lock held (or before the KEK is
+ * shared). */
+static int key_get(ctl_kek *k, const char *name, bool create, kek_key **out, lisec_err *err) {
+  for (size_t i = 0; i < k->n_keys; i++)
+    if (strcmp(k->keys[i].name, name) == 0) return *out = &k->keys[i], 0;
+  if (k->dev)
+    return lisec_err_set(err, LISEC_ENOTFOUND, "the development KEK file holds no key \"%s\"", name);
+  if (!ctl_kek_name_valid(name))
+    return lisec_err_set(err, LISEC_EINVAL, "KEK name \"%.80s\": 1 to %d letters, digits, '.', '_' or '-'",
+                         name, CTL_KEK_NAME_MAX);
+  if (k->n_keys == KEK_MAX_KEYS)
+    return lisec_err_set(err, LISEC_ETOOBIG, "more than %d KEKs in use; rotate the vault to one first",
+                         KEK_MAX_KEYS);
+  kek_key *e = &k->keys[k->n_keys];
+  int rc = find_or_create_key(k, name, create, &e->handle, err);
+  if (rc) return rc;
+  e->kek = k;
+  snprintf(e->name, sizeof e->name, "%s", name);
+  snprintf(e->label, sizeof e->label, "pkcs11:%s/%s", k->token, name);
+  k->n_keys++;
+  *out = e;
+  return 0;
+}
+
+bool ctl_kek_name_valid(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > CTL_KEK_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  }
+  return true;
 }
 
 int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_err *err) {
@@ -175,7 +232,7 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
   ctl_kek *k = calloc(1, sizeof *k);
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&k->lock, NULL);
-  snprintf(k->label, sizeof k->label, "pkcs11:%s/%s", cfg->token_label, cfg->key_label);
+  snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
   cache_init(k);
   int rc = 0;
   CK_RV rv;
@@ -207,7 +264,7 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
                                  : p11_fail(err, "C_Login", rv);
     goto fail;
   }
-  if ((rc = find_or_create_key(k, cfg, err))) goto fail;
+  if ((rc = key_get(k, cfg->key_label, cfg->create, &k->current, err))) goto fail;
   *out = k;
   return 0;
 fail:
@@ -220,7 +277,10 @@ int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err) {
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&k->lock, NULL);
   k->dev = true;
-  snprintf(k->label, sizeof k->label, "file:development");
+  k->current = &k->keys[k->n_keys++];
+  k->current->kek = k;
+  snprintf(k->current->name, sizeof k->current->name, DEV_NAME);
+  snprintf(k->current->label, sizeof k->current->label, DEV_LABEL);
   cache_init(k);
   uint8_t *data = NULL;
   size_t len = 0;
@@ -270,7 +330,8 @@ bool ctl_kek_is_development(const ctl_kek *k) { return k->dev; }
 
 static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *out, size_t *out_len,
                     lisec_err *err) {
-  ctl_kek *k = ctx;
+  kek_key *e = ctx;
+  ctl_kek *k = e->kek;
   size_t need = KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG;
   if (*out_len < need) return lisec_err_set(err, LISEC_EINVAL, "wrap buffer too small");
   if (k->dev) {
@@ -284,7 +345,7 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
   CK_ULONG n = (CK_ULONG)(*out_len - KEK_IV);
   pthread_mutex_lock(&k->lock);
-  CK_RV rv = k->p11->C_EncryptInit(k->session, &mech, k->key);
+  CK_RV rv = k->p11->C_EncryptInit(k->session, &mech, e->handle);
   if (rv == CKR_OK) rv = k->p11->C_Encrypt(k->session, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
   pthread_mutex_unlock(&k->lock);
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
@@ -296,8 +357,9 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
 }
 
 /* Asks the token (or the development key) for the data key; no cache. */
-static int unwrap_uncached(ctl_kek *k, const uint8_t *in, size_t in_len,
+static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
                            uint8_t key[VAULT_DATA_KEY_LEN], lisec_err *err) {
+  ctl_kek *k = e->kek;
   if (k->dev)
     return crypto_aead_open(k->file_key, KEK_AAD, strlen(KEK_AAD), in, in_len, key,
                             VAULT_DATA_KEY_LEN, err);
@@ -309,7 +371,7 @@ static int unwrap_uncached(ctl_kek *k, const uint8_t *in, size_t in_len,
   uint8_t buf[VAULT_DATA_KEY_LEN + KEK_TAG];
   CK_ULONG n = sizeof buf;
   pthread_mutex_lock(&k->lock);
-  CK_RV rv = k->p11->C_DecryptInit(k->session, &mech, k->key);
+  CK_RV rv = k->p11->C_DecryptInit(k->session, &mech, e->handle);
   if (rv == CKR_OK) rv = k->p11->C_Decrypt(k->session, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
   pthread_mutex_unlock(&k->lock);
   if (rv != CKR_OK || n != VAULT_DATA_KEY_LEN) {
@@ -324,12 +386,13 @@ static int unwrap_uncached(ctl_kek *k, const uint8_t *in, size_t in_len,
 
 static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[VAULT_DATA_KEY_LEN],
                       lisec_err *err) {
-  ctl_kek *k = ctx;
+  kek_key *e = ctx;
+  ctl_kek *k = e->kek;
   pthread_mutex_lock(&k->lock);
   bool hit = cache_get(k, in, in_len, key);
   pthread_mutex_unlock(&k->lock);
   if (hit) return 0;
-  int rc = unwrap_uncached(k, in, in_len, key, err);
+  int rc = unwrap_uncached(e, in, in_len, key, err);
   if (rc) return rc;
   pthread_mutex_lock(&k->lock);
   cache_put(k, in, in_len, key);
@@ -363,7 +426,8 @@ static int slot_open(ctl_kek *k, kek_cache_slot *s, const void *aad, size_t aad_
 
 static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const void *aad,
                     size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *pt, lisec_err *err) {
-  ctl_kek *k = ctx;
+  kek_key *e = ctx;
+  ctl_kek *k = e->kek;
   if (in_len < CRYPTO_AEAD_OVERHEAD || in_len > INT32_MAX || aad_len > INT32_MAX)
     return lisec_err_set(err, LISEC_EINVAL, "sealed record truncated or too large");
   pthread_mutex_lock(&k->lock);
@@ -373,7 +437,7 @@ static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const
   if (!s) {
     /* a miss: ask the token outside the lock, then keep the key */
     uint8_t key[VAULT_DATA_KEY_LEN];
-    int rc = unwrap_uncached(k, wrapped, wrapped_len, key, err);
+    int rc = unwrap_uncached(e, wrapped, wrapped_len, key, err);
     if (rc) return rc;
     pthread_mutex_lock(&k->lock);
     if (!(s = cache_find(k, wrapped, wrapped_len))) s = cache_put(k, wrapped, wrapped_len, key);
@@ -390,12 +454,51 @@ static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const
   return r ? lisec_err_set(err, LISEC_ECRYPTO, "AES-256-GCM authentication failed") : 0;
 }
 
-vault_kek ctl_kek_vault(ctl_kek *k) {
-  vault_kek v = {kek_wrap, kek_unwrap, k->label, k};
+static vault_kek vault_of(kek_key *e) {
+  vault_kek v = {kek_wrap, kek_unwrap, e->label, e};
   return v;
 }
 
-vault_opener ctl_kek_opener(ctl_kek *k) {
-  vault_opener o = {kek_open, k};
-  return o;
+vault_kek ctl_kek_vault(ctl_kek *k) {
+  pthread_mutex_lock(&k->lock);
+  vault_kek v = vault_of(k->current);
+  pthread_mutex_unlock(&k->lock);
+  return v;
+}
+
+int ctl_kek_for(ctl_kek *k, const char *label, vault_kek *kek, vault_opener *op, lisec_err *err) {
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, k->dev ? "file:" : "pkcs11:%s/", k->token);
+  size_t n = strlen(prefix);
+  if (strncmp(label, prefix, n) != 0)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.7: the record was sealed under KEK \"%.140s\", which is not in %s%s",
+                         label, k->dev ? "the development key file" : "token ", k->dev ? "" : k->token);
+  kek_key *e = NULL;
+  pthread_mutex_lock(&k->lock);
+  int rc = key_get(k, label + n, false, &e, err);
+  pthread_mutex_unlock(&k->lock);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: the record was sealed under KEK \"%.140s\", "
+                         "which token %s does not hold", label, k->token);
+  if (rc) return rc;
+  if (kek) *kek = vault_of(e);
+  if (op) *op = (vault_opener){kek_open, e};
+  return 0;
+}
+
+int ctl_kek_use(ctl_kek *k, const char *name, bool create, lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  kek_key *e = NULL;
+  int rc = key_get(k, name, create, &e, err);
+  if (!rc) k->current = e;
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+void ctl_kek_current(ctl_kek *k, char name[CTL_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1]) {
+  pthread_mutex_lock(&k->lock);
+  if (name) snprintf(name, CTL_KEK_NAME_MAX + 1, "%s", k->current->name);
+  if (label) snprintf(label, VAULT_ID_MAX + 1, "%s", k->current->label);
+  pthread_mutex_unlock(&k->lock);
 }

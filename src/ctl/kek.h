@@ -13,6 +13,8 @@
 
 typedef struct ctl_kek ctl_kek;
 
+#define CTL_KEK_NAME_MAX 64 /* a token key's CKA_LABEL */
+
 typedef struct ctl_kek_pkcs11_config {
   const char *module;      /* path of the PKCS#11 module (.so) */
   const char *token_label; /* the token to use */
@@ -25,10 +27,22 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
 /* Development only: a 32-byte key in a file (created 0600 when absent). */
 int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err);
 void ctl_kek_close(ctl_kek *k);
-/* The vault's view of this KEK (callbacks into the token or file key). */
+/* The vault's view of the current KEK (callbacks into the token or file
+ * key): what new data keys are wrapped with. */
 vault_kek ctl_kek_vault(ctl_kek *k);
-/* Opens targets with the cached data key's ready cipher context (vault_open_with). */
-vault_opener ctl_kek_opener(ctl_kek *k);
+/* The KEK a sealed record names (its kek_label), found in the token on first
+ * use: *kek unwraps and wraps with it, *op opens records with the cached
+ * data key's ready cipher context (vault_open_with). Either may be NULL.
+ * EUNAVAIL, naming the label, when the token has no such key. */
+int ctl_kek_for(ctl_kek *k, const char *label, vault_kek *kek, vault_opener *op, lisec_err *err);
+/* Makes the token key called name current, generating it (sensitive, not
+ * extractable) when absent and create is set. Records sealed under the
+ * previous one still open through ctl_kek_for. */
+int ctl_kek_use(ctl_kek *k, const char *name, bool create, lisec_err *err);
+/* The current key's name and record label; either may be NULL. */
+void ctl_kek_current(ctl_kek *k, char name[CTL_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1]);
+/* A token key name: 1 to 64 of A-Z a-z 0-9 . _ - */
+bool ctl_kek_name_valid(const char *name);
 bool ctl_kek_is_development(const ctl_kek *k);
 
 #endif

@@ -431,9 +431,10 @@ static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, cons
   rc = vault_sealed_parse(body, strlen(body), &s, err);
   free(body);
   if (rc) return rc;
-  vault_opener op = ctl_kek_opener(ctl->shared->kek);
+  vault_opener op;
   json_t *ids = NULL;
-  rc = vault_open_with(&s, &op, &ids, err);
+  rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
+  if (!rc) rc = vault_open_with(&s, &op, &ids, err);
   vault_sealed_free(&s);
   if (rc) return rc;
   size_t i;

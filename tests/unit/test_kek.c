@@ -2,8 +2,9 @@
  * tests/integration/vault_pkcs11.sh): the key is generated sensitive and
  * non-extractable, data keys wrap and unwrap through it, targets sealed
  * under it open, a wrong PIN and a missing key are refused, rotation to a
- * second token key keeps every target readable, and the development file
- * key declares itself. */
+ * second token key keeps every target readable, one open KEK switches keys
+ * and still opens records by the key their label names, and the development
+ * file key declares itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +66,59 @@ static void test_key_created_and_wraps(void **state) {
   vault_sealed_free(&s);
   ctl_kek_close(k);
   ctl_kek_close(k2);
+}
+
+static void test_switch_keys_open_by_label(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  ctl_kek *k = NULL;
+  ctl_kek_pkcs11_config c = cfg("ring-1", true);
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_kek v1 = ctl_kek_vault(k), v;
+  vault_sealed s;
+  assert_int_equal(vault_seal("t-3", "li-1", 1, ids, &v1, &s, &err), 0);
+  /* a key the token lacks is not made current unless asked to create it */
+  assert_int_equal(ctl_kek_use(k, "ring-2", false, &err), LISEC_ENOTFOUND);
+  assert_int_equal(ctl_kek_use(k, "ring-2", true, &err), 0);
+  char name[CTL_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];
+  ctl_kek_current(k, name, label);
+  assert_string_equal(name, "ring-2");
+  assert_string_equal(label, "pkcs11:lisec-test/ring-2");
+  /* the record still opens, by its own label, also through the cache-less path */
+  vault_opener op;
+  assert_int_equal(ctl_kek_for(k, s.kek_label, &v, &op, &err), 0);
+  assert_string_equal(v.label, "pkcs11:lisec-test/ring-1");
+  assert_int_equal(vault_open_with(&s, &op, &back, &err), 0);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  vault_kek cur = ctl_kek_vault(k);
+  assert_int_equal(vault_rewrap(&s, &v, &cur, &err), 0);
+  assert_string_equal(s.kek_label, "pkcs11:lisec-test/ring-2");
+  ctl_kek_close(k);
+  c = cfg("ring-1", false); /* a fresh process: no cached data key */
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  assert_int_equal(ctl_kek_for(k, s.kek_label, NULL, &op, &err), 0);
+  assert_int_equal(vault_open_with(&s, &op, &back, &err), 0);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  /* labels of another token, of an absent key, of no key at all */
+  assert_int_equal(ctl_kek_for(k, "pkcs11:other-token/ring-1", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "other-token"));
+  assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/ring-9", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "ring-9"));
+  assert_int_equal(ctl_kek_for(k, "file:development", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/../x", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(ctl_kek_use(k, "bad/name", true, &err), LISEC_EINVAL);
+  assert_false(ctl_kek_name_valid(""));
+  assert_false(ctl_kek_name_valid("a b"));
+  assert_true(ctl_kek_name_valid("kek-2026.11_a"));
+  ctl_kek_current(k, name, NULL);
+  assert_string_equal(name, "ring-1"); /* refusals left the current key alone */
+  json_decref(ids);
+  vault_sealed_free(&s);
+  ctl_kek_close(k);
 }
 
 static void test_key_not_extractable(void **state) {
@@ -133,7 +187,8 @@ int main(void) {
     return 1;
   }
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_key_created_and_wraps), cmocka_unit_test(test_key_not_extractable),
+      cmocka_unit_test(test_key_created_and_wraps), cmocka_unit_test(test_switch_keys_open_by_label),
+      cmocka_unit_test(test_key_not_extractable),
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
