@@ -22,6 +22,8 @@ static const char target_usage_text[] =
     "       lisec target list              metadata only: id, authorisation, version, KEK\n"
     "       lisec target update ID --version N (--ids FILE|- | --id KIND=VALUE ...)\n"
     "       lisec target remove ID\n"
+    "       lisec target rotate-kek NAME   make the token key NAME (created when absent) the\n"
+    "                                      KEK and re-wrap every data key to it\n"
     "  FILE: one KIND=VALUE per line (# comments), or a JSON array of {\"kind\",\"value\"};\n"
     "  KIND: e164 imsi imei supi gpsi ipv4 ipv6 ipv4-prefix ipv6-prefix mac email sip-uri\n"
     "        tel-uri port-range. --id puts the value on the command line, where other\n"
@@ -90,6 +92,12 @@ static void print_one(const json_t *t) {
       printf("  %-12s %s\n", cli_str(v, "kind"), cli_str(v, "value"));
 }
 
+static void print_rotation(const json_t *r) {
+  printf("KEK %s (was %s): %lld of %lld targets re-wrapped\n", cli_str(r, "kek"), cli_str(r, "previous"),
+         (long long)json_integer_value(json_object_get(r, "rewrapped")),
+         (long long)json_integer_value(json_object_get(r, "targets")));
+}
+
 static void print_list(const json_t *r) {
   size_t i;
   const json_t *t;
@@ -135,6 +143,12 @@ int cli_cmd_target(int argc, char **argv) {
   char path[512];
   if (strcmp(sub, "list") == 0 && argc == 2) return call("GET", "/v1/targets", NULL, print_list);
   if (argc < 3 || strlen(argv[2]) > 256 || strchr(argv[2], '/') || strchr(argv[2], '?')) return usage();
+  if (strcmp(sub, "rotate-kek") == 0 && argc == 3) {
+    json_t *body = json_pack("{s:s}", "key_label", argv[2]);
+    int rc = call("POST", "/v1/vault/rotate-kek", body, print_rotation);
+    json_decref(body);
+    return rc;
+  }
   snprintf(path, sizeof path, "/v1/targets/%s", argv[2]);
   if (strcmp(sub, "get") == 0 && argc == 3) return call("GET", path, NULL, print_one);
   if (strcmp(sub, "remove") == 0 && argc == 3) return call("DELETE", path, NULL, NULL);

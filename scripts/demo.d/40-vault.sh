@@ -60,3 +60,10 @@ echo "   audit log entries so far: $(sqlite3 "$work/lisec.db" 'SELECT COUNT(*) F
 
 say "The LI administration reads it back in clear"
 as li-admin "$LISECD_URL/v1/targets/t-1" | sed 's/^/   /'
+
+say "The LI administration rotates the KEK: a new key in the token, every data key re-wrapped to it"
+run cli_as li-admin target rotate-kek lisec-kek-2
+run cli_as li-admin target list
+explain "The ciphertexts were not touched; only the wrapped data keys changed, and t-1 still reads" \
+  "back. The old key stays in the token until no target and no backup needs it."
+cli_as li-admin target get t-1 | grep -q 244051234567890 || fail "t-1 does not read back after the rotation"

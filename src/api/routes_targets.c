@@ -40,11 +40,19 @@ static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
   return api_reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
 }
 
+static int rotate_kek(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_target_rotate_kek(ctl, a, req->body, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 const api_route api_routes_targets[] = {
     {"POST", "/v1/targets", API_ROLE_LI_ADMIN, true, add, "target.add"},
     {"GET", "/v1/targets", API_ROLE_LI_ADMIN, false, list, "target.list"},
     {"GET", "/v1/targets/{id}", API_ROLE_LI_ADMIN, false, get, "target.read"},
     {"PUT", "/v1/targets/{id}", API_ROLE_LI_ADMIN, true, update, "target.update"},
     {"DELETE", "/v1/targets/{id}", API_ROLE_LI_ADMIN, false, remove_, "target.remove"},
+    {"POST", "/v1/vault/rotate-kek", API_ROLE_LI_ADMIN, true, rotate_kek, "target.rotate-kek"},
     {0},
 };

@@ -170,6 +170,7 @@ static int shared_open(const lisec_config *cfg, lisec_store *s, ctl_shared **out
   int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) rc = open_audit(cfg, sh, s, err);
   if (rc == 0) rc = open_kek(cfg, sh, err);
+  if (rc == 0) rc = ctl_targets_open(sh, s, err);
   if (rc == 0) rc = ctl_model_open(cfg, sh, s, err);
   if (rc == 0) rc = ctl_attest_open(cfg, sh, s, err);
   if (rc == 0) rc = ctl_pkg_open(cfg, sh, s, err);

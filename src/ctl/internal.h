@@ -29,6 +29,8 @@ struct ctl_shared {
 /* Topic hooks: open reads the topic's settings and loads its state with the
  * opening context's store handle s (used only during the call); close frees
  * it and must accept a state that was never opened (NULL). */
+/* The vault (ctl/targets.c): makes the KEK the store names current. */
+int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err);
 int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 void ctl_model_close(ctl_shared *sh);
 int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);

@@ -4,6 +4,7 @@
  * record comes first, so no change is ever unrecorded; a change that fails
  * after its record is recorded as failed. Plaintext identifiers live only in memory that
  * is wiped when freed (lisecd sets jansson's allocator to wipe). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,12 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   int64_t v = 0;
   int rc = need_kek(ctl, err);
   if (rc || (rc = load(ctl, id, &s, &v, err))) return rc;
-  /* through the KEK's cache of ready data-key contexts (ctl/kek.c) */
-  vault_opener op = ctl_kek_opener(ctl->shared->kek);
+  /* through the KEK's cache of ready data-key contexts (ctl/kek.c), with
+   * the KEK the record names (older ones stay usable after a rotation) */
+  vault_opener op;
   json_t *ids = NULL;
-  rc = vault_open_with(&s, &op, &ids, err);
+  rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
+  if (!rc) rc = vault_open_with(&s, &op, &ids, err);
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
   int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
@@ -174,42 +177,140 @@ int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_
   return 0;
 }
 
-typedef struct rewrap_ctx {
+/* ---- KEK rotation -------------------------------------------------------- */
+
+/* The store remembers which token key is current, so a restart after a
+ * rotation wraps with the new key whatever [vault] key_label says. */
+#define KEK_DOC_KIND "vault"
+#define KEK_DOC_ID "kek"
+
+int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  if (!sh->kek) return 0;
+  char *body = NULL;
+  int rc = store_doc_get(s, KEK_DOC_KIND, KEK_DOC_ID, &body, NULL, err);
+  if (rc == LISEC_ENOTFOUND) return 0;
+  if (rc) return rc;
+  json_t *doc = NULL;
+  const char *name = NULL;
+  rc = lisec_json_parse(body, strlen(body), &doc, err);
+  free(body);
+  if (!rc) rc = lisec_json_get_str(doc, "key_label", true, CTL_KEK_NAME_MAX, &name, err);
+  if (!rc && ctl_kek_is_development(sh->kek))
+    rc = lisec_err_set(err, LISEC_EINVAL, "the vault was rotated to the token key \"%s\"; configure "
+                       "[vault] pkcs11_module, not the development key", name);
+  if (!rc) rc = ctl_kek_use(sh->kek, name, false, err);
+  if (rc) lisec_err_wrap(err, "TR103308-5.7: cannot use the vault's current KEK");
+  json_decref(doc);
+  return rc;
+}
+
+typedef struct rotation {
   lisec_ctl *ctl;
-  const vault_kek *old_kek, *new_kek;
-  size_t count;
-  lisec_err *err;
-  json_t *ids; /* the ids to rewrap, collected before writing */
-} rewrap_ctx;
+  json_t *ids;           /* every target id, collected before writing */
+  size_t rewrapped;
+} rotation;
 
 static int collect_id(void *ctx, const char *id, const char *body, int64_t version) {
   (void)body, (void)version;
-  return json_array_append_new(((rewrap_ctx *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
+  return json_array_append_new(((rotation *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
 }
 
-int ctl_target_rewrap_all(lisec_ctl *ctl, const ctl_actor *actor, const vault_kek *old_kek,
-                          const vault_kek *new_kek, size_t *count, lisec_err *err) {
-  rewrap_ctx rc_ctx = {ctl, old_kek, new_kek, 0, err, json_array()};
-  ctl_event ev = {"target.rewrap", "targets", "ok", "every target's data key re-wrapped to the new KEK", true};
-  int rc = ctl_record(ctl, actor, &ev, NULL, err);
-  if (!rc) rc = store_begin(ctl->store, err);
-  if (!rc) rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, &rc_ctx, err);
+/* A rotation's error names the target it stopped at, keeping the
+ * requirement id in front when the cause carries one. */
+static void stopped_at(const char *id, int rc, lisec_err *err) {
+  static const char req[] = "TR103308-5.7: ";
+  char cause[LISEC_ERR_MSG_MAX];
+  snprintf(cause, sizeof cause, "%s", err->msg);
+  const char *rest = strncmp(cause, req, strlen(req)) == 0 ? cause + strlen(req) : cause;
+  lisec_err_set(err, rc, "%sKEK rotation stopped at target %s, nothing changed: %s", req, id, rest);
+}
+
+/* Inside the transaction: every data key not yet under the current KEK is
+ * unwrapped with the KEK its record names and wrapped with the current one;
+ * then the store notes which key is current. */
+static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
+  lisec_ctl *ctl = r->ctl;
+  int rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, r, err);
+  vault_kek current = ctl_kek_vault(ctl->shared->kek);
   size_t i;
   json_t *idv;
-  json_array_foreach(rc_ctx.ids, i, idv) {
+  json_array_foreach(r->ids, i, idv) {
     if (rc) break;
     vault_sealed s;
+    vault_kek old;
     int64_t dv = 0;
     if ((rc = load(ctl, json_string_value(idv), &s, &dv, err))) break;
-    rc = vault_rewrap(&s, old_kek, new_kek, err);
-    if (!rc) rc = save(ctl, &s, dv, err);
+    if (strcmp(s.kek_label, current.label) != 0) {
+      rc = ctl_kek_for(ctl->shared->kek, s.kek_label, &old, NULL, err);
+      if (!rc) rc = vault_rewrap(&s, &old, &current, err);
+      if (!rc) rc = save(ctl, &s, dv, err);
+      if (!rc) r->rewrapped++;
+      else stopped_at(s.id, rc, err);
+    }
     vault_sealed_free(&s);
-    if (!rc) rc_ctx.count++;
   }
-  if (!rc) rc = store_commit(ctl->store, err);
-  else store_rollback(ctl->store);
-  rc = changed(ctl, actor, "target.rewrap", "targets", rc, err);
-  json_decref(rc_ctx.ids);
-  if (!rc) *count = rc_ctx.count;
+  int64_t v = 0;
+  char *old_doc = NULL;
+  if (!rc) {
+    int grc = store_doc_get(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, &old_doc, &v, err);
+    free(old_doc);
+    if (grc && grc != LISEC_ENOTFOUND) rc = grc;
+  }
+  if (!rc) {
+    json_t *doc = json_pack("{s:s}", "key_label", name);
+    char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
+    json_decref(doc);
+    rc = text ? store_doc_put(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, text, v, NULL, err)
+              : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    free(text);
+  }
+  return rc;
+}
+
+int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                          lisec_err *err) {
+  static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+  const char *name = NULL;
+  int rc;
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_only_keys(body, (const char *[]){"key_label", NULL}, err)) ||
+      (rc = lisec_json_get_str(body, "key_label", true, CTL_KEK_NAME_MAX, &name, err)))
+    return rc;
+  ctl_kek *kek = ctl->shared->kek;
+  if (ctl_kek_is_development(kek))
+    return lisec_err_set(err, LISEC_EINVAL, "TR103308-5.7: the development key file cannot be rotated; "
+                         "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)");
+  if (!ctl_kek_name_valid(name))
+    return lisec_err_set(err, LISEC_EINVAL, "key_label: 1 to %d letters, digits, '.', '_' or '-'",
+                         CTL_KEK_NAME_MAX);
+  pthread_mutex_lock(&one_at_a_time);
+  char prev[CTL_KEK_NAME_MAX + 1], prev_label[VAULT_ID_MAX + 1], label[VAULT_ID_MAX + 1];
+  ctl_kek_current(kek, prev, prev_label);
+  char reason[2 * VAULT_ID_MAX + 64];
+  snprintf(reason, sizeof reason, "from %s to %s", prev, name);
+  rotation r = {ctl, json_array(), 0};
+  if (strcmp(prev, name) == 0)
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "\"%s\" is the current KEK already", name);
+  /* Recorded first; then the new key (generated in the token when absent)
+   * becomes current, so writes from now on use it, and every data key is
+   * re-wrapped in one transaction. On failure the previous key is current
+   * again; records sealed meanwhile stay readable by their label. */
+  if (!rc) rc = record(ctl, actor, "target.rotate-kek", "*", "ok", reason, err);
+  if (!rc) {
+    rc = ctl_kek_use(kek, name, true, err);
+    if (!rc) rc = store_begin(ctl->store, err);
+    if (!rc) {
+      rc = rewrap_all(&r, name, err);
+      if (!rc) rc = store_commit(ctl->store, err);
+      else store_rollback(ctl->store);
+      if (rc) (void)ctl_kek_use(kek, prev, false, NULL);
+    }
+    rc = changed(ctl, actor, "target.rotate-kek", "*", rc, err);
+  }
+  ctl_kek_current(kek, NULL, label);
+  pthread_mutex_unlock(&one_at_a_time);
+  if (!rc)
+    *out = json_pack("{s:s, s:s, s:I, s:I}", "kek", label, "previous", prev_label, "rewrapped",
+                     (json_int_t)r.rewrapped, "targets", (json_int_t)json_array_size(r.ids));
+  json_decref(r.ids);
   return rc;
 }

@@ -20,9 +20,12 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
 int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err);
 /* Metadata only: id, authorisation, version, KEK; never identifiers. */
 int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
-/* KEK rotation: re-wraps every target's data key from old_kek to new_kek,
- * leaving ciphertexts untouched, in one transaction. */
-int ctl_target_rewrap_all(lisec_ctl *ctl, const ctl_actor *actor, const vault_kek *old_kek,
-                          const vault_kek *new_kek, size_t *count, lisec_err *err);
+/* KEK rotation, body {"key_label": NAME}: NAME (a key of the vault's token,
+ * generated there when absent) becomes the current KEK, and every target's
+ * data key is re-wrapped to it in one transaction without touching a
+ * ciphertext; recorded (sealed) before it starts. *out: {"kek", "previous",
+ * "rewrapped", "targets"}. The store keeps which key is current. */
+int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                          lisec_err *err);
 
 #endif

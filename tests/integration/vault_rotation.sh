@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# KEK rotation on a live lisecd with the KEK in a real SoftHSM2 token:
+# `lisec target rotate-kek` makes a new token key current and re-wraps every
+# data key to it without touching a ciphertext; every target stays readable,
+# before and after a restart whose configuration still names the old key; a
+# record still under an older key is read and rotated by its own label; a
+# rotation that cannot finish changes nothing; wrong role, bad bodies, the
+# development key and a token that lost the current key are refused with the
+# reason.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+openssl genpkey -algorithm X25519 -out "$work/li-admin.x25519" 2>/dev/null
+openssl pkey -in "$work/li-admin.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li-admin.pub"
+vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
+  "key_label = kek-1" "[audit]" "li_admin_key = $work/li-admin.pub")
+start_lisecd "$pki" "${vault_conf[@]}"
+db=$work/lisec.db
+
+cli() {
+  local role=$1
+  shift
+  LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/$role.crt LISEC_KEY=$pki/$role.key LISEC_CA=$pki/ca.crt lisec "$@"
+}
+field() { sqlite3 "$db" "SELECT json_extract(body, '\$.$2') FROM documents WHERE kind = 'target' AND id = '$1'"; }
+keks() { sqlite3 "$db" "SELECT group_concat(id || '=' || json_extract(body, '\$.kek'), ' ') FROM (SELECT * FROM documents WHERE kind = 'target' ORDER BY id)"; }
+audit_count() { sqlite3 "$db" 'SELECT COUNT(*) FROM audit_log'; }
+# status ROLE BODY: the HTTP status of a rotation request; its body in $work/reply.
+status() { as "$1" -o "$work/reply" -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" "$LISECD_URL/v1/vault/rotate-kek"; }
+# readable ID VALUE: li-admin reads target ID and finds VALUE among its identifiers.
+readable() { cli li-admin target get "$1" | grep -q "$2" || fail "target $1 does not read back $2"; }
+
+declare -A value=([t-1]=244051234567890 [t-2]=358401234567 [t-3]=192.0.2.77)
+declare -A kinds=([t-1]=imsi [t-2]=e164 [t-3]=ipv4)
+for t in t-1 t-2 t-3; do
+  cli li-admin target add "$t" --authorisation li-7 --id "${kinds[$t]}=${value[$t]}" >/dev/null || fail "add $t"
+done
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-1 t-2=pkcs11:lisec/kek-1 t-3=pkcs11:lisec/kek-1" ] || fail "before: $(keks)"
+declare -A ct wk
+for t in t-1 t-2 t-3; do ct[$t]=$(field "$t" ciphertext) wk[$t]=$(field "$t" wrapped_key); done
+sqlite3 "$db" ".backup '$work/before.db'"
+
+# Refusals first: nothing may change.
+before=$(audit_count)
+for role in operator hypervisor-admin mano auditor; do
+  [ "$(status "$role" '{"key_label":"kek-2"}')" = 403 ] || fail "$role may rotate the KEK"
+done
+[ "$(audit_count)" -ge $((before + 4)) ] || fail "refused rotations were not recorded"
+[ "$(status li-admin '{"key_label":"../kek"}')" = 400 ] && grep -q key_label "$work/reply" || fail "bad name: $(cat "$work/reply")"
+[ "$(status li-admin '{"key_label":"kek-2","force":true}')" = 400 ] && grep -q force "$work/reply" || fail "unknown field: $(cat "$work/reply")"
+[ "$(status li-admin '{}')" = 400 ] || fail "no key_label accepted"
+[ "$(status li-admin '{"key_label":"kek-1"}')" = 409 ] && grep -q 'current KEK already' "$work/reply" || fail "same key: $(cat "$work/reply")"
+cli li-admin target rotate-kek && fail "rotate-kek without a name accepted"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-1 t-2=pkcs11:lisec/kek-1 t-3=pkcs11:lisec/kek-1" ] || fail "a refusal changed: $(keks)"
+pass "other roles, a bad or missing name, an unknown field and the current key are refused (403/400/409), recorded, nothing changed"
+
+before=$(audit_count)
+out=$(cli li-admin target rotate-kek kek-2) || fail "rotate-kek kek-2: $out"
+echo "$out" | grep -q 'KEK pkcs11:lisec/kek-2 (was pkcs11:lisec/kek-1): 3 of 3 targets re-wrapped' || fail "CLI said: $out"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-2 t-2=pkcs11:lisec/kek-2 t-3=pkcs11:lisec/kek-2" ] || fail "after: $(keks)"
+for t in t-1 t-2 t-3; do
+  [ "$(field "$t" ciphertext)" = "${ct[$t]}" ] || fail "$t: the ciphertext changed"
+  [ "$(field "$t" wrapped_key)" != "${wk[$t]}" ] || fail "$t: the data key was not re-wrapped"
+  readable "$t" "${value[$t]}"
+done
+[ "$(audit_count)" -gt "$before" ] || fail "the rotation is not in the audit log"
+pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 -O --type secrkey 2>/dev/null |
+  grep -A6 'kek-2' | grep -q 'Access:.*sensitive.*never extractable' || fail "kek-2 is not a sensitive, non-extractable token key"
+pass "rotate-kek kek-2: every data key re-wrapped, no ciphertext touched, every target readable; kek-2 made in the token, non-extractable"
+
+cli li-admin target add t-4 --authorisation li-7 --id imsi=244059999999999 >/dev/null || fail "add t-4"
+[ "$(field t-4 kek)" = "pkcs11:lisec/kek-2" ] || fail "t-4 sealed under $(field t-4 kek)"
+stop_lisecd
+start_lisecd "$pki" "${vault_conf[@]}" # still key_label = kek-1
+cli li-admin target add t-5 --authorisation li-7 --id imsi=244058888888888 >/dev/null || fail "add t-5"
+[ "$(field t-5 kek)" = "pkcs11:lisec/kek-2" ] || fail "after the restart t-5 was sealed under $(field t-5 kek)"
+for t in t-1 t-2 t-3; do readable "$t" "${value[$t]}"; done
+readable t-4 244059999999999
+pass "targets sealed after the rotation use kek-2, also after a restart whose configuration names kek-1"
+
+# A record left under kek-1 (its stored form from before the rotation) is
+# still read with kek-1, and the next rotation takes it along.
+sqlite3 "$db" "ATTACH '$work/before.db' AS old; UPDATE documents SET body = (SELECT body FROM old.documents WHERE kind = 'target' AND id = 't-1') WHERE kind = 'target' AND id = 't-1'"
+[ "$(field t-1 kek)" = "pkcs11:lisec/kek-1" ] || fail "t-1 was not put back"
+readable t-1 "${value[t-1]}"
+out=$(cli li-admin target rotate-kek kek-3) || fail "rotate-kek kek-3: $out"
+echo "$out" | grep -q '5 of 5 targets re-wrapped' || fail "kek-3: $out"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-3 t-5=pkcs11:lisec/kek-3" ] || fail "kek-3: $(keks)"
+for t in t-1 t-2 t-3; do readable "$t" "${value[$t]}"; done
+pass "a record still under an older KEK is read with it, and the next rotation re-wraps it from its own key"
+
+# A rotation that cannot finish (a record names a key the token lacks)
+# changes nothing, says which record and key, and is recorded as failed.
+sqlite3 "$db" "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-gone') WHERE kind = 'target' AND id = 't-4'"
+before=$(audit_count)
+[ "$(status li-admin '{"key_label":"kek-4"}')" = 503 ] || fail "rotation over a missing key: $(cat "$work/reply")"
+grep -q 't-4' "$work/reply" && grep -q 'kek-gone' "$work/reply" && grep -q 'TR103308-5.7' "$work/reply" || fail "reason: $(cat "$work/reply")"
+[ "$(audit_count)" -ge $((before + 2)) ] || fail "the failed rotation is not recorded with its outcome"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-gone t-5=pkcs11:lisec/kek-3" ] || fail "a failed rotation changed: $(keks)"
+[ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/targets/t-4")" = 503 ] || fail "t-4 under a missing key"
+cli li-admin target add t-6 --authorisation li-7 --id imsi=244057777777777 >/dev/null || fail "add t-6"
+[ "$(field t-6 kek)" = "pkcs11:lisec/kek-3" ] || fail "after a failed rotation t-6 was sealed under $(field t-6 kek)"
+sqlite3 "$db" "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-4'"
+readable t-4 244059999999999
+pass "a rotation that cannot re-wrap a record fails naming it and its KEK (503, TR103308-5.7); nothing changed, kek-3 stays current"
+stop_lisecd
+
+# lisecd does not start when the token lost the vault's current key, nor
+# with the development key on a vault rotated into a token.
+pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --delete-object --type secrkey --label kek-3 >/dev/null 2>&1 ||
+  fail "cannot delete kek-3 from the token"
+if "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/start.log"; then fail "lisecd started without its KEK"; fi
+grep -q 'kek-3' "$work/start.log" && grep -q 'TR103308-5.7' "$work/start.log" || fail "start without kek-3: $(cat "$work/start.log")"
+grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label' "$work/lisecd.conf" >"$work/dev.conf"
+printf '[vault]\ndevelopment_key_file = %s\nallow_development_key = true\n' "$work/dev.kek" >>"$work/dev.conf"
+if "$build/cmd/lisecd/lisecd" -c "$work/dev.conf" 2>"$work/start.log"; then fail "lisecd started with the development key"; fi
+grep -q 'rotated to the token key "kek-3"' "$work/start.log" || fail "start with the development key: $(cat "$work/start.log")"
+pass "lisecd refuses to start when the token lacks the current KEK, or with the development key on a rotated vault"
