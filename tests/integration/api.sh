@@ -17,8 +17,7 @@ make_pki "$pki"
 make_pki_openssl "$work/rogue"
 # The LI administration's X25519 public key (raw, base64), made by openssl:
 # refused attempts on LI routes are recorded sealed to it.
-openssl genpkey -algorithm X25519 -out "$work/li.key" 2>/dev/null
-openssl pkey -in "$work/li.key" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
+make_li_admin_key "$work/li"
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub"
 
 # code CURL-ARGS...: the HTTP status, or 000 when TLS failed.

@@ -12,8 +12,7 @@ build=$1 src=$2
 . "$src/tests/integration/lib/model.sh"
 pki=$work/pki
 make_pki "$pki"
-openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
-openssl pkey -in "$work/li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
+make_li_admin_key "$work/li"
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
 split_topology "$src/examples/helsinki-london.json" "$work/ents"
 put_topology "$work/ents"

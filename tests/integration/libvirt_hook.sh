@@ -13,8 +13,7 @@ pki=$work/pki
 make_pki "$pki"
 hook=$src/examples/libvirt/hooks/qemu
 command -v virsh >/dev/null || fail "virsh is not installed (libvirt-clients)"
-openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
-openssl pkey -in "$work/li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
+make_li_admin_key "$work/li"
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
 
 split_topology "$src/examples/helsinki-london.json" "$work/ents"

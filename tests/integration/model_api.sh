@@ -16,8 +16,7 @@ build=$1 src=$2 backend=${3:-sqlite}
 . "$src/tests/integration/lib/model.sh"
 pki=$work/pki
 make_pki "$pki"
-openssl genpkey -algorithm X25519 -out "$work/li.x25519" 2>/dev/null
-openssl pkey -in "$work/li.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li.pub"
+make_li_admin_key "$work/li"
 openssl pkey -in "$work/li.x25519" -outform DER | tail -c 32 | base64 >"$work/li.sk"
 li_cfg=("[audit]" "li_admin_key = $work/li.pub")
 dev_cfg=("[model]" "allow_declared_trust = true")

@@ -22,8 +22,7 @@ stop_checked() {
 }
 pki=$work/pki
 make_pki "$pki"
-openssl genpkey -algorithm X25519 -out li-admin.x25519 2>/dev/null
-openssl pkey -in li-admin.x25519 -pubout -outform DER | tail -c 32 | base64 >li-admin.pub
+make_li_admin_key li-admin
 
 # ---- the signing PKI ---------------------------------------------------------
 mkca() { # NAME ORG

@@ -11,8 +11,7 @@ pki=$work/pki
 make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
-openssl genpkey -algorithm X25519 -out "$work/li-admin.x25519" 2>/dev/null
-openssl pkey -in "$work/li-admin.x25519" -pubout -outform DER | tail -c 32 | base64 >"$work/li-admin.pub"
+make_li_admin_key "$work/li-admin"
 
 run_suite() {
   start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \

@@ -26,6 +26,14 @@ lisec() { "$build/cmd/lisec/lisec" "$@"; }
 # make_pki DIR: the development PKI of `lisec pki init`.
 make_pki() { lisec pki init "$1" >/dev/null 2>&1 || fail "lisec pki init $1"; }
 
+# make_li_admin_key PREFIX: the LI administration's X25519 key pair, the
+# private key in PREFIX.x25519 (PEM) and the public key in PREFIX.pub (raw,
+# base64), the form [audit] li_admin_key reads.
+make_li_admin_key() {
+  openssl genpkey -algorithm X25519 -out "$1.x25519" 2>/dev/null || fail "openssl cannot make an X25519 key"
+  openssl pkey -in "$1.x25519" -pubout -outform DER | tail -c 32 | base64 >"$1.pub"
+}
+
 # start_lisecd PKI_DIR [extra config lines...]: sets LISECD_PORT, LISECD_PID, LISECD_URL.
 start_lisecd() {
   local pki=$1
