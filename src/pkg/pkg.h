@@ -323,4 +323,21 @@ int pkg_image_check(const pkg_image_ref *images, size_t n, const char *reported,
 /* True when the path names a software image (by directory or extension). */
 bool pkg_path_is_image(const char *path);
 
+/* What the agent reads from a libvirt domain XML to report the image a VM
+ * runs (domain.c). vm: the id attribute of the urn:lisec:vm element in
+ * <metadata>, else the domain's name; package: its package attribute ("" if
+ * none); image: the first file disk's deepest backing file, else its own
+ * file ("" if the domain has no file disk). */
+#define PKG_DOMAIN_XML_MAX (1 << 20)
+#define PKG_DOMAIN_ID_MAX 128
+#define PKG_DOMAIN_CHAIN_MAX 32
+typedef struct pkg_domain {
+  char vm[PKG_DOMAIN_ID_MAX + 1];
+  char package[PKG_DOMAIN_ID_MAX + 1];
+  char image[4096];
+} pkg_domain;
+/* Reads at most PKG_DOMAIN_XML_MAX bytes; EINVAL (not XML, not a domain, a
+ * DTD, an id that is not a lisec id) or ETOOBIG with the reason. */
+int pkg_domain_read(const char *xml, size_t len, pkg_domain *out, lisec_err *err);
+
 #endif

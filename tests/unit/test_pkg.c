@@ -4,8 +4,9 @@
  * keys, duplicates, continuation lines, traversal, versions, oversize);
  * the manifest (good with CRLF and non_mano_artifact_sets, each malformed
  * block, an external source, text after the signature, a writer round
- * trip); tenant visibility and replacement; and the image digest check
- * against the FIPS 180-2 "abc" vector. */
+ * trip); tenant visibility and replacement; the image digest check
+ * against the FIPS 180-2 "abc" vector; and the libvirt domain XML reader
+ * (which disk, which file of a backing chain, ids, bounds). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -327,12 +328,75 @@ static void test_image_check(void **state) {
   assert_false(pkg_path_is_image("NotImages/x.txt"));
 }
 
+static int read_domain(const char *xml, pkg_domain *d, lisec_err *err) {
+  return pkg_domain_read(xml, strlen(xml), d, err);
+}
+
+static void test_domain_xml(void **state) {
+  (void)state;
+  pkg_domain d;
+  lisec_err err = {0};
+  /* the first file disk; a cdrom and a network disk before it do not count;
+   * device defaults to disk; the deepest file of the chain is the image */
+  const char *xml =
+      "<domain><name>dom-1</name><metadata><x:vm xmlns:x='urn:other' id='no'/>"
+      "<l:vm xmlns:l='urn:lisec:vm' id='vm-7' package='mrf-1.2'/></metadata><devices>"
+      "<disk type='file' device='cdrom'><source file='/i/boot.iso'/></disk>"
+      "<disk type='network' device='disk'><source protocol='rbd' name='pool/img'/></disk>"
+      "<disk type='file'><source file='/i/top.qcow2'/>"
+      "<backingStore type='file'><source file='/i/mid.qcow2'/>"
+      "<backingStore type='file'><source file='/i/base.img'/><backingStore/></backingStore>"
+      "</backingStore></disk>"
+      "<disk type='file' device='disk'><source file='/i/second.img'/></disk></devices></domain>";
+  assert_int_equal(read_domain(xml, &d, &err), 0);
+  assert_string_equal(d.vm, "vm-7");
+  assert_string_equal(d.package, "mrf-1.2");
+  assert_string_equal(d.image, "/i/base.img");
+  /* a chain that stops at a non-file store: the last file before it */
+  assert_int_equal(read_domain("<domain><name>d</name><devices><disk type='file'><source file='/a'/>"
+                               "<backingStore type='block'><source dev='/dev/x'/></backingStore>"
+                               "</disk></devices></domain>", &d, &err), 0);
+  assert_string_equal(d.image, "/a");
+  assert_string_equal(d.vm, "d"); /* no lisec element: the domain name */
+  assert_string_equal(d.package, "");
+  /* no file disk at all */
+  assert_int_equal(read_domain("<domain><name>d</name><devices><disk type='block'><source dev='/dev/x'/>"
+                               "</disk></devices></domain>", &d, &err), 0);
+  assert_string_equal(d.image, "");
+  /* refusals, each naming what */
+  assert_int_equal(read_domain("<domain><name>a b</name></domain>", &d, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "the domain name"));
+  assert_int_equal(read_domain("<domain><name>d</name><metadata><l:vm xmlns:l='urn:lisec:vm' id='v' "
+                               "package='../x'/></metadata></domain>", &d, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "package id"));
+  assert_int_equal(read_domain("<domain><metadata/></domain>", &d, &err), LISEC_EINVAL);
+  assert_int_equal(read_domain("<network><name>n</name></network>", &d, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "not a libvirt domain"));
+  assert_int_equal(read_domain("<domain><name>d</name>", &d, &err), LISEC_EINVAL);
+  assert_int_equal(read_domain("<!DOCTYPE domain><domain><name>d</name></domain>", &d, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "DTD"));
+  /* bounds: a chain deeper than PKG_DOMAIN_CHAIN_MAX, a too long id, too large a text */
+  char buf[8192] = "<domain><name>d</name><devices><disk type='file'><source file='/0'/>";
+  for (int i = 0; i <= PKG_DOMAIN_CHAIN_MAX; i++) strcat(buf, "<backingStore type='file'><source file='/n'/>");
+  for (int i = 0; i <= PKG_DOMAIN_CHAIN_MAX; i++) strcat(buf, "</backingStore>");
+  strcat(buf, "</disk></devices></domain>");
+  assert_int_equal(read_domain(buf, &d, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "backing chain"));
+  char id[PKG_DOMAIN_ID_MAX + 2];
+  memset(id, 'a', sizeof id - 1);
+  id[sizeof id - 1] = '\0';
+  snprintf(buf, sizeof buf, "<domain><name>%s</name></domain>", id);
+  assert_int_equal(read_domain(buf, &d, &err), LISEC_ETOOBIG);
+  assert_int_equal(pkg_domain_read(buf, PKG_DOMAIN_XML_MAX + 1, &d, &err), LISEC_ETOOBIG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_path_check),        cmocka_unit_test(test_entries_check),
       cmocka_unit_test(test_tosca_meta),        cmocka_unit_test(test_manifest_good),
       cmocka_unit_test(test_manifest_bad),      cmocka_unit_test(test_manifest_build_roundtrip),
       cmocka_unit_test(test_policy_tenants),    cmocka_unit_test(test_image_check),
+      cmocka_unit_test(test_domain_xml),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
