@@ -4,6 +4,8 @@
 #ifndef LISEC_AGENT_H
 #define LISEC_AGENT_H
 
+#include <curl/curl.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <tss2/tss2_esys.h>
@@ -88,5 +90,21 @@ typedef struct agent_net {
  * waiting, the interval is due) or when interval_s passed. 0 on a clean
  * stop, 2 when it could not start. */
 int agent_run(const agent_settings *s, const agent_net *n);
+/* POSTs body to lisecd at path over mutual TLS, on a fresh connection;
+ * *status and *out (the JSON reply, may be NULL) on 0, -1 when no HTTP
+ * answer came back (the reason is printed). */
+int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long *status,
+               json_t **out);
+/* The reply's error message, or "(no message)". */
+const char *agent_reply_error(const json_t *reply);
+
+/* ---- image reports (image.c) ------------------------------------------------ */
+
+/* Reports the image a libvirt domain runs (its XML read from xml_path, "-"
+ * for stdin) to lisecd for event "instantiate", "resume" or "migrate".
+ * 0 when lisecd found it the package's image, or the domain names no
+ * package (nothing to report); 1 when the image is not the package's (the
+ * VM is non-compliant and lisecd recorded it); 2 with the reason. */
+int agent_cmd_report_image(const agent_net *n, const char *event, const char *xml_path);
 
 #endif

@@ -68,9 +68,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
   return add;
 }
 
-/* POSTs body to lisecd; *status and *out (the JSON reply, may be NULL) on
- * 0, -1 when no HTTP answer came back (the reason is printed). */
-static int post(CURL *c, const agent_net *n, const char *path, json_t *body, long *status,
+int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long *status,
                 json_t **out) {
   char url[1024], err[CURL_ERROR_SIZE] = "";
   snprintf(url, sizeof url, "%s%s", n->url, path);
@@ -116,8 +114,7 @@ static int post(CURL *c, const agent_net *n, const char *path, json_t *body, lon
   return rc;
 }
 
-/* The reply's error message, for the log. */
-static const char *why(const json_t *reply) {
+const char *agent_reply_error(const json_t *reply) {
   const char *m = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
   return m ? m : "(no message)";
 }
@@ -160,10 +157,10 @@ static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const cha
   if (add_file_b64(req, "ek_pub", dir, "ek.pub", 4096, true) ||
       add_file_b64(req, "ak_pub", dir, "ak.pub", 4096, true) ||
       add_file_b64(req, "ek_cert", dir, "ek.crt", 16384, false) ||
-      post(c, n, "/v1/attest/enrol", req, &status, &rep))
+      agent_post(c, n, "/v1/attest/enrol", req, &status, &rep))
     goto done;
   if (status != 201) {
-    agent_fail("enrolment refused (%ld): %s", status, why(rep));
+    agent_fail("enrolment refused (%ld): %s", status, agent_reply_error(rep));
     goto done;
   }
   const char *credb64 = json_string_value(json_object_get(rep, "credential"));
@@ -185,9 +182,9 @@ static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const cha
   req = json_pack("{s:s, s:s}", "host", host, "secret", sb);
   crypto_wipe(sb, strlen(sb));
   free(sb);
-  if (!req || post(c, n, "/v1/attest/enrol/finish", req, &status, &rep)) goto done;
+  if (!req || agent_post(c, n, "/v1/attest/enrol/finish", req, &status, &rep)) goto done;
   if (status != 200) {
-    agent_fail("enrolment not accepted (%ld): %s", status, why(rep));
+    agent_fail("enrolment not accepted (%ld): %s", status, agent_reply_error(rep));
     goto done;
   }
   fprintf(stderr, "lisec-agent: enrolled as host %s\n", host);
@@ -214,10 +211,10 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, con
   json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
   long status = 0;
   int rc = -1;
-  if (!dir || !req || post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
+  if (!dir || !req || agent_post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
   if (status != 201) {
     if (status == 404) *not_enrolled = true;
-    agent_fail("nonce refused (%ld): %s", status, why(rep));
+    agent_fail("nonce refused (%ld): %s", status, agent_reply_error(rep));
     goto done;
   }
   const char *nonce = json_string_value(json_object_get(rep, "nonce"));
@@ -234,10 +231,10 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, con
       add_file_b64(req, "pcrs", dir, "quote.pcrs", ATTEST_PCRS_MAX, true) ||
       add_file_b64(req, "eventlog", dir, "eventlog.bin", ATTEST_EVENTLOG_MAX, false) ||
       add_file_b64(req, "location", dir, "location.cms", ATTEST_LOCATION_MAX, false) ||
-      post(c, n, "/v1/attest/evidence", req, &status, &rep))
+      agent_post(c, n, "/v1/attest/evidence", req, &status, &rep))
     goto done;
   if (status != 200) {
-    agent_fail("evidence refused (%ld): %s", status, why(rep));
+    agent_fail("evidence refused (%ld): %s", status, agent_reply_error(rep));
     goto done;
   }
   const char *trust = json_string_value(json_object_get(rep, "trust"));
@@ -336,7 +333,7 @@ int agent_run(const agent_settings *s, const agent_net *n) {
     json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
     long status = 0;
     bool now = false;
-    if (req && post(c, n, "/v1/attest/challenge", req, &status, &rep) == 0) {
+    if (req && agent_post(c, n, "/v1/attest/challenge", req, &status, &rep) == 0) {
       if (status == 200) {
         now = json_is_true(json_object_get(rep, "attest_now"));
         const char *loc = json_string_value(json_object_get(rep, "location"));
@@ -344,7 +341,7 @@ int agent_run(const agent_settings *s, const agent_net *n) {
       } else if (status == 404) {
         enrolled = false; /* the controller does not know this AK (any more) */
       } else {
-        agent_fail("challenge refused (%ld): %s", status, why(rep));
+        agent_fail("challenge refused (%ld): %s", status, agent_reply_error(rep));
       }
     }
     json_decref(req), json_decref(rep);

@@ -10,7 +10,8 @@
  *
  *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
  *     enrol --out DIR | activate --credential F --out F |
- *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run
+ *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run |
+ *     report-image --event E [--xml F]
  *
  * Exit 0 done, 1 refused by the TPM (a credential not for this host), 2
  * usage or error. */
@@ -53,9 +54,13 @@ static int usage(void) {
           "  host-id                    the host id the controller derives from the EK\n"
           "  run                        on its own: enrol with lisecd, then attest every interval\n"
           "                             and whenever lisecd asks, until SIGTERM\n"
+          "  report-image --event instantiate|resume|migrate [--xml FILE|-]\n"
+          "                             hashes the image of a libvirt domain's disk (XML on stdin)\n"
+          "                             and reports it to lisecd; exit 1: not its package's image\n"
           "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
           "                     [agent] state_dir eventlog poll_ms=1000 interval_s=300\n"
-          "                     [server] url ca cert key (run: mutual TLS to lisecd)\n"
+          "                     [server] url ca cert key (run, report-image: mutual TLS to\n"
+          "                     lisecd; LISEC_SERVER, LISEC_CA, LISEC_CERT, LISEC_KEY override)\n"
           "TCTI: --tcti, else [tpm] tcti, else $LISEC_TPM_TCTI, else device:/dev/tpmrm0\n",
           ATTEST_LOCATION_PCR, DEFAULT_PCRS);
   return AGENT_ERROR;
@@ -412,6 +417,13 @@ static int cmd_host_id(const settings *s) {
   return rc ? AGENT_ERROR : AGENT_OK;
 }
 
+/* [server] KEY from the configuration; the environment variable, when set,
+ * wins (the libvirt hook passes its own settings that way). */
+static const char *server_setting(const lisec_config *cfg, const char *key, const char *env) {
+  const char *v = getenv(env);
+  return v && *v ? v : lisec_config_str(cfg, "server", key, NULL);
+}
+
 int main(int argc, char **argv) {
   const char *conf = NULL, *tcti = NULL, *state = NULL, *eventlog = NULL;
   static const struct option global[] = {{"config", required_argument, 0, 'c'},
@@ -476,11 +488,13 @@ int main(int argc, char **argv) {
   const char *cmd = argv[optind];
   int cargc = argc - optind;
   char **cargv = argv + optind;
-  const char *out = NULL, *nonce = NULL, *cred = NULL, *cert = NULL;
+  const char *out = NULL, *nonce = NULL, *cred = NULL, *cert = NULL, *event = NULL, *xml = NULL;
   static const struct option copts[] = {{"out", required_argument, 0, 'o'},
                                         {"nonce", required_argument, 0, 'n'},
                                         {"credential", required_argument, 0, 'r'},
                                         {"cert", required_argument, 0, 'C'},
+                                        {"event", required_argument, 0, 'v'},
+                                        {"xml", required_argument, 0, 'x'},
                                         {0, 0, 0, 0}};
   optind = 1;
   while ((c = getopt_long(cargc, cargv, "o:", copts, NULL)) != -1) {
@@ -489,10 +503,14 @@ int main(int argc, char **argv) {
     case 'n': nonce = optarg; break;
     case 'r': cred = optarg; break;
     case 'C': cert = optarg; break;
+    case 'v': event = optarg; break;
+    case 'x': xml = optarg; break;
     default: rc = usage(); goto out;
     }
   }
-  if (optind != cargc) {
+  agent_net net = {server_setting(cfg, "url", "LISEC_SERVER"), server_setting(cfg, "ca", "LISEC_CA"),
+                   server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0};
+  if (optind != cargc || ((event || xml) && strcmp(cmd, "report-image") != 0)) {
     rc = usage();
   } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
     rc = agent_cmd_enrol(&s, out);
@@ -502,11 +520,9 @@ int main(int argc, char **argv) {
     rc = agent_cmd_quote(&s, nonce, out);
   } else if (strcmp(cmd, "measure-location") == 0 && cert && !out) {
     rc = agent_cmd_measure_location(&s, cert);
+  } else if (strcmp(cmd, "report-image") == 0 && event && !out && !nonce && !cred && !cert) {
+    rc = agent_cmd_report_image(&net, event, xml ? xml : "-");
   } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
-    agent_net net = {lisec_config_str(cfg, "server", "url", NULL),
-                     lisec_config_str(cfg, "server", "ca", NULL),
-                     lisec_config_str(cfg, "server", "cert", NULL),
-                     lisec_config_str(cfg, "server", "key", NULL), 0, 0};
     if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
         lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err))
       rc = agent_fail("%s", err.msg);

@@ -1,5 +1,7 @@
 # The pkg and li topics end to end against lisecd: package on-boarding
 # (pkg_api.sh) and LI VM pairing and the activation lock with per-VM keys
-# in a SoftHSM2 token (li_api.sh).
+# in a SoftHSM2 token (li_api.sh); the image a VM runs, reported by the
+# libvirt hook through lisec-agent (pkg_agent.sh).
 lisec_integration_test(pkg_api tests/integration/pkg_api.sh)
 lisec_integration_test(li_api tests/integration/li_api.sh)
+lisec_integration_test(pkg_agent tests/integration/pkg_agent.sh)

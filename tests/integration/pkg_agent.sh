@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The image a VM runs, reported by the host (TR 103 308 §4.2): the libvirt
+# QEMU hook (examples/libvirt/hooks/qemu), called exactly as libvirtd calls
+# it with domain XML that libvirt's own test driver wrote, has lisec-agent
+# hash the base image of the domain's disk and report it to a real lisecd
+# holding an on-boarded, signed package. Checked: the right image is
+# compliant (event instantiate), a changed one is not and is a violation in
+# /v1/compliance (event resume), an accepted incoming migration reports
+# event migrate and a refused one leaves no mark; and the cases where there
+# is nothing or no way to report (no package, no disk file, no server, a
+# role that may not report, malformed, oversized or DTD-carrying XML).
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
+. "$src/tests/integration/lib/csar.sh"
+cd "$work"
+command -v virsh >/dev/null || fail "virsh is not installed (libvirt-clients)"
+pki=$work/pki
+make_pki "$pki"
+make_li_admin_key li-admin
+mkca vca Vendor
+mkca oca Operator
+mkca lca "LI Administration"
+issue vca vendor Vendor
+issue oca operator Operator
+mkpkg probe.csar vendor 1.0 20000 operator
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true" \
+  "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" "li_admin_ca = $work/lca/ca.crt"
+split_topology "$src/examples/helsinki-london.json" "$work/ents"
+put_topology "$work/ents"
+printf '{"id":"probe","li":false,"csar":"%s"}' "$(base64 -w0 probe.csar)" >onboard.json
+[ "$(as operator -o /dev/null -w '%{http_code}' --data-binary @onboard.json "$LISECD_URL/v1/packages")" = 201 ] ||
+  fail "the package was not on-boarded"
+
+# The VM's disk: a qcow2-style overlay on the package's image as its base.
+mkdir images
+cp src-probe.csar/Artifacts/Images/probe.qcow2 images/base.img
+head -c 8192 /dev/urandom >images/overlay.img
+base_digest=sha256:$(sha256sum images/base.img | cut -d' ' -f1)
+
+# domain NAME METADATA DISK_XML: the domain XML as libvirt's test driver writes it.
+domain() {
+  cat >"def-$1.xml" <<XML
+<domain type='test'><name>$1</name><memory>65536</memory><os><type>hvm</type></os>
+  <metadata>$2</metadata>
+  <devices><disk type='file' device='cdrom'><source file='$work/images/boot.iso'/><target dev='hdc'/></disk>$3</devices>
+</domain>
+XML
+  virsh -q -c test:///default "define def-$1.xml; dumpxml $1" >"$1.xml" || fail "virsh define $1"
+}
+chain="<disk type='file' device='disk'><source file='$work/images/overlay.img'/>
+  <backingStore type='file'><format type='raw'/><source file='$work/images/base.img'/><backingStore/></backingStore>
+  <target dev='vda'/></disk>"
+meta="<lisec:vm xmlns:lisec='urn:lisec:vm' id='vm-target' package='probe'/>"
+domain probe-1 "$meta" "$chain"
+grep -q "package='probe'\|package=\"probe\"" probe-1.xml && grep -q backingStore probe-1.xml ||
+  fail "libvirt did not keep the metadata or the backing chain: $(cat probe-1.xml)"
+
+hook=$src/examples/libvirt/hooks/qemu
+agent=$build/cmd/lisec-agent/lisec-agent
+export LISEC_HOOK_CONF=$work/no-such.conf LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/host.crt \
+  LISEC_KEY=$pki/host.key LISEC_CA=$pki/ca.crt LISEC_AGENT=$agent LISEC_RUN_DIR=$work/run \
+  LISEC_REPORT_LOG=$work/reports.log
+touch reports.log
+# hook XML DOMAIN OPERATION: the hook as libvirtd calls it; its exit code, stderr in hook.err.
+hook() {
+  local rc=0
+  seen=$(wc -l <reports.log)
+  "$hook" "$2" "$3" begin - <"$1" 2>hook.err || rc=$?
+  return $rc
+}
+# reported DOMAIN EVENT: waits (10 s at most) for the outcome line of the
+# report the last hook call started (detached), then prints it.
+reported() {
+  local line
+  for _ in $(seq 100); do
+    line=$(tail -n +$((seen + 1)) reports.log | grep -F "domain $1 ($2): " | tail -n 1) || true
+    [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
+    sleep 0.1
+  done
+  fail "no report of domain $1 ($2): $(cat reports.log)"
+}
+report_of() { as operator "$LISECD_URL/v1/image-reports/$1"; }
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+hook probe-1.xml probe-1 started || fail "started: hook exit $?: $(cat hook.err)"
+reported probe-1 instantiate | grep -q 'exit 0' || fail "instantiate: $(cat reports.log)"
+r=$(report_of vm-target)
+[ "$(field compliant <<<"$r")" = True ] && [ "$(field event <<<"$r")" = instantiate ] &&
+  [ "$(field digest <<<"$r")" = "$base_digest" ] || fail "instantiate report: $r"
+[ -z "$(ls run)" ] || fail "the hook left files in its run directory: $(ls run)"
+pass "started: the base image of the disk's backing chain is reported (sha256sum's digest), compliant, event instantiate"
+
+before=$(sqlite3 lisec.db 'SELECT COUNT(*) FROM audit_log')
+cp images/base.img images/base.good
+printf 'X' | dd of=images/base.img bs=1 seek=100 conv=notrunc status=none
+hook probe-1.xml probe-1 restore || fail "restore: hook exit $?: $(cat hook.err)"
+reported probe-1 resume | grep -q 'exit 1' || fail "resume of a changed image: $(cat reports.log)"
+r=$(report_of vm-target)
+[ "$(field compliant <<<"$r")" = False ] && [ "$(field event <<<"$r")" = resume ] || fail "resume report: $r"
+as operator "$LISECD_URL/v1/compliance" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if any(v["requirement"] == "TR103308-4.2-IMAGE" and v["subject"] == "vm vm-target" for v in d["violations"]) else 1)' ||
+  fail "a VM on a changed image is not a violation in /v1/compliance"
+[ "$(sqlite3 lisec.db 'SELECT COUNT(*) FROM audit_log')" -gt "$before" ] || fail "the mismatch is not recorded"
+pass "restore: a changed image is reported as event resume, non-compliant, recorded, a TR103308-4.2-IMAGE violation"
+
+mv images/base.good images/base.img
+hook probe-1.xml probe-1 migrate && fail "migrate begin without a hypervisor configured was accepted"
+LISEC_HYPERVISOR=hv-lon-1 hook probe-1.xml probe-1 migrate && fail "a migration to London was accepted"
+LISEC_HYPERVISOR=hv-lon-1 hook probe-1.xml probe-1 started || fail "started after a refused migration: $(cat hook.err)"
+reported probe-1 instantiate >/dev/null
+[ "$(report_of vm-target | field event)" = instantiate ] || fail "a refused migration marked the VM as migrated"
+LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 migrate || fail "migrate begin to Helsinki refused: $(cat hook.err)"
+[ -e run/incoming-migration.vm-target ] || fail "an accepted migration left no mark"
+LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 started || fail "started after the migration: $(cat hook.err)"
+reported probe-1 migrate | grep -q 'exit 0' || fail "migrate: $(cat reports.log)"
+r=$(report_of vm-target)
+[ "$(field event <<<"$r")" = migrate ] && [ "$(field compliant <<<"$r")" = True ] || fail "migrate report: $r"
+[ ! -e run/incoming-migration.vm-target ] || fail "the migration mark outlived the start"
+pass "started after an accepted incoming migration reports event migrate (and the right image again); a refused one leaves no mark"
+
+# Nothing to report, or no way to: the domain still starts (exit 0) and the
+# reason is in the log.
+domain plain-1 "<lisec:vm xmlns:lisec='urn:lisec:vm' id='vm-plain'/>" "$chain"
+hook plain-1.xml plain-1 started || fail "no package: hook exit $?"
+reported plain-1 instantiate | grep -q 'exit 0: .*names no package' || fail "no package: $(cat reports.log)"
+[ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/image-reports/vm-plain")" = 404 ] ||
+  fail "a VM without a package was reported"
+domain lost-1 "<lisec:vm xmlns:lisec='urn:lisec:vm' id='vm-lost' package='probe'/>" \
+  "<disk type='file' device='disk'><source file='$work/images/gone.img'/><target dev='vda'/></disk>"
+hook lost-1.xml lost-1 started || fail "missing disk: hook exit $?"
+reported lost-1 instantiate | grep -q 'exit 2: .*cannot open the disk image .*gone.img' || fail "missing disk: $(cat reports.log)"
+domain nodisk-1 "<lisec:vm xmlns:lisec='urn:lisec:vm' id='vm-nodisk' package='probe'/>" ""
+hook nodisk-1.xml nodisk-1 started || fail "no disk: hook exit $?"
+reported nodisk-1 instantiate | grep -q 'exit 2: .*no disk with an image file' || fail "no disk: $(cat reports.log)"
+LISEC_SERVER= hook probe-1.xml probe-1 started || fail "no server: hook exit $?"
+grep -q 'its image is not reported: LISEC_SERVER is not configured' hook.err || fail "no server: $(cat hook.err)"
+pass "no package, a missing disk file, no file disk, no server: nothing reported, the domain starts, the log says why"
+
+# lisec-agent report-image on its own: exit codes and refusals.
+rc=0; "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q "runs its package's image" out.txt || fail "agent, right image: exit $rc $(cat out.txt)"
+printf 'Y' | dd of=images/base.img bs=1 seek=7 conv=notrunc status=none
+rc=0; "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "does NOT run its package's image" out.txt || fail "agent, changed image: exit $rc $(cat out.txt)"
+rc=0; LISEC_CERT=$pki/auditor.crt LISEC_KEY=$pki/auditor.key "$agent" report-image --event resume <probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'refused the report of VM vm-target (HTTP 403)' out.txt || fail "auditor: exit $rc $(cat out.txt)"
+# refuse XML TEXT: the agent refuses the domain XML with TEXT in its reason.
+refuse() {
+  local rc=0
+  "$agent" report-image --event instantiate <"$1" >out.txt 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q "$2" out.txt || fail "$1: exit $rc, $(cat out.txt)"
+}
+head -c 300 probe-1.xml >cut.xml
+refuse cut.xml 'not well-formed'
+python3 -c "print('<domain><name>big</name><description>' + 'a' * (1 << 20) + '</description></domain>')" >big.xml
+refuse big.xml 'larger than 1048576 bytes'
+printf '<!DOCTYPE domain [<!ENTITY x "vm-target">]>\n<domain><name>&x;</name></domain>\n' >dtd.xml
+refuse dtd.xml 'carries a DTD'
+sed "s/id=.vm-target./id='vm target'/" probe-1.xml >badid.xml
+refuse badid.xml 'is not a lisec id'
+printf '<network><name>n</name></network>' >net.xml
+refuse net.xml 'not a libvirt domain'
+rc=0; "$agent" report-image --event boot --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'instantiate, resume or migrate' out.txt || fail "bad event: exit $rc"
+pass "lisec-agent report-image: exit 0 right image, 1 changed image, 2 refused (auditor 403, truncated, oversized, DTD, bad id, not a domain, bad event)"
