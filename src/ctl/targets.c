@@ -249,18 +249,11 @@ static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
     }
     vault_sealed_free(&s);
   }
-  int64_t v = 0;
-  char *old_doc = NULL;
-  if (!rc) {
-    int grc = store_doc_get(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, &old_doc, &v, err);
-    free(old_doc);
-    if (grc && grc != LISEC_ENOTFOUND) rc = grc;
-  }
   if (!rc) {
     json_t *doc = json_pack("{s:s}", "key_label", name);
     char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
     json_decref(doc);
-    rc = text ? store_doc_put(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, text, v, NULL, err)
+    rc = text ? store_doc_put(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, text, -1, NULL, err)
               : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     free(text);
   }
@@ -296,12 +289,12 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
    * again; records sealed meanwhile stay readable by their label. */
   if (!rc) rc = record(ctl, actor, "target.rotate-kek", "*", "ok", reason, err);
   if (!rc) {
-    rc = ctl_kek_use(kek, name, true, err);
-    if (!rc) rc = store_begin(ctl->store, err);
-    if (!rc) {
-      rc = rewrap_all(&r, name, err);
-      if (!rc) rc = store_commit(ctl->store, err);
-      else store_rollback(ctl->store);
+    if (!(rc = ctl_kek_use(kek, name, true, err))) {
+      if (!(rc = store_begin(ctl->store, err))) {
+        rc = rewrap_all(&r, name, err);
+        if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
+        else store_rollback(ctl->store);
+      }
       if (rc) (void)ctl_kek_use(kek, prev, false, NULL);
     }
     rc = changed(ctl, actor, "target.rotate-kek", "*", rc, err);
