@@ -13,8 +13,8 @@
  *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run |
  *     report-image --event E [--xml F]
  *
- * Exit 0 done, 1 refused by the TPM (a credential not for this host), 2
- * usage or error. */
+ * Exit 0 done, 1 refused by the TPM (a credential not for this host) or,
+ * for report-image, a VM not on its package's image, 2 usage or error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
