@@ -186,7 +186,17 @@ static int sqlite_open(const char *target, void **out, lisec_err *err) {
                          b->db ? sqlite3_errmsg(b->db) : "out of memory");
   sqlite3_busy_timeout(b->db, BUSY_TIMEOUT_MS);
   char mode[16];
-  int rc = sqlite_pragma_text(b, "PRAGMA journal_mode=WAL", mode, sizeof mode, err);
+  /* Switching a new file to WAL needs it to itself for a moment. When
+   * another process opens it at the same time, SQLite answers "database is
+   * locked" at once instead of calling the busy handler (waiting could
+   * deadlock two switchers), so wait here, bounded by the busy timeout. */
+  int rc;
+  for (int waited_ms = 0;; waited_ms += 5) {
+    rc = sqlite_pragma_text(b, "PRAGMA journal_mode=WAL", mode, sizeof mode, err);
+    int code = sqlite3_errcode(b->db);
+    if (!rc || waited_ms >= BUSY_TIMEOUT_MS || (code != SQLITE_BUSY && code != SQLITE_LOCKED)) break;
+    usleep(5000);
+  }
   if (rc) {
     lisec_err_wrap(err, "sqlite: cannot use %s", target);
     return rc;
