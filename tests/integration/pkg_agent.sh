@@ -80,6 +80,11 @@ reported() {
   done
   fail "no report of domain $1 ($2): $(cat reports.log)"
 }
+# flip_byte FILE OFFSET: changes one bit of the byte at OFFSET.
+flip_byte() {
+  python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
+f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' "$1" "$2"
+}
 report_of() { as operator "$LISECD_URL/v1/image-reports/$1"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
@@ -93,7 +98,7 @@ pass "started: the base image of the disk's backing chain is reported (sha256sum
 
 before=$(sqlite3 lisec.db 'SELECT COUNT(*) FROM audit_log')
 cp images/base.img images/base.good
-printf 'X' | dd of=images/base.img bs=1 seek=100 conv=notrunc status=none
+flip_byte images/base.img 100
 hook probe-1.xml probe-1 restore || fail "restore: hook exit $?: $(cat hook.err)"
 reported probe-1 resume | grep -q 'exit 1' || fail "resume of a changed image: $(cat reports.log)"
 r=$(report_of vm-target)
@@ -142,7 +147,7 @@ pass "no package, a missing disk file, no file disk, no server: nothing reported
 # lisec-agent report-image on its own: exit codes and refusals.
 rc=0; "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc=$?
 [ "$rc" = 0 ] && grep -q "runs its package's image" out.txt || fail "agent, right image: exit $rc $(cat out.txt)"
-printf 'Y' | dd of=images/base.img bs=1 seek=7 conv=notrunc status=none
+flip_byte images/base.img 7
 rc=0; "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "does NOT run its package's image" out.txt || fail "agent, changed image: exit $rc $(cat out.txt)"
 rc=0; LISEC_CERT=$pki/auditor.crt LISEC_KEY=$pki/auditor.key "$agent" report-image --event resume <probe-1.xml >out.txt 2>&1 || rc=$?
