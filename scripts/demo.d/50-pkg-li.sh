@@ -77,8 +77,7 @@ lisec-agent() { # as the host: its certificate, lisecd's address
 }
 run lisec-agent report-image --event instantiate --xml "$work/vm-7.xml"
 say "Someone changes the image on disk: at its next resume the VM is reported non-compliant, and it is recorded"
-python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(4096); b = f.read(1); f.seek(4096)
-f.write(bytes([b[0] ^ 1]))' "$work/images/vm-7.img"
+flip_byte "$work/images/vm-7.img" 4096
 expect_fail lisec-agent report-image --event resume --xml "$work/vm-7.xml"
 as operator "$LISECD_URL/v1/compliance" | grep -q '"requirement":"TR103308-4.2-IMAGE"' ||
   fail "/v1/compliance does not list vm-7's image"

@@ -150,7 +150,7 @@ agent A quote --nonce "$n4" --out q4 || fail "quote"
 expect 0 '^verified' vq q4 "$n4"
 pass "location re-confirmed for the new resetCount: verified again"
 cp q4/quote.msg q4/orig.msg
-printf '\x00' | dd of=q4/quote.msg bs=1 seek=40 conv=notrunc 2>/dev/null
+flip_byte q4/quote.msg 40
 expect 1 'quote signature' vq q4 "$n4"
 pass "a tampered agent quote is refused"
 

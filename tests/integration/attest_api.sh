@@ -248,7 +248,7 @@ pass "quote over another nonce: untrusted"
 
 n=$(nonce_for host-a "$hostA")
 agent A quote --nonce "$n" --out q3 2>/dev/null || fail "agent quote"
-printf '\x00' | dd of=q3/quote.msg bs=1 seek=40 conv=notrunc 2>/dev/null
+flip_byte q3/quote.msg 40
 evidence "$hostA" "$n" q3
 submit host-a q3 | tee r.json | jq -e '.trust != "trusted"' >/dev/null || fail "tampered quote accepted"
 grep -q 'quote signature' r.json || { cat r.json; fail "tampered quote not named"; }

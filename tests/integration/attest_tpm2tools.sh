@@ -103,7 +103,7 @@ pass "expired nonce refused"
 # ---- tampering ------------------------------------------------------------
 cp good.msg bad.msg
 # Byte 60 lies in clockInfo: an attacker rewinding resetCount, say.
-printf '\x07' | dd of=bad.msg bs=1 seek=60 conv=notrunc 2>/dev/null
+flip_byte bad.msg 60
 cp good.sig bad.sig
 cp good.pcrs bad.pcrs
 expect 1 'TR103308-5.1: quote signature' verify bad "$n1" "${full[@]}"
@@ -113,7 +113,7 @@ pass "tampered quote refused (tpm2_checkquote agrees)"
 cp good.msg pv.msg
 cp good.sig pv.sig
 cp good.pcrs pv.pcrs
-printf '\x42' | dd of=pv.pcrs bs=1 seek=150 conv=notrunc 2>/dev/null
+flip_byte pv.pcrs 150
 expect 1 'PCR values do not match the quoted PCR digest' verify pv "$n1" "${full[@]}"
 pass "tampered PCR values refused"
 evgen --log tampered.bin --extends /dev/null --location loc.cms --tamper 20

@@ -80,11 +80,6 @@ reported() {
   done
   fail "no report of domain $1 ($2): $(cat reports.log)"
 }
-# flip_byte FILE OFFSET: changes one bit of the byte at OFFSET.
-flip_byte() {
-  python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
-f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' "$1" "$2"
-}
 report_of() { as operator "$LISECD_URL/v1/image-reports/$1"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 

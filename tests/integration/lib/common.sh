@@ -26,6 +26,14 @@ lisec() { "$build/cmd/lisec/lisec" "$@"; }
 # make_pki DIR: the development PKI of `lisec pki init`.
 make_pki() { lisec pki init "$1" >/dev/null 2>&1 || fail "lisec pki init $1"; }
 
+# flip_byte FILE OFFSET: changes the byte at OFFSET (one bit), so the file
+# surely differs; writing a fixed byte leaves it as it was when that byte
+# happens to be there already.
+flip_byte() {
+  python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
+f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' "$1" "$2" || fail "cannot change byte $2 of $1"
+}
+
 # make_li_admin_key PREFIX: the LI administration's X25519 key pair, the
 # private key in PREFIX.x25519 (PEM) and the public key in PREFIX.pub (raw,
 # base64), the form [audit] li_admin_key reads.
