@@ -56,7 +56,7 @@ run_suite() {
 sqlite_or_pg_count() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log'; }
 dump() { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; }
 swap_ciphertexts() {
-  sqlite3 "$work/lisec.db" "UPDATE documents SET body = (SELECT json_set(a.body, '\$.ciphertext', json_extract(b.body, '\$.ciphertext'), '\$.wrapped_key', json_extract(b.body, '\$.wrapped_key')) FROM documents a, documents b WHERE a.id = 't-1' AND b.id = 't-2' AND a.kind = 'target' AND b.kind = 'target') WHERE kind = 'target' AND id = 't-1'"
+  sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "UPDATE documents SET body = (SELECT json_set(a.body, '\$.ciphertext', json_extract(b.body, '\$.ciphertext'), '\$.wrapped_key', json_extract(b.body, '\$.wrapped_key')) FROM documents a, documents b WHERE a.id = 't-1' AND b.id = 't-2' AND a.kind = 'target' AND b.kind = 'target') WHERE kind = 'target' AND id = 't-1'"
 }
 run_suite
 echo "--- again on PostgreSQL"

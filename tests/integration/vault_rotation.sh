@@ -18,15 +18,17 @@ vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_f
   "key_label = kek-1" "[audit]" "li_admin_key = $work/li-admin.pub")
 start_lisecd "$pki" "${vault_conf[@]}"
 db=$work/lisec.db
+# sql SQL...: on the live database, waiting while lisecd holds the write lock.
+sql() { sqlite3 -cmd '.timeout 10000' "$db" "$@"; }
 
 cli() {
   local role=$1
   shift
   LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/$role.crt LISEC_KEY=$pki/$role.key LISEC_CA=$pki/ca.crt lisec "$@"
 }
-field() { sqlite3 "$db" "SELECT json_extract(body, '\$.$2') FROM documents WHERE kind = 'target' AND id = '$1'"; }
-keks() { sqlite3 "$db" "SELECT group_concat(id || '=' || json_extract(body, '\$.kek'), ' ') FROM (SELECT * FROM documents WHERE kind = 'target' ORDER BY id)"; }
-audit_count() { sqlite3 "$db" 'SELECT COUNT(*) FROM audit_log'; }
+field() { sql "SELECT json_extract(body, '\$.$2') FROM documents WHERE kind = 'target' AND id = '$1'"; }
+keks() { sql "SELECT group_concat(id || '=' || json_extract(body, '\$.kek'), ' ') FROM (SELECT * FROM documents WHERE kind = 'target' ORDER BY id)"; }
+audit_count() { sql 'SELECT COUNT(*) FROM audit_log'; }
 # status ROLE BODY: the HTTP status of a rotation request; its body in $work/reply.
 status() { as "$1" -o "$work/reply" -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" "$LISECD_URL/v1/vault/rotate-kek"; }
 # readable ID VALUE: li-admin reads target ID and finds VALUE among its identifiers.
@@ -40,7 +42,7 @@ done
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-1 t-2=pkcs11:lisec/kek-1 t-3=pkcs11:lisec/kek-1" ] || fail "before: $(keks)"
 declare -A ct wk
 for t in t-1 t-2 t-3; do ct[$t]=$(field "$t" ciphertext) wk[$t]=$(field "$t" wrapped_key); done
-sqlite3 "$db" ".backup '$work/before.db'"
+sql ".backup '$work/before.db'"
 
 # Refusals first: nothing may change.
 before=$(audit_count)
@@ -82,7 +84,7 @@ pass "targets sealed after the rotation use kek-2, also after a restart whose co
 
 # A record left under kek-1 (its stored form from before the rotation) is
 # still read with kek-1, and the next rotation takes it along.
-sqlite3 "$db" "ATTACH '$work/before.db' AS old; UPDATE documents SET body = (SELECT body FROM old.documents WHERE kind = 'target' AND id = 't-1') WHERE kind = 'target' AND id = 't-1'"
+sql "ATTACH '$work/before.db' AS old; UPDATE documents SET body = (SELECT body FROM old.documents WHERE kind = 'target' AND id = 't-1') WHERE kind = 'target' AND id = 't-1'"
 [ "$(field t-1 kek)" = "pkcs11:lisec/kek-1" ] || fail "t-1 was not put back"
 readable t-1 "${value[t-1]}"
 out=$(cli li-admin target rotate-kek kek-3) || fail "rotate-kek kek-3: $out"
@@ -93,7 +95,7 @@ pass "a record still under an older KEK is read with it, and the next rotation r
 
 # A rotation that cannot finish (a record names a key the token lacks)
 # changes nothing, says which record and key, and is recorded as failed.
-sqlite3 "$db" "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-gone') WHERE kind = 'target' AND id = 't-4'"
+sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-gone') WHERE kind = 'target' AND id = 't-4'"
 before=$(audit_count)
 [ "$(status li-admin '{"key_label":"kek-4"}')" = 503 ] || fail "rotation over a missing key: $(cat "$work/reply")"
 grep -q 't-4' "$work/reply" && grep -q 'kek-gone' "$work/reply" && grep -q 'TR103308-5.7' "$work/reply" || fail "reason: $(cat "$work/reply")"
@@ -102,7 +104,7 @@ grep -q 't-4' "$work/reply" && grep -q 'kek-gone' "$work/reply" && grep -q 'TR10
 [ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/targets/t-4")" = 503 ] || fail "t-4 under a missing key"
 cli li-admin target add t-6 --authorisation li-7 --id imsi=244057777777777 >/dev/null || fail "add t-6"
 [ "$(field t-6 kek)" = "pkcs11:lisec/kek-3" ] || fail "after a failed rotation t-6 was sealed under $(field t-6 kek)"
-sqlite3 "$db" "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-4'"
+sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-4'"
 readable t-4 244059999999999
 pass "a rotation that cannot re-wrap a record fails naming it and its KEK (503, TR103308-5.7); nothing changed, kek-3 stays current"
 stop_lisecd
