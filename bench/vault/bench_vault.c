@@ -1,8 +1,12 @@
 /* bench/vault: (1) encrypted target writes and reads (seal under a fresh
  * data key wrapped in a SoftHSM2 token, store; load, unwrap, open) beside
  * the same writes and reads of plaintext rows in the same SQLite store;
- * (2) ActivateTask+DeactivateTask round trips to lisec-ne over mutual TLS
- * keep-alive. Bounded in count and time; prints rates and the ratio. */
+ * (2) KEK rotation as lisecd does it (every data key unwrapped by the old
+ * token key and wrapped by a new one, rows rewritten in one transaction)
+ * beside rewriting the plaintext rows in one transaction, with a fresh KEK
+ * so no data key is cached; (3) ActivateTask+DeactivateTask round trips
+ * to lisec-ne over mutual TLS keep-alive. Bounded in count and time;
+ * prints rates and the ratio. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +97,56 @@ static int bench_store(const char *url, ctl_kek *kek, int n) {
   return 0;
 }
 
+/* Every row of kind rewritten in one transaction: as it was (plaintext), or
+ * with its data key re-wrapped from old to cur (sealed). Rows per second. */
+static double rewrite_all(lisec_store *s, const char *kind, const char *prefix, int n, const vault_kek *old,
+                          const vault_kek *cur, lisec_err *err) {
+  char id[64];
+  double t0 = now_s();
+  if (store_begin(s, err)) return -1;
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "%s-%d", prefix, i);
+    char *body = NULL, *text = NULL;
+    if (store_doc_get(s, kind, id, &body, NULL, err)) return -1;
+    if (old) {
+      vault_sealed sealed;
+      json_t *j = NULL;
+      if (vault_sealed_parse(body, strlen(body), &sealed, err) || vault_rewrap(&sealed, old, cur, err) ||
+          vault_sealed_to_json(&sealed, &j, err))
+        return -1;
+      text = lisec_json_dump_canonical(j);
+      json_decref(j);
+      vault_sealed_free(&sealed);
+    }
+    int rc = store_doc_put(s, kind, id, text ? text : body, -1, NULL, err);
+    free(text);
+    free(body);
+    if (rc) return -1;
+  }
+  if (store_commit(s, err)) return -1;
+  return n / (now_s() - t0);
+}
+
+static int bench_rotation(const char *url, const char *module, int n) {
+  ctl_kek_pkcs11_config pc = {module, "bench", "1234", "bench-kek", false};
+  ctl_kek *kek = NULL;
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (ctl_kek_open_pkcs11(&pc, &kek, &err) || store_open(url, &s, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  vault_kek old = ctl_kek_vault(kek), cur;
+  double plain = rewrite_all(s, "bench-plain", "plain", n, NULL, NULL, &err), sealed = -1;
+  if (plain > 0 && !ctl_kek_use(kek, "bench-kek-2", true, &err)) {
+    cur = ctl_kek_vault(kek);
+    sealed = rewrite_all(s, "bench-sealed", "sealed", n, &old, &cur, &err);
+  }
+  store_close(s);
+  ctl_kek_close(kek);
+  if (plain < 0 || sealed < 0) return fprintf(stderr, "rotation: %s\n", err.msg), 1;
+  printf("  KEK rotation, one transaction: plaintext rewrite %8.0f/s   re-wrap (no cached key) %8.0f/s   "
+         "%.2fx\n", plain, sealed, plain / sealed);
+  return 0;
+}
+
 static int bench_x1(const char *url, const char *pki, double seconds, int max) {
   char cert[512], key[512], ca[512];
   snprintf(cert, sizeof cert, "%s/admf.crt", pki);
@@ -140,5 +194,6 @@ int main(int argc, char **argv) {
   if (ctl_kek_open_pkcs11(&pc, &kek, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
   int rc = bench_store(argv[1], kek, atoi(argv[3]));
   ctl_kek_close(kek);
+  if (!rc) rc = bench_rotation(argv[1], argv[2], atoi(argv[3]));
   return rc ? rc : bench_x1(argv[4], argv[5], atof(argv[6]), 1000000);
 }
