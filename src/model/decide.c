@@ -53,6 +53,7 @@ static void vm_move_paths(model *m, uint32_t v, uint32_t hyp) {
   for (uint32_t i = 0; i < cs->n; i++) {
     const mconn *c = &m->conns.a[cs->v[i]];
     if (c->kind != MODEL_CONN_IPC) continue;
+    scope_add_conn_paths(m, cs->v[i]);
     for (uint32_t k = 0; k < c->groups.n; k++) scope_add_group_paths(m, c->groups.v[k]);
   }
   vm_place(m, v, hyp);

@@ -86,15 +86,12 @@ static bool pair_is(uint32_t x, uint32_t y, uint32_t a, uint32_t b) {
   return (x == a && y == b) || (x == b && y == a);
 }
 
-/* What can change when only whether g is usable changes (an IPC hop of it
- * moving between machines): the path rules of the LIs whose monitored and
- * LI VMs, or LI and storage VMs, are g's ends, and the attachments between
- * its ends. The group's own rules and its connections' (security, storing
+/* What can change when only whether a path between a and b is usable
+ * changes (an IPC hop of it moving between machines): the path rules of the
+ * LIs whose monitored and LI VMs, or LI and storage VMs, are a and b, and
+ * the attachments between them. The group's own rules and its connections' (security, storing
  * intermediates, known peers) do not depend on where a VM runs. */
-void scope_add_group_paths(model *m, uint32_t g) {
-  if (m->batch) return;
-  const mgroup *x = &m->groups.a[g];
-  uint32_t a = x->path[0], b = x->path[x->n];
+static void scope_add_pair_paths(model *m, uint32_t a, uint32_t b) {
   const idvec *l = &m->vms.a[a].lis;
   for (uint32_t i = 0; i < l->n; i++) {
     const mli *y = &m->lis.a[l->v[i]];
@@ -102,6 +99,19 @@ void scope_add_group_paths(model *m, uint32_t g) {
       scope_add(m, SK_LI, l->v[i]);
   }
   scope_add_attach_between(m, a, b);
+}
+
+void scope_add_group_paths(model *m, uint32_t g) {
+  if (m->batch) return;
+  const mgroup *x = &m->groups.a[g];
+  scope_add_pair_paths(m, x->path[0], x->path[x->n]);
+}
+
+/* The same for a direct connection, which is a path of its own (a group
+ * of one, §6.2) whether or not a group names it. */
+void scope_add_conn_paths(model *m, uint32_t c) {
+  if (m->batch) return;
+  scope_add_pair_paths(m, m->conns.a[c].a, m->conns.a[c].b);
 }
 
 void scope_add_group_deps(model *m, uint32_t g) {
@@ -121,6 +131,8 @@ void scope_add_vm_move_deps(model *m, uint32_t v) {
   scope_add_lis_of(m, v);
   const idvec *gs = &m->vms.a[v].groups;
   for (uint32_t i = 0; i < gs->n; i++) scope_add_group_deps(m, gs->v[i]);
+  const idvec *cs = &m->vms.a[v].conns;
+  for (uint32_t i = 0; i < cs->n; i++) scope_add_conn_paths(m, cs->v[i]);
 }
 
 void scope_add_vm_attr_deps(model *m, uint32_t v) {

@@ -77,8 +77,9 @@ int vvec_push(vvec *a, const mviol *x);
 
 struct model;
 struct mconn;
-/* Keeps each VM's count of grouped IPC connections when connection c gains
- * or loses its groups or its kind (delta +1 / -1). */
+/* Keeps each VM's count of IPC connections (ipc_grouped; grouped or not,
+ * since a direct connection is a group of one) when connection c is added,
+ * removed or changes its kind (delta +1 / -1). */
 void conn_ipc_count(struct model *m, const struct mconn *c, int delta);
 
 /* Fact codes (which way a rule failed). */
@@ -98,6 +99,7 @@ enum {
   F_PEER,            /* an LI VM connected to a VM it may not operate with */
   F_PROTECTION,      /* class above the host's protection level */
   F_SAME_HYP,        /* moveVM onto its own hypervisor */
+  F_INSECURE_PATH,   /* an insecure direct connection that is an LI's data path */
 };
 
 /* ---- entities ------------------------------------------------------------ */
@@ -147,7 +149,7 @@ typedef struct mvm {
   uint32_t domain, dom_pos;
   bool paired;
   uint32_t n_hosted; /* active LIs this VM hosts */
-  uint32_t ipc_grouped; /* its IPC connections that belong to a group */
+  uint32_t ipc_grouped; /* its IPC connections (each is a path alone or in a group) */
   idvec lis;         /* LIs naming it as monitored, LI VM, storage VM or provider */
   idvec conns;
   idvec groups; /* as end or intermediate */
@@ -307,6 +309,7 @@ void scope_add_vm_move_deps(model *m, uint32_t v);
 void scope_add_vm_attr_deps(model *m, uint32_t v);
 void scope_add_group_deps(model *m, uint32_t g);
 void scope_add_group_paths(model *m, uint32_t g);
+void scope_add_conn_paths(model *m, uint32_t c);
 void scope_add_li_deps(model *m, uint32_t li);
 void scope_add_host_deps(model *m, uint32_t h);
 void scope_commit(model *m);

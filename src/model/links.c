@@ -165,6 +165,7 @@ int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
                            s->id, m->groups.a[x->groups.v[0]].id);
     scope_begin(m);
     scope_add(m, SK_CONN, c);
+    scope_add_conn_paths(m, c);
     for (uint32_t i = 0; i < x->groups.n; i++) scope_add_group_deps(m, x->groups.v[i]);
     if (!same_ends) {
       idvec_del(&m->vms.a[x->a].conns, c);
@@ -177,6 +178,7 @@ int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
     x->kind = s->kind;
     x->secure = s->secure;
     conn_ipc_count(m, x, +1);
+    scope_add_conn_paths(m, c); /* its new ends, when they changed */
     scope_commit(m);
     return 0;
   }
@@ -202,8 +204,10 @@ int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   m->conns.live++;
+  conn_ipc_count(m, x, +1);
   scope_begin(m);
   scope_add(m, SK_CONN, c);
+  scope_add_conn_paths(m, c);
   scope_commit(m);
   return 0;
 }
@@ -216,8 +220,14 @@ int model_conn_remove(model *m, const char *id, lisec_err *err) {
   if (x->groups.n)
     return lisec_err_set(err, LISEC_ECONFLICT, "connection %s is part of group %s", id,
                          m->groups.a[x->groups.v[0]].id);
+  /* it may have been the only path between its ends */
+  scope_begin(m);
+  scope_add_conn_paths(m, c);
+  conn_ipc_count(m, x, -1);
   idvec_del(&m->vms.a[x->a].conns, c);
   idvec_del(&m->vms.a[x->b].conns, c);
+  x->alive = false;
+  scope_commit(m);
   index_clear_subject(m, SK_CONN, c);
   strmap_del(&m->conns.ids, x->id);
   free(x->id);
@@ -310,7 +320,7 @@ static int group_resolve(model *m, const model_group_spec *s, uint32_t *conns, u
 }
 
 void conn_ipc_count(model *m, const mconn *c, int delta) {
-  if (c->kind != MODEL_CONN_IPC || !c->groups.n) return;
+  if (c->kind != MODEL_CONN_IPC) return;
   m->vms.a[c->a].ipc_grouped += (uint32_t)delta;
   m->vms.a[c->b].ipc_grouped += (uint32_t)delta;
 }
@@ -327,14 +337,11 @@ static void group_link(model *m, uint32_t g, bool on) {
   }
   for (uint32_t i = 0; i < x->n; i++) {
     mconn *c = &m->conns.a[x->conns[i]];
-    /* counted while the connection has at least one group */
-    conn_ipc_count(m, c, -1);
     if (on) {
       if (idvec_push(&c->groups, g)) m->oom = true;
     } else {
       idvec_del(&c->groups, g);
     }
-    conn_ipc_count(m, c, +1);
   }
 }
 

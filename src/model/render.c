@@ -360,9 +360,15 @@ static void path_fact(const model *m, const mviol *x, sbuf *f, const char *a, co
     return;
   }
   const mconn *c = &m->conns.a[x->e[1]];
-  LIT(f, "usable(group ");
-  STR(f, m->groups.a[x->e[2]].id);
-  LIT(f, "): IPC connection ");
+  if (x->e[2] == NONE) { /* a direct connection no group names: a group of one */
+    LIT(f, "usable(direct connection ");
+    STR(f, c->id);
+    LIT(f, "): IPC connection ");
+  } else {
+    LIT(f, "usable(group ");
+    STR(f, m->groups.a[x->e[2]].id);
+    LIT(f, "): IPC connection ");
+  }
   STR(f, c->id);
   LIT(f, " spans host ");
   STR(f, m->hosts.a[vm_host(m, c->a)].id);
@@ -384,9 +390,13 @@ static void path_sentence(const model *m, const mviol *x, sbuf *w, const char *a
     STR(&p, a);
     LIT(&p, " and ");
     STR(&p, b);
-    LIT(&p, " is broken: group ");
-    STR(&p, m->groups.a[x->e[2]].id);
-    LIT(&p, " uses IPC connection ");
+    if (x->e[2] == NONE) {
+      LIT(&p, " is broken: the direct one is IPC connection ");
+    } else {
+      LIT(&p, " is broken: group ");
+      STR(&p, m->groups.a[x->e[2]].id);
+      LIT(&p, " uses IPC connection ");
+    }
     STR(&p, c->id);
     LIT(&p, " between ");
     STR(&p, m->vms.a[c->a].id);
@@ -525,6 +535,15 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_R6: {
+      if (x->sk == SK_CONN && x->code == F_INSECURE_PATH) {
+        const mconn *c = &m->conns.a[x->subj];
+        snprintf(fact, sizeof fact, "secure(group of one: connection %s): false", c->id);
+        return add(out, rule, subj, fact,
+                   "%s connection %s directly joins VM %s and VM %s and is the data path of "
+                   "LI %s (a group of one connection), but it is not secure",
+                   model_conn_kind_name(c->kind), c->id, m->vms.a[x->e[0]].id,
+                   m->vms.a[x->e[1]].id, m->lis.a[x->e[2]].id);
+      }
       if (x->sk == SK_CONN) {
         const mconn *c = &m->conns.a[x->subj];
         const mvm *lv = &m->vms.a[x->e[0]];

@@ -41,11 +41,17 @@ static bool group_joins(const mgroup *g, uint32_t a, uint32_t b) {
   return (x == a && y == b) || (x == b && y == a);
 }
 
-/* Is there a usable connection group between a and b? When not, *why says
- * whether none exists or all that exist are broken (first broken one in
- * *bad_conn / *bad_group). */
+/* Is there a usable connection group between a and b? A direct connection
+ * between them counts as a group of one connection whether or not a group
+ * object names it (§6.2: "a simple direct connection between two VMs
+ * implies that the connection group has a single connection"). When not,
+ * *why says whether none exists or all that exist are broken (first broken
+ * one in *bad_conn / *bad_group; *bad_group is NONE for a direct
+ * connection no group names). */
 static bool pair_path(const model *m, uint32_t a, uint32_t b, uint8_t *why, uint32_t *bad_conn,
                       uint32_t *bad_group) {
+  const idvec *ca = &m->vms.a[a].conns, *cb = &m->vms.a[b].conns;
+  const idvec *d = ca->n <= cb->n ? ca : cb;
   const idvec *ga = &m->vms.a[a].groups, *gb = &m->vms.a[b].groups;
   const idvec *l = ga->n <= gb->n ? ga : gb;
   bool any = false;
@@ -59,6 +65,15 @@ static bool pair_path(const model *m, uint32_t a, uint32_t b, uint8_t *why, uint
       *bad_conn = bad;
       *bad_group = l->v[i];
     }
+    any = true;
+  }
+  /* after the groups, so that a broken path is named by its group when
+   * one names it */
+  for (uint32_t i = 0; i < d->n; i++) {
+    const mconn *c = &m->conns.a[d->v[i]];
+    if (!((c->a == a && c->b == b) || (c->a == b && c->b == a))) continue;
+    if (conn_usable(m, c)) return true;
+    if (!any) *bad_conn = d->v[i];
     any = true;
   }
   *why = any ? F_PATH_BROKEN : F_NO_PATH;
@@ -186,16 +201,43 @@ static bool conn_peer_ok(const model *m, const mconn *c, uint32_t lv, uint32_t o
   return false;
 }
 
+/* An active LI whose storage VM and storage provider are this
+ * connection's ends: the connection is then that LI's data path, as a
+ * one-connection group would be. */
+static bool conn_is_li_store_path(const model *m, const mconn *c, uint32_t *li) {
+  const mvm *x = &m->vms.a[c->a];
+  for (uint32_t i = 0; i < x->lis.n; i++) {
+    const mli *l = &m->lis.a[x->lis.v[i]];
+    uint32_t prov = li_provider(m, l);
+    if (l->active && l->via != prov &&
+        ((l->via == c->a && prov == c->b) || (l->via == c->b && prov == c->a))) {
+      *li = x->lis.v[i];
+      return true;
+    }
+  }
+  return false;
+}
+
 static int eval_conn(const model *m, uint32_t i, vvec *out) {
   const mconn *c = &m->conns.a[i];
   int rc = 0;
+  bool at_li_vm = false;
   for (int k = 0; k < 2; k++) {
     uint32_t end = k ? c->b : c->a, other = k ? c->a : c->b;
     const mvm *v = &m->vms.a[end];
-    if (v->n_hosted && !c->secure) rc |= push(out, MODEL_R6, F_INSECURE, SK_CONN, i, end, other, 0);
+    if (v->n_hosted && !c->secure) {
+      rc |= push(out, MODEL_R6, F_INSECURE, SK_CONN, i, end, other, 0);
+      at_li_vm = true;
+    }
     if (v->cls == MODEL_CLASS_LI && !conn_peer_ok(m, c, end, other))
       rc |= push(out, MODEL_KNOWN, F_PEER, SK_CONN, i, end, other, 0);
   }
+  /* A direct connection no group names is a group of one (§6.2), so it is
+   * held to what a one-connection group carrying LI traffic is: secure.
+   * (At an LI VM that was said above; a named group says it itself.) */
+  uint32_t li;
+  if (!c->secure && !at_li_vm && !c->groups.n && conn_is_li_store_path(m, c, &li))
+    rc |= push(out, MODEL_R6, F_INSECURE_PATH, SK_CONN, i, c->a, c->b, li);
   return rc;
 }
 

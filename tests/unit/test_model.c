@@ -275,11 +275,15 @@ static void test_r5_storage_path(void **state) {
   model *m = base();
   lisec_err err = {0};
   assert_int_equal(count(m, MODEL_R5, NULL), 0);
+  /* Without g3 the direct connection c4 is still the path (a group of
+   * one); without c4 as well there is none. */
   ok(model_group_remove(m, "g3", &err), &err);
+  ok(model_conn_remove(m, "c4", &err), &err);
   assert_int_equal(count(m, MODEL_R5, "storage st1 is rooted in VM store1 and provided to VM via1, "
                                       "but no connection group joins via1 and store1"),
                    1);
   ok(model_group_remove(m, "g2", &err), &err);
+  ok(model_conn_remove(m, "c3", &err), &err);
   assert_int_equal(count(m, MODEL_R5, "stores its data through VM via1, but no connection group"),
                    1);
   ok(model_storage_detach(m, "st1", "via1", &err), &err);
@@ -289,8 +293,78 @@ static void test_r5_storage_path(void **state) {
   m = base();
   put(m, "storage", "{\"id\":\"st-x\",\"vm\":\"fw1\",\"provided_to\":[\"other\"]}");
   assert_int_equal(count(m, MODEL_R5, NULL), 0); /* g5 joins other and fw1 */
-  put(m, "storage", "{\"id\":\"st-y\",\"vm\":\"fw1\",\"provided_to\":[\"target\"]}");
+  put(m, "storage", "{\"id\":\"st-y\",\"vm\":\"fw1\",\"provided_to\":[\"via1\"]}");
   assert_int_equal(count(m, MODEL_R5, "storage st-y"), 1);
+  model_free(m);
+}
+
+/* §6.2: "A simple direct connection between two VMs implies that the
+ * connection group has a single connection." A direct connection no group
+ * object names is such a group: it satisfies R4 and R5 as an explicit
+ * one-connection group does, fails them the same way (an IPC hop across
+ * machines), and is held to R6 the same way. */
+static void test_direct_connection_is_a_group_of_one(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  model_verdict v;
+  model *m = base();
+  /* LI VM li1 <-> storage VM via1 (c3, IPC) and via1 <-> provider store1
+   * (c4, NFS) with no group object: R5 holds, nothing else changes. */
+  ok(model_group_remove(m, "g2", &err), &err);
+  ok(model_group_remove(m, "g3", &err), &err);
+  assert_int_equal(count(m, MODEL_R5, NULL), 0);
+  assert_int_equal(total(m), 0);
+  /* Monitored VM target <-> LI VM li1 over one direct connection, no group:
+   * R4 holds. */
+  ok(model_group_remove(m, "g1", &err), &err);
+  ok(model_conn_remove(m, "c2", &err), &err); /* li1's hop to fw1 served only g1 */
+  assert_int_equal(count(m, MODEL_R4, "no connection group joins target and li1"), 1);
+  put(m, "connection", "{\"id\":\"c6\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  assert_int_equal(count(m, MODEL_R4, NULL), 0);
+  assert_int_equal(total(m), 0);
+  /* Failing variant of R5: the IPC connection c3 spans two machines once
+   * via1 moves; the decision says so before the move, and the compliance
+   * report after it, exactly as for the explicit group g2. */
+  ok(model_decide_move(m, "via1", "hv-tre-1", &v, &err), &err);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R5, "the direct one is IPC connection c3 between li1 on host hel-1 and "
+                                "via1 on host tre-1"));
+  model_verdict_free(&v);
+  move(m, "via1", "hv-tre-1");
+  assert_int_equal(count(m, MODEL_R5, "every connection group joining li1 and via1 is broken"), 1);
+  model *e = base(); /* the same with the explicit one-connection group */
+  move(e, "via1", "hv-tre-1");
+  assert_int_equal(count(e, MODEL_R5, "every connection group joining li1 and via1 is broken: "
+                                      "group g2 uses IPC connection c3"),
+                   1);
+  model_free(e);
+  move(m, "via1", "hv-hel-1");
+  assert_int_equal(count(m, MODEL_R5, NULL), 0);
+  /* Failing variant of R4: removing the direct connection leaves no path. */
+  ok(model_conn_remove(m, "c6", &err), &err);
+  assert_int_equal(count(m, MODEL_R4, "no connection group joins target and li1"), 1);
+  put(m, "connection", "{\"id\":\"c6\",\"between\":[\"li1\",\"target\"],\"kind\":\"ipc\","
+                       "\"secure\":true}");
+  assert_int_equal(count(m, MODEL_R4, "the direct one is IPC connection c6"), 1);
+  move(m, "target", "hv-hel-1");
+  assert_int_equal(count(m, MODEL_R4, NULL), 0);
+  /* R6: the direct storage path via1 <-> store1 carries the LI's data, so
+   * it has to be secure, as g3 would have to be. */
+  put(m, "connection", "{\"id\":\"c4\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":false}");
+  assert_int_equal(count(m, MODEL_R6, "connection c4 directly joins VM via1 and VM store1 and is "
+                                      "the data path of LI li-1"),
+                   1);
+  e = base();
+  put(e, "connection", "{\"id\":\"c4\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":false}");
+  assert_int_equal(count(e, MODEL_R6, "connection group g3"), 1);
+  model_free(e);
+  /* once a group names it, the group's R6 speaks for it, once */
+  put(m, "group", "{\"id\":\"g3\",\"connections\":[\"c4\"]}");
+  assert_int_equal(count(m, MODEL_R6, NULL), 1);
+  assert_int_equal(count(m, MODEL_R6, "connection group g3"), 1);
   model_free(m);
 }
 
@@ -688,6 +762,7 @@ int main(void) {
       cmocka_unit_test(test_r2_r3_storage_location),
       cmocka_unit_test(test_r4_path),
       cmocka_unit_test(test_r5_storage_path),
+      cmocka_unit_test(test_direct_connection_is_a_group_of_one),
       cmocka_unit_test(test_r6_secure),
       cmocka_unit_test(test_r7_no_storing_intermediate),
       cmocka_unit_test(test_r8_r9_trust),

@@ -306,7 +306,7 @@ static void check_counters(const model *m) {
     uint32_t ipc = 0, hosted = 0;
     for (uint32_t i = 0; i < x->conns.n; i++) {
       const mconn *c = &m->conns.a[x->conns.v[i]];
-      ipc += c->kind == MODEL_CONN_IPC && c->groups.n;
+      ipc += c->kind == MODEL_CONN_IPC; /* grouped or not: a direct one is a path too */
     }
     for (uint32_t i = 0; i < x->lis.n; i++) {
       const mli *l = &m->lis.a[x->lis.v[i]];
