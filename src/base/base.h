@@ -106,6 +106,24 @@ int lisec_json_only_keys(const json_t *obj, const char *const *keys, lisec_err *
  * The caller frees the result with free(). */
 char *lisec_json_dump_canonical(const json_t *v);
 
+/* ---- identifiers --------------------------------------------------------- */
+
+/* Every id lisec is given (model entities, LEAs, LIs, targets, packages, X1
+ * NEs, LI VMs) follows one rule, so whatever can be created can be named in
+ * a URL, read and removed. docs/api.md, "Identifiers", is its description. */
+#define LISEC_ID_MAX 128
+#define LISEC_ID_RULE \
+  "1 to 128 ASCII letters, digits, '.', '_', ':' and '-', starting with a letter or digit"
+/* 0, or EINVAL naming field and the first offending byte (never the id
+ * itself). len is the id's length as received, so an embedded NUL, or an
+ * id longer than the rule, is refused rather than cut short. */
+int lisec_id_check(const char *field, const char *id, size_t len, lisec_err *err);
+/* The same rule for a NUL-terminated id. */
+bool lisec_id_valid(const char *id);
+/* Whether byte c may stand at position at of an id (the rule, one byte at a
+ * time, for callers that hash while they check). */
+bool lisec_id_char(unsigned char c, size_t at);
+
 /* ---- buffers ------------------------------------------------------------ */
 
 /* A growable byte buffer that refuses to grow past max. */

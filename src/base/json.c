@@ -37,7 +37,14 @@ int lisec_json_parse(const char *buf, size_t len, json_t **out, lisec_err *err) 
     return lisec_err_set(err, LISEC_EINVAL, "JSON nested deeper than %d levels at byte %zu",
                          LISEC_JSON_MAX_DEPTH, at);
   json_error_t je;
-  json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+  /* Without JSON_ALLOW_NUL jansson refuses "\u0000": a C string would stop
+   * there, so "a\u0000b" would be read as "a" by every later check. */
+  json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+  if (!v && strstr(je.text, "\\u0000"))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "JSON string with a NUL character (\\u0000) at line %d, column %d (byte %d): "
+                         "refused, names and values are text",
+                         je.line, je.column, je.position);
   if (!v)
     return lisec_err_set(err, LISEC_EINVAL, "malformed JSON at line %d, column %d (byte %d): %s",
                          je.line, je.column, je.position, je.text);

@@ -199,11 +199,82 @@ static void test_file_roundtrip_and_limit(void **state) {
   assert_int_equal(lisec_file_read(path, 4, &data, &len, &err), LISEC_ETOOBIG);
 }
 
+/* lisec's one id rule (base/id.c): what it admits and what it refuses,
+ * at its edges. */
+static void test_id_rule(void **state) {
+  (void)state;
+  char max[LISEC_ID_MAX + 2];
+  memset(max, 'a', LISEC_ID_MAX);
+  max[LISEC_ID_MAX] = '\0';
+  const char *admitted[] = {"a", "Z", "0", "hel-1", "vm_1.b:c-d", "a.", "a..", "a-", "9:", "a:b:c",
+                            "li-fi-1",
+                            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                            "6f1e2d3c-4b5a-4978-8877-665544332211", max};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(admitted); i++) {
+    lisec_err err = {0};
+    if (lisec_id_check("id", admitted[i], strlen(admitted[i]), &err) != 0)
+      fail_msg("\"%s\" refused: %s", admitted[i], err.msg);
+    assert_true(lisec_id_valid(admitted[i]));
+  }
+  memset(max, 'a', LISEC_ID_MAX + 1);
+  max[LISEC_ID_MAX + 1] = '\0';
+  const char *refused[] = {"", ".", "..", "-a", "_a", ":a", "a/b", "a?b", "a#b", "a%2Fb", "a b",
+                           "a\"b", "a\\b", "a|b", "a+b", "a@b", "a~b", "a\tb", "a\nb", "\x7f",
+                           "caf\xc3\xa9", "a\x01", "a;b", "a&b", "a=b", "a,b", "a'b", "a*b", max};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(refused); i++) {
+    lisec_err err = {0};
+    if (lisec_id_check("id", refused[i], strlen(refused[i]), &err) != LISEC_EINVAL)
+      fail_msg("\"%s\" admitted", refused[i]);
+    /* the refusal names the field and the rule, never the id */
+    assert_non_null(strstr(err.msg, "id: "));
+    assert_non_null(strstr(err.msg, LISEC_ID_RULE));
+    assert_false(lisec_id_valid(refused[i]));
+  }
+  lisec_err err = {0};
+  assert_int_equal(lisec_id_check("lea", NULL, 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "lea: required"));
+  assert_false(lisec_id_valid(NULL));
+  /* a length that says more than strlen: an embedded NUL is refused */
+  assert_int_equal(lisec_id_check("id", "a\0b", 3, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "0x00"));
+  /* the offending character is quoted, the id is not */
+  assert_int_equal(lisec_id_check("target id", "secret/x", 8, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "'/' at byte 7"));
+  assert_null(strstr(err.msg, "secret"));
+}
+
+/* JSON from outside with a NUL in a string is refused, never cut short
+ * (jansson would hold "a\u0000b" as "a" for every C-string reader). */
+static void test_json_nul_refused(void **state) {
+  (void)state;
+  const char *docs[] = {"{\"id\": \"a\\u0000b\"}", "{\"id\": \"\\u0000\"}", "[\"x\\u0000\"]",
+                        "{\"a\\u0000b\": 1}", "\"\\u0000\""};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(docs); i++) {
+    json_t *v = NULL;
+    lisec_err err = {0};
+    if (lisec_json_parse(docs[i], strlen(docs[i]), &v, &err) != LISEC_EINVAL)
+      fail_msg("%s admitted", docs[i]);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "NUL"));
+  }
+  /* a raw NUL byte in the text is no JSON either */
+  json_t *v = NULL;
+  lisec_err err = {0};
+  assert_int_equal(lisec_json_parse("{\"id\": \"a\0b\"}", 13, &v, &err), LISEC_EINVAL);
+  assert_null(v);
+  /* the escape spelled out (a backslash, then u0000) is ordinary text */
+  const char *text = "{\"id\": \"a\\\\u0000b\"}";
+  assert_int_equal(lisec_json_parse(text, strlen(text), &v, &err), 0);
+  assert_string_equal(json_string_value(json_object_get(v, "id")), "a\\u0000b");
+  json_decref(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
       cmocka_unit_test(test_json_only_keys),
+      cmocka_unit_test(test_id_rule),          cmocka_unit_test(test_json_nul_refused),
       cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_hex),
       cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
   };
