@@ -423,6 +423,21 @@ static bool checkpoint_due(const ctl_auditlog *log, int64_t now) {
          (log->first_unsigned_ms && now - log->first_unsigned_ms >= log->cp_ms);
 }
 
+/* Entries became durable (a commit, or rows taken in at a resync): the
+ * first one after the last checkpoint starts the checkpoint_ms clock, and
+ * the checkpoint thread, which sleeps without a deadline while everything
+ * is signed, must learn of it. Wherever entries arrive this is the one way
+ * the clock starts, so no path leaves them unsigned until checkpoint_entries
+ * more arrive. mu held. */
+static void entries_arrived(ctl_auditlog *log) {
+  bool clock_started = false;
+  if (log->committed > log->cp_size && !log->first_unsigned_ms) {
+    log->first_unsigned_ms = mono_ms();
+    clock_started = true;
+  }
+  if (clock_started || checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
+}
+
 static bool head_ready(const ctl_auditlog *log) {
   if (log->committed == log->next_index) return false;
   const pending *p = log->ring[log->committed % RING_SIZE];
@@ -492,6 +507,7 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
       lisec_err_set(&why, LISEC_ESTORE, REFUSED ": the log moved on while the store was unavailable");
       fail_reserved(log, &why);
       log->committed = log->next_index = size;
+      entries_arrived(log);
       pthread_mutex_unlock(&log->mu);
     }
   }
@@ -571,13 +587,9 @@ static void lead_batch(ctl_auditlog *log) {
       p->state = P_DONE;
       pthread_cond_signal(&p->cv);
     }
-    /* The first entry after a checkpoint starts the clock; the checkpoint
-     * thread, asleep without a deadline until now, must learn of it. */
-    bool clock_started = log->committed == log->cp_size;
-    if (clock_started) log->first_unsigned_ms = mono_ms();
     log->committed = start + n;
     log->batches++;
-    if (clock_started || checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
+    entries_arrived(log);
     pthread_cond_broadcast(&log->cv_space);
     pthread_cond_broadcast(&log->cv_done);
   } else {

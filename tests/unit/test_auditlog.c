@@ -444,6 +444,75 @@ static void test_checkpoint_policy(void **state) {
   store_close(s);
 }
 
+/* Writes count entries at the end of the log through s, behind the
+ * appender's back: what a commit that succeeded after its connection was
+ * lost, or a second writer on the same database, leaves for the appender to
+ * find when it reopens its store handle (a resync). */
+static void append_behind(lisec_store *s, uint64_t from, uint64_t count) {
+  lisec_err err = {0};
+  for (uint64_t i = from; i < from + count; i++) {
+    audit_record r = record("written.elsewhere");
+    r.seq = i;
+    r.time_ms = lisec_time_now_ms();
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(audit_entry_encode(&r, &data, &len, &err), 0);
+    store_log_entry e = {.index = i, .time_ms = r.time_ms, .data = data, .len = len};
+    audit_hash_leaf(data, len, e.leaf_hash);
+    if (store_log_append(s, &e, 1, &err)) fail_msg("store_log_append: %s", err.msg);
+    free(data);
+  }
+}
+
+/* Issue 14 item 19: entries taken in at a resync start the checkpoint_ms
+ * clock like committed ones do. Before, a resync right after a checkpoint
+ * left them (and every later entry) unsigned until checkpoint_entries more
+ * arrived. */
+static void test_checkpoint_after_resync(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  c.checkpoint_entries = 1000;
+  c.checkpoint_ms = 200;
+  ctl_auditlog *log = open_log(s, &c);
+  audit_record r = record("x");
+  lisec_err err = {0};
+  uint64_t idx = 0;
+  for (int i = 0; i < 3; i++) assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
+  assert_int_equal(newest_checkpoint(s, 3), 3);
+  /* A failed transaction makes the appender drop its store handle ... */
+  if (external_store)
+    raw_sql("CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION "
+            "''disk full''; END'; CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW "
+            "EXECUTE FUNCTION fail_audit();");
+  else
+    raw_sql("CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), LISEC_ESTORE);
+  if (external_store) raw_sql("DROP TRIGGER fail_insert ON audit_log; DROP FUNCTION fail_audit();");
+  else raw_sql("DROP TRIGGER fail_insert;");
+  /* ... and meanwhile 7 entries reach the store another way. */
+  append_behind(s, 3, 7);
+  /* The next append reopens, finds them and takes them in (this caller's
+   * position is taken, so it is refused); the one after goes on at 10. */
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), LISEC_ESTORE);
+  assert_int_equal(ctl_auditlog_size(log), 10);
+  /* The resynced entries are signed within checkpoint_ms (waited up to 3 s). */
+  assert_int_equal(newest_checkpoint(s, 10), 10);
+  /* And entries after them too. */
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
+  assert_int_equal(idx, 10);
+  assert_int_equal(newest_checkpoint(s, 11), 11);
+  lisec_err cerr;
+  ctl_auditlog_checkpoint_error(log, &cerr);
+  assert_int_equal(cerr.code, 0);
+  ctl_auditlog_close(log);
+  /* The log with the entries written elsewhere verifies on reopen. */
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), 11);
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
 static void test_checkpoint_key(void **state) {
   (void)state;
   lisec_store *s = open_store();
@@ -500,6 +569,7 @@ int main(void) {
       cmocka_unit_test_setup(test_failed_write_refuses_the_action, fresh_store),
       cmocka_unit_test_setup(test_tampered_log_is_not_extended, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
+      cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_key, fresh_store),
   };
   return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
