@@ -16,18 +16,18 @@ bool lisec_id_char(unsigned char c, size_t at) {
 
 int lisec_id_check(const char *field, const char *id, size_t len, lisec_err *err) {
   if (!field) field = "id";
-  if (!id) return lisec_err_set(err, LISEC_EINVAL, "%s: required; an id is " LISEC_ID_RULE, field);
+  if (!id) return lisec_err_set(err, LISEC_EINVAL, "%s: required, an id; an id is " LISEC_ID_RULE, field);
   if (len == 0 || len > LISEC_ID_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "%s: %zu bytes; an id is " LISEC_ID_RULE, field, len);
+    return lisec_err_set(err, LISEC_EINVAL, "%s: not a valid id: %zu bytes; an id is " LISEC_ID_RULE, field, len);
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)id[i];
     if (lisec_id_char(c, i)) continue;
     /* Only the offending character is quoted, never the id: refusals may
      * be read by roles that must not learn an LI's names. */
     if (c > 0x20 && c < 0x7f)
-      return lisec_err_set(err, LISEC_EINVAL, "%s: '%c' at byte %zu is not allowed; an id is " LISEC_ID_RULE,
+      return lisec_err_set(err, LISEC_EINVAL, "%s: not a valid id: '%c' at byte %zu; an id is " LISEC_ID_RULE,
                            field, c, i + 1);
-    return lisec_err_set(err, LISEC_EINVAL, "%s: byte 0x%02x at byte %zu is not allowed; an id is " LISEC_ID_RULE,
+    return lisec_err_set(err, LISEC_EINVAL, "%s: not a valid id: byte 0x%02x at byte %zu; an id is " LISEC_ID_RULE,
                          field, c, i + 1);
   }
   return 0;

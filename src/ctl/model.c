@@ -108,16 +108,10 @@ static void li_vms_rebuild(struct ctl_model_state *st) {
   }
 }
 
-/* Ids travel in URL paths, so characters with a meaning there are refused. */
+/* lisec's one id rule (base/id.c), the same the model applies: an id that
+ * is stored can be named in a URL path, read and removed. */
 static int check_id(const char *id, lisec_err *err) {
-  if (!id || !*id || strlen(id) > MODEL_ID_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "id: 1 to %d characters", MODEL_ID_MAX);
-  for (const char *p = id; *p; p++)
-    if (*p <= 0x20 || *p >= 0x7f || strchr("/?#%\"\\", *p))
-      return lisec_err_set(err, LISEC_EINVAL,
-                           "id: printable ASCII without space, quote, backslash, '/', '?', '#' "
-                           "or '%%' (ids are named in URL paths)");
-  return 0;
+  return lisec_id_check("id", id, id ? strnlen(id, LISEC_ID_MAX + 1) : 0, err);
 }
 
 /* ---- opening --------------------------------------------------------------- */

@@ -139,17 +139,11 @@ static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action, c
   return rc;
 }
 
+/* Package ids and the VM ids reports name follow lisec's one id rule. */
+_Static_assert(CTL_PKG_ID_MAX == LISEC_ID_MAX, "package ids are lisec ids");
+
 static int id_check(const char *id, lisec_err *err) {
-  size_t n = strlen(id);
-  if (n == 0 || n > CTL_PKG_ID_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "id: 1 to %d characters", CTL_PKG_ID_MAX);
-  for (size_t i = 0; i < n; i++) {
-    char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-          c == '_' || c == '.'))
-      return lisec_err_set(err, LISEC_EINVAL, "id: only A-Z a-z 0-9 . _ -");
-  }
-  return 0;
+  return lisec_id_check("id", id, id ? strnlen(id, CTL_PKG_ID_MAX + 1) : 0, err);
 }
 
 /* The CSAR from the request: base64 bounded before decoding. */

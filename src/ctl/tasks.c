@@ -78,16 +78,13 @@ static int need_li_admin(lisec_ctl *ctl, const ctl_actor *a, const char *action,
   return lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: X1 tasks are for the li-admin role only");
 }
 
-static bool identifier_ok(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > X1_ID_MAX) return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '_' || c == ':' || c == '-'))
-      return false;
-  }
-  return true;
+/* An NE or ADMF id: lisec's one id rule, within X1's 64 bytes. */
+static int x1_id_check(const char *field, const char *s, lisec_err *err) {
+  size_t n = s ? strnlen(s, X1_ID_MAX + 1) : 0;
+  if (n > X1_ID_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "%s: X1 identifiers are 1 to %d bytes; an id is " LISEC_ID_RULE,
+                         field, X1_ID_MAX);
+  return lisec_id_check(field, s, n, err);
 }
 
 static bool uuid_ok(const char *s) {
@@ -200,9 +197,9 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   if (json_object_get(body, "check_ms") &&
       (rc = lisec_json_get_int(body, "check_ms", true, 100, 3600 * 1000, &check_ms, err)))
     return rc;
-  if (!identifier_ok(id)) return lisec_err_set(err, LISEC_EINVAL, "field \"id\": 1-64 of A-Z a-z 0-9 . _ : -");
-  if (admf_id && !identifier_ok(admf_id))
-    return lisec_err_set(err, LISEC_EINVAL, "field \"admf_id\": 1-64 of A-Z a-z 0-9 . _ : -");
+  if ((rc = x1_id_check("id", id, err)) || (admf_id && (rc = x1_id_check("admf_id", admf_id, err))) ||
+      (rc = lisec_id_check("vm", vm, strlen(vm), err)))
+    return rc;
   if (strncmp(url, "https://", 8) != 0)
     return lisec_err_set(err, LISEC_EINVAL, "field \"url\": X1 goes over HTTPS with mutual TLS (https://...)");
   json_t *dids = json_array();

@@ -39,7 +39,7 @@ typedef struct li_vm {
   uint64_t last_counter;
 } li_vm;
 
-/* A VM id: 1..LI_VM_ID_MAX of [A-Za-z0-9._:-]. */
+/* A VM id: lisec's one id rule (LISEC_ID_RULE in base/base.h). */
 int li_vm_id_check(const char *id, lisec_err *err);
 int li_vm_init(li_vm *vm, const char *id, lisec_err *err);
 

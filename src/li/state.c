@@ -22,16 +22,8 @@ int li_state_parse(const char *s, li_state *out) {
 }
 
 int li_vm_id_check(const char *id, lisec_err *err) {
-  size_t n = id ? strnlen(id, LI_VM_ID_MAX + 1) : 0;
-  if (n == 0 || n > LI_VM_ID_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "a VM id is 1 to %d characters", LI_VM_ID_MAX);
-  for (size_t i = 0; i < n; i++) {
-    char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '_' || c == ':' || c == '-'))
-      return lisec_err_set(err, LISEC_EINVAL, "VM id has a character outside [A-Za-z0-9._:-]");
-  }
-  return 0;
+  /* LI VMs are model VMs: lisec's one id rule (base/id.c). */
+  return lisec_id_check("VM id", id, id ? strnlen(id, LI_VM_ID_MAX + 1) : 0, err);
 }
 
 int li_vm_init(li_vm *vm, const char *id, lisec_err *err) {

@@ -162,7 +162,7 @@ int model_decide_place(model *m, const model_vm_spec *s, model_verdict *out, lis
   uint32_t h, v;
   int rc = decide_start(m, out, err);
   if (rc) return rc;
-  if (!id_valid(s->id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(s->id)) return id_check("id", s->id, err);
   if (strmap_get(&m->vms.ids, s->id, &v))
     return lisec_err_set(err, LISEC_ECONFLICT,
                          "id: VM %s already runs on hypervisor %s; ask for a move instead", s->id,
@@ -170,8 +170,7 @@ int model_decide_place(model *m, const model_vm_spec *s, model_verdict *out, lis
   if ((rc = find_id(&m->hyps.ids, s->hypervisor, "hypervisor", "hypervisor", &h, err))) return rc;
   if ((unsigned)s->sensitivity > MODEL_CLASS_LI)
     return lisec_err_set(err, LISEC_EINVAL, "sensitivity: must be general, sensitive or li");
-  if (!id_valid(s->domain))
-    return lisec_err_set(err, LISEC_EINVAL, "domain: required, a valid domain name");
+  if (!id_valid(s->domain)) return id_check("domain", s->domain, err);
   uint32_t hw = m->hyps.a[h].host;
   const mhost *t = &m->hosts.a[hw];
   char subj[MODEL_ID_MAX + 8], sentence[768], fact[512];
@@ -274,7 +273,7 @@ int model_decide_attach(model *m, const char *storage, const char *vm, model_ver
 
 int model_resolve_target(const model *m, const char *name, const char **hyp, lisec_err *err) {
   uint32_t i;
-  if (!id_valid(name)) return lisec_err_set(err, LISEC_EINVAL, "target: not a valid id");
+  if (!id_valid(name)) return id_check("target", name, err);
   if (strmap_get(&m->hyps.ids, name, &i)) {
     *hyp = m->hyps.a[i].id;
     return 0;

@@ -351,6 +351,8 @@ bool iso_sub_within(const char *sub, const char *anc);
 
 /* platform.c: shared by the entity files */
 bool id_valid(const char *id);
+/* EINVAL naming field and lisec's id rule unless id_valid(id). */
+int id_check(const char *field, const char *id, lisec_err *err);
 /* A free slot in a table (reused or appended), zeroed. */
 int slot_alloc(void **a, uint32_t *n, uint32_t *cap, idvec *freel, size_t sz, uint32_t *out);
 void slot_release(uint32_t *n, idvec *freel, uint32_t i);

@@ -13,7 +13,7 @@
 
 int model_jurisdiction_put(model *m, const char *id, const char *const *codes, size_t ncodes,
                            const json_t *geometry, lisec_err *err) {
-  if (!id_valid(id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(id)) return id_check("id", id, err);
   mjur tmp;
   int rc = jur_build(m, codes, ncodes, geometry, &tmp, err);
   if (rc) return rc;
@@ -83,7 +83,7 @@ int model_jurisdiction_remove(model *m, const char *id, lisec_err *err) {
 
 int model_lea_put(model *m, const char *id, const char *name, const char *jurisdiction,
                   lisec_err *err) {
-  if (!id_valid(id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(id)) return id_check("id", id, err);
   uint32_t j = NONE, e;
   int rc;
   if (jurisdiction &&
@@ -200,7 +200,7 @@ static void li_link(model *m, uint32_t li, bool on) {
 }
 
 int model_li_put(model *m, const model_li_spec *s, lisec_err *err) {
-  if (!id_valid(s->id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(s->id)) return id_check("id", s->id, err);
   mli v = {0};
   int rc;
   if ((rc = find_id(&m->jurs.ids, s->jurisdiction, "jurisdiction", "jurisdiction", &v.jur, err)) ||

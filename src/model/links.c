@@ -14,7 +14,7 @@
 int model_storage_put(model *m, const char *id, const char *root_vm, lisec_err *err) {
   uint32_t r, s;
   int rc;
-  if (!id_valid(id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(id)) return id_check("id", id, err);
   if ((rc = find_id(&m->vms.ids, root_vm, "vm", "VM", &r, err))) return rc;
   if (strmap_get(&m->stores.ids, id, &s)) {
     mstorage *x = &m->stores.a[s];
@@ -148,7 +148,7 @@ int model_storage_detach(model *m, const char *storage, const char *vm, lisec_er
 int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
   uint32_t a, b, c;
   int rc;
-  if (!id_valid(s->id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(s->id)) return id_check("id", s->id, err);
   if ((rc = find_id(&m->vms.ids, s->a, "between[0]", "VM", &a, err)) ||
       (rc = find_id(&m->vms.ids, s->b, "between[1]", "VM", &b, err)))
     return rc;
@@ -346,7 +346,7 @@ static void group_link(model *m, uint32_t g, bool on) {
 }
 
 int model_group_put(model *m, const model_group_spec *s, lisec_err *err) {
-  if (!id_valid(s->id)) return lisec_err_set(err, LISEC_EINVAL, "id: required, a valid id");
+  if (!id_valid(s->id)) return id_check("id", s->id, err);
   if (s->n < 1 || s->n > MODEL_GROUP_HOPS_MAX || !s->connections)
     return lisec_err_set(err, LISEC_EINVAL, "connections: a group has 1 to %d connections",
                          MODEL_GROUP_HOPS_MAX);

@@ -8,16 +8,10 @@
 
 #include "model/internal.h"
 
-bool id_valid(const char *id) {
-  if (!id) return false;
-  size_t n = strnlen(id, MODEL_ID_MAX + 1);
-  if (n == 0 || n > MODEL_ID_MAX) return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)id[i];
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
+/* The model's ids follow lisec's one id rule (base/id.c). */
+_Static_assert(MODEL_ID_MAX == LISEC_ID_MAX, "model ids are lisec ids");
+
+bool id_valid(const char *id) { return lisec_id_valid(id); }
 
 int slot_alloc(void **a, uint32_t *n, uint32_t *cap, idvec *freel, size_t sz, uint32_t *out) {
   uint32_t i;
@@ -47,26 +41,21 @@ int find_id(const strmap *ids, const char *id, const char *field, const char *ki
   size_t n = 0;
   for (; n <= MODEL_ID_MAX && id[n]; n++) {
     unsigned char c = (unsigned char)id[n];
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') break;
+    if (!lisec_id_char(c, n)) break;
     h = strmap_step(h, c);
   }
   if (n == 0 || n > MODEL_ID_MAX || id[n])
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "%s: not a valid id (1-%d printable characters, no quotes or spaces)",
-                         field, MODEL_ID_MAX);
+    return lisec_id_check(field, id, strnlen(id, MODEL_ID_MAX + 1), err);
   if (!strmap_get_h(ids, id, h, out))
     return lisec_err_set(err, LISEC_ENOTFOUND, "%s: unknown %s \"%s\"", field, kind, id);
   return 0;
 }
 
-static int check_new_id(const char *id, lisec_err *err) {
-  if (!id) return lisec_err_set(err, LISEC_EINVAL, "id: required");
-  if (!id_valid(id))
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "id: not a valid id (1-%d printable characters, no quotes or spaces)",
-                         MODEL_ID_MAX);
-  return 0;
+int id_check(const char *field, const char *id, lisec_err *err) {
+  return lisec_id_check(field, id, id ? strnlen(id, MODEL_ID_MAX + 1) : 0, err);
 }
+
+static int check_new_id(const char *id, lisec_err *err) { return id_check("id", id, err); }
 
 /* ---- hosts ------------------------------------------------------------------ */
 
@@ -257,10 +246,7 @@ int model_hypervisor_remove(model *m, const char *id, lisec_err *err) {
 /* ---- VMs ---------------------------------------------------------------------- */
 
 static int domain_intern(model *m, const char *name, uint32_t *out, lisec_err *err) {
-  if (!id_valid(name))
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "domain: required, 1-%d printable characters, no quotes or spaces",
-                         MODEL_ID_MAX);
+  if (!id_valid(name)) return id_check("domain", name, err);
   if (strmap_get(&m->domains.ids, name, out)) return 0;
   char *copy = strdup(name);
   uint32_t i;

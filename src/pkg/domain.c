@@ -37,17 +37,9 @@ static int copy_attr(const xmlNode *n, const char *name, char *out, size_t cap, 
   return len < cap ? 0 : lisec_err_set(err, LISEC_ETOOBIG, "%s is longer than %zu bytes", what, cap - 1);
 }
 
-/* An id as lisec's model and packages write them: 1..128 of A-Z a-z 0-9 . _ : - */
+/* An id as lisec's model and packages write them: lisec's one id rule. */
 static int id_check(const char *id, const char *what, lisec_err *err) {
-  size_t n = strlen(id);
-  bool ok = n > 0 && n <= PKG_DOMAIN_ID_MAX;
-  for (size_t i = 0; ok && i < n; i++) {
-    char c = id[i];
-    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == ':' || c == '-';
-  }
-  return ok ? 0 : lisec_err_set(err, LISEC_EINVAL, "%s \"%.64s\" is not a lisec id (1 to %d of A-Z a-z 0-9 . _ : -)",
-                                what, id, PKG_DOMAIN_ID_MAX);
+  return lisec_id_check(what, id, strnlen(id, PKG_DOMAIN_ID_MAX + 1), err);
 }
 
 /* The file of a disk: its own source, or the deepest file in its backing

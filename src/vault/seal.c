@@ -15,11 +15,15 @@ static int make_aad(const vault_sealed *s, char *aad, size_t len) {
   return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
+/* Both follow lisec's one id rule (base/id.c): a target that is sealed can
+ * be named in a URL and removed, and neither can hold the '|' that
+ * separates the associated data's fields. */
+_Static_assert(VAULT_ID_MAX == LISEC_ID_MAX, "target ids are lisec ids");
+
 static int check_ids(const char *id, const char *auth, int64_t version, lisec_err *err) {
-  if (!id || !*id || strlen(id) > VAULT_ID_MAX || strchr(id, '|'))
-    return lisec_err_set(err, LISEC_EINVAL, "target id: empty, over %d bytes or containing '|'", VAULT_ID_MAX);
-  if (!auth || !*auth || strlen(auth) > VAULT_ID_MAX || strchr(auth, '|'))
-    return lisec_err_set(err, LISEC_EINVAL, "authorisation: empty, over %d bytes or containing '|'", VAULT_ID_MAX);
+  int rc = lisec_id_check("target id", id, id ? strnlen(id, VAULT_ID_MAX + 1) : 0, err);
+  if (rc || (rc = lisec_id_check("authorisation", auth, auth ? strnlen(auth, VAULT_ID_MAX + 1) : 0, err)))
+    return rc;
   if (version < 1) return lisec_err_set(err, LISEC_EINVAL, "version must be 1 or more");
   return 0;
 }

@@ -51,8 +51,11 @@ int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err) {
 
 int x1_header_init(x1_header *h, const char *admf, const char *ne, lisec_err *err) {
   memset(h, 0, sizeof *h);
-  if (!admf || !ne || strlen(admf) > X1_ID_MAX || strlen(ne) > X1_ID_MAX)
+  /* lisec names its ADMF and NEs by its one id rule (base/id.c). */
+  if (!admf || !ne || strnlen(admf, X1_ID_MAX + 1) > X1_ID_MAX || strnlen(ne, X1_ID_MAX + 1) > X1_ID_MAX)
     return lisec_err_set(err, LISEC_EINVAL, "X1 ADMF and NE identifiers are 1 to %d bytes", X1_ID_MAX);
+  int rc = lisec_id_check("X1 ADMF identifier", admf, strlen(admf), err);
+  if (rc || (rc = lisec_id_check("X1 NE identifier", ne, strlen(ne), err))) return rc;
   snprintf(h->admf, sizeof h->admf, "%s", admf);
   snprintf(h->ne, sizeof h->ne, "%s", ne);
   snprintf(h->version, sizeof h->version, "%s", X1_VERSION);

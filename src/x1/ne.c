@@ -22,7 +22,9 @@ struct lisec_x1_ne {
 };
 
 lisec_x1_ne *lisec_x1_ne_new(const char *ne_id, const char *admf_id, lisec_x1_task_cb cb, void *ctx) {
-  if (!ne_id || !admf_id || strlen(ne_id) > X1_ID_MAX || strlen(admf_id) > X1_ID_MAX) return NULL;
+  if (!ne_id || !admf_id || strnlen(ne_id, X1_ID_MAX + 1) > X1_ID_MAX ||
+      strnlen(admf_id, X1_ID_MAX + 1) > X1_ID_MAX || !lisec_id_valid(ne_id) || !lisec_id_valid(admf_id))
+    return NULL;
   lisec_x1_ne *ne = calloc(1, sizeof *ne);
   if (!ne || !(ne->tasks = calloc(NE_MAX_TASKS, sizeof *ne->tasks))) {
     free(ne);
