@@ -8,7 +8,12 @@
  * hash, unless that was forged too); a deleted entry leaves a gap in the
  * indices or a sequence number that no longer matches its position;
  * reordering does the latter; truncation and rollback leave signed (or seen)
- * sizes beyond the log's end; a forged checkpoint fails its signature. */
+ * sizes beyond the log's end; a forged checkpoint fails its signature.
+ * Each finding names only what happened: once an index is missing, no root
+ * of a larger size can be recomputed (the deleted leaf is gone), so the
+ * checkpoints above it are not compared, and the log's end is its highest
+ * index (or the highest position a plain entry claims), not its count, so
+ * a deletion in the middle is not also called a truncation. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,8 @@ struct audit_verifier {
   audit_frontier f;
   uint64_t next_index, sealed, cps_ok, last_good, max_cp_size;
   uint64_t out_of_place; /* entries whose sequence number is not their index */
+  bool gap;              /* an index was missing: roots beyond it are unknown */
+  uint64_t claimed_end;  /* 1 + the highest sequence number a plain entry gives */
   bool any_cp, any_cp_row, allow_unsigned;
   audit_checkpoint newest;
   bool have_newest;
@@ -157,6 +164,9 @@ static void check_targets(audit_verifier *v) {
   bool have_root = false;
   while (v->next_target < v->n_targets && v->targets[v->next_target].size == v->f.size) {
     target *t = &v->targets[v->next_target++];
+    /* After a gap the entries counted are fewer than the positions: the
+     * missing-entries finding already says what happened. */
+    if (v->gap) continue;
     if (!have_root) audit_frontier_root(&v->f, root);
     have_root = true;
     if (crypto_ct_equal(root, t->root, AUDIT_HASH_LEN)) {
@@ -191,9 +201,11 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
     check_targets(v); /* targets at size 0 */
   }
   if (index != v->next_index) {
-    if (index > v->next_index)
+    if (index > v->next_index) {
       finding(v, "entries %llu..%llu are missing (deleted)", (unsigned long long)v->next_index,
               (unsigned long long)(index - 1));
+      v->gap = true;
+    }
     else
       finding(v, "entry %llu appears again after entry %llu (duplicated or reordered)",
               (unsigned long long)index, (unsigned long long)(v->next_index - 1));
@@ -217,6 +229,7 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
                 (unsigned long long)index, (unsigned long long)r.seq);
       if (r.li)
         finding(v, "entry %llu: an LI record stored unsealed (TR103308-4.1)", (unsigned long long)index);
+      if (r.seq < UINT64_MAX && r.seq + 1 > v->claimed_end) v->claimed_end = r.seq + 1;
       audit_record_clear(&r);
     }
   } else if (len > 0 && data[0] == AUDIT_ENTRY_SEALED) {
@@ -237,22 +250,29 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
     check_targets(v);
   }
   uint64_t n = v->f.size;
+  /* Where the log ends: past its highest index, or past the highest
+   * position an entry claims when entries were deleted and the rest
+   * renumbered. Both differ from n only after a finding (a gap, or an entry
+   * out of place), so no tampering goes unreported for this. */
+  uint64_t end = v->next_index > v->claimed_end ? v->next_index : v->claimed_end;
+  if (end < n) end = n;
   for (; v->next_target < v->n_targets; v->next_target++) {
     const target *t = &v->targets[v->next_target];
+    if (t->size <= end) continue; /* within the log: missing or moved entries, named above */
     if (t->seen)
       finding(v,
               "this auditor saw a checkpoint at size %llu but the log holds %llu entries and its "
               "newest valid checkpoint is at size %llu: rolled back (restored from an older backup) "
               "or truncated",
-              (unsigned long long)t->size, (unsigned long long)n, (unsigned long long)v->max_cp_size);
+              (unsigned long long)t->size, (unsigned long long)end, (unsigned long long)v->max_cp_size);
     else
       finding(v,
               "checkpoint at size %llu is signed but the log holds only %llu entries: entries "
               "%llu..%llu were removed (truncated)",
-              (unsigned long long)t->size, (unsigned long long)n, (unsigned long long)n,
+              (unsigned long long)t->size, (unsigned long long)end, (unsigned long long)end,
               (unsigned long long)(t->size - 1));
   }
-  if (v->have_seen && v->max_cp_size < v->seen.size && n >= v->seen.size)
+  if (v->have_seen && v->max_cp_size < v->seen.size && end >= v->seen.size)
     finding(v,
             "the newest valid checkpoint in the store is at size %llu, below the size %llu this "
             "auditor saw: checkpoints were removed or restored from an older backup",

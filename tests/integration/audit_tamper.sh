@@ -38,6 +38,14 @@ expect_tamper() {
   pass "$name: $(grep -E -m1 "$pattern" "$work/out-$name" | sed 's/^ *//')"
 }
 
+# only_finding NAME PATTERN: the report of expect_tamper NAME holds exactly
+# one finding, and it matches PATTERN (what happened, and nothing else).
+only_finding() {
+  local out=$work/out-$1
+  grep -q "^audit log TAMPERED: 1 finding(s)" "$out" && [ "$(grep -c '^  ' "$out")" = 1 ] &&
+    grep -Eq "^  $2" "$out" || { cat "$out"; fail "$1: want exactly one finding, /$2/"; }
+}
+
 # check_note NOTE_FILE: the signed note, checked without lisec (python for
 # the format and key id, openssl for the Ed25519 signature).
 check_note() {
@@ -125,6 +133,18 @@ expect_tamper sqlite-changed-rehashed t2.db state.json "checkpoint at size 100: 
 fresh t3.db
 sqlite3 t3.db "DELETE FROM audit_log WHERE idx = 120"
 expect_tamper sqlite-deleted t3.db state.json "entries 120\.\.120 are missing \(deleted\)"
+only_finding sqlite-deleted "entries 120\.\.120 are missing \(deleted\)$"
+rc=0; lisec audit verify --db t3.db --pubkey vkey >out-deleted-nostate 2>&1 || rc=$?
+[ "$rc" = 1 ] && ! grep -Eq "truncated|rolled back|root differs" out-deleted-nostate ||
+  { cat out-deleted-nostate; fail "one deleted entry is reported as more than a deletion (no state)"; }
+pass "one deleted entry is named exactly, and not also as a truncation or a changed root"
+
+# A deletion in the middle and a truncated tail: two findings, each named.
+fresh t3b.db
+sqlite3 t3b.db "DELETE FROM audit_log WHERE idx = 120 OR idx >= 180"
+expect_tamper sqlite-deleted-and-truncated t3b.db state.json "entries 120\.\.120 are missing \(deleted\)"
+grep -q "checkpoint at size 200 is signed but the log holds only 180 entries: entries 180\.\.199 were removed (truncated)" \
+  out-sqlite-deleted-and-truncated || { cat out-sqlite-deleted-and-truncated; fail "the truncation beside a deletion"; }
 
 fresh t4.db
 sqlite3 t4.db "DELETE FROM audit_log WHERE idx = 120; UPDATE audit_log SET idx = -idx WHERE idx > 120; UPDATE audit_log SET idx = -idx - 1 WHERE idx < 0;"
@@ -137,6 +157,7 @@ expect_tamper sqlite-reordered t5.db state.json "entry 30: it says it is entry 3
 fresh t6.db
 sqlite3 t6.db "DELETE FROM audit_log WHERE idx >= 180"
 expect_tamper sqlite-truncated t6.db state.json "checkpoint at size 200 is signed but the log holds only 180 entries"
+! grep -q "missing (deleted)" out-sqlite-truncated || { cat out-sqlite-truncated; fail "a truncation called a deletion"; }
 
 fresh t7.db
 sqlite3 t7.db "DELETE FROM audit_log WHERE idx >= 180; DELETE FROM checkpoints WHERE tree_size > 150"
@@ -193,6 +214,7 @@ pg_case changed "UPDATE audit_log SET data = overlay(data placing '\\x58'::bytea
 pg_case changed-rehashed "UPDATE audit_log SET data = overlay(data placing '\\x58'::bytea from 23 for 1), leaf_hash = sha256('\\x00'::bytea || overlay(data placing '\\x58'::bytea from 23 for 1)) WHERE idx = 77" \
   "checkpoint at size 100: the recomputed root differs"
 pg_case deleted "DELETE FROM audit_log WHERE idx = 120" "entries 120\.\.120 are missing"
+only_finding pg-deleted "entries 120\.\.120 are missing \(deleted\)$"
 pg_case reordered "UPDATE audit_log a SET data = b.data, leaf_hash = b.leaf_hash, sealed = b.sealed FROM audit_log b WHERE (a.idx = 30 AND b.idx = 31) OR (a.idx = 31 AND b.idx = 30)" \
   "entry 30: it says it is entry 31"
 pg_case truncated "DELETE FROM audit_log WHERE idx >= 180; DELETE FROM checkpoints WHERE tree_size > 150" \

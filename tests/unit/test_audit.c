@@ -810,16 +810,34 @@ static void test_log_verifier(void **state) {
   assert_int_equal(sum.newest.size, 30);
   mem_log_free(&l);
 
-  /* Deleted entry: a gap in the indices. */
+  /* Deleted entry: a gap in the indices, named exactly and alone (issue
+   * 14 item 20: it was also called a truncation of the last entry, and the
+   * checkpoint after it a changed root), with or without the auditor's
+   * state. */
   mem_log_copy(&l, &master);
   free(l.data[50]);
   l.data[50] = NULL;
-  verify_log(&l, &k, NULL, "entries 50..50 are missing", &found, &sum);
+  assert_int_equal(verify_log(&l, &k, NULL, "entries 50..50 are missing (deleted)", &found, &sum), 1);
   assert_true(found);
-  /* ... and renumbered to hide the gap: sequence numbers give it away. */
+  assert_int_equal(verify_log(&l, &k, &seen, "entries 50..50 are missing (deleted)", &found, &sum), 1);
+  assert_true(found);
+  /* ... and the tail truncated as well: two findings, each its own. */
+  size_t n_full = l.n;
+  l.n = 90;
+  assert_int_equal(verify_log(&l, &k, NULL, "entries 50..50 are missing (deleted)", &found, &sum), 2);
+  assert_true(found);
+  verify_log(&l, &k, NULL, "checkpoint at size 100 is signed but the log holds only 90 entries: entries 90..99 were removed (truncated)", &found, &sum);
+  assert_true(found);
+  l.n = n_full;
+  /* ... and renumbered to hide the gap: sequence numbers give it away, and
+   * the last entry still says it is entry 99, so nothing was truncated. */
   for (size_t i = 51; i < LOG_N; i++) l.idx[i] = i - 1;
   verify_log(&l, &k, NULL, "entry 50: it says it is entry 51", &found, &sum);
   assert_true(found);
+  verify_log(&l, &k, &seen, "truncated", &found, &sum);
+  assert_false(found);
+  verify_log(&l, &k, &seen, "removed (", &found, &sum);
+  assert_false(found);
   mem_log_free(&l);
 
   /* Reordered entries. */
