@@ -70,28 +70,72 @@ void api_response_free(api_response *resp) {
   memset(resp, 0, sizeof *resp);
 }
 
-/* Matches "/v1/hosts/{id}" against a path, collecting the {..} segments. */
-static bool route_match(const char *pattern, const char *path, size_t path_len, api_request *req,
-                        char params[API_MAX_PARAMS][STORE_ID_MAX + 1]) {
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* One {..} segment of a path, percent-decoded (RFC 3986) into out, which
+ * holds STORE_ID_MAX + 1 bytes. A client may escape any byte of an id; what
+ * the escapes stand for is then held to lisec's id rule, so "%2F" cannot
+ * smuggle a '/' into an id and "%00" cannot cut one short. */
+static int segment_decode(const char *s, size_t n, char *out, lisec_err *err) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '%') {
+      int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1, lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return lisec_err_set(err, LISEC_EINVAL,
+                             "path segment: '%%' at byte %zu is not followed by two hex digits", i + 1);
+      c = (unsigned char)(hi * 16 + lo);
+      if (c == 0)
+        return lisec_err_set(err, LISEC_EINVAL, "path segment: %%00 (a NUL byte) is refused in ids");
+      i += 2;
+    }
+    if (len == STORE_ID_MAX)
+      return lisec_err_set(err, LISEC_EINVAL, "path segment: over %d bytes; an id is " LISEC_ID_RULE,
+                           LISEC_ID_MAX);
+    out[len++] = (char)c;
+  }
+  out[len] = '\0';
+  return lisec_id_check("path segment", out, len, err);
+}
+
+/* Matches "/v1/hosts/{id}" against a path, collecting the {..} segments
+ * decoded: 1 when it matches, 0 when not, LISEC_EINVAL (reason in err) when
+ * the path has the route's shape but a segment is no id. */
+static int route_match(const char *pattern, const char *path, size_t path_len, api_request *req,
+                       char params[API_MAX_PARAMS][STORE_ID_MAX + 1], lisec_err *err) {
   const char *p = pattern, *s = path, *end = path + path_len;
   req->n_params = 0;
+  const char *seg[API_MAX_PARAMS];
+  size_t seg_len[API_MAX_PARAMS];
   while (*p && s < end) {
     if (*p == '{') {
       const char *close = strchr(p, '}');
       size_t n = strcspn(s, "/");
       if (s + n > end) n = (size_t)(end - s);
-      if (!close || n == 0 || n > STORE_ID_MAX || req->n_params == API_MAX_PARAMS) return false;
-      memcpy(params[req->n_params], s, n);
-      params[req->n_params][n] = '\0';
-      req->params[req->n_params] = params[req->n_params];
-      req->n_params++;
+      if (!close || n == 0 || req->n_params == API_MAX_PARAMS) return 0;
+      seg[req->n_params] = s;
+      seg_len[req->n_params++] = n;
       p = close + 1;
       s += n;
     } else if (*p++ != *s++) {
-      return false;
+      return 0;
     }
   }
-  return *p == '\0' && s == end;
+  if (*p != '\0' || s != end) return 0;
+  /* Decoded only once the shape matches, so a bad id is a 400 on its
+   * route, never a 404 that hides why. */
+  for (size_t i = 0; i < req->n_params; i++) {
+    int rc = segment_decode(seg[i], seg_len[i], params[i], err);
+    if (rc) return rc;
+    req->params[i] = params[i];
+  }
+  return 1;
 }
 
 /* A refused role on a route that asks for it is recorded before the refusal
@@ -143,7 +187,13 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
   const api_route *route = NULL;
   char allow[sizeof resp->allow] = "";
   for (size_t i = 0; i < n_routes; i++) {
-    if (!route_match(routes[i].pattern, path, path_len, &req, params)) continue;
+    lisec_err serr = {0};
+    int matched = route_match(routes[i].pattern, path, path_len, &req, params, &serr);
+    if (matched < 0) {
+      api_error_from(resp, matched, &serr);
+      return;
+    }
+    if (!matched) continue;
     path_known = true;
     if (strcmp(routes[i].method, in->method) == 0) {
       route = &routes[i];

@@ -375,8 +375,36 @@ static void test_routes_404_405_and_params(void **state) {
   char longid[STORE_ID_MAX + 20];
   snprintf(longid, sizeof longid, "/v1/things/%0*d", STORE_ID_MAX + 1, 7);
   run(&p, "GET", longid, NULL, 1024, &r, &route);
-  assert_int_equal(r.status, 404); /* an {id} longer than any id matches nothing */
+  assert_int_equal(r.status, 400); /* an {id} longer than any id is refused naming the rule */
+  assert_non_null(strstr(error_message(&r), LISEC_ID_RULE));
   api_response_free(&r);
+  /* {..} segments are percent-decoded, and what they decode to is held to
+   * the id rule: an escaped ':' names the same id, an escaped '/' or NUL,
+   * a broken escape, a space, "." and ".." are refused with 400. */
+  run(&p, "GET", "/v1/things/a%3Ab%2d%2E", NULL, 1024, &r, &route);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(json_string_value(json_object_get(r.body, "id")), "a:b-.");
+  api_response_free(&r);
+  static const struct {
+    const char *path, *why;
+  } bad[] = {{"/v1/things/a%2Fb", "'/' at byte 2"}, {"/v1/things/a%2fb", "'/' at byte 2"},
+             {"/v1/things/a%00b", "%00"},          {"/v1/things/a%zz", "two hex digits"},
+             {"/v1/things/a%4", "two hex digits"}, {"/v1/things/a%", "two hex digits"},
+             {"/v1/things/a%20b", "0x20"},         {"/v1/things/a?b", NULL},
+             {"/v1/things/.", "'.' at byte 1"},   {"/v1/things/..", "'.' at byte 1"},
+             {"/v1/things/%2E%2E", "'.' at byte 1"}, {"/v1/things/a%23b", "'#'"},
+             {"/v1/things/a%25b", "'%'"},         {"/v1/things/a%3Fb", "'?'"}};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) {
+    run(&p, "GET", bad[i].path, NULL, 1024, &r, &route);
+    if (!bad[i].why) { /* "a?b" is the id "a" with a query */
+      assert_int_equal(r.status, 200);
+      api_response_free(&r);
+      continue;
+    }
+    if (r.status != 400 || !strstr(error_message(&r), bad[i].why))
+      fail_msg("%s: %d %s", bad[i].path, r.status, error_message(&r));
+    api_response_free(&r);
+  }
   run(&p, "GET", "v1/things/x", NULL, 1024, &r, &route);
   assert_int_equal(r.status, 400);
   api_response_free(&r);
