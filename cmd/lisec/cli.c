@@ -51,6 +51,26 @@ const char *cli_str(const json_t *object, const char *key) {
   return s ? s : "?";
 }
 
+int cli_path_id(const char *id, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '.' || *p == '_' || *p == '~';
+    if (n + (plain ? 1 : 3) >= cap)
+      return cli_fail("an id over %zu bytes cannot be named; an id is " LISEC_ID_RULE, cap / 3);
+    if (plain) {
+      out[n++] = (char)*p;
+    } else {
+      out[n++] = '%';
+      out[n++] = hex[*p >> 4];
+      out[n++] = hex[*p & 15];
+    }
+  }
+  out[n] = '\0';
+  return CLI_OK;
+}
+
 int cli_http_error(long status, const json_t *reply) {
   const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
   if (cli.json && reply) cli_print_json(reply);

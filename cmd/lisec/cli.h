@@ -48,6 +48,13 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Turns an HTTP error reply into an exit code (403/409 -> CLI_REFUSED, else
  * CLI_ERROR), printing lisecd's message (or the reply with --json). */
 int cli_http_error(long status, const json_t *reply);
+/* An id as one URL path segment: every byte outside RFC 3986's unreserved
+ * set percent-encoded, so no id can change which route it names; lisecd
+ * decodes it and holds it to lisec's id rule (base/id.c), whose refusal is
+ * the one the user sees. CLI_OK, or CLI_ERROR (said on stderr) when out,
+ * CLI_ID_PATH_MAX bytes, cannot hold it. */
+#define CLI_ID_PATH_MAX (3 * 256 + 1)
+int cli_path_id(const char *id, char *out, size_t cap);
 /* json_string_value that never returns NULL, for printing. */
 const char *cli_str(const json_t *object, const char *key);
 

@@ -121,8 +121,6 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, lisec_er
 
 /* ---- against lisecd ----------------------------------------------------- */
 
-static bool vm_arg_ok(const char *vm) { return strlen(vm) <= LI_VM_ID_MAX && !strpbrk(vm, "/?#%"); }
-
 static void print_vm(const json_t *v) {
   printf("%s: %s, key %s (%s), last counter %lld\n", cli_str(v, "vm"), cli_str(v, "state"),
          cli_str(v, "key_sha256"), cli_str(v, "key_source"),
@@ -155,7 +153,7 @@ static int li_online(int argc, char **argv) {
   const char *sub = argv[1], *vm = argc > 2 ? argv[2] : NULL, *method = "POST", *action = NULL;
   json_t *body = NULL;
   void (*human)(const json_t *) = print_vm;
-  char path[300];
+  char path[CLI_ID_PATH_MAX + 64], eid[CLI_ID_PATH_MAX];
   int rc = CLI_OK;
   if (strcmp(sub, "list") == 0) {
     if (argc != 2) return usage();
@@ -163,8 +161,9 @@ static int li_online(int argc, char **argv) {
     method = "GET";
     human = print_vms;
   } else {
-    if (!vm || vm[0] == '-' || !vm_arg_ok(vm)) return usage();
-    snprintf(path, sizeof path, "/v1/li/vms/%s", vm);
+    if (!vm || vm[0] == '-') return usage();
+    if (cli_path_id(vm, eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/li/vms/%s", eid);
     if (strcmp(sub, "instantiate") == 0) {
       const char *pub = NULL;
       if (argc == 5 && strcmp(argv[3], "--pubkey") == 0) pub = argv[4];

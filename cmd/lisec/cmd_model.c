@@ -226,14 +226,16 @@ static int model_put(const char *kind, const char *file) {
   free(buf);
   if (rc) return cli_fail("model: %s: %s", file, err.msg);
   const char *id = json_string_value(json_object_get(body, "id"));
-  if (!json_is_object(body) || !id || !path_safe(id)) {
+  char eid[CLI_ID_PATH_MAX], path[CLI_ID_PATH_MAX + 128];
+  if (!json_is_object(body) || !id) {
     json_decref(body);
-    return cli_fail("model: %s: one entity, a JSON object whose \"id\" is 1-128 printable "
-                    "characters without space, quote, backslash, '/', '?', '#' or '%%'",
-                    file);
+    return cli_fail("model: %s: one entity, a JSON object with an \"id\"", file);
   }
-  char path[512];
-  snprintf(path, sizeof path, "/v1/model/%s/%s", kind, id);
+  if (cli_path_id(id, eid, sizeof eid)) {
+    json_decref(body);
+    return CLI_ERROR;
+  }
+  snprintf(path, sizeof path, "/v1/model/%s/%s", kind, eid);
   json_t *reply;
   long status;
   rc = model_request("PUT", path, body, &reply, &status);
@@ -247,9 +249,10 @@ static int model_put(const char *kind, const char *file) {
 }
 
 static int model_simple(const char *method, const char *kind, const char *id) {
-  if (!path_safe(kind) || (id && !path_safe(id))) return cli_fail("model: KIND and ID: 1-128 printable characters without '/', '?', '#' or '%%'");
-  char path[512];
-  if (id) snprintf(path, sizeof path, "/v1/model/%s/%s", kind, id);
+  if (!path_safe(kind)) return cli_fail("model: KIND: 1-128 printable characters without '/', '?', '#' or '%%'");
+  char eid[CLI_ID_PATH_MAX], path[CLI_ID_PATH_MAX + 128];
+  if (id && cli_path_id(id, eid, sizeof eid)) return CLI_ERROR;
+  if (id) snprintf(path, sizeof path, "/v1/model/%s/%s", kind, eid);
   else snprintf(path, sizeof path, "/v1/model/%s", kind);
   json_t *reply;
   long status;

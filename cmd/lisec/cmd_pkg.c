@@ -758,8 +758,12 @@ static int pkg_upload(int argc, char **argv, bool replace) {
   json_t *body = replace ? json_pack("{s:b, s:s}", "li", li, "csar", b64)
                          : json_pack("{s:s, s:b, s:s}", "id", id, "li", li, "csar", b64);
   free(b64);
-  char path[160];
-  snprintf(path, sizeof path, "/v1/packages%s%s", replace ? "/" : "", replace ? id : "");
+  char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
+  if (replace && cli_path_id(id, eid, sizeof eid)) {
+    json_decref(body);
+    return CLI_ERROR;
+  }
+  snprintf(path, sizeof path, "/v1/packages%s%s", replace ? "/" : "", replace ? eid : "");
   long status = 0;
   json_t *reply = NULL;
   rc = body ? cli_http_request(replace ? "PUT" : "POST", path, body, &status, &reply, &err)
@@ -771,7 +775,7 @@ static int pkg_upload(int argc, char **argv, bool replace) {
 
 static int pkg_online(int argc, char **argv) {
   const char *sub = argv[1];
-  char path[300];
+  char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
   lisec_err err = {0};
   long status = 0;
   json_t *reply = NULL, *body = NULL;
@@ -784,8 +788,9 @@ static int pkg_online(int argc, char **argv) {
     snprintf(path, sizeof path, "/v1/packages");
     human = print_list;
   } else if (strcmp(sub, "show") == 0) {
-    if (argc != 3 || strlen(argv[2]) > 128 || strpbrk(argv[2], "/?#%")) return usage();
-    snprintf(path, sizeof path, "/v1/packages/%s", argv[2]);
+    if (argc != 3) return usage();
+    if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/packages/%s", eid);
     human = print_package;
   } else {
     const char *id = NULL, *vm = NULL, *digest = NULL, *event = NULL;
@@ -796,8 +801,9 @@ static int pkg_online(int argc, char **argv) {
       else if (argv[i][0] == '-' || id) return usage();
       else id = argv[i];
     }
-    if (!id || !vm || !digest || !event || strlen(id) > 128 || strpbrk(id, "/?#%")) return usage();
-    snprintf(path, sizeof path, "/v1/packages/%s/image-reports", id);
+    if (!id || !vm || !digest || !event) return usage();
+    if (cli_path_id(id, eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/packages/%s/image-reports", eid);
     body = json_pack("{s:s, s:s, s:s}", "vm", vm, "digest", digest, "event", event);
     method = "POST";
     human = print_report;

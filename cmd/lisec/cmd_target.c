@@ -140,16 +140,17 @@ static int parse_opts(int argc, char **argv, int from, json_t *ids, const char *
 int cli_cmd_target(int argc, char **argv) {
   if (argc < 2) return usage();
   const char *sub = argv[1];
-  char path[512];
+  char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
   if (strcmp(sub, "list") == 0 && argc == 2) return call("GET", "/v1/targets", NULL, print_list);
-  if (argc < 3 || strlen(argv[2]) > 256 || strchr(argv[2], '/') || strchr(argv[2], '?')) return usage();
+  if (argc < 3) return usage();
   if (strcmp(sub, "rotate-kek") == 0 && argc == 3) {
     json_t *body = json_pack("{s:s}", "key_label", argv[2]);
     int rc = call("POST", "/v1/vault/rotate-kek", body, print_rotation);
     json_decref(body);
     return rc;
   }
-  snprintf(path, sizeof path, "/v1/targets/%s", argv[2]);
+  if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
+  snprintf(path, sizeof path, "/v1/targets/%s", eid);
   if (strcmp(sub, "get") == 0 && argc == 3) return call("GET", path, NULL, print_one);
   if (strcmp(sub, "remove") == 0 && argc == 3) return call("DELETE", path, NULL, NULL);
   json_t *ids = json_array();

@@ -78,9 +78,9 @@ int cli_cmd_task(int argc, char **argv) {
     return rc;
   }
   if (argc == 3 && strcmp(argv[1], "ne-remove") == 0) {
-    char path[256];
-    if (strlen(argv[2]) > 64 || strchr(argv[2], '/') || strchr(argv[2], '?')) return usage();
-    snprintf(path, sizeof path, "/v1/x1/nes/%s", argv[2]);
+    char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
+    if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/x1/nes/%s", eid);
     return call("DELETE", path, NULL, NULL);
   }
   return usage();
