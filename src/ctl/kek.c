@@ -4,7 +4,9 @@
  * IV || ciphertext || tag. One session, serialised by a mutex. The token may
  * hold several KEKs: new data keys are wrapped with the current one, and a
  * record is opened with the one its label names (looked up on first use), so
- * a rotation can switch keys while lisecd serves. Unwrapped
+ * a rotation can switch keys while lisecd serves; after a rotation the keys
+ * no record names any more are unloaded (a handle still held keeps its key
+ * until it is released), so any number of rotations fit one process. Unwrapped
  * data keys are cached for a bounded time in locked memory, each with a
  * ready AES-256-GCM decryption context, so reading a target costs one AES
  * pass rather than a token round trip, a key schedule and a cipher fetch. */
@@ -48,12 +50,17 @@ typedef struct kek_cache_slot {
   EVP_CIPHER_CTX *dec;
 } kek_cache_slot;
 
-/* One KEK: a key of the token by its CKA_LABEL (name), or the file key. */
+/* One KEK: a key of the token by its CKA_LABEL (name), or the file key.
+ * refs counts the handles (vault_kek, vault_opener) handed out and not yet
+ * released; an unloaded key lives on in the retired list until it has
+ * none, so a reader never holds freed memory. */
 typedef struct kek_key {
   struct ctl_kek *kek;
   char name[CTL_KEK_NAME_MAX + 1];
   char label[VAULT_ID_MAX + 1]; /* "pkcs11:<token>/<name>", as sealed records carry it */
   CK_OBJECT_HANDLE handle;
+  size_t refs;
+  struct kek_key *next; /* in the retired list */
 } kek_key;
 
 struct ctl_kek {
@@ -64,10 +71,11 @@ struct ctl_kek {
   void *module;
   CK_FUNCTION_LIST_PTR p11;
   CK_SESSION_HANDLE session;
-  /* keys in use: loaded on first use, never dropped while open (so a
-   * kek_key pointer handed out stays valid) */
-  kek_key keys[KEK_MAX_KEYS];
+  /* keys loaded: on first use, until a rotation leaves no record under
+   * them (ctl_kek_unload_others) */
+  kek_key *keys[KEK_MAX_KEYS];
   size_t n_keys;
+  kek_key *retired; /* unloaded, still held by a handle */
   kek_key *current; /* the one new data keys are wrapped with */
   /* development file */
   uint8_t file_key[32];
@@ -194,18 +202,23 @@ static int find_or_create_key(ctl_kek *k, const char *name, bool create, CK_OBJE
  * shared). */
 static int key_get(ctl_kek *k, const char *name, bool create, kek_key **out, lisec_err *err) {
   for (size_t i = 0; i < k->n_keys; i++)
-    if (strcmp(k->keys[i].name, name) == 0) return *out = &k->keys[i], 0;
+    if (strcmp(k->keys[i]->name, name) == 0) return *out = k->keys[i], 0;
   if (k->dev)
     return lisec_err_set(err, LISEC_ENOTFOUND, "the development KEK file holds no key \"%s\"", name);
   if (!ctl_kek_name_valid(name))
     return lisec_err_set(err, LISEC_EINVAL, "KEK name \"%.80s\": 1 to %d letters, digits, '.', '_' or '-'",
                          name, CTL_KEK_NAME_MAX);
   if (k->n_keys == KEK_MAX_KEYS)
-    return lisec_err_set(err, LISEC_ETOOBIG, "more than %d KEKs in use; rotate the vault to one first",
+    return lisec_err_set(err, LISEC_ETOOBIG, "more than %d KEKs in use at once; rotate the vault to one first",
                          KEK_MAX_KEYS);
-  kek_key *e = &k->keys[k->n_keys];
+  kek_key *e = calloc(1, sizeof *e);
+  if (!e) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = find_or_create_key(k, name, create, &e->handle, err);
-  if (rc) return rc;
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  k->keys[k->n_keys] = e;
   e->kek = k;
   snprintf(e->name, sizeof e->name, "%s", name);
   snprintf(e->label, sizeof e->label, "pkcs11:%s/%s", k->token, name);
@@ -277,7 +290,11 @@ int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err) {
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&k->lock, NULL);
   k->dev = true;
-  k->current = &k->keys[k->n_keys++];
+  if (!(k->current = calloc(1, sizeof *k->current))) {
+    free(k);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  k->keys[k->n_keys++] = k->current;
   k->current->kek = k;
   snprintf(k->current->name, sizeof k->current->name, DEV_NAME);
   snprintf(k->current->label, sizeof k->current->label, DEV_LABEL);
@@ -321,6 +338,12 @@ void ctl_kek_close(ctl_kek *k) {
     free(k->cache);
   }
   EVP_CIPHER_free(k->gcm);
+  for (size_t i = 0; i < k->n_keys; i++) free(k->keys[i]);
+  while (k->retired) {
+    kek_key *e = k->retired;
+    k->retired = e->next;
+    free(e);
+  }
   crypto_wipe(k->file_key, sizeof k->file_key);
   pthread_mutex_destroy(&k->lock);
   free(k);
@@ -462,8 +485,54 @@ static vault_kek vault_of(kek_key *e) {
 vault_kek ctl_kek_vault(ctl_kek *k) {
   pthread_mutex_lock(&k->lock);
   vault_kek v = vault_of(k->current);
+  k->current->refs++;
   pthread_mutex_unlock(&k->lock);
   return v;
+}
+
+void ctl_kek_release(ctl_kek *k, void *handle) {
+  kek_key *e = handle;
+  if (!k || !e) return;
+  pthread_mutex_lock(&k->lock);
+  if (e->refs) e->refs--;
+  if (!e->refs) /* an unloaded key goes with its last handle */
+    for (kek_key **p = &k->retired; *p; p = &(*p)->next)
+      if (*p == e) {
+        *p = e->next;
+        free(e);
+        break;
+      }
+  pthread_mutex_unlock(&k->lock);
+}
+
+size_t ctl_kek_unload_others(ctl_kek *k) {
+  size_t n = 0;
+  pthread_mutex_lock(&k->lock);
+  for (size_t i = 0; i < k->n_keys;) {
+    kek_key *e = k->keys[i];
+    if (e == k->current) {
+      i++;
+      continue;
+    }
+    /* the token keeps the key: a record still under it loads it again */
+    k->keys[i] = k->keys[--k->n_keys];
+    if (e->refs) {
+      e->next = k->retired;
+      k->retired = e;
+    } else {
+      free(e);
+    }
+    n++;
+  }
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+size_t ctl_kek_loaded(ctl_kek *k) {
+  pthread_mutex_lock(&k->lock);
+  size_t n = k->n_keys;
+  pthread_mutex_unlock(&k->lock);
+  return n;
 }
 
 int ctl_kek_for(ctl_kek *k, const char *label, vault_kek *kek, vault_opener *op, lisec_err *err) {
@@ -477,6 +546,7 @@ int ctl_kek_for(ctl_kek *k, const char *label, vault_kek *kek, vault_opener *op,
   kek_key *e = NULL;
   pthread_mutex_lock(&k->lock);
   int rc = key_get(k, label + n, false, &e, err);
+  if (!rc) e->refs++; /* one reference for the call, released once */
   pthread_mutex_unlock(&k->lock);
   if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: the record was sealed under KEK \"%.140s\", "

@@ -28,12 +28,25 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
 int ctl_kek_open_file(const char *path, ctl_kek **out, lisec_err *err);
 void ctl_kek_close(ctl_kek *k);
 /* The vault's view of the current KEK (callbacks into the token or file
- * key): what new data keys are wrapped with. */
+ * key): what new data keys are wrapped with. Holds the key until
+ * ctl_kek_release(k, v.ctx). */
 vault_kek ctl_kek_vault(ctl_kek *k);
+/* Gives back a handle from ctl_kek_vault or ctl_kek_for (its ctx; one
+ * release per successful call); NULL is ignored. */
+void ctl_kek_release(ctl_kek *k, void *handle);
+/* Unloads every key but the current one (after a rotation has moved every
+ * record to it); a key still held is freed with its last handle, and a
+ * record still under an unloaded key loads it again from the token. Keeps
+ * the number of loaded keys bounded however often the vault rotates.
+ * Returns how many were unloaded. */
+size_t ctl_kek_unload_others(ctl_kek *k);
+/* How many keys are loaded now (for tests and metrics). */
+size_t ctl_kek_loaded(ctl_kek *k);
 /* The KEK a sealed record names (its kek_label), found in the token on first
  * use: *kek unwraps and wraps with it, *op opens records with the cached
  * data key's ready cipher context (vault_open_with). Either may be NULL.
- * EUNAVAIL, naming the label, when the token has no such key. */
+ * EUNAVAIL, naming the label, when the token has no such key. On success
+ * the key is held until ctl_kek_release(k, ctx) (once, with either ctx). */
 int ctl_kek_for(ctl_kek *k, const char *label, vault_kek *kek, vault_opener *op, lisec_err *err);
 /* Makes the token key called name current, generating it (sensitive, not
  * extractable) when absent and create is set. Records sealed under the

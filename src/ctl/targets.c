@@ -77,7 +77,9 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
     return rc;
   vault_kek kek = ctl_kek_vault(ctl->shared->kek);
   vault_sealed s;
-  if ((rc = vault_seal(id, auth, 1, json_object_get(body, "identifiers"), &kek, &s, err))) return rc;
+  rc = vault_seal(id, auth, 1, json_object_get(body, "identifiers"), &kek, &s, err);
+  ctl_kek_release(ctl->shared->kek, kek.ctx);
+  if (rc) return rc;
   if (!(rc = record(ctl, actor, "target.add", id, "ok", NULL, err))) {
     rc = save(ctl, &s, 0, err);
     if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "target %s exists already", id);
@@ -100,7 +102,10 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   vault_opener op;
   json_t *ids = NULL;
   rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
-  if (!rc) rc = vault_open_with(&s, &op, &ids, err);
+  if (!rc) {
+    rc = vault_open_with(&s, &op, &ids, err);
+    ctl_kek_release(ctl->shared->kek, op.ctx);
+  }
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
   int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
@@ -134,6 +139,7 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   }
   vault_kek kek = ctl_kek_vault(ctl->shared->kek);
   rc = vault_seal(id, old.authorisation, old.version + 1, json_object_get(body, "identifiers"), &kek, &s, err);
+  ctl_kek_release(ctl->shared->kek, kek.ctx);
   vault_sealed_free(&old);
   if (rc) return rc;
   if (!(rc = record(ctl, actor, "target.update", id, "ok", NULL, err)))
@@ -242,13 +248,17 @@ static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
     if ((rc = load(ctl, json_string_value(idv), &s, &dv, err))) break;
     if (strcmp(s.kek_label, current.label) != 0) {
       rc = ctl_kek_for(ctl->shared->kek, s.kek_label, &old, NULL, err);
-      if (!rc) rc = vault_rewrap(&s, &old, &current, err);
+      if (!rc) {
+        rc = vault_rewrap(&s, &old, &current, err);
+        ctl_kek_release(ctl->shared->kek, old.ctx);
+      }
       if (!rc) rc = save(ctl, &s, dv, err);
       if (!rc) r->rewrapped++;
       else stopped_at(s.id, rc, err);
     }
     vault_sealed_free(&s);
   }
+  ctl_kek_release(ctl->shared->kek, current.ctx);
   if (!rc) {
     json_t *doc = json_pack("{s:s}", "key_label", name);
     char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
@@ -296,6 +306,10 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
         else store_rollback(ctl->store);
       }
       if (rc) (void)ctl_kek_use(kek, prev, false, NULL);
+      /* Every record is under the new key now: the older ones are unloaded
+       * (a record sealed under one meanwhile loads it again), so rotations
+       * never run into the bound on keys loaded at once. */
+      else ctl_kek_unload_others(kek);
     }
     rc = changed(ctl, actor, "target.rotate-kek", "*", rc, err);
   }

@@ -6,7 +6,8 @@
 # record still under an older key is read and rotated by its own label; a
 # rotation that cannot finish changes nothing; wrong role, bad bodies, the
 # development key and a token that lost the current key are refused with the
-# reason.
+# reason; more rotations in one process than keys it may load at once (16)
+# all succeed, because the keys no record names are unloaded.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 pki=$work/pki
@@ -107,6 +108,26 @@ cli li-admin target add t-6 --authorisation li-7 --id imsi=244057777777777 >/dev
 sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-4'"
 readable t-4 244059999999999
 pass "a rotation that cannot re-wrap a record fails naming it and its KEK (503, TR103308-5.7); nothing changed, kek-3 stays current"
+
+# An emergency rotation must not depend on a restart: 22 rotations in this
+# one lisecd (more than the 16 keys it may hold at once), each re-wrapping
+# every target, each target readable after each; then back to kek-3.
+declare -A value+=([t-4]=244059999999999 [t-5]=244058888888888 [t-6]=244057777777777)
+all="t-1 t-2 t-3 t-4 t-5 t-6"
+for r in $(seq 1 22) back; do
+  name=spin-$r
+  [ "$r" = back ] && name=kek-3
+  out=$(cli li-admin target rotate-kek "$name") || fail "rotation $r ($name) in one process: $out"
+  echo "$out" | grep -q '6 of 6 targets re-wrapped' || fail "rotation $r: $out"
+  want=""
+  for t in $all; do want="$want $t=pkcs11:lisec/$name"; done
+  [ "$(keks)" = "${want# }" ] || fail "after rotation $r: $(keks)"
+  for t in $all; do readable "$t" "${value[$t]}"; done
+done
+stop_lisecd
+start_lisecd "$pki" "${vault_conf[@]}"
+for t in $all; do readable "$t" "${value[$t]}"; done
+pass "23 rotations in one lisecd all succeed (keys no record names are unloaded), every target readable after each and after a restart"
 stop_lisecd
 
 # lisecd does not start when the token lost the vault's current key, nor

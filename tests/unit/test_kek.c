@@ -1,16 +1,19 @@
-/* The vault's key-encryption key in a real SoftHSM2 token (started by
- * tests/integration/vault_pkcs11.sh): the key is generated sensitive and
+/* The vault's key-encryption key in a real SoftHSM2 token (a throw-away
+ * token this test makes itself, or the one tests/integration/vault_pkcs11.sh
+ * made when LISEC_P11_MODULE is set): the key is generated sensitive and
  * non-extractable, data keys wrap and unwrap through it, targets sealed
  * under it open, a wrong PIN and a missing key are refused, rotation to a
  * second token key keeps every target readable, one open KEK switches keys
  * and still opens records by the key their label names, and the development
- * file key declares itself. */
+ * file key declares itself; rotating many times in one process unloads the
+ * keys no record names, while a handle still held keeps its key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -155,6 +158,88 @@ static void test_wrong_pin_missing_key_bad_module(void **state) {
   assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
 }
 
+/* Item 10 of issue 14: more rotations than the bound on keys loaded at once
+ * (16), each re-wrapping every record to a new token key; after each the old
+ * keys are unloaded, every record opens, and a handle taken before an unload
+ * still works until released (ASan would see a use after free). */
+static void test_many_rotations_one_process(void **state) {
+  (void)state;
+  enum { ROTATIONS = 24, RECORDS = 3 };
+  lisec_err err = {0};
+  ctl_kek *k = NULL;
+  ctl_kek_pkcs11_config c = cfg("spin-0", true);
+  if (ctl_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_sealed s[RECORDS];
+  vault_kek v = ctl_kek_vault(k);
+  for (int i = 0; i < RECORDS; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "t-%d", i);
+    assert_int_equal(vault_seal(id, "li-1", 1, ids, &v, &s[i], &err), 0);
+  }
+  ctl_kek_release(k, v.ctx);
+  vault_kek held;
+  for (int r = 1; r <= ROTATIONS; r++) {
+    char name[32], want[64];
+    snprintf(name, sizeof name, "spin-%d", r);
+    if (ctl_kek_use(k, name, true, &err)) fail_msg("rotation %d: %s", r, err.msg);
+    vault_kek cur = ctl_kek_vault(k), old;
+    for (int i = 0; i < RECORDS; i++) {
+      if (ctl_kek_for(k, s[i].kek_label, &old, NULL, &err)) fail_msg("rotation %d: %s", r, err.msg);
+      assert_int_equal(vault_rewrap(&s[i], &old, &cur, &err), 0);
+      ctl_kek_release(k, old.ctx);
+    }
+    ctl_kek_release(k, cur.ctx);
+    /* a reader holds the previous rotation's key across this unload */
+    if (r == 5) assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/spin-4", &held, NULL, &err), 0);
+    assert_true(ctl_kek_unload_others(k) >= 1);
+    assert_int_equal(ctl_kek_loaded(k), 1);
+    snprintf(want, sizeof want, "pkcs11:lisec-test/%s", name);
+    for (int i = 0; i < RECORDS; i++) {
+      vault_opener op;
+      assert_string_equal(s[i].kek_label, want);
+      assert_int_equal(ctl_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
+      assert_int_equal(vault_open_with(&s[i], &op, &back, &err), 0);
+      ctl_kek_release(k, op.ctx);
+      assert_true(json_equal(ids, back));
+      json_decref(back);
+    }
+    if (r == 8) { /* the held handle still wraps with its unloaded key */
+      uint8_t dk[VAULT_DATA_KEY_LEN] = {1}, wrapped[128], again[VAULT_DATA_KEY_LEN];
+      size_t wl = sizeof wrapped;
+      assert_string_equal(held.label, "pkcs11:lisec-test/spin-4");
+      assert_int_equal(held.wrap(held.ctx, dk, wrapped, &wl, &err), 0);
+      ctl_kek_release(k, held.ctx); /* the retired one goes now */
+      /* and spin-4, loaded again from the token, unwraps it */
+      vault_kek hk;
+      assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/spin-4", &hk, NULL, &err), 0);
+      assert_int_equal(ctl_kek_loaded(k), 2);
+      assert_int_equal(hk.unwrap(hk.ctx, wrapped, wl, again, &err), 0);
+      assert_memory_equal(dk, again, sizeof dk);
+      ctl_kek_release(k, hk.ctx);
+    }
+  }
+  char name[CTL_KEK_NAME_MAX + 1];
+  ctl_kek_current(k, name, NULL);
+  assert_string_equal(name, "spin-24");
+  ctl_kek_close(k);
+  /* after a "restart" every record opens under the last key */
+  c = cfg("spin-24", false);
+  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  for (int i = 0; i < RECORDS; i++) {
+    vault_opener op;
+    assert_int_equal(ctl_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
+    assert_int_equal(vault_open_with(&s[i], &op, &back, &err), 0);
+    ctl_kek_release(k, op.ctx);
+    assert_true(json_equal(ids, back));
+    json_decref(back);
+    vault_sealed_free(&s[i]);
+  }
+  json_decref(ids);
+  ctl_kek_close(k);
+}
+
 static void test_development_file_key(void **state) {
   (void)state;
   char path[] = "/tmp/lisec-test-kek-XXXXXX";
@@ -181,15 +266,61 @@ static void test_development_file_key(void **state) {
   unlink(path);
 }
 
+/* A throw-away SoftHSM2 token labelled lisec-test (user PIN 1234) in a
+ * temporary directory, as scripts/test/softhsm-start makes one; exports
+ * SOFTHSM2_CONF and LISEC_P11_MODULE. 0, or -1 with a reason on stderr. */
+static char token_dir[64];
+
+static int make_token(void) {
+  static const char *const modules[] = {"/usr/lib/softhsm/libsofthsm2.so",
+                                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                                        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"};
+  const char *module = NULL;
+  for (size_t i = 0; i < sizeof modules / sizeof *modules && !module; i++)
+    if (access(modules[i], R_OK) == 0) module = modules[i];
+  snprintf(token_dir, sizeof token_dir, "/tmp/lisec-test-kek-hsm-XXXXXX");
+  if (!module || !mkdtemp(token_dir)) {
+    fprintf(stderr, "test_kek: no libsofthsm2.so (run scripts/bootstrap) or no temporary directory\n");
+    return -1;
+  }
+  char path[128], cmd[512];
+  snprintf(path, sizeof path, "%s/tokens", token_dir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/softhsm2.conf", token_dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", token_dir);
+  fclose(f);
+  setenv("SOFTHSM2_CONF", path, 1);
+  setenv("LISEC_P11_MODULE", module, 1);
+  snprintf(cmd, sizeof cmd,
+           "softhsm2-util --init-token --free --label lisec-test --pin 1234 --so-pin so-1234 >/dev/null");
+  if (system(cmd) != 0) {
+    fprintf(stderr, "test_kek: softhsm2-util could not make a token\n");
+    return -1;
+  }
+  return 0;
+}
+
+static void remove_token(void) {
+  if (!token_dir[0]) return;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", token_dir);
+  if (system(cmd) != 0) fprintf(stderr, "test_kek: could not remove %s\n", token_dir);
+}
+
 int main(void) {
-  if (!getenv("LISEC_P11_MODULE")) {
-    fprintf(stderr, "test_kek: run through tests/integration/vault_pkcs11.sh\n");
+  if (!getenv("LISEC_P11_MODULE") && make_token()) {
+    remove_token();
     return 1;
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_key_created_and_wraps), cmocka_unit_test(test_switch_keys_open_by_label),
       cmocka_unit_test(test_key_not_extractable),
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
+      cmocka_unit_test(test_many_rotations_one_process),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  remove_token();
+  return rc;
 }
