@@ -431,7 +431,10 @@ static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, cons
   vault_opener op;
   json_t *ids = NULL;
   rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
-  if (!rc) rc = vault_open_with(&s, &op, &ids, err);
+  if (!rc) {
+    rc = vault_open_with(&s, &op, &ids, err);
+    ctl_kek_release(ctl->shared->kek, op.ctx);
+  }
   vault_sealed_free(&s);
   if (rc) return rc;
   size_t i;
