@@ -76,6 +76,11 @@ typedef struct api_response {
   char *text;               /* a text reply (owned, malloc'd) */
   const char *content_type; /* for text */
   char allow[64];           /* with 405: the methods the path takes ("GET, POST") */
+  char retry_after[12];     /* with 429: seconds until the client may try again */
+  /* No answer yet: the use case waits for fresh attestations (ctl->wait,
+   * ctl/attest.h); the transport parks the request and dispatches it again
+   * when they arrived or the bound passed. */
+  bool pending;
 } api_response;
 
 typedef int (*api_handler)(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
@@ -148,8 +153,39 @@ void api_metrics_record(int route_index, int status, uint64_t duration_ns);
 /* TLS handshakes completed, failed, and client certificates refused. */
 void api_metrics_handshake(bool ok);
 void api_metrics_cert_rejected(void);
-/* Prometheus text exposition format; malloc'd. */
-char *api_metrics_render(int64_t uptime_s);
+/* Connections refused or closed by the server's limits: at the connection
+ * cap, by the TLS handshake deadline, and accept() failures. */
+typedef enum {
+  API_CONN_REFUSED_AT_CAP,
+  API_CONN_EVICTED,
+  API_CONN_HANDSHAKE_TIMEOUT,
+  API_CONN_ACCEPT_ERROR,
+  API_CONN_N
+} api_conn_event;
+void api_metrics_conn(api_conn_event what);
+void api_metrics_conn_open(int delta);
+/* A refusal answered 429 by the per-certificate limit instead of being recorded. */
+void api_metrics_refusal_limited(void);
+/* Whether a route is about LI (the LI administration's alone, or under the
+ * LI, target, vault, X1 or task paths): its counts are shown only to the
+ * LI administration. */
+bool api_route_is_li(const api_route *route);
+/* Prometheus text exposition format; malloc'd. Per-route counts of LI
+ * routes appear only when li_view (the reader is li-admin); others see
+ * them summed in one unlabelled counter. */
+char *api_metrics_render(int64_t uptime_s, bool li_view);
+
+/* ---- refusal rate limit (src/api/ratelimit.c) ---------------------------- */
+
+/* Refusals that leave an audit record cost a sealed, fsync'd write: each
+ * client certificate (role and subject) has a token bucket of `burst`
+ * refusals refilled at `per_s` per second; the table holds at most
+ * `clients` certificates (the least recently refused is forgotten first).
+ * per_s = 0 turns the limit off. */
+void api_ratelimit_configure(unsigned per_s, unsigned burst, unsigned clients);
+/* true when who may have one more refusal recorded now; otherwise false and
+ * *retry_after_s says when the next one will be. */
+bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -160,6 +196,12 @@ typedef struct api_server_config {
   api_role_source role_source;
   size_t max_body;
   int workers;
+  /* Open client connections at most (0: as many as RLIMIT_NOFILE allows
+   * after a reserve, up to 4096); at the cap the oldest connection still in
+   * its TLS handshake is closed, or a new one refused. */
+  int max_connections;
+  int handshake_timeout_ms; /* a connection not through TLS by then is closed */
+  unsigned refusal_rate, refusal_burst, refusal_clients; /* api_ratelimit_configure */
 } api_server_config;
 
 typedef struct api_server api_server;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ctl/attest.h"
 #include "store/store.h"
 
 /* A message that quotes the request (a parser pointing at bad input) may
@@ -110,9 +111,9 @@ static int segment_decode(const char *s, size_t n, char *out, lisec_err *err) {
 static int route_match(const char *pattern, const char *path, size_t path_len, api_request *req,
                        char params[API_MAX_PARAMS][STORE_ID_MAX + 1], lisec_err *err) {
   const char *p = pattern, *s = path, *end = path + path_len;
-  req->n_params = 0;
   const char *seg[API_MAX_PARAMS];
   size_t seg_len[API_MAX_PARAMS];
+  req->n_params = 0;
   while (*p && s < end) {
     if (*p == '{') {
       const char *close = strchr(p, '}');
@@ -141,7 +142,8 @@ static int route_match(const char *pattern, const char *path, size_t path_len, a
 /* A refused role on a route that asks for it is recorded before the refusal
  * goes out, sealed to the LI administration when the route is the LI
  * administration's alone; when it cannot be recorded the refusal says so
- * (fail closed). */
+ * (fail closed). A client past its allowance of recorded refusals
+ * (ratelimit.c) gets 429 instead. */
 static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_route *route,
                         const char *path, api_response *resp) {
   char roles[256], msg[LISEC_ERR_MSG_MAX];
@@ -149,6 +151,17 @@ static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_rout
   snprintf(msg, sizeof msg, "role %s may not %s %s; admitted roles: %s",
            who->role[0] ? who->role : "(none)", route->method, route->pattern, roles);
   if (route->audit_denied) {
+    /* Each recorded refusal is a sealed, fsync'd write: past the client's
+     * allowance it is answered 429 and counted, not recorded. */
+    unsigned wait_s = 0;
+    if (!api_ratelimit_take(who, &wait_s)) {
+      api_metrics_refusal_limited();
+      api_error(resp, 429, "too_many_requests",
+                "too many refused requests from this client certificate ([api] refusal_rate, "
+                "refusal_burst); retry later");
+      snprintf(resp->retry_after, sizeof resp->retry_after, "%u", wait_s);
+      return;
+    }
     ctl_actor actor = {.subject = who->subject, .role = who->role};
     ctl_event ev = {route->audit_denied, path, "denied", msg, route->roles == API_ROLE_LI_ADMIN};
     lisec_err rerr = {0};
@@ -230,7 +243,12 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
   ctl_actor actor = {.subject = who->subject, .role = who->role};
   int rc = route->handler(ctl, &actor, &req, resp);
   json_decref(req.body);
-  if (rc && resp->status == 0) {
+  if (ctl && ctl_attest_wait_pending(ctl->wait)) {
+    /* Waiting for fresh quotes: whatever the handler made of "no answer
+     * yet" is dropped, and the transport dispatches the request again. */
+    api_response_free(resp);
+    resp->pending = true;
+  } else if (rc && resp->status == 0) {
     /* Handlers report through resp; a bare failure is mapped by its code. */
     lisec_err herr = {0};
     lisec_err_set(&herr, rc, "%s", lisec_err_name(rc));

@@ -1,7 +1,12 @@
 /* The HTTPS server: libevent's evhttp over OpenSSL bufferevents, TLS 1.2 at
  * least (1.3 preferred), client certificates required and verified against
  * the configured CA. N worker threads share one listening socket, each with
- * its own event loop and its own controller context (store connection). */
+ * its own event loop and its own controller context (store connection).
+ * Clients that never finish a handshake must not starve the others: each
+ * worker holds at most its share of [server] max_connections (at the cap the
+ * oldest connection still in its handshake is closed, or the new one), a
+ * handshake has a deadline, and an accept() that fails (no descriptors
+ * left) pauses accepting for a back-off instead of spinning. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,19 +17,32 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <event2/listener.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "ctl/attest.h"
 
 #define MAX_HEADERS 8192
 #define IDLE_TIMEOUT_S 60
+/* Descriptors lisecd needs besides client connections (store, token, event
+ * loops, logs, X1 and attestation clients), and more per worker. */
+#define FD_RESERVE 64
+#define FD_RESERVE_PER_WORKER 8
+#define AUTO_MAX_CONNECTIONS 4096
+#define ACCEPT_BACKOFF_MIN_MS 50
+#define ACCEPT_BACKOFF_MAX_MS 1000
+
+typedef struct api_conn api_conn;
 
 typedef struct api_worker {
   struct api_server *srv;
@@ -32,10 +50,27 @@ typedef struct api_worker {
   struct event_base *base;
   struct evhttp *http;
   struct evhttp_bound_socket *bound;
+  struct evconnlistener *listener; /* evhttp's, for pausing; NULL once stopping */
   struct event *stop_ev;
+  struct event *backoff_ev; /* resumes accepting after an accept() failure */
+  int backoff_ms;           /* 0 after a successful accept */
+  int n_conns;              /* open connections of this worker */
+  api_conn *pending_head, *pending_tail; /* still in their handshake, oldest first */
   lisec_ctl *ctl;
   bool started;
+  struct parked *parked; /* requests waiting for fresh attestations */
+  bool stopping;         /* on_stop ran: nothing is parked any more */
 } api_worker;
+
+/* One client connection, from evhttp's bufferevent callback until OpenSSL
+ * frees its SSL (evhttp frees the connection with it). */
+struct api_conn {
+  api_worker *w;
+  struct bufferevent *bev;
+  struct event *deadline; /* the handshake deadline */
+  api_conn *prev, *next;  /* in the worker's pending list while in the handshake */
+  bool pending;
+};
 
 struct api_server {
   lisec_ctl *ctl;
@@ -44,11 +79,76 @@ struct api_server {
   size_t max_body;
   evutil_socket_t fd;
   int n_workers;
+  int conn_cap;     /* per worker */
+  int handshake_ms; /* [server] handshake_timeout_ms */
   api_worker *workers;
 };
 
 static int principal_index = -1;
 static int handshake_index = -1; /* set once a connection's handshake is counted */
+static int conn_index = -1;      /* the api_conn of a connection */
+
+static void pending_unlink(api_conn *c) {
+  if (!c->pending) return;
+  api_worker *w = c->w;
+  if (c->prev) c->prev->next = c->next;
+  else w->pending_head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  else w->pending_tail = c->prev;
+  c->prev = c->next = NULL;
+  c->pending = false;
+}
+
+static void pending_append(api_conn *c) {
+  api_worker *w = c->w;
+  c->prev = w->pending_tail;
+  c->next = NULL;
+  if (w->pending_tail) w->pending_tail->next = c;
+  else w->pending_head = c;
+  w->pending_tail = c;
+  c->pending = true;
+}
+
+/* Accepting runs while the worker is under its cap (counting connections
+ * being closed, whose descriptors are not free yet) and not backing off. */
+static void listener_update(api_worker *w) {
+  if (!w->listener) return;
+  if (w->n_conns <= w->srv->conn_cap && !event_pending(w->backoff_ev, EV_TIMEOUT, NULL))
+    evconnlistener_enable(w->listener);
+  else
+    evconnlistener_disable(w->listener);
+}
+
+/* Closing the socket under evhttp: it sees end of file on its next read and
+ * frees the connection as it does after its idle timeout, so nothing is
+ * freed behind its back. */
+static void conn_close(api_conn *c, api_conn_event why) {
+  pending_unlink(c);
+  event_del(c->deadline);
+  evutil_socket_t fd = bufferevent_getfd(c->bev);
+  if (fd >= 0) shutdown(fd, SHUT_RDWR);
+  api_metrics_conn(why);
+}
+
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  api_conn *c = arg;
+  conn_close(c, c->pending ? API_CONN_HANDSHAKE_TIMEOUT : API_CONN_REFUSED_AT_CAP);
+}
+
+/* OpenSSL frees the SSL when evhttp frees the connection: that is where a
+ * connection stops counting. */
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+  (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+  api_conn *c = ptr;
+  if (!c) return;
+  pending_unlink(c);
+  event_free(c->deadline);
+  c->w->n_conns--;
+  api_metrics_conn_open(-1);
+  listener_update(c->w);
+  free(c);
+}
 
 static void principal_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                            void *argp) {
@@ -67,6 +167,13 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
  * cipher). TLS 1.3 reports post-handshake messages as handshakes too. */
 static void info_cb(const SSL *ssl, int where, int ret) {
   static char counted;
+  api_conn *c = SSL_get_ex_data(ssl, conn_index);
+  if (c && c->pending && (where & SSL_CB_HANDSHAKE_DONE)) {
+    /* Through the handshake with a verified certificate: the idle timeout
+     * applies from here on, and the connection is no longer evicted. */
+    pending_unlink(c);
+    event_del(c->deadline);
+  }
   if (SSL_get_ex_data(ssl, handshake_index)) return;
   bool done = where & SSL_CB_HANDSHAKE_DONE;
   bool failed = (where & SSL_CB_WRITE_ALERT) && (ret >> 8) == SSL3_AL_FATAL && !SSL_is_init_finished(ssl);
@@ -108,12 +215,68 @@ static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *e
   return 0;
 }
 
+/* evhttp calls this for every accepted connection, before it gives the
+ * bufferevent its socket: the connection is counted here and gets its
+ * handshake deadline. Over the worker's cap, the oldest connection still in
+ * its handshake is closed to make room; when every connection is through
+ * its handshake, the new one is closed instead (a zero deadline, as its
+ * socket is not set yet). */
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
-  api_server *srv = arg;
+  api_worker *w = arg;
+  api_server *srv = w->srv;
   SSL *ssl = SSL_new(srv->ssl);
-  return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                              BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
-             : NULL;
+  api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
+  struct event *deadline = c ? evtimer_new(base, conn_deadline_cb, c) : NULL;
+  struct bufferevent *bev =
+      deadline ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+               : NULL;
+  if (!bev) {
+    if (deadline) event_free(deadline);
+    free(c);
+    SSL_free(ssl);
+    return NULL;
+  }
+  *c = (api_conn){.w = w, .bev = bev, .deadline = deadline};
+  SSL_set_ex_data(ssl, conn_index, c);
+  w->n_conns++;
+  w->backoff_ms = 0;
+  api_metrics_conn_open(1);
+  struct timeval tv = {srv->handshake_ms / 1000, (srv->handshake_ms % 1000) * 1000};
+  if (w->n_conns > srv->conn_cap && w->pending_head) {
+    conn_close(w->pending_head, API_CONN_EVICTED);
+    pending_append(c);
+  } else if (w->n_conns > srv->conn_cap) {
+    tv = (struct timeval){0, 0};
+  } else {
+    pending_append(c);
+  }
+  evtimer_add(deadline, &tv);
+  listener_update(w);
+  return bev;
+}
+
+/* An accept() that fails for want of descriptors or memory would fail again
+ * at once: pause accepting for a back-off that doubles up to 1 s while the
+ * failures last, and log them at a bounded rate. */
+static void accept_error_cb(struct evconnlistener *lev, void *arg) {
+  api_worker *w = arg;
+  int e = EVUTIL_SOCKET_ERROR();
+  w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+  if (w->backoff_ms > ACCEPT_BACKOFF_MAX_MS) w->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+  api_metrics_conn(API_CONN_ACCEPT_ERROR);
+  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
+              "accept() failed: %s; accepting paused for %d ms (is [server] max_connections "
+              "within RLIMIT_NOFILE?)",
+              evutil_socket_error_to_string(e), w->backoff_ms);
+  evconnlistener_disable(lev);
+  struct timeval tv = {w->backoff_ms / 1000, (w->backoff_ms % 1000) * 1000};
+  evtimer_add(w->backoff_ev, &tv);
+}
+
+static void backoff_done(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  listener_update(arg);
 }
 
 /* The principal of a connection is read once from its certificate and kept
@@ -169,6 +332,7 @@ static void send_response(struct evhttp_request *req, api_response *resp) {
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
   if (resp->allow[0]) evhttp_add_header(h, "Allow", resp->allow);
+  if (resp->retry_after[0]) evhttp_add_header(h, "Retry-After", resp->retry_after);
   if (resp->body) {
     char *s = json_dumps(resp->body, JSON_COMPACT);
     evhttp_add_header(h, "Content-Type", "application/json");
@@ -182,26 +346,164 @@ static void send_response(struct evhttp_request *req, api_response *resp) {
   if (bev) evbuffer_pullup(bufferevent_get_output(bev), -1);
 }
 
+/* Answers what must not reach the dispatcher as it is; true when it did.
+ * More than one Content-Length (or one beside Transfer-Encoding) is refused
+ * and the connection closed: evhttp took the body by the first, a proxy in
+ * front may have taken another, and the bytes left would be read as the
+ * next request. HEAD is answered as the route table answers it (405 naming
+ * the methods, 404, 403 without a usable certificate), without a body. */
+static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
+  struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+  int n_length = 0, n_encoding = 0;
+  for (struct evkeyval *kv = TAILQ_FIRST(hdrs); kv; kv = TAILQ_NEXT(kv, next)) {
+    if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0) n_length++;
+    if (evutil_ascii_strcasecmp(kv->key, "Transfer-Encoding") == 0) n_encoding++;
+  }
+  bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+  if (n_length <= 1 && !(n_length && n_encoding) && !head) return false;
+  api_response resp = {0};
+  int route = -1;
+  if (n_length > 1 || (n_length && n_encoding)) {
+    api_error(&resp, 400, "invalid",
+              n_length > 1 ? "more than one Content-Length header (RFC 9112 6.3)"
+                           : "Content-Length beside Transfer-Encoding (RFC 9112 6.3)");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+  } else {
+    lisec_err err = {0};
+    const api_principal *who = request_principal(w->srv, req, &err);
+    api_raw_request raw = {.method = "HEAD", .uri = evhttp_request_get_uri(req), .max_body = w->srv->max_body};
+    if (who) api_dispatch(w->ctl, who, &raw, &resp, &route);
+    else api_error(&resp, 403, "forbidden", err.msg);
+    json_decref(resp.body);
+    free(resp.text);
+    resp.body = NULL;
+    resp.text = NULL;
+  }
+  send_response(req, &resp);
+  api_metrics_record(route, resp.status, 0);
+  api_response_free(&resp);
+  return true;
+}
+
+/* One dispatch of a request, with the request's wait for fresh quotes. */
+static void dispatch(api_worker *w, struct evhttp_request *req, const api_principal *who,
+                     ctl_attest_wait *wait, api_response *resp, int *route) {
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  size_t len = evbuffer_get_length(in);
+  api_raw_request raw = {.method = method_name(evhttp_request_get_command(req)),
+                         .uri = evhttp_request_get_uri(req),
+                         .body_len = len,
+                         .max_body = w->srv->max_body};
+  /* Pull the body into one block only when it is within bounds. */
+  raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
+  w->ctl->wait = wait;
+  api_dispatch(w->ctl, who, &raw, resp, route);
+  w->ctl->wait = NULL;
+}
+
+/* A request whose use case waits for fresh attestations (ctl/attest.h)
+ * is parked on its worker's loop instead of holding it: it is dispatched
+ * again, in final mode, when every host it waits for has a new appraisal
+ * (the appraising thread activates wake) or when the bound passes. The
+ * principal is copied: the connection (and its TLS session) may go first. */
+typedef struct parked {
+  api_worker *w;
+  struct evhttp_request *req;
+  api_principal who;
+  ctl_attest_wait *wait;
+  struct event *wake, *bound;
+  uint64_t t0;
+  struct parked *prev, *next;
+} parked;
+
+static void parked_wake(void *arg) {
+  parked *p = arg;
+  event_active(p->wake, EV_READ, 0);
+}
+
+/* Unlinks p and stops everything that could still call it back. */
+static void parked_release(parked *p) {
+  api_worker *w = p->w;
+  if (p->prev) p->prev->next = p->next;
+  else w->parked = p->next;
+  if (p->next) p->next->prev = p->prev;
+  ctl_attest_wait_disarm(p->wait);
+  event_free(p->wake);
+  event_free(p->bound);
+}
+
+static void on_parked(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  parked *p = arg;
+  api_worker *w = p->w;
+  api_response resp = {0};
+  int route = -1;
+  parked_release(p);
+  if (!evhttp_request_get_connection(p->req)) {
+    /* The client went away: nothing is decided or recorded; replying to a
+     * request without a connection frees it. */
+    api_error(&resp, 503, "unavailable", "the client closed the connection");
+    send_response(p->req, &resp);
+  } else {
+    ctl_attest_wait_finalise(p->wait);
+    dispatch(w, p->req, &p->who, p->wait, &resp, &route);
+    if (resp.pending) api_error(&resp, 500, "internal", "a final dispatch asked to wait again");
+    send_response(p->req, &resp);
+    api_metrics_record(route, resp.status, lisec_time_mono_ns() - p->t0);
+  }
+  api_response_free(&resp);
+  ctl_attest_wait_free(p->wait);
+  free(p);
+}
+
+/* 0 when the request is parked (it owns wait then). */
+static int park(api_worker *w, struct evhttp_request *req, const api_principal *who,
+                ctl_attest_wait *wait, uint64_t t0) {
+  if (w->stopping) return -1;
+  parked *p = calloc(1, sizeof *p);
+  if (!p) return -1;
+  *p = (parked){.w = w, .req = req, .who = *who, .wait = wait, .t0 = t0};
+  p->wake = event_new(w->base, -1, 0, on_parked, p);
+  p->bound = evtimer_new(w->base, on_parked, p);
+  int64_t ms = ctl_attest_wait_bound_ms(w->ctl);
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  if (!p->wake || !p->bound || evtimer_add(p->bound, &tv) != 0) {
+    if (p->wake) event_free(p->wake);
+    if (p->bound) event_free(p->bound);
+    free(p);
+    return -1;
+  }
+  p->next = w->parked;
+  if (w->parked) w->parked->prev = p;
+  w->parked = p;
+  ctl_attest_wait_arm(w->ctl, wait, parked_wake, p);
+  return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
   api_worker *w = arg;
+  if (answer_before_dispatch(w, req)) return;
   uint64_t t0 = lisec_time_mono_ns();
   api_response resp = {0};
   int route = -1;
   lisec_err err = {0};
   const api_principal *who = request_principal(w->srv, req, &err);
+  ctl_attest_wait *wait = NULL;
   if (!who) {
     api_error(&resp, 403, "forbidden", err.msg);
+  } else if (!(wait = ctl_attest_wait_new())) {
+    api_error(&resp, 503, "unavailable", "out of memory");
   } else {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    api_raw_request raw = {.method = method_name(evhttp_request_get_command(req)),
-                           .uri = evhttp_request_get_uri(req),
-                           .body_len = len,
-                           .max_body = w->srv->max_body};
-    /* Pull the body into one block only when it is within bounds. */
-    raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
-    api_dispatch(w->ctl, who, &raw, &resp, &route);
+    dispatch(w, req, who, wait, &resp, &route);
+    if (resp.pending && park(w, req, who, wait, t0) == 0) return;
+    if (resp.pending) { /* cannot park (stopping, or no memory): decide now */
+      ctl_attest_wait_finalise(wait);
+      api_response_free(&resp);
+      dispatch(w, req, who, wait, &resp, &route);
+      if (resp.pending) api_error(&resp, 500, "internal", "a final dispatch asked to wait again");
+    }
   }
+  ctl_attest_wait_free(wait);
   send_response(req, &resp);
   api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
   api_response_free(&resp);
@@ -239,10 +541,25 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *reason
 static void on_stop(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
   api_worker *w = arg;
+  /* Requests waiting for fresh quotes are answered now (no decision is
+   * made or recorded); later ones decide at once. */
+  w->stopping = true;
+  while (w->parked) {
+    parked *p = w->parked;
+    parked_release(p);
+    api_response resp = {0};
+    api_error(&resp, 503, "unavailable", "lisecd is stopping; ask again");
+    send_response(p->req, &resp);
+    api_response_free(&resp);
+    ctl_attest_wait_free(p->wait);
+    free(p);
+  }
+  w->listener = NULL; /* freed with the bound socket */
   if (w->bound) evhttp_del_accept_socket(w->http, w->bound);
   w->bound = NULL;
-  /* Requests are answered synchronously, so none is half-done here; give
-   * replies already queued a moment to leave, then end the loop. */
+  /* Every request is answered now (none is half-done: a use case never
+   * waits on the loop); give replies already queued a moment to leave, then
+   * end the loop. */
   struct timeval grace = {1, 0};
   event_base_loopexit(w->base, &grace);
 }
@@ -290,7 +607,7 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   w->base = event_base_new();
   w->http = w->base ? evhttp_new(w->base) : NULL;
   if (!w->http) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
-  evhttp_set_bevcb(w->http, tls_bevcb, srv);
+  evhttp_set_bevcb(w->http, tls_bevcb, w);
   evhttp_set_gencb(w->http, on_request, w);
   evhttp_set_max_body_size(w->http, (ev_ssize_t)srv->max_body);
   evhttp_set_max_headers_size(w->http, MAX_HEADERS);
@@ -305,7 +622,11 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
   if (fd >= 0 && !w->bound) close(fd);
   w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
-  if (!w->bound || !w->stop_ev) return lisec_err_set(err, LISEC_EIO, "cannot accept connections");
+  w->backoff_ev = evtimer_new(w->base, backoff_done, w);
+  if (!w->bound || !w->stop_ev || !w->backoff_ev)
+    return lisec_err_set(err, LISEC_EIO, "cannot accept connections");
+  w->listener = evhttp_bound_socket_get_listener(w->bound);
+  evconnlistener_set_error_cb(w->listener, accept_error_cb);
   return 0;
 }
 
@@ -314,6 +635,45 @@ static void process_init(void) {
   evthread_use_pthreads();
   principal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, principal_free);
   handshake_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+}
+
+/* The connection cap must fit under RLIMIT_NOFILE with lisecd's reserve:
+ * past it accept() fails. The soft limit is raised as far as needed (up to
+ * the hard one) when apply is set; a cap that cannot fit is refused. 0 is
+ * as many as fit, up to AUTO_MAX_CONNECTIONS. */
+static int fit_connection_cap(const api_server_config *cfg, bool apply, int *cap, lisec_err *err) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return lisec_err_set(err, LISEC_EIO, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+  int workers = cfg->workers > 0 ? cfg->workers : 1;
+  rlim_t reserve = FD_RESERVE + (rlim_t)FD_RESERVE_PER_WORKER * (rlim_t)workers;
+  rlim_t want = (rlim_t)(cfg->max_connections > 0 ? cfg->max_connections : AUTO_MAX_CONNECTIONS);
+  rlim_t need = want + reserve;
+  rlim_t can = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < can) {
+    if (apply) {
+      struct rlimit raised = {can, rl.rlim_max};
+      if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = can;
+    } else {
+      rl.rlim_cur = can;
+    }
+  }
+  rlim_t have = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > need ? need : rl.rlim_cur;
+  if (cfg->max_connections > 0 && have < need)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[server] max_connections = %d needs %llu file descriptors with lisecd's "
+                         "reserve of %llu, but RLIMIT_NOFILE allows %llu: lower max_connections or "
+                         "raise the limit (LimitNOFILE in the systemd unit)",
+                         cfg->max_connections, (unsigned long long)need, (unsigned long long)reserve,
+                         (unsigned long long)have);
+  if (have < reserve + 16u * (rlim_t)workers)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "RLIMIT_NOFILE allows %llu file descriptors: lisecd needs %llu for itself "
+                         "and room for client connections (LimitNOFILE in the systemd unit)",
+                         (unsigned long long)have, (unsigned long long)reserve);
+  *cap = (int)(have - reserve);
+  return 0;
 }
 
 int api_server_check(const api_server_config *cfg, lisec_err *err) {
@@ -324,7 +684,9 @@ int api_server_check(const api_server_config *cfg, lisec_err *err) {
   socklen_t sl = 0;
   api_server probe = {0};
   int rc = api_routes_check(routes, n_routes, err);
+  int cap = 0;
   if (rc == 0) rc = parse_listen(cfg->listen, &ss, &sl, err);
+  if (rc == 0) rc = fit_connection_cap(cfg, false, &cap, err);
   if (rc == 0) rc = tls_setup(&probe, cfg, err);
   SSL_CTX_free(probe.ssl);
   return rc;
@@ -344,8 +706,15 @@ int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **
   srv->max_body = cfg->max_body;
   srv->fd = -1;
   srv->n_workers = cfg->workers > 0 ? cfg->workers : 1;
+  srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
   srv->workers = calloc((size_t)srv->n_workers, sizeof *srv->workers);
-  rc = srv->workers ? tls_setup(srv, cfg, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int cap = 0;
+  rc = srv->workers ? fit_connection_cap(cfg, true, &cap, err)
+                    : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* Each worker accepts on its own: it holds its share of the cap. */
+  srv->conn_cap = cap / srv->n_workers > 0 ? cap / srv->n_workers : 1;
+  api_ratelimit_configure(cfg->refusal_rate, cfg->refusal_burst, cfg->refusal_clients);
+  if (rc == 0) rc = tls_setup(srv, cfg, err);
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
   for (int i = 0; rc == 0 && i < srv->n_workers; i++) rc = worker_init(&srv->workers[i], srv, err);
   for (int i = 0; rc == 0 && i < srv->n_workers; i++) {
@@ -374,8 +743,10 @@ void api_server_wait_and_free(api_server *srv) {
   for (int i = 0; i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
+    w->listener = NULL;
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->http) evhttp_free(w->http);
+    if (w->backoff_ev) event_free(w->backoff_ev);
     if (w->base) event_base_free(w->base);
     ctl_close(w->ctl);
   }

@@ -10,9 +10,11 @@
  *
  * State: the persistent truth is the store document per host; the shared
  * table here caches what the hot paths need (nonces, times, flags) under
- * one mutex, and a condition variable wakes the decisions waiting for a
- * fresh appraisal. Nonces live in this lisecd's memory only, so an agent
- * must submit its evidence to the instance that issued the nonce. */
+ * one mutex. A decision that needs a fresh appraisal never waits here: it
+ * leaves a request-scoped wait (ctl_attest_wait) that an appraisal wakes
+ * through the transport's event loop. Nonces live in this lisecd's memory
+ * only, so an agent must submit its evidence to the instance that issued
+ * the nonce. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +48,7 @@ typedef struct att_host {
   bool trusted;          /* what this controller last told the model */
   bool last_passed;      /* the newest appraisal passed */
   bool wanted;           /* a decision asked for a fresh appraisal */
+  bool overdue_todo;     /* turned untrusted (overdue); the timer records it */
   bool offer;            /* a confirmed location certificate waits for the agent */
   int64_t last_ok;       /* seconds; newest passed appraisal, 0 = none */
   int64_t last_ok_ms;    /* the same in ms, for freshness (0 after a restart) */
@@ -53,9 +56,30 @@ typedef struct att_host {
   uint64_t appraisals;   /* count, so waiters see a new one */
 } att_host;
 
+/* One host of a request's wait: the appraisal count when it was deferred. */
+typedef struct wait_host {
+  char id[ATTEST_HOST_ID_LEN + 1];
+  uint64_t seen;
+  bool done;
+} wait_host;
+
+struct ctl_attest_wait {
+  wait_host *hosts;
+  size_t n, cap;
+  bool pending; /* the last dispatch deferred a host */
+  bool final;   /* the next dispatch refuses instead of deferring */
+  bool armed;   /* linked into the state's list of armed waits */
+  bool woken;
+  ctl_attest_wake_fn wake;
+  void *arg;
+  struct ctl_attest_wait *next;
+  struct ctl_attest_state *st;
+};
+
 struct ctl_attest_state {
   pthread_mutex_t mu;
-  pthread_cond_t changed; /* an appraisal completed, or stop */
+  pthread_cond_t changed; /* the timer has work, or stop */
+  struct ctl_attest_wait *armed; /* requests waiting for appraisals */
   att_host **hosts;
   size_t n, cap;
   attest_policy *policy;           /* NULL: every appraisal fails (fail closed) */
@@ -196,6 +220,81 @@ static int doc_bytes(const json_t *doc, const char *key, size_t max, uint8_t **o
 
 static int64_t doc_int(const json_t *doc, const char *key) {
   return json_integer_value(json_object_get(doc, key));
+}
+
+/* ---- requests waiting for fresh appraisals ------------------------------ */
+
+ctl_attest_wait *ctl_attest_wait_new(void) { return calloc(1, sizeof(ctl_attest_wait)); }
+
+void ctl_attest_wait_disarm(ctl_attest_wait *w) {
+  struct ctl_attest_state *st = w ? w->st : NULL;
+  if (!st || !w->armed) return;
+  pthread_mutex_lock(&st->mu);
+  for (ctl_attest_wait **p = &st->armed; *p; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      break;
+    }
+  w->armed = false;
+  pthread_mutex_unlock(&st->mu);
+}
+
+void ctl_attest_wait_free(ctl_attest_wait *w) {
+  if (!w) return;
+  ctl_attest_wait_disarm(w);
+  free(w->hosts);
+  free(w);
+}
+
+bool ctl_attest_wait_pending(const ctl_attest_wait *w) { return w && w->pending; }
+
+int64_t ctl_attest_wait_bound_ms(lisec_ctl *ctl) {
+  struct ctl_attest_state *st = st_of(ctl);
+  return st ? st->fresh_wait_ms : 0;
+}
+
+void ctl_attest_wait_finalise(ctl_attest_wait *w) {
+  w->final = true;
+  w->pending = false;
+}
+
+static wait_host *wait_find(ctl_attest_wait *w, const char *host) {
+  for (size_t i = 0; w && i < w->n; i++)
+    if (strcmp(w->hosts[i].id, host) == 0) return &w->hosts[i];
+  return NULL;
+}
+
+/* Each host of the wait is done once it has an appraisal newer than the
+ * one it was deferred at; the wait wakes once, when all are. Lock held. */
+static void wait_check_locked(struct ctl_attest_state *st, ctl_attest_wait *w) {
+  if (w->woken) return;
+  bool all = true;
+  for (size_t i = 0; i < w->n; i++) {
+    const att_host *h = find_locked(st, w->hosts[i].id);
+    if (h && h->appraisals != w->hosts[i].seen) w->hosts[i].done = true;
+    all = all && w->hosts[i].done;
+  }
+  if (!all) return;
+  w->woken = true;
+  w->wake(w->arg);
+}
+
+void ctl_attest_wait_arm(lisec_ctl *ctl, ctl_attest_wait *w, ctl_attest_wake_fn wake, void *arg) {
+  struct ctl_attest_state *st = st_of(ctl);
+  w->wake = wake, w->arg = arg, w->st = st;
+  if (!st) return;
+  pthread_mutex_lock(&st->mu);
+  w->next = st->armed;
+  st->armed = w;
+  w->armed = true;
+  wait_check_locked(st, w);
+  pthread_mutex_unlock(&st->mu);
+}
+
+/* An appraisal of h completed: the waits that include h look again. */
+static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
+  for (ctl_attest_wait *w = st->armed; w; w = w->next)
+    if (wait_find(w, h->id)) wait_check_locked(st, w);
 }
 
 /* ---- quarantine --------------------------------------------------------- */
@@ -489,9 +588,45 @@ static void set_untrusted(lisec_ctl *ctl, const char *host, const char *trust, c
     json_decref(doc);
     if (rc != LISEC_ECONFLICT) break;
   }
-  int rc = ctl_model_host_attested(ctl, host, MODEL_TRUST_UNTRUSTED, NULL, &e);
+  int rc = ctl_model_host_attested(ctl, host, MODEL_TRUST_UNTRUSTED, trust, NULL, &e);
   if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", host, e.msg);
   quarantine(ctl, host, why);
+}
+
+/* Turns the trusted hosts that are overdue now untrusted in the table
+ * (lock held) and returns their ids (malloc'd array of n), for the model. */
+static char (*mark_overdue_locked(struct ctl_attest_state *st, int64_t now, size_t *n))[ATTEST_HOST_ID_LEN + 1] {
+  char(*ids)[ATTEST_HOST_ID_LEN + 1] = NULL;
+  *n = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    att_host *h = st->hosts[i];
+    if (!h->trusted ||
+        attest_trust_at(h->last_ok, true, st->interval_s + st->grace_s, now) == ATTEST_TRUST_OK)
+      continue;
+    void *more = realloc(ids, (*n + 1) * sizeof *ids);
+    if (!more) break; /* the timer finds the rest */
+    ids = more;
+    h->trusted = false;
+    h->overdue_todo = true;
+    memcpy(ids[(*n)++], h->id, sizeof *ids);
+  }
+  return ids;
+}
+
+void ctl_attest_expire_overdue(lisec_ctl *ctl) {
+  struct ctl_attest_state *st = st_of(ctl);
+  if (!st) return;
+  size_t n = 0;
+  pthread_mutex_lock(&st->mu);
+  char(*ids)[ATTEST_HOST_ID_LEN + 1] = mark_overdue_locked(st, lisec_time_now(), &n);
+  if (n) pthread_cond_broadcast(&st->changed); /* the timer records them now */
+  pthread_mutex_unlock(&st->mu);
+  for (size_t i = 0; i < n; i++) {
+    lisec_err e = {0};
+    int rc = ctl_model_host_attested(ctl, ids[i], MODEL_TRUST_UNTRUSTED, "untrusted:overdue", NULL, &e);
+    if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", ids[i], e.msg);
+  }
+  free(ids);
 }
 
 static void *timer_main(void *arg) {
@@ -506,12 +641,13 @@ static void *timer_main(void *arg) {
     pthread_cond_timedwait(&st->changed, &st->mu, &ts);
     if (st->stopping) break;
     int64_t now = lisec_time_now();
+    size_t n = 0;
+    free(mark_overdue_locked(st, now, &n));
     for (size_t i = 0; i < st->n; i++) {
       att_host *h = st->hosts[i];
-      if (!h->trusted ||
-          attest_trust_at(h->last_ok, true, st->interval_s + st->grace_s, now) == ATTEST_TRUST_OK)
-        continue;
-      h->trusted = false;
+      if (!h->overdue_todo) continue;
+      h->overdue_todo = false;
+      bool again = h->trusted; /* attested again meanwhile: record only */
       char id[ATTEST_HOST_ID_LEN + 1], why[256];
       memcpy(id, h->id, sizeof id);
       snprintf(why, sizeof why,
@@ -524,7 +660,7 @@ static void *timer_main(void *arg) {
       lisec_err e = {0};
       if (record(st->timer_ctl, &timer_actor, "attest.overdue", id, "denied", why, false, &e) != 0)
         LOG_ERROR("attest: cannot record that host %.16s.. is overdue: %s", id, e.msg);
-      set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
+      if (!again) set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
       pthread_mutex_lock(&st->mu);
     }
   }
@@ -917,7 +1053,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   const char *model_note = "updated";
   char model_buf[LISEC_ERR_MSG_MAX + 128];
   int mrc = ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
-                                    loc_ok ? &ml : NULL, &me);
+                                    trusted ? "trusted" : "untrusted:failed", loc_ok ? &ml : NULL, &me);
   if (mrc) {
     snprintf(model_buf, sizeof model_buf, "%s: %s",
              mrc == LISEC_ENOTFOUND ? "host not in the model yet; its trust is kept here and "
@@ -939,7 +1075,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->wanted = false;
   if (delivered) h->offer = false;
   h->appraisals++;
-  pthread_cond_broadcast(&st->changed);
+  notify_locked(st, h);
   pthread_mutex_unlock(&st->mu);
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
 
@@ -1119,8 +1255,9 @@ done:
 /* ---- freshness for LI decisions ----------------------------------------- */
 
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
-                            lisec_err *err) {
+                            bool *pending, lisec_err *err) {
   struct ctl_attest_state *st = st_of(ctl);
+  ctl_attest_wait *w = ctl->wait;
   *refreshed = false;
   if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.1: attestation is not running");
   pthread_mutex_lock(&st->mu);
@@ -1131,34 +1268,49 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
                          "TR103308-5.1: host %s has no appraised attestation (not enrolled)", host);
   }
   int64_t now_ms = lisec_time_now_ms();
+  wait_host *wh = wait_find(w, host);
+  bool got = wh && h->appraisals != wh->seen;
   if (h->trusted && h->last_ok_ms && now_ms - h->last_ok_ms <= max_age_s * 1000 &&
       h->last_ok_ms <= now_ms + 5000) {
+    *refreshed = got;
     pthread_mutex_unlock(&st->mu);
     return 0;
   }
-  /* Ask the agent (its next challenge poll sees the flag) and wait for an
-   * appraisal, bounded. */
+  /* Ask the agent: its next challenge poll sees the flag. */
   h->wanted = true;
-  uint64_t seen = h->appraisals;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += st->fresh_wait_ms / 1000;
-  ts.tv_nsec += (st->fresh_wait_ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-  int w = 0;
-  while (h->appraisals == seen && !st->stopping && w != ETIMEDOUT)
-    w = pthread_cond_timedwait(&st->changed, &st->mu, &ts);
-  bool got = h->appraisals != seen, ok = got && h->last_passed && h->trusted;
-  pthread_mutex_unlock(&st->mu);
-  if (ok) {
-    *refreshed = true;
+  if (w && !w->final) {
+    if (!wh) {
+      if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 4;
+        wait_host *more = realloc(w->hosts, cap * sizeof *more);
+        if (!more) {
+          pthread_mutex_unlock(&st->mu);
+          return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+        }
+        w->hosts = more, w->cap = cap;
+      }
+      wh = &w->hosts[w->n++];
+      memset(wh, 0, sizeof *wh);
+      memcpy(wh->id, h->id, sizeof wh->id);
+      wh->seen = h->appraisals;
+    }
+    w->pending = true;
+    *pending = true;
+    pthread_mutex_unlock(&st->mu);
     return 0;
   }
-  if (!got)
+  bool passed = h->last_passed;
+  pthread_mutex_unlock(&st->mu);
+  if (!w)
     return lisec_err_set(err, LISEC_EUNAVAIL,
-                         "TR103308-5.1: host %s: attestation older than %llds and its agent did "
-                         "not attest within %lldms",
-                         host, (long long)max_age_s, (long long)st->fresh_wait_ms);
-  return lisec_err_set(err, LISEC_EDENIED,
-                       "TR103308-5.1: host %s: the fresh attestation failed its appraisal", host);
+                         "TR103308-5.1: host %s: attestation older than %llds; a fresh one was "
+                         "asked for but this request cannot wait for it",
+                         host, (long long)max_age_s);
+  if (got && !passed)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.1: host %s: the fresh attestation failed its appraisal", host);
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "TR103308-5.1: host %s: attestation older than %llds and its agent did "
+                       "not attest within %lldms",
+                       host, (long long)max_age_s, (long long)st->fresh_wait_ms);
 }

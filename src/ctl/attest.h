@@ -18,15 +18,53 @@
 
 /* For decisions about a VM involved in LI: 0 when the host's newest
  * successful appraisal is at most max_age_s old, or when a new one was
- * obtained now (*refreshed true, so the decision can say so). Otherwise a
- * refusal naming why (no attestation, the agent did not answer in time, the
- * new evidence failed): the decision then denies (fail closed).
- * Asking for a new one flags the host; its agent sees the flag at its next
- * challenge poll and attests at once. The wait is bounded by [attest]
- * fresh_wait_ms and holds the calling worker, so lisecd needs at least two
- * workers for the agent's requests to get through meanwhile. */
+ * obtained while the request waited (*refreshed true, so the decision can
+ * say so). Otherwise a refusal naming why (no attestation, the agent did
+ * not answer in time, the new evidence failed): the decision then denies
+ * (fail closed).
+ *
+ * Nothing here blocks. When the request carries a wait (ctl->wait, set by
+ * the transport) that is not final and the host is stale, the host is
+ * flagged (its agent sees that at its next challenge poll and attests at
+ * once), added to the wait once however often it is asked for, and
+ * *pending is set with 0 returned: the use case goes on to collect every
+ * stale host, then returns 0 with nothing recorded and no answer. The
+ * transport parks the request, and dispatches it again in final mode when
+ * every host of the wait has a new appraisal or [attest] fresh_wait_ms
+ * passed; in final mode a host still stale is refused ("did not attest
+ * within"). Without a wait (ctl->wait NULL) a stale host is refused at
+ * once. */
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
-                            lisec_err *err);
+                            bool *pending, lisec_err *err);
+
+/* A request's wait for fresh appraisals (see ctl_attest_ensure_fresh). The
+ * transport creates one per request, sets ctl->wait around each dispatch of
+ * that request, and frees it when the request is answered. */
+typedef struct ctl_attest_wait ctl_attest_wait;
+/* Called from the thread that completed an appraisal, with attestation's
+ * lock held: it must only wake the waiting event loop (event_active). */
+typedef void (*ctl_attest_wake_fn)(void *arg);
+
+ctl_attest_wait *ctl_attest_wait_new(void);
+/* Disarms (ctl_attest_wait_disarm) and frees the wait. NULL is accepted. */
+void ctl_attest_wait_free(ctl_attest_wait *w);
+/* true when the last dispatch deferred at least one host. */
+bool ctl_attest_wait_pending(const ctl_attest_wait *w);
+/* The request's one bound: [attest] fresh_wait_ms. */
+int64_t ctl_attest_wait_bound_ms(lisec_ctl *ctl);
+/* Starts notifications: wake(arg) once every host of the wait has a new
+ * appraisal (at once, from this thread, when that happened already). */
+void ctl_attest_wait_arm(lisec_ctl *ctl, ctl_attest_wait *w, ctl_attest_wake_fn wake, void *arg);
+/* Stops them: after it returns, wake is never called again. */
+void ctl_attest_wait_disarm(ctl_attest_wait *w);
+/* The next dispatch is the last: stale hosts are refused, not deferred. */
+void ctl_attest_wait_finalise(ctl_attest_wait *w);
+
+/* Hosts whose attestation went overdue since the overdue timer last looked
+ * are untrusted in the model now, so every view and decision that follows
+ * sees the trust the attestation status shows (the timer records and
+ * quarantines them). Call without the model's lock held. */
+void ctl_attest_expire_overdue(lisec_ctl *ctl);
 
 /* POST /v1/attest/enrol {"ek_pub", "ak_pub", ["ek_cert"]} (TPM2B_PUBLICs,
  * DER): the host id from the EK, the EK certificate against [attest] ek_ca

@@ -24,6 +24,7 @@ typedef struct lisec_ctl {
   ctl_shared *shared;
   lisec_store *store;
   bool owns_shared; /* opened by ctl_open (not ctl_open_worker): frees shared */
+  struct ctl_attest_wait *wait; /* the request's wait for fresh quotes (ctl/attest.h); may be NULL */
 } lisec_ctl;
 
 /* Opens the controller from the configuration: the state every worker

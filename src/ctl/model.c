@@ -214,7 +214,7 @@ static json_t *location_json(const model_location *loc) {
 }
 
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
-                            const model_location *loc, lisec_err *err) {
+                            const char *detail, const model_location *loc, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   pthread_mutex_lock(&st->mu);
   int rc = 0;
@@ -224,7 +224,8 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                        host ? host : "(null)");
     goto out;
   }
-  a = json_pack("{s:s}", "trust", model_trust_name(trust));
+  a = json_pack("{s:s, s:s}", "trust", model_trust_name(trust), "attestation",
+                detail ? detail : model_trust_name(trust));
   if (a && loc) json_object_set_new(a, "location", location_json(loc));
   if (!a) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -282,6 +283,26 @@ static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
   return rc;
 }
 
+/* A change the model refuses because other entities still refer to the one
+ * changed. When an LI (or an LEA) is that reference, the reason names it,
+ * so the record is sealed; and every role but li-admin is told the same
+ * sentence whatever the reference is, so the answer does not single out
+ * the refusals an LI causes (docs/model.md, "References an LI holds").
+ * Called with the lock held. */
+static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
+                          const char *subject, bool li, int k, const char *id, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  li = li || model_li_refers(st->m, kind_names[k], id);
+  bool li_admin = actor && actor->role && strcmp(actor->role, "li-admin") == 0;
+  int rc = refused(ctl, actor, action, subject, li, LISEC_ECONFLICT, err);
+  if (!li_admin)
+    lisec_err_set(err, rc,
+                  "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
+                  "which may include entities your role cannot see; change or remove those first",
+                  kind_names[k], id);
+  return rc;
+}
+
 /* LI authorisations for li-admin; everything else for the platform's
  * operators. */
 static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *action,
@@ -303,9 +324,17 @@ static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *
     return rc;
   }
   if (strcmp(role, "operator") == 0 || strcmp(role, "hypervisor-admin") == 0) return 0;
-  return lisec_err_set(err, LISEC_EDENIED,
-                       "role %s may not perform %s on %s entities; admitted roles: operator, hypervisor-admin",
-                       role[0] ? role : "(none)", action, kind_names[k]);
+  lisec_err_set(err, LISEC_EDENIED,
+                "role %s may not perform %s on %s entities; admitted roles: operator, hypervisor-admin",
+                role[0] ? role : "(none)", action, kind_names[k]);
+  /* The route admits every role so that this refusal, whose subject may be
+   * an LEA a caller named, is recorded here: sealed for an LEA. */
+  lisec_err rerr = {0};
+  if (record(ctl, actor, action, subject, "denied", err->msg, k == K_LEA, NULL, &rerr)) {
+    *err = rerr;
+    return rerr.code ? rerr.code : LISEC_ESTORE;
+  }
+  return LISEC_EDENIED;
 }
 
 /* ---- create / read / update / delete ------------------------------------------ */
@@ -321,6 +350,9 @@ static json_t *view(struct ctl_model_state *st, int k, const json_t *doc) {
   json_t *s = json_pack("{s:s, s:s}", "trust_source", source, "trust",
                         json_string_value(json_object_get(e, "trust")) ? json_string_value(json_object_get(e, "trust")) : "unknown");
   if (s && json_object_get(e, "location")) json_object_set(s, "location", json_object_get(e, "location"));
+  /* Why, in attestation's words ("untrusted:overdue"), as its status says. */
+  if (s && json_object_get(a, "attestation"))
+    json_object_set(s, "attestation", json_object_get(a, "attestation"));
   json_decref(e);
   json_object_set_new(v, "state", s);
   return v;
@@ -358,7 +390,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   if (!id) return lisec_err_set(err, LISEC_EINVAL, "id: required");
   if ((rc = check_id(id, err))) return rc;
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
-  bool li = k == K_LI;
+  bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
   if (k == K_HOST && declares_trust(body) && !st->allow_declared) {
     lisec_err_set(err, LISEC_EDENIED,
                   "TR103308-6.2-R8: %s: host %s: trust and location come from attestation "
@@ -395,6 +427,11 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     rc = model_put_json(st->m, kind_names[k], eff, err);
     /* An unknown id in a body is bad input (400), naming its field. */
     if (rc == LISEC_ENOTFOUND) rc = err->code = LISEC_EINVAL;
+    else if (rc == LISEC_ECONFLICT) {
+      rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
+      pthread_mutex_unlock(&st->mu);
+      goto done;
+    }
   }
   if (rc) {
     pthread_mutex_unlock(&st->mu);
@@ -442,6 +479,7 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
+  if (k == K_HOST) ctl_attest_expire_overdue(ctl); /* the trust decisions would use now */
   pthread_mutex_lock(&st->mu);
   const json_t *doc = json_object_get(st->docs[k], id);
   *out = doc ? view(st, k, doc) : NULL;
@@ -470,6 +508,7 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
   snprintf(key, sizeof key, "%ss", kind_names[k]);
   int rc = authorise(ctl, actor, k, action, kind_names[k], err);
   if (rc) return rc;
+  if (k == K_HOST) ctl_attest_expire_overdue(ctl); /* the trust decisions would use now */
   json_t *arr = json_array();
   pthread_mutex_lock(&st->mu);
   size_t n = json_object_size(st->docs[k]), i = 0;
@@ -505,7 +544,7 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
   char action[48], subject[STORE_ID_MAX + 32];
   snprintf(action, sizeof action, "model.%s.delete", kind_names[k]);
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
-  bool li = k == K_LI;
+  bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
   pthread_mutex_lock(&st->mu);
@@ -521,10 +560,12 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
   }
   sync_time(st);
   rc = model_remove_kind(st->m, kind_names[k], id, err);
+  if (rc == LISEC_ECONFLICT) rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
+  else if (rc) rc = refused(ctl, actor, action, subject, li, rc, err);
   if (rc) {
     pthread_mutex_unlock(&st->mu);
     json_decref(old_eff);
-    return refused(ctl, actor, action, subject, li, rc, err);
+    return rc;
   }
   if (!(rc = record(ctl, actor, action, subject, "ok", NULL, li, NULL, err))) {
     rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
@@ -581,20 +622,20 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
 }
 
 /* The decision's reasons as one line for the audit record (full: the record
- * is sealed when an LI is involved). */
+ * is sealed when an LI is involved; ctl_record shortens a line longer than
+ * an audit string and says how much it cut). */
 static char *reasons_line(const json_t *verdict) {
-  size_t cap = 4096, at = 0, i;
-  char *s = calloc(1, cap);
+  lisec_buf b;
+  size_t i;
   json_t *r;
-  if (!s) return NULL;
+  lisec_buf_init(&b, 1u << 20);
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
-    int n = snprintf(s + at, cap - at, "%s%s: %s", at ? "; " : "",
-                     json_string_value(json_object_get(r, "requirement")),
-                     json_string_value(json_object_get(r, "sentence")));
-    if (n < 0 || (size_t)n >= cap - at) break;
-    at += (size_t)n;
+    const char *req = json_string_value(json_object_get(r, "requirement")),
+               *sen = json_string_value(json_object_get(r, "sentence"));
+    if (lisec_buf_printf(&b, "%s%s: %s", i ? "; " : "", req ? req : "?", sen ? sen : ""))
+      break; /* over 1 MiB: what is there is plenty for one audit string */
   }
-  return s;
+  return b.data ? (char *)b.data : calloc(1, 1);
 }
 
 static bool verdict_about_li(const json_t *verdict) {
@@ -645,12 +686,14 @@ static int resolve(struct ctl_model_state *st, const char *name, const char *fie
 }
 
 /* Asks attestation (lock not held) and returns the reason to add when the
- * host's trust is not fresh (NULL when it is). */
-static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, bool *refreshed) {
+ * host's trust is not fresh (NULL when it is, or when attestation deferred
+ * the answer: then *pending is true and the request is dispatched again). */
+static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, bool *refreshed,
+                         bool *pending) {
   *refreshed = false;
   if (!t->need_fresh) return NULL;
   lisec_err aerr = {0};
-  int rc = ctl_attest_ensure_fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, &aerr);
+  int rc = ctl_attest_ensure_fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, &aerr);
   if (!rc) return NULL;
   return attest_reason(rule, t->host, state(ctl)->max_age_s,
                        aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
@@ -707,6 +750,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                             "\"hypervisor\" or \"host\"");
   const char *field = hyp_name ? "hypervisor" : "host";
   target_info t = {0};
+  ctl_attest_expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
   const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
@@ -717,8 +761,9 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
     rc = resolve(st, hyp_name ? hyp_name : host_name, field, li_vm, &t, err);
   pthread_mutex_unlock(&st->mu);
   if (rc) return rc;
-  bool refreshed = false;
-  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed);
+  bool refreshed = false, pending = false;
+  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed, &pending);
+  if (pending) return 0; /* answered when the fresh quote arrives (ctl/attest.h) */
   model_verdict mv = {0};
   json_t *v = NULL;
   pthread_mutex_lock(&st->mu);
@@ -765,13 +810,15 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                             "\"hypervisor\" or \"host\"");
   const char *name = hyp_name ? hyp_name : host_name;
   target_info t = {0};
+  ctl_attest_expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
   pthread_mutex_unlock(&st->mu);
   if (rc) return rc;
-  bool refreshed = false;
-  json_t *stale = freshness(ctl, &t, MODEL_MOVE2, &refreshed);
+  bool refreshed = false, pending = false;
+  json_t *stale = freshness(ctl, &t, MODEL_MOVE2, &refreshed, &pending);
+  if (pending) return 0; /* answered when the fresh quote arrives (ctl/attest.h) */
   model_verdict mv = {0};
   json_t *v = NULL;
   char hyp_copy[MODEL_ID_MAX + 1] = "";
@@ -802,6 +849,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   struct ctl_model_state *st = state(ctl);
   model_verdict mv = {0};
   size_t counts[MODEL_RULE_COUNT];
+  ctl_attest_expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   sync_time(st);
   int rc = model_compliance(st->m, &mv);
@@ -848,41 +896,72 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
 
 /* ---- the Kubernetes scheduler extender ------------------------------------------ */
 
-/* The node names of ExtenderArgs: Nodes.items[].metadata.name, or NodeNames. */
-static int k8s_nodes(const json_t *args, json_t **names, bool *use_names, lisec_err *err) {
+/* The node names of ExtenderArgs: Nodes.items[].metadata.name, or
+ * NodeNames; a name listed again is the same node, judged and answered
+ * once. *items (Nodes given) holds the first item of each name. */
+static void k8s_add(json_t *names, json_t *seen, json_t *items, json_t *name, json_t *item) {
+  const char *s = json_string_value(name);
+  if (json_object_get(seen, s)) return;
+  json_object_set_new(seen, s, json_true());
+  json_array_append(names, name);
+  if (items) json_array_append(items, item);
+}
+
+static int k8s_nodes(const json_t *args, json_t **names, json_t **kept_items, bool *use_names,
+                     lisec_err *err) {
   const json_t *nodes = json_object_get(args, "Nodes");
   const json_t *nn = json_object_get(args, "NodeNames");
+  json_t *seen = json_object();
   *names = json_array();
-  if (!*names) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  *kept_items = json_array();
+  int rc = 0;
+  if (!*names || !seen || !*kept_items) {
+    json_decref(seen);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   *use_names = nodes == NULL || json_is_null(nodes);
   if (*use_names) {
     if (!json_is_array(nn))
-      return lisec_err_set(err, LISEC_EINVAL, "NodeNames: an array of node names, or Nodes, is required");
-    if (json_array_size(nn) > CTL_MODEL_K8S_NODES_MAX)
-      return lisec_err_set(err, LISEC_EINVAL, "NodeNames: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+      rc = lisec_err_set(err, LISEC_EINVAL, "NodeNames: an array of node names, or Nodes, is required");
+    else if (json_array_size(nn) > CTL_MODEL_K8S_NODES_MAX)
+      rc = lisec_err_set(err, LISEC_EINVAL, "NodeNames: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+    if (rc) {
+      json_decref(seen);
+      return rc;
+    }
     size_t i;
     json_t *n;
     json_array_foreach(nn, i, n) {
-      if (!json_is_string(n) || json_string_length(n) > 253)
-        return lisec_err_set(err, LISEC_EINVAL, "NodeNames[%zu]: a node name of at most 253 bytes", i);
-      json_array_append(*names, n);
+      if (!json_is_string(n) || json_string_length(n) > 253) {
+        rc = lisec_err_set(err, LISEC_EINVAL, "NodeNames[%zu]: a node name of at most 253 bytes", i);
+        break;
+      }
+      k8s_add(*names, seen, NULL, n, NULL);
     }
-    return 0;
+    json_decref(seen);
+    return rc;
   }
   const json_t *items = json_object_get(nodes, "items");
   if (!json_is_object(nodes) || !json_is_array(items))
-    return lisec_err_set(err, LISEC_EINVAL, "Nodes.items: a NodeList with an items array is required");
-  if (json_array_size(items) > CTL_MODEL_K8S_NODES_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "Nodes.items: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+    rc = lisec_err_set(err, LISEC_EINVAL, "Nodes.items: a NodeList with an items array is required");
+  else if (json_array_size(items) > CTL_MODEL_K8S_NODES_MAX)
+    rc = lisec_err_set(err, LISEC_EINVAL, "Nodes.items: more than %d nodes", CTL_MODEL_K8S_NODES_MAX);
+  if (rc) {
+    json_decref(seen);
+    return rc;
+  }
   size_t i;
   json_t *n;
   json_array_foreach(items, i, n) {
-    const json_t *name = json_object_get(json_object_get(n, "metadata"), "name");
-    if (!json_is_string(name) || json_string_length(name) > 253)
-      return lisec_err_set(err, LISEC_EINVAL, "Nodes.items[%zu].metadata.name: a node name of at most 253 bytes", i);
-    json_array_append(*names, (json_t *)name);
+    json_t *name = json_object_get(json_object_get(n, "metadata"), "name");
+    if (!json_is_string(name) || json_string_length(name) > 253) {
+      rc = lisec_err_set(err, LISEC_EINVAL, "Nodes.items[%zu].metadata.name: a node name of at most 253 bytes", i);
+      break;
+    }
+    k8s_add(*names, seen, *kept_items, name, n);
   }
-  return 0;
+  json_decref(seen);
+  return rc;
 }
 
 static int k8s_vm(const json_t *args, const char **vm, char *pod, size_t pod_len, lisec_err *err) {
@@ -928,9 +1007,11 @@ static void k8s_unknown(json_t *failed, const char *node, int rc, const lisec_er
 
 /* One node for the annotated VM vm: allowed when moving (or keeping) it
  * there is allowed; MOVE1 alone (it is recorded there already) is no
- * objection to scheduling it there. Lock not held. */
+ * objection to scheduling it there. *pending: its host's fresh attestation
+ * was deferred (the node is judged when the request is dispatched again).
+ * Lock not held. */
 static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *node,
-                        json_t *failed, json_t *why) {
+                        json_t *failed, json_t *why, bool *pending) {
   struct ctl_model_state *st = state(ctl);
   target_info t = {0};
   lisec_err e = {0};
@@ -941,8 +1022,12 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
     k8s_unknown(failed, node, rc, &e);
     return false;
   }
-  bool refreshed = false;
-  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed);
+  bool refreshed = false, deferred = false;
+  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed, &deferred);
+  if (deferred) {
+    *pending = true;
+    return false;
+  }
   if (stale) {
     k8s_fail(failed, node, "lisec: %s: %s", json_string_value(json_object_get(stale, "requirement")),
              json_string_value(json_object_get(stale, "sentence")));
@@ -981,13 +1066,14 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args, json_t **out,
                          lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  json_t *names = NULL;
-  bool use_names = false;
+  json_t *names = NULL, *items = NULL;
+  bool use_names = false, pending = false;
   const char *vm = NULL;
   char pod[320];
   int rc = json_is_object(args) ? 0 : lisec_err_set(err, LISEC_EINVAL, "ExtenderArgs: must be a JSON object");
   if (!rc) rc = k8s_vm(args, &vm, pod, sizeof pod, err);
-  if (!rc) rc = k8s_nodes(args, &names, &use_names, err);
+  if (!rc) rc = k8s_nodes(args, &names, &items, &use_names, err);
+  ctl_attest_expire_overdue(ctl);
   bool li_vm = false;
   if (!rc && vm) {
     pthread_mutex_lock(&st->mu);
@@ -1000,6 +1086,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   }
   if (rc) {
     json_decref(names);
+    json_decref(items);
     return rc;
   }
   json_t *failed = json_object(), *kept = json_array(), *why = json_array();
@@ -1009,7 +1096,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
     const char *node = json_string_value(n);
     bool ok;
     if (vm) {
-      ok = k8s_node_ok(ctl, vm, li_vm, node, failed, why);
+      ok = k8s_node_ok(ctl, vm, li_vm, node, failed, why, &pending);
     } else {
       /* A pod lisec is not asked about may go to any node lisec knows;
        * an unknown node is still filtered out (fail closed). */
@@ -1020,9 +1107,16 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
       pthread_mutex_unlock(&st->mu);
       if (!ok) k8s_unknown(failed, node, e.code, &e);
     }
-    if (ok) json_array_append(kept, (json_t *)(use_names ? n : json_array_get(json_object_get(json_object_get(args, "Nodes"), "items"), i)));
+    if (ok) json_array_append(kept, use_names ? n : json_array_get(items, i));
   }
   json_decref(names);
+  json_decref(items);
+  if (pending) { /* answered when the fresh quotes arrive (ctl/attest.h) */
+    json_decref(failed);
+    json_decref(kept);
+    json_decref(why);
+    return 0;
+  }
   /* One record per filter call, before the answer. */
   char subject[400], reason[LISEC_ERR_MSG_MAX];
   snprintf(subject, sizeof subject, "pod %s vm %s", pod, vm ? vm : "(none)");

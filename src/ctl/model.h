@@ -19,14 +19,16 @@
 /* Bounds on a scheduler extender request. */
 #define CTL_MODEL_K8S_NODES_MAX 5000
 
-/* An attestation result for a host (ctl/attest.c calls this): its trust and,
- * when the TPM-bound location certificate verified, its location (NULL: none
+/* An attestation result for a host (ctl/attest.c calls this): its trust,
+ * attestation's own word for it (detail: "trusted", "untrusted:failed",
+ * "untrusted:overdue"; shown as the host's state.attestation) and, when the
+ * TPM-bound location certificate verified, its location (NULL: none
  * proven). A location different from the recorded one voids trust (§6.2
  * req. 10/14). ENOTFOUND when the model has no such host. Must not be called
  * with the model's lock held (it is not: the model calls attestation only
  * outside its lock). */
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
-                            const model_location *loc, lisec_err *err);
+                            const char *detail, const model_location *loc, lisec_err *err);
 
 /* The LI administration paired a VM (paired true) or it left the paired
  * state (ctl/li.c calls this after every change it stores, and for every
@@ -51,7 +53,10 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   const json_t *body, bool create_only, json_t **out, bool *created,
                   lisec_err *err);
 /* The stored entity; for a host with "state": its trust and location now
- * and where they came from ("attested", "declared" or "none"). */
+ * and where they came from ("attested", "declared" or "none"), and for an
+ * attested host "attestation" (e.g. "untrusted:overdue"): the trust
+ * decisions use at this moment (a host that went overdue is untrusted here
+ * as soon as its attestation status says so). */
 int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                   json_t **out, lisec_err *err);
 /* {"<kind>s": [entity...]}, ordered by id. */
@@ -65,7 +70,12 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
  * that runs one hypervisor). *out: model_verdict_json plus "vm",
  * "hypervisor", "host", "attestation" and "audit_index". A deny is an
  * answer (0), not an error; bad input is EINVAL naming the field and an
- * unknown VM or target ENOTFOUND. */
+ * unknown VM or target ENOTFOUND.
+ * When a VM an LI involves needs a fresh quote and ctl->wait lets
+ * attestation defer (ctl_attest_ensure_fresh), the decision, placement and
+ * k8s filter alike return 0 with *out NULL and record nothing: the
+ * transport dispatches the request again when the quotes arrived or the
+ * bound passed. */
 int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
                                json_t **out, lisec_err *err);
 /* Placement of a new VM: body is the VM in the topology format ("hypervisor"
