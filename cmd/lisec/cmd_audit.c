@@ -211,30 +211,44 @@ static int read_vkey_file(const char *path, audit_vkey *k, lisec_err *err) {
 }
 
 /* The state file: the verifier key this auditor pinned and the newest
- * checkpoint it verified, as JSON. */
+ * checkpoint it verified (its size and root, as the signed note), as JSON.
+ * It is either absent (a fresh auditor) or complete: a file that exists but
+ * is empty, malformed or lacks either field is an error naming what is
+ * missing, never read as a fresh start, since that would silently drop the
+ * rollback protection the state exists for. */
 static int state_load(const char *path, audit_vkey *k, bool *have_key, audit_checkpoint *seen,
                       bool *have_seen, lisec_err *err) {
+  static const char *const start_over =
+      "; a state file names the checkpoint this auditor saw, or is absent (move it away only to "
+      "start over as a fresh auditor)";
   *have_key = *have_seen = false;
   uint8_t *text = NULL;
   size_t len = 0;
   int rc = lisec_file_read(path, 64 * 1024, &text, &len, err);
-  if (rc == LISEC_EIO && access(path, F_OK) != 0) {
+  if (rc == LISEC_EIO && access(path, F_OK) != 0 && errno == ENOENT) {
     lisec_err_clear(err);
     return 0; /* first run */
   }
   if (rc) return rc;
   json_t *j = NULL;
-  rc = lisec_json_parse((const char *)text, len, &j, err);
+  if (len == 0) rc = lisec_err_set(err, LISEC_EINVAL, "the file is empty%s", start_over);
+  else rc = lisec_json_parse((const char *)text, len, &j, err);
   free(text);
-  if (rc) return lisec_err_wrap(err, "state file %s", path);
+  if (!rc && !json_is_object(j))
+    rc = lisec_err_set(err, LISEC_EINVAL, "not a JSON object%s", start_over);
   const char *vkey = NULL, *note = NULL;
-  lisec_json_get_str(j, "vkey", false, 1024, &vkey, err);
-  lisec_json_get_str(j, "checkpoint", false, AUDIT_NOTE_MAX, &note, err);
-  if (vkey) {
+  lisec_err e = {0};
+  if (!rc && lisec_json_get_str(j, "vkey", true, 1024, &vkey, &e) != 0)
+    rc = lisec_err_set(err, LISEC_EINVAL, "%s: the verifier key this auditor pinned%s", e.msg, start_over);
+  if (!rc && lisec_json_get_str(j, "checkpoint", true, AUDIT_NOTE_MAX, &note, &e) != 0)
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "%s: the checkpoint this auditor saw (its tree size and root, as a signed note)%s",
+                       e.msg, start_over);
+  if (!rc) {
     rc = audit_vkey_parse(vkey, k, err);
     *have_key = rc == 0;
   }
-  if (!rc && note) {
+  if (!rc) {
     /* The checkpoint is stored signed, so the state file itself cannot be
      * edited into a different history without the log's key. */
     rc = audit_note_open(note, strlen(note), k, seen, err);
@@ -354,18 +368,10 @@ static int cmd_verify(int argc, char **argv) {
       rc = cli_fail("audit verify: the newest checkpoint went away while reading; state not saved");
     }
     free(fc.note);
-  } else if (rc == CLI_OK && state && !have_pinned) {
-    /* Pin the key even before the first checkpoint. */
-    json_t *j = NULL;
-    char *vk = NULL;
-    if (audit_vkey_format(&key, &vk, &err) == 0 && (j = json_pack("{s:s}", "vkey", vk))) {
-      char *text = json_dumps(j, JSON_INDENT(2));
-      if (!text || lisec_file_write_atomic(state, text, strlen(text), 0600, &err))
-        rc = cli_fail("audit verify: saving %s", state);
-      free(text);
-    }
-    json_decref(j);
-    free(vk);
+  } else if (rc == CLI_OK && state && !have_seen) {
+    /* Nothing signed was seen (an empty log): a state without a checkpoint
+     * would not be one, so the auditor stays fresh. */
+    fprintf(stderr, "no signed checkpoint yet: %s not written\n", state);
   }
   audit_verifier_free(c.v);
   source_close(&src);

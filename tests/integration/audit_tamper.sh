@@ -166,6 +166,35 @@ expect_tamper sqlite-truncated-hidden t7.db state.json "this auditor saw a check
 cp backup100.db t8.db
 expect_tamper sqlite-rollback t8.db state.json "rolled back"
 
+# The state file is complete or absent (issue 14 item 17): an existing file
+# that is empty, not JSON, or lacks the pinned key or the checkpoint seen is
+# an error (exit 2) naming what is missing, and is left as it was; it was
+# read as a fresh auditor, and the rolled-back copy then verified "intact".
+vkey_json=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["vkey"]))' state.json)
+note_json=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["checkpoint"]))' state.json)
+bad_state() {
+  local name=$1 content=$2 pattern=$3 rc=0
+  printf '%s' "$content" >"st-bad-$name.json"
+  cp "st-bad-$name.json" "st-bad-$name.orig"
+  lisec audit verify --db t8.db --pubkey vkey --state "st-bad-$name.json" >"out-bad-$name" 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || { cat "out-bad-$name"; fail "state file $name: exit $rc, want 2"; }
+  grep -Eq "$pattern" "out-bad-$name" || { cat "out-bad-$name"; fail "state file $name: the error does not say /$pattern/"; }
+  cmp -s "st-bad-$name.json" "st-bad-$name.orig" || fail "state file $name was rewritten"
+  pass "state file $name refused: $(head -c 150 "out-bad-$name")"
+}
+bad_state empty-object '{}' 'field "vkey" is required'
+bad_state empty-file '' 'state file .*empty'
+bad_state not-json '{"vkey": ' 'state file'
+bad_state array '[]' 'not a JSON object'
+bad_state key-only "{\"vkey\": $vkey_json}" 'field "checkpoint" is required: the checkpoint this auditor saw'
+bad_state checkpoint-only "{\"checkpoint\": $note_json}" 'field "vkey" is required'
+bad_state checkpoint-null "{\"vkey\": $vkey_json, \"checkpoint\": null}" 'field "checkpoint" is required'
+bad_state checkpoint-number "{\"vkey\": $vkey_json, \"checkpoint\": 200}" 'field "checkpoint" must be a string'
+# A missing file is a fresh auditor: the intact log verifies and the file appears.
+lisec audit verify --db base.db --pubkey vkey --state fresh-state.json >/dev/null || fail "a fresh auditor (no state file)"
+grep -q '"checkpoint": "lisec.test/audit\\n200\\n' fresh-state.json || fail "the fresh auditor's state names size 200"
+pass "a missing state file is a fresh auditor; an incomplete one is refused"
+
 fresh t9.db
 sqlite3 t9.db "UPDATE checkpoints SET note = replace(note, char(10) || '150' || char(10), char(10) || '151' || char(10)) WHERE tree_size = 150"
 expect_tamper sqlite-forged-checkpoint t9.db state.json "checkpoint filed at size 150: .*forged"
