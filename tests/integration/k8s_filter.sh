@@ -5,14 +5,16 @@
 # annotated lisec.io/vm keeps only the nodes the model allows, each other node
 # failed with its requirement; a node lisec does not know is filtered out
 # (fail closed); Nodes (whole Node objects) and NodeNames (nodeCacheCapable)
-# both work; malformed arguments are a 400 with Error set; only the mano role
-# may ask, and every call is recorded.
+# both work; many failing nodes are answered in full with the audit reason
+# shortened; malformed arguments are a 400 with Error set; only the mano
+# role may ask, and every call is recorded.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/model.sh"
 pki=$work/pki
 make_pki "$pki"
-make_li_admin_key "$work/li"
+# lisec's own key format, so `lisec audit read` opens the sealed records.
+lisec audit li-keygen "$work/li.key" "$work/li.pub" >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
 split_topology "$src/examples/helsinki-london.json" "$work/ents"
 put_topology "$work/ents"
@@ -68,6 +70,41 @@ many=$(python3 -c 'import json; print(json.dumps({"Pod": {"metadata": {"name": "
 bad "$many" 'more than 5000'
 [ "$(filter '{"Pod":')" = 400 ] || fail "truncated JSON"
 pass "malformed, truncated and oversized ExtenderArgs and an unknown VM: 400 with Error set (the scheduler keeps the pod Pending)"
+
+# Many nodes fail at once (a real cluster): every node's reason is in the
+# reply, and the one audit record of the call keeps a reason shortened to an
+# audit string's 1,024 bytes that says how much it cut (before, a reason over
+# 1,024 bytes failed the whole call with a 400 and the pod stayed Pending).
+names=""
+for i in $(seq -w 1 12); do
+  id="hv-london-docklands-rack-$i"
+  code=$(as operator -o "$work/put" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"id\":\"$id\",\"host\":\"lon-1\"}" "$LISECD_URL/v1/model/hypervisor")
+  [ "$code" = 201 ] || fail "hypervisor $id: $code $(cat "$work/put")"
+  names="$names${names:+,}\"$id\""
+done
+[ "$(filter "{\"Pod\":$POD,\"NodeNames\":[$names,\"hv-hel-1\"]}")" = 200 ] ||
+  fail "12 non-compliant nodes: $(cat "$work/body")"
+check '
+assert r["NodeNames"] == ["hv-hel-1"], r["NodeNames"]
+f = r["FailedNodes"]
+assert len(f) == 12 and all("TR103308-6.2-R11" in why for why in f.values()), f
+index = r["AuditIndex"]
+open(sys.argv[1] + ".index", "w").write(str(index))' "12 failed nodes"
+lisec audit read --db "$work/lisec.db" --li-key "$work/li.key" --json >"$work/read.json" ||
+  fail "lisec audit read"
+python3 - "$work/read.json" "$(cat "$work/body.index")" <<'PY' || fail "the shortened audit reason"
+import json, re, sys
+entries = {e["index"]: e for e in json.load(open(sys.argv[1]))["entries"]}
+e = entries[int(sys.argv[2])]
+assert e["action"] == "decision.k8s.filter", e
+reason = e["reasons"][0]
+assert len(reason.encode()) <= 1024, len(reason.encode())
+m = re.search(r" \u2026 \((\d+) bytes cut\)$", reason)
+assert m and int(m.group(1)) > 0, reason[-80:]
+assert reason.startswith("TR103308-6.2-R11: "), reason[:80]
+PY
+pass "12 non-compliant nodes: 200 with every node's reason; the audit record's reason is shortened to 1,024 bytes and says how much was cut"
 
 for role in operator tenant-example auditor host; do
   [ "$(ROLE=$role filter "{\"Pod\":$POD,\"NodeNames\":[\"hv-hel-1\"]}")" = 403 ] || fail "$role used the extender"
