@@ -43,11 +43,21 @@ static void usage(FILE *f) {
 }
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
-  int64_t workers = 0, max_body = 0;
+  int64_t workers = 0, max_body = 0, max_conns = 0, handshake_ms = 0, rate = 0, burst = 0, clients = 0;
   int rc;
   if ((rc = lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
-      (rc = lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)))
+      (rc = lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
+      (rc = lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
+      (rc = lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
+      (rc = lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
+      (rc = lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
+      (rc = lisec_config_int(cfg, "api", "refusal_clients", 4096, 16, 1 << 20, &clients, err)))
     return rc;
+  sc->max_connections = (int)max_conns;
+  sc->handshake_timeout_ms = (int)handshake_ms;
+  sc->refusal_rate = (unsigned)rate;
+  sc->refusal_burst = (unsigned)burst;
+  sc->refusal_clients = (unsigned)clients;
   sc->listen = lisec_config_str(cfg, "server", "listen", "127.0.0.1:8443");
   sc->cert = lisec_config_str(cfg, "tls", "cert", NULL);
   sc->key = lisec_config_str(cfg, "tls", "key", NULL);

@@ -8,9 +8,9 @@
 
 const char *const lisecd_known_settings[] = {
     /* the HTTPS API (api/) */
-    "server.listen", "server.workers",
+    "server.listen", "server.workers", "server.max_connections", "server.handshake_timeout_ms",
     "tls.cert", "tls.key", "tls.client_ca",
-    "api.role_source", "api.max_body",
+    "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */
     "store.url",
     "log.level", "log.json",

@@ -19,8 +19,10 @@ static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request
 
 static int get_metrics(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
                        api_response *resp) {
-  (void)actor, (void)req;
-  resp->text = api_metrics_render(ctl_uptime_seconds(ctl));
+  (void)req;
+  /* Counts per LI route are LI information: for the LI administration only. */
+  bool li_view = api_role_bit(actor->role) == API_ROLE_LI_ADMIN;
+  resp->text = api_metrics_render(ctl_uptime_seconds(ctl), li_view);
   resp->content_type = "text/plain; version=0.0.4";
   return 0;
 }
@@ -42,7 +44,8 @@ static int get_status(lisec_ctl *ctl, const ctl_actor *actor, const api_request 
 
 const api_route api_routes_core[] = {
     {"GET", "/healthz", API_ROLE_ANY, false, get_healthz, NULL},
-    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR, false, get_metrics, NULL},
+    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_LI_ADMIN, false, get_metrics,
+     NULL},
     {"GET", "/v1/status", API_ROLE_ANY, false, get_status, NULL},
     {0},
 };

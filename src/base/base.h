@@ -62,6 +62,22 @@ void lisec_log(lisec_log_level lvl, const char *fmt, ...) __attribute__((format(
 #define LOG_WARN(...) lisec_log(LISEC_LOG_WARN, __VA_ARGS__)
 #define LOG_ERROR(...) lisec_log(LISEC_LOG_ERROR, __VA_ARGS__)
 
+/* A repeated event (an accept() that fails for want of descriptors) must not
+ * flood the log: one limiter per call site lets at most `max` lines through
+ * per `interval_ms`, then says once how many it held back. */
+typedef struct lisec_log_limit {
+  uint64_t window_start_ns;
+  unsigned logged, suppressed;
+} lisec_log_limit;
+void lisec_log_limited(lisec_log_limit *lim, unsigned max, unsigned interval_ms, lisec_log_level lvl,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* LOG_LIMITED(LISEC_LOG_WARN, 5, 10000, "...", ...): a limiter of its own per call site. */
+#define LOG_LIMITED(lvl, max, interval_ms, ...)                        \
+  do {                                                                 \
+    static lisec_log_limit lisec_lim_;                                 \
+    lisec_log_limited(&lisec_lim_, (max), (interval_ms), (lvl), __VA_ARGS__); \
+  } while (0)
+
 /* ---- configuration (INI, via inih) -------------------------------------- */
 
 typedef struct lisec_config lisec_config;

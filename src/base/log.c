@@ -2,6 +2,7 @@
  * people or JSON lines for collectors. Libraries never call this; they return
  * reasons. Messages must never carry secrets: callers log ids, not values. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -49,4 +50,36 @@ void lisec_log(lisec_log_level lvl, const char *fmt, ...) {
     fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
   }
   pthread_mutex_unlock(&log_lock);
+}
+
+/* The limiters' counters are shared by threads; one lock for all of them is
+ * enough, as only events that are about to be logged (or dropped) take it. */
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void lisec_log_limited(lisec_log_limit *lim, unsigned max, unsigned interval_ms, lisec_log_level lvl,
+                       const char *fmt, ...) {
+  if (lvl < log_min) return;
+  uint64_t now = lisec_time_mono_ns(), held_back = 0;
+  bool emit;
+  pthread_mutex_lock(&limit_lock);
+  if (lim->window_start_ns == 0 || now - lim->window_start_ns >= (uint64_t)interval_ms * 1000000u) {
+    held_back = lim->suppressed;
+    lim->window_start_ns = now;
+    lim->logged = 0;
+    lim->suppressed = 0;
+  }
+  emit = lim->logged < max;
+  if (emit) lim->logged++;
+  else lim->suppressed++;
+  pthread_mutex_unlock(&limit_lock);
+  if (held_back)
+    lisec_log(lvl, "(suppressed %llu more lines like the next: at most %u per %u ms)",
+              (unsigned long long)held_back, max, interval_ms);
+  if (!emit) return;
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  lisec_log(lvl, "%s", msg);
 }
