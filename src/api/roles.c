@@ -1,7 +1,9 @@
 /* From a verified client certificate to a principal: the subject CN and the
  * one role the certificate carries, in a SAN URI urn:lisec:role:<role> or in
  * the subject OU, as configured. A certificate with no role, an unknown role
- * or two different roles is not admitted anywhere (fail closed). */
+ * or two different roles (also one in the OU and another in the SAN URI,
+ * whichever the configuration reads) is not admitted anywhere, nor one not
+ * issued for client authentication (fail closed). */
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,17 +94,82 @@ static int roles_from_ou(X509 *cert, api_principal *p, lisec_err *err) {
   return rc;
 }
 
+/* The place the configuration does not read must not name another role:
+ * docs/api.md promises that a certificate naming two roles is refused, and a
+ * CA that put OU=li-admin beside a SAN URI auditor issued it for one of
+ * them, not both. In the OU only values that are lisec roles count (an OU
+ * may name a department); every SAN URI urn:lisec:role: is a role claim. */
+static int other_place_agrees(X509 *cert, api_role_source src, const api_principal *p,
+                              lisec_err *err) {
+  api_principal other = {0};
+  lisec_err ignored = {0};
+  if (src == API_ROLE_FROM_OU) {
+    if (roles_from_san(cert, &other, &ignored) != 0) /* unknown or two roles in the SAN */
+      return lisec_err_set(err, LISEC_EAUTH,
+                           "client certificate of %s: its SAN URI role is not usable (%s); OU and "
+                           "SAN URI must name the same role",
+                           p->subject, ignored.msg);
+  } else {
+    X509_NAME *name = X509_get_subject_name(cert);
+    int idx = -1;
+    while ((idx = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, idx)) >= 0) {
+      ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+      char ou[API_ROLE_NAME_MAX];
+      int len = ASN1_STRING_length(s);
+      if (len <= 0 || len >= (int)sizeof ou) continue;
+      memcpy(ou, ASN1_STRING_get0_data(s), (size_t)len);
+      ou[len] = '\0';
+      if (strlen(ou) != (size_t)len || !api_role_bit(ou)) continue;
+      if (strcmp(ou, p->role) != 0) {
+        snprintf(other.role, sizeof other.role, "%s", ou);
+        break;
+      }
+    }
+  }
+  if (other.role[0] && strcmp(other.role, p->role) != 0)
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "client certificate of %s names role %s in its %s and %s in its %s; OU and "
+                         "SAN URI must name the same role",
+                         p->subject, p->role, src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI",
+                         other.role, src == API_ROLE_FROM_OU ? "SAN URI" : "subject OU");
+  return 0;
+}
+
+/* mTLS clients prove who they are with a certificate issued for that: an
+ * extended key usage that includes clientAuth. A certificate without EKU
+ * would otherwise be good for any purpose (a server's, a signer's). */
+static int client_auth_eku(X509 *cert, const char *subject, lisec_err *err) {
+  if (!(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "client certificate of %s has no extended key usage; clientAuth is required",
+                         subject);
+  if (!(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT))
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "client certificate of %s is not issued for client authentication "
+                         "(extended key usage lacks clientAuth)",
+                         subject);
+  return 0;
+}
+
 int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
   if (!cert) return lisec_err_set(err, LISEC_EAUTH, "no client certificate");
   int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out->subject,
                                     sizeof out->subject);
   if (n <= 0) snprintf(out->subject, sizeof out->subject, "(no CN)");
-  int rc = src == API_ROLE_FROM_OU ? roles_from_ou(cert, out, err) : roles_from_san(cert, out, err);
-  if (rc) return rc;
-  if (!out->role[0])
-    return lisec_err_set(err, LISEC_EAUTH, "client certificate of %s carries no lisec role (%s)",
-                         out->subject,
-                         src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI " ROLE_URI_PREFIX "<role>");
-  return 0;
+  int rc = client_auth_eku(cert, out->subject, err);
+  if (rc == 0)
+    rc = src == API_ROLE_FROM_OU ? roles_from_ou(cert, out, err) : roles_from_san(cert, out, err);
+  if (rc == 0 && !out->role[0])
+    rc = lisec_err_set(err, LISEC_EAUTH, "client certificate of %s carries no lisec role (%s)",
+                       out->subject,
+                       src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI " ROLE_URI_PREFIX "<role>");
+  if (rc == 0) rc = other_place_agrees(cert, src, out, err);
+  if (rc) {
+    char subject[API_SUBJECT_MAX];
+    memcpy(subject, out->subject, sizeof subject);
+    memset(out, 0, sizeof *out);
+    memcpy(out->subject, subject, sizeof subject);
+  }
+  return rc;
 }

@@ -73,8 +73,9 @@ pass "TLS 1.1 and CBC suites refused; TLS 1.2 AEAD accepted; TLS 1.3 preferred"
 # A certificate from the right CA without any role.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=norole" \
   -keyout "$work/norole.key" -out "$work/norole.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$work/client.ext"
 openssl x509 -req -in "$work/norole.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -days 1 \
-  -out "$work/norole.crt" 2>/dev/null
+  -extfile "$work/client.ext" -out "$work/norole.crt" 2>/dev/null
 body=$(curl -s -w '\n%{http_code}' --cacert "$pki/ca.crt" --cert "$work/norole.crt" --key "$work/norole.key" \
   "$LISECD_URL/v1/status")
 [ "$(last_line "$body")" = 403 ] || fail "certificate without a role: $(last_line "$body")"
@@ -83,7 +84,7 @@ pass "certificate without a role: 403 saying why"
 
 body=$(as mano -w '\n%{http_code}' "$LISECD_URL/metrics")
 [ "$(last_line "$body")" = 403 ] || fail "mano on /metrics: $(last_line "$body")"
-echo "$body" | grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, auditor"' ||
+echo "$body" | grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, li-admin, auditor"' ||
   fail "403 does not name the roles: $body"
 body=$(as auditor -w '\n%{http_code}' "$LISECD_URL/v1/targets")
 [ "$(last_line "$body")" = 403 ] || fail "auditor on /v1/targets: $(last_line "$body")"
@@ -136,7 +137,8 @@ pass "SIGTERM: exit 0 after $stop_ms ms, stop logged"
 # Roles from the subject OU: a certificate with the OU and no role URI.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/OU=auditor/CN=ou-only" \
   -keyout "$work/ou.key" -out "$work/ou.csr" 2>/dev/null
-openssl x509 -req -in "$work/ou.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -days 1 -out "$work/ou.crt" 2>/dev/null
+openssl x509 -req -in "$work/ou.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -days 1 -extfile "$work/client.ext" \
+  -out "$work/ou.crt" 2>/dev/null
 start_lisecd "$pki" "[api]" "role_source = ou"
 role=$(curl -s --cacert "$pki/ca.crt" --cert "$work/ou.crt" --key "$work/ou.key" "$LISECD_URL/v1/status" |
   python3 -c 'import json,sys;print(json.load(sys.stdin)["you"]["role"])')

@@ -3,7 +3,9 @@
  * admitted roles), malformed and missing bodies (400 naming line and
  * column), store failures (503), the route table's own check, metrics, and
  * the role a certificate carries (SAN URI or OU; none, unknown or two roles
- * refused). */
+ * refused, also an OU and a SAN URI that disagree, and a certificate without
+ * the clientAuth extended key usage), LI routes kept out of the metrics
+ * other roles read, and the per-certificate limit on recorded refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,7 +98,7 @@ static void test_wrong_role_403_names_roles(void **state) {
   int route;
   call(&p, "GET", "/metrics", NULL, &r, &route);
   assert_int_equal(r.status, 403);
-  assert_non_null(strstr(error_message(&r), "admitted roles: operator, auditor"));
+  assert_non_null(strstr(error_message(&r), "admitted roles: operator, li-admin, auditor"));
   api_response_free(&r);
   p = as("auditor");
   call(&p, "GET", "/metrics", NULL, &r, &route);
@@ -503,7 +505,7 @@ static void test_metrics_by_status(void **state) {
   api_metrics_record(-1, 418, 3000);
   api_metrics_handshake(true);
   api_metrics_handshake(false);
-  char *text = api_metrics_render(42);
+  char *text = api_metrics_render(42, false);
   assert_non_null(strstr(text, "lisec_http_requests_total{method=\"\",route=\"unmatched\",code=\"404\"} 2\n"));
   assert_non_null(strstr(text, "route=\"unmatched\",code=\"other\"} 1\n"));
   assert_non_null(strstr(text, "lisec_tls_handshakes_total{result=\"ok\"} 1\n"));
@@ -516,7 +518,10 @@ static void test_metrics_by_status(void **state) {
 
 /* ---- roles from certificates ------------------------------------------- */
 
-static X509 *make_cert(const char *const *uris, size_t n_uris, const char *const *ous, size_t n_ous) {
+/* A self-signed certificate with these SAN URIs and OUs and, unless eku is
+ * NULL, that extended key usage (OpenSSL's config syntax: "clientAuth"). */
+static X509 *make_cert_eku(const char *const *uris, size_t n_uris, const char *const *ous,
+                           size_t n_ous, const char *eku) {
   EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
   X509 *c = X509_new();
   X509_set_version(c, 2);
@@ -537,9 +542,19 @@ static X509 *make_cert(const char *const *uris, size_t n_uris, const char *const
     X509_add1_ext_i2d(c, NID_subject_alt_name, gens, 0, 0);
     GENERAL_NAMES_free(gens);
   }
+  if (eku) {
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, eku);
+    assert_non_null(ext);
+    X509_add_ext(c, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
   X509_sign(c, k, EVP_sha256());
   EVP_PKEY_free(k);
   return c;
+}
+
+static X509 *make_cert(const char *const *uris, size_t n_uris, const char *const *ous, size_t n_ous) {
+  return make_cert_eku(uris, n_uris, ous, n_ous, "clientAuth");
 }
 
 static void test_role_from_san_uri(void **state) {
@@ -593,6 +608,140 @@ static void test_role_from_ou(void **state) {
   assert_int_equal(api_principal_from_cert(NULL, API_ROLE_FROM_OU, &p, &err), LISEC_EAUTH);
 }
 
+/* docs/api.md: a certificate naming two different roles is refused. The OU
+ * and the SAN URI are two places: whichever the configuration reads, the
+ * other must not name another role (issue 14, item 12). */
+static void test_role_ou_and_san_must_agree(void **state) {
+  (void)state;
+  static const api_role_source sources[] = {API_ROLE_FROM_OU, API_ROLE_FROM_SAN_URI};
+  const char *san_auditor[] = {"urn:lisec:role:auditor"}, *ou_li[] = {"li-admin"},
+             *ou_auditor[] = {"auditor"}, *ou_dept[] = {"Lawful Interception Dept"},
+             *san_bogus[] = {"urn:lisec:role:root"}, *san_tenant_b[] = {"urn:lisec:role:tenant:b"},
+             *ou_tenant_a[] = {"tenant:a"};
+  api_principal p;
+  lisec_err err = {0};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(sources); i++) {
+    X509 *c = make_cert(san_auditor, 1, ou_li, 1);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(api_principal_from_cert(c, sources[i], &p, &err), LISEC_EAUTH);
+    assert_non_null(strstr(err.msg, "must name the same role"));
+    assert_int_equal(p.role_bit, 0);
+    assert_string_equal(p.role, "");
+    X509_free(c);
+    c = make_cert(san_tenant_b, 1, ou_tenant_a, 1);
+    assert_int_equal(api_principal_from_cert(c, sources[i], &p, &err), LISEC_EAUTH);
+    assert_non_null(strstr(err.msg, "must name the same role"));
+    X509_free(c);
+    c = make_cert(san_auditor, 1, ou_auditor, 1);
+    assert_int_equal(api_principal_from_cert(c, sources[i], &p, &err), 0);
+    assert_string_equal(p.role, "auditor");
+    X509_free(c);
+  }
+  /* An OU that names no lisec role is not a second role. */
+  X509 *c = make_cert(san_auditor, 1, ou_dept, 1);
+  assert_int_equal(api_principal_from_cert(c, API_ROLE_FROM_SAN_URI, &p, &err), 0);
+  assert_string_equal(p.role, "auditor");
+  X509_free(c);
+  /* In ou mode a role URI that is not a lisec role is refused, not ignored. */
+  c = make_cert(san_bogus, 1, ou_auditor, 1);
+  assert_int_equal(api_principal_from_cert(c, API_ROLE_FROM_OU, &p, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "must name the same role"));
+  X509_free(c);
+}
+
+/* mTLS clients need a certificate issued for client authentication (issue
+ * 14, item 14): no EKU at all, or one without clientAuth, is refused. */
+static void test_role_needs_client_auth_eku(void **state) {
+  (void)state;
+  const char *san[] = {"urn:lisec:role:operator"};
+  api_principal p;
+  lisec_err err = {0};
+  X509 *c = make_cert_eku(san, 1, NULL, 0, NULL);
+  assert_int_equal(api_principal_from_cert(c, API_ROLE_FROM_SAN_URI, &p, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "no extended key usage; clientAuth is required"));
+  assert_int_equal(p.role_bit, 0);
+  X509_free(c);
+  c = make_cert_eku(san, 1, NULL, 0, "serverAuth,codeSigning");
+  assert_int_equal(api_principal_from_cert(c, API_ROLE_FROM_SAN_URI, &p, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "lacks clientAuth"));
+  X509_free(c);
+  c = make_cert_eku(san, 1, NULL, 0, "serverAuth,clientAuth");
+  assert_int_equal(api_principal_from_cert(c, API_ROLE_FROM_SAN_URI, &p, &err), 0);
+  assert_string_equal(p.role, "operator");
+  X509_free(c);
+}
+
+/* Per-route counts of LI routes are for the LI administration; other roles
+ * read their sum without a label (issue 14, item 9). */
+static void test_metrics_hide_li_routes(void **state) {
+  (void)state;
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  size_t n_li = 0;
+  for (size_t i = 0; i < n; i++) {
+    /* What the issue names as LI, decided here without the code's list. */
+    bool li = routes[i].roles == API_ROLE_LI_ADMIN || strncmp(routes[i].pattern, "/v1/li", 6) == 0 ||
+              strncmp(routes[i].pattern, "/v1/targets", 11) == 0 ||
+              strncmp(routes[i].pattern, "/v1/vault", 9) == 0 ||
+              strncmp(routes[i].pattern, "/v1/x1", 6) == 0 || strncmp(routes[i].pattern, "/v1/tasks", 9) == 0;
+    if (li) assert_true(api_route_is_li(&routes[i]));
+    if (api_route_is_li(&routes[i])) {
+      api_metrics_record((int)i, 201, 1000);
+      n_li++;
+    }
+  }
+  assert_true(n_li >= 10);
+  api_principal op = as("operator");
+  api_response r;
+  int route;
+  call(&op, "GET", "/metrics", NULL, &r, &route);
+  assert_int_equal(r.status, 200);
+  for (size_t i = 0; i < n; i++) {
+    if (!api_route_is_li(&routes[i])) continue;
+    char label[API_URI_MAX + 16];
+    snprintf(label, sizeof label, "route=\"%s\"", routes[i].pattern);
+    if (strstr(r.text, label)) fail_msg("operator's /metrics names %s", routes[i].pattern);
+  }
+  assert_null(strstr(r.text, "/v1/li"));
+  assert_null(strstr(r.text, "/v1/targets"));
+  assert_null(strstr(r.text, "/v1/vault"));
+  assert_null(strstr(r.text, "/v1/x1"));
+  assert_null(strstr(r.text, "/v1/tasks"));
+  char sum[64];
+  snprintf(sum, sizeof sum, "\nlisec_http_li_requests_total %zu\n", n_li);
+  assert_non_null(strstr(r.text, sum));
+  api_response_free(&r);
+  api_principal li = as("li-admin");
+  call(&li, "GET", "/metrics", NULL, &r, &route);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.text, "route=\"/v1/targets\",code=\"201\"} 1\n"));
+  assert_non_null(strstr(r.text, "route=\"/v1/li/vms/{vm}/pair\",code=\"201\"} 1\n"));
+  assert_null(strstr(r.text, "lisec_http_li_requests_total"));
+  api_response_free(&r);
+}
+
+/* The token bucket per certificate behind 429 on recorded refusals (issue
+ * 14, item 11): a burst, then the rate; each certificate its own bucket;
+ * a full table forgets the certificate refused longest ago. */
+static void test_refusal_rate_limit(void **state) {
+  (void)state;
+  api_principal a = as("tenant:a"), b = as("tenant:b"), c = as("tenant:c");
+  unsigned wait_s = 0;
+  api_ratelimit_configure(1, 3, 2);
+  for (int i = 0; i < 3; i++) assert_true(api_ratelimit_take(&a, &wait_s));
+  assert_false(api_ratelimit_take(&a, &wait_s));
+  assert_true(wait_s >= 1 && wait_s <= 2);
+  assert_true(api_ratelimit_take(&b, &wait_s)); /* another certificate: its own bucket */
+  /* Same subject, other role: another bucket too. */
+  api_principal a_op = a;
+  snprintf(a_op.role, sizeof a_op.role, "operator");
+  assert_true(api_ratelimit_take(&a_op, &wait_s)); /* takes the slot of a, refused longest ago */
+  assert_true(api_ratelimit_take(&c, &wait_s));
+  api_ratelimit_configure(0, 3, 2); /* off */
+  for (int i = 0; i < 10; i++) assert_true(api_ratelimit_take(&a, &wait_s));
+  api_ratelimit_configure(5, 20, 4096);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_status_any_role),        cmocka_unit_test(test_wrong_role_403_names_roles),
@@ -606,6 +755,8 @@ int main(void) {
       cmocka_unit_test(test_metrics_by_status),      cmocka_unit_test(test_ctl_worker_context),
       cmocka_unit_test(test_ctl_open_unreachable_store),
       cmocka_unit_test(test_ctl_open_needs_audit_key),
+      cmocka_unit_test(test_role_ou_and_san_must_agree), cmocka_unit_test(test_role_needs_client_auth_eku),
+      cmocka_unit_test(test_metrics_hide_li_routes),  cmocka_unit_test(test_refusal_rate_limit),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
