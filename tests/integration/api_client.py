@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Raw clients for lisecd's transport tests (api_http.sh, api_dos.sh), written
+with Python's socket and ssl modules only, sharing nothing with lisecd.
+
+  api_client.py raw PORT CA CERT KEY [--head-first]
+      sends stdin (bytes as they are) over mutual TLS, reads until lisecd
+      closes the connection or 3 s pass without data, and prints a JSON
+      object: {"responses": [{"status", "headers", "body"}...], "closed":
+      bool, "trailing": bytes left unparsed}. Responses are split by
+      Content-Length; with --head-first the first one (the reply to a HEAD)
+      is taken as headers only, whatever its Content-Length says, so any
+      body it carried shows up as trailing bytes.
+  api_client.py flood PORT N_IDLE N_TRICKLE SECONDS
+      holds N_IDLE bare TCP connections that send nothing and N_TRICKLE that
+      send a TLS ClientHello one byte each 100 ms, reopening each one 20 ms
+      after lisecd closes it, for SECONDS; prints {"opened", "closed_by_server"}.
+  api_client.py wait-close PORT [SEND_HELLO_BYTES]
+      opens one bare TCP connection (optionally sends the first bytes of a
+      ClientHello) and prints how many seconds passed until lisecd closed it
+      (or 30 when it did not).
+"""
+import json
+import selectors
+import socket
+import ssl
+import sys
+import time
+
+
+def client_hello():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def parse_responses(data, head_first):
+    responses = []
+    while data.startswith(b"HTTP/1."):
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        lines = data[:end].decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        data = data[end + 4:]
+        if head_first and not responses:
+            length = 0
+        else:
+            length = int(headers.get("content-length", ["0"])[0])
+        body, data = data[:length], data[length:]
+        responses.append({"status": status, "headers": headers, "body": body.decode("latin-1")})
+    return responses, data
+
+
+def cmd_raw(port, ca, cert, key, head_first):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    request = sys.stdin.buffer.read()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(request)
+            s.settimeout(3)
+            data, closed = b"", False
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    break
+                except (ssl.SSLError, ConnectionResetError):
+                    closed = True
+                    break
+                if not chunk:
+                    closed = True
+                    break
+                data += chunk
+    responses, rest = parse_responses(data, head_first)
+    print(json.dumps({"responses": responses, "closed": closed, "trailing": rest.decode("latin-1")}))
+
+
+def cmd_flood(port, n_idle, n_trickle, seconds):
+    hello = client_hello()
+    sel = selectors.DefaultSelector()
+    slots = [{"kind": "idle"} for _ in range(n_idle)] + [{"kind": "trickle"} for _ in range(n_trickle)]
+    opened = closed = 0
+    now = time.monotonic()
+    end = now + seconds
+    for s in slots:
+        s.update(sock=None, reopen=now, pos=0, next_send=now)
+
+    def open_slot(s):
+        nonlocal opened
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        s.update(sock=sock, pos=0, next_send=time.monotonic() + 0.1)
+        sel.register(sock, selectors.EVENT_READ, s)
+        opened += 1
+
+    def close_slot(s):
+        sel.unregister(s["sock"])
+        s["sock"].close()
+        s.update(sock=None, reopen=time.monotonic() + 0.02)
+
+    while time.monotonic() < end:
+        now = time.monotonic()
+        for s in slots:
+            if s["sock"] is None and now >= s["reopen"]:
+                try:
+                    open_slot(s)
+                except OSError:
+                    s["reopen"] = now + 0.05
+            elif s["sock"] is not None and s["kind"] == "trickle" and now >= s["next_send"]:
+                try:
+                    if s["pos"] < len(hello):
+                        s["sock"].send(hello[s["pos"]:s["pos"] + 1])
+                        s["pos"] += 1
+                except OSError:
+                    pass
+                s["next_send"] = now + 0.1
+        for key, _ in sel.select(timeout=0.01):
+            s = key.data
+            try:
+                data = s["sock"].recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                closed += 1
+                close_slot(s)
+    for s in slots:
+        if s["sock"] is not None:
+            s["sock"].close()
+    print(json.dumps({"opened": opened, "closed_by_server": closed}))
+
+
+def cmd_wait_close(port, n_hello):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        t0 = time.monotonic()
+        if n_hello:
+            s.sendall(client_hello()[:n_hello])
+        try:
+            while s.recv(4096):
+                pass
+            print("%.3f" % (time.monotonic() - t0))
+        except (socket.timeout, TimeoutError):
+            print("30")
+        except OSError:
+            print("%.3f" % (time.monotonic() - t0))
+
+
+def main():
+    a = sys.argv[1:]
+    if a[:1] == ["raw"] and len(a) in (5, 6):
+        cmd_raw(int(a[1]), a[2], a[3], a[4], a[5:] == ["--head-first"])
+    elif a[:1] == ["flood"] and len(a) == 5:
+        cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]))
+    elif a[:1] == ["wait-close"] and len(a) in (2, 3):
+        cmd_wait_close(int(a[1]), int(a[2]) if len(a) == 3 else 0)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

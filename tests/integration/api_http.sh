@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# lisecd's transport against what an outside tester found (issue 14): a
+# client certificate without the clientAuth extended key usage is refused
+# while the development PKI's and `lisec pki issue`'s certificates work; a
+# certificate whose OU and SAN URI name different roles is refused in both
+# role_source modes; two Content-Length headers (or one beside
+# Transfer-Encoding) get 400 and the connection is closed, so the bytes after
+# are never read as a request; HEAD gets no body; /metrics shows per-route
+# counts of LI routes to li-admin only. Raw requests go over TLS with
+# api_client.py (Python's ssl module), certificates are made with openssl.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/pki.sh"
+
+pki=$work/pki
+make_pki "$pki"
+make_li_admin_key "$work/li"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub"
+client() { python3 "$src/tests/integration/api_client.py" "$@"; }
+last_line() { printf '%s' "${1##*$'\n'}"; }
+
+# cert NAME SUBJECT EXTENSIONS: a client certificate from the development CA, made by openssl.
+cert() {
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
+    -keyout "$work/$1.key" -out "$work/$1.csr" 2>/dev/null || fail "openssl req $1"
+  printf '%b\n' "$3" >"$work/$1.ext"
+  openssl x509 -req -in "$work/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -days 1 -sha256 \
+    -extfile "$work/$1.ext" -out "$work/$1.crt" 2>/dev/null || fail "openssl x509 $1"
+}
+# with NAME curl-args...: curl with the certificate NAME made above.
+with() {
+  local name=$1
+  shift
+  curl -sS --cacert "$pki/ca.crt" --cert "$work/$name.crt" --key "$work/$name.key" "$@"
+}
+
+# ---- extended key usage ---------------------------------------------------
+cert noeku "/O=t/CN=noeku" "subjectAltName=URI:urn:lisec:role:operator"
+cert server-eku "/O=t/CN=server-eku" "subjectAltName=URI:urn:lisec:role:operator\nextendedKeyUsage=serverAuth"
+cert client-eku "/O=t/CN=client-eku" "subjectAltName=URI:urn:lisec:role:operator\nextendedKeyUsage=serverAuth,clientAuth"
+body=$(with noeku -w '\n%{http_code}' "$LISECD_URL/v1/status")
+[ "$(last_line "$body")" = 403 ] || fail "certificate without EKU: $(last_line "$body")"
+echo "$body" | grep -q 'no extended key usage; clientAuth is required' || fail "no-EKU refusal does not say why: $body"
+# OpenSSL's own check of a TLS client's chain already refuses an EKU without
+# clientAuth in the handshake; lisecd refuses it too should it get through.
+body=$(with server-eku -w '\n%{http_code}' "$LISECD_URL/v1/status" 2>/dev/null || true)
+[ "$(last_line "$body")" = 000 ] || { [ "$(last_line "$body")" = 403 ] && echo "$body" | grep -q 'lacks clientAuth'; } ||
+  fail "serverAuth-only certificate: $body"
+[ "$(with client-eku -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "clientAuth certificate refused"
+for role in "${pki_roles[@]}"; do
+  openssl x509 -in "$pki/$role.crt" -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication' ||
+    fail "lisec pki init: $role certificate lacks clientAuth"
+  [ "$(as "$role" -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "dev PKI $role refused"
+done
+lisec pki issue "$pki" host-9 host host-9.example >/dev/null || fail "lisec pki issue"
+role=$(curl -sS --cacert "$pki/ca.crt" --cert "$pki/host-9.crt" --key "$pki/host-9.key" "$LISECD_URL/v1/status" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["you"]["role"])')
+[ "$role" = host ] || fail "a host certificate of lisec pki issue: role '$role'"
+pass "EKU: none is 403 saying clientAuth is required, serverAuth only fails the handshake; dev PKI and pki issue certificates admitted"
+
+# ---- OU and SAN URI must agree --------------------------------------------
+cert mismatch "/O=t/OU=li-admin/CN=mismatch" "subjectAltName=URI:urn:lisec:role:auditor\nextendedKeyUsage=clientAuth"
+cert match "/O=t/OU=auditor/CN=match" "subjectAltName=URI:urn:lisec:role:auditor\nextendedKeyUsage=clientAuth"
+check_ou_san() { # MODE
+  body=$(with mismatch -w '\n%{http_code}' "$LISECD_URL/v1/audit/entries")
+  [ "$(last_line "$body")" = 403 ] || fail "$1: OU li-admin with SAN URI auditor: $(last_line "$body")"
+  echo "$body" | grep -q 'names role .* and .*; OU and SAN URI must name the same role' || fail "$1: mismatch refusal: $body"
+  role=$(with match "$LISECD_URL/v1/status" | python3 -c 'import json,sys;print(json.load(sys.stdin)["you"]["role"])')
+  [ "$role" = auditor ] || fail "$1: matching OU and SAN URI: role '$role'"
+}
+check_ou_san san-uri
+
+# ---- /metrics: LI routes for li-admin only ---------------------------------
+for path in /v1/targets /v1/li/vms /v1/x1/nes /v1/tasks; do as li-admin -o /dev/null "$LISECD_URL$path"; done
+as li-admin -o /dev/null -X POST -H 'Content-Type: application/json' -d '{}' "$LISECD_URL/v1/vault/rotate-kek"
+as operator -o /dev/null "$LISECD_URL/v1/targets"
+for role in operator auditor; do
+  m=$(as $role "$LISECD_URL/metrics")
+  echo "$m" | grep -q '^lisec_http_requests_total{method="GET",route="/v1/status",code="200"} [1-9]' ||
+    fail "$role: /metrics lacks the ordinary routes"
+  ! echo "$m" | grep -E '/v1/(li|targets|vault|x1|tasks)' || fail "$role: /metrics names LI routes"
+  echo "$m" | grep -q '^lisec_http_li_requests_total [1-9]' || fail "$role: /metrics lacks the LI sum"
+done
+m=$(as li-admin "$LISECD_URL/metrics")
+for path in /v1/targets /v1/li/vms /v1/x1/nes /v1/tasks /v1/vault/rotate-kek; do
+  echo "$m" | grep -q "^lisec_http_requests_total{method=\"[A-Z]*\",route=\"$path\",code=\"[0-9a-z]*\"} [1-9]" ||
+    fail "li-admin: /metrics lacks $path"
+done
+[ "$(as mano -o /dev/null -w '%{http_code}' "$LISECD_URL/metrics")" = 403 ] || fail "mano reads /metrics"
+pass "/metrics: operator and auditor see no LI route, only their sum; li-admin sees each"
+
+# ---- Content-Length and HEAD -----------------------------------------------
+# raw [--head-first]: stdin over TLS as operator; JSON of what came back.
+raw() { client raw "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key" "$@"; }
+smuggled=$'GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n'
+# Each case: headers, then the body as the first Content-Length (or the chunks) delimit it.
+for case in $'Content-Length: 5\r\nContent-Length: 40|{"a":' $'Content-Length: 5\r\nContent-Length: 5|{"a":' \
+  $'Content-Length: 5\r\nTransfer-Encoding: chunked|5\r\n{"a":\r\n0\r\n\r\n'; do
+  headers=${case%%|*} body=${case#*|}
+  printf 'POST /v1/model/vm HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n%s\r\n\r\n%s%s' \
+    "$headers" "$body" "$smuggled" | raw >"$work/raw.json"
+  python3 - "$work/raw.json" "$headers" <<'PY' || fail "duplicate Content-Length: $(cat "$work/raw.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["responses"]) == 1, "the bytes after the body were read as a request: %s" % r
+resp = r["responses"][0]
+assert resp["status"] == 400, resp
+assert r["closed"], "connection left open"
+# libevent itself refuses a chunked body beside Content-Length (its own page);
+# the duplicates reach lisecd, which names the rule.
+if "Transfer-Encoding" not in sys.argv[2]:
+    msg = json.loads(resp["body"])["error"]["message"]
+    assert "more than one Content-Length" in msg and "RFC 9112" in msg, msg
+PY
+done
+printf 'POST /v1/status HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' | raw >"$work/raw.json"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert [x["status"] for x in r["responses"]] == [405], r' \
+  "$work/raw.json" || fail "one Content-Length: $(cat "$work/raw.json")"
+pass "two Content-Length headers (differing or not) or one beside Transfer-Encoding: 400 naming it, connection closed, nothing after it read"
+
+printf 'HEAD /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' |
+  raw --head-first >"$work/raw.json"
+python3 - "$work/raw.json" <<'PY' || fail "HEAD /v1/status: $(cat "$work/raw.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["trailing"] == "", "bytes after the HEAD reply's headers: %r" % r["trailing"]
+st = [x["status"] for x in r["responses"]]
+assert st == [405, 200], st
+assert r["responses"][0]["headers"]["allow"] == ["GET"], r["responses"][0]["headers"]
+assert r["responses"][1]["body"] == "ok\n", r["responses"][1]
+PY
+printf 'HEAD /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' |
+  raw --head-first >"$work/raw.json"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
+assert r["trailing"] == "" and [x["status"] for x in r["responses"]] == [404, 200], r' "$work/raw.json" ||
+  fail "HEAD /v1/nope: $(cat "$work/raw.json")"
+pass "HEAD: 405 with Allow (404 for an unknown path) and no body; the next request on the connection is read cleanly"
+
+# ---- OU and SAN URI in ou mode ------------------------------------------------
+stop_lisecd
+start_lisecd "$pki" "[api]" "role_source = ou"
+check_ou_san ou
+pass "OU li-admin with SAN URI auditor: 403 in san-uri and ou mode; OU and SAN URI both auditor admitted in both"
