@@ -72,8 +72,10 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
                    lisec_err *err) {
   const char *id = NULL, *auth = NULL;
   int rc;
-  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, VAULT_ID_MAX, &id, err)) ||
-      (rc = lisec_json_get_str(body, "authorisation", true, VAULT_ID_MAX, &auth, err)))
+  /* Unbounded here: vault_seal holds both to the id rule, whose refusal
+   * says what an id is (the body itself is bounded by [api] max_body). */
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "authorisation", true, SIZE_MAX, &auth, err)))
     return rc;
   vault_kek kek = ctl_kek_vault(ctl->shared->kek);
   vault_sealed s;

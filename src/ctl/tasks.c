@@ -186,12 +186,13 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   if (rc) return rc;
   const char *id, *url, *vm, *cert, *key, *ca, *admf_id = NULL, *report_cn = NULL;
   int64_t check_ms = CTL_X1_CHECK_MS_DEFAULT;
-  if ((rc = lisec_json_get_str(body, "id", true, X1_ID_MAX, &id, err)) ||
+  /* ids unbounded here: x1_id_check bounds them and names the id rule */
+  if ((rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "url", true, URL_MAX_LEN, &url, err)) ||
       (rc = lisec_json_get_str(body, "vm", true, VAULT_ID_MAX, &vm, err)) ||
       (rc = get_path(body, "cert", &cert, err)) || (rc = get_path(body, "key", &key, err)) ||
       (rc = get_path(body, "ca", &ca, err)) ||
-      (rc = lisec_json_get_str(body, "admf_id", false, X1_ID_MAX, &admf_id, err)) ||
+      (rc = lisec_json_get_str(body, "admf_id", false, SIZE_MAX, &admf_id, err)) ||
       (rc = lisec_json_get_str(body, "report_cn", false, 255, &report_cn, err)))
     return rc;
   if (json_object_get(body, "check_ms") &&
