@@ -44,11 +44,16 @@ int ctl_audit_entries(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **ou
   return rc;
 }
 
-/* The size a proof is made for, and the signed note that commits to it. */
+/* The size a proof is made for, and the signed note that commits to it.
+ * A size asked for must be one the log has reached (checked before a leaf
+ * is looked up, so a size beyond the log is a 400, not a 404). */
 static int proof_size(lisec_ctl *ctl, uint64_t *size, char **note, lisec_err *err) {
-  uint64_t cp_size = 0;
+  uint64_t cp_size = 0, have = ctl_auditlog_size(ctl->shared->audit);
   lisec_err ignore = {0};
   *note = NULL;
+  if (*size > have)
+    return lisec_err_set(err, LISEC_EINVAL, "tree_size %llu is beyond the log's %llu entries",
+                         (unsigned long long)*size, (unsigned long long)have);
   if (ctl_auditlog_latest_checkpoint(ctl->shared->audit, note, &cp_size, &ignore) != 0) {
     if (*size == 0) *size = ctl_auditlog_size(ctl->shared->audit);
   } else if (*size == 0) {
