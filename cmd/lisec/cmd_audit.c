@@ -4,8 +4,10 @@
  * that the log still extends the last checkpoint this auditor saw (kept in a
  * state file), and names every discrepancy; read opens the entries sealed to
  * the LI administration with its key; prove prints inclusion and consistency
- * proofs as JSON for outside RFC 9162 verifiers. Both sources feed the same
- * audit_verifier, so online and offline checks cannot drift apart. */
+ * proofs as JSON for outside RFC 9162 verifiers (offline built from the
+ * database; online asked of lisecd and checked against the checkpoint signed
+ * with the pinned key). Both sources feed the same audit_verifier, so online
+ * and offline checks cannot drift apart. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +37,10 @@ static int audit_usage(void) {
       "           list entries, opening those sealed to the LI administration\n"
       "           (with --db, --key FILE also names the LI key)\n"
       "       lisec audit prove --index N | --old SIZE | --leaf HEX [--size N] [--db URL|FILE]\n"
+      "                         [--pubkey FILE]\n"
       "           an inclusion or consistency proof as JSON (hex), against the newest\n"
-      "           checkpoint unless --size says otherwise\n"
+      "           checkpoint unless --size says otherwise; online, lisecd makes it and it is\n"
+      "           checked here against the checkpoint signed with --pubkey's key (required)\n"
       "       lisec audit vkey --dev-key PEM --origin NAME   the verifier key of a key file\n"
       "       lisec audit li-keygen SECRET_FILE PUBLIC_FILE  an X25519 pair for the LI administration\n"
       "Without --db the entries come from lisecd (--server, role auditor, li-admin or operator).");
@@ -577,12 +581,146 @@ static int newest_cp(void *ctx, uint64_t size, const char *note) {
   return 0;
 }
 
+/* Online, lisecd builds the proof and this side checks it, so the cost is
+ * a few requests whatever the log's size: the newest checkpoint's signature
+ * with the pinned key, then the proof against the signed root (or against
+ * a root that a consistency proof ties to the signed one). Nothing lisecd
+ * says is printed unless it was checked. */
+
+static int reply_u64(const json_t *o, const char *key, uint64_t *out, lisec_err *err) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return lisec_err_set(err, LISEC_EINVAL, "lisecd's proof has no valid \"%s\"", key);
+  *out = (uint64_t)json_integer_value(v);
+  return 0;
+}
+
+static int reply_hash(const json_t *o, const char *key, uint8_t out[32], lisec_err *err) {
+  const char *hex = json_string_value(json_object_get(o, key));
+  if (!hex || strlen(hex) != 64 || lisec_hex_decode(hex, out, 32) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "lisecd's proof has no valid \"%s\" (64 hex digits)", key);
+  return 0;
+}
+
+static int reply_path(const json_t *o, const char *key, audit_proof *p, lisec_err *err) {
+  json_t *arr = json_object_get(o, key), *it;
+  size_t i;
+  if (!json_is_array(arr) || json_array_size(arr) > AUDIT_PROOF_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "lisecd's proof has no valid \"%s\"", key);
+  p->len = json_array_size(arr);
+  json_array_foreach(arr, i, it) {
+    const char *hex = json_string_value(it);
+    if (!hex || strlen(hex) != 64 || lisec_hex_decode(hex, p->hash[i], 32) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "lisecd's proof: \"%s\"[%zu] is not a SHA-256 hash in hex", key, i);
+  }
+  return 0;
+}
+
+/* GETs a consistency proof from old to size and checks it ends at root;
+ * old_root gets the root it proves for old. */
+static int online_consistency(uint64_t old, uint64_t size, const uint8_t root[32], uint8_t old_root[32],
+                              audit_proof *p, lisec_err *err) {
+  char path[128];
+  snprintf(path, sizeof path, "/v1/audit/proof/consistency?old=%llu&tree_size=%llu", (unsigned long long)old,
+           (unsigned long long)size);
+  json_t *r = NULL;
+  int rc = http_get(path, &r, err);
+  uint64_t got_old = 0, got_size = 0;
+  uint8_t got_root[32];
+  if (!rc) rc = reply_u64(r, "old_size", &got_old, err);
+  if (!rc) rc = reply_u64(r, "tree_size", &got_size, err);
+  if (!rc) rc = reply_hash(r, "old_root", old_root, err);
+  if (!rc) rc = reply_hash(r, "root", got_root, err);
+  if (!rc) rc = reply_path(r, "consistency_path", p, err);
+  if (!rc && (got_old != old || got_size != size))
+    rc = lisec_err_set(err, LISEC_ECRYPTO, "lisecd answered a consistency proof from %llu to %llu, not %llu to %llu",
+                       (unsigned long long)got_old, (unsigned long long)got_size, (unsigned long long)old,
+                       (unsigned long long)size);
+  if (!rc && !crypto_ct_equal(got_root, root, 32))
+    rc = lisec_err_set(err, LISEC_ECRYPTO, "lisecd's root at size %llu is not the signed one", (unsigned long long)size);
+  if (!rc) rc = audit_verify_consistency(old, size, old_root, root, p, err);
+  json_decref(r);
+  return rc;
+}
+
+typedef struct prove_ask {
+  bool by_index, by_old, by_size;
+  uint64_t index, old, size;
+  const char *leaf_hex;
+  const uint8_t *leaf;
+} prove_ask;
+
+static int prove_online(const audit_vkey *key, const prove_ask *ask, json_t **out, lisec_err *err) {
+  /* 1. The newest checkpoint, signed with the pinned key. */
+  json_t *r = NULL;
+  int rc = http_get("/v1/audit/checkpoint", &r, err);
+  if (rc) return rc;
+  audit_checkpoint cp;
+  const char *text = json_string_value(json_object_get(r, "note"));
+  char *note = text ? strdup(text) : NULL;
+  json_decref(r);
+  r = NULL;
+  if (!note) return lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint reply has no note");
+  rc = audit_note_open(note, strlen(note), key, &cp, err);
+  if (rc) lisec_err_wrap(err, "lisecd's newest checkpoint");
+  /* 2. The root at the size asked for: the signed one, or one a
+   * consistency proof ties to it. */
+  uint64_t size = ask->by_size ? ask->size : cp.size;
+  uint8_t root[32];
+  audit_proof p;
+  if (!rc && size == 0) rc = lisec_err_set(err, LISEC_EINVAL, "--size: 1 or more");
+  if (!rc && size > cp.size)
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "size %llu is beyond the newest signed checkpoint (size %llu): nothing signed vouches "
+                       "for it yet",
+                       (unsigned long long)size, (unsigned long long)cp.size);
+  if (!rc && size == cp.size) memcpy(root, cp.root, 32);
+  else if (!rc) rc = online_consistency(size, cp.size, cp.root, root, &p, err);
+  /* 3. The proof asked for, against that root. */
+  char path[192];
+  if (!rc && ask->by_old) {
+    if (ask->old == 0 || ask->old > size)
+      rc = lisec_err_set(err, LISEC_EINVAL, "--old: from 1 to the tree size %llu (RFC 9162 §2.1.4)",
+                         (unsigned long long)size);
+    uint8_t old_root[32];
+    if (!rc) rc = online_consistency(ask->old, size, root, old_root, &p, err);
+    if (!rc) *out = ctl_auditlog_consistency_json(ask->old, size, old_root, root, &p);
+  } else if (!rc) {
+    if (ask->leaf_hex)
+      snprintf(path, sizeof path, "/v1/audit/proof/inclusion?leaf_hash=%s&tree_size=%llu", ask->leaf_hex,
+               (unsigned long long)size);
+    else
+      snprintf(path, sizeof path, "/v1/audit/proof/inclusion?index=%llu&tree_size=%llu",
+               (unsigned long long)ask->index, (unsigned long long)size);
+    uint64_t index = 0, got_size = 0;
+    uint8_t leaf[32], got_root[32];
+    rc = http_get(path, &r, err);
+    if (!rc) rc = reply_u64(r, "index", &index, err);
+    if (!rc) rc = reply_u64(r, "tree_size", &got_size, err);
+    if (!rc) rc = reply_hash(r, "leaf_hash", leaf, err);
+    if (!rc) rc = reply_hash(r, "root", got_root, err);
+    if (!rc) rc = reply_path(r, "inclusion_path", &p, err);
+    if (!rc && (got_size != size || (ask->leaf ? !crypto_ct_equal(leaf, ask->leaf, 32) : index != ask->index)))
+      rc = lisec_err_set(err, LISEC_ECRYPTO, "lisecd answered a proof for another entry or size than asked");
+    if (!rc && !crypto_ct_equal(got_root, root, 32))
+      rc = lisec_err_set(err, LISEC_ECRYPTO, "lisecd's root at size %llu is not the signed one", (unsigned long long)size);
+    if (!rc) rc = audit_verify_inclusion(index, size, leaf, &p, root, err);
+    if (!rc) *out = ctl_auditlog_inclusion_json(index, size, leaf, root, &p);
+    json_decref(r);
+  }
+  if (!rc && !*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc && size == cp.size) json_object_set_new(*out, "checkpoint", json_string(note));
+  free(note);
+  return rc;
+}
+
 static int cmd_prove(int argc, char **argv) {
-  const char *db = NULL, *leaf_hex = NULL;
+  const char *db = NULL, *leaf_hex = NULL, *pubkey = NULL;
   uint64_t index = 0, old = 0, size = 0;
   bool by_index = false, by_old = false, by_size = false;
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--pubkey") == 0) pubkey = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--index") == 0 && parse_u64(argv[i + 1], &index) == 0) by_index = true, i++;
     else if (i + 1 < argc && strcmp(argv[i], "--old") == 0 && parse_u64(argv[i + 1], &old) == 0) by_old = true, i++;
     else if (i + 1 < argc && strcmp(argv[i], "--size") == 0 && parse_u64(argv[i + 1], &size) == 0) by_size = true, i++;
@@ -594,6 +732,26 @@ static int cmd_prove(int argc, char **argv) {
   if (leaf_hex && (strlen(leaf_hex) != 64 || lisec_hex_decode(leaf_hex, want_leaf, 32) != 0))
     return cli_fail("audit prove: --leaf takes a SHA-256 leaf hash in hex");
   lisec_err err = {0};
+  if (!db) {
+    audit_vkey key;
+    if (!pubkey)
+      return cli_fail("audit prove: online, give --pubkey FILE: the verifier key the checkpoint must be "
+                      "signed with (pinned from a trusted channel)");
+    if (read_vkey_file(pubkey, &key, &err)) return cli_fail("audit prove: --pubkey %s", err.msg);
+    prove_ask ask = {.by_index = by_index, .by_old = by_old, .by_size = by_size, .index = index,
+                     .old = old, .size = size, .leaf_hex = leaf_hex, .leaf = leaf_hex ? want_leaf : NULL};
+    json_t *out = NULL;
+    if (prove_online(&key, &ask, &out, &err)) {
+      json_decref(out);
+      return cli_fail("audit prove: %s", err.msg);
+    }
+    cli_print_json(out);
+    json_decref(out);
+    return CLI_OK;
+  }
+  if (pubkey)
+    return cli_fail("audit prove: --pubkey is for proofs from lisecd; with --db the checkpoint's signature "
+                    "is not checked (lisec audit verify checks the whole database)");
   source src;
   if (source_open(&src, db, &err)) return cli_fail("audit prove: %s", err.msg);
   prove_ctx c = {.src = &src, .err = &err};

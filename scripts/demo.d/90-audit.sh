@@ -13,7 +13,7 @@ sleep 1 # the checkpoint thread signs what the chapters wrote within checkpoint_
 run cli_as auditor audit verify --pubkey "$work/audit.vkey" --state "$work/auditor-state.json"
 
 say "An inclusion proof for the first record, as JSON any RFC 9162 verifier can check"
-run cli_as auditor audit prove --index 0
+run cli_as auditor audit prove --pubkey "$work/audit.vkey" --index 0
 
 say "The LI administration opens the sealed records with its secret key; the auditor saw only ciphertext"
 openssl pkey -in "$work/li-admin.x25519" -outform DER | tail -c 32 | base64 >"$work/li-admin.key"
