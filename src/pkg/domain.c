@@ -39,7 +39,8 @@ static int copy_attr(const xmlNode *n, const char *name, char *out, size_t cap, 
 
 /* An id as lisec's model and packages write them: lisec's one id rule. */
 static int id_check(const char *id, const char *what, lisec_err *err) {
-  return lisec_id_check(what, id, strnlen(id, PKG_DOMAIN_ID_MAX + 1), err);
+  if (lisec_id_valid(id)) return 0;
+  return lisec_err_set(err, LISEC_EINVAL, "%s \"%.64s\" is not a lisec id (%s)", what, id, LISEC_ID_RULE);
 }
 
 /* The file of a disk: its own source, or the deepest file in its backing
