@@ -1,10 +1,10 @@
 /* Routes of the trust model's entities (TR 103 308 §6.2): create, read,
  * update and delete hosts, hypervisors, VMs, storage, connections,
  * connection groups, jurisdictions, LEAs and LI authorisations under
- * /v1/model/{kind}. The route admits the three roles that own some kind;
- * the use case then admits li-admin for LI authorisations only (recording
- * every other role's attempt, sealed) and operator or hypervisor-admin for
- * the rest. */
+ * /v1/model/{kind}. The route admits every role; the use case admits
+ * li-admin for LI authorisations only and operator or hypervisor-admin for
+ * the rest, and records every other role's attempt (sealed for LI
+ * authorisations and LEAs). */
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -49,13 +49,16 @@ static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
                    200);
 }
 
-#define MODEL_ROLES (API_ROLE_OPERATOR | API_ROLE_HV_ADMIN | API_ROLE_LI_ADMIN)
+/* Every role reaches the use case, which admits by kind and records each
+ * refusal itself: the router would record the path of a refused request in
+ * the clear, and that path may name an LI authorisation or an LEA. */
+#define MODEL_ROLES API_ROLE_ANY
 
 const api_route api_routes_model[] = {
-    {"POST", "/v1/model/{kind}", MODEL_ROLES, true, create, "model.denied"},
-    {"GET", "/v1/model/{kind}", MODEL_ROLES, false, list, "model.denied"},
-    {"GET", "/v1/model/{kind}/{id}", MODEL_ROLES, false, get, "model.denied"},
-    {"PUT", "/v1/model/{kind}/{id}", MODEL_ROLES, true, put, "model.denied"},
-    {"DELETE", "/v1/model/{kind}/{id}", MODEL_ROLES, false, remove_, "model.denied"},
+    {"POST", "/v1/model/{kind}", MODEL_ROLES, true, create, NULL},
+    {"GET", "/v1/model/{kind}", MODEL_ROLES, false, list, NULL},
+    {"GET", "/v1/model/{kind}/{id}", MODEL_ROLES, false, get, NULL},
+    {"PUT", "/v1/model/{kind}/{id}", MODEL_ROLES, true, put, NULL},
+    {"DELETE", "/v1/model/{kind}/{id}", MODEL_ROLES, false, remove_, NULL},
     {0},
 };

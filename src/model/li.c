@@ -154,6 +154,22 @@ int model_lea_remove(model *m, const char *id, lisec_err *err) {
   return 0;
 }
 
+/* ---- what LI authorisations refer to ------------------------------------------ */
+
+bool model_li_refers(const model *m, const char *kind, const char *id) {
+  uint32_t i;
+  if (!kind || !id) return false;
+  if (strcmp(kind, "vm") == 0 && strmap_get(&m->vms.ids, id, &i)) return m->vms.a[i].lis.n > 0;
+  if (strcmp(kind, "storage") == 0 && strmap_get(&m->stores.ids, id, &i))
+    return m->stores.a[i].lis.n > 0;
+  if (strcmp(kind, "lea") == 0 && strmap_get(&m->leas.ids, id, &i)) return m->leas.a[i].lis.n > 0;
+  /* An LEA is LI administration too: a jurisdiction an LEA names is
+   * refused for that LEA as for an LI. */
+  if (strcmp(kind, "jurisdiction") == 0 && strmap_get(&m->jurs.ids, id, &i))
+    return m->jurs.a[i].lis.n > 0 || m->jurs.a[i].leas.n > 0;
+  return false;
+}
+
 /* ---- LI authorisations --------------------------------------------------------- */
 
 /* The distinct VMs an LI names, so each VM lists the LI once. */

@@ -239,6 +239,15 @@ int model_lea_remove(model *m, const char *id, lisec_err *err);
 int model_li_put(model *m, const model_li_spec *s, lisec_err *err);
 int model_li_remove(model *m, const char *id, lisec_err *err);
 
+/* Whether an LI authorisation refers to the entity: a VM it monitors, runs
+ * in or stores through (or whose storage it uses), its storage, its LEA, or
+ * its jurisdiction (or an LEA's). Every remove, and a storage's change of
+ * root VM, checks that reference before any other, so a refusal
+ * (LISEC_ECONFLICT) of such an entity is caused by an LI: the caller seals
+ * it and tells roles other than li-admin no more than "still referenced"
+ * (TR 103 308 §4.1). */
+bool model_li_refers(const model *m, const char *kind, const char *id);
+
 /* The same facts as JSON objects in the topology format (docs/model.md);
  * kind is "host", "hypervisor", "vm", "storage", "connection", "group",
  * "jurisdiction", "lea" or "li". For "storage", "provided_to" sets the
