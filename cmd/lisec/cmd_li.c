@@ -22,12 +22,15 @@ const char cli_help_li[] =
 int cli_cmd_li(int argc, char **argv);
 
 static const char li_usage_text[] =
-    "usage: lisec li pair-sign --key LI-ADMIN.key --vm VM --pubkey VM-PUB.pem [-o FILE]\n"
-    "         the LI administration pairs VM's key (signs its SHA-256)\n"
+    "usage: lisec li pair-sign --key LI-ADMIN.key --vm VM --pubkey VM-PUB.pem [--last N]\n"
+    "                          [--expires TIME] [-o FILE]\n"
+    "         the LI administration pairs VM's key (signs its SHA-256); N is the VM's last\n"
+    "         disable counter (lisec li show; default 0), TIME at most 7 days ahead (+86400)\n"
     "       lisec li sign-disable --key LI-ADMIN.key --vm VM --counter N --expires TIME [-o FILE]\n"
     "         a command switching VM's LI function off; N above every earlier command's;\n"
     "         TIME: RFC 3339, epoch seconds or +SECONDS (at most 7 days ahead)\n"
     "       lisec li verify-pair FILE --pubkey LI-ADMIN-PUB.pem --vm VM --vm-key VM-PUB.pem\n"
+    "                            [--last N] [--at TIME]\n"
     "       lisec li verify-disable FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
     "       lisec li instantiate VM [--pubkey VM-PUB.pem]   (lisecd, mano / hypervisor-admin:\n"
     "         register an LI VM; without --pubkey its key pair is made in lisecd's token)\n"
@@ -242,8 +245,16 @@ int cli_cmd_li(int argc, char **argv) {
   int rc = CLI_OK;
   if (strcmp(sub, "pair-sign") == 0) {
     if (o.file || !o.vm || !o.pubkey) return usage();
+    uint64_t last = 0;
+    int64_t expires = now + 86400;
+    if (o.last && (parse_u64(o.last, &last) || last > LI_COUNTER_MAX))
+      return cli_fail("li pair-sign: --last is 0..2^53");
+    if (o.expires && parse_time(o.expires, now, &expires))
+      return cli_fail("li pair-sign: --expires takes RFC 3339, epoch seconds or +SECONDS");
+    if (expires <= now || expires - now > LI_CMD_LIFETIME_MAX)
+      return cli_fail("li pair-sign: --expires must be in the next %d s", LI_CMD_LIFETIME_MAX);
     if (load_key(cli.key, true, &key, &err) || load_key(o.pubkey, false, &vm_key, &err) ||
-        li_pair_sign(o.vm, vm_key, key, &msg, &err))
+        li_pair_sign(o.vm, vm_key, last, expires, key, &msg, &err))
       rc = cli_fail("li pair-sign: %s", err.msg);
     else
       rc = write_out(o.out, msg);
@@ -274,7 +285,7 @@ int cli_cmd_li(int argc, char **argv) {
       rc = cli_fail("li %s: %s", sub, err.msg);
     } else {
       li_command c;
-      int v = pair ? li_pair_verify(data, len, key, o.vm, vm_key, &err)
+      int v = pair ? li_pair_verify(data, len, key, o.vm, vm_key, last, now, &err)
                    : li_command_verify(data, len, key, o.vm, last, now, &c, &err);
       if (v) {
         rc = refused(&err);

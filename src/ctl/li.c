@@ -435,6 +435,17 @@ typedef enum { OP_ENABLE, OP_DISABLE } simple_op;
 static int simple(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, simple_op op,
                   json_t **out, lisec_err *err) {
   const char *action = op == OP_ENABLE ? "li.enable" : "li.disable";
+  /* Roles that may not switch LI functions are refused before anything is
+   * loaded, all with one answer: whether the VM is unknown, unpaired or
+   * paired is not theirs to learn (li/ refuses the rest by state). */
+  if (!role_is(actor, "hypervisor-admin", "li-admin")) {
+    int rc = lisec_err_set(err, LISEC_EAUTH,
+                           "TR103308-4.1: role %.64s may not switch the LI function of VMs on or "
+                           "off (the hypervisor administration before pairing; after pairing only "
+                           "the LI administration's signed command)",
+                           actor->role ? actor->role : "(none)");
+    return refuse(ctl, actor, action, vm, rc, err);
+  }
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
   if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
@@ -468,7 +479,8 @@ int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const js
   if (rc) return rc;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "statement", &msg, &len, err)) ||
       (rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, &vm_key, err)) ||
-      (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len, err)))
+      (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len,
+                    lisec_time_now(), err)))
     rc = rc == LISEC_ENOMEM ? rc : refuse(ctl, actor, action, vm, rc, err);
   else
     rc = commit(ctl, actor, action, &d, "paired with the LI administration", out, err);

@@ -54,9 +54,10 @@ int li_key_sha256(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err)
 int li_enable(li_vm *vm, const char *actor, lisec_err *err);
 /* enabled -> paired, by the LI administration: pairing is the LI
  * administration's statement (li_pair_verify) naming this VM and the key
- * it was given at instantiation. */
+ * it was given at instantiation, for the VM's current last_counter, not
+ * expired at now. */
 int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_key,
-            const uint8_t *statement, size_t len, lisec_err *err);
+            const uint8_t *statement, size_t len, int64_t now, lisec_err *err);
 /* A direct switch-off by a role: allowed for the hypervisor administration
  * while enabled and not yet paired; refused for a paired VM whoever asks
  * (TR 103 308 §4.1: only the LI administration system may authorise it). */
@@ -93,14 +94,19 @@ int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, c
                       uint64_t last_counter, int64_t now, li_command *out, lisec_err *err);
 
 /* The pairing statement: JSON
- *   {"statement":{"key_sha256":"HEX","type":"li-pair","v":1,"vm":"ID"},
- *    "signature":"<base64>"}
- * signed over {"key_sha256":"HEX","type":"li-pair","v":1,"vm":"ID"}. */
-int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, EVP_PKEY *li_admin_key, char **out,
-                 lisec_err *err);
-/* Verifies that li_admin_key signed a pairing of vm_key to vm_id. */
+ *   {"statement":{"expires":T,"key_sha256":"HEX","last_counter":N,"type":"li-pair",
+ *                 "v":2,"vm":"ID"}, "signature":"<base64>"}
+ * signed over its canonical bytes (keys sorted, no spaces), rebuilt from the
+ * parsed fields. last_counter is the VM's last accepted disable counter
+ * when the statement was signed: a disable command moves it on, so the
+ * statement cannot pair the VM again after that (it is not fresh). */
+int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, uint64_t last_counter, int64_t expires,
+                 EVP_PKEY *li_admin_key, char **out, lisec_err *err);
+/* Verifies that li_admin_key signed a pairing of vm_key to vm_id for the
+ * VM's last_counter (a smaller one: ECONFLICT, replayed), and now <
+ * expires <= now + LI_CMD_LIFETIME_MAX. */
 int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
-                   EVP_PKEY *vm_key, lisec_err *err);
+                   EVP_PKEY *vm_key, uint64_t last_counter, int64_t now, lisec_err *err);
 
 /* ---- known peers (TR 103 308 §4.2) -------------------------------------- */
 

@@ -1,7 +1,8 @@
 /* The two signed messages of the LI administration: the pairing statement
- * (this VM id holds this public key) and the disable command (switch off
- * this VM's LI function; counter and expiry make it single-use and
- * short-lived). Both sign canonical bytes the verifier rebuilds from the
+ * (this VM id holds this public key; bound to the VM's last disable counter
+ * and an expiry, so a statement a disable command has overtaken cannot
+ * pair the VM again) and the disable command (switch off this VM's LI
+ * function; counter and expiry make it single-use and short-lived). Both sign canonical bytes the verifier rebuilds from the
  * parsed fields, never the bytes received, so there is exactly one byte
  * string per meaning. Formats in docs/li.md. */
 #include <inttypes.h>
@@ -36,12 +37,16 @@ int li_command_canonical(const li_command *c, char *out, size_t out_len, lisec_e
   return 0;
 }
 
-static int pair_canonical(const char *vm, const char *key_hex, char *out, size_t out_len,
-                          lisec_err *err) {
+static int pair_canonical(const char *vm, const char *key_hex, uint64_t last_counter,
+                          int64_t expires, char *out, size_t out_len, lisec_err *err) {
   int rc = li_vm_id_check(vm, err);
   if (rc) return rc;
-  int n = snprintf(out, out_len, "{\"key_sha256\":\"%s\",\"type\":\"li-pair\",\"v\":1,\"vm\":\"%s\"}",
-                   key_hex, vm);
+  if (last_counter > LI_COUNTER_MAX || expires <= 0)
+    return lisec_err_set(err, LISEC_EINVAL, "last_counter must be 0..2^53 and expires positive");
+  int n = snprintf(out, out_len,
+                   "{\"expires\":%" PRId64 ",\"key_sha256\":\"%s\",\"last_counter\":%" PRIu64
+                   ",\"type\":\"li-pair\",\"v\":2,\"vm\":\"%s\"}",
+                   expires, key_hex, last_counter, vm);
   if (n < 0 || (size_t)n >= out_len) return lisec_err_set(err, LISEC_ETOOBIG, "statement too long");
   return 0;
 }
@@ -73,14 +78,14 @@ int li_command_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *e
   return rc ? rc : wrap_signed("command", canon, key, out, err);
 }
 
-int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, EVP_PKEY *li_admin_key, char **out,
-                 lisec_err *err) {
+int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, uint64_t last_counter, int64_t expires,
+                 EVP_PKEY *li_admin_key, char **out, lisec_err *err) {
   uint8_t h[CRYPTO_SHA256_LEN];
   char hex[2 * CRYPTO_SHA256_LEN + 1], canon[LI_MSG_MAX];
   int rc = li_key_sha256(vm_key, h, err);
   if (rc) return rc;
   lisec_hex_encode(h, sizeof h, hex);
-  if ((rc = pair_canonical(vm_id, hex, canon, sizeof canon, err))) return rc;
+  if ((rc = pair_canonical(vm_id, hex, last_counter, expires, canon, sizeof canon, err))) return rc;
   return wrap_signed("statement", canon, li_admin_key, out, err);
 }
 
@@ -110,11 +115,11 @@ static int parse_signed(const uint8_t *data, size_t len, const char *field, size
   return rc;
 }
 
-static int check_header(json_t *inner, const char *type, lisec_err *err) {
+static int check_header(json_t *inner, const char *type, int version, lisec_err *err) {
   const char *t = NULL;
   int64_t v = 0;
   int rc = lisec_json_get_str(inner, "type", true, 32, &t, err);
-  if (!rc) rc = lisec_json_get_int(inner, "v", true, 1, 1, &v, err);
+  if (!rc) rc = lisec_json_get_int(inner, "v", true, version, version, &v, err);
   if (!rc && strcmp(t, type) != 0)
     rc = lisec_err_set(err, LISEC_EINVAL, "this is not an LI %s message", type);
   return rc;
@@ -131,7 +136,7 @@ int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, c
   int64_t counter = 0, expires = 0;
   char canon[LI_MSG_MAX];
   memset(out, 0, sizeof *out);
-  if ((rc = check_header(cmd, "li-disable", err)) ||
+  if ((rc = check_header(cmd, "li-disable", 1, err)) ||
       (rc = lisec_json_get_str(cmd, "vm", true, LI_VM_ID_MAX, &vm, err)) ||
       (rc = lisec_json_get_int(cmd, "counter", true, 1, (int64_t)LI_COUNTER_MAX, &counter, err)) ||
       (rc = lisec_json_get_int(cmd, "expires", true, 1, INT64_MAX, &expires, err)))
@@ -167,18 +172,28 @@ out:
 }
 
 int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
-                   EVP_PKEY *vm_key, lisec_err *err) {
+                   EVP_PKEY *vm_key, uint64_t last_counter, int64_t now, lisec_err *err) {
   json_t *root = NULL, *st = NULL;
   uint8_t *sig = NULL;
   size_t sig_len = 0;
-  int rc = parse_signed(data, len, "statement", 4, &root, &st, &sig, &sig_len, err);
-  if (rc) return rc;
+  int rc = parse_signed(data, len, "statement", 6, &root, &st, &sig, &sig_len, err);
+  if (rc) {
+    /* The first format had four fields and no freshness: say so rather
+     * than only "wrong shape", the LI administration has to sign anew. */
+    if (rc == LISEC_EINVAL && strstr(err ? err->msg : "", "nothing else"))
+      lisec_err_wrap(err, "TR103308-4.1: a pairing statement names the VM's last command counter "
+                          "and an expiry (format v2; sign it again with lisec li pair-sign)");
+    return rc;
+  }
   const char *vm = NULL, *hex = NULL;
+  int64_t last = 0, expires = 0;
   char canon[LI_MSG_MAX];
   uint8_t h[CRYPTO_SHA256_LEN], want[CRYPTO_SHA256_LEN];
-  if ((rc = check_header(st, "li-pair", err)) ||
+  if ((rc = check_header(st, "li-pair", 2, err)) ||
       (rc = lisec_json_get_str(st, "vm", true, LI_VM_ID_MAX, &vm, err)) ||
-      (rc = lisec_json_get_str(st, "key_sha256", true, 64, &hex, err)))
+      (rc = lisec_json_get_str(st, "key_sha256", true, 64, &hex, err)) ||
+      (rc = lisec_json_get_int(st, "last_counter", true, 0, (int64_t)LI_COUNTER_MAX, &last, err)) ||
+      (rc = lisec_json_get_int(st, "expires", true, 1, INT64_MAX, &expires, err)))
     goto out;
   if (strlen(hex) != 64 || lisec_hex_decode(hex, h, sizeof h)) {
     rc = lisec_err_set(err, LISEC_EINVAL, "key_sha256 is not 64 hex digits");
@@ -187,7 +202,7 @@ int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, cons
   /* Lower-case hex only, so the canonical bytes are unique. */
   char lower[2 * CRYPTO_SHA256_LEN + 1];
   lisec_hex_encode(h, sizeof h, lower);
-  if ((rc = pair_canonical(vm, lower, canon, sizeof canon, err))) goto out;
+  if ((rc = pair_canonical(vm, lower, (uint64_t)last, expires, canon, sizeof canon, err))) goto out;
   if (crypto_pkey_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: the pairing is not signed by the LI administration");
@@ -199,9 +214,28 @@ int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, cons
     goto out;
   }
   if ((rc = li_key_sha256(vm_key, want, err))) goto out;
-  if (!crypto_ct_equal(want, h, sizeof h))
+  if (!crypto_ct_equal(want, h, sizeof h)) {
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: the pairing names another key than VM %s was given", vm_id);
+  } else if ((uint64_t)last < last_counter) {
+    /* Signed before a later disable command: using it again would undo
+     * that command. */
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-4.1: replayed pairing statement (signed at last counter %" PRId64
+                       ", the VM has accepted disable command %" PRIu64 " since)",
+                       last, last_counter);
+  } else if ((uint64_t)last > last_counter) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the pairing names last counter %" PRId64
+                       ", but the VM's last disable command is %" PRIu64,
+                       last, last_counter);
+  } else if (now >= expires) {
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the pairing statement expired");
+  } else if (expires - now > LI_CMD_LIFETIME_MAX) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: the pairing statement is valid for more than %d s",
+                       LI_CMD_LIFETIME_MAX);
+  }
 out:
   free(sig);
   json_decref(root);

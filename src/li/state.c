@@ -53,7 +53,7 @@ int li_enable(li_vm *vm, const char *actor, lisec_err *err) {
 }
 
 int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_key,
-            const uint8_t *statement, size_t len, lisec_err *err) {
+            const uint8_t *statement, size_t len, int64_t now, lisec_err *err) {
   if (!is(actor, "li-admin"))
     return lisec_err_set(err, LISEC_EAUTH,
                          "TR103308-4.1: only the LI administration pairs VM %s (refused for %.64s)",
@@ -67,7 +67,7 @@ int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_k
     return lisec_err_set(err, LISEC_ECONFLICT,
                          "TR103308-4.1: VM %s is paired already (a signed disable comes first)",
                          vm->id);
-  int rc = li_pair_verify(statement, len, li_admin_key, vm->id, vm_key, err);
+  int rc = li_pair_verify(statement, len, li_admin_key, vm->id, vm_key, vm->last_counter, now, err);
   if (rc) return rc;
   if ((rc = li_key_sha256(vm_key, vm->key_sha256, err))) return rc;
   vm->has_key = true;

@@ -7,7 +7,10 @@
 # off only by a command signed by the LI administration's key (made by
 # `lisec li sign-disable`, an ECDSA key from openssl), never by the
 # hypervisor administration or the operator, never twice with the same
-# counter, also after a restart. Every refusal by role or by state is
+# counter, also after a restart; a pairing statement signed before a later
+# disable command does not pair the VM again (it names the VM's last
+# counter). Other roles get one answer whatever the VM's state or
+# existence. Every refusal by role or by state is
 # recorded, sealed to the LI administration, and the records open with its
 # X25519 key (`lisec audit read --li-key`). On SQLite, then on PostgreSQL.
 set -euo pipefail
@@ -113,6 +116,22 @@ call 200 '"state":"off"' hypervisor-admin POST /v1/li/vms/vm-li-2/disable
 call 403 'TR103308-4.1' hypervisor-admin POST /v1/li/vms/vm-li-1/disable
 call 403 'TR103308-4.1' operator POST /v1/li/vms/vm-li-1/disable
 call 403 'TR103308-4.1' auditor POST /v1/li/vms/vm-li-1/disable
+# No existence oracle: a role that may not switch LI functions gets one
+# answer for a paired VM (vm-li-1), an unpaired one (vm-li-3 is not
+# registered; vm-li-2 is off) and a VM that does not exist, for enable
+# and disable alike (the VM id is the only difference).
+for role in operator auditor host tenant-example mano; do
+  for op in enable disable; do
+    first=
+    for vm in vm-li-1 vm-li-2 no-such-vm; do
+      call 403 'TR103308-4.1' "$role" POST "/v1/li/vms/$vm/$op"
+      b=${REPLY_BODY//$vm/VM}
+      [ -z "$first" ] && first=$b
+      [ "$b" = "$first" ] || fail "$role $op: the answer for $vm differs: $b / $first"
+    done
+  done
+done
+pass "enable/disable answer every other role alike for paired, unpaired and unknown VMs"
 lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 5 --expires +600 -o cmd5.json 2>/dev/null
 lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 4 --expires +600 -o cmd4.json 2>/dev/null
 lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 6 --expires +600 -o cmd6.json 2>/dev/null
@@ -126,9 +145,16 @@ jq -e --arg k "$want" '.state == "off" and .key_sha256 == $k and (has("paired_ke
   fail "not off, or the VM's key lost, or still paired after the signed command: $REPLY_BODY"
 call 409 'is off, not paired' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
 
-# Enabled and paired again: the old command is a replay; so after a restart.
+# Enabled again: the statement signed before command 5 is not fresh and
+# does not pair it again; a statement for last counter 5 does. The old
+# command is a replay; so after a restart.
 call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
-call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+call 409 'replayed pairing statement' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+grep -qF 'TR103308-4.1' <<<"$REPLY_BODY" || fail "the replayed statement's refusal names no requirement: $REPLY_BODY"
+lisec li pair-sign --key li-admin.key --vm vm-li-1 --pubkey vm1.pub --last 6 -o pair1-ahead.json 2>/dev/null
+call 403 'TR103308-4.1' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1-ahead.json)}"
+lisec li pair-sign --key li-admin.key --vm vm-li-1 --pubkey vm1.pub --last 5 --expires +60 -o pair1-5.json 2>/dev/null
+call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1-5.json)}"
 call 409 'replay' li-admin POST /v1/li/vms/vm-li-1/disable-command "{\"command\":$(cat cmd5.json)}"
 stop_checked
 start_lisecd "$pki" "${conf[@]}"
@@ -142,7 +168,9 @@ pass "after a restart the state and last counter are kept: replays (5, 4) refuse
 
 # The same command sent twice at once (two workers): exactly one passes.
 call 200 '"state":"enabled"' hypervisor-admin POST /v1/li/vms/vm-li-1/enable
-call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1.json)}"
+call 409 'replayed pairing statement' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1-5.json)}"
+lisec li pair-sign --key li-admin.key --vm vm-li-1 --pubkey vm1.pub --last 6 -o pair1-6.json 2>/dev/null
+call 200 '"state":"paired"' li-admin POST /v1/li/vms/vm-li-1/pair "{\"statement\":$(cat pair1-6.json)}"
 lisec li sign-disable --key li-admin.key --vm vm-li-1 --counter 7 --expires +600 -o cmd7.json 2>/dev/null
 racers=()
 for i in 1 2 3 4; do

@@ -69,7 +69,12 @@ static char *disable_cmd(EVP_PKEY *key, const char *vm, uint64_t counter, int64_
   return out;
 }
 
-static char *pair_stmt(EVP_PKEY *key, const char *vm, EVP_PKEY *vmk) {
+#define PAIR_NOW 1800000000 /* the time every pairing below is judged at */
+
+/* A pairing statement built here from the documented bytes (docs/li.md),
+ * not by li/'s signer: for the VM's last disable counter `last`. */
+static char *pair_stmt_at(EVP_PKEY *key, const char *vm, EVP_PKEY *vmk, uint64_t last,
+                          int64_t expires) {
   uint8_t *der = NULL, h[32];
   int len = i2d_PUBKEY(vmk, &der);
   unsigned hl = 0;
@@ -77,17 +82,23 @@ static char *pair_stmt(EVP_PKEY *key, const char *vm, EVP_PKEY *vmk) {
   OPENSSL_free(der);
   char hex[65], canon[512], *out = malloc(2048);
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-  snprintf(canon, sizeof canon, "{\"key_sha256\":\"%s\",\"type\":\"li-pair\",\"v\":1,\"vm\":\"%s\"}",
-           hex, vm);
+  snprintf(canon, sizeof canon,
+           "{\"expires\":%lld,\"key_sha256\":\"%s\",\"last_counter\":%llu,\"type\":\"li-pair\","
+           "\"v\":2,\"vm\":\"%s\"}",
+           (long long)expires, hex, (unsigned long long)last, vm);
   char *b64 = openssl_sign_b64(key, canon);
   snprintf(out, 2048, "{\"statement\":%s,\"signature\":\"%s\"}", canon, b64);
   free(b64);
   return out;
 }
 
+static char *pair_stmt(EVP_PKEY *key, const char *vm, EVP_PKEY *vmk) {
+  return pair_stmt_at(key, vm, vmk, 0, PAIR_NOW + 600);
+}
+
 static int pair(li_vm *vm, const char *actor, EVP_PKEY *adm, EVP_PKEY *vmk, const char *stmt,
                 lisec_err *err) {
-  return li_pair(vm, actor, adm, vmk, (const uint8_t *)stmt, strlen(stmt), err);
+  return li_pair(vm, actor, adm, vmk, (const uint8_t *)stmt, strlen(stmt), PAIR_NOW, err);
 }
 
 static int disable_signed(li_vm *vm, EVP_PKEY *adm, const char *cmd, int64_t now, lisec_err *err) {
@@ -131,8 +142,16 @@ static void test_roles_enable_pair(void **state) {
   free(stmt);
   /* li/'s own signer makes a statement the same verification accepts. */
   char *mine = NULL;
-  assert_int_equal(li_pair_sign("vnf-li-1", vm_key, admin, &mine, &err), 0);
-  assert_int_equal(li_pair_verify((const uint8_t *)mine, strlen(mine), admin, "vnf-li-1", vm_key, &err), 0);
+  assert_int_equal(li_pair_sign("vnf-li-1", vm_key, 0, PAIR_NOW + 600, admin, &mine, &err), 0);
+  assert_int_equal(li_pair_verify((const uint8_t *)mine, strlen(mine), admin, "vnf-li-1", vm_key,
+                                  0, PAIR_NOW, &err),
+                   0);
+  /* ... and the statement this file builds is byte for byte li/'s. */
+  char *theirs = pair_stmt(admin, "vnf-li-1", vm_key);
+  char *brace = strchr(theirs, '}'), *mbrace = strchr(mine, '}');
+  assert_int_equal(brace - theirs, mbrace - mine);
+  assert_memory_equal(theirs, mine, (size_t)(brace - theirs));
+  free(theirs);
   free(mine);
 }
 
@@ -185,9 +204,20 @@ static void test_activation_lock(void **state) {
   assert_int_equal(vm.state, LI_STATE_OFF);
   assert_int_equal(vm.last_counter, 7);
   assert_false(vm.has_key);
-  /* Re-enabled and re-paired: the old command is a replay. */
+  /* Re-enabled: the statement signed before command 7 is a replay and
+   * does not pair it again; one signed for last counter 7 does. */
   assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
-  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, stmt, &err), 0);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, stmt, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "replayed pairing statement"));
+  assert_non_null(strstr(err.msg, "TR103308-4.1"));
+  assert_int_equal(vm.state, LI_STATE_ENABLED);
+  char *ahead = pair_stmt_at(admin, "vnf-li-1", vm_key, 8, PAIR_NOW + 600);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, ahead, &err), LISEC_EDENIED);
+  free(ahead);
+  char *fresh = pair_stmt_at(admin, "vnf-li-1", vm_key, 7, PAIR_NOW + 600);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, fresh, &err), 0);
+  assert_int_equal(vm.state, LI_STATE_PAIRED);
+  free(fresh);
   assert_int_equal(disable_signed(&vm, admin, cmd, now, &err), LISEC_ECONFLICT);
   assert_non_null(strstr(err.msg, "replayed"));
   char *older = disable_cmd(admin, "vnf-li-1", 6, now + 600);
@@ -199,6 +229,48 @@ static void test_activation_lock(void **state) {
   free(next);
   free(cmd);
   free(stmt);
+}
+
+/* The statement's freshness fields: expiry, lifetime, and the first
+ * format (no counter, no expiry) refused saying why. */
+static void test_pair_freshness(void **state) {
+  (void)state;
+  li_vm vm;
+  lisec_err err = {0};
+  assert_int_equal(li_vm_init(&vm, "vnf-li-1", &err), 0);
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
+  char *s = pair_stmt_at(admin, "vnf-li-1", vm_key, 0, PAIR_NOW);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, s, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "expired"));
+  free(s);
+  s = pair_stmt_at(admin, "vnf-li-1", vm_key, 0, PAIR_NOW + LI_CMD_LIFETIME_MAX + 1);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, s, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "valid for more than"));
+  free(s);
+  /* the v1 statement: four fields, signed, and still refused */
+  uint8_t *der = NULL, h[32];
+  int len = i2d_PUBKEY(vm_key, &der);
+  unsigned hl = 0;
+  EVP_Digest(der, (size_t)len, h, &hl, EVP_sha256(), NULL);
+  OPENSSL_free(der);
+  char hex[65], canon[512], v1[2048];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  snprintf(canon, sizeof canon, "{\"key_sha256\":\"%s\",\"type\":\"li-pair\",\"v\":1,\"vm\":\"vnf-li-1\"}", hex);
+  char *b64 = openssl_sign_b64(admin, canon);
+  snprintf(v1, sizeof v1, "{\"statement\":%s,\"signature\":\"%s\"}", canon, b64);
+  free(b64);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, v1, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "last command counter"));
+  /* a changed counter breaks the signature */
+  s = pair_stmt_at(admin, "vnf-li-1", vm_key, 0, PAIR_NOW + 600);
+  char *at = strstr(s, "\"last_counter\":0");
+  assert_non_null(at);
+  at[strlen("\"last_counter\":")] = '5';
+  vm.last_counter = 5;
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, s, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "not signed"));
+  free(s);
+  assert_int_equal(vm.state, LI_STATE_ENABLED);
 }
 
 static void test_command_format(void **state) {
@@ -316,6 +388,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roles_enable_pair),
       cmocka_unit_test(test_activation_lock),
+      cmocka_unit_test(test_pair_freshness),
       cmocka_unit_test(test_command_format),
       cmocka_unit_test(test_known_peers),
   };
