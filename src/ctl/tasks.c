@@ -893,13 +893,21 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
     return rc;
   char *nebody = NULL;
   json_t *ne = NULL;
-  rc = store_doc_get(ctl->store, NE_KIND, ne_id, &nebody, NULL, err);
-  if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: no network element %s", ne_id);
+  /* NEs hold the host role (their certificate's CN is the NE's report_cn).
+   * The role is checked before anything is loaded, and an unknown NE, a
+   * certificate of another role and one with another CN get one answer, so
+   * the reply never tells whether an NE id exists. */
+  const char *subj = actor->subject ? actor->subject : "?";
+  bool ne_role = actor->role && strcmp(actor->role, "host") == 0;
+  rc = ne_role ? store_doc_get(ctl->store, NE_KIND, ne_id, &nebody, NULL, err) : LISEC_EDENIED;
   if (!rc) rc = lisec_json_parse(nebody, strlen(nebody), &ne, err);
   free(nebody);
-  if (!rc && strcmp(actor->subject ? actor->subject : "", jstr(ne, "report_cn")) != 0)
-    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: certificate %s does not speak for ne %s",
-                       actor->subject ? actor->subject : "?", ne_id);
+  if (rc == LISEC_EDENIED || rc == LISEC_ENOTFOUND ||
+      (!rc && strcmp(subj, jstr(ne, "report_cn")) != 0))
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-5.2: this certificate (CN %.64s) does not speak for ne %s: an X1 "
+                       "report comes from the NE's own certificate, role host with the NE's report_cn",
+                       subj, ne_id);
   x1_request q;
   x1_response r;
   x1_response_init(&r);

@@ -17,6 +17,9 @@ make_pki "$work/rogue"
 lisec pki issue "$pki" admf operator lisec-admf >/dev/null
 lisec pki issue "$work/rogue" admf operator lisec-admf >/dev/null
 lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
+# the NE's CN under a role NEs do not hold, and a host certificate of another CN
+lisec pki issue "$pki" evil-poi-1 tenant:evil poi-1 >/dev/null
+lisec pki issue "$pki" host-poi-9 host poi-9 >/dev/null
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
@@ -142,6 +145,17 @@ out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
 echo "$out" | grep -q '"accepted": *true' || fail "the NE's issue report was not accepted: $out"
 ok 200 li-admin GET /v1/tasks | grep -q '"issue": *"reported .*audit entry [0-9]* (sealed)' || fail "the issue is not shown with the task"
 ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1)" >/dev/null
+# Only the NE role (host) with the NE's CN speaks for it: a tenant
+# certificate whose CN is poi-1 is refused, and neither a wrong CN nor an
+# unknown NE id gets an answer that tells whether the NE exists.
+out=$(ok 403 evil-poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
+echo "$out" | grep -q 'TR103308-5.2' || fail "a tenant certificate with CN poi-1 is not refused naming TR103308-5.2: $out"
+a=$(ok 403 host-poi-9 POST /v1/x1/reports "$(issue_xml poi-1)")
+b=$(ok 403 host-poi-9 POST /v1/x1/reports "$(issue_xml poi-1 | sed 's/"ne": "poi-1"/"ne": "poi-404"/')")
+[ "$a" = "${b//poi-404/poi-1}" ] || fail "an unknown NE and a known one answer differently: $a / $b"
+c=$(ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1 | sed 's/"ne": "poi-1"/"ne": "poi-404"/')")
+d=$(ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1)")
+[ "${c//poi-404/poi-1}" = "$d" ] || fail "an unknown NE and a known one answer the operator differently: $c / $d"
 out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-2)")
 echo "$out" | grep -q '"accepted": *false' || fail "an issue naming another NE was accepted: $out"
 out=$(ok 200 poi-1 POST /v1/x1/reports '{"ne":"poi-1","xml":"<X1Request><oops/></X1Request>"}')
