@@ -71,6 +71,15 @@ cat >"$work/vm-7.def.xml" <<XML
 XML
 virsh -q -c test:///default "define $work/vm-7.def.xml; dumpxml vm-7" >"$work/vm-7.xml"
 explain "(the domain XML comes from libvirt's test driver; its metadata names the VM and its package)"
+# lisecd takes an image report only from the host that runs the VM, under
+# the package the VM's model document names (TR103308-4.2-IMAGE).
+printf '%s\n' '{"id":"host-dev","protection":"sensitive"}' >"$work/host-dev.json"
+printf '%s\n' '{"id":"hv-dev","host":"host-dev"}' >"$work/hv-dev.json"
+printf '%s\n' '{"id":"vm-7","hypervisor":"hv-dev","sensitivity":"general","domain":"core","package":"probe"}' >"$work/vm-7.json"
+cli_as operator model put host "$work/host-dev.json" >/dev/null
+cli_as operator model put hypervisor "$work/hv-dev.json" >/dev/null
+cli_as operator model put vm "$work/vm-7.json" >/dev/null
+explain "(the model says vm-7 runs package probe on host host-dev, the CN of the host certificate below)"
 lisec-agent() { # as the host: its certificate, lisecd's address
   LISEC_SERVER=$LISECD_URL LISEC_CA=$pki/ca.crt LISEC_CERT=$pki/host.crt LISEC_KEY=$pki/host.key \
     "$build/cmd/lisec-agent/lisec-agent" "$@"

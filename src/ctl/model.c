@@ -73,6 +73,9 @@ static json_t *effective(struct ctl_model_state *st, int k, const json_t *doc) {
   /* A deep copy: it outlives the lock in some callers and must share
    * nothing with the stored documents. */
   json_t *e = json_deep_copy(doc);
+  /* A VM's package is the controller's (image reports, ctl/pkg.c); the
+   * model's VM has no such field. */
+  if (e && k == K_VM) json_object_del(e, "package");
   if (e && k == K_VM) {
     bool paired = json_object_get(st->paired, json_string_value(json_object_get(doc, "id"))) ||
                   (st->allow_declared && json_is_true(json_object_get(doc, "paired")));
@@ -264,6 +267,22 @@ int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *
   return rc;
 }
 
+int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
+                         char package[MODEL_ID_MAX + 1], lisec_err *err) {
+  struct ctl_model_state *st = sh->model;
+  host[0] = package[0] = '\0';
+  pthread_mutex_lock(&st->mu);
+  const json_t *doc = json_object_get(st->docs[K_VM], vm);
+  const char *hyp = json_string_value(json_object_get(doc, "hypervisor"));
+  const char *h = json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
+  const char *p = json_string_value(json_object_get(doc, "package"));
+  if (h) snprintf(host, MODEL_ID_MAX + 1, "%s", h);
+  if (p) snprintf(package, MODEL_ID_MAX + 1, "%s", p);
+  pthread_mutex_unlock(&st->mu);
+  if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "VM %s is not in the trust model", vm);
+  return 0;
+}
+
 /* ---- recording --------------------------------------------------------------- */
 
 static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
@@ -389,6 +408,12 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   if (!id) id = bid;
   if (!id) return lisec_err_set(err, LISEC_EINVAL, "id: required");
   if ((rc = check_id(id, err))) return rc;
+  const json_t *pkg = k == K_VM ? json_object_get(body, "package") : NULL;
+  if (pkg && !json_is_string(pkg))
+    return lisec_err_set(err, LISEC_EINVAL, "package: must be a package id (a string)");
+  if (pkg && (rc = lisec_id_check("package", json_string_value(pkg),
+                                  strnlen(json_string_value(pkg), LISEC_ID_MAX + 1), err)))
+    return rc;
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
   bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
   if (k == K_HOST && declares_trust(body) && !st->allow_declared) {

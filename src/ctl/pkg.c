@@ -13,6 +13,7 @@
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
+#include "ctl/model.h"
 #include "ctl/pkg.h"
 #include "pkg/pkg.h"
 
@@ -439,6 +440,54 @@ static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests,
   return 0;
 }
 
+/* Only the host that runs the VM (the model's hypervisor -> host; the
+ * certificate's CN is the host id) reports the image it runs, and only
+ * under the VM's own package (its model document's "package"): otherwise
+ * any host or MANO certificate could clear a TR103308-4.2-IMAGE finding by
+ * reporting a good digest for any VM, or under a package whose images the
+ * bad one happens to match. A refusal is recorded (sealed when the VM's
+ * package is an LI VNF's). */
+static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
+                                const char *vm, lisec_err *err) {
+  static const char *action = "pkg.image-report";
+  char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
+  lisec_err merr = {0};
+  const char *cn = actor->subject ? actor->subject : "";
+  bool is_host = actor->role && strcmp(actor->role, "host") == 0;
+  int found = ctl_model_vm_runs_on(ctl->shared, vm, host, own, &merr);
+  if (!is_host)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": only the host that runs VM %s reports its image (role %.64s "
+                  "refused)",
+                  vm, actor->role ? actor->role : "(none)");
+  else if (found)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so no host runs it", vm);
+  else if (strcmp(cn, host) != 0)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": VM %s does not run on host %.128s (the certificate's CN); "
+                  "only the host that runs it reports its image",
+                  vm, cn);
+  else if (!own[0])
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": VM %s names no package in the trust model (its document's "
+                  "\"package\"), so no image can be checked",
+                  vm);
+  else if (strcmp(own, id) != 0)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": VM %s runs package %s, not %s; a report is checked against "
+                  "the VM's own package",
+                  vm, own, id);
+  else
+    return 0;
+  json_t *doc = NULL;
+  lisec_err lerr = {0};
+  bool li = load(ctl, PKG_KIND, own[0] ? own : id, &doc, NULL, &lerr) == 0 &&
+            json_is_true(json_object_get(doc, "li"));
+  json_decref(doc);
+  return refuse(ctl, actor, action, id, li, LISEC_EDENIED, err);
+}
+
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
                          const json_t *body, json_t **out, lisec_err *err) {
   const char *vm = NULL, *digest = NULL, *event = NULL;
@@ -450,6 +499,7 @@ int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
     return rc;
   if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
     return lisec_err_set(err, LISEC_EINVAL, "event: instantiate, resume or migrate");
+  if ((rc = image_reporter_check(ctl, actor, id, vm, err))) return rc;
   json_t *doc = NULL;
   if ((rc = load(ctl, PKG_KIND, id, &doc, NULL, err))) return rc;
   bool li = json_is_true(json_object_get(doc, "li"));

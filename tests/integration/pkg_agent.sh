@@ -6,7 +6,9 @@
 # holding an on-boarded, signed package. Checked: the right image is
 # compliant (event instantiate), a changed one is not and is a violation in
 # /v1/compliance (event resume), an accepted incoming migration reports
-# event migrate and a refused one leaves no mark; and the cases where there
+# event migrate and a refused one leaves no mark; only the host running the
+# VM (the certificate's CN, the model's hypervisor -> host) reports it, under
+# the VM's own package; and the cases where there
 # is nothing or no way to report (no package, no disk file, no server, a
 # role that may not report, malformed, oversized or DTD-carrying XML).
 build=$1 src=$2
@@ -28,6 +30,15 @@ start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "all
   "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" "li_admin_ca = $work/lca/ca.crt"
 split_topology "$src/examples/helsinki-london.json" "$work/ents"
 put_topology "$work/ents"
+# vm-target runs package probe (its model document says so) on hel-2; a
+# host's certificate names the host in its CN.
+for h in hel-1 hel-2 lon-1; do lisec pki issue "$pki" "$h" host "$h" >/dev/null; done
+vm_on() { # HYPERVISOR: the operator records where vm-target runs
+  [ "$(as operator -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    -d "{\"id\":\"vm-target\",\"hypervisor\":\"$1\",\"sensitivity\":\"sensitive\",\"domain\":\"core\",\"package\":\"probe\"}" \
+    "$LISECD_URL/v1/model/vm/vm-target")" = 200 ] || fail "vm-target on $1 not recorded"
+}
+vm_on hv-hel-2
 printf '{"id":"probe","li":false,"csar":"%s"}' "$(base64 -w0 probe.csar)" >onboard.json
 [ "$(as operator -o /dev/null -w '%{http_code}' --data-binary @onboard.json "$LISECD_URL/v1/packages")" = 201 ] ||
   fail "the package was not on-boarded"
@@ -58,8 +69,8 @@ grep -q "package='probe'\|package=\"probe\"" probe-1.xml && grep -q backingStore
 
 hook=$src/examples/libvirt/hooks/qemu
 agent=$build/cmd/lisec-agent/lisec-agent
-export LISEC_HOOK_CONF=$work/no-such.conf LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/host.crt \
-  LISEC_KEY=$pki/host.key LISEC_CA=$pki/ca.crt LISEC_AGENT=$agent LISEC_RUN_DIR=$work/run \
+export LISEC_HOOK_CONF=$work/no-such.conf LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/hel-2.crt \
+  LISEC_KEY=$pki/hel-2.key LISEC_CA=$pki/ca.crt LISEC_AGENT=$agent LISEC_RUN_DIR=$work/run \
   LISEC_REPORT_LOG=$work/reports.log
 touch reports.log
 # hook XML DOMAIN OPERATION: the hook as libvirtd calls it; its exit code, stderr in hook.err.
@@ -114,6 +125,8 @@ reported probe-1 instantiate >/dev/null
 [ "$(report_of vm-target | field event)" = instantiate ] || fail "a refused migration marked the VM as migrated"
 LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 migrate || fail "migrate begin to Helsinki refused: $(cat hook.err)"
 [ -e run/incoming-migration.vm-target ] || fail "an accepted migration left no mark"
+vm_on hv-hel-1
+export LISEC_CERT=$pki/hel-1.crt LISEC_KEY=$pki/hel-1.key
 LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 started || fail "started after the migration: $(cat hook.err)"
 reported probe-1 migrate | grep -q 'exit 0' || fail "migrate: $(cat reports.log)"
 r=$(report_of vm-target)
@@ -147,6 +160,15 @@ rc=0; "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc
 [ "$rc" = 1 ] && grep -q "does NOT run its package's image" out.txt || fail "agent, changed image: exit $rc $(cat out.txt)"
 rc=0; LISEC_CERT=$pki/auditor.crt LISEC_KEY=$pki/auditor.key "$agent" report-image --event resume <probe-1.xml >out.txt 2>&1 || rc=$?
 [ "$rc" = 2 ] && grep -q 'refused the report of VM vm-target (HTTP 403)' out.txt || fail "auditor: exit $rc $(cat out.txt)"
+# Only the host running the VM reports it: hel-2 (where it ran before) and
+# lon-1 are refused with the requirement, and the finding of the changed
+# image stays.
+for h in hel-2 lon-1; do
+  rc=0; LISEC_CERT=$pki/$h.crt LISEC_KEY=$pki/$h.key "$agent" report-image --event resume --xml probe-1.xml >out.txt 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q 'HTTP 403' out.txt && grep -q 'TR103308-4.2-IMAGE' out.txt ||
+    fail "host $h reported the image of a VM it does not run: exit $rc $(cat out.txt)"
+done
+[ "$(report_of vm-target | field compliant)" = False ] || fail "another host's report cleared the finding"
 # refuse XML TEXT: the agent refuses the domain XML with TEXT in its reason.
 refuse() {
   local rc=0

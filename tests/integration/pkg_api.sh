@@ -8,7 +8,8 @@
 # signer, a missing operator countersignature, an LI VNF without the LI
 # administration's, an oversized upload (api max_body and pkg max_package),
 # a role that may not on-board, a tenant reading or replacing another's
-# package and a new version from another vendor identity. Image reports,
+# package and a new version from another vendor identity. Image reports
+# (only from the host running the VM, under the VM's own package),
 # the CLI's online subcommands, and a restart that keeps everything.
 set -euo pipefail
 build=${1:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
@@ -128,6 +129,22 @@ as operator "$LISECD_URL/v1/packages/probe" | grep -q '"previous":\[{"onboarded_
 # ---- image reports ---------------------------------------------------------
 img=$(sha256sum src-v2.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
 old=$(sha256sum src-good.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
+# The VMs run on host-dev (the CN of the development PKI's host certificate)
+# and name their package in the trust model; vm-9 runs on another host.
+lisec pki issue "$pki" other-host host other-host >/dev/null
+model_put() { # KIND JSON
+  [ "$(as operator -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" \
+    "$LISECD_URL/v1/model/$1")" = 201 ] || fail "model put $1 $2"
+}
+model_put host '{"id":"host-dev","protection":"sensitive"}'
+model_put host '{"id":"other-host","protection":"sensitive"}'
+model_put hypervisor '{"id":"hv-dev","host":"host-dev"}'
+model_put hypervisor '{"id":"hv-other","host":"other-host"}'
+for vm in vm-1 vm-2 vm-3 vm-4; do
+  model_put vm "{\"id\":\"$vm\",\"hypervisor\":\"hv-dev\",\"sensitivity\":\"general\",\"domain\":\"core\",\"package\":\"probe\"}"
+done
+model_put vm '{"id":"vm-9","hypervisor":"hv-other","sensitivity":"general","domain":"core","package":"probe"}'
+model_put vm '{"id":"vm-nopkg","hypervisor":"hv-dev","sensitivity":"general","domain":"core"}'
 before=$(audit_rows)
 as host -d "{\"vm\":\"vm-1\",\"digest\":\"sha256:$img\",\"event\":\"instantiate\"}" \
   "$LISECD_URL/v1/packages/probe/image-reports" | grep -q '"compliant":true' || fail "the right image is not compliant"
@@ -153,6 +170,28 @@ PY
 }
 image_finding vm-2 || fail "vm-2 runs an old image, yet /v1/compliance does not say so: $(cat "$work/compliance.json")"
 ! image_finding vm-1 || fail "vm-1 runs its package's image, yet is reported"
+# Only the host that runs the VM reports its image, and only under the VM's
+# own package: another host's certificate, MANO, the operator, a package
+# the VM does not run (t-probe holds the old image) and a VM with no
+# package are refused naming the requirement and recorded; the finding stays.
+refused_report() { # ROLE VM PACKAGE DIGEST TEXT
+  local rows code
+  rows=$(audit_rows)
+  code=$(as "$1" -o out.json -w '%{http_code}' -d "{\"vm\":\"$2\",\"digest\":\"sha256:$4\",\"event\":\"resume\"}" \
+    "$LISECD_URL/v1/packages/$3/image-reports")
+  [ "$code" = 403 ] && grep -q '"requirement":"TR103308-4.2-IMAGE"' out.json && grep -qF -- "$5" out.json ||
+    fail "$1's report of $2 under $3: $code $(cat out.json)"
+  [ "$(audit_rows)" -gt "$rows" ] || fail "$1's refused report of $2 is not recorded"
+}
+refused_report other-host vm-2 probe "$img" "does not run on host other-host"
+refused_report mano vm-2 probe "$img" "only the host that runs VM vm-2"
+refused_report operator vm-2 probe "$img" "only the host that runs VM vm-2"
+refused_report host vm-2 t-probe "$old" "runs package probe, not t-probe"
+refused_report host vm-9 probe "$img" "does not run on host host-dev"
+refused_report host vm-nopkg probe "$img" "names no package"
+refused_report host vm-unknown probe "$img" "not in the trust model"
+image_finding vm-2 || fail "a refused report cleared vm-2's finding"
+pass "image reports only from the host running the VM, under its own package; others refused (403, recorded), the finding stays"
 as host -d "{\"vm\":\"vm-2\",\"digest\":\"sha256:$img\",\"event\":\"resume\"}" \
   "$LISECD_URL/v1/packages/probe/image-reports" | grep -q '"compliant":true' || fail "vm-2's right image"
 ! image_finding vm-2 || fail "vm-2 now runs the right image, yet is still reported"
