@@ -15,7 +15,7 @@ printf 'leak:ASN1_item_d2i_ex\n' >"$work/lsan.supp"
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
 export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$work/lsan.supp
 "$build/src/audit/test_auditlog" >"$work/unit.out" 2>&1 || { cat "$work/unit.out"; fail "test_auditlog with SoftHSM2"; }
-grep -q "PASSED.*6 test" "$work/unit.out" || { cat "$work/unit.out"; fail "test_auditlog summary"; }
+grep -q "PASSED.*7 test" "$work/unit.out" || { cat "$work/unit.out"; fail "test_auditlog summary"; }
 pass "appender tests with the checkpoint key in SoftHSM2"
 
 cd "$work"
