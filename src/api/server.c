@@ -416,6 +416,23 @@ typedef struct parked {
   struct parked *prev, *next;
 } parked;
 
+/* Parked requests are decided at a lower priority than the loop's I/O, one
+ * per loop turn: a burst of answered waits (every decision that waited for
+ * one host's quote) never holds a probe or an agent's request behind it. */
+#define PRIO_PARKED 2 /* of 3; I/O has libevent's default, 1 */
+static struct event_base *parking_base(void) {
+  struct event_config *cfg = event_config_new();
+  struct event_base *base = NULL;
+  if (cfg && event_config_set_max_dispatch_interval(cfg, NULL, 1, PRIO_PARKED) == 0)
+    base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (base && event_base_priority_init(base, 3) != 0) {
+    event_base_free(base);
+    base = NULL;
+  }
+  return base;
+}
+
 static void parked_wake(void *arg) {
   parked *p = arg;
   event_active(p->wake, EV_READ, 0);
@@ -465,6 +482,8 @@ static int park(api_worker *w, struct evhttp_request *req, const api_principal *
   *p = (parked){.w = w, .req = req, .who = *who, .wait = wait, .t0 = t0};
   p->wake = event_new(w->base, -1, 0, on_parked, p);
   p->bound = evtimer_new(w->base, on_parked, p);
+  if (p->wake) event_priority_set(p->wake, PRIO_PARKED);
+  if (p->bound) event_priority_set(p->bound, PRIO_PARKED);
   int64_t ms = ctl_attest_wait_bound_ms(w->ctl);
   struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
   if (!p->wake || !p->bound || evtimer_add(p->bound, &tv) != 0) {
@@ -604,7 +623,7 @@ static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
   w->srv = srv;
   int rc = ctl_open_worker(srv->ctl, &w->ctl, err);
   if (rc) return rc;
-  w->base = event_base_new();
+  w->base = parking_base();
   w->http = w->base ? evhttp_new(w->base) : NULL;
   if (!w->http) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   evhttp_set_bevcb(w->http, tls_bevcb, w);

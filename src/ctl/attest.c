@@ -1270,8 +1270,11 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
   int64_t now_ms = lisec_time_now_ms();
   wait_host *wh = wait_find(w, host);
   bool got = wh && h->appraisals != wh->seen;
-  if (h->trusted && h->last_ok_ms && now_ms - h->last_ok_ms <= max_age_s * 1000 &&
-      h->last_ok_ms <= now_ms + 5000) {
+  /* A good appraisal made while this request waited is fresh for it, even
+   * when the request then waited longer than max_age_s for another host. */
+  if ((got && h->last_passed && h->trusted) ||
+      (h->trusted && h->last_ok_ms && now_ms - h->last_ok_ms <= max_age_s * 1000 &&
+       h->last_ok_ms <= now_ms + 5000)) {
     *refreshed = got;
     pthread_mutex_unlock(&st->mu);
     return 0;
