@@ -252,7 +252,7 @@ void jur_describe(mjur *j) {
 static const char *trust_words(model_trust t) {
   switch (t) {
     case MODEL_TRUST_TRUSTED: return "trusted";
-    case MODEL_TRUST_UNTRUSTED: return "untrusted: its attestation failed";
+    case MODEL_TRUST_UNTRUSTED: return "untrusted: its attestation failed or is overdue";
     default: return "unknown: it has not attested";
   }
 }

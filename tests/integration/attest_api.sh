@@ -186,17 +186,36 @@ as operator "$LISECD_URL/v1/model/host/$hostA" |
   >/dev/null || fail "the model did not take host A's attested trust and location"
 pass "the model holds host A as trusted (attested) in FI"
 
+# stale HOST: until the host's newest successful appraisal is older than
+# attestation_max_age_s (1 s; last_ok_at has whole seconds, so 2 s apart).
+stale() {
+  local at
+  for _ in $(seq 1 100); do
+    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
+    [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
+    sleep 0.1
+  done
+  fail "host ${1:0:12}.. did not go stale"
+}
 # An LI VM's migration needs an attestation younger than 1 s: lisec asks
 # the agent for a fresh quote before it answers.
-sleep 1.5
 decide() { # decide [ROLE [curl args]]: the LI administration sees the reasons in full
   local role=mano
   if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then role=$1; shift; fi
   as "$role" "$@" -H 'Content-Type: application/json' -d '{"vm":"vm-li","hypervisor":"hv-a2"}' \
     "$LISECD_URL/v1/decisions/migration"
 }
-decide -w '\n%{time_total}' >d1.out
-sed '$d' d1.out >d1.json
+# The agent also attests when lisecd says it is due (interval_s 4): when
+# that quote lands between "stale" and the decision, the host is fresh and
+# no new quote is needed, so the decision is asked again (bounded).
+for try in 1 2 3 4 5; do
+  stale "$hostA"
+  decide -w '\n%{time_total}' >d1.out
+  sed '$d' d1.out >d1.json
+  jq -e '.attestation.fresh_quote == false and .attestation.note == "the newest appraisal is recent enough"' \
+    d1.json >/dev/null || break
+  [ "$try" = 5 ] && fail "the host was never stale at a decision"
+done
 echo "   (the decision with a fresh quote took $(tail -n1 d1.out) s, agent poll_ms 200)"
 jq -e '.allow == true and .attestation.required == true and .attestation.fresh_quote == true' d1.json \
   >/dev/null || { cat d1.json; fail "no fresh quote for the LI VM's migration"; }
@@ -211,7 +230,7 @@ pass "lisec host list / show"
 stop_agent
 grep -q 'lisec-agent: stopped' agent-A.log || fail "the agent did not say it stopped"
 pass "SIGTERM stops the agent cleanly (exit 0)"
-sleep 1.2
+stale "$hostA"
 decide li-admin >d2.json
 jq -e '.allow == false' d2.json >/dev/null || { cat d2.json; fail "allowed without a fresh quote"; }
 grep -q 'did not attest within' d2.json || { cat d2.json; fail "the denial does not say why"; }
@@ -324,6 +343,19 @@ pass "lisec host confirm-location: an old certificate refused; the new one measu
 # ---- overdue -----------------------------------------------------------------
 stop_agent
 wait_for "$hostA" '.lisec.trust == "untrusted:overdue"'
+# Every view of the host shows the trust decisions use, at once (before, the
+# model said "trusted" until the overdue timer had run).
+as operator "$LISECD_URL/v1/model/host/$hostA" |
+  jq -e '.state.trust == "untrusted" and .state.attestation == "untrusted:overdue"' >/dev/null ||
+  { as operator "$LISECD_URL/v1/model/host/$hostA" >&2; fail "GET /v1/model/host: not untrusted (overdue) as the attestation status says"; }
+lisec --server "$LISECD_URL" --pki "$pki" --role operator model get host "$hostA" >mget.out ||
+  fail "lisec model get host"
+grep -q '"attestation": *"untrusted:overdue"' mget.out && ! grep -q '"trust": *"trusted"' mget.out ||
+  { cat mget.out; fail "lisec model get host: not untrusted (overdue)"; }
+as operator "$LISECD_URL/v1/model/host" | jq -e --arg h "$hostA" \
+  '.hosts[] | select(.id == $h) | .state.attestation == "untrusted:overdue"' >/dev/null ||
+  fail "GET /v1/model/host (list): not untrusted (overdue)"
+pass "overdue: the model's host view (API get and list, lisec model get) says untrusted:overdue as the attestation status does"
 for _ in $(seq 1 50); do [ -s quarantined.txt ] && break; sleep 0.1; done
 grep -q "^$hostA .*overdue.* li-fi-1$" quarantined.txt || { cat quarantined.txt; fail "quarantine command not run for host A's LI"; }
 as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust == "untrusted"' >/dev/null ||
