@@ -100,7 +100,8 @@ typedef struct api_route {
 
 /* Query parameters (src/api/query.c). *present says whether the name was
  * given; a malformed value is EINVAL naming the parameter. Strings hold only
- * letters, digits and -_.: and fit in cap - 1 characters. */
+ * letters, digits and -_.: and fit in cap - 1 characters; numbers are
+ * decimal without leading zeros; a name given twice is refused. */
 int api_query_str(const api_request *req, const char *name, char *out, size_t cap, bool *present,
                   lisec_err *err);
 int api_query_u64(const api_request *req, const char *name, uint64_t max, uint64_t *out,
