@@ -11,7 +11,6 @@
  * development file. libsodium (sealed boxes, Ed25519) is used directly here;
  * crypto/crypto.h is not included because it and sodium.h both declare
  * crypto_sign(). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 
 #include "ctl/auditlog.h"
+#include "ctl/p11.h"
 
 #define REFUSED "audit record could not be made durable; action refused (TR103308-5.5)"
 #define RING_SIZE 65536u
@@ -50,8 +50,8 @@ typedef struct signer {
   uint8_t pk[32];
   /* development file */
   uint8_t *sk; /* 64 bytes, sodium_malloc'd (locked, guarded) */
-  /* PKCS#11 */
-  void *module;
+  /* PKCS#11, through the process's one client (ctl/p11.h) */
+  ctl_p11 *module;
   CK_FUNCTION_LIST_PTR p11;
   CK_SESSION_HANDLE session;
   bool session_open;
@@ -101,9 +101,7 @@ struct ctl_auditlog {
 
 static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
 
-static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
-  return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 %s failed (CKR 0x%lx)", what, (unsigned long)rv);
-}
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return ctl_p11_fail(err, "[audit]", what, rv); }
 
 /* PKCS#8 DER of an Ed25519 private key is this fixed prefix and the seed;
  * it is what `openssl genpkey -algorithm ed25519` writes, inside PEM. */
@@ -165,26 +163,6 @@ out:
   return rc;
 }
 
-static int p11_find_slot(signer *k, const char *token_label, CK_SLOT_ID *slot, lisec_err *err) {
-  CK_SLOT_ID slots[64];
-  CK_ULONG n = 64;
-  CK_RV rv = k->p11->C_GetSlotList(CK_TRUE, slots, &n);
-  if (rv != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
-  for (CK_ULONG i = 0; i < n; i++) {
-    CK_TOKEN_INFO info;
-    if (k->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
-    char label[33];
-    memcpy(label, info.label, 32);
-    label[32] = '\0';
-    for (int j = 31; j >= 0 && label[j] == ' '; j--) label[j] = '\0';
-    if (strcmp(label, token_label) == 0) {
-      *slot = slots[i];
-      return 0;
-    }
-  }
-  return lisec_err_set(err, LISEC_EUNAVAIL, "PKCS#11 token \"%s\" not found", token_label);
-}
-
 static int p11_find(signer *k, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h,
                     bool *found, lisec_err *err) {
   CK_KEY_TYPE type = CKK_EC_EDWARDS;
@@ -239,26 +217,13 @@ static int p11_generate(signer *k, const char *label, CK_OBJECT_HANDLE *pub, lis
 static int p11_key_open(signer *k, const ctl_auditlog_pkcs11 *cfg, lisec_err *err) {
   if (!cfg->token_label || !cfg->pin || !cfg->key_label)
     return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 checkpoint key needs module, token, pin and key label");
-  CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR) = NULL;
-  k->module = dlopen(cfg->module, RTLD_NOW | RTLD_LOCAL);
-  if (!k->module)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot load PKCS#11 module %s: %s", cfg->module, dlerror());
-  *(void **)&get_list = dlsym(k->module, "C_GetFunctionList");
-  if (!get_list || get_list(&k->p11) != CKR_OK)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "%s is not a PKCS#11 module", cfg->module);
-  /* The vault's KEK may have initialised the same module in this process. */
-  CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
-  CK_RV rv = k->p11->C_Initialize(&args);
-  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return p11_fail(err, "C_Initialize", rv);
-  CK_SLOT_ID slot = 0;
-  int rc = p11_find_slot(k, cfg->token_label, &slot, err);
+  /* the module is shared with the vault's KEK and the LI keys (ctl/p11.h) */
+  int rc = ctl_p11_open(cfg->module, "[audit]", &k->module, err);
   if (rc) return rc;
-  rv = k->p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &k->session);
-  if (rv != CKR_OK) return p11_fail(err, "C_OpenSession", rv);
+  k->p11 = ctl_p11_functions(k->module);
+  if ((rc = ctl_p11_session_open(k->module, "[audit]", cfg->token_label, cfg->pin, &k->session, err)))
+    return rc;
   k->session_open = true;
-  rv = k->p11->C_Login(k->session, CKU_USER, (CK_UTF8CHAR_PTR)cfg->pin, strlen(cfg->pin));
-  if (rv == CKR_PIN_INCORRECT) return lisec_err_set(err, LISEC_EAUTH, "PKCS#11 login refused: wrong PIN");
-  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return p11_fail(err, "C_Login", rv);
   bool have_priv = false, have_pub = false;
   CK_OBJECT_HANDLE pub = 0;
   if ((rc = p11_find(k, CKO_PRIVATE_KEY, cfg->key_label, &k->priv, &have_priv, err)) ||
@@ -279,9 +244,9 @@ static int p11_key_open(signer *k, const ctl_auditlog_pkcs11 *cfg, lisec_err *er
 static void signer_close(signer *k) {
   if (k->sk) sodium_free(k->sk);
   k->sk = NULL;
-  if (k->session_open) k->p11->C_CloseSession(k->session);
-  /* C_Finalize is left out: the module may be shared in this process. */
-  if (k->module) dlclose(k->module);
+  if (k->session_open) ctl_p11_session_close(k->module, k->session);
+  k->session_open = false;
+  ctl_p11_close(k->module); /* the module's last user finalises it */
   k->module = NULL;
 }
 

@@ -7,6 +7,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
+#include "ctl/p11.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
 
@@ -77,14 +78,10 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   };
   const char *module = lisec_config_str(cfg, "audit", "pkcs11_module", NULL);
   const char *dev = lisec_config_str(cfg, "audit", "development_key_file", NULL);
-  uint8_t *pin = NULL;
-  size_t pin_len = 0;
+  char pin[CTL_P11_PIN_MAX + 1] = "";
   if (module) {
-    const char *pin_file = lisec_config_str(cfg, "audit", "pin_file", NULL);
-    if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[audit] pin_file is required with pkcs11_module");
-    if ((rc = read_trimmed(pin_file, 256, &pin, &pin_len, err))) return rc;
-    ac.pkcs11 = (ctl_auditlog_pkcs11){module, lisec_config_str(cfg, "audit", "token", "lisec"),
-                                      (const char *)pin,
+    if ((rc = ctl_p11_read_pin(cfg, "audit", pin, err))) return rc;
+    ac.pkcs11 = (ctl_auditlog_pkcs11){module, lisec_config_str(cfg, "audit", "token", "lisec"), pin,
                                       lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), true};
   } else if (dev) {
     bool allowed = false;
@@ -101,10 +98,7 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
                          "allow_development_key = true");
   }
   rc = ctl_auditlog_open(s, &ac, &sh->audit, err);
-  if (pin) {
-    crypto_wipe(pin, pin_len);
-    free(pin);
-  }
+  crypto_wipe(pin, sizeof pin);
   crypto_wipe(li_pk, sizeof li_pk);
   if (rc) {
     lisec_err_wrap(err, "cannot open the audit log");
@@ -122,18 +116,13 @@ static int open_kek(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
   const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
   const char *dev = lisec_config_str(cfg, "vault", "development_key_file", NULL);
   if (module) {
-    const char *pin_file = lisec_config_str(cfg, "vault", "pin_file", NULL);
-    uint8_t *pin = NULL;
-    size_t len = 0;
-    if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[vault] pin_file is required with pkcs11_module");
-    int rc = read_trimmed(pin_file, 256, &pin, &len, err);
+    char pin[CTL_P11_PIN_MAX + 1];
+    int rc = ctl_p11_read_pin(cfg, "vault", pin, err);
     if (rc) return rc;
-    ctl_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"),
-                                (const char *)pin, lisec_config_str(cfg, "vault", "key_label", "lisec-kek"),
-                                true};
+    ctl_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
+                                lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), true};
     rc = ctl_kek_open_pkcs11(&pc, &sh->kek, err);
-    crypto_wipe(pin, len);
-    free(pin);
+    crypto_wipe(pin, sizeof pin);
     return rc;
   }
   if (dev) {

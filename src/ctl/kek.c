@@ -10,7 +10,6 @@
  * data keys are cached for a bounded time in locked memory, each with a
  * ready AES-256-GCM decryption context, so reading a target costs one AES
  * pass rather than a token round trip, a key schedule and a cipher fetch. */
-#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/kek.h"
+#include "ctl/p11.h"
 #include "ctl/tasks.h"
 
 #define KEK_AAD "lisec-kek-v1"
@@ -67,10 +67,11 @@ struct ctl_kek {
   bool dev;
   char token[33];
   pthread_mutex_t lock;
-  /* PKCS#11 */
-  void *module;
+  /* PKCS#11, through the process's one client (ctl/p11.h) */
+  ctl_p11 *module;
   CK_FUNCTION_LIST_PTR p11;
   CK_SESSION_HANDLE session;
+  bool session_open;
   /* keys loaded: on first use, until a rotation leaves no record under
    * them (ctl_kek_unload_others) */
   kek_key *keys[KEK_MAX_KEYS];
@@ -137,31 +138,7 @@ static kek_cache_slot *cache_put(ctl_kek *k, const uint8_t *wrapped, size_t len,
   return s;
 }
 
-static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
-  return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 %s failed (CKR 0x%lx)", what, (unsigned long)rv);
-}
-
-static int find_slot(ctl_kek *k, const char *token_label, CK_SLOT_ID *slot, lisec_err *err) {
-  CK_ULONG n = 0;
-  CK_RV rv = k->p11->C_GetSlotList(CK_TRUE, NULL, &n);
-  if (rv != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
-  CK_SLOT_ID slots[64];
-  if (n > 64) n = 64;
-  if ((rv = k->p11->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
-  for (CK_ULONG i = 0; i < n; i++) {
-    CK_TOKEN_INFO info;
-    if (k->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
-    char label[33];
-    memcpy(label, info.label, 32);
-    label[32] = '\0';
-    for (int j = 31; j >= 0 && label[j] == ' '; j--) label[j] = '\0';
-    if (strcmp(label, token_label) == 0) {
-      *slot = slots[i];
-      return 0;
-    }
-  }
-  return lisec_err_set(err, LISEC_EUNAVAIL, "PKCS#11 token \"%s\" not found", token_label);
-}
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return ctl_p11_fail(err, "[vault]", what, rv); }
 
 /* The token's AES key called name, generated when absent and create is
  * set. Called with the lock held (or before the KEK is shared). */
@@ -247,36 +224,11 @@ int ctl_kek_open_pkcs11(const ctl_kek_pkcs11_config *cfg, ctl_kek **out, lisec_e
   pthread_mutex_init(&k->lock, NULL);
   snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
   cache_init(k);
-  int rc = 0;
-  CK_RV rv;
-  CK_SLOT_ID slot = 0;
-  CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR) = NULL;
-  k->module = dlopen(cfg->module, RTLD_NOW | RTLD_LOCAL);
-  if (!k->module) {
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "cannot load PKCS#11 module %s: %s", cfg->module, dlerror());
-    goto fail;
-  }
-  *(void **)&get_list = dlsym(k->module, "C_GetFunctionList");
-  if (!get_list || get_list(&k->p11) != CKR_OK) {
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s is not a PKCS#11 module", cfg->module);
-    goto fail;
-  }
-  rv = k->p11->C_Initialize(NULL);
-  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    rc = p11_fail(err, "C_Initialize", rv);
-    goto fail;
-  }
-  if ((rc = find_slot(k, cfg->token_label, &slot, err))) goto fail;
-  if ((rv = k->p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &k->session)) != CKR_OK) {
-    rc = p11_fail(err, "C_OpenSession", rv);
-    goto fail;
-  }
-  rv = k->p11->C_Login(k->session, CKU_USER, (CK_UTF8CHAR_PTR)cfg->pin, strlen(cfg->pin));
-  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-    rc = rv == CKR_PIN_INCORRECT ? lisec_err_set(err, LISEC_EAUTH, "PKCS#11 login refused: wrong PIN")
-                                 : p11_fail(err, "C_Login", rv);
-    goto fail;
-  }
+  int rc = ctl_p11_open(cfg->module, "[vault]", &k->module, err);
+  if (rc) goto fail;
+  k->p11 = ctl_p11_functions(k->module);
+  if ((rc = ctl_p11_session_open(k->module, "[vault]", cfg->token_label, cfg->pin, &k->session, err))) goto fail;
+  k->session_open = true;
   if ((rc = key_get(k, cfg->key_label, cfg->create, &k->current, err))) goto fail;
   *out = k;
   return 0;
@@ -325,12 +277,10 @@ void ctl_kek_close(ctl_kek *k) {
    * ctl_open has an X1 hook this is the earliest point lisecd's shutdown
    * reaches that is ours.) */
   ctl_tasks_stop();
-  if (k->p11 && k->session) {
-    k->p11->C_Logout(k->session);
-    k->p11->C_CloseSession(k->session);
-  }
-  /* C_Finalize is left out: the module may be shared in this process. */
-  if (k->module) dlclose(k->module);
+  /* No C_Logout: the login is shared with the other users of the token in
+   * this process; the module's last user finalises it (ctl/p11.c). */
+  if (k->session_open) ctl_p11_session_close(k->module, k->session);
+  ctl_p11_close(k->module);
   if (k->cache) {
     for (size_t i = 0; i < CACHE_SLOTS; i++) EVP_CIPHER_CTX_free(k->cache[i].dec);
     crypto_wipe(k->cache, CACHE_SLOTS * sizeof *k->cache);

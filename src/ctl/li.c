@@ -6,7 +6,6 @@
  * at, so two concurrent commands cannot both pass. A VM's key pair made in
  * the token is an EC P-256 pair whose private half is sensitive and not
  * extractable (label "lisec-li-vm:<vm>"); lisec keeps only its public half. */
-#include <dlfcn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <p11-kit/pkcs11.h>
@@ -19,6 +18,7 @@
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
+#include "ctl/p11.h"
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
@@ -28,7 +28,7 @@
 struct ctl_li_state {
   EVP_PKEY *admin_key; /* NULL: pairing and signed disabling are refused */
   pthread_mutex_t lock; /* the one PKCS#11 session */
-  void *module;
+  ctl_p11 *module;      /* the process's one PKCS#11 client (ctl/p11.h) */
   CK_FUNCTION_LIST_PTR p11;
   CK_SESSION_HANDLE session;
   bool token;
@@ -37,63 +37,35 @@ struct ctl_li_state {
 
 /* ---- the token ---------------------------------------------------------- */
 
-static int p11_fail(lisec_err *err, const char *what, CK_RV rv) {
-  return lisec_err_set(err, LISEC_ECRYPTO, "[li] PKCS#11 %s failed (CKR 0x%lx)", what,
-                       (unsigned long)rv);
-}
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return ctl_p11_fail(err, "[li]", what, rv); }
 
-static int find_slot(struct ctl_li_state *st, CK_SLOT_ID *slot, lisec_err *err) {
-  CK_SLOT_ID slots[64];
-  CK_ULONG n = LISEC_ARRAY_LEN(slots);
-  CK_RV rv = st->p11->C_GetSlotList(CK_TRUE, slots, &n);
-  if (rv != CKR_OK) return p11_fail(err, "C_GetSlotList", rv);
-  for (CK_ULONG i = 0; i < n; i++) {
-    CK_TOKEN_INFO info;
-    if (st->p11->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
-    char label[33];
-    memcpy(label, info.label, 32);
-    label[32] = '\0';
-    for (int j = 31; j >= 0 && label[j] == ' '; j--) label[j] = '\0';
-    if (strcmp(label, st->token_label) == 0) {
-      *slot = slots[i];
-      return 0;
-    }
-  }
-  return lisec_err_set(err, LISEC_EUNAVAIL, "[li] PKCS#11 token \"%s\" not found", st->token_label);
-}
-
+/* The module, shared with the audit log and the vault, and a logged-in
+ * session on [li] token with the PIN of [li] pin_file. */
 static int token_open(const lisec_config *cfg, struct ctl_li_state *st, const char *module,
                       lisec_err *err) {
-  const char *pin_file = lisec_config_str(cfg, "li", "pin_file", NULL);
-  if (!pin_file) return lisec_err_set(err, LISEC_EINVAL, "[li] pin_file is required with pkcs11_module");
-  snprintf(st->token_label, sizeof st->token_label, "%s", lisec_config_str(cfg, "li", "token", "lisec"));
-  st->module = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-  if (!st->module) return lisec_err_set(err, LISEC_EUNAVAIL, "[li] cannot load %s: %s", module, dlerror());
-  CK_C_GetFunctionList get_list = NULL;
-  *(void **)&get_list = dlsym(st->module, "C_GetFunctionList");
-  if (!get_list || get_list(&st->p11) != CKR_OK)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "[li] %s is not a PKCS#11 module", module);
-  /* The vault or the audit log may have initialised the same module. */
-  CK_RV rv = st->p11->C_Initialize(NULL);
-  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return p11_fail(err, "C_Initialize", rv);
-  CK_SLOT_ID slot;
-  int rc = find_slot(st, &slot, err);
+  char pin[CTL_P11_PIN_MAX + 1];
+  int rc = ctl_p11_read_pin(cfg, "li", pin, err);
   if (rc) return rc;
-  if ((rv = st->p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                   &st->session)) != CKR_OK)
-    return p11_fail(err, "C_OpenSession", rv);
-  uint8_t *pin = NULL;
-  size_t len = 0;
-  if ((rc = lisec_file_read(pin_file, 256, &pin, &len, err))) return rc;
-  while (len && (pin[len - 1] == '\n' || pin[len - 1] == '\r')) pin[--len] = 0;
-  rv = st->p11->C_Login(st->session, CKU_USER, pin, len);
-  crypto_wipe(pin, len);
-  free(pin);
-  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-    st->p11->C_CloseSession(st->session);
-    return p11_fail(err, "C_Login", rv);
+  snprintf(st->token_label, sizeof st->token_label, "%s", lisec_config_str(cfg, "li", "token", "lisec"));
+  if (!(rc = ctl_p11_open(module, "[li]", &st->module, err))) {
+    st->p11 = ctl_p11_functions(st->module);
+    rc = ctl_p11_session_open(st->module, "[li]", st->token_label, pin, &st->session, err);
   }
-  st->token = true;
+  crypto_wipe(pin, sizeof pin);
+  if (!rc) st->token = true;
+  return rc;
+}
+
+int ctl_li_token_check(struct ctl_li_state *st, lisec_err *err) {
+  if (!st || !st->token) return lisec_err_set(err, LISEC_EUNAVAIL, "[li] no PKCS#11 token is configured");
+  CK_SESSION_INFO info;
+  pthread_mutex_lock(&st->lock);
+  CK_RV rv = st->p11->C_GetSessionInfo(st->session, &info);
+  pthread_mutex_unlock(&st->lock);
+  if (rv != CKR_OK) return ctl_p11_fail(err, "[li]", "C_GetSessionInfo", rv);
+  if (info.state != CKS_RW_USER_FUNCTIONS)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "[li] the PKCS#11 session is not logged in (state %lu)",
+                         (unsigned long)info.state);
   return 0;
 }
 
@@ -176,8 +148,8 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   if (!st) return;
   /* No C_Logout: the login state is shared with every session of the
    * application on this token (the vault's, the audit log's). */
-  if (st->token) st->p11->C_CloseSession(st->session);
-  /* C_Finalize and dlclose are left out: the module may be shared in this process. */
+  if (st->token) ctl_p11_session_close(st->module, st->session);
+  ctl_p11_close(st->module); /* the module's last user finalises it */
   EVP_PKEY_free(st->admin_key);
   pthread_mutex_destroy(&st->lock);
   free(st);

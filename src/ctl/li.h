@@ -20,6 +20,9 @@ struct ctl_li_state;
  * shared state has no slot of its own for li yet. */
 int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_err *err);
 void ctl_li_state_close(struct ctl_li_state *st);
+/* 0 when [li] has a token session that is open and logged in as the user
+ * (what generating a VM's key pair needs); EUNAVAIL saying why otherwise. */
+int ctl_li_token_check(struct ctl_li_state *st, lisec_err *err);
 /* The LI state the pkg topic keeps for this topic (ctl/pkg.c); may be NULL. */
 struct ctl_li_state *ctl_pkg_li_state(ctl_shared *sh);
 /* At start: every VM stored as paired is a known LI VM in the trust model. */

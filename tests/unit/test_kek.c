@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctl/kek.h"
+#include "softhsm_token.h"
 
 static ctl_kek_pkcs11_config cfg(const char *key_label, bool create) {
   ctl_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create};
@@ -266,52 +266,9 @@ static void test_development_file_key(void **state) {
   unlink(path);
 }
 
-/* A throw-away SoftHSM2 token labelled lisec-test (user PIN 1234) in a
- * temporary directory, as scripts/test/softhsm-start makes one; exports
- * SOFTHSM2_CONF and LISEC_P11_MODULE. 0, or -1 with a reason on stderr. */
-static char token_dir[64];
-
-static int make_token(void) {
-  static const char *const modules[] = {"/usr/lib/softhsm/libsofthsm2.so",
-                                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                                        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"};
-  const char *module = NULL;
-  for (size_t i = 0; i < sizeof modules / sizeof *modules && !module; i++)
-    if (access(modules[i], R_OK) == 0) module = modules[i];
-  snprintf(token_dir, sizeof token_dir, "/tmp/lisec-test-kek-hsm-XXXXXX");
-  if (!module || !mkdtemp(token_dir)) {
-    fprintf(stderr, "test_kek: no libsofthsm2.so (run scripts/bootstrap) or no temporary directory\n");
-    return -1;
-  }
-  char path[128], cmd[512];
-  snprintf(path, sizeof path, "%s/tokens", token_dir);
-  mkdir(path, 0700);
-  snprintf(path, sizeof path, "%s/softhsm2.conf", token_dir);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", token_dir);
-  fclose(f);
-  setenv("SOFTHSM2_CONF", path, 1);
-  setenv("LISEC_P11_MODULE", module, 1);
-  snprintf(cmd, sizeof cmd,
-           "softhsm2-util --init-token --free --label lisec-test --pin 1234 --so-pin so-1234 >/dev/null");
-  if (system(cmd) != 0) {
-    fprintf(stderr, "test_kek: softhsm2-util could not make a token\n");
-    return -1;
-  }
-  return 0;
-}
-
-static void remove_token(void) {
-  if (!token_dir[0]) return;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", token_dir);
-  if (system(cmd) != 0) fprintf(stderr, "test_kek: could not remove %s\n", token_dir);
-}
-
 int main(void) {
-  if (!getenv("LISEC_P11_MODULE") && make_token()) {
-    remove_token();
+  if (softhsm_token_make()) {
+    softhsm_token_remove();
     return 1;
   }
   const struct CMUnitTest tests[] = {
@@ -321,6 +278,6 @@ int main(void) {
       cmocka_unit_test(test_many_rotations_one_process),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  remove_token();
+  softhsm_token_remove();
   return rc;
 }
