@@ -2,7 +2,8 @@
  * input is "METHOD\nURI\nBODY"; it is dispatched against a small table with
  * path parameters, a role check and a JSON body, and the handlers read the
  * query parameters the way the audit routes do. Checks what every reply
- * must be: a status, and a JSON error for every refusal. */
+ * must be: a status, and a JSON error for every refusal; and that every
+ * path parameter a handler sees, percent-decoded, follows the id rule. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,9 @@
 static int handler(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                    api_response *resp) {
   (void)ctl, (void)a;
+  /* whatever a path segment decodes to is an id under lisec's one rule */
+  for (size_t i = 0; i < req->n_params; i++)
+    if (!lisec_id_valid(req->params[i])) abort();
   lisec_err err = {0};
   uint64_t n = 0;
   char s[72];
