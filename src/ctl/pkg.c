@@ -19,6 +19,7 @@
 
 #define PKG_KIND "pkg"
 #define PKG_VM_KIND "pkg-vm"
+#define PKG_KEY_MAX (7 + 63 + 1 + CTL_PKG_ID_MAX + 1) /* "tenant:<name>:<id>" (below) */
 #define PKG_ANCHOR_FILE_MAX (4u << 20)
 #define PKG_DEFAULT_MAX_PACKAGE (48u << 20)
 #define PKG_DEFAULT_MAX_EXPANDED (1ull << 30)
@@ -113,7 +114,7 @@ static const char *owner_of(const ctl_actor *actor) {
 
 static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
                   const char *outcome, const char *reason, bool li, lisec_err *err) {
-  char subject[CTL_PKG_ID_MAX + 16];
+  char subject[PKG_KEY_MAX + 16];
   snprintf(subject, sizeof subject, "package %s", id);
   ctl_event ev = {action, subject, outcome, reason, li};
   return ctl_record(ctl, actor, &ev, NULL, err);
@@ -145,6 +146,45 @@ _Static_assert(CTL_PKG_ID_MAX == LISEC_ID_MAX, "package ids are lisec ids");
 
 static int id_check(const char *id, lisec_err *err) {
   return lisec_id_check("id", id, id ? strnlen(id, CTL_PKG_ID_MAX + 1) : 0, err);
+}
+
+/* Each tenant has a package-id namespace of its own: tenant T's "pkg-1" is
+ * stored under the key "tenant:T:pkg-1" (tenant names hold no ':', so the
+ * key is unambiguous), the operator's under its id. A tenant always
+ * addresses its own namespace, so another tenant's ids are neither visible
+ * (no 403/404 oracle) nor claimable first (no 409). The operator and MANO
+ * address a tenant's package by that key, which is also a lisec id; an
+ * operator package id therefore may not start with "tenant:". */
+#define TENANT_PREFIX "tenant:"
+
+static bool is_tenant(const ctl_actor *actor) {
+  return actor->role && strncmp(actor->role, TENANT_PREFIX, strlen(TENANT_PREFIX)) == 0;
+}
+
+static int pkg_key(const ctl_actor *actor, const char *id, bool creating, char key[PKG_KEY_MAX],
+                   lisec_err *err) {
+  int rc = id_check(id, err);
+  if (rc) return rc;
+  if (is_tenant(actor)) {
+    snprintf(key, PKG_KEY_MAX, "%.80s:%s", actor->role, id);
+    return 0;
+  }
+  if (creating && strncmp(id, TENANT_PREFIX, strlen(TENANT_PREFIX)) == 0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "id: \"tenant:<name>:<id>\" names a tenant's package; an operator "
+                         "package id may not start with \"tenant:\"");
+  snprintf(key, PKG_KEY_MAX, "%s", id);
+  return 0;
+}
+
+/* The id a package has in its owner's namespace: the key without the
+ * "tenant:T:" of a tenant's package. */
+static const char *local_id(const char *key, const char *owner) {
+  size_t n = owner ? strlen(owner) : 0;
+  if (owner && strncmp(owner, TENANT_PREFIX, strlen(TENANT_PREFIX)) == 0 &&
+      strncmp(key, owner, n) == 0 && key[n] == ':')
+    return key + n + 1;
+  return key;
 }
 
 /* The CSAR from the request: base64 bounded before decoding. */
@@ -248,9 +288,10 @@ static json_t *document(const char *id, const ctl_actor *actor, const pkg_record
   return d;
 }
 
-static json_t *summary(const json_t *doc) {
+static json_t *summary(const json_t *doc, const char *key) {
   const json_t *r = json_object_get(doc, "record");
-  return json_pack("{s:O, s:O, s:O?, s:O?, s:O?, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
+  return json_pack("{s:O, s:s, s:O, s:O?, s:O?, s:O?, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
+                   "scoped_id", key,
                    "owner", json_object_get(r, "owner"), "provider_id",
                    json_object_get(r, "provider_id"), "product_name",
                    json_object_get(r, "product_name"), "package_version",
@@ -287,25 +328,30 @@ static int request_li(const json_t *body, bool *li, lisec_err *err) {
   return lisec_json_get_bool(body, "li", false, li, err);
 }
 
-static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
+static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id,
                               const json_t *body, bool replace, json_t **out, lisec_err *err) {
   const char *action = replace ? "pkg.replace" : "pkg.onboard";
   const char *owner = owner_of(actor);
   bool li = false;
+  char id[PKG_KEY_MAX];
   int rc = request_li(body, &li, err);
-  if (!rc) rc = id_check(id, err);
+  if (!rc) rc = id_check(req_id, err);
   if (rc) return rc;
-  if ((rc = pkg_policy_may_onboard(owner, err))) return refuse(ctl, actor, action, id, li, rc, err);
+  if ((rc = pkg_policy_may_onboard(owner, err))) return refuse(ctl, actor, action, req_id, li, rc, err);
+  if ((rc = pkg_key(actor, req_id, !replace, id, err))) return rc;
   json_t *old = NULL;
   int64_t old_version = 0;
-  if (replace && (rc = load(ctl, PKG_KIND, id, &old, &old_version, err))) return rc;
+  if (replace && (rc = load(ctl, PKG_KIND, id, &old, &old_version, err))) {
+    if (rc == LISEC_ENOTFOUND) lisec_err_set(err, rc, "package %s does not exist", req_id);
+    return rc;
+  }
   if (!replace) {
     /* A cheap early answer; the store's create-only write decides races. */
     char *exists = NULL;
     if (store_doc_get(ctl->store, PKG_KIND, id, &exists, NULL, NULL) == 0) {
       free(exists);
       rc = lisec_err_set(err, LISEC_ECONFLICT,
-                         "package %s exists already (a new version is a replacement: PUT)", id);
+                         "package %s exists already (a new version is a replacement: PUT)", req_id);
       return refuse(ctl, actor, action, id, li, rc, err);
     }
   }
@@ -338,7 +384,7 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
                                     "sha256", json_object_get(old, "sha256"), "onboarded_at",
                                     json_object_get(old, "onboarded_at")));
   }
-  json_t *doc = document(id, actor, &rec, &v, previous);
+  json_t *doc = document(local_id(id, rec.owner), actor, &rec, &v, previous);
   json_decref(previous);
   char reason[160];
   snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
@@ -377,13 +423,13 @@ typedef struct list_ctx {
 } list_ctx;
 
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
-  (void)id, (void)version;
+  (void)version;
   list_ctx *lc = ctx;
   json_t *doc = NULL;
   if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
   pkg_record rec;
   record_from_json(doc, &rec);
-  if (pkg_policy_may_see(&rec, lc->owner, NULL) == 0) json_array_append_new(lc->arr, summary(doc));
+  if (pkg_policy_may_see(&rec, lc->owner, NULL) == 0) json_array_append_new(lc->arr, summary(doc, id));
   json_decref(doc);
   return 0;
 }
@@ -401,10 +447,15 @@ int ctl_pkg_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err
   return 0;
 }
 
-int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json_t **out,
                 lisec_err *err) {
   json_t *doc = NULL;
-  int rc = load(ctl, PKG_KIND, id, &doc, NULL, err);
+  char id[PKG_KEY_MAX];
+  /* The role first, before anything is loaded. */
+  int rc = pkg_policy_may_onboard(owner_of(actor), err);
+  if (!rc) rc = pkg_key(actor, req_id, false, id, err);
+  if (!rc) rc = load(ctl, PKG_KIND, id, &doc, NULL, err);
+  if (rc == LISEC_ENOTFOUND) lisec_err_set(err, rc, "package %s does not exist", req_id);
   if (rc) return rc;
   pkg_record rec;
   record_from_json(doc, &rec);
@@ -413,6 +464,7 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *
     json_decref(doc);
     return rc;
   }
+  json_object_set_new(doc, "scoped_id", json_string(id));
   *out = doc;
   return 0;
 }

@@ -70,6 +70,15 @@ static const store_migration migrations[] = {
      "  FOR EACH ROW EXECUTE FUNCTION checkpoints_append_only();"
      "CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints"
      "  FOR EACH STATEMENT EXECUTE FUNCTION checkpoints_append_only();"},
+    /* Package ids were one namespace, so one tenant learnt another's ids
+     * (403 against 404) and could take an id first. A tenant's package is
+     * now kept under "tenant:<name>:<id>" (ctl/pkg.c, pkg_key); the
+     * packages tenants on-boarded before move there. */
+    {3, "each tenant's packages under ids of their own",
+     "UPDATE documents SET id = json_extract(body, '$.record.owner') || ':' || id"
+     "  WHERE kind = 'pkg' AND json_extract(body, '$.record.owner') LIKE 'tenant:%';",
+     "UPDATE documents SET id = (body::jsonb #>> '{record,owner}') || ':' || id"
+     "  WHERE kind = 'pkg' AND (body::jsonb #>> '{record,owner}') LIKE 'tenant:%';"},
 };
 
 #define N_MIGRATIONS ((int)LISEC_ARRAY_LEN(migrations))

@@ -115,10 +115,36 @@ expect 201 '"owner":"tenant:example"' tenant-example t-probe good.csar
   fail "a tenant sees other packages than its own"
 [ "$(as operator "$LISECD_URL/v1/packages" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["packages"]))')" = 3 ] ||
   fail "the operator does not see every package"
-code=$(as tenant-example -o out.json -w '%{http_code}' "$LISECD_URL/v1/packages/probe")
-[ "$code" = 403 ] && grep -q NFV-SEC025-onboarding-3 out.json || fail "a tenant read the operator's package: $code"
-expect 403 "NFV-SEC025-onboarding-3" tenant-example probe v2.csar false PUT
-pass "a tenant sees and replaces only its own packages"
+# Each tenant has its own package ids: another owner's id answers exactly as
+# an id nobody has (no 403/404 oracle), and can be taken by every tenant.
+lisec pki issue "$pki" tenant-other tenant:other tenant-other >/dev/null
+get_pkg() { as "$1" -o out.json -w '%{http_code}' "$LISECD_URL/v1/packages/$2"; }
+[ "$(get_pkg tenant-example probe)" = 404 ] || fail "a tenant reached the operator's package: $(cat out.json)"
+a=$(sed 's/probe/X/g' out.json)
+[ "$(get_pkg tenant-example nobody-has-this)" = 404 ] || fail "an unknown id: $(cat out.json)"
+[ "$a" = "$(sed 's/nobody-has-this/X/g' out.json)" ] || fail "another owner's id and an unknown id answer differently"
+[ "$(get_pkg tenant-other t-probe)" = 404 ] || fail "a tenant reached another tenant's package: $(cat out.json)"
+out=$(post tenant-example probe v2.csar false PUT)
+[ "${out##*$'\n'}" = 404 ] || fail "a tenant's PUT of the operator's id: $out"
+expect 201 '"owner":"tenant:other"' tenant-other t-probe v2.csar
+expect 201 '"owner":"tenant:example"' tenant-example probe good.csar
+[ "$(get_pkg tenant-example t-probe)" = 200 ] && grep -q '"package_version":"1.0"' out.json &&
+  grep -q '"owner":"tenant:example"' out.json || fail "tenant-example's t-probe changed: $(cat out.json)"
+[ "$(get_pkg tenant-other t-probe)" = 200 ] && grep -q '"package_version":"2.0"' out.json &&
+  grep -q '"scoped_id":"tenant:other:t-probe"' out.json || fail "tenant-other's t-probe: $(cat out.json)"
+[ "$(get_pkg operator probe)" = 200 ] && grep -q '"owner":"operator"' out.json || fail "the operator's probe: $(cat out.json)"
+# The operator addresses a tenant's package by its scoped id; an operator
+# package id may not look like one.
+[ "$(get_pkg operator tenant:example:t-probe)" = 200 ] && grep -q '"owner":"tenant:example"' out.json &&
+  grep -q '"id":"t-probe"' out.json || fail "the operator cannot read tenant:example:t-probe: $(cat out.json)"
+out=$(post operator tenant:example:x good.csar)
+[ "${out##*$'\n'}" = 400 ] && grep -q 'names a tenant' <<<"$out" || fail "an operator id in a tenant's namespace: $out"
+as operator "$LISECD_URL/v1/packages" | python3 -c '
+import json, sys
+ids = sorted(p["scoped_id"] for p in json.load(sys.stdin)["packages"])
+want = sorted(["probe", "li-probe", "tenant:example:t-probe", "tenant:other:t-probe", "tenant:example:probe"])
+assert ids == want, ids' || fail "the operator's list does not show every package by its scoped id"
+pass "each tenant has its own package ids: no oracle, no claiming another's id; the operator reads them scoped"
 
 expect 403 "NFV-SEC025-onboarding-2" operator probe other.csar false PUT
 expect 409 "NFV-SEC025-onboarding-2" operator probe good.csar false PUT

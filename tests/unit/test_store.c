@@ -23,7 +23,7 @@
 
 /* The schema version this suite was written against. A new migration must
  * update it, so the change is a deliberate one. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static char url[512];
 static char tmpdir[64];
@@ -275,6 +275,8 @@ static const char *const v1_sqlite =
     "CREATE TABLE checkpoints (tree_size INTEGER PRIMARY KEY, note TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL);"
     "INSERT INTO documents VALUES ('target', 't-1', '{\"old\":true}', 4, 0);"
+    "INSERT INTO documents VALUES ('pkg', 'p-1', '{\"record\":{\"owner\":\"tenant:a\"}}', 1, 0);"
+    "INSERT INTO documents VALUES ('pkg', 'p-2', '{\"record\":{\"owner\":\"operator\"}}', 1, 0);"
     "INSERT INTO audit_log VALUES (0, 5, 0, x'6f6c64', zeroblob(32));"
     "INSERT INTO checkpoints VALUES (1, 'old checkpoint', 0);";
 static const char *const v1_postgres =
@@ -291,6 +293,8 @@ static const char *const v1_postgres =
     "CREATE TABLE checkpoints (tree_size BIGINT PRIMARY KEY, note TEXT NOT NULL,"
     "  created_at BIGINT NOT NULL);"
     "INSERT INTO documents VALUES ('target', 't-1', '{\"old\":true}', 4, 0);"
+    "INSERT INTO documents VALUES ('pkg', 'p-1', '{\"record\":{\"owner\":\"tenant:a\"}}', 1, 0);"
+    "INSERT INTO documents VALUES ('pkg', 'p-2', '{\"record\":{\"owner\":\"operator\"}}', 1, 0);"
     "INSERT INTO audit_log VALUES (0, 5, 0, '\\x6f6c64', decode(repeat('00', 32), 'hex'));"
     "INSERT INTO checkpoints VALUES (1, 'old checkpoint', 0);";
 
@@ -316,6 +320,13 @@ static void test_migration_from_v1(void **state) {
   assert_int_equal(store_doc_get(s, "target", "t-1", &body, &version, &err), 0);
   assert_string_equal(body, "{\"old\":true}");
   assert_int_equal(version, 4);
+  free(body);
+  /* migration 3: a tenant's package moves to its own namespace, the
+   * operator's stays */
+  assert_int_equal(store_doc_get(s, "pkg", "tenant:a:p-1", &body, NULL, &err), 0);
+  free(body);
+  assert_int_equal(store_doc_get(s, "pkg", "p-1", &body, NULL, &err), LISEC_ENOTFOUND);
+  assert_int_equal(store_doc_get(s, "pkg", "p-2", &body, NULL, &err), 0);
   free(body);
   assert_int_equal(log_size(s), 1);
   store_log_entry e = {.index = 1, .time_ms = 6, .data = (const uint8_t *)"new", .len = 3};
