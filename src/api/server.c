@@ -43,6 +43,9 @@
 #define ACCEPT_BACKOFF_MAX_MS 1000
 
 typedef struct api_conn api_conn;
+typedef struct conn_list {
+  api_conn *head, *tail; /* oldest first */
+} conn_list;
 
 typedef struct api_worker {
   struct api_server *srv;
@@ -55,7 +58,11 @@ typedef struct api_worker {
   struct event *backoff_ev; /* resumes accepting after an accept() failure */
   int backoff_ms;           /* 0 after a successful accept */
   int n_conns;              /* open connections of this worker */
-  api_conn *pending_head, *pending_tail; /* still in their handshake, oldest first */
+  /* Connections still in their handshake: those whose ClientHello lisecd
+   * has not read yet, and those it has. At the cap the oldest of the first
+   * goes first: a real client sends its ClientHello at once and leaves that
+   * list within a round trip, however fast idle connections arrive. */
+  conn_list silent, greeted;
   lisec_ctl *ctl;
   bool started;
   struct parked *parked; /* requests waiting for fresh attestations */
@@ -68,8 +75,8 @@ struct api_conn {
   api_worker *w;
   struct bufferevent *bev;
   struct event *deadline; /* the handshake deadline */
-  api_conn *prev, *next;  /* in the worker's pending list while in the handshake */
-  bool pending;
+  api_conn *prev, *next;  /* in list while in the handshake */
+  conn_list *list;        /* &w->silent, &w->greeted, or NULL once through */
 };
 
 struct api_server {
@@ -89,24 +96,24 @@ static int handshake_index = -1; /* set once a connection's handshake is counted
 static int conn_index = -1;      /* the api_conn of a connection */
 
 static void pending_unlink(api_conn *c) {
-  if (!c->pending) return;
-  api_worker *w = c->w;
+  conn_list *l = c->list;
+  if (!l) return;
   if (c->prev) c->prev->next = c->next;
-  else w->pending_head = c->next;
+  else l->head = c->next;
   if (c->next) c->next->prev = c->prev;
-  else w->pending_tail = c->prev;
+  else l->tail = c->prev;
   c->prev = c->next = NULL;
-  c->pending = false;
+  c->list = NULL;
 }
 
-static void pending_append(api_conn *c) {
-  api_worker *w = c->w;
-  c->prev = w->pending_tail;
+static void pending_append(api_conn *c, conn_list *l) {
+  pending_unlink(c);
+  c->prev = l->tail;
   c->next = NULL;
-  if (w->pending_tail) w->pending_tail->next = c;
-  else w->pending_head = c;
-  w->pending_tail = c;
-  c->pending = true;
+  if (l->tail) l->tail->next = c;
+  else l->head = c;
+  l->tail = c;
+  c->list = l;
 }
 
 /* Accepting runs while the worker is under its cap (counting connections
@@ -133,7 +140,7 @@ static void conn_close(api_conn *c, api_conn_event why) {
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
   api_conn *c = arg;
-  conn_close(c, c->pending ? API_CONN_HANDSHAKE_TIMEOUT : API_CONN_REFUSED_AT_CAP);
+  conn_close(c, c->list ? API_CONN_HANDSHAKE_TIMEOUT : API_CONN_REFUSED_AT_CAP);
 }
 
 /* OpenSSL frees the SSL when evhttp frees the connection: that is where a
@@ -168,11 +175,13 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
 static void info_cb(const SSL *ssl, int where, int ret) {
   static char counted;
   api_conn *c = SSL_get_ex_data(ssl, conn_index);
-  if (c && c->pending && (where & SSL_CB_HANDSHAKE_DONE)) {
+  if (c && c->list && (where & SSL_CB_HANDSHAKE_DONE)) {
     /* Through the handshake with a verified certificate: the idle timeout
      * applies from here on, and the connection is no longer evicted. */
     pending_unlink(c);
     event_del(c->deadline);
+  } else if (c && c->list == &c->w->silent && SSL_get_state(ssl) != TLS_ST_BEFORE) {
+    pending_append(c, &c->w->greeted); /* its ClientHello is read */
   }
   if (SSL_get_ex_data(ssl, handshake_index)) return;
   bool done = where & SSL_CB_HANDSHAKE_DONE;
@@ -218,7 +227,8 @@ static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *e
 /* evhttp calls this for every accepted connection, before it gives the
  * bufferevent its socket: the connection is counted here and gets its
  * handshake deadline. Over the worker's cap, the oldest connection still in
- * its handshake is closed to make room; when every connection is through
+ * its handshake is closed to make room (one that has sent no ClientHello
+ * before one that has); when every connection is through
  * its handshake, the new one is closed instead (a zero deadline, as its
  * socket is not set yet). */
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
@@ -243,13 +253,14 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
   w->backoff_ms = 0;
   api_metrics_conn_open(1);
   struct timeval tv = {srv->handshake_ms / 1000, (srv->handshake_ms % 1000) * 1000};
-  if (w->n_conns > srv->conn_cap && w->pending_head) {
-    conn_close(w->pending_head, API_CONN_EVICTED);
-    pending_append(c);
+  api_conn *victim = w->silent.head ? w->silent.head : w->greeted.head;
+  if (w->n_conns > srv->conn_cap && victim) {
+    conn_close(victim, API_CONN_EVICTED);
+    pending_append(c, &w->silent);
   } else if (w->n_conns > srv->conn_cap) {
     tv = (struct timeval){0, 0};
   } else {
-    pending_append(c);
+    pending_append(c, &w->silent);
   }
   evtimer_add(deadline, &tv);
   listener_update(w);
@@ -259,8 +270,11 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
 /* An accept() that fails for want of descriptors or memory would fail again
  * at once: pause accepting for a back-off that doubles up to 1 s while the
  * failures last, and log them at a bounded rate. */
+static _Thread_local api_worker *this_worker; /* the worker whose loop runs on this thread */
+
 static void accept_error_cb(struct evconnlistener *lev, void *arg) {
-  api_worker *w = arg;
+  (void)arg; /* the listener's argument is evhttp's */
+  api_worker *w = this_worker;
   int e = EVUTIL_SOCKET_ERROR();
   w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
   if (w->backoff_ms > ACCEPT_BACKOFF_MAX_MS) w->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
@@ -585,6 +599,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
 
 static void *worker_main(void *arg) {
   api_worker *w = arg;
+  this_worker = w;
   event_base_dispatch(w->base);
   return NULL;
 }

@@ -10,10 +10,15 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       Content-Length; with --head-first the first one (the reply to a HEAD)
       is taken as headers only, whatever its Content-Length says, so any
       body it carried shows up as trailing bytes.
-  api_client.py flood PORT N_IDLE N_TRICKLE SECONDS
+  api_client.py keep PORT CA CERT KEY SECONDS
+      over one mutual TLS connection, GET /healthz, wait SECONDS, GET
+      /healthz again; prints both statuses, or "closed" for the second
+      when lisecd closed the connection in between.
+  api_client.py flood PORT N_IDLE N_TRICKLE SECONDS [REOPEN_MS]
       holds N_IDLE bare TCP connections that send nothing and N_TRICKLE that
-      send a TLS ClientHello one byte each 100 ms, reopening each one 20 ms
-      after lisecd closes it, for SECONDS; prints {"opened", "closed_by_server"}.
+      send a TLS ClientHello one byte each 100 ms, reopening each one
+      REOPEN_MS (default 500) after lisecd closes it, for SECONDS; prints
+      {"opened", "closed_by_server"}.
   api_client.py wait-close PORT [SEND_HELLO_BYTES]
       opens one bare TCP connection (optionally sends the first bytes of a
       ClientHello) and prints how many seconds passed until lisecd closed it
@@ -87,7 +92,32 @@ def cmd_raw(port, ca, cert, key, head_first):
     print(json.dumps({"responses": responses, "closed": closed, "trailing": rest.decode("latin-1")}))
 
 
-def cmd_flood(port, n_idle, n_trickle, seconds):
+def cmd_keep(port, ca, cert, key, seconds):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            for i in range(2):
+                if i:
+                    time.sleep(seconds)
+                data = b""
+                try:
+                    s.sendall(request)
+                    while b"ok\n" not in data:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    data = b""
+                responses, _ = parse_responses(data, False)
+                statuses.append(str(responses[0]["status"]) if responses else "closed")
+    print(" ".join(statuses))
+
+
+def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s):
     hello = client_hello()
     sel = selectors.DefaultSelector()
     slots = [{"kind": "idle"} for _ in range(n_idle)] + [{"kind": "trickle"} for _ in range(n_trickle)]
@@ -109,7 +139,7 @@ def cmd_flood(port, n_idle, n_trickle, seconds):
     def close_slot(s):
         sel.unregister(s["sock"])
         s["sock"].close()
-        s.update(sock=None, reopen=time.monotonic() + 0.02)
+        s.update(sock=None, reopen=time.monotonic() + reopen_s)
 
     while time.monotonic() < end:
         now = time.monotonic()
@@ -163,8 +193,10 @@ def main():
     a = sys.argv[1:]
     if a[:1] == ["raw"] and len(a) in (5, 6):
         cmd_raw(int(a[1]), a[2], a[3], a[4], a[5:] == ["--head-first"])
-    elif a[:1] == ["flood"] and len(a) == 5:
-        cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]))
+    elif a[:1] == ["keep"] and len(a) == 6:
+        cmd_keep(int(a[1]), a[2], a[3], a[4], float(a[5]))
+    elif a[:1] == ["flood"] and len(a) in (5, 6):
+        cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]), (int(a[5]) if len(a) == 6 else 500) / 1000)
     elif a[:1] == ["wait-close"] and len(a) in (2, 3):
         cmd_wait_close(int(a[1]), int(a[2]) if len(a) == 3 else 0)
     else:
