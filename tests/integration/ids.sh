@@ -9,7 +9,8 @@
 # rule ('/', '?', '#', '%', space, NUL as \u0000, 129 bytes, empty, ".",
 # "..", a leading '-') are refused when created, by the API and by the CLI,
 # with a 400 naming the rule, and the store's documents are byte for byte
-# what they were; malformed escapes and %00 in a path are 400 as well.
+# what they were; malformed escapes and %00 in a path are 400 as well. A
+# store holding a model id outside the rule stops lisecd at start.
 set -euo pipefail
 build=${1:?usage: ids.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: ids.sh BUILD_DIR SRC_DIR}
@@ -235,3 +236,14 @@ pass "CLI: every entity with a short id removed"
 stop_lisecd
 if grep -E 'Sanitizer|runtime error' "$work/lisecd.log"; then fail "lisecd: sanitizer report"; fi
 pass "lisecd stopped cleanly"
+
+# A store written before the rule may hold a model id outside it: lisecd
+# does not start on it (fail closed) and says which entity and why.
+sqlite3 -cmd '.timeout 10000' "$work/lisec.db" \
+  "INSERT INTO documents VALUES ('model.host', 'h@1', '{\"id\":\"h@1\",\"protection\":\"li\"}', 1, 0)"
+rc=0
+timeout 60 "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/legacy.log" || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat "$work/legacy.log" >&2; fail "lisecd started on a stored id outside the rule (exit $rc)"; }
+grep -q "stored host h@1: id: not a valid id: '@'" "$work/legacy.log" && grep -qF "$RULE" "$work/legacy.log" ||
+  { cat "$work/legacy.log" >&2; fail "lisecd's refusal does not name the stored id and the rule"; }
+pass "a stored model id outside the rule (an older store) stops lisecd at start, naming it and the rule"
