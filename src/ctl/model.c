@@ -452,7 +452,10 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     rc = model_put_json(st->m, kind_names[k], eff, err);
     /* An unknown id in a body is bad input (400), naming its field. */
     if (rc == LISEC_ENOTFOUND) rc = err->code = LISEC_EINVAL;
-    else if (rc == LISEC_ECONFLICT) {
+    /* Of the changes a put makes, only a storage's new root VM can be held
+     * by an LI; other conflicts (a hypervisor's host, a grouped
+     * connection's ends) keep their own reason. */
+    else if (rc == LISEC_ECONFLICT && k == K_STORAGE) {
       rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
       pthread_mutex_unlock(&st->mu);
       goto done;
