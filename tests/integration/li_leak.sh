@@ -146,8 +146,8 @@ for role in operator hypervisor-admin host mano auditor tenant-example; do
   walk "$role"
   audit_and_metrics
   for id in "${li_ids[@]}" "${lea_ids[@]}"; do
-    if grep -qF -- "$id" unsealed.txt; then
-      grep -F -- "$id" unsealed.txt | head -3 >&2
+    if grep -aqF -- "$id" unsealed.txt; then
+      grep -aF -- "$id" unsealed.txt | head -3 >&2
       fail "$role's walk: an unsealed audit entry names $id"
     fi
     if grep -qF -- "$id" metrics.txt; then
