@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "base/curl.h"
 #include "crypto/crypto.h"
 
 #define REPLY_MAX (1u << 20)
@@ -78,18 +79,16 @@ int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_CAINFO, n->ca);
-  curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-  curl_easy_setopt(c, CURLOPT_SSLCERT, n->cert);
-  curl_easy_setopt(c, CURLOPT_SSLKEY, n->key);
+  lisec_err terr = {0};
+  if (lisec_curl_tls_setup(c, n->ca, n->cert, n->key, &terr)) { /* lisec's one TLS client setup */
+    curl_slist_free_all(h);
+    free(payload);
+    return agent_fail("%s", terr.msg), -1;
+  }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  /* A new connection per request: a kept-alive one stays with the lisecd
-   * worker that accepted it, and that worker may be the one holding a
-   * decision that waits for this very agent's fresh quote. */
+  /* A new connection per request: lisecd holds no idle connection per host
+   * between polls (a decision waiting for this agent's quote is parked on
+   * lisecd's side and never holds a worker, so reuse would be safe too). */
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
