@@ -21,6 +21,12 @@ build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/pki.sh"
 
+# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
+stop_clean() {
+  stop_lisecd
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
 pki=$work/pki
 make_pki "$pki"
 client() { python3 "$src/tests/integration/api_client.py" "$@"; }
@@ -97,7 +103,7 @@ echo "$m" | grep -Eq '^lisec_connections_closed_total\{reason="(evicted|handshak
 pass "$(python3 -c 'import json,sys; f = json.load(open(sys.argv[1])); print(f["opened"])' "$work/flood.json") connections from a flood of 144 at a cap of 64: $probes valid requests each answered within 1 s, CPU $cpu_pct%, $log_lines log lines"
 
 # ---- descriptors running out: accept() back-off ------------------------------------
-stop_lisecd
+stop_clean
 start_lisecd "$pki" "[server]" "handshake_timeout_ms = 1500"
 # The default cap fits the limit lisecd started with; lowering the limit
 # under it makes accept() fail with EMFILE, as a too small LimitNOFILE did.
@@ -123,7 +129,7 @@ done
 pass "out of descriptors: accepting paused and resumed, CPU $cpu_pct%, $log_lines log lines, serving again after"
 
 # ---- refusals recorded at a bounded rate ------------------------------------------------
-stop_lisecd
+stop_clean
 start_lisecd "$pki" "[api]" "refusal_rate = 1" "refusal_burst = 5"
 size() { as auditor "$LISECD_URL/v1/audit/entries?from=0&count=1" | python3 -c 'import json,sys;print(json.load(sys.stdin)["size"])'; }
 before=$(size)
@@ -144,3 +150,4 @@ body=$(as mano -w '\n%{http_code}' "$LISECD_URL/v1/audit/entries")
 [ "${body##*$'\n'}" = 403 ] || fail "another client was limited too: $body"
 [ $(($(size) - before)) = $((grew + 1)) ] || fail "another client's refusal was not recorded"
 pass "60 refusals from one tenant: $n403 recorded (burst 5 + 1/s), $n429 answered 429 with Retry-After and counted; another client still recorded"
+stop_clean

@@ -12,6 +12,12 @@ build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/pki.sh"
 
+# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
+stop_clean() {
+  stop_lisecd
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
 pki=$work/pki
 make_pki "$pki"
 make_li_admin_key "$work/li"
@@ -137,7 +143,8 @@ assert r["trailing"] == "" and [x["status"] for x in r["responses"]] == [404, 20
 pass "HEAD: 405 with Allow (404 for an unknown path) and no body; the next request on the connection is read cleanly"
 
 # ---- OU and SAN URI in ou mode ------------------------------------------------
-stop_lisecd
+stop_clean
 start_lisecd "$pki" "[api]" "role_source = ou"
 check_ou_san ou
 pass "OU li-admin with SAN URI auditor: 403 in san-uri and ou mode; OU and SAN URI both auditor admitted in both"
+stop_clean
