@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/curl.h"
 #include "entropyd.h"
 
 #define REPLY_MAX 4096
@@ -181,17 +182,18 @@ static bool send_report(entropyd *d, CURL *h, const pending *pd, char *why, size
   char url[600];
   snprintf(url, sizeof url, "%s/v1/rng/events", d->report_url);
   reply_buf b = {.len = 0};
+  /* lisec's one TLS client setup (base/curl.h): TLS 1.2 or later, lisecd's
+   * certificate checked against report_ca alone, ours presented */
+  lisec_err terr = {0};
+  if (lisec_curl_tls_setup(h, d->report_ca, d->report_cert, d->report_key, &terr)) {
+    snprintf(why, why_len, "%.200s", terr.msg);
+    return false;
+  }
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, pd->body);
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(pd->body));
-  curl_easy_setopt(h, CURLOPT_SSLCERT, d->report_cert);
-  curl_easy_setopt(h, CURLOPT_SSLKEY, d->report_key);
-  curl_easy_setopt(h, CURLOPT_CAINFO, d->report_ca);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)d->report_timeout_s);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/curl.h"
 #include "cli.h"
 #include "crypto/crypto.h"
 
@@ -229,17 +230,15 @@ int cli_http_request(const char *method, const char *path, const json_t *body, l
   char curl_msg[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_CAINFO, cli.ca);
-  /* Only the CA named on the command line; not the system's store. */
-  curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-  curl_easy_setopt(c, CURLOPT_SSLCERT, cli.cert);
-  curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-  curl_easy_setopt(c, CURLOPT_SSLKEY, cli.key);
-  curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  /* lisec's one TLS client setup (base/curl.h): only the CA named on the
+   * command line, not the system's store */
+  if ((rc = lisec_curl_tls_setup(c, cli.ca, cli.cert, cli.key, err))) {
+    curl_easy_cleanup(c);
+    free(payload);
+    curl_slist_free_all(headers);
+    lisec_buf_free(&reply);
+    return rc;
+  }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, CLI_TIMEOUT_S);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CLI_CONNECT_TIMEOUT_S);

@@ -3,6 +3,7 @@
  * always runs in the foreground (systemd, a container runtime or a shell
  * supervises it; logs go to stderr). Exit status: 0 after a clean stop, 2 on
  * a usage, configuration or start error. */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -121,6 +122,13 @@ int main(int argc, char **argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* libcurl's global state (the X1 client's) is set up here, once, before
+   * ctl_open starts any thread: curl_global_init is not thread-safe. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "lisecd: libcurl could not be initialised\n");
+    lisec_config_free(cfg);
+    return 2;
+  }
 
   lisec_ctl *ctl = NULL;
   if (ctl_open(cfg, &ctl, &err) != 0) {

@@ -1,10 +1,13 @@
-/* The X1 client of the ADMF: libcurl with TLS 1.2 or later, the NE's
- * certificate verified against its CA, the ADMF's certificate presented, the
- * connection kept alive between requests, replies bounded in size. */
+/* The X1 client of the ADMF: libcurl with lisec's one TLS client setup
+ * (base/curl.h: TLS 1.2 or later, the NE's certificate verified against its
+ * CA, the ADMF's certificate presented), the connection kept alive between
+ * requests, replies bounded in size. lisecd's main initialises libcurl once
+ * before any thread starts. */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/curl.h"
 #include "crypto/crypto.h"
 #include "ctl/x1_admf.h"
 
@@ -19,11 +22,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
 }
 
 int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *err) {
-  static bool ready;
-  if (!ready) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    ready = true;
-  }
   ctl_x1_client *c = calloc(1, sizeof *c);
   if (!c || !(c->curl = curl_easy_init())) {
     free(c);
@@ -33,11 +31,11 @@ int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *
   c->headers = curl_slist_append(NULL, "Content-Type: application/xml");
   CURL *h = c->curl;
   curl_easy_setopt(h, CURLOPT_URL, peer->url);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(h, CURLOPT_CAINFO, peer->ca);
-  curl_easy_setopt(h, CURLOPT_SSLCERT, peer->cert);
-  curl_easy_setopt(h, CURLOPT_SSLKEY, peer->key);
+  int rc = lisec_curl_tls_setup(h, peer->ca, peer->cert, peer->key, err);
+  if (rc) {
+    ctl_x1_client_close(c);
+    return lisec_err_wrap(err, "X1 client"), rc;
+  }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 3L);

@@ -1,0 +1,20 @@
+/* The TLS settings of every lisec HTTPS client (lisecd's X1 client, the lisec
+ * CLI, lisec-agent, lisec-entropyd's report client), in one place so none of
+ * them can drift: https only, TLS 1.2 or later, the server's certificate and
+ * name verified against the configured CA alone (not the system store), and
+ * the client's own certificate presented. Kept apart from base.h and built as
+ * its own library (lisec_curl) so that base/ stays free of libcurl for the
+ * parts that do not speak HTTP. */
+#ifndef LISEC_BASE_CURL_H
+#define LISEC_BASE_CURL_H
+
+#include <curl/curl.h>
+
+#include "base/base.h"
+
+/* Sets the options above on c. ca is required; cert and key (PEM) may be
+ * NULL for no client certificate. EINVAL, saying which, when libcurl refuses
+ * one (e.g. a libcurl without TLS 1.2), so a client never runs with less. */
+int lisec_curl_tls_setup(CURL *c, const char *ca, const char *cert, const char *key, lisec_err *err);
+
+#endif
