@@ -361,26 +361,23 @@ static void send_response(struct evhttp_request *req, api_response *resp) {
 }
 
 /* Answers what must not reach the dispatcher as it is; true when it did.
- * More than one Content-Length (or one beside Transfer-Encoding) is refused
- * and the connection closed: evhttp took the body by the first, a proxy in
- * front may have taken another, and the bytes left would be read as the
- * next request. HEAD is answered as the route table answers it (405 naming
- * the methods, 404, 403 without a usable certificate), without a body. */
+ * More than one Content-Length is refused and the connection closed: evhttp
+ * took the body by the first, a proxy in front may have taken another, and
+ * the bytes left would be read as the next request (libevent itself refuses
+ * Transfer-Encoding beside Content-Length). HEAD is answered as the route
+ * table answers it (405 naming the methods, 404, 403 without a usable
+ * certificate), without a body. */
 static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
   struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
-  int n_length = 0, n_encoding = 0;
-  for (struct evkeyval *kv = TAILQ_FIRST(hdrs); kv; kv = TAILQ_NEXT(kv, next)) {
+  int n_length = 0;
+  for (struct evkeyval *kv = TAILQ_FIRST(hdrs); kv; kv = TAILQ_NEXT(kv, next))
     if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0) n_length++;
-    if (evutil_ascii_strcasecmp(kv->key, "Transfer-Encoding") == 0) n_encoding++;
-  }
   bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-  if (n_length <= 1 && !(n_length && n_encoding) && !head) return false;
+  if (n_length <= 1 && !head) return false;
   api_response resp = {0};
   int route = -1;
-  if (n_length > 1 || (n_length && n_encoding)) {
-    api_error(&resp, 400, "invalid",
-              n_length > 1 ? "more than one Content-Length header (RFC 9112 6.3)"
-                           : "Content-Length beside Transfer-Encoding (RFC 9112 6.3)");
+  if (n_length > 1) {
+    api_error(&resp, 400, "invalid", "more than one Content-Length header (RFC 9112 6.3)");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
   } else {
     lisec_err err = {0};

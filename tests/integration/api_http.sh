@@ -101,7 +101,8 @@ raw() { client raw "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operat
 smuggled=$'GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n'
 # Each case: headers, then the body as the first Content-Length (or the chunks) delimit it.
 for case in $'Content-Length: 5\r\nContent-Length: 40|{"a":' $'Content-Length: 5\r\nContent-Length: 5|{"a":' \
-  $'Content-Length: 5\r\nTransfer-Encoding: chunked|5\r\n{"a":\r\n0\r\n\r\n'; do
+  $'Content-Length: 5\r\nTransfer-Encoding: chunked|5\r\n{"a":\r\n0\r\n\r\n' \
+  $'Transfer-Encoding: gzip\r\nContent-Length: 5|{"a":'; do
   headers=${case%%|*} body=${case#*|}
   printf 'POST /v1/model/vm HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n%s\r\n\r\n%s%s' \
     "$headers" "$body" "$smuggled" | raw >"$work/raw.json"
@@ -112,8 +113,8 @@ assert len(r["responses"]) == 1, "the bytes after the body were read as a reques
 resp = r["responses"][0]
 assert resp["status"] == 400, resp
 assert r["closed"], "connection left open"
-# libevent itself refuses a chunked body beside Content-Length (its own page);
-# the duplicates reach lisecd, which names the rule.
+# libevent itself refuses Transfer-Encoding beside Content-Length (with its
+# own page); the duplicates reach lisecd, which names the rule.
 if "Transfer-Encoding" not in sys.argv[2]:
     msg = json.loads(resp["body"])["error"]["message"]
     assert "more than one Content-Length" in msg and "RFC 9112" in msg, msg
@@ -122,7 +123,7 @@ done
 printf 'POST /v1/status HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}' | raw >"$work/raw.json"
 python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert [x["status"] for x in r["responses"]] == [405], r' \
   "$work/raw.json" || fail "one Content-Length: $(cat "$work/raw.json")"
-pass "two Content-Length headers (differing or not) or one beside Transfer-Encoding: 400 naming it, connection closed, nothing after it read"
+pass "two Content-Length headers (differing or not), or one beside Transfer-Encoding: 400 naming it, connection closed, nothing after it read"
 
 printf 'HEAD /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' |
   raw --head-first >"$work/raw.json"
