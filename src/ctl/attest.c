@@ -577,56 +577,55 @@ static const char *trust_now(const struct ctl_attest_state *st, const json_t *do
 /* Marks a host untrusted (overdue or otherwise) in the document and the
  * model; the caller has recorded why. */
 static void set_untrusted(lisec_ctl *ctl, const char *host, const char *trust, const char *why) {
+  struct ctl_attest_state *st = st_of(ctl);
   lisec_err e = {0};
   for (int attempt = 0; attempt < 3; attempt++) {
     json_t *doc = NULL;
     int64_t ver = 0;
     if (load_doc(ctl, host, &doc, &ver, &e) != 0) break;
+    /* A good appraisal stored meanwhile stands. */
+    if (attest_trust_at(doc_int(doc, "last_ok_at"), true, st->interval_s + st->grace_s,
+                        lisec_time_now()) == ATTEST_TRUST_OK) {
+      json_decref(doc);
+      return;
+    }
     json_object_set_new(doc, "trust", json_string(trust));
     json_object_set_new(doc, "location", json_null());
     int rc = save_doc(ctl, host, doc, ver, &e);
     json_decref(doc);
     if (rc != LISEC_ECONFLICT) break;
   }
-  int rc = ctl_model_host_attested(ctl, host, MODEL_TRUST_UNTRUSTED, trust, NULL, &e);
-  if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", host, e.msg);
   quarantine(ctl, host, why);
 }
 
-/* Turns the trusted hosts that are overdue now untrusted in the table
- * (lock held) and returns their ids (malloc'd array of n), for the model. */
-static char (*mark_overdue_locked(struct ctl_attest_state *st, int64_t now, size_t *n))[ATTEST_HOST_ID_LEN + 1] {
-  char(*ids)[ATTEST_HOST_ID_LEN + 1] = NULL;
-  *n = 0;
+/* Turns the trusted hosts that are overdue now untrusted, in the table and
+ * in the model together (lock held; the model's lock is taken inside it, as
+ * in ctl_attest_submit), and flags them for the timer to record, store and
+ * quarantine. Returns how many. */
+static size_t mark_overdue_locked(lisec_ctl *ctl, struct ctl_attest_state *st, int64_t now) {
+  size_t n = 0;
   for (size_t i = 0; i < st->n; i++) {
     att_host *h = st->hosts[i];
     if (!h->trusted ||
         attest_trust_at(h->last_ok, true, st->interval_s + st->grace_s, now) == ATTEST_TRUST_OK)
       continue;
-    void *more = realloc(ids, (*n + 1) * sizeof *ids);
-    if (!more) break; /* the timer finds the rest */
-    ids = more;
     h->trusted = false;
     h->overdue_todo = true;
-    memcpy(ids[(*n)++], h->id, sizeof *ids);
+    n++;
+    lisec_err e = {0};
+    int rc = ctl_model_host_attested(ctl, h->id, MODEL_TRUST_UNTRUSTED, "untrusted:overdue", NULL, &e);
+    if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", h->id, e.msg);
   }
-  return ids;
+  return n;
 }
 
 void ctl_attest_expire_overdue(lisec_ctl *ctl) {
   struct ctl_attest_state *st = st_of(ctl);
   if (!st) return;
-  size_t n = 0;
   pthread_mutex_lock(&st->mu);
-  char(*ids)[ATTEST_HOST_ID_LEN + 1] = mark_overdue_locked(st, lisec_time_now(), &n);
-  if (n) pthread_cond_broadcast(&st->changed); /* the timer records them now */
+  if (mark_overdue_locked(ctl, st, lisec_time_now()))
+    pthread_cond_broadcast(&st->changed); /* the timer records them now */
   pthread_mutex_unlock(&st->mu);
-  for (size_t i = 0; i < n; i++) {
-    lisec_err e = {0};
-    int rc = ctl_model_host_attested(ctl, ids[i], MODEL_TRUST_UNTRUSTED, "untrusted:overdue", NULL, &e);
-    if (rc && rc != LISEC_ENOTFOUND) LOG_WARN("attest: model for host %.16s..: %s", ids[i], e.msg);
-  }
-  free(ids);
 }
 
 static void *timer_main(void *arg) {
@@ -641,8 +640,7 @@ static void *timer_main(void *arg) {
     pthread_cond_timedwait(&st->changed, &st->mu, &ts);
     if (st->stopping) break;
     int64_t now = lisec_time_now();
-    size_t n = 0;
-    free(mark_overdue_locked(st, now, &n));
+    (void)mark_overdue_locked(st->timer_ctl, st, now);
     for (size_t i = 0; i < st->n; i++) {
       att_host *h = st->hosts[i];
       if (!h->overdue_todo) continue;
@@ -1052,20 +1050,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   lisec_err me = {0};
   const char *model_note = "updated";
   char model_buf[LISEC_ERR_MSG_MAX + 128];
+  /* The model and the table change together (lock order: this lock, then
+   * the model's), so an overdue mark cannot land between them. */
+  pthread_mutex_lock(&st->mu);
   int mrc = ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
                                     trusted ? "trusted" : "untrusted:failed", loc_ok ? &ml : NULL, &me);
-  if (mrc) {
-    snprintf(model_buf, sizeof model_buf, "%s: %s",
-             mrc == LISEC_ENOTFOUND ? "host not in the model yet; its trust is kept here and "
-                                      "applies once it is added"
-                                    : "the model refused the result",
-             me.msg);
-    model_note = model_buf;
-    lisec_err fe = {0};
-    (void)record(ctl, actor, "attest.model", host, "failed", model_buf, false, &fe);
-  }
-
-  pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
   bool was_trusted = h->trusted;
   h->trusted = trusted;
@@ -1077,6 +1066,16 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->appraisals++;
   notify_locked(st, h);
   pthread_mutex_unlock(&st->mu);
+  if (mrc) {
+    snprintf(model_buf, sizeof model_buf, "%s: %s",
+             mrc == LISEC_ENOTFOUND ? "host not in the model yet; its trust is kept here and "
+                                      "applies once it is added"
+                                    : "the model refused the result",
+             me.msg);
+    model_note = model_buf;
+    lisec_err fe = {0};
+    (void)record(ctl, actor, "attest.model", host, "failed", model_buf, false, &fe);
+  }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
 
   json_t *rs = json_array(), *ws = json_array();
