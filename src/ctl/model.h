@@ -97,4 +97,31 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,
                          json_t **out, lisec_err *err);
 
+/* ---- observation (issue 15): where a VM runs is what its host proved ---- */
+
+/* One domain of an attested inventory, as ctl/attest.c hands it over
+ * (strings borrowed for the call). */
+typedef struct ctl_observed_domain {
+  const char *uuid;         /* libvirt UUID */
+  const char *vm;           /* lisec VM id, or NULL when the domain carries none */
+  const char *package;      /* or NULL */
+  const char *state;        /* "running" "paused" "shutoff" "crashed" "other" */
+  const char *image_sha256; /* hex SHA-256 of the first file disk's base image, or NULL */
+} ctl_observed_domain;
+
+/* One host's attested inventory: replaces that host's previous one. */
+typedef struct ctl_observation {
+  const char *host;     /* the attested host id */
+  int64_t quote_time;   /* when lisecd appraised the quote (unix s) */
+  const char *evidence; /* a short reference to the quote: hex of the first 8 bytes of its SHA-256 */
+  const ctl_observed_domain *domains;
+  size_t n;
+} ctl_observation;
+
+/* Called by ctl/attest.c after a good appraisal whose quote binds an
+ * inventory; records the observation, reconciles, records violations
+ * (sealed when an LI is involved). Returns 0 or LISEC_E*. */
+int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
+                      lisec_err *err);
+
 #endif
