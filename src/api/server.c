@@ -58,6 +58,7 @@ typedef struct api_worker {
   struct event *backoff_ev; /* resumes accepting after an accept() failure */
   int backoff_ms;           /* 0 after a successful accept */
   int n_conns;              /* open connections of this worker */
+  int n_closing;            /* of those, closed by lisecd and not yet freed by evhttp */
   /* Connections still in their handshake: those whose ClientHello lisecd
    * has not read yet, and those it has. At the cap the oldest of the first
    * goes first: a real client sends its ClientHello at once and leaves that
@@ -77,6 +78,7 @@ struct api_conn {
   struct event *deadline; /* the handshake deadline */
   api_conn *prev, *next;  /* in list while in the handshake */
   conn_list *list;        /* &w->silent, &w->greeted, or NULL once through */
+  bool closing;           /* shut down by lisecd, evhttp frees it next */
 };
 
 struct api_server {
@@ -132,6 +134,8 @@ static void listener_update(api_worker *w) {
 static void conn_close(api_conn *c, api_conn_event why) {
   pending_unlink(c);
   event_del(c->deadline);
+  if (!c->closing) c->w->n_closing++;
+  c->closing = true;
   evutil_socket_t fd = bufferevent_getfd(c->bev);
   if (fd >= 0) shutdown(fd, SHUT_RDWR);
   api_metrics_conn(why);
@@ -151,6 +155,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
   if (!c) return;
   pending_unlink(c);
   event_free(c->deadline);
+  if (c->closing) c->w->n_closing--;
   c->w->n_conns--;
   api_metrics_conn_open(-1);
   listener_update(c->w);
@@ -257,9 +262,11 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
   if (w->n_conns > srv->conn_cap && victim) {
     conn_close(victim, API_CONN_EVICTED);
     pending_append(c, &w->silent);
-  } else if (w->n_conns > srv->conn_cap) {
-    tv = (struct timeval){0, 0};
+  } else if (w->n_conns > srv->conn_cap && w->n_closing == 0) {
+    tv = (struct timeval){0, 0}; /* every other connection is through its handshake */
   } else {
+    /* Under the cap, or over it only by connections already closing (their
+     * descriptors are freed next turn; accepting waits for that). */
     pending_append(c, &w->silent);
   }
   evtimer_add(deadline, &tv);

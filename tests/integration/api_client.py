@@ -17,14 +17,15 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
   api_client.py flood PORT N_IDLE N_TRICKLE SECONDS [REOPEN_MS]
       holds N_IDLE bare TCP connections that send nothing and N_TRICKLE that
       send a TLS ClientHello one byte each 100 ms, reopening each one
-      REOPEN_MS (default 500) after lisecd closes it, for SECONDS; prints
-      {"opened", "closed_by_server"}.
+      REOPEN_MS (default 500, give or take 40 %) after lisecd closes it, for
+      SECONDS; prints {"opened", "closed_by_server"}.
   api_client.py wait-close PORT [SEND_HELLO_BYTES]
       opens one bare TCP connection (optionally sends the first bytes of a
       ClientHello) and prints how many seconds passed until lisecd closed it
       (or 30 when it did not).
 """
 import json
+import random
 import selectors
 import socket
 import ssl
@@ -139,7 +140,7 @@ def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s):
     def close_slot(s):
         sel.unregister(s["sock"])
         s["sock"].close()
-        s.update(sock=None, reopen=time.monotonic() + reopen_s)
+        s.update(sock=None, reopen=time.monotonic() + reopen_s * random.uniform(0.6, 1.4))
 
     while time.monotonic() < end:
         now = time.monotonic()
