@@ -318,6 +318,10 @@ typedef struct attest_context {
   const attest_location_ca *location_ca;
   const char *host_id;
   int64_t now; /* seconds, for certificate validity (0 = now) */
+  /* When the evidence carries an inventory: the SHA-256 of its bytes. The
+   * quote's extraData must then be attest_inventory_binding(nonce, this)
+   * instead of the nonce itself. */
+  const uint8_t *inventory_sha256;
 } attest_context;
 
 /* Appraises the evidence. Returns 0 with the verdict filled in (ok or not,
@@ -332,6 +336,67 @@ json_t *attest_ear(const attest_verdict *v, const char *host_id, const uint8_t *
                    size_t nonce_len, int64_t iat);
 /* The verdict as lisec's own JSON (reasons, quote facts, location). */
 json_t *attest_verdict_json(const attest_verdict *v);
+
+/* ---- the host's inventory (issue 15) -------------------------------------
+ * What lisec-agent reports of the libvirt domains on its host, bound to a
+ * quote (docs/observed.md): compact JSON, at most ATTEST_INV_MAX_BYTES and
+ * ATTEST_INV_MAX_DOMAINS unless the caller sets lower bounds. */
+
+#define ATTEST_INV_MAX_BYTES (1u << 20)
+#define ATTEST_INV_MAX_DOMAINS 10000
+#define ATTEST_INV_DISKS_MAX 64  /* file disks of one domain */
+#define ATTEST_INV_IFACES_MAX 64 /* network interfaces of one domain */
+#define ATTEST_INV_NAME_MAX 255  /* a network, bridge or tap device name */
+#define ATTEST_INV_DISK_MAX 31   /* a disk's target device ("vda") */
+#define ATTEST_INV_TAG "lisec-inventory-v1"
+
+enum { ATTEST_DOM_RUNNING, ATTEST_DOM_PAUSED, ATTEST_DOM_SHUTOFF, ATTEST_DOM_CRASHED, ATTEST_DOM_OTHER };
+enum { ATTEST_IF_NETWORK, ATTEST_IF_BRIDGE, ATTEST_IF_DIRECT, ATTEST_IF_OTHER };
+
+typedef struct attest_inv_image {
+  char disk[ATTEST_INV_DISK_MAX + 1];
+  uint8_t sha256[ATTEST_DIGEST_LEN];
+} attest_inv_image;
+
+typedef struct attest_inv_iface {
+  char mac[18]; /* lower-case aa:bb:cc:dd:ee:ff */
+  int type;     /* ATTEST_IF_* */
+  char source[ATTEST_INV_NAME_MAX + 1], target[ATTEST_INV_NAME_MAX + 1]; /* "" for null */
+} attest_inv_iface;
+
+typedef struct attest_inv_domain {
+  char uuid[37];                       /* lower-case 8-4-4-4-12 */
+  char vm[LISEC_ID_MAX + 1];           /* "" when the domain carries no lisec VM id */
+  char package[LISEC_ID_MAX + 1];      /* "" when none */
+  int state;                           /* ATTEST_DOM_* */
+  size_t n_images;
+  attest_inv_image *images;
+  size_t n_ifaces;
+  attest_inv_iface *ifaces;
+} attest_inv_domain;
+
+typedef struct attest_inventory {
+  char host[ATTEST_HOST_ID_LEN + 1];
+  int64_t taken_at;
+  size_t n;
+  attest_inv_domain *domains;
+} attest_inventory;
+
+/* Parses an inventory: exactly the fields of version 1 (an unknown field is
+ * refused by name, not ignored), every string bounded, UUIDs unique, VM and
+ * package ids by lisec's id rule, digests 64 hex. max_bytes and
+ * max_domains (0: the defaults above) are the caller's bounds. EINVAL or
+ * ETOOBIG with the reason; *out is empty then. */
+int attest_inventory_parse(const char *bytes, size_t len, size_t max_bytes, size_t max_domains,
+                           attest_inventory *out, lisec_err *err);
+void attest_inventory_free(attest_inventory *inv);
+/* The quote's qualifying data for an inventory:
+ * SHA-256("lisec-inventory-v1" || nonce || SHA-256(inventory bytes)). */
+void attest_inventory_binding(const uint8_t *nonce, size_t nonce_len,
+                              const uint8_t inv_sha256[ATTEST_DIGEST_LEN],
+                              uint8_t out[ATTEST_DIGEST_LEN]);
+const char *attest_inv_state_name(int state);
+const char *attest_inv_iface_type_name(int type);
 
 /* ---- trust over time ---------------------------------------------------- */
 

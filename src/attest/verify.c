@@ -156,9 +156,22 @@ int attest_verify(const attest_context *ctx, const attest_evidence *ev, attest_v
     if (rc == LISEC_EINVAL || rc == LISEC_ETOOBIG) v->malformed = true;
     attest_reason(v, "TR103308-5.1: quote signature: %s (not this host's AK, or altered)", e.msg);
   }
-  if (v->quote.extra_len == ctx->nonce_len &&
-      crypto_ct_equal(v->quote.extra, ctx->nonce, ctx->nonce_len))
+  /* With an inventory the TPM signs its binding to the nonce instead of
+   * the nonce: the inventory is then as fresh as the quote, and no other
+   * inventory fits under it. */
+  uint8_t bound[ATTEST_DIGEST_LEN];
+  const uint8_t *want = ctx->nonce;
+  size_t want_len = ctx->nonce_len;
+  if (ctx->inventory_sha256) {
+    attest_inventory_binding(ctx->nonce, ctx->nonce_len, ctx->inventory_sha256, bound);
+    want = bound, want_len = sizeof bound;
+  }
+  if (v->quote.extra_len == want_len && crypto_ct_equal(v->quote.extra, want, want_len))
     v->nonce_ok = true;
+  else if (ctx->inventory_sha256)
+    attest_reason(v, "TR103308-T.1.4: the quote's qualifying data is not the binding of this "
+                     "attestation's nonce and this inventory (altered inventory, or a stale or "
+                     "replayed quote)");
   else
     attest_reason(v, "TR103308-5.1: quote does not carry this attestation's nonce (stale or "
                      "replayed quote)");

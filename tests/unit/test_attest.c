@@ -894,6 +894,194 @@ static void test_credential_inputs(void **state) {
   free(ek.p), free(ak.p), free(name.p);
 }
 
+
+/* ---- the host inventory (issue 15) --------------------------------------- */
+
+#define INV_HOST "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define INV_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define INV_DOM(uuid, vm) \
+  "{\"uuid\":\"" uuid "\",\"vm\":" vm ",\"package\":\"p\",\"state\":\"running\",\"images\":[{\"disk\":\"vda\"," \
+  "\"sha256\":\"" INV_SHA "\"}],\"interfaces\":[{\"mac\":\"52:54:00:00:00:01\",\"type\":\"network\"," \
+  "\"source\":\"default\",\"target\":\"vnet0\"}]}"
+#define INV_U1 "6695eb01-f6a4-8304-79aa-97f2502e193f"
+#define INV_U2 "6695eb01-f6a4-8304-79aa-97f2502e1940"
+
+static int inv_parse(const char *s, size_t max_bytes, size_t max_domains, attest_inventory *inv,
+                     lisec_err *err) {
+  memset(err, 0, sizeof *err);
+  return attest_inventory_parse(s, strlen(s), max_bytes, max_domains, inv, err);
+}
+
+/* An inventory with domains d (already JSON) around the version-1 envelope. */
+static char *inv_doc(const char *domains) {
+  char *s = NULL;
+  assert_true(asprintf(&s, "{\"version\":1,\"host\":\"" INV_HOST "\",\"taken_at\":1764800000,"
+                           "\"domains\":[%s]}", domains) > 0);
+  return s;
+}
+
+static void test_inventory_parse(void **state) {
+  (void)state;
+  attest_inventory inv;
+  lisec_err err;
+  char *good = inv_doc(INV_DOM(INV_U1, "\"vm-1\"") "," INV_DOM(INV_U2, "null"));
+  assert_int_equal(inv_parse(good, 0, 0, &inv, &err), 0);
+  assert_string_equal(inv.host, INV_HOST);
+  assert_int_equal(inv.taken_at, 1764800000);
+  assert_int_equal(inv.n, 2);
+  assert_string_equal(inv.domains[0].uuid, INV_U1);
+  assert_string_equal(inv.domains[0].vm, "vm-1");
+  assert_string_equal(inv.domains[1].vm, ""); /* null: no lisec VM id */
+  assert_string_equal(inv.domains[0].package, "p");
+  assert_int_equal(inv.domains[0].state, ATTEST_DOM_RUNNING);
+  assert_int_equal(inv.domains[0].n_images, 1);
+  assert_string_equal(inv.domains[0].images[0].disk, "vda");
+  /* SHA-256 of nothing (FIPS 180-4 test vector) begins e3 b0 c4 42. */
+  static const uint8_t empty_sha[4] = {0xe3, 0xb0, 0xc4, 0x42};
+  assert_memory_equal(inv.domains[0].images[0].sha256, empty_sha, 4);
+  assert_int_equal(inv.domains[0].n_ifaces, 1);
+  assert_string_equal(inv.domains[0].ifaces[0].mac, "52:54:00:00:00:01");
+  assert_int_equal(inv.domains[0].ifaces[0].type, ATTEST_IF_NETWORK);
+  assert_string_equal(inv.domains[0].ifaces[0].source, "default");
+  assert_string_equal(inv.domains[0].ifaces[0].target, "vnet0");
+  attest_inventory_free(&inv);
+  assert_null(inv.domains);
+
+  /* Truncated at every length: refused, nothing left allocated. */
+  size_t len = strlen(good);
+  for (size_t cut = 0; cut < len; cut++) {
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(attest_inventory_parse(good, cut, 0, 0, &inv, &err), 0);
+    assert_int_equal(inv.n, 0);
+    assert_null(inv.domains);
+  }
+  /* Over the byte bound and over the domain bound. */
+  assert_int_equal(inv_parse(good, len - 1, 0, &inv, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "more than"));
+  assert_int_equal(inv_parse(good, 0, 1, &inv, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "more than 1 domains"));
+  free(good);
+
+  struct {
+    const char *domains, *why;
+  } bad[] = {
+      {INV_DOM(INV_U1, "\"vm-1\"") "," INV_DOM(INV_U1, "\"vm-2\""), "reported twice"},
+      {INV_DOM(INV_U1, "\"-vm\""), "lisec VM id"},
+      {INV_DOM(INV_U1, "\"vm 1\""), "lisec VM id"},
+      {INV_DOM(INV_U1, "17"), "must be a string or null"},
+      {INV_DOM("6695EB01-F6A4-8304-79AA-97F2502E193F", "null"), "not a lower-case"},
+      {INV_DOM("6695eb01f6a4830479aa97f2502e193f", "null"), "not a lower-case"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[{\"disk\":"
+       "\"vda\",\"sha256\":\"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"}],"
+       "\"interfaces\":[]}", "64 lower-case hex"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[{\"disk\":"
+       "\"vda\",\"sha256\":\"e3b0\"}],\"interfaces\":[]}", "64 lower-case hex"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[{\"disk\":"
+       "\"vda\",\"sha256\":\"" INV_SHA "x\"}],\"interfaces\":[]}", "longer than 64"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"asleep\",\"images\":[],"
+       "\"interfaces\":[]}", "\"state\" is not"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":{},"
+       "\"interfaces\":[]}", "must be an array"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[],"
+       "\"interfaces\":[{\"mac\":\"52:54:00:00:00\",\"type\":\"network\",\"source\":null,\"target\":null}]}",
+       "\"mac\" is not"},
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[],"
+       "\"interfaces\":[{\"mac\":\"52:54:00:00:00:01\",\"type\":\"wifi\",\"source\":null,\"target\":null}]}",
+       "\"type\" is not"},
+      /* Extra fields are refused by name (a newer format is a new version). */
+      {"{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\",\"images\":[],"
+       "\"interfaces\":[],\"name\":\"x\"}", "name"},
+      {"{\"uuid\":\"" INV_U1 "\",\"package\":null,\"state\":\"running\",\"images\":[],\"interfaces\":[]}",
+       "has no \"vm\""},
+      {"17", "must be an object"},
+  };
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) {
+    char *s = inv_doc(bad[i].domains);
+    int rc = inv_parse(s, 0, 0, &inv, &err);
+    if (rc == 0 || !strstr(err.msg, bad[i].why))
+      fail_msg("case %zu: rc %d, \"%s\" (wanted \"%s\")", i, rc, err.msg, bad[i].why);
+    assert_null(inv.domains);
+    free(s);
+  }
+  /* The reason for a bad id never echoes the id. */
+  char *s = inv_doc(INV_DOM(INV_U1, "\"li-target-vm secret\""));
+  assert_int_equal(inv_parse(s, 0, 0, &inv, &err), LISEC_EINVAL);
+  assert_null(strstr(err.msg, "secret"));
+  free(s);
+  /* The envelope: version, wrong types, extra fields, more than 64 disks. */
+  const char *env_bad[][2] = {
+      {"{\"version\":2,\"host\":\"h\",\"taken_at\":0,\"domains\":[]}", "version"},
+      {"{\"version\":1,\"host\":7,\"taken_at\":0,\"domains\":[]}", "must be a string"},
+      {"{\"version\":1,\"host\":\"\",\"taken_at\":0,\"domains\":[]}", "empty"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":\"now\",\"domains\":[]}", "taken_at"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":0,\"domains\":{}}", "must be an array"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":0,\"domains\":[],\"x\":1}", "x"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":0}", "domains"},
+      {"[]", "must be an object"},
+      {"{\"version\":1,\"version\":1,\"host\":\"h\",\"taken_at\":0,\"domains\":[]}", "JSON"},
+      {"{\"version\":1,\"host\":\"h\\u0000x\",\"taken_at\":0,\"domains\":[]}", "NUL"},
+  };
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(env_bad); i++) {
+    int rc = inv_parse(env_bad[i][0], 0, 0, &inv, &err);
+    if (rc == 0 || !strstr(err.msg, env_bad[i][1]))
+      fail_msg("envelope %zu: rc %d, \"%s\" (wanted \"%s\")", i, rc, err.msg, env_bad[i][1]);
+  }
+  lisec_buf b;
+  lisec_buf_init(&b, 1 << 20);
+  const char *head = "{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":null,\"state\":\"running\","
+                     "\"interfaces\":[],\"images\":[";
+  assert_int_equal(lisec_buf_append(&b, head, strlen(head)), 0);
+  for (int i = 0; i <= ATTEST_INV_DISKS_MAX; i++) {
+    char one[128];
+    int n = snprintf(one, sizeof one, "%s{\"disk\":\"vd%d\",\"sha256\":\"" INV_SHA "\"}", i ? "," : "", i);
+    assert_int_equal(lisec_buf_append(&b, one, (size_t)n), 0);
+  }
+  assert_int_equal(lisec_buf_append(&b, "]}", 3), 0); /* with the NUL */
+  s = inv_doc((char *)b.data);
+  assert_int_equal(inv_parse(s, 0, 0, &inv, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "more than 64 images"));
+  free(s);
+  lisec_buf_free(&b);
+}
+
+static void test_inventory_binding(void **state) {
+  (void)state;
+  /* Expected value from coreutils: SHA-256 of the inventory bytes, then
+   * SHA-256("lisec-inventory-v1" || nonce 00..1f || that digest):
+   *   printf '%s' "$INV" | sha256sum; (printf lisec-inventory-v1;
+   *   echo -n "$NONCE$D" | xxd -r -p) | sha256sum */
+  const char *inv = "{\"version\":1,\"host\":\"h1\",\"taken_at\":0,\"domains\":[]}";
+  uint8_t nonce[32], d[32], out[32], want[32];
+  for (int i = 0; i < 32; i++) nonce[i] = (uint8_t)i;
+  assert_int_equal(EVP_Digest(inv, strlen(inv), d, NULL, EVP_sha256(), NULL), 1);
+  assert_int_equal(lisec_hex_decode("f4a4873c1fc2a4d137525e160f2cdd77f6fa6a9374433cb6768b76b2c0643e35", want, 32), 0);
+  assert_memory_equal(d, want, 32);
+  attest_inventory_binding(nonce, sizeof nonce, d, out);
+  assert_int_equal(lisec_hex_decode("29a8adb3537d90809dc74f25e33e1ba2de804fef6d35795dd008254ac6ed6572", want, 32), 0);
+  assert_memory_equal(out, want, 32);
+  /* Another nonce or another inventory gives another binding. */
+  nonce[0] ^= 1;
+  attest_inventory_binding(nonce, sizeof nonce, d, out);
+  assert_memory_not_equal(out, want, 32);
+}
+
+/* A quote over the bare nonce does not carry an inventory: with one, the
+ * verdict names the binding and the nonce check fails. */
+static void test_verify_inventory_binding(void **state) {
+  world *w = *state;
+  attest_context c = ctx_of(w);
+  attest_evidence e = ev_of(w);
+  attest_verdict v;
+  lisec_err err = {0};
+  uint8_t inv_sha[32] = {0};
+  c.inventory_sha256 = inv_sha;
+  assert_int_equal(attest_verify(&c, &e, &v, &err), 0);
+  assert_false(v.ok);
+  assert_false(v.nonce_ok);
+  assert_true(v.signature_ok);
+  assert_true(has_reason(&v, "TR103308-T.1.4: the quote's qualifying data is not the binding"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quote_parse_matches_tpm2_print),
@@ -915,6 +1103,9 @@ int main(void) {
       cmocka_unit_test(test_nonces),
       cmocka_unit_test(test_trust_over_time),
       cmocka_unit_test(test_credential_inputs),
+      cmocka_unit_test(test_inventory_parse),
+      cmocka_unit_test(test_inventory_binding),
+      cmocka_unit_test_setup_teardown(test_verify_inventory_binding, setup_world, teardown_world),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
