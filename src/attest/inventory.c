@@ -203,9 +203,11 @@ static int check_unique(const attest_inventory *inv, lisec_err *err) {
   for (size_t i = 0; i < inv->n; i++) p[i] = &inv->domains[i];
   qsort(p, inv->n, sizeof *p, cmp_uuid);
   int rc = 0;
+  /* The reason names the positions, not the UUID (it may be an LI VM's). */
   for (size_t i = 1; i < inv->n && !rc; i++)
     if (strcmp(p[i - 1]->uuid, p[i]->uuid) == 0)
-      rc = lisec_err_set(err, LISEC_EINVAL, "inventory: UUID %s is reported twice", p[i]->uuid);
+      rc = lisec_err_set(err, LISEC_EINVAL, "inventory: a UUID is reported twice (domains %td and %td)",
+                         p[i - 1] - inv->domains, p[i] - inv->domains);
   free(p);
   return rc;
 }

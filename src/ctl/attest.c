@@ -87,6 +87,7 @@ struct ctl_attest_state {
   uint8_t *ek_ca;                  /* PEM bundle of TPM manufacturers; NULL: not checked */
   size_t ek_ca_len;
   int64_t interval_s, grace_s, nonce_ttl_s, fresh_wait_ms, quarantine_timeout_s, check_ms;
+  int64_t inventory_max_bytes, inventory_max_domains; /* a host's inventory (issue 15) */
   char *quarantine_cmd;
   char *quarantine_argv[QUARANTINE_ARGS_MAX + 1];
   /* the overdue timer */
@@ -502,6 +503,10 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
       (rc = lisec_config_int(cfg, "attest", "quarantine_timeout_s", 10, 1, 600,
                              &st->quarantine_timeout_s, err)) ||
       (rc = lisec_config_int(cfg, "attest", "check_ms", 1000, 50, 60000, &st->check_ms, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "inventory_max_bytes", ATTEST_INV_MAX_BYTES, 1024,
+                             16 << 20, &st->inventory_max_bytes, err)) ||
+      (rc = lisec_config_int(cfg, "attest", "inventory_max_domains", ATTEST_INV_MAX_DOMAINS, 1,
+                             1000000, &st->inventory_max_domains, err)) ||
       (rc = parse_quarantine(st, cfg, err)))
     return rc;
   uint8_t *buf = NULL;
@@ -941,6 +946,85 @@ static json_t *location_doc(const attest_location *l) {
                    l->site, "tpm_reset_count", (json_int_t)l->reset_count);
 }
 
+/* ---- the host's inventory (issue 15) ------------------------------------- */
+
+/* An inventory that cannot be evidence: recorded, and the whole evidence
+ * refused before anything stored changes. */
+static int refuse_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *host, int code,
+                            const char *why, lisec_err *err) {
+  char reason[LISEC_ERR_MSG_MAX + 96];
+  snprintf(reason, sizeof reason, "TR103308-T.1.4: the evidence's inventory is refused: %s", why);
+  lisec_err rerr = {0};
+  int rc = record(ctl, actor, "attest.inventory", host, "denied", reason, false, &rerr);
+  if (rc) return lisec_err_set(err, rc, "%s", rerr.msg);
+  return lisec_err_set(err, code, "%s", reason);
+}
+
+/* Reads, bounds and parses the evidence's "inventory" (a JSON string: its
+ * bytes are what the agent hashed). *has is false when there is none. */
+static int inventory_get(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
+                         const char *host, attest_inventory *inv, uint8_t sha[ATTEST_DIGEST_LEN],
+                         bool *has, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
+  const json_t *j = json_object_get(body, "inventory");
+  *has = false;
+  if (!j || json_is_null(j)) return 0;
+  if (!json_is_string(j))
+    return refuse_inventory(ctl, actor, host, LISEC_EINVAL, "\"inventory\" must be a string (the "
+                            "bytes the agent hashed)", err);
+  lisec_err pe = {0};
+  const char *bytes = json_string_value(j);
+  size_t len = json_string_length(j);
+  int rc = attest_inventory_parse(bytes, len, (size_t)st->inventory_max_bytes,
+                                  (size_t)st->inventory_max_domains, inv, &pe);
+  if (rc) return refuse_inventory(ctl, actor, host, rc, pe.msg, err);
+  /* A host reports for itself only: its certificate's CN (checked against
+   * "host" already) is the host the inventory names. */
+  if (strcmp(inv->host, host) != 0) {
+    attest_inventory_free(inv);
+    return refuse_inventory(ctl, actor, host, LISEC_EDENIED,
+                            "it names another host than the certificate's (a host certificate "
+                            "reports for its own host id only)", err);
+  }
+  crypto_sha256(bytes, len, sha);
+  *has = true;
+  return 0;
+}
+
+/* Hands a good appraisal's inventory to the model (engineer B's
+ * reconciliation); a failure there is recorded, the appraisal stands. */
+static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                              const attest_inventory *inv, const uint8_t *quote, size_t quote_len,
+                              int64_t now) {
+  ctl_observed_domain *d = calloc(inv->n ? inv->n : 1, sizeof *d);
+  char (*hex)[ATTEST_DIGEST_LEN * 2 + 1] = calloc(inv->n ? inv->n : 1, sizeof *hex);
+  uint8_t qd[ATTEST_DIGEST_LEN];
+  char ref[17];
+  lisec_err e = {0};
+  int rc = LISEC_ENOMEM;
+  if (d && hex) {
+    for (size_t i = 0; i < inv->n; i++) {
+      const attest_inv_domain *x = &inv->domains[i];
+      if (x->n_images) lisec_hex_encode(x->images[0].sha256, ATTEST_DIGEST_LEN, hex[i]);
+      d[i] = (ctl_observed_domain){x->uuid, x->vm[0] ? x->vm : NULL, x->package[0] ? x->package : NULL,
+                                   attest_inv_state_name(x->state), x->n_images ? hex[i] : NULL};
+    }
+    crypto_sha256(quote, quote_len, qd);
+    lisec_hex_encode(qd, 8, ref);
+    ctl_observation obs = {host, now, ref, d, inv->n};
+    rc = ctl_model_observe(ctl, actor, &obs, &e);
+  } else {
+    lisec_err_set(&e, rc, "out of memory");
+  }
+  free(d);
+  free(hex);
+  if (rc) {
+    lisec_err fe = {0};
+    (void)record(ctl, actor, "attest.observe", host, "failed", e.msg, false, &fe);
+  }
+  return rc == 0;
+}
+
 int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                       lisec_err *err) {
   struct ctl_attest_state *st = st_of(ctl);
@@ -952,6 +1036,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   json_t *doc = NULL, *ear = NULL, *vj = NULL;
   attest_verdict *v = calloc(1, sizeof *v);
   int64_t ver = 0;
+  attest_inventory inv = {0};
+  uint8_t inv_sha[ATTEST_DIGEST_LEN];
+  bool has_inv = false, observed = false;
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
   if ((rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
@@ -964,7 +1051,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                        ATTEST_NONCE_MAX);
     goto done;
   }
-  if ((rc = evidence_get(body, &e, err)) || (rc = load_doc(ctl, host, &doc, &ver, err)) ||
+  if ((rc = evidence_get(body, &e, err)) ||
+      (rc = inventory_get(ctl, actor, body, host, &inv, inv_sha, &has_inv, err)) ||
+      (rc = load_doc(ctl, host, &doc, &ver, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = attest_ak_from_tpm_public(akp, ak_len, &ak, err)))
     goto done;
@@ -977,11 +1066,24 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   pthread_mutex_unlock(&st->mu);
 
   attest_context actx = {.ak = ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
-                         .location_ca = st->location_ca, .host_id = host};
+                         .location_ca = st->location_ca, .host_id = host,
+                         .inventory_sha256 = has_inv ? inv_sha : NULL};
   attest_evidence ev = {e.quote, e.quote_len, e.sig, e.sig_len, e.pcrs, e.pcrs_len,
                         e.log, e.log_len, e.loc, e.loc_len};
   if ((rc = attest_verify(&actx, &ev, v, err))) goto done;
   if (nrc) add_reason(v, "%s", ne.msg);
+  /* An inventory is evidence only inside the quote made for this nonce
+   * over its digest: a replayed quote, or one whose qualifying data is not
+   * this inventory's binding, is refused whole and changes nothing. */
+  if (has_inv && (nrc || !v->nonce_ok)) {
+    rc = refuse_inventory(ctl, actor, host, LISEC_EDENIED,
+                          nrc ? ne.msg
+                              : "the quote's qualifying data is not SHA-256(\"lisec-inventory-v1\" || "
+                                "nonce || SHA-256(inventory)): the inventory is not the one the TPM "
+                                "quoted, or the quote is not this nonce's",
+                          err);
+    goto done;
+  }
   /* TPM2_Clear sets resetCount back to 0, which would let an old location
    * certificate match again: a decrease voids the location until asset
    * management confirms it (which sets the new baseline). */
@@ -999,11 +1101,16 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
              "no asset-management CA ([attest] location_ca): the location is not proven");
 
-  char reasons[1000];
+  char reasons[1000], inv_hex[ATTEST_DIGEST_LEN * 2 + 1] = "", audit_reason[1200];
   join_reasons(v, reasons, sizeof reasons);
-  if ((rc = record(ctl, actor, "attest.appraise", host, trusted ? "ok" : "denied",
-                   reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference "
-                                          "values and location",
+  if (has_inv) lisec_hex_encode(inv_sha, sizeof inv_sha, inv_hex);
+  /* The audit names the inventory the quote bound, so what a host proved
+   * can be matched with what the model did with it. */
+  snprintf(audit_reason, sizeof audit_reason, "%s%s%s%s%s",
+           reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference values and location",
+           has_inv ? "; inventory sha256:" : "", inv_hex, has_inv && trusted ? " bound to the quote" : "",
+           has_inv && !trusted ? " not accepted (the appraisal failed)" : "");
+  if ((rc = record(ctl, actor, "attest.appraise", host, trusted ? "ok" : "denied", audit_reason,
                    false, err)))
     goto done;
 
@@ -1077,6 +1184,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     (void)record(ctl, actor, "attest.model", host, "failed", model_buf, false, &fe);
   }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
+  /* Only a good appraisal makes the inventory what the host proved. */
+  if (has_inv && trusted) observed = observe_inventory(ctl, actor, host, &inv, e.quote, e.quote_len, now);
 
   json_t *rs = json_array(), *ws = json_array();
   for (size_t i = 0; i < v->nreasons; i++) json_array_append_new(rs, json_string(v->reasons[i]));
@@ -1085,7 +1194,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                    "trust", trusted ? "trusted" : "untrusted:failed", "location_ok", loc_ok,
                    "reasons", rs, "warnings", ws, "model", model_note);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  else if (has_inv)
+    json_object_set_new(*out, "inventory", json_pack("{s:s, s:I, s:b}", "sha256", inv_hex, "domains",
+                                                     (json_int_t)inv.n, "observed", observed));
 done:
+  attest_inventory_free(&inv);
   evidence_free(&e);
   free(akp);
   free(v);
