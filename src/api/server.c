@@ -62,7 +62,7 @@ typedef struct api_worker {
   /* Connections still in their handshake: those whose ClientHello lisecd
    * has not read yet, and those it has. At the cap the oldest of the first
    * goes first: a real client sends its ClientHello at once and leaves that
-   * list within a round trip, however fast idle connections arrive. */
+   * list within a round trip, while idle connections stay in it. */
   conn_list silent, greeted;
   lisec_ctl *ctl;
   bool started;
