@@ -106,5 +106,18 @@ const char *agent_reply_error(const json_t *reply);
  * package (nothing to report); 1 when the image is not the package's (the
  * VM is non-compliant and lisecd recorded it); 2 with the reason. */
 int agent_cmd_report_image(const agent_net *n, const char *event, const char *xml_path);
+/* The domain XML from a file or stdin ("-"), at most PKG_DOMAIN_XML_MAX
+ * bytes (malloc'd, not NUL-terminated); 2 with the reason printed. */
+int agent_read_xml(const char *path, char **out, size_t *len);
+/* "sha256:<hex>" of the regular file at path; 2 with the reason printed. */
+int agent_hash_file(const char *path, char out[7 + 64 + 1]);
+
+/* ---- the check before a start (check.c) ------------------------------------- */
+
+/* Asks lisecd, before libvirt starts a domain (its XML at xml_path, "-" for
+ * stdin), whether the base image of its disk is one of its package's
+ * images. 0 when it is (or the VM has no package to hold it to), 1 when
+ * lisecd refused the start, 2 when lisecd could not be asked. */
+int agent_cmd_check_image(const agent_net *n, const char *xml_path);
 
 #endif

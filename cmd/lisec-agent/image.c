@@ -23,7 +23,7 @@
 
 /* The domain XML from a file or stdin ("-"), at most PKG_DOMAIN_XML_MAX
  * bytes: one more is read to tell a larger one. */
-static int read_xml(const char *path, char **out, size_t *len) {
+int agent_read_xml(const char *path, char **out, size_t *len) {
   FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) return agent_fail("cannot open %s: %s", path, strerror(errno));
   char *buf = malloc(PKG_DOMAIN_XML_MAX + 1);
@@ -42,7 +42,7 @@ static int read_xml(const char *path, char **out, size_t *len) {
 }
 
 /* "sha256:<hex>" of the file at path, read in 1 MiB chunks. */
-static int hash_file(const char *path, char out[7 + 64 + 1]) {
+int agent_hash_file(const char *path, char out[7 + 64 + 1]) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return agent_fail("cannot open the disk image %s: %s", path, strerror(errno));
   struct stat st;
@@ -78,7 +78,7 @@ int agent_cmd_report_image(const agent_net *n, const char *event, const char *xm
                       "LISEC_CERT and LISEC_KEY)");
   char *xml = NULL;
   size_t len = 0;
-  if (read_xml(xml_path, &xml, &len)) return 2;
+  if (agent_read_xml(xml_path, &xml, &len)) return 2;
   pkg_domain d;
   lisec_err err = {0};
   int rc = pkg_domain_read(xml, len, &d, &err);
@@ -91,7 +91,7 @@ int agent_cmd_report_image(const agent_net *n, const char *event, const char *xm
   }
   if (!d.image[0]) return agent_fail("VM %s has no disk with an image file to report", d.vm);
   char digest[7 + 64 + 1], path[64 + PKG_DOMAIN_ID_MAX];
-  if (hash_file(d.image, digest)) return 2;
+  if (agent_hash_file(d.image, digest)) return 2;
   snprintf(path, sizeof path, "/v1/packages/%s/image-reports", d.package);
   json_t *body = json_pack("{s:s, s:s, s:s}", "vm", d.vm, "digest", digest, "event", event), *reply = NULL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return agent_fail("libcurl did not start");

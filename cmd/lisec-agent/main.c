@@ -11,10 +11,11 @@
  *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
  *     enrol --out DIR | activate --credential F --out F |
  *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run |
- *     report-image --event E [--xml F]
+ *     report-image --event E [--xml F] | check-image [--xml F]
  *
  * Exit 0 done, 1 refused by the TPM (a credential not for this host) or,
- * for report-image, a VM not on its package's image, 2 usage or error. */
+ * for report-image, a VM not on its package's image, or, for check-image, a
+ * start lisecd refuses, 2 usage or error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -57,9 +58,11 @@ static int usage(void) {
           "  report-image --event instantiate|resume|migrate [--xml FILE|-]\n"
           "                             hashes the image of a libvirt domain's disk (XML on stdin)\n"
           "                             and reports it to lisecd; exit 1: not its package's image\n"
+          "  check-image [--xml FILE|-]  before a domain starts: asks lisecd whether the image of its\n"
+          "                             disk is its package's; exit 1: the start is refused\n"
           "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
           "                     [agent] state_dir eventlog poll_ms=1000 interval_s=300\n"
-          "                     [server] url ca cert key (run, report-image: mutual TLS to\n"
+          "                     [server] url ca cert key (run, report-image, check-image: mutual TLS to\n"
           "                     lisecd; LISEC_SERVER, LISEC_CA, LISEC_CERT, LISEC_KEY override)\n"
           "TCTI: --tcti, else [tpm] tcti, else $LISEC_TPM_TCTI, else device:/dev/tpmrm0\n",
           ATTEST_LOCATION_PCR, DEFAULT_PCRS);
@@ -510,7 +513,8 @@ int main(int argc, char **argv) {
   }
   agent_net net = {server_setting(cfg, "url", "LISEC_SERVER"), server_setting(cfg, "ca", "LISEC_CA"),
                    server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0};
-  if (optind != cargc || ((event || xml) && strcmp(cmd, "report-image") != 0)) {
+  if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) ||
+      (xml && strcmp(cmd, "report-image") != 0 && strcmp(cmd, "check-image") != 0)) {
     rc = usage();
   } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
     rc = agent_cmd_enrol(&s, out);
@@ -522,6 +526,8 @@ int main(int argc, char **argv) {
     rc = agent_cmd_measure_location(&s, cert);
   } else if (strcmp(cmd, "report-image") == 0 && event && !out && !nonce && !cred && !cert) {
     rc = agent_cmd_report_image(&net, event, xml ? xml : "-");
+  } else if (strcmp(cmd, "check-image") == 0 && !out && !nonce && !cred && !cert) {
+    rc = agent_cmd_check_image(&net, xml ? xml : "-");
   } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
     if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
         lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err))

@@ -1,6 +1,7 @@
 /* Routes of VNF package on-boarding: the operator, MANO (for the operator)
  * and tenants on-board, list, read and replace packages (a tenant only its
- * own, which ctl/pkg.c decides); hosts and MANO report the image a VM runs.
+ * own, which ctl/pkg.c decides); hosts and MANO report the image a VM runs,
+ * and a host checks a VM's image before starting it.
  * The package travels base64 in a JSON body, so [api] max_body bounds the
  * upload before anything is parsed and [pkg] max_package after decoding. */
 #include "api/api.h"
@@ -45,6 +46,14 @@ static int image_report(lisec_ctl *ctl, const ctl_actor *a, const api_request *r
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int image_check(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
+                       api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_pkg_image_check(ctl, a, req->body, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 static int image_status(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
                         api_response *resp) {
   lisec_err err = {0};
@@ -60,6 +69,7 @@ const api_route api_routes_pkg[] = {
     {"PUT", "/v1/packages/{id}", PKG_ROLES, true, replace, "pkg.replace"},
     {"POST", "/v1/packages/{id}/image-reports", API_ROLE_HOST | API_ROLE_MANO | API_ROLE_OPERATOR,
      true, image_report, "pkg.image-report"},
+    {"POST", "/v1/image-checks", API_ROLE_HOST, true, image_check, "pkg.image-check"},
     {"GET", "/v1/image-reports/{vm}", API_ROLE_OPERATOR | API_ROLE_MANO | API_ROLE_AUDITOR, false,
      image_status, NULL},
     {0},

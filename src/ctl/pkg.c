@@ -632,3 +632,132 @@ int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored image report does not parse");
   return rc;
 }
+
+/* ---- the check at start (issue 15 item 3) ------------------------------------ */
+
+/* Whether the certificate's host is the one that will run the VM: the host
+ * the model records it on, or a host lisec allows it to move to (the
+ * incoming side of a migration asks before the model moves, which it does
+ * only once the destination proves it runs the VM). *pending when that
+ * decision waits for a fresh quote. */
+static int check_runner(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const char *host,
+                        bool *pending, lisec_err *err) {
+  *pending = false;
+  if (strcmp(actor->subject ? actor->subject : "", host) == 0) return 0;
+  json_t *q = json_pack("{s:s, s:s}", "vm", vm, "host", actor->subject ? actor->subject : ""), *v = NULL;
+  if (!q) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  lisec_err derr = {0};
+  int rc = ctl_model_decide_migration(ctl, actor, q, &v, &derr);
+  json_decref(q);
+  if (!rc && !v) {
+    *pending = true;
+    return 0;
+  }
+  bool allow = !rc && json_is_true(json_object_get(v, "allow"));
+  json_int_t index = json_integer_value(json_object_get(v, "audit_index"));
+  json_decref(v);
+  if (allow) return 0;
+  if (rc)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the "
+                         "certificate's CN) and cannot move there: %.200s",
+                         vm, actor->subject ? actor->subject : "", derr.msg);
+  return lisec_err_set(err, LISEC_EDENIED,
+                       CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the certificate's "
+                       "CN) and lisec does not allow it to move there (audit index %lld); only the "
+                       "host that will run a VM checks its image",
+                       vm, actor->subject ? actor->subject : "", (long long)index);
+}
+
+int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                        lisec_err *err) {
+  static const char *action = "pkg.image-check";
+  static const char *const keys[] = {"vm", "package", "digest", NULL};
+  const char *vm = NULL, *id = NULL, *digest = NULL;
+  int rc;
+  *out = NULL;
+  if ((rc = lisec_json_only_keys(body, keys, err)) ||
+      (rc = lisec_json_get_str(body, "vm", true, CTL_PKG_ID_MAX, &vm, err)) ||
+      (rc = id_check(vm, err)) ||
+      (rc = lisec_json_get_str(body, "package", false, CTL_PKG_ID_MAX, &id, err)) ||
+      (id && (rc = id_check(id, err))) ||
+      (rc = lisec_json_get_str(body, "digest", false, 7 + 2 * PKG_DIGEST_MAX, &digest, err)))
+    return rc;
+  char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
+  lisec_err merr = {0};
+  bool is_host = actor->role && strcmp(actor->role, "host") == 0;
+  int found = ctl_model_vm_runs_on(ctl->shared, vm, host, own, &merr);
+  json_t *doc = NULL;
+  lisec_err lerr = {0};
+  bool li = own[0] && load(ctl, PKG_KIND, own, &doc, NULL, &lerr) == 0 &&
+            json_is_true(json_object_get(doc, "li"));
+  bool pending = false;
+  char subject[CTL_PKG_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "vm %s", vm);
+  if (!is_host)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": only the host that will run VM %s checks its image (role "
+                  "%.64s refused)",
+                  vm, actor->role ? actor->role : "(none)");
+  else if (found)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so no host may start it", vm);
+  else if (id && strcmp(own, id) != 0)
+    lisec_err_set(err, LISEC_EDENIED,
+                  CTL_PKG_IMAGE_RULE ": the domain names package %s, but VM %s runs %s%s in the "
+                  "trust model; its image is checked against the VM's own package",
+                  id, vm, own[0] ? "package " : "no package", own);
+  else if (!(rc = check_runner(ctl, actor, vm, host, &pending, err)))
+    goto check;
+  json_decref(doc);
+  return refuse(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+check:
+  if (pending) { /* asked again once the fresh quote is in */
+    json_decref(doc);
+    return 0;
+  }
+  if (!own[0]) { /* not a packaged VM: there is no image to hold it to */
+    json_decref(doc);
+    if (!(*out = json_pack("{s:s, s:n, s:b, s:b, s:s}", "vm", vm, "package", "checked", 0,
+                           "compliant", 1, "reason",
+                           "the VM names no package in the trust model: no image to check")))
+      return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    return 0;
+  }
+  if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "package %s: %s", own, lerr.msg);
+  pkg_image_ref *refs = NULL;
+  uint8_t *digests = NULL;
+  size_t n = 0;
+  const char *matched = NULL;
+  lisec_err verdict = {0};
+  if (images_of(doc, &refs, &digests, &n)) {
+    json_decref(doc);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  int check = LISEC_EDENIED;
+  if (!digest)
+    lisec_err_set(&verdict, LISEC_EDENIED, "the domain has no disk image file to check (fail closed)");
+  else
+    check = pkg_image_check(refs, n, digest, &matched, &verdict);
+  if (check == LISEC_EINVAL) {
+    rc = lisec_err_set(err, check, "digest: %s", verdict.msg);
+  } else {
+    char reason[LISEC_ERR_MSG_MAX];
+    snprintf(reason, sizeof reason, "start on host %.64s, package %.64s: %.200s", actor->subject,
+             own, check ? verdict.msg : "the image is the package's");
+    ctl_event ev = {action, subject, check ? "denied" : "ok", reason, li};
+    uint64_t index = 0;
+    rc = ctl_record(ctl, actor, &ev, &index, err);
+    /* Nothing is kept as a report: a check neither clears nor raises the
+     * VM's finding, it only lets the start go on or stops it. */
+    if (!rc && !(*out = json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s?, s:s, s:I}", "vm", vm, "package",
+                                  own, "digest", digest, "checked", 1, "compliant", check == 0,
+                                  "image", matched, "reason", reason, "audit_index",
+                                  (json_int_t)index)))
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  free(refs);
+  free(digests);
+  json_decref(doc);
+  return rc;
+}

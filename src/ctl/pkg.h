@@ -31,6 +31,18 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *
  * mismatch is an answer (compliant false, the reason), recorded as denied. */
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
                          const json_t *body, json_t **out, lisec_err *err);
+/* body: {"vm": ID, "digest": "sha256:<hex>" (absent: the domain has no
+ * disk file), "package": ID (optional: what the domain's XML names)}:
+ * asked by the host about to start the VM (libvirt's prepare, also on the
+ * incoming side of a migration), whose certificate's CN must be the VM's
+ * recorded host or one lisec allows it to move to; the digest is held to
+ * the VM's own package in the trust model. *out {"vm", "package",
+ * "checked", "compliant", "image", "reason", "audit_index"}: compliant
+ * false is an answer, recorded as denied (sealed for an LI VNF); a VM with
+ * no package is not checked (checked false). Nothing is kept as a report.
+ * *out stays NULL with 0 when the move decision waits for a fresh quote. */
+int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                        lisec_err *err);
 /* The requirement an image finding names. */
 #define CTL_PKG_IMAGE_RULE "TR103308-4.2-IMAGE"
 /* Appends to violations (a JSON array, in the compliance report's form:

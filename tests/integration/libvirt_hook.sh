@@ -54,13 +54,28 @@ run_hook "$work/plain.xml" hv-hel-1 vm-target migrate begin - || fail "by domain
 grep -q 'HTTP 404' "$work/err" || fail "unknown VM: $(cat "$work/err")"
 pass "the host id instead of the hypervisor id, the domain name without metadata; a VM lisec does not know is refused"
 
-run_hook "$work/dom.xml" hv-hel-2 test prepare begin - || fail "starting where it is recorded refused: $(cat "$work/err")"
+# A start also has lisec-agent check the image (pkg_agent.sh tests that
+# part); vm-target names no package, so there is no image to hold it to,
+# and it is asked with the certificate of the host it is recorded on.
+# The test driver's disk file is not on this machine: a copy of the XML
+# points at one that is (an image that cannot be read refuses the start).
+lisec pki issue "$pki" hel-2 host hel-2 >/dev/null
+head -c 4096 /dev/zero >"$work/disk.img"
+sed "s|/guest/diskimage1|$work/disk.img|" "$work/dom.xml" >"$work/start.xml"
+LISEC_AGENT=$build/cmd/lisec-agent/lisec-agent LISEC_CERT=$pki/hel-2.crt LISEC_KEY=$pki/hel-2.key \
+  run_hook "$work/start.xml" hv-hel-2 test prepare begin - || fail "starting where it is recorded refused: $(cat "$work/err")"
+LISEC_AGENT=$build/cmd/lisec-agent/lisec-agent LISEC_CERT=$pki/hel-2.crt LISEC_KEY=$pki/hel-2.key \
+  run_hook "$work/dom.xml" hv-hel-2 test prepare begin - && fail "a start with a disk that cannot be read was let through"
+grep -q 'could not be checked' "$work/err" || fail "unreadable disk: $(cat "$work/err")"
+LISEC_AGENT=$build/cmd/lisec-agent/lisec-agent run_hook "$work/start.xml" hv-hel-2 test prepare begin - &&
+  fail "a start was let through by a host the VM is not recorded on"
+grep -q 'could not be checked\|not recorded on host' "$work/err" || fail "start by another host: $(cat "$work/err")"
 ! run_hook "$work/dom.xml" hv-hel-2 test migrate begin - || fail "a migration onto its own hypervisor accepted"
 grep -q 'TR103308-6.2-MOVE1' "$work/err" || fail "MOVE1: $(cat "$work/err")"
 ! run_hook "$work/dom.xml" hv-lon-1 test prepare begin - || fail "prepare begin in London accepted"
 run_hook /dev/null hv-lon-1 test started begin - || fail "an operation lisec is not asked about was refused"
 run_hook /dev/null hv-lon-1 test release end - || fail "release end refused"
-pass "prepare begin: a start where the VM is recorded is accepted, London refused; other operations pass untouched"
+pass "prepare begin: a start where the VM is recorded is accepted (by its host's certificate), London refused; other operations pass untouched"
 
 # Fail closed: no answer, a wrong answer, a missing setting, a bad id.
 LISEC_CERT=$pki/tenant-example.crt LISEC_KEY=$pki/tenant-example.key run_hook "$work/dom.xml" hv-hel-1 test migrate begin - &&

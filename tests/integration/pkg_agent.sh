@@ -6,7 +6,8 @@
 # holding an on-boarded, signed package. Checked: the right image is
 # compliant (event instantiate), a changed one is not and is a violation in
 # /v1/compliance (event resume), an accepted incoming migration reports
-# event migrate and a refused one leaves no mark; only the host running the
+# event migrate and a refused one leaves no mark; at prepare begin the hook
+# refuses to start a changed image (lisec-agent check-image); only the host running the
 # VM (the certificate's CN, the model's hypervisor -> host) reports it, under
 # the VM's own package; and the cases where there
 # is nothing or no way to report (no package, no disk file, no server, a
@@ -133,6 +134,59 @@ r=$(report_of vm-target)
 [ "$(field event <<<"$r")" = migrate ] && [ "$(field compliant <<<"$r")" = True ] || fail "migrate report: $r"
 [ ! -e run/incoming-migration.vm-target ] || fail "the migration mark outlived the start"
 pass "started after an accepted incoming migration reports event migrate (and the right image again); a refused one leaves no mark"
+
+# prepare begin (before a domain starts here, also on the incoming side of a
+# migration): the hook has lisec-agent check-image hash the base image and
+# lisecd hold it to the VM's package; a changed image refuses the start
+# (exit 1, the requirement on stderr) and is recorded, while nothing is
+# kept as a report.
+LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 prepare || fail "prepare on the right image refused: $(cat hook.err)"
+LISEC_CERT=$pki/hel-2.crt LISEC_KEY=$pki/hel-2.key LISEC_HYPERVISOR=hv-hel-2 hook probe-1.xml probe-1 prepare ||
+  fail "incoming side of an allowed migration refused: $(cat hook.err)"
+cp images/base.img images/base.good
+flip_byte images/base.img 300
+# checks_denied: audit entries of refused image checks (entries are binary).
+checks_denied() {
+  python3 -c 'import sqlite3, sys
+print(sum(1 for (d,) in sqlite3.connect(sys.argv[1]).execute("SELECT data FROM audit_log") if b"pkg.image-check" in d and b"denied" in d))' lisec.db
+}
+before=$(checks_denied)
+rc=0; LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 prepare || rc=$?
+[ "$rc" = 1 ] && grep -q 'prepare of domain probe-1 on hv-hel-1 refused' hook.err &&
+  grep -q "TR103308-4.2-IMAGE" hook.err && grep -q "not its package's" hook.err ||
+  fail "a changed image was let start: exit $rc $(cat hook.err)"
+rc=0; LISEC_CERT=$pki/hel-2.crt LISEC_KEY=$pki/hel-2.key LISEC_HYPERVISOR=hv-hel-2 hook probe-1.xml probe-1 prepare || rc=$?
+[ "$rc" = 1 ] && grep -q "TR103308-4.2-IMAGE" hook.err || fail "a changed image was let in by migration: exit $rc $(cat hook.err)"
+[ "$(checks_denied)" -ge $((before + 2)) ] ||
+  fail "the refused starts are not in the audit log"
+[ "$(report_of vm-target | field compliant)" = True ] || fail "a check was kept as an image report"
+[ -z "$(ls run)" ] || fail "the check left files in the hook's run directory: $(ls run)"
+pass "prepare begin: the right image starts (here and on an allowed migration's destination), a changed one is refused (exit 1, TR103308-4.2-IMAGE), recorded, not kept as a report"
+
+# lisecd binds the check to the host that will run the VM, under its own
+# package; a check that cannot be made refuses (fail closed).
+rc=0; LISEC_CERT=$pki/lon-1.crt LISEC_KEY=$pki/lon-1.key "$agent" check-image --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'not recorded on host lon-1' out.txt && grep -q 'does not allow it to move there' out.txt ||
+  fail "London checked a VM it may not run: exit $rc $(cat out.txt)"
+rc=0; LISEC_CERT=$pki/auditor.crt LISEC_KEY=$pki/auditor.key "$agent" check-image --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'refuses the start' out.txt || fail "auditor: exit $rc $(cat out.txt)"
+sed "s/package=.probe./package='other'/" probe-1.xml >other.xml
+rc=0; "$agent" check-image --xml other.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'names package other, but VM vm-target runs package probe' out.txt ||
+  fail "another package's name was accepted: exit $rc $(cat out.txt)"
+sed "s|$work/images/base.img|$work/images/gone.img|" probe-1.xml >gone.xml
+rc=0; LISEC_HYPERVISOR=hv-hel-1 hook gone.xml probe-1 prepare || rc=$?
+[ "$rc" = 1 ] && grep -q 'could not be checked (TR103308-4.2-IMAGE, fail closed): exit 2' hook.err ||
+  fail "a disk that cannot be hashed was let start: exit $rc $(cat hook.err)"
+domain probe-nodisk "$meta" ""
+rc=0; "$agent" check-image --xml probe-nodisk.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'no disk image file to check' out.txt || fail "a packaged VM without a disk file: exit $rc $(cat out.txt)"
+rc=0; LISEC_AGENT=$work/no-such-agent LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml probe-1 prepare || rc=$?
+[ "$rc" = 1 ] && grep -q 'fail closed' hook.err || fail "a failing agent let the domain start: exit $rc $(cat hook.err)"
+rc=0; LISEC_SERVER=https://127.0.0.1:1 "$agent" check-image --xml probe-1.xml >out.txt 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "no lisecd: exit $rc $(cat out.txt)"
+mv images/base.good images/base.img
+pass "check-image: another host, a role other than host, another package, a missing disk file, a packaged VM without disk, a failing agent, no lisecd: all refused"
 
 # Nothing to report, or no way to: the domain still starts (exit 0) and the
 # reason is in the log.
