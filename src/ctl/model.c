@@ -10,11 +10,13 @@
  * undoes what was done, so model and store never disagree. Decisions about
  * a VM an LI involves first ask attestation for a fresh appraisal of the
  * destination (outside the lock: attestation feeds the model back). */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctl/attest.h"
 #include "ctl/internal.h"
@@ -37,9 +39,16 @@ struct ctl_model_state {
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
+  /* VM id -> {"hypervisor", "host"}: migrations lisec allowed whose
+   * destination has not yet proved it runs the VM (issue 15) */
+  json_t *moving;
   bool allow_declared;
   int64_t max_age_s;
+  int64_t obs_window_s; /* [attest] interval_s + grace_s: when a VM is unreported */
 };
+
+#define OBS_KIND "model.observed"
+#define MOVING_KIND "model.moving"
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
 
@@ -148,6 +157,68 @@ static int load_one(void *vctx, const char *id, const char *body, int64_t versio
   return rc;
 }
 
+/* One stored observation (OBS_KIND, by host id) back into the model: the
+ * inventory as it was judged, so what was found then is not found (and
+ * recorded) again. */
+static int obs_load_one(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  struct ctl_model_state *st = vctx;
+  json_t *doc = NULL;
+  lisec_err e = {0};
+  if (lisec_json_parse(body, strlen(body), &doc, &e)) {
+    LOG_WARN("observation of host %s: unreadable, ignored: %s", id, e.msg);
+    return 0;
+  }
+  const json_t *doms = json_object_get(doc, "domains");
+  size_t n = json_array_size(doms), i;
+  model_obs_domain *d = calloc(n ? n : 1, sizeof *d);
+  const char **exp = NULL;
+  size_t nexp = 0, j;
+  const json_t *x, *y;
+  json_array_foreach(doms, i, x) nexp += json_array_size(json_object_get(x, "expected"));
+  exp = calloc(nexp ? nexp : 1, sizeof *exp);
+  if (!d || !exp) {
+    free(d);
+    free(exp);
+    json_decref(doc);
+    return LISEC_ENOMEM;
+  }
+  nexp = 0;
+  json_array_foreach(doms, i, x) {
+    d[i].uuid = json_string_value(json_object_get(x, "uuid"));
+    d[i].vm = json_string_value(json_object_get(x, "vm"));
+    d[i].image = json_string_value(json_object_get(x, "image"));
+    model_dom_state ds = MODEL_DOM_OTHER;
+    model_dom_state_parse(json_string_value(json_object_get(x, "state")), &ds);
+    d[i].state = ds;
+    d[i].expected = exp + nexp;
+    json_array_foreach(json_object_get(x, "expected"), j, y) exp[nexp++] = json_string_value(y);
+    d[i].n_expected = (size_t)(exp + nexp - d[i].expected);
+  }
+  model_observation o = {id, json_integer_value(json_object_get(doc, "at")),
+                         json_string_value(json_object_get(doc, "evidence")), d, n};
+  if (model_observe_host(st->m, &o, st->obs_window_s, NULL, &e))
+    LOG_WARN("observation of host %s: not restored: %s", id, e.msg);
+  else
+    model_host_observed_since(st->m, id, json_integer_value(json_object_get(doc, "first_at")));
+  free(d);
+  free(exp);
+  json_decref(doc);
+  return 0;
+}
+
+static int moving_load_one(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  struct ctl_model_state *st = vctx;
+  json_t *doc = NULL;
+  lisec_err e = {0};
+  if (lisec_json_parse(body, strlen(body), &doc, &e)) {
+    LOG_WARN("allowed migration of VM %s: unreadable, ignored: %s", id, e.msg);
+    return 0;
+  }
+  return json_object_set_new(st->moving, id, doc) ? LISEC_ENOMEM : 0;
+}
+
 int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   struct ctl_model_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -157,12 +228,17 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   st->attested = json_object();
   st->paired = json_object();
   st->li_vms = json_object();
-  bool ok = st->m && st->attested && st->paired && st->li_vms;
+  st->moving = json_object();
+  bool ok = st->m && st->attested && st->paired && st->li_vms && st->moving;
   for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = lisec_config_bool(cfg, "model", "allow_declared_trust", false, &st->allow_declared, err);
   if (!rc)
     rc = lisec_config_int(cfg, "model", "attestation_max_age_s", 60, 1, 86400, &st->max_age_s, err);
+  int64_t interval = 0, grace = 0;
+  if (!rc) rc = lisec_config_int(cfg, "attest", "interval_s", 300, 1, 86400, &interval, err);
+  if (!rc) rc = lisec_config_int(cfg, "attest", "grace_s", 60, 0, 86400, &grace, err);
+  st->obs_window_s = interval + grace;
   if (rc) return rc;
   if (st->allow_declared)
     LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
@@ -181,6 +257,12 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
     return rc;
   }
   li_vms_rebuild(st);
+  /* What hosts last proved, after the intent it is judged against. */
+  if ((rc = store_doc_list(s, OBS_KIND, obs_load_one, st, err)) ||
+      (rc = store_doc_list(s, MOVING_KIND, moving_load_one, st, err))) {
+    lisec_err_wrap(err, "cannot load the hosts' observations from the store");
+    return rc;
+  }
   model_stats ms;
   model_get_stats(st->m, &ms);
   LOG_INFO("trust model loaded: %zu hosts, %zu hypervisors, %zu VMs, %zu LI authorisations, "
@@ -197,6 +279,7 @@ void ctl_model_close(ctl_shared *sh) {
   json_decref(st->attested);
   json_decref(st->paired);
   json_decref(st->li_vms);
+  json_decref(st->moving);
   pthread_mutex_destroy(&st->mu);
   free(st);
   sh->model = NULL;
@@ -356,12 +439,237 @@ static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *
   return LISEC_EDENIED;
 }
 
+/* ---- observation: the model follows what hosts prove (issue 15) ---------------- */
+
+static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff);
+
+/* The SHA-256 digests (lower-case hex) of a package's images, from its
+ * stored description (ctl/pkg.c keeps it under kind "pkg"), appended to arr.
+ * A package lisec does not hold gives none: the image is then not judged. */
+static void pkg_images(lisec_ctl *ctl, const char *pkg, json_t *arr) {
+  char *body = NULL;
+  json_t *doc = NULL;
+  lisec_err e = {0};
+  if (store_doc_get(ctl->store, "pkg", pkg, &body, NULL, &e) ||
+      lisec_json_parse(body, strlen(body), &doc, &e)) {
+    free(body);
+    return;
+  }
+  const json_t *arts = json_object_get(json_object_get(doc, "verification"), "artifacts"), *a;
+  size_t i;
+  json_array_foreach(arts, i, a) {
+    const char *alg = json_string_value(json_object_get(a, "algorithm"));
+    const char *hex = json_string_value(json_object_get(a, "hash"));
+    if (!json_is_true(json_object_get(a, "image")) || !alg || strcasecmp(alg, "SHA-256") != 0 ||
+        !hex || strlen(hex) != 64 || json_array_size(arr) >= MODEL_OBS_EXPECTED_MAX)
+      continue;
+    char low[65];
+    for (int k = 0; k < 65; k++) low[k] = (char)tolower((unsigned char)hex[k]);
+    json_array_append_new(arr, json_string(low));
+  }
+  free(body);
+  json_decref(doc);
+}
+
+/* The VM a reason is about ("vm <id>"), or NULL. */
+static const char *reason_vm(const model_reason *r) {
+  return strncmp(r->subject, "vm ", 3) == 0 ? r->subject + 3 : NULL;
+}
+
+/* The destination of a migration lisec allowed proved it runs the VM: the
+ * intent follows (the VM's document names the new hypervisor), stored and
+ * recorded. Called with the lock held. */
+static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
+                    const ctl_observation *obs) {
+  struct ctl_model_state *st = state(ctl);
+  const json_t *mv = json_object_get(st->moving, vm);
+  const char *hyp = json_string_value(json_object_get(mv, "hypervisor"));
+  const json_t *old = json_object_get(st->docs[K_VM], vm);
+  json_t *doc = old ? json_deep_copy(old) : NULL;
+  json_t *eff = NULL;
+  char *text = NULL;
+  lisec_err e = {0};
+  int rc = doc && hyp ? 0 : LISEC_ENOTFOUND;
+  if (!rc) rc = json_object_set_new(doc, "hypervisor", json_string(hyp)) ? LISEC_ENOMEM : 0;
+  if (!rc && !(eff = effective(st, K_VM, doc))) rc = LISEC_ENOMEM;
+  if (!rc && !(text = lisec_json_dump_canonical(doc))) rc = LISEC_ENOMEM;
+  if (!rc) rc = model_put_json(st->m, kind_names[K_VM], eff, &e);
+  if (!rc && (rc = store_doc_put(ctl->store, store_kinds[K_VM], vm, text, -1, NULL, &e))) {
+    json_t *back = effective(st, K_VM, old);
+    if (back) undo(st, K_VM, vm, back);
+    json_decref(back);
+  }
+  char subject[MODEL_ID_MAX + 8], reason[1024], at[32];
+  snprintf(subject, sizeof subject, "vm %s", vm);
+  lisec_time_format(obs->quote_time, at);
+  if (!rc) {
+    snprintf(reason, sizeof reason,
+             "host %s proved it runs VM %s (attested inventory at %s, quote %s) after the "
+             "migration to hypervisor %s that lisec allowed; the intent follows",
+             obs->host, vm, at, obs->evidence, hyp);
+    json_object_set_new(st->docs[K_VM], vm, doc);
+    doc = NULL;
+  } else {
+    snprintf(reason, sizeof reason, "host %s proved it runs VM %s (quote %s), but the intent "
+             "could not follow: %.300s", obs->host, vm, obs->evidence, e.msg[0] ? e.msg : lisec_err_name(rc));
+  }
+  lisec_err rerr = {0};
+  if (record(ctl, actor, "model.vm.arrived", subject, rc ? "failed" : "ok", reason,
+             model_vm_li_involved(st->m, vm), NULL, &rerr))
+    LOG_WARN("vm %s: the arrival could not be recorded: %s", vm, rerr.msg);
+  if (!rc) {
+    json_object_del(st->moving, vm);
+    (void)store_doc_delete(ctl->store, MOVING_KIND, vm, &rerr);
+  }
+  free(text);
+  json_decref(doc);
+  json_decref(eff);
+}
+
+int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
+                      lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  if (!obs || !obs->host || (obs->n && !obs->domains))
+    return lisec_err_set(err, LISEC_EINVAL, "observation: host and domains required");
+  if (obs->n > MODEL_OBS_DOMAINS_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "observation: %zu domains, at most %u", obs->n,
+                         MODEL_OBS_DOMAINS_MAX);
+  /* The images each VM's package names (intent: the VM's document), read
+   * from the store outside the lock. */
+  json_t *pkgs = json_object(), *cache = json_object(), *doc = json_object(),
+         *doms = json_array();
+  model_obs_domain *d = calloc(obs->n ? obs->n : 1, sizeof *d);
+  const char **exp = NULL;
+  int rc = pkgs && cache && doc && doms && d ? 0 : LISEC_ENOMEM;
+  pthread_mutex_lock(&st->mu);
+  for (size_t i = 0; i < obs->n && !rc; i++) {
+    const char *vm = obs->domains[i].vm;
+    const char *p = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "package")) : NULL;
+    if (p) rc = json_object_set_new(pkgs, vm, json_string(p)) ? LISEC_ENOMEM : 0;
+  }
+  pthread_mutex_unlock(&st->mu);
+  size_t total = 0;
+  for (size_t i = 0; i < obs->n && !rc; i++) {
+    const char *vm = obs->domains[i].vm;
+    const char *p = vm ? json_string_value(json_object_get(pkgs, vm)) : NULL;
+    if (p && !json_object_get(cache, p)) {
+      json_t *arr = json_array();
+      if (arr) pkg_images(ctl, p, arr);
+      rc = !arr || json_object_set_new(cache, p, arr) ? LISEC_ENOMEM : 0;
+    }
+    total += p ? json_array_size(json_object_get(cache, p)) : 0;
+  }
+  if (!rc && !(exp = calloc(total ? total : 1, sizeof *exp))) rc = LISEC_ENOMEM;
+  size_t used = 0;
+  for (size_t i = 0; i < obs->n && !rc; i++) {
+    const ctl_observed_domain *o = &obs->domains[i];
+    model_dom_state ds = MODEL_DOM_OTHER;
+    model_dom_state_parse(o->state, &ds);
+    const char *p = o->vm ? json_string_value(json_object_get(pkgs, o->vm)) : NULL;
+    const json_t *arr = p ? json_object_get(cache, p) : NULL, *x;
+    size_t k;
+    d[i] = (model_obs_domain){o->uuid, o->vm, ds, o->image_sha256, exp + used, 0};
+    json_array_foreach(arr, k, x) exp[used++] = json_string_value(x);
+    d[i].n_expected = json_array_size(arr);
+    json_t *jd = json_pack("{s:s?, s:s?, s:s, s:s?, s:o}", "uuid", o->uuid, "vm", o->vm, "state",
+                           model_dom_state_name(ds), "image", o->image_sha256, "expected",
+                           arr ? json_incref((json_t *)arr) : json_array());
+    rc = !jd || json_array_append_new(doms, jd) ? LISEC_ENOMEM : 0;
+  }
+  if (rc) {
+    rc = lisec_err_set(err, rc, "out of memory");
+    goto out;
+  }
+  model_observation mo = {obs->host, obs->quote_time, obs->evidence, d, obs->n};
+  model_verdict found = {0};
+  bool host_li = false;
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  /* Migrations lisec allowed to this host end when it shows the VM. */
+  for (size_t i = 0; i < obs->n; i++) {
+    const json_t *mv = d[i].vm ? json_object_get(st->moving, d[i].vm) : NULL;
+    const char *to = json_string_value(json_object_get(mv, "host"));
+    if (to && strcmp(to, obs->host) == 0 &&
+        (d[i].state == MODEL_DOM_RUNNING || d[i].state == MODEL_DOM_PAUSED))
+      arrived(ctl, actor, d[i].vm, obs);
+  }
+  rc = model_observe_host(st->m, &mo, st->obs_window_s, &found, err);
+  host_li = model_host_li_involved(st->m, obs->host);
+  bool *li = rc ? NULL : calloc(found.n ? found.n : 1, sizeof *li);
+  for (size_t i = 0; li && i < found.n; i++)
+    li[i] = host_li || model_vm_li_involved(st->m, reason_vm(&found.reasons[i]));
+  int64_t first_at = 0;
+  model_host_observed(st->m, obs->host, NULL, &first_at);
+  pthread_mutex_unlock(&st->mu);
+  char subject[MODEL_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "host %s", obs->host);
+  if (rc) {
+    rc = refused(ctl, actor, "model.observe", subject, host_li, rc, err);
+    goto out;
+  }
+  if (!li) {
+    model_verdict_free(&found);
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  /* Kept so a restart judges from the same facts (and records nothing
+   * twice); the model holds it already, so a store failure is logged. */
+  json_object_set_new(doc, "host", json_string(obs->host));
+  json_object_set_new(doc, "at", json_integer((json_int_t)obs->quote_time));
+  json_object_set_new(doc, "first_at", json_integer((json_int_t)first_at));
+  json_object_set_new(doc, "evidence", json_string(obs->evidence ? obs->evidence : ""));
+  json_object_set(doc, "domains", doms);
+  char *text = lisec_json_dump_canonical(doc);
+  lisec_err serr = {0};
+  if (!text || store_doc_put(ctl->store, OBS_KIND, obs->host, text, -1, NULL, &serr))
+    LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,
+             text ? serr.msg : "out of memory");
+  free(text);
+  /* Each violation found now, once (sealed when an LI is involved). */
+  for (size_t i = 0; i < found.n && !rc; i++) {
+    const model_reason *r = &found.reasons[i];
+    char *line = NULL;
+    size_t len = strlen(r->requirement) + strlen(r->sentence) + strlen(r->fact) + 16;
+    if ((line = malloc(len))) snprintf(line, len, "%s: %s (%s)", r->requirement, r->sentence, r->fact);
+    rc = record(ctl, actor, "model.observation", r->subject, "denied", line, li[i], NULL, err);
+    free(line);
+  }
+  free(li);
+  model_verdict_free(&found);
+out:
+  free(d);
+  free(exp);
+  json_decref(pkgs);
+  json_decref(cache);
+  json_decref(doc);
+  json_decref(doms);
+  return rc;
+}
+
 /* ---- create / read / update / delete ------------------------------------------ */
 
 /* What get returns: the document, and for a host its state now. Called
  * with the lock held. */
+static json_t *observed_json(struct ctl_model_state *st, const char *vm) {
+  model_vm_observation ob;
+  if (!model_vm_observed(st->m, vm, &ob)) return NULL;
+  char at[32];
+  lisec_time_format(ob.at, at);
+  return json_pack("{s:s?, s:s, s:s?, s:s, s:I, s:s, s:I}", "host", ob.host, "state",
+                   model_dom_state_name(ob.state), "image", ob.image, "at", at, "at_unix",
+                   (json_int_t)ob.at, "evidence", ob.evidence, "hosts_running",
+                   (json_int_t)ob.n_hosts);
+}
+
 static json_t *view(struct ctl_model_state *st, int k, const json_t *doc) {
   json_t *v = json_deep_copy(doc);
+  if (v && k == K_VM) {
+    /* What a host last proved, beside the intent (docs/observed.md). */
+    json_t *o = observed_json(st, json_string_value(json_object_get(doc, "id")));
+    if (o) json_object_set_new(v, "observed", o);
+    const json_t *mv = json_object_get(st->moving, json_string_value(json_object_get(doc, "id")));
+    if (mv) json_object_set_new(v, "migrating_to", json_deep_copy(mv));
+  }
   if (!v || k != K_HOST) return v;
   const json_t *a = json_object_get(st->attested, json_string_value(json_object_get(doc, "id")));
   json_t *e = effective(st, k, doc);
@@ -618,6 +926,11 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
 
 static bool rule_about_li(const char *requirement) {
   model_rule r;
+  /* What hosts run against intent names VMs and hosts, never an LI. */
+  static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
+                                         MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN};
+  for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
+    if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
   return r <= MODEL_R11 || r == MODEL_KNOWN;
 }
@@ -801,7 +1114,27 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   char hyp_copy[MODEL_ID_MAX + 1];
-  if (!rc) snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
+  if (!rc) {
+    snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
+    /* The model decided from where the VM's host proved it runs, when one
+     * did (issue 15); the reply says which. */
+    model_vm_observation ob;
+    bool observed = model_vm_observed(st->m, vm, &ob) && ob.host;
+    json_object_set_new(v, "placement_source", json_string(observed ? "observed" : "declared"));
+    if (observed) json_object_set_new(v, "observed", observed_json(st, vm));
+    /* An allowed migration moves nothing: the destination's attested
+     * inventory does (ctl_model_observe). */
+    if (mv.allow) {
+      json_t *mvdoc = json_pack("{s:s, s:s}", "hypervisor", t.hyp, "host", t.host);
+      char *text = mvdoc ? lisec_json_dump_canonical(mvdoc) : NULL;
+      lisec_err serr = {0};
+      if (text && store_doc_put(ctl->store, MOVING_KIND, vm, text, -1, NULL, &serr))
+        LOG_WARN("vm %s: the allowed migration to %s is not stored (kept until restart): %s", vm,
+                 t.host, serr.msg);
+      free(text);
+      if (mvdoc) json_object_set_new(st->moving, vm, mvdoc);
+    }
+  }
   pthread_mutex_unlock(&st->mu);
   model_verdict_free(&mv);
   if (rc) {
@@ -867,6 +1200,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   }
   t.hyp = hyp_copy;
   json_object_set_new(v, "vm", json_string(id));
+  json_object_set_new(v, "placement_source", json_string("declared"));
   char subject[2 * MODEL_ID_MAX + 32];
   snprintf(subject, sizeof subject, "vm %s on hypervisor %s", id, hyp_copy);
   return finish(ctl, actor, "decision.placement", subject, v, &t, stale, refreshed, li_vm, out,
@@ -882,6 +1216,10 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   sync_time(st);
   int rc = model_compliance(st->m, &mv);
   model_count_by_rule(st->m, counts);
+  /* What hosts proved against intent (issue 15), judged at this moment. */
+  size_t n_rules = mv.n;
+  if (!rc) rc = model_observe_reconcile(st->m, st->obs_window_s, &mv);
+  if (!rc) mv.allow = mv.n == 0;
   char when[32];
   lisec_time_format(model_time(st->m), when);
   pthread_mutex_unlock(&st->mu);
@@ -891,6 +1229,15 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   json_t *byrule = json_object();
   for (int r = 0; r < MODEL_RULE_COUNT; r++)
     if (counts[r]) json_object_set_new(byrule, model_rule_id((model_rule)r), json_integer((json_int_t)counts[r]));
+  {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(v, "violations"), i, r) {
+      if (i < n_rules) continue;
+      const char *req = json_string_value(json_object_get(r, "requirement"));
+      json_object_set_new(byrule, req, json_integer(json_integer_value(json_object_get(byrule, req)) + 1));
+    }
+  }
   /* VMs running an image that is not their package's (ctl/pkg.c). */
   json_t *viol = json_object_get(v, "violations");
   size_t before = json_array_size(viol);
@@ -900,7 +1247,9 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
     return rc;
   }
   if (json_array_size(viol) > before) {
-    json_object_set_new(byrule, CTL_PKG_IMAGE_RULE, json_integer((json_int_t)(json_array_size(viol) - before)));
+    json_object_set_new(byrule, CTL_PKG_IMAGE_RULE,
+                        json_integer(json_integer_value(json_object_get(byrule, CTL_PKG_IMAGE_RULE)) +
+                                     (json_int_t)(json_array_size(viol) - before)));
     json_object_set_new(v, "allow", json_false());
   }
   json_object_set_new(v, "compliant", json_boolean(json_is_true(json_object_get(v, "allow"))));

@@ -96,7 +96,25 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   __builtin_prefetch(x->lis.v);
   const mhost *t = &m->hosts.a[hw];
   __builtin_prefetch(t);
-  if (x->hyp == h) {
+  /* Where v runs is what a host last proved when one did (issue 15): it
+   * already runs on the target when the target's host shows it, and a VM
+   * declared on the target but observed elsewhere is really moved there. */
+  model_vm_observation ob;
+  bool observed = model_vm_observed(m, x->id, &ob) && ob.host;
+  if (observed && strcmp(ob.host, t->id) == 0) {
+    char subj[MODEL_ID_MAX + 8], sentence[768], fact[512], at[32];
+    lisec_time_format(ob.at, at);
+    snprintf(subj, sizeof subj, "vm %s", x->id);
+    snprintf(sentence, sizeof sentence,
+             "VM %s already runs on host %s of hypervisor %s, as that host's attested inventory "
+             "shows (%s at %s, quote %s)",
+             x->id, t->id, m->hyps.a[h].id, model_dom_state_name(ob.state), at, ob.evidence);
+    snprintf(fact, sizeof fact, "observed host(vm %s) = %s != host(hypervisor %s): false", x->id,
+             ob.host, m->hyps.a[h].id);
+    rc = verdict_add(out, MODEL_MOVE1, subj, sentence, fact);
+    return decide_finish(m, out, rc, err);
+  }
+  if (!observed && x->hyp == h) {
     rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
     return decide_finish(m, out, rc, err);
   }
@@ -140,7 +158,7 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
    * fail, and with none there is nothing more to ask. The generic way
    * (re-evaluating everything the move touches) gives the same answer and
    * is what the tests compare against. */
-  if (!generic && !x->ipc_grouped) return decide_finish(m, out, 0, err);
+  if ((!generic && !x->ipc_grouped) || x->hyp == h) return decide_finish(m, out, 0, err);
   uint32_t from = x->hyp;
   capture_begin(m);
   if (generic) vm_move_idx(m, v, h);

@@ -287,6 +287,8 @@ struct model {
   uint32_t ncaps, capcaps;
   vvec capbuf;
   vvec scratch;
+  /* what hosts last proved they run (observe.c); NULL until one reports */
+  struct mobserve *obs;
 };
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -370,6 +372,9 @@ void vm_place(model *m, uint32_t v, uint32_t hyp);
  * tests check both agree). */
 int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool generic,
                      lisec_err *err);
+
+/* observe.c */
+void observe_free(model *m);
 
 /* model.c */
 int li_refresh_active(model *m, uint32_t li);

@@ -312,4 +312,90 @@ void model_get_stats(const model *m, model_stats *out);
 int model_topology_load(const char *json, size_t len, int64_t now, model **out, lisec_err *err);
 int model_topology_load_json(const json_t *root, int64_t now, model **out, lisec_err *err);
 
+/* ---- observation (issue 15; TR 103 308 T.1.4, §4.2, O.1.4) --------------
+ * What MANO or an operator puts is intent; what a host last proved in an
+ * attested inventory is observation. Observations are kept apart from
+ * intent, per host (one host's inventory replaces its previous one) and
+ * per VM id, keyed by id so that entities may come and go around them. The
+ * violations below are computed from observation and intent; they are not
+ * part of the §6.2 index (a decision never finds them "new"). */
+
+#define MODEL_REQ_PLACEMENT "TR103308-T.1.4-PLACEMENT"
+#define MODEL_REQ_DUPLICATE "TR103308-T.1.4-DUPLICATE"
+#define MODEL_REQ_UNREPORTED "TR103308-T.1.4-UNREPORTED"
+#define MODEL_REQ_UNKNOWN_DOMAIN "TR103308-4.2-UNKNOWN-DOMAIN"
+#define MODEL_REQ_IMAGE "TR103308-4.2-IMAGE"
+#define MODEL_OBS_DOMAINS_MAX 10000u /* domains in one host's inventory */
+#define MODEL_OBS_EXPECTED_MAX 64u   /* image digests one package may name */
+
+typedef enum {
+  MODEL_DOM_RUNNING = 0,
+  MODEL_DOM_PAUSED,
+  MODEL_DOM_SHUTOFF,
+  MODEL_DOM_CRASHED,
+  MODEL_DOM_OTHER,
+} model_dom_state;
+
+int model_dom_state_parse(const char *s, model_dom_state *out);
+const char *model_dom_state_name(model_dom_state s);
+
+typedef struct model_obs_domain {
+  const char *uuid;  /* libvirt UUID */
+  const char *vm;    /* lisec VM id, or NULL when the domain carries none */
+  model_dom_state state;
+  const char *image; /* 64 hex of the base image, or NULL */
+  /* The VM's package's image digests (64 hex each; the caller knows the
+   * packages); n_expected 0: nothing to judge the image against. */
+  const char *const *expected;
+  size_t n_expected;
+} model_obs_domain;
+
+typedef struct model_observation {
+  const char *host;     /* the attested host */
+  int64_t at;           /* when its quote was appraised */
+  const char *evidence; /* short reference to the quote (<= 64 chars) */
+  const model_obs_domain *domains;
+  size_t n;
+} model_observation;
+
+/* Replaces host's observation (host must be in the model) and judges what
+ * it touched: the VMs its old and new inventory name, the VMs whose intent
+ * places them on the host, and the host itself. *found (may be NULL) gets
+ * the violations among those that were not there the last time they were
+ * judged (to record once, not at every attestation). window_s is the
+ * attestation interval plus grace: a VM no host reported for longer is
+ * unreported (judged at the model's time). Costs O(domains of the host +
+ * VMs placed on it). */
+int model_observe_host(model *m, const model_observation *o, int64_t window_s,
+                       model_verdict *found, lisec_err *err);
+/* Every observation violation of the platform at the model's time (the
+ * full reconcile: O(VMs + observed domains)); appended to *out, which the
+ * caller zeroes or fills beforehand. */
+int model_observe_reconcile(model *m, int64_t window_s, model_verdict *out);
+
+/* Where a VM was last observed: the one host whose inventory shows it
+ * running or paused (n_hosts says how many do; host is NULL unless exactly
+ * one), else the freshest report of it in another state. Strings borrow
+ * from m until the next observation. False when no host reports it. */
+typedef struct model_vm_observation {
+  const char *host;
+  model_dom_state state;
+  const char *image; /* NULL when unknown */
+  int64_t at;
+  const char *evidence;
+  size_t n_hosts; /* hosts whose inventory shows it running or paused */
+} model_vm_observation;
+bool model_vm_observed(const model *m, const char *vm, model_vm_observation *out);
+/* The host's last observation, for reloading it: at, evidence and the time
+ * of its first inventory (kept so that unreported VMs are judged from it). */
+bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t *first_at);
+/* Whether an LI is involved (an LI VM, paired, or named by an LI
+ * authorisation as any of its VMs), for the VM, or for any VM a host runs
+ * by intent or by observation: what is recorded about them is sealed. */
+bool model_vm_li_involved(const model *m, const char *vm);
+bool model_host_li_involved(const model *m, const char *host);
+/* Sets the time of a host's first inventory (restoring it after a
+ * restart); no effect on a host with no observation. */
+void model_host_observed_since(model *m, const char *host, int64_t first_at);
+
 #endif
