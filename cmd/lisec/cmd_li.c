@@ -20,6 +20,7 @@ const char cli_help_li[] =
     "LI pairing statements and signed disable commands; LI VMs on lisecd";
 
 int cli_cmd_li(int argc, char **argv);
+int cli_li_libvirt_acl(int argc, char **argv); /* li_acl.c */
 
 static const char li_usage_text[] =
     "usage: lisec li pair-sign --key LI-ADMIN.key --vm VM --pubkey VM-PUB.pem [--last N]\n"
@@ -38,6 +39,8 @@ static const char li_usage_text[] =
     "       lisec li pair VM STATEMENT-FILE                 (lisecd, li-admin)\n"
     "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
     "       lisec li show VM | list                         (lisecd)\n"
+    "       lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]   (lisecd, li-admin:\n"
+    "         polkit rules locking the paired LI VMs in libvirt; see docs/li.md)\n"
     "Exit 0: signed, verified or done; 1: refused (reason printed); 2: usage or I/O error.";
 
 static int usage(void) { return cli_fail("%s", li_usage_text); }
@@ -217,6 +220,7 @@ static int li_online(int argc, char **argv) {
 
 int cli_cmd_li(int argc, char **argv) {
   if (argc < 2) return usage();
+  if (strcmp(argv[1], "libvirt-acl") == 0) return cli_li_libvirt_acl(argc - 1, argv + 1);
   static const char *const online[] = {"instantiate", "enable", "pair", "disable",
                                        "disable-command", "show", "list"};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(online); i++)

@@ -1,0 +1,1 @@
+lisec_integration_test(li_libvirt_acl tests/integration/li_libvirt_acl.sh)
