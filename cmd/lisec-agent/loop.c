@@ -8,7 +8,11 @@
  * free of connections to hosts and of blocked workers; the poll interval
  * bounds how long a decision waits for a fresh quote. The evidence is made
  * by the same code as the offline commands, in a work directory inside the
- * state directory. SIGTERM or SIGINT stops it between two steps. */
+ * state directory. SIGTERM or SIGINT stops it between two steps.
+ * With [libvirt] uri set, every quote carries the host's inventory bound
+ * into its qualifying data (libvirt.c), and a libvirt lifecycle event makes
+ * the agent attest at once (after debounce_ms of quiet, at most once per
+ * event_min_gap_ms) instead of at the next interval. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +26,7 @@
 #include "agent.h"
 #include "base/curl.h"
 #include "crypto/crypto.h"
+#include "libvirt.h"
 
 #define REPLY_MAX (1u << 20)
 #define HTTP_TIMEOUT_S 30L
@@ -33,15 +38,19 @@ static void on_stop(int sig) {
   stop_requested = 1;
 }
 
-/* Sleeps ms, or less when a stop was asked. */
-static void nap(int64_t ms) {
-  while (ms > 0 && !stop_requested) {
+static int64_t mono_ms(void);
+
+/* Sleeps ms, or less when a stop was asked or a libvirt event is due. */
+static void nap_lv(int64_t ms, agent_lv *lv) {
+  while (ms > 0 && !stop_requested && !agent_lv_event_due(lv, mono_ms())) {
     int64_t step = ms < 100 ? ms : 100;
     struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     ms -= step;
   }
 }
+
+static void nap(int64_t ms) { nap_lv(ms, NULL); }
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -202,13 +211,38 @@ done:
   return rc;
 }
 
-/* One attestation: nonce, quote, evidence. 0 when the controller appraised
- * it (whatever the verdict), -1 otherwise. */
-static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, const char *host,
-                       bool *not_enrolled) {
-  char *dir = path_of(s->state_dir, "evidence");
+/* The inventory for this quote, kept in dir/inventory.json for the quote
+ * to bind; *lv is reopened when libvirt went away. Without one (no libvirt
+ * configured, or libvirt not answering) the quote binds the nonce alone. */
+static char *take_inventory(const agent_net *n, agent_lv **lv, const char *dir, const char *host,
+                            size_t *len) {
+  if (!n->libvirt || !n->libvirt->uri || !*n->libvirt->uri) return NULL;
+  if (!*lv && agent_lv_open(n->libvirt, true, lv)) return NULL;
+  char *inv = NULL;
+  lisec_err err = {0};
+  char *p = path_of(dir, "inventory.json");
+  if (agent_ensure_dir(dir) || agent_lv_inventory(*lv, host, &inv, len)) {
+    /* A broken connection is opened again at the next attestation. */
+    agent_lv_close(*lv);
+    *lv = NULL;
+  } else if (!p || lisec_file_write_atomic(p, inv, *len, 0600, &err) != 0) {
+    agent_fail("%s: %s", p ? p : "inventory.json", err.msg);
+    free(inv);
+    inv = NULL;
+  }
+  free(p);
+  return inv;
+}
+
+/* One attestation: nonce, quote, evidence (with the inventory when there
+ * is one). 0 when the controller appraised it (whatever the verdict), -1
+ * otherwise. */
+static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, agent_lv **lv,
+                       const char *host, bool *not_enrolled) {
+  char *dir = path_of(s->state_dir, "evidence"), *inv = NULL, *inv_path = NULL;
   json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
   long status = 0;
+  size_t inv_len = 0;
   int rc = -1;
   if (!dir || !req || agent_post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
   if (status != 201) {
@@ -224,7 +258,12 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, con
   json_object_set_new(req, "nonce", json_string(nonce));
   json_decref(rep);
   rep = NULL;
-  if (agent_cmd_quote(s, json_string_value(json_object_get(req, "nonce")), dir) != 0) goto done;
+  /* Taken after the nonce: the report is as fresh as the quote. */
+  inv = take_inventory(n, lv, dir, host, &inv_len);
+  if (inv && !(inv_path = path_of(dir, "inventory.json"))) goto done;
+  if (agent_cmd_quote_inventory(s, json_string_value(json_object_get(req, "nonce")), dir, inv_path) != 0)
+    goto done;
+  if (inv) json_object_set_new(req, "inventory", json_stringn(inv, inv_len));
   if (add_file_b64(req, "quote", dir, "quote.msg", ATTEST_QUOTE_MAX, true) ||
       add_file_b64(req, "signature", dir, "quote.sig", ATTEST_SIG_MAX, true) ||
       add_file_b64(req, "pcrs", dir, "quote.pcrs", ATTEST_PCRS_MAX, true) ||
@@ -237,8 +276,12 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, con
     goto done;
   }
   const char *trust = json_string_value(json_object_get(rep, "trust"));
-  fprintf(stderr, "lisec-agent: appraised: %s%s\n", trust ? trust : "?",
-          json_is_true(json_object_get(rep, "location_ok")) ? ", location confirmed" : "");
+  json_t *ij = json_object_get(rep, "inventory");
+  fprintf(stderr, "lisec-agent: appraised: %s%s%s\n", trust ? trust : "?",
+          json_is_true(json_object_get(rep, "location_ok")) ? ", location confirmed" : "",
+          ij ? json_is_true(json_object_get(ij, "observed")) ? ", inventory observed"
+                                                             : ", inventory not observed"
+             : "");
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(rep, "reasons"), i, r)
@@ -246,6 +289,8 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, con
   rc = 0;
 done:
   free(dir);
+  free(inv);
+  free(inv_path);
   json_decref(req), json_decref(rep);
   return rc;
 }
@@ -319,6 +364,10 @@ int agent_run(const agent_settings *s, const agent_net *n) {
     return agent_fail("libcurl did not start");
   }
   fprintf(stderr, "lisec-agent: host %s, controller %s\n", host, n->url);
+  agent_lv *lv = NULL;
+  if (n->libvirt && n->libvirt->uri && *n->libvirt->uri && agent_lv_open(n->libvirt, true, &lv) == 0)
+    fprintf(stderr, "lisec-agent: libvirt %s: reporting the inventory, listening for lifecycle events\n",
+            n->libvirt->uri);
   bool enrolled = false;
   int64_t last = 0; /* monotonic ms of the last appraisal, 0 = none */
   while (!stop_requested) {
@@ -344,14 +393,18 @@ int agent_run(const agent_settings *s, const agent_net *n) {
       }
     }
     json_decref(req), json_decref(rep);
+    /* A lifecycle event (debounced, rate-limited) reports the change now. */
+    bool event = agent_lv_event_due(lv, mono_ms());
+    if (event) agent_lv_event_taken(lv, mono_ms());
     if (enrolled && !stop_requested &&
-        (now || !last || mono_ms() - last >= n->interval_s * 1000)) {
+        (now || event || !last || mono_ms() - last >= n->interval_s * 1000)) {
       bool gone = false;
-      if (attest_once(c, s, n, host, &gone) == 0) last = mono_ms();
+      if (attest_once(c, s, n, &lv, host, &gone) == 0) last = mono_ms();
       if (gone) enrolled = false;
     }
-    nap(n->poll_ms);
+    nap_lv(n->poll_ms, lv);
   }
+  agent_lv_close(lv);
   fprintf(stderr, "lisec-agent: stopped\n");
   curl_easy_cleanup(c);
   curl_global_cleanup();

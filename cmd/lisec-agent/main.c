@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "crypto/crypto.h"
+#include "libvirt.h"
 
 enum { AGENT_OK = 0, AGENT_REFUSED = 1, AGENT_ERROR = 2 };
 
@@ -39,7 +40,9 @@ static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.a
                                          "tpm.ek_handle",  "tpm.pcrs",    "agent.state_dir",
                                          "agent.eventlog", "log.level",   "server.url",
                                          "server.ca",      "server.cert", "server.key",
-                                         "agent.poll_ms",  "agent.interval_s", NULL};
+                                         "agent.poll_ms",  "agent.interval_s", "libvirt.uri",
+                                         "libvirt.debounce_ms", "libvirt.event_min_gap_ms",
+                                         "libvirt.rehash_s", NULL};
 
 static int usage(void) {
   fprintf(stderr,
@@ -48,9 +51,11 @@ static int usage(void) {
           "                             writes ek.pub ek.crt ak.pub ak.pem ak.name host_id\n"
           "  activate --credential F --out SECRET\n"
           "                             TPM2_ActivateCredential of the controller's credential\n"
-          "  quote --nonce HEX --out DIR\n"
+          "  quote --nonce HEX --out DIR [--inventory FILE]\n"
           "                             quote.msg quote.sig quote.pcrs (as tpm2_quote writes them),\n"
-          "                             eventlog.bin, location.cms\n"
+          "                             eventlog.bin, location.cms; with an inventory the quote's\n"
+          "                             qualifying data binds it to the nonce\n"
+          "  inventory [--out FILE]     the host's libvirt domains as the inventory run reports\n"
           "  measure-location --cert F  extends PCR %d with the location certificate and logs it\n"
           "  host-id                    the host id the controller derives from the EK\n"
           "  run                        on its own: enrol with lisecd, then attest every interval\n"
@@ -62,6 +67,8 @@ static int usage(void) {
           "                             disk is its package's; exit 1: the start is refused\n"
           "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
           "                     [agent] state_dir eventlog poll_ms=1000 interval_s=300\n"
+          "                     [libvirt] uri=qemu:///system (empty: none) debounce_ms=500\n"
+          "                     event_min_gap_ms=2000 rehash_s=3600\n"
           "                     [server] url ca cert key (run, report-image, check-image: mutual TLS to\n"
           "                     lisecd; LISEC_SERVER, LISEC_CA, LISEC_CERT, LISEC_KEY override)\n"
           "TCTI: --tcti, else [tpm] tcti, else $LISEC_TPM_TCTI, else device:/dev/tpmrm0\n",
@@ -294,11 +301,31 @@ static int agent_runtime_events(const settings *s, uint32_t reset, lisec_buf *ou
 }
 
 int agent_cmd_quote(const settings *s, const char *nonce_hex, const char *out) {
+  return agent_cmd_quote_inventory(s, nonce_hex, out, NULL);
+}
+
+int agent_cmd_quote_inventory(const settings *s, const char *nonce_hex, const char *out,
+                              const char *inventory_path) {
   uint8_t nonce[ATTEST_NONCE_MAX], *fw = NULL, *loc = NULL;
   size_t n = strlen(nonce_hex) / 2, fw_len = 0, loc_len = 0;
   if (strlen(nonce_hex) % 2 || n < ATTEST_NONCE_MIN || n > ATTEST_NONCE_MAX ||
       lisec_hex_decode(nonce_hex, nonce, n) != 0)
     return agent_fail("--nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN, ATTEST_NONCE_MAX);
+  /* With an inventory the TPM quotes its binding to the nonce (issue 15):
+   * SHA-256("lisec-inventory-v1" || nonce || SHA-256(inventory)). */
+  uint8_t bound[ATTEST_DIGEST_LEN];
+  if (inventory_path) {
+    uint8_t *inv = NULL, d[ATTEST_DIGEST_LEN];
+    size_t inv_len = 0;
+    lisec_err ie = {0};
+    if (lisec_file_read(inventory_path, 16u << 20, &inv, &inv_len, &ie) != 0)
+      return agent_fail("--inventory: %s", ie.msg);
+    crypto_sha256(inv, inv_len, d);
+    free(inv);
+    attest_inventory_binding(nonce, n, d, bound);
+    memcpy(nonce, bound, sizeof bound);
+    n = sizeof bound;
+  }
   agent_tpm *t = NULL;
   lisec_buf ek, msg, sig, pcrs_file, log;
   lisec_err err = {0};
@@ -420,6 +447,18 @@ static int cmd_host_id(const settings *s) {
   return rc ? AGENT_ERROR : AGENT_OK;
 }
 
+/* [libvirt]: where the inventory comes from and how events drive it. An
+ * empty uri means a host without libvirt: quotes then carry no inventory. */
+static int lv_setup(const lisec_config *cfg, agent_lv_conf *c, lisec_err *err) {
+  c->uri = lisec_config_str(cfg, "libvirt", "uri", "qemu:///system");
+  return lisec_config_int(cfg, "libvirt", "debounce_ms", 500, 0, 600000, &c->debounce_ms, err) ||
+                 lisec_config_int(cfg, "libvirt", "event_min_gap_ms", 2000, 0, 3600000,
+                                  &c->event_min_gap_ms, err) ||
+                 lisec_config_int(cfg, "libvirt", "rehash_s", 3600, 1, 7 * 86400, &c->rehash_s, err)
+             ? -1
+             : 0;
+}
+
 /* [server] KEY from the configuration; the environment variable, when set,
  * wins (the libvirt hook passes its own settings that way). */
 static const char *server_setting(const lisec_config *cfg, const char *key, const char *env) {
@@ -492,12 +531,14 @@ int main(int argc, char **argv) {
   int cargc = argc - optind;
   char **cargv = argv + optind;
   const char *out = NULL, *nonce = NULL, *cred = NULL, *cert = NULL, *event = NULL, *xml = NULL;
+  const char *inventory = NULL;
   static const struct option copts[] = {{"out", required_argument, 0, 'o'},
                                         {"nonce", required_argument, 0, 'n'},
                                         {"credential", required_argument, 0, 'r'},
                                         {"cert", required_argument, 0, 'C'},
                                         {"event", required_argument, 0, 'v'},
                                         {"xml", required_argument, 0, 'x'},
+                                        {"inventory", required_argument, 0, 'I'},
                                         {0, 0, 0, 0}};
   optind = 1;
   while ((c = getopt_long(cargc, cargv, "o:", copts, NULL)) != -1) {
@@ -508,11 +549,14 @@ int main(int argc, char **argv) {
     case 'C': cert = optarg; break;
     case 'v': event = optarg; break;
     case 'x': xml = optarg; break;
+    case 'I': inventory = optarg; break;
     default: rc = usage(); goto out;
     }
   }
   agent_net net = {server_setting(cfg, "url", "LISEC_SERVER"), server_setting(cfg, "ca", "LISEC_CA"),
-                   server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0};
+                   server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0, NULL};
+  agent_lv_conf lvc = {0};
+  net.libvirt = &lvc; /* filled by lv_setup for the commands that read libvirt */
   if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) ||
       (xml && strcmp(cmd, "report-image") != 0 && strcmp(cmd, "check-image") != 0)) {
     rc = usage();
@@ -520,8 +564,12 @@ int main(int argc, char **argv) {
     rc = agent_cmd_enrol(&s, out);
   } else if (strcmp(cmd, "activate") == 0 && out && cred) {
     rc = agent_cmd_activate(&s, cred, out);
+  } else if (inventory && strcmp(cmd, "quote") != 0) {
+    rc = usage();
   } else if (strcmp(cmd, "quote") == 0 && out && nonce) {
-    rc = agent_cmd_quote(&s, nonce, out);
+    rc = agent_cmd_quote_inventory(&s, nonce, out, inventory);
+  } else if (strcmp(cmd, "inventory") == 0 && !nonce && !cred && !cert) {
+    rc = lv_setup(cfg, &lvc, &err) ? agent_fail("%s", err.msg) : agent_cmd_inventory(&s, &lvc, out);
   } else if (strcmp(cmd, "measure-location") == 0 && cert && !out) {
     rc = agent_cmd_measure_location(&s, cert);
   } else if (strcmp(cmd, "report-image") == 0 && event && !out && !nonce && !cred && !cert) {
@@ -530,7 +578,8 @@ int main(int argc, char **argv) {
     rc = agent_cmd_check_image(&net, xml ? xml : "-");
   } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
     if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
-        lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err))
+        lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err) ||
+        lv_setup(cfg, &lvc, &err))
       rc = agent_fail("%s", err.msg);
     else
       rc = agent_run(&s, &net);

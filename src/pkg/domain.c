@@ -5,9 +5,12 @@
  * chain of <backingStore> files, the image is the deepest backing file: the
  * read-only base a package ships, where the overlay only holds the VM's
  * writes. The text is bounded, has no DTD, and is parsed without network
- * access or entity expansion. */
+ * access or entity expansion. pkg_domain_read_devices reads the rest of
+ * what a host's inventory reports (issue 15): every file disk with its
+ * target and base image, and the network interfaces. */
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pkg/pkg.h"
@@ -80,14 +83,26 @@ static int copy_text(const xmlNode *n, char *out, size_t cap, const char *what, 
   return len < cap ? 0 : lisec_err_set(err, LISEC_ETOOBIG, "%s is longer than %zu bytes", what, cap - 1);
 }
 
+/* The lisec element: the first one of <metadata> in our namespace. */
+static const xmlNode *lisec_element(const xmlNode *root) {
+  const xmlNode *meta = child(root, "metadata");
+  for (const xmlNode *n = meta ? meta->children : NULL; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && n->ns && n->ns->href && strcmp((const char *)n->ns->href, LISEC_VM_NS) == 0)
+      return n;
+  return NULL;
+}
+
+static bool is_disk_device(const xmlNode *d) {
+  xmlChar *device = xmlGetNoNsProp((xmlNode *)d, (const xmlChar *)"device");
+  bool is_disk = !device || strcmp((const char *)device, "disk") == 0;
+  xmlFree(device);
+  return is_disk;
+}
+
 static int read_doc(const xmlNode *root, pkg_domain *out, lisec_err *err) {
   if (!root || !is_element(root, "domain"))
     return lisec_err_set(err, LISEC_EINVAL, "not a libvirt domain: the root element is not <domain>");
-  /* the lisec element: the first one of <metadata> in our namespace */
-  const xmlNode *meta = child(root, "metadata"), *lisec = NULL;
-  for (const xmlNode *n = meta ? meta->children : NULL; n && !lisec; n = n->next)
-    if (n->type == XML_ELEMENT_NODE && n->ns && n->ns->href && strcmp((const char *)n->ns->href, LISEC_VM_NS) == 0)
-      lisec = n;
+  const xmlNode *lisec = lisec_element(root);
   int rc;
   if ((rc = copy_attr(lisec, "id", out->vm, sizeof out->vm, "the lisec VM id", err)) ||
       (rc = copy_attr(lisec, "package", out->package, sizeof out->package, "the lisec package id", err)))
@@ -104,10 +119,7 @@ static int read_doc(const xmlNode *root, pkg_domain *out, lisec_err *err) {
   const xmlNode *devices = child(root, "devices");
   for (const xmlNode *d = devices ? devices->children : NULL; d; d = d->next) {
     if (!is_element(d, "disk")) continue;
-    xmlChar *device = xmlGetNoNsProp((xmlNode *)d, (const xmlChar *)"device");
-    bool is_disk = !device || strcmp((const char *)device, "disk") == 0;
-    xmlFree(device);
-    bool found = false;
+    bool is_disk = is_disk_device(d), found = false;
     if (is_disk && (rc = disk_image(d, out->image, sizeof out->image, &found, err))) return rc;
     if (found) return 0;
   }
@@ -127,5 +139,90 @@ int pkg_domain_read(const char *xml, size_t len, pkg_domain *out, lisec_err *err
                : read_doc(xmlDocGetRootElement(doc), out, err);
   xmlFreeDoc(doc);
   if (rc) memset(out, 0, sizeof *out);
+  return rc;
+}
+
+/* ---- the devices a host's inventory reports --------------------------------- */
+
+void pkg_domain_devices_free(pkg_domain_devices *d) {
+  if (!d) return;
+  free(d->disks);
+  free(d->ifaces);
+  memset(d, 0, sizeof *d);
+}
+
+static void lower(char *s) {
+  for (; *s; s++)
+    if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+static int read_iface(const xmlNode *n, pkg_domain_iface *f, lisec_err *err) {
+  int rc;
+  char type[16];
+  if ((rc = copy_attr(n, "type", type, sizeof type, "an interface's type", err)) ||
+      (rc = copy_attr(child(n, "mac"), "address", f->mac, sizeof f->mac, "an interface's MAC", err)) ||
+      (rc = copy_attr(child(n, "target"), "dev", f->target, sizeof f->target, "an interface's target", err)))
+    return rc;
+  lower(f->mac);
+  /* Where the interface attaches: a libvirt network, a host bridge, or a
+   * host device (macvtap); any other kind is reported as "other". */
+  const char *src = NULL, *kind = "other";
+  if (strcmp(type, "network") == 0) src = "network", kind = "network";
+  else if (strcmp(type, "bridge") == 0) src = "bridge", kind = "bridge";
+  else if (strcmp(type, "direct") == 0) src = "dev", kind = "direct";
+  memcpy(f->type, kind, strlen(kind) + 1);
+  if (src) return copy_attr(child(n, "source"), src, f->source, sizeof f->source, "an interface's source", err);
+  f->source[0] = '\0';
+  return 0;
+}
+
+static int read_devices(const xmlNode *root, pkg_domain_devices *out, lisec_err *err) {
+  if (!root || !is_element(root, "domain"))
+    return lisec_err_set(err, LISEC_EINVAL, "not a libvirt domain: the root element is not <domain>");
+  const xmlNode *lisec = lisec_element(root);
+  int rc;
+  /* Reported as found: lisecd applies the id rule and refuses what fails
+   * it, so a malformed id is seen there rather than hidden here. */
+  if ((rc = copy_attr(lisec, "id", out->vm, sizeof out->vm, "the lisec VM id", err)) ||
+      (rc = copy_attr(lisec, "package", out->package, sizeof out->package, "the lisec package id", err)))
+    return rc;
+  const xmlNode *devices = child(root, "devices");
+  for (const xmlNode *d = devices ? devices->children : NULL; d; d = d->next) {
+    if (is_element(d, "disk") && is_disk_device(d)) {
+      pkg_domain_disk disk;
+      bool found = false;
+      if ((rc = disk_image(d, disk.image, sizeof disk.image, &found, err)) ||
+          (rc = copy_attr(child(d, "target"), "dev", disk.target, sizeof disk.target, "a disk's target", err)))
+        return rc;
+      if (!found || !disk.target[0]) continue;
+      if (out->n_disks == PKG_DOMAIN_DISKS_MAX)
+        return lisec_err_set(err, LISEC_ETOOBIG, "the domain has more than %d file disks", PKG_DOMAIN_DISKS_MAX);
+      if (!out->disks && !(out->disks = calloc(PKG_DOMAIN_DISKS_MAX, sizeof *out->disks)))
+        return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+      out->disks[out->n_disks++] = disk;
+    } else if (is_element(d, "interface")) {
+      if (out->n_ifaces == PKG_DOMAIN_IFACES_MAX)
+        return lisec_err_set(err, LISEC_ETOOBIG, "the domain has more than %d interfaces", PKG_DOMAIN_IFACES_MAX);
+      if (!out->ifaces && !(out->ifaces = calloc(PKG_DOMAIN_IFACES_MAX, sizeof *out->ifaces)))
+        return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+      if ((rc = read_iface(d, &out->ifaces[out->n_ifaces], err))) return rc;
+      out->n_ifaces++;
+    }
+  }
+  return 0;
+}
+
+int pkg_domain_read_devices(const char *xml, size_t len, pkg_domain_devices *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  if (len > PKG_DOMAIN_XML_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "the domain XML is larger than %d bytes", PKG_DOMAIN_XML_MAX);
+  xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (!doc) return lisec_err_set(err, LISEC_EINVAL, "the domain XML is not well-formed");
+  int rc = doc->intSubset || doc->extSubset
+               ? lisec_err_set(err, LISEC_EINVAL, "the domain XML carries a DTD; libvirt never writes one")
+               : read_devices(xmlDocGetRootElement(doc), out, err);
+  xmlFreeDoc(doc);
+  if (rc) pkg_domain_devices_free(out);
   return rc;
 }

@@ -339,5 +339,30 @@ typedef struct pkg_domain {
 /* Reads at most PKG_DOMAIN_XML_MAX bytes; EINVAL (not XML, not a domain, a
  * DTD, an id that is not a lisec id) or ETOOBIG with the reason. */
 int pkg_domain_read(const char *xml, size_t len, pkg_domain *out, lisec_err *err);
+/* What a host's inventory reports of a domain (issue 15): vm and package
+ * from the urn:lisec:vm element only ("" when absent, not checked against
+ * the id rule: lisecd does that), every disk of device "disk" that has a
+ * file (its target dev and deepest backing file), and the interfaces (MAC
+ * lower-cased; type network, bridge, direct or other; source network,
+ * bridge or device; target dev). */
+#define PKG_DOMAIN_DISKS_MAX 64
+#define PKG_DOMAIN_IFACES_MAX 64
+typedef struct pkg_domain_disk {
+  char target[32];
+  char image[4096];
+} pkg_domain_disk;
+typedef struct pkg_domain_iface {
+  char mac[18], type[8], source[256], target[256];
+} pkg_domain_iface;
+typedef struct pkg_domain_devices {
+  char vm[PKG_DOMAIN_ID_MAX + 1];
+  char package[PKG_DOMAIN_ID_MAX + 1];
+  size_t n_disks, n_ifaces;
+  pkg_domain_disk *disks;
+  pkg_domain_iface *ifaces;
+} pkg_domain_devices;
+/* Bounds and errors as pkg_domain_read; *out is empty on failure. */
+int pkg_domain_read_devices(const char *xml, size_t len, pkg_domain_devices *out, lisec_err *err);
+void pkg_domain_devices_free(pkg_domain_devices *d);
 
 #endif
