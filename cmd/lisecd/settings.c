@@ -25,7 +25,7 @@ const char *const lisecd_known_settings[] = {
     /* VNF packages (ctl/pkg.c) */
     "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded",
     /* LI VMs (ctl/li.c) */
-    "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file",
+    "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file", "li.restart_stopped",
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",
     /* attestation */
     "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s", "attest.inventory_max_bytes", "attest.inventory_max_domains",

@@ -31,6 +31,7 @@
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
 #include "ctl/internal.h"
+#include "ctl/li.h"
 #include "ctl/model.h"
 
 #define HOST_KIND "attest.host"
@@ -850,6 +851,9 @@ int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
                    (json_int_t)st->interval_s);
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (why) json_object_set_new(*out, "why", json_string(why));
+  /* Paired LI VMs this host showed stopped: its agent starts them (ctl/li.c). */
+  json_t *restart = ctl_li_restarts_take(ctl, actor, host);
+  if (restart) json_object_set_new(*out, "restart", restart);
   if (offer) {
     json_t *doc = NULL;
     int64_t ver = 0;
@@ -1013,6 +1017,8 @@ static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char
     lisec_hex_encode(qd, 8, ref);
     ctl_observation obs = {host, now, ref, d, inv->n};
     rc = ctl_model_observe(ctl, actor, &obs, &e);
+    /* The LI lock (ctl/li.c): a paired LI VM not running is a finding and a restart. */
+    if (!rc) rc = ctl_li_observe(ctl, actor, &obs, &e);
   } else {
     lisec_err_set(&e, rc, "out of memory");
   }

@@ -33,6 +33,13 @@ struct ctl_li_state {
   CK_SESSION_HANDLE session;
   bool token;
   char token_label[33];
+  /* The lock on the host (issue 15 item 3): [li] restart_stopped, the
+   * paired VMs last seen not running (vm -> "state on host", so a finding
+   * is recorded once per change) and the restarts each host's agent is
+   * still to be asked for (host -> [vm...]), under obs_mu. */
+  bool restart_stopped;
+  pthread_mutex_t obs_mu;
+  json_t *lock_seen, *restarts;
 };
 
 /* ---- the token ---------------------------------------------------------- */
@@ -134,9 +141,14 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
   struct ctl_li_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
+  pthread_mutex_init(&st->obs_mu, NULL);
   *out = st;
+  st->lock_seen = json_object();
+  st->restarts = json_object();
+  if (!st->lock_seen || !st->restarts) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const char *pub = lisec_config_str(cfg, "li", "admin_pubkey", NULL);
-  int rc = 0;
+  int rc = lisec_config_bool(cfg, "li", "restart_stopped", true, &st->restart_stopped, err);
+  if (rc) return rc;
   if (pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
     lisec_err_wrap(err, "[li] admin_pubkey");
   const char *module = lisec_config_str(cfg, "li", "pkcs11_module", NULL);
@@ -151,6 +163,9 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   if (st->token) ctl_p11_session_close(st->module, st->session);
   ctl_p11_close(st->module); /* the module's last user finalises it */
   EVP_PKEY_free(st->admin_key);
+  json_decref(st->lock_seen);
+  json_decref(st->restarts);
+  pthread_mutex_destroy(&st->obs_mu);
   pthread_mutex_destroy(&st->lock);
   free(st);
 }
@@ -518,4 +533,107 @@ int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err 
   }
   *out = json_pack("{s:o}", "vms", arr);
   return 0;
+}
+
+/* ---- the lock on the host (issue 15 item 3) ----------------------------------- */
+
+typedef struct paired_list {
+  json_t *ids; /* the paired VMs' ids */
+} paired_list;
+
+static int paired_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL)) return LISEC_ESTORE;
+  const char *state = json_string_value(json_object_get(j, "state"));
+  int rc = 0;
+  if (state && strcmp(state, "paired") == 0)
+    rc = json_array_append_new(((paired_list *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
+  json_decref(j);
+  return rc;
+}
+
+/* Queues vm for host's agent (once). Caller holds obs_mu. */
+static void restart_queue(struct ctl_li_state *st, const char *host, const char *vm) {
+  json_t *q = json_object_get(st->restarts, host);
+  if (!q && (q = json_array()) && json_object_set_new(st->restarts, host, q)) return;
+  if (!q) return;
+  size_t i;
+  json_t *v;
+  json_array_foreach(q, i, v) if (strcmp(json_string_value(v), vm) == 0) return;
+  json_array_append_new(q, json_string(vm));
+}
+
+int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
+                   lisec_err *err) {
+  static const char *action = "li.lock";
+  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  if (!st) return 0;
+  paired_list pl = {json_array()};
+  if (!pl.ids) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, &pl, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  size_t i;
+  json_t *idj;
+  json_array_foreach(pl.ids, i, idj) {
+    if (rc) break;
+    const char *vm = json_string_value(idj), *state = NULL;
+    for (size_t k = 0; k < obs->n && !state; k++)
+      if (obs->domains[k].vm && strcmp(obs->domains[k].vm, vm) == 0) state = obs->domains[k].state;
+    if (!state) {
+      /* Not here: gone only from the host the model says runs it (a VM
+       * elsewhere is that host's to report; a move is B's placement). */
+      char host[MODEL_ID_MAX + 1], pkg[MODEL_ID_MAX + 1];
+      lisec_err merr = {0};
+      if (ctl_model_vm_runs_on(ctl->shared, vm, host, pkg, &merr) || strcmp(host, obs->host) != 0)
+        continue;
+      state = "gone";
+    }
+    bool running = strcmp(state, "running") == 0;
+    char seen[32 + MODEL_ID_MAX + 8], reason[LISEC_ERR_MSG_MAX];
+    snprintf(seen, sizeof seen, "%s on %s", state, obs->host);
+    pthread_mutex_lock(&st->obs_mu);
+    const char *before = json_string_value(json_object_get(st->lock_seen, vm));
+    bool changed = running ? before != NULL : !before || strcmp(before, seen) != 0;
+    bool restart = !running && st->restart_stopped && strcmp(state, "gone") != 0;
+    if (running) json_object_del(st->lock_seen, vm);
+    else json_object_set_new(st->lock_seen, vm, json_string(seen));
+    if (restart) restart_queue(st, obs->host, vm);
+    pthread_mutex_unlock(&st->obs_mu);
+    if (!changed) continue;
+    if (running)
+      snprintf(reason, sizeof reason, "paired LI VM %s observed running again on host %.128s (quote %s)",
+               vm, obs->host, obs->evidence ? obs->evidence : "?");
+    else
+      snprintf(reason, sizeof reason,
+               CTL_LI_LOCK_RULE " (high): paired LI VM %s observed %s on host %.128s (quote %s); once "
+               "paired, only the LI administration's signed command switches it off%s",
+               vm, state, obs->host, obs->evidence ? obs->evidence : "?",
+               restart ? "; its host's agent is asked to start it" : "");
+    char subject[LI_VM_ID_MAX + 16];
+    snprintf(subject, sizeof subject, "li-vm %s", vm);
+    ctl_event ev = {action, subject, running ? "ok" : "denied", reason, true};
+    rc = ctl_record(ctl, actor, &ev, NULL, err);
+  }
+  json_decref(pl.ids);
+  return rc;
+}
+
+json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char *host) {
+  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  if (!st) return NULL;
+  pthread_mutex_lock(&st->obs_mu);
+  json_t *q = json_incref(json_object_get(st->restarts, host));
+  json_object_del(st->restarts, host);
+  pthread_mutex_unlock(&st->obs_mu);
+  size_t i;
+  json_t *v;
+  json_array_foreach(q, i, v) {
+    char reason[LISEC_ERR_MSG_MAX];
+    snprintf(reason, sizeof reason, "host %.128s's agent asked to start paired LI VM %s", host,
+             json_string_value(v));
+    lisec_err rerr = {0};
+    (void)record(ctl, actor, "li.restart", json_string_value(v), "ok", reason, &rerr);
+  }
+  return q;
 }

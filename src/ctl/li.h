@@ -50,4 +50,18 @@ int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **
                lisec_err *err);
 int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 
+/* The lock on the host (TR 103 308 §4.1, issue 15 item 3). */
+#define CTL_LI_LOCK_RULE "TR103308-4.1-LOCK"
+struct ctl_observation;
+/* After a good appraisal of one host's inventory: a paired LI VM observed
+ * paused, shut off, crashed (or gone from the host the model says runs it)
+ * is a high TR103308-4.1-LOCK finding, recorded sealed once per change of
+ * what was seen, and, with [li] restart_stopped (default true), queued for
+ * that host's agent to start; one observed running again is recorded too. */
+int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const struct ctl_observation *obs,
+                   lisec_err *err);
+/* The VM ids the host's agent is to start now (each handed out once, the
+ * asking recorded sealed), or NULL when none. */
+json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char *host);
+
 #endif
