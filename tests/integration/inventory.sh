@@ -264,4 +264,40 @@ hand extra '.domains[0].name = "li-vm-1"' 400 'name'
 pass "duplicate UUID, an id failing the id rule, an unknown field: refused (400)"
 [ "$(show | jq -r .lisec.trust)" = trusted ] || fail "a refused inventory changed the host's trust"
 
+# ---- run-time re-hash (item 4) ----------------------------------------------
+# Both images change in place with their size and mtime kept (same inode):
+# the plain domain's digest is reused from the agent's cache (keyed by dev,
+# inode, size, mtime), the running LI VM's image is hashed again when its
+# rehash_s (1 s here, +/- 25 %) is due, and the model sees the new digest.
+sed -i 's/^interval_s = .*/interval_s = 1/; s|^uri = .*|&\nrehash_s = 1|' agent-A.conf
+"$agent_bin" -c "$work/agent-A.conf" run >>agent-A2.log 2>&1 &
+AGENT_PID=$!
+cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
+# First a report of the images as they are (the agent keeps their digests).
+for _ in $(seq 1 150); do
+  observed | jq -e --arg q "$(quote_ref q1)" '.evidence != $q' >/dev/null 2>&1 && break
+  sleep 0.1
+done
+observed | jq -e --arg q "$(quote_ref q1)" '.evidence != $q' >/dev/null || fail "the agent did not report again"
+for f in li.img plain.img; do
+  cp -p "$f" "$f.ref"
+  printf 'changed at run time' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+  touch -r "$f.ref" "$f"
+done
+li_new=$(sha256sum li.img | cut -d' ' -f1)
+[ "$li_new" != "$li_sha" ] || fail "the image did not change"
+for _ in $(seq 1 150); do
+  observed | jq -e --arg s "$li_new" '.image == $s' >/dev/null 2>&1 && break
+  sleep 0.1
+done
+observed | jq -e --arg s "$li_new" '.image == $s' >/dev/null ||
+  { observed >&2; tail -20 agent-A2.log >&2; fail "the LI VM's changed image was never hashed again"; }
+jq -e --arg u "$U1" --arg s "$li_new" '.domains[] | select(.uuid == $u) | .images[0].sha256 == $s' "$inv" >/dev/null ||
+  fail "the agent's latest inventory lacks the LI VM's new digest"
+jq -e --arg u "$U2" --arg s "$plain_sha" '.domains[] | select(.uuid == $u) | .images[0].sha256 == $s' "$inv" >/dev/null ||
+  fail "the plain domain's digest was not reused from the cache (same dev, inode, size, mtime)"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || fail "the agent did not stop cleanly"
+pass "run-time re-hash: the running LI VM's image hashed again after rehash_s (model sees the change); another domain's kept digest reused while (dev, inode, size, mtime) hold"
+
 echo "inventory: all passed"
