@@ -325,7 +325,7 @@ int model_topology_load_json(const json_t *root, int64_t now, model **out, lisec
 #define MODEL_REQ_UNREPORTED "TR103308-T.1.4-UNREPORTED"
 #define MODEL_REQ_UNKNOWN_DOMAIN "TR103308-4.2-UNKNOWN-DOMAIN"
 #define MODEL_REQ_IMAGE "TR103308-4.2-IMAGE"
-#define MODEL_OBS_DOMAINS_MAX 10000u /* domains in one host's inventory */
+#define MODEL_OBS_DOMAINS_MAX 1000000u /* backstop; [attest] inventory_max_domains bounds it first */
 #define MODEL_OBS_EXPECTED_MAX 64u   /* image digests one package may name */
 
 typedef enum {
