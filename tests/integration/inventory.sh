@@ -300,4 +300,9 @@ kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "the agent did not stop cleanly"
 pass "run-time re-hash: the running LI VM's image hashed again after rehash_s (model sees the change); another domain's kept digest reused while (dev, inode, size, mtime) hold"
 
+# lisecd stops cleanly, and (in the sanitizer build) without a report.
+stop_lisecd
+! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" agent-A.log agent-A2.log ||
+  { grep -A20 'Sanitizer\|runtime error:' "$work/lisecd.log" agent-A*.log >&2; fail "a sanitizer report"; }
+
 echo "inventory: all passed"
