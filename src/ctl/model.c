@@ -916,6 +916,16 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
     json_object_del(st->docs[k], id);
     json_object_del(st->attested, id);
     if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
+    /* What a removed host proved, or a removed VM's awaited migration, no
+     * longer counts (a host added again reports afresh). */
+    lisec_err ignore = {0};
+    if (k == K_HOST) {
+      model_observe_forget(st->m, id);
+      (void)store_doc_delete(ctl->store, OBS_KIND, id, &ignore);
+    } else if (k == K_VM && json_object_get(st->moving, id)) {
+      json_object_del(st->moving, id);
+      (void)store_doc_delete(ctl->store, MOVING_KIND, id, &ignore);
+    }
   }
   pthread_mutex_unlock(&st->mu);
   json_decref(old_eff);

@@ -394,6 +394,9 @@ bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t 
  * by intent or by observation: what is recorded about them is sealed. */
 bool model_vm_li_involved(const model *m, const char *vm);
 bool model_host_li_involved(const model *m, const char *host);
+/* Drops what host proved (it left the model): its domains count for no VM
+ * any more, and a host of that id added again starts afresh. */
+void model_observe_forget(model *m, const char *host);
 /* Sets the time of a host's first inventory (restoring it after a
  * restart); no effect on a host with no observation. */
 void model_host_observed_since(model *m, const char *host, int64_t first_at);

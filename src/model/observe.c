@@ -254,12 +254,14 @@ static uint8_t judge_vm(const model *m, uint32_t v, const ovm *x, int64_t window
       kinds |= O_UNREPORTED;
       if ((mask & O_UNREPORTED) && !*rc) {
         if (x && x->last_seen) {
-          const ohost *lh = &o->h[x->last_host];
+          /* the host that reported it last may have left the model since */
+          const ohost *lh = x->last_host != NONE ? &o->h[x->last_host] : NULL;
           snprintf(sentence, sizeof sentence,
                    "VM %s is declared on host %s, but no attested host has reported it since %s "
                    "(last by host %s, quote %s); reports are due within the attestation "
                    "interval plus grace, %lld s",
-                   vm->id, dh->id, when(x->last_seen, t1), lh->id, lh->ev, (long long)window);
+                   vm->id, dh->id, when(x->last_seen, t1), lh ? lh->id : "(removed)",
+                   lh && lh->ev[0] ? lh->ev : "-", (long long)window);
         } else {
           const ohost *h = &o->h[dhi];
           snprintf(sentence, sizeof sentence,
@@ -531,6 +533,27 @@ bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t 
   if (at) *at = m->obs->h[hi].at;
   if (first_at) *first_at = m->obs->h[hi].first_at;
   return true;
+}
+
+void model_observe_forget(model *m, const char *host) {
+  struct mobserve *o = m->obs;
+  uint32_t hi, vi;
+  if (!o || !host || !strmap_get(&o->hids, host, &hi)) return;
+  ohost *x = &o->h[hi];
+  for (uint32_t k = 0; k < x->n; k++) {
+    if (x->d[k].vm && strmap_get(&o->vids, x->d[k].vm, &vi)) {
+      idvec_del(&o->v[vi].hosts, hi);
+      if (o->v[vi].last_host == hi) o->v[vi].last_host = NONE;
+    }
+    free(x->d[k].uuid);
+    free(x->d[k].vm);
+    free(x->d[k].expected);
+  }
+  free(x->d);
+  x->d = NULL;
+  x->n = 0;
+  x->at = x->first_at = 0;
+  x->ev[0] = '\0';
 }
 
 void model_host_observed_since(model *m, const char *host, int64_t first_at) {

@@ -127,6 +127,18 @@ static void test_placement(void **state) {
   assert_string_equal(ob.host, "lon-1");
   assert_int_equal(ob.state, MODEL_DOM_SHUTOFF);
   assert_int_equal(ob.n_hosts, 0);
+  /* Running there again, then lon-1 leaves the model: what it proved no
+   * longer counts. */
+  assert_int_equal(observe1(m, "lon-1", T0 + 50, "5555555555555555", "u-1", "web",
+                            MODEL_DOM_RUNNING, NULL, NULL, 0, &f), 0);
+  model_verdict_free(&f);
+  assert_int_equal(reconcile_count(m, MODEL_REQ_PLACEMENT), 1);
+  model_observe_forget(m, "lon-1");
+  assert_int_equal(reconcile_count(m, MODEL_REQ_PLACEMENT), 0);
+  assert_false(model_vm_observed(m, "web", &ob));
+  lisec_err err = {0};
+  model_set_time(m, T0 + 10 * WINDOW, &err);
+  assert_int_equal(reconcile_count(m, MODEL_REQ_UNREPORTED), 1); /* its last report is old */
 }
 
 static void test_duplicate(void **state) {
