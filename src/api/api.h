@@ -187,6 +187,10 @@ void api_ratelimit_configure(unsigned per_s, unsigned burst, unsigned clients);
 /* true when who may have one more refusal recorded now; otherwise false and
  * *retry_after_s says when the next one will be. */
 bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s);
+/* The same without spending: a handler may record its own refusal (routes
+ * open to every role whose use case refuses after loading), so a client
+ * with no refusal left is answered 429 before any handler runs. */
+bool api_ratelimit_allows(const api_principal *who, unsigned *retry_after_s);
 
 /* ---- the server --------------------------------------------------------- */
 

@@ -51,7 +51,9 @@ static bucket *find_bucket(const char *key, uint64_t now) {
   return b;
 }
 
-bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s) {
+/* Refills who's bucket and, when consume is set, spends one token. true
+ * when a token was there; otherwise *retry_after_s says when one will be. */
+static bool bucket_check(const api_principal *who, bool consume, unsigned *retry_after_s) {
   char key[sizeof((bucket *)0)->key];
   snprintf(key, sizeof key, "%s|%s", who->role, who->subject);
   uint64_t now = lisec_time_mono_ns();
@@ -72,8 +74,16 @@ bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s) {
   if (b->tokens > burst_size) b->tokens = burst_size;
   b->last_ns = now;
   ok = b->tokens >= 1.0;
-  if (ok) b->tokens -= 1.0;
-  else *retry_after_s = (unsigned)((1.0 - b->tokens) / rate_per_s) + 1;
+  if (ok && consume) b->tokens -= 1.0;
+  if (!ok) *retry_after_s = (unsigned)((1.0 - b->tokens) / rate_per_s) + 1;
   pthread_mutex_unlock(&lock);
   return ok;
+}
+
+bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s) {
+  return bucket_check(who, true, retry_after_s);
+}
+
+bool api_ratelimit_allows(const api_principal *who, unsigned *retry_after_s) {
+  return bucket_check(who, false, retry_after_s);
 }

@@ -139,6 +139,16 @@ static int route_match(const char *pattern, const char *path, size_t path_len, a
   return 1;
 }
 
+/* Past its allowance of recorded refusals (ratelimit.c) a client gets 429,
+ * counted, not recorded. */
+static void refuse_limited(api_response *resp, unsigned wait_s) {
+  api_metrics_refusal_limited();
+  api_error(resp, 429, "too_many_requests",
+            "too many refused requests from this client certificate ([api] refusal_rate, "
+            "refusal_burst); retry later");
+  snprintf(resp->retry_after, sizeof resp->retry_after, "%u", wait_s);
+}
+
 /* A refused role on a route that asks for it is recorded before the refusal
  * goes out, sealed to the LI administration when the route is the LI
  * administration's alone; when it cannot be recorded the refusal says so
@@ -155,11 +165,7 @@ static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_rout
      * allowance it is answered 429 and counted, not recorded. */
     unsigned wait_s = 0;
     if (!api_ratelimit_take(who, &wait_s)) {
-      api_metrics_refusal_limited();
-      api_error(resp, 429, "too_many_requests",
-                "too many refused requests from this client certificate ([api] refusal_rate, "
-                "refusal_burst); retry later");
-      snprintf(resp->retry_after, sizeof resp->retry_after, "%u", wait_s);
+      refuse_limited(resp, wait_s);
       return;
     }
     ctl_actor actor = {.subject = who->subject, .role = who->role};
@@ -240,9 +246,20 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
       return;
     }
   }
+  /* Some use cases record their own refusals (a route open to every role
+   * whose controller refuses after loading): a client that has used up its
+   * refusals is not let in to write more, and each 403 a handler gives
+   * spends one. */
+  unsigned wait_s = 0;
+  if (!api_ratelimit_allows(who, &wait_s)) {
+    json_decref(req.body);
+    refuse_limited(resp, wait_s);
+    return;
+  }
   ctl_actor actor = {.subject = who->subject, .role = who->role};
   int rc = route->handler(ctl, &actor, &req, resp);
   json_decref(req.body);
+  if (resp->status == 403) (void)api_ratelimit_take(who, &wait_s);
   if (ctl && ctl_attest_wait_pending(ctl->wait)) {
     /* Waiting for fresh quotes: whatever the handler made of "no answer
      * yet" is dropped, and the transport dispatches the request again. */

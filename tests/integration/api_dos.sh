@@ -150,4 +150,18 @@ body=$(as mano -w '\n%{http_code}' "$LISECD_URL/v1/audit/entries")
 [ "${body##*$'\n'}" = 403 ] || fail "another client was limited too: $body"
 [ $(($(size) - before)) = $((grew + 1)) ] || fail "another client's refusal was not recorded"
 pass "60 refusals from one tenant: $n403 recorded (burst 5 + 1/s), $n429 answered 429 with Retry-After and counted; another client still recorded"
+# The model routes admit every role and their use cases refuse and record:
+# the same allowance holds there (the host has spent none of its own).
+before=$(size)
+t0=$(date +%s%N)
+as host -o /dev/null -X DELETE -w '%{http_code}\n' \
+  $(for _ in $(seq 1 60); do echo "$LISECD_URL/v1/model/vm/vm-x"; done) >"$work/codes"
+secs=$((($(date +%s%N) - t0) / 1000000000 + 1))
+n403=$(grep -c '^403$' "$work/codes" || true)
+n429=$(grep -c '^429$' "$work/codes" || true)
+[ $((n403 + n429)) = 60 ] || fail "host model deletes: $(sort "$work/codes" | uniq -c | tr '\n' ' ')"
+[ "$n403" -ge 1 ] && [ "$n403" -le $((5 + secs)) ] || fail "host model deletes: $n403 refusals recorded in $secs s (burst 5, 1/s)"
+grew=$(($(size) - before))
+[ $grew -le "$n403" ] || fail "the audit log grew by $grew for $n403 refused model deletes"
+pass "60 refused model deletes from a host: $n403 recorded, $n429 answered 429 before the use case ran"
 stop_clean
