@@ -83,6 +83,13 @@ lisecd_up() {
 }
 lisecd_up
 
+# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
+stop_clean() {
+  stop_lisecd
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
+
 post() { # post ROLE PATH JSON: the body, then the HTTP status on the last line
   as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
 }
@@ -184,7 +191,7 @@ pass "host A claims vm-1 again: PLACEMENT (declared B, observed A, A's quote) an
 
 # ---- a restart keeps what hosts proved ------------------------------------------
 for n in a b; do kill -TERM "${APID[$n]}" 2>/dev/null; wait "${APID[$n]}" 2>/dev/null; APID[$n]=; done
-stop_lisecd
+stop_clean
 lisecd_up
 vm1 | jq -e --arg b "${HID[b]}" '.hypervisor == "hv-b" and .observed.host == null and .observed.hosts_running == 2' \
   >/dev/null || { vm1 >&2; fail "after a restart vm-1's observation is lost"; }
@@ -199,5 +206,8 @@ report a
 [ "$(findings TR103308-T.1.4-DUPLICATE)" = "[]" ] && [ "$(findings TR103308-T.1.4-PLACEMENT)" = "[]" ] ||
   { compliance >&2; fail "the findings stay after host A stopped claiming vm-1"; }
 pass "after a restart: observations and the finding come back from the store, nothing recorded twice; host A's next inventory clears them"
-for n in a b; do [ -n "${APID[$n]:-}" ] && kill -TERM "${APID[$n]}" 2>/dev/null; done
+for n in a b; do
+  [ -n "${APID[$n]:-}" ] && kill -TERM "${APID[$n]}" 2>/dev/null && wait "${APID[$n]}" 2>/dev/null
+done
+stop_clean
 echo "observe: all passed"
