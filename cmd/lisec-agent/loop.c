@@ -27,6 +27,7 @@
 #include "base/curl.h"
 #include "crypto/crypto.h"
 #include "libvirt.h"
+#include "restart.h"
 
 #define REPLY_MAX (1u << 20)
 #define HTTP_TIMEOUT_S 30L
@@ -386,6 +387,10 @@ int agent_run(const agent_settings *s, const agent_net *n) {
         now = json_is_true(json_object_get(rep, "attest_now"));
         const char *loc = json_string_value(json_object_get(rep, "location"));
         if (loc) take_location(s, loc);
+        /* Paired LI VMs lisecd saw stopped here: start them, then attest
+         * so the next inventory shows them running (restart.c). */
+        if (n->libvirt && agent_restart_vms(n->libvirt->uri, json_object_get(rep, "restart")) > 0)
+          now = true;
       } else if (status == 404) {
         enrolled = false; /* the controller does not know this AK (any more) */
       } else {

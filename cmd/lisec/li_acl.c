@@ -4,8 +4,8 @@
  * hypervisor administration, and says nothing about them), keeps the
  * paired ones, and writes a polkit JavaScript rules file for libvirt's
  * polkit access driver (access_drivers = ["polkit"] in libvirtd.conf or
- * virtqemud.conf) that denies stopping, suspending, saving, undefining,
- * redefining and migrating those domains to every identity but lisec's LI
+ * virtqemud.conf) that denies stopping (also by a request to the guest),
+ * resetting, suspending, saving, undefining, redefining and migrating those domains to every identity but lisec's LI
  * service account. The domain is matched by its libvirt name, which is the
  * VM's lisec id, or by the libvirt UUID when lisecd knows it. The file
  * reflects lisecd's pairings when it is written: a VM the LI
@@ -22,20 +22,24 @@
 #define ACL_DEFAULT_USER "lisec-li"
 #define ACL_USER_MAX 32
 
-/* The libvirt ACL permissions that would switch a domain off or take it
- * away from its host (libvirt.org/acl.html, domain object): stop covers
- * destroy and shutdown, suspend pause, hibernate save and managed save,
- * delete undefine, write a changed definition, migrate migration out. */
+/* The libvirt ACL permissions that would switch a domain off, interrupt
+ * it or take it away from its host (libvirt.org/acl.html, domain object):
+ * stop covers destroy and shutdown, init-control the shutdown and reboot
+ * requests to the guest (ACPI, agent), reset a hard reset, suspend pause,
+ * hibernate save and managed save, delete undefine, write a changed
+ * definition, migrate migration out. */
 static const char *const locked_actions[] = {
-    "org.libvirt.api.domain.stop",   "org.libvirt.api.domain.suspend",
+    "org.libvirt.api.domain.stop",      "org.libvirt.api.domain.init-control",
+    "org.libvirt.api.domain.reset",     "org.libvirt.api.domain.suspend",
     "org.libvirt.api.domain.hibernate", "org.libvirt.api.domain.delete",
-    "org.libvirt.api.domain.write",  "org.libvirt.api.domain.migrate",
+    "org.libvirt.api.domain.write",     "org.libvirt.api.domain.migrate",
 };
 
 static const char acl_usage[] =
     "usage: lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]\n"
-    "  writes polkit rules (default " ACL_DEFAULT_OUT ") denying libvirt's domain\n"
-    "  stop, suspend, hibernate, delete, write and migrate on every paired LI VM to everyone\n"
+    "  writes polkit rules (default " ACL_DEFAULT_OUT ") denying libvirt's domain stop,\n"
+    "  init-control, reset, suspend, hibernate, delete, write and migrate on every paired LI VM\n"
+    "  to everyone\n"
     "  but NAME (default " ACL_DEFAULT_USER "); role li-admin. Run it after every pairing change.";
 
 /* A Unix user name as polkit compares it (useradd's portable rule). */
@@ -62,8 +66,9 @@ static char *rules_text(const json_t *names, const json_t *uuids, const char *us
       asprintf(&out,
                "// The LI lock (TR 103 308 section 4.1), written by `lisec li libvirt-acl` at %s\n"
                "// from lisecd %s: a paired LI VM is switched off only by the LI\n"
-               "// administration's signed command, so nobody but %s may stop, suspend,\n"
-               "// save, undefine, redefine or migrate it through libvirt. Needs\n"
+               "// administration's signed command, so nobody but %s may stop, shut down,\n"
+               "// reboot, reset, suspend, save, undefine, redefine or migrate it through\n"
+               "// libvirt (polkitd itself always authorises root). Needs\n"
                "// access_drivers = [\"polkit\"] in libvirtd.conf (or virtqemud.conf).\n"
                "// Do not edit: it is rewritten from lisecd's pairings.\n"
                "polkit.addRule(function (action, subject) {\n"

@@ -4,8 +4,8 @@
 # vm-store paired by the LI administration's signed statements, vm-li-3
 # enabled but not paired) writes polkit rules, which are then evaluated by
 # Node.js (a JavaScript engine lisec did not write) through a stand-in of
-# polkit's addRule/Result/action.lookup: libvirt's domain stop, suspend,
-# hibernate, delete, write and migrate on a paired VM are denied to root and
+# polkit's addRule/Result/action.lookup: libvirt's domain stop,
+# init-control, reset, suspend, hibernate, delete, write and migrate on a paired VM are denied to root and
 # any other user, not to the LI service account (default lisec-li, or
 # --allow-user); other domains and other actions are left to other rules.
 # After the LI administration's signed disable command, the regenerated file
@@ -60,7 +60,7 @@ function ask(id, attrs, user) {
   }
   return "not handled";
 }
-const locked = ["stop", "suspend", "hibernate", "delete", "write", "migrate"];
+const locked = ["stop", "init-control", "reset", "suspend", "hibernate", "delete", "write", "migrate"];
 const free = ["start", "read", "getattr", "open-graphics", "send-input"];
 const fails = [];
 const expect = (what, got, want) => { if (got !== want) fails.push(`${what}: ${got}, want ${want}`); };
@@ -86,7 +86,7 @@ check() { node standin.js "$@" >node.out 2>&1 || fail "polkit verdicts of $1: $(
 lisec --pki "$pki" --role li-admin li libvirt-acl --out 60-lisec-li.rules >out.txt || fail "libvirt-acl: $(cat out.txt)"
 grep -q '2 paired LI VM' out.txt || fail "libvirt-acl: $(cat out.txt)"
 check 60-lisec-li.rules "vm-li vm-store" "vm-li-3 vm-target some-other-vm vm-li-x" lisec-li
-pass "polkit rules (evaluated by node): stop, suspend, hibernate, delete, write and migrate of the paired vm-li and vm-store denied to root and others, left to lisec-li; the unpaired vm-li-3, other domains and other actions untouched"
+pass "polkit rules (evaluated by node): stop, init-control, reset, suspend, hibernate, delete, write and migrate of the paired vm-li and vm-store denied to root and others, left to lisec-li; the unpaired vm-li-3, other domains and other actions untouched"
 
 lisec --pki "$pki" --role li-admin li libvirt-acl --out - --allow-user lisec-intercept >custom.rules || fail "--allow-user"
 check custom.rules "vm-li vm-store" "vm-li-3" lisec-intercept
