@@ -13,6 +13,7 @@
 # no file, no LI VM named).
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
 cd "$work"
 command -v node >/dev/null || fail "node is not installed (nodejs)"
 pki=$work/pki
@@ -20,7 +21,11 @@ make_pki "$pki"
 make_li_admin_key li-audit
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
 openssl pkey -in li-admin.key -pubout -out li-admin.pub
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-audit.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-audit.pub" "[li]" "admin_pubkey = $work/li-admin.pub" \
+  "[model]" "allow_declared_trust = true"
+# The example platform: vm-li and vm-store are its LI VMs, vm-target is not.
+split_topology "$src/examples/helsinki-london.json" "$work/ents"
+put_topology "$work/ents"
 export LISEC_SERVER=$LISECD_URL
 # post ROLE PATH BODY: a JSON POST that must answer 2xx.
 post() {
