@@ -1,0 +1,235 @@
+/* Unit test of the LI lock's detection in the controller (ctl/li.c,
+ * issue 15 item 3) on a real controller with a temporary SQLite store: a
+ * paired LI VM an attested inventory shows shut off, paused or crashed is a
+ * sealed finding recorded once per change and a restart handed once to that
+ * host's agent; gone from the host the model says runs it is a finding
+ * without a restart; another host's inventory, a running VM and an LI VM
+ * that is not paired change nothing; [li] restart_stopped = false keeps the
+ * finding and asks for no restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "crypto/crypto.h"
+#include "ctl/audit.h"
+#include "ctl/ctl.h"
+#include "ctl/li.h"
+#include "ctl/model.h"
+#include "li/li.h"
+
+static char tmpdir[64];
+static lisec_ctl *ctl;
+static EVP_PKEY *admin, *vm_key, *peer_key;
+static const ctl_actor OPERATOR = {"op-1", "operator"};
+static const ctl_actor LI_ADMIN = {"li-1", "li-admin"};
+static const ctl_actor HV_ADMIN = {"hv-1", "hypervisor-admin"};
+static const ctl_actor AGENT = {"hel-1", "host"};
+
+static void open_ctl(bool restart) {
+  char url[256], key[256], li[256], sign[256];
+  snprintf(url, sizeof url, "sqlite:%s/lisec.db", tmpdir);
+  snprintf(key, sizeof key, "%s/audit-dev.pem", tmpdir);
+  snprintf(li, sizeof li, "%s/li-audit.pub", tmpdir);
+  snprintf(sign, sizeof sign, "%s/li-admin.pem", tmpdir);
+  lisec_config *cfg = lisec_config_new();
+  lisec_config_set(cfg, "store", "url", url);
+  lisec_config_set(cfg, "audit", "development_key_file", key);
+  lisec_config_set(cfg, "audit", "allow_development_key", "true");
+  lisec_config_set(cfg, "audit", "li_admin_key", li);
+  lisec_config_set(cfg, "li", "admin_pubkey", sign);
+  if (!restart) lisec_config_set(cfg, "li", "restart_stopped", "false");
+  lisec_err err = {0};
+  int rc = ctl_open(cfg, &ctl, &err);
+  lisec_config_free(cfg);
+  if (rc) fail_msg("ctl_open: %s", err.msg);
+}
+
+static void put(const char *kind, const char *json) {
+  lisec_err err = {0};
+  json_t *body = json_loads(json, 0, NULL), *out = NULL;
+  bool created = false;
+  assert_non_null(body);
+  int rc = ctl_model_put(ctl, &OPERATOR, kind, NULL, body, false, &out, &created, &err);
+  if (rc) fail_msg("put %s: %s", json, err.msg);
+  json_decref(body);
+  json_decref(out);
+}
+
+/* Registers and enables vm with key k; pairs it when pair. */
+static void add_li_vm(const char *vm, EVP_PKEY *k, bool pair) {
+  lisec_err err = {0};
+  char *pem = NULL, *stmt = NULL;
+  json_t *out = NULL;
+  assert_int_equal(crypto_pkey_public_pem(k, &pem, &err), 0);
+  json_t *body = json_pack("{s:s, s:s}", "vm", vm, "pubkey", pem);
+  if (ctl_li_instantiate(ctl, &HV_ADMIN, body, &out, &err)) fail_msg("instantiate: %s", err.msg);
+  json_decref(out), json_decref(body);
+  if (ctl_li_enable(ctl, &HV_ADMIN, vm, &out, &err)) fail_msg("enable: %s", err.msg);
+  json_decref(out);
+  if (pair) {
+    assert_int_equal(li_pair_sign(vm, k, 0, lisec_time_now() + 600, admin, &stmt, &err), 0);
+    body = json_pack("{s:s}", "statement", stmt);
+    if (ctl_li_pair(ctl, &LI_ADMIN, vm, body, &out, &err)) fail_msg("pair: %s", err.msg);
+    json_decref(out), json_decref(body);
+  }
+  free(pem);
+  free(stmt);
+}
+
+static int write_pem(const char *name, EVP_PKEY *k) {
+  char path[256], *pem = NULL;
+  lisec_err err = {0};
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  if (crypto_pkey_public_pem(k, &pem, &err)) return -1;
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fputs(pem, f);
+  fclose(f);
+  free(pem);
+  return 0;
+}
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/lisec-test-lilock-XXXXXX");
+  if (!mkdtemp(tmpdir) || sodium_init() < 0) return -1;
+  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+  crypto_box_keypair(pk, sk);
+  char *b64 = NULL, path[256];
+  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
+  snprintf(path, sizeof path, "%s/li-audit.pub", tmpdir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "%s\n", b64);
+  fclose(f);
+  free(b64);
+  lisec_err err = {0};
+  if (crypto_pkey_generate(false, &admin, &err) || crypto_pkey_generate(false, &vm_key, &err) ||
+      crypto_pkey_generate(false, &peer_key, &err) || write_pem("li-admin.pem", admin))
+    return -1;
+  open_ctl(true);
+  put("host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
+  put("host", "{\"id\":\"lon-1\",\"protection\":\"li\"}");
+  put("hypervisor", "{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"}");
+  put("hypervisor", "{\"id\":\"hv-lon-1\",\"host\":\"lon-1\"}");
+  put("vm", "{\"id\":\"lim\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
+  put("vm", "{\"id\":\"lim-2\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
+  add_li_vm("lim", vm_key, true);
+  add_li_vm("lim-2", peer_key, false); /* enabled, never paired */
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ctl_close(ctl);
+  ctl = NULL;
+  EVP_PKEY_free(admin), EVP_PKEY_free(vm_key), EVP_PKEY_free(peer_key);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* host's inventory: lim in state st (NULL: not listed), lim-2 shut off. */
+static void observe(const char *host, const char *st) {
+  ctl_observed_domain d[2] = {{"6f1c2a3b-0000-4000-8000-0000000000b2", "lim-2", NULL, "shutoff", NULL},
+                              {"6f1c2a3b-0000-4000-8000-0000000000b1", "lim", NULL, st, NULL}};
+  ctl_observation o = {host, lisec_time_now(), "0011223344556677", d, st ? 2 : 1};
+  lisec_err err = {0};
+  if (ctl_li_observe(ctl, &AGENT, &o, &err)) fail_msg("ctl_li_observe: %s", err.msg);
+}
+
+static uint64_t sealed_count(void) {
+  lisec_err err = {0};
+  json_t *out = NULL, *e;
+  assert_int_equal(ctl_audit_entries(ctl, 0, 1000, &out, &err), 0);
+  size_t i;
+  uint64_t n = 0;
+  json_array_foreach(json_object_get(out, "entries"), i, e) n += json_is_true(json_object_get(e, "sealed"));
+  json_decref(out);
+  return n;
+}
+
+/* The restart list for host as one string ("lim"), "" when none. */
+static char *take(const char *host) {
+  static char buf[256];
+  json_t *q = ctl_li_restarts_take(ctl, &AGENT, host), *v;
+  size_t i;
+  buf[0] = '\0';
+  json_array_foreach(q, i, v) {
+    if (buf[0]) strcat(buf, ",");
+    strncat(buf, json_string_value(v), 64);
+  }
+  json_decref(q);
+  return buf;
+}
+
+static void test_running_changes_nothing(void **state) {
+  (void)state;
+  uint64_t before = sealed_count();
+  observe("hel-1", "running");
+  assert_string_equal(take("hel-1"), "");
+  assert_int_equal(sealed_count(), before);
+}
+
+static void test_stopped_is_a_finding_and_a_restart(void **state) {
+  (void)state;
+  uint64_t before = sealed_count();
+  observe("hel-1", "shutoff");
+  assert_int_equal(sealed_count(), before + 1); /* the finding, sealed */
+  assert_string_equal(take("hel-1"), "lim");    /* lim-2 is not paired */
+  assert_int_equal(sealed_count(), before + 2); /* the restart asked, sealed */
+  assert_string_equal(take("hel-1"), "");       /* handed out once */
+  assert_string_equal(take("lon-1"), "");
+  /* Seen again the same way: no second finding, but asked again. */
+  observe("hel-1", "shutoff");
+  assert_int_equal(sealed_count(), before + 2);
+  assert_string_equal(take("hel-1"), "lim");
+  /* Paused and crashed are new findings, each restarted. */
+  observe("hel-1", "paused");
+  observe("hel-1", "crashed");
+  assert_int_equal(sealed_count(), before + 5);
+  assert_string_equal(take("hel-1"), "lim"); /* queued once */
+  /* Running again is recorded too, and nothing is asked. */
+  observe("hel-1", "running");
+  assert_int_equal(sealed_count(), before + 7);
+  assert_string_equal(take("hel-1"), "");
+}
+
+static void test_gone_only_from_its_host(void **state) {
+  (void)state;
+  uint64_t before = sealed_count();
+  observe("lon-1", NULL); /* another host's inventory without lim: not its to report */
+  assert_int_equal(sealed_count(), before);
+  observe("hel-1", NULL); /* its host no longer lists it: gone, nothing to start */
+  assert_int_equal(sealed_count(), before + 1);
+  assert_string_equal(take("hel-1"), "");
+  observe("hel-1", "running");
+}
+
+static void test_restart_can_be_switched_off(void **state) {
+  (void)state;
+  ctl_close(ctl);
+  open_ctl(false);
+  uint64_t before = sealed_count();
+  observe("hel-1", "shutoff");
+  assert_int_equal(sealed_count(), before + 1); /* still a finding */
+  assert_string_equal(take("hel-1"), "");      /* but no restart */
+  ctl_close(ctl);
+  open_ctl(true);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_running_changes_nothing),
+      cmocka_unit_test(test_stopped_is_a_finding_and_a_restart),
+      cmocka_unit_test(test_gone_only_from_its_host),
+      cmocka_unit_test(test_restart_can_be_switched_off),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
