@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "libvirt.h"
@@ -138,6 +139,8 @@ static int impl_rc;
 /* libvirt's default event loop is process-wide and must be registered
  * before the connection that uses it is opened. */
 static void register_impl(void) {
+  /* The re-hash jitter differs between hosts too. */
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
   impl_rc = virInitialize();
   if (!impl_rc) impl_rc = virEventRegisterDefaultImpl();
 }

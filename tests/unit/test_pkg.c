@@ -390,6 +390,76 @@ static void test_domain_xml(void **state) {
   assert_int_equal(pkg_domain_read(buf, PKG_DOMAIN_XML_MAX + 1, &d, &err), LISEC_ETOOBIG);
 }
 
+
+/* The inventory's reader (issue 15): every file disk of device "disk" with
+ * its target and the deepest file of its chain, the interfaces, and the
+ * lisec id only from the urn:lisec:vm element (no fallback to the name). */
+static void test_domain_devices(void **state) {
+  (void)state;
+  pkg_domain_devices d;
+  lisec_err err = {0};
+  const char *xml =
+      "<domain><name>not an id</name><metadata><l:vm xmlns:l='urn:lisec:vm' id='vm 7' package='p'/>"
+      "</metadata><devices>"
+      "<disk type='file' device='cdrom'><source file='/i/boot.iso'/><target dev='hdc'/></disk>"
+      "<disk type='file'><source file='/i/top.qcow2'/><backingStore type='file'>"
+      "<source file='/i/base.img'/></backingStore><target dev='vda'/></disk>"
+      "<disk type='network' device='disk'><source protocol='rbd' name='pool/img'/><target dev='vdb'/></disk>"
+      "<disk type='file' device='disk'><source file='/i/second.img'/><target dev='vdc'/></disk>"
+      "<interface type='network'><mac address='52:54:00:AB:CD:EF'/><source network='default'/>"
+      "<target dev='vnet3'/></interface>"
+      "<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/></interface>"
+      "<interface type='direct'><mac address='52:54:00:00:00:03'/><source dev='eth0' mode='vepa'/></interface>"
+      "<interface type='user'><mac address='52:54:00:00:00:04'/></interface>"
+      "</devices></domain>";
+  assert_int_equal(pkg_domain_read_devices(xml, strlen(xml), &d, &err), 0);
+  /* reported as found; lisecd applies the id rule */
+  assert_string_equal(d.vm, "vm 7");
+  assert_string_equal(d.package, "p");
+  assert_int_equal(d.n_disks, 2);
+  assert_string_equal(d.disks[0].target, "vda");
+  assert_string_equal(d.disks[0].image, "/i/base.img");
+  assert_string_equal(d.disks[1].target, "vdc");
+  assert_string_equal(d.disks[1].image, "/i/second.img");
+  assert_int_equal(d.n_ifaces, 4);
+  assert_string_equal(d.ifaces[0].mac, "52:54:00:ab:cd:ef");
+  assert_string_equal(d.ifaces[0].type, "network");
+  assert_string_equal(d.ifaces[0].source, "default");
+  assert_string_equal(d.ifaces[0].target, "vnet3");
+  assert_string_equal(d.ifaces[1].type, "bridge");
+  assert_string_equal(d.ifaces[1].source, "br0");
+  assert_string_equal(d.ifaces[1].target, "");
+  assert_string_equal(d.ifaces[2].type, "direct");
+  assert_string_equal(d.ifaces[2].source, "eth0");
+  assert_string_equal(d.ifaces[3].type, "other");
+  assert_string_equal(d.ifaces[3].source, "");
+  pkg_domain_devices_free(&d);
+  /* without the lisec element: no VM id, whatever the name */
+  const char *plain = "<domain><name>dom-1</name><devices/></domain>";
+  assert_int_equal(pkg_domain_read_devices(plain, strlen(plain), &d, &err), 0);
+  assert_string_equal(d.vm, "");
+  assert_int_equal(d.n_disks + d.n_ifaces, 0);
+  /* over 64 file disks: refused, nothing left allocated */
+  lisec_buf b;
+  lisec_buf_init(&b, 1 << 20);
+  const char *head = "<domain><devices>";
+  assert_int_equal(lisec_buf_append(&b, head, strlen(head)), 0);
+  for (int i = 0; i <= PKG_DOMAIN_DISKS_MAX; i++) {
+    char one[128];
+    int n = snprintf(one, sizeof one, "<disk type='file'><source file='/i/%d'/><target dev='vd%d'/></disk>", i, i);
+    assert_int_equal(lisec_buf_append(&b, one, (size_t)n), 0);
+  }
+  assert_int_equal(lisec_buf_append(&b, "</devices></domain>", 19), 0);
+  assert_int_equal(pkg_domain_read_devices((char *)b.data, b.len, &d, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "more than 64 file disks"));
+  assert_null(d.disks);
+  lisec_buf_free(&b);
+  /* the same refusals as the image reader */
+  const char *dtd = "<!DOCTYPE domain [<!ENTITY x 'y'>]><domain/>";
+  assert_int_equal(pkg_domain_read_devices(dtd, strlen(dtd), &d, &err), LISEC_EINVAL);
+  assert_int_equal(pkg_domain_read_devices("<network/>", 10, &d, &err), LISEC_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_path_check),        cmocka_unit_test(test_entries_check),
@@ -397,6 +467,7 @@ int main(void) {
       cmocka_unit_test(test_manifest_bad),      cmocka_unit_test(test_manifest_build_roundtrip),
       cmocka_unit_test(test_policy_tenants),    cmocka_unit_test(test_image_check),
       cmocka_unit_test(test_domain_xml),
+      cmocka_unit_test(test_domain_devices),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
