@@ -326,7 +326,7 @@ int model_topology_load_json(const json_t *root, int64_t now, model **out, lisec
 #define MODEL_REQ_UNKNOWN_DOMAIN "TR103308-4.2-UNKNOWN-DOMAIN"
 #define MODEL_REQ_IMAGE "TR103308-4.2-IMAGE"
 #define MODEL_OBS_DOMAINS_MAX 1000000u /* backstop; [attest] inventory_max_domains bounds it first */
-#define MODEL_OBS_EXPECTED_MAX 64u   /* image digests one package may name */
+#define MODEL_OBS_EXPECTED_MAX 1024u /* image digests one package may name */
 
 typedef enum {
   MODEL_DOM_RUNNING = 0,
