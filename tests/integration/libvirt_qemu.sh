@@ -214,4 +214,8 @@ lv_virsh start vm-li >start.out 2>&1 || rc=$?
 wait_for "the agent's restart refused at prepare" "grep -q 'LI VM vm-li could not be started' agent.log"
 [ "$(state)" = "shut off" ] || fail "vm-li is $(state) with a changed image"
 pass "with its base image changed, vm-li's start is refused at prepare begin by the hook (virsh and the agent's restart alike)"
+# The agent and lisecd stop cleanly, with nothing for the sanitizers (ASan builds).
 kill -TERM "$AGENT_PID" 2>/dev/null || true
+wait "$AGENT_PID" 2>/dev/null || true
+stop_lisecd
+if grep -E 'Sanitizer|runtime error' agent.log lisecd.log; then fail "a sanitizer report (above)"; fi
