@@ -22,7 +22,10 @@ pki=$work/pki
 make_pki "$pki"
 cd "$work"
 lisec audit li-keygen li-audit.key li-audit.pub >/dev/null
-conf=("[audit]" "li_admin_key = $work/li-audit.pub" "[model]" "allow_declared_trust = true")
+# The walk is hundreds of refusals per certificate: the refusal allowance
+# ([api] refusal_rate) is off so every reply is the use case's own.
+conf=("[audit]" "li_admin_key = $work/li-audit.pub" "[model]" "allow_declared_trust = true"
+  "[api]" "refusal_rate = 0")
 
 # The route table, from the source: METHOD PATTERN per line.
 grep -ho '{"[A-Z]*", "/[^"]*"' "$src"/src/api/routes_*.c | sed 's/^{"\([A-Z]*\)", "\([^"]*\)"/\1 \2/' |
