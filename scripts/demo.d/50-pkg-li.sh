@@ -112,8 +112,13 @@ run lisec li sign-disable --key "$work/sign/li-admin-cmd.key" --vm vm-li-1 --cou
   -o "$work/disable-1.json"
 run cli_as li-admin li disable-command vm-li-1 "$work/disable-1.json"
 
-say "Enabled and paired again, the same command replayed is refused: the counter is kept"
+say "The old pairing statement cannot pair it again: it was signed before disable command 1"
 cli_as hypervisor-admin li enable vm-li-1 >/dev/null
-cli_as li-admin li pair vm-li-1 "$work/pair.json" >/dev/null
+expect_fail cli_as li-admin li pair vm-li-1 "$work/pair.json"
+
+say "Paired again with a fresh statement, the same disable command replayed is refused: the counter is kept"
+run lisec li pair-sign --key "$work/sign/li-admin-cmd.key" --vm vm-li-1 --pubkey "$work/vm-li-1.pub" \
+  --last 1 -o "$work/pair-2.json"
+cli_as li-admin li pair vm-li-1 "$work/pair-2.json" >/dev/null
 expect_fail cli_as li-admin li disable-command vm-li-1 "$work/disable-1.json"
 explain "audit log entries so far: $(sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log'), sealed to the LI administration: $(sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log WHERE sealed = 1')"
