@@ -79,26 +79,26 @@ openssl x509 -req -in "$work/norole.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" 
 body=$(curl -s -w '\n%{http_code}' --cacert "$pki/ca.crt" --cert "$work/norole.crt" --key "$work/norole.key" \
   "$LISECD_URL/v1/status")
 [ "$(last_line "$body")" = 403 ] || fail "certificate without a role: $(last_line "$body")"
-echo "$body" | grep -q '"code":"forbidden".*carries no lisec role' || fail "no-role refusal does not say why: $body"
+grep -q '"code":"forbidden".*carries no lisec role' <<<"$body" || fail "no-role refusal does not say why: $body"
 pass "certificate without a role: 403 saying why"
 
 body=$(as mano -w '\n%{http_code}' "$LISECD_URL/metrics")
 [ "$(last_line "$body")" = 403 ] || fail "mano on /metrics: $(last_line "$body")"
-echo "$body" | grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, li-admin, auditor"' ||
+grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, li-admin, auditor"' <<<"$body" ||
   fail "403 does not name the roles: $body"
 body=$(as auditor -w '\n%{http_code}' "$LISECD_URL/v1/targets")
 [ "$(last_line "$body")" = 403 ] || fail "auditor on /v1/targets: $(last_line "$body")"
-echo "$body" | grep -q '"code":"forbidden".*admitted roles: li-admin' || fail "auditor 403 does not name the roles: $body"
+grep -q '"code":"forbidden".*admitted roles: li-admin' <<<"$body" || fail "auditor 403 does not name the roles: $body"
 pass "wrong role: 403 JSON naming the admitted roles (mano on /metrics, auditor on /v1/targets)"
 
 body=$(as operator -w '\n%{http_code}' "$LISECD_URL/v1/nope")
-[ "$(last_line "$body")" = 404 ] && echo "$body" | grep -q '"code":"not_found"' || fail "unknown route: $body"
+[ "$(last_line "$body")" = 404 ] && grep -q '"code":"not_found"' <<<"$body" || fail "unknown route: $body"
 body=$(as operator -w '\n%{http_code}' -X DELETE "$LISECD_URL/v1/status")
-[ "$(last_line "$body")" = 405 ] && echo "$body" | grep -q '"code":"method_not_allowed"' || fail "wrong method: $body"
+[ "$(last_line "$body")" = 405 ] && grep -q '"code":"method_not_allowed"' <<<"$body" || fail "wrong method: $body"
 head -c 2097152 /dev/zero | tr '\0' 'a' >"$work/big.json"
 body=$(as operator -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary @"$work/big.json" \
   "$LISECD_URL/v1/status" || true)
-[ "$(last_line "$body")" = 413 ] && echo "$body" | grep -q '"code":"too_large"' || fail "2 MiB body: $(last_line "$body")"
+[ "$(last_line "$body")" = 413 ] && grep -q '"code":"too_large"' <<<"$body" || fail "2 MiB body: $(last_line "$body")"
 # A chunked body is refused once it passes the limit, while the client is
 # still sending; lisecd answers 413 and closes without reading the rest, so
 # the kernel may reset the connection before curl reads the answer. What
@@ -120,14 +120,14 @@ conns=$(as operator -o /dev/null -w '%{num_connects}\n' $(for _ in $(seq 1 20); 
 pass "keep-alive: 20 requests on one connection"
 
 metrics=$(as auditor "$LISECD_URL/metrics")
-echo "$metrics" | grep -q '^lisec_http_requests_total{method="GET",route="/v1/status",code="200"} [1-9]' ||
+grep -q '^lisec_http_requests_total{method="GET",route="/v1/status",code="200"} [1-9]' <<<"$metrics" ||
   fail "metrics do not count requests by route and status"
-echo "$metrics" | grep -q '^lisec_http_requests_total{method="GET",route="/metrics",code="403"} 1$' ||
+grep -q '^lisec_http_requests_total{method="GET",route="/metrics",code="403"} 1$' <<<"$metrics" ||
   fail "metrics do not count the 403"
-echo "$metrics" | grep -q '^lisec_tls_handshakes_total{result="failed"} [1-9]' || fail "failed handshakes not counted"
-echo "$metrics" | grep -q '^lisec_tls_handshakes_total{result="ok"} [1-9]' || fail "handshakes not counted"
-echo "$metrics" | grep -q '^lisec_http_request_duration_seconds_bucket{le="+Inf"} [1-9]' || fail "no latency histogram"
-echo "$metrics" | grep -q '^lisec_uptime_seconds [0-9]' || fail "no uptime"
+grep -q '^lisec_tls_handshakes_total{result="failed"} [1-9]' <<<"$metrics" || fail "failed handshakes not counted"
+grep -q '^lisec_tls_handshakes_total{result="ok"} [1-9]' <<<"$metrics" || fail "handshakes not counted"
+grep -q '^lisec_http_request_duration_seconds_bucket{le="+Inf"} [1-9]' <<<"$metrics" || fail "no latency histogram"
+grep -q '^lisec_uptime_seconds [0-9]' <<<"$metrics" || fail "no uptime"
 pass "metrics: requests by route and status, handshakes, latency histogram, uptime"
 
 # SIGTERM: prompt exit 0 with a clean stop logged.
@@ -186,7 +186,7 @@ STORE_URL=$("$src/scripts/test/pg-start" "$pgdir") start_lisecd "$pki"
 [ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "status on PostgreSQL"
 "$src/scripts/test/pg-stop" "$pgdir"
 body=$(as operator -w '\n%{http_code}' "$LISECD_URL/v1/status")
-[ "$(last_line "$body")" = 503 ] && echo "$body" | grep -q '"code":"store_error"\|"code":"unavailable"' ||
+[ "$(last_line "$body")" = 503 ] && grep -q '"code":"store_error"\|"code":"unavailable"' <<<"$body" ||
   fail "store down during a request: $body"
 [ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/healthz")" = 503 ] || fail "healthz with the store down"
 kill -0 "$LISECD_PID" || fail "lisecd died when the store went away"

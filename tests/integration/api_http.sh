@@ -46,11 +46,11 @@ cert server-eku "/O=t/CN=server-eku" "subjectAltName=URI:urn:lisec:role:operator
 cert client-eku "/O=t/CN=client-eku" "subjectAltName=URI:urn:lisec:role:operator\nextendedKeyUsage=serverAuth,clientAuth"
 body=$(with noeku -w '\n%{http_code}' "$LISECD_URL/v1/status")
 [ "$(last_line "$body")" = 403 ] || fail "certificate without EKU: $(last_line "$body")"
-echo "$body" | grep -q 'no extended key usage; clientAuth is required' || fail "no-EKU refusal does not say why: $body"
+grep -q 'no extended key usage; clientAuth is required' <<<"$body" || fail "no-EKU refusal does not say why: $body"
 # OpenSSL's own check of a TLS client's chain already refuses an EKU without
 # clientAuth in the handshake; lisecd refuses it too should it get through.
 body=$(with server-eku -w '\n%{http_code}' "$LISECD_URL/v1/status" 2>/dev/null || true)
-[ "$(last_line "$body")" = 000 ] || { [ "$(last_line "$body")" = 403 ] && echo "$body" | grep -q 'lacks clientAuth'; } ||
+[ "$(last_line "$body")" = 000 ] || { [ "$(last_line "$body")" = 403 ] && grep -q 'lacks clientAuth' <<<"$body"; } ||
   fail "serverAuth-only certificate: $body"
 [ "$(with client-eku -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "clientAuth certificate refused"
 for role in "${pki_roles[@]}"; do
@@ -70,7 +70,7 @@ cert match "/O=t/OU=auditor/CN=match" "subjectAltName=URI:urn:lisec:role:auditor
 check_ou_san() { # MODE
   body=$(with mismatch -w '\n%{http_code}' "$LISECD_URL/v1/audit/entries")
   [ "$(last_line "$body")" = 403 ] || fail "$1: OU li-admin with SAN URI auditor: $(last_line "$body")"
-  echo "$body" | grep -q 'names role .* and .*; OU and SAN URI must name the same role' || fail "$1: mismatch refusal: $body"
+  grep -q 'names role .* and .*; OU and SAN URI must name the same role' <<<"$body" || fail "$1: mismatch refusal: $body"
   role=$(with match "$LISECD_URL/v1/status" | python3 -c 'import json,sys;print(json.load(sys.stdin)["you"]["role"])')
   [ "$role" = auditor ] || fail "$1: matching OU and SAN URI: role '$role'"
 }
@@ -82,10 +82,10 @@ as li-admin -o /dev/null -X POST -H 'Content-Type: application/json' -d '{}' "$L
 as operator -o /dev/null "$LISECD_URL/v1/targets"
 for role in operator auditor; do
   m=$(as $role "$LISECD_URL/metrics")
-  echo "$m" | grep -q '^lisec_http_requests_total{method="GET",route="/v1/status",code="200"} [1-9]' ||
+  grep -q '^lisec_http_requests_total{method="GET",route="/v1/status",code="200"} [1-9]' <<<"$m" ||
     fail "$role: /metrics lacks the ordinary routes"
   ! echo "$m" | grep -E '/v1/(li|targets|vault|x1|tasks)' || fail "$role: /metrics names LI routes"
-  echo "$m" | grep -q '^lisec_http_li_requests_total [1-9]' || fail "$role: /metrics lacks the LI sum"
+  grep -q '^lisec_http_li_requests_total [1-9]' <<<"$m" || fail "$role: /metrics lacks the LI sum"
 done
 m=$(as li-admin "$LISECD_URL/metrics")
 for path in /v1/targets /v1/li/vms /v1/x1/nes /v1/tasks /v1/vault/rotate-kek; do

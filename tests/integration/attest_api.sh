@@ -288,7 +288,7 @@ lisec pki issue "$pki" host-b host "$hostB" >/dev/null || fail "pki issue host-b
 # Host B's TPM has no EK certificate: lisecd, which requires one, refuses it.
 req=$(jq -n --arg ek "$(base64 -w0 enrolB/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" '{ek_pub:$ek, ak_pub:$ak}')
 out=$(post_as host-b /v1/attest/enrol "$req")
-[ "$(echo "$out" | status_of)" = 403 ] && echo "$out" | grep -q 'EK certificate is required' ||
+[ "$(echo "$out" | status_of)" = 403 ] && grep -q 'EK certificate is required' <<<"$out" ||
   { echo "$out"; fail "enrolment without an EK certificate accepted"; }
 # Nor does host A's EK certificate pass for host B's EK.
 req=$(jq -n --arg ek "$(base64 -w0 enrolB/ek.pub)" --arg ak "$(base64 -w0 enrolB/ak.pub)" \
@@ -307,7 +307,7 @@ echo "$out" | body_of | jq -r .credential | base64 -d >credAB.bin
 expect 1 'refused to activate' agent A activate --credential credAB.bin --out x.bin
 out=$(post_as host-a /v1/attest/enrol/finish "{\"host\":\"$hostA\",\"secret\":\"$(openssl rand -base64 32)\"}")
 [ "$(echo "$out" | status_of)" = 403 ] || { echo "$out"; fail "an unactivated AK was accepted"; }
-echo "$out" | grep -q 'never trusted' || fail "the refusal does not say why"
+grep -q 'never trusted' <<<"$out" || fail "the refusal does not say why"
 # B's AK signs for host A: refused, and host A's own AK still works.
 tpm_use B
 n=$(nonce_for host-a "$hostA")

@@ -209,11 +209,11 @@ refused_report() { # ROLE VM PACKAGE DIGEST TEXT
     fail "$1's report of $2 under $3: $code $(cat out.json)"
   [ "$(audit_rows)" -gt "$rows" ] || fail "$1's refused report of $2 is not recorded"
 }
-refused_report other-host vm-2 probe "$img" "does not run on host other-host"
+refused_report other-host vm-2 probe "$img" "runs on host host-dev (declared placement), not on host other-host"
 refused_report mano vm-2 probe "$img" "only the host that runs VM vm-2"
 refused_report operator vm-2 probe "$img" "only the host that runs VM vm-2"
 refused_report host vm-2 t-probe "$old" "runs package probe, not t-probe"
-refused_report host vm-9 probe "$img" "does not run on host host-dev"
+refused_report host vm-9 probe "$img" "runs on host other-host (declared placement), not on host host-dev"
 refused_report host vm-nopkg probe "$img" "names no package"
 refused_report host vm-unknown probe "$img" "not in the trust model"
 image_finding vm-2 || fail "a refused report cleared vm-2's finding"

@@ -61,7 +61,7 @@ pass "other roles, a bad or missing name, an unknown field and the current key a
 
 before=$(audit_count)
 out=$(cli li-admin target rotate-kek kek-2) || fail "rotate-kek kek-2: $out"
-echo "$out" | grep -q 'KEK pkcs11:lisec/kek-2 (was pkcs11:lisec/kek-1): 3 of 3 targets re-wrapped' || fail "CLI said: $out"
+grep -q 'KEK pkcs11:lisec/kek-2 (was pkcs11:lisec/kek-1): 3 of 3 targets re-wrapped' <<<"$out" || fail "CLI said: $out"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-2 t-2=pkcs11:lisec/kek-2 t-3=pkcs11:lisec/kek-2" ] || fail "after: $(keks)"
 for t in t-1 t-2 t-3; do
   [ "$(field "$t" ciphertext)" = "${ct[$t]}" ] || fail "$t: the ciphertext changed"
@@ -89,7 +89,7 @@ sql "ATTACH '$work/before.db' AS old; UPDATE documents SET body = (SELECT body F
 [ "$(field t-1 kek)" = "pkcs11:lisec/kek-1" ] || fail "t-1 was not put back"
 readable t-1 "${value[t-1]}"
 out=$(cli li-admin target rotate-kek kek-3) || fail "rotate-kek kek-3: $out"
-echo "$out" | grep -q '5 of 5 targets re-wrapped' || fail "kek-3: $out"
+grep -q '5 of 5 targets re-wrapped' <<<"$out" || fail "kek-3: $out"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-3 t-5=pkcs11:lisec/kek-3" ] || fail "kek-3: $(keks)"
 for t in t-1 t-2 t-3; do readable "$t" "${value[$t]}"; done
 pass "a record still under an older KEK is read with it, and the next rotation re-wraps it from its own key"
@@ -118,7 +118,7 @@ for r in $(seq 1 22) back; do
   name=spin-$r
   [ "$r" = back ] && name=kek-3
   out=$(cli li-admin target rotate-kek "$name") || fail "rotation $r ($name) in one process: $out"
-  echo "$out" | grep -q '6 of 6 targets re-wrapped' || fail "rotation $r: $out"
+  grep -q '6 of 6 targets re-wrapped' <<<"$out" || fail "rotation $r: $out"
   want=""
   for t in $all; do want="$want $t=pkcs11:lisec/$name"; done
   [ "$(keks)" = "${want# }" ] || fail "after rotation $r: $(keks)"

@@ -142,14 +142,14 @@ issue_xml() {
   python3 -c "import json,uuid;print(json.dumps({'ne':'poi-1','xml':'''<?xml version=\"1.0\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><x1RequestMessage xsi:type=\"ReportTaskIssueRequest\"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>$1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.6.1</version><x1TransactionId>%s</x1TransactionId><xId>$XID</xId><taskIssueDetails>X2 destination unreachable</taskIssueDetails></x1RequestMessage></X1Request>''' % uuid.uuid4()}))"
 }
 out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
-echo "$out" | grep -q '"accepted": *true' || fail "the NE's issue report was not accepted: $out"
+grep -q '"accepted": *true' <<<"$out" || fail "the NE's issue report was not accepted: $out"
 ok 200 li-admin GET /v1/tasks | grep -q '"issue": *"reported .*audit entry [0-9]* (sealed)' || fail "the issue is not shown with the task"
 ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1)" >/dev/null
 # Only the NE role (host) with the NE's CN speaks for it: a tenant
 # certificate whose CN is poi-1 is refused, and neither a wrong CN nor an
 # unknown NE id gets an answer that tells whether the NE exists.
 out=$(ok 403 evil-poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
-echo "$out" | grep -q 'TR103308-5.2' || fail "a tenant certificate with CN poi-1 is not refused naming TR103308-5.2: $out"
+grep -q 'TR103308-5.2' <<<"$out" || fail "a tenant certificate with CN poi-1 is not refused naming TR103308-5.2: $out"
 a=$(ok 403 host-poi-9 POST /v1/x1/reports "$(issue_xml poi-1)")
 b=$(ok 403 host-poi-9 POST /v1/x1/reports "$(issue_xml poi-1 | sed 's/"ne": "poi-1"/"ne": "poi-404"/')")
 [ "$a" = "${b//poi-404/poi-1}" ] || fail "an unknown NE and a known one answer differently: $a / $b"
@@ -157,9 +157,9 @@ c=$(ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1 | sed 's/"ne": "poi-1
 d=$(ok 403 operator POST /v1/x1/reports "$(issue_xml poi-1)")
 [ "${c//poi-404/poi-1}" = "$d" ] || fail "an unknown NE and a known one answer the operator differently: $c / $d"
 out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-2)")
-echo "$out" | grep -q '"accepted": *false' || fail "an issue naming another NE was accepted: $out"
+grep -q '"accepted": *false' <<<"$out" || fail "an issue naming another NE was accepted: $out"
 out=$(ok 200 poi-1 POST /v1/x1/reports '{"ne":"poi-1","xml":"<X1Request><oops/></X1Request>"}')
-echo "$out" | grep -q 'ErrorResponse' || fail "schema-invalid XML was not refused with an X1 error: $out"
+grep -q 'ErrorResponse' <<<"$out" || fail "schema-invalid XML was not refused with an X1 error: $out"
 pass "ReportTaskIssue is taken from the NE's certificate only, shown with the task; others refused"
 
 # The LI VM's host loses trust: the task is deactivated and the audit log says why.
