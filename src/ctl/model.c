@@ -350,20 +350,47 @@ int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *
   return rc;
 }
 
-int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
-                         char package[MODEL_ID_MAX + 1], lisec_err *err) {
+int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
+                           char package[MODEL_ID_MAX + 1], bool *observed, lisec_err *err) {
   struct ctl_model_state *st = sh->model;
   host[0] = package[0] = '\0';
+  *observed = false;
   pthread_mutex_lock(&st->mu);
   const json_t *doc = json_object_get(st->docs[K_VM], vm);
   const char *hyp = json_string_value(json_object_get(doc, "hypervisor"));
   const char *h = json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
   const char *p = json_string_value(json_object_get(doc, "package"));
+  /* Where it runs is what a host proved: running or paused on exactly one
+   * attested host. A VM only seen shut off stays where its intent puts it
+   * (a defined domain is no proof that it runs there); one running on two
+   * hosts is nobody's to speak for until that is resolved (fail closed). */
+  model_vm_observation ob;
+  size_t n_running = 0;
+  if (doc && model_vm_observed(st->m, vm, &ob)) {
+    n_running = ob.n_hosts;
+    if (ob.n_hosts == 1 && ob.host) {
+      h = ob.host;
+      *observed = true;
+    }
+  }
   if (h) snprintf(host, MODEL_ID_MAX + 1, "%s", h);
   if (p) snprintf(package, MODEL_ID_MAX + 1, "%s", p);
   pthread_mutex_unlock(&st->mu);
   if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "VM %s is not in the trust model", vm);
+  if (n_running > 1) {
+    host[0] = '\0';
+    return lisec_err_set(err, LISEC_EDENIED,
+                         MODEL_REQ_DUPLICATE ": VM %s is shown running or paused by %zu hosts' "
+                         "attested inventories; no host speaks for it until that is resolved",
+                         vm, n_running);
+  }
   return 0;
+}
+
+int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
+                         char package[MODEL_ID_MAX + 1], lisec_err *err) {
+  bool observed;
+  return ctl_model_vm_placement(sh, vm, host, package, &observed, err);
 }
 
 /* ---- recording --------------------------------------------------------------- */

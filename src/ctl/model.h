@@ -37,10 +37,16 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
  * allow_declared_trust. Remembered for a VM not yet in the model (then
  * ENOTFOUND) and applied when it is added. */
 int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *err);
-/* Where a VM runs and what it runs, as the model's documents say: the host
- * of its hypervisor and the package its document names ("package"; empty
- * when none). ENOTFOUND for a VM not in the model. Image reports are bound
- * to both (ctl/pkg.c). */
+/* Where a VM runs and what it runs: the host whose attested inventory
+ * shows it running or paused when exactly one does (*observed true), else
+ * the host of its declared hypervisor (*observed false); and the package
+ * its document names ("package"; empty when none). ENOTFOUND for a VM not
+ * in the model; EDENIED naming TR103308-T.1.4-DUPLICATE (host empty) when
+ * two or more hosts show it running or paused. Image reports and checks
+ * are bound to both (ctl/pkg.c). */
+int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
+                           char package[MODEL_ID_MAX + 1], bool *observed, lisec_err *err);
+/* The same without saying which placement it was. */
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err);
 

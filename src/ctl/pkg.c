@@ -492,34 +492,39 @@ static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests,
   return 0;
 }
 
-/* Only the host that runs the VM (the model's hypervisor -> host; the
- * certificate's CN is the host id) reports the image it runs, and only
+/* Only the host that runs the VM (the host whose attested inventory shows
+ * it running, else its declared hypervisor's host: ctl_model_vm_placement;
+ * the certificate's CN is the host id) reports the image it runs, and only
  * under the VM's own package (its model document's "package"): otherwise
  * any host or MANO certificate could clear a TR103308-4.2-IMAGE finding by
  * reporting a good digest for any VM, or under a package whose images the
  * bad one happens to match. A refusal is recorded (sealed when the VM's
  * package is an LI VNF's). */
 static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
-                                const char *vm, lisec_err *err) {
+                                const char *vm, bool *observed, lisec_err *err) {
   static const char *action = "pkg.image-report";
   char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
   lisec_err merr = {0};
   const char *cn = actor->subject ? actor->subject : "";
   bool is_host = actor->role && strcmp(actor->role, "host") == 0;
-  int found = ctl_model_vm_runs_on(ctl->shared, vm, host, own, &merr);
+  int found = ctl_model_vm_placement(ctl->shared, vm, host, own, observed, &merr);
   if (!is_host)
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": only the host that runs VM %s reports its image (role %.64s "
                   "refused)",
                   vm, actor->role ? actor->role : "(none)");
+  else if (found == LISEC_EDENIED) /* observed on two hosts */
+    lisec_err_set(err, LISEC_EDENIED, "%.300s; no image report about it is accepted (" CTL_PKG_IMAGE_RULE ")",
+                  merr.msg);
   else if (found)
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so no host runs it", vm);
   else if (strcmp(cn, host) != 0)
     lisec_err_set(err, LISEC_EDENIED,
-                  CTL_PKG_IMAGE_RULE ": VM %s does not run on host %.128s (the certificate's CN); "
-                  "only the host that runs it reports its image",
-                  vm, cn);
+                  CTL_PKG_IMAGE_RULE ": VM %s runs on host %s (%s placement), not on host %.128s "
+                  "(the certificate's CN); only the host that runs it reports its image",
+                  vm, host, *observed ? "observed: that host's attested inventory" : "declared",
+                  cn);
   else if (!own[0])
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s names no package in the trust model (its document's "
@@ -551,7 +556,8 @@ int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
     return rc;
   if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
     return lisec_err_set(err, LISEC_EINVAL, "event: instantiate, resume or migrate");
-  if ((rc = image_reporter_check(ctl, actor, id, vm, err))) return rc;
+  bool observed = false;
+  if ((rc = image_reporter_check(ctl, actor, id, vm, &observed, err))) return rc;
   json_t *doc = NULL;
   if ((rc = load(ctl, PKG_KIND, id, &doc, NULL, err))) return rc;
   bool li = json_is_true(json_object_get(doc, "li"));
@@ -573,12 +579,14 @@ int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
   char now[32], subject[2 * CTL_PKG_ID_MAX + 16], reason[LISEC_ERR_MSG_MAX];
   lisec_time_format(lisec_time_now(), now);
   snprintf(subject, sizeof subject, "vm %s", vm);
-  snprintf(reason, sizeof reason, "%s of package %.128s: %.300s", event, id,
+  snprintf(reason, sizeof reason, "%s of package %.128s on host %.64s (%s placement): %.240s",
+           event, id, actor->subject, observed ? "observed" : "declared",
            check ? verdict.msg : "the image is the package's");
-  json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s, s:s, s:s}", "vm", vm, "package",
-                             id, "digest", digest, "event", event, "compliant", check == 0,
-                             "image", matched, "reason", reason, "reported_at", now, "reported_by",
-                             actor->subject);
+  json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s, s:s, s:s, s:s}", "vm", vm,
+                             "package", id, "digest", digest, "event", event, "compliant",
+                             check == 0, "image", matched, "reason", reason, "reported_at", now,
+                             "reported_by", actor->subject, "placement_source",
+                             observed ? "observed" : "declared");
   ctl_event ev = {"pkg.image-report", subject, check ? "denied" : "ok", reason, li};
   rc = report ? ctl_record(ctl, actor, &ev, NULL, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (!rc) {
@@ -636,12 +644,13 @@ int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
 /* ---- the check at start (issue 15 item 3) ------------------------------------ */
 
 /* Whether the certificate's host is the one that will run the VM: the host
- * the model records it on, or a host lisec allows it to move to (the
+ * it runs on (observed when a host proved it, else declared: observed
+ * says which), or a host lisec allows it to move to (the
  * incoming side of a migration asks before the model moves, which it does
  * only once the destination proves it runs the VM). *pending when that
  * decision waits for a fresh quote. */
 static int check_runner(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const char *host,
-                        bool *pending, lisec_err *err) {
+                        bool observed, bool *pending, lisec_err *err) {
   *pending = false;
   if (strcmp(actor->subject ? actor->subject : "", host) == 0) return 0;
   json_t *q = json_pack("{s:s, s:s}", "vm", vm, "host", actor->subject ? actor->subject : ""), *v = NULL;
@@ -657,16 +666,19 @@ static int check_runner(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, 
   json_int_t index = json_integer_value(json_object_get(v, "audit_index"));
   json_decref(v);
   if (allow) return 0;
+  const char *how = observed ? "observed" : "declared";
   if (rc)
     return lisec_err_set(err, LISEC_EDENIED,
                          CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the "
-                         "certificate's CN) and cannot move there: %.200s",
-                         vm, actor->subject ? actor->subject : "", derr.msg);
+                         "certificate's CN; it runs on host %s, %s placement) and cannot move "
+                         "there: %.200s",
+                         vm, actor->subject ? actor->subject : "", host, how, derr.msg);
   return lisec_err_set(err, LISEC_EDENIED,
-                       CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the certificate's "
-                       "CN) and lisec does not allow it to move there (audit index %lld); only the "
-                       "host that will run a VM checks its image",
-                       vm, actor->subject ? actor->subject : "", (long long)index);
+                       CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the "
+                       "certificate's CN; it runs on host %s, %s placement) and lisec does not "
+                       "allow it to move there (audit index %lld); only the host that will run a "
+                       "VM checks its image",
+                       vm, actor->subject ? actor->subject : "", host, how, (long long)index);
 }
 
 int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
@@ -685,8 +697,8 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
     return rc;
   char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
   lisec_err merr = {0};
-  bool is_host = actor->role && strcmp(actor->role, "host") == 0;
-  int found = ctl_model_vm_runs_on(ctl->shared, vm, host, own, &merr);
+  bool is_host = actor->role && strcmp(actor->role, "host") == 0, observed = false;
+  int found = ctl_model_vm_placement(ctl->shared, vm, host, own, &observed, &merr);
   json_t *doc = NULL;
   lisec_err lerr = {0};
   bool li = own[0] && load(ctl, PKG_KIND, own, &doc, NULL, &lerr) == 0 &&
@@ -699,6 +711,9 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
                   CTL_PKG_IMAGE_RULE ": only the host that will run VM %s checks its image (role "
                   "%.64s refused)",
                   vm, actor->role ? actor->role : "(none)");
+  else if (found == LISEC_EDENIED) /* observed on two hosts: no start anywhere until resolved */
+    lisec_err_set(err, LISEC_EDENIED, "%.300s; no host may start it (" CTL_PKG_IMAGE_RULE ")",
+                  merr.msg);
   else if (found)
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so no host may start it", vm);
@@ -707,7 +722,7 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
                   CTL_PKG_IMAGE_RULE ": the domain names package %s, but VM %s runs %s%s in the "
                   "trust model; its image is checked against the VM's own package",
                   id, vm, own[0] ? "package " : "no package", own);
-  else if (!(rc = check_runner(ctl, actor, vm, host, &pending, err)))
+  else if (!(rc = check_runner(ctl, actor, vm, host, observed, &pending, err)))
     goto check;
   json_decref(doc);
   return refuse(ctl, actor, action, subject, li, LISEC_EDENIED, err);
@@ -718,9 +733,10 @@ check:
   }
   if (!own[0]) { /* not a packaged VM: there is no image to hold it to */
     json_decref(doc);
-    if (!(*out = json_pack("{s:s, s:n, s:b, s:b, s:s}", "vm", vm, "package", "checked", 0,
+    if (!(*out = json_pack("{s:s, s:n, s:b, s:b, s:s, s:s}", "vm", vm, "package", "checked", 0,
                            "compliant", 1, "reason",
-                           "the VM names no package in the trust model: no image to check")))
+                           "the VM names no package in the trust model: no image to check",
+                           "placement_source", observed ? "observed" : "declared")))
       return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     return 0;
   }
@@ -743,17 +759,19 @@ check:
     rc = lisec_err_set(err, check, "digest: %s", verdict.msg);
   } else {
     char reason[LISEC_ERR_MSG_MAX];
-    snprintf(reason, sizeof reason, "start on host %.64s, package %.64s: %.200s", actor->subject,
+    snprintf(reason, sizeof reason, "start on host %.64s (the VM runs on host %.64s, %s placement), "
+             "package %.64s: %.200s", actor->subject, host, observed ? "observed" : "declared",
              own, check ? verdict.msg : "the image is the package's");
     ctl_event ev = {action, subject, check ? "denied" : "ok", reason, li};
     uint64_t index = 0;
     rc = ctl_record(ctl, actor, &ev, &index, err);
     /* Nothing is kept as a report: a check neither clears nor raises the
      * VM's finding, it only lets the start go on or stops it. */
-    if (!rc && !(*out = json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s?, s:s, s:I}", "vm", vm, "package",
-                                  own, "digest", digest, "checked", 1, "compliant", check == 0,
-                                  "image", matched, "reason", reason, "audit_index",
-                                  (json_int_t)index)))
+    if (!rc && !(*out = json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s?, s:s, s:I, s:s}", "vm", vm,
+                                  "package", own, "digest", digest, "checked", 1, "compliant",
+                                  check == 0, "image", matched, "reason", reason, "audit_index",
+                                  (json_int_t)index, "placement_source",
+                                  observed ? "observed" : "declared")))
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   free(refs);

@@ -4,7 +4,10 @@
  * compliance and GET vm ("observed"), is recorded once, and survives a
  * restart; decisions say they used the observed placement; an allowed
  * migration leaves the intent alone until the destination's inventory
- * shows the VM; a finding about a host that carries an LI VM is sealed. */
+ * shows the VM; a finding about a host that carries an LI VM is sealed.
+ * Image reports and checks come from where the VM runs: the host that
+ * proved it runs it, else its declared host; from neither host while two
+ * show it (TR103308-T.1.4-DUPLICATE). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +23,7 @@
 #include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
+#include "ctl/pkg.h"
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
@@ -286,6 +290,93 @@ static void test_li_host_sealed(void **state) {
   json_decref(hits);
 }
 
+#define PROBE_IMG "5f0c1e2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+/* host's image report of VM web under package probe; the refusal's text in
+ * why (may be NULL), *source the placement it was accepted on. */
+static int report(const char *host, char *why, char *source) {
+  ctl_actor agent = {host, "host"};
+  json_t *body = json_pack("{s:s, s:s, s:s}", "vm", "web", "digest", "sha256:" PROBE_IMG, "event",
+                           "resume"),
+         *out = NULL;
+  lisec_err err = {0};
+  int rc = ctl_pkg_image_report(ctl, &agent, "probe", body, &out, &err);
+  if (why) snprintf(why, LISEC_ERR_MSG_MAX, "%s", err.msg);
+  if (!rc) {
+    assert_true(json_is_true(json_object_get(out, "compliant")));
+    snprintf(source, 16, "%s", json_string_value(json_object_get(out, "placement_source")));
+  }
+  json_decref(body);
+  json_decref(out);
+  return rc;
+}
+
+/* host's check at start (the qemu hook's prepare) of VM web's image. */
+static int image_check(const char *host, char *why, bool *checked) {
+  ctl_actor agent = {host, "host"};
+  json_t *body = json_pack("{s:s, s:s}", "vm", "web", "digest", "sha256:" PROBE_IMG), *out = NULL;
+  lisec_err err = {0};
+  int rc = ctl_pkg_image_check(ctl, &agent, body, &out, &err);
+  snprintf(why, LISEC_ERR_MSG_MAX, "%s", err.msg);
+  *checked = json_is_true(json_object_get(out, "checked")) && json_is_true(json_object_get(out, "compliant"));
+  json_decref(body);
+  json_decref(out);
+  return rc;
+}
+
+static void test_image_report_follows_observation(void **state) {
+  (void)state;
+  /* web runs package probe, whose one image is PROBE_IMG (stored as
+   * on-boarding leaves it). */
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(ctl->store, "pkg", "probe",
+                                 "{\"id\":\"probe\",\"li\":false,\"verification\":{\"artifacts\":"
+                                 "[{\"path\":\"Artifacts/Images/probe.qcow2\",\"algorithm\":"
+                                 "\"SHA-256\",\"hash\":\"" PROBE_IMG "\",\"image\":true}]}}",
+                                 -1, NULL, &err),
+                   0);
+  put("vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+            "\"domain\":\"core\",\"package\":\"probe\"}");
+  char why[LISEC_ERR_MSG_MAX], source[16];
+  const char *uuid = "6c1c5a4e-0000-4000-8000-000000000003";
+  /* No host reports it: its declared host speaks for it, no other. */
+  assert_int_equal(report("hel-1", NULL, source), 0);
+  assert_string_equal(source, "declared");
+  assert_int_equal(report("lon-1", why, source), LISEC_EDENIED);
+  assert_non_null(strstr(why, "TR103308-4.2-IMAGE"));
+  assert_non_null(strstr(why, "runs on host hel-1 (declared placement), not on host lon-1"));
+  /* Declared on hel-1, proved running on lon-1: lon-1 reports, hel-1 is
+   * refused naming where it was observed. */
+  assert_int_equal(observe("lon-1", "d000000000000001", uuid, "web", "running"), 0);
+  assert_int_equal(report("lon-1", NULL, source), 0);
+  assert_string_equal(source, "observed");
+  assert_int_equal(report("hel-1", why, source), LISEC_EDENIED);
+  assert_non_null(strstr(why, "runs on host lon-1 (observed"));
+  assert_non_null(strstr(why, "not on host hel-1"));
+  bool checked = false;
+  assert_int_equal(image_check("lon-1", why, &checked), 0);
+  assert_true(checked);
+  /* Shown running on both: neither host's report nor start is accepted. */
+  assert_int_equal(observe("hel-1", "d000000000000002", uuid, "web", "running"), 0);
+  uint64_t before = audit_size();
+  for (int i = 0; i < 2; i++) {
+    const char *h = i ? "hel-1" : "lon-1";
+    assert_int_equal(report(h, why, source), LISEC_EDENIED);
+    assert_non_null(strstr(why, "TR103308-T.1.4-DUPLICATE"));
+    assert_int_equal(image_check(h, why, &checked), LISEC_EDENIED);
+    assert_non_null(strstr(why, "TR103308-T.1.4-DUPLICATE"));
+  }
+  assert_int_equal(audit_count(before, "TR103308-T.1.4-DUPLICATE"), 4); /* each refusal recorded */
+  /* Resolved (lon-1 no longer shows it; hel-1 only ever seen shut off
+   * counts as no observation): back to one host. */
+  assert_int_equal(observe("lon-1", "d000000000000003", NULL, NULL, NULL), 0);
+  assert_int_equal(observe("hel-1", "d000000000000004", uuid, "web", "shutoff"), 0);
+  assert_int_equal(report("hel-1", NULL, source), 0);
+  assert_string_equal(source, "declared");
+  assert_int_equal(report("lon-1", why, source), LISEC_EDENIED);
+  assert_non_null(strstr(why, "(declared placement)"));
+}
+
 static void test_bad_observation(void **state) {
   (void)state;
   uint64_t before = audit_size();
@@ -304,6 +395,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_migration_waits_for_destination, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_host_sealed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_observation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_image_report_follows_observation, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
