@@ -36,10 +36,12 @@ struct ctl_li_state {
   /* The lock on the host (issue 15 item 3): [li] restart_stopped, the
    * paired VMs last seen not running (vm -> "state on host", so a finding
    * is recorded once per change) and the restarts each host's agent is
-   * still to be asked for (host -> [vm...]), under obs_mu. */
+   * still to be asked for (host -> [vm...]), under obs_mu. lock_found:
+   * what each finding in force says (vm -> {"reason", "host", "state",
+   * "at"}), for compliance while it lasts. */
   bool restart_stopped;
   pthread_mutex_t obs_mu;
-  json_t *lock_seen, *restarts;
+  json_t *lock_seen, *restarts, *lock_found;
 };
 
 /* ---- the token ---------------------------------------------------------- */
@@ -145,7 +147,8 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
   *out = st;
   st->lock_seen = json_object();
   st->restarts = json_object();
-  if (!st->lock_seen || !st->restarts) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  st->lock_found = json_object();
+  if (!st->lock_seen || !st->restarts || !st->lock_found) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const char *pub = lisec_config_str(cfg, "li", "admin_pubkey", NULL);
   int rc = lisec_config_bool(cfg, "li", "restart_stopped", true, &st->restart_stopped, err);
   if (rc) return rc;
@@ -165,6 +168,7 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   EVP_PKEY_free(st->admin_key);
   json_decref(st->lock_seen);
   json_decref(st->restarts);
+  json_decref(st->lock_found);
   pthread_mutex_destroy(&st->obs_mu);
   pthread_mutex_destroy(&st->lock);
   free(st);
@@ -564,6 +568,19 @@ static void restart_queue(struct ctl_li_state *st, const char *host, const char 
   json_array_append_new(q, json_string(vm));
 }
 
+/* Keeps what a TR103308-4.1-LOCK finding says while it lasts, for
+ * compliance; reason NULL: it ended (the VM runs again). */
+static void lock_note(struct ctl_li_state *st, const char *vm, const char *reason, const char *state,
+                      const ctl_observation *obs) {
+  json_t *f = reason ? json_pack("{s:s, s:s, s:s, s:I}", "reason", reason, "host", obs->host,
+                                 "state", state, "at", (json_int_t)obs->quote_time)
+                     : NULL;
+  pthread_mutex_lock(&st->obs_mu);
+  if (f) json_object_set_new(st->lock_found, vm, f);
+  else json_object_del(st->lock_found, vm);
+  pthread_mutex_unlock(&st->obs_mu);
+}
+
 int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                    lisec_err *err) {
   static const char *action = "li.lock";
@@ -610,6 +627,7 @@ int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation
                "paired, only the LI administration's signed command switches it off%s",
                vm, state, obs->host, obs->evidence ? obs->evidence : "?",
                restart ? "; its host's agent is asked to start it" : "");
+    lock_note(st, vm, running ? NULL : reason, state, obs);
     char subject[LI_VM_ID_MAX + 16];
     snprintf(subject, sizeof subject, "li-vm %s", vm);
     ctl_event ev = {action, subject, running ? "ok" : "denied", reason, true};
@@ -636,4 +654,41 @@ json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char 
     (void)record(ctl, actor, "li.restart", json_string_value(v), "ok", reason, &rerr);
   }
   return q;
+}
+
+int ctl_li_lock_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
+  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  if (!st) return 0;
+  /* Only VMs paired now: one the LI administration switched off since is
+   * no longer held to the lock. */
+  paired_list pl = {json_array()};
+  if (!pl.ids) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, &pl, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  size_t i;
+  json_t *idj;
+  pthread_mutex_lock(&st->obs_mu);
+  json_array_foreach(pl.ids, i, idj) {
+    if (rc) break;
+    const char *vm = json_string_value(idj);
+    const json_t *f = json_object_get(st->lock_found, vm);
+    if (!f) continue;
+    char subject[LI_VM_ID_MAX + 16], sentence[LISEC_ERR_MSG_MAX + 64], fact[2 * LI_VM_ID_MAX + 64],
+        at[32];
+    lisec_time_format(json_integer_value(json_object_get(f, "at")), at);
+    snprintf(subject, sizeof subject, "li-vm %s", vm);
+    snprintf(sentence, sizeof sentence, "%s (attested inventory at %s)",
+             json_string_value(json_object_get(f, "reason")), at);
+    snprintf(fact, sizeof fact, "state(paired LI VM %s on host %.64s) = %s == running: false", vm,
+             json_string_value(json_object_get(f, "host")),
+             json_string_value(json_object_get(f, "state")));
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_LI_LOCK_RULE, "clauses",
+                          "TR 103 308 §4.1 (once paired, only the LI administration switches an "
+                          "LI VM off)",
+                          "subject", subject, "sentence", sentence, "fact", fact);
+    if (!v || json_array_append_new(violations, v)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  pthread_mutex_unlock(&st->obs_mu);
+  json_decref(pl.ids);
+  return rc;
 }

@@ -63,5 +63,9 @@ int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const struct ctl_obse
 /* The VM ids the host's agent is to start now (each handed out once, the
  * asking recorded sealed), or NULL when none. */
 json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char *host);
+/* Appends to violations one TR103308-4.1-LOCK violation per paired LI VM
+ * whose last observation is a finding in force (subject "li-vm <id>";
+ * compliance withholds it from every role but li-admin). */
+int ctl_li_lock_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err);
 
 #endif

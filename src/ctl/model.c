@@ -20,6 +20,7 @@
 
 #include "ctl/attest.h"
 #include "ctl/internal.h"
+#include "ctl/li.h"
 #include "ctl/model.h"
 #include "ctl/pkg.h"
 
@@ -993,7 +994,9 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
     json_object_set_new(r, "sentence", json_string(sentence));
     json_object_del(r, "fact");
     const char *subj = json_string_value(json_object_get(r, "subject"));
-    if (subj && strncmp(subj, "li ", 3) == 0) json_object_set_new(r, "subject", json_string("li (withheld)"));
+    /* An LI authorisation or a paired LI VM (the lock, ctl/li.c) is not named. */
+    if (subj && (strncmp(subj, "li ", 3) == 0 || strncmp(subj, "li-vm ", 6) == 0))
+      json_object_set_new(r, "subject", json_string("li (withheld)"));
     any = true;
   }
   json_object_set_new(verdict, "redacted", json_boolean(any));
@@ -1275,19 +1278,24 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
       json_object_set_new(byrule, req, json_integer(json_integer_value(json_object_get(byrule, req)) + 1));
     }
   }
-  /* VMs running an image that is not their package's (ctl/pkg.c). */
+  /* VMs running an image that is not their package's (ctl/pkg.c), and
+   * paired LI VMs observed not running (the LI lock, ctl/li.c). */
   json_t *viol = json_object_get(v, "violations");
-  size_t before = json_array_size(viol);
-  if ((rc = ctl_pkg_image_findings(ctl, viol, err))) {
-    json_decref(v);
-    json_decref(byrule);
-    return rc;
-  }
-  if (json_array_size(viol) > before) {
-    json_object_set_new(byrule, CTL_PKG_IMAGE_RULE,
-                        json_integer(json_integer_value(json_object_get(byrule, CTL_PKG_IMAGE_RULE)) +
-                                     (json_int_t)(json_array_size(viol) - before)));
-    json_object_set_new(v, "allow", json_false());
+  for (int src = 0; src < 2; src++) {
+    const char *req = src ? CTL_LI_LOCK_RULE : CTL_PKG_IMAGE_RULE;
+    size_t before = json_array_size(viol);
+    rc = src ? ctl_li_lock_findings(ctl, viol, err) : ctl_pkg_image_findings(ctl, viol, err);
+    if (rc) {
+      json_decref(v);
+      json_decref(byrule);
+      return rc;
+    }
+    if (json_array_size(viol) > before) {
+      json_object_set_new(byrule, req,
+                          json_integer(json_integer_value(json_object_get(byrule, req)) +
+                                       (json_int_t)(json_array_size(viol) - before)));
+      json_object_set_new(v, "allow", json_false());
+    }
   }
   json_object_set_new(v, "compliant", json_boolean(json_is_true(json_object_get(v, "allow"))));
   json_object_del(v, "allow");

@@ -5,7 +5,9 @@
  * host's agent; gone from the host the model says runs it is a finding
  * without a restart; another host's inventory, a running VM and an LI VM
  * that is not paired change nothing; [li] restart_stopped = false keeps the
- * finding and asks for no restart. */
+ * finding and asks for no restart. The finding is a compliance violation
+ * while it lasts: in full for li-admin, withheld (no VM named) for the
+ * operator. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -224,12 +226,79 @@ static void test_restart_can_be_switched_off(void **state) {
   open_ctl(true);
 }
 
+/* The TR103308-4.1-LOCK violations in compliance as who sees it; *all
+ * (may be NULL) gets the whole answer as text. */
+static json_t *lock_violations(const ctl_actor *who, char **all) {
+  lisec_err err = {0};
+  json_t *out = NULL, *hits = json_array(), *r;
+  assert_int_equal(ctl_model_compliance(ctl, who, &out, &err), 0);
+  size_t i;
+  json_array_foreach(json_object_get(out, "violations"), i, r)
+    if (strcmp(json_string_value(json_object_get(r, "requirement")), CTL_LI_LOCK_RULE) == 0)
+      json_array_append(hits, r);
+  if (json_array_size(hits))
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "counts"), CTL_LI_LOCK_RULE)),
+                     (json_int_t)json_array_size(hits));
+  if (all) *all = json_dumps(out, JSON_COMPACT);
+  json_decref(out);
+  return hits;
+}
+
+static void test_lock_in_compliance(void **state) {
+  (void)state;
+  observe("hel-1", "running");
+  json_t *hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 0);
+  json_decref(hits);
+  /* Shut off: li-admin sees which VM, where and how. */
+  observe("hel-1", "shutoff");
+  hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 1); /* lim only: lim-2 is not paired */
+  json_t *r = json_array_get(hits, 0);
+  assert_string_equal(json_string_value(json_object_get(r, "subject")), "li-vm lim");
+  const char *sentence = json_string_value(json_object_get(r, "sentence"));
+  assert_non_null(strstr(sentence, "paired LI VM lim observed shutoff on host hel-1"));
+  assert_non_null(strstr(sentence, "0011223344556677"));
+  assert_non_null(strstr(json_string_value(json_object_get(r, "fact")), "shutoff"));
+  json_decref(hits);
+  /* The operator sees that the lock is broken, not which VM nor where. */
+  char *all = NULL;
+  hits = lock_violations(&OPERATOR, &all);
+  assert_int_equal(json_array_size(hits), 1);
+  r = json_array_get(hits, 0);
+  assert_string_equal(json_string_value(json_object_get(r, "subject")), "li (withheld)");
+  assert_null(json_object_get(r, "fact"));
+  sentence = json_string_value(json_object_get(r, "sentence"));
+  assert_null(strstr(sentence, "lim"));
+  assert_null(strstr(sentence, "hel-1"));
+  assert_non_null(strstr(all, "\"redacted\":true"));
+  assert_null(strstr(all, "li-vm lim"));
+  assert_null(strstr(all, "LI VM lim"));
+  free(all);
+  json_decref(hits);
+  /* Paused is the same finding, now saying so; running again ends it. */
+  observe("hel-1", "paused");
+  hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 1);
+  assert_non_null(strstr(json_string_value(json_object_get(json_array_get(hits, 0), "sentence")), "observed paused"));
+  json_decref(hits);
+  observe("hel-1", "running");
+  hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 0);
+  json_decref(hits);
+  hits = lock_violations(&OPERATOR, NULL);
+  assert_int_equal(json_array_size(hits), 0);
+  json_decref(hits);
+  (void)take("hel-1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_running_changes_nothing),
       cmocka_unit_test(test_stopped_is_a_finding_and_a_restart),
       cmocka_unit_test(test_gone_only_from_its_host),
       cmocka_unit_test(test_restart_can_be_switched_off),
+      cmocka_unit_test(test_lock_in_compliance),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
