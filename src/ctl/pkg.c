@@ -523,8 +523,7 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s runs on host %s (%s placement), not on host %.128s "
                   "(the certificate's CN); only the host that runs it reports its image",
-                  vm, host, *observed ? "observed: that host's attested inventory" : "declared",
-                  cn);
+                  vm, host, *observed ? "observed" : "declared", cn);
   else if (!own[0])
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s names no package in the trust model (its document's "
