@@ -42,8 +42,20 @@
 
 extern char **environ;
 
+/* A host's AK as parsed from its stored TPM2B_PUBLIC, kept so a report
+ * does not rebuild the key (and its verification context) each time. It is
+ * used only when the stored bytes are exactly pub, so a new enrolment is a
+ * new key; refs counts the table's reference and each report using it. */
+typedef struct ak_cached {
+  attest_ak *ak;
+  uint8_t *pub;
+  size_t len;
+  unsigned refs;
+} ak_cached;
+
 typedef struct att_host {
   char id[ATTEST_HOST_ID_LEN + 1];
+  ak_cached *ak;         /* the newest AK parsed for this host, or NULL */
   attest_nonces *nonces;
   bool enrolled;         /* has an activated AK */
   bool trusted;          /* what this controller last told the model */
@@ -127,6 +139,64 @@ static att_host *add_locked(struct ctl_attest_state *st, const char *id) {
   snprintf(h->id, sizeof h->id, "%s", id);
   st->hosts[st->n++] = h;
   return h;
+}
+
+static void ak_cached_free(ak_cached *c) {
+  attest_ak_free(c->ak);
+  free(c->pub);
+  free(c);
+}
+
+/* Drops one reference; the last frees it. */
+static void ak_cached_put(struct ctl_attest_state *st, ak_cached *c) {
+  if (!c) return;
+  pthread_mutex_lock(&st->mu);
+  bool last = --c->refs == 0;
+  pthread_mutex_unlock(&st->mu);
+  if (last) ak_cached_free(c);
+}
+
+/* The AK of host whose stored TPM2B_PUBLIC is pub: the kept one when its
+ * bytes are the same, otherwise parsed (with every check of
+ * attest_ak_from_tpm_public) and kept for the next report. The caller
+ * drops its reference with ak_cached_put. */
+static int ak_cached_get(struct ctl_attest_state *st, const char *host, const uint8_t *pub,
+                         size_t len, ak_cached **out, lisec_err *err) {
+  *out = NULL;
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  ak_cached *c = h ? h->ak : NULL;
+  if (c && c->len == len && memcmp(c->pub, pub, len) == 0) {
+    c->refs++;
+    pthread_mutex_unlock(&st->mu);
+    *out = c;
+    return 0;
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (!(c = calloc(1, sizeof *c)) || !(c->pub = malloc(len ? len : 1))) {
+    free(c);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  memcpy(c->pub, pub, len);
+  c->len = len;
+  int rc = attest_ak_from_tpm_public(pub, len, &c->ak, err);
+  if (rc) {
+    ak_cached_free(c);
+    return rc;
+  }
+  c->refs = 1; /* the caller's */
+  ak_cached *old = NULL;
+  pthread_mutex_lock(&st->mu);
+  if ((h = find_locked(st, host))) {
+    old = h->ak;
+    h->ak = c;
+    c->refs++;
+    if (old && --old->refs != 0) old = NULL;
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (old) ak_cached_free(old);
+  *out = c;
+  return 0;
 }
 
 static bool valid_host_id(const char *s) {
@@ -555,6 +625,7 @@ void ctl_attest_close(ctl_shared *sh) {
   ctl_close(st->timer_ctl);
   for (size_t i = 0; i < st->n; i++) {
     attest_nonces_free(st->hosts[i]->nonces);
+    ak_cached_put(st, st->hosts[i]->ak);
     free(st->hosts[i]);
   }
   free(st->hosts);
@@ -995,40 +1066,92 @@ static int inventory_get(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
   return 0;
 }
 
-/* Hands a good appraisal's inventory to the model (engineer B's
- * reconciliation); a failure there is recorded, the appraisal stands. */
-static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                              const attest_inventory *inv, const uint8_t *quote, size_t quote_len,
-                              int64_t now) {
-  ctl_observed_domain *d = calloc(inv->n ? inv->n : 1, sizeof *d);
-  char (*hex)[ATTEST_DIGEST_LEN * 2 + 1] = calloc(inv->n ? inv->n : 1, sizeof *hex);
-  uint8_t qd[ATTEST_DIGEST_LEN];
+/* A good appraisal's inventory as the model takes it (ctl_observation),
+ * with the storage its strings borrow. */
+typedef struct obs_built {
+  ctl_observed_domain *d;
+  char (*hex)[ATTEST_DIGEST_LEN * 2 + 1];
   char ref[17];
+  ctl_observation obs;
+  bool stored; /* its document is stored with the host's */
+} obs_built;
+
+static void obs_built_free(obs_built *b) {
+  free(b->d);
+  free(b->hex);
+}
+
+static int obs_build(const char *host, const attest_inventory *inv, const uint8_t *quote,
+                     size_t quote_len, int64_t now, obs_built *b) {
+  *b = (obs_built){0};
+  b->d = calloc(inv->n ? inv->n : 1, sizeof *b->d);
+  b->hex = calloc(inv->n ? inv->n : 1, sizeof *b->hex);
+  if (!b->d || !b->hex) {
+    obs_built_free(b);
+    *b = (obs_built){0};
+    return LISEC_ENOMEM;
+  }
+  for (size_t i = 0; i < inv->n; i++) {
+    const attest_inv_domain *x = &inv->domains[i];
+    if (x->n_images) lisec_hex_encode(x->images[0].sha256, ATTEST_DIGEST_LEN, b->hex[i]);
+    b->d[i] = (ctl_observed_domain){x->uuid, x->vm[0] ? x->vm : NULL, x->package[0] ? x->package : NULL,
+                                    attest_inv_state_name(x->state), x->n_images ? b->hex[i] : NULL};
+  }
+  uint8_t qd[ATTEST_DIGEST_LEN];
+  crypto_sha256(quote, quote_len, qd);
+  lisec_hex_encode(qd, 8, b->ref);
+  b->obs = (ctl_observation){host, now, b->ref, b->d, inv->n};
+  return 0;
+}
+
+/* Hands a good appraisal's inventory to the model (engineer B's
+ * reconciliation); a failure there is recorded, the appraisal stands.
+ * obs is NULL when it could not be built. */
+static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                              const ctl_observation *obs, bool stored) {
   lisec_err e = {0};
   int rc = LISEC_ENOMEM;
-  if (d && hex) {
-    for (size_t i = 0; i < inv->n; i++) {
-      const attest_inv_domain *x = &inv->domains[i];
-      if (x->n_images) lisec_hex_encode(x->images[0].sha256, ATTEST_DIGEST_LEN, hex[i]);
-      d[i] = (ctl_observed_domain){x->uuid, x->vm[0] ? x->vm : NULL, x->package[0] ? x->package : NULL,
-                                   attest_inv_state_name(x->state), x->n_images ? hex[i] : NULL};
-    }
-    crypto_sha256(quote, quote_len, qd);
-    lisec_hex_encode(qd, 8, ref);
-    ctl_observation obs = {host, now, ref, d, inv->n};
-    rc = ctl_model_observe(ctl, actor, &obs, &e);
+  if (obs) {
+    rc = ctl_model_observe_stored(ctl, actor, obs, stored, &e);
     /* The LI lock (ctl/li.c): a paired LI VM not running is a finding and a restart. */
-    if (!rc) rc = ctl_li_observe(ctl, actor, &obs, &e);
+    if (!rc) rc = ctl_li_observe(ctl, actor, obs, &e);
   } else {
     lisec_err_set(&e, rc, "out of memory");
   }
-  free(d);
-  free(hex);
   if (rc) {
     lisec_err fe = {0};
     (void)record(ctl, actor, "attest.observe", host, "failed", e.msg, false, &fe);
   }
   return rc == 0;
+}
+
+/* The host's document, and with it the observation's (obs_text, when not
+ * NULL) in one transaction: one durable commit per report instead of two.
+ * Nothing else happens inside it (no audit record, no lock), so it cannot
+ * wait on the audit appender or on the model. When the observation cannot
+ * be written the host's document is saved alone, as before, and
+ * *obs_stored stays false so the model stores the observation itself. */
+static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc,
+                             int64_t expected, const char *obs_text, bool *obs_stored,
+                             lisec_err *err) {
+  *obs_stored = false;
+  lisec_err te = {0};
+  if (!obs_text || store_begin(ctl->store, &te)) return save_doc(ctl, host, doc, expected, err);
+  int rc = save_doc(ctl, host, doc, expected, err);
+  if (rc) {
+    store_rollback(ctl->store);
+    return rc;
+  }
+  if (ctl_model_observe_put(ctl, host, obs_text, &te)) {
+    store_rollback(ctl->store);
+    return save_doc(ctl, host, doc, expected, err);
+  }
+  if ((rc = store_commit(ctl->store, err))) {
+    store_rollback(ctl->store);
+    return rc;
+  }
+  *obs_stored = true;
+  return 0;
 }
 
 int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
@@ -1038,13 +1161,15 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   uint8_t nonce[ATTEST_NONCE_MAX], *akp = NULL;
   size_t nonce_len = 0, ak_len = 0;
   evidence_bytes e = {0};
-  attest_ak *ak = NULL;
+  ak_cached *ak = NULL;
   json_t *doc = NULL, *ear = NULL, *vj = NULL;
   attest_verdict *v = calloc(1, sizeof *v);
   int64_t ver = 0;
   attest_inventory inv = {0};
   uint8_t inv_sha[ATTEST_DIGEST_LEN];
-  bool has_inv = false, observed = false;
+  bool has_inv = false, observed = false, obs_ok = false;
+  obs_built ob = {0};
+  char *obs_text = NULL;
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
   if ((rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
@@ -1061,7 +1186,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       (rc = inventory_get(ctl, actor, body, host, &inv, inv_sha, &has_inv, err)) ||
       (rc = load_doc(ctl, host, &doc, &ver, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
-      (rc = attest_ak_from_tpm_public(akp, ak_len, &ak, err)))
+      (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
 
   /* The nonce is consumed first: whatever the outcome, it is spent. */
@@ -1071,7 +1196,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   int nrc = attest_nonce_consume(find_locked(st, host)->nonces, nonce, nonce_len, now_ms, &ne);
   pthread_mutex_unlock(&st->mu);
 
-  attest_context actx = {.ak = ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
+  attest_context actx = {.ak = ak->ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
                          .location_ca = st->location_ca, .host_id = host,
                          .inventory_sha256 = has_inv ? inv_sha : NULL};
   attest_evidence ev = {e.quote, e.quote_len, e.sig, e.sig_len, e.pcrs, e.pcrs_len,
@@ -1144,7 +1269,16 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     json_object_del(doc, "location_offer");
     delivered = true;
   }
-  if ((rc = save_doc(ctl, host, doc, ver, err))) {
+  /* Only a good appraisal makes the inventory what the host proved; its
+   * stored observation is written with the host's document (the model
+   * takes it below). A host the model does not know gets no document
+   * (ctl_model_observe refuses it and records why). */
+  if (has_inv && trusted) {
+    lisec_err oe = {0};
+    obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
+    if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &obs_text, &oe)) obs_text = NULL;
+  }
+  if ((rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err))) {
     lisec_err fe = {0};
     (void)record(ctl, actor, "attest.appraise", host, "failed", err->msg, false, &fe);
     goto done;
@@ -1191,7 +1325,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
   /* Only a good appraisal makes the inventory what the host proved. */
-  if (has_inv && trusted) observed = observe_inventory(ctl, actor, host, &inv, e.quote, e.quote_len, now);
+  if (has_inv && trusted) observed = observe_inventory(ctl, actor, host, obs_ok ? &ob.obs : NULL, ob.stored);
 
   json_t *rs = json_array(), *ws = json_array();
   for (size_t i = 0; i < v->nreasons; i++) json_array_append_new(rs, json_string(v->reasons[i]));
@@ -1204,11 +1338,13 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     json_object_set_new(*out, "inventory", json_pack("{s:s, s:I, s:b}", "sha256", inv_hex, "domains",
                                                      (json_int_t)inv.n, "observed", observed));
 done:
+  obs_built_free(&ob);
+  free(obs_text);
   attest_inventory_free(&inv);
   evidence_free(&e);
   free(akp);
   free(v);
-  attest_ak_free(ak);
+  ak_cached_put(st, ak);
   json_decref(doc);
   json_decref(ear);
   json_decref(vj);

@@ -554,9 +554,27 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   json_decref(eff);
 }
 
-int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
-                      lisec_err *err) {
+/* What an observation is made of, beside the caller's: each VM's package
+ * (intent) and its images, the domains for the model and, when wanted,
+ * for the stored document. */
+typedef struct obs_parts {
+  json_t *pkgs, *cache, *doms;
+  model_obs_domain *d;
+  const char **exp;
+} obs_parts;
+
+static void obs_parts_free(obs_parts *p) {
+  free(p->d);
+  free(p->exp);
+  json_decref(p->pkgs);
+  json_decref(p->cache);
+  json_decref(p->doms);
+}
+
+static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want_doms,
+                           obs_parts *p, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
+  *p = (obs_parts){0};
   if (!obs || !obs->host || (obs->n && !obs->domains))
     return lisec_err_set(err, LISEC_EINVAL, "observation: host and domains required");
   if (obs->n > MODEL_OBS_DOMAINS_MAX)
@@ -564,50 +582,106 @@ int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observat
                          MODEL_OBS_DOMAINS_MAX);
   /* The images each VM's package names (intent: the VM's document), read
    * from the store outside the lock. */
-  json_t *pkgs = json_object(), *cache = json_object(), *doc = json_object(),
-         *doms = json_array();
-  model_obs_domain *d = calloc(obs->n ? obs->n : 1, sizeof *d);
-  const char **exp = NULL;
-  int rc = pkgs && cache && doc && doms && d ? 0 : LISEC_ENOMEM;
+  p->pkgs = json_object(), p->cache = json_object(), p->doms = want_doms ? json_array() : NULL;
+  p->d = calloc(obs->n ? obs->n : 1, sizeof *p->d);
+  int rc = p->pkgs && p->cache && (p->doms || !want_doms) && p->d ? 0 : LISEC_ENOMEM;
   pthread_mutex_lock(&st->mu);
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const char *vm = obs->domains[i].vm;
-    const char *p = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "package")) : NULL;
-    if (p) rc = json_object_set_new(pkgs, vm, json_string(p)) ? LISEC_ENOMEM : 0;
+    const char *pk = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "package")) : NULL;
+    if (pk) rc = json_object_set_new(p->pkgs, vm, json_string(pk)) ? LISEC_ENOMEM : 0;
   }
   pthread_mutex_unlock(&st->mu);
   size_t total = 0;
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const char *vm = obs->domains[i].vm;
-    const char *p = vm ? json_string_value(json_object_get(pkgs, vm)) : NULL;
-    if (p && !json_object_get(cache, p)) {
+    const char *pk = vm ? json_string_value(json_object_get(p->pkgs, vm)) : NULL;
+    if (pk && !json_object_get(p->cache, pk)) {
       json_t *arr = json_array();
-      if (arr) pkg_images(ctl, p, arr);
-      rc = !arr || json_object_set_new(cache, p, arr) ? LISEC_ENOMEM : 0;
+      if (arr) pkg_images(ctl, pk, arr);
+      rc = !arr || json_object_set_new(p->cache, pk, arr) ? LISEC_ENOMEM : 0;
     }
-    total += p ? json_array_size(json_object_get(cache, p)) : 0;
+    total += pk ? json_array_size(json_object_get(p->cache, pk)) : 0;
   }
-  if (!rc && !(exp = calloc(total ? total : 1, sizeof *exp))) rc = LISEC_ENOMEM;
+  if (!rc && !(p->exp = calloc(total ? total : 1, sizeof *p->exp))) rc = LISEC_ENOMEM;
   size_t used = 0;
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const ctl_observed_domain *o = &obs->domains[i];
     model_dom_state ds = MODEL_DOM_OTHER;
     model_dom_state_parse(o->state, &ds);
-    const char *p = o->vm ? json_string_value(json_object_get(pkgs, o->vm)) : NULL;
-    const json_t *arr = p ? json_object_get(cache, p) : NULL, *x;
+    const char *pk = o->vm ? json_string_value(json_object_get(p->pkgs, o->vm)) : NULL;
+    const json_t *arr = pk ? json_object_get(p->cache, pk) : NULL, *x;
     size_t k;
-    d[i] = (model_obs_domain){o->uuid, o->vm, ds, o->image_sha256, exp + used, 0};
-    json_array_foreach(arr, k, x) exp[used++] = json_string_value(x);
-    d[i].n_expected = json_array_size(arr);
+    p->d[i] = (model_obs_domain){o->uuid, o->vm, ds, o->image_sha256, p->exp + used, 0};
+    json_array_foreach(arr, k, x) p->exp[used++] = json_string_value(x);
+    p->d[i].n_expected = json_array_size(arr);
+    if (!want_doms) continue;
     json_t *jd = json_pack("{s:s?, s:s?, s:s, s:s?, s:o}", "uuid", o->uuid, "vm", o->vm, "state",
                            model_dom_state_name(ds), "image", o->image_sha256, "expected",
                            arr ? json_incref((json_t *)arr) : json_array());
-    rc = !jd || json_array_append_new(doms, jd) ? LISEC_ENOMEM : 0;
+    rc = !jd || json_array_append_new(p->doms, jd) ? LISEC_ENOMEM : 0;
   }
   if (rc) {
-    rc = lisec_err_set(err, rc, "out of memory");
-    goto out;
+    obs_parts_free(p);
+    *p = (obs_parts){0};
+    return lisec_err_set(err, rc, "out of memory");
   }
+  return 0;
+}
+
+/* The stored observation: what a restart reads back (obs_load_one). */
+static char *obs_doc_text(const ctl_observation *obs, int64_t first_at, json_t *doms) {
+  json_t *doc = json_object();
+  if (!doc) return NULL;
+  json_object_set_new(doc, "host", json_string(obs->host));
+  json_object_set_new(doc, "at", json_integer((json_int_t)obs->quote_time));
+  json_object_set_new(doc, "first_at", json_integer((json_int_t)first_at));
+  json_object_set_new(doc, "evidence", json_string(obs->evidence ? obs->evidence : ""));
+  json_object_set(doc, "domains", doms);
+  char *text = lisec_json_dump_canonical(doc);
+  json_decref(doc);
+  return text;
+}
+
+int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, char **text,
+                          lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  obs_parts p;
+  *text = NULL;
+  int rc = obs_parts_build(ctl, obs, true, &p, err);
+  if (rc) return rc;
+  /* first_at as model_observe_host will keep it: the host's first
+   * observation, or this one. */
+  int64_t first_at = 0;
+  pthread_mutex_lock(&st->mu);
+  bool known = json_object_get(st->docs[K_HOST], obs->host) != NULL;
+  if (!model_host_observed(st->m, obs->host, NULL, &first_at) || !first_at)
+    first_at = obs->quote_time;
+  pthread_mutex_unlock(&st->mu);
+  if (!known)
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the model", obs->host);
+  else if (!(*text = obs_doc_text(obs, first_at, p.doms)))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  obs_parts_free(&p);
+  return rc;
+}
+
+int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, lisec_err *err) {
+  return store_doc_put(ctl->store, OBS_KIND, host, text, -1, NULL, err);
+}
+
+int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
+                      lisec_err *err) {
+  return ctl_model_observe_stored(ctl, actor, obs, false, err);
+}
+
+int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
+                             bool stored, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  obs_parts p;
+  int rc = obs_parts_build(ctl, obs, !stored, &p, err);
+  if (rc) return rc;
+  model_obs_domain *d = p.d;
   model_observation mo = {obs->host, obs->quote_time, obs->evidence, d, obs->n};
   model_verdict found = {0};
   bool host_li = false;
@@ -632,6 +706,12 @@ int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observat
   char subject[MODEL_ID_MAX + 8];
   snprintf(subject, sizeof subject, "host %s", obs->host);
   if (rc) {
+    /* The caller stored this observation already (ctl_model_observe_doc):
+     * a restart must not take what the model refused now. */
+    lisec_err derr = {0};
+    int drc = stored ? store_doc_delete(ctl->store, OBS_KIND, obs->host, &derr) : 0;
+    if (drc && drc != LISEC_ENOTFOUND)
+      LOG_WARN("host %s: a refused observation stays stored: %s", obs->host, derr.msg);
     rc = refused(ctl, actor, "model.observe", subject, host_li, rc, err);
     goto out;
   }
@@ -641,18 +721,16 @@ int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observat
     goto out;
   }
   /* Kept so a restart judges from the same facts (and records nothing
-   * twice); the model holds it already, so a store failure is logged. */
-  json_object_set_new(doc, "host", json_string(obs->host));
-  json_object_set_new(doc, "at", json_integer((json_int_t)obs->quote_time));
-  json_object_set_new(doc, "first_at", json_integer((json_int_t)first_at));
-  json_object_set_new(doc, "evidence", json_string(obs->evidence ? obs->evidence : ""));
-  json_object_set(doc, "domains", doms);
-  char *text = lisec_json_dump_canonical(doc);
-  lisec_err serr = {0};
-  if (!text || store_doc_put(ctl->store, OBS_KIND, obs->host, text, -1, NULL, &serr))
-    LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,
-             text ? serr.msg : "out of memory");
-  free(text);
+   * twice); the model holds it already, so a store failure is logged.
+   * Stored already when the caller wrote it in its own transaction. */
+  if (!stored) {
+    char *text = obs_doc_text(obs, first_at, p.doms);
+    lisec_err serr = {0};
+    if (!text || ctl_model_observe_put(ctl, obs->host, text, &serr))
+      LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,
+               text ? serr.msg : "out of memory");
+    free(text);
+  }
   /* Each violation found now, once (sealed when an LI is involved). */
   for (size_t i = 0; i < found.n && !rc; i++) {
     const model_reason *r = &found.reasons[i];
@@ -665,12 +743,7 @@ int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observat
   free(li);
   model_verdict_free(&found);
 out:
-  free(d);
-  free(exp);
-  json_decref(pkgs);
-  json_decref(cache);
-  json_decref(doc);
-  json_decref(doms);
+  obs_parts_free(&p);
   return rc;
 }
 

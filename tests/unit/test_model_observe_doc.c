@@ -1,0 +1,167 @@
+/* Unit test of the observation document a caller stores in its own
+ * transaction (ctl_model_observe_doc / _put / _stored, so lisecd makes one
+ * durable commit per inventory report instead of two), on a real
+ * controller with a temporary SQLite store: the document is byte for byte
+ * the one ctl_model_observe stores itself (first and later observations),
+ * none is made for a host the model does not know, a stored one is left
+ * alone when the model takes the observation and deleted when it refuses
+ * it, so a restart never reads back what the model refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "crypto/crypto.h"
+#include "ctl/ctl.h"
+#include "ctl/model.h"
+#include "store/store.h"
+
+#define OBS_KIND "model.observed"
+
+static char tmpdir[64];
+static lisec_ctl *ctl;
+static const ctl_actor OPERATOR = {"op-1", "operator"};
+static const ctl_actor AGENT = {"host", "host"};
+
+static void put(const char *kind, const char *json) {
+  lisec_err err = {0};
+  json_t *body = json_loads(json, 0, NULL), *out = NULL;
+  bool created = false;
+  assert_non_null(body);
+  int rc = ctl_model_put(ctl, &OPERATOR, kind, NULL, body, false, &out, &created, &err);
+  if (rc) fail_msg("put %s: %s", json, err.msg);
+  json_decref(body);
+  json_decref(out);
+}
+
+static int setup(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/lisec-test-obsdoc-XXXXXX");
+  if (!mkdtemp(tmpdir) || sodium_init() < 0) return -1;
+  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+  crypto_box_keypair(pk, sk);
+  char *b64 = NULL, path[256], url[256], key[256];
+  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
+  snprintf(path, sizeof path, "%s/li-admin.pub", tmpdir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f, "%s\n", b64);
+  fclose(f);
+  free(b64);
+  snprintf(url, sizeof url, "sqlite:%s/lisec.db", tmpdir);
+  snprintf(key, sizeof key, "%s/audit-dev.pem", tmpdir);
+  lisec_config *cfg = lisec_config_new();
+  lisec_config_set(cfg, "store", "url", url);
+  lisec_config_set(cfg, "audit", "development_key_file", key);
+  lisec_config_set(cfg, "audit", "allow_development_key", "true");
+  lisec_config_set(cfg, "audit", "li_admin_key", path);
+  lisec_err err = {0};
+  int rc = ctl_open(cfg, &ctl, &err);
+  lisec_config_free(cfg);
+  if (rc) fail_msg("ctl_open: %s", err.msg);
+  put("host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
+  put("hypervisor", "{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"}");
+  put("vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ctl_close(ctl);
+  ctl = NULL;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The stored observation of host, or NULL (with *version 0) when none. */
+static char *stored(const char *host, int64_t *version) {
+  char *body = NULL;
+  lisec_err err = {0};
+  *version = 0;
+  int rc = store_doc_get(ctl->store, OBS_KIND, host, &body, version, &err);
+  if (rc == LISEC_ENOTFOUND) return NULL;
+  if (rc) fail_msg("store_doc_get: %s", err.msg);
+  return body;
+}
+
+static void test_doc_is_what_observe_stores(void **state) {
+  (void)state;
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", NULL};
+  /* A first observation (first_at is its own time), then a later one
+   * (first_at stays the first's). */
+  int64_t times[] = {1700000000, 1700000300};
+  for (size_t i = 0; i < 2; i++) {
+    ctl_observation o = {"hel-1", times[i], i ? "00000000000000b2" : "00000000000000b1", &d, 1};
+    lisec_err err = {0};
+    char *doc = NULL;
+    assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), 0);
+    assert_int_equal(ctl_model_observe(ctl, &AGENT, &o, &err), 0);
+    int64_t v;
+    char *body = stored("hel-1", &v);
+    assert_non_null(body);
+    assert_string_equal(doc, body);
+    json_t *j = json_loads(body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "first_at")), times[0]);
+    assert_int_equal(json_integer_value(json_object_get(j, "at")), times[i]);
+    json_decref(j);
+    free(doc);
+    free(body);
+  }
+}
+
+static void test_unknown_host_gets_no_doc(void **state) {
+  (void)state;
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", NULL};
+  ctl_observation o = {"nowhere-1", 1700000000, "00000000000000c1", &d, 1};
+  lisec_err err = {0};
+  char *doc = (char *)1;
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), LISEC_ENOTFOUND);
+  assert_null(doc);
+  assert_non_null(strstr(err.msg, "nowhere-1"));
+  /* Bad input is refused before anything is built. */
+  ctl_observation bad = {NULL, 1700000000, "00000000000000c1", &d, 1};
+  assert_int_equal(ctl_model_observe_doc(ctl, &bad, &doc, &err), LISEC_EINVAL);
+}
+
+static void test_stored_doc_kept_or_deleted(void **state) {
+  (void)state;
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", NULL};
+  ctl_observation o = {"hel-1", 1700000000, "00000000000000d1", &d, 1};
+  lisec_err err = {0};
+  char *doc = NULL;
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), 0);
+  assert_int_equal(ctl_model_observe_put(ctl, "hel-1", doc, &err), 0);
+  /* Taken: the caller's document stays as it wrote it (not written again). */
+  assert_int_equal(ctl_model_observe_stored(ctl, &AGENT, &o, true, &err), 0);
+  int64_t v;
+  char *body = stored("hel-1", &v);
+  assert_non_null(body);
+  assert_string_equal(body, doc);
+  assert_int_equal(v, 1);
+  free(body);
+  free(doc);
+  /* Refused (a domain whose VM id breaks the id rule): the document the
+   * caller stored is deleted, so a restart does not read it back. */
+  ctl_observed_domain bad = {"6c1c5a4e-0000-4000-8000-000000000002", "Bad Id!", NULL, "running", NULL};
+  ctl_observation ob = {"hel-1", 1700000300, "00000000000000d2", &bad, 1};
+  assert_int_equal(ctl_model_observe_doc(ctl, &ob, &doc, &err), 0);
+  assert_int_equal(ctl_model_observe_put(ctl, "hel-1", doc, &err), 0);
+  free(doc);
+  assert_int_not_equal(ctl_model_observe_stored(ctl, &AGENT, &ob, true, &err), 0);
+  assert_null(stored("hel-1", &v));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_doc_is_what_observe_stores, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_host_gets_no_doc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stored_doc_kept_or_deleted, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
