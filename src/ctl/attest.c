@@ -1073,12 +1073,14 @@ typedef struct obs_built {
   char (*hex)[ATTEST_DIGEST_LEN * 2 + 1];
   char ref[17];
   ctl_observation obs;
-  bool stored; /* its document is stored with the host's */
+  ctl_model_obs_prep *prep; /* what the model read for its document, or NULL */
+  bool stored;              /* its document is stored with the host's */
 } obs_built;
 
 static void obs_built_free(obs_built *b) {
   free(b->d);
   free(b->hex);
+  ctl_model_obs_prep_free(b->prep);
 }
 
 static int obs_build(const char *host, const attest_inventory *inv, const uint8_t *quote,
@@ -1108,11 +1110,12 @@ static int obs_build(const char *host, const attest_inventory *inv, const uint8_
  * reconciliation); a failure there is recorded, the appraisal stands.
  * obs is NULL when it could not be built. */
 static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                              const ctl_observation *obs, bool stored) {
+                              const ctl_observation *obs, const ctl_model_obs_prep *prep,
+                              bool stored) {
   lisec_err e = {0};
   int rc = LISEC_ENOMEM;
   if (obs) {
-    rc = ctl_model_observe_stored(ctl, actor, obs, stored, &e);
+    rc = ctl_model_observe_stored(ctl, actor, obs, prep, stored, &e);
     /* The LI lock (ctl/li.c): a paired LI VM not running is a finding and a restart. */
     if (!rc) rc = ctl_li_observe(ctl, actor, obs, &e);
   } else {
@@ -1276,7 +1279,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if (has_inv && trusted) {
     lisec_err oe = {0};
     obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
-    if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &obs_text, &oe)) obs_text = NULL;
+    if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
   }
   if ((rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err))) {
     lisec_err fe = {0};
@@ -1325,7 +1328,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
   /* Only a good appraisal makes the inventory what the host proved. */
-  if (has_inv && trusted) observed = observe_inventory(ctl, actor, host, obs_ok ? &ob.obs : NULL, ob.stored);
+  if (has_inv && trusted) observed = observe_inventory(ctl, actor, host, obs_ok ? &ob.obs : NULL, ob.prep, ob.stored);
 
   json_t *rs = json_array(), *ws = json_array();
   for (size_t i = 0; i < v->nreasons; i++) json_array_append_new(rs, json_string(v->reasons[i]));

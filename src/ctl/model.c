@@ -557,11 +557,12 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
 /* What an observation is made of, beside the caller's: each VM's package
  * (intent) and its images, the domains for the model and, when wanted,
  * for the stored document. */
-typedef struct obs_parts {
+struct ctl_model_obs_prep {
   json_t *pkgs, *cache, *doms;
   model_obs_domain *d;
   const char **exp;
-} obs_parts;
+};
+typedef struct ctl_model_obs_prep obs_parts;
 
 static void obs_parts_free(obs_parts *p) {
   free(p->d);
@@ -643,13 +644,25 @@ static char *obs_doc_text(const ctl_observation *obs, int64_t first_at, json_t *
   return text;
 }
 
-int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, char **text,
-                          lisec_err *err) {
+void ctl_model_obs_prep_free(ctl_model_obs_prep *prep) {
+  if (!prep) return;
+  obs_parts_free(prep);
+  free(prep);
+}
+
+int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_obs_prep **prep,
+                          char **text, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  obs_parts p;
   *text = NULL;
-  int rc = obs_parts_build(ctl, obs, true, &p, err);
-  if (rc) return rc;
+  *prep = NULL;
+  obs_parts *pp = calloc(1, sizeof *pp);
+  if (!pp) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = obs_parts_build(ctl, obs, true, pp, err);
+  if (rc) {
+    free(pp);
+    return rc;
+  }
+  obs_parts p = *pp;
   /* first_at as model_observe_host will keep it: the host's first
    * observation, or this one. */
   int64_t first_at = 0;
@@ -662,7 +675,8 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, char **tex
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the model", obs->host);
   else if (!(*text = obs_doc_text(obs, first_at, p.doms)))
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  obs_parts_free(&p);
+  if (rc) ctl_model_obs_prep_free(pp);
+  else *prep = pp;
   return rc;
 }
 
@@ -672,15 +686,20 @@ int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, li
 
 int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                       lisec_err *err) {
-  return ctl_model_observe_stored(ctl, actor, obs, false, err);
+  return ctl_model_observe_stored(ctl, actor, obs, NULL, false, err);
 }
 
 int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
-                             bool stored, lisec_err *err) {
+                             const ctl_model_obs_prep *prep, bool stored, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  obs_parts p;
-  int rc = obs_parts_build(ctl, obs, !stored, &p, err);
-  if (rc) return rc;
+  /* The caller's parts when given (they carry the document's domains);
+   * otherwise read here, and freed here. */
+  obs_parts p = {0};
+  int rc = 0;
+  if (prep) p = *prep;
+  else if ((rc = obs_parts_build(ctl, obs, !stored, &p, err)))
+    return rc;
+  if (!obs || !obs->host) return lisec_err_set(err, LISEC_EINVAL, "observation: host required");
   model_obs_domain *d = p.d;
   model_observation mo = {obs->host, obs->quote_time, obs->evidence, d, obs->n};
   model_verdict found = {0};
@@ -743,7 +762,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
   free(li);
   model_verdict_free(&found);
 out:
-  obs_parts_free(&p);
+  if (!prep) obs_parts_free(&p);
   return rc;
 }
 

@@ -129,17 +129,23 @@ typedef struct ctl_observation {
  * (sealed when an LI is involved). Returns 0 or LISEC_E*. */
 int ctl_model_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                       lisec_err *err);
+/* What ctl_model_observe reads for an observation besides it (each VM's
+ * package images), read once for the document and the model. */
+typedef struct ctl_model_obs_prep ctl_model_obs_prep;
+void ctl_model_obs_prep_free(ctl_model_obs_prep *prep);
 /* The document ctl_model_observe would store for obs, for a caller that
  * writes it with ctl_model_observe_put inside its own store transaction
  * (one commit per report) and then calls ctl_model_observe_stored with
- * stored true. ENOTFOUND when the host is not in the model (the model
- * refuses its observation: nothing is to be stored). *text is malloc'd. */
-int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, char **text,
-                          lisec_err *err);
+ * *prep and stored true. ENOTFOUND when the host is not in the model (the
+ * model refuses its observation: nothing is to be stored). *text is
+ * malloc'd; *prep is for this obs only. */
+int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_obs_prep **prep,
+                          char **text, lisec_err *err);
 int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, lisec_err *err);
-/* ctl_model_observe; stored: its document is stored already (and is
- * deleted again when the model refuses the observation). */
+/* ctl_model_observe; prep: ctl_model_observe_doc's for obs, or NULL;
+ * stored: its document is stored already (and is deleted again when the
+ * model refuses the observation). */
 int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
-                             bool stored, lisec_err *err);
+                             const ctl_model_obs_prep *prep, bool stored, lisec_err *err);
 
 #endif

@@ -100,7 +100,10 @@ static void test_doc_is_what_observe_stores(void **state) {
     ctl_observation o = {"hel-1", times[i], i ? "00000000000000b2" : "00000000000000b1", &d, 1};
     lisec_err err = {0};
     char *doc = NULL;
-    assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), 0);
+    ctl_model_obs_prep *prep = NULL;
+    assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &doc, &err), 0);
+    assert_non_null(prep);
+    ctl_model_obs_prep_free(prep);
     assert_int_equal(ctl_model_observe(ctl, &AGENT, &o, &err), 0);
     int64_t v;
     char *body = stored("hel-1", &v);
@@ -121,12 +124,15 @@ static void test_unknown_host_gets_no_doc(void **state) {
   ctl_observation o = {"nowhere-1", 1700000000, "00000000000000c1", &d, 1};
   lisec_err err = {0};
   char *doc = (char *)1;
-  assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), LISEC_ENOTFOUND);
+  ctl_model_obs_prep *prep = (ctl_model_obs_prep *)1;
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &doc, &err), LISEC_ENOTFOUND);
   assert_null(doc);
+  assert_null(prep);
   assert_non_null(strstr(err.msg, "nowhere-1"));
   /* Bad input is refused before anything is built. */
   ctl_observation bad = {NULL, 1700000000, "00000000000000c1", &d, 1};
-  assert_int_equal(ctl_model_observe_doc(ctl, &bad, &doc, &err), LISEC_EINVAL);
+  assert_int_equal(ctl_model_observe_doc(ctl, &bad, &prep, &doc, &err), LISEC_EINVAL);
+  assert_null(prep);
 }
 
 static void test_stored_doc_kept_or_deleted(void **state) {
@@ -135,10 +141,12 @@ static void test_stored_doc_kept_or_deleted(void **state) {
   ctl_observation o = {"hel-1", 1700000000, "00000000000000d1", &d, 1};
   lisec_err err = {0};
   char *doc = NULL;
-  assert_int_equal(ctl_model_observe_doc(ctl, &o, &doc, &err), 0);
+  ctl_model_obs_prep *prep = NULL;
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &doc, &err), 0);
   assert_int_equal(ctl_model_observe_put(ctl, "hel-1", doc, &err), 0);
   /* Taken: the caller's document stays as it wrote it (not written again). */
-  assert_int_equal(ctl_model_observe_stored(ctl, &AGENT, &o, true, &err), 0);
+  assert_int_equal(ctl_model_observe_stored(ctl, &AGENT, &o, prep, true, &err), 0);
+  ctl_model_obs_prep_free(prep);
   int64_t v;
   char *body = stored("hel-1", &v);
   assert_non_null(body);
@@ -150,11 +158,33 @@ static void test_stored_doc_kept_or_deleted(void **state) {
    * caller stored is deleted, so a restart does not read it back. */
   ctl_observed_domain bad = {"6c1c5a4e-0000-4000-8000-000000000002", "Bad Id!", NULL, "running", NULL};
   ctl_observation ob = {"hel-1", 1700000300, "00000000000000d2", &bad, 1};
-  assert_int_equal(ctl_model_observe_doc(ctl, &ob, &doc, &err), 0);
+  assert_int_equal(ctl_model_observe_doc(ctl, &ob, &prep, &doc, &err), 0);
   assert_int_equal(ctl_model_observe_put(ctl, "hel-1", doc, &err), 0);
   free(doc);
-  assert_int_not_equal(ctl_model_observe_stored(ctl, &AGENT, &ob, true, &err), 0);
+  assert_int_not_equal(ctl_model_observe_stored(ctl, &AGENT, &ob, prep, true, &err), 0);
+  ctl_model_obs_prep_free(prep);
   assert_null(stored("hel-1", &v));
+}
+
+/* Not stored by the caller (its write failed), with the caller's parts:
+ * the model stores the same document itself. */
+static void test_prep_unstored_stores_doc(void **state) {
+  (void)state;
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", NULL};
+  ctl_observation o = {"hel-1", 1700000000, "00000000000000e1", &d, 1};
+  lisec_err err = {0};
+  char *doc = NULL;
+  ctl_model_obs_prep *prep = NULL;
+  int64_t v;
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &doc, &err), 0);
+  assert_null(stored("hel-1", &v));
+  assert_int_equal(ctl_model_observe_stored(ctl, &AGENT, &o, prep, false, &err), 0);
+  ctl_model_obs_prep_free(prep);
+  char *body = stored("hel-1", &v);
+  assert_non_null(body);
+  assert_string_equal(body, doc);
+  free(body);
+  free(doc);
 }
 
 int main(void) {
@@ -162,6 +192,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_doc_is_what_observe_stores, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_host_gets_no_doc, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stored_doc_kept_or_deleted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prep_unstored_stores_doc, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
