@@ -127,16 +127,28 @@ static int read_doc(const xmlNode *root, pkg_domain *out, lisec_err *err) {
   return 0;
 }
 
-int pkg_domain_read(const char *xml, size_t len, pkg_domain *out, lisec_err *err) {
-  memset(out, 0, sizeof *out);
+/* Parses a domain's XML within the size bound, without network access and
+ * without a DTD (libvirt never writes one); the caller frees *doc. */
+static int open_domain_xml(const char *xml, size_t len, xmlDocPtr *doc, lisec_err *err) {
+  *doc = NULL;
   if (len > PKG_DOMAIN_XML_MAX)
     return lisec_err_set(err, LISEC_ETOOBIG, "the domain XML is larger than %d bytes", PKG_DOMAIN_XML_MAX);
-  xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-  if (!doc) return lisec_err_set(err, LISEC_EINVAL, "the domain XML is not well-formed");
-  int rc = doc->intSubset || doc->extSubset
-               ? lisec_err_set(err, LISEC_EINVAL, "the domain XML carries a DTD; libvirt never writes one")
-               : read_doc(xmlDocGetRootElement(doc), out, err);
+  *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (!*doc) return lisec_err_set(err, LISEC_EINVAL, "the domain XML is not well-formed");
+  if ((*doc)->intSubset || (*doc)->extSubset) {
+    xmlFreeDoc(*doc);
+    *doc = NULL;
+    return lisec_err_set(err, LISEC_EINVAL, "the domain XML carries a DTD; libvirt never writes one");
+  }
+  return 0;
+}
+
+int pkg_domain_read(const char *xml, size_t len, pkg_domain *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  xmlDocPtr doc;
+  int rc = open_domain_xml(xml, len, &doc, err);
+  if (rc == 0) rc = read_doc(xmlDocGetRootElement(doc), out, err);
   xmlFreeDoc(doc);
   if (rc) memset(out, 0, sizeof *out);
   return rc;
@@ -214,14 +226,9 @@ static int read_devices(const xmlNode *root, pkg_domain_devices *out, lisec_err 
 
 int pkg_domain_read_devices(const char *xml, size_t len, pkg_domain_devices *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
-  if (len > PKG_DOMAIN_XML_MAX)
-    return lisec_err_set(err, LISEC_ETOOBIG, "the domain XML is larger than %d bytes", PKG_DOMAIN_XML_MAX);
-  xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-  if (!doc) return lisec_err_set(err, LISEC_EINVAL, "the domain XML is not well-formed");
-  int rc = doc->intSubset || doc->extSubset
-               ? lisec_err_set(err, LISEC_EINVAL, "the domain XML carries a DTD; libvirt never writes one")
-               : read_devices(xmlDocGetRootElement(doc), out, err);
+  xmlDocPtr doc;
+  int rc = open_domain_xml(xml, len, &doc, err);
+  if (rc == 0) rc = read_devices(xmlDocGetRootElement(doc), out, err);
   xmlFreeDoc(doc);
   if (rc) pkg_domain_devices_free(out);
   return rc;
