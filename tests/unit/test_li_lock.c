@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sodium.h>
 
 #include "crypto/crypto.h"
 #include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
+#include "ctl_fixture.h"
 #include "li/li.h"
 
 static char tmpdir[64];
@@ -34,34 +34,15 @@ static const ctl_actor HV_ADMIN = {"hv-1", "hypervisor-admin"};
 static const ctl_actor AGENT = {"hel-1", "host"};
 
 static void open_ctl(bool restart) {
-  char url[256], key[256], li[256], sign[256];
-  snprintf(url, sizeof url, "sqlite:%s/lisec.db", tmpdir);
-  snprintf(key, sizeof key, "%s/audit-dev.pem", tmpdir);
-  snprintf(li, sizeof li, "%s/li-audit.pub", tmpdir);
+  char sign[256];
   snprintf(sign, sizeof sign, "%s/li-admin.pem", tmpdir);
-  lisec_config *cfg = lisec_config_new();
-  lisec_config_set(cfg, "store", "url", url);
-  lisec_config_set(cfg, "audit", "development_key_file", key);
-  lisec_config_set(cfg, "audit", "allow_development_key", "true");
-  lisec_config_set(cfg, "audit", "li_admin_key", li);
+  lisec_config *cfg = ctl_fixture_config(tmpdir, "li-audit.pub");
   lisec_config_set(cfg, "li", "admin_pubkey", sign);
   if (!restart) lisec_config_set(cfg, "li", "restart_stopped", "false");
-  lisec_err err = {0};
-  int rc = ctl_open(cfg, &ctl, &err);
-  lisec_config_free(cfg);
-  if (rc) fail_msg("ctl_open: %s", err.msg);
+  ctl_fixture_open(cfg, &ctl);
 }
 
-static void put(const char *kind, const char *json) {
-  lisec_err err = {0};
-  json_t *body = json_loads(json, 0, NULL), *out = NULL;
-  bool created = false;
-  assert_non_null(body);
-  int rc = ctl_model_put(ctl, &OPERATOR, kind, NULL, body, false, &out, &created, &err);
-  if (rc) fail_msg("put %s: %s", json, err.msg);
-  json_decref(body);
-  json_decref(out);
-}
+static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 
 /* Registers and enables vm with key k; pairs it when pair. */
 static void add_li_vm(const char *vm, EVP_PKEY *k, bool pair) {
@@ -99,18 +80,9 @@ static int write_pem(const char *name, EVP_PKEY *k) {
 
 static int setup(void **state) {
   (void)state;
-  strcpy(tmpdir, "/tmp/lisec-test-lilock-XXXXXX");
-  if (!mkdtemp(tmpdir) || sodium_init() < 0) return -1;
-  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-  crypto_box_keypair(pk, sk);
-  char *b64 = NULL, path[256];
-  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
-  snprintf(path, sizeof path, "%s/li-audit.pub", tmpdir);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fprintf(f, "%s\n", b64);
-  fclose(f);
-  free(b64);
+  if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-lilock-XXXXXX") ||
+      ctl_fixture_write_li_key(tmpdir, "li-audit.pub"))
+    return -1;
   lisec_err err = {0};
   if (crypto_pkey_generate(false, &admin, &err) || crypto_pkey_generate(false, &vm_key, &err) ||
       crypto_pkey_generate(false, &peer_key, &err) || write_pem("li-admin.pem", admin))
@@ -129,12 +101,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  ctl_close(ctl);
-  ctl = NULL;
+  int rc = ctl_fixture_close(&ctl, tmpdir);
   EVP_PKEY_free(admin), EVP_PKEY_free(vm_key), EVP_PKEY_free(peer_key);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return rc;
 }
 
 /* host's inventory: lim in state st (NULL: not listed), lim-2 shut off. */

@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sodium.h>
 
 #include "crypto/crypto.h"
 #include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
 #include "ctl/pkg.h"
+#include "ctl_fixture.h"
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
@@ -31,38 +31,15 @@ static const ctl_actor OPERATOR = {"op-1", "operator"};
 static const ctl_actor LI_ADMIN = {"li-1", "li-admin"};
 
 static lisec_config *config(void) {
-  char url[256], key[256], li[256];
-  snprintf(url, sizeof url, "sqlite:%s/lisec.db", tmpdir);
-  snprintf(key, sizeof key, "%s/audit-dev.pem", tmpdir);
-  snprintf(li, sizeof li, "%s/li-admin.pub", tmpdir);
-  lisec_config *cfg = lisec_config_new();
-  lisec_config_set(cfg, "store", "url", url);
-  lisec_config_set(cfg, "audit", "development_key_file", key);
-  lisec_config_set(cfg, "audit", "allow_development_key", "true");
-  lisec_config_set(cfg, "audit", "li_admin_key", li);
+  lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
   lisec_config_set(cfg, "attest", "interval_s", "300");
   lisec_config_set(cfg, "attest", "grace_s", "60");
   return cfg;
 }
 
-static void open_ctl(void) {
-  lisec_err err = {0};
-  lisec_config *cfg = config();
-  int rc = ctl_open(cfg, &ctl, &err);
-  lisec_config_free(cfg);
-  if (rc) fail_msg("ctl_open: %s", err.msg);
-}
+static void open_ctl(void) { ctl_fixture_open(config(), &ctl); }
 
-static void put(const char *kind, const char *json) {
-  lisec_err err = {0};
-  json_t *body = json_loads(json, 0, NULL), *out = NULL;
-  bool created = false;
-  assert_non_null(body);
-  int rc = ctl_model_put(ctl, &OPERATOR, kind, NULL, body, false, &out, &created, &err);
-  if (rc) fail_msg("put %s: %s", json, err.msg);
-  json_decref(body);
-  json_decref(out);
-}
+static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 
 static void attested(const char *host, const char *country) {
   lisec_err err = {0};
@@ -72,18 +49,9 @@ static void attested(const char *host, const char *country) {
 
 static int setup(void **state) {
   (void)state;
-  strcpy(tmpdir, "/tmp/lisec-test-observe-XXXXXX");
-  if (!mkdtemp(tmpdir) || sodium_init() < 0) return -1;
-  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-  crypto_box_keypair(pk, sk);
-  char *b64 = NULL, path[256];
-  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
-  snprintf(path, sizeof path, "%s/li-admin.pub", tmpdir);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fprintf(f, "%s\n", b64);
-  fclose(f);
-  free(b64);
+  if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-observe-XXXXXX") ||
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub"))
+    return -1;
   open_ctl();
   put("host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
   put("host", "{\"id\":\"lon-1\",\"protection\":\"li\"}");
@@ -101,11 +69,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  ctl_close(ctl);
-  ctl = NULL;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return ctl_fixture_close(&ctl, tmpdir);
 }
 
 static int observe(const char *host, const char *ev, const char *uuid, const char *vm,

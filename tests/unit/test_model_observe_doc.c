@@ -14,56 +14,27 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sodium.h>
 
 #include "crypto/crypto.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
+#include "ctl_fixture.h"
 #include "store/store.h"
 
 #define OBS_KIND "model.observed"
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
-static const ctl_actor OPERATOR = {"op-1", "operator"};
 static const ctl_actor AGENT = {"host", "host"};
 
-static void put(const char *kind, const char *json) {
-  lisec_err err = {0};
-  json_t *body = json_loads(json, 0, NULL), *out = NULL;
-  bool created = false;
-  assert_non_null(body);
-  int rc = ctl_model_put(ctl, &OPERATOR, kind, NULL, body, false, &out, &created, &err);
-  if (rc) fail_msg("put %s: %s", json, err.msg);
-  json_decref(body);
-  json_decref(out);
-}
+static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 
 static int setup(void **state) {
   (void)state;
-  strcpy(tmpdir, "/tmp/lisec-test-obsdoc-XXXXXX");
-  if (!mkdtemp(tmpdir) || sodium_init() < 0) return -1;
-  uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-  crypto_box_keypair(pk, sk);
-  char *b64 = NULL, path[256], url[256], key[256];
-  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
-  snprintf(path, sizeof path, "%s/li-admin.pub", tmpdir);
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  fprintf(f, "%s\n", b64);
-  fclose(f);
-  free(b64);
-  snprintf(url, sizeof url, "sqlite:%s/lisec.db", tmpdir);
-  snprintf(key, sizeof key, "%s/audit-dev.pem", tmpdir);
-  lisec_config *cfg = lisec_config_new();
-  lisec_config_set(cfg, "store", "url", url);
-  lisec_config_set(cfg, "audit", "development_key_file", key);
-  lisec_config_set(cfg, "audit", "allow_development_key", "true");
-  lisec_config_set(cfg, "audit", "li_admin_key", path);
-  lisec_err err = {0};
-  int rc = ctl_open(cfg, &ctl, &err);
-  lisec_config_free(cfg);
-  if (rc) fail_msg("ctl_open: %s", err.msg);
+  if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-obsdoc-XXXXXX") ||
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub"))
+    return -1;
+  ctl_fixture_open(ctl_fixture_config(tmpdir, "li-admin.pub"), &ctl);
   put("host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
   put("hypervisor", "{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"}");
   put("vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
@@ -72,11 +43,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  ctl_close(ctl);
-  ctl = NULL;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return ctl_fixture_close(&ctl, tmpdir);
 }
 
 /* The stored observation of host, or NULL (with *version 0) when none. */
