@@ -154,12 +154,18 @@ samples=$(wc -l <health.txt)
 # The answer once the TLS session is up (request to first byte) shows a
 # busy event loop: under 100 ms every time (before: 4.5 s while decisions
 # waited). The whole probe, handshake included, also shares two cores with
-# four swtpm, four agents and 16 clients here, so it is held to 1 s.
-awk '{ split($5, f, "="); split($4, t, "="); ans = f[2] - t[2] }
-  $1 != 200 || ans >= 0.1 || $2 >= 1 { bad++; print "   slow or failed /healthz: " $0 }
+# four swtpm, four agents and 16 clients here, so it is held to 1 s. Under
+# AddressSanitizer the 16 decisions' own CPU work is several times slower
+# and can hold a loop past 100 ms (seen: 120 ms) without any wait blocking
+# it, so there the answer is held to 500 ms, still far below the 4.5 s a
+# blocked loop showed.
+answer_max=0.1
+grep -q '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && answer_max=0.5
+awk -v max="$answer_max" '{ split($5, f, "="); split($4, t, "="); ans = f[2] - t[2] }
+  $1 != 200 || ans >= max || $2 >= 1 { bad++; print "   slow or failed /healthz: " $0 }
   END { exit bad > 0 }' health.txt ||
   fail "/healthz was slow or failed while decisions waited for quotes"
-pass "16 concurrent LI decisions on 4 hosts: all allowed from fresh agent quotes; /healthz answered within 100 ms of its request in all $samples samples (slowest probe $(sort -k2 -n health.txt | tail -n1 | cut -d' ' -f2) s with its handshake)"
+pass "16 concurrent LI decisions on 4 hosts: all allowed from fresh agent quotes; /healthz answered within ${answer_max}s of its request in all $samples samples (slowest probe $(sort -k2 -n health.txt | tail -n1 | cut -d' ' -f2) s with its handshake)"
 
 # ---- one node listed 1,000 times: one bound ----------------------------------
 kill -TERM "${APID[4]}"
