@@ -581,15 +581,23 @@ static void lock_note(struct ctl_li_state *st, const char *vm, const char *reaso
   pthread_mutex_unlock(&st->obs_mu);
 }
 
+/* The VMs paired now, read from the store into pl->ids (a new array the
+ * caller releases, even on a store failure). */
+static int paired_vms(lisec_ctl *ctl, paired_list *pl, lisec_err *err) {
+  if (!(pl->ids = json_array())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, pl, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  return rc;
+}
+
 int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                    lisec_err *err) {
   static const char *action = "li.lock";
   struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
   if (!st) return 0;
-  paired_list pl = {json_array()};
-  if (!pl.ids) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, &pl, err);
-  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  paired_list pl = {NULL};
+  int rc = paired_vms(ctl, &pl, err);
+  if (!pl.ids) return rc;
   size_t i;
   json_t *idj;
   json_array_foreach(pl.ids, i, idj) {
@@ -661,10 +669,9 @@ int ctl_li_lock_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
   if (!st) return 0;
   /* Only VMs paired now: one the LI administration switched off since is
    * no longer held to the lock. */
-  paired_list pl = {json_array()};
-  if (!pl.ids) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, &pl, err);
-  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
+  paired_list pl = {NULL};
+  int rc = paired_vms(ctl, &pl, err);
+  if (!pl.ids) return rc;
   size_t i;
   json_t *idj;
   pthread_mutex_lock(&st->obs_mu);
