@@ -12,6 +12,7 @@
 
 #include "attest/attest.h"
 #include "base/base.h"
+#include "pkg/pkg.h"
 
 typedef struct agent_tpm agent_tpm;
 
@@ -112,6 +113,10 @@ int agent_cmd_report_image(const agent_net *n, const char *event, const char *xm
 int agent_read_xml(const char *path, char **out, size_t *len);
 /* "sha256:<hex>" of the regular file at path; 2 with the reason printed. */
 int agent_hash_file(const char *path, char out[7 + 64 + 1]);
+/* What report-image and check-image (named by cmd) both need first: the
+ * server settings, and the domain read from the XML at xml_path. 0, or
+ * the exit code (2) with the reason printed. */
+int agent_domain_for_server(const agent_net *n, const char *cmd, const char *xml_path, pkg_domain *d);
 
 /* ---- the check before a start (check.c) ------------------------------------- */
 

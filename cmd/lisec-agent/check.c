@@ -18,17 +18,9 @@
 #include "pkg/pkg.h"
 
 int agent_cmd_check_image(const agent_net *n, const char *xml_path) {
-  if (!n->url || !n->ca || !n->cert || !n->key)
-    return agent_fail("check-image needs [server] url, ca, cert and key (or LISEC_SERVER, LISEC_CA, "
-                      "LISEC_CERT and LISEC_KEY)");
-  char *xml = NULL;
-  size_t len = 0;
-  if (agent_read_xml(xml_path, &xml, &len)) return 2;
   pkg_domain d;
-  lisec_err err = {0};
-  int rc = pkg_domain_read(xml, len, &d, &err);
-  free(xml);
-  if (rc) return agent_fail("domain XML: %s", err.msg);
+  int rc = agent_domain_for_server(n, "check-image", xml_path, &d);
+  if (rc) return rc;
   /* No disk file: lisecd says whether the VM has a package that needs one. */
   char digest[7 + 64 + 1] = "";
   if (d.image[0] && agent_hash_file(d.image, digest)) return 2;

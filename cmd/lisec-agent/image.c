@@ -70,20 +70,25 @@ int agent_hash_file(const char *path, char out[7 + 64 + 1]) {
   return 0;
 }
 
-int agent_cmd_report_image(const agent_net *n, const char *event, const char *xml_path) {
-  if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
-    return agent_fail("--event is instantiate, resume or migrate");
+int agent_domain_for_server(const agent_net *n, const char *cmd, const char *xml_path, pkg_domain *d) {
   if (!n->url || !n->ca || !n->cert || !n->key)
-    return agent_fail("report-image needs [server] url, ca, cert and key (or LISEC_SERVER, LISEC_CA, "
-                      "LISEC_CERT and LISEC_KEY)");
+    return agent_fail("%s needs [server] url, ca, cert and key (or LISEC_SERVER, LISEC_CA, "
+                      "LISEC_CERT and LISEC_KEY)", cmd);
   char *xml = NULL;
   size_t len = 0;
   if (agent_read_xml(xml_path, &xml, &len)) return 2;
-  pkg_domain d;
   lisec_err err = {0};
-  int rc = pkg_domain_read(xml, len, &d, &err);
+  int rc = pkg_domain_read(xml, len, d, &err);
   free(xml);
-  if (rc) return agent_fail("domain XML: %s", err.msg);
+  return rc ? agent_fail("domain XML: %s", err.msg) : 0;
+}
+
+int agent_cmd_report_image(const agent_net *n, const char *event, const char *xml_path) {
+  if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
+    return agent_fail("--event is instantiate, resume or migrate");
+  pkg_domain d;
+  int rc = agent_domain_for_server(n, "report-image", xml_path, &d);
+  if (rc) return rc;
   if (!d.package[0]) {
     fprintf(stderr, "lisec-agent: VM %s names no package (package attribute of its urn:lisec:vm "
                     "metadata): nothing to report\n", d.vm);
