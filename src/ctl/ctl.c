@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
 #include "ctl/p11.h"
+#include "ctl/tasks.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
 
@@ -201,6 +202,13 @@ int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err) {
   }
   *out = ctl;
   return 0;
+}
+
+int ctl_start(lisec_ctl *ctl, lisec_err *err) { return ctl_tasks_start(ctl, err); }
+
+void ctl_stop(lisec_ctl *ctl) {
+  (void)ctl;
+  ctl_tasks_stop();
 }
 
 void ctl_close(lisec_ctl *ctl) {

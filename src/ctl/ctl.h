@@ -35,7 +35,15 @@ int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err);
 /* A context for another thread: the same shared state, its own store
  * connection. Close every worker context before the one it came from. */
 int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err);
-/* Closes the store connection (and the shared state for a ctl_open context). */
+/* Starts the controller's background work on its own threads (the X1
+ * loop, the attestation timer, checkpoints), never on a request's loop.
+ * Called once, after ctl_open and before serving; ctl_stop stops it again
+ * (idempotent) and comes before ctl_close. A process that only checks its
+ * configuration opens and closes without starting. */
+int ctl_start(lisec_ctl *ctl, lisec_err *err);
+void ctl_stop(lisec_ctl *ctl);
+/* Closes the store connection (and the shared state for a ctl_open context;
+ * it stops what ctl_start started when ctl_stop was not called). */
 void ctl_close(lisec_ctl *ctl);
 
 /* One auditable event of a use case. */
