@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
   }
 
   lisec_ctl *ctl = NULL;
-  if (ctl_open(cfg, &ctl, &err) != 0) {
+  if (ctl_open(cfg, NULL, &ctl, &err) != 0) {
     fprintf(stderr, "lisecd: %s\n", err.msg);
     lisec_config_free(cfg);
     return 2;

@@ -175,7 +175,8 @@ static int shared_open(const lisec_config *cfg, lisec_store *s, ctl_shared **out
   return 0;
 }
 
-int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err) {
+int ctl_open(const lisec_config *cfg, keys_client *keys, lisec_ctl **out, lisec_err *err) {
+  (void)keys; /* the key operations move to the keys process next */
   lisec_ctl *ctl = calloc(1, sizeof *ctl);
   if (!ctl) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   ctl->owns_shared = true;

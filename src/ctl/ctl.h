@@ -20,6 +20,8 @@ typedef struct ctl_actor {
 } ctl_actor;
 
 typedef struct ctl_shared ctl_shared;
+/* The keys process's client (keys/keys.h): the controller holds no key. */
+typedef struct keys_client keys_client;
 typedef struct lisec_ctl {
   ctl_shared *shared;
   lisec_store *store;
@@ -31,7 +33,9 @@ typedef struct lisec_ctl {
  * shares ([store] url, default sqlite:/var/lib/lisec/lisec.db, the start
  * time, the vault's KEK, the LI administration's key) and this context's own
  * store connection, so an unreachable store fails here with its reason. */
-int ctl_open(const lisec_config *cfg, lisec_ctl **out, lisec_err *err);
+/* keys is borrowed and outlives ctl; NULL means no keys process (vault,
+ * checkpoint signing and LI VM keys are unavailable). */
+int ctl_open(const lisec_config *cfg, keys_client *keys, lisec_ctl **out, lisec_err *err);
 /* A context for another thread: the same shared state, its own store
  * connection. Close every worker context before the one it came from. */
 int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err);

@@ -64,7 +64,7 @@ static inline lisec_config *ctl_fixture_config(const char *dir, const char *li_k
 /* Opens *ctl from cfg (freed here); fails the test when it cannot. */
 static inline void ctl_fixture_open(lisec_config *cfg, lisec_ctl **ctl) {
   lisec_err err = {0};
-  int rc = ctl_open(cfg, ctl, &err);
+  int rc = ctl_open(cfg, NULL, ctl, &err);
   lisec_config_free(cfg);
   if (rc) fail_msg("ctl_open: %s", err.msg);
 }

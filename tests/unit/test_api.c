@@ -36,7 +36,7 @@ static int setup(void **state) {
   lisec_config_set(cfg, "audit", "development_key_file", key);
   lisec_config_set(cfg, "audit", "allow_development_key", "true");
   lisec_err err = {0};
-  int rc = ctl_open(cfg, &ctl, &err);
+  int rc = ctl_open(cfg, NULL, &ctl, &err);
   lisec_config_free(cfg);
   return rc;
 }
@@ -192,7 +192,7 @@ static void test_ctl_open_unreachable_store(void **state) {
     lisec_config_set(cfg, "store", "url", urls[i]);
     lisec_ctl *c = NULL;
     lisec_err err = {0};
-    assert_int_not_equal(ctl_open(cfg, &c, &err), 0);
+    assert_int_not_equal(ctl_open(cfg, NULL, &c, &err), 0);
     assert_null(c);
     assert_non_null(strstr(err.msg, "cannot open the store ([store] url)"));
     lisec_config_free(cfg);
@@ -213,7 +213,7 @@ static void test_ctl_open_needs_audit_key(void **state) {
     if (with_file) lisec_config_set(cfg, "audit", "development_key_file", key);
     lisec_ctl *c = NULL;
     lisec_err err = {0};
-    assert_int_not_equal(ctl_open(cfg, &c, &err), 0);
+    assert_int_not_equal(ctl_open(cfg, NULL, &c, &err), 0);
     assert_null(c);
     assert_non_null(strstr(err.msg, with_file ? "allow_development_key = true" : "TR103308-5.5"));
     lisec_config_free(cfg);
