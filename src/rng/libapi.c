@@ -4,9 +4,14 @@
  * thread whose DRBG predates the epoch reseeds before it outputs anything.
  * Seeds are a hedge (HKDF) of getrandom(), RDSEED/RDRAND, the chained
  * external seeds from lisec-entropyd and the VM identity, boot id and
- * generation id. Key generation always runs the full detection first, is
- * prediction resistant, and fails closed (LISEC_RNG_ENOSEED) until a fresh
- * external seed has arrived after the last event (TR 103 308 §5.15). */
+ * generation id. Whatever the detection sees or misses, every output also
+ * depends on a kernel draw made for that request (the additional input of
+ * the DRBG call, or XORed over buffered DRBG output), so a cloned VM never
+ * repeats output longer than its kernel does. Key generation runs the full
+ * detection first, is prediction resistant, and fetches its own external
+ * seed over a new TLS session, failing closed (LISEC_RNG_ENOSEED) without it
+ * (TR 103 308 §5.15): nothing lets user space rule out a clone since the
+ * last one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,6 +31,7 @@
 #define RNGL_SEED_LEN 48     /* entropy input handed to the DRBG */
 #define RNGL_EXT_SEED_LEN 48 /* bytes asked of lisec-entropyd */
 #define RNGL_EXT_TIMEOUT_MS 2000
+#define RNGL_ADIN_LEN 32     /* the fresh kernel draw given as additional input */
 
 typedef struct rngl_thread {
   EVP_RAND_CTX *ctx;
@@ -37,6 +43,9 @@ typedef struct rngl_thread {
 
 static struct {
   pthread_mutex_t lock;
+  /* Serialises external fetches, which run without `lock` so that no
+   * thread waits for the network to produce output. Taken before `lock`. */
+  pthread_mutex_t ext_lock;
   atomic_int ready; /* 0 not yet, 1 ready, -1 failed for good */
   uint64_t instance;
   rng_drbg_kind kind;
@@ -51,11 +60,12 @@ static struct {
   uint8_t stream[RNG_ID_LEN]; /* this process's stream at the daemon */
   bool ext_fresh;
   uint64_t counter, hedges;
+  uint64_t events; /* every handled event; a fetch spanning one is not fresh */
   uint8_t vmid[32];
   rngl_thread *threads;
   struct lisec_rng_status st;
   char init_error[LISEC_ERR_MSG_MAX];
-} G = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} G = {.lock = PTHREAD_MUTEX_INITIALIZER, .ext_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static __thread rngl_thread *T __attribute__((tls_model("initial-exec")));
 static __thread uint64_t T_instance __attribute__((tls_model("initial-exec")));
@@ -101,9 +111,18 @@ const char *lisec_rng_strerror(int code) {
 
 /* ---- fork handlers: the lock must not be inherited held ----------------- */
 
-static void atfork_prepare(void) { pthread_mutex_lock(&G.lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&G.lock); }
-static void atfork_child(void) { pthread_mutex_unlock(&G.lock); }
+static void atfork_prepare(void) {
+  pthread_mutex_lock(&G.ext_lock);
+  pthread_mutex_lock(&G.lock);
+}
+static void atfork_parent(void) {
+  pthread_mutex_unlock(&G.lock);
+  pthread_mutex_unlock(&G.ext_lock);
+}
+static void atfork_child(void) {
+  pthread_mutex_unlock(&G.lock);
+  pthread_mutex_unlock(&G.ext_lock);
+}
 
 /* ---- seeding ------------------------------------------------------------- */
 
@@ -163,12 +182,20 @@ static int hedge(const char *label, uint8_t out[RNGL_SEED_LEN], lisec_err *err) 
   return rc;
 }
 
-/* Asks the external source for a seed and chains it into ext_key. Lock held. */
+/* Asks the external source for a seed and chains it into ext_key. Called
+ * with neither lock held: the network round trip runs under ext_lock only,
+ * `lock` is taken to read the ids and to fold the seed in. The TLS session
+ * ends with the fetch: a session kept for the next fetch would be continued
+ * by both twins of a cloned VM (the same keys and sequence numbers, so the
+ * same AES-GCM nonces), and no Linux interface tells user space in time
+ * that it has been cloned. A fetch that an event interrupted is not fresh. */
 static int ext_acquire(lisec_err *err) {
   int rc = LISEC_EUNAVAIL;
+  pthread_mutex_lock(&G.ext_lock);
   for (int attempt = 0; attempt < 2; attempt++) {
     rng_msg req = {.type = RNG_MSG_REQUEST, .want = RNGL_EXT_SEED_LEN};
     if ((rc = rngl_getrandom(req.nonce, sizeof req.nonce, err)) != 0) break;
+    pthread_mutex_lock(&G.lock);
     memcpy(req.genid, G.det.genid, RNG_ID_LEN);
     memcpy(req.bootid, G.det.bootid, RNG_ID_LEN);
     memcpy(req.instance, G.stream, RNG_ID_LEN);
@@ -177,6 +204,8 @@ static int ext_acquire(lisec_err *err) {
     uint64_t c = now_ns(CLOCK_REALTIME);
     req.counter = c > G.counter ? c : G.counter + 1;
     G.counter = req.counter;
+    uint64_t events = G.events;
+    pthread_mutex_unlock(&G.lock);
     rng_msg rep;
     memset(&rep, 0, sizeof rep);
     if (G.source) {
@@ -187,7 +216,9 @@ static int ext_acquire(lisec_err *err) {
       rep.seed_len = RNGL_EXT_SEED_LEN;
     } else {
       rc = rngl_ext_fetch(&G.ext, &req, &rep, RNGL_EXT_TIMEOUT_MS, err);
+      rngl_ext_close(&G.ext);
     }
+    bool fresh = false;
     if (rc == 0) {
       struct {
         uint8_t seed[RNG_SEED_MAX], nonce[RNG_NONCE_LEN];
@@ -199,26 +230,42 @@ static int ext_acquire(lisec_err *err) {
       ikm.counter = req.counter;
       uint8_t next[32];
       static const char info[] = "lisec-rng external v1";
+      pthread_mutex_lock(&G.lock);
       rc = rng_hkdf(G.ext_key, sizeof G.ext_key, &ikm, sizeof ikm, info, sizeof info - 1, next,
                     sizeof next, err);
-      if (!rc) memcpy(G.ext_key, next, sizeof next);
+      if (!rc) {
+        memcpy(G.ext_key, next, sizeof next);
+        G.st.external_seeds++;
+        atomic_fetch_add(&G.epoch, 1);
+        /* Folded in either way (it can only add), but a seed requested
+         * before an event may have reached a twin too. */
+        fresh = G.events == events;
+        if (fresh) G.ext_fresh = true;
+      }
+      pthread_mutex_unlock(&G.lock);
       crypto_wipe(&ikm, sizeof ikm);
       crypto_wipe(next, sizeof next);
     }
     crypto_wipe(&rep, sizeof rep);
-    if (rc == 0) {
-      G.ext_fresh = true;
-      G.st.external_seeds++;
-      atomic_fetch_add(&G.epoch, 1);
+    if (fresh) {
+      pthread_mutex_unlock(&G.ext_lock);
       return 0;
     }
-    /* A kept-alive connection may have died, or a sibling stream's counter
-     * raced ours: one more try with a new request (the old nonce may
+    if (rc == 0) {
+      rc = lisec_err_set(err, LISEC_EUNAVAIL, "entropyd: a clone/restore event arrived during the "
+                                              "fetch");
+      continue;
+    }
+    /* The daemon may have dropped the connection, or a sibling stream's
+     * counter raced ours: one more try with a new request (the old nonce may
      * already be spent). */
     if ((rc != LISEC_EIO && rc != LISEC_ECONFLICT) || G.source) break;
   }
+  pthread_mutex_lock(&G.lock);
   G.st.external_failures++;
   snprintf(G.st.last_error, sizeof G.st.last_error, "%.255s", err ? err->msg : "external seed failed");
+  pthread_mutex_unlock(&G.lock);
+  pthread_mutex_unlock(&G.ext_lock);
   return rc;
 }
 
@@ -316,12 +363,19 @@ static const char *event_name(unsigned ev) {
   return "none";
 }
 
-/* Applies what the slow check found. Lock held; self is the caller's state. */
-static void handle_events(unsigned ev, rngl_thread *self) {
-  if (!ev) return;
+/* Applies what the slow check found: every event drops the cached external
+ * key and, for every thread, buffered output (through the epoch); a TLS
+ * session is never open between fetches (ext_acquire). Returns true when an
+ * external seed is to be fetched now, which the caller does after releasing
+ * the lock. Lock held; self is the caller's state. */
+static bool handle_events(unsigned ev, rngl_thread *self) {
+  if (!ev) return false;
   if (ev & RNGL_EV_FORK) {
     rngl_detect_rearm(&G.det);
-    rngl_ext_close(&G.ext); /* quietly: the TLS session is the parent's */
+    /* A connection inherited mid-fetch is the parent's: close it without a
+     * word on the wire (ext_lock is held by fork's prepare handler in the
+     * parent, so none is open here unless the parent forked mid-fetch). */
+    rngl_ext_close(&G.ext);
     /* The parent's other threads do not exist here; drop their states. */
     for (rngl_thread **pp = &G.threads; *pp;) {
       rngl_thread *t = *pp;
@@ -339,15 +393,15 @@ static void handle_events(unsigned ev, rngl_thread *self) {
   if (ev & RNGL_EV_CLOCK) G.st.events_clock++;
   snprintf(G.st.last_event, sizeof G.st.last_event, "%s", event_name(ev));
   G.ext_fresh = false;
+  G.events++;
+  /* The chained external key is known to every twin of a clone: drop it. */
+  crypto_wipe(G.ext_key, sizeof G.ext_key);
   new_instance();
   atomic_fetch_add(&G.epoch, 1);
   /* A restored or cloned VM asks for outside entropy at once; a forked
    * process waits until it needs a key, to spare the daemon a fetch per
    * fork. */
-  if ((ev & ~(unsigned)RNGL_EV_FORK) && external_configured()) {
-    lisec_err e = {0};
-    (void)ext_acquire(&e);
-  }
+  return (ev & ~(unsigned)RNGL_EV_FORK) && external_configured();
 }
 
 rngl_detect *rngl_test_detector(void) {
@@ -402,11 +456,6 @@ static int init_locked(const lisec_rng_options *opt, lisec_err *err) {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     atfork_done = true;
   }
-  /* Every start is a new boot as far as seeding goes: no "already seeded". */
-  if (external_configured()) {
-    lisec_err e = {0};
-    (void)ext_acquire(&e);
-  }
   return 0;
 }
 
@@ -416,6 +465,7 @@ int lisec_rng_init(const lisec_rng_options *opt) {
   pthread_mutex_lock(&G.lock);
   int ready = atomic_load(&G.ready);
   int rc = 0;
+  bool fetch = false;
   if (ready == 0) {
     rc = init_locked(opt, &err);
     if (rc) {
@@ -424,6 +474,7 @@ int lisec_rng_init(const lisec_rng_options *opt) {
       atomic_store(&G.ready, rc == LISEC_ECRYPTO ? -1 : 0);
     } else {
       atomic_store(&G.ready, 1);
+      fetch = external_configured();
     }
   } else if (ready < 0) {
     rc = LISEC_ECRYPTO;
@@ -433,6 +484,11 @@ int lisec_rng_init(const lisec_rng_options *opt) {
     lisec_err_set(&err, rc, "rng: already initialised");
   }
   pthread_mutex_unlock(&G.lock);
+  /* Every start is a new boot as far as seeding goes: no "already seeded". */
+  if (fetch) {
+    lisec_err e = {0};
+    (void)ext_acquire(&e);
+  }
   return rc ? fail(rc, &err) : 0;
 }
 
@@ -450,11 +506,17 @@ static int ensure(rngl_thread **out, bool full, bool *event, lisec_err *err) {
     if (rc) return rc;
   }
   if (event) *event = false;
+  /* Only the thread the fast check picks re-reads; the others go on with
+   * the last known state, their output still tied to a fresh kernel draw. */
   if (full || __builtin_expect(rngl_detect_fast(&G.det), 0)) {
     pthread_mutex_lock(&G.lock);
     unsigned ev = rngl_detect_slow(&G.det);
-    handle_events(ev, t);
+    bool fetch = handle_events(ev, t);
     pthread_mutex_unlock(&G.lock);
+    if (fetch) {
+      lisec_err e = {0};
+      (void)ext_acquire(&e);
+    }
     if (ev && event) *event = true;
   }
   if (__builtin_expect(t->epoch != atomic_load_explicit(&G.epoch, memory_order_relaxed), 0)) {
@@ -477,8 +539,8 @@ int lisec_rng_bytes(void *buf, size_t n) {
   int rc = ensure(&t, false, NULL, &err);
   if (rc) return fail(rc, &err);
   if (G.strict && !G.ext_fresh) {
+    rc = ext_acquire(&err);
     pthread_mutex_lock(&G.lock);
-    if (!G.ext_fresh) rc = ext_acquire(&err);
     if (!rc && t->epoch != atomic_load(&G.epoch)) rc = thread_reseed(t, false, &err);
     pthread_mutex_unlock(&G.lock);
     if (rc) {
@@ -488,18 +550,30 @@ int lisec_rng_bytes(void *buf, size_t n) {
     }
   }
   uint8_t *p = buf;
+  uint8_t adin[RNGL_ADIN_LEN];
   if (n > RNGL_BUF / 2) {
-    rc = rngl_drbg_generate(t->ctx, p, n, false, &err);
+    /* A fresh kernel draw as the DRBG call's additional input. */
+    rc = rngl_getrandom(adin, sizeof adin, &err);
+    if (!rc) rc = rngl_drbg_generate(t->ctx, p, n, false, adin, sizeof adin, &err);
+    crypto_wipe(adin, sizeof adin);
     return rc ? fail(rc, &err) : 0;
   }
   if (t->len - t->pos < n) {
-    rc = rngl_drbg_generate(t->ctx, t->buf, RNGL_BUF, false, &err);
+    rc = rngl_getrandom(adin, sizeof adin, &err);
+    if (!rc) rc = rngl_drbg_generate(t->ctx, t->buf, RNGL_BUF, false, adin, sizeof adin, &err);
+    crypto_wipe(adin, sizeof adin);
     if (rc) return fail(rc, &err);
     t->pos = 0;
     t->len = RNGL_BUF;
   }
-  /* Served bytes are wiped from the buffer at once (backtracking). */
-  memcpy(p, t->buf + t->pos, n);
+  /* Buffered output was generated before this request, perhaps before a
+   * clone nothing has reported yet: XORed over a kernel draw made now, the
+   * result is as fresh as the kernel (which the vmgenid driver reseeds) and
+   * as strong as the better of the two. Served bytes are wiped from the
+   * buffer at once (backtracking). */
+  rc = rngl_getrandom(p, n, &err);
+  if (rc) return fail(rc, &err);
+  for (size_t i = 0; i < n; i++) p[i] ^= t->buf[t->pos + i];
   crypto_wipe(t->buf + t->pos, n);
   t->pos += n;
   return 0;
@@ -512,27 +586,36 @@ int lisec_rng_keygen_bytes(void *buf, size_t n) {
   rngl_thread *t;
   int rc = ensure(&t, true, NULL, &err);
   if (rc) return fail(rc, &err);
-  pthread_mutex_lock(&G.lock);
-  if (!G.ext_fresh && !G.keygen_local_ok) {
-    if (!external_configured()) {
-      lisec_err_set(&err, LISEC_EUNAVAIL,
-                    "TR103308-5.15: key generation refused: no external entropy source configured "
-                    "(set LISEC_RNG_ENTROPYD)");
-      rc = LISEC_EUNAVAIL;
+  /* Every key gets its own external seed over a new TLS session: a clone of
+   * this VM since the last fetch cannot be ruled out (the kernel tells user
+   * space nothing in time), and twins must not share a key's seed. */
+  if (external_configured()) {
+    rc = ext_acquire(&err);
+    if (rc && !G.keygen_local_ok) {
+      pthread_mutex_lock(&G.lock);
+      lisec_err_wrap(&err, "TR103308-5.12: key generation refused until a fresh external seed "
+                           "arrives (last event: %s)",
+                     G.st.last_event[0] ? G.st.last_event : "start");
+      pthread_mutex_unlock(&G.lock);
     } else {
-      rc = ext_acquire(&err);
-      if (rc)
-        lisec_err_wrap(&err, "TR103308-5.12: key generation refused until a fresh external seed "
-                             "arrives (last event: %s)",
-                       G.st.last_event[0] ? G.st.last_event : "start");
+      rc = 0;
     }
+  } else if (!G.keygen_local_ok) {
+    rc = lisec_err_set(&err, LISEC_EUNAVAIL,
+                       "TR103308-5.15: key generation refused: no external entropy source "
+                       "configured (set LISEC_RNG_ENTROPYD)");
   }
   /* Prediction resistance: a fresh hedge goes in right before the output,
-   * and OpenSSL draws fresh entropy of its own for every chunk. */
+   * OpenSSL draws fresh entropy of its own for every chunk, and a kernel
+   * draw made now is the additional input. */
+  pthread_mutex_lock(&G.lock);
   if (!rc) rc = thread_reseed(t, true, &err);
   pthread_mutex_unlock(&G.lock);
   if (rc) return fail(rc == LISEC_ECRYPTO ? LISEC_RNG_ECRYPTO : LISEC_RNG_ENOSEED, &err);
-  rc = rngl_drbg_generate(t->ctx, buf, n, true, &err);
+  uint8_t adin[RNGL_ADIN_LEN];
+  rc = rngl_getrandom(adin, sizeof adin, &err);
+  if (!rc) rc = rngl_drbg_generate(t->ctx, buf, n, true, adin, sizeof adin, &err);
+  crypto_wipe(adin, sizeof adin);
   return rc ? fail(rc, &err) : 0;
 }
 
@@ -542,12 +625,12 @@ int lisec_rng_reseed(void) {
   rngl_thread *t;
   int rc = ensure(&t, true, NULL, &err);
   if (rc) return fail(rc, &err);
-  pthread_mutex_lock(&G.lock);
   rc = external_configured()
            ? ext_acquire(&err)
            : lisec_err_set(&err, LISEC_EUNAVAIL,
                            "TR103308-5.15: no external entropy source configured "
                            "(LISEC_RNG_ENTROPYD)");
+  pthread_mutex_lock(&G.lock);
   if (!rc) rc = thread_reseed(t, false, &err);
   pthread_mutex_unlock(&G.lock);
   /* Unreachable or unconfigured is EIO; refused by the daemon is EDENIED. */
@@ -590,6 +673,7 @@ int lisec_rng_status(struct lisec_rng_status *st) {
 }
 
 void lisec_rng_shutdown(void) {
+  pthread_mutex_lock(&G.ext_lock);
   pthread_mutex_lock(&G.lock);
   if (atomic_load(&G.ready) == 1) {
     while (G.threads) {
@@ -604,10 +688,11 @@ void lisec_rng_shutdown(void) {
     crypto_wipe(G.ext_key, sizeof G.ext_key);
     crypto_wipe(&G.st, sizeof G.st);
     G.ext_fresh = false;
-    G.counter = G.hedges = 0;
+    G.counter = G.hedges = G.events = 0;
     G.instance++;
     atomic_store(&G.ready, 0);
   }
   T = NULL;
   pthread_mutex_unlock(&G.lock);
+  pthread_mutex_unlock(&G.ext_lock);
 }

@@ -2,12 +2,16 @@
  * re-use of template state, §5.12 the reset vulnerability). Four signals:
  * a MADV_WIPEONFORK page that reads zero in a forked child (with the pid as
  * a cross-check and as the fallback where madvise lacks it), the VM
- * generation id (a file the operator or a test names, plus the kernel's
- * NEW_VMGENID=1 uevent), the boot id, and a jump of the gap between
- * CLOCK_MONOTONIC and CLOCK_REALTIME / CLOCK_BOOTTIME (a pause, suspend or
- * snapshot restore). The per-call part reads one word and two vDSO coarse
- * clocks; everything that touches files or sockets runs at most once per
- * check interval, or at once when the cheap part saw something. */
+ * generation id (a file the operator or a test names, plus a NEW_VMGENID=1
+ * uevent from the kernels that carry that short-lived change), the boot id,
+ * and a jump of the gap between CLOCK_MONOTONIC and CLOCK_REALTIME /
+ * CLOCK_BOOTTIME (a pause, suspend or snapshot restore). The per-call part
+ * reads one word and two vDSO coarse clocks; everything that touches files or
+ * sockets runs at most once per check interval, in one thread while the
+ * others go on, or at once when the cheap part saw something. None of this
+ * is what keeps a clone from repeating output: every output mixes in a fresh
+ * kernel draw (libapi.c); these signals add reseeds, new sessions and the
+ * fail-closed key generation on top. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -65,10 +69,24 @@ bool rngl_read_genid(const char *path, uint8_t out[RNG_ID_LEN]) {
   return true;
 }
 
-/* The vmgenid driver (Linux >= 5.18) announces a new generation with a
- * NEW_VMGENID=1 uevent from 6.8 on; listen only where the driver is bound. */
+/* The vmgenid driver (Linux >= 5.18) is an ACPI driver up to 6.9
+ * (/sys/bus/acpi/drivers/vmgenid) and a platform driver from 6.10 on
+ * (/sys/bus/platform/drivers/vmgenid). A NEW_VMGENID=1 uevent on a new
+ * generation was merged for 6.8 and reverted; no released kernel this was
+ * checked against sends it (Debian's 6.1 and 6.12, 6.18), so the socket is a
+ * bonus where a kernel carries the patch, never the guarantee. Listen
+ * wherever the driver is present under either bus. */
+static const char *const vmgenid_driver_dirs[] = {"/sys/bus/platform/drivers/vmgenid",
+                                                  "/sys/bus/acpi/drivers/vmgenid"};
+
+bool rngl_vmgenid_driver_present(void) {
+  for (size_t i = 0; i < sizeof vmgenid_driver_dirs / sizeof vmgenid_driver_dirs[0]; i++)
+    if (access(vmgenid_driver_dirs[i], F_OK) == 0) return true;
+  return false;
+}
+
 static int uevent_open(void) {
-  if (access("/sys/bus/platform/drivers/vmgenid", F_OK) != 0) return -1;
+  if (!rngl_vmgenid_driver_present()) return -1;
   int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
   if (fd < 0) return -1;
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
@@ -113,6 +131,7 @@ static void baseline_clocks(rngl_detect *d) {
   atomic_store_explicit(&d->gap_coarse_ns, rt_ns(d, CLOCK_REALTIME_COARSE) - mc,
                         memory_order_relaxed);
   atomic_store_explicit(&d->next_slow_ns, mc + d->interval_ns, memory_order_relaxed);
+  atomic_store_explicit(&d->jump_claimed, false, memory_order_release);
 }
 
 void rngl_detect_rearm(rngl_detect *d) {
@@ -156,11 +175,21 @@ bool rngl_detect_fast(rngl_detect *d) {
   struct timespec m, r;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &m);
   int64_t mono = ts_ns(&m);
-  if (mono >= atomic_load_explicit(&d->next_slow_ns, memory_order_relaxed)) return true;
+  int64_t next = atomic_load_explicit(&d->next_slow_ns, memory_order_relaxed);
+  /* When the periodic check is due, the one thread that moves the deadline
+   * on re-reads; every other thread goes on with the last known state
+   * rather than queueing for the library lock (a stampede of file reads
+   * under one mutex every interval). */
+  if (mono >= next)
+    return atomic_compare_exchange_strong_explicit(&d->next_slow_ns, &next, mono + d->interval_ns,
+                                                   memory_order_relaxed, memory_order_relaxed);
   clock_gettime(CLOCK_REALTIME_COARSE, &r);
   int64_t delta = ts_ns(&r) + atomic_load_explicit(&d->test_skew_rt_ns, memory_order_relaxed) -
                   mono - atomic_load_explicit(&d->gap_coarse_ns, memory_order_relaxed);
-  return delta > d->jump_ns || delta < -d->jump_ns;
+  if (delta <= d->jump_ns && delta >= -d->jump_ns) return false;
+  /* A jump stays visible until the slow check re-baselines: one thread
+   * claims it. */
+  return !atomic_exchange_explicit(&d->jump_claimed, true, memory_order_acq_rel);
 }
 
 unsigned rngl_detect_slow(rngl_detect *d) {

@@ -40,7 +40,8 @@ int rngl_drbg_reseed(EVP_RAND_CTX *ctx, bool pr, const uint8_t *seed, size_t see
   return 0;
 }
 
-int rngl_drbg_generate(EVP_RAND_CTX *ctx, void *buf, size_t n, bool pr, lisec_err *err) {
+int rngl_drbg_generate(EVP_RAND_CTX *ctx, void *buf, size_t n, bool pr, const uint8_t *adin,
+                       size_t adin_len, lisec_err *err) {
   uint8_t *p = buf;
   size_t max = 0;
   OSSL_PARAM q[2] = {OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
@@ -49,7 +50,7 @@ int rngl_drbg_generate(EVP_RAND_CTX *ctx, void *buf, size_t n, bool pr, lisec_er
   if (max == 0) max = 4096;
   while (n) {
     size_t k = n < max ? n : max;
-    if (EVP_RAND_generate(ctx, p, k, DRBG_STRENGTH, pr, NULL, 0) != 1)
+    if (EVP_RAND_generate(ctx, p, k, DRBG_STRENGTH, pr, adin, adin_len) != 1)
       return drbg_fail(err, "generate");
     p += k;
     n -= k;

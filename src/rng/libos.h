@@ -19,8 +19,17 @@
 
 bool rngl_cpu_has_rdrand(void);
 bool rngl_cpu_has_rdseed(void);
-/* Fills n bytes from the kernel (getrandom, blocking until initialised). */
+/* Fills n bytes from the kernel (getrandom, blocking until initialised):
+ * through the vDSO where the kernel exports __vdso_getrandom (Linux 6.11+),
+ * else the system call. Async-signal-safe as the system call is (the vDSO
+ * falls back to it when a signal handler interrupts a call in progress). */
 int rngl_getrandom(void *buf, size_t n, lisec_err *err);
+/* True where the running kernel's vDSO has getrandom. */
+bool rngl_vdso_getrandom_available(void);
+/* One call of the vDSO getrandom with this thread's state: bytes written, or
+ * a negative errno (-ENOSYS where the vDSO has none). For the benchmark's
+ * peer and rngl_getrandom. */
+ssize_t rngl_vgetrandom(void *buf, size_t n);
 /* Fill up to n bytes from the CPU instruction; return the count produced
  * (0 where the CPU lacks it or it kept failing, as RDSEED may under load). */
 size_t rngl_rdrand(void *buf, size_t n);
@@ -51,6 +60,7 @@ typedef struct rngl_detect {
   int64_t gap_rt_ns, gap_boot_ns; /* REALTIME-MONOTONIC, BOOTTIME-MONOTONIC */
   _Atomic int64_t gap_coarse_ns;  /* the same from the coarse clocks */
   _Atomic int64_t next_slow_ns;   /* coarse monotonic time of the next slow check */
+  atomic_bool jump_claimed;       /* a thread is handling a clock jump the fast check saw */
   int64_t interval_ns, jump_ns;
   char bootid_path[256];          /* RNGL_BOOTID_PATH except in tests */
   /* Tests only (rngl_detect_test_inject): added to every reading of
@@ -65,8 +75,9 @@ int rngl_detect_init(rngl_detect *d, const char *genid_path, unsigned interval_m
                      unsigned jump_ms, lisec_err *err);
 void rngl_detect_free(rngl_detect *d);
 /* The per-call check: the wipe-on-fork page, then the coarse clocks. True
- * when the slow check must run now (a fork, a clock jump, or its interval
- * elapsed). A few nanoseconds; no system call. */
+ * when this thread must run the slow check now: a fork, or it is the one
+ * thread that claimed a due interval or a clock jump (the others get false
+ * and go on). A few nanoseconds; no system call. */
 bool rngl_detect_fast(rngl_detect *d);
 /* Everything: pid, wipe page, generation id file and uevents, boot id,
  * precise clock gaps. Re-baselines what it checked; returns RNGL_EV_* bits.
@@ -83,6 +94,9 @@ int rngl_read_bootid(const char *path, uint8_t out[RNG_ID_LEN]);
  * CLOCK_MONOTONIC, as after a pause or restore). Production never calls it. */
 void rngl_detect_test_inject(rngl_detect *d, const char *bootid_path, int64_t skew_rt_ns,
                              int64_t skew_boot_ns);
+/* True where the kernel has the vmgenid driver (ACPI or platform bus): the
+ * kernel then reseeds its RNG when the VM generation id changes. */
+bool rngl_vmgenid_driver_present(void);
 /* Hashes the generation-id file; false when it cannot be read. */
 bool rngl_read_genid(const char *path, uint8_t out[RNG_ID_LEN]);
 
@@ -97,7 +111,8 @@ typedef struct rngl_ext {
   char addr[256];           /* host:port or vsock:CID:PORT */
   char cert[512], key[512], ca[512];
   void *ssl_ctx;            /* SSL_CTX* */
-  void *ssl;                /* SSL*, kept alive between fetches */
+  void *ssl;                /* SSL*, kept between fetches until closed (liblisec-rng
+                             * closes it after each fetch; the benchmark keeps it) */
   int fd;
   pid_t owner;              /* the process that opened the connection */
 } rngl_ext;

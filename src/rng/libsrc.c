@@ -1,12 +1,20 @@
-/* Raw entropy sources read straight from the OS and the CPU: getrandom(),
- * RDRAND and RDSEED (where the CPU has them, found with CPUID) and CPU timing
- * jitter. They hand out raw bytes; crediting and health testing is the
- * caller's (lisec-entropyd runs SP 800-90B tests on each, the VNF library
- * only hedges with them and credits nothing). */
+/* Raw entropy sources read straight from the OS and the CPU: getrandom()
+ * (through the vDSO where the kernel exports __vdso_getrandom, Linux 6.11+,
+ * else the system call), RDRAND and RDSEED (where the CPU has them, found with
+ * CPUID) and CPU timing jitter. They hand out raw bytes; crediting and health
+ * testing is the caller's (lisec-entropyd runs SP 800-90B tests on each, the
+ * VNF library only hedges with them and credits nothing). */
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rng/libos.h"
 
@@ -83,13 +91,136 @@ size_t rngl_rdseed(void *buf, size_t n) {
 }
 #endif
 
+/* ---- the kernel's getrandom() through the vDSO --------------------------
+ * The vDSO function is looked up in the vDSO image the kernel maps into every
+ * process (getauxval(AT_SYSINFO_EHDR)), not through the C library, so it is
+ * used whatever glibc's version. Each thread gets its own opaque state in
+ * memory mapped as the kernel asks (MAP_DROPPABLE: wiped in a forked child,
+ * which the vDSO notices and rekeys from the kernel); the vDSO compares the
+ * state's generation with the kernel's on every call, so its output moves on
+ * exactly when the kernel's does, e.g. after the vmgenid driver reseeds. */
+
+typedef ssize_t (*vgetrandom_fn)(void *buf, size_t len, unsigned flags, void *state,
+                                 size_t state_len);
+
+/* struct vgetrandom_opaque_params of <linux/random.h> (6.11+), spelled out so
+ * the code builds against older kernel headers. */
+struct vgr_params {
+  uint32_t size_of_opaque_state, mmap_prot, mmap_flags, reserved[13];
+};
+
+static pthread_once_t vgr_once = PTHREAD_ONCE_INIT;
+static vgetrandom_fn vgr_fn;
+static struct vgr_params vgr_par;
+static pthread_key_t vgr_key;
+static __thread void *vgr_state __attribute__((tls_model("initial-exec")));
+static __thread bool vgr_failed __attribute__((tls_model("initial-exec")));
+
+/* The number of dynamic symbols, from DT_HASH's chain count or, where only
+ * DT_GNU_HASH exists, from the end of the longest bucket chain. */
+static size_t vdso_nsyms(const uint32_t *hash, const uint32_t *gnu) {
+  if (hash) return hash[1];
+  if (!gnu) return 0;
+  uint32_t nbuckets = gnu[0], symoff = gnu[1], bloom = gnu[2];
+  const uint32_t *buckets = gnu + 4 + bloom * (sizeof(ElfW(Addr)) / 4);
+  const uint32_t *chain = buckets + nbuckets;
+  uint32_t last = 0;
+  for (uint32_t b = 0; b < nbuckets; b++)
+    if (buckets[b] > last) last = buckets[b];
+  if (last < symoff) return symoff;
+  while (!(chain[last - symoff] & 1u)) last++;
+  return (size_t)last + 1;
+}
+
+static void *vdso_lookup(const char *name) {
+  uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+  if (!base) return NULL;
+  const ElfW(Ehdr) *eh = (const void *)base;
+  if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return NULL;
+  const ElfW(Phdr) *ph = (const void *)(base + eh->e_phoff);
+  uintptr_t load = 0;
+  bool loaded = false;
+  const ElfW(Dyn) *dyn = NULL;
+  for (unsigned i = 0; i < eh->e_phnum; i++) {
+    if (ph[i].p_type == PT_LOAD && !loaded) {
+      load = base + ph[i].p_offset - ph[i].p_vaddr;
+      loaded = true;
+    } else if (ph[i].p_type == PT_DYNAMIC) {
+      dyn = (const void *)(base + ph[i].p_offset);
+    }
+  }
+  if (!loaded || !dyn) return NULL;
+  const ElfW(Sym) *sym = NULL;
+  const char *str = NULL;
+  const uint32_t *hash = NULL, *gnu = NULL;
+  for (; dyn->d_tag != DT_NULL; dyn++) {
+    if (dyn->d_tag == DT_SYMTAB) sym = (const void *)(load + dyn->d_un.d_ptr);
+    else if (dyn->d_tag == DT_STRTAB) str = (const void *)(load + dyn->d_un.d_ptr);
+    else if (dyn->d_tag == DT_HASH) hash = (const void *)(load + dyn->d_un.d_ptr);
+    else if (dyn->d_tag == DT_GNU_HASH) gnu = (const void *)(load + dyn->d_un.d_ptr);
+  }
+  if (!sym || !str) return NULL;
+  size_t n = vdso_nsyms(hash, gnu);
+  for (size_t i = 0; i < n; i++)
+    if (ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC && sym[i].st_shndx != SHN_UNDEF &&
+        strcmp(str + sym[i].st_name, name) == 0)
+      return (void *)(load + sym[i].st_value);
+  return NULL;
+}
+
+static void vgr_state_free(void *p) {
+  if (p) munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+}
+
+static void vgr_init(void) {
+  vgetrandom_fn f = (vgetrandom_fn)vdso_lookup("__vdso_getrandom");
+  if (!f) return;
+  struct vgr_params p;
+  memset(&p, 0, sizeof p);
+  /* (NULL, 0, 0, &params, ~0) asks the vDSO how to allocate a state. */
+  if (f(NULL, 0, 0, &p, ~(size_t)0) != 0 || p.size_of_opaque_state == 0 ||
+      p.size_of_opaque_state > (size_t)sysconf(_SC_PAGESIZE))
+    return;
+  if (pthread_key_create(&vgr_key, vgr_state_free) != 0) return;
+  vgr_par = p;
+  vgr_fn = f;
+}
+
+bool rngl_vdso_getrandom_available(void) {
+  pthread_once(&vgr_once, vgr_init);
+  return vgr_fn != NULL;
+}
+
+ssize_t rngl_vgetrandom(void *buf, size_t n) {
+  if (!rngl_vdso_getrandom_available()) return -ENOSYS;
+  if (!vgr_state) {
+    if (vgr_failed) return -ENOSYS;
+    /* One page per thread holds one state (a state must not cross a page). */
+    void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), (int)vgr_par.mmap_prot,
+                   (int)vgr_par.mmap_flags, -1, 0);
+    if (m == MAP_FAILED) {
+      vgr_failed = true;
+      return -ENOSYS;
+    }
+    vgr_state = m;
+    pthread_setspecific(vgr_key, m);
+  }
+  return vgr_fn(buf, n, 0, vgr_state, vgr_par.size_of_opaque_state);
+}
+
 int rngl_getrandom(void *buf, size_t n, lisec_err *err) {
   uint8_t *p = buf;
+  bool vdso = true;
   while (n) {
-    ssize_t r = getrandom(p, n, 0);
+    ssize_t r = vdso ? rngl_vgetrandom(p, n) : -ENOSYS;
+    if (r == -ENOSYS) {
+      vdso = false;
+      r = getrandom(p, n, 0);
+      if (r < 0) r = -errno;
+    }
     if (r < 0) {
-      if (errno == EINTR) continue;
-      return lisec_err_set(err, LISEC_EIO, "getrandom: %s", strerror(errno));
+      if (r == -EINTR) continue;
+      return lisec_err_set(err, LISEC_EIO, "getrandom: %s", strerror((int)-r));
     }
     p += r;
     n -= (size_t)r;

@@ -7,14 +7,21 @@
  * from a file the test writes and the clocks get a test skew
  * (rngl_detect_test_inject), so the system clock is never touched; expected
  * boot-id bytes are parsed here from the UUID text, not by the code under
- * test. */
+ * test. Also: when the periodic check falls due, or a clock jump shows, for
+ * many threads at once, exactly one of them is told to run the slow check
+ * (the others go on without the library lock); and the kernel's getrandom()
+ * is reached through the vDSO where the running kernel exports it (6.11+). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -223,8 +230,96 @@ static void library_fails_closed(void **state) {
   lisec_rng_shutdown();
 }
 
+/* ---- the stampede: one thread re-reads, the others go on ---------------- */
+
+#define STAMPEDE_THREADS 8
+
+static struct {
+  rngl_detect *d;
+  pthread_barrier_t start;
+  atomic_int told;
+} herd;
+
+static void *herd_body(void *arg) {
+  (void)arg;
+  pthread_barrier_wait(&herd.start);
+  if (rngl_detect_fast(herd.d)) atomic_fetch_add(&herd.told, 1);
+  return NULL;
+}
+
+/* All threads ask at the same instant; returns how many were told to run
+ * the slow check. */
+static int herd_run(rngl_detect *d) {
+  pthread_t th[STAMPEDE_THREADS];
+  herd.d = d;
+  atomic_store(&herd.told, 0);
+  assert_int_equal(pthread_barrier_init(&herd.start, NULL, STAMPEDE_THREADS), 0);
+  for (int i = 0; i < STAMPEDE_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, herd_body, NULL), 0);
+  for (int i = 0; i < STAMPEDE_THREADS; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&herd.start);
+  return atomic_load(&herd.told);
+}
+
+static void detector_one_thread_rereads(void **state) {
+  (void)state;
+  rngl_detect d;
+  lisec_err err = {0};
+  /* A long interval, so only the test makes the check due. */
+  assert_int_equal(rngl_detect_init(&d, NULL, 60000, 1000, &err), 0);
+  assert_int_equal(herd_run(&d), 0);
+  atomic_store(&d.next_slow_ns, 0); /* the periodic check is due */
+  assert_int_equal(herd_run(&d), 1);
+  assert_int_equal(herd_run(&d), 0); /* the deadline moved on */
+  /* A clock jump stays visible until the slow check re-baselines: still
+   * only one thread is told, however often the others ask. */
+  rngl_detect_test_inject(&d, NULL, 5 * SEC, 0);
+  assert_int_equal(herd_run(&d), 1);
+  assert_int_equal(herd_run(&d), 0);
+  assert_int_equal(rngl_detect_slow(&d) & RNGL_EV_CLOCK, RNGL_EV_CLOCK);
+  assert_int_equal(herd_run(&d), 0);
+  /* The next jump is claimed afresh. */
+  rngl_detect_test_inject(&d, NULL, 10 * SEC, 0);
+  assert_int_equal(herd_run(&d), 1);
+  rngl_detect_free(&d);
+}
+
+/* ---- the kernel's getrandom() through the vDSO --------------------------- */
+
+static void vdso_getrandom(void **state) {
+  (void)state;
+  struct utsname u;
+  assert_int_equal(uname(&u), 0);
+  unsigned major = 0, minor = 0;
+  assert_int_equal(sscanf(u.release, "%u.%u", &major, &minor), 2);
+  bool expect = major > 6 || (major == 6 && minor >= 11);
+  /* x86-64 kernels export __vdso_getrandom from 6.11 on. */
+#if defined(__x86_64__)
+  assert_int_equal(rngl_vdso_getrandom_available(), expect);
+#else
+  (void)expect;
+#endif
+  uint8_t a[32] = {0}, b[32] = {0}, zero[32] = {0};
+  if (rngl_vdso_getrandom_available()) {
+    assert_int_equal(rngl_vgetrandom(a, sizeof a), (ssize_t)sizeof a);
+    assert_int_equal(rngl_vgetrandom(b, sizeof b), (ssize_t)sizeof b);
+    assert_memory_not_equal(a, b, sizeof a);
+    assert_memory_not_equal(a, zero, sizeof a);
+  } else {
+    assert_int_equal(rngl_vgetrandom(a, sizeof a), -ENOSYS);
+  }
+  /* Whichever path: rngl_getrandom fills large requests completely. */
+  uint8_t big[5000];
+  memset(big, 0, sizeof big);
+  lisec_err err = {0};
+  assert_int_equal(rngl_getrandom(big, sizeof big, &err), 0);
+  assert_memory_not_equal(big + sizeof big - 32, zero, 32);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(detector_one_thread_rereads),
+      cmocka_unit_test(vdso_getrandom),
       cmocka_unit_test(detector_bootid),
       cmocka_unit_test(detector_clock),
       cmocka_unit_test(library_fails_closed),

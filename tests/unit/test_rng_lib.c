@@ -3,7 +3,9 @@
  * processes forked from one DRBG state must differ), a simulated restore
  * (the generation-id file changes) that forces a reseed and fails key
  * generation closed until a fresh external seed arrives, strict mode, HMAC
- * selection and many threads at once. The external source here is the
+ * selection and many threads at once, and that a fetch of an external seed
+ * (a slow network round trip) never holds up another thread's output. The
+ * external source here is the
  * library's pluggable callback, driven by the test; the real lisec-entropyd
  * over mutual TLS is exercised by tests/integration/rng_entropyd.sh. */
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lisec/rng.h"
@@ -238,6 +241,111 @@ static void test_hmac_drbg_selectable(void **state) {
   assert_int_equal(lisec_rng_init(&bad), LISEC_RNG_EINVAL);
 }
 
+/* A source that can be held inside a fetch until the test lets it go. */
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int hold, inside, released;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+static int gated_source_fn(void *ctx, const uint8_t nonce[32], const uint8_t genid[16],
+                           const uint8_t bootid[16], uint64_t counter, uint8_t *seed,
+                           size_t seed_len, char *why, size_t why_len) {
+  pthread_mutex_lock(&gate.mu);
+  if (gate.hold) {
+    gate.inside = 1;
+    pthread_cond_broadcast(&gate.cv);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10; /* bounded: a broken test must not hang */
+    while (!gate.released && pthread_cond_timedwait(&gate.cv, &gate.mu, &until) == 0) {
+    }
+  }
+  pthread_mutex_unlock(&gate.mu);
+  return source_fn(ctx, nonce, genid, bootid, counter, seed, seed_len, why, why_len);
+}
+
+static void *check_body(void *arg) {
+  *(int *)arg = lisec_rng_check();
+  return NULL;
+}
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, rc;
+} out_job = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void *output_body(void *arg) {
+  (void)arg;
+  int rc = 0;
+  uint8_t buf[32], big[1000];
+  for (int i = 0; i < 200 && !rc; i++) rc = lisec_rng_bytes(buf, sizeof buf);
+  if (!rc) rc = lisec_rng_bytes(big, sizeof big);
+  pthread_mutex_lock(&out_job.mu);
+  out_job.done = 1;
+  out_job.rc = rc;
+  pthread_cond_broadcast(&out_job.cv);
+  pthread_mutex_unlock(&out_job.mu);
+  return NULL;
+}
+
+static void test_fetch_does_not_block_output(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-genid-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  write_file(path, "a");
+  test_source src = {.available = 1};
+  lisec_rng_options o = {.genid_path = path, .source = gated_source_fn, .source_ctx = &src,
+                         .check_interval_ms = 1};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  /* A restore: the next check fetches a seed, and the fetch hangs. */
+  pthread_mutex_lock(&gate.mu);
+  gate.hold = 1, gate.inside = 0, gate.released = 0;
+  pthread_mutex_unlock(&gate.mu);
+  write_file(path, "b");
+  usleep(5000); /* past the 1 ms check interval */
+  int check_rc = -100;
+  pthread_t checker, worker;
+  assert_int_equal(pthread_create(&checker, NULL, check_body, &check_rc), 0);
+  struct timespec until;
+  pthread_mutex_lock(&gate.mu);
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  while (!gate.inside && pthread_cond_timedwait(&gate.cv, &gate.mu, &until) == 0) {
+  }
+  int inside = gate.inside;
+  pthread_mutex_unlock(&gate.mu);
+  assert_true(inside);
+  /* Another thread's output (its DRBG reseeds for the event's epoch) must
+   * complete while the fetch is still held. */
+  out_job.done = 0;
+  assert_int_equal(pthread_create(&worker, NULL, output_body, NULL), 0);
+  pthread_mutex_lock(&out_job.mu);
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 3;
+  while (!out_job.done && pthread_cond_timedwait(&out_job.cv, &out_job.mu, &until) == 0) {
+  }
+  int done = out_job.done, rc = out_job.rc;
+  pthread_mutex_unlock(&out_job.mu);
+  pthread_mutex_lock(&gate.mu);
+  gate.released = 1, gate.hold = 0;
+  pthread_cond_broadcast(&gate.cv);
+  pthread_mutex_unlock(&gate.mu);
+  pthread_join(worker, NULL);
+  pthread_join(checker, NULL);
+  assert_true(done); /* before the fetch was let go */
+  assert_int_equal(rc, 0);
+  assert_int_equal(check_rc, 1);
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_genid, 1);
+  assert_int_equal(st.external_fresh, 1);
+  unlink(path);
+}
+
 #define THREADS 4
 #define PER_THREAD 2000
 
@@ -280,6 +388,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_strict_mode_fails_ordinary_output, teardown),
       cmocka_unit_test_teardown(test_hmac_drbg_selectable, teardown),
       cmocka_unit_test_teardown(test_threads_distinct_output, teardown),
+      cmocka_unit_test_teardown(test_fetch_does_not_block_output, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
