@@ -3,7 +3,10 @@
  * given, and logs each change (XIDs only, never targets), so the whole path
  * from lisecd to a POI can be exercised. With --state it keeps its tasks in a
  * file (0600, rewritten atomically after every change, loaded at start), so a
- * restarted NE still carries them. Exit: 0 on SIGTERM, 2 on error. */
+ * restarted NE still carries them. It answers as ETSI TS 103 221-1 says (the
+ * library in include/lisec/x1.h): the X1 versions it accepts and whether it
+ * insists on created destinations are options. Exit: 0 on SIGTERM, 2 on
+ * error. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -61,8 +64,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg) {
                                         BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
 
-static void on_change(void *ctx, const char *change, const char *xid) {
-  LOG_INFO("task %s: %s", xid, change);
+static void on_change(void *ctx, const char *change, const char *id) {
+  LOG_INFO("%s %s", change, id[0] ? id : "(all tasks)");
   save_state(ctx);
 }
 
@@ -100,11 +103,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
-             *admf_id = NULL, *state = NULL;
+             *admf_id = NULL, *state = NULL, *versions = NULL;
+  int strict = 0;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
-                                       {"state", 1, NULL, 's'},  {0}};
+                                       {"state", 1, NULL, 's'},  {"x1-versions", 1, NULL, 'v'},
+                                       {"strict-destinations", 0, NULL, 'S'}, {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -115,20 +120,37 @@ int main(int argc, char **argv) {
       case 'n': ne_id = optarg; break;
       case 'd': admf_id = optarg; break;
       case 's': state = optarg; break;
+      case 'v': versions = optarg; break;
+      case 'S': strict = 1; break;
       default: goto usage;
     }
   }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc) {
   usage:
     fprintf(stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
-                    "                [--state FILE]\n"
+                    "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations]\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
-                    "  the tasks in FILE (0600) across restarts\n");
+                    "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
+                    "  versions accepted (default v1.13.1:v1.22.1, others get error 1020);\n"
+                    "  --strict-destinations refuses tasks naming destinations not created\n");
     return 2;
   }
   ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state};
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
+  if (s.ne && versions) {
+    char min[32], max[32];
+    const char *colon = strchr(versions, ':');
+    if (!colon || colon - versions >= (long)sizeof min || strlen(colon + 1) >= sizeof max) goto bad_versions;
+    snprintf(min, sizeof min, "%.*s", (int)(colon - versions), versions);
+    snprintf(max, sizeof max, "%s", colon + 1);
+    if (lisec_x1_ne_set_versions(s.ne, min, max) != 0) {
+    bad_versions:
+      fprintf(stderr, "lisec-ne: --x1-versions %s: MIN:MAX, each v1.N.M, MIN not above MAX\n", versions);
+      return 2;
+    }
+  }
+  if (s.ne) lisec_x1_ne_set_strict_destinations(s.ne, strict);
   SSL_CTX_set_min_proto_version(s.ssl, TLS1_2_VERSION);
   if (!s.ne || SSL_CTX_use_certificate_chain_file(s.ssl, cert) != 1 ||
       SSL_CTX_use_PrivateKey_file(s.ssl, key, SSL_FILETYPE_PEM) != 1 ||

@@ -1,7 +1,12 @@
-/* Building and reading X1 messages. Building uses libxml2's tree API, which
- * escapes every value; reading refuses oversized input and any DTD, never
- * expands entities or touches the network, validates against the schema,
- * and only then copies fields into bounded structs. */
+/* Building and reading X1 messages (ETSI TS 103 221-1 clause 6). Building
+ * uses libxml2's tree API, which escapes every value, brings identifiers to
+ * the schema's formats and validates the result before handing it out;
+ * reading refuses oversized input and any DTD, never expands entities or
+ * touches the network, validates each message against ETSI's schema, and
+ * only then copies fields into bounded structs. A container may carry
+ * several messages; each is answered on its own. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdlib.h>
@@ -12,30 +17,140 @@
 #include "x1/x1_internal.h"
 
 #define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
+/* TS 103 280's namespace: the children of its complex types (IPCIDR,
+ * TCPPortRange, IPAddressPort) are qualified in it. */
+#define COMMON_NS "http://uri.etsi.org/03280/common/2017/07"
 
 static const char *const type_names[X1_TYPE_COUNT] = {
-    "ActivateTask", "ModifyTask", "DeactivateTask", "GetTaskDetails",
-    "Ping", "Keepalive", "ReportTaskIssue", "ListAllDetails",
+    "ActivateTask",      "ModifyTask",        "DeactivateTask",        "GetTaskDetails",
+    "Ping",              "Keepalive",         "ReportTaskIssue",       "ListAllDetails",
+    "DeactivateAllTasks", "CreateDestination", "ModifyDestination",    "RemoveDestination",
+    "GetDestinationDetails", "GetNEStatus",   "ReportNEIssue",
+};
+
+/* The schema's RequestMessageType enumeration: the names an ErrorResponse
+ * may give, whether or not lisec supports the type. */
+static const char *const request_types[] = {
+    "ActivateTask", "ModifyTask", "DeactivateTask", "DeactivateAllTasks", "GetTaskDetails",
+    "CreateDestination", "ModifyDestination", "RemoveDestination", "RemoveAllDestinations",
+    "GetDestinationDetails", "GetNEStatus", "GetAllDetails", "GetAllTaskDetails",
+    "GetAllDestinationDetails", "GetAllGenericObjectDetails", "ListAllDetails", "ReportTaskIssue",
+    "ReportDestinationIssue", "ReportNEIssue", "Ping", "Keepalive", "CreateObject", "ModifyObject",
+    "GetObject", "DeleteObject", "ListObjectsOfType", "DeleteAllObjects",
 };
 
 const char *x1_type_name(x1_type t) { return (unsigned)t < X1_TYPE_COUNT ? type_names[t] : "?"; }
 
+/* ---- target identifiers -------------------------------------------------- */
+
 static const struct {
   const char *kind, *element;
 } target_elements[] = {
-    {"e164", "e164Number"},  {"imsi", "imsi"},           {"imei", "imei"},
-    {"ipv4", "ipv4Address"}, {"ipv4-prefix", "ipv4Cidr"}, {"ipv6", "ipv6Address"},
-    {"ipv6-prefix", "ipv6Cidr"}, {"mac", "mACAddress"},   {"email", "emailAddress"},
-    {"sip-uri", "sipUri"},   {"tel-uri", "telUri"},       {"port-range", "tcpPortRange"},
+    {"e164", "e164Number"},      {"imsi", "imsi"},             {"imei", "imei"},
+    {"supi", "supiimsi"},        {"gpsi", "gpsiMsisdn"},       {"ipv4", "ipv4Address"},
+    {"ipv6", "ipv6Address"},     {"ipv4-prefix", "ipv4Cidr"},  {"ipv6-prefix", "ipv6Cidr"},
+    {"mac", "macAddress"},       {"email", "emailAddress"},    {"sip-uri", "sipUri"},
+    {"tel-uri", "telUri"},       {"port-range", "tcpPortRange"},
 };
+
+/* The TargetIdentifier choices lisec reads and builds (docs/x1.md); the
+ * schema has more (hashedIdentifier, gtpuTunnelId, ...), which lisec
+ * refuses by name rather than misread. */
+static const char *const supported_elements[] = {
+    "e164Number", "imsi",        "imei",         "peiImei",     "peiImeiCheckDigit", "peiImeisv",
+    "supiimsi",   "supinai",     "gpsiMsisdn",   "gpsiNai",     "macAddress",        "ipv4Address",
+    "ipv6Address", "ipv4Cidr",   "ipv6Cidr",     "tcpPort",     "tcpPortRange",      "udpPort",
+    "udpPortRange", "emailAddress", "sipUri",    "telUri",      "impu",              "impi",
+    "nai",
+};
+
+static bool element_supported(const char *name) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(supported_elements); i++)
+    if (strcmp(name, supported_elements[i]) == 0) return true;
+  return false;
+}
 
 const char *x1_target_element(const char *kind) {
   for (size_t i = 0; i < LISEC_ARRAY_LEN(target_elements); i++)
     if (strcmp(kind, target_elements[i].kind) == 0) return target_elements[i].element;
-  if (strcmp(kind, "supi") == 0) return "supiIMSI";
-  if (strcmp(kind, "gpsi") == 0) return "gpsiMSISDN";
   return NULL;
 }
+
+static bool digits(const char *s, size_t min, size_t max) {
+  size_t n = strlen(s);
+  if (n < min || n > max) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)s[i])) return false;
+  return true;
+}
+
+/* An IPv6 address in the schema's one form: eight groups of four lowercase
+ * hex digits (no "::", no mixed IPv4 notation). */
+static bool ipv6_full(const char *in, char *out, size_t cap) {
+  unsigned char b[16];
+  if (inet_pton(AF_INET6, in, b) != 1) return false;
+  snprintf(out, cap, "%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x", b[0], b[1],
+           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return true;
+}
+
+/* "ADDRESS/LEN" with the address in the schema's IPv6 form. */
+static bool ipv6_prefix_full(const char *in, char *out, size_t cap) {
+  const char *slash = strchr(in, '/');
+  char addr[64], full[40];
+  if (!slash || (size_t)(slash - in) >= sizeof addr) return false;
+  memcpy(addr, in, (size_t)(slash - in));
+  addr[slash - in] = '\0';
+  if (!ipv6_full(addr, full, sizeof full)) return false;
+  snprintf(out, cap, "%s%s", full, slash);
+  return true;
+}
+
+static void rename_to(x1_target *t, const char *element, const char *value_from) {
+  char v[X1_VALUE_MAX + 1];
+  snprintf(v, sizeof v, "%s", value_from);
+  snprintf(t->element, sizeof t->element, "%s", element);
+  snprintf(t->value, sizeof t->value, "%s", v);
+}
+
+int x1_target_normalise(x1_target *t, lisec_err *err) {
+  char *v = t->value;
+  const char *e = t->element;
+  if (strcmp(e, "imei") == 0 && digits(v, 15, 15)) {
+    rename_to(t, "peiImeiCheckDigit", v); /* the schema's imei has no check digit */
+  } else if (strcmp(e, "supiimsi") == 0 && strncmp(v, "imsi-", 5) == 0) {
+    rename_to(t, "supiimsi", v + 5);
+  } else if (strcmp(e, "supiimsi") == 0 && strncmp(v, "nai-", 4) == 0) {
+    rename_to(t, "supinai", v + 4);
+  } else if (strcmp(e, "gpsiMsisdn") == 0 && strncmp(v, "msisdn-", 7) == 0) {
+    rename_to(t, "gpsiMsisdn", v + 7);
+  } else if (strcmp(e, "gpsiMsisdn") == 0 && strncmp(v, "extid-", 6) == 0) {
+    rename_to(t, "gpsiNai", v + 6);
+  } else if (strcmp(e, "macAddress") == 0) {
+    for (char *p = v; *p; p++) *p = *p == '-' ? ':' : (char)tolower((unsigned char)*p);
+  } else if (strcmp(e, "ipv6Address") == 0) {
+    char full[40];
+    if (!ipv6_full(v, full, sizeof full))
+      return lisec_err_set(err, LISEC_EINVAL, "X1 target ipv6Address: not an IPv6 address");
+    snprintf(t->value, sizeof t->value, "%s", full);
+  } else if (strcmp(e, "ipv6Cidr") == 0 || (strcmp(e, "ipv4Cidr") == 0 && strchr(v, ':'))) {
+    char full[48];
+    if (!ipv6_prefix_full(v, full, sizeof full))
+      return lisec_err_set(err, LISEC_EINVAL, "X1 target %s: not an IPv6 prefix ADDRESS/LEN", e);
+    snprintf(t->value, sizeof t->value, "%s", full);
+  } else if (strcmp(e, "tcpPortRange") == 0 || strcmp(e, "udpPortRange") == 0) {
+    const char *dash = strchr(v, '-');
+    long lo = strtol(v, NULL, 10), hi = dash ? strtol(dash + 1, NULL, 10) : lo;
+    /* TS 103 280 TCPPort and UDPPort are 2 to 65535 */
+    if (lo < 2 || hi < 2 || lo > 65535 || hi > 65535)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "X1 target %s: ports are 2 to 65535 in TS 103 280 (port 0 and 1 cannot be tasked)", e);
+    if (!dash) rename_to(t, e[0] == 't' ? "tcpPort" : "udpPort", v);
+  }
+  return 0;
+}
+
+/* ---- header ------------------------------------------------------------- */
 
 int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err) {
   uint8_t b[16];
@@ -49,6 +164,16 @@ int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err) {
   return 0;
 }
 
+static void timestamp_now(char *out, size_t cap) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char base[24];
+  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, cap, "%.19s.%06dZ", base, (int)(ts.tv_nsec / 1000) % 1000000);
+}
+
 int x1_header_init(x1_header *h, const char *admf, const char *ne, lisec_err *err) {
   memset(h, 0, sizeof *h);
   /* lisec names its ADMF and NEs by its one id rule (base/id.c). */
@@ -59,119 +184,276 @@ int x1_header_init(x1_header *h, const char *admf, const char *ne, lisec_err *er
   snprintf(h->admf, sizeof h->admf, "%s", admf);
   snprintf(h->ne, sizeof h->ne, "%s", ne);
   snprintf(h->version, sizeof h->version, "%s", X1_VERSION);
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char base[24];
-  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(h->timestamp, sizeof h->timestamp, "%.19s.%06dZ", base, (int)(ts.tv_nsec / 1000) % 1000000);
+  timestamp_now(h->timestamp, sizeof h->timestamp);
   return x1_uuid(h->transaction, err);
+}
+
+/* "v1.N.M" -> N * 100000 + M; -1 when not of that form. */
+static long version_rank(const char *v) {
+  if (!v || strncmp(v, "v1.", 3) != 0) return -1;
+  char *end;
+  long n = strtol(v + 3, &end, 10);
+  if (end == v + 3 || *end != '.' || n < 0 || n > 9999) return -1;
+  const char *m0 = end + 1;
+  long m = strtol(m0, &end, 10);
+  if (end == m0 || *end || m < 0 || m > 99999) return -1;
+  return n * 100000 + m;
+}
+
+bool x1_version_within(const char *version, const char *min, const char *max) {
+  long v = version_rank(version), lo = version_rank(min), hi = version_rank(max);
+  return v >= 0 && lo >= 0 && hi >= 0 && v >= lo && v <= hi;
 }
 
 /* ---- building ------------------------------------------------------------ */
 
-static xmlNodePtr envelope(xmlDocPtr doc, bool request, const x1_header *h, const char *xsi_type,
-                           xmlNsPtr *ns_out) {
-  xmlNodePtr root = xmlNewDocNode(doc, NULL, BAD_CAST(request ? "X1Request" : "X1Response"), NULL);
-  xmlDocSetRootElement(doc, root);
-  xmlNsPtr ns = xmlNewNs(root, BAD_CAST X1_NAMESPACE, NULL);
-  xmlNsPtr xsi = xmlNewNs(root, BAD_CAST XSI_NS, BAD_CAST "xsi");
-  xmlSetNs(root, ns);
-  xmlNodePtr m = xmlNewChild(root, ns, BAD_CAST(request ? "x1RequestMessage" : "x1ResponseMessage"), NULL);
-  xmlNewNsProp(m, xsi, BAD_CAST "type", BAD_CAST xsi_type);
-  xmlNewTextChild(m, ns, BAD_CAST "admfIdentifier", BAD_CAST h->admf);
-  xmlNewTextChild(m, ns, BAD_CAST "neIdentifier", BAD_CAST h->ne);
-  xmlNewTextChild(m, ns, BAD_CAST "messageTimestamp", BAD_CAST h->timestamp);
-  xmlNewTextChild(m, ns, BAD_CAST "version", BAD_CAST h->version);
-  xmlNewTextChild(m, ns, BAD_CAST "x1TransactionId", BAD_CAST h->transaction);
-  *ns_out = ns;
+typedef struct builder {
+  xmlDocPtr doc;
+  xmlNodePtr root;
+  xmlNsPtr ns, xsi, common;
+} builder;
+
+static void builder_open(builder *b, const char *root) {
+  b->doc = xmlNewDoc(BAD_CAST "1.0");
+  b->root = xmlNewDocNode(b->doc, NULL, BAD_CAST root, NULL);
+  xmlDocSetRootElement(b->doc, b->root);
+  b->ns = xmlNewNs(b->root, BAD_CAST X1_NAMESPACE, NULL);
+  b->xsi = xmlNewNs(b->root, BAD_CAST XSI_NS, BAD_CAST "xsi");
+  b->common = xmlNewNs(b->root, BAD_CAST COMMON_NS, BAD_CAST "etsi103280");
+  xmlSetNs(b->root, b->ns);
+}
+
+static xmlNodePtr text(builder *b, xmlNodePtr parent, const char *name, const char *value) {
+  return xmlNewTextChild(parent, b->ns, BAD_CAST name, BAD_CAST value);
+}
+
+static xmlNodePtr node(builder *b, xmlNodePtr parent, const char *name) {
+  return xmlNewChild(parent, b->ns, BAD_CAST name, NULL);
+}
+
+/* Elements of TS 103 280's types. */
+static xmlNodePtr common_text(builder *b, xmlNodePtr parent, const char *name, const char *value) {
+  return xmlNewTextChild(parent, b->common, BAD_CAST name, BAD_CAST value);
+}
+
+static xmlNodePtr common_node(builder *b, xmlNodePtr parent, const char *name) {
+  return xmlNewChild(parent, b->common, BAD_CAST name, NULL);
+}
+
+static void header(builder *b, xmlNodePtr m, const x1_header *h, bool transaction) {
+  text(b, m, "admfIdentifier", h->admf);
+  text(b, m, "neIdentifier", h->ne);
+  text(b, m, "messageTimestamp", h->timestamp);
+  text(b, m, "version", h->version);
+  if (transaction) text(b, m, "x1TransactionId", h->transaction);
+}
+
+static xmlNodePtr message(builder *b, bool request, const x1_header *h, const char *xsi_type) {
+  xmlNodePtr m = node(b, b->root, request ? "x1RequestMessage" : "x1ResponseMessage");
+  xmlNewNsProp(m, b->xsi, BAD_CAST "type", BAD_CAST xsi_type);
+  header(b, m, h, true);
   return m;
 }
 
-static void add_task(xmlNodePtr parent, xmlNsPtr ns, const x1_task *t) {
-  xmlNodePtr td = xmlNewChild(parent, ns, BAD_CAST "taskDetails", NULL);
-  xmlNewTextChild(td, ns, BAD_CAST "xId", BAD_CAST t->xid);
-  xmlNodePtr tis = xmlNewChild(td, ns, BAD_CAST "targetIdentifiers", NULL);
-  for (size_t i = 0; i < t->n_targets; i++) {
-    xmlNodePtr ti = xmlNewChild(tis, ns, BAD_CAST "targetIdentifier", NULL);
-    xmlNewTextChild(ti, ns, BAD_CAST t->targets[i].element, BAD_CAST t->targets[i].value);
+static int add_target(builder *b, xmlNodePtr parent, const x1_target *in, lisec_err *err) {
+  x1_target t = *in;
+  int rc = x1_target_normalise(&t, err);
+  if (rc) {
+    crypto_wipe(&t, sizeof t);
+    return rc;
   }
-  xmlNewTextChild(td, ns, BAD_CAST "deliveryType", BAD_CAST t->delivery);
-  xmlNodePtr dids = xmlNewChild(td, ns, BAD_CAST "listOfDIDs", NULL);
-  for (size_t i = 0; i < t->n_dids; i++) xmlNewTextChild(dids, ns, BAD_CAST "dId", BAD_CAST t->dids[i]);
+  xmlNodePtr ti = node(b, parent, "targetIdentifier");
+  if (strcmp(t.element, "ipv4Cidr") == 0) {
+    /* TS 103 280 IPCIDR: the prefix is a child naming its family */
+    common_text(b, node(b, ti, "ipv4Cidr"), strchr(t.value, ':') ? "IPv6CIDR" : "IPv4CIDR", t.value);
+  } else if (strcmp(t.element, "tcpPortRange") == 0 || strcmp(t.element, "udpPortRange") == 0) {
+    char lo[8] = "", hi[8] = "";
+    const char *dash = strchr(t.value, '-');
+    snprintf(lo, sizeof lo, "%.*s", dash ? (int)(dash - t.value) : 0, t.value);
+    snprintf(hi, sizeof hi, "%s", dash ? dash + 1 : "");
+    xmlNodePtr r = node(b, ti, t.element);
+    common_text(b, r, "start", lo);
+    common_text(b, r, "end", hi);
+  } else {
+    text(b, ti, t.element, t.value);
+  }
+  crypto_wipe(&t, sizeof t);
+  return 0;
 }
 
-/* Serialises and checks against the schema, so lisec never sends what it
- * would itself refuse. */
-static int finish(xmlDocPtr doc, char **xml, size_t *len, lisec_err *err) {
-  int rc = x1_schema_validate(doc, err);
-  if (rc) {
-    xmlFreeDoc(doc);
-    return lisec_err_wrap(err, "refusing to send");
+static void add_dids(builder *b, xmlNodePtr parent, const char *name, const x1_task *t) {
+  xmlNodePtr dids = node(b, parent, name);
+  for (size_t i = 0; i < t->n_dids && i < X1_MAX_DIDS; i++) text(b, dids, "dId", t->dids[i]);
+  for (size_t i = 0; i < t->n_dsids && i < X1_MAX_DIDS; i++) text(b, dids, "dSId", t->dsids[i]);
+}
+
+static int add_task(builder *b, xmlNodePtr parent, const x1_task *t, lisec_err *err) {
+  xmlNodePtr td = node(b, parent, "taskDetails");
+  text(b, td, "xId", t->xid);
+  xmlNodePtr tis = node(b, td, "targetIdentifiers");
+  for (size_t i = 0; i < t->n_targets && i < X1_MAX_TARGETS; i++) {
+    int rc = add_target(b, tis, &t->targets[i], err);
+    if (rc) return rc;
   }
+  text(b, td, "deliveryType", t->delivery);
+  add_dids(b, td, "listOfDIDs", t);
+  return 0;
+}
+
+static int add_destination(builder *b, xmlNodePtr parent, const x1_destination *d, lisec_err *err) {
+  xmlNodePtr dd = node(b, parent, "destinationDetails");
+  text(b, dd, "dId", d->did);
+  if (d->friendly[0]) text(b, dd, "friendlyName", d->friendly);
+  text(b, dd, "deliveryType", d->delivery);
+  xmlNodePtr da = node(b, dd, "deliveryAddress");
+  if (strcmp(d->address_kind, "ip") == 0) {
+    xmlNodePtr ap = node(b, da, "ipAddressAndPort");
+    char full[40], port[8];
+    bool v6 = strchr(d->address, ':') != NULL;
+    if (v6 && !ipv6_full(d->address, full, sizeof full))
+      return lisec_err_set(err, LISEC_EINVAL, "X1 destination address: not an IPv6 address");
+    common_text(b, common_node(b, ap, "address"), v6 ? "IPv6Address" : "IPv4Address", v6 ? full : d->address);
+    snprintf(port, sizeof port, "%d", d->port);
+    common_text(b, common_node(b, ap, "port"), d->udp ? "UDPPort" : "TCPPort", port);
+  } else if (strcmp(d->address_kind, "e164Number") == 0 || strcmp(d->address_kind, "uri") == 0 ||
+             strcmp(d->address_kind, "emailAddress") == 0) {
+    text(b, da, d->address_kind, d->address);
+  } else {
+    return lisec_err_set(err, LISEC_EINVAL, "X1 destination: address kind \"%s\" is not ip, e164Number, uri "
+                         "or emailAddress", d->address_kind);
+  }
+  return 0;
+}
+
+static void add_status(builder *b, xmlNodePtr parent, const char *name, const char *status,
+                       const char *otherwise) {
+  text(b, parent, name, status[0] ? status : otherwise);
+  node(b, parent, "listOfFaults");
+}
+
+/* Serialises and checks against the schema, so lisec never sends what a
+ * conformant peer would refuse. Frees the document. */
+static int finish(builder *b, int rc, char **xml, size_t *len, lisec_err *err) {
+  if (!rc && (rc = x1_schema_validate(b->doc, err)) != 0) rc = lisec_err_wrap(err, "refusing to send");
   xmlChar *buf = NULL;
   int n = 0;
-  xmlDocDumpMemoryEnc(doc, &buf, &n, "UTF-8");
-  xmlFreeDoc(doc);
+  if (!rc) xmlDocDumpMemoryEnc(b->doc, &buf, &n, "UTF-8");
+  xmlFreeDoc(b->doc);
+  if (rc) return rc;
   if (!buf) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  *xml = strdup((const char *)buf);
+  *xml = malloc((size_t)n + 1);
+  if (*xml) memcpy(*xml, buf, (size_t)n + 1);
   *len = (size_t)n;
+  crypto_wipe(buf, (size_t)n); /* it may hold target identifiers */
   xmlFree(buf);
   return *xml ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
 int x1_request_build(const x1_request *r, char **xml, size_t *len, lisec_err *err) {
   if ((unsigned)r->type >= X1_TYPE_COUNT) return lisec_err_set(err, LISEC_EINVAL, "unknown X1 message");
-  char xsi_type[48];
+  char xsi_type[48], code[16];
   snprintf(xsi_type, sizeof xsi_type, "%sRequest", type_names[r->type]);
-  xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-  xmlNsPtr ns;
-  xmlNodePtr m = envelope(doc, true, &r->h, xsi_type, &ns);
+  builder b;
+  builder_open(&b, "X1Request");
+  xmlNodePtr m = message(&b, true, &r->h, xsi_type);
+  int rc = 0;
   switch (r->type) {
     case X1_ACTIVATE_TASK:
-    case X1_MODIFY_TASK: add_task(m, ns, &r->task); break;
+    case X1_MODIFY_TASK: rc = add_task(&b, m, &r->task, err); break;
     case X1_DEACTIVATE_TASK:
-    case X1_GET_TASK_DETAILS: xmlNewTextChild(m, ns, BAD_CAST "xId", BAD_CAST r->xid); break;
+    case X1_GET_TASK_DETAILS: text(&b, m, "xId", r->xid); break;
+    case X1_CREATE_DESTINATION:
+    case X1_MODIFY_DESTINATION: rc = add_destination(&b, m, &r->dest, err); break;
+    case X1_REMOVE_DESTINATION:
+    case X1_GET_DESTINATION_DETAILS: text(&b, m, "dId", r->did); break;
     case X1_REPORT_TASK_ISSUE:
-      xmlNewTextChild(m, ns, BAD_CAST "xId", BAD_CAST r->xid);
-      xmlNewTextChild(m, ns, BAD_CAST "taskIssueDetails", BAD_CAST r->issue);
+      text(&b, m, "xId", r->xid);
+      text(&b, m, "taskReportType", r->report_type);
+      snprintf(code, sizeof code, "%d", r->issue_code);
+      if (r->has_issue_code) text(&b, m, "taskIssueErrorCode", code);
+      if (r->issue[0]) text(&b, m, "taskIssueDetails", r->issue);
       break;
-    default: break;
+    case X1_REPORT_NE_ISSUE:
+      text(&b, m, "typeOfNeIssueMessage", r->report_type);
+      text(&b, m, "description", r->issue);
+      snprintf(code, sizeof code, "%d", r->issue_code);
+      if (r->has_issue_code) text(&b, m, "issueCode", code);
+      break;
+    default: break; /* Ping, Keepalive, ListAllDetails, DeactivateAllTasks, GetNEStatus */
   }
-  return finish(doc, xml, len, err);
+  return finish(&b, rc, xml, len, err);
 }
 
-int x1_response_build(const x1_response *r, char **xml, size_t *len, lisec_err *err) {
-  if ((unsigned)r->type >= X1_TYPE_COUNT) return lisec_err_set(err, LISEC_EINVAL, "unknown X1 message");
+static int response_into(builder *b, const x1_response *r, lisec_err *err) {
+  if (r->top_level) return lisec_err_set(err, LISEC_EINVAL, "an X1TopLevelErrorResponse stands alone");
+  if (!r->ok && !r->request_type[0] && (unsigned)r->type >= X1_TYPE_COUNT)
+    return lisec_err_set(err, LISEC_EINVAL, "unknown X1 message");
+  if (r->ok && (unsigned)r->type >= X1_TYPE_COUNT) return lisec_err_set(err, LISEC_EINVAL, "unknown X1 message");
   char xsi_type[48];
   if (!r->ok) snprintf(xsi_type, sizeof xsi_type, "ErrorResponse");
   else snprintf(xsi_type, sizeof xsi_type, "%sResponse", type_names[r->type]);
-  xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-  xmlNsPtr ns;
-  xmlNodePtr m = envelope(doc, false, &r->h, xsi_type, &ns);
+  xmlNodePtr m = message(b, false, &r->h, xsi_type);
   if (!r->ok) {
-    char type[48], code[16];
-    snprintf(type, sizeof type, "%sRequest", type_names[r->type]);
+    char code[16];
     snprintf(code, sizeof code, "%d", r->error_code);
-    xmlNewTextChild(m, ns, BAD_CAST "requestMessageType", BAD_CAST type);
-    xmlNodePtr ei = xmlNewChild(m, ns, BAD_CAST "errorInformation", NULL);
-    xmlNewTextChild(ei, ns, BAD_CAST "errorCode", BAD_CAST code);
-    xmlNewTextChild(ei, ns, BAD_CAST "errorDescription", BAD_CAST r->error_description);
-  } else if (r->type == X1_GET_TASK_DETAILS) {
-    xmlNodePtr trd = xmlNewChild(m, ns, BAD_CAST "taskResponseDetails", NULL);
-    add_task(trd, ns, &r->task);
-  } else if (r->type == X1_LIST_ALL_DETAILS) {
-    xmlNodePtr list = xmlNewChild(m, ns, BAD_CAST "listOfXIDs", NULL);
-    for (size_t i = 0; i < r->n_xids && i < X1_MAX_LIST; i++)
-      xmlNewTextChild(list, ns, BAD_CAST "xId", BAD_CAST r->xids[i]);
-  } else {
-    xmlNewTextChild(m, ns, BAD_CAST "ok", BAD_CAST "AcknowledgedAndCompleted");
+    text(b, m, "requestMessageType", r->request_type[0] ? r->request_type : type_names[r->type]);
+    xmlNodePtr ei = node(b, m, "errorInformation");
+    text(b, ei, "errorCode", code);
+    text(b, ei, "errorDescription", r->error_description);
+    return 0;
   }
-  return finish(doc, xml, len, err);
+  switch (r->type) {
+    case X1_GET_TASK_DETAILS: {
+      xmlNodePtr trd = node(b, m, "taskResponseDetails");
+      int rc = add_task(b, trd, &r->task, err);
+      if (!rc) add_status(b, node(b, trd, "taskStatus"), "provisioningStatus", r->status, "complete");
+      return rc;
+    }
+    case X1_GET_DESTINATION_DETAILS: {
+      xmlNodePtr drd = node(b, m, "destinationResponseDetails");
+      int rc = add_destination(b, drd, &r->dest, err);
+      if (!rc)
+        add_status(b, node(b, drd, "destinationStatus"), "destinationDeliveryStatus", r->status,
+                   "activeAndWorking");
+      return rc;
+    }
+    case X1_GET_NE_STATUS: add_status(b, node(b, m, "neStatusDetails"), "neStatus", r->status, "OK"); return 0;
+    case X1_LIST_ALL_DETAILS: {
+      xmlNodePtr xids = node(b, m, "ListOfXIDs"), dids = node(b, m, "ListOfDIDs");
+      for (size_t i = 0; i < r->n_xids && i < X1_MAX_LIST; i++) text(b, xids, "xId", r->xids[i]);
+      for (size_t i = 0; i < r->n_dest_ids && i < X1_MAX_DEST_LIST; i++) text(b, dids, "dId", r->dest_ids[i]);
+      return 0;
+    }
+    default: text(b, m, "oK", "AcknowledgedAndCompleted"); return 0;
+  }
+}
+
+int x1_response_build_many(const x1_response *const *r, size_t n, char **xml, size_t *len, lisec_err *err) {
+  if (n == 1 && r[0]->top_level) {
+    /* TS 103 221-1 clause 6.7: no transaction or type to echo */
+    builder b;
+    builder_open(&b, "X1TopLevelErrorResponse");
+    header(&b, b.root, &r[0]->h, false);
+    return finish(&b, 0, xml, len, err);
+  }
+  if (n == 0 || n > X1_MAX_MESSAGES)
+    return lisec_err_set(err, LISEC_EINVAL, "an X1 response holds 1 to %d messages", X1_MAX_MESSAGES);
+  builder b;
+  builder_open(&b, "X1Response");
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) rc = response_into(&b, r[i], err);
+  return finish(&b, rc, xml, len, err);
+}
+
+int x1_response_build(const x1_response *r, char **xml, size_t *len, lisec_err *err) {
+  return x1_response_build_many(&r, 1, xml, len, err);
 }
 
 /* ---- reading ------------------------------------------------------------- */
+
+static bool is_x1(xmlNodePtr n) {
+  return n && n->type == XML_ELEMENT_NODE && n->ns && strcmp((const char *)n->ns->href, X1_NAMESPACE) == 0;
+}
 
 static xmlNodePtr child(xmlNodePtr n, const char *name) {
   for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
@@ -179,15 +461,28 @@ static xmlNodePtr child(xmlNodePtr n, const char *name) {
   return NULL;
 }
 
-/* Copies an element's text; the schema has already bounded it. */
-static void text_of(xmlNodePtr n, char *out, size_t cap) {
-  xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
-  snprintf(out, cap, "%s", t ? (const char *)t : "");
-  xmlFree(t);
+static xmlNodePtr first_element(xmlNodePtr n) {
+  for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE) return c;
+  return NULL;
 }
 
-static int parse_doc(const char *xml, size_t len, const char *root_name, xmlDocPtr *out,
-                     xmlNodePtr *msg, char *type, size_t type_cap, lisec_err *err) {
+/* Copies an element's text without the whitespace xs:token collapses;
+ * false when it does not fit (the caller refuses it by lisec's bound). */
+static bool text_of(xmlNodePtr n, char *out, size_t cap) {
+  xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+  const char *s = t ? (const char *)t : "";
+  while (isspace((unsigned char)*s)) s++;
+  size_t len = strlen(s);
+  while (len && isspace((unsigned char)s[len - 1])) len--;
+  bool fits = len < cap;
+  snprintf(out, cap, "%.*s", (int)(fits ? len : 0), s);
+  if (t) crypto_wipe(t, strlen((const char *)t));
+  xmlFree(t);
+  return fits;
+}
+
+static int read_doc(const char *xml, size_t len, xmlDocPtr *out, lisec_err *err) {
   if (len == 0 || len > X1_MESSAGE_MAX)
     return lisec_err_set(err, LISEC_ETOOBIG, "X1 message empty or larger than %d bytes", X1_MESSAGE_MAX);
   xmlDocPtr doc = xmlReadMemory(xml, (int)len, "x1.xml", NULL,
@@ -201,21 +496,17 @@ static int parse_doc(const char *xml, size_t len, const char *root_name, xmlDocP
     xmlFreeDoc(doc);
     return lisec_err_set(err, LISEC_EINVAL, "X1 message carries a DTD; refused");
   }
-  int rc = x1_schema_validate(doc, err);
-  xmlNodePtr root = xmlDocGetRootElement(doc);
-  if (!rc && strcmp((const char *)root->name, root_name) != 0)
-    rc = lisec_err_set(err, LISEC_EINVAL, "expected an X1 %s, got %s", root_name, root->name);
-  if (rc) {
-    xmlFreeDoc(doc);
-    return rc;
-  }
-  *msg = root->children;
-  xmlChar *t = xmlGetNsProp(*msg, BAD_CAST "type", BAD_CAST XSI_NS);
-  const char *colon = t ? strchr((const char *)t, ':') : NULL;
-  snprintf(type, type_cap, "%s", colon ? colon + 1 : t ? (const char *)t : "");
-  xmlFree(t);
   *out = doc;
   return 0;
+}
+
+/* The local part of a message's xsi:type ("ns1:ActivateTaskRequest" ->
+ * "ActivateTaskRequest"). */
+static void xsi_type_of(xmlNodePtr m, char *out, size_t cap) {
+  xmlChar *t = xmlGetNsProp(m, BAD_CAST "type", BAD_CAST XSI_NS);
+  const char *colon = t ? strchr((const char *)t, ':') : NULL;
+  snprintf(out, cap, "%s", colon ? colon + 1 : t ? (const char *)t : "");
+  xmlFree(t);
 }
 
 static void read_header(xmlNodePtr m, x1_header *h) {
@@ -226,18 +517,81 @@ static void read_header(xmlNodePtr m, x1_header *h) {
   text_of(child(m, "x1TransactionId"), h->transaction, sizeof h->transaction);
 }
 
-static void read_task(xmlNodePtr td, x1_task *t) {
+static bool uuid_form(const char *s) {
+  if (strlen(s) != X1_UUID_LEN) return false;
+  for (int i = 0; i < X1_UUID_LEN; i++) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !(isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
+static int read_target(xmlNodePtr ti, x1_target *x, lisec_err *err) {
+  xmlNodePtr v = first_element(ti);
+  const char *name = v ? (const char *)v->name : "";
+  if (!element_supported(name))
+    return lisec_err_set(err, LISEC_EINVAL, "target identifier kind %s is not supported (docs/x1.md)", name);
+  snprintf(x->element, sizeof x->element, "%s", name);
+  bool fits = true;
+  if (strcmp(name, "ipv4Cidr") == 0) {
+    fits = text_of(first_element(v), x->value, sizeof x->value);
+  } else if (strcmp(name, "tcpPortRange") == 0 || strcmp(name, "udpPortRange") == 0) {
+    char lo[16], hi[16];
+    fits = text_of(child(v, "start"), lo, sizeof lo) && text_of(child(v, "end"), hi, sizeof hi);
+    snprintf(x->value, sizeof x->value, "%s-%s", lo, hi);
+  } else {
+    fits = text_of(v, x->value, sizeof x->value);
+  }
+  if (!fits) return lisec_err_set(err, LISEC_ETOOBIG, "target identifier %s: over %d bytes", name, X1_VALUE_MAX);
+  return 0;
+}
+
+/* The task's fields lisec keeps; the optional ones it does not act on
+ * (mediation details, correlation, service types, ...) are valid and
+ * passed over. */
+static int read_task(xmlNodePtr td, x1_task *t, lisec_err *err) {
   text_of(child(td, "xId"), t->xid, sizeof t->xid);
   text_of(child(td, "deliveryType"), t->delivery, sizeof t->delivery);
-  for (xmlNodePtr ti = child(td, "targetIdentifiers")->children; ti && t->n_targets < X1_MAX_TARGETS; ti = ti->next) {
-    xmlNodePtr v = ti->children;
-    if (ti->type != XML_ELEMENT_NODE || !v) continue;
-    x1_target *x = &t->targets[t->n_targets++];
-    snprintf(x->element, sizeof x->element, "%s", (const char *)v->name);
-    text_of(v, x->value, sizeof x->value);
+  for (xmlNodePtr ti = first_element(child(td, "targetIdentifiers")); ti; ti = ti->next) {
+    if (ti->type != XML_ELEMENT_NODE) continue;
+    if (t->n_targets == X1_MAX_TARGETS)
+      return lisec_err_set(err, LISEC_ETOOBIG, "more than %d target identifiers in one task (lisec's bound)",
+                           X1_MAX_TARGETS);
+    int rc = read_target(ti, &t->targets[t->n_targets++], err);
+    if (rc) return rc;
   }
-  for (xmlNodePtr d = child(td, "listOfDIDs")->children; d && t->n_dids < X1_MAX_DIDS; d = d->next)
-    if (d->type == XML_ELEMENT_NODE) text_of(d, t->dids[t->n_dids++], X1_UUID_LEN + 1);
+  for (xmlNodePtr d = first_element(child(td, "listOfDIDs")); d; d = d->next) {
+    if (d->type != XML_ELEMENT_NODE) continue;
+    bool set = strcmp((const char *)d->name, "dSId") == 0;
+    size_t *n = set ? &t->n_dsids : &t->n_dids;
+    if (*n == X1_MAX_DIDS)
+      return lisec_err_set(err, LISEC_ETOOBIG, "more than %d %s in one task (lisec's bound)", X1_MAX_DIDS,
+                           set ? "destination sets" : "destinations");
+    text_of(d, set ? t->dsids[(*n)++] : t->dids[(*n)++], X1_UUID_LEN + 1);
+  }
+  return 0;
+}
+
+static int read_destination(xmlNodePtr dd, x1_destination *d, lisec_err *err) {
+  text_of(child(dd, "dId"), d->did, sizeof d->did);
+  bool fits = text_of(child(dd, "friendlyName"), d->friendly, sizeof d->friendly);
+  text_of(child(dd, "deliveryType"), d->delivery, sizeof d->delivery);
+  xmlNodePtr a = first_element(child(dd, "deliveryAddress"));
+  const char *kind = a ? (const char *)a->name : "";
+  if (strcmp(kind, "ipAddressAndPort") == 0) {
+    char port[16];
+    xmlNodePtr p = first_element(child(a, "port"));
+    snprintf(d->address_kind, sizeof d->address_kind, "ip");
+    text_of(first_element(child(a, "address")), d->address, sizeof d->address);
+    text_of(p, port, sizeof port);
+    d->port = atoi(port);
+    d->udp = p && strcmp((const char *)p->name, "UDPPort") == 0;
+  } else {
+    snprintf(d->address_kind, sizeof d->address_kind, "%s", kind);
+    fits = fits && text_of(a, d->address, sizeof d->address);
+  }
+  if (!fits) return lisec_err_set(err, LISEC_ETOOBIG, "destination details over %d bytes", X1_VALUE_MAX);
+  return 0;
 }
 
 static int type_from(const char *name, const char *suffix, x1_type *out) {
@@ -251,63 +605,207 @@ static int type_from(const char *name, const char *suffix, x1_type *out) {
   return LISEC_EINVAL;
 }
 
-int x1_request_parse(const char *xml, size_t len, x1_request *out, lisec_err *err) {
-  memset(out, 0, sizeof *out);
-  xmlDocPtr doc;
-  xmlNodePtr m;
-  char type[64];
-  int rc = parse_doc(xml, len, "X1Request", &doc, &m, type, sizeof type, err);
-  if (rc) return rc;
-  if (type_from(type, "Request", &out->type) != 0) {
-    xmlFreeDoc(doc);
-    return lisec_err_set(err, LISEC_EINVAL, "X1 request type \"%s\" is not supported", type);
+static bool known_request_type(const char *name) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(request_types); i++)
+    if (strcmp(name, request_types[i]) == 0) return true;
+  return false;
+}
+
+/* One message of a container, as its own document, so each is validated
+ * (and refused) on its own. The root's namespace declarations go along:
+ * xsi:type's prefix may be declared there. */
+static int validate_one(xmlNodePtr root, xmlNodePtr m, lisec_err *err) {
+  xmlDocPtr one = xmlNewDoc(BAD_CAST "1.0");
+  xmlNodePtr r = xmlNewDocNode(one, NULL, root->name, NULL);
+  xmlDocSetRootElement(one, r);
+  r->nsDef = xmlCopyNamespaceList(root->nsDef);
+  for (xmlNsPtr ns = r->nsDef; ns; ns = ns->next)
+    if (root->ns && ns->href && strcmp((const char *)ns->href, (const char *)root->ns->href) == 0 &&
+        ((!ns->prefix && !root->ns->prefix) ||
+         (ns->prefix && root->ns->prefix && strcmp((const char *)ns->prefix, (const char *)root->ns->prefix) == 0)))
+      xmlSetNs(r, ns);
+  xmlAddChild(r, xmlDocCopyNode(m, one, 1));
+  int rc = x1_schema_validate(one, err);
+  xmlFreeDoc(one);
+  return rc;
+}
+
+static void refuse(x1_request *q, int code, const char *why) {
+  q->refuse_code = code;
+  snprintf(q->refuse_why, sizeof q->refuse_why, "%.256s", why);
+}
+
+static void read_request(xmlNodePtr m, x1_request *q) {
+  lisec_err err = {0};
+  char number[24];
+  int rc = 0;
+  switch (q->type) {
+    case X1_ACTIVATE_TASK:
+    case X1_MODIFY_TASK: rc = read_task(child(m, "taskDetails"), &q->task, &err); break;
+    case X1_DEACTIVATE_TASK:
+    case X1_GET_TASK_DETAILS: text_of(child(m, "xId"), q->xid, sizeof q->xid); break;
+    case X1_CREATE_DESTINATION:
+    case X1_MODIFY_DESTINATION: rc = read_destination(child(m, "destinationDetails"), &q->dest, &err); break;
+    case X1_REMOVE_DESTINATION:
+    case X1_GET_DESTINATION_DETAILS: text_of(child(m, "dId"), q->did, sizeof q->did); break;
+    case X1_REPORT_TASK_ISSUE:
+      text_of(child(m, "xId"), q->xid, sizeof q->xid);
+      text_of(child(m, "taskReportType"), q->report_type, sizeof q->report_type);
+      q->has_issue_code = text_of(child(m, "taskIssueErrorCode"), number, sizeof number) && number[0];
+      q->issue_code = atoi(number);
+      /* the NE's free text is kept to lisec's bound, not refused for it */
+      if (!text_of(child(m, "taskIssueDetails"), q->issue, sizeof q->issue)) snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
+      break;
+    case X1_REPORT_NE_ISSUE:
+      text_of(child(m, "typeOfNeIssueMessage"), q->report_type, sizeof q->report_type);
+      if (!text_of(child(m, "description"), q->issue, sizeof q->issue)) snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
+      q->has_issue_code = text_of(child(m, "issueCode"), number, sizeof number) && number[0];
+      q->issue_code = atoi(number);
+      break;
+    default: break;
   }
-  read_header(m, &out->h);
-  if (out->type == X1_ACTIVATE_TASK || out->type == X1_MODIFY_TASK) read_task(child(m, "taskDetails"), &out->task);
-  text_of(child(m, "xId"), out->xid, sizeof out->xid);
-  text_of(child(m, "taskIssueDetails"), out->issue, sizeof out->issue);
+  if (rc) refuse(q, X1_ERR_GENERIC, err.msg);
+}
+
+int x1_request_parse_all(const char *xml, size_t len, x1_request *out, size_t cap, size_t *n, lisec_err *err) {
+  *n = 0;
+  xmlDocPtr doc;
+  int rc = read_doc(xml, len, &doc, err);
+  if (rc) return rc;
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  size_t count = 0;
+  for (xmlNodePtr m = root->children; m; m = m->next) count += m->type == XML_ELEMENT_NODE;
+  if (!is_x1(root) || strcmp((const char *)root->name, "X1Request") != 0)
+    rc = lisec_err_set(err, LISEC_EINVAL, "X1 message does not validate against TS 103 221-1: expected an "
+                       "X1Request of namespace %s, got %s", X1_NAMESPACE, root->name);
+  else if (count == 0 || count > cap)
+    rc = lisec_err_set(err, LISEC_ETOOBIG, "an X1Request holds 1 to %zu messages here, this one %zu", cap, count);
+  lisec_err verr = {0};
+  bool all_valid = !rc && x1_schema_validate(doc, &verr) == 0;
+  for (xmlNodePtr m = root->children; m && !rc; m = m->next) {
+    if (m->type != XML_ELEMENT_NODE) continue;
+    x1_request *q = &out[(*n)++];
+    memset(q, 0, sizeof *q);
+    char type[64];
+    xsi_type_of(m, type, sizeof type);
+    size_t tl = strlen(type);
+    if (tl > 7 && strcmp(type + tl - 7, "Request") == 0) type[tl - 7] = '\0';
+    read_header(m, &q->h);
+    /* without a type and transaction to echo, only a top-level error answers */
+    if (!is_x1(m) || !known_request_type(type) || !uuid_form(q->h.transaction)) {
+      rc = lisec_err_set(err, LISEC_EINVAL, "%s",
+                         all_valid ? "X1 message names no request type or transaction" : verr.msg);
+      break;
+    }
+    snprintf(q->type_name, sizeof q->type_name, "%.47s", type);
+    lisec_err one = verr;
+    bool valid = all_valid || (count > 1 && validate_one(root, m, &one) == 0);
+    if (!valid)
+      refuse(q, X1_ERR_SCHEMA, one.msg);
+    else if (type_from(type, "", &q->type) != 0)
+      refuse(q, X1_ERR_UNSUPPORTED, "lisec does not support this X1 request type (docs/x1.md)");
+    else
+      read_request(m, q);
+  }
   xmlFreeDoc(doc);
+  if (rc) {
+    for (size_t i = 0; i < *n; i++) crypto_wipe(&out[i], sizeof out[i]);
+    *n = 0;
+    return rc;
+  }
   return 0;
 }
 
-/* The schema bounds the list to X1_MAX_LIST UUIDs. */
-static int read_xids(xmlNodePtr list, x1_response *out, lisec_err *err) {
+int x1_request_parse(const char *xml, size_t len, x1_request *out, lisec_err *err) {
+  x1_request many[2];
   size_t n = 0;
-  for (xmlNodePtr c = list ? list->children : NULL; c; c = c->next)
-    if (c->type == XML_ELEMENT_NODE) n++;
-  if (n > X1_MAX_LIST) return lisec_err_set(err, LISEC_ETOOBIG, "more than %d XIDs", X1_MAX_LIST);
-  for (xmlNodePtr c = list->children; c; c = c->next)
-    if (c->type == XML_ELEMENT_NODE) text_of(c, out->xids[out->n_xids++], X1_UUID_LEN + 1);
+  memset(out, 0, sizeof *out);
+  int rc = x1_request_parse_all(xml, len, many, 2, &n, err);
+  if (!rc && n != 1) rc = lisec_err_set(err, LISEC_EINVAL, "expected one X1 message, got %zu", n);
+  if (!rc && many[0].refuse_code)
+    rc = lisec_err_set(err, many[0].refuse_code == X1_ERR_UNSUPPORTED ? LISEC_EINVAL : LISEC_EINVAL,
+                       "%s", many[0].refuse_why);
+  if (!rc) *out = many[0];
+  crypto_wipe(many, sizeof many);
+  return rc;
+}
+
+/* The schema bounds nothing: lisec bounds the lists to what its struct holds. */
+static int read_ids(xmlNodePtr list, char (*ids)[X1_UUID_LEN + 1], size_t cap, size_t *n, const char *what,
+                    lisec_err *err) {
+  for (xmlNodePtr c = first_element(list); c; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, what) != 0) continue;
+    if (*n == cap) return lisec_err_set(err, LISEC_ETOOBIG, "more than %zu %ss in one list", cap, what);
+    text_of(c, ids[(*n)++], X1_UUID_LEN + 1);
+  }
   return 0;
+}
+
+static int read_response(xmlNodePtr m, const char *type, x1_response *out, lisec_err *err) {
+  read_header(m, &out->h);
+  if (strcmp(type, "ErrorResponse") == 0) {
+    char req[64], code[24];
+    text_of(child(m, "requestMessageType"), req, sizeof req);
+    snprintf(out->request_type, sizeof out->request_type, "%.47s", req);
+    if (type_from(req, "", &out->type) != 0) out->type = X1_TYPE_COUNT;
+    xmlNodePtr ei = child(m, "errorInformation");
+    text_of(child(ei, "errorCode"), code, sizeof code);
+    out->error_code = atoi(code);
+    if (!text_of(child(ei, "errorDescription"), out->error_description, sizeof out->error_description))
+      snprintf(out->error_description, sizeof out->error_description, "(over %d bytes)", X1_VALUE_MAX);
+    return 0;
+  }
+  if (type_from(type, "Response", &out->type) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 response type \"%s\" is not supported", type);
+  out->ok = true;
+  xmlNodePtr d;
+  int rc = 0;
+  switch (out->type) {
+    case X1_GET_TASK_DETAILS:
+      d = child(m, "taskResponseDetails");
+      rc = read_task(child(d, "taskDetails"), &out->task, err);
+      out->has_task = rc == 0;
+      text_of(child(child(d, "taskStatus"), "provisioningStatus"), out->status, sizeof out->status);
+      return rc;
+    case X1_GET_DESTINATION_DETAILS:
+      d = child(m, "destinationResponseDetails");
+      rc = read_destination(child(d, "destinationDetails"), &out->dest, err);
+      out->has_dest = rc == 0;
+      text_of(child(child(d, "destinationStatus"), "destinationDeliveryStatus"), out->status, sizeof out->status);
+      return rc;
+    case X1_GET_NE_STATUS:
+      text_of(child(child(m, "neStatusDetails"), "neStatus"), out->status, sizeof out->status);
+      return 0;
+    case X1_LIST_ALL_DETAILS:
+      rc = read_ids(child(m, "ListOfXIDs"), out->xids, X1_MAX_LIST, &out->n_xids, "xId", err);
+      if (!rc) rc = read_ids(child(m, "ListOfDIDs"), out->dest_ids, X1_MAX_DEST_LIST, &out->n_dest_ids, "dId", err);
+      return rc;
+    default: return 0;
+  }
 }
 
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err) {
   x1_response_init(out);
   xmlDocPtr doc;
-  xmlNodePtr m;
-  char type[64];
-  int rc = parse_doc(xml, len, "X1Response", &doc, &m, type, sizeof type, err);
+  int rc = read_doc(xml, len, &doc, err);
   if (rc) return rc;
-  read_header(m, &out->h);
-  if (strcmp(type, "ErrorResponse") == 0) {
-    char req[64], code[16];
-    text_of(child(m, "requestMessageType"), req, sizeof req);
-    if (type_from(req, "Request", &out->type) != 0) out->type = X1_TYPE_COUNT;
-    xmlNodePtr ei = child(m, "errorInformation");
-    text_of(child(ei, "errorCode"), code, sizeof code);
-    out->error_code = atoi(code);
-    text_of(child(ei, "errorDescription"), out->error_description, sizeof out->error_description);
-  } else if (type_from(type, "Response", &out->type) == 0) {
-    out->ok = true;
-    if (out->type == X1_LIST_ALL_DETAILS) rc = read_xids(child(m, "listOfXIDs"), out, err);
-    xmlNodePtr trd = child(m, "taskResponseDetails");
-    if (trd) {
-      read_task(child(trd, "taskDetails"), &out->task);
-      out->has_task = true;
-    }
-  } else {
-    rc = lisec_err_set(err, LISEC_EINVAL, "X1 response type \"%s\" is not supported", type);
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  rc = x1_schema_validate(doc, err);
+  if (!rc && strcmp((const char *)root->name, "X1TopLevelErrorResponse") == 0) {
+    read_header(root, &out->h);
+    out->top_level = true;
+    out->error_code = X1_ERR_GENERIC;
+    snprintf(out->error_description, sizeof out->error_description,
+             "X1TopLevelErrorResponse: the peer could not read the request at all");
+  } else if (!rc && strcmp((const char *)root->name, "X1Response") != 0) {
+    rc = lisec_err_set(err, LISEC_EINVAL, "expected an X1 X1Response, got %s", root->name);
+  } else if (!rc) {
+    xmlNodePtr m = first_element(root);
+    char type[64];
+    xsi_type_of(m, type, sizeof type);
+    rc = read_response(m, type, out, err);
   }
   xmlFreeDoc(doc);
+  if (rc) crypto_wipe(out, X1_RESPONSE_HEAD);
   return rc;
 }

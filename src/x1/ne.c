@@ -1,7 +1,10 @@
-/* The network element's X1 logic: authenticate the ADMF (certificate name
+/* The network element's X1 logic: read the container (each message validated
+ * against ETSI's schema on its own), authenticate the ADMF (certificate name
  * and the admfIdentifier the message asserts must both be the configured
- * one, and the message must be addressed to this NE), then apply the request
- * to the task table and answer. Refusals are ErrorResponses with a reason. */
+ * one, and the message must be addressed to this NE), check the version,
+ * then apply each request to the task and destination tables and answer
+ * each, echoing its type and transaction. Refusals carry TS 103 221-1 error
+ * codes (x1/x1.h) and a reason. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,14 +14,20 @@
 #include "x1/x1.h"
 
 #define NE_MAX_TASKS 4096
+#define NE_MAX_DESTS X1_MAX_DEST_LIST
+#define NE_VERSION_MIN "v1.13.1"
 
 struct lisec_x1_ne {
   char id[X1_ID_MAX + 1], admf[X1_ID_MAX + 1];
+  char version_min[16], version_max[16];
+  bool strict_destinations;
   lisec_x1_task_cb cb;
   void *ctx;
   pthread_mutex_t lock;
   x1_task *tasks;
   size_t n;
+  x1_destination *dests;
+  size_t n_dests;
 };
 
 lisec_x1_ne *lisec_x1_ne_new(const char *ne_id, const char *admf_id, lisec_x1_task_cb cb, void *ctx) {
@@ -26,12 +35,16 @@ lisec_x1_ne *lisec_x1_ne_new(const char *ne_id, const char *admf_id, lisec_x1_ta
       strnlen(admf_id, X1_ID_MAX + 1) > X1_ID_MAX || !lisec_id_valid(ne_id) || !lisec_id_valid(admf_id))
     return NULL;
   lisec_x1_ne *ne = calloc(1, sizeof *ne);
-  if (!ne || !(ne->tasks = calloc(NE_MAX_TASKS, sizeof *ne->tasks))) {
+  if (!ne || !(ne->tasks = calloc(NE_MAX_TASKS, sizeof *ne->tasks)) ||
+      !(ne->dests = calloc(NE_MAX_DESTS, sizeof *ne->dests))) {
+    if (ne) free(ne->tasks);
     free(ne);
     return NULL;
   }
   snprintf(ne->id, sizeof ne->id, "%s", ne_id);
   snprintf(ne->admf, sizeof ne->admf, "%s", admf_id);
+  snprintf(ne->version_min, sizeof ne->version_min, "%s", NE_VERSION_MIN);
+  snprintf(ne->version_max, sizeof ne->version_max, "%s", X1_VERSION);
   ne->cb = cb;
   ne->ctx = ctx;
   pthread_mutex_init(&ne->lock, NULL);
@@ -43,14 +56,49 @@ void lisec_x1_ne_free(lisec_x1_ne *ne) {
   /* tasks hold target identifiers: wipe before freeing */
   explicit_bzero(ne->tasks, NE_MAX_TASKS * sizeof *ne->tasks);
   free(ne->tasks);
+  explicit_bzero(ne->dests, NE_MAX_DESTS * sizeof *ne->dests);
+  free(ne->dests);
   pthread_mutex_destroy(&ne->lock);
   free(ne);
+}
+
+int lisec_x1_ne_set_versions(lisec_x1_ne *ne, const char *min, const char *max) {
+  if (!min || !max || strlen(min) >= sizeof ne->version_min || strlen(max) >= sizeof ne->version_max ||
+      !x1_version_within(min, min, max))
+    return -1;
+  pthread_mutex_lock(&ne->lock);
+  snprintf(ne->version_min, sizeof ne->version_min, "%s", min);
+  snprintf(ne->version_max, sizeof ne->version_max, "%s", max);
+  pthread_mutex_unlock(&ne->lock);
+  return 0;
+}
+
+void lisec_x1_ne_set_strict_destinations(lisec_x1_ne *ne, int strict) {
+  pthread_mutex_lock(&ne->lock);
+  ne->strict_destinations = strict != 0;
+  pthread_mutex_unlock(&ne->lock);
 }
 
 static x1_task *find(lisec_x1_ne *ne, const char *xid) {
   for (size_t i = 0; i < ne->n; i++)
     if (strcmp(ne->tasks[i].xid, xid) == 0) return &ne->tasks[i];
   return NULL;
+}
+
+static x1_destination *find_dest(lisec_x1_ne *ne, const char *did) {
+  for (size_t i = 0; i < ne->n_dests; i++)
+    if (strcmp(ne->dests[i].did, did) == 0) return &ne->dests[i];
+  return NULL;
+}
+
+static bool dest_in_use(lisec_x1_ne *ne, const char *did, const char **by) {
+  for (size_t i = 0; i < ne->n; i++)
+    for (size_t k = 0; k < ne->tasks[i].n_dids; k++)
+      if (strcmp(ne->tasks[i].dids[k], did) == 0) {
+        *by = ne->tasks[i].xid;
+        return true;
+      }
+  return false;
 }
 
 static int refuse(x1_response *r, int code, const char *why) {
@@ -60,76 +108,167 @@ static int refuse(x1_response *r, int code, const char *why) {
   return 0;
 }
 
+/* In strict mode every destination a task names must have been created. */
+static int check_destinations(lisec_x1_ne *ne, const x1_task *t, x1_response *r) {
+  if (!ne->strict_destinations) return 1;
+  if (t->n_dsids) return refuse(r, X1_ERR_GENERIC, "this NE holds no destination sets (dSId)");
+  for (size_t i = 0; i < t->n_dids; i++)
+    if (!find_dest(ne, t->dids[i]))
+      return refuse(r, X1_ERR_GENERIC, "the task names a destination (dId) that was not created");
+  return 1;
+}
+
+typedef struct change {
+  const char *what;
+  char id[X1_UUID_LEN + 1];
+} change;
+
+static void changed(change *c, const char *what, const char *id) {
+  c->what = what;
+  snprintf(c->id, sizeof c->id, "%s", id);
+}
+
 /* Applies an authenticated request; fills r. Called with the lock held. */
-static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, const char **change) {
+static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, change *c) {
   x1_task *t;
+  x1_destination *d;
+  const char *by;
   r->ok = true;
   switch (q->type) {
     case X1_ACTIVATE_TASK:
       if (find(ne, q->task.xid)) return refuse(r, X1_ERR_XID_EXISTS, "a task with this XID is active");
       if (ne->n == NE_MAX_TASKS) return refuse(r, X1_ERR_GENERIC, "task table full");
+      if (!check_destinations(ne, &q->task, r)) return 0;
       ne->tasks[ne->n++] = q->task;
-      *change = "activate";
+      changed(c, "activate", q->task.xid);
       return 0;
     case X1_MODIFY_TASK:
       if (!(t = find(ne, q->task.xid))) return refuse(r, X1_ERR_UNKNOWN_XID, "no task with this XID");
+      if (!check_destinations(ne, &q->task, r)) return 0;
       *t = q->task;
-      *change = "modify";
+      changed(c, "modify", q->task.xid);
       return 0;
     case X1_DEACTIVATE_TASK:
       if (!(t = find(ne, q->xid))) return refuse(r, X1_ERR_UNKNOWN_XID, "no task with this XID");
       explicit_bzero(t, sizeof *t);
       *t = ne->tasks[--ne->n];
       explicit_bzero(&ne->tasks[ne->n], sizeof *t);
-      *change = "deactivate";
+      changed(c, "deactivate", q->xid);
+      return 0;
+    case X1_DEACTIVATE_ALL_TASKS:
+      explicit_bzero(ne->tasks, ne->n * sizeof *ne->tasks);
+      ne->n = 0;
+      changed(c, "deactivate-all", "");
       return 0;
     case X1_GET_TASK_DETAILS:
       if (!(t = find(ne, q->xid))) return refuse(r, X1_ERR_UNKNOWN_XID, "no task with this XID");
       r->task = *t;
+      r->has_task = true;
+      snprintf(r->status, sizeof r->status, "complete");
+      return 0;
+    case X1_CREATE_DESTINATION:
+      if (find_dest(ne, q->dest.did)) return refuse(r, X1_ERR_GENERIC, "a destination with this DID exists");
+      if (ne->n_dests == NE_MAX_DESTS) return refuse(r, X1_ERR_GENERIC, "destination table full");
+      ne->dests[ne->n_dests++] = q->dest;
+      changed(c, "create-destination", q->dest.did);
+      return 0;
+    case X1_MODIFY_DESTINATION:
+      if (!(d = find_dest(ne, q->dest.did))) return refuse(r, X1_ERR_GENERIC, "no destination with this DID");
+      *d = q->dest;
+      changed(c, "modify-destination", q->dest.did);
+      return 0;
+    case X1_REMOVE_DESTINATION:
+      if (!(d = find_dest(ne, q->did))) return refuse(r, X1_ERR_GENERIC, "no destination with this DID");
+      if (dest_in_use(ne, q->did, &by)) return refuse(r, X1_ERR_GENERIC, "the destination is in use by a task");
+      *d = ne->dests[--ne->n_dests];
+      memset(&ne->dests[ne->n_dests], 0, sizeof *d);
+      changed(c, "remove-destination", q->did);
+      return 0;
+    case X1_GET_DESTINATION_DETAILS:
+      if (!(d = find_dest(ne, q->did))) return refuse(r, X1_ERR_GENERIC, "no destination with this DID");
+      r->dest = *d;
+      r->has_dest = true;
+      snprintf(r->status, sizeof r->status, "activeAndWorking");
       return 0;
     case X1_LIST_ALL_DETAILS:
       if (ne->n > X1_MAX_LIST) return refuse(r, X1_ERR_GENERIC, "more tasks than one list holds");
       for (size_t i = 0; i < ne->n; i++) memcpy(r->xids[i], ne->tasks[i].xid, X1_UUID_LEN + 1);
       r->n_xids = ne->n;
+      for (size_t i = 0; i < ne->n_dests; i++) memcpy(r->dest_ids[i], ne->dests[i].did, X1_UUID_LEN + 1);
+      r->n_dest_ids = ne->n_dests;
       return 0;
+    case X1_GET_NE_STATUS: snprintf(r->status, sizeof r->status, "OK"); return 0;
     case X1_PING:
     case X1_KEEPALIVE: return 0;
-    default: return refuse(r, X1_ERR_GENERIC, "this NE does not accept that request");
+    default: /* ReportTaskIssue, ReportNEIssue: an NE sends them, it takes none */
+      return refuse(r, X1_ERR_UNSUPPORTED, "a network element does not take this request; it sends it");
   }
+}
+
+/* Answers one message of the container into r; c names the change made. */
+static void answer(lisec_x1_ne *ne, const char *peer_cn, const x1_request *q, x1_response *r, change *c) {
+  x1_response_init(r);
+  x1_header_init(&r->h, ne->admf, ne->id, NULL);
+  snprintf(r->h.transaction, sizeof r->h.transaction, "%s", q->h.transaction);
+  r->type = q->type;
+  snprintf(r->request_type, sizeof r->request_type, "%s", q->type_name);
+  pthread_mutex_lock(&ne->lock);
+  bool version_ok = x1_version_within(q->h.version, ne->version_min, ne->version_max);
+  /* answer in the request's version when this NE speaks it */
+  snprintf(r->h.version, sizeof r->h.version, "%s", version_ok ? q->h.version : ne->version_max);
+  if (q->refuse_code)
+    refuse(r, q->refuse_code, q->refuse_why);
+  else if (!peer_cn || strcmp(peer_cn, ne->admf) != 0 || strcmp(q->h.admf, ne->admf) != 0)
+    refuse(r, X1_ERR_NOT_AUTHORISED, "the ADMF certificate or identifier is not the one this NE obeys");
+  else if (strcmp(q->h.ne, ne->id) != 0)
+    refuse(r, X1_ERR_NOT_AUTHORISED, "the request is addressed to another network element");
+  else if (!version_ok) {
+    char why[96];
+    snprintf(why, sizeof why, "this NE speaks X1 %s to %s", ne->version_min, ne->version_max);
+    refuse(r, X1_ERR_VERSION, why);
+  } else
+    apply(ne, q, r, c);
+  pthread_mutex_unlock(&ne->lock);
+  /* a refusal's reason must be there for the ADMF to show */
+  if (!r->ok && r->error_description[0] == '\0') snprintf(r->error_description, sizeof r->error_description, "refused");
 }
 
 int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request, size_t len,
                        char **response, size_t *response_len) {
-  x1_request q;
-  x1_response r;
-  x1_response_init(&r);
+  x1_request *qs = calloc(X1_MAX_MESSAGES, sizeof *qs);
+  size_t n = 0;
   lisec_err err = {0};
-  const char *change = NULL;
-  if (x1_request_parse(request, len, &q, &err) != 0) {
-    x1_header_init(&r.h, ne->admf, ne->id, NULL);
-    r.type = X1_PING; /* the request type is unknown: the error names it generically */
-    refuse(&r, X1_ERR_SCHEMA, err.msg);
-  } else {
-    r.type = q.type;
-    r.h = q.h;
-    x1_header_init(&r.h, q.h.admf, ne->id, NULL);
-    snprintf(r.h.transaction, sizeof r.h.transaction, "%s", q.h.transaction);
-    if (!peer_cn || strcmp(peer_cn, ne->admf) != 0 || strcmp(q.h.admf, ne->admf) != 0)
-      refuse(&r, X1_ERR_NOT_AUTHORISED, "the ADMF certificate or identifier is not the one this NE obeys");
-    else if (strcmp(q.h.ne, ne->id) != 0)
-      refuse(&r, X1_ERR_NOT_AUTHORISED, "the request is addressed to another network element");
-    else {
+  if (!qs) return -1;
+  x1_response *rs = NULL;
+  const x1_response *out[X1_MAX_MESSAGES];
+  change changes[X1_MAX_MESSAGES] = {0};
+  int rc = -1;
+  if (x1_request_parse_all(request, len, qs, X1_MAX_MESSAGES, &n, &err) != 0) {
+    /* nothing to echo: TS 103 221-1's top-level error */
+    if ((rs = malloc(sizeof *rs))) {
+      x1_response_init(rs);
+      x1_header_init(&rs->h, ne->admf, ne->id, NULL);
       pthread_mutex_lock(&ne->lock);
-      apply(ne, &q, &r, &change);
+      snprintf(rs->h.version, sizeof rs->h.version, "%s", ne->version_max);
       pthread_mutex_unlock(&ne->lock);
+      rs->top_level = true;
+      out[0] = rs;
+      n = 1;
+      rc = x1_response_build_many(out, 1, response, response_len, &err);
     }
+  } else if ((rs = malloc(n * sizeof *rs))) {
+    for (size_t i = 0; i < n; i++) {
+      answer(ne, peer_cn, &qs[i], &rs[i], &changes[i]);
+      out[i] = &rs[i];
+    }
+    for (size_t i = 0; i < n; i++)
+      if (changes[i].what && ne->cb) ne->cb(ne->ctx, changes[i].what, changes[i].id);
+    rc = x1_response_build_many(out, n, response, response_len, &err);
   }
-  if (change && ne->cb) ne->cb(ne->ctx, change, q.type == X1_DEACTIVATE_TASK ? q.xid : q.task.xid);
-  /* a refusal's reason must fit the schema's bound and be plain text */
-  if (!r.ok && r.error_description[0] == '\0') strcpy(r.error_description, "refused");
-  int rc = x1_response_build(&r, response, response_len, &err);
-  explicit_bzero(&q, sizeof q);
-  explicit_bzero(&r, X1_RESPONSE_HEAD);
+  explicit_bzero(qs, X1_MAX_MESSAGES * sizeof *qs);
+  free(qs);
+  for (size_t i = 0; rs && i < n; i++) explicit_bzero(&rs[i], X1_RESPONSE_HEAD);
+  free(rs);
   return rc ? -1 : 0;
 }
 
@@ -152,23 +291,36 @@ char *lisec_x1_ne_task_targets(const lisec_x1_ne *ne, const char *xid) {
 
 #define NE_STATE_FORMAT "lisec-ne-tasks/1"
 
+static json_t *ids_json(const char (*ids)[X1_UUID_LEN + 1], size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(ids[i]));
+  return a;
+}
+
 static json_t *task_json(const x1_task *t) {
-  json_t *targets = json_array(), *dids = json_array();
+  json_t *targets = json_array();
   for (size_t i = 0; i < t->n_targets; i++)
     json_array_append_new(targets, json_pack("{s:s, s:s}", "element", t->targets[i].element, "value",
                                              t->targets[i].value));
-  for (size_t i = 0; i < t->n_dids; i++) json_array_append_new(dids, json_string(t->dids[i]));
-  return json_pack("{s:s, s:s, s:o, s:o}", "xid", t->xid, "delivery", t->delivery, "targets", targets,
-                   "dids", dids);
+  return json_pack("{s:s, s:s, s:o, s:o, s:o}", "xid", t->xid, "delivery", t->delivery, "targets", targets,
+                   "dids", ids_json(t->dids, t->n_dids), "dsids", ids_json(t->dsids, t->n_dsids));
+}
+
+static json_t *dest_json(const x1_destination *d) {
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "did", d->did, "friendly", d->friendly, "delivery",
+                   d->delivery, "address_kind", d->address_kind, "address", d->address, "port", d->port, "udp",
+                   d->udp);
 }
 
 int lisec_x1_ne_save(lisec_x1_ne *ne, char **out, size_t *len) {
   json_t *tasks = json_array();
+  json_t *dests = json_array();
   pthread_mutex_lock(&ne->lock);
   for (size_t i = 0; i < ne->n; i++) json_array_append_new(tasks, task_json(&ne->tasks[i]));
+  for (size_t i = 0; i < ne->n_dests; i++) json_array_append_new(dests, dest_json(&ne->dests[i]));
   pthread_mutex_unlock(&ne->lock);
-  json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "format", NE_STATE_FORMAT, "ne", ne->id, "admf",
-                          ne->admf, "tasks", tasks);
+  json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o}", "format", NE_STATE_FORMAT, "ne", ne->id, "admf",
+                          ne->admf, "tasks", tasks, "destinations", dests);
   char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(doc);
   if (!text) return -1;
@@ -196,14 +348,29 @@ static bool uuid_ok(const char *s) {
   return true;
 }
 
+/* A list of UUIDs, 0 to X1_MAX_DIDS of them; absent reads as empty (files
+ * written before destination sets). */
+static bool ids_from_json(const json_t *a, char (*ids)[X1_UUID_LEN + 1], size_t *n) {
+  size_t i;
+  const json_t *v;
+  if (!a) return true;
+  if (!json_is_array(a) || json_array_size(a) > X1_MAX_DIDS) return false;
+  json_array_foreach(a, i, v) {
+    const char *d = json_string_value(v);
+    if (!d || !uuid_ok(d)) return false;
+    memcpy(ids[(*n)++], d, X1_UUID_LEN + 1);
+  }
+  return true;
+}
+
 static bool task_from_json(const json_t *j, x1_task *t) {
   memset(t, 0, sizeof *t);
-  const json_t *targets = json_object_get(j, "targets"), *dids = json_object_get(j, "dids");
+  const json_t *targets = json_object_get(j, "targets");
   if (!copy_str(j, "xid", t->xid, sizeof t->xid) || !uuid_ok(t->xid) ||
       !copy_str(j, "delivery", t->delivery, sizeof t->delivery) || !json_is_array(targets) ||
-      !json_is_array(dids) || json_array_size(targets) == 0 ||
-      json_array_size(targets) > X1_MAX_TARGETS || json_array_size(dids) == 0 ||
-      json_array_size(dids) > X1_MAX_DIDS)
+      json_array_size(targets) == 0 || json_array_size(targets) > X1_MAX_TARGETS ||
+      !ids_from_json(json_object_get(j, "dids"), t->dids, &t->n_dids) ||
+      !ids_from_json(json_object_get(j, "dsids"), t->dsids, &t->n_dsids))
     return false;
   size_t i;
   const json_t *v;
@@ -212,12 +379,28 @@ static bool task_from_json(const json_t *j, x1_task *t) {
     if (!copy_str(v, "element", x->element, sizeof x->element) ||
         !copy_str(v, "value", x->value, sizeof x->value))
       return false;
+    /* files written before lisec used the schema's element names */
+    static const char *const renamed[][2] = {
+        {"mACAddress", "macAddress"}, {"supiIMSI", "supiimsi"}, {"gpsiMSISDN", "gpsiMsisdn"}};
+    for (size_t k = 0; k < LISEC_ARRAY_LEN(renamed); k++)
+      if (strcmp(x->element, renamed[k][0]) == 0) snprintf(x->element, sizeof x->element, "%s", renamed[k][1]);
   }
-  json_array_foreach(dids, i, v) {
-    const char *d = json_string_value(v);
-    if (!d || !uuid_ok(d)) return false;
-    memcpy(t->dids[t->n_dids++], d, X1_UUID_LEN + 1);
-  }
+  return true;
+}
+
+static bool dest_from_json(const json_t *j, x1_destination *d) {
+  memset(d, 0, sizeof *d);
+  const char *friendly = json_string_value(json_object_get(j, "friendly"));
+  json_int_t port = json_integer_value(json_object_get(j, "port"));
+  if (!copy_str(j, "did", d->did, sizeof d->did) || !uuid_ok(d->did) ||
+      !copy_str(j, "delivery", d->delivery, sizeof d->delivery) ||
+      !copy_str(j, "address_kind", d->address_kind, sizeof d->address_kind) ||
+      !copy_str(j, "address", d->address, sizeof d->address) || !friendly ||
+      strlen(friendly) >= sizeof d->friendly || port < 0 || port > 65535)
+    return false;
+  memcpy(d->friendly, friendly, strlen(friendly) + 1);
+  d->port = (int)port;
+  d->udp = json_is_true(json_object_get(j, "udp"));
   return true;
 }
 
@@ -234,15 +417,23 @@ int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
     json_decref(doc);
     return -1;
   }
+  const json_t *dests = json_object_get(doc, "destinations");
   x1_task *loaded = calloc(NE_MAX_TASKS, sizeof *loaded);
-  size_t n = 0, i;
+  x1_destination *ldests = calloc(NE_MAX_DESTS, sizeof *ldests);
+  size_t n = 0, nd = 0, i;
   const json_t *v;
-  bool ok = loaded != NULL;
+  bool ok = loaded && ldests && (!dests || (json_is_array(dests) && json_array_size(dests) <= NE_MAX_DESTS));
   json_array_foreach(tasks, i, v) {
     if (!ok) break;
     ok = task_from_json(v, &loaded[n]);
     for (size_t k = 0; ok && k < n; k++) ok = strcmp(loaded[k].xid, loaded[n].xid) != 0;
     n++;
+  }
+  json_array_foreach(dests, i, v) {
+    if (!ok) break;
+    ok = dest_from_json(v, &ldests[nd]);
+    for (size_t k = 0; ok && k < nd; k++) ok = strcmp(ldests[k].did, ldests[nd].did) != 0;
+    nd++;
   }
   json_decref(doc);
   if (ok) {
@@ -250,9 +441,13 @@ int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
     explicit_bzero(ne->tasks, NE_MAX_TASKS * sizeof *ne->tasks);
     memcpy(ne->tasks, loaded, n * sizeof *loaded);
     ne->n = n;
+    memset(ne->dests, 0, NE_MAX_DESTS * sizeof *ne->dests);
+    memcpy(ne->dests, ldests, nd * sizeof *ldests);
+    ne->n_dests = nd;
     pthread_mutex_unlock(&ne->lock);
   }
   if (loaded) explicit_bzero(loaded, NE_MAX_TASKS * sizeof *loaded);
   free(loaded);
+  free(ldests);
   return ok ? 0 : -1;
 }

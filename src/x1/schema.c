@@ -1,137 +1,61 @@
-/* The X1 schema lisec validates against: the messages, header fields, task
- * details and target identifier elements of ETSI TS 103 221-1 that lisec
- * sends and accepts, with their bounds (UUIDs, identifier lengths, at most
- * 16 targets and 8 destinations). Compiled once, shared read-only. */
+/* Validation against ETSI's own X1 schema (TS 103 221-1 V1.22.1 and the
+ * TS 103 280 types it imports), built into the library from
+ * src/x1/etsi-x1-schema/, rather than a lookalike: what lisec accepts and
+ * sends is then exactly what the standard's schema accepts, with nothing to
+ * install or configure at run time. Compiled once, shared read-only. */
+#include <libxml/parserInternals.h>
 #include <libxml/xmlschemas.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "x1/x1_internal.h"
 
-static const char x1_xsd[] =
+/* The entry point naming the built-in files (the ETSI modules import each
+ * other by namespace only). "lisec-x1:" is no real scheme: only the loader
+ * below answers it, from memory. */
+static const char entry[] =
     "<?xml version='1.0' encoding='UTF-8'?>"
-    "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' xmlns='" X1_NAMESPACE "'"
-    " targetNamespace='" X1_NAMESPACE "' elementFormDefault='qualified'>"
-    "<xs:simpleType name='UUID'><xs:restriction base='xs:string'>"
-    "<xs:pattern value='[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}'/>"
-    "</xs:restriction></xs:simpleType>"
-    "<xs:simpleType name='Identifier'><xs:restriction base='xs:string'>"
-    "<xs:minLength value='1'/><xs:maxLength value='64'/><xs:pattern value='[A-Za-z0-9._:-]+'/>"
-    "</xs:restriction></xs:simpleType>"
-    "<xs:simpleType name='Value'><xs:restriction base='xs:string'>"
-    "<xs:minLength value='1'/><xs:maxLength value='256'/></xs:restriction></xs:simpleType>"
-    "<xs:simpleType name='Digits'><xs:restriction base='xs:string'>"
-    "<xs:pattern value='[0-9]{1,15}'/></xs:restriction></xs:simpleType>"
-    "<xs:simpleType name='DeliveryType'><xs:restriction base='xs:string'>"
-    "<xs:enumeration value='X2Only'/><xs:enumeration value='X3Only'/><xs:enumeration value='X2andX3'/>"
-    "</xs:restriction></xs:simpleType>"
-    "<xs:simpleType name='OK'><xs:restriction base='xs:string'>"
-    "<xs:enumeration value='AcknowledgedAndCompleted'/></xs:restriction></xs:simpleType>"
-    /* target identifiers */
-    "<xs:complexType name='TargetIdentifier'><xs:choice>"
-    "<xs:element name='e164Number' type='Digits'/><xs:element name='imsi' type='Digits'/>"
-    "<xs:element name='imei' type='Digits'/><xs:element name='supiIMSI' type='Value'/>"
-    "<xs:element name='supiNAI' type='Value'/><xs:element name='gpsiMSISDN' type='Value'/>"
-    "<xs:element name='gpsiNAI' type='Value'/><xs:element name='ipv4Address' type='Value'/>"
-    "<xs:element name='ipv4Cidr' type='Value'/><xs:element name='ipv6Address' type='Value'/>"
-    "<xs:element name='ipv6Cidr' type='Value'/><xs:element name='mACAddress' type='Value'/>"
-    "<xs:element name='emailAddress' type='Value'/><xs:element name='sipUri' type='Value'/>"
-    "<xs:element name='telUri' type='Value'/><xs:element name='tcpPortRange' type='Value'/>"
-    "</xs:choice></xs:complexType>"
-    "<xs:complexType name='ListOfTargetIdentifiers'><xs:sequence>"
-    "<xs:element name='targetIdentifier' type='TargetIdentifier' maxOccurs='16'/>"
-    "</xs:sequence></xs:complexType>"
-    "<xs:complexType name='ListOfDids'><xs:sequence>"
-    "<xs:element name='dId' type='UUID' maxOccurs='8'/></xs:sequence></xs:complexType>"
-    "<xs:complexType name='TaskDetails'><xs:sequence>"
-    "<xs:element name='xId' type='UUID'/>"
-    "<xs:element name='targetIdentifiers' type='ListOfTargetIdentifiers'/>"
-    "<xs:element name='deliveryType' type='DeliveryType'/>"
-    "<xs:element name='listOfDIDs' type='ListOfDids'/>"
-    "</xs:sequence></xs:complexType>"
-    /* the message envelope and header */
-    "<xs:complexType name='X1RequestMessage'><xs:sequence>"
-    "<xs:element name='admfIdentifier' type='Identifier'/>"
-    "<xs:element name='neIdentifier' type='Identifier'/>"
-    "<xs:element name='messageTimestamp' type='xs:dateTime'/>"
-    "<xs:element name='version' type='Identifier'/>"
-    "<xs:element name='x1TransactionId' type='UUID'/>"
-    "</xs:sequence></xs:complexType>"
-    "<xs:complexType name='X1ResponseMessage'><xs:sequence>"
-    "<xs:element name='admfIdentifier' type='Identifier'/>"
-    "<xs:element name='neIdentifier' type='Identifier'/>"
-    "<xs:element name='messageTimestamp' type='xs:dateTime'/>"
-    "<xs:element name='version' type='Identifier'/>"
-    "<xs:element name='x1TransactionId' type='UUID'/>"
-    "</xs:sequence></xs:complexType>"
-    "<xs:element name='X1Request'><xs:complexType><xs:sequence>"
-    "<xs:element name='x1RequestMessage' type='X1RequestMessage'/>"
-    "</xs:sequence></xs:complexType></xs:element>"
-    "<xs:element name='X1Response'><xs:complexType><xs:sequence>"
-    "<xs:element name='x1ResponseMessage' type='X1ResponseMessage'/>"
-    "</xs:sequence></xs:complexType></xs:element>"
-    /* requests */
-    "<xs:complexType name='ActivateTaskRequest'><xs:complexContent><xs:extension base='X1RequestMessage'>"
-    "<xs:sequence><xs:element name='taskDetails' type='TaskDetails'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ModifyTaskRequest'><xs:complexContent><xs:extension base='X1RequestMessage'>"
-    "<xs:sequence><xs:element name='taskDetails' type='TaskDetails'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='DeactivateTaskRequest'><xs:complexContent><xs:extension base='X1RequestMessage'>"
-    "<xs:sequence><xs:element name='xId' type='UUID'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='GetTaskDetailsRequest'><xs:complexContent><xs:extension base='X1RequestMessage'>"
-    "<xs:sequence><xs:element name='xId' type='UUID'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='PingRequest'><xs:complexContent><xs:extension base='X1RequestMessage'/>"
-    "</xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ListAllDetailsRequest'><xs:complexContent><xs:extension base='X1RequestMessage'/>"
-    "</xs:complexContent></xs:complexType>"
-    "<xs:complexType name='KeepaliveRequest'><xs:complexContent><xs:extension base='X1RequestMessage'/>"
-    "</xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ReportTaskIssueRequest'><xs:complexContent><xs:extension base='X1RequestMessage'>"
-    "<xs:sequence><xs:element name='xId' type='UUID'/>"
-    "<xs:element name='taskIssueDetails' type='Value'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    /* responses */
-    "<xs:complexType name='OKResponse'><xs:complexContent><xs:extension base='X1ResponseMessage'>"
-    "<xs:sequence><xs:element name='ok' type='OK'/></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ActivateTaskResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ModifyTaskResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='DeactivateTaskResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='PingResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='KeepaliveResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ReportTaskIssueResponse'><xs:complexContent><xs:extension base='OKResponse'/></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='GetTaskDetailsResponse'><xs:complexContent><xs:extension base='X1ResponseMessage'>"
-    "<xs:sequence><xs:element name='taskResponseDetails'><xs:complexType><xs:sequence>"
-    "<xs:element name='taskDetails' type='TaskDetails'/>"
-    "</xs:sequence></xs:complexType></xs:element></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ListAllDetailsResponse'><xs:complexContent><xs:extension base='X1ResponseMessage'>"
-    "<xs:sequence><xs:element name='listOfXIDs'><xs:complexType><xs:sequence>"
-    "<xs:element name='xId' type='UUID' minOccurs='0' maxOccurs='1024'/>"
-    "</xs:sequence></xs:complexType></xs:element></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
-    "<xs:complexType name='ErrorResponse'><xs:complexContent><xs:extension base='X1ResponseMessage'>"
-    "<xs:sequence><xs:element name='requestMessageType' type='Identifier'/>"
-    "<xs:element name='errorInformation'><xs:complexType><xs:sequence>"
-    "<xs:element name='errorCode' type='xs:int'/><xs:element name='errorDescription' type='Value'/>"
-    "</xs:sequence></xs:complexType></xs:element></xs:sequence>"
-    "</xs:extension></xs:complexContent></xs:complexType>"
+    "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'>"
+    "<xs:import namespace='http://uri.etsi.org/03280/common/2017/07' schemaLocation='lisec-x1:TS_103_280.xsd'/>"
+    "<xs:import namespace='" X1_NAMESPACE "/HashedID' schemaLocation='lisec-x1:TS_103_221_01_HashedID.xsd'/>"
+    "<xs:import namespace='" X1_NAMESPACE "/DestinationSet' schemaLocation='lisec-x1:TS_103_221_01_DestinationSet.xsd'/>"
+    "<xs:import namespace='" X1_NAMESPACE "' schemaLocation='lisec-x1:TS_103_221_01.xsd'/>"
     "</xs:schema>";
 
 static xmlSchemaPtr schema;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static xmlExternalEntityLoader previous;
 
 static void silent(void *ctx, const char *msg, ...) { (void)ctx, (void)msg; }
 
+/* Serves the built-in files; anything else goes to the loader that was
+ * there, so another thread parsing meanwhile sees no difference. */
+static xmlParserInputPtr load_builtin(const char *url, const char *id, xmlParserCtxtPtr ctxt) {
+  static const char scheme[] = "lisec-x1:";
+  if (url && strncmp(url, scheme, sizeof scheme - 1) == 0) {
+    for (size_t i = 0; i < x1_xsd_count; i++) {
+      if (strcmp(url + sizeof scheme - 1, x1_xsd_files[i].name) != 0) continue;
+      xmlParserInputBufferPtr buf = xmlParserInputBufferCreateMem(
+          (const char *)x1_xsd_files[i].data, (int)x1_xsd_files[i].len, XML_CHAR_ENCODING_NONE);
+      xmlParserInputPtr in = buf ? xmlNewIOInputStream(ctxt, buf, XML_CHAR_ENCODING_NONE) : NULL;
+      if (!in && buf) xmlFreeParserInputBuffer(buf);
+      return in;
+    }
+    return NULL;
+  }
+  return previous ? previous(url, id, ctxt) : NULL;
+}
+
 static void schema_compile(void) {
-  xmlSchemaParserCtxtPtr p = xmlSchemaNewMemParserCtxt(x1_xsd, (int)strlen(x1_xsd));
-  if (!p) return;
-  xmlSchemaSetParserErrors(p, silent, silent, NULL);
-  schema = xmlSchemaParse(p);
-  xmlSchemaFreeParserCtxt(p);
+  previous = xmlGetExternalEntityLoader();
+  xmlSetExternalEntityLoader(load_builtin);
+  xmlSchemaParserCtxtPtr p = xmlSchemaNewMemParserCtxt(entry, (int)strlen(entry));
+  if (p) {
+    xmlSchemaSetParserErrors(p, silent, silent, NULL);
+    schema = xmlSchemaParse(p);
+    xmlSchemaFreeParserCtxt(p);
+  }
+  xmlSetExternalEntityLoader(previous);
 }
 
 /* Collects the first validation error for the reason. */
@@ -145,7 +69,7 @@ static void on_error(void *ctx, const xmlError *e) {
 
 int x1_schema_validate(xmlDocPtr doc, lisec_err *err) {
   pthread_once(&once, schema_compile);
-  if (!schema) return lisec_err_set(err, LISEC_EINTERNAL, "X1 schema does not compile");
+  if (!schema) return lisec_err_set(err, LISEC_EINTERNAL, "the built-in ETSI X1 schema does not compile");
   xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(schema);
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   char first[256] = "";

@@ -1,10 +1,10 @@
 /* x1/ speaks ETSI TS 103 221-1 X1, the interface over which the ADMF (lisecd)
- * tasks network elements (POIs) with targets: ActivateTask, ModifyTask,
- * DeactivateTask, GetTaskDetails, ListAllDetails, Ping, Keepalive and the
- * NE's ReportTaskIssue, as XML in the namespace of TS 103 221-1. Pure: messages
- * are built from structs and parsed from bytes, every parsed message is
- * validated against the schema lisec ships (the subset of TS 103 221-1 it
- * uses), with no network access and no entity expansion. */
+ * tasks network elements (POIs) with targets and the destinations their
+ * intercepts go to, and over which an NE reports issues back. Pure: messages
+ * are built from structs and parsed from bytes; every message built or
+ * parsed is validated against ETSI's own X1 schema (src/x1/etsi-x1-schema/,
+ * built into the library), with no network access and no entity expansion.
+ * docs/x1.md lists the message types and identifier kinds lisec supports. */
 #ifndef LISEC_X1_H
 #define LISEC_X1_H
 
@@ -15,15 +15,21 @@
 #include "base/base.h"
 
 #define X1_NAMESPACE "http://uri.etsi.org/03221/X1/2017/10"
-#define X1_VERSION "v1.6.1"
+/* The version lisec speaks unless an NE is configured with another: the
+ * version of the ETSI schema it validates against. */
+#define X1_VERSION "v1.22.1"
 #define X1_MESSAGE_MAX (64 * 1024)
 #define X1_ID_MAX 64
 #define X1_UUID_LEN 36
 #define X1_MAX_TARGETS 16
 #define X1_MAX_DIDS 8
 #define X1_VALUE_MAX 256
-#define X1_MAX_LIST 1024 /* XIDs in one ListAllDetails response */
+#define X1_MAX_LIST 1024     /* XIDs in one ListAllDetails response */
+#define X1_MAX_DEST_LIST 256 /* DIDs in one ListAllDetails response */
+#define X1_MAX_MESSAGES 16   /* messages in one X1Request container */
 
+/* The message types lisec builds and reads (TS 103 221-1 clause 6). Values
+ * are not stored anywhere; new ones go before X1_TYPE_COUNT. */
 typedef enum {
   X1_ACTIVATE_TASK,
   X1_MODIFY_TASK,
@@ -33,15 +39,27 @@ typedef enum {
   X1_KEEPALIVE,
   X1_REPORT_TASK_ISSUE,
   X1_LIST_ALL_DETAILS,
+  X1_DEACTIVATE_ALL_TASKS,
+  X1_CREATE_DESTINATION,
+  X1_MODIFY_DESTINATION,
+  X1_REMOVE_DESTINATION,
+  X1_GET_DESTINATION_DETAILS,
+  X1_GET_NE_STATUS,
+  X1_REPORT_NE_ISSUE,
   X1_TYPE_COUNT
 } x1_type;
 
-/* "ActivateTask", ... (the message name without Request/Response). */
+/* "ActivateTask", ... (the message name without Request/Response, as the
+ * schema's RequestMessageType enumerates it). */
 const char *x1_type_name(x1_type t);
 
-/* One target identifier: the TS 103 221-1 element name and its value. */
+/* One target identifier: the TS 103 221-1 element name and its value as
+ * text. Elements the schema gives children are text here too: ipv4Cidr is
+ * "ADDRESS/LEN" (built as its IPv4CIDR or IPv6CIDR child), tcpPortRange and
+ * udpPortRange "START-END" (built as start and end). The builder brings a
+ * value in lisec's vault form to the schema's (docs/x1.md). */
 typedef struct x1_target {
-  char element[32]; /* e164Number, imsi, imei, ipv4Address, ipv6Cidr, sipUri, ... */
+  char element[32];
   char value[X1_VALUE_MAX + 1];
 } x1_target;
 
@@ -52,7 +70,23 @@ typedef struct x1_task {
   char delivery[16]; /* X2Only, X3Only, X2andX3 */
   char dids[X1_MAX_DIDS][X1_UUID_LEN + 1];
   size_t n_dids;
+  /* destination sets (TS 103 221-1 clause 6.2.1.2, listOfDIDs/dSId) */
+  char dsids[X1_MAX_DIDS][X1_UUID_LEN + 1];
+  size_t n_dsids;
 } x1_task;
+
+/* A delivery destination (TS 103 221-1 clause 6.3.1.2). The address is one
+ * of: "ip" (address is an IPv4 or IPv6 address, with port and udp),
+ * "e164Number", "uri", "emailAddress" (address is the value). */
+typedef struct x1_destination {
+  char did[X1_UUID_LEN + 1];
+  char friendly[X1_VALUE_MAX + 1]; /* optional */
+  char delivery[16];
+  char address_kind[16];
+  char address[X1_VALUE_MAX + 1];
+  int port;
+  bool udp;
+} x1_destination;
 
 typedef struct x1_header {
   char admf[X1_ID_MAX + 1];
@@ -65,19 +99,48 @@ typedef struct x1_header {
 typedef struct x1_request {
   x1_type type;
   x1_header h;
-  x1_task task;                     /* ActivateTask, ModifyTask */
-  char xid[X1_UUID_LEN + 1];        /* DeactivateTask, GetTaskDetails, ReportTaskIssue */
-  char issue[X1_VALUE_MAX + 1];     /* ReportTaskIssue: the issue's description */
+  x1_task task;                 /* ActivateTask, ModifyTask */
+  char xid[X1_UUID_LEN + 1];    /* DeactivateTask, GetTaskDetails, ReportTaskIssue */
+  x1_destination dest;          /* CreateDestination, ModifyDestination */
+  char did[X1_UUID_LEN + 1];    /* RemoveDestination, GetDestinationDetails */
+  /* ReportTaskIssue: taskReportType (AllClear, Warning, ...), the optional
+   * taskIssueErrorCode and taskIssueDetails. ReportNEIssue:
+   * typeOfNeIssueMessage (Warning, FaultCleared, ...), description, the
+   * optional issueCode. */
+  char report_type[32];
+  int issue_code;
+  bool has_issue_code;
+  char issue[X1_VALUE_MAX + 1];
+  /* Set by parsing: the request's type as named on the wire ("CreateObject"
+   * when it is one lisec does not support), and, when this message is
+   * refused, the TS 103 221-1 error code and the reason. */
+  char type_name[48];
+  int refuse_code;
+  char refuse_why[X1_VALUE_MAX + 1];
 } x1_request;
 
 typedef struct x1_response {
   x1_type type;
   x1_header h;
-  bool ok;                          /* OK (AcknowledgedAndCompleted) or ErrorResponse */
+  bool ok;                      /* oK (AcknowledgedAndCompleted) or ErrorResponse */
   int error_code;
   char error_description[X1_VALUE_MAX + 1];
-  x1_task task;                     /* GetTaskDetails: the task as the NE holds it */
+  /* ErrorResponse to a request of a type lisec does not support: the
+   * requestMessageType to name ("" names type). */
+  char request_type[48];
+  /* X1TopLevelErrorResponse: the NE could not read the container at all. */
+  bool top_level;
+  x1_task task;                 /* GetTaskDetails: the task as the NE holds it */
   bool has_task;
+  /* GetTaskDetails: provisioningStatus (awaitingProvisioning, failed,
+   * complete); GetDestinationDetails: destinationDeliveryStatus
+   * (activeAndWorking, deliveryFault); GetNEStatus: neStatus (OK, Faults). */
+  char status[24];
+  x1_destination dest;          /* GetDestinationDetails */
+  bool has_dest;
+  /* ListAllDetails: the DIDs the NE holds. */
+  char dest_ids[X1_MAX_DEST_LIST][X1_UUID_LEN + 1];
+  size_t n_dest_ids;
   /* ListAllDetails: the XIDs the NE holds. Kept in the struct (about
    * 38 KB) so a response owns no memory and needs no freeing. */
   char xids[X1_MAX_LIST][X1_UUID_LEN + 1];
@@ -85,39 +148,71 @@ typedef struct x1_response {
 } x1_response;
 
 /* The part of a response before the XID list: what must be cleared or
- * wiped (it may hold a task's identifiers); the list holds XIDs only. */
-#define X1_RESPONSE_HEAD offsetof(x1_response, xids)
+ * wiped (it may hold a task's identifiers); the lists hold ids only. */
+#define X1_RESPONSE_HEAD offsetof(x1_response, dest_ids)
 
-/* Clears a response cheaply (the head and the list's count). */
+/* Clears a response cheaply (the head and the lists' counts). */
 static inline void x1_response_init(x1_response *r) {
   memset(r, 0, X1_RESPONSE_HEAD);
+  r->n_dest_ids = 0;
   r->n_xids = 0;
 }
 
 /* A random (version 4) UUID, as TS 103 221-1 uses for XIDs and transactions. */
 int x1_uuid(char out[X1_UUID_LEN + 1], lisec_err *err);
 /* The TS 103 221-1 element for a lisec identifier kind ("imsi" -> "imsi",
- * "e164" -> "e164Number", ...); NULL when X1 has none. */
+ * "e164" -> "e164Number", ...); NULL when X1 has none. The builder picks
+ * the element a value needs where one kind has several (a supi "nai-..." is
+ * supinai, a 15-digit imei peiImeiCheckDigit). */
 const char *x1_target_element(const char *lisec_kind);
+/* Brings a target to the schema's element and value format (the MAC and
+ * IPv6 forms, 5G prefixes, the IMEI's check digit); refuses, naming the
+ * rule, a value the schema cannot carry. The builder calls it. */
+int x1_target_normalise(x1_target *t, lisec_err *err);
 
-/* Fills the header: identifiers, a fresh transaction id, the time now. */
+/* Fills the header: identifiers, version X1_VERSION, a fresh transaction id,
+ * the time now. Set h->version after it to speak another version. */
 int x1_header_init(x1_header *h, const char *admf, const char *ne, lisec_err *err);
+/* Whether a version ("v1.N.M") lies within [min, max]; false when any of
+ * them is not of that form. */
+bool x1_version_within(const char *version, const char *min, const char *max);
 
-/* XML out; *xml is malloc'd. */
+/* XML out; *xml is malloc'd. Every message is validated against the schema
+ * before it is returned: lisec never sends what a conformant peer refuses. */
 int x1_request_build(const x1_request *r, char **xml, size_t *len, lisec_err *err);
 int x1_response_build(const x1_response *r, char **xml, size_t *len, lisec_err *err);
-/* XML in: bounded (X1_MESSAGE_MAX), schema-validated, then read into the
- * struct. The reason names what is wrong. */
+/* One X1Response container with n responses (answers to one container). */
+int x1_response_build_many(const x1_response *const *r, size_t n, char **xml, size_t *len, lisec_err *err);
+
+/* XML in: bounded (X1_MESSAGE_MAX), DTD-free, schema-validated, then read
+ * into the struct. The reason names what is wrong. x1_request_parse takes a
+ * container of one message. */
 int x1_request_parse(const char *xml, size_t len, x1_request *out, lisec_err *err);
+/* A container of up to cap messages (the schema allows several). Returns 0
+ * when the container names its messages: each out[i] is then either read,
+ * or carries refuse_code and refuse_why (a message that does not validate,
+ * of an unsupported type, or over lisec's bounds) with as much of its
+ * header as could be read, so the answer can echo its type and transaction.
+ * Returns an error when not even that is possible (not XML, not an
+ * X1Request, more than cap messages): the answer is then an
+ * X1TopLevelErrorResponse. */
+int x1_request_parse_all(const char *xml, size_t len, x1_request *out, size_t cap, size_t *n,
+                         lisec_err *err);
+/* The first response of a container; an X1TopLevelErrorResponse reads as
+ * a refusal (ok false, top_level true, error_code X1_ERR_GENERIC). */
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err);
 
-/* TS 103 221-1 error codes lisec uses in ErrorResponse. */
+/* TS 103 221-1 error codes lisec sends and understands in ErrorResponse.
+ * Refusals the standard gives no own code to (the ADMF or NE identifier, a
+ * full table, an unknown destination) are 1000 with a reason. */
 enum {
   X1_ERR_GENERIC = 1000,
-  X1_ERR_SCHEMA = 1001,       /* the message does not validate */
-  X1_ERR_UNKNOWN_XID = 1002,  /* no task with that XID */
-  X1_ERR_XID_EXISTS = 1003,   /* activating an XID that is active */
-  X1_ERR_NOT_AUTHORISED = 1004,
+  X1_ERR_SCHEMA = 1010,      /* the message does not validate against the schema */
+  X1_ERR_VERSION = 1020,     /* the version is not one the receiver speaks */
+  X1_ERR_UNSUPPORTED = 1080, /* a valid request of a type the receiver does not support */
+  X1_ERR_XID_EXISTS = 2010,  /* activating an XID that is active */
+  X1_ERR_UNKNOWN_XID = 2020, /* no task with that XID */
+  X1_ERR_NOT_AUTHORISED = X1_ERR_GENERIC,
 };
 
 #endif

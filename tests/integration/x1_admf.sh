@@ -139,7 +139,7 @@ pass "a lisecd restart keeps every task and its state"
 # ReportTaskIssue from the NE's own certificate only.
 XID=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print([t['xid'] for t in json.load(sys.stdin)['tasks'] if t['ne']=='poi-1'][0])")
 issue_xml() {
-  python3 -c "import json,uuid;print(json.dumps({'ne':'poi-1','xml':'''<?xml version=\"1.0\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><x1RequestMessage xsi:type=\"ReportTaskIssueRequest\"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>$1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.6.1</version><x1TransactionId>%s</x1TransactionId><xId>$XID</xId><taskIssueDetails>X2 destination unreachable</taskIssueDetails></x1RequestMessage></X1Request>''' % uuid.uuid4()}))"
+  python3 -c "import json,uuid;print(json.dumps({'ne':'poi-1','xml':'''<?xml version=\"1.0\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><x1RequestMessage xsi:type=\"ReportTaskIssueRequest\"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>$1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version><x1TransactionId>%s</x1TransactionId><xId>$XID</xId><taskReportType>NonTerminatingFault</taskReportType><taskIssueDetails>X2 destination unreachable</taskIssueDetails></x1RequestMessage></X1Request>''' % uuid.uuid4()}))"
 }
 out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-1)")
 grep -q '"accepted": *true' <<<"$out" || fail "the NE's issue report was not accepted: $out"
@@ -160,6 +160,10 @@ out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-2)")
 grep -q '"accepted": *false' <<<"$out" || fail "an issue naming another NE was accepted: $out"
 out=$(ok 200 poi-1 POST /v1/x1/reports '{"ne":"poi-1","xml":"<X1Request><oops/></X1Request>"}')
 grep -q 'ErrorResponse' <<<"$out" || fail "schema-invalid XML was not refused with an X1 error: $out"
+# the pre-ETSI form lisec once took (no taskReportType) is schema-invalid: 1010
+out=$(ok 200 poi-1 POST /v1/x1/reports "$(issue_xml poi-1 | sed 's|<taskReportType>NonTerminatingFault</taskReportType>||')")
+grep -q '"accepted": *false' <<<"$out" && grep -q 'errorCode>1010<' <<<"$out" ||
+  fail "a ReportTaskIssue without taskReportType was not refused with 1010: $out"
 pass "ReportTaskIssue is taken from the NE's certificate only, shown with the task; others refused"
 
 # The LI VM's host loses trust: the task is deactivated and the audit log says why.

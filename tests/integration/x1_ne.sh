@@ -2,8 +2,10 @@
 # lisec-ne over real mutual TLS, driven by curl as the ADMF with messages
 # written here in the shape of TS 103 221-1: activate, read back, deactivate;
 # a client of another CA is refused in TLS; a certificate or admfIdentifier
-# that is not the NE's ADMF, a message for another NE, malformed and
-# schema-invalid XML each get an ErrorResponse with the reason.
+# that is not the NE's ADMF, a message for another NE and schema-invalid XML
+# each get an ErrorResponse with the standard's code and the reason; XML
+# that is not even that gets an X1TopLevelErrorResponse. Every answer
+# validates against ETSI's schema (src/x1/etsi-x1-schema/).
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 pki=$work/pki
@@ -24,7 +26,7 @@ msg() { # TYPE ADMF NE BODY
 <X1Request xmlns="http://uri.etsi.org/03221/X1/2017/10" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <x1RequestMessage xsi:type="$1">
   <admfIdentifier>$2</admfIdentifier><neIdentifier>$3</neIdentifier>
-  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.6.1</version>
+  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version>
   <x1TransactionId>$(python3 -c 'import uuid;print(uuid.uuid4())')</x1TransactionId>$4
  </x1RequestMessage>
 </X1Request>
@@ -32,26 +34,30 @@ XML
 }
 XID=29f28e1c-f230-486a-a860-f5a784ab9172
 TASK="<taskDetails><xId>$XID</xId><targetIdentifiers><targetIdentifier><imsi>244051234567890</imsi></targetIdentifier></targetIdentifiers><deliveryType>X2andX3</deliveryType><listOfDIDs><dId>0b5d9b3a-8c9e-4d8b-9a55-5d8f1e2a3b4c</dId></listOfDIDs></taskDetails>"
-post() { # CERT-STEM BODY
+post() { # CERT-STEM BODY: the answer, which must validate against ETSI's schema
   curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" -H 'Content-Type: application/xml' \
-    --data-binary "$2" "https://localhost:$port/X1/NE"
+    --data-binary "$2" "https://localhost:$port/X1/NE" >"$work/answer.xml"
+  xmllint --noout --schema "$src/src/x1/etsi-x1-schema/X1-all.xsd" "$work/answer.xml" 2>"$work/xmllint.log" ||
+    fail "lisec-ne's answer does not validate: $(cat "$work/xmllint.log") $(cat "$work/answer.xml")"
+  cat "$work/answer.xml"
 }
 
-post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q 'ActivateTaskResponse.*AcknowledgedAndCompleted\|AcknowledgedAndCompleted' || fail "activate"
+post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q '<oK>AcknowledgedAndCompleted</oK>' || fail "activate"
 post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID</xId>")" | grep -q '<imsi>244051234567890</imsi>' || fail "details"
-post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q '<errorCode>1003</errorCode>' || fail "second activate of one XID"
+post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q '<errorCode>2010</errorCode>' || fail "second activate of one XID"
 post admf "$(msg DeactivateTaskRequest admf-1 poi-hel-1 "<xId>$XID</xId>")" | grep -q AcknowledgedAndCompleted || fail "deactivate"
-post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID</xId>")" | grep -q '<errorCode>1002</errorCode>' || fail "details after deactivate"
+post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID</xId>")" | grep -q '<errorCode>2020</errorCode>' || fail "details after deactivate"
 pass "activate, read back, refuse a duplicate, deactivate"
 
-post imposter "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q '<errorCode>1004</errorCode>' || fail "another certificate asserting the ADMF"
-post admf "$(msg ActivateTaskRequest admf-2 poi-hel-1 "$TASK")" | grep -q '<errorCode>1004</errorCode>' || fail "another admfIdentifier"
+post imposter "$(msg ActivateTaskRequest admf-1 poi-hel-1 "$TASK")" | grep -q '<errorCode>1000</errorCode>' || fail "another certificate asserting the ADMF"
+post admf "$(msg ActivateTaskRequest admf-2 poi-hel-1 "$TASK")" | grep -q '<errorCode>1000</errorCode>' || fail "another admfIdentifier"
 post admf "$(msg ActivateTaskRequest admf-1 poi-lon-1 "$TASK")" | grep -q 'addressed to another network element' || fail "another NE"
-pass "a foreign certificate, identifier or NE gets ErrorResponse 1004"
+pass "a foreign certificate, identifier or NE gets ErrorResponse 1000 with the reason"
 
-post admf '<X1Request><broken' | grep -q '<errorCode>1001</errorCode>' || fail "malformed XML"
-post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/X2andX3/X9}")" | grep -q 'does not validate' || fail "schema-invalid"
-post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/<imsi>244051234567890/<imsi>2440x}")" | grep -q 'does not validate' || fail "bad IMSI"
+post admf '<X1Request><broken' | grep -q '<X1TopLevelErrorResponse' || fail "malformed XML"
+post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/X2andX3/X9}")" |
+  grep -q '<requestMessageType>ActivateTask</requestMessageType>.*<errorCode>1010</errorCode>.*does not validate' || fail "schema-invalid"
+post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/<imsi>244051234567890/<imsi>2440x}")" | grep -q '<errorCode>1010</errorCode>.*does not validate' || fail "bad IMSI"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" \
   --data-binary @<(head -c 70000 /dev/zero | tr '\0' a) "https://localhost:$port/X1/NE" || true)
 [ "$code" = 413 ] || fail "oversized X1 message: $code"

@@ -1,7 +1,9 @@
 /* Unit tests of x1/: a request written by hand in the shape TS 103 221-1
  * gives (not by lisec) parses; lisec's own messages round-trip; malformed,
  * oversized, schema-invalid, DTD-carrying and unsupported messages are
- * refused with a reason; lisec refuses to build what it would not accept. */
+ * refused with a reason and the standard's code; lisec refuses to build what
+ * it would not accept. test_x1_conformance.c checks every message against
+ * ETSI's schema files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +78,13 @@ static void test_request_roundtrip_every_type(void **state) {
     r.type = (x1_type)t;
     strcpy(r.xid, r.task.xid);
     strcpy(r.issue, "delivery destination unreachable");
+    strcpy(r.report_type, t == X1_REPORT_NE_ISSUE ? "FaultReport" : "Warning");
+    strcpy(r.did, r.task.dids[0]);
+    strcpy(r.dest.did, r.task.dids[0]);
+    strcpy(r.dest.delivery, "X2andX3");
+    strcpy(r.dest.address_kind, "ip");
+    strcpy(r.dest.address, "192.0.2.7");
+    r.dest.port = 4790;
     char *xml = NULL;
     size_t len = 0;
     if (x1_request_build(&r, &xml, &len, &err)) fail_msg("%s: %s", x1_type_name(r.type), err.msg);
@@ -85,7 +94,17 @@ static void test_request_roundtrip_every_type(void **state) {
     assert_string_equal(back.h.transaction, r.h.transaction);
     if (t == X1_ACTIVATE_TASK || t == X1_MODIFY_TASK) {
       assert_int_equal(back.task.n_targets, 2);
-      assert_string_equal(back.task.targets[1].value, "2001:db8::/32");
+      /* the schema's one IPv6 form: full and lowercase */
+      assert_string_equal(back.task.targets[1].value, "2001:0db8:0000:0000:0000:0000:0000:0000/32");
+    }
+    if (t == X1_CREATE_DESTINATION || t == X1_MODIFY_DESTINATION) {
+      assert_string_equal(back.dest.did, r.dest.did);
+      assert_string_equal(back.dest.address, "192.0.2.7");
+      assert_int_equal(back.dest.port, 4790);
+    }
+    if (t == X1_REPORT_TASK_ISSUE || t == X1_REPORT_NE_ISSUE) {
+      assert_string_equal(back.report_type, r.report_type);
+      assert_string_equal(back.issue, r.issue);
     }
     free(xml);
   }
@@ -176,7 +195,7 @@ static void test_bad_messages_refused(void **state) {
   for (int i = 0; i < 17; i++)
     strcat(many, "<ns1:targetIdentifier><ns1:imsi>244051234567890</ns1:imsi></ns1:targetIdentifier>");
   s = replace(HANDWRITTEN, "<ns1:targetIdentifier><ns1:imsi>244051234567890</ns1:imsi></ns1:targetIdentifier>", many);
-  expect_refused(s, "does not validate");
+  expect_refused(s, "more than 16 target identifiers");
   free(s);
   /* a response where a request is expected */
   x1_response ok = {.type = X1_PING, .ok = true};
@@ -185,8 +204,66 @@ static void test_bad_messages_refused(void **state) {
   char *xml = NULL;
   size_t len = 0;
   assert_int_equal(x1_response_build(&ok, &xml, &len, &err), 0);
-  expect_refused(xml, "expected an X1 X1Request, got X1Response");
+  expect_refused(xml, "expected an X1Request");
   free(xml);
+}
+
+/* The codes TS 103 221-1 gives the refusals, with the request's type and
+ * transaction kept for the answer to echo. */
+static void test_refusal_codes(void **state) {
+  (void)state;
+  x1_request q[4];
+  size_t n = 0;
+  lisec_err err = {0};
+  char *s = replace(HANDWRITTEN, "X2andX3", "X9");
+  assert_int_equal(x1_request_parse_all(s, strlen(s), q, 4, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(q[0].refuse_code, X1_ERR_SCHEMA);
+  assert_string_equal(q[0].type_name, "ActivateTask");
+  assert_string_equal(q[0].h.transaction, "3741800e-971b-4aa9-85f4-466d2b1adc7f");
+  free(s);
+  /* schema-valid, but a type lisec does not support */
+  s = replace(HANDWRITTEN, "<ns1:taskDetails>", "<ns1:objectType>Q{urn:x}y</ns1:objectType><ns1:x>");
+  char *s2 = replace(s, "</ns1:taskDetails>", "</ns1:x>");
+  free(s);
+  s = replace(s2, "ns1:ActivateTaskRequest", "ns1:GetAllGenericObjectDetailsRequest");
+  free(s2);
+  s2 = malloc(strlen(s) + 1);
+  /* drop the body: GetAllGenericObjectDetails has only the optional objectType */
+  const char *a = strstr(s, "<ns1:x>"), *b = strstr(s, "</ns1:x>") + strlen("</ns1:x>");
+  sprintf(s2, "%.*s%s", (int)(a - s), s, b);
+  assert_int_equal(x1_request_parse_all(s2, strlen(s2), q, 4, &n, &err), 0);
+  assert_int_equal(q[0].refuse_code, X1_ERR_UNSUPPORTED);
+  assert_string_equal(q[0].type_name, "GetAllGenericObjectDetails");
+  free(s);
+  free(s2);
+  /* without a transaction id there is nothing to echo: the container fails */
+  s = replace(HANDWRITTEN, "3741800e-971b-4aa9-85f4-466d2b1adc7f", "none");
+  assert_int_not_equal(x1_request_parse_all(s, strlen(s), q, 4, &n, &err), 0);
+  assert_int_equal(n, 0);
+  free(s);
+  /* more messages than the caller takes */
+  const char *m0 = strstr(HANDWRITTEN, " <ns1:x1RequestMessage"), *m1 = strstr(HANDWRITTEN, "</ns1:X1Request>");
+  char big[16384];
+  int at = snprintf(big, sizeof big, "%.*s", (int)(m0 - HANDWRITTEN), HANDWRITTEN);
+  for (int i = 0; i < 5; i++) at += snprintf(big + at, sizeof big - (size_t)at, "%.*s", (int)(m1 - m0), m0);
+  snprintf(big + at, sizeof big - (size_t)at, "%s", m1);
+  assert_int_equal(x1_request_parse_all(big, strlen(big), q, 4, &n, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "1 to 4 messages"));
+  /* x1_request_parse takes one */
+  assert_int_not_equal(x1_request_parse(big, strlen(big), q, &err), 0);
+}
+
+static void test_versions(void **state) {
+  (void)state;
+  assert_true(x1_version_within("v1.13.1", "v1.13.1", "v1.22.1"));
+  assert_true(x1_version_within("v1.22.1", "v1.13.1", "v1.22.1"));
+  assert_true(x1_version_within("v1.20.10", "v1.13.1", "v1.22.1"));
+  assert_false(x1_version_within("v1.6.1", "v1.13.1", "v1.22.1"));
+  assert_false(x1_version_within("v1.23.0", "v1.13.1", "v1.22.1"));
+  assert_false(x1_version_within("1.22.1", "v1.13.1", "v1.22.1"));
+  assert_false(x1_version_within("v1.22", "v1.13.1", "v1.22.1"));
+  assert_false(x1_version_within("v1.22.1x", "v1.13.1", "v1.22.1"));
 }
 
 static void test_build_refuses_invalid(void **state) {
@@ -208,7 +285,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handwritten_request_parses), cmocka_unit_test(test_request_roundtrip_every_type),
       cmocka_unit_test(test_responses_roundtrip),        cmocka_unit_test(test_bad_messages_refused),
-      cmocka_unit_test(test_build_refuses_invalid),
+      cmocka_unit_test(test_build_refuses_invalid),      cmocka_unit_test(test_refusal_codes),
+      cmocka_unit_test(test_versions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
