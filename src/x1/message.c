@@ -809,3 +809,70 @@ int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *
   if (rc) crypto_wipe(out, X1_RESPONSE_HEAD);
   return rc;
 }
+
+/* ---- for the ADMF -------------------------------------------------------- */
+
+int x1_response_check(const x1_request *req, const x1_response *resp, lisec_err *err) {
+  if (resp->top_level)
+    return lisec_err_set(err, LISEC_EINVAL, "X1: the NE could not read the %s request at all",
+                         x1_type_name(req->type));
+  if (strcmp(resp->h.transaction, req->h.transaction) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "X1: the response answers another transaction");
+  /* a 1020 is answered in a version the NE speaks, to say which */
+  if (strcmp(resp->h.version, req->h.version) != 0 && (resp->ok || resp->error_code != X1_ERR_VERSION))
+    return lisec_err_set(err, LISEC_EINVAL, "X1: asked in %s, answered in %s", req->h.version, resp->h.version);
+  const char *named = resp->ok ? x1_type_name(resp->type) : resp->request_type;
+  if (strcmp(named, x1_type_name(req->type)) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "X1: a %s request answered as %s", x1_type_name(req->type), named);
+  return 0;
+}
+
+/* Each of a's n ids is among b's (the lists hold no duplicates that
+ * matter: the NE keeps what it was given). */
+static bool ids_within(const char (*a)[X1_UUID_LEN + 1], size_t na, const char (*b)[X1_UUID_LEN + 1], size_t nb) {
+  for (size_t i = 0; i < na; i++) {
+    bool found = false;
+    for (size_t k = 0; k < nb && !found; k++) found = strcmp(a[i], b[k]) == 0;
+    if (!found) return false;
+  }
+  return true;
+}
+
+static bool targets_within(const x1_task *a, const x1_task *b) {
+  for (size_t i = 0; i < a->n_targets; i++) {
+    x1_target x = a->targets[i];
+    bool found = false;
+    if (x1_target_normalise(&x, NULL) != 0) return false;
+    for (size_t k = 0; k < b->n_targets && !found; k++) {
+      x1_target y = b->targets[k];
+      found = x1_target_normalise(&y, NULL) == 0 && strcmp(x.element, y.element) == 0 &&
+              strcmp(x.value, y.value) == 0;
+      crypto_wipe(&y, sizeof y);
+    }
+    crypto_wipe(&x, sizeof x);
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool x1_task_same(const x1_task *want, const x1_task *held) {
+  return strcmp(want->xid, held->xid) == 0 && strcmp(want->delivery, held->delivery) == 0 &&
+         want->n_targets == held->n_targets && want->n_dids == held->n_dids && want->n_dsids == held->n_dsids &&
+         ids_within(want->dids, want->n_dids, held->dids, held->n_dids) &&
+         ids_within(held->dids, held->n_dids, want->dids, want->n_dids) &&
+         ids_within(want->dsids, want->n_dsids, held->dsids, held->n_dsids) &&
+         ids_within(held->dsids, held->n_dsids, want->dsids, want->n_dsids) && targets_within(want, held) &&
+         targets_within(held, want);
+}
+
+const char *x1_error_name(int code) {
+  switch (code) {
+    case X1_ERR_GENERIC: return "generic error";
+    case X1_ERR_SCHEMA: return "message does not validate against the schema";
+    case X1_ERR_VERSION: return "unsupported version";
+    case X1_ERR_UNSUPPORTED: return "unsupported request";
+    case X1_ERR_XID_EXISTS: return "XID already exists";
+    case X1_ERR_UNKNOWN_XID: return "XID does not exist";
+    default: return "error";
+  }
+}

@@ -202,6 +202,20 @@ int x1_request_parse_all(const char *xml, size_t len, x1_request *out, size_t ca
  * a refusal (ok false, top_level true, error_code X1_ERR_GENERIC). */
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err);
 
+/* For the ADMF. Whether resp answers req: the same transaction, the
+ * version req was sent in, and the response type of req's type (or an
+ * ErrorResponse naming it). A mismatch is an error naming it: the answer is
+ * not to be acted on. */
+int x1_response_check(const x1_request *req, const x1_response *resp, lisec_err *err);
+/* Whether the task an NE reports (GetTaskDetails) is the one the ADMF
+ * wants there: XID, delivery type, destinations and destination sets, and
+ * the target identifiers compared in the schema's forms, each list in any
+ * order. */
+bool x1_task_same(const x1_task *want, const x1_task *held);
+/* A short English name for a TS 103 221-1 error code lisec knows ("XID
+ * already exists"); "error" for others. */
+const char *x1_error_name(int code);
+
 /* TS 103 221-1 error codes lisec sends and understands in ErrorResponse.
  * Refusals the standard gives no own code to (the ADMF or NE identifier, a
  * full table, an unknown destination) are 1000 with a reason. */

@@ -266,6 +266,85 @@ static void test_versions(void **state) {
   assert_false(x1_version_within("v1.22.1x", "v1.13.1", "v1.22.1"));
 }
 
+/* The ADMF's checks of an answer, and its comparison of the task an NE
+ * reports with the one it wants there. */
+static void test_admf_helpers(void **state) {
+  (void)state;
+  x1_request q = activate();
+  x1_response r;
+  x1_response_init(&r);
+  lisec_err err = {0};
+  r.h = q.h;
+  r.type = X1_ACTIVATE_TASK;
+  r.ok = true;
+  assert_int_equal(x1_response_check(&q, &r, &err), 0);
+  r.h.transaction[0] = r.h.transaction[0] == 'a' ? 'b' : 'a';
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "another transaction"));
+  r.h = q.h;
+  strcpy(r.h.version, "v1.13.1");
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "answered in v1.13.1"));
+  r.ok = false; /* but a 1020 says which version the NE speaks */
+  r.error_code = X1_ERR_VERSION;
+  strcpy(r.request_type, "ActivateTask");
+  assert_int_equal(x1_response_check(&q, &r, &err), 0);
+  r.h = q.h;
+  strcpy(r.request_type, "DeactivateTask");
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  r.top_level = true;
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  /* the same task in the NE's forms and another order is the same task */
+  x1_task want = q.task, held = q.task;
+  held.targets[0] = q.task.targets[1];
+  held.targets[1] = q.task.targets[0];
+  strcpy(held.targets[0].value, "2001:0db8:0000:0000:0000:0000:0000:0000/32");
+  assert_true(x1_task_same(&want, &held));
+  strcpy(held.targets[1].value, "358401234568");
+  assert_false(x1_task_same(&want, &held));
+  held = q.task;
+  strcpy(held.delivery, "X2andX3");
+  assert_false(x1_task_same(&want, &held));
+  held = q.task;
+  held.n_dids = 0;
+  assert_false(x1_task_same(&want, &held));
+  /* what an NE sends the ADMF, written from the schema */
+  static const char *issue =
+      "<X1Request xmlns='http://uri.etsi.org/03221/X1/2017/10' xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance'>"
+      "<x1RequestMessage xsi:type='ReportNEIssueRequest'><admfIdentifier>admf-1</admfIdentifier>"
+      "<neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp>"
+      "<version>v1.22.1</version><x1TransactionId>3741800e-971b-4aa9-85f4-466d2b1adc7f</x1TransactionId>"
+      "<typeOfNeIssueMessage>FaultReport</typeOfNeIssueMessage><description>X3 link down</description>"
+      "<issueCode>17</issueCode></x1RequestMessage>"
+      "<x1RequestMessage xsi:type='ReportTaskIssueRequest'><admfIdentifier>admf-1</admfIdentifier>"
+      "<neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp>"
+      "<version>v1.22.1</version><x1TransactionId>3741800e-971b-4aa9-85f4-466d2b1adc80</x1TransactionId>"
+      "<xId>29f28e1c-f230-486a-a860-f5a784ab9172</xId><taskReportType>ImplicitDeactivation</taskReportType>"
+      "<taskIssueErrorCode>3</taskIssueErrorCode></x1RequestMessage>"
+      "<x1RequestMessage xsi:type='KeepaliveRequest'><admfIdentifier>admf-1</admfIdentifier>"
+      "<neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp>"
+      "<version>v1.22.1</version><x1TransactionId>3741800e-971b-4aa9-85f4-466d2b1adc81</x1TransactionId>"
+      "</x1RequestMessage></X1Request>";
+  x1_request got[4];
+  size_t n = 0;
+  assert_int_equal(x1_request_parse_all(issue, strlen(issue), got, 4, &n, &err), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(got[0].type, X1_REPORT_NE_ISSUE);
+  assert_int_equal(got[0].refuse_code, 0);
+  assert_string_equal(got[0].report_type, "FaultReport");
+  assert_string_equal(got[0].issue, "X3 link down");
+  assert_true(got[0].has_issue_code);
+  assert_int_equal(got[0].issue_code, 17);
+  assert_int_equal(got[1].type, X1_REPORT_TASK_ISSUE);
+  assert_string_equal(got[1].report_type, "ImplicitDeactivation");
+  assert_string_equal(got[1].xid, "29f28e1c-f230-486a-a860-f5a784ab9172");
+  assert_int_equal(got[1].issue_code, 3);
+  assert_string_equal(got[1].issue, "");
+  assert_int_equal(got[2].type, X1_KEEPALIVE);
+  assert_string_equal(x1_error_name(X1_ERR_XID_EXISTS), "XID already exists");
+  assert_string_equal(x1_error_name(4242), "error");
+}
+
 static void test_build_refuses_invalid(void **state) {
   (void)state;
   x1_request r = activate();
@@ -286,7 +365,7 @@ int main(void) {
       cmocka_unit_test(test_handwritten_request_parses), cmocka_unit_test(test_request_roundtrip_every_type),
       cmocka_unit_test(test_responses_roundtrip),        cmocka_unit_test(test_bad_messages_refused),
       cmocka_unit_test(test_build_refuses_invalid),      cmocka_unit_test(test_refusal_codes),
-      cmocka_unit_test(test_versions),
+      cmocka_unit_test(test_versions),                   cmocka_unit_test(test_admf_helpers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
