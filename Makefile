@@ -16,11 +16,11 @@ bootstrap:
 	@scripts/bootstrap
 
 build: bootstrap
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLISEC_TEST_HOOKS=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: bootstrap
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLISEC_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLISEC_SANITIZE=ON -DLISEC_TEST_HOOKS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole suite twice: the release build, then under ASan+UBSan. The last
