@@ -116,5 +116,8 @@ pass "--strict-destinations refuses a task naming destinations not created"
   --x1-versions v1.22.1:v1.13.1 2>"$work/err.log" && fail "--x1-versions MAX below MIN accepted"
 grep -q 'x1-versions' "$work/err.log" || fail "a bad --x1-versions is not named: $(cat "$work/err.log")"
 pass "a bad --x1-versions is refused at start, named"
+stop_ne
 grep -q 244051234567890 "$work/ne.log" && fail "lisec-ne logged a target identifier"
 pass "no target identifier in lisec-ne's log"
+# under -DLISEC_SANITIZE=ON each lisec-ne reports leaks and errors at exit
+! grep -q Sanitizer "$work/ne.log" || { cat "$work/ne.log" >&2; fail "sanitizer report from lisec-ne"; }
