@@ -113,6 +113,10 @@ done
 [ -f "$(dirname "$unit")/lisec-agent.service" ] || fail "no lisec-agent.service installed"
 [ ! -e /etc/systemd/system/multi-user.target.wants/lisecd.service ] ||
   fail "lisecd.service was enabled at install, before it has a configuration"
+# The units' Documentation= pages are where they say.
+for doc in $(sed -n 's|^Documentation=file://||p' "$unit" "$(dirname "$unit")/lisec-agent.service"); do
+  [ -f "$doc" ] || fail "a unit's Documentation= names $doc, which the package does not install"
+done
 [ -x /usr/share/lisec/libvirt/hooks/qemu ] || fail "the libvirt hook is not installed executable"
 ! grep -q '^/etc/libvirt' "$work/files" || fail "the package installs into /etc/libvirt (the hook must not be active unasked)"
 [ -f /usr/include/lisec/rng.h ] || fail "no /usr/include/lisec/rng.h"
@@ -127,7 +131,7 @@ int main(void) {
 C
 cc -o "$work/rngcheck" "$work/rngcheck.c" -llisec-rng 2>"$work/cc.log" || fail "cannot link against liblisec-rng: $(cat "$work/cc.log")"
 "$work/rngcheck" >/dev/null || fail "a program linked against the installed liblisec-rng does not run"
-pass "programs, man pages from their usage, units (not enabled), the hook under /usr/share/lisec, liblisec-rng and <lisec/rng.h> (a program links and runs)"
+pass "programs, man pages from their usage, units (not enabled, their Documentation= installed), the hook under /usr/share/lisec, liblisec-rng and <lisec/rng.h> (a program links and runs)"
 
 # lisecd as its unit runs it: the unit's user, its ExecStartPre and ExecStart.
 unit_value() { sed -n "s/^$1=//p" "$unit" | tail -1; }
@@ -224,9 +228,18 @@ gone_check
 [ -f /var/lib/lisec/lisec.db ] && [ -f "$conf" ] || fail "the purge deleted the store or the configuration"
 pass "purge: every file of the packages is gone; non-empty /etc/lisec and /var/lib/lisec (audit log) are kept, with a message"
 
-# Purge without data: nothing at all remains but the system user.
+# Purge without data: nothing at all remains but the system user. On the
+# way, an administrator's dpkg-statoverride for /etc/lisec (a host that runs
+# no lisecd gives it to root) is what the install applies.
 rm -rf /etc/lisec /var/lib/lisec
+dpkg-statoverride --add root root 0750 /etc/lisec || fail "dpkg-statoverride --add"
+cleanup_hooks+=("dpkg-statoverride --remove /etc/lisec >/dev/null 2>&1")
 dpkg_do -i "${debs[@]}" || fail "dpkg -i (second install)"
+[ "$(stat -c '%a %U %G' /etc/lisec)" = "750 root root" ] ||
+  fail "the install ignored the statoverride of /etc/lisec: $(stat -c '%a %U %G' /etc/lisec)"
+[ "$(stat -c '%a %U %G' /var/lib/lisec)" = "700 lisec lisec" ] || fail "/var/lib/lisec: $(stat -c '%a %U %G' /var/lib/lisec)"
+dpkg-statoverride --remove /etc/lisec || fail "dpkg-statoverride --remove"
+pass "an administrator's dpkg-statoverride of /etc/lisec (root root 0750) is applied by the install"
 dpkg_do --purge liblisec-rng-dev lisec liblisec-rng1 || fail "dpkg --purge (second)"
 gone_check
 [ ! -e /etc/lisec ] && [ ! -e /var/lib/lisec ] || fail "the purge left empty /etc/lisec or /var/lib/lisec"
