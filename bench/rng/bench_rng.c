@@ -1,6 +1,9 @@
 /* Benchmarks for bench/rng/run. `throughput`: liblisec-rng beside OpenSSL's
- * RAND_bytes and getrandom() in the same process, 32-byte and 4 KiB requests,
- * one and two threads. `check`: the per-call cost of clone detection.
+ * RAND_bytes, the getrandom system call and the vDSO's getrandom (called
+ * through the vDSO directly, where the kernel has it: 6.11+) in the same
+ * process, 32-byte and 4 KiB requests, one and two threads. `latency`: the
+ * same four, 32-byte requests from many threads at once, each call timed:
+ * p50, p99 and p99.9 per call. `check`: the per-call cost of clone detection.
  * `genid`: the time from a generation-id change to the first output that
  * is reseeded. `seeds`: seeds per second from lisec-entropyd over kept-alive
  * mutually authenticated TLS connections. */
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +27,26 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+enum { GEN_LISEC, GEN_RAND_BYTES, GEN_SYSCALL, GEN_VDSO, GEN_COUNT };
+static const char *const gen_names[GEN_COUNT] = {"liblisec-rng", "RAND_bytes", "getrandom(2)",
+                                                 "vDSO getrandom"};
+
+/* One request of n bytes from a generator; false on failure. The system
+ * call is made as such (glibc >= 2.41 would route getrandom() through the
+ * vDSO), the vDSO function is called through the pointer found in the vDSO
+ * image (rngl_vgetrandom, this thread's state). */
+static bool gen_call(int kind, uint8_t *buf, size_t n) {
+  switch (kind) {
+  case GEN_LISEC: return lisec_rng_bytes(buf, n) == 0;
+  case GEN_RAND_BYTES: return RAND_bytes(buf, (int)n) == 1;
+  case GEN_SYSCALL: return syscall(SYS_getrandom, buf, n, 0) == (long)n;
+  case GEN_VDSO: return rngl_vgetrandom(buf, n) == (ssize_t)n;
+  }
+  return false;
+}
+
 typedef struct job {
-  int kind; /* 0 lisec, 1 RAND_bytes, 2 getrandom */
+  int kind; /* GEN_* */
   size_t size;
   double secs;
   uint64_t ops;
@@ -36,11 +58,7 @@ static void *run_job(void *arg) {
   double end = now_s() + j->secs;
   uint64_t ops = 0;
   while ((ops & 1023) != 0 || now_s() < end) {
-    int ok;
-    if (j->kind == 0) ok = lisec_rng_bytes(buf, j->size) == 0;
-    else if (j->kind == 1) ok = RAND_bytes(buf, (int)j->size) == 1;
-    else ok = getrandom(buf, j->size, 0) == (ssize_t)j->size;
-    if (!ok) {
+    if (!gen_call(j->kind, buf, j->size)) {
       fprintf(stderr, "generator %d failed\n", j->kind);
       exit(2);
     }
@@ -66,17 +84,94 @@ static double rate(int kind, size_t size, int threads, double secs) {
 }
 
 static int cmd_throughput(double secs) {
-  static const char *names[] = {"liblisec-rng", "RAND_bytes", "getrandom"};
-  printf("%-8s %-7s %14s %14s %14s %10s %10s\n", "size", "threads", names[0], names[1], names[2],
-         "vs RAND", "vs getrnd");
+  bool vdso = rngl_vdso_getrandom_available();
+  printf("%-6s %-7s %14s %14s %14s %14s %8s %8s %8s\n", "size", "threads", gen_names[0],
+         gen_names[1], gen_names[2], gen_names[3], "vs RAND", "vs sysc", "vs vDSO");
   size_t sizes[] = {32, 4096};
   for (int si = 0; si < 2; si++)
     for (int t = 1; t <= 2; t++) {
-      double r[3];
-      for (int k = 0; k < 3; k++) r[k] = rate(k, sizes[si], t, secs);
-      printf("%-8zu %-7d %12.0f/s %12.0f/s %12.0f/s %9.2fx %9.2fx\n", sizes[si], t, r[0], r[1], r[2],
-             r[0] / r[1], r[0] / r[2]);
+      double r[GEN_COUNT] = {0};
+      for (int k = 0; k < GEN_COUNT; k++)
+        if (k != GEN_VDSO || vdso) r[k] = rate(k, sizes[si], t, secs);
+      printf("%-6zu %-7d %12.0f/s %12.0f/s %12.0f/s %12.0f/s %7.2fx %7.2fx %7.2fx\n", sizes[si], t,
+             r[0], r[1], r[2], r[3], r[0] / r[1], r[0] / r[2], vdso ? r[0] / r[3] : 0.0);
     }
+  if (!vdso) printf("(this kernel's vDSO has no getrandom: Linux < 6.11)\n");
+  return 0;
+}
+
+typedef struct lat_job {
+  int kind, calls;
+  uint64_t *ns;
+  pthread_barrier_t *start;
+} lat_job;
+
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void *run_lat(void *arg) {
+  lat_job *j = arg;
+  uint8_t buf[32];
+  if (!gen_call(j->kind, buf, sizeof buf)) exit(2); /* per-thread setup outside the timing */
+  pthread_barrier_wait(j->start);
+  for (int i = 0; i < j->calls; i++) {
+    uint64_t t0 = mono_ns();
+    if (!gen_call(j->kind, buf, sizeof buf)) {
+      fprintf(stderr, "%s failed\n", gen_names[j->kind]);
+      exit(2);
+    }
+    j->ns[i] = mono_ns() - t0;
+  }
+  return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Per-call latency of 32-byte requests, `threads` threads at once, `calls`
+ * each; the timer's own cost (two vDSO clock reads) is in every figure. */
+static int cmd_latency(int threads, int calls) {
+  if (threads < 1 || threads > 64 || calls < 1000) return 2;
+  bool vdso = rngl_vdso_getrandom_available();
+  double p999[GEN_COUNT] = {0};
+  size_t n = (size_t)threads * (size_t)calls;
+  uint64_t *all = calloc(n, sizeof *all);
+  if (!all) return 2;
+  printf("%-15s %10s %10s %10s %12s   (32-byte requests, %d threads x %d calls)\n", "generator",
+         "p50 ns", "p99 ns", "p99.9 ns", "calls/s", threads, calls);
+  for (int k = 0; k < GEN_COUNT; k++) {
+    if (k == GEN_VDSO && !vdso) {
+      printf("%-15s %10s %10s %10s %12s\n", gen_names[k], "n/a", "n/a", "n/a", "n/a");
+      continue;
+    }
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    lat_job jobs[64];
+    pthread_t th[64];
+    for (int i = 0; i < threads; i++) {
+      jobs[i] = (lat_job){.kind = k, .calls = calls, .ns = all + (size_t)i * calls, .start = &start};
+      pthread_create(&th[i], NULL, run_lat, &jobs[i]);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+    double wall = now_s() - t0;
+    pthread_barrier_destroy(&start);
+    qsort(all, n, sizeof *all, cmp_u64);
+    p999[k] = (double)all[n * 999 / 1000];
+    printf("%-15s %10llu %10llu %10.0f %12.0f\n", gen_names[k], (unsigned long long)all[n / 2],
+           (unsigned long long)all[n * 99 / 100], p999[k], (double)n / wall);
+  }
+  free(all);
+  printf("p99.9 ratio liblisec-rng / peer: RAND_bytes %.2fx, getrandom(2) %.2fx", p999[0] / p999[1],
+         p999[0] / p999[2]);
+  if (vdso) printf(", vDSO getrandom %.2fx", p999[0] / p999[3]);
+  printf("\n");
   return 0;
 }
 
@@ -202,11 +297,14 @@ static int cmd_seeds(const char *addr, const char *cert, const char *key, const 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "throughput") == 0)
     return cmd_throughput(argc > 2 ? atof(argv[2]) : 1.0);
+  if (argc >= 2 && strcmp(argv[1], "latency") == 0)
+    return cmd_latency(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? atoi(argv[3]) : 20000);
   if (argc >= 2 && strcmp(argv[1], "check") == 0) return cmd_check();
   if (argc >= 3 && strcmp(argv[1], "genid") == 0) return cmd_genid(argv[2]);
   if (argc >= 8 && strcmp(argv[1], "seeds") == 0)
     return cmd_seeds(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), atof(argv[7]));
-  fprintf(stderr, "usage: bench_rng throughput [SECS] | check | genid FILE |\n"
+  fprintf(stderr, "usage: bench_rng throughput [SECS] | latency [THREADS [CALLS]] | check |\n"
+                  "       genid FILE |\n"
                   "       seeds ADDR CERT KEY CA CONNS SECS\n");
   return 2;
 }
