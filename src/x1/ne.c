@@ -235,7 +235,8 @@ static void answer(lisec_x1_ne *ne, const char *peer_cn, const x1_request *q, x1
 
 int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request, size_t len,
                        char **response, size_t *response_len) {
-  x1_request *qs = calloc(X1_MAX_MESSAGES, sizeof *qs);
+  /* uninitialised: parsing clears each message it fills, and only those are wiped */
+  x1_request *qs = malloc(X1_MAX_MESSAGES * sizeof *qs);
   size_t n = 0;
   lisec_err err = {0};
   if (!qs) return -1;
@@ -265,7 +266,7 @@ int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request
       if (changes[i].what && ne->cb) ne->cb(ne->ctx, changes[i].what, changes[i].id);
     rc = x1_response_build_many(out, n, response, response_len, &err);
   }
-  explicit_bzero(qs, X1_MAX_MESSAGES * sizeof *qs);
+  if (!rs || !rs->top_level) explicit_bzero(qs, n * sizeof *qs);
   free(qs);
   for (size_t i = 0; rs && i < n; i++) explicit_bzero(&rs[i], X1_RESPONSE_HEAD);
   free(rs);
