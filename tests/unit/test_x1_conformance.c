@@ -230,6 +230,12 @@ static void test_every_response_valid(void **state) {
   strcpy(q.task.targets[0].value, "0-1024");
   assert_int_equal(x1_request_build(&q, &xml, &len, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "2 to 65535"));
+  /* a SUPI IMSI of 5 digits passes the vault's rule, not SUPIIMSI's 6 to 15 */
+  strcpy(q.task.targets[0].element, x1_target_element("supi"));
+  strcpy(q.task.targets[0].value, "imsi-24405");
+  assert_int_equal(x1_request_build(&q, &xml, &len, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "refusing to send"));
+  assert_non_null(strstr(err.msg, "supiimsi"));
 }
 
 /* ---- the NE library against hand-written requests ----------------------- */
