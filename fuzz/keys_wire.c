@@ -1,0 +1,66 @@
+/* libFuzzer harness: a message between the controller and the keys process
+ * as either side could receive it from a peer a bug took over. The first
+ * two bytes choose the message type, the third whether it is read as a
+ * request (by the keys process) or a reply (by the controller's client);
+ * the rest is the payload, copied to exactly its length so ASan sees any
+ * read past it. A message that decodes is written again and must decode to
+ * the same fields: nothing a decoder accepts may be lost or invented. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys/wire.h"
+
+static void same_sealed(const vault_sealed *a, const vault_sealed *b) {
+  if (strcmp(a->id, b->id) || strcmp(a->authorisation, b->authorisation) || a->version != b->version ||
+      strcmp(a->kek_label, b->kek_label) || a->wrapped_key_len != b->wrapped_key_len ||
+      memcmp(a->wrapped_key, b->wrapped_key, a->wrapped_key_len) || a->ciphertext_len != b->ciphertext_len ||
+      (a->ciphertext_len && memcmp(a->ciphertext, b->ciphertext, a->ciphertext_len)))
+    abort();
+}
+
+static void request(uint16_t type, const uint8_t *p, size_t n) {
+  lisec_err err;
+  keys_request q, back;
+  if (keys_wire_get_request(type, p, n, &q, &err)) return;
+  ipc_writer w;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_request(&w, &q);
+  if (w.failed || w.buf.len != n || (n && memcmp(w.buf.data, p, n))) abort(); /* one encoding */
+  if (keys_wire_get_request(type, w.buf.data, w.buf.len, &back, &err)) abort();
+  if (strcmp(q.id, back.id) || strcmp(q.name, back.name) || q.version != back.version ||
+      q.create != back.create || q.data_len != back.data_len || q.handles[0] != back.handles[0] ||
+      q.handles[1] != back.handles[1])
+    abort();
+  same_sealed(&q.sealed, &back.sealed);
+  ipc_writer_free(&w);
+}
+
+static void reply(uint16_t type, const uint8_t *p, size_t n) {
+  lisec_err err;
+  keys_reply r, back;
+  if (keys_wire_get_reply(type, p, n, &r, &err)) return;
+  ipc_writer w;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_reply(&w, &r);
+  if (w.failed || keys_wire_get_reply(type, w.buf.data, w.buf.len, &back, &err)) abort();
+  if (r.rc != back.rc || strcmp(r.msg, back.msg) || strcmp(r.name, back.name) || strcmp(r.label, back.label) ||
+      r.changed != back.changed || r.count != back.count || r.data_len != back.data_len ||
+      (r.data_len && memcmp(r.data, back.data, r.data_len)) || memcmp(&r.info, &back.info, sizeof r.info))
+    abort();
+  same_sealed(&r.sealed, &back.sealed);
+  ipc_writer_free(&w);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 3) return 0;
+  uint16_t type = (uint16_t)(data[0] << 8 | data[1]) % (KEYS_MSG_END + 2);
+  bool as_reply = data[2] & 1;
+  size_t n = size - 3;
+  uint8_t *p = malloc(n ? n : 1);
+  memcpy(p, data + 3, n);
+  if (as_reply) reply(type, p, n);
+  else request(type, p, n);
+  free(p);
+  return 0;
+}

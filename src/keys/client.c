@@ -1,0 +1,332 @@
+/* The controller's side of the keys process (keys.h): each operation is one
+ * request and its reply on the socket, under one mutex, so any thread may
+ * call. A reply must carry the request's type and id; anything else means
+ * the channel can no longer be trusted, and so does a send or receive that
+ * fails: the client then marks the keys process gone and every later call
+ * fails at once with EUNAVAIL instead of waiting on a peer that is not
+ * there. The in-process service of keys_local_start lives here too. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "keys/keys.h"
+#include "keys/wire.h"
+
+#define GONE "the keys process is gone"
+
+typedef struct local {
+  keys_service *s;
+  int fd; /* the service's end */
+  pthread_t thread;
+} local;
+
+struct keys_client {
+  int fd;
+  pthread_mutex_t mu;
+  uint32_t next_id;
+  bool gone;
+  char gone_why[LISEC_ERR_MSG_MAX];
+  keys_info info;
+  local *local; /* keys_local_start's service, stopped at close */
+};
+
+/* One exchange. On 0, *rp's byte fields point into *payload, which the
+ * caller frees with ipc_payload_free(*payload, *len); rp->rc is the
+ * operation's own result, also set into err. */
+static int call(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t **payload, size_t *len,
+                lisec_err *err) {
+  *payload = NULL;
+  *len = 0;
+  ipc_writer w;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_request(&w, q);
+  if (w.failed) {
+    ipc_writer_free(&w);
+    return lisec_err_set(err, LISEC_ETOOBIG, "keys %s request larger than %u bytes",
+                         keys_wire_type_name(q->type), KEYS_PAYLOAD_MAX);
+  }
+  pthread_mutex_lock(&k->mu);
+  int rc = 0;
+  lisec_err e = {0};
+  ipc_header h = {0};
+  if (k->gone) {
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
+    goto out;
+  }
+  uint32_t id = ++k->next_id;
+  rc = ipc_send(k->fd, q->type, 0, id, &w, &e);
+  if (!rc) rc = ipc_recv(k->fd, KEYS_PAYLOAD_MAX, &h, payload, &e);
+  if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
+    rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,
+                       keys_wire_type_name(h.type), (unsigned)h.flags, id, keys_wire_type_name(q->type));
+  if (!rc) rc = keys_wire_get_reply(h.type, *payload, h.len, rp, &e);
+  if (rc) {
+    /* the channel is broken or out of step: nothing after this can be trusted */
+    k->gone = true;
+    snprintf(k->gone_why, sizeof k->gone_why, GONE " (%.400s)", e.msg);
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
+    ipc_payload_free(*payload, h.len);
+    *payload = NULL;
+    goto out;
+  }
+  *len = h.len;
+  if (rp->rc) rc = lisec_err_set(err, rp->rc, "%s", rp->msg);
+out:
+  pthread_mutex_unlock(&k->mu);
+  ipc_writer_free(&w);
+  if (rc && *payload) {
+    ipc_payload_free(*payload, *len);
+    *payload = NULL;
+  }
+  return rc;
+}
+
+int keys_client_open(int fd, keys_client **out, lisec_err *err) {
+  keys_client *k = calloc(1, sizeof *k);
+  if (!k) {
+    close(fd);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  k->fd = fd;
+  pthread_mutex_init(&k->mu, NULL);
+  keys_request q = {.type = KEYS_MSG_HELLO};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (rc) {
+    keys_client_close(k);
+    return rc;
+  }
+  k->info = rp.info;
+  ipc_payload_free(p, n);
+  *out = k;
+  return 0;
+}
+
+void keys_client_close(keys_client *k) {
+  if (!k) return;
+  close(k->fd); /* the service sees the end of its input and returns */
+  if (k->local) {
+    pthread_join(k->local->thread, NULL);
+    keys_service_close(k->local->s);
+    free(k->local);
+  }
+  pthread_mutex_destroy(&k->mu);
+  free(k);
+}
+
+const keys_info *keys_client_info(const keys_client *k) { return &k->info; }
+
+/* ---- the vault ----------------------------------------------------------- */
+
+/* A decoded record copied out of the reply (ciphertext malloc'd). */
+static int sealed_copy(const vault_sealed *in, vault_sealed *out, lisec_err *err) {
+  *out = *in;
+  out->ciphertext = malloc(in->ciphertext_len ? in->ciphertext_len : 1);
+  if (!out->ciphertext) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (in->ciphertext_len) memcpy(out->ciphertext, in->ciphertext, in->ciphertext_len);
+  return 0;
+}
+
+int keys_vault_seal(keys_client *k, const char *id, const char *authorisation, int64_t version,
+                    const json_t *identifiers, vault_sealed *out, lisec_err *err) {
+  /* vault_seal's id rules, here too: an id that does not fit the message
+   * gets the same refusal it would get in the keys process */
+  int rc = lisec_id_check("target id", id, id ? strnlen(id, VAULT_ID_MAX + 1) : 0, err);
+  if (rc || (rc = lisec_id_check("authorisation", authorisation,
+                                 authorisation ? strnlen(authorisation, VAULT_ID_MAX + 1) : 0, err)))
+    return rc;
+  /* absent identifiers go as JSON null, for vault_seal's own refusal */
+  char *text = identifiers ? json_dumps(identifiers, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("null");
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  keys_request q = {.type = KEYS_MSG_SEAL, .version = version, .data = (const uint8_t *)text,
+                    .data_len = strlen(text)};
+  snprintf(q.id, sizeof q.id, "%s", id);
+  snprintf(q.authorisation, sizeof q.authorisation, "%s", authorisation);
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  rc = q.data_len > KEYS_DATA_MAX
+               ? lisec_err_set(err, LISEC_ETOOBIG, "identifiers: more than %u bytes of JSON", KEYS_DATA_MAX)
+               : call(k, &q, &rp, &p, &n, err);
+  crypto_wipe(text, strlen(text));
+  free(text);
+  if (!rc) rc = sealed_copy(&rp.sealed, out, err);
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+int keys_vault_open(keys_client *k, const vault_sealed *s, json_t **identifiers, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_OPEN, .sealed = *s};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc) rc = lisec_json_parse((const char *)rp.data, rp.data_len, identifiers, err);
+  if (!rc && !json_is_array(*identifiers)) {
+    json_decref(*identifiers);
+    *identifiers = NULL;
+    rc = lisec_err_set(err, LISEC_EINVAL, "keys OPEN reply: the identifiers are not a list");
+  }
+  ipc_payload_free(p, n); /* wiped: it held the identifiers in clear */
+  return rc;
+}
+
+int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_REWRAP, .sealed = *s};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  /* only the key's wrapping may change; the record must stay the same one */
+  if (!rc && (strcmp(rp.sealed.id, s->id) != 0 || rp.sealed.version != s->version ||
+              rp.sealed.ciphertext_len != s->ciphertext_len))
+    rc = lisec_err_set(err, LISEC_EINVAL, "keys REWRAP reply: a different record came back");
+  if (!rc) {
+    snprintf(s->kek_label, sizeof s->kek_label, "%s", rp.sealed.kek_label);
+    memcpy(s->wrapped_key, rp.sealed.wrapped_key, rp.sealed.wrapped_key_len);
+    s->wrapped_key_len = rp.sealed.wrapped_key_len;
+    if (changed) *changed = rp.changed;
+  }
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+static int kek_names(keys_client *k, const keys_request *q, char *name, char *label, lisec_err *err) {
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, q, &rp, &p, &n, err);
+  if (!rc && name) snprintf(name, KEYS_KEK_NAME_MAX + 1, "%s", rp.name);
+  if (!rc && label) snprintf(label, VAULT_ID_MAX + 1, "%s", rp.label);
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+int keys_vault_use_kek(keys_client *k, const char *name, bool create, lisec_err *err) {
+  if (!keys_kek_name_valid(name))
+    return lisec_err_set(err, LISEC_EINVAL, "KEK name \"%.80s\": 1 to %d letters, digits, '.', '_' or '-'",
+                         name, KEYS_KEK_NAME_MAX);
+  keys_request q = {.type = KEYS_MSG_KEK_USE, .create = create};
+  snprintf(q.name, sizeof q.name, "%s", name);
+  return kek_names(k, &q, NULL, NULL, err);
+}
+
+int keys_vault_current_kek(keys_client *k, char name[KEYS_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1],
+                           lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_KEK_CURRENT};
+  return kek_names(k, &q, name, label, err);
+}
+
+int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_KEK_UNLOAD};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc && unloaded) *unloaded = (size_t)rp.count;
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+/* ---- audit and LI --------------------------------------------------------- */
+
+int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  if (len > KEYS_DATA_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "a checkpoint to sign is at most %u bytes", KEYS_DATA_MAX);
+  keys_request q = {.type = KEYS_MSG_AUDIT_SIGN, .data = msg, .data_len = len};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(ctx, &q, &rp, &p, &n, err);
+  if (!rc) memcpy(sig, rp.data, 64);
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX], size_t *point_len,
+                     uint64_t handles[2], lisec_err *err) {
+  if (strlen(vm) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a VM id is at most %d bytes", KEYS_NAME_MAX);
+  keys_request q = {.type = KEYS_MSG_LI_GENERATE};
+  snprintf(q.name, sizeof q.name, "%s", vm);
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc) {
+    memcpy(point, rp.data, rp.data_len);
+    *point_len = rp.data_len;
+    handles[0] = rp.handles[0];
+    handles[1] = rp.handles[1];
+  }
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+static int simple(keys_client *k, const keys_request *q, lisec_err *err) {
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, q, &rp, &p, &n, err);
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_LI_DESTROY, .handles = {handles[0], handles[1]}};
+  return simple(k, &q, err);
+}
+
+int keys_li_check(keys_client *k, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_LI_CHECK};
+  return simple(k, &q, err);
+}
+
+/* ---- in-process ------------------------------------------------------------ */
+
+static void *local_main(void *arg) {
+  local *l = arg;
+  lisec_err err = {0};
+  if (keys_service_serve(l->s, l->fd, &err)) LOG_ERROR("keys (in-process): %s", err.msg);
+  close(l->fd);
+  return NULL;
+}
+
+int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err) {
+  local *l = calloc(1, sizeof *l);
+  if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int sv[2];
+  int rc = keys_service_open(cfg, &l->s, err);
+  if (rc) {
+    free(l);
+    return rc;
+  }
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    keys_service_close(l->s);
+    free(l);
+    return lisec_err_set(err, LISEC_EIO, "socketpair for the keys service failed");
+  }
+  l->fd = sv[1];
+  if (pthread_create(&l->thread, NULL, local_main, l) != 0) {
+    close(sv[0]);
+    close(sv[1]);
+    keys_service_close(l->s);
+    free(l);
+    return lisec_err_set(err, LISEC_EINTERNAL, "cannot start the keys service thread");
+  }
+  keys_client *k = NULL;
+  if ((rc = keys_client_open(sv[0], &k, err))) { /* sv[0] is closed: the thread ends */
+    pthread_join(l->thread, NULL);
+    keys_service_close(l->s);
+    free(l);
+    return rc;
+  }
+  k->local = l;
+  *out = k;
+  return 0;
+}

@@ -1,0 +1,519 @@
+/* PKCS#11 and development-file key-encryption keys for the vault. Data keys
+ * are wrapped with AES-256-GCM inside the token (C_Encrypt with CKM_AES_GCM,
+ * a random 96-bit IV, "lisec-kek-v1" as associated data); the wrapped form is
+ * IV || ciphertext || tag. One session, serialised by a mutex. The token may
+ * hold several KEKs: new data keys are wrapped with the current one, and a
+ * record is opened with the one its label names (looked up on first use), so
+ * a rotation can switch keys while lisecd serves; after a rotation the keys
+ * no record names any more are unloaded (a handle still held keeps its key
+ * until it is released), so any number of rotations fit one process. Unwrapped
+ * data keys are cached for a bounded time in locked memory, each with a
+ * ready AES-256-GCM decryption context, so reading a target costs one AES
+ * pass rather than a token round trip, a key schedule and a cipher fetch. */
+#include <openssl/evp.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "crypto/crypto.h"
+#include "keys/kek.h"
+#include "keys/p11.h"
+
+#define KEK_AAD "lisec-kek-v1"
+#define KEK_IV 12
+#define KEK_TAG 16
+#define KEK_WRAPPED_LEN (KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
+#define CACHE_WAYS 8
+#define CACHE_SETS 2048
+#define CACHE_SLOTS (CACHE_WAYS * CACHE_SETS) /* 16384 keys, about 1.8 MB locked */
+#define CACHE_TTL_MS 60000
+#define KEK_MAX_KEYS 16
+#define DEV_NAME "development"
+#define DEV_LABEL "file:" DEV_NAME
+
+/* Unwrapped data keys, kept for a bounded time so repeated reads of a target
+ * do not each ask the token. A set of CACHE_WAYS slots is chosen by the
+ * wrapped key's IV (random, so evenly spread); a slot matches only when the
+ * whole wrapped key is equal (compared in constant time); a new key takes a
+ * free or expired slot of its set, else the one closest to expiry. The table is locked in RAM (never swapped)
+ * and wiped on eviction and close. dec holds the key's AES round keys in
+ * OpenSSL's heap; it is freed (and cleansed by OpenSSL) with the slot. */
+typedef struct kek_cache_slot {
+  uint8_t wrapped[KEK_WRAPPED_LEN];
+  uint8_t key[VAULT_DATA_KEY_LEN];
+  int64_t expires_ms;
+  EVP_CIPHER_CTX *dec;
+} kek_cache_slot;
+
+/* One KEK: a key of the token by its CKA_LABEL (name), or the file key.
+ * refs counts the handles (vault_kek, vault_opener) handed out and not yet
+ * released; an unloaded key lives on in the retired list until it has
+ * none, so a reader never holds freed memory. */
+typedef struct kek_key {
+  struct keys_kek *kek;
+  char name[KEYS_KEK_NAME_MAX + 1];
+  char label[VAULT_ID_MAX + 1]; /* "pkcs11:<token>/<name>", as sealed records carry it */
+  CK_OBJECT_HANDLE handle;
+  size_t refs;
+  struct kek_key *next; /* in the retired list */
+} kek_key;
+
+struct keys_kek {
+  bool dev;
+  char token[33];
+  pthread_mutex_t lock;
+  /* PKCS#11, through the process's one client (keys/p11.h) */
+  keys_p11 *module;
+  CK_FUNCTION_LIST_PTR p11;
+  CK_SESSION_HANDLE session;
+  bool session_open;
+  /* keys loaded: on first use, until a rotation leaves no record under
+   * them (keys_kek_unload_others) */
+  kek_key *keys[KEK_MAX_KEYS];
+  size_t n_keys;
+  kek_key *retired; /* unloaded, still held by a handle */
+  kek_key *current; /* the one new data keys are wrapped with */
+  /* development file */
+  uint8_t file_key[32];
+  kek_cache_slot *cache; /* CACHE_SLOTS entries, mlock'ed */
+  EVP_CIPHER *gcm;       /* AES-256-GCM, fetched once */
+};
+
+static void cache_init(keys_kek *k) {
+  k->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  k->cache = calloc(CACHE_SLOTS, sizeof *k->cache);
+  if (k->cache) mlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
+}
+
+static kek_cache_slot *cache_set(keys_kek *k, const uint8_t *wrapped) {
+  return &k->cache[((wrapped[0] | wrapped[1] << 8) % CACHE_SETS) * CACHE_WAYS];
+}
+
+static void slot_clear(kek_cache_slot *s) {
+  EVP_CIPHER_CTX_free(s->dec);
+  crypto_wipe(s, sizeof *s);
+}
+
+/* The live slot for this wrapped key, or NULL; expired slots of the set are
+ * wiped on the way. Called with the lock held. */
+static kek_cache_slot *cache_find(keys_kek *k, const uint8_t *wrapped, size_t len) {
+  if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
+  kek_cache_slot *set = cache_set(k, wrapped), *hit = NULL;
+  int64_t now = lisec_time_now_ms();
+  for (int i = 0; i < CACHE_WAYS; i++) {
+    kek_cache_slot *s = &set[i];
+    if (!s->expires_ms) continue;
+    if (s->expires_ms <= now) slot_clear(s);
+    else if (!hit && crypto_ct_equal(s->wrapped, wrapped, KEK_WRAPPED_LEN)) hit = s;
+  }
+  return hit;
+}
+
+static bool cache_get(keys_kek *k, const uint8_t *wrapped, size_t len, uint8_t key[VAULT_DATA_KEY_LEN]) {
+  kek_cache_slot *s = cache_find(k, wrapped, len);
+  if (s) memcpy(key, s->key, VAULT_DATA_KEY_LEN);
+  return s != NULL;
+}
+
+static kek_cache_slot *cache_put(keys_kek *k, const uint8_t *wrapped, size_t len,
+                                 const uint8_t key[VAULT_DATA_KEY_LEN]) {
+  if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
+  kek_cache_slot *set = cache_set(k, wrapped), *s = &set[0];
+  for (int i = 0; i < CACHE_WAYS; i++) {
+    if (set[i].expires_ms < s->expires_ms) s = &set[i];
+    if (crypto_ct_equal(set[i].wrapped, wrapped, KEK_WRAPPED_LEN)) {
+      s = &set[i];
+      break;
+    }
+  }
+  slot_clear(s);
+  memcpy(s->wrapped, wrapped, KEK_WRAPPED_LEN);
+  memcpy(s->key, key, VAULT_DATA_KEY_LEN);
+  s->expires_ms = lisec_time_now_ms() + CACHE_TTL_MS;
+  return s;
+}
+
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p11_fail(err, "[vault]", what, rv); }
+
+/* The token's AES key called name, generated when absent and create is
+ * set. Called with the lock held (or before the KEK is shared). */
+static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJECT_HANDLE *key,
+                              lisec_err *err) {
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_AES;
+  CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &type, sizeof type},
+                         {CKA_LABEL, (void *)name, strlen(name)}};
+  CK_ULONG found = 0;
+  CK_RV rv = k->p11->C_FindObjectsInit(k->session, find, 3);
+  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, key, 1, &found);
+  k->p11->C_FindObjectsFinal(k->session);
+  if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
+  if (found == 1) return 0;
+  if (!create) return lisec_err_set(err, LISEC_ENOTFOUND, "no AES key labelled \"%s\" in the token", name);
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ULONG len = 32;
+  CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+  /* Sensitive and never extractable: the key cannot leave the token. */
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &type, sizeof type},
+                         {CKA_LABEL, (void *)name, strlen(name)},
+                         {CKA_VALUE_LEN, &len, sizeof len},
+                         {CKA_TOKEN, &yes, sizeof yes},
+                         {CKA_PRIVATE, &yes, sizeof yes},
+                         {CKA_SENSITIVE, &yes, sizeof yes},
+                         {CKA_EXTRACTABLE, &no, sizeof no},
+                         {CKA_ENCRYPT, &yes, sizeof yes},
+                         {CKA_DECRYPT, &yes, sizeof yes}};
+  rv = k->p11->C_GenerateKey(k->session, &mech, tmpl, LISEC_ARRAY_LEN(tmpl), key);
+  return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKey", rv);
+}
+
+/* The loaded key called name, loaded from the token (created when create
+ * is set) on first use. Called with the lock held (or before the KEK is
+ * shared). */
+static int key_get(keys_kek *k, const char *name, bool create, kek_key **out, lisec_err *err) {
+  for (size_t i = 0; i < k->n_keys; i++)
+    if (strcmp(k->keys[i]->name, name) == 0) return *out = k->keys[i], 0;
+  if (k->dev)
+    return lisec_err_set(err, LISEC_ENOTFOUND, "the development KEK file holds no key \"%s\"", name);
+  if (!keys_kek_name_valid(name))
+    return lisec_err_set(err, LISEC_EINVAL, "KEK name \"%.80s\": 1 to %d letters, digits, '.', '_' or '-'",
+                         name, KEYS_KEK_NAME_MAX);
+  if (k->n_keys == KEK_MAX_KEYS)
+    return lisec_err_set(err, LISEC_ETOOBIG, "more than %d KEKs in use at once; rotate the vault to one first",
+                         KEK_MAX_KEYS);
+  kek_key *e = calloc(1, sizeof *e);
+  if (!e) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = find_or_create_key(k, name, create, &e->handle, err);
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  k->keys[k->n_keys] = e;
+  e->kek = k;
+  snprintf(e->name, sizeof e->name, "%s", name);
+  snprintf(e->label, sizeof e->label, "pkcs11:%s/%s", k->token, name);
+  k->n_keys++;
+  *out = e;
+  return 0;
+}
+
+bool keys_kek_name_valid(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > KEYS_KEK_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lisec_err *err) {
+  if (!cfg->module || !cfg->token_label || !cfg->pin || !cfg->key_label)
+    return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 KEK needs module, token, pin and key label");
+  keys_kek *k = calloc(1, sizeof *k);
+  if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&k->lock, NULL);
+  snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
+  cache_init(k);
+  int rc = keys_p11_open(cfg->module, "[vault]", &k->module, err);
+  if (rc) goto fail;
+  k->p11 = keys_p11_functions(k->module);
+  if ((rc = keys_p11_session_open(k->module, "[vault]", cfg->token_label, cfg->pin, &k->session, err))) goto fail;
+  k->session_open = true;
+  if ((rc = key_get(k, cfg->key_label, cfg->create, &k->current, err))) goto fail;
+  *out = k;
+  return 0;
+fail:
+  keys_kek_close(k);
+  return rc;
+}
+
+int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err) {
+  keys_kek *k = calloc(1, sizeof *k);
+  if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&k->lock, NULL);
+  k->dev = true;
+  if (!(k->current = calloc(1, sizeof *k->current))) {
+    free(k);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  k->keys[k->n_keys++] = k->current;
+  k->current->kek = k;
+  snprintf(k->current->name, sizeof k->current->name, DEV_NAME);
+  snprintf(k->current->label, sizeof k->current->label, DEV_LABEL);
+  cache_init(k);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, 64, &data, &len, err);
+  if (rc == LISEC_EIO) {
+    rc = crypto_random(k->file_key, 32, err);
+    if (!rc) rc = lisec_file_write_atomic(path, k->file_key, 32, 0600, err);
+  } else if (rc == 0) {
+    if (len != 32) rc = lisec_err_set(err, LISEC_EINVAL, "%s: a KEK file holds exactly 32 bytes", path);
+    else memcpy(k->file_key, data, 32);
+    crypto_wipe(data, len);
+    free(data);
+  }
+  if (rc) {
+    keys_kek_close(k);
+    return rc;
+  }
+  *out = k;
+  return 0;
+}
+
+void keys_kek_close(keys_kek *k) {
+  if (!k) return;
+  /* No C_Logout: the login is shared with the other users of the token in
+   * this process; the module's last user finalises it (keys/p11.c). */
+  if (k->session_open) keys_p11_session_close(k->module, k->session);
+  keys_p11_close(k->module);
+  if (k->cache) {
+    for (size_t i = 0; i < CACHE_SLOTS; i++) EVP_CIPHER_CTX_free(k->cache[i].dec);
+    crypto_wipe(k->cache, CACHE_SLOTS * sizeof *k->cache);
+    munlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
+    free(k->cache);
+  }
+  EVP_CIPHER_free(k->gcm);
+  for (size_t i = 0; i < k->n_keys; i++) free(k->keys[i]);
+  while (k->retired) {
+    kek_key *e = k->retired;
+    k->retired = e->next;
+    free(e);
+  }
+  crypto_wipe(k->file_key, sizeof k->file_key);
+  pthread_mutex_destroy(&k->lock);
+  free(k);
+}
+
+bool keys_kek_is_development(const keys_kek *k) { return k->dev; }
+
+static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *out, size_t *out_len,
+                    lisec_err *err) {
+  kek_key *e = ctx;
+  keys_kek *k = e->kek;
+  size_t need = KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG;
+  if (*out_len < need) return lisec_err_set(err, LISEC_EINVAL, "wrap buffer too small");
+  if (k->dev) {
+    *out_len = VAULT_DATA_KEY_LEN + CRYPTO_AEAD_OVERHEAD;
+    return crypto_aead_seal(k->file_key, KEK_AAD, strlen(KEK_AAD), key, VAULT_DATA_KEY_LEN, out,
+                            *out_len, err);
+  }
+  int rc = crypto_random(out, KEK_IV, err);
+  if (rc) return rc;
+  CK_GCM_PARAMS gcm = {out, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD, strlen(KEK_AAD), KEK_TAG * 8};
+  CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+  CK_ULONG n = (CK_ULONG)(*out_len - KEK_IV);
+  pthread_mutex_lock(&k->lock);
+  CK_RV rv = k->p11->C_EncryptInit(k->session, &mech, e->handle);
+  if (rv == CKR_OK) rv = k->p11->C_Encrypt(k->session, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
+  pthread_mutex_unlock(&k->lock);
+  if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
+  *out_len = KEK_IV + n;
+  pthread_mutex_lock(&k->lock);
+  cache_put(k, out, *out_len, key);
+  pthread_mutex_unlock(&k->lock);
+  return 0;
+}
+
+/* Asks the token (or the development key) for the data key; no cache. */
+static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
+                           uint8_t key[VAULT_DATA_KEY_LEN], lisec_err *err) {
+  keys_kek *k = e->kek;
+  if (k->dev)
+    return crypto_aead_open(k->file_key, KEK_AAD, strlen(KEK_AAD), in, in_len, key,
+                            VAULT_DATA_KEY_LEN, err);
+  if (in_len != KEK_WRAPPED_LEN)
+    return lisec_err_set(err, LISEC_EINVAL, "wrapped data key has the wrong length");
+  CK_GCM_PARAMS gcm = {(unsigned char *)in, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD,
+                       strlen(KEK_AAD), KEK_TAG * 8};
+  CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+  uint8_t buf[VAULT_DATA_KEY_LEN + KEK_TAG];
+  CK_ULONG n = sizeof buf;
+  pthread_mutex_lock(&k->lock);
+  CK_RV rv = k->p11->C_DecryptInit(k->session, &mech, e->handle);
+  if (rv == CKR_OK) rv = k->p11->C_Decrypt(k->session, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
+  pthread_mutex_unlock(&k->lock);
+  if (rv != CKR_OK || n != VAULT_DATA_KEY_LEN) {
+    crypto_wipe(buf, sizeof buf);
+    return rv == CKR_OK ? lisec_err_set(err, LISEC_ECRYPTO, "unwrapped data key has the wrong length")
+                        : p11_fail(err, "C_Decrypt (unwrap data key: wrong KEK or altered)", rv);
+  }
+  memcpy(key, buf, VAULT_DATA_KEY_LEN);
+  crypto_wipe(buf, sizeof buf);
+  return 0;
+}
+
+static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[VAULT_DATA_KEY_LEN],
+                      lisec_err *err) {
+  kek_key *e = ctx;
+  keys_kek *k = e->kek;
+  pthread_mutex_lock(&k->lock);
+  bool hit = cache_get(k, in, in_len, key);
+  pthread_mutex_unlock(&k->lock);
+  if (hit) return 0;
+  int rc = unwrap_uncached(e, in, in_len, key, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&k->lock);
+  cache_put(k, in, in_len, key);
+  pthread_mutex_unlock(&k->lock);
+  return 0;
+}
+
+/* AES-256-GCM open with a slot's ready context: only the nonce is set per
+ * record, the key schedule stays. Called with the lock held. */
+static int slot_open(keys_kek *k, kek_cache_slot *s, const void *aad, size_t aad_len,
+                     const uint8_t *in, size_t in_len, uint8_t *pt) {
+  if (!s->dec) {
+    if (!k->gcm || !(s->dec = EVP_CIPHER_CTX_new())) return -1;
+    if (EVP_DecryptInit_ex2(s->dec, k->gcm, s->key, NULL, NULL) != 1) {
+      EVP_CIPHER_CTX_free(s->dec);
+      s->dec = NULL;
+      return -1;
+    }
+  }
+  size_t ct_len = in_len - CRYPTO_AEAD_OVERHEAD;
+  int n = 0;
+  int ok = EVP_DecryptInit_ex2(s->dec, NULL, NULL, in, NULL) == 1;
+  ok = ok && (aad_len == 0 || EVP_DecryptUpdate(s->dec, NULL, &n, aad, (int)aad_len) == 1);
+  ok = ok && EVP_DecryptUpdate(s->dec, pt, &n, in + CRYPTO_AEAD_NONCE_LEN, (int)ct_len) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(s->dec, EVP_CTRL_GCM_SET_TAG, CRYPTO_AEAD_TAG_LEN,
+                                 (void *)(in + CRYPTO_AEAD_NONCE_LEN + ct_len)) == 1;
+  ok = ok && EVP_DecryptFinal_ex(s->dec, pt + n, &n) == 1;
+  if (!ok) crypto_wipe(pt, ct_len);
+  return ok ? 0 : 1;
+}
+
+static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const void *aad,
+                    size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *pt, lisec_err *err) {
+  kek_key *e = ctx;
+  keys_kek *k = e->kek;
+  if (in_len < CRYPTO_AEAD_OVERHEAD || in_len > INT32_MAX || aad_len > INT32_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "sealed record truncated or too large");
+  pthread_mutex_lock(&k->lock);
+  kek_cache_slot *s = cache_find(k, wrapped, wrapped_len);
+  int r = s ? slot_open(k, s, aad, aad_len, in, in_len, pt) : 0;
+  pthread_mutex_unlock(&k->lock);
+  if (!s) {
+    /* a miss: ask the token outside the lock, then keep the key */
+    uint8_t key[VAULT_DATA_KEY_LEN];
+    int rc = unwrap_uncached(e, wrapped, wrapped_len, key, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&k->lock);
+    if (!(s = cache_find(k, wrapped, wrapped_len))) s = cache_put(k, wrapped, wrapped_len, key);
+    if (s) r = slot_open(k, s, aad, aad_len, in, in_len, pt);
+    pthread_mutex_unlock(&k->lock);
+    if (!s) { /* no cache: open with the key in hand */
+      rc = crypto_aead_open(key, aad, aad_len, in, in_len, pt, in_len - CRYPTO_AEAD_OVERHEAD, err);
+      crypto_wipe(key, sizeof key);
+      return rc;
+    }
+    crypto_wipe(key, sizeof key);
+  }
+  if (r < 0) return lisec_err_set(err, LISEC_ENOMEM, "cannot make an AES-256-GCM context");
+  return r ? lisec_err_set(err, LISEC_ECRYPTO, "AES-256-GCM authentication failed") : 0;
+}
+
+static vault_kek vault_of(kek_key *e) {
+  vault_kek v = {kek_wrap, kek_unwrap, e->label, e};
+  return v;
+}
+
+vault_kek keys_kek_vault(keys_kek *k) {
+  pthread_mutex_lock(&k->lock);
+  vault_kek v = vault_of(k->current);
+  k->current->refs++;
+  pthread_mutex_unlock(&k->lock);
+  return v;
+}
+
+void keys_kek_release(keys_kek *k, void *handle) {
+  kek_key *e = handle;
+  if (!k || !e) return;
+  pthread_mutex_lock(&k->lock);
+  if (e->refs) e->refs--;
+  if (!e->refs) /* an unloaded key goes with its last handle */
+    for (kek_key **p = &k->retired; *p; p = &(*p)->next)
+      if (*p == e) {
+        *p = e->next;
+        free(e);
+        break;
+      }
+  pthread_mutex_unlock(&k->lock);
+}
+
+size_t keys_kek_unload_others(keys_kek *k) {
+  size_t n = 0;
+  pthread_mutex_lock(&k->lock);
+  for (size_t i = 0; i < k->n_keys;) {
+    kek_key *e = k->keys[i];
+    if (e == k->current) {
+      i++;
+      continue;
+    }
+    /* the token keeps the key: a record still under it loads it again */
+    k->keys[i] = k->keys[--k->n_keys];
+    if (e->refs) {
+      e->next = k->retired;
+      k->retired = e;
+    } else {
+      free(e);
+    }
+    n++;
+  }
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+size_t keys_kek_loaded(keys_kek *k) {
+  pthread_mutex_lock(&k->lock);
+  size_t n = k->n_keys;
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+int keys_kek_for(keys_kek *k, const char *label, vault_kek *kek, vault_opener *op, lisec_err *err) {
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, k->dev ? "file:" : "pkcs11:%s/", k->token);
+  size_t n = strlen(prefix);
+  if (strncmp(label, prefix, n) != 0)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.7: the record was sealed under KEK \"%.140s\", which is not in %s%s",
+                         label, k->dev ? "the development key file" : "token ", k->dev ? "" : k->token);
+  kek_key *e = NULL;
+  pthread_mutex_lock(&k->lock);
+  int rc = key_get(k, label + n, false, &e, err);
+  if (!rc) e->refs++; /* one reference for the call, released once */
+  pthread_mutex_unlock(&k->lock);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: the record was sealed under KEK \"%.140s\", "
+                         "which token %s does not hold", label, k->token);
+  if (rc) return rc;
+  if (kek) *kek = vault_of(e);
+  if (op) *op = (vault_opener){kek_open, e};
+  return 0;
+}
+
+int keys_kek_use(keys_kek *k, const char *name, bool create, lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  kek_key *e = NULL;
+  int rc = key_get(k, name, create, &e, err);
+  if (!rc) k->current = e;
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+void keys_kek_current(keys_kek *k, char name[KEYS_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1]) {
+  pthread_mutex_lock(&k->lock);
+  if (name) snprintf(name, KEYS_KEK_NAME_MAX + 1, "%s", k->current->name);
+  if (label) snprintf(label, VAULT_ID_MAX + 1, "%s", k->current->label);
+  pthread_mutex_unlock(&k->lock);
+}

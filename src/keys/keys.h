@@ -1,0 +1,102 @@
+/* keys/ is lisecd's keys process: the only part of lisecd that logs into a
+ * PKCS#11 token or holds key material (TR 103 308 §5.5, §5.7; issue 16). It
+ * keeps the vault's key-encryption keys and the short-lived cache of
+ * unwrapped data keys, the audit log's checkpoint signing key and the LI
+ * VMs' key pairs, and answers the controller over a socketpair with the
+ * typed messages of keys/wire.h. Vault records are sealed, opened and
+ * re-wrapped whole in here, so no data key ever leaves the process; the
+ * controller gets sealed records, identifiers it asked to open, signatures
+ * and public keys. This header is both sides: the client the controller
+ * uses (thread-safe; a keys process that is gone is EUNAVAIL, never a hang)
+ * and the service the keys process runs. */
+#ifndef LISEC_KEYS_H
+#define LISEC_KEYS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "vault/vault.h"
+
+#define KEYS_KEK_NAME_MAX 64 /* a token key's CKA_LABEL */
+#define KEYS_LI_POINT_MAX 80 /* CKA_EC_POINT of a P-256 key, DER-wrapped or bare */
+
+typedef struct keys_client keys_client;
+typedef struct keys_service keys_service;
+
+/* What the keys process holds, as it said when the client connected. */
+typedef struct keys_info {
+  bool vault;             /* [vault]: a KEK is open */
+  bool vault_development; /* ... and it is the development file key */
+  bool audit;             /* [audit]: a checkpoint signing key is open */
+  bool audit_development; /* ... and it is the development file key */
+  uint8_t audit_pk[32];   /* its Ed25519 public key */
+  bool li;                /* [li]: a token session for LI VM keys */
+} keys_info;
+
+/* ---- the client (the controller's side) -------------------------------- */
+
+/* Takes fd (closed by keys_client_close, also on failure) and asks the keys
+ * process what it holds. */
+int keys_client_open(int fd, keys_client **out, lisec_err *err);
+/* Closes the socket (the keys process then ends its serve); for a client
+ * from keys_local_start also stops and closes the service. NULL ignored. */
+void keys_client_close(keys_client *k);
+const keys_info *keys_client_info(const keys_client *k);
+
+/* The vault. Seal validates and seals identifiers for target id under
+ * authorisation at version with a fresh data key wrapped by the current
+ * KEK; *out is the caller's (vault_sealed_free). */
+int keys_vault_seal(keys_client *k, const char *id, const char *authorisation, int64_t version,
+                    const json_t *identifiers, vault_sealed *out, lisec_err *err);
+/* Opens a sealed record with the KEK its label names (older KEKs stay
+ * usable after a rotation); *identifiers is the caller's (json_decref). */
+int keys_vault_open(keys_client *k, const vault_sealed *s, json_t **identifiers, lisec_err *err);
+/* Re-wraps s's data key under the current KEK when another one wraps it
+ * (the ciphertext is untouched); *changed (may be NULL) says whether. */
+int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err);
+/* Makes the token key called name current, generating it (sensitive, not
+ * extractable) when absent and create is set. */
+int keys_vault_use_kek(keys_client *k, const char *name, bool create, lisec_err *err);
+/* The current KEK's name and record label; either may be NULL. */
+int keys_vault_current_kek(keys_client *k, char name[KEYS_KEK_NAME_MAX + 1],
+                           char label[VAULT_ID_MAX + 1], lisec_err *err);
+/* Unloads every KEK but the current one (after a rotation moved every
+ * record to it); *unloaded (may be NULL) gets how many. */
+int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err);
+/* A token key name: 1 to 64 of A-Z a-z 0-9 . _ - */
+bool keys_kek_name_valid(const char *name);
+
+/* The audit log's checkpoint key: an audit_sign_fn (audit/audit.h) with
+ * ctx = the client. The public key is keys_client_info()->audit_pk. */
+int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+
+/* An LI VM's P-256 key pair generated in the [li] token (label
+ * "lisec-li-vm:<vm>"): point is its public CKA_EC_POINT, handles[0]/[1] the
+ * public and private object, for keys_li_destroy when the VM cannot be
+ * stored. */
+int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX],
+                     size_t *point_len, uint64_t handles[2], lisec_err *err);
+int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err);
+/* 0 when the [li] session is open and logged in as the user. */
+int keys_li_check(keys_client *k, lisec_err *err);
+
+/* ---- the service (the keys process's body) ----------------------------- */
+
+/* Opens what cfg's [vault], [audit] and [li] name: the PKCS#11 modules and
+ * sessions (PINs from their pin_file), or the development key files when
+ * asked for by name with allow_development_key = true (logged loudly). */
+int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *err);
+/* Answers requests on fd until the peer closes it (0) or the channel
+ * breaks (EIO). Does not close fd. One request at a time. */
+int keys_service_serve(keys_service *s, int fd, lisec_err *err);
+void keys_service_close(keys_service *s);
+
+/* The service on a thread of this process over a socketpair (unit tests,
+ * lisecd --check-config): *out is a client like any other;
+ * keys_client_close stops the thread and closes the service. */
+int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err);
+
+#endif

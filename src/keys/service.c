@@ -1,0 +1,287 @@
+/* The keys process's body (keys.h): it opens the vault's KEK, the audit
+ * log's checkpoint key and the LI VMs' token session from [vault], [audit]
+ * and [li], then answers one request at a time on its socket until the
+ * controller closes it. Every operation that touches a key runs whole in
+ * here: a vault record is sealed, opened or re-wrapped inside this process,
+ * so its data key (and the cache of data keys) never leaves it; what goes
+ * back is a sealed record, the identifiers asked for, a signature or a
+ * public key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "keys/kek.h"
+#include "keys/keys.h"
+#include "keys/livm.h"
+#include "keys/p11.h"
+#include "keys/signer.h"
+#include "keys/wire.h"
+
+struct keys_service {
+  keys_kek *kek;         /* [vault]; NULL when not configured */
+  keys_signer *signer;   /* [audit]; NULL when not configured */
+  keys_livm *li;         /* [li]; NULL when not configured */
+};
+
+/* A development key file is used only when asked for by name. */
+static int dev_allowed(const lisec_config *cfg, const char *section, const char *why, lisec_err *err) {
+  bool allowed = false;
+  int rc = lisec_config_bool(cfg, section, "allow_development_key", false, &allowed, err);
+  if (rc) return rc;
+  if (!allowed)
+    return lisec_err_set(err, LISEC_EINVAL, "[%s] development_key_file needs allow_development_key = true: %s",
+                         section, why);
+  return 0;
+}
+
+/* [vault]: the KEK in a PKCS#11 token, or a development file key. */
+static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) {
+  const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
+  const char *dev = lisec_config_str(cfg, "vault", "development_key_file", NULL);
+  if (module) {
+    char pin[KEYS_P11_PIN_MAX + 1];
+    int rc = keys_p11_read_pin(cfg, "vault", pin, err);
+    if (rc) return rc;
+    keys_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
+                                 lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), true};
+    rc = keys_kek_open_pkcs11(&pc, &s->kek, err);
+    crypto_wipe(pin, sizeof pin);
+    return rc;
+  }
+  if (!dev) return 0;
+  int rc = dev_allowed(cfg, "vault",
+                       "a key in a file is not protected from the virtualisation layer (TR 103 308 5.7)", err);
+  if (rc) return rc;
+  if ((rc = keys_kek_open_file(dev, &s->kek, err))) return rc;
+  LOG_WARN("DEVELOPMENT MODE: the target vault's key-encryption key is a plain file; "
+           "targets are NOT protected from the virtualisation layer (TR 103 308 5.7)");
+  return 0;
+}
+
+/* [audit]: the checkpoint key in a PKCS#11 token, or a development file.
+ * Without either the keys process still starts; the controller refuses to
+ * open an audit log nobody can sign (TR 103 308 5.5). */
+static int open_audit(const lisec_config *cfg, keys_service *s, lisec_err *err) {
+  const char *module = lisec_config_str(cfg, "audit", "pkcs11_module", NULL);
+  const char *dev = lisec_config_str(cfg, "audit", "development_key_file", NULL);
+  int rc = 0;
+  if (module) {
+    char pin[KEYS_P11_PIN_MAX + 1] = "";
+    if ((rc = keys_p11_read_pin(cfg, "audit", pin, err))) return rc;
+    keys_signer_pkcs11 pc = {module, lisec_config_str(cfg, "audit", "token", "lisec"), pin,
+                             lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), true};
+    rc = keys_signer_open_pkcs11(&pc, &s->signer, err);
+    crypto_wipe(pin, sizeof pin);
+  } else if (dev) {
+    if ((rc = dev_allowed(cfg, "audit",
+                          "a checkpoint key in a file does not make the log tamper-evident (TR 103 308 5.5)",
+                          err)))
+      return rc;
+    if (!(rc = keys_signer_open_file(dev, true, &s->signer, err)))
+      LOG_WARN("DEVELOPMENT MODE: the audit log's checkpoint key is a plain file; anyone who can "
+               "read it can forge checkpoints (TR 103 308 5.5)");
+  }
+  if (rc) lisec_err_wrap(err, "audit checkpoint key");
+  return rc;
+}
+
+/* [li]: a logged-in session on [li] token for the VMs' key pairs. */
+static int open_li(const lisec_config *cfg, keys_service *s, lisec_err *err) {
+  const char *module = lisec_config_str(cfg, "li", "pkcs11_module", NULL);
+  if (!module) return 0;
+  char pin[KEYS_P11_PIN_MAX + 1];
+  int rc = keys_p11_read_pin(cfg, "li", pin, err);
+  if (rc) return rc;
+  rc = keys_livm_open(module, lisec_config_str(cfg, "li", "token", "lisec"), pin, &s->li, err);
+  crypto_wipe(pin, sizeof pin);
+  return rc;
+}
+
+int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *err) {
+  keys_service *s = calloc(1, sizeof *s);
+  if (!s) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = open_audit(cfg, s, err);
+  if (!rc) rc = open_vault(cfg, s, err);
+  if (!rc) rc = open_li(cfg, s, err);
+  if (rc) {
+    keys_service_close(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+void keys_service_close(keys_service *s) {
+  if (!s) return;
+  keys_livm_close(s->li);
+  keys_kek_close(s->kek);
+  keys_signer_close(s->signer);
+  free(s);
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+static int need_vault(keys_service *s, lisec_err *err) {
+  return s->kek ? 0
+                : lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: no key-encryption key is configured "
+                                                     "([vault]); targets cannot be stored or read");
+}
+
+static int do_seal(keys_service *s, const keys_request *q, keys_reply *rp, lisec_err *err) {
+  json_t *ids = NULL;
+  int rc = need_vault(s, err);
+  if (!rc) rc = lisec_json_parse((const char *)q->data, q->data_len, &ids, err);
+  if (rc) return rc;
+  vault_kek kek = keys_kek_vault(s->kek);
+  rc = vault_seal(q->id, q->authorisation, q->version, ids, &kek, &rp->sealed, err);
+  keys_kek_release(s->kek, kek.ctx);
+  json_decref(ids);
+  return rc;
+}
+
+/* The identifiers as compact JSON in rp->data (malloc'd, wiped by the caller). */
+static int do_open(keys_service *s, const keys_request *q, keys_reply *rp, lisec_err *err) {
+  int rc = need_vault(s, err);
+  if (rc) return rc;
+  vault_opener op;
+  json_t *ids = NULL;
+  /* through the cache of ready data-key contexts, with the KEK the record
+   * names (older ones stay usable after a rotation) */
+  if ((rc = keys_kek_for(s->kek, q->sealed.kek_label, NULL, &op, err))) return rc;
+  rc = vault_open_with(&q->sealed, &op, &ids, err);
+  keys_kek_release(s->kek, op.ctx);
+  if (rc) return rc;
+  char *text = json_dumps(ids, JSON_COMPACT);
+  json_decref(ids);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rp->data = (const uint8_t *)text;
+  rp->data_len = strlen(text);
+  return 0;
+}
+
+static int do_rewrap(keys_service *s, const keys_request *q, keys_reply *rp, lisec_err *err) {
+  int rc = need_vault(s, err);
+  if (rc) return rc;
+  rp->sealed = q->sealed; /* the ciphertext stays the request's */
+  vault_kek current = keys_kek_vault(s->kek), old;
+  if (strcmp(rp->sealed.kek_label, current.label) != 0) {
+    if (!(rc = keys_kek_for(s->kek, rp->sealed.kek_label, &old, NULL, err))) {
+      rc = vault_rewrap(&rp->sealed, &old, &current, err);
+      keys_kek_release(s->kek, old.ctx);
+    }
+    rp->changed = rc == 0;
+  }
+  keys_kek_release(s->kek, current.ctx);
+  return rc;
+}
+
+static int do_hello(keys_service *s, keys_reply *rp) {
+  keys_info *i = &rp->info;
+  i->vault = s->kek != NULL;
+  i->vault_development = s->kek && keys_kek_is_development(s->kek);
+  i->audit = s->signer != NULL;
+  i->audit_development = s->signer && keys_signer_development(s->signer);
+  if (s->signer) keys_signer_public_key(s->signer, i->audit_pk);
+  i->li = s->li != NULL;
+  if (s->kek) keys_kek_current(s->kek, rp->name, rp->label);
+  return 0;
+}
+
+static int do_sign(keys_service *s, const keys_request *q, uint8_t sig[64], keys_reply *rp, lisec_err *err) {
+  if (!s->signer)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: no audit checkpoint key is configured ([audit])");
+  int rc = keys_signer_sign(s->signer, q->data, q->data_len, sig, err);
+  if (!rc) rp->data = sig, rp->data_len = 64;
+  return rc;
+}
+
+static int need_li(keys_service *s, lisec_err *err) {
+  return s->li ? 0 : lisec_err_set(err, LISEC_EUNAVAIL, "[li] no PKCS#11 token is configured");
+}
+
+/* Runs q; the reply's fields may point into q, sig and point, or at
+ * rp->data from do_open (*owned). */
+static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[64],
+                  uint8_t point[KEYS_LI_POINT_MAX], bool *owned, lisec_err *err) {
+  int rc = 0;
+  switch (q->type) {
+  case KEYS_MSG_HELLO:
+    return do_hello(s, rp);
+  case KEYS_MSG_SEAL:
+    return do_seal(s, q, rp, err);
+  case KEYS_MSG_OPEN:
+    rc = do_open(s, q, rp, err);
+    *owned = rc == 0;
+    return rc;
+  case KEYS_MSG_REWRAP:
+    return do_rewrap(s, q, rp, err);
+  case KEYS_MSG_KEK_USE:
+    if ((rc = need_vault(s, err))) return rc;
+    if (keys_kek_is_development(s->kek))
+      return lisec_err_set(err, LISEC_EINVAL, "TR103308-5.7: the development key file cannot be rotated; "
+                                              "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)");
+    if ((rc = keys_kek_use(s->kek, q->name, q->create, err))) return rc;
+    keys_kek_current(s->kek, rp->name, rp->label);
+    return 0;
+  case KEYS_MSG_KEK_CURRENT:
+    if ((rc = need_vault(s, err))) return rc;
+    keys_kek_current(s->kek, rp->name, rp->label);
+    return 0;
+  case KEYS_MSG_KEK_UNLOAD:
+    if ((rc = need_vault(s, err))) return rc;
+    rp->count = keys_kek_unload_others(s->kek);
+    return 0;
+  case KEYS_MSG_AUDIT_SIGN:
+    return do_sign(s, q, sig, rp, err);
+  case KEYS_MSG_LI_GENERATE:
+    if ((rc = need_li(s, err)) ||
+        (rc = keys_livm_generate(s->li, q->name, point, &rp->data_len, rp->handles, err)))
+      return rc;
+    rp->data = point;
+    return 0;
+  case KEYS_MSG_LI_DESTROY:
+    return (rc = need_li(s, err)) ? rc : keys_livm_destroy(s->li, q->handles, err);
+  case KEYS_MSG_LI_CHECK:
+    return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
+  default:
+    return lisec_err_set(err, LISEC_EINVAL, "keys: unknown message type %u", (unsigned)q->type);
+  }
+}
+
+int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
+  for (;;) {
+    ipc_header h;
+    uint8_t *payload = NULL;
+    int rc = ipc_recv(fd, KEYS_PAYLOAD_MAX, &h, &payload, err);
+    /* (ipc_recv's words for an end of file between messages: the
+     * controller closed its end, which is how it says it is done) */
+    if (rc == LISEC_EIO && strcmp(err->msg, "peer closed") == 0) return 0;
+    if (rc) return rc;
+    keys_request q;
+    keys_reply rp;
+    memset(&rp, 0, sizeof rp);
+    rp.type = h.type;
+    lisec_err e = {0};
+    uint8_t sig[64], point[KEYS_LI_POINT_MAX];
+    bool owned = false;
+    if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
+    else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);
+    if (!rc) rc = handle(s, &q, &rp, sig, point, &owned, &e);
+    rp.rc = rc;
+    if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
+    ipc_writer w;
+    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    keys_wire_put_reply(&w, &rp);
+    rc = ipc_send(fd, h.type, KEYS_FLAG_REPLY, h.id, &w, err);
+    ipc_writer_free(&w);
+    if (owned) {
+      crypto_wipe((void *)rp.data, rp.data_len);
+      free((void *)rp.data);
+    }
+    if (h.type == KEYS_MSG_SEAL && rp.rc == 0) vault_sealed_free(&rp.sealed); /* REWRAP's is q's */
+    crypto_wipe(sig, sizeof sig);
+    ipc_payload_free(payload, h.len);
+    if (rc) return rc;
+  }
+}

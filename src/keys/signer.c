@@ -1,0 +1,236 @@
+/* The checkpoint signer (signer.h). The token key is looked up by its label
+ * and generated when absent; one session, serialised by a mutex. The file
+ * key is read whole into sodium's guarded memory. libsodium is used
+ * directly: crypto/crypto.h and sodium.h both declare crypto_sign(). */
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys/p11.h"
+#include "keys/signer.h"
+
+struct keys_signer {
+  bool dev;
+  uint8_t pk[32];
+  /* development file */
+  uint8_t *sk; /* 64 bytes, sodium_malloc'd (locked, guarded) */
+  /* PKCS#11, through the process's one client (keys/p11.h) */
+  keys_p11 *module;
+  CK_FUNCTION_LIST_PTR p11;
+  CK_SESSION_HANDLE session;
+  bool session_open;
+  CK_OBJECT_HANDLE priv;
+  pthread_mutex_t lock;
+};
+
+static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p11_fail(err, "[audit]", what, rv); }
+
+/* PKCS#8 DER of an Ed25519 private key is this fixed prefix and the seed;
+ * it is what `openssl genpkey -algorithm ed25519` writes, inside PEM. */
+static const uint8_t pkcs8_ed25519[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                                          0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+#define PEM_HEAD "-----BEGIN PRIVATE KEY-----\n"
+#define PEM_TAIL "-----END PRIVATE KEY-----\n"
+
+static keys_signer *signer_new(lisec_err *err) {
+  if (sodium_init() < 0) {
+    lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
+    return NULL;
+  }
+  keys_signer *k = calloc(1, sizeof *k);
+  if (!k) {
+    lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&k->lock, NULL);
+  return k;
+}
+
+static int dev_key_load(keys_signer *k, const char *path, bool create, lisec_err *err) {
+  uint8_t seed[32], der[48];
+  uint8_t *text = NULL;
+  size_t len = 0;
+  int rc = lisec_file_read(path, 4096, &text, &len, err);
+  if (rc == LISEC_EIO && create) {
+    /* Absent: create one, readable by this user only. */
+    randombytes_buf(seed, sizeof seed);
+    memcpy(der, pkcs8_ed25519, 16);
+    memcpy(der + 16, seed, 32);
+    char b64[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
+    char pem[160];
+    int n = snprintf(pem, sizeof pem, PEM_HEAD "%s\n" PEM_TAIL, b64);
+    rc = lisec_file_write_atomic(path, pem, (size_t)n, 0600, err);
+    sodium_memzero(pem, sizeof pem);
+    sodium_memzero(b64, sizeof b64);
+    if (rc) goto out;
+  } else if (rc == 0) {
+    /* Exactly the PEM shape above; anything else is not ours to guess at. */
+    const char *t = (const char *)text;
+    size_t hl = strlen(PEM_HEAD), tl = strlen(PEM_TAIL);
+    size_t b64_len = len >= hl + tl + 1 ? len - hl - tl - 1 : 0;
+    size_t bin_len = 0;
+    if (b64_len != 64 || memcmp(t, PEM_HEAD, hl) != 0 || t[hl + 64] != '\n' ||
+        memcmp(t + hl + 65, PEM_TAIL, tl) != 0 ||
+        sodium_base642bin(der, sizeof der, t + hl, 64, NULL, &bin_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        bin_len != 48 || memcmp(der, pkcs8_ed25519, 16) != 0) {
+      rc = lisec_err_set(err, LISEC_EINVAL,
+                         "%s is not an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+                         path);
+      goto out;
+    }
+    memcpy(seed, der + 16, 32);
+  } else {
+    goto out;
+  }
+  k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+  if (!k->sk) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  crypto_sign_seed_keypair(k->pk, k->sk, seed);
+  k->dev = true;
+out:
+  sodium_memzero(seed, sizeof seed);
+  sodium_memzero(der, sizeof der);
+  if (text) sodium_memzero(text, len);
+  free(text);
+  return rc;
+}
+
+static int p11_find(keys_signer *k, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h,
+                    bool *found, lisec_err *err) {
+  CK_KEY_TYPE type = CKK_EC_EDWARDS;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_KEY_TYPE, &type, sizeof type},
+                         {CKA_LABEL, (void *)label, strlen(label)}};
+  CK_ULONG n = 0;
+  CK_RV rv = k->p11->C_FindObjectsInit(k->session, tmpl, 3);
+  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, h, 1, &n);
+  k->p11->C_FindObjectsFinal(k->session);
+  if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
+  *found = n == 1;
+  return 0;
+}
+
+/* The raw 32-byte public key from CKA_EC_POINT, which tokens give either raw
+ * or as a DER OCTET STRING (04 20 || key). */
+static int p11_public_key(keys_signer *k, CK_OBJECT_HANDLE pub, lisec_err *err) {
+  uint8_t point[64];
+  CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
+  CK_RV rv = k->p11->C_GetAttributeValue(k->session, pub, &a, 1);
+  if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue(CKA_EC_POINT)", rv);
+  if (a.ulValueLen == 32) memcpy(k->pk, point, 32);
+  else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) memcpy(k->pk, point + 2, 32);
+  else return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 key has an unexpected CKA_EC_POINT");
+  return 0;
+}
+
+static int p11_generate(keys_signer *k, const char *label, CK_OBJECT_HANDLE *pub, lisec_err *err) {
+  /* DER of the OID 1.3.101.112 (id-Ed25519). */
+  static const uint8_t ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
+  CK_ATTRIBUTE pub_tmpl[] = {{CKA_EC_PARAMS, (void *)ed25519_oid, sizeof ed25519_oid},
+                             {CKA_TOKEN, &yes, sizeof yes},
+                             {CKA_VERIFY, &yes, sizeof yes},
+                             {CKA_LABEL, (void *)label, strlen(label)}};
+  /* Sensitive and never extractable: the checkpoint key cannot leave the token. */
+  CK_ATTRIBUTE priv_tmpl[] = {{CKA_TOKEN, &yes, sizeof yes},
+                              {CKA_PRIVATE, &yes, sizeof yes},
+                              {CKA_SENSITIVE, &yes, sizeof yes},
+                              {CKA_EXTRACTABLE, &no, sizeof no},
+                              {CKA_SIGN, &yes, sizeof yes},
+                              {CKA_LABEL, (void *)label, strlen(label)}};
+  CK_RV rv = k->p11->C_GenerateKeyPair(k->session, &mech, pub_tmpl, LISEC_ARRAY_LEN(pub_tmpl),
+                                       priv_tmpl, LISEC_ARRAY_LEN(priv_tmpl), pub, &k->priv);
+  if (rv == CKR_MECHANISM_INVALID)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "the PKCS#11 token cannot make Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)");
+  return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKeyPair(Ed25519)", rv);
+}
+
+static int p11_key_open(keys_signer *k, const keys_signer_pkcs11 *cfg, lisec_err *err) {
+  if (!cfg->module || !cfg->token_label || !cfg->pin || !cfg->key_label)
+    return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 checkpoint key needs module, token, pin and key label");
+  /* the module is shared with the vault's KEK and the LI keys (keys/p11.h) */
+  int rc = keys_p11_open(cfg->module, "[audit]", &k->module, err);
+  if (rc) return rc;
+  k->p11 = keys_p11_functions(k->module);
+  if ((rc = keys_p11_session_open(k->module, "[audit]", cfg->token_label, cfg->pin, &k->session, err)))
+    return rc;
+  k->session_open = true;
+  bool have_priv = false, have_pub = false;
+  CK_OBJECT_HANDLE pub = 0;
+  if ((rc = p11_find(k, CKO_PRIVATE_KEY, cfg->key_label, &k->priv, &have_priv, err)) ||
+      (rc = p11_find(k, CKO_PUBLIC_KEY, cfg->key_label, &pub, &have_pub, err)))
+    return rc;
+  if (!have_priv || !have_pub) {
+    if (have_priv != have_pub)
+      return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"",
+                           cfg->key_label);
+    if (!cfg->create)
+      return lisec_err_set(err, LISEC_ENOTFOUND, "no Ed25519 key pair labelled \"%s\" in the token",
+                           cfg->key_label);
+    if ((rc = p11_generate(k, cfg->key_label, &pub, err))) return rc;
+  }
+  return p11_public_key(k, pub, err);
+}
+
+int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, lisec_err *err) {
+  keys_signer *k = signer_new(err);
+  if (!k) return err ? err->code : LISEC_ENOMEM;
+  int rc = p11_key_open(k, cfg, err);
+  if (rc) {
+    keys_signer_close(k);
+    return rc;
+  }
+  *out = k;
+  return 0;
+}
+
+int keys_signer_open_file(const char *path, bool create, keys_signer **out, lisec_err *err) {
+  keys_signer *k = signer_new(err);
+  if (!k) return err ? err->code : LISEC_ENOMEM;
+  int rc = dev_key_load(k, path, create, err);
+  if (rc) {
+    keys_signer_close(k);
+    return rc;
+  }
+  *out = k;
+  return 0;
+}
+
+void keys_signer_close(keys_signer *k) {
+  if (!k) return;
+  if (k->sk) sodium_free(k->sk);
+  /* No C_Logout: the login is shared with the token's other users here. */
+  if (k->session_open) keys_p11_session_close(k->module, k->session);
+  keys_p11_close(k->module); /* the module's last user finalises it */
+  pthread_mutex_destroy(&k->lock);
+  free(k);
+}
+
+int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  keys_signer *k = ctx;
+  if (k->dev) {
+    crypto_sign_detached(sig, NULL, msg, len, k->sk);
+    return 0;
+  }
+  pthread_mutex_lock(&k->lock);
+  CK_MECHANISM mech = {CKM_EDDSA, NULL, 0};
+  CK_ULONG sig_len = 64;
+  CK_RV rv = k->p11->C_SignInit(k->session, &mech, k->priv);
+  if (rv == CKR_OK) rv = k->p11->C_Sign(k->session, (CK_BYTE_PTR)msg, len, sig, &sig_len);
+  pthread_mutex_unlock(&k->lock);
+  if (rv != CKR_OK) return p11_fail(err, "C_Sign(CKM_EDDSA)", rv);
+  if (sig_len != 64) return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 Ed25519 signature of %lu bytes", sig_len);
+  return 0;
+}
+
+void keys_signer_public_key(const keys_signer *k, uint8_t pk[32]) { memcpy(pk, k->pk, 32); }
+
+bool keys_signer_development(const keys_signer *k) { return k->dev; }

@@ -1,0 +1,33 @@
+/* The audit log's checkpoint signing key, held by the keys process only: an
+ * Ed25519 key pair in a PKCS#11 token (CKM_EDDSA; the private half sensitive
+ * and never extractable) or, for development only, a PKCS#8 PEM file. The
+ * controller sees the public key and asks for signatures (keys/keys.h). */
+#ifndef LISEC_KEYS_SIGNER_H
+#define LISEC_KEYS_SIGNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+typedef struct keys_signer keys_signer;
+
+typedef struct keys_signer_pkcs11 {
+  const char *module;      /* path of the PKCS#11 module (.so) */
+  const char *token_label; /* the token */
+  const char *pin;         /* user PIN */
+  const char *key_label;   /* CKA_LABEL of the Ed25519 key pair */
+  bool create;             /* generate the key pair in the token when absent */
+} keys_signer_pkcs11;
+
+int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, lisec_err *err);
+/* Development only: the PEM at path, created 0600 when absent and create. */
+int keys_signer_open_file(const char *path, bool create, keys_signer **out, lisec_err *err);
+void keys_signer_close(keys_signer *k);
+/* An audit_sign_fn (audit/audit.h) with ctx = the signer. */
+int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+void keys_signer_public_key(const keys_signer *k, uint8_t pk[32]);
+bool keys_signer_development(const keys_signer *k);
+
+#endif

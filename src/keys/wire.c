@@ -1,0 +1,246 @@
+/* The controller <-> keys messages (wire.h): one writer and one reader per
+ * message type, in the same field order, each field read with its bound. */
+#include <stdio.h>
+#include <string.h>
+
+#include "keys/wire.h"
+
+#define RC_MAX 64 /* LISEC_E* codes are small; anything else is not one */
+
+static const char *const type_names[KEYS_MSG_END] = {
+    [KEYS_MSG_HELLO] = "HELLO",           [KEYS_MSG_SEAL] = "SEAL",
+    [KEYS_MSG_OPEN] = "OPEN",             [KEYS_MSG_REWRAP] = "REWRAP",
+    [KEYS_MSG_KEK_USE] = "KEK_USE",       [KEYS_MSG_KEK_CURRENT] = "KEK_CURRENT",
+    [KEYS_MSG_KEK_UNLOAD] = "KEK_UNLOAD", [KEYS_MSG_AUDIT_SIGN] = "AUDIT_SIGN",
+    [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
+    [KEYS_MSG_LI_CHECK] = "LI_CHECK"};
+
+const char *keys_wire_type_name(uint16_t type) {
+  return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
+}
+
+static int unknown(uint16_t type, const char *what, lisec_err *err) {
+  return lisec_err_set(err, LISEC_EINVAL, "keys %s: unknown message type %u", what, (unsigned)type);
+}
+
+/* The first problem of a field that parsed but is out of range. */
+static void bad(ipc_reader *r, const char *why) {
+  if (!r->bad) r->bad = why;
+}
+
+static void put_sealed(ipc_writer *w, const vault_sealed *s) {
+  ipc_put_str(w, s->id);
+  ipc_put_str(w, s->authorisation);
+  ipc_put_u64(w, (uint64_t)s->version);
+  ipc_put_str(w, s->kek_label);
+  ipc_put_bytes(w, s->wrapped_key, s->wrapped_key_len);
+  ipc_put_bytes(w, s->ciphertext, s->ciphertext_len);
+}
+
+static void get_sealed(ipc_reader *r, vault_sealed *s) {
+  memset(s, 0, sizeof *s);
+  ipc_get_str(r, s->id, sizeof s->id);
+  ipc_get_str(r, s->authorisation, sizeof s->authorisation);
+  uint64_t v = ipc_get_u64(r);
+  if (v > INT64_MAX) bad(r, "record version out of range");
+  s->version = (int64_t)v;
+  ipc_get_str(r, s->kek_label, sizeof s->kek_label);
+  const uint8_t *p = NULL;
+  size_t n = 0;
+  ipc_get_bytes(r, VAULT_WRAPPED_MAX, &p, &n);
+  if (p && n) memcpy(s->wrapped_key, p, n);
+  s->wrapped_key_len = n;
+  ipc_get_bytes(r, KEYS_DATA_MAX, &p, &n);
+  s->ciphertext = (uint8_t *)p; /* borrowed from the payload */
+  s->ciphertext_len = n;
+}
+
+void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
+  switch (q->type) {
+  case KEYS_MSG_SEAL:
+    ipc_put_str(w, q->id);
+    ipc_put_str(w, q->authorisation);
+    ipc_put_u64(w, (uint64_t)q->version);
+    ipc_put_bytes(w, q->data, q->data_len);
+    break;
+  case KEYS_MSG_OPEN:
+  case KEYS_MSG_REWRAP:
+    put_sealed(w, &q->sealed);
+    break;
+  case KEYS_MSG_KEK_USE:
+    ipc_put_str(w, q->name);
+    ipc_put_u8(w, q->create ? 1 : 0);
+    break;
+  case KEYS_MSG_AUDIT_SIGN:
+    ipc_put_bytes(w, q->data, q->data_len);
+    break;
+  case KEYS_MSG_LI_GENERATE:
+    ipc_put_str(w, q->name);
+    break;
+  case KEYS_MSG_LI_DESTROY:
+    ipc_put_u64(w, q->handles[0]);
+    ipc_put_u64(w, q->handles[1]);
+    break;
+  default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
+    break;
+  }
+}
+
+int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_request *q, lisec_err *err) {
+  memset(q, 0, sizeof *q);
+  q->type = type;
+  if (type == 0 || type >= KEYS_MSG_END) return unknown(type, "request", err);
+  ipc_reader r;
+  ipc_reader_init(&r, p, n);
+  uint8_t flag = 0;
+  uint64_t v = 0;
+  switch (type) {
+  case KEYS_MSG_SEAL:
+    ipc_get_str(&r, q->id, sizeof q->id);
+    ipc_get_str(&r, q->authorisation, sizeof q->authorisation);
+    v = ipc_get_u64(&r);
+    if (v > INT64_MAX) bad(&r, "record version out of range");
+    q->version = (int64_t)v;
+    ipc_get_bytes(&r, KEYS_DATA_MAX, &q->data, &q->data_len);
+    break;
+  case KEYS_MSG_OPEN:
+  case KEYS_MSG_REWRAP:
+    get_sealed(&r, &q->sealed);
+    break;
+  case KEYS_MSG_KEK_USE:
+    ipc_get_str(&r, q->name, KEYS_KEK_NAME_MAX + 1);
+    flag = ipc_get_u8(&r);
+    if (flag > 1) bad(&r, "create is neither 0 nor 1");
+    q->create = flag == 1;
+    break;
+  case KEYS_MSG_AUDIT_SIGN:
+    ipc_get_bytes(&r, KEYS_DATA_MAX, &q->data, &q->data_len);
+    break;
+  case KEYS_MSG_LI_GENERATE:
+    ipc_get_str(&r, q->name, sizeof q->name);
+    break;
+  case KEYS_MSG_LI_DESTROY:
+    q->handles[0] = ipc_get_u64(&r);
+    q->handles[1] = ipc_get_u64(&r);
+    break;
+  default:
+    break;
+  }
+  char what[48];
+  snprintf(what, sizeof what, "keys %s request", keys_wire_type_name(type));
+  return ipc_reader_done(&r, what, err);
+}
+
+void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
+  ipc_put_u32(w, (uint32_t)(r->rc < 0 ? -r->rc : 0));
+  ipc_put_str(w, r->rc ? r->msg : "");
+  if (r->rc) return;
+  switch (r->type) {
+  case KEYS_MSG_HELLO: {
+    const keys_info *i = &r->info;
+    ipc_put_u8(w, (uint8_t)((i->vault ? KEYS_HAS_VAULT : 0) | (i->vault_development ? KEYS_VAULT_DEV : 0) |
+                            (i->audit ? KEYS_HAS_AUDIT : 0) | (i->audit_development ? KEYS_AUDIT_DEV : 0) |
+                            (i->li ? KEYS_HAS_LI : 0)));
+    ipc_put_bytes(w, i->audit_pk, sizeof i->audit_pk);
+    ipc_put_str(w, r->name);
+    ipc_put_str(w, r->label);
+    break;
+  }
+  case KEYS_MSG_SEAL:
+    put_sealed(w, &r->sealed);
+    break;
+  case KEYS_MSG_REWRAP:
+    put_sealed(w, &r->sealed);
+    ipc_put_u8(w, r->changed ? 1 : 0);
+    break;
+  case KEYS_MSG_KEK_USE:
+  case KEYS_MSG_KEK_CURRENT:
+    ipc_put_str(w, r->name);
+    ipc_put_str(w, r->label);
+    break;
+  case KEYS_MSG_KEK_UNLOAD:
+    ipc_put_u64(w, r->count);
+    break;
+  case KEYS_MSG_OPEN:
+  case KEYS_MSG_AUDIT_SIGN:
+    ipc_put_bytes(w, r->data, r->data_len);
+    break;
+  case KEYS_MSG_LI_GENERATE:
+    ipc_put_bytes(w, r->data, r->data_len);
+    ipc_put_u64(w, r->handles[0]);
+    ipc_put_u64(w, r->handles[1]);
+    break;
+  default: /* LI_DESTROY, LI_CHECK: the rc says it all */
+    break;
+  }
+}
+
+int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *rp, lisec_err *err) {
+  memset(rp, 0, sizeof *rp);
+  rp->type = type;
+  if (type == 0 || type >= KEYS_MSG_END) return unknown(type, "reply", err);
+  ipc_reader r;
+  ipc_reader_init(&r, p, n);
+  uint32_t code = ipc_get_u32(&r);
+  if (code > RC_MAX) bad(&r, "rc is not an error code");
+  rp->rc = -(int)(code > RC_MAX ? 0 : code);
+  ipc_get_str(&r, rp->msg, sizeof rp->msg);
+  if (rp->rc && !rp->msg[0]) bad(&r, "an error without a reason");
+  if (!rp->rc && rp->msg[0]) bad(&r, "a success with a reason");
+  const uint8_t *pk = NULL;
+  size_t pk_len = 0;
+  uint8_t flag = 0;
+  if (!rp->rc && !r.bad) {
+    switch (type) {
+    case KEYS_MSG_HELLO:
+      flag = ipc_get_u8(&r);
+      if (flag & ~(KEYS_HAS_VAULT | KEYS_VAULT_DEV | KEYS_HAS_AUDIT | KEYS_AUDIT_DEV | KEYS_HAS_LI))
+        bad(&r, "unknown feature bits");
+      rp->info.vault = flag & KEYS_HAS_VAULT;
+      rp->info.vault_development = flag & KEYS_VAULT_DEV;
+      rp->info.audit = flag & KEYS_HAS_AUDIT;
+      rp->info.audit_development = flag & KEYS_AUDIT_DEV;
+      rp->info.li = flag & KEYS_HAS_LI;
+      ipc_get_bytes(&r, sizeof rp->info.audit_pk, &pk, &pk_len);
+      if (!r.bad && pk_len != sizeof rp->info.audit_pk) bad(&r, "the audit public key is not 32 bytes");
+      if (!r.bad) memcpy(rp->info.audit_pk, pk, sizeof rp->info.audit_pk);
+      ipc_get_str(&r, rp->name, sizeof rp->name);
+      ipc_get_str(&r, rp->label, sizeof rp->label);
+      break;
+    case KEYS_MSG_SEAL:
+      get_sealed(&r, &rp->sealed);
+      break;
+    case KEYS_MSG_REWRAP:
+      get_sealed(&r, &rp->sealed);
+      flag = ipc_get_u8(&r);
+      if (flag > 1) bad(&r, "changed is neither 0 nor 1");
+      rp->changed = flag == 1;
+      break;
+    case KEYS_MSG_KEK_USE:
+    case KEYS_MSG_KEK_CURRENT:
+      ipc_get_str(&r, rp->name, sizeof rp->name);
+      ipc_get_str(&r, rp->label, sizeof rp->label);
+      break;
+    case KEYS_MSG_KEK_UNLOAD:
+      rp->count = ipc_get_u64(&r);
+      break;
+    case KEYS_MSG_OPEN:
+      ipc_get_bytes(&r, KEYS_DATA_MAX, &rp->data, &rp->data_len);
+      break;
+    case KEYS_MSG_AUDIT_SIGN:
+      ipc_get_bytes(&r, 64, &rp->data, &rp->data_len);
+      if (!r.bad && rp->data_len != 64) bad(&r, "the signature is not 64 bytes");
+      break;
+    case KEYS_MSG_LI_GENERATE:
+      ipc_get_bytes(&r, KEYS_LI_POINT_MAX, &rp->data, &rp->data_len);
+      rp->handles[0] = ipc_get_u64(&r);
+      rp->handles[1] = ipc_get_u64(&r);
+      break;
+    default:
+      break;
+    }
+  }
+  char what[48];
+  snprintf(what, sizeof what, "keys %s reply", keys_wire_type_name(type));
+  return ipc_reader_done(&r, what, err);
+}

@@ -1,0 +1,99 @@
+/* The messages between the controller and the keys process (issue 16), on
+ * the framing of ipc/ipc.h: one request type per operation, answered by one
+ * reply with the same type and id and the flag KEYS_FLAG_REPLY, whose
+ * payload is {rc, error message} and, when rc is 0, the operation's result.
+ * The fields of each type are fixed and bounded; a decoder reads all of
+ * them and refuses a message with a field too long, a value out of range,
+ * bytes left over or an unknown type. Byte fields of a decoded message
+ * point into the payload it was decoded from (valid while that lives).
+ *
+ *   type            request                                 reply (rc 0)
+ *   HELLO           -                                       features, audit pk, KEK name, label
+ *   SEAL            id, authorisation, version, ids JSON    sealed record
+ *   OPEN            sealed record                           identifiers JSON
+ *   REWRAP          sealed record                           sealed record, changed
+ *   KEK_USE         name, create                            KEK name, label
+ *   KEK_CURRENT     -                                       KEK name, label
+ *   KEK_UNLOAD      -                                       count
+ *   AUDIT_SIGN      message                                 signature (64 bytes)
+ *   LI_GENERATE     VM id                                   EC point, 2 handles
+ *   LI_DESTROY      2 handles                               -
+ *   LI_CHECK        -                                       -
+ *
+ * A sealed record is id, authorisation, version, KEK label, wrapped key,
+ * ciphertext: the fields of vault_sealed, nothing in clear. */
+#ifndef LISEC_KEYS_WIRE_H
+#define LISEC_KEYS_WIRE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipc/ipc.h"
+#include "keys/keys.h"
+
+#define KEYS_PAYLOAD_MAX (1u << 20)
+/* identifiers JSON, a record's ciphertext, a message to sign */
+#define KEYS_DATA_MAX (256u << 10)
+#define KEYS_NAME_MAX 128 /* a KEK name (64) or an LI VM id (128) */
+#define KEYS_FLAG_REPLY 1u
+
+enum {
+  KEYS_MSG_HELLO = 1,
+  KEYS_MSG_SEAL,
+  KEYS_MSG_OPEN,
+  KEYS_MSG_REWRAP,
+  KEYS_MSG_KEK_USE,
+  KEYS_MSG_KEK_CURRENT,
+  KEYS_MSG_KEK_UNLOAD,
+  KEYS_MSG_AUDIT_SIGN,
+  KEYS_MSG_LI_GENERATE,
+  KEYS_MSG_LI_DESTROY,
+  KEYS_MSG_LI_CHECK,
+  KEYS_MSG_END
+};
+
+/* HELLO's features */
+#define KEYS_HAS_VAULT 0x01u
+#define KEYS_VAULT_DEV 0x02u
+#define KEYS_HAS_AUDIT 0x04u
+#define KEYS_AUDIT_DEV 0x08u
+#define KEYS_HAS_LI 0x10u
+
+typedef struct keys_request {
+  uint16_t type;
+  char id[VAULT_ID_MAX + 1];            /* SEAL */
+  char authorisation[VAULT_ID_MAX + 1]; /* SEAL */
+  int64_t version;                      /* SEAL */
+  const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN: the message */
+  size_t data_len;
+  vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
+  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE: the VM */
+  bool create;                          /* KEK_USE */
+  uint64_t handles[2];                  /* LI_DESTROY */
+} keys_request;
+
+typedef struct keys_reply {
+  uint16_t type;
+  int rc;                     /* 0 or a negative LISEC_E* */
+  char msg[LISEC_ERR_MSG_MAX]; /* the reason when rc != 0 */
+  /* with rc 0 only: */
+  keys_info info;                                              /* HELLO */
+  char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];   /* HELLO, KEK_USE, KEK_CURRENT */
+  vault_sealed sealed;                                         /* SEAL, REWRAP (ciphertext borrowed) */
+  bool changed;                                                /* REWRAP */
+  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN: signature; LI_GENERATE: EC point */
+  size_t data_len;
+  uint64_t count;      /* KEK_UNLOAD */
+  uint64_t handles[2]; /* LI_GENERATE */
+} keys_reply;
+
+/* "SEAL", ...; "unknown" for anything else. */
+const char *keys_wire_type_name(uint16_t type);
+/* Writes q's fields for q->type (w->failed when they pass w's bound). */
+void keys_wire_put_request(ipc_writer *w, const keys_request *q);
+/* Decodes a request of type from its payload; EINVAL naming the problem. */
+int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_request *q, lisec_err *err);
+void keys_wire_put_reply(ipc_writer *w, const keys_reply *r);
+int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r, lisec_err *err);
+
+#endif

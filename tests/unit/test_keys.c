@@ -1,0 +1,287 @@
+/* The keys process's service (keys/service.c) against a real SoftHSM2 token
+ * this test makes, reached only through its client over a socketpair, as
+ * lisecd's controller reaches it: targets are sealed, opened and re-wrapped
+ * inside it (a rotation keeps old records readable, a re-wrap moves them,
+ * unloading keeps them openable); an altered record and bad identifiers are
+ * refused with the vault's reasons; a checkpoint signature verifies under
+ * the public key it announced; an LI VM's P-256 pair is generated in the
+ * token and destroyed by its handles, while handles of other objects (the
+ * KEK, the audit key) are refused; a development key is refused unless
+ * asked for by name; and when the keys process is killed the client says
+ * so at once instead of hanging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "keys/keys.h"
+#include "softhsm_token.h"
+
+/* SoftHSM2 2.6 leaks the ASN.1 it decodes for EdDSA keys (see test_p11.c). */
+const char *__asan_default_options(void);
+const char *__lsan_default_suppressions(void);
+const char *__asan_default_options(void) { return "fast_unwind_on_malloc=0"; }
+const char *__lsan_default_suppressions(void) { return "leak:ASN1_item_d2i_ex\n"; }
+
+static char dir[64], pin_file[128];
+
+static lisec_config *token_config(void) {
+  const char *module = getenv("LISEC_P11_MODULE");
+  lisec_config *cfg = lisec_config_new();
+  static const char *const sections[] = {"vault", "audit", "li"};
+  for (int i = 0; i < 3; i++) {
+    lisec_config_set(cfg, sections[i], "pkcs11_module", module);
+    lisec_config_set(cfg, sections[i], "token", "lisec-test");
+    lisec_config_set(cfg, sections[i], "pin_file", pin_file);
+  }
+  lisec_config_set(cfg, "vault", "key_label", "keys-kek-a");
+  lisec_config_set(cfg, "audit", "key_label", "keys-audit");
+  return cfg;
+}
+
+static keys_client *start(lisec_config *cfg) {
+  keys_client *k = NULL;
+  lisec_err err = {0};
+  int rc = keys_local_start(cfg, &k, &err);
+  lisec_config_free(cfg);
+  if (rc) fail_msg("keys_local_start: %s", err.msg);
+  return k;
+}
+
+static json_t *identifiers(void) {
+  return json_pack("[{s:s, s:s}, {s:s, s:s}]", "kind", "imsi", "value", "244051234567890", "kind", "e164",
+                   "value", "358401234567");
+}
+
+static void test_what_it_holds(void **state) {
+  (void)state;
+  keys_client *k = start(token_config());
+  const keys_info *i = keys_client_info(k);
+  assert_true(i->vault && i->audit && i->li);
+  assert_false(i->vault_development || i->audit_development);
+  keys_client_close(k);
+}
+
+static void test_seal_open_rewrap(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(token_config());
+  json_t *ids = identifiers(), *back = NULL;
+  vault_sealed s, s2;
+  if (keys_vault_seal(k, "t-1", "li-1", 1, ids, &s, &err)) fail_msg("seal: %s", err.msg);
+  assert_string_equal(s.kek_label, "pkcs11:lisec-test/keys-kek-a");
+  assert_int_equal(s.version, 1);
+  /* no identifier in clear in what the controller stores */
+  assert_null(memmem(s.ciphertext, s.ciphertext_len, "244051234567890", 15));
+  if (keys_vault_open(k, &s, &back, &err)) fail_msg("open: %s", err.msg);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  back = NULL;
+  /* altered, or moved to another record: refused */
+  s.ciphertext[s.ciphertext_len - 1] ^= 1;
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), LISEC_ECRYPTO);
+  assert_null(back);
+  s.ciphertext[s.ciphertext_len - 1] ^= 1;
+  snprintf(s.id, sizeof s.id, "t-2");
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), LISEC_ECRYPTO);
+  snprintf(s.id, sizeof s.id, "t-1");
+  /* the vault's own refusals come back with their reasons */
+  json_t *bad = json_pack("[{s:s, s:s}]", "kind", "imsi", "value", "12");
+  assert_int_equal(keys_vault_seal(k, "t-3", "li-1", 1, bad, &s2, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "identifiers[0]"));
+  json_decref(bad);
+  assert_int_equal(keys_vault_seal(k, "t 3", "li-1", 1, ids, &s2, &err), LISEC_EINVAL);
+  assert_int_equal(keys_vault_seal(k, "t-3", "li-1", 1, NULL, &s2, &err), LISEC_EINVAL);
+  /* rotation: a new current KEK; the old record still opens by its label */
+  char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];
+  assert_int_equal(keys_vault_use_kek(k, "keys-kek-b", false, &err), LISEC_ENOTFOUND);
+  if (keys_vault_use_kek(k, "keys-kek-b", true, &err)) fail_msg("use: %s", err.msg);
+  assert_int_equal(keys_vault_current_kek(k, name, label, &err), 0);
+  assert_string_equal(name, "keys-kek-b");
+  assert_string_equal(label, "pkcs11:lisec-test/keys-kek-b");
+  assert_int_equal(keys_vault_use_kek(k, "bad/name", true, &err), LISEC_EINVAL);
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), 0);
+  json_decref(back);
+  back = NULL;
+  /* re-wrapped under the current KEK, ciphertext untouched */
+  bool changed = false;
+  vault_sealed before = s;
+  if (keys_vault_rewrap(k, &s, &changed, &err)) fail_msg("rewrap: %s", err.msg);
+  assert_true(changed);
+  assert_string_equal(s.kek_label, label);
+  assert_ptr_equal(s.ciphertext, before.ciphertext);
+  assert_int_equal(keys_vault_rewrap(k, &s, &changed, &err), 0);
+  assert_false(changed);
+  size_t unloaded = 0;
+  assert_int_equal(keys_vault_unload_keks(k, &unloaded, &err), 0);
+  assert_int_equal(unloaded, 1);
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), 0);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  back = NULL;
+  /* a record under a key the token does not hold */
+  snprintf(s.kek_label, sizeof s.kek_label, "pkcs11:lisec-test/keys-kek-z");
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  vault_sealed_free(&s);
+  json_decref(ids);
+  keys_client_close(k);
+}
+
+static void test_sign_and_li_keys(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(token_config());
+  const keys_info *i = keys_client_info(k);
+  static const uint8_t msg[] = "lisec.test/audit\n42\nroot\n";
+  uint8_t sig[64];
+  if (keys_audit_sign(k, msg, sizeof msg, sig, &err)) fail_msg("sign: %s", err.msg);
+  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+  sig[0] ^= 1;
+  assert_int_not_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+
+  assert_int_equal(keys_li_check(k, &err), 0);
+  uint8_t point[KEYS_LI_POINT_MAX];
+  size_t len = 0;
+  uint64_t h[2] = {0, 0};
+  if (keys_li_generate(k, "vm-li-1", point, &len, h, &err)) fail_msg("generate: %s", err.msg);
+  assert_true(len == 65 || len == 67);
+  assert_int_equal(point[len - 65], 0x04); /* uncompressed P-256 */
+  assert_true(h[0] && h[1] && h[0] != h[1]);
+  /* a handle the controller sends names no object it may destroy unless it
+   * is an LI VM's: sweep the small handles (SoftHSM2 counts them up), only
+   * the VM's go, and the KEK and the audit key keep working */
+  int refused = 0;
+  for (uint64_t x = 1; x < h[0] + 8; x++) {
+    if (x == h[0] || x == h[1]) continue;
+    uint64_t one[2] = {x, 0};
+    if (keys_li_destroy(k, one, &err) == LISEC_EDENIED) refused++;
+  }
+  assert_true(refused >= 2); /* at least the KEKs and the audit pair */
+  if (keys_li_destroy(k, h, &err)) fail_msg("destroy: %s", err.msg);
+  assert_int_not_equal(keys_li_destroy(k, h, &err), 0); /* gone */
+  assert_int_equal(keys_audit_sign(k, msg, sizeof msg, sig, &err), 0);
+  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+  json_t *ids = identifiers(), *back = NULL;
+  vault_sealed s;
+  assert_int_equal(keys_vault_seal(k, "t-9", "li-1", 1, ids, &s, &err), 0);
+  assert_int_equal(keys_vault_open(k, &s, &back, &err), 0);
+  vault_sealed_free(&s);
+  json_decref(back);
+  json_decref(ids);
+  keys_client_close(k);
+}
+
+static void test_development_and_absent_keys(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  char kek[128], audit[128];
+  snprintf(kek, sizeof kek, "%s/kek.dev", dir);
+  snprintf(audit, sizeof audit, "%s/audit.pem", dir);
+  lisec_config *cfg = lisec_config_new();
+  lisec_config_set(cfg, "vault", "development_key_file", kek);
+  keys_client *k = NULL;
+  assert_int_equal(keys_local_start(cfg, &k, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "allow_development_key = true"));
+  assert_null(k);
+  lisec_config_set(cfg, "vault", "allow_development_key", "true");
+  lisec_config_set(cfg, "audit", "development_key_file", audit);
+  assert_int_equal(keys_local_start(cfg, &k, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "[audit] development_key_file"));
+  lisec_config_set(cfg, "audit", "allow_development_key", "true");
+  k = start(cfg);
+  const keys_info *i = keys_client_info(k);
+  assert_true(i->vault && i->vault_development && i->audit && i->audit_development);
+  assert_false(i->li);
+  /* a development key is not rotated; no [li] token: no VM keys */
+  assert_int_equal(keys_vault_use_kek(k, "other", true, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "development key file cannot be rotated"));
+  uint8_t point[KEYS_LI_POINT_MAX];
+  size_t len = 0;
+  uint64_t h[2];
+  assert_int_equal(keys_li_generate(k, "vm-1", point, &len, h, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
+  keys_client_close(k);
+  /* nothing configured: the service starts and says it holds nothing */
+  k = start(lisec_config_new());
+  i = keys_client_info(k);
+  assert_false(i->vault || i->audit || i->li);
+  json_t *ids = identifiers();
+  vault_sealed s;
+  assert_int_equal(keys_vault_seal(k, "t-1", "li-1", 1, ids, &s, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  uint8_t sig[64];
+  assert_int_equal(keys_audit_sign(k, (const uint8_t *)"x", 1, sig, &err), LISEC_EUNAVAIL);
+  json_decref(ids);
+  keys_client_close(k);
+}
+
+/* The service in a process of its own, killed: the client's next call is
+ * EUNAVAIL at once, and so is every one after. */
+static void test_keys_process_killed(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  lisec_config *cfg = token_config();
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(sv[0]);
+    keys_service *ks = NULL;
+    int rc = keys_service_open(cfg, &ks, &err) || keys_service_serve(ks, sv[1], &err);
+    _exit(rc);
+  }
+  close(sv[1]);
+  lisec_config_free(cfg);
+  keys_client *k = NULL;
+  if (keys_client_open(sv[0], &k, &err)) fail_msg("open: %s", err.msg);
+  assert_int_equal(keys_li_check(k, &err), 0);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  uint8_t sig[64];
+  int64_t t0 = lisec_time_mono_ns();
+  assert_int_equal(keys_audit_sign(k, (const uint8_t *)"x", 1, sig, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "the keys process is gone"));
+  assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
+  assert_true(lisec_time_mono_ns() - t0 < 2000000000LL);
+  keys_client_close(k);
+}
+
+int main(void) {
+  if (sodium_init() < 0 || softhsm_token_make()) {
+    softhsm_token_remove();
+    return 1;
+  }
+  snprintf(dir, sizeof dir, "/tmp/lisec-test-keys-XXXXXX");
+  if (!mkdtemp(dir)) return 1;
+  snprintf(pin_file, sizeof pin_file, "%s/pin", dir);
+  FILE *f = fopen(pin_file, "w");
+  if (!f) return 1;
+  fputs("1234\n", f);
+  fclose(f);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_what_it_holds),
+      cmocka_unit_test(test_seal_open_rewrap),
+      cmocka_unit_test(test_sign_and_li_keys),
+      cmocka_unit_test(test_development_and_absent_keys),
+      cmocka_unit_test(test_keys_process_killed),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) rc = 1;
+  softhsm_token_remove();
+  return rc;
+}

@@ -1,0 +1,420 @@
+/* The messages between the controller and the keys process (keys/wire.c)
+ * and the client's handling of a peer that misbehaves (keys/client.c):
+ * every request and reply type survives a round trip; a truncated message,
+ * a field over its bound, an unknown type, bytes after the last field and
+ * malformed values (a flag that is not 0/1, an rc that is no error code, an
+ * error without a reason, a signature of the wrong length, a NUL inside a
+ * string) are refused naming the problem; and a client whose peer answers
+ * with the wrong id or type, too much, or not at all marks the keys process
+ * gone and fails every later call at once with EUNAVAIL instead of
+ * hanging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "keys/wire.h"
+
+static uint8_t ct[40] = {1, 2, 3};
+
+static vault_sealed sample_sealed(void) {
+  vault_sealed s = {.id = "t-1", .authorisation = "li-1", .version = 7, .kek_label = "pkcs11:lisec/kek-a",
+                    .wrapped_key = {9, 8, 7}, .wrapped_key_len = 60, .ciphertext = ct, .ciphertext_len = sizeof ct};
+  return s;
+}
+
+static void encode_request(const keys_request *q, ipc_writer *w) {
+  ipc_writer_init(w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_request(w, q);
+  assert_false(w->failed);
+}
+
+static void encode_reply(const keys_reply *r, ipc_writer *w) {
+  ipc_writer_init(w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_reply(w, r);
+  assert_false(w->failed);
+}
+
+static void assert_sealed_equal(const vault_sealed *a, const vault_sealed *b) {
+  assert_string_equal(a->id, b->id);
+  assert_string_equal(a->authorisation, b->authorisation);
+  assert_int_equal(a->version, b->version);
+  assert_string_equal(a->kek_label, b->kek_label);
+  assert_int_equal(a->wrapped_key_len, b->wrapped_key_len);
+  assert_memory_equal(a->wrapped_key, b->wrapped_key, a->wrapped_key_len);
+  assert_int_equal(a->ciphertext_len, b->ciphertext_len);
+  assert_memory_equal(a->ciphertext, b->ciphertext, a->ciphertext_len);
+}
+
+static void test_round_trips(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  const char *ids = "[{\"kind\":\"imsi\",\"value\":\"244051234567890\"}]";
+  keys_request q = {.type = KEYS_MSG_SEAL, .id = "t-1", .authorisation = "li-1", .version = 3,
+                    .data = (const uint8_t *)ids, .data_len = strlen(ids)}, back;
+  ipc_writer w;
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_string_equal(back.id, "t-1");
+  assert_string_equal(back.authorisation, "li-1");
+  assert_int_equal(back.version, 3);
+  assert_int_equal(back.data_len, strlen(ids));
+  assert_memory_equal(back.data, ids, back.data_len);
+  ipc_writer_free(&w);
+
+  uint16_t sealed_types[] = {KEYS_MSG_OPEN, KEYS_MSG_REWRAP};
+  for (int i = 0; i < 2; i++) {
+    q = (keys_request){.type = sealed_types[i], .sealed = sample_sealed()};
+    encode_request(&q, &w);
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+    assert_sealed_equal(&q.sealed, &back.sealed);
+    ipc_writer_free(&w);
+  }
+  q = (keys_request){.type = KEYS_MSG_KEK_USE, .name = "kek-b", .create = true};
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_string_equal(back.name, "kek-b");
+  assert_true(back.create);
+  ipc_writer_free(&w);
+  q = (keys_request){.type = KEYS_MSG_LI_DESTROY, .handles = {5, 0xffffffffffULL}};
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_int_equal(back.handles[0], 5);
+  assert_int_equal(back.handles[1], 0xffffffffffULL);
+  ipc_writer_free(&w);
+  uint16_t empty[] = {KEYS_MSG_HELLO, KEYS_MSG_KEK_CURRENT, KEYS_MSG_KEK_UNLOAD, KEYS_MSG_LI_CHECK};
+  for (int i = 0; i < 4; i++) {
+    q = (keys_request){.type = empty[i]};
+    encode_request(&q, &w);
+    assert_int_equal(w.buf.len, 0);
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+    ipc_writer_free(&w);
+  }
+
+  /* replies */
+  keys_reply r = {.type = KEYS_MSG_HELLO, .info = {.vault = true, .audit = true, .audit_development = true},
+                  .name = "kek-a", .label = "pkcs11:lisec/kek-a"}, rb;
+  memset(r.info.audit_pk, 0x5a, 32);
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.rc, 0);
+  assert_true(rb.info.vault && rb.info.audit && rb.info.audit_development);
+  assert_false(rb.info.vault_development || rb.info.li);
+  assert_memory_equal(rb.info.audit_pk, r.info.audit_pk, 32);
+  assert_string_equal(rb.label, "pkcs11:lisec/kek-a");
+  ipc_writer_free(&w);
+  r = (keys_reply){.type = KEYS_MSG_REWRAP, .sealed = sample_sealed(), .changed = true};
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_sealed_equal(&r.sealed, &rb.sealed);
+  assert_true(rb.changed);
+  ipc_writer_free(&w);
+  uint8_t sig[64];
+  memset(sig, 0x11, sizeof sig);
+  r = (keys_reply){.type = KEYS_MSG_AUDIT_SIGN, .data = sig, .data_len = 64};
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_memory_equal(rb.data, sig, 64);
+  ipc_writer_free(&w);
+  r = (keys_reply){.type = KEYS_MSG_LI_GENERATE, .data = sig, .data_len = 64,
+                   .handles = {3, 4}};
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.handles[1], 4);
+  ipc_writer_free(&w);
+  /* an error reply carries rc and reason only */
+  r = (keys_reply){.type = KEYS_MSG_OPEN, .rc = LISEC_ECRYPTO};
+  snprintf(r.msg, sizeof r.msg, "AES-256-GCM authentication failed");
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.rc, LISEC_ECRYPTO);
+  assert_string_equal(rb.msg, "AES-256-GCM authentication failed");
+  assert_null(rb.data);
+  ipc_writer_free(&w);
+}
+
+static void test_truncated_and_trailing(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q = {.type = KEYS_MSG_OPEN, .sealed = sample_sealed()}, back;
+  ipc_writer w;
+  encode_request(&q, &w);
+  /* every prefix is refused */
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "OPEN request"));
+  /* and so is one byte more */
+  uint8_t *more = malloc(w.buf.len + 1);
+  memcpy(more, w.buf.data, w.buf.len);
+  more[w.buf.len] = 0;
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  free(more);
+  ipc_writer_free(&w);
+  keys_reply r = {.type = KEYS_MSG_REWRAP, .sealed = sample_sealed()}, rb;
+  encode_reply(&r, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, n, &rb, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+}
+
+static void test_oversized_fields(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request back;
+  ipc_writer w;
+  char id[VAULT_ID_MAX + 2];
+  memset(id, 'a', sizeof id - 1);
+  id[sizeof id - 1] = 0;
+  /* a target id one byte over VAULT_ID_MAX */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, id);
+  ipc_put_str(&w, "li-1");
+  ipc_put_u64(&w, 1);
+  ipc_put_bytes(&w, "[]", 2);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_SEAL, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "field 1"));
+  ipc_writer_free(&w);
+  /* identifiers one byte over KEYS_DATA_MAX */
+  uint8_t *big = calloc(1, KEYS_DATA_MAX + 1);
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, "t-1");
+  ipc_put_str(&w, "li-1");
+  ipc_put_u64(&w, 1);
+  ipc_put_bytes(&w, big, KEYS_DATA_MAX + 1);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_SEAL, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "bound"));
+  ipc_writer_free(&w);
+  free(big);
+  /* a wrapped key over VAULT_WRAPPED_MAX */
+  uint8_t wrapped[VAULT_WRAPPED_MAX + 1] = {0};
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, "t-1");
+  ipc_put_str(&w, "li-1");
+  ipc_put_u64(&w, 1);
+  ipc_put_str(&w, "file:development");
+  ipc_put_bytes(&w, wrapped, sizeof wrapped);
+  ipc_put_bytes(&w, ct, sizeof ct);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_OPEN, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  /* a KEK name over 64, a version over INT64_MAX */
+  char name[KEYS_KEK_NAME_MAX + 2];
+  memset(name, 'k', sizeof name - 1);
+  name[sizeof name - 1] = 0;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, name);
+  ipc_put_u8(&w, 0);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_KEK_USE, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, "t-1");
+  ipc_put_str(&w, "li-1");
+  ipc_put_u64(&w, (uint64_t)INT64_MAX + 1);
+  ipc_put_bytes(&w, "[]", 2);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_SEAL, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "version"));
+  ipc_writer_free(&w);
+  /* a whole message over the channel's bound is refused at the header */
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ipc_header h = {KEYS_MSG_SEAL, 0, 1, KEYS_PAYLOAD_MAX + 1};
+  uint8_t hb[IPC_HEADER_LEN];
+  ipc_header_encode(&h, hb);
+  assert_int_equal(write(sv[0], hb, sizeof hb), (ssize_t)sizeof hb);
+  uint8_t *payload = NULL;
+  assert_int_equal(ipc_recv(sv[1], KEYS_PAYLOAD_MAX, &h, &payload, &err), LISEC_ETOOBIG);
+  assert_null(payload);
+  close(sv[0]);
+  close(sv[1]);
+}
+
+static void test_unknown_types(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q;
+  keys_reply r;
+  uint16_t bad[] = {0, KEYS_MSG_END, 999, 0xffff};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(keys_wire_get_request(bad[i], NULL, 0, &q, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown message type"));
+    assert_int_equal(keys_wire_get_reply(bad[i], NULL, 0, &r, &err), LISEC_EINVAL);
+    assert_string_equal(keys_wire_type_name(bad[i]), "unknown");
+  }
+}
+
+static void test_malformed_values(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q;
+  keys_reply r;
+  ipc_writer w;
+  /* create is 0 or 1 */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_str(&w, "kek-b");
+  ipc_put_u8(&w, 2);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_KEK_USE, w.buf.data, w.buf.len, &q, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  /* a NUL inside a VM id */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_bytes(&w, "vm\0x", 4);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_LI_GENERATE, w.buf.data, w.buf.len, &q, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "NUL"));
+  ipc_writer_free(&w);
+  /* an rc that is no error code */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 100000);
+  ipc_put_str(&w, "x");
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_LI_CHECK, w.buf.data, w.buf.len, &r, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  /* an error without a reason */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 8);
+  ipc_put_str(&w, "");
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_LI_CHECK, w.buf.data, w.buf.len, &r, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "without a reason"));
+  ipc_writer_free(&w);
+  /* a signature that is not 64 bytes */
+  uint8_t sig[64] = {0};
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 0);
+  ipc_put_str(&w, "");
+  ipc_put_bytes(&w, sig, 63);
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_AUDIT_SIGN, w.buf.data, w.buf.len, &r, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  /* HELLO with unknown feature bits, or a short public key */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 0);
+  ipc_put_str(&w, "");
+  ipc_put_u8(&w, 0x80);
+  ipc_put_bytes(&w, sig, 32);
+  ipc_put_str(&w, "");
+  ipc_put_str(&w, "");
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_HELLO, w.buf.data, w.buf.len, &r, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 0);
+  ipc_put_str(&w, "");
+  ipc_put_u8(&w, KEYS_HAS_AUDIT);
+  ipc_put_bytes(&w, sig, 31);
+  ipc_put_str(&w, "");
+  ipc_put_str(&w, "");
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_HELLO, w.buf.data, w.buf.len, &r, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+}
+
+/* ---- a client against a peer that misbehaves ----------------------------- */
+
+typedef enum { PEER_WRONG_ID, PEER_WRONG_TYPE, PEER_NOT_A_REPLY, PEER_CLOSES, PEER_GARBAGE } peer_mode;
+
+typedef struct peer {
+  int fd;
+  peer_mode mode;
+} peer;
+
+static void reply(int fd, uint16_t type, uint16_t flags, uint32_t id, const keys_reply *r) {
+  ipc_writer w;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_reply(&w, r);
+  lisec_err err = {0};
+  (void)ipc_send(fd, type, flags, id, &w, &err);
+  ipc_writer_free(&w);
+}
+
+/* Answers HELLO properly, then misbehaves on the next request, then reads
+ * until the client closes. */
+static void *peer_main(void *arg) {
+  peer *p = arg;
+  lisec_err err = {0};
+  ipc_header h;
+  uint8_t *payload = NULL;
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  ipc_payload_free(payload, h.len);
+  keys_reply hello = {.type = KEYS_MSG_HELLO, .info = {.vault = true, .li = true}};
+  reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &hello);
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  ipc_payload_free(payload, h.len);
+  keys_reply ok = {.type = h.type};
+  switch (p->mode) {
+  case PEER_WRONG_ID:
+    reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id + 1, &ok);
+    break;
+  case PEER_WRONG_TYPE:
+    reply(p->fd, KEYS_MSG_HELLO, KEYS_FLAG_REPLY, h.id, &hello);
+    break;
+  case PEER_NOT_A_REPLY:
+    reply(p->fd, h.type, 0, h.id, &ok);
+    break;
+  case PEER_GARBAGE: {
+    uint8_t junk[IPC_HEADER_LEN + 4] = {0, (uint8_t)h.type, 0, 1};
+    memcpy(junk + 4, &h.id, 4); /* host order: almost surely not the id */
+    junk[11] = 4;
+    if (write(p->fd, junk, sizeof junk) != (ssize_t)sizeof junk) return NULL;
+    break;
+  }
+  case PEER_CLOSES:
+    shutdown(p->fd, SHUT_RDWR);
+    return NULL;
+  }
+  while (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err) == 0) ipc_payload_free(payload, h.len);
+  return NULL;
+}
+
+static void test_client_against_bad_peer(void **state) {
+  (void)state;
+  for (peer_mode m = PEER_WRONG_ID; m <= PEER_GARBAGE; m++) {
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    peer p = {sv[1], m};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, peer_main, &p), 0);
+    keys_client *k = NULL;
+    lisec_err err = {0};
+    assert_int_equal(keys_client_open(sv[0], &k, &err), 0);
+    assert_true(keys_client_info(k)->vault);
+    assert_true(keys_client_info(k)->li);
+    assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "the keys process is gone"));
+    /* later calls fail at once, without a round trip */
+    json_t *ids = NULL;
+    vault_sealed s = sample_sealed();
+    assert_int_equal(keys_vault_open(k, &s, &ids, &err), LISEC_EUNAVAIL);
+    assert_null(ids);
+    assert_non_null(strstr(err.msg, "the keys process is gone"));
+    keys_client_close(k);
+    pthread_join(t, NULL);
+    close(sv[1]);
+  }
+}
+
+/* A keys process that is not there at all: the client does not open. */
+static void test_client_peer_gone(void **state) {
+  (void)state;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  close(sv[1]);
+  keys_client *k = NULL;
+  lisec_err err = {0};
+  assert_int_equal(keys_client_open(sv[0], &k, &err), LISEC_EUNAVAIL);
+  assert_null(k);
+  assert_non_null(strstr(err.msg, "the keys process is gone"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trips),
+      cmocka_unit_test(test_truncated_and_trailing),
+      cmocka_unit_test(test_oversized_fields),
+      cmocka_unit_test(test_unknown_types),
+      cmocka_unit_test(test_malformed_values),
+      cmocka_unit_test(test_client_against_bad_peer),
+      cmocka_unit_test(test_client_peer_gone),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
