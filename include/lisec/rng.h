@@ -7,7 +7,10 @@
  * checks for a fork, a VM generation-id change, a boot-id change and a jump
  * between the monotonic and the real-time clock (a pause or a restore), and
  * reseeds when it sees one; after such an event key generation fails closed
- * until a fresh external seed has arrived.
+ * until a fresh external seed has arrived. Whatever it sees, every output
+ * also depends on a kernel getrandom() draw made for that request (through
+ * the vDSO on Linux 6.11+), so a cloned VM never repeats output longer than
+ * its kernel does; no TLS session to the entropy service outlives a fetch.
  *
  * Every function is thread-safe. Configuration comes from lisec_rng_init()
  * or, when it is not called, from the environment on first use:
@@ -67,7 +70,8 @@ struct lisec_rng_status {
   int drbg;                /* LISEC_RNG_DRBG_* */
   int selftest_ok;         /* the NIST known-answer tests passed at start */
   int external_fresh;      /* an external seed arrived since the last event */
-  int keygen_ready;        /* keygen would succeed without a fetch */
+  int keygen_ready;        /* a fresh external seed since the last event (or
+                            * local keygen allowed); keygen still fetches its own */
   int external_configured; /* an external source is configured */
   int has_rdrand, has_rdseed, wipeonfork, uevent, genid_known;
   uint64_t epoch;          /* bumped by every event and every external seed */
@@ -84,8 +88,9 @@ int lisec_rng_init(const lisec_rng_options *opt);
  * the output is hedged from local sources unless strict is set. */
 int lisec_rng_bytes(void *buf, size_t n);
 /* n random bytes for key generation: always prediction resistant, and
- * LISEC_RNG_ENOSEED unless a fresh external seed has arrived since the last
- * fork, clone, restore or reboot. */
+ * fetched with an external seed of its own over a new TLS session (a clone
+ * since the last fetch cannot be ruled out); LISEC_RNG_ENOSEED when that
+ * fetch fails. */
 int lisec_rng_keygen_bytes(void *buf, size_t n);
 /* Fetches an external seed now and reseeds every thread's DRBG. */
 int lisec_rng_reseed(void);

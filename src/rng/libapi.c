@@ -70,6 +70,9 @@ static struct {
 static __thread rngl_thread *T __attribute__((tls_model("initial-exec")));
 static __thread uint64_t T_instance __attribute__((tls_model("initial-exec")));
 static __thread char T_error[LISEC_ERR_MSG_MAX];
+/* Set when this thread's ensure() fetched a fresh external seed for an
+ * event, so the key generation in the same call need not fetch twice. */
+static __thread bool T_fetched;
 
 /* Internal LISEC_E* codes folded onto the few the public header names. */
 static int public_code(int code) {
@@ -515,7 +518,7 @@ static int ensure(rngl_thread **out, bool full, bool *event, lisec_err *err) {
     pthread_mutex_unlock(&G.lock);
     if (fetch) {
       lisec_err e = {0};
-      (void)ext_acquire(&e);
+      T_fetched = ext_acquire(&e) == 0;
     }
     if (ev && event) *event = true;
   }
@@ -585,13 +588,15 @@ int lisec_rng_keygen_bytes(void *buf, size_t n) {
   err.code = 0, err.msg[0] = '\0';
   if (!buf && n) return fail(LISEC_RNG_EINVAL, NULL);
   rngl_thread *t;
+  T_fetched = false;
   int rc = ensure(&t, true, NULL, &err);
   if (rc) return fail(rc, &err);
   /* Every key gets its own external seed over a new TLS session: a clone of
    * this VM since the last fetch cannot be ruled out (the kernel tells user
-   * space nothing in time), and twins must not share a key's seed. */
+   * space nothing in time), and twins must not share a key's seed. The
+   * seed ensure() just fetched for an event in this call is that seed. */
   if (external_configured()) {
-    rc = ext_acquire(&err);
+    rc = T_fetched ? 0 : ext_acquire(&err);
     if (rc && !G.keygen_local_ok) {
       pthread_mutex_lock(&G.lock);
       lisec_err_wrap(&err, "TR103308-5.12: key generation refused until a fresh external seed "

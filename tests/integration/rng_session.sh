@@ -6,7 +6,8 @@
 # jitter sources, the development PKI) serves a driver process
 # (rng_session_driver) that steps through start, two key generations,
 # ordinary output, a generation-id change, a clock jump, a boot-id change, a
-# forked child's key generation and a last key generation. After each step
+# key generation that itself sees a generation-id change, a forked child's
+# key generation and a last key generation. After each step
 # the daemon's counters must show exactly the fetches the step needs, each
 # over a connection of its own (connections_total), and no connection left
 # open (connections_active 0). This runs in one process through the
@@ -65,8 +66,8 @@ cleanup_hooks+=("kill $drv_pid 2>/dev/null || true")
 # kept-alive session carried keygen-1/2, the generation-id, clock and
 # boot-id fetches and keygen-3 (so 0 new connections each).
 declare -A want=([init]=1 [keygen-1]=1 [keygen-2]=1 [bytes]=0 [genid]=1 [clock]=1 [bootid]=1
-  [fork-child-keygen]=1 [keygen-3]=1 [end]=0)
-order=(init keygen-1 keygen-2 bytes genid clock bootid fork-child-keygen keygen-3 end)
+  [genid-keygen]=1 [fork-child-keygen]=1 [keygen-3]=1 [end]=0)
+order=(init keygen-1 keygen-2 bytes genid clock bootid genid-keygen fork-child-keygen keygen-3 end)
 total=0
 for name in "${order[@]}"; do
   line=""
