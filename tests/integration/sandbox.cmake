@@ -5,3 +5,4 @@ add_executable(sandbox_check ${CMAKE_SOURCE_DIR}/tests/integration/sandbox_check
 target_link_libraries(sandbox_check PRIVATE lisecd_sandbox PkgConfig::SQLITE PkgConfig::P11KIT
                       Threads::Threads ${CMAKE_DL_LIBS})
 lisec_integration_test(lisecd_sandbox tests/integration/lisecd_sandbox.sh)
+lisec_integration_test(lisecd_memory tests/integration/lisecd_memory.sh)
