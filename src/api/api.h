@@ -54,6 +54,8 @@ typedef struct api_principal {
 int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out, lisec_err *err);
 /* "operator" -> API_ROLE_OPERATOR, "tenant:x" -> API_ROLE_TENANT; 0 if unknown. */
 unsigned api_role_bit(const char *role);
+/* The controller's typed role for a role bit (CTL_ROLE_NONE for none). */
+ctl_role api_role_kind(unsigned role_bit);
 /* "operator, auditor" for an error message. */
 void api_roles_describe(unsigned roles, char *out, size_t len);
 
@@ -137,6 +139,23 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
                          int *route_index);
 void api_response_free(api_response *resp);
 
+/* The front's part of the pipeline (lisecd's front process, which holds no
+ * controller): body size (413), URI (400, also for bytes that are not
+ * printable ASCII), route (404, 405, 400 for a path segment that is no
+ * id), and for a role the route admits the JSON body (400 naming line and
+ * column). Returns 1 when the request goes on to the controller, with
+ * *body the body re-serialised as compact JSON (malloc'd; NULL when the
+ * route takes none or the role is refused, which the controller answers
+ * and records); 0 when resp holds the answer. */
+int api_admit(const api_principal *who, const api_raw_request *in, api_response *resp,
+              int *route_index, char **body, size_t *body_len);
+int api_admit_routes(const api_route *routes, size_t n_routes, const api_principal *who,
+                     const api_raw_request *in, api_response *resp, int *route_index, char **body,
+                     size_t *body_len);
+/* Whether the front answers the route itself (GET /metrics: the front sees
+ * every reply, so the counters live there). Its handler takes ctl NULL. */
+bool api_route_is_front(const api_route *route);
+
 #define API_ROUTES_MAX 128
 
 /* The route table: every topic's group, joined in file name order. */
@@ -175,6 +194,10 @@ bool api_route_is_li(const api_route *route);
  * routes appear only when li_view (the reader is li-admin); others see
  * them summed in one unlabelled counter. */
 char *api_metrics_render(int64_t uptime_s, bool li_view);
+/* Seconds since the process that counts (the front) started serving:
+ * api_metrics_start, called by api_server_start. */
+void api_metrics_start(void);
+int64_t api_metrics_uptime_seconds(void);
 
 /* ---- refusal rate limit (src/api/ratelimit.c) ---------------------------- */
 
@@ -192,7 +215,7 @@ bool api_ratelimit_take(const api_principal *who, unsigned *retry_after_s);
  * with no refusal left is answered 429 before any handler runs. */
 bool api_ratelimit_allows(const api_principal *who, unsigned *retry_after_s);
 
-/* ---- the server --------------------------------------------------------- */
+/* ---- the server (lisecd's front process) ---------------------------------- */
 
 typedef struct api_server_config {
   const char *listen;     /* "127.0.0.1:8443" or "[::1]:8443" */
@@ -207,6 +230,10 @@ typedef struct api_server_config {
   int max_connections;
   int handshake_timeout_ms; /* a connection not through TLS by then is closed */
   unsigned refusal_rate, refusal_burst, refusal_clients; /* api_ratelimit_configure */
+  /* Called once, on a worker's thread, when a channel to the controller
+   * closes or breaks the protocol: lisecd cannot serve any more. */
+  void (*on_channel_lost)(void *arg);
+  void *on_channel_lost_arg;
 } api_server_config;
 
 typedef struct api_server api_server;
@@ -215,15 +242,36 @@ typedef struct api_server api_server;
  * address, and that the TLS certificate, key and client CA load and match. */
 int api_server_check(const api_server_config *cfg, lisec_err *err);
 
-/* Binds the listening socket and starts cfg->workers threads, each with its
- * own event loop and its own controller context (ctl_open_worker of ctl,
- * which must outlive the server). */
-int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **out,
-                     lisec_err *err);
-/* Graceful stop, callable from any thread: stop accepting, let requests in
- * flight finish (their transactions commit or roll back whole), then exit. */
+/* Loads TLS, binds the listening socket and prepares cfg->workers event
+ * loops, worker i with channels[i] to the controller (taken: closed with
+ * the server, or here on failure). No thread runs yet, so the caller can
+ * drop privileges before api_server_run. */
+int api_server_open(const api_server_config *cfg, const int *channels, api_server **out,
+                    lisec_err *err);
+/* Starts the workers' threads. */
+int api_server_run(api_server *srv, lisec_err *err);
+/* Graceful stop, callable from any thread: stop accepting, tell the
+ * controller, let requests in flight get their replies, then exit. */
 void api_server_stop(api_server *srv);
+/* Whether a channel to the controller was lost (the front then exits non-zero). */
+bool api_server_channel_lost(const api_server *srv);
 /* Waits for the workers to exit and frees everything. */
 void api_server_wait_and_free(api_server *srv);
+
+/* ---- the controller's side (src/api/backend.c) ---------------------------- */
+
+typedef struct api_backend api_backend;
+
+/* Serves the front's requests on channels (taken), one thread and event loop
+ * per channel, each with its own controller context (ctl_open_worker of
+ * ctl, which must outlive the backend): api_dispatch with the request's
+ * wait for fresh quotes, parking what waits. max_body bounds a request's
+ * body as the front's [api] max_body does. */
+int api_backend_open(lisec_ctl *ctl, const int *channels, int n, size_t max_body,
+                     api_backend **out, lisec_err *err);
+int api_backend_run(api_backend *b, lisec_err *err);
+/* Stops serving (callable from any thread); what waits is answered 503. */
+void api_backend_stop(api_backend *b);
+void api_backend_wait_and_free(api_backend *b);
 
 #endif

@@ -161,3 +161,15 @@ char *api_metrics_render(int64_t uptime_s, bool li_view) {
                    (long long)uptime_s);
   return (char *)b.data;
 }
+
+static atomic_ullong started_ns;
+
+void api_metrics_start(void) {
+  unsigned long long zero = 0;
+  atomic_compare_exchange_strong(&started_ns, &zero, (unsigned long long)lisec_time_mono_ns());
+}
+
+int64_t api_metrics_uptime_seconds(void) {
+  unsigned long long t0 = atomic_load(&started_ns);
+  return t0 ? (int64_t)((lisec_time_mono_ns() - t0) / 1000000000u) : 0;
+}

@@ -168,7 +168,7 @@ static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_rout
       refuse_limited(resp, wait_s);
       return;
     }
-    ctl_actor actor = {.subject = who->subject, .role = who->role};
+    ctl_actor actor = {.subject = who->subject, .role = who->role, .kind = api_role_kind(who->role_bit)};
     ctl_event ev = {route->audit_denied, path, "denied", msg, route->roles == API_ROLE_LI_ADMIN};
     lisec_err rerr = {0};
     int rc = ctl_record(ctl, &actor, &ev, NULL, &rerr);
@@ -180,57 +180,123 @@ static void refuse_role(lisec_ctl *ctl, const api_principal *who, const api_rout
   api_error(resp, 403, "forbidden", msg);
 }
 
-void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ctl,
-                         const api_principal *who, const api_raw_request *in, api_response *resp,
-                         int *route_index) {
-  memset(resp, 0, sizeof *resp);
+/* The steps of a request that need no controller: body size (413), URI
+ * (400), route (404, 405, a path segment that is no id 400). The route
+ * found, or NULL when resp holds the answer; req, path and params are the
+ * caller's, filled for the handler. */
+static const api_route *route_find(const api_route *routes, size_t n_routes, const api_raw_request *in,
+                                   api_request *req, char path[API_URI_MAX + 1],
+                                   char params[API_MAX_PARAMS][STORE_ID_MAX + 1], api_response *resp,
+                                   int *route_index) {
   *route_index = -1;
   const char *uri = in->uri;
   if (in->body_len > in->max_body) {
     char msg[128];
     snprintf(msg, sizeof msg, "request body over the limit of %zu bytes ([api] max_body)", in->max_body);
     api_error(resp, 413, "too_large", msg);
-    return;
+    return NULL;
   }
   size_t path_len = uri ? strcspn(uri, "?") : 0;
   if (!uri || uri[0] != '/' || path_len > API_URI_MAX || strlen(uri) > API_URI_MAX) {
     api_error(resp, 400, "invalid", "request URI missing, not a path, or longer than 2048 bytes");
-    return;
+    return NULL;
   }
-  char path[API_URI_MAX + 1];
   memcpy(path, uri, path_len);
   path[path_len] = '\0';
-  api_request req = {.method = in->method, .path = path, .query = uri[path_len] ? uri + path_len + 1 : NULL};
-  char params[API_MAX_PARAMS][STORE_ID_MAX + 1];
+  *req = (api_request){.method = in->method, .path = path, .query = uri[path_len] ? uri + path_len + 1 : NULL};
   bool path_known = false;
-  const api_route *route = NULL;
   char allow[sizeof resp->allow] = "";
   for (size_t i = 0; i < n_routes; i++) {
     lisec_err serr = {0};
-    int matched = route_match(routes[i].pattern, path, path_len, &req, params, &serr);
+    int matched = route_match(routes[i].pattern, path, path_len, req, params, &serr);
     if (matched < 0) {
       api_error_from(resp, matched, &serr);
-      return;
+      return NULL;
     }
     if (!matched) continue;
     path_known = true;
     if (strcmp(routes[i].method, in->method) == 0) {
-      route = &routes[i];
       *route_index = (int)i;
-      break;
+      return &routes[i];
     }
     size_t at = strlen(allow);
     snprintf(allow + at, sizeof allow - at, "%s%s", at ? ", " : "", routes[i].method);
   }
-  if (!route) {
-    if (path_known) {
-      api_error(resp, 405, "method_not_allowed", "this path does not take that method");
-      memcpy(resp->allow, allow, sizeof allow);
-    } else {
-      api_error(resp, 404, "not_found", "no such route");
-    }
-    return;
+  if (path_known) {
+    api_error(resp, 405, "method_not_allowed", "this path does not take that method");
+    memcpy(resp->allow, allow, sizeof allow);
+  } else {
+    api_error(resp, 404, "not_found", "no such route");
   }
+  return NULL;
+}
+
+/* The URI goes to the controller as printable ASCII (RFC 3986 has no
+ * other bytes in a URI). */
+static bool uri_printable(const char *uri) {
+  for (const unsigned char *p = (const unsigned char *)uri; *p; p++)
+    if (*p < 0x20 || *p > 0x7e) return false;
+  return true;
+}
+
+int api_admit_routes(const api_route *routes, size_t n_routes, const api_principal *who,
+                     const api_raw_request *in, api_response *resp, int *route_index, char **body,
+                     size_t *body_len) {
+  memset(resp, 0, sizeof *resp);
+  *body = NULL;
+  *body_len = 0;
+  api_request req;
+  char path[API_URI_MAX + 1];
+  char params[API_MAX_PARAMS][STORE_ID_MAX + 1];
+  const api_route *route = route_find(routes, n_routes, in, &req, path, params, resp, route_index);
+  if (!route) return 0;
+  if (!uri_printable(in->uri)) {
+    *route_index = -1;
+    api_error(resp, 400, "invalid", "request URI with bytes that are not printable ASCII");
+    return 0;
+  }
+  /* A role the route does not admit goes on without its body: the refusal
+   * (and its audit record, when the route asks for one) is the
+   * controller's, and comes before any word about the body. */
+  if (!(route->roles & who->role_bit) || !route->takes_body) return 1;
+  if (in->body_len == 0) {
+    api_error(resp, 400, "invalid", "a JSON request body is required");
+    return 0;
+  }
+  json_t *v = NULL;
+  lisec_err err = {0};
+  if (lisec_json_parse(in->body, in->body_len, &v, &err) != 0) {
+    api_error_from(resp, LISEC_EINVAL, &err);
+    return 0;
+  }
+  /* What the controller parses is the front's own rendering of what it
+   * parsed, not the client's bytes. */
+  *body = json_dumps(v, JSON_COMPACT);
+  json_decref(v);
+  if (!*body) {
+    api_error(resp, 503, "unavailable", "out of memory");
+    return 0;
+  }
+  *body_len = strlen(*body);
+  return 1;
+}
+
+int api_admit(const api_principal *who, const api_raw_request *in, api_response *resp,
+              int *route_index, char **body, size_t *body_len) {
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  return api_admit_routes(routes, n, who, in, resp, route_index, body, body_len);
+}
+
+void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ctl,
+                         const api_principal *who, const api_raw_request *in, api_response *resp,
+                         int *route_index) {
+  memset(resp, 0, sizeof *resp);
+  api_request req;
+  char path[API_URI_MAX + 1];
+  char params[API_MAX_PARAMS][STORE_ID_MAX + 1];
+  const api_route *route = route_find(routes, n_routes, in, &req, path, params, resp, route_index);
+  if (!route) return;
   if (!(route->roles & who->role_bit)) {
     refuse_role(ctl, who, route, path, resp);
     return;
@@ -256,7 +322,7 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
     refuse_limited(resp, wait_s);
     return;
   }
-  ctl_actor actor = {.subject = who->subject, .role = who->role};
+  ctl_actor actor = {.subject = who->subject, .role = who->role, .kind = api_role_kind(who->role_bit)};
   int rc = route->handler(ctl, &actor, &req, resp);
   json_decref(req.body);
   if (resp->status == 403) (void)api_ratelimit_take(who, &wait_s);

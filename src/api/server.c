@@ -1,7 +1,12 @@
-/* The HTTPS server: libevent's evhttp over OpenSSL bufferevents, TLS 1.2 at
- * least (1.3 preferred), client certificates required and verified against
- * the configured CA. N worker threads share one listening socket, each with
- * its own event loop and its own controller context (store connection).
+/* The HTTPS server of lisecd's front process: libevent's evhttp over OpenSSL
+ * bufferevents, TLS 1.2 at least (1.3 preferred), client certificates
+ * required and verified against the configured CA. N worker threads share
+ * one listening socket, each with its own event loop and its own channel to
+ * the controller process (wire.h). A worker admits a request (api_admit:
+ * 413, 400, 404, 405, the JSON body) and sends it on; the reply comes back
+ * on the channel by request id, while the loop serves other connections.
+ * The front holds no store and no controller: GET /metrics is the one
+ * route it answers itself, as every reply passes through it.
  * Clients that never finish a handshake must not starve the others: each
  * worker holds at most its share of [server] max_connections (at the cap the
  * oldest connection still in its handshake is closed, or the new one), a
@@ -30,7 +35,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "ctl/attest.h"
+#include "api/wire.h"
 
 #define MAX_HEADERS 8192
 #define IDLE_TIMEOUT_S 60
@@ -41,6 +46,8 @@
 #define AUTO_MAX_CONNECTIONS 4096
 #define ACCEPT_BACKOFF_MIN_MS 50
 #define ACCEPT_BACKOFF_MAX_MS 1000
+/* At a stop, requests the controller is still deciding get this long. */
+#define STOP_DRAIN_S 10
 
 typedef struct api_conn api_conn;
 typedef struct conn_list {
@@ -64,10 +71,12 @@ typedef struct api_worker {
    * goes first: a real client sends its ClientHello at once and leaves that
    * list within a round trip, while idle connections stay in it. */
   conn_list silent, greeted;
-  lisec_ctl *ctl;
   bool started;
-  struct parked *parked; /* requests waiting for fresh attestations */
-  bool stopping;         /* on_stop ran: nothing is parked any more */
+  bool stopping;                  /* on_stop ran */
+  struct bufferevent *chan;       /* to the controller */
+  bool chan_lost;                 /* the controller is gone: every request gets 503 */
+  api_wire_pending inflight;      /* forwarded requests by id */
+  struct event *drain_ev;         /* the bound on waiting for them at a stop */
 } api_worker;
 
 /* One client connection, from evhttp's bufferevent callback until OpenSSL
@@ -82,8 +91,11 @@ struct api_conn {
 };
 
 struct api_server {
-  lisec_ctl *ctl;
   SSL_CTX *ssl;
+  const int *channels; /* one per worker; each worker's own once it starts */
+  void (*on_channel_lost)(void *);
+  void *on_channel_lost_arg;
+  int lost; /* the channel loss was reported */
   api_role_source role_source;
   size_t max_body;
   evutil_socket_t fd;
@@ -341,30 +353,41 @@ static const char *method_name(enum evhttp_cmd_type cmd) {
   }
 }
 
+static void wipe_free(char *p, size_t n) {
+  if (p) explicit_bzero(p, n);
+  free(p);
+}
+
 /* evhttp queues a reply's headers and body as separate buffer chains, which
  * the TLS layer would send as separate records and writes, waking the client
  * twice. The write happens in a deferred callback, so joining the chains
- * right after queueing makes one record and one write per reply. */
-static void send_response(struct evhttp_request *req, api_response *resp) {
+ * right after queueing makes one record and one write per reply. A request
+ * whose client left (no connection) is freed by the reply. */
+static void send_reply(struct evhttp_request *req, const api_wire_reply *r) {
   struct evhttp_connection *conn = evhttp_request_get_connection(req);
   struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
   struct evkeyvalq *h = evhttp_request_get_output_headers(req);
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-  if (resp->allow[0]) evhttp_add_header(h, "Allow", resp->allow);
-  if (resp->retry_after[0]) evhttp_add_header(h, "Retry-After", resp->retry_after);
-  if (resp->body) {
-    char *s = json_dumps(resp->body, JSON_COMPACT);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    if (s) evbuffer_add(out, s, strlen(s)), evbuffer_add(out, "\n", 1);
-    free(s);
-  } else if (resp->text) {
-    evhttp_add_header(h, "Content-Type", resp->content_type ? resp->content_type : "text/plain");
-    evbuffer_add(out, resp->text, strlen(resp->text));
+  if (r->allow[0]) evhttp_add_header(h, "Allow", r->allow);
+  if (r->retry_after[0]) evhttp_add_header(h, "Retry-After", r->retry_after);
+  if (r->content_type[0]) {
+    evhttp_add_header(h, "Content-Type", r->content_type);
+    evbuffer_add(out, r->body, r->body_len);
   }
-  evhttp_send_reply(req, resp->status, NULL, NULL);
+  evhttp_send_reply(req, r->status, NULL, NULL);
   if (bev) evbuffer_pullup(bufferevent_get_output(bev), -1);
+}
+
+static void send_response(struct evhttp_request *req, api_response *resp) {
+  api_wire_reply r;
+  char *owned = NULL;
+  if (api_wire_reply_render(resp, &r, &owned) != 0) {
+    r = (api_wire_reply){.status = 503};
+  }
+  send_reply(req, &r);
+  wipe_free(owned, r.body_len);
 }
 
 /* Answers what must not reach the dispatcher as it is; true when it did.
@@ -390,8 +413,14 @@ static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
     lisec_err err = {0};
     const api_principal *who = request_principal(w->srv, req, &err);
     api_raw_request raw = {.method = "HEAD", .uri = evhttp_request_get_uri(req), .max_body = w->srv->max_body};
-    if (who) api_dispatch(w->ctl, who, &raw, &resp, &route);
-    else api_error(&resp, 403, "forbidden", err.msg);
+    char *body = NULL;
+    size_t body_len = 0;
+    /* No route takes HEAD: one that did would be answered as a method the
+     * path does not take, as the front has no body to strip. */
+    if (who && api_admit(who, &raw, &resp, &route, &body, &body_len))
+      api_error(&resp, 405, "method_not_allowed", "this path does not take that method");
+    else if (!who) api_error(&resp, 403, "forbidden", err.msg);
+    wipe_free(body, body_len);
     json_decref(resp.body);
     free(resp.text);
     resp.body = NULL;
@@ -403,118 +432,160 @@ static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
   return true;
 }
 
-/* One dispatch of a request, with the request's wait for fresh quotes. */
-static void dispatch(api_worker *w, struct evhttp_request *req, const api_principal *who,
-                     ctl_attest_wait *wait, api_response *resp, int *route) {
-  struct evbuffer *in = evhttp_request_get_input_buffer(req);
-  size_t len = evbuffer_get_length(in);
-  api_raw_request raw = {.method = method_name(evhttp_request_get_command(req)),
-                         .uri = evhttp_request_get_uri(req),
-                         .body_len = len,
-                         .max_body = w->srv->max_body};
-  /* Pull the body into one block only when it is within bounds. */
-  raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
-  w->ctl->wait = wait;
-  api_dispatch(w->ctl, who, &raw, resp, route);
-  w->ctl->wait = NULL;
-}
+/* ---- the channel to the controller -------------------------------------- */
 
-/* A request whose use case waits for fresh attestations (ctl/attest.h)
- * is parked on its worker's loop instead of holding it: it is dispatched
- * again, in final mode, when every host it waits for has a new appraisal
- * (the appraising thread activates wake) or when the bound passes. The
- * principal is copied: the connection (and its TLS session) may go first. */
-typedef struct parked {
-  api_worker *w;
+/* A request sent to the controller, until its reply. conn is the client's
+ * connection, NULL once the client left (evhttp keeps the request for the
+ * reply, which frees it). */
+typedef struct inflight {
   struct evhttp_request *req;
-  api_principal who;
-  ctl_attest_wait *wait;
-  struct event *wake, *bound;
+  struct evhttp_connection *conn;
   uint64_t t0;
-  struct parked *prev, *next;
-} parked;
+  int route;
+} inflight;
 
-/* Parked requests are decided at a lower priority than the loop's I/O, one
- * per loop turn: a burst of answered waits (every decision that waited for
- * one host's quote) never holds a probe or an agent's request behind it. */
-#define PRIO_PARKED 2 /* of 3; I/O has libevent's default, 1 */
-static struct event_base *parking_base(void) {
-  struct event_config *cfg = event_config_new();
-  struct event_base *base = NULL;
-  if (cfg && event_config_set_max_dispatch_interval(cfg, NULL, 1, PRIO_PARKED) == 0)
-    base = event_base_new_with_config(cfg);
-  event_config_free(cfg);
-  if (base && event_base_priority_init(base, 3) != 0) {
-    event_base_free(base);
-    base = NULL;
+static void inflight_answer(api_worker *w, inflight *f, const api_wire_reply *r) {
+  send_reply(f->req, r);
+  api_metrics_record(f->route, r->status, lisec_time_mono_ns() - f->t0);
+  /* 429 comes only from the controller's per-certificate refusal limit. */
+  if (r->status == 429) api_metrics_refusal_limited();
+  free(f);
+  if (w->stopping && w->inflight.n_used == 0) {
+    struct timeval grace = {1, 0};
+    event_base_loopexit(w->base, &grace);
   }
-  return base;
 }
 
-static void parked_wake(void *arg) {
-  parked *p = arg;
-  event_active(p->wake, EV_READ, 0);
-}
-
-/* Unlinks p and stops everything that could still call it back. */
-static void parked_release(parked *p) {
-  api_worker *w = p->w;
-  if (p->prev) p->prev->next = p->next;
-  else w->parked = p->next;
-  if (p->next) p->next->prev = p->prev;
-  ctl_attest_wait_disarm(p->wait);
-  event_free(p->wake);
-  event_free(p->bound);
-}
-
-static void on_parked(evutil_socket_t fd, short what, void *arg) {
-  (void)fd, (void)what;
-  parked *p = arg;
-  api_worker *w = p->w;
+static void inflight_refuse(api_worker *w, inflight *f, int status, const char *code, const char *msg) {
   api_response resp = {0};
-  int route = -1;
-  parked_release(p);
-  if (!evhttp_request_get_connection(p->req)) {
-    /* The client went away: nothing is decided or recorded; replying to a
-     * request without a connection frees it. */
-    api_error(&resp, 503, "unavailable", "the client closed the connection");
-    send_response(p->req, &resp);
-  } else {
-    ctl_attest_wait_finalise(p->wait);
-    dispatch(w, p->req, &p->who, p->wait, &resp, &route);
-    if (resp.pending) api_error(&resp, 500, "internal", "a final dispatch asked to wait again");
-    send_response(p->req, &resp);
-    api_metrics_record(route, resp.status, lisec_time_mono_ns() - p->t0);
-  }
+  api_wire_reply r;
+  char *owned = NULL;
+  api_error(&resp, status, code, msg);
+  if (api_wire_reply_render(&resp, &r, &owned) != 0) r = (api_wire_reply){.status = status};
+  inflight_answer(w, f, &r);
+  wipe_free(owned, r.body_len);
   api_response_free(&resp);
-  ctl_attest_wait_free(p->wait);
-  free(p);
 }
 
-/* 0 when the request is parked (it owns wait then). */
-static int park(api_worker *w, struct evhttp_request *req, const api_principal *who,
-                ctl_attest_wait *wait, uint64_t t0) {
-  if (w->stopping) return -1;
-  parked *p = calloc(1, sizeof *p);
-  if (!p) return -1;
-  *p = (parked){.w = w, .req = req, .who = *who, .wait = wait, .t0 = t0};
-  p->wake = event_new(w->base, -1, 0, on_parked, p);
-  p->bound = evtimer_new(w->base, on_parked, p);
-  if (p->wake) event_priority_set(p->wake, PRIO_PARKED);
-  if (p->bound) event_priority_set(p->bound, PRIO_PARKED);
-  int64_t ms = ctl_attest_wait_bound_ms(w->ctl);
-  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-  if (!p->wake || !p->bound || evtimer_add(p->bound, &tv) != 0) {
-    if (p->wake) event_free(p->wake);
-    if (p->bound) event_free(p->bound);
-    free(p);
-    return -1;
+/* Answers every request in flight with status and msg. */
+static void inflight_refuse_all(api_worker *w, int status, const char *code, const char *msg) {
+  for (uint32_t i = 0; i < w->inflight.n_slots; i++) {
+    uint32_t id = w->inflight.slots[i].id;
+    if (!id) continue;
+    inflight *f = api_wire_pending_take(&w->inflight, id, NULL);
+    if (f) inflight_refuse(w, f, status, code, msg);
   }
-  p->next = w->parked;
-  if (w->parked) w->parked->prev = p;
-  w->parked = p;
-  ctl_attest_wait_arm(w->ctl, wait, parked_wake, p);
-  return 0;
+}
+
+/* The controller is gone or broke the protocol: lisecd cannot serve any
+ * more (the parent stops every process); what waits is answered 503. */
+static void channel_lost(api_worker *w, const char *why) {
+  if (w->chan_lost) return;
+  w->chan_lost = true;
+  LOG_ERROR("the channel to the controller closed: %s; answering 503", why);
+  bufferevent_disable(w->chan, EV_READ | EV_WRITE);
+  inflight_refuse_all(w, 503, "unavailable", "the controller process is gone; lisecd is stopping");
+  if (!__atomic_exchange_n(&w->srv->lost, 1, __ATOMIC_SEQ_CST) && w->srv->on_channel_lost)
+    w->srv->on_channel_lost(w->srv->on_channel_lost_arg);
+}
+
+static void on_channel_read(struct bufferevent *bev, void *arg) {
+  api_worker *w = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  uint32_t max = api_wire_channel_max(w->srv->max_body);
+  for (;;) {
+    ipc_header h;
+    uint8_t *payload = NULL;
+    lisec_err err = {0};
+    int rc = api_wire_take(in, max, &h, &payload, &err);
+    if (rc == 0) return;
+    if (rc < 0) return channel_lost(w, err.msg);
+    inflight *f = NULL;
+    if (h.type != API_MSG_REPLY) {
+      lisec_err_set(&err, LISEC_EINVAL, "message type %u where a reply was expected", h.type);
+    } else {
+      f = api_wire_pending_take(&w->inflight, h.id, &err);
+    }
+    if (!f) {
+      ipc_payload_free(payload, h.len);
+      return channel_lost(w, err.msg);
+    }
+    api_wire_reply r;
+    if (api_wire_reply_decode(payload, h.len, &r, &err) != 0) {
+      LOG_ERROR("a reply from the controller: %s", err.msg);
+      inflight_refuse(w, f, 500, "internal", "the controller's reply was malformed");
+    } else {
+      inflight_answer(w, f, &r);
+    }
+    ipc_payload_free(payload, h.len);
+  }
+}
+
+static void on_channel_event(struct bufferevent *bev, short what, void *arg) {
+  (void)bev;
+  api_worker *w = arg;
+  channel_lost(w, (what & BEV_EVENT_EOF) ? "the controller closed it" : "a socket error");
+}
+
+/* A client that leaves while its request is with the controller: the
+ * controller is told, so a request waiting for fresh quotes is dropped
+ * without a decision; the reply then only frees the request. */
+static void on_conn_close(struct evhttp_connection *conn, void *arg) {
+  api_worker *w = arg;
+  for (uint32_t i = 0; i < w->inflight.n_slots; i++) {
+    api_wire_slot *s = &w->inflight.slots[i];
+    inflight *f = s->id ? s->data : NULL;
+    if (!f || f->conn != conn) continue;
+    f->conn = NULL;
+    lisec_err err = {0};
+    if (!w->chan_lost && api_wire_queue(bufferevent_get_output(w->chan), API_MSG_CANCEL, s->id, NULL, &err) != 0)
+      LOG_WARN("cannot tell the controller a client left: %s", err.msg);
+  }
+}
+
+static void forward(api_worker *w, struct evhttp_request *req, const api_principal *who, int route,
+                    const char *method, const char *body, size_t body_len, uint64_t t0) {
+  api_response resp = {0};
+  if (w->chan_lost) {
+    api_error(&resp, 503, "unavailable", "the controller process is gone; lisecd is stopping");
+    send_response(req, &resp);
+    api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+    api_response_free(&resp);
+    return;
+  }
+  inflight *f = calloc(1, sizeof *f);
+  api_wire_request *m = malloc(sizeof *m);
+  lisec_err err = {0};
+  uint32_t id = 0;
+  ipc_writer wr = {0};
+  int rc = f && m ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
+  if (rc == 0) {
+    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .t0 = t0, .route = route};
+    m->route = (uint32_t)route;
+    m->who = *who;
+    snprintf(m->method, sizeof m->method, "%s", method);
+    snprintf(m->uri, sizeof m->uri, "%s", evhttp_request_get_uri(req));
+    m->body = (const uint8_t *)body;
+    m->body_len = body_len;
+    rc = api_wire_request_encode(&wr, m, w->srv->max_body, &err);
+  }
+  if (rc == 0) rc = api_wire_pending_add(&w->inflight, f, &id, &err);
+  if (rc == 0) {
+    rc = api_wire_queue(bufferevent_get_output(w->chan), API_MSG_REQUEST, id, &wr, &err);
+    if (rc) api_wire_pending_take(&w->inflight, id, NULL);
+  }
+  ipc_writer_free(&wr);
+  if (m) explicit_bzero(m, sizeof *m);
+  free(m);
+  if (rc == 0) {
+    if (f->conn) evhttp_connection_set_closecb(f->conn, on_conn_close, w);
+    return;
+  }
+  free(f);
+  api_error(&resp, 503, "unavailable", err.msg);
+  send_response(req, &resp);
+  api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+  api_response_free(&resp);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
@@ -525,22 +596,35 @@ static void on_request(struct evhttp_request *req, void *arg) {
   int route = -1;
   lisec_err err = {0};
   const api_principal *who = request_principal(w->srv, req, &err);
-  ctl_attest_wait *wait = NULL;
   if (!who) {
     api_error(&resp, 403, "forbidden", err.msg);
-  } else if (!(wait = ctl_attest_wait_new())) {
-    api_error(&resp, 503, "unavailable", "out of memory");
   } else {
-    dispatch(w, req, who, wait, &resp, &route);
-    if (resp.pending && park(w, req, who, wait, t0) == 0) return;
-    if (resp.pending) { /* cannot park (stopping, or no memory): decide now */
-      ctl_attest_wait_finalise(wait);
-      api_response_free(&resp);
-      dispatch(w, req, who, wait, &resp, &route);
-      if (resp.pending) api_error(&resp, 500, "internal", "a final dispatch asked to wait again");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *method = method_name(evhttp_request_get_command(req));
+    api_raw_request raw = {.method = method, .uri = evhttp_request_get_uri(req), .body_len = len,
+                           .max_body = w->srv->max_body};
+    /* Pull the body into one block only when it is within bounds. */
+    raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
+    char *body = NULL;
+    size_t body_len = 0;
+    size_t n_routes = 0;
+    const api_route *routes = api_route_table(&n_routes);
+    if (api_admit_routes(routes, n_routes, who, &raw, &resp, &route, &body, &body_len)) {
+      const api_route *r = &routes[route];
+      if (api_route_is_front(r) && (r->roles & who->role_bit)) {
+        ctl_actor actor = {.subject = who->subject, .role = who->role, .kind = api_role_kind(who->role_bit)};
+        api_request areq = {.method = method, .path = raw.uri};
+        r->handler(NULL, &actor, &areq, &resp);
+        if (resp.status == 0) resp.status = 200;
+      } else {
+        forward(w, req, who, route, method, body, body_len, t0);
+        wipe_free(body, body_len);
+        return;
+      }
     }
+    wipe_free(body, body_len);
   }
-  ctl_attest_wait_free(wait);
   send_response(req, &resp);
   api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
   api_response_free(&resp);
@@ -575,36 +659,45 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *reason
   api_response_free(&resp);
 }
 
+/* The bound on a stop's wait for the controller's last replies. */
+static void on_drain_bound(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  api_worker *w = arg;
+  inflight_refuse_all(w, 503, "unavailable", "lisecd is stopping; ask again");
+  struct timeval grace = {1, 0};
+  event_base_loopexit(w->base, &grace);
+}
+
 static void on_stop(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
   api_worker *w = arg;
-  /* Requests waiting for fresh quotes are answered now (no decision is
-   * made or recorded); later ones decide at once. */
   w->stopping = true;
-  while (w->parked) {
-    parked *p = w->parked;
-    parked_release(p);
-    api_response resp = {0};
-    api_error(&resp, 503, "unavailable", "lisecd is stopping; ask again");
-    send_response(p->req, &resp);
-    api_response_free(&resp);
-    ctl_attest_wait_free(p->wait);
-    free(p);
-  }
   w->listener = NULL; /* freed with the bound socket */
   if (w->bound) evhttp_del_accept_socket(w->http, w->bound);
   w->bound = NULL;
-  /* Every request is answered now (none is half-done: a use case never
-   * waits on the loop); give replies already queued a moment to leave, then
-   * end the loop. */
-  struct timeval grace = {1, 0};
-  event_base_loopexit(w->base, &grace);
+  /* The controller answers requests waiting for fresh quotes now (503, no
+   * decision made or recorded) and decides later ones at once; the loop
+   * ends once every request in flight has its reply (and a moment for
+   * replies queued to leave), or after STOP_DRAIN_S. */
+  lisec_err err = {0};
+  if (!w->chan_lost && api_wire_queue(bufferevent_get_output(w->chan), API_MSG_STOP, 0, NULL, &err) != 0)
+    LOG_WARN("cannot tell the controller lisecd stops: %s", err.msg);
+  if (w->inflight.n_used == 0) {
+    struct timeval grace = {1, 0};
+    event_base_loopexit(w->base, &grace);
+  } else {
+    struct timeval bound = {STOP_DRAIN_S, 0};
+    evtimer_add(w->drain_ev, &bound);
+  }
 }
 
 static void *worker_main(void *arg) {
   api_worker *w = arg;
   this_worker = w;
   event_base_dispatch(w->base);
+  /* A request that came in the last moment still gets an answer, and its
+   * memory is freed with its connection. */
+  inflight_refuse_all(w, 503, "unavailable", "lisecd is stopping; ask again");
   return NULL;
 }
 
@@ -638,13 +731,21 @@ static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err)
   return 0;
 }
 
-static int worker_init(api_worker *w, api_server *srv, lisec_err *err) {
+/* The worker takes its channel descriptor (closed with the worker). */
+static int worker_init(api_worker *w, api_server *srv, int chan_fd, lisec_err *err) {
   w->srv = srv;
-  int rc = ctl_open_worker(srv->ctl, &w->ctl, err);
-  if (rc) return rc;
-  w->base = parking_base();
+  api_wire_pending_init(&w->inflight);
+  w->base = event_base_new();
   w->http = w->base ? evhttp_new(w->base) : NULL;
-  if (!w->http) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  w->chan = w->base && evutil_make_socket_nonblocking(chan_fd) == 0
+                ? bufferevent_socket_new(w->base, chan_fd, BEV_OPT_CLOSE_ON_FREE)
+                : NULL;
+  if (!w->chan) close(chan_fd);
+  w->drain_ev = w->base ? evtimer_new(w->base, on_drain_bound, w) : NULL;
+  if (!w->http || !w->chan || !w->drain_ev)
+    return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  bufferevent_setcb(w->chan, on_channel_read, NULL, on_channel_event, w);
+  bufferevent_enable(w->chan, EV_READ);
   evhttp_set_bevcb(w->http, tls_bevcb, w);
   evhttp_set_gencb(w->http, on_request, w);
   evhttp_set_max_body_size(w->http, (ev_ssize_t)srv->max_body);
@@ -730,44 +831,53 @@ int api_server_check(const api_server_config *cfg, lisec_err *err) {
   return rc;
 }
 
-int api_server_start(const api_server_config *cfg, lisec_ctl *ctl, api_server **out,
-                     lisec_err *err) {
+int api_server_open(const api_server_config *cfg, const int *channels, api_server **out,
+                    lisec_err *err) {
   pthread_once(&process_once, process_init);
   size_t n_routes = 0;
   const api_route *routes = api_route_table(&n_routes);
+  int n_workers = cfg->workers > 0 ? cfg->workers : 1, taken = 0;
+  api_server *srv = NULL;
   int rc = api_routes_check(routes, n_routes, err);
-  if (rc) return rc;
-  api_server *srv = calloc(1, sizeof *srv);
-  if (!srv) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  srv->ctl = ctl;
-  srv->role_source = cfg->role_source;
-  srv->max_body = cfg->max_body;
-  srv->fd = -1;
-  srv->n_workers = cfg->workers > 0 ? cfg->workers : 1;
-  srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
-  srv->workers = calloc((size_t)srv->n_workers, sizeof *srv->workers);
-  int cap = 0;
-  rc = srv->workers ? fit_connection_cap(cfg, true, &cap, err)
-                    : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  /* Each worker accepts on its own: it holds its share of the cap. */
-  srv->conn_cap = cap / srv->n_workers > 0 ? cap / srv->n_workers : 1;
-  api_ratelimit_configure(cfg->refusal_rate, cfg->refusal_burst, cfg->refusal_clients);
+  if (rc == 0 && !(srv = calloc(1, sizeof *srv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (rc == 0) {
+    srv->role_source = cfg->role_source;
+    srv->max_body = cfg->max_body;
+    srv->fd = -1;
+    srv->n_workers = n_workers;
+    srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
+    srv->on_channel_lost = cfg->on_channel_lost;
+    srv->on_channel_lost_arg = cfg->on_channel_lost_arg;
+    srv->workers = calloc((size_t)srv->n_workers, sizeof *srv->workers);
+    int cap = 0;
+    rc = srv->workers ? fit_connection_cap(cfg, true, &cap, err)
+                      : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    /* Each worker accepts on its own: it holds its share of the cap. */
+    srv->conn_cap = cap / srv->n_workers > 0 ? cap / srv->n_workers : 1;
+  }
   if (rc == 0) rc = tls_setup(srv, cfg, err);
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
-  for (int i = 0; rc == 0 && i < srv->n_workers; i++) rc = worker_init(&srv->workers[i], srv, err);
-  for (int i = 0; rc == 0 && i < srv->n_workers; i++) {
-    api_worker *w = &srv->workers[i];
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
-      rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start worker thread");
-    else
-      w->started = true;
-  }
+  for (; rc == 0 && taken < n_workers; taken++)
+    rc = worker_init(&srv->workers[taken], srv, channels[taken], err);
+  for (; taken < n_workers; taken++) close(channels[taken]);
   if (rc) {
-    api_server_stop(srv);
     api_server_wait_and_free(srv);
     return rc;
   }
+  api_metrics_start();
   *out = srv;
+  return 0;
+}
+
+int api_server_run(api_server *srv, lisec_err *err) {
+  for (int i = 0; i < srv->n_workers; i++) {
+    api_worker *w = &srv->workers[i];
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+      api_server_stop(srv);
+      return lisec_err_set(err, LISEC_EINTERNAL, "cannot start worker thread");
+    }
+    w->started = true;
+  }
   return 0;
 }
 
@@ -776,17 +886,24 @@ void api_server_stop(api_server *srv) {
     if (srv->workers[i].stop_ev) event_active(srv->workers[i].stop_ev, 0, 0);
 }
 
+bool api_server_channel_lost(const api_server *srv) {
+  return __atomic_load_n(&srv->lost, __ATOMIC_SEQ_CST) != 0;
+}
+
 void api_server_wait_and_free(api_server *srv) {
   if (!srv) return;
-  for (int i = 0; i < srv->n_workers; i++) {
+  for (int i = 0; srv->workers && i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
     w->listener = NULL;
     if (w->stop_ev) event_free(w->stop_ev);
+    /* Connections close here (and tell the channel their clients left). */
     if (w->http) evhttp_free(w->http);
     if (w->backoff_ev) event_free(w->backoff_ev);
+    if (w->drain_ev) event_free(w->drain_ev);
+    if (w->chan) bufferevent_free(w->chan);
+    api_wire_pending_free(&w->inflight);
     if (w->base) event_base_free(w->base);
-    ctl_close(w->ctl);
   }
   if (srv->fd >= 0) close(srv->fd);
   SSL_CTX_free(srv->ssl);

@@ -55,6 +55,9 @@ typedef enum { LISEC_LOG_DEBUG, LISEC_LOG_INFO, LISEC_LOG_WARN, LISEC_LOG_ERROR 
 
 /* Logs go to stderr, as text or as one JSON object per line. */
 void lisec_log_setup(lisec_log_level min, bool json);
+/* Names the process in every later line ("front", "controller", "keys"):
+ * lisecd's processes share one stderr. name must outlive the process. */
+void lisec_log_set_process(const char *name);
 int lisec_log_level_parse(const char *s, lisec_log_level *out);
 void lisec_log(lisec_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LOG_DEBUG(...) lisec_log(LISEC_LOG_DEBUG, __VA_ARGS__)

@@ -13,6 +13,9 @@ static lisec_log_level log_min = LISEC_LOG_INFO;
 static bool log_json = false;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *log_process; /* lisecd's child processes name themselves */
+
+void lisec_log_set_process(const char *name) { log_process = name; }
 
 void lisec_log_setup(lisec_log_level min, bool json) {
   log_min = min;
@@ -42,12 +45,14 @@ void lisec_log(lisec_log_level lvl, const char *fmt, ...) {
   if (log_json) {
     json_t *o = json_pack("{s:s, s:I, s:s}", "level", level_names[lvl], "time_ms",
                           (json_int_t)now_ms, "msg", msg);
+    if (o && log_process) json_object_set_new(o, "process", json_string(log_process));
     char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (line) fprintf(stderr, "%s\n", line);
     free(line);
     json_decref(o);
   } else {
-    fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
+    if (log_process) fprintf(stderr, "%s %-5s [%s] %s\n", ts, level_names[lvl], log_process, msg);
+    else fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
   }
   pthread_mutex_unlock(&log_lock);
 }

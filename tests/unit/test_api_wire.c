@@ -1,0 +1,379 @@
+/* Unit tests of the front <-> controller messages (api/wire.c) and of the
+ * front's admission (api_admit): a request and a reply round-trip; a
+ * payload cut at any byte, a field over its bound (body over max_body, URI,
+ * subject, role) and bytes after the last field are refused; fields no
+ * well-behaved peer sends (a role whose bit disagrees, an unknown role, a
+ * method in lower case, a URI that is no path or holds a control byte, a
+ * status outside 100-599, a header value with CR LF, a body without a
+ * content type) are refused naming the field; framing on a libevent buffer
+ * waits for a whole message and refuses type 0 and a length over the
+ * channel's bound; a reply for an id never given, already answered or from
+ * a slot's earlier use finds nothing; and the front answers 413, 400 (URI,
+ * JSON), 404 and 405 itself, sends a refused role on without its body, and
+ * re-serialises an admitted body compactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/wire.h"
+
+#define MAX_BODY 4096
+
+static api_wire_request sample_request(void) {
+  api_wire_request r;
+  memset(&r, 0, sizeof r);
+  r.route = 3;
+  snprintf(r.who.subject, sizeof r.who.subject, "mano-1");
+  snprintf(r.who.role, sizeof r.who.role, "mano");
+  r.who.role_bit = api_role_bit("mano");
+  snprintf(r.method, sizeof r.method, "POST");
+  snprintf(r.uri, sizeof r.uri, "/v1/decisions/migration?x=1");
+  r.body = (const uint8_t *)"{\"vm\":\"v\"}";
+  r.body_len = strlen((const char *)r.body);
+  return r;
+}
+
+static void test_request_round_trip(void **state) {
+  (void)state;
+  api_wire_request in = sample_request(), out;
+  ipc_writer w;
+  lisec_err err = {0};
+  assert_int_equal(api_wire_request_encode(&w, &in, MAX_BODY, &err), 0);
+  assert_int_equal(api_wire_request_decode(w.buf.data, w.buf.len, MAX_BODY, &out, &err), 0);
+  assert_int_equal(out.route, 3);
+  assert_string_equal(out.who.subject, "mano-1");
+  assert_string_equal(out.who.role, "mano");
+  assert_int_equal(out.who.role_bit, API_ROLE_MANO);
+  assert_string_equal(out.method, "POST");
+  assert_string_equal(out.uri, "/v1/decisions/migration?x=1");
+  assert_int_equal(out.body_len, in.body_len);
+  assert_memory_equal(out.body, in.body, in.body_len);
+  /* Every cut is refused, none read past the payload. */
+  for (size_t cut = 0; cut < w.buf.len; cut++) {
+    uint8_t *p = malloc(cut ? cut : 1);
+    memcpy(p, w.buf.data, cut);
+    assert_int_equal(api_wire_request_decode(p, cut, MAX_BODY, &out, &err), LISEC_EINVAL);
+    free(p);
+  }
+  /* A byte after the last field. */
+  uint8_t *longer = malloc(w.buf.len + 1);
+  memcpy(longer, w.buf.data, w.buf.len);
+  longer[w.buf.len] = 0;
+  assert_int_equal(api_wire_request_decode(longer, w.buf.len + 1, MAX_BODY, &out, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  free(longer);
+  ipc_writer_free(&w);
+}
+
+/* A request payload written field by field, so any field can be wrong. */
+static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, const char *role,
+                          uint32_t bit, const char *method, const char *uri, size_t body_len) {
+  ipc_writer_init(w, IPC_PAYLOAD_MAX);
+  ipc_put_u32(w, route);
+  ipc_put_str(w, subject);
+  ipc_put_str(w, role);
+  ipc_put_u32(w, bit);
+  ipc_put_str(w, method);
+  ipc_put_str(w, uri);
+  char *body = calloc(1, body_len + 1);
+  memset(body, '1', body_len);
+  ipc_put_bytes(w, body, body_len);
+  free(body);
+  return w->buf.len;
+}
+
+static int decode_raw(uint32_t route, const char *subject, const char *role, uint32_t bit,
+                      const char *method, const char *uri, size_t body_len, lisec_err *err) {
+  ipc_writer w;
+  raw_request(&w, route, subject, role, bit, method, uri, body_len);
+  api_wire_request out;
+  int rc = api_wire_request_decode(w.buf.data, w.buf.len, MAX_BODY, &out, err);
+  ipc_writer_free(&w);
+  return rc;
+}
+
+static void test_request_oversized_and_malformed(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  unsigned op = API_ROLE_OPERATOR;
+  assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/v1/status", 0, &err), 0);
+  /* over a bound */
+  assert_int_equal(decode_raw(0, "s", "operator", op, "POST", "/v1/x", MAX_BODY + 1, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "over its bound"));
+  char *uri = malloc(API_URI_MAX + 2);
+  uri[0] = '/';
+  memset(uri + 1, 'a', API_URI_MAX);
+  uri[API_URI_MAX + 1] = '\0';
+  assert_int_equal(decode_raw(0, "s", "operator", op, "GET", uri, 0, &err), LISEC_EINVAL);
+  free(uri);
+  char subject[API_SUBJECT_MAX + 1];
+  memset(subject, 's', API_SUBJECT_MAX);
+  subject[API_SUBJECT_MAX] = '\0';
+  assert_int_equal(decode_raw(0, subject, "operator", op, "GET", "/", 0, &err), LISEC_EINVAL);
+  char role[API_ROLE_NAME_MAX + 8] = "tenant:";
+  memset(role + 7, 't', API_ROLE_NAME_MAX);
+  role[API_ROLE_NAME_MAX + 7] = '\0';
+  assert_int_equal(decode_raw(0, "s", role, API_ROLE_TENANT, "GET", "/", 0, &err), LISEC_EINVAL);
+  assert_int_equal(decode_raw(API_ROUTES_MAX, "s", "operator", op, "GET", "/", 0, &err), LISEC_EINVAL);
+  /* malformed */
+  assert_int_equal(decode_raw(0, "s", "operator", API_ROLE_LI_ADMIN, "GET", "/", 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "role and role bit disagree"));
+  assert_int_equal(decode_raw(0, "s", "root", 0, "GET", "/", 0, &err), LISEC_EINVAL);
+  assert_int_equal(decode_raw(0, "s", "operator", op, "get", "/", 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "method"));
+  assert_int_equal(decode_raw(0, "s", "operator", op, "", "/", 0, &err), LISEC_EINVAL);
+  assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "v1/status", 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "URI"));
+  assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/v1\r\nX: y", 0, &err), LISEC_EINVAL);
+  /* The encoder refuses what the decoder would. */
+  api_wire_request r = sample_request();
+  r.body_len = MAX_BODY + 1;
+  ipc_writer w;
+  assert_int_equal(api_wire_request_encode(&w, &r, MAX_BODY, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+}
+
+static void test_reply(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  api_wire_reply in = {.status = 429, .content_type = "application/json", .retry_after = "3",
+                       .body = (const uint8_t *)"{}\n", .body_len = 3};
+  api_wire_reply out;
+  ipc_writer w;
+  assert_int_equal(api_wire_reply_encode(&w, &in, &err), 0);
+  assert_int_equal(api_wire_reply_decode(w.buf.data, w.buf.len, &out, &err), 0);
+  assert_int_equal(out.status, 429);
+  assert_string_equal(out.content_type, "application/json");
+  assert_string_equal(out.retry_after, "3");
+  assert_int_equal(out.body_len, 3);
+  for (size_t cut = 0; cut < w.buf.len; cut++)
+    assert_int_equal(api_wire_reply_decode(w.buf.data, cut, &out, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+
+  struct {
+    uint32_t status;
+    const char *ct, *allow, *retry, *body;
+    const char *says;
+  } bad[] = {
+      {99, "text/plain", "", "", "x", "status 99"},
+      {600, "text/plain", "", "", "x", "status 600"},
+      {200, "text/plain\r\nSet-Cookie: a=b", "", "", "x", "header value"},
+      {405, "", "GET\r\nX: y", "", "", "header value"},
+      {429, "", "", "3s", "", "header value"},
+      {200, "", "", "", "x", "without a content type"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ipc_writer_init(&w, 4096);
+    ipc_put_u32(&w, bad[i].status);
+    ipc_put_str(&w, bad[i].ct);
+    ipc_put_str(&w, bad[i].allow);
+    ipc_put_str(&w, bad[i].retry);
+    ipc_put_bytes(&w, bad[i].body, strlen(bad[i].body));
+    assert_int_equal(api_wire_reply_decode(w.buf.data, w.buf.len, &out, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, bad[i].says)) fail_msg("case %zu: %s", i, err.msg);
+    ipc_writer_free(&w);
+  }
+}
+
+static void test_render(void **state) {
+  (void)state;
+  api_response resp = {0};
+  api_wire_reply r;
+  char *owned = NULL;
+  api_error(&resp, 405, "method_not_allowed", "no");
+  snprintf(resp.allow, sizeof resp.allow, "GET, POST");
+  assert_int_equal(api_wire_reply_render(&resp, &r, &owned), 0);
+  assert_int_equal(r.status, 405);
+  assert_string_equal(r.allow, "GET, POST");
+  assert_string_equal(r.content_type, "application/json");
+  assert_int_equal(r.body[r.body_len - 1], '\n');
+  free(owned);
+  api_response_free(&resp);
+}
+
+static void test_framing(void **state) {
+  (void)state;
+  struct evbuffer *b = evbuffer_new();
+  lisec_err err = {0};
+  ipc_header h;
+  uint8_t *payload = NULL;
+  api_wire_request r = sample_request();
+  ipc_writer w;
+  assert_int_equal(api_wire_request_encode(&w, &r, MAX_BODY, &err), 0);
+  assert_int_equal(api_wire_queue(b, API_MSG_REQUEST, 77, &w, &err), 0);
+  assert_int_equal(api_wire_queue(b, API_MSG_STOP, 0, NULL, &err), 0);
+  /* Byte by byte into a second buffer: nothing is taken before a message is whole. */
+  struct evbuffer *in = evbuffer_new();
+  size_t total = evbuffer_get_length(b), first = IPC_HEADER_LEN + w.buf.len;
+  for (size_t i = 0; i < total; i++) {
+    uint8_t byte;
+    evbuffer_remove(b, &byte, 1);
+    evbuffer_add(in, &byte, 1);
+    int rc = api_wire_take(in, api_wire_channel_max(MAX_BODY), &h, &payload, &err);
+    if (i + 1 == first) {
+      assert_int_equal(rc, 1);
+      assert_int_equal(h.type, API_MSG_REQUEST);
+      assert_int_equal(h.id, 77);
+      assert_int_equal(h.len, w.buf.len);
+      assert_memory_equal(payload, w.buf.data, w.buf.len);
+      ipc_payload_free(payload, h.len);
+    } else if (i + 1 == total) {
+      assert_int_equal(rc, 1);
+      assert_int_equal(h.type, API_MSG_STOP);
+      assert_null(payload);
+    } else {
+      assert_int_equal(rc, 0);
+    }
+  }
+  ipc_writer_free(&w);
+  /* type 0, and a length over the channel's bound */
+  uint8_t hdr[IPC_HEADER_LEN];
+  ipc_header bad = {.type = 0, .id = 1, .len = 0};
+  ipc_header_encode(&bad, hdr);
+  evbuffer_add(in, hdr, sizeof hdr);
+  assert_int_equal(api_wire_take(in, 1024, &h, &payload, &err), LISEC_EINVAL);
+  evbuffer_drain(in, evbuffer_get_length(in));
+  bad = (ipc_header){.type = API_MSG_REQUEST, .id = 1, .len = 1025};
+  ipc_header_encode(&bad, hdr);
+  evbuffer_add(in, hdr, sizeof hdr);
+  assert_int_equal(api_wire_take(in, 1024, &h, &payload, &err), LISEC_ETOOBIG);
+  evbuffer_free(in);
+  evbuffer_free(b);
+}
+
+static void test_pending_ids(void **state) {
+  (void)state;
+  api_wire_pending t;
+  lisec_err err = {0};
+  int a = 1, b = 2, c = 3;
+  uint32_t ia, ib, ic;
+  api_wire_pending_init(&t);
+  assert_int_equal(api_wire_pending_add(&t, &a, &ia, &err), 0);
+  assert_int_equal(api_wire_pending_add(&t, &b, &ib, &err), 0);
+  assert_int_not_equal(ia, 0);
+  assert_int_not_equal(ia, ib);
+  /* unknown ids: never given, 0 */
+  assert_null(api_wire_pending_take(&t, ia + ib + 12345, &err));
+  assert_int_equal(err.code, LISEC_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "not in flight"));
+  assert_null(api_wire_pending_take(&t, 0, &err));
+  assert_ptr_equal(api_wire_pending_take(&t, ia, &err), &a);
+  /* answered already */
+  assert_null(api_wire_pending_take(&t, ia, &err));
+  /* the slot used again: the old id still finds nothing */
+  assert_int_equal(api_wire_pending_add(&t, &c, &ic, &err), 0);
+  assert_int_not_equal(ic, ia);
+  assert_null(api_wire_pending_get(&t, ia));
+  assert_ptr_equal(api_wire_pending_get(&t, ic), &c);
+  assert_ptr_equal(api_wire_pending_take(&t, ib, &err), &b);
+  assert_ptr_equal(api_wire_pending_take(&t, ic, &err), &c);
+  assert_int_equal(t.n_used, 0);
+  /* many at once: the table grows and every id stays distinct */
+  uint32_t ids[1000];
+  for (int i = 0; i < 1000; i++) assert_int_equal(api_wire_pending_add(&t, &ids[i], &ids[i], &err), 0);
+  for (int i = 0; i < 1000; i++) assert_ptr_equal(api_wire_pending_take(&t, ids[i], &err), &ids[i]);
+  api_wire_pending_free(&t);
+}
+
+/* ---- the front's admission ------------------------------------------------- */
+
+static int h_ok(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)ctl, (void)a, (void)req, (void)resp;
+  return 0;
+}
+
+static const api_route routes[] = {
+    {"GET", "/v1/things/{id}", API_ROLE_OPERATOR, false, h_ok, NULL},
+    {"POST", "/v1/things", API_ROLE_OPERATOR, true, h_ok, NULL},
+    {"POST", "/v1/li/things", API_ROLE_LI_ADMIN, true, h_ok, "li.things"},
+};
+
+static int admit(const char *role, const char *method, const char *uri, const char *body,
+                 api_response *resp, char **out, size_t *out_len) {
+  api_principal p = {0};
+  snprintf(p.subject, sizeof p.subject, "t");
+  snprintf(p.role, sizeof p.role, "%s", role);
+  p.role_bit = api_role_bit(role);
+  api_raw_request raw = {.method = method, .uri = uri, .body = body,
+                         .body_len = body ? strlen(body) : 0, .max_body = 64};
+  int route = -1;
+  return api_admit_routes(routes, 3, &p, &raw, resp, &route, out, out_len);
+}
+
+static void test_admission(void **state) {
+  (void)state;
+  api_response r;
+  char *body = NULL;
+  size_t n = 0;
+  assert_int_equal(admit("operator", "GET", "/v1/nothing", NULL, &r, &body, &n), 0);
+  assert_int_equal(r.status, 404);
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "DELETE", "/v1/things", NULL, &r, &body, &n), 0);
+  assert_int_equal(r.status, 405);
+  assert_string_equal(r.allow, "POST");
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "GET", "/v1/things/a%2Fb", NULL, &r, &body, &n), 0);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "GET", "/v1/things/a?q=\xc3\xa9", NULL, &r, &body, &n), 0);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  char big[80];
+  memset(big, ' ', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  assert_int_equal(admit("operator", "POST", "/v1/things", big, &r, &body, &n), 0);
+  assert_int_equal(r.status, 413);
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "POST", "/v1/things", "{\"a\":", &r, &body, &n), 0);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "POST", "/v1/things", NULL, &r, &body, &n), 0);
+  assert_int_equal(r.status, 400);
+  api_response_free(&r);
+  /* admitted: the body re-serialised compactly */
+  assert_int_equal(admit("operator", "POST", "/v1/things", "{ \"a\" : [1, 2] }", &r, &body, &n), 1);
+  assert_string_equal(body, "{\"a\":[1,2]}");
+  assert_int_equal(n, strlen(body));
+  free(body);
+  api_response_free(&r);
+  /* a refused role goes on, without its (even malformed) body: the
+   * controller records the refusal */
+  assert_int_equal(admit("auditor", "POST", "/v1/li/things", "{bad", &r, &body, &n), 1);
+  assert_null(body);
+  assert_int_equal(r.status, 0);
+  api_response_free(&r);
+  assert_int_equal(admit("operator", "GET", "/v1/things/t-1", NULL, &r, &body, &n), 1);
+  assert_null(body);
+  api_response_free(&r);
+}
+
+static void test_metrics_answered_by_front(void **state) {
+  (void)state;
+  size_t n = 0;
+  const api_route *all = api_route_table(&n);
+  int front = 0;
+  for (size_t i = 0; i < n; i++)
+    if (api_route_is_front(&all[i])) {
+      front++;
+      assert_string_equal(all[i].pattern, "/metrics");
+    }
+  assert_int_equal(front, 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_request_round_trip),
+      cmocka_unit_test(test_request_oversized_and_malformed),
+      cmocka_unit_test(test_reply),
+      cmocka_unit_test(test_render),
+      cmocka_unit_test(test_framing),
+      cmocka_unit_test(test_pending_ids),
+      cmocka_unit_test(test_admission),
+      cmocka_unit_test(test_metrics_answered_by_front),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
