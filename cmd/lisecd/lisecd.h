@@ -5,4 +5,25 @@
 /* "section.key" strings, NULL-terminated (settings.c). */
 extern const char *const lisecd_known_settings[];
 
+/* ---- the processes (issue 16) --------------------------------------------
+ * The parent (main.c) forks keys, then the controller, then the front; each
+ * child's main returns its exit status (0 after a clean stop, 2 when it
+ * could not start, 1 when it lost a peer). Every child stops on SIGTERM. */
+#include "api/api.h"
+#include "base/base.h"
+
+/* TLS, HTTP and admission; fds[i] is worker i's channel to the controller. */
+int lisecd_front_main(const lisec_config *cfg, const int *fds, int n);
+/* The use cases and the store; keys_fd to the keys process, fds[i] the
+ * front's worker i. */
+int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds, int n);
+/* The one PKCS#11 client (keys.c). */
+int lisecd_keys_main(const lisec_config *cfg, int fd);
+
+/* [server], [tls] and [api] as the front reads them (main.c). */
+int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
+/* A child says it is serving: the parent starts the next one, and
+ * counts a later exit as a failure rather than a start error (main.c). */
+void lisecd_child_ready(void);
+
 #endif

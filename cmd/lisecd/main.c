@@ -1,21 +1,35 @@
-/* lisecd, the lisec controller: reads its configuration, opens the store,
- * serves the HTTPS API until SIGTERM or SIGINT, then stops gracefully. It
- * always runs in the foreground (systemd, a container runtime or a shell
- * supervises it; logs go to stderr). Exit status: 0 after a clean stop, 2 on
- * a usage, configuration or start error. */
+/* lisecd, the lisec controller, as four processes (issue 16): this parent
+ * reads and checks the configuration, then forks the keys process (the one
+ * PKCS#11 client), the controller (use cases, store, X1, attestation) and
+ * the front (TLS, HTTP, admission), joined by socketpairs, and from then on
+ * only supervises. SIGTERM or SIGINT stops them in that order reversed:
+ * the front (requests in flight finish), the controller, the keys. A child
+ * that ends on its own stops lisecd as a whole, with one log line naming
+ * it: nothing half-works, and systemd (or whatever runs lisecd) restarts
+ * it. It always runs in the foreground; logs go to stderr, each line naming
+ * its process. Exit status: 0 after a clean stop, 1 when a child failed
+ * while serving, 2 on a usage, configuration or start error. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "ctl/ctl.h"
+#include "keys/keys.h"
 #include "lisecd.h"
 
 /* JSON values may hold target identifiers in clear: wipe every block jansson
@@ -40,10 +54,11 @@ static void usage(FILE *f) {
           "  --check-config      load and check the configuration and the store, then exit\n"
           "  --foreground        run in the foreground (always the case; accepted for init\n"
           "                      systems that pass it)\n"
-          "exit status: 0 clean stop, 2 usage, configuration or start error\n");
+          "exit status: 0 clean stop, 1 a process failed while serving, 2 usage,\n"
+          "configuration or start error\n");
 }
 
-static int server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
+int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
   int64_t workers = 0, max_body = 0, max_conns = 0, handshake_ms = 0, rate = 0, burst = 0, clients = 0;
   int rc;
   if ((rc = lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
@@ -86,6 +101,251 @@ static int setup_logging(const lisec_config *cfg, lisec_err *err) {
   return rc;
 }
 
+/* --check-config: one process opens what lisecd would (the keys on a
+ * thread), checks the TLS files, and closes again. */
+static int check_config(const lisec_config *cfg, const api_server_config *sc, const char *path) {
+  lisec_err err = {0};
+  keys_client *keys = NULL;
+  lisec_ctl *ctl = NULL;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "lisecd: libcurl could not be initialised\n");
+    return 2;
+  }
+  int rc = keys_local_start(cfg, &keys, &err);
+  if (rc == 0) rc = ctl_open(cfg, keys, &ctl, &err);
+  if (rc == 0) rc = api_server_check(sc, &err);
+  ctl_close(ctl);
+  keys_client_close(keys);
+  if (rc) {
+    fprintf(stderr, "lisecd: %s\n", err.msg);
+    return 2;
+  }
+  printf("lisecd: configuration %s is valid, TLS files load and the store is reachable\n", path);
+  return 0;
+}
+
+/* ---- the children ---------------------------------------------------------- */
+
+typedef enum { CHILD_KEYS, CHILD_CONTROLLER, CHILD_FRONT, CHILD_N } child_id;
+
+typedef struct child {
+  const char *name;  /* in the parent's log lines */
+  const char *comm;  /* PR_SET_NAME, what ps shows */
+  const char *tag;   /* in the child's log lines */
+  pid_t pid;         /* 0 before the fork and after it was reaped */
+  bool spawned;
+  int status;        /* waitpid's, once reaped */
+} child;
+
+static child children[CHILD_N] = {
+    [CHILD_KEYS] = {"keys", "lisecd-keys", "keys", 0, false, 0},
+    [CHILD_CONTROLLER] = {"controller", "lisecd-ctl", "controller", 0, false, 0},
+    [CHILD_FRONT] = {"front", "lisecd-front", "front", 0, false, 0},
+};
+
+static pid_t parent_pid;
+static int ready_fd = -1; /* a child's end of its readiness pipe */
+
+void lisecd_child_ready(void) {
+  if (ready_fd < 0) return;
+  char ok = 'R';
+  if (write(ready_fd, &ok, 1) != 1) LOG_WARN("cannot tell lisecd this process is ready: %s", strerror(errno));
+  close(ready_fd);
+  ready_fd = -1;
+}
+
+/* In a new child: dies with the parent, names itself, keeps what the
+ * parent hardened, and leaves SIGINT to the parent (a terminal's ^C
+ * reaches the whole group; the parent stops the children in order). */
+static void child_enter(const child *c) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent_pid) _exit(1); /* the parent died before the line above */
+  prctl(PR_SET_NAME, c->comm);
+  harden_process();
+  lisec_log_set_process(c->tag);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
+}
+
+static const char *describe_status(int status, char *buf, size_t len) {
+  if (WIFSIGNALED(status)) snprintf(buf, len, "signal %d", WTERMSIG(status));
+  else snprintf(buf, len, "status %d", WEXITSTATUS(status));
+  return buf;
+}
+
+static bool clean_exit(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+/* Reaps every child that ended. */
+static void reap(void) {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < CHILD_N; i++) {
+      if (children[i].pid != pid) continue;
+      children[i].pid = 0;
+      children[i].status = status;
+    }
+  }
+}
+
+/* A child that was started and has ended, or -1. One that failed (a
+ * signal, a non-zero status) is named before one that ended cleanly: when
+ * the controller is killed, the keys process sees its channel close and
+ * stops cleanly, and the line must name the controller. */
+static int ended_child(void) {
+  reap();
+  int clean = -1;
+  for (int i = 0; i < CHILD_N; i++) {
+    if (!children[i].spawned || children[i].pid != 0) continue;
+    if (!clean_exit(children[i].status)) return i;
+    if (clean < 0) clean = i;
+  }
+  return clean;
+}
+
+/* The child whose end stops lisecd, or -1. A clean exit is usually a child
+ * seeing its peer go (the keys process when the controller is killed), and
+ * the peer may take a moment to be reaped (a killed process closes its
+ * descriptors before it is a zombie): up to a second for one that failed,
+ * to name that one. */
+static int failed_child(void) {
+  int ended = ended_child();
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  for (int k = 0; ended >= 0 && k < 10 && clean_exit(children[ended].status); k++) {
+    struct timespec tick = {0, 100 * 1000000L};
+    (void)sigtimedwait(&chld, NULL, &tick);
+    ended = ended_child();
+  }
+  return ended;
+}
+
+/* Waits up to ms for child i to end (reaping others that end meanwhile);
+ * true when it did. */
+static bool wait_child(int i, int64_t ms) {
+  int64_t deadline = lisec_time_mono_ns() / 1000000 + ms;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  for (;;) {
+    reap();
+    if (children[i].pid == 0) return true;
+    int64_t left = deadline - (int64_t)(lisec_time_mono_ns() / 1000000);
+    if (left <= 0) return false;
+    struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+    (void)sigtimedwait(&chld, NULL, &ts);
+  }
+}
+
+/* SIGTERM, up to bound_ms for it to end, then SIGKILL. */
+static void stop_child(int i, int64_t bound_ms) {
+  if (children[i].pid == 0) return;
+  kill(children[i].pid, SIGTERM);
+  if (wait_child(i, bound_ms)) {
+    char why[32];
+    if (!clean_exit(children[i].status))
+      LOG_WARN("lisecd: the %s process stopped with %s", children[i].name,
+               describe_status(children[i].status, why, sizeof why));
+    return;
+  }
+  LOG_ERROR("lisecd: the %s process did not stop within %lld ms ([server] stop_timeout_s); killing it",
+            children[i].name, (long long)bound_ms);
+  kill(children[i].pid, SIGKILL);
+  wait_child(i, 60000);
+}
+
+/* Front first (it stops taking requests and lets those in flight finish),
+ * then the controller, then the keys it used. */
+static void stop_all(int64_t bound_ms) {
+  stop_child(CHILD_FRONT, bound_ms);
+  stop_child(CHILD_CONTROLLER, bound_ms);
+  stop_child(CHILD_KEYS, bound_ms);
+}
+
+/* Forks child i running fn; ready_w is its end of the readiness pipe (-1
+ * for none). keep[] are the descriptors it keeps; every other one in
+ * close_fds[] is closed in the child. */
+typedef int (*child_main_fn)(const lisec_config *cfg, void *arg);
+
+static int spawn(int i, const lisec_config *cfg, child_main_fn fn, void *arg, int ready_w,
+                 const int *close_fds, int n_close) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid > 0) {
+    children[i].pid = pid;
+    children[i].spawned = true;
+    return 0;
+  }
+  child_enter(&children[i]);
+  for (int k = 0; k < n_close; k++)
+    if (close_fds[k] >= 0) close(close_fds[k]);
+  ready_fd = ready_w;
+  int rc = fn(cfg, arg);
+  fflush(NULL);
+  _exit(rc);
+}
+
+/* The socketpairs: keys[0] the controller's end, keys[1] the keys
+ * process's; chan[i][0] the controller's end of worker i's channel,
+ * chan[i][1] the front's. */
+typedef struct wiring {
+  int keys[2];
+  int n;
+  int (*chan)[2];
+  int *ctl_fds, *front_fds;
+} wiring;
+
+static int run_keys(const lisec_config *cfg, void *arg) {
+  wiring *wr = arg;
+  return lisecd_keys_main(cfg, wr->keys[1]);
+}
+
+static int run_controller(const lisec_config *cfg, void *arg) {
+  wiring *wr = arg;
+  return lisecd_controller_main(cfg, wr->keys[0], wr->ctl_fds, wr->n);
+}
+
+static int run_front(const lisec_config *cfg, void *arg) {
+  wiring *wr = arg;
+  return lisecd_front_main(cfg, wr->front_fds, wr->n);
+}
+
+/* Waits for child i's readiness byte on fd. 0 when it is ready; 2 when it
+ * (or another child) ended first, or the parent was asked to stop. */
+static int wait_ready(int i, int fd, const sigset_t *stop) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  for (;;) {
+    int n = poll(&p, 1, 100);
+    if (n > 0) {
+      char b = 0;
+      if (read(fd, &b, 1) == 1 && b == 'R') return 0;
+      /* Closed without a word: the child is on its way out. */
+      wait_child(i, 60000);
+    }
+    int ended = failed_child();
+    if (ended >= 0) {
+      char why[32];
+      LOG_ERROR("lisecd: the %s process exited at start (%s); stopping lisecd", children[ended].name,
+                describe_status(children[ended].status, why, sizeof why));
+      return 2;
+    }
+    struct timespec zero = {0, 0};
+    if (sigtimedwait(stop, NULL, &zero) > 0) {
+      LOG_INFO("lisecd: stopped while starting");
+      return 2;
+    }
+  }
+}
+
+static void close_all(int *fds, int n) {
+  for (int i = 0; i < n; i++)
+    if (fds[i] >= 0) close(fds[i]), fds[i] = -1;
+}
+
 int main(int argc, char **argv) {
   const char *config_path = NULL;
   bool check_only = false;
@@ -108,61 +368,124 @@ int main(int argc, char **argv) {
   lisec_err err = {0};
   lisec_config *cfg = NULL;
   api_server_config sc = {0};
+  int64_t stop_s = 0;
   if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0 ||
-      setup_logging(cfg, &err) != 0 || server_config(cfg, &sc, &err) != 0) {
+      setup_logging(cfg, &err) != 0 || lisecd_server_config(cfg, &sc, &err) != 0 ||
+      lisec_config_int(cfg, "server", "stop_timeout_s", 30, 1, 3600, &stop_s, &err) != 0) {
     fprintf(stderr, "lisecd: %s\n", err.msg);
     lisec_config_free(cfg);
     return 2;
   }
-
-  /* Signals are taken by this thread with sigwait; workers never see them. */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
-  /* libcurl's global state (the X1 client's) is set up here, once, before
-   * ctl_open starts any thread: curl_global_init is not thread-safe. */
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, "lisecd: libcurl could not be initialised\n");
+  if (check_only) {
+    int rc = check_config(cfg, &sc, config_path);
     lisec_config_free(cfg);
-    return 2;
+    return rc;
   }
 
-  lisec_ctl *ctl = NULL;
-  if (ctl_open(cfg, NULL, &ctl, &err) != 0) {
-    fprintf(stderr, "lisecd: %s\n", err.msg);
+  /* The parent takes these with sigwait; children inherit the mask and
+   * wait for SIGTERM themselves. */
+  sigset_t sup, stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sup = stop;
+  sigaddset(&sup, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &sup, NULL);
+  parent_pid = getpid();
+
+  int n = sc.workers;
+  int (*chan)[2] = calloc((size_t)n, sizeof *chan);
+  int *ctl_fds = calloc((size_t)n, sizeof *ctl_fds), *front_fds = calloc((size_t)n, sizeof *front_fds);
+  /* Every descriptor the parent made: each child closes those not its own. */
+  int n_all = 2 * n + 6, *all = calloc((size_t)n_all, sizeof *all);
+  int ready_ctl[2] = {-1, -1}, ready_front[2] = {-1, -1};
+  wiring wr = {.keys = {-1, -1}, .n = n, .chan = chan, .ctl_fds = ctl_fds, .front_fds = front_fds};
+  int rc = chan && ctl_fds && front_fds && all ? 0 : -1;
+  if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wr.keys) != 0) rc = -1;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan[i]) != 0) {
+      rc = -1;
+      break;
+    }
+    ctl_fds[i] = chan[i][0];
+    front_fds[i] = chan[i][1];
+  }
+  if (rc == 0 && (pipe2(ready_ctl, O_CLOEXEC) != 0 || pipe2(ready_front, O_CLOEXEC) != 0)) rc = -1;
+  if (rc) {
+    fprintf(stderr, "lisecd: cannot create the channels between its processes: %s\n", strerror(errno));
+    return 2;
+  }
+  /* all[]: keys pair, ready pipes, then the channels. */
+  all[0] = wr.keys[0], all[1] = wr.keys[1];
+  all[2] = ready_ctl[0], all[3] = ready_ctl[1], all[4] = ready_front[0], all[5] = ready_front[1];
+  for (int i = 0; i < n; i++) all[6 + 2 * i] = chan[i][0], all[7 + 2 * i] = chan[i][1];
+
+  /* keys: keeps keys[1]. */
+  int *drop = calloc((size_t)n_all, sizeof *drop);
+  int n_drop = 0;
+  for (int k = 0; k < n_all; k++)
+    if (all[k] != wr.keys[1]) drop[n_drop++] = all[k];
+  if (spawn(CHILD_KEYS, cfg, run_keys, &wr, -1, drop, n_drop) != 0) rc = 2;
+  close(wr.keys[1]);
+  /* controller: keeps keys[0], its channel ends and ready_ctl[1]. */
+  n_drop = 0;
+  for (int k = 0; k < n_all; k++) {
+    int fd = all[k];
+    bool mine = fd == wr.keys[0] || fd == ready_ctl[1];
+    for (int i = 0; i < n; i++) mine = mine || fd == chan[i][0];
+    if (!mine && fd != wr.keys[1]) drop[n_drop++] = fd;
+  }
+  if (rc == 0 && spawn(CHILD_CONTROLLER, cfg, run_controller, &wr, ready_ctl[1], drop, n_drop) != 0) rc = 2;
+  close(wr.keys[0]);
+  close(ready_ctl[1]);
+  for (int i = 0; i < n; i++) close(chan[i][0]);
+  if (rc == 0) rc = wait_ready(CHILD_CONTROLLER, ready_ctl[0], &stop);
+  close(ready_ctl[0]);
+  /* front: keeps its channel ends and ready_front[1]. */
+  n_drop = 0;
+  drop[n_drop++] = ready_front[0];
+  if (rc == 0 && spawn(CHILD_FRONT, cfg, run_front, &wr, ready_front[1], drop, n_drop) != 0) rc = 2;
+  close(ready_front[1]);
+  close_all(front_fds, n);
+  if (rc == 0) rc = wait_ready(CHILD_FRONT, ready_front[0], &stop);
+  close(ready_front[0]);
+  free(drop);
+  free(all);
+  free(chan);
+  free(ctl_fds);
+  free(front_fds);
+  if (rc) {
+    stop_all(stop_s * 1000);
     lisec_config_free(cfg);
     return 2;
   }
-  if (check_only && api_server_check(&sc, &err) != 0) {
-    fprintf(stderr, "lisecd: %s\n", err.msg);
-    ctl_close(ctl);
-    lisec_config_free(cfg);
-    return 2;
+  LOG_INFO("lisecd %s listening on %s (mutual TLS, %d workers; processes: front %d, controller %d, "
+           "keys %d)",
+           LISEC_VERSION, sc.listen, sc.workers, (int)children[CHILD_FRONT].pid,
+           (int)children[CHILD_CONTROLLER].pid, (int)children[CHILD_KEYS].pid);
+
+  /* Supervise: a stop signal stops the children in order; a child that
+   * ends by itself stops the others and lisecd. */
+  int status = 0;
+  for (;;) {
+    int sig = 0;
+    sigwait(&sup, &sig);
+    if (sig != SIGCHLD) {
+      LOG_INFO("signal %d: stopping; requests in flight finish first", sig);
+      stop_all(stop_s * 1000);
+      break;
+    }
+    int ended = failed_child();
+    if (ended < 0) continue;
+    char why[32];
+    LOG_ERROR("lisecd: the %s process exited (%s); stopping lisecd", children[ended].name,
+              describe_status(children[ended].status, why, sizeof why));
+    stop_all(stop_s * 1000);
+    status = 1;
+    break;
   }
-  if (check_only) {
-    printf("lisecd: configuration %s is valid, TLS files load and the store is reachable\n", config_path);
-    ctl_close(ctl);
-    lisec_config_free(cfg);
-    return 0;
-  }
-  api_server *srv = NULL;
-  if (api_server_start(&sc, ctl, &srv, &err) != 0) {
-    fprintf(stderr, "lisecd: cannot start: %s\n", err.msg);
-    ctl_close(ctl);
-    lisec_config_free(cfg);
-    return 2;
-  }
-  LOG_INFO("lisecd %s listening on %s (mutual TLS, %d workers)", LISEC_VERSION, sc.listen, sc.workers);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  LOG_INFO("signal %d: stopping; requests in flight finish first", sig);
-  api_server_stop(srv);
-  api_server_wait_and_free(srv);
-  ctl_close(ctl);
   lisec_config_free(cfg);
-  LOG_INFO("lisecd stopped");
-  return 0;
+  LOG_INFO("%s", status ? "lisecd stopped after a process failed" : "lisecd stopped");
+  return status;
 }

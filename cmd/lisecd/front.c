@@ -1,0 +1,56 @@
+/* lisecd's front process: TLS, HTTP and the admission of requests
+ * (api/server.c), with one channel per worker to the controller process.
+ * It holds the TLS key and the client CA, and nothing else of lisecd's: no
+ * store, no controller, no PKCS#11 session. It opens what it needs, enters
+ * its sandbox, serves until SIGTERM, and exits 1 when a channel to the
+ * controller is lost (the parent then stops lisecd). */
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "lisecd.h"
+#include "sandbox.h"
+
+/* On a worker's thread: wakes the main thread's sigwait. */
+static void on_channel_lost(void *arg) {
+  (void)arg;
+  kill(getpid(), SIGTERM);
+}
+
+int lisecd_front_main(const lisec_config *cfg, const int *fds, int n) {
+  lisec_err err = {0};
+  api_server_config sc = {0};
+  api_server *srv = NULL;
+  int rc = lisecd_server_config(cfg, &sc, &err);
+  if (rc == 0 && sc.workers != n)
+    rc = lisec_err_set(&err, LISEC_EINTERNAL, "%d channels for %d workers", n, sc.workers);
+  if (rc) {
+    for (int i = 0; i < n; i++) close(fds[i]);
+    fprintf(stderr, "lisecd (front): %s\n", err.msg);
+    return 2;
+  }
+  sc.on_channel_lost = on_channel_lost;
+  if ((rc = api_server_open(&sc, fds, &srv, &err)) != 0) {
+    fprintf(stderr, "lisecd: cannot start: %s\n", err.msg);
+    return 2;
+  }
+  /* TLS files are read and the socket bound: nothing more to open. */
+  if ((rc = lisecd_sandbox_enter(LISECD_FRONT, cfg, &err)) != 0 || (rc = api_server_run(srv, &err)) != 0) {
+    fprintf(stderr, "lisecd (front): cannot start: %s\n", err.msg);
+    api_server_stop(srv);
+    api_server_wait_and_free(srv);
+    return 2;
+  }
+  lisecd_child_ready();
+  LOG_INFO("front ready: TLS and HTTP on %s, %d channels to the controller", sc.listen, n);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  int sig = 0;
+  sigwait(&term, &sig);
+  bool lost = api_server_channel_lost(srv);
+  api_server_stop(srv);
+  api_server_wait_and_free(srv);
+  LOG_INFO("%s", lost ? "front stopped: the controller is gone" : "front stopped");
+  return lost ? 1 : 0;
+}
