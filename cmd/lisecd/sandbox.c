@@ -205,7 +205,7 @@ static int sandbox_add_sockets(scmp_filter_ctx f) {
 static int sandbox_add_sanitizer(scmp_filter_ctx f, bool files) {
   static const int calls[] = {SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(getdents),
                               SCMP_SYS(getdents64),
-                              SCMP_SYS(sched_getaffinity), SCMP_SYS(readlink), SCMP_SYS(kill)};
+                              SCMP_SYS(sched_getaffinity), SCMP_SYS(readlink)};
   int rc;
   if ((rc = sandbox_add(f, SCMP_ACT_ALLOW, calls, LISEC_ARRAY_LEN(calls))) ||
       (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
