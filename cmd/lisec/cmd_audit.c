@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/json.h"
 #include "cli.h"
 #include "commands.h"
 #include "crypto/crypto.h"
-#include "ctl/auditlog.h"
 #include "store/store.h"
 
 const char cli_help_audit[] = "verify the audit log, open sealed LI entries, print proofs";
@@ -684,7 +684,7 @@ static int prove_online(const audit_vkey *key, const prove_ask *ask, json_t **ou
                          (unsigned long long)size);
     uint8_t old_root[32];
     if (!rc) rc = online_consistency(ask->old, size, root, old_root, &p, err);
-    if (!rc) *out = ctl_auditlog_consistency_json(ask->old, size, old_root, root, &p);
+    if (!rc) *out = audit_consistency_json(ask->old, size, old_root, root, &p);
   } else if (!rc) {
     if (ask->leaf_hex)
       snprintf(path, sizeof path, "/v1/audit/proof/inclusion?leaf_hash=%s&tree_size=%llu", ask->leaf_hex,
@@ -705,7 +705,7 @@ static int prove_online(const audit_vkey *key, const prove_ask *ask, json_t **ou
     if (!rc && !crypto_ct_equal(got_root, root, 32))
       rc = lisec_err_set(err, LISEC_ECRYPTO, "lisecd's root at size %llu is not the signed one", (unsigned long long)size);
     if (!rc) rc = audit_verify_inclusion(index, size, leaf, &p, root, err);
-    if (!rc) *out = ctl_auditlog_inclusion_json(index, size, leaf, root, &p);
+    if (!rc) *out = audit_inclusion_json(index, size, leaf, root, &p);
     json_decref(r);
   }
   if (!rc && !*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -794,7 +794,7 @@ static int cmd_prove(int argc, char **argv) {
       if (!rc) rc = prove_fetch(&c, index, 1, leaf, &err);
       /* Checked here with the RFC 9162 verifier before anyone relies on it. */
       if (!rc) rc = audit_verify_inclusion(index, size, leaf[0], &p, root, &err);
-      if (!rc) out = ctl_auditlog_inclusion_json(index, size, leaf[0], root, &p);
+      if (!rc) out = audit_inclusion_json(index, size, leaf[0], root, &p);
     } else if (!rc) {
       if (old > size)
         rc = lisec_err_set(&err, LISEC_EINVAL, "--old %llu is beyond size %llu", (unsigned long long)old,
@@ -802,7 +802,7 @@ static int cmd_prove(int argc, char **argv) {
       if (!rc) rc = audit_tree_prove_consistency(c.tree, old, size, prove_fetch, &c, &p, &err);
       if (!rc) rc = audit_tree_root(c.tree, old, prove_fetch, &c, other, &err);
       if (!rc) rc = audit_verify_consistency(old, size, other, root, &p, &err);
-      if (!rc) out = ctl_auditlog_consistency_json(old, size, other, root, &p);
+      if (!rc) out = audit_consistency_json(old, size, other, root, &p);
     }
     if (out && nc.note && nc.size == size) json_object_set_new(out, "checkpoint", json_string(nc.note));
   }
@@ -831,7 +831,16 @@ static int cmd_vkey(int argc, char **argv) {
   if (!pem || !origin) return audit_usage();
   char *vkey = NULL;
   lisec_err err = {0};
-  if (ctl_auditlog_dev_vkey(pem, origin, &vkey, &err)) return cli_fail("audit vkey: %s", err.msg);
+  uint8_t *text = NULL;
+  size_t len = 0;
+  audit_vkey v;
+  int rc = lisec_file_read(pem, 4096, &text, &len, &err);
+  if (rc) return cli_fail("audit vkey: %s", err.msg);
+  rc = audit_vkey_from_pem(origin, text, len, &v, &err);
+  crypto_wipe(text, len); /* a private key, if only a development one */
+  free(text);
+  if (!rc) rc = audit_vkey_format(&v, &vkey, &err);
+  if (rc) return cli_fail("audit vkey: %s: %s", pem, err.msg);
   printf("%s\n", vkey);
   free(vkey);
   return CLI_OK;

@@ -38,6 +38,19 @@ unsigned api_role_bit(const char *role) {
   return 0;
 }
 
+ctl_role api_role_kind(unsigned role_bit) {
+  switch (role_bit) {
+  case API_ROLE_OPERATOR: return CTL_ROLE_OPERATOR;
+  case API_ROLE_LI_ADMIN: return CTL_ROLE_LI_ADMIN;
+  case API_ROLE_HV_ADMIN: return CTL_ROLE_HV_ADMIN;
+  case API_ROLE_HOST: return CTL_ROLE_HOST;
+  case API_ROLE_MANO: return CTL_ROLE_MANO;
+  case API_ROLE_AUDITOR: return CTL_ROLE_AUDITOR;
+  case API_ROLE_TENANT: return CTL_ROLE_TENANT;
+  default: return CTL_ROLE_NONE;
+  }
+}
+
 void api_roles_describe(unsigned roles, char *out, size_t len) {
   size_t at = 0;
   out[0] = '\0';

@@ -1,7 +1,8 @@
 /* Routes of the ADMF: network elements and X1 tasks are for the LI
  * administration only (refused attempts are recorded, sealed); an NE's
  * ReportTaskIssue comes in as JSON carrying the X1 XML, from the certificate
- * registered for that NE. Every route makes sure the ADMF loop runs. */
+ * registered for that NE. The ADMF loop runs from the controller's start
+ * (ctl_start), not from a request. */
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -13,14 +14,7 @@ static int reply(api_response *resp, int rc, const lisec_err *err, json_t *out, 
   return 0;
 }
 
-/* The loop starts with the first request after lisecd starts. */
-static void ensure_loop(lisec_ctl *ctl) {
-  lisec_err err = {0};
-  if (ctl_tasks_start(ctl, &err) != 0) LOG_ERROR("X1: %s", err.msg);
-}
-
 static int ne_put(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
-  ensure_loop(ctl);
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_x1_ne_put(ctl, a, req->body, &out, &err);
@@ -29,7 +23,6 @@ static int ne_put(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, ap
 
 static int ne_list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   (void)req;
-  ensure_loop(ctl);
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_x1_ne_list(ctl, a, &out, &err);
@@ -37,7 +30,6 @@ static int ne_list(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
 }
 
 static int ne_remove(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
-  ensure_loop(ctl);
   lisec_err err = {0};
   int rc = ctl_x1_ne_remove(ctl, a, req->params[0], &err);
   return reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
@@ -45,7 +37,6 @@ static int ne_remove(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
 
 static int tasks(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   (void)req;
-  ensure_loop(ctl);
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_tasks_list(ctl, a, &out, &err);
@@ -54,7 +45,6 @@ static int tasks(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api
 
 static int reconcile(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   (void)req;
-  ensure_loop(ctl);
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_tasks_reconcile(ctl, a, &out, &err);
@@ -62,7 +52,6 @@ static int reconcile(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
 }
 
 static int report(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
-  ensure_loop(ctl);
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_x1_report(ctl, a, req->body, &out, &err);

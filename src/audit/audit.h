@@ -174,6 +174,10 @@ int audit_vkey_make(const char *name, const uint8_t pk[AUDIT_ED25519_PK_LEN], au
 /* The text form "<name>+<8 hex id>+<base64(0x01 || pk)>" (*out malloc'd). */
 int audit_vkey_format(const audit_vkey *k, char **out, lisec_err *err);
 int audit_vkey_parse(const char *text, audit_vkey *out, lisec_err *err);
+/* The verifier key, named name, of an Ed25519 private key in PKCS#8 PEM
+ * (a development checkpoint key file's contents; no file is read here). */
+int audit_vkey_from_pem(const char *name, const void *pem, size_t len, audit_vkey *out,
+                        lisec_err *err);
 
 /* The checkpoint body "<origin>\n<size>\n<base64 root>\n", signed with
  * key's name, as a complete signed note (*note malloc'd, NUL-terminated). */

@@ -61,6 +61,20 @@ int audit_vkey_make(const char *name, const uint8_t pk[AUDIT_ED25519_PK_LEN], au
   return 0;
 }
 
+int audit_vkey_from_pem(const char *name, const void *pem, size_t len, audit_vkey *out,
+                        lisec_err *err) {
+  EVP_PKEY *key = NULL;
+  uint8_t pk[AUDIT_ED25519_PK_LEN];
+  size_t pk_len = sizeof pk;
+  int rc = crypto_pkey_from_pem(pem, len, true, &key, err);
+  if (!rc && (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519 ||
+              EVP_PKEY_get_raw_public_key(key, pk, &pk_len) != 1 || pk_len != sizeof pk))
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "not an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)");
+  EVP_PKEY_free(key);
+  return rc ? rc : audit_vkey_make(name, pk, out, err);
+}
+
 int audit_vkey_format(const audit_vkey *k, char **out, lisec_err *err) {
   uint8_t raw[1 + AUDIT_ED25519_PK_LEN];
   raw[0] = 0x01; /* the note spec's algorithm byte for Ed25519 */

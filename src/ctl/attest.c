@@ -109,7 +109,7 @@ struct ctl_attest_state {
   lisec_ctl *timer_ctl;
 };
 
-static const ctl_actor timer_actor = {"lisecd", "controller"};
+static const ctl_actor timer_actor = {"lisecd", "controller", CTL_ROLE_CONTROLLER};
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -206,29 +206,21 @@ static bool valid_host_id(const char *s) {
   return true;
 }
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *host,
-                  const char *outcome, const char *reason, bool li, lisec_err *err) {
-  char subject[ATTEST_HOST_ID_LEN + 8];
-  snprintf(subject, sizeof subject, "host %s", host);
-  ctl_event ev = {action, subject, outcome, reason, li};
-  return ctl_record(ctl, actor, &ev, NULL, err);
-}
-
 /* A host acts only for itself (its certificate's CN is its host id); the
  * refusal is recorded. Other roles were admitted by the route. */
 static int check_actor(lisec_ctl *ctl, const ctl_actor *actor, const char *host, const char *action,
                        lisec_err *err) {
-  if (!actor || !actor->role || strcmp(actor->role, "host") != 0) return 0;
+  if (ctl_actor_role(actor) != CTL_ROLE_HOST) return 0;
   if (actor->subject && strcmp(actor->subject, host) == 0) return 0;
   char why[256];
   snprintf(why, sizeof why, "TR103308-5.1: the host certificate with CN %.64s tried to act for "
            "another host", actor->subject ? actor->subject : "(none)");
-  lisec_err rerr = {0};
-  (void)record(ctl, actor, action, host, "denied", why, false, &rerr);
-  return lisec_err_set(err, LISEC_EAUTH,
-                       "TR103308-5.1: a host certificate acts only for the host in its CN "
-                       "(%.64s), not for host %.16s..",
-                       actor->subject ? actor->subject : "(none)", host);
+  lisec_err_set(err, LISEC_EAUTH,
+                "TR103308-5.1: a host certificate acts only for the host in its CN "
+                "(%.64s), not for host %.16s..",
+                actor->subject ? actor->subject : "(none)", host);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, why, LISEC_EAUTH, NULL, err,
+                   "host %s", host);
 }
 
 static int get_host(const json_t *body, const char **host, lisec_err *err) {
@@ -377,8 +369,8 @@ static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
  * recorded, sealed, like any other read of them. NULL when the model
  * cannot say (then the caller assumes the worst). */
 static json_t *affected_lis(lisec_ctl *ctl, const char *host) {
-  static const ctl_actor as_operator = {"lisecd:attest", "operator"},
-                         as_li_admin = {"lisecd:attest", "li-admin"};
+  static const ctl_actor as_operator = {"lisecd:attest", "operator", CTL_ROLE_OPERATOR},
+                         as_li_admin = {"lisecd:attest", "li-admin", CTL_ROLE_LI_ADMIN};
   json_t *hyps = NULL, *vms = NULL, *lis = NULL, *on = json_object(), *out = json_array();
   lisec_err e = {0};
   size_t i;
@@ -482,15 +474,15 @@ static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
              "TR103308-6.2-R8: finding: host %.16s.. of this LI lost its trust (%.600s); its LI "
              "VMs must be evacuated or suspended",
              host, why);
-    ctl_event ev = {"attest.finding", subject, "denied", reason, true};
-    if (ctl_record(ctl, &timer_actor, &ev, NULL, &e) != 0)
+    if (ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", true, reason, 0, NULL, &e,
+                  "%s", subject) != 0)
       LOG_ERROR("attest: cannot record the finding for %s: %s", subject, e.msg);
   }
   snprintf(reason, sizeof reason, "TR103308-5.1: finding: host lost its trust (%.600s); %s", why,
            !lis ? "which LIs it touches is unknown: quarantine action taken"
            : n  ? "it touches LI authorisations: quarantine action taken"
                 : "it touches no LI authorisation");
-  (void)record(ctl, &timer_actor, "attest.finding", host, "denied", reason, false, &e);
+  (void)ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", false, reason, 0, NULL, &e, "host %s", host);
   if (!st->quarantine_argv[0] || (lis && n == 0)) {
     json_decref(lis);
     return;
@@ -498,8 +490,7 @@ static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
   char res[512];
   int status = run_quarantine(st, host, why, lis, res, sizeof res);
   json_decref(lis);
-  (void)record(ctl, &timer_actor, "attest.quarantine", host, status == 0 ? "ok" : "failed", res,
-               false, &e);
+  (void)ctl_audit(ctl, &timer_actor, status == 0 ? CTL_OUTCOME_OK : CTL_OUTCOME_FAILED, "attest.quarantine", false, res, status, NULL, &e, "host %s", host);
   if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);
 }
 
@@ -566,20 +557,16 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   pthread_condattr_destroy(&ca);
   sh->attest = st;
   int rc;
-  if ((rc = lisec_config_int(cfg, "attest", "interval_s", 300, 1, 86400, &st->interval_s, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "grace_s", 60, 0, 86400, &st->grace_s, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "nonce_ttl_s", 60, 1, 3600, &st->nonce_ttl_s, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "fresh_wait_ms", 5000, 100, 120000, &st->fresh_wait_ms,
-                             err)) ||
-      (rc = lisec_config_int(cfg, "attest", "quarantine_timeout_s", 10, 1, 600,
-                             &st->quarantine_timeout_s, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "check_ms", 1000, 50, 60000, &st->check_ms, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "inventory_max_bytes", ATTEST_INV_MAX_BYTES, 1024,
-                             16 << 20, &st->inventory_max_bytes, err)) ||
-      (rc = lisec_config_int(cfg, "attest", "inventory_max_domains", ATTEST_INV_MAX_DOMAINS, 1,
-                             1000000, &st->inventory_max_domains, err)) ||
-      (rc = parse_quarantine(st, cfg, err)))
-    return rc;
+  const ctl_settings *set = &sh->settings; /* checked by ctl_open */
+  st->interval_s = set->attest_interval_s;
+  st->grace_s = set->attest_grace_s;
+  st->nonce_ttl_s = set->attest_nonce_ttl_s;
+  st->fresh_wait_ms = set->attest_fresh_wait_ms;
+  st->quarantine_timeout_s = set->attest_quarantine_timeout_s;
+  st->check_ms = set->attest_check_ms;
+  st->inventory_max_bytes = set->attest_inventory_max_bytes;
+  st->inventory_max_domains = set->attest_inventory_max_domains;
+  if ((rc = parse_quarantine(st, cfg, err))) return rc;
   uint8_t *buf = NULL;
   size_t len = 0;
   /* A policy that is configured but does not load stops the start. */
@@ -603,26 +590,49 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   if ((rc = read_file_opt(cfg, "ek_ca", 1u << 20, &st->ek_ca, &st->ek_ca_len, err))) return rc;
   rc = store_doc_list(s, HOST_KIND, load_host_cb, st, err);
   if (rc) return lisec_err_wrap(err, "attest: loading hosts"), rc;
-  /* The overdue timer has its own context: its own store connection. */
+  /* the model asks for freshness through this, not by including attest */
+  ctl_model_hook_attest(sh, ctl_attest_ensure_fresh, ctl_attest_expire_overdue);
+  return 0;
+}
+
+/* The overdue timer runs on its own thread with its own context (its own
+ * store connection), from ctl_start to ctl_stop. */
+int ctl_attest_start(ctl_shared *sh, lisec_err *err) {
+  struct ctl_attest_state *st = sh->attest;
+  if (st->timer_started) return 0;
   lisec_ctl parent = {.shared = sh};
-  if ((rc = ctl_open_worker(&parent, &st->timer_ctl, err))) return rc;
-  if (pthread_create(&st->timer, NULL, timer_main, st) != 0)
+  int rc = ctl_open_worker(&parent, &st->timer_ctl, err);
+  if (rc) return rc;
+  st->stopping = false;
+  if (pthread_create(&st->timer, NULL, timer_main, st) != 0) {
+    ctl_close(st->timer_ctl);
+    st->timer_ctl = NULL;
     return lisec_err_set(err, LISEC_EINTERNAL, "attest: cannot start the overdue timer");
+  }
+  /* named by its starter, so the name is there once ctl_start returns
+   * (ps, and the lifecycle test) */
+  pthread_setname_np(st->timer, "lisec-attest");
   st->timer_started = true;
   return 0;
+}
+
+void ctl_attest_stop(ctl_shared *sh) {
+  struct ctl_attest_state *st = sh->attest;
+  if (!st || !st->timer_started) return;
+  pthread_mutex_lock(&st->mu);
+  st->stopping = true;
+  pthread_cond_broadcast(&st->changed);
+  pthread_mutex_unlock(&st->mu);
+  pthread_join(st->timer, NULL);
+  st->timer_started = false;
+  ctl_close(st->timer_ctl);
+  st->timer_ctl = NULL;
 }
 
 void ctl_attest_close(ctl_shared *sh) {
   struct ctl_attest_state *st = sh->attest;
   if (!st) return;
-  if (st->timer_started) {
-    pthread_mutex_lock(&st->mu);
-    st->stopping = true;
-    pthread_cond_broadcast(&st->changed);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->timer, NULL);
-  }
-  ctl_close(st->timer_ctl);
+  ctl_attest_stop(sh);
   for (size_t i = 0; i < st->n; i++) {
     attest_nonces_free(st->hosts[i]->nonces);
     ak_cached_put(st, st->hosts[i]->ak);
@@ -733,7 +743,7 @@ static void *timer_main(void *arg) {
        * only grows, so h stays valid. */
       pthread_mutex_unlock(&st->mu);
       lisec_err e = {0};
-      if (record(st->timer_ctl, &timer_actor, "attest.overdue", id, "denied", why, false, &e) != 0)
+      if (ctl_audit(st->timer_ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.overdue", false, why, 0, NULL, &e, "host %s", id) != 0)
         LOG_ERROR("attest: cannot record that host %.16s.. is overdue: %s", id, e.msg);
       if (!again) set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
       pthread_mutex_lock(&st->mu);
@@ -774,7 +784,7 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
     }
     if (rc) {
       lisec_err e = {0};
-      (void)record(ctl, actor, "attest.enrol", host, "denied", err->msg, false, &e);
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.enrol", false, err->msg, 0, NULL, &e, "host %s", host);
       goto done;
     }
   }
@@ -806,13 +816,11 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
   if (s_cert) json_object_set_new(doc, "ek_cert", json_string(s_cert));
   json_object_set_new(doc, "pending", json_pack("{s:s, s:s, s:I}", "ak_pub", s_ak, "secret_sha256",
                                                 hexd, "at", (json_int_t)lisec_time_now()));
-  if ((rc = record(ctl, actor, "attest.enrol", host, "ok",
-                   "credential made for the AK (TPM2_MakeCredential); pending activation", false,
-                   err)))
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "attest.enrol", false, "credential made for the AK (TPM2_MakeCredential); pending activation", 0, NULL, err, "host %s", host)))
     goto done;
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err e = {0};
-    (void)record(ctl, actor, "attest.enrol", host, "failed", err->msg, false, &e);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol", false, err->msg, 0, NULL, &e, "host %s", host);
     goto done;
   }
   *out = json_pack("{s:s, s:s}", "host", host, "credential", s_cred);
@@ -853,7 +861,7 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
                          "is in the TPM that holds this EK"
                        : "O.1.6: the secret does not match: the AK is not in the TPM that holds "
                          "this EK; it is dropped and never trusted";
-  if ((rc = record(ctl, actor, "attest.enrol.finish", host, ok ? "ok" : "denied", why, false, err)))
+  if ((rc = ctl_audit(ctl, actor, ok ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.enrol.finish", false, why, 0, NULL, err, "host %s", host)))
     goto done;
   if (ok) {
     json_object_set(doc, "ak_pub", json_object_get(pending, "ak_pub"));
@@ -862,7 +870,7 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
   json_object_del(doc, "pending");
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err e = {0};
-    (void)record(ctl, actor, "attest.enrol.finish", host, "failed", err->msg, false, &e);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol.finish", false, err->msg, 0, NULL, &e, "host %s", host);
     goto done;
   }
   if (!ok) {
@@ -1029,10 +1037,9 @@ static int refuse_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char *
                             const char *why, lisec_err *err) {
   char reason[LISEC_ERR_MSG_MAX + 96];
   snprintf(reason, sizeof reason, "TR103308-T.1.4: the evidence's inventory is refused: %s", why);
-  lisec_err rerr = {0};
-  int rc = record(ctl, actor, "attest.inventory", host, "denied", reason, false, &rerr);
-  if (rc) return lisec_err_set(err, rc, "%s", rerr.msg);
-  return lisec_err_set(err, code, "%s", reason);
+  lisec_err_set(err, code, "%s", reason);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.inventory", false, NULL, code, NULL, err,
+                   "host %s", host);
 }
 
 /* Reads, bounds and parses the evidence's "inventory" (a JSON string: its
@@ -1123,7 +1130,7 @@ static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char
   }
   if (rc) {
     lisec_err fe = {0};
-    (void)record(ctl, actor, "attest.observe", host, "failed", e.msg, false, &fe);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.observe", false, e.msg, 0, NULL, &fe, "host %s", host);
   }
   return rc == 0;
 }
@@ -1244,8 +1251,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
            reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference values and location",
            has_inv ? "; inventory sha256:" : "", inv_hex, has_inv && trusted ? " bound to the quote" : "",
            has_inv && !trusted ? " not accepted (the appraisal failed)" : "");
-  if ((rc = record(ctl, actor, "attest.appraise", host, trusted ? "ok" : "denied", audit_reason,
-                   false, err)))
+  if ((rc = ctl_audit(ctl, actor, trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.appraise", false, audit_reason, 0, NULL, err, "host %s", host)))
     goto done;
 
   /* The stored result. */
@@ -1283,7 +1289,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   if ((rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err))) {
     lisec_err fe = {0};
-    (void)record(ctl, actor, "attest.appraise", host, "failed", err->msg, false, &fe);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL, &fe, "host %s", host);
     goto done;
   }
 
@@ -1324,7 +1330,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
              me.msg);
     model_note = model_buf;
     lisec_err fe = {0};
-    (void)record(ctl, actor, "attest.model", host, "failed", model_buf, false, &fe);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.model", false, model_buf, 0, NULL, &fe, "host %s", host);
   }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
   /* Only a good appraisal makes the inventory what the host proved. */
@@ -1475,8 +1481,7 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
     snprintf(reason, sizeof reason,
              "asset management confirmed %s %s site %s at TPM resetCount %u; sent to the agent",
              loc.country, loc.subdivision, loc.site, loc.reset_count);
-  if ((rc = record(ctl, actor, "attest.confirm-location", host, vrc ? "denied" : "ok",
-                   vrc ? why.msg : reason, false, err)))
+  if ((rc = ctl_audit(ctl, actor, vrc ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, "attest.confirm-location", false, vrc ? why.msg : reason, 0, NULL, err, "host %s", host)))
     goto done;
   if (vrc) {
     rc = lisec_err_set(err, vrc == LISEC_EINVAL ? LISEC_EINVAL : LISEC_EDENIED, "%s", why.msg);
@@ -1492,7 +1497,7 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err fe = {0};
-    (void)record(ctl, actor, "attest.confirm-location", host, "failed", err->msg, false, &fe);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.confirm-location", false, err->msg, 0, NULL, &fe, "host %s", host);
     goto done;
   }
   pthread_mutex_lock(&st->mu);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/json.h"
 #include "ctl/audit.h"
 #include "ctl/internal.h"
 
@@ -95,7 +96,7 @@ int ctl_audit_inclusion(lisec_ctl *ctl, uint64_t index, const char *leaf_hex, ui
     free(note);
     return rc;
   }
-  return finish(ctl_auditlog_inclusion_json(index, size, leaf, root, &p), note, out, err);
+  return finish(audit_inclusion_json(index, size, leaf, root, &p), note, out, err);
 }
 
 int ctl_audit_consistency(lisec_ctl *ctl, uint64_t old_size, uint64_t size, json_t **out,
@@ -114,5 +115,5 @@ int ctl_audit_consistency(lisec_ctl *ctl, uint64_t old_size, uint64_t size, json
     free(note);
     return rc;
   }
-  return finish(ctl_auditlog_consistency_json(old_size, size, old_root, root, &p), note, out, err);
+  return finish(audit_consistency_json(old_size, size, old_root, root, &p), note, out, err);
 }

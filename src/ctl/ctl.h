@@ -13,11 +13,33 @@
 #include "base/base.h"
 #include "store/store.h"
 
+/* The roles the controller tells apart. The API maps its principal to one
+ * (api/roles.c); use cases compare these, never role strings. */
+typedef enum ctl_role {
+  CTL_ROLE_UNSET = 0, /* not given: ctl_actor_role reads it from the role string */
+  CTL_ROLE_NONE,      /* no known role: admitted nowhere */
+  CTL_ROLE_OPERATOR,
+  CTL_ROLE_LI_ADMIN,
+  CTL_ROLE_HV_ADMIN, /* "hypervisor-admin" */
+  CTL_ROLE_HOST,
+  CTL_ROLE_MANO,
+  CTL_ROLE_AUDITOR,
+  CTL_ROLE_TENANT,     /* "tenant:<name>"; the name is in the role string */
+  CTL_ROLE_CONTROLLER, /* lisecd itself: its timers and loops */
+} ctl_role;
+
 /* Who asks: the certificate subject and the role it carries. */
 typedef struct ctl_actor {
   const char *subject; /* certificate subject CN */
   const char *role;    /* operator, li-admin, hypervisor-admin, host, mano, auditor, tenant:<name> */
+  ctl_role kind;       /* the role, typed; UNSET: read from role */
 } ctl_actor;
+
+/* The typed role of a role string ("tenant:<name>" is TENANT; NONE for an
+ * unknown one or NULL). The API's own check of tenant names stays the API's. */
+ctl_role ctl_role_parse(const char *role);
+/* The actor's typed role: kind, or (UNSET) its role string parsed. */
+ctl_role ctl_actor_role(const ctl_actor *actor);
 
 typedef struct ctl_shared ctl_shared;
 /* The keys process's client (keys/keys.h): the controller holds no key. */
@@ -63,9 +85,38 @@ typedef struct ctl_event {
  * case records before it makes its change and refuses when recording fails
  * (TR 103 308 §5.5, O.1.4); when the change fails after the record, it
  * records that too (outcome "failed"). *index (may be NULL) gets its log
- * position. */
+ * position. Use cases go through ctl_audit, which applies the rule below. */
 int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
                lisec_err *err);
+
+/* What became of a request, as the audit log records it. */
+typedef enum ctl_outcome {
+  CTL_OUTCOME_OK,      /* "ok": recorded before the change is made */
+  CTL_OUTCOME_DENIED,  /* "denied": refused, the actor may not (role, signature, certificate) */
+  CTL_OUTCOME_REFUSED, /* "refused": refused, the request breaks a rule (a conflict, a reference) */
+  CTL_OUTCOME_FAILED,  /* "failed": the change failed after its record */
+} ctl_outcome;
+const char *ctl_outcome_name(ctl_outcome o);
+
+/* Audit-then-act, the one rule of every use case (docs/design.md, "The
+ * controller"); the subject is subject_fmt's printf expansion.
+ * rc == 0 (OK, or another outcome as an event or verdict that is the
+ *   answer, such as a decision that says no): records before acting or
+ *   answering and returns 0 once durable; otherwise the recording error,
+ *   and the use case must neither act nor answer.
+ * DENIED, REFUSED with rc != 0: rc and err are the refusal; it is recorded
+ *   (reason, or err's message when reason is NULL) and rc is returned. A
+ *   refusal that cannot be recorded is still refused (fail closed): rc is
+ *   returned, err's message adds that it could not be recorded and why,
+ *   and the log says so too.
+ * FAILED: rc and err are the failure of a change already recorded; it is
+ *   recorded too, rc and err are returned unchanged, and a failure that
+ *   cannot be recorded is logged.
+ * li seals the record to the LI administration; *index (may be NULL) gets
+ * the record's position. */
+int ctl_audit(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+              bool li, const char *reason, int rc, uint64_t *index, lisec_err *err,
+              const char *subject_fmt, ...) __attribute__((format(printf, 10, 11)));
 
 /* GET /v1/status: {"version", "store": {"backend", "schema_version"},
  * "started_at", "uptime_seconds"}. */

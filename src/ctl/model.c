@@ -18,11 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ctl/attest.h"
 #include "ctl/internal.h"
-#include "ctl/li.h"
 #include "ctl/model.h"
-#include "ctl/pkg.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
 
@@ -46,12 +43,36 @@ struct ctl_model_state {
   bool allow_declared;
   int64_t max_age_s;
   int64_t obs_window_s; /* [attest] interval_s + grace_s: when a VM is unreported */
+  /* the hooks the topics above register (ctl/model.h), set while opening */
+  ctl_model_fresh_fn fresh;
+  ctl_model_expire_fn expire;
+  struct {
+    const char *rule;
+    ctl_model_findings_fn fn;
+  } findings[CTL_MODEL_FINDINGS_COUNT];
 };
 
 #define OBS_KIND "model.observed"
 #define MOVING_KIND "model.moving"
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
+
+void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_expire_fn expire) {
+  sh->model->fresh = fresh;
+  sh->model->expire = expire;
+}
+
+void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
+                             ctl_model_findings_fn fn) {
+  sh->model->findings[slot].rule = rule;
+  sh->model->findings[slot].fn = fn;
+}
+
+/* Overdue hosts turn untrusted (attestation's hook) before a decision reads
+ * their trust. Called without the lock held. */
+static void expire_overdue(lisec_ctl *ctl) {
+  if (state(ctl)->expire) state(ctl)->expire(ctl);
+}
 
 static int kind_find(const char *kind, lisec_err *err) {
   for (int k = 0; kind && k < K_COUNT; k++)
@@ -233,14 +254,11 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   bool ok = st->m && st->attested && st->paired && st->li_vms && st->moving;
   for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = lisec_config_bool(cfg, "model", "allow_declared_trust", false, &st->allow_declared, err);
-  if (!rc)
-    rc = lisec_config_int(cfg, "model", "attestation_max_age_s", 60, 1, 86400, &st->max_age_s, err);
-  int64_t interval = 0, grace = 0;
-  if (!rc) rc = lisec_config_int(cfg, "attest", "interval_s", 300, 1, 86400, &interval, err);
-  if (!rc) rc = lisec_config_int(cfg, "attest", "grace_s", 60, 0, 86400, &grace, err);
-  st->obs_window_s = interval + grace;
-  if (rc) return rc;
+  (void)cfg;
+  int rc = 0;
+  st->allow_declared = sh->settings.model_allow_declared_trust;
+  st->max_age_s = sh->settings.model_max_age_s;
+  st->obs_window_s = sh->settings.attest_interval_s + sh->settings.attest_grace_s;
   if (st->allow_declared)
     LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
              "host's trust and location without attestation evidence; LI placement and "
@@ -396,23 +414,6 @@ int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX 
 
 /* ---- recording --------------------------------------------------------------- */
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
-                  const char *outcome, const char *reason, bool li, uint64_t *index,
-                  lisec_err *err) {
-  ctl_event ev = {action, subject, outcome, reason, li};
-  return ctl_record(ctl, actor, &ev, index, err);
-}
-
-/* A refusal is recorded too; the refusal is what the caller sees. */
-static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
-                   const char *subject, bool li, int rc, lisec_err *err) {
-  lisec_err rerr = {0};
-  if (record(ctl, actor, action, subject, rc == LISEC_EDENIED ? "denied" : "refused", err->msg, li,
-             NULL, &rerr))
-    LOG_WARN("%s %s: the refusal could not be recorded: %s", action, subject, rerr.msg);
-  return rc;
-}
-
 /* A change the model refuses because other entities still refer to the one
  * changed. When an LI (or an LEA) is that reference, the reason names it,
  * so the record is sealed; and every role but li-admin is told the same
@@ -423,8 +424,8 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
                           const char *subject, bool li, int k, const char *id, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   li = li || model_li_refers(st->m, kind_names[k], id);
-  bool li_admin = actor && actor->role && strcmp(actor->role, "li-admin") == 0;
-  int rc = refused(ctl, actor, action, subject, li, LISEC_ECONFLICT, err);
+  bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
+  int rc = ctl_audit(ctl, actor, (LISEC_ECONFLICT) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s", subject);
   if (!li_admin)
     lisec_err_set(err, rc,
                   "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
@@ -438,33 +439,24 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
 static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *action,
                      const char *subject, lisec_err *err) {
   const char *role = actor && actor->role ? actor->role : "";
+  ctl_role r = ctl_actor_role(actor);
   if (k == K_LI) {
-    if (strcmp(role, "li-admin") == 0) return 0;
+    if (r == CTL_ROLE_LI_ADMIN) return 0;
     lisec_err_set(err, LISEC_EDENIED,
                   "TR103308-4.1: role %s may not perform %s on LI authorisations; admitted roles: li-admin",
                   role[0] ? role : "(none)", action);
-    int rc = LISEC_EDENIED;
-    lisec_err rerr = {0};
-    /* The attempt leaves a trace for the LI administration; when it cannot,
-     * that failure is the answer (fail closed). */
-    if (record(ctl, actor, action, subject, "denied", err->msg, true, NULL, &rerr)) {
-      *err = rerr;
-      rc = rerr.code ? rerr.code : LISEC_ESTORE;
-    }
-    return rc;
+    /* The attempt leaves a trace for the LI administration. */
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, LISEC_EDENIED, NULL, err, "%s",
+                     subject);
   }
-  if (strcmp(role, "operator") == 0 || strcmp(role, "hypervisor-admin") == 0) return 0;
+  if (r == CTL_ROLE_OPERATOR || r == CTL_ROLE_HV_ADMIN) return 0;
   lisec_err_set(err, LISEC_EDENIED,
                 "role %s may not perform %s on %s entities; admitted roles: operator, hypervisor-admin",
                 role[0] ? role : "(none)", action, kind_names[k]);
   /* The route admits every role so that this refusal, whose subject may be
    * an LEA a caller named, is recorded here: sealed for an LEA. */
-  lisec_err rerr = {0};
-  if (record(ctl, actor, action, subject, "denied", err->msg, k == K_LEA, NULL, &rerr)) {
-    *err = rerr;
-    return rerr.code ? rerr.code : LISEC_ESTORE;
-  }
-  return LISEC_EDENIED;
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, k == K_LEA, NULL, LISEC_EDENIED, NULL, err,
+                   "%s", subject);
 }
 
 /* ---- observation: the model follows what hosts prove (issue 15) ---------------- */
@@ -542,9 +534,9 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
              "could not follow: %.300s", obs->host, vm, obs->evidence, e.msg[0] ? e.msg : lisec_err_name(rc));
   }
   lisec_err rerr = {0};
-  if (record(ctl, actor, "model.vm.arrived", subject, rc ? "failed" : "ok", reason,
-             model_vm_li_involved(st->m, vm), NULL, &rerr))
-    LOG_WARN("vm %s: the arrival could not be recorded: %s", vm, rerr.msg);
+  /* a record that cannot be written is logged by ctl_audit */
+  (void)ctl_audit(ctl, actor, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "model.vm.arrived",
+                  model_vm_li_involved(st->m, vm), reason, rc, NULL, &rerr, "%s", subject);
   if (!rc) {
     json_object_del(st->moving, vm);
     (void)store_doc_delete(ctl->store, MOVING_KIND, vm, &rerr);
@@ -731,7 +723,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     int drc = stored ? store_doc_delete(ctl->store, OBS_KIND, obs->host, &derr) : 0;
     if (drc && drc != LISEC_ENOTFOUND)
       LOG_WARN("host %s: a refused observation stays stored: %s", obs->host, derr.msg);
-    rc = refused(ctl, actor, "model.observe", subject, host_li, rc, err);
+    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, "model.observe", host_li, NULL, rc, NULL, err, "%s", subject);
     goto out;
   }
   if (!li) {
@@ -756,7 +748,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     char *line = NULL;
     size_t len = strlen(r->requirement) + strlen(r->sentence) + strlen(r->fact) + 16;
     if ((line = malloc(len))) snprintf(line, len, "%s: %s (%s)", r->requirement, r->sentence, r->fact);
-    rc = record(ctl, actor, "model.observation", r->subject, "denied", line, li[i], NULL, err);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "model.observation", li[i], line, 0, NULL, err, "%s", r->subject);
     free(line);
   }
   free(li);
@@ -850,7 +842,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "evidence, not from a declaration; [model] allow_declared_trust = true admits "
                   "them for development only",
                   json_object_get(body, "trust") ? "trust" : "location", id);
-    return refused(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+    return ctl_audit(ctl, actor, (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
   }
   if (k == K_VM && json_is_true(json_object_get(body, "paired")) && !st->allow_declared) {
     lisec_err_set(err, LISEC_EDENIED,
@@ -858,7 +850,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "administration pairs it (POST /v1/li/vms/{vm}/pair); [model] "
                   "allow_declared_trust = true admits a declaration for development only",
                   id);
-    return refused(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+    return ctl_audit(ctl, actor, (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
   }
   json_t *doc = json_deep_copy(body);
   if (!doc || json_object_set_new(doc, "id", json_string(id))) {
@@ -891,12 +883,12 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   }
   if (rc) {
     pthread_mutex_unlock(&st->mu);
-    rc = refused(ctl, actor, action, subject, li, rc, err);
+    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, rc, NULL, err, "%s", subject);
     goto done;
   }
   /* Write-ahead: recorded before it is stored; the model change is not yet
    * visible to anyone (the lock is held). */
-  if ((rc = record(ctl, actor, action, subject, "ok", NULL, li, NULL, err))) {
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s", subject))) {
     undo(st, k, id, old_eff);
     pthread_mutex_unlock(&st->mu);
     goto done;
@@ -906,7 +898,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     undo(st, k, id, old_eff);
     pthread_mutex_unlock(&st->mu);
     lisec_err ferr = {0};
-    (void)record(ctl, actor, action, subject, "failed", err->msg, li, NULL, &ferr);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s", subject);
     goto done;
   }
   *created = old == NULL;
@@ -935,7 +927,7 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
-  if (k == K_HOST) ctl_attest_expire_overdue(ctl); /* the trust decisions would use now */
+  if (k == K_HOST) expire_overdue(ctl); /* the trust decisions would use now */
   pthread_mutex_lock(&st->mu);
   const json_t *doc = json_object_get(st->docs[k], id);
   *out = doc ? view(st, k, doc) : NULL;
@@ -943,7 +935,7 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   /* Reading an LI authorisation is an LI event, recorded before the answer. */
-  if (k == K_LI && (rc = record(ctl, actor, action, subject, "ok", NULL, true, NULL, err))) {
+  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err, "%s", subject))) {
     json_decref(*out);
     *out = NULL;
   }
@@ -964,7 +956,7 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
   snprintf(key, sizeof key, "%ss", kind_names[k]);
   int rc = authorise(ctl, actor, k, action, kind_names[k], err);
   if (rc) return rc;
-  if (k == K_HOST) ctl_attest_expire_overdue(ctl); /* the trust decisions would use now */
+  if (k == K_HOST) expire_overdue(ctl); /* the trust decisions would use now */
   json_t *arr = json_array();
   pthread_mutex_lock(&st->mu);
   size_t n = json_object_size(st->docs[k]), i = 0;
@@ -984,7 +976,7 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
     json_decref(arr);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  if (k == K_LI && (rc = record(ctl, actor, action, "li *", "ok", NULL, true, NULL, err))) {
+  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err, "%s", "li *"))) {
     json_decref(arr);
     return rc;
   }
@@ -1017,17 +1009,17 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
   sync_time(st);
   rc = model_remove_kind(st->m, kind_names[k], id, err);
   if (rc == LISEC_ECONFLICT) rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
-  else if (rc) rc = refused(ctl, actor, action, subject, li, rc, err);
+  else if (rc) rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, rc, NULL, err, "%s", subject);
   if (rc) {
     pthread_mutex_unlock(&st->mu);
     json_decref(old_eff);
     return rc;
   }
-  if (!(rc = record(ctl, actor, action, subject, "ok", NULL, li, NULL, err))) {
+  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s", subject))) {
     rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
     if (rc) {
       lisec_err ferr = {0};
-      (void)record(ctl, actor, action, subject, "failed", err->msg, li, NULL, &ferr);
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s", subject);
     }
   }
   if (rc) {
@@ -1070,7 +1062,7 @@ static bool rule_about_li(const char *requirement) {
  * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
  * to the LI administration only; the audit record keeps them, sealed). */
 static void redact(json_t *verdict, const ctl_actor *actor) {
-  if (actor && actor->role && strcmp(actor->role, "li-admin") == 0) return;
+  if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) return;
   size_t i;
   json_t *r;
   bool any = false;
@@ -1166,7 +1158,10 @@ static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, 
   *refreshed = false;
   if (!t->need_fresh) return NULL;
   lisec_err aerr = {0};
-  int rc = ctl_attest_ensure_fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, &aerr);
+  ctl_model_fresh_fn fresh = state(ctl)->fresh;
+  /* no attestation topic: no fresh trust (fail closed) */
+  int rc = fresh ? fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, &aerr)
+                 : lisec_err_set(&aerr, LISEC_EUNAVAIL, "attestation is not running");
   if (!rc) return NULL;
   return attest_reason(rule, t->host, state(ctl)->max_age_s,
                        aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
@@ -1195,8 +1190,7 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   li = li || verdict_about_li(v);
   char *line = reasons_line(v);
   uint64_t index = 0;
-  int rc = record(ctl, actor, action, subject, allow ? "ok" : "denied", line && *line ? line : NULL,
-                  li, &index, err);
+  int rc = ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li, line && *line ? line : NULL, 0, &index, err, "%s", subject);
   free(line);
   if (rc) {
     json_decref(v);
@@ -1223,7 +1217,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                             "\"hypervisor\" or \"host\"");
   const char *field = hyp_name ? "hypervisor" : "host";
   target_info t = {0};
-  ctl_attest_expire_overdue(ctl);
+  expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
   const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
@@ -1303,7 +1297,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
                                             "\"hypervisor\" or \"host\"");
   const char *name = hyp_name ? hyp_name : host_name;
   target_info t = {0};
-  ctl_attest_expire_overdue(ctl);
+  expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
@@ -1343,7 +1337,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   struct ctl_model_state *st = state(ctl);
   model_verdict mv = {0};
   size_t counts[MODEL_RULE_COUNT];
-  ctl_attest_expire_overdue(ctl);
+  expire_overdue(ctl);
   pthread_mutex_lock(&st->mu);
   sync_time(st);
   int rc = model_compliance(st->m, &mv);
@@ -1371,12 +1365,14 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
     }
   }
   /* VMs running an image that is not their package's (ctl/pkg.c), and
-   * paired LI VMs observed not running (the LI lock, ctl/li.c). */
+   * paired LI VMs observed not running (the LI lock, ctl/li.c), through
+   * the hooks those topics registered. */
   json_t *viol = json_object_get(v, "violations");
-  for (int src = 0; src < 2; src++) {
-    const char *req = src ? CTL_LI_LOCK_RULE : CTL_PKG_IMAGE_RULE;
+  for (int src = 0; src < CTL_MODEL_FINDINGS_COUNT; src++) {
+    if (!st->findings[src].fn) continue;
+    const char *req = st->findings[src].rule;
     size_t before = json_array_size(viol);
-    rc = src ? ctl_li_lock_findings(ctl, viol, err) : ctl_pkg_image_findings(ctl, viol, err);
+    rc = st->findings[src].fn(ctl, viol, err);
     if (rc) {
       json_decref(v);
       json_decref(byrule);
@@ -1393,12 +1389,12 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   json_object_del(v, "allow");
   json_object_set_new(v, "counts", byrule);
   json_object_set_new(v, "time", json_string(when));
-  bool li_admin = actor && actor->role && strcmp(actor->role, "li-admin") == 0;
+  bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
   /* The LI administration reads LI details: that read is itself an LI event. */
-  if ((rc = record(ctl, actor, "compliance.read", "platform", "ok", reason, li_admin, &index, err))) {
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "compliance.read", li_admin, reason, 0, &index, err, "%s", "platform"))) {
     json_decref(v);
     return rc;
   }
@@ -1587,7 +1583,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   int rc = json_is_object(args) ? 0 : lisec_err_set(err, LISEC_EINVAL, "ExtenderArgs: must be a JSON object");
   if (!rc) rc = k8s_vm(args, &vm, pod, sizeof pod, err);
   if (!rc) rc = k8s_nodes(args, &names, &items, &use_names, err);
-  ctl_attest_expire_overdue(ctl);
+  expire_overdue(ctl);
   bool li_vm = false;
   if (!rc && vm) {
     pthread_mutex_lock(&st->mu);
@@ -1641,8 +1637,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   bool li = li_vm || verdict_about_li(rv);
   json_decref(rv);
   uint64_t index = 0;
-  rc = record(ctl, actor, "decision.k8s.filter", subject, json_object_size(failed) ? "denied" : "ok",
-              line && *line ? line : reason, li, &index, err);
+  rc = ctl_audit(ctl, actor, json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, "decision.k8s.filter", li, line && *line ? line : reason, 0, &index, err, "%s", subject);
   free(line);
   if (rc) {
     json_decref(failed);

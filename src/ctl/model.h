@@ -148,4 +148,27 @@ int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, li
 int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                              const ctl_model_obs_prep *prep, bool stored, lisec_err *err);
 
+/* ---- hooks: what the topics above the model tell it ---------------------
+ * The model is the lowest topic: attestation, LI, packages and X1 call it,
+ * and it includes none of their headers (tests/integration/ctl_layers.sh).
+ * What it needs from them, they register when they open (ctl/topics.c
+ * opens the model first); a hook not registered fails closed. */
+
+/* Attestation: whether host's trust is fresh enough for a decision (0), or
+ * why not; *pending when the answer is deferred to a fresh quote (see
+ * ctl_attest_ensure_fresh). expire turns overdue hosts untrusted before a
+ * decision reads their trust. */
+typedef int (*ctl_model_fresh_fn)(lisec_ctl *ctl, const char *host, int64_t max_age_s,
+                                  bool *refreshed, bool *pending, lisec_err *err);
+typedef void (*ctl_model_expire_fn)(lisec_ctl *ctl);
+void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_expire_fn expire);
+
+/* Findings another topic adds to the compliance report, counted under
+ * rule: VMs whose image is not their package's (pkg), paired LI VMs not
+ * running (li). They are added in this order whatever the order of opening. */
+typedef enum { CTL_MODEL_FINDINGS_IMAGE, CTL_MODEL_FINDINGS_LI_LOCK, CTL_MODEL_FINDINGS_COUNT } ctl_model_findings_slot;
+typedef int (*ctl_model_findings_fn)(lisec_ctl *ctl, json_t *violations, lisec_err *err);
+void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
+                             ctl_model_findings_fn fn);
+
 #endif

@@ -12,7 +12,6 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
-#include "ctl/li.h"
 #include "ctl/model.h"
 #include "ctl/pkg.h"
 #include "pkg/pkg.h"
@@ -21,8 +20,6 @@
 #define PKG_VM_KIND "pkg-vm"
 #define PKG_KEY_MAX (7 + 63 + 1 + CTL_PKG_ID_MAX + 1) /* "tenant:<name>:<id>" (below) */
 #define PKG_ANCHOR_FILE_MAX (4u << 20)
-#define PKG_DEFAULT_MAX_PACKAGE (48u << 20)
-#define PKG_DEFAULT_MAX_EXPANDED (1ull << 30)
 
 struct ctl_pkg_state {
   pthread_mutex_t lock; /* pkg_verify over the shared trust store, one at a time */
@@ -30,12 +27,7 @@ struct ctl_pkg_state {
   bool has_operator, has_li_admin, has_crl;
   uint64_t max_package;  /* bytes of one uploaded CSAR */
   uint64_t max_expanded; /* bytes the CSAR may expand to */
-  /* The LI topic's state ([li]): ctl_shared has no slot of its own for it,
-   * so it is opened and closed with this one. */
-  struct ctl_li_state *li;
 };
-
-struct ctl_li_state *ctl_pkg_li_state(ctl_shared *sh) { return sh->pkg ? sh->pkg->li : NULL; }
 
 /* ---- shared state ------------------------------------------------------- */
 
@@ -74,21 +66,16 @@ static int load_trust(const lisec_config *cfg, struct ctl_pkg_state *st, lisec_e
 }
 
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)s; /* nothing to load: packages are read from the store per request */
   struct ctl_pkg_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
   sh->pkg = st;
-  int64_t max_package = 0, max_expanded = 0;
-  int rc = lisec_config_int(cfg, "pkg", "max_package", PKG_DEFAULT_MAX_PACKAGE, 1024, 48 << 20,
-                            &max_package, err);
-  if (!rc)
-    rc = lisec_config_int(cfg, "pkg", "max_expanded", (int64_t)PKG_DEFAULT_MAX_EXPANDED, 1024,
-                          (int64_t)16 << 30, &max_expanded, err);
-  if (!rc) rc = load_trust(cfg, st, err);
-  if (!rc) rc = ctl_li_state_open(cfg, &st->li, err);
-  if (!rc) rc = ctl_li_model_sync(sh, s, err);
-  st->max_package = (uint64_t)max_package;
-  st->max_expanded = (uint64_t)max_expanded;
+  int rc = load_trust(cfg, st, err);
+  st->max_package = (uint64_t)sh->settings.pkg_max_package;
+  st->max_expanded = (uint64_t)sh->settings.pkg_max_expanded;
+  /* image findings reach compliance through the model's hook */
+  if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_IMAGE, CTL_PKG_IMAGE_RULE, ctl_pkg_image_findings);
   if (!rc && st->trust && !st->has_operator)
     LOG_WARN("[pkg] operator_ca is not set: every package will be refused, since each needs the "
              "operator's countersignature (TR 103 308 4.1)");
@@ -97,7 +84,6 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
 
 void ctl_pkg_close(ctl_shared *sh) {
   if (!sh->pkg) return;
-  ctl_li_state_close(sh->pkg->li);
   pkg_trust_free(sh->pkg->trust);
   pthread_mutex_destroy(&sh->pkg->lock);
   free(sh->pkg);
@@ -109,36 +95,7 @@ void ctl_pkg_close(ctl_shared *sh) {
 /* The owner a role on-boards as: MANO (the NFVO on Os-Ma-nfvo) acts for the
  * operator; a tenant for itself; every other role is refused by pkg/. */
 static const char *owner_of(const ctl_actor *actor) {
-  return strcmp(actor->role, "mano") == 0 ? "operator" : actor->role;
-}
-
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
-                  const char *outcome, const char *reason, bool li, lisec_err *err) {
-  char subject[PKG_KEY_MAX + 16];
-  snprintf(subject, sizeof subject, "package %s", id);
-  ctl_event ev = {action, subject, outcome, reason, li};
-  return ctl_record(ctl, actor, &ev, NULL, err);
-}
-
-/* Records a refusal and returns it; when even that cannot be recorded, the
- * recording failure is what the caller sees (fail closed). */
-static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
-                  bool li, int rc, lisec_err *err) {
-  lisec_err rerr = {0};
-  if (record(ctl, actor, action, id, "denied", err->msg, li, &rerr)) {
-    *err = rerr;
-    return rerr.code ? rerr.code : LISEC_ESTORE;
-  }
-  return rc;
-}
-
-static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
-                   bool li, int rc, lisec_err *err) {
-  if (rc) {
-    lisec_err ferr = {0};
-    (void)record(ctl, actor, action, id, "failed", err->msg, li, &ferr);
-  }
-  return rc;
+  return ctl_actor_role(actor) == CTL_ROLE_MANO ? "operator" : actor->role;
 }
 
 /* Package ids and the VM ids reports name follow lisec's one id rule. */
@@ -158,7 +115,7 @@ static int id_check(const char *id, lisec_err *err) {
 #define TENANT_PREFIX "tenant:"
 
 static bool is_tenant(const ctl_actor *actor) {
-  return actor->role && strncmp(actor->role, TENANT_PREFIX, strlen(TENANT_PREFIX)) == 0;
+  return ctl_actor_role(actor) == CTL_ROLE_TENANT;
 }
 
 static int pkg_key(const ctl_actor *actor, const char *id, bool creating, char key[PKG_KEY_MAX],
@@ -337,7 +294,7 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
   int rc = request_li(body, &li, err);
   if (!rc) rc = id_check(req_id, err);
   if (rc) return rc;
-  if ((rc = pkg_policy_may_onboard(owner, err))) return refuse(ctl, actor, action, req_id, li, rc, err);
+  if ((rc = pkg_policy_may_onboard(owner, err))) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err, "package %s", req_id);
   if ((rc = pkg_key(actor, req_id, !replace, id, err))) return rc;
   json_t *old = NULL;
   int64_t old_version = 0;
@@ -352,7 +309,7 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
       free(exists);
       rc = lisec_err_set(err, LISEC_ECONFLICT,
                          "package %s exists already (a new version is a replacement: PUT)", req_id);
-      return refuse(ctl, actor, action, id, li, rc, err);
+      return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err, "package %s", id);
     }
   }
   verified v = {0};
@@ -369,7 +326,7 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
     if (!rc) rec.owner = prev.owner;
   }
   if (rc) {
-    if (rc != LISEC_ENOMEM) rc = refuse(ctl, actor, action, id, li_pkg, rc, err);
+    if (rc != LISEC_ENOMEM) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li_pkg, NULL, rc, NULL, err, "package %s", id);
     pkg_result_free(v.result);
     json_decref(old);
     return rc;
@@ -390,12 +347,12 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
   snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
            rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
   if (!doc) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc) rc = record(ctl, actor, action, id, "ok", reason, li_pkg, err);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li_pkg, reason, 0, NULL, err, "package %s", id);
   if (!rc) {
     rc = save(ctl, PKG_KIND, id, doc, replace ? old_version : 0, err);
     if (rc == LISEC_ECONFLICT)
       rc = lisec_err_set(err, rc, "package %s changed meanwhile (or exists already)", id);
-    rc = changed(ctl, actor, action, id, li_pkg, rc, err);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li_pkg, NULL, rc, NULL, err, "package %s", id);
   }
   if (!rc) *out = json_incref(doc);
   json_decref(doc);
@@ -460,7 +417,7 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json
   pkg_record rec;
   record_from_json(doc, &rec);
   if ((rc = pkg_policy_may_see(&rec, owner_of(actor), err))) {
-    rc = refuse(ctl, actor, "pkg.read", id, json_is_true(json_object_get(doc, "li")), rc, err);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "pkg.read", json_is_true(json_object_get(doc, "li")), NULL, rc, NULL, err, "package %s", id);
     json_decref(doc);
     return rc;
   }
@@ -506,7 +463,7 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
   char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
   lisec_err merr = {0};
   const char *cn = actor->subject ? actor->subject : "";
-  bool is_host = actor->role && strcmp(actor->role, "host") == 0;
+  bool is_host = ctl_actor_role(actor) == CTL_ROLE_HOST;
   int found = ctl_model_vm_placement(ctl->shared, vm, host, own, observed, &merr);
   if (!is_host)
     lisec_err_set(err, LISEC_EDENIED,
@@ -541,7 +498,7 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
   bool li = load(ctl, PKG_KIND, own[0] ? own : id, &doc, NULL, &lerr) == 0 &&
             json_is_true(json_object_get(doc, "li"));
   json_decref(doc);
-  return refuse(ctl, actor, action, id, li, LISEC_EDENIED, err);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "package %s", id);
 }
 
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
@@ -586,16 +543,12 @@ int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
                              check == 0, "image", matched, "reason", reason, "reported_at", now,
                              "reported_by", actor->subject, "placement_source",
                              observed ? "observed" : "declared");
-  ctl_event ev = {"pkg.image-report", subject, check ? "denied" : "ok", reason, li};
-  rc = report ? ctl_record(ctl, actor, &ev, NULL, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc) {
-    rc = save(ctl, PKG_VM_KIND, vm, report, -1, err);
-    if (rc) {
-      lisec_err ferr = {0};
-      ctl_event fev = {"pkg.image-report", subject, "failed", err->msg, li};
-      (void)ctl_record(ctl, actor, &fev, NULL, &ferr);
-    }
-  }
+  rc = report ? ctl_audit(ctl, actor, check ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, "pkg.image-report",
+                          li, reason, 0, NULL, err, "%s", subject)
+              : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc && (rc = save(ctl, PKG_VM_KIND, vm, report, -1, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "pkg.image-report", li, NULL, rc, NULL, err, "%s",
+                   subject);
   if (!rc) *out = json_incref(report);
   json_decref(report);
 done:
@@ -696,7 +649,7 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
     return rc;
   char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
   lisec_err merr = {0};
-  bool is_host = actor->role && strcmp(actor->role, "host") == 0, observed = false;
+  bool is_host = ctl_actor_role(actor) == CTL_ROLE_HOST, observed = false;
   int found = ctl_model_vm_placement(ctl->shared, vm, host, own, &observed, &merr);
   json_t *doc = NULL;
   lisec_err lerr = {0};
@@ -724,7 +677,7 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
   else if (!(rc = check_runner(ctl, actor, vm, host, observed, &pending, err)))
     goto check;
   json_decref(doc);
-  return refuse(ctl, actor, action, subject, li, LISEC_EDENIED, err);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "package %s", subject);
 check:
   if (pending) { /* asked again once the fresh quote is in */
     json_decref(doc);
@@ -761,9 +714,9 @@ check:
     snprintf(reason, sizeof reason, "start on host %.64s (the VM runs on host %.64s, %s placement), "
              "package %.64s: %.200s", actor->subject, host, observed ? "observed" : "declared",
              own, check ? verdict.msg : "the image is the package's");
-    ctl_event ev = {action, subject, check ? "denied" : "ok", reason, li};
     uint64_t index = 0;
-    rc = ctl_record(ctl, actor, &ev, &index, err);
+    rc = ctl_audit(ctl, actor, check ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, action, li, reason, 0,
+                   &index, err, "%s", subject);
     /* Nothing is kept as a report: a check neither clears nor raises the
      * VM's finding, it only lets the start go on or stops it. */
     if (!rc && !(*out = json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s?, s:s, s:I, s:s}", "vm", vm,

@@ -5,7 +5,9 @@
  * handle, so a use case records before it makes its change (write-ahead)
  * and records a follow-up when the change then fails. A subject or reason
  * longer than an audit string may be (AUDIT_STR_MAX) is shortened and says
- * so: a long explanation never stops the event from being recorded. */
+ * so: a long explanation never stops the event from being recorded.
+ * ctl_audit is the one audit-then-act rule every use case follows. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,5 +50,50 @@ int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no LI administration key is configured ([audit] "
                          "li_admin_key), so this LI event cannot be recorded; action refused");
+  return rc;
+}
+
+const char *ctl_outcome_name(ctl_outcome o) {
+  switch (o) {
+  case CTL_OUTCOME_OK: return "ok";
+  case CTL_OUTCOME_DENIED: return "denied";
+  case CTL_OUTCOME_REFUSED: return "refused";
+  case CTL_OUTCOME_FAILED: return "failed";
+  }
+  return "failed";
+}
+
+int ctl_audit(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+              bool li, const char *reason, int rc, uint64_t *index, lisec_err *err,
+              const char *subject_fmt, ...) {
+  /* longer than an audit string may be: ctl_record shortens it and says so */
+  char subject[2 * AUDIT_STR_MAX + 1];
+  va_list ap;
+  va_start(ap, subject_fmt);
+  vsnprintf(subject, sizeof subject, subject_fmt, ap);
+  va_end(ap);
+  bool refusal = outcome == CTL_OUTCOME_DENIED || outcome == CTL_OUTCOME_REFUSED;
+  if (rc == 0) {
+    /* an act, or an event or verdict that is the answer (a decision that
+     * says no, a source seen failing): it goes out only once durable */
+    ctl_event ev = {action, subject, ctl_outcome_name(outcome), reason, li};
+    return ctl_record(ctl, actor, &ev, index, err);
+  }
+  lisec_err rerr = {0};
+  ctl_event ev = {action, subject, ctl_outcome_name(outcome),
+                  reason ? reason : (err && err->msg[0] ? err->msg : NULL), li};
+  if (ctl_record(ctl, actor, &ev, index, &rerr) == 0) return rc;
+  if (refusal) {
+    /* fail closed, and say so: the refusal stands without its record */
+    LOG_ERROR("%s: a refusal could not be recorded (it stands): %s", action, rerr.msg);
+    if (err) {
+      if (err->code == 0) err->code = rc;
+      size_t n = strnlen(err->msg, sizeof err->msg);
+      snprintf(err->msg + n, sizeof err->msg - n, "%sthis refusal could not be recorded: %s",
+               n ? "; " : "", rerr.msg);
+    }
+  } else {
+    LOG_ERROR("%s: a failure after its record could not be recorded: %s", action, rerr.msg);
+  }
   return rc;
 }

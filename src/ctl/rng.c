@@ -37,22 +37,6 @@ static void fmt_time(int64_t t, char *out, size_t cap) {
     snprintf(out, cap, "unknown");
 }
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
-                  const char *outcome, const char *reason, bool li, lisec_err *err) {
-  ctl_event ev = {action, subject, outcome, reason, li};
-  return ctl_record(ctl, actor, &ev, NULL, err);
-}
-
-/* After a recorded change: when it failed, say so in the log too. */
-static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
-                   const char *subject, int rc, lisec_err *err) {
-  if (rc) {
-    lisec_err ferr = {0};
-    (void)record(ctl, actor, action, subject, "failed", err->msg, false, &ferr);
-  }
-  return rc;
-}
-
 /* The stored finding for id, or NULL (and *version 0) when there is none. */
 static int finding_load(lisec_ctl *ctl, const char *id, json_t **doc, int64_t *version,
                         lisec_err *err) {
@@ -115,23 +99,24 @@ static int apply_change(lisec_ctl *ctl, const ctl_actor *actor, const change *c,
   if (rc) return rc;
   bool was_open = finding_open(doc);
   const char *was_state = doc ? json_string_value(json_object_get(doc, "state")) : NULL;
-  const char *action = NULL, *outcome = NULL;
+  const char *action = NULL;
+  ctl_outcome outcome = CTL_OUTCOME_OK;
   char reason[RNG_REPORT_DETAIL_MAX + 128];
   if (c->failed && (!was_open || !was_state || strcmp(was_state, c->state) != 0)) {
     action = strcmp(c->kind, "source") == 0 ? "rng.source.excluded" : "rng.service.fail_closed";
-    outcome = "failed";
+    outcome = CTL_OUTCOME_FAILED;
     snprintf(reason, sizeof reason, "TR103308-4.2: %s%s%s", c->state, c->detail[0] ? ": " : "",
              c->detail);
   } else if (!c->failed && was_open) {
     action = strcmp(c->kind, "source") == 0 ? "rng.source.readmitted" : "rng.service.serving";
-    outcome = "ok";
+    outcome = CTL_OUTCOME_OK;
     snprintf(reason, sizeof reason, "reported %s again", c->state);
   }
   if (!action) {
     json_decref(doc);
     return 0;
   }
-  if ((rc = record(ctl, actor, action, subject, outcome, reason, false, err))) {
+  if ((rc = ctl_audit(ctl, actor, outcome, action, false, reason, 0, NULL, err, "%s", subject))) {
     json_decref(doc);
     return rc;
   }
@@ -153,7 +138,8 @@ static int apply_change(lisec_ctl *ctl, const ctl_actor *actor, const change *c,
   }
   json_decref(nd);
   json_decref(doc);
-  return changed(ctl, actor, action, subject, rc, err);
+  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, false, NULL, rc, NULL, err, "%s", subject);
+  return rc;
 }
 
 static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
@@ -169,7 +155,7 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
     snprintf(reason, sizeof reason, "TR103308-5.15: %llu seeds, %llu bytes from %s to %s (report %s/%llu)",
              (unsigned long long)c->seeds, (unsigned long long)c->bytes, from, to, r->instance,
              (unsigned long long)r->seq);
-    int rc = record(ctl, actor, "rng.issuance", subject, "ok", reason, c->li, err);
+    int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.issuance", c->li, reason, 0, NULL, err, "%s", subject);
     if (rc) return rc;
     (*recorded)++;
   }
@@ -229,7 +215,7 @@ static int report_locked(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
     char reason[96];
     snprintf(reason, sizeof reason, "instance %s reports from seq %llu", r.instance,
              (unsigned long long)r.seq);
-    rc = record(ctl, actor, "rng.reporter.start", "entropy service", "ok", reason, false, err);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.reporter.start", false, reason, 0, NULL, err, "%s", "entropy service");
     if (!rc) recorded++;
   }
   if (!rc && !duplicate) rc = issuance(ctl, actor, &r, &recorded, err);

@@ -44,13 +44,9 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
 int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                   lisec_err *err);
 
-/* The background loop: started once per process from a context whose
- * shared state outlives it (idempotent; the routes call it, so the loop
- * runs from the first X1 or task request after a start), stopped by
- * ctl_tasks_stop. */
-int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err);
-void ctl_tasks_stop(void);
-/* A target changed: make sure the loop runs and reconcile soon. */
+/* The background loop runs on its own thread from ctl_start to ctl_stop
+ * (ctl/topics.c); no request starts it.
+ * A target changed: the loop reconciles now, not at its next round. */
 void ctl_tasks_kick(lisec_ctl *ctl);
 
 #endif

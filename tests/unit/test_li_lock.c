@@ -28,10 +28,10 @@
 static char tmpdir[64];
 static lisec_ctl *ctl;
 static EVP_PKEY *admin, *vm_key, *peer_key;
-static const ctl_actor OPERATOR = {"op-1", "operator"};
-static const ctl_actor LI_ADMIN = {"li-1", "li-admin"};
-static const ctl_actor HV_ADMIN = {"hv-1", "hypervisor-admin"};
-static const ctl_actor AGENT = {"hel-1", "host"};
+static const ctl_actor OPERATOR = {"op-1", "operator", CTL_ROLE_OPERATOR};
+static const ctl_actor LI_ADMIN = {"li-1", "li-admin", CTL_ROLE_LI_ADMIN};
+static const ctl_actor HV_ADMIN = {"hv-1", "hypervisor-admin", CTL_ROLE_HV_ADMIN};
+static const ctl_actor AGENT = {"hel-1", "host", CTL_ROLE_HOST};
 
 static void open_ctl(bool restart) {
   char sign[256];

@@ -27,8 +27,8 @@
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
-static const ctl_actor OPERATOR = {"op-1", "operator"};
-static const ctl_actor LI_ADMIN = {"li-1", "li-admin"};
+static const ctl_actor OPERATOR = {"op-1", "operator", CTL_ROLE_OPERATOR};
+static const ctl_actor LI_ADMIN = {"li-1", "li-admin", CTL_ROLE_LI_ADMIN};
 
 static lisec_config *config(void) {
   lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
@@ -74,7 +74,7 @@ static int teardown(void **state) {
 
 static int observe(const char *host, const char *ev, const char *uuid, const char *vm,
                    const char *st) {
-  static const ctl_actor agent = {"host", "host"};
+  static const ctl_actor agent = {"host", "host", CTL_ROLE_HOST};
   ctl_observed_domain d = {uuid, vm, NULL, st, NULL};
   ctl_observation o = {host, lisec_time_now(), ev, &d, uuid ? 1 : 0};
   lisec_err err = {0};
@@ -235,7 +235,7 @@ static void test_li_host_sealed(void **state) {
   /* hel-2 carries lim (an LI VM) and an unnamed domain. */
   ctl_observed_domain d[2] = {{"6c1c5a4e-0000-4000-8000-00000000000a", "lim", NULL, "running", NULL},
                               {"6c1c5a4e-0000-4000-8000-00000000000b", NULL, NULL, "running", NULL}};
-  static const ctl_actor agent = {"host", "host"};
+  static const ctl_actor agent = {"host", "host", CTL_ROLE_HOST};
   ctl_observation o = {"hel-2", lisec_time_now(), "b000000000000001", d, 2};
   lisec_err err = {0};
   assert_int_equal(ctl_model_observe(ctl, &agent, &o, &err), 0);
@@ -259,7 +259,7 @@ static void test_li_host_sealed(void **state) {
 /* host's image report of VM web under package probe; the refusal's text in
  * why (may be NULL), *source the placement it was accepted on. */
 static int report(const char *host, char *why, char *source) {
-  ctl_actor agent = {host, "host"};
+  ctl_actor agent = {host, "host", CTL_ROLE_HOST};
   json_t *body = json_pack("{s:s, s:s, s:s}", "vm", "web", "digest", "sha256:" PROBE_IMG, "event",
                            "resume"),
          *out = NULL;
@@ -277,7 +277,7 @@ static int report(const char *host, char *why, char *source) {
 
 /* host's check at start (the qemu hook's prepare) of VM web's image. */
 static int image_check(const char *host, char *why, bool *checked) {
-  ctl_actor agent = {host, "host"};
+  ctl_actor agent = {host, "host", CTL_ROLE_HOST};
   json_t *body = json_pack("{s:s, s:s}", "vm", "web", "digest", "sha256:" PROBE_IMG), *out = NULL;
   lisec_err err = {0};
   int rc = ctl_pkg_image_check(ctl, &agent, body, &out, &err);

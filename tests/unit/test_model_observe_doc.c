@@ -25,7 +25,7 @@
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
-static const ctl_actor AGENT = {"host", "host"};
+static const ctl_actor AGENT = {"host", "host", CTL_ROLE_HOST};
 
 static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 

@@ -1,0 +1,57 @@
+/* The controller's settings, read and checked once in ctl_open before any
+ * topic opens: one table of every number and switch the topics use, with
+ * its section, key, default and bounds. A value out of bounds stops the
+ * start with a message naming its section and key; no use case reads the
+ * configuration afterwards. File paths (reference values, CAs, keys) stay
+ * with the topic that loads the file at open, which names them too. */
+#include <stddef.h>
+
+#include "attest/attest.h"
+#include "ctl/internal.h"
+
+#define PKG_DEFAULT_MAX_PACKAGE (48 << 20)
+#define PKG_DEFAULT_MAX_EXPANDED (1ll << 30)
+
+static const struct {
+  const char *section, *key;
+  int64_t def, min, max;
+  size_t offset; /* of the int64_t in ctl_settings */
+} INTS[] = {
+    {"model", "attestation_max_age_s", 60, 1, 86400, offsetof(ctl_settings, model_max_age_s)},
+    {"attest", "interval_s", 300, 1, 86400, offsetof(ctl_settings, attest_interval_s)},
+    {"attest", "grace_s", 60, 0, 86400, offsetof(ctl_settings, attest_grace_s)},
+    {"attest", "nonce_ttl_s", 60, 1, 3600, offsetof(ctl_settings, attest_nonce_ttl_s)},
+    {"attest", "fresh_wait_ms", 5000, 100, 120000, offsetof(ctl_settings, attest_fresh_wait_ms)},
+    {"attest", "quarantine_timeout_s", 10, 1, 600, offsetof(ctl_settings, attest_quarantine_timeout_s)},
+    {"attest", "check_ms", 1000, 50, 60000, offsetof(ctl_settings, attest_check_ms)},
+    {"attest", "inventory_max_bytes", ATTEST_INV_MAX_BYTES, 1024, 16 << 20,
+     offsetof(ctl_settings, attest_inventory_max_bytes)},
+    {"attest", "inventory_max_domains", ATTEST_INV_MAX_DOMAINS, 1, 1000000,
+     offsetof(ctl_settings, attest_inventory_max_domains)},
+    {"pkg", "max_package", PKG_DEFAULT_MAX_PACKAGE, 1024, 48 << 20, offsetof(ctl_settings, pkg_max_package)},
+    {"pkg", "max_expanded", PKG_DEFAULT_MAX_EXPANDED, 1024, 16ll << 30,
+     offsetof(ctl_settings, pkg_max_expanded)},
+};
+
+static const struct {
+  const char *section, *key;
+  bool def;
+  size_t offset; /* of the bool in ctl_settings */
+} BOOLS[] = {
+    {"model", "allow_declared_trust", false, offsetof(ctl_settings, model_allow_declared_trust)},
+    {"li", "restart_stopped", true, offsetof(ctl_settings, li_restart_stopped)},
+};
+
+int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err) {
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
+    int rc = lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
+                              (int64_t *)((char *)out + INTS[i].offset), err);
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(BOOLS); i++) {
+    int rc = lisec_config_bool(cfg, BOOLS[i].section, BOOLS[i].key, BOOLS[i].def,
+                               (bool *)((char *)out + BOOLS[i].offset), err);
+    if (rc) return rc;
+  }
+  return 0;
+}
