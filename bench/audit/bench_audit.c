@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ctl/auditlog.h"
+#include "keys/signer.h"
 
 /* Each run starts from an empty database. */
 static void remove_db(const char *path) {
@@ -87,11 +88,19 @@ static void *appender(void *arg) {
   return NULL;
 }
 
+/* The checkpoint key as the keys process holds it (keys/signer.h): a
+ * development file here, opened once per run. */
 static ctl_auditlog_config config(const char *url, const char *dir, const uint8_t *li_pk) {
   static char key[512];
+  static keys_signer *signer;
+  static uint8_t pk[32];
   snprintf(key, sizeof key, "%s/bench-checkpoint.pem", dir);
+  lisec_err err = {0};
+  if (!signer && keys_signer_open_file(key, true, &signer, &err)) die("checkpoint key", &err);
+  keys_signer_public_key(signer, pk);
   ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/audit", .li_pk = li_pk,
-                           .dev_key_file = key, .checkpoint_entries = 100000, .checkpoint_ms = 10000};
+                           .sign = keys_signer_sign, .sign_ctx = signer, .pk = pk, .development = true,
+                           .checkpoint_entries = 100000, .checkpoint_ms = 10000};
   return c;
 }
 

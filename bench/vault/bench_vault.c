@@ -5,13 +5,20 @@
  * token key and wrapped by a new one, rows rewritten in one transaction)
  * beside rewriting the plaintext rows in one transaction, with a fresh KEK
  * so no data key is cached; (3) ActivateTask+DeactivateTask round trips
- * to lisec-ne over mutual TLS keep-alive. Bounded in count and time;
- * prints rates and the ratio. */
+ * to lisec-ne over mutual TLS keep-alive; (4) the encrypted writes and
+ * reads again as lisecd's controller makes them since issue 16: sealed and
+ * opened by a keys process (forked here, the service of keys/keys.h) over a
+ * socketpair, one round trip each. Bounded in count and time; prints rates
+ * and the ratio. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "ctl/kek.h"
+#include "keys/kek.h"
+#include "keys/keys.h"
 #include "ctl/x1_admf.h"
 #include "store/store.h"
 #include "vault/vault.h"
@@ -23,15 +30,85 @@ static double now_s(void) { return (double)lisec_time_mono_ns() / 1e9; }
 static const char *IDS = "[{\"kind\":\"imsi\",\"value\":\"244051234567890\"},"
                          "{\"kind\":\"e164\",\"value\":\"358401234567\"}]";
 
-static int bench_store(const char *url, ctl_kek *kek, int n) {
+/* A keys process with the bench token's KEK, forked; *pid to reap. */
+static int keys_fork(const char *module, const char *dir, keys_client **out, pid_t *pid) {
+  char pin[600];
+  snprintf(pin, sizeof pin, "%.512s/bench-keys.pin", dir);
+  lisec_err err = {0};
+  if (lisec_file_write_atomic(pin, "1234", 4, 0600, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  lisec_config *cfg = lisec_config_new();
+  lisec_config_set(cfg, "vault", "pkcs11_module", module);
+  lisec_config_set(cfg, "vault", "token", "bench");
+  lisec_config_set(cfg, "vault", "pin_file", pin);
+  lisec_config_set(cfg, "vault", "key_label", "bench-kek");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return perror("socketpair"), 1;
+  fflush(NULL);
+  *pid = fork();
+  if (*pid < 0) return perror("fork"), 1;
+  if (*pid == 0) {
+    close(sv[0]);
+    keys_service *ks = NULL;
+    int rc = keys_service_open(cfg, &ks, &err) || keys_service_serve(ks, sv[1], &err);
+    if (rc) fprintf(stderr, "keys: %s\n", err.msg);
+    keys_service_close(ks);
+    _exit(rc);
+  }
+  close(sv[1]);
+  lisec_config_free(cfg);
+  if (keys_client_open(sv[0], out, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  return 0;
+}
+
+/* Writes and reads of kind bench-keys through the keys process, as
+ * ctl/targets.c makes them; *w and *r per second (best read pass). */
+static int bench_keys(lisec_store *s, keys_client *keys, const json_t *ids, int n, double *w, double *r) {
+  lisec_err err = {0};
+  char id[64];
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "keys-%d", i);
+    vault_sealed sealed;
+    json_t *j = NULL;
+    if (keys_vault_seal(keys, id, "li-1", 1, ids, &sealed, &err) || vault_sealed_to_json(&sealed, &j, &err))
+      return fprintf(stderr, "%s\n", err.msg), 1;
+    char *body = lisec_json_dump_canonical(j);
+    if (store_doc_put(s, "bench-keys", id, body, 0, NULL, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    free(body);
+    json_decref(j);
+    vault_sealed_free(&sealed);
+  }
+  *w = n / (now_s() - t0);
+  *r = 0;
+  for (int round = 0; round < READ_ROUNDS; round++) {
+    t0 = now_s();
+    for (int i = 0; i < n; i++) {
+      snprintf(id, sizeof id, "keys-%d", i);
+      char *body = NULL;
+      json_t *back = NULL;
+      vault_sealed sealed;
+      if (store_doc_get(s, "bench-keys", id, &body, NULL, &err) ||
+          vault_sealed_parse(body, strlen(body), &sealed, &err) || keys_vault_open(keys, &sealed, &back, &err))
+        return fprintf(stderr, "%s\n", err.msg), 1;
+      json_decref(back);
+      vault_sealed_free(&sealed);
+      free(body);
+    }
+    double rr = n / (now_s() - t0);
+    if (rr > *r) *r = rr;
+  }
+  return 0;
+}
+
+static int bench_store(const char *url, keys_kek *kek, keys_client *keys, int n) {
   lisec_store *s = NULL;
   lisec_err err = {0};
   if (store_open(url, &s, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
   json_error_t je;
   json_t *ids = json_loads(IDS, 0, &je);
-  vault_kek vk = ctl_kek_vault(kek);
+  vault_kek vk = keys_kek_vault(kek);
   vault_opener op;
-  if (ctl_kek_for(kek, vk.label, NULL, &op, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  if (keys_kek_for(kek, vk.label, NULL, &op, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
   char id[64];
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
@@ -87,11 +164,18 @@ static int bench_store(const char *url, ctl_kek *kek, int n) {
     r = n / (now_s() - t0);
     if (r > sealed_r) sealed_r = r;
   }
+  double keys_w = 0, keys_r = 0;
+  if (bench_keys(s, keys, ids, n, &keys_w, &keys_r)) return 1;
   printf("  writes: plaintext %8.0f/s   encrypted (KEK in SoftHSM2) %8.0f/s   overhead %.2fx (goal <= 2x)\n",
          plain_w, sealed_w, plain_w / sealed_w);
   printf("  reads:  plaintext %8.0f/s   encrypted (KEK in SoftHSM2) %8.0f/s   overhead %.2fx (goal <= 2x;"
          " best of %d interleaved passes)\n",
          plain_r, sealed_r, plain_r / sealed_r, READ_ROUNDS);
+  printf("  through the keys process (one socketpair round trip each):\n"
+         "  writes: plaintext %8.0f/s   encrypted %8.0f/s   overhead %.2fx (goal <= 2x)\n"
+         "  reads:  plaintext %8.0f/s   encrypted %8.0f/s   overhead %.2fx (goal <= 2x)\n"
+         "  the hop: %.1f us a read beside opening in-process\n",
+         plain_w, keys_w, plain_w / keys_w, plain_r, keys_r, plain_r / keys_r, 1e6 / keys_r - 1e6 / sealed_r);
   json_decref(ids);
   store_close(s);
   return 0;
@@ -128,19 +212,19 @@ static double rewrite_all(lisec_store *s, const char *kind, const char *prefix, 
 }
 
 static int bench_rotation(const char *url, const char *module, int n) {
-  ctl_kek_pkcs11_config pc = {module, "bench", "1234", "bench-kek", false};
-  ctl_kek *kek = NULL;
+  keys_kek_pkcs11_config pc = {module, "bench", "1234", "bench-kek", false};
+  keys_kek *kek = NULL;
   lisec_store *s = NULL;
   lisec_err err = {0};
-  if (ctl_kek_open_pkcs11(&pc, &kek, &err) || store_open(url, &s, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
-  vault_kek old = ctl_kek_vault(kek), cur;
+  if (keys_kek_open_pkcs11(&pc, &kek, &err) || store_open(url, &s, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  vault_kek old = keys_kek_vault(kek), cur;
   double plain = rewrite_all(s, "bench-plain", "plain", n, NULL, NULL, &err), sealed = -1;
-  if (plain > 0 && !ctl_kek_use(kek, "bench-kek-2", true, &err)) {
-    cur = ctl_kek_vault(kek);
+  if (plain > 0 && !keys_kek_use(kek, "bench-kek-2", true, &err)) {
+    cur = keys_kek_vault(kek);
     sealed = rewrite_all(s, "bench-sealed", "sealed", n, &old, &cur, &err);
   }
   store_close(s);
-  ctl_kek_close(kek);
+  keys_kek_close(kek);
   if (plain < 0 || sealed < 0) return fprintf(stderr, "rotation: %s\n", err.msg), 1;
   printf("  KEK rotation, one transaction: plaintext rewrite %8.0f/s   re-wrap (no cached key) %8.0f/s   "
          "%.2fx\n", plain, sealed, plain / sealed);
@@ -188,12 +272,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_vault STORE_URL P11_MODULE COUNT NE_URL PKI_DIR SECONDS\n");
     return 2;
   }
-  ctl_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true};
-  ctl_kek *kek = NULL;
+  keys_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true};
+  keys_kek *kek = NULL;
   lisec_err err = {0};
-  if (ctl_kek_open_pkcs11(&pc, &kek, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
-  int rc = bench_store(argv[1], kek, atoi(argv[3]));
-  ctl_kek_close(kek);
+  if (keys_kek_open_pkcs11(&pc, &kek, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  keys_client *keys = NULL;
+  pid_t pid = 0;
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s", strncmp(argv[1], "sqlite:", 7) == 0 ? argv[1] + 7 : "./x");
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  int rc = keys_fork(argv[2], slash ? dir : ".", &keys, &pid);
+  if (!rc) rc = bench_store(argv[1], kek, keys, atoi(argv[3]));
+  keys_client_close(keys);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  keys_kek_close(kek);
   if (!rc) rc = bench_rotation(argv[1], argv[2], atoi(argv[3]));
   return rc ? rc : bench_x1(argv[4], argv[5], atof(argv[6]), 1000000);
 }

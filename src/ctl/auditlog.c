@@ -7,12 +7,11 @@
  * durable fails with it (their sequence numbers are void) and the next
  * reservation starts again at the durable size: a caller is told "done" only
  * for what is on disk, and "refused" for everything else. Checkpoints are
- * signed by the writer too, with a key in a PKCS#11 token (CKM_EDDSA) or in a
- * development file. libsodium (sealed boxes, Ed25519) is used directly here;
+ * signed by the writer too, by the keys process (the key is never here).
+ * libsodium (sealed boxes, Ed25519) is used directly here;
  * crypto/crypto.h is not included because it and sodium.h both declare
  * crypto_sign(). */
 #include <errno.h>
-#include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,7 +20,7 @@
 #include <time.h>
 
 #include "ctl/auditlog.h"
-#include "ctl/p11.h"
+#include "keys/signer.h"
 
 #define REFUSED "audit record could not be made durable; action refused (TR103308-5.5)"
 #define RING_SIZE 65536u
@@ -43,20 +42,13 @@ typedef struct pending {
   pthread_cond_t cv;  /* its caller waits here, so a commit wakes only its own */
 } pending;
 
-/* ---- checkpoint keys ----------------------------------------------------- */
-
+/* The checkpoint key, as the keys process lends it: a signing call and
+ * the public key. */
 typedef struct signer {
+  audit_sign_fn sign;
+  void *ctx;
   bool dev;
   uint8_t pk[32];
-  /* development file */
-  uint8_t *sk; /* 64 bytes, sodium_malloc'd (locked, guarded) */
-  /* PKCS#11, through the process's one client (ctl/p11.h) */
-  ctl_p11 *module;
-  CK_FUNCTION_LIST_PTR p11;
-  CK_SESSION_HANDLE session;
-  bool session_open;
-  CK_OBJECT_HANDLE priv;
-  pthread_mutex_t lock;
 } signer;
 
 struct ctl_auditlog {
@@ -100,172 +92,6 @@ struct ctl_auditlog {
 };
 
 static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
-
-static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return ctl_p11_fail(err, "[audit]", what, rv); }
-
-/* PKCS#8 DER of an Ed25519 private key is this fixed prefix and the seed;
- * it is what `openssl genpkey -algorithm ed25519` writes, inside PEM. */
-static const uint8_t pkcs8_ed25519[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-                                          0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
-#define PEM_HEAD "-----BEGIN PRIVATE KEY-----\n"
-#define PEM_TAIL "-----END PRIVATE KEY-----\n"
-
-static int dev_key_load(signer *k, const char *path, bool create, lisec_err *err) {
-  uint8_t seed[32], der[48];
-  uint8_t *text = NULL;
-  size_t len = 0;
-  int rc = lisec_file_read(path, 4096, &text, &len, err);
-  if (rc == LISEC_EIO && create) {
-    /* Absent: create one, readable by this user only. */
-    randombytes_buf(seed, sizeof seed);
-    memcpy(der, pkcs8_ed25519, 16);
-    memcpy(der + 16, seed, 32);
-    char b64[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(b64, sizeof b64, der, sizeof der, sodium_base64_VARIANT_ORIGINAL);
-    char pem[160];
-    int n = snprintf(pem, sizeof pem, PEM_HEAD "%s\n" PEM_TAIL, b64);
-    rc = lisec_file_write_atomic(path, pem, (size_t)n, 0600, err);
-    sodium_memzero(pem, sizeof pem);
-    sodium_memzero(b64, sizeof b64);
-    if (rc) goto out;
-  } else if (rc == 0) {
-    /* Exactly the PEM shape above; anything else is not ours to guess at. */
-    const char *t = (const char *)text;
-    size_t hl = strlen(PEM_HEAD), tl = strlen(PEM_TAIL);
-    size_t b64_len = len >= hl + tl + 1 ? len - hl - tl - 1 : 0;
-    size_t bin_len = 0;
-    if (b64_len != 64 || memcmp(t, PEM_HEAD, hl) != 0 || t[hl + 64] != '\n' ||
-        memcmp(t + hl + 65, PEM_TAIL, tl) != 0 ||
-        sodium_base642bin(der, sizeof der, t + hl, 64, NULL, &bin_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        bin_len != 48 || memcmp(der, pkcs8_ed25519, 16) != 0) {
-      rc = lisec_err_set(err, LISEC_EINVAL,
-                         "%s is not an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
-                         path);
-      goto out;
-    }
-    memcpy(seed, der + 16, 32);
-  } else {
-    goto out;
-  }
-  k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-  if (!k->sk) {
-    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-    goto out;
-  }
-  crypto_sign_seed_keypair(k->pk, k->sk, seed);
-  k->dev = true;
-out:
-  sodium_memzero(seed, sizeof seed);
-  sodium_memzero(der, sizeof der);
-  if (text) sodium_memzero(text, len);
-  free(text);
-  return rc;
-}
-
-static int p11_find(signer *k, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h,
-                    bool *found, lisec_err *err) {
-  CK_KEY_TYPE type = CKK_EC_EDWARDS;
-  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
-                         {CKA_KEY_TYPE, &type, sizeof type},
-                         {CKA_LABEL, (void *)label, strlen(label)}};
-  CK_ULONG n = 0;
-  CK_RV rv = k->p11->C_FindObjectsInit(k->session, tmpl, 3);
-  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, h, 1, &n);
-  k->p11->C_FindObjectsFinal(k->session);
-  if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
-  *found = n == 1;
-  return 0;
-}
-
-/* The raw 32-byte public key from CKA_EC_POINT, which tokens give either raw
- * or as a DER OCTET STRING (04 20 || key). */
-static int p11_public_key(signer *k, CK_OBJECT_HANDLE pub, lisec_err *err) {
-  uint8_t point[64];
-  CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
-  CK_RV rv = k->p11->C_GetAttributeValue(k->session, pub, &a, 1);
-  if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue(CKA_EC_POINT)", rv);
-  if (a.ulValueLen == 32) memcpy(k->pk, point, 32);
-  else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) memcpy(k->pk, point + 2, 32);
-  else return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 key has an unexpected CKA_EC_POINT");
-  return 0;
-}
-
-static int p11_generate(signer *k, const char *label, CK_OBJECT_HANDLE *pub, lisec_err *err) {
-  /* DER of the OID 1.3.101.112 (id-Ed25519). */
-  static const uint8_t ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
-  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
-  CK_ATTRIBUTE pub_tmpl[] = {{CKA_EC_PARAMS, (void *)ed25519_oid, sizeof ed25519_oid},
-                             {CKA_TOKEN, &yes, sizeof yes},
-                             {CKA_VERIFY, &yes, sizeof yes},
-                             {CKA_LABEL, (void *)label, strlen(label)}};
-  /* Sensitive and never extractable: the checkpoint key cannot leave the token. */
-  CK_ATTRIBUTE priv_tmpl[] = {{CKA_TOKEN, &yes, sizeof yes},
-                              {CKA_PRIVATE, &yes, sizeof yes},
-                              {CKA_SENSITIVE, &yes, sizeof yes},
-                              {CKA_EXTRACTABLE, &no, sizeof no},
-                              {CKA_SIGN, &yes, sizeof yes},
-                              {CKA_LABEL, (void *)label, strlen(label)}};
-  CK_RV rv = k->p11->C_GenerateKeyPair(k->session, &mech, pub_tmpl, LISEC_ARRAY_LEN(pub_tmpl),
-                                       priv_tmpl, LISEC_ARRAY_LEN(priv_tmpl), pub, &k->priv);
-  if (rv == CKR_MECHANISM_INVALID)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "the PKCS#11 token cannot make Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)");
-  return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKeyPair(Ed25519)", rv);
-}
-
-static int p11_key_open(signer *k, const ctl_auditlog_pkcs11 *cfg, lisec_err *err) {
-  if (!cfg->token_label || !cfg->pin || !cfg->key_label)
-    return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 checkpoint key needs module, token, pin and key label");
-  /* the module is shared with the vault's KEK and the LI keys (ctl/p11.h) */
-  int rc = ctl_p11_open(cfg->module, "[audit]", &k->module, err);
-  if (rc) return rc;
-  k->p11 = ctl_p11_functions(k->module);
-  if ((rc = ctl_p11_session_open(k->module, "[audit]", cfg->token_label, cfg->pin, &k->session, err)))
-    return rc;
-  k->session_open = true;
-  bool have_priv = false, have_pub = false;
-  CK_OBJECT_HANDLE pub = 0;
-  if ((rc = p11_find(k, CKO_PRIVATE_KEY, cfg->key_label, &k->priv, &have_priv, err)) ||
-      (rc = p11_find(k, CKO_PUBLIC_KEY, cfg->key_label, &pub, &have_pub, err)))
-    return rc;
-  if (!have_priv || !have_pub) {
-    if (have_priv != have_pub)
-      return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"",
-                           cfg->key_label);
-    if (!cfg->create)
-      return lisec_err_set(err, LISEC_ENOTFOUND, "no Ed25519 key pair labelled \"%s\" in the token",
-                           cfg->key_label);
-    if ((rc = p11_generate(k, cfg->key_label, &pub, err))) return rc;
-  }
-  return p11_public_key(k, pub, err);
-}
-
-static void signer_close(signer *k) {
-  if (k->sk) sodium_free(k->sk);
-  k->sk = NULL;
-  if (k->session_open) ctl_p11_session_close(k->module, k->session);
-  k->session_open = false;
-  ctl_p11_close(k->module); /* the module's last user finalises it */
-  k->module = NULL;
-}
-
-static int signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
-  signer *k = ctx;
-  if (k->dev) {
-    crypto_sign_detached(sig, NULL, msg, len, k->sk);
-    return 0;
-  }
-  pthread_mutex_lock(&k->lock);
-  CK_MECHANISM mech = {CKM_EDDSA, NULL, 0};
-  CK_ULONG sig_len = 64;
-  CK_RV rv = k->p11->C_SignInit(k->session, &mech, k->priv);
-  if (rv == CKR_OK) rv = k->p11->C_Sign(k->session, (CK_BYTE_PTR)msg, len, sig, &sig_len);
-  pthread_mutex_unlock(&k->lock);
-  if (rv != CKR_OK) return p11_fail(err, "C_Sign(CKM_EDDSA)", rv);
-  if (sig_len != 64) return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 Ed25519 signature of %lu bytes", sig_len);
-  return 0;
-}
 
 /* ---- loading the log at open --------------------------------------------- */
 
@@ -363,7 +189,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   int rc = audit_tree_root(log->tree, cp.size, fetch_leaves, &fc, cp.root, err);
   pthread_rwlock_unlock(&log->tree_lock);
   char *note = NULL;
-  if (!rc) rc = audit_note_sign(&cp, &log->vkey, signer_sign, &log->key, &note, err);
+  if (!rc) rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
   if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
   pthread_mutex_lock(&log->mu);
   if (!rc && cp.size > log->cp_size) {
@@ -626,7 +452,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
                       lisec_err *err) {
   if (!cfg->store_url || !cfg->origin)
     return lisec_err_set(err, LISEC_EINVAL, "[audit] needs the store URL and a checkpoint origin");
-  if (!cfg->pkcs11.module && !cfg->dev_key_file)
+  if (!cfg->sign || !cfg->pk)
     return lisec_err_set(err, LISEC_EINVAL,
                          "[audit] needs a checkpoint key: pkcs11_module or development_key_file");
   if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
@@ -641,7 +467,6 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   pthread_cond_init(&log->cv_done, NULL);
   pthread_cond_init(&log->cv_space, NULL);
   pthread_rwlock_init(&log->tree_lock, NULL);
-  pthread_mutex_init(&log->key.lock, NULL);
   log->cp_every = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
   log->cp_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
   log->max_batch = cfg->max_batch ? cfg->max_batch : 4096;
@@ -660,12 +485,8 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     log->li_set = true;
   }
   if ((rc = audit_tree_new(low, &log->tree, err))) goto fail;
-  rc = cfg->pkcs11.module ? p11_key_open(&log->key, &cfg->pkcs11, err)
-                          : dev_key_load(&log->key, cfg->dev_key_file, true, err);
-  if (rc) {
-    lisec_err_wrap(err, "audit checkpoint key");
-    goto fail;
-  }
+  log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}};
+  memcpy(log->key.pk, cfg->pk, sizeof log->key.pk);
   if ((rc = audit_vkey_make(cfg->origin, log->key.pk, &log->vkey, err))) goto fail;
   if (cfg->vkey_file) {
     char *vk = NULL;
@@ -705,14 +526,12 @@ void ctl_auditlog_close(ctl_auditlog *log) {
     pthread_join(log->cp_thread, NULL);
   }
   if (log->ws) store_close(log->ws);
-  signer_close(&log->key);
   audit_tree_free(log->tree);
   free(log->prefix);
   free(log->ring);
   free(log->batch);
   free(log->cp_note);
   free(log->url);
-  pthread_mutex_destroy(&log->key.lock);
   pthread_rwlock_destroy(&log->tree_lock);
   pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
@@ -728,13 +547,14 @@ int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err) {
 }
 
 int ctl_auditlog_dev_vkey(const char *pem_path, const char *origin, char **out, lisec_err *err) {
-  if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
-  signer k = {0};
+  keys_signer *k = NULL;
   audit_vkey v;
-  int rc = dev_key_load(&k, pem_path, false, err);
-  if (!rc) rc = audit_vkey_make(origin, k.pk, &v, err);
+  uint8_t pk[32];
+  int rc = keys_signer_open_file(pem_path, false, &k, err);
+  if (!rc) keys_signer_public_key(k, pk);
+  if (!rc) rc = audit_vkey_make(origin, pk, &v, err);
   if (!rc) rc = audit_vkey_format(&v, out, err);
-  signer_close(&k);
+  keys_signer_close(k);
   return rc;
 }
 

@@ -5,8 +5,9 @@
  * X25519 key first, the in-memory Merkle tree follows what is durable, and a
  * signed C2SP checkpoint is published every N entries or S seconds. A record
  * that cannot be made durable fails its caller, who must refuse the action.
- * The checkpoint key is in a PKCS#11 token (Ed25519, CKM_EDDSA) or, for
- * development only, in a file; ctl_auditlog_development() says which. */
+ * The checkpoint key is the keys process's (keys/keys.h: Ed25519 in a
+ * PKCS#11 token or, for development only, in a file): the log gets its
+ * public key and a function that asks for a signature, never the key. */
 #ifndef LISEC_CTL_AUDITLOG_H
 #define LISEC_CTL_AUDITLOG_H
 
@@ -20,20 +21,14 @@
 
 typedef struct ctl_auditlog ctl_auditlog;
 
-typedef struct ctl_auditlog_pkcs11 {
-  const char *module;      /* path of the PKCS#11 module (.so) */
-  const char *token_label; /* the token */
-  const char *pin;         /* user PIN */
-  const char *key_label;   /* CKA_LABEL of the Ed25519 key pair */
-  bool create;             /* generate the key pair in the token when absent */
-} ctl_auditlog_pkcs11;
-
 typedef struct ctl_auditlog_config {
   const char *store_url; /* the writer thread opens its own handle with it */
   const char *origin;    /* checkpoint origin line and key name, e.g. "lisec.example.net/audit" */
   const uint8_t *li_pk;  /* the LI administration's X25519 public key (32 bytes); NULL: LI records refused */
-  ctl_auditlog_pkcs11 pkcs11;  /* used when pkcs11.module is set */
-  const char *dev_key_file;    /* else: Ed25519 PKCS#8 PEM, created 0600 when absent (development only) */
+  audit_sign_fn sign;          /* signs a checkpoint with the key (keys_audit_sign) */
+  void *sign_ctx;
+  const uint8_t *pk;           /* its Ed25519 public key (32 bytes) */
+  bool development;            /* the key is a development file */
   const char *vkey_file;       /* optional: where to write the verifier key at open */
   uint64_t checkpoint_entries; /* publish after this many new entries; 0 = 1000 */
   uint32_t checkpoint_ms;      /* or this long after the first unsigned entry; 0 = 10000 */

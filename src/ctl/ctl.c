@@ -7,7 +7,6 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
-#include "ctl/p11.h"
 #include "ctl/tasks.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
@@ -77,66 +76,25 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
       .checkpoint_entries = entries,
       .checkpoint_ms = (uint32_t)ms,
   };
-  const char *module = lisec_config_str(cfg, "audit", "pkcs11_module", NULL);
-  const char *dev = lisec_config_str(cfg, "audit", "development_key_file", NULL);
-  char pin[CTL_P11_PIN_MAX + 1] = "";
-  if (module) {
-    if ((rc = ctl_p11_read_pin(cfg, "audit", pin, err))) return rc;
-    ac.pkcs11 = (ctl_auditlog_pkcs11){module, lisec_config_str(cfg, "audit", "token", "lisec"), pin,
-                                      lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), true};
-  } else if (dev) {
-    bool allowed = false;
-    if ((rc = lisec_config_bool(cfg, "audit", "allow_development_key", false, &allowed, err))) return rc;
-    if (!allowed)
-      return lisec_err_set(err, LISEC_EINVAL,
-                           "[audit] development_key_file needs allow_development_key = true: a "
-                           "checkpoint key in a file does not make the log tamper-evident (TR 103 308 5.5)");
-    ac.dev_key_file = dev;
-  } else {
+  /* The checkpoint key is the keys process's (keys/keys.h): the log asks
+   * it to sign and knows only the public key. */
+  const keys_info *ki = sh->keys ? keys_client_info(sh->keys) : NULL;
+  if (!ki || !ki->audit)
     return lisec_err_set(err, LISEC_EINVAL,
                          "TR103308-5.5: the audit log needs a checkpoint signing key: set [audit] "
                          "pkcs11_module (production) or development_key_file with "
                          "allow_development_key = true");
-  }
+  ac.sign = keys_audit_sign;
+  ac.sign_ctx = sh->keys;
+  ac.pk = ki->audit_pk;
+  ac.development = ki->audit_development;
   rc = ctl_auditlog_open(s, &ac, &sh->audit, err);
-  crypto_wipe(pin, sizeof pin);
   crypto_wipe(li_pk, sizeof li_pk);
   if (rc) {
     lisec_err_wrap(err, "cannot open the audit log");
     return rc;
   }
-  if (ctl_auditlog_development(sh->audit))
-    LOG_WARN("DEVELOPMENT MODE: the audit log's checkpoint key is a plain file; anyone who can "
-             "read it can forge checkpoints (TR 103 308 5.5)");
-  return 0;
-}
-
-/* [vault]: the KEK in a PKCS#11 token, or a development file key that must
- * be asked for by name. */
-static int open_kek(const lisec_config *cfg, ctl_shared *sh, lisec_err *err) {
-  const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
-  const char *dev = lisec_config_str(cfg, "vault", "development_key_file", NULL);
-  if (module) {
-    char pin[CTL_P11_PIN_MAX + 1];
-    int rc = ctl_p11_read_pin(cfg, "vault", pin, err);
-    if (rc) return rc;
-    ctl_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
-                                lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), true};
-    rc = ctl_kek_open_pkcs11(&pc, &sh->kek, err);
-    crypto_wipe(pin, sizeof pin);
-    return rc;
-  }
-  if (dev) {
-    bool allowed = false;
-    int rc = lisec_config_bool(cfg, "vault", "allow_development_key", false, &allowed, err);
-    if (rc) return rc;
-    if (!allowed)
-      return lisec_err_set(err, LISEC_EINVAL,
-                           "[vault] development_key_file needs allow_development_key = true: a key in "
-                           "a file is not protected from the virtualisation layer (TR 103 308 5.7)");
-    return ctl_kek_open_file(dev, &sh->kek, err);
-  }
-  return 0;
+  return 0; /* (a development key is announced by the keys process) */
 }
 
 static void shared_free(ctl_shared *sh) {
@@ -144,22 +102,23 @@ static void shared_free(ctl_shared *sh) {
   ctl_pkg_close(sh);
   ctl_attest_close(sh);
   ctl_model_close(sh);
-  ctl_kek_close(sh->kek);
+  ctl_tasks_stop(); /* the ADMF loop asks the keys process: it stops first */
   ctl_auditlog_close(sh->audit);
   free(sh->store_url);
   free(sh);
 }
 
 /* The audit log first (every other topic records through it), then the
- * vault's KEK and the topics that keep state. */
-static int shared_open(const lisec_config *cfg, lisec_store *s, ctl_shared **out, lisec_err *err) {
+ * vault's current KEK (in the keys process) and the topics that keep state. */
+static int shared_open(const lisec_config *cfg, keys_client *keys, lisec_store *s, ctl_shared **out,
+                       lisec_err *err) {
   ctl_shared *sh = calloc(1, sizeof *sh);
   if (!sh) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   sh->started_at = lisec_time_now();
+  sh->keys = keys;
   sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
   int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) rc = open_audit(cfg, sh, s, err);
-  if (rc == 0) rc = open_kek(cfg, sh, err);
   if (rc == 0) rc = ctl_targets_open(sh, s, err);
   if (rc == 0) rc = ctl_model_open(cfg, sh, s, err);
   if (rc == 0) rc = ctl_attest_open(cfg, sh, s, err);
@@ -168,22 +127,18 @@ static int shared_open(const lisec_config *cfg, lisec_store *s, ctl_shared **out
     shared_free(sh);
     return rc;
   }
-  if (sh->kek && ctl_kek_is_development(sh->kek))
-    LOG_WARN("DEVELOPMENT MODE: the target vault's key-encryption key is a plain file; "
-             "targets are NOT protected from the virtualisation layer (TR 103 308 5.7)");
   *out = sh;
   return 0;
 }
 
 int ctl_open(const lisec_config *cfg, keys_client *keys, lisec_ctl **out, lisec_err *err) {
-  (void)keys; /* the key operations move to the keys process next */
   lisec_ctl *ctl = calloc(1, sizeof *ctl);
   if (!ctl) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   ctl->owns_shared = true;
   /* The store first: when it is unreachable, that is the reason to give. */
   int rc = store_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), &ctl->store, err);
   if (rc) lisec_err_wrap(err, "cannot open the store ([store] url)");
-  if (rc == 0) rc = shared_open(cfg, ctl->store, &ctl->shared, err);
+  if (rc == 0) rc = shared_open(cfg, keys, ctl->store, &ctl->shared, err);
   if (rc) {
     ctl_close(ctl);
     return rc;

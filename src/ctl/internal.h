@@ -10,7 +10,7 @@
 
 #include "ctl/auditlog.h"
 #include "ctl/ctl.h"
-#include "ctl/kek.h"
+#include "keys/keys.h"
 
 struct ctl_model_state;
 struct ctl_attest_state;
@@ -20,7 +20,7 @@ struct ctl_shared {
   char *store_url;
   int64_t started_at;
   ctl_auditlog *audit; /* the durable audit appender (ctl/auditlog.c) */
-  ctl_kek *kek;        /* the vault's KEK; NULL when [vault] is not configured */
+  keys_client *keys;   /* the keys process (borrowed): every key operation; NULL: none */
   struct ctl_model_state *model;   /* ctl/model.c */
   struct ctl_attest_state *attest; /* ctl/attest.c */
   struct ctl_pkg_state *pkg;       /* ctl/pkg.c */

@@ -5,10 +5,10 @@
  * store the new state and counter with the document version they were read
  * at, so two concurrent commands cannot both pass. A VM's key pair made in
  * the token is an EC P-256 pair whose private half is sensitive and not
- * extractable (label "lisec-li-vm:<vm>"); lisec keeps only its public half. */
+ * extractable (label "lisec-li-vm:<vm>"); the keys process makes it
+ * (keys/keys.h) and the controller keeps only its public half. */
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
-#include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +18,14 @@
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
-#include "ctl/p11.h"
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
-#define LI_KEY_LABEL_PREFIX "lisec-li-vm:"
+#define LI_KEY_LABEL_PREFIX "lisec-li-vm:" /* as the keys process labels a VM's pair */
 #define LI_PUBKEY_MAX 4096
 
 struct ctl_li_state {
   EVP_PKEY *admin_key; /* NULL: pairing and signed disabling are refused */
-  pthread_mutex_t lock; /* the one PKCS#11 session */
-  ctl_p11 *module;      /* the process's one PKCS#11 client (ctl/p11.h) */
-  CK_FUNCTION_LIST_PTR p11;
-  CK_SESSION_HANDLE session;
-  bool token;
-  char token_label[33];
   /* The lock on the host (issue 15 item 3): [li] restart_stopped, the
    * paired VMs last seen not running (vm -> "state on host", so a finding
    * is recorded once per change) and the restarts each host's agent is
@@ -44,39 +37,7 @@ struct ctl_li_state {
   json_t *lock_seen, *restarts, *lock_found;
 };
 
-/* ---- the token ---------------------------------------------------------- */
-
-static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return ctl_p11_fail(err, "[li]", what, rv); }
-
-/* The module, shared with the audit log and the vault, and a logged-in
- * session on [li] token with the PIN of [li] pin_file. */
-static int token_open(const lisec_config *cfg, struct ctl_li_state *st, const char *module,
-                      lisec_err *err) {
-  char pin[CTL_P11_PIN_MAX + 1];
-  int rc = ctl_p11_read_pin(cfg, "li", pin, err);
-  if (rc) return rc;
-  snprintf(st->token_label, sizeof st->token_label, "%s", lisec_config_str(cfg, "li", "token", "lisec"));
-  if (!(rc = ctl_p11_open(module, "[li]", &st->module, err))) {
-    st->p11 = ctl_p11_functions(st->module);
-    rc = ctl_p11_session_open(st->module, "[li]", st->token_label, pin, &st->session, err);
-  }
-  crypto_wipe(pin, sizeof pin);
-  if (!rc) st->token = true;
-  return rc;
-}
-
-int ctl_li_token_check(struct ctl_li_state *st, lisec_err *err) {
-  if (!st || !st->token) return lisec_err_set(err, LISEC_EUNAVAIL, "[li] no PKCS#11 token is configured");
-  CK_SESSION_INFO info;
-  pthread_mutex_lock(&st->lock);
-  CK_RV rv = st->p11->C_GetSessionInfo(st->session, &info);
-  pthread_mutex_unlock(&st->lock);
-  if (rv != CKR_OK) return ctl_p11_fail(err, "[li]", "C_GetSessionInfo", rv);
-  if (info.state != CKS_RW_USER_FUNCTIONS)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "[li] the PKCS#11 session is not logged in (state %lu)",
-                         (unsigned long)info.state);
-  return 0;
-}
+/* ---- the VM keys (made in the keys process) ---------------------------- */
 
 /* The EC point of a P-256 public key object as an EVP_PKEY. SoftHSM2 and
  * most tokens return CKA_EC_POINT DER-wrapped in an OCTET STRING; some
@@ -99,50 +60,31 @@ static int point_to_pkey(const uint8_t *pt, size_t len, EVP_PKEY **out, lisec_er
   return ok ? 0 : lisec_err_set(err, LISEC_ECRYPTO, "[li] the token's public point is not a P-256 key");
 }
 
-/* Generates the VM's key pair in the token; h[0], h[1] are the public and
- * private key's handles (destroyed again, by handle, if the VM cannot be
- * stored: a concurrent registration of the same VM keeps its own pair). */
-static int token_generate(struct ctl_li_state *st, const char *vm, EVP_PKEY **pub,
-                          CK_OBJECT_HANDLE h[2], lisec_err *err) {
-  static const CK_BYTE p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-  char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
-  snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", vm);
-  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
-  CK_ATTRIBUTE pub_t[] = {{CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid},
-                          {CKA_TOKEN, &yes, sizeof yes},
-                          {CKA_VERIFY, &yes, sizeof yes},
-                          {CKA_LABEL, label, strlen(label)},
-                          {CKA_ID, (void *)vm, strlen(vm)}};
-  /* Sensitive and never extractable: the VM's private key cannot leave the token. */
-  CK_ATTRIBUTE priv_t[] = {{CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &yes, sizeof yes},
-                           {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_EXTRACTABLE, &no, sizeof no},
-                           {CKA_SIGN, &yes, sizeof yes},      {CKA_LABEL, label, strlen(label)},
-                           {CKA_ID, (void *)vm, strlen(vm)}};
-  uint8_t point[80];
-  CK_ATTRIBUTE get = {CKA_EC_POINT, point, sizeof point};
-  pthread_mutex_lock(&st->lock);
-  CK_RV rv = st->p11->C_GenerateKeyPair(st->session, &mech, pub_t, LISEC_ARRAY_LEN(pub_t), priv_t,
-                                        LISEC_ARRAY_LEN(priv_t), &h[0], &h[1]);
-  if (rv == CKR_OK) rv = st->p11->C_GetAttributeValue(st->session, h[0], &get, 1);
-  pthread_mutex_unlock(&st->lock);
-  if (rv != CKR_OK) return p11_fail(err, "C_GenerateKeyPair", rv);
-  return point_to_pkey(point, get.ulValueLen, pub, err);
+/* The VM's key pair, generated in the keys process's token; h[0], h[1] are
+ * the public and private key's handles (destroyed again, by handle, if the
+ * VM cannot be stored: a concurrent registration of the same VM keeps its
+ * own pair). */
+static int token_generate(keys_client *keys, const char *vm, EVP_PKEY **pub, uint64_t h[2],
+                          lisec_err *err) {
+  uint8_t point[KEYS_LI_POINT_MAX];
+  size_t len = 0;
+  int rc = keys_li_generate(keys, vm, point, &len, h, err);
+  return rc ? rc : point_to_pkey(point, len, pub, err);
 }
 
-static void token_destroy(struct ctl_li_state *st, const CK_OBJECT_HANDLE h[2]) {
-  pthread_mutex_lock(&st->lock);
-  for (int i = 0; i < 2; i++)
-    if (h[i]) st->p11->C_DestroyObject(st->session, h[i]);
-  pthread_mutex_unlock(&st->lock);
+static void token_destroy(keys_client *keys, const uint64_t h[2]) {
+  lisec_err err = {0};
+  if ((h[0] || h[1]) && keys_li_destroy(keys, h, &err))
+    LOG_WARN("li: an unused VM key pair stays in the token: %s", err.msg);
 }
+
+static bool have_token(const ctl_shared *sh) { return sh->keys && keys_client_info(sh->keys)->li; }
 
 /* ---- shared state ------------------------------------------------------- */
 
 int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_err *err) {
   struct ctl_li_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&st->lock, NULL);
   pthread_mutex_init(&st->obs_mu, NULL);
   *out = st;
   st->lock_seen = json_object();
@@ -154,23 +96,17 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
   if (rc) return rc;
   if (pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
     lisec_err_wrap(err, "[li] admin_pubkey");
-  const char *module = lisec_config_str(cfg, "li", "pkcs11_module", NULL);
-  if (!rc && module) rc = token_open(cfg, st, module, err);
+  /* [li] pkcs11_module and its token are the keys process's */
   return rc;
 }
 
 void ctl_li_state_close(struct ctl_li_state *st) {
   if (!st) return;
-  /* No C_Logout: the login state is shared with every session of the
-   * application on this token (the vault's, the audit log's). */
-  if (st->token) ctl_p11_session_close(st->module, st->session);
-  ctl_p11_close(st->module); /* the module's last user finalises it */
   EVP_PKEY_free(st->admin_key);
   json_decref(st->lock_seen);
   json_decref(st->restarts);
   json_decref(st->lock_found);
   pthread_mutex_destroy(&st->obs_mu);
-  pthread_mutex_destroy(&st->lock);
   free(st);
 }
 
@@ -361,7 +297,6 @@ static int may_read(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, lise
 int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                        lisec_err *err) {
   static const char *action = "li.instantiate";
-  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
   const char *id = NULL, *pem = NULL;
   int rc;
   if ((rc = lisec_json_get_str(body, "vm", true, LI_VM_ID_MAX, &id, err)) ||
@@ -384,17 +319,17 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
   }
   EVP_PKEY *key = NULL;
   bool in_token = false;
-  CK_OBJECT_HANDLE handles[2] = {0, 0};
+  uint64_t handles[2] = {0, 0};
   if (pem) {
     d.key_source = "vm";
     if ((rc = crypto_pkey_from_pem(pem, strlen(pem), false, &key, err))) {
       lisec_err_wrap(err, "pubkey");
       return rc;
     }
-  } else if (st && st->token) {
+  } else if (have_token(ctl->shared)) {
     d.key_source = "token";
-    if ((rc = token_generate(st, id, &key, handles, err))) {
-      token_destroy(st, handles);
+    if ((rc = token_generate(ctl->shared->keys, id, &key, handles, err))) {
+      token_destroy(ctl->shared->keys, handles);
       return rc;
     }
     in_token = true;
@@ -415,7 +350,7 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
     lisec_err ferr = {0};
     (void)record(ctl, actor, action, id, "failed", err->msg, &ferr);
   }
-  if (rc && in_token) token_destroy(st, handles);
+  if (rc && in_token) token_destroy(ctl->shared->keys, handles);
   if (!rc && !(*out = doc_json(&d))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   free(d.pubkey);
   return rc;

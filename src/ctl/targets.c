@@ -16,8 +16,9 @@
 #define TARGET_KIND "target"
 
 static int need_kek(lisec_ctl *ctl, lisec_err *err) {
-  return ctl->shared->kek ? 0
-                          : lisec_err_set(err, LISEC_EUNAVAIL,
+  return ctl->shared->keys && keys_client_info(ctl->shared->keys)->vault
+             ? 0
+             : lisec_err_set(err, LISEC_EUNAVAIL,
                                           "TR103308-5.7: no key-encryption key is configured "
                                           "([vault]); targets cannot be stored or read");
 }
@@ -77,10 +78,9 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "authorisation", true, SIZE_MAX, &auth, err)))
     return rc;
-  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
+  /* sealed in the keys process: the data key never comes here */
   vault_sealed s;
-  rc = vault_seal(id, auth, 1, json_object_get(body, "identifiers"), &kek, &s, err);
-  ctl_kek_release(ctl->shared->kek, kek.ctx);
+  rc = keys_vault_seal(ctl->shared->keys, id, auth, 1, json_object_get(body, "identifiers"), &s, err);
   if (rc) return rc;
   if (!(rc = record(ctl, actor, "target.add", id, "ok", NULL, err))) {
     rc = save(ctl, &s, 0, err);
@@ -99,15 +99,10 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   int64_t v = 0;
   int rc = need_kek(ctl, err);
   if (rc || (rc = load(ctl, id, &s, &v, err))) return rc;
-  /* through the KEK's cache of ready data-key contexts (ctl/kek.c), with
-   * the KEK the record names (older ones stay usable after a rotation) */
-  vault_opener op;
+  /* opened in the keys process (its cache of ready data-key contexts, the
+   * KEK the record names: older ones stay usable after a rotation) */
   json_t *ids = NULL;
-  rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
-  if (!rc) {
-    rc = vault_open_with(&s, &op, &ids, err);
-    ctl_kek_release(ctl->shared->kek, op.ctx);
-  }
+  rc = keys_vault_open(ctl->shared->keys, &s, &ids, err);
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
   int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
@@ -139,9 +134,8 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
     vault_sealed_free(&old);
     return rc;
   }
-  vault_kek kek = ctl_kek_vault(ctl->shared->kek);
-  rc = vault_seal(id, old.authorisation, old.version + 1, json_object_get(body, "identifiers"), &kek, &s, err);
-  ctl_kek_release(ctl->shared->kek, kek.ctx);
+  rc = keys_vault_seal(ctl->shared->keys, id, old.authorisation, old.version + 1,
+                       json_object_get(body, "identifiers"), &s, err);
   vault_sealed_free(&old);
   if (rc) return rc;
   if (!(rc = record(ctl, actor, "target.update", id, "ok", NULL, err)))
@@ -193,7 +187,7 @@ int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_
 #define KEK_DOC_ID "kek"
 
 int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  if (!sh->kek) return 0;
+  if (!sh->keys || !keys_client_info(sh->keys)->vault) return 0;
   char *body = NULL;
   int rc = store_doc_get(s, KEK_DOC_KIND, KEK_DOC_ID, &body, NULL, err);
   if (rc == LISEC_ENOTFOUND) return 0;
@@ -202,11 +196,11 @@ int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err) {
   const char *name = NULL;
   rc = lisec_json_parse(body, strlen(body), &doc, err);
   free(body);
-  if (!rc) rc = lisec_json_get_str(doc, "key_label", true, CTL_KEK_NAME_MAX, &name, err);
-  if (!rc && ctl_kek_is_development(sh->kek))
+  if (!rc) rc = lisec_json_get_str(doc, "key_label", true, KEYS_KEK_NAME_MAX, &name, err);
+  if (!rc && keys_client_info(sh->keys)->vault_development)
     rc = lisec_err_set(err, LISEC_EINVAL, "the vault was rotated to the token key \"%s\"; configure "
                        "[vault] pkcs11_module, not the development key", name);
-  if (!rc) rc = ctl_kek_use(sh->kek, name, false, err);
+  if (!rc) rc = keys_vault_use_kek(sh->keys, name, false, err);
   if (rc) lisec_err_wrap(err, "TR103308-5.7: cannot use the vault's current KEK");
   json_decref(doc);
   return rc;
@@ -216,6 +210,7 @@ typedef struct rotation {
   lisec_ctl *ctl;
   json_t *ids;           /* every target id, collected before writing */
   size_t rewrapped;
+  char label[VAULT_ID_MAX + 1]; /* the current KEK's record label */
 } rotation;
 
 static int collect_id(void *ctx, const char *id, const char *body, int64_t version) {
@@ -239,28 +234,23 @@ static void stopped_at(const char *id, int rc, lisec_err *err) {
 static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
   int rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, r, err);
-  vault_kek current = ctl_kek_vault(ctl->shared->kek);
   size_t i;
   json_t *idv;
   json_array_foreach(r->ids, i, idv) {
     if (rc) break;
     vault_sealed s;
-    vault_kek old;
     int64_t dv = 0;
+    bool moved = false;
     if ((rc = load(ctl, json_string_value(idv), &s, &dv, err))) break;
-    if (strcmp(s.kek_label, current.label) != 0) {
-      rc = ctl_kek_for(ctl->shared->kek, s.kek_label, &old, NULL, err);
-      if (!rc) {
-        rc = vault_rewrap(&s, &old, &current, err);
-        ctl_kek_release(ctl->shared->kek, old.ctx);
-      }
-      if (!rc) rc = save(ctl, &s, dv, err);
-      if (!rc) r->rewrapped++;
-      else stopped_at(s.id, rc, err);
+    if (strcmp(s.kek_label, r->label) != 0) {
+      /* unwrapped and wrapped again in the keys process */
+      rc = keys_vault_rewrap(ctl->shared->keys, &s, &moved, err);
+      if (!rc && moved) rc = save(ctl, &s, dv, err);
+      if (!rc && moved) r->rewrapped++;
+      if (rc) stopped_at(s.id, rc, err);
     }
     vault_sealed_free(&s);
   }
-  ctl_kek_release(ctl->shared->kek, current.ctx);
   if (!rc) {
     json_t *doc = json_pack("{s:s}", "key_label", name);
     char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
@@ -278,22 +268,22 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   const char *name = NULL;
   int rc;
   if ((rc = need_kek(ctl, err)) || (rc = lisec_json_only_keys(body, (const char *[]){"key_label", NULL}, err)) ||
-      (rc = lisec_json_get_str(body, "key_label", true, CTL_KEK_NAME_MAX, &name, err)))
+      (rc = lisec_json_get_str(body, "key_label", true, KEYS_KEK_NAME_MAX, &name, err)))
     return rc;
-  ctl_kek *kek = ctl->shared->kek;
-  if (ctl_kek_is_development(kek))
+  keys_client *keys = ctl->shared->keys;
+  if (keys_client_info(keys)->vault_development)
     return lisec_err_set(err, LISEC_EINVAL, "TR103308-5.7: the development key file cannot be rotated; "
                          "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)");
-  if (!ctl_kek_name_valid(name))
+  if (!keys_kek_name_valid(name))
     return lisec_err_set(err, LISEC_EINVAL, "key_label: 1 to %d letters, digits, '.', '_' or '-'",
-                         CTL_KEK_NAME_MAX);
+                         KEYS_KEK_NAME_MAX);
   pthread_mutex_lock(&one_at_a_time);
-  char prev[CTL_KEK_NAME_MAX + 1], prev_label[VAULT_ID_MAX + 1], label[VAULT_ID_MAX + 1];
-  ctl_kek_current(kek, prev, prev_label);
+  char prev[KEYS_KEK_NAME_MAX + 1] = "", prev_label[VAULT_ID_MAX + 1] = "", label[VAULT_ID_MAX + 1] = "";
+  rc = keys_vault_current_kek(keys, prev, prev_label, err);
   char reason[2 * VAULT_ID_MAX + 64];
   snprintf(reason, sizeof reason, "from %s to %s", prev, name);
-  rotation r = {ctl, json_array(), 0};
-  if (strcmp(prev, name) == 0)
+  rotation r = {ctl, json_array(), 0, ""};
+  if (!rc && strcmp(prev, name) == 0)
     rc = lisec_err_set(err, LISEC_ECONFLICT, "\"%s\" is the current KEK already", name);
   /* Recorded first; then the new key (generated in the token when absent)
    * becomes current, so writes from now on use it, and every data key is
@@ -301,21 +291,23 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
    * again; records sealed meanwhile stay readable by their label. */
   if (!rc) rc = record(ctl, actor, "target.rotate-kek", "*", "ok", reason, err);
   if (!rc) {
-    if (!(rc = ctl_kek_use(kek, name, true, err))) {
+    if (!(rc = keys_vault_use_kek(keys, name, true, err)) &&
+        !(rc = keys_vault_current_kek(keys, NULL, r.label, err))) {
       if (!(rc = store_begin(ctl->store, err))) {
         rc = rewrap_all(&r, name, err);
         if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
         else store_rollback(ctl->store);
       }
-      if (rc) (void)ctl_kek_use(kek, prev, false, NULL);
+      if (rc) (void)keys_vault_use_kek(keys, prev, false, NULL);
       /* Every record is under the new key now: the older ones are unloaded
        * (a record sealed under one meanwhile loads it again), so rotations
        * never run into the bound on keys loaded at once. */
-      else ctl_kek_unload_others(kek);
+      else (void)keys_vault_unload_keks(keys, NULL, NULL);
     }
     rc = changed(ctl, actor, "target.rotate-kek", "*", rc, err);
   }
-  ctl_kek_current(kek, NULL, label);
+  lisec_err lerr = {0};
+  if (keys_vault_current_kek(keys, NULL, label, &lerr) && !rc) rc = lisec_err_set(err, lerr.code, "%s", lerr.msg);
   pthread_mutex_unlock(&one_at_a_time);
   if (!rc)
     *out = json_pack("{s:s, s:s, s:I, s:I}", "kek", label, "previous", prev_label, "rewrapped",

@@ -420,7 +420,7 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
 static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, const char *xid,
                       x1_task *t, lisec_err *err) {
   memset(t, 0, sizeof *t);
-  if (!ctl->shared->kek)
+  if (!ctl->shared->keys || !keys_client_info(ctl->shared->keys)->vault)
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: no key-encryption key is configured");
   char *body = NULL;
   int rc = store_doc_get(ctl->store, TARGET_KIND, target, &body, NULL, err);
@@ -429,13 +429,8 @@ static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, cons
   rc = vault_sealed_parse(body, strlen(body), &s, err);
   free(body);
   if (rc) return rc;
-  vault_opener op;
   json_t *ids = NULL;
-  rc = ctl_kek_for(ctl->shared->kek, s.kek_label, NULL, &op, err);
-  if (!rc) {
-    rc = vault_open_with(&s, &op, &ids, err);
-    ctl_kek_release(ctl->shared->kek, op.ctx);
-  }
+  rc = keys_vault_open(ctl->shared->keys, &s, &ids, err); /* in the keys process */
   vault_sealed_free(&s);
   if (rc) return rc;
   size_t i;

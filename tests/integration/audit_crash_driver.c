@@ -19,6 +19,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/auditlog.h"
+#include "keys/signer.h"
 
 typedef struct opts {
   const char *url, *key, *li_pub, *vkey_out, *origin;
@@ -107,6 +108,7 @@ int main(int argc, char **argv) {
   if (!o.url || !o.key) goto usage;
   uint8_t li_pk[32];
   lisec_err err = {0};
+  keys_signer *signer = NULL;
   if (o.li_pub) {
     uint8_t *text = NULL, *raw = NULL;
     size_t len = 0, rlen = 0;
@@ -120,13 +122,20 @@ int main(int argc, char **argv) {
     free(raw);
     free(text);
   }
-  ctl_auditlog_config c = {.store_url = o.url, .origin = o.origin, .li_pk = o.li_pub ? li_pk : NULL,
-                           .dev_key_file = o.key, .vkey_file = o.vkey_out,
-                           .checkpoint_entries = o.cp_entries, .checkpoint_ms = o.cp_ms};
+  /* the checkpoint key as the keys process holds it (keys/signer.h) */
   const char *module = getenv("LISEC_P11_MODULE");
-  if (module && getenv("SOFTHSM2_CONF"))
-    c.pkcs11 = (ctl_auditlog_pkcs11){.module = module, .token_label = "lisec-test", .pin = "1234",
-                                     .key_label = "lisec-audit-checkpoint", .create = true};
+  keys_signer_pkcs11 tk = {module, "lisec-test", "1234", "lisec-audit-checkpoint", true};
+  if (module && getenv("SOFTHSM2_CONF") ? keys_signer_open_pkcs11(&tk, &signer, &err)
+                                        : keys_signer_open_file(o.key, true, &signer, &err)) {
+    lisec_err_wrap(&err, "audit checkpoint key");
+    goto fail;
+  }
+  uint8_t pk[32];
+  keys_signer_public_key(signer, pk);
+  ctl_auditlog_config c = {.store_url = o.url, .origin = o.origin, .li_pk = o.li_pub ? li_pk : NULL,
+                           .sign = keys_signer_sign, .sign_ctx = signer, .pk = pk,
+                           .development = keys_signer_development(signer), .vkey_file = o.vkey_out,
+                           .checkpoint_entries = o.cp_entries, .checkpoint_ms = o.cp_ms};
   lisec_store *s = NULL;
   if (store_open(o.url, &s, &err)) goto fail;
   int rc = ctl_auditlog_open(s, &c, &log_, &err);
@@ -143,8 +152,10 @@ int main(int argc, char **argv) {
     failed |= r != NULL;
   }
   ctl_auditlog_close(log_);
+  keys_signer_close(signer);
   return failed;
 fail:
+  keys_signer_close(signer);
   fprintf(stderr, "audit_crash_driver: %s\n", err.msg);
   return 2;
 usage:

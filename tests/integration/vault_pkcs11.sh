@@ -5,4 +5,4 @@ build=$1 src=$2
 dir=$(mktemp -d /tmp/lisec-hsm-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 eval "$("$src/scripts/test/softhsm-start" "$dir" lisec-test 1234)"
-"$build/src/ctl/test_kek"
+"$build/src/keys/test_kek"

@@ -17,6 +17,7 @@
 #include "crypto/crypto.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
+#include "keys/keys.h"
 
 /* Makes dir (64 bytes) a fresh directory from template and initialises
  * libsodium; 0 or -1. */
@@ -61,10 +62,19 @@ static inline lisec_config *ctl_fixture_config(const char *dir, const char *li_k
   return cfg;
 }
 
-/* Opens *ctl from cfg (freed here); fails the test when it cannot. */
+/* The keys service the controller of a test asks, in this process on a
+ * thread (keys_local_start), as lisecd's keys process would serve it. */
+static keys_client *ctl_fixture_keys;
+
+/* Opens *ctl from cfg (freed here) with its keys service (a new one: the
+ * previous controller, if any, was closed, as a restart does); fails the
+ * test when it cannot. */
 static inline void ctl_fixture_open(lisec_config *cfg, lisec_ctl **ctl) {
   lisec_err err = {0};
-  int rc = ctl_open(cfg, NULL, ctl, &err);
+  keys_client_close(ctl_fixture_keys);
+  ctl_fixture_keys = NULL;
+  int rc = keys_local_start(cfg, &ctl_fixture_keys, &err);
+  if (rc == 0) rc = ctl_open(cfg, ctl_fixture_keys, ctl, &err);
   lisec_config_free(cfg);
   if (rc) fail_msg("ctl_open: %s", err.msg);
 }
@@ -73,6 +83,8 @@ static inline void ctl_fixture_open(lisec_config *cfg, lisec_ctl **ctl) {
 static inline int ctl_fixture_close(lisec_ctl **ctl, const char *dir) {
   ctl_close(*ctl);
   *ctl = NULL;
+  keys_client_close(ctl_fixture_keys);
+  ctl_fixture_keys = NULL;
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   return system(cmd) == 0 ? 0 : -1;

@@ -18,10 +18,12 @@
 #include <openssl/x509v3.h>
 
 #include "api/api.h"
+#include "keys/keys.h"
 #include "store/store.h"
 
 static char tmpdir[64];
 static lisec_ctl *ctl;
+static keys_client *keys;
 
 static int setup(void **state) {
   (void)state;
@@ -36,7 +38,8 @@ static int setup(void **state) {
   lisec_config_set(cfg, "audit", "development_key_file", key);
   lisec_config_set(cfg, "audit", "allow_development_key", "true");
   lisec_err err = {0};
-  int rc = ctl_open(cfg, NULL, &ctl, &err);
+  int rc = keys_local_start(cfg, &keys, &err); /* the keys process, on a thread here */
+  if (rc == 0) rc = ctl_open(cfg, keys, &ctl, &err);
   lisec_config_free(cfg);
   return rc;
 }
@@ -44,6 +47,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   ctl_close(ctl);
+  keys_client_close(keys);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
   return system(cmd);
@@ -213,7 +217,14 @@ static void test_ctl_open_needs_audit_key(void **state) {
     if (with_file) lisec_config_set(cfg, "audit", "development_key_file", key);
     lisec_ctl *c = NULL;
     lisec_err err = {0};
-    assert_int_not_equal(ctl_open(cfg, NULL, &c, &err), 0);
+    /* the keys process refuses the file key; with no key at all it starts,
+     * holding none, and the controller refuses an unsigned log */
+    keys_client *k = NULL;
+    int rc = keys_local_start(cfg, &k, &err);
+    assert_int_equal(rc != 0, with_file);
+    if (rc == 0) rc = ctl_open(cfg, k, &c, &err);
+    assert_int_not_equal(rc, 0);
+    keys_client_close(k);
     assert_null(c);
     assert_non_null(strstr(err.msg, with_file ? "allow_development_key = true" : "TR103308-5.5"));
     lisec_config_free(cfg);

@@ -25,8 +25,13 @@
 #include <sqlite3.h>
 
 #include "ctl/auditlog.h"
+#include "keys/signer.h"
 
 static char tmpdir[64], url[700], keyfile[200], dbfile[200];
+/* The checkpoint key, as the keys process holds it (keys/signer.h): in the
+ * token when there is one, else the development file (keyfile). */
+static keys_signer *signer;
+static uint8_t signer_pk[32];
 static uint8_t li_pk[32], li_sk[32];
 static bool external_store;
 
@@ -42,6 +47,8 @@ static int suite_setup(void **state) {
 
 static int suite_teardown(void **state) {
   (void)state;
+  keys_signer_close(signer);
+  signer = NULL;
   /* The appender leaves the PKCS#11 module initialised (another part of
    * lisecd may share it); at the end of the process this test finalises it
    * so SoftHSM2 releases what it holds. */
@@ -90,15 +97,27 @@ static lisec_store *open_store(void) {
   return s;
 }
 
+static bool with_token(void) { return getenv("LISEC_P11_MODULE") && getenv("SOFTHSM2_CONF"); }
+
+static keys_signer_pkcs11 token_key(void) {
+  return (keys_signer_pkcs11){getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "lisec-audit-checkpoint", true};
+}
+
+static void signer_open(void) {
+  lisec_err err = {0};
+  keys_signer_pkcs11 t = token_key();
+  int rc = with_token() ? keys_signer_open_pkcs11(&t, &signer, &err)
+                        : keys_signer_open_file(keyfile, true, &signer, &err);
+  if (rc) fail_msg("checkpoint key: %s", err.msg);
+  keys_signer_public_key(signer, signer_pk);
+}
+
 static ctl_auditlog_config base_config(void) {
+  if (!signer) signer_open();
   ctl_auditlog_config c = {.store_url = url, .origin = "lisec.test/audit", .li_pk = li_pk,
-                           .dev_key_file = keyfile, .checkpoint_entries = 100000,
-                           .checkpoint_ms = 600000};
-  const char *module = getenv("LISEC_P11_MODULE");
-  if (module && getenv("SOFTHSM2_CONF")) {
-    c.pkcs11 = (ctl_auditlog_pkcs11){.module = module, .token_label = "lisec-test", .pin = "1234",
-                                     .key_label = "lisec-audit-checkpoint", .create = true};
-  }
+                           .sign = keys_signer_sign, .sign_ctx = signer, .pk = signer_pk,
+                           .development = keys_signer_development(signer),
+                           .checkpoint_entries = 100000, .checkpoint_ms = 600000};
   return c;
 }
 
@@ -521,7 +540,7 @@ static void test_checkpoint_key(void **state) {
   snprintf(vkey_path, sizeof vkey_path, "%s/vkey", tmpdir);
   c.vkey_file = vkey_path;
   ctl_auditlog *log = open_log(s, &c);
-  if (c.pkcs11.module) {
+  if (with_token()) {
     assert_false(ctl_auditlog_development(log));
   } else {
     /* Development key: created for this user only, and flagged. */
@@ -540,25 +559,36 @@ static void test_checkpoint_key(void **state) {
   assert_memory_equal(k.pk, k2.pk, 32);
   free(text);
   ctl_auditlog_close(log);
-  /* The same key is found again (file or token). */
+  /* The same key is found again (file or token) by a new signer. */
+  keys_signer_close(signer);
+  signer = NULL;
+  c = base_config();
   log = open_log(s, &c);
   vkey_of(log, &k2);
   assert_memory_equal(k.pk, k2.pk, 32);
   ctl_auditlog_close(log);
-  /* A file that is not an Ed25519 PKCS#8 key is refused. */
-  if (!c.pkcs11.module) {
+  /* A file that is not an Ed25519 PKCS#8 key is refused, and so is a
+   * wrong PIN; a log without a key does not open. */
+  keys_signer *other = NULL;
+  if (!with_token()) {
     char bad[700];
     snprintf(bad, sizeof bad, "%s/bad.pem", tmpdir);
     assert_int_equal(lisec_file_write_atomic(bad, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 58, 0600, &err), 0);
-    c.dev_key_file = bad;
-    c.vkey_file = NULL;
-    log = NULL;
-    assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EINVAL);
+    assert_int_equal(keys_signer_open_file(bad, false, &other, &err), LISEC_EINVAL);
   } else {
-    c.pkcs11.pin = "0000";
-    log = NULL;
-    assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EAUTH);
+    /* (the process's open signer would share its login: close it first) */
+    keys_signer_close(signer);
+    signer = NULL;
+    keys_signer_pkcs11 t = token_key();
+    t.pin = "0000";
+    assert_int_equal(keys_signer_open_pkcs11(&t, &other, &err), LISEC_EAUTH);
   }
+  assert_null(other);
+  c.sign = NULL;
+  c.vkey_file = NULL;
+  log = NULL;
+  assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EINVAL);
+  assert_null(log);
   store_close(s);
 }
 

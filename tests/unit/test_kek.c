@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "ctl/kek.h"
+#include "keys/kek.h"
 #include "softhsm_token.h"
 
-static ctl_kek_pkcs11_config cfg(const char *key_label, bool create) {
-  ctl_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create};
+static keys_kek_pkcs11_config cfg(const char *key_label, bool create) {
+  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create};
   return c;
 }
 
@@ -30,11 +30,11 @@ static const char *TARGETS = "[{\"kind\":\"imsi\",\"value\":\"244051234567890\"}
 static void test_key_created_and_wraps(void **state) {
   (void)state;
   lisec_err err = {0};
-  ctl_kek *k = NULL;
-  ctl_kek_pkcs11_config c = cfg("kek-a", true);
-  if (ctl_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
-  assert_false(ctl_kek_is_development(k));
-  vault_kek v = ctl_kek_vault(k);
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("kek-a", true);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  assert_false(keys_kek_is_development(k));
+  vault_kek v = keys_kek_vault(k);
   json_error_t je;
   json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
   vault_sealed s;
@@ -47,19 +47,19 @@ static void test_key_created_and_wraps(void **state) {
   s.wrapped_key[20] ^= 1;
   assert_int_not_equal(vault_open(&s, &v, &back, &err), 0);
   s.wrapped_key[20] ^= 1;
-  ctl_kek_close(k);
+  keys_kek_close(k);
   /* reopened without create: the key is still in the token */
   c = cfg("kek-a", false);
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
-  v = ctl_kek_vault(k);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), 0);
+  v = keys_kek_vault(k);
   assert_int_equal(vault_open(&s, &v, &back, &err), 0);
   json_decref(back);
 
   /* rotation to a second key in the token */
-  ctl_kek *k2 = NULL;
-  ctl_kek_pkcs11_config c2 = cfg("kek-b", true);
-  assert_int_equal(ctl_kek_open_pkcs11(&c2, &k2, &err), 0);
-  vault_kek v2 = ctl_kek_vault(k2);
+  keys_kek *k2 = NULL;
+  keys_kek_pkcs11_config c2 = cfg("kek-b", true);
+  assert_int_equal(keys_kek_open_pkcs11(&c2, &k2, &err), 0);
+  vault_kek v2 = keys_kek_vault(k2);
   assert_int_equal(vault_rewrap(&s, &v, &v2, &err), 0);
   assert_int_not_equal(vault_open(&s, &v, &back, &err), 0);
   assert_int_equal(vault_open(&s, &v2, &back, &err), 0);
@@ -67,61 +67,61 @@ static void test_key_created_and_wraps(void **state) {
   json_decref(back);
   json_decref(ids);
   vault_sealed_free(&s);
-  ctl_kek_close(k);
-  ctl_kek_close(k2);
+  keys_kek_close(k);
+  keys_kek_close(k2);
 }
 
 static void test_switch_keys_open_by_label(void **state) {
   (void)state;
   lisec_err err = {0};
-  ctl_kek *k = NULL;
-  ctl_kek_pkcs11_config c = cfg("ring-1", true);
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("ring-1", true);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), 0);
   json_error_t je;
   json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
-  vault_kek v1 = ctl_kek_vault(k), v;
+  vault_kek v1 = keys_kek_vault(k), v;
   vault_sealed s;
   assert_int_equal(vault_seal("t-3", "li-1", 1, ids, &v1, &s, &err), 0);
   /* a key the token lacks is not made current unless asked to create it */
-  assert_int_equal(ctl_kek_use(k, "ring-2", false, &err), LISEC_ENOTFOUND);
-  assert_int_equal(ctl_kek_use(k, "ring-2", true, &err), 0);
-  char name[CTL_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];
-  ctl_kek_current(k, name, label);
+  assert_int_equal(keys_kek_use(k, "ring-2", false, &err), LISEC_ENOTFOUND);
+  assert_int_equal(keys_kek_use(k, "ring-2", true, &err), 0);
+  char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];
+  keys_kek_current(k, name, label);
   assert_string_equal(name, "ring-2");
   assert_string_equal(label, "pkcs11:lisec-test/ring-2");
   /* the record still opens, by its own label, also through the cache-less path */
   vault_opener op;
-  assert_int_equal(ctl_kek_for(k, s.kek_label, &v, &op, &err), 0);
+  assert_int_equal(keys_kek_for(k, s.kek_label, &v, &op, &err), 0);
   assert_string_equal(v.label, "pkcs11:lisec-test/ring-1");
   assert_int_equal(vault_open_with(&s, &op, &back, &err), 0);
   assert_true(json_equal(ids, back));
   json_decref(back);
-  vault_kek cur = ctl_kek_vault(k);
+  vault_kek cur = keys_kek_vault(k);
   assert_int_equal(vault_rewrap(&s, &v, &cur, &err), 0);
   assert_string_equal(s.kek_label, "pkcs11:lisec-test/ring-2");
-  ctl_kek_close(k);
+  keys_kek_close(k);
   c = cfg("ring-1", false); /* a fresh process: no cached data key */
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
-  assert_int_equal(ctl_kek_for(k, s.kek_label, NULL, &op, &err), 0);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), 0);
+  assert_int_equal(keys_kek_for(k, s.kek_label, NULL, &op, &err), 0);
   assert_int_equal(vault_open_with(&s, &op, &back, &err), 0);
   assert_true(json_equal(ids, back));
   json_decref(back);
   /* labels of another token, of an absent key, of no key at all */
-  assert_int_equal(ctl_kek_for(k, "pkcs11:other-token/ring-1", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_for(k, "pkcs11:other-token/ring-1", &v, NULL, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "other-token"));
-  assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/ring-9", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/ring-9", &v, NULL, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "ring-9"));
-  assert_int_equal(ctl_kek_for(k, "file:development", &v, NULL, &err), LISEC_EUNAVAIL);
-  assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/../x", &v, NULL, &err), LISEC_EUNAVAIL);
-  assert_int_equal(ctl_kek_use(k, "bad/name", true, &err), LISEC_EINVAL);
-  assert_false(ctl_kek_name_valid(""));
-  assert_false(ctl_kek_name_valid("a b"));
-  assert_true(ctl_kek_name_valid("kek-2026.11_a"));
-  ctl_kek_current(k, name, NULL);
+  assert_int_equal(keys_kek_for(k, "file:development", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/../x", &v, NULL, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_use(k, "bad/name", true, &err), LISEC_EINVAL);
+  assert_false(keys_kek_name_valid(""));
+  assert_false(keys_kek_name_valid("a b"));
+  assert_true(keys_kek_name_valid("kek-2026.11_a"));
+  keys_kek_current(k, name, NULL);
   assert_string_equal(name, "ring-1"); /* refusals left the current key alone */
   json_decref(ids);
   vault_sealed_free(&s);
-  ctl_kek_close(k);
+  keys_kek_close(k);
 }
 
 static void test_key_not_extractable(void **state) {
@@ -144,18 +144,18 @@ static void test_key_not_extractable(void **state) {
 static void test_wrong_pin_missing_key_bad_module(void **state) {
   (void)state;
   lisec_err err = {0};
-  ctl_kek *k = NULL;
-  ctl_kek_pkcs11_config c = cfg("kek-a", false);
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("kek-a", false);
   c.pin = "9999";
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EAUTH);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EAUTH);
   assert_non_null(strstr(err.msg, "wrong PIN"));
   c = cfg("absent", false);
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_ENOTFOUND);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_ENOTFOUND);
   c = cfg("kek-a", false);
   c.token_label = "no-such-token";
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
   c.module = "/nonexistent/module.so";
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EUNAVAIL);
 }
 
 /* Item 10 of issue 14: more rotations than the bound on keys loaded at once
@@ -166,42 +166,42 @@ static void test_many_rotations_one_process(void **state) {
   (void)state;
   enum { ROTATIONS = 24, RECORDS = 3 };
   lisec_err err = {0};
-  ctl_kek *k = NULL;
-  ctl_kek_pkcs11_config c = cfg("spin-0", true);
-  if (ctl_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("spin-0", true);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
   json_error_t je;
   json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
   vault_sealed s[RECORDS];
-  vault_kek v = ctl_kek_vault(k);
+  vault_kek v = keys_kek_vault(k);
   for (int i = 0; i < RECORDS; i++) {
     char id[16];
     snprintf(id, sizeof id, "t-%d", i);
     assert_int_equal(vault_seal(id, "li-1", 1, ids, &v, &s[i], &err), 0);
   }
-  ctl_kek_release(k, v.ctx);
+  keys_kek_release(k, v.ctx);
   vault_kek held;
   for (int r = 1; r <= ROTATIONS; r++) {
     char name[32], want[64];
     snprintf(name, sizeof name, "spin-%d", r);
-    if (ctl_kek_use(k, name, true, &err)) fail_msg("rotation %d: %s", r, err.msg);
-    vault_kek cur = ctl_kek_vault(k), old;
+    if (keys_kek_use(k, name, true, &err)) fail_msg("rotation %d: %s", r, err.msg);
+    vault_kek cur = keys_kek_vault(k), old;
     for (int i = 0; i < RECORDS; i++) {
-      if (ctl_kek_for(k, s[i].kek_label, &old, NULL, &err)) fail_msg("rotation %d: %s", r, err.msg);
+      if (keys_kek_for(k, s[i].kek_label, &old, NULL, &err)) fail_msg("rotation %d: %s", r, err.msg);
       assert_int_equal(vault_rewrap(&s[i], &old, &cur, &err), 0);
-      ctl_kek_release(k, old.ctx);
+      keys_kek_release(k, old.ctx);
     }
-    ctl_kek_release(k, cur.ctx);
+    keys_kek_release(k, cur.ctx);
     /* a reader holds the previous rotation's key across this unload */
-    if (r == 5) assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/spin-4", &held, NULL, &err), 0);
-    assert_true(ctl_kek_unload_others(k) >= 1);
-    assert_int_equal(ctl_kek_loaded(k), 1);
+    if (r == 5) assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/spin-4", &held, NULL, &err), 0);
+    assert_true(keys_kek_unload_others(k) >= 1);
+    assert_int_equal(keys_kek_loaded(k), 1);
     snprintf(want, sizeof want, "pkcs11:lisec-test/%s", name);
     for (int i = 0; i < RECORDS; i++) {
       vault_opener op;
       assert_string_equal(s[i].kek_label, want);
-      assert_int_equal(ctl_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
+      assert_int_equal(keys_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
       assert_int_equal(vault_open_with(&s[i], &op, &back, &err), 0);
-      ctl_kek_release(k, op.ctx);
+      keys_kek_release(k, op.ctx);
       assert_true(json_equal(ids, back));
       json_decref(back);
     }
@@ -210,34 +210,34 @@ static void test_many_rotations_one_process(void **state) {
       size_t wl = sizeof wrapped;
       assert_string_equal(held.label, "pkcs11:lisec-test/spin-4");
       assert_int_equal(held.wrap(held.ctx, dk, wrapped, &wl, &err), 0);
-      ctl_kek_release(k, held.ctx); /* the retired one goes now */
+      keys_kek_release(k, held.ctx); /* the retired one goes now */
       /* and spin-4, loaded again from the token, unwraps it */
       vault_kek hk;
-      assert_int_equal(ctl_kek_for(k, "pkcs11:lisec-test/spin-4", &hk, NULL, &err), 0);
-      assert_int_equal(ctl_kek_loaded(k), 2);
+      assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/spin-4", &hk, NULL, &err), 0);
+      assert_int_equal(keys_kek_loaded(k), 2);
       assert_int_equal(hk.unwrap(hk.ctx, wrapped, wl, again, &err), 0);
       assert_memory_equal(dk, again, sizeof dk);
-      ctl_kek_release(k, hk.ctx);
+      keys_kek_release(k, hk.ctx);
     }
   }
-  char name[CTL_KEK_NAME_MAX + 1];
-  ctl_kek_current(k, name, NULL);
+  char name[KEYS_KEK_NAME_MAX + 1];
+  keys_kek_current(k, name, NULL);
   assert_string_equal(name, "spin-24");
-  ctl_kek_close(k);
+  keys_kek_close(k);
   /* after a "restart" every record opens under the last key */
   c = cfg("spin-24", false);
-  assert_int_equal(ctl_kek_open_pkcs11(&c, &k, &err), 0);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), 0);
   for (int i = 0; i < RECORDS; i++) {
     vault_opener op;
-    assert_int_equal(ctl_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
+    assert_int_equal(keys_kek_for(k, s[i].kek_label, NULL, &op, &err), 0);
     assert_int_equal(vault_open_with(&s[i], &op, &back, &err), 0);
-    ctl_kek_release(k, op.ctx);
+    keys_kek_release(k, op.ctx);
     assert_true(json_equal(ids, back));
     json_decref(back);
     vault_sealed_free(&s[i]);
   }
   json_decref(ids);
-  ctl_kek_close(k);
+  keys_kek_close(k);
 }
 
 static void test_development_file_key(void **state) {
@@ -247,22 +247,22 @@ static void test_development_file_key(void **state) {
   close(fd);
   unlink(path);
   lisec_err err = {0};
-  ctl_kek *k = NULL;
-  assert_int_equal(ctl_kek_open_file(path, &k, &err), 0);
-  assert_true(ctl_kek_is_development(k));
-  vault_kek v = ctl_kek_vault(k);
+  keys_kek *k = NULL;
+  assert_int_equal(keys_kek_open_file(path, &k, &err), 0);
+  assert_true(keys_kek_is_development(k));
+  vault_kek v = keys_kek_vault(k);
   json_error_t je;
   json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
   vault_sealed s;
   assert_int_equal(vault_seal("t-2", "li-1", 1, ids, &v, &s, &err), 0);
-  ctl_kek_close(k);
-  assert_int_equal(ctl_kek_open_file(path, &k, &err), 0);
-  v = ctl_kek_vault(k);
+  keys_kek_close(k);
+  assert_int_equal(keys_kek_open_file(path, &k, &err), 0);
+  v = keys_kek_vault(k);
   assert_int_equal(vault_open(&s, &v, &back, &err), 0);
   json_decref(back);
   json_decref(ids);
   vault_sealed_free(&s);
-  ctl_kek_close(k);
+  keys_kek_close(k);
   unlink(path);
 }
 

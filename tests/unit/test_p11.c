@@ -1,4 +1,4 @@
-/* The one PKCS#11 client (ctl/p11.c) against a real SoftHSM2 token this
+/* The one PKCS#11 client (keys/p11.c, in the keys process) against a real SoftHSM2 token this
  * test makes: the audit log's checkpoint signer, the vault's KEK and the LI
  * VMs' token session share one module in one process, and each keeps
  * working whatever order they open and close in (before, whichever opened
@@ -17,9 +17,10 @@
 #include <cmocka.h>
 
 #include "ctl/auditlog.h"
-#include "ctl/kek.h"
-#include "ctl/li.h"
-#include "ctl/p11.h"
+#include "keys/kek.h"
+#include "keys/livm.h"
+#include "keys/p11.h"
+#include "keys/signer.h"
 #include "softhsm_token.h"
 #include "store/store.h"
 
@@ -38,8 +39,9 @@ const char *__lsan_default_suppressions(void) { return "leak:ASN1_item_d2i_ex\n"
 typedef struct users {
   lisec_store *store;
   ctl_auditlog *audit;
-  ctl_kek *kek;
-  struct ctl_li_state *li;
+  keys_signer *signer;
+  keys_kek *kek;
+  keys_livm *li;
   lisec_config *li_cfg;
 } users;
 
@@ -48,16 +50,19 @@ static void open_audit(users *u) {
   lisec_err err = {0};
   snprintf(url, sizeof url, "sqlite:%s/audit-%d.db", dir, rand());
   if (store_open(url, &u->store, &err)) fail_msg("store_open: %s", err.msg);
+  keys_signer_pkcs11 kc = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-audit", true};
+  if (keys_signer_open_pkcs11(&kc, &u->signer, &err)) fail_msg("audit key: %s", err.msg);
+  uint8_t pk[32];
+  keys_signer_public_key(u->signer, pk);
   ctl_auditlog_config c = {.store_url = url, .origin = "lisec.test/audit", .checkpoint_entries = 100000,
-                           .checkpoint_ms = 600000};
-  c.pkcs11 = (ctl_auditlog_pkcs11){getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-audit", true};
+                           .checkpoint_ms = 600000, .sign = keys_signer_sign, .sign_ctx = u->signer, .pk = pk};
   if (ctl_auditlog_open(u->store, &c, &u->audit, &err)) fail_msg("audit: %s", err.msg);
 }
 
 static void open_kek(users *u) {
   lisec_err err = {0};
-  ctl_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-kek", true};
-  if (ctl_kek_open_pkcs11(&c, &u->kek, &err)) fail_msg("kek: %s", err.msg);
+  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-kek", true};
+  if (keys_kek_open_pkcs11(&c, &u->kek, &err)) fail_msg("kek: %s", err.msg);
 }
 
 static void open_li(users *u) {
@@ -72,7 +77,9 @@ static void open_li(users *u) {
   lisec_config_set(u->li_cfg, "li", "pkcs11_module", getenv("LISEC_P11_MODULE"));
   lisec_config_set(u->li_cfg, "li", "token", "lisec-test");
   lisec_config_set(u->li_cfg, "li", "pin_file", pin);
-  if (ctl_li_state_open(u->li_cfg, &u->li, &err)) fail_msg("li: %s", err.msg);
+  char pin_text[KEYS_P11_PIN_MAX + 1];
+  if (keys_p11_read_pin(u->li_cfg, "li", pin_text, &err)) fail_msg("li pin: %s", err.msg);
+  if (keys_livm_open(getenv("LISEC_P11_MODULE"), "lisec-test", pin_text, &u->li, &err)) fail_msg("li: %s", err.msg);
 }
 
 /* Each user that is open does a token operation. */
@@ -91,33 +98,35 @@ static void use_all(users *u, int round) {
   }
   if (u->kek) {
     json_t *ids = json_pack("[{s:s, s:s}]", "kind", "imsi", "value", "244051234567890"), *back = NULL;
-    vault_kek v = ctl_kek_vault(u->kek);
+    vault_kek v = keys_kek_vault(u->kek);
     vault_sealed s;
     if (vault_seal("t-1", "li-1", 1, ids, &v, &s, &err)) fail_msg("round %d: seal: %s", round, err.msg);
     assert_int_equal(vault_open(&s, &v, &back, &err), 0);
-    ctl_kek_release(u->kek, v.ctx);
+    keys_kek_release(u->kek, v.ctx);
     assert_true(json_equal(ids, back));
     json_decref(back);
     json_decref(ids);
     vault_sealed_free(&s);
   }
-  if (u->li && ctl_li_token_check(u->li, &err)) fail_msg("round %d: li: %s", round, err.msg);
+  if (u->li && keys_livm_check(u->li, &err)) fail_msg("round %d: li: %s", round, err.msg);
 }
 
 static void close_audit(users *u) {
   ctl_auditlog_close(u->audit);
   u->audit = NULL;
+  keys_signer_close(u->signer);
+  u->signer = NULL;
   store_close(u->store);
   u->store = NULL;
 }
 
 static void close_kek(users *u) {
-  ctl_kek_close(u->kek);
+  keys_kek_close(u->kek);
   u->kek = NULL;
 }
 
 static void close_li(users *u) {
-  ctl_li_state_close(u->li);
+  keys_livm_close(u->li);
   u->li = NULL;
   lisec_config_free(u->li_cfg);
   u->li_cfg = NULL;
@@ -154,48 +163,48 @@ static void test_module_shared_and_finalised(void **state) {
   (void)state;
   lisec_err err = {0};
   const char *path = getenv("LISEC_P11_MODULE");
-  ctl_p11 *a = NULL, *b = NULL;
-  assert_int_equal(ctl_p11_open(path, "[t]", &a, &err), 0);
-  assert_int_equal(ctl_p11_open(path, "[t]", &b, &err), 0);
+  keys_p11 *a = NULL, *b = NULL;
+  assert_int_equal(keys_p11_open(path, "[t]", &a, &err), 0);
+  assert_int_equal(keys_p11_open(path, "[t]", &b, &err), 0);
   assert_ptr_equal(a, b); /* one load, one C_Initialize */
-  CK_FUNCTION_LIST_PTR fn = ctl_p11_functions(a);
+  CK_FUNCTION_LIST_PTR fn = keys_p11_functions(a);
   CK_SESSION_HANDLE s1, s2;
-  assert_int_equal(ctl_p11_session_open(a, "[t]", "lisec-test", "1234", &s1, &err), 0);
-  assert_int_equal(ctl_p11_session_open(b, "[t]", "lisec-test", "1234", &s2, &err), 0);
-  ctl_p11_session_close(a, s1);
-  ctl_p11_close(a);
+  assert_int_equal(keys_p11_session_open(a, "[t]", "lisec-test", "1234", &s1, &err), 0);
+  assert_int_equal(keys_p11_session_open(b, "[t]", "lisec-test", "1234", &s2, &err), 0);
+  keys_p11_session_close(a, s1);
+  keys_p11_close(a);
   CK_SESSION_INFO info;
   assert_int_equal(fn->C_GetSessionInfo(s2, &info), CKR_OK);
   assert_int_equal(info.state, CKS_RW_USER_FUNCTIONS); /* still logged in */
   /* the module is still initialised: initialising again says so */
   CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
   assert_int_equal(fn->C_Initialize(&args), CKR_CRYPTOKI_ALREADY_INITIALIZED);
-  ctl_p11_session_close(b, s2);
-  ctl_p11_close(b); /* the last user: finalised and unloaded */
+  keys_p11_session_close(b, s2);
+  keys_p11_close(b); /* the last user: finalised and unloaded */
   /* opened again from nothing, it works */
-  assert_int_equal(ctl_p11_open(path, "[t]", &a, &err), 0);
-  assert_int_equal(ctl_p11_session_open(a, "[t]", "lisec-test", "1234", &s1, &err), 0);
-  ctl_p11_session_close(a, s1);
+  assert_int_equal(keys_p11_open(path, "[t]", &a, &err), 0);
+  assert_int_equal(keys_p11_session_open(a, "[t]", "lisec-test", "1234", &s1, &err), 0);
+  keys_p11_session_close(a, s1);
   /* refusals, each saying why and whose */
-  assert_int_equal(ctl_p11_session_open(a, "[vault]", "lisec-test", "9999", &s1, &err), LISEC_EAUTH);
+  assert_int_equal(keys_p11_session_open(a, "[vault]", "lisec-test", "9999", &s1, &err), LISEC_EAUTH);
   assert_non_null(strstr(err.msg, "[vault]"));
   assert_non_null(strstr(err.msg, "wrong PIN"));
-  assert_int_equal(ctl_p11_session_open(a, "[li]", "no-such-token", "1234", &s1, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_p11_session_open(a, "[li]", "no-such-token", "1234", &s1, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "no-such-token"));
-  ctl_p11_close(a);
-  assert_int_equal(ctl_p11_open("/nonexistent/p11.so", "[audit]", &a, &err), LISEC_EUNAVAIL);
+  keys_p11_close(a);
+  assert_int_equal(keys_p11_open("/nonexistent/p11.so", "[audit]", &a, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "[audit]"));
-  assert_int_equal(ctl_p11_open("/lib/x86_64-linux-gnu/libc.so.6", "[audit]", &a, &err) != 0, 1);
+  assert_int_equal(keys_p11_open("/lib/x86_64-linux-gnu/libc.so.6", "[audit]", &a, &err) != 0, 1);
 }
 
 static void test_pin_file(void **state) {
   (void)state;
   lisec_err err = {0};
-  char path[128], pin[CTL_P11_PIN_MAX + 1];
+  char path[128], pin[KEYS_P11_PIN_MAX + 1];
   snprintf(path, sizeof path, "%s/pin", dir);
   lisec_config *cfg = lisec_config_new();
   /* no pin_file: refused naming the section */
-  assert_int_equal(ctl_p11_read_pin(cfg, "vault", pin, &err), LISEC_EINVAL);
+  assert_int_equal(keys_p11_read_pin(cfg, "vault", pin, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "[vault] pin_file"));
   lisec_config_set(cfg, "vault", "pin_file", path);
   static const struct {
@@ -208,7 +217,7 @@ static void test_pin_file(void **state) {
     assert_non_null(f);
     fputs(cases[i].content, f);
     fclose(f);
-    int rc = ctl_p11_read_pin(cfg, "vault", pin, &err);
+    int rc = keys_p11_read_pin(cfg, "vault", pin, &err);
     if (cases[i].pin) {
       assert_int_equal(rc, 0);
       assert_string_equal(pin, cases[i].pin);
@@ -218,15 +227,15 @@ static void test_pin_file(void **state) {
   }
   /* over the bound, and a NUL inside */
   FILE *f = fopen(path, "w");
-  for (int i = 0; i < CTL_P11_PIN_MAX + 1; i++) fputc('7', f);
+  for (int i = 0; i < KEYS_P11_PIN_MAX + 1; i++) fputc('7', f);
   fclose(f);
-  assert_int_not_equal(ctl_p11_read_pin(cfg, "vault", pin, &err), 0);
+  assert_int_not_equal(keys_p11_read_pin(cfg, "vault", pin, &err), 0);
   f = fopen(path, "w");
   fwrite("12\0" "34", 1, 5, f);
   fclose(f);
-  assert_int_equal(ctl_p11_read_pin(cfg, "vault", pin, &err), LISEC_EINVAL);
+  assert_int_equal(keys_p11_read_pin(cfg, "vault", pin, &err), LISEC_EINVAL);
   unlink(path);
-  assert_int_not_equal(ctl_p11_read_pin(cfg, "vault", pin, &err), 0); /* absent */
+  assert_int_not_equal(keys_p11_read_pin(cfg, "vault", pin, &err), 0); /* absent */
   lisec_config_free(cfg);
 }
 
