@@ -30,6 +30,10 @@ fi
 for tool in dpkg-buildpackage dh help2man lintian git cc; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/bootstrap installs debhelper, help2man, lintian)"
 done
+# The package, its user and its directories are the machine's: one run at a
+# time (the release build's and another build directory's runs wait).
+exec 9>/run/lock/lisec-debian-package-test.lock
+flock -w 600 9 || fail "another debian_package run held /run/lock/lisec-debian-package-test.lock for 10 minutes"
 # The machine's own state is not the test's to change.
 if dpkg-query -W -f='${Status}' lisec 2>/dev/null | grep -q installed; then
   fail "a lisec package is installed on this machine; the test will not replace it"
