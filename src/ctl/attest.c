@@ -482,7 +482,8 @@ static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
            !lis ? "which LIs it touches is unknown: quarantine action taken"
            : n  ? "it touches LI authorisations: quarantine action taken"
                 : "it touches no LI authorisation");
-  (void)ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", false, reason, 0, NULL, &e, "host %s", host);
+  (void)ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", false, reason, 0, NULL,
+                  &e, "host %s", host);
   if (!st->quarantine_argv[0] || (lis && n == 0)) {
     json_decref(lis);
     return;
@@ -490,7 +491,8 @@ static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
   char res[512];
   int status = run_quarantine(st, host, why, lis, res, sizeof res);
   json_decref(lis);
-  (void)ctl_audit(ctl, &timer_actor, status == 0 ? CTL_OUTCOME_OK : CTL_OUTCOME_FAILED, "attest.quarantine", false, res, status, NULL, &e, "host %s", host);
+  (void)ctl_audit(ctl, &timer_actor, status == 0 ? CTL_OUTCOME_OK : CTL_OUTCOME_FAILED,
+                  "attest.quarantine", false, res, status, NULL, &e, "host %s", host);
   if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);
 }
 
@@ -743,7 +745,8 @@ static void *timer_main(void *arg) {
        * only grows, so h stays valid. */
       pthread_mutex_unlock(&st->mu);
       lisec_err e = {0};
-      if (ctl_audit(st->timer_ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.overdue", false, why, 0, NULL, &e, "host %s", id) != 0)
+      if (ctl_audit(st->timer_ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.overdue", false, why,
+                    0, NULL, &e, "host %s", id) != 0)
         LOG_ERROR("attest: cannot record that host %.16s.. is overdue: %s", id, e.msg);
       if (!again) set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
       pthread_mutex_lock(&st->mu);
@@ -784,7 +787,8 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
     }
     if (rc) {
       lisec_err e = {0};
-      (void)ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.enrol", false, err->msg, 0, NULL, &e, "host %s", host);
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.enrol", false, err->msg, 0, NULL, &e,
+                      "host %s", host);
       goto done;
     }
   }
@@ -816,11 +820,14 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
   if (s_cert) json_object_set_new(doc, "ek_cert", json_string(s_cert));
   json_object_set_new(doc, "pending", json_pack("{s:s, s:s, s:I}", "ak_pub", s_ak, "secret_sha256",
                                                 hexd, "at", (json_int_t)lisec_time_now()));
-  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "attest.enrol", false, "credential made for the AK (TPM2_MakeCredential); pending activation", 0, NULL, err, "host %s", host)))
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "attest.enrol", false,
+                      "credential made for the AK (TPM2_MakeCredential); pending activation", 0,
+                      NULL, err, "host %s", host)))
     goto done;
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err e = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol", false, err->msg, 0, NULL, &e, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol", false, err->msg, 0, NULL, &e,
+                    "host %s", host);
     goto done;
   }
   *out = json_pack("{s:s, s:s}", "host", host, "credential", s_cred);
@@ -861,7 +868,8 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
                          "is in the TPM that holds this EK"
                        : "O.1.6: the secret does not match: the AK is not in the TPM that holds "
                          "this EK; it is dropped and never trusted";
-  if ((rc = ctl_audit(ctl, actor, ok ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.enrol.finish", false, why, 0, NULL, err, "host %s", host)))
+  if ((rc = ctl_audit(ctl, actor, ok ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.enrol.finish",
+                      false, why, 0, NULL, err, "host %s", host)))
     goto done;
   if (ok) {
     json_object_set(doc, "ak_pub", json_object_get(pending, "ak_pub"));
@@ -870,7 +878,8 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
   json_object_del(doc, "pending");
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err e = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol.finish", false, err->msg, 0, NULL, &e, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.enrol.finish", false, err->msg, 0, NULL,
+                    &e, "host %s", host);
     goto done;
   }
   if (!ok) {
@@ -1130,7 +1139,8 @@ static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char
   }
   if (rc) {
     lisec_err fe = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.observe", false, e.msg, 0, NULL, &fe, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.observe", false, e.msg, 0, NULL, &fe,
+                    "host %s", host);
   }
   return rc == 0;
 }
@@ -1251,7 +1261,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
            reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference values and location",
            has_inv ? "; inventory sha256:" : "", inv_hex, has_inv && trusted ? " bound to the quote" : "",
            has_inv && !trusted ? " not accepted (the appraisal failed)" : "");
-  if ((rc = ctl_audit(ctl, actor, trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.appraise", false, audit_reason, 0, NULL, err, "host %s", host)))
+  if ((rc = ctl_audit(ctl, actor, trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.appraise",
+                      false, audit_reason, 0, NULL, err, "host %s", host)))
     goto done;
 
   /* The stored result. */
@@ -1289,7 +1300,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   if ((rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err))) {
     lisec_err fe = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL, &fe, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL,
+                    &fe, "host %s", host);
     goto done;
   }
 
@@ -1330,7 +1342,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
              me.msg);
     model_note = model_buf;
     lisec_err fe = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.model", false, model_buf, 0, NULL, &fe, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.model", false, model_buf, 0, NULL, &fe,
+                    "host %s", host);
   }
   if (was_trusted && !trusted) quarantine(ctl, host, reasons);
   /* Only a good appraisal makes the inventory what the host proved. */
@@ -1481,7 +1494,9 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
     snprintf(reason, sizeof reason,
              "asset management confirmed %s %s site %s at TPM resetCount %u; sent to the agent",
              loc.country, loc.subdivision, loc.site, loc.reset_count);
-  if ((rc = ctl_audit(ctl, actor, vrc ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, "attest.confirm-location", false, vrc ? why.msg : reason, 0, NULL, err, "host %s", host)))
+  if ((rc = ctl_audit(ctl, actor, vrc ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK,
+                      "attest.confirm-location", false, vrc ? why.msg : reason, 0, NULL, err,
+                      "host %s", host)))
     goto done;
   if (vrc) {
     rc = lisec_err_set(err, vrc == LISEC_EINVAL ? LISEC_EINVAL : LISEC_EDENIED, "%s", why.msg);
@@ -1497,7 +1512,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err fe = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.confirm-location", false, err->msg, 0, NULL, &fe, "host %s", host);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.confirm-location", false, err->msg, 0,
+                    NULL, &fe, "host %s", host);
     goto done;
   }
   pthread_mutex_lock(&st->mu);

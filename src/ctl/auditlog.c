@@ -546,18 +546,6 @@ int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err) {
   return audit_vkey_format(&log->vkey, out, err);
 }
 
-int ctl_auditlog_dev_vkey(const char *pem_path, const char *origin, char **out, lisec_err *err) {
-  keys_signer *k = NULL;
-  audit_vkey v;
-  uint8_t pk[32];
-  int rc = keys_signer_open_file(pem_path, false, &k, err);
-  if (!rc) keys_signer_public_key(k, pk);
-  if (!rc) rc = audit_vkey_make(origin, pk, &v, err);
-  if (!rc) rc = audit_vkey_format(&v, out, err);
-  keys_signer_close(k);
-  return rc;
-}
-
 int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
                         uint64_t *index, lisec_err *err) {
   if (li_sealed && !log->li_set)
@@ -791,26 +779,6 @@ static json_t *hex_json(const uint8_t h[32]) {
   char hex[65];
   lisec_hex_encode(h, 32, hex);
   return json_string(hex);
-}
-
-static json_t *path_json(const audit_proof *p) {
-  json_t *a = json_array();
-  for (size_t i = 0; a && i < p->len; i++) json_array_append_new(a, hex_json(p->hash[i]));
-  return a;
-}
-
-json_t *ctl_auditlog_inclusion_json(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
-                                    const uint8_t root[32], const audit_proof *proof) {
-  return json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "tree_size",
-                   (json_int_t)size, "leaf_hash", hex_json(leaf_hash), "root", hex_json(root),
-                   "inclusion_path", path_json(proof));
-}
-
-json_t *ctl_auditlog_consistency_json(uint64_t old_size, uint64_t size, const uint8_t old_root[32],
-                                      const uint8_t root[32], const audit_proof *proof) {
-  return json_pack("{s:I, s:I, s:o, s:o, s:o}", "old_size", (json_int_t)old_size, "tree_size",
-                   (json_int_t)size, "old_root", hex_json(old_root), "root", hex_json(root),
-                   "consistency_path", path_json(proof));
 }
 
 static int entry_json(void *ctx, const store_log_entry *e) {

@@ -53,9 +53,6 @@ bool ctl_auditlog_development(const ctl_auditlog *log);
 /* The verifier key "<origin>+<id>+<base64>" auditors pin (*out malloc'd). */
 int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err);
 
-/* The verifier key of a development key file (never created here). */
-int ctl_auditlog_dev_vkey(const char *pem_path, const char *origin, char **out, lisec_err *err);
-
 /* Appends rec (its seq and, when 0, time_ms are filled in here) and returns
  * once it is durable, with its index. li_sealed: seal it to the LI
  * administration (EDENIED when no LI key is configured). On ESTORE the record
@@ -99,11 +96,6 @@ int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, j
                               lisec_err *err);
 /* {"checkpoints":[{"tree_size":n,"note":text}, ...]} oldest first. */
 int ctl_auditlog_checkpoints_json(lisec_store *reader, json_t **out, lisec_err *err);
-/* {"index":i,"tree_size":n,"leaf_hash":hex,"root":hex,"inclusion_path":[hex...]} */
-json_t *ctl_auditlog_inclusion_json(uint64_t index, uint64_t size, const uint8_t leaf_hash[32],
-                                    const uint8_t root[32], const audit_proof *proof);
-/* {"old_size":m,"tree_size":n,"old_root":hex,"root":hex,"consistency_path":[hex...]} */
-json_t *ctl_auditlog_consistency_json(uint64_t old_size, uint64_t size, const uint8_t old_root[32],
-                                      const uint8_t root[32], const audit_proof *proof);
+/* Proofs as JSON: audit_inclusion_json, audit_consistency_json (audit/json.h). */
 
 #endif

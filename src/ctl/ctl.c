@@ -7,7 +7,6 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
-#include "ctl/tasks.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
 
@@ -97,19 +96,33 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   return 0; /* (a development key is announced by the keys process) */
 }
 
+/* The audit and vault topics' hooks for the table in ctl/topics.c. */
+int ctl_audit_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  return open_audit(cfg, sh, s, err);
+}
+
+void ctl_audit_topic_close(ctl_shared *sh) {
+  ctl_auditlog_close(sh->audit);
+  sh->audit = NULL;
+}
+
+/* [vault] is read by the keys process, which holds the KEK (and says when
+ * it is a development file); here only the store's choice of KEK. */
+int ctl_vault_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)cfg;
+  return ctl_targets_open(sh, s, err);
+}
+
+void ctl_vault_topic_close(ctl_shared *sh) { (void)sh; /* the keys are borrowed */ }
+
 static void shared_free(ctl_shared *sh) {
   if (!sh) return;
-  ctl_pkg_close(sh);
-  ctl_attest_close(sh);
-  ctl_model_close(sh);
-  ctl_tasks_stop(); /* the ADMF loop asks the keys process: it stops first */
-  ctl_auditlog_close(sh->audit);
+  ctl_topics_close(sh);
   free(sh->store_url);
   free(sh);
 }
 
-/* The audit log first (every other topic records through it), then the
- * vault's current KEK (in the keys process) and the topics that keep state. */
+/* The topics in the order of their table (ctl/topics.c). */
 static int shared_open(const lisec_config *cfg, keys_client *keys, lisec_store *s, ctl_shared **out,
                        lisec_err *err) {
   ctl_shared *sh = calloc(1, sizeof *sh);
@@ -118,13 +131,12 @@ static int shared_open(const lisec_config *cfg, keys_client *keys, lisec_store *
   sh->keys = keys;
   sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
   int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (rc == 0) rc = open_audit(cfg, sh, s, err);
-  if (rc == 0) rc = ctl_targets_open(sh, s, err);
-  if (rc == 0) rc = ctl_model_open(cfg, sh, s, err);
-  if (rc == 0) rc = ctl_attest_open(cfg, sh, s, err);
-  if (rc == 0) rc = ctl_pkg_open(cfg, sh, s, err);
+  /* every setting checked before any topic opens (ctl/settings.c) */
+  if (rc == 0) rc = ctl_settings_read(cfg, &sh->settings, err);
+  if (rc == 0) rc = ctl_topics_open(cfg, sh, s, err);
   if (rc) {
-    shared_free(sh);
+    free(sh->store_url);
+    free(sh);
     return rc;
   }
   *out = sh;
@@ -160,11 +172,10 @@ int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err) {
   return 0;
 }
 
-int ctl_start(lisec_ctl *ctl, lisec_err *err) { return ctl_tasks_start(ctl, err); }
+int ctl_start(lisec_ctl *ctl, lisec_err *err) { return ctl_topics_start(ctl->shared, err); }
 
 void ctl_stop(lisec_ctl *ctl) {
-  (void)ctl;
-  ctl_tasks_stop();
+  if (ctl && ctl->owns_shared) ctl_topics_stop(ctl->shared);
 }
 
 void ctl_close(lisec_ctl *ctl) {

@@ -1,8 +1,7 @@
 /* What the controller's use-case files share and nothing else sees: the
- * layout of ctl_shared, and the open/close hook of each topic that keeps
- * state across requests. ctl_open opens the audit log first (every other
- * topic records through it), then the topics in the order listed here, and
- * closes them in reverse. */
+ * layout of ctl_shared, and the open/start/stop/close hooks of each topic
+ * that keeps state across requests. The one table of topics, and so the
+ * order they open, start, stop and close in, is in ctl/topics.c. */
 #ifndef LISEC_CTL_INTERNAL_H
 #define LISEC_CTL_INTERNAL_H
 
@@ -15,27 +14,69 @@
 struct ctl_model_state;
 struct ctl_attest_state;
 struct ctl_pkg_state;
+struct ctl_li_state;
+struct ctl_x1_state;
+
+/* The controller's settings, read and checked once by ctl_open
+ * (ctl/settings.c); the topics take them from here. */
+typedef struct ctl_settings {
+  bool model_allow_declared_trust;
+  int64_t model_max_age_s; /* [model] attestation_max_age_s */
+  int64_t attest_interval_s, attest_grace_s, attest_nonce_ttl_s, attest_fresh_wait_ms;
+  int64_t attest_quarantine_timeout_s, attest_check_ms;
+  int64_t attest_inventory_max_bytes, attest_inventory_max_domains;
+  bool li_restart_stopped;
+  int64_t pkg_max_package, pkg_max_expanded;
+} ctl_settings;
+int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err);
 
 struct ctl_shared {
   char *store_url;
   int64_t started_at;
+  ctl_settings settings;
   ctl_auditlog *audit; /* the durable audit appender (ctl/auditlog.c) */
   keys_client *keys;   /* the keys process (borrowed): every key operation; NULL: none */
   struct ctl_model_state *model;   /* ctl/model.c */
   struct ctl_attest_state *attest; /* ctl/attest.c */
   struct ctl_pkg_state *pkg;       /* ctl/pkg.c */
+  struct ctl_li_state *li;         /* ctl/li.c */
+  struct ctl_x1_state *x1;         /* ctl/tasks.c: the ADMF loop */
+  bool started;                    /* between ctl_start and ctl_stop */
 };
 
 /* Topic hooks: open reads the topic's settings and loads its state with the
- * opening context's store handle s (used only during the call); close frees
- * it and must accept a state that was never opened (NULL). */
-/* The vault (ctl/targets.c): makes the KEK the store names current. */
+ * opening context's store handle s (used only during the call); start runs
+ * its background work on threads of its own, stop ends them (and accepts a
+ * topic that was not started); close frees the state and must accept one
+ * that was never opened (NULL). */
+/* The audit log ([audit]; ctl/ctl.c): every other topic records through it. */
+int ctl_audit_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+void ctl_audit_topic_close(ctl_shared *sh);
+/* The vault ([vault]; ctl/ctl.c): the KEK, made current as the store names it. */
+int ctl_vault_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+void ctl_vault_topic_close(ctl_shared *sh);
+/* ctl/targets.c: makes the KEK the store names current. */
 int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err);
 int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 void ctl_model_close(ctl_shared *sh);
 int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_attest_start(ctl_shared *sh, lisec_err *err); /* the overdue timer */
+void ctl_attest_stop(ctl_shared *sh);
 void ctl_attest_close(ctl_shared *sh);
+int ctl_li_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+void ctl_li_close(ctl_shared *sh);
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 void ctl_pkg_close(ctl_shared *sh);
+int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_x1_start(ctl_shared *sh, lisec_err *err); /* the ADMF loop */
+void ctl_x1_stop(ctl_shared *sh);
+void ctl_x1_close(ctl_shared *sh);
+
+/* ctl/topics.c: every topic in the table's order; on a failure the topics
+ * opened so far are closed again. close and stop go in reverse order. */
+int ctl_topics_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_topics_start(ctl_shared *sh, lisec_err *err);
+void ctl_topics_stop(ctl_shared *sh);
+void ctl_topics_close(ctl_shared *sh);
 
 #endif

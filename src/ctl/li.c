@@ -82,7 +82,8 @@ static bool have_token(const ctl_shared *sh) { return sh->keys && keys_client_in
 
 /* ---- shared state ------------------------------------------------------- */
 
-int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_err *err) {
+int ctl_li_state_open(const lisec_config *cfg, bool restart_stopped, struct ctl_li_state **out,
+                      lisec_err *err) {
   struct ctl_li_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->obs_mu, NULL);
@@ -92,8 +93,8 @@ int ctl_li_state_open(const lisec_config *cfg, struct ctl_li_state **out, lisec_
   st->lock_found = json_object();
   if (!st->lock_seen || !st->restarts || !st->lock_found) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const char *pub = lisec_config_str(cfg, "li", "admin_pubkey", NULL);
-  int rc = lisec_config_bool(cfg, "li", "restart_stopped", true, &st->restart_stopped, err);
-  if (rc) return rc;
+  st->restart_stopped = restart_stopped;
+  int rc = 0;
   if (pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
     lisec_err_wrap(err, "[li] admin_pubkey");
   /* [li] pkcs11_module and its token are the keys process's */
@@ -108,6 +109,19 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   json_decref(st->lock_found);
   pthread_mutex_destroy(&st->obs_mu);
   free(st);
+}
+
+int ctl_li_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  int rc = ctl_li_state_open(cfg, sh->settings.li_restart_stopped, &sh->li, err);
+  if (!rc) rc = ctl_li_model_sync(sh, s, err);
+  /* the LI lock's findings reach compliance through the model's hook */
+  if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_LI_LOCK, CTL_LI_LOCK_RULE, ctl_li_lock_findings);
+  return rc;
+}
+
+void ctl_li_close(ctl_shared *sh) {
+  ctl_li_state_close(sh->li);
+  sh->li = NULL;
 }
 
 /* ---- the VM document ---------------------------------------------------- */
@@ -193,25 +207,6 @@ static int save(lisec_ctl *ctl, const vm_doc *d, int64_t expected, lisec_err *er
   return rc;
 }
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *vm,
-                  const char *outcome, const char *reason, lisec_err *err) {
-  char subject[LI_VM_ID_MAX + 16];
-  snprintf(subject, sizeof subject, "li-vm %s", vm);
-  ctl_event ev = {action, subject, outcome, reason, true};
-  return ctl_record(ctl, actor, &ev, NULL, err);
-}
-
-/* A refusal is recorded before it is answered (fail closed when it cannot be). */
-static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *vm,
-                  int rc, lisec_err *err) {
-  lisec_err rerr = {0};
-  if (record(ctl, actor, action, vm, "denied", err->msg, &rerr)) {
-    *err = rerr;
-    return rerr.code ? rerr.code : LISEC_ESTORE;
-  }
-  return rc;
-}
-
 /* The trust model learns which VMs are known (paired) LI VMs from here
  * alone (TR 103 308 §4.2). A VM not yet in the model gets it when added. */
 static void tell_model(ctl_shared *sh, const char *vm, bool paired) {
@@ -240,11 +235,13 @@ int ctl_li_model_sync(ctl_shared *sh, lisec_store *s, lisec_err *err) {
  * read at; a store failure after the record is recorded as failed. */
 static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm_doc *d,
                   const char *reason, json_t **out, lisec_err *err) {
-  int rc = record(ctl, actor, action, d->vm.id, "ok", reason, err);
+  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s",
+                     d->vm.id);
   if (rc) return rc;
   if ((rc = save(ctl, d, d->version, err))) {
     lisec_err ferr = {0};
-    (void)record(ctl, actor, action, d->vm.id, "failed", err->msg, &ferr);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, true, err->msg, 0, NULL, &ferr,
+                    "li-vm %s", d->vm.id);
     return rc;
   }
   tell_model(ctl->shared, d->vm.id, d->vm.state == LI_STATE_PAIRED);
@@ -269,7 +266,7 @@ static int message_bytes(const json_t *body, const char *key, char **out, size_t
 }
 
 static int need_admin_key(lisec_ctl *ctl, EVP_PKEY **key, lisec_err *err) {
-  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  struct ctl_li_state *st = ctl->shared->li;
   *key = st ? st->admin_key : NULL;
   return *key ? 0
               : lisec_err_set(err, LISEC_EUNAVAIL,
@@ -279,19 +276,21 @@ static int need_admin_key(lisec_ctl *ctl, EVP_PKEY **key, lisec_err *err) {
 
 /* ---- use cases ---------------------------------------------------------- */
 
-static bool role_is(const ctl_actor *actor, const char *a, const char *b) {
-  return actor->role && (strcmp(actor->role, a) == 0 || (b && strcmp(actor->role, b) == 0));
+static bool role_is(const ctl_actor *actor, ctl_role a, ctl_role b) {
+  ctl_role r = ctl_actor_role(actor);
+  return r == a || r == b;
 }
 
 /* Reading LI VMs is for the LI administration and the hypervisor
  * administration that enables them; anyone else's attempt is recorded. */
 static int may_read(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, lisec_err *err) {
-  if (role_is(actor, "li-admin", "hypervisor-admin")) return 0;
+  if (role_is(actor, CTL_ROLE_LI_ADMIN, CTL_ROLE_HV_ADMIN)) return 0;
   int rc = lisec_err_set(err, LISEC_EAUTH,
                          "TR103308-4.1: role %.64s may not read LI VMs (li-admin, "
                          "hypervisor-admin only)",
                          actor->role ? actor->role : "(none)");
-  return refuse(ctl, actor, "li.read", vm, rc, err);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "li.read", true, NULL, rc, NULL, err, "li-vm %s",
+                   vm);
 }
 
 int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
@@ -302,12 +301,13 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
   if ((rc = lisec_json_get_str(body, "vm", true, LI_VM_ID_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "pubkey", false, LI_PUBKEY_MAX, &pem, err)))
     return rc;
-  if (!role_is(actor, "mano", "hypervisor-admin")) {
+  if (!role_is(actor, CTL_ROLE_MANO, CTL_ROLE_HV_ADMIN)) {
     rc = lisec_err_set(err, LISEC_EAUTH,
                        "TR103308-4.1: role %.64s may not register LI VMs (mano, hypervisor-admin "
                        "only)",
                        actor->role ? actor->role : "(none)");
-    return refuse(ctl, actor, action, id, rc, err);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
+                     id);
   }
   vm_doc d = {0};
   if ((rc = li_vm_init(&d.vm, id, err))) return rc;
@@ -315,7 +315,8 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
   if (store_doc_get(ctl->store, LI_KIND, id, &exists, NULL, NULL) == 0) {
     free(exists);
     rc = lisec_err_set(err, LISEC_ECONFLICT, "VM %s is registered already", id);
-    return refuse(ctl, actor, action, id, rc, err);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
+                     id);
   }
   EVP_PKEY *key = NULL;
   bool in_token = false;
@@ -338,17 +339,20 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
                        "NFV-SEC025 key pair injection: VM %s brings no public key and no token "
                        "is configured ([li] pkcs11_module) to generate one",
                        id);
-    return refuse(ctl, actor, action, id, rc, err);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
+                     id);
   }
   rc = li_key_sha256(key, d.key_sha256, err);
   if (!rc) rc = crypto_pkey_public_pem(key, &d.pubkey, err);
   EVP_PKEY_free(key);
   char reason[160];
   snprintf(reason, sizeof reason, "key pair %s", in_token ? "generated in the token" : "generated by the VM");
-  if (!rc) rc = record(ctl, actor, action, id, "ok", reason, err);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err,
+                          "li-vm %s", id);
   if (!rc && (rc = save(ctl, &d, 0, err))) {
     lisec_err ferr = {0};
-    (void)record(ctl, actor, action, id, "failed", err->msg, &ferr);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, true, err->msg, 0, NULL, &ferr,
+                    "li-vm %s", id);
   }
   if (rc && in_token) token_destroy(ctl->shared->keys, handles);
   if (!rc && !(*out = doc_json(&d))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -364,20 +368,24 @@ static int simple(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, simple
   /* Roles that may not switch LI functions are refused before anything is
    * loaded, all with one answer: whether the VM is unknown, unpaired or
    * paired is not theirs to learn (li/ refuses the rest by state). */
-  if (!role_is(actor, "hypervisor-admin", "li-admin")) {
+  if (!role_is(actor, CTL_ROLE_HV_ADMIN, CTL_ROLE_LI_ADMIN)) {
     int rc = lisec_err_set(err, LISEC_EAUTH,
                            "TR103308-4.1: role %.64s may not switch the LI function of VMs on or "
                            "off (the hypervisor administration before pairing; after pairing only "
                            "the LI administration's signed command)",
                            actor->role ? actor->role : "(none)");
-    return refuse(ctl, actor, action, vm, rc, err);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
+                     vm);
   }
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
-  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
+                                                                    action, true, NULL, rc, NULL,
+                                                                    err, "li-vm %s", vm);
   if (rc) return rc;
   rc = op == OP_ENABLE ? li_enable(&d.vm, actor->role, err) : li_disable(&d.vm, actor->role, err);
-  if (rc) rc = refuse(ctl, actor, action, vm, rc, err);
+  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err,
+                         "li-vm %s", vm);
   else rc = commit(ctl, actor, action, &d, NULL, out, err);
   free(d.pubkey);
   return rc;
@@ -401,13 +409,16 @@ int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const js
   size_t len = 0;
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
-  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
+                                                                    action, true, NULL, rc, NULL,
+                                                                    err, "li-vm %s", vm);
   if (rc) return rc;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "statement", &msg, &len, err)) ||
       (rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, &vm_key, err)) ||
       (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len,
                     lisec_time_now(), err)))
-    rc = rc == LISEC_ENOMEM ? rc : refuse(ctl, actor, action, vm, rc, err);
+    rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
+                                             NULL, err, "li-vm %s", vm);
   else
     rc = commit(ctl, actor, action, &d, "paired with the LI administration", out, err);
   EVP_PKEY_free(vm_key);
@@ -424,11 +435,14 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
   size_t len = 0;
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
-  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return refuse(ctl, actor, action, vm, rc, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
+                                                                    action, true, NULL, rc, NULL,
+                                                                    err, "li-vm %s", vm);
   if (rc) return rc;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err)) ||
       (rc = li_disable_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err))) {
-    rc = rc == LISEC_ENOMEM ? rc : refuse(ctl, actor, action, vm, rc, err);
+    rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
+                                             NULL, err, "li-vm %s", vm);
   } else {
     char reason[96];
     snprintf(reason, sizeof reason, "switched off by the LI administration's command %llu",
@@ -528,7 +542,7 @@ static int paired_vms(lisec_ctl *ctl, paired_list *pl, lisec_err *err) {
 int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,
                    lisec_err *err) {
   static const char *action = "li.lock";
-  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  struct ctl_li_state *st = ctl->shared->li;
   if (!st) return 0;
   paired_list pl = {NULL};
   int rc = paired_vms(ctl, &pl, err);
@@ -571,17 +585,15 @@ int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation
                vm, state, obs->host, obs->evidence ? obs->evidence : "?",
                restart ? "; its host's agent is asked to start it" : "");
     lock_note(st, vm, running ? NULL : reason, state, obs);
-    char subject[LI_VM_ID_MAX + 16];
-    snprintf(subject, sizeof subject, "li-vm %s", vm);
-    ctl_event ev = {action, subject, running ? "ok" : "denied", reason, true};
-    rc = ctl_record(ctl, actor, &ev, NULL, err);
+    rc = ctl_audit(ctl, actor, running ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, true, reason, 0,
+                   NULL, err, "li-vm %s", vm);
   }
   json_decref(pl.ids);
   return rc;
 }
 
 json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char *host) {
-  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  struct ctl_li_state *st = ctl->shared->li;
   if (!st) return NULL;
   pthread_mutex_lock(&st->obs_mu);
   json_t *q = json_incref(json_object_get(st->restarts, host));
@@ -594,13 +606,14 @@ json_t *ctl_li_restarts_take(lisec_ctl *ctl, const ctl_actor *actor, const char 
     snprintf(reason, sizeof reason, "host %.128s's agent asked to start paired LI VM %s", host,
              json_string_value(v));
     lisec_err rerr = {0};
-    (void)record(ctl, actor, "li.restart", json_string_value(v), "ok", reason, &rerr);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_OK, "li.restart", true, reason, 0, NULL, &rerr,
+                    "li-vm %s", json_string_value(v));
   }
   return q;
 }
 
 int ctl_li_lock_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
-  struct ctl_li_state *st = ctl_pkg_li_state(ctl->shared);
+  struct ctl_li_state *st = ctl->shared->li;
   if (!st) return 0;
   /* Only VMs paired now: one the LI administration switched off since is
    * no longer held to the lock. */

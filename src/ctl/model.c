@@ -425,7 +425,9 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
   struct ctl_model_state *st = state(ctl);
   li = li || model_li_refers(st->m, kind_names[k], id);
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
-  int rc = ctl_audit(ctl, actor, (LISEC_ECONFLICT) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s", subject);
+  int rc = ctl_audit(ctl, actor,
+                     (LISEC_ECONFLICT) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                     action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s", subject);
   if (!li_admin)
     lisec_err_set(err, rc,
                   "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
@@ -723,7 +725,8 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     int drc = stored ? store_doc_delete(ctl->store, OBS_KIND, obs->host, &derr) : 0;
     if (drc && drc != LISEC_ENOTFOUND)
       LOG_WARN("host %s: a refused observation stays stored: %s", obs->host, derr.msg);
-    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, "model.observe", host_li, NULL, rc, NULL, err, "%s", subject);
+    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                   "model.observe", host_li, NULL, rc, NULL, err, "%s", subject);
     goto out;
   }
   if (!li) {
@@ -748,7 +751,8 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     char *line = NULL;
     size_t len = strlen(r->requirement) + strlen(r->sentence) + strlen(r->fact) + 16;
     if ((line = malloc(len))) snprintf(line, len, "%s: %s (%s)", r->requirement, r->sentence, r->fact);
-    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "model.observation", li[i], line, 0, NULL, err, "%s", r->subject);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "model.observation", li[i], line, 0, NULL, err,
+                   "%s", r->subject);
     free(line);
   }
   free(li);
@@ -842,7 +846,9 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "evidence, not from a declaration; [model] allow_declared_trust = true admits "
                   "them for development only",
                   json_object_get(body, "trust") ? "trust" : "location", id);
-    return ctl_audit(ctl, actor, (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
+    return ctl_audit(ctl, actor,
+                     (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                     action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
   }
   if (k == K_VM && json_is_true(json_object_get(body, "paired")) && !st->allow_declared) {
     lisec_err_set(err, LISEC_EDENIED,
@@ -850,7 +856,9 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "administration pairs it (POST /v1/li/vms/{vm}/pair); [model] "
                   "allow_declared_trust = true admits a declaration for development only",
                   id);
-    return ctl_audit(ctl, actor, (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
+    return ctl_audit(ctl, actor,
+                     (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                     action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
   }
   json_t *doc = json_deep_copy(body);
   if (!doc || json_object_set_new(doc, "id", json_string(id))) {
@@ -883,7 +891,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   }
   if (rc) {
     pthread_mutex_unlock(&st->mu);
-    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, rc, NULL, err, "%s", subject);
+    rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                   action, li, NULL, rc, NULL, err, "%s", subject);
     goto done;
   }
   /* Write-ahead: recorded before it is stored; the model change is not yet
@@ -898,7 +907,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     undo(st, k, id, old_eff);
     pthread_mutex_unlock(&st->mu);
     lisec_err ferr = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s", subject);
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
+                    subject);
     goto done;
   }
   *created = old == NULL;
@@ -935,7 +945,8 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   /* Reading an LI authorisation is an LI event, recorded before the answer. */
-  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err, "%s", subject))) {
+  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err,
+                                   "%s", subject))) {
     json_decref(*out);
     *out = NULL;
   }
@@ -976,7 +987,8 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
     json_decref(arr);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err, "%s", "li *"))) {
+  if (k == K_LI && (rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, NULL, 0, NULL, err,
+                                   "%s", "li *"))) {
     json_decref(arr);
     return rc;
   }
@@ -1009,17 +1021,21 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
   sync_time(st);
   rc = model_remove_kind(st->m, kind_names[k], id, err);
   if (rc == LISEC_ECONFLICT) rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
-  else if (rc) rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED, action, li, NULL, rc, NULL, err, "%s", subject);
+  else if (rc) rc = ctl_audit(ctl, actor,
+                              (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                              action, li, NULL, rc, NULL, err, "%s", subject);
   if (rc) {
     pthread_mutex_unlock(&st->mu);
     json_decref(old_eff);
     return rc;
   }
-  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s", subject))) {
+  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s",
+                       subject))) {
     rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
     if (rc) {
       lisec_err ferr = {0};
-      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s", subject);
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
+                      subject);
     }
   }
   if (rc) {
@@ -1190,7 +1206,8 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   li = li || verdict_about_li(v);
   char *line = reasons_line(v);
   uint64_t index = 0;
-  int rc = ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li, line && *line ? line : NULL, 0, &index, err, "%s", subject);
+  int rc = ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li,
+                     line && *line ? line : NULL, 0, &index, err, "%s", subject);
   free(line);
   if (rc) {
     json_decref(v);
@@ -1394,7 +1411,8 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
   /* The LI administration reads LI details: that read is itself an LI event. */
-  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "compliance.read", li_admin, reason, 0, &index, err, "%s", "platform"))) {
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "compliance.read", li_admin, reason, 0, &index,
+                      err, "%s", "platform"))) {
     json_decref(v);
     return rc;
   }
@@ -1637,7 +1655,9 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   bool li = li_vm || verdict_about_li(rv);
   json_decref(rv);
   uint64_t index = 0;
-  rc = ctl_audit(ctl, actor, json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, "decision.k8s.filter", li, line && *line ? line : reason, 0, &index, err, "%s", subject);
+  rc = ctl_audit(ctl, actor, json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK,
+                 "decision.k8s.filter", li, line && *line ? line : reason, 0, &index, err, "%s",
+                 subject);
   free(line);
   if (rc) {
     json_decref(failed);

@@ -294,7 +294,9 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
   int rc = request_li(body, &li, err);
   if (!rc) rc = id_check(req_id, err);
   if (rc) return rc;
-  if ((rc = pkg_policy_may_onboard(owner, err))) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err, "package %s", req_id);
+  if ((rc = pkg_policy_may_onboard(owner, err))) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
+                                                                  action, li, NULL, rc, NULL, err,
+                                                                  "package %s", req_id);
   if ((rc = pkg_key(actor, req_id, !replace, id, err))) return rc;
   json_t *old = NULL;
   int64_t old_version = 0;
@@ -309,7 +311,8 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
       free(exists);
       rc = lisec_err_set(err, LISEC_ECONFLICT,
                          "package %s exists already (a new version is a replacement: PUT)", req_id);
-      return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err, "package %s", id);
+      return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err,
+                       "package %s", id);
     }
   }
   verified v = {0};
@@ -326,7 +329,8 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
     if (!rc) rec.owner = prev.owner;
   }
   if (rc) {
-    if (rc != LISEC_ENOMEM) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li_pkg, NULL, rc, NULL, err, "package %s", id);
+    if (rc != LISEC_ENOMEM) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li_pkg, NULL, rc,
+                                           NULL, err, "package %s", id);
     pkg_result_free(v.result);
     json_decref(old);
     return rc;
@@ -347,12 +351,14 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
   snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
            rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
   if (!doc) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li_pkg, reason, 0, NULL, err, "package %s", id);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li_pkg, reason, 0, NULL, err,
+                          "package %s", id);
   if (!rc) {
     rc = save(ctl, PKG_KIND, id, doc, replace ? old_version : 0, err);
     if (rc == LISEC_ECONFLICT)
       rc = lisec_err_set(err, rc, "package %s changed meanwhile (or exists already)", id);
-    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li_pkg, NULL, rc, NULL, err, "package %s", id);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li_pkg, NULL, rc, NULL, err,
+                           "package %s", id);
   }
   if (!rc) *out = json_incref(doc);
   json_decref(doc);
@@ -417,7 +423,8 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json
   pkg_record rec;
   record_from_json(doc, &rec);
   if ((rc = pkg_policy_may_see(&rec, owner_of(actor), err))) {
-    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "pkg.read", json_is_true(json_object_get(doc, "li")), NULL, rc, NULL, err, "package %s", id);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "pkg.read",
+                   json_is_true(json_object_get(doc, "li")), NULL, rc, NULL, err, "package %s", id);
     json_decref(doc);
     return rc;
   }
@@ -498,7 +505,8 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
   bool li = load(ctl, PKG_KIND, own[0] ? own : id, &doc, NULL, &lerr) == 0 &&
             json_is_true(json_object_get(doc, "li"));
   json_decref(doc);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "package %s", id);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err,
+                   "package %s", id);
 }
 
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
@@ -677,7 +685,8 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
   else if (!(rc = check_runner(ctl, actor, vm, host, observed, &pending, err)))
     goto check;
   json_decref(doc);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "package %s", subject);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err,
+                   "package %s", subject);
 check:
   if (pending) { /* asked again once the fresh quote is in */
     json_decref(doc);

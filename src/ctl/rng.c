@@ -138,7 +138,8 @@ static int apply_change(lisec_ctl *ctl, const ctl_actor *actor, const change *c,
   }
   json_decref(nd);
   json_decref(doc);
-  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, false, NULL, rc, NULL, err, "%s", subject);
+  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, false, NULL, rc, NULL, err, "%s",
+                         subject);
   return rc;
 }
 
@@ -155,7 +156,8 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
     snprintf(reason, sizeof reason, "TR103308-5.15: %llu seeds, %llu bytes from %s to %s (report %s/%llu)",
              (unsigned long long)c->seeds, (unsigned long long)c->bytes, from, to, r->instance,
              (unsigned long long)r->seq);
-    int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.issuance", c->li, reason, 0, NULL, err, "%s", subject);
+    int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.issuance", c->li, reason, 0, NULL, err,
+                       "%s", subject);
     if (rc) return rc;
     (*recorded)++;
   }
@@ -215,7 +217,8 @@ static int report_locked(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
     char reason[96];
     snprintf(reason, sizeof reason, "instance %s reports from seq %llu", r.instance,
              (unsigned long long)r.seq);
-    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.reporter.start", false, reason, 0, NULL, err, "%s", "entropy service");
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.reporter.start", false, reason, 0, NULL, err,
+                   "%s", "entropy service");
     if (!rc) recorded++;
   }
   if (!rc && !duplicate) rc = issuance(ctl, actor, &r, &recorded, err);

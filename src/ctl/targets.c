@@ -23,25 +23,6 @@ static int need_kek(lisec_ctl *ctl, lisec_err *err) {
                                           "([vault]); targets cannot be stored or read");
 }
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
-                  const char *outcome, const char *reason, lisec_err *err) {
-  char subject[STORE_ID_MAX + 16];
-  snprintf(subject, sizeof subject, "target %s", id);
-  ctl_event ev = {action, subject, outcome, reason, true};
-  return ctl_record(ctl, actor, &ev, NULL, err);
-}
-
-/* After a recorded change: when it failed, say so in the log too (the
- * change's own error is what the caller sees). */
-static int changed(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id,
-                   int rc, lisec_err *err) {
-  if (rc) {
-    lisec_err ferr = {0};
-    (void)record(ctl, actor, action, id, "failed", err ? err->msg : NULL, &ferr);
-  }
-  return rc;
-}
-
 static int load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_version,
                 lisec_err *err) {
   char *body = NULL;
@@ -82,10 +63,12 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   vault_sealed s;
   rc = keys_vault_seal(ctl->shared->keys, id, auth, 1, json_object_get(body, "identifiers"), &s, err);
   if (rc) return rc;
-  if (!(rc = record(ctl, actor, "target.add", id, "ok", NULL, err))) {
+  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.add", true, NULL, 0, NULL, err,
+                       "target %s", id))) {
     rc = save(ctl, &s, 0, err);
     if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "target %s exists already", id);
-    rc = changed(ctl, actor, "target.add", id, rc, err);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.add", true, NULL, rc, NULL, err,
+                           "target %s", id);
   }
   if (!rc) *out = meta(&s);
   if (!rc) ctl_tasks_kick(ctl); /* the ADMF distributes it now, not at its next round */
@@ -105,7 +88,8 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   rc = keys_vault_open(ctl->shared->keys, &s, &ids, err);
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
-  int rrc = record(ctl, actor, "target.read", id, rc ? "failed" : "ok", rc ? err->msg : NULL, &rerr);
+  int rrc = ctl_audit(ctl, actor, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "target.read", true,
+                      rc ? err->msg : NULL, rc, NULL, &rerr, "target %s", id);
   if (!rc && rrc) {
     rc = rrc;
     *err = rerr;
@@ -138,8 +122,11 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
                        json_object_get(body, "identifiers"), &s, err);
   vault_sealed_free(&old);
   if (rc) return rc;
-  if (!(rc = record(ctl, actor, "target.update", id, "ok", NULL, err)))
-    rc = changed(ctl, actor, "target.update", id, save(ctl, &s, doc_version, err), err);
+  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.update", true, NULL, 0, NULL, err,
+                       "target %s", id)) &&
+      (rc = save(ctl, &s, doc_version, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.update", true, NULL, rc, NULL, err,
+                   "target %s", id);
   if (!rc) *out = meta(&s);
   if (!rc) ctl_tasks_kick(ctl);
   vault_sealed_free(&s);
@@ -147,11 +134,13 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
 }
 
 int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
-  int rc = record(ctl, actor, "target.remove", id, "ok", NULL, err);
+  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.remove", true, NULL, 0, NULL, err,
+                     "target %s", id);
   if (rc) return rc;
   rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
-  rc = changed(ctl, actor, "target.remove", id, rc, err);
+  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.remove", true, NULL, rc, NULL, err,
+                         "target %s", id);
   if (!rc) ctl_tasks_kick(ctl);
   return rc;
 }
@@ -170,7 +159,8 @@ int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_
   json_t *arr = json_array();
   int rc = store_doc_list(ctl->store, TARGET_KIND, list_cb, arr, err);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored target does not parse");
-  if (!rc) rc = record(ctl, actor, "target.list", "*", "ok", NULL, err);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.list", true, NULL, 0, NULL, err,
+                          "target %s", "*");
   if (rc) {
     json_decref(arr);
     return rc;
@@ -289,7 +279,8 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
    * becomes current, so writes from now on use it, and every data key is
    * re-wrapped in one transaction. On failure the previous key is current
    * again; records sealed meanwhile stay readable by their label. */
-  if (!rc) rc = record(ctl, actor, "target.rotate-kek", "*", "ok", reason, err);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL,
+                          err, "target %s", "*");
   if (!rc) {
     if (!(rc = keys_vault_use_kek(keys, name, true, err)) &&
         !(rc = keys_vault_current_kek(keys, NULL, r.label, err))) {
@@ -304,7 +295,8 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
        * never run into the bound on keys loaded at once. */
       else (void)keys_vault_unload_keks(keys, NULL, NULL);
     }
-    rc = changed(ctl, actor, "target.rotate-kek", "*", rc, err);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.rotate-kek", true, NULL, rc,
+                           NULL, err, "target %s", "*");
   }
   lisec_err lerr = {0};
   if (keys_vault_current_kek(keys, NULL, label, &lerr) && !rc) rc = lisec_err_set(err, lerr.code, "%s", lerr.msg);

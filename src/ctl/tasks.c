@@ -31,7 +31,7 @@
 #define LI_HOST_TTL_MS 60000
 #define MAX_CLIENTS 256
 
-/* ---- process-wide state ------------------------------------------------- */
+/* ---- the topic's state (ctl_shared's x1 slot) --------------------------- */
 
 typedef struct admf_client {
   char ne[X1_ID_MAX + 1];
@@ -41,9 +41,11 @@ typedef struct admf_client {
   bool changed; /* registered anew since the last reconciliation */
 } admf_client;
 
-static struct {
+/* Opened with the controller, the loop's thread started by ctl_start and
+ * stopped by ctl_stop (ctl/topics.c), so that no request starts it and no
+ * other topic has to stop it. */
+struct ctl_x1_state {
   pthread_mutex_t cycle; /* one reconciliation at a time */
-  pthread_mutex_t start_lock; /* start and stop, never waiting on a reconciliation */
   pthread_mutex_t wake_lock;
   pthread_cond_t wake;
   bool started, stop, woken;
@@ -52,30 +54,26 @@ static struct {
   admf_client clients[MAX_CLIENTS];
   size_t n_clients;
   json_t *li_hosts; /* li -> {"doc": the LI in the model, "until_ms"} */
-} admf = {.cycle = PTHREAD_MUTEX_INITIALIZER,
-           .start_lock = PTHREAD_MUTEX_INITIALIZER,
-           .wake_lock = PTHREAD_MUTEX_INITIALIZER,
-           .wake = PTHREAD_COND_INITIALIZER};
+};
 
-static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin"};
+static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
 
-static void wake_loop(void) {
-  pthread_mutex_lock(&admf.wake_lock);
-  admf.woken = true;
-  pthread_cond_signal(&admf.wake);
-  pthread_mutex_unlock(&admf.wake_lock);
+static void wake_loop(struct ctl_x1_state *admf) {
+  pthread_mutex_lock(&admf->wake_lock);
+  admf->woken = true;
+  pthread_cond_signal(&admf->wake);
+  pthread_mutex_unlock(&admf->wake_lock);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool is_li_admin(const ctl_actor *a) { return a->role && strcmp(a->role, "li-admin") == 0; }
+static bool is_li_admin(const ctl_actor *a) { return ctl_actor_role(a) == CTL_ROLE_LI_ADMIN; }
 
 static int need_li_admin(lisec_ctl *ctl, const ctl_actor *a, const char *action, lisec_err *err) {
   if (is_li_admin(a)) return 0;
-  ctl_event ev = {action, "x1", "denied", "TR103308-5.2: only the LI administration", true};
-  lisec_err rerr = {0};
-  (void)ctl_record(ctl, a, &ev, NULL, &rerr);
-  return lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: X1 tasks are for the li-admin role only");
+  lisec_err_set(err, LISEC_EDENIED, "TR103308-5.2: X1 tasks are for the li-admin role only");
+  return ctl_audit(ctl, a, CTL_OUTCOME_DENIED, action, true, "TR103308-5.2: only the LI administration",
+                   LISEC_EDENIED, NULL, err, "x1");
 }
 
 /* An NE or ADMF id: lisec's one id rule, within X1's 64 bytes. */
@@ -159,19 +157,6 @@ static void task_key(char *out, size_t cap, const char *target, const char *ne) 
   snprintf(out, cap, "%s|%s", target, ne);
 }
 
-static int record_at(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
-                     const char *outcome, const char *reason, uint64_t *index, lisec_err *err) {
-  char subject[STORE_ID_MAX + 64];
-  snprintf(subject, sizeof subject, "task %s on ne %s", target, ne);
-  ctl_event ev = {action, subject, outcome, reason, true};
-  return ctl_record(ctl, &ADMF_ACTOR, &ev, index, err);
-}
-
-static int record(lisec_ctl *ctl, const char *action, const char *target, const char *ne,
-                  const char *outcome, const char *reason, lisec_err *err) {
-  return record_at(ctl, action, target, ne, outcome, reason, NULL, err);
-}
-
 /* ---- network elements --------------------------------------------------- */
 
 static int get_path(const json_t *body, const char *key, const char **out, lisec_err *err) {
@@ -182,6 +167,7 @@ static int get_path(const json_t *body, const char *key, const char **out, lisec
 
 int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                   lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
   int rc = need_li_admin(ctl, actor, "x1.ne.put", err);
   if (rc) return rc;
   const char *id, *url, *vm, *cert, *key, *ca, *admf_id = NULL, *report_cn = NULL;
@@ -229,23 +215,18 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
                           admf_id ? admf_id : "lisec-admf", "dids", dids, "check_ms",
                           (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id);
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  char subject[X1_ID_MAX + 8];
-  snprintf(subject, sizeof subject, "ne %s", id);
-  ctl_event ev = {"x1.ne.put", subject, "ok", NULL, true};
-  pthread_mutex_lock(&admf.cycle);
-  rc = ctl_record(ctl, actor, &ev, NULL, err);
-  if (!rc && (rc = put_doc(ctl, NE_KIND, id, doc, err))) {
-    ctl_event f = {"x1.ne.put", subject, "failed", err->msg, true};
-    lisec_err ferr = {0};
-    (void)ctl_record(ctl, actor, &f, NULL, &ferr);
-  }
-  pthread_mutex_unlock(&admf.cycle);
+  pthread_mutex_lock(&admf->cycle);
+  rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.ne.put", true, NULL, 0, NULL, err, "ne %s", id);
+  if (!rc && (rc = put_doc(ctl, NE_KIND, id, doc, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "x1.ne.put", true, NULL, rc, NULL, err, "ne %s",
+                   id);
+  pthread_mutex_unlock(&admf->cycle);
   if (rc) {
     json_decref(doc);
     return rc;
   }
   *out = doc;
-  wake_loop();
+  wake_loop(admf);
   return 0;
 }
 
@@ -266,10 +247,11 @@ int ctl_x1_ne_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_e
 }
 
 int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
   int rc = need_li_admin(ctl, actor, "x1.ne.remove", err);
   if (rc) return rc;
   json_t *tasks = NULL;
-  pthread_mutex_lock(&admf.cycle);
+  pthread_mutex_lock(&admf->cycle);
   rc = load_all(ctl, TASK_KIND, false, &tasks, err);
   const char *k;
   json_t *t;
@@ -281,16 +263,12 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
                          jstr(t, "target"), jstr(t, "state"));
   }
   json_decref(tasks);
-  char subject[X1_ID_MAX + 8];
-  snprintf(subject, sizeof subject, "ne %s", id);
-  ctl_event ev = {"x1.ne.remove", subject, "ok", NULL, true};
-  if (!rc) rc = ctl_record(ctl, actor, &ev, NULL, err);
-  if (!rc && (rc = store_doc_delete(ctl->store, NE_KIND, id, err))) {
-    ctl_event f = {"x1.ne.remove", subject, "failed", err->msg, true};
-    lisec_err ferr = {0};
-    (void)ctl_record(ctl, actor, &f, NULL, &ferr);
-  }
-  pthread_mutex_unlock(&admf.cycle);
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.ne.remove", true, NULL, 0, NULL, err,
+                          "ne %s", id);
+  if (!rc && (rc = store_doc_delete(ctl->store, NE_KIND, id, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "x1.ne.remove", true, NULL, rc, NULL, err,
+                   "ne %s", id);
+  pthread_mutex_unlock(&admf->cycle);
   return rc;
 }
 
@@ -300,8 +278,9 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
  * cached for LI_HOST_TTL_MS (reading an LI is itself recorded). NULL when
  * the model has no such LI. */
 static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
-  if (!admf.li_hosts) admf.li_hosts = json_object();
-  json_t *c = json_object_get(admf.li_hosts, li);
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  if (!admf->li_hosts) admf->li_hosts = json_object();
+  json_t *c = json_object_get(admf->li_hosts, li);
   if (c && jint(c, "until_ms") > lisec_time_now_ms()) {
     json_t *got = json_object_get(c, "doc");
     return json_is_object(got) ? got : NULL;
@@ -309,10 +288,10 @@ static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
   json_t *doc = NULL;
   lisec_err err = {0};
   if (ctl_model_get(ctl, &ADMF_ACTOR, "li", li, &doc, &err) != 0) doc = NULL;
-  json_object_set_new(admf.li_hosts, li,
+  json_object_set_new(admf->li_hosts, li,
                       json_pack("{s:o?, s:I}", "doc", doc, "until_ms",
                                 (json_int_t)(lisec_time_now_ms() + (doc ? LI_HOST_TTL_MS : 1000))));
-  json_t *got = json_object_get(json_object_get(admf.li_hosts, li), "doc");
+  json_t *got = json_object_get(json_object_get(admf->li_hosts, li), "doc");
   return json_is_object(got) ? got : NULL;
 }
 
@@ -321,14 +300,9 @@ static bool time_of(const json_t *v, int64_t *out) {
   return json_is_string(v) && lisec_time_parse(json_string_value(v), out) == 0;
 }
 
-/* ctl_model_li_compliance answers from the model's index; when this build's
- * ctl/model.c does not have it, the whole compliance report is read (once
- * per reconciliation) and its violations about "li <id>" are taken. */
-int ctl_model_li_compliance(lisec_ctl *ctl, const char *li, model_verdict *out, bool *active,
-                            lisec_err *err) __attribute__((weak));
-
 /* Whether lisec may act for the LI now; *why says why not. *report caches
- * the compliance report for the fallback. */
+ * the compliance report (read once per reconciliation), whose violations
+ * about "li <id>" are the LI's. */
 static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *why, size_t cap) {
   const json_t *doc = li_doc(ctl, li);
   lisec_err err = {0};
@@ -337,39 +311,25 @@ static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *wh
     return false;
   }
   size_t at = 0;
-  bool active = false, allow = false;
-  if (ctl_model_li_compliance) {
-    model_verdict v = {0};
-    if (ctl_model_li_compliance(ctl, li, &v, &active, &err) != 0) {
-      snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
-      return false;
-    }
-    allow = v.allow;
-    for (size_t i = 0; i < v.n && at < cap; i++)
-      at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", v.reasons[i].requirement,
-                             v.reasons[i].sentence ? v.reasons[i].sentence : "");
-    model_verdict_free(&v);
-  } else {
-    if (!*report && ctl_model_compliance(ctl, &ADMF_ACTOR, report, &err) != 0) {
-      snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
-      return false;
-    }
-    char subject[VAULT_ID_MAX + 8];
-    snprintf(subject, sizeof subject, "li %s", li);
-    allow = true;
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(*report, "violations"), i, v) {
-      if (strcmp(jstr(v, "subject"), subject) != 0) continue;
-      allow = false;
-      if (at < cap)
-        at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", jstr(v, "requirement"),
-                               jstr(v, "sentence"));
-    }
-    int64_t from = 0, until = 0, now = lisec_time_now();
-    active = time_of(json_object_get(doc, "valid_from"), &from) &&
-             time_of(json_object_get(doc, "valid_until"), &until) && from <= now && now < until;
+  bool active = false, allow = true;
+  if (!*report && ctl_model_compliance(ctl, &ADMF_ACTOR, report, &err) != 0) {
+    snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
+    return false;
   }
+  char subject[VAULT_ID_MAX + 8];
+  snprintf(subject, sizeof subject, "li %s", li);
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(*report, "violations"), i, v) {
+    if (strcmp(jstr(v, "subject"), subject) != 0) continue;
+    allow = false;
+    if (at < cap)
+      at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", jstr(v, "requirement"),
+                             jstr(v, "sentence"));
+  }
+  int64_t from = 0, until = 0, now = lisec_time_now();
+  active = time_of(json_object_get(doc, "valid_from"), &from) &&
+           time_of(json_object_get(doc, "valid_until"), &until) && from <= now && now < until;
   if (!active) snprintf(why, cap, "TR103308-6.2: LI %s is outside its validity period", li);
   else if (!allow && at == 0) snprintf(why, cap, "LI %s is not compliant", li);
   return active && allow;
@@ -377,23 +337,23 @@ static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *wh
 
 /* ---- X1 ----------------------------------------------------------------- */
 
-static admf_client *client_for(const json_t *ne, lisec_err *err) {
+static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lisec_err *err) {
   const char *id = jstr(ne, "id");
   char *config = lisec_json_dump_canonical(ne);
   if (!config) return lisec_err_set(err, LISEC_ENOMEM, "out of memory"), NULL;
   admf_client *c = NULL;
-  for (size_t i = 0; i < admf.n_clients; i++)
-    if (strcmp(admf.clients[i].ne, id) == 0) c = &admf.clients[i];
+  for (size_t i = 0; i < admf->n_clients; i++)
+    if (strcmp(admf->clients[i].ne, id) == 0) c = &admf->clients[i];
   if (c && strcmp(c->config, config) == 0) {
     free(config);
     return c;
   }
   if (!c) {
-    if (admf.n_clients == MAX_CLIENTS) {
+    if (admf->n_clients == MAX_CLIENTS) {
       free(config);
       return lisec_err_set(err, LISEC_ETOOBIG, "more than %d network elements", MAX_CLIENTS), NULL;
     }
-    c = &admf.clients[admf.n_clients++];
+    c = &admf->clients[admf->n_clients++];
     snprintf(c->ne, sizeof c->ne, "%s", id);
   }
   /* a changed registration gets a fresh connection, and its tasks no wait */
@@ -513,7 +473,8 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
     return;
   }
   /* write-ahead: recorded before it goes out; unrecorded means unsent */
-  if (record(ctl, action, target, ne_id, "ok", jstr(t, "reason"), &err) != 0) {
+  if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, action, true, jstr(t, "reason"), 0, NULL, &err,
+                "task %s on ne %s", target, ne_id) != 0) {
     task_failed(t, err.msg);
     return;
   }
@@ -533,7 +494,8 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   if (type == X1_DEACTIVATE_TASK && code == X1_ERR_UNKNOWN_XID) rc = 0; /* already gone */
   if (rc) {
     lisec_err ferr = {0};
-    (void)record(ctl, action, target, ne_id, "failed", err.msg, &ferr);
+    (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
+                    "task %s on ne %s", target, ne_id);
     if (type == X1_ACTIVATE_TASK && code == X1_ERR_XID_EXISTS) {
       /* it holds this XID (an answer lost on the way): ModifyTask next */
       task_done(t, "active", 0);
@@ -595,8 +557,9 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     }
     if (strcmp(state, "active") == 0 && !held) {
       lisec_err rerr = {0};
-      (void)record(ctl, "x1.reconcile", jstr(t, "target"), ne_id, "ok",
-                   "the NE no longer holds the task; activating it again", &rerr);
+      (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.reconcile", true,
+                      "the NE no longer holds the task; activating it again", 0, NULL, &rerr,
+                      "task %s on ne %s", jstr(t, "target"), ne_id);
       set_str(t, "state", "pending");
       set_int(t, "ne_version", 0);
       set_int(t, "next_try_ms", 0);
@@ -613,8 +576,9 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     }
     if (known) continue;
     lisec_err rerr = {0};
-    if (record(ctl, "x1.deactivate", list.xids[i], ne_id, "ok",
-               "an XID this ADMF does not know: removed from the NE", &rerr) != 0)
+    if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.deactivate", true,
+                  "an XID this ADMF does not know: removed from the NE", 0, NULL, &rerr,
+                  "task %s on ne %s", list.xids[i], ne_id) != 0)
       continue;
     x1_request d = {.type = X1_DEACTIVATE_TASK};
     x1_response dr;
@@ -693,7 +657,7 @@ static void plan(lisec_ctl *ctl, json_t *nes, json_t *targets, json_t *tasks) {
 }
 
 /* One pass over everything; with force every NE is checked now. Called with
- * admf.cycle held. Returns the shortest wait until something is due. */
+ * admf->cycle held. Returns the shortest wait until something is due. */
 static int64_t reconcile(lisec_ctl *ctl, bool force) {
   json_t *nes = NULL, *targets = NULL, *tasks = NULL;
   lisec_err err = {0};
@@ -716,7 +680,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
     json_t *st = json_object();
     json_object_set_new(status, nid, st);
     lisec_err cerr = {0};
-    admf_client *c = client_for(ne, &cerr);
+    admf_client *c = client_for(ctl->shared->x1, ne, &cerr);
     int64_t every = jint(ne, "check_ms") > 0 ? jint(ne, "check_ms") : CTL_X1_CHECK_MS_DEFAULT;
     if (every < wait) wait = every;
     if (c && c->changed) {
@@ -737,7 +701,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   json_object_foreach(tasks, key, t) {
     json_t *n = find_ne(nes, jstr(t, "ne"));
     lisec_err cerr = {0};
-    step(ctl, t, n, n ? client_for(n, &cerr) : NULL);
+    step(ctl, t, n, n ? client_for(ctl->shared->x1, n, &cerr) : NULL);
     int64_t next = jint(t, "next_try_ms");
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
@@ -757,82 +721,92 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
 /* ---- the background loop ------------------------------------------------ */
 
 static void *loop(void *arg) {
-  (void)arg;
+  struct ctl_x1_state *admf = arg;
   bool force = true;
   for (;;) {
-    pthread_mutex_lock(&admf.cycle);
-    int64_t wait = admf.stop ? 0 : reconcile(admf.ctl, force);
-    pthread_mutex_unlock(&admf.cycle);
-    pthread_mutex_lock(&admf.wake_lock);
-    if (!admf.woken && !admf.stop) {
+    pthread_mutex_lock(&admf->cycle);
+    int64_t wait = admf->stop ? 0 : reconcile(admf->ctl, force);
+    pthread_mutex_unlock(&admf->cycle);
+    pthread_mutex_lock(&admf->wake_lock);
+    if (!admf->woken && !admf->stop) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_sec += wait / 1000;
       ts.tv_nsec += (wait % 1000) * 1000000;
       if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-      pthread_cond_timedwait(&admf.wake, &admf.wake_lock, &ts);
+      pthread_cond_timedwait(&admf->wake, &admf->wake_lock, &ts);
     }
-    force = admf.woken;
-    admf.woken = false;
-    bool stop = admf.stop;
-    pthread_mutex_unlock(&admf.wake_lock);
+    force = admf->woken;
+    admf->woken = false;
+    bool stop = admf->stop;
+    pthread_mutex_unlock(&admf->wake_lock);
     if (stop) break;
   }
   return NULL;
 }
 
-int ctl_tasks_start(lisec_ctl *ctl, lisec_err *err) {
-  pthread_mutex_lock(&admf.start_lock);
-  int rc = 0;
-  if (!admf.started) {
-    rc = ctl_open_worker(ctl, &admf.ctl, err);
-    if (!rc && pthread_create(&admf.thread, NULL, loop, NULL) != 0) {
-      ctl_close(admf.ctl);
-      admf.ctl = NULL;
-      rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the X1 loop");
-    }
-    if (!rc) {
-      admf.started = true;
-      LOG_INFO("X1: the ADMF loop runs");
-    }
+int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)cfg;
+  (void)s;
+  struct ctl_x1_state *admf = calloc(1, sizeof *admf);
+  if (!admf) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&admf->cycle, NULL);
+  pthread_mutex_init(&admf->wake_lock, NULL);
+  pthread_cond_init(&admf->wake, NULL);
+  sh->x1 = admf;
+  return 0;
+}
+
+int ctl_x1_start(ctl_shared *sh, lisec_err *err) {
+  struct ctl_x1_state *admf = sh->x1;
+  if (admf->started) return 0;
+  lisec_ctl parent = {.shared = sh};
+  int rc = ctl_open_worker(&parent, &admf->ctl, err);
+  if (!rc && pthread_create(&admf->thread, NULL, loop, admf) != 0) {
+    ctl_close(admf->ctl);
+    admf->ctl = NULL;
+    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the X1 loop");
   }
-  pthread_mutex_unlock(&admf.start_lock);
+  if (!rc) {
+    pthread_setname_np(admf->thread, "lisec-x1"); /* ps, and the lifecycle test */
+    admf->started = true;
+    LOG_INFO("X1: the ADMF loop runs");
+  }
   return rc;
 }
 
-void ctl_tasks_stop(void) {
-  pthread_mutex_lock(&admf.start_lock);
-  bool started = admf.started;
-  if (!started) {
-    pthread_mutex_unlock(&admf.start_lock);
-    return;
-  }
-  pthread_mutex_lock(&admf.wake_lock);
-  admf.stop = true;
-  pthread_cond_signal(&admf.wake);
-  pthread_mutex_unlock(&admf.wake_lock);
-  pthread_join(admf.thread, NULL);
-  pthread_mutex_lock(&admf.cycle);
-  for (size_t i = 0; i < admf.n_clients; i++) {
-    ctl_x1_client_close(admf.clients[i].c);
-    free(admf.clients[i].config);
-  }
-  admf.n_clients = 0;
-  json_decref(admf.li_hosts);
-  admf.li_hosts = NULL;
-  ctl_close(admf.ctl);
-  admf.ctl = NULL;
-  admf.stop = false;
-  admf.started = false;
-  pthread_mutex_unlock(&admf.cycle);
-  pthread_mutex_unlock(&admf.start_lock);
+void ctl_x1_stop(ctl_shared *sh) {
+  struct ctl_x1_state *admf = sh->x1;
+  if (!admf || !admf->started) return;
+  pthread_mutex_lock(&admf->wake_lock);
+  admf->stop = true;
+  pthread_cond_signal(&admf->wake);
+  pthread_mutex_unlock(&admf->wake_lock);
+  pthread_join(admf->thread, NULL);
+  ctl_close(admf->ctl);
+  admf->ctl = NULL;
+  admf->stop = false;
+  admf->started = false;
 }
 
-void ctl_tasks_kick(lisec_ctl *ctl) {
-  lisec_err err = {0};
-  if (ctl_tasks_start(ctl, &err) != 0) LOG_ERROR("X1: %s", err.msg);
-  wake_loop();
+void ctl_x1_close(ctl_shared *sh) {
+  struct ctl_x1_state *admf = sh->x1;
+  if (!admf) return;
+  ctl_x1_stop(sh);
+  /* the X1 clients a request's reconciliation (ctl_tasks_reconcile) kept */
+  for (size_t i = 0; i < admf->n_clients; i++) {
+    ctl_x1_client_close(admf->clients[i].c);
+    free(admf->clients[i].config);
+  }
+  json_decref(admf->li_hosts);
+  pthread_cond_destroy(&admf->wake);
+  pthread_mutex_destroy(&admf->wake_lock);
+  pthread_mutex_destroy(&admf->cycle);
+  free(admf);
+  sh->x1 = NULL;
 }
+
+void ctl_tasks_kick(lisec_ctl *ctl) { wake_loop(ctl->shared->x1); }
 
 /* ---- listing and on-demand reconciliation ------------------------------- */
 
@@ -844,10 +818,8 @@ int ctl_tasks_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_e
   int rc = need_li_admin(ctl, actor, "x1.task.list", err);
   json_t *tasks = NULL;
   if (!rc) rc = load_all(ctl, TASK_KIND, false, &tasks, err);
-  if (!rc) {
-    ctl_event ev = {"x1.task.list", "tasks", "ok", NULL, true};
-    rc = ctl_record(ctl, actor, &ev, NULL, err);
-  }
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.task.list", true, NULL, 0, NULL, err,
+                          "tasks");
   if (rc) {
     json_decref(tasks);
     return rc;
@@ -871,9 +843,10 @@ int ctl_tasks_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_e
 int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
   int rc = need_li_admin(ctl, actor, "x1.reconcile", err);
   if (rc) return rc;
-  pthread_mutex_lock(&admf.cycle);
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  pthread_mutex_lock(&admf->cycle);
   (void)reconcile(ctl, true);
-  pthread_mutex_unlock(&admf.cycle);
+  pthread_mutex_unlock(&admf->cycle);
   return ctl_tasks_list(ctl, actor, out, err);
 }
 
@@ -881,6 +854,7 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
 
 int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                   lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
   const char *ne_id, *xml;
   int rc;
   if ((rc = lisec_json_get_str(body, "ne", true, X1_ID_MAX, &ne_id, err)) ||
@@ -893,7 +867,7 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
    * certificate of another role and one with another CN get one answer, so
    * the reply never tells whether an NE id exists. */
   const char *subj = actor->subject ? actor->subject : "?";
-  bool ne_role = actor->role && strcmp(actor->role, "host") == 0;
+  bool ne_role = ctl_actor_role(actor) == CTL_ROLE_HOST;
   rc = ne_role ? store_doc_get(ctl->store, NE_KIND, ne_id, &nebody, NULL, err) : LISEC_EDENIED;
   if (!rc) rc = lisec_json_parse(nebody, strlen(nebody), &ne, err);
   free(nebody);
@@ -924,7 +898,7 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
       snprintf(r.error_description, sizeof r.error_description, "the message names another NE or ADMF");
     } else if (x1_ok) {
       /* the issue is about a task: find it by XID on this NE */
-      pthread_mutex_lock(&admf.cycle);
+      pthread_mutex_lock(&admf->cycle);
       json_t *tasks = NULL;
       const char *key = NULL;
       json_t *t = NULL, *hit = NULL;
@@ -945,7 +919,8 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
         issue[n] = '\0';
         /* the NE's text goes to the sealed log only: the store keeps where */
         uint64_t at = 0;
-        rc = record_at(ctl, "x1.issue", jstr(hit, "target"), ne_id, "ok", issue, &at, err);
+        rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, issue, 0, &at, err,
+                       "task %s on ne %s", jstr(hit, "target"), ne_id);
         if (!rc) {
           char where[96], now[32];
           lisec_time_format(lisec_time_now(), now);
@@ -958,17 +933,16 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
         }
       }
       json_decref(tasks);
-      pthread_mutex_unlock(&admf.cycle);
-      if (r.ok) wake_loop();
+      pthread_mutex_unlock(&admf->cycle);
+      if (r.ok) wake_loop(admf);
     }
   }
   if (x1_ok) crypto_wipe(&q, sizeof q);
   json_decref(ne);
-  if (rc == LISEC_EDENIED) { /* attempts to speak for an NE leave a trace */
-    lisec_err rerr = {0};
-    ctl_event ev = {"x1.issue", "x1 report", "denied", err->msg, true};
-    (void)ctl_record(ctl, actor, &ev, NULL, &rerr);
-  }
+  /* attempts to speak for an NE leave a trace */
+  if (rc == LISEC_EDENIED)
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "x1.issue", true, NULL, rc, NULL, err,
+                   "x1 report");
   if (rc) return rc;
   char *resp = NULL;
   size_t len = 0;

@@ -93,7 +93,7 @@ static inline int ctl_fixture_close(lisec_ctl **ctl, const char *dir) {
 /* Puts the model document json of kind as an operator; fails the test when
  * the controller refuses it. */
 static inline void ctl_fixture_put(lisec_ctl *ctl, const char *kind, const char *json) {
-  static const ctl_actor who = {"op-1", "operator"};
+  static const ctl_actor who = {"op-1", "operator", CTL_ROLE_OPERATOR};
   lisec_err err = {0};
   json_t *body = json_loads(json, 0, NULL), *out = NULL;
   bool created = false;
