@@ -248,4 +248,6 @@ PY
 export PYTHONPATH=$src/integrations/openstack
 $py "$work/drive.py" "$work/nova.conf" up "$work" "$pki" || fail "the filter with lisecd up"
 stop_lisecd
+# In a sanitizer build, what lisecd reported at exit counts.
+! grep -q 'Sanitizer' "$work/lisecd.log" || fail "lisecd: $(grep -A20 Sanitizer "$work/lisecd.log")"
 $py "$work/drive.py" "$work/nova.conf" down "$work" "$pki" || fail "the filter with lisecd stopped"
