@@ -27,6 +27,12 @@ children() {
   done
 }
 
+# no_sanitizer_report: the log of the lisecd that just ended (ASan builds).
+no_sanitizer_report() {
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
+
 child_pid() { children "$1" | awk -v c="$2" '$2 == c {print $1}'; }
 
 # wait_gone PID...: each PID ends within 10 s.
@@ -82,6 +88,7 @@ LISECD_PID=
 [ "$rc" = 0 ] || { cat "$work/lisecd.log" >&2; fail "SIGTERM: exit $rc"; }
 wait_gone $front $ctl
 grep -q 'lisecd stopped' "$work/lisecd.log" || fail "no 'lisecd stopped' in the log"
+no_sanitizer_report
 pass "three children (lisecd-front, lisecd-ctl, lisecd-keys); the front has no store descriptor; SIGTERM stops all, exit 0"
 
 # ---- SIGKILL to each child in turn --------------------------------------------------
@@ -107,6 +114,7 @@ for who in front:lisecd-front controller:lisecd-ctl keys:lisecd-keys; do
     { cat "$work/lisecd.log" >&2; fail "no log line naming the $name process"; }
   # shellcheck disable=SC2086
   wait_gone $others
+  no_sanitizer_report
   start_lisecd "$pki"
   check_records "$name" 5
   after=$(audit_rows)
