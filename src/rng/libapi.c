@@ -192,6 +192,8 @@ static int hedge(const char *label, uint8_t out[RNGL_SEED_LEN], lisec_err *err) 
  * by both twins of a cloned VM (the same keys and sequence numbers, so the
  * same AES-GCM nonces), and no Linux interface tells user space in time
  * that it has been cloned. A fetch that an event interrupted is not fresh. */
+static void new_instance(void);
+
 static int ext_acquire(lisec_err *err) {
   int rc = LISEC_EUNAVAIL;
   pthread_mutex_lock(&G.ext_lock);
@@ -263,6 +265,15 @@ static int ext_acquire(lisec_err *err) {
      * counter raced ours: one more try with a new request (the old nonce may
      * already be spent). */
     if ((rc != LISEC_EIO && rc != LISEC_ECONFLICT) || G.source) break;
+    /* Refused as a replay: another process is on this stream, which is what
+     * a twin of a cloned VM no detector saw looks like (the same stream id,
+     * and a clock that continued from the snapshot). The retry goes out on a
+     * stream of its own. */
+    if (rc == LISEC_ECONFLICT) {
+      pthread_mutex_lock(&G.lock);
+      new_instance();
+      pthread_mutex_unlock(&G.lock);
+    }
   }
   pthread_mutex_lock(&G.lock);
   G.st.external_failures++;

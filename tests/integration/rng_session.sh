@@ -11,8 +11,7 @@
 # the daemon's counters must show exactly the fetches the step needs, each
 # over a connection of its own (connections_total), and no connection left
 # open (connections_active 0). This runs in one process through the
-# library's test hooks; the same inside a cloned VM is not tested (the VM
-# test's guest has no network).
+# library's test hooks; rng_vm.sh checks key generation in cloned VMs.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh

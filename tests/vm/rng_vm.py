@@ -3,7 +3,8 @@
 instance (capabilities, stop, migrate to a file, wait, cont) with a deadline
 on every wait, and compares the record streams two clones wrote after they
 resumed from one snapshot. A record is 32 bytes: counter (u64 LE), kind
-(1 getrandom, 2 liblisec-rng, 3 RAND_bytes), 7 padding bytes, 16-byte block
+(1 getrandom, 2 liblisec-rng, 3 RAND_bytes, 4 a key's first 16 bytes, 5 a
+failed key generation), 7 padding bytes, 16-byte block
 (tests/vm/rng_clone_guest.c)."""
 import json
 import os
@@ -114,6 +115,17 @@ def main():
             res.append("%s_n=%d,%d" % (name, len(ba), len(bb)))
             res.append("%s_last=%d" % (name, both[-1] - first + 1 if both else 0))
         print(" ".join(res))
+    elif op == "keys":  # N0 A B: key generations after resume in each clone, keys in both
+        n0, a, b = int(sys.argv[2]), records(sys.argv[3]), records(sys.argv[4])
+        first = n0 + 2
+        ka = {r[2] for r in a if r[1] == 4 and r[0] >= first}
+        kb = {r[2] for r in b if r[1] == 4 and r[0] >= first}
+        fa = sum(1 for r in a if r[1] == 5 and r[0] >= first)
+        fb = sum(1 for r in b if r[1] == 5 and r[0] >= first)
+        print("keys_ok=%d,%d keys_failed=%d,%d keys_shared=%d" % (len(ka), len(kb), fa, fb, len(ka & kb)))
+    elif op == "keys_ok":  # N0 FILE: successful key generations after resume
+        n0, a = int(sys.argv[2]), records(sys.argv[3])
+        print(sum(1 for r in a if r[1] == 4 and r[0] >= n0 + 2))
     else:
         sys.exit("unknown operation " + op)
 
