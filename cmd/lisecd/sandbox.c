@@ -128,6 +128,17 @@ static const int calls_hostile[] = {
     SCMP_SYS(process_vm_writev),
 };
 
+/* One argument condition, every field set (libseccomp's SCMP_A* macros
+ * leave one to the compiler, which clang's -Wextra refuses). is: the
+ * argument equals v; has: its bits under mask equal want. */
+static struct scmp_arg_cmp arg_is(unsigned arg, uint64_t v) {
+  return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_has(unsigned arg, uint64_t mask, uint64_t want) {
+  return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = want};
+}
+
 static int sandbox_fail(lisec_err *err, lisecd_role role, const char *what, int rc) {
   return lisec_err_set(err, LISEC_EINTERNAL, "sandbox (%s): %s: %s", lisecd_sandbox_role_name(role),
                        what, strerror(rc < 0 ? -rc : rc));
@@ -154,16 +165,16 @@ static int sandbox_add_narrow(scmp_filter_ctx f, bool exec_maps) {
         (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 0)))
       return rc;
   } else if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                                    SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) ||
+                                    arg_has(2, PROT_EXEC, 0))) ||
              (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                                    SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))) {
+                                    arg_has(2, PROT_EXEC, 0)))) {
     return rc;
   }
   /* A new thread, never a new process (fork is clone without CLONE_THREAD).
    * clone3 passes its flags in memory the filter cannot read: ENOSYS makes
    * the C library fall back to clone. */
   if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) ||
+                             arg_has(0, CLONE_THREAD, CLONE_THREAD))) ||
       (rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)))
     return rc;
   /* Bytes waiting on a socket, non-blocking mode, and "is this a terminal"
@@ -171,16 +182,16 @@ static int sandbox_add_narrow(scmp_filter_ctx f, bool exec_maps) {
   static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(ioctls); i++)
     if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                               SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)ioctls[i]))))
+                               arg_is(1, (uint32_t)ioctls[i]))))
       return rc;
   /* Naming threads and reading the process's own state; not changing it. */
   static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(prctls); i++)
     if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                               SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)prctls[i]))))
+                               arg_is(0, (uint32_t)prctls[i]))))
       return rc;
   /* Reading a resource limit (new limit NULL), not raising one. */
-  return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2_64(SCMP_CMP_EQ, 0));
+  return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg_is(2, 0));
 }
 
 /* Client sockets of the families the controller uses: TCP and UNIX for
@@ -190,10 +201,10 @@ static int sandbox_add_sockets(scmp_filter_ctx f) {
   int rc;
   for (size_t i = 0; i < LISEC_ARRAY_LEN(families); i++)
     if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                               SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)families[i]))))
+                               arg_is(0, (uint32_t)families[i]))))
       return rc;
-  return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK),
-                          SCMP_A2_32(SCMP_CMP_EQ, NETLINK_ROUTE));
+  return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, arg_is(0, AF_NETLINK),
+                          arg_is(2, NETLINK_ROUTE));
 }
 
 /* What AddressSanitizer's runtime does inside a process: LeakSanitizer's
@@ -209,18 +220,18 @@ static int sandbox_add_sanitizer(scmp_filter_ctx f, bool files) {
   int rc;
   if ((rc = sandbox_add(f, SCMP_ACT_ALLOW, calls, LISEC_ARRAY_LEN(calls))) ||
       (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_THREAD, CLONE_VM))) ||
-      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ, PR_SET_PTRACER))) ||
-      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ, PR_SET_PDEATHSIG))) ||
-      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ, PR_SET_DUMPABLE))))
+                             arg_has(0, CLONE_VM | CLONE_THREAD, CLONE_VM))) ||
+      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_is(0, PR_SET_PTRACER))) ||
+      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_is(0, PR_SET_PDEATHSIG))) ||
+      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_is(0, PR_SET_DUMPABLE))))
     return rc;
   if (files) return 0;
   /* Without files, only a directory may be opened (the thread list); the
    * database and the token are files, so the front's guarantee stands. */
   if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                             SCMP_A1_32(SCMP_CMP_MASKED_EQ, O_DIRECTORY, O_DIRECTORY))) ||
+                             arg_has(1, O_DIRECTORY, O_DIRECTORY))) ||
       (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                             SCMP_A2_32(SCMP_CMP_MASKED_EQ, O_DIRECTORY, O_DIRECTORY))))
+                             arg_has(2, O_DIRECTORY, O_DIRECTORY))))
     return rc;
   return 0;
 }
@@ -319,7 +330,7 @@ static int sandbox_build(scmp_filter_ctx f, lisecd_role role, const lisec_config
       /* posix_spawn's vfork-like clone, and the command's own forks. */
       if ((rc = sandbox_add(f, SCMP_ACT_ALLOW, calls_spawn, LISEC_ARRAY_LEN(calls_spawn))) ||
           (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                 SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))))
+                                 arg_has(0, CLONE_THREAD, 0))))
         return rc;
       LOG_INFO("sandbox (controller): [attest] quarantine_command is set, so the controller may start "
                "programs (fork, execve)");
