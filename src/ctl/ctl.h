@@ -107,8 +107,9 @@ const char *ctl_outcome_name(ctl_outcome o);
  * DENIED, REFUSED with rc != 0: rc and err are the refusal; it is recorded
  *   (reason, or err's message when reason is NULL) and rc is returned. A
  *   refusal that cannot be recorded is still refused (fail closed): rc is
- *   returned, err's message adds that it could not be recorded and why,
- *   and the log says so too.
+ *   returned, the log says so, and so does err's message (that it could
+ *   not be recorded and why) unless the record is about LI and the actor
+ *   is not the LI administration, who must not learn that it was.
  * FAILED: rc and err are the failure of a change already recorded; it is
  *   recorded too, rc and err are returned unchanged, and a failure that
  *   cannot be recorded is logged.

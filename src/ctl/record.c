@@ -84,9 +84,12 @@ int ctl_audit(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const
                   reason ? reason : (err && err->msg[0] ? err->msg : NULL), li};
   if (ctl_record(ctl, actor, &ev, index, &rerr) == 0) return rc;
   if (refusal) {
-    /* fail closed, and say so: the refusal stands without its record */
+    /* fail closed, and say so: the refusal stands without its record. Only
+     * the LI administration is told about an LI record, since whether a
+     * refusal was an LI record is itself an LI detail (an LI record fails
+     * without [audit] li_admin_key where another would not). */
     LOG_ERROR("%s: a refusal could not be recorded (it stands): %s", action, rerr.msg);
-    if (err) {
+    if (err && (!li || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN)) {
       if (err->code == 0) err->code = rc;
       size_t n = strnlen(err->msg, sizeof err->msg);
       snprintf(err->msg + n, sizeof err->msg - n, "%sthis refusal could not be recorded: %s",
