@@ -92,6 +92,17 @@ echo 'LISEC_SERVER=https://evil.example' >"$work/open.conf"
 chmod 0666 "$work/open.conf"
 LISEC_HOOK_CONF=$work/open.conf run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "a world-writable config was sourced"
 grep -q 'not writable by group or others' "$work/err" || fail "open config: $(cat "$work/err")"
+# A root-owned 0600 file in a directory another user owns: that user could
+# replace it between the check and the source.
+mkdir -m 0755 "$work/foreign" && echo "LISEC_TIMEOUT=5" >"$work/foreign/hook.conf" && chmod 0600 "$work/foreign/hook.conf"
+if [ "$(id -u)" = 0 ] && chown nobody "$work/foreign"; then
+  LISEC_HOOK_CONF=$work/foreign/hook.conf run_hook "$work/dom.xml" hv-hel-1 test migrate begin - &&
+    fail "a config in a directory another user owns was sourced"
+  grep -q 'every directory above it must be owned by root' "$work/err" || fail "foreign dir: $(cat "$work/err")"
+  chown root "$work/foreign"
+  LISEC_HOOK_CONF=$work/foreign/hook.conf run_hook "$work/dom.xml" hv-hel-1 test migrate begin - || true
+  grep -q 'must be owned by root' "$work/err" && fail "a root-owned config in root's directories was refused"
+fi
 stop_lisecd
 run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "accepted while lisecd is down"
 grep -q 'cannot be asked (fail closed)' "$work/err" || fail "lisecd down: $(cat "$work/err")"
