@@ -253,11 +253,12 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
   for (;;) {
     ipc_header h;
     uint8_t *payload = NULL;
-    int rc = ipc_recv(fd, KEYS_PAYLOAD_MAX, &h, &payload, err);
+    lisec_err rerr = {0};
+    int rc = ipc_recv(fd, KEYS_PAYLOAD_MAX, &h, &payload, &rerr);
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */
-    if (rc == LISEC_EIO && strcmp(err->msg, "peer closed") == 0) return 0;
-    if (rc) return rc;
+    if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return 0;
+    if (rc) return lisec_err_set(err, rc, "%s", rerr.msg);
     keys_request q;
     keys_reply rp;
     memset(&rp, 0, sizeof rp);
