@@ -30,6 +30,9 @@
 #define BACKOFF_MAX_MS 60000
 #define LI_HOST_TTL_MS 60000
 #define MAX_CLIENTS 256
+/* the oldest X1 version an NE may be configured with: the lower bound of
+ * the NE library's default range (src/x1/ne.c), lisec's other side */
+#define X1_VERSION_MIN "v1.13.1"
 
 /* ---- the topic's state (ctl_shared's x1 slot) --------------------------- */
 
@@ -170,7 +173,7 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   struct ctl_x1_state *admf = ctl->shared->x1;
   int rc = need_li_admin(ctl, actor, "x1.ne.put", err);
   if (rc) return rc;
-  const char *id, *url, *vm, *cert, *key, *ca, *admf_id = NULL, *report_cn = NULL;
+  const char *id, *url, *vm, *cert, *key, *ca, *admf_id = NULL, *report_cn = NULL, *version = NULL;
   int64_t check_ms = CTL_X1_CHECK_MS_DEFAULT;
   /* ids unbounded here: x1_id_check bounds them and names the id rule */
   if ((rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
@@ -179,8 +182,15 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
       (rc = get_path(body, "cert", &cert, err)) || (rc = get_path(body, "key", &key, err)) ||
       (rc = get_path(body, "ca", &ca, err)) ||
       (rc = lisec_json_get_str(body, "admf_id", false, SIZE_MAX, &admf_id, err)) ||
-      (rc = lisec_json_get_str(body, "report_cn", false, 255, &report_cn, err)))
+      (rc = lisec_json_get_str(body, "report_cn", false, 255, &report_cn, err)) ||
+      (rc = lisec_json_get_str(body, "x1_version", false, 15, &version, err)))
     return rc;
+  /* lisec builds the messages of the schema it carries: it can speak that
+   * version or an older one the NE names, never a newer one */
+  if (version && !x1_version_within(version, X1_VERSION_MIN, X1_VERSION))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "field \"x1_version\": an X1 version v1.N.M from %s to %s (TS 103 221-1 clause 5.2)",
+                         X1_VERSION_MIN, X1_VERSION);
   if (json_object_get(body, "check_ms") &&
       (rc = lisec_json_get_int(body, "check_ms", true, 100, 3600 * 1000, &check_ms, err)))
     return rc;
@@ -210,10 +220,11 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
     json_decref(dids);
     return rc;
   }
-  json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s}", "id", id, "url", url,
+  json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s, s:s}", "id", id, "url", url,
                           "vm", vm, "cert", cert, "key", key, "ca", ca, "admf_id",
                           admf_id ? admf_id : "lisec-admf", "dids", dids, "check_ms",
-                          (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id);
+                          (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id,
+                          "x1_version", version ? version : X1_VERSION);
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_lock(&admf->cycle);
   rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.ne.put", true, NULL, 0, NULL, err, "ne %s", id);
@@ -372,6 +383,9 @@ static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lise
 static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_response *resp,
                     lisec_err *err) {
   int rc = x1_header_init(&req->h, jstr(ne, "admf_id"), jstr(ne, "id"), err);
+  /* the version configured for this NE (registered before it had one: lisec's) */
+  const char *version = jstr(ne, "x1_version");
+  if (version[0]) snprintf(req->h.version, sizeof req->h.version, "%s", version);
   if (!rc) rc = ctl_x1_exchange(c->c, req, resp, err);
   return rc;
 }

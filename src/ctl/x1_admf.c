@@ -75,7 +75,7 @@ int ctl_x1_exchange(ctl_x1_client *c, const x1_request *req, x1_response *resp, 
   rc = x1_response_parse((const char *)c->reply.data, c->reply.len, resp, err);
   crypto_wipe(c->reply.data, c->reply.len);
   if (rc) return lisec_err_wrap(err, "X1 response");
-  if (strcmp(resp->h.transaction, req->h.transaction) != 0)
-    return lisec_err_set(err, LISEC_EINVAL, "X1: the response answers another transaction");
-  return 0;
+  /* an answer to another transaction, in another version or of another
+   * type is not this request's answer: not to be acted on */
+  return x1_response_check(req, resp, err);
 }

@@ -15,7 +15,8 @@ typedef struct ctl_x1_peer {
 
 int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *err);
 void ctl_x1_client_close(ctl_x1_client *c);
-/* Sends one request and parses the response (schema-validated). An
+/* Sends one request and parses the response (schema-validated), which
+ * must answer it (x1_response_check: transaction, version, type). An
  * ErrorResponse is a successful exchange with resp->ok false. */
 int ctl_x1_exchange(ctl_x1_client *c, const x1_request *req, x1_response *resp, lisec_err *err);
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A network element that misleads the ADMF, for x1_admf_reconcile.sh: it
+stands in front of a real lisec-ne over mutual TLS (the same certificates
+on both sides), passes each X1 request on, and bends the answer as the file
+MODE says at the time of the request, so the test can show lisecd believes
+the NE's state and not an error code or an answer that does not fit:
+
+  pass             the NE's answer as it is
+  activate-2010    ActivateTask done by the NE, answered 2010 (XID exists)
+  deactivate-2020  DeactivateTask done by the NE, answered 2020 (unknown XID)
+  deactivate-lie   DeactivateTask not passed on, answered 2020: the NE runs on
+  activate-drop    ActivateTask done by the NE, answered HTTP 503 (lost answer)
+  version          the answer relabelled with another X1 version
+  type             an OK answer relabelled as another message type's
+
+Each request's message type is appended to the file LOG (one line each), so
+the test can see what lisecd sent. Usage: x1_admf_ne.py PORT UPSTREAM_URL
+SERVER_CERT SERVER_KEY ADMF_CERT ADMF_KEY CA MODE LOG (the server pair toward
+lisecd, the ADMF pair toward lisec-ne)"""
+import http.server
+import re
+import ssl
+import sys
+import urllib.request
+
+port, upstream, cert, key, admf_cert, admf_key, ca, mode_file, log_file = sys.argv[1:10]
+NS = "http://uri.etsi.org/03221/X1/2017/10"
+
+client = ssl.create_default_context(cafile=ca)
+client.load_cert_chain(admf_cert, admf_key)
+client.check_hostname = False
+
+
+def field(xml, name):
+    m = re.search(r"<%s>([^<]*)</%s>" % (name, name), xml)
+    return m.group(1) if m else ""
+
+
+def error_response(request, code, text):
+    kind = re.search(r'xsi:type="(\w+)Request"', request).group(1)
+    head = "".join("<%s>%s</%s>" % (n, field(request, n), n) for n in
+                   ("admfIdentifier", "neIdentifier", "messageTimestamp", "version", "x1TransactionId"))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<X1Response xmlns="%s" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><x1ResponseMessage '
+            'xsi:type="ErrorResponse">%s<requestMessageType>%s</requestMessageType><errorInformation>'
+            '<errorCode>%d</errorCode><errorDescription>%s</errorDescription></errorInformation>'
+            '</x1ResponseMessage></X1Response>\n' % (NS, head, kind, code, text))
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        mode = open(mode_file).read().strip()
+        kind = (re.search(r'xsi:type="(\w+)Request"', body) or re.search("()", "")).group(1)
+        with open(log_file, "a") as f:
+            f.write(kind + "\n")
+        if mode == "deactivate-lie" and kind == "DeactivateTask":
+            return self.answer(200, error_response(body, 2020, "no such XID"))
+        req = urllib.request.Request(upstream, data=body.encode(), headers={"Content-Type": "application/xml"})
+        reply = urllib.request.urlopen(req, context=client, timeout=10).read().decode()
+        if mode == "activate-2010" and kind == "ActivateTask":
+            reply = error_response(body, 2010, "XID already exists")
+        elif mode == "deactivate-2020" and kind == "DeactivateTask":
+            reply = error_response(body, 2020, "no such XID")
+        elif mode == "activate-drop" and kind == "ActivateTask":
+            return self.answer(503, "")
+        elif mode == "version":
+            reply = re.sub(r"<version>[^<]*</version>", "<version>v1.13.1</version>", reply)
+        elif mode == "type" and kind == "ActivateTask":
+            reply = reply.replace("ActivateTaskResponse", "ModifyTaskResponse")
+        self.answer(200, reply)
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+tls.load_cert_chain(cert, key)
+tls.verify_mode = ssl.CERT_REQUIRED
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# lisecd as the X1 ADMF against an NE that does not answer as lisec expects:
+# a real lisec-ne behind x1_admf_ne.py, which passes each request on and
+# bends the answer (tests/integration/x1_admf_ne.py lists how). Proves that
+# lisecd sends the X1 version configured for the NE and refuses an answer in
+# another version or of another type (x1_response_check), and that after an
+# unexpected answer it asks the NE (GetTaskDetails) and shows what the NE
+# holds: never failed while the NE runs a task, never deactivated while it
+# still runs it.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
+
+sanitizer_clean() { ! grep -q 'Sanitizer' "$1" || { cat "$1" >&2; fail "sanitizer report in $1"; }; }
+wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
+
+# lisec-ne speaks X1 v1.13.1 to v1.21.1 only, so lisec's own v1.22.1 is refused (1020)
+ne_port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" \
+  --x1-versions v1.13.1:v1.21.1 2>>"$work/ne.log" &
+ne_pid=$!
+cleanup_hooks+=("kill $ne_pid")
+wait_port "$ne_port"
+echo pass >"$work/mode"
+px_port=$(free_port)
+python3 "$src/tests/integration/x1_admf_ne.py" "$px_port" "https://localhost:$ne_port/X1/NE" "$pki/server.crt" \
+  "$pki/server.key" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt" "$work/mode" "$work/sent" 2>>"$work/proxy.log" &
+px_pid=$!
+cleanup_hooks+=("kill $px_pid")
+wait_port "$px_port"
+
+start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+  "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
+  "[model]" "allow_declared_trust = true"
+
+api() { # ROLE METHOD PATH [BODY] -> body, then the status on the last line
+  local role=$1 method=$2 path=$3
+  if [ $# -ge 4 ]; then as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$4" "$LISECD_URL$path"
+  else as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"; fi
+}
+ok() { # expected-status ROLE METHOD PATH [BODY]
+  local want=$1
+  shift
+  local out
+  out=$(api "$@")
+  [ "${out##*$'\n'}" = "$want" ] || fail "$2 $3 -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}"
+}
+model() { ok "$1" "$2" POST "/v1/model/$3" "$4" >/dev/null; }
+
+loc='"location":{"country":"FI","source":"administrative"}'
+model 201 operator jurisdiction '{"id":"fi","codes":["FI"]}'
+model 201 operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+model 201 operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
+model 201 operator hypervisor '{"id":"hv-1","host":"hel-1"}'
+model 201 operator vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model 201 operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
+model 201 operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model 201 operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+model 201 operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
+model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
+model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+
+ne_json() { # [extra fields]
+  printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","cert":"%s","key":"%s","ca":"%s","check_ms":300%s}' \
+    "$px_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt" "${1:-}"
+}
+task_field() { # TARGET FIELD
+  ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys
+for t in json.load(sys.stdin)['tasks']:
+    if t['target']=='$1' and t['ne']=='poi-1': print(t['$2']); break
+else: print('none')"
+}
+wait_state() { # TARGET STATE
+  for _ in $(seq 60); do
+    [ "$(task_field "$1" state)" = "$2" ] && return 0
+    ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+    sleep 0.2
+  done
+  ok 200 li-admin GET /v1/tasks >&2
+  fail "task $1 never became $2"
+}
+ne_holds() { python3 -c "import json,sys;print(' '.join(sorted(v['value'] for t in json.load(open('$work/ne-tasks.json'))['tasks'] for v in t['targets'])))" 2>/dev/null; }
+target() { ok 201 li-admin POST /v1/targets "{\"id\":\"$1\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"$2\"}]}" >/dev/null; }
+
+# ---- the X1 version: configured per NE, sent, checked ----------------------
+for v in v1.12.1 v1.23.1 v2.0.0 1.22.1 '"'; do
+  out=$(ok 400 li-admin POST /v1/x1/nes "$(ne_json ",\"x1_version\":\"${v//\"/\\\"}\"")")
+  grep -q 'x1_version' <<<"$out" || fail "x1_version $v refused without naming the field: $out"
+done
+ok 200 li-admin POST /v1/x1/nes "$(ne_json)" >/dev/null
+ok 200 li-admin GET /v1/x1/nes | grep -q '"x1_version": *"v1.22.1"' || fail "an NE registered without a version is not shown speaking v1.22.1"
+target t-1 192.0.2.1
+wait_state t-1 failed
+task_field t-1 error | grep -q '1020' || fail "the NE's 1020 (unsupported version) is not the task's error: $(task_field t-1 error)"
+[ -z "$(ne_holds)" ] || fail "the NE took a task in a version it does not speak"
+ok 200 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1"')" >/dev/null
+wait_state t-1 active
+[ "$(ne_holds)" = 192.0.2.1 ] || fail "lisec-ne holds: $(ne_holds)"
+pass "the X1 version is configured per NE (v1.13.1 to v1.22.1, others 400), sent, and an NE's 1020 shows as the task's error"
+
+echo version >"$work/mode"
+target t-2 192.0.2.2
+wait_state t-2 failed
+task_field t-2 error | grep -q 'asked in v1.21.1, answered in v1.13.1' || fail "an answer in another version was not refused: $(task_field t-2 error)"
+echo type >"$work/mode"
+sent() { grep -c "^$1\$" "$work/sent"; }
+n=$(sent ActivateTask)
+target t-3 192.0.2.3
+for _ in $(seq 60); do [ "$(sent ActivateTask)" -gt "$n" ] && break; sleep 0.1; done
+echo pass >"$work/mode"
+wait_state t-2 active
+wait_state t-3 active
+[ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] || fail "lisec-ne holds: $(ne_holds)"
+# each refusal is in the sealed audit log with its reason (the task's error
+# moves on with the retries)
+audit_json() {
+  lisec audit read --db "$work/lisec.db" --li-key "$work/li-admin.key" --json >"$work/audit.json" 2>"$work/audit.err" ||
+    fail "lisec audit read: $(cat "$work/audit.err")"
+}
+audit_json
+grep -q "ActivateTask request answered as ModifyTask" "$work/audit.json" || { grep -o "\"[^\"]*answered[^\"]*\"" "$work/audit.json" | sort | uniq -c >&2; cat "$work/sent" | sort | uniq -c >&2; fail "an answer of another type was not refused"; }
+pass "an answer in another version or of another type is not taken as the answer"
+
+stop_lisecd
+sanitizer_clean "$work/lisecd.log"
+pass "lisecd stops cleanly"
