@@ -6,6 +6,7 @@
  * reconciliation that holds it. Fail closed: a model that cannot answer, an
  * LI not in the model, a record that cannot be written, all mean no task is
  * sent or kept. */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ typedef struct admf_client {
   ctl_x1_client *c;
   int64_t next_check_ms;
   bool changed; /* registered anew since the last reconciliation */
+  bool dests_ready; /* the NE holds the destinations lisec creates on it */
 } admf_client;
 
 /* Opened with the controller, the loop's thread started by ctl_start and
@@ -168,6 +170,86 @@ static int get_path(const json_t *body, const char *key, const char **out, lisec
   return rc;
 }
 
+/* A registered destination as X1 carries it (TS 103 221-1 clause 6.3.1.2). */
+static void dest_of(const json_t *j, x1_destination *d) {
+  memset(d, 0, sizeof *d);
+  snprintf(d->did, sizeof d->did, "%s", jstr(j, "did"));
+  snprintf(d->friendly, sizeof d->friendly, "%s", jstr(j, "name"));
+  snprintf(d->delivery, sizeof d->delivery, "%s", jstr(j, "delivery"));
+  snprintf(d->address_kind, sizeof d->address_kind, "ip");
+  snprintf(d->address, sizeof d->address, "%s", jstr(j, "address"));
+  d->port = (int)jint(j, "port");
+  d->udp = strcmp(jstr(j, "transport"), "udp") == 0;
+}
+
+static bool has_str(const json_t *arr, const char *s) {
+  size_t i;
+  const json_t *v;
+  json_array_foreach(arr, i, v) {
+    if (strcmp(json_string_value(v), s) == 0) return true;
+  }
+  return false;
+}
+
+/* The NE's "destinations" (lisec creates them on the NE before any task
+ * names them): each {"did"?, "address", "port", "transport"?, "delivery"?,
+ * "name"?}, checked here as the CreateDestination that carries it is
+ * checked against the schema, so a registration lisec could not send is
+ * refused now, not at the first task. Their DIDs join *dids. */
+static int destinations_parse(const json_t *given, json_t *dests, json_t *dids, lisec_err *err) {
+  if (!json_is_array(given) || json_array_size(given) == 0)
+    return lisec_err_set(err, LISEC_EINVAL, "field \"destinations\": 1 to %d delivery destinations",
+                         X1_MAX_DIDS);
+  size_t i;
+  const json_t *g;
+  json_array_foreach(given, i, g) {
+    const char *did = NULL, *address = NULL, *transport = NULL, *delivery = NULL, *name = NULL;
+    int64_t port = 0;
+    char fresh[X1_UUID_LEN + 1];
+    int rc = json_is_object(g) ? 0 : lisec_err_set(err, LISEC_EINVAL, "destinations[%zu]: an object", i);
+    if (!rc && ((rc = lisec_json_get_str(g, "did", false, X1_UUID_LEN, &did, err)) ||
+                (rc = lisec_json_get_str(g, "address", true, 45, &address, err)) ||
+                (rc = lisec_json_get_int(g, "port", true, 1, 65535, &port, err)) ||
+                (rc = lisec_json_get_str(g, "transport", false, 3, &transport, err)) ||
+                (rc = lisec_json_get_str(g, "delivery", false, 7, &delivery, err)) ||
+                (rc = lisec_json_get_str(g, "name", false, X1_VALUE_MAX, &name, err))))
+      rc = lisec_err_wrap(err, "destinations[%zu]", i);
+    if (rc) return rc;
+    /* an absent optional field reads as NULL: its default */
+    transport = transport ? transport : "tcp";
+    delivery = delivery ? delivery : "X2andX3";
+    name = name ? name : "";
+    if (!did && (rc = x1_uuid(fresh, err))) return rc;
+    if (!did) did = fresh;
+    if (!uuid_ok(did)) return lisec_err_set(err, LISEC_EINVAL, "destinations[%zu].did: a lower-case UUID", i);
+    if (has_str(dids, did))
+      return lisec_err_set(err, LISEC_EINVAL, "destinations[%zu].did: %s is named twice", i, did);
+    if (strcmp(transport, "tcp") != 0 && strcmp(transport, "udp") != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "destinations[%zu].transport: tcp or udp", i);
+    if (strcmp(delivery, "X2Only") != 0 && strcmp(delivery, "X3Only") != 0 && strcmp(delivery, "X2andX3") != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "destinations[%zu].delivery: X2Only, X3Only or X2andX3", i);
+    json_t *d = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "did", did, "address", address, "port",
+                          (json_int_t)port, "transport", transport, "delivery", delivery, "name", name);
+    if (!d) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    x1_request cd = {.type = X1_CREATE_DESTINATION};
+    dest_of(d, &cd.dest);
+    char *xml = NULL;
+    size_t len = 0;
+    if (!(rc = x1_header_init(&cd.h, "lisec-admf", "ne", err)) && !(rc = x1_request_build(&cd, &xml, &len, err)))
+      free(xml);
+    if (rc) {
+      json_decref(d);
+      return lisec_err_wrap(err, "destinations[%zu]: TS 103 221-1 clause 6.3.1.2 (an IPv4 or IPv6 address)", i);
+    }
+    json_array_append_new(dests, d);
+    json_array_append_new(dids, json_string(did));
+  }
+  if (json_array_size(dids) > X1_MAX_DIDS)
+    return lisec_err_set(err, LISEC_EINVAL, "fields \"dids\" and \"destinations\": at most %d destinations a task",
+                         X1_MAX_DIDS);
+  return 0;
+}
+
 int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                   lisec_err *err) {
   struct ctl_x1_state *admf = ctl->shared->x1;
@@ -199,7 +281,7 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
     return rc;
   if (strncmp(url, "https://", 8) != 0)
     return lisec_err_set(err, LISEC_EINVAL, "field \"url\": X1 goes over HTTPS with mutual TLS (https://...)");
-  json_t *dids = json_array();
+  json_t *dids = json_array(), *dests = json_array();
   const json_t *given = json_object_get(body, "dids");
   if (given) {
     size_t i;
@@ -212,17 +294,23 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
         rc = lisec_err_set(err, LISEC_EINVAL, "dids[%zu]: a lower-case UUID", i);
       else json_array_append(dids, (json_t *)d);
     }
-  } else {
-    char did[X1_UUID_LEN + 1];
-    if (!(rc = x1_uuid(did, err))) json_array_append_new(dids, json_string(did));
   }
+  /* a real NE refuses a task naming a destination it does not hold: the
+   * NE's destinations are registered with it, and lisec creates them */
+  if (!rc && json_object_get(body, "destinations"))
+    rc = destinations_parse(json_object_get(body, "destinations"), dests, dids, err);
+  else if (!rc && !given)
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "field \"destinations\": the delivery destinations this NE sends to (TS 103 221-1 "
+                       "clause 6.3: an NE takes no task without one), or \"dids\" of destinations it holds");
   if (rc) {
     json_decref(dids);
+    json_decref(dests);
     return rc;
   }
-  json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:s, s:s}", "id", id, "url", url,
+  json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:s}", "id", id, "url", url,
                           "vm", vm, "cert", cert, "key", key, "ca", ca, "admf_id",
-                          admf_id ? admf_id : "lisec-admf", "dids", dids, "check_ms",
+                          admf_id ? admf_id : "lisec-admf", "dids", dids, "destinations", dests, "check_ms",
                           (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id,
                           "x1_version", version ? version : X1_VERSION);
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -369,6 +457,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lise
   }
   /* a changed registration gets a fresh connection, and its tasks no wait */
   c->changed = true;
+  c->dests_ready = false;
   ctl_x1_client_close(c->c);
   c->c = NULL;
   free(c->config);
@@ -388,6 +477,73 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
   if (version[0]) snprintf(req->h.version, sizeof req->h.version, "%s", version);
   if (!rc) rc = ctl_x1_exchange(c->c, req, resp, err);
   return rc;
+}
+
+static bool dest_same(const x1_destination *a, const x1_destination *b) {
+  unsigned char x[16], y[16];
+  int af = strchr(a->address, ':') ? AF_INET6 : AF_INET;
+  /* the NE may keep an IPv6 address in another of its textual forms */
+  return strcmp(a->delivery, b->delivery) == 0 && a->port == b->port && a->udp == b->udp &&
+         strcmp(b->address_kind, "ip") == 0 && inet_pton(af, a->address, x) == 1 &&
+         inet_pton(af, b->address, y) == 1 && memcmp(x, y, af == AF_INET ? 4 : 16) == 0;
+}
+
+/* One destination on the NE: CreateDestination; when refused (it may
+ * exist: created before, by lisec or the NE's operator), the NE is asked
+ * what it holds under that DID, and a different one is modified. Each
+ * change is recorded (sealed) before it goes out. */
+static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, const json_t *dj,
+                              lisec_err *err) {
+  const char *ne_id = jstr(ne, "id"), *did = jstr(dj, "did");
+  x1_request req = {.type = X1_CREATE_DESTINATION};
+  dest_of(dj, &req.dest);
+  x1_response resp;
+  x1_response_init(&resp);
+  int rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.create", true, NULL, 0, NULL, err,
+                     "destination %s on ne %s", did, ne_id);
+  if (!rc) rc = exchange(c, ne, &req, &resp, err);
+  if (rc || resp.ok) return rc;
+  char refused[X1_VALUE_MAX + 32];
+  snprintf(refused, sizeof refused, "%d %s", resp.error_code, resp.error_description);
+  x1_request get = {.type = X1_GET_DESTINATION_DETAILS};
+  snprintf(get.did, sizeof get.did, "%s", did);
+  x1_response_init(&resp);
+  if ((rc = exchange(c, ne, &get, &resp, err))) return rc;
+  if (!resp.ok || !resp.has_dest)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused destination %s (X1 error %.300s) and does not hold it",
+                         did, refused);
+  if (dest_same(&req.dest, &resp.dest)) return 0;
+  x1_request mod = {.type = X1_MODIFY_DESTINATION};
+  mod.dest = req.dest;
+  x1_response_init(&resp);
+  rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.modify", true,
+                 "the NE holds another destination under this DID", 0, NULL, err, "destination %s on ne %s", did,
+                 ne_id);
+  if (!rc) rc = exchange(c, ne, &mod, &resp, err);
+  if (!rc && !resp.ok)
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused to modify destination %s (X1 error %d): %s", did,
+                       resp.error_code, resp.error_description);
+  return rc;
+}
+
+/* Before a task that names them goes out: the destinations lisec creates
+ * on this NE, once per connection and again whenever the NE is seen
+ * without one (check_ne). */
+static int destinations_ready(lisec_ctl *ctl, admf_client *c, const json_t *ne, lisec_err *err) {
+  if (c->dests_ready) return 0;
+  size_t i;
+  const json_t *dj;
+  json_array_foreach(json_object_get(ne, "destinations"), i, dj) {
+    int rc = destination_ensure(ctl, c, ne, dj, err);
+    if (rc) {
+      lisec_err ferr = {0};
+      (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, "x1.destination.create", true, err->msg, 0, NULL,
+                      &ferr, "destination %s on ne %s", jstr(dj, "did"), jstr(ne, "id"));
+      return lisec_err_wrap(err, "destination %s", jstr(dj, "did"));
+    }
+  }
+  c->dests_ready = true;
+  return 0;
 }
 
 /* The X1 task for a target: its identifiers opened from the vault. */
@@ -495,7 +651,8 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   x1_request req = {.type = type};
   int rc = 0;
   if (type == X1_DEACTIVATE_TASK) snprintf(req.xid, sizeof req.xid, "%s", jstr(t, "xid"));
-  else rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err);
+  else if (!(rc = destinations_ready(ctl, c, ne, &err)))
+    rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err);
   x1_response resp;
   x1_response_init(&resp);
   if (!rc) rc = exchange(c, ne, &req, &resp, &err);
@@ -552,6 +709,14 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
   x1_response list;
   x1_response_init(&list);
   bool listed = exchange(c, ne, &req, &list, &err) == 0 && list.ok;
+  size_t di;
+  const json_t *dj;
+  json_array_foreach(json_object_get(ne, "destinations"), di, dj) {
+    bool held = false;
+    for (size_t i = 0; listed && i < list.n_dest_ids && !held; i++)
+      held = strcmp(list.dest_ids[i], jstr(dj, "did")) == 0;
+    if (listed && !held) c->dests_ready = false; /* lost (an NE restarted empty): created again */
+  }
   const char *k;
   json_t *t;
   json_object_foreach(tasks, k, t) {

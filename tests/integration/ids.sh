@@ -96,7 +96,7 @@ PY
 }
 id_of() { awk -v k="$2-id" '$1 == k { print $2 }' "$work/$1/ids"; }
 ne_json() { # ID VM
-  printf '{"id":"%s","url":"https://127.0.0.1:9/X1/NE","vm":"%s","cert":"%s","key":"%s","ca":"%s"}' \
+  printf '{"id":"%s","url":"https://127.0.0.1:9/X1/NE","vm":"%s","cert":"%s","key":"%s","ca":"%s","destinations":[{"address":"192.0.2.1","port":4790}]}' \
     "$1" "$2" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt"
 }
 

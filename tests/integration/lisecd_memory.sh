@@ -111,7 +111,7 @@ lisecd_up
 front=$(child_pid lisecd-front) ctl=$(child_pid lisecd-ctl) keys=$(child_pid lisecd-keys)
 [ -n "$front" ] && [ -n "$ctl" ] && [ -n "$keys" ] || fail "after the restart lisecd lacks a child (front=$front ctl=$ctl keys=$keys)"
 
-NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\"}"
+NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\",\"destinations\":[{\"address\":\"192.0.2.1\",\"port\":4790}]}"
 ok 200 li-admin POST /v1/x1/nes "$NE"
 ne_holds() { python3 -c "import json,sys;print(any(v['value']==sys.argv[2] for t in json.load(open(sys.argv[1]))['tasks'] for v in t['targets']))" "$work/ne-tasks.json" "$1" 2>/dev/null; }
 for _ in $(seq 1 100); do

@@ -31,7 +31,7 @@ ne_port=$(free_port)
 start_ne() {
   "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" \
     --key "$pki/server.key" --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf \
-    --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
+    --state "$work/ne-tasks.json" --strict-destinations 2>>"$work/ne.log" &
   ne_pid=$!
   for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
 }
@@ -76,9 +76,25 @@ model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connection
 model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 # Network elements: poi-1 runs as vm-li (carries li-1); poi-other as another VM.
-NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\"}"
-ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
-ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-other\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-target\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\"}" >/dev/null
+# lisec-ne runs with --strict-destinations: it takes no task naming a
+# destination it was not given with CreateDestination, as a real NE.
+DID=0b5d9b3a-8c9e-4d8b-9a55-5d8f1e2a3b4c
+DEST="\"destinations\":[{\"did\":\"$DID\",\"address\":\"2001:db8::42\",\"port\":4790,\"transport\":\"udp\",\"name\":\"MDF Helsinki\"}]"
+NE_BASE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\""
+NE="$NE_BASE,$DEST}"
+# a registration must say where the NE delivers; what lisec cannot send is refused now
+for bad in '' ',"destinations":[]' ',"destinations":[{"address":"192.0.2.300","port":4790}]' \
+  ',"destinations":[{"address":"192.0.2.1","port":0}]' ',"destinations":[{"address":"192.0.2.1","port":9,"transport":"sctp"}]' \
+  ',"destinations":[{"address":"192.0.2.1","port":9,"did":"not-a-uuid"}]' \
+  ",\"dids\":[\"$DID\"],\"destinations\":[{\"address\":\"192.0.2.1\",\"port\":9,\"did\":\"$DID\"}]" \
+  ",$(python3 -c 'import json;print(json.dumps({"destinations":[{"address":"192.0.2.%d"%i,"port":9} for i in range(9)]})[1:-1])')"; do
+  out=$(ok 400 li-admin POST /v1/x1/nes "$NE_BASE$bad}")
+  grep -q 'destinations\|dids' <<<"$out" || fail "registration with '$bad' refused without naming the field: $out"
+done
+pass "an NE registration without its destinations, or with one X1 cannot carry, is refused (400 naming the field)"
+# registered with "dids" only (destinations lisec does not create) the strict NE refuses the task
+ok 200 li-admin POST /v1/x1/nes "$NE_BASE,\"dids\":[\"$DID\"]}" >/dev/null
+ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-other\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-target\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"destinations\":[{\"address\":\"192.0.2.9\",\"port\":4790}]}" >/dev/null
 
 for role in operator hypervisor-admin mano auditor tenant-example; do
   [ "$(as "$role" -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/tasks")" = 403 ] || fail "$role listed tasks"
@@ -105,7 +121,19 @@ ne_tasks() { python3 -c "import json;print(' '.join(sorted(v['value'] for t in j
 
 T1='{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"},{"kind":"e164","value":"358401234567"}]}'
 ok 201 li-admin POST /v1/targets "$T1" >/dev/null
+wait_state t-1 poi-1 failed
+ok 200 li-admin GET /v1/tasks | grep -q "destination (dId) that was not created" || fail "the task does not carry the NE's reason (an unknown destination)"
+[ -z "$(ne_tasks)" ] || fail "the strict NE took a task naming a destination it does not hold"
+ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
 wait_state t-1 poi-1 active
+python3 - "$work/ne-tasks.json" "$DID" <<'PY' || fail "lisec-ne does not hold the destination the task names"
+import json, sys
+doc, did = json.load(open(sys.argv[1])), sys.argv[2]
+d = [d for d in doc['destinations'] if d['did'] == did]
+assert d and d[0]['port'] == 4790 and d[0]['udp'] and d[0]['friendly'] == 'MDF Helsinki', d
+assert all(t['dids'] == [did] for t in doc['tasks']), doc['tasks']
+PY
+pass "lisecd creates the NE's destination (CreateDestination) before the ActivateTask that names it"
 [ "$(ne_tasks)" = "244051234567890 358401234567" ] || fail "lisec-ne holds: $(ne_tasks)"
 grep -q 'activate' "$work/ne.log" || fail "lisec-ne logged no activation"
 [ "$(task_state t-1 poi-other)" = none ] || fail "an NE not running the LI's VM got a task"

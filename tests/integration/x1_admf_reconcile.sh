@@ -21,12 +21,17 @@ wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null &
 
 # lisec-ne speaks X1 v1.13.1 to v1.21.1 only, so lisec's own v1.22.1 is refused (1020)
 ne_port=$(free_port)
-"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
-  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" \
-  --x1-versions v1.13.1:v1.21.1 2>>"$work/ne.log" &
-ne_pid=$!
-cleanup_hooks+=("kill $ne_pid")
-wait_port "$ne_port"
+# --strict-destinations: as a real NE, no task naming a destination not created
+start_ne() {
+  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+    --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" \
+    --x1-versions v1.13.1:v1.21.1 --strict-destinations 2>>"$work/ne.log" &
+  ne_pid=$!
+  wait_port "$ne_port"
+}
+stop_ne() { kill "$ne_pid" 2>/dev/null; wait "$ne_pid" 2>/dev/null || true; }
+start_ne
+cleanup_hooks+=("stop_ne")
 echo pass >"$work/mode"
 px_port=$(free_port)
 python3 "$src/tests/integration/x1_admf_ne.py" "$px_port" "https://localhost:$ne_port/X1/NE" "$pki/server.crt" \
@@ -68,7 +73,7 @@ model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connection
 model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 ne_json() { # [extra fields]
-  printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","cert":"%s","key":"%s","ca":"%s","check_ms":300%s}' \
+  printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","cert":"%s","key":"%s","ca":"%s","check_ms":300,"destinations":[{"address":"192.0.2.200","port":4790}]%s}' \
     "$px_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt" "${1:-}"
 }
 task_field() { # TARGET FIELD
@@ -128,6 +133,19 @@ audit_json
 grep -q "ActivateTask request answered as ModifyTask" "$work/audit.json" || { grep -o "\"[^\"]*answered[^\"]*\"" "$work/audit.json" | sort | uniq -c >&2; cat "$work/sent" | sort | uniq -c >&2; fail "an answer of another type was not refused"; }
 pass "an answer in another version or of another type is not taken as the answer"
 
+# ---- an NE restarted empty: destinations created again, then the tasks ------
+stop_ne
+sanitizer_clean "$work/ne.log"
+rm -f "$work/ne-tasks.json"
+start_ne
+for _ in $(seq 60); do [ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.2; done
+[ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] || fail "the tasks did not come back to an NE restarted empty: $(ne_holds)"
+python3 -c "import json;d=json.load(open('$work/ne-tasks.json'));assert [x['address'] for x in d['destinations']]==['192.0.2.200'], d['destinations']" ||
+  fail "the destination was not created again on the NE restarted empty"
+pass "an NE restarted empty gets its destination again (CreateDestination), then its tasks"
+
 stop_lisecd
 sanitizer_clean "$work/lisecd.log"
-pass "lisecd stops cleanly"
+stop_ne
+sanitizer_clean "$work/ne.log"
+pass "lisecd and lisec-ne stop cleanly"
