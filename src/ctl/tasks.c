@@ -617,8 +617,68 @@ static void task_done(json_t *t, const char *state, int64_t ne_version) {
   set_str(t, "error", "");
 }
 
+/* A retry with backoff that keeps the state the NE is known to be in
+ * (active while it runs the task, failed while it does not). */
+static void task_retry(json_t *t, const char *state, const char *error) {
+  task_failed(t, error);
+  set_str(t, "state", state);
+}
+
+/* After an unexpected answer (an error code, a lost or unfitting answer),
+ * or when the NE's list disagrees with the task: ask the NE what it holds
+ * under the task's XID (GetTaskDetails) and take that as the truth, so a
+ * task is never shown failed while the NE runs it, nor deactivated while
+ * it still does. want is the task lisec wants there (NULL when it wants it
+ * absent); why, when set, is the unexpected answer: kept as the task's
+ * error while the NE does not hold what is wanted, and the send retried
+ * with backoff. Returns 0 when the NE answered, an error when it could not
+ * be asked (the task is then left to the caller). */
+static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t, const x1_task *want,
+                    const char *why, lisec_err *err) {
+  x1_request g = {.type = X1_GET_TASK_DETAILS};
+  snprintf(g.xid, sizeof g.xid, "%s", jstr(t, "xid"));
+  x1_response gr;
+  x1_response_init(&gr);
+  int rc = exchange(c, ne, &g, &gr, err);
+  bool unknown = !rc && !gr.ok && gr.error_code == X1_ERR_UNKNOWN_XID;
+  if (!rc && !gr.ok && !unknown)
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "GetTaskDetails refused (X1 error %d): %.200s", gr.error_code,
+                       gr.error_description);
+  if (!rc && gr.ok && !gr.has_task) rc = lisec_err_set(err, LISEC_EINVAL, "GetTaskDetails named no task");
+  bool held = !rc && gr.ok, same = held && want && x1_task_same(want, &gr.task);
+  crypto_wipe(&gr, X1_RESPONSE_HEAD); /* it held the identifiers */
+  if (rc) return rc;
+  int64_t target_version = jint(t, "target_version");
+  const char *said;
+  if (want && same) {
+    said = "the NE holds the task as wanted";
+    task_done(t, "active", target_version);
+  } else if (want && held) {
+    /* it runs another version of the task: active, and ModifyTask next
+     * (-1: held, not the version any target has) */
+    said = "the NE holds another version of the task";
+    task_done(t, "active", -1);
+    if (why) task_retry(t, "active", why);
+  } else if (want) {
+    said = "the NE does not hold the task";
+    task_done(t, "pending", 0); /* ActivateTask next */
+    if (why) task_retry(t, "failed", why);
+  } else if (held) {
+    said = "the NE still holds the task";
+    if (why) task_retry(t, "active", why);
+    else task_done(t, "active", jint(t, "ne_version"));
+  } else {
+    said = "the NE does not hold the task";
+    task_done(t, "deactivated", 0);
+  }
+  lisec_err aerr = {0};
+  (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.reconcile", true, said, 0, NULL, &aerr,
+                  "task %s on ne %s", jstr(t, "target"), jstr(ne, "id"));
+  return 0;
+}
+
 /* Sends what the task needs, if anything, and updates t. ne_version is the
- * target version the NE is known to hold (0: none). */
+ * target version the NE is known to hold (0: none; -1: another version). */
 static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   const char *target = jstr(t, "target"), *ne_id = jstr(t, "ne"), *state = jstr(t, "state");
   bool want_active = strcmp(jstr(t, "want"), "active") == 0;
@@ -650,37 +710,42 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   }
   x1_request req = {.type = type};
   int rc = 0;
+  bool built = false;
   if (type == X1_DEACTIVATE_TASK) snprintf(req.xid, sizeof req.xid, "%s", jstr(t, "xid"));
   else if (!(rc = destinations_ready(ctl, c, ne, &err)))
-    rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err);
+    built = (rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err)) == 0;
+  bool sent = !rc;
   x1_response resp;
   x1_response_init(&resp);
   if (!rc) rc = exchange(c, ne, &req, &resp, &err);
-  crypto_wipe(&req, sizeof req); /* it held the identifiers */
-  int code = rc ? 0 : resp.ok ? -1 : resp.error_code;
   if (!rc && !resp.ok)
     rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
                        resp.error_description);
   crypto_wipe(&resp, X1_RESPONSE_HEAD);
-  if (type == X1_DEACTIVATE_TASK && code == X1_ERR_UNKNOWN_XID) rc = 0; /* already gone */
-  if (rc) {
-    lisec_err ferr = {0};
-    (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
-                    "task %s on ne %s", target, ne_id);
-    if (type == X1_ACTIVATE_TASK && code == X1_ERR_XID_EXISTS) {
-      /* it holds this XID (an answer lost on the way): ModifyTask next */
-      task_done(t, "active", 0);
-      set_str(t, "error", err.msg);
-    } else if (type == X1_MODIFY_TASK && code == X1_ERR_UNKNOWN_XID) {
-      task_done(t, "pending", 0); /* it lost the task: ActivateTask next */
-      set_str(t, "error", err.msg);
-    } else {
-      task_failed(t, err.msg);
-    }
+  if (!rc) {
+    crypto_wipe(&req, sizeof req); /* it held the identifiers */
+    if (type == X1_DEACTIVATE_TASK) task_done(t, "deactivated", 0);
+    else task_done(t, "active", target_version);
     return;
   }
-  if (type == X1_DEACTIVATE_TASK) task_done(t, "deactivated", 0);
-  else task_done(t, "active", target_version);
+  lisec_err ferr = {0};
+  (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
+                  "task %s on ne %s", target, ne_id);
+  /* Whatever the answer said (2010, 2020, another code, none at all), the
+   * NE may or may not have done it: ask it, and show what it holds. */
+  lisec_err qerr = {0};
+  if (!sent || converge(ctl, c, ne, t, built ? &req.task : NULL, err.msg, &qerr) != 0) {
+    /* not known: a task the NE was last known to run stays active */
+    const char *keep = strcmp(state, "active") == 0 ? "active" : "failed";
+    if (sent) {
+      char both[LISEC_ERR_MSG_MAX];
+      snprintf(both, sizeof both, "%.200s; the NE could not be asked what it holds: %.200s", err.msg, qerr.msg);
+      task_retry(t, keep, both);
+    } else {
+      task_retry(t, keep, err.msg);
+    }
+  }
+  crypto_wipe(&req, sizeof req);
 }
 
 /* ---- reconciling one NE against what it reports ------------------------- */
@@ -745,6 +810,18 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     } else if (strcmp(state, "deactivated") == 0 && held) {
       set_str(t, "state", "active"); /* the loop's step deactivates it again */
       set_int(t, "next_try_ms", 0);
+    } else if ((strcmp(state, "failed") == 0 || strcmp(state, "pending") == 0) &&
+               (held || (listed && strcmp(jstr(t, "want"), "active") != 0))) {
+      /* lisec does not know what the NE did with its last send, and the NE
+       * holds the XID (or lisec wants it gone): GetTaskDetails says what
+       * the NE holds. A failed activation the NE does not hold keeps its
+       * backoff. */
+      bool want_active = strcmp(jstr(t, "want"), "active") == 0;
+      x1_task want;
+      lisec_err qerr = {0};
+      if (want_active && build_task(ctl, jstr(t, "target"), ne, xid, &want, &qerr) != 0) continue;
+      (void)converge(ctl, c, ne, t, want_active ? &want : NULL, NULL, &qerr);
+      if (want_active) crypto_wipe(&want, sizeof want);
     }
   }
   /* XIDs on the NE that belong to no task of lisec's */

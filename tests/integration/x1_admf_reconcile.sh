@@ -115,7 +115,7 @@ target t-2 192.0.2.2
 wait_state t-2 failed
 task_field t-2 error | grep -q 'asked in v1.21.1, answered in v1.13.1' || fail "an answer in another version was not refused: $(task_field t-2 error)"
 echo type >"$work/mode"
-sent() { grep -c "^$1\$" "$work/sent"; }
+sent() { grep -c "^$1\$" "$work/sent" || true; }
 n=$(sent ActivateTask)
 target t-3 192.0.2.3
 for _ in $(seq 60); do [ "$(sent ActivateTask)" -gt "$n" ] && break; sleep 0.1; done
@@ -132,6 +132,54 @@ audit_json() {
 audit_json
 grep -q "ActivateTask request answered as ModifyTask" "$work/audit.json" || { grep -o "\"[^\"]*answered[^\"]*\"" "$work/audit.json" | sort | uniq -c >&2; cat "$work/sent" | sort | uniq -c >&2; fail "an answer of another type was not refused"; }
 pass "an answer in another version or of another type is not taken as the answer"
+
+# ---- lisecd believes the NE, not the error code -----------------------------
+wait_never() { # TARGET STATE BAD: STATE reached without BAD ever being shown
+  for _ in $(seq 60); do
+    local st
+    st=$(task_field "$1" state)
+    [ "$st" = "$3" ] && { ok 200 li-admin GET /v1/tasks >&2; fail "task $1 shown $3 (waiting for $2)"; }
+    [ "$st" = "$2" ] && return 0
+    ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+    sleep 0.1
+  done
+  fail "task $1 never became $2"
+}
+echo activate-2010 >"$work/mode"
+n=$(sent GetTaskDetails)
+target t-4 192.0.2.4
+wait_never t-4 active failed
+[ "$(task_field t-4 error)" = "" ] && [ "$(task_field t-4 ne_version)" = 1 ] ||
+  fail "t-4 after a 2010 for a task the NE holds as wanted: error '$(task_field t-4 error)', NE version $(task_field t-4 ne_version)"
+[ "$(sent GetTaskDetails)" -gt "$n" ] || fail "lisecd did not ask the NE (GetTaskDetails) after the 2010"
+n=$(sent ActivateTask)
+for _ in 1 2 3; do ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; done
+[ "$(sent ActivateTask)" = "$n" ] || fail "lisecd keeps sending ActivateTask to an NE that holds the task"
+pass "ActivateTask answered 2010 for a task the NE holds as wanted: active, no error, not sent again (GetTaskDetails, x1_task_same)"
+
+echo activate-drop >"$work/mode"
+target t-5 192.0.2.5
+wait_never t-5 active failed
+pass "ActivateTask whose answer is lost (HTTP 503) but done: active, never shown failed"
+
+echo deactivate-lie >"$work/mode"
+ok 200 li-admin DELETE /v1/targets/t-4 >/dev/null
+n=$(sent DeactivateTask)
+for _ in $(seq 40); do [ "$(sent DeactivateTask)" -gt "$((n + 1))" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.1; done
+[ "$(sent DeactivateTask)" -gt "$((n + 1))" ] || fail "the deactivation was not retried"
+[ "$(task_field t-4 state)" = active ] || fail "t-4 shown $(task_field t-4 state) while the NE still runs it"
+task_field t-4 error | grep -q 2020 || fail "t-4's error does not carry the NE's answer: $(task_field t-4 error)"
+grep -q 192.0.2.4 <<<"$(ne_holds)" || fail "the stand-in passed the DeactivateTask on"
+echo pass >"$work/mode"
+wait_state t-4 deactivated
+pass "DeactivateTask answered 2020 while the NE still runs the task: shown active with the NE's answer and retried, deactivated once the NE drops it"
+
+echo deactivate-2020 >"$work/mode"
+ok 200 li-admin DELETE /v1/targets/t-5 >/dev/null
+wait_never t-5 deactivated failed
+echo pass >"$work/mode"
+[ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] || fail "lisec-ne holds: $(ne_holds)"
+pass "DeactivateTask done by the NE but answered 2020: deactivated (the NE does not hold it)"
 
 # ---- an NE restarted empty: destinations created again, then the tasks ------
 stop_ne
