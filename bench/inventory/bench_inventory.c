@@ -18,6 +18,7 @@
  *   bench_inventory emit DIR OUTDIR
  * DIR holds eventlog.bin and ext.txt (evgen's log and extends). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -496,8 +497,9 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* utime + stime of a process, in seconds (/proc/PID/stat fields 14, 15). */
-static double proc_cpu_s(long pid) {
+/* utime + stime of a process, in seconds (/proc/PID/stat fields 14, 15),
+ * and its parent's pid (field 4). */
+static double one_cpu_s(long pid, long *ppid) {
   char path[64], buf[2048];
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   FILE *f = fopen(path, "r");
@@ -507,9 +509,30 @@ static double proc_cpu_s(long pid) {
   buf[n] = 0;
   const char *p = strrchr(buf, ')');
   unsigned long ut = 0, st = 0;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+  if (!p || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", ppid, &ut, &st) != 3)
     return -1;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* lisecd's CPU: the parent and its children (front, controller, keys),
+ * which do the work since lisecd forks them; the parent alone would count
+ * almost nothing. */
+static double proc_cpu_s(long pid) {
+  long ppid = 0;
+  double total = one_cpu_s(pid, &ppid);
+  if (total < 0) return -1;
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long child = strtol(e->d_name, &end, 10);
+    if (*end || child <= 0 || child == pid) continue;
+    double c = one_cpu_s(child, &ppid);
+    if (c >= 0 && ppid == pid) total += c;
+  }
+  closedir(d);
+  return total;
 }
 
 static double self_cpu_s(void) {
