@@ -19,6 +19,10 @@ static const char task_usage_text[] =
     "       lisec task ne-put FILE       register or replace an NE from a JSON file\n"
     "                                    (docs/vault.md: id, url, vm, cert, key, ca, ...)\n"
     "       lisec task ne-remove ID      refused while it still carries a task\n"
+    "       lisec task deactivate-all --reason TEXT [--ne ID]\n"
+    "                                    emergency stop: DeactivateAllTasks to every NE\n"
+    "                                    (or one); nothing is activated there until resume\n"
+    "       lisec task resume [--ne ID]  lift the emergency stop\n"
     "Exit 0: done; 1: refused (reason printed); 2: usage or I/O error.";
 
 static int usage(void) { return cli_fail("%s", task_usage_text); }
@@ -49,6 +53,46 @@ static void print_nes(const json_t *r) {
   json_array_foreach(json_object_get(r, "nes"), i, n) print_ne(n);
 }
 
+static int call(const char *method, const char *path, json_t *body, void (*human)(const json_t *));
+
+static void print_stopped(const json_t *r) {
+  size_t i;
+  const json_t *n;
+  json_array_foreach(json_object_get(r, "nes"), i, n) {
+    long long held = (long long)json_integer_value(json_object_get(n, "still_held"));
+    printf("%-16s %s: %lld task(s) deactivated", cli_str(n, "ne"), cli_str(n, "answer"),
+           (long long)json_integer_value(json_object_get(n, "deactivated")));
+    if (held > 0) printf(", %lld still held by the NE (deactivated one by one)", held);
+    else if (held < 0) printf(", not known which the NE still holds");
+    printf("\n");
+  }
+}
+
+static void print_resumed(const json_t *r) {
+  size_t i;
+  const json_t *n;
+  json_array_foreach(json_object_get(r, "resumed"), i, n) printf("%s resumed\n", json_string_value(n));
+}
+
+/* deactivate-all / resume: [--ne ID] and, for deactivate-all, --reason TEXT */
+static int stop_or_resume(int argc, char **argv, bool stop) {
+  const char *ne = NULL, *reason = NULL;
+  for (int i = 2; i < argc; i += 2) {
+    if (i + 1 >= argc) return usage();
+    if (strcmp(argv[i], "--ne") == 0) ne = argv[i + 1];
+    else if (stop && strcmp(argv[i], "--reason") == 0) reason = argv[i + 1];
+    else return usage();
+  }
+  if (stop && !reason) return usage();
+  json_t *body = json_object();
+  if (ne) json_object_set_new(body, "ne", json_string(ne));
+  if (reason) json_object_set_new(body, "reason", json_string(reason));
+  int rc = call("POST", stop ? "/v1/x1/deactivate-all" : "/v1/x1/resume", body,
+                stop ? print_stopped : print_resumed);
+  json_decref(body);
+  return rc;
+}
+
 static int call(const char *method, const char *path, json_t *body, void (*human)(const json_t *)) {
   long status = 0;
   json_t *reply = NULL;
@@ -77,6 +121,8 @@ int cli_cmd_task(int argc, char **argv) {
     json_decref(body);
     return rc;
   }
+  if (argc >= 2 && strcmp(argv[1], "deactivate-all") == 0) return stop_or_resume(argc, argv, true);
+  if (argc >= 2 && strcmp(argv[1], "resume") == 0) return stop_or_resume(argc, argv, false);
   if (argc == 3 && strcmp(argv[1], "ne-remove") == 0) {
     char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
     if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;

@@ -1,5 +1,6 @@
 /* Routes of the ADMF: network elements and X1 tasks are for the LI
- * administration only (refused attempts are recorded, sealed); an NE's
+ * administration only (refused attempts are recorded, sealed), and so is
+ * the emergency stop (DeactivateAllTasks to every NE); an NE's
  * ReportTaskIssue comes in as JSON carrying the X1 XML, from the certificate
  * registered for that NE. The ADMF loop runs from the controller's start
  * (ctl_start), not from a request. */
@@ -51,6 +52,20 @@ static int reconcile(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   return reply(resp, rc, &err, out, 200);
 }
 
+static int deactivate_all(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_deactivate_all(ctl, a, req->body, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
+static int resume(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_resume(ctl, a, req->body, &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
 static int report(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
@@ -64,6 +79,9 @@ const api_route api_routes_x1[] = {
     {"DELETE", "/v1/x1/nes/{id}", API_ROLE_LI_ADMIN, false, ne_remove, "x1.ne.remove"},
     {"GET", "/v1/tasks", API_ROLE_LI_ADMIN, false, tasks, "x1.task.list"},
     {"POST", "/v1/tasks/reconcile", API_ROLE_LI_ADMIN, false, reconcile, "x1.reconcile"},
+    /* the LI administration's emergency stop (DeactivateAllTasks), and its end */
+    {"POST", "/v1/x1/deactivate-all", API_ROLE_LI_ADMIN, true, deactivate_all, "x1.deactivate-all"},
+    {"POST", "/v1/x1/resume", API_ROLE_LI_ADMIN, true, resume, "x1.resume"},
     /* the NE's own certificate: checked against the NE's report_cn */
     {"POST", "/v1/x1/reports", API_ROLE_ANY, true, report, NULL},
     {0},

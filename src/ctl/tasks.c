@@ -315,6 +315,14 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
                           "x1_version", version ? version : X1_VERSION);
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_lock(&admf->cycle);
+  /* an emergency stop outlives a new registration: only resume lifts it */
+  char *old_body = NULL;
+  json_t *old = NULL;
+  if (store_doc_get(ctl->store, NE_KIND, id, &old_body, NULL, NULL) == 0 &&
+      lisec_json_parse(old_body, strlen(old_body), &old, NULL) == 0 && jstr(old, "stopped")[0])
+    set_str(doc, "stopped", jstr(old, "stopped"));
+  free(old_body);
+  json_decref(old);
   rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.ne.put", true, NULL, 0, NULL, err, "ne %s", id);
   if (!rc && (rc = put_doc(ctl, NE_KIND, id, doc, err)))
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "x1.ne.put", true, NULL, rc, NULL, err, "ne %s",
@@ -880,7 +888,10 @@ static void plan(lisec_ctl *ctl, json_t *nes, json_t *targets, json_t *tasks) {
                       (json_int_t)0, "next_try_ms", (json_int_t)0, "reason", "", "error", "", "issue", "");
         json_object_set_new(tasks, key, t);
       }
-      bool ok = json_is_true(json_object_get(d, "ok"));
+      /* an emergency stop on the NE holds until the LI administration lifts it */
+      const char *stopped = jstr(ne, "stopped");
+      bool ok = json_is_true(json_object_get(d, "ok")) && !stopped[0];
+      const char *why = stopped[0] ? stopped : json_string_value(json_object_get(d, "why"));
       set_str(t, "authorisation", li);
       set_int(t, "target_version", jint(tgt, "version"));
       if (ok && strcmp(jstr(t, "want"), "active") != 0) {
@@ -889,10 +900,10 @@ static void plan(lisec_ctl *ctl, json_t *nes, json_t *targets, json_t *tasks) {
         set_int(t, "next_try_ms", 0);
       } else if (!ok && strcmp(jstr(t, "want"), "absent") != 0) {
         set_str(t, "want", "absent");
-        set_str(t, "reason", json_string_value(json_object_get(d, "why")));
+        set_str(t, "reason", why);
         set_int(t, "next_try_ms", 0);
       } else if (!ok && strcmp(jstr(t, "state"), "pending") == 0 && jint(t, "ne_version") == 0) {
-        set_str(t, "reason", json_string_value(json_object_get(d, "why")));
+        set_str(t, "reason", why);
       }
     }
   }
@@ -1104,6 +1115,146 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
   (void)reconcile(ctl, true);
   pthread_mutex_unlock(&admf->cycle);
   return ctl_tasks_list(ctl, actor, out, err);
+}
+
+/* ---- the emergency stop (DeactivateAllTasks) ---------------------------- */
+
+/* One NE: DeactivateAllTasks, then its tasks as the NE's answer says. On
+ * oK the NE holds none; on anything else ListAllDetails says which it
+ * still holds (those stay active, DeactivateTask retried by the loop). */
+static json_t *stop_ne(lisec_ctl *ctl, json_t *ne, json_t *tasks) {
+  const char *ne_id = jstr(ne, "id");
+  lisec_err err = {0};
+  admf_client *c = client_for(ctl->shared->x1, ne, &err);
+  x1_request req = {.type = X1_DEACTIVATE_ALL_TASKS};
+  x1_response resp;
+  x1_response_init(&resp);
+  int rc = c ? exchange(c, ne, &req, &resp, &err) : LISEC_EUNAVAIL;
+  if (!rc && !resp.ok)
+    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
+                       resp.error_description);
+  bool listed = false;
+  x1_response list;
+  x1_response_init(&list);
+  if (rc && c) {
+    x1_request l = {.type = X1_LIST_ALL_DETAILS};
+    lisec_err lerr = {0};
+    listed = exchange(c, ne, &l, &list, &lerr) == 0 && list.ok;
+  }
+  int64_t gone = 0, held = 0;
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) {
+    if (strcmp(jstr(t, "ne"), ne_id) != 0) continue;
+    set_str(t, "want", "absent");
+    set_str(t, "reason", jstr(ne, "stopped"));
+    if (!rc || strcmp(jstr(t, "state"), "pending") == 0 || (listed && !has_xid(&list, jstr(t, "xid")))) {
+      if (strcmp(jstr(t, "state"), "deactivated") != 0) gone++;
+      task_done(t, "deactivated", 0);
+    } else if (strcmp(jstr(t, "state"), "deactivated") != 0) {
+      /* the NE may still run it: not shown deactivated until it says so */
+      held++;
+      set_str(t, "error", err.msg);
+      set_int(t, "next_try_ms", 0);
+    }
+    lisec_err perr = {0};
+    if (put_doc(ctl, TASK_KIND, k, t, &perr) != 0) LOG_WARN("X1: cannot keep task %s: %s", k, perr.msg);
+  }
+  lisec_err aerr = {0};
+  (void)ctl_audit(ctl, &ADMF_ACTOR, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "x1.deactivate-all", true,
+                  rc ? err.msg : NULL, 0, NULL, &aerr, "ne %s", ne_id);
+  return json_pack("{s:s, s:s, s:I, s:I}", "ne", ne_id, "answer", rc ? err.msg : "oK", "deactivated",
+                   (json_int_t)gone, "still_held", (json_int_t)(rc && !listed ? -1 : held));
+}
+
+/* Marks the NEs (one, or every one) stopped or not; *chosen gets them. */
+static int nes_choose(lisec_ctl *ctl, const char *only, json_t **chosen, lisec_err *err) {
+  json_t *nes = NULL;
+  int rc = load_all(ctl, NE_KIND, false, &nes, err);
+  if (rc) return rc;
+  if (only && !json_object_get(nes, only)) {
+    json_decref(nes);
+    return lisec_err_set(err, LISEC_ENOTFOUND, "ne %s is not registered", only);
+  }
+  if (only) {
+    json_t *one = json_pack("{s:O}", only, json_object_get(nes, only));
+    json_decref(nes);
+    nes = one;
+  }
+  *chosen = nes;
+  return 0;
+}
+
+int ctl_x1_deactivate_all(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                          lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  int rc = need_li_admin(ctl, actor, "x1.deactivate-all", err);
+  const char *only = NULL, *reason = NULL;
+  if (!rc && ((rc = lisec_json_get_str(body, "ne", false, X1_ID_MAX, &only, err)) ||
+              (rc = lisec_json_get_str(body, "reason", true, 200, &reason, err))))
+    return rc;
+  if (rc) return rc;
+  json_t *nes = NULL, *tasks = NULL, *done = json_array();
+  pthread_mutex_lock(&admf->cycle);
+  rc = nes_choose(ctl, only, &nes, err);
+  if (!rc) rc = load_all(ctl, TASK_KIND, false, &tasks, err);
+  /* recorded before anything goes out, as every X1 send */
+  if (!rc)
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.deactivate-all", true, reason, 0, NULL, err, "%s%s",
+                   only ? "ne " : "every ne", only ? only : "");
+  char stopped[320], now[32];
+  lisec_time_format(lisec_time_now(), now);
+  snprintf(stopped, sizeof stopped, "emergency stop (DeactivateAllTasks) %s by %.40s: %s", now,
+           actor->subject ? actor->subject : "?", reason ? reason : "");
+  const char *nid;
+  json_t *ne;
+  json_object_foreach(nes, nid, ne) {
+    if (rc) break;
+    set_str(ne, "stopped", stopped);
+    if ((rc = put_doc(ctl, NE_KIND, nid, ne, err))) break;
+    json_array_append_new(done, stop_ne(ctl, ne, tasks));
+  }
+  pthread_mutex_unlock(&admf->cycle);
+  json_decref(nes);
+  json_decref(tasks);
+  if (rc) {
+    json_decref(done);
+    return rc;
+  }
+  wake_loop(admf);
+  *out = json_pack("{s:o}", "nes", done);
+  return 0;
+}
+
+int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out, lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  int rc = need_li_admin(ctl, actor, "x1.resume", err);
+  const char *only = NULL;
+  if (!rc && (rc = lisec_json_get_str(body, "ne", false, X1_ID_MAX, &only, err))) return rc;
+  if (rc) return rc;
+  json_t *nes = NULL, *resumed = json_array();
+  pthread_mutex_lock(&admf->cycle);
+  rc = nes_choose(ctl, only, &nes, err);
+  if (!rc)
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.resume", true, NULL, 0, NULL, err, "%s%s",
+                   only ? "ne " : "every ne", only ? only : "");
+  const char *nid;
+  json_t *ne;
+  json_object_foreach(nes, nid, ne) {
+    if (rc) break;
+    if (!jstr(ne, "stopped")[0]) continue;
+    json_object_del(ne, "stopped");
+    if (!(rc = put_doc(ctl, NE_KIND, nid, ne, err))) json_array_append_new(resumed, json_string(nid));
+  }
+  pthread_mutex_unlock(&admf->cycle);
+  json_decref(nes);
+  if (rc) {
+    json_decref(resumed);
+    return rc;
+  }
+  wake_loop(admf);
+  *out = json_pack("{s:o}", "resumed", resumed);
+  return 0;
 }
 
 /* ---- ReportTaskIssue ---------------------------------------------------- */

@@ -38,6 +38,18 @@ int ctl_tasks_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_e
 /* Runs one reconciliation now (in the caller's thread), then lists. */
 int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 
+/* The LI administration's emergency stop (li-admin; recorded sealed before
+ * anything is sent): body {"reason", "ne"?}. Every NE (or the one named)
+ * is marked stopped, so the loop activates nothing there until
+ * ctl_x1_resume, and sent DeactivateAllTasks; its tasks become deactivated
+ * on the NE's oK, otherwise those the NE still lists stay active and are
+ * deactivated one by one. *out: {"nes": [{"ne", "answer", "deactivated",
+ * "still_held" (-1: unknown)}]}. */
+int ctl_x1_deactivate_all(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                          lisec_err *err);
+/* Lifts the stop (li-admin): body {"ne"?}. *out: {"resumed": [ne ids]}. */
+int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out, lisec_err *err);
+
 /* An NE's ReportTaskIssue, relayed as {"ne", "xml"}: the actor's
  * certificate subject must be the NE's report_cn, the X1 message must
  * validate and name this ADMF and NE. *out: {"xml": the X1 response}. */

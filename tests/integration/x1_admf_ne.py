@@ -12,6 +12,7 @@ the NE's state and not an error code or an answer that does not fit:
   activate-drop    ActivateTask done by the NE, answered HTTP 503 (lost answer)
   version          the answer relabelled with another X1 version
   type             an OK answer relabelled as another message type's
+  stopall-refuse   DeactivateAllTasks not passed on, answered 1000
 
 Each request's message type is appended to the file LOG (one line each), so
 the test can see what lisecd sent. Usage: x1_admf_ne.py PORT UPSTREAM_URL
@@ -69,6 +70,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.write(kind + "\n")
         if mode == "deactivate-lie" and kind == "DeactivateTask":
             return self.answer(200, error_response(body, 2020, "no such XID"))
+        if mode == "stopall-refuse" and kind == "DeactivateAllTasks":
+            return self.answer(200, error_response(body, 1000, "not now"))
         req = urllib.request.Request(upstream, data=body.encode(), headers={"Content-Type": "application/xml"})
         reply = urllib.request.urlopen(req, context=client, timeout=10).read().decode()
         if mode == "activate-2010" and kind == "ActivateTask":

@@ -192,6 +192,61 @@ python3 -c "import json;d=json.load(open('$work/ne-tasks.json'));assert [x['addr
   fail "the destination was not created again on the NE restarted empty"
 pass "an NE restarted empty gets its destination again (CreateDestination), then its tasks"
 
+# ---- the emergency stop: DeactivateAllTasks (li-admin only) ---------------
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+all_states() { ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print(' '.join(sorted(set(t['state'] for t in json.load(sys.stdin)['tasks'] if t['target'] in ('t-1','t-2','t-3')))))"; }
+for role in operator auditor hypervisor-admin mano tenant-example; do
+  out=$(ok 403 "$role" POST /v1/x1/deactivate-all '{"reason":"test"}')
+  grep -q 'poi-1\|t-1\|192.0.2' <<<"$out" && fail "the refusal to $role tells LI details: $out"
+  ok 403 "$role" POST /v1/x1/resume '{}' >/dev/null
+done
+rc=0; cli auditor task deactivate-all --reason test >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "lisec task deactivate-all as auditor: exit $rc, not 1 (refused)"
+[ "$(sent DeactivateAllTasks)" = 0 ] || fail "a refused role's stop reached the NE"
+[ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] || fail "lisec-ne holds: $(ne_holds)"
+ok 404 li-admin POST /v1/x1/deactivate-all '{"reason":"test","ne":"poi-404"}' >/dev/null
+ok 400 li-admin POST /v1/x1/deactivate-all '{}' >/dev/null
+pass "the emergency stop is refused to every role but li-admin (403, nothing sent), and needs a reason and a known NE"
+
+# the NE refuses DeactivateAllTasks: tasks it still holds stay active, then go one by one
+echo stopall-refuse >"$work/mode"
+out=$(ok 200 li-admin POST /v1/x1/deactivate-all '{"reason":"warrant withdrawn"}')
+python3 -c "import json,sys;n=json.loads(sys.argv[1])['nes'];assert [(x['ne'],x['still_held']) for x in n]==[('poi-1',3)] and '1000' in n[0]['answer'], n" "$out" ||
+  fail "the stop's reply does not say the NE refused and still holds 3 tasks: $out"
+for _ in $(seq 60); do [ -z "$(ne_holds)" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.1; done
+[ -z "$(ne_holds)" ] || fail "tasks still on the NE after the refused stop: $(ne_holds)"
+for _ in $(seq 20); do [ "$(all_states)" = deactivated ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.1; done
+[ "$(all_states)" = deactivated ] || fail "task states after the stop: $(all_states)"
+echo pass >"$work/mode"
+ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+[ -z "$(ne_holds)" ] && [ "$(all_states)" = deactivated ] || fail "a stopped NE was given tasks again: $(ne_holds)"
+pass "an NE that refuses DeactivateAllTasks: its tasks stay active until each is deactivated (DeactivateTask), and none comes back"
+
+cli li-admin task resume >"$work/cli.out" || fail "lisec task resume: $(cat "$work/cli.out")"
+grep -q '^poi-1 resumed' "$work/cli.out" || fail "lisec task resume printed: $(cat "$work/cli.out")"
+wait_state t-1 active
+for _ in $(seq 40); do [ "$(all_states)" = active ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.1; done
+[ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] || fail "the tasks did not come back after resume: $(ne_holds)"
+n=$(sent DeactivateTask)
+cli li-admin task deactivate-all --reason "court order lapsed" --ne poi-1 >"$work/cli.out" || fail "lisec task deactivate-all: $(cat "$work/cli.out")"
+grep -q '^poi-1 .*oK: 3 task(s) deactivated' "$work/cli.out" || fail "lisec task deactivate-all printed: $(cat "$work/cli.out")"
+[ -z "$(ne_holds)" ] && [ "$(all_states)" = deactivated ] || fail "after the stop: NE holds '$(ne_holds)', tasks $(all_states)"
+[ "$(sent DeactivateTask)" = "$n" ] || fail "DeactivateTask sent although the NE confirmed DeactivateAllTasks"
+ok 200 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1"')" >/dev/null
+for _ in 1 2 3; do ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; done
+[ -z "$(ne_holds)" ] || fail "a new registration lifted the stop: $(ne_holds)"
+ok 200 li-admin GET /v1/tasks | grep -q 'emergency stop (DeactivateAllTasks).*court order lapsed' || fail "the tasks do not say why they were deactivated"
+pass "lisec task deactivate-all: DeactivateAllTasks confirmed, every task deactivated at once, nothing activated again (not even by a new registration)"
+
+audit_json
+python3 - "$work/audit.json" <<'PY' || fail "the audit log does not hold the stop and the refusals, sealed"
+import json, sys
+blob = [json.dumps(e) for e in json.load(open(sys.argv[1]))['entries']]
+assert any('x1.deactivate-all' in b and 'court order lapsed' in b for b in blob), 'no x1.deactivate-all with its reason'
+assert sum('x1.deactivate-all' in b and 'denied' in b for b in blob) >= 5, 'the refused roles are not recorded'
+PY
+pass "the stop and every refused attempt are in the audit log, sealed"
+
 stop_lisecd
 sanitizer_clean "$work/lisecd.log"
 stop_ne
