@@ -70,6 +70,8 @@ typedef struct api_request {
   size_t n_params;
   const char *query; /* after '?', or NULL */
   json_t *body;      /* parsed JSON body for routes that take one */
+  const char *raw;   /* the body as sent, for routes that take XML (api_route_takes_xml) */
+  size_t raw_len;
 } api_request;
 
 typedef struct api_response {
@@ -155,6 +157,9 @@ int api_admit_routes(const api_route *routes, size_t n_routes, const api_princip
 /* Whether the front answers the route itself (GET /metrics: the front sees
  * every reply, so the counters live there). Its handler takes ctl NULL. */
 bool api_route_is_front(const api_route *route);
+/* Whether the route's body is XML (X1 from an NE), not JSON: passed as
+ * sent, in req->raw, for the handler's own bounded parser (routes_x1.c). */
+bool api_route_takes_xml(const api_route *route);
 
 #define API_ROUTES_MAX 128
 

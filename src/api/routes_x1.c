@@ -73,6 +73,20 @@ static int report(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, ap
   return reply(resp, rc, &err, out, 200);
 }
 
+/* X1 from an NE in the ETSI form: XML in, XML out. A refused certificate
+ * gets the API's JSON 403; everything the NE sends is answered in X1. */
+static int ne_request(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  char *xml = NULL;
+  size_t len = 0;
+  int rc = ctl_x1_ne_request(ctl, a, req->raw, req->raw_len, &xml, &len, &err);
+  if (rc) return reply(resp, rc, &err, NULL, 200);
+  resp->status = 200;
+  resp->text = xml;
+  resp->content_type = "application/xml";
+  return 0;
+}
+
 const api_route api_routes_x1[] = {
     {"POST", "/v1/x1/nes", API_ROLE_LI_ADMIN, true, ne_put, "x1.ne.put"},
     {"GET", "/v1/x1/nes", API_ROLE_LI_ADMIN, false, ne_list, "x1.ne.list"},
@@ -84,5 +98,9 @@ const api_route api_routes_x1[] = {
     {"POST", "/v1/x1/resume", API_ROLE_LI_ADMIN, true, resume, "x1.resume"},
     /* the NE's own certificate: checked against the NE's report_cn */
     {"POST", "/v1/x1/reports", API_ROLE_ANY, true, report, NULL},
+    /* the ADMF's X1 endpoint: the NE's own certificate, checked as above */
+    {"POST", "/v1/x1/admf", API_ROLE_ANY, false, ne_request, NULL},
     {0},
 };
+
+bool api_route_takes_xml(const api_route *route) { return route->handler == ne_request; }

@@ -44,6 +44,7 @@ typedef struct admf_client {
   int64_t next_check_ms;
   bool changed; /* registered anew since the last reconciliation */
   bool dests_ready; /* the NE holds the destinations lisec creates on it */
+  int64_t next_keepalive_ms;
 } admf_client;
 
 /* Opened with the controller, the loop's thread started by ctl_start and
@@ -276,6 +277,12 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   if (json_object_get(body, "check_ms") &&
       (rc = lisec_json_get_int(body, "check_ms", true, 100, 3600 * 1000, &check_ms, err)))
     return rc;
+  int64_t keepalive_ms = CTL_X1_KEEPALIVE_MS_DEFAULT;
+  if (json_object_get(body, "keepalive_ms") &&
+      (rc = lisec_json_get_int(body, "keepalive_ms", true, 0, 3600 * 1000, &keepalive_ms, err)))
+    return rc;
+  if (keepalive_ms > 0 && keepalive_ms < 100)
+    return lisec_err_set(err, LISEC_EINVAL, "field \"keepalive_ms\": 0 (none) or 100 ms to 1 h");
   if ((rc = x1_id_check("id", id, err)) || (admf_id && (rc = x1_id_check("admf_id", admf_id, err))) ||
       (rc = lisec_id_check("vm", vm, strlen(vm), err)))
     return rc;
@@ -313,6 +320,7 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
                           admf_id ? admf_id : "lisec-admf", "dids", dids, "destinations", dests, "check_ms",
                           (json_int_t)check_ms, "report_cn", report_cn ? report_cn : id,
                           "x1_version", version ? version : X1_VERSION);
+  if (doc) json_object_set_new(doc, "keepalive_ms", json_integer(keepalive_ms));
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_lock(&admf->cycle);
   /* an emergency stop outlives a new registration: only resume lifts it */
@@ -466,6 +474,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lise
   /* a changed registration gets a fresh connection, and its tasks no wait */
   c->changed = true;
   c->dests_ready = false;
+  c->next_keepalive_ms = 0; /* its interval may have changed */
   ctl_x1_client_close(c->c);
   c->c = NULL;
   free(c->config);
@@ -962,6 +971,19 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
       check_ne(ctl, ne, c, tasks, st);
       c->next_check_ms = now + every;
     }
+    /* Keepalive (clause 6.6.2) at the NE's interval; registered before it
+     * had one: the default. An NE that does not answer it oK is checked
+     * (Ping, ListAllDetails) at once. */
+    json_t *kaj = json_object_get(ne, "keepalive_ms");
+    int64_t ka = kaj ? (int64_t)json_integer_value(kaj) : CTL_X1_KEEPALIVE_MS_DEFAULT;
+    if (c && ka > 0 && c->next_keepalive_ms <= now) {
+      x1_request kr = {.type = X1_KEEPALIVE};
+      x1_response kresp;
+      x1_response_init(&kresp);
+      if (exchange(c, ne, &kr, &kresp, &cerr) != 0 || !kresp.ok) c->next_check_ms = 0;
+      c->next_keepalive_ms = now + ka;
+    }
+    if (ka > 0 && ka < wait) wait = ka;
   }
   const char *key;
   json_t *t;
@@ -1255,6 +1277,158 @@ int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   wake_loop(admf);
   *out = json_pack("{s:o}", "resumed", resumed);
   return 0;
+}
+
+/* ---- the X1 endpoint for NE-originated requests -------------------------- */
+
+/* The NEs this certificate speaks for: role host (the NE role) and CN the
+ * NE's report_cn. *out: id -> NE document; empty when none. */
+static int nes_of_actor(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  *out = json_object();
+  if (ctl_actor_role(actor) != CTL_ROLE_HOST || !actor->subject) return 0;
+  json_t *all = NULL;
+  int rc = load_all(ctl, NE_KIND, false, &all, err);
+  if (rc) return rc;
+  const char *k;
+  json_t *ne;
+  json_object_foreach(all, k, ne) {
+    if (strcmp(jstr(ne, "report_cn"), actor->subject) == 0) json_object_set(*out, k, ne);
+  }
+  json_decref(all);
+  return 0;
+}
+
+/* A ReportTaskIssue about a task of this NE: the NE's text goes to the
+ * sealed log only, the task shows where. Called with admf->cycle held. */
+static void task_issue(lisec_ctl *ctl, const char *ne_id, const x1_request *q, x1_response *r) {
+  json_t *tasks = NULL, *t, *hit = NULL;
+  const char *key, *hit_key = NULL;
+  lisec_err err = {0};
+  if (load_all(ctl, TASK_KIND, false, &tasks, &err) == 0) {
+    json_object_foreach(tasks, key, t) {
+      if (strcmp(jstr(t, "ne"), ne_id) == 0 && strcmp(jstr(t, "xid"), q->xid) == 0) hit = t, hit_key = key;
+    }
+  }
+  if (!hit) {
+    r->error_code = X1_ERR_UNKNOWN_XID;
+    snprintf(r->error_description, sizeof r->error_description, "no task with this XID on this NE");
+    json_decref(tasks);
+    return;
+  }
+  char issue[X1_VALUE_MAX + 48];
+  size_t n = (size_t)snprintf(issue, sizeof issue, "%.31s: ", q->report_type);
+  for (const char *p = q->issue; *p && n < sizeof issue - 1; p++)
+    issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' '; /* plain text in the log */
+  issue[n] = '\0';
+  uint64_t at = 0;
+  if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, issue, 0, &at, &err, "task %s on ne %s",
+                jstr(hit, "target"), ne_id) != 0) {
+    r->error_code = X1_ERR_GENERIC;
+    snprintf(r->error_description, sizeof r->error_description, "the ADMF cannot record the report now");
+  } else {
+    char where[96], now[32];
+    lisec_time_format(lisec_time_now(), now);
+    snprintf(where, sizeof where, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
+    set_str(hit, "issue", where);
+    set_int(hit, "next_try_ms", 0);
+    (void)put_doc(ctl, TASK_KIND, hit_key, hit, &err);
+    r->ok = true;
+  }
+  json_decref(tasks);
+}
+
+/* The answer to one NE-originated message (ReportTaskIssue, ReportNEIssue,
+ * Keepalive): oK, or an ErrorResponse with the standard's code that echoes
+ * the request's type and transaction. */
+static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x1_response *r) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  const json_t *ne = json_object_get(nes, q->h.ne);
+  r->type = q->type;
+  r->h = q->h; /* the request's identifiers, transaction and version */
+  char now[40];
+  x1_header h;
+  if (x1_header_init(&h, q->h.admf, q->h.ne, NULL) == 0) snprintf(now, sizeof now, "%s", h.timestamp);
+  else snprintf(now, sizeof now, "%s", q->h.timestamp);
+  snprintf(r->h.timestamp, sizeof r->h.timestamp, "%s", now);
+  snprintf(r->request_type, sizeof r->request_type, "%s", q->type_name);
+  r->ok = false;
+  r->error_code = X1_ERR_GENERIC;
+  if (q->refuse_code) {
+    r->error_code = q->refuse_code;
+    snprintf(r->error_description, sizeof r->error_description, "%s", q->refuse_why);
+  } else if (!ne || strcmp(q->h.admf, jstr(ne, "admf_id")) != 0) {
+    /* the NE the certificate speaks for, and this ADMF, or nothing */
+    snprintf(r->error_description, sizeof r->error_description,
+             "the message names an NE this certificate does not speak for, or another ADMF");
+  } else if (!x1_version_within(q->h.version, X1_VERSION_MIN, X1_VERSION)) {
+    r->error_code = X1_ERR_VERSION;
+    snprintf(r->error_description, sizeof r->error_description, "the ADMF speaks X1 %s to %s", X1_VERSION_MIN,
+             X1_VERSION);
+  } else if (q->type == X1_KEEPALIVE) {
+    r->ok = true;
+  } else if (q->type == X1_REPORT_TASK_ISSUE) {
+    pthread_mutex_lock(&admf->cycle);
+    task_issue(ctl, q->h.ne, q, r);
+    pthread_mutex_unlock(&admf->cycle);
+    if (r->ok) wake_loop(admf);
+  } else if (q->type == X1_REPORT_NE_ISSUE) {
+    char issue[X1_VALUE_MAX + 48];
+    size_t n = (size_t)snprintf(issue, sizeof issue, "%.31s: ", q->report_type);
+    for (const char *p = q->issue; *p && n < sizeof issue - 1; p++) issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' ';
+    issue[n] = '\0';
+    lisec_err err = {0};
+    r->ok = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.ne-issue", true, issue, 0, NULL, &err, "ne %s",
+                      q->h.ne) == 0;
+    if (!r->ok) snprintf(r->error_description, sizeof r->error_description, "the ADMF cannot record the report now");
+  } else {
+    r->error_code = X1_ERR_UNSUPPORTED;
+    snprintf(r->error_description, sizeof r->error_description,
+             "an ADMF takes ReportTaskIssue, ReportNEIssue and Keepalive from an NE");
+  }
+}
+
+int ctl_x1_ne_request(lisec_ctl *ctl, const ctl_actor *actor, const char *xml, size_t len, char **out,
+                      size_t *out_len, lisec_err *err) {
+  json_t *nes = NULL;
+  int rc = nes_of_actor(ctl, actor, &nes, err);
+  if (!rc && json_object_size(nes) == 0) {
+    /* one answer for another role, another CN, an unknown NE */
+    lisec_err_set(err, LISEC_EDENIED,
+                  "TR103308-5.2: this certificate does not speak for a network element: X1 from an NE "
+                  "comes from the NE's own certificate, role host with the NE's report_cn");
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "x1.ne-request", true, NULL, LISEC_EDENIED, NULL, err,
+                   "x1 request");
+  }
+  if (rc) {
+    json_decref(nes);
+    return rc;
+  }
+  x1_request *q = calloc(X1_MAX_MESSAGES, sizeof *q);
+  x1_response *r = calloc(X1_MAX_MESSAGES, sizeof *r);
+  const x1_response *rp[X1_MAX_MESSAGES];
+  size_t n = 0;
+  lisec_err perr = {0};
+  if (!q || !r) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else if (x1_request_parse_all(xml, len, q, X1_MAX_MESSAGES, &n, &perr) != 0) {
+    /* not even a type and transaction to echo: the container-level error */
+    const char *k = json_object_iter_key(json_object_iter(nes)); /* nes is not empty */
+    r[0].top_level = true;
+    x1_header_init(&r[0].h, jstr(json_object_get(nes, k), "admf_id"), k, NULL);
+    rp[0] = &r[0];
+    n = 1;
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      ne_message(ctl, nes, &q[i], &r[i]);
+      rp[i] = &r[i];
+    }
+  }
+  if (!rc) rc = x1_response_build_many(rp, n, out, out_len, err);
+  if (q) crypto_wipe(q, X1_MAX_MESSAGES * sizeof *q);
+  free(q);
+  free(r);
+  json_decref(nes);
+  return rc;
 }
 
 /* ---- ReportTaskIssue ---------------------------------------------------- */

@@ -20,10 +20,13 @@
 #include "ctl/ctl.h"
 
 #define CTL_X1_CHECK_MS_DEFAULT 5000
+/* Keepalive to each NE (TS 103 221-1 clause 6.6.2); an NE's keepalive_ms */
+#define CTL_X1_KEEPALIVE_MS_DEFAULT 30000
 
 /* Registers or replaces a network element (li-admin). body: {"id", "url",
- * "vm", "cert", "key", "ca", "admf_id"?, "dids"?, "check_ms"?,
- * "report_cn"?}; cert/key are the ADMF's client certificate and key
+ * "vm", "cert", "key", "ca", "admf_id"?, "dids"?, "destinations"?,
+ * "check_ms"?, "report_cn"?, "x1_version"?, "keepalive_ms"?} (docs/x1.md:
+ * dids or destinations is required); cert/key are the ADMF's client certificate and key
  * toward this NE, ca the CA its server certificate must chain to. */
 int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                   lisec_err *err);
@@ -49,6 +52,17 @@ int ctl_x1_deactivate_all(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
                           lisec_err *err);
 /* Lifts the stop (li-admin): body {"ne"?}. *out: {"resumed": [ne ids]}. */
 int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out, lisec_err *err);
+
+/* One X1 request container from an NE, in the ETSI XML form (TS 103
+ * 221-1): ReportTaskIssue, ReportNEIssue and Keepalive are answered oK;
+ * other requests 1080, schema-invalid ones 1010, another version 1020, a
+ * message naming an NE the certificate does not speak for 1000, each
+ * echoing the request's type and transaction; a container that cannot be
+ * read gets X1TopLevelErrorResponse. The actor must be of role host with
+ * the CN of an NE's report_cn (else EDENIED, recorded sealed). *out: the
+ * X1Response (malloc'd). */
+int ctl_x1_ne_request(lisec_ctl *ctl, const ctl_actor *actor, const char *xml, size_t len, char **out,
+                      size_t *out_len, lisec_err *err);
 
 /* An NE's ReportTaskIssue, relayed as {"ne", "xml"}: the actor's
  * certificate subject must be the NE's report_cn, the X1 message must

@@ -12,6 +12,10 @@ build=$1 src=$2
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" admf operator lisec-admf >/dev/null
+# the NE's own certificate (role host, CN its report_cn), one of another CN, one of another role
+lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
+lisec pki issue "$pki" host-poi-9 host poi-9 >/dev/null
+lisec pki issue "$pki" tenant-poi-1 tenant:evil poi-1 >/dev/null
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
@@ -191,6 +195,78 @@ for _ in $(seq 60); do [ "$(ne_holds)" = "192.0.2.1 192.0.2.2 192.0.2.3" ] && br
 python3 -c "import json;d=json.load(open('$work/ne-tasks.json'));assert [x['address'] for x in d['destinations']]==['192.0.2.200'], d['destinations']" ||
   fail "the destination was not created again on the NE restarted empty"
 pass "an NE restarted empty gets its destination again (CreateDestination), then its tasks"
+
+# ---- the ADMF's X1 endpoint: NE-originated requests in the ETSI form --------
+xsd="$src/src/x1/etsi-x1-schema/X1-all.xsd"
+x1_msg() { # TYPE NE BODY-ELEMENTS [TRANSACTION] -> one x1RequestMessage
+  printf '<x1RequestMessage xsi:type="%sRequest"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>%s</neIdentifier><messageTimestamp>2026-12-04T08:00:00.000000Z</messageTimestamp><version>v1.21.1</version><x1TransactionId>%s</x1TransactionId>%s</x1RequestMessage>' \
+    "$1" "$2" "${4:-$(python3 -c 'import uuid;print(uuid.uuid4())')}" "$3"
+}
+x1_req() { printf '<?xml version="1.0" encoding="UTF-8"?><X1Request xmlns="http://uri.etsi.org/03221/X1/2017/10" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">%s</X1Request>' "$*"; }
+x1_post() { # CERT BODY -> the reply; its status on the last line
+  as "$1" -X POST -w '\n%{http_code}' -H 'Content-Type: application/xml' --data-binary "$2" "$LISECD_URL/v1/x1/admf"
+}
+x1_ok() { # BODY -> the X1 reply, which must be 200 and schema-valid
+  local out
+  out=$(x1_post poi-1 "$1")
+  [ "${out##*$'\n'}" = 200 ] || fail "X1 request -> ${out##*$'\n'}: ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}" >"$work/x1-reply.xml"
+  xmllint --noout --schema "$xsd" "$work/x1-reply.xml" 2>"$work/xmllint.err" ||
+    fail "lisecd's X1 reply does not validate against ETSI's schema: $(cat "$work/xmllint.err") $(cat "$work/x1-reply.xml")"
+  cat "$work/x1-reply.xml"
+}
+XID=$(ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys;print([t['xid'] for t in json.load(sys.stdin)['tasks'] if t['target']=='t-1'][0])")
+TX=11111111-2222-4333-8444-555555555555
+out=$(x1_ok "$(x1_req "$(x1_msg Keepalive poi-1 '' $TX)")")
+grep -q '<oK>AcknowledgedAndCompleted</oK>' <<<"$out" && grep -q "<x1TransactionId>$TX</x1TransactionId>" <<<"$out" ||
+  fail "Keepalive not answered oK with its transaction: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg ReportNEIssue poi-1 '<typeOfNeIssueMessage>Warning</typeOfNeIssueMessage><description>X2 queue above 80 percent</description><issueCode>7</issueCode>')")")
+grep -q '<oK>' <<<"$out" || fail "ReportNEIssue not answered oK: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg ReportTaskIssue poi-1 "<xId>$XID</xId><taskReportType>NonTerminatingFault</taskReportType><taskIssueDetails>X3 destination slow</taskIssueDetails>")")")
+grep -q '<oK>' <<<"$out" || fail "ReportTaskIssue not answered oK: $out"
+ok 200 li-admin GET /v1/tasks | grep -q '"issue": *"reported .*audit entry [0-9]* (sealed)' || fail "the issue is not shown with the task"
+pass "Keepalive, ReportNEIssue and ReportTaskIssue from the NE's certificate in the ETSI form: oK, schema-valid, the transaction echoed"
+
+out=$(x1_ok "$(x1_req "$(x1_msg Ping poi-1 '' $TX)")")
+grep -q '<requestMessageType>Ping</requestMessageType>' <<<"$out" && grep -q '<errorCode>1080</errorCode>' <<<"$out" &&
+  grep -q "<x1TransactionId>$TX</x1TransactionId>" <<<"$out" || fail "a Ping to the ADMF not refused 1080 echoing it: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg ReportTaskIssue poi-1 "<xId>$XID</xId><taskIssueDetails>no type</taskIssueDetails>" $TX)")")
+grep -q '<errorCode>1010</errorCode>' <<<"$out" && grep -q "<x1TransactionId>$TX</x1TransactionId>" <<<"$out" &&
+  grep -q '<requestMessageType>ReportTaskIssue</requestMessageType>' <<<"$out" || fail "a schema-invalid report not refused 1010 echoing it: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg Keepalive poi-2 '' $TX)")")
+grep -q '<errorCode>1000</errorCode>' <<<"$out" || fail "a message naming another NE was not refused: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg Keepalive poi-1 '')" "$(x1_msg Ping poi-1 '')")")
+[ "$(grep -o '<x1ResponseMessage' <<<"$out" | wc -l)" = 2 ] && grep -q '<oK>' <<<"$out" && grep -q '<errorCode>1080' <<<"$out" ||
+  fail "a container of two messages not answered message by message: $out"
+out=$(x1_ok 'not xml at all')
+grep -q '<X1TopLevelErrorResponse' <<<"$out" || fail "an unreadable container did not get X1TopLevelErrorResponse: $out"
+out=$(x1_ok "$(x1_req "$(x1_msg Keepalive poi-1 '' $TX | sed 's/v1.21.1/v1.9.1/')")")
+grep -q '<errorCode>1020</errorCode>' <<<"$out" || fail "a version the ADMF does not speak was not refused 1020: $out"
+pass "the ADMF's X1 endpoint refuses with the standard's codes, echoing type and transaction: 1080 Ping, 1010 schema, 1000 another NE, 1020 version; X1TopLevelErrorResponse when nothing can be echoed; several messages answered in order"
+
+a=$(x1_post host-poi-9 "$(x1_req "$(x1_msg Keepalive poi-1 '' $TX)")")
+b=$(x1_post tenant-poi-1 "$(x1_req "$(x1_msg Keepalive poi-1 '' $TX)")")
+c=$(x1_post operator "$(x1_req "$(x1_msg Keepalive poi-404 '' $TX)")")
+for r in "$a" "$b" "$c"; do
+  [ "${r##*$'\n'}" = 403 ] || fail "a certificate not the NE's got ${r##*$'\n'}: $r"
+  grep -q 'poi-1\|poi-404\|t-1\|li-1' <<<"${r%$'\n'*}" && fail "the refusal tells LI details: $r"
+done
+[ "$a" = "$b" ] && [ "$b" = "$c" ] || fail "refusals differ (another CN, another role, an unknown NE): $a / $b / $c"
+pass "X1 from a certificate other than the NE's (another CN, another role) is refused with one 403 that names nothing"
+
+# Keepalive from lisecd to the NE at the NE's interval
+ok 400 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1","keepalive_ms":50')" >/dev/null
+ok 200 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1","keepalive_ms":200')" >/dev/null
+n=$(sent Keepalive)
+for _ in $(seq 50); do [ "$(sent Keepalive)" -ge "$((n + 3))" ] && break; sleep 0.1; done
+[ "$(sent Keepalive)" -ge "$((n + 3))" ] || fail "lisecd sent $(( $(sent Keepalive) - n )) Keepalive in 5 s at a 200 ms interval"
+ok 200 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1","keepalive_ms":0')" >/dev/null
+ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+n=$(sent Keepalive)
+sleep 1 # a bounded look for something that must not happen
+[ "$(sent Keepalive)" = "$n" ] || fail "Keepalive sent with keepalive_ms 0"
+ok 200 li-admin POST /v1/x1/nes "$(ne_json ',"x1_version":"v1.21.1"')" >/dev/null
+pass "lisecd sends Keepalive to the NE at its keepalive_ms (0: none; under 100 refused)"
 
 # ---- the emergency stop: DeactivateAllTasks (li-admin only) ---------------
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
