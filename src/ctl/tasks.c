@@ -1478,42 +1478,9 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
       r.error_code = X1_ERR_NOT_AUTHORISED;
       snprintf(r.error_description, sizeof r.error_description, "the message names another NE or ADMF");
     } else if (x1_ok) {
-      /* the issue is about a task: find it by XID on this NE */
+      /* the issue is about a task: found by XID on this NE */
       pthread_mutex_lock(&admf->cycle);
-      json_t *tasks = NULL;
-      const char *key = NULL;
-      json_t *t = NULL, *hit = NULL;
-      const char *hit_key = NULL;
-      if (load_all(ctl, TASK_KIND, false, &tasks, err) == 0) {
-        json_object_foreach(tasks, key, t) {
-          if (strcmp(jstr(t, "ne"), ne_id) == 0 && strcmp(jstr(t, "xid"), q.xid) == 0) hit = t, hit_key = key;
-        }
-      }
-      if (!hit) {
-        r.error_code = X1_ERR_UNKNOWN_XID;
-        snprintf(r.error_description, sizeof r.error_description, "no task with this XID on this NE");
-      } else {
-        char issue[X1_VALUE_MAX + 1];
-        size_t n = 0;
-        for (const char *p = q.issue; *p && n < sizeof issue - 1; p++)
-          issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' '; /* plain text in the log */
-        issue[n] = '\0';
-        /* the NE's text goes to the sealed log only: the store keeps where */
-        uint64_t at = 0;
-        rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, issue, 0, &at, err,
-                       "task %s on ne %s", jstr(hit, "target"), ne_id);
-        if (!rc) {
-          char where[96], now[32];
-          lisec_time_format(lisec_time_now(), now);
-          snprintf(where, sizeof where, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
-          set_str(hit, "issue", where);
-          set_int(hit, "next_try_ms", 0);
-          lisec_err perr = {0};
-          (void)put_doc(ctl, TASK_KIND, hit_key, hit, &perr);
-          r.ok = true;
-        }
-      }
-      json_decref(tasks);
+      task_issue(ctl, ne_id, &q, &r);
       pthread_mutex_unlock(&admf->cycle);
       if (r.ok) wake_loop(admf);
     }
