@@ -1,9 +1,10 @@
 /* Routes of the ADMF: network elements and X1 tasks are for the LI
  * administration only (refused attempts are recorded, sealed), and so is
- * the emergency stop (DeactivateAllTasks to every NE); an NE's
- * ReportTaskIssue comes in as JSON carrying the X1 XML, from the certificate
- * registered for that NE. The ADMF loop runs from the controller's start
- * (ctl_start), not from a request. */
+ * the emergency stop (DeactivateAllTasks to every NE); an NE's X1 requests
+ * come in the ETSI XML form on /v1/x1/admf (or a ReportTaskIssue as JSON
+ * carrying the X1 XML), from the certificate registered for that NE. The
+ * ADMF loop runs from the controller's start (ctl_start), not from a
+ * request. */
 #include <stdlib.h>
 
 #include "api/api.h"

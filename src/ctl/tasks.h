@@ -11,9 +11,13 @@
  * version the NE holds, retries with backoff and the last reason. A loop
  * (a background thread, and on demand) compares all of this with the
  * targets, the model and what each NE reports (Ping, ListAllDetails,
- * GetTaskDetails) and sends ActivateTask, ModifyTask or DeactivateTask; each
- * send is recorded (sealed to the LI administration) before it goes out,
- * and a failed one is recorded again as failed. */
+ * GetTaskDetails) and sends ActivateTask, ModifyTask or DeactivateTask,
+ * after creating the NE's destinations there; each send is recorded
+ * (sealed to the LI administration) before it goes out, and a failed one is
+ * recorded again as failed, after which the NE is asked what it holds and
+ * the task shows that. The LI administration can stop every NE at once
+ * (DeactivateAllTasks), and NEs send their own X1 requests (Keepalive,
+ * ReportNEIssue, ReportTaskIssue) to lisecd's X1 endpoint. */
 #ifndef LISEC_CTL_TASKS_H
 #define LISEC_CTL_TASKS_H
 
