@@ -9,6 +9,9 @@
 # keep the tasks and their states; an ADMF certificate of another CA is
 # refused by the NE and the task shows failed; an NE not running the LI's
 # VM gets nothing; other roles get 403; ReportTaskIssue only from the NE.
+# lisec-ne runs with --strict-destinations, as a real NE: an NE registered
+# without destinations is refused, and lisecd creates the registered one
+# (CreateDestination) before the first ActivateTask names it.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 pki=$work/pki
