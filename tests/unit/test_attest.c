@@ -967,6 +967,7 @@ static void test_inventory_parse(void **state) {
   } bad[] = {
       {INV_DOM(INV_U1, "\"vm-1\"") "," INV_DOM(INV_U1, "\"vm-2\""), "reported twice"},
       {INV_DOM(INV_U1, "\"-vm\""), "lisec VM id"},
+      {INV_DOM(INV_U1, "\"\""), "lisec VM id"},
       {INV_DOM(INV_U1, "\"vm 1\""), "lisec VM id"},
       {INV_DOM(INV_U1, "17"), "must be a string or null"},
       {INV_DOM("6695EB01-F6A4-8304-79AA-97F2502E193F", "null"), "not a lower-case"},
@@ -1044,6 +1045,117 @@ static void test_inventory_parse(void **state) {
   lisec_buf_free(&b);
 }
 
+static void inv_assert_same(const attest_inventory *a, const attest_inventory *b) {
+  assert_string_equal(a->host, b->host);
+  assert_int_equal(a->taken_at, b->taken_at);
+  assert_int_equal(a->n, b->n);
+  for (size_t i = 0; i < a->n; i++) {
+    const attest_inv_domain *x = &a->domains[i], *y = &b->domains[i];
+    assert_memory_equal(x->uuid, y->uuid, sizeof x->uuid);
+    assert_memory_equal(x->vm, y->vm, sizeof x->vm);
+    assert_memory_equal(x->package, y->package, sizeof x->package);
+    assert_int_equal(x->state, y->state);
+    assert_int_equal(x->n_images, y->n_images);
+    assert_int_equal(x->n_ifaces, y->n_ifaces);
+    if (x->n_images) assert_memory_equal(x->images, y->images, x->n_images * sizeof *x->images);
+    if (x->n_ifaces) assert_memory_equal(x->ifaces, y->ifaces, x->n_ifaces * sizeof *x->ifaces);
+  }
+}
+
+/* doc with the host's first digit written "\u0030" (a new string). */
+static char *inv_escaped(const char *doc) {
+  const char *h = strstr(doc, INV_HOST);
+  assert_non_null(h);
+  size_t at = (size_t)(h - doc);
+  char *esc = NULL;
+  assert_true(asprintf(&esc, "%.*s\\u0030%s", (int)at, doc, doc + at + 1) > 0);
+  return esc;
+}
+
+/* attest_inventory_parse reads the common form directly and leaves every
+ * other form to jansson: the same document with one "\u0030" escape (the
+ * host's first digit) goes the jansson way, so both must give the same
+ * inventory, field by field. The expected values are the test's own. */
+static void test_inventory_direct_read(void **state) {
+  (void)state;
+  const char *docs[] = {
+      INV_DOM(INV_U1, "\"vm-1\"") "," INV_DOM(INV_U2, "null"),
+      "",
+      " { \"interfaces\" : [ ] , \"images\" : [ ] , \"state\" : \"paused\" , \"package\" : null ,"
+      " \"vm\" : \"a.b_c:d-1\" , \"uuid\" : \"" INV_U1 "\" } ",
+      "{\"uuid\":\"" INV_U1 "\",\"vm\":null,\"package\":\"pkg\",\"state\":\"other\",\"images\":[{\"sha256\":\""
+      INV_SHA "\",\"disk\":\"vd\\/a\"},{\"disk\":\"vdb\",\"sha256\":\"" INV_SHA "\"}],\"interfaces\":["
+      "{\"mac\":\"52:54:00:00:00:01\",\"type\":\"bridge\",\"source\":\"br \\\"0\\\\\",\"target\":null},"
+      "{\"target\":\"\",\"source\":null,\"type\":\"direct\",\"mac\":\"52:54:00:ab:cd:ef\"}]}",
+  };
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(docs); i++) {
+    char *plain = inv_doc(docs[i]), *esc = inv_escaped(plain);
+    attest_inventory a, b;
+    lisec_err err;
+    assert_int_equal(inv_parse(plain, 0, 0, &a, &err), 0);
+    assert_int_equal(inv_parse(esc, 0, 0, &b, &err), 0);
+    assert_string_equal(a.host, INV_HOST);
+    inv_assert_same(&a, &b);
+    if (i == 2) {
+      assert_string_equal(a.domains[0].vm, "a.b_c:d-1");
+      assert_int_equal(a.domains[0].state, ATTEST_DOM_PAUSED);
+    }
+    if (i == 3) {
+      assert_string_equal(a.domains[0].images[0].disk, "vd/a");
+      assert_string_equal(a.domains[0].ifaces[0].source, "br \"0\\");
+      assert_string_equal(a.domains[0].ifaces[0].target, "");
+      assert_int_equal(a.domains[0].ifaces[1].type, ATTEST_IF_DIRECT);
+    }
+    attest_inventory_free(&a);
+    attest_inventory_free(&b);
+    free(plain);
+    free(esc);
+  }
+  /* Many domains (the array grows past its first allocation), spaced out. */
+  lisec_buf buf;
+  lisec_buf_init(&buf, 1 << 20);
+  for (int i = 0; i < 100; i++) {
+    char one[1024];
+    int n = snprintf(one, sizeof one, "%s\n\t" INV_DOM("6695eb01-f6a4-8304-79aa-97f2502e%04x", "\"vm-%d\""),
+                     i ? "," : "", i, i);
+    assert_int_equal(lisec_buf_append(&buf, one, (size_t)n), 0);
+  }
+  assert_int_equal(lisec_buf_append(&buf, "", 1), 0);
+  char *plain = inv_doc((char *)buf.data), *esc = inv_escaped(plain);
+  attest_inventory a, b;
+  lisec_err err;
+  assert_int_equal(inv_parse(plain, 0, 0, &a, &err), 0);
+  assert_int_equal(inv_parse(esc, 0, 0, &b, &err), 0);
+  assert_int_equal(a.n, 100);
+  assert_string_equal(a.domains[99].vm, "vm-99");
+  inv_assert_same(&a, &b);
+  attest_inventory_free(&a);
+  attest_inventory_free(&b);
+  /* The domain bound holds on both paths. */
+  assert_int_equal(inv_parse(plain, 0, 99, &a, &err), LISEC_ETOOBIG);
+  assert_int_equal(inv_parse(esc, 0, 99, &b, &err), LISEC_ETOOBIG);
+  assert_int_equal(inv_parse(plain, 0, 100, &a, &err), 0);
+  attest_inventory_free(&a);
+  free(plain);
+  free(esc);
+  lisec_buf_free(&buf);
+  /* A trailing byte after the document, a fraction, a leading zero and a
+   * repeated field are refused (by jansson's reasons). */
+  const char *bad[][2] = {
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":0,\"domains\":[]}x", "JSON"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":1.5,\"domains\":[]}", "taken_at"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":01,\"domains\":[]}", "JSON"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":0,\"domains\":[],\"host\":\"h\"}", "JSON"},
+      {"{\"version\":1,\"host\":\"h\",\"taken_at\":-1,\"domains\":[]}", "taken_at"},
+  };
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) {
+    int rc = inv_parse(bad[i][0], 0, 0, &a, &err);
+    if (rc == 0 || !strstr(err.msg, bad[i][1]))
+      fail_msg("bad %zu: rc %d, \"%s\" (wanted \"%s\")", i, rc, err.msg, bad[i][1]);
+    assert_null(a.domains);
+  }
+}
+
 static void test_inventory_binding(void **state) {
   (void)state;
   /* Expected value from coreutils: SHA-256 of the inventory bytes, then
@@ -1104,6 +1216,7 @@ int main(void) {
       cmocka_unit_test(test_trust_over_time),
       cmocka_unit_test(test_credential_inputs),
       cmocka_unit_test(test_inventory_parse),
+      cmocka_unit_test(test_inventory_direct_read),
       cmocka_unit_test(test_inventory_binding),
       cmocka_unit_test_setup_teardown(test_verify_inventory_binding, setup_world, teardown_world),
   };
