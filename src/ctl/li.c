@@ -35,6 +35,13 @@ struct ctl_li_state {
   bool restart_stopped;
   pthread_mutex_t obs_mu;
   json_t *lock_seen, *restarts, *lock_found;
+  /* The VMs paired now (vm -> true): loaded with the model's pairing at
+   * start and changed where a transition is stored (commit), under
+   * paired_mu together with the store write, so the two cannot disagree.
+   * Each host's report checks the lock against it instead of reading and
+   * parsing every stored LI record (bench/inventory). */
+  pthread_mutex_t paired_mu;
+  json_t *paired;
 };
 
 /* ---- the VM keys (made in the keys process) ---------------------------- */
@@ -87,11 +94,14 @@ int ctl_li_state_open(const lisec_config *cfg, bool restart_stopped, struct ctl_
   struct ctl_li_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->obs_mu, NULL);
+  pthread_mutex_init(&st->paired_mu, NULL);
   *out = st;
   st->lock_seen = json_object();
   st->restarts = json_object();
   st->lock_found = json_object();
-  if (!st->lock_seen || !st->restarts || !st->lock_found) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  st->paired = json_object();
+  if (!st->lock_seen || !st->restarts || !st->lock_found || !st->paired)
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const char *pub = lisec_config_str(cfg, "li", "admin_pubkey", NULL);
   st->restart_stopped = restart_stopped;
   int rc = 0;
@@ -107,7 +117,9 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   json_decref(st->lock_seen);
   json_decref(st->restarts);
   json_decref(st->lock_found);
+  json_decref(st->paired);
   pthread_mutex_destroy(&st->obs_mu);
+  pthread_mutex_destroy(&st->paired_mu);
   free(st);
 }
 
@@ -216,15 +228,30 @@ static void tell_model(ctl_shared *sh, const char *vm, bool paired) {
     LOG_WARN("li: the trust model did not take VM %s's pairing: %s", vm, err.msg);
 }
 
+/* The paired set's change for vm; the caller holds paired_mu. */
+static int paired_set(struct ctl_li_state *st, const char *vm, bool paired) {
+  if (!paired) return json_object_del(st->paired, vm), 0;
+  return json_object_set_new(st->paired, vm, json_true()) ? LISEC_ENOMEM : 0;
+}
+
 static int tell_model_stored(void *ctx, const char *id, const char *body, int64_t version) {
   (void)version;
+  ctl_shared *sh = ctx;
   json_t *j = NULL;
+  int rc = 0;
   if (lisec_json_parse(body, strlen(body), &j, NULL) == 0) {
     const char *state = json_string_value(json_object_get(j, "state"));
-    if (state && strcmp(state, "paired") == 0) tell_model(ctx, id, true);
+    if (state && strcmp(state, "paired") == 0) {
+      tell_model(sh, id, true);
+      if (sh->li) {
+        pthread_mutex_lock(&sh->li->paired_mu);
+        rc = paired_set(sh->li, id, true);
+        pthread_mutex_unlock(&sh->li->paired_mu);
+      }
+    }
   }
   json_decref(j);
-  return 0;
+  return rc;
 }
 
 int ctl_li_model_sync(ctl_shared *sh, lisec_store *s, lisec_err *err) {
@@ -238,7 +265,15 @@ static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm
   int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s",
                      d->vm.id);
   if (rc) return rc;
-  if ((rc = save(ctl, d, d->version, err))) {
+  struct ctl_li_state *st = ctl->shared->li;
+  if (st) pthread_mutex_lock(&st->paired_mu);
+  rc = save(ctl, d, d->version, err);
+  /* Should the set not take the change (out of memory), the request fails
+   * and says so rather than answer as if the lock now held the VM. */
+  if (!rc && st && paired_set(st, d->vm.id, d->vm.state == LI_STATE_PAIRED))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (st) pthread_mutex_unlock(&st->paired_mu);
+  if (rc) {
     lisec_err ferr = {0};
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, true, err->msg, 0, NULL, &ferr,
                     "li-vm %s", d->vm.id);
@@ -494,18 +529,6 @@ typedef struct paired_list {
   json_t *ids; /* the paired VMs' ids */
 } paired_list;
 
-static int paired_cb(void *ctx, const char *id, const char *body, int64_t version) {
-  (void)version;
-  json_t *j = NULL;
-  if (lisec_json_parse(body, strlen(body), &j, NULL)) return LISEC_ESTORE;
-  const char *state = json_string_value(json_object_get(j, "state"));
-  int rc = 0;
-  if (state && strcmp(state, "paired") == 0)
-    rc = json_array_append_new(((paired_list *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
-  json_decref(j);
-  return rc;
-}
-
 /* Queues vm for host's agent (once). Caller holds obs_mu. */
 static void restart_queue(struct ctl_li_state *st, const char *host, const char *vm) {
   json_t *q = json_object_get(st->restarts, host);
@@ -530,13 +553,38 @@ static void lock_note(struct ctl_li_state *st, const char *vm, const char *reaso
   pthread_mutex_unlock(&st->obs_mu);
 }
 
-/* The VMs paired now, read from the store into pl->ids (a new array the
- * caller releases, even on a store failure). */
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* The VMs paired now, from the paired set, in id order as the store lists
+ * them, into pl->ids (a new array the caller releases, even on failure). */
 static int paired_vms(lisec_ctl *ctl, paired_list *pl, lisec_err *err) {
+  struct ctl_li_state *st = ctl->shared->li;
   if (!(pl->ids = json_array())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = store_doc_list(ctl->store, LI_KIND, paired_cb, pl, err);
-  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored LI record does not parse");
-  return rc;
+  pthread_mutex_lock(&st->paired_mu);
+  size_t n = json_object_size(st->paired), i = 0;
+  json_t **v = calloc(n ? n : 1, sizeof *v);
+  int rc = v ? 0 : LISEC_ENOMEM;
+  const char *id;
+  json_t *t;
+  if (v) {
+    json_object_foreach(st->paired, id, t) {
+      if (!(v[i] = json_string(id))) {
+        rc = LISEC_ENOMEM;
+        break;
+      }
+      i++;
+    }
+  }
+  pthread_mutex_unlock(&st->paired_mu);
+  if (!rc) qsort(v, i, sizeof *v, cmp_id);
+  for (size_t k = 0; k < i; k++) {
+    if (rc) json_decref(v[k]);
+    else if (json_array_append_new(pl->ids, v[k])) rc = LISEC_ENOMEM;
+  }
+  free(v);
+  return rc ? lisec_err_set(err, rc, "out of memory") : 0;
 }
 
 int ctl_li_observe(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs,

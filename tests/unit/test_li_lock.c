@@ -261,6 +261,49 @@ static void test_lock_in_compliance(void **state) {
   (void)take("hel-1");
 }
 
+/* Pairing and the signed disable after start change which VMs the lock
+ * holds at once (the controller keeps the paired set where it stores the
+ * transition, not by reading every LI record per report). */
+static void test_pairing_changes_are_seen(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  char *stmt = NULL, *cmd = NULL;
+  json_t *out = NULL, *body;
+  observe("hel-1", "running");
+  assert_string_equal(take("hel-1"), "");
+  assert_int_equal(li_pair_sign("lim-2", peer_key, 0, lisec_time_now() + 600, admin, &stmt, &err), 0);
+  body = json_pack("{s:s}", "statement", stmt);
+  if (ctl_li_pair(ctl, &LI_ADMIN, "lim-2", body, &out, &err)) fail_msg("pair: %s", err.msg);
+  json_decref(out), json_decref(body);
+  observe("hel-1", "running"); /* lim-2 is reported shut off by observe() */
+  assert_string_equal(take("hel-1"), "lim-2");
+  json_t *hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(hits, 0), "subject")), "li-vm lim-2");
+  json_decref(hits);
+  /* The LI administration switches it off: no longer held to the lock. */
+  li_command c = {.counter = 1, .expires = lisec_time_now() + 600};
+  snprintf(c.vm, sizeof c.vm, "lim-2");
+  assert_int_equal(li_command_sign(&c, admin, &cmd, &err), 0);
+  body = json_pack("{s:s}", "command", cmd);
+  if (ctl_li_disable_signed(ctl, &LI_ADMIN, "lim-2", body, &out, &err)) fail_msg("disable: %s", err.msg);
+  json_decref(out), json_decref(body);
+  observe("hel-1", "running");
+  assert_string_equal(take("hel-1"), "");
+  hits = lock_violations(&LI_ADMIN, NULL);
+  assert_int_equal(json_array_size(hits), 0);
+  json_decref(hits);
+  /* After a restart the set is what the store says: lim paired, lim-2 not. */
+  ctl_close(ctl);
+  open_ctl(true);
+  observe("hel-1", "shutoff");
+  assert_string_equal(take("hel-1"), "lim");
+  observe("hel-1", "running");
+  (void)take("hel-1");
+  free(stmt);
+  free(cmd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_running_changes_nothing),
@@ -268,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_gone_only_from_its_host),
       cmocka_unit_test(test_restart_can_be_switched_off),
       cmocka_unit_test(test_lock_in_compliance),
+      cmocka_unit_test(test_pairing_changes_are_seen),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
