@@ -1,7 +1,7 @@
 # rng_vm: liblisec-rng in a real QEMU guest snapshotted and resumed as two
 # clones with new vmgenid GUIDs (issue 18). The guest program is built here;
 # the script builds the initramfs and fetches the kernel at test time, and is
-# skipped (77) only where qemu-system-x86_64 is absent.
+# skipped (77) where qemu-system-x86_64 is absent and in the sanitizer build.
 add_executable(rng_clone_guest ${CMAKE_SOURCE_DIR}/tests/vm/rng_clone_guest.c)
 target_link_libraries(rng_clone_guest PRIVATE lisec-rng PkgConfig::OPENSSL)
 target_include_directories(rng_clone_guest PRIVATE ${CMAKE_SOURCE_DIR}/include)

@@ -23,8 +23,8 @@
 # stream of its own), and the daemon saw at least one new connection per key
 # (a clone continuing the snapshot's TLS session would get keys without
 # one). Bounded: every wait has a deadline and every QEMU is killed on exit;
-# 1.5-2.5 minutes on 2 cores. Skipped (77) only where qemu-system-x86_64 is
-# absent.
+# 1.5-2.5 minutes on 2 cores. Skipped (77) where qemu-system-x86_64 is
+# absent, and in the sanitizer build (once per make check is enough).
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -36,6 +36,13 @@ key_trials=${RNG_VM_KEY_TRIALS:-2}
 helper="$src/tests/vm/rng_vm.py"
 guest="$build/tests/integration/rng_clone_guest"
 
+# The clone behaviour is the same code under the sanitizer; its memory
+# safety is what test_rng_lib, test_rng_detect and rng_session check in the
+# sanitizer build. One VM run per make check keeps it within its time.
+if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
+  echo "SKIP: the cloned-VM test runs in the release build; the sanitizer build checks the library in test_rng_lib, test_rng_detect and rng_session"
+  exit 77
+fi
 qemu=$(command -v qemu-system-x86_64 || true)
 if [ -z "$qemu" ]; then
   echo "SKIP: qemu-system-x86_64 is not installed (scripts/bootstrap installs qemu-system-x86)"
