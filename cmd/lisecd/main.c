@@ -31,6 +31,7 @@
 #include "ctl/ctl.h"
 #include "keys/keys.h"
 #include "lisecd.h"
+#include "sandbox.h"
 
 /* JSON values may hold target identifiers in clear: wipe every block jansson
  * frees, so none lingers in the heap. */
@@ -464,6 +465,15 @@ int main(int argc, char **argv) {
            "keys %d)",
            LISEC_VERSION, sc.listen, sc.workers, (int)children[CHILD_FRONT].pid,
            (int)children[CHILD_CONTROLLER].pid, (int)children[CHILD_KEYS].pid);
+
+  /* From here the parent only waits and signals: its own allow-list. */
+  lisec_err serr = {0};
+  if (lisecd_sandbox_enter(LISECD_PARENT, cfg, &serr) != 0) {
+    LOG_ERROR("lisecd: cannot enter the parent's sandbox: %s; stopping lisecd", serr.msg);
+    stop_all(stop_s * 1000);
+    lisec_config_free(cfg);
+    return 2;
+  }
 
   /* Supervise: a stop signal stops the children in order; a child that
    * ends by itself stops the others and lisecd. */
