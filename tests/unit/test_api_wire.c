@@ -304,6 +304,62 @@ static int admit(const char *role, const char *method, const char *uri, const ch
   return api_admit_routes(routes, 3, &p, &raw, resp, &route, out, out_len);
 }
 
+/* The front's verdict on body (up to 4 KiB): 1 admitted, 0 refused (400). */
+static int admit_body(const char *body, size_t len) {
+  api_principal p = {0};
+  snprintf(p.subject, sizeof p.subject, "t");
+  snprintf(p.role, sizeof p.role, "operator");
+  p.role_bit = api_role_bit("operator");
+  api_raw_request raw = {.method = "POST", .uri = "/v1/things", .body = body, .body_len = len,
+                         .max_body = 4096};
+  api_response r;
+  char *out = NULL;
+  size_t n = 0;
+  int route = -1;
+  int ok = api_admit_routes(routes, 3, &p, &raw, &r, &route, &out, &n);
+  if (ok) {
+    assert_int_equal(n, len);
+    assert_memory_equal(out, body, len);
+  } else {
+    assert_int_equal(r.status, 400);
+    assert_null(out);
+  }
+  free(out);
+  api_response_free(&r);
+  return ok;
+}
+
+/* The front admits a body without building it when it is in the plain
+ * form, and leaves every other form to lisec_json_parse: both ways, what
+ * JSON and lisec's bounds accept is admitted and nothing else. */
+static void test_admission_plain_and_not(void **state) {
+  (void)state;
+  const char *yes[] = {
+      "{}", "[]", " {\"a\" : [1, -2, 0, -0, true, false, null, {\"b\": \"x\\n\\\"y\\/\"}]} \n",
+      "{\"n\":123456789012345678}",
+      "{\"n\":1234567890123456789}", /* 19 digits: jansson's, still an integer */
+      "{\"r\":1.5e3}", "{\"s\":\"\\u00e9\"}", "{\"s\":\"\xc3\xa9\"}", "{\"\\u0061\":1,\"b\":2}",
+  };
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+    if (!admit_body(yes[i], strlen(yes[i]))) fail_msg("refused: %s", yes[i]);
+  const char *no[] = {
+      "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{}x", "{\"a\":01}", "{\"a\":1,}", "{\"a\" 1}",
+      "{\"n\":123456789012345678901}", "{\"s\":\"\\x\"}", "{\"s\":\"\x01\"}", "{\"s\":\"\\u0000\"}",
+      "\"top\"", "17", "{\"a\":tru}", "{\"a\":[1 2]}", "{\"s\":\"\xff\"}", "[",
+  };
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+    if (admit_body(no[i], strlen(no[i]))) fail_msg("admitted: %s", no[i]);
+  assert_int_equal(admit_body("{\"a\":\"x\0y\"}", 11), 0); /* a raw NUL */
+  /* LISEC_JSON_MAX_DEPTH levels are admitted, one more is not. */
+  char deep[2 * LISEC_JSON_MAX_DEPTH + 3];
+  for (int extra = 0; extra <= 1; extra++) {
+    int d = LISEC_JSON_MAX_DEPTH + extra;
+    memset(deep, '[', (size_t)d);
+    memset(deep + d, ']', (size_t)d);
+    assert_int_equal(admit_body(deep, 2 * (size_t)d), !extra);
+  }
+}
+
 static void test_admission(void **state) {
   (void)state;
   api_response r;
@@ -380,6 +436,7 @@ int main(void) {
       cmocka_unit_test(test_framing),
       cmocka_unit_test(test_pending_ids),
       cmocka_unit_test(test_admission),
+      cmocka_unit_test(test_admission_plain_and_not),
       cmocka_unit_test(test_metrics_answered_by_front),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
