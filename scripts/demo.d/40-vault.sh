@@ -19,11 +19,14 @@ cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
 cat >"$work/poi-hel-1.json" <<NE
 {"id": "poi-hel-1", "url": "https://localhost:$ne_port/X1/NE", "vm": "vm-li", "admf_id": "lisec-admf",
- "cert": "$pki/admf.crt", "key": "$pki/admf.key", "ca": "$pki/ca.crt", "check_ms": 1000}
+ "cert": "$pki/admf.crt", "key": "$pki/admf.key", "ca": "$pki/ca.crt", "check_ms": 1000,
+ "destinations": [{"did": "6f1c2a9e-3b47-4d2a-8e15-0c9d4b7a5e21", "address": "2001:db8::42", "port": 4790,
+                   "transport": "udp", "name": "MDF Helsinki"}]}
 NE
 run cli_as li-admin task ne-put "$work/poi-hel-1.json"
 explain "It obeys only the ADMF whose certificate says CN=lisec-admf, over mutual TLS. It carries the" \
-  "targets of every LI authorisation whose LI VM it runs: li-fi-1's LI VM is vm-li."
+  "targets of every LI authorisation whose LI VM it runs: li-fi-1's LI VM is vm-li. lisecd creates" \
+  "the delivery destination on it (CreateDestination) before the first task that names it."
 
 say "The LI administration adds a target for authorisation li-fi-1 (identifiers from a file, not argv)"
 printf 'imsi=244051234567890\ne164=358401234567\n' >"$work/t-1.ids"
