@@ -30,7 +30,8 @@ static void request(uint16_t type, const uint8_t *p, size_t n) {
   if (keys_wire_get_request(type, w.buf.data, w.buf.len, &back, &err)) abort();
   if (strcmp(q.id, back.id) || strcmp(q.name, back.name) || q.version != back.version ||
       q.create != back.create || q.data_len != back.data_len || q.handles[0] != back.handles[0] ||
-      q.handles[1] != back.handles[1])
+      q.handles[1] != back.handles[1] || strcmp(q.path, back.path) || q.alg != back.alg ||
+      (q.data_len && memcmp(q.data, back.data, q.data_len)))
     abort();
   same_sealed(&q.sealed, &back.sealed);
   ipc_writer_free(&w);

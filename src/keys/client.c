@@ -268,6 +268,28 @@ int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT
   return rc;
 }
 
+int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, size_t len, uint8_t *sig,
+                 size_t cap, size_t *sig_len, lisec_err *err) {
+  if (!key_path || key_path[0] != '/' || strlen(key_path) > KEYS_PATH_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: an absolute path of at most %d bytes", KEYS_PATH_MAX);
+  if (len == 0 || len > KEYS_X1_DIGEST_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: a digest is 1 to %d bytes", KEYS_X1_DIGEST_MAX);
+  keys_request q = {.type = KEYS_MSG_X1_SIGN, .alg = KEYS_X1_ECDSA, .data = digest, .data_len = len};
+  snprintf(q.path, sizeof q.path, "%s", key_path);
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc && rp.data_len > cap)
+    rc = lisec_err_set(err, LISEC_ETOOBIG, "X1 client key: a signature of %zu bytes", rp.data_len);
+  if (!rc) {
+    memcpy(sig, rp.data, rp.data_len);
+    *sig_len = rp.data_len;
+  }
+  ipc_payload_free(p, n);
+  return rc;
+}
+
 static int simple(keys_client *k, const keys_request *q, lisec_err *err) {
   keys_reply rp;
   uint8_t *p = NULL;

@@ -83,6 +83,12 @@ int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err);
 /* 0 when the [li] session is open and logged in as the user. */
 int keys_li_check(keys_client *k, lisec_err *err);
 
+/* The X1 client's TLS handshake signature (ECDSA, DER) over digest, with
+ * the EC private key in the PEM file at key_path, which only the keys
+ * process reads (the controller keeps the certificate). cap is sig's size. */
+int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, size_t len, uint8_t *sig,
+                 size_t cap, size_t *sig_len, lisec_err *err);
+
 /* ---- the service (the keys process's body) ----------------------------- */
 
 /* Opens what cfg's [vault], [audit] and [li] name: the PKCS#11 modules and

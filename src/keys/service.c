@@ -17,11 +17,13 @@
 #include "keys/p11.h"
 #include "keys/signer.h"
 #include "keys/wire.h"
+#include "keys/x1key.h"
 
 struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
   keys_livm *li;         /* [li]; NULL when not configured */
+  keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -102,6 +104,7 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
   keys_service *s = calloc(1, sizeof *s);
   if (!s) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = open_audit(cfg, s, err);
+  if (!rc) rc = keys_x1keys_open(&s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
   if (!rc) rc = open_li(cfg, s, err);
   if (rc) {
@@ -117,6 +120,7 @@ void keys_service_close(keys_service *s) {
   keys_livm_close(s->li);
   keys_kek_close(s->kek);
   keys_signer_close(s->signer);
+  keys_x1keys_close(s->x1);
   free(s);
 }
 
@@ -200,9 +204,17 @@ static int need_li(keys_service *s, lisec_err *err) {
   return s->li ? 0 : lisec_err_set(err, LISEC_EUNAVAIL, "[li] no PKCS#11 token is configured");
 }
 
+/* The X1 client's TLS handshake signature, into sig (KEYS_X1_SIG_MAX). */
+static int do_x1_sign(keys_service *s, const keys_request *q, uint8_t *sig, keys_reply *rp, lisec_err *err) {
+  size_t n = 0;
+  int rc = keys_x1keys_sign(s->x1, q->path, q->alg, q->data, q->data_len, sig, KEYS_X1_SIG_MAX, &n, err);
+  if (!rc) rp->data = sig, rp->data_len = n;
+  return rc;
+}
+
 /* Runs q; the reply's fields may point into q, sig and point, or at
  * rp->data from do_open (*owned). */
-static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[64],
+static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[KEYS_X1_SIG_MAX],
                   uint8_t point[KEYS_LI_POINT_MAX], bool *owned, lisec_err *err) {
   int rc = 0;
   switch (q->type) {
@@ -244,6 +256,8 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return (rc = need_li(s, err)) ? rc : keys_livm_destroy(s->li, q->handles, err);
   case KEYS_MSG_LI_CHECK:
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
+  case KEYS_MSG_X1_SIGN:
+    return do_x1_sign(s, q, sig, rp, err);
   default:
     return lisec_err_set(err, LISEC_EINVAL, "keys: unknown message type %u", (unsigned)q->type);
   }
@@ -264,7 +278,7 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     memset(&rp, 0, sizeof rp);
     rp.type = h.type;
     lisec_err e = {0};
-    uint8_t sig[64], point[KEYS_LI_POINT_MAX];
+    uint8_t sig[KEYS_X1_SIG_MAX], point[KEYS_LI_POINT_MAX]; /* (AUDIT_SIGN's 64 or X1_SIGN's) */
     bool owned = false;
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
     else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);

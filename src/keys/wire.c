@@ -13,7 +13,7 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_KEK_USE] = "KEK_USE",       [KEYS_MSG_KEK_CURRENT] = "KEK_CURRENT",
     [KEYS_MSG_KEK_UNLOAD] = "KEK_UNLOAD", [KEYS_MSG_AUDIT_SIGN] = "AUDIT_SIGN",
     [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
-    [KEYS_MSG_LI_CHECK] = "LI_CHECK"};
+    [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -81,6 +81,11 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_u64(w, q->handles[0]);
     ipc_put_u64(w, q->handles[1]);
     break;
+  case KEYS_MSG_X1_SIGN:
+    ipc_put_str(w, q->path);
+    ipc_put_u8(w, q->alg);
+    ipc_put_bytes(w, q->data, q->data_len);
+    break;
   default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
     break;
   }
@@ -123,6 +128,14 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     q->handles[0] = ipc_get_u64(&r);
     q->handles[1] = ipc_get_u64(&r);
     break;
+  case KEYS_MSG_X1_SIGN:
+    ipc_get_str(&r, q->path, sizeof q->path);
+    if (!r.bad && q->path[0] != '/') bad(&r, "the key path is not absolute");
+    q->alg = ipc_get_u8(&r);
+    if (q->alg != KEYS_X1_ECDSA) bad(&r, "unknown signature algorithm");
+    ipc_get_bytes(&r, KEYS_X1_DIGEST_MAX, &q->data, &q->data_len);
+    if (!r.bad && q->data_len == 0) bad(&r, "an empty digest");
+    break;
   default:
     break;
   }
@@ -163,6 +176,7 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     break;
   case KEYS_MSG_OPEN:
   case KEYS_MSG_AUDIT_SIGN:
+  case KEYS_MSG_X1_SIGN:
     ipc_put_bytes(w, r->data, r->data_len);
     break;
   case KEYS_MSG_LI_GENERATE:
@@ -230,6 +244,10 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
     case KEYS_MSG_AUDIT_SIGN:
       ipc_get_bytes(&r, 64, &rp->data, &rp->data_len);
       if (!r.bad && rp->data_len != 64) bad(&r, "the signature is not 64 bytes");
+      break;
+    case KEYS_MSG_X1_SIGN:
+      ipc_get_bytes(&r, KEYS_X1_SIG_MAX, &rp->data, &rp->data_len);
+      if (!r.bad && rp->data_len == 0) bad(&r, "an empty signature");
       break;
     case KEYS_MSG_LI_GENERATE:
       ipc_get_bytes(&r, KEYS_LI_POINT_MAX, &rp->data, &rp->data_len);

@@ -19,6 +19,7 @@
  *   LI_GENERATE     VM id                                   EC point, 2 handles
  *   LI_DESTROY      2 handles                               -
  *   LI_CHECK        -                                       -
+ *   X1_SIGN         key path, algorithm, digest             signature (DER)
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear. */
@@ -36,6 +37,13 @@
 #define KEYS_DATA_MAX (256u << 10)
 #define KEYS_NAME_MAX 128 /* a KEK name (64) or an LI VM id (128) */
 #define KEYS_FLAG_REPLY 1u
+/* X1_SIGN: an absolute path (tasks.c's PATH_MAX_LEN), a digest of at most
+ * EVP_MAX_MD_SIZE bytes, a DER signature of at most KEYS_X1_SIG_MAX */
+#define KEYS_PATH_MAX 1024
+#define KEYS_X1_DIGEST_MAX 64
+#define KEYS_X1_SIG_MAX 512
+/* X1_SIGN's algorithms: ECDSA over a digest the TLS library computed */
+#define KEYS_X1_ECDSA 1u
 
 enum {
   KEYS_MSG_HELLO = 1,
@@ -49,6 +57,7 @@ enum {
   KEYS_MSG_LI_GENERATE,
   KEYS_MSG_LI_DESTROY,
   KEYS_MSG_LI_CHECK,
+  KEYS_MSG_X1_SIGN,
   KEYS_MSG_END
 };
 
@@ -64,12 +73,14 @@ typedef struct keys_request {
   char id[VAULT_ID_MAX + 1];            /* SEAL */
   char authorisation[VAULT_ID_MAX + 1]; /* SEAL */
   int64_t version;                      /* SEAL */
-  const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN: the message */
+  const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN: the message; X1_SIGN: the digest */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
   char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE: the VM */
   bool create;                          /* KEK_USE */
   uint64_t handles[2];                  /* LI_DESTROY */
+  char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
+  uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA */
 } keys_request;
 
 typedef struct keys_reply {
@@ -81,7 +92,7 @@ typedef struct keys_reply {
   char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];   /* HELLO, KEK_USE, KEK_CURRENT */
   vault_sealed sealed;                                         /* SEAL, REWRAP (ciphertext borrowed) */
   bool changed;                                                /* REWRAP */
-  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN: signature; LI_GENERATE: EC point */
+  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN, X1_SIGN: signature; LI_GENERATE: EC point */
   size_t data_len;
   uint64_t count;      /* KEK_UNLOAD */
   uint64_t handles[2]; /* LI_GENERATE */

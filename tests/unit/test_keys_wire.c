@@ -19,6 +19,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include "keys/wire.h"
 
@@ -309,6 +313,157 @@ static void test_malformed_values(void **state) {
   ipc_writer_free(&w);
 }
 
+/* ---- X1_SIGN: the X1 client's TLS signature (issue 16) --------------------- */
+
+static void test_x1_sign_wire(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  uint8_t digest[32];
+  memset(digest, 0x42, sizeof digest);
+  keys_request q = {.type = KEYS_MSG_X1_SIGN, .path = "/etc/lisec/admf.key", .alg = KEYS_X1_ECDSA,
+                    .data = digest, .data_len = sizeof digest}, back;
+  ipc_writer w;
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_string_equal(back.path, "/etc/lisec/admf.key");
+  assert_int_equal(back.alg, KEYS_X1_ECDSA);
+  assert_int_equal(back.data_len, 32);
+  assert_memory_equal(back.data, digest, 32);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "X1_SIGN request"));
+  ipc_writer_free(&w);
+  assert_string_equal(keys_wire_type_name(KEYS_MSG_X1_SIGN), "X1_SIGN");
+
+  /* refused: a relative path, a path over KEYS_PATH_MAX, another algorithm,
+   * an empty digest, a digest over KEYS_X1_DIGEST_MAX */
+  char longpath[KEYS_PATH_MAX + 2];
+  memset(longpath, 'p', sizeof longpath - 1);
+  longpath[0] = '/';
+  longpath[sizeof longpath - 1] = 0;
+  uint8_t big[KEYS_X1_DIGEST_MAX + 1] = {0};
+  struct {
+    const char *path;
+    uint8_t alg;
+    size_t len;
+    const char *why;
+  } bad[] = {{"admf.key", KEYS_X1_ECDSA, 32, "not absolute"},
+             {longpath, KEYS_X1_ECDSA, 32, "field 1"},
+             {"/k", 0, 32, "algorithm"},
+             {"/k", 2, 32, "algorithm"},
+             {"/k", KEYS_X1_ECDSA, 0, "empty digest"},
+             {"/k", KEYS_X1_ECDSA, KEYS_X1_DIGEST_MAX + 1, "bound"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    ipc_put_str(&w, bad[i].path);
+    ipc_put_u8(&w, bad[i].alg);
+    ipc_put_bytes(&w, big, bad[i].len);
+    assert_int_equal(keys_wire_get_request(KEYS_MSG_X1_SIGN, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, bad[i].why)) fail_msg("case %zu: \"%s\" does not say %s", i, err.msg, bad[i].why);
+    ipc_writer_free(&w);
+  }
+
+  /* the reply: a DER signature of 1 to KEYS_X1_SIG_MAX bytes */
+  uint8_t sig[KEYS_X1_SIG_MAX + 1];
+  memset(sig, 0x30, sizeof sig);
+  keys_reply r = {.type = KEYS_MSG_X1_SIGN, .data = sig, .data_len = 71}, rb;
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.data_len, 71);
+  assert_memory_equal(rb.data, sig, 71);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, n, &rb, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  size_t bad_lens[] = {0, KEYS_X1_SIG_MAX + 1};
+  for (int i = 0; i < 2; i++) {
+    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    ipc_put_u32(&w, 0);
+    ipc_put_str(&w, "");
+    ipc_put_bytes(&w, sig, bad_lens[i]);
+    assert_int_equal(keys_wire_get_reply(KEYS_MSG_X1_SIGN, w.buf.data, w.buf.len, &rb, &err), LISEC_EINVAL);
+    ipc_writer_free(&w);
+  }
+}
+
+/* Writes key as PEM PKCS#8 to path (0600). */
+static void write_key(const char *path, EVP_PKEY *key) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+  fclose(f);
+  chmod(path, 0600);
+}
+
+/* Through a real keys service: a signature over a digest verifies with the
+ * key's public half; a file replaced at the same path is read again; what
+ * is not an EC key in a readable regular file is refused, naming why. */
+static void test_x1_sign_service(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  char dir[] = "/tmp/test_keys_x1_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char ec_path[128], ec2_path[128], rsa_path[128], junk_path[128];
+  snprintf(ec_path, sizeof ec_path, "%s/admf.key", dir);
+  snprintf(ec2_path, sizeof ec2_path, "%s/other.key", dir);
+  snprintf(rsa_path, sizeof rsa_path, "%s/rsa.key", dir);
+  snprintf(junk_path, sizeof junk_path, "%s/junk.key", dir);
+  EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  EVP_PKEY *ec2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+  assert_true(ec && ec2 && rsa);
+  write_key(ec_path, ec);
+  write_key(rsa_path, rsa);
+  FILE *f = fopen(junk_path, "w");
+  fputs("not a key\n", f);
+  fclose(f);
+
+  lisec_config *cfg = lisec_config_new();
+  keys_client *k = NULL;
+  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
+  uint8_t digest[32], sig[KEYS_X1_SIG_MAX];
+  memset(digest, 0x17, sizeof digest);
+  size_t n = 0;
+  for (int round = 0; round < 2; round++) {
+    EVP_PKEY *want = round == 0 ? ec : ec2;
+    /* round 1: the file at the same path now holds another key */
+    if (round == 1) {
+      unlink(ec_path);
+      write_key(ec_path, ec2);
+    }
+    assert_int_equal(keys_x1_sign(k, ec_path, digest, sizeof digest, sig, sizeof sig, &n, &err), 0);
+    EVP_PKEY_CTX *v = EVP_PKEY_CTX_new_from_pkey(NULL, want, NULL);
+    assert_int_equal(EVP_PKEY_verify_init(v), 1);
+    assert_int_equal(EVP_PKEY_verify(v, sig, n, digest, sizeof digest), 1);
+    EVP_PKEY_CTX_free(v);
+  }
+  struct {
+    const char *path;
+    const char *why;
+  } bad[] = {{rsa_path, "must be an EC key"},
+             {junk_path, "not an unencrypted PEM private key"},
+             {dir, "not a regular file"},
+             {"/nonexistent/admf.key", "cannot read it"},
+             {"admf.key", "absolute path"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_not_equal(keys_x1_sign(k, bad[i].path, digest, sizeof digest, sig, sizeof sig, &n, &err), 0);
+    if (!strstr(err.msg, bad[i].why)) fail_msg("%s: \"%s\" does not say %s", bad[i].path, err.msg, bad[i].why);
+  }
+  /* a digest over the bound is refused before it is sent */
+  uint8_t big[KEYS_X1_DIGEST_MAX + 1] = {0};
+  assert_int_equal(keys_x1_sign(k, ec_path, big, sizeof big, sig, sizeof sig, &n, &err), LISEC_EINVAL);
+  /* and the channel is still fine after every refusal */
+  assert_int_equal(keys_x1_sign(k, ec_path, digest, sizeof digest, sig, sizeof sig, &n, &err), 0);
+  keys_client_close(k);
+  lisec_config_free(cfg);
+  unlink(ec_path);
+  unlink(rsa_path);
+  unlink(junk_path);
+  rmdir(dir);
+  EVP_PKEY_free(ec);
+  EVP_PKEY_free(ec2);
+  EVP_PKEY_free(rsa);
+}
+
 /* ---- a client against a peer that misbehaves ----------------------------- */
 
 typedef enum { PEER_WRONG_ID, PEER_WRONG_TYPE, PEER_NOT_A_REPLY, PEER_CLOSES, PEER_GARBAGE } peer_mode;
@@ -413,6 +568,8 @@ int main(void) {
       cmocka_unit_test(test_oversized_fields),
       cmocka_unit_test(test_unknown_types),
       cmocka_unit_test(test_malformed_values),
+      cmocka_unit_test(test_x1_sign_wire),
+      cmocka_unit_test(test_x1_sign_service),
       cmocka_unit_test(test_client_against_bad_peer),
       cmocka_unit_test(test_client_peer_gone),
   };

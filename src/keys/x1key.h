@@ -1,0 +1,24 @@
+/* The X1 client's TLS private keys, held by the keys process only (issue
+ * 16): the controller presents the ADMF's certificate to a network element
+ * and asks this process for the handshake's signature, so the private key
+ * never enters the controller. Keys are PEM files named by their absolute
+ * path in the NE registration, loaded on first use and kept by path. */
+#ifndef LISEC_KEYS_X1KEY_H
+#define LISEC_KEYS_X1KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+typedef struct keys_x1keys keys_x1keys;
+
+int keys_x1keys_open(keys_x1keys **out, lisec_err *err);
+void keys_x1keys_close(keys_x1keys *k);
+/* Signs digest (the TLS library's hash of the handshake) with the key in
+ * the file at path, using alg (KEYS_X1_ECDSA: an EC key, a DER ECDSA
+ * signature). *sig_len <= cap. */
+int keys_x1keys_sign(keys_x1keys *k, const char *path, unsigned alg, const uint8_t *digest, size_t len,
+                     uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err);
+
+#endif
