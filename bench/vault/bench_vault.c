@@ -276,10 +276,16 @@ static int bench_x1(const char *url, const char *pki, double seconds, int max) {
   snprintf(cert, sizeof cert, "%s/admf.crt", pki);
   snprintf(key, sizeof key, "%s/admf.key", pki);
   snprintf(ca, sizeof ca, "%s/ca.crt", pki);
-  ctl_x1_peer peer = {url, cert, key, ca};
-  ctl_x1_client *c = NULL;
+  /* the ADMF's key is signed with by a keys service, as in lisecd */
+  lisec_config *kcfg = lisec_config_new();
+  keys_client *keys = NULL;
   lisec_err err = {0};
-  if (ctl_x1_client_open(&peer, &c, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+  int krc = kcfg ? keys_local_start(kcfg, &keys, &err) : LISEC_ENOMEM;
+  lisec_config_free(kcfg);
+  if (krc) return fprintf(stderr, "keys service: %s\n", err.msg), 1;
+  ctl_x1_peer peer = {url, cert, key, ca, keys};
+  ctl_x1_client *c = NULL;
+  if (ctl_x1_client_open(&peer, &c, &err)) return fprintf(stderr, "%s\n", err.msg), keys_client_close(keys), 1;
   x1_request req = {.type = X1_ACTIVATE_TASK};
   strcpy(req.task.targets[0].element, "imsi");
   strcpy(req.task.targets[0].value, "244051234567890");
@@ -304,6 +310,7 @@ static int bench_x1(const char *url, const char *pki, double seconds, int max) {
   double dt = now_s() - t0;
   printf("  X1 to lisec-ne over mTLS keep-alive: %.0f round trips/s (%d in %.1f s; goal >= 5000/s)\n", n / dt, n, dt);
   ctl_x1_client_close(c);
+  keys_client_close(keys);
   return 0;
 }
 

@@ -452,7 +452,7 @@ static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *wh
 
 /* ---- X1 ----------------------------------------------------------------- */
 
-static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lisec_err *err) {
+static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, const json_t *ne, lisec_err *err) {
   const char *id = jstr(ne, "id");
   char *config = lisec_json_dump_canonical(ne);
   if (!config) return lisec_err_set(err, LISEC_ENOMEM, "out of memory"), NULL;
@@ -480,7 +480,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, const json_t *ne, lise
   free(c->config);
   c->config = config;
   c->next_check_ms = 0;
-  ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca")};
+  ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
   if (ctl_x1_client_open(&peer, &c->c, err) != 0) return NULL;
   return c;
 }
@@ -956,7 +956,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
     json_t *st = json_object();
     json_object_set_new(status, nid, st);
     lisec_err cerr = {0};
-    admf_client *c = client_for(ctl->shared->x1, ne, &cerr);
+    admf_client *c = client_for(ctl->shared->x1, ctl->shared->keys, ne, &cerr);
     int64_t every = jint(ne, "check_ms") > 0 ? jint(ne, "check_ms") : CTL_X1_CHECK_MS_DEFAULT;
     if (every < wait) wait = every;
     if (c && c->changed) {
@@ -990,7 +990,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   json_object_foreach(tasks, key, t) {
     json_t *n = find_ne(nes, jstr(t, "ne"));
     lisec_err cerr = {0};
-    step(ctl, t, n, n ? client_for(ctl->shared->x1, n, &cerr) : NULL);
+    step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL);
     int64_t next = jint(t, "next_try_ms");
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
@@ -1147,7 +1147,7 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
 static json_t *stop_ne(lisec_ctl *ctl, json_t *ne, json_t *tasks) {
   const char *ne_id = jstr(ne, "id");
   lisec_err err = {0};
-  admf_client *c = client_for(ctl->shared->x1, ne, &err);
+  admf_client *c = client_for(ctl->shared->x1, ctl->shared->keys, ne, &err);
   x1_request req = {.type = X1_DEACTIVATE_ALL_TASKS};
   x1_response resp;
   x1_response_init(&resp);

@@ -4,6 +4,7 @@
 #ifndef LISEC_CTL_X1_ADMF_H
 #define LISEC_CTL_X1_ADMF_H
 
+#include "keys/keys.h"
 #include "x1/x1.h"
 
 typedef struct ctl_x1_client ctl_x1_client;
@@ -11,6 +12,9 @@ typedef struct ctl_x1_client ctl_x1_client;
 typedef struct ctl_x1_peer {
   const char *url;             /* https://poi-hel-1.example:8444/X1/NE */
   const char *cert, *key, *ca; /* the ADMF's client certificate, and the NE's CA */
+  /* signs the TLS handshake with key (a path only the keys process reads);
+   * with a key but no keys process the client does not open */
+  keys_client *keys;
 } ctl_x1_peer;
 
 int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *err);

@@ -11,7 +11,9 @@
 # src/keys/kek.c) and takes the Ed25519 seed from the PKCS#8 file. So that it
 # cannot pass by finding nothing anywhere, the same scanner must find the
 # keys in the keys process and the identifier in lisec-ne. The controller
-# must hold no key either (it may hold identifiers: it sends them over X1). Needs root (another process's
+# must hold no key either, the X1 client's TLS private key included, which
+# the keys process alone reads and signs with (it may hold identifiers: it
+# sends them over X1). Needs root (another process's
 # memory); skips with a reason otherwise, and while lisecd is one process.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -146,7 +148,16 @@ for line in open(sys.argv[2]):
 secret_key=$(sed -n 's/^t-secret=//p' <<<"$data_keys")
 seen_key=$(sed -n 's/^t-seen=//p' <<<"$data_keys")
 id_hex=$(printf '%s' "$secret_imsi" | xxd -p -c 64)
-needles=("kek=$kek_hex" "audit_key=$audit_hex" "data_key_secret=$secret_key" "data_key_seen=$seen_key" "identifier=$id_hex")
+# The X1 client's TLS private key (the ADMF's P-256 key, registered above
+# by its path): its private scalar as openssl prints it, big-endian, and as
+# OpenSSL's BIGNUM holds it in memory (64-bit words, least significant
+# first, each little-endian: the bytes reversed). Of the reversed form only
+# the low 24 bytes are sought, which a BIGNUM holds whatever its width.
+x1_be=$(openssl pkey -in "$pki/admf.key" -noout -text | awk '/^priv:/{p=1;next} /^[a-zA-Z]/{p=0} p' | tr -d ' :\n')
+x1_be=$(python3 -c 'import sys; print("%064x" % int(sys.argv[1], 16))' "$x1_be") || fail "cannot read the X1 client key's private scalar"
+x1_le=$(python3 -c 'import sys; print(bytes.fromhex(sys.argv[1])[::-1][:24].hex())' "$x1_be")
+needles=("kek=$kek_hex" "audit_key=$audit_hex" "data_key_secret=$secret_key" "data_key_seen=$seen_key" "identifier=$id_hex"
+  "x1_key=$x1_be" "x1_key_words=$x1_le")
 
 # hits JSON NAME: how many times the scan found NAME.
 hits() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["hits"][sys.argv[2]])' "$1" "$2"; }
@@ -166,6 +177,9 @@ for n in kek audit_key data_key_secret; do
     fail "the scanner did not find $n in the keys process, which holds it: a scan that finds nothing proves nothing"
 done
 [ "$(hits "$ne_scan" identifier)" -gt 0 ] || fail "the scanner did not find the identifier in lisec-ne, which holds it"
+# The keys process read the X1 client key for the handshake with lisec-ne.
+[ $(($(hits "$keys_scan" x1_key) + $(hits "$keys_scan" x1_key_words))) -gt 0 ] ||
+  fail "the scanner did not find the X1 client key in the keys process, which signs with it"
 pass "the scanner finds the KEK, the audit key and t-secret's data key in the keys process (kek $(hits "$keys_scan" kek), audit_key $(hits "$keys_scan" audit_key), data key $(hits "$keys_scan" data_key_secret)) and the identifier in lisec-ne"
 
 for n in kek audit_key data_key_secret data_key_seen identifier; do
@@ -175,7 +189,7 @@ pass "the front's memory ($(python3 -c 'import json,sys; print(json.loads(sys.ar
 
 # The controller has no key material either (it asks the keys process);
 # it does see identifiers, which it sends over X1.
-for n in kek audit_key data_key_secret data_key_seen; do
+for n in kek audit_key data_key_secret data_key_seen x1_key x1_key_words; do
   [ "$(hits "$ctl_scan" $n)" -eq 0 ] || fail "the controller's memory holds $n ($(hits "$ctl_scan" $n) times)"
 done
-pass "the controller's memory holds no data key, no KEK and no audit key"
+pass "the controller's memory holds no data key, no KEK, no audit key and not the X1 client's TLS private key (the keys process signs the handshake; it holds it $(hits "$keys_scan" x1_key)+$(hits "$keys_scan" x1_key_words) times)"
