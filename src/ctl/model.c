@@ -425,9 +425,8 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
   struct ctl_model_state *st = state(ctl);
   li = li || model_li_refers(st->m, kind_names[k], id);
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
-  int rc = ctl_audit(ctl, actor,
-                     (LISEC_ECONFLICT) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
-                     action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s", subject);
+  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err,
+                     "%s", subject);
   if (!li_admin)
     lisec_err_set(err, rc,
                   "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
@@ -846,9 +845,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "evidence, not from a declaration; [model] allow_declared_trust = true admits "
                   "them for development only",
                   json_object_get(body, "trust") ? "trust" : "location", id);
-    return ctl_audit(ctl, actor,
-                     (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
-                     action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s",
+                     subject);
   }
   if (k == K_VM && json_is_true(json_object_get(body, "paired")) && !st->allow_declared) {
     lisec_err_set(err, LISEC_EDENIED,
@@ -856,9 +854,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                   "administration pairs it (POST /v1/li/vms/{vm}/pair); [model] "
                   "allow_declared_trust = true admits a declaration for development only",
                   id);
-    return ctl_audit(ctl, actor,
-                     (LISEC_EDENIED) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
-                     action, li, NULL, LISEC_EDENIED, NULL, err, "%s", subject);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err, "%s",
+                     subject);
   }
   json_t *doc = json_deep_copy(body);
   if (!doc || json_object_set_new(doc, "id", json_string(id))) {
