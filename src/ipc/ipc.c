@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc/ipc.h"
@@ -241,4 +242,17 @@ void ipc_payload_free(uint8_t *payload, size_t len) {
   if (!payload) return;
   OPENSSL_cleanse(payload, len);
   free(payload);
+}
+
+void ipc_spin_readable(int fd, unsigned spin_us) {
+  if (!spin_us) return;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    uint8_t b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return; /* bytes, EOF or error */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 >= (long)spin_us) return;
+  }
 }

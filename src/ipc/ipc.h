@@ -87,5 +87,11 @@ int ipc_send(int fd, uint16_t type, uint16_t flags, uint32_t id, const ipc_write
  * the caller's to wipe and free (ipc_payload_free). */
 int ipc_recv(int fd, uint32_t max, ipc_header *h, uint8_t **payload, lisec_err *err);
 void ipc_payload_free(uint8_t *payload, size_t len);
+/* Waits up to spin_us for fd to have bytes to read, without sleeping, so a
+ * reply that comes within that time is read without the wake-up of a
+ * blocked thread (tens of us on a virtual machine whose idle vCPU halts).
+ * Returns either way; the caller then reads, blocking if need be. 0: no
+ * wait. */
+void ipc_spin_readable(int fd, unsigned spin_us);
 
 #endif

@@ -32,6 +32,7 @@ struct keys_client {
   char gone_why[LISEC_ERR_MSG_MAX];
   keys_info info;
   local *local; /* keys_local_start's service, stopped at close */
+  unsigned spin_us; /* keys_client_set_spin */
 };
 
 /* One exchange. On 0, *rp's byte fields point into *payload, which the
@@ -59,6 +60,7 @@ static int call(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t *
   }
   uint32_t id = ++k->next_id;
   rc = ipc_send(k->fd, q->type, 0, id, &w, &e);
+  if (!rc) ipc_spin_readable(k->fd, k->spin_us);
   if (!rc) rc = ipc_recv(k->fd, KEYS_PAYLOAD_MAX, &h, payload, &e);
   if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
     rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,
@@ -84,6 +86,8 @@ out:
   }
   return rc;
 }
+
+void keys_client_set_spin(keys_client *k, unsigned spin_us) { k->spin_us = spin_us; }
 
 int keys_client_open(int fd, keys_client **out, lisec_err *err) {
   keys_client *k = calloc(1, sizeof *k);

@@ -41,6 +41,15 @@ typedef struct keys_info {
 /* Takes fd (closed by keys_client_close, also on failure) and asks the keys
  * process what it holds. */
 int keys_client_open(int fd, keys_client **out, lisec_err *err);
+/* [keys] spin_us (0-1000, default KEYS_SPIN_US_DEFAULT): how long each side
+ * waits awake for the other's next message before it blocks. A round trip
+ * between two processes otherwise pays two wake-ups of a sleeping thread,
+ * which on a virtual machine whose idle vCPUs halt is most of its ~50 us
+ * (bench/vault); 0 always blocks at once. */
+#define KEYS_SPIN_US_DEFAULT 50
+int keys_spin_setting(const lisec_config *cfg, unsigned *spin_us, lisec_err *err);
+/* The client's half of [keys] spin_us: waits that long for each reply awake. */
+void keys_client_set_spin(keys_client *k, unsigned spin_us);
 /* Closes the socket (the keys process then ends its serve); for a client
  * from keys_local_start also stops and closes the service. NULL ignored. */
 void keys_client_close(keys_client *k);

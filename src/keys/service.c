@@ -24,6 +24,7 @@ struct keys_service {
   keys_signer *signer;   /* [audit]; NULL when not configured */
   keys_livm *li;         /* [li]; NULL when not configured */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
+  unsigned spin_us;      /* [keys] spin_us: how long to wait for the next request awake */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -100,10 +101,18 @@ static int open_li(const lisec_config *cfg, keys_service *s, lisec_err *err) {
   return rc;
 }
 
+int keys_spin_setting(const lisec_config *cfg, unsigned *spin_us, lisec_err *err) {
+  int64_t v = 0;
+  int rc = lisec_config_int(cfg, "keys", "spin_us", KEYS_SPIN_US_DEFAULT, 0, 1000, &v, err);
+  if (!rc) *spin_us = (unsigned)v;
+  return rc;
+}
+
 int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *err) {
   keys_service *s = calloc(1, sizeof *s);
   if (!s) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = open_audit(cfg, s, err);
+  int rc = keys_spin_setting(cfg, &s->spin_us, err);
+  if (!rc) rc = open_audit(cfg, s, err);
   if (!rc) rc = keys_x1keys_open(&s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
   if (!rc) rc = open_li(cfg, s, err);
@@ -268,6 +277,7 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     ipc_header h;
     uint8_t *payload = NULL;
     lisec_err rerr = {0};
+    ipc_spin_readable(fd, s->spin_us);
     int rc = ipc_recv(fd, KEYS_PAYLOAD_MAX, &h, &payload, &rerr);
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */

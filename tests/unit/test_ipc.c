@@ -246,12 +246,38 @@ static void test_socket_large(void **state) {
   close(sv[1]);
 }
 
+/* The spin before a blocking read leaves the bytes where they are, and ends
+ * on data, on a closed peer, or when its time is up (no data ever comes). */
+static void test_spin_readable(void **state) {
+  (void)state;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ipc_spin_readable(sv[1], 200); /* nothing to read: returns after its bound */
+  ipc_writer w;
+  sample(&w);
+  lisec_err err = {0};
+  assert_int_equal(ipc_send(sv[0], 9, 0, 46, &w, &err), 0);
+  ipc_spin_readable(sv[1], 1000000); /* bytes waiting: returns at once, takes none */
+  ipc_header h;
+  uint8_t *p = NULL;
+  assert_int_equal(ipc_recv(sv[1], 1024, &h, &p, &err), 0);
+  assert_int_equal(h.id, 46);
+  assert_int_equal(read_sample(p, h.len, &err), 0);
+  ipc_payload_free(p, h.len);
+  close(sv[0]);
+  ipc_spin_readable(sv[1], 1000000); /* closed peer: returns at once */
+  assert_int_equal(ipc_recv(sv[1], 1024, &h, &p, &err), LISEC_EIO);
+  close(sv[1]);
+  ipc_writer_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_truncated_everywhere),
       cmocka_unit_test(test_trailing_bytes), cmocka_unit_test(test_string_bounds),
       cmocka_unit_test(test_writer_bound),  cmocka_unit_test(test_header),
       cmocka_unit_test(test_socket_whole_and_cut), cmocka_unit_test(test_socket_large),
+      cmocka_unit_test(test_spin_readable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
