@@ -459,7 +459,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   admf_client *c = NULL;
   for (size_t i = 0; i < admf->n_clients; i++)
     if (strcmp(admf->clients[i].ne, id) == 0) c = &admf->clients[i];
-  if (c && strcmp(c->config, config) == 0) {
+  if (c && c->config && c->c && strcmp(c->config, config) == 0) {
     free(config);
     return c;
   }
@@ -481,7 +481,14 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   c->config = config;
   c->next_check_ms = 0;
   ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
-  if (ctl_x1_client_open(&peer, &c->c, err) != 0) return NULL;
+  if (ctl_x1_client_open(&peer, &c->c, err) != 0) {
+    /* no client for this registration: the next pass tries again, and
+     * nothing finds the slot looking ready with no connection in it */
+    free(c->config);
+    c->config = NULL;
+    c->c = NULL;
+    return NULL;
+  }
   return c;
 }
 
