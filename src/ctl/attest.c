@@ -1174,6 +1174,31 @@ static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc
   return 0;
 }
 
+/* True when the host's document, read again, differs from loaded only in
+ * trust and location (*ver then gets its version): what the overdue timer
+ * writes (set_untrusted) between an appraisal's load and its save. The
+ * appraisal decides those two fields itself, so it may be saved over that
+ * write; any other change meanwhile (another appraisal, an enrolment)
+ * stands, and the appraisal is refused as before. */
+static bool only_trust_changed(lisec_ctl *ctl, const char *host, const json_t *loaded, int64_t *ver) {
+  json_t *fresh = NULL, *was = loaded ? json_deep_copy(loaded) : NULL;
+  int64_t fresh_ver = 0;
+  lisec_err e = {0};
+  bool same = was && load_doc(ctl, host, &fresh, &fresh_ver, &e) == 0;
+  if (same) {
+    static const char *const timer_fields[] = {"trust", "location"};
+    for (size_t i = 0; i < LISEC_ARRAY_LEN(timer_fields); i++) {
+      json_object_del(was, timer_fields[i]);
+      json_object_del(fresh, timer_fields[i]);
+    }
+    same = json_equal(was, fresh);
+  }
+  if (same) *ver = fresh_ver;
+  json_decref(was);
+  json_decref(fresh);
+  return same;
+}
+
 int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                       lisec_err *err) {
   struct ctl_attest_state *st = st_of(ctl);
@@ -1182,7 +1207,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   size_t nonce_len = 0, ak_len = 0;
   evidence_bytes e = {0};
   ak_cached *ak = NULL;
-  json_t *doc = NULL, *ear = NULL, *vj = NULL;
+  json_t *doc = NULL, *loaded = NULL, *ear = NULL, *vj = NULL;
   attest_verdict *v = calloc(1, sizeof *v);
   int64_t ver = 0;
   attest_inventory inv = {0};
@@ -1208,6 +1233,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
+  loaded = json_deep_copy(doc); /* for only_trust_changed; NULL: no second try */
 
   /* The nonce is consumed first: whatever the outcome, it is spent. */
   lisec_err ne = {0};
@@ -1298,7 +1324,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
     if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
   }
-  if ((rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err))) {
+  rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
+  if (rc == LISEC_ECONFLICT && only_trust_changed(ctl, host, loaded, &ver))
+    rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
+  if (rc) {
     lisec_err fe = {0};
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL,
                     &fe, "host %s", host);
@@ -1368,6 +1397,7 @@ done:
   free(v);
   ak_cached_put(st, ak);
   json_decref(doc);
+  json_decref(loaded);
   json_decref(ear);
   json_decref(vj);
   return rc;
