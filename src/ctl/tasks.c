@@ -459,8 +459,17 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   admf_client *c = NULL;
   for (size_t i = 0; i < admf->n_clients; i++)
     if (strcmp(admf->clients[i].ne, id) == 0) c = &admf->clients[i];
-  if (c && c->config && c->c && strcmp(c->config, config) == 0) {
+  if (c && c->config && strcmp(c->config, config) == 0) {
     free(config);
+    if (c->c) return c;
+    /* This registration's client could not be opened (logged when it was
+     * registered): try again each pass, quietly (its files may appear). */
+    ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
+    if (ctl_x1_client_open(&peer, &c->c, err) != 0) {
+      c->c = NULL;
+      return NULL;
+    }
+    LOG_INFO("X1: NE %s: its X1 client opens now", c->ne);
     return c;
   }
   if (!c) {
@@ -482,11 +491,10 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   c->next_check_ms = 0;
   ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
   if (ctl_x1_client_open(&peer, &c->c, err) != 0) {
-    /* no client for this registration: the next pass tries again, and
-     * nothing finds the slot looking ready with no connection in it */
-    free(c->config);
-    c->config = NULL;
+    /* no client for this registration: said once, and the next passes try
+     * again; nothing uses the slot while it has no connection */
     c->c = NULL;
+    LOG_WARN("X1: NE %s: no X1 client, nothing is sent to it until one opens: %s", c->ne, err->msg);
     return NULL;
   }
   return c;

@@ -115,6 +115,11 @@ expect 200 li-admin GET "/v1/targets/$(enc "$t")"
 grep -q 192.0.2.7 "$work/reply" || fail "the target read back lacks its identifier"
 expect 200 li-admin PUT "/v1/targets/$(enc "$t")" '{"version":1,"identifiers":[{"kind":"ipv4","value":"192.0.2.8"}]}'
 expect 200 li-admin POST /v1/x1/nes "$(ne_json "$ne" "$(id_of A livm)")"
+# Its X1 client cannot open ($pki has no admf.crt): said once in the log, and
+# the X1 loop goes on (it crashed the controller when the next pass met the
+# half-made client).
+for _ in $(seq 1 50); do grep -qF "X1: NE $ne: no X1 client" "$work/lisecd.log" && break; sleep 0.1; done
+grep -qF "X1: NE $ne: no X1 client" "$work/lisecd.log" || fail "no log line for an NE whose X1 client cannot open"
 expect 201 operator POST /v1/packages "{\"id\":\"$p\",\"li\":false,\"csar\":\"$(base64 -w0 good.csar)\"}"
 expect 200 operator GET "/v1/packages/$(enc "$p")"
 pass "API: every kind created and read with 128-byte ids holding . _ : - (percent-encoded in paths)"
@@ -136,6 +141,8 @@ done
 t=$(id_of B target) li=$(id_of B li) ne=$(id_of B ne) p=$(id_of B pkg)
 cli_as li-admin target add "$t" --authorisation "$li" --id ipv4=192.0.2.9 >/dev/null || fail "lisec target add $t"
 cli_as li-admin --json target get "$t" | grep -q 192.0.2.9 || fail "lisec target get $t"
+[ "$(grep -cF "X1: NE $(id_of A ne): no X1 client" "$work/lisecd.log")" = 1 ] ||
+  fail "the NE whose X1 client cannot open was reported more than once (or the log was lost)"
 ne_json "$ne" "$(id_of B livm)" >ne.json
 cli_as li-admin task ne-put ne.json >/dev/null || fail "lisec task ne-put $ne"
 cli_as li-admin --json task ne-list | grep -qF "\"$ne\"" || fail "lisec task ne-list lacks $ne"
