@@ -71,7 +71,10 @@ static bool body_word(body_scan *c, const char *w) {
   return true;
 }
 
-static bool body_value(body_scan *c);
+/* One walk serves both: with out NULL it only checks (the front), with out
+ * it also builds the value (the controller), so the two cannot disagree
+ * about what the plain form is. */
+static bool walk_value(body_scan *c, json_t **out);
 
 /* After a member or element: ',' (*more) or the closing byte. */
 static bool body_next(body_scan *c, unsigned char close, bool *more) {
@@ -82,84 +85,15 @@ static bool body_next(body_scan *c, unsigned char close, bool *more) {
   return ch == ',' || ch == close;
 }
 
-static bool body_object(body_scan *c) {
-  const unsigned char *keys[BODY_KEYS_MAX];
-  size_t lens[BODY_KEYS_MAX], nk = 0;
-  c->p++;
-  body_ws(c);
-  if (c->p < c->end && *c->p == '}') return c->p++, true;
-  bool more = true;
-  while (more) {
-    const unsigned char *k;
-    size_t kn;
-    bool plain;
-    body_ws(c);
-    if (nk == BODY_KEYS_MAX || !body_string(c, &k, &kn, &plain) || !plain) return false;
-    for (size_t i = 0; i < nk; i++)
-      if (lens[i] == kn && memcmp(keys[i], k, kn) == 0) return false;
-    keys[nk] = k;
-    lens[nk++] = kn;
-    body_ws(c);
-    if (c->p >= c->end || *c->p++ != ':' || !body_value(c) || !body_next(c, '}', &more)) return false;
-  }
-  return true;
-}
-
-static bool body_array(body_scan *c) {
-  c->p++;
-  body_ws(c);
-  if (c->p < c->end && *c->p == ']') return c->p++, true;
-  bool more = true;
-  while (more)
-    if (!body_value(c) || !body_next(c, ']', &more)) return false;
-  return true;
-}
-
-static bool body_value(body_scan *c) {
-  body_ws(c);
-  if (c->p >= c->end) return false;
-  const unsigned char *s;
-  size_t n;
-  bool plain, ok;
-  switch (*c->p) {
-    case '{':
-    case '[':
-      if (++c->depth > LISEC_JSON_MAX_DEPTH) return false;
-      ok = *c->p == '{' ? body_object(c) : body_array(c);
-      c->depth--;
-      return ok;
-    case '"': return body_string(c, &s, &n, &plain);
-    case 't': return body_word(c, "true");
-    case 'f': return body_word(c, "false");
-    case 'n': return body_word(c, "null");
-    default: return body_number(c);
-  }
-}
-
-bool api_body_plain(const char *body, size_t len) {
-  body_scan c = {(const unsigned char *)body, (const unsigned char *)body + len, 0};
-  body_ws(&c);
-  if (c.p >= c.end || (*c.p != '{' && *c.p != '[') || !body_value(&c)) return false;
-  body_ws(&c);
-  return c.p == c.end;
-}
-
-/* The controller's tree of a plain body, built from the same scan: jansson's
- * lexer copies a string byte by byte through a growing buffer, which for the
- * evidence body was ~206 us a report; this builds the same values (strings
- * with the short escapes decoded, integers, literals, objects, arrays) in a
- * tenth of it. NULL: not in the plain form (or out of memory), and the
- * caller parses with lisec_json_parse, which then decides. */
-static json_t *tree_value(body_scan *c);
-
-static json_t *tree_string(body_scan *c) {
+static bool walk_string(body_scan *c, json_t **out) {
   const unsigned char *s;
   size_t n;
   bool plain;
-  if (!body_string(c, &s, &n, &plain)) return NULL;
-  if (plain) return json_stringn_nocheck((const char *)s, n);
+  if (!body_string(c, &s, &n, &plain)) return false;
+  if (!out) return true;
+  if (plain) return (*out = json_stringn_nocheck((const char *)s, n)) != NULL;
   char *d = malloc(n ? n : 1);
-  if (!d) return NULL;
+  if (!d) return false;
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     char ch = (char)s[i];
@@ -169,94 +103,125 @@ static json_t *tree_string(body_scan *c) {
     }
     d[o++] = ch;
   }
-  json_t *v = json_stringn_nocheck(d, o);
+  *out = json_stringn_nocheck(d, o);
   free(d);
-  return v;
+  return *out != NULL;
 }
 
-static json_t *tree_number(body_scan *c) {
+static bool walk_number(body_scan *c, json_t **out) {
   const unsigned char *s = c->p;
-  if (!body_number(c)) return NULL;
+  if (!body_number(c)) return false;
+  if (!out) return true;
   bool neg = *s == '-';
   json_int_t v = 0;
   for (const unsigned char *q = s + neg; q < c->p; q++) v = v * 10 + (*q - '0');
-  return json_integer(neg ? -v : v);
+  return (*out = json_integer(neg ? -v : v)) != NULL;
 }
 
-static json_t *tree_object(body_scan *c) {
+/* true, false and null are jansson's singletons: nothing to allocate. */
+static bool walk_word(body_scan *c, const char *w, json_t *v, json_t **out) {
+  if (!body_word(c, w)) return false;
+  if (out) *out = v;
+  return true;
+}
+
+static bool walk_object(body_scan *c, json_t **out) {
   const unsigned char *keys[BODY_KEYS_MAX];
   size_t lens[BODY_KEYS_MAX], nk = 0;
-  json_t *o = json_object();
-  if (!o) return NULL;
+  json_t *o = NULL;
+  if (out && !(o = json_object())) return false;
   c->p++;
   body_ws(c);
-  if (c->p < c->end && *c->p == '}') return c->p++, o;
-  bool more = true;
-  while (more) {
-    const unsigned char *k;
-    size_t kn;
-    bool plain;
-    body_ws(c);
-    if (nk == BODY_KEYS_MAX || !body_string(c, &k, &kn, &plain) || !plain) break;
-    size_t i = 0;
-    while (i < nk && !(lens[i] == kn && memcmp(keys[i], k, kn) == 0)) i++;
-    if (i < nk) break;
-    keys[nk] = k;
-    lens[nk++] = kn;
-    body_ws(c);
-    if (c->p >= c->end || *c->p++ != ':') break;
-    json_t *v = tree_value(c);
-    if (!v || json_object_setn_new_nocheck(o, (const char *)k, kn, v) || !body_next(c, '}', &more)) break;
-    if (!more) return o;
+  bool ok = true;
+  if (c->p < c->end && *c->p == '}') {
+    c->p++;
+  } else {
+    for (bool more = true; ok && more;) {
+      const unsigned char *k;
+      size_t kn;
+      bool plain;
+      body_ws(c);
+      ok = nk < BODY_KEYS_MAX && body_string(c, &k, &kn, &plain) && plain;
+      for (size_t i = 0; ok && i < nk; i++) ok = !(lens[i] == kn && memcmp(keys[i], k, kn) == 0);
+      if (!ok) break;
+      keys[nk] = k;
+      lens[nk++] = kn;
+      body_ws(c);
+      json_t *v = NULL;
+      /* (json_object_setn_new_nocheck takes v even when it fails) */
+      ok = c->p < c->end && *c->p++ == ':' && walk_value(c, o ? &v : NULL) &&
+           (!o || json_object_setn_new_nocheck(o, (const char *)k, kn, v) == 0) && body_next(c, '}', &more);
+    }
   }
-  json_decref(o);
-  return NULL;
+  if (!ok) {
+    json_decref(o);
+    return false;
+  }
+  if (out) *out = o;
+  return true;
 }
 
-static json_t *tree_array(body_scan *c) {
-  json_t *a = json_array();
-  if (!a) return NULL;
+static bool walk_array(body_scan *c, json_t **out) {
+  json_t *a = NULL;
+  if (out && !(a = json_array())) return false;
   c->p++;
   body_ws(c);
-  if (c->p < c->end && *c->p == ']') return c->p++, a;
-  bool more = true;
-  while (more) {
-    json_t *v = tree_value(c);
-    if (!v || json_array_append_new(a, v) || !body_next(c, ']', &more)) break;
-    if (!more) return a;
+  bool ok = true;
+  if (c->p < c->end && *c->p == ']') {
+    c->p++;
+  } else {
+    for (bool more = true; ok && more;) {
+      json_t *v = NULL;
+      ok = walk_value(c, a ? &v : NULL) && (!a || json_array_append_new(a, v) == 0) &&
+           body_next(c, ']', &more);
+    }
   }
-  json_decref(a);
-  return NULL;
+  if (!ok) {
+    json_decref(a);
+    return false;
+  }
+  if (out) *out = a;
+  return true;
 }
 
-static json_t *tree_value(body_scan *c) {
+static bool walk_value(body_scan *c, json_t **out) {
   body_ws(c);
-  if (c->p >= c->end) return NULL;
-  json_t *v;
+  if (c->p >= c->end) return false;
+  bool ok;
   switch (*c->p) {
     case '{':
     case '[':
-      if (++c->depth > LISEC_JSON_MAX_DEPTH) return NULL;
-      v = *c->p == '{' ? tree_object(c) : tree_array(c);
+      if (++c->depth > LISEC_JSON_MAX_DEPTH) return false;
+      ok = *c->p == '{' ? walk_object(c, out) : walk_array(c, out);
       c->depth--;
-      return v;
-    case '"': return tree_string(c);
-    case 't': return body_word(c, "true") ? json_true() : NULL;
-    case 'f': return body_word(c, "false") ? json_false() : NULL;
-    case 'n': return body_word(c, "null") ? json_null() : NULL;
-    default: return tree_number(c);
+      return ok;
+    case '"': return walk_string(c, out);
+    case 't': return walk_word(c, "true", json_true(), out);
+    case 'f': return walk_word(c, "false", json_false(), out);
+    case 'n': return walk_word(c, "null", json_null(), out);
+    default: return walk_number(c, out);
   }
 }
 
-json_t *api_body_tree(const char *body, size_t len) {
+/* The whole body: an object or array, and nothing after it but space. */
+static bool walk_body(const char *body, size_t len, json_t **out) {
   body_scan c = {(const unsigned char *)body, (const unsigned char *)body + len, 0};
   body_ws(&c);
-  if (c.p >= c.end || (*c.p != '{' && *c.p != '[')) return NULL;
-  json_t *v = tree_value(&c);
+  if (c.p >= c.end || (*c.p != '{' && *c.p != '[') || !walk_value(&c, out)) return false;
   body_ws(&c);
-  if (v && c.p != c.end) {
-    json_decref(v);
-    v = NULL;
-  }
-  return v;
+  if (c.p == c.end) return true;
+  if (out) json_decref(*out);
+  return false;
+}
+
+bool api_body_plain(const char *body, size_t len) { return walk_body(body, len, NULL); }
+
+/* The controller's tree of a plain body, from the same walk: jansson's lexer
+ * copies a string byte by byte through a growing buffer, which for the
+ * evidence body was ~206 us a report; this builds the same values in a
+ * tenth of it. NULL: not in the plain form (or out of memory), and the
+ * caller parses with lisec_json_parse, which then decides. */
+json_t *api_body_tree(const char *body, size_t len) {
+  json_t *v = NULL;
+  return walk_body(body, len, &v) ? v : NULL;
 }
