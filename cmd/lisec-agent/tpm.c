@@ -3,11 +3,20 @@
  * it, TPM2_ActivateCredential and TPM2_Quote. The EK's use is authorised by
  * PolicySecret(TPM_RH_ENDORSEMENT), which is what its template's policy
  * demands; every session and transient object is flushed, because a TPM
- * without a resource manager (swtpm, or /dev/tpm0) keeps them otherwise. */
+ * without a resource manager (swtpm, or /dev/tpm0) keeps them otherwise. An
+ * agent killed between its load and its flush leaves them there all the
+ * same, and three such leftovers fill swtpm's object slots ("out of memory
+ * for object contexts"): so opening the TPM first flushes what no live
+ * client holds. Behind a resource manager the TPM lists only this
+ * connection's handles, none at open; without one, the chip serves one
+ * connection at a time and the agent is its only user, so whatever is
+ * loaded when the agent connects belongs to a client that is gone. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "agent.h"
@@ -24,6 +33,34 @@ static int tss_fail(lisec_err *err, const char *what, TSS2_RC rc) {
   return lisec_err_set(err, LISEC_EIO, "TPM: %s: %s", what, Tss2_RC_Decode(rc));
 }
 
+/* Flushes the transient objects and loaded sessions of the handle range
+ * starting at first; returns how many were flushed. */
+static unsigned flush_range(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE first) {
+  TPMI_YES_NO more = TPM2_NO;
+  TPMS_CAPABILITY_DATA cap;
+  unsigned n = 0;
+  if (Tss2_Sys_GetCapability(sys, NULL, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more,
+                             &cap, NULL) != TSS2_RC_SUCCESS)
+    return 0;
+  for (uint32_t i = 0; i < cap.data.handles.count; i++)
+    if (Tss2_Sys_FlushContext(sys, cap.data.handles.handle[i]) == TSS2_RC_SUCCESS) n++;
+  return n;
+}
+
+static void flush_stale(TSS2_TCTI_CONTEXT *tcti) {
+  size_t size = Tss2_Sys_GetContextSize(0);
+  TSS2_SYS_CONTEXT *sys = calloc(1, size);
+  TSS2_ABI_VERSION abi = TSS2_ABI_VERSION_CURRENT;
+  if (!sys) return;
+  if (Tss2_Sys_Initialize(sys, size, tcti, &abi) == TSS2_RC_SUCCESS) {
+    unsigned n = flush_range(sys, TPM2_TRANSIENT_FIRST) + flush_range(sys, TPM2_LOADED_SESSION_FIRST);
+    if (n)
+      fprintf(stderr, "lisec-agent: flushed %u object(s) or session(s) an earlier client left loaded in the TPM\n", n);
+    Tss2_Sys_Finalize(sys);
+  }
+  free(sys);
+}
+
 int agent_tpm_open(const char *tcti, agent_tpm **out, lisec_err *err) {
   agent_tpm *t = calloc(1, sizeof *t);
   if (!t) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -34,6 +71,7 @@ int agent_tpm_open(const char *tcti, agent_tpm **out, lisec_err *err) {
     return lisec_err_set(err, LISEC_EUNAVAIL, "TPM: cannot open TCTI \"%s\": %s",
                          tcti ? tcti : "(default)", Tss2_RC_Decode(rc));
   }
+  flush_stale(t->tcti);
   rc = Esys_Initialize(&t->esys, t->tcti, NULL);
   if (rc != TSS2_RC_SUCCESS) {
     Tss2_TctiLdr_Finalize(&t->tcti);

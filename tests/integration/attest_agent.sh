@@ -110,7 +110,15 @@ am_pki am
 issue_location am "$host" "$(tpm_reset_count)" loc1.cms
 agent A measure-location --cert loc1.cms || fail "measure-location"
 n1=$(lisec attest nonce --state nonces.json)
-agent A quote --nonce "$n1" --out q1 || fail "agent quote"
+# An agent killed between loading its keys and flushing them leaves them in
+# a TPM without a resource manager; three such leftovers fill swtpm's object
+# slots. The next agent flushes them and quotes.
+for i in 1 2 3; do tpm2_createprimary -C o -c "left$i.ctx" >/dev/null || fail "tpm2_createprimary"; done
+[ "$(tpm2_getcap handles-transient | grep -c 0x8)" = 3 ] || fail "the leftovers are not loaded"
+agent A quote --nonce "$n1" --out q1 2>q1.err || { cat q1.err; fail "agent quote beside 3 leftover objects"; }
+grep -q 'flushed 3 object' q1.err || fail "the agent did not say it flushed the leftovers"
+[ -z "$(tpm2_getcap handles-transient)" ] || fail "the agent left objects loaded"
+pass "objects a killed client left in the TPM are flushed before the quote"
 v=(--ak enrolA/ak.pub --reference ref.json --location-ca am/ca.crt --ek enrolA/ek.pub)
 vq() { # vq DIR NONCE [more]
   local d=$1 n=$2
