@@ -1,7 +1,8 @@
 /* libFuzzer harness: the messages between lisecd's front and controller
  * (api/wire.c) as either peer could send them. The first byte chooses what
  * reads the rest: the controller's request decoder, the front's reply
- * decoder, or the framing on a libevent buffer (one message after another
+ * decoder, the front's decoder of the TLS material the parent sends on
+ * SIGHUP, or the framing on a libevent buffer (one message after another
  * until the input runs out or is refused). A decoder that reads past the
  * payload fails under ASan; one that accepts what it must refuse (a role
  * whose bit disagrees, a header value with a line break, a status outside
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *p = malloc(len ? len : 1); /* exactly len bytes: ASan sees overreads */
   memcpy(p, data + 1, len);
   lisec_err err;
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: {
       api_wire_request r;
       if (api_wire_request_decode(p, len, MAX_BODY, &r, &err) == 0) {
@@ -48,6 +49,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.status < 100 || r.status > 599) abort();
         if (has_ctl(r.content_type) || has_ctl(r.allow) || has_ctl(r.retry_after)) abort();
         if (r.body_len && !r.content_type[0]) abort();
+      }
+      break;
+    }
+    case 3: {
+      api_tls_material m;
+      if (api_wire_tls_decode(p, len, MAX_BODY, &m, &err) == 0) {
+        if (!m.cert_len || !m.key_len || !m.ca_len || m.owned) abort();
+        if (m.cert_len > MAX_BODY || m.key_len > MAX_BODY || m.ca_len > MAX_BODY || m.crl_len > MAX_BODY) abort();
+        const uint8_t *f[4] = {m.cert, m.key, m.ca, m.crl};
+        size_t n[4] = {m.cert_len, m.key_len, m.ca_len, m.crl_len};
+        for (int i = 0; i < 4; i++)
+          if (n[i] && (f[i] < p || f[i] + n[i] > p + len)) abort();
+        /* What the front accepts, the parent could have sent. */
+        ipc_writer w;
+        if (api_wire_tls_encode(&w, &m, MAX_BODY, &err) != 0 || w.buf.len != len || memcmp(w.buf.data, p, len) != 0)
+          abort();
+        ipc_writer_free(&w);
       }
       break;
     }

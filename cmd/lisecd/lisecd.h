@@ -12,8 +12,9 @@ extern const char *const lisecd_known_settings[];
 #include "api/api.h"
 #include "base/base.h"
 
-/* TLS, HTTP and admission; fds[i] is worker i's channel to the controller. */
-int lisecd_front_main(const lisec_config *cfg, const int *fds, int n);
+/* TLS, HTTP and admission; fds[i] is worker i's channel to the controller,
+ * tls_fd the parent's channel for TLS material (API_MSG_TLS). */
+int lisecd_front_main(const lisec_config *cfg, const int *fds, int n, int tls_fd);
 /* The use cases and the store; keys_fd to the keys process, fds[i] the
  * front's worker i. */
 int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds, int n);
@@ -22,6 +23,18 @@ int lisecd_keys_main(const lisec_config *cfg, int fd);
 
 /* [server], [tls] and [api] as the front reads them (main.c). */
 int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
+/* The [tls] material (tlsreload.c): check reads the files and builds a
+ * context from them (start); reload does the same on SIGHUP and, when
+ * they are good, sends them on fd to the front; when not, logs why and
+ * the front keeps what it serves. */
+int lisecd_tls_check(const api_server_config *sc, lisec_err *err);
+void lisecd_tls_reload(const api_server_config *sc, int fd);
+/* The front's side: a thread that takes API_MSG_TLS from fd and swaps the
+ * server's context; stop ends it (shutting fd down) and joins it. */
+typedef struct lisecd_tls_receiver lisecd_tls_receiver;
+int lisecd_tls_receiver_start(api_server *srv, int fd, size_t max_file, lisecd_tls_receiver **out, lisec_err *err);
+void lisecd_tls_receiver_stop(lisecd_tls_receiver *r);
+
 /* A child says it is serving: the parent starts the next one, and
  * counts a later exit as a failure rather than a start error (main.c). */
 void lisecd_child_ready(void);

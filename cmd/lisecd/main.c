@@ -3,7 +3,9 @@
  * PKCS#11 client), the controller (use cases, store, X1, attestation) and
  * the front (TLS, HTTP, admission), joined by socketpairs, and from then on
  * only supervises. SIGTERM or SIGINT stops them in that order reversed:
- * the front (requests in flight finish), the controller, the keys. A child
+ * the front (requests in flight finish), the controller, the keys. SIGHUP
+ * reads the [tls] files again and, when they load and agree, sends them to
+ * the front, which serves new connections with them (tlsreload.c). A child
  * that ends on its own stops lisecd as a whole, with one log line naming
  * it: nothing half-works, and systemd (or whatever runs lisecd) restarts
  * it. It always runs in the foreground; logs go to stderr, each line naming
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/tls.h"
 #include "ctl/ctl.h"
 #include "keys/keys.h"
 #include "lisecd.h"
@@ -60,7 +63,7 @@ static void usage(FILE *f) {
 }
 
 int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
-  int64_t workers = 0, max_body = 0, max_conns = 0, handshake_ms = 0, rate = 0, burst = 0, clients = 0;
+  int64_t tls_max = 0, workers = 0, max_body = 0, max_conns = 0, handshake_ms = 0, rate = 0, burst = 0, clients = 0;
   int rc;
   if ((rc = lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
       (rc = lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
@@ -68,8 +71,12 @@ int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_e
       (rc = lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
       (rc = lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
       (rc = lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
-      (rc = lisec_config_int(cfg, "api", "refusal_clients", 4096, 16, 1 << 20, &clients, err)))
+      (rc = lisec_config_int(cfg, "api", "refusal_clients", 4096, 16, 1 << 20, &clients, err)) ||
+      (rc = lisec_config_int(cfg, "tls", "max_file_bytes", API_TLS_FILE_MAX_DEFAULT, API_TLS_FILE_MIN,
+                             API_TLS_FILE_MAX_LIMIT, &tls_max, err)))
     return rc;
+  sc->tls_file_max = (size_t)tls_max;
+  sc->crl = lisec_config_str(cfg, "tls", "crl", NULL);
   sc->max_connections = (int)max_conns;
   sc->handshake_timeout_ms = (int)handshake_ms;
   sc->refusal_rate = (unsigned)rate;
@@ -295,6 +302,7 @@ static int spawn(int i, const lisec_config *cfg, child_main_fn fn, void *arg, in
  * chan[i][1] the front's. */
 typedef struct wiring {
   int keys[2];
+  int tls[2]; /* the parent's end, the front's: TLS material on SIGHUP */
   int n;
   int (*chan)[2];
   int *ctl_fds, *front_fds;
@@ -312,7 +320,7 @@ static int run_controller(const lisec_config *cfg, void *arg) {
 
 static int run_front(const lisec_config *cfg, void *arg) {
   wiring *wr = arg;
-  return lisecd_front_main(cfg, wr->front_fds, wr->n);
+  return lisecd_front_main(cfg, wr->front_fds, wr->n, wr->tls[1]);
 }
 
 /* Waits for child i's readiness byte on fd. 0 when it is ready; 2 when it
@@ -383,6 +391,14 @@ int main(int argc, char **argv) {
     lisec_config_free(cfg);
     return rc;
   }
+  /* The TLS files (the CRL too) are judged here, before any process
+   * starts, by the code that judges a reload; this also readies OpenSSL
+   * in the parent before its sandbox. The front reads them again. */
+  if (lisecd_tls_check(&sc, &err) != 0) {
+    fprintf(stderr, "lisecd: %s\n", err.msg);
+    lisec_config_free(cfg);
+    return 2;
+  }
 
   /* The parent takes these with sigwait; children inherit the mask and
    * wait for SIGTERM themselves. */
@@ -392,6 +408,7 @@ int main(int argc, char **argv) {
   sigaddset(&stop, SIGINT);
   sup = stop;
   sigaddset(&sup, SIGCHLD);
+  sigaddset(&sup, SIGHUP); /* a reload; the children never see it */
   pthread_sigmask(SIG_BLOCK, &sup, NULL);
   parent_pid = getpid();
 
@@ -399,11 +416,12 @@ int main(int argc, char **argv) {
   int (*chan)[2] = calloc((size_t)n, sizeof *chan);
   int *ctl_fds = calloc((size_t)n, sizeof *ctl_fds), *front_fds = calloc((size_t)n, sizeof *front_fds);
   /* Every descriptor the parent made: each child closes those not its own. */
-  int n_all = 2 * n + 6, *all = calloc((size_t)n_all, sizeof *all);
+  int n_all = 2 * n + 8, *all = calloc((size_t)n_all, sizeof *all);
   int ready_ctl[2] = {-1, -1}, ready_front[2] = {-1, -1};
-  wiring wr = {.keys = {-1, -1}, .n = n, .chan = chan, .ctl_fds = ctl_fds, .front_fds = front_fds};
+  wiring wr = {.keys = {-1, -1}, .tls = {-1, -1}, .n = n, .chan = chan, .ctl_fds = ctl_fds, .front_fds = front_fds};
   int rc = chan && ctl_fds && front_fds && all ? 0 : -1;
   if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wr.keys) != 0) rc = -1;
+  if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wr.tls) != 0) rc = -1;
   for (int i = 0; rc == 0 && i < n; i++) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan[i]) != 0) {
       rc = -1;
@@ -417,10 +435,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lisecd: cannot create the channels between its processes: %s\n", strerror(errno));
     return 2;
   }
-  /* all[]: keys pair, ready pipes, then the channels. */
+  /* all[]: keys pair, ready pipes, the TLS pair, then the channels. */
   all[0] = wr.keys[0], all[1] = wr.keys[1];
   all[2] = ready_ctl[0], all[3] = ready_ctl[1], all[4] = ready_front[0], all[5] = ready_front[1];
-  for (int i = 0; i < n; i++) all[6 + 2 * i] = chan[i][0], all[7 + 2 * i] = chan[i][1];
+  all[6] = wr.tls[0], all[7] = wr.tls[1];
+  for (int i = 0; i < n; i++) all[8 + 2 * i] = chan[i][0], all[9 + 2 * i] = chan[i][1];
 
   /* keys: keeps keys[1]. */
   int *drop = calloc((size_t)n_all, sizeof *drop);
@@ -443,11 +462,13 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) close(chan[i][0]);
   if (rc == 0) rc = wait_ready(CHILD_CONTROLLER, ready_ctl[0], &stop);
   close(ready_ctl[0]);
-  /* front: keeps its channel ends and ready_front[1]. */
+  /* front: keeps its channel ends, ready_front[1] and tls[1]. */
   n_drop = 0;
   drop[n_drop++] = ready_front[0];
+  drop[n_drop++] = wr.tls[0];
   if (rc == 0 && spawn(CHILD_FRONT, cfg, run_front, &wr, ready_front[1], drop, n_drop) != 0) rc = 2;
   close(ready_front[1]);
+  close(wr.tls[1]);
   close_all(front_fds, n);
   if (rc == 0) rc = wait_ready(CHILD_FRONT, ready_front[0], &stop);
   close(ready_front[0]);
@@ -458,6 +479,7 @@ int main(int argc, char **argv) {
   free(front_fds);
   if (rc) {
     stop_all(stop_s * 1000);
+    close(wr.tls[0]);
     lisec_config_free(cfg);
     return 2;
   }
@@ -481,6 +503,10 @@ int main(int argc, char **argv) {
   for (;;) {
     int sig = 0;
     sigwait(&sup, &sig);
+    if (sig == SIGHUP) {
+      lisecd_tls_reload(&sc, wr.tls[0]);
+      continue;
+    }
     if (sig != SIGCHLD) {
       LOG_INFO("signal %d: stopping; requests in flight finish first", sig);
       stop_all(stop_s * 1000);
@@ -495,6 +521,7 @@ int main(int argc, char **argv) {
     status = 1;
     break;
   }
+  close(wr.tls[0]);
   lisec_config_free(cfg);
   LOG_INFO("%s", status ? "lisecd stopped after a process failed" : "lisecd stopped");
   return status;

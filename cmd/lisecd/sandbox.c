@@ -4,7 +4,8 @@
  * calls its work needs: the front serves sockets it already holds and can
  * neither open a file nor create a socket; the controller has files and
  * client sockets; the keys process has files (the token) and no network; the
- * parent waits and signals. A call outside the list fails with EPERM (EACCES
+ * parent waits, signals and reads files (the [tls] material it sends the
+ * front on SIGHUP), never writes or creates one. A call outside the list fails with EPERM (EACCES
  * for opening a file), so a library that probes for something gets a plain
  * error; the calls only an attacker makes (execve, ptrace, reading another
  * process's memory) kill the whole process instead, so a compromised front
@@ -338,9 +339,16 @@ static int sandbox_build(scmp_filter_ctx f, lisecd_role role, const lisec_config
     break;
   case LISECD_KEYS:
     break;
-  case LISECD_PARENT:
+  case LISECD_PARENT: {
     if ((rc = sandbox_add(f, SCMP_ACT_ALLOW, calls_parent, LISEC_ARRAY_LEN(calls_parent)))) return rc;
+    /* Reading the [tls] files again on SIGHUP: an open for reading only,
+     * which can neither create, truncate nor append to a file. */
+    const uint64_t w = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
+    if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1, arg_has(1, w, O_RDONLY))) ||
+        (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, arg_has(2, w, O_RDONLY))))
+      return rc;
     break;
+  }
   }
   if (SANDBOX_ASAN && (rc = sandbox_add_sanitizer(f, files))) return rc;
   /* What is left of the hostile list (after the sanitizer's and the

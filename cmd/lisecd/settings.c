@@ -10,7 +10,7 @@ const char *const lisecd_known_settings[] = {
     /* the HTTPS API (api/) */
     "server.listen", "server.workers", "server.max_connections", "server.handshake_timeout_ms",
     "server.stop_timeout_s", /* the parent's bound on each process's stop (main.c) */
-    "tls.cert", "tls.key", "tls.client_ca",
+    "tls.cert", "tls.key", "tls.client_ca", "tls.crl", "tls.max_file_bytes", /* api/tls.c */
     "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */
     "store.url",

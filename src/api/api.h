@@ -226,6 +226,8 @@ typedef struct api_server_config {
   const char *listen;     /* "127.0.0.1:8443" or "[::1]:8443" */
   const char *cert, *key; /* server certificate and key (PEM) */
   const char *client_ca;  /* CA bundle that client certificates must chain to */
+  const char *crl;        /* PEM CRLs of those CAs, or NULL: no revocation check (tls.h) */
+  size_t tls_file_max;    /* [tls] max_file_bytes (0: API_TLS_FILE_MAX_DEFAULT) */
   api_role_source role_source;
   size_t max_body;
   int workers;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/tls.h"
 #include "api/wire.h"
 
 #define MAX_HEADERS 8192
@@ -91,7 +92,8 @@ struct api_conn {
 };
 
 struct api_server {
-  SSL_CTX *ssl;
+  SSL_CTX *ssl;             /* new connections' context; swapped by a TLS reload */
+  pthread_mutex_t ssl_lock; /* guards ssl (a worker takes a reference under it) */
   const int *channels; /* one per worker; each worker's own once it starts */
   void (*on_channel_lost)(void *);
   void *on_channel_lost_arg;
@@ -181,8 +183,10 @@ static void principal_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 }
 
 static int verify_cb(int ok, X509_STORE_CTX *ctx) {
-  (void)ctx;
-  if (!ok) api_metrics_cert_rejected();
+  if (!ok) {
+    api_metrics_cert_rejected();
+    api_tls_log_crl_refusal(ctx);
+  }
   return ok;
 }
 
@@ -208,36 +212,39 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   api_metrics_handshake(done);
 }
 
-static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *err) {
-  SSL_CTX *c = SSL_CTX_new(TLS_server_method());
-  srv->ssl = c;
-  if (!c) return lisec_err_set(err, LISEC_ECRYPTO, "cannot create TLS context");
-  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-  /* No resumption: every connection presents and proves its certificate. */
-  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_num_tickets(c, 0);
-  /* TLS 1.2 only with forward secrecy and AEAD; 1.3 suites are all AEAD. */
-  if (SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL") != 1 ||
-      SSL_CTX_set_ciphersuites(c, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
-                                  "TLS_AES_128_GCM_SHA256") != 1 ||
-      SSL_CTX_set1_groups_list(c, "X25519:P-256:P-384") != 1)
-    return lisec_err_set(err, LISEC_ECRYPTO, "cannot set the TLS cipher suites and groups");
+/* What the server adds to a context built from the material (tls.c):
+ * client certificates required, and its own callbacks. */
+static void tls_callbacks(SSL_CTX *c) {
   SSL_CTX_set_info_callback(c, info_cb);
-  if (SSL_CTX_use_certificate_chain_file(c, cfg->cert) != 1)
-    return lisec_err_set(err, LISEC_ECRYPTO, "cannot load server certificate %s", cfg->cert);
-  if (SSL_CTX_use_PrivateKey_file(c, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(c) != 1)
-    return lisec_err_set(err, LISEC_ECRYPTO, "cannot load server key %s (or it does not match)",
-                         cfg->key);
-  if (SSL_CTX_load_verify_locations(c, cfg->client_ca, NULL) != 1)
-    return lisec_err_set(err, LISEC_ECRYPTO, "cannot load client CA %s", cfg->client_ca);
-  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca);
-  if (names) SSL_CTX_set_client_CA_list(c, names);
   SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
-  SSL_CTX_set_verify_depth(c, 4);
-  ERR_clear_error();
+}
+
+/* The first context, from the [tls] files (read before the sandbox). */
+static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *err) {
+  api_tls_material m = {0};
+  size_t max = cfg->tls_file_max ? cfg->tls_file_max : API_TLS_FILE_MAX_DEFAULT;
+  int rc = api_tls_material_read(cfg->cert, cfg->key, cfg->client_ca, cfg->crl, max, &m, err);
+  SSL_CTX *c = NULL;
+  if (rc == 0) rc = api_tls_ctx_new(&m, time(NULL), &c, NULL, err);
+  api_tls_material_free(&m);
+  if (rc) return rc;
+  tls_callbacks(c);
+  srv->ssl = c;
+  return 0;
+}
+
+int api_server_tls_reload(api_server *srv, const api_tls_material *m, api_tls_info *info, lisec_err *err) {
+  SSL_CTX *c = NULL, *old;
+  int rc = api_tls_ctx_new(m, time(NULL), &c, info, err);
+  if (rc) return rc;
+  tls_callbacks(c);
+  /* Open connections hold a reference to the context they began with and
+   * keep it; only new ones see this one. */
+  pthread_mutex_lock(&srv->ssl_lock);
+  old = srv->ssl;
+  srv->ssl = c;
+  pthread_mutex_unlock(&srv->ssl_lock);
+  SSL_CTX_free(old);
   return 0;
 }
 
@@ -251,7 +258,9 @@ static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *e
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
   api_worker *w = arg;
   api_server *srv = w->srv;
+  pthread_mutex_lock(&srv->ssl_lock);
   SSL *ssl = SSL_new(srv->ssl);
+  pthread_mutex_unlock(&srv->ssl_lock);
   api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
   struct event *deadline = c ? evtimer_new(base, conn_deadline_cb, c) : NULL;
   struct bufferevent *bev =
@@ -841,6 +850,7 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
   int rc = api_routes_check(routes, n_routes, err);
   if (rc == 0 && !(srv = calloc(1, sizeof *srv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) {
+    pthread_mutex_init(&srv->ssl_lock, NULL);
     srv->role_source = cfg->role_source;
     srv->max_body = cfg->max_body;
     srv->fd = -1;
@@ -907,6 +917,7 @@ void api_server_wait_and_free(api_server *srv) {
   }
   if (srv->fd >= 0) close(srv->fd);
   SSL_CTX_free(srv->ssl);
+  pthread_mutex_destroy(&srv->ssl_lock);
   free(srv->workers);
   free(srv);
 }

@@ -117,6 +117,47 @@ int api_wire_reply_decode(const uint8_t *payload, size_t len, api_wire_reply *ou
   return 0;
 }
 
+/* ---- TLS material (parent -> front) -------------------------------------- */
+
+uint32_t api_wire_tls_max(size_t max_file) {
+  uint64_t m = 4 * (uint64_t)max_file + 64;
+  return m > IPC_PAYLOAD_MAX ? IPC_PAYLOAD_MAX : (uint32_t)m;
+}
+
+int api_wire_tls_encode(ipc_writer *w, const api_tls_material *m, size_t max_file, lisec_err *err) {
+  ipc_writer_init(w, api_wire_tls_max(max_file));
+  if (!m->cert_len || !m->key_len || !m->ca_len)
+    return lisec_err_set(err, LISEC_EINVAL, "TLS message: cert, key and client_ca are required");
+  if (m->cert_len > max_file || m->key_len > max_file || m->ca_len > max_file || m->crl_len > max_file)
+    return lisec_err_set(err, LISEC_ETOOBIG, "TLS message: a file over [tls] max_file_bytes (%zu)", max_file);
+  ipc_put_bytes(w, m->cert, m->cert_len);
+  ipc_put_bytes(w, m->key, m->key_len);
+  ipc_put_bytes(w, m->ca, m->ca_len);
+  ipc_put_bytes(w, m->crl, m->crl_len);
+  if (w->failed) return lisec_err_set(err, LISEC_EINVAL, "TLS message: over the channel's bound");
+  return 0;
+}
+
+int api_wire_tls_decode(const uint8_t *payload, size_t len, size_t max_file, api_tls_material *out,
+                        lisec_err *err) {
+  ipc_reader r;
+  memset(out, 0, sizeof *out);
+  ipc_reader_init(&r, payload, len);
+  ipc_get_bytes(&r, max_file, &out->cert, &out->cert_len);
+  ipc_get_bytes(&r, max_file, &out->key, &out->key_len);
+  ipc_get_bytes(&r, max_file, &out->ca, &out->ca_len);
+  ipc_get_bytes(&r, max_file, &out->crl, &out->crl_len);
+  int rc = ipc_reader_done(&r, "TLS", err);
+  if (rc == 0 && (!out->cert_len || !out->key_len || !out->ca_len))
+    rc = lisec_err_set(err, LISEC_EINVAL, "TLS message: an empty cert, key or client_ca");
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    return rc;
+  }
+  if (!out->crl_len) out->crl = NULL;
+  return 0;
+}
+
 int api_wire_queue(struct evbuffer *out, uint16_t type, uint32_t id, const ipc_writer *payload,
                    lisec_err *err) {
   uint32_t len = payload ? (uint32_t)payload->buf.len : 0;

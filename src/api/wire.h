@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "api/tls.h"
 #include "ipc/ipc.h"
 
 typedef enum {
@@ -20,6 +21,7 @@ typedef enum {
   API_MSG_REPLY = 2,   /* controller -> front: its answer, same id */
   API_MSG_CANCEL = 3,  /* front -> controller: the client of request id left */
   API_MSG_STOP = 4,    /* front -> controller: lisecd stops; answer what waits now */
+  API_MSG_TLS = 5,     /* parent -> front (its own channel): TLS material to serve new connections with */
 } api_msg_type;
 
 #define API_METHOD_MAX 16       /* longest method name + 1 */
@@ -64,6 +66,16 @@ int api_wire_reply_encode(ipc_writer *w, const api_wire_reply *r, lisec_err *err
 int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
                             api_wire_request *out, lisec_err *err);
 int api_wire_reply_decode(const uint8_t *payload, size_t len, api_wire_reply *out, lisec_err *err);
+
+/* API_MSG_TLS: the [tls] files' bytes, in the order cert, key, client_ca,
+ * crl (empty: none), each at most max_file ([tls] max_file_bytes). The
+ * decoder refuses an empty cert, key or client_ca and a field over
+ * max_file; out points into the payload (not owned). What the bytes hold
+ * is judged by api_tls_ctx_new, as the parent did before sending them. */
+uint32_t api_wire_tls_max(size_t max_file);
+int api_wire_tls_encode(ipc_writer *w, const api_tls_material *m, size_t max_file, lisec_err *err);
+int api_wire_tls_decode(const uint8_t *payload, size_t len, size_t max_file, api_tls_material *out,
+                        lisec_err *err);
 
 /* The payload bound of a channel whose requests carry at most max_body. */
 uint32_t api_wire_channel_max(size_t max_body);

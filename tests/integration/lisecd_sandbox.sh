@@ -6,7 +6,7 @@
 # dies on execve/ptrace/process_vm_readv; the controller opens and writes
 # the database and connects out, but cannot mount, load BPF or exec; the
 # keys process logs into a real SoftHSM2 token but has no network; the parent
-# only waits and signals; with [security] sandbox = off the same opens work
+# waits, signals and reads files (never writes one); with [security] sandbox = off the same opens work
 # (so the refusals come from the filter, not from file permissions). Then a
 # real lisecd: each child runs with no_new_privs and a seccomp filter
 # (/proc/PID/status), the front's probe (a test build hook) cannot open the
@@ -84,10 +84,12 @@ $asan || expect "keys execs" killed keys exec
 pass "keys: the token works, no network, no exec"
 
 # --- the parent
-expect "parent opens a file" EPERM parent open "$db"
+expect "parent opens a file to read it ([tls] files on SIGHUP)" ok parent open "$db"
+expect "parent opens a file read-write (openat)" EPERM parent openat "$db"
+expect "parent creates a socket" EPERM parent socket inet
 expect "parent signals" ok parent kill
 $asan || expect "parent execs" killed parent exec
-pass "parent: waits and signals only"
+pass "parent: waits, signals and reads files; never writes one, no socket, no exec"
 
 # --- the same opens with the sandbox off: the refusals above are the filter's
 expect "front with sandbox = off opens the database" ok --off front open "$db"
