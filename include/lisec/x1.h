@@ -4,7 +4,10 @@
  * body it returns. It keeps the tasks and delivery destinations it is given,
  * answers every request with the standard's response or error code (echoing
  * the request's type and transaction), and calls back on every change so the
- * POI can start or stop interception. docs/x1.md lists what it supports. */
+ * POI can start or stop interception. It also keeps destination sets and
+ * HashedID hash contexts, and answers GetAllDetails, GetAllTaskDetails,
+ * GetAllDestinationDetails and RemoveAllDestinations. docs/x1.md lists what
+ * it supports. */
 #ifndef LISEC_PUBLIC_X1_H
 #define LISEC_PUBLIC_X1_H
 
@@ -18,7 +21,10 @@ typedef struct lisec_x1_ne lisec_x1_ne;
 
 /* A change: "activate", "modify" or "deactivate" with the task's XID;
  * "deactivate-all" (DeactivateAllTasks) with an empty id; "create-
- * destination", "modify-destination" or "remove-destination" with the DID. */
+ * destination", "modify-destination" or "remove-destination" with the DID;
+ * "remove-all-destinations" (RemoveAllDestinations) with an empty id;
+ * "create-object", "modify-object" or "delete-object" with the objectId of
+ * a destination set or a HashedID hash context. */
 typedef void (*lisec_x1_task_cb)(void *ctx, const char *change, const char *id);
 
 /* ne_id: this NE's identifier; admf_id: the only ADMF it obeys (the
@@ -31,8 +37,10 @@ void lisec_x1_ne_free(lisec_x1_ne *ne);
  * error 1020. Returns 0, or -1 when either is not a version or min > max. */
 int lisec_x1_ne_set_versions(lisec_x1_ne *ne, const char *min, const char *max);
 /* strict != 0: ActivateTask and ModifyTask naming a destination (dId) that
- * was not created with CreateDestination, or a destination set (dSId), are
- * refused, as a real NE does. Off by default. */
+ * was not created with CreateDestination, or a destination set (dSId) not
+ * created with CreateObject, and a destination set naming a destination not
+ * created, are refused, as a real NE does. Off by default. A HashedID target
+ * always needs its hash context (CreateObject with a HashContext) first. */
 void lisec_x1_ne_set_strict_destinations(lisec_x1_ne *ne, int strict);
 
 /* Handles one request container (one or several messages). peer_cn is the

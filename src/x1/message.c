@@ -25,7 +25,9 @@ static const char *const type_names[X1_TYPE_COUNT] = {
     "ActivateTask",      "ModifyTask",        "DeactivateTask",        "GetTaskDetails",
     "Ping",              "Keepalive",         "ReportTaskIssue",       "ListAllDetails",
     "DeactivateAllTasks", "CreateDestination", "ModifyDestination",    "RemoveDestination",
-    "GetDestinationDetails", "GetNEStatus",   "ReportNEIssue",
+    "GetDestinationDetails", "GetNEStatus",   "ReportNEIssue",     "RemoveAllDestinations",
+    "GetAllDetails",     "GetAllTaskDetails", "GetAllDestinationDetails", "ReportDestinationIssue",
+    "CreateObject",      "ModifyObject",      "DeleteObject",
 };
 
 /* The schema's RequestMessageType enumeration: the names an ErrorResponse
@@ -61,7 +63,7 @@ static const char *const supported_elements[] = {
     "supiimsi",   "supinai",     "gpsiMsisdn",   "gpsiNai",     "macAddress",        "ipv4Address",
     "ipv6Address", "ipv4Cidr",   "ipv6Cidr",     "tcpPort",     "tcpPortRange",      "udpPort",
     "udpPortRange", "emailAddress", "sipUri",    "telUri",      "impu",              "impi",
-    "nai",
+    "nai",        "hashedIdentifier",
 };
 
 static bool element_supported(const char *name) {
@@ -113,10 +115,40 @@ static void rename_to(x1_target *t, const char *element, const char *value_from)
   snprintf(t->value, sizeof t->value, "%s", v);
 }
 
+size_t x1_hash_length(const char *algorithm) {
+  if (strcmp(algorithm, "sha-256") == 0) return 32;
+  if (strcmp(algorithm, "sha-512") == 0 || strcmp(algorithm, "sha3-512") == 0) return 64;
+  return 0;
+}
+
+/* A HashedID value "CONTEXT TYPE DIGEST" split into its three parts (the
+ * type may hold spaces: it is what lies between the first and the last);
+ * the digest is brought to lower case. false when it is not of that form. */
+static bool hashed_split(char *v, char ctx[X1_UUID_LEN + 1], char type[X1_HASH_TYPE_MAX + 1], char **digest) {
+  char *first = strchr(v, ' '), *last = strrchr(v, ' ');
+  if (!first || first == last || first - v != X1_UUID_LEN || last - first - 1 < 1 ||
+      last - first - 1 > X1_HASH_TYPE_MAX || !last[1])
+    return false;
+  memcpy(ctx, v, X1_UUID_LEN);
+  ctx[X1_UUID_LEN] = '\0';
+  snprintf(type, X1_HASH_TYPE_MAX + 1, "%.*s", (int)(last - first - 1), first + 1);
+  for (char *p = last + 1; *p; p++) {
+    if (!isxdigit((unsigned char)*p)) return false;
+    *p = (char)tolower((unsigned char)*p);
+  }
+  *digest = last + 1;
+  return true;
+}
+
 int x1_target_normalise(x1_target *t, lisec_err *err) {
   char *v = t->value;
   const char *e = t->element;
-  if (strcmp(e, "imei") == 0 && digits(v, 15, 15)) {
+  if (strcmp(e, "hashedIdentifier") == 0) {
+    char ctx[X1_UUID_LEN + 1], type[X1_HASH_TYPE_MAX + 1], *digest;
+    if (!hashed_split(v, ctx, type, &digest) || strlen(digest) % 2)
+      return lisec_err_set(err, LISEC_EINVAL, "X1 target hashedIdentifier: CONTEXT-ID TYPE HEX-DIGEST (type 1 to "
+                           "%d bytes; TS 103 221-1 HashedID)", X1_HASH_TYPE_MAX);
+  } else if (strcmp(e, "imei") == 0 && digits(v, 15, 15)) {
     rename_to(t, "peiImeiCheckDigit", v); /* the schema's imei has no check digit */
   } else if (strcmp(e, "supiimsi") == 0 && strncmp(v, "imsi-", 5) == 0) {
     rename_to(t, "supiimsi", v + 5);
@@ -211,9 +243,11 @@ typedef struct builder {
   xmlDocPtr doc;
   xmlNodePtr root;
   xmlNsPtr ns, xsi, common;
+  xmlNsPtr hid, dset; /* the HashedID and DestinationSet modules, declared when used */
 } builder;
 
 static void builder_open(builder *b, const char *root) {
+  b->hid = b->dset = NULL;
   b->doc = xmlNewDoc(BAD_CAST "1.0");
   b->root = xmlNewDocNode(b->doc, NULL, BAD_CAST root, NULL);
   xmlDocSetRootElement(b->doc, b->root);
@@ -240,6 +274,16 @@ static xmlNodePtr common_node(builder *b, xmlNodePtr parent, const char *name) {
   return xmlNewChild(parent, b->common, BAD_CAST name, NULL);
 }
 
+static xmlNsPtr hid_ns(builder *b) {
+  if (!b->hid) b->hid = xmlNewNs(b->root, BAD_CAST X1_HASHEDID_NAMESPACE, BAD_CAST "hashedID");
+  return b->hid;
+}
+
+static xmlNsPtr dset_ns(builder *b) {
+  if (!b->dset) b->dset = xmlNewNs(b->root, BAD_CAST X1_DESTSET_NAMESPACE, BAD_CAST "destinationSet");
+  return b->dset;
+}
+
 static void header(builder *b, xmlNodePtr m, const x1_header *h, bool transaction) {
   text(b, m, "admfIdentifier", h->admf);
   text(b, m, "neIdentifier", h->ne);
@@ -263,7 +307,14 @@ static int add_target(builder *b, xmlNodePtr parent, const x1_target *in, lisec_
     return rc;
   }
   xmlNodePtr ti = node(b, parent, "targetIdentifier");
-  if (strcmp(t.element, "ipv4Cidr") == 0) {
+  if (strcmp(t.element, "hashedIdentifier") == 0) {
+    char ctx[X1_UUID_LEN + 1], type[X1_HASH_TYPE_MAX + 1], *digest = NULL;
+    (void)hashed_split(t.value, ctx, type, &digest); /* x1_target_normalise checked the form */
+    xmlNodePtr h = node(b, ti, "hashedIdentifier");
+    xmlNewTextChild(h, hid_ns(b), BAD_CAST "hashContextID", BAD_CAST ctx);
+    xmlNewTextChild(h, hid_ns(b), BAD_CAST "targetIdentityType", BAD_CAST type);
+    xmlNewTextChild(h, hid_ns(b), BAD_CAST "hashDigest", BAD_CAST(digest ? digest : ""));
+  } else if (strcmp(t.element, "ipv4Cidr") == 0) {
     /* TS 103 280 IPCIDR: the prefix is a child naming its family */
     common_text(b, node(b, ti, "ipv4Cidr"), strchr(t.value, ':') ? "IPv6CIDR" : "IPv4CIDR", t.value);
   } else if (strcmp(t.element, "tcpPortRange") == 0 || strcmp(t.element, "udpPortRange") == 0) {
@@ -331,6 +382,73 @@ static void add_status(builder *b, xmlNodePtr parent, const char *name, const ch
   node(b, parent, "listOfFaults");
 }
 
+/* A generic object as element name, typed by xsi:type in its module. */
+static int add_object(builder *b, xmlNodePtr parent, const char *name, const x1_object *o, lisec_err *err) {
+  xmlNodePtr n = node(b, parent, name);
+  if (o->kind == X1_OBJECT_DESTINATION_SET) {
+    xmlNsPtr ds = dset_ns(b);
+    xmlNewNsProp(n, b->xsi, BAD_CAST "type", BAD_CAST "destinationSet:DestinationSetDetails");
+    text(b, n, "objectId", o->id);
+    if (o->friendly[0]) xmlNewTextChild(n, ds, BAD_CAST "friendlyName", BAD_CAST o->friendly);
+    xmlNodePtr list = xmlNewChild(n, ds, BAD_CAST "listOfAssociatedDIDs", NULL);
+    for (size_t i = 0; i < o->n_dids && i < X1_MAX_DIDS; i++) {
+      char pref[24];
+      snprintf(pref, sizeof pref, "%ld", o->preference[i]);
+      xmlNodePtr a = xmlNewChild(list, ds, BAD_CAST "AssociatedDID", NULL);
+      xmlNewTextChild(a, ds, BAD_CAST "dId", BAD_CAST o->dids[i]);
+      xmlNewTextChild(a, ds, BAD_CAST "preference", BAD_CAST pref);
+    }
+    xmlNewTextChild(n, ds, BAD_CAST "destinationSetType", BAD_CAST o->set_type);
+    return 0;
+  }
+  if (o->kind == X1_OBJECT_HASH_CONTEXT) {
+    xmlNewNsProp(n, b->xsi, BAD_CAST "type", BAD_CAST "hashedID:HashContext");
+    hid_ns(b);
+    text(b, n, "objectId", o->id);
+    xmlNewTextChild(n, b->hid, BAD_CAST "hashAlgorithm", BAD_CAST o->algorithm);
+    xmlNewTextChild(n, b->hid, BAD_CAST "salt", BAD_CAST o->salt);
+    return 0;
+  }
+  return lisec_err_set(err, LISEC_EINVAL, "X1 generic object: neither a destination set nor a hash context");
+}
+
+static int add_task_response(builder *b, xmlNodePtr parent, const x1_task *t, const char *status,
+                             lisec_err *err) {
+  xmlNodePtr trd = node(b, parent, "taskResponseDetails");
+  int rc = add_task(b, trd, t, err);
+  if (!rc) add_status(b, node(b, trd, "taskStatus"), "provisioningStatus", status, "complete");
+  return rc;
+}
+
+static int add_destination_response(builder *b, xmlNodePtr parent, const x1_destination *d, const char *status,
+                                    lisec_err *err) {
+  xmlNodePtr drd = node(b, parent, "destinationResponseDetails");
+  int rc = add_destination(b, drd, d, err);
+  if (!rc) add_status(b, node(b, drd, "destinationStatus"), "destinationDeliveryStatus", status, "activeAndWorking");
+  return rc;
+}
+
+/* The lists of GetAllDetails, GetAllTaskDetails, GetAllDestinationDetails. */
+static int add_all(builder *b, xmlNodePtr m, const x1_response *r, bool tasks, bool dests, bool objects,
+                   lisec_err *err) {
+  int rc = 0;
+  if (tasks) {
+    xmlNodePtr l = node(b, m, "listOfTaskResponseDetails");
+    for (size_t i = 0; i < r->n_tasks && r->tasks && !rc; i++) rc = add_task_response(b, l, &r->tasks[i], "", err);
+  }
+  if (dests) {
+    xmlNodePtr l = node(b, m, "listOfDestinationResponseDetails");
+    for (size_t i = 0; i < r->n_dests && r->dests && !rc; i++)
+      rc = add_destination_response(b, l, &r->dests[i], "", err);
+  }
+  if (objects && r->n_objects && r->objects) {
+    xmlNodePtr l = node(b, m, "listOfGenericObjectResponseDetails");
+    for (size_t i = 0; i < r->n_objects && !rc; i++)
+      rc = add_object(b, node(b, l, "genericObjectResponseDetails"), "object", &r->objects[i], err);
+  }
+  return rc;
+}
+
 /* Serialises and checks against the schema, so lisec never sends what a
  * conformant peer would refuse. Frees the document. */
 static int finish(builder *b, int rc, char **xml, size_t *len, lisec_err *err) {
@@ -379,7 +497,18 @@ int x1_request_build(const x1_request *r, char **xml, size_t *len, lisec_err *er
       snprintf(code, sizeof code, "%d", r->issue_code);
       if (r->has_issue_code) text(&b, m, "issueCode", code);
       break;
-    default: break; /* Ping, Keepalive, ListAllDetails, DeactivateAllTasks, GetNEStatus */
+    case X1_REPORT_DESTINATION_ISSUE:
+      text(&b, m, "dId", r->did);
+      text(&b, m, "destinationReportType", r->report_type);
+      snprintf(code, sizeof code, "%d", r->issue_code);
+      if (r->has_issue_code) text(&b, m, "destinationIssueErrorCode", code);
+      if (r->issue[0]) text(&b, m, "destinationIssueDetails", r->issue);
+      break;
+    case X1_CREATE_OBJECT: rc = add_object(&b, m, "createObject", &r->obj, err); break;
+    case X1_MODIFY_OBJECT: rc = add_object(&b, m, "modifyObject", &r->obj, err); break;
+    case X1_DELETE_OBJECT: text(&b, m, "objectId", r->obj.id); break;
+    default: break; /* Ping, Keepalive, ListAllDetails, DeactivateAllTasks, GetNEStatus, the GetAll and
+                     * RemoveAll requests */
   }
   return finish(&b, rc, xml, len, err);
 }
@@ -403,25 +532,22 @@ static int response_into(builder *b, const x1_response *r, lisec_err *err) {
     return 0;
   }
   switch (r->type) {
-    case X1_GET_TASK_DETAILS: {
-      xmlNodePtr trd = node(b, m, "taskResponseDetails");
-      int rc = add_task(b, trd, &r->task, err);
-      if (!rc) add_status(b, node(b, trd, "taskStatus"), "provisioningStatus", r->status, "complete");
-      return rc;
-    }
-    case X1_GET_DESTINATION_DETAILS: {
-      xmlNodePtr drd = node(b, m, "destinationResponseDetails");
-      int rc = add_destination(b, drd, &r->dest, err);
-      if (!rc)
-        add_status(b, node(b, drd, "destinationStatus"), "destinationDeliveryStatus", r->status,
-                   "activeAndWorking");
-      return rc;
-    }
+    case X1_GET_TASK_DETAILS: return add_task_response(b, m, &r->task, r->status, err);
+    case X1_GET_DESTINATION_DETAILS: return add_destination_response(b, m, &r->dest, r->status, err);
     case X1_GET_NE_STATUS: add_status(b, node(b, m, "neStatusDetails"), "neStatus", r->status, "OK"); return 0;
+    case X1_GET_ALL_DETAILS:
+      add_status(b, node(b, m, "neStatusDetails"), "neStatus", r->status, "OK");
+      return add_all(b, m, r, true, true, true, err);
+    case X1_GET_ALL_TASK_DETAILS: return add_all(b, m, r, true, false, false, err);
+    case X1_GET_ALL_DESTINATION_DETAILS: return add_all(b, m, r, false, true, false, err);
     case X1_LIST_ALL_DETAILS: {
       xmlNodePtr xids = node(b, m, "ListOfXIDs"), dids = node(b, m, "ListOfDIDs");
       for (size_t i = 0; i < r->n_xids && i < X1_MAX_LIST; i++) text(b, xids, "xId", r->xids[i]);
       for (size_t i = 0; i < r->n_dest_ids && i < X1_MAX_DEST_LIST; i++) text(b, dids, "dId", r->dest_ids[i]);
+      if (r->n_objects && r->objects) {
+        xmlNodePtr oids = node(b, m, "ListOfGenericObjectIDs");
+        for (size_t i = 0; i < r->n_objects; i++) text(b, oids, "objectId", r->objects[i].id);
+      }
       return 0;
     }
     default: text(b, m, "oK", "AcknowledgedAndCompleted"); return 0;
@@ -533,7 +659,17 @@ static int read_target(xmlNodePtr ti, x1_target *x, lisec_err *err) {
     return lisec_err_set(err, LISEC_EINVAL, "target identifier kind %s is not supported (docs/x1.md)", name);
   snprintf(x->element, sizeof x->element, "%s", name);
   bool fits = true;
-  if (strcmp(name, "ipv4Cidr") == 0) {
+  if (strcmp(name, "hashedIdentifier") == 0) {
+    char ctx[X1_UUID_LEN + 1], type[X1_HASH_TYPE_MAX + 2], digest[2 * 64 + 1];
+    text_of(child(v, "hashContextID"), ctx, sizeof ctx);
+    fits = text_of(child(v, "targetIdentityType"), type, sizeof type) && strlen(type) <= X1_HASH_TYPE_MAX &&
+           text_of(child(v, "hashDigest"), digest, sizeof digest);
+    if (!fits)
+      return lisec_err_set(err, LISEC_ETOOBIG, "hashedIdentifier: a targetIdentityType of 1 to %d bytes and a "
+                           "hashDigest of at most 64 bytes (lisec's bounds)", X1_HASH_TYPE_MAX);
+    snprintf(x->value, sizeof x->value, "%.36s %.32s %.128s", ctx, type, digest);
+    return x1_target_normalise(x, err);
+  } else if (strcmp(name, "ipv4Cidr") == 0) {
     fits = text_of(first_element(v), x->value, sizeof x->value);
   } else if (strcmp(name, "tcpPortRange") == 0 || strcmp(name, "udpPortRange") == 0) {
     char lo[16], hi[16];
@@ -594,6 +730,59 @@ static int read_destination(xmlNodePtr dd, x1_destination *d, lisec_err *err) {
   return 0;
 }
 
+/* The namespace and local name of an element's xsi:type, its prefix
+ * resolved where the element stands. */
+static void xsi_qname(xmlNodePtr n, char *ns, size_t ns_cap, char *local, size_t local_cap) {
+  xmlChar *t = xmlGetNsProp(n, BAD_CAST "type", BAD_CAST XSI_NS);
+  const char *s = t ? (const char *)t : "", *colon = strchr(s, ':');
+  char prefix[64] = "";
+  if (colon) snprintf(prefix, sizeof prefix, "%.*s", (int)(colon - s) < 63 ? (int)(colon - s) : 63, s);
+  xmlNsPtr found = xmlSearchNs(n->doc, n, colon ? BAD_CAST prefix : NULL);
+  snprintf(ns, ns_cap, "%s", found && found->href ? (const char *)found->href : "");
+  snprintf(local, local_cap, "%s", colon ? colon + 1 : s);
+  xmlFree(t);
+}
+
+/* A generic object lisec knows: a destination set or a hash context. The
+ * schema knows no other type derived from GenericObject; one that is not
+ * there (a newer module) is refused as unsupported. */
+static int read_object(xmlNodePtr n, x1_object *o, int *code, lisec_err *err) {
+  char ns[128], local[64];
+  memset(o, 0, sizeof *o);
+  xsi_qname(n, ns, sizeof ns, local, sizeof local);
+  text_of(child(n, "objectId"), o->id, sizeof o->id);
+  *code = X1_ERR_GENERIC;
+  if (strcmp(ns, X1_DESTSET_NAMESPACE) == 0 && strcmp(local, "DestinationSetDetails") == 0) {
+    o->kind = X1_OBJECT_DESTINATION_SET;
+    if (!text_of(child(n, "friendlyName"), o->friendly, sizeof o->friendly))
+      return lisec_err_set(err, LISEC_ETOOBIG, "destination set friendlyName over %d bytes", X1_VALUE_MAX);
+    text_of(child(n, "destinationSetType"), o->set_type, sizeof o->set_type);
+    for (xmlNodePtr a = first_element(child(n, "listOfAssociatedDIDs")); a; a = a->next) {
+      if (a->type != XML_ELEMENT_NODE) continue;
+      if (o->n_dids == X1_MAX_DIDS)
+        return lisec_err_set(err, LISEC_ETOOBIG, "more than %d DIDs in one destination set (lisec's bound)",
+                             X1_MAX_DIDS);
+      char pref[24];
+      text_of(child(a, "dId"), o->dids[o->n_dids], X1_UUID_LEN + 1);
+      if (!text_of(child(a, "preference"), pref, sizeof pref))
+        return lisec_err_set(err, LISEC_ETOOBIG, "destination set preference: over lisec's bound");
+      o->preference[o->n_dids++] = strtol(pref, NULL, 10);
+    }
+    return 0;
+  }
+  if (strcmp(ns, X1_HASHEDID_NAMESPACE) == 0 && strcmp(local, "HashContext") == 0) {
+    o->kind = X1_OBJECT_HASH_CONTEXT;
+    text_of(child(n, "hashAlgorithm"), o->algorithm, sizeof o->algorithm);
+    if (!text_of(child(n, "salt"), o->salt, sizeof o->salt))
+      return lisec_err_set(err, LISEC_ETOOBIG, "hash context salt over %d bytes (lisec's bound)", X1_SALT_MAX);
+    for (char *p = o->salt; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return 0;
+  }
+  *code = X1_ERR_UNSUPPORTED;
+  return lisec_err_set(err, LISEC_EINVAL, "generic object type {%.100s}%.60s is not supported (docs/x1.md)", ns,
+                       local);
+}
+
 static int type_from(const char *name, const char *suffix, x1_type *out) {
   for (int i = 0; i < X1_TYPE_COUNT; i++) {
     size_t n = strlen(type_names[i]);
@@ -638,7 +827,7 @@ static void refuse(x1_request *q, int code, const char *why) {
 static void read_request(xmlNodePtr m, x1_request *q) {
   lisec_err err = {0};
   char number[24];
-  int rc = 0;
+  int rc = 0, code = X1_ERR_GENERIC;
   switch (q->type) {
     case X1_ACTIVATE_TASK:
     case X1_MODIFY_TASK: rc = read_task(child(m, "taskDetails"), &q->task, &err); break;
@@ -662,9 +851,20 @@ static void read_request(xmlNodePtr m, x1_request *q) {
       q->has_issue_code = text_of(child(m, "issueCode"), number, sizeof number) && number[0];
       q->issue_code = atoi(number);
       break;
+    case X1_REPORT_DESTINATION_ISSUE:
+      text_of(child(m, "dId"), q->did, sizeof q->did);
+      text_of(child(m, "destinationReportType"), q->report_type, sizeof q->report_type);
+      q->has_issue_code = text_of(child(m, "destinationIssueErrorCode"), number, sizeof number) && number[0];
+      q->issue_code = atoi(number);
+      if (!text_of(child(m, "destinationIssueDetails"), q->issue, sizeof q->issue))
+        snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
+      break;
+    case X1_CREATE_OBJECT: rc = read_object(child(m, "createObject"), &q->obj, &code, &err); break;
+    case X1_MODIFY_OBJECT: rc = read_object(child(m, "modifyObject"), &q->obj, &code, &err); break;
+    case X1_DELETE_OBJECT: text_of(child(m, "objectId"), q->obj.id, sizeof q->obj.id); break;
     default: break;
   }
-  if (rc) refuse(q, X1_ERR_GENERIC, err.msg);
+  if (rc) refuse(q, code, err.msg);
 }
 
 int x1_request_parse_all(const char *xml, size_t len, x1_request *out, size_t cap, size_t *n, lisec_err *err) {
@@ -741,6 +941,35 @@ static int read_ids(xmlNodePtr list, char (*ids)[X1_UUID_LEN + 1], size_t cap, s
   return 0;
 }
 
+/* The entries of a GetAll list into the caller's array (counted only when
+ * it gave none); more than it holds is refused by its bound. */
+static int read_all(xmlNodePtr list, const char *entry, x1_response *out, int what, lisec_err *err) {
+  size_t *n = what == 0 ? &out->n_tasks : what == 1 ? &out->n_dests : &out->n_objects;
+  size_t cap = what == 0 ? out->tasks_cap : what == 1 ? out->dests_cap : out->objects_cap;
+  bool keep = what == 0 ? out->tasks != NULL : what == 1 ? out->dests != NULL : out->objects != NULL;
+  for (xmlNodePtr e = first_element(list); e; e = e->next) {
+    if (e->type != XML_ELEMENT_NODE || strcmp((const char *)e->name, entry) != 0) continue;
+    int rc = 0, code;
+    if (keep && *n == cap)
+      return lisec_err_set(err, LISEC_ETOOBIG, "more than %zu %s in one answer (the caller's bound)", cap, entry);
+    if (keep && what == 0) {
+      memset(&out->tasks[*n], 0, sizeof out->tasks[*n]);
+      rc = read_task(child(e, "taskDetails"), &out->tasks[*n], err);
+    } else if (keep && what == 1) {
+      memset(&out->dests[*n], 0, sizeof out->dests[*n]);
+      rc = read_destination(child(e, "destinationDetails"), &out->dests[*n], err);
+    } else if (keep && strcmp(entry, "objectId") == 0) {
+      memset(&out->objects[*n], 0, sizeof out->objects[*n]);
+      text_of(e, out->objects[*n].id, sizeof out->objects[*n].id);
+    } else if (keep) {
+      rc = read_object(child(e, "object"), &out->objects[*n], &code, err);
+    }
+    if (rc) return rc;
+    (*n)++;
+  }
+  return 0;
+}
+
 static int read_response(xmlNodePtr m, const char *type, x1_response *out, lisec_err *err) {
   read_header(m, &out->h);
   if (strcmp(type, "ErrorResponse") == 0) {
@@ -779,13 +1008,43 @@ static int read_response(xmlNodePtr m, const char *type, x1_response *out, lisec
     case X1_LIST_ALL_DETAILS:
       rc = read_ids(child(m, "ListOfXIDs"), out->xids, X1_MAX_LIST, &out->n_xids, "xId", err);
       if (!rc) rc = read_ids(child(m, "ListOfDIDs"), out->dest_ids, X1_MAX_DEST_LIST, &out->n_dest_ids, "dId", err);
+      if (!rc) rc = read_all(child(m, "ListOfGenericObjectIDs"), "objectId", out, 2, err);
       return rc;
+    case X1_GET_ALL_DETAILS:
+      text_of(child(child(m, "neStatusDetails"), "neStatus"), out->status, sizeof out->status);
+      rc = read_all(child(m, "listOfTaskResponseDetails"), "taskResponseDetails", out, 0, err);
+      if (!rc) rc = read_all(child(m, "listOfDestinationResponseDetails"), "destinationResponseDetails", out, 1, err);
+      if (!rc)
+        rc = read_all(child(m, "listOfGenericObjectResponseDetails"), "genericObjectResponseDetails", out, 2, err);
+      return rc;
+    case X1_GET_ALL_TASK_DETAILS:
+      return read_all(child(m, "listOfTaskResponseDetails"), "taskResponseDetails", out, 0, err);
+    case X1_GET_ALL_DESTINATION_DETAILS:
+      return read_all(child(m, "listOfDestinationResponseDetails"), "destinationResponseDetails", out, 1, err);
     default: return 0;
   }
 }
 
-int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err) {
+/* The caller's arrays survive clearing the response. */
+typedef struct lists {
+  x1_task *tasks;
+  x1_destination *dests;
+  x1_object *objects;
+  size_t tasks_cap, dests_cap, objects_cap;
+} lists;
+
+static void lists_restore(x1_response *r, const lists *l) {
+  r->tasks = l->tasks, r->tasks_cap = l->tasks_cap, r->n_tasks = 0;
+  r->dests = l->dests, r->dests_cap = l->dests_cap, r->n_dests = 0;
+  r->objects = l->objects, r->objects_cap = l->objects_cap, r->n_objects = 0;
+}
+
+int x1_response_parse_lists(const char *xml, size_t len, x1_response *out, x1_task *tasks, size_t tasks_cap,
+                            x1_destination *dests, size_t dests_cap, x1_object *objects, size_t objects_cap,
+                            lisec_err *err) {
+  lists keep = {tasks, dests, objects, tasks_cap, dests_cap, objects_cap};
   x1_response_init(out);
+  lists_restore(out, &keep);
   xmlDocPtr doc;
   int rc = read_doc(xml, len, &doc, err);
   if (rc) return rc;
@@ -806,8 +1065,16 @@ int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *
     rc = read_response(m, type, out, err);
   }
   xmlFreeDoc(doc);
-  if (rc) crypto_wipe(out, X1_RESPONSE_HEAD);
+  if (rc) {
+    if (out->tasks) crypto_wipe(out->tasks, out->tasks_cap * sizeof *out->tasks);
+    crypto_wipe(out, X1_RESPONSE_HEAD);
+    lists_restore(out, &keep);
+  }
   return rc;
+}
+
+int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err) {
+  return x1_response_parse_lists(xml, len, out, NULL, 0, NULL, 0, NULL, 0, err);
 }
 
 /* ---- for the ADMF -------------------------------------------------------- */

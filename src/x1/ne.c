@@ -15,6 +15,7 @@
 
 #define NE_MAX_TASKS 4096
 #define NE_MAX_DESTS X1_MAX_DEST_LIST
+#define NE_MAX_OBJECTS 256 /* destination sets and hash contexts */
 #define NE_VERSION_MIN "v1.13.1"
 
 struct lisec_x1_ne {
@@ -28,6 +29,8 @@ struct lisec_x1_ne {
   size_t n;
   x1_destination *dests;
   size_t n_dests;
+  x1_object *objects;
+  size_t n_objects;
 };
 
 lisec_x1_ne *lisec_x1_ne_new(const char *ne_id, const char *admf_id, lisec_x1_task_cb cb, void *ctx) {
@@ -36,8 +39,9 @@ lisec_x1_ne *lisec_x1_ne_new(const char *ne_id, const char *admf_id, lisec_x1_ta
     return NULL;
   lisec_x1_ne *ne = calloc(1, sizeof *ne);
   if (!ne || !(ne->tasks = calloc(NE_MAX_TASKS, sizeof *ne->tasks)) ||
-      !(ne->dests = calloc(NE_MAX_DESTS, sizeof *ne->dests))) {
-    if (ne) free(ne->tasks);
+      !(ne->dests = calloc(NE_MAX_DESTS, sizeof *ne->dests)) ||
+      !(ne->objects = calloc(NE_MAX_OBJECTS, sizeof *ne->objects))) {
+    if (ne) free(ne->tasks), free(ne->dests);
     free(ne);
     return NULL;
   }
@@ -58,6 +62,8 @@ void lisec_x1_ne_free(lisec_x1_ne *ne) {
   free(ne->tasks);
   explicit_bzero(ne->dests, NE_MAX_DESTS * sizeof *ne->dests);
   free(ne->dests);
+  explicit_bzero(ne->objects, NE_MAX_OBJECTS * sizeof *ne->objects); /* salts */
+  free(ne->objects);
   pthread_mutex_destroy(&ne->lock);
   free(ne);
 }
@@ -91,13 +97,40 @@ static x1_destination *find_dest(lisec_x1_ne *ne, const char *did) {
   return NULL;
 }
 
+static x1_object *find_object(lisec_x1_ne *ne, const char *id) {
+  for (size_t i = 0; i < ne->n_objects; i++)
+    if (strcmp(ne->objects[i].id, id) == 0) return &ne->objects[i];
+  return NULL;
+}
+
+/* Whether a task or a destination set names the destination; *by says which. */
 static bool dest_in_use(lisec_x1_ne *ne, const char *did, const char **by) {
   for (size_t i = 0; i < ne->n; i++)
     for (size_t k = 0; k < ne->tasks[i].n_dids; k++)
       if (strcmp(ne->tasks[i].dids[k], did) == 0) {
-        *by = ne->tasks[i].xid;
+        *by = "a task";
         return true;
       }
+  for (size_t i = 0; i < ne->n_objects; i++)
+    for (size_t k = 0; k < ne->objects[i].n_dids; k++)
+      if (strcmp(ne->objects[i].dids[k], did) == 0) {
+        *by = "a destination set";
+        return true;
+      }
+  return false;
+}
+
+/* Whether a task names the object: a destination set (dSId) or the hash
+ * context of a HashedID target. */
+static bool object_in_use(lisec_x1_ne *ne, const char *id) {
+  for (size_t i = 0; i < ne->n; i++) {
+    const x1_task *t = &ne->tasks[i];
+    for (size_t k = 0; k < t->n_dsids; k++)
+      if (strcmp(t->dsids[k], id) == 0) return true;
+    for (size_t k = 0; k < t->n_targets; k++)
+      if (strcmp(t->targets[k].element, "hashedIdentifier") == 0 && strncmp(t->targets[k].value, id, X1_UUID_LEN) == 0)
+        return true;
+  }
   return false;
 }
 
@@ -108,14 +141,75 @@ static int refuse(x1_response *r, int code, const char *why) {
   return 0;
 }
 
-/* In strict mode every destination a task names must have been created. */
+/* In strict mode every destination and destination set a task names must
+ * have been created. */
 static int check_destinations(lisec_x1_ne *ne, const x1_task *t, x1_response *r) {
   if (!ne->strict_destinations) return 1;
-  if (t->n_dsids) return refuse(r, X1_ERR_GENERIC, "this NE holds no destination sets (dSId)");
+  for (size_t i = 0; i < t->n_dsids; i++) {
+    const x1_object *o = find_object(ne, t->dsids[i]);
+    if (!o || o->kind != X1_OBJECT_DESTINATION_SET)
+      return refuse(r, X1_ERR_GENERIC, "the task names a destination set (dSId) that was not created");
+  }
   for (size_t i = 0; i < t->n_dids; i++)
     if (!find_dest(ne, t->dids[i]))
       return refuse(r, X1_ERR_GENERIC, "the task names a destination (dId) that was not created");
   return 1;
+}
+
+/* The kinds of identity a HashedID may hash here: those lisec reads in
+ * clear (docs/x1.md). */
+static bool hashable_kind(const char *type) {
+  static const char *const kinds[] = {"e164Number", "imsi", "imei", "peiImei", "peiImeiCheckDigit", "peiImeisv",
+                                      "supiimsi", "supinai", "gpsiMsisdn", "gpsiNai", "macAddress", "ipv4Address",
+                                      "ipv6Address", "emailAddress", "sipUri", "telUri", "impu", "impi", "nai"};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(type, kinds[i]) == 0) return true;
+  return false;
+}
+
+/* Every HashedID target must name a hash context this NE holds, carry a
+ * digest of its algorithm's length and hash a kind of identity lisec
+ * knows (TS 103 221-1 HashedID). */
+static int check_hashed(lisec_x1_ne *ne, const x1_task *t, x1_response *r) {
+  for (size_t i = 0; i < t->n_targets; i++) {
+    const x1_target *x = &t->targets[i];
+    if (strcmp(x->element, "hashedIdentifier") != 0) continue;
+    char ctx[X1_UUID_LEN + 1], type[X1_HASH_TYPE_MAX + 1];
+    const char *first = strchr(x->value, ' '), *last = strrchr(x->value, ' ');
+    snprintf(ctx, sizeof ctx, "%.36s", x->value);
+    snprintf(type, sizeof type, "%.*s", first && last > first ? (int)(last - first - 1) : 0, first ? first + 1 : "");
+    const x1_object *o = find_object(ne, ctx);
+    if (!o || o->kind != X1_OBJECT_HASH_CONTEXT)
+      return refuse(r, X1_ERR_GENERIC, "HashedID: the hashContextID names no hash context this NE holds "
+                                       "(CreateObject with a HashContext first)");
+    if (!last || strlen(last + 1) != 2 * x1_hash_length(o->algorithm))
+      return refuse(r, X1_ERR_GENERIC, "HashedID: the hashDigest is not as long as its hash context's algorithm "
+                                       "makes it");
+    if (!hashable_kind(type))
+      return refuse(r, X1_ERR_GENERIC, "HashedID: this NE does not match hashes of that targetIdentityType "
+                                       "(docs/x1.md lists the kinds)");
+  }
+  return 1;
+}
+
+/* A generic object to keep: a hash context of an algorithm lisec knows;
+ * in strict mode a destination set of created destinations. */
+static int check_object(lisec_x1_ne *ne, const x1_object *o, x1_response *r) {
+  if (o->kind == X1_OBJECT_HASH_CONTEXT && !x1_hash_length(o->algorithm))
+    return refuse(r, X1_ERR_GENERIC, "HashedID: hash algorithm not supported");
+  for (size_t i = 0; ne->strict_destinations && o->kind == X1_OBJECT_DESTINATION_SET && i < o->n_dids; i++)
+    if (!find_dest(ne, o->dids[i]))
+      return refuse(r, X1_ERR_GENERIC, "the destination set names a destination (dId) that was not created");
+  return 1;
+}
+
+/* A copy of n entries for a response built after the lock is released;
+ * NULL (and n 0) when there are none or no memory. */
+static void *copy_of(const void *from, size_t n, size_t size) {
+  if (!n) return NULL;
+  void *p = malloc(n * size);
+  if (p) memcpy(p, from, n * size);
+  return p;
 }
 
 typedef struct change {
@@ -138,13 +232,13 @@ static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, change *c
     case X1_ACTIVATE_TASK:
       if (find(ne, q->task.xid)) return refuse(r, X1_ERR_XID_EXISTS, "a task with this XID is active");
       if (ne->n == NE_MAX_TASKS) return refuse(r, X1_ERR_GENERIC, "task table full");
-      if (!check_destinations(ne, &q->task, r)) return 0;
+      if (!check_destinations(ne, &q->task, r) || !check_hashed(ne, &q->task, r)) return 0;
       ne->tasks[ne->n++] = q->task;
       changed(c, "activate", q->task.xid);
       return 0;
     case X1_MODIFY_TASK:
       if (!(t = find(ne, q->task.xid))) return refuse(r, X1_ERR_UNKNOWN_XID, "no task with this XID");
-      if (!check_destinations(ne, &q->task, r)) return 0;
+      if (!check_destinations(ne, &q->task, r) || !check_hashed(ne, &q->task, r)) return 0;
       *t = q->task;
       changed(c, "modify", q->task.xid);
       return 0;
@@ -179,7 +273,9 @@ static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, change *c
       return 0;
     case X1_REMOVE_DESTINATION:
       if (!(d = find_dest(ne, q->did))) return refuse(r, X1_ERR_GENERIC, "no destination with this DID");
-      if (dest_in_use(ne, q->did, &by)) return refuse(r, X1_ERR_GENERIC, "the destination is in use by a task");
+      if (dest_in_use(ne, q->did, &by))
+        return refuse(r, X1_ERR_GENERIC, strcmp(by, "a task") == 0 ? "the destination is in use by a task"
+                                                                   : "the destination is in use by a destination set");
       *d = ne->dests[--ne->n_dests];
       memset(&ne->dests[ne->n_dests], 0, sizeof *d);
       changed(c, "remove-destination", q->did);
@@ -196,11 +292,69 @@ static int apply(lisec_x1_ne *ne, const x1_request *q, x1_response *r, change *c
       r->n_xids = ne->n;
       for (size_t i = 0; i < ne->n_dests; i++) memcpy(r->dest_ids[i], ne->dests[i].did, X1_UUID_LEN + 1);
       r->n_dest_ids = ne->n_dests;
+      r->objects = copy_of(ne->objects, ne->n_objects, sizeof *ne->objects);
+      r->n_objects = r->objects ? ne->n_objects : 0;
       return 0;
+    case X1_REMOVE_ALL_DESTINATIONS:
+      /* all or none: a destination a task or a set names stays, and so do the others */
+      for (size_t i = 0; i < ne->n_dests; i++)
+        if (dest_in_use(ne, ne->dests[i].did, &by))
+          return refuse(r, X1_ERR_GENERIC, strcmp(by, "a task") == 0
+                                               ? "a destination is in use by a task: none was removed"
+                                               : "a destination is in use by a destination set: none was removed");
+      memset(ne->dests, 0, ne->n_dests * sizeof *ne->dests);
+      ne->n_dests = 0;
+      changed(c, "remove-all-destinations", "");
+      return 0;
+    case X1_GET_ALL_DETAILS:
+    case X1_GET_ALL_TASK_DETAILS:
+    case X1_GET_ALL_DESTINATION_DETAILS:
+      snprintf(r->status, sizeof r->status, "OK");
+      if (q->type != X1_GET_ALL_DESTINATION_DETAILS) {
+        r->tasks = copy_of(ne->tasks, ne->n, sizeof *ne->tasks);
+        r->n_tasks = r->tasks ? ne->n : 0;
+        if (ne->n && !r->tasks) return refuse(r, X1_ERR_GENERIC, "out of memory");
+      }
+      if (q->type != X1_GET_ALL_TASK_DETAILS) {
+        r->dests = copy_of(ne->dests, ne->n_dests, sizeof *ne->dests);
+        r->n_dests = r->dests ? ne->n_dests : 0;
+        if (ne->n_dests && !r->dests) return refuse(r, X1_ERR_GENERIC, "out of memory");
+      }
+      if (q->type == X1_GET_ALL_DETAILS) {
+        r->objects = copy_of(ne->objects, ne->n_objects, sizeof *ne->objects);
+        r->n_objects = r->objects ? ne->n_objects : 0;
+      }
+      return 0;
+    case X1_CREATE_OBJECT:
+      if (find_object(ne, q->obj.id)) return refuse(r, X1_ERR_GENERIC, "an object with this objectId exists");
+      if (ne->n_objects == NE_MAX_OBJECTS) return refuse(r, X1_ERR_GENERIC, "object table full");
+      if (!check_object(ne, &q->obj, r)) return 0;
+      ne->objects[ne->n_objects++] = q->obj;
+      changed(c, "create-object", q->obj.id);
+      return 0;
+    case X1_MODIFY_OBJECT: {
+      x1_object *o = find_object(ne, q->obj.id);
+      if (!o) return refuse(r, X1_ERR_GENERIC, "no object with this objectId");
+      if (o->kind != q->obj.kind) return refuse(r, X1_ERR_GENERIC, "the object is of another type");
+      if (!check_object(ne, &q->obj, r)) return 0;
+      *o = q->obj;
+      changed(c, "modify-object", q->obj.id);
+      return 0;
+    }
+    case X1_DELETE_OBJECT: {
+      x1_object *o = find_object(ne, q->obj.id);
+      if (!o) return refuse(r, X1_ERR_GENERIC, "no object with this objectId");
+      if (object_in_use(ne, q->obj.id)) return refuse(r, X1_ERR_GENERIC, "the object is in use by a task");
+      explicit_bzero(o, sizeof *o);
+      *o = ne->objects[--ne->n_objects];
+      explicit_bzero(&ne->objects[ne->n_objects], sizeof *o);
+      changed(c, "delete-object", q->obj.id);
+      return 0;
+    }
     case X1_GET_NE_STATUS: snprintf(r->status, sizeof r->status, "OK"); return 0;
     case X1_PING:
     case X1_KEEPALIVE: return 0;
-    default: /* ReportTaskIssue, ReportNEIssue: an NE sends them, it takes none */
+    default: /* ReportTaskIssue, ReportDestinationIssue, ReportNEIssue: an NE sends them, it takes none */
       return refuse(r, X1_ERR_UNSUPPORTED, "a network element does not take this request; it sends it");
   }
 }
@@ -268,7 +422,15 @@ int lisec_x1_ne_handle(lisec_x1_ne *ne, const char *peer_cn, const char *request
   }
   if (!rs || !rs->top_level) explicit_bzero(qs, n * sizeof *qs);
   free(qs);
-  for (size_t i = 0; rs && i < n; i++) explicit_bzero(&rs[i], X1_RESPONSE_HEAD);
+  for (size_t i = 0; rs && i < n; i++) {
+    /* the copies of the tables a GetAll answer was built from */
+    if (rs[i].tasks) explicit_bzero(rs[i].tasks, rs[i].n_tasks * sizeof *rs[i].tasks);
+    if (rs[i].objects) explicit_bzero(rs[i].objects, rs[i].n_objects * sizeof *rs[i].objects);
+    free(rs[i].tasks);
+    free(rs[i].dests);
+    free(rs[i].objects);
+    explicit_bzero(&rs[i], X1_RESPONSE_HEAD);
+  }
   free(rs);
   return rc ? -1 : 0;
 }
@@ -313,15 +475,30 @@ static json_t *dest_json(const x1_destination *d) {
                    d->udp);
 }
 
+/* A destination set or a hash context. */
+static json_t *object_json(const x1_object *o) {
+  if (o->kind == X1_OBJECT_HASH_CONTEXT)
+    return json_pack("{s:s, s:s, s:s, s:s}", "kind", "hash-context", "id", o->id, "algorithm", o->algorithm,
+                     "salt", o->salt);
+  json_t *dids = json_array();
+  for (size_t i = 0; i < o->n_dids; i++)
+    json_array_append_new(dids, json_pack("{s:s, s:I}", "did", o->dids[i], "preference",
+                                          (json_int_t)o->preference[i]));
+  return json_pack("{s:s, s:s, s:s, s:s, s:o}", "kind", "destination-set", "id", o->id, "name", o->friendly,
+                   "type", o->set_type, "dids", dids);
+}
+
 int lisec_x1_ne_save(lisec_x1_ne *ne, char **out, size_t *len) {
   json_t *tasks = json_array();
   json_t *dests = json_array();
+  json_t *objects = json_array();
   pthread_mutex_lock(&ne->lock);
   for (size_t i = 0; i < ne->n; i++) json_array_append_new(tasks, task_json(&ne->tasks[i]));
   for (size_t i = 0; i < ne->n_dests; i++) json_array_append_new(dests, dest_json(&ne->dests[i]));
+  for (size_t i = 0; i < ne->n_objects; i++) json_array_append_new(objects, object_json(&ne->objects[i]));
   pthread_mutex_unlock(&ne->lock);
-  json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o}", "format", NE_STATE_FORMAT, "ne", ne->id, "admf",
-                          ne->admf, "tasks", tasks, "destinations", dests);
+  json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "format", NE_STATE_FORMAT, "ne", ne->id, "admf",
+                          ne->admf, "tasks", tasks, "destinations", dests, "objects", objects);
   char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(doc);
   if (!text) return -1;
@@ -405,6 +582,41 @@ static bool dest_from_json(const json_t *j, x1_destination *d) {
   return true;
 }
 
+static bool lower_hex(const char *s, size_t min, size_t max) {
+  size_t n = strlen(s);
+  if (n < min || n > max || n % 2) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  return true;
+}
+
+static bool object_from_json(const json_t *j, x1_object *o) {
+  memset(o, 0, sizeof *o);
+  const char *kind = json_string_value(json_object_get(j, "kind"));
+  if (!kind || !copy_str(j, "id", o->id, sizeof o->id) || !uuid_ok(o->id)) return false;
+  if (strcmp(kind, "hash-context") == 0) {
+    o->kind = X1_OBJECT_HASH_CONTEXT;
+    return copy_str(j, "algorithm", o->algorithm, sizeof o->algorithm) && x1_hash_length(o->algorithm) &&
+           copy_str(j, "salt", o->salt, sizeof o->salt) && lower_hex(o->salt, 16, 2 * X1_SALT_MAX);
+  }
+  const json_t *dids = json_object_get(j, "dids");
+  const char *name = json_string_value(json_object_get(j, "name"));
+  if (strcmp(kind, "destination-set") != 0 || !name || strlen(name) >= sizeof o->friendly ||
+      !copy_str(j, "type", o->set_type, sizeof o->set_type) || !json_is_array(dids) ||
+      json_array_size(dids) > X1_MAX_DIDS)
+    return false;
+  o->kind = X1_OBJECT_DESTINATION_SET;
+  memcpy(o->friendly, name, strlen(name) + 1);
+  size_t i;
+  const json_t *v;
+  json_array_foreach(dids, i, v) {
+    if (!copy_str(v, "did", o->dids[i], sizeof o->dids[i]) || !uuid_ok(o->dids[i])) return false;
+    o->preference[i] = (long)json_integer_value(json_object_get(v, "preference"));
+    o->n_dids++;
+  }
+  return true;
+}
+
 int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
   if (len > (size_t)NE_MAX_TASKS * 8192) return -1;
   json_error_t je;
@@ -419,11 +631,15 @@ int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
     return -1;
   }
   const json_t *dests = json_object_get(doc, "destinations");
+  const json_t *objects = json_object_get(doc, "objects"); /* absent in files written before them */
   x1_task *loaded = calloc(NE_MAX_TASKS, sizeof *loaded);
   x1_destination *ldests = calloc(NE_MAX_DESTS, sizeof *ldests);
-  size_t n = 0, nd = 0, i;
+  x1_object *lobjects = calloc(NE_MAX_OBJECTS, sizeof *lobjects);
+  size_t n = 0, nd = 0, no = 0, i;
   const json_t *v;
-  bool ok = loaded && ldests && (!dests || (json_is_array(dests) && json_array_size(dests) <= NE_MAX_DESTS));
+  bool ok = loaded && ldests && lobjects &&
+            (!dests || (json_is_array(dests) && json_array_size(dests) <= NE_MAX_DESTS)) &&
+            (!objects || (json_is_array(objects) && json_array_size(objects) <= NE_MAX_OBJECTS));
   json_array_foreach(tasks, i, v) {
     if (!ok) break;
     ok = task_from_json(v, &loaded[n]);
@@ -436,6 +652,12 @@ int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
     for (size_t k = 0; ok && k < nd; k++) ok = strcmp(ldests[k].did, ldests[nd].did) != 0;
     nd++;
   }
+  json_array_foreach(objects, i, v) {
+    if (!ok) break;
+    ok = object_from_json(v, &lobjects[no]);
+    for (size_t k = 0; ok && k < no; k++) ok = strcmp(lobjects[k].id, lobjects[no].id) != 0;
+    no++;
+  }
   json_decref(doc);
   if (ok) {
     pthread_mutex_lock(&ne->lock);
@@ -445,8 +667,13 @@ int lisec_x1_ne_load(lisec_x1_ne *ne, const char *data, size_t len) {
     memset(ne->dests, 0, NE_MAX_DESTS * sizeof *ne->dests);
     memcpy(ne->dests, ldests, nd * sizeof *ldests);
     ne->n_dests = nd;
+    explicit_bzero(ne->objects, NE_MAX_OBJECTS * sizeof *ne->objects);
+    memcpy(ne->objects, lobjects, no * sizeof *lobjects);
+    ne->n_objects = no;
     pthread_mutex_unlock(&ne->lock);
   }
+  if (lobjects) explicit_bzero(lobjects, NE_MAX_OBJECTS * sizeof *lobjects);
+  free(lobjects);
   if (loaded) explicit_bzero(loaded, NE_MAX_TASKS * sizeof *loaded);
   free(loaded);
   free(ldests);

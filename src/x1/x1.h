@@ -27,6 +27,10 @@
 #define X1_MAX_LIST 1024     /* XIDs in one ListAllDetails response */
 #define X1_MAX_DEST_LIST 256 /* DIDs in one ListAllDetails response */
 #define X1_MAX_MESSAGES 16   /* messages in one X1Request container */
+#define X1_SALT_MAX 64       /* bytes of a hash context's salt lisec keeps */
+#define X1_HASH_TYPE_MAX 32  /* a HashedID's targetIdentityType */
+#define X1_HASHEDID_NAMESPACE "http://uri.etsi.org/03221/X1/2017/10/HashedID"
+#define X1_DESTSET_NAMESPACE "http://uri.etsi.org/03221/X1/2017/10/DestinationSet"
 
 /* The message types lisec builds and reads (TS 103 221-1 clause 6). Values
  * are not stored anywhere; new ones go before X1_TYPE_COUNT. */
@@ -46,6 +50,16 @@ typedef enum {
   X1_GET_DESTINATION_DETAILS,
   X1_GET_NE_STATUS,
   X1_REPORT_NE_ISSUE,
+  X1_REMOVE_ALL_DESTINATIONS,     /* clause 6.3.4 */
+  X1_GET_ALL_DETAILS,             /* clause 6.4.5 */
+  X1_GET_ALL_TASK_DETAILS,        /* clause 6.4.7 */
+  X1_GET_ALL_DESTINATION_DETAILS, /* clause 6.4.8 */
+  X1_REPORT_DESTINATION_ISSUE,    /* clause 6.5.3 */
+  /* generic objects: destination sets and hash contexts (the schema's
+   * DestinationSet and HashedID modules) */
+  X1_CREATE_OBJECT,
+  X1_MODIFY_OBJECT,
+  X1_DELETE_OBJECT,
   X1_TYPE_COUNT
 } x1_type;
 
@@ -56,8 +70,11 @@ const char *x1_type_name(x1_type t);
 /* One target identifier: the TS 103 221-1 element name and its value as
  * text. Elements the schema gives children are text here too: ipv4Cidr is
  * "ADDRESS/LEN" (built as its IPv4CIDR or IPv6CIDR child), tcpPortRange and
- * udpPortRange "START-END" (built as start and end). The builder brings a
- * value in lisec's vault form to the schema's (docs/x1.md). */
+ * udpPortRange "START-END" (built as start and end), hashedIdentifier
+ * "CONTEXT-ID TYPE DIGEST" (hashContextID, targetIdentityType, hashDigest in
+ * hex; the type is what lies between the first and the last space). The
+ * builder brings a value in lisec's vault form to the schema's
+ * (docs/x1.md). */
 typedef struct x1_target {
   char element[32];
   char value[X1_VALUE_MAX + 1];
@@ -88,6 +105,29 @@ typedef struct x1_destination {
   bool udp;
 } x1_destination;
 
+/* A generic object (the schema's CreateObject family, which cites no clause): a
+ * destination set (DestinationSetDetails: DIDs with their preference, its
+ * type Redundant or Duplicate) or a hash context for HashedID target
+ * identifiers (HashContext: sha-256, sha-512 or sha3-512 and a salt of 8
+ * to X1_SALT_MAX bytes, kept as lower-case hex). */
+typedef enum { X1_OBJECT_NONE, X1_OBJECT_DESTINATION_SET, X1_OBJECT_HASH_CONTEXT } x1_object_kind;
+
+typedef struct x1_object {
+  x1_object_kind kind;
+  char id[X1_UUID_LEN + 1];
+  char friendly[X1_VALUE_MAX + 1]; /* destination set, optional */
+  char set_type[16];               /* Redundant, Duplicate */
+  char dids[X1_MAX_DIDS][X1_UUID_LEN + 1];
+  long preference[X1_MAX_DIDS];
+  size_t n_dids;
+  char algorithm[16];               /* hash context */
+  char salt[2 * X1_SALT_MAX + 1];   /* hex */
+} x1_object;
+
+/* The digest length in bytes of a hash context's algorithm; 0 when lisec
+ * does not know it. */
+size_t x1_hash_length(const char *algorithm);
+
 typedef struct x1_header {
   char admf[X1_ID_MAX + 1];
   char ne[X1_ID_MAX + 1];
@@ -102,8 +142,9 @@ typedef struct x1_request {
   x1_task task;                 /* ActivateTask, ModifyTask */
   char xid[X1_UUID_LEN + 1];    /* DeactivateTask, GetTaskDetails, ReportTaskIssue */
   x1_destination dest;          /* CreateDestination, ModifyDestination */
-  char did[X1_UUID_LEN + 1];    /* RemoveDestination, GetDestinationDetails */
-  /* ReportTaskIssue: taskReportType (AllClear, Warning, ...), the optional
+  char did[X1_UUID_LEN + 1];    /* RemoveDestination, GetDestinationDetails, ReportDestinationIssue */
+  x1_object obj;                /* CreateObject, ModifyObject; DeleteObject: obj.id */
+  /* ReportTaskIssue, ReportDestinationIssue (destinationReportType, ...): taskReportType (AllClear, Warning, ...), the optional
    * taskIssueErrorCode and taskIssueDetails. ReportNEIssue:
    * typeOfNeIssueMessage (Warning, FaultCleared, ...), description, the
    * optional issueCode. */
@@ -138,6 +179,18 @@ typedef struct x1_response {
   char status[24];
   x1_destination dest;          /* GetDestinationDetails */
   bool has_dest;
+  /* GetAllDetails, GetAllTaskDetails (tasks, each provisioningStatus
+   * complete), GetAllDetails, GetAllDestinationDetails (destinations, each
+   * activeAndWorking), GetAllDetails (objects) and ListAllDetails (object
+   * ids): arrays the caller owns. Building reads n_* of them (set them
+   * after x1_response_init, which clears them); x1_response_parse_lists
+   * fills the caller's arrays, x1_response_parse only counts. */
+  x1_task *tasks;
+  size_t n_tasks, tasks_cap;
+  x1_destination *dests;
+  size_t n_dests, dests_cap;
+  x1_object *objects;
+  size_t n_objects, objects_cap;
   /* ListAllDetails: the DIDs the NE holds. */
   char dest_ids[X1_MAX_DEST_LIST][X1_UUID_LEN + 1];
   size_t n_dest_ids;
@@ -201,6 +254,13 @@ int x1_request_parse_all(const char *xml, size_t len, x1_request *out, size_t ca
 /* The first response of a container; an X1TopLevelErrorResponse reads as
  * a refusal (ok false, top_level true, error_code X1_ERR_GENERIC). */
 int x1_response_parse(const char *xml, size_t len, x1_response *out, lisec_err *err);
+/* The same, reading the GetAll lists (tasks, destinations, generic objects
+ * or, of ListAllDetails, object ids) into the caller's arrays, up to each
+ * cap: a longer list is refused by that bound. A NULL array is counted
+ * only. */
+int x1_response_parse_lists(const char *xml, size_t len, x1_response *out, x1_task *tasks, size_t tasks_cap,
+                            x1_destination *dests, size_t dests_cap, x1_object *objects, size_t objects_cap,
+                            lisec_err *err);
 
 /* For the ADMF. Whether resp answers req: the same transaction, the
  * version req was sent in, and the response type of req's type (or an

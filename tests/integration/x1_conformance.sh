@@ -7,8 +7,10 @@
 # ones get ErrorResponse 1010 naming the request's type and transaction; a
 # version outside --x1-versions gets 1020, an unsupported request 1080;
 # --strict-destinations refuses tasks naming destinations not created; the
-# destinations survive a restart (--state). Every answer validates against
-# ETSI's schema.
+# destinations survive a restart (--state); destination sets, HashedID hash
+# contexts and tasks, the GetAll requests and RemoveAllDestinations are
+# answered (an unknown hash context refused with 1000, naming it). Every
+# answer validates against ETSI's schema.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 xsd=$src/src/x1/etsi-x1-schema/X1-all.xsd
@@ -87,9 +89,13 @@ want invalid_destination_order.xml 1 "ErrorResponse 101 1010 CreateDestination"
 out=$(send "$data/invalid_one_of_several.xml")
 [ "$(answer "$out" 1)" = "ErrorResponse 103 1010 GetTaskDetails" ] || fail "bad first of six: $(answer "$out" 1)"
 [ "$(answer "$out" 6)" = "PingResponse 108 - -" ] || fail "the good ones after a bad one: $(answer "$out" 6)"
-want valid_unsupported_create_object.xml 1 "ErrorResponse 111 1080 CreateObject"
+for f in invalid_destination_set_no_type:140 invalid_hash_algorithm:141 invalid_hash_salt_short:142; do
+  want ${f%:*}.xml 1 "ErrorResponse ${f#*:} 1010 CreateObject"
+done
+want invalid_hashed_digest.xml 1 "ErrorResponse 143 1010 ActivateTask"
+want valid_unsupported_get_object.xml 1 "ErrorResponse 132 1080 GetObject"
 want valid_old_version.xml 1 "ErrorResponse 112 1020 Ping"
-pass "schema-invalid requests get 1010, an unsupported one 1080, an old version 1020, each naming its request and transaction"
+pass "schema-invalid requests (malformed destination sets, hash contexts, HashedIDs included) get 1010, an unsupported one 1080, an old version 1020, each naming its request and transaction"
 
 # destinations are kept across a restart; the emergency stop empties the NE
 stop_ne
@@ -111,6 +117,38 @@ want valid_modify_prefixed.xml 1 "ErrorResponse 109 2020 ModifyTask"
 want valid_activate_full.xml 1 "ErrorResponse 102 1000 ActivateTask"
 grep -q 'destination set' "$work/answer.xml" || fail "the refusal does not say why: $(cat "$work/answer.xml")"
 pass "--strict-destinations refuses a task naming destinations not created"
+
+# destination sets and HashedID hash contexts (CreateObject), a HashedID
+# task, the GetAll requests; an unknown hash context is refused, naming it
+want valid_create_destination.xml 1 "CreateDestinationResponse 101 - -"
+want valid_create_destination_set.xml 1 "CreateObjectResponse 111 - -"
+want valid_activate_hashed_unknown_context.xml 1 "ErrorResponse 122 1000 ActivateTask"
+grep -q 'hash context' "$work/answer.xml" || fail "the refusal does not name the hash context: $(cat "$work/answer.xml")"
+want valid_create_hash_context.xml 1 "CreateObjectResponse 120 - -"
+want valid_activate_hashed.xml 1 "ActivateTaskResponse 121 - -"
+out=$(send "$data/valid_get_all.xml")
+i=1
+for expected in "GetAllDetailsResponse 125 - -" "GetAllTaskDetailsResponse 126 - -" \
+  "GetAllDestinationDetailsResponse 127 - -" "ListAllDetailsResponse 128 - -"; do
+  [ "$(answer "$out" $i)" = "$expected" ] || fail "valid_get_all.xml #$i: $(answer "$out" $i), want $expected"
+  i=$((i + 1))
+done
+grep -q '<hashedID:hashDigest>9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08</hashedID:hashDigest>' <<<"$out" ||
+  fail "GetAllDetails lost the HashedID target: $out"
+grep -q 'xsi:type="destinationSet:DestinationSetDetails"' <<<"$out" || fail "GetAllDetails lost the destination set"
+pass "destination sets, hash contexts and a HashedID task are kept; GetAllDetails, GetAllTaskDetails, GetAllDestinationDetails answer with them"
+
+stop_ne
+start_ne --strict-destinations
+want valid_create_hash_context.xml 1 "ErrorResponse 120 1000 CreateObject"
+want valid_remove_all_destinations.xml 1 "ErrorResponse 129 1000 RemoveAllDestinations"
+want valid_deactivate_hashed.xml 1 "DeactivateTaskResponse 133 - -"
+out=$(send "$data/valid_delete_objects.xml")
+[ "$(answer "$out" 2)" = "DeleteObjectResponse 131 - -" ] || fail "the set was not deleted: $(answer "$out" 2)"
+want valid_remove_all_destinations.xml 1 "RemoveAllDestinationsResponse 129 - -"
+out=$(send "$data/valid_get_all.xml")
+grep -q '<dId>' <<<"$out" && fail "RemoveAllDestinations left a destination: $out"
+pass "objects survive a restart; RemoveAllDestinations refuses while one is in use, then removes them all"
 
 "$build/cmd/lisec-ne/lisec-ne" --listen 127.0.0.1:1 --cert x --key x --ca x --ne-id a --admf-id b \
   --x1-versions v1.22.1:v1.13.1 2>"$work/err.log" && fail "--x1-versions MAX below MIN accepted"

@@ -85,6 +85,10 @@ static void test_request_roundtrip_every_type(void **state) {
     strcpy(r.dest.address_kind, "ip");
     strcpy(r.dest.address, "192.0.2.7");
     r.dest.port = 4790;
+    r.obj.kind = X1_OBJECT_HASH_CONTEXT;
+    strcpy(r.obj.id, r.task.dids[0]);
+    strcpy(r.obj.algorithm, "sha-512");
+    strcpy(r.obj.salt, "0011223344556677");
     char *xml = NULL;
     size_t len = 0;
     if (x1_request_build(&r, &xml, &len, &err)) fail_msg("%s: %s", x1_type_name(r.type), err.msg);
@@ -102,7 +106,14 @@ static void test_request_roundtrip_every_type(void **state) {
       assert_string_equal(back.dest.address, "192.0.2.7");
       assert_int_equal(back.dest.port, 4790);
     }
-    if (t == X1_REPORT_TASK_ISSUE || t == X1_REPORT_NE_ISSUE) {
+    if (t == X1_CREATE_OBJECT || t == X1_MODIFY_OBJECT || t == X1_DELETE_OBJECT)
+      assert_string_equal(back.obj.id, r.obj.id);
+    if (t == X1_CREATE_OBJECT || t == X1_MODIFY_OBJECT) {
+      assert_int_equal(back.obj.kind, X1_OBJECT_HASH_CONTEXT);
+      assert_string_equal(back.obj.salt, "0011223344556677");
+    }
+    if (t == X1_REPORT_DESTINATION_ISSUE) assert_string_equal(back.did, r.did);
+    if (t == X1_REPORT_TASK_ISSUE || t == X1_REPORT_NE_ISSUE || t == X1_REPORT_DESTINATION_ISSUE) {
       assert_string_equal(back.report_type, r.report_type);
       assert_string_equal(back.issue, r.issue);
     }

@@ -97,6 +97,42 @@ static x1_task task_of(size_t k) {
   return t;
 }
 
+static const char *CTX = "7c0ffee0-1234-4abc-8def-0123456789ab", *SET = "5e2d7c1a-3b4f-4e6a-8d9c-0a1b2c3d4e5f";
+
+/* A destination set (k 0) or a hash context (k 1). */
+static x1_object object_of(size_t k) {
+  x1_object o = {0};
+  if (k == 0) {
+    o.kind = X1_OBJECT_DESTINATION_SET;
+    strcpy(o.id, SET);
+    strcpy(o.friendly, "MDFs <Helsinki & Espoo>");
+    strcpy(o.set_type, "Redundant");
+    strcpy(o.dids[0], DID);
+    o.preference[0] = 1;
+    strcpy(o.dids[1], "1c6e0f3a-2b4d-4e5f-8a9b-0c1d2e3f4a5b");
+    o.preference[1] = 2;
+    o.n_dids = 2;
+  } else {
+    o.kind = X1_OBJECT_HASH_CONTEXT;
+    strcpy(o.id, CTX);
+    strcpy(o.algorithm, "sha3-512");
+    strcpy(o.salt, "00112233445566778899aabbccddeeff");
+  }
+  return o;
+}
+
+/* A task with a HashedID target (written from the HashedID module). */
+static x1_task hashed_task(void) {
+  x1_task t = task_of(0);
+  strcpy(t.targets[1].element, "hashedIdentifier");
+  snprintf(t.targets[1].value, sizeof t.targets[1].value, "%s imsi %s", CTX,
+           "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08");
+  t.n_targets = 2;
+  strcpy(t.dsids[0], SET);
+  t.n_dsids = 1;
+  return t;
+}
+
 static x1_destination destination(const char *kind, const char *address, int port, bool udp) {
   x1_destination d = {0};
   strcpy(d.did, DID);
@@ -114,10 +150,13 @@ static void test_every_request_valid(void **state) {
   lisec_err err = {0};
   for (int t = 0; t < X1_TYPE_COUNT; t++) {
     bool task = t == X1_ACTIVATE_TASK || t == X1_MODIFY_TASK;
-    for (size_t k = 0; k < (task ? LISEC_ARRAY_LEN(kinds) : 1); k++) {
+    bool object = t == X1_CREATE_OBJECT || t == X1_MODIFY_OBJECT;
+    /* every identifier kind and a HashedID; both kinds of object */
+    for (size_t k = 0; k < (task ? LISEC_ARRAY_LEN(kinds) + 1 : object ? 2 : 1); k++) {
       x1_request r = {.type = (x1_type)t};
       assert_int_equal(x1_header_init(&r.h, "lisecd", "poi-1", &err), 0);
-      r.task = task_of(k);
+      r.task = task && k == LISEC_ARRAY_LEN(kinds) ? hashed_task() : task_of(task ? k : 0);
+      r.obj = object_of(k);
       strcpy(r.xid, XID);
       strcpy(r.did, DID);
       r.dest = destination("ip", "192.0.2.7", 4790, false);
@@ -131,7 +170,13 @@ static void test_every_request_valid(void **state) {
       char what[64];
       snprintf(what, sizeof what, "%sRequest", x1_type_name(r.type));
       assert_etsi_valid(what, xml, len);
-      if (task && !strstr(xml, kinds[k].wire)) fail_msg("%s %s: no %s in\n%s", what, kinds[k].kind, kinds[k].wire, xml);
+      if (task && k < LISEC_ARRAY_LEN(kinds) && !strstr(xml, kinds[k].wire))
+        fail_msg("%s %s: no %s in\n%s", what, kinds[k].kind, kinds[k].wire, xml);
+      /* the HashedID module's elements, the digest in lower case */
+      if (task && k == LISEC_ARRAY_LEN(kinds))
+        assert_non_null(strstr(xml, "<hashedID:hashDigest>9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08<"));
+      if (object && k == 0) assert_non_null(strstr(xml, "<destinationSet:destinationSetType>Redundant<"));
+      if (object && k == 1) assert_non_null(strstr(xml, "<hashedID:hashAlgorithm>sha3-512<"));
       free(xml);
     }
   }
@@ -158,9 +203,16 @@ static void test_every_response_valid(void **state) {
   x1_response *r = malloc(sizeof *r);
   char *xml = NULL;
   size_t len = 0;
+  x1_task all_tasks[2] = {task_of(0), hashed_task()};
+  x1_destination all_dests[2] = {destination("ip", "192.0.2.7", 4790, false),
+                                 destination("uri", "https://mdf.example.org/x2", 0, false)};
+  x1_object all_objects[2] = {object_of(0), object_of(1)};
   for (int t = 0; t < X1_TYPE_COUNT; t++) {
     for (int ok = 0; ok < 2; ok++) {
       x1_response_init(r);
+      r->tasks = all_tasks, r->n_tasks = 2;
+      r->dests = all_dests, r->n_dests = 2;
+      r->objects = all_objects, r->n_objects = 2;
       r->type = (x1_type)t;
       r->ok = ok;
       assert_int_equal(x1_header_init(&r->h, "lisecd", "poi-1", &err), 0);
@@ -179,8 +231,14 @@ static void test_every_response_valid(void **state) {
         snprintf(want, sizeof want, "<requestMessageType>%s</requestMessageType>", x1_type_name(r->type));
         assert_non_null(strstr(xml, want));
       } else if (t != X1_GET_TASK_DETAILS && t != X1_GET_DESTINATION_DETAILS && t != X1_GET_NE_STATUS &&
-                 t != X1_LIST_ALL_DETAILS) {
+                 t != X1_LIST_ALL_DETAILS && t != X1_GET_ALL_DETAILS && t != X1_GET_ALL_TASK_DETAILS &&
+                 t != X1_GET_ALL_DESTINATION_DETAILS) {
         assert_non_null(strstr(xml, "<oK>AcknowledgedAndCompleted</oK>"));
+      } else if (t == X1_GET_ALL_DETAILS) {
+        assert_non_null(strstr(xml, "<listOfGenericObjectResponseDetails>"));
+        assert_non_null(strstr(xml, "xsi:type=\"hashedID:HashContext\""));
+      } else if (t == X1_LIST_ALL_DETAILS) {
+        assert_non_null(strstr(xml, "<ListOfGenericObjectIDs><objectId>"));
       }
       free(xml);
     }
@@ -197,6 +255,46 @@ static void test_every_response_valid(void **state) {
     assert_non_null(strstr(xml, kinds[k].wire));
     free(xml);
   }
+  /* a GetAllDetails answer read back: into the caller's arrays, counted
+   * only without them, refused over the caller's bound */
+  x1_response_init(r);
+  r->type = X1_GET_ALL_DETAILS;
+  r->ok = true;
+  assert_int_equal(x1_header_init(&r->h, "lisecd", "poi-1", &err), 0);
+  r->tasks = all_tasks, r->n_tasks = 2;
+  r->dests = all_dests, r->n_dests = 2;
+  r->objects = all_objects, r->n_objects = 2;
+  assert_int_equal(x1_response_build(r, &xml, &len, &err), 0);
+  x1_response *back = malloc(sizeof *back);
+  x1_task got_tasks[2];
+  x1_destination got_dests[2];
+  x1_object got_objects[2];
+  if (x1_response_parse_lists(xml, len, back, got_tasks, 2, got_dests, 2, got_objects, 2, &err))
+    fail_msg("GetAllDetails read back: %s", err.msg);
+  assert_int_equal(back->type, X1_GET_ALL_DETAILS);
+  assert_int_equal(back->n_tasks, 2);
+  assert_true(x1_task_same(&all_tasks[1], &got_tasks[1]));
+  assert_int_equal(back->n_dests, 2);
+  assert_string_equal(got_dests[1].address, "https://mdf.example.org/x2");
+  assert_int_equal(back->n_objects, 2);
+  assert_int_equal(got_objects[0].kind, X1_OBJECT_DESTINATION_SET);
+  assert_int_equal(got_objects[0].n_dids, 2);
+  assert_int_equal(got_objects[0].preference[1], 2);
+  assert_int_equal(got_objects[1].kind, X1_OBJECT_HASH_CONTEXT);
+  assert_string_equal(got_objects[1].salt, "00112233445566778899aabbccddeeff");
+  assert_int_equal(x1_response_parse(xml, len, back, &err), 0);
+  assert_int_equal(back->n_tasks, 2); /* counted, not kept */
+  assert_null(back->tasks);
+  assert_int_equal(x1_response_parse_lists(xml, len, back, got_tasks, 1, NULL, 0, NULL, 0, &err), LISEC_ETOOBIG);
+  free(back);
+  free(xml);
+  /* a HashedID value not of the form CONTEXT TYPE DIGEST is refused by name */
+  x1_request hq = {.type = X1_ACTIVATE_TASK};
+  assert_int_equal(x1_header_init(&hq.h, "lisecd", "poi-1", &err), 0);
+  hq.task = hashed_task();
+  strcpy(hq.task.targets[1].value, "imsi 9f86");
+  assert_int_equal(x1_request_build(&hq, &xml, &len, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "hashedIdentifier"));
   /* empty lists, an error for a type lisec does not support, a top-level error */
   x1_response_init(r);
   r->type = X1_LIST_ALL_DETAILS;
@@ -208,14 +306,14 @@ static void test_every_response_valid(void **state) {
   r->ok = false;
   r->error_code = X1_ERR_UNSUPPORTED;
   strcpy(r->error_description, "unsupported");
-  strcpy(r->request_type, "CreateObject");
+  strcpy(r->request_type, "GetObject");
   assert_int_equal(x1_response_build(r, &xml, &len, &err), 0);
-  assert_etsi_valid("ErrorResponse to CreateObject", xml, len);
+  assert_etsi_valid("ErrorResponse to GetObject", xml, len);
   free(xml);
   r->top_level = true;
   assert_int_equal(x1_response_build(r, &xml, &len, &err), 0);
   assert_etsi_valid("X1TopLevelErrorResponse", xml, len);
-  x1_response *back = malloc(sizeof *back);
+  back = malloc(sizeof *back);
   assert_int_equal(x1_response_parse(xml, len, back, &err), 0);
   assert_true(back->top_level);
   assert_false(back->ok);
@@ -368,9 +466,12 @@ static void test_ne_answers_handwritten(void **state) {
   assert_int_equal(send_file(ne, "valid_modify_prefixed.xml", a, 8), 1);
   expect(&a[0], "ModifyTaskResponse", "109", 0, NULL);
   assert_string_equal(a[0].version, "v1.13.1");
+  /* a destination set (the DestinationSet module) */
+  assert_int_equal(send_file(ne, "valid_create_destination_set.xml", a, 8), 1);
+  expect(&a[0], "CreateObjectResponse", "111", 0, NULL);
   /* valid but unsupported, valid but of a version this NE does not speak */
-  assert_int_equal(send_file(ne, "valid_unsupported_create_object.xml", a, 8), 1);
-  expect(&a[0], "ErrorResponse", "111", X1_ERR_UNSUPPORTED, "CreateObject");
+  assert_int_equal(send_file(ne, "valid_unsupported_get_object.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "132", X1_ERR_UNSUPPORTED, "GetObject");
   assert_int_equal(send_file(ne, "valid_old_version.xml", a, 8), 1);
   expect(&a[0], "ErrorResponse", "112", X1_ERR_VERSION, "Ping");
   /* schema-invalid: 1010, each naming its request and transaction */
@@ -380,6 +481,9 @@ static void test_ne_answers_handwritten(void **state) {
       {"invalid_mac_element.xml", "102", "ActivateTask"},   {"invalid_ipv6_short.xml", "102", "ActivateTask"},
       {"invalid_imei_check_digit.xml", "102", "ActivateTask"}, {"invalid_cidr_text.xml", "102", "ActivateTask"},
       {"invalid_optional_order.xml", "102", "ActivateTask"}, {"invalid_destination_order.xml", "101", "CreateDestination"},
+      /* a malformed destination set, hash context or HashedID */
+      {"invalid_destination_set_no_type.xml", "140", "CreateObject"}, {"invalid_hash_algorithm.xml", "141", "CreateObject"},
+      {"invalid_hash_salt_short.xml", "142", "CreateObject"}, {"invalid_hashed_digest.xml", "143", "ActivateTask"},
   };
   for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) {
     assert_int_equal(send_file(ne, bad[i].file, a, 8), 1);
@@ -395,7 +499,7 @@ static void test_ne_answers_handwritten(void **state) {
   assert_int_equal(send_file(ne, "valid_deactivate_all.xml", a, 8), 1);
   expect(&a[0], "DeactivateAllTasksResponse", "110", 0, NULL);
   assert_int_equal(lisec_x1_ne_task_count(ne), 0);
-  assert_string_equal(s.changes, "create-destination activate modify deactivate-all ");
+  assert_string_equal(s.changes, "create-destination activate modify create-object deactivate-all ");
   /* GetTaskDetails after it: 2020 */
   assert_int_equal(send_file(ne, "valid_several.xml", a, 8), 6);
   expect(&a[0], "ErrorResponse", "103", X1_ERR_UNKNOWN_XID, "GetTaskDetails");
@@ -436,6 +540,110 @@ static void test_ne_strict_destinations(void **state) {
   lisec_x1_ne_free(ne);
 }
 
+/* Destination sets, HashedID targets with their hash contexts, the GetAll
+ * requests and RemoveAllDestinations, against a strict NE: each refusal
+ * names the missing piece with the standard's code, nothing held is lost,
+ * and what the NE holds survives a save and a load. */
+static void test_ne_sets_hashed_get_all(void **state) {
+  (void)state;
+  seen s = {""};
+  lisec_x1_ne *ne = lisec_x1_ne_new("poi-hel-1", "admf-1", on_change, &s);
+  lisec_x1_ne_set_strict_destinations(ne, 1);
+  answer a[8];
+  assert_int_equal(send_file(ne, "valid_create_destination.xml", a, 8), 1);
+  expect(&a[0], "CreateDestinationResponse", "101", 0, NULL);
+  /* the task names a set not created yet */
+  assert_int_equal(send_file(ne, "valid_activate_hashed.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "121", X1_ERR_GENERIC, "ActivateTask");
+  assert_int_equal(send_file(ne, "valid_create_destination_set.xml", a, 8), 1);
+  expect(&a[0], "CreateObjectResponse", "111", 0, NULL);
+  /* an unknown hash context; then one created (twice: 1000 the second time) */
+  assert_int_equal(send_file(ne, "valid_activate_hashed_unknown_context.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "122", X1_ERR_GENERIC, "ActivateTask");
+  assert_int_equal(send_file(ne, "valid_activate_hashed.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "121", X1_ERR_GENERIC, "ActivateTask");
+  assert_int_equal(send_file(ne, "valid_create_hash_context.xml", a, 8), 1);
+  expect(&a[0], "CreateObjectResponse", "120", 0, NULL);
+  assert_int_equal(send_file(ne, "valid_create_hash_context.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "120", X1_ERR_GENERIC, "CreateObject");
+  /* a digest shorter than sha-256's, a kind of identity not supported */
+  assert_int_equal(send_file(ne, "valid_activate_hashed_short_digest.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "123", X1_ERR_GENERIC, "ActivateTask");
+  assert_int_equal(send_file(ne, "valid_activate_hashed_unknown_kind.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "124", X1_ERR_GENERIC, "ActivateTask");
+  assert_int_equal(lisec_x1_ne_task_count(ne), 0);
+  assert_int_equal(send_file(ne, "valid_activate_hashed.xml", a, 8), 1);
+  expect(&a[0], "ActivateTaskResponse", "121", 0, NULL);
+  char *targets = lisec_x1_ne_task_targets(ne, "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d");
+  assert_non_null(targets);
+  assert_non_null(strstr(targets, "hashedIdentifier=7c0ffee0-1234-4abc-8def-0123456789ab imsi "
+                                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"));
+  free(targets);
+  /* the four GetAll/ListAll answers, read back with lisec's reader */
+  size_t len, rlen;
+  char *xml = read_data("valid_get_all.xml", &len), *resp = NULL;
+  assert_int_equal(send_file(ne, "valid_get_all.xml", a, 8), 4);
+  expect(&a[0], "GetAllDetailsResponse", "125", 0, NULL);
+  expect(&a[1], "GetAllTaskDetailsResponse", "126", 0, NULL);
+  expect(&a[2], "GetAllDestinationDetailsResponse", "127", 0, NULL);
+  expect(&a[3], "ListAllDetailsResponse", "128", 0, NULL);
+  assert_int_equal(lisec_x1_ne_handle(ne, "admf-1", xml, len, &resp, &rlen), 0);
+  x1_response *r = malloc(sizeof *r);
+  x1_task tasks[2];
+  x1_destination dests[2];
+  x1_object objects[4];
+  lisec_err err = {0};
+  assert_int_equal(x1_response_parse_lists(resp, rlen, r, tasks, 2, dests, 2, objects, 4, &err), 0);
+  assert_int_equal(r->n_tasks, 1);
+  assert_int_equal(tasks[0].n_dsids, 1);
+  assert_int_equal(r->n_dests, 1);
+  assert_int_equal(r->n_objects, 2);
+  free(resp);
+  free(xml);
+  free(r);
+  /* kept on disk and loaded back: the objects too */
+  char *saved = NULL;
+  size_t saved_len = 0;
+  assert_int_equal(lisec_x1_ne_save(ne, &saved, &saved_len), 0);
+  lisec_x1_ne *again = lisec_x1_ne_new("poi-hel-1", "admf-1", NULL, NULL);
+  lisec_x1_ne_set_strict_destinations(again, 1);
+  assert_int_equal(lisec_x1_ne_load(again, saved, saved_len), 0);
+  assert_int_equal(send_file(again, "valid_create_hash_context.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "120", X1_ERR_GENERIC, "CreateObject"); /* it holds it */
+  lisec_x1_ne_free(again);
+  free(saved);
+  /* in use: nothing removed */
+  assert_int_equal(send_file(ne, "valid_remove_all_destinations.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "129", X1_ERR_GENERIC, "RemoveAllDestinations");
+  assert_int_equal(send_file(ne, "valid_delete_objects.xml", a, 8), 2);
+  expect(&a[0], "ErrorResponse", "130", X1_ERR_GENERIC, "DeleteObject");
+  expect(&a[1], "ErrorResponse", "131", X1_ERR_GENERIC, "DeleteObject");
+  /* an NE sends ReportDestinationIssue, it takes none */
+  x1_request q = {.type = X1_REPORT_DESTINATION_ISSUE};
+  assert_int_equal(x1_header_init(&q.h, "admf-1", "poi-hel-1", &err), 0);
+  strcpy(q.did, DID);
+  strcpy(q.report_type, "Warning");
+  assert_int_equal(x1_request_build(&q, &xml, &len, &err), 0);
+  char root[48];
+  assert_int_equal(exchange(ne, "admf-1", xml, len, a, 8, root), 1);
+  assert_string_equal(a[0].type, "ErrorResponse");
+  assert_int_equal(a[0].code, X1_ERR_UNSUPPORTED);
+  free(xml);
+  /* once the task is gone, the objects and destinations go too */
+  assert_int_equal(send_file(ne, "valid_deactivate_hashed.xml", a, 8), 1);
+  expect(&a[0], "DeactivateTaskResponse", "133", 0, NULL);
+  assert_int_equal(send_file(ne, "valid_remove_all_destinations.xml", a, 8), 1);
+  expect(&a[0], "ErrorResponse", "129", X1_ERR_GENERIC, "RemoveAllDestinations"); /* the set names it */
+  assert_int_equal(send_file(ne, "valid_delete_objects.xml", a, 8), 2);
+  expect(&a[0], "DeleteObjectResponse", "130", 0, NULL);
+  expect(&a[1], "DeleteObjectResponse", "131", 0, NULL);
+  assert_int_equal(send_file(ne, "valid_remove_all_destinations.xml", a, 8), 1);
+  expect(&a[0], "RemoveAllDestinationsResponse", "129", 0, NULL);
+  assert_string_equal(s.changes, "create-destination create-object create-object activate deactivate delete-object "
+                                 "delete-object remove-all-destinations ");
+  lisec_x1_ne_free(ne);
+}
+
 /* lisec validates at run time against the schema built into it: on every
  * hand-written file it must agree with ETSI's schema read from disk. */
 static void test_runtime_agrees_with_schema(void **state) {
@@ -468,6 +676,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_request_valid),   cmocka_unit_test(test_every_response_valid),
       cmocka_unit_test(test_ne_answers_handwritten), cmocka_unit_test(test_ne_strict_destinations),
+      cmocka_unit_test(test_ne_sets_hashed_get_all),
       cmocka_unit_test(test_runtime_agrees_with_schema),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
