@@ -63,8 +63,9 @@ typedef struct att_host {
   bool wanted;           /* a decision asked for a fresh appraisal */
   bool overdue_todo;     /* turned untrusted (overdue); the timer records it */
   bool offer;            /* a confirmed location certificate waits for the agent */
+  bool since_start;      /* loaded at start, not appraised by this lisecd yet */
   int64_t last_ok;       /* seconds; newest passed appraisal, 0 = none */
-  int64_t last_ok_ms;    /* the same in ms, for freshness (0 after a restart) */
+  int64_t last_ok_ms;    /* the same in ms, for freshness (whole seconds after a restart) */
   int64_t last_attempt;  /* seconds; newest appraisal of any outcome */
   uint64_t appraisals;   /* count, so waiters see a new one */
 } att_host;
@@ -103,6 +104,7 @@ struct ctl_attest_state {
   int64_t inventory_max_bytes, inventory_max_domains; /* a host's inventory (issue 15) */
   char *quarantine_cmd;
   char *quarantine_argv[QUARANTINE_ARGS_MAX + 1];
+  bool reloaded; /* every stored appraisal is in the table and the model */
   /* the overdue timer */
   pthread_t timer;
   bool timer_started, stopping;
@@ -508,9 +510,38 @@ static int read_file_opt(const lisec_config *cfg, const char *key, size_t max, u
   return rc;
 }
 
+/* The model's location from a stored appraisal's (location_doc), or false
+ * when it has none or it does not read. */
+static bool stored_location(const json_t *l, model_location *ml) {
+  const char *country = json_string_value(json_object_get(l, "country"));
+  if (!json_is_object(l) || !country || !*country) return false;
+  const char *sub = json_string_value(json_object_get(l, "subdivision"));
+  const char *site = json_string_value(json_object_get(l, "site"));
+  *ml = (model_location){.country = country, .subdivision = sub && *sub ? sub : NULL,
+                         .site = site && *site ? site : NULL, .source = MODEL_LOC_ATTESTED};
+  ml->has_coords = json_is_number(json_object_get(l, "latitude")) &&
+                   json_is_number(json_object_get(l, "longitude"));
+  ml->lat = json_number_value(json_object_get(l, "latitude"));
+  ml->lon = json_number_value(json_object_get(l, "longitude"));
+  return true;
+}
+
+typedef struct load_ctx {
+  struct ctl_attest_state *st;
+  lisec_ctl *model_ctl; /* only its shared state: the model, opened before */
+  size_t hosts, applied;
+} load_ctx;
+
+/* A stored appraisal at start (issue 25: a restart keeps interceptions):
+ * the table gets its times, so the overdue countdown goes on from the
+ * stored last good appraisal, and the model gets the trust and location it
+ * had before the restart (a host not in the model yet keeps them there
+ * until it is added). Every enrolled host is asked to attest again at once
+ * (since_start), so the trust is confirmed by this lisecd soon after. */
 static int load_host_cb(void *ctx, const char *id, const char *body, int64_t version) {
   (void)version;
-  struct ctl_attest_state *st = ctx;
+  load_ctx *lc = ctx;
+  struct ctl_attest_state *st = lc->st;
   json_t *doc = NULL;
   if (lisec_json_parse(body, strlen(body), &doc, NULL) != 0) return 0; /* stays unknown */
   att_host *h = valid_host_id(id) ? add_locked(st, id) : NULL;
@@ -519,13 +550,34 @@ static int load_host_cb(void *ctx, const char *id, const char *body, int64_t ver
     const char *trust = json_string_value(json_object_get(doc, "trust"));
     h->trusted = trust && strcmp(trust, "trusted") == 0;
     h->last_ok = doc_int(doc, "last_ok_at");
+    /* whole seconds: a freshness bound judged from it errs on the old side */
+    h->last_ok_ms = h->last_ok > 0 ? h->last_ok * 1000 : 0;
     h->last_attempt = doc_int(json_object_get(doc, "last"), "at");
     h->last_passed = h->trusted;
     h->offer = json_object_get(doc, "location_offer") != NULL;
+    h->since_start = h->enrolled;
+    lc->hosts++;
+    /* A host that never completed an appraisal stays unknown to the model,
+     * as before the restart. An overdue one is turned untrusted by the
+     * timer's first look (and recorded), as it would have been. */
+    if (trust && json_object_get(doc, "last")) {
+      model_location ml;
+      bool loc = h->trusted && stored_location(json_object_get(doc, "location"), &ml);
+      lisec_err e = {0};
+      int rc = ctl_model_host_attested(lc->model_ctl, id,
+                                       h->trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
+                                       trust, loc ? &ml : NULL, &e);
+      if (rc == 0) lc->applied++;
+      else if (rc != LISEC_ENOTFOUND)
+        LOG_WARN("attest: host %.16s..: its stored appraisal does not apply to the model: %s", id,
+                 e.msg);
+    }
   }
   json_decref(doc);
   return h ? 0 : LISEC_ENOMEM;
 }
+
+bool ctl_attest_reloaded(const ctl_shared *sh) { return sh && sh->attest && sh->attest->reloaded; }
 
 static void *timer_main(void *arg);
 
@@ -590,8 +642,14 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
              "6.2 req. 8, 12)");
   }
   if ((rc = read_file_opt(cfg, "ek_ca", 1u << 20, &st->ek_ca, &st->ek_ca_len, err))) return rc;
-  rc = store_doc_list(s, HOST_KIND, load_host_cb, st, err);
+  lisec_ctl model_ctl = {.shared = sh};
+  load_ctx lc = {st, &model_ctl, 0, 0};
+  rc = store_doc_list(s, HOST_KIND, load_host_cb, &lc, err);
   if (rc) return lisec_err_wrap(err, "attest: loading hosts"), rc;
+  st->reloaded = true;
+  if (lc.hosts)
+    LOG_INFO("attest: %zu stored appraisal(s) reloaded, %zu applied to the model; every enrolled "
+             "host is asked to attest again now", lc.hosts, lc.applied);
   /* the model asks for freshness through this, not by including attest */
   ctl_model_hook_attest(sh, ctl_attest_ensure_fresh, ctl_attest_expire_overdue);
   return 0;
@@ -930,6 +988,7 @@ int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
   att_host *h = find_locked(st, host);
   const char *why = h->offer    ? "a confirmed location certificate is waiting"
                     : h->wanted ? "a decision needs a fresh attestation"
+                    : h->since_start ? "lisecd restarted: each enrolled host attests again now"
                     : !h->last_attempt                     ? "never attested"
                     : now - h->last_attempt >= st->interval_s ? "due"
                                                              : NULL;
@@ -1359,6 +1418,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->last_attempt = now;
   if (trusted) h->last_ok = now, h->last_ok_ms = now_ms;
   h->wanted = false;
+  h->since_start = false;
   if (delivered) h->offer = false;
   h->appraisals++;
   notify_locked(st, h);

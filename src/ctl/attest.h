@@ -66,6 +66,11 @@ void ctl_attest_wait_finalise(ctl_attest_wait *w);
  * quarantines them). Call without the model's lock held. */
 void ctl_attest_expire_overdue(lisec_ctl *ctl);
 
+/* true once every stored appraisal is back in attestation's table and in
+ * the model (ctl_attest_open): until then a host's trust in the model says
+ * nothing about the host, and the ADMF loop must not act on it. */
+bool ctl_attest_reloaded(const ctl_shared *sh);
+
 /* POST /v1/attest/enrol {"ek_pub", "ak_pub", ["ek_cert"]} (TPM2B_PUBLICs,
  * DER): the host id from the EK, the EK certificate against [attest] ek_ca
  * (required when that is set), the AK's attributes, then a 32-byte secret

@@ -324,16 +324,21 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
   pthread_mutex_lock(&st->mu);
   int rc = 0;
   json_t *a = NULL;
-  if (!host || !json_object_get(st->docs[K_HOST], host)) {
-    rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the trust model",
-                       host ? host : "(null)");
-    goto out;
-  }
-  a = json_pack("{s:s, s:s}", "trust", model_trust_name(trust), "attestation",
-                detail ? detail : model_trust_name(trust));
+  a = host ? json_pack("{s:s, s:s}", "trust", model_trust_name(trust), "attestation",
+                       detail ? detail : model_trust_name(trust))
+           : NULL;
   if (a && loc) json_object_set_new(a, "location", location_json(loc));
   if (!a) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto out;
+  }
+  /* A host that attests before it is added keeps its appraisal here: the
+   * host's put applies it (effective), so it is trusted at once when the
+   * appraisal is good and fresh (issue 25 item 3). */
+  if (!json_object_get(st->docs[K_HOST], host)) {
+    rc = json_object_set_new(st->attested, host, a)
+             ? lisec_err_set(err, LISEC_ENOMEM, "out of memory")
+             : lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the trust model", host);
     goto out;
   }
   sync_time(st);
@@ -821,6 +826,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id ? id : "(new)");
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
+  /* a kept appraisal applies as it stands now (overdue or not) */
+  if (k == K_HOST) expire_overdue(ctl);
   if (!json_is_object(body)) return lisec_err_set(err, LISEC_EINVAL, "body: must be a JSON object");
   const json_t *jid = json_object_get(body, "id");
   if (jid && !json_is_string(jid)) return lisec_err_set(err, LISEC_EINVAL, "id: must be a string");
@@ -1039,7 +1046,8 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
     undo(st, k, id, old_eff);
   } else {
     json_object_del(st->docs[k], id);
-    json_object_del(st->attested, id);
+    /* st->attested keeps the host's appraisal: it is the host's (its TPM),
+     * not the model entry's, and applies again if the host is added again. */
     if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
     /* What a removed host proved, or a removed VM's awaited migration, no
      * longer counts (a host added again reports afresh). */
@@ -1148,6 +1156,7 @@ typedef struct target_info {
   const char *hyp;
   char host[MODEL_ID_MAX + 1];
   bool need_fresh, declared;
+  bool attested; /* the model holds an appraisal of the host */
 } target_info;
 
 static int resolve(struct ctl_model_state *st, const char *name, const char *field, bool li_vm,
@@ -1160,6 +1169,7 @@ static int resolve(struct ctl_model_state *st, const char *name, const char *fie
   const json_t *hdoc = json_object_get(st->docs[K_HOST], t->host);
   t->declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, t->host);
   t->need_fresh = li_vm && !t->declared;
+  t->attested = json_object_get(st->attested, t->host) != NULL;
   return 0;
 }
 
@@ -1198,7 +1208,8 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                                               : "no LI involves the VM; the model's trust state was used")
                 : stale ? "no fresh attestation: denied (fail closed)"
                 : refreshed ? "a fresh quote was obtained for this decision"
-                            : "the newest appraisal is recent enough"));
+                : !t->attested ? "the model holds no appraisal of the host"
+                               : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
   li = li || verdict_about_li(v);
   char *line = reasons_line(v);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "ctl/attest.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/tasks.h"
@@ -953,6 +954,9 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   json_t *nes = NULL, *targets = NULL, *tasks = NULL;
   lisec_err err = {0};
   int64_t wait = CTL_X1_CHECK_MS_DEFAULT;
+  /* Until the stored appraisals are back, every host looks unknown and
+   * every task would be deactivated: nothing changes before (issue 25). */
+  if (!ctl_attest_reloaded(ctl->shared)) return 100;
   if (load_all(ctl, NE_KIND, false, &nes, &err) || load_all(ctl, TARGET_KIND, true, &targets, &err) ||
       load_all(ctl, TASK_KIND, false, &tasks, &err)) {
     LOG_WARN("X1: cannot read the tasks: %s", err.msg);
