@@ -4,11 +4,16 @@
  * escaped or unescaped. A commit is durable on return because the session
  * keeps synchronous_commit at the server's setting, raised to "on" only if
  * the server has it off. Walks read in pages, so a long log or a large kind
- * never sits in memory whole. A lost connection is reported as EUNAVAIL and
- * re-established on the next call made outside a transaction; inside one it
- * is not, because the transaction died with it. The library never prints:
+ * never sits in memory whole. A lost connection is re-established outside
+ * a transaction, never inside one (the transaction died with it): before a
+ * statement when the server already said it is going away (a restart sends
+ * each idle session FATAL 57P01, then closes it), and after a failed BEGIN
+ * or read, which is repeated once on the new connection because repeating
+ * them changes nothing. A write that failed is not repeated (it may have
+ * been done): it is reported as EUNAVAIL. The library never prints:
  * server notices are dropped. */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +28,15 @@
 typedef struct pg_be {
   PGconn *conn;
   bool in_tx;
+  bool going; /* the server said this session ends (SQLSTATE 57P or 08) */
 } pg_be;
 
-static void pg_quiet(void *arg, const char *message) {
-  (void)arg, (void)message;
+/* Notices are dropped, but one that says the session is ending marks the
+ * connection for a reconnect before the next statement. */
+static void pg_notice(void *arg, const PGresult *res) {
+  pg_be *b = arg;
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (state && (!strncmp(state, "57P", 3) || !strncmp(state, "08", 2))) b->going = true;
 }
 
 /* lisec's code for a failed command: a lost server is unavailable, a
@@ -57,18 +67,43 @@ static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
   return code;
 }
 
+/* Outside a transaction nothing should arrive on an idle connection; when
+ * something did (a server going down says so, then closes), it is read now,
+ * so a connection the server ended is known to be lost before a statement
+ * is sent on it. One poll(2) without waiting. */
+static void pg_probe(pg_be *b) {
+  int fd = PQsocket(b->conn);
+  if (fd < 0) return;
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  if (poll(&p, 1, 0) == 1 && PQconsumeInput(b->conn) == 0) b->going = true;
+}
+
 /* Re-establishes a lost connection, but never inside a transaction: the
  * statements after it would run outside the transaction they belong to. */
 static int pg_ready(pg_be *b, lisec_err *err) {
-  if (PQstatus(b->conn) == CONNECTION_OK) return 0;
+  if (!b->in_tx && PQstatus(b->conn) == CONNECTION_OK) pg_probe(b);
+  if (PQstatus(b->conn) == CONNECTION_OK && !b->going) return 0;
   if (b->in_tx)
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "postgresql: the connection was lost inside a transaction");
   PQreset(b->conn);
+  b->going = false;
   if (PQstatus(b->conn) == CONNECTION_OK) return 0;
   const char *msg = PQerrorMessage(b->conn);
   return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect: %.*s",
                        (int)strcspn(msg, "\n"), msg);
+}
+
+/* A statement that failed because the connection broke (its status is no
+ * longer OK) outside a transaction: true when a BEGIN or a read may be sent
+ * again on a new connection. res is freed then. */
+static bool pg_again(pg_be *b, PGresult *res) {
+  ExecStatusType st = PQresultStatus(res);
+  if (b->in_tx || st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
+      PQstatus(b->conn) == CONNECTION_OK)
+    return false;
+  PQclear(res);
+  return true;
 }
 
 /* Strict decimal; a server answer that is not a number is a store failure. */
@@ -109,7 +144,7 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   const char *const vals[] = {"10", "lisec", "UTF8", "-c lock_timeout=10000", target, NULL};
   b->conn = PQconnectdbParams(keys, vals, 1);
   if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  PQsetNoticeProcessor(b->conn, pg_quiet, NULL);
+  PQsetNoticeReceiver(b->conn, pg_notice, b);
   if (PQstatus(b->conn) != CONNECTION_OK) {
     const char *msg = PQerrorMessage(b->conn);
     return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %.*s",
@@ -134,21 +169,29 @@ static void pg_close(void *be) {
   free(b);
 }
 
-/* Runs sql without parameters and wants a command or rows back. */
-static int pg_exec(void *be, const char *sql, lisec_err *err) {
-  pg_be *b = be;
+/* Runs sql without parameters and wants a command or rows back; sent again
+ * once on a new connection when repeat is set and the connection broke. */
+static int pg_run(pg_be *b, const char *sql, bool repeat, lisec_err *err) {
   int rc = pg_ready(b, err);
   if (rc) return rc;
   PGresult *res = PQexec(b->conn, sql);
+  if (repeat && pg_again(b, res)) {
+    if ((rc = pg_ready(b, err))) return rc;
+    res = PQexec(b->conn, sql);
+  }
   if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
     return pg_fail(b, res, "exec", err);
   PQclear(res);
   return 0;
 }
 
+static int pg_exec(void *be, const char *sql, lisec_err *err) { return pg_run(be, sql, false, err); }
+
+/* A BEGIN that met a broken connection did nothing on the server: it is
+ * the one statement of a transaction that may be sent again. */
 static int pg_begin(void *be, lisec_err *err) {
   pg_be *b = be;
-  int rc = pg_exec(b, "BEGIN", err);
+  int rc = pg_run(b, "BEGIN", true, err);
   if (rc == 0) b->in_tx = true;
   return rc;
 }
@@ -184,6 +227,10 @@ static int pg_query_int(void *be, const char *sql, int64_t *out, lisec_err *err)
   int rc = pg_ready(b, err);
   if (rc) return rc;
   PGresult *res = PQexec(b->conn, sql);
+  if (pg_again(b, res)) { /* a read: repeated once */
+    if ((rc = pg_ready(b, err))) return rc;
+    res = PQexec(b->conn, sql);
+  }
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "query", err);
   if (PQntuples(res) < 1) rc = lisec_err_set(err, LISEC_ENOTFOUND, "postgresql: no row");
   else if (!pg_int(PQgetvalue(res, 0, 0), out))
@@ -193,27 +240,39 @@ static int pg_query_int(void *be, const char *sql, int64_t *out, lisec_err *err)
 }
 
 static int pg_ping(void *be, lisec_err *err) {
-  pg_be *b = be;
   int64_t one = 0;
-  int rc = pg_query_int(b, "SELECT 1", &one, err);
-  /* A server restarted since the last call: the first query finds out. */
-  if (rc == LISEC_EUNAVAIL && !b->in_tx) rc = pg_query_int(b, "SELECT 1", &one, err);
-  return rc;
+  return pg_query_int(be, "SELECT 1", &one, err); /* reconnects once when lost */
 }
 
 /* A parameterised query with text parameters; NULL (after filling err) when
- * the connection is lost and cannot be re-established. */
+ * the connection is lost and cannot be re-established. A read (read set)
+ * that met a broken connection is sent again once on a new one. */
+static PGresult *pg_params_x(pg_be *b, const char *sql, int n, const char *const *values,
+                             bool read, lisec_err *err) {
+  if (pg_ready(b, err)) return NULL;
+  PGresult *res = PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+  if (read && pg_again(b, res)) {
+    if (pg_ready(b, err)) return NULL;
+    res = PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+  }
+  return res;
+}
+
 static PGresult *pg_params(pg_be *b, const char *sql, int n, const char *const *values,
                            lisec_err *err) {
-  if (pg_ready(b, err)) return NULL;
-  return PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+  return pg_params_x(b, sql, n, values, false, err);
+}
+
+static PGresult *pg_read(pg_be *b, const char *sql, int n, const char *const *values,
+                         lisec_err *err) {
+  return pg_params_x(b, sql, n, values, true, err);
 }
 
 /* The stored version of a document, 0 when absent. */
 static int pg_doc_version(pg_be *b, const char *kind, const char *id, int64_t *v,
                           lisec_err *err) {
   const char *key[2] = {kind, id};
-  PGresult *res = pg_params(b, "SELECT version FROM documents WHERE kind = $1 AND id = $2", 2,
+  PGresult *res = pg_read(b, "SELECT version FROM documents WHERE kind = $1 AND id = $2", 2,
                             key, err);
   if (!res) return LISEC_EUNAVAIL;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read version", err);
@@ -263,7 +322,7 @@ static int pg_doc_get(void *be, const char *kind, const char *id, char **body, i
                       lisec_err *err) {
   pg_be *b = be;
   const char *key[2] = {kind, id};
-  PGresult *res = pg_params(b, "SELECT body, version FROM documents WHERE kind = $1 AND id = $2",
+  PGresult *res = pg_read(b, "SELECT body, version FROM documents WHERE kind = $1 AND id = $2",
                             2, key, err);
   if (!res) return LISEC_EUNAVAIL;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read document", err);
@@ -301,7 +360,7 @@ static int pg_doc_list(void *be, const char *kind, store_doc_cb cb, void *ctx, l
   int rc = 0, rows = PG_PAGE;
   while (rc == 0 && rows == PG_PAGE) {
     const char *vals[2] = {kind, after};
-    PGresult *res = pg_params(b,
+    PGresult *res = pg_read(b,
                               "SELECT id, body, version FROM documents WHERE kind = $1 "
                               "AND id COLLATE \"C\" > $2 ORDER BY id COLLATE \"C\" "
                               "LIMIT " PG_PAGE_TEXT,
@@ -379,10 +438,13 @@ static int pg_log_range(void *be, uint64_t from, uint64_t to, store_log_cb cb, v
     snprintf(f, sizeof f, "%llu", (unsigned long long)from);
     snprintf(t, sizeof t, "%llu", (unsigned long long)to);
     const char *vals[2] = {f, t};
-    PGresult *res = PQexecParams(b->conn,
-                                 "SELECT idx, time_ms, sealed, data, leaf_hash FROM audit_log "
-                                 "WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT " PG_PAGE_TEXT,
-                                 2, NULL, vals, NULL, NULL, 1);
+    static const char sql[] = "SELECT idx, time_ms, sealed, data, leaf_hash FROM audit_log "
+                              "WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT " PG_PAGE_TEXT;
+    PGresult *res = PQexecParams(b->conn, sql, 2, NULL, vals, NULL, NULL, 1);
+    if (pg_again(b, res)) { /* a read: repeated once */
+      if ((rc = pg_ready(b, err))) break;
+      res = PQexecParams(b->conn, sql, 2, NULL, vals, NULL, NULL, 1);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
       rc = pg_fail(b, res, "read log", err);
       break;
@@ -414,7 +476,7 @@ static int pg_checkpoint_put(void *be, uint64_t size, const char *note, lisec_er
   bool wrote = PQntuples(res) == 1;
   PQclear(res);
   if (wrote) return 0;
-  res = pg_params(b, "SELECT note FROM checkpoints WHERE tree_size = $1", 1, vals, err);
+  res = pg_read(b, "SELECT note FROM checkpoints WHERE tree_size = $1", 1, vals, err);
   if (!res) return LISEC_EUNAVAIL;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read checkpoint", err);
   int rc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), note) == 0
@@ -428,7 +490,7 @@ static int pg_checkpoint_put(void *be, uint64_t size, const char *note, lisec_er
 
 static int pg_checkpoint_latest(void *be, uint64_t *size, char **note, lisec_err *err) {
   pg_be *b = be;
-  PGresult *res = pg_params(
+  PGresult *res = pg_read(
       b, "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1", 0, NULL, err);
   if (!res) return LISEC_EUNAVAIL;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "read checkpoint", err);
@@ -455,7 +517,7 @@ static int pg_checkpoint_list(void *be, store_checkpoint_cb cb, void *ctx, lisec
     char a[32];
     snprintf(a, sizeof a, "%lld", (long long)after);
     const char *vals[1] = {a};
-    PGresult *res = pg_params(b,
+    PGresult *res = pg_read(b,
                               "SELECT tree_size, note FROM checkpoints WHERE tree_size > $1 "
                               "ORDER BY tree_size LIMIT " PG_PAGE_TEXT,
                               1, vals, err);
