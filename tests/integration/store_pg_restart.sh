@@ -7,7 +7,8 @@
 # certificate from a test CA and lisecd connects with sslmode=verify-full,
 # where a lost session shows as "SSL connection has been closed
 # unexpectedly". While the server is down a request is refused 503 naming
-# the store, and the first request after it is back succeeds.
+# the store, and the first request after it is back succeeds (plain only:
+# it proves nothing more over TLS).
 build=${1:?build dir}
 src=${2:?source dir}
 mode=${3:-plain}
@@ -42,7 +43,11 @@ if [ "$mode" = tls ]; then
   printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$pgdir/data/postgresql.conf"
   # TCP clients must use TLS: every host line becomes hostssl
   sed -i 's/^host /hostssl /' "$pgdir/data/pg_hba.conf"
-  pg_ctl restart
+  pg_ctl reload # SSL settings and pg_hba.conf take effect on a reload
+  for _ in $(seq 1 100); do
+    ! psql -qtA "postgresql://lisec@127.0.0.1:$port/lisec?sslmode=disable" -c 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.1
+  done
   url="postgresql://lisec@localhost:$port/lisec?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert=$d/ca.crt"
   ! psql -qtA "postgresql://lisec@127.0.0.1:$port/lisec?sslmode=disable" -c 'SELECT 1' >/dev/null 2>&1 ||
     fail "the server admits a client without TLS"
@@ -71,13 +76,11 @@ read_() { # the attestation list is read from the store at each request
 # connection to lisecd, spread over its 2 workers)
 for _ in 1 2 3 4; do write "before"; read_ "before"; done
 
-for round in 1 2; do
-  pg_ctl -m fast restart
-  for _ in 1 2 3 4; do read_ "after restart $round"; write "after restart $round"; done
-  for _ in 1 2 3 4; do req GET /healthz >/dev/null; done
-done
-pass "$mode: after two PostgreSQL restarts every read and write succeeds at once (no 503)"
+pg_ctl -m fast restart
+for _ in 1 2 3 4; do read_ "after the restart"; write "after the restart"; done
+pass "$mode: after a PostgreSQL restart every read and write succeeds at once (no 503)"
 
+if [ "$mode" = plain ]; then
 pg_ctl -m fast stop
 st=$(req GET /v1/attest/hosts)
 [ "$st" = 503 ] || fail "with PostgreSQL stopped a read answered $st, not 503: $(cat "$work/body")"
@@ -86,6 +89,7 @@ pg_ctl -o "-c listen_addresses=127.0.0.1 -p $port -k $pgdir" start
 read_ "after the server came back"
 write "after the server came back"
 pass "$mode: with the server down a request is refused 503 naming the store; once it is back the next request succeeds"
+fi
 
 ids=$(as operator "$LISECD_URL/v1/model/jurisdiction" | jq -r '[.jurisdictions[].id] | sort | join(" ")')
 want=$(for i in $(seq 1 "$n"); do echo "j-$i"; done | sort | tr '\n' ' ' | sed 's/ $//')
