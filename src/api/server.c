@@ -36,6 +36,7 @@
 
 #include "api/api.h"
 #include "api/tls.h"
+#include "api/ui.h"
 #include "api/wire.h"
 
 #define MAX_HEADERS 8192
@@ -379,6 +380,7 @@ static void send_reply(struct evhttp_request *req, const api_wire_reply *r) {
   struct evbuffer *out = evhttp_request_get_output_buffer(req);
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+  evhttp_add_header(h, "Content-Security-Policy", API_UI_CSP); /* the compliance view: api/ui.h */
   if (r->allow[0]) evhttp_add_header(h, "Allow", r->allow);
   if (r->retry_after[0]) evhttp_add_header(h, "Retry-After", r->retry_after);
   if (r->content_type[0]) {

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The compliance view (issue 23 item 4, docs/ui.md) in a real browser:
+# lisecd serves /ui/ with the example platform of clause 6.2 loaded, and
+# headless Chromium opens it with a client certificate (imported into an NSS
+# database under a temporary HOME and chosen by the managed policy
+# AutoSelectCertificateForUrls). The DOM Chromium dumps is checked per role
+# (hosts, trust, countries, violations) with the example compliant and after
+# vm-target is put on the London hypervisor (the demo's violating step):
+# the violation appears under TR103308-6.2-R1 in lisecd's own words, the
+# auditor's and operator's pages name no LI, target or LI VM, the LI
+# administration's does. Every request the page makes goes to lisecd
+# (Chromium's network log, with every other host name unresolvable), its
+# Content-Security-Policy reports no violation, and the files carry the
+# headers and content types they must; other roles are refused.
+# Release build only (like rng_vm): the sanitizer build serves the same
+# embedded files and checks the routes in test_api.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
+  echo "SKIP: the browser test runs in the release build"
+  exit 77
+fi
+for tool in chromium certutil pk12util; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/bootstrap installs chromium and libnss3-tools)"; exit 77; }
+done
+. "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
+check() { python3 "$src/tests/integration/ui_check.py" "$@"; }
+
+policy_dir=/etc/chromium/policies/managed
+if ! mkdir -p "$policy_dir" 2>/dev/null || [ ! -w "$policy_dir" ]; then
+  echo "SKIP: $policy_dir is not writable (the test sets Chromium's certificate policy there; run as root)"
+  exit 77
+fi
+
+pki=$work/pki
+make_pki "$pki"
+make_li_admin_key "$work/li-admin"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
+
+# ---- the files and their headers, read with curl ----------------------------
+headers() { as "$1" -o "$work/body" -D - "$LISECD_URL$2" | tr -d '\r'; }
+csp="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+for f in "/ui/|text/html; charset=utf-8" "/ui|text/html; charset=utf-8" \
+  "/ui/app.js|text/javascript; charset=utf-8" "/ui/app.css|text/css; charset=utf-8" \
+  "/ui/outlines.json|application/json"; do
+  path=${f%%|*} type=${f#*|}
+  h=$(headers auditor "$path")
+  grep -qx "HTTP/1.1 200 OK" <<<"$h" || fail "GET $path as auditor: $(head -1 <<<"$h")"
+  grep -qix "content-type: $type" <<<"$h" || fail "GET $path: content type is not $type: $h"
+  grep -qix "content-security-policy: $csp" <<<"$h" || fail "GET $path: not the strict CSP: $h"
+  grep -qix "cache-control: no-store" <<<"$h" || fail "GET $path: not Cache-Control: no-store"
+  grep -qix "x-content-type-options: nosniff" <<<"$h" || fail "GET $path: no nosniff"
+  case $path in
+    /ui | /ui/) file=index.html ;;
+    *) file=${path#/ui/} ;;
+  esac
+  cmp -s "$work/body" "$src/src/api/ui/$file" || fail "GET $path is not the file src/api/ui/$file"
+done
+# No inline script or style, no event-handler attributes, no URL of another site.
+python3 - "$src/src/api/ui" <<'PY' || fail "the view's files must load nothing inline or from elsewhere"
+import re, sys, pathlib
+d = pathlib.Path(sys.argv[1])
+html = (d / "index.html").read_text()
+for m in re.finditer(r"<script\b([^>]*)>(.*?)</script>", html, re.S):
+    assert 'src="/ui/' in m.group(1) and not m.group(2).strip(), "inline script: " + m.group(0)[:80]
+assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", html, re.I), "inline style or handler"
+for f in d.iterdir():
+    urls = set(re.findall(r"(?:https?:)?//[A-Za-z0-9.-]+\.[a-z]{2,}[^\s'\"]*", f.read_text()))
+    urls -= {"http://www.w3.org/2000/svg"}  # the SVG namespace, a name, never fetched
+    assert not urls, f"{f.name}: {urls}"
+PY
+pass "the view's files: content types, strict CSP, no-store, nosniff, nothing inline or foreign"
+for role in mano host hypervisor-admin; do
+  code=$(as "$role" -o "$work/body" -w '%{http_code}' "$LISECD_URL/ui/")
+  [ "$code" = 403 ] && grep -q "admitted roles: operator, li-admin, auditor" "$work/body" ||
+    fail "GET /ui/ as $role: $code $(cat "$work/body")"
+done
+for bad in /ui/nothing.js /ui/index.htm /ui/ui_embed.cmake; do
+  code=$(as operator -o "$work/body" -w '%{http_code}' "$LISECD_URL$bad")
+  [ "$code" = 404 ] || fail "GET $bad: $code, not 404"
+done
+code=$(as operator -o "$work/body" -w '%{http_code}' --path-as-is "$LISECD_URL/ui/%2e%2e%2fetc")
+[ "$code" = 400 ] || [ "$code" = 404 ] || fail "GET /ui/%2e%2e%2fetc: $code"
+pass "other roles are refused 403 naming the admitted roles; unknown files 404"
+
+# ---- the example platform, in the browser --------------------------------------
+split_topology "$src/examples/helsinki-london.json" "$work/model"
+put_topology "$work/model"
+
+# A client certificate per role, in an NSS database under its own HOME,
+# and the policy that makes Chromium present it to this lisecd.
+for role in operator auditor li-admin; do
+  home=$work/home-$role
+  mkdir -p "$home/.pki/nssdb"
+  certutil -N -d "sql:$home/.pki/nssdb" --empty-password || fail "certutil -N"
+  certutil -A -n lisec-dev-ca -t "C,," -d "sql:$home/.pki/nssdb" -i "$pki/ca.crt" || fail "certutil -A"
+  openssl pkcs12 -export -in "$pki/$role.crt" -inkey "$pki/$role.key" -name "$role" -passout pass: \
+    -out "$work/$role.p12" || fail "openssl pkcs12"
+  pk12util -i "$work/$role.p12" -d "sql:$home/.pki/nssdb" -W '' >/dev/null || fail "pk12util"
+done
+policy=$policy_dir/lisec-ui-test-$$.json
+cleanup_hooks+=("rm -f '$policy'")
+printf '{"AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"%s\\",\\"filter\\":{}}"]}\n' "$LISECD_URL" >"$policy"
+
+# browse ROLE NAME: the DOM of /ui/ as ROLE sees it, in $work/NAME.html,
+# with Chromium's network log in $work/NAME.net.json. Every host name but
+# localhost is unresolvable, so nothing else could be reached anyway.
+browse() {
+  local role=$1 name=$2
+  HOME=$work/home-$role timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --no-default-browser-check --disable-background-networking --disable-component-update \
+    --disable-sync --disable-default-apps --disable-extensions --user-data-dir="$work/profile-$name" \
+    --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE localhost" --log-net-log="$work/$name.net.json" \
+    --virtual-time-budget=20000 --dump-dom "$LISECD_URL/ui/" >"$work/$name.html" 2>"$work/$name.err" ||
+    { tail -20 "$work/$name.err" >&2; fail "chromium as $role exited $?"; }
+  check net "$work/$name.net.json" "$LISECD_URL"
+}
+# browse_all ROLE:NAME...: in parallel, each checked afterwards.
+browse_all() {
+  local pids=() spec
+  for spec in "$@"; do browse "${spec%%:*}" "${spec#*:}" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || fail "a browser run failed"; done
+}
+
+li_ids=(--absent li-fi-1 --absent vm-li --absent vm-store --absent lea-fi --absent "issued in FI"
+  --absent "Finnish law enforcement")
+browse_all operator:op-compliant auditor:au-compliant
+check dom "$work/op-compliant.html" --role operator --compliant \
+  --expect-host hel-1:trusted:FI --expect-host hel-2:trusted:FI --expect-host lon-1:trusted:GB \
+  --expect-country FI --expect-country GB --present vm-target "${li_ids[@]}"
+check dom "$work/au-compliant.html" --role auditor --compliant --no-hosts --no-vms \
+  --absent vm-target "${li_ids[@]}"
+pass "compliant: the operator sees 3 trusted hosts in FI and GB on the map, no violation; the auditor no LI identifier"
+
+# London: the monitored VM is put on the London hypervisor.
+as operator -X PUT -H 'Content-Type: application/json' \
+  -d '{"hypervisor":"hv-lon-1","sensitivity":"sensitive","domain":"core"}' \
+  -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/model/vm/vm-target" | grep -qx 200 || fail "PUT vm-target on hv-lon-1"
+for role in operator auditor li-admin; do as "$role" "$LISECD_URL/v1/compliance" >"$work/report-$role.json"; done
+browse_all operator:op-london auditor:au-london li-admin:li-london
+check dom "$work/op-london.html" --role operator --violating TR103308-6.2-R1 --report "$work/report-operator.json" \
+  --expect-host lon-1:trusted:GB --expect-country GB "${li_ids[@]}"
+check dom "$work/au-london.html" --role auditor --violating TR103308-6.2-R1 --report "$work/report-auditor.json" \
+  --no-hosts --no-vms --absent vm-target "${li_ids[@]}"
+check dom "$work/li-london.html" --role li-admin --violating TR103308-6.2-R1 --report "$work/report-li-admin.json" \
+  --expect-li li-fi-1 --present "issued in FI" --present vm-target --present vm-li
+pass "London: TR103308-6.2-R1 shown in lisecd's words to each role; LI details to li-admin only"

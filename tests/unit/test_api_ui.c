@@ -1,0 +1,131 @@
+/* The compliance view's routes (src/api/routes_ui.c) through the real route
+ * table: each embedded file is served whole with its content type to the
+ * roles the view admits, other roles get 403 naming them, unknown names and
+ * what is not an id get 404 or 400, and every file of src/api/ui/ was
+ * embedded byte for byte. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "api/ui.h"
+
+static api_principal as(const char *role) {
+  api_principal p = {0};
+  snprintf(p.subject, sizeof p.subject, "%s-test", role);
+  snprintf(p.role, sizeof p.role, "%s", role);
+  p.role_bit = api_role_bit(role);
+  return p;
+}
+
+/* No use case runs on these routes: the controller is not needed. */
+static void get(const char *role, const char *uri, api_response *r) {
+  api_principal p = as(role);
+  api_raw_request in = {"GET", uri, NULL, 0, 1 << 20};
+  int route = -1;
+  api_dispatch(NULL, &p, &in, r, &route);
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  static char buf[1 << 20];
+  *len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[*len] = '\0';
+  return buf;
+}
+
+static void test_files_served_with_types(void **state) {
+  (void)state;
+  static const struct {
+    const char *uri, *file, *type;
+  } cases[] = {
+      {"/ui", "index.html", "text/html; charset=utf-8"},
+      {"/ui/", "index.html", "text/html; charset=utf-8"},
+      {"/ui/index.html", "index.html", "text/html; charset=utf-8"},
+      {"/ui/app.js", "app.js", "text/javascript; charset=utf-8"},
+      {"/ui/app.css", "app.css", "text/css; charset=utf-8"},
+      {"/ui/outlines.json", "outlines.json", "application/json"},
+  };
+  const char *roles[] = {"operator", "auditor", "li-admin"};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    for (size_t j = 0; j < 3; j++) {
+      api_response r;
+      get(roles[j], cases[i].uri, &r);
+      assert_int_equal(r.status, 200);
+      assert_non_null(r.text);
+      assert_string_equal(r.content_type, cases[i].type);
+      char path[512];
+      snprintf(path, sizeof path, "%s/src/api/ui/%s", LISEC_SRC_DIR, cases[i].file);
+      size_t len = 0;
+      const char *want = slurp(path, &len);
+      assert_int_equal(strlen(r.text), len);
+      assert_memory_equal(r.text, want, len);
+      api_response_free(&r);
+    }
+}
+
+static void test_other_roles_refused(void **state) {
+  (void)state;
+  const char *roles[] = {"mano", "host", "hypervisor-admin", "tenant:acme"};
+  for (size_t j = 0; j < 4; j++) {
+    api_response r;
+    get(roles[j], "/ui/app.js", &r);
+    assert_int_equal(r.status, 403);
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r.body, "error"), "message"));
+    assert_non_null(strstr(msg, "admitted roles: operator, li-admin, auditor"));
+    api_response_free(&r);
+  }
+}
+
+static void test_unknown_and_bad_names(void **state) {
+  (void)state;
+  api_response r;
+  const char *missing[] = {"/ui/nothing.js", "/ui/index.htm", "/ui/ui_embed.cmake", "/ui/app.js.map"};
+  for (size_t i = 0; i < 4; i++) {
+    get("operator", missing[i], &r);
+    assert_int_equal(r.status, 404);
+    api_response_free(&r);
+  }
+  /* Not an id: no path of the file system can be asked for. */
+  const char *bad[] = {"/ui/..%2f..%2fetc%2fpasswd", "/ui/%2e%2e", "/ui/.hidden"};
+  for (size_t i = 0; i < 3; i++) {
+    get("operator", bad[i], &r);
+    assert_true(r.status == 400 || r.status == 404);
+    assert_null(r.text);
+    api_response_free(&r);
+  }
+  get("operator", "/ui/a/b", &r);
+  assert_int_equal(r.status, 404);
+  api_response_free(&r);
+}
+
+static void test_assets_table(void **state) {
+  (void)state;
+  size_t n = 0;
+  for (const api_ui_asset *a = api_ui_assets; a->name; a++, n++) {
+    assert_non_null(api_ui_content_type(a->name));
+    assert_int_equal(strlen((const char *)a->data), a->len);
+  }
+  assert_int_equal(n, 4);
+  assert_null(api_ui_find("missing.js"));
+  assert_null(api_ui_content_type("x.py"));
+  assert_null(api_ui_content_type("noext"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_files_served_with_types),
+      cmocka_unit_test(test_other_roles_refused),
+      cmocka_unit_test(test_unknown_and_bad_names),
+      cmocka_unit_test(test_assets_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
