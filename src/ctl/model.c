@@ -1358,7 +1358,10 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
                 err);
 }
 
-int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+/* The compliance report, unrecorded: ctl_model_compliance records each
+ * request's read; the ADMF (ctl/tasks.c) reads it every pass and records
+ * only a report that differs from the last it recorded. */
+int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   model_verdict mv = {0};
   size_t counts[MODEL_RULE_COUNT];
@@ -1414,6 +1417,14 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   json_object_del(v, "allow");
   json_object_set_new(v, "counts", byrule);
   json_object_set_new(v, "time", json_string(when));
+  *out = v;
+  return 0;
+}
+
+int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  json_t *v = NULL;
+  int rc = ctl_model_compliance_read(ctl, &v, err);
+  if (rc) return rc;
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   uint64_t index = 0;
   char reason[64];

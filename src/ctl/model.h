@@ -98,6 +98,8 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
  * full to li-admin only; other roles see their requirement and subject
  * with the LI details withheld ("redacted": true). */
 int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* The same report without its audit record (the ADMF records changes only). */
+int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err);
 /* The kube-scheduler extender's filter: args is an ExtenderArgs object, *out
  * an ExtenderFilterResult. EINVAL (with the reason) for malformed args. */
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,
