@@ -26,8 +26,10 @@ static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static keys_p11 *modules;
 
 int keys_p11_fail(lisec_err *err, const char *who, const char *what, CK_RV rv) {
-  return lisec_err_set(err, LISEC_ECRYPTO, "%s%sPKCS#11 %s failed (CKR 0x%lx)", who ? who : "",
-                       who && *who ? " " : "", what, (unsigned long)rv);
+  const char *check = keys_p11_rv_check(rv);
+  return lisec_err_set(err, LISEC_ECRYPTO, "%s%sPKCS#11 %s failed: %s (0x%lx)%s%s", who ? who : "",
+                       who && *who ? " " : "", what, keys_p11_rv_name(rv), (unsigned long)rv,
+                       check ? ": " : "", check ? check : "");
 }
 
 static int load(const char *path, const char *who, keys_p11 **out, lisec_err *err) {
@@ -125,7 +127,11 @@ static int find_slot(keys_p11 *m, const char *who, const char *token, CK_SLOT_ID
       return 0;
     }
   }
-  return lisec_err_set(err, LISEC_EUNAVAIL, "%s PKCS#11 token \"%s\" not found", who, token);
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "%s PKCS#11 token \"%s\" not found among %lu tokens: is token the label given at "
+                       "its initialisation, and (SoftHSM) does SOFTHSM2_CONF name the tokendir holding it, "
+                       "readable by this user (systemd: ReadWritePaths=, the token's group)",
+                       who, token, (unsigned long)n);
 }
 
 int keys_p11_session_open(keys_p11 *m, const char *who, const char *token, const char *pin,

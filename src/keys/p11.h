@@ -35,7 +35,11 @@ void keys_p11_session_close(keys_p11 *m, CK_SESSION_HANDLE s);
  * NUL-terminated. Wipe it with crypto_wipe when done. */
 int keys_p11_read_pin(const lisec_config *cfg, const char *section, char pin[KEYS_P11_PIN_MAX + 1],
                      lisec_err *err);
-/* ECRYPTO: "<who> PKCS#11 <what> failed (CKR 0x..)". */
+/* ECRYPTO: "<who> PKCS#11 <what> failed: CKR_NAME (0x..): what to check". */
 int keys_p11_fail(lisec_err *err, const char *who, const char *what, CK_RV rv);
+/* From p11_rv.c's table: a code's CKR_ name ("vendor-defined" or "unknown"
+ * when not listed) and what an operator checks (NULL: nothing to add). */
+const char *keys_p11_rv_name(CK_RV rv);
+const char *keys_p11_rv_check(CK_RV rv);
 
 #endif

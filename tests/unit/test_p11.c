@@ -239,6 +239,47 @@ static void test_pin_file(void **state) {
   lisec_config_free(cfg);
 }
 
+/* PKCS#11 return codes in words (keys/p11_rv.c): the CKR_ name and what to
+ * check, for the codes of the table and for one that is not in it; and a
+ * real SoftHSM that cannot read its configuration (what a confined service
+ * meets) says CKR_GENERAL_ERROR and names SOFTHSM2_CONF, not "CKR 0x5". */
+static void test_rv_words(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_p11_fail(&err, "[vault]", "C_Initialize", CKR_GENERAL_ERROR);
+  assert_non_null(strstr(err.msg, "[vault] PKCS#11 C_Initialize failed: CKR_GENERAL_ERROR (0x5)"));
+  assert_non_null(strstr(err.msg, "SOFTHSM2_CONF"));
+  assert_non_null(strstr(err.msg, "ReadWritePaths="));
+  keys_p11_fail(&err, "[audit]", "C_Login", CKR_PIN_LOCKED);
+  assert_non_null(strstr(err.msg, "CKR_PIN_LOCKED (0xa4): too many wrong PINs"));
+  assert_string_equal(keys_p11_rv_name(CKR_TOKEN_WRITE_PROTECTED), "CKR_TOKEN_WRITE_PROTECTED");
+  assert_string_equal(keys_p11_rv_name(CKR_VENDOR_DEFINED + 7), "vendor-defined");
+  assert_string_equal(keys_p11_rv_name(0x7777), "unknown");
+  assert_null(keys_p11_rv_check(0x7777));
+  keys_p11_fail(&err, "[li]", "C_Sign", 0x7777);
+  assert_non_null(strstr(err.msg, "[li] PKCS#11 C_Sign failed: unknown (0x7777)"));
+  /* every name in the table is its code's */
+  assert_string_equal(keys_p11_rv_name(CKR_PIN_INCORRECT), "CKR_PIN_INCORRECT");
+  assert_string_equal(keys_p11_rv_name(CKR_OK), "CKR_OK");
+
+  /* SoftHSM with a configuration it cannot read */
+  const char *path = getenv("LISEC_P11_MODULE");
+  char *saved = getenv("SOFTHSM2_CONF") ? strdup(getenv("SOFTHSM2_CONF")) : NULL;
+  char missing[128];
+  snprintf(missing, sizeof missing, "%s/no-such-softhsm2.conf", dir);
+  setenv("SOFTHSM2_CONF", missing, 1);
+  keys_p11 *m = NULL;
+  int rc = keys_p11_open(path, "[vault]", &m, &err);
+  if (saved) setenv("SOFTHSM2_CONF", saved, 1);
+  else unsetenv("SOFTHSM2_CONF");
+  free(saved);
+  if (rc == 0) keys_p11_close(m);
+  assert_int_equal(rc, LISEC_ECRYPTO);
+  assert_non_null(strstr(err.msg, "CKR_GENERAL_ERROR"));
+  assert_non_null(strstr(err.msg, "SOFTHSM2_CONF"));
+  assert_null(strstr(err.msg, "CKR 0x"));
+}
+
 int main(void) {
   if (softhsm_token_make()) {
     softhsm_token_remove();
@@ -250,6 +291,7 @@ int main(void) {
       cmocka_unit_test(test_three_users_any_order),
       cmocka_unit_test(test_module_shared_and_finalised),
       cmocka_unit_test(test_pin_file),
+      cmocka_unit_test(test_rv_words),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[128];
