@@ -23,11 +23,9 @@ int lisecd_keys_main(const lisec_config *cfg, int fd);
 
 /* [server], [tls] and [api] as the front reads them (main.c). */
 int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
-/* The [tls] material (tlsreload.c): check reads the files and builds a
- * context from them (start); reload does the same on SIGHUP and, when
- * they are good, sends them on fd to the front; when not, logs why and
- * the front keeps what it serves. */
-int lisecd_tls_check(const api_server_config *sc, lisec_err *err);
+/* SIGHUP (tlsreload.c): reads the [tls] files again and sends their bytes
+ * on fd to the front, which judges them; when they cannot be read, logs
+ * why and the front keeps what it serves. */
 void lisecd_tls_reload(const api_server_config *sc, int fd);
 /* The front's side: a thread that takes API_MSG_TLS from fd and swaps the
  * server's context; stop ends it (shutting fd down) and joins it. */

@@ -4,8 +4,8 @@
  * the front (TLS, HTTP, admission), joined by socketpairs, and from then on
  * only supervises. SIGTERM or SIGINT stops them in that order reversed:
  * the front (requests in flight finish), the controller, the keys. SIGHUP
- * reads the [tls] files again and, when they load and agree, sends them to
- * the front, which serves new connections with them (tlsreload.c). A child
+ * reads the [tls] files again and sends them to the front, which serves new
+ * connections with them when they load and agree (tlsreload.c). A child
  * that ends on its own stops lisecd as a whole, with one log line naming
  * it: nothing half-works, and systemd (or whatever runs lisecd) restarts
  * it. It always runs in the foreground; logs go to stderr, each line naming
@@ -390,14 +390,6 @@ int main(int argc, char **argv) {
     int rc = check_config(cfg, &sc, config_path);
     lisec_config_free(cfg);
     return rc;
-  }
-  /* The TLS files (the CRL too) are judged here, before any process
-   * starts, by the code that judges a reload; this also readies OpenSSL
-   * in the parent before its sandbox. The front reads them again. */
-  if (lisecd_tls_check(&sc, &err) != 0) {
-    fprintf(stderr, "lisecd: %s\n", err.msg);
-    lisec_config_free(cfg);
-    return 2;
   }
 
   /* The parent takes these with sigwait; children inherit the mask and

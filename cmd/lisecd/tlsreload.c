@@ -1,14 +1,16 @@
 /* Rotating lisecd's TLS material without a restart (issue 25): on SIGHUP the
- * parent reads [tls] cert, key, client_ca and crl again, judges them the
- * way the front will (api_tls_ctx_new: the key matches, the certificate is
- * current, each CRL is signed by a client CA and current) and sends the
- * bytes to the front on a channel of their own (API_MSG_TLS). The front,
- * whose sandbox opens no file, builds a new server context from them and
- * serves new connections with it; connections already open keep the one
- * they began with. Anything wrong keeps what is served and says why in the
- * log; lisecd keeps serving either way. The parent is the one to read the
- * files: it parses nothing from the network, and its sandbox lets it open
- * a file for reading only. */
+ * parent reads [tls] cert, key, client_ca and crl again (each a regular file
+ * within [tls] max_file_bytes) and sends the bytes to the front on a channel
+ * of their own (API_MSG_TLS), then wipes them. The front, whose sandbox
+ * opens no file, judges them (api_tls_ctx_new: the key matches, the
+ * certificate is current, each CRL is signed by a client CA and current),
+ * builds a new server context and serves new connections with it;
+ * connections already open keep the one they began with. Anything wrong
+ * keeps what is served and says why in the log; lisecd serves on either
+ * way. The parent reads because it parses nothing from the network and its
+ * sandbox lets it open a file for reading only; it does not parse the
+ * files either, so no copy of the key is left in its heap by OpenSSL's
+ * decoders for the controller or the keys process to inherit. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,23 +22,6 @@
 #include "api/tls.h"
 #include "api/wire.h"
 #include "lisecd.h"
-
-static int read_and_build(const api_server_config *sc, api_tls_material *m, api_tls_info *info, lisec_err *err) {
-  SSL_CTX *c = NULL;
-  int rc = api_tls_material_read(sc->cert, sc->key, sc->client_ca, sc->crl, sc->tls_file_max, m, err);
-  if (rc == 0) rc = api_tls_ctx_new(m, time(NULL), &c, info, err);
-  SSL_CTX_free(c);
-  if (rc) api_tls_material_free(m);
-  return rc;
-}
-
-int lisecd_tls_check(const api_server_config *sc, lisec_err *err) {
-  api_tls_material m = {0};
-  api_tls_info info;
-  int rc = read_and_build(sc, &m, &info, err);
-  api_tls_material_free(&m);
-  return rc;
-}
 
 static void describe(const api_tls_info *info, char *out, size_t cap) {
   char until[32] = "?";
@@ -54,21 +39,18 @@ static void describe(const api_tls_info *info, char *out, size_t cap) {
 
 void lisecd_tls_reload(const api_server_config *sc, int fd) {
   api_tls_material m = {0};
-  api_tls_info info;
   lisec_err err = {0};
   ipc_writer w = {0};
-  char what[256];
-  int rc = read_and_build(sc, &m, &info, &err);
+  int rc = api_tls_material_read(sc->cert, sc->key, sc->client_ca, sc->crl, sc->tls_file_max, &m, &err);
   if (rc == 0) rc = api_wire_tls_encode(&w, &m, sc->tls_file_max, &err);
   if (rc == 0) rc = ipc_send(fd, API_MSG_TLS, 0, 0, &w, &err);
-  if (rc == 0) {
-    describe(&info, what, sizeof what);
-    LOG_INFO("SIGHUP: TLS files read again and sent to the front: %s", what);
-  } else {
+  if (rc == 0)
+    LOG_INFO("SIGHUP: TLS files read again (%zu + %zu + %zu + %zu bytes) and sent to the front", m.cert_len,
+             m.key_len, m.ca_len, m.crl_len);
+  else
     LOG_ERROR("SIGHUP: TLS reload refused, lisecd keeps serving the previous certificate, key, client CA and "
               "CRL: %s",
               err.msg);
-  }
   ipc_writer_free(&w);
   api_tls_material_free(&m);
 }

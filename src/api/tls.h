@@ -4,10 +4,10 @@
  * as bytes and turned into an OpenSSL server context with every check a
  * rotation needs (the key matches the certificate, the certificate is
  * within its validity, each CRL is signed by a client CA and current). The
- * parent reads the files (at start and on SIGHUP) and the front, which may
- * open no file, builds the context from bytes it is sent (wire.h,
- * API_MSG_TLS): the same two functions on either side, so what the parent
- * accepted is what the front serves. */
+ * front reads the files itself at start, before its sandbox; on SIGHUP the
+ * parent reads them and the front, which may then open no file, builds the
+ * context from the bytes it is sent (wire.h, API_MSG_TLS), with the same
+ * checks as at start. */
 #ifndef LISEC_API_TLS_H
 #define LISEC_API_TLS_H
 

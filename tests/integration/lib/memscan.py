@@ -2,7 +2,7 @@
 """Searches a live process's memory for byte strings, for the tests that
 prove what a process does not hold (tests/integration/lisecd_memory.sh).
 
-usage: memscan.py PID NAME=HEX [NAME=HEX ...]
+usage: memscan.py [--max-region=BYTES] [--writable] PID NAME=HEX [NAME=HEX ...]
 
 Reads /proc/PID/maps and, through /proc/PID/mem (root, or the same user and
 a dumpable process), every readable private or shared mapping: heap, stacks,
@@ -10,7 +10,10 @@ anonymous memory, the program's and libraries' data. Prints one JSON object:
 {"pid":..., "bytes": scanned, "regions": n, "skipped": [...], "hits": {NAME: count}}.
 Mappings larger than --max-region (AddressSanitizer's shadow, terabytes of
 untouched reservation that holds no data of the program) are skipped and
-listed; a region the kernel refuses to read is listed too. Reads in chunks,
+listed; a region the kernel refuses to read is listed too. --writable scans
+only mappings the process can write (heap, stacks, anonymous memory, data),
+where anything it read or computed at run time lives: not its code and
+read-only data, which makes a scan several times faster. Reads in chunks,
 overlapping by the longest needle, so a string across a chunk is found."""
 import json
 import sys
@@ -28,13 +31,15 @@ def regions(pid):
             yield lo, hi, perms, name
 
 
-def scan(pid, needles, max_region):
+def scan(pid, needles, max_region, writable=False):
     hits = {name: 0 for name in needles}
     overlap = max(len(n) for n in needles.values()) - 1
     scanned, count, skipped = 0, 0, []
     with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
         for lo, hi, perms, name in regions(pid):
             if perms[0] != "r" or name in ("[vvar]", "[vsyscall]", "[vvar_vclock]"):
+                continue
+            if writable and perms[1] != "w":
                 continue
             if hi - lo > max_region:
                 skipped.append(f"{lo:x}-{hi:x} {name} (size)")
@@ -72,9 +77,12 @@ def scan(pid, needles, max_region):
 
 def main(argv):
     max_region = 1 << 30
+    writable = False
     args = []
     for a in argv[1:]:
-        if a.startswith("--max-region="):
+        if a == "--writable":
+            writable = True
+        elif a.startswith("--max-region="):
             max_region = int(a.split("=", 1)[1])
         else:
             args.append(a)
@@ -90,7 +98,7 @@ def main(argv):
             print(f"memscan: needle {name} is shorter than 8 bytes: a hit would mean nothing", file=sys.stderr)
             return 2
         needles[name] = value
-    print(json.dumps(scan(pid, needles, max_region)))
+    print(json.dumps(scan(pid, needles, max_region, writable)))
     return 0
 
 
