@@ -194,6 +194,24 @@ int audit_note_sign_text(const char *text, size_t len, const audit_vkey *key, au
                          void *sign_ctx, char **note, lisec_err *err);
 int audit_note_verify(const char *note, size_t len, const audit_vkey *key, size_t *text_len,
                       lisec_err *err);
+/* ---- checkpoint key rollover (rollover.c) -------------------------------- */
+
+/* A rollover checkpoint names the key it retires and the key it introduces
+ * in the extension line "lisec-key-rollover <old vkey> <new vkey>", and is
+ * signed by both. */
+typedef struct audit_rollover {
+  audit_vkey old_key, new_key;
+} audit_rollover;
+
+bool audit_vkey_equal(const audit_vkey *a, const audit_vkey *b);
+/* The checkpoint at cp signed by both keys, with the rollover line. */
+int audit_note_sign_rollover(const audit_checkpoint *cp, const audit_vkey *old_key, audit_sign_fn old_sign,
+                             void *old_ctx, const audit_vkey *new_key, audit_sign_fn new_sign, void *new_ctx,
+                             char **note, lisec_err *err);
+/* The rollover line of a note's text, if it has one (*found); EINVAL when
+ * the line is malformed or there are two. No signature is checked here. */
+int audit_rollover_find(const char *note, size_t len, audit_rollover *out, bool *found, lisec_err *err);
+
 /* Parses the checkpoint body only, without any signature check (for
  * diagnostics and the fuzzer). */
 int audit_checkpoint_parse(const char *text, size_t len, audit_checkpoint *out, lisec_err *err);
@@ -217,7 +235,10 @@ typedef struct audit_verify_summary {
   uint64_t unsigned_tail; /* entries after the newest checkpoint */
 } audit_verify_summary;
 
-/* seen (may be NULL): the last checkpoint this auditor verified before. */
+/* key: the checkpoint key this auditor pinned, the log's first or any key
+ * that a rollover in the log introduced (the rollovers it signed vouch for
+ * the keys before it). seen (may be NULL): the last checkpoint this auditor
+ * verified before. */
 int audit_verifier_new(const audit_vkey *key, const audit_checkpoint *seen,
                        audit_verifier **out, lisec_err *err);
 void audit_verifier_free(audit_verifier *v);
@@ -232,6 +253,11 @@ void audit_verifier_allow_unsigned(audit_verifier *v);
 int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
                              const uint8_t *stored_leaf_hash, uint8_t *leaf_hash_out);
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
+/* The key the log's newest checkpoints are signed with, after following
+ * every rollover the checkpoints carry (the pinned key when none); valid
+ * once the first entry was added or the verifier finished. An auditor
+ * keeps it in place of the key it pinned. */
+void audit_verifier_current_key(const audit_verifier *v, audit_vkey *out);
 /* The findings, one line each ("entry 41: ..."), up to a bound; iterate with
  * i from 0 until NULL. */
 const char *audit_verifier_finding(const audit_verifier *v, size_t i);

@@ -13,7 +13,10 @@
  * of a larger size can be recomputed (the deleted leaf is gone), so the
  * checkpoints above it are not compared, and the log's end is its highest
  * index (or the highest position a plain entry claims), not its count, so
- * a deletion in the middle is not also called a truncation. */
+ * a deletion in the middle is not also called a truncation. Checkpoints are
+ * kept as they come and checked before the first entry, in size order, so
+ * that the key each one must carry follows the rollovers between them
+ * (rollover.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +36,17 @@ typedef struct target {
   audit_checkpoint cp;
 } target;
 
+/* A checkpoint as the store filed it, checked once all have arrived. */
+typedef struct pending {
+  uint64_t stored_size;
+  char *note;
+  size_t len;
+} pending;
+
 struct audit_verifier {
-  audit_vkey key;
+  audit_vkey key; /* the pinned key, then the key in force */
+  pending *pend;
+  size_t n_pend, cap_pend;
   bool have_seen;
   audit_checkpoint seen;
   char origin[AUDIT_ORIGIN_MAX + 1];
@@ -96,6 +108,8 @@ int audit_verifier_new(const audit_vkey *key, const audit_checkpoint *seen, audi
 void audit_verifier_free(audit_verifier *v) {
   if (!v) return;
   for (size_t i = 0; i < FINDINGS_KEPT; i++) free(v->findings[i]);
+  for (size_t i = 0; i < v->n_pend; i++) free(v->pend[i].note);
+  free(v->pend);
   free(v->targets);
   free(v);
 }
@@ -108,10 +122,40 @@ const char *audit_verifier_finding(const audit_verifier *v, size_t i) {
 int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note,
                                   size_t len) {
   if (v->sorted) return LISEC_EINVAL; /* checkpoints come before entries */
+  if (v->n_pend >= TARGETS_MAX) return LISEC_ETOOBIG;
+  if (v->n_pend == v->cap_pend) {
+    size_t cap = v->cap_pend ? v->cap_pend * 2 : 64;
+    pending *p = realloc(v->pend, cap * sizeof *p);
+    if (!p) return LISEC_ENOMEM;
+    v->pend = p;
+    v->cap_pend = cap;
+  }
+  char *copy = malloc(len + 1);
+  if (!copy) return LISEC_ENOMEM;
+  memcpy(copy, note, len);
+  copy[len] = '\0';
+  v->pend[v->n_pend++] = (pending){stored_size, copy, len};
+  return 0;
+}
+
+/* Checks one checkpoint with the key in force; a rollover it carries, signed
+ * by both keys, puts the new key in force. */
+static int check_checkpoint(audit_verifier *v, uint64_t stored_size, const char *note, size_t len) {
   v->any_cp_row = true;
   lisec_err e = {0};
   audit_checkpoint cp;
+  audit_rollover ro;
+  bool is_rollover = false;
   int rc = audit_note_open(note, len, &v->key, &cp, &e);
+  if (!rc && (rc = audit_rollover_find(note, len, &ro, &is_rollover, &e)) == 0 && is_rollover) {
+    size_t text_len = 0;
+    if (!audit_vkey_equal(&ro.old_key, &v->key))
+      rc = lisec_err_set(&e, LISEC_ECRYPTO, "a key rollover that the key in force (%08x) does not retire",
+                         (unsigned)v->key.id);
+    else if ((rc = audit_note_verify(note, len, &ro.new_key, &text_len, &e)) != 0)
+      lisec_err_wrap(&e, "key rollover not signed by the new key %08x (refused: a rollover needs both signatures)",
+                     (unsigned)ro.new_key.id);
+  }
   if (rc) {
     finding(v, "checkpoint filed at size %llu: %s%s", (unsigned long long)stored_size, e.msg,
             rc == LISEC_ECRYPTO ? " (forged checkpoint)" : "");
@@ -143,6 +187,7 @@ int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const
   t->cp = cp;
   v->any_cp = true;
   if (cp.size > v->max_cp_size) v->max_cp_size = cp.size;
+  if (is_rollover) v->key = ro.new_key; /* only a rollover that passed every check */
   return 0;
 }
 
@@ -152,8 +197,46 @@ static int target_cmp(const void *a, const void *b) {
   return (int)x->seen - (int)y->seen;
 }
 
+static int pending_cmp(const void *a, const void *b) {
+  const pending *x = a, *y = b;
+  return x->stored_size < y->stored_size ? -1 : x->stored_size > y->stored_size;
+}
+
+/* The key the first checkpoint must carry: the pinned key, unless a
+ * rollover in the log introduced it, then the key the chain of rollovers
+ * leading to it starts from (each link signed by both of its keys, which
+ * check_checkpoint verifies on the way forward). */
+static void chain_start(audit_verifier *v) {
+  audit_vkey first = v->key;
+  bool in_chain = false;
+  for (size_t i = 0; i < v->n_pend; i++) {
+    audit_rollover ro;
+    bool found = false;
+    lisec_err e = {0};
+    if (audit_rollover_find(v->pend[i].note, v->pend[i].len, &ro, &found, &e) || !found) continue;
+    if (!in_chain) first = ro.old_key;
+    in_chain = true;
+    if (audit_vkey_equal(&ro.new_key, &v->key)) {
+      v->key = first;
+      return;
+    }
+  }
+}
+
+static void check_pending(audit_verifier *v) {
+  if (v->n_pend > 1) qsort(v->pend, v->n_pend, sizeof *v->pend, pending_cmp);
+  chain_start(v);
+  for (size_t i = 0; i < v->n_pend; i++)
+    if (check_checkpoint(v, v->pend[i].stored_size, v->pend[i].note, v->pend[i].len) != 0)
+      finding(v, "checkpoint filed at size %llu: out of memory or too many checkpoints",
+              (unsigned long long)v->pend[i].stored_size);
+}
+
+void audit_verifier_current_key(const audit_verifier *v, audit_vkey *out) { *out = v->key; }
+
 static void sort_targets(audit_verifier *v) {
   if (v->sorted) return;
+  check_pending(v);
   if (v->n_targets) qsort(v->targets, v->n_targets, sizeof *v->targets, target_cmp);
   v->sorted = true;
 }

@@ -770,6 +770,111 @@ static uint64_t verify_log(const mem_log *l, const audit_vkey *k, const audit_ch
   return n;
 }
 
+/* Checkpoint key rollover (issue 21 item 5): the checkpoint at 64 hands the
+ * log from k to k2, signed by both; the one at 100 carries k2 alone. */
+static char *rollover_note(const mem_log *l, size_t i, sodium_signer *s, const audit_vkey *k,
+                           sodium_signer *s2, const audit_vkey *k2) {
+  lisec_err err = {0};
+  audit_checkpoint cp;
+  char *note = NULL;
+  size_t text_len = 0;
+  assert_int_equal(audit_note_verify(l->notes[i], strlen(l->notes[i]), k, &text_len, &err), 0);
+  assert_int_equal(audit_checkpoint_parse(l->notes[i], text_len, &cp, &err), 0);
+  assert_int_equal(audit_note_sign_rollover(&cp, k, sodium_sign, s, k2, sodium_sign, s2, &note, &err), 0);
+  return note;
+}
+
+/* note without its signature line number which (0 = the first). */
+static char *drop_signature(const char *note, int which) {
+  const char *sigs = strstr(note, "\n\n") + 2, *line = sigs;
+  for (int i = 0; i < which; i++) line = strchr(line, '\n') + 1;
+  const char *next = strchr(line, '\n') + 1;
+  char *out = NULL;
+  assert_true(asprintf(&out, "%.*s%s", (int)(line - note), note, next) > 0);
+  return out;
+}
+
+static void test_key_rollover(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  sodium_signer s, s2;
+  audit_vkey k, k2, cur;
+  uint8_t pk[32], li_pk[32], li_sk[32];
+  memset(&s, 0, sizeof s);
+  memset(&s2, 0, sizeof s2);
+  crypto_sign_keypair(pk, s.sk);
+  assert_int_equal(audit_vkey_make("lisec.test/audit", pk, &k, &err), 0);
+  crypto_sign_keypair(pk, s2.sk);
+  assert_int_equal(audit_vkey_make("lisec.test/audit", pk, &k2, &err), 0);
+  assert_int_equal(audit_li_keygen(li_pk, li_sk, &err), 0);
+  mem_log master, l;
+  mem_log_build(&master, &s, &k, li_pk);
+  char *ro = rollover_note(&master, 1, &s, &k, &s2, &k2);
+  audit_rollover found_ro;
+  bool has = false, found = false;
+  assert_int_equal(audit_rollover_find(ro, strlen(ro), &found_ro, &has, &err), 0);
+  assert_true(has);
+  assert_true(audit_vkey_equal(&found_ro.old_key, &k) && audit_vkey_equal(&found_ro.new_key, &k2));
+  /* The rollover note is still a C2SP checkpoint for a verifier that knows only k. */
+  audit_checkpoint got;
+  assert_int_equal(audit_note_open(ro, strlen(ro), &k, &got, &err), 0);
+  assert_int_equal(got.size, 64);
+  /* A rollover to the same key is refused when signing. */
+  char *same = NULL;
+  assert_int_equal(audit_note_sign_rollover(&got, &k, sodium_sign, &s, &k, sodium_sign, &s, &same, &err), LISEC_EINVAL);
+
+  mem_log_copy(&l, &master);
+  free(l.notes[1]);
+  l.notes[1] = ro;
+  audit_checkpoint cp100;
+  size_t tl = 0;
+  assert_int_equal(audit_note_verify(l.notes[2], strlen(l.notes[2]), &k, &tl, &err), 0);
+  assert_int_equal(audit_checkpoint_parse(l.notes[2], tl, &cp100, &err), 0);
+  free(l.notes[2]);
+  assert_int_equal(audit_note_sign(&cp100, &k2, sodium_sign, &s2, &l.notes[2], &err), 0);
+
+  /* Pinned to the old key: follows the rollover once. */
+  audit_verify_summary sum;
+  assert_int_equal(verify_log(&l, &k, NULL, NULL, &found, &sum), 0);
+  assert_int_equal(sum.checkpoints_ok, 3);
+  assert_int_equal(sum.newest.size, LOG_N);
+  audit_verifier *v = NULL;
+  assert_int_equal(audit_verifier_new(&k, NULL, &v, &err), 0);
+  for (size_t i = 0; i < l.n_notes; i++)
+    assert_int_equal(audit_verifier_add_checkpoint(v, l.note_size[i], l.notes[i], strlen(l.notes[i])), 0);
+  audit_verifier_finish(v, &sum);
+  audit_verifier_current_key(v, &cur);
+  assert_true(audit_vkey_equal(&cur, &k2));
+  audit_verifier_free(v);
+  /* Pinned to the new key: the rollover it signed vouches for the checkpoints before. */
+  assert_int_equal(verify_log(&l, &k2, NULL, NULL, &found, &sum), 0);
+  assert_int_equal(sum.checkpoints_ok, 3);
+
+  /* A rollover signed by the new key alone: refused, the old key stays in
+   * force, and the checkpoint after it (k2's) does not verify. */
+  l.notes[1] = drop_signature(ro, 0);
+  assert_true(verify_log(&l, &k, NULL, "checkpoint filed at size 64", &found, &sum) >= 2);
+  assert_true(found);
+  free(l.notes[1]);
+  /* A rollover missing the new key's signature: refused, named. */
+  l.notes[1] = drop_signature(ro, 1);
+  assert_true(verify_log(&l, &k, NULL, "not signed by the new key", &found, &sum) >= 1);
+  assert_true(found);
+  assert_true(verify_log(&l, &k2, NULL, "not signed by the new key", &found, &sum) >= 1);
+  assert_true(found);
+  free(l.notes[1]);
+  /* A malformed rollover line is a finding, not a crash. */
+  l.notes[1] = strdup(ro);
+  char *line = strstr(l.notes[1], "lisec-key-rollover ");
+  line[19] = '!';
+  assert_true(verify_log(&l, &k, NULL, "checkpoint filed at size 64", &found, &sum) >= 1);
+  assert_true(found);
+  free(l.notes[1]);
+  l.notes[1] = ro; /* freed with the log */
+  mem_log_free(&l);
+  mem_log_free(&master);
+}
+
 static void test_log_verifier(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -950,6 +1055,7 @@ int main(void) {
       cmocka_unit_test(test_note_go_vector),
       cmocka_unit_test(test_checkpoint_notes),
       cmocka_unit_test(test_log_verifier),
+      cmocka_unit_test(test_key_rollover),
   };
   if (sodium_init() < 0) return 1;
   return cmocka_run_group_tests(tests, setup_classic, NULL);
