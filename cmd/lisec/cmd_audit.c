@@ -43,6 +43,8 @@ static int audit_usage(void) {
       "           checked here against the checkpoint signed with --pubkey's key (required)\n"
       "       lisec audit vkey --dev-key PEM --origin NAME   the verifier key of a key file\n"
       "       lisec audit li-keygen SECRET_FILE PUBLIC_FILE  an X25519 pair for the LI administration\n"
+      "       lisec audit rollover   a new checkpoint key, introduced by a checkpoint the old and the\n"
+      "           new key both sign; the old key is retired (li-admin)\n"
       "Without --db the entries come from lisecd (--server, role auditor, li-admin or operator).");
 }
 
@@ -330,6 +332,12 @@ static int cmd_verify(int argc, char **argv) {
   }
   audit_verify_summary sum;
   audit_verifier_finish(c.v, &sum);
+  /* A rollover the log carries (signed by both keys) moves this auditor to the new key. */
+  audit_vkey now;
+  audit_verifier_current_key(c.v, &now);
+  char *now_text = NULL;
+  bool rolled = !audit_vkey_equal(&now, &key);
+  if (rolled && audit_vkey_format(&now, &now_text, &err)) now_text = NULL;
   json_t *findings = json_array();
   const char *f;
   for (size_t i = 0; (f = audit_verifier_finding(c.v, i)); i++) json_array_append_new(findings, json_string(f));
@@ -343,6 +351,7 @@ static int cmd_verify(int argc, char **argv) {
     json_object_set_new(out, "checkpoint_size", json_integer((json_int_t)sum.newest.size));
     json_object_set_new(out, "checkpoint_root", json_string(root_hex));
   }
+  if (now_text) json_object_set_new(out, "key_rolled_over_to", json_string(now_text));
   if (cli.json) {
     cli_print_json(out);
   } else if (sum.findings == 0) {
@@ -355,6 +364,7 @@ static int cmd_verify(int argc, char **argv) {
     if (sum.unsigned_tail)
       printf("  %llu entries after the newest checkpoint are not signed yet\n",
              (unsigned long long)sum.unsigned_tail);
+    if (now_text) printf("  the checkpoint key was rolled over (signed by both keys): now %s\n", now_text);
   } else {
     printf("audit log TAMPERED: %llu finding(s)\n", (unsigned long long)sum.findings);
     for (size_t i = 0; (f = audit_verifier_finding(c.v, i)); i++) printf("  %s\n", f);
@@ -365,9 +375,9 @@ static int cmd_verify(int argc, char **argv) {
   rc = sum.findings ? CLI_REFUSED : CLI_OK;
   /* Remember the newest checkpoint only from an intact log. */
   if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
-    find_note_ctx fc = {.size = sum.newest.size, .k = &key};
+    find_note_ctx fc = {.size = sum.newest.size, .k = &now};
     if (source_checkpoints(&src, find_note, &fc, &err) == 0 && fc.note) {
-      if (state_save(state, &key, fc.note, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
+      if (state_save(state, &now, fc.note, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
     } else {
       rc = cli_fail("audit verify: the newest checkpoint went away while reading; state not saved");
     }
@@ -377,8 +387,30 @@ static int cmd_verify(int argc, char **argv) {
      * would not be one, so the auditor stays fresh. */
     fprintf(stderr, "no signed checkpoint yet: %s not written\n", state);
   }
+  free(now_text);
   audit_verifier_free(c.v);
   source_close(&src);
+  return rc;
+}
+
+/* ---- rollover ------------------------------------------------------------ */
+
+static int cmd_rollover(int argc, char **argv) {
+  (void)argv;
+  if (argc != 1) return audit_usage();
+  long status = 0;
+  json_t *reply = NULL;
+  lisec_err err = {0};
+  if (cli_http_request("POST", "/v1/audit/rollover", NULL, &status, &reply, &err))
+    return cli_fail("audit rollover: %s", err.msg);
+  int rc = status == 200 ? CLI_OK : cli_http_error(status, reply);
+  if (rc == CLI_OK && cli.json) cli_print_json(reply);
+  else if (rc == CLI_OK)
+    printf("checkpoint key rolled over at size %lld\n  retired: %s\n  now:     %s\n",
+           (long long)json_integer_value(json_object_get(reply, "tree_size")),
+           json_string_value(json_object_get(reply, "previous_vkey")),
+           json_string_value(json_object_get(reply, "vkey")));
+  json_decref(reply);
   return rc;
 }
 
@@ -882,5 +914,6 @@ int cli_cmd_audit(int argc, char **argv) {
   if (strcmp(argv[1], "prove") == 0) return cmd_prove(argc - 1, argv + 1);
   if (strcmp(argv[1], "vkey") == 0) return cmd_vkey(argc - 1, argv + 1);
   if (strcmp(argv[1], "li-keygen") == 0) return cmd_li_keygen(argc - 1, argv + 1);
+  if (strcmp(argv[1], "rollover") == 0) return cmd_rollover(argc - 1, argv + 1);
   return audit_usage();
 }

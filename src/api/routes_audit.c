@@ -84,6 +84,14 @@ static int consistency(lisec_ctl *ctl, const ctl_actor *a, const api_request *re
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int rollover(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  (void)req;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_audit_rollover(ctl, a, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 const api_route api_routes_audit[] = {
     {"GET", "/v1/audit/checkpoint", READERS, false, checkpoint, "audit.read"},
     {"GET", "/v1/audit/checkpoints", READERS, false, checkpoints, "audit.read"},
@@ -91,5 +99,6 @@ const api_route api_routes_audit[] = {
     {"GET", "/v1/audit/entries", READERS, false, entries, "audit.read"},
     {"GET", "/v1/audit/proof/inclusion", READERS, false, inclusion, "audit.read"},
     {"GET", "/v1/audit/proof/consistency", READERS, false, consistency, "audit.read"},
+    {"POST", "/v1/audit/rollover", API_ROLE_LI_ADMIN, false, rollover, "audit.key_rollover"},
     {0},
 };

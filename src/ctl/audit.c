@@ -30,6 +30,27 @@ int ctl_audit_vkey(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
+int ctl_audit_rollover(lisec_ctl *ctl, const ctl_actor *a, json_t **out, lisec_err *err) {
+  ctl_auditlog *log = ctl->shared->audit;
+  char *old = NULL, *next = NULL, *note = NULL;
+  uint64_t size = 0;
+  int rc = ctl_auditlog_vkey(log, &old, err);
+  if (!rc && (rc = ctl_auditlog_rollover_begin(log, &next, err)) != 0)
+    rc = ctl_audit(ctl, a, CTL_OUTCOME_REFUSED, "audit.key_rollover", false, NULL, rc, NULL, err,
+                   "checkpoint key %s", old);
+  /* The record of the rollover is the entry its checkpoint covers. */
+  else if (!rc && (rc = ctl_audit(ctl, a, CTL_OUTCOME_OK, "audit.key_rollover", false, NULL, 0, NULL, err,
+                             "checkpoint key %s -> %s", old, next)) != 0)
+    ctl_auditlog_rollover_cancel(log);
+  else if (!rc && (rc = ctl_auditlog_checkpoint_now(log, err)) == 0)
+    rc = ctl_auditlog_latest_checkpoint(log, &note, &size, err);
+  if (!rc && !(*out = json_pack("{s:s, s:s, s:I, s:s}", "previous_vkey", old, "vkey", next, "tree_size",
+                                (json_int_t)size, "checkpoint", note)))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  free(old), free(next), free(note);
+  return rc;
+}
+
 int ctl_audit_checkpoints(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   return ctl_auditlog_checkpoints_json(ctl->store, out, err);
 }

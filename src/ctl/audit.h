@@ -14,6 +14,10 @@
  * first), and the verifier key lisecd signs with (ctl_audit_vkey). */
 int ctl_audit_checkpoint(lisec_ctl *ctl, json_t **out, lisec_err *err);
 int ctl_audit_vkey(lisec_ctl *ctl, json_t **out, lisec_err *err);
+/* POST /v1/audit/rollover (LI administration): a new checkpoint key,
+ * introduced by a checkpoint both keys sign; the old key is retired.
+ * {"previous_vkey", "vkey", "tree_size", "checkpoint"}. */
+int ctl_audit_rollover(lisec_ctl *ctl, const ctl_actor *a, json_t **out, lisec_err *err);
 /* {"checkpoints": [{"tree_size", "note"}...]}, oldest first. */
 int ctl_audit_checkpoints(lisec_ctl *ctl, json_t **out, lisec_err *err);
 /* {"from", "size", "entries": [...]}: count (1..CTL_AUDIT_PAGE_MAX) entries

@@ -49,12 +49,21 @@ typedef struct signer {
   void *ctx;
   bool dev;
   uint8_t pk[32];
+  int (*next_key)(void *ctx, bool fresh, uint8_t pk[32], lisec_err *err);
+  audit_sign_fn sign_next;
+  int (*promote)(void *ctx, const uint8_t pk[32], lisec_err *err);
 } signer;
+
+/* Where a checkpoint key rollover stands (under mu). */
+typedef enum { RO_NONE, RO_SIGN, RO_PROMOTE } rollover_step;
 
 struct ctl_auditlog {
   char *url;
-  audit_vkey vkey;
+  audit_vkey vkey; /* changed by a rollover: read under mu off the checkpoint thread */
   signer key;
+  char *vkey_file;
+  rollover_step ro;
+  audit_vkey ro_key;
   bool li_set;
   uint8_t li_pk[32];
   uint64_t cp_every;
@@ -132,6 +141,8 @@ static int load_entry(void *ctx, const store_log_entry *e) {
   return rc;
 }
 
+static int resume_rollover(ctl_auditlog *log, const audit_vkey *logs, lisec_err *err);
+
 static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   load_ctx c = {.log = log, .err = err};
   int rc = audit_verifier_new(&log->vkey, NULL, &c.v, err);
@@ -154,7 +165,10 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   if (!rc && audit_tree_size(log->tree) != size)
     rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.5: the audit log has gaps");
   if (!rc && sum.have_newest) log->cp_size = sum.newest.size;
+  audit_vkey logs;
+  audit_verifier_current_key(c.v, &logs);
   audit_verifier_free(c.v);
+  if (!rc && !audit_vkey_equal(&logs, &log->vkey)) rc = resume_rollover(log, &logs, err);
   if (!rc) {
     char *note = NULL;
     uint64_t cp_size = 0;
@@ -180,6 +194,75 @@ typedef struct fetch_ctx {
   uint8_t (*out)[AUDIT_HASH_LEN];
 } fetch_ctx;
 
+static int write_vkey_file(ctl_auditlog *log, lisec_err *err) {
+  if (!log->vkey_file) return 0;
+  char *vk = NULL;
+  int rc = audit_vkey_format(&log->vkey, &vk, err);
+  if (rc) return rc;
+  size_t n = strlen(vk);
+  vk[n] = '\n';
+  rc = lisec_file_write_atomic(log->vkey_file, vk, n + 1, 0644, err);
+  free(vk);
+  return rc;
+}
+
+/* The keys process promotes the next key; the log signs with it from now. */
+static int finish_rollover(ctl_auditlog *log, const audit_vkey *next, lisec_err *err) {
+  int rc = log->key.promote(log->key.ctx, next->pk, err);
+  if (rc) return lisec_err_wrap(err, "TR103308-5.5: the checkpoint key rollover is signed but not completed");
+  pthread_mutex_lock(&log->mu);
+  log->vkey = *next;
+  memcpy(log->key.pk, next->pk, sizeof log->key.pk);
+  log->ro = RO_NONE;
+  pthread_mutex_unlock(&log->mu);
+  LOG_INFO("audit: checkpoints are now signed with key %08x", (unsigned)next->id);
+  return write_vkey_file(log, err);
+}
+
+int ctl_auditlog_rollover_begin(ctl_auditlog *log, char **new_vkey, lisec_err *err) {
+  if (!log->key.next_key || !log->key.sign_next || !log->key.promote)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: this checkpoint signer cannot roll its key over");
+  pthread_mutex_lock(&log->mu);
+  bool busy = log->ro != RO_NONE;
+  audit_vkey cur = log->vkey;
+  pthread_mutex_unlock(&log->mu);
+  if (busy) return lisec_err_set(err, LISEC_ECONFLICT, "a checkpoint key rollover is already under way");
+  uint8_t pk[32];
+  audit_vkey next;
+  int rc = log->key.next_key(log->key.ctx, true, pk, err);
+  if (!rc) rc = audit_vkey_make(cur.name, pk, &next, err);
+  if (!rc) rc = audit_vkey_format(&next, new_vkey, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&log->mu);
+  log->ro_key = next;
+  log->ro = RO_SIGN;
+  pthread_mutex_unlock(&log->mu);
+  return 0;
+}
+
+void ctl_auditlog_rollover_cancel(ctl_auditlog *log) {
+  pthread_mutex_lock(&log->mu);
+  if (log->ro == RO_SIGN) log->ro = RO_NONE;
+  pthread_mutex_unlock(&log->mu);
+}
+
+/* At open: the log's checkpoints rolled over to a key the keys process
+ * holds only as its next key (cut short before the promotion): promote it.
+ * Any other key is not ours to sign with. */
+static int resume_rollover(ctl_auditlog *log, const audit_vkey *logs, lisec_err *err) {
+  uint8_t pk[32];
+  lisec_err e = {0};
+  if (log->key.next_key && log->key.next_key(log->key.ctx, false, pk, &e) == 0 &&
+      memcmp(pk, logs->pk, 32) == 0) {
+    LOG_WARN("audit: completing the checkpoint key rollover to %08x that was cut short", (unsigned)logs->id);
+    return finish_rollover(log, logs, err);
+  }
+  return lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-5.5: the audit log's checkpoints rolled over to key %08x, but the keys process "
+                       "signs with %08x: configure the key the log rolled over to",
+                       (unsigned)logs->id, (unsigned)log->vkey.id);
+}
+
 static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err) {
   audit_checkpoint cp = {0};
   memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
@@ -189,7 +272,18 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   int rc = audit_tree_root(log->tree, cp.size, fetch_leaves, &fc, cp.root, err);
   pthread_rwlock_unlock(&log->tree_lock);
   char *note = NULL;
-  if (!rc) rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
+  pthread_mutex_lock(&log->mu);
+  rollover_step ro = log->ro;
+  audit_vkey next = log->ro_key;
+  pthread_mutex_unlock(&log->mu);
+  /* A rollover whose checkpoint is stored is promoted before anything else
+   * is signed: from that checkpoint on, the log speaks with the new key. */
+  if (!rc && ro == RO_PROMOTE) rc = finish_rollover(log, &next, err);
+  if (!rc && ro == RO_SIGN)
+    rc = audit_note_sign_rollover(&cp, &log->vkey, log->key.sign, log->key.ctx, &next, log->key.sign_next,
+                                  log->key.ctx, &note, err);
+  else if (!rc)
+    rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
   if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
   pthread_mutex_lock(&log->mu);
   if (!rc && cp.size > log->cp_size) {
@@ -200,8 +294,10 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
     log->first_unsigned_ms = log->committed > cp.size ? mono_ms() : 0;
     lisec_err_clear(&log->cp_err);
   }
+  if (!rc && ro == RO_SIGN) log->ro = RO_PROMOTE;
   pthread_mutex_unlock(&log->mu);
   free(note);
+  if (!rc && ro == RO_SIGN) rc = finish_rollover(log, &next, err);
   return rc;
 }
 
@@ -485,19 +581,14 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     log->li_set = true;
   }
   if ((rc = audit_tree_new(low, &log->tree, err))) goto fail;
-  log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}};
+  log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}, cfg->next_key, cfg->sign_next, cfg->promote};
   memcpy(log->key.pk, cfg->pk, sizeof log->key.pk);
   if ((rc = audit_vkey_make(cfg->origin, log->key.pk, &log->vkey, err))) goto fail;
-  if (cfg->vkey_file) {
-    char *vk = NULL;
-    if ((rc = audit_vkey_format(&log->vkey, &vk, err))) goto fail;
-    size_t n = strlen(vk);
-    vk[n] = '\n';
-    rc = lisec_file_write_atomic(cfg->vkey_file, vk, n + 1, 0644, err);
-    free(vk);
-    if (rc) goto fail;
+  if (cfg->vkey_file && !(log->vkey_file = strdup(cfg->vkey_file))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto fail;
   }
-  if ((rc = load_log(log, s, err))) goto fail;
+  if ((rc = load_log(log, s, err)) || (rc = write_vkey_file(log, err))) goto fail;
   if ((rc = writer_store(log, err))) goto fail;
   /* A log that grew after its last checkpoint (a crash) is vouched for now. */
   if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
@@ -532,6 +623,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   free(log->batch);
   free(log->cp_note);
   free(log->url);
+  free(log->vkey_file);
   pthread_rwlock_destroy(&log->tree_lock);
   pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
@@ -542,8 +634,11 @@ void ctl_auditlog_close(ctl_auditlog *log) {
 
 bool ctl_auditlog_development(const ctl_auditlog *log) { return log->key.dev; }
 
-int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err) {
-  return audit_vkey_format(&log->vkey, out, err);
+int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err) {
+  pthread_mutex_lock(&log->mu);
+  audit_vkey k = log->vkey;
+  pthread_mutex_unlock(&log->mu);
+  return audit_vkey_format(&k, out, err);
 }
 
 int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,

@@ -28,6 +28,12 @@ typedef struct ctl_auditlog_config {
   audit_sign_fn sign;          /* signs a checkpoint with the key (keys_audit_sign) */
   void *sign_ctx;
   const uint8_t *pk;           /* its Ed25519 public key (32 bytes) */
+  /* optional, with ctx = sign_ctx: the key's rollover (keys_audit_next,
+   * keys_audit_sign_next, keys_audit_promote); without them
+   * ctl_auditlog_rollover is refused */
+  int (*next_key)(void *ctx, bool fresh, uint8_t pk[32], lisec_err *err);
+  audit_sign_fn sign_next;
+  int (*promote)(void *ctx, const uint8_t pk[32], lisec_err *err);
   bool development;            /* the key is a development file */
   const char *vkey_file;       /* optional: where to write the verifier key at open */
   uint64_t checkpoint_entries; /* publish after this many new entries; 0 = 1000 */
@@ -51,7 +57,7 @@ void ctl_auditlog_close(ctl_auditlog *log);
  * loudly at start. */
 bool ctl_auditlog_development(const ctl_auditlog *log);
 /* The verifier key "<origin>+<id>+<base64>" auditors pin (*out malloc'd). */
-int ctl_auditlog_vkey(const ctl_auditlog *log, char **out, lisec_err *err);
+int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err);
 
 /* Appends rec (its seq and, when 0, time_ms are filled in here) and returns
  * once it is durable, with its index. li_sealed: seal it to the LI
@@ -66,6 +72,17 @@ uint64_t ctl_auditlog_size(ctl_auditlog *log);
 /* Durable transactions made since open, and the log's size (the mean batch
  * is what group commit achieved). */
 void ctl_auditlog_stats(ctl_auditlog *log, uint64_t *batches, uint64_t *entries);
+/* Begins a checkpoint key rollover (issue 21 item 5): a fresh next key is
+ * made, and the next checkpoint (which needs a new entry: the caller's
+ * record of the rollover) is signed by the old and the new key with the
+ * rollover line, after which the new key is promoted and the old retired.
+ * *new_vkey (malloc'd) is the new key's verifier form. At open, a log whose
+ * checkpoints rolled over to the next key the keys process holds (a
+ * rollover cut short before its promotion) completes it. */
+int ctl_auditlog_rollover_begin(ctl_auditlog *log, char **new_vkey, lisec_err *err);
+/* Drops a rollover begun whose checkpoint is not signed yet (its record
+ * could not be made durable). */
+void ctl_auditlog_rollover_cancel(ctl_auditlog *log);
 /* Signs and stores a checkpoint of the current size now (if it grew). */
 int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err);
 /* The newest published checkpoint note (*note malloc'd); ENOTFOUND before

@@ -85,6 +85,9 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
                          "allow_development_key = true");
   ac.sign = keys_audit_sign;
   ac.sign_ctx = sh->keys;
+  ac.next_key = keys_audit_next;
+  ac.sign_next = keys_audit_sign_next;
+  ac.promote = keys_audit_promote;
   ac.pk = ki->audit_pk;
   ac.development = ki->audit_development;
   rc = ctl_auditlog_open(s, &ac, &sh->audit, err);

@@ -240,17 +240,40 @@ int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err) {
 
 /* ---- audit and LI --------------------------------------------------------- */
 
-int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
-  if (len > KEYS_DATA_MAX)
-    return lisec_err_set(err, LISEC_ETOOBIG, "a checkpoint to sign is at most %u bytes", KEYS_DATA_MAX);
-  keys_request q = {.type = KEYS_MSG_AUDIT_SIGN, .data = msg, .data_len = len};
+/* A signature (64) or a public key (32) back from the keys process. */
+static int audit_call(keys_client *k, keys_request *q, uint8_t *out, size_t out_len, lisec_err *err) {
   keys_reply rp;
   uint8_t *p = NULL;
   size_t n = 0;
-  int rc = call(ctx, &q, &rp, &p, &n, err);
-  if (!rc) memcpy(sig, rp.data, 64);
+  int rc = call(k, q, &rp, &p, &n, err);
+  if (!rc && out) memcpy(out, rp.data, out_len);
   ipc_payload_free(p, n);
   return rc;
+}
+
+static int audit_sign_with(uint16_t type, void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  if (len > KEYS_DATA_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "a checkpoint to sign is at most %u bytes", KEYS_DATA_MAX);
+  keys_request q = {.type = type, .data = msg, .data_len = len};
+  return audit_call(ctx, &q, sig, 64, err);
+}
+
+int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  return audit_sign_with(KEYS_MSG_AUDIT_SIGN, ctx, msg, len, sig, err);
+}
+
+int keys_audit_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  return audit_sign_with(KEYS_MSG_AUDIT_SIGN_NEXT, ctx, msg, len, sig, err);
+}
+
+int keys_audit_next(void *k, bool fresh, uint8_t pk[32], lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_AUDIT_NEXT, .create = fresh};
+  return audit_call(k, &q, pk, 32, err);
+}
+
+int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_AUDIT_PROMOTE, .data = pk, .data_len = 32};
+  return audit_call(k, &q, NULL, 0, err);
 }
 
 int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX], size_t *point_len,

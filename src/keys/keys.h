@@ -81,6 +81,12 @@ bool keys_kek_name_valid(const char *name);
 /* The audit log's checkpoint key: an audit_sign_fn (audit/audit.h) with
  * ctx = the client. The public key is keys_client_info()->audit_pk. */
 int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+/* A checkpoint key rollover (issue 21 item 5): the next key (made afresh,
+ * or the one there), an audit_sign_fn with it, and its promotion to the
+ * checkpoint key, which retires the old one in the token. */
+int keys_audit_next(void *k, bool fresh, uint8_t pk[32], lisec_err *err);
+int keys_audit_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err);
 
 /* An LI VM's P-256 key pair generated in the [li] token (label
  * "lisec-li-vm:<vm>"): point is its public CKA_EC_POINT, handles[0]/[1] the

@@ -201,12 +201,35 @@ static int do_hello(keys_service *s, keys_reply *rp) {
   return 0;
 }
 
+static int need_signer(keys_service *s, lisec_err *err) {
+  return s->signer ? 0 : lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: no audit checkpoint key is configured ([audit])");
+}
+
 static int do_sign(keys_service *s, const keys_request *q, uint8_t sig[64], keys_reply *rp, lisec_err *err) {
-  if (!s->signer)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: no audit checkpoint key is configured ([audit])");
-  int rc = keys_signer_sign(s->signer, q->data, q->data_len, sig, err);
+  int rc = need_signer(s, err);
+  if (!rc) rc = keys_signer_sign(s->signer, q->data, q->data_len, sig, err);
   if (!rc) rp->data = sig, rp->data_len = 64;
   return rc;
+}
+
+/* A rollover's steps (issue 21 item 5): the next key, its signature, its promotion. */
+static int do_rollover(keys_service *s, const keys_request *q, uint8_t sig[64], keys_reply *rp, lisec_err *err) {
+  int rc = need_signer(s, err);
+  if (rc) return rc;
+  switch (q->type) {
+  case KEYS_MSG_AUDIT_NEXT:
+    if ((rc = keys_signer_next(s->signer, q->create, sig, err))) return rc;
+    rp->data = sig, rp->data_len = 32;
+    return 0;
+  case KEYS_MSG_AUDIT_SIGN_NEXT:
+    if ((rc = keys_signer_sign_next(s->signer, q->data, q->data_len, sig, err))) return rc;
+    rp->data = sig, rp->data_len = 64;
+    return 0;
+  default:
+    rc = keys_signer_promote(s->signer, q->data, err);
+    if (!rc) LOG_INFO("audit: the checkpoint key was rolled over; the old key is retired");
+    return rc;
+  }
 }
 
 static int need_li(keys_service *s, lisec_err *err) {
@@ -267,6 +290,10 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
   case KEYS_MSG_X1_SIGN:
     return do_x1_sign(s, q, sig, rp, err);
+  case KEYS_MSG_AUDIT_NEXT:
+  case KEYS_MSG_AUDIT_SIGN_NEXT:
+  case KEYS_MSG_AUDIT_PROMOTE:
+    return do_rollover(s, q, sig, rp, err);
   default:
     return lisec_err_set(err, LISEC_EINVAL, "keys: unknown message type %u", (unsigned)q->type);
   }

@@ -1,13 +1,21 @@
 /* The checkpoint signer (signer.h). The token key is looked up by its label
  * and generated when absent; one session, serialised by a mutex. The file
  * key is read whole into sodium's guarded memory. libsodium is used
- * directly: crypto/crypto.h and sodium.h both declare crypto_sign(). */
+ * directly: crypto/crypto.h and sodium.h both declare crypto_sign().
+ * A rollover's next key lives beside the current one, labelled (or named)
+ * with ".next", until it is promoted: the file renamed over the old one, or
+ * in the token the old pair relabelled ".retired", the next one relabelled
+ * as the current, and the retired pair destroyed. A start that finds the
+ * label missing but a ".next" pair adopts it (the promotion was cut short);
+ * a ".retired" pair left over is destroyed. */
 #include <p11-kit/pkcs11.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys/p11.h"
 #include "keys/signer.h"
@@ -17,6 +25,13 @@ struct keys_signer {
   uint8_t pk[32];
   /* development file */
   uint8_t *sk; /* 64 bytes, sodium_malloc'd (locked, guarded) */
+  char *path;
+  /* the rollover's next key, once made or found */
+  bool have_next;
+  uint8_t next_pk[32];
+  uint8_t *next_sk;
+  CK_OBJECT_HANDLE next_priv, next_pub, pub;
+  char *label;
   /* PKCS#11, through the process's one client (keys/p11.h) */
   keys_p11 *module;
   CK_FUNCTION_LIST_PTR p11;
@@ -49,7 +64,7 @@ static keys_signer *signer_new(lisec_err *err) {
   return k;
 }
 
-static int dev_key_load(keys_signer *k, const char *path, bool create, lisec_err *err) {
+static int dev_key_load(const char *path, bool create, uint8_t pk[32], uint8_t **sk, lisec_err *err) {
   uint8_t seed[32], der[48];
   uint8_t *text = NULL;
   size_t len = 0;
@@ -87,13 +102,12 @@ static int dev_key_load(keys_signer *k, const char *path, bool create, lisec_err
   } else {
     goto out;
   }
-  k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-  if (!k->sk) {
+  *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+  if (!*sk) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto out;
   }
-  crypto_sign_seed_keypair(k->pk, k->sk, seed);
-  k->dev = true;
+  crypto_sign_seed_keypair(pk, *sk, seed);
 out:
   sodium_memzero(seed, sizeof seed);
   sodium_memzero(der, sizeof der);
@@ -119,18 +133,19 @@ static int p11_find(keys_signer *k, CK_OBJECT_CLASS cls, const char *label, CK_O
 
 /* The raw 32-byte public key from CKA_EC_POINT, which tokens give either raw
  * or as a DER OCTET STRING (04 20 || key). */
-static int p11_public_key(keys_signer *k, CK_OBJECT_HANDLE pub, lisec_err *err) {
+static int p11_public_key(keys_signer *k, CK_OBJECT_HANDLE pub, uint8_t pk[32], lisec_err *err) {
   uint8_t point[64];
   CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof point};
   CK_RV rv = k->p11->C_GetAttributeValue(k->session, pub, &a, 1);
   if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue(CKA_EC_POINT)", rv);
-  if (a.ulValueLen == 32) memcpy(k->pk, point, 32);
-  else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) memcpy(k->pk, point + 2, 32);
+  if (a.ulValueLen == 32) memcpy(pk, point, 32);
+  else if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) memcpy(pk, point + 2, 32);
   else return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 key has an unexpected CKA_EC_POINT");
   return 0;
 }
 
-static int p11_generate(keys_signer *k, const char *label, CK_OBJECT_HANDLE *pub, lisec_err *err) {
+static int p11_generate(keys_signer *k, const char *label, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv,
+                        lisec_err *err) {
   /* DER of the OID 1.3.101.112 (id-Ed25519). */
   static const uint8_t ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -147,10 +162,64 @@ static int p11_generate(keys_signer *k, const char *label, CK_OBJECT_HANDLE *pub
                               {CKA_SIGN, &yes, sizeof yes},
                               {CKA_LABEL, (void *)label, strlen(label)}};
   CK_RV rv = k->p11->C_GenerateKeyPair(k->session, &mech, pub_tmpl, LISEC_ARRAY_LEN(pub_tmpl),
-                                       priv_tmpl, LISEC_ARRAY_LEN(priv_tmpl), pub, &k->priv);
+                                       priv_tmpl, LISEC_ARRAY_LEN(priv_tmpl), pub, priv);
   if (rv == CKR_MECHANISM_INVALID)
     return lisec_err_set(err, LISEC_EUNAVAIL, "the PKCS#11 token cannot make Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)");
   return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKeyPair(Ed25519)", rv);
+}
+
+/* The pair labelled label: both halves, or neither (*have). */
+static int p11_pair(keys_signer *k, const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub, bool *have,
+                    lisec_err *err) {
+  bool have_priv = false, have_pub = false;
+  int rc = p11_find(k, CKO_PRIVATE_KEY, label, priv, &have_priv, err);
+  if (!rc) rc = p11_find(k, CKO_PUBLIC_KEY, label, pub, &have_pub, err);
+  if (rc) return rc;
+  if (have_priv != have_pub)
+    return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"", label);
+  *have = have_priv;
+  return 0;
+}
+
+static char *label_with(const keys_signer *k, const char *suffix) {
+  char *l = NULL;
+  return asprintf(&l, "%s%s", k->label, suffix) < 0 ? NULL : l;
+}
+
+static int p11_relabel(keys_signer *k, CK_OBJECT_HANDLE h, const char *label, lisec_err *err) {
+  CK_ATTRIBUTE a = {CKA_LABEL, (void *)label, strlen(label)};
+  CK_RV rv = k->p11->C_SetAttributeValue(k->session, h, &a, 1);
+  return rv == CKR_OK ? 0 : p11_fail(err, "C_SetAttributeValue(CKA_LABEL)", rv);
+}
+
+static int p11_destroy_pair(keys_signer *k, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub, lisec_err *err) {
+  CK_RV rv = k->p11->C_DestroyObject(k->session, priv);
+  if (rv == CKR_OK) rv = k->p11->C_DestroyObject(k->session, pub);
+  return rv == CKR_OK ? 0 : p11_fail(err, "C_DestroyObject (the checkpoint key)", rv);
+}
+
+/* Destroys the pair labelled <label><suffix>, if there is one. */
+static int destroy_labelled(keys_signer *k, const char *suffix, lisec_err *err) {
+  char *l = label_with(k, suffix);
+  if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  CK_OBJECT_HANDLE priv = 0, pub = 0;
+  bool have = false;
+  int rc = p11_pair(k, l, &priv, &pub, &have, err);
+  if (!rc && have) rc = p11_destroy_pair(k, priv, pub, err);
+  free(l);
+  return rc;
+}
+
+/* A promotion cut short between its two relabels: the ".next" pair is the
+ * current key. */
+static int adopt_next(keys_signer *k, bool *have, lisec_err *err) {
+  char *l = label_with(k, ".next");
+  if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = p11_pair(k, l, &k->priv, &k->pub, have, err);
+  if (!rc && *have && !(rc = p11_relabel(k, k->priv, k->label, err)))
+    rc = p11_relabel(k, k->pub, k->label, err);
+  free(l);
+  return rc;
 }
 
 static int p11_key_open(keys_signer *k, const keys_signer_pkcs11 *cfg, lisec_err *err) {
@@ -163,21 +232,18 @@ static int p11_key_open(keys_signer *k, const keys_signer_pkcs11 *cfg, lisec_err
   if ((rc = keys_p11_session_open(k->module, "[audit]", cfg->token_label, cfg->pin, &k->session, err)))
     return rc;
   k->session_open = true;
-  bool have_priv = false, have_pub = false;
-  CK_OBJECT_HANDLE pub = 0;
-  if ((rc = p11_find(k, CKO_PRIVATE_KEY, cfg->key_label, &k->priv, &have_priv, err)) ||
-      (rc = p11_find(k, CKO_PUBLIC_KEY, cfg->key_label, &pub, &have_pub, err)))
-    return rc;
-  if (!have_priv || !have_pub) {
-    if (have_priv != have_pub)
-      return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"",
-                           cfg->key_label);
+  if (!(k->label = strdup(cfg->key_label))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  bool have = false;
+  if ((rc = p11_pair(k, cfg->key_label, &k->priv, &k->pub, &have, err))) return rc;
+  if (!have && (rc = adopt_next(k, &have, err))) return rc;
+  if (!have) {
     if (!cfg->create)
       return lisec_err_set(err, LISEC_ENOTFOUND, "no Ed25519 key pair labelled \"%s\" in the token",
                            cfg->key_label);
-    if ((rc = p11_generate(k, cfg->key_label, &pub, err))) return rc;
+    if ((rc = p11_generate(k, cfg->key_label, &k->pub, &k->priv, err))) return rc;
   }
-  return p11_public_key(k, pub, err);
+  if ((rc = destroy_labelled(k, ".retired", err))) return rc;
+  return p11_public_key(k, k->pub, k->pk, err);
 }
 
 int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, lisec_err *err) {
@@ -195,7 +261,9 @@ int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, li
 int keys_signer_open_file(const char *path, bool create, keys_signer **out, lisec_err *err) {
   keys_signer *k = signer_new(err);
   if (!k) return err ? err->code : LISEC_ENOMEM;
-  int rc = dev_key_load(k, path, create, err);
+  int rc = dev_key_load(path, create, k->pk, &k->sk, err);
+  k->dev = true;
+  if (!rc && !(k->path = strdup(path))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc) {
     keys_signer_close(k);
     return rc;
@@ -207,6 +275,9 @@ int keys_signer_open_file(const char *path, bool create, keys_signer **out, lise
 void keys_signer_close(keys_signer *k) {
   if (!k) return;
   if (k->sk) sodium_free(k->sk);
+  if (k->next_sk) sodium_free(k->next_sk);
+  free(k->path);
+  free(k->label);
   /* No C_Logout: the login is shared with the token's other users here. */
   if (k->session_open) keys_p11_session_close(k->module, k->session);
   keys_p11_close(k->module); /* the module's last user finalises it */
@@ -214,21 +285,116 @@ void keys_signer_close(keys_signer *k) {
   free(k);
 }
 
-int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
-  keys_signer *k = ctx;
+static int sign_with(keys_signer *k, const uint8_t *sk, CK_OBJECT_HANDLE priv, const uint8_t *msg, size_t len,
+                     uint8_t sig[64], lisec_err *err) {
   if (k->dev) {
-    crypto_sign_detached(sig, NULL, msg, len, k->sk);
+    crypto_sign_detached(sig, NULL, msg, len, sk);
     return 0;
   }
-  pthread_mutex_lock(&k->lock);
   CK_MECHANISM mech = {CKM_EDDSA, NULL, 0};
   CK_ULONG sig_len = 64;
-  CK_RV rv = k->p11->C_SignInit(k->session, &mech, k->priv);
+  CK_RV rv = k->p11->C_SignInit(k->session, &mech, priv);
   if (rv == CKR_OK) rv = k->p11->C_Sign(k->session, (CK_BYTE_PTR)msg, len, sig, &sig_len);
-  pthread_mutex_unlock(&k->lock);
   if (rv != CKR_OK) return p11_fail(err, "C_Sign(CKM_EDDSA)", rv);
   if (sig_len != 64) return lisec_err_set(err, LISEC_ECRYPTO, "PKCS#11 Ed25519 signature of %lu bytes", sig_len);
   return 0;
+}
+
+int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  keys_signer *k = ctx;
+  pthread_mutex_lock(&k->lock);
+  int rc = sign_with(k, k->sk, k->priv, msg, len, sig, err);
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+int keys_signer_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  keys_signer *k = ctx;
+  pthread_mutex_lock(&k->lock);
+  int rc = k->have_next ? sign_with(k, k->next_sk, k->next_priv, msg, len, sig, err)
+                        : lisec_err_set(err, LISEC_ENOTFOUND, "TR103308-5.5: no next checkpoint key to sign with");
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+static void forget_next(keys_signer *k) {
+  if (k->next_sk) sodium_free(k->next_sk);
+  k->next_sk = NULL;
+  k->have_next = false;
+}
+
+/* The next key: made afresh (an unused one left by an earlier attempt is
+ * discarded), or the one already there. */
+static int next_locked(keys_signer *k, bool fresh, lisec_err *err) {
+  int rc = 0;
+  if (k->dev) {
+    char *p = NULL;
+    if (asprintf(&p, "%s.next", k->path) < 0) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    forget_next(k);
+    if (fresh && unlink(p) != 0 && errno != ENOENT)
+      rc = lisec_err_set(err, LISEC_EIO, "%s: %s", p, strerror(errno));
+    if (!rc) rc = dev_key_load(p, fresh, k->next_pk, &k->next_sk, err);
+    if (rc == LISEC_EIO && !fresh) rc = lisec_err_set(err, LISEC_ENOTFOUND, "no next checkpoint key (%s)", p);
+    free(p);
+  } else {
+    char *l = label_with(k, ".next");
+    bool have = false;
+    if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    forget_next(k);
+    if (fresh) rc = destroy_labelled(k, ".next", err);
+    if (!rc && fresh) rc = p11_generate(k, l, &k->next_pub, &k->next_priv, err);
+    else if (!rc && !(rc = p11_pair(k, l, &k->next_priv, &k->next_pub, &have, err)) && !have)
+      rc = lisec_err_set(err, LISEC_ENOTFOUND, "no next checkpoint key \"%s\" in the token", l);
+    if (!rc) rc = p11_public_key(k, k->next_pub, k->next_pk, err);
+    free(l);
+  }
+  k->have_next = rc == 0;
+  return rc;
+}
+
+int keys_signer_next(keys_signer *k, bool fresh, uint8_t pk[32], lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  int rc = next_locked(k, fresh, err);
+  if (!rc) memcpy(pk, k->next_pk, 32);
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+static int promote_locked(keys_signer *k, const uint8_t pk[32], lisec_err *err) {
+  int rc = k->have_next ? 0 : next_locked(k, false, err);
+  if (rc) return rc;
+  if (sodium_memcmp(k->next_pk, pk, 32) != 0)
+    return lisec_err_set(err, LISEC_ECONFLICT, "TR103308-5.5: the next checkpoint key is not the key the log rolled over to");
+  if (k->dev) {
+    char *p = NULL;
+    if (asprintf(&p, "%s.next", k->path) < 0) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    if (rename(p, k->path) != 0) rc = lisec_err_set(err, LISEC_EIO, "%s -> %s: %s", p, k->path, strerror(errno));
+    free(p);
+    if (rc) return rc;
+    sodium_free(k->sk);
+    k->sk = k->next_sk;
+    k->next_sk = NULL;
+  } else {
+    char *retired = label_with(k, ".retired");
+    if (!retired) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    if (!(rc = p11_relabel(k, k->priv, retired, err)) && !(rc = p11_relabel(k, k->pub, retired, err)) &&
+        !(rc = p11_relabel(k, k->next_priv, k->label, err)) && !(rc = p11_relabel(k, k->next_pub, k->label, err)))
+      rc = p11_destroy_pair(k, k->priv, k->pub, err);
+    free(retired);
+    if (rc) return rc;
+    k->priv = k->next_priv;
+    k->pub = k->next_pub;
+  }
+  memcpy(k->pk, k->next_pk, 32);
+  k->have_next = false;
+  return 0;
+}
+
+int keys_signer_promote(keys_signer *k, const uint8_t pk[32], lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  int rc = promote_locked(k, pk, err);
+  pthread_mutex_unlock(&k->lock);
+  return rc;
 }
 
 void keys_signer_public_key(const keys_signer *k, uint8_t pk[32]) { memcpy(pk, k->pk, 32); }

@@ -28,6 +28,14 @@ void keys_signer_close(keys_signer *k);
 /* An audit_sign_fn (audit/audit.h) with ctx = the signer. */
 int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
 void keys_signer_public_key(const keys_signer *k, uint8_t pk[32]);
+/* A rollover's next key (issue 21 item 5): fresh makes a new one in place of
+ * any unused one; otherwise the one there (ENOTFOUND when none). */
+int keys_signer_next(keys_signer *k, bool fresh, uint8_t pk[32], lisec_err *err);
+/* An audit_sign_fn with the next key. */
+int keys_signer_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+/* The next key, which must be pk, becomes the checkpoint key; the old one is
+ * destroyed (in the token) or overwritten (the development file). */
+int keys_signer_promote(keys_signer *k, const uint8_t pk[32], lisec_err *err);
 bool keys_signer_development(const keys_signer *k);
 
 #endif

@@ -13,7 +13,9 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_KEK_USE] = "KEK_USE",       [KEYS_MSG_KEK_CURRENT] = "KEK_CURRENT",
     [KEYS_MSG_KEK_UNLOAD] = "KEK_UNLOAD", [KEYS_MSG_AUDIT_SIGN] = "AUDIT_SIGN",
     [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
-    [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN"};
+    [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN",
+    [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
+    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -71,7 +73,12 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_str(w, q->name);
     ipc_put_u8(w, q->create ? 1 : 0);
     break;
+  case KEYS_MSG_AUDIT_NEXT:
+    ipc_put_u8(w, q->create ? 1 : 0);
+    break;
   case KEYS_MSG_AUDIT_SIGN:
+  case KEYS_MSG_AUDIT_SIGN_NEXT:
+  case KEYS_MSG_AUDIT_PROMOTE:
     ipc_put_bytes(w, q->data, q->data_len);
     break;
   case KEYS_MSG_LI_GENERATE:
@@ -118,8 +125,18 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     if (flag > 1) bad(&r, "create is neither 0 nor 1");
     q->create = flag == 1;
     break;
+  case KEYS_MSG_AUDIT_NEXT:
+    flag = ipc_get_u8(&r);
+    if (flag > 1) bad(&r, "create is neither 0 nor 1");
+    q->create = flag == 1;
+    break;
   case KEYS_MSG_AUDIT_SIGN:
+  case KEYS_MSG_AUDIT_SIGN_NEXT:
     ipc_get_bytes(&r, KEYS_DATA_MAX, &q->data, &q->data_len);
+    break;
+  case KEYS_MSG_AUDIT_PROMOTE:
+    ipc_get_bytes(&r, 32, &q->data, &q->data_len);
+    if (!r.bad && q->data_len != 32) bad(&r, "the public key is not 32 bytes");
     break;
   case KEYS_MSG_LI_GENERATE:
     ipc_get_str(&r, q->name, sizeof q->name);
@@ -176,6 +193,8 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     break;
   case KEYS_MSG_OPEN:
   case KEYS_MSG_AUDIT_SIGN:
+  case KEYS_MSG_AUDIT_SIGN_NEXT:
+  case KEYS_MSG_AUDIT_NEXT:
   case KEYS_MSG_X1_SIGN:
     ipc_put_bytes(w, r->data, r->data_len);
     break;
@@ -184,7 +203,7 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_u64(w, r->handles[0]);
     ipc_put_u64(w, r->handles[1]);
     break;
-  default: /* LI_DESTROY, LI_CHECK: the rc says it all */
+  default: /* LI_DESTROY, LI_CHECK, AUDIT_PROMOTE: the rc says it all */
     break;
   }
 }
@@ -242,8 +261,13 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       ipc_get_bytes(&r, KEYS_DATA_MAX, &rp->data, &rp->data_len);
       break;
     case KEYS_MSG_AUDIT_SIGN:
+    case KEYS_MSG_AUDIT_SIGN_NEXT:
       ipc_get_bytes(&r, 64, &rp->data, &rp->data_len);
       if (!r.bad && rp->data_len != 64) bad(&r, "the signature is not 64 bytes");
+      break;
+    case KEYS_MSG_AUDIT_NEXT:
+      ipc_get_bytes(&r, 32, &rp->data, &rp->data_len);
+      if (!r.bad && rp->data_len != 32) bad(&r, "the public key is not 32 bytes");
       break;
     case KEYS_MSG_X1_SIGN:
       ipc_get_bytes(&r, KEYS_X1_SIG_MAX, &rp->data, &rp->data_len);

@@ -20,6 +20,9 @@
  *   LI_DESTROY      2 handles                               -
  *   LI_CHECK        -                                       -
  *   X1_SIGN         key path, algorithm, digest             signature (DER)
+ *   AUDIT_NEXT      create                                  next checkpoint key's pk (32)
+ *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
+ *   AUDIT_PROMOTE   pk (32)                                 -
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear. */
@@ -58,6 +61,9 @@ enum {
   KEYS_MSG_LI_DESTROY,
   KEYS_MSG_LI_CHECK,
   KEYS_MSG_X1_SIGN,
+  KEYS_MSG_AUDIT_NEXT,
+  KEYS_MSG_AUDIT_SIGN_NEXT,
+  KEYS_MSG_AUDIT_PROMOTE,
   KEYS_MSG_END
 };
 
@@ -73,11 +79,12 @@ typedef struct keys_request {
   char id[VAULT_ID_MAX + 1];            /* SEAL */
   char authorisation[VAULT_ID_MAX + 1]; /* SEAL */
   int64_t version;                      /* SEAL */
-  const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN: the message; X1_SIGN: the digest */
+  const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN(_NEXT): the message;
+                                           X1_SIGN: the digest; AUDIT_PROMOTE: the pk */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
   char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE: the VM */
-  bool create;                          /* KEK_USE */
+  bool create;                          /* KEK_USE, AUDIT_NEXT */
   uint64_t handles[2];                  /* LI_DESTROY */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
   uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA */
@@ -92,7 +99,8 @@ typedef struct keys_reply {
   char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];   /* HELLO, KEK_USE, KEK_CURRENT */
   vault_sealed sealed;                                         /* SEAL, REWRAP (ciphertext borrowed) */
   bool changed;                                                /* REWRAP */
-  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN, X1_SIGN: signature; LI_GENERATE: EC point */
+  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature; LI_GENERATE: EC point;
+                          AUDIT_NEXT: the pk */
   size_t data_len;
   uint64_t count;      /* KEK_UNLOAD */
   uint64_t handles[2]; /* LI_GENERATE */
