@@ -1,0 +1,157 @@
+/* A restart keeps what hosts proved (issue 25 items 1 and 3), on a real
+ * controller over SQLite: appraisals stored before the controller opens
+ * (as a previous lisecd left them) come back into the model at open, before
+ * any background work starts; the overdue countdown goes on from the stored
+ * time (a host whose last good appraisal is older than interval_s +
+ * grace_s is untrusted, one within it trusted with its attested location);
+ * a host that never completed an appraisal stays unknown; a host that
+ * attested before it was added is trusted as soon as it is added; every
+ * enrolled host is asked to attest again at its next challenge; the ADMF
+ * loop's gate (ctl_attest_reloaded) is open once the controller is. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "ctl/attest.h"
+#include "ctl/internal.h"
+#include "ctl_fixture.h"
+#include "store/store.h"
+
+static char dir[64];
+static lisec_ctl *ctl;
+static const ctl_actor operator_ = {"op-1", "operator", CTL_ROLE_OPERATOR};
+
+#define H_FRESH "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define H_OVERDUE "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define H_LATER "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define H_NEVER "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+/* The document ctl/attest.c stores after a good appraisal at `at`. */
+static void put_appraisal(lisec_store *s, const char *host, const char *trust, int64_t at) {
+  char body[1024];
+  if (at)
+    snprintf(body, sizeof body,
+             "{\"ak_pub\":\"AAAA\",\"host\":\"%s\",\"last\":{\"at\":%lld,\"trusted\":true},"
+             "\"last_ok_at\":%lld,\"location\":{\"country\":\"FI\",\"latitude\":60.17,"
+             "\"longitude\":24.94,\"site\":\"HEL1\",\"subdivision\":\"FI-18\","
+             "\"tpm_reset_count\":3},\"trust\":\"%s\"}",
+             host, (long long)at, (long long)at, trust);
+  else
+    snprintf(body, sizeof body, "{\"ak_pub\":\"AAAA\",\"host\":\"%s\",\"trust\":\"%s\"}", host,
+             trust);
+  lisec_err err = {0};
+  if (store_doc_put(s, "attest.host", host, body, -1, NULL, &err)) fail_msg("put: %s", err.msg);
+}
+
+static void put_model_host(lisec_store *s, const char *host) {
+  char body[256];
+  snprintf(body, sizeof body, "{\"id\":\"%s\",\"protection\":\"li\"}", host);
+  lisec_err err = {0};
+  if (store_doc_put(s, "model.host", host, body, -1, NULL, &err)) fail_msg("put: %s", err.msg);
+}
+
+static int setup(void **state) {
+  (void)state;
+  assert_int_equal(ctl_fixture_mkdir(dir, "/tmp/lisec-attest-reload-XXXXXX"), 0);
+  assert_int_equal(ctl_fixture_write_li_key(dir, "li.pub"), 0);
+  /* what a previous lisecd left in the store */
+  char url[128];
+  snprintf(url, sizeof url, "sqlite:%s/lisec.db", dir);
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) fail_msg("store_open: %s", err.msg);
+  int64_t now = lisec_time_now();
+  put_model_host(s, H_FRESH);
+  put_model_host(s, H_OVERDUE);
+  put_model_host(s, H_NEVER);
+  put_appraisal(s, H_FRESH, "trusted", now - 100);
+  put_appraisal(s, H_OVERDUE, "trusted", now - 400); /* > 300 + 60 */
+  put_appraisal(s, H_LATER, "trusted", now - 50);
+  put_appraisal(s, H_NEVER, "untrusted:never-attested", 0);
+  store_close(s);
+  lisec_config *cfg = ctl_fixture_config(dir, "li.pub");
+  lisec_config_set(cfg, "attest", "interval_s", "300");
+  lisec_config_set(cfg, "attest", "grace_s", "60");
+  ctl_fixture_open(cfg, &ctl);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return ctl_fixture_close(&ctl, dir);
+}
+
+/* The model's view of a host: state.trust, state.attestation, the
+ * attested location's country ("" when none). */
+static void model_host(const char *host, char *trust, char *why, char *country) {
+  json_t *out = NULL;
+  lisec_err err = {0};
+  if (ctl_model_get(ctl, &operator_, "host", host, &out, &err)) fail_msg("get: %s", err.msg);
+  json_t *st = json_object_get(out, "state");
+  snprintf(trust, 32, "%s", json_string_value(json_object_get(st, "trust")));
+  const char *a = json_string_value(json_object_get(st, "attestation"));
+  snprintf(why, 32, "%s", a ? a : "");
+  const char *c = json_string_value(json_object_get(json_object_get(st, "location"), "country"));
+  snprintf(country, 8, "%s", c ? c : "");
+  json_decref(out);
+}
+
+static void test_stored_appraisals_reach_the_model_at_open(void **state) {
+  (void)state;
+  char trust[32], why[32], country[8];
+  /* the controller is open, not started: no timer has run */
+  assert_true(ctl_attest_reloaded(ctl->shared));
+  model_host(H_FRESH, trust, why, country);
+  assert_string_equal(trust, "trusted");
+  assert_string_equal(country, "FI");
+  model_host(H_OVERDUE, trust, why, country);
+  assert_string_equal(trust, "untrusted");
+  assert_string_equal(why, "untrusted:overdue");
+  assert_string_equal(country, "");
+  model_host(H_NEVER, trust, why, country);
+  assert_string_equal(trust, "unknown");
+}
+
+static void test_a_host_added_after_it_attested_is_trusted_at_once(void **state) {
+  (void)state;
+  char trust[32], why[32], country[8];
+  ctl_fixture_put(ctl, "host", "{\"id\":\"" H_LATER "\",\"protection\":\"li\"}");
+  model_host(H_LATER, trust, why, country);
+  assert_string_equal(trust, "trusted");
+  assert_string_equal(country, "FI");
+  /* deleted and added again: the host's appraisal is still its own */
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_delete(ctl, &operator_, "host", H_LATER, &err), 0);
+  ctl_fixture_put(ctl, "host", "{\"id\":\"" H_LATER "\",\"protection\":\"li\"}");
+  model_host(H_LATER, trust, why, country);
+  assert_string_equal(trust, "trusted");
+}
+
+static void test_every_enrolled_host_is_asked_to_attest_again(void **state) {
+  (void)state;
+  const char *hosts[] = {H_FRESH, H_OVERDUE, H_LATER, H_NEVER};
+  for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+    json_t *body = json_pack("{s:s}", "host", hosts[i]), *out = NULL;
+    lisec_err err = {0};
+    if (ctl_attest_challenge(ctl, &operator_, body, &out, &err)) fail_msg("challenge: %s", err.msg);
+    assert_true(json_is_true(json_object_get(out, "attest_now")));
+    /* the fresh one is asked only because lisecd restarted */
+    if (i == 0) assert_non_null(strstr(json_string_value(json_object_get(out, "why")), "restarted"));
+    json_decref(body);
+    json_decref(out);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_stored_appraisals_reach_the_model_at_open, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_a_host_added_after_it_attested_is_trusted_at_once, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_every_enrolled_host_is_asked_to_attest_again, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
