@@ -10,7 +10,6 @@
 # installed by scripts/bootstrap) lints the document. Release build only.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
-. "$src/tests/integration/lib/model.sh"
 
 if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
   echo "SKIP: the document is checked once per make check, in the release build; the routes run under the sanitizer in api_integration and the topic tests"
@@ -54,14 +53,24 @@ pass "every example validates; a wrong one is named"
 pki=$work/pki
 make_pki "$pki"
 make_li_admin_key "$work/li"
-# The vault's KEK in a SoftHSM2 token, so the target routes answer for real.
+# The vault's KEK in a SoftHSM2 token, so the target routes answer for real;
+# the LI administration's signing key, an LI VM's key, a pairing statement
+# and a signed switch-off, so the LI routes do too.
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/li-sign.key" 2>/dev/null
+openssl pkey -in "$work/li-sign.key" -pubout -out "$work/li-sign.pub"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/vm.key" 2>/dev/null
+openssl pkey -in "$work/vm.key" -pubout -out "$work/vm.pub"
+lisec li pair-sign --key "$work/li-sign.key" --vm vm-li-2 --pubkey "$work/vm.pub" -o "$work/pair.json" 2>/dev/null ||
+  fail "lisec li pair-sign"
+lisec li sign-disable --key "$work/li-sign.key" --vm vm-li-2 --counter 1 --expires +600 -o "$work/disable.json" 2>/dev/null ||
+  fail "lisec li sign-disable"
 start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" \
-  "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true"
-split_topology "$src/examples/helsinki-london.json" "$work/topology"
-put_topology "$work/topology"
-check replies "$doc" "$LISECD_URL" "$pki" "$work" || fail "a reply of lisecd does not match the document"
+  "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li.pub" "[li]" "admin_pubkey = $work/li-sign.pub" \
+  "[model]" "allow_declared_trust = true"
+check replies "$doc" "$LISECD_URL" "$pki" "$work" "$src/examples/helsinki-london.json" ||
+  fail "a reply of lisecd does not match the document"
 # A document whose reply schema is wrong is caught by the same requests.
 sed 's/placement_source: {type: string, enum: \[declared, observed\]}/placement_source: {type: string, enum: [observed]}/' \
   "$doc" >"$work/wrong-reply.yaml"

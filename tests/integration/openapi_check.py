@@ -13,9 +13,10 @@
       every example in the document (media type examples, parameter
       examples, schema examples) validates against its schema, JSON Schema
       Draft 2020-12; prints how many.
-  openapi_check.py replies DOC URL PKI WORK
-      drives a running lisecd (URL) with the development PKI's
-      certificates through the requests below, across roles, with good
+  openapi_check.py replies DOC URL PKI WORK TOPOLOGY
+      loads the example platform TOPOLOGY into a running lisecd (URL) and
+      drives it with the development PKI's certificates through the
+      requests below (plan), across roles, with good
       and bad input (400, 403, 404, 405); each reply must be documented for
       its route, method and status, and its body must validate against the
       documented schema for that media type. Replies to paths no route
@@ -253,10 +254,35 @@ def find_operation(doc, method, path):
     return None, None
 
 
-def plan(pki_work):
-    """The requests: (role, method, path, body, want status or None)."""
-    tenant_pkg = None
-    p = [
+KINDS = [("jurisdictions", "jurisdiction"), ("leas", "lea"), ("hosts", "host"),
+         ("hypervisors", "hypervisor"), ("vms", "vm"), ("storage", "storage"),
+         ("connections", "connection"), ("groups", "group"), ("lis", "li")]
+
+
+def plan(pki, work, topology):
+    """The requests: (role, method, path, body, want status or None). First
+    the example platform, entity by entity (PUT, as `lisec model put`
+    does), then every area across roles. Files the script made in WORK: the
+    LI VM's public key and the LI administration's signed statements."""
+    with open(topology, encoding="utf-8") as f:
+        t = json.load(f)
+    p = []
+    for plural, kind in KINDS:
+        for e in t.get(plural, []):
+            p.append(("li-admin" if kind == "li" else "operator", "PUT", f"/v1/model/{kind}/{e['id']}", e, 201))
+
+    def text(name):
+        with open(f"{work}/{name}", encoding="utf-8") as f:
+            return f.read()
+
+    def obj(name):
+        with open(f"{work}/{name}", encoding="utf-8") as f:
+            return json.load(f)
+
+    ne = {"id": "ne-1", "url": "https://127.0.0.1:9/X1/NE", "vm": "vm-li", "cert": f"{pki}/li-admin.crt",
+          "key": f"{pki}/li-admin.key", "ca": f"{pki}/ca.crt", "admf_id": "admf-1", "report_cn": "ne-1",
+          "destinations": [{"did": "0c5b2e8a-1f7d-4e3b-9a6c-2d4f8e1b7a90", "address": "192.0.2.10", "port": 9000}]}
+    p += [
         ("operator", "GET", "/healthz", None, 200),
         ("tenant-example", "GET", "/healthz", None, 200),
         ("operator", "GET", "/metrics", None, 200),
@@ -345,13 +371,25 @@ def plan(pki_work):
         ("li-admin", "GET", "/v1/x1/nes", None, 200),
         ("li-admin", "GET", "/v1/tasks", None, 200),
         ("li-admin", "POST", "/v1/x1/nes", {"id": 1}, 400),
-        ("li-admin", "POST", "/v1/x1/nes", {"id": "ne-1", "url": "https://127.0.0.1:9/X1/NE", "vm": "vm-li",
-                                            "admf_id": "admf-1", "report_cn": "ne-1",
-                                            "destinations": [{"did": "0c5b2e8a-1f7d-4e3b-9a6c-2d4f8e1b7a90",
-                                                              "address": "192.0.2.10", "port": 9000}]}, 400),
+        ("li-admin", "POST", "/v1/x1/nes", dict(ne, cert=None), 400),
+        ("li-admin", "POST", "/v1/x1/nes", ne, 200),
         ("li-admin", "GET", "/v1/x1/nes", None, 200),
+        ("li-admin", "GET", "/v1/tasks", None, 200),
+        ("li-admin", "DELETE", "/v1/x1/nes/ne-1", None, 200),
         ("li-admin", "DELETE", "/v1/x1/nes/ne-1", None, 404),
-        ("mano", "POST", "/v1/li/vms", {"vm": "vm-li"}, 503),
+        ("mano", "POST", "/v1/li/vms", {"vm": "vm-li-2"}, 503),
+        ("hypervisor-admin", "POST", "/v1/li/vms", {"vm": "vm-li-2", "pubkey": text("vm.pub")}, 201),
+        ("hypervisor-admin", "POST", "/v1/li/vms", {"vm": "vm-li-2", "pubkey": text("vm.pub")}, 409),
+        ("li-admin", "GET", "/v1/li/vms/vm-li-2", None, 200),
+        ("hypervisor-admin", "POST", "/v1/li/vms/vm-li-2/enable", None, 200),
+        ("li-admin", "POST", "/v1/li/vms/vm-li-2/enable", None, 403),
+        ("hypervisor-admin", "POST", "/v1/li/vms/vm-li-2/pair", {"statement": obj("pair.json")}, 403),
+        ("li-admin", "POST", "/v1/li/vms/vm-li-2/pair", {"statement": "x"}, 400),
+        ("li-admin", "POST", "/v1/li/vms/vm-li-2/pair", {"statement": obj("pair.json")}, 200),
+        ("hypervisor-admin", "POST", "/v1/li/vms/vm-li-2/disable", None, None),
+        ("li-admin", "POST", "/v1/li/vms/vm-li-2/disable-command", {"command": obj("disable.json")}, 200),
+        ("li-admin", "POST", "/v1/li/vms/vm-li-2/disable-command", {"command": obj("disable.json")}, None),
+        ("hypervisor-admin", "GET", "/v1/li/vms", None, 200),
         ("li-admin", "GET", "/v1/li/vms", None, 200),
         ("host", "POST", "/v1/x1/reports", {"ne": "ne-9", "xml": "<x/>"}, 403),
         ("li-admin", "POST", "/v1/x1/resume", {}, 200),
@@ -363,11 +401,11 @@ def plan(pki_work):
     return p
 
 
-def record_replies(url, pki, work):
+def record_replies(url, pki, work, topology):
     """Drives lisecd through plan(); returns the replies as recorded."""
     client = Client(url, pki)
     replies = []
-    for role, method, path, body, want in plan(work):
+    for role, method, path, body, want in plan(pki, work, topology):
         status, ct, data = client.request(role, method, path, body)
         replies.append({"role": role, "method": method, "path": path, "want": want,
                         "status": status, "ct": ct, "body": data.decode("utf-8", "replace")})
@@ -429,7 +467,7 @@ def main():
     elif mode == "examples":
         check_examples(sys.argv[2])
     elif mode == "replies":
-        validate_replies(sys.argv[2], record_replies(*sys.argv[3:6]))
+        validate_replies(sys.argv[2], record_replies(*sys.argv[3:7]))
     elif mode == "recheck":
         with open(sys.argv[3], encoding="utf-8") as f:
             validate_replies(sys.argv[2], json.load(f))
