@@ -66,7 +66,12 @@ lisec li pair-sign --key "$work/li-sign.key" --vm vm-li-2 --pubkey "$work/vm.pub
   fail "lisec li pair-sign"
 lisec li sign-disable --key "$work/li-sign.key" --vm vm-li-2 --counter 1 --expires +600 -o "$work/disable.json" 2>/dev/null ||
   fail "lisec li sign-disable"
-start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" \
+# Two versions of a VNF package signed by a vendor and countersigned by the
+# operator (tests/integration/lib/csar.sh), so on-boarding answers for real.
+. "$src/tests/integration/lib/csar.sh"
+(cd "$work" && mkca vca Vendor && mkca oca Operator && issue vca vendor Vendor && issue oca operator Operator &&
+  mkpkg good.csar vendor 1.0 2000 operator && mkpkg v2.csar vendor 2.0 2000 operator) || fail "signed packages"
+start_lisecd "$pki" "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" \
   "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li.pub" "[li]" "admin_pubkey = $work/li-sign.pub" \
   "[model]" "allow_declared_trust = true"
 check replies "$doc" "$LISECD_URL" "$pki" "$work" "$src/examples/helsinki-london.json" ||

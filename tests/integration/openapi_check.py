@@ -275,6 +275,10 @@ def plan(pki, work, topology):
         with open(f"{work}/{name}", encoding="utf-8") as f:
             return f.read()
 
+    def b64(name):
+        with open(f"{work}/{name}", "rb") as f:
+            return base64.b64encode(f.read()).decode()
+
     def obj(name):
         with open(f"{work}/{name}", encoding="utf-8") as f:
             return json.load(f)
@@ -331,6 +335,12 @@ def plan(pki, work, topology):
         ("host", "POST", "/v1/attest/nonce", {}, None),
         ("host", "POST", "/v1/attest/evidence", {"quote": 1}, 400),
         ("operator", "POST", "/v1/hosts/hel-1/confirm-location", {}, None),
+        ("operator", "POST", "/v1/packages", {"id": "vprobe", "li": False, "csar": b64("good.csar")}, 201),
+        ("operator", "POST", "/v1/packages", {"id": "vprobe", "li": False, "csar": b64("good.csar")}, 409),
+        ("mano", "GET", "/v1/packages/vprobe", None, 200),
+        ("operator", "PUT", "/v1/packages/vprobe", {"li": False, "csar": b64("v2.csar")}, 200),
+        ("operator", "PUT", "/v1/packages/vprobe", {"li": False, "csar": b64("good.csar")}, None),
+        ("tenant-example", "GET", "/v1/packages/vprobe", None, 404),
         ("operator", "GET", "/v1/packages", None, 200),
         ("tenant-example", "GET", "/v1/packages", None, 200),
         ("tenant-example", "GET", "/v1/packages/no-such-package", None, 404),
@@ -375,6 +385,9 @@ def plan(pki, work, topology):
         ("li-admin", "POST", "/v1/x1/nes", ne, 200),
         ("li-admin", "GET", "/v1/x1/nes", None, 200),
         ("li-admin", "GET", "/v1/tasks", None, 200),
+        ("li-admin", "POST", "/v1/tasks/reconcile", None, 200),
+        ("li-admin", "POST", "/v1/x1/deactivate-all", {"reason": "openapi test", "ne": "ne-1"}, None),
+        ("li-admin", "POST", "/v1/x1/resume", {"ne": "ne-1"}, None),
         ("li-admin", "DELETE", "/v1/x1/nes/ne-1", None, 200),
         ("li-admin", "DELETE", "/v1/x1/nes/ne-1", None, 404),
         ("mano", "POST", "/v1/li/vms", {"vm": "vm-li-2"}, 503),
