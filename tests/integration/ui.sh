@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The compliance view (issue 23 item 4, docs/ui.md) in a real browser:
 # lisecd serves /ui/ with the example platform of clause 6.2 loaded, and
-# headless Chromium opens it with a client certificate (imported into an NSS
+# one more host that attests with its own swtpm and lisec-agent (its location
+# signed by asset management), and headless Chromium opens it with a client
+# certificate (imported into an NSS
 # database under a temporary HOME and chosen by the managed policy
 # AutoSelectCertificateForUrls). The DOM Chromium dumps is checked per role
-# (hosts, trust, countries, violations) with the example compliant and after
+# (hosts with trust, its source and attestation age, countries, violations;
+# the auditor sees the attested host only) with the example compliant and after
 # vm-target is put on the London hypervisor (the demo's violating step):
 # the violation appears under TR103308-6.2-R1 in lisecd's own words, the
 # auditor's and operator's pages name no LI, target or LI VM, the LI
@@ -21,11 +24,12 @@ if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
   echo "SKIP: the browser test runs in the release build"
   exit 77
 fi
-for tool in chromium certutil pk12util; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/bootstrap installs chromium and libnss3-tools)"; exit 77; }
+for tool in chromium certutil pk12util swtpm tpm2_pcrextend; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/bootstrap installs it)"; exit 77; }
 done
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/model.sh"
+. "$src/tests/integration/attest_lib.sh"
 check() { python3 "$src/tests/integration/ui_check.py" "$@"; }
 
 policy_dir=/etc/chromium/policies/managed
@@ -37,7 +41,40 @@ fi
 pki=$work/pki
 make_pki "$pki"
 make_li_admin_key "$work/li-admin"
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
+# One host proves its boot and location with a TPM (its own swtpm and
+# lisec-agent): asset management places it in Helsinki. The example's hosts
+# only declare theirs (development mode).
+cd "$work"
+tpm_up A
+tpm_use A
+evgen --log fw-A.bin --extends fw-A.txt --reference ref.json
+tpm_extend fw-A.txt
+cat >agent-A.conf <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+ek = rsa
+ak = ecc
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-A
+eventlog = $work/fw-A.bin
+poll_ms = 200
+interval_s = 300
+[server]
+url = https://localhost:PORT
+ca = $pki/ca.crt
+cert = $pki/host-a.crt
+key = $pki/host-a.key
+CONF
+agent=("$build/cmd/lisec-agent/lisec-agent" -c "$work/agent-A.conf")
+attested=$("${agent[@]}" host-id) || fail "lisec-agent host-id"
+lisec pki issue "$pki" host-a host "$attested" >/dev/null || fail "lisec pki issue host-a"
+am_pki am
+mkdir -p state-A
+issue_location am "$attested" "$(tpm_reset_count)" state-A/location.cms FI FI-18 "Helsinki DC3"
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true" \
+  "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
+sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
 
 # ---- the files and their headers, read with curl ----------------------------
 headers() { as "$1" -o "$work/body" -D - "$LISECD_URL$2" | tr -d '\r'; }
@@ -88,6 +125,23 @@ pass "other roles are refused 403 naming the admitted roles; unknown files 404"
 # ---- the example platform, in the browser --------------------------------------
 split_topology "$src/examples/helsinki-london.json" "$work/model"
 put_topology "$work/model"
+for kind_body in "host|{\"id\":\"$attested\",\"protection\":\"sensitive\"}" \
+  "hypervisor|{\"id\":\"hv-att\",\"host\":\"$attested\"}"; do
+  code=$(as operator -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "${kind_body#*|}" "$LISECD_URL/v1/model/${kind_body%%|*}")
+  [ "$code" = 201 ] || fail "POST ${kind_body%%|*}: $code $(cat "$work/body")"
+done
+"${agent[@]}" run >>"$work/agent-A.log" 2>&1 &
+agent_pid=$!
+cleanup_hooks+=("kill $agent_pid 2>/dev/null || true")
+for _ in $(seq 1 300); do
+  as auditor "$LISECD_URL/v1/attest/hosts" | grep -q '"trust":"trusted"' && break
+  kill -0 "$agent_pid" 2>/dev/null || { cat "$work/agent-A.log" >&2; fail "lisec-agent exited"; }
+  sleep 0.2
+done
+as auditor "$LISECD_URL/v1/attest/hosts" | grep -q '"trust":"trusted"' ||
+  { cat "$work/agent-A.log" >&2; fail "the TPM host did not attest within 60 s"; }
+pass "a fourth host attested with its TPM: trusted, located by asset management in FI"
 
 # A client certificate per role, in an NSS database under its own HOME,
 # and the policy that makes Chromium present it to this lisecd.
@@ -128,11 +182,13 @@ li_ids=(--absent li-fi-1 --absent vm-li --absent vm-store --absent lea-fi --abse
   --absent "Finnish law enforcement")
 browse_all operator:op-compliant auditor:au-compliant
 check dom "$work/op-compliant.html" --role operator --compliant \
-  --expect-host hel-1:trusted:FI --expect-host hel-2:trusted:FI --expect-host lon-1:trusted:GB \
+  --expect-host hel-1:trusted:FI:declared --expect-host hel-2:trusted:FI:declared \
+  --expect-host lon-1:trusted:GB:declared --expect-host "$attested:trusted:FI:attested" --hosts 4 \
   --expect-country FI --expect-country GB --present vm-target "${li_ids[@]}"
-check dom "$work/au-compliant.html" --role auditor --compliant --no-hosts --no-vms \
+check dom "$work/au-compliant.html" --role auditor --compliant --expect-host "$attested:trusted:FI:attested" \
+  --hosts 1 --expect-country FI --no-vms \
   --absent vm-target "${li_ids[@]}"
-pass "compliant: the operator sees 3 trusted hosts in FI and GB on the map, no violation; the auditor no LI identifier"
+pass "compliant: the operator sees 4 trusted hosts in FI and GB on the map (3 declared, 1 attested with its age), no violation; the auditor the attested host and no LI identifier"
 
 # London: the monitored VM is put on the London hypervisor.
 as operator -X PUT -H 'Content-Type: application/json' \
@@ -143,7 +199,7 @@ browse_all operator:op-london auditor:au-london li-admin:li-london
 check dom "$work/op-london.html" --role operator --violating TR103308-6.2-R1 --report "$work/report-operator.json" \
   --expect-host lon-1:trusted:GB --expect-country GB "${li_ids[@]}"
 check dom "$work/au-london.html" --role auditor --violating TR103308-6.2-R1 --report "$work/report-auditor.json" \
-  --no-hosts --no-vms --absent vm-target "${li_ids[@]}"
+  --expect-host "$attested:trusted:FI:attested" --hosts 1 --no-vms --absent vm-target "${li_ids[@]}"
 check dom "$work/li-london.html" --role li-admin --violating TR103308-6.2-R1 --report "$work/report-li-admin.json" \
-  --expect-li li-fi-1 --present "issued in FI" --present vm-target --present vm-li
+  --hosts 0 --expect-li li-fi-1 --present "issued in FI" --present vm-target --present vm-li
 pass "London: TR103308-6.2-R1 shown in lisecd's words to each role; LI details to li-admin only"

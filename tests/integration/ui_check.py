@@ -3,16 +3,17 @@
 lisec's code: a DOM that headless Chromium dumped, read with Python's own
 HTML parser, and Chromium's network log.
 
-  ui_check.py dom DUMP.html --role R [--expect-host ID:TRUST:COUNTRY]...
+  ui_check.py dom DUMP.html --role R [--expect-host ID:TRUST:COUNTRY[:SOURCE]]...
       [--expect-country CC]... [--compliant|--violating REQ]...
       [--report COMPLIANCE.json] [--absent TEXT]... [--present TEXT]...
-      [--expect-li ID]... [--no-hosts] [--no-vms]
+      [--expect-li ID]... [--hosts N] [--no-vms]
   ui_check.py net NETLOG.json ORIGIN
       every request the page made (its network partition is the page's
       site, or it is the page itself) went to ORIGIN; prints how many.
 """
 import argparse
 import json
+import re
 import sys
 from html.parser import HTMLParser
 
@@ -94,17 +95,21 @@ def dom(args):
     rows = {n.attrs["data-host"]: n for n in find(root, lambda n: n.tag == "tr" and "data-host" in n.attrs)}
     marks = {n.attrs["data-host"] for n in find(root, lambda n: n.tag == "g" and "data-host" in n.attrs)}
     for spec in args.expect_host:
-        host, trust, country = spec.split(":")
+        host, trust, country, source = (spec.split(":") + [None])[:4]
         r = rows.get(host)
         if r is None:
             fail(f"host {host} is not in the hosts table (rows: {sorted(rows)})")
         if r.attrs.get("data-trust") != trust or r.attrs.get("data-country") != country:
             fail(f"host {host}: trust {r.attrs.get('data-trust')}, country {r.attrs.get('data-country')}; "
                  f"expected {trust}, {country}")
+        if source and r.attrs.get("data-source") != source:
+            fail(f"host {host}: trust from {r.attrs.get('data-source')!r}, expected {source!r}")
+        if source == "attested" and not re.fullmatch(r"\d+ (s|min)", r.attrs.get("data-age", "")):
+            fail(f"host {host}: attestation age {r.attrs.get('data-age')!r}, expected seconds or minutes")
         if host not in marks:
             fail(f"host {host} is not on the map")
-    if args.no_hosts and (rows or marks):
-        fail(f"hosts shown to a role that reads none: {sorted(rows)}")
+    if args.hosts is not None and (len(rows) != args.hosts or len(marks) != args.hosts):
+        fail(f"{len(rows)} hosts in the table and {len(marks)} on the map, expected {args.hosts}: {sorted(rows)}")
     paths = {n.attrs["data-country"]: n for n in find(root, lambda n: n.tag == "path" and "data-country" in n.attrs)}
     for cc in args.expect_country:
         p = paths.get(cc)
@@ -192,7 +197,7 @@ def main():
     a.add_argument("--absent", action="append", default=[])
     a.add_argument("--present", action="append", default=[])
     a.add_argument("--expect-li", action="append", default=[])
-    a.add_argument("--no-hosts", action="store_true")
+    a.add_argument("--hosts", type=int)
     a.add_argument("--no-vms", action="store_true")
     n = sub.add_parser("net")
     n.add_argument("netlog")

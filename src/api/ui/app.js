@@ -230,6 +230,8 @@
       tr.setAttribute('data-host', h.id);
       tr.setAttribute('data-trust', h.trusted ? 'trusted' : 'untrusted');
       tr.setAttribute('data-country', h.country || '');
+      tr.setAttribute('data-source', h.source);
+      tr.setAttribute('data-age', h.age);
     }
   }
 
