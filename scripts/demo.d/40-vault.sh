@@ -45,7 +45,7 @@ show cat '$WORK/poi-hel-1.tasks   # the POI needs the identifiers; its file is 0
 python3 -c "import json,sys;d=json.load(open(sys.argv[1]));[print('     %s  %s' % (t['xid'], ' '.join(v['element']+'='+v['value'] for v in t['targets']))) for t in d['tasks']]" "$work/poi-hel-1.tasks"
 
 say "An IMSI of the wrong length is refused, naming the field"
-as li-admin -d '{"id":"t-2","authorisation":"li-7","identifiers":[{"kind":"imsi","value":"2440512"}]}' \
+as li-admin -d '{"id":"t-2","authorisation":"li-fi-1","identifiers":[{"kind":"imsi","value":"2440512"}]}' \
   "$LISECD_URL/v1/targets" | sed 's/^/   /'
 
 say "The operator may not read it; the attempt itself is recorded for the LI administration"

@@ -411,6 +411,15 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
   return 0;
 }
 
+bool ctl_model_li_exists(ctl_shared *sh, const char *li) {
+  struct ctl_model_state *st = sh->model;
+  if (!st || !li) return false; /* no model: no authorisation (fail closed) */
+  pthread_mutex_lock(&st->mu);
+  bool found = json_object_get(st->docs[K_LI], li) != NULL;
+  pthread_mutex_unlock(&st->mu);
+  return found;
+}
+
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err) {
   bool observed;
@@ -815,6 +824,9 @@ static void undo(struct ctl_model_state *st, int k, const char *id, const json_t
   if (rc) LOG_ERROR("model: undoing a refused change to %s %s failed: %s", kind_names[k], id, e.msg);
 }
 
+static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *doc,
+                    const char *text, json_t **out, bool *created, lisec_err *err);
+
 int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                   const json_t *body, bool create_only, json_t **out, bool *created,
                   lisec_err *err) {
@@ -871,6 +883,11 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   }
   char *text = lisec_json_dump_canonical(doc);
   json_t *old_eff = NULL, *eff = NULL;
+  /* A hypervisor put on other hardware is a move, judged like a placement. */
+  if (k == K_HYP && text && !create_only &&
+      (rc = hyp_move(ctl, actor, id, doc, text, out, created, err)) != 1)
+    goto done;
+  rc = 0;
   pthread_mutex_lock(&st->mu);
   const json_t *old = json_object_get(st->docs[k], id);
   if (!text) {
@@ -1356,6 +1373,250 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   snprintf(subject, sizeof subject, "vm %s on hypervisor %s", id, hyp_copy);
   return finish(ctl, actor, "decision.placement", subject, v, &t, stale, refreshed, li_vm, out,
                 err);
+}
+
+/* ---- a hypervisor moving to other hardware ------------------------------------- */
+
+/* A hypervisor whose document names another host moves every VM it runs
+ * there. The model holds a hypervisor on exactly one host, so the move is
+ * made of its own steps, under the lock and invisible to anyone: the VMs
+ * wait on a scratch hypervisor on the old host, the hypervisor is put on
+ * the new host and the VMs return to it. The move is then judged like a
+ * placement of each of those VMs on the new host: that host must be
+ * trusted now (with a fresh appraisal when an LI involves one of the VMs)
+ * and no rule that held before may fail after it (jurisdictions,
+ * protection levels, connection paths: the compliance report before and
+ * after). A denied move is undone and refused (409) naming each failed
+ * requirement; either way it is recorded. */
+
+/* The VMs whose declared hypervisor is hyp, in an array the caller frees
+ * (strings borrowed from the documents); *li when an LI involves one. */
+static const char **vms_of(struct ctl_model_state *st, const char *hyp, size_t *n, bool *li) {
+  const char *id;
+  json_t *doc;
+  size_t cap = json_object_size(st->docs[K_VM]);
+  const char **out = calloc(cap ? cap : 1, sizeof *out);
+  *n = 0;
+  *li = false;
+  if (!out) return NULL;
+  json_object_foreach(st->docs[K_VM], id, doc) {
+    const char *h = json_string_value(json_object_get(doc, "hypervisor"));
+    if (!h || strcmp(h, hyp) != 0) continue;
+    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
+    if (json_object_get(st->li_vms, id) || (sens && strcmp(sens, "li") == 0)) *li = true;
+    out[(*n)++] = id;
+  }
+  return out;
+}
+
+/* Puts hypervisor hyp with its n VMs from host `from` on host `to`. Every
+ * step is one the model takes back; on a failure the steps done are undone
+ * and err says which failed. Called with the lock held. */
+static int relocate(struct ctl_model_state *st, const char *hyp, const char *from, const char *to,
+                    const char *const *vms, size_t n, lisec_err *err) {
+  char scratch[MODEL_ID_MAX + 1];
+  unsigned k = 0;
+  const char *ignore;
+  do snprintf(scratch, sizeof scratch, "lisec.moving.%u", k++);
+  while (model_resolve_target(st->m, scratch, &ignore, NULL) != LISEC_ENOTFOUND && k < 1000);
+  size_t moved = 0;
+  int rc = model_hypervisor_put(st->m, scratch, from, err);
+  if (rc) return rc;
+  for (; moved < n && !rc; moved++) rc = model_vm_move(st->m, vms[moved], scratch, err);
+  if (rc) moved--;
+  if (!rc) rc = model_hypervisor_remove(st->m, hyp, err);
+  if (!rc && (rc = model_hypervisor_put(st->m, hyp, to, err))) {
+    /* the new host refused it: back on the old one */
+    (void)model_hypervisor_put(st->m, hyp, from, NULL);
+  }
+  /* Wherever the hypervisor now stands, its VMs go back to it. */
+  for (size_t i = 0; i < moved; i++) (void)model_vm_move(st->m, vms[i], hyp, NULL);
+  (void)model_hypervisor_remove(st->m, scratch, NULL);
+  return rc;
+}
+
+static const char *str_or_empty(const json_t *o, const char *key) {
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? s : "";
+}
+
+/* The violations of after that before does not have, as reasons. */
+static json_t *new_violations(const json_t *before, const json_t *after) {
+  json_t *seen = json_object(), *out = json_array();
+  size_t i;
+  json_t *r;
+  char key[3 * LISEC_ERR_MSG_MAX];
+  json_array_foreach(json_object_get(before, "violations"), i, r) {
+    snprintf(key, sizeof key, "%s|%s|%s", str_or_empty(r, "requirement"), str_or_empty(r, "subject"),
+             str_or_empty(r, "sentence"));
+    json_object_set_new(seen, key, json_true());
+  }
+  json_array_foreach(json_object_get(after, "violations"), i, r) {
+    snprintf(key, sizeof key, "%s|%s|%s", str_or_empty(r, "requirement"), str_or_empty(r, "subject"),
+             str_or_empty(r, "sentence"));
+    if (!json_object_get(seen, key)) json_array_append(out, r);
+  }
+  json_decref(seen);
+  return out;
+}
+
+static json_t *compliance_json(struct ctl_model_state *st) {
+  model_verdict v = {0};
+  if (model_compliance(st->m, &v)) return NULL;
+  json_t *j = model_verdict_json(&v);
+  model_verdict_free(&v);
+  return j;
+}
+
+/* The reasons as the refusal's message: each requirement, subject and
+ * sentence (already redacted for the actor). */
+static void move_refusal(const char *hyp, const char *to, const json_t *violations, lisec_err *err) {
+  char msg[LISEC_ERR_MSG_MAX];
+  size_t i, used;
+  json_t *r;
+  const char *first = json_string_value(json_object_get(json_array_get(violations, 0), "requirement"));
+  used = (size_t)snprintf(msg, sizeof msg, "%s: hypervisor %s may not move to host %s, as a "
+                          "placement of its VMs there would break:", first ? first : "TR103308-6.2",
+                          hyp, to);
+  json_array_foreach(violations, i, r) {
+    if (used >= sizeof msg) break;
+    used += (size_t)snprintf(msg + used, sizeof msg - used, "%s %s (%s): %s", i ? ";" : "",
+                             str_or_empty(r, "requirement"), str_or_empty(r, "subject"),
+                             str_or_empty(r, "sentence"));
+  }
+  lisec_err_set(err, LISEC_ECONFLICT, "%s", msg);
+}
+
+/* 1 when body does not move an existing hypervisor (the ordinary put goes
+ * on), else the move's result (0, *out the entity with "move"). */
+static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *doc,
+                    const char *text, json_t **out, bool *created, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  const char *to = json_string_value(json_object_get(doc, "host"));
+  char from[MODEL_ID_MAX + 1] = "", subject[3 * MODEL_ID_MAX + 48];
+  const char *action = "model.hypervisor.move";
+  target_info t = {.hyp = id};
+  size_t n = 0;
+  bool li = false;
+  pthread_mutex_lock(&st->mu);
+  const json_t *old = json_object_get(st->docs[K_HYP], id);
+  const char *old_host = json_string_value(json_object_get(old, "host"));
+  bool move = old_host && to && strcmp(old_host, to) != 0;
+  bool host_known = to && json_object_get(st->docs[K_HOST], to) != NULL;
+  if (move) {
+    snprintf(from, sizeof from, "%s", old_host);
+    free(vms_of(st, id, &n, &li));
+    const json_t *hdoc = json_object_get(st->docs[K_HOST], to);
+    snprintf(t.host, sizeof t.host, "%s", to);
+    t.declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, to);
+    t.need_fresh = li && n && !t.declared;
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (!move) return 1;
+  snprintf(subject, sizeof subject, "hypervisor %s: host %s -> %s", id, from, to);
+  if (!host_known) {
+    /* a host seen present is checked again by the model under the lock */
+    lisec_err_set(err, LISEC_EINVAL, "host: unknown host \"%.*s\"", MODEL_ID_MAX, to);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, false, NULL, LISEC_EINVAL, NULL, err,
+                     "%s", subject);
+  }
+  expire_overdue(ctl);
+  bool refreshed = false, pending = false;
+  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed, &pending);
+  if (pending) return 0; /* dispatched again when the fresh quote arrived */
+  json_t *found = json_array(), *before = NULL, *after = NULL;
+  bool applied = false;
+  int rc = 0;
+  pthread_mutex_lock(&st->mu);
+  sync_time(st);
+  old = json_object_get(st->docs[K_HYP], id);
+  old_host = json_string_value(json_object_get(old, "host"));
+  const char **vms = NULL;
+  if (!old_host || strcmp(old_host, from) != 0) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "hypervisor %s changed while this move was judged; "
+                       "ask again", id);
+  } else if (!(vms = vms_of(st, id, &n, &li)) || !found || !(before = compliance_json(st))) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else if (!(rc = relocate(st, id, from, to, vms, n, err))) {
+    applied = true;
+    if (!(after = compliance_json(st))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  } else if (rc == LISEC_ENOTFOUND) {
+    rc = err->code = LISEC_EINVAL; /* an unknown host named in the body */
+  }
+  if (!rc) {
+    /* Its VMs are placed on the new host: trusted hardware first (§6.2
+     * moveVM pre h.executesOn.trusted), then every rule that newly fails. */
+    const json_t *hdoc = json_object_get(st->docs[K_HOST], to);
+    json_t *e = hdoc ? effective(st, K_HOST, hdoc) : NULL;
+    const char *trust = json_string_value(json_object_get(e, "trust"));
+    bool trusted = trust && strcmp(trust, "trusted") == 0 && json_object_get(e, "location");
+    if (n && !trusted) {
+      char sentence[LISEC_ERR_MSG_MAX], fact[160], subj[MODEL_ID_MAX + 8];
+      snprintf(subj, sizeof subj, "host %s", to);
+      snprintf(sentence, sizeof sentence,
+               "hypervisor %s runs %zu VM%s, which may be placed only on trusted hardware; host %s "
+               "is not trusted (%s%s)",
+               id, n, n == 1 ? "" : "s", to, trust ? trust : "unknown",
+               json_object_get(e, "location") ? "" : "; no location");
+      snprintf(fact, sizeof fact, "h.executesOn.trusted: host %.64s: false", to);
+      json_array_append_new(found, json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement",
+                                             model_rule_id(MODEL_MOVE2), "clauses",
+                                             model_rule_clauses(MODEL_MOVE2), "subject", subj,
+                                             "sentence", sentence, "fact", fact));
+    }
+    json_decref(e);
+    if (stale) json_array_append(found, stale);
+    json_t *fresh_viol = new_violations(before, after);
+    json_array_extend(found, fresh_viol);
+    json_decref(fresh_viol);
+  }
+  bool deny = !rc && json_array_size(found) > 0;
+  json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
+  li = li || verdict_about_li(verdict);
+  if (!rc) {
+    char *line = reasons_line(verdict);
+    uint64_t index = 0;
+    rc = ctl_audit(ctl, actor, deny ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, action, li,
+                   line && *line ? line : NULL, 0, &index, err, "%s", subject);
+    free(line);
+    if (!rc && deny) {
+      redact(verdict, actor);
+      move_refusal(id, to, json_object_get(verdict, "violations"), err);
+      rc = LISEC_ECONFLICT;
+    } else if (!rc && (rc = store_doc_put(ctl->store, store_kinds[K_HYP], id, text, -1, NULL, err))) {
+      lisec_err ferr = {0};
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
+                      subject);
+    } else if (!rc) {
+      /* The stored document is the model's from here on. */
+      json_object_set(st->docs[K_HYP], id, doc);
+      *created = false;
+      *out = view(st, K_HYP, doc);
+      if (*out)
+        json_object_set_new(*out, "move",
+                            json_pack("{s:s, s:s, s:I, s:I, s:b}", "from", from, "to", to, "vms",
+                                      (json_int_t)n, "audit_index", (json_int_t)index,
+                                      "fresh_quote", refreshed));
+      applied = false; /* kept */
+    }
+  } else {
+    (void)ctl_audit(ctl, actor, rc == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
+                    action, li, NULL, rc, NULL, err, "%s", subject);
+  }
+  if (applied) {
+    lisec_err uerr = {0};
+    if (relocate(st, id, to, from, vms, n, &uerr))
+      LOG_ERROR("model: undoing the move of hypervisor %s to %s failed: %s", id, to, uerr.msg);
+  }
+  pthread_mutex_unlock(&st->mu);
+  free(vms);
+  json_decref(verdict);
+  json_decref(found);
+  json_decref(before);
+  json_decref(after);
+  json_decref(stale);
+  if (!rc && !*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  return rc;
 }
 
 /* The compliance report, unrecorded: ctl_model_compliance records each

@@ -50,6 +50,10 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err);
 
+/* Whether the model holds the LI authorisation li (a target belongs to
+ * one, TR 103 308 §5.2: ctl/targets.c asks before it stores a target). */
+bool ctl_model_li_exists(ctl_shared *sh, const char *li);
+
 /* kind is one of host, hypervisor, vm, storage, connection, group,
  * jurisdiction, lea, li (ENOTFOUND otherwise). LI authorisations ("li") are
  * for the li-admin role only (refusals are recorded, sealed); every other

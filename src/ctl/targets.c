@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl/internal.h"
+#include "ctl/model.h"
 #include "ctl/targets.h"
 #include "ctl/tasks.h"
 
@@ -59,6 +60,21 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "authorisation", true, SIZE_MAX, &auth, err)))
     return rc;
+  /* A target is bound to an authorisation the LI administration created;
+   * one naming none would be distributed under no warrant at all. The
+   * refused attempt is recorded (sealed: it names an authorisation). */
+  if ((rc = lisec_id_check("id", id, strnlen(id, LISEC_ID_MAX + 1), err)) ||
+      (rc = lisec_id_check("authorisation", auth, strnlen(auth, LISEC_ID_MAX + 1), err)))
+    return rc;
+  if (!ctl_model_li_exists(ctl->shared, auth)) {
+    lisec_err_set(err, LISEC_EINVAL,
+                  "TR103308-5.2: authorisation: no LI authorisation \"%.*s\" in the trust model; "
+                  "a target belongs to an existing authorisation (create it first: PUT "
+                  "/v1/model/li/{id})",
+                  MODEL_ID_MAX, auth);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "target.add", true, NULL, LISEC_EINVAL, NULL,
+                     err, "target %.*s", MODEL_ID_MAX, id);
+  }
   /* sealed in the keys process: the data key never comes here */
   vault_sealed s;
   rc = keys_vault_seal(ctl->shared->keys, id, auth, 1, json_object_get(body, "identifiers"), &s, err);

@@ -167,7 +167,7 @@ for b in "${bad[@]}"; do
   grep -qF "$RULE" "$work/reply" || fail "package \"$b\": the refusal does not name the rule"
 done
 # NUL as \u0000: refused as JSON, so "a\u0000b" is never read as "a" (which exists).
-expect 201 li-admin POST /v1/targets '{"id":"a","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.2"}]}'
+expect 201 li-admin POST /v1/targets "{\"id\":\"a\",\"authorisation\":\"$li\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"192.0.2.2\"}]}"
 before=$(docs)
 expect 400 li-admin POST /v1/targets '{"id":"a\u0000b","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.3"}]}'
 grep -q 'NUL' "$work/reply" || fail "\\u0000: the refusal does not say NUL"

@@ -7,6 +7,7 @@
 # ciphertexts is detected.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_fixture.sh"
 pki=$work/pki
 make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
@@ -16,6 +17,7 @@ make_li_admin_key "$work/li-admin"
 run_suite() {
   start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
     "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub"
+  li_fixture li-7 li-8
   local T1='{"id":"t-1","authorisation":"li-7","identifiers":[{"kind":"imsi","value":"244051234567890"},{"kind":"e164","value":"358401234567"}]}'
   local T2='{"id":"t-2","authorisation":"li-8","identifiers":[{"kind":"ipv4","value":"192.0.2.77"}]}'
   [ "$(as li-admin -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$T1" "$LISECD_URL/v1/targets")" = 201 ] || fail "add t-1"

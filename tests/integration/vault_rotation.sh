@@ -10,6 +10,7 @@
 # all succeed, because the keys no record names are unloaded.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_fixture.sh"
 pki=$work/pki
 make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
@@ -18,6 +19,7 @@ make_li_admin_key "$work/li-admin"
 vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
   "key_label = kek-1" "[audit]" "li_admin_key = $work/li-admin.pub")
 start_lisecd "$pki" "${vault_conf[@]}"
+li_fixture li-7
 db=$work/lisec.db
 # sql SQL...: on the live database, waiting while lisecd holds the write lock.
 sql() { sqlite3 -cmd '.timeout 10000' "$db" "$@"; }
