@@ -44,8 +44,8 @@ static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.a
                                          "libvirt.debounce_ms", "libvirt.event_min_gap_ms",
                                          "libvirt.rehash_s", NULL};
 
-static int usage(void) {
-  fprintf(stderr,
+static int usage_to(FILE *out) {
+  fprintf(out,
           "usage: lisec-agent [-c CONF] [--tcti TCTI] [--state DIR] [--eventlog FILE] COMMAND\n"
           "  enrol --out DIR            EK (+ certificate if the TPM has one), an AK under it;\n"
           "                             writes ek.pub ek.crt ak.pub ak.pem ak.name host_id\n"
@@ -75,6 +75,8 @@ static int usage(void) {
           ATTEST_LOCATION_PCR, DEFAULT_PCRS);
   return AGENT_ERROR;
 }
+
+static int usage(void) { return usage_to(stderr); }
 
 int agent_fail(const char *fmt, ...) {
   va_list ap;
@@ -473,7 +475,11 @@ int main(int argc, char **argv) {
                                          {"state", required_argument, 0, 'S'},
                                          {"eventlog", required_argument, 0, 'E'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
+  /* --help anywhere, after the command too, is help (exit 0). */
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return usage_to(stdout), AGENT_OK;
   int c;
   /* "+": stop at the command; its own options follow it. */
   while ((c = getopt_long(argc, argv, "+c:h", global, NULL)) != -1) {
@@ -482,6 +488,8 @@ int main(int argc, char **argv) {
     case 'T': tcti = optarg; break;
     case 'S': state = optarg; break;
     case 'E': eventlog = optarg; break;
+    case 'h': return usage_to(stdout), AGENT_OK;
+    case 'V': return printf("lisec-agent %s\n", LISEC_VERSION), AGENT_OK;
     default: return usage();
     }
   }

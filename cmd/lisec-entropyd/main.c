@@ -4,6 +4,7 @@
  *
  *   lisec-entropyd -c /etc/lisec/entropyd.conf
  */
+#include <getopt.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,9 @@ static const char *const known[] = {
     "source.device.enabled", "source.device.min_entropy", "source.device.block", "source.device.path",
     "log.level", "log.json", NULL};
 
-static int usage(void) {
-  fprintf(stderr, "usage: lisec-entropyd -c CONFIG\n");
-  return 2;
+static int usage(FILE *f) {
+  fprintf(f, "usage: lisec-entropyd -c CONFIG | --help | --version\n");
+  return f == stdout ? 0 : 2;
 }
 
 static int load_clients(entropyd *d, const char *list, lisec_err *err) {
@@ -121,11 +122,17 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
 int main(int argc, char **argv) {
   const char *path = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "c:")) != -1) {
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {0}};
+  while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
     if (opt == 'c') path = optarg;
-    else return usage();
+    else if (opt == 'h') return usage(stdout);
+    else if (opt == 'V') return printf("lisec-entropyd %s\n", LISEC_VERSION), 0;
+    else return usage(stderr);
   }
-  if (!path) return usage();
+  if (!path) return usage(stderr);
   lisec_err err = {0};
   lisec_config *cfg = NULL;
   if (lisec_config_load(path, known, &cfg, &err) != 0) {

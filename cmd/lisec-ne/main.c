@@ -104,12 +104,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
              *admf_id = NULL, *state = NULL, *versions = NULL;
-  int strict = 0;
+  int strict = 0, help = 0;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
                                        {"state", 1, NULL, 's'},  {"x1-versions", 1, NULL, 'v'},
-                                       {"strict-destinations", 0, NULL, 'S'}, {0}};
+                                       {"strict-destinations", 0, NULL, 'S'}, {"help", 0, NULL, 'h'},
+                                       {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -122,19 +123,22 @@ int main(int argc, char **argv) {
       case 's': state = optarg; break;
       case 'v': versions = optarg; break;
       case 'S': strict = 1; break;
+      case 'h': help = 1; goto usage;
+      case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
     }
   }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc) {
   usage:
-    fprintf(stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
+    fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations]\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
                     "  versions accepted (default v1.13.1:v1.22.1, others get error 1020);\n"
-                    "  --strict-destinations refuses tasks naming destinations not created\n");
-    return 2;
+                    "  --strict-destinations refuses tasks naming destinations not created\n"
+                    "lisec-ne --help | --version\n");
+    return help ? 0 : 2;
   }
   ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state};
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);

@@ -26,14 +26,48 @@
 
 cli_options cli;
 
+/* The code of the last failed request (a LISEC_E*), for the cli_fail that
+ * reports it; 0 when the failure at hand is a local one. */
+static int last_transport_code;
+
+/* A local error under --json: the shape of lisecd's error replies, with
+ * "source": "lisec" so a script can tell who refused. */
+static void print_json_error(const char *code, const char *msg) {
+  json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", code, "message", msg, "source", "lisec");
+  if (o) cli_print_json(o);
+  else fputs("{\"error\": {\"code\": \"out_of_memory\", \"source\": \"lisec\"}}\n", stdout);
+  json_decref(o);
+}
+
+static int vfail(int exit_code, const char *code, const char *fmt, va_list ap) {
+  char msg[8192];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (cli.help) {
+    /* help was asked for: the usage text is the answer */
+    puts(msg);
+    return CLI_OK;
+  }
+  if (!code) code = last_transport_code ? lisec_err_name(last_transport_code) : "invalid";
+  last_transport_code = 0;
+  if (cli.json) print_json_error(code, msg);
+  else fprintf(stderr, "lisec: %s\n", msg);
+  return exit_code;
+}
+
 int cli_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("lisec: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  int rc = vfail(CLI_ERROR, NULL, fmt, ap);
   va_end(ap);
-  return CLI_ERROR;
+  return rc;
+}
+
+int cli_refuse(const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vfail(CLI_REFUSED, code, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 void cli_print_json(const json_t *v) {
@@ -74,8 +108,19 @@ int cli_path_id(const char *id, char *out, size_t cap) {
 
 int cli_http_error(long status, const json_t *reply) {
   const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
-  if (cli.json && reply) cli_print_json(reply);
-  else fprintf(stderr, "lisec: lisecd answered %ld: %s\n", status, msg ? msg : "(no message)");
+  if (cli.json && reply) {
+    cli_print_json(reply);
+  } else if (cli.json) {
+    /* no JSON came back (a proxy's page, an empty body): said as JSON */
+    char m[96];
+    snprintf(m, sizeof m, "lisecd answered HTTP %ld without a JSON body", status);
+    json_t *o = json_pack("{s:{s:s, s:s, s:I, s:s}}", "error", "code", "http", "message", m,
+                          "status", (json_int_t)status, "source", "lisec");
+    if (o) cli_print_json(o);
+    json_decref(o);
+  } else {
+    fprintf(stderr, "lisec: lisecd answered %ld: %s\n", status, msg ? msg : "(no message)");
+  }
   /* Refusals (403, 409) are answers; anything else is an error. */
   return status == 403 || status == 409 ? CLI_REFUSED : CLI_ERROR;
 }
@@ -116,7 +161,11 @@ static void diagnose_client_cert(char *out, size_t len) {
   X509_free(c);
 }
 
-/* Explains a failed transfer; returns the negative code set in err. */
+/* Explains a failed transfer in lisec's words; returns the negative code
+ * set in err. libcurl's text (msg) is read to tell cases apart (which TLS
+ * alert lisecd sent, which check of its certificate failed) but never
+ * shown: it names libcurl's and OpenSSL's internals ("getpeername() failed
+ * with errno 107"), not what the user can do. */
 static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err) {
   for (size_t i = 0; i < LISEC_ARRAY_LEN(client_cert_alerts); i++)
     if (strstr(msg, client_cert_alerts[i]))
@@ -135,29 +184,33 @@ static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err
                          cli.server);
   switch (cc) {
   case CURLE_COULDNT_CONNECT:
-    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot connect to %s (is lisecd running there?): %s",
-                         cli.server, msg);
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "cannot connect to %s: %s (is lisecd running there, on that port?)",
+                         cli.server, lisec_curl_words(cc));
   case CURLE_COULDNT_RESOLVE_HOST:
-    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot resolve the host in %s: %s", cli.server, msg);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "cannot reach %s: %s", cli.server, lisec_curl_words(cc));
   case CURLE_OPERATION_TIMEDOUT:
-    return lisec_err_set(err, LISEC_EUNAVAIL, "%s did not answer in time: %s", url, msg);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s did not answer within %ld s", url, CLI_TIMEOUT_S);
   case CURLE_PEER_FAILED_VERIFICATION:
     if (strstr(msg, "name") || strstr(msg, "host"))
       return lisec_err_set(err, LISEC_EAUTH,
                            "lisecd's certificate does not name the host in %s (the development "
-                           "PKI's names localhost, 127.0.0.1 and ::1): %s",
-                           cli.server, msg);
+                           "PKI's names localhost, 127.0.0.1 and ::1)",
+                           cli.server);
+    if (strstr(msg, "expired"))
+      return lisec_err_set(err, LISEC_EAUTH, "lisecd's certificate at %s has expired", cli.server);
     return lisec_err_set(err, LISEC_EAUTH,
-                         "lisecd's certificate at %s is not signed by the CA in %s (or it "
-                         "expired): %s",
-                         cli.server, cli.ca, msg);
+                         "lisecd's certificate at %s is not signed by the CA in %s (or it is not "
+                         "valid now)",
+                         cli.server, cli.ca);
   case CURLE_SSL_CERTPROBLEM:
     return lisec_err_set(err, LISEC_EINVAL,
                          "cannot use the client certificate %s with the key %s (both PEM? the key "
-                         "of that certificate?): %s",
-                         cli.cert, cli.key, msg);
+                         "of that certificate? an encrypted key is not supported)",
+                         cli.cert, cli.key);
   case CURLE_SSL_CACERT_BADFILE:
-    return lisec_err_set(err, LISEC_EINVAL, "cannot use %s as the CA certificate: %s", cli.ca, msg);
+    return lisec_err_set(err, LISEC_EINVAL, "cannot use %s as the CA certificate: %s", cli.ca,
+                         lisec_curl_words(cc));
   case CURLE_WRITE_ERROR:
     return lisec_err_set(err, LISEC_ETOOBIG, "the reply from %s is larger than %u bytes", url,
                          CLI_REPLY_MAX);
@@ -172,15 +225,15 @@ static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err
       char why[1024];
       diagnose_client_cert(why, sizeof why);
       if (why[0])
-        return lisec_err_set(err, LISEC_EAUTH,
-                             "lisecd at %s refused the client certificate%s [%s]", cli.server, why,
-                             msg);
+        return lisec_err_set(err, LISEC_EAUTH, "lisecd at %s refused the client certificate%s",
+                             cli.server, why);
       return lisec_err_set(err, LISEC_EUNAVAIL,
-                           "lisecd at %s closed the TLS connection: most likely it refused the "
-                           "client certificate %s (signed by a CA it does not trust, or revoked): %s",
-                           cli.server, cli.cert, msg);
+                           "%s: %s; if it is lisecd, most likely it refused the client certificate "
+                           "%s (signed by a CA it does not trust, or revoked), or it is not lisecd "
+                           "(not TLS) at that port",
+                           cli.server, lisec_curl_words(cc), cli.cert);
     }
-    return lisec_err_set(err, LISEC_EUNAVAIL, "%s: %s", url, msg);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s: %s", url, lisec_curl_words(cc));
   }
 }
 
@@ -209,6 +262,7 @@ int cli_http_request(const char *method, const char *path, const json_t *body, l
   *json_out = NULL;
   *status = 0;
   int rc = check_setup(err);
+  last_transport_code = rc;
   if (rc) return rc;
   char url[2048];
   int n = snprintf(url, sizeof url, "%s%s", cli.server, path);
@@ -261,5 +315,6 @@ int cli_http_request(const char *method, const char *path, const json_t *body, l
   free(payload);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
+  last_transport_code = rc;
   return rc;
 }

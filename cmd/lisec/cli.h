@@ -16,6 +16,7 @@ enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_ERROR = 2 };
 
 typedef struct cli_options {
   bool json;          /* --json: machine-readable output on stdout */
+  bool help;          /* --help was given: usage text is the answer (exit 0) */
   const char *server; /* --server https://host:port */
   const char *cert, *key, *ca;
 } cli_options;
@@ -43,8 +44,15 @@ void cli_print_json(const json_t *v);
 /* Prints a result: JSON with --json, else through human (which may be NULL
  * for "JSON anyway"). */
 void cli_print(const json_t *v, void (*human)(const json_t *v));
-/* Prints "lisec: <message>" to stderr and returns CLI_ERROR. */
+/* Prints "lisec: <message>" to stderr and returns CLI_ERROR; under --json
+ * prints {"error": {"code", "message", "source": "lisec"}} on stdout
+ * instead (code: the failed request's, e.g. "unavailable", right after a
+ * cli_http_request that got no answer; else "invalid"). When --help was
+ * asked for, the message is the usage text: printed on stdout, CLI_OK. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a refusal that is an answer (exit CLI_REFUSED), with its
+ * code (e.g. "denied"). */
+int cli_refuse(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Turns an HTTP error reply into an exit code (403/409 -> CLI_REFUSED, else
  * CLI_ERROR), printing lisecd's message (or the reply with --json). */
 int cli_http_error(long status, const json_t *reply);

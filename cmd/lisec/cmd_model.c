@@ -2,7 +2,10 @@
  * lisecd: `check` evaluates a topology file and prints every violation, or
  * with --move answers one migration question; `rules` lists the
  * requirement ids. Online, against lisecd's shared model: `put`, `get`,
- * `list` and `delete` an entity, `decide migration`, `compliance`. Exit 0
+ * `list` and `delete` an entity (a hypervisor put on another host is a
+ * move, judged like a placement of its VMs there), `import` and `export`
+ * a whole topology (model_bulk.c), `decide migration` and `decide
+ * placement`, `compliance`. Exit 0
  * compliant / allowed / done, 1 violations / denied / refused, 2 bad input
  * (the message names the field) or no answer. */
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "model/model.h"
+#include "model_bulk.h"
 
 const char cli_help_model[] =
     "the TR 103 308 6.2 trust model: check a topology offline; change and ask lisecd's model";
@@ -24,10 +28,16 @@ static int model_usage(void) {
       "       lisec model rules\n"
       "       lisec model put KIND FILE|-          (lisecd: create or replace an entity)\n"
       "       lisec model get KIND ID | list KIND | delete KIND ID\n"
+      "       lisec model import FILE|- [--kinds LIST]   (every entity of a topology, in order)\n"
+      "       lisec model export [--kinds LIST]          (lisecd's model as a topology, on stdout)\n"
       "       lisec model decide migration VM HYPERVISOR|HOST\n"
+      "       lisec model decide placement VM HYPERVISOR|HOST --sensitivity CLASS --domain DOMAIN\n"
+      "       lisec model decide placement --file VM.json|-   (the new VM in the topology format)\n"
       "       lisec model compliance\n"
       "KIND: jurisdiction lea host hypervisor vm storage connection group li; FILE holds one\n"
-      "entity in the topology format (docs/model.md).\n"
+      "entity in the topology format (docs/model.md); a hypervisor put with another \"host\"\n"
+      "moves it with its VMs, judged like a placement of them there (refused: exit 1).\n"
+      "LIST: kinds separated by commas (default all; LI authorisations need li-admin).\n"
       "check prints every violation of the topology (exit 0 none, 1 some), or with --move\n"
       "whether VM may move there (exit 0 allowed, 1 denied). --at judges LI validity at\n"
       "TIME (RFC 3339, e.g. 2026-01-01T00:00:00Z) instead of the file's \"time\" or now.\n"
@@ -241,6 +251,11 @@ static int model_put(const char *kind, const char *file) {
   rc = model_request("PUT", path, body, &reply, &status);
   if (rc == CLI_OK) {
     if (cli.json) cli_print_json(reply);
+    else if (json_object_get(reply, "move"))
+      printf("moved hypervisor %s from host %s to host %s with its %lld VM(s) (audit index %lld)\n",
+             id, cli_str(json_object_get(reply, "move"), "from"), cli_str(json_object_get(reply, "move"), "to"),
+             json_integer_value(json_object_get(json_object_get(reply, "move"), "vms")),
+             json_integer_value(json_object_get(json_object_get(reply, "move"), "audit_index")));
     else printf("%s %s %s\n", status == 201 ? "created" : "replaced", kind, id);
   }
   json_decref(body); /* id borrows from it */
@@ -274,7 +289,80 @@ static void print_decision(const json_t *d) {
   printf("audit index: %lld\n", json_integer_value(json_object_get(d, "audit_index")));
 }
 
+static void print_placement(const json_t *d) {
+  const json_t *a = json_object_get(d, "attestation");
+  printf("place %s on hypervisor %s (host %s): %s\n", cli_str(d, "vm"), cli_str(d, "hypervisor"),
+         cli_str(d, "host"), json_is_true(json_object_get(d, "allow")) ? "allowed" : "DENIED");
+  print_reasons(json_object_get(d, "violations"));
+  printf("attestation: %s\n", cli_str(a, "note"));
+  printf("audit index: %lld\n", json_integer_value(json_object_get(d, "audit_index")));
+}
+
+/* The body of a placement question: the VM from a file (the topology
+ * format), or from the command line. */
+static int placement_body(int argc, char **argv, json_t **body) {
+  const char *file = NULL, *sens = NULL, *domain = NULL, *pos[2] = {NULL, NULL};
+  int npos = 0;
+  *body = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) file = argv[++i];
+    else if (strcmp(argv[i], "--sensitivity") == 0 && i + 1 < argc) sens = argv[++i];
+    else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc) domain = argv[++i];
+    else if (argv[i][0] == '-' || npos == 2) return model_usage();
+    else pos[npos++] = argv[i];
+  }
+  if (file) {
+    if (npos || sens || domain) return model_usage();
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    lisec_err err = {0};
+    if (strcmp(file, "-") == 0) {
+      const size_t cap = 1u << 20;
+      size_t n;
+      if (!(buf = malloc(cap + 1))) return cli_fail("model: out of memory");
+      while (len <= cap && (n = fread(buf + len, 1, cap + 1 - len, stdin)) > 0) len += n;
+      if (len > cap) {
+        free(buf);
+        return cli_fail("model: standard input: larger than %zu bytes", cap);
+      }
+    } else if (lisec_file_read(file, 1u << 20, &buf, &len, &err)) {
+      return cli_fail("model: %s", err.msg);
+    }
+    int rc = lisec_json_parse((const char *)buf, len, body, &err);
+    free(buf);
+    if (rc) return cli_fail("model: %s: %s", file, err.msg);
+    if (!json_is_object(*body)) {
+      json_decref(*body);
+      *body = NULL;
+      return cli_fail("model: %s: the VM to place, a JSON object (docs/model.md)", file);
+    }
+    return CLI_OK;
+  }
+  if (npos != 2) return model_usage();
+  if (!sens || !domain)
+    return cli_fail("model decide placement: --sensitivity (general, sensitive or li) and --domain "
+                    "are needed: a placement is judged by the VM's class and security domain");
+  /* "hypervisor" takes a host that runs one hypervisor too (as migration) */
+  *body = json_pack("{s:s, s:s, s:s, s:s}", "id", pos[0], "hypervisor", pos[1], "sensitivity", sens,
+                    "domain", domain);
+  return *body ? CLI_OK : cli_fail("model: out of memory");
+}
+
 static int model_decide(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "placement") == 0) {
+    json_t *body = NULL, *reply = NULL;
+    long status;
+    int rc = placement_body(argc, argv, &body);
+    if (rc) return rc;
+    rc = model_request("POST", "/v1/decisions/placement", body, &reply, &status);
+    json_decref(body);
+    if (rc == CLI_OK) {
+      cli_print(reply, print_placement);
+      rc = json_is_true(json_object_get(reply, "allow")) ? CLI_OK : CLI_REFUSED;
+    }
+    json_decref(reply);
+    return rc;
+  }
   if (argc != 4 || strcmp(argv[1], "migration") != 0) return model_usage();
   json_t *body = json_pack("{s:s, s:s}", "vm", argv[2], "hypervisor", argv[3]);
   json_t *reply;
@@ -319,6 +407,8 @@ int cli_cmd_model(int argc, char **argv) {
   if (strcmp(argv[1], "list") == 0 && argc == 3) return model_simple("GET", argv[2], NULL);
   if (strcmp(argv[1], "delete") == 0 && argc == 4) return model_simple("DELETE", argv[2], argv[3]);
   if (strcmp(argv[1], "decide") == 0) return model_decide(argc - 1, argv + 1);
+  if (strcmp(argv[1], "import") == 0) return cli_model_import(argc - 1, argv + 1);
+  if (strcmp(argv[1], "export") == 0) return cli_model_export(argc - 1, argv + 1);
   if (strcmp(argv[1], "compliance") == 0 && argc == 2) return model_compliance_online();
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     model_usage();

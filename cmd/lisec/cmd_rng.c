@@ -73,7 +73,7 @@ static int rng_write_bytes(size_t n, bool keygen) {
     if (rc) {
       lisec_rng_shutdown();
       return rc == LISEC_RNG_ENOSEED || rc == LISEC_RNG_EDENIED
-                 ? (fprintf(stderr, "lisec: rng: %s\n", lisec_rng_last_error()), CLI_REFUSED)
+                 ? cli_refuse("denied", "rng: %s", lisec_rng_last_error())
                  : cli_fail("rng: %s", lisec_rng_last_error());
     }
     if (fwrite(buf, 1, k, stdout) != k) {
@@ -303,9 +303,10 @@ int cli_cmd_rng(int argc, char **argv) {
     if (rc) return rc;
     rc = lisec_rng_reseed();
     if (rc) {
-      fprintf(stderr, "lisec: rng reseed: %s\n", lisec_rng_last_error());
+      int exit_code = rc == LISEC_RNG_EINVAL ? cli_fail("rng reseed: %s", lisec_rng_last_error())
+                                             : cli_refuse("denied", "rng reseed: %s", lisec_rng_last_error());
       lisec_rng_shutdown();
-      return rc == LISEC_RNG_EINVAL ? CLI_ERROR : CLI_REFUSED;
+      return exit_code;
     }
     if (!cli.json) printf("reseeded from lisec-entropyd\n");
     else printf("{\"reseeded\": true}\n");

@@ -12,7 +12,7 @@
 #include "commands.inc"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: lisec [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
+  fprintf(f, "usage: lisec [GLOBAL OPTIONS] COMMAND [ARGS]\n       lisec --help | --version\n\ncommands:\n");
   for (size_t i = 0; i < LISEC_ARRAY_LEN(commands); i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fprintf(f,
@@ -99,8 +99,19 @@ int main(int argc, char **argv) {
   if (!cli.ca) cli.ca = env("LISEC_CA");
   if (!cli.server) cli.server = "https://localhost:8443";
   if (argc < 2) {
+    if (cli.json) return cli_fail("a command is needed: lisec --help lists them");
     usage(stderr);
     return CLI_ERROR;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    if (cli.json) {
+      json_t *v = json_pack("{s:s, s:s}", "program", "lisec", "version", LISEC_VERSION);
+      cli_print_json(v);
+      json_decref(v);
+    } else {
+      printf("lisec %s\n", LISEC_VERSION);
+    }
+    return CLI_OK;
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       (strcmp(argv[1], "help") == 0 && argc == 2)) {
@@ -113,8 +124,21 @@ int main(int argc, char **argv) {
     argv[1] = argv[2];
     argv[2] = help_flag;
   }
+  /* --help anywhere after the command asks for the command's help, and
+   * only that: the command is run with "--help" alone, so it does nothing
+   * else, and the usage text it prints is the answer (exit 0). */
+  for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      static char help_flag[] = "--help";
+      cli.help = true;
+      argv[2] = help_flag;
+      argv[3] = NULL;
+      argc = 3;
+      break;
+    }
   for (size_t i = 0; i < LISEC_ARRAY_LEN(commands); i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  if (cli.json) return cli_fail("unknown command \"%s\": lisec --help lists them", argv[1]);
   fprintf(stderr, "lisec: unknown command \"%s\"\n", argv[1]);
   usage(stderr);
   return CLI_ERROR;

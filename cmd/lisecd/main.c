@@ -53,7 +53,7 @@ static void harden_process(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: lisecd -c CONFIG [--check-config] [--foreground]\n"
+          "usage: lisecd -c CONFIG [--check-config] [--foreground] | --help | --version\n"
           "  -c, --config FILE   the INI configuration (see examples/lisecd.conf)\n"
           "  --check-config      load and check the configuration and the store, then exit\n"
           "  --foreground        run in the foreground (always the case; accepted for init\n"
@@ -362,6 +362,7 @@ int main(int argc, char **argv) {
                                        {"check-config", no_argument, NULL, 'k'},
                                        {"foreground", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
                                        {0}};
   int o;
   while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -369,6 +370,7 @@ int main(int argc, char **argv) {
     else if (o == 'k') check_only = true;
     else if (o == 'f') continue; /* lisecd never detaches */
     else if (o == 'h') return usage(stdout), 0;
+    else if (o == 'V') return printf("lisecd %s\n", LISEC_VERSION), 0;
     else return usage(stderr), 2;
   }
   if (!config_path || optind != argc) return usage(stderr), 2;

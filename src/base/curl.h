@@ -17,4 +17,10 @@
  * one (e.g. a libcurl without TLS 1.2), so a client never runs with less. */
 int lisec_curl_tls_setup(CURL *c, const char *ca, const char *cert, const char *key, lisec_err *err);
 
+/* What a failed transfer means, in words a user can act on, for every
+ * libcurl result: libcurl's own texts ("getpeername() failed with errno
+ * 107", "OpenSSL SSL_connect: SSL_ERROR_SYSCALL") name its internals, not
+ * what went wrong, so no lisec client shows them. Never NULL. */
+const char *lisec_curl_words(CURLcode cc);
+
 #endif
