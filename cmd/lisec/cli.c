@@ -184,6 +184,13 @@ static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err
                          cli.server);
   switch (cc) {
   case CURLE_COULDNT_CONNECT:
+    /* libcurl's "getpeername() failed with errno 107": the connection was
+     * accepted and closed before a byte was sent */
+    if (strstr(msg, "getpeername") || strstr(msg, "not connected"))
+      return lisec_err_set(err, LISEC_EUNAVAIL,
+                           "%s accepted the connection and closed it at once (lisecd at its "
+                           "connection limit, or something else listening at that port)",
+                           cli.server);
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "cannot connect to %s: %s (is lisecd running there, on that port?)",
                          cli.server, lisec_curl_words(cc));
