@@ -53,7 +53,10 @@ static void flush_stale(TSS2_TCTI_CONTEXT *tcti) {
   TSS2_ABI_VERSION abi = TSS2_ABI_VERSION_CURRENT;
   if (!sys) return;
   if (Tss2_Sys_Initialize(sys, size, tcti, &abi) == TSS2_RC_SUCCESS) {
-    unsigned n = flush_range(sys, TPM2_TRANSIENT_FIRST) + flush_range(sys, TPM2_LOADED_SESSION_FIRST);
+    /* the handle ranges' first handles, shifted as uint32: tss2's
+     * TPM2_TRANSIENT_FIRST shifts 0x80 as an int (undefined; UBSan stops) */
+    unsigned n = flush_range(sys, (TPM2_HANDLE)TPM2_HT_TRANSIENT << TPM2_HR_SHIFT) +
+                 flush_range(sys, (TPM2_HANDLE)TPM2_HT_LOADED_SESSION << TPM2_HR_SHIFT);
     if (n)
       fprintf(stderr, "lisec-agent: flushed %u object(s) or session(s) an earlier client left loaded in the TPM\n", n);
     Tss2_Sys_Finalize(sys);
