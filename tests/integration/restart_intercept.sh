@@ -94,7 +94,7 @@ run_agent() { # N
 }
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 wait_model_trusted() { # N
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 600); do
     [ "$(model_trust "$1")" = trusted ] && return 0
     sleep 0.1
   done
@@ -133,7 +133,7 @@ pass "lisec-ne holds the LI's task $XIDS, active"
 # ---- restarts ---------------------------------------------------------------
 # relaunch: lisecd again on the same port, configuration and store.
 relaunch() {
-  for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/$LISECD_PORT) 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 300); do (echo >/dev/tcp/127.0.0.1/$LISECD_PORT) 2>/dev/null || break; sleep 0.1; done
   "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
   LISECD_PID=$!
   for _ in $(seq 1 300); do
@@ -160,8 +160,8 @@ check_restart() { # HOW T0
   done
   # Every agent attests again because lisecd asked it to.
   for n in 1 2; do
-    for _ in $(seq 1 300); do [ "$(appraised_at "$n")" -ge "$t0" ] && break; sleep 0.1; done
-    [ "$(appraised_at "$n")" -ge "$t0" ] || { tail "agent-$n.log" >&2; fail "after $how host $n did not attest again within 30 s"; }
+    for _ in $(seq 1 600); do [ "$(appraised_at "$n")" -ge "$t0" ] && break; sleep 0.1; done
+    [ "$(appraised_at "$n")" -ge "$t0" ] || { tail "agent-$n.log" >&2; fail "after $how host $n did not attest again within 60 s"; }
   done
   ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
   ! grep -qi deactivate "$work/ne.log" || fail "after $how the NE was told: $(grep -i deactivate "$work/ne.log")"
@@ -187,7 +187,7 @@ pass "SIGKILL of the parent, then a start: the same (no Deactivate, XIDs unchang
 # ---- a host that attested before it was added to the model --------------------
 tpm_use T3
 run_agent 3
-for _ in $(seq 1 300); do show 3 | jq -e '.lisec.trust == "trusted"' >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 600); do show 3 | jq -e '.lisec.trust == "trusted"' >/dev/null 2>&1 && break; sleep 0.1; done
 show 3 | jq -e '.lisec.trust == "trusted"' >/dev/null 2>&1 || { tail agent-3.log >&2; fail "host 3 did not attest"; }
 model operator host "{\"id\":\"${HID[3]}\",\"protection\":\"li\"}"
 [ "$(model_trust 3)" = trusted ] || fail "host 3 attested before it was added and is '$(model_trust 3)' once added"
