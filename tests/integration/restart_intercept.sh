@@ -148,6 +148,17 @@ appraised_at() { # N -> seconds of host N's newest appraisal
   at=$(show "$1" | jq -r '.lisec.last_appraisal_at // empty' 2>/dev/null)
   [ -n "$at" ] && date -d "$at" +%s || echo 0
 }
+# after_appraisals: a time (whole seconds, as appraisals are stored) later
+# than both hosts' newest appraisal, so only a new one can reach it.
+after_appraisals() {
+  for _ in $(seq 1 30); do
+    local now
+    now=$(date +%s)
+    [ "$now" -gt "$(appraised_at 1)" ] && [ "$now" -gt "$(appraised_at 2)" ] && { echo "$now"; return 0; }
+    sleep 0.1
+  done
+  fail "the hosts' appraisals are dated in the future"
+}
 check_restart() { # HOW T0
   local how=$1 t0=$2
   # Two passes of the X1 loop (asked for) see the LI and its NE.
@@ -170,14 +181,14 @@ check_restart() { # HOW T0
   for n in 1 2; do [ "$(model_trust "$n")" = trusted ] || fail "after $how host $n is $(model_trust "$n")"; done
 }
 
-t0=$(date +%s)
+t0=$(after_appraisals)
 kill -TERM "$LISECD_PID"
 wait "$LISECD_PID" || fail "lisecd did not stop cleanly on SIGTERM"
 relaunch
 check_restart "a SIGTERM restart" "$t0"
 pass "SIGTERM restart: hosts trusted from their stored appraisals at once, the NE sent no Deactivate, XIDs unchanged, both agents attested again"
 
-t0=$(date +%s)
+t0=$(after_appraisals)
 kill -KILL "$LISECD_PID"
 wait "$LISECD_PID" 2>/dev/null || true
 relaunch
