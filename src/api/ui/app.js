@@ -179,14 +179,19 @@
       path.appendChild(t);
       root.appendChild(path);
     }
+    /* Hosts a few km apart share a spot: their labels are stacked. */
+    const stacked = new Map();
     for (const { h, lon, lat } of placed) {
+      const spot = Math.round(x(lon) * 2) + ',' + Math.round(y(lat) * 2);
+      const nth = stacked.get(spot) || 0;
+      stacked.set(spot, nth + 1);
       const g = svg('g', { 'data-host': h.id });
       const dot = svg('circle', { cx: x(lon).toFixed(3), cy: y(lat).toFixed(3), r: 0.28 });
       dot.setAttribute('class', 'host ' + (h.trusted ? 'trusted' : 'untrusted') + (h.source === 'declared' ? ' declared' : ''));
       const t = svg('title');
       t.textContent = h.id + ': ' + h.trust + ', ' + (h.country || '?') + (h.site ? ', ' + h.site : '');
       dot.appendChild(t);
-      const label = svg('text', { x: (x(lon) + 0.4).toFixed(3), y: (y(lat) + 0.2).toFixed(3), class: 'label' });
+      const label = svg('text', { x: (x(lon) + 0.4).toFixed(3), y: (y(lat) + 0.2 + 0.6 * nth).toFixed(3), class: 'label' });
       label.textContent = shortId(h.id);
       g.appendChild(dot);
       g.appendChild(label);
@@ -323,6 +328,9 @@
         if (!vmsByHost.has(host)) vmsByHost.set(host, []);
         vmsByHost.get(host).push(v.id);
       }
+      /* li-admin reads no host list: no empty map or table for it. */
+      document.getElementById('map-section').hidden = liAdmin;
+      document.getElementById('hosts-section').hidden = liAdmin;
       drawMap(outlines, hosts);
       drawCountries(outlines, hosts);
       drawHosts(hosts, vmsByHost, operator);
