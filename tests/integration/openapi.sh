@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # docs/openapi.yaml is what lisecd serves (issue 23): the route table lisecd
 # itself serves (openapi_routes, linked with lisec_api) against the
-# document, methods, patterns, roles (x-lisec-roles) and bodies, both ways;
-# every example in the document validates against its schema (Draft
-# 2020-12); a running lisecd with the Helsinki / London example platform is
-# driven across roles, good and bad input (200, 201, 400, 403, 404, 405,
-# 409), and every reply validates against the schema the document gives for
-# that route, status and media type; @redocly/cli (pinned in tools/,
-# installed by scripts/bootstrap) lints the document. Release build only.
+# document, methods, patterns, roles (x-lisec-roles) and bodies, both ways,
+# and every requirement id (x-lisec-requirements) one lisec maps; every
+# example validates against its schema (Draft 2020-12); a running lisecd
+# with the Helsinki / London example platform, targets, an X1 NE, an LI VM
+# and a signed package is driven across roles, good and bad input (200,
+# 201, 400, 403, 404, 405, 409, 503), and every reply validates against the
+# schema the document gives for that route, status and media type;
+# @redocly/cli (pinned in tools/, installed by scripts/bootstrap) lints the
+# document. Each check is shown to fail on a document made wrong. Release
+# build only.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 
@@ -38,7 +41,16 @@ grep -q 'GET /v1/openapi-probe: lisecd serves it' "$work/err" || fail "the undoc
 awk '$2 == "/v1/targets" && $1 == "GET" { $3 = $3 ",auditor" } { print }' "$work/routes" >"$work/routes.roles"
 if check routes "$doc" "$work/routes.roles" 2>"$work/err"; then fail "different roles went unnoticed"; fi
 grep -q 'GET /v1/targets: x-lisec-roles' "$work/err" || fail "the role difference is not named: $(cat "$work/err")"
-pass "route table and document agree (and a difference either way, or in roles, fails)"
+# A requirement id nobody maps is named too (the check reads src/ and docs/
+# beside the document, so the probe gets a tree of its own).
+mkdir -p "$work/tree/docs"
+ln -s "$src/src" "$work/tree/src"
+cp "$src"/docs/*.md "$work/tree/docs/"
+sed 's/x-lisec-requirements: \[TR103308-5.8\]/x-lisec-requirements: [TR103308-9.9]/' "$doc" >"$work/tree/docs/openapi.yaml"
+cmp -s "$doc" "$work/tree/docs/openapi.yaml" && fail "the probe for an unknown requirement found nothing to change"
+if check routes "$work/tree/docs/openapi.yaml" "$work/routes" 2>"$work/err"; then fail "an unknown requirement id went unnoticed"; fi
+grep -q 'names TR103308-9.9, which neither' "$work/err" || fail "the unknown requirement is not named: $(cat "$work/err")"
+pass "route table and document agree (and a difference either way, in roles, or an unknown requirement id fails)"
 
 # 2. every example against its schema; and an example made wrong is caught
 check examples "$doc" || fail "an example does not validate"

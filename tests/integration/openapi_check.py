@@ -34,8 +34,10 @@ import base64
 import http.client
 import json
 import re
+import socket
 import ssl
 import sys
+import time
 
 import jsonschema
 import yaml
@@ -133,9 +135,49 @@ def check_routes(doc_path, routes_path):
             r = deref(doc, r)
             if str(status)[0] in "45" and "application/json" not in r.get("content", {}):
                 problems.append(f"{name}: reply {status} has no application/json error body")
+    problems += unknown_requirements(doc_path, doc)
     if problems:
         fail("docs/openapi.yaml and lisecd's route table differ:\n  " + "\n  ".join(problems))
     print(f"ok: {len(table)} routes, each documented with its roles, body and errors")
+
+
+def unknown_requirements(doc_path, doc):
+    """Every id in x-lisec-requirements names a requirement lisec maps:
+    the id as the code and docs spell it (src/, docs/), or its clause in
+    docs/requirements.md (TR103308-5.3 as "§5.3", TR103308-O.1.8 as
+    "O.1.8", TR103308-6.2-R14 as "§6.2 req." with 14, SEC025-onboarding
+    as "SEC025 on-boarding")."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(doc_path)))
+    text = []
+    for top in ("src", "docs"):
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if f.endswith((".c", ".h", ".md")):
+                    with open(os.path.join(d, f), encoding="utf-8", errors="replace") as fh:
+                        text.append(fh.read())
+    corpus = "\n".join(text)
+    with open(os.path.join(root, "docs", "requirements.md"), encoding="utf-8") as fh:
+        rows = [l for l in fh if l.startswith("|")]
+    problems = []
+    for path, method, op in operations(doc):
+        for rid in op.get("x-lisec-requirements") or []:
+            if rid in corpus:
+                continue
+            m = re.fullmatch(r"TR103308-([0-9.]+|[OT]\.[0-9.]+)(?:-R([0-9]+))?", rid)
+            s = re.fullmatch(r"SEC025-([a-z-]+)", rid)
+            ok = False
+            if m and m.group(2):
+                ok = any(f"§{m.group(1)} req." in r and re.search(rf"\b{m.group(2)}\b", r.split("|")[1]) for r in rows)
+            elif m:
+                clause = m.group(1)
+                ok = any(re.search(rf"(§|\bTR ){re.escape(clause)}\b", r.split("|")[1]) for r in rows)
+            elif s:
+                words = s.group(1).replace("onboarding", "on-boarding")
+                ok = any(f"SEC025 {words}" in r for r in rows)
+            if not ok:
+                problems.append(f"{method} {path}: x-lisec-requirements names {rid}, which neither the code nor docs/requirements.md knows")
+    return problems
 
 
 # ---- examples ---------------------------------------------------------------
@@ -283,7 +325,11 @@ def plan(pki, work, topology):
         with open(f"{work}/{name}", encoding="utf-8") as f:
             return json.load(f)
 
-    ne = {"id": "ne-1", "url": "https://127.0.0.1:9/X1/NE", "vm": "vm-li", "cert": f"{pki}/li-admin.crt",
+    # an NE address where nothing listens: a free port, as free_port finds one
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        ne_port = sock.getsockname()[1]
+    ne = {"id": "ne-1", "url": f"https://127.0.0.1:{ne_port}/X1/NE", "vm": "vm-li", "cert": f"{pki}/li-admin.crt",
           "key": f"{pki}/li-admin.key", "ca": f"{pki}/ca.crt", "admf_id": "admf-1", "report_cn": "ne-1",
           "destinations": [{"did": "0c5b2e8a-1f7d-4e3b-9a6c-2d4f8e1b7a90", "address": "192.0.2.10", "port": 9000}]}
     p += [
@@ -414,11 +460,31 @@ def plan(pki, work, topology):
     return p
 
 
+def replies_have_checkpoint(replies):
+    return any(r["path"] == "/v1/audit/checkpoint" and r["status"] == 200 for r in replies)
+
+
+def wait_for_checkpoint(client):
+    """The audit routes answer from the newest signed checkpoint, which
+    lisecd signs within [audit] checkpoint_ms of the first entries: on a
+    fast machine the plan may get there first. Waits for one (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, _, _ = client.request("auditor", "GET", "/v1/audit/checkpoint")
+        if status == 200:
+            return
+        if time.monotonic() > deadline:
+            fail(f"no signed audit checkpoint within 60 s (last answer {status})")
+        time.sleep(0.1)
+
+
 def record_replies(url, pki, work, topology):
     """Drives lisecd through plan(); returns the replies as recorded."""
     client = Client(url, pki)
     replies = []
     for role, method, path, body, want in plan(pki, work, topology):
+        if path.startswith("/v1/audit/") and not replies_have_checkpoint(replies):
+            wait_for_checkpoint(client)
         status, ct, data = client.request(role, method, path, body)
         replies.append({"role": role, "method": method, "path": path, "want": want,
                         "status": status, "ct": ct, "body": data.decode("utf-8", "replace")})
