@@ -1498,6 +1498,11 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   target_info t = {.hyp = id};
   size_t n = 0;
   bool li = false;
+  /* A document the model would refuse is no move: the ordinary put refuses
+   * it with the model's reason (an unknown key, a host that is a list). */
+  static const char *const keys[] = {"id", "host", NULL};
+  lisec_err ignore = {0};
+  if (!to || lisec_json_only_keys(doc, keys, &ignore)) return 1;
   pthread_mutex_lock(&st->mu);
   const json_t *old = json_object_get(st->docs[K_HYP], id);
   const char *old_host = json_string_value(json_object_get(old, "host"));

@@ -206,10 +206,13 @@ run_rc rc put_hv hel-3 2>"$work/err"
 [ "$rc" = 1 ] && grep -q 'TR103308-6.2-MOVE2' "$work/err" && grep -q 'hel-3 is not trusted' "$work/err" || fail "a move onto untrusted hardware: exit $rc: $(cat "$work/err")"
 run_rc rc put_hv h-404 2>"$work/err"
 [ "$rc" = 2 ] && grep -q 'h-404' "$work/err" || fail "a move to an unknown host: exit $rc: $(cat "$work/err")"
+printf '{"id":"hv-hel-2","host":"hel-4","colour":"red"}' >"$work/hv-bad.json"
+run_rc rc cli_as operator model put hypervisor "$work/hv-bad.json" 2>"$work/err"
+[ "$rc" = 2 ] && grep -q 'colour' "$work/err" || fail "a move with an unknown field: exit $rc: $(cat "$work/err")"
 run_rc rc put_hv hel-4 auditor 2>/dev/null
 [ "$rc" = 1 ] || fail "an auditor moved a hypervisor: exit $rc"
 [ "$(hv_host)" = hel-2 ] || fail "a refused move moved hv-hel-2 to $(hv_host)"
-[ "$(rows)" -ge $((before + 4)) ] || fail "refused moves were not recorded ($before -> $(rows))"
+[ "$(rows)" -ge $((before + 5)) ] || fail "refused moves were not recorded ($before -> $(rows))"
 cli_as operator model compliance >/dev/null || fail "a refused move left a violation"
 put_hv hel-4 >"$work/out" || fail "a move onto trusted hardware in Finland: $(cat "$work/out")"
 grep -q 'moved hypervisor hv-hel-2 from host hel-2 to host hel-4 with its 1 VM' "$work/out" || fail "the move said: $(cat "$work/out")"
@@ -217,7 +220,7 @@ grep -q 'moved hypervisor hv-hel-2 from host hel-2 to host hel-4 with its 1 VM' 
 cli_as operator model compliance >/dev/null || fail "after the move the model is not compliant"
 run_rc rc cli_as operator model decide migration vm-target hv-lon-1 >/dev/null
 [ "$rc" = 1 ] || fail "after the move vm-target may go to London"
-pass "hypervisor move with PUT: out of the LI's jurisdiction (R1) and onto untrusted hardware (MOVE2) refused 409, unknown host 400, auditor 403, each recorded, nothing moved; onto trusted hardware in Finland moved with its VM, still compliant"
+pass "hypervisor move with PUT: out of the LI's jurisdiction (R1) and onto untrusted hardware (MOVE2) refused 409, unknown host or field 400, auditor 403, each recorded, nothing moved; onto trusted hardware in Finland moved with its VM, still compliant"
 
 cli_as operator model export >"$work/export.json" 2>"$work/err" || fail "export"
 grep -q 'lis left out' "$work/err" || fail "the operator's export does not say LIs are left out: $(cat "$work/err")"
