@@ -23,6 +23,11 @@ int lisecd_keys_main(const lisec_config *cfg, int fd);
 
 /* [server], [tls] and [api] as the front reads them (main.c). */
 int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
+/* The same, reporting every bad setting to report and returning how many. */
+int lisecd_server_config_all(const lisec_config *cfg, api_server_config *sc,
+                             void (*report)(void *ctx, const char *msg), void *ctx);
+/* --check-config (check.c): every problem reported, nothing changed; 0 or 2. */
+int lisecd_check_config(const lisec_config *cfg, const char *path);
 /* SIGHUP (tlsreload.c): reads the [tls] files again and sends their bytes
  * on fd to the front, which judges them; when they cannot be read, logs
  * why and the front keeps what it serves. */

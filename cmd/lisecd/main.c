@@ -55,26 +55,49 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: lisecd -c CONFIG [--check-config] [--foreground] | --help | --version\n"
           "  -c, --config FILE   the INI configuration (see examples/lisecd.conf)\n"
-          "  --check-config      load and check the configuration and the store, then exit\n"
+          "  --check-config      check the configuration, files, store and tokens, report\n"
+          "                      every problem and exit, changing nothing\n"
           "  --foreground        run in the foreground (always the case; accepted for init\n"
           "                      systems that pass it)\n"
           "exit status: 0 clean stop, 1 a process failed while serving, 2 usage,\n"
           "configuration or start error\n");
 }
 
-int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
-  int64_t tls_max = 0, workers = 0, max_body = 0, max_conns = 0, handshake_ms = 0, rate = 0, burst = 0, clients = 0;
-  int rc;
-  if ((rc = lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
-      (rc = lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
-      (rc = lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
-      (rc = lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
-      (rc = lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
-      (rc = lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
-      (rc = lisec_config_int(cfg, "api", "refusal_clients", 4096, 16, 1 << 20, &clients, err)) ||
-      (rc = lisec_config_int(cfg, "tls", "max_file_bytes", API_TLS_FILE_MAX_DEFAULT, API_TLS_FILE_MIN,
-                             API_TLS_FILE_MAX_LIMIT, &tls_max, err)))
-    return rc;
+/* Each setting checked on its own: with report (--check-config) every bad
+ * one is told and the count returned; without, the first stops it (its
+ * message in *err, its code returned). */
+typedef struct server_checker {
+  void (*report)(void *ctx, const char *msg);
+  void *ctx;
+  lisec_err *err;
+  int rc, problems;
+} server_checker;
+
+static bool bad(server_checker *c, int rc) {
+  if (!rc) return false;
+  if (c->report) {
+    c->report(c->ctx, c->err->msg);
+    c->problems++;
+    return false;
+  }
+  if (!c->rc) c->rc = rc;
+  return true;
+}
+
+static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
+  int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0,
+          handshake_ms = 5000, rate = 5, burst = 20, clients = 4096;
+  lisec_err *err = c->err;
+  if (bad(c, lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
+      bad(c, lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
+      bad(c, lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
+      bad(c, lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
+      bad(c, lisec_config_int(cfg, "api", "refusal_clients", 4096, 16, 1 << 20, &clients, err)) ||
+      bad(c, lisec_config_int(cfg, "tls", "max_file_bytes", API_TLS_FILE_MAX_DEFAULT, API_TLS_FILE_MIN,
+                              API_TLS_FILE_MAX_LIMIT, &tls_max, err)))
+    return c->rc;
   sc->tls_file_max = (size_t)tls_max;
   sc->crl = lisec_config_str(cfg, "tls", "crl", NULL);
   sc->max_connections = (int)max_conns;
@@ -88,14 +111,29 @@ int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_e
   sc->client_ca = lisec_config_str(cfg, "tls", "client_ca", NULL);
   sc->workers = (int)workers;
   sc->max_body = (size_t)max_body;
-  if (!sc->cert || !sc->key || !sc->client_ca)
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "[tls] cert, key and client_ca are required: lisecd only speaks mutual TLS");
+  if ((!sc->cert || !sc->key || !sc->client_ca) &&
+      bad(c, lisec_err_set(err, LISEC_EINVAL,
+                           "[tls] cert, key and client_ca are required: lisecd only speaks mutual TLS")))
+    return c->rc;
   const char *src = lisec_config_str(cfg, "api", "role_source", "san-uri");
   if (strcmp(src, "san-uri") == 0) sc->role_source = API_ROLE_FROM_SAN_URI;
   else if (strcmp(src, "ou") == 0) sc->role_source = API_ROLE_FROM_OU;
-  else return lisec_err_set(err, LISEC_EINVAL, "[api] role_source = \"%s\": expected san-uri or ou", src);
+  else if (bad(c, lisec_err_set(err, LISEC_EINVAL, "[api] role_source = \"%s\": expected san-uri or ou", src)))
+    return c->rc;
   return 0;
+}
+
+int lisecd_server_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
+  server_checker c = {NULL, NULL, err, 0, 0};
+  return server_config(cfg, sc, &c);
+}
+
+int lisecd_server_config_all(const lisec_config *cfg, api_server_config *sc,
+                             void (*report)(void *ctx, const char *msg), void *ctx) {
+  lisec_err err = {0};
+  server_checker c = {report, ctx, &err, 0, 0};
+  server_config(cfg, sc, &c);
+  return c.problems;
 }
 
 static int setup_logging(const lisec_config *cfg, lisec_err *err) {
@@ -107,29 +145,6 @@ static int setup_logging(const lisec_config *cfg, lisec_err *err) {
   int rc = lisec_config_bool(cfg, "log", "json", false, &json, err);
   if (rc == 0) lisec_log_setup(lvl, json);
   return rc;
-}
-
-/* --check-config: one process opens what lisecd would (the keys on a
- * thread), checks the TLS files, and closes again. */
-static int check_config(const lisec_config *cfg, const api_server_config *sc, const char *path) {
-  lisec_err err = {0};
-  keys_client *keys = NULL;
-  lisec_ctl *ctl = NULL;
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, "lisecd: libcurl could not be initialised\n");
-    return 2;
-  }
-  int rc = keys_local_start(cfg, &keys, &err);
-  if (rc == 0) rc = ctl_open(cfg, keys, &ctl, &err);
-  if (rc == 0) rc = api_server_check(sc, &err);
-  ctl_close(ctl);
-  keys_client_close(keys);
-  if (rc) {
-    fprintf(stderr, "lisecd: %s\n", err.msg);
-    return 2;
-  }
-  printf("lisecd: configuration %s is valid, TLS files load and the store is reachable\n", path);
-  return 0;
 }
 
 /* ---- the children ---------------------------------------------------------- */
@@ -380,6 +395,17 @@ int main(int argc, char **argv) {
   lisec_config *cfg = NULL;
   api_server_config sc = {0};
   int64_t stop_s = 0;
+  if (check_only) {
+    /* every problem, not the first; nothing changed (check.c) */
+    if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0) {
+      fprintf(stderr, "lisecd: problem: %s\n", err.msg);
+      return 2;
+    }
+    lisec_log_setup(LISEC_LOG_WARN, false);
+    int rc = lisecd_check_config(cfg, config_path);
+    lisec_config_free(cfg);
+    return rc;
+  }
   if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0 ||
       setup_logging(cfg, &err) != 0 || lisecd_server_config(cfg, &sc, &err) != 0 ||
       lisec_config_int(cfg, "server", "stop_timeout_s", 30, 1, 3600, &stop_s, &err) != 0) {
@@ -388,11 +414,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  if (check_only) {
-    int rc = check_config(cfg, &sc, config_path);
-    lisec_config_free(cfg);
-    return rc;
-  }
 
   /* The parent takes these with sigwait; children inherit the mask and
    * wait for SIGTERM themselves. */

@@ -58,6 +58,9 @@ typedef struct lisec_ctl {
 /* keys is borrowed and outlives ctl; NULL means no keys process (vault,
  * checkpoint signing and LI VM keys are unavailable). */
 int ctl_open(const lisec_config *cfg, keys_client *keys, lisec_ctl **out, lisec_err *err);
+/* lisecd --check-config (settings.c): every controller number and switch
+ * out of bounds, each told to report; returns how many. Opens nothing. */
+int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);
 /* A context for another thread: the same shared state, its own store
  * connection. Close every worker context before the one it came from. */
 int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err);

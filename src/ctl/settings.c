@@ -3,7 +3,9 @@
  * its section, key, default and bounds. A value out of bounds stops the
  * start with a message naming its section and key; no use case reads the
  * configuration afterwards. File paths (reference values, CAs, keys) stay
- * with the topic that loads the file at open, which names them too. */
+ * with the topic that loads the file at open, which names them too.
+ * ctl_settings_check (lisecd --check-config) reports every bad value, not
+ * only the first. */
 #include <stddef.h>
 
 #include "attest/attest.h"
@@ -54,4 +56,22 @@ int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err
     if (rc) return rc;
   }
   return 0;
+}
+
+int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
+  int problems = 0;
+  ctl_settings s;
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
+    lisec_err err = {0};
+    if (lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
+                         (int64_t *)((char *)&s + INTS[i].offset), &err) != 0)
+      problems++, report(ctx, err.msg);
+  }
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(BOOLS); i++) {
+    lisec_err err = {0};
+    if (lisec_config_bool(cfg, BOOLS[i].section, BOOLS[i].key, BOOLS[i].def,
+                          (bool *)((char *)&s + BOOLS[i].offset), &err) != 0)
+      problems++, report(ctx, err.msg);
+  }
+  return problems;
 }

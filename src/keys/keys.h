@@ -120,4 +120,11 @@ void keys_service_close(keys_service *s);
  * keys_client_close stops the thread and closes the service. */
 int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err);
 
+/* lisecd --check-config (check.c): checks [audit], [vault] and [li]'s keys
+ * without making or changing any (module, token, PIN, key present); each
+ * finding goes to report (problem true: a problem; false: a note) and the
+ * number of problems is returned. */
+typedef void (*keys_check_report)(void *ctx, bool problem, const char *msg);
+int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx);
+
 #endif

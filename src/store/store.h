@@ -23,6 +23,14 @@ void store_close(lisec_store *s);
 const char *store_backend(const lisec_store *s); /* "sqlite" or "postgresql" */
 /* The schema version after migrations (the highest applied). */
 int store_schema_version(lisec_store *s, int *out, lisec_err *err);
+/* What lisecd --check-config reads of the store without changing it
+ * (check.c): whether it exists yet, its schema version (0: never migrated)
+ * and the version this lisec migrates to. EUNAVAIL when it cannot be read. */
+typedef struct store_check_result {
+  bool exists;
+  int schema, latest;
+} store_check_result;
+int store_check(const char *url, store_check_result *r, lisec_err *err);
 /* A cheap round trip; EUNAVAIL when the back end is gone. */
 int store_ping(lisec_store *s, lisec_err *err);
 

@@ -5,3 +5,5 @@ lisec_integration_test(compliance_changes tests/integration/compliance_changes.s
 # confinement rebuilt with unshare and setpriv, with a SoftHSM token.
 lisec_integration_test(systemd_unit tests/integration/systemd_unit.sh)
 set_tests_properties(systemd_unit PROPERTIES SKIP_RETURN_CODE 77)
+# lisecd --check-config changes nothing and reports every problem.
+lisec_integration_test(check_config tests/integration/check_config.sh)

@@ -1,0 +1,110 @@
+/* The keys as lisecd --check-config sees them: for each of [audit],
+ * [vault] and [li], the PKCS#11 module loads, the token is found, the PIN
+ * in pin_file logs in, and the key under key_label is looked up without
+ * being made (lisecd makes a missing one at its first start; a check does
+ * not). A development key file is checked for being allowed and readable.
+ * Every problem is reported through the caller's function, not only the
+ * first, and nothing in a token is created or changed. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "keys/keys.h"
+#include "keys/p11.h"
+
+typedef struct checker {
+  keys_check_report report;
+  void *ctx;
+  int problems;
+} checker;
+
+static void problem(checker *c, const char *fmt, ...) {
+  char msg[LISEC_ERR_MSG_MAX + 128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  c->problems++;
+  c->report(c->ctx, true, msg);
+}
+
+static void note(checker *c, const char *fmt, ...) {
+  char msg[LISEC_ERR_MSG_MAX + 128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  c->report(c->ctx, false, msg);
+}
+
+/* Whether an object of class cls labelled label is in the session's token. */
+static int has_object(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
+                      bool *found, lisec_err *err) {
+  CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label, strlen(label)}};
+  CK_OBJECT_HANDLE h;
+  CK_ULONG n = 0;
+  CK_RV rv = fn->C_FindObjectsInit(s, t, 2);
+  if (rv == CKR_OK) rv = fn->C_FindObjects(s, &h, 1, &n);
+  if (rv == CKR_OK) rv = fn->C_FindObjectsFinal(s);
+  if (rv != CKR_OK) return keys_p11_fail(err, NULL, "C_FindObjects", rv);
+  *found = n > 0;
+  return 0;
+}
+
+static void check_section(checker *c, const lisec_config *cfg, const char *section, const char *label_def,
+                          CK_OBJECT_CLASS cls) {
+  const char *module = lisec_config_str(cfg, section, "pkcs11_module", NULL);
+  const char *dev = lisec_config_str(cfg, section, "development_key_file", NULL);
+  char who[32];
+  snprintf(who, sizeof who, "[%s]", section);
+  if (!module) {
+    if (!dev) return;
+    bool allowed = false;
+    lisec_err err = {0};
+    if (lisec_config_bool(cfg, section, "allow_development_key", false, &allowed, &err) != 0)
+      problem(c, "%s", err.msg);
+    else if (!allowed)
+      problem(c, "[%s] development_key_file needs allow_development_key = true", section);
+    if (access(dev, R_OK) != 0 && access(dev, F_OK) == 0)
+      problem(c, "[%s] development_key_file %s cannot be read", section, dev);
+    return;
+  }
+  lisec_err err = {0};
+  char pin[KEYS_P11_PIN_MAX + 1] = "";
+  bool have_pin = keys_p11_read_pin(cfg, section, pin, &err) == 0;
+  if (!have_pin) problem(c, "%s", err.msg);
+  keys_p11 *m = NULL;
+  if (keys_p11_open(module, who, &m, &err) != 0) {
+    problem(c, "%s", err.msg);
+    crypto_wipe(pin, sizeof pin);
+    return;
+  }
+  const char *token = lisec_config_str(cfg, section, "token", "lisec");
+  CK_SESSION_HANDLE s = 0;
+  if (have_pin && keys_p11_session_open(m, who, token, pin, &s, &err) != 0) {
+    problem(c, "%s", err.msg);
+  } else if (have_pin) {
+    if (label_def) {
+      const char *label = lisec_config_str(cfg, section, "key_label", label_def);
+      bool found = false;
+      if (has_object(keys_p11_functions(m), s, cls, label, &found, &err) != 0)
+        problem(c, "[%s] key_label %s: %s", section, label, err.msg);
+      else if (!found)
+        note(c, "[%s] token \"%s\" has no key \"%s\" yet: lisecd makes it at its first start", section, token,
+             label);
+    }
+    keys_p11_session_close(m, s);
+  }
+  crypto_wipe(pin, sizeof pin);
+  keys_p11_close(m);
+}
+
+int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx) {
+  checker c = {report, ctx, 0};
+  check_section(&c, cfg, "audit", "lisec-audit", CKO_PRIVATE_KEY);
+  check_section(&c, cfg, "vault", "lisec-kek", CKO_SECRET_KEY);
+  check_section(&c, cfg, "li", NULL, 0);
+  return c.problems;
+}

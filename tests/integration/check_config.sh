@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# lisecd --check-config changes nothing and reports every problem (issue 25:
+# it migrated the schema and generated token keys before noticing a missing
+# reference_file). Against a store and a SoftHSM token that a real lisecd
+# made: the database file's SHA-256 and the token's object list
+# (pkcs11-tool --list-objects) are the same before and after a good check, a
+# check naming a key the token lacks (no key made), and a bad one; a store
+# never created is not created. One configuration with many problems (wrong
+# PIN, missing reference_file, bad [server], [api] and controller values, an
+# unreachable PostgreSQL, a missing CA) has each reported, exit 2.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+echo 9999 >"$work/wrong-pin"
+lisecd=$build/cmd/lisecd/lisecd
+keys=("[audit]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" "key_label = lisec-audit"
+  "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" "key_label = lisec-kek")
+# A lisecd makes the store (migrated) and the keys, then stops.
+start_lisecd "$pki" "${keys[@]}"
+stop_lisecd
+# start_lisecd's file also names a development audit key: without it, the token's
+sed -i '/development_key_file\|allow_development_key/d' "$work/lisecd.conf"
+good=$work/lisecd.conf
+
+objects() { pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --list-objects 2>/dev/null; }
+state() { sha256sum "$work/lisec.db" | cut -d' ' -f1; objects; }
+before=$(state)
+echo "$before" | grep -q lisec-kek || fail "the first start made no KEK: $before"
+
+"$lisecd" -c "$good" --check-config >"$work/good.out" 2>"$work/good.err" || { cat "$work/good.err" >&2; fail "a good configuration fails the check"; }
+grep -q 'schema version' "$work/good.out" || fail "the check does not say the store's schema version: $(cat "$work/good.out")"
+[ "$(state)" = "$before" ] || fail "a good check changed the database or the token"
+pass "good configuration: exit 0, the database's SHA-256 and the token's objects unchanged"
+
+# A key the token lacks: told that the first start makes it, not made.
+sed 's/key_label = lisec-kek/key_label = lisec-kek-2/' "$good" >"$work/newkey.conf"
+"$lisecd" -c "$work/newkey.conf" --check-config >"$work/newkey.out" 2>&1 || { cat "$work/newkey.out" >&2; fail "a key not yet made fails the check"; }
+grep -q 'no key "lisec-kek-2" yet' "$work/newkey.out" || fail "the check does not say the key is missing: $(cat "$work/newkey.out")"
+[ "$(state)" = "$before" ] || fail "a check made a key or changed the database"
+objects | grep -q 'lisec-kek-2' && fail "the check made the key"
+pass "a key not in the token: noted, not made"
+
+# A store never created: not created.
+sed "s|url = sqlite:.*|url = sqlite:$work/fresh.db|" "$good" >"$work/fresh.conf"
+"$lisecd" -c "$work/fresh.conf" --check-config >"$work/fresh.out" 2>&1 || { cat "$work/fresh.out" >&2; fail "a store not yet created fails the check"; }
+[ -e "$work/fresh.db" ] && fail "the check created the store"
+grep -q 'does not exist yet' "$work/fresh.out" || fail "the check does not say the store is not created: $(cat "$work/fresh.out")"
+pass "a store not yet created: noted, not created"
+
+# Many problems at once: each is reported.
+pg_port=$(free_port)
+sed -e "s|pin_file = $work/pin|pin_file = $work/wrong-pin|" -e "s|^workers = .*|workers = 0|" \
+  -e "s|^url = .*|url = postgresql://lisec@127.0.0.1:$pg_port/lisec?connect_timeout=3|" "$good" >"$work/bad.conf"
+cat >>"$work/bad.conf" <<CONF
+[api]
+role_source = certificate
+max_body = 5
+[attest]
+reference_file = $work/no-such-reference.json
+interval_s = 0
+[pkg]
+vendor_ca = $work/no-such-ca.pem
+CONF
+set +e
+"$lisecd" -c "$work/bad.conf" --check-config >"$work/bad.out" 2>"$work/bad.err"
+rc=$?
+set -e
+[ $rc = 2 ] || fail "a configuration with problems exits $rc (want 2): $(cat "$work/bad.err")"
+for want in '\[server\] workers' '\[api\] max_body' '\[api\] role_source' '\[attest\] interval_s' \
+  'reference_file.*no-such-reference.json' 'vendor_ca.*no-such-ca.pem' 'postgresql: cannot connect' \
+  '\[audit\].*wrong PIN' '\[vault\].*wrong PIN' '9 problems'; do
+  grep -q "$want" "$work/bad.err" || fail "not reported: $want; the check said: $(cat "$work/bad.err")"
+done
+[ "$(state)" = "$before" ] || fail "a failed check changed the database or the token"
+pass "9 problems in one configuration: each reported ($(grep -c 'problem:' "$work/bad.err") lines), exit 2, nothing changed"
+
+# The same problems with the SQLite store: the database untouched too.
+sed "s|^url = .*|url = sqlite:$work/lisec.db|" "$work/bad.conf" >"$work/bad2.conf"
+if "$lisecd" -c "$work/bad2.conf" --check-config >/dev/null 2>&1; then fail "a bad configuration passed"; fi
+[ "$(state)" = "$before" ] || fail "a failed check changed the database or the token"
+pass "bad configuration on the SQLite store: exit 2, the database's SHA-256 unchanged"
