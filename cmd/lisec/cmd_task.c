@@ -1,6 +1,7 @@
 /* `lisec task ...`: the X1 tasks lisecd (the ADMF) keeps for each target on
- * each network element, and the network elements themselves (role li-admin).
- * Task listings carry metadata only, never identifiers. */
+ * each network element, and the network elements themselves and their X1
+ * status (role li-admin). Task listings carry metadata only, never
+ * identifiers. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,8 @@ static const char task_usage_text[] =
     "       lisec task ne-put FILE       register or replace an NE from a JSON file\n"
     "                                    (docs/vault.md: id, url, vm, cert, key, ca, ...)\n"
     "       lisec task ne-remove ID      refused while it still carries a task\n"
+    "       lisec task ne-status ID      whether the NE is reachable, its last Keepalive,\n"
+    "                                    error and reports, version, task counts\n"
     "       lisec task deactivate-all --reason TEXT [--ne ID]\n"
     "                                    emergency stop: DeactivateAllTasks to every NE\n"
     "                                    (or one); nothing is activated there until resume\n"
@@ -54,6 +57,34 @@ static void print_nes(const json_t *r) {
 }
 
 static int call(const char *method, const char *path, json_t *body, void (*human)(const json_t *));
+
+static void print_report(const char *label, const json_t *r) {
+  const char *text = cli_str(r, "text");
+  if (text[0]) printf("%-18s %s (%s)\n", label, text, cli_str(r, "at"));
+}
+
+static void print_ne_status(const json_t *s) {
+  const json_t *t = json_object_get(s, "tasks");
+  printf("%s: %s%s%s\n", cli_str(s, "ne"), cli_str(s, "state"), *cli_str(s, "since") ? " since " : "",
+         cli_str(s, "since"));
+  if (*cli_str(s, "why")) printf("%-18s %s\n", "why", cli_str(s, "why"));
+  printf("%-18s %s\n", "last check", *cli_str(s, "last_check") ? cli_str(s, "last_check") : "-");
+  printf("%-18s %s (timeout %lld s)\n", "last Keepalive",
+         *cli_str(s, "last_keepalive") ? cli_str(s, "last_keepalive") : "none received",
+         (long long)json_integer_value(json_object_get(s, "keepalive_timeout_s")));
+  printf("%-18s %s (answers in %s)\n", "X1 version", cli_str(s, "x1_version"),
+         *cli_str(s, "answered_version") ? cli_str(s, "answered_version") : "-");
+  print_report("last error", json_object_get(s, "error"));
+  print_report("last NE issue", json_object_get(s, "ne_issue"));
+  print_report("destination issue", json_object_get(s, "destination_issue"));
+  if (*cli_str(s, "stopped")) printf("%-18s %s\n", "stopped", cli_str(s, "stopped"));
+  printf("%-18s %lld active, %lld pending, %lld failed, %lld deactivated\n", "tasks",
+         (long long)json_integer_value(json_object_get(t, "active")),
+         (long long)json_integer_value(json_object_get(t, "pending")),
+         (long long)json_integer_value(json_object_get(t, "failed")),
+         (long long)json_integer_value(json_object_get(t, "deactivated")));
+  printf("%-18s %lld\n", "removed from it", (long long)json_integer_value(json_object_get(s, "destinations_removed")));
+}
 
 static void print_stopped(const json_t *r) {
   size_t i;
@@ -123,6 +154,12 @@ int cli_cmd_task(int argc, char **argv) {
   }
   if (argc >= 2 && strcmp(argv[1], "deactivate-all") == 0) return stop_or_resume(argc, argv, true);
   if (argc >= 2 && strcmp(argv[1], "resume") == 0) return stop_or_resume(argc, argv, false);
+  if (argc == 3 && strcmp(argv[1], "ne-status") == 0) {
+    char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
+    if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/x1/nes/%s", eid);
+    return call("GET", path, NULL, print_ne_status);
+  }
   if (argc == 3 && strcmp(argv[1], "ne-remove") == 0) {
     char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
     if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;

@@ -30,6 +30,8 @@ const char *const lisecd_known_settings[] = {
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",
     /* attestation */
     "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s", "attest.inventory_max_bytes", "attest.inventory_max_domains",
+    /* the ADMF (ctl/tasks.c, ctl/x1_status.c) */
+    "x1.keepalive_timeout_s",
     /* the keys process's channel (src/keys) */
     "keys.spin_us",
     /* the per-process sandbox (cmd/lisecd/sandbox.c) */

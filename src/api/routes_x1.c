@@ -37,6 +37,14 @@ static int ne_remove(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   return reply(resp, rc, &err, rc ? NULL : json_pack("{s:s}", "removed", req->params[0]), 200);
 }
 
+/* One NE's X1 status: reachable, Keepalives, its reports, task counts. */
+static int ne_status(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_x1_ne_status(ctl, a, req->params[0], &out, &err);
+  return reply(resp, rc, &err, out, 200);
+}
+
 static int tasks(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   (void)req;
   lisec_err err = {0};
@@ -91,6 +99,7 @@ static int ne_request(lisec_ctl *ctl, const ctl_actor *a, const api_request *req
 const api_route api_routes_x1[] = {
     {"POST", "/v1/x1/nes", API_ROLE_LI_ADMIN, true, ne_put, "x1.ne.put"},
     {"GET", "/v1/x1/nes", API_ROLE_LI_ADMIN, false, ne_list, "x1.ne.list"},
+    {"GET", "/v1/x1/nes/{id}", API_ROLE_LI_ADMIN, false, ne_status, "x1.ne.status"},
     {"DELETE", "/v1/x1/nes/{id}", API_ROLE_LI_ADMIN, false, ne_remove, "x1.ne.remove"},
     {"GET", "/v1/tasks", API_ROLE_LI_ADMIN, false, tasks, "x1.task.list"},
     {"POST", "/v1/tasks/reconcile", API_ROLE_LI_ADMIN, false, reconcile, "x1.reconcile"},

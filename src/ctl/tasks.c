@@ -19,6 +19,7 @@
 #include "ctl/model.h"
 #include "ctl/tasks.h"
 #include "ctl/x1_admf.h"
+#include "ctl/x1_status.h"
 #include "vault/vault.h"
 #include "x1/x1.h"
 
@@ -32,6 +33,7 @@
 #define BACKOFF_MAX_MS 60000
 #define LI_HOST_TTL_MS 60000
 #define MAX_CLIENTS 256
+#define MAX_TRIED_REMOVALS 16 /* unregistered destinations asked away per registration */
 /* the oldest X1 version an NE may be configured with: the lower bound of
  * the NE library's default range (src/x1/ne.c), lisec's other side */
 #define X1_VERSION_MIN "v1.13.1"
@@ -46,6 +48,11 @@ typedef struct admf_client {
   bool changed; /* registered anew since the last reconciliation */
   bool dests_ready; /* the NE holds the destinations lisec creates on it */
   int64_t next_keepalive_ms;
+  /* DIDs the NE holds that its registration does not name, asked away
+   * (RemoveDestination) once per registration: a refusal is shown in the
+   * NE's status, not repeated every pass */
+  char tried[MAX_TRIED_REMOVALS][X1_UUID_LEN + 1];
+  size_t n_tried;
 } admf_client;
 
 /* Opened with the controller, the loop's thread started by ctl_start and
@@ -63,6 +70,7 @@ struct ctl_x1_state {
   json_t *li_hosts; /* li -> {"doc": the LI in the model, "until_ms"} */
   uint8_t compliance_recorded[CRYPTO_SHA256_LEN]; /* the last compliance.read recorded */
   bool compliance_any;                            /* whether one was recorded */
+  ctl_x1_status *status; /* each NE's X1 state (ctl/x1_status.h) */
 };
 
 static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
@@ -386,8 +394,61 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
   if (!rc && (rc = store_doc_delete(ctl->store, NE_KIND, id, err)))
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "x1.ne.remove", true, NULL, rc, NULL, err,
                    "ne %s", id);
+  if (!rc) ctl_x1_status_forget(admf->status, id);
   pthread_mutex_unlock(&admf->cycle);
   return rc;
+}
+
+/* Task counts of one NE by state, from the store. */
+static json_t *task_counts(lisec_ctl *ctl, const char *id, lisec_err *err) {
+  json_t *tasks = NULL;
+  if (load_all(ctl, TASK_KIND, false, &tasks, err) != 0) return NULL;
+  json_t *counts = json_pack("{s:i, s:i, s:i, s:i}", "pending", 0, "active", 0, "failed", 0, "deactivated", 0);
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) {
+    if (strcmp(jstr(t, "ne"), id) != 0) continue;
+    const char *state = jstr(t, "state");
+    json_t *n = json_object_get(counts, state);
+    if (n) json_object_set_new(counts, state, json_integer(json_integer_value(n) + 1));
+  }
+  json_decref(tasks);
+  return counts;
+}
+
+int ctl_x1_ne_status(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out, lisec_err *err) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  int rc = need_li_admin(ctl, actor, "x1.ne.status", err);
+  if (rc) return rc;
+  char *body = NULL;
+  json_t *ne = NULL;
+  if ((rc = store_doc_get(ctl->store, NE_KIND, id, &body, NULL, err)) != 0) {
+    if (rc == LISEC_ENOTFOUND) lisec_err_set(err, LISEC_ENOTFOUND, "ne %s is not registered", id);
+    return rc;
+  }
+  rc = lisec_json_parse(body, strlen(body), &ne, err);
+  free(body);
+  json_t *counts = rc ? NULL : task_counts(ctl, id, err);
+  if (!rc && !counts) rc = err->code ? err->code : LISEC_ENOMEM;
+  /* reading an NE's state is an LI read: recorded, sealed */
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.ne.status", true, NULL, 0, NULL, err, "ne %s", id);
+  if (rc) {
+    json_decref(ne);
+    json_decref(counts);
+    return rc;
+  }
+  json_t *st = ctl_x1_status_get(admf->status, id, lisec_time_now_ms());
+  if (!st) {
+    json_decref(ne);
+    json_decref(counts);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  json_object_set_new(st, "tasks", counts);
+  set_str(st, "x1_version", jstr(ne, "x1_version")[0] ? jstr(ne, "x1_version") : X1_VERSION);
+  set_str(st, "stopped", jstr(ne, "stopped"));
+  json_decref(ne);
+  *out = st;
+  return 0;
 }
 
 /* ---- the model: which NE carries an LI, and may it now ----------------- */
@@ -524,6 +585,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   /* a changed registration gets a fresh connection, and its tasks no wait */
   c->changed = true;
   c->dests_ready = false;
+  c->n_tried = 0;
   c->next_keepalive_ms = 0; /* its interval may have changed */
   ctl_x1_client_close(c->c);
   c->c = NULL;
@@ -804,6 +866,7 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   lisec_err ferr = {0};
   (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
                   "task %s on ne %s", target, ne_id);
+  ctl_x1_status_note(ctl->shared->x1->status, ne_id, "error", err.msg, lisec_time_now_ms());
   /* Whatever the answer said (2010, 2020, another code, none at all), the
    * NE may or may not have done it: ask it, and show what it holds. */
   lisec_err qerr = {0};
@@ -829,18 +892,58 @@ static bool has_xid(const x1_response *r, const char *xid) {
   return false;
 }
 
+/* Destinations the NE holds (ListAllDetails) that its registration names
+ * neither among "dids" nor "destinations": recorded (sealed), then
+ * RemoveDestination, each once per registration; what the NE refuses (a
+ * destination its operator's task still uses) shows in its status. */
+static void remove_unregistered(lisec_ctl *ctl, const json_t *ne, admf_client *c, const x1_response *list) {
+  const char *ne_id = jstr(ne, "id");
+  for (size_t i = 0; i < list->n_dest_ids; i++) {
+    const char *did = list->dest_ids[i];
+    bool tried = false;
+    for (size_t k = 0; k < c->n_tried && !tried; k++) tried = strcmp(c->tried[k], did) == 0;
+    if (tried || has_str(json_object_get(ne, "dids"), did) || c->n_tried == MAX_TRIED_REMOVALS) continue;
+    snprintf(c->tried[c->n_tried++], X1_UUID_LEN + 1, "%s", did);
+    lisec_err err = {0};
+    if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.remove", true,
+                  "a destination the NE's registration does not name: removed from the NE", 0, NULL, &err,
+                  "destination %s on ne %s", did, ne_id) != 0)
+      continue;
+    x1_request rq = {.type = X1_REMOVE_DESTINATION};
+    snprintf(rq.did, sizeof rq.did, "%s", did);
+    x1_response rr;
+    x1_response_init(&rr);
+    int rc = exchange(c, ne, &rq, &rr, &err);
+    char why[X1_VALUE_MAX + 96];
+    if (!rc && rr.ok) {
+      ctl_x1_status_removed(ctl->shared->x1->status, ne_id, did, lisec_time_now_ms());
+      continue;
+    }
+    snprintf(why, sizeof why, "RemoveDestination %s refused: %.250s", did,
+             rc ? err.msg : rr.error_description);
+    ctl_x1_status_note(ctl->shared->x1->status, ne_id, "error", why, lisec_time_now_ms());
+    lisec_err ferr = {0};
+    (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, "x1.destination.remove", true, why, 0, NULL, &ferr,
+                    "destination %s on ne %s", did, ne_id);
+  }
+}
+
 /* Ping, then ListAllDetails (or GetTaskDetails per task when the NE does
  * not list): tasks the NE lost go back to pending, XIDs it holds that lisec
  * does not want there are deactivated. */
-static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *tasks, json_t *ne_status) {
+static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *tasks) {
   const char *ne_id = jstr(ne, "id");
   lisec_err err = {0};
   x1_request req = {.type = X1_PING};
   x1_response resp;
   x1_response_init(&resp);
   int rc = exchange(c, ne, &req, &resp, &err);
-  json_object_set_new(ne_status, "reachable", json_boolean(rc == 0 && resp.ok));
-  set_str(ne_status, "error", rc ? err.msg : resp.ok ? "" : resp.error_description);
+  char why[LISEC_ERR_MSG_MAX];
+  if (rc) snprintf(why, sizeof why, "%s", err.msg);
+  else if (!resp.ok) snprintf(why, sizeof why, "Ping refused (X1 error %d): %.250s", resp.error_code, resp.error_description);
+  else why[0] = '\0';
+  ctl_x1_status_checked(ctl->shared->x1->status, ne_id, rc == 0 && resp.ok, why, rc ? "" : resp.h.version,
+                        lisec_time_now_ms());
   if (rc || !resp.ok) return;
   memset(&req, 0, sizeof req);
   req.type = X1_LIST_ALL_DETAILS;
@@ -915,6 +1018,7 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     snprintf(d.xid, sizeof d.xid, "%s", list.xids[i]);
     (void)exchange(c, ne, &d, &dr, &rerr);
   }
+  if (listed) remove_unregistered(ctl, ne, c, &list);
 }
 
 /* ---- one reconciliation -------------------------------------------------- */
@@ -1007,15 +1111,14 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   }
   json_t *before = json_deep_copy(tasks);
   plan(ctl, nes, targets, tasks);
-  json_t *status = json_object();
   const char *nid;
   json_t *ne;
   int64_t now = lisec_time_now_ms();
   json_object_foreach(nes, nid, ne) {
-    json_t *st = json_object();
-    json_object_set_new(status, nid, st);
     lisec_err cerr = {0};
     admf_client *c = client_for(ctl->shared->x1, ctl->shared->keys, ne, &cerr);
+    if (!c) /* no client: not reached, said in its status (once in the log) */
+      ctl_x1_status_checked(ctl->shared->x1->status, nid, false, cerr.msg[0] ? cerr.msg : "no X1 client", "", now);
     int64_t every = jint(ne, "check_ms") > 0 ? jint(ne, "check_ms") : CTL_X1_CHECK_MS_DEFAULT;
     if (every < wait) wait = every;
     if (c && c->changed) {
@@ -1027,7 +1130,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
       c->changed = false;
     }
     if (c && (force || c->next_check_ms <= now)) {
-      check_ne(ctl, ne, c, tasks, st);
+      check_ne(ctl, ne, c, tasks);
       c->next_check_ms = now + every;
     }
     /* Keepalive (clause 6.6.2) at the NE's interval; registered before it
@@ -1043,6 +1146,9 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
       c->next_keepalive_ms = now + ka;
     }
     if (ka > 0 && ka < wait) wait = ka;
+    /* reachable or not, from lisecd's check and the NE's own Keepalives:
+     * logged once when it changes */
+    (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
   }
   const char *key;
   json_t *t;
@@ -1059,7 +1165,6 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
     }
   }
   json_decref(before);
-  json_decref(status);
   json_decref(nes);
   json_decref(targets);
   json_decref(tasks);
@@ -1094,10 +1199,18 @@ static void *loop(void *arg) {
 }
 
 int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)cfg;
   (void)s;
+  /* how long an NE that sends Keepalive may be silent before it shows as
+   * unreachable (0: never) */
+  int64_t timeout_s = CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT;
+  if (cfg && lisec_config_int(cfg, "x1", "keepalive_timeout_s", CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT, 0, 86400,
+                              &timeout_s, err) != 0)
+    return LISEC_EINVAL;
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
-  if (!admf) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000))) {
+    free(admf);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   pthread_mutex_init(&admf->cycle, NULL);
   pthread_mutex_init(&admf->wake_lock, NULL);
   pthread_cond_init(&admf->wake, NULL);
@@ -1147,6 +1260,7 @@ void ctl_x1_close(ctl_shared *sh) {
     free(admf->clients[i].config);
   }
   json_decref(admf->li_hosts);
+  ctl_x1_status_free(admf->status);
   pthread_cond_destroy(&admf->wake);
   pthread_mutex_destroy(&admf->wake_lock);
   pthread_mutex_destroy(&admf->cycle);
@@ -1396,6 +1510,29 @@ static void task_issue(lisec_ctl *ctl, const char *ne_id, const x1_request *q, x
   json_decref(tasks);
 }
 
+/* A ReportDestinationIssue (clause 6.5.3) about a destination this NE's
+ * registration names: recorded sealed (the NE's text in the sealed log and
+ * the NE's status only); another DID is 1000, naming no destination. */
+static void destination_issue(lisec_ctl *ctl, const json_t *ne, const x1_request *q, x1_response *r) {
+  if (!has_str(json_object_get(ne, "dids"), q->did)) {
+    snprintf(r->error_description, sizeof r->error_description,
+             "no destination with this DID is registered for this NE");
+    return;
+  }
+  char issue[X1_VALUE_MAX + 48];
+  size_t n = (size_t)snprintf(issue, sizeof issue, "%.31s: ", q->report_type);
+  for (const char *p = q->issue; *p && n < sizeof issue - 1; p++) issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' ';
+  issue[n] = '\0';
+  if (q->has_issue_code && n < sizeof issue - 24) snprintf(issue + n, sizeof issue - n, " (code %d)", q->issue_code);
+  char shown[sizeof issue + 64];
+  snprintf(shown, sizeof shown, "destination %.36s: %s", q->did, issue);
+  lisec_err err = {0};
+  r->ok = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination-issue", true, issue, 0, NULL, &err,
+                    "destination %s on ne %s", q->did, q->h.ne) == 0;
+  if (!r->ok) snprintf(r->error_description, sizeof r->error_description, "the ADMF cannot record the report now");
+  else ctl_x1_status_note(ctl->shared->x1->status, q->h.ne, "destination_issue", shown, lisec_time_now_ms());
+}
+
 /* The answer to one NE-originated message (ReportTaskIssue, ReportNEIssue,
  * Keepalive): oK, or an ErrorResponse with the standard's code that echoes
  * the request's type and transaction. */
@@ -1424,7 +1561,10 @@ static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x
     snprintf(r->error_description, sizeof r->error_description, "the ADMF speaks X1 %s to %s", X1_VERSION_MIN,
              X1_VERSION);
   } else if (q->type == X1_KEEPALIVE) {
+    ctl_x1_status_keepalive(admf->status, q->h.ne, lisec_time_now_ms());
     r->ok = true;
+  } else if (q->type == X1_REPORT_DESTINATION_ISSUE) {
+    destination_issue(ctl, ne, q, r);
   } else if (q->type == X1_REPORT_TASK_ISSUE) {
     pthread_mutex_lock(&admf->cycle);
     task_issue(ctl, q->h.ne, q, r);
@@ -1439,10 +1579,11 @@ static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x
     r->ok = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.ne-issue", true, issue, 0, NULL, &err, "ne %s",
                       q->h.ne) == 0;
     if (!r->ok) snprintf(r->error_description, sizeof r->error_description, "the ADMF cannot record the report now");
+    else ctl_x1_status_note(admf->status, q->h.ne, "ne_issue", issue, lisec_time_now_ms());
   } else {
     r->error_code = X1_ERR_UNSUPPORTED;
     snprintf(r->error_description, sizeof r->error_description,
-             "an ADMF takes ReportTaskIssue, ReportNEIssue and Keepalive from an NE");
+             "an ADMF takes ReportTaskIssue, ReportDestinationIssue, ReportNEIssue and Keepalive from an NE");
   }
 }
 

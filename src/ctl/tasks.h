@@ -37,6 +37,14 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
 int ctl_x1_ne_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 /* ECONFLICT while a task on it is not deactivated. */
 int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err);
+/* One NE's X1 status (li-admin only; the read is recorded sealed):
+ * {"ne", "state" (reachable, unreachable, unknown), "reachable", "why",
+ * "since", "last_check", "last_keepalive", "keepalive_timeout_s",
+ * "error"/"ne_issue"/"destination_issue" ({"text", "at"}: the latest),
+ * "answered_version", "x1_version", "stopped", "destinations_removed",
+ * "removed", "tasks" ({"pending", "active", "failed", "deactivated"})}
+ * (ctl/x1_status.h). ENOTFOUND for an NE not registered. */
+int ctl_x1_ne_status(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out, lisec_err *err);
 
 /* {"tasks": [{"target","ne","authorisation","xid","want","state",
  * "target_version","ne_version","attempts","reason","error","issue",
@@ -58,7 +66,9 @@ int ctl_x1_deactivate_all(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
 int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out, lisec_err *err);
 
 /* One X1 request container from an NE, in the ETSI XML form (TS 103
- * 221-1): ReportTaskIssue, ReportNEIssue and Keepalive are answered oK;
+ * 221-1): ReportTaskIssue, ReportDestinationIssue (about a destination
+ * of the NE's registration), ReportNEIssue and Keepalive are answered oK
+ * (a Keepalive is the NE's sign of life, ctl/x1_status.h);
  * other requests 1080, schema-invalid ones 1010, another version 1020, a
  * message naming an NE the certificate does not speak for 1000, each
  * echoing the request's type and transaction; a container that cannot be
