@@ -29,9 +29,10 @@ int lisecd_server_config_all(const lisec_config *cfg, api_server_config *sc,
 /* --check-config (check.c): every problem reported, nothing changed; 0 or 2. */
 int lisecd_check_config(const lisec_config *cfg, const char *path);
 /* SIGHUP (tlsreload.c): reads the [tls] files again and sends their bytes
- * on fd to the front, which judges them; when they cannot be read, logs
- * why and the front keeps what it serves. */
-void lisecd_tls_reload(const api_server_config *sc, int fd);
+ * on *fd to the front, which judges them; when they cannot be read, logs
+ * why and the front keeps what it serves. A send that fails (the front
+ * took nothing within the socket's send timeout) closes *fd (-1). */
+void lisecd_tls_reload(const api_server_config *sc, int *fd);
 /* The front's side: a thread that takes API_MSG_TLS from fd and swaps the
  * server's context; stop ends it (shutting fd down) and joins it. */
 typedef struct lisecd_tls_receiver lisecd_tls_receiver;

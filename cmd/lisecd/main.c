@@ -437,6 +437,11 @@ int main(int argc, char **argv) {
   int rc = chan && ctl_fds && front_fds && all ? 0 : -1;
   if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wr.keys) != 0) rc = -1;
   if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wr.tls) != 0) rc = -1;
+  /* The parent must never hang on a front that takes nothing: a reload's
+   * send gives up after this long without progress. */
+  struct timeval tls_send_bound = {10, 0};
+  if (rc == 0 && setsockopt(wr.tls[0], SOL_SOCKET, SO_SNDTIMEO, &tls_send_bound, sizeof tls_send_bound) != 0)
+    rc = -1;
   for (int i = 0; rc == 0 && i < n; i++) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan[i]) != 0) {
       rc = -1;
@@ -519,7 +524,7 @@ int main(int argc, char **argv) {
     int sig = 0;
     sigwait(&sup, &sig);
     if (sig == SIGHUP) {
-      lisecd_tls_reload(&sc, wr.tls[0]);
+      lisecd_tls_reload(&sc, &wr.tls[0]);
       continue;
     }
     if (sig != SIGCHLD) {
@@ -536,7 +541,7 @@ int main(int argc, char **argv) {
     status = 1;
     break;
   }
-  close(wr.tls[0]);
+  if (wr.tls[0] >= 0) close(wr.tls[0]);
   lisec_config_free(cfg);
   LOG_INFO("%s", status ? "lisecd stopped after a process failed" : "lisecd stopped");
   return status;

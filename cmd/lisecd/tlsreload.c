@@ -37,13 +37,28 @@ static void describe(const api_tls_info *info, char *out, size_t cap) {
   }
 }
 
-void lisecd_tls_reload(const api_server_config *sc, int fd) {
+void lisecd_tls_reload(const api_server_config *sc, int *fd) {
   api_tls_material m = {0};
   lisec_err err = {0};
   ipc_writer w = {0};
+  if (*fd < 0) {
+    LOG_ERROR("SIGHUP: TLS reload refused: the channel to the front closed after an earlier send failed; "
+              "restart lisecd to rotate TLS material");
+    return;
+  }
   int rc = api_tls_material_read(sc->cert, sc->key, sc->client_ca, sc->crl, sc->tls_file_max, &m, &err);
   if (rc == 0) rc = api_wire_tls_encode(&w, &m, sc->tls_file_max, &err);
-  if (rc == 0) rc = ipc_send(fd, API_MSG_TLS, 0, 0, &w, &err);
+  if (rc == 0 && (rc = ipc_send(*fd, API_MSG_TLS, 0, 0, &w, &err)) != 0) {
+    /* Part of the message may have gone (the send timeout, SO_SNDTIMEO,
+     * passed while the front took nothing): no later one could be read
+     * right, so the channel is closed rather than left out of step. */
+    close(*fd);
+    *fd = -1;
+    char why[sizeof err.msg];
+    snprintf(why, sizeof why, "%s", err.msg);
+    lisec_err_set(&err, LISEC_EIO, "the front took nothing for 10 s or is gone (%s); the channel to it is closed, "
+                                   "restart lisecd to rotate TLS material", why);
+  }
   if (rc == 0)
     LOG_INFO("SIGHUP: TLS files read again (%zu + %zu + %zu + %zu bytes) and sent to the front", m.cert_len,
              m.key_len, m.ca_len, m.crl_len);
