@@ -5,7 +5,7 @@
 # and every requirement id (x-lisec-requirements) one lisec maps; every
 # example validates against its schema (Draft 2020-12); a running lisecd
 # with the Helsinki / London example platform, targets, an X1 NE, an LI VM
-# and a signed package is driven across roles, good and bad input (200,
+# a signed package and its image reports from the host running the VM is driven across roles, good and bad input (200,
 # 201, 400, 403, 404, 405, 409, 503), and every reply validates against the
 # schema the document gives for that route, status and media type;
 # @redocly/cli (pinned in tools/, installed by scripts/bootstrap) lints the
@@ -64,6 +64,8 @@ pass "every example validates; a wrong one is named"
 # 3. real replies
 pki=$work/pki
 make_pki "$pki"
+# hel-2's own certificate: an image report counts only from the VM's host
+lisec pki issue "$pki" host-hel-2 host hel-2 >/dev/null 2>&1 || fail "lisec pki issue host hel-2"
 make_li_admin_key "$work/li"
 # The vault's KEK in a SoftHSM2 token, so the target routes answer for real;
 # the LI administration's signing key, an LI VM's key, a pairing statement

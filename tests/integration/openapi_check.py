@@ -31,6 +31,7 @@ Written with Python's ssl, http.client and json, and Debian's
 python3-yaml and python3-jsonschema; nothing of lisecd's is reused.
 """
 import base64
+import hashlib
 import http.client
 import json
 import re
@@ -38,6 +39,7 @@ import socket
 import ssl
 import sys
 import time
+import zipfile
 
 import jsonschema
 import yaml
@@ -325,6 +327,9 @@ def plan(pki, work, topology):
         with open(f"{work}/{name}", encoding="utf-8") as f:
             return json.load(f)
 
+    # the image the package carries (what the host's agent would hash)
+    with zipfile.ZipFile(f"{work}/good.csar") as z:  # the version on-boarded last
+        image_digest = hashlib.sha256(z.read("Artifacts/Images/probe.qcow2")).hexdigest()
     # an NE address where nothing listens: a free port, as free_port finds one
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -394,6 +399,21 @@ def plan(pki, work, topology):
         ("auditor", "GET", "/v1/packages", None, 403),
         ("operator", "GET", "/v1/image-reports/vm-li", None, None),
         ("host", "POST", "/v1/image-checks", {"vm": "vm-li"}, None),
+        # a VM of the on-boarded package on hel-2, its image reported and checked by hel-2
+        ("operator", "PUT", "/v1/model/vm/vm-probe", {"id": "vm-probe", "hypervisor": "hv-hel-2",
+                                                      "sensitivity": "sensitive", "domain": "core",
+                                                      "package": "vprobe"}, 201),
+        ("host-hel-2", "POST", "/v1/packages/vprobe/image-reports",
+         {"vm": "vm-probe", "event": "instantiate", "digest": "sha256:" + "0" * 64}, 200),
+        ("host-hel-2", "POST", "/v1/packages/vprobe/image-reports",
+         {"vm": "vm-probe", "event": "resume", "digest": "sha256:" + image_digest}, 200),
+        ("host-hel-2", "POST", "/v1/packages/vprobe/image-reports",
+         {"vm": "vm-probe", "event": "reboot", "digest": "sha256:" + image_digest}, 400),
+        ("mano", "GET", "/v1/image-reports/vm-probe", None, 200),
+        ("host-hel-2", "POST", "/v1/image-checks", {"vm": "vm-probe", "digest": "sha256:" + image_digest}, 200),
+        ("host-hel-2", "POST", "/v1/image-checks", {"vm": "vm-probe", "digest": "sha256:" + "0" * 64}, 200),
+        ("host", "POST", "/v1/packages/vprobe/image-reports",
+         {"vm": "vm-probe", "event": "resume", "digest": "sha256:" + image_digest}, 403),
         ("operator", "GET", "/v1/rng/findings", None, 200),
         ("auditor", "GET", "/v1/rng/findings?open=true", None, 200),
         ("operator", "GET", "/v1/rng/findings?open=maybe", None, 400),
