@@ -23,6 +23,11 @@ li_cfg=("[audit]" "li_admin_key = $work/li.pub")
 dev_cfg=("[model]" "allow_declared_trust = true")
 vault_cfg=("[vault]" "development_key_file = $work/kek.dev" "allow_development_key = true")
 cli_as() { local role=$1; shift; lisec --server "$LISECD_URL" --pki "$pki" --role "$role" "$@"; }
+# After lisecd stopped: no sanitizer report (leaks included) in its log.
+clean_stop() {
+  stop_lisecd
+  if grep -q 'Sanitizer' "$work/lisecd.log"; then cat "$work/lisecd.log" >&2; fail "lisecd reported a sanitizer error"; fi
+}
 rows() { sqlite3 -cmd '.timeout 10000' "$db" 'SELECT COUNT(*) FROM audit_log'; }
 # run_rc VAR CMD...: runs CMD, its exit status in VAR (set -e stays on).
 run_rc() { local __v=$1; shift; local __rc=0; "$@" || __rc=$?; printf -v "$__v" '%s' "$__rc"; }
@@ -165,7 +170,7 @@ c=$(as li-admin -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/
 run_rc rc cli_as operator target add t-1 --authorisation li-404 --id ipv4=192.0.2.1 2>/dev/null
 [ "$rc" = 1 ] || fail "the operator added a target: exit $rc"
 pass "placement decisions through the CLI (deny MOVE2 exit 1, unknown target 2, wrong role 1); a target under an authorisation the model lacks is refused 400 naming TR103308-5.2, recorded, not stored"
-stop_lisecd
+clean_stop
 
 # ---- lisecd B: development mode; import, move, export ------------------------------
 db=$work/b.db
@@ -227,7 +232,7 @@ grep -q 'lis left out' "$work/err" || fail "the operator's export does not say L
 cli_as li-admin model export --kinds li >"$work/export-li.json" || fail "export --kinds li"
 run_rc rc cli_as operator model export --kinds li 2>/dev/null >/dev/null
 [ "$rc" = 1 ] || fail "the operator exported LIs: exit $rc"
-stop_lisecd
+clean_stop
 
 # ---- lisecd C: empty; export | import gives the same model -------------------------
 db=$work/c.db
@@ -242,3 +247,4 @@ norm() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("des
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["hosts"])==5 and len(d["vms"])==3 and {h["id"]:h["host"] for h in d["hypervisors"]}["hv-hel-2"]=="hel-4", d' "$work/export2.json" ||
   fail "the exported model is not the one made"
 pass "export | import on an empty lisecd gives the same model (5 hosts, the moved hypervisor, the LI)"
+clean_stop
