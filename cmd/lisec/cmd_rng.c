@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/curl.h"
 #include "cli.h"
 #include "commands.h"
 #include "lisec/rng.h"
@@ -207,7 +208,8 @@ static int rng_health_remote(const char *url) {
   curl_easy_cleanup(c);
   if (cr != CURLE_OK || status != 200) {
     lisec_buf_free(&b);
-    return cli_fail("rng: %s: %s", full, cr != CURLE_OK ? curl_easy_strerror(cr) : "HTTP error");
+    if (cr != CURLE_OK) return cli_fail("rng: %s: %s", full, lisec_curl_words(cr));
+    return cli_fail("rng: %s: lisec-entropyd answered HTTP %ld", full, status);
   }
   json_t *doc = NULL;
   lisec_err err = {0};
