@@ -152,6 +152,10 @@ pass "import: a malformed file is refused before anything is sent; declared trus
 # Placement: general VM on an untrusted host is denied, naming MOVE2.
 run_rc rc cli_as operator model decide placement vm-new hv-hel-2 --sensitivity general --domain core >"$work/out"
 [ "$rc" = 1 ] && grep -q 'DENIED' "$work/out" && grep -q 'TR103308-6.2-MOVE2' "$work/out" || fail "placement on an untrusted host: exit $rc: $(cat "$work/out")"
+printf '{"id":"vm-new","hypervisor":"hv-hel-2","sensitivity":"general","domain":"core"}' |
+  { run_rc rc cli_as operator --json model decide placement --file - >"$work/out"; [ "$rc" = 1 ]; } ||
+  fail "placement from a file on an untrusted host: $(cat "$work/out")"
+grep -q '"allow": false' "$work/out" || fail "placement --json: $(cat "$work/out")"
 run_rc rc cli_as operator model decide placement vm-new hv-404 --sensitivity general --domain core 2>"$work/err"
 [ "$rc" = 2 ] && grep -q 'hv-404' "$work/err" || fail "placement on an unknown hypervisor: exit $rc: $(cat "$work/err")"
 run_rc rc cli_as operator model decide placement vm-new hv-hel-2 2>"$work/err"
@@ -193,8 +197,11 @@ cli_as operator --json model import "$work/platform.json" | python3 -c 'import j
   fail "a second import"
 pass "import in development mode: 17 entities (operator's platform, li-admin's LI) in dependency order, one audit record each, compliant; a second import replaces each"
 
+cli_as operator model decide placement vm-new hv-hel-1 --sensitivity general --domain core >"$work/out" ||
+  fail "placement on trusted hardware: $(cat "$work/out")"
+grep -q 'allowed' "$work/out" && grep -q 'audit index: [1-9]' "$work/out" || fail "placement said: $(cat "$work/out")"
 cli_as li-admin target add t-1 --authorisation li-fi-1 --id ipv4=192.0.2.1 >/dev/null || fail "a target under li-fi-1"
-pass "a target under an existing authorisation is added"
+pass "a placement on trusted hardware is allowed (exit 0, recorded); a target under an existing authorisation is added"
 
 # Moves of hv-hel-2 (it runs vm-target, monitored by the Finnish LI).
 hv_host() { cli_as operator --json model get hypervisor hv-hel-2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])'; }
