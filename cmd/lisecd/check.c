@@ -50,13 +50,8 @@ int lisecd_check_config(const lisec_config *cfg, const char *path) {
   int64_t v = 0;
   if (lisec_config_int(cfg, "server", "stop_timeout_s", 30, 1, 3600, &v, &err) != 0) report(&problems, err.msg);
   lisec_log_level lvl;
-  const char *l = lisec_config_str(cfg, "log", "level", "info");
-  if (lisec_log_level_parse(l, &lvl) != 0) {
-    snprintf(err.msg, sizeof err.msg, "[log] level = \"%s\": expected debug, info, warn or error", l);
-    report(&problems, err.msg);
-  }
-  bool b = false;
-  if (lisec_config_bool(cfg, "log", "json", false, &b, &err) != 0) report(&problems, err.msg);
+  bool json = false, access_log = true;
+  if (lisecd_log_config(cfg, &lvl, &json, &access_log, &err) != 0) report(&problems, err.msg);
   ctl_settings_check(cfg, report, &problems);
 
   bool files_ok = true;

@@ -51,7 +51,9 @@ int lisecd_front_main(const lisec_config *cfg, const int *fds, int n, int tls_fd
     return 2;
   }
   lisecd_child_ready();
-  LOG_INFO("front ready: TLS and HTTP on %s, %d channels to the controller", sc.listen, n);
+  LOG_INFO("front ready: TLS and HTTP on %s, %d channels to the controller%s%s%s", sc.listen, n,
+           sc.probe_listen ? "; probes (plain HTTP /healthz, /readyz) on " : "",
+           sc.probe_listen ? sc.probe_listen : "", "");
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);

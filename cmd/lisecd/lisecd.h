@@ -39,6 +39,11 @@ typedef struct lisecd_tls_receiver lisecd_tls_receiver;
 int lisecd_tls_receiver_start(api_server *srv, int fd, size_t max_file, lisecd_tls_receiver **out, lisec_err *err);
 void lisecd_tls_receiver_stop(lisecd_tls_receiver *r);
 
+/* [probe] listen into sc (probe.c). */
+int lisecd_probe_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
+/* [log] level, format (json|text; the older json = true), access (probe.c). */
+int lisecd_log_config(const lisec_config *cfg, lisec_log_level *level, bool *json, bool *access,
+                      lisec_err *err);
 /* A child says it is serving: the parent starts the next one, and
  * counts a later exit as a failure rather than a start error (main.c). */
 void lisecd_child_ready(void);

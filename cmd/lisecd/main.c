@@ -120,6 +120,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   else if (strcmp(src, "ou") == 0) sc->role_source = API_ROLE_FROM_OU;
   else if (bad(c, lisec_err_set(err, LISEC_EINVAL, "[api] role_source = \"%s\": expected san-uri or ou", src)))
     return c->rc;
+  if (bad(c, lisecd_probe_config(cfg, sc, err))) return c->rc;
   return 0;
 }
 
@@ -137,13 +138,13 @@ int lisecd_server_config_all(const lisec_config *cfg, api_server_config *sc,
 }
 
 static int setup_logging(const lisec_config *cfg, lisec_err *err) {
-  lisec_log_level lvl;
-  bool json = false;
-  const char *l = lisec_config_str(cfg, "log", "level", "info");
-  if (lisec_log_level_parse(l, &lvl) != 0)
-    return lisec_err_set(err, LISEC_EINVAL, "[log] level = \"%s\": expected debug, info, warn or error", l);
-  int rc = lisec_config_bool(cfg, "log", "json", false, &json, err);
-  if (rc == 0) lisec_log_setup(lvl, json);
+  lisec_log_level lvl = LISEC_LOG_INFO;
+  bool json = false, access = true;
+  int rc = lisecd_log_config(cfg, &lvl, &json, &access, err);
+  if (rc == 0) {
+    lisec_log_setup(lvl, json);
+    lisec_log_set_access(access);
+  }
   return rc;
 }
 

@@ -14,7 +14,9 @@ const char *const lisecd_known_settings[] = {
     "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */
     "store.url",
-    "log.level", "log.json",
+    "log.level", "log.json", "log.format", "log.access",
+    /* plain-HTTP /healthz and /readyz for load balancers (probe.c) */
+    "probe.listen",
     /* the audit log (ctl/record.c, ctl/auditlog.c) */
     "audit.li_admin_key", "audit.origin", "audit.vkey_file",
     "audit.checkpoint_entries", "audit.checkpoint_ms",

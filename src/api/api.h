@@ -34,6 +34,10 @@ enum {
   API_ROLE_AUDITOR = 1u << 5,
   API_ROLE_TENANT = 1u << 6,
   API_ROLE_ANY = (1u << 7) - 1,
+  /* A scraper's certificate (role "metrics"): GET /metrics and nothing else,
+   * so it is outside API_ROLE_ANY (routes open to every role that uses
+   * lisec, such as /v1/status, do not admit it). */
+  API_ROLE_METRICS = 1u << 7,
 };
 
 #define API_ROLE_NAME_MAX 80
@@ -154,8 +158,10 @@ int api_admit(const api_principal *who, const api_raw_request *in, api_response 
 int api_admit_routes(const api_route *routes, size_t n_routes, const api_principal *who,
                      const api_raw_request *in, api_response *resp, int *route_index, char **body,
                      size_t *body_len);
-/* Whether the front answers the route itself (GET /metrics: the front sees
- * every reply, so the counters live there). Its handler takes ctl NULL. */
+/* Whether the front adds its own counters to the route's reply (GET
+ * /metrics: the front sees every reply, so the HTTP and TLS counters live
+ * there; the controller renders the domain metrics). Its handler renders
+ * the front's part when ctl is NULL. */
 bool api_route_is_front(const api_route *route);
 /* Whether the route's body is XML (X1 from an NE), not JSON: passed as
  * sent, in req->raw, for the handler's own bounded parser (routes_x1.c). */
@@ -199,6 +205,10 @@ bool api_route_is_li(const api_route *route);
  * routes appear only when li_view (the reader is li-admin); others see
  * them summed in one unlabelled counter. */
 char *api_metrics_render(int64_t uptime_s, bool li_view);
+/* The whole /metrics text: the controller's part (ctl_text, ctl_len bytes)
+ * followed by this process's API counters; malloc'd, NUL-terminated, its
+ * length in *out_len; NULL when out of memory. */
+char *api_metrics_join(const char *ctl_text, size_t ctl_len, bool li_view, size_t *out_len);
 /* Seconds since the process that counts (the front) started serving:
  * api_metrics_start, called by api_server_start. */
 void api_metrics_start(void);
@@ -236,6 +246,9 @@ typedef struct api_server_config {
    * its TLS handshake is closed, or a new one refused. */
   int max_connections;
   int handshake_timeout_ms; /* a connection not through TLS by then is closed */
+  /* [probe] listen: plain HTTP /healthz and /readyz without client
+   * certificates (server.c, "the probe listener"); NULL: none. */
+  const char *probe_listen;
   unsigned refusal_rate, refusal_burst, refusal_clients; /* api_ratelimit_configure */
   /* Called once, on a worker's thread, when a channel to the controller
    * closes or breaks the protocol: lisecd cannot serve any more. */

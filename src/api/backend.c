@@ -21,6 +21,7 @@
 #include "api/api.h"
 #include "api/wire.h"
 #include "ctl/attest.h"
+#include "ctl/metrics.h"
 
 typedef struct parked parked;
 
@@ -102,9 +103,17 @@ static void dispatch(chan *c, const api_wire_request *m, ctl_attest_wait *wait, 
                          .body_len = m->body_len,
                          .max_body = c->b->max_body};
   int route = -1;
+  /* Every line logged while deciding names the request (docs/operations.md,
+   * "Logs"): its id, the role, the route's pattern (never the path). */
+  size_t n_routes = 0;
+  const api_route *routes = api_route_table(&n_routes);
+  lisec_log_context_set(m->request_id, m->who.role,
+                        m->route < n_routes ? routes[m->route].pattern : NULL);
   c->ctl->wait = wait;
   api_dispatch(c->ctl, &m->who, &raw, resp, &route);
   c->ctl->wait = NULL;
+  LOG_DEBUG("controller: %s", resp->pending ? "waits for fresh quotes" : "decided");
+  lisec_log_context_clear();
   if (route != (int)m->route)
     LOG_LIMITED(LISEC_LOG_WARN, 3, 10000, "request %s: the front matched route %u, the controller %d",
                 m->method, m->route, route);
@@ -241,6 +250,20 @@ static void on_request(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
   ipc_payload_free(payload, len);
 }
 
+/* /readyz of the front's probe listener (ctl_ready): 200 "ready", or 503
+ * naming every check that failed (store, tokens, checkpoint signer). */
+static void on_ready(chan *c, uint32_t id) {
+  lisec_err err = {0};
+  char text[LISEC_ERR_MSG_MAX + 32];
+  int rc = ctl_ready(c->ctl, &err);
+  if (rc) snprintf(text, sizeof text, "not ready: %s\n", err.msg);
+  else snprintf(text, sizeof text, "ready\n");
+  api_response resp = {.status = rc ? 503 : 200, .text = strdup(text), .content_type = "text/plain"};
+  if (rc) LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "readyz: %s", err.msg);
+  reply(c, id, &resp);
+  api_response_free(&resp);
+}
+
 /* The client of request id left: a parked request is dropped undecided
  * (the front only needs a reply to free its side). Otherwise its reply is
  * on its way already. */
@@ -275,6 +298,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     switch (h.type) {
       case API_MSG_REQUEST: on_request(c, h.id, payload, h.len); continue;
       case API_MSG_CANCEL: on_cancel(c, h.id); break;
+      case API_MSG_READY: on_ready(c, h.id); break;
       case API_MSG_STOP:
         c->stopping = true;
         parked_drop_all(c, true, "lisecd is stopping; ask again");

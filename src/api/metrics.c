@@ -1,4 +1,5 @@
-/* Prometheus metrics of the API: requests by route and status code, a
+/* Prometheus metrics of the API (the front's part of GET /metrics, after
+ * the controller's domain metrics, ctl/metrics.c): requests by route and status code, a
  * latency histogram, TLS handshakes (completed, failed), refused client
  * certificates, connections closed by the server's limits and refusals held
  * back by the per-certificate limit. Counters are atomics, so worker threads
@@ -160,6 +161,19 @@ char *api_metrics_render(int64_t uptime_s, bool li_view) {
                        "# TYPE lisec_uptime_seconds gauge\nlisec_uptime_seconds %lld\n",
                    (long long)uptime_s);
   return (char *)b.data;
+}
+
+char *api_metrics_join(const char *ctl_text, size_t ctl_len, bool li_view, size_t *out_len) {
+  char *mine = api_metrics_render(api_metrics_uptime_seconds(), li_view);
+  size_t n = mine ? strlen(mine) : 0;
+  char *joined = mine ? malloc(ctl_len + n + 1) : NULL;
+  if (joined) {
+    if (ctl_len) memcpy(joined, ctl_text, ctl_len);
+    memcpy(joined + ctl_len, mine, n + 1);
+    *out_len = ctl_len + n;
+  }
+  free(mine);
+  return joined;
 }
 
 static atomic_ullong started_ns;

@@ -19,6 +19,8 @@ static const struct {
     {"operator", API_ROLE_OPERATOR}, {"li-admin", API_ROLE_LI_ADMIN},
     {"hypervisor-admin", API_ROLE_HV_ADMIN}, {"host", API_ROLE_HOST},
     {"mano", API_ROLE_MANO}, {"auditor", API_ROLE_AUDITOR},
+    /* Prometheus and the like: reads /metrics, nothing else (API_ROLE_METRICS). */
+    {"metrics", API_ROLE_METRICS},
 };
 
 static bool tenant_name_ok(const char *name) {

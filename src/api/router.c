@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ctl/metrics.h"
 #include "api/body.h"
 #include "ctl/attest.h"
 #include "store/store.h"
@@ -59,7 +60,10 @@ void api_error_from(api_response *resp, int rc, const lisec_err *err) {
     case LISEC_EAUTH: status = 403; break;
     case LISEC_ETOOBIG: status = 413; break;
     case LISEC_ECONFLICT: status = 409; break;
-    case LISEC_ESTORE:
+    case LISEC_ESTORE: /* counted for /metrics (ctl/metrics.h) */
+      ctl_metrics_store_error();
+      status = 503;
+      break;
     case LISEC_EUNAVAIL: status = 503; break;
     default: status = 500; break;
   }

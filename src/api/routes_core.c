@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ctl/metrics.h"
 
 static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
                        api_response *resp) {
@@ -17,14 +18,22 @@ static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request
   return 0;
 }
 
-/* Answered by the front (api_route_is_front), which counts every reply;
- * ctl is NULL there, and the uptime is the front's. */
+/* Answered in two parts: the controller's (ctl/metrics.c: hosts, appraisals,
+ * the audit log, X1 and the vault) here, and the front's (every reply
+ * passes through it: requests, latency, TLS) appended by the front
+ * (api_route_is_front), which calls this with ctl NULL when it answers
+ * alone. */
 static int get_metrics(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
                        api_response *resp) {
-  (void)ctl, (void)req;
-  /* Counts per LI route are LI information: for the LI administration only. */
+  (void)req;
+  /* Counts of LI work are LI information: for the LI administration only. */
   bool li_view = api_role_bit(actor->role) == API_ROLE_LI_ADMIN;
-  resp->text = api_metrics_render(api_metrics_uptime_seconds(), li_view);
+  resp->text = ctl ? ctl_metrics_render(ctl, li_view)
+                   : api_metrics_render(api_metrics_uptime_seconds(), li_view);
+  if (!resp->text) {
+    api_error(resp, 503, "unavailable", "out of memory");
+    return 0;
+  }
   resp->content_type = "text/plain; version=0.0.4";
   return 0;
 }
@@ -48,8 +57,8 @@ bool api_route_is_front(const api_route *route) { return route->handler == get_m
 
 const api_route api_routes_core[] = {
     {"GET", "/healthz", API_ROLE_ANY, false, get_healthz, NULL},
-    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_LI_ADMIN, false, get_metrics,
-     NULL},
+    {"GET", "/metrics", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_LI_ADMIN | API_ROLE_METRICS, false,
+     get_metrics, NULL},
     {"GET", "/v1/status", API_ROLE_ANY, false, get_status, NULL},
     {0},
 };

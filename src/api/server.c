@@ -79,6 +79,7 @@ typedef struct api_worker {
   bool chan_lost;                 /* the controller is gone: every request gets 503 */
   api_wire_pending inflight;      /* forwarded requests by id */
   struct event *drain_ev;         /* the bound on waiting for them at a stop */
+  struct evhttp *probe_http;      /* worker 0: the probe listener, plain HTTP */
 } api_worker;
 
 /* One client connection, from evhttp's bufferevent callback until OpenSSL
@@ -106,6 +107,7 @@ struct api_server {
   int conn_cap;     /* per worker */
   int handshake_ms; /* [server] handshake_timeout_ms */
   api_worker *workers;
+  evutil_socket_t probe_fd; /* [probe] listen, or -1 */
 };
 
 static int principal_index = -1;
@@ -191,6 +193,31 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
   return ok;
 }
 
+/* A client refused in the TLS handshake, said once per connection with the
+ * reason (no certificate, unknown CA, expired, ...) and its address, at a
+ * bounded rate: a scanner must not flood the log. */
+static void log_refused_client(const SSL *ssl, int alert) {
+  char addr[INET6_ADDRSTRLEN + 8] = "?";
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  int fd = SSL_get_fd(ssl);
+  if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET)
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    else if (ss.ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+    snprintf(addr, sizeof addr, "%s", host);
+  }
+  long vr = SSL_get_verify_result(ssl);
+  const char *why;
+  if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
+  else if (!SSL_get0_peer_certificate(ssl)) why = "no client certificate";
+  else why = SSL_alert_desc_string_long(alert);
+  LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "TLS: client %s refused: %s (TR103308-5.3: mutual TLS)",
+              addr, why);
+}
+
 /* Counts each connection's handshake once: done, or a fatal alert we sent
  * before it was done (no certificate, wrong CA, old protocol, no shared
  * cipher). TLS 1.3 reports post-handshake messages as handshakes too. */
@@ -211,6 +238,7 @@ static void info_cb(const SSL *ssl, int where, int ret) {
   if (!done && !failed) return;
   SSL_set_ex_data((SSL *)ssl, handshake_index, &counted);
   api_metrics_handshake(done);
+  if (failed) log_refused_client(ssl, ret);
 }
 
 /* What the server adds to a context built from the material (tls.c):
@@ -373,6 +401,45 @@ static void wipe_free(char *p, size_t n) {
  * twice. The write happens in a deferred callback, so joining the chains
  * right after queueing makes one record and one write per reply. A request
  * whose client left (no connection) is freed by the reply. */
+/* The request's id (docs/operations.md, "Logs"): the one X-Request-Id the
+ * client sent when it is 1-64 of A-Z a-z 0-9 - _ . :, otherwise a fresh
+ * one; the reply carries it back. */
+static void request_id_take(struct evhttp_request *req, char out[LISEC_REQUEST_ID_MAX]) {
+  struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+  const char *v = NULL;
+  int n = 0;
+  for (struct evkeyval *kv = TAILQ_FIRST(in); kv; kv = TAILQ_NEXT(kv, next))
+    if (evutil_ascii_strcasecmp(kv->key, "X-Request-Id") == 0) {
+      v = kv->value;
+      n++;
+    }
+  if (n == 1 && lisec_request_id_valid(v, strnlen(v, LISEC_REQUEST_ID_MAX)))
+    snprintf(out, LISEC_REQUEST_ID_MAX, "%s", v);
+  else
+    lisec_request_id_new(out);
+  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+  evhttp_remove_header(h, "X-Request-Id");
+  evhttp_add_header(h, "X-Request-Id", out);
+}
+
+/* Every answered request: counted, one access line (the route's pattern,
+ * never its path), and a 503 said as an event of its own. */
+static void request_done(int route, int status, uint64_t t0, const char *role, const char *method,
+                         const char *rid) {
+  uint64_t ns = t0 ? lisec_time_mono_ns() - t0 : 0;
+  api_metrics_record(route, status, ns);
+  size_t n = 0;
+  const api_route *routes = api_route_table(&n);
+  const char *pattern = route >= 0 && (size_t)route < n ? routes[route].pattern : "(unmatched)";
+  lisec_log_access_rec a = {rid, role && role[0] ? role : "-", method, pattern, status, ns};
+  lisec_log_access(&a);
+  if (status == 503) {
+    lisec_log_context_set(rid, a.role, pattern);
+    LOG_LIMITED(LISEC_LOG_WARN, 10, 10000, "answered 503 (unavailable) to %s %s", method, pattern);
+    lisec_log_context_clear();
+  }
+}
+
 static void send_reply(struct evhttp_request *req, const api_wire_reply *r) {
   struct evhttp_connection *conn = evhttp_request_get_connection(req);
   struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
@@ -417,12 +484,16 @@ static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
   if (n_length <= 1 && !head) return false;
   api_response resp = {0};
   int route = -1;
+  char rid[LISEC_REQUEST_ID_MAX];
+  const char *role = NULL;
+  request_id_take(req, rid);
   if (n_length > 1) {
     api_error(&resp, 400, "invalid", "more than one Content-Length header (RFC 9112 6.3)");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
   } else {
     lisec_err err = {0};
     const api_principal *who = request_principal(w->srv, req, &err);
+    role = who ? who->role : NULL;
     api_raw_request raw = {.method = "HEAD", .uri = evhttp_request_get_uri(req), .max_body = w->srv->max_body};
     char *body = NULL;
     size_t body_len = 0;
@@ -438,7 +509,7 @@ static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
     resp.text = NULL;
   }
   send_response(req, &resp);
-  api_metrics_record(route, resp.status, 0);
+  request_done(route, resp.status, 0, role, head ? "HEAD" : method_name(evhttp_request_get_command(req)), rid);
   api_response_free(&resp);
   return true;
 }
@@ -453,13 +524,36 @@ typedef struct inflight {
   struct evhttp_connection *conn;
   uint64_t t0;
   int route;
+  char rid[LISEC_REQUEST_ID_MAX];
+  char role[API_ROLE_NAME_MAX];
+  char method[API_METHOD_MAX];
+  /* GET /metrics: the front appends its own counters to the controller's
+   * (0: not metrics, 1: as others see them, 2: the LI administration's view). */
+  int metrics;
+  /* A /readyz of the probe listener (probe.c): answered as plain text. */
+  bool probe;
 } inflight;
 
 static void inflight_answer(api_worker *w, inflight *f, const api_wire_reply *r) {
+  char *joined = NULL;
+  api_wire_reply both;
+  if (f->metrics && r->status == 200 && r->content_type[0]) {
+    /* The controller's domain metrics, then the front's HTTP and TLS ones. */
+    size_t n = 0;
+    joined = api_metrics_join((const char *)r->body, r->body_len, f->metrics == 2, &n);
+    if (joined) {
+      both = *r;
+      both.body = (const uint8_t *)joined;
+      both.body_len = n;
+      r = &both;
+    }
+  }
   send_reply(f->req, r);
-  api_metrics_record(f->route, r->status, lisec_time_mono_ns() - f->t0);
+  free(joined);
+  /* Probes are not API requests: neither counted nor access-logged. */
+  if (!f->probe) request_done(f->route, r->status, f->t0, f->role, f->method, f->rid);
   /* 429 comes only from the controller's per-certificate refusal limit. */
-  if (r->status == 429) api_metrics_refusal_limited();
+  if (r->status == 429 && !f->probe) api_metrics_refusal_limited();
   free(f);
   if (w->stopping && w->inflight.n_used == 0) {
     struct timeval grace = {1, 0};
@@ -555,12 +649,13 @@ static void on_conn_close(struct evhttp_connection *conn, void *arg) {
 }
 
 static void forward(api_worker *w, struct evhttp_request *req, const api_principal *who, int route,
-                    const char *method, const char *body, size_t body_len, uint64_t t0) {
+                    const char *method, const char *body, size_t body_len, uint64_t t0,
+                    const char *rid, int metrics) {
   api_response resp = {0};
   if (w->chan_lost) {
     api_error(&resp, 503, "unavailable", "the controller process is gone; lisecd is stopping");
     send_response(req, &resp);
-    api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+    request_done(route, resp.status, t0, who->role, method, rid);
     api_response_free(&resp);
     return;
   }
@@ -571,11 +666,16 @@ static void forward(api_worker *w, struct evhttp_request *req, const api_princip
   ipc_writer wr = {0};
   int rc = f && m ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) {
-    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .t0 = t0, .route = route};
+    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .t0 = t0, .route = route,
+                    .metrics = metrics};
+    snprintf(f->rid, sizeof f->rid, "%s", rid);
+    snprintf(f->role, sizeof f->role, "%s", who->role);
+    snprintf(f->method, sizeof f->method, "%s", method);
     m->route = (uint32_t)route;
     m->who = *who;
     snprintf(m->method, sizeof m->method, "%s", method);
     snprintf(m->uri, sizeof m->uri, "%s", evhttp_request_get_uri(req));
+    snprintf(m->request_id, sizeof m->request_id, "%s", rid);
     m->body = (const uint8_t *)body;
     m->body_len = body_len;
     rc = api_wire_request_encode(&wr, m, w->srv->max_body, &err);
@@ -595,7 +695,7 @@ static void forward(api_worker *w, struct evhttp_request *req, const api_princip
   free(f);
   api_error(&resp, 503, "unavailable", err.msg);
   send_response(req, &resp);
-  api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+  request_done(route, resp.status, t0, who->role, method, rid);
   api_response_free(&resp);
 }
 
@@ -606,13 +706,20 @@ static void on_request(struct evhttp_request *req, void *arg) {
   api_response resp = {0};
   int route = -1;
   lisec_err err = {0};
+  char rid[LISEC_REQUEST_ID_MAX];
+  request_id_take(req, rid);
+  const char *method = method_name(evhttp_request_get_command(req));
   const api_principal *who = request_principal(w->srv, req, &err);
   if (!who) {
+    /* A verified certificate that carries no usable role. */
+    lisec_log_context_set(rid, "-", NULL);
+    LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "TLS: client refused: %s (TR103308-5.3: a role per certificate)",
+                err.msg);
+    lisec_log_context_clear();
     api_error(&resp, 403, "forbidden", err.msg);
   } else {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    const char *method = method_name(evhttp_request_get_command(req));
     api_raw_request raw = {.method = method, .uri = evhttp_request_get_uri(req), .body_len = len,
                            .max_body = w->srv->max_body};
     /* Pull the body into one block only when it is within bounds. */
@@ -623,21 +730,17 @@ static void on_request(struct evhttp_request *req, void *arg) {
     const api_route *routes = api_route_table(&n_routes);
     if (api_admit_routes(routes, n_routes, who, &raw, &resp, &route, &body, &body_len)) {
       const api_route *r = &routes[route];
-      if (api_route_is_front(r) && (r->roles & who->role_bit)) {
-        ctl_actor actor = {.subject = who->subject, .role = who->role, .kind = api_role_kind(who->role_bit)};
-        api_request areq = {.method = method, .path = raw.uri};
-        r->handler(NULL, &actor, &areq, &resp);
-        if (resp.status == 0) resp.status = 200;
-      } else {
-        forward(w, req, who, route, method, body, body_len, t0);
-        wipe_free(body, body_len);
-        return;
-      }
+      int metrics = 0;
+      if (api_route_is_front(r) && (r->roles & who->role_bit))
+        metrics = who->role_bit == API_ROLE_LI_ADMIN ? 2 : 1;
+      forward(w, req, who, route, method, body, body_len, t0, rid, metrics);
+      wipe_free(body, body_len);
+      return;
     }
     wipe_free(body, body_len);
   }
   send_response(req, &resp);
-  api_metrics_record(route, resp.status, lisec_time_mono_ns() - t0);
+  request_done(route, resp.status, t0, who ? who->role : NULL, method, rid);
   api_response_free(&resp);
 }
 
@@ -665,9 +768,77 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *reason
   api_error(&resp, 413, "too_large", "request body over the limit ([api] max_body)");
   /* The rest of the body is not read: the connection cannot carry another request. */
   evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+  char rid[LISEC_REQUEST_ID_MAX];
+  request_id_take(req, rid);
   send_response(req, &resp);
-  api_metrics_record(-1, 413, 0);
+  request_done(-1, 413, 0, NULL, method_name(evhttp_request_get_command(req)), rid);
   api_response_free(&resp);
+}
+
+/* ---- the probe listener ([probe] listen) ----------------------------------
+ * Plain HTTP for load balancers and orchestrators, on its own address (the
+ * loopback unless configured otherwise), on worker 0's loop: GET /healthz
+ * is this process being alive with its controller (200, or 503 once the
+ * controller is gone); GET /readyz asks the controller whether it can serve
+ * (ctl_ready: store, tokens, checkpoint signer) and says what is not ready.
+ * Anything else is 404 or 405, requests are small (headers bounded, no
+ * body) and idle connections close after a few seconds. It reveals nothing
+ * about the model, LI or the API. */
+#define PROBE_HEADERS_MAX 4096
+#define PROBE_TIMEOUT_S 5
+
+static void probe_text(struct evhttp_request *req, int status, const char *text) {
+  api_wire_reply r = {.status = status, .body = (const uint8_t *)text, .body_len = strlen(text)};
+  snprintf(r.content_type, sizeof r.content_type, "text/plain");
+  send_reply(req, &r);
+}
+
+static void on_probe_request(struct evhttp_request *req, void *arg) {
+  api_worker *w = arg;
+  const char *uri = evhttp_request_get_uri(req);
+  bool health = strcmp(uri, "/healthz") == 0, ready = strcmp(uri, "/readyz") == 0;
+  if (!health && !ready)
+    return probe_text(req, 404, "not found: this listener answers GET /healthz and GET /readyz only\n");
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+    return probe_text(req, 405, "method not allowed: GET only\n");
+  }
+  if (w->chan_lost || w->stopping)
+    return probe_text(req, 503, "not ready: the controller process is gone or lisecd is stopping\n");
+  if (health) return probe_text(req, 200, "ok\n");
+  inflight *f = calloc(1, sizeof *f);
+  uint32_t id = 0;
+  lisec_err err = {0};
+  int rc = f ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
+  if (rc == 0) {
+    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .probe = true};
+    rc = api_wire_pending_add(&w->inflight, f, &id, &err);
+  }
+  if (rc == 0) {
+    rc = api_wire_queue(bufferevent_get_output(w->chan), API_MSG_READY, id, NULL, &err);
+    if (rc) api_wire_pending_take(&w->inflight, id, NULL);
+  }
+  if (rc == 0) {
+    if (f->conn) evhttp_connection_set_closecb(f->conn, on_conn_close, w);
+    return;
+  }
+  free(f);
+  probe_text(req, 503, "not ready: the controller cannot be asked\n");
+}
+
+static int probe_init(api_worker *w, evutil_socket_t probe_fd, lisec_err *err) {
+  w->probe_http = evhttp_new(w->base);
+  evutil_socket_t fd = w->probe_http ? dup(probe_fd) : -1;
+  struct evhttp_bound_socket *bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->probe_http, fd) : NULL;
+  if (fd >= 0 && !bound) close(fd);
+  if (!bound) return lisec_err_set(err, LISEC_EIO, "[probe] listen: cannot accept connections");
+  evhttp_set_gencb(w->probe_http, on_probe_request, w);
+  evhttp_set_max_headers_size(w->probe_http, PROBE_HEADERS_MAX);
+  evhttp_set_max_body_size(w->probe_http, 0);
+  evhttp_set_timeout(w->probe_http, PROBE_TIMEOUT_S);
+  evhttp_set_allowed_methods(w->probe_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+  return 0;
 }
 
 /* The bound on a stop's wait for the controller's last replies. */
@@ -836,6 +1007,8 @@ int api_server_check(const api_server_config *cfg, lisec_err *err) {
   int rc = api_routes_check(routes, n_routes, err);
   int cap = 0;
   if (rc == 0) rc = parse_listen(cfg->listen, &ss, &sl, err);
+  if (rc == 0 && cfg->probe_listen && (rc = parse_listen(cfg->probe_listen, &ss, &sl, err)))
+    lisec_err_wrap(err, "[probe] listen");
   if (rc == 0) rc = fit_connection_cap(cfg, false, &cap, err);
   if (rc == 0) rc = tls_setup(&probe, cfg, err);
   SSL_CTX_free(probe.ssl);
@@ -856,6 +1029,7 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->role_source = cfg->role_source;
     srv->max_body = cfg->max_body;
     srv->fd = -1;
+    srv->probe_fd = -1;
     srv->n_workers = n_workers;
     srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
     srv->on_channel_lost = cfg->on_channel_lost;
@@ -869,9 +1043,12 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
   }
   if (rc == 0) rc = tls_setup(srv, cfg, err);
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
+  if (rc == 0 && cfg->probe_listen && (rc = listen_socket(cfg->probe_listen, &srv->probe_fd, err)))
+    lisec_err_wrap(err, "[probe] listen");
   for (; rc == 0 && taken < n_workers; taken++)
     rc = worker_init(&srv->workers[taken], srv, channels[taken], err);
   for (; taken < n_workers; taken++) close(channels[taken]);
+  if (rc == 0 && srv->probe_fd >= 0) rc = probe_init(&srv->workers[0], srv->probe_fd, err);
   if (rc) {
     api_server_wait_and_free(srv);
     return rc;
@@ -911,6 +1088,7 @@ void api_server_wait_and_free(api_server *srv) {
     if (w->stop_ev) event_free(w->stop_ev);
     /* Connections close here (and tell the channel their clients left). */
     if (w->http) evhttp_free(w->http);
+    if (w->probe_http) evhttp_free(w->probe_http);
     if (w->backoff_ev) event_free(w->backoff_ev);
     if (w->drain_ev) event_free(w->drain_ev);
     if (w->chan) bufferevent_free(w->chan);
@@ -918,6 +1096,7 @@ void api_server_wait_and_free(api_server *srv) {
     if (w->base) event_base_free(w->base);
   }
   if (srv->fd >= 0) close(srv->fd);
+  if (srv->probe_fd >= 0) close(srv->probe_fd);
   SSL_CTX_free(srv->ssl);
   pthread_mutex_destroy(&srv->ssl_lock);
   free(srv->workers);

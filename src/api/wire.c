@@ -13,7 +13,8 @@
 #define REPLY_FIELDS_MAX 256 /* the reply's fields besides its body */
 
 uint32_t api_wire_channel_max(size_t max_body) {
-  uint64_t m = (uint64_t)max_body + API_URI_MAX + API_SUBJECT_MAX + API_ROLE_NAME_MAX + 256;
+  uint64_t m = (uint64_t)max_body + API_URI_MAX + API_SUBJECT_MAX + API_ROLE_NAME_MAX +
+               LISEC_REQUEST_ID_MAX + 256;
   if (m < API_WIRE_REPLY_MAX + REPLY_FIELDS_MAX) m = API_WIRE_REPLY_MAX + REPLY_FIELDS_MAX;
   return m > IPC_PAYLOAD_MAX ? IPC_PAYLOAD_MAX : (uint32_t)m;
 }
@@ -40,14 +41,17 @@ static bool digits(const char *s) {
 
 int api_wire_request_encode(ipc_writer *w, const api_wire_request *r, size_t max_body, lisec_err *err) {
   ipc_writer_init(w, api_wire_channel_max(max_body));
-  if (r->body_len > max_body || strlen(r->uri) > API_URI_MAX || !method_ok(r->method))
-    return lisec_err_set(err, LISEC_EINVAL, "request message: body, URI or method over its bound");
+  if (r->body_len > max_body || strlen(r->uri) > API_URI_MAX || !method_ok(r->method) ||
+      !lisec_request_id_valid(r->request_id, strnlen(r->request_id, sizeof r->request_id)))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "request message: body, URI, method or request id over its bound");
   ipc_put_u32(w, r->route);
   ipc_put_str(w, r->who.subject);
   ipc_put_str(w, r->who.role);
   ipc_put_u32(w, r->who.role_bit);
   ipc_put_str(w, r->method);
   ipc_put_str(w, r->uri);
+  ipc_put_str(w, r->request_id);
   ipc_put_bytes(w, r->body, r->body_len);
   if (w->failed) return lisec_err_set(err, LISEC_EINVAL, "request message: over the channel's bound");
   return 0;
@@ -64,6 +68,7 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
   out->who.role_bit = ipc_get_u32(&r);
   ipc_get_str(&r, out->method, sizeof out->method);
   ipc_get_str(&r, out->uri, sizeof out->uri);
+  ipc_get_str(&r, out->request_id, sizeof out->request_id);
   ipc_get_bytes(&r, max_body, &out->body, &out->body_len);
   int rc = ipc_reader_done(&r, "request", err);
   if (rc) return rc;
@@ -76,6 +81,9 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
     return lisec_err_set(err, LISEC_EINVAL, "request message: method not upper-case letters");
   if (out->uri[0] != '/' || !printable(out->uri))
     return lisec_err_set(err, LISEC_EINVAL, "request message: URI not a path of printable ASCII");
+  if (!lisec_request_id_valid(out->request_id, strlen(out->request_id)))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "request message: request id not 1-64 of A-Z a-z 0-9 - _ . :");
   if (out->body_len == 0) out->body = NULL;
   return 0;
 }

@@ -22,6 +22,7 @@ typedef enum {
   API_MSG_CANCEL = 3,  /* front -> controller: the client of request id left */
   API_MSG_STOP = 4,    /* front -> controller: lisecd stops; answer what waits now */
   API_MSG_TLS = 5,     /* parent -> front (its own channel): TLS material to serve new connections with */
+  API_MSG_READY = 6,   /* front -> controller: /readyz of the probe listener; a reply by id */
 } api_msg_type;
 
 #define API_METHOD_MAX 16       /* longest method name + 1 */
@@ -35,6 +36,9 @@ typedef struct api_wire_request {
   api_principal who;
   char method[API_METHOD_MAX];
   char uri[API_URI_MAX + 1];
+  /* The request's id (X-Request-Id, or one the front made): the
+   * controller's log lines about it carry it (docs/operations.md, "Logs"). */
+  char request_id[LISEC_REQUEST_ID_MAX];
   const uint8_t *body; /* compact JSON, or NULL when body_len is 0 */
   size_t body_len;
 } api_wire_request;
@@ -61,7 +65,7 @@ int api_wire_reply_encode(ipc_writer *w, const api_wire_reply *r, lisec_err *err
 
 /* Decoders check every field: the role a known one whose bit matches,
  * the method upper-case letters, the URI a path of printable ASCII, the
- * body within max_body; the status 100-599, the header values printable
+ * request id one lisec_request_id_valid admits, the body within max_body; the status 100-599, the header values printable
  * without CR or LF, the retry-after digits. EINVAL naming the field. */
 int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
                             api_wire_request *out, lisec_err *err);

@@ -53,7 +53,8 @@ const char *lisec_err_name(int code);
 
 typedef enum { LISEC_LOG_DEBUG, LISEC_LOG_INFO, LISEC_LOG_WARN, LISEC_LOG_ERROR } lisec_log_level;
 
-/* Logs go to stderr, as text or as one JSON object per line. */
+/* Logs go to stderr, as text or as one JSON object per line (fields ts,
+ * level, component, msg, and request_id, role, route within a request). */
 void lisec_log_setup(lisec_log_level min, bool json);
 /* Names the process in every later line ("front", "controller", "keys"):
  * lisecd's processes share one stderr. name must outlive the process. */
@@ -64,6 +65,31 @@ void lisec_log(lisec_log_level lvl, const char *fmt, ...) __attribute__((format(
 #define LOG_INFO(...) lisec_log(LISEC_LOG_INFO, __VA_ARGS__)
 #define LOG_WARN(...) lisec_log(LISEC_LOG_WARN, __VA_ARGS__)
 #define LOG_ERROR(...) lisec_log(LISEC_LOG_ERROR, __VA_ARGS__)
+
+/* The request a thread works on: every line it logs while set carries these
+ * fields (request_id, role, route pattern), so one request's lines can be
+ * found across lisecd's processes. Strings are copied (bounded); NULL or ""
+ * leaves a field out. lisec_log_context_clear ends it. */
+#define LISEC_REQUEST_ID_MAX 65 /* 64 characters + NUL */
+void lisec_log_context_set(const char *request_id, const char *role, const char *route);
+void lisec_log_context_clear(void);
+/* [log] access: whether lisec_log_access writes (default true). */
+void lisec_log_set_access(bool on);
+bool lisec_log_access_enabled(void);
+/* One access line per answered request (docs/operations.md, "Logs"): the
+ * route is the route's PATTERN, never the concrete path (paths can hold
+ * identifiers of LIs); 5xx statuses are logged at warn, the rest at info. */
+typedef struct lisec_log_access_rec {
+  const char *request_id, *role, *method, *route;
+  int status;
+  uint64_t duration_ns;
+} lisec_log_access_rec;
+void lisec_log_access(const lisec_log_access_rec *a);
+/* An X-Request-Id a client may choose: 1-64 of A-Z a-z 0-9 - _ . : (what is
+ * safe in a header, a log line and a wire message). */
+bool lisec_request_id_valid(const char *s, size_t len);
+/* A fresh id: 32 lower-case hex digits from the kernel's random source. */
+void lisec_request_id_new(char out[LISEC_REQUEST_ID_MAX]);
 
 /* A repeated event (an accept() that fails for want of descriptors) must not
  * flood the log: one limiter per call site lets at most `max` lines through

@@ -1,6 +1,13 @@
 /* Logging for lisec's programs: one line per event on stderr, plain text for
- * people or JSON lines for collectors. Libraries never call this; they return
- * reasons. Messages must never carry secrets: callers log ids, not values. */
+ * people or JSON lines for collectors (docs/operations.md, "Logs"). Every
+ * JSON line has ts, level, component and msg; a line logged while a thread
+ * works on a request also has that request's request_id, role and route
+ * pattern (lisec_log_context_set), and an access line (lisec_log_access) has
+ * method, status and duration_ms too. Libraries never call this; they return
+ * reasons. Messages must never carry secrets: callers log ids, not values,
+ * and never the concrete path of a request (it can hold an LI's id). */
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,9 +18,19 @@
 
 static lisec_log_level log_min = LISEC_LOG_INFO;
 static bool log_json = false;
+static bool log_access = true;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char *log_process; /* lisecd's child processes name themselves */
+
+#define CTX_ROLE_MAX 80
+#define CTX_ROUTE_MAX 128
+typedef struct log_ctx {
+  char request_id[LISEC_REQUEST_ID_MAX];
+  char role[CTX_ROLE_MAX];
+  char route[CTX_ROUTE_MAX];
+} log_ctx;
+static _Thread_local log_ctx ctx;
 
 void lisec_log_set_process(const char *name) { log_process = name; }
 
@@ -21,6 +38,9 @@ void lisec_log_setup(lisec_log_level min, bool json) {
   log_min = min;
   log_json = json;
 }
+
+void lisec_log_set_access(bool on) { log_access = on; }
+bool lisec_log_access_enabled(void) { return log_access; }
 
 int lisec_log_level_parse(const char *s, lisec_log_level *out) {
   for (size_t i = 0; i < LISEC_ARRAY_LEN(level_names); i++) {
@@ -32,29 +52,98 @@ int lisec_log_level_parse(const char *s, lisec_log_level *out) {
   return LISEC_EINVAL;
 }
 
+/* Copies at most cap - 1 bytes of printable ASCII; anything else becomes '?',
+ * so a context field can never break a text line. */
+static void ctx_copy(char *dst, size_t cap, const char *src) {
+  size_t i = 0;
+  for (; src && src[i] && i + 1 < cap; i++)
+    dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+  dst[i] = '\0';
+}
+
+void lisec_log_context_set(const char *request_id, const char *role, const char *route) {
+  ctx_copy(ctx.request_id, sizeof ctx.request_id, request_id);
+  ctx_copy(ctx.role, sizeof ctx.role, role);
+  ctx_copy(ctx.route, sizeof ctx.route, route);
+}
+
+void lisec_log_context_clear(void) { memset(&ctx, 0, sizeof ctx); }
+
+static const char *component(void) {
+  return log_process ? log_process : program_invocation_short_name;
+}
+
+static void format_ts(int64_t now_ms, char out[40]) {
+  char s[32];
+  lisec_time_format(now_ms / 1000, s); /* 2026-01-02T03:04:05Z */
+  size_t n = strlen(s);
+  if (n && s[n - 1] == 'Z') s[n - 1] = '\0';
+  snprintf(out, 40, "%s.%03dZ", s, (int)(now_ms % 1000));
+}
+
+static void set_str(json_t *o, const char *k, const char *v) {
+  if (v && v[0]) json_object_set_new(o, k, json_string(v));
+}
+
+/* Writes one line: msg, the thread's request context, and for an access
+ * line (a != NULL) its own fields. */
+static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_rec *a) {
+  char ts[40];
+  format_ts(lisec_time_now_ms(), ts);
+  const char *rid = a ? a->request_id : ctx.request_id;
+  const char *role = a ? a->role : ctx.role;
+  const char *route = a ? a->route : ctx.route;
+  if (log_json) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[lvl], "component",
+                          component(), "msg", msg);
+    if (o) {
+      set_str(o, "request_id", rid);
+      set_str(o, "role", role);
+      set_str(o, "route", route);
+    }
+    if (o && a) {
+      set_str(o, "method", a->method);
+      json_object_set_new(o, "status", json_integer(a->status));
+      json_object_set_new(o, "duration_ms", json_real((double)a->duration_ns / 1e6));
+    }
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    pthread_mutex_lock(&log_lock);
+    if (line) fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&log_lock);
+    free(line);
+    json_decref(o);
+    return;
+  }
+  char extra[320] = "";
+  if (a)
+    snprintf(extra, sizeof extra, " request_id=%s role=%s method=%s route=%s status=%d duration_ms=%.3f",
+             rid && rid[0] ? rid : "-", role && role[0] ? role : "-", a->method ? a->method : "-",
+             route && route[0] ? route : "-", a->status, (double)a->duration_ns / 1e6);
+  else if (rid && rid[0])
+    snprintf(extra, sizeof extra, " request_id=%s role=%s route=%s", rid, role[0] ? role : "-",
+             route[0] ? route : "-");
+  pthread_mutex_lock(&log_lock);
+  if (log_process) fprintf(stderr, "%s %-5s [%s] %s%s\n", ts, level_names[lvl], log_process, msg, extra);
+  else fprintf(stderr, "%s %-5s %s%s\n", ts, level_names[lvl], msg, extra);
+  pthread_mutex_unlock(&log_lock);
+}
+
 void lisec_log(lisec_log_level lvl, const char *fmt, ...) {
   if (lvl < log_min) return;
-  char msg[2048], ts[32];
+  char msg[2048];
+  int saved = errno;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  int64_t now_ms = lisec_time_now_ms();
-  lisec_time_format(now_ms / 1000, ts);
-  pthread_mutex_lock(&log_lock);
-  if (log_json) {
-    json_t *o = json_pack("{s:s, s:I, s:s}", "level", level_names[lvl], "time_ms",
-                          (json_int_t)now_ms, "msg", msg);
-    if (o && log_process) json_object_set_new(o, "process", json_string(log_process));
-    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (line) fprintf(stderr, "%s\n", line);
-    free(line);
-    json_decref(o);
-  } else {
-    if (log_process) fprintf(stderr, "%s %-5s [%s] %s\n", ts, level_names[lvl], log_process, msg);
-    else fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
-  }
-  pthread_mutex_unlock(&log_lock);
+  emit(lvl, msg, NULL);
+  errno = saved;
+}
+
+void lisec_log_access(const lisec_log_access_rec *a) {
+  lisec_log_level lvl = a->status >= 500 ? LISEC_LOG_WARN : LISEC_LOG_INFO;
+  if (!log_access || lvl < log_min) return;
+  emit(lvl, "access", a);
 }
 
 /* The limiters' counters are shared by threads; one lock for all of them is
@@ -65,7 +154,7 @@ void lisec_log_limited(lisec_log_limit *lim, unsigned max, unsigned interval_ms,
                        const char *fmt, ...) {
   if (lvl < log_min) return;
   uint64_t now = lisec_time_mono_ns(), held_back = 0;
-  bool emit;
+  bool emit_it;
   pthread_mutex_lock(&limit_lock);
   if (lim->window_start_ns == 0 || now - lim->window_start_ns >= (uint64_t)interval_ms * 1000000u) {
     held_back = lim->suppressed;
@@ -73,14 +162,14 @@ void lisec_log_limited(lisec_log_limit *lim, unsigned max, unsigned interval_ms,
     lim->logged = 0;
     lim->suppressed = 0;
   }
-  emit = lim->logged < max;
-  if (emit) lim->logged++;
+  emit_it = lim->logged < max;
+  if (emit_it) lim->logged++;
   else lim->suppressed++;
   pthread_mutex_unlock(&limit_lock);
   if (held_back)
     lisec_log(lvl, "(suppressed %llu more lines like the next: at most %u per %u ms)",
               (unsigned long long)held_back, max, interval_ms);
-  if (!emit) return;
+  if (!emit_it) return;
   char msg[2048];
   va_list ap;
   va_start(ap, fmt);

@@ -30,6 +30,7 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/metrics.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
@@ -1276,6 +1277,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   char *obs_text = NULL;
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
+  uint64_t t0 = lisec_time_mono_ns(); /* appraisal latency (ctl/metrics.c) */
   if ((rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
       (rc = lisec_json_get_str(body, "nonce", true, 2 * ATTEST_NONCE_MAX, &nonce_hex, err)))
     goto done;
@@ -1349,6 +1351,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if ((rc = ctl_audit(ctl, actor, trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.appraise",
                       false, audit_reason, 0, NULL, err, "host %s", host)))
     goto done;
+  ctl_metrics_appraisal(host, trusted, loc_ok, lisec_time_mono_ns() - t0);
 
   /* The stored result. */
   ear = attest_ear(v, host, nonce, nonce_len, now);

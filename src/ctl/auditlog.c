@@ -92,6 +92,8 @@ struct ctl_auditlog {
   bool cp_request;
   int64_t cp_retry_ms; /* after a failed checkpoint, not before this */
   lisec_err cp_err;
+  int64_t cp_ok_ms;       /* the last checkpoint published (or the open) */
+  uint64_t cp_failures;   /* checkpoints that failed since open (metrics) */
 
   /* tree (under tree_lock) */
   pthread_rwlock_t tree_lock;
@@ -291,6 +293,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
     log->cp_note = note;
     note = NULL;
     log->cp_size = cp.size;
+    log->cp_ok_ms = mono_ms();
     log->first_unsigned_ms = log->committed > cp.size ? mono_ms() : 0;
     lisec_err_clear(&log->cp_err);
   }
@@ -529,6 +532,9 @@ static void *checkpoint_main(void *arg) {
     pthread_mutex_lock(&log->mu);
     if (rc) {
       log->cp_err = e;
+      log->cp_failures++;
+      LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "audit: a checkpoint could not be published: %s; "
+                  "retried in %lld ms", e.msg, (long long)log->cp_ms);
       /* Retried at the next deadline, not in a loop. */
       log->first_unsigned_ms = mono_ms();
       log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
@@ -554,6 +560,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
   ctl_auditlog *log = calloc(1, sizeof *log);
   if (!log) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  log->cp_ok_ms = mono_ms();
   pthread_mutex_init(&log->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -767,6 +774,16 @@ int ctl_auditlog_latest_checkpoint(ctl_auditlog *log, char **note, uint64_t *siz
   }
   pthread_mutex_unlock(&log->mu);
   return rc;
+}
+
+void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *lag_ms,
+                      uint64_t *failures) {
+  pthread_mutex_lock(&log->mu);
+  *unsigned_entries = log->committed > log->cp_size ? log->committed - log->cp_size : 0;
+  int64_t since = log->cp_ok_ms ? log->cp_ok_ms : mono_ms();
+  *lag_ms = *unsigned_entries ? mono_ms() - since : 0;
+  *failures = log->cp_failures;
+  pthread_mutex_unlock(&log->mu);
 }
 
 void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out) {

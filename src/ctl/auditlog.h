@@ -89,6 +89,11 @@ int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err);
  * the first. */
 int ctl_auditlog_latest_checkpoint(ctl_auditlog *log, char **note, uint64_t *size,
                                    lisec_err *err);
+/* For metrics: entries not yet under a signed checkpoint, how long they
+ * have waited since the last checkpoint was published (0 when none wait),
+ * and how many checkpoints failed since open. */
+void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *lag_ms,
+                      uint64_t *failures);
 /* The last error of checkpoint publishing (empty when the last one worked). */
 void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/metrics.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/targets.h"
@@ -78,6 +79,7 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   /* sealed in the keys process: the data key never comes here */
   vault_sealed s;
   rc = keys_vault_seal(ctl->shared->keys, id, auth, 1, json_object_get(body, "identifiers"), &s, err);
+  ctl_metrics_vault(CTL_METRICS_VAULT_SEAL, rc == 0);
   if (rc) return rc;
   if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.add", true, NULL, 0, NULL, err,
                        "target %s", id))) {
@@ -102,6 +104,7 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
    * KEK the record names: older ones stay usable after a rotation) */
   json_t *ids = NULL;
   rc = keys_vault_open(ctl->shared->keys, &s, &ids, err);
+  ctl_metrics_vault(CTL_METRICS_VAULT_OPEN, rc == 0);
   /* The read is recorded whether or not it succeeded, before answering. */
   lisec_err rerr = {0};
   int rrc = ctl_audit(ctl, actor, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "target.read", true,
@@ -136,6 +139,7 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   }
   rc = keys_vault_seal(ctl->shared->keys, id, old.authorisation, old.version + 1,
                        json_object_get(body, "identifiers"), &s, err);
+  ctl_metrics_vault(CTL_METRICS_VAULT_SEAL, rc == 0);
   vault_sealed_free(&old);
   if (rc) return rc;
   if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.update", true, NULL, 0, NULL, err,
@@ -251,6 +255,7 @@ static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
     if (strcmp(s.kek_label, r->label) != 0) {
       /* unwrapped and wrapped again in the keys process */
       rc = keys_vault_rewrap(ctl->shared->keys, &s, &moved, err);
+      ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
       if (!rc && moved) rc = save(ctl, &s, dv, err);
       if (!rc && moved) r->rewrapped++;
       if (rc) stopped_at(s.id, rc, err);

@@ -1159,9 +1159,13 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
     int64_t next = jint(t, "next_try_ms");
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
+    /* Said without the task's key, XID, target or NE (an NE is an LI VM):
+     * operators read this log (TR 103 308 §4.1). */
+    if (strcmp(old ? jstr(old, "state") : "", jstr(t, "state")) != 0)
+      LOG_INFO("X1: a task changed state: %s -> %s", old ? jstr(old, "state") : "(new)", jstr(t, "state"));
     if (!old || !json_equal(old, t)) {
       /* "updated" differs on every write: compare before stamping */
-      if (put_doc(ctl, TASK_KIND, key, t, &cerr) != 0) LOG_WARN("X1: cannot keep task %s: %s", key, cerr.msg);
+      if (put_doc(ctl, TASK_KIND, key, t, &cerr) != 0) LOG_WARN("X1: cannot keep a task's state: %s", cerr.msg);
     }
   }
   json_decref(before);

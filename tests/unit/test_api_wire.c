@@ -32,6 +32,7 @@ static api_wire_request sample_request(void) {
   r.who.role_bit = api_role_bit("mano");
   snprintf(r.method, sizeof r.method, "POST");
   snprintf(r.uri, sizeof r.uri, "/v1/decisions/migration?x=1");
+  snprintf(r.request_id, sizeof r.request_id, "req-42.a:b_c");
   r.body = (const uint8_t *)"{\"vm\":\"v\"}";
   r.body_len = strlen((const char *)r.body);
   return r;
@@ -50,6 +51,7 @@ static void test_request_round_trip(void **state) {
   assert_int_equal(out.who.role_bit, API_ROLE_MANO);
   assert_string_equal(out.method, "POST");
   assert_string_equal(out.uri, "/v1/decisions/migration?x=1");
+  assert_string_equal(out.request_id, "req-42.a:b_c");
   assert_int_equal(out.body_len, in.body_len);
   assert_memory_equal(out.body, in.body, in.body_len);
   /* Every cut is refused, none read past the payload. */
@@ -70,6 +72,7 @@ static void test_request_round_trip(void **state) {
 }
 
 /* A request payload written field by field, so any field can be wrong. */
+static const char *raw_request_id = "0123abcd";
 static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, const char *role,
                           uint32_t bit, const char *method, const char *uri, size_t body_len) {
   ipc_writer_init(w, IPC_PAYLOAD_MAX);
@@ -79,6 +82,7 @@ static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, co
   ipc_put_u32(w, bit);
   ipc_put_str(w, method);
   ipc_put_str(w, uri);
+  ipc_put_str(w, raw_request_id);
   char *body = calloc(1, body_len + 1);
   memset(body, '1', body_len);
   ipc_put_bytes(w, body, body_len);
@@ -129,10 +133,25 @@ static void test_request_oversized_and_malformed(void **state) {
   assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "v1/status", 0, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "URI"));
   assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/v1\r\nX: y", 0, &err), LISEC_EINVAL);
+  /* The request id: empty, over 64 characters, or outside its alphabet. */
+  static const char *const bad_ids[] = {
+      "", "a b", "id\r\nX-Injected: 1", "{\"x\":1}", "\xc3\xa9",
+      "12345678901234567890123456789012345678901234567890123456789012345"};
+  for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+    raw_request_id = bad_ids[i];
+    assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/", 0, &err), LISEC_EINVAL);
+  }
+  raw_request_id = "1234567890123456789012345678901234567890123456789012345678901234"; /* 64 */
+  assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/", 0, &err), 0);
+  raw_request_id = "0123abcd";
   /* The encoder refuses what the decoder would. */
   api_wire_request r = sample_request();
   r.body_len = MAX_BODY + 1;
   ipc_writer w;
+  assert_int_equal(api_wire_request_encode(&w, &r, MAX_BODY, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  r = sample_request();
+  snprintf(r.request_id, sizeof r.request_id, "x\ny");
   assert_int_equal(api_wire_request_encode(&w, &r, MAX_BODY, &err), LISEC_EINVAL);
   ipc_writer_free(&w);
 }

@@ -1,0 +1,215 @@
+/* The controller's domain metrics and its readiness (ctl/metrics.h).
+ * Counters are process-wide atomics: the use cases that bump them run on
+ * every API worker and on the controller's own threads. Gauges are read at
+ * scrape time from the same use cases the API answers with, so /metrics
+ * never disagrees with `lisec host list`. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/attest.h"
+#include "ctl/internal.h"
+#include "ctl/metrics.h"
+
+static const double appraisal_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+#define N_APPRAISAL (sizeof appraisal_le / sizeof appraisal_le[0])
+
+static atomic_ullong appraisals[2]; /* [0] untrusted, [1] trusted */
+static atomic_ullong appraisal_bucket[N_APPRAISAL + 1];
+static atomic_ullong appraisal_sum_ns;
+static atomic_ullong vault_ops[CTL_METRICS_VAULT_N][2]; /* [op][ok] */
+static atomic_ullong store_errors;
+
+void ctl_metrics_appraisal(const char *host, bool trusted, bool location_ok, uint64_t duration_ns) {
+  atomic_fetch_add_explicit(&appraisals[trusted ? 1 : 0], 1, memory_order_relaxed);
+  double s = (double)duration_ns / 1e9;
+  size_t b = 0;
+  while (b < N_APPRAISAL && s > appraisal_le[b]) b++;
+  atomic_fetch_add_explicit(&appraisal_bucket[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&appraisal_sum_ns, duration_ns, memory_order_relaxed);
+  LOG_INFO("attest: appraisal of host %s: %s%s (%.1f ms)", host, trusted ? "trusted" : "untrusted",
+           trusted && !location_ok ? ", location not proven" : "", (double)duration_ns / 1e6);
+}
+
+void ctl_metrics_vault(ctl_metrics_vault_op op, bool ok) {
+  if (op < CTL_METRICS_VAULT_N) atomic_fetch_add_explicit(&vault_ops[op][ok ? 1 : 0], 1, memory_order_relaxed);
+}
+
+void ctl_metrics_store_error(void) { atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed); }
+
+static unsigned long long ld(atomic_ullong *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+
+/* Hosts by trust state ("trusted", "untrusted:<why>" counted as untrusted)
+ * and those overdue, from the same list `lisec host list` shows. */
+static void render_hosts(lisec_ctl *ctl, lisec_buf *b) {
+  ctl_actor self = {.subject = "lisecd", .role = "controller", .kind = CTL_ROLE_CONTROLLER};
+  json_t *list = NULL;
+  lisec_err err = {0};
+  if (ctl_attest_host_list(ctl, &self, &list, &err) != 0) {
+    if (err.code == LISEC_ESTORE) ctl_metrics_store_error();
+    return; /* no gauge rather than a wrong one */
+  }
+  unsigned long long trusted = 0, untrusted = 0, overdue = 0, never = 0;
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(list, "hosts"), i, h) {
+    const char *t = json_string_value(json_object_get(h, "trust"));
+    if (t && strcmp(t, "trusted") == 0) trusted++;
+    else untrusted++;
+    if (t && strcmp(t, "untrusted:overdue") == 0) overdue++;
+    if (t && strcmp(t, "untrusted:never-attested") == 0) never++;
+  }
+  json_decref(list);
+  lisec_buf_printf(b,
+                   "# HELP lisec_hosts Enrolled hosts by trust state now.\n"
+                   "# TYPE lisec_hosts gauge\n"
+                   "lisec_hosts{trust=\"trusted\"} %llu\nlisec_hosts{trust=\"untrusted\"} %llu\n"
+                   "# HELP lisec_hosts_overdue Hosts untrusted because their attestation is overdue.\n"
+                   "# TYPE lisec_hosts_overdue gauge\nlisec_hosts_overdue %llu\n"
+                   "# HELP lisec_hosts_never_attested Enrolled hosts with no appraisal yet.\n"
+                   "# TYPE lisec_hosts_never_attested gauge\nlisec_hosts_never_attested %llu\n",
+                   trusted, untrusted, overdue, never);
+}
+
+static void render_appraisals(lisec_buf *b) {
+  lisec_buf_printf(b,
+                   "# HELP lisec_attest_appraisals_total Appraisals of TPM evidence by result.\n"
+                   "# TYPE lisec_attest_appraisals_total counter\n"
+                   "lisec_attest_appraisals_total{result=\"trusted\"} %llu\n"
+                   "lisec_attest_appraisals_total{result=\"untrusted\"} %llu\n"
+                   "# HELP lisec_attest_appraisal_duration_seconds Time to appraise evidence and "
+                   "record the result.\n"
+                   "# TYPE lisec_attest_appraisal_duration_seconds histogram\n",
+                   ld(&appraisals[1]), ld(&appraisals[0]));
+  unsigned long long cum = 0;
+  for (size_t i = 0; i < N_APPRAISAL; i++) {
+    cum += ld(&appraisal_bucket[i]);
+    lisec_buf_printf(b, "lisec_attest_appraisal_duration_seconds_bucket{le=\"%g\"} %llu\n", appraisal_le[i], cum);
+  }
+  cum += ld(&appraisal_bucket[N_APPRAISAL]);
+  lisec_buf_printf(b,
+                   "lisec_attest_appraisal_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                   "lisec_attest_appraisal_duration_seconds_sum %.9f\n"
+                   "lisec_attest_appraisal_duration_seconds_count %llu\n",
+                   cum, (double)ld(&appraisal_sum_ns) / 1e9, cum);
+}
+
+static void render_audit(lisec_ctl *ctl, lisec_buf *b) {
+  ctl_auditlog *log = ctl->shared->audit;
+  if (!log) return;
+  uint64_t unsigned_entries = 0, failures = 0;
+  int64_t lag_ms = 0;
+  ctl_auditlog_lag(log, &unsigned_entries, &lag_ms, &failures);
+  lisec_buf_printf(b,
+                   "# HELP lisec_audit_entries Durable entries in the audit log.\n"
+                   "# TYPE lisec_audit_entries gauge\nlisec_audit_entries %llu\n"
+                   "# HELP lisec_audit_unsigned_entries Entries not yet under a signed checkpoint.\n"
+                   "# TYPE lisec_audit_unsigned_entries gauge\nlisec_audit_unsigned_entries %llu\n"
+                   "# HELP lisec_audit_checkpoint_lag_seconds How long unsigned entries have waited "
+                   "since the last checkpoint (0 when none wait).\n"
+                   "# TYPE lisec_audit_checkpoint_lag_seconds gauge\n"
+                   "lisec_audit_checkpoint_lag_seconds %.3f\n"
+                   "# HELP lisec_audit_checkpoint_failures_total Checkpoints that could not be "
+                   "signed or stored.\n"
+                   "# TYPE lisec_audit_checkpoint_failures_total counter\n"
+                   "lisec_audit_checkpoint_failures_total %llu\n",
+                   (unsigned long long)ctl_auditlog_size(log), (unsigned long long)unsigned_entries,
+                   (double)lag_ms / 1000.0, (unsigned long long)failures);
+}
+
+typedef struct task_count {
+  unsigned long long pending, active, deactivated, failed, other;
+} task_count;
+
+static int task_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  task_count *c = ctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL) != 0) return 0; /* counted by nobody */
+  const char *s = json_string_value(json_object_get(doc, "state"));
+  if (!s) c->other++;
+  else if (strcmp(s, "pending") == 0) c->pending++;
+  else if (strcmp(s, "active") == 0) c->active++;
+  else if (strcmp(s, "deactivated") == 0) c->deactivated++;
+  else if (strcmp(s, "failed") == 0) c->failed++;
+  else c->other++;
+  json_decref(doc);
+  return 0;
+}
+
+/* For the LI administration only: how many tasks and vault operations
+ * there are is LI information (TR 103 308 §4.1). */
+static void render_li(lisec_ctl *ctl, lisec_buf *b) {
+  task_count c = {0};
+  lisec_err err = {0};
+  if (store_doc_list(ctl->store, "x1.task", task_cb, &c, &err) == 0)
+    lisec_buf_printf(b,
+                     "# HELP lisec_x1_tasks X1 tasks by state (counts only; LI administration only).\n"
+                     "# TYPE lisec_x1_tasks gauge\n"
+                     "lisec_x1_tasks{state=\"pending\"} %llu\nlisec_x1_tasks{state=\"active\"} %llu\n"
+                     "lisec_x1_tasks{state=\"deactivated\"} %llu\nlisec_x1_tasks{state=\"failed\"} %llu\n"
+                     "lisec_x1_tasks{state=\"other\"} %llu\n",
+                     c.pending, c.active, c.deactivated, c.failed, c.other);
+  else if (err.code == LISEC_ESTORE)
+    ctl_metrics_store_error();
+  static const char *const ops[CTL_METRICS_VAULT_N] = {"seal", "open", "rewrap"};
+  lisec_buf_printf(b, "# HELP lisec_vault_operations_total Target vault operations by kind and "
+                      "result (LI administration only).\n"
+                      "# TYPE lisec_vault_operations_total counter\n");
+  for (size_t i = 0; i < CTL_METRICS_VAULT_N; i++)
+    lisec_buf_printf(b,
+                     "lisec_vault_operations_total{op=\"%s\",result=\"ok\"} %llu\n"
+                     "lisec_vault_operations_total{op=\"%s\",result=\"failed\"} %llu\n",
+                     ops[i], ld(&vault_ops[i][1]), ops[i], ld(&vault_ops[i][0]));
+}
+
+char *ctl_metrics_render(lisec_ctl *ctl, bool li_view) {
+  lisec_buf b;
+  lisec_buf_init(&b, 1 << 20);
+  render_hosts(ctl, &b);
+  render_appraisals(&b);
+  render_audit(ctl, &b);
+  if (li_view) render_li(ctl, &b);
+  lisec_err err = {0};
+  bool ready = ctl_ready(ctl, &err) == 0;
+  lisec_buf_printf(&b,
+                   "# HELP lisec_store_errors_total Requests and scrapes that failed because the "
+                   "store did.\n"
+                   "# TYPE lisec_store_errors_total counter\nlisec_store_errors_total %llu\n"
+                   "# HELP lisec_ready Whether lisecd is ready to serve (as /readyz says).\n"
+                   "# TYPE lisec_ready gauge\nlisec_ready %d\n",
+                   ld(&store_errors), ready ? 1 : 0);
+  return (char *)b.data;
+}
+
+static void add_why(lisec_err *err, bool *any, const char *what, const char *why) {
+  char prev[LISEC_ERR_MSG_MAX];
+  snprintf(prev, sizeof prev, "%s", *any ? err->msg : "");
+  lisec_err_set(err, LISEC_EUNAVAIL, "%s%s%s: %s", prev, *any ? "; " : "", what, why);
+  *any = true;
+}
+
+int ctl_ready(lisec_ctl *ctl, lisec_err *err) {
+  bool any = false;
+  lisec_err e = {0};
+  if (store_ping(ctl->store, &e) != 0) {
+    ctl_metrics_store_error();
+    add_why(err, &any, "store", e.msg);
+  }
+  keys_client *k = ctl->shared->keys;
+  const keys_info *ki = k ? keys_client_info(k) : NULL;
+  lisec_err_clear(&e);
+  if (ki && ki->vault && keys_vault_current_kek(k, NULL, NULL, &e) != 0)
+    add_why(err, &any, "vault token", e.msg);
+  lisec_err_clear(&e);
+  if (ki && ki->li && keys_li_check(k, &e) != 0) add_why(err, &any, "LI token", e.msg);
+  if (!ctl->shared->audit) {
+    add_why(err, &any, "checkpoint signer", "the audit log is not open");
+  } else {
+    lisec_err_clear(&e);
+    ctl_auditlog_checkpoint_error(ctl->shared->audit, &e);
+    if (e.code) add_why(err, &any, "checkpoint signer", e.msg);
+  }
+  return any ? LISEC_EUNAVAIL : 0;
+}
