@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# lisecd's structured log (docs/operations.md, "Logs"): with [log] format =
+# json every line on stderr is one JSON object with ts, level, component
+# and msg; every answered request has one access line with request_id,
+# role, route (the pattern, never the path), status and duration_ms; the
+# request id is the client's X-Request-Id when it is valid (else a fresh
+# one), echoed in the reply and carried to the controller process (its
+# lines about the request name it); refused TLS clients are logged with
+# the reason. An LI scenario (an authorisation, two targets, an NE that
+# receives the task over X1) leaves no LI, target, identifier, XID or LI VM
+# in the log, nor in /metrics as the operator and the metrics role read it.
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" metrics metrics prometheus-1 >/dev/null || fail "lisec pki issue (role metrics)"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null || fail "lisec pki issue (the ADMF's X1 client)"
+lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
+head -c 32 /dev/urandom >"$work/kek.bin"
+chmod 600 "$work/kek.bin"
+
+ne_port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
+ne_pid=$!
+cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
+
+start_lisecd "$pki" "[log]" "format = json" "access = true" "level = debug" \
+  "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
+  "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
+# (start_lisecd's own "[log] level = info" comes first: a later key wins.)
+log=$work/lisecd.log
+
+api() { # ROLE METHOD PATH [BODY] -> status; body in $work/body
+  local role=$1 method=$2 path=$3
+  shift 3
+  as "$role" -X "$method" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    ${1:+-d "$1"} "$LISECD_URL$path"
+}
+ok() { # STATUS ROLE METHOD PATH [BODY]
+  local want=$1 got
+  shift
+  got=$(api "$@")
+  [ "$got" = "$want" ] || fail "$1 $2 $3 -> $got (want $want): $(cat "$work/body")"
+}
+
+# ---- the request id ---------------------------------------------------------
+# header NAME FILE: the value of reply header NAME in curl's dump FILE.
+header() { tr -d '\r' <"$2" | awk -v n="$(echo "$1" | tr A-Z a-z)" 'BEGIN{FS=": "} tolower($1)==n {print $2}'; }
+as operator -D "$work/h1" -o /dev/null -H 'X-Request-Id: obs-req.1:a_b' "$LISECD_URL/v1/status"
+[ "$(header X-Request-Id "$work/h1")" = "obs-req.1:a_b" ] || fail "a valid X-Request-Id is not echoed: $(cat "$work/h1")"
+long=$(printf 'x%.0s' $(seq 65))
+for bad in "has space" "$long" 'semi;colon' 'quote"d'; do
+  as operator -D "$work/h2" -o /dev/null -H "X-Request-Id: $bad" "$LISECD_URL/v1/status"
+  got=$(header X-Request-Id "$work/h2")
+  [[ "$got" =~ ^[0-9a-f]{32}$ ]] || fail "X-Request-Id '$bad' answered with id '$got', not a fresh one"
+done
+as operator -D "$work/h3" -o /dev/null -H 'X-Request-Id: one' -H 'X-Request-Id: two' "$LISECD_URL/v1/status"
+[[ "$(header X-Request-Id "$work/h3")" =~ ^[0-9a-f]{32}$ ]] || fail "two X-Request-Id headers were not replaced"
+as operator -D "$work/h4" -o /dev/null "$LISECD_URL/v1/status"
+gen=$(header X-Request-Id "$work/h4")
+[[ "$gen" =~ ^[0-9a-f]{32}$ ]] || fail "no generated request id: $(cat "$work/h4")"
+pass "X-Request-Id: a valid one is echoed; malformed, over 64 characters or twice: a fresh one"
+
+# ---- an LI scenario ---------------------------------------------------------
+loc='"location":{"country":"FI","source":"administrative"}'
+ok 201 operator POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
+ok 201 operator POST /v1/model/lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+ok 201 operator POST /v1/model/host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
+ok 201 operator POST /v1/model/hypervisor '{"id":"hv-1","host":"hel-1"}'
+ok 201 operator POST /v1/model/vm '{"id":"vm-lix7","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+ok 201 operator POST /v1/model/vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
+ok 201 operator POST /v1/model/vm '{"id":"vm-storex7","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-storex7","provided_to":["vm-lix7"]}'
+ok 201 operator POST /v1/model/connection '{"id":"c1","between":["vm-target","vm-lix7"],"kind":"network","secure":true}'
+ok 201 operator POST /v1/model/group '{"id":"g1","between":["vm-target","vm-lix7"],"connections":["c1"]}'
+ok 201 li-admin POST /v1/model/li '{"id":"li-auth-x7","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-lix7","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+imsi=24405$(python3 -c 'import secrets; print("%010d" % secrets.randbelow(10**10))')
+ok 201 li-admin POST /v1/targets "{\"id\":\"tgt-x7\",\"authorisation\":\"li-auth-x7\",\"identifiers\":[{\"kind\":\"imsi\",\"value\":\"$imsi\"}]}"
+ok 200 li-admin GET /v1/targets/tgt-x7
+ok 200 li-admin GET /v1/model/li/li-auth-x7
+ok 403 operator GET /v1/targets/tgt-x7
+NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-lix7\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\",\"destinations\":[{\"address\":\"192.0.2.1\",\"port\":4790}]}"
+ok 200 li-admin POST /v1/x1/nes "$NE"
+ne_holds() { python3 -c "import json,sys;print(any(v['value']==sys.argv[2] for t in json.load(open(sys.argv[1]))['tasks'] for v in t['targets']))" "$work/ne-tasks.json" "$1" 2>/dev/null; }
+deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ]; do
+  [ "$(ne_holds "$imsi")" = True ] && grep -q 'X1: a task changed state: [a-z()]* -> active' "$log" && break
+  api li-admin POST /v1/tasks/reconcile >/dev/null
+  sleep 0.2
+done
+[ "$(ne_holds "$imsi")" = True ] || fail "the target never reached lisec-ne over X1: $(cat "$work/ne-tasks.json" 2>/dev/null)"
+grep -q 'X1: a task changed state: [a-z()]* -> active' "$log" || fail "no log line for the X1 task's activation"
+pass "LI scenario: an authorisation, a target sent to an NE over X1, its state change logged"
+
+# ---- refused TLS clients ------------------------------------------------------
+port=${LISECD_URL##*:}
+curl -s -o /dev/null --cacert "$pki/ca.crt" "$LISECD_URL/v1/status" && fail "a client without a certificate was served"
+make_pki "$work/other"
+curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$work/other/operator.crt" --key "$work/other/operator.key" \
+  "$LISECD_URL/v1/status" && fail "a client of another CA was served"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/norole.key" -out "$work/norole.csr.pem" \
+  -subj "/CN=nobody" -days 1 2>/dev/null
+openssl req -new -key "$work/norole.key" -subj "/CN=nobody" -out "$work/norole.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$work/norole.ext"
+openssl x509 -req -in "$work/norole.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 1 \
+  -extfile "$work/norole.ext" -out "$work/norole.crt" 2>/dev/null || fail "cannot issue a certificate without a role"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$work/norole.crt" --key "$work/norole.key" \
+  "$LISECD_URL/v1/status")" = 403 ] || fail "a certificate without a role was not refused 403"
+# expired: valid from 2 days ago for 1 day, issued by the right CA
+cat >"$work/ca.cnf" <<CNF
+[ca]
+default_ca = d
+[d]
+database = $work/index.txt
+new_certs_dir = $work
+serial = $work/serial
+default_md = sha256
+policy = p
+copy_extensions = none
+[p]
+commonName = supplied
+[x]
+extendedKeyUsage = clientAuth
+subjectAltName = URI:urn:lisec:role:operator
+CNF
+: >"$work/index.txt"
+echo 1000 >"$work/serial"
+openssl ca -batch -config "$work/ca.cnf" -cert "$pki/ca.crt" -keyfile "$pki/ca.key" -in "$work/norole.csr" \
+  -startdate "$(date -u -d '-2 days' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)" \
+  -extensions x -out "$work/expired.crt" >/dev/null 2>&1 || fail "cannot issue an expired certificate"
+curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$work/expired.crt" --key "$work/norole.key" \
+  "$LISECD_URL/v1/status" && fail "an expired certificate was served"
+for why in 'no client certificate' 'unable to get local issuer certificate' 'certificate has expired' \
+  'carries no lisec role'; do
+  for _ in $(seq 100); do grep -q "refused: [^\"]*$why" "$log" && break; sleep 0.1; done
+  grep -q "refused: [^\"]*$why" "$log" || fail "no log line for a TLS client refused with '$why'"
+done
+pass "refused TLS clients are logged with the reason: no certificate, unknown CA, expired, no role"
+
+# ---- /metrics as non-LI roles ------------------------------------------------
+ok 200 operator GET /metrics
+cp "$work/body" "$work/metrics-operator.txt"
+ok 200 metrics GET /metrics
+cp "$work/body" "$work/metrics-metrics.txt"
+stop_lisecd
+
+# ---- the log ------------------------------------------------------------------
+python3 - "$log" "$gen" <<'PY' || fail "the log is not as documented (above)"
+import json, re, sys
+path, gen = sys.argv[1:3]
+lines = open(path, encoding="utf-8").read().splitlines()
+assert len(lines) > 20, "only %d lines" % len(lines)
+access, ctl_lines, bad = [], [], []
+for n, line in enumerate(lines, 1):
+    try:
+        o = json.loads(line)
+    except ValueError:
+        bad.append("line %d is not JSON: %s" % (n, line[:200])); continue
+    for k in ("ts", "level", "component", "msg"):
+        if not isinstance(o.get(k), str) or not o[k]:
+            bad.append("line %d lacks %s: %s" % (n, k, line[:200]))
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o.get("ts", "")):
+        bad.append("line %d: ts %r is not RFC 3339 UTC with milliseconds" % (n, o.get("ts")))
+    if o.get("level") not in ("debug", "info", "warn", "error"):
+        bad.append("line %d: level %r" % (n, o.get("level")))
+    if o.get("msg") == "access":
+        access.append(o)
+        for k in ("request_id", "role", "route", "method"):
+            if not isinstance(o.get(k), str) or not o[k]:
+                bad.append("access line %d lacks %s" % (n, k))
+        if not isinstance(o.get("status"), int) or not isinstance(o.get("duration_ms"), (int, float)):
+            bad.append("access line %d lacks status or duration_ms" % n)
+        if o.get("component") != "front":
+            bad.append("access line %d is not the front's" % n)
+    elif o.get("component") == "controller" and o.get("request_id"):
+        ctl_lines.append(o)
+if bad:
+    print("\n".join(bad[:20])); sys.exit(1)
+def find(**kw):
+    return [a for a in access if all(a.get(k) == v for k, v in kw.items())]
+a = find(request_id="obs-req.1:a_b")
+assert len(a) == 1 and a[0]["role"] == "operator" and a[0]["route"] == "/v1/status" and a[0]["status"] == 200 \
+    and a[0]["method"] == "GET", "access line of obs-req.1:a_b: %r" % a
+assert find(request_id=gen), "no access line with the generated id %s" % gen
+# the route is the pattern, never the path
+t = find(route="/v1/targets/{id}", role="li-admin", status=200)
+assert t, "no access line of GET /v1/targets/{id} as li-admin"
+assert find(route="/v1/targets/{id}", role="operator", status=403), "no access line of the operator's 403"
+assert not any("/" in a["route"] and "{" not in a["route"] and a["route"].startswith("/v1/targets/") for a in access)
+# carried to the controller: its line about the request names the same id
+assert any(c["request_id"] == "obs-req.1:a_b" and c.get("route") == "/v1/status" and c.get("role") == "operator"
+           for c in ctl_lines), "no controller line carries the request id obs-req.1:a_b"
+# the 403 for a certificate without a role has an access line with role "-"
+assert any(a["status"] == 403 and a["role"] == "-" for a in access), "no access line for the role-less client"
+print("ok: %d lines, %d access lines, %d controller lines with a request id" % (len(lines), len(access), len(ctl_lines)))
+PY
+pass "every line is JSON with ts, level, component, msg; access lines carry request_id, role, route pattern, status, duration_ms; the controller's lines carry the request id"
+
+# ---- no LI identifier in what non-LI readers see -----------------------------------
+xids=$(python3 -c "import json,sys;print(' '.join(t['xid'] for t in json.load(open(sys.argv[1]))['tasks']))" "$work/ne-tasks.json")
+[ -n "$xids" ] || fail "no XID in the NE's tasks"
+for f in "$log" "$work/metrics-operator.txt" "$work/metrics-metrics.txt"; do
+  for secret in li-auth-x7 tgt-x7 "$imsi" vm-lix7 vm-storex7 $xids; do
+    if grep -qF -- "$secret" "$f"; then
+      grep -F -- "$secret" "$f" | head -3 >&2
+      fail "$(basename "$f") names the LI identifier $secret"
+    fi
+  done
+done
+pass "the log and /metrics (operator, metrics role) name no LI, target, identifier, XID or LI VM"
