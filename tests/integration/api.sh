@@ -84,7 +84,7 @@ pass "certificate without a role: 403 saying why"
 
 body=$(as mano -w '\n%{http_code}' "$LISECD_URL/metrics")
 [ "$(last_line "$body")" = 403 ] || fail "mano on /metrics: $(last_line "$body")"
-grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, li-admin, auditor"' <<<"$body" ||
+grep -q '"message":"role mano may not GET /metrics; admitted roles: operator, li-admin, auditor, metrics"' <<<"$body" ||
   fail "403 does not name the roles: $body"
 body=$(as auditor -w '\n%{http_code}' "$LISECD_URL/v1/targets")
 [ "$(last_line "$body")" = 403 ] || fail "auditor on /v1/targets: $(last_line "$body")"

@@ -20,7 +20,7 @@ static const struct {
     {API_ROLE_OPERATOR, "operator"}, {API_ROLE_LI_ADMIN, "li-admin"},
     {API_ROLE_HV_ADMIN, "hypervisor-admin"}, {API_ROLE_HOST, "host"},
     {API_ROLE_MANO, "mano"}, {API_ROLE_AUDITOR, "auditor"},
-    {API_ROLE_TENANT, "tenant"},
+    {API_ROLE_TENANT, "tenant"}, {API_ROLE_METRICS, "metrics"},
 };
 
 int main(void) {

@@ -269,9 +269,109 @@ static void test_json_nul_refused(void **state) {
   json_decref(v);
 }
 
+/* The structured log (docs/operations.md, "Logs"): stderr redirected to a
+ * file, each line read back as JSON. */
+static json_t *next_json_line(FILE *f) {
+  char line[4096];
+  if (!fgets(line, sizeof line, f)) return NULL;
+  json_error_t e;
+  json_t *o = json_loads(line, 0, &e);
+  if (!o) fail_msg("not JSON: %s", line);
+  return o;
+}
+
+static void test_log_json_fields(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-test-log-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  assert_int_equal(dup2(fd, 2), 2);
+  lisec_log_setup(LISEC_LOG_DEBUG, true);
+  lisec_log_set_process("front");
+  LOG_INFO("plain %d", 1);
+  lisec_log_context_set("req-1", "li-admin", "/v1/targets/{id}");
+  LOG_WARN("inside");
+  lisec_log_context_clear();
+  lisec_log_set_access(true);
+  lisec_log_access(&(lisec_log_access_rec){"req-2", "operator", "GET", "/v1/status", 200, 1500000});
+  lisec_log_access(&(lisec_log_access_rec){"req-3", "-", "POST", "(unmatched)", 503, 0});
+  lisec_log_set_access(false);
+  lisec_log_access(&(lisec_log_access_rec){"req-4", "operator", "GET", "/v1/status", 200, 0});
+  /* a context field that could break a text line is made printable */
+  lisec_log_context_set("a\nb", "r", NULL);
+  LOG_ERROR("odd");
+  lisec_log_context_clear();
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  lisec_log_setup(LISEC_LOG_INFO, false);
+  lisec_log_set_process(NULL);
+  lisec_log_set_access(true);
+  FILE *f = fdopen(fd, "r");
+  rewind(f);
+  json_t *o = next_json_line(f);
+  assert_string_equal(json_string_value(json_object_get(o, "msg")), "plain 1");
+  assert_string_equal(json_string_value(json_object_get(o, "level")), "info");
+  assert_string_equal(json_string_value(json_object_get(o, "component")), "front");
+  const char *ts = json_string_value(json_object_get(o, "ts"));
+  assert_non_null(ts);
+  assert_int_equal(strlen(ts), 24); /* 2026-01-02T03:04:05.678Z */
+  assert_int_equal(ts[23], 'Z');
+  assert_null(json_object_get(o, "request_id"));
+  json_decref(o);
+  o = next_json_line(f);
+  assert_string_equal(json_string_value(json_object_get(o, "request_id")), "req-1");
+  assert_string_equal(json_string_value(json_object_get(o, "role")), "li-admin");
+  assert_string_equal(json_string_value(json_object_get(o, "route")), "/v1/targets/{id}");
+  assert_string_equal(json_string_value(json_object_get(o, "level")), "warn");
+  json_decref(o);
+  o = next_json_line(f);
+  assert_string_equal(json_string_value(json_object_get(o, "msg")), "access");
+  assert_string_equal(json_string_value(json_object_get(o, "request_id")), "req-2");
+  assert_string_equal(json_string_value(json_object_get(o, "method")), "GET");
+  assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
+  assert_true(json_real_value(json_object_get(o, "duration_ms")) > 1.49 &&
+              json_real_value(json_object_get(o, "duration_ms")) < 1.51);
+  json_decref(o);
+  o = next_json_line(f);
+  assert_string_equal(json_string_value(json_object_get(o, "level")), "warn"); /* 5xx */
+  json_decref(o);
+  o = next_json_line(f); /* access off: req-4 is not there */
+  assert_string_equal(json_string_value(json_object_get(o, "msg")), "odd");
+  assert_string_equal(json_string_value(json_object_get(o, "request_id")), "a?b");
+  json_decref(o);
+  assert_null(next_json_line(f));
+  fclose(f);
+  unlink(path);
+}
+
+static void test_request_id(void **state) {
+  (void)state;
+  assert_true(lisec_request_id_valid("a", 1));
+  assert_true(lisec_request_id_valid("Req-1_2.3:4", 11));
+  char max[65];
+  memset(max, 'x', 64);
+  max[64] = '\0';
+  assert_true(lisec_request_id_valid(max, 64));
+  assert_false(lisec_request_id_valid(max, 65)); /* over 64, whatever follows */
+  assert_false(lisec_request_id_valid("", 0));
+  assert_false(lisec_request_id_valid(NULL, 3));
+  static const char *const bad[] = {"a b", "a\r\nX: y", "a/b", "a\"b", "\xc3\xa9", "a;b", "{}"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) assert_false(lisec_request_id_valid(bad[i], strlen(bad[i])));
+  char a[LISEC_REQUEST_ID_MAX], b[LISEC_REQUEST_ID_MAX];
+  lisec_request_id_new(a);
+  lisec_request_id_new(b);
+  assert_int_equal(strlen(a), 32);
+  assert_true(lisec_request_id_valid(a, strlen(a)));
+  assert_string_not_equal(a, b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
+      cmocka_unit_test(test_log_json_fields),  cmocka_unit_test(test_request_id),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
       cmocka_unit_test(test_json_only_keys),
       cmocka_unit_test(test_id_rule),          cmocka_unit_test(test_json_nul_refused),
