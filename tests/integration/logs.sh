@@ -98,12 +98,18 @@ pass "LI scenario: an authorisation, a target sent to an NE over X1, its state c
 # ---- refused TLS clients ------------------------------------------------------
 port=${LISECD_URL##*:}
 curl -s -o /dev/null --cacert "$pki/ca.crt" "$LISECD_URL/v1/status" && fail "a client without a certificate was served"
-make_pki "$work/other"
-curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$work/other/operator.crt" --key "$work/other/operator.key" \
+# another CA (not lisecd's client_ca) and an operator certificate it issued
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/other-ca.key" \
+  -out "$work/other-ca.crt" -subj "/CN=other CA" -days 1 2>/dev/null || fail "cannot make another CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/other.key" \
+  -subj "/CN=other" -out "$work/other.csr" 2>/dev/null || fail "cannot make a certificate request"
+printf 'extendedKeyUsage=clientAuth\nsubjectAltName=URI:urn:lisec:role:operator\n' >"$work/other.ext"
+openssl x509 -req -in "$work/other.csr" -CA "$work/other-ca.crt" -CAkey "$work/other-ca.key" -CAcreateserial \
+  -days 1 -extfile "$work/other.ext" -out "$work/other.crt" 2>/dev/null || fail "cannot issue from another CA"
+curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$work/other.crt" --key "$work/other.key" \
   "$LISECD_URL/v1/status" && fail "a client of another CA was served"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/norole.key" -out "$work/norole.csr.pem" \
-  -subj "/CN=nobody" -days 1 2>/dev/null
-openssl req -new -key "$work/norole.key" -subj "/CN=nobody" -out "$work/norole.csr" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/norole.key" \
+  -subj "/CN=nobody" -out "$work/norole.csr" 2>/dev/null || fail "cannot make a certificate request"
 printf 'extendedKeyUsage=clientAuth\n' >"$work/norole.ext"
 openssl x509 -req -in "$work/norole.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 1 \
   -extfile "$work/norole.ext" -out "$work/norole.crt" 2>/dev/null || fail "cannot issue a certificate without a role"
