@@ -46,15 +46,15 @@ ok 201 li-admin POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifier
 for _ in $(seq 60); do [ "$(reads)" -ge 1 ] && break; ok 200 li-admin POST /v1/tasks/reconcile; sleep 0.2; done
 first=$(reads)
 [ "$first" -ge 1 ] || fail "no compliance.read was recorded for the first pass"
-for _ in $(seq 8); do ok 200 li-admin POST /v1/tasks/reconcile; done
-[ "$(reads)" = "$first" ] || fail "8 passes over an unchanged model added $(($(reads) - first)) compliance.read records (want 0)"
-pass "8 passes over an unchanged model: no new compliance.read ($first recorded)"
+for _ in $(seq 5); do ok 200 li-admin POST /v1/tasks/reconcile; done
+[ "$(reads)" = "$first" ] || fail "5 passes over an unchanged model added $(($(reads) - first)) compliance.read records (want 0)"
+pass "5 passes over an unchanged model: no new compliance.read ($first recorded)"
 
 # One change (the LI VM's host loses trust): exactly one more, however many passes follow.
 ok 200 operator PUT /v1/model/host/hel-1 "{\"id\":\"hel-1\",\"trust\":\"untrusted\",\"protection\":\"li\",$loc}"
-for _ in $(seq 6); do ok 200 li-admin POST /v1/tasks/reconcile; done
-[ "$(reads)" = "$((first + 1))" ] || fail "one change and 6 passes: $(($(reads) - first)) new compliance.read records (want 1)"
-pass "one change to the model, 6 passes: exactly one new compliance.read"
+for _ in $(seq 3); do ok 200 li-admin POST /v1/tasks/reconcile; done
+[ "$(reads)" = "$((first + 1))" ] || fail "one change and 3 passes: $(($(reads) - first)) new compliance.read records (want 1)"
+pass "one change to the model, 3 passes: exactly one new compliance.read"
 
 # A request's read is an act of its own: recorded each time.
 ok 200 li-admin GET /v1/compliance

@@ -38,7 +38,7 @@ port=${port%%/*}
 "${runas[@]}" env -i PATH="$work/bin:/usr/local/bin:/usr/bin:/bin" HOME="$work/doc" PREFIX="$work/doc" \
   DB_HOST=localhost DB_PORT="$port" DB_ROLE=lisecd DB_NAME=lisecd \
   PGADMIN="postgresql://lisec@127.0.0.1:$port/postgres" P11="$LISEC_P11_MODULE" LISEC_PORT="$(free_port)" \
-  bash -x "$work/deploy.sh" >"$work/doc.out" 2>"$work/doc.err" ||
+  PS4='+ $(date +%s.%N) ' bash -x "$work/deploy.sh" >"$work/doc.out" 2>"$work/doc.err" ||
   { tail -n 40 "$work/doc.err" >&2; tail -n 20 "$work/doc/var/lib/lisec/lisecd.log" >&2 2>/dev/null; fail "a command of docs/deploy.md failed"; }
 grep -q 'is valid' "$work/doc.out" || fail "--check-config did not pass: $(cat "$work/doc.out")"
 pass "docs/deploy.md: $(grep -c '^+ ' "$work/doc.err") commands ran; PostgreSQL over verify-full TLS, SoftHSM, CRL revocation as written"
