@@ -67,10 +67,14 @@ static int pg_version(const char *url, store_check_result *r, lisec_err *err) {
   if (!c) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = 0;
   if (PQstatus(c) != CONNECTION_OK) {
-    const char *msg = PQerrorMessage(c);
+    /* libpq's message on one line: its lines joined, the end trimmed */
+    char msg[301];
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+    for (char *p = msg; *p; p++)
+      if (*p == '\n' || *p == '\t') *p = ' ';
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %.*s", (int)(n > 300 ? 300 : n), msg);
+    while (n && msg[n - 1] == ' ') msg[--n] = '\0';
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %s", msg);
   }
   int64_t dummy = 0, n = 0, v = 0;
   if (!rc) rc = pg_int(c, "BEGIN TRANSACTION READ ONLY", &dummy, err);
