@@ -114,13 +114,14 @@ static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_re
     json_decref(o);
     return;
   }
-  char extra[320] = "";
+  /* Each field held to its bound, so the line always fits. */
+  char extra[512] = "";
   if (a)
-    snprintf(extra, sizeof extra, " request_id=%s role=%s method=%s route=%s status=%d duration_ms=%.3f",
+    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s method=%.15s route=%.127s status=%d duration_ms=%.3f",
              rid && rid[0] ? rid : "-", role && role[0] ? role : "-", a->method ? a->method : "-",
              route && route[0] ? route : "-", a->status, (double)a->duration_ns / 1e6);
   else if (rid && rid[0])
-    snprintf(extra, sizeof extra, " request_id=%s role=%s route=%s", rid, role[0] ? role : "-",
+    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s route=%.127s", rid, role[0] ? role : "-",
              route[0] ? route : "-");
   pthread_mutex_lock(&log_lock);
   if (log_process) fprintf(stderr, "%s %-5s [%s] %s%s\n", ts, level_names[lvl], log_process, msg, extra);
