@@ -214,7 +214,7 @@ static void log_refused_client(const SSL *ssl, int alert) {
   if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
   else if (!SSL_get0_peer_certificate(ssl)) why = "no client certificate";
   else why = SSL_alert_desc_string_long(alert);
-  LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "TLS: client %s refused: %s (TR103308-5.3: mutual TLS)",
+  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000, "TLS: client %s refused: %s (TR103308-5.3: mutual TLS)",
               addr, why);
 }
 
@@ -713,7 +713,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
   if (!who) {
     /* A verified certificate that carries no usable role. */
     lisec_log_context_set(rid, "-", NULL);
-    LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "TLS: client refused: %s (TR103308-5.3: a role per certificate)",
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 10000, "TLS: client refused: %s (TR103308-5.3: a role per certificate)",
                 err.msg);
     lisec_log_context_clear();
     api_error(&resp, 403, "forbidden", err.msg);
