@@ -194,7 +194,7 @@ int audit_note_sign_text(const char *text, size_t len, const audit_vkey *key, au
                          void *sign_ctx, char **note, lisec_err *err);
 int audit_note_verify(const char *note, size_t len, const audit_vkey *key, size_t *text_len,
                       lisec_err *err);
-/* ---- checkpoint key rollover (rollover.c) -------------------------------- */
+/* ---- checkpoint key rollover (extension.c) ------------------------------- */
 
 /* A rollover checkpoint names the key it retires and the key it introduces
  * in the extension line "lisec-key-rollover <old vkey> <new vkey>", and is
@@ -211,6 +211,16 @@ int audit_note_sign_rollover(const audit_checkpoint *cp, const audit_vkey *old_k
 /* The rollover line of a note's text, if it has one (*found); EINVAL when
  * the line is malformed or there are two. No signature is checked here. */
 int audit_rollover_find(const char *note, size_t len, audit_rollover *out, bool *found, lisec_err *err);
+
+/* ---- restore (extension.c) ------------------------------------------------ */
+
+/* The first checkpoint after a restore from a backup says so: "lisec-
+ * restored-from <size> <root>", the backup's newest checkpoint (from's
+ * origin is not written). */
+int audit_note_sign_restore(const audit_checkpoint *cp, const audit_checkpoint *from, const audit_vkey *key,
+                            audit_sign_fn sign, void *ctx, char **note, lisec_err *err);
+/* The restore line of a note's text, if any (*found); EINVAL when malformed. */
+int audit_restore_find(const char *note, size_t len, audit_checkpoint *from, bool *found, lisec_err *err);
 
 /* Parses the checkpoint body only, without any signature check (for
  * diagnostics and the fuzzer). */
@@ -233,6 +243,9 @@ typedef struct audit_verify_summary {
   audit_checkpoint newest; /* the newest verified checkpoint matching the tree */
   bool have_newest;
   uint64_t unsigned_tail; /* entries after the newest checkpoint */
+  uint64_t restores;      /* signed restores from a backup the log records */
+  uint64_t restored_from; /* the lowest size a restore went back to */
+  bool seen_replaced;     /* the checkpoint this auditor saw was replaced by a restore (not a finding) */
 } audit_verify_summary;
 
 /* key: the checkpoint key this auditor pinned, the log's first or any key

@@ -33,6 +33,7 @@ typedef struct target {
   uint64_t size;
   uint8_t root[AUDIT_HASH_LEN];
   bool seen; /* the auditor's own record, not a checkpoint in the store */
+  bool restore_base; /* the backup's checkpoint a restore line names */
   audit_checkpoint cp;
 } target;
 
@@ -61,6 +62,8 @@ struct audit_verifier {
   bool any_cp, any_cp_row, allow_unsigned;
   audit_checkpoint newest;
   bool have_newest;
+  uint64_t restores, restored_from; /* signed restore lines, the lowest size restored from */
+  bool seen_replaced;               /* what this auditor saw was replaced by a restore */
   char *findings[FINDINGS_KEPT];
   uint64_t n_findings;
 };
@@ -188,7 +191,36 @@ static int check_checkpoint(audit_verifier *v, uint64_t stored_size, const char 
   v->any_cp = true;
   if (cp.size > v->max_cp_size) v->max_cp_size = cp.size;
   if (is_rollover) v->key = ro.new_key; /* only a rollover that passed every check */
+  audit_checkpoint from;
+  bool is_restore = false;
+  if (audit_restore_find(note, len, &from, &is_restore, &e) != 0) {
+    finding(v, "checkpoint at size %llu: %s", (unsigned long long)cp.size, e.msg);
+  } else if (is_restore) {
+    /* The backup's checkpoint is a target like any other: the restored
+     * log must begin with exactly that history. */
+    if (v->n_targets == v->cap_targets) {
+      target *nt = realloc(v->targets, v->cap_targets * 2 * sizeof *nt);
+      if (!nt) return LISEC_ENOMEM;
+      v->targets = nt;
+      v->cap_targets *= 2;
+    }
+    target *b = &v->targets[v->n_targets++];
+    memset(b, 0, sizeof *b);
+    b->size = from.size;
+    memcpy(b->root, from.root, AUDIT_HASH_LEN);
+    b->restore_base = true;
+    if (!v->restores || from.size < v->restored_from) v->restored_from = from.size;
+    v->restores++;
+  }
   return 0;
+}
+
+/* A seen checkpoint at size beyond a signed restore's base was replaced by
+ * that restore, which the log records: a notice, not a rollback. */
+static bool replaced_by_restore(audit_verifier *v, uint64_t size) {
+  if (!v->restores || v->restored_from >= size) return false;
+  v->seen_replaced = true;
+  return true;
 }
 
 static int target_cmp(const void *a, const void *b) {
@@ -253,6 +285,7 @@ static void check_targets(audit_verifier *v) {
     if (!have_root) audit_frontier_root(&v->f, root);
     have_root = true;
     if (crypto_ct_equal(root, t->root, AUDIT_HASH_LEN)) {
+      if (t->restore_base) continue;
       if (!t->seen) {
         v->cps_ok++;
         v->newest = t->cp;
@@ -261,7 +294,13 @@ static void check_targets(audit_verifier *v) {
       v->last_good = t->size;
       continue;
     }
-    if (t->seen)
+    if (t->restore_base)
+      finding(v, "a signed restore names the backup's checkpoint at size %llu, but the log's first %llu "
+                 "entries differ from it (restored from something else)",
+              (unsigned long long)t->size, (unsigned long long)t->size);
+    else if (t->seen && replaced_by_restore(v, t->size))
+      continue;
+    else if (t->seen)
       finding(v,
               "the log's first %llu entries no longer match the checkpoint this auditor saw at size "
               "%llu: history was rewritten (an older backup restored and extended, or entries changed)",
@@ -342,6 +381,7 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
   for (; v->next_target < v->n_targets; v->next_target++) {
     const target *t = &v->targets[v->next_target];
     if (t->size <= end) continue; /* within the log: missing or moved entries, named above */
+    if (t->seen && replaced_by_restore(v, t->size)) continue;
     if (t->seen)
       finding(v,
               "this auditor saw a checkpoint at size %llu but the log holds %llu entries and its "
@@ -355,7 +395,7 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
               (unsigned long long)t->size, (unsigned long long)end, (unsigned long long)end,
               (unsigned long long)(t->size - 1));
   }
-  if (v->have_seen && v->max_cp_size < v->seen.size && end >= v->seen.size)
+  if (v->have_seen && v->max_cp_size < v->seen.size && end >= v->seen.size && !replaced_by_restore(v, v->seen.size))
     finding(v,
             "the newest valid checkpoint in the store is at size %llu, below the size %llu this "
             "auditor saw: checkpoints were removed or restored from an older backup",
@@ -374,4 +414,7 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
   out->have_newest = v->have_newest;
   if (v->have_newest) out->newest = v->newest;
   out->unsigned_tail = n - (v->have_newest ? v->newest.size : 0);
+  out->restores = v->restores;
+  out->restored_from = v->restored_from;
+  out->seen_replaced = v->seen_replaced;
 }

@@ -875,6 +875,77 @@ static void test_key_rollover(void **state) {
   mem_log_free(&master);
 }
 
+/* A restore from a backup (issue 21 item 4): the backup held the first 64
+ * entries and the checkpoint at 64; the restored log grew to 80 and its
+ * first checkpoint says it was restored from 64. An auditor who saw 100
+ * before gets a notice, not a rollback; without the signed line it is one. */
+static void test_restore_line(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  sodium_signer s;
+  audit_vkey k;
+  uint8_t pk[32], li_pk[32], li_sk[32];
+  memset(&s, 0, sizeof s);
+  crypto_sign_keypair(pk, s.sk);
+  assert_int_equal(audit_vkey_make("lisec.test/audit", pk, &k, &err), 0);
+  assert_int_equal(audit_li_keygen(li_pk, li_sk, &err), 0);
+  mem_log master, l;
+  mem_log_build(&master, &s, &k, li_pk);
+  audit_checkpoint seen, at64, at80 = {.origin = "lisec.test/audit", .size = 80};
+  assert_int_equal(audit_note_open(master.notes[2], strlen(master.notes[2]), &k, &seen, &err), 0);
+  assert_int_equal(audit_note_open(master.notes[1], strlen(master.notes[1]), &k, &at64, &err), 0);
+  audit_frontier f;
+  audit_frontier_init(&f);
+  for (size_t i = 0; i < 80; i++) audit_frontier_append(&f, master.leaf[i], &err);
+  audit_frontier_root(&f, at80.root);
+
+  mem_log_copy(&l, &master);
+  l.n = 80;
+  free(l.notes[2]);
+  assert_int_equal(audit_note_sign(&at80, &k, sodium_sign, &s, &l.notes[2], &err), 0);
+  l.note_size[2] = 80;
+  audit_verify_summary sum;
+  bool found = false;
+  /* A plain older copy extended: the auditor who saw 100 calls it a rollback. */
+  assert_true(verify_log(&l, &k, &seen, "rolled back", &found, &sum) >= 1);
+  assert_true(found);
+
+  /* The same log whose checkpoint at 80 records the restore from 64. */
+  free(l.notes[2]);
+  assert_int_equal(audit_note_sign_restore(&at80, &at64, &k, sodium_sign, &s, &l.notes[2], &err), 0);
+  audit_checkpoint from;
+  bool has = false;
+  assert_int_equal(audit_restore_find(l.notes[2], strlen(l.notes[2]), &from, &has, &err), 0);
+  assert_true(has);
+  assert_int_equal(from.size, 64);
+  assert_memory_equal(from.root, at64.root, 32);
+  assert_int_equal(verify_log(&l, &k, &seen, NULL, &found, &sum), 0);
+  assert_int_equal(sum.restores, 1);
+  assert_int_equal(sum.restored_from, 64);
+  assert_true(sum.seen_replaced);
+  assert_int_equal(sum.newest.size, 80);
+  /* An auditor who saw only 30 is not affected. */
+  audit_checkpoint seen30;
+  assert_int_equal(audit_note_open(l.notes[0], strlen(l.notes[0]), &k, &seen30, &err), 0);
+  assert_int_equal(verify_log(&l, &k, &seen30, NULL, &found, &sum), 0);
+  assert_false(sum.seen_replaced);
+
+  /* A restore line naming a root the log's first 64 entries do not have. */
+  audit_checkpoint wrong = at64;
+  wrong.root[0] ^= 1;
+  free(l.notes[2]);
+  assert_int_equal(audit_note_sign_restore(&at80, &wrong, &k, sodium_sign, &s, &l.notes[2], &err), 0);
+  assert_true(verify_log(&l, &k, &seen, "restored from something else", &found, &sum) >= 1);
+  assert_true(found);
+  /* Restored from beyond the checkpoint that says so: refused when signing. */
+  char *bad = NULL;
+  audit_checkpoint beyond = at64;
+  beyond.size = 81;
+  assert_int_equal(audit_note_sign_restore(&at80, &beyond, &k, sodium_sign, &s, &bad, &err), LISEC_EINVAL);
+  mem_log_free(&l);
+  mem_log_free(&master);
+}
+
 static void test_log_verifier(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -1056,6 +1127,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoint_notes),
       cmocka_unit_test(test_log_verifier),
       cmocka_unit_test(test_key_rollover),
+      cmocka_unit_test(test_restore_line),
   };
   if (sodium_init() < 0) return 1;
   return cmocka_run_group_tests(tests, setup_classic, NULL);
