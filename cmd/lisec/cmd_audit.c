@@ -352,6 +352,11 @@ static int cmd_verify(int argc, char **argv) {
     json_object_set_new(out, "checkpoint_root", json_string(root_hex));
   }
   if (now_text) json_object_set_new(out, "key_rolled_over_to", json_string(now_text));
+  json_object_set_new(out, "restores", json_integer((json_int_t)sum.restores));
+  if (sum.restores) {
+    json_object_set_new(out, "restored_from", json_integer((json_int_t)sum.restored_from));
+    json_object_set_new(out, "seen_history_replaced", json_boolean(sum.seen_replaced));
+  }
   if (cli.json) {
     cli_print_json(out);
   } else if (sum.findings == 0) {
@@ -365,6 +370,10 @@ static int cmd_verify(int argc, char **argv) {
       printf("  %llu entries after the newest checkpoint are not signed yet\n",
              (unsigned long long)sum.unsigned_tail);
     if (now_text) printf("  the checkpoint key was rolled over (signed by both keys): now %s\n", now_text);
+    if (sum.restores)
+      printf("  restored from a backup at size %llu (the restore is signed in the log)%s\n",
+             (unsigned long long)sum.restored_from,
+             sum.seen_replaced ? "; the later history this auditor saw was replaced by it" : "");
   } else {
     printf("audit log TAMPERED: %llu finding(s)\n", (unsigned long long)sum.findings);
     for (size_t i = 0; (f = audit_verifier_finding(c.v, i)); i++) printf("  %s\n", f);

@@ -219,6 +219,11 @@ int audit_rollover_find(const char *note, size_t len, audit_rollover *out, bool 
  * origin is not written). */
 int audit_note_sign_restore(const audit_checkpoint *cp, const audit_checkpoint *from, const audit_vkey *key,
                             audit_sign_fn sign, void *ctx, char **note, lisec_err *err);
+/* `lisec restore` leaves this document in the store it restored (JSON
+ * {"from_size", "root" (hex)}: the backup's newest checkpoint); lisecd
+ * records the restore at its next start and removes it. */
+#define AUDIT_RESTORE_DOC_KIND "audit.restore"
+#define AUDIT_RESTORE_DOC_ID "pending"
 /* The restore line of a note's text, if any (*found); EINVAL when malformed. */
 int audit_restore_find(const char *note, size_t len, audit_checkpoint *from, bool *found, lisec_err *err);
 

@@ -64,6 +64,8 @@ struct ctl_auditlog {
   char *vkey_file;
   rollover_step ro;
   audit_vkey ro_key;
+  bool restore_pending; /* the next checkpoint says the store was restored from restore_from */
+  audit_checkpoint restore_from;
   bool li_set;
   uint8_t li_pk[32];
   uint64_t cp_every;
@@ -242,6 +244,22 @@ int ctl_auditlog_rollover_begin(ctl_auditlog *log, char **new_vkey, lisec_err *e
   return 0;
 }
 
+int ctl_auditlog_record_restore(ctl_auditlog *log, const audit_checkpoint *from, const audit_record *rec,
+                                lisec_err *err) {
+  pthread_mutex_lock(&log->mu);
+  log->restore_from = *from;
+  log->restore_pending = true;
+  pthread_mutex_unlock(&log->mu);
+  int rc = ctl_auditlog_append(log, rec, false, NULL, err);
+  if (rc) {
+    pthread_mutex_lock(&log->mu);
+    log->restore_pending = false;
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+  }
+  return ctl_auditlog_checkpoint_now(log, err);
+}
+
 void ctl_auditlog_rollover_cancel(ctl_auditlog *log) {
   pthread_mutex_lock(&log->mu);
   if (log->ro == RO_SIGN) log->ro = RO_NONE;
@@ -277,6 +295,8 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   pthread_mutex_lock(&log->mu);
   rollover_step ro = log->ro;
   audit_vkey next = log->ro_key;
+  bool restored = log->restore_pending;
+  audit_checkpoint from = log->restore_from;
   pthread_mutex_unlock(&log->mu);
   /* A rollover whose checkpoint is stored is promoted before anything else
    * is signed: from that checkpoint on, the log speaks with the new key. */
@@ -284,6 +304,8 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   if (!rc && ro == RO_SIGN)
     rc = audit_note_sign_rollover(&cp, &log->vkey, log->key.sign, log->key.ctx, &next, log->key.sign_next,
                                   log->key.ctx, &note, err);
+  else if (!rc && restored)
+    rc = audit_note_sign_restore(&cp, &from, &log->vkey, log->key.sign, log->key.ctx, &note, err);
   else if (!rc)
     rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
   if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
@@ -298,6 +320,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
     lisec_err_clear(&log->cp_err);
   }
   if (!rc && ro == RO_SIGN) log->ro = RO_PROMOTE;
+  if (!rc && ro != RO_SIGN && restored) log->restore_pending = false;
   pthread_mutex_unlock(&log->mu);
   free(note);
   if (!rc && ro == RO_SIGN) rc = finish_rollover(log, &next, err);

@@ -83,6 +83,11 @@ int ctl_auditlog_rollover_begin(ctl_auditlog *log, char **new_vkey, lisec_err *e
 /* Drops a rollover begun whose checkpoint is not signed yet (its record
  * could not be made durable). */
 void ctl_auditlog_rollover_cancel(ctl_auditlog *log);
+/* After a restore from a backup (issue 21 item 4): appends rec, the record
+ * of it, and signs the checkpoint over it with the line that names from,
+ * the backup's newest checkpoint; returns once that checkpoint is stored. */
+int ctl_auditlog_record_restore(ctl_auditlog *log, const audit_checkpoint *from, const audit_record *rec,
+                                lisec_err *err);
 /* Signs and stores a checkpoint of the current size now (if it grew). */
 int ctl_auditlog_checkpoint_now(ctl_auditlog *log, lisec_err *err);
 /* The newest published checkpoint note (*note malloc'd); ENOTFOUND before

@@ -99,9 +99,40 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   return 0; /* (a development key is announced by the keys process) */
 }
 
+/* A store that `lisec restore` put back from a backup carries a marker
+ * document: the backup's newest checkpoint. The restore is recorded and the
+ * checkpoint over that record names it, so auditors who saw the replaced
+ * history are told by the log itself (issue 21 item 4); then the marker goes. */
+static int record_restore(ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  char *body = NULL;
+  int64_t version = 0;
+  lisec_err e = {0};
+  if (store_doc_get(s, AUDIT_RESTORE_DOC_KIND, AUDIT_RESTORE_DOC_ID, &body, &version, &e) != 0)
+    return e.code == LISEC_ENOTFOUND ? 0 : lisec_err_set(err, e.code, "%s", e.msg);
+  json_t *j = json_loads(body, 0, NULL);
+  free(body);
+  audit_checkpoint from = {0};
+  const char *root = json_string_value(json_object_get(j, "root"));
+  json_int_t size = json_integer_value(json_object_get(j, "from_size"));
+  int rc = 0;
+  if (!root || strlen(root) != 64 || lisec_hex_decode(root, from.root, 32) != 0 || size <= 0)
+    rc = lisec_err_set(err, LISEC_EINVAL, "TR103308-5.5: the restore marker in the store is malformed");
+  from.size = (uint64_t)size;
+  char subject[96];
+  snprintf(subject, sizeof subject, "restored from the backup's checkpoint at size %lld", (long long)size);
+  audit_record rec = {.actor = "lisecd", .role = "system", .action = "audit.restored", .outcome = "ok",
+                      .subjects = {subject}, .n_subjects = 1};
+  if (!rc) rc = ctl_auditlog_record_restore(sh->audit, &from, &rec, err);
+  if (!rc) rc = store_doc_delete(s, AUDIT_RESTORE_DOC_KIND, AUDIT_RESTORE_DOC_ID, err);
+  if (!rc) LOG_WARN("audit: the store was restored from a backup (checkpoint at size %lld); recorded and signed", (long long)size);
+  json_decref(j);
+  return rc;
+}
+
 /* The audit and vault topics' hooks for the table in ctl/topics.c. */
 int ctl_audit_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  return open_audit(cfg, sh, s, err);
+  int rc = open_audit(cfg, sh, s, err);
+  return rc ? rc : record_restore(sh, s, err);
 }
 
 void ctl_audit_topic_close(ctl_shared *sh) {

@@ -488,3 +488,42 @@ const store_ops store_sqlite_ops = {
     .checkpoint_latest = sqlite_checkpoint_latest,
     .checkpoint_list = sqlite_checkpoint_list,
 };
+
+/* ---- online copies (lisec backup / restore) ------------------------------ */
+
+int store_sqlite_copy(const char *from, const char *to, lisec_err *err) {
+  sqlite3 *src = NULL, *dst = NULL;
+  int rc = 0;
+  if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "sqlite: cannot open %s: %s", from, src ? sqlite3_errmsg(src) : "out of memory");
+    goto out;
+  }
+  sqlite3_busy_timeout(src, BUSY_TIMEOUT_MS);
+  int fd = open(to, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* owner-only before SQLite writes into it */
+  if (fd < 0) {
+    rc = lisec_err_set(err, LISEC_EIO, "cannot create %s: %s", to, strerror(errno));
+    goto out;
+  }
+  close(fd);
+  if (sqlite3_open_v2(to, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "sqlite: cannot open %s: %s", to, dst ? sqlite3_errmsg(dst) : "out of memory");
+    goto out;
+  }
+  sqlite3_busy_timeout(dst, BUSY_TIMEOUT_MS);
+  /* One step copies every page inside one read transaction on the source:
+   * a snapshot consistent with itself while lisecd goes on writing. */
+  sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+  if (!b) {
+    rc = lisec_err_set(err, LISEC_EIO, "sqlite: cannot copy %s to %s: %s", from, to, sqlite3_errmsg(dst));
+    goto out;
+  }
+  int step = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  if (step != SQLITE_DONE)
+    rc = lisec_err_set(err, step == SQLITE_BUSY || step == SQLITE_LOCKED ? LISEC_EUNAVAIL : LISEC_EIO,
+                       "sqlite: copying %s to %s: %s", from, to, sqlite3_errstr(step));
+out:
+  sqlite3_close(src);
+  sqlite3_close(dst);
+  return rc;
+}

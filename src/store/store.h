@@ -21,6 +21,10 @@ typedef struct lisec_store lisec_store;
 int store_open(const char *url, lisec_store **out, lisec_err *err);
 void store_close(lisec_store *s);
 const char *store_backend(const lisec_store *s); /* "sqlite" or "postgresql" */
+/* A consistent copy of the SQLite database file from (which lisecd may be
+ * writing) into the file to (created 0600, its pages replaced), with
+ * SQLite's online backup API: `lisec backup` and `lisec restore`. */
+int store_sqlite_copy(const char *from, const char *to, lisec_err *err);
 /* The schema version after migrations (the highest applied). */
 int store_schema_version(lisec_store *s, int *out, lisec_err *err);
 /* What lisecd --check-config reads of the store without changing it

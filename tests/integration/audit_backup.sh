@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Backup and restore that keep the audit log honest (issue 21 item 4):
+# `lisec backup` copies the store while lisecd writes (the copy's log
+# verifies), more activity follows and an auditor sees it, then `lisec
+# restore` puts the older copy back. lisecd records and signs the restore
+# at its next start, so that auditor is told of it by the log and finds no
+# rollback, and so is a fresh one; a copy put back by hand instead is a
+# rollback for the same auditor. Refused, with the store unchanged: a backup
+# of another deployment, a truncated backup. The same on PostgreSQL with
+# pg_dump / pg_restore.
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+cd "$work"
+conf=("[audit]" "checkpoint_entries = 4" "checkpoint_ms = 100" "vkey_file = $work/lisecd.vkey")
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+# activity N: N refused reads of the log, each an audit record
+activity() { for _ in $(seq 1 "$1"); do as tenant-example -o /dev/null "$LISECD_URL/v1/audit/entries"; done; }
+# signed_beyond N: waits until a checkpoint covers more than N entries
+signed_beyond() {
+  for _ in $(seq 1 300); do
+    s=$(as auditor "$LISECD_URL/v1/audit/checkpoint" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree_size"])' 2>/dev/null || echo 0)
+    [ "$s" -gt "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "no checkpoint beyond $1 entries"
+}
+size_of() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from audit_log").fetchone()[0])' "$1"; }
+
+start_lisecd "$pki" "${conf[@]}"
+activity 10
+signed_beyond 8
+# Online: the copy is taken while four clients keep writing.
+writers=()
+for w in 1 2 3 4; do (activity 40 >/dev/null 2>&1 || true) & writers+=($!); done
+lisec backup --db "sqlite:$work/lisec.db" b1.db >backup.out || { cat backup.out; fail "backup"; }
+wait "${writers[@]}"
+lisec audit verify --db b1.db --pubkey lisecd.vkey >b1.out || { cat b1.out; fail "the backup taken under load does not verify"; }
+b1=$(size_of b1.db)
+pass "lisec backup took a consistent copy ($b1 entries) while lisecd was writing"
+
+activity 20
+signed_beyond $((b1 + 10))
+cli auditor audit verify --pubkey lisecd.vkey --state st.json >v1.out || { cat v1.out; fail "verify before the restore"; }
+cp st.json st-hand.json
+stop_lisecd
+cp lisec.db current.db
+
+# By hand: the older copy over the store, nothing recorded.
+cp b1.db lisec.db && rm -f lisec.db-wal lisec.db-shm
+start_lisecd "$pki" "${conf[@]}"
+activity 6
+signed_beyond "$b1"
+rc=0
+cli auditor audit verify --state st-hand.json >hand.out || rc=$?
+[ "$rc" = 1 ] && grep -q 'rolled back\|rewritten' hand.out || { cat hand.out; fail "a restore by hand was not found to be a rollback (exit $rc)"; }
+stop_lisecd
+pass "an older copy put back by hand is a rollback for an auditor who saw more"
+
+# Refused, store unchanged: another deployment's backup, a truncated one.
+cp current.db lisec.db && rm -f lisec.db-wal lisec.db-shm
+before=$(sha256sum lisec.db)
+mkdir other && (
+  work=$work/other
+  cd "$work"
+  start_lisecd "$pki" "[audit]" "origin = other.example/audit" "checkpoint_entries = 2" "checkpoint_ms = 100"
+  activity 4
+  signed_beyond 2
+  stop_lisecd
+)
+rc=0
+lisec restore other/lisec.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >other.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'TR103308-5.5.*another deployment' other.out || { cat other.out; fail "another deployment's backup: exit $rc"; }
+head -c 3000 b1.db >trunc.db
+rc=0
+lisec restore trunc.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >trunc.out 2>&1 || rc=$?
+[ "$rc" = 2 ] || { cat trunc.out; fail "a truncated backup: exit $rc"; }
+[ "$(sha256sum lisec.db)" = "$before" ] || fail "a refused restore changed the store"
+pass "a backup of another deployment and a truncated one are refused; the store is unchanged"
+
+# lisec restore: recorded and signed at the next start.
+lisec restore b1.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >restore.out || { cat restore.out; fail "restore"; }
+start_lisecd "$pki" "${conf[@]}"
+grep -q 'restored from a backup' lisecd.log || fail "lisecd did not record the restore"
+cli auditor audit verify --state st.json >v2.out || { cat v2.out; fail "the auditor who saw more after a recorded restore"; }
+lisec --json --server "$LISECD_URL" --pki "$pki" --role auditor audit verify --pubkey lisecd.vkey >v3.json || { cat v3.json; fail "a fresh auditor after the restore"; }
+python3 - v3.json <<'PY' || fail "the verification does not report the restore"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["intact"] and j["restores"] == 1, j
+PY
+grep -q 'restored' v2.out || fail "the auditor was not told of the restore: $(cat v2.out)"
+sqlite3 lisec.db "SELECT count(*) FROM documents WHERE kind = 'audit.restore'" | grep -qx 0 || fail "the restore marker is still there"
+stop_lisecd
+pass "lisec restore: lisecd signs 'restored from checkpoint', auditors who saw more are told, not alarmed"
+
+# PostgreSQL: pg_dump and pg_restore through the same commands.
+pgdir=$(mktemp -d /tmp/lisec-pg-backup-XXXXXX)
+cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
+url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
+STORE_URL=$url start_lisecd "$pki" "${conf[@]}"
+activity 8
+signed_beyond 6
+lisec backup --db "$url" pg.dump >/dev/null || fail "pg backup"
+activity 8
+stop_lisecd
+lisec restore pg.dump --db "$url" --pubkey lisecd.vkey >pgr.out || { cat pgr.out; fail "pg restore"; }
+STORE_URL=$url start_lisecd "$pki" "${conf[@]}"
+grep -q 'restored from a backup' lisecd.log || fail "lisecd on PostgreSQL did not record the restore"
+cli auditor audit verify --pubkey lisecd.vkey >pgv.out || { cat pgv.out; fail "verify after the PostgreSQL restore"; }
+pass "PostgreSQL: pg_dump backup, pg_restore, the restore recorded and the log intact"
