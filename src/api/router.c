@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "ctl/metrics.h"
+#include "ctl/counters.h"
 #include "api/body.h"
 #include "ctl/attest.h"
 #include "store/store.h"

@@ -30,7 +30,7 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
-#include "ctl/metrics.h"
+#include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"

@@ -1,44 +1,15 @@
-/* The controller's domain metrics and its readiness (ctl/metrics.h).
- * Counters are process-wide atomics: the use cases that bump them run on
- * every API worker and on the controller's own threads. Gauges are read at
+/* The controller's domain metrics and its readiness (ctl/metrics.h). The
+ * counters are ctl/counters.c's; gauges are read at
  * scrape time from the same use cases the API answers with, so /metrics
  * never disagrees with `lisec host list`. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl/attest.h"
+#include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/metrics.h"
-
-static const double appraisal_le[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-#define N_APPRAISAL (sizeof appraisal_le / sizeof appraisal_le[0])
-
-static atomic_ullong appraisals[2]; /* [0] untrusted, [1] trusted */
-static atomic_ullong appraisal_bucket[N_APPRAISAL + 1];
-static atomic_ullong appraisal_sum_ns;
-static atomic_ullong vault_ops[CTL_METRICS_VAULT_N][2]; /* [op][ok] */
-static atomic_ullong store_errors;
-
-void ctl_metrics_appraisal(const char *host, bool trusted, bool location_ok, uint64_t duration_ns) {
-  atomic_fetch_add_explicit(&appraisals[trusted ? 1 : 0], 1, memory_order_relaxed);
-  double s = (double)duration_ns / 1e9;
-  size_t b = 0;
-  while (b < N_APPRAISAL && s > appraisal_le[b]) b++;
-  atomic_fetch_add_explicit(&appraisal_bucket[b], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&appraisal_sum_ns, duration_ns, memory_order_relaxed);
-  LOG_INFO("attest: appraisal of host %s: %s%s (%.1f ms)", host, trusted ? "trusted" : "untrusted",
-           trusted && !location_ok ? ", location not proven" : "", (double)duration_ns / 1e6);
-}
-
-void ctl_metrics_vault(ctl_metrics_vault_op op, bool ok) {
-  if (op < CTL_METRICS_VAULT_N) atomic_fetch_add_explicit(&vault_ops[op][ok ? 1 : 0], 1, memory_order_relaxed);
-}
-
-void ctl_metrics_store_error(void) { atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed); }
-
-static unsigned long long ld(atomic_ullong *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
 /* Hosts by trust state ("trusted", "untrusted:<why>" counted as untrusted)
  * and those overdue, from the same list `lisec host list` shows. */
@@ -81,18 +52,18 @@ static void render_appraisals(lisec_buf *b) {
                    "# HELP lisec_attest_appraisal_duration_seconds Time to appraise evidence and "
                    "record the result.\n"
                    "# TYPE lisec_attest_appraisal_duration_seconds histogram\n",
-                   ld(&appraisals[1]), ld(&appraisals[0]));
+                   ctl_counters_appraisals(true), ctl_counters_appraisals(false));
   unsigned long long cum = 0;
-  for (size_t i = 0; i < N_APPRAISAL; i++) {
-    cum += ld(&appraisal_bucket[i]);
-    lisec_buf_printf(b, "lisec_attest_appraisal_duration_seconds_bucket{le=\"%g\"} %llu\n", appraisal_le[i], cum);
+  for (size_t i = 0; i < CTL_APPRAISAL_N; i++) {
+    cum += ctl_counters_appraisal_bucket(i);
+    lisec_buf_printf(b, "lisec_attest_appraisal_duration_seconds_bucket{le=\"%g\"} %llu\n", ctl_appraisal_le[i], cum);
   }
-  cum += ld(&appraisal_bucket[N_APPRAISAL]);
+  cum += ctl_counters_appraisal_bucket(CTL_APPRAISAL_N);
   lisec_buf_printf(b,
                    "lisec_attest_appraisal_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
                    "lisec_attest_appraisal_duration_seconds_sum %.9f\n"
                    "lisec_attest_appraisal_duration_seconds_count %llu\n",
-                   cum, (double)ld(&appraisal_sum_ns) / 1e9, cum);
+                   cum, (double)ctl_counters_appraisal_sum_ns() / 1e9, cum);
 }
 
 static void render_audit(lisec_ctl *ctl, lisec_buf *b) {
@@ -161,7 +132,7 @@ static void render_li(lisec_ctl *ctl, lisec_buf *b) {
     lisec_buf_printf(b,
                      "lisec_vault_operations_total{op=\"%s\",result=\"ok\"} %llu\n"
                      "lisec_vault_operations_total{op=\"%s\",result=\"failed\"} %llu\n",
-                     ops[i], ld(&vault_ops[i][1]), ops[i], ld(&vault_ops[i][0]));
+                     ops[i], ctl_counters_vault(i, true), ops[i], ctl_counters_vault(i, false));
 }
 
 char *ctl_metrics_render(lisec_ctl *ctl, bool li_view) {
@@ -179,7 +150,7 @@ char *ctl_metrics_render(lisec_ctl *ctl, bool li_view) {
                    "# TYPE lisec_store_errors_total counter\nlisec_store_errors_total %llu\n"
                    "# HELP lisec_ready Whether lisecd is ready to serve (as /readyz says).\n"
                    "# TYPE lisec_ready gauge\nlisec_ready %d\n",
-                   ld(&store_errors), ready ? 1 : 0);
+                   ctl_counters_store_errors(), ready ? 1 : 0);
   return (char *)b.data;
 }
 

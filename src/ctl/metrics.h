@@ -12,23 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ctl/counters.h"
 #include "ctl/ctl.h"
-
-/* One appraisal decided (ctl/attest.c): counted, its latency observed, and
- * one log line naming the host (its id is the SHA-256 of its EK) and the
- * result. */
-void ctl_metrics_appraisal(const char *host, bool trusted, bool location_ok, uint64_t duration_ns);
-
-typedef enum {
-  CTL_METRICS_VAULT_SEAL,   /* a target added or updated */
-  CTL_METRICS_VAULT_OPEN,   /* a target read */
-  CTL_METRICS_VAULT_REWRAP, /* a record moved to the current KEK */
-  CTL_METRICS_VAULT_N
-} ctl_metrics_vault_op;
-void ctl_metrics_vault(ctl_metrics_vault_op op, bool ok);
-
-/* A request failed because the store did (LISEC_ESTORE). */
-void ctl_metrics_store_error(void);
 
 /* The Prometheus text of the controller's metrics (malloc'd; NULL when out
  * of memory). li_view: the reader is the LI administration. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/metrics.h"
+#include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/targets.h"
