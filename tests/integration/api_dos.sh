@@ -19,6 +19,7 @@
 #    refused and recorded normally.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+release_only "test_api and api_http run the same limits (this one floods them)"
 . "$src/tests/integration/lib/pki.sh"
 
 # stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).

@@ -15,6 +15,7 @@
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+release_only "li_api, x1_admf and the LI unit tests run the same LI paths"
 . "$src/tests/integration/lib/model.sh"
 
 example=$src/examples/helsinki-london.json

@@ -19,6 +19,7 @@
 # Skipped (77) only when there is no /dev/kvm and QEMU cannot run TCG.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+release_only "libvirt_hook and observe run the same hook and observation code (this one boots a VM)"
 . "$src/tests/integration/attest_lib.sh"
 . "$src/tests/integration/lib/csar.sh"
 . "$src/tests/integration/lib/libvirtd.sh"

@@ -17,6 +17,7 @@
 # memory); skips with a reason otherwise, and while lisecd is one process.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+release_only "lisecd_processes and lisecd_sandbox run the same processes (this one scans their memory)"
 if [ "$(id -u)" -ne 0 ]; then
   echo "skip: reading another process's memory (/proc/PID/mem of a non-dumpable process) needs root"
   exit 0

@@ -15,6 +15,17 @@ on_exit() {
 trap on_exit EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# release_only WHY: skips (77) in the sanitizer build, saying WHY there is
+# enough: a test of behaviour (a scan, a flood, a third-party cross-check, a
+# second store) whose code paths the sanitizer build already runs in the
+# tests WHY names. One run per make check keeps it within its 20 minutes.
+release_only() {
+  if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
+    echo "SKIP: runs in the release build; under the sanitizer: $1"
+    exit 77
+  fi
+}
 pass() { echo "ok: $*"; }
 
 free_port() {
