@@ -29,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t text_len = 0;
   if (audit_note_verify(text, size, &key, &text_len, &err) == 0 && text_len > size) abort();
   if (audit_checkpoint_parse(text, size, &cp, &err) == 0 && !cp.origin[0]) abort();
+  /* The extension lines lisec writes: a key rollover names two different
+   * keys; a restore names a size within the bound. */
+  audit_rollover ro;
+  bool found = false;
+  if (audit_rollover_find(text, size, &ro, &found, &err) == 0 && found && audit_vkey_equal(&ro.old_key, &ro.new_key))
+    abort();
+  if (audit_restore_find(text, size, &cp, &found, &err) == 0 && found && cp.size > AUDIT_SIZE_MAX) abort();
   /* The same bytes as a verifier key (a NUL-terminated copy). */
   char *s = malloc(size + 1);
   if (!s) return 0;

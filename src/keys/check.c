@@ -20,6 +20,7 @@ typedef struct checker {
   int problems;
 } checker;
 
+static void problem(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(checker *c, const char *fmt, ...) {
   char msg[LISEC_ERR_MSG_MAX + 128];
   va_list ap;
@@ -30,6 +31,7 @@ static void problem(checker *c, const char *fmt, ...) {
   c->report(c->ctx, true, msg);
 }
 
+static void note(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(checker *c, const char *fmt, ...) {
   char msg[LISEC_ERR_MSG_MAX + 128];
   va_list ap;
