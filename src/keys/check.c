@@ -20,26 +20,19 @@ typedef struct checker {
   int problems;
 } checker;
 
-static void problem(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(checker *c, const char *fmt, ...) {
+/* One line to the caller: a problem (counted) or a note. */
+static void say(checker *c, bool is_problem, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(checker *c, bool is_problem, const char *fmt, ...) {
   char msg[LISEC_ERR_MSG_MAX + 128];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  c->problems++;
-  c->report(c->ctx, true, msg);
+  if (is_problem) c->problems++;
+  c->report(c->ctx, is_problem, msg);
 }
-
-static void note(checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(checker *c, const char *fmt, ...) {
-  char msg[LISEC_ERR_MSG_MAX + 128];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  c->report(c->ctx, false, msg);
-}
+#define problem(c, ...) say(c, true, __VA_ARGS__)
+#define note(c, ...) say(c, false, __VA_ARGS__)
 
 /* Whether an object of class cls labelled label is in the session's token. */
 static int has_object(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
