@@ -113,7 +113,16 @@ int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long
   free(payload);
   int rc = 0;
   if (cc != CURLE_OK) {
-    agent_fail("%s: %s", path, r.too_big ? "reply too large" : err[0] ? err : curl_easy_strerror(cc));
+    /* in lisec's words, never libcurl's (see lisec_curl_words) */
+    const char *alert = lisec_curl_cert_alert(err);
+    if (r.too_big)
+      agent_fail("%s: lisecd's reply is larger than %u bytes", url, (unsigned)REPLY_MAX);
+    else if (alert)
+      agent_fail("lisecd at %s refused this host's certificate %s (TLS %s): it must be signed by a "
+                 "CA lisecd trusts, unexpired, not revoked, and the host's own",
+                 n->url, n->cert ? n->cert : "(none)", alert);
+    else
+      agent_fail("%s: %s", url, lisec_curl_words(cc));
     rc = -1;
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

@@ -203,7 +203,7 @@ static bool send_report(entropyd *d, CURL *h, const pending *pd, char *why, size
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (cc != CURLE_OK) {
-    snprintf(why, why_len, "%.150s: %.90s", url, curl_easy_strerror(cc));
+    snprintf(why, why_len, "%.150s: %.90s", url, lisec_curl_words(cc));
     return false;
   }
   json_t *j = NULL;

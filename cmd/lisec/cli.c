@@ -130,14 +130,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
   return lisec_buf_append(b, p, size * n) == 0 ? size * n : 0;
 }
 
-/* The TLS alerts a server sends when it does not accept the client's
- * certificate (RFC 8446 6.2; OpenSSL spells them "alert <words>"). */
-static const char *const client_cert_alerts[] = {
-    "alert unknown ca",         "alert certificate required", "alert bad certificate",
-    "alert certificate unknown", "alert certificate expired",  "alert certificate revoked",
-    "alert unsupported certificate", "alert access denied",   "alert decrypt error",
-};
-
 /* Why lisecd may have refused our certificate, as far as this side can tell
  * without lisecd's trust store: wrong purpose, expired, or not from the CA
  * that signed lisecd's own certificate. Empty when nothing is visibly wrong. */
@@ -167,17 +159,16 @@ static void diagnose_client_cert(char *out, size_t len) {
  * shown: it names libcurl's and OpenSSL's internals ("getpeername() failed
  * with errno 107"), not what the user can do. */
 static int explain(CURLcode cc, const char *msg, const char *url, lisec_err *err) {
-  for (size_t i = 0; i < LISEC_ARRAY_LEN(client_cert_alerts); i++)
-    if (strstr(msg, client_cert_alerts[i]))
-    {
-      char why[1024];
-      diagnose_client_cert(why, sizeof why);
-      return lisec_err_set(err, LISEC_EAUTH,
-                           "lisecd at %s refused the client certificate %s (TLS %s)%s%s", cli.server,
-                           cli.cert, client_cert_alerts[i], why[0] ? "" : ": it must be signed by a "
-                           "CA that lisecd trusts (its [tls] client_ca), unexpired, and made for "
-                           "client authentication", why);
-    }
+  const char *alert = lisec_curl_cert_alert(msg);
+  if (alert) {
+    char why[1024];
+    diagnose_client_cert(why, sizeof why);
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "lisecd at %s refused the client certificate %s (TLS %s)%s%s", cli.server,
+                         cli.cert, alert, why[0] ? "" : ": it must be signed by a "
+                         "CA that lisecd trusts (its [tls] client_ca), unexpired, and made for "
+                         "client authentication", why);
+  }
   if (strstr(msg, "alert protocol version"))
     return lisec_err_set(err, LISEC_EAUTH,
                          "lisecd at %s and this client share no TLS version (lisec needs TLS 1.2 or later)",

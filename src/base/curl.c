@@ -1,8 +1,11 @@
 /* One setup of TLS for every lisec libcurl client (see curl.h): every
  * option is checked, since a libcurl that silently ignored the minimum
  * version or the peer check would leave a client weaker than it says. And
- * the words every client uses for a failed transfer instead of libcurl's. */
+ * the words every client uses for a failed transfer instead of libcurl's,
+ * and which TLS alert a refusing server sent. */
 #include "base/curl.h"
+
+#include <string.h>
 
 static int set_long(CURL *c, CURLoption o, long v, const char *name, lisec_err *err) {
   CURLcode cc = curl_easy_setopt(c, o, v);
@@ -71,4 +74,18 @@ const char *lisec_curl_words(CURLcode cc) {
   case CURLE_FAILED_INIT: return "the HTTP client could not start";
   default: return "the request failed on the way (no HTTP answer)";
   }
+}
+
+/* The alerts a server sends when it does not accept the client's certificate. */
+static const char *const cert_alerts[] = {
+    "alert unknown ca",          "alert certificate required",    "alert bad certificate",
+    "alert certificate unknown", "alert certificate expired",     "alert certificate revoked",
+    "alert unsupported certificate", "alert access denied",       "alert decrypt error",
+};
+
+const char *lisec_curl_cert_alert(const char *curl_text) {
+  if (!curl_text) return NULL;
+  for (size_t i = 0; i < sizeof cert_alerts / sizeof cert_alerts[0]; i++)
+    if (strstr(curl_text, cert_alerts[i])) return cert_alerts[i];
+  return NULL;
 }

@@ -23,4 +23,9 @@ int lisec_curl_tls_setup(CURL *c, const char *ca, const char *cert, const char *
  * what went wrong, so no lisec client shows them. Never NULL. */
 const char *lisec_curl_words(CURLcode cc);
 
+/* The TLS alert by which a server refused this client's certificate, read
+ * from libcurl's error text (OpenSSL spells them "alert <words>", RFC 8446
+ * 6.2): e.g. "alert certificate revoked". NULL when the text names none. */
+const char *lisec_curl_cert_alert(const char *curl_text);
+
 #endif

@@ -185,6 +185,10 @@ rc=0; LISEC_AGENT=$work/no-such-agent LISEC_HYPERVISOR=hv-hel-1 hook probe-1.xml
 [ "$rc" = 1 ] && grep -q 'fail closed' hook.err || fail "a failing agent let the domain start: exit $rc $(cat hook.err)"
 rc=0; LISEC_SERVER=https://127.0.0.1:1 "$agent" check-image --xml probe-1.xml >out.txt 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "no lisecd: exit $rc $(cat out.txt)"
+# said in lisec's words (what to check), never libcurl's or OpenSSL's
+grep -q 'nothing accepted the connection' out.txt || fail "no lisecd: the agent does not say nothing listens: $(cat out.txt)"
+! grep -Eiq 'getpeername|errno|SSL_|OpenSSL|curl|Failed to connect|Connection refused' out.txt ||
+  fail "libcurl's text reached the agent's user: $(cat out.txt)"
 mv images/base.good images/base.img
 pass "check-image: another host, a role other than host, another package, a missing disk file, a packaged VM without disk, a failing agent, no lisecd: all refused"
 

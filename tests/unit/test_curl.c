@@ -3,7 +3,8 @@
  * set up by lisec_curl_tls_setup refuses a server that speaks only TLS 1.1,
  * talks to a TLS 1.2 one whose certificate its CA vouches for, refuses one
  * signed by another CA, and the OpenSSL context it hands to the handshake
- * has TLS 1.2 as its minimum. Bad arguments are refused. */
+ * has TLS 1.2 as its minimum. Bad arguments are refused. A server that
+ * refuses the client's certificate is told apart by its TLS alert. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -64,8 +65,9 @@ static int free_port(void) {
 }
 
 /* openssl s_server on 127.0.0.1:port with the protocol flag given (e.g.
- * "-tls1_1"), answering HTTP (-www); returns its pid once it accepts. */
-static pid_t start_server(int port, const char *proto) {
+ * "-tls1_1"), answering HTTP (-www); with client_ca, it requires a client
+ * certificate from that CA. Returns its pid once it accepts. */
+static pid_t start_server(int port, const char *proto, const char *client_ca) {
   int p[2];
   assert_int_equal(pipe(p), 0);
   pid_t pid = fork();
@@ -76,8 +78,12 @@ static pid_t start_server(int port, const char *proto) {
     char accept[32];
     snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
     /* SECLEVEL=0: OpenSSL 3 would not even offer TLS 1.1 otherwise */
-    execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", ca, "-key", key, proto, "-cipher",
-           "ALL:@SECLEVEL=0", "-www", "-quiet", (char *)NULL);
+    if (client_ca)
+      execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", ca, "-key", key, proto, "-www",
+             "-quiet", "-Verify", "1", "-verify_return_error", "-CAfile", client_ca, (char *)NULL);
+    else
+      execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", ca, "-key", key, proto, "-cipher",
+             "ALL:@SECLEVEL=0", "-www", "-quiet", (char *)NULL);
     _exit(127);
   }
   close(p[1]);
@@ -130,7 +136,7 @@ static CURLcode get(int port, const char *ca_file, long *status) {
 static void test_tls11_server_refused(void **state) {
   (void)state;
   int port = free_port();
-  pid_t pid = start_server(port, "-tls1_1");
+  pid_t pid = start_server(port, "-tls1_1", NULL);
   long status = 0;
   CURLcode cc = get(port, ca, &status);
   stop_server(pid);
@@ -141,7 +147,7 @@ static void test_tls11_server_refused(void **state) {
 static void test_tls12_server_answers_other_ca_refused(void **state) {
   (void)state;
   int port = free_port();
-  pid_t pid = start_server(port, "-tls1_2");
+  pid_t pid = start_server(port, "-tls1_2", NULL);
   long status = 0;
   CURLcode ok = get(port, ca, &status);
   long other_status = 0;
@@ -187,6 +193,34 @@ static void test_context_minimum_is_tls12(void **state) {
   close(s);
 }
 
+/* A server that requires a client certificate from another CA: the
+ * transfer fails with a text naming the server's alert, which
+ * lisec_curl_cert_alert finds; texts without such an alert give NULL. */
+static void test_refused_client_certificate_named(void **state) {
+  (void)state;
+  int port = free_port();
+  pid_t pid = start_server(port, "-tls1_3", other_ca);
+  CURL *c = curl_easy_init();
+  lisec_err err = {0};
+  if (lisec_curl_tls_setup(c, ca, ca, key, &err)) fail_msg("%s", err.msg);
+  char url[64], text[CURL_ERROR_SIZE] = "";
+  snprintf(url, sizeof url, "https://127.0.0.1:%d/", port);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, text);
+  CURLcode cc = curl_easy_perform(c);
+  curl_easy_cleanup(c);
+  stop_server(pid);
+  assert_int_not_equal(cc, CURLE_OK);
+  const char *alert = lisec_curl_cert_alert(text);
+  if (!alert) fail_msg("no alert found in \"%s\"", text);
+  assert_string_equal(alert, "alert unknown ca");
+  assert_null(lisec_curl_cert_alert("Failed to connect to 127.0.0.1 port 1: Connection refused"));
+  assert_null(lisec_curl_cert_alert(""));
+  assert_null(lisec_curl_cert_alert(NULL));
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   CURL *c = curl_easy_init();
@@ -206,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_tls11_server_refused),
       cmocka_unit_test(test_tls12_server_answers_other_ca_refused),
       cmocka_unit_test(test_context_minimum_is_tls12),
+      cmocka_unit_test(test_refused_client_certificate_named),
       cmocka_unit_test(test_bad_arguments),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
