@@ -30,6 +30,8 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/audit.h"
+#include "ctl/auditlog.h"
 #include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
@@ -1206,11 +1208,13 @@ static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char
 }
 
 /* The host's document, and with it the observation's (obs_text, when not
- * NULL) in one transaction: one durable commit per report instead of two.
- * Nothing else happens inside it (no audit record, no lock), so it cannot
- * wait on the audit appender or on the model. When the observation cannot
- * be written the host's document is saved alone, as before, and
- * *obs_stored stays false so the model stores the observation itself. */
+ * NULL) in one transaction of this worker's own: the second try of an
+ * appraisal whose documents, written with its audit record, met the
+ * overdue timer's write (only_trust_changed). Nothing else happens inside
+ * it (no audit record, no lock), so it cannot wait on the audit appender
+ * or on the model. When the observation cannot be written the host's
+ * document is saved alone, and *obs_stored stays false so the model
+ * stores the observation itself. */
 static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc,
                              int64_t expected, const char *obs_text, bool *obs_stored,
                              lisec_err *err) {
@@ -1274,7 +1278,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   uint8_t inv_sha[ATTEST_DIGEST_LEN];
   bool has_inv = false, observed = false, obs_ok = false;
   obs_built ob = {0};
-  char *obs_text = NULL;
+  char *obs_text = NULL, *host_text = NULL;
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
   uint64_t t0 = lisec_time_mono_ns(); /* appraisal latency (ctl/metrics.c) */
@@ -1348,47 +1352,61 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
            reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference values and location",
            has_inv ? "; inventory sha256:" : "", inv_hex, has_inv && trusted ? " bound to the quote" : "",
            has_inv && !trusted ? " not accepted (the appraisal failed)" : "");
-  if ((rc = ctl_audit(ctl, actor, trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, "attest.appraise",
-                      false, audit_reason, 0, NULL, err, "host %s", host)))
-    goto done;
-  ctl_metrics_appraisal(host, trusted, loc_ok, lisec_time_mono_ns() - t0);
-
-  /* The stored result. */
+  /* The stored result, built before its record: the host's document and,
+   * after a good appraisal, the observation's are written with the audit
+   * entry, in its durable transaction (one commit per report), so neither
+   * lands without the other and nothing is answered before both are. */
   ear = attest_ear(v, host, nonce, nonce_len, now);
   vj = attest_verdict_json(v);
-  if (!ear || !vj) {
-    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-    goto done;
-  }
-  json_object_set_new(doc, "last", json_pack("{s:I, s:b, s:b, s:b, s:O, s:O}", "at",
-                                             (json_int_t)now, "verified", v->ok, "trusted", trusted,
-                                             "location_ok", loc_ok, "verdict", vj, "ear", ear));
-  json_object_set_new(doc, "trust", json_string(trusted ? "trusted" : "untrusted:failed"));
-  if (trusted) json_object_set_new(doc, "last_ok_at", json_integer(now));
-  json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
-  if (v->quote_parsed && v->signature_ok) {
-    json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
-    if ((int64_t)v->quote.reset_count > max_reset)
-      json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
-  }
-  /* A confirmed certificate the agent has now measured is delivered. */
   bool delivered = false;
-  if (loc_ok && json_object_get(doc, "location_offer")) {
-    json_object_del(doc, "location_offer");
-    delivered = true;
+  if (ear && vj) {
+    json_object_set_new(doc, "last", json_pack("{s:I, s:b, s:b, s:b, s:O, s:O}", "at",
+                                               (json_int_t)now, "verified", v->ok, "trusted", trusted,
+                                               "location_ok", loc_ok, "verdict", vj, "ear", ear));
+    json_object_set_new(doc, "trust", json_string(trusted ? "trusted" : "untrusted:failed"));
+    if (trusted) json_object_set_new(doc, "last_ok_at", json_integer(now));
+    json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
+    if (v->quote_parsed && v->signature_ok) {
+      json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
+      if ((int64_t)v->quote.reset_count > max_reset)
+        json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
+    }
+    /* A confirmed certificate the agent has now measured is delivered. */
+    if (loc_ok && json_object_get(doc, "location_offer")) {
+      json_object_del(doc, "location_offer");
+      delivered = true;
+    }
+    host_text = lisec_json_dump_canonical(doc);
   }
-  /* Only a good appraisal makes the inventory what the host proved; its
-   * stored observation is written with the host's document (the model
-   * takes it below). A host the model does not know gets no document
-   * (ctl_model_observe refuses it and records why). */
-  if (has_inv && trusted) {
+  /* Only a good appraisal makes the inventory what the host proved. A host
+   * the model does not know gets no document (ctl_model_observe refuses it
+   * and records why). */
+  if (host_text && has_inv && trusted) {
     lisec_err oe = {0};
     obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
     if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
   }
-  rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
-  if (rc == LISEC_ECONFLICT && only_trust_changed(ctl, host, loaded, &ver))
-    rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
+  ctl_auditlog_doc docs[2] = {{HOST_KIND, host, host_text, ver, 0},
+                              {CTL_MODEL_OBS_KIND, host, obs_text, -1, 0}};
+  char subject[16 + ATTEST_HOST_ID_LEN];
+  snprintf(subject, sizeof subject, "host %s", host);
+  ctl_event rec = {"attest.appraise", subject,
+                   ctl_outcome_name(trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED), audit_reason, false};
+  if ((rc = ctl_record_docs(ctl, actor, &rec, docs, host_text ? (obs_text ? 2 : 1) : 0, NULL, err)))
+    goto done;
+  ctl_metrics_appraisal(host, trusted, loc_ok, lisec_time_mono_ns() - t0);
+  if (!host_text) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    goto done;
+  }
+  ob.stored = obs_text && docs[1].rc == 0;
+  if ((rc = docs[0].rc)) {
+    /* Changed since it was read: saved over only what the overdue timer
+     * writes, else refused (the record above stands, this failure follows). */
+    lisec_err_set(err, rc, "host %.16s.. changed meanwhile; try again", host);
+    if (only_trust_changed(ctl, host, loaded, &ver))
+      rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
+  }
   if (rc) {
     lisec_err fe = {0};
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL,
@@ -1454,6 +1472,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
 done:
   obs_built_free(&ob);
   free(obs_text);
+  free(host_text);
   attest_inventory_free(&inv);
   evidence_free(&e);
   free(akp);

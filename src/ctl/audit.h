@@ -1,4 +1,5 @@
-/* Use cases of reading the audit log (TR 103 308 §5.5, O.1.4): anyone in an
+/* Use cases of reading the audit log (TR 103 308 §5.5, O.1.4), and the
+ * record that carries its act's documents. Anyone in an
  * admitted role may fetch checkpoints, entries (sealed ones stay ciphertext)
  * and RFC 9162 proofs, so the log can be verified without trusting lisecd;
  * only the LI administration's key opens sealed entries, and that happens
@@ -8,7 +9,18 @@
 
 #include "ctl/ctl.h"
 
+struct ctl_auditlog_doc; /* ctl/auditlog.h */
+
 #define CTL_AUDIT_PAGE_MAX 10000
+
+/* ctl_record with the documents the act writes (ctl_auditlog_append_docs):
+ * the record and the documents are durable in one transaction, or neither
+ * is and the use case refuses. When it returns 0 each document's rc says
+ * whether it was written (ECONFLICT: not at its expected version; the
+ * record stands as the write-ahead record of an act that then failed, and
+ * the use case decides again or records the failure). */
+int ctl_record_docs(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, struct ctl_auditlog_doc *docs,
+                    size_t n_docs, uint64_t *index, lisec_err *err);
 
 /* {"tree_size", "note"}: the newest signed checkpoint (ENOTFOUND before the
  * first), and the verifier key lisecd signs with (ctl_audit_vkey). */

@@ -6,7 +6,10 @@
  * wakes the callers. If the transaction fails, every record reserved but not
  * durable fails with it (their sequence numbers are void) and the next
  * reservation starts again at the durable size: a caller is told "done" only
- * for what is on disk, and "refused" for everything else. Checkpoints are
+ * for what is on disk, and "refused" for everything else. A record may carry
+ * documents (the host and observation documents of an attestation report):
+ * they are written in the batch's transaction, so N reports in a batch cost
+ * one commit and a record never lands without its documents. Checkpoints are
  * signed by the writer too, by the keys process (the key is never here).
  * libsodium (sealed boxes, Ed25519) is used directly here;
  * crypto/crypto.h is not included because it and sodium.h both declare
@@ -38,6 +41,8 @@ typedef struct pending {
   uint8_t *data;
   size_t len;
   uint8_t leaf[AUDIT_HASH_LEN];
+  ctl_auditlog_doc *docs; /* written in the batch's transaction (caller's) */
+  size_t n_docs;
   lisec_err fail;     /* why, when failed */
   pthread_cond_t cv;  /* its caller waits here, so a commit wakes only its own */
 } pending;
@@ -84,6 +89,7 @@ struct ctl_auditlog {
   bool leading; /* a caller is committing a batch */
   lisec_store *ws; /* the leaders' store handle (one leader at a time) */
   store_log_entry *batch;
+  pending **held; /* the batch's records (the leader's, during a commit) */
 
   uint64_t batches; /* durable transactions so far (under mu) */
 
@@ -438,6 +444,51 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
 }
 
 
+/* Whether doc is at its expected version now, in the leader's open
+ * transaction (which holds the write lock: SQLite's BEGIN IMMEDIATE), so
+ * the write that follows cannot conflict and poison the batch. */
+static int doc_precheck(lisec_store *ws, ctl_auditlog_doc *doc, lisec_err *err) {
+  doc->rc = 0;
+  if (doc->expected_version < 0) return 0;
+  char *body = NULL;
+  int64_t cur = 0;
+  int rc = store_doc_get(ws, doc->kind, doc->id, &body, &cur, err);
+  free(body);
+  if (rc == LISEC_ENOTFOUND) cur = 0;
+  else if (rc) return rc;
+  if (doc->expected_version != cur) doc->rc = LISEC_ECONFLICT;
+  return 0;
+}
+
+/* The batch's entries and its records' documents in one durable
+ * transaction: one commit (one fsync) for both. Every document is checked
+ * against its expected version first; a record with one that conflicts
+ * gets none of its documents written and is told so, the other records'
+ * land with the entries. Any failure rolls everything back. mu not held;
+ * the batch is the leader's. */
+static int append_with_docs(ctl_auditlog *log, size_t n, lisec_err *err) {
+  int rc = store_begin(log->ws, err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    pending *p = log->held[i];
+    bool conflict = false;
+    for (size_t k = 0; !rc && k < p->n_docs; k++) {
+      rc = doc_precheck(log->ws, &p->docs[k], err);
+      conflict = conflict || p->docs[k].rc;
+    }
+    /* A record's documents are one act: all of them or none. */
+    for (size_t k = 0; conflict && k < p->n_docs; k++) p->docs[k].rc = LISEC_ECONFLICT;
+  }
+  if (!rc) rc = store_log_append(log->ws, log->batch, n, err);
+  for (size_t i = 0; !rc && i < n; i++)
+    for (size_t k = 0; !rc && k < log->held[i]->n_docs; k++) {
+      ctl_auditlog_doc *d = &log->held[i]->docs[k];
+      if (!d->rc) rc = store_doc_put(log->ws, d->kind, d->id, d->body, d->expected_version, NULL, err);
+    }
+  if (!rc) rc = store_commit(log->ws, err);
+  else store_rollback(log->ws);
+  return rc;
+}
+
 /* Leads one group commit: takes the contiguous run of ready records at the
  * head, appends them in one durable transaction on the leaders' store handle,
  * adds them to the tree and marks them done (or fails everything reserved).
@@ -447,13 +498,15 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
 static void lead_batch(ctl_auditlog *log) {
   uint64_t start = log->committed;
   size_t n = 0;
-  bool aborted = false;
+  bool aborted = false, docs = false;
   while (n < log->max_batch && start + n < log->next_index) {
     pending *p = log->ring[(start + n) % RING_SIZE];
     if (!p || p->state != P_READY) {
       aborted = p && p->state == P_ABORTED && n == 0;
       break;
     }
+    docs = docs || p->n_docs;
+    log->held[n] = p;
     store_log_entry *e = &log->batch[n++];
     e->index = p->index;
     e->time_ms = p->time_ms;
@@ -474,7 +527,7 @@ static void lead_batch(ctl_auditlog *log) {
   int rc = writer_store(log, &e);
   if (!rc && audit_tree_size(log->tree) != start)
     rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
-  if (!rc) rc = store_log_append(log->ws, log->batch, n, &e);
+  if (!rc) rc = docs ? append_with_docs(log, n, &e) : store_log_append(log->ws, log->batch, n, &e);
   if (!rc) {
     pthread_rwlock_wrlock(&log->tree_lock);
     for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
@@ -602,7 +655,8 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   log->url = strdup(cfg->store_url);
   log->ring = calloc(RING_SIZE, sizeof *log->ring);
   log->batch = calloc(log->max_batch, sizeof *log->batch);
-  if (!log->url || !log->ring || !log->batch) {
+  log->held = calloc(log->max_batch, sizeof *log->held);
+  if (!log->url || !log->ring || !log->batch || !log->held) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto fail;
   }
@@ -651,6 +705,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   free(log->prefix);
   free(log->ring);
   free(log->batch);
+  free(log->held);
   free(log->cp_note);
   free(log->url);
   free(log->vkey_file);
@@ -673,6 +728,32 @@ int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err) {
 
 int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
                         uint64_t *index, lisec_err *err) {
+  return ctl_auditlog_append_docs(log, rec, li_sealed, NULL, 0, index, err);
+}
+
+/* A document the store would refuse inside the batch's transaction would
+ * fail every record of the batch: refused here, before a position is taken. */
+static int docs_check(const ctl_auditlog_doc *docs, size_t n, lisec_err *err) {
+  if (n > CTL_AUDITLOG_DOCS_MAX || (n && !docs))
+    return lisec_err_set(err, LISEC_EINVAL, "at most %d documents with an audit record", CTL_AUDITLOG_DOCS_MAX);
+  for (size_t i = 0; i < n; i++) {
+    const ctl_auditlog_doc *d = &docs[i];
+    if (!d->kind || !d->id || !d->body || !*d->kind || !*d->id || !*d->body ||
+        strnlen(d->kind, STORE_KIND_MAX + 1) > STORE_KIND_MAX || strnlen(d->id, STORE_ID_MAX + 1) > STORE_ID_MAX ||
+        strnlen(d->body, STORE_BODY_MAX + 1) > STORE_BODY_MAX || d->expected_version < -1)
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "document %zu with an audit record: kind, id and body required, within the "
+                           "store's bounds, and a version of -1, 0 or n",
+                           i);
+  }
+  return 0;
+}
+
+int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                             ctl_auditlog_doc *docs, size_t n_docs, uint64_t *index,
+                             lisec_err *err) {
+  int rc = docs_check(docs, n_docs, err);
+  if (rc) return rc;
   if (li_sealed && !log->li_set)
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no LI administration key is configured, so this LI event "
@@ -686,10 +767,11 @@ int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_seal
   r.owned = NULL;
   uint8_t *plain = NULL;
   size_t plen = 0;
-  int rc = audit_entry_encode(&r, &plain, &plen, err);
+  rc = audit_entry_encode(&r, &plain, &plen, err);
   if (rc) return rc;
 
-  pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = li_sealed};
+  pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = li_sealed, .docs = docs,
+               .n_docs = n_docs};
   pthread_cond_init(&p.cv, NULL);
   pthread_mutex_lock(&log->mu);
   while (!log->stop && !log->broken && log->next_index - log->committed >= RING_SIZE)

@@ -5,6 +5,8 @@
  * X25519 key first, the in-memory Merkle tree follows what is durable, and a
  * signed C2SP checkpoint is published every N entries or S seconds. A record
  * that cannot be made durable fails its caller, who must refuse the action.
+ * A record may carry the documents its use case writes; they are stored in
+ * the same transaction (ctl_auditlog_append_docs).
  * The checkpoint key is the keys process's (keys/keys.h: Ed25519 in a
  * PKCS#11 token or, for development only, in a file): the log gets its
  * public key and a function that asks for a signature, never the key. */
@@ -66,6 +68,33 @@ int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err);
  * durable; action refused (TR103308-5.5)": the caller refuses the action. */
 int ctl_auditlog_append(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
                         uint64_t *index, lisec_err *err);
+
+/* A document a use case writes with its audit record: in the same durable
+ * transaction as the record's batch (one fsync for both), so the record and
+ * the documents land together or not at all. expected_version is
+ * store_doc_put's (-1 any, 0 new, n at version n). rc is set by the append
+ * when it returns 0: 0 when the document was written, ECONFLICT when it or
+ * another document of the same record was not at its expected version (a
+ * record's documents are written all or none). A conflict does not stop
+ * the record (it is the write-ahead record of an act that then failed, as
+ * with a separate write): the caller decides again from the store and
+ * records the failure. */
+typedef struct ctl_auditlog_doc {
+  const char *kind, *id, *body;
+  int64_t expected_version;
+  int rc;
+} ctl_auditlog_doc;
+#define CTL_AUDITLOG_DOCS_MAX 8
+
+/* ctl_auditlog_append with documents (at most CTL_AUDITLOG_DOCS_MAX; 0 is a
+ * plain append): returns once the record and the documents that do not
+ * conflict are durable together; on any other failure neither is stored.
+ * EINVAL, before anything is reserved, for a document without a kind, id
+ * or body or beyond the store's bounds (STORE_KIND_MAX, STORE_ID_MAX,
+ * STORE_BODY_MAX). docs must stay valid until the call returns. */
+int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                             ctl_auditlog_doc *docs, size_t n_docs, uint64_t *index,
+                             lisec_err *err);
 
 /* The number of durable entries. */
 uint64_t ctl_auditlog_size(ctl_auditlog *log);

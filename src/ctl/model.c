@@ -52,7 +52,7 @@ struct ctl_model_state {
   } findings[CTL_MODEL_FINDINGS_COUNT];
 };
 
-#define OBS_KIND "model.observed"
+#define OBS_KIND CTL_MODEL_OBS_KIND
 #define MOVING_KIND "model.moving"
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }

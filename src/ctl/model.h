@@ -148,6 +148,9 @@ void ctl_model_obs_prep_free(ctl_model_obs_prep *prep);
 int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_obs_prep **prep,
                           char **text, lisec_err *err);
 int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, lisec_err *err);
+/* The kind of that document, for a caller that writes it with its audit
+ * record (ctl_record_docs). */
+#define CTL_MODEL_OBS_KIND "model.observed"
 /* ctl_model_observe; prep: ctl_model_observe_doc's for obs, or NULL;
  * stored: its document is stored already (and is deleted again when the
  * model refuses the observation). */

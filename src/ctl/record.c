@@ -6,12 +6,15 @@
  * and records a follow-up when the change then fails. A subject or reason
  * longer than an audit string may be (AUDIT_STR_MAX) is shortened and says
  * so: a long explanation never stops the event from being recorded.
- * ctl_audit is the one audit-then-act rule every use case follows. */
+ * ctl_audit is the one audit-then-act rule every use case follows;
+ * ctl_record_docs lets the act be documents written with the record, in
+ * its durable transaction (ctl/audit.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "ctl/audit.h"
 #include "ctl/internal.h"
 
 #define CUT_MARK " \xe2\x80\xa6 (%zu bytes cut)"
@@ -31,8 +34,8 @@ static const char *shortened(const char *s, char *buf) {
   return buf;
 }
 
-int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
-               lisec_err *err) {
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, ctl_auditlog_doc *docs,
+                  size_t n_docs, uint64_t *index, lisec_err *err) {
   char subject[AUDIT_STR_MAX + 1], reason[AUDIT_STR_MAX + 1];
   audit_record r = {
       .li = ev->li,
@@ -45,12 +48,22 @@ int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint
       .reasons = {shortened(ev->reason, reason)},
       .n_reasons = ev->reason ? 1 : 0,
   };
-  int rc = ctl_auditlog_append(ctl->shared->audit, &r, ev->li, index, err);
+  int rc = ctl_auditlog_append_docs(ctl->shared->audit, &r, ev->li, docs, n_docs, index, err);
   if (rc == LISEC_EDENIED && ev->li)
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no LI administration key is configured ([audit] "
                          "li_admin_key), so this LI event cannot be recorded; action refused");
   return rc;
+}
+
+int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
+               lisec_err *err) {
+  return record(ctl, actor, ev, NULL, 0, index, err);
+}
+
+int ctl_record_docs(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, ctl_auditlog_doc *docs,
+                    size_t n_docs, uint64_t *index, lisec_err *err) {
+  return record(ctl, actor, ev, docs, n_docs, index, err);
 }
 
 const char *ctl_outcome_name(ctl_outcome o) {

@@ -4,7 +4,8 @@
  * checkpoints verify with the audit module's RFC 9162 verifiers, LI records
  * are stored sealed, a store that refuses the write refuses the caller with
  * the TR 103 308 §5.5 reason (and the log carries on without a gap once the
- * store works again), a tampered log is refused at open, and checkpoints
+ * store works again), documents written with a record land with it or not
+ * at all, a tampered log is refused at open, and checkpoints
  * follow the entry and time policy. With SOFTHSM2_CONF and LISEC_P11_MODULE
  * set (tests/integration/audit_pkcs11.sh) the checkpoint key lives in a
  * SoftHSM2 token. */
@@ -382,6 +383,188 @@ static void test_failed_write_refuses_the_action(void **state) {
   store_close(s);
 }
 
+/* ---- documents written with their record -------------------------------- */
+
+static char doc_ids[4][64];
+
+/* The body of document (kind, id), or NULL when the store has none. */
+static char *doc_body(lisec_store *s, const char *kind, const char *id, int64_t *ver) {
+  char *body = NULL;
+  lisec_err err = {0};
+  int rc = store_doc_get(s, kind, id, &body, ver, &err);
+  if (rc == LISEC_ENOTFOUND) return NULL;
+  if (rc) fail_msg("store_doc_get: %s", err.msg);
+  return body;
+}
+
+static uint64_t stored_log_size(lisec_store *s) {
+  uint64_t n = 0;
+  lisec_err err = {0};
+  if (store_log_size(s, &n, &err)) fail_msg("store_log_size: %s", err.msg);
+  return n;
+}
+
+static void fail_inserts(const char *table, bool on) {
+  char sql[600];
+  if (external_store && on)
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION fail_%s() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION "
+             "''disk full''; END'; CREATE TRIGGER fail_insert BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
+             "EXECUTE FUNCTION fail_%s();", table, table, table);
+  else if (external_store)
+    snprintf(sql, sizeof sql, "DROP TRIGGER fail_insert ON %s; DROP FUNCTION fail_%s();", table, table);
+  else if (on)
+    snprintf(sql, sizeof sql, "CREATE TRIGGER fail_insert BEFORE INSERT ON %s BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+             table);
+  else
+    snprintf(sql, sizeof sql, "DROP TRIGGER fail_insert;");
+  raw_sql(sql);
+}
+
+typedef struct doc_worker {
+  ctl_auditlog *log;
+  int n, failures, written;
+  char id[80];
+} doc_worker;
+
+static void *doc_worker_main(void *arg) {
+  doc_worker *w = arg;
+  for (int i = 0; i < w->n; i++) {
+    char body[64];
+    snprintf(body, sizeof body, "{\"n\":%d}", i);
+    ctl_auditlog_doc d[1] = {{"test.doc", w->id, body, -1, 0}};
+    audit_record r = record("doc.write");
+    lisec_err err = {0};
+    if (ctl_auditlog_append_docs(w->log, &r, false, d, 1, NULL, &err)) w->failures++;
+    else if (d[0].rc == 0) w->written++;
+  }
+  return NULL;
+}
+
+/* The host and observation documents of a report are written in the audit
+ * record's transaction: both with the record or nothing, whichever of the
+ * three writes the store refuses; a version conflict leaves the record's
+ * documents out (all of them) and tells the caller; records in the same
+ * batch keep theirs. */
+static void test_documents_land_with_their_record(void **state) {
+  (void)state;
+  static int run;
+  for (int i = 0; i < 4; i++) snprintf(doc_ids[i], sizeof doc_ids[i], "h%d-%d-%ld", i, run, (long)getpid());
+  run++;
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = open_log(s, &c);
+  lisec_err err = {0};
+  uint64_t idx = 0, base = ctl_auditlog_size(log);
+  int64_t ver = 0;
+
+  /* Both documents with the record. */
+  audit_record r = record("attest.appraise");
+  ctl_auditlog_doc d[2] = {{"test.host", doc_ids[0], "{\"trust\":\"trusted\"}", 0, -99},
+                           {"test.obs", doc_ids[0], "{\"domains\":[]}", -1, -99}};
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, d, 2, &idx, &err), 0);
+  assert_int_equal(idx, base);
+  assert_int_equal(d[0].rc, 0);
+  assert_int_equal(d[1].rc, 0);
+  char *b = doc_body(s, "test.host", doc_ids[0], &ver);
+  assert_non_null(b);
+  assert_string_equal(b, "{\"trust\":\"trusted\"}");
+  assert_int_equal(ver, 1);
+  free(b);
+  assert_non_null((b = doc_body(s, "test.obs", doc_ids[0], NULL)));
+  free(b);
+  assert_int_equal(stored_log_size(s), base + 1);
+
+  /* A conflict (the host document is at version 1, not new): the record
+   * stands, neither document is written, the caller is told. */
+  ctl_auditlog_doc d2[2] = {{"test.host", doc_ids[0], "{\"trust\":\"second\"}", 0, -99},
+                            {"test.obs", doc_ids[0], "{\"domains\":[1]}", -1, -99}};
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, d2, 2, &idx, &err), 0);
+  assert_int_equal(idx, base + 1);
+  assert_int_equal(d2[0].rc, LISEC_ECONFLICT);
+  assert_int_equal(d2[1].rc, LISEC_ECONFLICT);
+  assert_non_null((b = doc_body(s, "test.host", doc_ids[0], &ver)));
+  assert_string_equal(b, "{\"trust\":\"trusted\"}");
+  free(b);
+  assert_non_null((b = doc_body(s, "test.obs", doc_ids[0], NULL)));
+  assert_string_equal(b, "{\"domains\":[]}");
+  free(b);
+  /* At the right version it is written. */
+  d2[0].expected_version = 1;
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, d2, 2, &idx, &err), 0);
+  assert_int_equal(d2[0].rc, 0);
+  assert_non_null((b = doc_body(s, "test.host", doc_ids[0], &ver)));
+  assert_string_equal(b, "{\"trust\":\"second\"}");
+  assert_int_equal(ver, 2);
+  free(b);
+
+  /* A document the store refuses: no record either. */
+  uint64_t before = ctl_auditlog_size(log);
+  fail_inserts("documents", true);
+  ctl_auditlog_doc d3[2] = {{"test.host", doc_ids[1], "{\"trust\":\"trusted\"}", 0, 0},
+                            {"test.obs", doc_ids[1], "{\"domains\":[]}", -1, 0}};
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, d3, 2, &idx, &err), LISEC_ESTORE);
+  assert_non_null(strstr(err.msg, "audit record could not be made durable; action refused (TR103308-5.5)"));
+  fail_inserts("documents", false);
+  assert_int_equal(ctl_auditlog_size(log), before);
+  assert_int_equal(stored_log_size(s), before);
+  assert_null(doc_body(s, "test.host", doc_ids[1], NULL));
+  assert_null(doc_body(s, "test.obs", doc_ids[1], NULL));
+
+  /* A record the store refuses: no document either. */
+  fail_inserts("audit_log", true);
+  memset(&err, 0, sizeof err);
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, d3, 2, &idx, &err), LISEC_ESTORE);
+  fail_inserts("audit_log", false);
+  assert_int_equal(stored_log_size(s), before);
+  assert_null(doc_body(s, "test.host", doc_ids[1], NULL));
+  assert_null(doc_body(s, "test.obs", doc_ids[1], NULL));
+
+  /* A document the store would refuse is refused before it takes a place. */
+  ctl_auditlog_doc bad[1] = {{"test.host", doc_ids[2], NULL, -1, 0}};
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, bad, 1, &idx, &err), LISEC_EINVAL);
+  bad[0].body = "{}";
+  bad[0].id = "";
+  assert_int_equal(ctl_auditlog_append_docs(log, &r, false, bad, 1, &idx, &err), LISEC_EINVAL);
+  assert_int_equal(ctl_auditlog_size(log), before);
+
+  /* Concurrent records with documents share batches; each lands with its
+   * own, and a conflicting one in the same crowd does not stop the others. */
+  pthread_t t[4];
+  doc_worker w[4];
+  memset(w, 0, sizeof w);
+  for (int i = 0; i < 4; i++) {
+    w[i].log = log;
+    w[i].n = 25;
+    snprintf(w[i].id, sizeof w[i].id, "%s-w%d", doc_ids[3], i);
+    pthread_create(&t[i], NULL, doc_worker_main, &w[i]);
+  }
+  int conflicts = 0;
+  for (int i = 0; i < 25; i++) {
+    ctl_auditlog_doc dc[1] = {{"test.host", doc_ids[0], "{\"stale\":true}", 1, 0}};
+    assert_int_equal(ctl_auditlog_append_docs(log, &r, false, dc, 1, NULL, &err), 0);
+    conflicts += dc[0].rc == LISEC_ECONFLICT;
+  }
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  assert_int_equal(conflicts, 25);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(w[i].failures, 0);
+    assert_int_equal(w[i].written, 25);
+    assert_non_null((b = doc_body(s, "test.doc", w[i].id, &ver)));
+    assert_string_equal(b, "{\"n\":24}");
+    assert_int_equal(ver, 25);
+    free(b);
+  }
+  assert_int_equal(ctl_auditlog_size(log), before + 125);
+  assert_int_equal(stored_log_size(s), before + 125);
+  ctl_auditlog_close(log);
+  /* The log with its documents' records verifies on reopen. */
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), before + 125);
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
 static void test_tampered_log_is_not_extended(void **state) {
   (void)state;
   lisec_store *s = open_store();
@@ -597,6 +780,7 @@ int main(void) {
       cmocka_unit_test_setup(test_concurrent_appends_are_durable_and_provable, fresh_store),
       cmocka_unit_test_setup(test_li_records_are_sealed, fresh_store),
       cmocka_unit_test_setup(test_failed_write_refuses_the_action, fresh_store),
+      cmocka_unit_test_setup(test_documents_land_with_their_record, fresh_store),
       cmocka_unit_test_setup(test_tampered_log_is_not_extended, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
