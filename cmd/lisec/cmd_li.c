@@ -1,10 +1,11 @@
 /* `lisec li ...`: the LI administration's side of pairing and of the
  * activation lock, offline. pair-sign makes the statement that pairs an LI
  * VM's public key with that VM; sign-disable makes the single-use command
- * that alone may switch a paired VM's LI function off; verify-pair and
- * verify-disable check such files the way the controller does. The LI
+ * that alone may switch a paired VM's LI function off; sign-retire the one
+ * that ends an LI VM (its key destroyed); verify-pair, verify-disable and
+ * verify-retire check such files the way the controller does. The LI
  * administration's key is the global --key; formats are in docs/li.md.
- * instantiate, enable, pair, disable, disable-command, show and list ask
+ * instantiate, enable, pair, disable, disable-command, retire, show and list ask
  * lisecd (global --server and the client certificate of the role). */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "li/li.h"
 
 const char cli_help_li[] =
-    "LI pairing statements and signed disable commands; LI VMs on lisecd";
+    "LI pairing statements, signed disable and retire commands; LI VMs on lisecd";
 
 int cli_cmd_li(int argc, char **argv);
 int cli_li_libvirt_acl(int argc, char **argv); /* li_acl.c */
@@ -30,14 +31,19 @@ static const char li_usage_text[] =
     "       lisec li sign-disable --key LI-ADMIN.key --vm VM --counter N --expires TIME [-o FILE]\n"
     "         a command switching VM's LI function off; N above every earlier command's;\n"
     "         TIME: RFC 3339, epoch seconds or +SECONDS (at most 7 days ahead)\n"
+    "       lisec li sign-retire --key LI-ADMIN.key --vm VM --counter N --expires TIME [-o FILE]\n"
+    "         a command retiring LI VM VM (pairing ended, key destroyed); the same counter\n"
+    "         as disable commands: N above every earlier command's\n"
     "       lisec li verify-pair FILE --pubkey LI-ADMIN-PUB.pem --vm VM --vm-key VM-PUB.pem\n"
     "                            [--last N] [--at TIME]\n"
     "       lisec li verify-disable FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
+    "       lisec li verify-retire FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
     "       lisec li instantiate VM [--pubkey VM-PUB.pem]   (lisecd, mano / hypervisor-admin:\n"
     "         register an LI VM; without --pubkey its key pair is made in lisecd's token)\n"
     "       lisec li enable VM | disable VM                 (lisecd, hypervisor-admin)\n"
     "       lisec li pair VM STATEMENT-FILE                 (lisecd, li-admin)\n"
     "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
+    "       lisec li retire VM COMMAND-FILE                 (lisecd, li-admin)\n"
     "       lisec li show VM | list                         (lisecd)\n"
     "       lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]   (lisecd, li-admin:\n"
     "         polkit rules locking the paired LI VMs in libvirt; see docs/li.md)\n"
@@ -193,7 +199,8 @@ static int li_online(int argc, char **argv) {
     } else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
       if (argc != 3) return usage();
       action = sub;
-    } else if (strcmp(sub, "pair") == 0 || strcmp(sub, "disable-command") == 0) {
+    } else if (strcmp(sub, "pair") == 0 || strcmp(sub, "disable-command") == 0 ||
+               strcmp(sub, "retire") == 0) {
       if (argc != 4) return usage();
       action = sub;
       rc = message_body(strcmp(sub, "pair") == 0 ? "statement" : "command", argv[3], &body);
@@ -222,7 +229,7 @@ int cli_cmd_li(int argc, char **argv) {
   if (argc < 2) return usage();
   if (strcmp(argv[1], "libvirt-acl") == 0) return cli_li_libvirt_acl(argc - 1, argv + 1);
   static const char *const online[] = {"instantiate", "enable", "pair", "disable",
-                                       "disable-command", "show", "list"};
+                                       "disable-command", "retire", "show", "list"};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(online); i++)
     if (strcmp(argv[1], online[i]) == 0) {
       for (int k = 2; k < argc; k++)
@@ -262,22 +269,26 @@ int cli_cmd_li(int argc, char **argv) {
       rc = cli_fail("li pair-sign: %s", err.msg);
     else
       rc = write_out(o.out, msg);
-  } else if (strcmp(sub, "sign-disable") == 0) {
+  } else if (strcmp(sub, "sign-disable") == 0 || strcmp(sub, "sign-retire") == 0) {
+    bool retire = strcmp(sub, "sign-retire") == 0;
     li_command c = {0};
     if (o.file || !o.vm || !o.counter || !o.expires) return usage();
-    if (strlen(o.vm) > LI_VM_ID_MAX) return cli_fail("li sign-disable: --vm is too long");
+    if (strlen(o.vm) > LI_VM_ID_MAX) return cli_fail("li %s: --vm is too long", sub);
     memcpy(c.vm, o.vm, strlen(o.vm) + 1);
     if (parse_u64(o.counter, &c.counter) || c.counter == 0 || c.counter > LI_COUNTER_MAX)
-      return cli_fail("li sign-disable: --counter is 1..2^53");
+      return cli_fail("li %s: --counter is 1..2^53", sub);
     if (parse_time(o.expires, now, &c.expires))
-      return cli_fail("li sign-disable: --expires takes RFC 3339, epoch seconds or +SECONDS");
+      return cli_fail("li %s: --expires takes RFC 3339, epoch seconds or +SECONDS", sub);
     if (c.expires <= now || c.expires - now > LI_CMD_LIFETIME_MAX)
-      return cli_fail("li sign-disable: --expires must be in the next %d s", LI_CMD_LIFETIME_MAX);
-    if (load_key(cli.key, true, &key, &err) || li_command_sign(&c, key, &msg, &err))
-      rc = cli_fail("li sign-disable: %s", err.msg);
+      return cli_fail("li %s: --expires must be in the next %d s", sub, LI_CMD_LIFETIME_MAX);
+    if (load_key(cli.key, true, &key, &err) ||
+        (retire ? li_retire_sign(&c, key, &msg, &err) : li_command_sign(&c, key, &msg, &err)))
+      rc = cli_fail("li %s: %s", sub, err.msg);
     else
       rc = write_out(o.out, msg);
-  } else if (strcmp(sub, "verify-pair") == 0 || strcmp(sub, "verify-disable") == 0) {
+  } else if (strcmp(sub, "verify-pair") == 0 || strcmp(sub, "verify-disable") == 0 ||
+             strcmp(sub, "verify-retire") == 0) {
+    bool retire = strcmp(sub, "verify-retire") == 0;
     bool pair = strcmp(sub, "verify-pair") == 0;
     if (!o.file || !o.vm || !o.pubkey || (pair && !o.vm_key)) return usage();
     uint64_t last = 0;
@@ -290,7 +301,8 @@ int cli_cmd_li(int argc, char **argv) {
     } else {
       li_command c;
       int v = pair ? li_pair_verify(data, len, key, o.vm, vm_key, last, now, &err)
-                   : li_command_verify(data, len, key, o.vm, last, now, &c, &err);
+           : retire ? li_retire_verify(data, len, key, o.vm, last, now, &c, &err)
+                    : li_command_verify(data, len, key, o.vm, last, now, &c, &err);
       if (v) {
         rc = refused(&err);
       } else if (cli.json) {
@@ -303,8 +315,8 @@ int cli_cmd_li(int argc, char **argv) {
       } else if (pair) {
         printf("accepted: VM %s paired by the LI administration\n", o.vm);
       } else {
-        printf("accepted: disable VM %s, counter %llu (store it as the last counter)\n", c.vm,
-               (unsigned long long)c.counter);
+        printf("accepted: %s VM %s, counter %llu (store it as the last counter)\n",
+               retire ? "retire" : "disable", c.vm, (unsigned long long)c.counter);
       }
     }
   } else {

@@ -1,7 +1,8 @@
 /* Routes of the LI function of VMs: MANO and the hypervisor administration
  * register an LI VM at instantiation, the hypervisor administration enables
  * it, the LI administration pairs it and alone switches a paired one off by
- * a signed command. Every refusal is recorded sealed to the LI
+ * a signed command, and retires it (its end: key destroyed) by another.
+ * Every refusal is recorded sealed to the LI
  * administration before the 403: the router seals a role refusal only on
  * routes admitting li-admin alone, so the routes other roles use admit
  * every role here and ctl/li.c decides (li/'s state machine names the
@@ -48,6 +49,13 @@ static int disable_command(lisec_ctl *ctl, const ctl_actor *a, const api_request
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int retire(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_li_retire(ctl, a, req->params[0], req->body, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
@@ -72,5 +80,6 @@ const api_route api_routes_li[] = {
     {"POST", "/v1/li/vms/{vm}/disable", API_ROLE_ANY, false, disable, NULL},
     {"POST", "/v1/li/vms/{vm}/disable-command", API_ROLE_LI_ADMIN, true, disable_command,
      "li.disable-command"},
+    {"POST", "/v1/li/vms/{vm}/retire", API_ROLE_LI_ADMIN, true, retire, "li.retire"},
     {0},
 };

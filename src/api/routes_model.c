@@ -4,8 +4,10 @@
  * /v1/model/{kind}. The route admits every role; the use case admits
  * li-admin for LI authorisations only and operator or hypervisor-admin for
  * the rest, and records every other role's attempt (sealed for LI
- * authorisations and LEAs). */
+ * authorisations and LEAs). DELETE of a VM is its termination (issue 21):
+ * MANO may ask it too, and it waits for the hosts' proof. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "ctl/model.h"
@@ -43,6 +45,14 @@ static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_r
 
 static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
+  if (strcmp(req->params[0], "vm") == 0) {
+    /* A VM is terminated: it leaves once its host proves it gone (202 until
+     * then), or at once when nothing could ever prove it (200). */
+    json_t *out = NULL;
+    int rc = ctl_model_vm_terminate(ctl, a, req->params[1], &out, &err);
+    const char *state = json_string_value(json_object_get(out, "state"));
+    return api_reply(resp, rc, &err, out, state && strcmp(state, "terminating") == 0 ? 202 : 200);
+  }
   int rc = ctl_model_delete(ctl, a, req->params[0], req->params[1], &err);
   return api_reply(resp, rc, &err,
                    rc ? NULL : json_pack("{s:s, s:s}", "removed", req->params[1], "kind", req->params[0]),

@@ -18,6 +18,7 @@
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
+#include "ctl/tasks.h"
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
@@ -123,9 +124,13 @@ void ctl_li_state_close(struct ctl_li_state *st) {
   free(st);
 }
 
+static int li_vm_of(lisec_ctl *ctl, const char *vm, bool *is_li, char state[16], lisec_err *err);
+
 int ctl_li_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   int rc = ctl_li_state_open(cfg, sh->settings.li_restart_stopped, &sh->li, err);
   if (!rc) rc = ctl_li_model_sync(sh, s, err);
+  /* a VM termination asks here whether the VM is an LI VM (issue 21) */
+  if (!rc) ctl_model_hook_li_vm(sh, li_vm_of);
   /* the LI lock's findings reach compliance through the model's hook */
   if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_LI_LOCK, CTL_LI_LOCK_RULE, ctl_li_lock_findings);
   return rc;
@@ -161,7 +166,8 @@ static json_t *doc_json(const vm_doc *d) {
     lisec_hex_encode(d->vm.key_sha256, sizeof d->vm.key_sha256, hex);
     json_object_set_new(j, "paired_key_sha256", json_string(hex));
   }
-  if (j && strcmp(d->key_source, "token") == 0) {
+  if (j && d->vm.state == LI_STATE_RETIRED) json_object_set_new(j, "key_destroyed", json_true());
+  else if (j && strcmp(d->key_source, "token") == 0) {
     char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
     snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", d->vm.id);
     json_object_set_new(j, "key_label", json_string(label));
@@ -487,6 +493,126 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
   free(msg);
   free(d.pubkey);
   return rc;
+}
+
+/* ---- retirement (issue 21 item 1) ---------------------------------------- */
+
+/* The model's hook: an LI VM (registered, not retired) ends only by the LI
+ * administration's retire command. */
+static int li_vm_of(lisec_ctl *ctl, const char *vm, bool *is_li, char state[16], lisec_err *err) {
+  vm_doc d;
+  *is_li = false;
+  state[0] = '\0';
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND) return 0;
+  if (rc) return rc;
+  *is_li = d.vm.state != LI_STATE_RETIRED;
+  snprintf(state, 16, "%s", li_state_name(d.vm.state));
+  free(d.pubkey);
+  return 0;
+}
+
+/* What the lock on the host keeps about vm, dropped: a retired VM is not
+ * held to it (no finding, no restart asked). */
+static void lock_forget(struct ctl_li_state *st, const char *vm) {
+  if (!st) return;
+  pthread_mutex_lock(&st->obs_mu);
+  json_object_del(st->lock_seen, vm);
+  json_object_del(st->lock_found, vm);
+  const char *host;
+  json_t *q;
+  json_object_foreach(st->restarts, host, q) {
+    for (size_t i = json_array_size(q); i-- > 0;)
+      if (strcmp(json_string_value(json_array_get(q, i)), vm) == 0) json_array_remove(q, i);
+  }
+  pthread_mutex_unlock(&st->obs_mu);
+}
+
+int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
+                  json_t **out, lisec_err *err) {
+  static const char *action = "li.retire";
+  EVP_PKEY *admin = NULL;
+  char *msg = NULL, li[MODEL_ID_MAX + 1];
+  size_t len = 0;
+  vm_doc d;
+  if (ctl_actor_role(actor) != CTL_ROLE_LI_ADMIN) {
+    int rc = lisec_err_set(err, LISEC_EAUTH,
+                           "TR103308-4.1: only the LI administration retires an LI VM (refused for "
+                           "role %.64s)",
+                           actor->role ? actor->role : "(none)");
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
+  }
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
+                                                                    action, true, NULL, rc, NULL,
+                                                                    err, "li-vm %s", vm);
+  if (rc) return rc;
+  li_state before = d.vm.state;
+  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err))) {
+    /* below */
+  } else if (before != LI_STATE_RETIRED && ctl_model_li_naming_vm(ctl->shared, vm, li)) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-4.1: LI VM %s is in use: LI authorisation %s names it; end or "
+                       "change that authorisation first",
+                       vm, li);
+  } else {
+    rc = li_retire_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err);
+  }
+  free(msg);
+  if (rc) {
+    rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
+                                             NULL, err, "li-vm %s", vm);
+    free(d.pubkey);
+    return rc;
+  }
+  bool in_token = strcmp(d.key_source, "token") == 0;
+  char reason[LISEC_ERR_MSG_MAX];
+  snprintf(reason, sizeof reason,
+           "retired by the LI administration's command %llu: %s; %s; the X1 tasks of the network "
+           "elements running as VM %s are deactivated",
+           (unsigned long long)d.vm.last_counter,
+           before == LI_STATE_PAIRED ? "its pairing with the LI administration ends"
+                                     : before == LI_STATE_ENABLED ? "its LI function (enabled, not paired) ends"
+                                                                  : "its LI function was off",
+           in_token ? "its key pair " LI_KEY_LABEL_PREFIX "... is destroyed in the token"
+                    : "its key was generated by the VM, which destroys it; lisec no longer accepts "
+                      "its public key",
+           vm);
+  /* Recorded before anything changes; the key goes before the state is
+   * stored, so a retirement cut short is asked again and finds the key gone. */
+  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s", vm))) {
+    free(d.pubkey);
+    return rc;
+  }
+  uint64_t destroyed = 0;
+  if (in_token && !have_token(ctl->shared))
+    rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                       "TR103308-4.1: VM %s's key is in the [li] token, which is not configured: "
+                       "not retired",
+                       vm);
+  else if (in_token)
+    rc = keys_li_retire(ctl->shared->keys, vm, &destroyed, err);
+  struct ctl_li_state *st = ctl->shared->li;
+  if (!rc) {
+    if (st) pthread_mutex_lock(&st->paired_mu);
+    rc = save(ctl, &d, d.version, err);
+    if (!rc && st) paired_set(st, vm, false);
+    if (st) pthread_mutex_unlock(&st->paired_mu);
+  }
+  if (rc) {
+    lisec_err ferr = {0};
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, true, err->msg, 0, NULL, &ferr, "li-vm %s", vm);
+    free(d.pubkey);
+    return rc;
+  }
+  LOG_INFO("li: an LI VM was retired (%llu key objects destroyed)", (unsigned long long)destroyed);
+  tell_model(ctl->shared, vm, false);
+  lock_forget(st, vm);
+  if (ctl->shared->x1) ctl_tasks_kick(ctl);
+  *out = doc_json(&d);
+  if (*out) json_object_set_new(*out, "key_objects_destroyed", json_integer((json_int_t)destroyed));
+  free(d.pubkey);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,

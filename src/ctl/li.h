@@ -44,6 +44,18 @@ int ctl_li_disable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_
 /* paired -> off; body {"command": the signed disable command (object or text)}. */
 int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
                           const json_t *body, json_t **out, lisec_err *err);
+/* off, enabled or paired -> retired (issue 21 item 1), li-admin only; body
+ * {"command": the LI administration's signed retire command (object or
+ * text)}. Refused (recorded, sealed) for an unknown VM, one retired
+ * already, one an LI authorisation still names (in use), and a command
+ * that is not the LI administration's, for another VM, expired or
+ * replayed. Otherwise one sealed record says all of it, then: the VM's key
+ * pair is destroyed in the token (by label, through the keys process;
+ * none left after), the state retired and the counter stored, the pairing
+ * ended (the trust model and the lock forget it), and the ADMF loop is
+ * woken so the X1 tasks of the NEs running as the VM are deactivated. */
+int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
+                  json_t **out, lisec_err *err);
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                lisec_err *err);
 int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);

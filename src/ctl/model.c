@@ -40,6 +40,11 @@ struct ctl_model_state {
   /* VM id -> {"hypervisor", "host"}: migrations lisec allowed whose
    * destination has not yet proved it runs the VM (issue 15) */
   json_t *moving;
+  /* VM id -> {"at", "host"?, "by"}: terminations MANO or an operator asked
+   * for, waiting for the hosts' inventories (issue 21); "blocked" (memory
+   * only) once its removal was refused, so that is recorded once */
+  json_t *terminating;
+  ctl_model_li_vm_fn li_vm; /* the LI topic's hook */
   bool allow_declared;
   int64_t max_age_s;
   int64_t obs_window_s; /* [attest] interval_s + grace_s: when a VM is unreported */
@@ -54,6 +59,7 @@ struct ctl_model_state {
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
 #define MOVING_KIND "model.moving"
+#define TERMINATING_KIND "model.terminating"
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
 
@@ -61,6 +67,8 @@ void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_e
   sh->model->fresh = fresh;
   sh->model->expire = expire;
 }
+
+void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn) { sh->model->li_vm = fn; }
 
 void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
                              ctl_model_findings_fn fn) {
@@ -241,6 +249,21 @@ static int moving_load_one(void *vctx, const char *id, const char *body, int64_t
   return json_object_set_new(st->moving, id, doc) ? LISEC_ENOMEM : 0;
 }
 
+static int terminating_load_one(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  struct ctl_model_state *st = vctx;
+  json_t *doc = NULL;
+  lisec_err e = {0};
+  /* A mark that does not read stays a termination asked for: the VM is
+   * kept terminating from its request on (now, at worst). */
+  if (lisec_json_parse(body, strlen(body), &doc, &e) || !json_is_object(doc)) {
+    LOG_WARN("termination of VM %s: unreadable, kept as asked now: %s", id, e.msg);
+    json_decref(doc);
+    doc = json_pack("{s:I}", "at", (json_int_t)lisec_time_now());
+  }
+  return !doc || json_object_set_new(st->terminating, id, doc) ? LISEC_ENOMEM : 0;
+}
+
 int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   struct ctl_model_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -251,7 +274,8 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   st->paired = json_object();
   st->li_vms = json_object();
   st->moving = json_object();
-  bool ok = st->m && st->attested && st->paired && st->li_vms && st->moving;
+  st->terminating = json_object();
+  bool ok = st->m && st->attested && st->paired && st->li_vms && st->moving && st->terminating;
   for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   (void)cfg;
@@ -278,7 +302,8 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   li_vms_rebuild(st);
   /* What hosts last proved, after the intent it is judged against. */
   if ((rc = store_doc_list(s, OBS_KIND, obs_load_one, st, err)) ||
-      (rc = store_doc_list(s, MOVING_KIND, moving_load_one, st, err))) {
+      (rc = store_doc_list(s, MOVING_KIND, moving_load_one, st, err)) ||
+      (rc = store_doc_list(s, TERMINATING_KIND, terminating_load_one, st, err))) {
     lisec_err_wrap(err, "cannot load the hosts' observations from the store");
     return rc;
   }
@@ -299,6 +324,7 @@ void ctl_model_close(ctl_shared *sh) {
   json_decref(st->paired);
   json_decref(st->li_vms);
   json_decref(st->moving);
+  json_decref(st->terminating);
   pthread_mutex_destroy(&st->mu);
   free(st);
   sh->model = NULL;
@@ -420,6 +446,25 @@ bool ctl_model_li_exists(ctl_shared *sh, const char *li) {
   return found;
 }
 
+bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX + 1]) {
+  struct ctl_model_state *st = sh->model;
+  li[0] = '\0';
+  if (!st || !vm) return false;
+  pthread_mutex_lock(&st->mu);
+  const char *id;
+  json_t *doc;
+  json_object_foreach(st->docs[K_LI], id, doc) {
+    static const char *const fields[] = {"monitored", "host", "storage_via"};
+    for (size_t i = 0; i < 3 && !li[0]; i++) {
+      const char *v = json_string_value(json_object_get(doc, fields[i]));
+      if (v && strcmp(v, vm) == 0) snprintf(li, MODEL_ID_MAX + 1, "%s", id);
+    }
+    if (li[0]) break;
+  }
+  pthread_mutex_unlock(&st->mu);
+  return li[0] != '\0';
+}
+
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err) {
   bool observed;
@@ -477,6 +522,7 @@ static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *
 /* ---- observation: the model follows what hosts prove (issue 15) ---------------- */
 
 static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff);
+static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs);
 
 /* The SHA-256 digests (lower-case hex) of a package's images, from its
  * stored description (ctl/pkg.c keeps it under kind "pkg"), appended to arr.
@@ -722,6 +768,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
       arrived(ctl, actor, d[i].vm, obs);
   }
   rc = model_observe_host(st->m, &mo, st->obs_window_s, &found, err);
+  if (!rc) terminations_settle(ctl, actor, obs);
   host_li = model_host_li_involved(st->m, obs->host);
   bool *li = rc ? NULL : calloc(found.n ? found.n : 1, sizeof *li);
   for (size_t i = 0; li && i < found.n; i++)
@@ -894,6 +941,9 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else if (old && create_only) {
     rc = lisec_err_set(err, LISEC_ECONFLICT, "%s %s exists already", kind_names[k], id);
+  } else if (k == K_VM && json_object_get(st->terminating, id)) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       CTL_MODEL_REQ_TERMINATE ": VM %s is terminating; it cannot be changed", id);
   } else if (!(eff = effective(st, k, doc)) || (old && !(old_eff = effective(st, k, old)))) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else {
@@ -1017,40 +1067,28 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
   return 0;
 }
 
-int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
-                     lisec_err *err) {
+/* Removes entity k from the model, records it (action, with reason) and
+ * deletes its stored document; a refusal is recorded. Called with the lock
+ * held. */
+static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *id,
+                         const char *action, const char *subject, bool li, const char *reason,
+                         lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  int k = kind_find(kind, err);
-  if (k < 0) return k;
-  char action[48], subject[STORE_ID_MAX + 32];
-  snprintf(action, sizeof action, "model.%s.delete", kind_names[k]);
-  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
-  bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
-  int rc = authorise(ctl, actor, k, action, subject, err);
-  if (rc) return rc;
-  pthread_mutex_lock(&st->mu);
   json_t *old = json_object_get(st->docs[k], id);
-  json_t *old_eff = old ? effective(st, k, old) : NULL;
-  if (!old) {
-    pthread_mutex_unlock(&st->mu);
-    return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
-  }
-  if (!old_eff) {
-    pthread_mutex_unlock(&st->mu);
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  }
+  if (!old) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
+  json_t *old_eff = effective(st, k, old);
+  if (!old_eff) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   sync_time(st);
-  rc = model_remove_kind(st->m, kind_names[k], id, err);
+  int rc = model_remove_kind(st->m, kind_names[k], id, err);
   if (rc == LISEC_ECONFLICT) rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
   else if (rc) rc = ctl_audit(ctl, actor,
                               (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
                               action, li, NULL, rc, NULL, err, "%s", subject);
   if (rc) {
-    pthread_mutex_unlock(&st->mu);
     json_decref(old_eff);
     return rc;
   }
-  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s",
+  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, reason, 0, NULL, err, "%s",
                        subject))) {
     rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
     if (rc) {
@@ -1066,20 +1104,250 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
     /* st->attested keeps the host's appraisal: it is the host's (its TPM),
      * not the model entry's, and applies again if the host is added again. */
     if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
-    /* What a removed host proved, or a removed VM's awaited migration, no
-     * longer counts (a host added again reports afresh). */
+    /* What a removed host proved, or a removed VM's awaited migration or
+     * termination, no longer counts (a host added again reports afresh). */
     lisec_err ignore = {0};
     if (k == K_HOST) {
       model_observe_forget(st->m, id);
       (void)store_doc_delete(ctl->store, OBS_KIND, id, &ignore);
-    } else if (k == K_VM && json_object_get(st->moving, id)) {
-      json_object_del(st->moving, id);
-      (void)store_doc_delete(ctl->store, MOVING_KIND, id, &ignore);
+    } else if (k == K_VM) {
+      if (json_object_get(st->moving, id)) {
+        json_object_del(st->moving, id);
+        (void)store_doc_delete(ctl->store, MOVING_KIND, id, &ignore);
+      }
+      if (json_object_get(st->terminating, id)) {
+        json_object_del(st->terminating, id);
+        (void)store_doc_delete(ctl->store, TERMINATING_KIND, id, &ignore);
+      }
     }
   }
-  pthread_mutex_unlock(&st->mu);
   json_decref(old_eff);
   return rc;
+}
+
+int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                     lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int k = kind_find(kind, err);
+  if (k < 0) return k;
+  if (k == K_VM) {
+    /* a VM is terminated, never simply removed (issue 21) */
+    json_t *out = NULL;
+    int rc = ctl_model_vm_terminate(ctl, actor, id, &out, err);
+    json_decref(out);
+    return rc;
+  }
+  char action[48], subject[STORE_ID_MAX + 32];
+  snprintf(action, sizeof action, "model.%s.delete", kind_names[k]);
+  snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
+  bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
+  int rc = authorise(ctl, actor, k, action, subject, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&st->mu);
+  rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, err);
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+/* ---- termination of a VM (issue 21 item 1) ------------------------------------------ */
+
+bool ctl_model_vm_terminating(ctl_shared *sh, const char *vm) {
+  struct ctl_model_state *st = sh->model;
+  if (!st || !vm) return false;
+  pthread_mutex_lock(&st->mu);
+  bool t = json_object_get(st->terminating, vm) != NULL;
+  pthread_mutex_unlock(&st->mu);
+  return t;
+}
+
+/* The host vm's intent places it on, or NULL. Called with the lock held. */
+static const char *intended_host(struct ctl_model_state *st, const char *vm) {
+  const char *hyp = json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "hypervisor"));
+  return json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
+}
+
+/* Whether a terminating VM is gone: no host's inventory lists it, and the
+ * host awaited (the intended host, when it reported inventories at the
+ * request) has sent one since the request. *why says what it waits for. */
+static bool terminated_now(struct ctl_model_state *st, const char *vm, const json_t *t, char *why,
+                           size_t cap) {
+  model_vm_observation ob;
+  if (model_vm_observed(st->m, vm, &ob)) {
+    snprintf(why, cap, "an attested inventory still lists it (%s on host %s, quote %s)",
+             model_dom_state_name(ob.state), ob.host ? ob.host : "(several)",
+             ob.evidence ? ob.evidence : "?");
+    return false;
+  }
+  const char *host = json_string_value(json_object_get(t, "host"));
+  int64_t at = 0, asked = (int64_t)json_integer_value(json_object_get(t, "at"));
+  if (host && model_host_observed(st->m, host, &at, NULL) && at <= asked) {
+    snprintf(why, cap, "host %s has sent no attested inventory since the request", host);
+    return false;
+  }
+  return true;
+}
+
+int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                           lisec_err *err) {
+  static const char *action = "model.vm.terminate";
+  struct ctl_model_state *st = state(ctl);
+  *out = NULL;
+  char subject[STORE_ID_MAX + 32], reason[LISEC_ERR_MSG_MAX];
+  snprintf(subject, sizeof subject, "vm %s", vm ? vm : "");
+  /* MANO terminates what it instantiated; the platform's operators too */
+  int rc = ctl_actor_role(actor) == CTL_ROLE_MANO ? 0 : authorise(ctl, actor, K_VM, action, subject, err);
+  if (rc) return rc;
+  if ((rc = check_id(vm, err))) return rc;
+  /* An LI VM ends by the LI administration's signed retire command only
+   * (TR 103 308 §4.1); asked outside the lock (the LI topic reads its
+   * records). Fail closed without the LI topic's answer. */
+  bool li_vm = false;
+  char li_state[16] = "";
+  lisec_err lerr = {0};
+  int lrc = st->li_vm ? st->li_vm(ctl, vm, &li_vm, li_state, &lerr) : LISEC_EUNAVAIL;
+  pthread_mutex_lock(&st->mu);
+  if (!json_object_get(st->docs[K_VM], vm)) {
+    pthread_mutex_unlock(&st->mu);
+    return lisec_err_set(err, LISEC_ENOTFOUND, "vm %s does not exist", vm);
+  }
+  li_vm = li_vm || json_object_get(st->paired, vm);
+  bool li = li_vm || model_vm_li_involved(st->m, vm);
+  const json_t *t = json_object_get(st->terminating, vm);
+  if (lrc || li_vm) {
+    /* The record, sealed, says why; every role that may ask gets the
+     * sentence any referenced entity gets, so the answer tells no one which
+     * VMs are LI VMs. */
+    if (lrc)
+      snprintf(reason, sizeof reason, "TR103308-4.1: whether VM %s is an LI VM cannot be told (%.200s); "
+               "not terminated (fail closed)", vm, lrc == LISEC_EUNAVAIL && !st->li_vm ? "no LI topic" : lerr.msg);
+    else
+      snprintf(reason, sizeof reason, "TR103308-4.1: VM %s is an LI VM (LI function %s); only the LI "
+               "administration's signed retire command ends it (POST /v1/li/vms/{vm}/retire)",
+               vm, li_state[0] ? li_state : "paired");
+    lisec_err_set(err, LISEC_ECONFLICT, "%s", reason);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, LISEC_ECONFLICT, NULL, err, "%s",
+                   subject);
+    lisec_err_set(err, rc,
+                  "TR103308-4.1: vm %s is still referenced by other entities of the trust model, "
+                  "which may include entities your role cannot see; change or remove those first",
+                  vm);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
+  if (t) {
+    char at[32];
+    lisec_time_format((int64_t)json_integer_value(json_object_get(t, "at")), at);
+    lisec_err_set(err, LISEC_ECONFLICT,
+                  CTL_MODEL_REQ_TERMINATE ": VM %s is terminating already (asked at %s); it leaves "
+                  "the model when no attested inventory lists it",
+                  vm, at);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s",
+                   subject);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
+  /* What could still prove it runs: a host listing it, or its intended
+   * host when that host reports inventories. */
+  model_vm_observation ob;
+  const char *host = intended_host(st, vm);
+  bool observed = model_vm_observed(st->m, vm, &ob);
+  bool host_reports = host && model_host_observed(st->m, host, NULL, NULL);
+  if (!observed && !host_reports) {
+    snprintf(reason, sizeof reason,
+             "no attested host ever reported VM %s and its intended host%s%s sends no inventory: "
+             "removed on intent (nothing could prove it gone)",
+             vm, host ? " " : "", host ? host : "");
+    rc = remove_locked(ctl, actor, K_VM, vm, action, subject, li, reason, err);
+    pthread_mutex_unlock(&st->mu);
+    if (!rc && !(*out = json_pack("{s:s, s:s, s:s}", "vm", vm, "state", "terminated", "reason", reason)))
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    return rc;
+  }
+  /* Refused now rather than left waiting when something still refers to
+   * it: the removal is tried and undone. */
+  json_t *old_eff = effective(st, K_VM, json_object_get(st->docs[K_VM], vm));
+  sync_time(st);
+  rc = old_eff ? model_remove_kind(st->m, kind_names[K_VM], vm, err) : LISEC_ENOMEM;
+  if (!rc) undo(st, K_VM, vm, old_eff);
+  json_decref(old_eff);
+  if (rc == LISEC_ECONFLICT) {
+    rc = refused_in_use(ctl, actor, action, subject, li, K_VM, vm, err);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
+  if (rc) {
+    pthread_mutex_unlock(&st->mu);
+    return rc == LISEC_ENOMEM ? lisec_err_set(err, rc, "out of memory") : rc;
+  }
+  int64_t now = lisec_time_now();
+  json_t *mark = json_pack("{s:I, s:s?, s:s}", "at", (json_int_t)now, "host", host_reports ? host : NULL,
+                           "by", actor && actor->subject ? actor->subject : "?");
+  char *text = mark ? lisec_json_dump_canonical(mark) : NULL;
+  char why[512] = "";
+  if (mark) (void)terminated_now(st, vm, mark, why, sizeof why); /* false: why says what it awaits */
+  snprintf(reason, sizeof reason,
+           "terminating: VM %s leaves the model when no attested inventory lists it (now: %s)", vm, why);
+  if (!text) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  else if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, reason, 0, NULL, err, "%s", subject)) &&
+           (rc = store_doc_put(ctl->store, TERMINATING_KIND, vm, text, -1, NULL, err))) {
+    lisec_err ferr = {0};
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s", subject);
+  }
+  if (!rc) {
+    json_object_set_new(st->terminating, vm, mark);
+    mark = NULL;
+    if (!(*out = json_pack("{s:s, s:s, s:s}", "vm", vm, "state", "terminating", "awaiting", why)))
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  pthread_mutex_unlock(&st->mu);
+  json_decref(mark);
+  free(text);
+  return rc;
+}
+
+/* After an observation: every terminating VM that no inventory lists any
+ * more (and whose awaited host reported since) leaves the model, recorded
+ * with the quote that showed it. Called with the lock held. */
+static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs) {
+  struct ctl_model_state *st = state(ctl);
+  if (!json_object_size(st->terminating)) return;
+  json_t *ids = json_array();
+  const char *vm;
+  json_t *t;
+  char why[512];
+  json_object_foreach(st->terminating, vm, t) if (terminated_now(st, vm, t, why, sizeof why))
+      json_array_append_new(ids, json_string(vm));
+  size_t i;
+  json_t *v;
+  json_array_foreach(ids, i, v) {
+    vm = json_string_value(v);
+    t = json_object_get(st->terminating, vm);
+    if (!t) continue;
+    if (json_is_true(json_object_get(t, "blocked"))) {
+      /* refused before and recorded: tried quietly until it would pass */
+      json_t *eff = effective(st, K_VM, json_object_get(st->docs[K_VM], vm));
+      lisec_err q = {0};
+      int trc = eff ? model_remove_kind(st->m, kind_names[K_VM], vm, &q) : LISEC_ENOMEM;
+      if (!trc) undo(st, K_VM, vm, eff);
+      json_decref(eff);
+      if (trc) continue;
+    }
+    char subject[STORE_ID_MAX + 32], reason[LISEC_ERR_MSG_MAX], at[32];
+    snprintf(subject, sizeof subject, "vm %s", vm);
+    lisec_time_format(obs->quote_time, at);
+    snprintf(reason, sizeof reason,
+             "terminated: no attested inventory lists VM %s any more (host %s's at %s, quote %s)", vm,
+             obs->host, at, obs->evidence ? obs->evidence : "?");
+    lisec_err e = {0};
+    json_incref(t);
+    if (remove_locked(ctl, actor, K_VM, vm, "model.vm.terminated", subject,
+                      model_vm_li_involved(st->m, vm), reason, &e)) {
+      LOG_WARN("model: VM %s stays terminating: %s", vm, e.msg);
+      json_object_set_new(t, "blocked", json_true()); /* its refusal is recorded once */
+    }
+    json_decref(t);
+  }
+  json_decref(ids);
 }
 
 /* ---- decisions ------------------------------------------------------------------- */

@@ -50,6 +50,11 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err);
 
+/* An LI authorisation that names vm (as monitored VM, LI VM or storage
+ * VM): true and its id in li. A retirement is refused while one does
+ * (ctl/li.c). */
+bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX + 1]);
+
 /* Whether the model holds the LI authorisation li (a target belongs to
  * one, TR 103 308 §5.2: ctl/targets.c asks before it stores a target). */
 bool ctl_model_li_exists(ctl_shared *sh, const char *li);
@@ -78,9 +83,30 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
 /* {"<kind>s": [entity...]}, ordered by id. */
 int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, json_t **out,
                    lisec_err *err);
-/* ECONFLICT when something still refers to it. */
+/* ECONFLICT when something still refers to it. For kind "vm" this is
+ * ctl_model_vm_terminate (*out is then its reply). */
 int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                      lisec_err *err);
+
+/* ---- termination of a VM (issue 21 item 1) ------------------------------
+ * What MANO or an operator asks is intent: the VM is marked terminating
+ * (store kind model.terminating, reloaded at start) and leaves the model
+ * only when no attested host's inventory lists it any more and the host
+ * its intent names (when that host reports inventories at all) sent one,
+ * taken after the request, without it; with no host reporting it and an
+ * intended host that sends no inventory it leaves at once (nothing could
+ * ever prove it gone). An LI VM (registered with the LI function and not
+ * retired, or paired) is refused: only the LI administration's signed
+ * retire command ends it (TR103308-4.1); so is a VM something still
+ * refers to (ECONFLICT, the model's references rule), one terminating
+ * already (ECONFLICT) and an unknown one (ENOTFOUND). Roles: operator,
+ * hypervisor-admin, mano. *out: {"vm", "state": "terminated"|"terminating",
+ * "awaiting"?: why it waits}. */
+int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                           lisec_err *err);
+/* Whether the VM is terminating (a put of it, or a migration, is refused). */
+bool ctl_model_vm_terminating(ctl_shared *sh, const char *vm);
+#define CTL_MODEL_REQ_TERMINATE "SEC025-TERMINATE"
 
 /* Migration (moveVM): body {"vm", "hypervisor"} or {"vm", "host"} (a host
  * that runs one hypervisor). *out: model_verdict_json plus "vm",
@@ -179,5 +205,13 @@ typedef enum { CTL_MODEL_FINDINGS_IMAGE, CTL_MODEL_FINDINGS_LI_LOCK, CTL_MODEL_F
 typedef int (*ctl_model_findings_fn)(lisec_ctl *ctl, json_t *violations, lisec_err *err);
 void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
                              ctl_model_findings_fn fn);
+
+/* LI: whether vm is an LI VM whose end is the LI administration's (its LI
+ * function is registered and not retired): *li_vm, and in what (state
+ * name, for the sealed record). A termination is refused while this is
+ * not registered, or fails (fail closed). */
+typedef int (*ctl_model_li_vm_fn)(lisec_ctl *ctl, const char *vm, bool *li_vm, char state[16],
+                                  lisec_err *err);
+void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn);
 
 #endif

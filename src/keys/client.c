@@ -331,6 +331,19 @@ int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err) {
   return simple(k, &q, err);
 }
 
+int keys_li_retire(keys_client *k, const char *vm, uint64_t *count, lisec_err *err) {
+  if (strlen(vm) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a VM id is at most %d bytes", KEYS_NAME_MAX);
+  keys_request q = {.type = KEYS_MSG_LI_RETIRE};
+  snprintf(q.name, sizeof q.name, "%s", vm);
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  *count = rc ? 0 : rp.count;
+  ipc_payload_free(p, n);
+  return rc;
+}
+
 int keys_li_check(keys_client *k, lisec_err *err) {
   keys_request q = {.type = KEYS_MSG_LI_CHECK};
   return simple(k, &q, err);

@@ -95,6 +95,9 @@ int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err);
 int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX],
                      size_t *point_len, uint64_t handles[2], lisec_err *err);
 int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err);
+/* Retirement (issue 21): destroys every object of vm's pair in the [li]
+ * token, by label and id, and checks none is left; *count: how many went. */
+int keys_li_retire(keys_client *k, const char *vm, uint64_t *count, lisec_err *err);
 /* 0 when the [li] session is open and logged in as the user. */
 int keys_li_check(keys_client *k, lisec_err *err);
 

@@ -116,3 +116,34 @@ int keys_livm_destroy(keys_livm *st, const uint64_t h[2], lisec_err *err) {
   pthread_mutex_unlock(&st->lock);
   return rc;
 }
+
+int keys_livm_destroy_vm(keys_livm *st, const char *vm, uint64_t *count, lisec_err *err) {
+  size_t n = strlen(vm);
+  *count = 0;
+  if (n == 0 || n > KEYS_LIVM_ID_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "[li] a VM id is 1 to %d bytes", KEYS_LIVM_ID_MAX);
+  char label[sizeof KEYS_LIVM_LABEL_PREFIX + KEYS_LIVM_ID_MAX];
+  snprintf(label, sizeof label, KEYS_LIVM_LABEL_PREFIX "%s", vm);
+  /* The VM's objects by label and id, as keys_livm_generate made them;
+   * found and destroyed until none is left, then looked for once more. */
+  CK_ATTRIBUTE find[] = {{CKA_LABEL, label, strlen(label)}, {CKA_ID, (void *)vm, n}};
+  CK_OBJECT_HANDLE oh[8];
+  CK_ULONG got = 0;
+  CK_RV rv = CKR_OK;
+  const char *what = "C_FindObjects";
+  pthread_mutex_lock(&st->lock);
+  for (int round = 0; round < 64 && rv == CKR_OK; round++) {
+    rv = st->p11->C_FindObjectsInit(st->session, find, LISEC_ARRAY_LEN(find));
+    if (rv != CKR_OK) break;
+    rv = st->p11->C_FindObjects(st->session, oh, LISEC_ARRAY_LEN(oh), &got);
+    st->p11->C_FindObjectsFinal(st->session);
+    if (rv != CKR_OK || got == 0) break;
+    for (CK_ULONG i = 0; i < got && rv == CKR_OK; i++)
+      if ((rv = st->p11->C_DestroyObject(st->session, oh[i])) == CKR_OK) (*count)++;
+      else what = "C_DestroyObject";
+  }
+  pthread_mutex_unlock(&st->lock);
+  if (rv != CKR_OK) return p11_fail(err, what, rv);
+  if (got) return lisec_err_set(err, LISEC_ECRYPTO, "[li] VM %s's key objects are still in the token", vm);
+  return 0;
+}

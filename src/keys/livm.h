@@ -28,6 +28,10 @@ int keys_livm_generate(keys_livm *st, const char *vm, uint8_t point[KEYS_LIVM_PO
  * (a handle from the controller is not trusted to name one). 0 for a
  * handle of 0. */
 int keys_livm_destroy(keys_livm *st, const uint64_t h[2], lisec_err *err);
+/* Destroys every object of vm's pair (label "lisec-li-vm:<vm>", CKA_ID
+ * vm) and looks again: 0 only when none is left. *count: how many went (0
+ * when none was there: a retirement asked again finds the key gone). */
+int keys_livm_destroy_vm(keys_livm *st, const char *vm, uint64_t *count, lisec_err *err);
 /* 0 when the session is open and logged in as the user. */
 int keys_livm_check(keys_livm *st, lisec_err *err);
 

@@ -288,6 +288,8 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return (rc = need_li(s, err)) ? rc : keys_livm_destroy(s->li, q->handles, err);
   case KEYS_MSG_LI_CHECK:
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
+  case KEYS_MSG_LI_RETIRE:
+    return (rc = need_li(s, err)) ? rc : keys_livm_destroy_vm(s->li, q->name, &rp->count, err);
   case KEYS_MSG_X1_SIGN:
     return do_x1_sign(s, q, sig, rp, err);
   case KEYS_MSG_AUDIT_NEXT:

@@ -15,7 +15,7 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
     [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN",
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
-    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE"};
+    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE", [KEYS_MSG_LI_RETIRE] = "LI_RETIRE"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -82,6 +82,7 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_bytes(w, q->data, q->data_len);
     break;
   case KEYS_MSG_LI_GENERATE:
+  case KEYS_MSG_LI_RETIRE:
     ipc_put_str(w, q->name);
     break;
   case KEYS_MSG_LI_DESTROY:
@@ -139,6 +140,7 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     if (!r.bad && q->data_len != 32) bad(&r, "the public key is not 32 bytes");
     break;
   case KEYS_MSG_LI_GENERATE:
+  case KEYS_MSG_LI_RETIRE:
     ipc_get_str(&r, q->name, sizeof q->name);
     break;
   case KEYS_MSG_LI_DESTROY:
@@ -189,6 +191,7 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_str(w, r->label);
     break;
   case KEYS_MSG_KEK_UNLOAD:
+  case KEYS_MSG_LI_RETIRE:
     ipc_put_u64(w, r->count);
     break;
   case KEYS_MSG_OPEN:
@@ -255,6 +258,7 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       ipc_get_str(&r, rp->label, sizeof rp->label);
       break;
     case KEYS_MSG_KEK_UNLOAD:
+    case KEYS_MSG_LI_RETIRE:
       rp->count = ipc_get_u64(&r);
       break;
     case KEYS_MSG_OPEN:

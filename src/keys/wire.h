@@ -23,6 +23,7 @@
  *   AUDIT_NEXT      create                                  next checkpoint key's pk (32)
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
+ *   LI_RETIRE       VM id                                   count destroyed
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear. */
@@ -64,6 +65,7 @@ enum {
   KEYS_MSG_AUDIT_NEXT,
   KEYS_MSG_AUDIT_SIGN_NEXT,
   KEYS_MSG_AUDIT_PROMOTE,
+  KEYS_MSG_LI_RETIRE,
   KEYS_MSG_END
 };
 
@@ -83,7 +85,7 @@ typedef struct keys_request {
                                            X1_SIGN: the digest; AUDIT_PROMOTE: the pk */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
-  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE: the VM */
+  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE, LI_RETIRE: the VM */
   bool create;                          /* KEK_USE, AUDIT_NEXT */
   uint64_t handles[2];                  /* LI_DESTROY */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
@@ -102,7 +104,7 @@ typedef struct keys_reply {
   const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature; LI_GENERATE: EC point;
                           AUDIT_NEXT: the pk */
   size_t data_len;
-  uint64_t count;      /* KEK_UNLOAD */
+  uint64_t count;      /* KEK_UNLOAD; LI_RETIRE: objects destroyed */
   uint64_t handles[2]; /* LI_GENERATE */
 } keys_reply;
 

@@ -24,9 +24,12 @@
 
 /* off -> enabled (hypervisor-admin) -> paired (li-admin) -> off (a command
  * signed by the LI administration). Before pairing, the hypervisor
- * administration may switch it off again by itself. */
-typedef enum { LI_STATE_OFF, LI_STATE_ENABLED, LI_STATE_PAIRED } li_state;
-const char *li_state_name(li_state s); /* "off", "enabled", "paired" */
+ * administration may switch it off again by itself. From any of the three,
+ * a retire command signed by the LI administration ends the LI VM for good
+ * (retired: its pairing ends and its key is destroyed; nothing leaves
+ * retired, issue 21). */
+typedef enum { LI_STATE_OFF, LI_STATE_ENABLED, LI_STATE_PAIRED, LI_STATE_RETIRED } li_state;
+const char *li_state_name(li_state s); /* "off", "enabled", "paired", "retired" */
 int li_state_parse(const char *s, li_state *out);
 
 /* What the controller keeps per VM. last_counter survives disabling and
@@ -66,6 +69,12 @@ int li_disable(li_vm *vm, const char *actor, lisec_err *err);
  * advances to the command's. */
 int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
                       int64_t now, lisec_err *err);
+/* off, enabled or paired -> retired by a signed retire command
+ * (li_retire_verify): the VM's counter advances to the command's, the
+ * pairing ends. ECONFLICT for a VM retired already. The caller destroys
+ * the VM's key and stores the state. */
+int li_retire_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
+                     int64_t now, lisec_err *err);
 
 /* ---- signed messages ---------------------------------------------------- */
 
@@ -92,6 +101,15 @@ int li_command_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *e
  * expires <= now + LI_CMD_LIFETIME_MAX. */
 int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
                       uint64_t last_counter, int64_t now, li_command *out, lisec_err *err);
+
+/* The signed retire command: the same five fields and rules as the disable
+ * command with "type":"li-retire", so neither can be taken for the other
+ * (the type is in the signed bytes). It counts on the VM's one counter:
+ * a retire command's counter must be above every disable command's too. */
+int li_retire_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err);
+int li_retire_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *err);
+int li_retire_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                     uint64_t last_counter, int64_t now, li_command *out, lisec_err *err);
 
 /* The pairing statement: JSON
  *   {"statement":{"expires":T,"key_sha256":"HEX","last_counter":N,"type":"li-pair",

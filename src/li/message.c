@@ -1,8 +1,9 @@
 /* The two signed messages of the LI administration: the pairing statement
  * (this VM id holds this public key; bound to the VM's last disable counter
  * and an expiry, so a statement a disable command has overtaken cannot
- * pair the VM again) and the disable command (switch off this VM's LI
- * function; counter and expiry make it single-use and short-lived). Both sign canonical bytes the verifier rebuilds from the
+ * pair the VM again), the disable command (switch off this VM's LI
+ * function; counter and expiry make it single-use and short-lived) and the
+ * retire command (the same form, type li-retire: end the LI VM for good). Both sign canonical bytes the verifier rebuilds from the
  * parsed fields, never the bytes received, so there is exactly one byte
  * string per meaning. Formats in docs/li.md. */
 #include <inttypes.h>
@@ -24,17 +25,27 @@ int li_key_sha256(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err)
   return 0;
 }
 
-int li_command_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err) {
+/* The canonical bytes of a command of type ("li-disable", "li-retire"). */
+static int command_canonical(const char *type, const li_command *c, char *out, size_t out_len,
+                             lisec_err *err) {
   int rc = li_vm_id_check(c->vm, err);
   if (rc) return rc;
   if (c->counter == 0 || c->counter > LI_COUNTER_MAX || c->expires <= 0)
     return lisec_err_set(err, LISEC_EINVAL, "counter must be 1..2^53 and expires positive");
   int n = snprintf(out, out_len,
                    "{\"counter\":%" PRIu64 ",\"expires\":%" PRId64
-                   ",\"type\":\"li-disable\",\"v\":1,\"vm\":\"%s\"}",
-                   c->counter, c->expires, c->vm);
+                   ",\"type\":\"%s\",\"v\":1,\"vm\":\"%s\"}",
+                   c->counter, c->expires, type, c->vm);
   if (n < 0 || (size_t)n >= out_len) return lisec_err_set(err, LISEC_ETOOBIG, "command too long");
   return 0;
+}
+
+int li_command_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err) {
+  return command_canonical("li-disable", c, out, out_len, err);
+}
+
+int li_retire_canonical(const li_command *c, char *out, size_t out_len, lisec_err *err) {
+  return command_canonical("li-retire", c, out, out_len, err);
 }
 
 static int pair_canonical(const char *vm, const char *key_hex, uint64_t last_counter,
@@ -75,6 +86,12 @@ static int wrap_signed(const char *field, const char *canonical, EVP_PKEY *key, 
 int li_command_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *err) {
   char canon[LI_MSG_MAX];
   int rc = li_command_canonical(c, canon, sizeof canon, err);
+  return rc ? rc : wrap_signed("command", canon, key, out, err);
+}
+
+int li_retire_sign(const li_command *c, EVP_PKEY *key, char **out, lisec_err *err) {
+  char canon[LI_MSG_MAX];
+  int rc = li_retire_canonical(c, canon, sizeof canon, err);
   return rc ? rc : wrap_signed("command", canon, key, out, err);
 }
 
@@ -125,8 +142,11 @@ static int check_header(json_t *inner, const char *type, int version, lisec_err 
   return rc;
 }
 
-int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
-                      uint64_t last_counter, int64_t now, li_command *out, lisec_err *err) {
+/* A command of type (what: "disable", "retire" in the reasons), verified
+ * as li_command_verify says. */
+static int command_verify(const char *type, const char *what, const uint8_t *data, size_t len,
+                          EVP_PKEY *li_admin_key, const char *vm_id, uint64_t last_counter,
+                          int64_t now, li_command *out, lisec_err *err) {
   json_t *root = NULL, *cmd = NULL;
   uint8_t *sig = NULL;
   size_t sig_len = 0;
@@ -136,7 +156,7 @@ int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, c
   int64_t counter = 0, expires = 0;
   char canon[LI_MSG_MAX];
   memset(out, 0, sizeof *out);
-  if ((rc = check_header(cmd, "li-disable", 1, err)) ||
+  if ((rc = check_header(cmd, type, 1, err)) ||
       (rc = lisec_json_get_str(cmd, "vm", true, LI_VM_ID_MAX, &vm, err)) ||
       (rc = lisec_json_get_int(cmd, "counter", true, 1, (int64_t)LI_COUNTER_MAX, &counter, err)) ||
       (rc = lisec_json_get_int(cmd, "expires", true, 1, INT64_MAX, &expires, err)))
@@ -144,31 +164,43 @@ int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, c
   memcpy(out->vm, vm, strlen(vm) + 1);
   out->counter = (uint64_t)counter;
   out->expires = expires;
-  if ((rc = li_command_canonical(out, canon, sizeof canon, err))) goto out;
+  if ((rc = command_canonical(type, out, canon, sizeof canon, err))) goto out;
   if (crypto_pkey_verify(li_admin_key, canon, strlen(canon), sig, sig_len, err)) {
     rc = lisec_err_set(err, LISEC_EDENIED,
-                       "TR103308-4.1: the disable command is not signed by the LI administration");
+                       "TR103308-4.1: the %s command is not signed by the LI administration", what);
     goto out;
   }
   if (strcmp(out->vm, vm_id) != 0) {
-    rc = lisec_err_set(err, LISEC_EDENIED,
-                       "TR103308-4.1: the disable command is for VM %s, not %s", out->vm, vm_id);
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the %s command is for VM %s, not %s", what,
+                       out->vm, vm_id);
   } else if (now >= expires) {
-    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the disable command expired");
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: the %s command expired", what);
   } else if (expires - now > LI_CMD_LIFETIME_MAX) {
     rc = lisec_err_set(err, LISEC_EDENIED,
-                       "TR103308-4.1: the disable command is valid for more than %d s",
+                       "TR103308-4.1: the %s command is valid for more than %d s", what,
                        LI_CMD_LIFETIME_MAX);
   } else if (out->counter <= last_counter) {
     rc = lisec_err_set(err, LISEC_ECONFLICT,
-                       "TR103308-4.1: replayed disable command (counter %" PRIu64
-                       " not above %" PRIu64 ")",
-                       out->counter, last_counter);
+                       "TR103308-4.1: replayed %s command (counter %" PRIu64 " not above %" PRIu64
+                       ")",
+                       what, out->counter, last_counter);
   }
 out:
   free(sig);
   json_decref(root);
   return rc;
+}
+
+int li_command_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                      uint64_t last_counter, int64_t now, li_command *out, lisec_err *err) {
+  return command_verify("li-disable", "disable", data, len, li_admin_key, vm_id, last_counter, now,
+                        out, err);
+}
+
+int li_retire_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
+                     uint64_t last_counter, int64_t now, li_command *out, lisec_err *err) {
+  return command_verify("li-retire", "retire", data, len, li_admin_key, vm_id, last_counter, now,
+                        out, err);
 }
 
 int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,

@@ -8,12 +8,13 @@
 
 #include "li/li.h"
 
-static const char *const state_names[] = {"off", "enabled", "paired"};
+static const char *const state_names[] = {"off", "enabled", "paired", "retired"};
+#define N_STATES (sizeof state_names / sizeof *state_names)
 
-const char *li_state_name(li_state s) { return (unsigned)s < 3 ? state_names[s] : "?"; }
+const char *li_state_name(li_state s) { return (unsigned)s < N_STATES ? state_names[s] : "?"; }
 
 int li_state_parse(const char *s, li_state *out) {
-  for (unsigned i = 0; s && i < 3; i++)
+  for (unsigned i = 0; s && i < N_STATES; i++)
     if (strcmp(s, state_names[i]) == 0) {
       *out = (li_state)i;
       return 0;
@@ -39,12 +40,22 @@ static bool is(const char *actor, const char *role) { return actor && strcmp(act
 
 static const char *who(const char *actor) { return actor ? actor : "(no role)"; }
 
+/* Nothing leaves retired: the VM's key is gone and so is its LI function. */
+static int not_retired(const li_vm *vm, lisec_err *err) {
+  if (vm->state != LI_STATE_RETIRED) return 0;
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-4.1: LI VM %s is retired (its key was destroyed); register a new "
+                       "VM instead",
+                       vm->id);
+}
+
 int li_enable(li_vm *vm, const char *actor, lisec_err *err) {
   if (!is(actor, "hypervisor-admin"))
     return lisec_err_set(err, LISEC_EAUTH,
                          "TR103308-4.1: only the hypervisor administration enables the LI function "
                          "of VM %s (refused for %.64s)",
                          vm->id, who(actor));
+  if (not_retired(vm, err)) return LISEC_ECONFLICT;
   if (vm->state != LI_STATE_OFF)
     return lisec_err_set(err, LISEC_ECONFLICT, "LI function of VM %s is %s already", vm->id,
                          li_state_name(vm->state));
@@ -58,6 +69,7 @@ int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_k
     return lisec_err_set(err, LISEC_EAUTH,
                          "TR103308-4.1: only the LI administration pairs VM %s (refused for %.64s)",
                          vm->id, who(actor));
+  if (not_retired(vm, err)) return LISEC_ECONFLICT;
   if (vm->state == LI_STATE_OFF)
     return lisec_err_set(err, LISEC_ECONFLICT,
                          "TR103308-4.1: VM %s: the hypervisor administration has not enabled its "
@@ -86,6 +98,7 @@ int li_disable(li_vm *vm, const char *actor, lisec_err *err) {
                          "TR103308-4.1: only the hypervisor administration disables an unpaired LI "
                          "function (refused for %.64s)",
                          who(actor));
+  if (not_retired(vm, err)) return LISEC_ECONFLICT;
   if (vm->state == LI_STATE_OFF)
     return lisec_err_set(err, LISEC_ECONFLICT, "LI function of VM %s is off already", vm->id);
   vm->state = LI_STATE_OFF;
@@ -102,6 +115,19 @@ int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, siz
   if (rc) return rc;
   vm->last_counter = c.counter;
   vm->state = LI_STATE_OFF;
+  vm->has_key = false;
+  memset(vm->key_sha256, 0, sizeof vm->key_sha256);
+  return 0;
+}
+
+int li_retire_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
+                     int64_t now, lisec_err *err) {
+  if (not_retired(vm, err)) return LISEC_ECONFLICT;
+  li_command c;
+  int rc = li_retire_verify(cmd, len, li_admin_key, vm->id, vm->last_counter, now, &c, err);
+  if (rc) return rc;
+  vm->last_counter = c.counter;
+  vm->state = LI_STATE_RETIRED;
   vm->has_key = false;
   memset(vm->key_sha256, 0, sizeof vm->key_sha256);
   return 0;

@@ -54,19 +54,30 @@ static char *openssl_sign_b64(EVP_PKEY *key, const char *msg) {
   return b64;
 }
 
-static char *disable_cmd(EVP_PKEY *key, const char *vm, uint64_t counter, int64_t expires) {
+/* A command of type ("li-disable", "li-retire") built from the documented
+ * bytes. */
+static char *typed_cmd(const char *type, EVP_PKEY *key, const char *vm, uint64_t counter,
+                       int64_t expires) {
   char canon[512], *out = malloc(2048);
   snprintf(canon, sizeof canon,
-           "{\"counter\":%llu,\"expires\":%lld,\"type\":\"li-disable\",\"v\":1,\"vm\":\"%s\"}",
-           (unsigned long long)counter, (long long)expires, vm);
+           "{\"counter\":%llu,\"expires\":%lld,\"type\":\"%s\",\"v\":1,\"vm\":\"%s\"}",
+           (unsigned long long)counter, (long long)expires, type, vm);
   char *b64 = openssl_sign_b64(key, canon);
   /* Whitespace and key order as a hand-written file might have them. */
   snprintf(out, 2048,
            "{ \"signature\": \"%s\",\n  \"command\": { \"vm\": \"%s\", \"v\": 1, \"type\": "
-           "\"li-disable\", \"expires\": %lld, \"counter\": %llu } }\n",
-           b64, vm, (long long)expires, (unsigned long long)counter);
+           "\"%s\", \"expires\": %lld, \"counter\": %llu } }\n",
+           b64, vm, type, (long long)expires, (unsigned long long)counter);
   free(b64);
   return out;
+}
+
+static char *disable_cmd(EVP_PKEY *key, const char *vm, uint64_t counter, int64_t expires) {
+  return typed_cmd("li-disable", key, vm, counter, expires);
+}
+
+static char *retire_cmd(EVP_PKEY *key, const char *vm, uint64_t counter, int64_t expires) {
+  return typed_cmd("li-retire", key, vm, counter, expires);
 }
 
 #define PAIR_NOW 1800000000 /* the time every pairing below is judged at */
@@ -231,6 +242,83 @@ static void test_activation_lock(void **state) {
   free(stmt);
 }
 
+static int retire(li_vm *vm, EVP_PKEY *adm, const char *cmd, int64_t now, lisec_err *err) {
+  return li_retire_signed(vm, adm, (const uint8_t *)cmd, strlen(cmd), now, err);
+}
+
+/* Retirement (issue 21): only a retire command the LI administration
+ * signed, for this VM, fresh and above the VM's one counter (which disable
+ * commands share), retires it, from paired or from off; a disable command
+ * is not a retire command nor the other way round; nothing leaves retired. */
+static void test_retire(void **state) {
+  (void)state;
+  li_vm vm;
+  lisec_err err = {0};
+  int64_t now = PAIR_NOW;
+  assert_int_equal(li_vm_init(&vm, "vnf-li-1", &err), 0);
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
+  char *stmt = pair_stmt(admin, "vnf-li-1", vm_key);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, stmt, &err), 0);
+  free(stmt);
+  /* wrong signer, other VM, expired, too long, a disable command */
+  char *bad[] = {retire_cmd(rogue, "vnf-li-1", 3, now + 600), retire_cmd(admin, "vnf-li-2", 3, now + 600),
+                 retire_cmd(admin, "vnf-li-1", 3, now), retire_cmd(admin, "vnf-li-1", 3, now + LI_CMD_LIFETIME_MAX + 1),
+                 disable_cmd(admin, "vnf-li-1", 3, now + 600)};
+  static const char *const why[] = {"not signed by the LI administration", "for VM vnf-li-2", "expired",
+                                    "valid for more than", "not an LI li-retire message"};
+  for (size_t i = 0; i < 5; i++) {
+    assert_int_not_equal(retire(&vm, admin, bad[i], now, &err), 0);
+    assert_non_null(strstr(err.msg, why[i]));
+    assert_int_equal(vm.state, LI_STATE_PAIRED);
+    assert_int_equal(vm.last_counter, 0);
+  }
+  /* a retire command is not a disable command either */
+  char *r3 = retire_cmd(admin, "vnf-li-1", 3, now + 600);
+  assert_int_equal(disable_signed(&vm, admin, r3, now, &err), LISEC_EINVAL);
+  assert_int_equal(vm.state, LI_STATE_PAIRED);
+  /* the counter is shared: after disable command 3, retire command 3 is a replay */
+  assert_int_equal(disable_signed(&vm, admin, bad[4], now, &err), 0);
+  assert_int_equal(vm.last_counter, 3);
+  assert_int_equal(retire(&vm, admin, r3, now, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "replayed retire command"));
+  assert_int_equal(vm.state, LI_STATE_OFF);
+  char *r4 = retire_cmd(admin, "vnf-li-1", 4, now + 600);
+  assert_int_equal(retire(&vm, admin, r4, now, &err), 0);
+  assert_int_equal(vm.state, LI_STATE_RETIRED);
+  assert_int_equal(vm.last_counter, 4);
+  assert_false(vm.has_key);
+  assert_string_equal(li_state_name(vm.state), "retired");
+  li_state back;
+  assert_int_equal(li_state_parse("retired", &back), 0);
+  assert_int_equal(back, LI_STATE_RETIRED);
+  /* nothing leaves retired, whoever asks, and retiring twice is refused */
+  char *r5 = retire_cmd(admin, "vnf-li-1", 5, now + 600);
+  assert_int_equal(retire(&vm, admin, r5, now, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "is retired"));
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), LISEC_ECONFLICT);
+  assert_int_equal(li_disable(&vm, "hypervisor-admin", &err), LISEC_ECONFLICT);
+  stmt = pair_stmt_at(admin, "vnf-li-1", vm_key, 4, PAIR_NOW + 600);
+  assert_int_equal(pair(&vm, "li-admin", admin, vm_key, stmt, &err), LISEC_ECONFLICT);
+  assert_int_equal(vm.state, LI_STATE_RETIRED);
+  assert_int_equal(vm.last_counter, 4);
+  /* li/'s own signer makes what the documented bytes make */
+  li_command c = {.counter = 9, .expires = now + 600};
+  snprintf(c.vm, sizeof c.vm, "vnf-li-9");
+  char *signed_ = NULL, canon[256];
+  assert_int_equal(li_retire_sign(&c, admin, &signed_, &err), 0);
+  assert_int_equal(li_retire_canonical(&c, canon, sizeof canon, &err), 0);
+  assert_non_null(strstr(canon, "\"type\":\"li-retire\""));
+  li_command got;
+  assert_int_equal(li_retire_verify((const uint8_t *)signed_, strlen(signed_), admin, "vnf-li-9", 8, now, &got, &err), 0);
+  assert_int_equal(got.counter, 9);
+  free(signed_);
+  for (size_t i = 0; i < 5; i++) free(bad[i]);
+  free(r3);
+  free(r4);
+  free(r5);
+  free(stmt);
+}
+
 /* The statement's freshness fields: expiry, lifetime, and the first
  * format (no counter, no expiry) refused saying why. */
 static void test_pair_freshness(void **state) {
@@ -391,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_pair_freshness),
       cmocka_unit_test(test_command_format),
       cmocka_unit_test(test_known_peers),
+      cmocka_unit_test(test_retire),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
