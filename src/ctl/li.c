@@ -18,7 +18,6 @@
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
-#include "ctl/tasks.h"
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
@@ -568,8 +567,9 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
   bool in_token = strcmp(d.key_source, "token") == 0;
   char reason[LISEC_ERR_MSG_MAX];
   snprintf(reason, sizeof reason,
-           "retired by the LI administration's command %llu: %s; %s; the X1 tasks of the network "
-           "elements running as VM %s are deactivated",
+           "retired by the LI administration's command %llu: %s; %s; no LI authorisation names "
+           "VM %s, so the ADMF holds no X1 task for it, and an LI naming it later is not "
+           "compliant (TR103308-4.2-KNOWN) and gets none",
            (unsigned long long)d.vm.last_counter,
            before == LI_STATE_PAIRED ? "its pairing with the LI administration ends"
                                      : before == LI_STATE_ENABLED ? "its LI function (enabled, not paired) ends"
@@ -608,7 +608,6 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
   LOG_INFO("li: an LI VM was retired (%llu key objects destroyed)", (unsigned long long)destroyed);
   tell_model(ctl->shared, vm, false);
   lock_forget(st, vm);
-  if (ctl->shared->x1) ctl_tasks_kick(ctl);
   *out = doc_json(&d);
   if (*out) json_object_set_new(*out, "key_objects_destroyed", json_integer((json_int_t)destroyed));
   free(d.pubkey);

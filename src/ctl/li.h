@@ -52,8 +52,11 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
  * replayed. Otherwise one sealed record says all of it, then: the VM's key
  * pair is destroyed in the token (by label, through the keys process;
  * none left after), the state retired and the counter stored, the pairing
- * ended (the trust model and the lock forget it), and the ADMF loop is
- * woken so the X1 tasks of the NEs running as the VM are deactivated. */
+ * ended (the trust model and the lock forget it). X1: no LI names the VM
+ * (else it is in use), so the ADMF loop (ctl/tasks.c) wants no task on the
+ * NEs running as it and deactivates any still held; an LI naming it later
+ * names an LI VM that is not paired (TR103308-4.2-KNOWN), which the loop
+ * never tasks. */
 int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
                   json_t **out, lisec_err *err);
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
