@@ -5,6 +5,13 @@
 # /v1/li/vms makes the model's known-LI-VM rule pass, a signed disable makes
 # it fail again, both survive a restart of lisecd, and a pairing made before
 # the VM is in the model applies when the VM is added.
+# The end of an LI VM (issue 21): MANO and the operator cannot terminate an
+# LI VM (409, the sentence every reference refusal gets, naming no LI); only
+# the LI administration's signed retire command (lisec li sign-retire /
+# retire) ends it, never while an LI names it, not unsigned, wrongly signed,
+# for an unknown VM, by another role or twice, each refusal leaving the
+# record as it was; after it the token holds no key of the VM (pkcs11-tool)
+# and MANO terminates the VM.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -19,7 +26,11 @@ for vm in vm-li vm-li2; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $vm.key 2>/dev/null
   openssl pkey -in $vm.key -pubout -out $vm.pub
 done
-conf=("[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub")
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >pin
+conf=("[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
+  "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin")
 start_lisecd "$pki" "${conf[@]}"
 
 # req ROLE METHOD PATH [BODY]: prints the HTTP status; the body is in $work/body.
@@ -94,3 +105,63 @@ expect 201 operator POST /v1/model/vm '{"id":"vm-li2","hypervisor":"hv1","sensit
 li_put li-2 vm-li2
 ! unknown vm-li2 || fail "a pairing made before the VM was in the model did not apply"
 pass "a VM paired before it enters the model is known when it is added"
+
+# --- the end of an LI VM (issue 21) -------------------------------------------------
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
+key_objects() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-li-vm:$1" || true; }
+expect 201 mano POST /v1/li/vms '{"vm":"vm-li3"}'
+grep -q '"key_source":"token"' body || fail "vm-li3's key is not made in the token: $(cat body)"
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pubkey"], end="")' body >vm-li3.pub
+expect 200 hypervisor-admin POST /v1/li/vms/vm-li3/enable
+lisec li pair-sign --key li-admin.key --vm vm-li3 --pubkey vm-li3.pub -o pair-vm-li3.json 2>/dev/null
+expect 200 li-admin POST /v1/li/vms/vm-li3/pair "{\"statement\":$(cat pair-vm-li3.json)}"
+expect 201 operator POST /v1/model/vm '{"id":"vm-li3","hypervisor":"hv1","sensitivity":"li","domain":"li"}'
+[ "$(key_objects vm-li3)" = 2 ] || fail "the token does not hold vm-li3's two key objects"
+record() {
+  expect 200 li-admin GET /v1/li/vms/vm-li3
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("updated_at"); print(json.dumps(d, sort_keys=True))' body
+}
+before=$(record)
+# MANO or the operator terminating an LI VM, paired (vm-li3) or switched off (vm-li)
+for who in mano operator; do
+  for vm in vm-li3 vm-li; do
+    expect 409 "$who" DELETE "/v1/model/vm/$vm"
+    grep -q 'TR103308-4.1' body && grep -q 'still referenced' body || fail "$who DELETE $vm: $(cat body)"
+    ! grep -qi 'LI VM\|li-1\|paired' body || fail "the refusal to $who names the LI: $(cat body)"
+  done
+done
+expect 200 operator GET /v1/model/vm/vm-li3
+pass "MANO and the operator cannot terminate an LI VM: 409 TR103308-4.1 naming no LI; the VM stays"
+lisec li sign-retire --key li-admin.key --vm vm-li3 --counter 1 --expires +600 -o retire.json 2>/dev/null
+lisec li sign-retire --key rogue.key --vm vm-li3 --counter 1 --expires +600 -o rogue.json 2>/dev/null
+lisec li sign-retire --key li-admin.key --vm vm-nope --counter 1 --expires +600 -o nope.json 2>/dev/null
+lisec li sign-retire --key li-admin.key --vm vm-li --counter 9 --expires +600 -o inuse.json 2>/dev/null
+lisec li verify-retire retire.json --pubkey li-admin.pub --vm vm-li3 >/dev/null || fail "lisec li verify-retire"
+expect 403 operator POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat retire.json)}"
+expect 403 hypervisor-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat retire.json)}"
+unsigned=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["command"]))' retire.json)
+expect 400 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$unsigned}"
+expect 403 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat rogue.json)}"
+grep -q 'TR103308-4.1' body || fail "a wrongly signed retire command: $(cat body)"
+lisec li sign-disable --key li-admin.key --vm vm-li3 --counter 1 --expires +600 -o off3.json 2>/dev/null
+expect 400 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat off3.json)}"
+expect 404 li-admin POST /v1/li/vms/vm-nope/retire "{\"command\":$(cat nope.json)}"
+expect 409 li-admin POST /v1/li/vms/vm-li/retire "{\"command\":$(cat inuse.json)}"
+grep -q 'in use' body && grep -q 'li-1' body || fail "retiring an LI VM an LI names: $(cat body)"
+[ "$(record)" = "$before" ] || fail "a refused retirement changed vm-li3's record"
+[ "$(key_objects vm-li3)" = 2 ] || fail "a refused retirement touched vm-li3's key"
+pass "retirement refused for other roles, unsigned, wrongly signed, a disable command, unknown, in use; nothing changed"
+cli li-admin li retire vm-li3 retire.json >out || fail "lisec li retire: $(cat out)"
+grep -q retired out || fail "lisec li retire says: $(cat out)"
+[ "$(key_objects vm-li3)" = 0 ] || fail "vm-li3's key is still in the token: $("${p11[@]}" --list-objects 2>&1)"
+expect 200 li-admin GET /v1/li/vms/vm-li3
+grep -q '"state":"retired"' body && ! grep -q paired_key body || fail "vm-li3 after retirement: $(cat body)"
+rc=0; cli li-admin li retire vm-li3 retire.json >out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'retired' out || fail "retiring twice: exit $rc: $(cat out)"
+pass "the LI administration's command retired vm-li3: key gone from the token, pairing ended; a replay is refused"
+expect 200 mano DELETE /v1/model/vm/vm-li3
+grep -q '"state":"terminated"' body || fail "MANO's termination of the retired VM: $(cat body)"
+expect 404 mano DELETE /v1/model/vm/vm-li3
+expect 404 operator GET /v1/model/vm/vm-li3
+pass "retired, vm-li3 is MANO's to terminate (no host reports it: at once); terminating it twice is 404"
