@@ -43,6 +43,8 @@ static const char pkg_usage_text[] =
     "       lisec pkg onboard PKG.csar --id ID [--li]     (lisecd: on-board, verified there)\n"
     "       lisec pkg replace PKG.csar --id ID [--li]     (lisecd: a new version of ID)\n"
     "       lisec pkg list | show ID                      (lisecd)\n"
+    "       lisec pkg retire ID --version V [--reason TEXT] (lisecd: refused while a VM runs V)\n"
+    "       lisec pkg crl load FILE | crl list            (lisecd: a vendor CA's CRL, PEM or DER)\n"
     "       lisec pkg image-report ID --vm VM --digest sha256:HEX --event instantiate|resume|migrate\n"
     "         (lisecd: exit 1 when the VM's image is not one of ID's images)\n"
     "TRUST: --vendor-ca FILE --operator-ca FILE --li-admin-ca FILE --crl FILE (each may\n"
@@ -773,6 +775,48 @@ static int pkg_upload(int argc, char **argv, bool replace) {
   return online_reply(status, reply, print_package);
 }
 
+#define ONLINE_CRL_MAX (32u << 20) /* what [pkg] max_crl can admit at most */
+
+static void print_retired(const json_t *v) {
+  printf("%s: version %s retired at %s%s\n", cli_str(v, "scoped_id"), cli_str(v, "version"),
+         cli_str(v, "retired_at"), json_is_true(json_object_get(v, "current")) ?
+         " (the current version: no VM of it is instantiated until a newer one replaces it)" : "");
+}
+
+static void print_crl(const json_t *c) {
+  printf("%s: %lld revoked, number %s, next update %lld\n", cli_str(c, "issuer"),
+         (long long)json_integer_value(json_object_get(c, "revoked")), cli_str(c, "number"),
+         (long long)json_integer_value(json_object_get(c, "next_update")));
+  size_t i;
+  const json_t *p;
+  json_array_foreach(json_object_get(c, "revoked_packages"), i, p)
+    printf("  package %s: a signer is revoked, not compliant\n", json_string_value(p));
+}
+
+static void print_crls(const json_t *v) {
+  size_t i;
+  const json_t *c;
+  json_array_foreach(json_object_get(v, "crls"), i, c) print_crl(c);
+}
+
+/* The CRL's bytes as the API takes them: PEM as it is, DER in base64. */
+static json_t *crl_body(const char *file, lisec_err *err) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  if (lisec_file_read(file, ONLINE_CRL_MAX, &data, &len, err)) return NULL;
+  json_t *body = NULL;
+  if (len >= 10 && memcmp(data, "-----BEGIN", 10) == 0) {
+    body = json_pack("{s:s%}", "crl", (const char *)data, len);
+  } else {
+    char *b64 = NULL;
+    if (!crypto_base64_encode(data, len, &b64)) body = json_pack("{s:s}", "crl", b64);
+    free(b64);
+  }
+  free(data);
+  if (!body) lisec_err_set(err, LISEC_EINVAL, "%s: not a CRL this command can send", file);
+  return body;
+}
+
 static int pkg_online(int argc, char **argv) {
   const char *sub = argv[1];
   char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
@@ -792,6 +836,31 @@ static int pkg_online(int argc, char **argv) {
     if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
     snprintf(path, sizeof path, "/v1/packages/%s", eid);
     human = print_package;
+  } else if (strcmp(sub, "retire") == 0) {
+    const char *id = NULL, *version = NULL, *reason = NULL;
+    for (int i = 2; i < argc; i++) {
+      if (strcmp(argv[i], "--version") == 0 && i + 1 < argc) version = argv[++i];
+      else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) reason = argv[++i];
+      else if (argv[i][0] == '-' || id) return usage();
+      else id = argv[i];
+    }
+    if (!id || !version) return usage();
+    if (cli_path_id(id, eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/packages/%s/retire", eid);
+    body = json_pack("{s:s, s:s?}", "version", version, "reason", reason);
+    method = "POST";
+    human = print_retired;
+  } else if (strcmp(sub, "crl") == 0) {
+    snprintf(path, sizeof path, "/v1/packages/vendors/crl");
+    if (argc == 3 && strcmp(argv[2], "list") == 0) {
+      human = print_crls;
+    } else if (argc == 4 && strcmp(argv[2], "load") == 0) {
+      if (!(body = crl_body(argv[3], &err))) return cli_fail("pkg: %s", err.msg);
+      method = "PUT";
+      human = print_crl;
+    } else {
+      return usage();
+    }
   } else {
     const char *id = NULL, *vm = NULL, *digest = NULL, *event = NULL;
     for (int i = 2; i < argc; i++) {
@@ -832,7 +901,8 @@ int cli_cmd_pkg(int argc, char **argv) {
   if (strcmp(argv[1], "inspect") == 0) return pkg_inspect_cmd(argc, argv);
   if (strcmp(argv[1], "onboard") == 0 || strcmp(argv[1], "replace") == 0 ||
       strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0 ||
-      strcmp(argv[1], "image-report") == 0)
+      strcmp(argv[1], "image-report") == 0 || strcmp(argv[1], "retire") == 0 ||
+      strcmp(argv[1], "crl") == 0)
     return pkg_online(argc, argv);
   if (strcmp(argv[1], "sign") == 0) {
     sign_opts o = {0};

@@ -26,7 +26,7 @@ typedef struct ctl_settings {
   int64_t attest_quarantine_timeout_s, attest_check_ms;
   int64_t attest_inventory_max_bytes, attest_inventory_max_domains;
   bool li_restart_stopped;
-  int64_t pkg_max_package, pkg_max_expanded;
+  int64_t pkg_max_package, pkg_max_expanded, pkg_max_crl;
 } ctl_settings;
 int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err);
 

@@ -55,6 +55,7 @@ struct ctl_model_state {
     const char *rule;
     ctl_model_findings_fn fn;
   } findings[CTL_MODEL_FINDINGS_COUNT];
+  ctl_model_instantiable_fn instantiable;
 };
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
@@ -69,6 +70,36 @@ void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_e
 }
 
 void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn) { sh->model->li_vm = fn; }
+
+void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
+  sh->model->instantiable = fn;
+}
+
+int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
+  struct ctl_model_state *st = sh->model;
+  json_t *arr = json_array();
+  int rc = arr ? 0 : LISEC_ENOMEM;
+  const char *id;
+  json_t *doc;
+  pthread_mutex_lock(&st->mu);
+  json_object_foreach(st->docs[K_VM], id, doc) {
+    const char *p = json_string_value(json_object_get(doc, "package"));
+    if (!p || rc) continue;
+    model_vm_observation ob;
+    bool seen = model_vm_observed(st->m, id, &ob) && ob.n_hosts == 1;
+    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?}", "vm", id, "package", p, "li",
+                                             model_vm_li_involved(st->m, id), "image",
+                                             seen ? ob.image : NULL)))
+      rc = LISEC_ENOMEM;
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (rc) {
+    json_decref(arr);
+    return lisec_err_set(err, rc, "out of memory");
+  }
+  *out = arr;
+  return 0;
+}
 
 void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
                              ctl_model_findings_fn fn) {
@@ -1355,8 +1386,10 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
 static bool rule_about_li(const char *requirement) {
   model_rule r;
   /* What hosts run against intent names VMs and hosts, never an LI. */
+  /* A retired package version names the package and version only. */
   static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
-                                         MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN};
+                                         MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN,
+                                         "NFV-SEC025-RETIRED"};
   for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
     if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
@@ -1587,12 +1620,15 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
 
 int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
                                json_t **out, lisec_err *err) {
-  static const char *const keys[] = {"id", "hypervisor", "host", "sensitivity", "domain", "paired", NULL};
+  static const char *const keys[] = {"id", "hypervisor", "host", "sensitivity", "domain", "paired", "package", NULL};
   struct ctl_model_state *st = state(ctl);
-  const char *id = NULL, *hyp_name = NULL, *host_name = NULL, *sens = NULL, *domain = NULL;
+  const char *id = NULL, *hyp_name = NULL, *host_name = NULL, *sens = NULL, *domain = NULL,
+             *package = NULL;
   bool paired = false;
   int rc = lisec_json_only_keys(body, keys, err);
   if (rc || (rc = lisec_json_get_str(body, "id", true, MODEL_ID_MAX, &id, err)) ||
+      (rc = lisec_json_get_str(body, "package", false, MODEL_ID_MAX, &package, err)) ||
+      (package && (rc = lisec_id_check("package", package, strlen(package), err))) ||
       (rc = lisec_json_get_str(body, "hypervisor", false, MODEL_ID_MAX, &hyp_name, err)) ||
       (rc = lisec_json_get_str(body, "host", false, MODEL_ID_MAX, &host_name, err)) ||
       (rc = lisec_json_get_str(body, "sensitivity", true, 32, &sens, err)) ||
@@ -1611,6 +1647,10 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   pthread_mutex_lock(&st->mu);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
+  /* The package the VM is instantiated from: the request's, else its document's. */
+  char pkg_id[MODEL_ID_MAX + 1] = "";
+  const char *doc_pkg = json_string_value(json_object_get(json_object_get(st->docs[K_VM], id), "package"));
+  snprintf(pkg_id, sizeof pkg_id, "%s", package ? package : doc_pkg ? doc_pkg : "");
   pthread_mutex_unlock(&st->mu);
   if (rc) return rc;
   bool refreshed = false, pending = false;
@@ -1635,6 +1675,23 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     return rc;
   }
   t.hyp = hyp_copy;
+  if (pkg_id[0]) { /* a retired version or a revoked signer is not instantiated (ctl/pkg.c) */
+    char req[64] = "NFV-SEC025-instantiation";
+    lisec_err perr = {0};
+    int prc = st->instantiable ? st->instantiable(ctl, pkg_id, req, &perr)
+                               : lisec_err_set(&perr, LISEC_EDENIED, "no package topic to ask "
+                                               "whether package %s may be instantiated", pkg_id);
+    if (prc) {
+      char subject[MODEL_ID_MAX + 16];
+      snprintf(subject, sizeof subject, "package %s", pkg_id);
+      json_array_append_new(json_object_get(v, "violations"),
+                            json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", req, "clauses",
+                                      "NFV-SEC 025 instantiation; TR 103 308 §4.1", "subject",
+                                      subject, "sentence", perr.msg, "fact", "instantiable(package): false"));
+      json_object_set_new(v, "allow", json_false());
+    }
+    json_object_set_new(v, "package", json_string(pkg_id));
+  }
   json_object_set_new(v, "vm", json_string(id));
   json_object_set_new(v, "placement_source", json_string("declared"));
   char subject[2 * MODEL_ID_MAX + 32];

@@ -201,7 +201,12 @@ void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_e
 /* Findings another topic adds to the compliance report, counted under
  * rule: VMs whose image is not their package's (pkg), paired LI VMs not
  * running (li). They are added in this order whatever the order of opening. */
-typedef enum { CTL_MODEL_FINDINGS_IMAGE, CTL_MODEL_FINDINGS_LI_LOCK, CTL_MODEL_FINDINGS_COUNT } ctl_model_findings_slot;
+typedef enum {
+  CTL_MODEL_FINDINGS_IMAGE,
+  CTL_MODEL_FINDINGS_LI_LOCK,
+  CTL_MODEL_FINDINGS_PKG_REVOKED, /* packages whose vendor signer is revoked, and their VMs (pkg) */
+  CTL_MODEL_FINDINGS_COUNT
+} ctl_model_findings_slot;
 typedef int (*ctl_model_findings_fn)(lisec_ctl *ctl, json_t *violations, lisec_err *err);
 void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const char *rule,
                              ctl_model_findings_fn fn);
@@ -213,5 +218,20 @@ void ctl_model_hook_findings(ctl_shared *sh, ctl_model_findings_slot slot, const
 typedef int (*ctl_model_li_vm_fn)(lisec_ctl *ctl, const char *vm, bool *li_vm, char state[16],
                                   lisec_err *err);
 void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn);
+
+/* Packages: whether a VM may be instantiated from package (0), or why not
+ * (EDENIED; requirement receives the id the refusal names, e.g. a retired
+ * version or a revoked vendor signer). A placement whose VM names a
+ * package (the request's "package", else the VM's document) asks it; with
+ * no hook registered such a placement is denied (fail closed). */
+typedef int (*ctl_model_instantiable_fn)(lisec_ctl *ctl, const char *package,
+                                         char requirement[64], lisec_err *err);
+void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn);
+
+/* Every VM of the model whose document names a package, as
+ * [{"vm", "package", "li": bool (an LI involved), "image": observed base
+ * image SHA-256 or null}] (the package topic counts a version's users and
+ * lists the VMs of packages whose signer is revoked). */
+int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err);
 
 #endif

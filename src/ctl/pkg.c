@@ -5,10 +5,13 @@
  * (write-ahead) and keep the verified description with the CSAR's digest.
  * The CSAR bytes themselves are not kept: what runs is later compared with
  * the image digests of the description. */
+#include <ctype.h>
+#include <openssl/err.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
@@ -18,6 +21,7 @@
 
 #define PKG_KIND "pkg"
 #define PKG_VM_KIND "pkg-vm"
+#define PKG_CRL_KIND "pkg-crl" /* vendor CRLs, by the SHA-256 of the vendor anchor that signed them */
 #define PKG_KEY_MAX (7 + 63 + 1 + CTL_PKG_ID_MAX + 1) /* "tenant:<name>:<id>" (below) */
 #define PKG_ANCHOR_FILE_MAX (4u << 20)
 
@@ -27,6 +31,7 @@ struct ctl_pkg_state {
   bool has_operator, has_li_admin, has_crl;
   uint64_t max_package;  /* bytes of one uploaded CSAR */
   uint64_t max_expanded; /* bytes the CSAR may expand to */
+  uint64_t max_crl;      /* bytes of one vendor CRL ([pkg] max_crl) */
 };
 
 /* ---- shared state ------------------------------------------------------- */
@@ -65,6 +70,8 @@ static int load_trust(const lisec_config *cfg, struct ctl_pkg_state *st, lisec_e
   return rc;
 }
 
+static int instantiable(lisec_ctl *ctl, const char *package, char requirement[64], lisec_err *err);
+
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   (void)s; /* nothing to load: packages are read from the store per request */
   struct ctl_pkg_state *st = calloc(1, sizeof *st);
@@ -74,8 +81,14 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
   int rc = load_trust(cfg, st, err);
   st->max_package = (uint64_t)sh->settings.pkg_max_package;
   st->max_expanded = (uint64_t)sh->settings.pkg_max_expanded;
+  st->max_crl = (uint64_t)sh->settings.pkg_max_crl;
   /* image findings reach compliance through the model's hook */
   if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_IMAGE, CTL_PKG_IMAGE_RULE, ctl_pkg_image_findings);
+  /* packages whose vendor signer is revoked and their VMs likewise; the
+   * model asks before placing a VM of a package (retired, revoked) */
+  if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_PKG_REVOKED, PKG_REQ_REVOKED,
+                                   ctl_pkg_revoked_findings);
+  if (!rc) ctl_model_hook_instantiable(sh, instantiable);
   if (!rc && st->trust && !st->has_operator)
     LOG_WARN("[pkg] operator_ca is not set: every package will be refused, since each needs the "
              "operator's countersignature (TR 103 308 4.1)");
@@ -245,9 +258,21 @@ static json_t *document(const char *id, const ctl_actor *actor, const pkg_record
   return d;
 }
 
-static json_t *summary(const json_t *doc, const char *key) {
+static const char *current_version(const json_t *doc);
+static const json_t *retired_entry(const json_t *doc, const char *v);
+
+/* What a reader sees of a package's end of life: whether its version is
+ * retired, and whether a held CRL revokes a signer (then it is not
+ * compliant, with the reason). */
+static void add_status(json_t *o, const json_t *doc, const char *why) {
+  json_object_set_new(o, "retired", json_boolean(retired_entry(doc, current_version(doc)) != NULL));
+  json_object_set_new(o, "compliant", json_boolean(why == NULL));
+  if (why) json_object_set_new(o, "revoked", json_string(why));
+}
+
+static json_t *summary(const json_t *doc, const char *key, const char *why) {
   const json_t *r = json_object_get(doc, "record");
-  return json_pack("{s:O, s:s, s:O, s:O?, s:O?, s:O?, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
+  json_t *o = json_pack("{s:O, s:s, s:O, s:O?, s:O?, s:O?, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
                    "scoped_id", key,
                    "owner", json_object_get(r, "owner"), "provider_id",
                    json_object_get(r, "provider_id"), "product_name",
@@ -255,6 +280,8 @@ static json_t *summary(const json_t *doc, const char *key) {
                    json_object_get(r, "package_version"), "li", json_object_get(doc, "li"),
                    "sha256", json_object_get(doc, "sha256"), "onboarded_at",
                    json_object_get(doc, "onboarded_at"));
+  if (o) add_status(o, doc, why);
+  return o;
 }
 
 static int load(lisec_ctl *ctl, const char *kind, const char *id, json_t **doc, int64_t *version,
@@ -275,6 +302,163 @@ static int save(lisec_ctl *ctl, const char *kind, const char *id, const json_t *
   int rc = store_doc_put(ctl->store, kind, id, text, expected, NULL, err);
   free(text);
   return rc;
+}
+
+/* ---- the end of a version's life: retirement and vendor CRLs ----------- */
+
+/* The vendor CRLs lisec holds (PKG_CRL_KIND), parsed once per question:
+ * each was accepted when loaded (a vendor anchor signed it, it was
+ * current); a revocation it lists stays true after its nextUpdate. */
+static int crl_load_one(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  STACK_OF(X509_CRL) *sk = ctx;
+  json_t *doc = NULL;
+  uint8_t *der = NULL;
+  size_t len = 0;
+  X509_CRL *crl = NULL;
+  int rc = lisec_json_parse(body, strlen(body), &doc, NULL) ? LISEC_ESTORE : 0;
+  const char *b64 = json_string_value(json_object_get(doc, "der"));
+  if (!rc && (!b64 || crypto_base64_decode(b64, 64u << 20, &der, &len, NULL))) rc = LISEC_ESTORE;
+  const uint8_t *p = der;
+  if (!rc && !(crl = d2i_X509_CRL(NULL, &p, (long)len))) rc = LISEC_ESTORE;
+  if (!rc && !sk_X509_CRL_push(sk, crl)) rc = LISEC_ENOMEM;
+  if (rc) {
+    X509_CRL_free(crl);
+    LOG_WARN("vendor CRL %s: stored copy unreadable", id);
+  }
+  ERR_clear_error();
+  free(der);
+  json_decref(doc);
+  return rc;
+}
+
+static int crls_load(lisec_ctl *ctl, STACK_OF(X509_CRL) **out, lisec_err *err) {
+  *out = sk_X509_CRL_new_null();
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_list(ctl->store, PKG_CRL_KIND, crl_load_one, *out, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored vendor CRL does not parse");
+  if (rc) {
+    sk_X509_CRL_pop_free(*out, X509_CRL_free);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Whether a held CRL lists a certificate of a stored package's signer
+ * chains (verification.signers[].chain, kept since issue 21); why names
+ * the requirement, the signer and the serial. A package on-boarded before
+ * chains were kept has none to check. */
+static bool doc_revoked(const json_t *doc, const char *key, STACK_OF(X509_CRL) *crls, char *why,
+                        size_t n) {
+  const json_t *signers = json_object_get(json_object_get(doc, "verification"), "signers"), *sg;
+  size_t i, k;
+  json_array_foreach(signers, i, sg) {
+    const json_t *link;
+    json_array_foreach(json_object_get(sg, "chain"), k, link) {
+      const char *issuer = json_string_value(json_object_get(link, "issuer"));
+      const char *serial = json_string_value(json_object_get(link, "serial"));
+      for (int c = 0; c < sk_X509_CRL_num(crls); c++) {
+        int64_t when = 0;
+        if (!pkg_crl_lists(sk_X509_CRL_value(crls, c), issuer, serial, &when)) continue;
+        char at[32];
+        lisec_time_format(when, at);
+        snprintf(why, n,
+                 PKG_REQ_REVOKED ": package %.64s: the %.16s signer '%.80s' %s(serial %.40s, "
+                 "issuer '%.80s') was revoked at %s by its CA's CRL; what it signed is not "
+                 "trusted",
+                 key, json_string_value(json_object_get(sg, "role")) ? json_string_value(json_object_get(sg, "role")) : "?",
+                 json_string_value(json_object_get(sg, "subject")) ? json_string_value(json_object_get(sg, "subject")) : "?",
+                 k ? "has a certificate in its chain that " : "", serial, issuer, at);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+static const char *current_version(const json_t *doc) {
+  return json_string_value(json_object_get(json_object_get(doc, "record"), "package_version"));
+}
+
+/* The retirement of version v of a stored package, or NULL. */
+static const json_t *retired_entry(const json_t *doc, const char *v) {
+  const json_t *r;
+  size_t i;
+  json_array_foreach(json_object_get(doc, "retired"), i, r)
+    if (v && json_is_string(json_object_get(r, "version")) &&
+        strcmp(json_string_value(json_object_get(r, "version")), v) == 0)
+      return r;
+  return NULL;
+}
+
+/* Whether a VM may be instantiated from package key as it stands: not when
+ * its version is retired, nor when a held CRL revokes one of its signers.
+ * A package lisec does not hold is not judged here (the image checks are). */
+static int doc_instantiable(lisec_ctl *ctl, const json_t *doc, const char *key,
+                            char requirement[64], lisec_err *err) {
+  const char *v = current_version(doc);
+  const json_t *r = retired_entry(doc, v);
+  if (r) {
+    snprintf(requirement, 64, "%s", PKG_REQ_RETIRED);
+    return lisec_err_set(err, LISEC_EDENIED,
+                         PKG_REQ_RETIRED ": version %.64s of package %.128s was retired at %.32s; a "
+                         "retired version is not instantiated (on-board a newer one)",
+                         v ? v : "?", key, json_string_value(json_object_get(r, "retired_at")) ?
+                         json_string_value(json_object_get(r, "retired_at")) : "?");
+  }
+  STACK_OF(X509_CRL) *crls = NULL;
+  int rc = crls_load(ctl, &crls, err);
+  if (rc) return rc;
+  char why[LISEC_ERR_MSG_MAX];
+  bool revoked = doc_revoked(doc, key, crls, why, sizeof why);
+  sk_X509_CRL_pop_free(crls, X509_CRL_free);
+  if (!revoked) return 0;
+  snprintf(requirement, 64, "%s", PKG_REQ_REVOKED);
+  return lisec_err_set(err, LISEC_EDENIED, "%s", why);
+}
+
+static int load(lisec_ctl *ctl, const char *kind, const char *id, json_t **doc, int64_t *version,
+                lisec_err *err);
+
+static int instantiable(lisec_ctl *ctl, const char *package, char requirement[64], lisec_err *err) {
+  json_t *doc = NULL;
+  lisec_err lerr = {0};
+  int rc = load(ctl, PKG_KIND, package, &doc, NULL, &lerr);
+  if (rc == LISEC_ENOTFOUND) return 0;
+  if (rc) {
+    snprintf(requirement, 64, "%s", PKG_REQ_RETIRED);
+    return lisec_err_set(err, LISEC_EDENIED, "package %.128s cannot be read (%.200s): not "
+                         "instantiated (fail closed)", package, lerr.msg);
+  }
+  rc = doc_instantiable(ctl, doc, package, requirement, err);
+  json_decref(doc);
+  return rc;
+}
+
+/* The images of a stored version as "sha256:<hex>" (lower case), for
+ * telling later which version a VM runs. */
+static json_t *image_digests(const json_t *doc) {
+  json_t *out = json_array();
+  const json_t *a;
+  size_t i;
+  json_array_foreach(json_object_get(json_object_get(doc, "verification"), "artifacts"), i, a) {
+    const char *alg = json_string_value(json_object_get(a, "algorithm"));
+    const char *hex = json_string_value(json_object_get(a, "hash"));
+    if (!json_is_true(json_object_get(a, "image")) || !alg || !hex || strlen(hex) > 128) continue;
+    char d[160];
+    int n = snprintf(d, sizeof d, "%s:%s", strcmp(alg, "SHA-384") == 0 ? "sha384"
+                                           : strcmp(alg, "SHA-512") == 0 ? "sha512" : "sha256", hex);
+    for (int k = 0; k < n; k++) d[k] = (char)tolower((unsigned char)d[k]);
+    json_array_append_new(out, json_string(d));
+  }
+  return out;
+}
+
+static bool digest_in(const json_t *arr, const char *d) {
+  const json_t *x;
+  size_t i;
+  json_array_foreach(arr, i, x) if (d && strcasecmp(json_string_value(x), d) == 0) return true;
+  return false;
 }
 
 /* ---- use cases ---------------------------------------------------------- */
@@ -327,6 +511,29 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
     /* A replacement keeps the owner: the operator replacing a tenant's
      * package does not take it over. */
     if (!rc) rec.owner = prev.owner;
+    /* Nor back to any version it had before (its history), nor to one
+     * retired: a rollback past the newest is refused whatever the order. */
+    const json_t *e;
+    size_t k;
+    json_array_foreach(json_object_get(old, "previous"), k, e) {
+      const char *pv = json_string_value(json_object_get(e, "package_version"));
+      if (rc || !pv || pkg_version_cmp(rec.package_version, pv) > 0) continue;
+      rc = lisec_err_set(err, LISEC_EDENIED,
+                         PKG_REQ_ROLLBACK ": package %s had version '%.64s' before; a replacement "
+                         "by version '%.64s' is not newer than every earlier version (rollback)",
+                         req_id, pv, rec.package_version ? rec.package_version : "?");
+    }
+  }
+  json_t *doc = NULL;
+  if (!rc) { /* a signer a held vendor CRL revokes is not on-boarded */
+    STACK_OF(X509_CRL) *crls = NULL;
+    char why[LISEC_ERR_MSG_MAX];
+    json_t *probe = json_pack("{s:o}", "verification", pkg_result_to_json(v.result));
+    rc = probe ? crls_load(ctl, &crls, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    if (!rc && doc_revoked(probe, req_id, crls, why, sizeof why))
+      rc = lisec_err_set(err, LISEC_EDENIED, "%s", why);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    json_decref(probe);
   }
   if (rc) {
     if (rc != LISEC_ENOMEM) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li_pkg, NULL, rc,
@@ -340,13 +547,18 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
     previous = json_array();
     json_t *earlier = json_object_get(old, "previous");
     if (json_is_array(earlier)) json_array_extend(previous, earlier);
+    /* with its images, so that later a VM's image tells which version it runs */
     json_array_append_new(previous,
-                          json_pack("{s:s?, s:O, s:O}", "package_version", prev.package_version,
+                          json_pack("{s:s?, s:O, s:O, s:o}", "package_version", prev.package_version,
                                     "sha256", json_object_get(old, "sha256"), "onboarded_at",
-                                    json_object_get(old, "onboarded_at")));
+                                    json_object_get(old, "onboarded_at"), "images",
+                                    image_digests(old)));
   }
-  json_t *doc = document(local_id(id, rec.owner), actor, &rec, &v, previous);
+  doc = document(local_id(id, rec.owner), actor, &rec, &v, previous);
   json_decref(previous);
+  /* retirements are history: they stay with the package */
+  if (doc && replace && json_is_array(json_object_get(old, "retired")))
+    json_object_set(doc, "retired", json_object_get(old, "retired"));
   char reason[160];
   snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
            rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
@@ -383,6 +595,7 @@ int ctl_pkg_replace(lisec_ctl *ctl, const ctl_actor *actor, const char *id, cons
 typedef struct list_ctx {
   const char *owner;
   json_t *arr;
+  STACK_OF(X509_CRL) *crls;
 } list_ctx;
 
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
@@ -392,15 +605,20 @@ static int list_cb(void *ctx, const char *id, const char *body, int64_t version)
   if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
   pkg_record rec;
   record_from_json(doc, &rec);
-  if (pkg_policy_may_see(&rec, lc->owner, NULL) == 0) json_array_append_new(lc->arr, summary(doc, id));
+  char why[LISEC_ERR_MSG_MAX];
+  bool revoked = doc_revoked(doc, id, lc->crls, why, sizeof why);
+  if (pkg_policy_may_see(&rec, lc->owner, NULL) == 0)
+    json_array_append_new(lc->arr, summary(doc, id, revoked ? why : NULL));
   json_decref(doc);
   return 0;
 }
 
 int ctl_pkg_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
-  list_ctx lc = {owner_of(actor), json_array()};
+  list_ctx lc = {owner_of(actor), json_array(), NULL};
   int rc = pkg_policy_may_onboard(lc.owner, err);
+  if (!rc) rc = crls_load(ctl, &lc.crls, err);
   if (!rc) rc = store_doc_list(ctl->store, PKG_KIND, list_cb, &lc, err);
+  sk_X509_CRL_pop_free(lc.crls, X509_CRL_free);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored package does not parse");
   if (rc) {
     json_decref(lc.arr);
@@ -429,6 +647,14 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json
     return rc;
   }
   json_object_set_new(doc, "scoped_id", json_string(id));
+  STACK_OF(X509_CRL) *crls = NULL;
+  char why[LISEC_ERR_MSG_MAX];
+  if ((rc = crls_load(ctl, &crls, err))) {
+    json_decref(doc);
+    return rc;
+  }
+  add_status(doc, doc, doc_revoked(doc, id, crls, why, sizeof why) ? why : NULL);
+  sk_X509_CRL_pop_free(crls, X509_CRL_free);
   *out = doc;
   return 0;
 }
@@ -712,10 +938,23 @@ check:
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   int check = LISEC_EDENIED;
-  if (!digest)
+  char req[64] = "";
+  int status = doc_instantiable(ctl, doc, own, req, &verdict);
+  if (status && status != LISEC_EDENIED)
+    check = status; /* the CRLs could not be read: refused below as an error */
+  else if (status)
+    ; /* a retired version or a revoked signer: not started, whatever the image */
+  else if (!digest)
     lisec_err_set(&verdict, LISEC_EDENIED, "the domain has no disk image file to check (fail closed)");
   else
     check = pkg_image_check(refs, n, digest, &matched, &verdict);
+  if (check != LISEC_EDENIED && check != 0 && check != LISEC_EINVAL) {
+    rc = lisec_err_set(err, check, "%s", verdict.msg);
+    free(refs);
+    free(digests);
+    json_decref(doc);
+    return rc;
+  }
   if (check == LISEC_EINVAL) {
     rc = lisec_err_set(err, check, "digest: %s", verdict.msg);
   } else {
@@ -738,5 +977,368 @@ check:
   free(refs);
   free(digests);
   json_decref(doc);
+  return rc;
+}
+
+/* ---- retiring a version (issue 21 item 3) ------------------------------------ */
+
+/* Whether VM (its package key) may run version v of doc: always when v is
+ * the current version; for an earlier one unless the image its host proved
+ * (else its last image report) is another version's (fail closed: a VM
+ * whose image is unknown may run any version). */
+static bool may_run(lisec_ctl *ctl, const json_t *vmrow, const json_t *doc, const char *v,
+                    const json_t *prev_entry) {
+  if (!prev_entry) return true;
+  char known[160] = "";
+  const char *img = json_string_value(json_object_get(vmrow, "image"));
+  if (img) {
+    snprintf(known, sizeof known, "sha256:%.128s", img);
+  } else {
+    json_t *rep = NULL;
+    lisec_err e = {0};
+    if (load(ctl, PKG_VM_KIND, json_string_value(json_object_get(vmrow, "vm")), &rep, NULL, &e) == 0 &&
+        json_is_string(json_object_get(rep, "digest")))
+      snprintf(known, sizeof known, "%.150s", json_string_value(json_object_get(rep, "digest")));
+    json_decref(rep);
+  }
+  if (!known[0]) return true;
+  json_t *cur = image_digests(doc);
+  bool current = digest_in(cur, known);
+  json_decref(cur);
+  if (current) return false;
+  const json_t *imgs = json_object_get(prev_entry, "images");
+  (void)v;
+  return !json_is_array(imgs) || digest_in(imgs, known);
+}
+
+/* How many VMs of the model may run version v of package key, naming at
+ * most a few of those no LI involves (an LI VM is counted, never named:
+ * TR 103 308 §4.1). */
+static int count_users(lisec_ctl *ctl, const char *key, const json_t *doc, const char *v,
+                       const json_t *prev_entry, size_t *n, size_t *n_li, char *names,
+                       size_t names_len, lisec_err *err) {
+  json_t *vms = NULL;
+  int rc = ctl_model_packaged_vms(ctl->shared, &vms, err);
+  if (rc) return rc;
+  *n = *n_li = 0;
+  names[0] = '\0';
+  size_t i, shown = 0;
+  const json_t *row;
+  json_array_foreach(vms, i, row) {
+    const char *p = json_string_value(json_object_get(row, "package"));
+    if (!p || strcmp(p, key) != 0 || !may_run(ctl, row, doc, v, prev_entry)) continue;
+    (*n)++;
+    if (json_is_true(json_object_get(row, "li"))) {
+      (*n_li)++;
+      continue;
+    }
+    if (shown++ < 5) {
+      size_t used = strlen(names);
+      snprintf(names + used, names_len - used, "%s%.64s", used ? ", " : "",
+               json_string_value(json_object_get(row, "vm")));
+    }
+  }
+  json_decref(vms);
+  return 0;
+}
+
+int ctl_pkg_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, const json_t *body,
+                   json_t **out, lisec_err *err) {
+  static const char *action = "pkg.retire";
+  static const char *const keys[] = {"version", "reason", NULL};
+  const char *owner = owner_of(actor), *version = NULL, *why = NULL;
+  char id[PKG_KEY_MAX];
+  int rc;
+  if ((rc = lisec_json_only_keys(body, keys, err)) ||
+      (rc = lisec_json_get_str(body, "version", true, 64, &version, err)) ||
+      (rc = lisec_json_get_str(body, "reason", false, 256, &why, err)) ||
+      (rc = id_check(req_id, err)))
+    return rc;
+  if ((rc = pkg_policy_may_onboard(owner, err)))
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, NULL, rc, NULL, err,
+                     "package %s", req_id);
+  if ((rc = pkg_key(actor, req_id, false, id, err))) return rc;
+  json_t *doc = NULL;
+  int64_t doc_version = 0;
+  if ((rc = load(ctl, PKG_KIND, id, &doc, &doc_version, err))) {
+    if (rc == LISEC_ENOTFOUND) lisec_err_set(err, rc, "package %s does not exist", req_id);
+    return rc;
+  }
+  bool li = json_is_true(json_object_get(doc, "li"));
+  pkg_record rec;
+  record_from_json(doc, &rec);
+  const char *cur = current_version(doc);
+  const json_t *prev_entry = NULL, *e;
+  size_t k;
+  json_array_foreach(json_object_get(doc, "previous"), k, e) {
+    const char *pv = json_string_value(json_object_get(e, "package_version"));
+    if (pv && strcmp(pv, version) == 0) prev_entry = e;
+  }
+  size_t n = 0, n_li = 0;
+  char names[400];
+  if ((rc = pkg_policy_may_see(&rec, owner, err))) {
+  } else if (!(cur && strcmp(cur, version) == 0) && !prev_entry) {
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, "package %s has no version '%.64s' (current: '%.64s')",
+                       req_id, version, cur ? cur : "?");
+  } else if (retired_entry(doc, version)) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       PKG_REQ_RETIRED ": version '%.64s' of package %s is retired already",
+                       version, req_id);
+  } else if (!(rc = count_users(ctl, id, doc, version, prev_entry, &n, &n_li, names, sizeof names,
+                                err)) && n > 0) {
+    char more[64] = "";
+    if (n_li) snprintf(more, sizeof more, "%s%zu not named", names[0] ? ", and " : "", n_li);
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       PKG_REQ_RETIRED ": version '%.64s' of package %s may still run in %zu VM(s) "
+                       "of the model (declared or observed: %s%s); a version is retired once no VM "
+                       "runs it",
+                       version, req_id, n, names, more);
+  }
+  if (rc) {
+    if (rc == LISEC_EDENIED || rc == LISEC_ECONFLICT || rc == LISEC_EAUTH || rc == LISEC_ENOTFOUND)
+      rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, rc, NULL, err, "package %s", id);
+    json_decref(doc);
+    return rc;
+  }
+  char now[32], reason[400];
+  lisec_time_format(lisec_time_now(), now);
+  json_t *retired = json_object_get(doc, "retired");
+  if (!json_is_array(retired)) {
+    json_object_set_new(doc, "retired", json_array());
+    retired = json_object_get(doc, "retired");
+  }
+  json_t *entry = json_pack("{s:s, s:s, s:s, s:s?}", "version", version, "retired_at", now,
+                            "retired_by", actor->subject ? actor->subject : "?", "reason", why);
+  rc = entry && json_array_append_new(retired, entry) == 0 ? 0
+                                                           : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  snprintf(reason, sizeof reason, "version %.64s retired%s%.256s", version, why ? ": " : "",
+           why ? why : "");
+  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, reason, 0, NULL, err, "package %s", id);
+  if (!rc) {
+    rc = save(ctl, PKG_KIND, id, doc, doc_version, err);
+    if (rc == LISEC_ECONFLICT) rc = lisec_err_set(err, rc, "package %s changed meanwhile; retry", req_id);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, NULL, rc, NULL, err, "package %s", id);
+  }
+  if (!rc && !(*out = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "id", req_id, "scoped_id", id,
+                                "version", version, "current", cur && strcmp(cur, version) == 0,
+                                "retired_at", now, "retired_by", actor->subject ? actor->subject : "?")))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  json_decref(doc);
+  return rc;
+}
+
+/* ---- vendor CRLs (issue 21 item 3) -------------------------------------------- */
+
+/* The CRL of a request: PEM text as it is, anything else base64 of DER;
+ * both bounded by [pkg] max_crl before decoding. */
+static int crl_bytes(const struct ctl_pkg_state *st, const json_t *body, uint8_t **data,
+                     size_t *len, lisec_err *err) {
+  const json_t *j = json_object_get(body, "crl");
+  if (!json_is_string(j))
+    return lisec_err_set(err, LISEC_EINVAL, "crl: the CRL, PEM or base64 of DER, is required");
+  const char *s = json_string_value(j);
+  size_t n = json_string_length(j);
+  if (strncmp(s, "-----BEGIN", 10) == 0) {
+    /* PEM carries a third more than the DER, and its lines */
+    if (n > st->max_crl / 3 * 4 + 4096)
+      return lisec_err_set(err, LISEC_ETOOBIG,
+                           "crl: over the limit of %llu bytes ([pkg] max_crl)",
+                           (unsigned long long)st->max_crl);
+    if (!(*data = malloc(n ? n : 1))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    memcpy(*data, s, n);
+    *len = n;
+    return 0;
+  }
+  if (n / 4 * 3 > st->max_crl + 3)
+    return lisec_err_set(err, LISEC_ETOOBIG, "crl: over the limit of %llu bytes ([pkg] max_crl)",
+                         (unsigned long long)st->max_crl);
+  int rc = crypto_base64_decode(s, st->max_crl, data, len, err);
+  if (rc == LISEC_ETOOBIG)
+    return lisec_err_set(err, rc, "crl: over the limit of %llu bytes ([pkg] max_crl)",
+                         (unsigned long long)st->max_crl);
+  if (rc) lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1-CRL: crl: neither PEM nor base64 of DER");
+  return rc;
+}
+
+typedef struct revoked_ctx {
+  STACK_OF(X509_CRL) *crls;
+  json_t *ids;        /* keys of revoked packages */
+  json_t *violations; /* or NULL */
+  json_t *reasons;    /* key -> why */
+} revoked_ctx;
+
+static int revoked_cb(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  revoked_ctx *c = vctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
+  char why[LISEC_ERR_MSG_MAX];
+  int rc = 0;
+  if (doc_revoked(doc, id, c->crls, why, sizeof why)) {
+    rc = json_array_append_new(c->ids, json_string(id)) ||
+         json_object_set_new(c->reasons, id, json_string(why)) ? LISEC_ENOMEM : 0;
+  }
+  json_decref(doc);
+  return rc;
+}
+
+/* The packages a held CRL revokes a signer of: keys in ids, reasons by key. */
+static int revoked_packages(lisec_ctl *ctl, json_t **ids, json_t **reasons, lisec_err *err) {
+  revoked_ctx c = {NULL, json_array(), NULL, json_object()};
+  int rc = c.ids && c.reasons ? crls_load(ctl, &c.crls, err) : LISEC_ENOMEM;
+  if (!rc && sk_X509_CRL_num(c.crls) > 0) rc = store_doc_list(ctl->store, PKG_KIND, revoked_cb, &c, err);
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored package does not parse");
+  if (rc == LISEC_ENOMEM && !err->msg[0]) lisec_err_set(err, rc, "out of memory");
+  sk_X509_CRL_pop_free(c.crls, X509_CRL_free);
+  if (rc) {
+    json_decref(c.ids);
+    json_decref(c.reasons);
+    return rc;
+  }
+  *ids = c.ids;
+  *reasons = c.reasons;
+  return 0;
+}
+
+int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                    lisec_err *err) {
+  static const char *action = "pkg.crl";
+  static const char *const keys[] = {"crl", NULL};
+  struct ctl_pkg_state *st = ctl->shared->pkg;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  X509_CRL *crl = NULL;
+  pkg_crl_info info;
+  memset(&info, 0, sizeof info);
+  int rc = lisec_json_only_keys(body, keys, err);
+  if (!rc && ctl_actor_role(actor) != CTL_ROLE_OPERATOR)
+    rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1-CRL: only the operator loads vendor CRLs");
+  if (!rc && !st->trust)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1-CRL: no vendor trust anchors are configured ([pkg] vendor_ca); "
+                       "no vendor CRL can be verified");
+  if (!rc) rc = crl_bytes(st, body, &data, &len, err);
+  if (!rc) rc = pkg_crl_parse(data, len, len, &crl, err);
+  if (!rc) {
+    pthread_mutex_lock(&st->lock);
+    rc = pkg_crl_accept(st->trust, crl, lisec_time_now(), &info, err);
+    pthread_mutex_unlock(&st->lock);
+  }
+  free(data);
+  json_t *held = NULL;
+  lisec_err lerr = {0};
+  /* Never back to an older list of the same CA: it would un-revoke. */
+  if (!rc && load(ctl, PKG_CRL_KIND, info.anchor_sha256, &held, NULL, &lerr) == 0 &&
+      json_integer_value(json_object_get(held, "this_update")) > info.last_update)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1-CRL: this CRL of '%.200s' is older (thisUpdate %lld) than the "
+                       "one held (thisUpdate %lld); an older list is not loaded over a newer one",
+                       info.issuer, (long long)info.last_update,
+                       (long long)json_integer_value(json_object_get(held, "this_update")));
+  json_decref(held);
+  if (rc) {
+    X509_CRL_free(crl);
+    if (rc == LISEC_ENOMEM) return rc;
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, NULL, rc, NULL, err, "%s",
+                     "vendor CRL");
+  }
+  uint8_t *der = NULL;
+  int dlen = i2d_X509_CRL(crl, &der);
+  X509_CRL_free(crl);
+  char *b64 = NULL;
+  if (dlen <= 0 || crypto_base64_encode(der, (size_t)dlen, &b64)) {
+    OPENSSL_free(der);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  OPENSSL_free(der);
+  char now[32], reason[700];
+  lisec_time_format(lisec_time_now(), now);
+  json_t *doc = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "issuer", info.issuer,
+                          "anchor_sha256", info.anchor_sha256, "this_update",
+                          (json_int_t)info.last_update, "next_update", (json_int_t)info.next_update,
+                          "revoked", (json_int_t)info.n_revoked, "number", info.number,
+                          "loaded_at", now, "loaded_by", actor->subject ? actor->subject : "?",
+                          "der", b64);
+  free(b64);
+  if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  snprintf(reason, sizeof reason, "CRL of '%.300s' (number %s, %zu revoked, nextUpdate %lld)",
+           info.issuer, info.number[0] ? info.number : "none", info.n_revoked,
+           (long long)info.next_update);
+  rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, false, reason, 0, NULL, err, "%s", "vendor CRL");
+  if (!rc && (rc = save(ctl, PKG_CRL_KIND, info.anchor_sha256, doc, -1, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, false, NULL, rc, NULL, err, "%s", "vendor CRL");
+  json_t *ids = NULL, *reasons = NULL;
+  if (!rc) rc = revoked_packages(ctl, &ids, &reasons, err);
+  if (!rc) {
+    json_object_del(doc, "der");
+    json_object_set_new(doc, "revoked_packages", ids);
+    json_decref(reasons);
+    *out = doc;
+    return 0;
+  }
+  json_decref(doc);
+  return rc;
+}
+
+static int crl_list_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id;
+  (void)version;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
+  json_object_del(doc, "der");
+  return json_array_append_new(ctx, doc) ? LISEC_ENOMEM : 0;
+}
+
+int ctl_pkg_crl_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  (void)actor;
+  json_t *arr = json_array();
+  int rc = arr ? store_doc_list(ctl->store, PKG_CRL_KIND, crl_list_cb, arr, err) : LISEC_ENOMEM;
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored vendor CRL does not parse");
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "crls", arr);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* Every package a held CRL revokes a signer of is not compliant, and so is
+ * every VM of the model whose document names it; an LI VM is named
+ * "li-vm <id>", which the compliance report withholds from every role but
+ * li-admin. */
+int ctl_pkg_revoked_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
+  json_t *ids = NULL, *reasons = NULL, *vms = NULL;
+  int rc = revoked_packages(ctl, &ids, &reasons, err);
+  if (!rc && json_array_size(ids) > 0) rc = ctl_model_packaged_vms(ctl->shared, &vms, err);
+  size_t i;
+  const json_t *x;
+  json_array_foreach(ids, i, x) {
+    if (rc) break;
+    const char *key = json_string_value(x);
+    char subject[PKG_KEY_MAX + 16];
+    snprintf(subject, sizeof subject, "package %s", key);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:O, s:s}", "requirement", PKG_REQ_REVOKED, "clauses",
+                          "TR 103 308 §4.1; NFV-SEC 025 on-boarding", "subject", subject,
+                          "sentence", json_object_get(reasons, key), "fact",
+                          "revoked(signer(package)): true");
+    if (!v || json_array_append_new(violations, v)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  json_array_foreach(vms, i, x) {
+    if (rc) break;
+    const char *p = json_string_value(json_object_get(x, "package"));
+    const json_t *why = p ? json_object_get(reasons, p) : NULL;
+    if (!why) continue;
+    char subject[PKG_KEY_MAX + 16], sentence[LISEC_ERR_MSG_MAX + 200];
+    snprintf(subject, sizeof subject, "%s %s", json_is_true(json_object_get(x, "li")) ? "li-vm" : "vm",
+             json_string_value(json_object_get(x, "vm")));
+    snprintf(sentence, sizeof sentence, "the VM runs package %.128s: %.511s", p, json_string_value(why));
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", PKG_REQ_REVOKED, "clauses",
+                          "TR 103 308 §4.1, §4.2; NFV-SEC 025 instantiation", "subject", subject,
+                          "sentence", sentence, "fact", "revoked(signer(package(vm))): true");
+    if (!v || json_array_append_new(violations, v)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  json_decref(ids);
+  json_decref(reasons);
+  json_decref(vms);
   return rc;
 }

@@ -53,4 +53,27 @@ int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err);
 int ctl_pkg_image_status(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                          lisec_err *err);
 
+/* body {"version": V, "reason": text (optional)}: retires version V of
+ * package id (its current version or an earlier one). Refused (409 naming
+ * NFV-SEC025-RETIRED) while any VM of the model whose document names the
+ * package may run V, saying how many (LI VMs counted, never named); a
+ * retired version stays readable ("retired" in the description) and is no
+ * longer instantiated (placement and image checks deny it). *out {"id",
+ * "scoped_id", "version", "current", "retired_at", "retired_by"}. */
+int ctl_pkg_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+                   json_t **out, lisec_err *err);
+/* body {"crl": PEM text or base64 of DER}: the operator loads a vendor CA's
+ * CRL. Accepted only when signed by a vendor trust anchor, current, not
+ * older than the one held for that CA, at most [pkg] max_crl bytes;
+ * refusals name TR103308-4.1-CRL and leave what is held unchanged. *out
+ * {"issuer", "anchor_sha256", "this_update", "next_update", "revoked",
+ * "number", "loaded_at", "loaded_by", "revoked_packages": [scoped ids]}. */
+int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                    lisec_err *err);
+/* {"crls": [what ctl_pkg_crl_put answered, without revoked_packages]}. */
+int ctl_pkg_crl_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
+/* Appends one violation per package a held CRL revokes a signer of, and
+ * one per VM whose document names such a package (compliance report form). */
+int ctl_pkg_revoked_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err);
+
 #endif

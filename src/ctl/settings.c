@@ -33,6 +33,7 @@ static const struct {
     {"pkg", "max_package", PKG_DEFAULT_MAX_PACKAGE, 1024, 48 << 20, offsetof(ctl_settings, pkg_max_package)},
     {"pkg", "max_expanded", PKG_DEFAULT_MAX_EXPANDED, 1024, 16ll << 30,
      offsetof(ctl_settings, pkg_max_expanded)},
+    {"pkg", "max_crl", 1 << 20, 1024, 32 << 20, offsetof(ctl_settings, pkg_max_crl)},
 };
 
 static const struct {

@@ -10,7 +10,9 @@
 #include <openssl/pem.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
+#include <openssl/bn.h>
 #include <openssl/x509v3.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,7 +126,7 @@ int pkg_trust_add_crls_pem(pkg_trust *t, const void *pem, size_t len, lisec_err 
 
 /* ---- describing a signer ------------------------------------------------ */
 
-static char *name_string(const X509_NAME *name) {
+char *pkg_name_string(const X509_NAME *name) {
   BIO *b = BIO_new(BIO_s_mem());
   if (!b) return NULL;
   X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
@@ -147,8 +149,58 @@ static void der_sha256_hex(const uint8_t *der, int len, char out[65]) {
   lisec_hex_encode(h, sizeof h, out);
 }
 
+int pkg_serial_hex(const ASN1_INTEGER *serial, char out[PKG_SERIAL_HEX_MAX + 1]) {
+  out[0] = '\0';
+  BIGNUM *bn = serial ? ASN1_INTEGER_to_BN(serial, NULL) : NULL;
+  char *hex = bn ? BN_bn2hex(bn) : NULL;
+  BN_free(bn);
+  if (!hex) return -1;
+  /* BN_bn2hex pads to whole bytes and upper-cases: keep one form only. */
+  const char *p = hex;
+  bool neg = *p == '-';
+  if (neg) p++;
+  while (p[0] == '0' && p[1]) p++;
+  size_t n = strlen(p);
+  int rc = neg || n > PKG_SERIAL_HEX_MAX ? -1 : 0;
+  for (size_t i = 0; !rc && i <= n; i++) out[i] = (char)tolower((unsigned char)p[i]);
+  if (rc) out[0] = '\0';
+  OPENSSL_free(hex);
+  return rc;
+}
+
+static void chain_clear(pkg_signer *s) {
+  for (size_t i = 0; i < s->n_chain; i++) free(s->chain[i].issuer);
+  memset(s->chain, 0, sizeof s->chain);
+  s->n_chain = 0;
+}
+
+/* The verified chain below its anchor, for later revocation checks. */
+static int chain_keep(pkg_signer *s, STACK_OF(X509) *chain, lisec_err *err) {
+  chain_clear(s);
+  int n = sk_X509_num(chain) - 1; /* the last is the anchor */
+  for (int i = 0; i < n && i < PKG_CHAIN_MAX; i++) {
+    X509 *c = sk_X509_value(chain, i);
+    pkg_cert_ref *r = &s->chain[s->n_chain];
+    if (pkg_serial_hex(X509_get0_serialNumber(c), r->serial))
+      return lisec_err_set(err, LISEC_EDENIED,
+                           "TR103308-4.1: a certificate of the signer's chain has a negative serial "
+                           "or one over %d hex digits",
+                           PKG_SERIAL_HEX_MAX);
+    if (!(r->issuer = pkg_name_string(X509_get_issuer_name(c))))
+      return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    s->n_chain++;
+  }
+  if (n > PKG_CHAIN_MAX)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-4.1: the signer's chain is longer than %d certificates below "
+                         "its anchor",
+                         PKG_CHAIN_MAX);
+  return 0;
+}
+
 void pkg_signer_clear(pkg_signer *s) {
   if (!s) return;
+  chain_clear(s);
   free(s->file);
   free(s->subject);
   free(s->issuer);
@@ -157,8 +209,8 @@ void pkg_signer_clear(pkg_signer *s) {
 }
 
 int pkg_signer_describe(X509 *cert, pkg_signer *s, lisec_err *err) {
-  s->subject = name_string(X509_get_subject_name(cert));
-  s->issuer = name_string(X509_get_issuer_name(cert));
+  s->subject = pkg_name_string(X509_get_subject_name(cert));
+  s->issuer = pkg_name_string(X509_get_issuer_name(cert));
   uint8_t *der = NULL;
   int len = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
   if (!s->subject || !s->issuer || len <= 0) {
@@ -219,7 +271,7 @@ static int chain_verify(const pkg_trust *t, pkg_role role, X509 *cert, STACK_OF(
   if (X509_verify_cert(ctx) != 1) {
     int e = X509_STORE_CTX_get_error(ctx);
     X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-    char *who = bad ? name_string(X509_get_subject_name(bad)) : NULL;
+    char *who = bad ? pkg_name_string(X509_get_subject_name(bad)) : NULL;
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: %s signer '%.160s' not trusted: %s (at '%.160s')",
                        pkg_role_name(role), s->subject ? s->subject : "?",
@@ -229,9 +281,10 @@ static int chain_verify(const pkg_trust *t, pkg_role role, X509 *cert, STACK_OF(
   }
   if ((rc = check_usage(cert, role, err))) goto out;
   STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+  if ((rc = chain_keep(s, chain, err))) goto out;
   X509 *anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
   free(s->anchor_subject);
-  s->anchor_subject = name_string(X509_get_subject_name(anchor));
+  s->anchor_subject = pkg_name_string(X509_get_subject_name(anchor));
   uint8_t *der = NULL;
   int len = i2d_X509(anchor, &der);
   der_sha256_hex(der, len, s->anchor_sha256);

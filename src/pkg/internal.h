@@ -63,5 +63,9 @@ int pkg_cms_describe(const char *pem, size_t len, STACK_OF(X509) *extra, const c
 /* Describes a certificate into signer (subject, issuer, key hash, validity). */
 int pkg_signer_describe(X509 *cert, pkg_signer *signer, lisec_err *err);
 void pkg_signer_clear(pkg_signer *s);
+/* A name as RFC 2253 text (malloc'd; NULL when out of memory). */
+char *pkg_name_string(const X509_NAME *name);
+/* A serial number as pkg_cert_ref keeps it; -1 when negative or longer. */
+int pkg_serial_hex(const ASN1_INTEGER *serial, char out[PKG_SERIAL_HEX_MAX + 1]);
 
 #endif

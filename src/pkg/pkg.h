@@ -215,6 +215,16 @@ typedef struct pkg_policy {
 } pkg_policy;
 void pkg_policy_default(pkg_policy *p);
 
+/* One certificate of a verified chain, as a CRL names it: its issuer's
+ * name (RFC 2253) and its serial number (lower-case hex, no leading zeros
+ * but one for zero). */
+#define PKG_CHAIN_MAX 8
+#define PKG_SERIAL_HEX_MAX 64 /* RFC 5280 allows 20 octets; 32 are kept */
+typedef struct pkg_cert_ref {
+  char *issuer;
+  char serial[PKG_SERIAL_HEX_MAX + 1];
+} pkg_cert_ref;
+
 typedef struct pkg_signer {
   pkg_role role;
   char *file;           /* the manifest, a Countersignatures/ file, or an artifact's */
@@ -224,6 +234,11 @@ typedef struct pkg_signer {
   char anchor_sha256[2 * 32 + 1]; /* SHA-256 of the anchor's DER, hex */
   char key_sha256[2 * 32 + 1];    /* SHA-256 of the signer's SubjectPublicKeyInfo */
   int64_t not_before, not_after;
+  /* The certificates of the verified chain below its trust anchor, the
+   * signer first: what a CRL of their issuer is checked against later
+   * (pkg_crl_lists). Empty when not verified. */
+  pkg_cert_ref chain[PKG_CHAIN_MAX];
+  size_t n_chain;
 } pkg_signer;
 
 typedef struct pkg_artifact {
@@ -300,12 +315,52 @@ int pkg_record_from_result(const pkg_result *r, const char *owner, pkg_record *r
 int pkg_policy_may_onboard(const char *actor, lisec_err *err);
 /* May actor see the package? The operator sees all; a tenant its own. */
 int pkg_policy_may_see(const pkg_record *rec, const char *actor, lisec_err *err);
+/* The requirements the package topic names beside the clauses. */
+#define PKG_REQ_ROLLBACK "NFV-SEC025-ROLLBACK"  /* a replacement by an older version */
+#define PKG_REQ_RETIRED "NFV-SEC025-RETIRED"    /* a retired package version */
+#define PKG_REQ_REVOKED "TR103308-4.1-REVOKED"  /* a signer its vendor CA revoked */
 /* May actor replace existing with next? Only the owner (or the operator)
  * may, and next must come from the same vendor identity (provider id,
  * signer subject and trust anchor) for the same product (NFV-SEC 025
- * on-boarding threats 2 and 3). */
+ * on-boarding threats 2 and 3), with a newer vnf_package_version
+ * (pkg_version_cmp: an older one is EDENIED naming NFV-SEC025-ROLLBACK, the
+ * same one ECONFLICT). */
 int pkg_policy_may_replace(const pkg_record *existing, const pkg_record *next,
                            const char *actor, lisec_err *err);
+
+/* Orders two vnf_package_version strings: <0, 0 or >0 as a is older than,
+ * the same as or newer than b. Both are split at '.', '-', '_' and '+';
+ * segments compare in turn, numerically when both are digits (any length),
+ * else as bytes, a numeric segment above a non-numeric one; when one runs
+ * out first it is the older ("1.0" < "1.0.1"). */
+int pkg_version_cmp(const char *a, const char *b);
+
+/* ---- vendor CRLs (crl.c) ------------------------------------------------- */
+
+/* A vendor CA's certificate revocation list as the operator loads it (DER,
+ * or PEM "X509 CRL"), at most max bytes. *out is the caller's to
+ * X509_CRL_free. EINVAL naming TR103308-4.1-CRL when it does not parse or
+ * there is more than one; ETOOBIG past max. */
+int pkg_crl_parse(const void *data, size_t len, size_t max, X509_CRL **out, lisec_err *err);
+
+typedef struct pkg_crl_info {
+  char issuer[512];         /* RFC 2253 */
+  char anchor_sha256[65];   /* the vendor anchor that signed it */
+  int64_t last_update, next_update;
+  size_t n_revoked;
+  char number[2 * 20 + 1];  /* cRLNumber, hex ("" when absent) */
+} pkg_crl_info;
+
+/* Accepts a CRL for package verification: its issuer is a vendor trust
+ * anchor whose key verifies its signature (X509_CRL_verify), it is not
+ * from the future (lastUpdate <= now + 300 s) and it is fresh (nextUpdate
+ * present and after now). EDENIED naming TR103308-4.1-CRL and why. */
+int pkg_crl_accept(const pkg_trust *t, const X509_CRL *crl, int64_t now, pkg_crl_info *info,
+                   lisec_err *err);
+/* Whether crl, issued by issuer (RFC 2253, as pkg_cert_ref keeps it), lists
+ * the certificate of serial (hex, as pkg_cert_ref keeps it); *when its
+ * revocation date (may be NULL). */
+bool pkg_crl_lists(const X509_CRL *crl, const char *issuer, const char *serial, int64_t *when);
 
 /* A software image kept at on-boarding, to compare with what runs. */
 typedef struct pkg_image_ref {

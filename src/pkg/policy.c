@@ -76,7 +76,53 @@ int pkg_policy_may_replace(const pkg_record *existing, const pkg_record *next,
                          "NFV-SEC025-onboarding-2: version '%.64s' is on-boarded already; a "
                          "replacement carries a new vnf_package_version",
                          next->package_version);
+  /* A replacement by an older version would bring back what the newer one
+   * fixed: a rollback (NFV-SEC 025 on-boarding threat 2). */
+  if (!next->package_version || !existing->package_version ||
+      pkg_version_cmp(next->package_version, existing->package_version) < 0)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         PKG_REQ_ROLLBACK ": version '%.64s' is older than the on-boarded "
+                         "version '%.64s'; a replacement may not downgrade a package (rollback)",
+                         next->package_version ? next->package_version : "?",
+                         existing->package_version ? existing->package_version : "?");
   return 0;
+}
+
+/* ---- versions ------------------------------------------------------------- */
+
+static bool version_sep(char c) { return c == '.' || c == '-' || c == '_' || c == '+'; }
+
+static bool all_digits(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return n > 0;
+}
+
+int pkg_version_cmp(const char *a, const char *b) {
+  if (!a || !b) return a ? 1 : b ? -1 : 0;
+  for (;;) {
+    if (!*a || !*b) return *a ? 1 : *b ? -1 : 0;
+    size_t na = strcspn(a, ".-_+"), nb = strcspn(b, ".-_+");
+    bool da = all_digits(a, na), db = all_digits(b, nb);
+    int c;
+    if (da && db) {
+      const char *pa = a, *pb = b;
+      size_t la = na, lb = nb;
+      while (la > 1 && *pa == '0') pa++, la--;
+      while (lb > 1 && *pb == '0') pb++, lb--;
+      c = la != lb ? (la < lb ? -1 : 1) : memcmp(pa, pb, la);
+    } else if (da != db) {
+      c = da ? 1 : -1;
+    } else {
+      c = memcmp(a, b, na < nb ? na : nb);
+      if (!c && na != nb) c = na < nb ? -1 : 1;
+    }
+    if (c) return c < 0 ? -1 : 1;
+    a += na;
+    b += nb;
+    if (version_sep(*a)) a++;
+    if (version_sep(*b)) b++;
+  }
 }
 
 int pkg_record_from_result(const pkg_result *r, const char *owner, pkg_record *rec,

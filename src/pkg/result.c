@@ -57,6 +57,14 @@ json_t *pkg_result_to_json(const pkg_result *r) {
     json_object_set_new(j, "key_sha256", json_string(s->key_sha256));
     json_object_set_new(j, "not_before", time_or_null(s->not_before));
     json_object_set_new(j, "not_after", time_or_null(s->not_after));
+    if (s->n_chain) { /* what a vendor CRL is checked against (ctl/pkg.c) */
+      json_t *chain = json_array();
+      for (size_t k = 0; k < s->n_chain; k++)
+        json_array_append_new(chain, json_pack("{s:s, s:s}", "issuer", s->chain[k].issuer,
+                                               "serial", s->chain[k].serial));
+      json_object_set_new(j, "serial", json_string(s->chain[0].serial));
+      json_object_set_new(j, "chain", chain);
+    }
     json_array_append_new(sigs, j);
   }
   json_object_set_new(o, "signers", sigs);
