@@ -26,7 +26,7 @@ const char *const lisecd_known_settings[] = {
     "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",
     /* VNF packages (ctl/pkg.c) */
-    "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded",
+    "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded", "pkg.max_crl",
     /* LI VMs (ctl/li.c) */
     "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file", "li.restart_stopped",
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",

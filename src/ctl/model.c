@@ -1386,10 +1386,12 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
 static bool rule_about_li(const char *requirement) {
   model_rule r;
   /* What hosts run against intent names VMs and hosts, never an LI. */
-  /* A retired package version names the package and version only. */
+  /* Nor do a retired package version and a revoked vendor signer: they
+   * name packages, versions and signers (an LI VM of such a package is
+   * withheld by its subject, below). */
   static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
                                          MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN,
-                                         "NFV-SEC025-RETIRED"};
+                                         "NFV-SEC025-RETIRED", "TR103308-4.1-REVOKED"};
   for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
     if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
@@ -1407,7 +1409,9 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
-    if (!rule_about_li(req)) continue;
+    const char *about = json_string_value(json_object_get(r, "subject"));
+    bool li_subject = about && (strncmp(about, "li ", 3) == 0 || strncmp(about, "li-vm ", 6) == 0);
+    if (!rule_about_li(req) && !li_subject) continue;
     model_rule rule = MODEL_R1;
     bool known = req && model_rule_parse(req, &rule) == 0;
     char sentence[LISEC_ERR_MSG_MAX];

@@ -384,7 +384,7 @@ static const char *current_version(const json_t *doc) {
 static const json_t *retired_entry(const json_t *doc, const char *v) {
   const json_t *r;
   size_t i;
-  json_array_foreach(json_object_get(doc, "retired"), i, r)
+  json_array_foreach(json_object_get(doc, "retirements"), i, r)
     if (v && json_is_string(json_object_get(r, "version")) &&
         strcmp(json_string_value(json_object_get(r, "version")), v) == 0)
       return r;
@@ -557,8 +557,8 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
   doc = document(local_id(id, rec.owner), actor, &rec, &v, previous);
   json_decref(previous);
   /* retirements are history: they stay with the package */
-  if (doc && replace && json_is_array(json_object_get(old, "retired")))
-    json_object_set(doc, "retired", json_object_get(old, "retired"));
+  if (doc && replace && json_is_array(json_object_get(old, "retirements")))
+    json_object_set(doc, "retirements", json_object_get(old, "retirements"));
   char reason[160];
   snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
            rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
@@ -1102,10 +1102,10 @@ int ctl_pkg_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, c
   }
   char now[32], reason[400];
   lisec_time_format(lisec_time_now(), now);
-  json_t *retired = json_object_get(doc, "retired");
+  json_t *retired = json_object_get(doc, "retirements");
   if (!json_is_array(retired)) {
-    json_object_set_new(doc, "retired", json_array());
-    retired = json_object_get(doc, "retired");
+    json_object_set_new(doc, "retirements", json_array());
+    retired = json_object_get(doc, "retirements");
   }
   json_t *entry = json_pack("{s:s, s:s, s:s, s:s?}", "version", version, "retired_at", now,
                             "retired_by", actor->subject ? actor->subject : "?", "reason", why);

@@ -5,3 +5,6 @@
 lisec_integration_test(pkg_api tests/integration/pkg_api.sh)
 lisec_integration_test(li_api tests/integration/li_api.sh)
 lisec_integration_test(pkg_agent tests/integration/pkg_agent.sh)
+# The end of a version's life (issue 21 item 3): no downgrade, retirement,
+# vendor CRLs made with openssl ca.
+lisec_integration_test(pkg_end tests/integration/pkg_end.sh)
