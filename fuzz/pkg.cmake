@@ -18,3 +18,8 @@ lisec_fuzzer(pkg_domain ${CMAKE_CURRENT_LIST_DIR}/pkg_domain.c lisec_pkg)
 if(LISEC_FUZZ)
   target_sources(pkg_domain PRIVATE ${CMAKE_SOURCE_DIR}/src/pkg/domain.c)
 endif()
+# The vendor CRL intake (issue 21 item 3): what the operator uploads.
+lisec_fuzzer(pkg_crl ${CMAKE_CURRENT_LIST_DIR}/pkg_crl.c lisec_pkg)
+if(LISEC_FUZZ)
+  target_sources(pkg_crl PRIVATE ${CMAKE_SOURCE_DIR}/src/pkg/crl.c)
+endif()

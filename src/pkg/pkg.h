@@ -329,10 +329,11 @@ int pkg_policy_may_replace(const pkg_record *existing, const pkg_record *next,
                            const char *actor, lisec_err *err);
 
 /* Orders two vnf_package_version strings: <0, 0 or >0 as a is older than,
- * the same as or newer than b. Both are split at '.', '-', '_' and '+';
- * segments compare in turn, numerically when both are digits (any length),
- * else as bytes, a numeric segment above a non-numeric one; when one runs
- * out first it is the older ("1.0" < "1.0.1"). */
+ * the same as or newer than b. Both are split at '.', '-', '_' and '+' and
+ * where digits meet other bytes ("1.0rc2" is 1, 0, rc, 2); segments compare
+ * in turn, numerically when both are digits (any length), else as bytes, a
+ * numeric segment above a non-numeric one ("1.0.rc" < "1.0.1"); when one
+ * runs out first it is the older ("1.0" < "1.0.1" < "1.0.1a"). */
 int pkg_version_cmp(const char *a, const char *b);
 
 /* ---- vendor CRLs (crl.c) ------------------------------------------------- */

@@ -98,11 +98,20 @@ static bool all_digits(const char *s, size_t n) {
   return n > 0;
 }
 
+/* A segment ends at a separator or where digits turn to other bytes or
+ * back ("10.0a" is 10, 0, a). */
+static size_t seg_len(const char *s) {
+  bool digit = *s >= '0' && *s <= '9';
+  size_t n = 0;
+  while (s[n] && !version_sep(s[n]) && ((s[n] >= '0' && s[n] <= '9') == digit)) n++;
+  return n;
+}
+
 int pkg_version_cmp(const char *a, const char *b) {
   if (!a || !b) return a ? 1 : b ? -1 : 0;
   for (;;) {
     if (!*a || !*b) return *a ? 1 : *b ? -1 : 0;
-    size_t na = strcspn(a, ".-_+"), nb = strcspn(b, ".-_+");
+    size_t na = seg_len(a), nb = seg_len(b);
     bool da = all_digits(a, na), db = all_digits(b, nb);
     int c;
     if (da && db) {

@@ -149,8 +149,8 @@ pass "each tenant has its own package ids: no oracle, no claiming another's id; 
 expect 403 "NFV-SEC025-onboarding-2" operator probe other.csar false PUT
 expect 409 "NFV-SEC025-onboarding-2" operator probe good.csar false PUT
 expect 200 '"package_version":"2.0"' operator probe v2.csar false PUT
-as operator "$LISECD_URL/v1/packages/probe" | grep -q '"previous":\[{"onboarded_at":"[^"]*","package_version":"1.0"' ||
-  fail "the replaced version is not kept in the history"
+as operator "$LISECD_URL/v1/packages/probe" | grep -q '"previous":\[{"images":\["sha256:[0-9a-f]\{64\}"\],"onboarded_at":"[^"]*","package_version":"1.0"' ||
+  fail "the replaced version is not kept in the history (with its image)"
 
 # ---- image reports ---------------------------------------------------------
 img=$(sha256sum src-v2.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)

@@ -264,6 +264,41 @@ static void test_manifest_build_roundtrip(void **state) {
   lisec_buf_free(&b);
 }
 
+/* vnf_package_version order (issue 21 item 3: no downgrade) and the
+ * replacement it decides. */
+static void test_version_order(void **state) {
+  (void)state;
+  static const char *const ascending[] = {"0.9", "1", "1.0", "1.0.1", "1.2", "1.9", "1.10",
+                                          "1.10.0-rc1", "1.10.0-rc2", "1.10.0-rc10", "2.0", "10.0", "10.0a", "10.0b"};
+  size_t n = sizeof ascending / sizeof *ascending;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) {
+      int c = pkg_version_cmp(ascending[i], ascending[j]);
+      int want = i < j ? -1 : i > j ? 1 : 0;
+      if (c != want) fail_msg("'%s' vs '%s': %d, want %d", ascending[i], ascending[j], c, want);
+    }
+  assert_int_equal(pkg_version_cmp("01.2", "1.2"), 0); /* leading zeros */
+  assert_int_equal(pkg_version_cmp("1.2", "1-2"), 0);  /* separators alike */
+  assert_int_equal(pkg_version_cmp("1.999999999999999999999", "1.1000000000000000000000"), -1);
+  assert_true(pkg_version_cmp("1.0", "1.0.0") < 0);
+  assert_true(pkg_version_cmp("1.0.rc", "1.0.1") < 0); /* a name below a number */
+  assert_int_equal(pkg_version_cmp(NULL, "1"), -1);
+  assert_int_equal(pkg_version_cmp("", ""), 0);
+  lisec_err err = {0};
+  pkg_record cur = {"operator", "Acme", "vMRF", "2.0", "CN=signer,O=Acme", "aa11"};
+  pkg_record older = cur, newer = cur, numeric = cur;
+  older.package_version = "1.9";
+  newer.package_version = "2.0.1";
+  numeric.package_version = "10";
+  assert_int_equal(pkg_policy_may_replace(&cur, &older, "operator", &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, PKG_REQ_ROLLBACK));
+  assert_non_null(strstr(err.msg, "'1.9' is older than the on-boarded version '2.0'"));
+  assert_int_equal(pkg_policy_may_replace(&cur, &newer, "operator", &err), 0);
+  assert_int_equal(pkg_policy_may_replace(&cur, &numeric, "operator", &err), 0);
+  older.package_version = NULL;
+  assert_int_equal(pkg_policy_may_replace(&cur, &older, "operator", &err), LISEC_EDENIED);
+}
+
 static void test_policy_tenants(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -466,6 +501,7 @@ int main(void) {
       cmocka_unit_test(test_tosca_meta),        cmocka_unit_test(test_manifest_good),
       cmocka_unit_test(test_manifest_bad),      cmocka_unit_test(test_manifest_build_roundtrip),
       cmocka_unit_test(test_policy_tenants),    cmocka_unit_test(test_image_check),
+      cmocka_unit_test(test_version_order),
       cmocka_unit_test(test_domain_xml),
       cmocka_unit_test(test_domain_devices),
   };

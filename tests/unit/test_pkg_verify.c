@@ -8,6 +8,8 @@
  * the vendor's own key or over another manifest, anchors shared by two
  * roles, per-artifact signatures good and bad, a member producing more
  * bytes than declared - plus pkg_cms_sign's output checked by OpenSSL. */
+#include <ctype.h>
+#include <openssl/bn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -518,6 +520,99 @@ static void test_revocation(void **state) {
   mp_free(&p);
 }
 
+/* Vendor CRLs the operator loads (issue 21 item 3): the verified signer
+ * keeps its chain's issuer and serial; a CRL is accepted only from a vendor
+ * anchor's key and while current, and then says whether it lists them. */
+static void test_vendor_crl(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  const pkg_signer *v = pkg_result_vendor(r);
+  assert_non_null(v);
+  assert_int_equal(v->n_chain, 1);
+  assert_string_equal(v->chain[0].issuer, "CN=Vendor CA,O=Vendor");
+  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(F.vendor.cert), NULL);
+  char *hex = BN_bn2hex(bn);
+  for (char *c = hex; *c; c++) *c = (char)tolower((unsigned char)*c);
+  const char *want = hex;
+  while (want[0] == '0' && want[1]) want++;
+  assert_string_equal(v->chain[0].serial, want);
+  json_t *j = pkg_result_to_json(r);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "signers"), 0), "serial")), want);
+  json_decref(j);
+
+  size_t l = 0;
+  char *pem = tp_crl_pem(&F.vca, F.vendor.cert, &l);
+  X509_CRL *crl = NULL;
+  pkg_crl_info info;
+  assert_int_equal(pkg_crl_parse(pem, l, 1 << 20, &crl, &err), 0);
+  assert_int_equal(pkg_crl_accept(F.trust, crl, lisec_time_now(), &info, &err), 0);
+  assert_int_equal(info.n_revoked, 1);
+  assert_string_equal(info.issuer, "CN=Vendor CA,O=Vendor");
+  assert_true(pkg_crl_lists(crl, v->chain[0].issuer, v->chain[0].serial, NULL));
+  assert_false(pkg_crl_lists(crl, v->chain[0].issuer, "1234", NULL));
+  assert_false(pkg_crl_lists(crl, "CN=Operator CA,O=Operator", v->chain[0].serial, NULL));
+  /* current only: expired, or from the future */
+  assert_int_equal(pkg_crl_accept(F.trust, crl, info.next_update, &info, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-CRL: the CRL expired"));
+  pkg_crl_accept(F.trust, crl, lisec_time_now(), &info, &err);
+  assert_int_equal(pkg_crl_accept(F.trust, crl, info.last_update - 3600, &info, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "in the future"));
+  /* the same in DER; DER with bytes after it is refused */
+  uint8_t *der = NULL;
+  int dl = i2d_X509_CRL(crl, &der);
+  X509_CRL *crl2 = NULL;
+  assert_int_equal(pkg_crl_parse(der, (size_t)dl, 1 << 20, &crl2, &err), 0);
+  assert_true(pkg_crl_lists(crl2, v->chain[0].issuer, v->chain[0].serial, NULL));
+  X509_CRL_free(crl2);
+  uint8_t *longer = malloc((size_t)dl + 1);
+  memcpy(longer, der, (size_t)dl);
+  longer[dl] = 0;
+  assert_int_equal(pkg_crl_parse(longer, (size_t)dl + 1, 1 << 20, &crl2, &err), LISEC_EINVAL);
+  assert_int_equal(pkg_crl_parse(der, (size_t)dl - 1, 1 << 20, &crl2, &err), LISEC_EINVAL);
+  assert_int_equal(pkg_crl_parse(der, (size_t)dl, (size_t)dl - 1, &crl2, &err), LISEC_ETOOBIG);
+  assert_int_equal(pkg_crl_parse("junk", 4, 1 << 20, &crl2, &err), LISEC_EINVAL);
+  assert_int_equal(pkg_crl_parse("", 0, 1 << 20, &crl2, &err), LISEC_EINVAL);
+  assert_null(crl2);
+  free(longer);
+  OPENSSL_free(der);
+  /* two CRLs in one PEM: one at a time */
+  char *two = malloc(2 * l + 1);
+  memcpy(two, pem, l);
+  memcpy(two + l, pem, l + 1);
+  assert_int_equal(pkg_crl_parse(two, 2 * l, 1 << 20, &crl2, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "more than one"));
+  free(two);
+  free(pem);
+  X509_CRL_free(crl);
+  /* not a vendor CA: the operator's; a CA with the vendor's name and another key */
+  pem = tp_crl_pem(&F.oca, NULL, &l);
+  assert_int_equal(pkg_crl_parse(pem, l, 1 << 20, &crl, &err), 0);
+  assert_int_equal(pkg_crl_accept(F.trust, crl, lisec_time_now(), &info, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "is not a vendor CA"));
+  X509_CRL_free(crl);
+  free(pem);
+  tp_id rogue = tp_make_ca("Vendor");
+  pem = tp_crl_pem(&rogue, F.vendor.cert, &l);
+  assert_int_equal(pkg_crl_parse(pem, l, 1 << 20, &crl, &err), 0);
+  assert_int_equal(pkg_crl_accept(F.trust, crl, lisec_time_now(), &info, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "does not verify"));
+  assert_int_equal(pkg_crl_accept(NULL, crl, lisec_time_now(), &info, &err), LISEC_EDENIED);
+  X509_CRL_free(crl);
+  free(pem);
+  tp_free(&rogue);
+  OPENSSL_free(hex);
+  BN_free(bn);
+  pkg_result_free(r);
+  mp_free(&p);
+}
+
 static void test_artifact_signatures(void **state) {
   (void)state;
   mpkg p;
@@ -625,6 +720,7 @@ int main(void) {
       cmocka_unit_test(test_countersignature_abuse),
       cmocka_unit_test(test_certificates),
       cmocka_unit_test(test_revocation),
+      cmocka_unit_test(test_vendor_crl),
       cmocka_unit_test(test_artifact_signatures),
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_cms_sign_interop),
