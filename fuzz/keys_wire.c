@@ -4,7 +4,9 @@
  * request (by the keys process) or a reply (by the controller's client);
  * the rest is the payload, copied to exactly its length so ASan sees any
  * read past it. A message that decodes is written again and must decode to
- * the same fields: nothing a decoder accepts may be lost or invented. */
+ * the same fields: nothing a decoder accepts may be lost or invented; the
+ * records or answers of an OPEN_BATCH that decodes are each walked, and
+ * every one the count announces must be there. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,17 @@ static void same_sealed(const vault_sealed *a, const vault_sealed *b) {
       memcmp(a->wrapped_key, b->wrapped_key, a->wrapped_key_len) || a->ciphertext_len != b->ciphertext_len ||
       (a->ciphertext_len && memcmp(a->ciphertext, b->ciphertext, a->ciphertext_len)))
     abort();
+}
+
+/* A decoded batch: its count of items, each readable. */
+static void walk_batch(bool answers, const uint8_t *p, size_t n, uint32_t count) {
+  keys_batch_iter it;
+  keys_wire_batch_begin(&it, p, n, count);
+  uint32_t seen = 0;
+  vault_sealed s;
+  keys_opened o;
+  while (answers ? keys_wire_batch_opened(&it, &o) : keys_wire_batch_sealed(&it, &s)) seen++;
+  if (seen != count || it.r.left) abort();
 }
 
 static void request(uint16_t type, const uint8_t *p, size_t n) {
@@ -34,6 +47,10 @@ static void request(uint16_t type, const uint8_t *p, size_t n) {
       (q.data_len && memcmp(q.data, back.data, q.data_len)))
     abort();
   same_sealed(&q.sealed, &back.sealed);
+  if (q.batch_count != back.batch_count || q.batch_len != back.batch_len ||
+      (q.batch_len && memcmp(q.batch, back.batch, q.batch_len)))
+    abort();
+  if (q.batch_count) walk_batch(false, q.batch, q.batch_len, q.batch_count);
   ipc_writer_free(&w);
 }
 
@@ -50,6 +67,10 @@ static void reply(uint16_t type, const uint8_t *p, size_t n) {
       (r.data_len && memcmp(r.data, back.data, r.data_len)) || memcmp(&r.info, &back.info, sizeof r.info))
     abort();
   same_sealed(&r.sealed, &back.sealed);
+  if (r.batch_count != back.batch_count || r.batch_len != back.batch_len ||
+      (r.batch_len && memcmp(r.batch, back.batch, r.batch_len)))
+    abort();
+  if (r.batch_count) walk_batch(true, r.batch, r.batch_len, r.batch_count);
   ipc_writer_free(&w);
 }
 

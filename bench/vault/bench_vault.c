@@ -56,11 +56,11 @@ static int keys_fork(const char *module, const char *dir, keys_client **out, pid
   }
   close(sv[1]);
   /* the controller's side of [keys] spin_us, as cmd/lisecd/controller.c sets it */
-  unsigned spin_us = 0;
-  int rc = keys_spin_setting(cfg, &spin_us, &err) || keys_client_open(sv[0], out, &err);
+  keys_settings ks;
+  int rc = keys_settings_parse(cfg, &ks, &err) || keys_client_open(sv[0], out, &err);
   lisec_config_free(cfg);
   if (rc) return fprintf(stderr, "%s\n", err.msg), 1;
-  keys_client_set_spin(*out, spin_us);
+  keys_client_configure(*out, &ks);
   return 0;
 }
 

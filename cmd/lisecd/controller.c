@@ -26,11 +26,11 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
    * ctl_open starts any thread: curl_global_init is not thread-safe. */
   if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     rc = lisec_err_set(&err, LISEC_EINTERNAL, "libcurl could not be initialised");
-  unsigned spin_us = 0;
-  if (rc == 0) rc = keys_spin_setting(cfg, &spin_us, &err);
+  keys_settings ks;
+  if (rc == 0) rc = keys_settings_parse(cfg, &ks, &err);
   if (rc == 0) rc = keys_client_open(keys_fd, &keys, &err);
   else close(keys_fd);
-  if (rc == 0) keys_client_set_spin(keys, spin_us);
+  if (rc == 0) keys_client_configure(keys, &ks);
   if (rc == 0) rc = ctl_open(cfg, keys, &ctl, &err);
   if (rc == 0) {
     api_ratelimit_configure(sc.refusal_rate, sc.refusal_burst, sc.refusal_clients);

@@ -15,6 +15,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/tasks.h"
@@ -681,23 +682,26 @@ static int destinations_ready(lisec_ctl *ctl, admf_client *c, const json_t *ne, 
   return 0;
 }
 
-/* The X1 task for a target: its identifiers opened from the vault. */
+/* The X1 task for a target: its identifiers opened from the vault, or
+ * taken from opened (the pass's batch, ctl_targets_open_many; may be NULL). */
 static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, const char *xid,
-                      x1_task *t, lisec_err *err) {
+                      const json_t *opened, x1_task *t, lisec_err *err) {
   memset(t, 0, sizeof *t);
   if (!ctl->shared->keys || !keys_client_info(ctl->shared->keys)->vault)
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: no key-encryption key is configured");
-  char *body = NULL;
-  int rc = store_doc_get(ctl->store, TARGET_KIND, target, &body, NULL, err);
-  if (rc) return rc;
-  vault_sealed s;
-  rc = vault_sealed_parse(body, strlen(body), &s, err);
-  free(body);
-  if (rc) return rc;
-  json_t *ids = NULL;
-  rc = keys_vault_open(ctl->shared->keys, &s, &ids, err); /* in the keys process */
-  vault_sealed_free(&s);
-  if (rc) return rc;
+  json_t *ids = json_incref(json_object_get(opened, target));
+  int rc = 0;
+  if (!ids) {
+    char *body = NULL;
+    if ((rc = store_doc_get(ctl->store, TARGET_KIND, target, &body, NULL, err))) return rc;
+    vault_sealed s;
+    rc = vault_sealed_parse(body, strlen(body), &s, err);
+    free(body);
+    if (rc) return rc;
+    rc = keys_vault_open(ctl->shared->keys, &s, &ids, err); /* in the keys process */
+    vault_sealed_free(&s);
+    if (rc) return rc;
+  }
   size_t i;
   json_t *v;
   json_array_foreach(ids, i, v) {
@@ -814,7 +818,7 @@ static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t,
 
 /* Sends what the task needs, if anything, and updates t. ne_version is the
  * target version the NE is known to hold (0: none; -1: another version). */
-static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
+static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, const json_t *opened) {
   const char *target = jstr(t, "target"), *ne_id = jstr(t, "ne"), *state = jstr(t, "state");
   bool want_active = strcmp(jstr(t, "want"), "active") == 0;
   int64_t ne_version = jint(t, "ne_version"), target_version = jint(t, "target_version");
@@ -848,7 +852,7 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c) {
   bool built = false;
   if (type == X1_DEACTIVATE_TASK) snprintf(req.xid, sizeof req.xid, "%s", jstr(t, "xid"));
   else if (!(rc = destinations_ready(ctl, c, ne, &err)))
-    built = (rc = build_task(ctl, target, ne, jstr(t, "xid"), &req.task, &err)) == 0;
+    built = (rc = build_task(ctl, target, ne, jstr(t, "xid"), opened, &req.task, &err)) == 0;
   bool sent = !rc;
   x1_response resp;
   x1_response_init(&resp);
@@ -995,7 +999,7 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
       bool want_active = strcmp(jstr(t, "want"), "active") == 0;
       x1_task want;
       lisec_err qerr = {0};
-      if (want_active && build_task(ctl, jstr(t, "target"), ne, xid, &want, &qerr) != 0) continue;
+      if (want_active && build_task(ctl, jstr(t, "target"), ne, xid, NULL, &want, &qerr) != 0) continue;
       (void)converge(ctl, c, ne, t, want_active ? &want : NULL, NULL, &qerr);
       if (want_active) crypto_wipe(&want, sizeof want);
     }
@@ -1092,6 +1096,72 @@ static void plan(lisec_ctl *ctl, json_t *nes, json_t *targets, json_t *tasks) {
   json_decref(report);
 }
 
+typedef struct opened_batch {
+  json_t *out; /* target id -> identifiers */
+  const vault_sealed *recs;
+} opened_batch;
+
+static void opened_one(void *ctx, size_t i, int rc, const char *msg, json_t *ids) {
+  opened_batch *b = ctx;
+  (void)msg; /* the step's own read of that target says why */
+  ctl_metrics_vault(CTL_METRICS_VAULT_OPEN, rc == 0);
+  if (!rc) json_object_set_new(b->out, b->recs[i].id, ids);
+}
+
+/* ids' sealed records, opened in the keys process in as few round trips
+ * as [keys] max_batch and max_message allow: {id: [identifiers]} for each
+ * that opened; one that did not (removed meanwhile, its record refused) is
+ * left out. NULL when the keys process is gone. */
+static json_t *open_many(lisec_ctl *ctl, const char *const *ids, size_t n) {
+  json_t *out = json_object();
+  vault_sealed *recs = calloc(n, sizeof *recs);
+  size_t have = 0;
+  for (size_t i = 0; out && recs && i < n; i++) {
+    char *body = NULL;
+    if (store_doc_get(ctl->store, TARGET_KIND, ids[i], &body, NULL, NULL) != 0) continue;
+    if (vault_sealed_parse(body, strlen(body), &recs[have], NULL) == 0) have++;
+    free(body);
+  }
+  opened_batch b = {out, recs};
+  lisec_err err = {0};
+  if (out && recs && have && keys_vault_open_many(ctl->shared->keys, recs, have, opened_one, &b, &err) != 0) {
+    LOG_WARN("X1: cannot open the due targets at once: %s", err.msg);
+    json_decref(out);
+    out = NULL;
+  }
+  for (size_t i = 0; i < have; i++) vault_sealed_free(&recs[i]);
+  free(recs);
+  return out;
+}
+
+/* The identifiers of every target a task due now will send (an activation
+ * or a modification to a registered NE), opened in one round trip to the
+ * keys process instead of one each; NULL when fewer than two are due or
+ * the batch failed (each step then reads its own and says why). */
+static json_t *open_due(lisec_ctl *ctl, json_t *tasks, json_t *nes) {
+  json_t *due = json_object();
+  int64_t now = lisec_time_now_ms();
+  const char *key;
+  json_t *t;
+  json_object_foreach(tasks, key, t) {
+    int64_t nv = jint(t, "ne_version");
+    if (strcmp(jstr(t, "want"), "active") == 0 && (nv == 0 || nv < jint(t, "target_version")) &&
+        jint(t, "next_try_ms") <= now && find_ne(nes, jstr(t, "ne")))
+      json_object_set_new(due, jstr(t, "target"), json_true());
+  }
+  size_t n = json_object_size(due), i = 0;
+  json_t *opened = NULL;
+  const char **ids = n >= 2 ? calloc(n, sizeof *ids) : NULL;
+  if (ids) {
+    json_t *v;
+    json_object_foreach(due, key, v) ids[i++] = key;
+    if (ctl->shared->keys && keys_client_info(ctl->shared->keys)->vault) opened = open_many(ctl, ids, n);
+    free(ids);
+  }
+  json_decref(due);
+  return opened;
+}
+
 /* One pass over everything; with force every NE is checked now. Called with
  * admf->cycle held. Returns the shortest wait until something is due. */
 static int64_t reconcile(lisec_ctl *ctl, bool force) {
@@ -1150,12 +1220,13 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
      * logged once when it changes */
     (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
   }
+  json_t *opened = open_due(ctl, tasks, nes);
   const char *key;
   json_t *t;
   json_object_foreach(tasks, key, t) {
     json_t *n = find_ne(nes, jstr(t, "ne"));
     lisec_err cerr = {0};
-    step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL);
+    step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL, opened);
     int64_t next = jint(t, "next_try_ms");
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
@@ -1168,6 +1239,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
       if (put_doc(ctl, TASK_KIND, key, t, &cerr) != 0) LOG_WARN("X1: cannot keep a task's state: %s", cerr.msg);
     }
   }
+  json_decref(opened); /* jansson's allocator wipes the identifiers */
   json_decref(before);
   json_decref(nes);
   json_decref(targets);

@@ -81,6 +81,10 @@ void ipc_put_str(ipc_writer *w, const char *s) {
   ipc_put_bytes(w, s ? s : "", s ? strlen(s) : 0);
 }
 
+void ipc_put_raw(ipc_writer *w, const void *p, size_t n) {
+  if (n) put(w, p, n);
+}
+
 void ipc_writer_free(ipc_writer *w) { lisec_buf_free(&w->buf); }
 
 /* ---- reader ------------------------------------------------------------- */
@@ -255,4 +259,72 @@ void ipc_spin_readable(int fd, unsigned spin_us) {
     clock_gettime(CLOCK_MONOTONIC, &t);
     if ((t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 >= (long)spin_us) return;
   }
+}
+
+/* ---- one message at a time ---------------------------------------------- */
+
+static long elapsed_us(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* The first bytes of a message into iov: polled without blocking for up to
+ * spin_us, then blocking. 0 with *got > 0; EIO "peer closed" at end of file. */
+static int first_read(int fd, unsigned spin_us, struct iovec *iov, size_t n_iov, size_t *got, lisec_err *err) {
+  struct timespec t0;
+  bool spinning = spin_us > 0;
+  if (spinning) clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = n_iov};
+    ssize_t r = recvmsg(fd, &m, spinning ? MSG_DONTWAIT : 0);
+    if (r > 0) {
+      *got = (size_t)r;
+      return 0;
+    }
+    if (r == 0) return lisec_err_set(err, LISEC_EIO, "peer closed");
+    if (errno == EINTR) continue;
+    if (spinning && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      spinning = elapsed_us(&t0) < (long)spin_us;
+      continue;
+    }
+    return lisec_err_set(err, LISEC_EIO, "reading from the peer process: %s", strerror(errno));
+  }
+}
+
+int ipc_recv_one(int fd, uint32_t max, unsigned spin_us, ipc_header *h, uint8_t **payload, lisec_err *err) {
+  *payload = NULL;
+  uint8_t hb[IPC_HEADER_LEN], inline_buf[IPC_INLINE_MAX];
+  struct iovec iov[2] = {{hb, sizeof hb}, {inline_buf, sizeof inline_buf}};
+  size_t got = 0;
+  int rc = first_read(fd, spin_us, iov, 2, &got, err);
+  if (rc) return rc;
+  if (got < IPC_HEADER_LEN) { /* the rest of the header, rarely */
+    rc = read_full(fd, hb + got, IPC_HEADER_LEN - got, err);
+    if (rc == 1) rc = lisec_err_set(err, LISEC_EIO, "message truncated: the peer closed inside it");
+    if (rc) return rc;
+    got = IPC_HEADER_LEN;
+  }
+  size_t have = got - IPC_HEADER_LEN; /* payload bytes in inline_buf */
+  if ((rc = ipc_header_decode(hb, max, h, err))) goto out;
+  if (have > h->len) {
+    rc = lisec_err_set(err, LISEC_EINVAL, "out of order: %zu bytes after a message of %u", have - h->len, h->len);
+    goto out;
+  }
+  if (!h->len) goto out;
+  uint8_t *p = malloc(h->len);
+  if (!p) {
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory for a %u-byte message", h->len);
+    goto out;
+  }
+  memcpy(p, inline_buf, have);
+  if (have < h->len) {
+    rc = read_full(fd, p + have, h->len - have, err);
+    if (rc == 1) rc = lisec_err_set(err, LISEC_EIO, "message truncated: the peer closed inside it");
+  }
+  if (rc) ipc_payload_free(p, h->len);
+  else *payload = p;
+out:
+  OPENSSL_cleanse(inline_buf, have);
+  return rc;
 }

@@ -47,6 +47,8 @@ void ipc_put_u32(ipc_writer *w, uint32_t v);
 void ipc_put_u64(ipc_writer *w, uint64_t v);
 void ipc_put_bytes(ipc_writer *w, const void *p, size_t n);
 void ipc_put_str(ipc_writer *w, const char *s); /* NULL is sent as "" */
+/* Fields already coded (by another writer), appended as they are. */
+void ipc_put_raw(ipc_writer *w, const void *p, size_t n);
 /* Wipes and frees (payloads may hold target identifiers or plaintext). */
 void ipc_writer_free(ipc_writer *w);
 
@@ -93,5 +95,14 @@ void ipc_payload_free(uint8_t *payload, size_t len);
  * Returns either way; the caller then reads, blocking if need be. 0: no
  * wait. */
 void ipc_spin_readable(int fd, unsigned spin_us);
+/* ipc_recv for a channel that carries one message at a time each way (a
+ * request, then its reply: the keys channel), in fewer system calls: it
+ * polls with non-blocking reads for up to spin_us (the message is read by
+ * the poll that finds it, not peeked and read again), then blocks; header
+ * and a payload of up to IPC_INLINE_MAX bytes come in one read. Bytes after
+ * the one message mean the peer sent two at once: EINVAL "out of order",
+ * nothing returned. */
+#define IPC_INLINE_MAX 4096
+int ipc_recv_one(int fd, uint32_t max, unsigned spin_us, ipc_header *h, uint8_t **payload, lisec_err *err);
 
 #endif

@@ -32,23 +32,36 @@ struct keys_client {
   char gone_why[LISEC_ERR_MSG_MAX];
   keys_info info;
   local *local; /* keys_local_start's service, stopped at close */
-  unsigned spin_us; /* keys_client_set_spin */
+  keys_settings set; /* [keys]: keys_client_configure, the defaults until then */
 };
+
+/* The channel can no longer be trusted: every later call fails at once.
+ * Called with k->mu held. */
+static int broken(keys_client *k, const char *why, lisec_err *err) {
+  k->gone = true;
+  snprintf(k->gone_why, sizeof k->gone_why, GONE " (%.400s)", why);
+  return lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
+}
+
+/* A reply's fields that must match its request (beyond type and id): a
+ * failure breaks the channel like a reply out of step. */
+typedef int (*reply_check)(void *ctx, const keys_request *q, const keys_reply *rp, lisec_err *err);
 
 /* One exchange. On 0, *rp's byte fields point into *payload, which the
  * caller frees with ipc_payload_free(*payload, *len); rp->rc is the
- * operation's own result, also set into err. */
-static int call(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t **payload, size_t *len,
-                lisec_err *err) {
+ * operation's own result, also set into err. check (may be NULL) vets a
+ * decoded reply under the lock. */
+static int call_checked(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t **payload, size_t *len,
+                        reply_check check, void *check_ctx, lisec_err *err) {
   *payload = NULL;
   *len = 0;
   ipc_writer w;
-  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_writer_init(&w, k->set.max_message);
   keys_wire_put_request(&w, q);
   if (w.failed) {
     ipc_writer_free(&w);
-    return lisec_err_set(err, LISEC_ETOOBIG, "keys %s request larger than %u bytes",
-                         keys_wire_type_name(q->type), KEYS_PAYLOAD_MAX);
+    return lisec_err_set(err, LISEC_ETOOBIG, "keys %s request larger than [keys] max_message (%u bytes)",
+                         keys_wire_type_name(q->type), k->set.max_message);
   }
   pthread_mutex_lock(&k->mu);
   int rc = 0;
@@ -60,17 +73,15 @@ static int call(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t *
   }
   uint32_t id = ++k->next_id;
   rc = ipc_send(k->fd, q->type, 0, id, &w, &e);
-  if (!rc) ipc_spin_readable(k->fd, k->spin_us);
-  if (!rc) rc = ipc_recv(k->fd, KEYS_PAYLOAD_MAX, &h, payload, &e);
+  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, k->set.spin_us, &h, payload, &e);
   if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
     rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,
                        keys_wire_type_name(h.type), (unsigned)h.flags, id, keys_wire_type_name(q->type));
   if (!rc) rc = keys_wire_get_reply(h.type, *payload, h.len, rp, &e);
+  if (!rc && check) rc = check(check_ctx, q, rp, &e); /* an answer out of step with its request */
   if (rc) {
     /* the channel is broken or out of step: nothing after this can be trusted */
-    k->gone = true;
-    snprintf(k->gone_why, sizeof k->gone_why, GONE " (%.400s)", e.msg);
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
+    rc = broken(k, e.msg, err);
     ipc_payload_free(*payload, h.len);
     *payload = NULL;
     goto out;
@@ -87,7 +98,16 @@ out:
   return rc;
 }
 
-void keys_client_set_spin(keys_client *k, unsigned spin_us) { k->spin_us = spin_us; }
+static int call(keys_client *k, const keys_request *q, keys_reply *rp, uint8_t **payload, size_t *len,
+                lisec_err *err) {
+  return call_checked(k, q, rp, payload, len, NULL, NULL, err);
+}
+
+void keys_client_configure(keys_client *k, const keys_settings *s) {
+  pthread_mutex_lock(&k->mu);
+  k->set = *s;
+  pthread_mutex_unlock(&k->mu);
+}
 
 int keys_client_open(int fd, keys_client **out, lisec_err *err) {
   keys_client *k = calloc(1, sizeof *k);
@@ -96,6 +116,7 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err) {
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   k->fd = fd;
+  k->set = (keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, KEYS_BATCH_DEFAULT};
   pthread_mutex_init(&k->mu, NULL);
   keys_request q = {.type = KEYS_MSG_HELLO};
   keys_reply rp;
@@ -178,6 +199,91 @@ int keys_vault_open(keys_client *k, const vault_sealed *s, json_t **identifiers,
     rc = lisec_err_set(err, LISEC_EINVAL, "keys OPEN reply: the identifiers are not a list");
   }
   ipc_payload_free(p, n); /* wiped: it held the identifiers in clear */
+  return rc;
+}
+
+/* ---- many records in one round trip ---------------------------------------- */
+
+/* A batch request's records, for checking its reply against. */
+typedef struct batch_sent {
+  const vault_sealed *s;
+  size_t n;
+} batch_sent;
+
+/* 1 to n answers, the i-th for the i-th record sent (its id echoed). */
+static int batch_check(void *ctx, const keys_request *q, const keys_reply *rp, lisec_err *err) {
+  (void)q;
+  const batch_sent *b = ctx;
+  if (rp->rc) return 0;
+  if (rp->batch_count == 0 || rp->batch_count > b->n)
+    return lisec_err_set(err, LISEC_EINVAL, "keys OPEN_BATCH reply: %u answers to %zu records", rp->batch_count, b->n);
+  keys_batch_iter it;
+  keys_opened o;
+  keys_wire_batch_begin(&it, rp->batch, rp->batch_len, rp->batch_count);
+  for (size_t i = 0; keys_wire_batch_opened(&it, &o); i++)
+    if (strcmp(o.id, b->s[i].id) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "keys OPEN_BATCH reply: answer %zu out of order", i);
+  return 0;
+}
+
+/* How many of s[0..n) one request carries: at most max_batch, and records
+ * whose request and (at most as large) reply fit max_message. */
+static size_t batch_take(const keys_settings *set, const vault_sealed *s, size_t n) {
+  size_t bytes = 4, take = 0;
+  while (take < n && take < set->max_batch) {
+    const vault_sealed *r = &s[take];
+    size_t one = 6 * 4 + 8 + strlen(r->id) + strlen(r->authorisation) + strlen(r->kek_label) +
+                 r->wrapped_key_len + r->ciphertext_len;
+    if (take && bytes + one > set->max_message) break;
+    bytes += one;
+    take++;
+  }
+  return take;
+}
+
+int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_opened_fn fn, void *ctx,
+                         lisec_err *err) {
+  keys_settings set;
+  pthread_mutex_lock(&k->mu);
+  set = k->set;
+  pthread_mutex_unlock(&k->mu);
+  size_t at = 0;
+  int rc = 0;
+  while (!rc && at < n) {
+    size_t take = batch_take(&set, s + at, n - at);
+    ipc_writer recs;
+    ipc_writer_init(&recs, set.max_message);
+    for (size_t i = 0; i < take; i++) keys_wire_put_sealed(&recs, &s[at + i]);
+    keys_request q = {.type = KEYS_MSG_OPEN_BATCH, .batch_count = (uint32_t)take, .batch = recs.buf.data,
+                      .batch_len = recs.buf.len};
+    keys_reply rp;
+    uint8_t *p = NULL;
+    size_t len = 0;
+    batch_sent sent = {s + at, take};
+    rc = recs.failed ? lisec_err_set(err, LISEC_ETOOBIG, "a target record larger than [keys] max_message (%u bytes)",
+                                     set.max_message)
+                     : call_checked(k, &q, &rp, &p, &len, batch_check, &sent, err);
+    ipc_writer_free(&recs);
+    if (rc) break;
+    keys_batch_iter it;
+    keys_opened o;
+    keys_wire_batch_begin(&it, rp.batch, rp.batch_len, rp.batch_count);
+    for (size_t i = at; keys_wire_batch_opened(&it, &o); i++) {
+      json_t *ids = NULL;
+      lisec_err oerr = {0};
+      int orc = o.rc;
+      if (!orc) orc = lisec_json_parse((const char *)o.data, o.data_len, &ids, &oerr);
+      if (!orc && !json_is_array(ids))
+        orc = lisec_err_set(&oerr, LISEC_EINVAL, "keys OPEN_BATCH reply: the identifiers are not a list");
+      if (orc) {
+        json_decref(ids);
+        ids = NULL;
+      }
+      fn(ctx, i, orc, o.rc ? o.msg : oerr.msg, ids);
+    }
+    at += rp.batch_count;
+    ipc_payload_free(p, len); /* wiped: it held identifiers in clear */
+  }
   return rc;
 }
 
@@ -382,6 +488,8 @@ int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err)
     return lisec_err_set(err, LISEC_EINTERNAL, "cannot start the keys service thread");
   }
   keys_client *k = NULL;
+  keys_settings set;
+  (void)keys_settings_parse(cfg, &set, NULL); /* the service parsed it already */
   if ((rc = keys_client_open(sv[0], &k, err))) { /* sv[0] is closed: the thread ends */
     pthread_join(l->thread, NULL);
     keys_service_close(l->s);
@@ -389,6 +497,7 @@ int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err)
     return rc;
   }
   k->local = l;
+  keys_client_configure(k, &set);
   *out = k;
   return 0;
 }

@@ -41,15 +41,27 @@ typedef struct keys_info {
 /* Takes fd (closed by keys_client_close, also on failure) and asks the keys
  * process what it holds. */
 int keys_client_open(int fd, keys_client **out, lisec_err *err);
-/* [keys] spin_us (0-1000, default KEYS_SPIN_US_DEFAULT): how long each side
- * waits awake for the other's next message before it blocks. A round trip
- * between two processes otherwise pays two wake-ups of a sleeping thread,
- * which on a virtual machine whose idle vCPUs halt is most of its ~50 us
- * (bench/vault); 0 always blocks at once. */
+/* [keys]: the channel between the controller and the keys process, parsed
+ * once at start (keys_settings_parse) and used by both ends.
+ *   spin_us (0-1000, default KEYS_SPIN_US_DEFAULT): how long each side
+ *     waits awake for the other's next message before it blocks. A round
+ *     trip between two processes otherwise pays two wake-ups of a sleeping
+ *     thread, which on a virtual machine whose idle vCPUs halt is most of
+ *     its ~50 us (bench/vault); 0 always blocks at once.
+ *   max_message (bytes, KEYS_MESSAGE_MIN..KEYS_MESSAGE_LIMIT, default
+ *     KEYS_PAYLOAD_MAX): the largest payload either side sends or accepts.
+ *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
+ *     in one OPEN_BATCH; the client splits larger batches, the keys process
+ *     refuses them. */
 #define KEYS_SPIN_US_DEFAULT 50
-int keys_spin_setting(const lisec_config *cfg, unsigned *spin_us, lisec_err *err);
-/* The client's half of [keys] spin_us: waits that long for each reply awake. */
-void keys_client_set_spin(keys_client *k, unsigned spin_us);
+typedef struct keys_settings {
+  unsigned spin_us;
+  uint32_t max_message;
+  uint32_t max_batch;
+} keys_settings;
+int keys_settings_parse(const lisec_config *cfg, keys_settings *out, lisec_err *err);
+/* The client's half of [keys]; a client starts with the defaults. */
+void keys_client_configure(keys_client *k, const keys_settings *s);
 /* Closes the socket (the keys process then ends its serve); for a client
  * from keys_local_start also stops and closes the service. NULL ignored. */
 void keys_client_close(keys_client *k);
@@ -63,6 +75,15 @@ int keys_vault_seal(keys_client *k, const char *id, const char *authorisation, i
 /* Opens a sealed record with the KEK its label names (older KEKs stay
  * usable after a rotation); *identifiers is the caller's (json_decref). */
 int keys_vault_open(keys_client *k, const vault_sealed *s, json_t **identifiers, lisec_err *err);
+/* Opens n records in as few round trips as [keys] max_batch and
+ * max_message allow (one for a batch within both). fn is called once per
+ * record, in order, with i its index and either rc 0 and the identifiers
+ * (the callee's, json_decref) or the record's own error (rc, msg; ids
+ * NULL). Returns 0 when every record was answered, whatever each answer
+ * was; an error only for the channel (the keys process then is gone). */
+typedef void (*keys_opened_fn)(void *ctx, size_t i, int rc, const char *msg, json_t *identifiers);
+int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_opened_fn fn, void *ctx,
+                         lisec_err *err);
 /* Re-wraps s's data key under the current KEK when another one wraps it
  * (the ciphertext is untouched); *changed (may be NULL) says whether. */
 int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err);

@@ -24,7 +24,7 @@ struct keys_service {
   keys_signer *signer;   /* [audit]; NULL when not configured */
   keys_livm *li;         /* [li]; NULL when not configured */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
-  unsigned spin_us;      /* [keys] spin_us: how long to wait for the next request awake */
+  keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -101,17 +101,21 @@ static int open_li(const lisec_config *cfg, keys_service *s, lisec_err *err) {
   return rc;
 }
 
-int keys_spin_setting(const lisec_config *cfg, unsigned *spin_us, lisec_err *err) {
-  int64_t v = 0;
-  int rc = lisec_config_int(cfg, "keys", "spin_us", KEYS_SPIN_US_DEFAULT, 0, 1000, &v, err);
-  if (!rc) *spin_us = (unsigned)v;
-  return rc;
+int keys_settings_parse(const lisec_config *cfg, keys_settings *out, lisec_err *err) {
+  int64_t spin = 0, msg = 0, batch = 0;
+  int rc = lisec_config_int(cfg, "keys", "spin_us", KEYS_SPIN_US_DEFAULT, 0, 1000, &spin, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "keys", "max_message", KEYS_PAYLOAD_MAX, KEYS_MESSAGE_MIN, KEYS_MESSAGE_LIMIT, &msg, err);
+  if (!rc) rc = lisec_config_int(cfg, "keys", "max_batch", KEYS_BATCH_DEFAULT, 1, KEYS_BATCH_LIMIT, &batch, err);
+  if (rc) return rc;
+  *out = (keys_settings){(unsigned)spin, (uint32_t)msg, (uint32_t)batch};
+  return 0;
 }
 
 int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *err) {
   keys_service *s = calloc(1, sizeof *s);
   if (!s) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = keys_spin_setting(cfg, &s->spin_us, err);
+  int rc = keys_settings_parse(cfg, &s->set, err);
   if (!rc) rc = open_audit(cfg, s, err);
   if (!rc) rc = keys_x1keys_open(&s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
@@ -244,8 +248,59 @@ static int do_x1_sign(keys_service *s, const keys_request *q, uint8_t *sig, keys
   return rc;
 }
 
+/* OPEN_BATCH: each record opened as OPEN opens one, each answer (its
+ * identifiers or its own error) into rp->batch (malloc'd, wiped by the
+ * caller) while the reply stays within [keys] max_message; at least one is
+ * answered, so the client's next request moves on. */
+static int do_open_batch(keys_service *s, const keys_request *q, keys_reply *rp, lisec_err *err) {
+  int rc = need_vault(s, err);
+  if (rc) return rc;
+  if (q->batch_count > s->set.max_batch)
+    return lisec_err_set(err, LISEC_ETOOBIG, "keys OPEN_BATCH: %u records, over [keys] max_batch (%u)", q->batch_count,
+                         s->set.max_batch);
+  size_t room = s->set.max_message - 4 - 4 - 4; /* the reply's rc, empty reason and count */
+  ipc_writer w;
+  ipc_writer_init(&w, room);
+  keys_batch_iter it;
+  vault_sealed rec;
+  keys_wire_batch_begin(&it, q->batch, q->batch_len, q->batch_count);
+  uint32_t n = 0;
+  while (keys_wire_batch_sealed(&it, &rec)) {
+    keys_request one = {.type = KEYS_MSG_OPEN, .sealed = rec};
+    keys_reply r1 = {.type = KEYS_MSG_OPEN};
+    lisec_err e1 = {0};
+    keys_opened o = {0};
+    snprintf(o.id, sizeof o.id, "%s", rec.id);
+    o.rc = do_open(s, &one, &r1, &e1);
+    if (o.rc) snprintf(o.msg, sizeof o.msg, "%s", e1.msg[0] ? e1.msg : lisec_err_name(o.rc));
+    else o.data = r1.data, o.data_len = r1.data_len;
+    if (n && w.buf.len + keys_wire_opened_size(&o) > room) {
+      if (!o.rc) crypto_wipe((void *)r1.data, r1.data_len), free((void *)r1.data);
+      break; /* the rest in the client's next request */
+    }
+    if (keys_wire_opened_size(&o) > room) { /* one answer alone too large */
+      if (!o.rc) crypto_wipe((void *)r1.data, r1.data_len), free((void *)r1.data);
+      o = (keys_opened){.rc = LISEC_ETOOBIG};
+      snprintf(o.id, sizeof o.id, "%s", rec.id);
+      snprintf(o.msg, sizeof o.msg, "its identifiers do not fit [keys] max_message (%u bytes)", s->set.max_message);
+    }
+    keys_wire_put_opened(&w, &o);
+    if (!o.rc) crypto_wipe((void *)r1.data, r1.data_len), free((void *)r1.data);
+    n++;
+  }
+  if (w.failed) {
+    ipc_writer_free(&w);
+    return lisec_err_set(err, LISEC_EINTERNAL, "keys OPEN_BATCH: the reply passed its bound");
+  }
+  /* the writer's buffer becomes the reply's (freed by the caller) */
+  rp->batch_count = n;
+  rp->batch = w.buf.data;
+  rp->batch_len = w.buf.len;
+  return 0;
+}
+
 /* Runs q; the reply's fields may point into q, sig and point, or at
- * rp->data from do_open (*owned). */
+ * rp->data from do_open or rp->batch from do_open_batch (*owned). */
 static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[KEYS_X1_SIG_MAX],
                   uint8_t point[KEYS_LI_POINT_MAX], bool *owned, lisec_err *err) {
   int rc = 0;
@@ -256,6 +311,10 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return do_seal(s, q, rp, err);
   case KEYS_MSG_OPEN:
     rc = do_open(s, q, rp, err);
+    *owned = rc == 0;
+    return rc;
+  case KEYS_MSG_OPEN_BATCH:
+    rc = do_open_batch(s, q, rp, err);
     *owned = rc == 0;
     return rc;
   case KEYS_MSG_REWRAP:
@@ -306,8 +365,7 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     ipc_header h;
     uint8_t *payload = NULL;
     lisec_err rerr = {0};
-    ipc_spin_readable(fd, s->spin_us);
-    int rc = ipc_recv(fd, KEYS_PAYLOAD_MAX, &h, &payload, &rerr);
+    int rc = ipc_recv_one(fd, s->set.max_message, s->set.spin_us, &h, &payload, &rerr);
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */
     if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return 0;
@@ -325,11 +383,22 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     rp.rc = rc;
     if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
     ipc_writer w;
-    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    ipc_writer_init(&w, s->set.max_message);
     keys_wire_put_reply(&w, &rp);
+    if (w.failed) { /* said as the operation's error, within the bound */
+      ipc_writer_free(&w);
+      keys_reply big = {.type = h.type, .rc = LISEC_ETOOBIG};
+      snprintf(big.msg, sizeof big.msg, "keys %s: the reply is over [keys] max_message (%u bytes)",
+               keys_wire_type_name(h.type), s->set.max_message);
+      ipc_writer_init(&w, s->set.max_message);
+      keys_wire_put_reply(&w, &big);
+    }
     rc = ipc_send(fd, h.type, KEYS_FLAG_REPLY, h.id, &w, err);
     ipc_writer_free(&w);
-    if (owned) {
+    if (owned && rp.type == KEYS_MSG_OPEN_BATCH) {
+      crypto_wipe((void *)rp.batch, rp.batch_len);
+      free((void *)rp.batch);
+    } else if (owned) {
       crypto_wipe((void *)rp.data, rp.data_len);
       free((void *)rp.data);
     }

@@ -15,7 +15,8 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
     [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN",
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
-    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE", [KEYS_MSG_LI_RETIRE] = "LI_RETIRE"};
+    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE", [KEYS_MSG_LI_RETIRE] = "LI_RETIRE",
+    [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -30,7 +31,7 @@ static void bad(ipc_reader *r, const char *why) {
   if (!r->bad) r->bad = why;
 }
 
-static void put_sealed(ipc_writer *w, const vault_sealed *s) {
+void keys_wire_put_sealed(ipc_writer *w, const vault_sealed *s) {
   ipc_put_str(w, s->id);
   ipc_put_str(w, s->authorisation);
   ipc_put_u64(w, (uint64_t)s->version);
@@ -57,6 +58,76 @@ static void get_sealed(ipc_reader *r, vault_sealed *s) {
   s->ciphertext_len = n;
 }
 
+/* ---- OPEN_BATCH ------------------------------------------------------------ */
+
+static void get_opened(ipc_reader *r, keys_opened *o) {
+  memset(o, 0, sizeof *o);
+  ipc_get_str(r, o->id, sizeof o->id);
+  uint32_t code = ipc_get_u32(r);
+  if (code > RC_MAX) bad(r, "rc is not an error code");
+  o->rc = -(int)(code > RC_MAX ? 0 : code);
+  ipc_get_str(r, o->msg, sizeof o->msg);
+  ipc_get_bytes(r, KEYS_DATA_MAX, &o->data, &o->data_len);
+  if (r->bad) return;
+  if (!o->id[0]) bad(r, "an answer without a record id");
+  else if (o->rc && !o->msg[0]) bad(r, "an error without a reason");
+  else if (!o->rc && o->msg[0]) bad(r, "a success with a reason");
+  else if (o->rc && o->data_len) bad(r, "an error with identifiers");
+}
+
+void keys_wire_put_opened(ipc_writer *w, const keys_opened *o) {
+  ipc_put_str(w, o->id);
+  ipc_put_u32(w, (uint32_t)(o->rc < 0 ? -o->rc : 0));
+  ipc_put_str(w, o->rc ? o->msg : "");
+  ipc_put_bytes(w, o->rc ? NULL : o->data, o->rc ? 0 : o->data_len);
+}
+
+size_t keys_wire_opened_size(const keys_opened *o) {
+  return 4 + strlen(o->id) + 4 + 4 + (o->rc ? strlen(o->msg) : 0) + 4 + (o->rc ? 0 : o->data_len);
+}
+
+void keys_wire_batch_begin(keys_batch_iter *it, const uint8_t *p, size_t n, uint32_t count) {
+  ipc_reader_init(&it->r, p, n);
+  it->left = count;
+}
+
+bool keys_wire_batch_sealed(keys_batch_iter *it, vault_sealed *s) {
+  if (!it->left || it->r.bad) return false;
+  it->left--;
+  get_sealed(&it->r, s);
+  return !it->r.bad;
+}
+
+bool keys_wire_batch_opened(keys_batch_iter *it, keys_opened *o) {
+  if (!it->left || it->r.bad) return false;
+  it->left--;
+  get_opened(&it->r, o);
+  return !it->r.bad;
+}
+
+/* A batch's count and its items, each read once to check it; *batch and
+ * *len then cover the items for a keys_batch_iter. */
+static void get_batch(ipc_reader *r, bool answers, uint32_t *count, const uint8_t **batch, size_t *len) {
+  *count = ipc_get_u32(r);
+  if (r->bad) return;
+  if (*count == 0 || *count > KEYS_BATCH_LIMIT) {
+    bad(r, "a batch count out of 1..4096");
+    return;
+  }
+  *batch = r->p;
+  size_t before = r->left;
+  for (uint32_t i = 0; i < *count && !r->bad; i++) {
+    if (answers) {
+      keys_opened o;
+      get_opened(r, &o);
+    } else {
+      vault_sealed s;
+      get_sealed(r, &s);
+    }
+  }
+  *len = before - r->left;
+}
+
 void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
   switch (q->type) {
   case KEYS_MSG_SEAL:
@@ -67,7 +138,7 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     break;
   case KEYS_MSG_OPEN:
   case KEYS_MSG_REWRAP:
-    put_sealed(w, &q->sealed);
+    keys_wire_put_sealed(w, &q->sealed);
     break;
   case KEYS_MSG_KEK_USE:
     ipc_put_str(w, q->name);
@@ -93,6 +164,10 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_str(w, q->path);
     ipc_put_u8(w, q->alg);
     ipc_put_bytes(w, q->data, q->data_len);
+    break;
+  case KEYS_MSG_OPEN_BATCH: /* the records as keys_wire_put_sealed wrote them */
+    ipc_put_u32(w, q->batch_count);
+    ipc_put_raw(w, q->batch, q->batch_len);
     break;
   default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
     break;
@@ -155,6 +230,9 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     ipc_get_bytes(&r, KEYS_X1_DIGEST_MAX, &q->data, &q->data_len);
     if (!r.bad && q->data_len == 0) bad(&r, "an empty digest");
     break;
+  case KEYS_MSG_OPEN_BATCH:
+    get_batch(&r, false, &q->batch_count, &q->batch, &q->batch_len);
+    break;
   default:
     break;
   }
@@ -179,10 +257,10 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     break;
   }
   case KEYS_MSG_SEAL:
-    put_sealed(w, &r->sealed);
+    keys_wire_put_sealed(w, &r->sealed);
     break;
   case KEYS_MSG_REWRAP:
-    put_sealed(w, &r->sealed);
+    keys_wire_put_sealed(w, &r->sealed);
     ipc_put_u8(w, r->changed ? 1 : 0);
     break;
   case KEYS_MSG_KEK_USE:
@@ -205,6 +283,10 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_bytes(w, r->data, r->data_len);
     ipc_put_u64(w, r->handles[0]);
     ipc_put_u64(w, r->handles[1]);
+    break;
+  case KEYS_MSG_OPEN_BATCH:
+    ipc_put_u32(w, r->batch_count);
+    ipc_put_raw(w, r->batch, r->batch_len);
     break;
   default: /* LI_DESTROY, LI_CHECK, AUDIT_PROMOTE: the rc says it all */
     break;
@@ -281,6 +363,9 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       ipc_get_bytes(&r, KEYS_LI_POINT_MAX, &rp->data, &rp->data_len);
       rp->handles[0] = ipc_get_u64(&r);
       rp->handles[1] = ipc_get_u64(&r);
+      break;
+    case KEYS_MSG_OPEN_BATCH:
+      get_batch(&r, true, &rp->batch_count, &rp->batch, &rp->batch_len);
       break;
     default:
       break;

@@ -24,9 +24,16 @@
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
  *   LI_RETIRE       VM id                                   count destroyed
+ *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
- * ciphertext: the fields of vault_sealed, nothing in clear. */
+ * ciphertext: the fields of vault_sealed, nothing in clear.
+ *
+ * OPEN_BATCH opens many records in one round trip (the ADMF's
+ * reconciliation): 1 to [keys] max_batch records in, and as many answers,
+ * in the request's order, as fit the reply's bound ([keys] max_message; at
+ * least one), each echoing its record's id so an answer out of order is
+ * caught; the client asks again for the rest. */
 #ifndef LISEC_KEYS_WIRE_H
 #define LISEC_KEYS_WIRE_H
 
@@ -36,7 +43,15 @@
 #include "ipc/ipc.h"
 #include "keys/keys.h"
 
+/* [keys] max_message (the payload bound of one message, both ways) and
+ * max_batch (records in one OPEN_BATCH): defaults and the limits a
+ * setting must keep. The smallest max_message still carries one record of
+ * KEYS_DATA_MAX bytes; KEYS_BATCH_LIMIT is every decoder's own bound. */
 #define KEYS_PAYLOAD_MAX (1u << 20)
+#define KEYS_MESSAGE_MIN (KEYS_DATA_MAX + 8192u)
+#define KEYS_MESSAGE_LIMIT (64u << 20)
+#define KEYS_BATCH_DEFAULT 256u
+#define KEYS_BATCH_LIMIT 4096u
 /* identifiers JSON, a record's ciphertext, a message to sign */
 #define KEYS_DATA_MAX (256u << 10)
 #define KEYS_NAME_MAX 128 /* a KEK name (64) or an LI VM id (128) */
@@ -66,6 +81,7 @@ enum {
   KEYS_MSG_AUDIT_SIGN_NEXT,
   KEYS_MSG_AUDIT_PROMOTE,
   KEYS_MSG_LI_RETIRE,
+  KEYS_MSG_OPEN_BATCH,
   KEYS_MSG_END
 };
 
@@ -90,6 +106,9 @@ typedef struct keys_request {
   uint64_t handles[2];                  /* LI_DESTROY */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
   uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA */
+  uint32_t batch_count;                 /* OPEN_BATCH: records, 1..KEYS_BATCH_LIMIT */
+  const uint8_t *batch;                 /* OPEN_BATCH: the records' fields, each checked */
+  size_t batch_len;
 } keys_request;
 
 typedef struct keys_reply {
@@ -106,7 +125,35 @@ typedef struct keys_reply {
   size_t data_len;
   uint64_t count;      /* KEK_UNLOAD; LI_RETIRE: objects destroyed */
   uint64_t handles[2]; /* LI_GENERATE */
+  uint32_t batch_count; /* OPEN_BATCH: answers, 1..KEYS_BATCH_LIMIT */
+  const uint8_t *batch; /* OPEN_BATCH: the answers' fields, each checked */
+  size_t batch_len;
 } keys_reply;
+
+/* One answer of an OPEN_BATCH reply. */
+typedef struct keys_opened {
+  char id[VAULT_ID_MAX + 1];   /* the record's id, echoed */
+  int rc;                      /* 0 or a negative LISEC_E* */
+  char msg[LISEC_ERR_MSG_MAX]; /* the reason when rc != 0 */
+  const uint8_t *data;         /* rc 0: the identifiers JSON */
+  size_t data_len;
+} keys_opened;
+
+/* Walks the records of a decoded OPEN_BATCH request or the answers of its
+ * reply (already checked whole by the decoder, so each next succeeds while
+ * any is left; false at the end). */
+typedef struct keys_batch_iter {
+  ipc_reader r;
+  uint32_t left;
+} keys_batch_iter;
+void keys_wire_batch_begin(keys_batch_iter *it, const uint8_t *p, size_t n, uint32_t count);
+bool keys_wire_batch_sealed(keys_batch_iter *it, vault_sealed *s);
+bool keys_wire_batch_opened(keys_batch_iter *it, keys_opened *o);
+/* The writers of one record and one answer, for building a batch. */
+void keys_wire_put_sealed(ipc_writer *w, const vault_sealed *s);
+void keys_wire_put_opened(ipc_writer *w, const keys_opened *o);
+/* The bytes an answer takes in a reply. */
+size_t keys_wire_opened_size(const keys_opened *o);
 
 /* "SEAL", ...; "unknown" for anything else. */
 const char *keys_wire_type_name(uint16_t type);

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "keys/keys.h"
+#include "keys/wire.h"
 #include "softhsm_token.h"
 
 /* SoftHSM2 2.6 leaks the ASN.1 it decodes for EdDSA keys (see test_p11.c). */
@@ -225,6 +226,100 @@ static void test_development_and_absent_keys(void **state) {
   keys_client_close(k);
 }
 
+/* Many records opened at once, [keys] max_batch 2 (so 5 records take three
+ * round trips): every answer comes back in order, a record that does not
+ * open gets its own error and the others still open; a client whose
+ * batches are larger than the keys process allows is refused by it naming
+ * the setting, and a record over max_message by the client before it is
+ * sent; the channel stays usable after each. */
+typedef struct answers {
+  int n, failed;
+  size_t order[8];
+  json_t *want;
+} answers;
+
+static void collect_answer(void *ctx, size_t i, int rc, const char *msg, json_t *ids) {
+  answers *a = ctx;
+  if (a->n < 8) a->order[a->n] = i;
+  a->n++;
+  if (rc) {
+    a->failed++;
+    assert_non_null(strstr(msg, "TR103308-5.2"));
+    assert_null(ids);
+  } else {
+    assert_true(json_equal(ids, a->want));
+    json_decref(ids);
+  }
+}
+
+static void test_open_batch(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  lisec_config *cfg = token_config();
+  lisec_config_set(cfg, "keys", "max_batch", "2");
+  keys_client *k = start(cfg);
+  json_t *ids = identifiers();
+  vault_sealed s[5];
+  for (int i = 0; i < 5; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "t-%d", i);
+    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal: %s", err.msg);
+  }
+  char keep[VAULT_ID_MAX + 1];
+  snprintf(keep, sizeof keep, "%s", s[3].id);
+  snprintf(s[3].id, sizeof s[3].id, "t-moved"); /* bound to t-3: refused */
+  answers a = {.want = ids};
+  if (keys_vault_open_many(k, s, 5, collect_answer, &a, &err)) fail_msg("open_many: %s", err.msg);
+  assert_int_equal(a.n, 5);
+  assert_int_equal(a.failed, 1);
+  for (int i = 0; i < 5; i++) assert_int_equal(a.order[i], i);
+  snprintf(s[3].id, sizeof s[3].id, "%s", keep);
+  /* the client thinks 8 go in one request; the keys process allows 2 */
+  keys_client_configure(k, &(keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, 8});
+  a = (answers){.want = ids};
+  assert_int_equal(keys_vault_open_many(k, s, 5, collect_answer, &a, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "[keys] max_batch"));
+  assert_int_equal(a.n, 0);
+  /* a record larger than the client's bound is not sent */
+  keys_client_configure(k, &(keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_MESSAGE_MIN, 2});
+  vault_sealed big = s[0];
+  big.ciphertext_len = KEYS_MESSAGE_MIN;
+  big.ciphertext = calloc(1, big.ciphertext_len);
+  assert_int_equal(keys_vault_open_many(k, &big, 1, collect_answer, &a, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "[keys] max_message"));
+  free(big.ciphertext);
+  /* the channel is fine after both */
+  a = (answers){.want = ids};
+  if (keys_vault_open_many(k, s, 5, collect_answer, &a, &err)) fail_msg("open_many: %s", err.msg);
+  assert_int_equal(a.n, 5);
+  assert_int_equal(a.failed, 0);
+  for (int i = 0; i < 5; i++) vault_sealed_free(&s[i]);
+  json_decref(ids);
+  keys_client_close(k);
+}
+
+/* [keys] settings are checked once, naming the setting. */
+static void test_keys_settings(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_settings set;
+  lisec_config *cfg = lisec_config_new();
+  assert_int_equal(keys_settings_parse(cfg, &set, &err), 0);
+  assert_int_equal(set.max_message, KEYS_PAYLOAD_MAX);
+  assert_int_equal(set.max_batch, KEYS_BATCH_DEFAULT);
+  assert_int_equal(set.spin_us, KEYS_SPIN_US_DEFAULT);
+  static const char *const bad[][2] = {{"max_message", "1000"}, {"max_message", "999999999"}, {"max_batch", "0"},
+                                       {"max_batch", "5000"},   {"max_batch", "x"},           {"spin_us", "2000"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    lisec_config *c = lisec_config_new();
+    lisec_config_set(c, "keys", bad[i][0], bad[i][1]);
+    assert_int_not_equal(keys_settings_parse(c, &set, &err), 0);
+    if (!strstr(err.msg, bad[i][0])) fail_msg("\"%s\" does not name %s", err.msg, bad[i][0]);
+    lisec_config_free(c);
+  }
+  lisec_config_free(cfg);
+}
+
 /* The service in a process of its own, killed: the client's next call is
  * EUNAVAIL at once, and so is every one after. */
 static void test_keys_process_killed(void **state) {
@@ -277,6 +372,8 @@ int main(void) {
       cmocka_unit_test(test_sign_and_li_keys),
       cmocka_unit_test(test_development_and_absent_keys),
       cmocka_unit_test(test_keys_process_killed),
+      cmocka_unit_test(test_open_batch),
+      cmocka_unit_test(test_keys_settings),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[128];

@@ -561,6 +561,221 @@ static void test_client_peer_gone(void **state) {
   assert_non_null(strstr(err.msg, "the keys process is gone"));
 }
 
+/* ---- OPEN_BATCH --------------------------------------------------------- */
+
+/* A batch request of n sample records with ids b-0, b-1, ... */
+static void batch_request(keys_request *q, ipc_writer *recs, uint32_t n) {
+  ipc_writer_init(recs, KEYS_PAYLOAD_MAX);
+  for (uint32_t i = 0; i < n; i++) {
+    vault_sealed s = sample_sealed();
+    snprintf(s.id, sizeof s.id, "b-%u", i);
+    keys_wire_put_sealed(recs, &s);
+  }
+  *q = (keys_request){.type = KEYS_MSG_OPEN_BATCH, .batch_count = n, .batch = recs->buf.data,
+                      .batch_len = recs->buf.len};
+}
+
+/* A batch reply answering ids[0..n): "[]" for each, or rc for the one at bad. */
+static void batch_reply(keys_reply *r, ipc_writer *ans, const char *const *ids, uint32_t n, int bad_at, int rc) {
+  ipc_writer_init(ans, KEYS_PAYLOAD_MAX);
+  for (uint32_t i = 0; i < n; i++) {
+    keys_opened o = {.data = (const uint8_t *)"[]", .data_len = 2};
+    snprintf(o.id, sizeof o.id, "%s", ids[i]);
+    if ((int)i == bad_at) o.rc = rc, o.data = NULL, o.data_len = 0, snprintf(o.msg, sizeof o.msg, "refused");
+    keys_wire_put_opened(ans, &o);
+  }
+  *r = (keys_reply){.type = KEYS_MSG_OPEN_BATCH, .batch_count = n, .batch = ans->buf.data, .batch_len = ans->buf.len};
+}
+
+static void test_batch_round_trip(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q, back;
+  ipc_writer recs, w;
+  batch_request(&q, &recs, 3);
+  encode_request(&q, &w);
+  if (keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(back.batch_count, 3);
+  keys_batch_iter it;
+  vault_sealed s, want = sample_sealed();
+  keys_wire_batch_begin(&it, back.batch, back.batch_len, back.batch_count);
+  for (int i = 0; i < 3; i++) {
+    assert_true(keys_wire_batch_sealed(&it, &s));
+    snprintf(want.id, sizeof want.id, "b-%d", i);
+    assert_sealed_equal(&s, &want);
+  }
+  assert_false(keys_wire_batch_sealed(&it, &s));
+  ipc_writer_free(&w);
+  /* a reply: two answers and an error, in order */
+  const char *ids[] = {"b-0", "b-1", "b-2"};
+  keys_reply r, rb;
+  ipc_writer ans;
+  batch_reply(&r, &ans, ids, 3, 1, LISEC_ECRYPTO);
+  encode_reply(&r, &w);
+  if (keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err)) fail_msg("%s", err.msg);
+  keys_opened o;
+  keys_wire_batch_begin(&it, rb.batch, rb.batch_len, rb.batch_count);
+  for (int i = 0; i < 3; i++) {
+    assert_true(keys_wire_batch_opened(&it, &o));
+    assert_string_equal(o.id, ids[i]);
+    assert_int_equal(o.rc, i == 1 ? LISEC_ECRYPTO : 0);
+    assert_int_equal(o.data_len, i == 1 ? 0 : 2);
+  }
+  assert_false(keys_wire_batch_opened(&it, &o));
+  ipc_writer_free(&w);
+  ipc_writer_free(&ans);
+  ipc_writer_free(&recs);
+}
+
+/* Cut at any byte, one byte more, a count of 0, over the limit or over
+ * what follows, and malformed answers: each refused naming the problem. */
+static void test_batch_truncated_oversized(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q, back;
+  ipc_writer recs, w;
+  batch_request(&q, &recs, 3);
+  encode_request(&q, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "OPEN_BATCH request"));
+  uint8_t *more = calloc(1, w.buf.len + 1);
+  memcpy(more, w.buf.data, w.buf.len);
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  /* the count says 4, three records follow */
+  more[3] = 4;
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "truncated"));
+  free(more);
+  ipc_writer_free(&w);
+  uint8_t zero[4] = {0}, over[4] = {0, 0, 0x10, 0x01}; /* 0 and 4097 */
+  assert_int_equal(keys_wire_get_request(q.type, zero, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+  assert_int_equal(keys_wire_get_request(q.type, over, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+  /* a record with a field over its bound, inside the batch */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 1);
+  char id[VAULT_ID_MAX + 2];
+  memset(id, 'a', sizeof id - 1);
+  id[sizeof id - 1] = 0;
+  ipc_put_str(&w, id);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "over its bound"));
+  ipc_writer_free(&w);
+  ipc_writer_free(&recs);
+  /* replies: cut anywhere; an error that carries identifiers; a success
+   * with a reason; an answer without its record's id */
+  const char *ids[] = {"b-0", "b-1"};
+  keys_reply r, rb;
+  ipc_writer ans;
+  batch_reply(&r, &ans, ids, 2, -1, 0);
+  encode_reply(&r, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, n, &rb, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  ipc_writer_free(&ans);
+  static const struct {
+    keys_opened o;
+    const char *why;
+  } bad[] = {{{.id = "b-0", .rc = LISEC_ECRYPTO, .msg = "x", .data = (const uint8_t *)"[]", .data_len = 2}, "an error with identifiers"},
+             {{.id = "b-0", .rc = 0, .msg = "x"}, "a success with a reason"},
+             {{.id = "", .rc = 0}, "without a record id"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    ipc_put_u32(&w, 0);
+    ipc_put_str(&w, "");
+    ipc_put_u32(&w, 1);
+    /* written field by field: keys_wire_put_opened would not write these */
+    ipc_put_str(&w, bad[i].o.id);
+    ipc_put_u32(&w, (uint32_t)-bad[i].o.rc);
+    ipc_put_str(&w, bad[i].o.msg);
+    ipc_put_bytes(&w, bad[i].o.data, bad[i].o.data_len);
+    assert_int_equal(keys_wire_get_reply(KEYS_MSG_OPEN_BATCH, w.buf.data, w.buf.len, &rb, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, bad[i].why)) fail_msg("\"%s\" does not say %s", err.msg, bad[i].why);
+    ipc_writer_free(&w);
+  }
+}
+
+/* A peer that answers HELLO, then an OPEN_BATCH out of step: answers in
+ * the wrong order (0), more answers than records (1), the answers of
+ * another request id (2), or two replies at once (3). */
+typedef struct batch_peer {
+  int fd;
+  int mode;
+} batch_peer;
+
+static void *batch_peer_main(void *arg) {
+  batch_peer *p = arg;
+  lisec_err err = {0};
+  ipc_header h;
+  uint8_t *payload = NULL;
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  ipc_payload_free(payload, h.len);
+  keys_reply hello = {.type = KEYS_MSG_HELLO, .info = {.vault = true}};
+  reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &hello);
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  keys_request q;
+  if (keys_wire_get_request(h.type, payload, h.len, &q, &err) == 0 && q.type == KEYS_MSG_OPEN_BATCH) {
+    const char *ids[3] = {"b-0", "b-1", "b-2"};
+    if (p->mode == 0) ids[0] = "b-1", ids[1] = "b-0";
+    keys_reply r;
+    ipc_writer ans;
+    batch_reply(&r, &ans, ids, p->mode == 1 ? 3 : 2, -1, 0);
+    reply(p->fd, h.type, KEYS_FLAG_REPLY, p->mode == 2 ? h.id + 7 : h.id, &r);
+    if (p->mode == 3) reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &r);
+    ipc_writer_free(&ans);
+  }
+  ipc_payload_free(payload, h.len);
+  while (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err) == 0) ipc_payload_free(payload, h.len);
+  return NULL;
+}
+
+static void count_answer(void *ctx, size_t i, int rc, const char *msg, json_t *ids) {
+  (void)i, (void)rc, (void)msg;
+  (*(int *)ctx)++;
+  json_decref(ids);
+}
+
+static void test_batch_out_of_order(void **state) {
+  (void)state;
+  for (int mode = 0; mode <= 3; mode++) {
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    batch_peer p = {sv[1], mode};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, batch_peer_main, &p), 0);
+    keys_client *k = NULL;
+    lisec_err err = {0};
+    assert_int_equal(keys_client_open(sv[0], &k, &err), 0);
+    /* mode 3 sends two replies at once: with spinning off the client reads
+     * the first only after both are there, and the second is out of order */
+    if (mode == 3) {
+      keys_client_configure(k, &(keys_settings){0, KEYS_PAYLOAD_MAX, KEYS_BATCH_DEFAULT});
+      usleep(1000);
+    }
+    vault_sealed s[2] = {sample_sealed(), sample_sealed()};
+    snprintf(s[0].id, sizeof s[0].id, "b-0");
+    snprintf(s[1].id, sizeof s[1].id, "b-1");
+    int answered = 0;
+    int rc = keys_vault_open_many(k, s, 2, count_answer, &answered, &err);
+    if (mode == 3 && rc == 0) { /* the two replies did not come in one read: the next call sees the second */
+      json_t *ids = NULL;
+      rc = keys_vault_open(k, &s[0], &ids, &err);
+      json_decref(ids);
+    } else {
+      assert_int_equal(answered, 0);
+    }
+    assert_int_equal(rc, LISEC_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "the keys process is gone"));
+    assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
+    keys_client_close(k);
+    pthread_join(t, NULL);
+    close(sv[1]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trips),
@@ -572,6 +787,9 @@ int main(void) {
       cmocka_unit_test(test_x1_sign_service),
       cmocka_unit_test(test_client_against_bad_peer),
       cmocka_unit_test(test_client_peer_gone),
+      cmocka_unit_test(test_batch_round_trip),
+      cmocka_unit_test(test_batch_truncated_oversized),
+      cmocka_unit_test(test_batch_out_of_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
