@@ -681,6 +681,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     goto fail;
   }
   log->cp_started = true;
+  pthread_setname_np(log->cp_thread, "lisec-audit-cp"); /* ps, and the lifecycle test */
   *out = log;
   return 0;
 fail:

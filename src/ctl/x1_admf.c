@@ -4,11 +4,12 @@
  * requests, replies bounded in size. lisecd's main initialises libcurl once
  * before any thread starts. The ADMF's private key never enters this
  * process (issue 16): the certificate is read here, and the handshake's
- * signature is made by the keys process (keys_x1_sign) through an EC key
- * whose private operations call it, installed into curl's SSL_CTX, the way
- * relayd's ca process signs for relay. */
-/* EC_KEY_METHOD is deprecated in OpenSSL 3 but is the one provider-free way
- * to give libssl a key whose signing happens elsewhere; only this file uses it. */
+ * signature is made by the keys process (keys_x1_sign) through an EC or
+ * RSA key whose private operations call it, installed into curl's SSL_CTX,
+ * the way relayd's ca process signs for relay. */
+/* EC_KEY_METHOD and RSA_METHOD are deprecated in OpenSSL 3 but are the one
+ * provider-free way to give libssl a key whose signing happens elsewhere;
+ * only this file uses them. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <curl/curl.h>
 #include <openssl/ec.h>
@@ -16,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
@@ -47,6 +49,8 @@ typedef struct remote_key {
 static pthread_once_t remote_once = PTHREAD_ONCE_INIT;
 static EC_KEY_METHOD *remote_method;
 static int remote_index = -1;
+static RSA_METHOD *remote_rsa_method;
+static int remote_rsa_index = -1;
 
 static int remote_sign_der(const unsigned char *dgst, int dlen, EC_KEY *ec, uint8_t *sig, size_t *n) {
   const remote_key *r = EC_KEY_get_ex_data(ec, remote_index);
@@ -88,15 +92,75 @@ static void remote_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lo
   free(ptr);
 }
 
+/* RSA's private operation as libssl asks for it: PKCS#1 v1.5 padding over
+ * a DigestInfo (RSA_sign's way) or no padding over a PSS block it encoded
+ * (RSA-PSS, TLS 1.3); the keys process pads, or checks the block, and
+ * signs. Anything else (decryption) is refused. */
+static int remote_rsa_priv_enc(int flen, const unsigned char *from, unsigned char *to, RSA *rsa, int padding) {
+  const remote_key *r = RSA_get_ex_data(rsa, remote_rsa_index);
+  unsigned alg = padding == RSA_PKCS1_PADDING ? KEYS_X1_RSA_PKCS1 : padding == RSA_NO_PADDING ? KEYS_X1_RSA_PSS : 0;
+  uint8_t sig[KEYS_X1_SIG_MAX];
+  size_t n = 0;
+  lisec_err err = {0};
+  if (!r || !alg || flen <= 0) return -1;
+  if (keys_x1_sign_alg(r->keys, r->path, alg, from, (size_t)flen, sig, sizeof sig, &n, &err)) {
+    LOG_WARN("X1 client TLS: the keys process did not sign the handshake: %s", err.msg);
+    return -1;
+  }
+  if (n != (size_t)RSA_size(rsa)) return -1;
+  memcpy(to, sig, n);
+  return (int)n;
+}
+
 static void remote_init(void) {
   remote_index = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, remote_free);
   remote_method = EC_KEY_METHOD_new(EC_KEY_get_default_method());
   if (remote_method) EC_KEY_METHOD_set_sign(remote_method, remote_sign, NULL, remote_sign_sig);
+  remote_rsa_index = RSA_get_ex_new_index(0, NULL, NULL, NULL, remote_free);
+  remote_rsa_method = RSA_meth_dup(RSA_PKCS1_OpenSSL());
+  if (remote_rsa_method &&
+      (RSA_meth_set1_name(remote_rsa_method, "lisec keys process") != 1 ||
+       RSA_meth_set_priv_enc(remote_rsa_method, remote_rsa_priv_enc) != 1 ||
+       RSA_meth_set_priv_dec(remote_rsa_method, NULL) != 1)) {
+    RSA_meth_free(remote_rsa_method);
+    remote_rsa_method = NULL;
+  }
+}
+
+/* An RSA certificate's public key as a key whose private operation the
+ * keys process makes (remote_rsa_priv_enc). */
+static int remote_rsa_make(const ctl_x1_peer *peer, EVP_PKEY *pub, EVP_PKEY **out, lisec_err *err) {
+  if (!remote_rsa_method || remote_rsa_index < 0) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  BIGNUM *n = NULL, *e = NULL;
+  RSA *rsa = RSA_new();
+  remote_key *r = calloc(1, sizeof *r);
+  EVP_PKEY *pk = EVP_PKEY_new();
+  int rc = 0;
+  if (!rsa || !r || !pk || EVP_PKEY_get_bn_param(pub, "n", &n) != 1 || EVP_PKEY_get_bn_param(pub, "e", &e) != 1 ||
+      RSA_set_method(rsa, remote_rsa_method) != 1 || RSA_set0_key(rsa, n, e, NULL) != 1)
+    rc = lisec_err_set(err, LISEC_ECRYPTO, "X1 client certificate %.200s: cannot use its public key", peer->cert);
+  else n = e = NULL; /* rsa's now */
+  if (!rc) {
+    r->keys = peer->keys;
+    snprintf(r->path, sizeof r->path, "%s", peer->key);
+    if (!RSA_set_ex_data(rsa, remote_rsa_index, r)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    else r = NULL; /* rsa's now: freed with it */
+  }
+  if (!rc && !EVP_PKEY_assign_RSA(pk, rsa)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  else if (!rc) rsa = NULL; /* pk's now */
+  ERR_clear_error();
+  BN_free(n);
+  BN_free(e);
+  free(r);
+  RSA_free(rsa);
+  if (rc) EVP_PKEY_free(pk);
+  else *out = pk;
+  return rc;
 }
 
 /* The certificate's public key as a key whose signatures the keys process
- * makes with the private key at peer->key. Only EC keys: the test and
- * `lisec pki` PKI issue P-256, and ECDSA is what this signs. */
+ * makes with the private key at peer->key: an EC key (ECDSA) or an RSA key
+ * (PKCS#1 v1.5 or PSS, whichever the handshake agrees). */
 static int remote_key_make(const ctl_x1_peer *peer, EVP_PKEY **out, lisec_err *err) {
   pthread_once(&remote_once, remote_init);
   if (!remote_method || remote_index < 0) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -109,10 +173,14 @@ static int remote_key_make(const ctl_x1_peer *peer, EVP_PKEY **out, lisec_err *e
   EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
   int rc = 0;
   if (!pub) rc = lisec_err_set(err, LISEC_EINVAL, "X1 client certificate %.200s: not a PEM certificate", peer->cert);
-  else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC)
+  else if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) {
+    rc = remote_rsa_make(peer, pub, out, err);
+    X509_free(x);
+    return rc;
+  } else if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC)
     rc = lisec_err_set(err, LISEC_EINVAL,
                        "X1 client certificate %.200s: its key is %s; the X1 client key must be an EC key "
-                       "(ECDSA, e.g. P-256), which the keys process signs with (TR 103 308 5.7)",
+                       "(ECDSA, e.g. P-256) or an RSA key, which the keys process signs with (TR 103 308 5.7)",
                        peer->cert, OBJ_nid2sn(EVP_PKEY_get_base_id(pub)));
   EC_KEY *src = rc ? NULL : EVP_PKEY_get1_EC_KEY(pub), *ec = rc ? NULL : EC_KEY_new();
   remote_key *r = rc ? NULL : calloc(1, sizeof *r);

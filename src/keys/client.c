@@ -401,13 +401,18 @@ int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT
   return rc;
 }
 
-int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, size_t len, uint8_t *sig,
-                 size_t cap, size_t *sig_len, lisec_err *err) {
+int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const uint8_t *data, size_t len,
+                     uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err) {
   if (!key_path || key_path[0] != '/' || strlen(key_path) > KEYS_PATH_MAX)
     return lisec_err_set(err, LISEC_EINVAL, "X1 client key: an absolute path of at most %d bytes", KEYS_PATH_MAX);
-  if (len == 0 || len > KEYS_X1_DIGEST_MAX)
-    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: a digest is 1 to %d bytes", KEYS_X1_DIGEST_MAX);
-  keys_request q = {.type = KEYS_MSG_X1_SIGN, .alg = KEYS_X1_ECDSA, .data = digest, .data_len = len};
+  size_t max = alg == KEYS_X1_ECDSA       ? KEYS_X1_DIGEST_MAX
+               : alg == KEYS_X1_RSA_PKCS1 ? KEYS_X1_DIGESTINFO_MAX
+               : alg == KEYS_X1_RSA_PSS   ? KEYS_X1_SIG_MAX
+                                          : 0;
+  if (!max) return lisec_err_set(err, LISEC_EINVAL, "X1 client key: unknown signature algorithm %u", alg);
+  if (len == 0 || len > max)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: the data to sign is 1 to %zu bytes", max);
+  keys_request q = {.type = KEYS_MSG_X1_SIGN, .alg = (uint8_t)alg, .data = data, .data_len = len};
   snprintf(q.path, sizeof q.path, "%s", key_path);
   keys_reply rp;
   uint8_t *p = NULL;
@@ -421,6 +426,13 @@ int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, si
   }
   ipc_payload_free(p, n);
   return rc;
+}
+
+int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, size_t len, uint8_t *sig,
+                 size_t cap, size_t *sig_len, lisec_err *err) {
+  if (len == 0 || len > KEYS_X1_DIGEST_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: a digest is 1 to %d bytes", KEYS_X1_DIGEST_MAX);
+  return keys_x1_sign_alg(k, key_path, KEYS_X1_ECDSA, digest, len, sig, cap, sig_len, err);
 }
 
 static int simple(keys_client *k, const keys_request *q, lisec_err *err) {

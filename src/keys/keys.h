@@ -127,6 +127,10 @@ int keys_li_check(keys_client *k, lisec_err *err);
  * process reads (the controller keeps the certificate). cap is sig's size. */
 int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, size_t len, uint8_t *sig,
                  size_t cap, size_t *sig_len, lisec_err *err);
+/* The same with any of keys/wire.h's X1_SIGN algorithms (KEYS_X1_*): an
+ * RSA key signs a DigestInfo (PKCS#1 v1.5) or a PSS block. */
+int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const uint8_t *data, size_t len,
+                     uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err);
 
 /* ---- the service (the keys process's body) ----------------------------- */
 

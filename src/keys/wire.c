@@ -226,9 +226,13 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     ipc_get_str(&r, q->path, sizeof q->path);
     if (!r.bad && q->path[0] != '/') bad(&r, "the key path is not absolute");
     q->alg = ipc_get_u8(&r);
-    if (q->alg != KEYS_X1_ECDSA) bad(&r, "unknown signature algorithm");
-    ipc_get_bytes(&r, KEYS_X1_DIGEST_MAX, &q->data, &q->data_len);
-    if (!r.bad && q->data_len == 0) bad(&r, "an empty digest");
+    if (q->alg < KEYS_X1_ECDSA || q->alg > KEYS_X1_RSA_PSS) bad(&r, "unknown signature algorithm");
+    ipc_get_bytes(&r, KEYS_X1_SIG_MAX, &q->data, &q->data_len);
+    if (r.bad) break;
+    if (q->data_len == 0) bad(&r, "an empty digest");
+    else if (q->alg == KEYS_X1_ECDSA && q->data_len > KEYS_X1_DIGEST_MAX) bad(&r, "a digest over its bound");
+    else if (q->alg == KEYS_X1_RSA_PKCS1 && q->data_len > KEYS_X1_DIGESTINFO_MAX) bad(&r, "a DigestInfo over its bound");
+    else if (q->alg == KEYS_X1_RSA_PSS && q->data_len < KEYS_X1_PSS_MIN) bad(&r, "a PSS block under its bound");
     break;
   case KEYS_MSG_OPEN_BATCH:
     get_batch(&r, false, &q->batch_count, &q->batch, &q->batch_len);

@@ -56,13 +56,24 @@
 #define KEYS_DATA_MAX (256u << 10)
 #define KEYS_NAME_MAX 128 /* a KEK name (64) or an LI VM id (128) */
 #define KEYS_FLAG_REPLY 1u
-/* X1_SIGN: an absolute path (tasks.c's PATH_MAX_LEN), a digest of at most
- * EVP_MAX_MD_SIZE bytes, a DER signature of at most KEYS_X1_SIG_MAX */
+/* X1_SIGN: an absolute path (tasks.c's PATH_MAX_LEN), the data to sign
+ * (by algorithm, below), a signature of at most KEYS_X1_SIG_MAX (RSA-4096) */
 #define KEYS_PATH_MAX 1024
 #define KEYS_X1_DIGEST_MAX 64
 #define KEYS_X1_SIG_MAX 512
-/* X1_SIGN's algorithms: ECDSA over a digest the TLS library computed */
+/* X1_SIGN's algorithms, each for its key type:
+ *   ECDSA      an EC key; data: the digest the TLS library computed
+ *   RSA_PKCS1  an RSA key; data: a DER DigestInfo (RSASSA-PKCS1-v1_5),
+ *              at most KEYS_X1_DIGESTINFO_MAX bytes
+ *   RSA_PSS    an RSA key; data: an EMSA-PSS block of the key's size that
+ *              the keys process checks is one (salt as long as the hash,
+ *              SHA-256/384/512) before its private operation, so it never
+ *              serves as a raw RSA oracle */
 #define KEYS_X1_ECDSA 1u
+#define KEYS_X1_RSA_PKCS1 2u
+#define KEYS_X1_RSA_PSS 3u
+#define KEYS_X1_DIGESTINFO_MAX (19 + KEYS_X1_DIGEST_MAX)
+#define KEYS_X1_PSS_MIN 128 /* RSA-1024's block; libssl refuses smaller keys anyway */
 
 enum {
   KEYS_MSG_HELLO = 1,
@@ -105,7 +116,7 @@ typedef struct keys_request {
   bool create;                          /* KEK_USE, AUDIT_NEXT */
   uint64_t handles[2];                  /* LI_DESTROY */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
-  uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA */
+  uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA, _RSA_PKCS1, _RSA_PSS */
   uint32_t batch_count;                 /* OPEN_BATCH: records, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch;                 /* OPEN_BATCH: the records' fields, each checked */
   size_t batch_len;

@@ -3,8 +3,10 @@
  * (device, inode, size, change time): a file replaced at the same path (a
  * renewed certificate's key) is read again, an unchanged one is not. Only a
  * regular file this process can read, of at most KEY_FILE_MAX bytes, that
- * holds an unencrypted PEM EC private key is used; the file's bytes are
- * wiped once parsed. A few keys are kept; the oldest makes room. */
+ * holds an unencrypted PEM EC or RSA private key is used; the file's bytes
+ * are wiped once parsed. A few keys are kept; the oldest makes room. An EC
+ * key signs a digest (ECDSA); an RSA key signs a DigestInfo (PKCS#1 v1.5)
+ * or a PSS block that is checked to be one first (wire.h's X1_SIGN). */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -12,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +87,10 @@ static int load(int fd, const char *path, const struct stat *st, EVP_PKEY **out,
   else if (!b) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   else if (!(key = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)))
     rc = lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: not an unencrypted PEM private key", path);
-  else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
+  else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
     rc = lisec_err_set(err, LISEC_EINVAL,
-                       "X1 client key %.200s: an X1 client key must be an EC key (ECDSA, e.g. P-256), not %s",
+                       "X1 client key %.200s: an X1 client key must be an EC key (ECDSA, e.g. P-256) or an RSA "
+                       "key, not %s",
                        path, OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
   ERR_clear_error();
   BIO_free(b);
@@ -138,17 +143,89 @@ static int key_for(keys_x1keys *k, const char *path, EVP_PKEY **out, lisec_err *
   return 0;
 }
 
-int keys_x1keys_sign(keys_x1keys *k, const char *path, unsigned alg, const uint8_t *digest, size_t len,
+/* A DER DigestInfo and nothing else: what RSASSA-PKCS1-v1_5 signs. */
+static bool digest_info(const uint8_t *p, size_t n) {
+  const unsigned char *q = p;
+  X509_SIG *d = d2i_X509_SIG(NULL, &q, (long)n);
+  bool ok = d && q == p + n;
+  X509_SIG_free(d);
+  return ok;
+}
+
+/* MGF1 (RFC 8017 B.2.1): len bytes of Hash(seed || counter) ... */
+static bool mgf1(uint8_t *out, size_t len, const uint8_t *seed, size_t seed_len, const EVP_MD *md) {
+  uint8_t buf[EVP_MAX_MD_SIZE + 4], h[EVP_MAX_MD_SIZE];
+  unsigned hl = 0;
+  memcpy(buf, seed, seed_len);
+  for (uint32_t c = 0, at = 0; at < len; c++) {
+    buf[seed_len] = (uint8_t)(c >> 24), buf[seed_len + 1] = (uint8_t)(c >> 16);
+    buf[seed_len + 2] = (uint8_t)(c >> 8), buf[seed_len + 3] = (uint8_t)c;
+    if (EVP_Digest(buf, seed_len + 4, h, &hl, md, NULL) != 1) return false;
+    size_t n = len - at < hl ? len - at : hl;
+    memcpy(out + at, h, n);
+    at += (uint32_t)n;
+  }
+  crypto_wipe(h, sizeof h);
+  return true;
+}
+
+/* An EMSA-PSS encoded block (RFC 8017 9.1.1) for a key of bits bits, with
+ * MGF1 and a salt as long as the hash (SHA-256, -384 or -512), as TLS signs:
+ * the structure is checked without the message, so a block that is not one
+ * (e.g. a ciphertext to decrypt) is refused. */
+static bool pss_block(const uint8_t *em, size_t k, int bits) {
+  size_t em_bits = (size_t)bits - 1, em_len = (em_bits + 7) / 8;
+  if (em_len < k) {
+    if (em[0] != 0) return false;
+    em++;
+  }
+  uint8_t top = (uint8_t)(0xff >> (8 * em_len - em_bits));
+  if (em[em_len - 1] != 0xbc || (em[0] & ~top)) return false;
+  const EVP_MD *mds[] = {EVP_sha256(), EVP_sha384(), EVP_sha512()};
+  uint8_t db[KEYS_X1_SIG_MAX];
+  bool ok = false;
+  for (size_t m = 0; m < 3 && !ok; m++) {
+    size_t h = (size_t)EVP_MD_get_size(mds[m]);
+    if (em_len < 2 * h + 2) continue;
+    size_t db_len = em_len - h - 1, zeros = db_len - h - 1;
+    if (!mgf1(db, db_len, em + db_len, h, mds[m])) continue;
+    for (size_t i = 0; i < db_len; i++) db[i] ^= em[i];
+    db[0] &= top;
+    size_t i = 0;
+    while (i < zeros && db[i] == 0) i++;
+    ok = i == zeros && db[zeros] == 0x01;
+  }
+  crypto_wipe(db, sizeof db);
+  return ok;
+}
+
+int keys_x1keys_sign(keys_x1keys *k, const char *path, unsigned alg, const uint8_t *data, size_t len,
                      uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err) {
-  if (alg != KEYS_X1_ECDSA) return lisec_err_set(err, LISEC_EINVAL, "X1 client key: unknown algorithm %u", alg);
-  if (len == 0 || len > KEYS_X1_DIGEST_MAX)
+  if (alg < KEYS_X1_ECDSA || alg > KEYS_X1_RSA_PSS)
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key: unknown algorithm %u", alg);
+  if (len == 0 || len > KEYS_X1_SIG_MAX || (alg == KEYS_X1_ECDSA && len > KEYS_X1_DIGEST_MAX))
     return lisec_err_set(err, LISEC_EINVAL, "X1 client key: a digest is 1 to %d bytes", KEYS_X1_DIGEST_MAX);
   EVP_PKEY *key = NULL;
   int rc = key_for(k, path, &key, err);
   if (rc) return rc;
+  bool rsa = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
+  if (rsa != (alg != KEYS_X1_ECDSA))
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: an %s key cannot make a%s signature", path,
+                         rsa ? "RSA" : "EC", alg == KEYS_X1_ECDSA ? "n ECDSA" : "n RSA");
+  int pad = RSA_PKCS1_PADDING;
+  if (alg == KEYS_X1_RSA_PKCS1 && !digest_info(data, len))
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: PKCS#1 v1.5 signs a DER DigestInfo only", path);
+  if (alg == KEYS_X1_RSA_PSS) {
+    if (len != (size_t)EVP_PKEY_get_size(key) || !pss_block(data, len, EVP_PKEY_get_bits(key)))
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "X1 client key %.200s: not an EMSA-PSS block for this key (SHA-256/384/512, salt "
+                           "as long as the hash)", path);
+    pad = RSA_NO_PADDING;
+  }
   EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
   size_t n = cap;
-  if (!c || EVP_PKEY_sign_init(c) != 1 || EVP_PKEY_sign(c, sig, &n, digest, len) != 1)
+  if (!c || EVP_PKEY_sign_init(c) != 1 || (rsa && EVP_PKEY_CTX_set_rsa_padding(c, pad) != 1) ||
+      EVP_PKEY_sign(c, sig, &n, data, len) != 1)
     rc = lisec_err_set(err, LISEC_ECRYPTO, "X1 client key %.200s: signing failed", path);
   else *sig_len = n;
   ERR_clear_error();

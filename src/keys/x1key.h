@@ -15,10 +15,11 @@ typedef struct keys_x1keys keys_x1keys;
 
 int keys_x1keys_open(keys_x1keys **out, lisec_err *err);
 void keys_x1keys_close(keys_x1keys *k);
-/* Signs digest (the TLS library's hash of the handshake) with the key in
- * the file at path, using alg (KEYS_X1_ECDSA: an EC key, a DER ECDSA
- * signature). *sig_len <= cap. */
-int keys_x1keys_sign(keys_x1keys *k, const char *path, unsigned alg, const uint8_t *digest, size_t len,
+/* Signs data with the key in the file at path, using alg (wire.h's
+ * KEYS_X1_*: ECDSA over a digest with an EC key, a DER signature; with an
+ * RSA key PKCS#1 v1.5 over a DigestInfo or the private operation on a
+ * checked PSS block). *sig_len <= cap. */
+int keys_x1keys_sign(keys_x1keys *k, const char *path, unsigned alg, const uint8_t *data, size_t len,
                      uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err);
 
 #endif

@@ -251,6 +251,24 @@ for _ in $(seq 50); do [ "$(ne_tasks)" = "192.0.2.78" ] && break; ok 200 li-admi
 [ "$(ne_tasks)" = "192.0.2.78" ] || fail "the update did not arrive once the NE was trusted again"
 pass "an ADMF certificate the NE does not trust is refused, and an NE certificate lisecd does not trust too (task failed, retried with backoff); with the right ones it is delivered"
 
+# An RSA ADMF certificate (an OpenSSL PKI's usual kind): the handshake's
+# RSA signature is made in the keys process (PSS in TLS 1.3), and the
+# update reaches the NE over that connection.
+openssl req -new -newkey rsa:2048 -nodes -keyout "$work/admf-rsa.key" -subj "/O=lisec development/OU=operator/CN=lisec-admf" \
+  -out "$work/admf-rsa.csr" 2>/dev/null || fail "openssl cannot make an RSA key"
+printf 'keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:urn:lisec:role:operator\n' >"$work/admf-rsa.ext"
+openssl x509 -req -in "$work/admf-rsa.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+  -extfile "$work/admf-rsa.ext" -out "$work/admf-rsa.crt" 2>/dev/null || fail "openssl cannot sign the RSA certificate"
+chmod 600 "$work/admf-rsa.key"
+ok 200 li-admin POST /v1/x1/nes "${NE//$pki\/admf./$work/admf-rsa.}" >/dev/null
+ok 200 li-admin GET /v1/x1/nes | grep -q "admf-rsa.crt" || fail "the NE was not re-registered with the RSA certificate"
+ok 200 li-admin PUT /v1/targets/t-2 '{"version":2,"identifiers":[{"kind":"ipv4","value":"192.0.2.79"}]}' >/dev/null
+for _ in $(seq 50); do [ "$(ne_tasks)" = "192.0.2.79" ] && break; ok 200 li-admin POST /v1/tasks/reconcile >/dev/null; sleep 0.2; done
+[ "$(ne_tasks)" = "192.0.2.79" ] || fail "the update did not arrive with an RSA ADMF certificate: $(task_field t-2 poi-1 error)"
+grep -q 'did not sign the handshake' "$work/lisecd.log" && fail "the keys process refused an RSA handshake signature"
+ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
+pass "an RSA ADMF certificate: the keys process signs its TLS handshake (RSA-PSS) and the update is delivered"
+
 # The CLI: lisec target add|get|list|update|remove and lisec task list.
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
 printf 'imsi=244051234567892\n# a comment\nemail=x@example.org\n' >"$work/ids.txt"

@@ -92,6 +92,23 @@ static void test_background_work_runs_from_start_to_stop(void **state) {
   /* closing without a stop still stops (and joins) the threads */
 }
 
+/* The audit log's checkpoint thread is not started lazily (by a first
+ * record or a route): it runs from the controller's open, before any
+ * request, so a record appended at open is checkpointed too, through
+ * start and stop, and ends with the close. */
+static void test_checkpoint_thread_from_open_to_close(void **state) {
+  (void)state;
+  open_ctl(true);
+  assert_int_equal(threads_named("lisec-audit-cp"), 1);
+  lisec_err err = {0};
+  assert_int_equal(ctl_start(ctl, &err), 0);
+  assert_int_equal(threads_named("lisec-audit-cp"), 1);
+  ctl_stop(ctl);
+  assert_int_equal(threads_named("lisec-audit-cp"), 1);
+  assert_int_equal(ctl_fixture_close(&ctl, dir), 0);
+  assert_int_equal(threads_named("lisec-audit-cp"), 0);
+}
+
 static void test_refusal_that_cannot_be_recorded_still_refuses(void **state) {
   (void)state;
   open_ctl(false);
@@ -210,6 +227,7 @@ static void test_bad_setting_stops_the_open(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_background_work_runs_from_start_to_stop, teardown),
+      cmocka_unit_test(test_checkpoint_thread_from_open_to_close),
       cmocka_unit_test_teardown(test_refusal_that_cannot_be_recorded_still_refuses, teardown),
       cmocka_unit_test(test_roles_are_typed),
       cmocka_unit_test(test_bad_setting_stops_the_open),

@@ -22,6 +22,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <sys/stat.h>
 
 #include "keys/wire.h"
@@ -341,7 +342,7 @@ static void test_x1_sign_wire(void **state) {
   memset(longpath, 'p', sizeof longpath - 1);
   longpath[0] = '/';
   longpath[sizeof longpath - 1] = 0;
-  uint8_t big[KEYS_X1_DIGEST_MAX + 1] = {0};
+  uint8_t big[KEYS_X1_SIG_MAX + 1] = {0};
   struct {
     const char *path;
     uint8_t alg;
@@ -350,7 +351,9 @@ static void test_x1_sign_wire(void **state) {
   } bad[] = {{"admf.key", KEYS_X1_ECDSA, 32, "not absolute"},
              {longpath, KEYS_X1_ECDSA, 32, "field 1"},
              {"/k", 0, 32, "algorithm"},
-             {"/k", 2, 32, "algorithm"},
+             {"/k", 4, 32, "algorithm"},
+             {"/k", KEYS_X1_RSA_PKCS1, KEYS_X1_DIGESTINFO_MAX + 1, "bound"},
+             {"/k", KEYS_X1_RSA_PSS, KEYS_X1_PSS_MIN - 1, "bound"},
              {"/k", KEYS_X1_ECDSA, 0, "empty digest"},
              {"/k", KEYS_X1_ECDSA, KEYS_X1_DIGEST_MAX + 1, "bound"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -439,7 +442,7 @@ static void test_x1_sign_service(void **state) {
   struct {
     const char *path;
     const char *why;
-  } bad[] = {{rsa_path, "must be an EC key"},
+  } bad[] = {{rsa_path, "an RSA key cannot make an ECDSA signature"},
              {junk_path, "not an unencrypted PEM private key"},
              {dir, "not a regular file"},
              {"/nonexistent/admf.key", "cannot read it"},
@@ -462,6 +465,133 @@ static void test_x1_sign_service(void **state) {
   EVP_PKEY_free(ec);
   EVP_PKEY_free(ec2);
   EVP_PKEY_free(rsa);
+}
+
+/* MGF1 with SHA-256, for building a PSS block the way libssl does. */
+static void mgf1_sha256(uint8_t *out, size_t len, const uint8_t *seed) {
+  uint8_t buf[36], h[32];
+  memcpy(buf, seed, 32);
+  for (uint32_t c = 0, at = 0; at < len; c++, at += 32) {
+    buf[32] = (uint8_t)(c >> 24), buf[33] = (uint8_t)(c >> 16), buf[34] = (uint8_t)(c >> 8), buf[35] = (uint8_t)c;
+    assert_int_equal(EVP_Digest(buf, 36, h, NULL, EVP_sha256(), NULL), 1);
+    memcpy(out + at, h, len - at < 32 ? len - at : 32);
+  }
+}
+
+/* An EMSA-PSS block (RFC 8017 9.1.1) of k bytes over m_hash (SHA-256),
+ * with a salt of salt_len bytes, for an RSA key of k * 8 bits. */
+static void pss_encode(uint8_t *em, size_t k, const uint8_t m_hash[32], size_t salt_len) {
+  uint8_t m1[8 + 32 + 64] = {0}, salt[64], h[32], mask[512];
+  memset(salt, 0x5a, sizeof salt);
+  memcpy(m1 + 8, m_hash, 32);
+  memcpy(m1 + 40, salt, salt_len);
+  assert_int_equal(EVP_Digest(m1, 40 + salt_len, h, NULL, EVP_sha256(), NULL), 1);
+  size_t db_len = k - 32 - 1;
+  memset(em, 0, k);
+  em[db_len - salt_len - 1] = 0x01;
+  memcpy(em + db_len - salt_len, salt, salt_len);
+  mgf1_sha256(mask, db_len, h);
+  for (size_t i = 0; i < db_len; i++) em[i] ^= mask[i];
+  em[0] &= 0x7f;
+  memcpy(em + db_len, h, 32);
+  em[k - 1] = 0xbc;
+}
+
+/* An RSA X1 client key in the keys process: a DigestInfo is signed with
+ * PKCS#1 v1.5 and a PSS block with the raw private operation, and both
+ * verify under the public key with OpenSSL's own verifier; a block that is
+ * not PSS-shaped (random bytes, a ciphertext, a salt of the wrong length)
+ * and bytes that are not a DigestInfo are refused, so the keys process is
+ * no RSA decryption oracle; an EC key asked for an RSA signature and an RSA
+ * key for ECDSA are refused; an Ed25519 key is no X1 client key. */
+static void test_x1_sign_rsa(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  char dir[] = "/tmp/test_keys_x1rsa_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char rsa_path[128], ec_path[128], ed_path[128];
+  snprintf(rsa_path, sizeof rsa_path, "%s/rsa.key", dir);
+  snprintf(ec_path, sizeof ec_path, "%s/ec.key", dir);
+  snprintf(ed_path, sizeof ed_path, "%s/ed.key", dir);
+  EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+  EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+  assert_true(rsa && ec && ed);
+  write_key(rsa_path, rsa);
+  write_key(ec_path, ec);
+  write_key(ed_path, ed);
+  lisec_config *cfg = lisec_config_new();
+  keys_client *k = NULL;
+  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
+  uint8_t hash[32], sig[KEYS_X1_SIG_MAX], em[256];
+  memset(hash, 0x42, sizeof hash);
+  size_t n = 0;
+  /* PKCS#1 v1.5 over SHA-256's DigestInfo */
+  static const uint8_t prefix[19] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                     0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+  uint8_t info[19 + 32];
+  memcpy(info, prefix, 19);
+  memcpy(info + 19, hash, 32);
+  if (keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PKCS1, info, sizeof info, sig, sizeof sig, &n, &err))
+    fail_msg("pkcs1: %s", err.msg);
+  EVP_PKEY_CTX *v = EVP_PKEY_CTX_new_from_pkey(NULL, rsa, NULL);
+  assert_int_equal(EVP_PKEY_verify_init(v), 1);
+  assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(v, RSA_PKCS1_PADDING), 1);
+  assert_int_equal(EVP_PKEY_CTX_set_signature_md(v, EVP_sha256()), 1);
+  assert_int_equal(EVP_PKEY_verify(v, sig, n, hash, sizeof hash), 1);
+  EVP_PKEY_CTX_free(v);
+  /* PSS: the block encoded here, the private operation there */
+  pss_encode(em, sizeof em, hash, 32);
+  if (keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PSS, em, sizeof em, sig, sizeof sig, &n, &err))
+    fail_msg("pss: %s", err.msg);
+  assert_int_equal(n, 256);
+  v = EVP_PKEY_CTX_new_from_pkey(NULL, rsa, NULL);
+  assert_int_equal(EVP_PKEY_verify_init(v), 1);
+  assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(v, RSA_PKCS1_PSS_PADDING), 1);
+  assert_int_equal(EVP_PKEY_CTX_set_signature_md(v, EVP_sha256()), 1);
+  assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(v, 32), 1);
+  assert_int_equal(EVP_PKEY_verify(v, sig, n, hash, sizeof hash), 1);
+  EVP_PKEY_CTX_free(v);
+  /* refused: not PSS-shaped (random, a ciphertext of the key, a short salt) */
+  uint8_t enc[256];
+  size_t enc_len = sizeof enc;
+  v = EVP_PKEY_CTX_new_from_pkey(NULL, rsa, NULL);
+  assert_int_equal(EVP_PKEY_encrypt_init(v), 1);
+  assert_int_equal(EVP_PKEY_encrypt(v, enc, &enc_len, (const uint8_t *)"secret", 6), 1);
+  EVP_PKEY_CTX_free(v);
+  uint8_t rnd[256], short_salt[256];
+  memset(rnd, 0x33, sizeof rnd);
+  rnd[255] = 0xbc;
+  rnd[0] = 0x11;
+  pss_encode(short_salt, sizeof short_salt, hash, 0);
+  const uint8_t *not_pss[] = {rnd, enc, short_salt};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PSS, not_pss[i], 256, sig, sizeof sig, &n, &err),
+                     LISEC_EINVAL);
+    if (!strstr(err.msg, "not an EMSA-PSS block")) fail_msg("block %zu: %s", i, err.msg);
+  }
+  /* refused: a PSS block of another size, bytes that are no DigestInfo */
+  assert_int_equal(keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PSS, em, 200, sig, sizeof sig, &n, &err), LISEC_EINVAL);
+  assert_int_equal(keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PKCS1, hash, sizeof hash, sig, sizeof sig, &n, &err),
+                   LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "DigestInfo"));
+  /* the key type and the algorithm must agree; Ed25519 is no X1 key */
+  assert_int_equal(keys_x1_sign_alg(k, ec_path, KEYS_X1_RSA_PSS, em, sizeof em, sig, sizeof sig, &n, &err),
+                   LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "an EC key cannot make an RSA signature"));
+  assert_int_equal(keys_x1_sign(k, ed_path, hash, sizeof hash, sig, sizeof sig, &n, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "must be an EC key (ECDSA, e.g. P-256) or an RSA key"));
+  /* the channel is fine after every refusal */
+  assert_int_equal(keys_x1_sign_alg(k, rsa_path, KEYS_X1_RSA_PSS, em, sizeof em, sig, sizeof sig, &n, &err), 0);
+  keys_client_close(k);
+  lisec_config_free(cfg);
+  unlink(rsa_path);
+  unlink(ec_path);
+  unlink(ed_path);
+  rmdir(dir);
+  EVP_PKEY_free(rsa);
+  EVP_PKEY_free(ec);
+  EVP_PKEY_free(ed);
 }
 
 /* ---- a client against a peer that misbehaves ----------------------------- */
@@ -785,6 +915,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_values),
       cmocka_unit_test(test_x1_sign_wire),
       cmocka_unit_test(test_x1_sign_service),
+      cmocka_unit_test(test_x1_sign_rsa),
       cmocka_unit_test(test_client_against_bad_peer),
       cmocka_unit_test(test_client_peer_gone),
       cmocka_unit_test(test_batch_round_trip),
