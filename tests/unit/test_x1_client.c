@@ -1,7 +1,7 @@
 /* The X1 client's TLS key stays out of the controller (src/ctl/x1_admf.c,
- * issue 16): a client opens with the ADMF's EC certificate and a keys
- * service to sign with its key; a certificate whose key is not EC is
- * refused naming the requirement, and so is a key without a keys process
+ * issue 16): a client opens with the ADMF's EC or RSA certificate and a
+ * keys service to sign with its key; a certificate whose key is neither
+ * (Ed25519) is refused naming the requirement, and so is a key without a keys process
  * to sign with it, or a certificate without its key. (The handshake itself,
  * signed by the keys process, is x1_admf's and lisecd_memory's.) */
 #include <setjmp.h>
@@ -34,7 +34,10 @@ static void test_client_key_types(void **state) {
   assert_non_null(mkdtemp(dir));
   make_pair("ec", "ec -pkeyopt ec_paramgen_curve:P-256");
   make_pair("rsa", "rsa:2048");
-  char ec_crt[128], ec_key[128], rsa_crt[128], rsa_key[128];
+  make_pair("ed", "ed25519");
+  char ec_crt[128], ec_key[128], rsa_crt[128], rsa_key[128], ed_crt[128], ed_key[128];
+  snprintf(ed_crt, sizeof ed_crt, "%s/ed.crt", dir);
+  snprintf(ed_key, sizeof ed_key, "%s/ed.key", dir);
   snprintf(ec_crt, sizeof ec_crt, "%s/ec.crt", dir);
   snprintf(ec_key, sizeof ec_key, "%s/ec.key", dir);
   snprintf(rsa_crt, sizeof rsa_crt, "%s/rsa.crt", dir);
@@ -50,9 +53,14 @@ static void test_client_key_types(void **state) {
 
   c = NULL;
   ctl_x1_peer rsa = {"https://127.0.0.1:1/X1/NE", rsa_crt, rsa_key, ec_crt, keys};
-  assert_int_equal(ctl_x1_client_open(&rsa, &c, &err), LISEC_EINVAL);
+  assert_int_equal(ctl_x1_client_open(&rsa, &c, &err), 0);
+  ctl_x1_client_close(c);
+
+  c = NULL;
+  ctl_x1_peer ed = {"https://127.0.0.1:1/X1/NE", ed_crt, ed_key, ec_crt, keys};
+  assert_int_equal(ctl_x1_client_open(&ed, &c, &err), LISEC_EINVAL);
   assert_null(c);
-  assert_non_null(strstr(err.msg, "must be an EC key"));
+  assert_non_null(strstr(err.msg, "must be an EC key (ECDSA, e.g. P-256) or an RSA key"));
 
   ctl_x1_peer no_keys = {"https://127.0.0.1:1/X1/NE", ec_crt, ec_key, ec_crt, NULL};
   assert_int_equal(ctl_x1_client_open(&no_keys, &c, &err), LISEC_EUNAVAIL);
@@ -70,8 +78,8 @@ static void test_client_key_types(void **state) {
 
   keys_client_close(keys);
   lisec_config_free(cfg);
-  const char *names[] = {"ec.crt", "ec.key", "rsa.crt", "rsa.key"};
-  for (int i = 0; i < 4; i++) {
+  const char *names[] = {"ec.crt", "ec.key", "rsa.crt", "rsa.key", "ed.crt", "ed.key"};
+  for (int i = 0; i < 6; i++) {
     char p[160];
     snprintf(p, sizeof p, "%s/%s", dir, names[i]);
     unlink(p);
