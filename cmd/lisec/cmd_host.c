@@ -3,7 +3,9 @@
  * the attested location) and asset management's re-confirmation of a
  * host's location after a power cycle (operator role): the new location
  * certificate, signed for the TPM's current resetCount, goes to lisecd,
- * which checks it and hands it to the host's agent to measure. */
+ * which checks it and hands it to the host's agent to measure; and the end
+ * of a host's enrolment: `remove ID` (its de-enrolment) and `revoked` (the
+ * host certificates lisec refuses since). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,16 @@
 #include "crypto/crypto.h"
 
 const char cli_help_host[] =
-    "hosts' attestation: list, show ID, confirm-location ID --location FILE";
+    "hosts' attestation: list, show ID, confirm-location ID --location FILE, remove ID, revoked";
 
 static const char usage_text[] =
     "usage: lisec host list\n"
     "       lisec host show HOST_ID          the last appraisal (EAR) and the trust now\n"
     "       lisec host confirm-location HOST_ID --location LOCATION.cms\n"
     "                                        asset management re-confirms the location\n"
+    "       lisec host remove HOST_ID        de-enrols the host (operator): revokes its AK\n"
+    "                                        binding and client certificates, voids its location\n"
+    "       lisec host revoked               the host certificates lisec revoked\n"
     "exit: 0 done, 1 refused or untrusted (show), 2 error";
 
 static void print_location(const json_t *loc) {
@@ -68,6 +73,24 @@ static void print_confirm(const json_t *reply) {
   print_location(json_object_get(reply, "location"));
 }
 
+static void print_removed(const json_t *reply) {
+  printf("host %s de-enrolled: trust %s, AK binding %.16s.. revoked\n", cli_str(reply, "host"),
+         cli_str(reply, "trust"), cli_str(reply, "revoked_ak_sha256"));
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(reply, "revoked_certificates"), i, c)
+    printf("  certificate revoked: serial %s issuer %s sha256 %s\n", cli_str(c, "serial"),
+           cli_str(c, "issuer"), cli_str(c, "sha256"));
+}
+
+static void print_revoked(const json_t *reply) {
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(reply, "revoked"), i, c)
+    printf("%s  serial %s  host %.16s..  %s  issuer %s\n", cli_str(c, "sha256"), cli_str(c, "serial"),
+           cli_str(c, "host"), cli_str(c, "revoked_at"), cli_str(c, "issuer"));
+}
+
 static int request(const char *method, const char *path, const json_t *body,
                    void (*human)(const json_t *), bool untrusted_is_refusal) {
   long status = 0;
@@ -100,11 +123,17 @@ int cli_cmd_host(int argc, char **argv) {
   char path[160];
   if (strcmp(sub, "list") == 0 && argc == 2)
     return request("GET", "/v1/attest/hosts", NULL, print_list, false);
+  if (strcmp(sub, "revoked") == 0 && argc == 2)
+    return request("GET", "/v1/attest/revoked", NULL, print_revoked, false);
   if (argc >= 3 && !host_id_ok(argv[2]))
     return cli_fail("host: HOST_ID is 64 lower-case hex digits (lisec-agent host-id)");
   if (strcmp(sub, "show") == 0 && argc == 3) {
     snprintf(path, sizeof path, "/v1/hosts/%s/attestation", argv[2]);
     return request("GET", path, NULL, print_show, true);
+  }
+  if (strcmp(sub, "remove") == 0 && argc == 3) {
+    snprintf(path, sizeof path, "/v1/hosts/%s", argv[2]);
+    return request("DELETE", path, NULL, print_removed, false);
   }
   if (strcmp(sub, "confirm-location") == 0 && argc == 5 && strcmp(argv[3], "--location") == 0) {
     uint8_t *der = NULL;

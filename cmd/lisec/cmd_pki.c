@@ -1,5 +1,6 @@
-/* `lisec pki init DIR [--force] [--days N]` and `lisec pki issue DIR [STEM]
- * ROLE NAME [--days N]`: the development PKI, so that lisec runs without an
+/* `lisec pki init DIR [--force] [--days N]`, `lisec pki issue DIR [STEM]
+ * ROLE NAME [--days N]` and `lisec pki revoke DIR SERIAL [--days N]` (its
+ * CRL, DIR/crl.pem): the development PKI, so that lisec runs without an
  * outside CA. The layout (DIR/ca.crt, DIR/server.crt, DIR/<role>.crt, each
  * with its .key) is what the demo and the integration tests rely on. It
  * says loudly, every time, that it is for development only. */
@@ -21,7 +22,11 @@ static const char pki_usage_text[] =
     "       lisec pki issue DIR [STEM] ROLE NAME [--days N]\n"
     "         one more client certificate from DIR's CA: DIR/STEM.crt and .key with\n"
     "         CN=NAME and the role ROLE (STEM defaults to NAME, lower case, with any\n"
-    "         character outside a-z 0-9 _ turned into -); never overwrites";
+    "         character outside a-z 0-9 _ turned into -); never overwrites\n"
+    "       lisec pki revoke DIR SERIAL [--days N]\n"
+    "         revokes the certificate of that serial (hex, openssl x509 -serial):\n"
+    "         DIR/crl.pem, signed by DIR's CA with every serial revoked so far and a\n"
+    "         nextUpdate N days ahead (default 90), for lisecd's [tls] crl";
 
 static int parse_days(const char *s, int *days) {
   char *end;
@@ -90,6 +95,13 @@ int cli_cmd_pki(int argc, char **argv) {
     else pos[n++] = argv[i];
   }
   if (n == 2 && strcmp(pos[0], "init") == 0) return pki_cmd_init(pos[1], force, days);
+  if (n == 3 && strcmp(pos[0], "revoke") == 0 && !force) {
+    lisec_err err = {0};
+    if (pki_revoke(pos[1], pos[2], days, &err) != 0) return cli_fail("pki revoke: %s", err.msg);
+    printf("%s/crl.pem: serial %s revoked (nextUpdate in %d days) - development only\n", pos[1], pos[2],
+           days);
+    return CLI_OK;
+  }
   if (force) return cli_fail("pki issue never overwrites; remove the old files first");
   if (n == 4 && strcmp(pos[0], "issue") == 0) {
     /* The file stem from NAME: lower case, anything else outside a-z 0-9 - _

@@ -42,6 +42,8 @@ enum {
 
 #define API_ROLE_NAME_MAX 80
 #define API_SUBJECT_MAX 256
+#define API_CERT_SHA256_LEN 64
+#define API_CERT_SERIAL_MAX 48 /* 20 bytes in hex, and room */
 
 /* Where a certificate carries its role. */
 typedef enum { API_ROLE_FROM_SAN_URI, API_ROLE_FROM_OU } api_role_source;
@@ -50,6 +52,12 @@ typedef struct api_principal {
   char subject[API_SUBJECT_MAX];
   char role[API_ROLE_NAME_MAX]; /* "operator", ..., "tenant:<name>" */
   unsigned role_bit;
+  /* The certificate itself, so the controller can refuse one it revoked
+   * (a de-enrolled host's, docs/attestation.md): lower-case hex SHA-256 of
+   * its DER, its serial in upper-case hex, its issuer (RFC 2253). */
+  char cert_sha256[API_CERT_SHA256_LEN + 1];
+  char cert_serial[API_CERT_SERIAL_MAX];
+  char cert_issuer[API_SUBJECT_MAX];
 } api_principal;
 
 /* Reads the role from a verified client certificate: a SAN URI

@@ -3,7 +3,10 @@
  * the subject OU, as configured. A certificate with no role, an unknown role
  * or two different roles (also one in the OU and another in the SAN URI,
  * whichever the configuration reads) is not admitted anywhere, nor one not
- * issued for client authentication (fail closed). */
+ * issued for client authentication (fail closed). The principal also
+ * carries the certificate's own identity (SHA-256, serial, issuer), which
+ * the controller checks against the certificates it revoked. */
+#include <openssl/bn.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -166,6 +169,43 @@ static int client_auth_eku(X509 *cert, const char *subject, lisec_err *err) {
   return 0;
 }
 
+/* What identifies the certificate itself: its DER's SHA-256, serial and
+ * issuer. A host's de-enrolment revokes certificates by these, and the
+ * controller refuses a revoked one for the host role even while its CA
+ * still trusts it (docs/attestation.md, "De-enrolment"). */
+static int cert_identity(X509 *cert, api_principal *p, lisec_err *err) {
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != sizeof md)
+    return lisec_err_set(err, LISEC_EAUTH, "client certificate of %s: cannot hash it", p->subject);
+  for (unsigned i = 0; i < mdlen; i++) snprintf(p->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+  char *hex = bn ? BN_bn2hex(bn) : NULL;
+  BN_free(bn);
+  if (!hex || strlen(hex) >= sizeof p->cert_serial) {
+    OPENSSL_free(hex);
+    return lisec_err_set(err, LISEC_EAUTH, "client certificate of %s: serial number over 20 bytes",
+                         p->subject);
+  }
+  snprintf(p->cert_serial, sizeof p->cert_serial, "%s", hex);
+  OPENSSL_free(hex);
+  BIO *b = BIO_new(BIO_s_mem());
+  char *txt = NULL;
+  long n = 0;
+  if (b && X509_NAME_print_ex(b, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
+    n = BIO_get_mem_data(b, &txt);
+  if (n > 0) {
+    size_t len = (size_t)n < sizeof p->cert_issuer ? (size_t)n : sizeof p->cert_issuer - 1;
+    memcpy(p->cert_issuer, txt, len);
+    p->cert_issuer[len] = '\0';
+    /* printable ASCII only: it goes into replies, logs and the wire */
+    for (char *c = p->cert_issuer; *c; c++)
+      if (*c < 0x20 || *c > 0x7e) *c = '?';
+  }
+  BIO_free(b);
+  return 0;
+}
+
 int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
   if (!cert) return lisec_err_set(err, LISEC_EAUTH, "no client certificate");
@@ -180,6 +220,7 @@ int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out,
                        out->subject,
                        src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI " ROLE_URI_PREFIX "<role>");
   if (rc == 0) rc = other_place_agrees(cert, src, out, err);
+  if (rc == 0) rc = cert_identity(cert, out, err);
   if (rc) {
     char subject[API_SUBJECT_MAX];
     memcpy(subject, out->subject, sizeof subject);

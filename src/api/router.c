@@ -9,6 +9,7 @@
 #include "ctl/counters.h"
 #include "api/body.h"
 #include "ctl/attest.h"
+#include "ctl/hosts_end.h"
 #include "store/store.h"
 
 /* A message that quotes the request (a parser pointing at bad input) may
@@ -355,7 +356,20 @@ void api_dispatch_routes(const api_route *routes, size_t n_routes, lisec_ctl *ct
     return;
   }
   ctl_actor actor = {.subject = who->subject, .role = who->role, .kind = api_role_kind(who->role_bit)};
+  ctl_peer_cert peer = {who->cert_sha256, who->cert_serial, who->cert_issuer};
+  const ctl_peer_cert *was = ctl ? ctl->peer : NULL;
+  if (ctl) ctl->peer = &peer;
+  /* A de-enrolled host's certificate is refused for the host role even
+   * while its CA still trusts it (ctl/hosts_end.c). */
+  if (ctl && actor.kind == CTL_ROLE_HOST && ctl_hosts_cert_check(ctl, &actor, &err) != 0) {
+    ctl->peer = was;
+    json_decref(req.body);
+    api_error_from(resp, err.code, &err);
+    (void)api_ratelimit_take(who, &wait_s);
+    return;
+  }
   int rc = route->handler(ctl, &actor, &req, resp);
+  if (ctl) ctl->peer = was;
   json_decref(req.body);
   if (resp->status == 403) (void)api_ratelimit_take(who, &wait_s);
   if (ctl && ctl_attest_wait_pending(ctl->wait)) {

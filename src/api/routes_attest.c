@@ -1,11 +1,14 @@
 /* Routes of host attestation: the agent's own endpoints (role host, and the
  * use cases refuse a certificate whose CN is not the host it acts for), the
  * results for operators, auditors and MANO, and asset management's
- * re-confirmation of a location (operator). */
+ * re-confirmation of a location (operator), and the end of a host's
+ * enrolment: its de-enrolment (operator) and the list of the host
+ * certificates lisec revoked. */
 #include <stdlib.h>
 
 #include "api/api.h"
 #include "ctl/attest.h"
+#include "ctl/hosts_end.h"
 
 typedef int (*body_case)(lisec_ctl *, const ctl_actor *, const json_t *, json_t **, lisec_err *);
 
@@ -63,6 +66,23 @@ static int confirm(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int deenrol(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
+                   api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_host_deenrol(ctl, a, req->params[0], &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
+static int revoked(lisec_ctl *ctl, const ctl_actor *a, const api_request *req,
+                   api_response *resp) {
+  (void)req;
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_hosts_revoked(ctl, a, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 const api_route api_routes_attest[] = {
     {"POST", "/v1/attest/enrol", API_ROLE_HOST, true, enrol, NULL},
     {"POST", "/v1/attest/enrol/finish", API_ROLE_HOST, true, enrol_finish, NULL},
@@ -74,5 +94,8 @@ const api_route api_routes_attest[] = {
     {"GET", "/v1/hosts/{id}/attestation",
      API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_MANO | API_ROLE_HOST, false, show, NULL},
     {"POST", "/v1/hosts/{id}/confirm-location", API_ROLE_OPERATOR, true, confirm, NULL},
+    {"DELETE", "/v1/hosts/{id}", API_ROLE_OPERATOR, false, deenrol, "attest.deenrol"},
+    {"GET", "/v1/attest/revoked", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_MANO, false,
+     revoked, NULL},
     {0},
 };

@@ -13,7 +13,8 @@
 #define REPLY_FIELDS_MAX 256 /* the reply's fields besides its body */
 
 uint32_t api_wire_channel_max(size_t max_body) {
-  uint64_t m = (uint64_t)max_body + API_URI_MAX + API_SUBJECT_MAX + API_ROLE_NAME_MAX +
+  uint64_t m = (uint64_t)max_body + API_URI_MAX + 2 * API_SUBJECT_MAX + API_ROLE_NAME_MAX +
+               API_CERT_SHA256_LEN + API_CERT_SERIAL_MAX +
                LISEC_REQUEST_ID_MAX + 256;
   if (m < API_WIRE_REPLY_MAX + REPLY_FIELDS_MAX) m = API_WIRE_REPLY_MAX + REPLY_FIELDS_MAX;
   return m > IPC_PAYLOAD_MAX ? IPC_PAYLOAD_MAX : (uint32_t)m;
@@ -33,6 +34,14 @@ static bool method_ok(const char *m) {
   return true;
 }
 
+/* Empty, or only characters of set (exactly len of them when len > 0). */
+static bool hex_or_empty(const char *s, const char *set, size_t len) {
+  size_t n = strlen(s);
+  if (n == 0) return true;
+  if (len && n != len) return false;
+  return strspn(s, set) == n;
+}
+
 static bool digits(const char *s) {
   for (; *s; s++)
     if (*s < '0' || *s > '9') return false;
@@ -49,6 +58,9 @@ int api_wire_request_encode(ipc_writer *w, const api_wire_request *r, size_t max
   ipc_put_str(w, r->who.subject);
   ipc_put_str(w, r->who.role);
   ipc_put_u32(w, r->who.role_bit);
+  ipc_put_str(w, r->who.cert_sha256);
+  ipc_put_str(w, r->who.cert_serial);
+  ipc_put_str(w, r->who.cert_issuer);
   ipc_put_str(w, r->method);
   ipc_put_str(w, r->uri);
   ipc_put_str(w, r->request_id);
@@ -66,6 +78,9 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
   ipc_get_str(&r, out->who.subject, sizeof out->who.subject);
   ipc_get_str(&r, out->who.role, sizeof out->who.role);
   out->who.role_bit = ipc_get_u32(&r);
+  ipc_get_str(&r, out->who.cert_sha256, sizeof out->who.cert_sha256);
+  ipc_get_str(&r, out->who.cert_serial, sizeof out->who.cert_serial);
+  ipc_get_str(&r, out->who.cert_issuer, sizeof out->who.cert_issuer);
   ipc_get_str(&r, out->method, sizeof out->method);
   ipc_get_str(&r, out->uri, sizeof out->uri);
   ipc_get_str(&r, out->request_id, sizeof out->request_id);
@@ -77,6 +92,10 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
   /* The bit must be the role's: the controller admits by the bit. */
   if (!out->who.role_bit || api_role_bit(out->who.role) != out->who.role_bit)
     return lisec_err_set(err, LISEC_EINVAL, "request message: role and role bit disagree");
+  /* the certificate's identity: what roles.c renders, or nothing */
+  if (!hex_or_empty(out->who.cert_sha256, "0123456789abcdef", API_CERT_SHA256_LEN) ||
+      !hex_or_empty(out->who.cert_serial, "0123456789ABCDEF-", 0) || !printable(out->who.cert_issuer))
+    return lisec_err_set(err, LISEC_EINVAL, "request message: certificate hash, serial or issuer malformed");
   if (!method_ok(out->method))
     return lisec_err_set(err, LISEC_EINVAL, "request message: method not upper-case letters");
   if (out->uri[0] != '/' || !printable(out->uri))

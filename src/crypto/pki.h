@@ -34,5 +34,11 @@ int pki_init(const char *dir, bool force, int days, lisec_err *err);
  * never overwrites an existing file (EEXIST -> LISEC_ECONFLICT). */
 int pki_issue(const char *dir, const char *stem, const char *role, const char *name, int days,
               lisec_err *err);
+/* Revokes the certificate with serial serial_hex (1-40 hex digits, as
+ * `openssl x509 -serial` prints it) issued by the CA in dir: dir/crl.pem
+ * is signed again (pki_crl.c) with every serial revoked before and this
+ * one, a CRL number one higher, and a nextUpdate days ahead. lisecd's
+ * [tls] crl then refuses that certificate. */
+int pki_revoke(const char *dir, const char *serial_hex, int days, lisec_err *err);
 
 #endif

@@ -33,6 +33,7 @@
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
 #include "ctl/counters.h"
+#include "ctl/hosts_end.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
@@ -61,6 +62,7 @@ typedef struct att_host {
   ak_cached *ak;         /* the newest AK parsed for this host, or NULL */
   attest_nonces *nonces;
   bool enrolled;         /* has an activated AK */
+  bool deenrolled;       /* the operator de-enrolled it; no AK until it enrols again */
   bool trusted;          /* what this controller last told the model */
   bool last_passed;      /* the newest appraisal passed */
   bool wanted;           /* a decision asked for a fresh appraisal */
@@ -550,6 +552,7 @@ static int load_host_cb(void *ctx, const char *id, const char *body, int64_t ver
   att_host *h = valid_host_id(id) ? add_locked(st, id) : NULL;
   if (h) {
     h->enrolled = json_object_get(doc, "ak_pub") != NULL;
+    h->deenrolled = !h->enrolled && json_object_get(doc, "deenrolled_at") != NULL;
     const char *trust = json_string_value(json_object_get(doc, "trust"));
     h->trusted = trust && strcmp(trust, "trusted") == 0;
     h->last_ok = doc_int(doc, "last_ok_at");
@@ -836,6 +839,7 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
       (rc = get_b64(body, "ak_pub", true, ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = get_b64(body, "ek_cert", false, 16384, &cert, &cert_len, err)) ||
       (rc = attest_host_id(ek, ek_len, host, err)) ||
+      (rc = ctl_hosts_enrol_identity(ctl, actor, host, err)) ||
       (rc = check_actor(ctl, actor, host, "attest.enrol", err)))
     goto done;
   if (st->ek_ca) {
@@ -881,6 +885,7 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
   if (s_cert) json_object_set_new(doc, "ek_cert", json_string(s_cert));
   json_object_set_new(doc, "pending", json_pack("{s:s, s:s, s:I}", "ak_pub", s_ak, "secret_sha256",
                                                 hexd, "at", (json_int_t)lisec_time_now()));
+  ctl_hosts_note_cert(doc, ctl);
   if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "attest.enrol", false,
                       "credential made for the AK (TPM2_MakeCredential); pending activation", 0,
                       NULL, err, "host %s", host)))
@@ -935,6 +940,9 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
   if (ok) {
     json_object_set(doc, "ak_pub", json_object_get(pending, "ak_pub"));
     json_object_set_new(doc, "enrolled_at", json_integer(lisec_time_now()));
+    /* enrolled again after a de-enrolment: a fresh activation, a new binding */
+    json_object_del(doc, "deenrolled_at");
+    ctl_hosts_note_cert(doc, ctl);
   }
   json_object_del(doc, "pending");
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
@@ -949,7 +957,7 @@ int ctl_attest_enrol_finish(lisec_ctl *ctl, const ctl_actor *actor, const json_t
   }
   pthread_mutex_lock(&st->mu);
   att_host *h = add_locked(st, host);
-  if (h) h->enrolled = true;
+  if (h) h->enrolled = true, h->deenrolled = false;
   pthread_mutex_unlock(&st->mu);
   if (!h) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "too many hosts");
@@ -973,8 +981,9 @@ static int enrolled_host(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
   struct ctl_attest_state *st = st_of(ctl);
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, *host);
-  bool enrolled = h && h->enrolled;
+  bool enrolled = h && h->enrolled, gone = h && h->deenrolled;
   pthread_mutex_unlock(&st->mu);
+  if (gone) return ctl_hosts_refuse_deenrolled(ctl, actor, *host, action, err);
   return enrolled ? 0
                   : lisec_err_set(err, LISEC_ENOTFOUND,
                                   "host %.16s.. is not enrolled (POST /v1/attest/enrol)", *host);
@@ -1483,6 +1492,32 @@ done:
   json_decref(ear);
   json_decref(vj);
   return rc;
+}
+
+/* ---- de-enrolment (ctl/hosts_end.c) ------------------------------------- */
+
+void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
+  struct ctl_attest_state *st = st_of(ctl);
+  ak_cached *ak = NULL;
+  attest_nonces *fresh = attest_nonces_new(NONCES_PER_HOST), *old = NULL;
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  if (h) {
+    ak = h->ak, h->ak = NULL;
+    /* the nonces it was issued are spent with its AK */
+    if (fresh) old = h->nonces, h->nonces = fresh, fresh = NULL;
+    h->enrolled = h->trusted = h->last_passed = h->wanted = h->overdue_todo = false;
+    h->offer = h->since_start = false;
+    h->deenrolled = true;
+    h->last_ok = h->last_ok_ms = 0;
+    /* requests parked for its fresh quote decide now: it has none */
+    h->appraisals++;
+    notify_locked(st, h);
+  }
+  pthread_mutex_unlock(&st->mu);
+  attest_nonces_free(old);
+  attest_nonces_free(fresh);
+  ak_cached_put(st, ak);
 }
 
 /* ---- reading ------------------------------------------------------------ */

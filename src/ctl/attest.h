@@ -116,4 +116,10 @@ int ctl_attest_host_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
 int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                                 const json_t *body, json_t **out, lisec_err *err);
 
+/* De-enrolment (ctl/hosts_end.c): forgets host's AK binding in this
+ * lisecd's table (not enrolled, not trusted, no good appraisal, its nonces
+ * spent, no location offer) and wakes the requests parked for its quote.
+ * The stored document and the model are the caller's. */
+void ctl_attest_host_forget(lisec_ctl *ctl, const char *host);
+
 #endif

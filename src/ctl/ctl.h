@@ -44,11 +44,19 @@ ctl_role ctl_actor_role(const ctl_actor *actor);
 typedef struct ctl_shared ctl_shared;
 /* The keys process's client (keys/keys.h): the controller holds no key. */
 typedef struct keys_client keys_client;
+/* The client certificate of the request being served: lower-case hex
+ * SHA-256 of its DER, serial in hex, issuer (RFC 2253). A host's
+ * de-enrolment revokes certificates by these (ctl/hosts_end.h). */
+typedef struct ctl_peer_cert {
+  const char *sha256, *serial, *issuer;
+} ctl_peer_cert;
 typedef struct lisec_ctl {
   ctl_shared *shared;
   lisec_store *store;
   bool owns_shared; /* opened by ctl_open (not ctl_open_worker): frees shared */
   struct ctl_attest_wait *wait; /* the request's wait for fresh quotes (ctl/attest.h); may be NULL */
+  const ctl_peer_cert *peer;    /* the request's client certificate (api/router.c sets it around
+                                   each dispatch); NULL for lisecd's own work */
 } lisec_ctl;
 
 /* Opens the controller from the configuration: the state every worker

@@ -496,6 +496,24 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
   return li[0] != '\0';
 }
 
+bool ctl_model_host_li_involved(ctl_shared *sh, const char *host) {
+  struct ctl_model_state *st = sh->model;
+  if (!st || !host) return true; /* no model: assume the worst */
+  pthread_mutex_lock(&st->mu);
+  bool li = model_host_li_involved(st->m, host);
+  pthread_mutex_unlock(&st->mu);
+  return li;
+}
+
+int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  pthread_mutex_lock(&st->mu);
+  model_observe_forget(st->m, host);
+  int rc = store_doc_delete(ctl->store, OBS_KIND, host, err);
+  pthread_mutex_unlock(&st->mu);
+  return rc == LISEC_ENOTFOUND ? 0 : rc;
+}
+
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err) {
   bool observed;

@@ -55,6 +55,13 @@ int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX 
  * (ctl/li.c). */
 bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX + 1]);
 
+/* Host de-enrolment (ctl/hosts_end.c): whether a VM the host runs, by
+ * intent or as its host proved, is involved in LI (true when the model
+ * cannot say); and dropping what the host proved, so its VMs' placement is
+ * unproven (declared only) until a host proves it again. */
+bool ctl_model_host_li_involved(ctl_shared *sh, const char *host);
+int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err);
+
 /* Whether the model holds the LI authorisation li (a target belongs to
  * one, TR 103 308 §5.2: ctl/targets.c asks before it stores a target). */
 bool ctl_model_li_exists(ctl_shared *sh, const char *li);
