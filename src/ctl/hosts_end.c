@@ -127,13 +127,17 @@ void ctl_hosts_note_cert(json_t *doc, const lisec_ctl *ctl) {
 
 int ctl_hosts_refuse_deenrolled(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                                 const char *action, lisec_err *err) {
-  lisec_err_set(err, LISEC_EDENIED,
+  /* Evidence is refused (403); a challenge or a nonce is answered as for
+   * a host lisec does not know (404), which is what makes an agent enrol
+   * again once the operator has given it a new certificate. */
+  int rc = strcmp(action, "attest.appraise") == 0 ? LISEC_EDENIED : LISEC_ENOTFOUND;
+  lisec_err_set(err, rc,
                 "NFV-SEC025-lifecycle, TR103308-5.1: host %.16s.. was de-enrolled: its AK binding "
                 "is revoked and its quotes are refused; it must enrol again (POST /v1/attest/enrol, "
                 "a fresh TPM2_ActivateCredential)",
                 host);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, NULL, LISEC_EDENIED, NULL, err,
-                   "host %s", host);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, NULL, rc, NULL, err, "host %s",
+                   host);
 }
 
 int ctl_hosts_enrol_identity(lisec_ctl *ctl, const ctl_actor *actor, const char *host,

@@ -31,9 +31,10 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
  * "host", "revoked_at"}...]}, oldest hash first. */
 int ctl_hosts_revoked(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 
-/* For ctl/attest.c. A refusal (EDENIED, recorded under action) of a
- * request a de-enrolled host makes with a certificate lisec did not revoke
- * (its AK binding is revoked: its quotes are refused). */
+/* For ctl/attest.c. A refusal (recorded under action) of a request a
+ * de-enrolled host makes with a certificate lisec did not revoke: its AK
+ * binding is revoked, so its evidence is refused (EDENIED); a challenge or
+ * nonce gets ENOTFOUND, on which the agent enrols again. */
 int ctl_hosts_refuse_deenrolled(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                                 const char *action, lisec_err *err);
 /* At enrolment: a host certificate whose CN names another host id that

@@ -1,3 +1,6 @@
 # Host attestation end to end: lisecd with [attest] configured, lisec-agent
 # running on its own against swtpm, the CLI's host commands.
 lisec_integration_test(attest_api tests/integration/attest_api.sh)
+# The end of a host's enrolment (issue 21 item 2): de-enrolment, the
+# revocation list, lisec pki revoke's CRL, re-enrolment and its bad cases.
+lisec_integration_test(attest_end tests/integration/attest_end.sh)
