@@ -33,7 +33,7 @@
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
 #include "ctl/counters.h"
-#include "ctl/hosts_end.h"
+#include "ctl/enrol_id.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"

@@ -2,10 +2,10 @@
  * removal of a host from attestation, the list of host client certificates
  * lisec revoked (store kind "attest.revoked", one document per certificate
  * keyed by the SHA-256 of its DER, so each host request is one point
- * lookup that every lisecd instance sharing the store agrees on), the
- * refusal of those certificates for the host role, and the identity rule
- * of re-enrolment: the same TPM enrols again only through a fresh
- * MakeCredential/ActivateCredential, a different EK is a different host.
+ * lookup that every lisecd instance sharing the store agrees on), and the
+ * refusal of those certificates for the host role. What enrolment itself
+ * does about it (the certificates noted, a different EK refused as a
+ * different host) is in ctl/enrol_id.c.
  *
  * The host's attestation document (kind "attest.host", ctl/attest.c) keeps
  * the certificates the host enrolled with ("certs"), and after a
@@ -101,73 +101,6 @@ int ctl_hosts_revoked(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lise
   }
   *out = json_pack("{s:o, s:I}", "revoked", lc.arr, "count", (json_int_t)lc.n);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-}
-
-void ctl_hosts_note_cert(json_t *doc, const lisec_ctl *ctl) {
-  const ctl_peer_cert *pc = ctl ? ctl->peer : NULL;
-  if (!pc || !pc->sha256 || !pc->sha256[0]) return;
-  json_t *certs = json_object_get(doc, "certs");
-  if (!json_is_array(certs)) {
-    certs = json_array();
-    if (!certs || json_object_set_new(doc, "certs", certs)) return;
-  }
-  size_t i;
-  json_t *c;
-  json_array_foreach(certs, i, c) {
-    const char *h = json_string_value(json_object_get(c, "sha256"));
-    if (h && strcmp(h, pc->sha256) == 0) return;
-  }
-  while (json_array_size(certs) >= CTL_HOSTS_CERTS_MAX) json_array_remove(certs, 0);
-  json_array_append_new(certs, json_pack("{s:s, s:s, s:s}", "sha256", pc->sha256, "serial",
-                                         pc->serial ? pc->serial : "", "issuer",
-                                         pc->issuer ? pc->issuer : ""));
-}
-
-/* ---- refusals attestation asks for ------------------------------------------- */
-
-int ctl_hosts_refuse_deenrolled(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                                const char *action, lisec_err *err) {
-  /* Evidence is refused (403); a challenge or a nonce is answered as for
-   * a host lisec does not know (404), which is what makes an agent enrol
-   * again once the operator has given it a new certificate. */
-  int rc = strcmp(action, "attest.appraise") == 0 ? LISEC_EDENIED : LISEC_ENOTFOUND;
-  lisec_err_set(err, rc,
-                "NFV-SEC025-lifecycle, TR103308-5.1: host %.16s.. was de-enrolled: its AK binding "
-                "is revoked and its quotes are refused; it must enrol again (POST /v1/attest/enrol, "
-                "a fresh TPM2_ActivateCredential)",
-                host);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, false, NULL, rc, NULL, err, "host %s",
-                   host);
-}
-
-int ctl_hosts_enrol_identity(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                             lisec_err *err) {
-  if (ctl_actor_role(actor) != CTL_ROLE_HOST || !host_id_ok(actor->subject) ||
-      strcmp(actor->subject, host) == 0)
-    return 0;
-  json_t *doc = NULL;
-  int64_t ver = 0;
-  lisec_err e = {0};
-  if (load_host(ctl, actor->subject, &doc, &ver, &e) != 0) return 0; /* the usual refusal follows */
-  bool had_ek = json_object_get(doc, "ek_pub") != NULL;
-  bool gone = json_object_get(doc, "deenrolled_at") != NULL && !json_object_get(doc, "ak_pub");
-  json_decref(doc);
-  if (!had_ek) return 0;
-  if (gone)
-    lisec_err_set(err, LISEC_EDENIED,
-                  "O.1.6, NFV-SEC025-lifecycle: this TPM's EK is host %.16s.., not host %.16s.. of "
-                  "the certificate, which was de-enrolled: a TPM replaced or re-seeded is a new "
-                  "host; enrol it under its own id with a certificate whose CN is %s",
-                  host, actor->subject, host);
-  else
-    lisec_err_set(err, LISEC_EDENIED,
-                  "O.1.6, NFV-SEC025-lifecycle: this TPM's EK is host %.16s.., not the EK host "
-                  "%.16s.. enrolled with: its TPM was replaced or its endorsement seed changed, so it "
-                  "is a different host; de-enrol host %.16s.. (lisec host remove) and enrol this "
-                  "TPM as a new host with a certificate whose CN is %s",
-                  host, actor->subject, actor->subject, host);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.enrol", false, NULL, LISEC_EDENIED, NULL,
-                   err, "host %s", actor->subject);
 }
 
 /* ---- de-enrolment ------------------------------------------------------------ */

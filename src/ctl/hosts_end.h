@@ -4,16 +4,11 @@
  * enrolled with, voids its location and trust, and leaves its VMs'
  * placement unproven; lisec keeps the list of the certificates it revoked,
  * serves it, and refuses them for the host role while their CA still
- * trusts them. Re-enrolment of the same TPM needs a fresh credential
- * activation; a TPM whose EK changed under a host id is another host. */
+ * trusts them (ctl/enrol_id.h has enrolment's side). */
 #ifndef LISEC_CTL_HOSTS_END_H
 #define LISEC_CTL_HOSTS_END_H
 
 #include "ctl/ctl.h"
-
-/* Certificates a host document keeps (the newest ones it enrolled with),
- * all revoked at its de-enrolment. */
-#define CTL_HOSTS_CERTS_MAX 8
 
 /* Every request of the host role: EAUTH (403, recorded) when its client
  * certificate is on lisec's revocation list; 0 otherwise. */
@@ -30,21 +25,5 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
 /* GET /v1/attest/revoked: {"revoked": [{"sha256", "serial", "issuer",
  * "host", "revoked_at"}...]}, oldest hash first. */
 int ctl_hosts_revoked(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
-
-/* For ctl/attest.c. A refusal (recorded under action) of a request a
- * de-enrolled host makes with a certificate lisec did not revoke: its AK
- * binding is revoked, so its evidence is refused (EDENIED); a challenge or
- * nonce gets ENOTFOUND, on which the agent enrols again. */
-int ctl_hosts_refuse_deenrolled(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                                const char *action, lisec_err *err);
-/* At enrolment: a host certificate whose CN names another host id that
- * enrolled with a different EK is refused (EDENIED, recorded), saying that
- * the TPM is a different host and how it enrols. 0 in every other case. */
-int ctl_hosts_enrol_identity(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
-                             lisec_err *err);
-/* Adds the request's client certificate (ctl->peer) to a host document's
- * "certs" (at most CTL_HOSTS_CERTS_MAX, newest kept), so de-enrolment
- * revokes it. */
-void ctl_hosts_note_cert(json_t *doc, const lisec_ctl *ctl);
 
 #endif

@@ -73,6 +73,7 @@ static void test_request_round_trip(void **state) {
 
 /* A request payload written field by field, so any field can be wrong. */
 static const char *raw_request_id = "0123abcd";
+static const char *raw_cert_sha256 = ""; /* the client certificate's identity */
 static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, const char *role,
                           uint32_t bit, const char *method, const char *uri, size_t body_len) {
   ipc_writer_init(w, IPC_PAYLOAD_MAX);
@@ -80,6 +81,9 @@ static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, co
   ipc_put_str(w, subject);
   ipc_put_str(w, role);
   ipc_put_u32(w, bit);
+  ipc_put_str(w, raw_cert_sha256);
+  ipc_put_str(w, "");
+  ipc_put_str(w, "");
   ipc_put_str(w, method);
   ipc_put_str(w, uri);
   ipc_put_str(w, raw_request_id);
@@ -105,6 +109,13 @@ static void test_request_oversized_and_malformed(void **state) {
   lisec_err err = {0};
   unsigned op = API_ROLE_OPERATOR;
   assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/v1/status", 0, &err), 0);
+  /* the certificate's hash: 64 lower-case hex digits or nothing */
+  raw_cert_sha256 = "9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
+  assert_int_equal(decode_raw(0, "s", "host", API_ROLE_HOST, "GET", "/v1/status", 0, &err), 0);
+  raw_cert_sha256 = "9A0B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6F7A8B9C0D1E2F3A4B5C6D7E8F9A0B";
+  assert_int_equal(decode_raw(0, "s", "host", API_ROLE_HOST, "GET", "/v1/status", 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "certificate hash"));
+  raw_cert_sha256 = "";
   /* over a bound */
   assert_int_equal(decode_raw(0, "s", "operator", op, "POST", "/v1/x", MAX_BODY + 1, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "over its bound"));
