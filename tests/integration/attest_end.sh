@@ -100,7 +100,8 @@ lisec pki issue "$pki" host-a host "$hostA" >/dev/null || fail "pki issue host-a
 am_pki am
 mkdir -p state-A
 issue_location am "$hostA" "$(tpm_reset_count)" state-A/location.cms
-start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[attest]" "reference_file = $work/ref.json" \
+make_li_admin_key "$work/li-admin"
+start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" "reference_file = $work/ref.json" \
   "location_ca = $work/am/ca.crt" "interval_s = 60" "grace_s = 30" "check_ms = 200"
 sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
 
