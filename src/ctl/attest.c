@@ -1401,8 +1401,14 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   snprintf(subject, sizeof subject, "host %s", host);
   ctl_event rec = {"attest.appraise", subject,
                    ctl_outcome_name(trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED), audit_reason, false};
-  if ((rc = ctl_record_docs(ctl, actor, &rec, docs, host_text ? (obs_text ? 2 : 1) : 0, NULL, err)))
+  if ((rc = ctl_record_docs(ctl, actor, &rec, docs, host_text ? (obs_text ? 2 : 1) : 0, NULL, err))) {
+    /* Neither the record nor the documents are stored: the report is
+     * refused (fail closed), and the refusal recorded alone if the log
+     * takes it. */
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, rc, NULL, err,
+                    "host %s", host);
     goto done;
+  }
   ctl_metrics_appraisal(host, trusted, loc_ok, lisec_time_mono_ns() - t0);
   if (!host_text) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");

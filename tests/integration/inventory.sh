@@ -10,7 +10,8 @@
 # unchanged: an inventory the quote does not bind (tampered after quoting, or
 # quoted without one), replayed evidence, an inventory for another host,
 # over the domain and byte bounds, a duplicate UUID and an id that fails the
-# id rule. The lifecycle-event path needs a libvirtd (events from another
+# id rule. A report whose documents the store refuses is refused whole: no
+# appraisal entry without its documents. The lifecycle-event path needs a libvirtd (events from another
 # process never reach a test:/// connection); the real-libvirtd test covers it.
 build=${1:?build dir}
 src=${2:?source dir}
@@ -264,6 +265,37 @@ hand extra '.domains[0].name = "li-vm-1"' 400 'name'
 pass "duplicate UUID, an id failing the id rule, an unknown field: refused (400)"
 [ "$(show | jq -r .lisec.trust)" = trusted ] || fail "a refused inventory changed the host's trust"
 
+# ---- a report's audit entry and documents: one transaction ------------------
+# The store refuses every document write (as a full disk would, seen from
+# SQLite): a good report is refused, its refusal recorded, and neither its
+# appraisal entry nor its host or observation document lands; once the
+# store takes writes again the next report lands whole.
+n=$(nonce)
+agent A quote --nonce "$n" --inventory inv.json --out q9 2>/dev/null || fail "quote"
+evidence "$n" q9 inv.json e9.json
+before_state=$(stored) before_obs=$(observed)
+before_ok=$(audit_count 'attest.appraise \| ok') before_refused=$(audit_count 'attest.appraise \| refused')
+sqlite3 "$work/lisec.db" "CREATE TRIGGER fail_ins BEFORE INSERT ON documents BEGIN SELECT RAISE(ABORT, 'disk full'); END;
+  CREATE TRIGGER fail_upd BEFORE UPDATE ON documents BEGIN SELECT RAISE(ABORT, 'disk full'); END;" ||
+  fail "sqlite3 trigger"
+out=$(post e9.json)
+sqlite3 "$work/lisec.db" "DROP TRIGGER fail_ins; DROP TRIGGER fail_upd;" || fail "sqlite3 drop trigger"
+[ "$(echo "$out" | tail -n1)" = 503 ] || { echo "$out" >&2; fail "a report whose documents cannot be stored: not refused"; }
+echo "$out" | sed '$d' | grep -q 'could not be made durable; action refused (TR103308-5.5)' ||
+  { echo "$out" >&2; fail "the refusal does not name TR103308-5.5"; }
+[ "$(audit_count 'attest.appraise \| ok')" = "$before_ok" ] ||
+  fail "the appraisal's entry landed without its documents: $(audit_rows 'attest.appraise \| ok' | tail -1)"
+[ "$(audit_count 'attest.appraise \| refused')" -gt "$before_refused" ] || fail "the refusal is not recorded"
+[ "$(stored)" = "$before_state" ] || fail "the host's document changed although the report was refused"
+[ "$(observed)" = "$before_obs" ] || fail "the observation changed although the report was refused"
+n=$(nonce)
+agent A quote --nonce "$n" --inventory inv.json --out q10 2>/dev/null || fail "quote"
+evidence "$n" q10 inv.json e10.json
+[ "$(post e10.json | tail -n1)" = 200 ] || fail "a report after the store recovered"
+[ "$(audit_count 'attest.appraise \| ok')" = $((before_ok + 1)) ] || fail "the recovered report's entry is missing"
+observed | jq -e --arg q "$(quote_ref q10)" '.evidence == $q' >/dev/null || fail "the recovered report's observation is missing"
+pass "a report whose documents the store refuses: refused (503, TR103308-5.5) and recorded, no appraisal entry, host and observation documents unchanged; the next one lands whole"
+
 # ---- run-time re-hash (item 4) ----------------------------------------------
 # Both images change in place with their size and mtime kept (same inode):
 # the plain domain's digest is reused from the agent's cache (keyed by dev,
@@ -275,10 +307,10 @@ AGENT_PID=$!
 cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
 # First a report of the images as they are (the agent keeps their digests).
 for _ in $(seq 1 150); do
-  observed | jq -e --arg q "$(quote_ref q1)" '.evidence != $q' >/dev/null 2>&1 && break
+  observed | jq -e --arg q "$(quote_ref q10)" '.evidence != $q' >/dev/null 2>&1 && break
   sleep 0.1
 done
-observed | jq -e --arg q "$(quote_ref q1)" '.evidence != $q' >/dev/null || fail "the agent did not report again"
+observed | jq -e --arg q "$(quote_ref q10)" '.evidence != $q' >/dev/null || fail "the agent did not report again"
 for f in li.img plain.img; do
   cp -p "$f" "$f.ref"
   printf 'changed at run time' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
