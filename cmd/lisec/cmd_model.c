@@ -273,7 +273,13 @@ static int model_simple(const char *method, const char *kind, const char *id) {
   long status;
   int rc = model_request(method, path, NULL, &reply, &status);
   if (rc == CLI_OK) {
-    if (strcmp(method, "DELETE") == 0 && !cli.json) printf("deleted %s %s\n", kind, id);
+    const char *state = cli_str(reply, "state");
+    /* a VM's delete is its termination, which may wait for its host (issue 21) */
+    if (strcmp(method, "DELETE") == 0 && !cli.json && strcmp(state, "terminating") == 0)
+      printf("terminating vm %s: %s\n", id, cli_str(reply, "awaiting"));
+    else if (strcmp(method, "DELETE") == 0 && !cli.json && strcmp(state, "terminated") == 0)
+      printf("terminated vm %s\n", id);
+    else if (strcmp(method, "DELETE") == 0 && !cli.json) printf("deleted %s %s\n", kind, id);
     else cli_print_json(reply);
   }
   json_decref(reply);
