@@ -1238,7 +1238,7 @@ static bool terminated_now(struct ctl_model_state *st, const char *vm, const jso
 
 int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                            lisec_err *err) {
-  static const char *action = "model.vm.terminate";
+  static const char *action = "model.vm.delete"; /* the DELETE route's action, as every kind's */
   struct ctl_model_state *st = state(ctl);
   *out = NULL;
   char subject[STORE_ID_MAX + 32], reason[LISEC_ERR_MSG_MAX];
