@@ -1222,7 +1222,7 @@ static bool terminated_now(struct ctl_model_state *st, const char *vm, const jso
                            size_t cap) {
   model_vm_observation ob;
   if (model_vm_observed(st->m, vm, &ob)) {
-    snprintf(why, cap, "an attested inventory still lists it (%s on host %s, quote %s)",
+    snprintf(why, cap, "an attested inventory still lists it (%s on host %.128s, quote %.64s)",
              model_dom_state_name(ob.state), ob.host ? ob.host : "(several)",
              ob.evidence ? ob.evidence : "?");
     return false;
@@ -1230,7 +1230,7 @@ static bool terminated_now(struct ctl_model_state *st, const char *vm, const jso
   const char *host = json_string_value(json_object_get(t, "host"));
   int64_t at = 0, asked = (int64_t)json_integer_value(json_object_get(t, "at"));
   if (host && model_host_observed(st->m, host, &at, NULL) && at <= asked) {
-    snprintf(why, cap, "host %s has sent no attested inventory since the request", host);
+    snprintf(why, cap, "host %.128s has sent no attested inventory since the request", host);
     return false;
   }
   return true;
@@ -1267,10 +1267,10 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
      * sentence any referenced entity gets, so the answer tells no one which
      * VMs are LI VMs. */
     if (lrc)
-      snprintf(reason, sizeof reason, "TR103308-4.1: whether VM %s is an LI VM cannot be told (%.200s); "
+      snprintf(reason, sizeof reason, "TR103308-4.1: whether VM %.128s is an LI VM cannot be told (%.200s); "
                "not terminated (fail closed)", vm, lrc == LISEC_EUNAVAIL && !st->li_vm ? "no LI topic" : lerr.msg);
     else
-      snprintf(reason, sizeof reason, "TR103308-4.1: VM %s is an LI VM (LI function %s); only the LI "
+      snprintf(reason, sizeof reason, "TR103308-4.1: VM %.128s is an LI VM (LI function %.15s); only the LI "
                "administration's signed retire command ends it (POST /v1/li/vms/{vm}/retire)",
                vm, li_state[0] ? li_state : "paired");
     lisec_err_set(err, LISEC_ECONFLICT, "%s", reason);
@@ -1303,7 +1303,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   bool host_reports = host && model_host_observed(st->m, host, NULL, NULL);
   if (!observed && !host_reports) {
     snprintf(reason, sizeof reason,
-             "no attested host ever reported VM %s and its intended host%s%s sends no inventory: "
+             "no attested host ever reported VM %.128s and its intended host%s%.128s sends no inventory: "
              "removed on intent (nothing could prove it gone)",
              vm, host ? " " : "", host ? host : "");
     rc = remove_locked(ctl, actor, K_VM, vm, action, subject, li, reason, err);
@@ -1335,7 +1335,8 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   char why[512] = "";
   if (mark) (void)terminated_now(st, vm, mark, why, sizeof why); /* false: why says what it awaits */
   snprintf(reason, sizeof reason,
-           "terminating: VM %s leaves the model when no attested inventory lists it (now: %s)", vm, why);
+           "terminating: VM %.128s leaves the model when no attested inventory lists it (now: %.300s)", vm,
+           why);
   if (!text) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   else if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, reason, 0, NULL, err, "%s", subject)) &&
            (rc = store_doc_put(ctl->store, TERMINATING_KIND, vm, text, -1, NULL, err))) {
@@ -1385,7 +1386,7 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
     snprintf(subject, sizeof subject, "vm %s", vm);
     lisec_time_format(obs->quote_time, at);
     snprintf(reason, sizeof reason,
-             "terminated: no attested inventory lists VM %s any more (host %s's at %s, quote %s)", vm,
+             "terminated: no attested inventory lists VM %.128s any more (host %.128s's at %s, quote %.64s)", vm,
              obs->host, at, obs->evidence ? obs->evidence : "?");
     lisec_err e = {0};
     json_incref(t);
