@@ -1445,9 +1445,14 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   /* The model and the table change together (lock order: this lock, then
    * the model's), so an overdue mark cannot land between them. */
   pthread_mutex_lock(&st->mu);
-  int mrc = ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
-                                    trusted ? "trusted" : "untrusted:failed", loc_ok ? &ml : NULL, &me);
   att_host *h = find_locked(st, host);
+  /* De-enrolled while this appraisal ran (ctl/hosts_end.c): it takes no
+   * effect, the host stays untrusted:deenrolled. */
+  bool gone = h->deenrolled;
+  if (gone) trusted = loc_ok = false;
+  int mrc = gone ? 0
+                 : ctl_model_host_attested(ctl, host, trusted ? MODEL_TRUST_TRUSTED : MODEL_TRUST_UNTRUSTED,
+                                           trusted ? "trusted" : "untrusted:failed", loc_ok ? &ml : NULL, &me);
   bool was_trusted = h->trusted;
   h->trusted = trusted;
   h->last_passed = trusted;
