@@ -1,18 +1,80 @@
 /* lisecd's controller process: the use cases, the model, the store, the X1
  * loop and attestation (ctl/), serving the front's requests on one thread
  * per channel (api/backend.c). It holds no key: signing, wrapping and
- * opening are asked of the keys process over keys_fd. It opens the store
- * and its channels, enters its sandbox, starts the background work
- * (ctl_start), serves until SIGTERM, then stops in reverse. */
+ * opening are asked of the keys process over keys_fd. It first takes the
+ * store's writer lock (ctl/ha.h): without [ha] a lock held elsewhere stops
+ * the start naming the holder; with [ha] it waits as a standby, answering
+ * the front's requests 503 naming the leader (standby.c), until it takes
+ * the lock. Then it opens the store and its channels, enters its sandbox,
+ * starts the background work (ctl_start), serves until SIGTERM, then stops
+ * in reverse. */
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "ctl/ha.h"
 #include "keys/keys.h"
 #include "lisecd.h"
 #include "sandbox.h"
+
+/* Takes the writer lock, as a standby first when another lisecd leads.
+ * *stop is set when SIGTERM came while waiting (0 returned, nothing to
+ * open), *lost when the front went away meanwhile. */
+static int become_writer(const int *fds, int n, size_t max_body, bool *stop, bool *lost, lisec_err *err) {
+  char leader_url[STORE_ADVERTISE_MAX + 1] = "";
+  bool leader = false;
+  int rc = ctl_ha_try(&leader, leader_url, sizeof leader_url, err);
+  const ctl_ha_settings *set = ctl_ha_current(NULL, NULL);
+  if (rc == 0 && leader && set->enabled) {
+    int64_t epoch = 0;
+    ctl_ha_current(NULL, &epoch);
+    LOG_INFO("leader (node %s, epoch %lld): took the store's writer lock at start", set->node, (long long)epoch);
+  }
+  if (rc || leader) return rc;
+  lisecd_standby *sb = NULL;
+  if ((rc = lisecd_standby_start(fds, n, max_body, &sb, err))) return rc;
+  lisecd_standby_leader(sb, leader_url);
+  lisecd_child_ready();
+  LOG_INFO("standby (node %s): the leader is %s; waiting for the store's writer lock", set->node,
+           leader_url[0] ? leader_url : "not named yet");
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  while (!leader) {
+    struct timespec tick = {(time_t)(set->poll_ms / 1000), (long)(set->poll_ms % 1000) * 1000000L};
+    if (sigtimedwait(&term, NULL, &tick) == SIGTERM) {
+      *stop = true;
+      break;
+    }
+    if (lisecd_standby_lost(sb)) {
+      *lost = true;
+      break;
+    }
+    lisec_err e = {0};
+    char now[sizeof leader_url] = "";
+    if (ctl_ha_try(&leader, now, sizeof now, &e) != 0) {
+      LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "standby: cannot try the writer lock: %s", e.msg);
+      continue;
+    }
+    if (!leader && strcmp(now, leader_url) != 0) {
+      snprintf(leader_url, sizeof leader_url, "%s", now);
+      lisecd_standby_leader(sb, leader_url);
+      LOG_INFO("standby: the leader is now %s", leader_url[0] ? leader_url : "not named");
+    }
+  }
+  lisecd_standby_stop(sb);
+  if (leader) {
+    int64_t epoch = 0;
+    ctl_ha_current(NULL, &epoch);
+    LOG_INFO("leader (node %s, epoch %lld): took the store's writer lock; loading the state from the store",
+             set->node, (long long)epoch);
+  }
+  return 0;
+}
 
 int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds, int n) {
   lisec_err err = {0};
@@ -31,6 +93,16 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
   if (rc == 0) rc = keys_client_open(keys_fd, &keys, &err);
   else close(keys_fd);
   if (rc == 0) keys_client_configure(keys, &ks);
+  bool stop = false, lost = false;
+  if (rc == 0 && (rc = ctl_ha_open(cfg, &err)) == 0) rc = become_writer(fds, n, sc.max_body, &stop, &lost, &err);
+  if (rc == 0 && (stop || lost)) {
+    for (int i = 0; i < n; i++) close(fds[i]);
+    ctl_ha_close();
+    keys_client_close(keys);
+    curl_global_cleanup();
+    LOG_INFO("controller stopped %s", lost ? "(standby): the front is gone" : "(standby)");
+    return lost ? 1 : 0;
+  }
   if (rc == 0) rc = ctl_open(cfg, keys, &ctl, &err);
   if (rc == 0) {
     api_ratelimit_configure(sc.refusal_rate, sc.refusal_burst, sc.refusal_clients);
@@ -58,6 +130,7 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
   }
   if (started) ctl_stop(ctl);
   ctl_close(ctl);
+  ctl_ha_close();
   keys_client_close(keys);
   curl_global_cleanup();
   if (rc == 0) LOG_INFO("controller stopped");

@@ -39,6 +39,17 @@ typedef struct lisecd_tls_receiver lisecd_tls_receiver;
 int lisecd_tls_receiver_start(api_server *srv, int fd, size_t max_file, lisecd_tls_receiver **out, lisec_err *err);
 void lisecd_tls_receiver_stop(lisecd_tls_receiver *r);
 
+/* A standby controller's answers (standby.c, issue 17): every request and
+ * readiness question on the front's channels fds (not taken) is answered
+ * 503 naming the leader, on a thread of its own, until stop, which returns
+ * between messages with the channels open for the controller. */
+typedef struct lisecd_standby lisecd_standby;
+int lisecd_standby_start(const int *fds, int n, size_t max_body, lisecd_standby **out, lisec_err *err);
+void lisecd_standby_leader(lisecd_standby *s, const char *url);
+/* true once a channel broke (the front is gone) */
+bool lisecd_standby_lost(lisecd_standby *s);
+void lisecd_standby_stop(lisecd_standby *s);
+
 /* [probe] listen into sc (probe.c). */
 int lisecd_probe_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err);
 /* [log] level, format (json|text; the older json = true), access (probe.c). */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "ctl/ha.h"
 #include "ctl/metrics.h"
 
 static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request *req,
@@ -11,6 +12,17 @@ static int get_healthz(lisec_ctl *ctl, const ctl_actor *actor, const api_request
   lisec_err err = {0};
   if (ctl_health(ctl, &err) != 0) {
     api_error(resp, 503, "unavailable", err.msg);
+    return 0;
+  }
+  /* With [ha] (docs/ha.md) the leader says so; a standby's controller is
+   * not open and answers from cmd/lisecd/standby.c (503, "standby"). */
+  bool leader = false;
+  int64_t epoch = 0;
+  const ctl_ha_settings *ha = ctl_ha_current(&leader, &epoch);
+  if (ha && ha->enabled && leader) {
+    resp->body = json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", "ok", "role", "leader", "node", ha->node,
+                           "leader", ha->advertise, "epoch", (json_int_t)epoch);
+    if (!resp->body) api_error(resp, 503, "unavailable", "out of memory");
     return 0;
   }
   resp->text = strdup("ok\n");

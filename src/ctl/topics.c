@@ -10,6 +10,7 @@
  * ctl_start, on threads of its own, never on a request's loop. The audit
  * log's checkpoint thread is the appender's own and lives from open to
  * close: a record appended at open must be checkpointed too. */
+#include "ctl/ha.h"
 #include "ctl/internal.h"
 
 typedef struct ctl_topic {
@@ -21,6 +22,9 @@ typedef struct ctl_topic {
 } ctl_topic;
 
 static const ctl_topic TOPICS[] = {
+    /* first: nothing may open (the audit log writes at open) unless this
+     * process holds the store's writer lock when [ha] is on (ctl/ha.h) */
+    {"ha", ctl_ha_topic_open, ctl_ha_topic_start, ctl_ha_topic_stop, NULL},
     {"audit", ctl_audit_topic_open, NULL, NULL, ctl_audit_topic_close},
     {"vault", ctl_vault_topic_open, NULL, NULL, ctl_vault_topic_close},
     {"model", ctl_model_open, NULL, NULL, ctl_model_close},

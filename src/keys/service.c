@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "keys/kek.h"
@@ -38,6 +39,27 @@ static int dev_allowed(const lisec_config *cfg, const char *section, const char 
   return 0;
 }
 
+/* With [ha] (docs/ha.md) no key is made at start: several lisecd starting
+ * together would each make their own and sign one log with two keys.
+ * Each key is provisioned once beforehand; an absent one stops the start
+ * naming it and how to make it. */
+static bool ha_on(const lisec_config *cfg) {
+  bool on = false;
+  lisec_err ignored = {0};
+  return lisec_config_bool(cfg, "ha", "enabled", false, &on, &ignored) == 0 && on;
+}
+
+static int not_provisioned(const lisec_config *cfg, const char *section, const char *what, const char *key,
+                           const char *how, lisec_err *err) {
+  return lisec_err_set(err, LISEC_ENOTFOUND,
+                       "TR103308-5.5: [ha]: the %s ([%s] %s = %s) is not provisioned, and a lisecd with [ha] never "
+                       "makes keys at start; make it once (%s) and give every node the same",
+                       what, section, key,
+                       lisec_config_str(cfg, section, key, strcmp(section, "audit") ? "lisec-kek" : "lisec-audit"), how);
+}
+
+static bool file_absent(const char *path) { return access(path, F_OK) != 0; }
+
 /* [vault]: the KEK in a PKCS#11 token, or a development file key. */
 static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) {
   const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
@@ -47,12 +69,20 @@ static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) 
     int rc = keys_p11_read_pin(cfg, "vault", pin, err);
     if (rc) return rc;
     keys_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
-                                 lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), true};
+                                 lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), !ha_on(cfg)};
     rc = keys_kek_open_pkcs11(&pc, &s->kek, err);
     crypto_wipe(pin, sizeof pin);
+    if (rc == LISEC_ENOTFOUND && !pc.create)
+      rc = not_provisioned(cfg, "vault", "key-encryption key", "key_label",
+                           "an AES-256 key, sensitive and not extractable, in the token, e.g. with pkcs11-tool "
+                           "--keygen --key-type AES:32",
+                           err);
     return rc;
   }
   if (!dev) return 0;
+  if (ha_on(cfg) && file_absent(dev))
+    return not_provisioned(cfg, "vault", "key-encryption key", "development_key_file",
+                           "head -c 32 /dev/urandom > FILE; chmod 600 FILE", err);
   int rc = dev_allowed(cfg, "vault",
                        "a key in a file is not protected from the virtualisation layer (TR 103 308 5.7)", err);
   if (rc) return rc;
@@ -73,15 +103,23 @@ static int open_audit(const lisec_config *cfg, keys_service *s, lisec_err *err) 
     char pin[KEYS_P11_PIN_MAX + 1] = "";
     if ((rc = keys_p11_read_pin(cfg, "audit", pin, err))) return rc;
     keys_signer_pkcs11 pc = {module, lisec_config_str(cfg, "audit", "token", "lisec"), pin,
-                             lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), true};
+                             lisec_config_str(cfg, "audit", "key_label", "lisec-audit"), !ha_on(cfg)};
     rc = keys_signer_open_pkcs11(&pc, &s->signer, err);
     crypto_wipe(pin, sizeof pin);
+    if (rc == LISEC_ENOTFOUND && !pc.create)
+      return not_provisioned(cfg, "audit", "audit checkpoint key", "key_label",
+                             "an Ed25519 key pair in the token, e.g. with pkcs11-tool --keypairgen --key-type "
+                             "EC:edwards25519",
+                             err);
   } else if (dev) {
     if ((rc = dev_allowed(cfg, "audit",
                           "a checkpoint key in a file does not make the log tamper-evident (TR 103 308 5.5)",
                           err)))
       return rc;
-    if (!(rc = keys_signer_open_file(dev, true, &s->signer, err)))
+    if (ha_on(cfg) && file_absent(dev))
+      return not_provisioned(cfg, "audit", "audit checkpoint key", "development_key_file",
+                             "openssl genpkey -algorithm ed25519 -out FILE; chmod 600 FILE", err);
+    if (!(rc = keys_signer_open_file(dev, !ha_on(cfg), &s->signer, err)))
       LOG_WARN("DEVELOPMENT MODE: the audit log's checkpoint key is a plain file; anyone who can "
                "read it can forge checkpoints (TR 103 308 5.5)");
   }

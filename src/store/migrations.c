@@ -79,6 +79,18 @@ static const store_migration migrations[] = {
      "  WHERE kind = 'pkg' AND json_extract(body, '$.record.owner') LIKE 'tenant:%';",
      "UPDATE documents SET id = (body::jsonb #>> '{record,owner}') || ':' || id"
      "  WHERE kind = 'pkg' AND (body::jsonb #>> '{record,owner}') LIKE 'tenant:%';"},
+    /* One fenced writer (issue 17, store/lock.c): the holder of the writer
+     * lock bumps epoch when it takes over and names itself here; every
+     * transaction of a leader checks the epoch is still its own. */
+    {4, "the leader epoch and the writer lock's holder",
+     "CREATE TABLE leader_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,"
+     "  node TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, advertise TEXT NOT NULL,"
+     "  since_ms INTEGER NOT NULL);"
+     "INSERT INTO leader_epoch VALUES (1, 0, '', '', 0, '', 0);",
+     "CREATE TABLE leader_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL,"
+     "  node TEXT NOT NULL, host TEXT NOT NULL, pid BIGINT NOT NULL, advertise TEXT NOT NULL,"
+     "  since_ms BIGINT NOT NULL);"
+     "INSERT INTO leader_epoch VALUES (1, 0, '', '', 0, '', 0);"},
 };
 
 #define N_MIGRATIONS ((int)LISEC_ARRAY_LEN(migrations))

@@ -141,7 +141,7 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
    * every writer after it (SQLite's busy timeout is the same 10 s). */
   const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
                               "options", "dbname", NULL};
-  const char *const vals[] = {"10", "lisec", "UTF8", "-c lock_timeout=10000", target, NULL};
+  const char *const vals[] = {"10", store_session_name(), "UTF8", "-c lock_timeout=10000", target, NULL};
   b->conn = PQconnectdbParams(keys, vals, 1);
   if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   PQsetNoticeReceiver(b->conn, pg_notice, b);

@@ -5,6 +5,7 @@
  * caller's transaction, any failed call poisons it, so the commit rolls back
  * instead of keeping the calls that happened to succeed: a transaction is
  * whole or absent on both back ends. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,12 +152,42 @@ int store_ping(lisec_store *s, lisec_err *err) {
   return LISEC_EUNAVAIL;
 }
 
+/* ---- the fence (issue 17) ---------------------------------------------- */
+
+static _Atomic int64_t fence_epoch;
+static void (*_Atomic fence_deposed)(const char *why);
+
+void store_fence_set(int64_t epoch, void (*deposed)(const char *why)) {
+  atomic_store(&fence_deposed, deposed);
+  atomic_store(&fence_epoch, epoch);
+}
+
+/* Inside the transaction just begun: the stored epoch, read FOR SHARE so a
+ * new holder's bump waits for this transaction to end, must be this
+ * process's. A deposed holder's transaction is refused before it wrote
+ * anything. */
+static int fence_check(lisec_store *s, lisec_err *err) {
+  int64_t mine = atomic_load(&fence_epoch), stored = 0;
+  if (mine <= 0 || s->ops->dialect != STORE_DIALECT_POSTGRES) return 0;
+  int rc = s->ops->query_int(s->be, "SELECT epoch FROM leader_epoch WHERE id = 1 FOR SHARE", &stored, err);
+  if (rc) return rc;
+  if (stored == mine) return 0;
+  rc = lisec_err_set(err, LISEC_ECONFLICT,
+                     "TR103308-5.5: this lisecd is no longer the leader (its epoch %lld, the store's %lld): "
+                     "nothing is written",
+                     (long long)mine, (long long)stored);
+  void (*deposed)(const char *) = atomic_load(&fence_deposed);
+  if (deposed) deposed(err ? err->msg : "deposed");
+  return rc;
+}
+
 /* ---- transactions ------------------------------------------------------ */
 
 int store_begin(lisec_store *s, lisec_err *err) {
   if (s->in_tx)
     return lisec_err_set(err, LISEC_EINTERNAL, "store: a transaction is open already (no nesting)");
   int rc = s->ops->begin(s->be, err);
+  if (rc == 0 && (rc = fence_check(s, err)) != 0) s->ops->rollback(s->be);
   if (rc == 0) {
     s->in_tx = true;
     s->tx_failed = false;

@@ -95,4 +95,58 @@ int store_checkpoint_latest(lisec_store *s, uint64_t *tree_size, char **note, li
 typedef int (*store_checkpoint_cb)(void *ctx, uint64_t tree_size, const char *note);
 int store_checkpoint_list(lisec_store *s, store_checkpoint_cb cb, void *ctx, lisec_err *err);
 
+/* ---- one writer (issue 17; lock.c) --------------------------------------
+ * The lock a lisecd holds for as long as it writes the store: on SQLite an
+ * exclusive flock on "<database>.lock", on PostgreSQL a session advisory
+ * lock on a connection of its own, taken together with a bump of the
+ * leader_epoch row. Whoever finds it taken learns the holder. */
+#define STORE_NODE_MAX 64
+#define STORE_ADVERTISE_MAX 256
+#define STORE_HOST_MAX 64
+#define STORE_HOLDER_TEXT_MAX 512
+
+typedef struct store_holder {
+  bool known;
+  char node[STORE_NODE_MAX + 1];
+  char host[STORE_HOST_MAX + 1];
+  char advertise[STORE_ADVERTISE_MAX + 1];
+  long long pid;
+  int64_t since_ms, epoch;
+} store_holder;
+
+typedef struct store_lock store_lock;
+/* Opens what the lock needs (the lock file; for PostgreSQL the schema is
+ * migrated and the lock's connection opened, every statement on it bounded
+ * by timeout_ms) without taking it. node and advertise name this holder. */
+int store_lock_open(const char *url, const char *node, const char *advertise, int64_t timeout_ms,
+                    store_lock **out, lisec_err *err);
+/* Takes the lock when free (*held true; on PostgreSQL the epoch bumped);
+ * when another holds it, *held is false and *holder says who. */
+int store_lock_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err);
+/* Whether a held lock is still held: EUNAVAIL when its connection is lost
+ * (the lock went with it), ECONFLICT when the stored epoch is another's. */
+int store_lock_check(store_lock *l, lisec_err *err);
+/* After EUNAVAIL: reconnects and takes the lock back, but only when the
+ * epoch is still this holder's (nobody held it meanwhile); ECONFLICT names
+ * the one who did. */
+int store_lock_regain(store_lock *l, lisec_err *err);
+int64_t store_lock_epoch(const store_lock *l);
+bool store_lock_postgres(const store_lock *l);
+void store_lock_close(store_lock *l); /* lets the lock go */
+/* "node "a" (pid 12 on host "h", advertised at https://...)" into buf. */
+int store_holder_describe(const store_holder *h, char *buf, size_t size);
+
+/* Names the process's PostgreSQL sessions "lisec:<node>" (their
+ * application_name unless the URL sets one), so a new holder of the lock
+ * can end a previous holder's sessions before it bumps the epoch. Called
+ * once, before any store is opened. */
+void store_session_name_set(const char *node);
+
+/* The fence, for the whole process: with epoch > 0 every PostgreSQL
+ * transaction begins by reading the stored epoch FOR SHARE (so no new
+ * holder can bump it until the transaction ends) and, when it is not
+ * epoch, is refused (ECONFLICT naming TR103308-5.5) after deposed is
+ * called with the reason. 0 turns the fence off. */
+void store_fence_set(int64_t epoch, void (*deposed)(const char *why));
+
 #endif

@@ -46,6 +46,10 @@ typedef struct store_ops {
   int (*checkpoint_list)(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err);
 } store_ops;
 
+/* lock.c: the application_name of this process's sessions ("lisec" or
+ * "lisec:<node>", store_session_name_set). */
+const char *store_session_name(void);
+
 extern const store_ops store_sqlite_ops;
 extern const store_ops store_postgres_ops;
 

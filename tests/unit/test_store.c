@@ -23,7 +23,7 @@
 
 /* The schema version this suite was written against. A new migration must
  * update it, so the change is a deliberate one. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static char url[512];
 static char tmpdir[64];

@@ -1,0 +1,257 @@
+/* The writer guard of lisecd's controller process (ha.h, docs/ha.md): the
+ * [ha] settings, the store's writer lock taken before the controller opens,
+ * the fence set with the epoch of the take-over, and the watch that ends
+ * the process when the lock is gone. Its state is the process's (there is
+ * one controller per process), behind one mutex. A leader that loses its
+ * lock, or finds the stored epoch moved on, logs one line and _exit(1)s at
+ * once: nothing it would do afterwards could be trusted to reach the store
+ * (the fence refuses it) and a half-working controller is worse than none. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl/ha.h"
+#include "ctl/internal.h"
+
+#define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
+
+static struct {
+  pthread_mutex_t mu;
+  bool open, leader;
+  ctl_ha_settings set;
+  store_lock *lock;
+  /* the watch */
+  pthread_t thread;
+  bool watching, stopping;
+  pthread_cond_t wake;
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* A name or URL that goes into log lines, a table and replies: printable
+ * ASCII without spaces or quotes, bounded. */
+static bool clean_text(const char *s, size_t max) {
+  size_t n = strnlen(s, max + 1);
+  if (n == 0 || n > max) return false;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\') return false;
+  return true;
+}
+
+int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  int rc = lisec_config_bool(cfg, "ha", "enabled", false, &out->enabled, err);
+  if (!rc) rc = lisec_config_int(cfg, "ha", "lock_poll_ms", 500, 50, 60000, &out->poll_ms, err);
+  if (!rc) rc = lisec_config_int(cfg, "ha", "lock_timeout_ms", 5000, 500, 60000, &out->timeout_ms, err);
+  if (rc) return rc;
+  char host[STORE_NODE_MAX + 1] = "";
+  if (gethostname(host, sizeof host) != 0 || !clean_text(host, STORE_NODE_MAX)) snprintf(host, sizeof host, "lisecd");
+  host[STORE_NODE_MAX] = 0;
+  const char *node = lisec_config_str(cfg, "ha", "node", NULL);
+  const char *adv = lisec_config_str(cfg, "ha", "advertise", NULL);
+  if (node && !clean_text(node, STORE_NODE_MAX))
+    return lisec_err_set(err, LISEC_EINVAL, "[ha] node: 1 to %d printable characters without spaces or quotes",
+                         STORE_NODE_MAX);
+  snprintf(out->node, sizeof out->node, "%s", node ? node : host);
+  if (adv && (!clean_text(adv, STORE_ADVERTISE_MAX) || strncmp(adv, "https://", 8) != 0 || !adv[8]))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[ha] advertise: this lisecd's https:// URL as clients reach it (at most %d characters)",
+                         STORE_ADVERTISE_MAX);
+  snprintf(out->advertise, sizeof out->advertise, "%s", adv ? adv : "");
+  if (!out->enabled) return 0;
+  if (!node || !adv)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[ha] enabled = true needs node (this lisecd's name) and advertise (its https:// URL, "
+                         "which standbys name to clients)");
+  const char *url = lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE);
+  if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[ha] enabled = true needs a PostgreSQL store ([store] url = postgresql://...): "
+                         "SQLite is one process's database");
+  return 0;
+}
+
+int ctl_ha_open(const lisec_config *cfg, lisec_err *err) {
+  ctl_ha_settings set;
+  int rc = ctl_ha_settings_read(cfg, &set, err);
+  if (rc) return rc;
+  store_lock *lock = NULL;
+  store_session_name_set(set.node);
+  rc = store_lock_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), set.node, set.advertise,
+                       set.timeout_ms, &lock, err);
+  if (rc) {
+    lisec_err_wrap(err, "the store's writer lock ([store] url)");
+    return rc;
+  }
+  pthread_mutex_lock(&G.mu);
+  if (G.open) {
+    pthread_mutex_unlock(&G.mu);
+    store_lock_close(lock);
+    return lisec_err_set(err, LISEC_EINTERNAL, "the writer guard is open already");
+  }
+  G.set = set;
+  G.lock = lock;
+  G.open = true;
+  G.leader = false;
+  pthread_mutex_unlock(&G.mu);
+  return 0;
+}
+
+/* The fence's word when a transaction finds the epoch moved on: on a
+ * worker's thread, in the middle of a request. */
+static void deposed(const char *why) {
+  LOG_ERROR("TR103308-5.5: deposed, another lisecd leads now: %s; exiting so that this one restarts as a standby",
+            why);
+  _exit(1);
+}
+
+int ctl_ha_try(bool *leader, char *leader_url, size_t size, lisec_err *err) {
+  *leader = false;
+  if (size) leader_url[0] = 0;
+  pthread_mutex_lock(&G.mu);
+  if (!G.open) {
+    pthread_mutex_unlock(&G.mu);
+    return lisec_err_set(err, LISEC_EINTERNAL, "the writer guard is not open");
+  }
+  store_holder h;
+  bool held = false;
+  int rc = store_lock_try(G.lock, &held, &h, err);
+  if (rc == 0 && held) {
+    G.leader = true;
+    if (G.set.enabled) store_fence_set(store_lock_epoch(G.lock), deposed);
+  }
+  bool enabled = G.set.enabled;
+  pthread_mutex_unlock(&G.mu);
+  if (rc) return rc;
+  *leader = held;
+  if (held) return 0;
+  if (enabled) {
+    if (size) snprintf(leader_url, size, "%s", h.advertise);
+    return 0;
+  }
+  char who[STORE_HOLDER_TEXT_MAX];
+  store_holder_describe(&h, who, sizeof who);
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-5.5: another lisecd writes this store: %s; two writers would overwrite "
+                       "each other's model and audit log, so this one does not start (stop the other, or run "
+                       "both on PostgreSQL with [ha] enabled = true, docs/ha.md)",
+                       who);
+}
+
+const ctl_ha_settings *ctl_ha_current(bool *leader, int64_t *epoch) {
+  pthread_mutex_lock(&G.mu);
+  const ctl_ha_settings *s = G.open ? &G.set : NULL;
+  if (leader) *leader = G.open && G.leader;
+  if (epoch) *epoch = G.open && G.leader ? store_lock_epoch(G.lock) : 0;
+  pthread_mutex_unlock(&G.mu);
+  return s;
+}
+
+void ctl_ha_close(void) {
+  pthread_mutex_lock(&G.mu);
+  store_lock *lock = G.open ? G.lock : NULL;
+  G.open = G.leader = false;
+  G.lock = NULL;
+  pthread_mutex_unlock(&G.mu);
+  store_fence_set(0, NULL);
+  store_lock_close(lock);
+}
+
+/* ---- the topic: a controller opens only under the lock --------------------- */
+
+int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)sh, (void)s;
+  bool enabled = false;
+  int rc = lisec_config_bool(cfg, "ha", "enabled", false, &enabled, err);
+  if (rc || !enabled) return rc;
+  bool leader = false;
+  ctl_ha_current(&leader, NULL);
+  if (!leader)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.5: [ha] is on but this process does not hold the store's writer lock: "
+                         "the controller opens only as the leader");
+  return 0;
+}
+
+/* One round of the watch. With [ha] a lock that is gone ends the process.
+ * Without, a lost connection (a PostgreSQL restart) is re-established and
+ * the lock taken back as long as nobody else held it meanwhile. */
+static void watch_once(void) {
+  lisec_err err = {0};
+  store_lock *lock = G.lock;
+  int rc = store_lock_check(lock, &err);
+  if (rc == 0) return;
+  if (G.set.enabled) {
+    LOG_ERROR("TR103308-5.5: this leader lost the store's writer lock (%s); exiting so that a standby takes over "
+              "and this one restarts as a standby",
+              err.msg);
+    _exit(1);
+  }
+  if (rc == LISEC_EUNAVAIL) {
+    lisec_err e2 = {0};
+    rc = store_lock_regain(lock, &e2);
+    if (rc == 0) {
+      LOG_INFO("store: the writer lock's connection was re-established and the lock taken back");
+      return;
+    }
+    if (rc == LISEC_EUNAVAIL) {
+      LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "store: the writer lock cannot be taken back yet: %s", e2.msg);
+      return;
+    }
+    err = e2;
+  }
+  LOG_ERROR("TR103308-5.5: %s; exiting rather than write beside another lisecd", err.msg);
+  _exit(1);
+}
+
+static void *watch_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&G.mu);
+  while (!G.stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (G.set.poll_ms % 1000) * 1000000;
+    until.tv_sec += (time_t)(G.set.poll_ms / 1000) + (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&G.wake, &G.mu, &until);
+    if (G.stopping) break;
+    pthread_mutex_unlock(&G.mu);
+    /* only this thread uses the lock's connection while it watches */
+    watch_once();
+    pthread_mutex_lock(&G.mu);
+  }
+  pthread_mutex_unlock(&G.mu);
+  return NULL;
+}
+
+int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
+  (void)sh;
+  pthread_mutex_lock(&G.mu);
+  int rc = 0;
+  bool need = G.open && G.leader && !G.watching && store_lock_postgres(G.lock);
+#ifdef LISEC_TEST_HOOKS
+  /* Test builds only: the fence alone must stop a deposed leader's write
+   * (tests/integration/ha_failover.sh), so the watch can be left off. */
+  if (need && getenv("LISEC_TEST_HA_NO_WATCH")) need = false;
+#endif
+  if (need) {
+    G.stopping = false;
+    if (pthread_create(&G.thread, NULL, watch_main, NULL) != 0)
+      rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the writer lock's watch");
+    else
+      G.watching = true;
+  }
+  pthread_mutex_unlock(&G.mu);
+  return rc;
+}
+
+void ctl_ha_topic_stop(ctl_shared *sh) {
+  (void)sh;
+  pthread_mutex_lock(&G.mu);
+  bool join = G.watching;
+  G.stopping = true;
+  G.watching = false;
+  pthread_cond_broadcast(&G.wake);
+  pthread_mutex_unlock(&G.mu);
+  if (join) pthread_join(G.thread, NULL);
+}

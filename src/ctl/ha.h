@@ -1,0 +1,52 @@
+/* One writer per store, and on PostgreSQL one fenced leader among several
+ * lisecd (issue 17; docs/ha.md). lisecd's controller process takes the
+ * store's writer lock (store/lock.c) before it opens the controller: without
+ * [ha] a lisecd that finds the lock taken refuses to start, naming the
+ * holder; with [ha] enabled = true it is a standby until it takes the lock,
+ * then bumps the leader epoch, fences every transaction of the process with
+ * it, and loads everything from the store as any start does. A leader that
+ * loses the lock exits (non-zero, one log line) so that it never half-works;
+ * its supervisor restarts it as a standby. The guard is one per process. */
+#ifndef LISEC_CTL_HA_H
+#define LISEC_CTL_HA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "ctl/ctl.h"
+#include "store/store.h"
+
+typedef struct ctl_ha_settings {
+  bool enabled;                          /* [ha] enabled */
+  char node[STORE_NODE_MAX + 1];         /* [ha] node, default the host name */
+  char advertise[STORE_ADVERTISE_MAX + 1]; /* [ha] advertise: this lisecd's https URL */
+  int64_t poll_ms;                       /* [ha] lock_poll_ms */
+  int64_t timeout_ms;                    /* [ha] lock_timeout_ms */
+} ctl_ha_settings;
+
+/* [ha] read and checked: with enabled, node and an https advertise URL are
+ * required and the store must be PostgreSQL. */
+int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_err *err);
+
+/* Opens the process's writer guard ([store] url, [ha]) without taking the lock. */
+int ctl_ha_open(const lisec_config *cfg, lisec_err *err);
+/* Tries the lock once. Taken: *leader true, the fence set (with [ha]).
+ * Held by another: with [ha], *leader false and the holder's advertised URL
+ * in leader_url; without, ECONFLICT naming the holder (TR103308-5.5). */
+int ctl_ha_try(bool *leader, char *leader_url, size_t size, lisec_err *err);
+/* With [ha], whether this process is the leader; NULL settings when no
+ * guard is open (tests, tools). */
+const ctl_ha_settings *ctl_ha_current(bool *leader, int64_t *epoch);
+/* Lets the lock go and closes the guard (after ctl_close). */
+void ctl_ha_close(void);
+
+/* The "ha" topic (ctl/topics.c): open refuses a controller with [ha] on in
+ * a process that does not hold the lock; start watches the lock on a
+ * thread of its own, stop ends the watch. */
+int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err);
+void ctl_ha_topic_stop(ctl_shared *sh);
+
+#endif

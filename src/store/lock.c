@@ -1,0 +1,361 @@
+/* One writer per database (issue 17): the lock a lisecd holds for as long
+ * as it writes a store, and what it writes there so another lisecd that
+ * finds the lock taken can name the holder. On SQLite it is an exclusive
+ * flock(2) on "<database>.lock" holding the pid, host name and node name of
+ * the holder (a second lisecd on the same file refuses to start). On
+ * PostgreSQL it is a session-level advisory lock on one fixed key, taken on
+ * a connection of its own that does nothing else; whoever takes it bumps
+ * the leader_epoch row (migration 4) in the same step and writes its name
+ * and advertised URL there. The epoch is the fence: every transaction of a
+ * process that set store_fence_set checks, inside the transaction, that the
+ * stored epoch is still its own (store.c), so a holder that lost its lock
+ * cannot commit once another took it over. Nothing here logs: the caller
+ * (ctl/ha.c) says what happened. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "store/store_impl.h"
+
+/* An arbitrary constant naming "the lisec writer" among advisory locks
+ * (the schema migrations' is 7151300020260001). */
+#define LOCK_KEY "7151300020260017"
+#define HOLDER_FILE_MAX 1024
+
+struct store_lock {
+  int fd;          /* SQLite: the lock file; -1 otherwise */
+  bool memory;     /* sqlite::memory: nobody else can open it */
+  PGconn *conn;    /* PostgreSQL: the lock's own connection */
+  bool held;
+  int64_t epoch;   /* the epoch this holder set (PostgreSQL) */
+  int64_t timeout_ms;
+  char node[STORE_NODE_MAX + 1];
+  char advertise[STORE_ADVERTISE_MAX + 1];
+  char host[STORE_HOST_MAX + 1];
+};
+
+/* Printable ASCII only, bounded: holder fields are read from a file or a
+ * row another process wrote and end up in log lines and replies. */
+static void copy_clean(char *dst, size_t size, const char *src, size_t n) {
+  size_t j = 0;
+  for (size_t i = 0; i < n && src[i] && j + 1 < size; i++)
+    dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+  dst[j] = 0;
+}
+
+static void holder_line(store_holder *h, const char *key, const char *val, size_t n) {
+  char num[24];
+  if (!strcmp(key, "node")) copy_clean(h->node, sizeof h->node, val, n);
+  else if (!strcmp(key, "host")) copy_clean(h->host, sizeof h->host, val, n);
+  else if (!strcmp(key, "advertise")) copy_clean(h->advertise, sizeof h->advertise, val, n);
+  else if (!strcmp(key, "pid") || !strcmp(key, "since_ms")) {
+    copy_clean(num, sizeof num, val, n);
+    long long v = strtoll(num, NULL, 10);
+    if (!strcmp(key, "pid")) h->pid = v;
+    else h->since_ms = v;
+  }
+}
+
+/* "key=value" lines, as lock_write puts them; unknown keys are ignored. */
+static void holder_parse(store_holder *h, const char *text, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    size_t end = i;
+    while (end < len && text[end] != '\n') end++;
+    const char *eq = memchr(text + i, '=', end - i);
+    if (eq) {
+      char key[16];
+      size_t kn = (size_t)(eq - (text + i));
+      if (kn < sizeof key) {
+        memcpy(key, text + i, kn);
+        key[kn] = 0;
+        holder_line(h, key, eq + 1, end - (size_t)(eq + 1 - text));
+        h->known = true;
+      }
+    }
+    i = end + 1;
+  }
+}
+
+int store_holder_describe(const store_holder *h, char *buf, size_t size) {
+  if (!h->known) return snprintf(buf, size, "an unknown process");
+  return snprintf(buf, size, "node \"%s\" (pid %lld on host \"%s\"%s%s)", h->node[0] ? h->node : "?",
+                  h->pid, h->host[0] ? h->host : "?", h->advertise[0] ? ", advertised at " : "",
+                  h->advertise);
+}
+
+/* ---- SQLite: flock on <database>.lock -------------------------------------- */
+
+static int file_open(store_lock *l, const char *path, lisec_err *err) {
+  char lock_path[4096];
+  if (snprintf(lock_path, sizeof lock_path, "%s.lock", path) >= (int)sizeof lock_path)
+    return lisec_err_set(err, LISEC_EINVAL, "store: the database path is too long for its lock file");
+  l->fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (l->fd < 0)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "store: cannot open the lock file %s: %s", lock_path,
+                         strerror(errno));
+  return 0;
+}
+
+static int file_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
+  if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK)
+      return lisec_err_set(err, LISEC_EUNAVAIL, "store: flock on the lock file: %s", strerror(errno));
+    char text[HOLDER_FILE_MAX];
+    ssize_t n = pread(l->fd, text, sizeof text, 0);
+    if (n > 0) holder_parse(holder, text, (size_t)n);
+    *held = false;
+    return 0;
+  }
+  char text[HOLDER_FILE_MAX];
+  int n = snprintf(text, sizeof text, "pid=%lld\nhost=%s\nnode=%s\nadvertise=%s\nsince_ms=%lld\n",
+                   (long long)getpid(), l->host, l->node, l->advertise, (long long)lisec_time_now_ms());
+  if (n < 0 || n >= (int)sizeof text) n = (int)sizeof text - 1;
+  if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, text, (size_t)n, 0) != n) {
+    int e = errno;
+    flock(l->fd, LOCK_UN);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "store: cannot write the lock file: %s", strerror(e));
+  }
+  *held = true;
+  return 0;
+}
+
+/* ---- PostgreSQL: an advisory lock on a connection of its own -------------- */
+
+static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_err *err) {
+  const char *msg = res ? PQresultErrorMessage(res) : "";
+  if (!msg || !*msg) msg = PQerrorMessage(l->conn);
+  int code = PQstatus(l->conn) == CONNECTION_OK ? LISEC_ESTORE : LISEC_EUNAVAIL;
+  lisec_err_set(err, code, "postgresql (the writer lock's connection): %s: %.*s", what,
+                (int)strcspn(msg, "\n"), msg);
+  PQclear(res);
+  return code;
+}
+
+static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
+  char app[96], opts[128], tcp_timeout[24];
+  /* application_name names the node in pg_stat_activity: an operator (or
+   * a test) finds the lock's session there. */
+  snprintf(app, sizeof app, "lisec-lock:%s", l->node);
+  snprintf(opts, sizeof opts, "-c lock_timeout=%lld -c statement_timeout=%lld",
+           (long long)l->timeout_ms, (long long)l->timeout_ms);
+  snprintf(tcp_timeout, sizeof tcp_timeout, "%lld", (long long)l->timeout_ms);
+  /* Keepalives and a TCP user timeout: a server that is cut off is found
+   * within the timeout, not after the kernel's minutes of retransmission. */
+  const char *const keys[] = {"connect_timeout", "client_encoding", "options", "keepalives",
+                              "keepalives_idle", "keepalives_interval", "keepalives_count",
+                              "tcp_user_timeout", "dbname", "application_name", NULL};
+  const char *const vals[] = {"10", "UTF8", opts, "1", "5", "2", "2", tcp_timeout, url, app, NULL};
+  /* expand_dbname: the URL's own settings apply; application_name after
+   * it overrides the URL's, so the lock's session is always recognisable. */
+  l->conn = PQconnectdbParams(keys, vals, 1);
+  if (!l->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (PQstatus(l->conn) != CONNECTION_OK) {
+    const char *msg = PQerrorMessage(l->conn);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect (the writer lock): %.*s",
+                         (int)strcspn(msg, "\n"), msg);
+  }
+  return 0;
+}
+
+static int pg_read_holder(store_lock *l, store_holder *h, lisec_err *err) {
+  PGresult *res = PQexec(l->conn, "SELECT epoch, node, host, pid, advertise, since_ms FROM leader_epoch "
+                                  "WHERE id = 1");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_lock_fail(l, res, "read the holder", err);
+  if (PQntuples(res) == 1) {
+    h->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    copy_clean(h->node, sizeof h->node, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+    copy_clean(h->host, sizeof h->host, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+    h->pid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    copy_clean(h->advertise, sizeof h->advertise, PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4));
+    h->since_ms = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+    h->known = h->epoch > 0;
+  }
+  PQclear(res);
+  return 0;
+}
+
+/* The sessions of the previous holder's process end before the epoch is
+ * bumped: a holder that lost its lock but still runs (paused, cut off)
+ * could otherwise hold the epoch row FOR SHARE in a transaction that never
+ * ends, and keep the bump waiting. Its transactions were never
+ * acknowledged; ending them rolls them back. Only sessions named after
+ * that node's writer (store_session_name_set) are ended; a role without
+ * the right to end them leaves the bump to wait (lock_timeout). */
+static void pg_end_previous(store_lock *l) {
+  store_holder h = {0};
+  lisec_err ignored = {0};
+  if (pg_read_holder(l, &h, &ignored) != 0 || !h.node[0]) return;
+  char name[STORE_NODE_MAX + 8];
+  snprintf(name, sizeof name, "lisec:%s", h.node);
+  const char *vals[1] = {name};
+  PQclear(PQexecParams(l->conn,
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 "
+                       "AND pid <> pg_backend_pid() AND datname = current_database()",
+                       1, NULL, vals, NULL, NULL, 0));
+}
+
+/* Takes the advisory lock if free; when taken, bumps the epoch and writes
+ * this holder in one statement. A bump that cannot be made (the old
+ * holder's last transaction still holds the row: lock_timeout) lets the
+ * lock go again, so the next try starts over. */
+static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
+  *held = false;
+  if (PQstatus(l->conn) != CONNECTION_OK) {
+    PQreset(l->conn); /* a standby whose connection broke: a new one (the lock was not held) */
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+      const char *msg = PQerrorMessage(l->conn);
+      return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %.*s",
+                           (int)strcspn(msg, "\n"), msg);
+    }
+  }
+  PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    return pg_lock_fail(l, res, "try the lock", err);
+  bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  if (!got) return pg_read_holder(l, holder, err);
+  pg_end_previous(l);
+  char pid[24], since[24];
+  snprintf(pid, sizeof pid, "%lld", (long long)getpid());
+  snprintf(since, sizeof since, "%lld", (long long)lisec_time_now_ms());
+  const char *vals[5] = {l->node, l->host, pid, l->advertise, since};
+  res = PQexecParams(l->conn,
+                     "UPDATE leader_epoch SET epoch = epoch + 1, node = $1, host = $2, pid = $3, "
+                     "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
+                     5, NULL, vals, NULL, NULL, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
+    PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+    return rc;
+  }
+  l->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  PQclear(res);
+  *held = true;
+  return 0;
+}
+
+/* ---- the face ------------------------------------------------------------- */
+
+static char session_name[STORE_NODE_MAX + 8] = "lisec";
+
+void store_session_name_set(const char *node) {
+  char clean[STORE_NODE_MAX + 1];
+  copy_clean(clean, sizeof clean, node ? node : "", STORE_NODE_MAX);
+  snprintf(session_name, sizeof session_name, clean[0] ? "lisec:%s" : "lisec", clean);
+}
+
+const char *store_session_name(void) { return session_name; }
+
+int store_lock_open(const char *url, const char *node, const char *advertise, int64_t timeout_ms,
+                    store_lock **out, lisec_err *err) {
+  *out = NULL;
+  if (!url) return lisec_err_set(err, LISEC_EINVAL, "store: no URL configured");
+  store_lock *l = calloc(1, sizeof *l);
+  if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  l->fd = -1;
+  l->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+  copy_clean(l->node, sizeof l->node, node ? node : "", STORE_NODE_MAX);
+  copy_clean(l->advertise, sizeof l->advertise, advertise ? advertise : "", STORE_ADVERTISE_MAX);
+  char host[STORE_HOST_MAX + 1] = "";
+  if (gethostname(host, sizeof host) != 0) host[0] = 0;
+  host[STORE_HOST_MAX] = 0;
+  copy_clean(l->host, sizeof l->host, host, STORE_HOST_MAX);
+  int rc = 0;
+  if (strncmp(url, "sqlite:", 7) == 0) {
+    if (strcmp(url + 7, ":memory:") == 0) l->memory = true;
+    else rc = file_open(l, url + 7, err);
+  } else {
+    /* The schema first (leader_epoch is migration 4): store_open migrates. */
+    lisec_store *s = NULL;
+    rc = store_open(url, &s, err);
+    store_close(s);
+    if (rc == 0) rc = pg_lock_connect(l, url, err);
+  }
+  if (rc) {
+    store_lock_close(l);
+    return rc;
+  }
+  *out = l;
+  return 0;
+}
+
+int store_lock_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
+  memset(holder, 0, sizeof *holder);
+  *held = l->held;
+  if (l->held) return 0;
+  int rc = 0;
+  if (l->memory) *held = true;
+  else if (l->fd >= 0) rc = file_try(l, held, holder, err);
+  else rc = pg_try(l, held, holder, err);
+  l->held = rc == 0 && *held;
+  return rc;
+}
+
+int store_lock_check(store_lock *l, lisec_err *err) {
+  if (!l->conn) return 0; /* a flock lasts as long as the process */
+  store_holder h = {0};
+  int rc = PQstatus(l->conn) == CONNECTION_OK ? pg_read_holder(l, &h, err)
+                                               : lisec_err_set(err, LISEC_EUNAVAIL, "the connection is closed");
+  if (rc == 0 && PQstatus(l->conn) != CONNECTION_OK)
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "the connection is closed");
+  if (rc) {
+    l->held = false;
+    lisec_err_wrap(err, "the writer lock's connection to PostgreSQL was lost, and the lock with it");
+    return LISEC_EUNAVAIL;
+  }
+  if (h.epoch != l->epoch) {
+    char who[STORE_HOLDER_TEXT_MAX];
+    store_holder_describe(&h, who, sizeof who);
+    l->held = false;
+    return lisec_err_set(err, LISEC_ECONFLICT, "the leader epoch is %lld, set by %s, not this holder's %lld",
+                         (long long)h.epoch, who, (long long)l->epoch);
+  }
+  return 0;
+}
+
+int store_lock_regain(store_lock *l, lisec_err *err) {
+  if (!l->conn) return 0;
+  PQreset(l->conn);
+  if (PQstatus(l->conn) != CONNECTION_OK) {
+    const char *msg = PQerrorMessage(l->conn);
+    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %.*s",
+                         (int)strcspn(msg, "\n"), msg);
+  }
+  PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    return pg_lock_fail(l, res, "try the lock again", err);
+  bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  store_holder h = {0};
+  int rc = pg_read_holder(l, &h, err);
+  if (rc) return rc;
+  char who[STORE_HOLDER_TEXT_MAX];
+  store_holder_describe(&h, who, sizeof who);
+  /* Taken back with the epoch unchanged: nobody wrote as holder meanwhile. */
+  if (got && h.epoch == l->epoch) {
+    l->held = true;
+    return 0;
+  }
+  if (got) PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "another lisecd took the database while this one was cut off: %s (epoch %lld, "
+                       "this one's %lld)",
+                       who, (long long)h.epoch, (long long)l->epoch);
+}
+
+int64_t store_lock_epoch(const store_lock *l) { return l->epoch; }
+
+bool store_lock_postgres(const store_lock *l) { return l->conn != NULL; }
+
+void store_lock_close(store_lock *l) {
+  if (!l) return;
+  if (l->fd >= 0) close(l->fd); /* the flock goes with the last descriptor */
+  if (l->conn) PQfinish(l->conn); /* a session lock goes with its session */
+  free(l);
+}
