@@ -199,6 +199,9 @@ rc=0; cli operator pkg crl load expired.pem >out 2>&1 || rc=$?
 rc=0; cli operator pkg retire vb --version 1.0 >out 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q 'NFV-SEC025-RETIRED' out || fail "lisec pkg retire of a version vm-b runs: $rc $(cat out)"
 cli operator pkg retire vb2 --version 1.0 | grep -q 'retired' || fail "lisec pkg retire"
-pass "lisec pkg crl load / list and lisec pkg retire against lisecd"
+cli operator pkg list >out
+grep -q '^vb2 .*\[retired\]' out && grep -q '^va .*NOT compliant' out && ! grep -q '^vb .*\(retired\|NOT\)' out ||
+  fail "lisec pkg list does not mark retired and revoked packages: $(cat out)"
+pass "lisec pkg crl load / list, lisec pkg retire and the marks of lisec pkg list against lisecd"
 stop_lisecd
 if grep -E 'Sanitizer|runtime error' "$work/lisecd.log"; then fail "lisecd: sanitizer report"; fi
