@@ -180,7 +180,7 @@ set -e
 pass "--check-config (and a mismatched TLS key), usage errors, unreachable store and misspelt setting: exit 2 with the reason"
 
 # A store that fails during a request: 503 with a JSON error, and lisecd lives on.
-pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 STORE_URL=$("$src/scripts/test/pg-start" "$pgdir") start_lisecd "$pki"
 [ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "status on PostgreSQL"

@@ -97,7 +97,7 @@ stop_lisecd
 pass "lisec restore: lisecd signs 'restored from checkpoint', auditors who saw more are told, not alarmed"
 
 # PostgreSQL: pg_dump and pg_restore through the same commands.
-pgdir=$(mktemp -d /tmp/lisec-pg-backup-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-backup-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 STORE_URL=$url start_lisecd "$pki" "${conf[@]}"

@@ -61,7 +61,7 @@ assert all("actor" in e for e in entries), "an entry did not open or decode"
 PY
 pass "every entry opens and carries its own index"
 
-pgdir=$(mktemp -d /tmp/lisec-pg-crash-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-crash-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 crash_loop "$url" 5 8

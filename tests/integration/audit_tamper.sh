@@ -217,7 +217,7 @@ rc=0; lisec audit verify --db "$work/absent.db" --pubkey vkey >/dev/null 2>&1 ||
 [ "$rc" -eq 2 ] && [ ! -e "$work/absent.db" ] || fail "a missing database is an error (2) and is not created"
 
 # ---- PostgreSQL -----------------------------------------------------------
-pgdir=$(mktemp -d /tmp/lisec-pg-audit-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-audit-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 admin=${url%/*}/postgres

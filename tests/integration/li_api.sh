@@ -214,7 +214,7 @@ pass "$(grep -c 'li\.' audit.txt) LI records, all sealed; the LI administration'
 
 run_suite
 echo "--- again on PostgreSQL"
-pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 STORE_URL=$("$src/scripts/test/pg-start" "$pgdir")
 export STORE_URL

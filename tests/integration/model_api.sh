@@ -26,7 +26,7 @@ code() { as "$1" -o "$work/body" -w '%{http_code}' "${@:2}"; }
 # What the store holds, asked of the store itself.
 if [ "$backend" = postgres ]; then
   release_only "model_api runs the same routes on SQLite, test_store_postgres and audit_postgres the PostgreSQL store"
-  pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+  pgdir=$(mktemp -d "$tmp_base/lisec-pg-XXXXXX")
   cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
   STORE_URL=$("$src/scripts/test/pg-start" "$pgdir")
   export STORE_URL

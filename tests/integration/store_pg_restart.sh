@@ -15,7 +15,7 @@ mode=${3:-plain}
 source "$src/tests/integration/lib/common.sh"
 pki=$work/pki
 make_pki "$pki"
-pgdir=$(mktemp -d /tmp/lisec-pg-restart-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-restart-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 port=${url##*:}

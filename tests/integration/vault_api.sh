@@ -63,7 +63,7 @@ swap_ciphertexts() {
 run_suite
 echo "--- again on PostgreSQL"
 # --- PostgreSQL ---
-pgdir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
+pgdir=$(mktemp -d "$tmp_base/lisec-pg-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 STORE_URL=$("$src/scripts/test/pg-start" "$pgdir")
 export STORE_URL

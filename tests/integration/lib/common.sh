@@ -4,7 +4,25 @@
 # Callers set `build` and `src` first.
 set -euo pipefail
 
-work=$(mktemp -d /tmp/lisec-it-XXXXXX)
+# test_tmp: where the scripts' temporary directories go. A RAM file system
+# (/dev/shm) where the machine has one that runs programs (not noexec) with
+# 2 GiB free: the tests make thousands of durable writes (SQLite and
+# PostgreSQL commits, audit records, SoftHSM2 tokens, PKI files), each an
+# fsync of 50-150 ms on a busy disk and none on tmpfs, and no test checks
+# what a power cut would leave. Otherwise $TMPDIR or /tmp; LISEC_TEST_TMP
+# chooses.
+test_tmp() {
+  if [ -n "${LISEC_TEST_TMP:-}" ]; then echo "$LISEC_TEST_TMP"; return; fi
+  if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+    ! findmnt -n -o OPTIONS --target /dev/shm 2>/dev/null | tr , '\n' | grep -qx noexec &&
+    [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -ge 2097152 ] 2>/dev/null; then
+    echo /dev/shm
+  else
+    echo "${TMPDIR:-/tmp}"
+  fi
+}
+tmp_base=$(test_tmp)
+work=$(mktemp -d "$tmp_base/lisec-it-XXXXXX")
 cleanup_hooks=()
 on_exit() {
   local rc=$?
