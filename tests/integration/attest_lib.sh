@@ -38,12 +38,14 @@ tpm_power_cycle() {
 
 tpm_reset_count() { tpm2_readclock | awk '/reset_count/ {print $2}'; }
 
-# tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE.
+# tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE, in the file's
+# order, with one tpm2_pcrextend (it extends its arguments one after the
+# other): a call per line cost 0.5 s and an event log has 20-40 lines.
 tpm_extend() {
-  local pcr d
-  while read -r pcr d; do
-    tpm2_pcrextend "$pcr:sha256=$d" >/dev/null || fail "tpm2_pcrextend $pcr"
-  done <"$1"
+  local pcr d specs=()
+  while read -r pcr d; do specs+=("$pcr:sha256=$d"); done <"$1"
+  [ ${#specs[@]} -gt 0 ] || return 0
+  tpm2_pcrextend "${specs[@]}" >/dev/null || fail "tpm2_pcrextend of $1 (${#specs[@]} extends)"
 }
 
 # am_pki DIR: the asset-management CA and its signing certificate.
