@@ -110,16 +110,20 @@ pass "lisec audit verify and read online; another key leaves sealed entries clos
 
 # SIGKILL amid concurrent recorded requests: every acknowledged 403 is a
 # durable record, so after a restart the log holds at least that many new
-# entries and verifies.
+# entries and verifies. The workers stop once lisecd is gone (the file
+# killed): their requests after it only fail to connect.
 before=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from audit_log").fetchone()[0])' lisec.db)
 for w in 1 2 3 4; do
   ( for i in $(seq 1 400); do
+      [ -e killed ] && break
       c=$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/targets" 2>/dev/null || true)
       [ "$c" = 403 ] && echo ack
     done >"acks-$w" ) &
 done
-sleep 1.5
+# The kill comes amid the load: once 20 requests were acknowledged.
+for _ in $(seq 1 600); do [ "$(cat acks-* 2>/dev/null | wc -l)" -ge 20 ] && break; sleep 0.05; done
 kill -KILL "$LISECD_PID"
+touch killed
 wait "$LISECD_PID" 2>/dev/null || true
 LISECD_PID=
 wait
