@@ -12,7 +12,8 @@
 # counter). Other roles get one answer whatever the VM's state or
 # existence. Every refusal by role or by state is
 # recorded, sealed to the LI administration, and the records open with its
-# X25519 key (`lisec audit read --li-key`). On SQLite, then on PostgreSQL.
+# X25519 key (`lisec audit read --li-key`). On SQLite, then on PostgreSQL
+# (in the release build; the sanitizer build runs the SQLite half).
 set -euo pipefail
 build=${1:?usage: li_api.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: li_api.sh BUILD_DIR SRC_DIR}
@@ -213,6 +214,13 @@ pass "$(grep -c 'li\.' audit.txt) LI records, all sealed; the LI administration'
 }
 
 run_suite
+# The PostgreSQL run once per make check (as model_api's): the same LI paths
+# ran above under the sanitizer, and the PostgreSQL store runs under it in
+# test_store_postgres, audit_postgres and store_pg_restart.
+if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
+  echo "--- not again on PostgreSQL under the sanitizer: the release build's run does it"
+  exit 0
+fi
 echo "--- again on PostgreSQL"
 pgdir=$(mktemp -d "$tmp_base/lisec-pg-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
