@@ -19,6 +19,9 @@
 # Run by root, the user is switched; by another user, in a user namespace
 # as far as it goes (the mounts), without switching user.
 build=$1 src=$2
+# On disk, not /dev/shm: the rebuilt confinement leaves /dev's mounts as
+# they are, and must be seen to make the temporary root read-only.
+LISEC_TEST_TMP=${TMPDIR:-/tmp}
 . "$src/tests/integration/lib/common.sh"
 command -v systemd-analyze >/dev/null || { echo "skip: systemd-analyze absent"; exit 77; }
 unit=${LISEC_UNIT:-$src/examples/systemd/lisecd.service}
