@@ -33,6 +33,7 @@ struct keys_client {
   keys_info info;
   local *local; /* keys_local_start's service, stopped at close */
   keys_settings set; /* [keys]: keys_client_configure, the defaults until then */
+  bool spin_next;    /* the last reply came within set.spin_us: wait awake for the next */
 };
 
 /* The channel can no longer be trusted: every later call fails at once.
@@ -73,7 +74,12 @@ static int call_checked(keys_client *k, const keys_request *q, keys_reply *rp, u
   }
   uint32_t id = ++k->next_id;
   rc = ipc_send(k->fd, q->type, 0, id, &w, &e);
-  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, k->set.spin_us, &h, payload, &e);
+  /* awake for the reply while replies come within spin_us (an OPEN);
+   * after one that took longer (a token operation under load) the next
+   * wait sleeps at once, and measures again */
+  uint64_t t0 = lisec_time_mono_ns();
+  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, k->spin_next ? k->set.spin_us : 0, &h, payload, &e);
+  k->spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)k->set.spin_us * 1000;
   if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
     rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,
                        keys_wire_type_name(h.type), (unsigned)h.flags, id, keys_wire_type_name(q->type));
@@ -117,6 +123,7 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err) {
   }
   k->fd = fd;
   k->set = (keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, KEYS_BATCH_DEFAULT};
+  k->spin_next = true;
   pthread_mutex_init(&k->mu, NULL);
   keys_request q = {.type = KEYS_MSG_HELLO};
   keys_reply rp;

@@ -47,7 +47,9 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err);
  *     waits awake for the other's next message before it blocks. A round
  *     trip between two processes otherwise pays two wake-ups of a sleeping
  *     thread, which on a virtual machine whose idle vCPUs halt is most of
- *     its ~50 us (bench/vault); 0 always blocks at once.
+ *     its ~50 us (bench/vault); 0 always blocks at once. Each side spins
+ *     only while the other's messages have come within spin_us: after a
+ *     wait that blocked, the next wait blocks at once (and measures again).
  *   max_message (bytes, KEYS_MESSAGE_MIN..KEYS_MESSAGE_LIMIT, default
  *     KEYS_PAYLOAD_MAX): the largest payload either side sends or accepts.
  *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
