@@ -542,9 +542,10 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
     return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
   }
   int rc = load(ctl, vm, &d, err);
-  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
-                                                                    action, true, NULL, rc, NULL,
-                                                                    err, "li-vm %s", vm);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) {
+    lisec_err_wrap(err, "TR103308-4.1: retire");
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
+  }
   if (rc) return rc;
   li_state before = d.vm.state;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err))) {
@@ -558,6 +559,8 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
     rc = li_retire_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err);
   }
   free(msg);
+  /* every refusal names the requirement, the message format's too */
+  if (rc && !strstr(err->msg, "TR103308")) lisec_err_wrap(err, "TR103308-4.1: retire");
   if (rc) {
     rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
                                              NULL, err, "li-vm %s", vm);

@@ -1257,7 +1257,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   pthread_mutex_lock(&st->mu);
   if (!json_object_get(st->docs[K_VM], vm)) {
     pthread_mutex_unlock(&st->mu);
-    return lisec_err_set(err, LISEC_ENOTFOUND, "vm %s does not exist", vm);
+    return lisec_err_set(err, LISEC_ENOTFOUND, CTL_MODEL_REQ_TERMINATE ": vm %s does not exist", vm);
   }
   li_vm = li_vm || json_object_get(st->paired, vm);
   bool li = li_vm || model_vm_li_involved(st->m, vm);

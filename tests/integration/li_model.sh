@@ -140,11 +140,13 @@ lisec li verify-retire retire.json --pubkey li-admin.pub --vm vm-li3 >/dev/null 
 expect 403 operator POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat retire.json)}"
 unsigned=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["command"]))' retire.json)
 expect 400 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$unsigned}"
+grep -q 'TR103308-4.1' body || fail "an unsigned retire command: $(cat body)"
 expect 403 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat rogue.json)}"
 grep -q 'TR103308-4.1' body || fail "a wrongly signed retire command: $(cat body)"
 lisec li sign-disable --key li-admin.key --vm vm-li3 --counter 1 --expires +600 -o off3.json 2>/dev/null
 expect 400 li-admin POST /v1/li/vms/vm-li3/retire "{\"command\":$(cat off3.json)}"
 expect 404 li-admin POST /v1/li/vms/vm-nope/retire "{\"command\":$(cat nope.json)}"
+grep -q 'TR103308-4.1' body || fail "retiring an unknown VM: $(cat body)"
 expect 409 li-admin POST /v1/li/vms/vm-li/retire "{\"command\":$(cat inuse.json)}"
 grep -q 'in use' body && grep -q 'li-1' body || fail "retiring an LI VM an LI names: $(cat body)"
 [ "$(record)" = "$before" ] || fail "a refused retirement changed vm-li3's record"
@@ -161,5 +163,6 @@ pass "the LI administration's command retired vm-li3: key gone from the token, p
 expect 200 mano DELETE /v1/model/vm/vm-li3
 grep -q '"state":"terminated"' body || fail "MANO's termination of the retired VM: $(cat body)"
 expect 404 mano DELETE /v1/model/vm/vm-li3
+grep -q 'SEC025-TERMINATE' body || fail "terminating an unknown VM: $(cat body)"
 expect 404 operator GET /v1/model/vm/vm-li3
 pass "retired, vm-li3 is MANO's to terminate (no host reports it: at once); terminating it twice is 404"
