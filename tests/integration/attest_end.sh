@@ -101,9 +101,13 @@ am_pki am
 mkdir -p state-A
 issue_location am "$hostA" "$(tpm_reset_count)" state-A/location.cms
 make_li_admin_key "$work/li-admin"
-start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" "reference_file = $work/ref.json" \
-  "location_ca = $work/am/ca.crt" "interval_s = 60" "grace_s = 30" "check_ms = 200"
-sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
+start() {
+  start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" \
+    "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" "interval_s = 60" "grace_s = 30" \
+    "check_ms = 200"
+  sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
+}
+start
 
 model_put() { # model_put KIND JSON
   [ "$(req operator POST "/v1/model/$1" "$2")" = 201 ] || { cat req.out >&2; fail "model: POST $1"; }
@@ -173,6 +177,16 @@ expect_req 403 'NFV-SEC025-lifecycle, TR103308-5.1: host .* was de-enrolled: its
   POST /v1/attest/evidence "$(cat q1.json)"
 expect_req 404 'was de-enrolled' host-a2 POST /v1/attest/nonce "{\"host\":\"$hostA\"}"
 pass "a quote signed by the revoked AK is refused (403 naming NFV-SEC025-lifecycle and TR103308-5.1), no nonce is issued"
+# all of it is stored: a restarted lisecd refuses the same way
+stop_lisecd
+start
+expect_req 403 'TR103308-O.1.8, NFV-SEC025-lifecycle: this client certificate .* was revoked' host-a POST \
+  /v1/attest/challenge "{\"host\":\"$hostA\"}"
+expect_req 403 'was de-enrolled: its AK binding is revoked' host-a2 POST /v1/attest/evidence "$(cat q1.json)"
+show "$hostA" | jq -e '.lisec.trust == "untrusted:deenrolled"' >/dev/null || fail "restart: the host's trust"
+as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.attestation == "untrusted:deenrolled"' >/dev/null ||
+  fail "restart: the model's view of the host"
+pass "after a restart of lisecd: the certificate still revoked, the quote still refused, the host untrusted:deenrolled"
 
 # ---- a TPM with another EK under host A's id --------------------------------------
 tpm_up B
