@@ -34,6 +34,7 @@ struct keys_client {
   local *local; /* keys_local_start's service, stopped at close */
   keys_settings set; /* [keys]: keys_client_configure, the defaults until then */
   bool spin_next;    /* the last reply came within set.spin_us: wait awake for the next */
+  unsigned waits;    /* every KEYS_SPIN_PROBE-th wait spins anyway */
 };
 
 /* The channel can no longer be trusted: every later call fails at once.
@@ -78,7 +79,8 @@ static int call_checked(keys_client *k, const keys_request *q, keys_reply *rp, u
    * after one that took longer (a token operation under load) the next
    * wait sleeps at once, and measures again */
   uint64_t t0 = lisec_time_mono_ns();
-  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, k->spin_next ? k->set.spin_us : 0, &h, payload, &e);
+  bool spin = k->spin_next || ++k->waits % KEYS_SPIN_PROBE == 0; /* a sleep's wake-up hides fast replies: probe */
+  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, spin ? k->set.spin_us : 0, &h, payload, &e);
   k->spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)k->set.spin_us * 1000;
   if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
     rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,

@@ -49,13 +49,16 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err);
  *     thread, which on a virtual machine whose idle vCPUs halt is most of
  *     its ~50 us (bench/vault); 0 always blocks at once. Each side spins
  *     only while the other's messages have come within spin_us: after a
- *     wait that blocked, the next wait blocks at once (and measures again).
+ *     wait that blocked, the next waits block at once, but every
+ *     KEYS_SPIN_PROBE-th spins anyway (a blocked wait includes its own
+ *     wake-up, so it cannot tell that messages come fast again).
  *   max_message (bytes, KEYS_MESSAGE_MIN..KEYS_MESSAGE_LIMIT, default
  *     KEYS_PAYLOAD_MAX): the largest payload either side sends or accepts.
  *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
  *     in one OPEN_BATCH; the client splits larger batches, the keys process
  *     refuses them. */
 #define KEYS_SPIN_US_DEFAULT 50
+#define KEYS_SPIN_PROBE 4
 typedef struct keys_settings {
   unsigned spin_us;
   uint32_t max_message;

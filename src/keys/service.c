@@ -400,6 +400,7 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
 
 int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
   bool spin_next = true;
+  unsigned waits = 0;
   for (;;) {
     ipc_header h;
     uint8_t *payload = NULL;
@@ -408,7 +409,8 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
      * a burst): between API requests, ~1 ms apart, a spin would burn the
      * CPU the other processes need and still end in a sleep */
     uint64_t t0 = lisec_time_mono_ns();
-    int rc = ipc_recv_one(fd, s->set.max_message, spin_next ? s->set.spin_us : 0, &h, &payload, &rerr);
+    bool spin = spin_next || ++waits % KEYS_SPIN_PROBE == 0; /* a sleep's own wake-up hides a burst: probe */
+    int rc = ipc_recv_one(fd, s->set.max_message, spin ? s->set.spin_us : 0, &h, &payload, &rerr);
     spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)s->set.spin_us * 1000;
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */
