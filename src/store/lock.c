@@ -7,9 +7,10 @@
  * a connection of its own that does nothing else; whoever takes it bumps
  * the leader_epoch row (migration 4) in the same step and writes its name
  * and advertised URL there. The epoch is the fence: every transaction of a
- * process that set store_fence_set checks, inside the transaction, that the
- * stored epoch is still its own (store.c), so a holder that lost its lock
- * cannot commit once another took it over. Nothing here logs: the caller
+ * process that set store_fence_set holds a second advisory lock shared and
+ * checks that the stored epoch is still its own (store.c); the bump takes
+ * that lock exclusive, so a holder that lost its lock cannot commit once
+ * another took over, nor while it takes over. Nothing here logs: the caller
  * (ctl/ha.c) says what happened. */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,8 +183,8 @@ static int pg_read_holder(store_lock *l, store_holder *h, lisec_err *err) {
 
 /* The sessions of the previous holder's process end before the epoch is
  * bumped: a holder that lost its lock but still runs (paused, cut off)
- * could otherwise hold the epoch row FOR SHARE in a transaction that never
- * ends, and keep the bump waiting. Its transactions were never
+ * could otherwise hold the fence's lock shared in a transaction that
+ * never ends, and keep the bump waiting. Its transactions were never
  * acknowledged; ending them rolls them back. Only sessions named after
  * that node's writer (store_session_name_set) are ended; a role without
  * the right to end them leaves the bump to wait (lock_timeout). */
@@ -225,14 +226,32 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
   snprintf(pid, sizeof pid, "%lld", (long long)getpid());
   snprintf(since, sizeof since, "%lld", (long long)lisec_time_now_ms());
   const char *vals[5] = {l->node, l->host, pid, l->advertise, since};
-  res = PQexecParams(l->conn,
-                     "UPDATE leader_epoch SET epoch = epoch + 1, node = $1, host = $2, pid = $3, "
-                     "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
-                     5, NULL, vals, NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+  /* The bump waits (lock_timeout at most) for every fenced transaction
+   * still open to end: none can commit under the old epoch after it. */
+  PQclear(PQexec(l->conn, "BEGIN"));
+  res = PQexec(l->conn, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")");
+  bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
+  if (locked) {
+    PQclear(res);
+    res = PQexecParams(l->conn,
+                       "UPDATE leader_epoch SET epoch = epoch + 1, node = $1, host = $2, pid = $3, "
+                       "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
+                       5, NULL, vals, NULL, NULL, 0);
+  }
+  if (!locked || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
+    PQclear(PQexec(l->conn, "ROLLBACK"));
     PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
     return rc;
+  }
+  PGresult *done = PQexec(l->conn, "COMMIT");
+  bool committed = PQresultStatus(done) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(done), "COMMIT") == 0;
+  PQclear(done);
+  if (!committed) {
+    PQclear(res);
+    PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+    return lisec_err_set(err, PQstatus(l->conn) == CONNECTION_OK ? LISEC_ESTORE : LISEC_EUNAVAIL,
+                         "postgresql (the writer lock's connection): the epoch bump did not commit");
   }
   l->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
   PQclear(res);

@@ -196,6 +196,30 @@ static int pg_begin(void *be, lisec_err *err) {
   return rc;
 }
 
+/* The fence's begin in one round trip. Each statement of a multi-statement
+ * query takes its own snapshot, so the epoch is read after the shared lock
+ * is granted: a bump that committed while this waited is seen. Like BEGIN,
+ * it is sent again once on a new connection when the old one broke. */
+static int pg_begin_fenced(void *be, int64_t *epoch, lisec_err *err) {
+  pg_be *b = be;
+  static const char sql[] = "BEGIN; SELECT pg_advisory_xact_lock_shared(" STORE_FENCE_KEY "); "
+                            "SELECT epoch FROM leader_epoch WHERE id = 1";
+  int rc = pg_ready(b, err);
+  if (rc) return rc;
+  PGresult *res = PQexec(b->conn, sql);
+  if (pg_again(b, res)) {
+    if ((rc = pg_ready(b, err))) return rc;
+    res = PQexec(b->conn, sql);
+  }
+  if (PQtransactionStatus(b->conn) == PQTRANS_INTRANS || PQtransactionStatus(b->conn) == PQTRANS_INERROR)
+    b->in_tx = true;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "begin (fenced)", err);
+  if (PQntuples(res) != 1 || !pg_int(PQgetvalue(res, 0, 0), epoch))
+    rc = lisec_err_set(err, LISEC_ESTORE, "postgresql: no leader epoch in the store");
+  PQclear(res);
+  return rc;
+}
+
 static int pg_commit(void *be, lisec_err *err) {
   pg_be *b = be;
   int rc = pg_ready(b, err);
@@ -541,6 +565,7 @@ const store_ops store_postgres_ops = {
     .open = pg_open,
     .close = pg_close,
     .begin = pg_begin,
+    .begin_fenced = pg_begin_fenced,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .ping = pg_ping,

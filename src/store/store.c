@@ -162,16 +162,17 @@ void store_fence_set(int64_t epoch, void (*deposed)(const char *why)) {
   atomic_store(&fence_epoch, epoch);
 }
 
-/* Inside the transaction just begun: the stored epoch, read FOR SHARE so a
- * new holder's bump waits for this transaction to end, must be this
- * process's. A deposed holder's transaction is refused before it wrote
+/* Begins the transaction; fenced, it holds the fence's lock shared (so a
+ * new holder's bump waits for it to end) and the stored epoch must be this
+ * process's: a deposed holder's transaction is refused before it wrote
  * anything. */
-static int fence_check(lisec_store *s, lisec_err *err) {
+static int begin_checked(lisec_store *s, lisec_err *err) {
   int64_t mine = atomic_load(&fence_epoch), stored = 0;
-  if (mine <= 0 || s->ops->dialect != STORE_DIALECT_POSTGRES) return 0;
-  int rc = s->ops->query_int(s->be, "SELECT epoch FROM leader_epoch WHERE id = 1 FOR SHARE", &stored, err);
+  if (mine <= 0 || !s->ops->begin_fenced) return s->ops->begin(s->be, err);
+  int rc = s->ops->begin_fenced(s->be, &stored, err);
+  if (rc == 0 && stored == mine) return 0;
+  s->ops->rollback(s->be);
   if (rc) return rc;
-  if (stored == mine) return 0;
   rc = lisec_err_set(err, LISEC_ECONFLICT,
                      "TR103308-5.5: this lisecd is no longer the leader (its epoch %lld, the store's %lld): "
                      "nothing is written",
@@ -186,8 +187,7 @@ static int fence_check(lisec_store *s, lisec_err *err) {
 int store_begin(lisec_store *s, lisec_err *err) {
   if (s->in_tx)
     return lisec_err_set(err, LISEC_EINTERNAL, "store: a transaction is open already (no nesting)");
-  int rc = s->ops->begin(s->be, err);
-  if (rc == 0 && (rc = fence_check(s, err)) != 0) s->ops->rollback(s->be);
+  int rc = begin_checked(s, err);
   if (rc == 0) {
     s->in_tx = true;
     s->tx_failed = false;

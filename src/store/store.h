@@ -143,8 +143,9 @@ int store_holder_describe(const store_holder *h, char *buf, size_t size);
 void store_session_name_set(const char *node);
 
 /* The fence, for the whole process: with epoch > 0 every PostgreSQL
- * transaction begins by reading the stored epoch FOR SHARE (so no new
- * holder can bump it until the transaction ends) and, when it is not
+ * transaction begins by taking the fence's transaction lock shared (a new
+ * holder's bump takes it exclusive, so it waits until the transaction
+ * ends) and reading the stored epoch in the same round trip, and, when it is not
  * epoch, is refused (ECONFLICT naming TR103308-5.5) after deposed is
  * called with the reason. 0 turns the fence off. */
 void store_fence_set(int64_t epoch, void (*deposed)(const char *why));

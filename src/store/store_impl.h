@@ -22,6 +22,10 @@ typedef struct store_ops {
    * one (SQLite BEGIN IMMEDIATE), so read-then-write never deadlocks. commit
    * fails unless the back end really committed. */
   int (*begin)(void *be, lisec_err *err);
+  /* PostgreSQL only (NULL elsewhere): begin, take the fence's shared
+   * transaction lock, then read the stored leader epoch into *epoch, in one
+   * round trip (lock.c, store.c). */
+  int (*begin_fenced)(void *be, int64_t *epoch, lisec_err *err);
   int (*commit)(void *be, lisec_err *err);
   int (*rollback)(void *be);
   /* A round trip; reconnects once first if idle and the connection is gone. */
@@ -45,6 +49,10 @@ typedef struct store_ops {
   int (*checkpoint_latest)(void *be, uint64_t *tree_size, char **note, lisec_err *err);
   int (*checkpoint_list)(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err);
 } store_ops;
+
+/* The key of the fence's transaction lock: every fenced transaction holds
+ * it shared, a new holder takes it exclusive to bump the epoch. */
+#define STORE_FENCE_KEY "7151300020260018"
 
 /* lock.c: the application_name of this process's sessions ("lisec" or
  * "lisec:<node>", store_session_name_set). */

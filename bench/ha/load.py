@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""bench/ha helpers (not a test): `decisions` drives POST /v1/decisions/migration
+from T threads, each on its own keep-alive mTLS connection, for S seconds and
+prints "decisions/s p50_ms p99_ms failures"; `failover` starts three lisecd
+with [ha] from their configuration files, probes each one's /healthz every
+few milliseconds on a keep-alive connection, kills the leader with SIGKILL N
+times (the killed one is started again as a standby) and prints, per kill,
+the time from the old leader's last 200 to the new leader's first 200."""
+import http.client, json, os, signal, ssl, subprocess, sys, threading, time
+
+
+def context(pki, role):
+    c = ssl.create_default_context(cafile=f"{pki}/ca.crt")
+    c.load_cert_chain(f"{pki}/{role}.crt", f"{pki}/{role}.key")
+    return c
+
+
+def decisions(port, pki, threads, seconds):
+    body = json.dumps({"vm": "vm-target", "hypervisor": "hv-hel-1"})
+    lat, fails, lock = [], [0], threading.Lock()
+    end = time.monotonic() + seconds
+
+    def run():
+        ctx = context(pki, "mano")
+        conn, mine, bad = None, [], 0
+        while time.monotonic() < end:
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=30)
+                t0 = time.monotonic()
+                conn.request("POST", "/v1/decisions/migration", body, {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status == 200:
+                    mine.append(time.monotonic() - t0)
+                else:
+                    bad += 1
+            except Exception:
+                bad += 1
+                conn = None
+        with lock:
+            lat.extend(mine)
+            fails[0] += bad
+
+    ts = [threading.Thread(target=run) for _ in range(threads)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    wall = time.monotonic() - t0
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else 0
+    print(f"{len(lat) / wall:.1f} {q(0.5):.2f} {q(0.99):.2f} {fails[0]}")
+
+
+def failover(build, pki, kills, names, confs, ports):
+    procs, log = {}, []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def start(n):
+        procs[n] = subprocess.Popen([f"{build}/cmd/lisecd/lisecd", "-c", confs[n]],
+                                    stderr=open(f"{confs[n]}.log", "ab"))
+
+    def probe(n):
+        ctx = context(pki, "operator")
+        conn = None
+        while not stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPSConnection("localhost", ports[n], context=ctx, timeout=2)
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                b = r.read()
+                if r.status == 200 and b'"leader"' in b:
+                    with lock:
+                        log.append((time.monotonic(), n))
+            except Exception:
+                conn = None
+            time.sleep(0.005)
+
+    for n in names:
+        start(n)
+        time.sleep(0.3)  # the first one started leads
+    ths = [threading.Thread(target=probe, args=(n,), daemon=True) for n in names]
+    for t in ths:
+        t.start()
+
+    def leader(after, exclude=None, bound=60):
+        limit = time.monotonic() + bound
+        while time.monotonic() < limit:
+            with lock:
+                for t, n in log:
+                    if t > after and n != exclude:
+                        return t, n
+            time.sleep(0.01)
+        raise SystemExit("no leader within %d s" % bound)
+
+    _, cur = leader(0)
+    times = []
+    for k in range(kills):
+        time.sleep(1.0)
+        procs[cur].send_signal(signal.SIGKILL)
+        procs[cur].wait()
+        killed = time.monotonic()
+        with lock:
+            last_old = max(t for t, n in log if n == cur)
+        t_new, new = leader(killed, exclude=cur)
+        times.append((t_new - last_old) * 1000)
+        print(f"kill {k + 1}: {cur} -> {new}: {times[-1]:.0f} ms", flush=True)
+        start(cur)
+        cur = new
+    stop.set()
+    for p in procs.values():
+        p.send_signal(signal.SIGTERM)
+    for p in procs.values():
+        p.wait()
+    times.sort()
+    print(f"failover over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, max {times[-1]:.0f} ms")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "decisions":
+        decisions(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    else:
+        build, pki, kills = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        rest = sys.argv[5:]
+        names = rest[0::3]
+        confs = dict(zip(names, rest[1::3]))
+        ports = dict(zip(names, map(int, rest[2::3])))
+        failover(build, pki, kills, names, confs, ports)
