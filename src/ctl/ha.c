@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/ha.h"
@@ -116,6 +117,16 @@ int ctl_ha_try(bool *leader, char *leader_url, size_t size, lisec_err *err) {
   store_holder h;
   bool held = false;
   int rc = store_lock_try(G.lock, &held, &h, err);
+  /* Without [ha] the lock is only ever taken at start, where a holder may
+   * be a previous lisecd still on its way out (its controller dies a
+   * moment after its parent was killed, PostgreSQL notices a closed
+   * session a moment later): asked again for up to lock_timeout_ms before
+   * the refusal. */
+  for (int64_t waited = 0; rc == 0 && !held && !G.set.enabled && waited < G.set.timeout_ms; waited += 100) {
+    struct timespec tick = {0, 100 * 1000000L};
+    nanosleep(&tick, NULL);
+    rc = store_lock_try(G.lock, &held, &h, err);
+  }
   if (rc == 0 && held) {
     G.leader = true;
     if (G.set.enabled) store_fence_set(store_lock_epoch(G.lock), deposed);

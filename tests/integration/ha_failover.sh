@@ -159,14 +159,14 @@ refused() { # NAME WHAT PATTERN: lisecd -c $work/NAME.conf exits 2 and stderr na
   [ "$rc" = 2 ] || { cat "$work/$1.log" >&2; fail "$2: exit $rc, not 2"; }
   grep -q -- "$3" "$work/$1.log" || { cat "$work/$1.log" >&2; fail "$2: the refusal does not say '$3'"; }
 }
-conf plain "$url"
+conf plain "$url" "[ha]" "lock_timeout_ms = 500"
 refused plain "a lisecd without [ha] beside the leader" 'TR103308-5.5: another lisecd writes this store: node "a"'
 conf sq1 "sqlite:$work/one.db"
 "$build/cmd/lisecd/lisecd" -c "$work/sq1.conf" 2>"$work/sq1.log" &
 PID[sq1]=$!
 cleanup_hooks+=("kill -TERM ${PID[sq1]} 2>/dev/null; wait ${PID[sq1]} 2>/dev/null")
 for _ in $(seq 1 300); do [ -s "$work/one.db.lock" ] && break; sleep 0.1; done
-conf sq2 "sqlite:$work/one.db"
+conf sq2 "sqlite:$work/one.db" "[ha]" "lock_timeout_ms = 500"
 refused sq2 "a second lisecd on one SQLite file" "TR103308-5.5: another lisecd writes this store: node \"$(hostname)\" (pid"
 kill -TERM "${PID[sq1]}"; wait "${PID[sq1]}" || true
 conf haq "sqlite:$work/two.db" "[ha]" "enabled = true" "node = q" "advertise = https://localhost:1"
