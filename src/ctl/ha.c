@@ -81,7 +81,7 @@ int ctl_ha_open(const lisec_config *cfg, lisec_err *err) {
   rc = store_lock_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), set.node, set.advertise,
                        set.timeout_ms, &lock, err);
   if (rc) {
-    lisec_err_wrap(err, "the store's writer lock ([store] url)");
+    lisec_err_wrap(err, "cannot open the store ([store] url): its writer lock");
     return rc;
   }
   pthread_mutex_lock(&G.mu);
