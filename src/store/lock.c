@@ -201,14 +201,11 @@ static void pg_end_previous(store_lock *l) {
                        1, NULL, vals, NULL, NULL, 0));
 }
 
-/* Takes the advisory lock if free; when taken, bumps the epoch and writes
- * this holder in one statement. A bump that cannot be made (the old
- * holder's last transaction still holds the row: lock_timeout) lets the
- * lock go again, so the next try starts over. */
-static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
-  *held = false;
-  if (PQstatus(l->conn) != CONNECTION_OK) {
-    PQreset(l->conn); /* a standby whose connection broke: a new one (the lock was not held) */
+/* One pg_try_advisory_lock on the lock's own session, after a new
+ * connection when reconnect is set; *got says whether it is held now. */
+static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char *what, lisec_err *err) {
+  if (reconnect) {
+    PQreset(l->conn);
     if (PQstatus(l->conn) != CONNECTION_OK) {
       const char *msg = PQerrorMessage(l->conn);
       return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %.*s",
@@ -216,10 +213,22 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
     }
   }
   PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-    return pg_lock_fail(l, res, "try the lock", err);
-  bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) return pg_lock_fail(l, res, what, err);
+  *got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
   PQclear(res);
+  return 0;
+}
+
+/* Takes the advisory lock if free; when taken, bumps the epoch and writes
+ * this holder in one statement. A bump that cannot be made (the old
+ * holder's last transaction still holds the row: lock_timeout) lets the
+ * lock go again, so the next try starts over. */
+static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
+  *held = false;
+  bool got = false;
+  /* a standby whose connection broke gets a new one (the lock was not held) */
+  int rc = pg_try_lock_now(l, PQstatus(l->conn) != CONNECTION_OK, &got, "try the lock", err);
+  if (rc) return rc;
   if (!got) return pg_read_holder(l, holder, err);
   pg_end_previous(l);
   char pid[24], since[24];
@@ -229,7 +238,7 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
   /* The bump waits (lock_timeout at most) for every fenced transaction
    * still open to end: none can commit under the old epoch after it. */
   PQclear(PQexec(l->conn, "BEGIN"));
-  res = PQexec(l->conn, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")");
+  PGresult *res = PQexec(l->conn, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")");
   bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
   if (locked) {
     PQclear(res);
@@ -239,7 +248,7 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
                        5, NULL, vals, NULL, NULL, 0);
   }
   if (!locked || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-    int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
+    rc = pg_lock_fail(l, res, "bump the leader epoch", err);
     PQclear(PQexec(l->conn, "ROLLBACK"));
     PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
     return rc;
@@ -340,19 +349,11 @@ int store_lock_check(store_lock *l, lisec_err *err) {
 
 int store_lock_regain(store_lock *l, lisec_err *err) {
   if (!l->conn) return 0;
-  PQreset(l->conn);
-  if (PQstatus(l->conn) != CONNECTION_OK) {
-    const char *msg = PQerrorMessage(l->conn);
-    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %.*s",
-                         (int)strcspn(msg, "\n"), msg);
-  }
-  PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-    return pg_lock_fail(l, res, "try the lock again", err);
-  bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-  PQclear(res);
+  bool got = false;
+  int rc = pg_try_lock_now(l, true, &got, "try the lock again", err);
+  if (rc) return rc;
   store_holder h = {0};
-  int rc = pg_read_holder(l, &h, err);
+  rc = pg_read_holder(l, &h, err);
   if (rc) return rc;
   char who[STORE_HOLDER_TEXT_MAX];
   store_holder_describe(&h, who, sizeof who);
