@@ -39,7 +39,7 @@ const char *const lisecd_known_settings[] = {
     /* the per-process sandbox (cmd/lisecd/sandbox.c) */
     "security.sandbox",
     /* one fenced leader among several lisecd on PostgreSQL (ctl/ha.c, docs/ha.md) */
-    "ha.enabled", "ha.node", "ha.advertise", "ha.lock_poll_ms", "ha.lock_timeout_ms",
+    "ha.enabled", "ha.node", "ha.advertise", "ha.lock_poll_ms", "ha.lock_timeout_ms", "ha.store_failover_ms",
     /* randomness */
     NULL,
 };

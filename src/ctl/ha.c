@@ -44,6 +44,8 @@ int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_er
   int rc = lisec_config_bool(cfg, "ha", "enabled", false, &out->enabled, err);
   if (!rc) rc = lisec_config_int(cfg, "ha", "lock_poll_ms", 500, 50, 60000, &out->poll_ms, err);
   if (!rc) rc = lisec_config_int(cfg, "ha", "lock_timeout_ms", 5000, 500, 60000, &out->timeout_ms, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "ha", "store_failover_ms", 30000, 1000, 600000, &out->failover_ms, err);
   if (rc) return rc;
   char host[STORE_NODE_MAX + 1] = "";
   if (gethostname(host, sizeof host) != 0 || !clean_text(host, STORE_NODE_MAX)) snprintf(host, sizeof host, "lisecd");
@@ -184,15 +186,53 @@ int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   return 0;
 }
 
-/* One round of the watch. With [ha] a lock that is gone ends the process.
- * Without, a lost connection (a PostgreSQL restart) is re-established and
- * the lock taken back as long as nobody else held it meanwhile. */
+/* With [ha], a lock whose connection is lost: PostgreSQL restarted or
+ * failed over (Patroni, pg_ctl promote). The connection is made again, to
+ * whichever host of the URL is the primary now, every round for up to
+ * [ha] store_failover_ms; the lock is taken back with a new epoch when the
+ * stored epoch is still this leader's. Meanwhile the process's
+ * transactions stay fenced by the old epoch, so a standby that takes the
+ * lock first on the new primary deposes this one as usual. 0 when the lock
+ * is held again or may still be; else the process must exit. */
+static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  if (!*lost_since) *lost_since = now_ms;
+  lisec_err e2 = {0};
+  int rc = store_lock_regain(lock, true, &e2);
+  if (rc == 0) {
+    LOG_INFO("leader (node %s): the store's connection was re-established after %lld ms and the writer lock "
+             "taken back, epoch %lld",
+             G.set.node, (long long)(now_ms - *lost_since), (long long)store_lock_epoch(lock));
+    *lost_since = 0;
+    return 0;
+  }
+  if (rc == LISEC_EUNAVAIL && now_ms - *lost_since < G.set.failover_ms) {
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "store: no primary to take the writer lock back on yet: %s", e2.msg);
+    return 0;
+  }
+  if (rc == LISEC_EUNAVAIL)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "no read-write PostgreSQL among the store URL's hosts within [ha] store_failover_ms = "
+                         "%lld ms (%s)",
+                         (long long)G.set.failover_ms, e2.msg);
+  *err = e2;
+  return rc;
+}
+
+/* One round of the watch. A lost connection (a PostgreSQL restart or
+ * failover) is re-established and the lock taken back as long as nobody
+ * else held it meanwhile; with [ha] within store_failover_ms and with a
+ * new epoch (regain_ha). */
 static void watch_once(void) {
+  static int64_t lost_since;
   lisec_err err = {0};
   store_lock *lock = G.lock;
-  int rc = store_lock_check(lock, &err);
+  int rc = lost_since ? LISEC_EUNAVAIL : store_lock_check(lock, &err);
   if (rc == 0) return;
   if (G.set.enabled) {
+    if (rc == LISEC_EUNAVAIL && (rc = regain_ha(lock, &lost_since, &err)) == 0) return;
     LOG_ERROR("TR103308-5.5: this leader lost the store's writer lock (%s); exiting so that a standby takes over "
               "and this one restarts as a standby",
               err.msg);
@@ -200,7 +240,7 @@ static void watch_once(void) {
   }
   if (rc == LISEC_EUNAVAIL) {
     lisec_err e2 = {0};
-    rc = store_lock_regain(lock, &e2);
+    rc = store_lock_regain(lock, false, &e2);
     if (rc == 0) {
       LOG_INFO("store: the writer lock's connection was re-established and the lock taken back");
       return;

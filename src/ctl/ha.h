@@ -4,9 +4,13 @@
  * [ha] a lisecd that finds the lock taken refuses to start, naming the
  * holder; with [ha] enabled = true it is a standby until it takes the lock,
  * then bumps the leader epoch, fences every transaction of the process with
- * it, and loads everything from the store as any start does. A leader that
- * loses the lock exits (non-zero, one log line) so that it never half-works;
- * its supervisor restarts it as a standby. The guard is one per process. */
+ * it, and loads everything from the store as any start does. A leader whose
+ * lock's connection is lost (PostgreSQL failed over) reconnects, to the
+ * promoted standby with a multi-host URL, for up to [ha] store_failover_ms,
+ * and takes the lock back with a new epoch when nobody else took it; a
+ * leader that finds another holder, or no primary in time, exits (non-zero,
+ * one log line) so that it never half-works; its supervisor restarts it as a
+ * standby. The guard is one per process. */
 #ifndef LISEC_CTL_HA_H
 #define LISEC_CTL_HA_H
 
@@ -24,6 +28,7 @@ typedef struct ctl_ha_settings {
   char advertise[STORE_ADVERTISE_MAX + 1]; /* [ha] advertise: this lisecd's https URL */
   int64_t poll_ms;                       /* [ha] lock_poll_ms */
   int64_t timeout_ms;                    /* [ha] lock_timeout_ms */
+  int64_t failover_ms;                   /* [ha] store_failover_ms */
 } ctl_ha_settings;
 
 /* [ha] read and checked: with enabled, node and an https advertise URL are

@@ -157,9 +157,9 @@ static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
   l->conn = PQconnectdbParams(keys, vals, 1);
   if (!l->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (PQstatus(l->conn) != CONNECTION_OK) {
-    const char *msg = PQerrorMessage(l->conn);
-    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect (the writer lock): %.*s",
-                         (int)strcspn(msg, "\n"), msg);
+    char why[768];
+    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect (the writer lock): %s",
+                         store_pg_reason(PQerrorMessage(l->conn), why, sizeof why));
   }
   return 0;
 }
@@ -207,9 +207,9 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
   if (reconnect) {
     PQreset(l->conn);
     if (PQstatus(l->conn) != CONNECTION_OK) {
-      const char *msg = PQerrorMessage(l->conn);
-      return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %.*s",
-                           (int)strcspn(msg, "\n"), msg);
+      char why[768];
+      return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %s",
+                           store_pg_reason(PQerrorMessage(l->conn), why, sizeof why));
     }
   }
   PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
@@ -219,24 +219,23 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
   return 0;
 }
 
-/* Takes the advisory lock if free; when taken, bumps the epoch and writes
- * this holder in one statement. A bump that cannot be made (the old
- * holder's last transaction still holds the row: lock_timeout) lets the
- * lock go again, so the next try starts over. */
-static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
-  *held = false;
-  bool got = false;
-  /* a standby whose connection broke gets a new one (the lock was not held) */
-  int rc = pg_try_lock_now(l, PQstatus(l->conn) != CONNECTION_OK, &got, "try the lock", err);
-  if (rc) return rc;
-  if (!got) return pg_read_holder(l, holder, err);
-  pg_end_previous(l);
+/* Bumps the epoch and writes this holder in one transaction, the advisory
+ * lock held. The bump takes the fence's transaction lock exclusive, so it
+ * waits (lock_timeout at most) for every fenced transaction still open to
+ * end: none can commit under the old epoch after it. When this process is
+ * fenced already (a leader that took its lock back on a promoted standby),
+ * its fence moves to the new epoch before COMMIT, while the exclusive lock
+ * keeps its own transactions waiting, so none of them finds the new epoch
+ * under the old one. A bump that cannot be made (the old holder's last
+ * transaction still holds the row) lets the lock go, so the next try
+ * starts over. *uncertain is set when COMMIT was sent but its answer not
+ * read: the bump may have committed. */
+static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
+  *uncertain = false;
   char pid[24], since[24];
   snprintf(pid, sizeof pid, "%lld", (long long)getpid());
   snprintf(since, sizeof since, "%lld", (long long)lisec_time_now_ms());
   const char *vals[5] = {l->node, l->host, pid, l->advertise, since};
-  /* The bump waits (lock_timeout at most) for every fenced transaction
-   * still open to end: none can commit under the old epoch after it. */
   PQclear(PQexec(l->conn, "BEGIN"));
   PGresult *res = PQexec(l->conn, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")");
   bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -248,22 +247,39 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
                        5, NULL, vals, NULL, NULL, 0);
   }
   if (!locked || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-    rc = pg_lock_fail(l, res, "bump the leader epoch", err);
+    int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
     PQclear(PQexec(l->conn, "ROLLBACK"));
     PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
     return rc;
   }
+  int64_t epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  PQclear(res);
+  store_fence_move(epoch);
   PGresult *done = PQexec(l->conn, "COMMIT");
   bool committed = PQresultStatus(done) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(done), "COMMIT") == 0;
   PQclear(done);
   if (!committed) {
-    PQclear(res);
+    *uncertain = PQstatus(l->conn) != CONNECTION_OK;
     PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
     return lisec_err_set(err, PQstatus(l->conn) == CONNECTION_OK ? LISEC_ESTORE : LISEC_EUNAVAIL,
                          "postgresql (the writer lock's connection): the epoch bump did not commit");
   }
-  l->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-  PQclear(res);
+  l->epoch = epoch;
+  return 0;
+}
+
+/* Takes the advisory lock if free; when taken, ends the previous holder's
+ * sessions and bumps the epoch. */
+static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *err) {
+  *held = false;
+  bool got = false, uncertain = false;
+  /* a standby whose connection broke gets a new one (the lock was not held) */
+  int rc = pg_try_lock_now(l, PQstatus(l->conn) != CONNECTION_OK, &got, "try the lock", err);
+  if (rc) return rc;
+  if (!got) return pg_read_holder(l, holder, err);
+  pg_end_previous(l);
+  rc = pg_bump(l, &uncertain, err);
+  if (rc) return rc;
   *held = true;
   return 0;
 }
@@ -347,7 +363,7 @@ int store_lock_check(store_lock *l, lisec_err *err) {
   return 0;
 }
 
-int store_lock_regain(store_lock *l, lisec_err *err) {
+int store_lock_regain(store_lock *l, bool bump, lisec_err *err) {
   if (!l->conn) return 0;
   bool got = false;
   int rc = pg_try_lock_now(l, true, &got, "try the lock again", err);
@@ -359,6 +375,16 @@ int store_lock_regain(store_lock *l, lisec_err *err) {
   store_holder_describe(&h, who, sizeof who);
   /* Taken back with the epoch unchanged: nobody wrote as holder meanwhile. */
   if (got && h.epoch == l->epoch) {
+    if (bump) {
+      /* No pg_end_previous: the previous holder is this process. */
+      bool uncertain = false;
+      rc = pg_bump(l, &uncertain, err);
+      if (rc && uncertain)
+        return lisec_err_set(err, LISEC_ECONFLICT,
+                             "the epoch bump on the new primary may or may not have committed (its connection "
+                             "was lost at COMMIT)");
+      if (rc) return rc;
+    }
     l->held = true;
     return 0;
   }

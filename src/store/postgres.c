@@ -67,6 +67,28 @@ static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
   return code;
 }
 
+const char *store_pg_reason(const char *msg, char *buf, size_t size) {
+  size_t j = 0;
+  if (!size) return "";
+  for (size_t i = 0; msg && msg[i] && j + 3 < size; i++) {
+    if (msg[i] == '\n') {
+      while (msg[i + 1] == '\n') i++;
+      if (!msg[i + 1]) break;
+      if (msg[i + 1] == '\t') { /* libpq's hint line under a host's reason */
+        buf[j++] = ' ';
+        i++;
+      } else {
+        buf[j++] = ';';
+        buf[j++] = ' ';
+      }
+      continue;
+    }
+    buf[j++] = msg[i] == '\t' ? ' ' : msg[i];
+  }
+  buf[j] = 0;
+  return buf;
+}
+
 /* Outside a transaction nothing should arrive on an idle connection; when
  * something did (a server going down says so, then closes), it is read now,
  * so a connection the server ended is known to be lost before a statement
@@ -89,9 +111,11 @@ static int pg_ready(pg_be *b, lisec_err *err) {
   PQreset(b->conn);
   b->going = false;
   if (PQstatus(b->conn) == CONNECTION_OK) return 0;
-  const char *msg = PQerrorMessage(b->conn);
-  return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect: %.*s",
-                       (int)strcspn(msg, "\n"), msg);
+  char why[768];
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "postgresql: cannot reconnect (no host of the store URL accepted the session it asks "
+                       "for; during a failover, until a standby is promoted): %s",
+                       store_pg_reason(PQerrorMessage(b->conn), why, sizeof why));
 }
 
 /* A statement that failed because the connection broke (its status is no
@@ -146,9 +170,9 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   PQsetNoticeReceiver(b->conn, pg_notice, b);
   if (PQstatus(b->conn) != CONNECTION_OK) {
-    const char *msg = PQerrorMessage(b->conn);
-    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %.*s",
-                         (int)strcspn(msg, "\n"), msg);
+    char why[768];
+    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %s",
+                         store_pg_reason(PQerrorMessage(b->conn), why, sizeof why));
   }
   PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)

@@ -162,6 +162,11 @@ void store_fence_set(int64_t epoch, void (*deposed)(const char *why)) {
   atomic_store(&fence_epoch, epoch);
 }
 
+void store_fence_move(int64_t epoch) {
+  int64_t cur = atomic_load(&fence_epoch);
+  if (cur > 0) atomic_compare_exchange_strong(&fence_epoch, &cur, epoch);
+}
+
 /* Begins the transaction; fenced, it holds the fence's lock shared (so a
  * new holder's bump waits for it to end) and the stored epoch must be this
  * process's: a deposed holder's transaction is refused before it wrote
@@ -170,6 +175,9 @@ static int begin_checked(lisec_store *s, lisec_err *err) {
   int64_t mine = atomic_load(&fence_epoch), stored = 0;
   if (mine <= 0 || !s->ops->begin_fenced) return s->ops->begin(s->be, err);
   int rc = s->ops->begin_fenced(s->be, &stored, err);
+  /* mine was read before the round trip: this process's own bump (a leader
+   * taking its lock back, lock.c) may have moved the fence meanwhile. */
+  if (rc == 0 && stored != mine) mine = atomic_load(&fence_epoch);
   if (rc == 0 && stored == mine) return 0;
   s->ops->rollback(s->be);
   if (rc) return rc;

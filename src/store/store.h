@@ -126,10 +126,14 @@ int store_lock_try(store_lock *l, bool *held, store_holder *holder, lisec_err *e
 /* Whether a held lock is still held: EUNAVAIL when its connection is lost
  * (the lock went with it), ECONFLICT when the stored epoch is another's. */
 int store_lock_check(store_lock *l, lisec_err *err);
-/* After EUNAVAIL: reconnects and takes the lock back, but only when the
- * epoch is still this holder's (nobody held it meanwhile); ECONFLICT names
- * the one who did. */
-int store_lock_regain(store_lock *l, lisec_err *err);
+/* After EUNAVAIL: reconnects (to whichever host of a multi-host URL
+ * answers as the URL asks: target_session_attrs=read-write finds a
+ * promoted standby) and takes the lock back, but only when the epoch is
+ * still this holder's (nobody held it meanwhile); ECONFLICT names the one
+ * who did. With bump, the epoch is then bumped as at a take-over (and the
+ * process's fence moved with it): the lock was gone, so the leadership
+ * starts anew; ECONFLICT too when the bump's COMMIT went unanswered. */
+int store_lock_regain(store_lock *l, bool bump, lisec_err *err);
 int64_t store_lock_epoch(const store_lock *l);
 bool store_lock_postgres(const store_lock *l);
 void store_lock_close(store_lock *l); /* lets the lock go */
@@ -149,5 +153,9 @@ void store_session_name_set(const char *node);
  * epoch, is refused (ECONFLICT naming TR103308-5.5) after deposed is
  * called with the reason. 0 turns the fence off. */
 void store_fence_set(int64_t epoch, void (*deposed)(const char *why));
+/* Moves a set fence to epoch (no-op when the fence is off): the lock's own
+ * bump calls it while it holds the fence's lock exclusive, so this
+ * process's transactions waiting behind it find their own epoch. */
+void store_fence_move(int64_t epoch);
 
 #endif

@@ -70,6 +70,10 @@ int store_doc_conflict(lisec_err *err, const char *kind, const char *id, int64_t
  * transaction, serialised against other processes opening the same
  * database); refuses a database whose schema is newer than this code. */
 int store_migrate(const store_ops *ops, void *be, lisec_err *err);
+/* libpq's connection error on one line: with a multi-host URL it says why
+ * each host failed, one line (and a hint line) each; joined with "; " and
+ * bounded by size, so a failover's "refused" and "read-only" both show. */
+const char *store_pg_reason(const char *msg, char *buf, size_t size);
 /* The highest schema version this code knows. */
 int store_migrations_latest(void);
 /* The SQL reading the applied version (0 for a database never migrated). */

@@ -3,3 +3,7 @@
 # the fence, and the refusal of a second writer on SQLite or on PostgreSQL
 # without [ha].
 lisec_integration_test(ha_failover tests/integration/ha_failover.sh)
+# PostgreSQL fails over under a [ha] leader: pg_basebackup -R standby,
+# synchronous replication, primary killed, pg_ctl promote; the leader
+# reconnects on its multi-host URL and takes its lock back with a new epoch.
+lisec_integration_test(ha_pg_promote tests/integration/ha_pg_promote.sh)
