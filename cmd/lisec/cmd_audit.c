@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "crypto/crypto.h"
+#include "crypto/tsa.h"
 #include "store/store.h"
 
 const char cli_help_audit[] = "verify the audit log, open sealed LI entries, print proofs";
@@ -31,7 +32,9 @@ int cli_cmd_audit(int argc, char **argv);
 static int audit_usage(void) {
   return cli_fail(
       "usage: lisec audit verify [--db URL|FILE] [--state FILE] [--pubkey FILE]\n"
-      "           recompute the tree, check every checkpoint and the last one seen;\n"
+      "                          [--tsa-ca FILE [--require-timestamps]]\n"
+      "           recompute the tree, check every checkpoint and the last one seen, and\n"
+      "           each checkpoint's RFC 3161 timestamp against the TSA's CA (its genTime);\n"
       "           exit 0 intact, 1 tampering found, 2 error\n"
       "       lisec audit read --li-key FILE [--from N] [--to N] [--db URL|FILE]\n"
       "           list entries, opening those sealed to the LI administration\n"
@@ -294,10 +297,115 @@ static int find_note(void *ctx, uint64_t size, const char *note) {
   return 0;
 }
 
+/* ---- timestamps (issue 19 item 1) ----------------------------------------- */
+
+/* Every checkpoint's timestamp as the source holds it: an object keyed by
+ * the tree size in decimal, each {"token": base64} or {"error": why}. */
+static int stamp_doc(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  json_t *j = json_loads(body, 0, NULL);
+  if (json_is_object(j)) json_object_set(ctx, id, j); /* anything else reads as no timestamp */
+  json_decref(j);
+  return 0;
+}
+
+static int source_timestamps(source *src, json_t **out, lisec_err *err) {
+  *out = json_object();
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (src->db) return store_doc_list(src->db, AUDIT_TIMESTAMP_DOC_KIND, stamp_doc, *out, err);
+  json_t *reply = NULL, *it;
+  int rc = http_get("/v1/audit/checkpoints", &reply, err);
+  if (rc) return rc;
+  size_t i;
+  json_array_foreach(json_object_get(reply, "checkpoints"), i, it) {
+    json_t *ts = json_object_get(it, "timestamp");
+    json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)size);
+    if (json_is_object(ts)) json_object_set(*out, id, ts);
+  }
+  json_decref(reply);
+  return 0;
+}
+
+typedef struct stamp_ctx {
+  json_t *stamps; /* size -> stored timestamp */
+  const uint8_t *ca;
+  size_t ca_len;
+  json_t *report; /* one row per checkpoint */
+  uint64_t ok, missing, failed, unchecked;
+} stamp_ctx;
+
+/* One checkpoint's timestamp: the token's imprint must be SHA-256 of this
+ * very note, its signature must chain to the TSA CA. */
+static int stamp_check(void *ctx, uint64_t size, const char *note) {
+  stamp_ctx *c = ctx;
+  char id[24];
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  json_t *ts = json_object_get(c->stamps, id);
+  const char *b64 = json_string_value(json_object_get(ts, "token"));
+  json_t *row = json_pack("{s:I}", "tree_size", (json_int_t)size);
+  if (!row) return LISEC_ENOMEM;
+  if (!b64) {
+    const char *why = json_string_value(json_object_get(ts, "error"));
+    c->missing++;
+    json_object_set_new(row, "timestamped", json_false());
+    json_object_set_new(row, "reason", json_string(why ? why : "no timestamp stored"));
+  } else if (!c->ca) {
+    c->unchecked++;
+    json_object_set_new(row, "timestamped", json_true());
+    json_object_set_new(row, "verified", json_false());
+  } else {
+    uint8_t *tok = NULL, digest[32];
+    size_t tok_len = 0;
+    crypto_tsa_info info;
+    lisec_err e = {0};
+    crypto_sha256(note, strlen(note), digest);
+    int rc = crypto_base64_decode(b64, CRYPTO_TSA_MAX, &tok, &tok_len, &e);
+    if (!rc) rc = crypto_tsa_token_verify(tok, tok_len, digest, c->ca, c->ca_len, &info, &e);
+    free(tok);
+    json_object_set_new(row, "timestamped", json_true());
+    json_object_set_new(row, "verified", json_boolean(rc == 0));
+    if (rc) {
+      c->failed++;
+      json_object_set_new(row, "error", json_string(e.msg));
+    } else {
+      c->ok++;
+      json_object_set_new(row, "gen_time", json_string(info.gen_time));
+      json_object_set_new(row, "tsa", json_string(info.signer));
+      json_object_set_new(row, "serial", json_string(info.serial));
+    }
+  }
+  json_array_append_new(c->report, row);
+  return 0;
+}
+
+static void stamp_print(const stamp_ctx *c, bool require) {
+  size_t i;
+  json_t *row;
+  json_array_foreach(c->report, i, row) {
+    long long size = (long long)json_integer_value(json_object_get(row, "tree_size"));
+    const char *gen = json_string_value(json_object_get(row, "gen_time"));
+    const char *e = json_string_value(json_object_get(row, "error"));
+    const char *why = json_string_value(json_object_get(row, "reason"));
+    if (gen) printf("  checkpoint at size %lld: timestamped, genTime %s (%s)\n", size, gen,
+                    json_string_value(json_object_get(row, "tsa")));
+    else if (e) printf("  checkpoint at size %lld: timestamp FAILED: %s\n", size, e);
+    else if (why) printf("  checkpoint at size %lld: not timestamped%s: %s\n", size, require ? " (FAILED: "
+                         "--require-timestamps)" : "", why);
+  }
+  if (c->unchecked)
+    printf("  %llu checkpoint timestamp(s) not verified: give --tsa-ca FILE (the TSA's CA)\n",
+           (unsigned long long)c->unchecked);
+}
+
 static int cmd_verify(int argc, char **argv) {
-  const char *db = NULL, *state = NULL, *pubkey = NULL;
+  const char *db = NULL, *state = NULL, *pubkey = NULL, *tsa_ca = NULL;
+  bool require_ts = false;
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--tsa-ca") == 0) tsa_ca = argv[++i];
+    else if (strcmp(argv[i], "--require-timestamps") == 0) require_ts = true;
     else if (i + 1 < argc && strcmp(argv[i], "--state") == 0) state = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--pubkey") == 0) pubkey = argv[++i];
     else return audit_usage();
@@ -319,13 +427,31 @@ static int cmd_verify(int argc, char **argv) {
   } else {
     return cli_fail("audit verify: no checkpoint key: give --pubkey FILE (the log's verifier key)");
   }
+  stamp_ctx sc = {.report = json_array()};
+  uint8_t *ca_pem = NULL;
+  if (tsa_ca) {
+    if (lisec_file_read(tsa_ca, CRYPTO_TSA_MAX, &ca_pem, &sc.ca_len, &err))
+      return cli_fail("audit verify: --tsa-ca %s", err.msg);
+    sc.ca = ca_pem;
+  }
   source src;
-  if (source_open(&src, db, &err)) return cli_fail("audit verify: %s", err.msg);
+  if (source_open(&src, db, &err)) {
+    free(ca_pem);
+    json_decref(sc.report);
+    return cli_fail("audit verify: %s", err.msg);
+  }
   verify_ctx c = {0};
   int rc = audit_verifier_new(&key, have_seen ? &seen : NULL, &c.v, &err);
   if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
+  /* the timestamps of the checkpoints, read after them: every one listed
+   * above has its document by now, if it ever gets one */
+  if (!rc) rc = source_timestamps(&src, &sc.stamps, &err);
+  if (!rc) rc = source_checkpoints(&src, stamp_check, &sc, &err);
+  free(ca_pem);
+  json_decref(sc.stamps);
   if (rc) {
+    json_decref(sc.report);
     audit_verifier_free(c.v);
     source_close(&src);
     return cli_fail("audit verify: %s", err.msg[0] ? err.msg : lisec_err_name(rc));
@@ -353,6 +479,12 @@ static int cmd_verify(int argc, char **argv) {
   }
   if (now_text) json_object_set_new(out, "key_rolled_over_to", json_string(now_text));
   json_object_set_new(out, "restores", json_integer((json_int_t)sum.restores));
+  bool ts_bad = sc.failed || (require_ts && sc.missing);
+  json_object_set_new(out, "timestamps", sc.report);
+  json_object_set_new(out, "timestamps_verified", json_integer((json_int_t)sc.ok));
+  json_object_set_new(out, "timestamps_failed", json_integer((json_int_t)sc.failed));
+  json_object_set_new(out, "untimestamped_checkpoints", json_integer((json_int_t)sc.missing));
+  json_object_set_new(out, "timestamps_ok", json_boolean(!ts_bad));
   if (sum.restores) {
     json_object_set_new(out, "restored_from", json_integer((json_int_t)sum.restored_from));
     json_object_set_new(out, "seen_history_replaced", json_boolean(sum.seen_replaced));
@@ -380,8 +512,15 @@ static int cmd_verify(int argc, char **argv) {
     if (sum.findings > json_array_size(findings))
       printf("  ... and %llu more\n", (unsigned long long)(sum.findings - json_array_size(findings)));
   }
+  if (!cli.json) {
+    stamp_print(&sc, require_ts);
+    if (ts_bad)
+      printf("checkpoint timestamps FAILED: %llu forged, altered or not over their checkpoint, %llu missing%s\n",
+             (unsigned long long)sc.failed, (unsigned long long)sc.missing,
+             require_ts ? " (--require-timestamps)" : "");
+  }
   json_decref(out);
-  rc = sum.findings ? CLI_REFUSED : CLI_OK;
+  rc = sum.findings || ts_bad ? CLI_REFUSED : CLI_OK;
   /* Remember the newest checkpoint only from an intact log. */
   if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
     find_note_ctx fc = {.size = sum.newest.size, .k = &now};

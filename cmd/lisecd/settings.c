@@ -22,6 +22,9 @@ const char *const lisecd_known_settings[] = {
     "audit.checkpoint_entries", "audit.checkpoint_ms",
     "audit.pkcs11_module", "audit.token", "audit.pin_file", "audit.key_label",
     "audit.development_key_file", "audit.allow_development_key",
+    /* RFC 3161 timestamps on checkpoints (ctl/audit_tsa.c) */
+    "audit.tsa_url", "audit.tsa_ca", "audit.tsa_tls_ca", "audit.tsa_timeout_ms", "audit.tsa_max_bytes",
+    "audit.tsa_max_skew_ms", "audit.tsa_required",
     /* the target vault (ctl/kek.c) */
     "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",

@@ -224,6 +224,11 @@ int audit_note_sign_restore(const audit_checkpoint *cp, const audit_checkpoint *
  * records the restore at its next start and removes it. */
 #define AUDIT_RESTORE_DOC_KIND "audit.restore"
 #define AUDIT_RESTORE_DOC_ID "pending"
+/* RFC 3161 timestamps of checkpoints (issue 19 item 1) are documents of this
+ * kind beside them, id the tree size in decimal: JSON {"tree_size", "token"
+ * (base64 DER TimeStampToken over SHA-256 of the whole signed note),
+ * "gen_time"} or, when the TSA gave none, {"tree_size", "error"}. */
+#define AUDIT_TIMESTAMP_DOC_KIND "audit.timestamp"
 /* The restore line of a note's text, if any (*found); EINVAL when malformed. */
 int audit_restore_find(const char *note, size_t len, audit_checkpoint *from, bool *found, lisec_err *err);
 

@@ -17,7 +17,12 @@ int ctl_audit_checkpoint(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   if (rc) return rc;
   *out = json_pack("{s:I, s:s}", "tree_size", (json_int_t)size, "note", note);
   free(note);
-  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* its RFC 3161 timestamp, when it has one (or why not) */
+  json_t *ts = NULL;
+  lisec_err ignore = {0};
+  if (ctl_auditlog_timestamp_json(ctl->store, size, &ts, &ignore) == 0) json_object_set_new(*out, "timestamp", ts);
+  return 0;
 }
 
 int ctl_audit_vkey(lisec_ctl *ctl, json_t **out, lisec_err *err) {
@@ -52,7 +57,9 @@ int ctl_audit_rollover(lisec_ctl *ctl, const ctl_actor *a, json_t **out, lisec_e
 }
 
 int ctl_audit_checkpoints(lisec_ctl *ctl, json_t **out, lisec_err *err) {
-  return ctl_auditlog_checkpoints_json(ctl->store, out, err);
+  /* read after the size: only checkpoints the entries served reach */
+  uint64_t size = ctl_auditlog_size(ctl->shared->audit);
+  return ctl_auditlog_checkpoints_json(ctl->store, size, out, err);
 }
 
 int ctl_audit_entries(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **out,

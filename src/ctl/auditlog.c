@@ -102,6 +102,10 @@ struct ctl_auditlog {
   lisec_err cp_err;
   int64_t cp_ok_ms;       /* the last checkpoint published (or the open) */
   uint64_t cp_failures;   /* checkpoints that failed since open (metrics) */
+  /* RFC 3161 timestamps of the checkpoints (ctl/audit_tsa.h; NULL: none) */
+  ctl_tsa *tsa;
+  uint64_t ts_missing, ts_ok; /* (under mu) */
+  bool ts_failing;            /* the last checkpoint has no timestamp (under mu) */
 
   /* tree (under tree_lock) */
   pthread_rwlock_t tree_lock;
@@ -289,12 +293,22 @@ static int resume_rollover(ctl_auditlog *log, const audit_vkey *logs, lisec_err 
                        (unsigned)logs->id, (unsigned)log->vkey.id);
 }
 
+static int timestamp_checkpoint(ctl_auditlog *log, lisec_store *cs, uint64_t size, const char *note,
+                                bool *finding, lisec_err *why);
+static void timestamp_finding(ctl_auditlog *log, uint64_t size, const lisec_err *why);
+
 static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err) {
   audit_checkpoint cp = {0};
   memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
   fetch_ctx fc = {.reader = cs};
+  /* The size is what is committed, never the tree's own: the tree takes a
+   * batch's leaves before its callers are told, and a resync's before the
+   * size moves, and a checkpoint over those would be served ahead of the
+   * entries (issue 17 item 4). The tree proves every size up to its own. */
+  pthread_mutex_lock(&log->mu);
+  cp.size = log->committed;
+  pthread_mutex_unlock(&log->mu);
   pthread_rwlock_rdlock(&log->tree_lock);
-  cp.size = audit_tree_size(log->tree);
   int rc = audit_tree_root(log->tree, cp.size, fetch_leaves, &fc, cp.root, err);
   pthread_rwlock_unlock(&log->tree_lock);
   char *note = NULL;
@@ -315,6 +329,11 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   else if (!rc)
     rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
   if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
+  /* Timestamped before it is announced, so the checkpoint served carries
+   * its token; a TSA that fails leaves it signed, stored and marked. */
+  bool finding = false;
+  lisec_err ts_err = {0};
+  int ts_rc = !rc && log->tsa ? timestamp_checkpoint(log, cs, cp.size, note, &finding, &ts_err) : 0;
   pthread_mutex_lock(&log->mu);
   if (!rc && cp.size > log->cp_size) {
     free(log->cp_note);
@@ -327,10 +346,70 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   }
   if (!rc && ro == RO_SIGN) log->ro = RO_PROMOTE;
   if (!rc && ro != RO_SIGN && restored) log->restore_pending = false;
+  /* [audit] tsa_required: a checkpoint without its timestamp counts as a
+   * checkpoint failure (metrics, readiness), though it stays published. */
+  if (ts_rc && ctl_tsa_required(log->tsa)) {
+    log->cp_err = ts_err;
+    log->cp_failures++;
+  }
   pthread_mutex_unlock(&log->mu);
   free(note);
   if (!rc && ro == RO_SIGN) rc = finish_rollover(log, &next, err);
+  if (finding) timestamp_finding(log, cp.size, &ts_err);
   return rc;
+}
+
+/* Asks the TSA for a timestamp over the stored note and stores the token,
+ * or the reason there is none, as the checkpoint's timestamp document.
+ * *finding: this is the first failure after a success (or the open), and
+ * is recorded in the log; later ones are counted and logged only, or a TSA
+ * that stays down would add a record, and so a checkpoint, each interval. */
+static int timestamp_checkpoint(ctl_auditlog *log, lisec_store *cs, uint64_t size, const char *note,
+                                bool *finding, lisec_err *why) {
+  uint8_t *tok = NULL;
+  size_t tok_len = 0;
+  crypto_tsa_info info;
+  memset(&info, 0, sizeof info);
+  int rc = ctl_tsa_stamp(log->tsa, note, strlen(note), &tok, &tok_len, &info, why);
+  char *body = NULL, id[24];
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  lisec_err e = {0};
+  int src = ctl_tsa_doc(size, rc ? NULL : tok, tok_len, &info, rc ? why->msg : NULL, &body, &e);
+  if (!src) src = store_doc_put(cs, CTL_TSA_DOC_KIND, id, body, -1, NULL, &e);
+  if (src && !rc) {
+    rc = src;
+    lisec_err_set(why, src, "TR103308-4.2: the timestamp could not be stored: %s", e.msg);
+  }
+  free(body);
+  free(tok);
+  pthread_mutex_lock(&log->mu);
+  *finding = rc && !log->ts_failing;
+  if (rc) log->ts_missing++;
+  else log->ts_ok++;
+  bool recovered = !rc && log->ts_failing;
+  log->ts_failing = rc != 0;
+  pthread_mutex_unlock(&log->mu);
+  if (rc)
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 60000,
+                "audit: the checkpoint at size %llu has no RFC 3161 timestamp from the TSA at %s: %s; it is "
+                "signed and stored, marked un-timestamped, and the next checkpoint asks again",
+                (unsigned long long)size, ctl_tsa_url(log->tsa), why->msg);
+  else if (recovered)
+    LOG_INFO("audit: the TSA at %s timestamps checkpoints again (size %llu, genTime %s)", ctl_tsa_url(log->tsa),
+             (unsigned long long)size, info.gen_time);
+  return rc;
+}
+
+/* The finding in the log itself (the checkpoint thread, mu not held). */
+static void timestamp_finding(ctl_auditlog *log, uint64_t size, const lisec_err *why) {
+  char subject[64], reason[LISEC_ERR_MSG_MAX + 64];
+  snprintf(subject, sizeof subject, "audit checkpoint at size %llu", (unsigned long long)size);
+  snprintf(reason, sizeof reason, "checkpoint not timestamped: %s", why->msg);
+  audit_record rec = {.actor = "lisecd", .role = "system", .action = "audit.timestamp", .outcome = "failed",
+                      .subjects = {subject}, .n_subjects = 1, .reasons = {reason}, .n_reasons = 1};
+  lisec_err e = {0};
+  if (ctl_auditlog_append(log, &rec, false, NULL, &e) != 0)
+    LOG_WARN("audit: the missing timestamp could not be recorded: %s", e.msg);
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -551,6 +630,14 @@ static void lead_batch(ctl_auditlog *log) {
     pthread_rwlock_wrlock(&log->tree_lock);
     for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
     pthread_rwlock_unlock(&log->tree_lock);
+#ifdef LISEC_TEST_HOOKS
+    /* test_auditlog: widens the moment the tree is ahead of what is committed */
+    const char *delay = getenv("LISEC_TEST_AUDIT_COMMIT_DELAY_MS");
+    if (delay) {
+      struct timespec ts = {.tv_sec = atoi(delay) / 1000, .tv_nsec = (long)(atoi(delay) % 1000) * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+#endif
     /* Durable but not in the tree (out of memory): the tree can no longer
      * prove what is on disk; stop appending rather than diverge. */
     if (rc) {
@@ -647,14 +734,21 @@ static void *checkpoint_main(void *arg) {
 
 int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
                       lisec_err *err) {
+  int early = 0;
   if (!cfg->store_url || !cfg->origin)
-    return lisec_err_set(err, LISEC_EINVAL, "[audit] needs the store URL and a checkpoint origin");
-  if (!cfg->sign || !cfg->pk)
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "[audit] needs a checkpoint key: pkcs11_module or development_key_file");
-  if (sodium_init() < 0) return lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
-  ctl_auditlog *log = calloc(1, sizeof *log);
-  if (!log) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    early = lisec_err_set(err, LISEC_EINVAL, "[audit] needs the store URL and a checkpoint origin");
+  else if (!cfg->sign || !cfg->pk)
+    early = lisec_err_set(err, LISEC_EINVAL,
+                          "[audit] needs a checkpoint key: pkcs11_module or development_key_file");
+  else if (sodium_init() < 0)
+    early = lisec_err_set(err, LISEC_ECRYPTO, "libsodium did not initialise");
+  ctl_auditlog *log = early ? NULL : calloc(1, sizeof *log);
+  if (!early && !log) early = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (early) {
+    ctl_tsa_close(cfg->tsa);
+    return early;
+  }
+  log->tsa = cfg->tsa;
   log->cp_ok_ms = mono_ms();
   pthread_mutex_init(&log->mu, NULL);
   pthread_condattr_t ca;
@@ -729,6 +823,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   free(log->cp_note);
   free(log->url);
   free(log->vkey_file);
+  ctl_tsa_close(log->tsa);
   pthread_rwlock_destroy(&log->tree_lock);
   pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
@@ -911,6 +1006,13 @@ void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *la
   pthread_mutex_unlock(&log->mu);
 }
 
+void ctl_auditlog_tsa_stats(ctl_auditlog *log, uint64_t *untimestamped, uint64_t *timestamped) {
+  pthread_mutex_lock(&log->mu);
+  *untimestamped = log->ts_missing;
+  *timestamped = log->ts_ok;
+  pthread_mutex_unlock(&log->mu);
+}
+
 void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out) {
   pthread_mutex_lock(&log->mu);
   *out = log->cp_err;
@@ -1048,15 +1150,62 @@ int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, j
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
-static int checkpoint_json(void *ctx, uint64_t size, const char *note) {
-  json_t *o = json_pack("{s:I, s:s}", "tree_size", (json_int_t)size, "note", note);
-  return o && json_array_append_new(ctx, o) == 0 ? 0 : LISEC_ENOMEM;
+/* The checkpoints' timestamp documents by id (the tree size in decimal). */
+static int timestamp_doc(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  json_t *j = json_loads(body, 0, NULL);
+  json_t *o = json_object();
+  json_t *tok = json_object_get(j, "token"), *gen = json_object_get(j, "gen_time"), *why = json_object_get(j, "error");
+  if (o && json_is_string(tok)) {
+    json_object_set(o, "token", tok);
+    if (json_is_string(gen)) json_object_set(o, "gen_time", gen);
+  } else if (o) {
+    json_object_set_new(o, "error", json_is_string(why) ? json_copy(why) : json_string("malformed timestamp document"));
+  }
+  json_decref(j);
+  return o && json_object_set_new(ctx, id, o) == 0 ? 0 : LISEC_ENOMEM;
 }
 
-int ctl_auditlog_checkpoints_json(lisec_store *reader, json_t **out, lisec_err *err) {
-  json_t *arr = json_array();
-  if (!arr) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = store_checkpoint_list(reader, checkpoint_json, arr, err);
+typedef struct cps_ctx {
+  json_t *arr, *stamps;
+  uint64_t max_size;
+} cps_ctx;
+
+static int checkpoint_json(void *ctx, uint64_t size, const char *note) {
+  cps_ctx *c = ctx;
+  if (size > c->max_size) return 0; /* ahead of the entries served */
+  json_t *o = json_pack("{s:I, s:s}", "tree_size", (json_int_t)size, "note", note);
+  char id[24];
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  json_t *ts = json_object_get(c->stamps, id);
+  if (o && ts) json_object_set(o, "timestamp", ts);
+  return o && json_array_append_new(c->arr, o) == 0 ? 0 : LISEC_ENOMEM;
+}
+
+int ctl_auditlog_timestamp_json(lisec_store *reader, uint64_t size, json_t **out, lisec_err *err) {
+  char id[24], *body = NULL;
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  int rc = store_doc_get(reader, CTL_TSA_DOC_KIND, id, &body, NULL, err);
+  if (rc) return rc;
+  json_t *one = json_object();
+  rc = one ? timestamp_doc(one, id, body, 0) : LISEC_ENOMEM;
+  free(body);
+  *out = rc ? NULL : json_incref(json_object_get(one, id));
+  json_decref(one);
+  return rc ? lisec_err_set(err, rc, "out of memory") : 0;
+}
+
+int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, json_t **out, lisec_err *err) {
+  cps_ctx c = {.arr = json_array(), .stamps = json_object(), .max_size = max_size};
+  if (!c.arr || !c.stamps) {
+    json_decref(c.arr);
+    json_decref(c.stamps);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  json_t *arr = c.arr;
+  int rc = store_doc_list(reader, CTL_TSA_DOC_KIND, timestamp_doc, c.stamps, err);
+  if (!rc) rc = store_checkpoint_list(reader, checkpoint_json, &c, err);
+  json_decref(c.stamps);
   if (rc) {
     if (rc == LISEC_ENOMEM) lisec_err_set(err, rc, "out of memory");
     json_decref(arr);

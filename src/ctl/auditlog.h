@@ -19,6 +19,7 @@
 
 #include "audit/audit.h"
 #include "base/base.h"
+#include "ctl/audit_tsa.h"
 #include "store/store.h"
 
 typedef struct ctl_auditlog ctl_auditlog;
@@ -43,6 +44,10 @@ typedef struct ctl_auditlog_config {
   uint32_t max_batch;          /* entries per durable transaction; 0 = 4096 */
   unsigned low_level;          /* the tree keeps subtrees of 2^low_level leaves and up; 0 = 4 */
   bool keep_all_leaves;        /* low_level 0: every leaf hash in memory (fastest, 32 B/entry) */
+  /* optional ([audit] tsa_url): every checkpoint gets an RFC 3161 timestamp
+   * from this TSA, stored beside it (ctl/audit_tsa.h); the log owns it from
+   * ctl_auditlog_open on, even when the open fails */
+  ctl_tsa *tsa;
 } ctl_auditlog_config;
 
 /* Loads and checks the existing log from s (the caller's handle, used only
@@ -128,6 +133,9 @@ int ctl_auditlog_latest_checkpoint(ctl_auditlog *log, char **note, uint64_t *siz
  * and how many checkpoints failed since open. */
 void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *lag_ms,
                       uint64_t *failures);
+/* For metrics: checkpoints stored without a timestamp since open although a
+ * TSA is configured, and those timestamped. */
+void ctl_auditlog_tsa_stats(ctl_auditlog *log, uint64_t *untimestamped, uint64_t *timestamped);
 /* The last error of checkpoint publishing (empty when the last one worked). */
 void ctl_auditlog_checkpoint_error(ctl_auditlog *log, lisec_err *out);
 
@@ -150,8 +158,14 @@ int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t
  * "leaf_hash":hex}, ...]} for from <= index < to (at most 10000 entries). */
 int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, json_t **out,
                               lisec_err *err);
-/* {"checkpoints":[{"tree_size":n,"note":text}, ...]} oldest first. */
-int ctl_auditlog_checkpoints_json(lisec_store *reader, json_t **out, lisec_err *err);
+/* {"checkpoints":[{"tree_size":n,"note":text[,"timestamp":{"token":base64,
+ * "gen_time":t} or {"error":why}]}, ...]} oldest first, only those of at
+ * most max_size entries (the entries served: a verifier never gets a
+ * checkpoint ahead of them). */
+int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, json_t **out, lisec_err *err);
+/* The stored timestamp of the checkpoint at size as a JSON object (see
+ * above); ENOTFOUND when it has none (no TSA then, or a crash between). */
+int ctl_auditlog_timestamp_json(lisec_store *reader, uint64_t size, json_t **out, lisec_err *err);
 /* Proofs as JSON: audit_inclusion_json, audit_consistency_json (audit/json.h). */
 
 #endif

@@ -59,6 +59,7 @@ static int config_u64(const lisec_config *cfg, const char *key, uint64_t max, ui
 /* [audit]: the durable appender and its checkpoint key, in a PKCS#11 token
  * or, asked for by name, a development file. Without a key lisecd does not
  * start: an unsigned log is not tamper-evident (TR 103 308 5.5). */
+static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err);
 static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   uint8_t li_pk[32];
   bool li_set = false;
@@ -66,6 +67,8 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   int rc = load_li_key(cfg, li_pk, &li_set, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
+  ctl_tsa *tsa = NULL;
+  if (!rc) rc = open_tsa(cfg, &tsa, err);
   if (rc) return rc;
   ctl_auditlog_config ac = {
       .store_url = sh->store_url,
@@ -74,15 +77,18 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
       .vkey_file = lisec_config_str(cfg, "audit", "vkey_file", NULL),
       .checkpoint_entries = entries,
       .checkpoint_ms = (uint32_t)ms,
+      .tsa = tsa, /* the log owns it from here */
   };
   /* The checkpoint key is the keys process's (keys/keys.h): the log asks
    * it to sign and knows only the public key. */
   const keys_info *ki = sh->keys ? keys_client_info(sh->keys) : NULL;
-  if (!ki || !ki->audit)
+  if (!ki || !ki->audit) {
+    ctl_tsa_close(tsa);
     return lisec_err_set(err, LISEC_EINVAL,
                          "TR103308-5.5: the audit log needs a checkpoint signing key: set [audit] "
                          "pkcs11_module (production) or development_key_file with "
                          "allow_development_key = true");
+  }
   ac.sign = keys_audit_sign;
   ac.sign_ctx = sh->keys;
   ac.next_key = keys_audit_next;
@@ -97,6 +103,29 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
     return rc;
   }
   return 0; /* (a development key is announced by the keys process) */
+}
+
+/* [audit] tsa_url (issue 19 item 1): the TSA that timestamps every
+ * checkpoint, its CA and bounds. Absent: no TSA, *out stays NULL. */
+static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err) {
+  *out = NULL;
+  const char *url = lisec_config_str(cfg, "audit", "tsa_url", NULL);
+  if (!url || !*url) return 0;
+  uint64_t timeout = 0, max_bytes = 0, skew = 0;
+  bool required = false;
+  int rc = config_u64(cfg, "tsa_timeout_ms", 600000, &timeout, err);
+  if (!rc) rc = config_u64(cfg, "tsa_max_bytes", 256 * 1024, &max_bytes, err);
+  if (!rc) rc = config_u64(cfg, "tsa_max_skew_ms", 24u * 3600 * 1000, &skew, err);
+  if (!rc) rc = lisec_config_bool(cfg, "audit", "tsa_required", false, &required, err);
+  if (rc) return rc;
+  ctl_tsa_config tc = {.url = url,
+                       .ca_file = lisec_config_str(cfg, "audit", "tsa_ca", NULL),
+                       .tls_ca = lisec_config_str(cfg, "audit", "tsa_tls_ca", NULL),
+                       .timeout_ms = (uint32_t)timeout,
+                       .max_bytes = (uint32_t)max_bytes,
+                       .max_skew_ms = (uint32_t)skew,
+                       .required = required};
+  return ctl_tsa_open(&tc, out, err);
 }
 
 /* A store that `lisec restore` put back from a backup carries a marker

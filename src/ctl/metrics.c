@@ -87,6 +87,18 @@ static void render_audit(lisec_ctl *ctl, lisec_buf *b) {
                    "lisec_audit_checkpoint_failures_total %llu\n",
                    (unsigned long long)ctl_auditlog_size(log), (unsigned long long)unsigned_entries,
                    (double)lag_ms / 1000.0, (unsigned long long)failures);
+  uint64_t untimestamped = 0, timestamped = 0;
+  ctl_auditlog_tsa_stats(log, &untimestamped, &timestamped);
+  lisec_buf_printf(b,
+                   "# HELP lisec_audit_checkpoint_untimestamped_total Checkpoints signed and stored without "
+                   "an RFC 3161 timestamp although a TSA is configured.\n"
+                   "# TYPE lisec_audit_checkpoint_untimestamped_total counter\n"
+                   "lisec_audit_checkpoint_untimestamped_total %llu\n"
+                   "# HELP lisec_audit_checkpoint_timestamped_total Checkpoints with a verified RFC 3161 "
+                   "timestamp.\n"
+                   "# TYPE lisec_audit_checkpoint_timestamped_total counter\n"
+                   "lisec_audit_checkpoint_timestamped_total %llu\n",
+                   (unsigned long long)untimestamped, (unsigned long long)timestamped);
 }
 
 typedef struct task_count {
