@@ -7,3 +7,7 @@ lisec_integration_test(ha_failover tests/integration/ha_failover.sh)
 # synchronous replication, primary killed, pg_ctl promote; the leader
 # reconnects on its multi-host URL and takes its lock back with a new epoch.
 lisec_integration_test(ha_pg_promote tests/integration/ha_pg_promote.sh)
+# The deployment of docs/ha.md on loopback: etcd, Patroni (two PostgreSQL),
+# three lisecd behind HAProxy, under load; lisecd leaders and Patroni's
+# primary killed; every decision checked against the committed state.
+lisec_integration_test(ha_stack tests/integration/ha_stack.sh)
