@@ -35,6 +35,9 @@ const char *const lisecd_known_settings[] = {
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",
     /* attestation */
     "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s", "attest.inventory_max_bytes", "attest.inventory_max_domains",
+    /* chassis telemetry from the hosts' BMCs (ctl/telemetry.c, issue 19) */
+    "telemetry.missing", "telemetry.max_age_s", "telemetry.idle_w", "telemetry.peak_w", "telemetry.busy_vms",
+    "telemetry.max_bytes",
     /* the ADMF (ctl/tasks.c, ctl/x1_status.c) */
     "x1.keepalive_timeout_s",
     /* the keys process's channel (src/keys) */

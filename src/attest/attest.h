@@ -223,6 +223,7 @@ typedef struct attest_location {
   char subdivision[8];
   double latitude, longitude;
   char site[65];
+  char asset_tag[65]; /* optional "asset_tag": the FRU asset tag asset management saw; "" when none */
   uint32_t reset_count;
   int64_t issued_at;
   uint8_t digest[ATTEST_DIGEST_LEN]; /* SHA-256 of the DER, as measured */
@@ -322,6 +323,10 @@ typedef struct attest_context {
    * quote's extraData must then be attest_inventory_binding(nonce, this)
    * instead of the nonce itself. */
   const uint8_t *inventory_sha256;
+  /* When the evidence carries a chassis report (BMC telemetry): the
+   * SHA-256 of its bytes; the extraData must then be
+   * attest_evidence_binding(nonce, inventory_sha256, this). */
+  const uint8_t *chassis_sha256;
 } attest_context;
 
 /* Appraises the evidence. Returns 0 with the verdict filled in (ok or not,
@@ -397,6 +402,96 @@ void attest_inventory_binding(const uint8_t *nonce, size_t nonce_len,
                               uint8_t out[ATTEST_DIGEST_LEN]);
 const char *attest_inv_state_name(int state);
 const char *attest_inv_iface_type_name(int type);
+
+/* ---- chassis telemetry from the BMC (issue 19, §5.6 O.1.1, R10/R14) -------
+ * What lisec-agent read from its host's BMC over IPMI, in a small canonical
+ * JSON document bound to the quote like the inventory (telemetry.c):
+ *   {"version":1,"host":"<hex>","read_at":<unix s>,
+ *    "bmc":{"guid":"...","manufacturer":N,"product":N,"firmware":"..."}|null,
+ *    "intrusion":bool|null,"power":"on"|"off"|null,"poh_h":N|null,
+ *    "power_w":N|null,"inlet_c":N|null,"cpu_c":N|null,"asset_tag":"..."|null}
+ * "bmc": null says no BMC answered; every reading is then null. */
+
+#define ATTEST_CHASSIS_MAX_BYTES 4096
+#define ATTEST_CHASSIS_STR_MAX 64
+#define ATTEST_CHASSIS_TEMP_MIN (-40)  /* °C */
+#define ATTEST_CHASSIS_TEMP_MAX 150
+#define ATTEST_CHASSIS_POWER_MAX 100000 /* W */
+#define ATTEST_CHASSIS_POH_MAX 2000000  /* hours (228 years) */
+#define ATTEST_EVIDENCE_TAG "lisec-evidence-v2"
+/* The requirement every telemetry refusal and finding names. */
+#define ATTEST_CHASSIS_REQ "TR103308-5.6-O.1.1"
+
+typedef struct attest_chassis {
+  char host[ATTEST_HOST_ID_LEN + 1];
+  int64_t read_at;
+  bool bmc; /* a BMC answered */
+  char guid[ATTEST_CHASSIS_STR_MAX + 1], firmware[ATTEST_CHASSIS_STR_MAX + 1];
+  int64_t manufacturer, product;
+  /* each reading: has_x false when the BMC gave none (null) */
+  bool has_intrusion, intrusion, has_power, power_on, has_poh, has_power_w, has_inlet, has_cpu,
+      has_asset_tag;
+  int64_t poh_h, power_w, inlet_c, cpu_c;
+  char asset_tag[ATTEST_CHASSIS_STR_MAX + 1];
+} attest_chassis;
+
+/* Parses a chassis report: exactly the fields of version 1, each reading in
+ * its physical range (temperatures -40..150 °C, power 0..100 kW, power-on
+ * hours 0..2,000,000), strings printable ASCII of at most 64 bytes, at most
+ * max_bytes (0: ATTEST_CHASSIS_MAX_BYTES). EINVAL or ETOOBIG with a reason
+ * naming ATTEST_CHASSIS_REQ and the field; *out is zeroed then. */
+int attest_chassis_parse(const char *bytes, size_t len, size_t max_bytes, attest_chassis *out,
+                         lisec_err *err);
+/* The same document, canonical (what the agent hashes and sends). */
+char *attest_chassis_json(const attest_chassis *c);
+
+/* One binding, versioned: without a chassis report it is version 1,
+ * attest_inventory_binding (inventory required); with one it is
+ * SHA-256("lisec-evidence-v2" || nonce || inv || chassis) where inv is the
+ * inventory's SHA-256, or 32 zero bytes when the host has none. */
+void attest_evidence_binding(const uint8_t *nonce, size_t nonce_len,
+                             const uint8_t *inv_sha256, const uint8_t *chassis_sha256,
+                             uint8_t out[ATTEST_DIGEST_LEN]);
+
+/* What lisecd keeps of a host's earlier reports: the BMC it first saw
+ * after the last confirmation and the highest power-on hours. */
+typedef struct attest_chassis_base {
+  bool has_bmc;
+  char guid[ATTEST_CHASSIS_STR_MAX + 1];
+  int64_t manufacturer, product;
+  int64_t max_poh_h; /* -1: none seen */
+} attest_chassis_base;
+
+typedef enum { ATTEST_MISSING_OFF, ATTEST_MISSING_FINDING, ATTEST_MISSING_UNTRUSTED } attest_missing;
+
+typedef struct attest_chassis_policy {
+  attest_missing missing; /* no report, no BMC answering, or a stale reading */
+  int64_t max_age_s;      /* a reading older than this at appraisal is stale */
+  int64_t idle_w;         /* at or below: the host draws idle power */
+  int64_t peak_w;         /* at or above: the host draws near its peak */
+  int64_t busy_vms;       /* this many running VMs at idle power is implausible */
+} attest_chassis_policy;
+
+#define ATTEST_CHASSIS_NOTES_MAX 6
+
+typedef struct attest_chassis_verdict {
+  size_t nvoid; /* reasons the location is void (R10/R14) */
+  char voids[ATTEST_CHASSIS_NOTES_MAX][ATTEST_REASON_LEN];
+  size_t nfind; /* findings (O.1.1), the host stays trusted */
+  char findings[ATTEST_CHASSIS_NOTES_MAX][ATTEST_REASON_LEN];
+  bool untrusted; /* missing or stale under ATTEST_MISSING_UNTRUSTED */
+  char untrusted_why[ATTEST_REASON_LEN];
+  attest_chassis_base next; /* the baseline to keep */
+} attest_chassis_verdict;
+
+/* Appraises one report (c NULL: the evidence carried none) against the
+ * baseline, the asset tag of the host's location certificate (NULL or ""
+ * when it names none, or the location is not proven) and the number of
+ * running VMs the host's inventory shows (-1: no inventory). Pure. */
+void attest_chassis_appraise(const attest_chassis *c, const attest_chassis_base *base,
+                             const char *cert_asset_tag, int64_t running_vms,
+                             const attest_chassis_policy *pol, int64_t now,
+                             attest_chassis_verdict *out);
 
 /* ---- trust over time ---------------------------------------------------- */
 

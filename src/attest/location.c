@@ -86,11 +86,12 @@ static bool is_printable(const char *s) {
 static int parse_content(const char *json, size_t len, int64_t at, attest_location *out,
                          lisec_err *err) {
   static const char *const known[] = {"type", "host_id", "country", "subdivision", "latitude",
-                                      "longitude", "site", "tpm_reset_count", "issued_at", NULL};
+                                      "longitude", "site", "tpm_reset_count", "issued_at",
+                                      "asset_tag", NULL};
   json_t *root = NULL;
   int rc = lisec_json_parse(json, len, &root, err);
   if (rc) return rc;
-  const char *type, *host, *country, *sub, *site, *issued, *k;
+  const char *type, *host, *country, *sub, *site, *issued, *k, *tag = NULL;
   int64_t reset = 0;
   json_t *v;
   if (!json_is_object(root)) {
@@ -111,8 +112,14 @@ static int parse_content(const char *json, size_t len, int64_t at, attest_locati
       (rc = lisec_json_get_str(root, "subdivision", true, 6, &sub, err)) ||
       (rc = lisec_json_get_str(root, "site", true, 64, &site, err)) ||
       (rc = lisec_json_get_str(root, "issued_at", true, 40, &issued, err)) ||
-      (rc = lisec_json_get_int(root, "tpm_reset_count", true, 0, UINT32_MAX, &reset, err)))
+      (rc = lisec_json_get_int(root, "tpm_reset_count", true, 0, UINT32_MAX, &reset, err)) ||
+      (rc = lisec_json_get_str(root, "asset_tag", false, 64, &tag, err)))
     goto out;
+  /* Optional (issue 19): the FRU asset tag the host's BMC must show. */
+  if (tag && (!tag[0] || !is_printable(tag))) {
+    rc = lisec_err_set(err, LISEC_EINVAL, "asset_tag is empty or not printable");
+    goto out;
+  }
   if (strcmp(type, LOCATION_TYPE) != 0) {
     rc = lisec_err_set(err, LISEC_EINVAL, "type \"%s\", not \"" LOCATION_TYPE "\"", type);
     goto out;
@@ -155,6 +162,7 @@ static int parse_content(const char *json, size_t len, int64_t at, attest_locati
   snprintf(out->country, sizeof out->country, "%s", country);
   snprintf(out->subdivision, sizeof out->subdivision, "%s", sub);
   snprintf(out->site, sizeof out->site, "%s", site);
+  snprintf(out->asset_tag, sizeof out->asset_tag, "%s", tag ? tag : "");
   out->latitude = json_number_value(lat);
   out->longitude = json_number_value(lon);
   out->reset_count = (uint32_t)reset;
@@ -248,6 +256,7 @@ char *attest_location_content(const attest_location *loc) {
                         loc->subdivision, "latitude", loc->latitude, "longitude", loc->longitude,
                         "site", loc->site, "tpm_reset_count", (json_int_t)loc->reset_count,
                         "issued_at", when);
+  if (j && loc->asset_tag[0]) json_object_set_new(j, "asset_tag", json_string(loc->asset_tag));
   char *s = j ? lisec_json_dump_canonical(j) : NULL;
   json_decref(j);
   return s;

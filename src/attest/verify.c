@@ -162,12 +162,16 @@ int attest_verify(const attest_context *ctx, const attest_evidence *ev, attest_v
   uint8_t bound[ATTEST_DIGEST_LEN];
   const uint8_t *want = ctx->nonce;
   size_t want_len = ctx->nonce_len;
-  if (ctx->inventory_sha256) {
-    attest_inventory_binding(ctx->nonce, ctx->nonce_len, ctx->inventory_sha256, bound);
+  if (ctx->inventory_sha256 || ctx->chassis_sha256) {
+    attest_evidence_binding(ctx->nonce, ctx->nonce_len, ctx->inventory_sha256, ctx->chassis_sha256, bound);
     want = bound, want_len = sizeof bound;
   }
   if (v->quote.extra_len == want_len && crypto_ct_equal(v->quote.extra, want, want_len))
     v->nonce_ok = true;
+  else if (ctx->chassis_sha256)
+    attest_reason(v, "TR103308-5.6-O.1.1: the quote's qualifying data is not the binding of this "
+                     "attestation's nonce and its reports (altered chassis report or inventory, or a "
+                     "stale or replayed quote)");
   else if (ctx->inventory_sha256)
     attest_reason(v, "TR103308-T.1.4: the quote's qualifying data is not the binding of this "
                      "attestation's nonce and this inventory (altered inventory, or a stale or "

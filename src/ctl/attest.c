@@ -37,6 +37,7 @@
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
+#include "ctl/telemetry.h"
 
 #define HOST_KIND "attest.host"
 #define SECRET_LEN 32
@@ -107,6 +108,7 @@ struct ctl_attest_state {
   size_t ek_ca_len;
   int64_t interval_s, grace_s, nonce_ttl_s, fresh_wait_ms, quarantine_timeout_s, check_ms;
   int64_t inventory_max_bytes, inventory_max_domains; /* a host's inventory (issue 15) */
+  ctl_telemetry_conf telemetry; /* [telemetry]: chassis reports (issue 19, ctl/telemetry.c) */
   char *quarantine_cmd;
   char *quarantine_argv[QUARANTINE_ARGS_MAX + 1];
   bool reloaded; /* every stored appraisal is in the table and the model */
@@ -626,7 +628,8 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   st->check_ms = set->attest_check_ms;
   st->inventory_max_bytes = set->attest_inventory_max_bytes;
   st->inventory_max_domains = set->attest_inventory_max_domains;
-  if ((rc = parse_quarantine(st, cfg, err))) return rc;
+  if ((rc = parse_quarantine(st, cfg, err)) || (rc = ctl_telemetry_conf_read(cfg, &st->telemetry, err)))
+    return rc;
   uint8_t *buf = NULL;
   size_t len = 0;
   /* A policy that is configured but does not load stops the start. */
@@ -658,6 +661,7 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
              "host is asked to attest again now", lc.hosts, lc.applied);
   /* the model asks for freshness through this, not by including attest */
   ctl_model_hook_attest(sh, ctl_attest_ensure_fresh, ctl_attest_expire_overdue);
+  ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_CHASSIS, ATTEST_CHASSIS_REQ, ctl_telemetry_findings);
   return 0;
 }
 
@@ -1285,7 +1289,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   int64_t ver = 0;
   attest_inventory inv = {0};
   uint8_t inv_sha[ATTEST_DIGEST_LEN];
-  bool has_inv = false, observed = false, obs_ok = false;
+  bool has_inv = false, observed = false, obs_ok = false, has_ch = false;
+  attest_chassis chassis = {0};            /* BMC telemetry (issue 19, ctl/telemetry.c) */
+  uint8_t ch_sha[ATTEST_DIGEST_LEN];
+  attest_chassis_verdict tv = {0};
   obs_built ob = {0};
   char *obs_text = NULL, *host_text = NULL;
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -1303,6 +1310,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   if ((rc = evidence_get(body, &e, err)) ||
       (rc = inventory_get(ctl, actor, body, host, &inv, inv_sha, &has_inv, err)) ||
+      (rc = ctl_telemetry_get(ctl, actor, body, host, &st->telemetry, &chassis, ch_sha, &has_ch, err)) ||
       (rc = load_doc(ctl, host, &doc, &ver, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
@@ -1318,7 +1326,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
 
   attest_context actx = {.ak = ak->ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
                          .location_ca = st->location_ca, .host_id = host,
-                         .inventory_sha256 = has_inv ? inv_sha : NULL};
+                         .inventory_sha256 = has_inv ? inv_sha : NULL,
+                         .chassis_sha256 = has_ch ? ch_sha : NULL};
   attest_evidence ev = {e.quote, e.quote_len, e.sig, e.sig_len, e.pcrs, e.pcrs_len,
                         e.log, e.log_len, e.loc, e.loc_len};
   if ((rc = attest_verify(&actx, &ev, v, err))) goto done;
@@ -1326,12 +1335,15 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   /* An inventory is evidence only inside the quote made for this nonce
    * over its digest: a replayed quote, or one whose qualifying data is not
    * this inventory's binding, is refused whole and changes nothing. */
-  if (has_inv && (nrc || !v->nonce_ok)) {
+  if ((has_inv || has_ch) && (nrc || !v->nonce_ok)) {
     rc = refuse_inventory(ctl, actor, host, LISEC_EDENIED,
                           nrc ? ne.msg
-                              : "the quote's qualifying data is not SHA-256(\"lisec-inventory-v1\" || "
-                                "nonce || SHA-256(inventory)): the inventory is not the one the TPM "
-                                "quoted, or the quote is not this nonce's",
+                          : has_ch ? "the quote's qualifying data is not SHA-256(\"lisec-evidence-v2\" || "
+                                     "nonce || SHA-256(inventory) || SHA-256(chassis)): the reports are "
+                                     "not the ones the TPM quoted, or the quote is not this nonce's"
+                                   : "the quote's qualifying data is not SHA-256(\"lisec-inventory-v1\" || "
+                                     "nonce || SHA-256(inventory)): the inventory is not the one the TPM "
+                                     "quoted, or the quote is not this nonce's",
                           err);
     goto done;
   }
@@ -1346,8 +1358,20 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                "cleared, so its location binding is void until asset management confirms it "
                "again",
                v->quote.reset_count, (long long)max_reset);
+  /* The BMC's word, only from a quote that verified: an intrusion, another
+   * asset tag, hours going back or another BMC void the location until
+   * asset management confirms it, as a TPM reset does (ctl/telemetry.c). */
+  bool tel_ran = v->quote_parsed && v->signature_ok && v->nonce_ok && !nrc;
+  if (tel_ran) {
+    ctl_telemetry_appraise(doc, has_ch ? &chassis : NULL, &st->telemetry,
+                           v->location_ok ? v->location.asset_tag : NULL, has_inv ? &inv : NULL, now, &tv);
+    for (size_t i = 0; i < tv.nvoid; i++) add_reason(v, "%s", tv.voids[i]);
+    if (tv.untrusted) add_reason(v, "%s", tv.untrusted_why);
+    for (size_t i = 0; i < tv.nfind && v->nwarnings < 3; i++)
+      snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN, "%s", tv.findings[i]);
+  }
   bool trusted = boot_trusted(v) && !nrc;
-  bool loc_ok = trusted && v->location_ok && !decreased;
+  bool loc_ok = trusted && v->location_ok && !decreased && !tv.nvoid;
   if (!st->location_ca && v->nwarnings < 4)
     snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
              "no asset-management CA ([attest] location_ca): the location is not proven");
@@ -1357,10 +1381,16 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if (has_inv) lisec_hex_encode(inv_sha, sizeof inv_sha, inv_hex);
   /* The audit names the inventory the quote bound, so what a host proved
    * can be matched with what the model did with it. */
-  snprintf(audit_reason, sizeof audit_reason, "%s%s%s%s%s",
+  snprintf(audit_reason, sizeof audit_reason, "%s%s%s%s%s%s%s",
            reasons[0] ? reasons : "verified: quote, nonce, PCRs, event log, reference values and location",
            has_inv ? "; inventory sha256:" : "", inv_hex, has_inv && trusted ? " bound to the quote" : "",
-           has_inv && !trusted ? " not accepted (the appraisal failed)" : "");
+           has_inv && !trusted ? " not accepted (the appraisal failed)" : "",
+           has_ch && tel_ran ? "; chassis report bound to the quote" : "",
+           tv.nfind ? "; chassis finding: " : "");
+  if (tv.nfind) {
+    size_t used = strlen(audit_reason);
+    snprintf(audit_reason + used, sizeof audit_reason - used, "%s", tv.findings[0]);
+  }
   /* The stored result, built before its record: the host's document and,
    * after a good appraisal, the observation's are written with the audit
    * entry, in its durable transaction (one commit per report), so neither
@@ -1486,7 +1516,13 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                    "trust", trusted ? "trusted" : "untrusted:failed", "location_ok", loc_ok,
                    "reasons", rs, "warnings", ws, "model", model_note);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  else if (has_inv)
+  if (*out && tel_ran) {
+    json_t *fs = json_array();
+    for (size_t i = 0; fs && i < tv.nfind; i++) json_array_append_new(fs, json_string(tv.findings[i]));
+    json_object_set_new(*out, "chassis", json_pack("{s:b, s:b, s:o}", "reported", has_ch, "location_void",
+                                                   tv.nvoid > 0, "findings", fs ? fs : json_array()));
+  }
+  if (*out && has_inv)
     json_object_set_new(*out, "inventory", json_pack("{s:s, s:I, s:b}", "sha256", inv_hex, "domains",
                                                      (json_int_t)inv.n, "observed", observed));
 done:
@@ -1553,6 +1589,8 @@ static json_t *summary(const struct ctl_attest_state *st, const char *host, cons
   }
   if (json_object_get(doc, "last_reset_count"))
     json_object_set(o, "tpm_reset_count", json_object_get(doc, "last_reset_count"));
+  if (json_object_get(doc, "chassis")) json_object_set(o, "chassis", json_object_get(doc, "chassis"));
+  if (json_object_get(doc, "chassis_void")) json_object_set(o, "chassis_void", json_object_get(doc, "chassis_void"));
   json_object_set_new(o, "location_confirmation_pending",
                       json_boolean(json_object_get(doc, "location_offer") != NULL));
   return o;
@@ -1668,6 +1706,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   /* A human check of the chassis at this resetCount is the new baseline
    * (after TPM2_Clear it is lower than the highest seen). */
   json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
+  /* ... and of its BMC: a chassis void ends, the next report is the baseline. */
+  ctl_telemetry_confirmed(doc);
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err fe = {0};
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.confirm-location", false, err->msg, 0,

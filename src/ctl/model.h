@@ -212,6 +212,7 @@ typedef enum {
   CTL_MODEL_FINDINGS_IMAGE,
   CTL_MODEL_FINDINGS_LI_LOCK,
   CTL_MODEL_FINDINGS_PKG_REVOKED, /* packages whose vendor signer is revoked, and their VMs (pkg) */
+  CTL_MODEL_FINDINGS_CHASSIS,     /* hosts whose BMC telemetry raised a finding or voids the location (attest) */
   CTL_MODEL_FINDINGS_COUNT
 } ctl_model_findings_slot;
 typedef int (*ctl_model_findings_fn)(lisec_ctl *ctl, json_t *violations, lisec_err *err);
