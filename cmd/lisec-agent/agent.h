@@ -84,6 +84,7 @@ typedef struct agent_net {
   const char *ca, *cert, *key;  /* lisecd's CA, this host's certificate (CN = host id) */
   int64_t poll_ms, interval_s;
   const struct agent_lv_conf *libvirt; /* run: the inventory's source (libvirt.h); uri "" = none */
+  const struct agent_bmc_conf *bmc;    /* run: the chassis report's BMC (bmc.h); NULL or "none" = none */
 } agent_net;
 
 /* Runs until SIGTERM or SIGINT: enrols when the controller does not know

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "bmc.h"
 #include "base/curl.h"
 #include "crypto/crypto.h"
 #include "libvirt.h"
@@ -244,15 +245,34 @@ static char *take_inventory(const agent_net *n, agent_lv **lv, const char *dir, 
   return inv;
 }
 
-/* One attestation: nonce, quote, evidence (with the inventory when there
- * is one). 0 when the controller appraised it (whatever the verdict), -1
+/* The chassis report for this quote (bmc.c), kept in dir/chassis.json for
+ * the quote to bind; NULL without a [bmc]. */
+static char *take_chassis(const agent_net *n, const char *dir, const char *host, size_t *len) {
+  if (!agent_bmc_enabled(n->bmc)) return NULL;
+  char *ch = NULL, *p = path_of(dir, "chassis.json");
+  lisec_err err = {0};
+  if (!p || agent_ensure_dir(dir) || agent_bmc_report(n->bmc, host, &ch, len)) {
+    free(p);
+    return NULL;
+  }
+  if (lisec_file_write_atomic(p, ch, *len, 0600, &err) != 0) {
+    agent_fail("%s: %s", p, err.msg);
+    free(ch);
+    ch = NULL;
+  }
+  free(p);
+  return ch;
+}
+
+/* One attestation: nonce, quote, evidence (with the inventory and the
+ * chassis report when there are). 0 when the controller appraised it (whatever the verdict), -1
  * otherwise. */
 static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, agent_lv **lv,
                        const char *host, bool *not_enrolled) {
-  char *dir = path_of(s->state_dir, "evidence"), *inv = NULL, *inv_path = NULL;
+  char *dir = path_of(s->state_dir, "evidence"), *inv = NULL, *inv_path = NULL, *ch = NULL, *ch_path = NULL;
   json_t *req = json_pack("{s:s}", "host", host), *rep = NULL;
   long status = 0;
-  size_t inv_len = 0;
+  size_t inv_len = 0, ch_len = 0;
   int rc = -1;
   if (!dir || !req || agent_post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
   if (status != 201) {
@@ -271,9 +291,12 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, age
   /* Taken after the nonce: the report is as fresh as the quote. */
   inv = take_inventory(n, lv, dir, host, &inv_len);
   if (inv && !(inv_path = path_of(dir, "inventory.json"))) goto done;
-  if (agent_cmd_quote_inventory(s, json_string_value(json_object_get(req, "nonce")), dir, inv_path) != 0)
+  ch = take_chassis(n, dir, host, &ch_len);
+  if (ch && !(ch_path = path_of(dir, "chassis.json"))) goto done;
+  if (agent_cmd_quote_reports(s, json_string_value(json_object_get(req, "nonce")), dir, inv_path, ch_path) != 0)
     goto done;
   if (inv) json_object_set_new(req, "inventory", json_stringn(inv, inv_len));
+  if (ch) json_object_set_new(req, "chassis", json_stringn(ch, ch_len));
   if (add_file_b64(req, "quote", dir, "quote.msg", ATTEST_QUOTE_MAX, true) ||
       add_file_b64(req, "signature", dir, "quote.sig", ATTEST_SIG_MAX, true) ||
       add_file_b64(req, "pcrs", dir, "quote.pcrs", ATTEST_PCRS_MAX, true) ||
@@ -296,11 +319,15 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, age
   json_t *r;
   json_array_foreach(json_object_get(rep, "reasons"), i, r)
       fprintf(stderr, "lisec-agent:   %s\n", json_string_value(r));
+  json_array_foreach(json_object_get(json_object_get(rep, "chassis"), "findings"), i, r)
+      fprintf(stderr, "lisec-agent:   chassis: %s\n", json_string_value(r));
   rc = 0;
 done:
   free(dir);
   free(inv);
   free(inv_path);
+  free(ch);
+  free(ch_path);
   json_decref(req), json_decref(rep);
   return rc;
 }

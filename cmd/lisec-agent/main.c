@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "bmc.h"
 #include "crypto/crypto.h"
 #include "libvirt.h"
 
@@ -42,7 +43,10 @@ static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.a
                                          "server.ca",      "server.cert", "server.key",
                                          "agent.poll_ms",  "agent.interval_s", "libvirt.uri",
                                          "libvirt.debounce_ms", "libvirt.event_min_gap_ms",
-                                         "libvirt.rehash_s", NULL};
+                                         "libvirt.rehash_s", "bmc.interface", "bmc.host", "bmc.port",
+                                         "bmc.user", "bmc.password_file", "bmc.cipher", "bmc.timeout_s",
+                                         "bmc.ipmitool", "bmc.inlet_sensor", "bmc.cpu_sensor",
+                                         "bmc.power_sensor", "bmc.poh_sensor", NULL};
 
 static int usage_to(FILE *out) {
   fprintf(out,
@@ -56,6 +60,7 @@ static int usage_to(FILE *out) {
           "                             eventlog.bin, location.cms; with an inventory the quote's\n"
           "                             qualifying data binds it to the nonce\n"
           "  inventory [--out FILE]     the host's libvirt domains as the inventory run reports\n"
+          "  chassis                    the chassis report read from the BMC ([bmc]) as run binds it\n"
           "  measure-location --cert F  extends PCR %d with the location certificate and logs it\n"
           "  host-id                    the host id the controller derives from the EK\n"
           "  run                        on its own: enrol with lisecd, then attest every interval\n"
@@ -308,23 +313,36 @@ int agent_cmd_quote(const settings *s, const char *nonce_hex, const char *out) {
 
 int agent_cmd_quote_inventory(const settings *s, const char *nonce_hex, const char *out,
                               const char *inventory_path) {
+  return agent_cmd_quote_reports(s, nonce_hex, out, inventory_path, NULL);
+}
+
+/* The SHA-256 of a report file the quote binds. */
+static int report_digest(const char *path, const char *what, uint8_t d[ATTEST_DIGEST_LEN]) {
+  uint8_t *b = NULL;
+  size_t len = 0;
+  lisec_err e = {0};
+  if (lisec_file_read(path, 16u << 20, &b, &len, &e) != 0) return agent_fail("%s: %s", what, e.msg);
+  crypto_sha256(b, len, d);
+  free(b);
+  return 0;
+}
+
+int agent_cmd_quote_reports(const settings *s, const char *nonce_hex, const char *out,
+                            const char *inventory_path, const char *chassis_path) {
   uint8_t nonce[ATTEST_NONCE_MAX], *fw = NULL, *loc = NULL;
   size_t n = strlen(nonce_hex) / 2, fw_len = 0, loc_len = 0;
   if (strlen(nonce_hex) % 2 || n < ATTEST_NONCE_MIN || n > ATTEST_NONCE_MAX ||
       lisec_hex_decode(nonce_hex, nonce, n) != 0)
     return agent_fail("--nonce: %d to %d bytes of hex", ATTEST_NONCE_MIN, ATTEST_NONCE_MAX);
-  /* With an inventory the TPM quotes its binding to the nonce (issue 15):
-   * SHA-256("lisec-inventory-v1" || nonce || SHA-256(inventory)). */
-  uint8_t bound[ATTEST_DIGEST_LEN];
-  if (inventory_path) {
-    uint8_t *inv = NULL, d[ATTEST_DIGEST_LEN];
-    size_t inv_len = 0;
-    lisec_err ie = {0};
-    if (lisec_file_read(inventory_path, 16u << 20, &inv, &inv_len, &ie) != 0)
-      return agent_fail("--inventory: %s", ie.msg);
-    crypto_sha256(inv, inv_len, d);
-    free(inv);
-    attest_inventory_binding(nonce, n, d, bound);
+  /* With reports the TPM quotes their binding to the nonce: an inventory
+   * alone, SHA-256("lisec-inventory-v1" || nonce || SHA-256(inventory))
+   * (issue 15); with a chassis report, SHA-256("lisec-evidence-v2" ||
+   * nonce || SHA-256(inventory) or zeros || SHA-256(chassis)) (issue 19). */
+  uint8_t bound[ATTEST_DIGEST_LEN], inv_d[ATTEST_DIGEST_LEN], ch_d[ATTEST_DIGEST_LEN];
+  if (inventory_path && report_digest(inventory_path, "--inventory", inv_d)) return AGENT_ERROR;
+  if (chassis_path && report_digest(chassis_path, "--chassis", ch_d)) return AGENT_ERROR;
+  if (inventory_path || chassis_path) {
+    attest_evidence_binding(nonce, n, inventory_path ? inv_d : NULL, chassis_path ? ch_d : NULL, bound);
     memcpy(nonce, bound, sizeof bound);
     n = sizeof bound;
   }
@@ -435,18 +453,24 @@ done:
   return rc;
 }
 
-static int cmd_host_id(const settings *s) {
+/* The host id from the TPM's EK. */
+static int host_of(const settings *s, char host[ATTEST_HOST_ID_LEN + 1]) {
   agent_tpm *t = NULL;
   lisec_buf ek;
   lisec_err err = {0};
-  char host[ATTEST_HOST_ID_LEN + 1];
   lisec_buf_init(&ek, 4096);
   int rc = agent_open_tpm(s, false, &t, &ek);
   if (!rc && attest_host_id(ek.data, ek.len, host, &err) != 0) rc = agent_fail("%s", err.msg);
-  if (!rc) puts(host);
   lisec_buf_free(&ek);
   agent_tpm_close(t);
   return rc ? AGENT_ERROR : AGENT_OK;
+}
+
+static int cmd_host_id(const settings *s) {
+  char host[ATTEST_HOST_ID_LEN + 1];
+  int rc = host_of(s, host);
+  if (!rc) puts(host);
+  return rc;
 }
 
 /* [libvirt]: where the inventory comes from and how events drive it. An
@@ -459,6 +483,36 @@ static int lv_setup(const lisec_config *cfg, agent_lv_conf *c, lisec_err *err) {
                  lisec_config_int(cfg, "libvirt", "rehash_s", 3600, 1, 7 * 86400, &c->rehash_s, err)
              ? -1
              : 0;
+}
+
+/* [bmc]: the host's BMC for the chassis report bound to each quote (bmc.c,
+ * issue 19). "none" (the default) reads nothing. */
+static int bmc_setup(const lisec_config *cfg, agent_bmc_conf *c, lisec_err *err) {
+  c->interface = lisec_config_str(cfg, "bmc", "interface", "none");
+  c->host = lisec_config_str(cfg, "bmc", "host", "");
+  c->user = lisec_config_str(cfg, "bmc", "user", "");
+  c->password_file = lisec_config_str(cfg, "bmc", "password_file", "");
+  c->ipmitool = lisec_config_str(cfg, "bmc", "ipmitool", "ipmitool");
+  c->inlet_sensor = lisec_config_str(cfg, "bmc", "inlet_sensor", "");
+  c->cpu_sensor = lisec_config_str(cfg, "bmc", "cpu_sensor", "");
+  c->power_sensor = lisec_config_str(cfg, "bmc", "power_sensor", "");
+  c->poh_sensor = lisec_config_str(cfg, "bmc", "poh_sensor", "");
+  if (lisec_config_int(cfg, "bmc", "port", 623, 1, 65535, &c->port, err) ||
+      lisec_config_int(cfg, "bmc", "cipher", 17, 0, 17, &c->cipher, err) ||
+      lisec_config_int(cfg, "bmc", "timeout_s", 2, 1, 60, &c->timeout_s, err))
+    return -1;
+  if (strcmp(c->interface, "none") == 0 || strcmp(c->interface, "open") == 0) return 0;
+  if (strcmp(c->interface, "lan") != 0) {
+    lisec_err_set(err, LISEC_EINVAL, "[bmc] interface: \"lan\", \"open\" or \"none\"");
+    return -1;
+  }
+  /* The password stays in its file (ipmitool -f): checked readable here,
+   * never read into the agent, never on a command line or in a log. */
+  if (!*c->host || !*c->user || !*c->password_file || access(c->password_file, R_OK) != 0) {
+    lisec_err_set(err, LISEC_EINVAL, "[bmc] interface = \"lan\" needs host, user and a readable password_file");
+    return -1;
+  }
+  return 0;
 }
 
 /* [server] KEY from the configuration; the environment variable, when set,
@@ -562,7 +616,10 @@ int main(int argc, char **argv) {
     }
   }
   agent_net net = {server_setting(cfg, "url", "LISEC_SERVER"), server_setting(cfg, "ca", "LISEC_CA"),
-                   server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0, NULL};
+                   server_setting(cfg, "cert", "LISEC_CERT"), server_setting(cfg, "key", "LISEC_KEY"), 0, 0, NULL,
+                   NULL};
+  agent_bmc_conf bmc = {0};
+  net.bmc = &bmc; /* filled by bmc_setup for run and chassis */
   agent_lv_conf lvc = {0};
   net.libvirt = &lvc; /* filled by lv_setup for the commands that read libvirt */
   if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) ||
@@ -587,12 +644,17 @@ int main(int argc, char **argv) {
   } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
     if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
         lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err) ||
-        lv_setup(cfg, &lvc, &err))
+        lv_setup(cfg, &lvc, &err) || bmc_setup(cfg, &bmc, &err))
       rc = agent_fail("%s", err.msg);
     else
       rc = agent_run(&s, &net);
   } else if (strcmp(cmd, "host-id") == 0 && !out && !nonce && !cred && !cert) {
     rc = cmd_host_id(&s);
+  } else if (strcmp(cmd, "chassis") == 0 && !out && !nonce && !cred && !cert) {
+    char host[ATTEST_HOST_ID_LEN + 1];
+    rc = bmc_setup(cfg, &bmc, &err) ? agent_fail("%s", err.msg)
+         : host_of(&s, host)        ? AGENT_ERROR
+                                    : agent_cmd_chassis(&bmc, host);
   } else {
     rc = usage();
   }

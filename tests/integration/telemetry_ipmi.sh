@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Chassis telemetry from a real IPMI BMC (issue 19 items 2-3): OpenIPMI's
+# ipmi_sim serves IPMI 2.0 LAN on a free loopback port with SDR sensors
+# (inlet and CPU temperature, power draw, power-on hours, a physical-security
+# intrusion sensor) polled from files this script writes, and a FRU whose
+# product asset tag is the one in the host's location certificate.
+# lisec-agent (own swtpm, [bmc] interface = "lan", libvirt's test driver
+# with three running domains) binds its chassis report into each quote; a
+# real lisecd appraises it. Checked: a quiet chassis keeps the location and
+# an LI placement is allowed; power drawn at idle by a host running three VMs
+# is a finding (compliance report), not a void; a reading out of physical
+# range refuses the evidence naming the requirement and changes nothing
+# stored; an intrusion voids the location (placement denied naming
+# TR103308-6.2) and the void holds after the intrusion clears, until asset
+# management confirms the location again; a FRU asset tag other than the
+# certificate's voids it; a BMC that stops answering is a finding with
+# [telemetry] missing = "finding" and makes the host untrusted with
+# "untrusted". The agent's C paths and lisecd's appraisal also run under the
+# sanitizer in test_attest_telemetry; ipmi_sim sessions make this one slow.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+release_only "test_attest_telemetry (parser, binding, appraiser)"
+source "$src/tests/integration/attest_lib.sh"
+command -v ipmi_sim >/dev/null && command -v ipmitool >/dev/null ||
+  { echo "SKIP: ipmi_sim or ipmitool not installed (scripts/bootstrap)"; exit 77; }
+cd "$work"
+pki=$work/pki
+agent_bin="$build/cmd/lisec-agent/lisec-agent"
+sim="$src/scripts/test/ipmi-sim-start"
+
+# ---- the BMC ----------------------------------------------------------------
+bmc_up() { # bmc_up [ASSET_TAG]: (re)starts the simulator in $work/bmc, same port
+  "$sim" --stop "$work/bmc"
+  eval "$(IPMI_SIM_ASSET_TAG=${1:-LAB-0042} "$sim" "$work/bmc")" || fail "ipmi_sim did not start"
+}
+cleanup_hooks+=("'$sim' --stop '$work/bmc'")
+bmc_up
+sensor() { echo "$2" >"$work/bmc/$1"; } # sensor FILE VALUE: what the BMC reads next
+
+# ---- the host: swtpm, libvirt's test driver, its certificates -----------------
+cat >node.xml <<XML
+<node>
+$(for i in 1 2 3; do echo "<domain type='test'><name>d$i</name><uuid>6f1c2a3b-0000-4000-8000-00000000000$i</uuid><memory>65536</memory><os><type>hvm</type></os></domain>"; done)
+</node>
+XML
+make_pki "$pki"
+am_pki am
+tpm_up A
+tpm_use A
+evgen --log fw.bin --extends fw.txt --reference ref.json
+tpm_extend fw.txt
+mkdir -p state-A
+cat >agent-A.conf <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-A
+eventlog = $work/fw.bin
+poll_ms = 200
+interval_s = 1
+[libvirt]
+uri = test://$work/node.xml
+[bmc]
+interface = lan
+host = 127.0.0.1
+port = $IPMI_SIM_PORT
+user = $IPMI_SIM_USER
+password_file = $IPMI_SIM_PASSWORD_FILE
+cipher = 3
+timeout_s = 1
+[server]
+url = https://localhost:PORT
+ca = $pki/ca.crt
+cert = $pki/host-a.crt
+key = $pki/host-a.key
+CONF
+hostA=$("$agent_bin" -c agent-A.conf host-id) || fail "host-id"
+lisec pki issue "$pki" host-a host "$hostA" >/dev/null || fail "pki issue host-a"
+# location TAG OUT: asset management's certificate, with the FRU asset tag it saw.
+location() {
+  printf '{"type":"lisec-location/1","host_id":"%s","country":"FI","subdivision":"FI-18","latitude":60.17,"longitude":24.94,"site":"HEL1","tpm_reset_count":%s,"issued_at":"%s","asset_tag":"%s"}' \
+    "$hostA" "$(tpm_reset_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" >"$2.json"
+  openssl cms -sign -nodetach -binary -outform DER -in "$2.json" -signer am/am.crt -inkey am/am.key \
+    -out "$2" 2>/dev/null || fail "openssl cms -sign"
+}
+location LAB-0042 state-A/location.cms
+
+make_li_admin_key "$work/li-admin" # (an LI decision is recorded sealed)
+lisecd_up() { # lisecd_up MISSING: lisecd on the same store with [telemetry] missing = MISSING
+  start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+    "[telemetry]" "missing = $1" "idle_w = 150" "peak_w = 800" "busy_vms = 3"
+  sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
+}
+lisecd_up finding
+model_put() { # model_put KIND JSON
+  [ "$(as operator -o model.out -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" \
+    "$LISECD_URL/v1/model/$1")" = 201 ] || { cat model.out >&2; fail "model: POST $1"; }
+}
+model_put host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
+model_put hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
+run_agent() {
+  "$agent_bin" -c "$work/agent-A.conf" run >>agent-A.log 2>&1 &
+  AGENT_PID=$!
+  cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
+}
+show() { as operator "$LISECD_URL/v1/hosts/$hostA/attestation"; }
+wait_for() { # wait_for JQ-FILTER: within 60 s
+  for _ in $(seq 1 300); do
+    show | jq -e "$1" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  show >&2
+  tail -20 agent-A.log >&2 || true
+  fail "never reached: $1"
+}
+place() { # place: may an LI VM be placed on host A? The decision in place.out
+  as mano -o place.out -H 'Content-Type: application/json' \
+    -d '{"id":"vm-li-new","hypervisor":"hv-a","sensitivity":"li","domain":"li"}' "$LISECD_URL/v1/decisions/placement"
+}
+compliance() { as operator "$LISECD_URL/v1/compliance"; }
+
+# ---- a quiet chassis -----------------------------------------------------------
+run_agent
+wait_for '.lisec.trust == "trusted" and .lisec.location.country == "FI" and .lisec.chassis.reading.bmc != null'
+show | jq -e '.lisec.chassis.reading | .intrusion == false and .asset_tag == "LAB-0042" and .power == "on" and
+  .power_w == 200 and .inlet_c == 24 and .cpu_c == 45 and .poh_h == 1200' >/dev/null ||
+  { show >&2; fail "the stored reading is not what the BMC's sensors read"; }
+show | jq -e '(.lisec.chassis.findings | length) == 0 and (.lisec.chassis_void == null)' >/dev/null ||
+  { show >&2; fail "a quiet chassis raised something"; }
+jq -e --arg h "$hostA" '.host == $h and .version == 1' state-A/evidence/chassis.json >/dev/null ||
+  fail "the agent's chassis report"
+place
+jq -e '.allow == true' place.out >/dev/null || { cat place.out >&2; fail "LI placement on a quiet chassis"; }
+pass "quiet chassis: readings bound to the quote and stored, location valid (FI), an LI placement allowed"
+
+# ---- power drawn at idle by three running VMs: a finding, not a void -----------
+sensor power 10
+wait_for '.lisec.chassis.findings | map(test("TR103308-5.6-O.1.1: the host reports 3 running VMs while its BMC reads 100 W")) | any'
+show | jq -e '.lisec.location.country == "FI" and .lisec.trust == "trusted"' >/dev/null ||
+  { show >&2; fail "a power finding voided something"; }
+compliance | jq -e --arg s "host $hostA" '.violations | map(select(.requirement == "TR103308-5.6-O.1.1" and .subject == $s)) | length >= 1' \
+  >/dev/null || { compliance >&2; fail "the finding is not in the compliance report"; }
+sensor power 20
+wait_for '(.lisec.chassis.findings | length) == 0'
+pass "power implausible for the inventory's load: an O.1.1 finding in the compliance report, the location stays"
+
+# ---- out of physical range: refused, nothing stored changes ----------------------
+before=$(show | jq -c '.lisec.chassis.reading.inlet_c')
+sensor inlet 200
+for _ in $(seq 1 150); do grep -q 'outside the physical range' agent-A.log && break; sleep 0.2; done
+grep -q 'evidence refused (4[0-9][0-9]): .*TR103308-5.6-O.1.1: chassis: "inlet_c" 200 is outside the physical range -40..150' agent-A.log ||
+  { tail agent-A.log >&2; fail "an out-of-range reading was not refused naming the requirement"; }
+[ "$(show | jq -c '.lisec.chassis.reading.inlet_c')" = "$before" ] || fail "a refused report changed the stored reading"
+sensor inlet 24
+pass "a reading out of physical range (200 °C): evidence refused naming TR103308-5.6-O.1.1, stored state unchanged"
+
+# ---- chassis intrusion: the location is void until asset management confirms ----
+sensor intrusion 1
+wait_for '.lisec.location == null and .lisec.trust == "trusted" and (.lisec.chassis_void | test("TR103308-6.2-R10/R14: the BMC reports a chassis intrusion"))'
+place
+jq -e '.allow == false and (tostring | test("TR103308-6.2"))' place.out >/dev/null ||
+  { cat place.out >&2; fail "LI placement on an opened chassis not denied naming the requirement"; }
+sensor intrusion 0
+n=$(show | jq -r '.lisec.last_appraisal_at')
+wait_for ".lisec.last_appraisal_at != \"$n\" and .lisec.chassis.reading.intrusion == false"
+wait_for '.lisec.location == null and .lisec.chassis_void != null'
+location LAB-0042 loc2.cms
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" --location loc2.cms \
+  >confirm.out 2>&1 || { cat confirm.out >&2; fail "confirm-location"; }
+wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
+pass "intrusion: location void (LI placement denied, TR103308-6.2), still void once it clears, back after confirm-location"
+
+# ---- another FRU asset tag than the certificate's -----------------------------------
+bmc_up LAB-9999
+wait_for '.lisec.location == null and (.lisec.chassis_void | test("asset tag is not the one in the location certificate"))'
+pass "FRU asset tag differs from the location certificate's: location void"
+
+# ---- the BMC stops answering: a finding, or untrusted by configuration -------------
+"$sim" --stop "$work/bmc"
+wait_for '.lisec.chassis.findings | map(test("the host.s BMC did not answer its agent")) | any'
+show | jq -e '.lisec.trust == "trusted"' >/dev/null || { show >&2; fail "missing = finding made the host untrusted"; }
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+stop_lisecd
+lisecd_up untrusted
+run_agent
+wait_for '.lisec.trust != "trusted" and (.lisec.reasons | map(test("TR103308-5.6-O.1.1: the host.s BMC did not answer its agent")) | any)'
+pass "BMC stopped: a finding with [telemetry] missing = \"finding\", the host untrusted with \"untrusted\""
