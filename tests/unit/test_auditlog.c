@@ -715,6 +715,77 @@ static void test_checkpoint_after_resync(void **state) {
   store_close(s);
 }
 
+/* Issue 17 item 4: a checkpoint is never ahead of the entries served. The
+ * tree takes a batch's leaves before the batch counts as committed (and a
+ * resync's before the size moves); a checkpoint signed at the tree's size
+ * in that moment committed to entries that `entries` and the proofs, bound
+ * by the committed size, do not serve yet. The test hook holds a batch in
+ * that moment for 600 ms while the checkpoint clock (100 ms) runs out. */
+typedef struct late_ctx {
+  ctl_auditlog *log;
+  volatile int done;
+} late_ctx;
+
+static void *append_late(void *arg) {
+  late_ctx *c = arg;
+  audit_record r = record("late");
+  lisec_err err = {0};
+  uint64_t idx = 0;
+  if (ctl_auditlog_append(c->log, &r, false, &idx, &err) != 0) fail_msg("late append: %s", err.msg);
+  c->done = 1;
+  return NULL;
+}
+
+static void test_checkpoint_not_ahead_of_entries(void **state) {
+  (void)state;
+#ifndef LISEC_TEST_HOOKS
+  skip();
+#else
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  c.checkpoint_entries = 1000;
+  c.checkpoint_ms = 100;
+  ctl_auditlog *log = open_log(s, &c);
+  audit_record r = record("x");
+  lisec_err err = {0};
+  uint64_t idx = 0;
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
+  setenv("LISEC_TEST_AUDIT_COMMIT_DELAY_MS", "600", 1);
+  late_ctx lc = {.log = log};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, append_late, &lc), 0);
+  bool signed_two = false;
+  for (int i = 0; i < 3000 && !(lc.done && signed_two); i++) {
+    /* the checkpoint first, the size after: the size only grows, so a
+     * checkpoint bigger than a size read later was signed ahead */
+    uint64_t cp_size = 0, stored = 0;
+    char *note = NULL;
+    lisec_err e = {0};
+    if (ctl_auditlog_latest_checkpoint(log, &note, &cp_size, &e) == 0) free(note);
+    if (store_checkpoint_latest(s, &stored, &note, &e) == 0) free(note);
+    json_t *list = NULL;
+    uint64_t served = ctl_auditlog_size(log);
+    assert_int_equal(ctl_auditlog_checkpoints_json(s, served, &list, &e), 0);
+    json_t *last = json_array_get(json_object_get(list, "checkpoints"),
+                                  json_array_size(json_object_get(list, "checkpoints")) - 1);
+    uint64_t listed = last ? (uint64_t)json_integer_value(json_object_get(last, "tree_size")) : 0;
+    json_decref(list);
+    if (cp_size > served || stored > served || listed > served)
+      fail_msg("checkpoint ahead of the entries served: published %llu, stored %llu, listed %llu, served %llu",
+               (unsigned long long)cp_size, (unsigned long long)stored, (unsigned long long)listed,
+               (unsigned long long)served);
+    signed_two = stored >= 2;
+    usleep(1000);
+  }
+  pthread_join(t, NULL);
+  unsetenv("LISEC_TEST_AUDIT_COMMIT_DELAY_MS");
+  /* and the late entry is signed once it is committed */
+  assert_int_equal(newest_checkpoint(s, 2), 2);
+  ctl_auditlog_close(log);
+  store_close(s);
+#endif
+}
+
 static void test_checkpoint_key(void **state) {
   (void)state;
   lisec_store *s = open_store();
@@ -784,6 +855,7 @@ int main(void) {
       cmocka_unit_test_setup(test_tampered_log_is_not_extended, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
+      cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_key, fresh_store),
   };
   return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
