@@ -18,8 +18,10 @@ build=$1 src=$2
 command -v openssl >/dev/null || { echo "SKIP: openssl absent"; exit 77; }
 
 pki=$work/pki
+make_tsa "$work/tsa" &  # beside the PKI: both are a few key generations
+tsa_made=$!
 make_pki "$pki"
-make_tsa "$work/tsa"
+wait "$tsa_made" || fail "cannot make the test TSA"
 cd "$work"
 
 # The TSA: one `openssl ts -reply` per POST; stopped and restarted below.
@@ -65,22 +67,26 @@ start_lisecd "$pki" "[audit]" "checkpoint_ms = 200" "vkey_file = $work/lisecd.vk
   "tsa_url = http://tsauser:tsa-s3cret@127.0.0.1:$tsa_port/tsa" "tsa_ca = $work/tsa/ca.pem" "tsa_timeout_ms = 3000"
 
 record() { for _ in 1 2; do as tenant-example -o /dev/null "$LISECD_URL/v1/audit/entries"; done; }
-# wait_cp ABOVE KEY: waits for a newest checkpoint over more than ABOVE
-# entries whose timestamp object has KEY (token or error); prints its size.
+# wait_cp ABOVE KEY: waits (one python3 polling curl, up to 60 s) for a
+# newest checkpoint over more than ABOVE entries whose timestamp object has
+# KEY (token or error); leaves it in cp.json and its size in cp.size.
 wait_cp() {
-  for _ in $(seq 1 300); do
-    as auditor -o cp.json "$LISECD_URL/v1/audit/checkpoint" 2>/dev/null &&
-      python3 - "$1" "$2" <<'PY' && return 0
-import json, sys
-j = json.load(open("cp.json"))
-ok = j.get("tree_size", 0) > int(sys.argv[1]) and sys.argv[2] in j.get("timestamp", {})
-if ok: print(j["tree_size"], file=open("cp.size", "w"))
-sys.exit(0 if ok else 1)
+  python3 - "$1" "$2" "$LISECD_URL/v1/audit/checkpoint" "$pki" <<'PY' || { cat cp.json >&2 || true; fail "no checkpoint over more than $1 entries with a timestamp $2"; }
+import json, subprocess, sys, time
+above, key, url, pki = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    r = subprocess.run(["curl", "-sS", "--cacert", pki + "/ca.crt", "--cert", pki + "/auditor.crt",
+                        "--key", pki + "/auditor.key", "-o", "cp.json", "-w", "%{http_code}", url],
+                       capture_output=True, text=True)
+    if r.stdout == "200":
+        j = json.load(open("cp.json"))
+        if j.get("tree_size", 0) > above and key in j.get("timestamp", {}):
+            open("cp.size", "w").write(str(j["tree_size"]))
+            sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
 PY
-    sleep 0.1
-  done
-  cat cp.json >&2 || true
-  fail "no checkpoint over more than $1 entries with a timestamp $2"
 }
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
 
