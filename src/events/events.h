@@ -1,0 +1,115 @@
+/* Signed events from LI VMs (TR 103 308 §4.1 "any events on the LI VMs are
+ * logged, and only the LI administration can read those logs"; O.1.4 actions
+ * recorded and validated from the platform). Pure: the event record, its one
+ * canonical byte string, its signature by the VM's own key, the bounded
+ * parse of what a VM sends (one signed event or a batch of one VM's events)
+ * and the sequence rules (replay and out-of-order refused, a gap accepted
+ * but a finding). The VM side (include/lisec/events.h) and lisecd's intake
+ * (ctl/events.c) both build the canonical bytes here, so they cannot differ.
+ * Formats in docs/events.md. */
+#ifndef LISEC_EVENTS_EVENTS_H
+#define LISEC_EVENTS_EVENTS_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define EV_VERSION 1
+#define EV_VM_MAX LISEC_ID_MAX
+#define EV_TYPE_MAX 32
+#define EV_DETAILS_MAX 8
+#define EV_DETAIL_KEY_MAX 32
+#define EV_DETAIL_VALUE_MAX 256
+#define EV_SIG_MAX 256
+#define EV_SEQ_MAX ((uint64_t)1 << 53) /* exact in every JSON reader */
+/* Ceilings of [events] max_event / max_batch: a batch is one audit record
+ * whose strings (one per event) are at most 1024 bytes and 16 in number
+ * (audit/audit.h AUDIT_STR_MAX, AUDIT_LIST_MAX). */
+#define EV_EVENT_CEILING 1024
+#define EV_BATCH_CEILING 16
+
+typedef struct ev_detail {
+  char key[EV_DETAIL_KEY_MAX + 1];
+  char value[EV_DETAIL_VALUE_MAX + 1];
+} ev_detail;
+
+/* One event as the VM states it. time: seconds since the epoch (the VM's
+ * clock; lisecd records its own time beside it). */
+typedef struct ev_record {
+  char vm[EV_VM_MAX + 1];
+  uint64_t seq; /* per VM, 1..2^53, each one used once */
+  int64_t time;
+  char type[EV_TYPE_MAX + 1];
+  ev_detail details[EV_DETAILS_MAX];
+  size_t n_details;
+} ev_record;
+
+/* The event types: activation, deactivation, target-change, delivery,
+ * error, start, stop. */
+bool ev_type_known(const char *type);
+/* Fills r (details none) after checking each field; EINVAL names the field. */
+int ev_record_init(ev_record *r, const char *vm, uint64_t seq, int64_t time, const char *type,
+                   lisec_err *err);
+/* Adds one detail "key=value": key 1-32 of a-z 0-9 _ -, value at most 256
+ * bytes of UTF-8 without control characters, keys unique. */
+int ev_record_add_detail(ev_record *r, const char *key, const char *value, lisec_err *err);
+/* The canonical bytes (keys sorted, no spaces, decimal integers, "details"
+ * left out when empty); *out malloc'd. */
+int ev_canonical(const ev_record *r, char **out, lisec_err *err);
+
+/* A signed event: {"event": {...}, "sig": "<base64>"}, the signature over
+ * the canonical bytes (ECDSA P-256 over SHA-256, DER; or Ed25519). text is
+ * its canonical form, what the audit log keeps. */
+typedef struct ev_signed {
+  ev_record rec;
+  char *canonical;
+  uint8_t *sig;
+  size_t sig_len;
+  char *text;
+} ev_signed;
+
+/* Signs r with the VM's private key; *out (malloc'd) is the signed text. */
+int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err);
+/* Parses one signed event (exactly the fields above, each bounded), and
+ * rebuilds its canonical bytes and text; ETOOBIG when the text is longer
+ * than max_event. The signature is not verified here. */
+int ev_parse(const json_t *j, size_t max_event, ev_signed *out, lisec_err *err);
+/* The same from bytes (the fuzz harness and the CLI's checks). */
+int ev_parse_bytes(const char *data, size_t len, size_t max_event, ev_signed *out, lisec_err *err);
+void ev_signed_clear(ev_signed *s);
+/* 0 when the signature verifies against the VM's key; ECRYPTO otherwise. */
+int ev_verify(const ev_signed *s, EVP_PKEY *key, lisec_err *err);
+
+typedef struct ev_limits {
+  size_t max_event; /* bytes of one signed event's text */
+  size_t max_batch; /* events per request */
+} ev_limits;
+
+typedef struct ev_batch {
+  ev_signed *ev;
+  size_t n;
+} ev_batch;
+
+/* body: one signed event, or {"events": [signed...]} with 1..max_batch
+ * events, all of one VM. */
+int ev_batch_parse(const json_t *body, const ev_limits *lim, ev_batch *out, lisec_err *err);
+void ev_batch_clear(ev_batch *b);
+
+/* What the sequence rules say of a batch after last (the VM's last
+ * accepted seq, 0 before the first): the batch's seqs must rise strictly
+ * and start above last. gaps: how many steps skipped numbers (accepted, a
+ * finding); the first gap's expected and received seq. */
+typedef struct ev_seq_verdict {
+  size_t gaps;
+  uint64_t expected, got;
+  uint64_t last; /* the batch's last seq: the VM's new last */
+} ev_seq_verdict;
+/* ECONFLICT for a replay (a seq at or below last) or an out-of-order
+ * batch, the reason naming TR103308-4.1 and the seqs, never the VM. */
+int ev_seq_check(uint64_t last, const ev_batch *b, ev_seq_verdict *v, lisec_err *err);
+
+#endif
