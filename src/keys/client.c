@@ -391,25 +391,6 @@ int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err) {
   return audit_call(k, &q, NULL, 0, err);
 }
 
-int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX], size_t *point_len,
-                     uint64_t handles[2], lisec_err *err) {
-  if (strlen(vm) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a VM id is at most %d bytes", KEYS_NAME_MAX);
-  keys_request q = {.type = KEYS_MSG_LI_GENERATE};
-  snprintf(q.name, sizeof q.name, "%s", vm);
-  keys_reply rp;
-  uint8_t *p = NULL;
-  size_t n = 0;
-  int rc = call(k, &q, &rp, &p, &n, err);
-  if (!rc) {
-    memcpy(point, rp.data, rp.data_len);
-    *point_len = rp.data_len;
-    handles[0] = rp.handles[0];
-    handles[1] = rp.handles[1];
-  }
-  ipc_payload_free(p, n);
-  return rc;
-}
-
 int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const uint8_t *data, size_t len,
                      uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err) {
   if (!key_path || key_path[0] != '/' || strlen(key_path) > KEYS_PATH_MAX)
@@ -449,24 +430,6 @@ static int simple(keys_client *k, const keys_request *q, lisec_err *err) {
   uint8_t *p = NULL;
   size_t n = 0;
   int rc = call(k, q, &rp, &p, &n, err);
-  ipc_payload_free(p, n);
-  return rc;
-}
-
-int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err) {
-  keys_request q = {.type = KEYS_MSG_LI_DESTROY, .handles = {handles[0], handles[1]}};
-  return simple(k, &q, err);
-}
-
-int keys_li_retire(keys_client *k, const char *vm, uint64_t *count, lisec_err *err) {
-  if (strlen(vm) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a VM id is at most %d bytes", KEYS_NAME_MAX);
-  keys_request q = {.type = KEYS_MSG_LI_RETIRE};
-  snprintf(q.name, sizeof q.name, "%s", vm);
-  keys_reply rp;
-  uint8_t *p = NULL;
-  size_t n = 0;
-  int rc = call(k, &q, &rp, &p, &n, err);
-  *count = rc ? 0 : rp.count;
   ipc_payload_free(p, n);
   return rc;
 }

@@ -21,7 +21,6 @@
 #include "vault/vault.h"
 
 #define KEYS_KEK_NAME_MAX 64 /* a token key's CKA_LABEL */
-#define KEYS_LI_POINT_MAX 80 /* CKA_EC_POINT of a P-256 key, DER-wrapped or bare */
 
 typedef struct keys_client keys_client;
 typedef struct keys_service keys_service;
@@ -114,16 +113,6 @@ int keys_audit_next(void *k, bool fresh, uint8_t pk[32], lisec_err *err);
 int keys_audit_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
 int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err);
 
-/* An LI VM's P-256 key pair generated in the [li] token (label
- * "lisec-li-vm:<vm>"): point is its public CKA_EC_POINT, handles[0]/[1] the
- * public and private object, for keys_li_destroy when the VM cannot be
- * stored. */
-int keys_li_generate(keys_client *k, const char *vm, uint8_t point[KEYS_LI_POINT_MAX],
-                     size_t *point_len, uint64_t handles[2], lisec_err *err);
-int keys_li_destroy(keys_client *k, const uint64_t handles[2], lisec_err *err);
-/* Retirement (issue 21): destroys every object of vm's pair in the [li]
- * token, by label and id, and checks none is left; *count: how many went. */
-int keys_li_retire(keys_client *k, const char *vm, uint64_t *count, lisec_err *err);
 /* 0 when the [li] session is open and logged in as the user. */
 int keys_li_check(keys_client *k, lisec_err *err);
 

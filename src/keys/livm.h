@@ -1,8 +1,8 @@
-/* The LI VMs' key pairs in the keys process's PKCS#11 token ([li]): an EC
- * P-256 pair per VM, labelled "lisec-li-vm:<vm>", whose private half is
- * sensitive and never extractable. The controller gets the public point and
- * the two object handles (to undo a registration that could not be stored);
- * it never sees a private key. */
+/* The keys process's session on the [li] PKCS#11 token. No LI VM key is
+ * made or kept there any more (issue 20 item 3): each LI VM makes its own
+ * pair (in its vTPM or in the VM, include/lisec/events.h) and lisecd keeps
+ * only the public key the LI administration paired. The session stays open
+ * and checked (LI_CHECK) for the token's other users. */
 #ifndef LISEC_KEYS_LIVM_H
 #define LISEC_KEYS_LIVM_H
 
@@ -11,27 +11,12 @@
 
 #include "base/base.h"
 
-#define KEYS_LIVM_LABEL_PREFIX "lisec-li-vm:"
-#define KEYS_LIVM_ID_MAX 128 /* li/li.h LI_VM_ID_MAX */
-#define KEYS_LIVM_POINT_MAX 80
 
 typedef struct keys_livm keys_livm;
 
 int keys_livm_open(const char *module, const char *token, const char *pin, keys_livm **out,
                    lisec_err *err);
 void keys_livm_close(keys_livm *st);
-/* Generates vm's pair: point gets CKA_EC_POINT as the token gives it (DER
- * OCTET STRING or bare), h[0]/h[1] the public and private handles. */
-int keys_livm_generate(keys_livm *st, const char *vm, uint8_t point[KEYS_LIVM_POINT_MAX],
-                       size_t *point_len, uint64_t h[2], lisec_err *err);
-/* Destroys the objects by handle, each only when its label is an LI VM's
- * (a handle from the controller is not trusted to name one). 0 for a
- * handle of 0. */
-int keys_livm_destroy(keys_livm *st, const uint64_t h[2], lisec_err *err);
-/* Destroys every object of vm's pair (label "lisec-li-vm:<vm>", CKA_ID
- * vm) and looks again: 0 only when none is left. *count: how many went (0
- * when none was there: a retirement asked again finds the key gone). */
-int keys_livm_destroy_vm(keys_livm *st, const char *vm, uint64_t *count, lisec_err *err);
 /* 0 when the session is open and logged in as the user. */
 int keys_livm_check(keys_livm *st, lisec_err *err);
 

@@ -337,10 +337,10 @@ static int do_open_batch(keys_service *s, const keys_request *q, keys_reply *rp,
   return 0;
 }
 
-/* Runs q; the reply's fields may point into q, sig and point, or at
+/* Runs q; the reply's fields may point into q and sig, or at
  * rp->data from do_open or rp->batch from do_open_batch (*owned). */
 static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[KEYS_X1_SIG_MAX],
-                  uint8_t point[KEYS_LI_POINT_MAX], bool *owned, lisec_err *err) {
+                  bool *owned, lisec_err *err) {
   int rc = 0;
   switch (q->type) {
   case KEYS_MSG_HELLO:
@@ -375,18 +375,8 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return 0;
   case KEYS_MSG_AUDIT_SIGN:
     return do_sign(s, q, sig, rp, err);
-  case KEYS_MSG_LI_GENERATE:
-    if ((rc = need_li(s, err)) ||
-        (rc = keys_livm_generate(s->li, q->name, point, &rp->data_len, rp->handles, err)))
-      return rc;
-    rp->data = point;
-    return 0;
-  case KEYS_MSG_LI_DESTROY:
-    return (rc = need_li(s, err)) ? rc : keys_livm_destroy(s->li, q->handles, err);
   case KEYS_MSG_LI_CHECK:
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
-  case KEYS_MSG_LI_RETIRE:
-    return (rc = need_li(s, err)) ? rc : keys_livm_destroy_vm(s->li, q->name, &rp->count, err);
   case KEYS_MSG_X1_SIGN:
     return do_x1_sign(s, q, sig, rp, err);
   case KEYS_MSG_AUDIT_NEXT:
@@ -421,11 +411,11 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     memset(&rp, 0, sizeof rp);
     rp.type = h.type;
     lisec_err e = {0};
-    uint8_t sig[KEYS_X1_SIG_MAX], point[KEYS_LI_POINT_MAX]; /* (AUDIT_SIGN's 64 or X1_SIGN's) */
+    uint8_t sig[KEYS_X1_SIG_MAX]; /* (AUDIT_SIGN's 64 or X1_SIGN's) */
     bool owned = false;
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
     else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);
-    if (!rc) rc = handle(s, &q, &rp, sig, point, &owned, &e);
+    if (!rc) rc = handle(s, &q, &rp, sig, &owned, &e);
     rp.rc = rc;
     if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
     ipc_writer w;

@@ -12,10 +12,9 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_OPEN] = "OPEN",             [KEYS_MSG_REWRAP] = "REWRAP",
     [KEYS_MSG_KEK_USE] = "KEK_USE",       [KEYS_MSG_KEK_CURRENT] = "KEK_CURRENT",
     [KEYS_MSG_KEK_UNLOAD] = "KEK_UNLOAD", [KEYS_MSG_AUDIT_SIGN] = "AUDIT_SIGN",
-    [KEYS_MSG_LI_GENERATE] = "LI_GENERATE", [KEYS_MSG_LI_DESTROY] = "LI_DESTROY",
     [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN",
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
-    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE", [KEYS_MSG_LI_RETIRE] = "LI_RETIRE",
+    [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE",
     [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH"};
 
 const char *keys_wire_type_name(uint16_t type) {
@@ -152,14 +151,6 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
   case KEYS_MSG_AUDIT_PROMOTE:
     ipc_put_bytes(w, q->data, q->data_len);
     break;
-  case KEYS_MSG_LI_GENERATE:
-  case KEYS_MSG_LI_RETIRE:
-    ipc_put_str(w, q->name);
-    break;
-  case KEYS_MSG_LI_DESTROY:
-    ipc_put_u64(w, q->handles[0]);
-    ipc_put_u64(w, q->handles[1]);
-    break;
   case KEYS_MSG_X1_SIGN:
     ipc_put_str(w, q->path);
     ipc_put_u8(w, q->alg);
@@ -214,14 +205,6 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     ipc_get_bytes(&r, 32, &q->data, &q->data_len);
     if (!r.bad && q->data_len != 32) bad(&r, "the public key is not 32 bytes");
     break;
-  case KEYS_MSG_LI_GENERATE:
-  case KEYS_MSG_LI_RETIRE:
-    ipc_get_str(&r, q->name, sizeof q->name);
-    break;
-  case KEYS_MSG_LI_DESTROY:
-    q->handles[0] = ipc_get_u64(&r);
-    q->handles[1] = ipc_get_u64(&r);
-    break;
   case KEYS_MSG_X1_SIGN:
     ipc_get_str(&r, q->path, sizeof q->path);
     if (!r.bad && q->path[0] != '/') bad(&r, "the key path is not absolute");
@@ -273,7 +256,6 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_str(w, r->label);
     break;
   case KEYS_MSG_KEK_UNLOAD:
-  case KEYS_MSG_LI_RETIRE:
     ipc_put_u64(w, r->count);
     break;
   case KEYS_MSG_OPEN:
@@ -283,16 +265,11 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
   case KEYS_MSG_X1_SIGN:
     ipc_put_bytes(w, r->data, r->data_len);
     break;
-  case KEYS_MSG_LI_GENERATE:
-    ipc_put_bytes(w, r->data, r->data_len);
-    ipc_put_u64(w, r->handles[0]);
-    ipc_put_u64(w, r->handles[1]);
-    break;
   case KEYS_MSG_OPEN_BATCH:
     ipc_put_u32(w, r->batch_count);
     ipc_put_raw(w, r->batch, r->batch_len);
     break;
-  default: /* LI_DESTROY, LI_CHECK, AUDIT_PROMOTE: the rc says it all */
+  default: /* LI_CHECK, AUDIT_PROMOTE: the rc says it all */
     break;
   }
 }
@@ -344,7 +321,6 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       ipc_get_str(&r, rp->label, sizeof rp->label);
       break;
     case KEYS_MSG_KEK_UNLOAD:
-    case KEYS_MSG_LI_RETIRE:
       rp->count = ipc_get_u64(&r);
       break;
     case KEYS_MSG_OPEN:
@@ -362,11 +338,6 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
     case KEYS_MSG_X1_SIGN:
       ipc_get_bytes(&r, KEYS_X1_SIG_MAX, &rp->data, &rp->data_len);
       if (!r.bad && rp->data_len == 0) bad(&r, "an empty signature");
-      break;
-    case KEYS_MSG_LI_GENERATE:
-      ipc_get_bytes(&r, KEYS_LI_POINT_MAX, &rp->data, &rp->data_len);
-      rp->handles[0] = ipc_get_u64(&r);
-      rp->handles[1] = ipc_get_u64(&r);
       break;
     case KEYS_MSG_OPEN_BATCH:
       get_batch(&r, true, &rp->batch_count, &rp->batch, &rp->batch_len);

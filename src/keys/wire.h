@@ -16,14 +16,11 @@
  *   KEK_CURRENT     -                                       KEK name, label
  *   KEK_UNLOAD      -                                       count
  *   AUDIT_SIGN      message                                 signature (64 bytes)
- *   LI_GENERATE     VM id                                   EC point, 2 handles
- *   LI_DESTROY      2 handles                               -
  *   LI_CHECK        -                                       -
  *   X1_SIGN         key path, algorithm, digest             signature (DER)
  *   AUDIT_NEXT      create                                  next checkpoint key's pk (32)
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
- *   LI_RETIRE       VM id                                   count destroyed
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
@@ -84,14 +81,11 @@ enum {
   KEYS_MSG_KEK_CURRENT,
   KEYS_MSG_KEK_UNLOAD,
   KEYS_MSG_AUDIT_SIGN,
-  KEYS_MSG_LI_GENERATE,
-  KEYS_MSG_LI_DESTROY,
   KEYS_MSG_LI_CHECK,
   KEYS_MSG_X1_SIGN,
   KEYS_MSG_AUDIT_NEXT,
   KEYS_MSG_AUDIT_SIGN_NEXT,
   KEYS_MSG_AUDIT_PROMOTE,
-  KEYS_MSG_LI_RETIRE,
   KEYS_MSG_OPEN_BATCH,
   KEYS_MSG_END
 };
@@ -112,9 +106,8 @@ typedef struct keys_request {
                                            X1_SIGN: the digest; AUDIT_PROMOTE: the pk */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
-  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; LI_GENERATE, LI_RETIRE: the VM */
+  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key */
   bool create;                          /* KEK_USE, AUDIT_NEXT */
-  uint64_t handles[2];                  /* LI_DESTROY */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
   uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA, _RSA_PKCS1, _RSA_PSS */
   uint32_t batch_count;                 /* OPEN_BATCH: records, 1..KEYS_BATCH_LIMIT */
@@ -131,11 +124,10 @@ typedef struct keys_reply {
   char name[KEYS_KEK_NAME_MAX + 1], label[VAULT_ID_MAX + 1];   /* HELLO, KEK_USE, KEK_CURRENT */
   vault_sealed sealed;                                         /* SEAL, REWRAP (ciphertext borrowed) */
   bool changed;                                                /* REWRAP */
-  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature; LI_GENERATE: EC point;
+  const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature;
                           AUDIT_NEXT: the pk */
   size_t data_len;
-  uint64_t count;      /* KEK_UNLOAD; LI_RETIRE: objects destroyed */
-  uint64_t handles[2]; /* LI_GENERATE */
+  uint64_t count;      /* KEK_UNLOAD */
   uint32_t batch_count; /* OPEN_BATCH: answers, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch; /* OPEN_BATCH: the answers' fields, each checked */
   size_t batch_len;
