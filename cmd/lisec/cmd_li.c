@@ -38,8 +38,8 @@ static const char li_usage_text[] =
     "                            [--last N] [--at TIME]\n"
     "       lisec li verify-disable FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
     "       lisec li verify-retire FILE --pubkey LI-ADMIN-PUB.pem --vm VM [--last N] [--at TIME]\n"
-    "       lisec li instantiate VM [--pubkey VM-PUB.pem]   (lisecd, mano / hypervisor-admin:\n"
-    "         register an LI VM; without --pubkey its key pair is made in lisecd's token)\n"
+    "       lisec li instantiate VM --pubkey VM-PUB.pem     (lisecd, mano / hypervisor-admin:\n"
+    "         register an LI VM with the key it made, e.g. by lisec-event keygen)\n"
     "       lisec li enable VM | disable VM                 (lisecd, hypervisor-admin)\n"
     "       lisec li pair VM STATEMENT-FILE                 (lisecd, li-admin)\n"
     "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
@@ -179,7 +179,7 @@ static int li_online(int argc, char **argv) {
     if (strcmp(sub, "instantiate") == 0) {
       const char *pub = NULL;
       if (argc == 5 && strcmp(argv[3], "--pubkey") == 0) pub = argv[4];
-      else if (argc != 3) return usage();
+      else return usage(); /* the VM makes its key; lisecd makes none */
       body = json_pack("{s:s}", "vm", vm);
       if (pub) {
         lisec_err err = {0};

@@ -93,10 +93,10 @@ as operator "$LISECD_URL/v1/compliance" | grep -q '"requirement":"TR103308-4.2-I
 explain "GET /v1/compliance now lists vm-7 under TR103308-4.2-IMAGE until it runs its package's image again." \
   "On a real host the libvirt hook (examples/libvirt/hooks/qemu) does this at every start, migration and restore."
 
-say "MANO instantiates an LI VM: its own key pair is generated inside the token, never to leave it"
-run cli_as mano li instantiate vm-li-1
-cli_as li-admin li show vm-li-1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pubkey"], end="")' \
-  >"$work/vm-li-1.pub"
+say "The LI VM makes its own key pair (lisec-event keygen); MANO registers its public key"
+run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/vm-li-1.key"
+run openssl pkey -in "$work/vm-li-1.key" -pubout -out "$work/vm-li-1.pub"
+run cli_as mano li instantiate vm-li-1 --pubkey "$work/vm-li-1.pub"
 
 say "The hypervisor administration enables its LI function; the LI administration pairs it"
 run cli_as hypervisor-admin li enable vm-li-1

@@ -21,7 +21,6 @@
 #include "li/li.h"
 
 #define LI_KIND "li-vm"
-#define LI_KEY_LABEL_PREFIX "lisec-li-vm:" /* as the keys process labels a VM's pair */
 #define LI_PUBKEY_MAX 4096
 
 struct ctl_li_state {
@@ -43,49 +42,6 @@ struct ctl_li_state {
   pthread_mutex_t paired_mu;
   json_t *paired;
 };
-
-/* ---- the VM keys (made in the keys process) ---------------------------- */
-
-/* The EC point of a P-256 public key object as an EVP_PKEY. SoftHSM2 and
- * most tokens return CKA_EC_POINT DER-wrapped in an OCTET STRING; some
- * return the bare point. */
-static int point_to_pkey(const uint8_t *pt, size_t len, EVP_PKEY **out, lisec_err *err) {
-  if (len == 67 && pt[0] == 0x04 && pt[1] == 65) pt += 2, len = 65;
-  if (len != 65 || pt[0] != 0x04)
-    return lisec_err_set(err, LISEC_ECRYPTO, "[li] the token returned no uncompressed P-256 point");
-  OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
-  OSSL_PARAM *params = NULL;
-  EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-  int ok = b && pc &&
-           OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
-           OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pt, len) &&
-           (params = OSSL_PARAM_BLD_to_param(b)) && EVP_PKEY_fromdata_init(pc) == 1 &&
-           EVP_PKEY_fromdata(pc, out, EVP_PKEY_PUBLIC_KEY, params) == 1;
-  OSSL_PARAM_free(params);
-  OSSL_PARAM_BLD_free(b);
-  EVP_PKEY_CTX_free(pc);
-  return ok ? 0 : lisec_err_set(err, LISEC_ECRYPTO, "[li] the token's public point is not a P-256 key");
-}
-
-/* The VM's key pair, generated in the keys process's token; h[0], h[1] are
- * the public and private key's handles (destroyed again, by handle, if the
- * VM cannot be stored: a concurrent registration of the same VM keeps its
- * own pair). */
-static int token_generate(keys_client *keys, const char *vm, EVP_PKEY **pub, uint64_t h[2],
-                          lisec_err *err) {
-  uint8_t point[KEYS_LI_POINT_MAX];
-  size_t len = 0;
-  int rc = keys_li_generate(keys, vm, point, &len, h, err);
-  return rc ? rc : point_to_pkey(point, len, pub, err);
-}
-
-static void token_destroy(keys_client *keys, const uint64_t h[2]) {
-  lisec_err err = {0};
-  if ((h[0] || h[1]) && keys_li_destroy(keys, h, &err))
-    LOG_WARN("li: an unused VM key pair stays in the token: %s", err.msg);
-}
-
-static bool have_token(const ctl_shared *sh) { return sh->keys && keys_client_info(sh->keys)->li; }
 
 /* ---- shared state ------------------------------------------------------- */
 
@@ -166,11 +122,6 @@ static json_t *doc_json(const vm_doc *d) {
     json_object_set_new(j, "paired_key_sha256", json_string(hex));
   }
   if (j && d->vm.state == LI_STATE_RETIRED) json_object_set_new(j, "key_destroyed", json_true());
-  else if (j && strcmp(d->key_source, "token") == 0) {
-    char label[sizeof LI_KEY_LABEL_PREFIX + LI_VM_ID_MAX];
-    snprintf(label, sizeof label, LI_KEY_LABEL_PREFIX "%s", d->vm.id);
-    json_object_set_new(j, "key_label", json_string(label));
-  }
   return j;
 }
 
@@ -338,9 +289,12 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
   static const char *action = "li.instantiate";
   const char *id = NULL, *pem = NULL;
   int rc;
-  if ((rc = lisec_json_get_str(body, "vm", true, LI_VM_ID_MAX, &id, err)) ||
-      (rc = lisec_json_get_str(body, "pubkey", false, LI_PUBKEY_MAX, &pem, err)))
+  if ((rc = lisec_json_get_str(body, "vm", true, LI_VM_ID_MAX, &id, err))) return rc;
+  if ((rc = lisec_json_get_str(body, "pubkey", true, LI_PUBKEY_MAX, &pem, err))) {
+    if (rc == LISEC_EINVAL)
+      lisec_err_wrap(err, "NFV-SEC025 key pair injection: the VM's own public key (PEM) is required");
     return rc;
+  }
   if (!role_is(actor, CTL_ROLE_MANO, CTL_ROLE_HV_ADMIN)) {
     rc = lisec_err_set(err, LISEC_EAUTH,
                        "TR103308-4.1: role %.64s may not register LI VMs (mano, hypervisor-admin "
@@ -358,35 +312,20 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
     return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
                      id);
   }
+  /* The VM generated its key pair (in its vTPM or in the VM; liblisec-events)
+   * and brings the public key; the LI administration's pairing statement
+   * certifies it. lisecd generates no key for a VM. */
   EVP_PKEY *key = NULL;
-  bool in_token = false;
-  uint64_t handles[2] = {0, 0};
-  if (pem) {
-    d.key_source = "vm";
-    if ((rc = crypto_pkey_from_pem(pem, strlen(pem), false, &key, err))) {
-      lisec_err_wrap(err, "pubkey");
-      return rc;
-    }
-  } else if (have_token(ctl->shared)) {
-    d.key_source = "token";
-    if ((rc = token_generate(ctl->shared->keys, id, &key, handles, err))) {
-      token_destroy(ctl->shared->keys, handles);
-      return rc;
-    }
-    in_token = true;
-  } else {
-    rc = lisec_err_set(err, LISEC_EUNAVAIL,
-                       "NFV-SEC025 key pair injection: VM %s brings no public key and no token "
-                       "is configured ([li] pkcs11_module) to generate one",
-                       id);
-    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
-                     id);
+  d.key_source = "vm";
+  if ((rc = crypto_pkey_from_pem(pem, strlen(pem), false, &key, err))) {
+    lisec_err_wrap(err, "pubkey");
+    return rc;
   }
   rc = li_key_sha256(key, d.key_sha256, err);
   if (!rc) rc = crypto_pkey_public_pem(key, &d.pubkey, err);
   EVP_PKEY_free(key);
   char reason[160];
-  snprintf(reason, sizeof reason, "key pair %s", in_token ? "generated in the token" : "generated by the VM");
+  snprintf(reason, sizeof reason, "key pair generated by the VM");
   if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err,
                           "li-vm %s", id);
   if (!rc && (rc = save(ctl, &d, 0, err))) {
@@ -394,7 +333,6 @@ int ctl_li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bod
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, true, err->msg, 0, NULL, &ferr,
                     "li-vm %s", id);
   }
-  if (rc && in_token) token_destroy(ctl->shared->keys, handles);
   if (!rc && !(*out = doc_json(&d))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   free(d.pubkey);
   return rc;
@@ -567,34 +505,22 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
     free(d.pubkey);
     return rc;
   }
-  bool in_token = strcmp(d.key_source, "token") == 0;
   char reason[LISEC_ERR_MSG_MAX];
   snprintf(reason, sizeof reason,
-           "retired by the LI administration's command %llu: %s; %s; no LI authorisation names "
-           "VM %s, so the ADMF holds no X1 task for it, and an LI naming it later is not "
-           "compliant (TR103308-4.2-KNOWN) and gets none",
+           "retired by the LI administration's command %llu: %s; its key (generated by the VM, "
+           "which destroys it) is no longer accepted: its events are refused from now on; no LI "
+           "authorisation names VM %s, so the ADMF holds no X1 task for it, and an LI naming it "
+           "later is not compliant (TR103308-4.2-KNOWN) and gets none",
            (unsigned long long)d.vm.last_counter,
            before == LI_STATE_PAIRED ? "its pairing with the LI administration ends"
                                      : before == LI_STATE_ENABLED ? "its LI function (enabled, not paired) ends"
                                                                   : "its LI function was off",
-           in_token ? "its key pair " LI_KEY_LABEL_PREFIX "... is destroyed in the token"
-                    : "its key was generated by the VM, which destroys it; lisec no longer accepts "
-                      "its public key",
            vm);
-  /* Recorded before anything changes; the key goes before the state is
-   * stored, so a retirement cut short is asked again and finds the key gone. */
+  /* Recorded before anything changes. */
   if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s", vm))) {
     free(d.pubkey);
     return rc;
   }
-  uint64_t destroyed = 0;
-  if (in_token && !have_token(ctl->shared))
-    rc = lisec_err_set(err, LISEC_EUNAVAIL,
-                       "TR103308-4.1: VM %s's key is in the [li] token, which is not configured: "
-                       "not retired",
-                       vm);
-  else if (in_token)
-    rc = keys_li_retire(ctl->shared->keys, vm, &destroyed, err);
   struct ctl_li_state *st = ctl->shared->li;
   if (!rc) {
     if (st) pthread_mutex_lock(&st->paired_mu);
@@ -608,13 +534,36 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
     free(d.pubkey);
     return rc;
   }
-  LOG_INFO("li: an LI VM was retired (%llu key objects destroyed)", (unsigned long long)destroyed);
+  LOG_INFO("li: an LI VM was retired");
   tell_model(ctl->shared, vm, false);
   lock_forget(st, vm);
   *out = doc_json(&d);
-  if (*out) json_object_set_new(*out, "key_objects_destroyed", json_integer((json_int_t)destroyed));
   free(d.pubkey);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char **kind, lisec_err *err) {
+  vm_doc d;
+  *key = NULL;
+  *kind = "li";
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
+    return lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1: events refused: the sender is not a registered LI VM");
+  if (rc) return rc;
+  if (d.vm.state == LI_STATE_RETIRED)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: events refused: the VM is retired; its key is no longer accepted");
+  else if (d.vm.state != LI_STATE_PAIRED || !d.vm.has_key)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: events refused: the VM is not paired with the LI administration "
+                       "(not enabled, disabled or not yet paired)");
+  else if (!crypto_ct_equal(d.vm.key_sha256, d.key_sha256, CRYPTO_SHA256_LEN))
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: events refused: the paired key is not the VM's registered key");
+  else if ((rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, key, err)))
+    rc = lisec_err_set(err, LISEC_ESTORE, "the stored key of an LI VM does not parse");
+  free(d.pubkey);
+  return rc;
 }
 
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,

@@ -11,6 +11,8 @@
 #ifndef LISEC_CTL_LI_H
 #define LISEC_CTL_LI_H
 
+#include <openssl/evp.h>
+
 #include "ctl/ctl.h"
 
 struct ctl_li_state;
@@ -59,6 +61,13 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
  * never tasks. */
 int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
                   json_t **out, lisec_err *err);
+/* For the events an LI VM sends (ctl/events.c, issue 20 item 3): the key
+ * its events are verified with, the VM's own key the LI administration
+ * paired, and its kind ("li"; an RD VM's "rd" once RD VMs exist). EDENIED
+ * naming TR103308-4.1, and never the VM (the reason reaches the sender),
+ * for a VM not registered, not paired (off, enabled), retired, or whose
+ * paired key is not its own. *key is the caller's to free. */
+int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char **kind, lisec_err *err);
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                lisec_err *err);
 int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);

@@ -10,8 +10,8 @@
 # the LI administration's signed retire command (lisec li sign-retire /
 # retire) ends it, never while an LI names it, not unsigned, wrongly signed,
 # for an unknown VM, by another role or twice, each refusal leaving the
-# record as it was; after it the token holds no key of the VM (pkcs11-tool)
-# and MANO terminates the VM.
+# record as it was; the VM's own key signs events lisecd records while it
+# is paired and refuses after the retirement; MANO then terminates the VM.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -27,10 +27,9 @@ for vm in vm-li vm-li2; do
   openssl pkey -in $vm.key -pubout -out $vm.pub
 done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
-eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
-echo 4321 >pin
-conf=("[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
-  "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin")
+lisec pki issue "$pki" vm vm vm-li3 >/dev/null 2>&1 || fail "lisec pki issue (role vm)"
+"$build/cmd/lisec-event/lisec-event" keygen --key vm-li3.key --pub vm-li3.pub || fail "lisec-event keygen"
+conf=("[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub")
 start_lisecd "$pki" "${conf[@]}"
 
 # req ROLE METHOD PATH [BODY]: prints the HTTP status; the body is in $work/body.
@@ -108,16 +107,20 @@ pass "a VM paired before it enters the model is known when it is added"
 
 # --- the end of an LI VM (issue 21) -------------------------------------------------
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
-p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
-key_objects() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-li-vm:$1" || true; }
-expect 201 mano POST /v1/li/vms '{"vm":"vm-li3"}'
-grep -q '"key_source":"token"' body || fail "vm-li3's key is not made in the token: $(cat body)"
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pubkey"], end="")' body >vm-li3.pub
+# event SEQ: vm-li3's event seq SEQ, signed with its own key, sent with role vm
+event() {
+  "$build/cmd/lisec-event/lisec-event" send --key vm-li3.key --vm vm-li3 --seq "$1" --type activation \
+    --server "$LISECD_URL" --ca "$pki/ca.crt" --cert "$pki/vm.crt" --tls-key "$pki/vm.key"
+}
+expect 400 mano POST /v1/li/vms '{"vm":"vm-li3"}'
+cli mano li instantiate vm-li3 --pubkey vm-li3.pub >/dev/null || fail "lisec li instantiate vm-li3"
+expect 200 li-admin GET /v1/li/vms/vm-li3
+grep -q '"key_source":"vm"' body || fail "vm-li3's key is not its own: $(cat body)"
 expect 200 hypervisor-admin POST /v1/li/vms/vm-li3/enable
 lisec li pair-sign --key li-admin.key --vm vm-li3 --pubkey vm-li3.pub -o pair-vm-li3.json 2>/dev/null
 expect 200 li-admin POST /v1/li/vms/vm-li3/pair "{\"statement\":$(cat pair-vm-li3.json)}"
 expect 201 operator POST /v1/model/vm '{"id":"vm-li3","hypervisor":"hv1","sensitivity":"li","domain":"li"}'
-[ "$(key_objects vm-li3)" = 2 ] || fail "the token does not hold vm-li3's two key objects"
+event 1 >out 2>&1 || fail "paired vm-li3's event is refused: $(cat out)"
 record() {
   expect 200 li-admin GET /v1/li/vms/vm-li3
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("updated_at"); print(json.dumps(d, sort_keys=True))' body
@@ -150,16 +153,17 @@ grep -q 'TR103308-4.1' body || fail "retiring an unknown VM: $(cat body)"
 expect 409 li-admin POST /v1/li/vms/vm-li/retire "{\"command\":$(cat inuse.json)}"
 grep -q 'in use' body && grep -q 'li-1' body || fail "retiring an LI VM an LI names: $(cat body)"
 [ "$(record)" = "$before" ] || fail "a refused retirement changed vm-li3's record"
-[ "$(key_objects vm-li3)" = 2 ] || fail "a refused retirement touched vm-li3's key"
+event 2 >out 2>&1 || fail "after refused retirements vm-li3's key is refused: $(cat out)"
 pass "retirement refused for other roles, unsigned, wrongly signed, a disable command, unknown, in use; nothing changed"
 cli li-admin li retire vm-li3 retire.json >out || fail "lisec li retire: $(cat out)"
 grep -q retired out || fail "lisec li retire says: $(cat out)"
-[ "$(key_objects vm-li3)" = 0 ] || fail "vm-li3's key is still in the token: $("${p11[@]}" --list-objects 2>&1)"
+rc=0; event 3 >out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q 'TR103308-4.1' out && grep -q retired out || fail "an event of retired vm-li3: exit $rc: $(cat out)"
 expect 200 li-admin GET /v1/li/vms/vm-li3
 grep -q '"state":"retired"' body && ! grep -q paired_key body || fail "vm-li3 after retirement: $(cat body)"
 rc=0; cli li-admin li retire vm-li3 retire.json >out 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q 'retired' out || fail "retiring twice: exit $rc: $(cat out)"
-pass "the LI administration's command retired vm-li3: key gone from the token, pairing ended; a replay is refused"
+pass "the LI administration's command retired vm-li3: pairing ended, its key's events refused; a replay is refused"
 expect 200 mano DELETE /v1/model/vm/vm-li3
 grep -q '"state":"terminated"' body || fail "MANO's termination of the retired VM: $(cat body)"
 expect 404 mano DELETE /v1/model/vm/vm-li3

@@ -463,7 +463,7 @@ def plan(pki, work, topology):
         ("li-admin", "DELETE", "/v1/x1/nes/ne-1", None, 404),
         ("li-admin", "GET", "/v1/x1/nes/ne-1", None, 404),
         ("operator", "GET", "/v1/x1/nes/ne-1", None, 403),
-        ("mano", "POST", "/v1/li/vms", {"vm": "vm-li-2"}, 503),
+        ("mano", "POST", "/v1/li/vms", {"vm": "vm-li-2"}, 400),
         ("hypervisor-admin", "POST", "/v1/li/vms", {"vm": "vm-li-2", "pubkey": text("vm.pub")}, 201),
         ("hypervisor-admin", "POST", "/v1/li/vms", {"vm": "vm-li-2", "pubkey": text("vm.pub")}, 409),
         ("li-admin", "GET", "/v1/li/vms/vm-li-2", None, 200),

@@ -15,9 +15,10 @@
  * Retirement: only the LI administration's signed retire command retires
  * an LI VM, never while an LI authorisation names it; a rogue signature,
  * another role, an unknown VM and a replay are refused with the LI record
- * unchanged; once retired, the key pair is gone from the token (looked up
- * there through PKCS#11, not through lisec), the pairing has ended, one
- * sealed record says so, and MANO may terminate the VM. */
+ * unchanged; once retired, the VM's own key is refused (its events are
+ * not taken), the pairing has ended, one sealed record says so, and MANO
+ * may terminate the VM. lisecd makes no key for a VM: a registration
+ * without the VM's public key is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -248,25 +249,15 @@ static void test_terminate_immediate_and_refused(void **state) {
   assert_true(vm_exists("a"));
 }
 
-/* How many objects labelled label the token holds, asked through PKCS#11
- * directly (a session of its own, logged in as the user). */
-static unsigned long token_objects(const char *label) {
-  keys_p11 *m = NULL;
-  CK_SESSION_HANDLE s;
-  lisec_err err = {0};
-  if (keys_p11_open(getenv("LISEC_P11_MODULE"), "[test]", &m, &err) ||
-      keys_p11_session_open(m, "[test]", "lisec-test", "1234", &s, &err))
-    fail_msg("token: %s", err.msg);
-  CK_FUNCTION_LIST_PTR f = keys_p11_functions(m);
-  CK_ATTRIBUTE a = {CKA_LABEL, (void *)label, strlen(label)};
-  CK_OBJECT_HANDLE h[16];
-  CK_ULONG n = 0;
-  assert_int_equal(f->C_FindObjectsInit(s, &a, 1), CKR_OK);
-  assert_int_equal(f->C_FindObjects(s, h, 16, &n), CKR_OK);
-  f->C_FindObjectsFinal(s);
-  keys_p11_session_close(m, s);
-  keys_p11_close(m);
-  return n;
+/* Whether lisecd takes events signed by vm's key: 0 while paired, the
+ * refusal once it is not (ctl_li_event_key, the key ctl/events.c verifies
+ * with). */
+static int event_key(const char *vm, lisec_err *err) {
+  EVP_PKEY *k = NULL;
+  const char *kind = NULL;
+  int rc = ctl_li_event_key(ctl, vm, &k, &kind, err);
+  EVP_PKEY_free(k);
+  return rc;
 }
 
 static int retire(const ctl_actor *who, const char *vm, EVP_PKEY *k, uint64_t counter, lisec_err *err) {
@@ -300,12 +291,22 @@ static void test_li_vm_retired_not_terminated(void **state) {
   put("vm", "{\"id\":\"lim\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
   put("vm", "{\"id\":\"lim-2\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
   put("vm", "{\"id\":\"target\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"sensitive\",\"domain\":\"core\"}");
-  /* lim: key pair made in the token, enabled, paired; lim-2: the VM's own
-   * key, enabled only */
+  /* lim: its own key, enabled, paired; lim-2: its own key, enabled only;
+   * without a key: refused (lisecd makes none) */
+  char *pem = NULL, *stmt = NULL;
   body = json_pack("{s:s}", "vm", "lim");
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "public key"));
+  json_decref(body);
+  EVP_PKEY *lim_key = NULL;
+  assert_int_equal(crypto_pkey_generate(false, &lim_key, &err), 0);
+  assert_int_equal(crypto_pkey_public_pem(lim_key, &pem, &err), 0);
+  EVP_PKEY_free(lim_key);
+  body = json_pack("{s:s, s:s}", "vm", "lim", "pubkey", pem);
   if (ctl_li_instantiate(ctl, &MANO, body, &out, &err)) fail_msg("instantiate: %s", err.msg);
   json_decref(out), json_decref(body);
-  char *pem = NULL, *stmt = NULL;
+  free(pem);
+  pem = NULL;
   assert_int_equal(crypto_pkey_public_pem(vm_key, &pem, &err), 0);
   body = json_pack("{s:s, s:s}", "vm", "lim-2", "pubkey", pem);
   assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), 0);
@@ -326,7 +327,9 @@ static void test_li_vm_retired_not_terminated(void **state) {
   if (ctl_li_pair(ctl, &LI_ADMIN, "lim", body, &out, &err)) fail_msg("pair: %s", err.msg);
   json_decref(out), json_decref(body);
   free(stmt);
-  assert_int_equal(token_objects("lisec-li-vm:lim"), 2);
+  assert_int_equal(event_key("lim", &err), 0);
+  assert_int_equal(event_key("lim-2", &err), LISEC_EDENIED); /* enabled, not paired */
+  assert_non_null(strstr(err.msg, "not paired"));
 
   /* MANO (or the operator) terminating an LI VM, paired or not: refused
    * with the sentence any referenced entity gets, recorded sealed, and
@@ -368,13 +371,15 @@ static void test_li_vm_retired_not_terminated(void **state) {
   assert_string_equal(rec, rec2);
   free(rec2);
   free(rec);
-  assert_int_equal(token_objects("lisec-li-vm:lim"), 2);
+  assert_int_equal(event_key("lim", &err), 0);
 
-  /* the LI administration's command: retired, key gone from the token, one
-   * sealed record, pairing ended */
+  /* the LI administration's command: retired, the VM's key refused from
+   * now on, one sealed record, pairing ended */
   before = audit_size();
   assert_int_equal(retire(&LI_ADMIN, "lim", admin, 1, &err), 0);
-  assert_int_equal(token_objects("lisec-li-vm:lim"), 0);
+  assert_int_equal(event_key("lim", &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "retired"));
+  assert_non_null(strstr(err.msg, "TR103308-4.1"));
   assert_int_equal(audit_size() - before, 1);
   assert_int_equal(audit_count(before, NULL), 1);
   rec = li_record("lim");
@@ -390,7 +395,7 @@ static void test_li_vm_retired_not_terminated(void **state) {
   assert_string_equal(rec, rec2);
   free(rec2);
   free(rec);
-  /* the VM's own key: retired too (nothing in the token to destroy) */
+  /* an enabled VM is retired too */
   assert_int_equal(retire(&LI_ADMIN, "lim-2", admin, 1, &err), 0);
   /* retired, it is an ordinary VM for MANO to terminate (the storage it
    * roots first) */
