@@ -5,7 +5,13 @@
  * file (0600, rewritten atomically after every change, loaded at start), so a
  * restarted NE still carries them. It answers as ETSI TS 103 221-1 says (the
  * library in include/lisec/x1.h): the X1 versions it accepts and whether it
- * insists on created destinations are options. Exit: 0 on SIGTERM, 2 on
+ * insists on created destinations are options. With --events-server it is
+ * also an LI VM that reports its LI events to lisecd (issue 20 item 3,
+ * include/lisec/events.h): its start and stop, each activation,
+ * deactivation and change received over X1 (the XID or DID only), and each
+ * X1 request it refused, signed by its own key, numbered from its state
+ * file and sent after the X1 answer; events lisecd did not take are kept
+ * (at most 256) and sent again with the next. Exit: 0 on SIGTERM, 2 on
  * error. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -17,19 +23,72 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "lisec/events.h"
 #include "lisec/x1.h"
+
+#define EVENTS_QUEUE_MAX 256
+
+/* The NE's own events to lisecd (--events-*), signed when they happen and
+ * queued until lisecd took them. */
+typedef struct ne_events {
+  lisec_event_key *key;
+  lisec_event_client *client;
+  const char *vm, *state;
+  char *queue[EVENTS_QUEUE_MAX];
+  size_t n;
+} ne_events;
 
 typedef struct ne_server {
   SSL_CTX *ssl;
   lisec_x1_ne *ne;
   const char *state; /* --state file, or NULL */
+  ne_events *events; /* NULL: no events reported */
 } ne_server;
+
+/* Signs the NE's next event and queues it; the oldest is dropped (a gap
+ * lisecd will see) when lisecd has not taken 256. */
+static void event_note(ne_events *ev, const char *type, const char *detail, const char *detail2) {
+  if (!ev) return;
+  char err[LISEC_EVENT_ERR_MAX], *signed_ev = NULL;
+  unsigned long long seq = 0;
+  const char *details[] = {detail, detail2, NULL};
+  if (lisec_event_seq_next(ev->state, &seq, err) ||
+      lisec_event_sign(ev->key, ev->vm, seq, 0, type, details, &signed_ev, err)) {
+    LOG_ERROR("events: cannot make the %s event: %s", type, err);
+    return;
+  }
+  if (ev->n == EVENTS_QUEUE_MAX) {
+    LOG_WARN("events: lisecd has not taken %d events; the oldest is dropped", EVENTS_QUEUE_MAX);
+    free(ev->queue[0]);
+    memmove(ev->queue, ev->queue + 1, (EVENTS_QUEUE_MAX - 1) * sizeof ev->queue[0]);
+    ev->n--;
+  }
+  ev->queue[ev->n++] = signed_ev;
+}
+
+/* Sends what is queued, in batches of 16 (lisecd's default max_batch). */
+static void events_flush(ne_events *ev) {
+  while (ev && ev->n) {
+    size_t k = ev->n < 16 ? ev->n : 16;
+    char err[LISEC_EVENT_ERR_MAX];
+    long status = 0;
+    if (lisec_event_send(ev->client, (const char *const *)ev->queue, k, &status, err) != 0) {
+      LOG_WARN("events: %zu event(s) not taken yet: %s", ev->n, err);
+      /* a refusal (4xx) will not change by sending again: drop them */
+      if (status < 400 || status >= 500) return;
+    }
+    for (size_t i = 0; i < k; i++) free(ev->queue[i]);
+    memmove(ev->queue, ev->queue + k, (ev->n - k) * sizeof ev->queue[0]);
+    ev->n -= k;
+  }
+}
 
 /* Writes the task table to the state file (temp file, fsync, rename). */
 static int save_state(ne_server *s) {
@@ -65,8 +124,21 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg) {
 }
 
 static void on_change(void *ctx, const char *change, const char *id) {
+  ne_server *s = ctx;
   LOG_INFO("%s %s", change, id[0] ? id : "(all tasks)");
-  save_state(ctx);
+  save_state(s);
+  if (s->events) {
+    /* the task's XID (or the destination's DID, the object's id), never a target */
+    bool task = strcmp(change, "activate") == 0 || strcmp(change, "modify") == 0 ||
+                strncmp(change, "deactivate", 10) == 0;
+    char what[160], how[96];
+    snprintf(what, sizeof what, "%s=%.128s", task ? "xid" : "id", id[0] ? id : "all");
+    snprintf(how, sizeof how, "change=%.80s", change);
+    const char *type = strcmp(change, "activate") == 0 ? "activation"
+                       : strncmp(change, "deactivate", 10) == 0 ? "deactivation"
+                                                                : "target-change";
+    event_note(s->events, type, what, how);
+  }
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
@@ -91,9 +163,12 @@ static void on_request(struct evhttp_request *req, void *arg) {
   }
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/xml");
   evbuffer_add(evhttp_request_get_output_buffer(req), resp, rlen);
+  bool refused = s->events && (strstr(resp, "ErrorResponse") || strstr(resp, "X1TopLevelErrorResponse"));
   free(resp);
   evhttp_send_reply(req, 200, NULL, NULL);
   evbuffer_pullup(bufferevent_get_output(bev), -1); /* one TLS record per reply */
+  if (refused) event_note(s->events, "error", "x1=request refused", "peer=the ADMF or a client");
+  events_flush(s->events); /* after the answer: X1 never waits for lisecd */
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -103,13 +178,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
-             *admf_id = NULL, *state = NULL, *versions = NULL;
+             *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
+             *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL;
   int strict = 0, help = 0;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
                                        {"state", 1, NULL, 's'},  {"x1-versions", 1, NULL, 'v'},
                                        {"strict-destinations", 0, NULL, 'S'}, {"help", 0, NULL, 'h'},
+                                       {"events-server", 1, NULL, 'E'}, {"events-ca", 1, NULL, 'A'},
+                                       {"events-cert", 1, NULL, 'C'},   {"events-tls-key", 1, NULL, 'T'},
+                                       {"events-key", 1, NULL, 'K'},    {"events-vm", 1, NULL, 'M'},
+                                       {"events-state", 1, NULL, 'Q'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -123,15 +203,28 @@ int main(int argc, char **argv) {
       case 's': state = optarg; break;
       case 'v': versions = optarg; break;
       case 'S': strict = 1; break;
+      case 'E': ev_server = optarg; break;
+      case 'A': ev_ca = optarg; break;
+      case 'C': ev_cert = optarg; break;
+      case 'T': ev_tls_key = optarg; break;
+      case 'K': ev_key = optarg; break;
+      case 'M': ev_vm = optarg; break;
+      case 'Q': ev_state = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
     }
   }
-  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc) {
+  bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state;
+  bool ev_all = ev_server && ev_ca && ev_cert && ev_tls_key && ev_key && ev_vm && ev_state;
+  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations]\n"
+                    "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
+                    "                 --events-key F --events-vm ID --events-state FILE]\n"
+                    "  --events-*: report this NE's LI events to lisecd, signed by --events-key\n"
+                    "  (lisec-event keygen), numbered in --events-state, over mutual TLS (role vm)\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
@@ -140,7 +233,7 @@ int main(int argc, char **argv) {
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
-  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state};
+  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL};
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
   if (s.ne && versions) {
     char min[32], max[32];
@@ -164,6 +257,16 @@ int main(int argc, char **argv) {
   }
   SSL_CTX_set_verify(s.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
   if (load_state(&s) != 0) return 2;
+  ne_events events = {.vm = ev_vm, .state = ev_state};
+  if (ev_all) {
+    char err[LISEC_EVENT_ERR_MAX];
+    if (lisec_event_key_load(ev_key, &events.key, err) ||
+        lisec_event_client_new(ev_server, ev_ca, ev_cert, ev_tls_key, &events.client, err)) {
+      fprintf(stderr, "lisec-ne: events: %s\n", err);
+      return 2;
+    }
+    s.events = &events;
+  }
   struct event_base *base = event_base_new();
   struct evhttp *http = evhttp_new(base);
   evhttp_set_bevcb(http, bevcb, &s);
@@ -192,8 +295,23 @@ int main(int argc, char **argv) {
   event_add(intr, NULL);
   LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s, %zu task(s)%s%s", ne_id, listen_at, admf_id,
            lisec_x1_ne_task_count(s.ne), state ? " kept in " : "", state ? state : "");
+  if (s.events) {
+    char tasks[48];
+    snprintf(tasks, sizeof tasks, "tasks=%zu", lisec_x1_ne_task_count(s.ne));
+    event_note(s.events, "start", tasks, NULL);
+    events_flush(s.events);
+  }
   event_base_dispatch(base);
   LOG_INFO("lisec-ne stopped with %zu active task(s)", lisec_x1_ne_task_count(s.ne));
+  if (s.events) {
+    char tasks[48];
+    snprintf(tasks, sizeof tasks, "tasks=%zu", lisec_x1_ne_task_count(s.ne));
+    event_note(s.events, "stop", tasks, NULL);
+    events_flush(s.events);
+    for (size_t i = 0; i < events.n; i++) free(events.queue[i]);
+    lisec_event_client_free(events.client);
+    lisec_event_key_free(events.key);
+  }
   event_free(term);
   event_free(intr);
   evhttp_free(http);

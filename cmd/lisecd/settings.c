@@ -32,6 +32,8 @@ const char *const lisecd_known_settings[] = {
     "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded", "pkg.max_crl",
     /* LI VMs (ctl/li.c) */
     "li.admin_pubkey", "li.pkcs11_module", "li.token", "li.pin_file", "li.restart_stopped",
+    /* signed events of LI VMs (ctl/events.c) */
+    "events.max_event", "events.max_batch",
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",
     /* attestation */
     "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s", "attest.inventory_max_bytes", "attest.inventory_max_domains",

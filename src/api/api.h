@@ -38,6 +38,9 @@ enum {
    * so it is outside API_ROLE_ANY (routes open to every role that uses
    * lisec, such as /v1/status, do not admit it). */
   API_ROLE_METRICS = 1u << 7,
+  /* An LI VM: posts its signed events (routes_events.c), nothing else; outside
+   * API_ROLE_ANY like metrics. */
+  API_ROLE_VM = 1u << 8,
 };
 
 #define API_ROLE_NAME_MAX 80

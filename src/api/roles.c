@@ -24,6 +24,8 @@ static const struct {
     {"mano", API_ROLE_MANO}, {"auditor", API_ROLE_AUDITOR},
     /* Prometheus and the like: reads /metrics, nothing else (API_ROLE_METRICS). */
     {"metrics", API_ROLE_METRICS},
+    /* an LI VM: its signed events (POST /v1/li/events), nothing else */
+    {"vm", API_ROLE_VM},
 };
 
 static bool tenant_name_ok(const char *name) {
@@ -52,6 +54,7 @@ ctl_role api_role_kind(unsigned role_bit) {
   case API_ROLE_MANO: return CTL_ROLE_MANO;
   case API_ROLE_AUDITOR: return CTL_ROLE_AUDITOR;
   case API_ROLE_TENANT: return CTL_ROLE_TENANT;
+  case API_ROLE_VM: return CTL_ROLE_VM;
   default: return CTL_ROLE_NONE;
   }
 }

@@ -26,6 +26,7 @@ typedef enum ctl_role {
   CTL_ROLE_AUDITOR,
   CTL_ROLE_TENANT,     /* "tenant:<name>"; the name is in the role string */
   CTL_ROLE_CONTROLLER, /* lisecd itself: its timers and loops */
+  CTL_ROLE_VM,         /* an LI VM sending its signed events (ctl/events.h) */
 } ctl_role;
 
 /* Who asks: the certificate subject and the role it carries. */

@@ -27,6 +27,7 @@ typedef struct ctl_settings {
   int64_t attest_inventory_max_bytes, attest_inventory_max_domains;
   bool li_restart_stopped;
   int64_t pkg_max_package, pkg_max_expanded, pkg_max_crl;
+  int64_t events_max_event, events_max_batch; /* [events] (ctl/events.c) */
 } ctl_settings;
 int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err);
 

@@ -10,6 +10,7 @@
 
 #include "attest/attest.h"
 #include "ctl/internal.h"
+#include "events/events.h"
 
 #define PKG_DEFAULT_MAX_PACKAGE (48 << 20)
 #define PKG_DEFAULT_MAX_EXPANDED (1ll << 30)
@@ -34,6 +35,8 @@ static const struct {
     {"pkg", "max_expanded", PKG_DEFAULT_MAX_EXPANDED, 1024, 16ll << 30,
      offsetof(ctl_settings, pkg_max_expanded)},
     {"pkg", "max_crl", 1 << 20, 1024, 32 << 20, offsetof(ctl_settings, pkg_max_crl)},
+    {"events", "max_event", EV_EVENT_CEILING, 128, EV_EVENT_CEILING, offsetof(ctl_settings, events_max_event)},
+    {"events", "max_batch", EV_BATCH_CEILING, 1, EV_BATCH_CEILING, offsetof(ctl_settings, events_max_batch)},
 };
 
 static const struct {

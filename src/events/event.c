@@ -204,7 +204,7 @@ void ev_signed_clear(ev_signed *s) {
 
 int ev_verify(const ev_signed *s, EVP_PKEY *key, lisec_err *err) {
   if (!key || !s->canonical || crypto_pkey_verify(key, s->canonical, strlen(s->canonical), s->sig, s->sig_len, err))
-    return lisec_err_set(err, LISEC_ECRYPTO,
+    return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: event seq %llu: the signature does not verify against the "
                          "VM's paired key",
                          (unsigned long long)s->rec.seq);

@@ -81,7 +81,7 @@ int ev_parse(const json_t *j, size_t max_event, ev_signed *out, lisec_err *err);
 /* The same from bytes (the fuzz harness and the CLI's checks). */
 int ev_parse_bytes(const char *data, size_t len, size_t max_event, ev_signed *out, lisec_err *err);
 void ev_signed_clear(ev_signed *s);
-/* 0 when the signature verifies against the VM's key; ECRYPTO otherwise. */
+/* 0 when the signature verifies against the VM's key; EDENIED otherwise. */
 int ev_verify(const ev_signed *s, EVP_PKEY *key, lisec_err *err);
 
 typedef struct ev_limits {

@@ -21,6 +21,7 @@ static const struct {
     {API_ROLE_HV_ADMIN, "hypervisor-admin"}, {API_ROLE_HOST, "host"},
     {API_ROLE_MANO, "mano"}, {API_ROLE_AUDITOR, "auditor"},
     {API_ROLE_TENANT, "tenant"}, {API_ROLE_METRICS, "metrics"},
+    {API_ROLE_VM, "vm"},
 };
 
 int main(void) {

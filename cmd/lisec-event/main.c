@@ -1,0 +1,109 @@
+/* lisec-event: an LI VM's command to have an event recorded by lisecd
+ * (issue 20 item 3), through liblisec-events (include/lisec/events.h):
+ * keygen makes the VM's key pair, sign prints one signed event, send signs
+ * the VM's next event (its sequence number from the state file) and posts
+ * it over mutual TLS. Exit 0 on success, 1 when lisecd refused, 2 on any
+ * other error. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lisec/events.h"
+
+#define DETAILS_MAX 8
+
+static int usage(FILE *to, int rc) {
+  fprintf(to,
+          "usage: lisec-event keygen --key KEY --pub PUB\n"
+          "       lisec-event sign --key KEY --vm ID --type T --seq N [--time S] [--detail k=v]...\n"
+          "       lisec-event send --key KEY --vm ID --type T --state FILE --server URL --ca CA\n"
+          "                        --cert CERT --tls-key KEY [--seq N] [--time S] [--detail k=v]...\n"
+          "  types: activation deactivation target-change delivery error start stop;\n"
+          "  --state keeps the VM's last sequence number (send takes the next; --seq\n"
+          "  overrides it); the TLS certificate carries role vm\n"
+          "lisec-event --help | --version\n");
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage(stderr, 2);
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help")) return usage(stdout, 0);
+  if (!strcmp(cmd, "--version")) return printf("lisec-event %s\n", LISEC_VERSION), 0;
+  const char *key = NULL, *pub = NULL, *vm = NULL, *type = NULL, *state = NULL, *server = NULL, *ca = NULL,
+             *cert = NULL, *tls_key = NULL, *details[DETAILS_MAX + 2] = {0};
+  unsigned long long seq = 0;
+  long long at = 0;
+  size_t nd = 0;
+  static const struct option opts[] = {
+      {"key", 1, NULL, 'k'},    {"pub", 1, NULL, 'p'},  {"vm", 1, NULL, 'v'},     {"type", 1, NULL, 't'},
+      {"state", 1, NULL, 's'},  {"server", 1, NULL, 'S'}, {"ca", 1, NULL, 'a'},   {"cert", 1, NULL, 'c'},
+      {"tls-key", 1, NULL, 'K'}, {"seq", 1, NULL, 'n'}, {"time", 1, NULL, 'T'},   {"detail", 1, NULL, 'd'},
+      {0}};
+  int o;
+  optind = 2;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    char *end = NULL;
+    switch (o) {
+      case 'k': key = optarg; break;
+      case 'p': pub = optarg; break;
+      case 'v': vm = optarg; break;
+      case 't': type = optarg; break;
+      case 's': state = optarg; break;
+      case 'S': server = optarg; break;
+      case 'a': ca = optarg; break;
+      case 'c': cert = optarg; break;
+      case 'K': tls_key = optarg; break;
+      case 'n':
+        seq = strtoull(optarg, &end, 10);
+        if (!*optarg || *end || seq == 0) return fprintf(stderr, "lisec-event: --seq: a number from 1\n"), 2;
+        break;
+      case 'T':
+        at = strtoll(optarg, &end, 10);
+        if (!*optarg || *end || at < 0) return fprintf(stderr, "lisec-event: --time: seconds since the epoch\n"), 2;
+        break;
+      case 'd':
+        if (nd > DETAILS_MAX) return fprintf(stderr, "lisec-event: at most %d details\n", DETAILS_MAX), 2;
+        details[nd++] = optarg;
+        break;
+      default: return usage(stderr, 2);
+    }
+  }
+  if (optind != argc) return usage(stderr, 2);
+  char err[LISEC_EVENT_ERR_MAX] = "";
+  if (!strcmp(cmd, "keygen")) {
+    if (!key || !pub) return usage(stderr, 2);
+    if (lisec_event_key_create(key, pub, err)) return fprintf(stderr, "lisec-event: %s\n", err), 2;
+    return 0;
+  }
+  bool send = !strcmp(cmd, "send");
+  if ((!send && strcmp(cmd, "sign")) || !key || !vm || !type || (!send && !seq) ||
+      (send && (!server || !ca || !cert || !tls_key || (!state && !seq))))
+    return usage(stderr, 2);
+  lisec_event_key *k = NULL;
+  lisec_event_client *c = NULL;
+  char *ev = NULL;
+  int rc = 2;
+  long status = 0;
+  if (lisec_event_key_load(key, &k, err)) goto out;
+  if (send && lisec_event_client_new(server, ca, cert, tls_key, &c, err)) goto out;
+  if (!seq && lisec_event_seq_next(state, &seq, err)) goto out;
+  if (lisec_event_sign(k, vm, seq, at, type, details, &ev, err)) goto out;
+  if (!send) {
+    printf("%s\n", ev);
+    rc = 0;
+  } else if (lisec_event_send(c, (const char *const *)&ev, 1, &status, err) == 0) {
+    printf("recorded: seq %llu\n", seq);
+    rc = 0;
+  } else {
+    rc = status >= 400 && status < 500 ? 1 : 2;
+  }
+out:
+  if (rc) fprintf(stderr, "lisec-event: %s\n", err);
+  free(ev);
+  lisec_event_client_free(c);
+  lisec_event_key_free(k);
+  return rc;
+}

@@ -1,0 +1,70 @@
+/* liblisec-events: what an LI VM needs to have its LI-related events
+ * recorded by lisecd (TR 103 308 §4.1 "any events on the LI VMs are logged,
+ * and only the LI administration can read those logs"; issue 20 item 3).
+ * The VM makes its own key pair (software: ECDSA P-256 in a 0600 PEM
+ * file); MANO registers the public key with lisecd and the LI
+ * administration pairs it. Each event (activation, target change received
+ * over X1, delivery to the LEA, error...) gets the VM's next sequence
+ * number, kept in a state file that is written durably before the number
+ * is used, so a restart never reuses one; it is signed over its canonical
+ * bytes and sent, alone or in a batch, to lisecd's POST /v1/li/events over
+ * mutual TLS (libcurl). The signature authenticates the record; the TLS
+ * client certificate (role vm) only admits the VM to the route.
+ * docs/events.md has the formats. Every function returns 0 or -1 with a
+ * reason in err (LISEC_EVENT_ERR_MAX bytes, never a key). */
+#ifndef LISEC_PUBLIC_EVENTS_H
+#define LISEC_PUBLIC_EVENTS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LISEC_EVENT_ERR_MAX 256
+
+typedef struct lisec_event_key lisec_event_key;
+typedef struct lisec_event_client lisec_event_client;
+
+/* Makes a P-256 key pair: the private key in key_path (PEM, mode 0600,
+ * refused when the file exists), the public key in pub_path (PEM), the
+ * form POST /v1/li/vms takes as "pubkey". */
+int lisec_event_key_create(const char *key_path, const char *pub_path, char err[LISEC_EVENT_ERR_MAX]);
+/* Loads a key made by lisec_event_key_create (or any P-256 or Ed25519
+ * private key in PEM). */
+int lisec_event_key_load(const char *key_path, lisec_event_key **out, char err[LISEC_EVENT_ERR_MAX]);
+void lisec_event_key_free(lisec_event_key *k);
+
+/* The next sequence number of this VM: the state file (0600; "seq N"
+ * after the last number handed out; absent = none yet) is rewritten
+ * durably (temporary file, fsync, rename) under an exclusive lock on
+ * state_path.lock, before *seq is returned. A number handed out and never
+ * sent is a gap lisecd records as a finding. */
+int lisec_event_seq_next(const char *state_path, unsigned long long *seq, char err[LISEC_EVENT_ERR_MAX]);
+
+/* The signed event (*out malloc'd, canonical JSON text): type one of
+ * activation, deactivation, target-change, delivery, error, start, stop;
+ * time seconds since the epoch (0: now); details "key=value" strings, at
+ * most 8, NULL-ended (may be NULL). */
+int lisec_event_sign(const lisec_event_key *k, const char *vm, unsigned long long seq, long long time,
+                     const char *type, const char *const *details, char **out,
+                     char err[LISEC_EVENT_ERR_MAX]);
+
+/* A client of lisecd at url (https://host:port) with the CA that signs
+ * lisecd's certificate and the VM's client certificate and key (PEM). */
+int lisec_event_client_new(const char *url, const char *ca, const char *cert, const char *key,
+                           lisec_event_client **out, char err[LISEC_EVENT_ERR_MAX]);
+void lisec_event_client_free(lisec_event_client *c);
+/* Sends n signed events (1 alone, more as one batch, all of this VM, seqs
+ * rising) and returns 0 once lisecd answered 201 (recorded durably). -1
+ * otherwise: err has lisecd's reason (it names the requirement, e.g.
+ * TR103308-4.1: replayed event) or the transfer's; *status (may be NULL)
+ * the HTTP status, 0 without an answer. */
+int lisec_event_send(lisec_event_client *c, const char *const *signed_events, size_t n, long *status,
+                     char err[LISEC_EVENT_ERR_MAX]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

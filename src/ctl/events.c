@@ -1,0 +1,148 @@
+/* The intake of LI VMs' signed events (ctl/events.h): parse within the
+ * limits, find the VM's paired key (ctl/li.c), verify every signature,
+ * apply the sequence rules against the VM's last accepted seq, then append
+ * one audit record for the batch, sealed to the administration of the VM's
+ * kind, with the VM's new last seq in the same durable transaction (group
+ * commit: ctl_auditlog_append_docs), and only then answer. One VM's
+ * batches are taken one at a time in this process (a stripe of locks by
+ * VM id), so two concurrent batches cannot both pass the sequence check;
+ * the document's version guards the same across processes. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/events.h"
+#include "ctl/internal.h"
+#include "ctl/li.h"
+#include "events/events.h"
+
+#define SEQ_KIND "li-event-seq"
+#define ACTION "li.event"
+#define STRIPES 64
+
+static pthread_mutex_t stripes[STRIPES] = {[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *stripe_of(const char *vm) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = vm; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  return &stripes[h % STRIPES];
+}
+
+/* The one place the seal of a VM's events is chosen by the VM's kind: an
+ * LI VM's events are sealed to the LI administration's key ([audit]
+ * li_admin_key). RD VMs (issue 20 items 1-2) get the RD administration's
+ * key here when they exist; until then their events are refused. */
+static int seal_for(const char *kind, bool *li_sealed, lisec_err *err) {
+  if (strcmp(kind, "li") == 0) {
+    *li_sealed = true;
+    return 0;
+  }
+  return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-4.1: events of a VM of kind %s cannot be sealed yet", kind);
+}
+
+typedef struct seq_state {
+  uint64_t last, gaps;
+  int64_t version; /* 0: none stored yet */
+} seq_state;
+
+static int seq_load(lisec_ctl *ctl, const char *vm, seq_state *s, lisec_err *err) {
+  memset(s, 0, sizeof *s);
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, SEQ_KIND, vm, &body, &s->version, err);
+  if (rc == LISEC_ENOTFOUND) {
+    s->version = 0;
+    lisec_err_clear(err);
+    return 0;
+  }
+  if (rc) return rc;
+  json_t *j = NULL;
+  int64_t last = 0, gaps = 0;
+  rc = lisec_json_parse(body, strlen(body), &j, err);
+  free(body);
+  if (!rc && (lisec_json_get_int(j, "last_seq", true, 0, (int64_t)EV_SEQ_MAX, &last, err) ||
+              lisec_json_get_int(j, "gaps", true, 0, INT64_MAX, &gaps, err)))
+    rc = LISEC_ESTORE;
+  json_decref(j);
+  if (rc) return lisec_err_set(err, LISEC_ESTORE, "a stored LI event sequence does not parse");
+  s->last = (uint64_t)last;
+  s->gaps = (uint64_t)gaps;
+  return 0;
+}
+
+/* A refusal, recorded sealed with what the sender is not told (the VM),
+ * then returned as it was. */
+static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, int rc, lisec_err *err) {
+  if (rc == LISEC_ENOMEM) return rc;
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, ACTION, true, NULL, rc, NULL, err, "li-vm %s",
+                   vm ? vm : "(not named)");
+}
+
+/* Verifies, checks the sequence and appends, under the VM's stripe. */
+static int take(lisec_ctl *ctl, const ctl_actor *actor, const ev_batch *b, json_t **out, lisec_err *err) {
+  const char *vm = b->ev[0].rec.vm, *kind = NULL;
+  EVP_PKEY *key = NULL;
+  bool li_sealed = false;
+  int rc = ctl_li_event_key(ctl, vm, &key, &kind, err);
+  if (!rc) rc = seal_for(kind, &li_sealed, err);
+  for (size_t i = 0; !rc && i < b->n; i++) rc = ev_verify(&b->ev[i], key, err);
+  EVP_PKEY_free(key);
+  if (rc) return refuse(ctl, actor, vm, rc, err);
+  seq_state s;
+  ev_seq_verdict v;
+  if ((rc = seq_load(ctl, vm, &s, err))) return rc;
+  if ((rc = ev_seq_check(s.last, b, &v, err))) return refuse(ctl, actor, vm, rc, err);
+
+  char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], doc[128];
+  snprintf(subject, sizeof subject, "li-vm %s", vm);
+  audit_record r = {.li = li_sealed, .actor = actor->subject, .role = actor->role, .action = ACTION,
+                    .outcome = "ok", .subjects = {subject}, .n_subjects = 1};
+  if (v.gaps) {
+    snprintf(finding, sizeof finding,
+             "finding " CTL_EVENTS_GAP_RULE ": sequence gap, seq %llu expected, %llu received (%zu "
+             "gap(s) in this batch): events of the VM may be lost or withheld",
+             (unsigned long long)v.expected, (unsigned long long)v.got, v.gaps);
+    r.subjects[r.n_subjects++] = finding;
+  }
+  for (size_t i = 0; i < b->n; i++) r.reasons[r.n_reasons++] = b->ev[i].text;
+  snprintf(doc, sizeof doc, "{\"gaps\":%llu,\"last_seq\":%llu}", (unsigned long long)(s.gaps + v.gaps),
+           (unsigned long long)v.last);
+  ctl_auditlog_doc d = {.kind = SEQ_KIND, .id = vm, .body = doc, .expected_version = s.version};
+  rc = ctl_auditlog_append_docs(ctl->shared->audit, &r, li_sealed, &d, 1, NULL, err);
+  if (rc == LISEC_EDENIED)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-4.1: no LI administration key is configured ([audit] li_admin_key), "
+                         "so events cannot be recorded; refused");
+  if (rc) return rc;
+  if (d.rc) {
+    /* another lisecd took a batch of this VM meanwhile: the record stands as
+     * the write-ahead of an act that failed; say so and let the VM ask again */
+    lisec_err ferr = {0};
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, ACTION, true, "the VM's sequence changed meanwhile; not taken",
+                    0, NULL, &ferr, "li-vm %s", vm);
+    return lisec_err_set(err, LISEC_ECONFLICT, "TR103308-4.1: events not taken: sequence changed meanwhile; send again");
+  }
+  if (v.gaps) LOG_WARN("events: a sequence gap in an LI VM's events (" CTL_EVENTS_GAP_RULE ", recorded sealed)");
+  *out = json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)b->n, "last_seq", (json_int_t)v.last, "gaps",
+                   (json_int_t)v.gaps);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+int ctl_events_intake(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                      lisec_err *err) {
+  if (ctl_actor_role(actor) != CTL_ROLE_VM) {
+    int rc = lisec_err_set(err, LISEC_EAUTH, "TR103308-4.1: only an LI VM (role vm) sends its events");
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, ACTION, true, NULL, rc, NULL, err, "li events");
+  }
+  const ctl_settings *st = &ctl->shared->settings;
+  ev_limits lim = {(size_t)st->events_max_event, (size_t)st->events_max_batch};
+  ev_batch b;
+  int rc = ev_batch_parse(body, &lim, &b, err);
+  if (rc) return refuse(ctl, actor, NULL, rc, err);
+  pthread_mutex_t *mu = stripe_of(b.ev[0].rec.vm);
+  pthread_mutex_lock(mu);
+  rc = take(ctl, actor, &b, out, err);
+  pthread_mutex_unlock(mu);
+  ev_batch_clear(&b);
+  return rc;
+}

@@ -1,0 +1,1 @@
+lisec_integration_test(li_events tests/integration/li_events.sh)
