@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# lisec-agent's BMC reader (cmd/lisec-agent/bmc.c, issue 19) against an
+# ipmitool stand-in ([bmc] ipmitool) that prints what a BMC's ipmitool
+# prints, so the agent's parsing, deadline and bounds run in both builds
+# (the sanitizer's too) in a few seconds; telemetry_ipmi runs the real
+# ipmitool against ipmi_sim. Checked: the report's readings against the
+# canned output (temperatures, power, hours, asset tag, identity, an
+# intrusion from the chassis flag and from a physical-security sensor);
+# the password stays in its file (never on ipmitool's command line, never
+# in the agent's output); a BMC that does not answer, one that hangs
+# (killed at the deadline) and one that floods output all give "bmc": null;
+# a [bmc] without a readable password file is refused at start.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+agent_bin="$build/cmd/lisec-agent/lisec-agent"
+tpm_up A
+tpm_use A
+echo 'S3cret-BMC-pw' >pw
+chmod 600 pw
+
+# The stand-in: its mode from $work/mode, its command line kept in argv.log.
+cat >ipmitool <<'SH'
+#!/usr/bin/env bash
+dir=$(dirname "$0")
+printf '%s\n' "$*" >>"$dir/argv.log"
+cat >/dev/null # the commands (exec /dev/stdin)
+mode=$(cat "$dir/mode")
+case $mode in
+down) echo "Error: Unable to establish IPMI v2 / RMCP+ session" >&2; exit 1 ;;
+hang) exec sleep 60 ;;
+flood) yes 'Inlet Temp       | 01h | ok  | 23.1 | 24 degrees C'; exit 0 ;;
+esac
+intr=inactive state=""
+[ "$mode" = flag ] && intr=active
+[ "$mode" = sensor ] && state="General Chassis intrusion"
+cat <<OUT
+Device ID                 : 32
+Firmware Revision         : 2.14
+Manufacturer ID           : 674
+Product ID                : 256 (0x0100)
+System GUID   : 4c4c4544-0042-3510-8052-b4c04f4b4e32
+System Power         : on
+Chassis Intrusion    : $intr
+POH Counter  : 400 days, 7 hours
+Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C
+CPU1 Temp        | 0Eh | ok  |  3.1 | 61 degrees C
+CPU2 Temp        | 0Fh | ok  |  3.2 | 58.6 degrees C
+Fan1             | 30h | ok  |  7.1 | 6240 RPM
+Pwr Consumption  | 77h | ok  |  7.1 | 252 Watts
+Intrusion        | 73h | ok  |  7.1 | $state
+PS2 Status       | 65h | ns  | 10.2 | No Reading
+ Product Asset Tag     : RACK7-U12
+OUT
+exit 1 # the last command's status: a BMC without one of them is normal
+SH
+chmod +x ipmitool
+conf() { # conf [PASSWORD_FILE]
+  cat >agent.conf <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+[agent]
+state_dir = $work/state
+[bmc]
+interface = lan
+host = 192.0.2.7
+user = lisec
+password_file = ${1:-$work/pw}
+timeout_s = 1
+ipmitool = $work/ipmitool
+CONF
+}
+conf
+chassis() { echo "$1" >mode; "$agent_bin" -c agent.conf chassis 2>agent.err; }
+
+out=$(chassis quiet) || { cat agent.err >&2; fail "lisec-agent chassis"; }
+echo "$out" | jq -e '.version == 1 and (.host | length) == 64 and .bmc.guid == "4c4c4544-0042-3510-8052-b4c04f4b4e32" and
+  .bmc.manufacturer == 674 and .bmc.product == 256 and .bmc.firmware == "2.14" and .power == "on" and
+  .intrusion == false and .poh_h == 9607 and .inlet_c == 23 and .cpu_c == 61 and .power_w == 252 and
+  .asset_tag == "RACK7-U12" and (.read_at | type) == "number"' >/dev/null ||
+  { echo "$out" >&2; fail "the report does not carry what the BMC printed"; }
+[ "$out" = "$(echo "$out" | jq -cS .)" ] || fail "the report is not canonical (compact, key-sorted)"
+pass "readings: identity, power, 400 days 7 hours = 9607 h, inlet 23 °C, hottest CPU 61 °C, 252 W, asset tag; canonical JSON"
+chassis flag | jq -e '.intrusion == true' >/dev/null || fail "chassis status intrusion flag not read"
+chassis sensor | jq -e '.intrusion == true' >/dev/null || fail "physical-security sensor state not read"
+pass "intrusion from the chassis status flag and from a physical-security sensor"
+
+grep -q -- "-I lanplus -H 192.0.2.7 -p 623 -U lisec -f $work/pw -C 17 -N 1 -R 1 exec /dev/stdin" argv.log ||
+  { cat argv.log >&2; fail "ipmitool not run as expected"; }
+! grep -q 'S3cret' argv.log agent.err && ! grep -rq 'S3cret' state 2>/dev/null ||
+  fail "the BMC password left its file"
+pass "one lanplus session (exec), the password passed as a file only"
+
+chassis down | jq -e '.bmc == null and .intrusion == null and .power_w == null and .asset_tag == null' >/dev/null ||
+  fail "a BMC that does not answer"
+grep -q 'the BMC did not answer' agent.err || fail "no word of the missing BMC"
+t0=$(date +%s)
+chassis hang | jq -e '.bmc == null' >/dev/null || fail "a hung ipmitool"
+[ $(($(date +%s) - t0)) -lt 30 ] || fail "a hung ipmitool was not killed at the deadline"
+chassis flood | jq -e '.bmc == null' >/dev/null || fail "a flood of output"
+pass "a BMC that does not answer, hangs (killed at the deadline) or floods output: \"bmc\": null"
+
+conf "$work/nowhere"
+echo quiet >mode
+expect 2 'needs host, user and a readable password_file' "$agent_bin" -c agent.conf chassis
+sed -i 's/^interface = .*/interface = serial/' agent.conf
+expect 2 '\[bmc\] interface' "$agent_bin" -c agent.conf chassis
+pass "[bmc] without a readable password file, or an unknown interface: refused"
