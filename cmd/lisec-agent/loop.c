@@ -405,6 +405,8 @@ int agent_run(const agent_settings *s, const agent_net *n) {
   if (n->libvirt && n->libvirt->uri && *n->libvirt->uri && agent_lv_open(n->libvirt, true, &lv) == 0)
     fprintf(stderr, "lisec-agent: libvirt %s: reporting the inventory, listening for lifecycle events\n",
             n->libvirt->uri);
+  if (agent_bmc_enabled(n->bmc))
+    fprintf(stderr, "lisec-agent: BMC (%s interface): every quote binds the chassis report\n", n->bmc->interface);
   bool enrolled = false;
   int64_t last = 0; /* monotonic ms of the last appraisal, 0 = none */
   while (!stop_requested) {

@@ -117,6 +117,9 @@ void ctl_telemetry_appraise(json_t *doc, const attest_chassis *c, const ctl_tele
     /* A void in force stays until the confirm step. */
     snprintf(out->voids[out->nvoid++], ATTEST_REASON_LEN, "%s", held);
   }
+  /* A host without a BMC report, nothing to say and nothing said before
+   * keeps its document as it was. */
+  if (!c && !out->nfind && !was) return;
   json_t *f = json_array();
   for (size_t i = 0; f && i < out->nfind; i++) json_array_append_new(f, json_string(out->findings[i]));
   json_t *reading = NULL;
