@@ -336,6 +336,13 @@ static int sandbox_build(scmp_filter_ctx f, lisecd_role role, const lisec_config
       LOG_INFO("sandbox (controller): [attest] quarantine_command is set, so the controller may start "
                "programs (fork, execve)");
     }
+    /* [time] source = "chrony": the reply socket chronyd answers to is made
+     * writable for chronyd's user (ctl/clock.c); fchmod is allowed already,
+     * a socket file has no descriptor to call it on. */
+    if (strcmp(lisec_config_str(cfg, "time", "source", "none"), "chrony") == 0 &&
+        ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(chmod), 0)) ||
+         (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fchmodat), 0))))
+      return rc;
     break;
   case LISECD_KEYS:
     break;

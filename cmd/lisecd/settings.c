@@ -48,6 +48,10 @@ const char *const lisecd_known_settings[] = {
     "security.sandbox",
     /* one fenced leader among several lisecd on PostgreSQL (ctl/ha.c, docs/ha.md) */
     "ha.enabled", "ha.node", "ha.advertise", "ha.lock_poll_ms", "ha.lock_timeout_ms", "ha.store_failover_ms",
+    /* trusted time: chronyd's verdict and the TPM clocks (ctl/clock.c, docs/time.md) */
+    "time.source", "time.chrony_socket", "time.reply_socket", "time.max_offset_ms",
+    "time.max_root_dispersion_ms", "time.require_nts", "time.poll_ms", "time.stale_ms",
+    "time.timeout_ms", "time.tpm_jump_ms", "time.tpm_min_hosts", "time.tpm_window_s",
     /* randomness */
     NULL,
 };

@@ -32,6 +32,7 @@
 #include "ctl/attest.h"
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
+#include "ctl/clock.h"
 #include "ctl/counters.h"
 #include "ctl/enrol_id.h"
 #include "ctl/internal.h"
@@ -1039,8 +1040,13 @@ int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
   int rc = enrolled_host(ctl, actor, body, "attest.nonce", &host, err);
   if (rc) return rc;
   uint8_t n[ATTEST_NONCE_LEN];
+  /* a nonce's expiry is judged by a proven clock only (ctl/clock.h) */
+  int64_t now_ms = 0;
+  if ((rc = ctl_clock_trusted_now(ctl->shared, "a nonce's expiry", &now_ms, err)))
+    return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.nonce", false, NULL, rc, NULL, err,
+                     "host %s", host);
   pthread_mutex_lock(&st->mu);
-  rc = attest_nonce_issue(find_locked(st, host)->nonces, lisec_time_now_ms(),
+  rc = attest_nonce_issue(find_locked(st, host)->nonces, now_ms,
                           st->nonce_ttl_s * 1000, n, err);
   pthread_mutex_unlock(&st->mu);
   if (rc) return rc;
@@ -1319,7 +1325,17 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
 
   /* The nonce is consumed first: whatever the outcome, it is spent. */
   lisec_err ne = {0};
-  int64_t now_ms = lisec_time_now_ms(), now = now_ms / 1000;
+  /* The nonce's expiry and the attestation's age need a proven clock
+   * (ctl/clock.h): without one the report is refused before anything is
+   * spent or stored, and the host keeps its stored state. */
+  int64_t now_ms = 0;
+  if ((rc = ctl_clock_trusted_now(ctl->shared, "an appraisal (nonce expiry, attestation age)",
+                                  &now_ms, err))) {
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, rc, NULL, err,
+                   "host %s", host);
+    goto done;
+  }
+  int64_t now = now_ms / 1000;
   pthread_mutex_lock(&st->mu);
   int nrc = attest_nonce_consume(find_locked(st, host)->nonces, nonce, nonce_len, now_ms, &ne);
   pthread_mutex_unlock(&st->mu);
@@ -1332,6 +1348,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                         e.log, e.log_len, e.loc, e.loc_len};
   if ((rc = attest_verify(&actx, &ev, v, err))) goto done;
   if (nrc) add_reason(v, "%s", ne.msg);
+  /* a fresh, signed quote's TPM clock witnesses the controller's (ctl/clock.h) */
+  if (!nrc && v->quote_parsed && v->signature_ok && v->nonce_ok)
+    ctl_clock_tpm_sample(ctl, host, v->quote.clock, v->quote.reset_count, v->quote.restart_count,
+                         v->quote.safe, now_ms);
   /* An inventory is evidence only inside the quote made for this nonce
    * over its digest: a replayed quote, or one whose qualifying data is not
    * this inventory's binding, is refused whole and changes nothing. */

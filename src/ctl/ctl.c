@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "ctl/clock.h"
 #include "ctl/internal.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
@@ -263,5 +264,6 @@ int ctl_status(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   *out = json_pack("{s:s, s:{s:s, s:i}, s:s, s:I}", "version", LISEC_VERSION, "store", "backend",
                    store_backend(ctl->store), "schema_version", schema, "started_at", started,
                    "uptime_seconds", (json_int_t)ctl_uptime_seconds(ctl));
+  if (*out) json_object_set_new(*out, "clock", ctl_clock_status(ctl->shared)); /* ctl/clock.c */
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

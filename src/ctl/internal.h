@@ -16,6 +16,7 @@ struct ctl_attest_state;
 struct ctl_pkg_state;
 struct ctl_li_state;
 struct ctl_x1_state;
+struct ctl_clock_state;
 
 /* The controller's settings, read and checked once by ctl_open
  * (ctl/settings.c); the topics take them from here. */
@@ -42,6 +43,7 @@ struct ctl_shared {
   struct ctl_pkg_state *pkg;       /* ctl/pkg.c */
   struct ctl_li_state *li;         /* ctl/li.c */
   struct ctl_x1_state *x1;         /* ctl/tasks.c: the ADMF loop */
+  struct ctl_clock_state *clock;   /* ctl/clock.c: trusted time ([time]) */
   bool started;                    /* between ctl_start and ctl_stop */
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl/attest.h"
+#include "ctl/clock.h"
 #include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/metrics.h"
@@ -154,6 +155,7 @@ char *ctl_metrics_render(lisec_ctl *ctl, bool li_view) {
   render_appraisals(&b);
   render_audit(ctl, &b);
   if (li_view) render_li(ctl, &b);
+  ctl_clock_metrics(ctl->shared, &b); /* trusted time (ctl/clock.c) */
   lisec_err err = {0};
   bool ready = ctl_ready(ctl, &err) == 0;
   lisec_buf_printf(&b,

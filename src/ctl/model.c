@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ctl/clock.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
@@ -1410,7 +1411,8 @@ static bool rule_about_li(const char *requirement) {
    * withheld by its subject, below). */
   static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
                                          MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN,
-                                         "NFV-SEC025-RETIRED", "TR103308-4.1-REVOKED"};
+                                         "NFV-SEC025-RETIRED", "TR103308-4.1-REVOKED",
+                                         CTL_CLOCK_REQ /* names the controller's clock only */};
   for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
     if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
@@ -1537,6 +1539,19 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                   json_t **out, lisec_err *err) {
   if (stale) {
     json_array_append_new(json_object_get(v, "violations"), stale);
+    json_object_set_new(v, "allow", json_false());
+  }
+  /* A host's trust "now" (its attestation's age) and an LI's validity
+   * boundaries are judged by a proven clock only: without one every
+   * decision fails closed, naming the clock and nothing else (refusing
+   * only those an LI touches would tell other roles which VMs those are). */
+  int64_t now_ms = 0;
+  lisec_err te = {0};
+  if (ctl_clock_trusted_now(ctl->shared, "a decision that depends on time", &now_ms, &te)) {
+    json_array_append_new(json_object_get(v, "violations"),
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_CLOCK_REQ,
+                                    "clauses", "TR 103 308 §4.2", "subject", "controller clock",
+                                    "sentence", te.msg, "fact", "proven(controller clock): false"));
     json_object_set_new(v, "allow", json_false());
   }
   json_object_set_new(v, "hypervisor", json_string(t->hyp));

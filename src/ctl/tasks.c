@@ -15,6 +15,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/clock.h"
 #include "ctl/counters.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
@@ -545,7 +546,14 @@ static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *wh
       at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", jstr(v, "requirement"),
                              jstr(v, "sentence"));
   }
-  int64_t from = 0, until = 0, now = lisec_time_now();
+  /* validity boundaries are judged by a proven clock only (ctl/clock.h) */
+  int64_t from = 0, until = 0, now_ms = 0;
+  lisec_err te = {0};
+  if (ctl_clock_trusted_now(ctl->shared, "LI validity", &now_ms, &te)) {
+    snprintf(why, cap, "%.400s", te.msg);
+    return false;
+  }
+  int64_t now = now_ms / 1000;
   active = time_of(json_object_get(doc, "valid_from"), &from) &&
            time_of(json_object_get(doc, "valid_until"), &until) && from <= now && now < until;
   if (!active) snprintf(why, cap, "TR103308-6.2: LI %s is outside its validity period", li);

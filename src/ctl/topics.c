@@ -10,6 +10,7 @@
  * ctl_start, on threads of its own, never on a request's loop. The audit
  * log's checkpoint thread is the appender's own and lives from open to
  * close: a record appended at open must be checkpointed too. */
+#include "ctl/clock.h"
 #include "ctl/ha.h"
 #include "ctl/internal.h"
 
@@ -27,6 +28,9 @@ static const ctl_topic TOPICS[] = {
     {"ha", ctl_ha_topic_open, ctl_ha_topic_start, ctl_ha_topic_stop, NULL},
     {"audit", ctl_audit_topic_open, NULL, NULL, ctl_audit_topic_close},
     {"vault", ctl_vault_topic_open, NULL, NULL, ctl_vault_topic_close},
+    /* trusted time ([time]) before the topics whose decisions ask it; it
+     * records through the audit log */
+    {"clock", ctl_clock_open, ctl_clock_start, ctl_clock_stop, ctl_clock_close},
     {"model", ctl_model_open, NULL, NULL, ctl_model_close},
     {"attest", ctl_attest_open, ctl_attest_start, ctl_attest_stop, ctl_attest_close},
     {"li", ctl_li_open, NULL, NULL, ctl_li_close},

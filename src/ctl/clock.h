@@ -1,0 +1,50 @@
+/* Trusted time in the controller (issue 19, TR 103 308 §4.2): whether
+ * lisecd's clock is proven, and "now" for the decisions that depend on it.
+ * With [time] source = "chrony" a thread reads chronyd's tracking and the
+ * selected source's authdata over chronyd's Unix command socket every
+ * poll_ms and judges them against the [time] bounds (base/chrony.h); every
+ * quote's TPM clock is tracked per host and a controller clock that moves
+ * against most hosts' TPM clocks (attest/tpmclock.h) makes time unproven
+ * too. A decision that depends on time (LI validity boundaries, the age of
+ * an attestation, nonce expiry) asks ctl_clock_trusted_now and fails
+ * closed with TR103308-4.2-TIME naming the clock. With source = "none"
+ * (the development default) nothing is checked and lisecd says so at start;
+ * the TPM clocks are still tracked and reported. docs/time.md. */
+#ifndef LISEC_CTL_CLOCK_H
+#define LISEC_CTL_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "ctl/ctl.h"
+
+#define CTL_CLOCK_REQ "TR103308-4.2-TIME"
+
+/* The topic's hooks (ctl/topics.c): open reads [time]; start reads chrony
+ * once (so a lisecd that starts beside a synchronised chronyd is proven at
+ * once) and starts the poll thread. */
+int ctl_clock_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_clock_start(ctl_shared *sh, lisec_err *err);
+void ctl_clock_stop(ctl_shared *sh);
+void ctl_clock_close(ctl_shared *sh);
+
+/* The time for a decision that depends on it: 0 and *now_ms when the clock
+ * is proven (or not checked), else EDENIED with "TR103308-4.2-TIME: what
+ * needs a proven clock, and the controller's clock is unproven: <why>". */
+int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+
+/* The clock information of a quote whose signature verified, appraised at
+ * now_ms. A TPM clock that went back within one reset epoch or is not safe
+ * is a finding about the host; the fleet's median shift past [time]
+ * tpm_jump_ms a finding about the controller's clock. Each is recorded in
+ * the audit log (by ctl) and counted. */
+void ctl_clock_tpm_sample(lisec_ctl *ctl, const char *host, uint64_t clock_ms, uint32_t reset_count,
+                          uint32_t restart_count, bool safe, int64_t now_ms);
+
+/* The clock's state for GET /v1/status (a new reference; NULL when out of
+ * memory) and its Prometheus lines (lisec_time_*). */
+json_t *ctl_clock_status(ctl_shared *sh);
+void ctl_clock_metrics(ctl_shared *sh, lisec_buf *b);
+
+#endif
