@@ -18,8 +18,7 @@
 
 #include "base/base.h"
 #include "ctl/ctl.h"
-
-#define CTL_CLOCK_REQ "TR103308-4.2-TIME"
+#include "ctl/internal.h"
 
 /* The topic's hooks (ctl/topics.c): open reads [time]; start reads chrony
  * once (so a lisecd that starts beside a synchronised chronyd is proven at
@@ -29,10 +28,8 @@ int ctl_clock_start(ctl_shared *sh, lisec_err *err);
 void ctl_clock_stop(ctl_shared *sh);
 void ctl_clock_close(ctl_shared *sh);
 
-/* The time for a decision that depends on it: 0 and *now_ms when the clock
- * is proven (or not checked), else EDENIED with "TR103308-4.2-TIME: what
- * needs a proven clock, and the controller's clock is unproven: <why>". */
-int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+/* ctl_clock_trusted_now, the question every time-dependent decision asks,
+ * is declared in ctl/internal.h: the model, the lowest topic, asks it too. */
 
 /* The clock information of a quote whose signature verified, appraised at
  * now_ms. A TPM clock that went back within one reset epoch or is not safe

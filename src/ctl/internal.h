@@ -75,6 +75,15 @@ int ctl_x1_start(ctl_shared *sh, lisec_err *err); /* the ADMF loop */
 void ctl_x1_stop(ctl_shared *sh);
 void ctl_x1_close(ctl_shared *sh);
 
+/* Trusted time (ctl/clock.c, ctl/clock.h): the time for a decision that
+ * depends on it. 0 and *now_ms when the clock is proven (or not checked:
+ * [time] source = none), else EDENIED with "TR103308-4.2-TIME: <what>
+ * needs a proven clock, and the controller's clock is unproven: <why>".
+ * Declared here, beside the shared layout, because every topic asks it,
+ * the model (which includes no other topic) too. */
+#define CTL_CLOCK_REQ "TR103308-4.2-TIME"
+int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+
 /* ctl/topics.c: every topic in the table's order; on a failure the topics
  * opened so far are closed again. close and stop go in reverse order. */
 int ctl_topics_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);

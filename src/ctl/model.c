@@ -18,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ctl/clock.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
