@@ -5,7 +5,12 @@ prints "decisions/s p50_ms p99_ms failures"; `failover` starts three lisecd
 with [ha] from their configuration files, probes each one's /healthz every
 few milliseconds on a keep-alive connection, kills the leader with SIGKILL N
 times (the killed one is started again as a standby) and prints, per kill,
-the time from the old leader's last 200 to the new leader's first 200."""
+the time from the old leader's last 200 to the new leader's first 200.
+`front_failover` does the same through HAProxy: one client asks
+/healthz through HAProxy every few milliseconds, a new connection each
+time (HAProxy pins a connection to one lisecd), and per kill the time is
+from the last 200 naming the old leader's node to the first naming
+another's."""
 import http.client, json, os, signal, ssl, subprocess, sys, threading, time
 
 
@@ -120,9 +125,79 @@ def failover(build, pki, kills, names, confs, ports):
     print(f"failover over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, max {times[-1]:.0f} ms")
 
 
+def front_failover(build, pki, kills, front, names, confs):
+    procs, log = {}, []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def start(n):
+        procs[n] = subprocess.Popen([f"{build}/cmd/lisecd/lisecd", "-c", confs[n]],
+                                    stderr=open(f"{confs[n]}.log", "ab"))
+
+    def probe():
+        ctx = context(pki, "operator")
+        while not stop.is_set():
+            try:
+                conn = http.client.HTTPSConnection("localhost", front, context=ctx, timeout=2)
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                b = r.read()
+                conn.close()
+                if r.status == 200:
+                    node = json.loads(b).get("node")
+                    with lock:
+                        log.append((time.monotonic(), node))
+            except Exception:
+                pass
+            time.sleep(0.005)
+
+    for n in names:
+        start(n)
+        time.sleep(0.3)  # the first one started leads
+    th = threading.Thread(target=probe, daemon=True)
+    th.start()
+
+    def leader(after, exclude=None, bound=60):
+        limit = time.monotonic() + bound
+        while time.monotonic() < limit:
+            with lock:
+                for t, n in log:
+                    if t > after and n != exclude:
+                        return t, n
+            time.sleep(0.01)
+        raise SystemExit("no leader through HAProxy within %d s" % bound)
+
+    _, cur = leader(0)
+    times = []
+    for k in range(kills):
+        time.sleep(1.0)
+        procs[cur].send_signal(signal.SIGKILL)
+        procs[cur].wait()
+        killed = time.monotonic()
+        with lock:
+            last_old = max(t for t, n in log if n == cur)
+        t_new, new = leader(killed, exclude=cur)
+        times.append((t_new - last_old) * 1000)
+        print(f"kill {k + 1}: {cur} -> {new}: {times[-1]:.0f} ms", flush=True)
+        start(cur)
+        cur = new
+    stop.set()
+    for p in procs.values():
+        p.send_signal(signal.SIGTERM)
+    for p in procs.values():
+        p.wait()
+    times.sort()
+    print(f"failover through HAProxy over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, "
+          f"max {times[-1]:.0f} ms")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "decisions":
         decisions(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    elif sys.argv[1] == "front_failover":
+        build, pki, kills, front = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        rest = sys.argv[6:]
+        front_failover(build, pki, kills, front, rest[0::2], dict(zip(rest[0::2], rest[1::2])))
     else:
         build, pki, kills = sys.argv[2], sys.argv[3], int(sys.argv[4])
         rest = sys.argv[5:]
