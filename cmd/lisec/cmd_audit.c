@@ -380,7 +380,9 @@ static int stamp_check(void *ctx, uint64_t size, const char *note) {
   return 0;
 }
 
-static void stamp_print(const stamp_ctx *c, bool require) {
+static void stamp_print(const stamp_ctx *c, bool require, bool asked) {
+  /* A log that never had a TSA says nothing of timestamps unless asked. */
+  if (!asked && json_object_size(c->stamps) == 0) return;
   size_t i;
   json_t *row;
   json_array_foreach(c->report, i, row) {
@@ -449,8 +451,8 @@ static int cmd_verify(int argc, char **argv) {
   if (!rc) rc = source_timestamps(&src, &sc.stamps, &err);
   if (!rc) rc = source_checkpoints(&src, stamp_check, &sc, &err);
   free(ca_pem);
-  json_decref(sc.stamps);
   if (rc) {
+    json_decref(sc.stamps);
     json_decref(sc.report);
     audit_verifier_free(c.v);
     source_close(&src);
@@ -513,7 +515,7 @@ static int cmd_verify(int argc, char **argv) {
       printf("  ... and %llu more\n", (unsigned long long)(sum.findings - json_array_size(findings)));
   }
   if (!cli.json) {
-    stamp_print(&sc, require_ts);
+    stamp_print(&sc, require_ts, tsa_ca || require_ts);
     if (ts_bad)
       printf("checkpoint timestamps FAILED: %llu forged, altered or not over their checkpoint, %llu missing%s\n",
              (unsigned long long)sc.failed, (unsigned long long)sc.missing,
@@ -536,6 +538,7 @@ static int cmd_verify(int argc, char **argv) {
     fprintf(stderr, "no signed checkpoint yet: %s not written\n", state);
   }
   free(now_text);
+  json_decref(sc.stamps);
   audit_verifier_free(c.v);
   source_close(&src);
   return rc;
