@@ -8,7 +8,8 @@ test_bin="$build/src/store/test_store_sqlite"
 [ -x "$test_bin" ] || { echo "FAIL: $test_bin not built" >&2; exit 1; }
 dir=$(mktemp -d /tmp/lisec-pg-XXXXXX)
 trap '"$src/scripts/test/pg-stop" "$dir"' EXIT
-url=$("$src/scripts/test/pg-start" "$dir")
+# A throw-away cluster: no fsync (scripts/test/pg-start says what that keeps).
+url=$(LISEC_PG_THROWAWAY=1 "$src/scripts/test/pg-start" "$dir")
 echo "store suite on $url"
 if ! LISEC_TEST_STORE_URL=$url "$test_bin"; then
   echo "--- server log" >&2

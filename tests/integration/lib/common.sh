@@ -22,6 +22,9 @@ test_tmp() {
   fi
 }
 tmp_base=$(test_tmp)
+# The PostgreSQL clusters of scripts/test/pg-start are the test's alone and
+# gone after it: no fsync (what that keeps is said there).
+export LISEC_PG_THROWAWAY=1
 work=$(mktemp -d "$tmp_base/lisec-it-XXXXXX")
 cleanup_hooks=()
 on_exit() {
