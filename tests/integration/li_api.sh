@@ -45,8 +45,9 @@ db_url() { echo "${STORE_URL:-$work/lisec.db}"; }
 sql() {
   if [ -n "${STORE_URL:-}" ]; then psql -qtA "$STORE_URL" -c "$1"; else sqlite3 "$work/lisec.db" "$1"; fi
 }
-rows() { sql "SELECT COUNT(*) FROM audit_log"; }
-sealed() { sql "SELECT COUNT(*) FROM audit_log WHERE sealed = 1"; }
+# counts: "ROWS SEALED" of the audit log, in one query (one psql or sqlite3
+# start per look; call looks before and after every request).
+counts() { sql "SELECT COUNT(*), SUM(CASE WHEN sealed = 1 THEN 1 ELSE 0 END) FROM audit_log" | tr '|' ' '; }
 db_text() {
   if [ -n "${STORE_URL:-}" ]; then
     psql -qtA "$STORE_URL" -c 'SELECT * FROM documents' -c "SELECT idx, encode(data, 'escape') FROM audit_log"
@@ -57,9 +58,8 @@ db_text() {
 # call STATUS TEXT ROLE METHOD PATH [BODY]: status, TEXT in the reply, and
 # one more audit record, sealed.
 call() {
-  local status=$1 text=$2 role=$3 method=$4 path=$5 body=${6:-} r s out
-  r=$(rows)
-  s=$(sealed)
+  local status=$1 text=$2 role=$3 method=$4 path=$5 body=${6:-} r s r2 s2 out
+  read -r r s < <(counts)
   if [ -n "$body" ]; then
     out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$body" "$LISECD_URL$path")
   else
@@ -67,7 +67,8 @@ call() {
   fi
   [ "${out##*$'\n'}" = "$status" ] || fail "expected $status from $role $method $path: $out"
   grep -qF -- "$text" <<<"$out" || fail "reply to $role $method $path lacks '$text': $out"
-  [ "$(rows)" -gt "$r" ] && [ "$(sealed)" -gt "$s" ] || fail "no sealed audit record for $role $method $path"
+  read -r r2 s2 < <(counts)
+  [ "$r2" -gt "$r" ] && [ "${s2:-0}" -gt "${s:-0}" ] || fail "no sealed audit record for $role $method $path"
   pass "$status ($text): $role $method $path"
   REPLY_BODY=${out%$'\n'*}
 }
