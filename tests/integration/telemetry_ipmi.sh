@@ -13,7 +13,8 @@
 # stored; an intrusion voids the location (placement denied naming
 # TR103308-6.2) and the void holds after the intrusion clears, until asset
 # management confirms the location again; a FRU asset tag other than the
-# certificate's voids it; a BMC that stops answering is a finding with
+# certificate's, another BMC GUID and power-on hours going back each void
+# it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
 # "untrusted". The agent's C paths and lisecd's appraisal also run under the
 # sanitizer in test_attest_telemetry; ipmi_sim sessions make this one slow.
@@ -30,9 +31,10 @@ agent_bin="$build/cmd/lisec-agent/lisec-agent"
 sim="$src/scripts/test/ipmi-sim-start"
 
 # ---- the BMC ----------------------------------------------------------------
-bmc_up() { # bmc_up [ASSET_TAG]: (re)starts the simulator in $work/bmc, same port
+bmc_up() { # bmc_up [ASSET_TAG [GUID]]: (re)starts the simulator in $work/bmc, same port
   "$sim" --stop "$work/bmc"
-  eval "$(IPMI_SIM_ASSET_TAG=${1:-LAB-0042} "$sim" "$work/bmc")" || fail "ipmi_sim did not start"
+  eval "$(IPMI_SIM_ASSET_TAG=${1:-LAB-0042} IPMI_SIM_GUID=${2:-a123456789abcdefa123456789abcdef} \
+    "$sim" "$work/bmc")" || fail "ipmi_sim did not start"
 }
 cleanup_hooks+=("'$sim' --stop '$work/bmc'")
 bmc_up
@@ -172,10 +174,14 @@ lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location 
 wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
 pass "intrusion: location void (LI placement denied, TR103308-6.2), still void once it clears, back after confirm-location"
 
-# ---- another FRU asset tag than the certificate's -----------------------------------
-bmc_up LAB-9999
-wait_for '.lisec.location == null and (.lisec.chassis_void | test("asset tag is not the one in the location certificate"))'
-pass "FRU asset tag differs from the location certificate's: location void"
+# ---- another board: asset tag, BMC identity, power-on hours -------------------------
+# (each void is its own reason in the appraisal; the first is the one kept)
+sensor poh 110
+bmc_up LAB-9999 b123456789abcdefa123456789abcdef
+wait_for '.lisec.location == null and (.lisec.chassis_void | test("asset tag is not the one in the location certificate")) and
+  (.lisec.reasons | map(test("BMC.s identity \\(GUID, manufacturer, product\\) changed")) | any) and
+  (.lisec.reasons | map(test("power-on hours went backwards \\(1100, 1200 seen before\\)")) | any)'
+pass "another FRU asset tag than the location certificate's, another BMC GUID, power-on hours back: each voids the location"
 
 # ---- the BMC stops answering: a finding, or untrusted by configuration -------------
 "$sim" --stop "$work/bmc"
