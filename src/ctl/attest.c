@@ -9,12 +9,13 @@
  * answer in time, an unrecorded result — none of them ever yields trust.
  *
  * State: the persistent truth is the store document per host; the shared
- * table here caches what the hot paths need (nonces, times, flags) under
+ * table here caches what the hot paths need (times, flags) under
  * one mutex. A decision that needs a fresh appraisal never waits here: it
  * leaves a request-scoped wait (ctl_attest_wait) that an appraisal wakes
- * through the transport's event loop. Nonces live in this lisecd's memory
- * only, so an agent must submit its evidence to the instance that issued
- * the nonce. */
+ * through the transport's event loop. Nonces live in the store
+ * (ctl/attest_nonces.c), so evidence may reach whichever lisecd leads when
+ * it arrives (a failover after GET nonce), and a nonce is spent once for
+ * all of them. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/attest_nonces.h"
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
 #include "ctl/clock.h"
@@ -62,7 +64,6 @@ typedef struct ak_cached {
 typedef struct att_host {
   char id[ATTEST_HOST_ID_LEN + 1];
   ak_cached *ak;         /* the newest AK parsed for this host, or NULL */
-  attest_nonces *nonces;
   bool enrolled;         /* has an activated AK */
   bool deenrolled;       /* the operator de-enrolled it; no AK until it enrols again */
   bool trusted;          /* what this controller last told the model */
@@ -142,10 +143,7 @@ static att_host *add_locked(struct ctl_attest_state *st, const char *id) {
     st->hosts = nh, st->cap = cap;
   }
   h = calloc(1, sizeof *h);
-  if (!h || !(h->nonces = attest_nonces_new(NONCES_PER_HOST))) {
-    free(h);
-    return NULL;
-  }
+  if (!h) return NULL;
   snprintf(h->id, sizeof h->id, "%s", id);
   st->hosts[st->n++] = h;
   return h;
@@ -705,7 +703,6 @@ void ctl_attest_close(ctl_shared *sh) {
   if (!st) return;
   ctl_attest_stop(sh);
   for (size_t i = 0; i < st->n; i++) {
-    attest_nonces_free(st->hosts[i]->nonces);
     ak_cached_put(st, st->hosts[i]->ak);
     free(st->hosts[i]);
   }
@@ -1045,10 +1042,7 @@ int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
   if ((rc = ctl_clock_trusted_now(ctl->shared, "a nonce's expiry", &now_ms, err)))
     return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.nonce", false, NULL, rc, NULL, err,
                      "host %s", host);
-  pthread_mutex_lock(&st->mu);
-  rc = attest_nonce_issue(find_locked(st, host)->nonces, now_ms,
-                          st->nonce_ttl_s * 1000, n, err);
-  pthread_mutex_unlock(&st->mu);
+  rc = ctl_nonces_issue(ctl->store, host, NONCES_PER_HOST, now_ms, st->nonce_ttl_s * 1000, n, err);
   if (rc) return rc;
   char hex[2 * ATTEST_NONCE_LEN + 1];
   lisec_hex_encode(n, sizeof n, hex);
@@ -1323,7 +1317,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     goto done;
   loaded = json_deep_copy(doc); /* for only_trust_changed; NULL: no second try */
 
-  /* The nonce is consumed first: whatever the outcome, it is spent. */
+  /* The nonce is consumed first: whatever the outcome, it is spent. It is
+   * the stored one, whichever lisecd issued it; a store that cannot say
+   * fails the request (no verdict is made without knowing). */
   lisec_err ne = {0};
   /* The nonce's expiry and the attestation's age need a proven clock
    * (ctl/clock.h): without one the report is refused before anything is
@@ -1336,9 +1332,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     goto done;
   }
   int64_t now = now_ms / 1000;
-  pthread_mutex_lock(&st->mu);
-  int nrc = attest_nonce_consume(find_locked(st, host)->nonces, nonce, nonce_len, now_ms, &ne);
-  pthread_mutex_unlock(&st->mu);
+  int nrc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ne);
+  if (nrc && nrc != LISEC_EDENIED) {
+    rc = lisec_err_set(err, nrc, "%s", ne.msg);
+    goto done;
+  }
 
   attest_context actx = {.ak = ak->ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
                          .location_ca = st->location_ca, .host_id = host,
@@ -1566,13 +1564,14 @@ done:
 void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
   struct ctl_attest_state *st = st_of(ctl);
   ak_cached *ak = NULL;
-  attest_nonces *fresh = attest_nonces_new(NONCES_PER_HOST), *old = NULL;
+  /* the nonces it was issued are spent with its AK */
+  lisec_err nerr = {0};
+  if (ctl_nonces_forget(ctl->store, host, &nerr))
+    LOG_WARN("attest: the nonces of host %.16s.. were not dropped: %s", host, nerr.msg);
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
   if (h) {
     ak = h->ak, h->ak = NULL;
-    /* the nonces it was issued are spent with its AK */
-    if (fresh) old = h->nonces, h->nonces = fresh, fresh = NULL;
     h->enrolled = h->trusted = h->last_passed = h->wanted = h->overdue_todo = false;
     h->offer = h->since_start = false;
     h->deenrolled = true;
@@ -1582,8 +1581,6 @@ void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
     notify_locked(st, h);
   }
   pthread_mutex_unlock(&st->mu);
-  attest_nonces_free(old);
-  attest_nonces_free(fresh);
   ak_cached_put(st, ak);
 }
 

@@ -11,3 +11,6 @@ lisec_integration_test(ha_pg_promote tests/integration/ha_pg_promote.sh)
 # three lisecd behind HAProxy, under load; lisecd leaders and Patroni's
 # primary killed; every decision checked against the committed state.
 lisec_integration_test(ha_stack tests/integration/ha_stack.sh)
+# State that survives a failover is in the store (issue 17 item 2): stored
+# attestation nonces across two store handles, compare-and-set model writes.
+lisec_unit_test(test_ha_state ${CMAKE_SOURCE_DIR}/tests/unit/test_ha_state.c lisec_ctl)
