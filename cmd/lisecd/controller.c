@@ -7,7 +7,10 @@
  * the front's requests 503 naming the leader (standby.c), until it takes
  * the lock. Then it opens the store and its channels, enters its sandbox,
  * starts the background work (ctl_start), serves until SIGTERM, then stops
- * in reverse. */
+ * in reverse. A standby enters the same sandbox before it waits (it holds
+ * the front's channels and a PostgreSQL connection for as long as another
+ * leads), and is promoted inside it: opening the controller needs nothing
+ * the controller's filter refuses (files, client sockets, threads). */
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +26,10 @@
 
 /* Takes the writer lock, as a standby first when another lisecd leads.
  * *stop is set when SIGTERM came while waiting (0 returned, nothing to
- * open), *lost when the front went away meanwhile. */
-static int become_writer(const int *fds, int n, size_t max_body, bool *stop, bool *lost, lisec_err *err) {
+ * open), *lost when the front went away meanwhile, *sandboxed when it
+ * entered the controller's sandbox to wait as a standby. */
+static int become_writer(const lisec_config *cfg, const int *fds, int n, size_t max_body, bool *stop,
+                         bool *lost, bool *sandboxed, lisec_err *err) {
   char leader_url[STORE_ADVERTISE_MAX + 1] = "";
   bool leader = false;
   int rc = ctl_ha_try(&leader, leader_url, sizeof leader_url, err);
@@ -35,6 +40,9 @@ static int become_writer(const int *fds, int n, size_t max_body, bool *stop, boo
     LOG_INFO("leader (node %s, epoch %lld): took the store's writer lock at start", set->node, (long long)epoch);
   }
   if (rc || leader) return rc;
+  /* Confined as a leader is, before the first request is read. */
+  if ((rc = lisecd_sandbox_enter(LISECD_CONTROLLER, cfg, err))) return rc;
+  *sandboxed = true;
   lisecd_standby *sb = NULL;
   if ((rc = lisecd_standby_start(fds, n, max_body, &sb, err))) return rc;
   lisecd_standby_leader(sb, leader_url);
@@ -93,8 +101,9 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
   if (rc == 0) rc = keys_client_open(keys_fd, &keys, &err);
   else close(keys_fd);
   if (rc == 0) keys_client_configure(keys, &ks);
-  bool stop = false, lost = false;
-  if (rc == 0 && (rc = ctl_ha_open(cfg, &err)) == 0) rc = become_writer(fds, n, sc.max_body, &stop, &lost, &err);
+  bool stop = false, lost = false, sandboxed = false;
+  if (rc == 0 && (rc = ctl_ha_open(cfg, &err)) == 0)
+    rc = become_writer(cfg, fds, n, sc.max_body, &stop, &lost, &sandboxed, &err);
   if (rc == 0 && (stop || lost)) {
     for (int i = 0; i < n; i++) close(fds[i]);
     ctl_ha_close();
@@ -110,7 +119,7 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
   } else {
     for (int i = 0; i < n; i++) close(fds[i]);
   }
-  if (rc == 0) rc = lisecd_sandbox_enter(LISECD_CONTROLLER, cfg, &err);
+  if (rc == 0 && !sandboxed) rc = lisecd_sandbox_enter(LISECD_CONTROLLER, cfg, &err);
   if (rc == 0 && (rc = ctl_start(ctl, &err)) == 0) started = true;
   if (rc == 0) rc = api_backend_run(backend, &err);
   if (rc == 0) {

@@ -14,6 +14,8 @@
 # second lisecd on PostgreSQL without [ha] (naming the leader's node), a
 # second lisecd on one SQLite file (naming the holder), [ha] on SQLite,
 # [ha] without advertise, and [ha] with the audit key not provisioned.
+# A standby's controller waits inside the controller's sandbox and is
+# promoted there.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -151,6 +153,20 @@ write a
 write a
 all_stored a "at start"
 pass "one leader (a, /healthz 200 role leader), two standbys 503 naming it on /healthz, /readyz and the API"
+# A waiting standby's controller is as confined as a leader's: the seccomp
+# filter and no_new_privs are on before it is promoted (the kills below
+# promote standbys inside it).
+confined() { # NAME: its controller process runs under a seccomp filter with no_new_privs
+  local ctl st
+  ctl=$(pgrep -P "${PID[$1]}" -x lisecd-ctl) || fail "$1: no controller process"
+  st=$(cat "/proc/$ctl/status")
+  grep -q '^Seccomp:[[:space:]]*2' <<<"$st" && grep -q '^NoNewPrivs:[[:space:]]*1' <<<"$st" ||
+    fail "$1's controller ($ctl) is not confined: $(grep -E '^(Seccomp|NoNewPrivs):' <<<"$st" | tr '\n' ' ')"
+}
+confined a
+confined b
+confined c
+pass "the standbys' controllers are confined as the leader's is (seccomp filter, no_new_privs)"
 
 # ---- refused at start -----------------------------------------------------------
 refused() { # NAME WHAT PATTERN: lisecd -c $work/NAME.conf exits 2 and stderr names PATTERN
