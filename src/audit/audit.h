@@ -194,6 +194,10 @@ int audit_note_sign_text(const char *text, size_t len, const audit_vkey *key, au
                          void *sign_ctx, char **note, lisec_err *err);
 int audit_note_verify(const char *note, size_t len, const audit_vkey *key, size_t *text_len,
                       lisec_err *err);
+/* The signers of a signed note, "<name>+<8 hex id>" each, comma separated,
+ * into buf (cut at size, never mid-signer); how many. Nothing is verified:
+ * this names the keys a note claims, to say which one a verifier lacks. */
+size_t audit_note_signers(const char *note, size_t len, char *buf, size_t size);
 /* ---- checkpoint key rollover (extension.c) ------------------------------- */
 
 /* A rollover checkpoint names the key it retires and the key it introduces

@@ -160,8 +160,14 @@ static int check_checkpoint(audit_verifier *v, uint64_t stored_size, const char 
                      (unsigned)ro.new_key.id);
   }
   if (rc) {
+    /* signed, but by another key only: not necessarily forged, and the
+     * message already names the key that signed it */
+    char who[256], mine[AUDIT_ORIGIN_MAX + 16];
+    snprintf(mine, sizeof mine, "%s+%08x", v->key.name, (unsigned)v->key.id);
+    bool other_key = rc == LISEC_ECRYPTO && audit_note_signers(note, len, who, sizeof who) > 0 &&
+                     !strstr(who, mine);
     finding(v, "checkpoint filed at size %llu: %s%s", (unsigned long long)stored_size, e.msg,
-            rc == LISEC_ECRYPTO ? " (forged checkpoint)" : "");
+            other_key ? " (a checkpoint of another key)" : rc == LISEC_ECRYPTO ? " (forged checkpoint)" : "");
     return 0;
   }
   if (cp.size != stored_size) {

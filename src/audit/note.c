@@ -315,11 +315,54 @@ int audit_note_verify(const char *note, size_t len, const audit_vkey *key, size_
     free(raw);
     p = nl + 1;
   }
-  if (!matched)
+  if (!matched) {
+    /* Say who did sign it: a node given another key than the log's is told
+     * which key it lacks, not only that its own is absent. */
+    char others[256];
+    if (audit_note_signers(note, len, others, sizeof others) > 0)
+      return lisec_err_set(err, LISEC_ECRYPTO, "note is not signed by %s+%08x; it is signed by %s",
+                           key->name, (unsigned)key->id, others);
     return lisec_err_set(err, LISEC_ECRYPTO, "note is not signed by %s+%08x", key->name,
                          (unsigned)key->id);
+  }
   *text_len = split;
   return 0;
+}
+
+size_t audit_note_signers(const char *note, size_t len, char *buf, size_t size) {
+  size_t n = 0, used = 0;
+  if (size) buf[0] = '\0';
+  if (len > AUDIT_NOTE_MAX || memchr(note, '\0', len)) return 0;
+  size_t split = 0;
+  for (size_t i = len; i >= 2 && !split; i--)
+    if (note[i - 2] == '\n' && note[i - 1] == '\n') split = i - 1;
+  if (!split) return 0;
+  const char *end = note + len, *p = note + split + 1;
+  size_t pre = strlen(SIG_PREFIX);
+  for (int lines = 0; p < end && lines < SIG_LINES_MAX; lines++) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl) break;
+    const char *name = p + pre, *sp = (size_t)(nl - p) > pre && memcmp(p, SIG_PREFIX, pre) == 0
+                                           ? memchr(name, ' ', (size_t)(nl - name))
+                                           : NULL;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0, b64_len = sp ? (size_t)(nl - sp - 1) : 0;
+    char b64[SIG_B64_MAX + 1];
+    lisec_err ignore = {0};
+    if (sp && name_ok(name, (size_t)(sp - name)) && b64_len > 0 && b64_len <= SIG_B64_MAX) {
+      memcpy(b64, sp + 1, b64_len);
+      b64[b64_len] = '\0';
+      if (crypto_base64_decode(b64, SIG_B64_MAX, &raw, &raw_len, &ignore) == 0 && raw_len >= 4) {
+        uint32_t id = (uint32_t)raw[0] << 24 | (uint32_t)raw[1] << 16 | (uint32_t)raw[2] << 8 | raw[3];
+        int w = snprintf(buf + used, size - used, "%s%.*s+%08x", n ? ", " : "", (int)(sp - name), name,
+                         (unsigned)id);
+        if (w > 0 && (size_t)w < size - used) used += (size_t)w, n++;
+      }
+      free(raw);
+    }
+    p = nl + 1;
+  }
+  return n;
 }
 
 int audit_note_open(const char *note, size_t len, const audit_vkey *key, audit_checkpoint *out,
