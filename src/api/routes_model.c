@@ -53,7 +53,7 @@ static int remove_(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
     const char *state = json_string_value(json_object_get(out, "state"));
     return api_reply(resp, rc, &err, out, state && strcmp(state, "terminating") == 0 ? 202 : 200);
   }
-  int rc = ctl_model_delete(ctl, a, req->params[0], req->params[1], &err);
+  int rc = ctl_model_delete_query(ctl, a, req->params[0], req->params[1], req->query, &err);
   return api_reply(resp, rc, &err,
                    rc ? NULL : json_pack("{s:s, s:s}", "removed", req->params[1], "kind", req->params[0]),
                    200);

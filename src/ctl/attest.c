@@ -1334,7 +1334,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   int64_t now = now_ms / 1000;
   int nrc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ne);
   if (nrc && nrc != LISEC_EDENIED) {
-    rc = lisec_err_set(err, nrc, "%s", ne.msg);
+    lisec_err_set(err, nrc, "%s", ne.msg);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, nrc, NULL, err,
+                   "host %s", host);
     goto done;
   }
 

@@ -8,6 +8,7 @@
  * in one lisecd's memory. The nonces are not secrets (the agent receives
  * them in clear inside TLS); what matters is that they are fresh and single
  * use. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,28 @@ static int save(lisec_store *s, const char *host, const attest_nonces *t, int64_
   return rc;
 }
 
+/* A write the store refused although nobody changed the table (a full
+ * disk, a constraint): no nonce is issued or spent without being durable. */
+static int not_durable(const char *host, lisec_err *err) {
+  char why[LISEC_ERR_MSG_MAX];
+  snprintf(why, sizeof why, "%s", err && err->msg[0] ? err->msg : "the store refused the write");
+  return lisec_err_set(err, LISEC_ESTORE,
+                       "attest: the nonces of host %.16s.. could not be made durable; action refused "
+                       "(TR103308-5.5): %s",
+                       host, why);
+}
+
+/* Whether a refused compare-and-set was another writer's change: the
+ * version stored now is not the one the table was read at. */
+static bool moved_on(lisec_store *s, const char *host, int64_t ver) {
+  char *body = NULL;
+  int64_t now = 0;
+  lisec_err e = {0};
+  int rc = store_doc_get(s, CTL_NONCES_KIND, host, &body, &now, &e);
+  free(body);
+  return rc == LISEC_ENOTFOUND ? ver != 0 : rc == 0 && now != ver;
+}
+
 static int cas_failed(const char *host, lisec_err *err) {
   return lisec_err_set(err, LISEC_EUNAVAIL,
                        "TR103308-5.1: the nonces of host %.16s.. changed under every one of %d tries; "
@@ -65,6 +88,7 @@ int ctl_nonces_issue(lisec_store *s, const char *host, size_t max, int64_t now_m
     if (!rc) rc = attest_nonce_issue(t, now_ms, ttl_ms, out, err);
     if (!rc) rc = save(s, host, t, ver, err);
     attest_nonces_free(t);
+    if (rc == LISEC_ECONFLICT && !moved_on(s, host, ver)) return not_durable(host, err);
     if (rc != LISEC_ECONFLICT) return rc;
   }
   return cas_failed(host, err);
@@ -86,6 +110,8 @@ int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8
       if (err) *err = verdict;
       return vrc;
     }
+    if (rc == LISEC_ECONFLICT && !moved_on(s, host, ver)) return not_durable(host, err);
+    if (rc && rc != LISEC_ECONFLICT) return not_durable(host, err);
     if (rc != LISEC_ECONFLICT) return rc;
   }
   return cas_failed(host, err);

@@ -157,6 +157,28 @@ static int load_entry(void *ctx, const store_log_entry *e) {
 
 static int resume_rollover(ctl_auditlog *log, const audit_vkey *logs, lisec_err *err);
 
+/* Whether the newest stored checkpoint is signed by keys other than this
+ * lisecd's only (a node given another key than the log's: issue 17 item 3),
+ * and then the refusal naming the key that did sign it, in err. */
+static bool signed_by_another(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
+  char *note = NULL, who[256], mine[AUDIT_ORIGIN_MAX + 16];
+  uint64_t size = 0;
+  lisec_err e = {0};
+  if (store_checkpoint_latest(s, &size, &note, &e) != 0) return false;
+  size_t text_len = 0;
+  snprintf(mine, sizeof mine, "%s+%08x", log->vkey.name, (unsigned)log->vkey.id);
+  bool other = audit_note_verify(note, strlen(note), &log->vkey, &text_len, &e) == LISEC_ECRYPTO &&
+               audit_note_signers(note, strlen(note), who, sizeof who) > 0 && !strstr(who, mine);
+  free(note);
+  if (other)
+    lisec_err_set(err, LISEC_EDENIED,
+                  "TR103308-5.5: the audit log in the store is signed by key %s, which this lisecd "
+                  "does not have (its checkpoint key is %s): give this node the key that signs the "
+                  "log ([audit] development_key_file, or the token's key), the same on every node",
+                  who, mine);
+  return other;
+}
+
 static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   load_ctx c = {.log = log, .err = err};
   int rc = audit_verifier_new(&log->vkey, NULL, &c.v, err);
@@ -169,7 +191,9 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   if (!rc && c.rc) rc = c.rc;
   audit_verify_summary sum;
   audit_verifier_finish(c.v, &sum);
-  if (!rc && sum.findings) {
+  if (!rc && sum.findings && signed_by_another(log, s, err)) {
+    rc = LISEC_EDENIED;
+  } else if (!rc && sum.findings) {
     const char *first = audit_verifier_finding(c.v, 0);
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-5.5: the audit log in the store does not verify (%llu finding(s); first: "
@@ -539,6 +563,26 @@ static int doc_precheck(lisec_store *ws, ctl_auditlog_doc *doc, lisec_err *err) 
   return 0;
 }
 
+const char ctl_auditlog_remove[] = "(removed)";
+
+/* A document deleted with its record: its version checked first (the
+ * store's delete takes none), in the same transaction. Without precheck a
+ * conflict fails the batch like a put's, to be written again with every
+ * version checked. */
+static int doc_remove(lisec_store *ws, ctl_auditlog_doc *doc, bool precheck, lisec_err *err) {
+  if (!precheck) {
+    int rc = doc_precheck(ws, doc, err);
+    if (rc) return rc;
+    if (doc->rc) {
+      doc->rc = 0;
+      return lisec_err_set(err, LISEC_ECONFLICT, "store: %s %s is not at version %lld", doc->kind,
+                           doc->id, (long long)doc->expected_version);
+    }
+  }
+  int rc = store_doc_delete(ws, doc->kind, doc->id, err);
+  return rc == LISEC_ENOTFOUND ? 0 : rc;
+}
+
 /* The batch's entries and its records' documents in one durable
  * transaction: one commit (one fsync) for both. With precheck, every
  * document is checked against its expected version first, and a record
@@ -563,7 +607,8 @@ static int write_batch(ctl_auditlog *log, size_t n, bool precheck, bool *doc_con
   for (size_t i = 0; !rc && i < n; i++)
     for (size_t k = 0; !rc && k < log->held[i]->n_docs; k++) {
       ctl_auditlog_doc *d = &log->held[i]->docs[k];
-      if (!d->rc) rc = store_doc_put(log->ws, d->kind, d->id, d->body, d->expected_version, NULL, err);
+      if (!d->rc && d->body == ctl_auditlog_remove) rc = doc_remove(log->ws, d, precheck, err);
+      else if (!d->rc) rc = store_doc_put(log->ws, d->kind, d->id, d->body, d->expected_version, NULL, err);
       *doc_conflict = *doc_conflict || rc == LISEC_ECONFLICT;
     }
   if (!rc) rc = store_commit(log->ws, err);
@@ -853,9 +898,10 @@ static int docs_check(const ctl_auditlog_doc *docs, size_t n, lisec_err *err) {
     return lisec_err_set(err, LISEC_EINVAL, "at most %d documents with an audit record", CTL_AUDITLOG_DOCS_MAX);
   for (size_t i = 0; i < n; i++) {
     const ctl_auditlog_doc *d = &docs[i];
-    if (!d->kind || !d->id || !d->body || !*d->kind || !*d->id || !*d->body ||
+    bool body_ok = d->body == ctl_auditlog_remove || (d->body && *d->body && strnlen(d->body, STORE_BODY_MAX + 1) <= STORE_BODY_MAX);
+    if (!d->kind || !d->id || !body_ok || !*d->kind || !*d->id ||
         strnlen(d->kind, STORE_KIND_MAX + 1) > STORE_KIND_MAX || strnlen(d->id, STORE_ID_MAX + 1) > STORE_ID_MAX ||
-        strnlen(d->body, STORE_BODY_MAX + 1) > STORE_BODY_MAX || d->expected_version < -1)
+        d->expected_version < -1)
       return lisec_err_set(err, LISEC_EINVAL,
                            "document %zu with an audit record: kind, id and body required, within the "
                            "store's bounds, and a version of -1, 0 or n",

@@ -89,6 +89,10 @@ typedef struct ctl_auditlog_doc {
   int64_t expected_version;
   int rc;
 } ctl_auditlog_doc;
+/* As a document's body: the document is deleted, after its version is
+ * checked when expected_version is not -1 (issue 17: a model delete is
+ * compare-and-set like a put). */
+extern const char ctl_auditlog_remove[];
 #define CTL_AUDITLOG_DOCS_MAX 8
 
 /* ctl_auditlog_append with documents (at most CTL_AUDITLOG_DOCS_MAX; 0 is a

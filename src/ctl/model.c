@@ -9,7 +9,19 @@
  * validation), then recorded, then stored; a refusal anywhere on the way
  * undoes what was done, so model and store never disagree. Decisions about
  * a VM an LI involves first ask attestation for a fresh appraisal of the
- * destination (outside the lock: attestation feeds the model back). */
+ * destination (outside the lock: attestation feeds the model back).
+ *
+ * Writes are compare-and-set (issue 17 item 2, docs/ha.md): the controller
+ * keeps each document's stored version and the version of the model's
+ * generation document, which every model write bumps. A change is stored
+ * with its audit record in one transaction only when its document and the
+ * generation are still at the versions this lisecd holds; so the
+ * references the model checked (a VM's hypervisor, a connection's VMs...)
+ * were checked against exactly what is stored, and a model gone stale
+ * (another lisecd wrote the store) never overwrites anything: the write is
+ * refused (409, TR103308-5.5) and the model loaded again from the store. A
+ * client may also name the version it read ("version" in a body, or
+ * ?version= on DELETE) and is refused when the document moved on. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ctl/audit.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
@@ -34,6 +47,8 @@ struct ctl_model_state {
   pthread_mutex_t mu;
   model *m;
   json_t *docs[K_COUNT]; /* id -> the document as stored */
+  json_t *vers[K_COUNT]; /* id -> its stored version */
+  int64_t gen;           /* the generation document's stored version, 0 = none yet */
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
@@ -59,6 +74,9 @@ struct ctl_model_state {
 };
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
+/* One document whose version counts the model's writes (see above). */
+#define GEN_KIND "model.generation"
+#define GEN_ID "model"
 #define MOVING_KIND "model.moving"
 #define TERMINATING_KIND "model.terminating"
 
@@ -120,6 +138,10 @@ static int kind_find(const char *kind, lisec_err *err) {
                        "kind: \"%.32s\" is not one of jurisdiction, lea, host, hypervisor, vm, "
                        "storage, connection, group, li",
                        kind ? kind : "");
+}
+
+static int64_t ver_of(struct ctl_model_state *st, int k, const char *id) {
+  return json_integer_value(json_object_get(st->vers[k], id)); /* 0: not stored */
 }
 
 /* The model's time follows the clock, judged once per second at most. */
@@ -196,7 +218,6 @@ typedef struct load_ctx {
 } load_ctx;
 
 static int load_one(void *vctx, const char *id, const char *body, int64_t version) {
-  (void)version;
   load_ctx *c = vctx;
   struct ctl_model_state *st = c->st;
   json_t *doc = NULL;
@@ -214,6 +235,7 @@ static int load_one(void *vctx, const char *id, const char *body, int64_t versio
   json_decref(e);
   if (!rc) rc = json_object_set_new(st->docs[c->k], id, doc) ? LISEC_ENOMEM : 0;
   else json_decref(doc);
+  if (!rc) rc = json_object_set_new(st->vers[c->k], id, json_integer(version)) ? LISEC_ENOMEM : 0;
   if (rc) lisec_err_wrap(c->err, "stored %s %s", kind_names[c->k], id);
   return rc;
 }
@@ -295,30 +317,16 @@ static int terminating_load_one(void *vctx, const char *id, const char *body, in
   return !doc || json_object_set_new(st->terminating, id, doc) ? LISEC_ENOMEM : 0;
 }
 
-int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  struct ctl_model_state *st = calloc(1, sizeof *st);
-  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&st->mu, NULL);
-  sh->model = st;
-  st->m = model_new();
-  st->attested = json_object();
-  st->paired = json_object();
-  st->li_vms = json_object();
-  st->moving = json_object();
-  st->terminating = json_object();
-  bool ok = st->m && st->attested && st->paired && st->li_vms && st->moving && st->terminating;
-  for (int k = 0; k < K_COUNT; k++) ok = ok && (st->docs[k] = json_object());
-  if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  (void)cfg;
+/* The stored model into st's (empty) model, documents, versions, awaited
+ * migrations and terminations: at open, and again when the store refused a
+ * write because the model changed there. */
+static int load_all(struct ctl_model_state *st, lisec_store *s, lisec_err *err) {
   int rc = 0;
-  st->allow_declared = sh->settings.model_allow_declared_trust;
-  st->max_age_s = sh->settings.model_max_age_s;
-  st->obs_window_s = sh->settings.attest_interval_s + sh->settings.attest_grace_s;
-  if (st->allow_declared)
-    LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
-             "host's trust and location without attestation evidence; LI placement and "
-             "migration decisions about such hosts are NOT backed by TPM evidence "
-             "(TR 103 308 6.2 req. 8-15)");
+  char *gen_body = NULL;
+  st->gen = 0;
+  if ((rc = store_doc_get(s, GEN_KIND, GEN_ID, &gen_body, &st->gen, err)) == LISEC_ENOTFOUND) rc = 0;
+  free(gen_body);
+  if (rc) return rc;
   model_set_time(st->m, lisec_time_now(), NULL);
   model_batch_begin(st->m);
   for (int k = 0; k < K_COUNT && !rc; k++) {
@@ -338,6 +346,88 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
     lisec_err_wrap(err, "cannot load the hosts' observations from the store");
     return rc;
   }
+  return 0;
+}
+
+/* What load_all fills, empty; false when out of memory. */
+static bool fresh_parts(model **m, json_t **docs, json_t **vers, json_t **moving, json_t **terminating) {
+  *m = model_new();
+  *moving = json_object();
+  *terminating = json_object();
+  bool ok = *m && *moving && *terminating;
+  for (int k = 0; k < K_COUNT; k++) {
+    docs[k] = json_object();
+    vers[k] = json_object();
+    ok = ok && docs[k] && vers[k];
+  }
+  return ok;
+}
+
+static void parts_free(model *m, json_t **docs, json_t **vers, json_t *moving, json_t *terminating) {
+  model_free(m);
+  for (int k = 0; k < K_COUNT; k++) {
+    json_decref(docs[k]);
+    json_decref(vers[k]);
+  }
+  json_decref(moving);
+  json_decref(terminating);
+}
+
+/* Loads the model again from the store in place of this lisecd's copy,
+ * which the store just showed stale. What other topics told the model
+ * (appraisals, pairings) is memory of this lisecd and stays. On failure the
+ * old copy stays and the failure is logged. Called with the lock held. */
+static int reload_locked(struct ctl_model_state *st, lisec_store *s) {
+  model *old_m = st->m;
+  json_t *old_docs[K_COUNT], *old_vers[K_COUNT], *old_moving = st->moving, *old_term = st->terminating;
+  int64_t old_gen = st->gen;
+  memcpy(old_docs, st->docs, sizeof old_docs);
+  memcpy(old_vers, st->vers, sizeof old_vers);
+  lisec_err e = {0};
+  int rc = fresh_parts(&st->m, st->docs, st->vers, &st->moving, &st->terminating)
+               ? load_all(st, s, &e)
+               : lisec_err_set(&e, LISEC_ENOMEM, "out of memory");
+  if (rc) {
+    parts_free(st->m, st->docs, st->vers, st->moving, st->terminating);
+    st->m = old_m, st->moving = old_moving, st->terminating = old_term, st->gen = old_gen;
+    memcpy(st->docs, old_docs, sizeof old_docs);
+    memcpy(st->vers, old_vers, sizeof old_vers);
+    li_vms_rebuild(st);
+    LOG_ERROR("model: the store's newer model could not be loaded (this lisecd keeps refusing "
+              "writes the store refuses): %s", e.msg);
+    return rc;
+  }
+  parts_free(old_m, old_docs, old_vers, old_moving, old_term);
+  model_stats ms;
+  model_get_stats(st->m, &ms);
+  LOG_WARN("TR103308-5.5: the trust model changed in the store under this lisecd; loaded it again "
+           "(generation %lld: %zu hosts, %zu hypervisors, %zu VMs)",
+           (long long)st->gen, ms.hosts, ms.hypervisors, ms.vms);
+  return 0;
+}
+
+int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  struct ctl_model_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
+  sh->model = st;
+  st->attested = json_object();
+  st->paired = json_object();
+  st->li_vms = json_object();
+  bool ok = fresh_parts(&st->m, st->docs, st->vers, &st->moving, &st->terminating) && st->attested &&
+            st->paired && st->li_vms;
+  if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  (void)cfg;
+  st->allow_declared = sh->settings.model_allow_declared_trust;
+  st->max_age_s = sh->settings.model_max_age_s;
+  st->obs_window_s = sh->settings.attest_interval_s + sh->settings.attest_grace_s;
+  if (st->allow_declared)
+    LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
+             "host's trust and location without attestation evidence; LI placement and "
+             "migration decisions about such hosts are NOT backed by TPM evidence "
+             "(TR 103 308 6.2 req. 8-15)");
+  int rc = load_all(st, s, err);
+  if (rc) return rc;
   model_stats ms;
   model_get_stats(st->m, &ms);
   LOG_INFO("trust model loaded: %zu hosts, %zu hypervisors, %zu VMs, %zu LI authorisations, "
@@ -349,13 +439,10 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
 void ctl_model_close(ctl_shared *sh) {
   struct ctl_model_state *st = sh->model;
   if (!st) return;
-  model_free(st->m);
-  for (int k = 0; k < K_COUNT; k++) json_decref(st->docs[k]);
+  parts_free(st->m, st->docs, st->vers, st->moving, st->terminating);
   json_decref(st->attested);
   json_decref(st->paired);
   json_decref(st->li_vms);
-  json_decref(st->moving);
-  json_decref(st->terminating);
   pthread_mutex_destroy(&st->mu);
   free(st);
   sh->model = NULL;
@@ -568,6 +655,97 @@ static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *
                    "%s", subject);
 }
 
+/* ---- compare-and-set writes (issue 17 item 2) ---------------------------------- */
+
+/* The version a client named: "version" in a body (removed from it), or
+ * "version=N" in a query; -1 when none. */
+static int client_version(json_t *body, const char *query, int64_t *out, lisec_err *err) {
+  *out = -1;
+  const json_t *v = body ? json_object_get(body, "version") : NULL;
+  if (v) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+      return lisec_err_set(err, LISEC_EINVAL, "version: the stored version read before (an integer, 0 for "
+                                              "a new entity)");
+    *out = json_integer_value(v);
+    json_object_del(body, "version");
+    return 0;
+  }
+  for (const char *p = query; p && *p;) {
+    size_t n = strcspn(p, "&");
+    if (n > 8 && strncmp(p, "version=", 8) == 0) {
+      char num[24];
+      size_t d = n - 8;
+      if (d >= sizeof num || strspn(p + 8, "0123456789") != d)
+        return lisec_err_set(err, LISEC_EINVAL, "version: the stored version read before (digits)");
+      memcpy(num, p + 8, d);
+      num[d] = '\0';
+      *out = strtoll(num, NULL, 10);
+      return 0;
+    }
+    p += n + (p[n] == '&');
+  }
+  return 0;
+}
+
+/* A client's version that is not the stored one: refused before anything
+ * is recorded as done. */
+static int stale_client(int k, const char *id, int64_t want, int64_t have, lisec_err *err) {
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-5.5: version: %s %s is at version %lld, not %lld; read it again "
+                       "and send the change with its current version",
+                       kind_names[k], id, (long long)have, (long long)want);
+}
+
+/* Records the act and stores its document (text NULL: deletes it) in one
+ * transaction, compare-and-set on the document's version and on the model's
+ * generation as this lisecd holds them. When the store holds another
+ * version of either, nothing is stored, the record of the act is followed
+ * by its failure, the model is loaded again from the store and ECONFLICT
+ * names TR103308-5.5 and both versions. The caller undoes its model change
+ * first when this fails (and not after a reload). Called with the lock
+ * held. */
+static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action, bool li,
+                      const char *reason, const char *subject, int k, const char *id,
+                      const char *text, uint64_t *index, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int64_t ver = ver_of(st, k, id);
+  char gen_body[48];
+  snprintf(gen_body, sizeof gen_body, "{\"generation\":%lld}", (long long)st->gen + 1);
+  ctl_auditlog_doc docs[2] = {{store_kinds[k], id, text ? text : ctl_auditlog_remove, ver, 0},
+                              {GEN_KIND, GEN_ID, gen_body, st->gen, 0}};
+  ctl_event ev = {action, subject, ctl_outcome_name(CTL_OUTCOME_OK), reason, li};
+  int rc = ctl_record_docs(ctl, actor, &ev, docs, 2, index, err);
+  if (rc) return rc;
+  if (docs[0].rc == 0 && docs[1].rc == 0) {
+    if (text) json_object_set_new(st->vers[k], id, json_integer(ver + 1));
+    else json_object_del(st->vers[k], id);
+    st->gen++;
+    return 0;
+  }
+  char why[LISEC_ERR_MSG_MAX];
+  snprintf(why, sizeof why,
+           "TR103308-5.5: %s %s or the trust model changed in the store since this lisecd loaded "
+           "it (it held %s %s at version %lld, the model at generation %lld)",
+           kind_names[k], id, kind_names[k], id, (long long)ver, (long long)st->gen);
+  lisec_err ferr = {0};
+  (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, why, 0, NULL, &ferr, "%s", subject);
+  return LISEC_ECONFLICT;
+}
+
+/* After commit_doc refused a stale write (and the caller undid its change):
+ * the model loaded again, and the refusal naming what the store holds now. */
+static int stale_store(lisec_ctl *ctl, int k, const char *id, int64_t had, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  int64_t gen_had = st->gen;
+  reload_locked(st, ctl->store);
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-5.5: %s %s changed in the store under this lisecd (version %lld "
+                       "there, %lld here; model generation %lld there, %lld here): nothing was "
+                       "written and the model was loaded again; read it and send the change again",
+                       kind_names[k], id, (long long)ver_of(st, k, id), (long long)had,
+                       (long long)st->gen, (long long)gen_had);
+}
+
 /* ---- observation: the model follows what hosts prove (issue 15) ---------------- */
 
 static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff);
@@ -624,29 +802,39 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   if (!rc && !(eff = effective(st, K_VM, doc))) rc = LISEC_ENOMEM;
   if (!rc && !(text = lisec_json_dump_canonical(doc))) rc = LISEC_ENOMEM;
   if (!rc) rc = model_put_json(st->m, kind_names[K_VM], eff, &e);
-  if (!rc && (rc = store_doc_put(ctl->store, store_kinds[K_VM], vm, text, -1, NULL, &e))) {
-    json_t *back = effective(st, K_VM, old);
-    if (back) undo(st, K_VM, vm, back);
-    json_decref(back);
-  }
   char subject[MODEL_ID_MAX + 8], reason[1024], at[32];
   snprintf(subject, sizeof subject, "vm %s", vm);
   lisec_time_format(obs->quote_time, at);
+  bool li = model_vm_li_involved(st->m, vm), tried = !rc;
+  int64_t had = ver_of(st, K_VM, vm);
   if (!rc) {
     snprintf(reason, sizeof reason,
              "host %s proved it runs VM %s (attested inventory at %s, quote %s) after the "
              "migration to hypervisor %s that lisec allowed; the intent follows",
              obs->host, vm, at, obs->evidence, hyp);
-    json_object_set_new(st->docs[K_VM], vm, doc);
-    doc = NULL;
-  } else {
+    /* recorded and stored in one transaction, compare-and-set */
+    rc = commit_doc(ctl, actor, "model.vm.arrived", li, reason, subject, K_VM, vm, text, NULL, &e);
+    if (rc) {
+      json_t *back = effective(st, K_VM, old);
+      if (back) undo(st, K_VM, vm, back);
+      json_decref(back);
+      if (rc == LISEC_ECONFLICT) (void)stale_store(ctl, K_VM, vm, had, &e);
+    } else {
+      json_object_set_new(st->docs[K_VM], vm, doc);
+      doc = NULL;
+    }
+  }
+  if (rc && !tried) {
     snprintf(reason, sizeof reason, "host %s proved it runs VM %s (quote %s), but the intent "
              "could not follow: %.300s", obs->host, vm, obs->evidence, e.msg[0] ? e.msg : lisec_err_name(rc));
+    lisec_err rerr = {0};
+    /* a record that cannot be written is logged by ctl_audit */
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "model.vm.arrived", li, reason, rc, NULL, &rerr, "%s",
+                    subject);
+  } else if (rc) {
+    LOG_WARN("model: VM %s arrived on host %s, but its intent could not follow: %s", vm, obs->host, e.msg);
   }
   lisec_err rerr = {0};
-  /* a record that cannot be written is logged by ctl_audit */
-  (void)ctl_audit(ctl, actor, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "model.vm.arrived",
-                  model_vm_li_involved(st->m, vm), reason, rc, NULL, &rerr, "%s", subject);
   if (!rc) {
     json_object_del(st->moving, vm);
     (void)store_doc_delete(ctl->store, MOVING_KIND, vm, &rerr);
@@ -888,6 +1076,8 @@ static json_t *observed_json(struct ctl_model_state *st, const char *vm) {
 
 static json_t *view(struct ctl_model_state *st, int k, const json_t *doc) {
   json_t *v = json_deep_copy(doc);
+  /* the stored version, for a compare-and-set write ("version") */
+  if (v) json_object_set_new(v, "version", json_integer(ver_of(st, k, json_string_value(json_object_get(doc, "id")))));
   if (v && k == K_VM) {
     /* What a host last proved, beside the intent (docs/observed.md). */
     json_t *o = observed_json(st, json_string_value(json_object_get(doc, "id")));
@@ -921,7 +1111,7 @@ static void undo(struct ctl_model_state *st, int k, const char *id, const json_t
 }
 
 static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *doc,
-                    const char *text, json_t **out, bool *created, lisec_err *err);
+                    const char *text, int64_t want, json_t **out, bool *created, lisec_err *err);
 
 int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                   const json_t *body, bool create_only, json_t **out, bool *created,
@@ -977,11 +1167,16 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     json_decref(doc);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
+  int64_t want = -1; /* the version the client read, if it says */
+  if ((rc = client_version(doc, NULL, &want, err))) {
+    json_decref(doc);
+    return rc;
+  }
   char *text = lisec_json_dump_canonical(doc);
   json_t *old_eff = NULL, *eff = NULL;
   /* A hypervisor put on other hardware is a move, judged like a placement. */
   if (k == K_HYP && text && !create_only &&
-      (rc = hyp_move(ctl, actor, id, doc, text, out, created, err)) != 1)
+      (rc = hyp_move(ctl, actor, id, doc, text, want, out, created, err)) != 1)
     goto done;
   rc = 0;
   pthread_mutex_lock(&st->mu);
@@ -990,6 +1185,8 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else if (old && create_only) {
     rc = lisec_err_set(err, LISEC_ECONFLICT, "%s %s exists already", kind_names[k], id);
+  } else if (want >= 0 && want != ver_of(st, k, id)) {
+    rc = stale_client(k, id, want, ver_of(st, k, id), err);
   } else if (k == K_VM && json_object_get(st->terminating, id)) {
     rc = lisec_err_set(err, LISEC_ECONFLICT,
                        CTL_MODEL_REQ_TERMINATE ": VM %s is terminating; it cannot be changed", id);
@@ -1015,23 +1212,16 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
                    action, li, NULL, rc, NULL, err, "%s", subject);
     goto done;
   }
-  /* Write-ahead: recorded before it is stored; the model change is not yet
-   * visible to anyone (the lock is held). */
-  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, NULL, 0, NULL, err, "%s", subject))) {
-    undo(st, k, id, old_eff);
-    pthread_mutex_unlock(&st->mu);
-    goto done;
-  }
-  rc = store_doc_put(ctl->store, store_kinds[k], id, text, -1, NULL, err);
-  if (rc) {
-    undo(st, k, id, old_eff);
-    pthread_mutex_unlock(&st->mu);
-    lisec_err ferr = {0};
-    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
-                    subject);
-    goto done;
-  }
+  /* Recorded and stored in one transaction, compare-and-set; the model
+   * change is not yet visible to anyone (the lock is held). */
+  int64_t had = ver_of(st, k, id);
   *created = old == NULL;
+  if ((rc = commit_doc(ctl, actor, action, li, NULL, subject, k, id, text, NULL, err))) {
+    undo(st, k, id, old_eff);
+    if (rc == LISEC_ECONFLICT) rc = stale_store(ctl, k, id, had, err);
+    pthread_mutex_unlock(&st->mu);
+    goto done;
+  }
   *out = view(st, k, doc);
   /* The stored copy is the model's from here on; nothing else holds it. */
   json_object_set_new(st->docs[k], id, doc);
@@ -1121,10 +1311,14 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
  * held. */
 static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *id,
                          const char *action, const char *subject, bool li, const char *reason,
-                         lisec_err *err) {
+                         int64_t want, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   json_t *old = json_object_get(st->docs[k], id);
   if (!old) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
+  if (want >= 0 && want != ver_of(st, k, id)) {
+    int rc = stale_client(k, id, want, ver_of(st, k, id), err);
+    return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, NULL, rc, NULL, err, "%s", subject);
+  }
   json_t *old_eff = effective(st, k, old);
   if (!old_eff) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   sync_time(st);
@@ -1137,17 +1331,11 @@ static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const ch
     json_decref(old_eff);
     return rc;
   }
-  if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li, reason, 0, NULL, err, "%s",
-                       subject))) {
-    rc = store_doc_delete(ctl->store, store_kinds[k], id, err);
-    if (rc) {
-      lisec_err ferr = {0};
-      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
-                      subject);
-    }
-  }
+  int64_t had = ver_of(st, k, id);
+  rc = commit_doc(ctl, actor, action, li, reason, subject, k, id, NULL, NULL, err);
   if (rc) {
     undo(st, k, id, old_eff);
+    if (rc == LISEC_ECONFLICT) rc = stale_store(ctl, k, id, had, err);
   } else {
     json_object_del(st->docs[k], id);
     /* st->attested keeps the host's appraisal: it is the host's (its TPM),
@@ -1176,9 +1364,17 @@ static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const ch
 
 int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                      lisec_err *err) {
+  return ctl_model_delete_query(ctl, actor, kind, id, NULL, err);
+}
+
+int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                           const char *query, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   int k = kind_find(kind, err);
   if (k < 0) return k;
+  int64_t want = -1;
+  int vrc = client_version(NULL, query, &want, err);
+  if (vrc) return vrc;
   if (k == K_VM) {
     /* a VM is terminated, never simply removed (issue 21) */
     json_t *out = NULL;
@@ -1193,7 +1389,7 @@ int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, c
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
   pthread_mutex_lock(&st->mu);
-  rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, err);
+  rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, want, err);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -1306,7 +1502,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
              "no attested host ever reported VM %.128s and its intended host%s%.128s sends no inventory: "
              "removed on intent (nothing could prove it gone)",
              vm, host ? " " : "", host ? host : "");
-    rc = remove_locked(ctl, actor, K_VM, vm, action, subject, li, reason, err);
+    rc = remove_locked(ctl, actor, K_VM, vm, action, subject, li, reason, -1, err);
     pthread_mutex_unlock(&st->mu);
     if (!rc && !(*out = json_pack("{s:s, s:s, s:s}", "vm", vm, "state", "terminated", "reason", reason)))
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -1391,7 +1587,7 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
     lisec_err e = {0};
     json_incref(t);
     if (remove_locked(ctl, actor, K_VM, vm, "model.vm.terminated", subject,
-                      model_vm_li_involved(st->m, vm), reason, &e)) {
+                      model_vm_li_involved(st->m, vm), reason, -1, &e)) {
       LOG_WARN("model: VM %s stays terminating: %s", vm, e.msg);
       json_object_set_new(t, "blocked", json_true()); /* its refusal is recorded once */
     }
@@ -1852,7 +2048,7 @@ static void move_refusal(const char *hyp, const char *to, const json_t *violatio
 /* 1 when body does not move an existing hypervisor (the ordinary put goes
  * on), else the move's result (0, *out the entity with "move"). */
 static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *doc,
-                    const char *text, json_t **out, bool *created, lisec_err *err) {
+                    const char *text, int64_t want, json_t **out, bool *created, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   const char *to = json_string_value(json_object_get(doc, "host"));
   char from[MODEL_ID_MAX + 1] = "", subject[3 * MODEL_ID_MAX + 48];
@@ -1902,6 +2098,8 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   if (!old_host || strcmp(old_host, from) != 0) {
     rc = lisec_err_set(err, LISEC_ECONFLICT, "hypervisor %s changed while this move was judged; "
                        "ask again", id);
+  } else if (want >= 0 && want != ver_of(st, K_HYP, id)) {
+    rc = stale_client(K_HYP, id, want, ver_of(st, K_HYP, id), err);
   } else if (!(vms = vms_of(st, id, &n, &li)) || !found || !(before = compliance_json(st))) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else if (!(rc = relocate(st, id, from, to, vms, n, err))) {
@@ -1943,17 +2141,24 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   if (!rc) {
     char *line = reasons_line(verdict);
     uint64_t index = 0;
-    rc = ctl_audit(ctl, actor, deny ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, action, li,
-                   line && *line ? line : NULL, 0, &index, err, "%s", subject);
+    int64_t had = ver_of(st, K_HYP, id);
+    /* an allowed move is recorded and stored in one transaction, compare-and-set */
+    rc = deny ? ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, line && *line ? line : NULL, 0,
+                          &index, err, "%s", subject)
+              : commit_doc(ctl, actor, action, li, line && *line ? line : NULL, subject, K_HYP, id,
+                           text, &index, err);
     free(line);
     if (!rc && deny) {
       redact(verdict, actor);
       move_refusal(id, to, json_object_get(verdict, "violations"), err);
       rc = LISEC_ECONFLICT;
-    } else if (!rc && (rc = store_doc_put(ctl->store, store_kinds[K_HYP], id, text, -1, NULL, err))) {
-      lisec_err ferr = {0};
-      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, li, err->msg, 0, NULL, &ferr, "%s",
-                      subject);
+    } else if (rc == LISEC_ECONFLICT) {
+      /* the VMs go back before the stale model is replaced */
+      lisec_err uerr = {0};
+      if (relocate(st, id, to, from, vms, n, &uerr))
+        LOG_ERROR("model: undoing the move of hypervisor %s to %s failed: %s", id, to, uerr.msg);
+      applied = false;
+      rc = stale_store(ctl, K_HYP, id, had, err);
     } else if (!rc) {
       /* The stored document is the model's from here on. */
       json_object_set(st->docs[K_HYP], id, doc);

@@ -94,6 +94,12 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
  * ctl_model_vm_terminate (*out is then its reply). */
 int ctl_model_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                      lisec_err *err);
+/* The same with the request's query: "version=N" makes it compare-and-set
+ * on the version the client read (ECONFLICT naming TR103308-5.5 when the
+ * entity is at another). A put's body may carry "version" likewise (0: must
+ * not exist yet); every entity read carries its stored "version". */
+int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
+                           const char *query, lisec_err *err);
 
 /* ---- termination of a VM (issue 21 item 1) ------------------------------
  * What MANO or an operator asks is intent: the VM is marked terminating

@@ -14,3 +14,8 @@ lisec_integration_test(ha_stack tests/integration/ha_stack.sh)
 # State that survives a failover is in the store (issue 17 item 2): stored
 # attestation nonces across two store handles, compare-and-set model writes.
 lisec_unit_test(test_ha_state ${CMAKE_SOURCE_DIR}/tests/unit/test_ha_state.c lisec_ctl)
+# Compare-and-set model writes through the API (a client's stale version,
+# two racing writers, a document or a referenced host changed underneath by
+# another writer) and a lisecd refusing a log signed by another key, naming
+# it (issue 17 items 2 and 3); SQLite, cheap, under the sanitizer too.
+lisec_integration_test(ha_state tests/integration/ha_state.sh)
