@@ -75,7 +75,7 @@ struct ctl_model_state {
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
 /* One document whose version counts the model's writes (see above). */
-#define GEN_KIND "model.generation"
+#define GEN_KIND "generation"
 #define GEN_ID "model"
 #define MOVING_KIND "model.moving"
 #define TERMINATING_KIND "model.terminating"
