@@ -4,6 +4,7 @@
  * signature checked against a key the fuzzer does not hold, and the
  * sequence rules applied. Whatever parses must rebuild to text within
  * max_event and must never verify. */
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
