@@ -32,9 +32,10 @@ int cli_cmd_audit(int argc, char **argv);
 static int audit_usage(void) {
   return cli_fail(
       "usage: lisec audit verify [--db URL|FILE] [--state FILE] [--pubkey FILE]\n"
-      "                          [--tsa-ca FILE [--require-timestamps]]\n"
+      "                          [--tsa-ca FILE [--require-timestamps] [--clock-skew-s N]]\n"
       "           recompute the tree, check every checkpoint and the last one seen, and\n"
-      "           each checkpoint's RFC 3161 timestamp against the TSA's CA (its genTime);\n"
+      "           each checkpoint's RFC 3161 timestamp against the TSA's CA (its genTime; no\n"
+      "           entry below it may claim a time more than N s (60) after it);\n"
       "           exit 0 intact, 1 tampering found, 2 error\n"
       "       lisec audit read --li-key FILE [--from N] [--to N] [--db URL|FILE]\n"
       "           list entries, opening those sealed to the LI administration\n"
@@ -193,6 +194,10 @@ static int source_entries(source *src, uint64_t from, uint64_t to, entry_cb cb, 
 typedef struct verify_ctx {
   audit_verifier *v;
   int rc;
+  /* latest[i]: the latest time any entry up to index i claims (ms), for
+   * the check of the entries' times against the checkpoints' genTimes */
+  int64_t *latest;
+  uint64_t n_latest, cap_latest;
 } verify_ctx;
 
 static int verify_cp(void *ctx, uint64_t size, const char *note) {
@@ -203,10 +208,18 @@ static int verify_cp(void *ctx, uint64_t size, const char *note) {
 
 static int verify_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
                         size_t len, const uint8_t *leaf_hash) {
-  (void)time_ms;
   (void)sealed;
   verify_ctx *c = ctx;
   c->rc = audit_verifier_add_entry(c->v, index, data, len, leaf_hash, NULL);
+  if (c->n_latest == c->cap_latest) {
+    uint64_t cap = c->cap_latest ? c->cap_latest * 2 : 4096;
+    int64_t *p = realloc(c->latest, cap * sizeof *p);
+    if (!p) return c->rc = LISEC_ENOMEM;
+    c->latest = p;
+    c->cap_latest = cap;
+  }
+  int64_t prev = c->n_latest ? c->latest[c->n_latest - 1] : INT64_MIN;
+  c->latest[c->n_latest++] = time_ms > prev ? time_ms : prev;
   return c->rc;
 }
 
@@ -333,7 +346,10 @@ typedef struct stamp_ctx {
   const uint8_t *ca;
   size_t ca_len;
   json_t *report; /* one row per checkpoint */
-  uint64_t ok, missing, failed, unchecked;
+  uint64_t ok, missing, failed, unchecked, late;
+  const int64_t *latest; /* verify_ctx's */
+  uint64_t n_latest;
+  int64_t skew_ms; /* --clock-skew-s */
 } stamp_ctx;
 
 /* One checkpoint's timestamp: the token's imprint must be SHA-256 of this
@@ -372,6 +388,16 @@ static int stamp_check(void *ctx, uint64_t size, const char *note) {
     } else {
       c->ok++;
       json_object_set_new(row, "gen_time", json_string(info.gen_time));
+      /* Every entry below the size existed by genTime: one that claims a
+       * later time (beyond the skew allowed and genTime's dropped
+       * fraction) had lisecd's clock ahead, or its time was altered. */
+      if (size > 0 && size <= c->n_latest &&
+          c->latest[size - 1] > info.gen_time_s * 1000 + 1000 + c->skew_ms) {
+        c->late++;
+        char when[32];
+        lisec_time_format(c->latest[size - 1] / 1000, when);
+        json_object_set_new(row, "entries_after_gen_time", json_string(when));
+      }
       json_object_set_new(row, "tsa", json_string(info.signer));
       json_object_set_new(row, "serial", json_string(info.serial));
     }
@@ -390,8 +416,13 @@ static void stamp_print(const stamp_ctx *c, bool require, bool asked) {
     const char *gen = json_string_value(json_object_get(row, "gen_time"));
     const char *e = json_string_value(json_object_get(row, "error"));
     const char *why = json_string_value(json_object_get(row, "reason"));
+    const char *late = json_string_value(json_object_get(row, "entries_after_gen_time"));
     if (gen) printf("  checkpoint at size %lld: timestamped, genTime %s (%s)\n", size, gen,
                     json_string_value(json_object_get(row, "tsa")));
+    if (late)
+      printf("  checkpoint at size %lld: FAILED: entries below it claim times up to %s, after its genTime %s "
+             "(lisecd's clock was ahead, or the times were altered)\n",
+             size, late, gen);
     else if (e) printf("  checkpoint at size %lld: timestamp FAILED: %s\n", size, e);
     else if (why) printf("  checkpoint at size %lld: not timestamped%s: %s\n", size, require ? " (FAILED: "
                          "--require-timestamps)" : "", why);
@@ -404,10 +435,14 @@ static void stamp_print(const stamp_ctx *c, bool require, bool asked) {
 static int cmd_verify(int argc, char **argv) {
   const char *db = NULL, *state = NULL, *pubkey = NULL, *tsa_ca = NULL;
   bool require_ts = false;
+  uint64_t skew_s = 60;
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--tsa-ca") == 0) tsa_ca = argv[++i];
     else if (strcmp(argv[i], "--require-timestamps") == 0) require_ts = true;
+    else if (i + 1 < argc && strcmp(argv[i], "--clock-skew-s") == 0 && parse_u64(argv[i + 1], &skew_s) == 0 &&
+             skew_s <= 86400)
+      i++;
     else if (i + 1 < argc && strcmp(argv[i], "--state") == 0) state = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--pubkey") == 0) pubkey = argv[++i];
     else return audit_usage();
@@ -429,7 +464,7 @@ static int cmd_verify(int argc, char **argv) {
   } else {
     return cli_fail("audit verify: no checkpoint key: give --pubkey FILE (the log's verifier key)");
   }
-  stamp_ctx sc = {.report = json_array()};
+  stamp_ctx sc = {.report = json_array(), .skew_ms = (int64_t)skew_s * 1000};
   uint8_t *ca_pem = NULL;
   if (tsa_ca) {
     if (lisec_file_read(tsa_ca, CRYPTO_TSA_MAX, &ca_pem, &sc.ca_len, &err))
@@ -448,12 +483,15 @@ static int cmd_verify(int argc, char **argv) {
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
   /* the timestamps of the checkpoints, read after them: every one listed
    * above has its document by now, if it ever gets one */
+  sc.latest = c.latest;
+  sc.n_latest = c.n_latest;
   if (!rc) rc = source_timestamps(&src, &sc.stamps, &err);
   if (!rc) rc = source_checkpoints(&src, stamp_check, &sc, &err);
   free(ca_pem);
   if (rc) {
     json_decref(sc.stamps);
     json_decref(sc.report);
+    free(c.latest);
     audit_verifier_free(c.v);
     source_close(&src);
     return cli_fail("audit verify: %s", err.msg[0] ? err.msg : lisec_err_name(rc));
@@ -481,11 +519,12 @@ static int cmd_verify(int argc, char **argv) {
   }
   if (now_text) json_object_set_new(out, "key_rolled_over_to", json_string(now_text));
   json_object_set_new(out, "restores", json_integer((json_int_t)sum.restores));
-  bool ts_bad = sc.failed || (require_ts && sc.missing);
+  bool ts_bad = sc.failed || sc.late || (require_ts && sc.missing);
   json_object_set_new(out, "timestamps", sc.report);
   json_object_set_new(out, "timestamps_verified", json_integer((json_int_t)sc.ok));
   json_object_set_new(out, "timestamps_failed", json_integer((json_int_t)sc.failed));
   json_object_set_new(out, "untimestamped_checkpoints", json_integer((json_int_t)sc.missing));
+  json_object_set_new(out, "checkpoints_with_entries_after_gen_time", json_integer((json_int_t)sc.late));
   json_object_set_new(out, "timestamps_ok", json_boolean(!ts_bad));
   if (sum.restores) {
     json_object_set_new(out, "restored_from", json_integer((json_int_t)sum.restored_from));
@@ -517,8 +556,9 @@ static int cmd_verify(int argc, char **argv) {
   if (!cli.json) {
     stamp_print(&sc, require_ts, tsa_ca || require_ts);
     if (ts_bad)
-      printf("checkpoint timestamps FAILED: %llu forged, altered or not over their checkpoint, %llu missing%s\n",
-             (unsigned long long)sc.failed, (unsigned long long)sc.missing,
+      printf("checkpoint timestamps FAILED: %llu forged, altered or not over their checkpoint, %llu with entries "
+             "dated after genTime, %llu missing%s\n",
+             (unsigned long long)sc.failed, (unsigned long long)sc.late, (unsigned long long)sc.missing,
              require_ts ? " (--require-timestamps)" : "");
   }
   json_decref(out);
@@ -538,6 +578,7 @@ static int cmd_verify(int argc, char **argv) {
     fprintf(stderr, "no signed checkpoint yet: %s not written\n", state);
   }
   free(now_text);
+  free(c.latest);
   json_decref(sc.stamps);
   audit_verifier_free(c.v);
   source_close(&src);

@@ -154,6 +154,7 @@ pass "TSA back: checkpoint $size3 timestamped"
 # checkpoint's token put on another.
 sqlite3 lisec.db ".backup '$work/forged.db'"
 sqlite3 lisec.db ".backup '$work/moved.db'"
+sqlite3 lisec.db ".backup '$work/late.db'"
 python3 - "$size1" "$size3" <<'PY'
 import base64, json, sqlite3, sys
 s1, s3 = sys.argv[1], sys.argv[2]
@@ -168,12 +169,19 @@ db = sqlite3.connect("moved.db")
 b1 = db.execute("SELECT body FROM documents WHERE kind='audit.timestamp' AND id=?", (s1,)).fetchone()[0]
 db.execute("UPDATE documents SET body=? WHERE kind='audit.timestamp' AND id=?", (b1, s3))
 db.commit()
+# the first entry's stored time a day later than the TSA says it existed
+db = sqlite3.connect("late.db")
+db.execute("DROP TRIGGER audit_log_no_update")
+db.execute("UPDATE audit_log SET time_ms = time_ms + 86400000 WHERE idx = 0")
+db.commit()
 PY
-for which in forged moved; do
+for which in forged moved late; do
   rc=0
   lisec audit verify --db $which.db --pubkey lisecd.vkey --tsa-ca tsa/ca.pem >v5$which.out 2>&1 || rc=$?
   [ "$rc" = 1 ] || { cat v5$which.out; fail "$which token: exit $rc, want 1"; }
 done
 grep -q "checkpoint at size $size1: timestamp FAILED" v5forged.out || { cat v5forged.out; fail "forged: checkpoint not named"; }
 grep -q "checkpoint at size $size3: timestamp FAILED.*imprint" v5moved.out || { cat v5moved.out; fail "moved: checkpoint not named"; }
-pass "a forged token and a token moved to another checkpoint fail verify naming the checkpoint"
+grep -q "checkpoint at size $size1: FAILED: entries below it claim times up to .*, after its genTime" v5late.out ||
+  { cat v5late.out; fail "late: an entry dated after genTime not named"; }
+pass "a forged token, a token moved to another checkpoint and an entry dated after genTime fail verify naming the checkpoint"
