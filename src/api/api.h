@@ -33,7 +33,6 @@ enum {
   API_ROLE_MANO = 1u << 4,
   API_ROLE_AUDITOR = 1u << 5,
   API_ROLE_TENANT = 1u << 6,
-  API_ROLE_ANY = (1u << 7) - 1,
   /* A scraper's certificate (role "metrics"): GET /metrics and nothing else,
    * so it is outside API_ROLE_ANY (routes open to every role that uses
    * lisec, such as /v1/status, do not admit it). */
@@ -41,6 +40,12 @@ enum {
   /* An LI VM: posts its signed events (routes_events.c), nothing else; outside
    * API_ROLE_ANY like metrics. */
   API_ROLE_VM = 1u << 8,
+  /* The RD administration (issue 20): retention obligations and their
+   * keys, as li-admin administers LI. Above METRICS and VM so no bit
+   * moves, and outside API_ROLE_ANY too: it uses the Retained Data routes
+   * and the compliance report, each of which names it. */
+  API_ROLE_RD_ADMIN = 1u << 9,
+  API_ROLE_ANY = (1u << 7) - 1,
 };
 
 #define API_ROLE_NAME_MAX 80

@@ -26,6 +26,7 @@ static const struct {
     {"metrics", API_ROLE_METRICS},
     /* an LI VM: its signed events (POST /v1/li/events), nothing else */
     {"vm", API_ROLE_VM},
+    {"rd-admin", API_ROLE_RD_ADMIN},
 };
 
 static bool tenant_name_ok(const char *name) {
@@ -55,6 +56,7 @@ ctl_role api_role_kind(unsigned role_bit) {
   case API_ROLE_AUDITOR: return CTL_ROLE_AUDITOR;
   case API_ROLE_TENANT: return CTL_ROLE_TENANT;
   case API_ROLE_VM: return CTL_ROLE_VM;
+  case API_ROLE_RD_ADMIN: return CTL_ROLE_RD_ADMIN;
   default: return CTL_ROLE_NONE;
   }
 }

@@ -37,7 +37,7 @@ static int compliance(lisec_ctl *ctl, const ctl_actor *a, const api_request *req
 const api_route api_routes_decisions[] = {
     {"POST", "/v1/decisions/migration", DECIDERS, true, migration, NULL},
     {"POST", "/v1/decisions/placement", DECIDERS, true, placement, NULL},
-    {"GET", "/v1/compliance", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_LI_ADMIN, false,
+    {"GET", "/v1/compliance", API_ROLE_OPERATOR | API_ROLE_AUDITOR | API_ROLE_LI_ADMIN | API_ROLE_RD_ADMIN, false,
      compliance, NULL},
     {0},
 };

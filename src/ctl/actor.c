@@ -13,7 +13,7 @@ static const struct {
     {"operator", CTL_ROLE_OPERATOR}, {"li-admin", CTL_ROLE_LI_ADMIN},
     {"hypervisor-admin", CTL_ROLE_HV_ADMIN}, {"host", CTL_ROLE_HOST},
     {"mano", CTL_ROLE_MANO}, {"auditor", CTL_ROLE_AUDITOR},
-    {"controller", CTL_ROLE_CONTROLLER}, {"vm", CTL_ROLE_VM},
+    {"controller", CTL_ROLE_CONTROLLER}, {"vm", CTL_ROLE_VM}, {"rd-admin", CTL_ROLE_RD_ADMIN},
 };
 
 #define TENANT_PREFIX "tenant:"

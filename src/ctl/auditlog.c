@@ -73,6 +73,8 @@ struct ctl_auditlog {
   audit_checkpoint restore_from;
   bool li_set;
   uint8_t li_pk[32];
+  bool rd_set;
+  uint8_t rd_pk[32];
   uint64_t cp_every;
   int64_t cp_ms;
   uint32_t max_batch;
@@ -822,6 +824,10 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     memcpy(log->li_pk, cfg->li_pk, 32);
     log->li_set = true;
   }
+  if (cfg->rd_pk) {
+    memcpy(log->rd_pk, cfg->rd_pk, 32);
+    log->rd_set = true;
+  }
   if ((rc = audit_tree_new(low, &log->tree, err))) goto fail;
   log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}, cfg->next_key, cfg->sign_next, cfg->promote};
   memcpy(log->key.pk, cfg->pk, sizeof log->key.pk);
@@ -910,15 +916,43 @@ static int docs_check(const ctl_auditlog_doc *docs, size_t n, lisec_err *err) {
   return 0;
 }
 
+static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                         const uint8_t *seal_pk, ctl_auditlog_doc *docs, size_t n_docs,
+                         uint64_t *index, lisec_err *err);
+
 int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
                              ctl_auditlog_doc *docs, size_t n_docs, uint64_t *index,
                              lisec_err *err) {
-  int rc = docs_check(docs, n_docs, err);
-  if (rc) return rc;
-  if (li_sealed && !log->li_set)
+  if (li_sealed && !log->li_set) {
+    int rc = docs_check(docs, n_docs, err);
+    if (rc) return rc;
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no LI administration key is configured, so this LI event "
                          "cannot be recorded; action refused");
+  }
+  return append_sealed(log, rec, li_sealed, li_sealed ? log->li_pk : NULL, docs, n_docs, index,
+                       err);
+}
+
+int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_auditlog_doc *docs,
+                           size_t n_docs, uint64_t *index, lisec_err *err) {
+  if (!log->rd_set) {
+    int rc = docs_check(docs, n_docs, err);
+    if (rc) return rc;
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.8-RD-SEAL: no RD administration key is configured ([audit] "
+                         "rd_seal_key), so this RD event cannot be recorded; action refused");
+  }
+  return append_sealed(log, rec, false, log->rd_pk, docs, n_docs, index, err);
+}
+
+/* seal_pk NULL: stored plain; else sealed to that X25519 key (the LI or
+ * the RD administration's). */
+static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
+                         const uint8_t *seal_pk, ctl_auditlog_doc *docs, size_t n_docs,
+                         uint64_t *index, lisec_err *err) {
+  int rc = docs_check(docs, n_docs, err);
+  if (rc) return rc;
   /* Encode first (with a placeholder sequence number): a record that cannot
    * be encoded must not take a position in the log. */
   audit_record r = *rec;
@@ -931,7 +965,7 @@ int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li
   rc = audit_entry_encode(&r, &plain, &plen, err);
   if (rc) return rc;
 
-  pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = li_sealed, .docs = docs,
+  pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = seal_pk != NULL, .docs = docs,
                .n_docs = n_docs};
   pthread_cond_init(&p.cv, NULL);
   pthread_mutex_lock(&log->mu);
@@ -953,9 +987,9 @@ int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li
   /* The sequence number is bytes 1..8 of the plain entry (big-endian). */
   for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(p.index >> (56 - 8 * i));
   int state = P_READY;
-  if (li_sealed) {
+  if (seal_pk) {
     lisec_err e = {0};
-    if (audit_entry_seal(plain, plen, log->li_pk, &p.data, &p.len, &e) != 0) state = P_ABORTED;
+    if (audit_entry_seal(plain, plen, seal_pk, &p.data, &p.len, &e) != 0) state = P_ABORTED;
     sodium_memzero(plain, plen);
     free(plain);
   } else {

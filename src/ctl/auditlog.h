@@ -28,6 +28,7 @@ typedef struct ctl_auditlog_config {
   const char *store_url; /* the writer thread opens its own handle with it */
   const char *origin;    /* checkpoint origin line and key name, e.g. "lisec.example.net/audit" */
   const uint8_t *li_pk;  /* the LI administration's X25519 public key (32 bytes); NULL: LI records refused */
+  const uint8_t *rd_pk;  /* the RD administration's (issue 20); NULL: RD records refused */
   audit_sign_fn sign;          /* signs a checkpoint with the key (keys_audit_sign) */
   void *sign_ctx;
   const uint8_t *pk;           /* its Ed25519 public key (32 bytes) */
@@ -104,6 +105,11 @@ extern const char ctl_auditlog_remove[];
 int ctl_auditlog_append_docs(ctl_auditlog *log, const audit_record *rec, bool li_sealed,
                              ctl_auditlog_doc *docs, size_t n_docs, uint64_t *index,
                              lisec_err *err);
+
+/* The same, sealed to the RD administration's key instead ([audit]
+ * rd_seal_key, issue 20): EDENIED when none is configured. */
+int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_auditlog_doc *docs,
+                           size_t n_docs, uint64_t *index, lisec_err *err);
 
 /* The number of durable entries. */
 uint64_t ctl_auditlog_size(ctl_auditlog *log);

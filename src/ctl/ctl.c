@@ -21,10 +21,12 @@ static int read_trimmed(const char *path, size_t max, uint8_t **out, size_t *len
   return 0;
 }
 
-/* [audit] li_admin_key: a file with the LI administration's X25519 public
- * key in base64. Without it no LI record can be written (fail closed). */
-static int load_li_key(const lisec_config *cfg, uint8_t pk[32], bool *set, lisec_err *err) {
-  const char *path = lisec_config_str(cfg, "audit", "li_admin_key", NULL);
+/* [audit] li_admin_key (rd_seal_key): a file with the LI (RD)
+ * administration's X25519 public key in base64. Without it no LI (RD)
+ * record can be written (fail closed). */
+static int load_x25519(const lisec_config *cfg, const char *name, uint8_t pk[32], bool *set,
+                       lisec_err *err) {
+  const char *path = lisec_config_str(cfg, "audit", name, NULL);
   if (!path) return 0;
   uint8_t *text = NULL, *key = NULL;
   size_t len = 0, klen = 0;
@@ -36,7 +38,7 @@ static int load_li_key(const lisec_config *cfg, uint8_t pk[32], bool *set, lisec
     memcpy(pk, key, 32);
     *set = true;
   } else {
-    lisec_err_wrap(err, "[audit] li_admin_key");
+    lisec_err_wrap(err, "[audit] %s", name);
   }
   free(text);
   free(key);
@@ -65,7 +67,12 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   uint8_t li_pk[32];
   bool li_set = false;
   uint64_t entries = 0, ms = 0;
-  int rc = load_li_key(cfg, li_pk, &li_set, err);
+  /* [audit] rd_seal_key: the RD administration's, the same form (issue 20);
+   * without it no RD record can be written. */
+  uint8_t rd_pk[32];
+  bool rd_set = false;
+  int rc = load_x25519(cfg, "li_admin_key", li_pk, &li_set, err);
+  if (!rc) rc = load_x25519(cfg, "rd_seal_key", rd_pk, &rd_set, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
   ctl_tsa *tsa = NULL;
@@ -75,6 +82,7 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
       .store_url = sh->store_url,
       .origin = lisec_config_str(cfg, "audit", "origin", "lisec/audit"),
       .li_pk = li_set ? li_pk : NULL,
+      .rd_pk = rd_set ? rd_pk : NULL,
       .vkey_file = lisec_config_str(cfg, "audit", "vkey_file", NULL),
       .checkpoint_entries = entries,
       .checkpoint_ms = (uint32_t)ms,
@@ -99,6 +107,7 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   ac.development = ki->audit_development;
   rc = ctl_auditlog_open(s, &ac, &sh->audit, err);
   crypto_wipe(li_pk, sizeof li_pk);
+  crypto_wipe(rd_pk, sizeof rd_pk);
   if (rc) {
     lisec_err_wrap(err, "cannot open the audit log");
     return rc;

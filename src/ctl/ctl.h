@@ -27,6 +27,7 @@ typedef enum ctl_role {
   CTL_ROLE_TENANT,     /* "tenant:<name>"; the name is in the role string */
   CTL_ROLE_CONTROLLER, /* lisecd itself: its timers and loops */
   CTL_ROLE_VM,         /* an LI VM sending its signed events (ctl/events.h) */
+  CTL_ROLE_RD_ADMIN,   /* "rd-admin": the RD administration (issue 20) */
 } ctl_role;
 
 /* Who asks: the certificate subject and the role it carries. */
@@ -130,6 +131,14 @@ const char *ctl_outcome_name(ctl_outcome o);
 int ctl_audit(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
               bool li, const char *reason, int rc, uint64_t *index, lisec_err *err,
               const char *subject_fmt, ...) __attribute__((format(printf, 10, 11)));
+
+/* ctl_audit for an event about Retained Data: sealed to the RD
+ * administration ([audit] rd_seal_key), so neither the LI administration
+ * nor any other role reads it; the same audit-then-act rule, and a refusal
+ * that cannot be recorded is told only to the RD administration. */
+int ctl_audit_rd(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+                 const char *reason, int rc, uint64_t *index, lisec_err *err,
+                 const char *subject_fmt, ...) __attribute__((format(printf, 9, 10)));
 
 /* GET /v1/status: {"version", "store": {"backend", "schema_version"},
  * "started_at", "uptime_seconds"}. */

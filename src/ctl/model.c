@@ -89,6 +89,19 @@ void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_e
 
 void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn) { sh->model->li_vm = fn; }
 
+static void sync_time(struct ctl_model_state *st);
+
+model *ctl_model_lock(ctl_shared *sh) {
+  if (!sh->model) return NULL;
+  pthread_mutex_lock(&sh->model->mu);
+  sync_time(sh->model);
+  return sh->model->m;
+}
+
+void ctl_model_unlock(ctl_shared *sh) {
+  if (sh->model) pthread_mutex_unlock(&sh->model->mu);
+}
+
 void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
   sh->model->instantiable = fn;
 }
@@ -1618,11 +1631,42 @@ static bool rule_about_li(const char *requirement) {
  * requirement, clauses and (platform) subject; the sentence and fact, which
  * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
  * to the LI administration only; the audit record keeps them, sealed). */
-static void redact(json_t *verdict, const ctl_actor *actor) {
-  if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) return;
+static bool rule_about_rd(const char *requirement) {
+  return requirement && strncmp(requirement, "TR103308-5.8-RD-", 16) == 0;
+}
+
+/* The same for Retained Data (issue 20): every role but rd-admin, the LI
+ * administration included, reads of an RD reason its requirement and
+ * clauses only; the obligation is not named. *any says whether one was. */
+static void redact_rd(json_t *verdict, bool *any) {
   size_t i;
   json_t *r;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) {
+    const char *req = json_string_value(json_object_get(r, "requirement"));
+    const char *about = json_string_value(json_object_get(r, "subject"));
+    if (!rule_about_rd(req) && !(about && strncmp(about, "rd ", 3) == 0)) continue;
+    model_rule rule = MODEL_RD1;
+    bool known = req && model_rule_parse(req, &rule) == 0;
+    char sentence[LISEC_ERR_MSG_MAX];
+    snprintf(sentence, sizeof sentence,
+             "%s (the retention obligation's details are shown to the RD administration only)",
+             known ? model_rule_title(rule) : "a requirement about Retained Data fails");
+    json_object_set_new(r, "sentence", json_string(sentence));
+    json_object_del(r, "fact");
+    json_object_set_new(r, "subject", json_string("rd (withheld)"));
+    *any = true;
+  }
+}
+
+static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
+  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
+  if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) {
+    if (any) json_object_set_new(verdict, "redacted", json_true());
+    return;
+  }
+  size_t i;
+  json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
@@ -1662,6 +1706,14 @@ static char *reasons_line(const json_t *verdict) {
   return b.data ? (char *)b.data : calloc(1, 1);
 }
 
+static bool verdict_about_rd(const json_t *verdict) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r)
+    if (rule_about_rd(json_string_value(json_object_get(r, "requirement")))) return true;
+  return false;
+}
+
 static bool verdict_about_li(const json_t *verdict) {
   size_t i;
   json_t *r;
@@ -1695,6 +1747,7 @@ typedef struct target_info {
   char host[MODEL_ID_MAX + 1];
   bool need_fresh, declared;
   bool attested; /* the model holds an appraisal of the host */
+  bool rd_vm;    /* a retention obligation names the VM (issue 20) */
 } target_info;
 
 static int resolve(struct ctl_model_state *st, const char *name, const char *field, bool li_vm,
@@ -1763,10 +1816,25 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
   li = li || verdict_about_li(v);
-  char *line = reasons_line(v);
+  /* Retained Data (issue 20): a decision about a VM an obligation names is
+   * the RD administration's to read; one about both LI and RD is sealed to
+   * the LI administration with the RD reasons withheld from the record. */
+  bool rd = verdict_about_rd(v) || (t->rd_vm);
+  char *line = NULL;
+  if (li && rd) {
+    json_t *copy = json_deep_copy(v);
+    bool any = false;
+    if (copy) redact_rd(copy, &any);
+    line = copy ? reasons_line(copy) : NULL;
+    json_decref(copy);
+  } else {
+    line = reasons_line(v);
+  }
   uint64_t index = 0;
-  int rc = ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li,
-                     line && *line ? line : NULL, 0, &index, err, "%s", subject);
+  int rc = rd && !li ? ctl_audit_rd(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action,
+                                    line && *line ? line : NULL, 0, &index, err, "%s", subject)
+                     : ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li,
+                                 line && *line ? line : NULL, 0, &index, err, "%s", subject);
   free(line);
   if (rc) {
     json_decref(v);
@@ -1814,6 +1882,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   /* The target is resolved again: it may have gone while attestation ran. */
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
+  t.rd_vm = model_vm_rd_involved(st->m, vm);
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   char hyp_copy[MODEL_ID_MAX + 1];
   if (!rc) {
@@ -1899,6 +1968,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
     spec.hypervisor = hyp_copy;
     rc = model_decide_place(st->m, &spec, &mv, err);
+    t.rd_vm = model_vm_rd_involved(st->m, id);
   }
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_unlock(&st->mu);
@@ -2206,6 +2276,8 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   /* What hosts proved against intent (issue 15), judged at this moment. */
   size_t n_rules = mv.n;
   if (!rc) rc = model_observe_reconcile(st->m, st->obs_window_s, &mv);
+  /* Retention obligations (issue 20), judged at this moment. */
+  if (!rc) rc = model_rd_compliance(st->m, &mv);
   if (!rc) mv.allow = mv.n == 0;
   char when[32];
   lisec_time_format(model_time(st->m), when);
@@ -2262,9 +2334,13 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
-  /* The LI administration reads LI details: that read is itself an LI event. */
-  if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "compliance.read", li_admin, reason, 0, &index,
-                      err, "%s", "platform"))) {
+  /* The LI administration reads LI details: that read is itself an LI
+   * event; the RD administration's read is an RD one (issue 20). */
+  if ((rc = ctl_actor_role(actor) == CTL_ROLE_RD_ADMIN
+                ? ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, "compliance.read", reason, 0, &index, err,
+                               "%s", "platform")
+                : ctl_audit(ctl, actor, CTL_OUTCOME_OK, "compliance.read", li_admin, reason, 0,
+                            &index, err, "%s", "platform"))) {
     json_decref(v);
     return rc;
   }

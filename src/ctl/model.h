@@ -246,6 +246,12 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn);
  * [{"vm", "package", "li": bool (an LI involved), "image": observed base
  * image SHA-256 or null}] (the package topic counts a version's users and
  * lists the VMs of packages whose signer is revoked). */
+/* The model under its lock, at the current time, for the topics that keep
+ * state in it (ctl/rd.c: retention obligations); every call between the
+ * two is serialised with the model's use cases. NULL without a model. */
+model *ctl_model_lock(ctl_shared *sh);
+void ctl_model_unlock(ctl_shared *sh);
+
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err);
 
 #endif

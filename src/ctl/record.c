@@ -34,8 +34,10 @@ static const char *shortened(const char *s, char *buf) {
   return buf;
 }
 
-static int record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, ctl_auditlog_doc *docs,
-                  size_t n_docs, uint64_t *index, lisec_err *err) {
+/* rd: an event about Retained Data (and not LI), sealed to the RD
+ * administration (ctl_audit_rd). */
+static int record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, bool rd,
+                  ctl_auditlog_doc *docs, size_t n_docs, uint64_t *index, lisec_err *err) {
   char subject[AUDIT_STR_MAX + 1], reason[AUDIT_STR_MAX + 1];
   audit_record r = {
       .li = ev->li,
@@ -48,7 +50,9 @@ static int record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, c
       .reasons = {shortened(ev->reason, reason)},
       .n_reasons = ev->reason ? 1 : 0,
   };
-  int rc = ctl_auditlog_append_docs(ctl->shared->audit, &r, ev->li, docs, n_docs, index, err);
+  int rc = rd && !ev->li
+               ? ctl_auditlog_append_rd(ctl->shared->audit, &r, docs, n_docs, index, err)
+               : ctl_auditlog_append_docs(ctl->shared->audit, &r, ev->li, docs, n_docs, index, err);
   if (rc == LISEC_EDENIED && ev->li)
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no LI administration key is configured ([audit] "
@@ -58,12 +62,12 @@ static int record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, c
 
 int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
                lisec_err *err) {
-  return record(ctl, actor, ev, NULL, 0, index, err);
+  return record(ctl, actor, ev, false, NULL, 0, index, err);
 }
 
 int ctl_record_docs(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, ctl_auditlog_doc *docs,
                     size_t n_docs, uint64_t *index, lisec_err *err) {
-  return record(ctl, actor, ev, docs, n_docs, index, err);
+  return record(ctl, actor, ev, false, docs, n_docs, index, err);
 }
 
 const char *ctl_outcome_name(ctl_outcome o) {
@@ -76,33 +80,56 @@ const char *ctl_outcome_name(ctl_outcome o) {
   return "failed";
 }
 
+static int audit_v(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+                   bool li, bool rd, const char *reason, int rc, uint64_t *index, lisec_err *err,
+                   const char *subject_fmt, va_list ap) __attribute__((format(printf, 11, 0)));
+
 int ctl_audit(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
               bool li, const char *reason, int rc, uint64_t *index, lisec_err *err,
               const char *subject_fmt, ...) {
-  /* longer than an audit string may be: ctl_record shortens it and says so */
-  char subject[2 * AUDIT_STR_MAX + 1];
   va_list ap;
   va_start(ap, subject_fmt);
-  vsnprintf(subject, sizeof subject, subject_fmt, ap);
+  rc = audit_v(ctl, actor, outcome, action, li, false, reason, rc, index, err, subject_fmt, ap);
   va_end(ap);
+  return rc;
+}
+
+int ctl_audit_rd(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+                 const char *reason, int rc, uint64_t *index, lisec_err *err,
+                 const char *subject_fmt, ...) {
+  va_list ap;
+  va_start(ap, subject_fmt);
+  rc = audit_v(ctl, actor, outcome, action, false, true, reason, rc, index, err, subject_fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+static int audit_v(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, const char *action,
+                   bool li, bool rd, const char *reason, int rc, uint64_t *index, lisec_err *err,
+                   const char *subject_fmt, va_list ap) {
+  /* longer than an audit string may be: ctl_record shortens it and says so */
+  char subject[2 * AUDIT_STR_MAX + 1];
+  vsnprintf(subject, sizeof subject, subject_fmt, ap);
   bool refusal = outcome == CTL_OUTCOME_DENIED || outcome == CTL_OUTCOME_REFUSED;
   if (rc == 0) {
     /* an act, or an event or verdict that is the answer (a decision that
      * says no, a source seen failing): it goes out only once durable */
     ctl_event ev = {action, subject, ctl_outcome_name(outcome), reason, li};
-    return ctl_record(ctl, actor, &ev, index, err);
+    return record(ctl, actor, &ev, rd, NULL, 0, index, err);
   }
   lisec_err rerr = {0};
   ctl_event ev = {action, subject, ctl_outcome_name(outcome),
                   reason ? reason : (err && err->msg[0] ? err->msg : NULL), li};
-  if (ctl_record(ctl, actor, &ev, index, &rerr) == 0) return rc;
+  if (record(ctl, actor, &ev, rd, NULL, 0, index, &rerr) == 0) return rc;
   if (refusal) {
     /* fail closed, and say so: the refusal stands without its record. Only
      * the LI administration is told about an LI record, since whether a
      * refusal was an LI record is itself an LI detail (an LI record fails
      * without [audit] li_admin_key where another would not). */
     LOG_ERROR("%s: a refusal could not be recorded (it stands): %s", action, rerr.msg);
-    if (err && (!li || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN)) {
+    bool told = li ? ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN
+                   : !rd || ctl_actor_role(actor) == CTL_ROLE_RD_ADMIN;
+    if (err && told) {
       if (err->code == 0) err->code = rc;
       size_t n = strnlen(err->msg, sizeof err->msg);
       snprintf(err->msg + n, sizeof err->msg - n, "%sthis refusal could not be recorded: %s",

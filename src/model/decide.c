@@ -146,6 +146,8 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     rc = first_li != NONE ? add_viol(m, out, MODEL_R11, code, v, h, hw, first_li)
                           : add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
   }
+  /* Retained Data: the obligations naming v (issue 20). */
+  if (!rc) rc = rd_decide_target(m, x->id, h, hw, out);
   if (!rc && x->cls > t->protection) {
     mviol o = {.rule = MODEL_O13, .code = F_PROTECTION, .sk = SK_VM, .subj = v, .e = {hw, 0, 0}};
     rc = render_viol(m, &o, out);
@@ -210,6 +212,9 @@ int model_decide_place(model *m, const model_vm_spec *s, model_verdict *out, lis
              model_class_name(s->sensitivity), t->id, model_class_name(t->protection));
     rc |= verdict_add(out, MODEL_O13, subj, sentence, fact);
   }
+  /* A declared RD function is placed only inside its obligation's
+   * jurisdiction, on trusted hardware (issue 20). */
+  if (rd_decide_target(m, s->id, h, hw, out)) rc |= 1;
   uint32_t d;
   if (strmap_get(&m->domains.ids, s->domain, &d)) {
     const mdomain *dm = &m->domains.a[d];

@@ -289,6 +289,8 @@ struct model {
   vvec scratch;
   /* what hosts last proved they run (observe.c); NULL until one reports */
   struct mobserve *obs;
+  /* retention obligations (rd.c); NULL until the first */
+  struct mrdset *rd;
 };
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -375,6 +377,12 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
 
 /* observe.c */
 void observe_free(model *m);
+
+/* rd.c: freeing the obligations, and the checks a move or placement of
+ * VM vm_id onto host hw adds for the obligations naming it (RD11). */
+void rd_free(model *m);
+int rd_decide_target(const model *m, const char *vm_id, uint32_t hyp, uint32_t hw,
+                     model_verdict *out);
 
 /* model.c */
 int li_refresh_active(model *m, uint32_t li);

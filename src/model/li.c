@@ -65,6 +65,9 @@ int model_jurisdiction_remove(model *m, const char *id, lisec_err *err) {
   if (x->lis.n)
     return lisec_err_set(err, LISEC_ECONFLICT, "jurisdiction %s is that of LI %s", id,
                          m->lis.a[x->lis.v[0]].id);
+  if (model_rd_refers_jurisdiction(m, id))
+    return lisec_err_set(err, LISEC_ECONFLICT,
+                         "jurisdiction %s is that of a retention obligation", id);
   if (x->leas.n)
     return lisec_err_set(err, LISEC_ECONFLICT, "jurisdiction %s is that of LEA %s", id,
                          m->leas.a[x->leas.v[0]].id);

@@ -33,6 +33,7 @@ model *model_new(void) {
 void model_free(model *m) {
   if (!m) return;
   observe_free(m);
+  rd_free(m);
   for (uint32_t i = 0; i < m->hosts.n; i++) {
     mhost *h = &m->hosts.a[i];
     if (h->alive) {

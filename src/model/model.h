@@ -80,6 +80,14 @@ typedef enum {
   MODEL_DOMAIN, /* §4.1: LI VMs in their own security domain */
   MODEL_KNOWN,  /* §4.2: a VM only operates with known LI VMs */
   MODEL_O13,    /* O.1.3 / O.1.7: a host runs only what its protection allows */
+  /* Retained Data (§5.8, issue 20): req. 1-3 and 8-11 read with RD for LI,
+   * judged against retention obligations (model_rd_put) */
+  MODEL_RD1,  /* RD functions (VMs) inside the obligation's jurisdiction */
+  MODEL_RD2,  /* the VM providing an RD store inside the jurisdiction */
+  MODEL_RD3,  /* every VM utilising an RD store inside the jurisdiction */
+  MODEL_RD8,  /* hardware of an RD function trusted, with location */
+  MODEL_RD9,  /* hardware of an RD store trusted, with location */
+  MODEL_RD11, /* RD VMs migrate/are placed only on trusted hardware inside it */
   MODEL_RULE_COUNT
 } model_rule;
 
@@ -311,6 +319,73 @@ void model_get_stats(const model *m, model_stats *out);
  * returned and the reason names the field ("vms[3].hypervisor: ..."). */
 int model_topology_load(const char *json, size_t len, int64_t now, model **out, lisec_err *err);
 int model_topology_load_json(const json_t *root, int64_t now, model **out, lisec_err *err);
+
+/* ---- Retained Data (issue 20; TR 103 308 §5.7, §5.8) -------------------
+ * A retention obligation is issued under a jurisdiction and names the RD
+ * functions (VM ids) and RD stores (storage ids) that serve it, by id:
+ * they may be named before they exist, so placing a declared RD VM is
+ * judged too. Its data keys run in periods of period_s from valid_from;
+ * the key of period k is destroyed retention_s after that period ends
+ * (model_rd_key_window). model/rd.c; docs/rd.md. */
+
+#define MODEL_RD_MEMBERS_MAX 64               /* functions, and stores, per obligation */
+#define MODEL_RD_OBLIGATIONS_MAX 100000u      /* obligations in one model */
+#define MODEL_RD_SECONDS_MAX (200LL * 366 * 24 * 3600) /* period or retention */
+
+typedef struct model_rd_spec {
+  const char *id;
+  const char *jurisdiction; /* must be in the model */
+  const char *const *functions; /* VM ids */
+  size_t n_functions;
+  const char *const *stores; /* storage ids */
+  size_t n_stores;
+  int64_t period_s;    /* one data key per store and period (> 0) */
+  int64_t retention_s; /* kept this long after its period ends (> 0) */
+  int64_t valid_from;  /* start of period 0; also "created" when not given */
+} model_rd_spec;
+
+/* Adds or replaces an obligation (EINVAL naming the field, ENOTFOUND for an
+ * unknown jurisdiction, ETOOBIG past MODEL_RD_OBLIGATIONS_MAX). A
+ * replacement may lengthen but never shorten retention_s, and keeps
+ * period_s and valid_from (ECONFLICT): keys already issued are bound to
+ * them (TR103308-5.8-RD-EARLY). */
+int model_rd_put(model *m, const model_rd_spec *s, lisec_err *err);
+int model_rd_remove(model *m, const char *id, lisec_err *err);
+size_t model_rd_count(const model *m);
+/* The obligation's stored form: {"id","jurisdiction","functions":[..],
+ * "stores":[..],"period_s","retention_s","valid_from"}; NULL if unknown. */
+json_t *model_rd_json(const model *m, const char *id);
+/* Whether an obligation names the jurisdiction (model_jurisdiction_remove
+ * refuses it, ECONFLICT, without naming the obligation). */
+bool model_rd_refers_jurisdiction(const model *m, const char *jur);
+/* Whether the VM is an RD function, or provides or utilises an RD store:
+ * what is recorded about it is sealed to the RD administration. */
+bool model_vm_rd_involved(const model *m, const char *vm);
+/* Every violation of every obligation now (RD1-RD3, RD8, RD9), appended
+ * to *out (zeroed or filled by the caller). */
+int model_rd_compliance(const model *m, model_verdict *out);
+/* Period arithmetic: the period index at time t (-1 before valid_from),
+ * and [start, end) of period k with the time its key must be destroyed. */
+int64_t model_rd_period_at(int64_t valid_from, int64_t period_s, int64_t t);
+void model_rd_period_window(int64_t valid_from, int64_t period_s, int64_t retention_s, int64_t k,
+                            int64_t *start, int64_t *end, int64_t *destroy_at);
+/* May RD store `store`'s data key be handed to VM vm now? Only when an
+ * obligation names the store and the VM as one of its functions, and the
+ * VM runs on trusted hardware (with a location) inside the obligation's
+ * jurisdiction. 0 with the obligation's id, period_s, retention_s and
+ * valid_from in *out; EDENIED naming TR103308-5.7-RD-KEY otherwise
+ * (ENOTFOUND when no obligation names the store). */
+typedef struct model_rd_key_grant {
+  char obligation[MODEL_ID_MAX + 1];
+  int64_t period_s, retention_s, valid_from;
+} model_rd_key_grant;
+int model_rd_key_allowed(const model *m, const char *store, const char *vm,
+                         model_rd_key_grant *out, lisec_err *err);
+/* The RD obligations naming a store (up to cap ids copied into ids);
+ * returns how many there are. */
+size_t model_rd_stores_obligation(const model *m, const char *store, char *id, size_t cap);
+
+#define MODEL_REQ_RD_KEY "TR103308-5.7-RD-KEY"
 
 /* ---- observation (issue 15; TR 103 308 T.1.4, §4.2, O.1.4) --------------
  * What MANO or an operator puts is intent; what a host last proved in an

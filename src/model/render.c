@@ -50,6 +50,20 @@ static const struct {
                      "with the VMs it is allowed to"},
     [MODEL_O13] = {"TR103308-7-O.1.3", "TR 103 308 §7.1 O.1.3; §7.2 O.1.7",
                    "a host runs only VNFs whose sensitivity its protection level admits"},
+    [MODEL_RD1] = {"TR103308-5.8-RD-R1", "TR 103 308 §5.8; §6.2 req. 1 read for RD",
+                   "the RD functions of a retention obligation run on hardware inside its "
+                   "jurisdiction"},
+    [MODEL_RD2] = {"TR103308-5.8-RD-R2", "TR 103 308 §5.8; §6.2 req. 2 read for RD",
+                   "the VM providing an RD store is inside the obligation's jurisdiction"},
+    [MODEL_RD3] = {"TR103308-5.8-RD-R3", "TR 103 308 §5.8; §6.2 req. 3 read for RD",
+                   "every VM utilising an RD store is inside the obligation's jurisdiction"},
+    [MODEL_RD8] = {"TR103308-5.8-RD-R8", "TR 103 308 §5.8; §6.2 req. 8 and 12 read for RD",
+                   "the hardware of an RD function is trusted and provides its location"},
+    [MODEL_RD9] = {"TR103308-5.8-RD-R9", "TR 103 308 §5.8; §6.2 req. 9 and 13 read for RD",
+                   "the hardware of an RD store is trusted and provides its location"},
+    [MODEL_RD11] = {"TR103308-5.8-RD-R11", "TR 103 308 §5.8; §6.2 req. 11 and 15 read for RD",
+                    "an RD VM is placed or migrates only onto trusted hardware inside the "
+                    "obligation's jurisdiction"},
 };
 
 const char *model_rule_id(model_rule r) {

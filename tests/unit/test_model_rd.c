@@ -1,0 +1,265 @@
+/* Unit tests of Retained Data in the model (issue 20): a retention obligation
+ * issued in Germany with RD functions and an RD store; each RD rule
+ * (TR103308-5.8-RD-R1/R2/R3/R8/R9/R11) with a case that holds and one that
+ * fails; placement of a declared RD VM in London denied and in Frankfurt
+ * allowed; migration; the key grant only for a declared RD function on
+ * trusted hardware inside the jurisdiction; retention never shortened;
+ * bounds on malformed input; and the period arithmetic. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/model.h"
+
+static const int64_t T0 = 1780272000; /* 2026-06-01 */
+
+static const char base_json[] =
+    "{\"format\":\"lisec-topology/1\","
+    "\"jurisdictions\":[{\"id\":\"de\",\"codes\":[\"DE\"]},{\"id\":\"fi\",\"codes\":[\"FI\"]}],"
+    "\"hosts\":["
+    " {\"id\":\"fra-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}},"
+    " {\"id\":\"fra-2\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}},"
+    " {\"id\":\"ber-u\",\"trust\":\"untrusted\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}},"
+    " {\"id\":\"lon-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"GB\"}}],"
+    "\"hypervisors\":[{\"id\":\"hv-fra-1\",\"host\":\"fra-1\"},{\"id\":\"hv-fra-2\",\"host\":\"fra-2\"},"
+    " {\"id\":\"hv-ber-u\",\"host\":\"ber-u\"},{\"id\":\"hv-lon-1\",\"host\":\"lon-1\"}],"
+    "\"vms\":["
+    " {\"id\":\"rd-q\",\"hypervisor\":\"hv-fra-1\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"},"
+    " {\"id\":\"rd-db\",\"hypervisor\":\"hv-fra-2\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"},"
+    " {\"id\":\"user\",\"hypervisor\":\"hv-fra-1\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}],"
+    "\"storage\":[{\"id\":\"rd-store\",\"vm\":\"rd-db\",\"provided_to\":[\"user\"]}]}";
+
+static const char *const FNS[] = {"rd-q", "rd-new"};
+static const char *const STS[] = {"rd-store"};
+
+static model *base(void) {
+  model *m = NULL;
+  lisec_err err = {0};
+  if (model_topology_load(base_json, strlen(base_json), T0, &m, &err)) fail_msg("load: %s", err.msg);
+  model_rd_spec s = {.id = "ob-de", .jurisdiction = "de", .functions = FNS, .n_functions = 2,
+                     .stores = STS, .n_stores = 1, .period_s = 86400, .retention_s = 180 * 86400,
+                     .valid_from = T0};
+  if (model_rd_put(m, &s, &err)) fail_msg("rd put: %s", err.msg);
+  return m;
+}
+
+static size_t rd_count(model *m, model_rule r, const char *needle) {
+  model_verdict v = {0};
+  assert_int_equal(model_rd_compliance(m, &v), 0);
+  size_t n = 0;
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == r && (!needle || strstr(v.reasons[i].sentence, needle))) {
+      assert_string_equal(v.reasons[i].subject, "rd ob-de");
+      n++;
+    }
+  model_verdict_free(&v);
+  return n;
+}
+
+static bool has(const model_verdict *v, model_rule r) {
+  for (size_t i = 0; i < v->n; i++)
+    if (v->reasons[i].rule == r) return true;
+  return false;
+}
+
+static void test_compliant_then_each_rule_fails(void **state) {
+  (void)state;
+  model *m = base();
+  model_verdict v = {0};
+  assert_int_equal(model_rd_compliance(m, &v), 0);
+  assert_true(v.allow);
+  assert_int_equal(v.n, 0);
+  model_verdict_free(&v);
+  lisec_err err = {0};
+  /* RD1: the RD function moved (as a fact) to London. */
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-lon-1", &err), 0);
+  assert_int_equal(rd_count(m, MODEL_RD1, "RD function VM rd-q runs on host lon-1"), 1);
+  assert_int_equal(rd_count(m, MODEL_RD8, NULL), 0);
+  /* RD8: onto untrusted hardware inside Germany. */
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-ber-u", &err), 0);
+  assert_int_equal(rd_count(m, MODEL_RD1, NULL), 0);
+  assert_int_equal(rd_count(m, MODEL_RD8, "not trusted"), 1);
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-fra-1", &err), 0);
+  /* RD2 and RD9: the store's provider. */
+  assert_int_equal(model_vm_move(m, "rd-db", "hv-lon-1", &err), 0);
+  assert_int_equal(rd_count(m, MODEL_RD2, "provider of RD store rd-store"), 1);
+  assert_int_equal(model_vm_move(m, "rd-db", "hv-ber-u", &err), 0);
+  assert_int_equal(rd_count(m, MODEL_RD9, NULL), 1);
+  assert_int_equal(model_vm_move(m, "rd-db", "hv-fra-2", &err), 0);
+  /* RD3: a VM the store is provided to. */
+  assert_int_equal(model_vm_move(m, "user", "hv-lon-1", &err), 0);
+  assert_int_equal(rd_count(m, MODEL_RD3, "user of RD store rd-store"), 1);
+  assert_int_equal(model_vm_move(m, "user", "hv-fra-1", &err), 0);
+  assert_int_equal(model_rd_compliance(m, &v), 0);
+  assert_int_equal(v.n, 0);
+  model_verdict_free(&v);
+  /* The rule ids are the RD ones. */
+  assert_string_equal(model_rule_id(MODEL_RD1), "TR103308-5.8-RD-R1");
+  assert_string_equal(model_rule_id(MODEL_RD11), "TR103308-5.8-RD-R11");
+  model_free(m);
+}
+
+static void test_placement_and_migration(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  model_verdict v = {0};
+  /* A declared RD function not yet in the model, placed in London: denied. */
+  model_vm_spec nv = {.id = "rd-new", .hypervisor = "hv-lon-1", .sensitivity = MODEL_CLASS_SENSITIVE,
+                      .domain = "rd"};
+  assert_int_equal(model_decide_place(m, &nv, &v, &err), 0);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_RD11));
+  assert_non_null(strstr(v.reasons[0].sentence, "located in GB"));
+  model_verdict_free(&v);
+  /* ... in Frankfurt: allowed. */
+  nv.hypervisor = "hv-fra-1";
+  assert_int_equal(model_decide_place(m, &nv, &v, &err), 0);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  /* A VM no obligation names may go to London. */
+  nv.id = "plain";
+  nv.hypervisor = "hv-lon-1";
+  assert_int_equal(model_decide_place(m, &nv, &v, &err), 0);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  /* Migration of the RD function, of the store provider and of the store
+   * user to London, or to untrusted hardware: denied by RD11. */
+  const char *vms[] = {"rd-q", "rd-db", "user"};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(model_decide_move(m, vms[i], "hv-lon-1", &v, &err), 0);
+    assert_false(v.allow);
+    assert_true(has(&v, MODEL_RD11));
+    model_verdict_free(&v);
+  }
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-ber-u", &v, &err), 0);
+  assert_true(has(&v, MODEL_RD11));
+  model_verdict_free(&v);
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-fra-2", &v, &err), 0);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  /* The obligation gone, London is fine again. */
+  assert_int_equal(model_rd_remove(m, "ob-de", &err), 0);
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-lon-1", &v, &err), 0);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  assert_int_equal(model_rd_remove(m, "ob-de", &err), LISEC_ENOTFOUND);
+  model_free(m);
+}
+
+static void test_key_grant(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  model_rd_key_grant g;
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), 0);
+  assert_string_equal(g.obligation, "ob-de");
+  assert_int_equal(g.period_s, 86400);
+  /* not a declared RD function of the obligation */
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "user", &g, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, MODEL_REQ_RD_KEY));
+  /* declared but not in the model */
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-new", &g, &err), LISEC_EDENIED);
+  /* a store no obligation names */
+  assert_int_equal(model_rd_key_allowed(m, "nope", "rd-q", &g, &err), LISEC_ENOTFOUND);
+  /* outside the jurisdiction, and on untrusted hardware */
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-lon-1", &err), 0);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "jurisdiction"));
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-ber-u", &err), 0);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "attested"));
+  /* attestation voided (trust unknown) on the good host */
+  assert_int_equal(model_vm_move(m, "rd-q", "hv-fra-1", &err), 0);
+  assert_int_equal(model_host_set_trust(m, "fra-1", MODEL_TRUST_UNKNOWN, &err), 0);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  model_free(m);
+}
+
+static void test_bad_input_and_retention(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  const char *bad_ids[] = {"ok", "bad id"};
+  const char *dup[] = {"a", "a"};
+  model_rd_spec s = {.id = "ob-2", .jurisdiction = "de", .functions = FNS, .n_functions = 1,
+                     .period_s = 60, .retention_s = 60, .valid_from = T0};
+  s.jurisdiction = "xx";
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_ENOTFOUND);
+  s.jurisdiction = "de";
+  s.period_s = 0;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "period_s"));
+  s.period_s = 60;
+  s.retention_s = MODEL_RD_SECONDS_MAX + 1;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  s.retention_s = 60;
+  s.functions = bad_ids;
+  s.n_functions = 2;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "functions[1]"));
+  s.functions = dup;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  s.n_functions = MODEL_RD_MEMBERS_MAX + 1;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  s.n_functions = 0;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL); /* names nothing */
+  s.id = "bad id";
+  s.functions = FNS;
+  s.n_functions = 1;
+  assert_int_equal(model_rd_put(m, &s, &err), LISEC_EINVAL);
+  /* Retention: lengthened yes, shortened no; period and start fixed. */
+  model_rd_spec o = {.id = "ob-de", .jurisdiction = "de", .functions = FNS, .n_functions = 2,
+                     .stores = STS, .n_stores = 1, .period_s = 86400, .retention_s = 200 * 86400,
+                     .valid_from = T0};
+  assert_int_equal(model_rd_put(m, &o, &err), 0);
+  o.retention_s = 10;
+  assert_int_equal(model_rd_put(m, &o, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "TR103308-5.8-RD-EARLY"));
+  o.retention_s = 200 * 86400;
+  o.period_s = 3600;
+  assert_int_equal(model_rd_put(m, &o, &err), LISEC_ECONFLICT);
+  json_t *j = model_rd_json(m, "ob-de");
+  assert_non_null(j);
+  assert_int_equal(json_integer_value(json_object_get(j, "retention_s")), 200 * 86400);
+  json_decref(j);
+  /* The jurisdiction an obligation names cannot go, and says nothing of it. */
+  assert_int_equal(model_jurisdiction_remove(m, "de", &err), LISEC_ECONFLICT);
+  assert_null(strstr(err.msg, "ob-de"));
+  assert_true(model_vm_rd_involved(m, "rd-q"));
+  assert_true(model_vm_rd_involved(m, "user")); /* utilises the RD store */
+  assert_true(model_vm_rd_involved(m, "rd-new"));
+  assert_false(model_vm_rd_involved(m, "plain"));
+  model_free(m);
+}
+
+static void test_periods(void **state) {
+  (void)state;
+  assert_int_equal(model_rd_period_at(1000, 60, 999), -1);
+  assert_int_equal(model_rd_period_at(1000, 60, 1000), 0);
+  assert_int_equal(model_rd_period_at(1000, 60, 1059), 0);
+  assert_int_equal(model_rd_period_at(1000, 60, 1060), 1);
+  int64_t a, b, d;
+  model_rd_period_window(1000, 60, 30, 2, &a, &b, &d);
+  assert_int_equal(a, 1120);
+  assert_int_equal(b, 1180);
+  assert_int_equal(d, 1210);
+  model_rd_period_window(1000, 60, 30, INT64_MAX, &a, &b, &d); /* saturates, no overflow */
+  assert_true(d > a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_compliant_then_each_rule_fails),
+      cmocka_unit_test(test_placement_and_migration),
+      cmocka_unit_test(test_key_grant),
+      cmocka_unit_test(test_bad_input_and_retention),
+      cmocka_unit_test(test_periods),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
