@@ -52,6 +52,8 @@ const char *const lisecd_known_settings[] = {
     "time.source", "time.chrony_socket", "time.reply_socket", "time.max_offset_ms",
     "time.max_root_dispersion_ms", "time.require_nts", "time.poll_ms", "time.stale_ms",
     "time.timeout_ms", "time.tpm_jump_ms", "time.tpm_min_hosts", "time.tpm_window_s",
+    /* Retained Data (ctl/rd.c, keys/rdkey.c; issue 20) */
+    "audit.rd_seal_key", "rd.admin_pubkey", "rd.pkcs11_module", "rd.token", "rd.pin_file", "rd.check_ms",
     /* randomness */
     NULL,
 };

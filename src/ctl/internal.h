@@ -17,6 +17,7 @@ struct ctl_pkg_state;
 struct ctl_li_state;
 struct ctl_x1_state;
 struct ctl_clock_state;
+struct ctl_rd_state;
 
 /* The controller's settings, read and checked once by ctl_open
  * (ctl/settings.c); the topics take them from here. */
@@ -44,6 +45,7 @@ struct ctl_shared {
   struct ctl_li_state *li;         /* ctl/li.c */
   struct ctl_x1_state *x1;         /* ctl/tasks.c: the ADMF loop */
   struct ctl_clock_state *clock;   /* ctl/clock.c: trusted time ([time]) */
+  struct ctl_rd_state *rd;         /* ctl/rd.c: Retained Data (issue 20) */
   bool started;                    /* between ctl_start and ctl_stop */
 };
 
@@ -83,6 +85,13 @@ void ctl_x1_close(ctl_shared *sh);
  * the model (which includes no other topic) too. */
 #define CTL_CLOCK_REQ "TR103308-4.2-TIME"
 int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+
+/* ctl/rd.c (issue 20): retention obligations into the model; the timer
+ * that destroys data keys whose retention ended. */
+int ctl_rd_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_rd_start(ctl_shared *sh, lisec_err *err);
+void ctl_rd_stop(ctl_shared *sh);
+void ctl_rd_close(ctl_shared *sh);
 
 /* ctl/topics.c: every topic in the table's order; on a failure the topics
  * opened so far are closed again. close and stop go in reverse order. */

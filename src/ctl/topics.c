@@ -38,6 +38,8 @@ static const ctl_topic TOPICS[] = {
     {"x1", ctl_x1_open, ctl_x1_start, ctl_x1_stop, ctl_x1_close},
     /* rng keeps nothing across requests: its findings are in the store */
     {"rng", NULL, NULL, NULL, NULL},
+    /* Retained Data (issue 20): after the model it keeps obligations in */
+    {"rd", ctl_rd_open, ctl_rd_start, ctl_rd_stop, ctl_rd_close},
 };
 
 #define N_TOPICS LISEC_ARRAY_LEN(TOPICS)

@@ -126,6 +126,15 @@ int keys_x1_sign(keys_client *k, const char *key_path, const uint8_t *digest, si
 int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const uint8_t *data, size_t len,
                      uint8_t *sig, size_t cap, size_t *sig_len, lisec_err *err);
 
+/* Retained Data (issue 20; keys/rdkey.h): the data key of an RD store for
+ * one retention period, from the [rd] token (generated there first when
+ * create is set; ENOTFOUND otherwise), and its destruction at the end of
+ * retention (*count: objects destroyed; 0 when it was gone already). The
+ * caller wipes key. */
+int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, uint8_t key[32],
+                lisec_err *err);
+int keys_rd_destroy(keys_client *k, const char *store, uint64_t period, uint64_t *count, lisec_err *err);
+
 /* ---- the service (the keys process's body) ----------------------------- */
 
 /* Opens what cfg's [vault], [audit] and [li] name: the PKCS#11 modules and

@@ -16,6 +16,7 @@
 #include "keys/keys.h"
 #include "keys/livm.h"
 #include "keys/p11.h"
+#include "keys/rdkey.h"
 #include "keys/signer.h"
 #include "keys/wire.h"
 #include "keys/x1key.h"
@@ -24,6 +25,7 @@ struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
   keys_livm *li;         /* [li]; NULL when not configured */
+  keys_rdkey *rd;        /* [rd] (issue 20); NULL when not configured */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
   keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
 };
@@ -139,6 +141,18 @@ static int open_li(const lisec_config *cfg, keys_service *s, lisec_err *err) {
   return rc;
 }
 
+/* [rd]: a logged-in session on [rd] token for the RD stores' data keys. */
+static int open_rd(const lisec_config *cfg, keys_service *s, lisec_err *err) {
+  const char *module = lisec_config_str(cfg, "rd", "pkcs11_module", NULL);
+  if (!module) return 0;
+  char pin[KEYS_P11_PIN_MAX + 1];
+  int rc = keys_p11_read_pin(cfg, "rd", pin, err);
+  if (rc) return rc;
+  rc = keys_rdkey_open(module, lisec_config_str(cfg, "rd", "token", "lisec"), pin, &s->rd, err);
+  crypto_wipe(pin, sizeof pin);
+  return rc;
+}
+
 int keys_settings_parse(const lisec_config *cfg, keys_settings *out, lisec_err *err) {
   int64_t spin = 0, msg = 0, batch = 0;
   int rc = lisec_config_int(cfg, "keys", "spin_us", KEYS_SPIN_US_DEFAULT, 0, 1000, &spin, err);
@@ -158,6 +172,7 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
   if (!rc) rc = keys_x1keys_open(&s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
   if (!rc) rc = open_li(cfg, s, err);
+  if (!rc) rc = open_rd(cfg, s, err);
   if (rc) {
     keys_service_close(s);
     return rc;
@@ -169,6 +184,7 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
 void keys_service_close(keys_service *s) {
   if (!s) return;
   keys_livm_close(s->li);
+  keys_rdkey_close(s->rd);
   keys_kek_close(s->kek);
   keys_signer_close(s->signer);
   keys_x1keys_close(s->x1);
@@ -379,6 +395,15 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
   case KEYS_MSG_X1_SIGN:
     return do_x1_sign(s, q, sig, rp, err);
+  case KEYS_MSG_RD_KEY: /* into sig, which is wiped after the reply */
+    if (!s->rd) return lisec_err_set(err, LISEC_EUNAVAIL, "[rd] no PKCS#11 token is configured");
+    if ((rc = keys_rdkey_get(s->rd, q->name, q->period, q->create, sig, err))) return rc;
+    rp->data = sig;
+    rp->data_len = KEYS_RD_KEY_LEN;
+    return 0;
+  case KEYS_MSG_RD_DESTROY:
+    if (!s->rd) return lisec_err_set(err, LISEC_EUNAVAIL, "[rd] no PKCS#11 token is configured");
+    return keys_rdkey_destroy(s->rd, q->name, q->period, &rp->count, err);
   case KEYS_MSG_AUDIT_NEXT:
   case KEYS_MSG_AUDIT_SIGN_NEXT:
   case KEYS_MSG_AUDIT_PROMOTE:

@@ -15,7 +15,8 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_LI_CHECK] = "LI_CHECK",       [KEYS_MSG_X1_SIGN] = "X1_SIGN",
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
     [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE",
-    [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH"};
+    [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH", [KEYS_MSG_RD_KEY] = "RD_KEY",
+    [KEYS_MSG_RD_DESTROY] = "RD_DESTROY"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -160,6 +161,12 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_u32(w, q->batch_count);
     ipc_put_raw(w, q->batch, q->batch_len);
     break;
+  case KEYS_MSG_RD_KEY:
+  case KEYS_MSG_RD_DESTROY:
+    ipc_put_str(w, q->name);
+    ipc_put_u64(w, q->period);
+    if (q->type == KEYS_MSG_RD_KEY) ipc_put_u8(w, q->create ? 1 : 0);
+    break;
   default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
     break;
   }
@@ -220,6 +227,18 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
   case KEYS_MSG_OPEN_BATCH:
     get_batch(&r, false, &q->batch_count, &q->batch, &q->batch_len);
     break;
+  case KEYS_MSG_RD_KEY:
+  case KEYS_MSG_RD_DESTROY:
+    ipc_get_str(&r, q->name, sizeof q->name);
+    if (!r.bad && !q->name[0]) bad(&r, "an empty store id");
+    q->period = ipc_get_u64(&r);
+    if (q->period > ((uint64_t)1 << 40)) bad(&r, "period out of range");
+    if (type == KEYS_MSG_RD_KEY) {
+      flag = ipc_get_u8(&r);
+      if (flag > 1) bad(&r, "create is neither 0 nor 1");
+      q->create = flag == 1;
+    }
+    break;
   default:
     break;
   }
@@ -256,8 +275,10 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_str(w, r->label);
     break;
   case KEYS_MSG_KEK_UNLOAD:
+  case KEYS_MSG_RD_DESTROY:
     ipc_put_u64(w, r->count);
     break;
+  case KEYS_MSG_RD_KEY:
   case KEYS_MSG_OPEN:
   case KEYS_MSG_AUDIT_SIGN:
   case KEYS_MSG_AUDIT_SIGN_NEXT:
@@ -321,7 +342,12 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       ipc_get_str(&r, rp->label, sizeof rp->label);
       break;
     case KEYS_MSG_KEK_UNLOAD:
+    case KEYS_MSG_RD_DESTROY:
       rp->count = ipc_get_u64(&r);
+      break;
+    case KEYS_MSG_RD_KEY:
+      ipc_get_bytes(&r, 32, &rp->data, &rp->data_len);
+      if (!r.bad && rp->data_len != 32) bad(&r, "the data key is not 32 bytes");
       break;
     case KEYS_MSG_OPEN:
       ipc_get_bytes(&r, KEYS_DATA_MAX, &rp->data, &rp->data_len);

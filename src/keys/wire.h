@@ -22,6 +22,8 @@
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
+ *   RD_KEY          store id, period, create                data key (32 bytes; wiped after sending)
+ *   RD_DESTROY      store id, period                        count destroyed
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear.
@@ -87,6 +89,8 @@ enum {
   KEYS_MSG_AUDIT_SIGN_NEXT,
   KEYS_MSG_AUDIT_PROMOTE,
   KEYS_MSG_OPEN_BATCH,
+  KEYS_MSG_RD_KEY,     /* issue 20: Retained Data keys (keys/rdkey.h) */
+  KEYS_MSG_RD_DESTROY,
   KEYS_MSG_END
 };
 
@@ -106,7 +110,8 @@ typedef struct keys_request {
                                            X1_SIGN: the digest; AUDIT_PROMOTE: the pk */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
-  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key */
+  char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; RD_KEY, RD_DESTROY: the store */
+  uint64_t period;                      /* RD_KEY, RD_DESTROY */
   bool create;                          /* KEK_USE, AUDIT_NEXT */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
   uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA, _RSA_PKCS1, _RSA_PSS */
@@ -127,7 +132,7 @@ typedef struct keys_reply {
   const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature;
                           AUDIT_NEXT: the pk */
   size_t data_len;
-  uint64_t count;      /* KEK_UNLOAD */
+  uint64_t count;      /* KEK_UNLOAD; RD_DESTROY: objects destroyed */
   uint32_t batch_count; /* OPEN_BATCH: answers, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch; /* OPEN_BATCH: the answers' fields, each checked */
   size_t batch_len;

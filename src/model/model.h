@@ -369,17 +369,18 @@ int model_rd_compliance(const model *m, model_verdict *out);
 int64_t model_rd_period_at(int64_t valid_from, int64_t period_s, int64_t t);
 void model_rd_period_window(int64_t valid_from, int64_t period_s, int64_t retention_s, int64_t k,
                             int64_t *start, int64_t *end, int64_t *destroy_at);
-/* May RD store `store`'s data key be handed to VM vm now? Only when an
- * obligation names the store and the VM as one of its functions, and the
- * VM runs on trusted hardware (with a location) inside the obligation's
- * jurisdiction. 0 with the obligation's id, period_s, retention_s and
+/* May RD store `store`'s data key be handed to VM vm, running on host
+ * `host` (where the controller knows it runs: observed, else declared)?
+ * Only when an obligation names the store and the VM as one of its
+ * functions, and that host is trusted (with a location) and inside the
+ * obligation's jurisdiction. 0 with the obligation's id, period_s, retention_s and
  * valid_from in *out; EDENIED naming TR103308-5.7-RD-KEY otherwise
  * (ENOTFOUND when no obligation names the store). */
 typedef struct model_rd_key_grant {
   char obligation[MODEL_ID_MAX + 1];
   int64_t period_s, retention_s, valid_from;
 } model_rd_key_grant;
-int model_rd_key_allowed(const model *m, const char *store, const char *vm,
+int model_rd_key_allowed(const model *m, const char *store, const char *vm, const char *host,
                          model_rd_key_grant *out, lisec_err *err);
 /* The RD obligations naming a store (up to cap ids copied into ids);
  * returns how many there are. */

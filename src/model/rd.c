@@ -342,7 +342,7 @@ size_t model_rd_stores_obligation(const model *m, const char *store, char *id, s
   return n;
 }
 
-int model_rd_key_allowed(const model *m, const char *store, const char *vm,
+int model_rd_key_allowed(const model *m, const char *store, const char *vm, const char *host,
                          model_rd_key_grant *out, lisec_err *err) {
   const mrd *o = NULL;
   for (size_t i = 0; m->rd && store && i < m->rd->n && !o; i++)
@@ -351,12 +351,14 @@ int model_rd_key_allowed(const model *m, const char *store, const char *vm,
     return lisec_err_set(err, LISEC_ENOTFOUND, MODEL_REQ_RD_KEY ": no retention obligation names "
                                                "this RD store");
   /* The first obligation naming the store decides: a store serves one. */
-  uint32_t v;
+  uint32_t v, hw;
   if (!vm || !names(o->fn, o->nfn, vm) || !strmap_get(&m->vms.ids, vm, &v))
     return lisec_err_set(err, LISEC_EDENIED,
                          MODEL_REQ_RD_KEY ": the requesting VM is not a declared RD function of "
                                           "the obligation that names this store");
-  const mhost *h = &m->hosts.a[vm_host(m, v)];
+  if (!host || !strmap_get(&m->hosts.ids, host, &hw))
+    return lisec_err_set(err, LISEC_EDENIED, MODEL_REQ_RD_KEY ": the RD VM's host is not in the model");
+  const mhost *h = &m->hosts.a[hw];
   const mjur *j = rd_jur(m, o);
   if (!host_trusted(h))
     return lisec_err_set(err, LISEC_EDENIED,

@@ -22,6 +22,7 @@ static const struct {
     {API_ROLE_MANO, "mano"}, {API_ROLE_AUDITOR, "auditor"},
     {API_ROLE_TENANT, "tenant"}, {API_ROLE_METRICS, "metrics"},
     {API_ROLE_VM, "vm"},
+    {API_ROLE_RD_ADMIN, "rd-admin"},
 };
 
 int main(void) {

@@ -157,27 +157,25 @@ static void test_key_grant(void **state) {
   model *m = base();
   lisec_err err = {0};
   model_rd_key_grant g;
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), 0);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", "fra-1", &g, &err), 0);
   assert_string_equal(g.obligation, "ob-de");
   assert_int_equal(g.period_s, 86400);
   /* not a declared RD function of the obligation */
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "user", &g, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "user", "fra-1", &g, &err), LISEC_EDENIED);
   assert_non_null(strstr(err.msg, MODEL_REQ_RD_KEY));
   /* declared but not in the model */
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-new", &g, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-new", "fra-1", &g, &err), LISEC_EDENIED);
   /* a store no obligation names */
-  assert_int_equal(model_rd_key_allowed(m, "nope", "rd-q", &g, &err), LISEC_ENOTFOUND);
+  assert_int_equal(model_rd_key_allowed(m, "nope", "rd-q", "fra-1", &g, &err), LISEC_ENOTFOUND);
   /* outside the jurisdiction, and on untrusted hardware */
-  assert_int_equal(model_vm_move(m, "rd-q", "hv-lon-1", &err), 0);
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", "lon-1", &g, &err), LISEC_EDENIED);
   assert_non_null(strstr(err.msg, "jurisdiction"));
-  assert_int_equal(model_vm_move(m, "rd-q", "hv-ber-u", &err), 0);
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", "ber-u", &g, &err), LISEC_EDENIED);
   assert_non_null(strstr(err.msg, "attested"));
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", "nohost", &g, &err), LISEC_EDENIED);
   /* attestation voided (trust unknown) on the good host */
-  assert_int_equal(model_vm_move(m, "rd-q", "hv-fra-1", &err), 0);
   assert_int_equal(model_host_set_trust(m, "fra-1", MODEL_TRUST_UNKNOWN, &err), 0);
-  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", &g, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_key_allowed(m, "rd-store", "rd-q", "fra-1", &g, &err), LISEC_EDENIED);
   model_free(m);
 }
 

@@ -1,0 +1,6 @@
+# Retained Data (issue 20): the RD administration's signed extension command
+# (model/rd_command.c; seeds in fuzz/corpus/rd_command/).
+lisec_fuzzer(rd_command ${CMAKE_CURRENT_LIST_DIR}/rd_command.c lisec_model)
+if(LISEC_FUZZ)
+  target_sources(rd_command PRIVATE ${CMAKE_SOURCE_DIR}/src/model/rd_command.c)
+endif()

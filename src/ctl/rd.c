@@ -1,0 +1,761 @@
+/* Retained Data use cases (ctl/rd.h; issue 20). Retention obligations live
+ * in the trust model (model/rd.c: the §6.2 rules for RD, decisions and
+ * compliance) and as store documents (CTL_RD_OBLIGATION_KIND), loaded into
+ * the model when the topic opens. Each RD store's data key of a retention
+ * period is made in the keys process's [rd] token on its first request and
+ * recorded as a document (CTL_RD_KEY_KIND) before it is made, so the
+ * destruction timer, on its own thread with its own store handle, finds
+ * every key that may exist: when a period's retention ends it records the
+ * destruction (sealed to the RD administration) and destroys the key in the
+ * token (C_DestroyObject through the keys process); the document then says
+ * "destroyed" and a request for that period gets 410. Every record here is
+ * sealed to the RD administration (ctl_audit_rd); replies and errors to
+ * other roles name requirements, never an obligation. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "ctl/hosts_end.h"
+#include "ctl/internal.h"
+#include "ctl/model.h"
+#include "ctl/rd.h"
+#include "model/rd_command.h"
+
+#define CHECK_MS_DEFAULT 1000
+#define PERIOD_DIGITS_MAX 12
+
+struct ctl_rd_state {
+  EVP_PKEY *admin_key; /* [rd] admin_pubkey: verifies rd-extend commands */
+  int64_t check_ms;    /* [rd] check_ms: how often ended periods are looked for */
+  pthread_mutex_t mu;  /* serialises changes of obligations and keys */
+  pthread_mutex_t tmu;
+  pthread_cond_t tcv;
+  bool stopping, started;
+  pthread_t timer;
+  lisec_ctl *timer_ctl;
+};
+
+/* The clock retention periods are judged by. Test builds only: the file
+ * LISEC_TEST_RD_CLOCK names holds how many seconds it runs ahead, so a test
+ * ends a retention without waiting for it. */
+static int64_t rd_now(void) {
+  int64_t now = lisec_time_now();
+#ifdef LISEC_TEST_HOOKS
+  const char *f = getenv("LISEC_TEST_RD_CLOCK");
+  FILE *fp = f ? fopen(f, "r") : NULL;
+  long long ahead = 0;
+  if (fp) {
+    if (fscanf(fp, "%lld", &ahead) == 1 && ahead > 0 && ahead < (1LL << 32)) now += ahead;
+    fclose(fp);
+  }
+#endif
+  return now;
+}
+
+static const ctl_actor CONTROLLER = {.subject = "lisecd", .role = "controller", .kind = CTL_ROLE_CONTROLLER};
+
+/* ---- documents ------------------------------------------------------------ */
+
+/* An obligation's spec from its JSON form (the stored document or a
+ * request already checked); the strings borrow from j, ids into arrays the
+ * caller frees. */
+typedef struct rd_parsed {
+  model_rd_spec spec;
+  const char **fn, **st;
+} rd_parsed;
+
+static void parsed_free(rd_parsed *p) {
+  free(p->fn);
+  free(p->st);
+  memset(p, 0, sizeof *p);
+}
+
+static int id_list(const json_t *j, const char *key, const char ***out, size_t *n, lisec_err *err) {
+  const json_t *a = json_object_get(j, key);
+  *out = NULL;
+  *n = 0;
+  if (!a) return 0;
+  if (!json_is_array(a)) return lisec_err_set(err, LISEC_EINVAL, "%s: an array of ids", key);
+  size_t len = json_array_size(a);
+  if (len > MODEL_RD_MEMBERS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "%s: at most %d ids", key, MODEL_RD_MEMBERS_MAX);
+  const char **v = calloc(len ? len : 1, sizeof *v);
+  if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  for (size_t i = 0; i < len; i++) {
+    const json_t *e = json_array_get(a, i);
+    if (!json_is_string(e) || json_string_length(e) > MODEL_ID_MAX) {
+      free(v);
+      return lisec_err_set(err, LISEC_EINVAL, "%s[%zu]: an id (%s)", key, i, LISEC_ID_RULE);
+    }
+    v[i] = json_string_value(e);
+  }
+  *out = v;
+  *n = len;
+  return 0;
+}
+
+/* seconds from key_s, or days from key_days (exactly one of the two). */
+static int duration(const json_t *j, const char *key_s, const char *key_days, int64_t *out,
+                    lisec_err *err) {
+  bool s = json_object_get(j, key_s) != NULL, d = json_object_get(j, key_days) != NULL;
+  if (s == d) return lisec_err_set(err, LISEC_EINVAL, "%s: give exactly one of %s and %s", key_s, key_s, key_days);
+  int64_t v = 0;
+  int rc = s ? lisec_json_get_int(j, key_s, true, 1, MODEL_RD_SECONDS_MAX, &v, err)
+             : lisec_json_get_int(j, key_days, true, 1, MODEL_RD_SECONDS_MAX / 86400, &v, err);
+  if (rc) return rc;
+  *out = s ? v : v * 86400;
+  return 0;
+}
+
+static int parse_obligation(const char *id, const json_t *j, bool request, int64_t now, rd_parsed *p,
+                            lisec_err *err) {
+  static const char *const req_keys[] = {"jurisdiction", "functions", "stores", "period_s", "period_days",
+                                         "retention_s", "retention_days", "valid_from", NULL};
+  memset(p, 0, sizeof *p);
+  p->spec.id = id;
+  int rc = request ? lisec_json_only_keys(j, req_keys, err) : 0;
+  if (!rc) rc = lisec_json_get_str(j, "jurisdiction", true, MODEL_ID_MAX, &p->spec.jurisdiction, err);
+  if (!rc) rc = id_list(j, "functions", &p->fn, &p->spec.n_functions, err);
+  if (!rc) rc = id_list(j, "stores", &p->st, &p->spec.n_stores, err);
+  if (!rc && request) rc = duration(j, "period_s", "period_days", &p->spec.period_s, err);
+  if (!rc && request) rc = duration(j, "retention_s", "retention_days", &p->spec.retention_s, err);
+  if (!rc && !request)
+    rc = lisec_json_get_int(j, "period_s", true, 1, MODEL_RD_SECONDS_MAX, &p->spec.period_s, err);
+  if (!rc && !request)
+    rc = lisec_json_get_int(j, "retention_s", true, 1, MODEL_RD_SECONDS_MAX, &p->spec.retention_s, err);
+  if (!rc) {
+    const json_t *vf = json_object_get(j, "valid_from");
+    p->spec.valid_from = now;
+    if (json_is_string(vf)) {
+      if (json_string_length(vf) > 40 || lisec_time_parse(json_string_value(vf), &p->spec.valid_from))
+        rc = lisec_err_set(err, LISEC_EINVAL, "valid_from: an RFC 3339 time or seconds since the epoch");
+    } else if (vf) {
+      rc = lisec_json_get_int(j, "valid_from", true, 0, INT64_MAX / 4, &p->spec.valid_from, err);
+    } else if (!request) {
+      rc = lisec_err_set(err, LISEC_EINVAL, "valid_from: required");
+    }
+  }
+  p->spec.functions = p->fn;
+  p->spec.stores = p->st;
+  if (rc) parsed_free(p);
+  return rc;
+}
+
+static int doc_get(lisec_ctl *ctl, const char *kind, const char *id, json_t **out, lisec_err *err) {
+  char *body = NULL;
+  *out = NULL;
+  int rc = store_doc_get(ctl->store, kind, id, &body, NULL, err);
+  if (rc) return rc;
+  rc = lisec_json_parse(body, strlen(body), out, err);
+  free(body);
+  return rc;
+}
+
+static int doc_put(lisec_ctl *ctl, const char *kind, const char *id, const json_t *doc, lisec_err *err) {
+  char *text = lisec_json_dump_canonical(doc);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = store_doc_put(ctl->store, kind, id, text, -1, NULL, err);
+  free(text);
+  return rc;
+}
+
+static void key_id(const char *store, uint64_t period, char out[MODEL_ID_MAX + 32]) {
+  snprintf(out, MODEL_ID_MAX + 32, "%s:%llu", store, (unsigned long long)period);
+}
+
+/* ---- roles ---------------------------------------------------------------- */
+
+/* Obligations are the RD administration's alone; another role's attempt
+ * is refused and recorded (sealed: the path names an obligation). */
+static int need_rd_admin(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
+                         lisec_err *err) {
+  if (ctl_actor_role(actor) == CTL_ROLE_RD_ADMIN) return 0;
+  int rc = lisec_err_set(err, LISEC_EAUTH,
+                         CTL_RD_REQ_ROLE ": role %.64s may not %s retention obligations or their keys; "
+                         "admitted roles: rd-admin",
+                         actor && actor->role ? actor->role : "(none)", action);
+  return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "%s", subject);
+}
+
+/* ---- obligations ------------------------------------------------------------ */
+
+static json_t *obligation_view(model *m, const char *id, uint64_t last_counter) {
+  json_t *j = model_rd_json(m, id);
+  if (j) json_object_set_new(j, "last_counter", json_integer((json_int_t)last_counter));
+  return j;
+}
+
+static uint64_t stored_counter(lisec_ctl *ctl, const char *id) {
+  json_t *d = NULL;
+  lisec_err ignore = {0};
+  if (doc_get(ctl, CTL_RD_OBLIGATION_KIND, id, &d, &ignore)) return 0;
+  json_int_t c = json_integer_value(json_object_get(d, "last_counter"));
+  json_decref(d);
+  return c > 0 ? (uint64_t)c : 0;
+}
+
+/* Puts spec into the model and the store, recording the act first; the
+ * model is put back as it was (old, or nothing) when the store refuses. */
+static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const model_rd_spec *spec,
+                  uint64_t counter, const char *why, json_t **out, lisec_err *err) {
+  model *m = ctl_model_lock(ctl->shared);
+  if (!m) return lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not open");
+  json_t *old = model_rd_json(m, spec->id);
+  int rc = model_rd_put(m, spec, err);
+  json_t *view = rc ? NULL : obligation_view(m, spec->id, counter);
+  ctl_model_unlock(ctl->shared);
+  if (rc) {
+    json_decref(old);
+    return rc == LISEC_ENOMEM ? rc
+                              : ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err,
+                                             "rd %s", spec->id);
+  }
+  if (!view) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd %s", spec->id);
+  if (!rc && (rc = doc_put(ctl, CTL_RD_OBLIGATION_KIND, spec->id, view, err)) != 0)
+    rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd %s", spec->id);
+  if (rc) {
+    lisec_err ignore = {0};
+    m = ctl_model_lock(ctl->shared);
+    rd_parsed p;
+    if (old && parse_obligation(spec->id, old, false, 0, &p, &ignore) == 0) {
+      /* removed first: putting back a shorter retention is refused */
+      (void)model_rd_remove(m, spec->id, &ignore);
+      (void)model_rd_put(m, &p.spec, &ignore);
+      parsed_free(&p);
+    } else if (!old) {
+      (void)model_rd_remove(m, spec->id, &ignore);
+    }
+    ctl_model_unlock(ctl->shared);
+    json_decref(view);
+    view = NULL;
+  }
+  json_decref(old);
+  *out = view;
+  return rc;
+}
+
+int ctl_rd_put(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+               json_t **out, lisec_err *err) {
+  struct ctl_rd_state *st = ctl->shared->rd;
+  const char *action = "rd.obligation.put";
+  int rc = need_rd_admin(ctl, actor, action, "rd obligations", err);
+  if (rc) return rc;
+  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data is not open");
+  if ((rc = lisec_id_check("id", id, strlen(id), err))) return rc;
+  rd_parsed p;
+  if ((rc = parse_obligation(id, body, true, lisec_time_now(), &p, err)))
+    return ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err, "rd %s", id);
+  pthread_mutex_lock(&st->mu);
+  model *m = ctl_model_lock(ctl->shared);
+  json_t *old = m ? model_rd_json(m, id) : NULL;
+  ctl_model_unlock(ctl->shared);
+  if (old) {
+    /* A replacement keeps the start, and the period (keys are bound to
+     * them); retention grows only by the signed command. */
+    if (!json_object_get(body, "valid_from"))
+      p.spec.valid_from = json_integer_value(json_object_get(old, "valid_from"));
+    int64_t ret = json_integer_value(json_object_get(old, "retention_s"));
+    if (p.spec.retention_s > ret)
+      rc = lisec_err_set(err, LISEC_ECONFLICT,
+                         CTL_RD_REQ_EXTEND ": retention is lengthened only by the RD administration's "
+                         "signed command (POST /v1/rd/obligations/{id}/extend)");
+    if (rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err, "rd %s", id);
+  }
+  if (!rc) rc = commit(ctl, actor, action, &p.spec, stored_counter(ctl, id), old ? "replaced" : "created", out, err);
+  pthread_mutex_unlock(&st->mu);
+  json_decref(old);
+  parsed_free(&p);
+  return rc;
+}
+
+int ctl_rd_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out, lisec_err *err) {
+  const char *action = "rd.obligation.read";
+  int rc = need_rd_admin(ctl, actor, action, "rd obligations", err);
+  if (rc) return rc;
+  model *m = ctl_model_lock(ctl->shared);
+  json_t *j = m ? model_rd_json(m, id) : NULL;
+  ctl_model_unlock(ctl->shared);
+  if (!j) return lisec_err_set(err, LISEC_ENOTFOUND, "rd: no retention obligation \"%.128s\"", id);
+  json_object_set_new(j, "last_counter", json_integer((json_int_t)stored_counter(ctl, id)));
+  if ((rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, NULL, 0, NULL, err, "rd %s", id))) {
+    json_decref(j);
+    return rc;
+  }
+  *out = j;
+  return 0;
+}
+
+static int list_one(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL) == 0) json_object_set_new(ctx, id, j);
+  return 0;
+}
+
+int ctl_rd_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
+  const char *action = "rd.obligation.list";
+  int rc = need_rd_admin(ctl, actor, action, "rd obligations", err);
+  if (rc) return rc;
+  json_t *all = json_object(), *arr = json_array();
+  if (!all || !arr) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) rc = store_doc_list(ctl->store, CTL_RD_OBLIGATION_KIND, list_one, all, err);
+  const char *k;
+  json_t *v;
+  if (!rc) json_object_foreach(all, k, v) json_array_append(arr, v);
+  if (!rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, NULL, 0, NULL, err, "rd obligations");
+  json_decref(all);
+  if (rc) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = json_pack("{s:o}", "obligations", arr);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* A key of one of the obligation's stores that is not destroyed yet. */
+typedef struct live_scan {
+  const json_t *stores;
+  bool found;
+} live_scan;
+
+static int live_one(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  live_scan *s = ctx;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
+  const char *store = json_string_value(json_object_get(j, "store"));
+  const char *state = json_string_value(json_object_get(j, "state"));
+  size_t i;
+  json_t *e;
+  json_array_foreach(s->stores, i, e)
+    if (store && state && strcmp(state, "destroyed") != 0 && strcmp(json_string_value(e), store) == 0)
+      s->found = true;
+  json_decref(j);
+  return 0;
+}
+
+int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
+  struct ctl_rd_state *st = ctl->shared->rd;
+  const char *action = "rd.obligation.delete";
+  int rc = need_rd_admin(ctl, actor, action, "rd obligations", err);
+  if (rc) return rc;
+  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data is not open");
+  pthread_mutex_lock(&st->mu);
+  model *m = ctl_model_lock(ctl->shared);
+  json_t *old = m ? model_rd_json(m, id) : NULL;
+  ctl_model_unlock(ctl->shared);
+  live_scan scan = {json_object_get(old, "stores"), false};
+  if (!old) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no retention obligation \"%.128s\"", id);
+  else rc = store_doc_list(ctl->store, CTL_RD_KEY_KIND, live_one, &scan, err);
+  if (!rc && scan.found)
+    rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL,
+                      lisec_err_set(err, LISEC_ECONFLICT,
+                                    CTL_RD_REQ_EARLY ": a data key of one of the obligation's stores is "
+                                    "not yet destroyed; retained data is not deleted before its "
+                                    "retention ends"),
+                      NULL, err, "rd %s", id);
+  if (!rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, NULL, 0, NULL, err, "rd %s", id);
+  if (!rc) {
+    m = ctl_model_lock(ctl->shared);
+    rc = model_rd_remove(m, id, err);
+    ctl_model_unlock(ctl->shared);
+  }
+  if (!rc && (rc = store_doc_delete(ctl->store, CTL_RD_OBLIGATION_KIND, id, err)) != 0)
+    rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd %s", id);
+  pthread_mutex_unlock(&st->mu);
+  json_decref(old);
+  return rc;
+}
+
+int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
+                  json_t **out, lisec_err *err) {
+  struct ctl_rd_state *st = ctl->shared->rd;
+  const char *action = "rd.obligation.extend";
+  int rc = need_rd_admin(ctl, actor, action, "rd obligations", err);
+  if (rc) return rc;
+  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data is not open");
+  if (!st->admin_key)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         CTL_RD_REQ_EXTEND ": no RD administration key is configured ([rd] admin_pubkey): "
+                         "no retention can be extended");
+  char *text = lisec_json_dump_canonical(body);
+  if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_lock(&st->mu);
+  model *m = ctl_model_lock(ctl->shared);
+  json_t *old = m ? model_rd_json(m, id) : NULL;
+  ctl_model_unlock(ctl->shared);
+  model_rd_command c;
+  rd_parsed p = {0};
+  if (!old) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no retention obligation \"%.128s\"", id);
+  else if ((rc = model_rd_command_verify((const uint8_t *)text, strlen(text), st->admin_key, id,
+                                         stored_counter(ctl, id), lisec_time_now(), &c, err)) == 0 &&
+           c.retention_s <= json_integer_value(json_object_get(old, "retention_s")))
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       CTL_RD_REQ_EXTEND ": the command's retention_s is not longer than the current "
+                       "retention");
+  if (rc && rc != LISEC_ENOTFOUND)
+    rc = ctl_audit_rd(ctl, actor, rc == LISEC_ECONFLICT ? CTL_OUTCOME_REFUSED : CTL_OUTCOME_DENIED, action,
+                      NULL, rc, NULL, err, "rd %s", id);
+  if (!rc && !(rc = parse_obligation(id, old, false, 0, &p, err))) {
+    p.spec.retention_s = c.retention_s;
+    char why[96];
+    snprintf(why, sizeof why, "retention extended to %lld s by signed command %llu", (long long)c.retention_s,
+             (unsigned long long)c.counter);
+    rc = commit(ctl, actor, action, &p.spec, c.counter, why, out, err);
+  }
+  pthread_mutex_unlock(&st->mu);
+  parsed_free(&p);
+  json_decref(old);
+  free(text);
+  return rc;
+}
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+static int parse_period(const char *s, uint64_t *out, lisec_err *err) {
+  size_t n = s ? strnlen(s, PERIOD_DIGITS_MAX + 1) : 0;
+  if (n == 0 || n > PERIOD_DIGITS_MAX || (n > 1 && s[0] == '0'))
+    return lisec_err_set(err, LISEC_EINVAL, "period: a decimal period number (0, 1, ...)");
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return lisec_err_set(err, LISEC_EINVAL, "period: a decimal period number");
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* The key document of (store, period), if any: its state. */
+static bool key_destroyed(lisec_ctl *ctl, const char *kid, bool *exists) {
+  json_t *d = NULL;
+  lisec_err ignore = {0};
+  *exists = doc_get(ctl, CTL_RD_KEY_KIND, kid, &d, &ignore) == 0;
+  const char *s = json_string_value(json_object_get(d, "state"));
+  bool gone = s && strcmp(s, "destroyed") == 0;
+  json_decref(d);
+  return gone;
+}
+
+int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
+               const char *vm, json_t **out, bool *gone, lisec_err *err) {
+  struct ctl_rd_state *st = ctl->shared->rd;
+  const char *action = "rd.key.issue";
+  *gone = false;
+  uint64_t k = 0;
+  int rc = 0;
+  if (ctl_actor_role(actor) != CTL_ROLE_HOST) {
+    rc = lisec_err_set(err, LISEC_EAUTH,
+                       MODEL_REQ_RD_KEY ": only the host running an attested RD VM (role host) fetches "
+                       "RD data keys; role %.64s may not",
+                       actor && actor->role ? actor->role : "(none)");
+    return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s/%.16s",
+                        store, period ? period : "");
+  }
+  if ((rc = ctl_hosts_cert_check(ctl, actor, err))) return rc;
+  if (!st || !ctl->shared->keys) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data keys are not available");
+  if ((rc = lisec_id_check("store", store, strlen(store), err)) || (rc = parse_period(period, &k, err)))
+    return rc;
+  if (!vm) return lisec_err_set(err, LISEC_EINVAL, "vm: the RD VM asking is required (?vm=ID)");
+  if ((rc = lisec_id_check("vm", vm, strlen(vm), err))) return rc;
+  /* Where the VM runs, as a host proved it (else as declared): the asking
+   * host must be that host, attested trusted inside the jurisdiction. */
+  char host[MODEL_ID_MAX + 1] = "", pkg[MODEL_ID_MAX + 1];
+  lisec_err perr = {0};
+  if (ctl_model_vm_runs_on(ctl->shared, vm, host, pkg, &perr) || !actor->subject ||
+      strcmp(host, actor->subject) != 0)
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       MODEL_REQ_RD_KEY ": VM %s does not run on the asking host %.64s (as its host's "
+                       "attested inventory or its declared placement says)",
+                       vm, actor->subject ? actor->subject : "?");
+  model_rd_key_grant g = {0};
+  int64_t now = rd_now(), start = 0, end = 0, destroy_at = 0;
+  if (!rc) {
+    model *m = ctl_model_lock(ctl->shared);
+    rc = m ? model_rd_key_allowed(m, store, vm, host, &g, err)
+           : lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not open");
+    ctl_model_unlock(ctl->shared);
+  }
+  char kid[MODEL_ID_MAX + 32];
+  key_id(store, k, kid);
+  if (!rc) {
+    model_rd_period_window(g.valid_from, g.period_s, g.retention_s, (int64_t)k, &start, &end, &destroy_at);
+    bool exists = false;
+    if (start > now)
+      rc = lisec_err_set(err, LISEC_ECONFLICT, MODEL_REQ_RD_KEY ": period %llu has not begun",
+                         (unsigned long long)k);
+    else if (key_destroyed(ctl, kid, &exists) || now >= destroy_at) {
+      *gone = true;
+      rc = lisec_err_set(err, LISEC_ENOTFOUND,
+                         CTL_RD_REQ_SHRED ": the data key of period %llu was destroyed at the end of its "
+                         "retention; data of that period is unreadable",
+                         (unsigned long long)k);
+    }
+  }
+  if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+  char why[2 * MODEL_ID_MAX + 64];
+  snprintf(why, sizeof why, "to RD VM %s on host %s (obligation %s)", vm, host, g.obligation);
+  if ((rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd-key %s", kid))) return rc;
+  /* The key's document comes before the key, so the destruction timer
+   * knows of every key the token may hold. */
+  pthread_mutex_lock(&st->mu);
+  bool exists = false;
+  bool destroyed = key_destroyed(ctl, kid, &exists);
+  if (!exists) {
+    json_t *d = json_pack("{s:s, s:I, s:s, s:s, s:I}", "store", store, "period", (json_int_t)k, "obligation",
+                          g.obligation, "state", "live", "issued_at", (json_int_t)now);
+    rc = d ? doc_put(ctl, CTL_RD_KEY_KIND, kid, d, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    json_decref(d);
+  }
+  uint8_t key[32];
+  if (!rc && destroyed) { /* destroyed meanwhile */
+    *gone = true;
+    rc = lisec_err_set(err, LISEC_ENOTFOUND, CTL_RD_REQ_SHRED ": the data key of period %llu was destroyed",
+                       (unsigned long long)k);
+  }
+  if (!rc) rc = keys_rd_key(ctl->shared->keys, store, k, true, key, err);
+  pthread_mutex_unlock(&st->mu);
+  if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+  char *b64 = NULL;
+  if (crypto_base64_encode(key, sizeof key, &b64)) b64 = NULL;
+  crypto_wipe(key, sizeof key);
+  char s1[32], s2[32], s3[32];
+  lisec_time_format(start, s1);
+  lisec_time_format(end, s2);
+  lisec_time_format(destroy_at, s3);
+  *out = b64 ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "store", store, "period", (json_int_t)k, "key",
+                         b64, "algorithm", "AES-256", "period_start", s1, "period_end", s2, "destroy_at", s3)
+             : NULL;
+  if (b64) {
+    crypto_wipe(b64, strlen(b64));
+    free(b64);
+  }
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* Destroys (store, period)'s key when its retention ended: the record
+ * first, then the token object, then the document. With force false a key
+ * whose retention has not ended is refused (TR103308-5.8-RD-EARLY). */
+static int destroy_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, uint64_t k, bool force_check,
+                       json_t **out, lisec_err *err) {
+  struct ctl_rd_state *st = ctl->shared->rd;
+  const char *action = "rd.key.destroy";
+  char kid[MODEL_ID_MAX + 32];
+  key_id(store, k, kid);
+  json_t *d = NULL;
+  int rc = doc_get(ctl, CTL_RD_KEY_KIND, kid, &d, err);
+  if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no data key of that store and period was issued");
+  const char *ob = json_string_value(json_object_get(d, "obligation"));
+  const char *state = json_string_value(json_object_get(d, "state"));
+  int64_t now = rd_now(), start = 0, end = 0, destroy_at = INT64_MAX;
+  if (!rc) {
+    model *m = ctl_model_lock(ctl->shared);
+    json_t *o = m && ob ? model_rd_json(m, ob) : NULL;
+    ctl_model_unlock(ctl->shared);
+    /* An obligation removed with a live key cannot be (ctl_rd_delete):
+     * without one the key's retention cannot be told, so it stays. */
+    if (o)
+      model_rd_period_window(json_integer_value(json_object_get(o, "valid_from")),
+                             json_integer_value(json_object_get(o, "period_s")),
+                             json_integer_value(json_object_get(o, "retention_s")), (int64_t)k, &start, &end,
+                             &destroy_at);
+    json_decref(o);
+  }
+  char when[32];
+  lisec_time_format(destroy_at == INT64_MAX ? 0 : destroy_at, when);
+  if (!rc && state && strcmp(state, "destroyed") == 0) {
+    json_decref(d);
+    *out = json_pack("{s:s, s:I, s:s}", "store", store, "period", (json_int_t)k, "state", "destroyed");
+    return 0;
+  }
+  if (!rc && now < destroy_at) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       CTL_RD_REQ_EARLY ": the retention of period %llu ends at %s; its key is not destroyed "
+                       "before then",
+                       (unsigned long long)k, when);
+    if (force_check) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+    json_decref(d);
+    return rc;
+  }
+  char why[160];
+  snprintf(why, sizeof why, CTL_RD_REQ_SHRED ": the retention of period %llu ended at %s; its key is destroyed in "
+           "the token (C_DestroyObject)", (unsigned long long)k, when);
+  if (!rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd-key %s", kid);
+  uint64_t count = 0;
+  if (!rc) {
+    pthread_mutex_lock(&st->mu);
+    rc = keys_rd_destroy(ctl->shared->keys, store, k, &count, err);
+    if (!rc) {
+      json_object_set_new(d, "state", json_string("destroyed"));
+      json_object_set_new(d, "destroyed_at", json_integer((json_int_t)now));
+      rc = doc_put(ctl, CTL_RD_KEY_KIND, kid, d, err);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+  }
+  json_decref(d);
+  if (rc) return rc;
+  if (out)
+    *out = json_pack("{s:s, s:I, s:s, s:I}", "store", store, "period", (json_int_t)k, "state", "destroyed",
+                     "objects_destroyed", (json_int_t)count);
+  return 0;
+}
+
+int ctl_rd_destroy(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period, json_t **out,
+                   lisec_err *err) {
+  const char *action = "rd.key.destroy";
+  int rc = need_rd_admin(ctl, actor, action, "rd keys", err);
+  uint64_t k = 0;
+  if (rc) return rc;
+  if (!ctl->shared->rd || !ctl->shared->keys) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data keys are not available");
+  if ((rc = lisec_id_check("store", store, strlen(store), err)) || (rc = parse_period(period, &k, err))) return rc;
+  return destroy_key(ctl, actor, store, k, true, out, err);
+}
+
+/* ---- the destruction timer ------------------------------------------------------ */
+
+typedef struct due_list {
+  json_t *keys; /* [[store, period], ...] of live keys */
+} due_list;
+
+static int due_one(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  due_list *dl = ctx;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
+  const char *state = json_string_value(json_object_get(j, "state"));
+  if (state && strcmp(state, "live") == 0)
+    json_array_append_new(dl->keys, json_pack("[O, O]", json_object_get(j, "store"), json_object_get(j, "period")));
+  json_decref(j);
+  return 0;
+}
+
+static void sweep(lisec_ctl *ctl) {
+  due_list dl = {json_array()};
+  lisec_err err = {0};
+  if (!dl.keys || store_doc_list(ctl->store, CTL_RD_KEY_KIND, due_one, &dl, &err)) {
+    if (err.msg[0]) LOG_WARN("rd: the data keys cannot be listed: %s", err.msg);
+    json_decref(dl.keys);
+    return;
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(dl.keys, i, e) {
+    const char *store = json_string_value(json_array_get(e, 0));
+    json_int_t k = json_integer_value(json_array_get(e, 1));
+    if (!store || k < 0) continue;
+    lisec_err derr = {0};
+    int rc = destroy_key(ctl, &CONTROLLER, store, (uint64_t)k, false, NULL, &derr);
+    if (rc && rc != LISEC_ECONFLICT) LOG_WARN("rd: a data key due for destruction was not destroyed: %s", derr.msg);
+  }
+  json_decref(dl.keys);
+}
+
+static void *timer_main(void *arg) {
+  struct ctl_rd_state *st = arg;
+  pthread_mutex_lock(&st->tmu);
+  while (!st->stopping) {
+    pthread_mutex_unlock(&st->tmu);
+    sweep(st->timer_ctl);
+    pthread_mutex_lock(&st->tmu);
+    if (st->stopping) break;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (st->check_ms % 1000) * 1000000;
+    ts.tv_sec += st->check_ms / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&st->tcv, &st->tmu, &ts);
+  }
+  pthread_mutex_unlock(&st->tmu);
+  return NULL;
+}
+
+/* ---- the topic ------------------------------------------------------------------ */
+
+typedef struct load_ctx {
+  model *m;
+  lisec_err *err;
+  int rc;
+} load_ctx;
+
+static int load_one(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  load_ctx *c = vctx;
+  json_t *j = NULL;
+  rd_parsed p;
+  int rc = lisec_json_parse(body, strlen(body), &j, c->err);
+  if (!rc) rc = parse_obligation(id, j, false, 0, &p, c->err);
+  if (!rc) {
+    rc = model_rd_put(c->m, &p.spec, c->err);
+    parsed_free(&p);
+  }
+  json_decref(j);
+  if (rc) {
+    lisec_err_wrap(c->err, "stored retention obligation");
+    c->rc = rc;
+    return rc;
+  }
+  return 0;
+}
+
+int ctl_rd_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  struct ctl_rd_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
+  pthread_mutex_init(&st->tmu, NULL);
+  pthread_cond_init(&st->tcv, NULL);
+  sh->rd = st;
+  int rc = lisec_config_int(cfg, "rd", "check_ms", CHECK_MS_DEFAULT, 50, 3600000, &st->check_ms, err);
+  const char *pub = lisec_config_str(cfg, "rd", "admin_pubkey", NULL);
+  if (!rc && pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
+    lisec_err_wrap(err, "[rd] admin_pubkey");
+  if (rc) return rc;
+  load_ctx c = {ctl_model_lock(sh), err, 0};
+  if (c.m) rc = store_doc_list(s, CTL_RD_OBLIGATION_KIND, load_one, &c, err);
+  ctl_model_unlock(sh);
+  return c.rc ? c.rc : rc;
+}
+
+int ctl_rd_start(ctl_shared *sh, lisec_err *err) {
+  struct ctl_rd_state *st = sh->rd;
+  if (!st || st->started || !sh->keys) return 0; /* no keys process: no keys to destroy */
+  lisec_ctl parent = {.shared = sh};
+  int rc = ctl_open_worker(&parent, &st->timer_ctl, err);
+  if (rc) return rc;
+  st->stopping = false;
+  if (pthread_create(&st->timer, NULL, timer_main, st) != 0) {
+    ctl_close(st->timer_ctl);
+    st->timer_ctl = NULL;
+    return lisec_err_set(err, LISEC_EINTERNAL, "rd: cannot start the key destruction timer");
+  }
+  pthread_setname_np(st->timer, "lisec-rd");
+  st->started = true;
+  return 0;
+}
+
+void ctl_rd_stop(ctl_shared *sh) {
+  struct ctl_rd_state *st = sh->rd;
+  if (!st || !st->started) return;
+  pthread_mutex_lock(&st->tmu);
+  st->stopping = true;
+  pthread_cond_broadcast(&st->tcv);
+  pthread_mutex_unlock(&st->tmu);
+  pthread_join(st->timer, NULL);
+  st->started = false;
+  ctl_close(st->timer_ctl);
+  st->timer_ctl = NULL;
+}
+
+void ctl_rd_close(ctl_shared *sh) {
+  struct ctl_rd_state *st = sh->rd;
+  if (!st) return;
+  ctl_rd_stop(sh);
+  EVP_PKEY_free(st->admin_key);
+  pthread_mutex_destroy(&st->mu);
+  pthread_mutex_destroy(&st->tmu);
+  pthread_cond_destroy(&st->tcv);
+  free(st);
+  sh->rd = NULL;
+}

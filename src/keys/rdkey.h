@@ -1,0 +1,39 @@
+/* The Retained Data stores' data keys in the keys process's PKCS#11 token
+ * ([rd]; issue 20, TR 103 308 §5.7): one AES-256 key per RD store and
+ * retention period, generated in the token (sensitive: the token never
+ * shows its value; extractable only wrapped), labelled
+ * "lisec-rd:<store>:<period>". Handing a key out wraps it (C_WrapKey, AES
+ * key wrap RFC 3394) under a one-use AES-256 wrapping key made in the token
+ * for that request as a session object, which the keys process unwraps in
+ * memory and destroys: the token object stays the only lasting copy, and
+ * its C_DestroyObject at the end of retention is what makes the period's
+ * data unreadable (crypto-shredding). */
+#ifndef LISEC_KEYS_RDKEY_H
+#define LISEC_KEYS_RDKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define KEYS_RD_LABEL_PREFIX "lisec-rd:"
+#define KEYS_RD_STORE_MAX 128 /* a storage id (MODEL_ID_MAX) */
+#define KEYS_RD_KEY_LEN 32
+#define KEYS_RD_PERIOD_MAX ((uint64_t)1 << 40)
+
+typedef struct keys_rdkey keys_rdkey;
+
+int keys_rdkey_open(const char *module, const char *token, const char *pin, keys_rdkey **out,
+                    lisec_err *err);
+void keys_rdkey_close(keys_rdkey *st);
+/* The data key of (store, period) into key: the token's object, made first
+ * when absent and create is set (ENOTFOUND otherwise). */
+int keys_rdkey_get(keys_rdkey *st, const char *store, uint64_t period, bool create,
+                   uint8_t key[KEYS_RD_KEY_LEN], lisec_err *err);
+/* Destroys every object of (store, period) and looks again: 0 only when
+ * none is left; *count: how many went (0 when it was gone already). */
+int keys_rdkey_destroy(keys_rdkey *st, const char *store, uint64_t period, uint64_t *count,
+                       lisec_err *err);
+
+#endif

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Retained Data through the API (issue 20; docs/rd.md), on a real lisecd with
+# a SoftHSM2 token:
+#  - a retention obligation is the RD administration's (rd-admin): operator
+#    and li-admin are refused (403 TR103308-5.8-RD-ROLE), bad and oversized
+#    bodies refused naming the field; retention is never shortened, and is
+#    lengthened only by the RD administration's signed command (unsigned,
+#    wrongly signed, replayed: refused);
+#  - a declared RD VM placed in London for a DE obligation is denied
+#    (TR103308-5.8-RD-R11), in Frankfurt allowed; compliance lists an RD VM
+#    outside DE (TR103308-5.8-RD-R1) with the obligation named for rd-admin
+#    only, not for the operator or the LI administration;
+#  - the RD store's data key of a period goes only to the host running the
+#    attested RD VM inside DE (not another host, not a host in London, not
+#    an untrusted host, not another role), a period not begun is refused;
+#    the token holds it; its early destruction is refused (409
+#    TR103308-5.8-RD-EARLY), and with the RD clock moved past the end of
+#    its retention (test hook) lisecd destroys it: pkcs11-tool lists it no
+#    more, its request is 410 TR103308-5.8-RD-SHRED, and the audit log's
+#    sealed record of it opens with the RD administration's key, not with
+#    the LI administration's.
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+
+pki=$work/pki
+make_pki "$pki"
+cd "$work"
+lisec pki issue "$pki" rd-admin rd-admin rd-admin >/dev/null
+for h in fra-1 lon-1 ber-u; do lisec pki issue "$pki" "$h" host "$h" >/dev/null; done
+lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
+lisec audit li-keygen audit-rd.key audit-rd.pub >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rd-sign.key 2>/dev/null
+openssl pkey -in rd-sign.key -pubout -out rd-sign.pub
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >pin
+echo 0 >clock
+export LISEC_TEST_RD_CLOCK=$work/clock
+conf=("[audit]" "li_admin_key = $work/audit-li.pub" "rd_seal_key = $work/audit-rd.pub"
+  "[model]" "allow_declared_trust = true"
+  "[rd]" "admin_pubkey = $work/rd-sign.pub" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec"
+  "pin_file = $work/pin" "check_ms = 100")
+start_lisecd "$pki" "${conf[@]}"
+
+req() { # ROLE METHOD PATH [BODY]: the HTTP status; the body in $work/body
+  local role=$1 method=$2 path=$3 body=${4:-}
+  if [ -n "$body" ]; then
+    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+      --data-binary "$body" "$LISECD_URL$path"
+  else
+    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' "$LISECD_URL$path"
+  fi
+}
+expect() { # STATUS ROLE METHOD PATH [BODY]
+  local want=$1 got
+  shift
+  got=$(req "$@")
+  [ "$got" = "$want" ] || fail "$1 $2 $3: HTTP $got, want $want: $(cat "$work/body")"
+}
+has() { grep -q -- "$1" body || fail "${2:-reply} lacks '$1': $(cat body)"; }
+lacks() { ! grep -q -- "$1" body || fail "${2:-reply} names '$1': $(cat body)"; }
+
+# --- the platform ------------------------------------------------------------------
+expect 201 operator POST /v1/model/jurisdiction '{"id":"de","codes":["DE"]}'
+for h in fra-1:DE:trusted fra-2:DE:trusted lon-1:GB:trusted ber-u:DE:untrusted; do
+  IFS=: read -r id cc tr <<<"$h"
+  expect 201 operator POST /v1/model/host "{\"id\":\"$id\",\"trust\":\"$tr\",\"protection\":\"li\",\"location\":{\"country\":\"$cc\"}}"
+  expect 201 operator POST /v1/model/hypervisor "{\"id\":\"hv-$id\",\"host\":\"$id\"}"
+done
+vm() { expect 201 operator POST /v1/model/vm "{\"id\":\"$1\",\"hypervisor\":\"hv-$2\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"; }
+vm rd-q fra-1
+vm rd-db fra-1
+vm rd-lon lon-1
+vm rd-u ber-u
+expect 201 operator POST /v1/model/storage '{"id":"rd-store","vm":"rd-db"}'
+
+# --- obligations: the RD administration's ------------------------------------------
+now=$(date +%s)
+ob="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\",\"rd-new\",\"rd-lon\",\"rd-u\"],\"stores\":[\"rd-store\"],\"period_s\":60,\"retention_s\":60,\"valid_from\":$((now - 10))}"
+for role in operator li-admin host; do
+  expect 403 $role PUT /v1/rd/obligations/ob-de "$ob"
+  has TR103308-5.8-RD-ROLE "$role's refusal"
+done
+expect 403 operator GET /v1/rd/obligations
+expect 400 rd-admin PUT /v1/rd/obligations/ob-de '{"jurisdiction":"de","functions":["rd-q"],"stores":[],"period_s":0,"retention_s":60}'
+has period_s
+expect 400 rd-admin PUT /v1/rd/obligations/ob-de '{"jurisdiction":"de","functions":["rd q"],"period_s":60,"retention_s":60}'
+has 'functions\[0\]'
+expect 400 rd-admin PUT /v1/rd/obligations/ob-de '{"jurisdiction":"de","functions":["a"],"period_s":60,"retention_s":60,"colour":"red"}'
+expect 404 rd-admin PUT /v1/rd/obligations/ob-de '{"jurisdiction":"xx","functions":["a"],"period_s":60,"retention_s":60}'
+many=$(python3 -c 'import json; print(json.dumps({"jurisdiction":"de","functions":["v%d" % i for i in range(65)],"period_s":60,"retention_s":60}))')
+expect 400 rd-admin PUT /v1/rd/obligations/ob-de "$many"
+{ printf '{"jurisdiction":"de","functions":["'; head -c $((2 << 20)) /dev/zero | tr '\0' a; printf '"]}'; } >big.json
+code=$(as rd-admin -X PUT -o body -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @big.json "$LISECD_URL/v1/rd/obligations/ob-de")
+[ "$code" = 413 ] || fail "an oversized obligation: HTTP $code"
+expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
+expect 200 rd-admin GET /v1/rd/obligations/ob-de
+has '"retention_s":60'
+shorter=${ob/\"retention_s\":60/\"retention_s\":30}
+expect 409 rd-admin PUT /v1/rd/obligations/ob-de "$shorter"
+has TR103308-5.8-RD-EARLY
+longer=${ob/\"retention_s\":60/\"retention_s\":90}
+expect 409 rd-admin PUT /v1/rd/obligations/ob-de "$longer"
+has TR103308-5.8-RD-EXTEND
+pass "obligations: rd-admin only (403 RD-ROLE), bad/oversized bodies refused, retention neither shortened nor lengthened by a PUT"
+
+# --- placement and compliance ------------------------------------------------------
+expect 200 operator POST /v1/decisions/placement '{"id":"rd-new","host":"lon-1","sensitivity":"sensitive","domain":"rd"}'
+has '"allow":false' && has TR103308-5.8-RD-R11 && lacks ob-de "the operator's placement answer"
+expect 200 operator POST /v1/decisions/placement '{"id":"rd-new","host":"fra-2","sensitivity":"sensitive","domain":"rd"}'
+has '"allow":true'
+expect 200 operator POST /v1/decisions/migration '{"vm":"rd-q","host":"lon-1"}'
+has '"allow":false' && has TR103308-5.8-RD-R11
+expect 200 rd-admin GET /v1/compliance
+has TR103308-5.8-RD-R1 && has 'retention obligation ob-de is issued in DE; RD function VM rd-lon runs on host lon-1'
+has TR103308-5.8-RD-R8
+for role in operator li-admin; do
+  expect 200 $role GET /v1/compliance
+  has TR103308-5.8-RD-R1 && lacks ob-de "$role's compliance" && lacks 'rd-lon runs' "$role's compliance"
+done
+pass "an RD VM placed or moved to London for a DE obligation is denied (RD-R11), Frankfurt allowed; compliance lists RD, details for rd-admin only"
+
+# --- keys per period ---------------------------------------------------------------
+p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
+in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-store:$1" || true; }
+expect 403 operator GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+has TR103308-5.7-RD-KEY
+expect 403 rd-admin GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+expect 403 lon-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'   # rd-q runs on fra-1
+has TR103308-5.7-RD-KEY
+expect 403 lon-1 GET '/v1/rd/keys/rd-store/0?vm=rd-lon' # on lon-1, outside DE
+has jurisdiction
+expect 403 ber-u GET '/v1/rd/keys/rd-store/0?vm=rd-u'   # inside DE, not attested trusted
+has attested
+expect 403 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-db'  # not an RD function
+expect 404 fra-1 GET '/v1/rd/keys/other/0?vm=rd-q'
+expect 409 fra-1 GET '/v1/rd/keys/rd-store/5?vm=rd-q'   # not begun
+expect 400 fra-1 GET '/v1/rd/keys/rd-store/x1?vm=rd-q'
+expect 400 fra-1 GET '/v1/rd/keys/rd-store/0'
+[ "$(in_token 0)" = 0 ] || fail "a refused request made a key"
+expect 200 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+key0=$(python3 -c 'import json,sys,base64; k=base64.b64decode(json.load(open("body"))["key"]); assert len(k)==32; print(k.hex())')
+expect 200 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+[ "$(python3 -c 'import json,base64; print(base64.b64decode(json.load(open("body"))["key"]).hex())')" = "$key0" ] ||
+  fail "the same period gave another key"
+[ "$(in_token 0)" = 1 ] || fail "the token does not hold the key of period 0: $("${p11[@]}" --list-objects 2>&1)"
+pass "the period's key goes only to the host of the attested RD VM in DE (other roles, hosts, London, untrusted refused); the token holds it"
+
+# --- extension by signed command -----------------------------------------------------
+lisec rd sign-extend --key rd-sign.key --obligation ob-de --retention-s 90 --counter 1 --expires +600 -o ext.json
+lisec rd sign-extend --key rogue.key --obligation ob-de --retention-s 90 --counter 2 --expires +600 -o rogue.json
+lisec rd sign-extend --key rd-sign.key --obligation ob-de --retention-s 30 --counter 3 --expires +600 -o short.json
+expect 403 operator POST /v1/rd/obligations/ob-de/extend "$(cat ext.json)"
+unsigned=$(python3 -c 'import json; d=json.load(open("ext.json")); d["signature"]="AAAA"; print(json.dumps(d))')
+expect 403 rd-admin POST /v1/rd/obligations/ob-de/extend "$unsigned"
+has TR103308-5.8-RD-EXTEND
+expect 400 rd-admin POST /v1/rd/obligations/ob-de/extend "$(python3 -c 'import json; print(json.dumps(json.load(open("ext.json"))["command"]))')"
+expect 403 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat rogue.json)"
+expect 200 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat ext.json)"
+has '"retention_s":90'
+expect 409 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat ext.json)"
+has replayed
+expect 409 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat short.json)"
+pass "retention extended only by the RD administration's signed command; unsigned, wrongly signed, replayed, shorter refused"
+
+# --- the end of retention -----------------------------------------------------------
+expect 409 rd-admin POST /v1/rd/keys/rd-store/0/destroy
+has TR103308-5.8-RD-EARLY
+expect 409 rd-admin DELETE /v1/rd/obligations/ob-de
+has TR103308-5.8-RD-EARLY
+[ "$(in_token 0)" = 1 ] || fail "a refused destruction destroyed the key"
+echo 400 >clock # period 0 ended 50 s from now, its retention 90 s after: 400 s ahead is past both
+for _ in $(seq 1 300); do [ "$(in_token 0)" = 0 ] && break; sleep 0.1; done
+[ "$(in_token 0)" = 0 ] || fail "the key of period 0 is still in the token after its retention"
+for _ in $(seq 1 100); do [ "$(req fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q')" = 410 ] && break; sleep 0.1; done
+expect 410 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+has TR103308-5.8-RD-SHRED
+pass "at the end of retention the key is destroyed in the token (pkcs11-tool lists it no more) and its period is 410 RD-SHRED"
+
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+cli auditor audit read --li-key audit-rd.key >rd.out 2>&1 || true
+grep -q 'rd.key.destroy' rd.out && grep -q 'TR103308-5.8-RD-SHRED' rd.out && grep -q 'rd.obligation.put' rd.out ||
+  fail "the RD key does not open the RD records: $(tail -5 rd.out)"
+cli auditor audit read --li-key audit-li.key >li.out 2>&1 || true
+! grep -q 'rd\.key\|rd\.obligation\|ob-de' li.out || fail "the LI key opened an RD record"
+expect 200 auditor GET '/v1/audit/entries?from=0&count=1000'
+lacks ob-de "the auditor's entries" && lacks rd.key.destroy "the auditor's entries"
+pass "the destruction is recorded sealed: the RD key opens it, the LI key and the auditor read nothing of it"
