@@ -3,6 +3,7 @@
  * parses must be refused, since only the RD administration's key can sign
  * one and a fuzzer has no such key; and nothing may be reported as
  * accepted into *out's counter. */
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>

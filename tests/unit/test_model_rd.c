@@ -4,7 +4,9 @@
  * fails; placement of a declared RD VM in London denied and in Frankfurt
  * allowed; migration; the key grant only for a declared RD function on
  * trusted hardware inside the jurisdiction; retention never shortened;
- * bounds on malformed input; and the period arithmetic. */
+ * bounds on malformed input; the period arithmetic; and the RD
+ * administration's signed extension command (signature, obligation,
+ * counter, expiry). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +15,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/ec.h>
 
 #include "model/model.h"
+#include "model/rd_command.h"
 
 static const int64_t T0 = 1780272000; /* 2026-06-01 */
 
@@ -251,6 +255,64 @@ static void test_periods(void **state) {
   assert_true(d > a);
 }
 
+static void test_extension_command(void **state) {
+  (void)state;
+  EVP_PKEY *admin = EVP_EC_gen("P-256"), *rogue = EVP_EC_gen("P-256");
+  assert_non_null(admin);
+  assert_non_null(rogue);
+  const int64_t now = 1800000000;
+  model_rd_command c = {.obligation = "ob-de", .counter = 5, .expires = now + 600, .retention_s = 999};
+  char *msg = NULL, *bad = NULL;
+  lisec_err err = {0};
+  assert_int_equal(model_rd_command_sign(&c, admin, &msg, &err), 0);
+  model_rd_command out;
+  const uint8_t *m = (const uint8_t *)msg;
+  size_t n = strlen(msg);
+  assert_int_equal(model_rd_command_verify(m, n, admin, "ob-de", 4, now, &out, &err), 0);
+  assert_int_equal(out.retention_s, 999);
+  assert_int_equal(out.counter, 5);
+  /* replay: the counter must be above the last one */
+  assert_int_equal(model_rd_command_verify(m, n, admin, "ob-de", 5, now, &out, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "TR103308-5.8-RD-EXTEND"));
+  /* another obligation, another key, expired */
+  assert_int_equal(model_rd_command_verify(m, n, admin, "ob-fi", 0, now, &out, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_command_verify(m, n, rogue, "ob-de", 0, now, &out, &err), LISEC_EDENIED);
+  assert_int_equal(model_rd_command_verify(m, n, admin, "ob-de", 0, now + 600, &out, &err), LISEC_EDENIED);
+  /* valid for more than a week */
+  model_rd_command l = c;
+  l.expires = now + MODEL_RD_CMD_LIFETIME_MAX + 10;
+  assert_int_equal(model_rd_command_sign(&l, admin, &bad, &err), 0);
+  assert_int_equal(model_rd_command_verify((const uint8_t *)bad, strlen(bad), admin, "ob-de", 0, now, &out, &err),
+                   LISEC_EDENIED);
+  free(bad);
+  /* a field changed after signing */
+  bad = strdup(msg);
+  char *p = strstr(bad, "999");
+  assert_non_null(p);
+  p[0] = '8';
+  assert_int_equal(model_rd_command_verify((const uint8_t *)bad, strlen(bad), admin, "ob-de", 0, now, &out, &err),
+                   LISEC_EDENIED);
+  free(bad);
+  /* malformed: not JSON, unknown field, oversized, wrong type */
+  assert_int_equal(model_rd_command_verify((const uint8_t *)"{", 1, admin, "ob-de", 0, now, &out, &err), LISEC_EINVAL);
+  const char *extra = "{\"command\":{\"counter\":1,\"expires\":1800000100,\"obligation\":\"ob-de\","
+                      "\"retention_s\":9,\"type\":\"rd-extend\",\"v\":1,\"x\":1},\"signature\":\"AA==\"}";
+  assert_int_equal(model_rd_command_verify((const uint8_t *)extra, strlen(extra), admin, "ob-de", 0, now, &out, &err),
+                   LISEC_EINVAL);
+  const char *type = "{\"command\":{\"counter\":1,\"expires\":1800000100,\"obligation\":\"ob-de\","
+                     "\"retention_s\":9,\"type\":\"li-disable\",\"v\":1},\"signature\":\"AA==\"}";
+  assert_int_equal(model_rd_command_verify((const uint8_t *)type, strlen(type), admin, "ob-de", 0, now, &out, &err),
+                   LISEC_EINVAL);
+  char *big = calloc(1, MODEL_RD_CMD_MAX + 2);
+  memset(big, ' ', MODEL_RD_CMD_MAX + 1);
+  assert_int_equal(model_rd_command_verify((const uint8_t *)big, MODEL_RD_CMD_MAX + 1, admin, "ob-de", 0, now, &out, &err),
+                   LISEC_EINVAL);
+  free(big);
+  free(msg);
+  EVP_PKEY_free(admin);
+  EVP_PKEY_free(rogue);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compliant_then_each_rule_fails),
@@ -258,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_key_grant),
       cmocka_unit_test(test_bad_input_and_retention),
       cmocka_unit_test(test_periods),
+      cmocka_unit_test(test_extension_command),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
