@@ -1,0 +1,250 @@
+/* The controller's clock topic (ctl/clock.c) end to end against a stand-in
+ * chronyd: a thread on a Unix datagram socket that answers lisecd's
+ * tracking and authdata requests with replies built here, whose state the
+ * test changes. It checks what the real chronyd of time_chrony cannot be
+ * made to do on demand: a clock proven over NTS becomes unproven when the
+ * source loses NTS, when chronyd stops answering (named, and refused within
+ * the poll and stale bounds), when it reports no synchronisation, and
+ * again proven when it recovers; a reply to another sequence number is not
+ * taken; and the TPM clocks of three hosts that all moved 30 s against the
+ * controller make time unproven (a fleet finding in the status) until the
+ * next round of appraisals agrees, while a clock that went back is a
+ * finding about its host. Every wait is a bounded poll. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl/clock.h"
+#include "ctl/internal.h"
+#include "ctl/metrics.h"
+#include "ctl_fixture.h"
+
+/* ---- the stand-in chronyd ------------------------------------------------ */
+
+static struct {
+  pthread_mutex_t mu;
+  int fd;
+  bool stop;
+  bool silent;   /* answer nothing */
+  bool wrong_seq;
+  unsigned leap; /* 3: not synchronised */
+  unsigned auth_mode;
+  uint32_t offset_wire; /* chrony float */
+} fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+static void put16(uint8_t *p, unsigned v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v) {
+  put16(p, v >> 16);
+  put16(p + 2, v & 0xffff);
+}
+
+static void *fake_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    uint8_t req[600], rep[128] = {0};
+    struct sockaddr_un from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(fake.fd, req, sizeof req, 0, (struct sockaddr *)&from, &fl);
+    pthread_mutex_lock(&fake.mu);
+    bool stop = fake.stop, silent = fake.silent, wrong = fake.wrong_seq;
+    unsigned leap = fake.leap, mode = fake.auth_mode;
+    uint32_t off = fake.offset_wire;
+    pthread_mutex_unlock(&fake.mu);
+    if (stop) return NULL;
+    if (n < 20 || silent) continue;
+    unsigned cmd = (unsigned)req[4] << 8 | req[5];
+    memcpy(rep + 16, req + 8, 4); /* the sequence */
+    if (wrong) rep[19] ^= 1;
+    rep[0] = 6, rep[1] = 2;
+    put16(rep + 4, cmd);
+    size_t len;
+    if (cmd == 33) {
+      put16(rep + 6, 5);
+      uint8_t *d = rep + 28;
+      put32(d, leap == 3 ? 0 : 0x7f000001);
+      d[4] = 127, d[7] = 1;
+      put16(d + 20, leap == 3 ? 0 : 1);
+      put16(d + 24, 2);
+      put16(d + 26, leap);
+      int64_t now = lisec_time_now();
+      put32(d + 28, (uint32_t)(now >> 32));
+      put32(d + 32, (uint32_t)now);
+      put32(d + 40, off);
+      len = 104;
+    } else if (cmd == 67) {
+      put16(rep + 6, 20);
+      put16(rep + 28, mode);
+      len = 52;
+    } else {
+      continue;
+    }
+    (void)sendto(fake.fd, rep, len, 0, (struct sockaddr *)&from, fl);
+  }
+}
+
+static void fake_set(bool silent, bool wrong_seq, unsigned leap, unsigned mode) {
+  pthread_mutex_lock(&fake.mu);
+  fake.silent = silent, fake.wrong_seq = wrong_seq, fake.leap = leap, fake.auth_mode = mode;
+  pthread_mutex_unlock(&fake.mu);
+}
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+static char dir[64];
+static lisec_ctl *ctl;
+static pthread_t fake_thread;
+
+static int setup(void **st) {
+  (void)st;
+  if (ctl_fixture_mkdir(dir, "/tmp/lisec-clock-XXXXXX") || ctl_fixture_write_li_key(dir, "li.pub"))
+    return -1;
+  char sock[128], reply[128];
+  snprintf(sock, sizeof sock, "%s/chronyd.sock", dir);
+  snprintf(reply, sizeof reply, "%s/reply.sock", dir);
+  fake.fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%.100s", sock);
+  if (fake.fd < 0 || bind(fake.fd, (struct sockaddr *)&a, sizeof a) != 0) return -1;
+  fake_set(false, false, 0, 2);
+  fake.offset_wire = 1u << 10; /* 2^-15 s */
+  if (pthread_create(&fake_thread, NULL, fake_main, NULL) != 0) return -1;
+  lisec_config *cfg = ctl_fixture_config(dir, "li.pub");
+  lisec_config_set(cfg, "time", "source", "chrony");
+  lisec_config_set(cfg, "time", "chrony_socket", sock);
+  lisec_config_set(cfg, "time", "reply_socket", reply);
+  lisec_config_set(cfg, "time", "poll_ms", "50");
+  lisec_config_set(cfg, "time", "stale_ms", "400");
+  lisec_config_set(cfg, "time", "timeout_ms", "100");
+  lisec_config_set(cfg, "time", "tpm_jump_ms", "5000");
+  ctl_fixture_open(cfg, &ctl);
+  lisec_err err = {0};
+  if (ctl_start(ctl, &err)) {
+    fprintf(stderr, "ctl_start: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **st) {
+  (void)st;
+  ctl_stop(ctl);
+  pthread_mutex_lock(&fake.mu);
+  fake.stop = true;
+  pthread_mutex_unlock(&fake.mu);
+  /* wake the stand-in with a datagram of its own */
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%.60s/chronyd.sock", dir);
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  (void)sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof a);
+  close(fd);
+  pthread_join(fake_thread, NULL);
+  close(fake.fd);
+  return ctl_fixture_close(&ctl, dir);
+}
+
+/* Waits (at most 30 s) until the verdict is proven (want) and, when not,
+ * names words; fails the test with the last reason otherwise. */
+static void wait_verdict(bool want, const char *words) {
+  lisec_err err = {0};
+  for (int i = 0; i < 3000; i++) {
+    lisec_err_clear(&err);
+    int64_t now = 0;
+    int rc = ctl_clock_trusted_now(ctl->shared, "a test", &now, &err);
+    if (want && rc == 0) return;
+    if (!want && rc == LISEC_EDENIED && strstr(err.msg, words) &&
+        strstr(err.msg, "TR103308-4.2-TIME: a test needs a proven clock"))
+      return;
+    usleep(10000);
+  }
+  fail_msg("clock verdict not %s (%s): %s", want ? "proven" : "unproven", words ? words : "", err.msg);
+}
+
+static void test_chronyd_states(void **st) {
+  (void)st;
+  wait_verdict(true, NULL);
+  json_t *s = ctl_clock_status(ctl->shared);
+  assert_true(json_is_true(json_object_get(s, "proven")));
+  json_t *c = json_object_get(s, "chrony");
+  assert_true(json_is_true(json_object_get(c, "nts")));
+  assert_string_equal(json_string_value(json_object_get(c, "selected_source")), "127.0.0.1");
+  assert_true(json_real_value(json_object_get(c, "offset_ms")) > 0.030 &&
+              json_real_value(json_object_get(c, "offset_ms")) < 0.031); /* 2^-15 s */
+  json_decref(s);
+
+  fake_set(false, false, 0, 0); /* the source loses NTS */
+  wait_verdict(false, "not authenticated with NTS (none)");
+  fake_set(false, false, 0, 2);
+  wait_verdict(true, NULL);
+
+  fake_set(false, false, 3, 2); /* not synchronised */
+  wait_verdict(false, "not synchronised");
+  fake_set(false, false, 0, 2);
+  wait_verdict(true, NULL);
+
+  fake_set(true, false, 0, 2); /* chronyd stops answering */
+  wait_verdict(false, "chronyd did not answer within 100 ms");
+  fake_set(false, false, 0, 2);
+  wait_verdict(true, NULL);
+
+  fake_set(false, true, 0, 2); /* answers to another request */
+  wait_verdict(false, "sequence");
+  fake_set(false, false, 0, 2);
+  wait_verdict(true, NULL);
+
+  char *m = ctl_metrics_render(ctl, false);
+  assert_non_null(m);
+  assert_non_null(strstr(m, "\nlisec_time_proven 1\n"));
+  free(m);
+}
+
+static void test_tpm_fleet(void **st) {
+  (void)st;
+  wait_verdict(true, NULL);
+  const char *hosts[] = {"h1", "h2", "h3"};
+  int64_t t0 = lisec_time_now_ms();
+  /* baseline, then 60 s on the TPMs and 60 s on the controller: agreed */
+  for (int i = 0; i < 3; i++) ctl_clock_tpm_sample(ctl, hosts[i], 1000000 + 7 * i, 1, 0, true, t0);
+  for (int i = 0; i < 3; i++) ctl_clock_tpm_sample(ctl, hosts[i], 1060000 + 7 * i, 1, 0, true, t0 + 60000);
+  wait_verdict(true, NULL);
+  /* the controller moved 90 s while the TPMs counted 60: one host is
+   * not a majority of three; the second makes the median a jump */
+  ctl_clock_tpm_sample(ctl, "h1", 1120000, 1, 0, true, t0 + 150000);
+  wait_verdict(true, NULL);
+  ctl_clock_tpm_sample(ctl, "h2", 1120007, 1, 0, true, t0 + 150000);
+  wait_verdict(false, "the TPM clocks of 3 hosts moved 30000 ms (median)");
+  ctl_clock_tpm_sample(ctl, "h3", 1120014, 1, 0, true, t0 + 150000);
+  json_t *s = ctl_clock_status(ctl->shared), *tpm = json_object_get(s, "tpm");
+  assert_true(json_is_true(json_object_get(tpm, "fleet_jump")));
+  assert_int_equal(json_integer_value(json_object_get(tpm, "median_shift_ms")), -30000);
+  assert_int_equal(json_integer_value(json_object_get(tpm, "fleet_findings")), 1);
+  json_decref(s);
+  /* the next round agrees with the new baseline */
+  for (int i = 0; i < 3; i++) ctl_clock_tpm_sample(ctl, hosts[i], 1180000 + 7 * i, 1, 0, true, t0 + 210000);
+  wait_verdict(true, NULL);
+  /* one host's clock goes back: a finding about it, not about the clock */
+  ctl_clock_tpm_sample(ctl, "h2", 5, 1, 0, true, t0 + 270000);
+  ctl_clock_tpm_sample(ctl, "h3", 1240014, 1, 0, false, t0 + 270000);
+  wait_verdict(true, NULL);
+  s = ctl_clock_status(ctl->shared);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(s, "tpm"), "host_findings")), 2);
+  json_decref(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_chronyd_states),
+      cmocka_unit_test(test_tpm_fleet),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
