@@ -13,15 +13,6 @@ struct ctl_auditlog_doc; /* ctl/auditlog.h */
 
 #define CTL_AUDIT_PAGE_MAX 10000
 
-/* ctl_record with the documents the act writes (ctl_auditlog_append_docs):
- * the record and the documents are durable in one transaction, or neither
- * is and the use case refuses. When it returns 0 each document's rc says
- * whether it was written (ECONFLICT: not at its expected version; the
- * record stands as the write-ahead record of an act that then failed, and
- * the use case decides again or records the failure). */
-int ctl_record_docs(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, struct ctl_auditlog_doc *docs,
-                    size_t n_docs, uint64_t *index, lisec_err *err);
-
 /* {"tree_size", "note"}: the newest signed checkpoint (ENOTFOUND before the
  * first), and the verifier key lisecd signs with (ctl_audit_vkey). */
 int ctl_audit_checkpoint(lisec_ctl *ctl, json_t **out, lisec_err *err);

@@ -102,6 +102,16 @@ typedef struct ctl_event {
 int ctl_record(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, uint64_t *index,
                lisec_err *err);
 
+struct ctl_auditlog_doc;
+/* ctl_record with the documents the act writes (ctl_auditlog_append_docs):
+ * the record and the documents are durable in one transaction, or neither
+ * is and the use case refuses. When it returns 0 each document's rc says
+ * whether it was written (ECONFLICT: not at its expected version; the
+ * record stands as the write-ahead record of an act that then failed, and
+ * the use case decides again or records the failure). */
+int ctl_record_docs(lisec_ctl *ctl, const ctl_actor *actor, const ctl_event *ev, struct ctl_auditlog_doc *docs,
+                    size_t n_docs, uint64_t *index, lisec_err *err);
+
 /* What became of a request, as the audit log records it. */
 typedef enum ctl_outcome {
   CTL_OUTCOME_OK,      /* "ok": recorded before the change is made */

@@ -30,7 +30,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ctl/audit.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
