@@ -15,6 +15,7 @@
 
 #include "ctl/ha.h"
 #include "ctl/internal.h"
+#include "ctl/model.h"
 
 #define LISEC_DEFAULT_STORE "sqlite:/var/lib/lisec/lisec.db"
 
@@ -23,6 +24,7 @@ static struct {
   bool open, leader;
   ctl_ha_settings set;
   store_lock *lock;
+  ctl_shared *sh; /* the controller whose model a store failover makes stale */
   /* the watch */
   pthread_t thread;
   bool watching, stopping;
@@ -206,6 +208,7 @@ static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
              "taken back, epoch %lld",
              G.set.node, (long long)(now_ms - *lost_since), (long long)store_lock_epoch(lock));
     *lost_since = 0;
+    ctl_model_mark_stale(G.sh);
     return 0;
   }
   if (rc == LISEC_EUNAVAIL && now_ms - *lost_since < G.set.failover_ms) {
@@ -243,6 +246,7 @@ static void watch_once(void) {
     rc = store_lock_regain(lock, false, &e2);
     if (rc == 0) {
       LOG_INFO("store: the writer lock's connection was re-established and the lock taken back");
+      ctl_model_mark_stale(G.sh);
       return;
     }
     if (rc == LISEC_EUNAVAIL) {
@@ -276,8 +280,8 @@ static void *watch_main(void *arg) {
 }
 
 int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
-  (void)sh;
   pthread_mutex_lock(&G.mu);
+  G.sh = sh;
   int rc = 0;
   bool need = G.open && G.leader && !G.watching && store_lock_postgres(G.lock);
 #ifdef LISEC_TEST_HOOKS

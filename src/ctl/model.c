@@ -48,6 +48,10 @@ struct ctl_model_state {
   json_t *docs[K_COUNT]; /* id -> the document as stored */
   json_t *vers[K_COUNT]; /* id -> its stored version */
   int64_t gen;           /* the generation document's stored version, 0 = none yet */
+  /* the store failed over under this leader (ctl/ha.c): a write whose
+   * commit was in doubt may be stored, so the model is loaded again at the
+   * next use (lock_fresh) */
+  bool stale;
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
@@ -80,6 +84,23 @@ struct ctl_model_state {
 #define TERMINATING_KIND "model.terminating"
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
+
+static int reload_locked(struct ctl_model_state *st, lisec_store *s);
+
+/* The model's lock, with the model loaded again first when the store failed
+ * over under this leader (ctl_model_mark_stale): what a use case reads is
+ * then what the store committed, an in-doubt write included. */
+static void lock_fresh(lisec_ctl *ctl, struct ctl_model_state *st) {
+  pthread_mutex_lock(&st->mu);
+  if (__atomic_load_n(&st->stale, __ATOMIC_ACQUIRE) && reload_locked(st, ctl->store) == 0)
+    __atomic_store_n(&st->stale, false, __ATOMIC_RELEASE);
+}
+
+/* Without the model's lock: the watch thread that calls it must never wait
+ * behind a use case that is itself waiting for the store. */
+void ctl_model_mark_stale(ctl_shared *sh) {
+  if (sh && sh->model) __atomic_store_n(&sh->model->stale, true, __ATOMIC_RELEASE);
+}
 
 void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_expire_fn expire) {
   sh->model->fresh = fresh;
@@ -477,7 +498,7 @@ static json_t *location_json(const model_location *loc) {
 int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
                             const char *detail, const model_location *loc, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   int rc = 0;
   json_t *a = NULL;
   a = host ? json_pack("{s:s, s:s}", "trust", model_trust_name(trust), "attestation",
@@ -606,7 +627,7 @@ bool ctl_model_host_li_involved(ctl_shared *sh, const char *host) {
 
 int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   model_observe_forget(st->m, host);
   int rc = store_doc_delete(ctl->store, OBS_KIND, host, err);
   pthread_mutex_unlock(&st->mu);
@@ -888,7 +909,7 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
   p->pkgs = json_object(), p->cache = json_object(), p->doms = want_doms ? json_array() : NULL;
   p->d = calloc(obs->n ? obs->n : 1, sizeof *p->d);
   int rc = p->pkgs && p->cache && (p->doms || !want_doms) && p->d ? 0 : LISEC_ENOMEM;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const char *vm = obs->domains[i].vm;
     const char *pk = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "package")) : NULL;
@@ -968,7 +989,7 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_
   /* first_at as model_observe_host will keep it: the host's first
    * observation, or this one. */
   int64_t first_at = 0;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   bool known = json_object_get(st->docs[K_HOST], obs->host) != NULL;
   if (!model_host_observed(st->m, obs->host, NULL, &first_at) || !first_at)
     first_at = obs->quote_time;
@@ -1006,7 +1027,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
   model_observation mo = {obs->host, obs->quote_time, obs->evidence, d, obs->n};
   model_verdict found = {0};
   bool host_li = false;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   /* Migrations lisec allowed to this host end when it shows the VM. */
   for (size_t i = 0; i < obs->n; i++) {
@@ -1191,7 +1212,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
       (rc = hyp_move(ctl, actor, id, doc, text, want, out, created, err)) != 1)
     goto done;
   rc = 0;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   const json_t *old = json_object_get(st->docs[k], id);
   if (!text) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -1260,7 +1281,7 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
   if (k == K_HOST) expire_overdue(ctl); /* the trust decisions would use now */
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   const json_t *doc = json_object_get(st->docs[k], id);
   *out = doc ? view(st, k, doc) : NULL;
   pthread_mutex_unlock(&st->mu);
@@ -1291,7 +1312,7 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
   if (rc) return rc;
   if (k == K_HOST) expire_overdue(ctl); /* the trust decisions would use now */
   json_t *arr = json_array();
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   size_t n = json_object_size(st->docs[k]), i = 0;
   const char **ids = calloc(n ? n : 1, sizeof *ids);
   const char *id;
@@ -1400,7 +1421,7 @@ int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *k
   bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
   int rc = authorise(ctl, actor, k, action, subject, err);
   if (rc) return rc;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, want, err);
   pthread_mutex_unlock(&st->mu);
   return rc;
@@ -1462,7 +1483,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   char li_state[16] = "";
   lisec_err lerr = {0};
   int lrc = st->li_vm ? st->li_vm(ctl, vm, &li_vm, li_state, &lerr) : LISEC_EUNAVAIL;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   if (!json_object_get(st->docs[K_VM], vm)) {
     pthread_mutex_unlock(&st->mu);
     return lisec_err_set(err, LISEC_ENOTFOUND, CTL_MODEL_REQ_TERMINATE ": vm %s does not exist", vm);
@@ -1861,7 +1882,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   const char *field = hyp_name ? "hypervisor" : "host";
   target_info t = {0};
   expire_overdue(ctl);
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
   const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
   bool li_vm = json_object_get(st->li_vms, vm) != NULL || (sens && strcmp(sens, "li") == 0);
@@ -1876,7 +1897,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   if (pending) return 0; /* answered when the fresh quote arrives (ctl/attest.h) */
   model_verdict mv = {0};
   json_t *v = NULL;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   /* The target is resolved again: it may have gone while attestation ran. */
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
@@ -1945,7 +1966,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   const char *name = hyp_name ? hyp_name : host_name;
   target_info t = {0};
   expire_overdue(ctl);
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
   /* The package the VM is instantiated from: the request's, else its document's. */
@@ -1960,7 +1981,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   model_verdict mv = {0};
   json_t *v = NULL;
   char hyp_copy[MODEL_ID_MAX + 1] = "";
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   rc = model_resolve_target(st->m, name, &t.hyp, err);
   if (!rc) {
@@ -2130,7 +2151,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   static const char *const keys[] = {"id", "host", NULL};
   lisec_err ignore = {0};
   if (!to || lisec_json_only_keys(doc, keys, &ignore)) return 1;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   const json_t *old = json_object_get(st->docs[K_HYP], id);
   const char *old_host = json_string_value(json_object_get(old, "host"));
   bool move = old_host && to && strcmp(old_host, to) != 0;
@@ -2159,7 +2180,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   json_t *found = json_array(), *before = NULL, *after = NULL;
   bool applied = false;
   int rc = 0;
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   old = json_object_get(st->docs[K_HYP], id);
   old_host = json_string_value(json_object_get(old, "host"));
@@ -2268,7 +2289,7 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   model_verdict mv = {0};
   size_t counts[MODEL_RULE_COUNT];
   expire_overdue(ctl);
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   int rc = model_compliance(st->m, &mv);
   model_count_by_rule(st->m, counts);
@@ -2470,7 +2491,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   struct ctl_model_state *st = state(ctl);
   target_info t = {0};
   lisec_err e = {0};
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   int rc = check_id(node, &e) ? LISEC_EINVAL : resolve(st, node, "node", li_vm, &t, &e);
   pthread_mutex_unlock(&st->mu);
   if (rc) {
@@ -2490,7 +2511,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
     return false;
   }
   model_verdict mv = {0};
-  pthread_mutex_lock(&st->mu);
+  lock_fresh(ctl, st);
   sync_time(st);
   rc = model_resolve_target(st->m, node, &t.hyp, &e);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, &e);
@@ -2531,7 +2552,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   expire_overdue(ctl);
   bool li_vm = false;
   if (!rc && vm) {
-    pthread_mutex_lock(&st->mu);
+    lock_fresh(ctl, st);
     if (!json_object_get(st->docs[K_VM], vm))
       rc = lisec_err_set(err, LISEC_EINVAL,
                          "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
@@ -2557,7 +2578,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
        * an unknown node is still filtered out (fail closed). */
       target_info t = {0};
       lisec_err e = {0};
-      pthread_mutex_lock(&st->mu);
+      lock_fresh(ctl, st);
       ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
       pthread_mutex_unlock(&st->mu);
       if (!ok) k8s_unknown(failed, node, e.code, &e);

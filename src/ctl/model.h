@@ -252,6 +252,12 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn);
 model *ctl_model_lock(ctl_shared *sh);
 void ctl_model_unlock(ctl_shared *sh);
 
+/* The store failed over under this leader and the lock was taken back
+ * (ctl/ha.c): a write whose commit was in doubt (its client was told it
+ * failed) may be stored after all, so the model is loaded again from the
+ * store before its next use case reads it. */
+void ctl_model_mark_stale(ctl_shared *sh);
+
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err);
 
 #endif
