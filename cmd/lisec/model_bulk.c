@@ -9,8 +9,8 @@
  * command may be run again once the file is fixed). Export lists every
  * kind the role may read and writes them as a topology file, without what
  * lisecd adds to a view (a host's "state", a VM's "observed" and
- * "migrating_to"), so export | import on an empty lisecd gives the same
- * model. LI authorisations are the LI administration's: an operator's
+ * "migrating_to", every entity's stored "version"), so export | import on
+ * an empty lisecd gives the same model. LI authorisations are the LI administration's: an operator's
  * export leaves them out and says so; `--kinds li` as li-admin adds them. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +240,7 @@ int cli_model_export(int argc, char **argv) {
       json_object_del(e, "state");
       json_object_del(e, "observed");
       json_object_del(e, "migrating_to");
+      json_object_del(e, "version");
     }
     json_object_set(t, kinds[k].array, arr);
     json_decref(reply);
