@@ -68,6 +68,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind = (re.search(r'xsi:type="(\w+)Request"', body) or re.search("()", "")).group(1)
         with open(log_file, "a") as f:
             f.write(kind + "\n")
+        # which mode each request met, so a test waits for the one it set
+        with open(log_file + ".modes", "a") as f:
+            f.write(kind + " " + mode + "\n")
         if mode == "deactivate-lie" and kind == "DeactivateTask":
             return self.answer(200, error_response(body, 2020, "no such XID"))
         if mode == "stopall-refuse" and kind == "DeactivateAllTasks":
