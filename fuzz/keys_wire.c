@@ -41,9 +41,9 @@ static void request(uint16_t type, const uint8_t *p, size_t n) {
   keys_wire_put_request(&w, &q);
   if (w.failed || w.buf.len != n || (n && memcmp(w.buf.data, p, n))) abort(); /* one encoding */
   if (keys_wire_get_request(type, w.buf.data, w.buf.len, &back, &err)) abort();
-  if (strcmp(q.id, back.id) || strcmp(q.name, back.name) || q.version != back.version ||
-      q.create != back.create || q.data_len != back.data_len || q.handles[0] != back.handles[0] ||
-      q.handles[1] != back.handles[1] || strcmp(q.path, back.path) || q.alg != back.alg ||
+  if (strcmp(q.id, back.id) || strcmp(q.authorisation, back.authorisation) || strcmp(q.name, back.name) ||
+      q.version != back.version || q.period != back.period || q.create != back.create ||
+      q.data_len != back.data_len || strcmp(q.path, back.path) || q.alg != back.alg ||
       (q.data_len && memcmp(q.data, back.data, q.data_len)))
     abort();
   same_sealed(&q.sealed, &back.sealed);
