@@ -673,14 +673,7 @@ int ctl_attest_start(ctl_shared *sh, lisec_err *err) {
   int rc = ctl_open_worker(&parent, &st->timer_ctl, err);
   if (rc) return rc;
   st->stopping = false;
-  if (pthread_create(&st->timer, NULL, timer_main, st) != 0) {
-    ctl_close(st->timer_ctl);
-    st->timer_ctl = NULL;
-    return lisec_err_set(err, LISEC_EINTERNAL, "attest: cannot start the overdue timer");
-  }
-  /* named by its starter, so the name is there once ctl_start returns
-   * (ps, and the lifecycle test) */
-  pthread_setname_np(st->timer, "lisec-attest");
+  if ((rc = ctl_thread_start(&st->timer, timer_main, st, "lisec-attest", &st->timer_ctl, err))) return rc;
   st->timer_started = true;
   return 0;
 }
@@ -688,14 +681,8 @@ int ctl_attest_start(ctl_shared *sh, lisec_err *err) {
 void ctl_attest_stop(ctl_shared *sh) {
   struct ctl_attest_state *st = sh->attest;
   if (!st || !st->timer_started) return;
-  pthread_mutex_lock(&st->mu);
-  st->stopping = true;
-  pthread_cond_broadcast(&st->changed);
-  pthread_mutex_unlock(&st->mu);
-  pthread_join(st->timer, NULL);
+  ctl_thread_stop(&st->mu, &st->changed, &st->stopping, st->timer, &st->timer_ctl);
   st->timer_started = false;
-  ctl_close(st->timer_ctl);
-  st->timer_ctl = NULL;
 }
 
 void ctl_attest_close(ctl_shared *sh) {

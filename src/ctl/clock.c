@@ -303,12 +303,7 @@ int ctl_clock_start(ctl_shared *sh, lisec_err *err) {
   st->was_proven = true; /* so that an unproven first reading is recorded */
   poll_once(st);
   st->stopping = false;
-  if (pthread_create(&st->thread, NULL, poll_main, st) != 0) {
-    ctl_close(st->worker);
-    st->worker = NULL;
-    return lisec_err_set(err, LISEC_EINTERNAL, "time: cannot start the chrony poll thread");
-  }
-  pthread_setname_np(st->thread, "lisec-clock");
+  if ((rc = ctl_thread_start(&st->thread, poll_main, st, "lisec-clock", &st->worker, err))) return rc;
   st->started = true;
   return 0;
 }
@@ -316,13 +311,7 @@ int ctl_clock_start(ctl_shared *sh, lisec_err *err) {
 void ctl_clock_stop(ctl_shared *sh) {
   struct ctl_clock_state *st = sh->clock;
   if (!st || !st->started) return;
-  pthread_mutex_lock(&st->mu);
-  st->stopping = true;
-  pthread_cond_broadcast(&st->changed);
-  pthread_mutex_unlock(&st->mu);
-  pthread_join(st->thread, NULL);
-  ctl_close(st->worker);
-  st->worker = NULL;
+  ctl_thread_stop(&st->mu, &st->changed, &st->stopping, st->thread, &st->worker);
   st->started = false;
 }
 

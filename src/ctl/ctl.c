@@ -245,6 +245,29 @@ int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err) {
   return 0;
 }
 
+int ctl_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name, lisec_ctl **ctx,
+                     lisec_err *err) {
+  if (pthread_create(thread, NULL, fn, arg) != 0) {
+    ctl_close(*ctx);
+    *ctx = NULL;
+    return lisec_err_set(err, LISEC_EINTERNAL, "cannot start the controller's %s thread", name);
+  }
+  /* named by its starter, so the name is there once ctl_start returns
+   * (ps, and the lifecycle test) */
+  pthread_setname_np(*thread, name);
+  return 0;
+}
+
+void ctl_thread_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stopping, pthread_t thread, lisec_ctl **ctx) {
+  pthread_mutex_lock(mu);
+  *stopping = true;
+  pthread_cond_broadcast(cv);
+  pthread_mutex_unlock(mu);
+  pthread_join(thread, NULL);
+  ctl_close(*ctx);
+  *ctx = NULL;
+}
+
 int ctl_start(lisec_ctl *ctl, lisec_err *err) { return ctl_topics_start(ctl->shared, err); }
 
 void ctl_stop(lisec_ctl *ctl) {

@@ -5,6 +5,7 @@
 #ifndef LISEC_CTL_INTERNAL_H
 #define LISEC_CTL_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "ctl/auditlog.h"
@@ -95,6 +96,15 @@ void ctl_rd_close(ctl_shared *sh);
 
 /* ctl/topics.c: every topic in the table's order; on a failure the topics
  * opened so far are closed again. close and stop go in reverse order. */
+/* A topic's background thread on ctx, a worker context the caller opened
+ * (ctl_open_worker): started and named; when it cannot start, ctx is
+ * closed and the error says which thread. */
+int ctl_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name, lisec_ctl **ctx,
+                     lisec_err *err);
+/* Tells it to stop (*stopping set under mu, cv broadcast), joins it and
+ * closes its context. */
+void ctl_thread_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stopping, pthread_t thread, lisec_ctl **ctx);
+
 int ctl_topics_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 int ctl_topics_start(ctl_shared *sh, lisec_err *err);
 void ctl_topics_stop(ctl_shared *sh);

@@ -725,12 +725,7 @@ int ctl_rd_start(ctl_shared *sh, lisec_err *err) {
   int rc = ctl_open_worker(&parent, &st->timer_ctl, err);
   if (rc) return rc;
   st->stopping = false;
-  if (pthread_create(&st->timer, NULL, timer_main, st) != 0) {
-    ctl_close(st->timer_ctl);
-    st->timer_ctl = NULL;
-    return lisec_err_set(err, LISEC_EINTERNAL, "rd: cannot start the key destruction timer");
-  }
-  pthread_setname_np(st->timer, "lisec-rd");
+  if ((rc = ctl_thread_start(&st->timer, timer_main, st, "lisec-rd", &st->timer_ctl, err))) return rc;
   st->started = true;
   return 0;
 }
@@ -738,14 +733,8 @@ int ctl_rd_start(ctl_shared *sh, lisec_err *err) {
 void ctl_rd_stop(ctl_shared *sh) {
   struct ctl_rd_state *st = sh->rd;
   if (!st || !st->started) return;
-  pthread_mutex_lock(&st->tmu);
-  st->stopping = true;
-  pthread_cond_broadcast(&st->tcv);
-  pthread_mutex_unlock(&st->tmu);
-  pthread_join(st->timer, NULL);
+  ctl_thread_stop(&st->tmu, &st->tcv, &st->stopping, st->timer, &st->timer_ctl);
   st->started = false;
-  ctl_close(st->timer_ctl);
-  st->timer_ctl = NULL;
 }
 
 void ctl_rd_close(ctl_shared *sh) {
