@@ -1678,6 +1678,33 @@ static void redact_rd(json_t *verdict, bool *any) {
   }
 }
 
+/* The compliance report for every role but rd-admin (issue 20 item 2): the
+ * RD rows go whole, and their counts with them, so neither an RD rule id
+ * nor how many RD violations there are reaches another role (§4.1 read for
+ * RD; the LI administration included: neither administration reads the
+ * other's). "compliant" then says what the remaining rows say, and
+ * "redacted" is left to the LI rows, so that nothing in the reply moves
+ * with RD state. The operator still learns of an RD VM it may not place
+ * there from the placement and migration decisions (TR103308-5.8-RD-R11). */
+static void hide_rd_rows(json_t *report) {
+  json_t *viol = json_object_get(report, "violations");
+  for (size_t i = json_array_size(viol); i-- > 0;) {
+    json_t *r = json_array_get(viol, i);
+    const char *about = json_string_value(json_object_get(r, "subject"));
+    if (rule_about_rd(json_string_value(json_object_get(r, "requirement"))) ||
+        (about && strncmp(about, "rd ", 3) == 0))
+      json_array_remove(viol, i);
+  }
+  json_t *counts = json_object_get(report, "counts");
+  const char *k;
+  json_t *c;
+  void *tmp;
+  json_object_foreach_safe(counts, tmp, k, c) {
+    if (rule_about_rd(k)) json_object_del(counts, k);
+  }
+  json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
+}
+
 static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
@@ -2351,6 +2378,8 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   int rc = ctl_model_compliance_read(ctl, &v, err);
   if (rc) return rc;
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
+  /* before the record too: its count is read by whom the record is for */
+  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) hide_rd_rows(v);
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));

@@ -8,8 +8,8 @@
 #    wrongly signed, replayed: refused);
 #  - a declared RD VM placed in London for a DE obligation is denied
 #    (TR103308-5.8-RD-R11), in Frankfurt allowed; compliance lists an RD VM
-#    outside DE (TR103308-5.8-RD-R1) with the obligation named for rd-admin
-#    only, not for the operator or the LI administration;
+#    outside DE (TR103308-5.8-RD-R1) to rd-admin only: the operator, the LI
+#    administration and the auditor read no RD rule id and no RD count;
 #  - the RD store's data key of a period goes only to the host running the
 #    attested RD VM inside DE (not another host, not a host in London, not
 #    an untrusted host, not another role), a period not begun is refused;
@@ -115,11 +115,17 @@ has '"allow":false' && has TR103308-5.8-RD-R11
 expect 200 rd-admin GET /v1/compliance
 has TR103308-5.8-RD-R1 && has 'retention obligation ob-de is issued in DE; RD function VM rd-lon runs on host lon-1'
 has TR103308-5.8-RD-R8
-for role in operator li-admin; do
+python3 -c 'import json,sys; c=json.load(open("body"))["counts"]; sys.exit(0 if c.get("TR103308-5.8-RD-R1",0) >= 1 else 1)' ||
+  fail "rd-admin's compliance counts lack RD-R1: $(cat body)"
+for role in operator li-admin auditor; do
   expect 200 $role GET /v1/compliance
-  has TR103308-5.8-RD-R1 && lacks ob-de "$role's compliance" && lacks 'rd-lon runs' "$role's compliance"
+  # no RD rule row, id or count, nor a flag that moves with RD state
+  lacks TR103308-5.8-RD "$role's compliance" && lacks ob-de "$role's compliance" && lacks 'rd-lon' "$role's compliance"
+  lacks 'rd (withheld)' "$role's compliance"
+  python3 -c 'import json,sys; b=json.load(open("body")); sys.exit(0 if b["compliant"] == (len(b["violations"]) == 0) and "counts" in b else 1)' ||
+    fail "$role's compliance flag or counts disagree with its rows: $(cat body)"
 done
-pass "an RD VM placed or moved to London for a DE obligation is denied (RD-R11), Frankfurt allowed; compliance lists RD, details for rd-admin only"
+pass "an RD VM placed or moved to London for a DE obligation is denied (RD-R11), Frankfurt allowed; compliance lists RD rows and counts to rd-admin only (operator, li-admin, auditor: none)"
 
 # --- keys per period ---------------------------------------------------------------
 p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
