@@ -4,7 +4,11 @@
  * for at most SECONDS or MAX requests in all; it prints requests per second,
  * the count, and the failures. T x C requests are in flight at once, as with
  * wrk -tT -c(T*C). The same binary drives lisecd and nginx, so the ratio is
- * fair. */
+ * fair. With TLSLOAD_BODIES=FILE it POSTs JSON instead, one line of FILE per
+ * request in turn (the decisions of bench/api's load run). Every request's
+ * latency (its write to the end of its reply) is kept, and the client's own
+ * CPU time (user + system, getrusage) is printed with the rate: on a 2-core
+ * machine the client takes its share of the cores from the server. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,12 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 256
 #define REPLY_MAX 16384
+#define BODIES_MAX 100000
+#define BODY_LEN_MAX 1024
+#define LAT_MAX 4000000 /* latencies kept; past it the rate is still counted */
 
 static SSL_CTX *ctx;
 static int port, conns_per_thread;
@@ -29,6 +37,11 @@ static const char *path;
 static double seconds;
 static long max_requests;
 static atomic_long done_requests, failures;
+static char **bodies; /* POST bodies (TLSLOAD_BODIES), or NULL for GET */
+static size_t nbodies;
+static atomic_size_t next_body;
+static float *lat_us;
+static atomic_size_t nlat;
 
 static double now(void) {
   struct timespec ts;
@@ -80,10 +93,26 @@ static int read_response(SSL *ssl, char *buf, size_t cap) {
   }
 }
 
+/* The next request into req: GET PATH, or POST PATH with the next body. */
+static int next_request(char *req, size_t cap) {
+  if (!bodies) return snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
+  const char *b = bodies[atomic_fetch_add(&next_body, 1) % nbodies];
+  return snprintf(req, cap,
+                  "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %zu\r\n\r\n%s",
+                  path, strlen(b), b);
+}
+
+static void keep_latency(double seconds_taken) {
+  size_t i = atomic_fetch_add(&nlat, 1);
+  if (i < LAT_MAX) lat_us[i] = (float)(seconds_taken * 1e6);
+}
+
 static void *worker(void *arg) {
   (void)arg;
-  char req[512], *buf = malloc(REPLY_MAX);
-  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
+  char req[BODY_LEN_MAX + 512], *buf = malloc(REPLY_MAX);
+  int len = 0;
+  double sent_at[MAX_CONNS] = {0};
   SSL *ssl[MAX_CONNS] = {0};
   int open = 0;
   for (int i = 0; i < conns_per_thread; i++)
@@ -95,7 +124,9 @@ static void *worker(void *arg) {
     int sent[MAX_CONNS] = {0};
     for (int i = 0; i < conns_per_thread; i++) {
       if (!ssl[i] || atomic_fetch_add(&done_requests, 1) >= max_requests) continue;
-      if (SSL_write(ssl[i], req, len) == len) {
+      len = next_request(req, sizeof req);
+      sent_at[i] = now();
+      if (len > 0 && (size_t)len < sizeof req && SSL_write(ssl[i], req, len) == len) {
         sent[i] = 1;
       } else {
         atomic_fetch_sub(&done_requests, 1);
@@ -111,6 +142,8 @@ static void *worker(void *arg) {
         atomic_fetch_sub(&done_requests, 1);
         atomic_fetch_add(&failures, 1);
         disconnect(ssl[i]), ssl[i] = NULL, open--;
+      } else {
+        keep_latency(now() - sent_at[i]);
       }
     }
     if (!any) break; /* MAX reached */
@@ -118,6 +151,27 @@ static void *worker(void *arg) {
   for (int i = 0; i < conns_per_thread; i++) disconnect(ssl[i]);
   free(buf);
   return NULL;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Reads up to BODIES_MAX lines of at most BODY_LEN_MAX bytes. */
+static int load_bodies(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) return -1;
+  bodies = calloc(BODIES_MAX, sizeof *bodies);
+  char line[BODY_LEN_MAX + 2];
+  while (bodies && nbodies < BODIES_MAX && fgets(line, sizeof line, f)) {
+    size_t n = strcspn(line, "\r\n");
+    if (n == 0 || n > BODY_LEN_MAX) continue;
+    line[n] = 0;
+    bodies[nbodies++] = strdup(line);
+  }
+  fclose(f);
+  return nbodies ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
@@ -143,6 +197,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  const char *bf = getenv("TLSLOAD_BODIES");
+  if (bf && *bf && load_bodies(bf) != 0) return fprintf(stderr, "tlsload: no bodies in %s\n", bf), 2;
+  lat_us = malloc(LAT_MAX * sizeof *lat_us);
+  if (!lat_us) return fprintf(stderr, "tlsload: out of memory\n"), 2;
   pthread_t th[64];
   atomic_store(&done_requests, 0);
   double t0 = now();
@@ -151,7 +209,18 @@ int main(int argc, char **argv) {
   double dt = now() - t0;
   long n = atomic_load(&done_requests);
   if (n > max_requests) n = max_requests;
-  printf("%.0f %ld %ld\n", (double)n / dt, n, (long)atomic_load(&failures));
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+  size_t k = atomic_load(&nlat);
+  if (k > LAT_MAX) k = LAT_MAX;
+  qsort(lat_us, k, sizeof *lat_us, cmp_float);
+#define PCT(p) (k ? lat_us[(size_t)((double)(k - 1) * (p))] : 0.0f)
+  /* rate, requests, failures, client CPU s, latency p50 p99 p99.9 max (us) */
+  printf("%.0f %ld %ld %.3f %.0f %.0f %.0f %.0f\n", (double)n / dt, n, (long)atomic_load(&failures), cpu,
+         PCT(0.5), PCT(0.99), PCT(0.999), PCT(1.0));
+  free(lat_us);
   SSL_CTX_free(ctx);
   return atomic_load(&failures) ? 1 : 0;
 }

@@ -1,0 +1,146 @@
+# bench/api, part 2 (sourced by bench/api/run after the /healthz rounds):
+# migration decisions over HTTPS under load (issue 22 item 6). One lisecd
+# with its KEK in a SoftHSM2 token, LOAD_HOSTS attested hosts with 20 VMs
+# each in the model (bench_inventory seed) and LOAD_TARGETS targets in the
+# vault. LOAD_CLIENTS (64) mTLS keep-alive clients, one thread and one
+# connection each, POST /v1/decisions/migration as fast as answers come
+# (tlsload with TLSLOAD_BODIES: each request's latency from its write to the
+# end of its reply, each decision recorded durably in the audit log before
+# the answer). Each of LOAD_ROUNDS rounds runs four kinds one after another:
+#   alone   the decision clients only;
+#   attest  the same clients while bench_inventory's hosts report quotes and
+#           inventories (nonce + evidence, 8 threads);
+#   rotate  the same clients while the LI administration rotates the KEK
+#           again and again (each rotation re-wraps every target in one
+#           store transaction);
+#   mixed   both at once.
+# Prints each run and the ratio to alone of rate, p50, p99 and p99.9
+# (medians over the rounds).
+# Needs from bench/api/run: build, src, work, pki, fail, start_lisecd.
+. "$src/tests/integration/attest_lib.sh"
+. "$src/tests/integration/lib/li_fixture.sh"
+lhosts=${LOAD_HOSTS:-200} ltargets=${LOAD_TARGETS:-2000} lsecs=${LOAD_SECONDS:-8}
+lrounds=${LOAD_ROUNDS:-2} lclients=${LOAD_CLIENTS:-64}
+[ "$lhosts" -ge 8 ] && [ "$lhosts" -le 5000 ] || fail "LOAD_HOSTS must be 8-5000"
+[ "$ltargets" -ge 1 ] && [ "$ltargets" -le 100000 ] || fail "LOAD_TARGETS must be 1-100000"
+[ "$lclients" -ge 1 ] && [ "$lclients" -le 64 ] || fail "LOAD_CLIENTS must be 1-64"
+[ "$lrounds" -ge 1 ] && [ "$lrounds" -le 10 ] || fail "LOAD_ROUNDS must be 1-10"
+bi=$build/bench/bench_inventory
+[ -x "$bi" ] || fail "missing $bi (cmake --build $build --target bench_inventory)"
+for c in sqlite3 softhsm2-util; do command -v $c >/dev/null || fail "$c is not installed"; done
+ld=$work/load
+mkdir -p "$ld"
+(cd "$ld" && evgen --log eventlog.bin --extends ext.txt --reference ref.json --events 40)
+timeout 300 "$bi" seed "$ld" "$pki" "$lhosts" 20 >/dev/null || fail "bench_inventory seed"
+eval "$("$src/scripts/test/softhsm-start" "$ld/hsm" lisec 4321)"
+echo 4321 >"$ld/pin"
+make_li_admin_key "$ld/li-admin"
+lconf=("[server]" "workers = 2" "[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
+  "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0"
+  "[audit]" "li_admin_key = $ld/li-admin.pub")
+db=$ld/lisec.db
+STORE_URL=sqlite:$db start_lisecd "$pki" "${lconf[@]}"
+stop_lisecd
+sqlite3 "$db" <"$ld/seed.sql"
+STORE_URL=sqlite:$db start_lisecd "$pki" "${lconf[@]}"
+li_fixture li-7
+# The targets, on one keep-alive connection (curl's config: one operation each).
+{
+  for i in $(seq 1 "$ltargets"); do
+    [ "$i" = 1 ] || echo next
+    printf 'url = "%s/v1/targets"\ncacert = "%s"\ncert = "%s"\nkey = "%s"\n' "$LISECD_URL" "$pki/ca.crt" \
+      "$pki/li-admin.crt" "$pki/li-admin.key"
+    printf 'header = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+    printf 'data = "{\\"id\\":\\"t-%d\\",\\"authorisation\\":\\"li-7\\",\\"identifiers\\":[{\\"kind\\":\\"e164\\",\\"value\\":\\"358%09d\\"}]}"\n' "$i" "$i"
+  done
+} >"$ld/targets.conf"
+t0=$SECONDS
+timeout 600 curl -s -K "$ld/targets.conf" >"$ld/targets.codes" || true
+made=$(grep -c '^201$' "$ld/targets.codes" || true)
+[ "$made" = "$ltargets" ] || fail "$made of $ltargets targets created: $(sort "$ld/targets.codes" | uniq -c | head -3)"
+# The questions: any seeded VM to any seeded hypervisor.
+python3 - "$lhosts" >"$ld/bodies" <<'PY'
+import random, sys
+h = int(sys.argv[1]); rnd = random.Random(22)
+for _ in range(20000):
+    print('{"vm":"vm%d-%d","hypervisor":"hv%d"}' % (rnd.randrange(h), rnd.randrange(20), rnd.randrange(h)))
+PY
+echo
+echo "decisions under load: $lclients clients x 1 mTLS connection, POST /v1/decisions/migration, ${lsecs}s rounds;" \
+  "$lhosts hosts x 20 VMs, $ltargets targets ($((SECONDS - t0)) s to add); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+decide() {
+  TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
+    "$pki/mano.crt" "$pki/mano.key" "$lclients" 1 "$lsecs" 50000000
+}
+kek=0
+# rotate_loop END_EPOCH_US OUT: rotations one after another until END (at
+# most 200); writes "count total_seconds max_seconds" to OUT.
+rotate_loop() {
+  local n=0 total=0 max=0 a b d code
+  while [ "${EPOCHREALTIME/./}" -lt "$1" ] && [ $n -lt 200 ]; do
+    kek=$((kek + 1))
+    a=${EPOCHREALTIME/./}
+    code=$(as li-admin -o "$ld/rotate.reply" -w '%{http_code}' -H 'Content-Type: application/json' \
+      -d "{\"key_label\":\"kek-$kek-$BASHPID\"}" "$LISECD_URL/v1/vault/rotate-kek")
+    b=${EPOCHREALTIME/./}
+    [ "$code" = 200 ] || { echo "rotation failed: $code $(cat "$ld/rotate.reply")" >&2; break; }
+    d=$((b - a)) n=$((n + 1)) total=$((total + d))
+    [ $d -gt $max ] && max=$d
+  done
+  echo "$n $total $max" >"$2"
+}
+: >"$ld/rounds"
+# run_kind KIND ROUND: one timed run of the decision clients with KIND's mix.
+run_kind() {
+  local kind=$1 r=$2 apid="" rpid="" line extra=""
+  if [ "$kind" = attest ] || [ "$kind" = mixed ]; then
+    # attestations start first and outlast the decisions
+    "$bi" run "$ld" "$pki" "$LISECD_PORT" "$lhosts" 8 20 $((lsecs + 4)) 10000000 "$LISECD_PID" \
+      >"$ld/attest.$kind.$r" 2>"$ld/attest.$kind.$r.err" &
+    apid=$!
+  fi
+  if [ "$kind" = rotate ] || [ "$kind" = mixed ]; then
+    rotate_loop $(( ${EPOCHREALTIME/./} + (lsecs + 3) * 1000000 )) "$ld/rot.$kind.$r" &
+    rpid=$!
+  fi
+  # the inventory client's warm-up (every host reports once) before the decisions start
+  [ -z "$apid$rpid" ] || sleep 1
+  line=$(decide) || fail "decisions ($kind): $line"
+  if [ -n "$rpid" ]; then wait "$rpid"; extra="$extra rot $(cat "$ld/rot.$kind.$r")"; fi
+  if [ -n "$apid" ]; then
+    wait "$apid" || { cat "$ld/attest.$kind.$r.err" >&2; fail "bench_inventory run ($kind, round $r)"; }
+    extra="$extra att $(cut -d' ' -f3,5 "$ld/attest.$kind.$r")"
+  fi
+  echo "$kind $line |$extra" >>"$ld/rounds"
+}
+for r in $(seq 1 "$lrounds"); do
+  for kind in alone attest rotate mixed; do run_kind "$kind" "$r"; done
+done
+stop_lisecd
+python3 - "$ld/rounds" "$ltargets" <<'PY'
+import statistics as st, sys
+runs = {}
+print(f"  {'kind':<7} {'decisions/s':>11} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} {'max us':>8} {'client us/dec':>13}  beside it")
+for line in open(sys.argv[1]):
+    kind, rest = line.split(None, 1)
+    dec, extra = rest.split("|")
+    d = list(map(float, dec.split()))
+    runs.setdefault(kind, []).append(d)
+    words, notes = extra.split(), []
+    for i, w in enumerate(words):
+        if w == "att":  # bench_inventory's rate and p99 (us)
+            notes.append(f"attestations {float(words[i + 1]):.0f}/s (their p99 {float(words[i + 2]) / 1e3:.1f} ms)")
+        if w == "rot":  # count total_us max_us
+            n, tot, mx = map(float, words[i + 1:i + 4])
+            notes.append(f"{n:.0f} KEK rotations of {sys.argv[2]} targets, {tot / max(n, 1) / 1e3:.0f} ms each (max {mx / 1e3:.0f} ms)")
+    print(f"  {kind:<7} {d[0]:>11.0f} {d[4]:>8.0f} {d[5]:>8.0f} {d[6]:>9.0f} {d[7]:>8.0f} {d[3] * 1e6 / max(d[1], 1):>13.1f}  {'; '.join(notes)}")
+    if d[2]:
+        print(f"          {d[2]:.0f} decisions failed")
+med = {k: [st.median(x[i] for x in v) for i in range(8)] for k, v in runs.items()}
+a = med["alone"]
+print(f"  ratio to alone (medians over the rounds):  rate    p50    p99  p99.9")
+for k in ("attest", "rotate", "mixed"):
+    m = med[k]
+    print(f"  {k:<7} {'':>34} {m[0] / a[0]:>5.2f} {m[4] / a[4]:>6.2f} {m[5] / a[5]:>6.2f} {m[6] / a[6]:>6.2f}")
+PY
