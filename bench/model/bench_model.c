@@ -8,7 +8,13 @@
  * model's memory. Jurisdiction polygons are rectangles here so SQL can test
  * them with BETWEEN; lisec tests them with GEOS like any polygon.
  *
- * usage: bench_model [HOSTS VMS LIS CONNS [DECISIONS [SQL_DECISIONS]]] */
+ * usage: bench_model [HOSTS VMS LIS CONNS [DECISIONS [SQL_DECISIONS]]]
+ *
+ * bench/scale drives it for its curves: SQL_DECISIONS 0 leaves SQLite out
+ * (lisec's figures only, and one line "scale: ..." to parse), and
+ * BENCH_MODEL_HUBS="N K" makes N of the monitored VMs hubs with K more
+ * connections each (half IPC to VMs on the same hypervisor, each pair in a
+ * connection group) and times decisions that move a hub ("hubs: ..."). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,14 @@ static uint32_t rnd(uint32_t n) {
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* This thread's CPU time (user + system): on a shared machine a wall time
+ * also holds other processes' turns, the CPU time does not. */
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -85,6 +99,8 @@ typedef struct gli {
 } gli;
 
 static int NH, NVMS, NLI, NCONN;
+static int NHUB, HUBK; /* BENCH_MODEL_HUBS: hub VMs and the connections of each */
+static int *hubs;
 static ghost *H;
 static int *hyp_host, nhyp;
 static gvm *V;
@@ -201,12 +217,13 @@ static void generate(void) {
     else if (role == 1) fw_in[c][nfw_in[c]++] = v;
     else vms_in[c][nvms_in[c]++] = v;
   }
-  C = calloc((size_t)NCONN + 8, sizeof *C);
-  G = calloc((size_t)NCONN + 8, sizeof *G);
+  size_t conn_cap = (size_t)NCONN + (size_t)NHUB * (size_t)HUBK + 8;
+  C = calloc(conn_cap, sizeof *C);
+  G = calloc(conn_cap, sizeof *G);
   st_root = calloc((size_t)NVMS, sizeof *st_root);
   att = calloc((size_t)NVMS * 2, sizeof *att);
   pairset_cap = 1;
-  while (pairset_cap < (size_t)NCONN * 4) pairset_cap *= 2;
+  while (pairset_cap < conn_cap * 4) pairset_cap *= 2;
   pairset = calloc(pairset_cap, sizeof *pairset);
   attset = calloc(pairset_cap, sizeof *attset);
   /* one storage per storage VM */
@@ -277,9 +294,30 @@ static void generate(void) {
     if (l->via != root && !pair_seen(l->via, root)) add_group1(add_conn(l->via, root, 2, rnd(100) != 0));
     nli++;
   }
+  /* hubs: monitored VMs with HUBK more connections each, every other one
+   * IPC to a VM on the same hypervisor when there is one nearby, each pair
+   * in its own group (what a decision that moves the hub re-checks) */
+  if (NHUB) hubs = calloc((size_t)NHUB, sizeof *hubs);
+  for (int k = 0; k < NHUB && nli; k++) {
+    int hub = L[rnd((uint32_t)nli)].mon;
+    hubs[k] = hub;
+    for (int j = 0; j < HUBK; j++) {
+      int peer = (int)rnd((uint32_t)NVMS), ipc = j % 2 == 0;
+      if (ipc)
+        for (int d = 1; d < 64; d++)
+          if (hub + d < NVMS && V[hub + d].hyp == V[hub].hyp && rnd(2)) {
+            peer = hub + d;
+            break;
+          }
+      if (peer == hub) peer = (hub + 1) % NVMS;
+      int c = add_conn(hub, peer, ipc ? 0 : 1, rnd(5) != 0);
+      if (!pair_seen(hub, peer)) add_group1(c);
+    }
+  }
+  int conn_total = NCONN + NHUB * HUBK;
   /* the rest: ordinary connections, a quarter of them in groups, some IPC
    * between VMs on the same hypervisor */
-  while (nconn < NCONN) {
+  while (nconn < conn_total) {
     int a = (int)rnd((uint32_t)NVMS), b;
     int ipc = rnd(5) == 0;
     if (ipc) {
@@ -750,8 +788,13 @@ int main(int argc, char **argv) {
   NLI = argc > 3 ? atoi(argv[3]) : 20000;
   NCONN = argc > 4 ? atoi(argv[4]) : 100000;
   int ndec = argc > 5 ? atoi(argv[5]) : 20000, nsqldec = argc > 6 ? atoi(argv[6]) : 2000;
-  if (NH < 10 || NVMS < 1000 || NLI < 1 || NCONN < NLI * 4 || ndec < 10 || nsqldec < 10 ||
-      nsqldec >= ndec)
+  const char *hub_env = getenv("BENCH_MODEL_HUBS");
+  if (hub_env && sscanf(hub_env, "%d %d", &NHUB, &HUBK) != 2) NHUB = HUBK = 0;
+  if (NHUB < 0 || NHUB > 100000 || HUBK < 0 || HUBK > 100000 || (long)NHUB * HUBK > 50000000L)
+    die("BENCH_MODEL_HUBS", "N K with N, K <= 100,000 and N x K <= 50,000,000");
+  if (NH < 10 || NVMS < 1000 || NLI < 1 || NCONN < NLI * 4 || ndec < 10 || NH > 10000000 ||
+      NVMS > 100000000 || NLI > NVMS || NCONN > 100000000 || ndec > 10000000 ||
+      (nsqldec != 0 && (nsqldec < 10 || nsqldec >= ndec)))
     die("usage", "bench_model [HOSTS VMS LIS CONNS(>=4*LIS) [DECISIONS [SQL_DECISIONS<DECISIONS]]]");
   double t0 = now_s();
   generate();
@@ -766,12 +809,14 @@ int main(int argc, char **argv) {
   long rss1 = rss_kib();
   size_t counts[MODEL_RULE_COUNT];
   /* full evaluation: every rule for every entity, best of 3 */
-  double t_full = 1e9;
+  double t_full = 1e9, c_full = 1e9;
   for (int r = 0; r < 3; r++) {
+    double c0 = cpu_s();
     t0 = now_s();
     model_evaluate_all(m);
-    double t = now_s() - t0;
+    double t = now_s() - t0, c = cpu_s() - c0;
     if (t < t_full) t_full = t;
+    if (c < c_full) c_full = c;
   }
   t0 = now_s();
   model_verdict all;
@@ -782,9 +827,9 @@ int main(int argc, char **argv) {
   model_count_by_rule(m, counts);
 
   printf("lisec: loaded in %.2f s, model RSS %.0f MiB\n", t_load, (rss1 - rss0) / 1024.0);
-  printf("lisec: full compliance evaluation %.1f ms (goal < 1000 ms); listing all %zu violations "
+  printf("lisec: full compliance evaluation %.1f ms (goal < 1000 ms; CPU %.1f ms); listing all %zu violations "
          "with sentences %.1f ms\n",
-         t_full * 1e3, nviol, t_list * 1e3);
+         t_full * 1e3, c_full * 1e3, nviol, t_list * 1e3);
 
   /* decisions: monitored VMs, LI VMs, storage VMs and any VM; targets in
    * the same country half of the time */
@@ -802,10 +847,12 @@ int main(int argc, char **argv) {
   double *lat = malloc((size_t)ndec * sizeof(double));
   int *lisec_n = malloc((size_t)ndec * sizeof(int)), allowed = 0;
   lisec_err err = {0};
+  double c_dec = cpu_s();
   for (int i = 0; i < ndec; i++) {
     lat[i] = lisec_decide(m, dv[i], dh[i], &lisec_n[i]);
     allowed += lisec_n[i] == 0;
   }
+  c_dec = (cpu_s() - c_dec) / ndec;
   double allow_sum = 0, deny_sum = 0;
   long reasons = 0;
   for (int i = 0; i < ndec; i++) {
@@ -836,6 +883,36 @@ int main(int argc, char **argv) {
   printf("lisec: incremental re-evaluation after a host's trust changes: p50 %.1f us, p99 %.1f us\n",
          pct(up, 2000, 0.5) * 1e6, pct(up, 2000, 0.99) * 1e6);
 
+  if (NHUB) {
+    /* decisions that move a hub: each hub to random hypervisors */
+    enum { HUB_DEC_MAX = 20000 };
+    int nh = NHUB * 20 < HUB_DEC_MAX ? NHUB * 20 : HUB_DEC_MAX;
+    double *hl = malloc((size_t)nh * sizeof *hl);
+    double *hc = malloc((size_t)nh * sizeof *hc);
+    for (int i = 0; i < nh; i++) {
+      double c0 = cpu_s();
+      hl[i] = lisec_decide(m, hubs[i % NHUB], (int)rnd((uint32_t)nhyp), NULL);
+      hc[i] = cpu_s() - c0;
+    }
+    qsort(hl, (size_t)nh, sizeof *hl, cmp_d);
+    qsort(hc, (size_t)nh, sizeof *hc, cmp_d);
+    /* the wall p99 holds the other processes' turns on a busy machine
+     * (a decision preempted once); the CPU time does not */
+    printf("hubs: %d hub VMs x %d connections: %d decisions moving a hub p50 %.1f us p99 %.1f us"
+           " cpu p50 %.1f us p99 %.1f us\n",
+           NHUB, HUBK, nh, pct(hl, nh, 0.5) * 1e6, pct(hl, nh, 0.99) * 1e6, pct(hc, nh, 0.5) * 1e6,
+           pct(hc, nh, 0.99) * 1e6);
+    free(hl);
+    free(hc);
+  }
+  if (nsqldec == 0) {
+    /* bench/scale's line: hosts VMs LIs connections load_s full_ms p50_us
+     * p99_us rss_mib full_cpu_ms decision_mean_cpu_us */
+    printf("scale: %d %d %d %d %.2f %.2f %.2f %.2f %.1f %.2f %.2f\n", NH, NVMS, nli, nconn, t_load, t_full * 1e3,
+           lp50 * 1e6, lp99 * 1e6, (rss1 - rss0) / 1024.0, c_full * 1e3, c_dec * 1e6);
+    model_free(m);
+    return 0;
+  }
   /* SQLite beside it */
   t0 = now_s();
   sqlite3 *db = load_sqlite();
