@@ -729,14 +729,38 @@ static int stale_client(int k, const char *id, int64_t want, int64_t have, lisec
                        kind_names[k], id, (long long)have, (long long)want);
 }
 
+/* The version of kind/id in the store now (0: not stored). */
+static int stored_version(lisec_store *s, const char *kind, const char *id, int64_t *ver,
+                          lisec_err *err) {
+  char *body = NULL;
+  *ver = 0;
+  int rc = store_doc_get(s, kind, id, &body, ver, err);
+  free(body);
+  if (rc == LISEC_ENOTFOUND) {
+    *ver = 0;
+    lisec_err_clear(err);
+    return 0;
+  }
+  return rc;
+}
+
 /* Records the act and stores its document (text NULL: deletes it) in one
  * transaction, compare-and-set on the document's version and on the model's
  * generation as this lisecd holds them. When the store holds another
- * version of either, nothing is stored, the record of the act is followed
- * by its failure, the model is loaded again from the store and ECONFLICT
- * names TR103308-5.5 and both versions. The caller undoes its model change
- * first when this fails (and not after a reload). Called with the lock
- * held. */
+ * version of either, nothing is stored and ECONFLICT names TR103308-5.5;
+ * the caller undoes its model change first (and not after a reload), then
+ * stale_store loads the model again.
+ *
+ * A write that loses its compare-and-set leaves one record, saying it was
+ * refused and why (issue 17 item 3): both versions are read from the store
+ * before anything is recorded, and a moved one is refused there. Every
+ * model write of this lisecd holds the model's lock, and a lisecd that is
+ * not the leader cannot commit (ctl/ha.c's epoch), so once both versions
+ * matched, the record and its documents land together. Only a writer that
+ * bypasses both (direct SQL, a second lisecd without [ha]) can still slip
+ * in between: the record of the act then lands without its documents and
+ * is followed by its failure, so the log still says what happened. Called
+ * with the lock held. */
 static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action, bool li,
                       const char *reason, const char *subject, int k, const char *id,
                       const char *text, uint64_t *index, lisec_err *err) {
@@ -746,8 +770,27 @@ static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action
   snprintf(gen_body, sizeof gen_body, "{\"generation\":%lld}", (long long)st->gen + 1);
   ctl_auditlog_doc docs[2] = {{store_kinds[k], id, text ? text : ctl_auditlog_remove, ver, 0},
                               {GEN_KIND, GEN_ID, gen_body, st->gen, 0}};
+  int64_t doc_now = 0, gen_now = 0;
+  lisec_err rerr = {0};
+  int rc = stored_version(ctl->store, store_kinds[k], id, &doc_now, &rerr);
+  if (!rc) rc = stored_version(ctl->store, GEN_KIND, GEN_ID, &gen_now, &rerr);
+  if (rc) return lisec_err_set(err, rc, "store: %s", rerr.msg); /* nothing recorded, nothing done */
+  if (doc_now != ver || gen_now != st->gen) {
+    char why[LISEC_ERR_MSG_MAX];
+    snprintf(why, sizeof why,
+             "TR103308-5.5: compare-and-set lost: %s %s is at version %lld in the store, %lld "
+             "here; the model at generation %lld there, %lld here; nothing was written",
+             kind_names[k], id, (long long)doc_now, (long long)ver, (long long)gen_now,
+             (long long)st->gen);
+    lisec_err ferr = {0};
+    lisec_err_set(&ferr, LISEC_ECONFLICT, "%s", why);
+    /* the caller's stale_store names the versions to the client; a
+     * refusal that could not be recorded stands (ctl_audit logs it) */
+    return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, why, LISEC_ECONFLICT, NULL, &ferr,
+                     "%s", subject);
+  }
   ctl_event ev = {action, subject, ctl_outcome_name(CTL_OUTCOME_OK), reason, li};
-  int rc = ctl_record_docs(ctl, actor, &ev, docs, 2, index, err);
+  rc = ctl_record_docs(ctl, actor, &ev, docs, 2, index, err);
   if (rc) return rc;
   if (docs[0].rc == 0 && docs[1].rc == 0) {
     if (text) json_object_set_new(st->vers[k], id, json_integer(ver + 1));

@@ -3,7 +3,9 @@
  * two lisecd, one leading after the other: a nonce issued through one is
  * accepted through the other, once; a nonce spent on either is refused on
  * the other, as is an expired one and one never issued; de-enrolment drops
- * them. */
+ * them. A model write that loses its compare-and-set (the store moved on
+ * under the controller) leaves exactly one audit record, saying it was
+ * refused and naming TR103308-5.5, and stores nothing (issue 17 item 3). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +16,10 @@
 
 #include <cmocka.h>
 
+#include "audit/audit.h"
 #include "base/base.h"
 #include "ctl/attest_nonces.h"
+#include "ctl_fixture.h"
 #include "store/store.h"
 
 #define HOST "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -114,11 +118,120 @@ static void test_outstanding_nonces_bounded_in_the_store(void **state) {
   assert_int_equal(ctl_nonces_consume(a, HOST, MAX, n, sizeof n, now + 10, &err), 0);
 }
 
+/* ---- a lost compare-and-set leaves one record (issue 17 item 3) ---------- */
+
+typedef struct {
+  int n;
+  char action[64], outcome[16], reason[512];
+} last_entry;
+
+static int read_entry(void *vctx, const store_log_entry *e) {
+  last_entry *c = vctx;
+  audit_record r = {0};
+  lisec_err err = {0};
+  assert_false(e->sealed);
+  if (audit_entry_decode(e->data, e->len, &r, &err)) fail_msg("decode: %s", err.msg);
+  c->n++;
+  snprintf(c->action, sizeof c->action, "%s", r.action);
+  snprintf(c->outcome, sizeof c->outcome, "%s", r.outcome);
+  snprintf(c->reason, sizeof c->reason, "%s", r.n_reasons ? r.reasons[0] : "");
+  audit_record_clear(&r);
+  return 0;
+}
+
+/* The entries the controller appended since *size (which moves on). */
+static last_entry entries_since(lisec_store *s, uint64_t *size) {
+  last_entry c = {0};
+  uint64_t now = 0;
+  lisec_err err = {0};
+  assert_int_equal(store_log_size(s, &now, &err), 0);
+  assert_int_equal(store_log_range(s, *size, now, read_entry, &c, &err), 0);
+  *size = now;
+  return c;
+}
+
+static void put_fi(lisec_ctl *ctl, const char *json, int want, lisec_err *err) {
+  static const ctl_actor op = {"op-1", "operator", CTL_ROLE_OPERATOR};
+  json_t *body = json_loads(json, 0, NULL), *out = NULL;
+  bool created = false;
+  assert_non_null(body);
+  assert_int_equal(ctl_model_put(ctl, &op, "jurisdiction", "fi", body, false, &out, &created, err), want);
+  json_decref(body);
+  json_decref(out);
+}
+
+static void test_lost_compare_and_set_leaves_one_refusal(void **state) {
+  (void)state;
+  char cdir[64];
+  lisec_ctl *ctl = NULL;
+  assert_int_equal(ctl_fixture_mkdir(cdir, "/tmp/lisec-ha-cas-XXXXXX"), 0);
+  assert_int_equal(ctl_fixture_write_li_key(cdir, "li.pub"), 0);
+  ctl_fixture_open(ctl_fixture_config(cdir, "li.pub"), &ctl);
+  char curl[128];
+  snprintf(curl, sizeof curl, "sqlite:%s/lisec.db", cdir);
+  lisec_store *other = NULL; /* another writer of the same store */
+  lisec_err err = {0};
+  assert_int_equal(store_open(curl, &other, &err), 0);
+  uint64_t size = 0;
+  put_fi(ctl, "{\"codes\":[\"FI\"]}", 0, &err);
+  last_entry c = entries_since(other, &size);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.outcome, "ok");
+
+  /* the document moved on underneath: one record, refused, naming the
+   * requirement and both versions; the stored document is the other's */
+  assert_int_equal(store_doc_put(other, "model.jurisdiction", "fi",
+                                 "{\"codes\":[\"FI\"],\"id\":\"fi\",\"name\":\"other\"}", 1, NULL, &err),
+                   0);
+  put_fi(ctl, "{\"codes\":[\"FI\"],\"name\":\"stale\"}", LISEC_ECONFLICT, &err);
+  assert_non_null(strstr(err.msg, "TR103308-5.5"));
+  c = entries_since(other, &size);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.outcome, "refused");
+  assert_non_null(strstr(c.reason, "TR103308-5.5: compare-and-set lost: jurisdiction fi is at version 2 in "
+                                   "the store, 1 here"));
+  char *body = NULL;
+  int64_t ver = 0;
+  assert_int_equal(store_doc_get(other, "model.jurisdiction", "fi", &body, &ver, &err), 0);
+  assert_non_null(strstr(body, "\"other\""));
+  assert_int_equal(ver, 2);
+  free(body);
+
+  /* after the reload the same write is stored, with one "ok" record */
+  lisec_err_clear(&err);
+  put_fi(ctl, "{\"codes\":[\"FI\"],\"name\":\"fresh\"}", 0, &err);
+  c = entries_since(other, &size);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.outcome, "ok");
+
+  /* only the model's generation moved (another lisecd wrote another
+   * entity): refused the same way, the generations named */
+  int64_t gen = 0;
+  assert_int_equal(store_doc_get(other, "generation", "model", &body, &gen, &err), 0);
+  free(body);
+  assert_int_equal(store_doc_put(other, "generation", "model", "{}", gen, NULL, &err), 0);
+  put_fi(ctl, "{\"codes\":[\"FI\"],\"name\":\"stale-again\"}", LISEC_ECONFLICT, &err);
+  c = entries_since(other, &size);
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.outcome, "refused");
+  char gens[96];
+  snprintf(gens, sizeof gens, "the model at generation %lld there, %lld here", (long long)gen + 1,
+           (long long)gen);
+  assert_non_null(strstr(c.reason, gens));
+  assert_int_equal(store_doc_get(other, "model.jurisdiction", "fi", &body, &ver, &err), 0);
+  assert_non_null(strstr(body, "\"fresh\""));
+  free(body);
+
+  store_close(other);
+  assert_int_equal(ctl_fixture_close(&ctl, cdir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_nonce_of_the_old_leader_accepted_once_by_the_new, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expired_unknown_and_forgotten_nonces_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outstanding_nonces_bounded_in_the_store, setup, teardown),
+      cmocka_unit_test(test_lost_compare_and_set_leaves_one_refusal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
