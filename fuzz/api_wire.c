@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (api_wire_request_decode(p, len, MAX_BODY, &r, &err) == 0) {
         if (r.body_len > MAX_BODY || r.uri[0] != '/' || has_ctl(r.uri) || has_ctl(r.method)) abort();
         if (api_role_bit(r.who.role) != r.who.role_bit || !r.who.role_bit) abort();
-        if (!lisec_request_id_valid(r.request_id, strlen(r.request_id))) abort();
+        if (!lisec_request_id_valid(r.request_id, strlen(r.request_id)) || has_ctl(r.if_match)) abort();
         if (r.body && (r.body < p || r.body + r.body_len > p + len)) abort();
         /* What the controller accepts, the front could have sent. */
         ipc_writer w;
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       api_wire_reply r;
       if (api_wire_reply_decode(p, len, &r, &err) == 0) {
         if (r.status < 100 || r.status > 599) abort();
-        if (has_ctl(r.content_type) || has_ctl(r.allow) || has_ctl(r.retry_after)) abort();
+        if (has_ctl(r.content_type) || has_ctl(r.allow) || has_ctl(r.retry_after) || has_ctl(r.etag)) abort();
         if (r.body_len && !r.content_type[0]) abort();
       }
       break;

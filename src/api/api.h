@@ -81,6 +81,8 @@ void api_roles_describe(unsigned roles, char *out, size_t len);
 
 #define API_MAX_PARAMS 4
 #define API_URI_MAX 2048 /* longest request URI, path and query */
+/* An entity tag and an If-Match value: '"' 19 digits '"' fit, with room. */
+#define API_ETAG_MAX 32
 
 /* What a handler sees of the request. */
 typedef struct api_request {
@@ -92,6 +94,9 @@ typedef struct api_request {
   json_t *body;      /* parsed JSON body for routes that take one */
   const char *raw;   /* the body as sent, for routes that take XML (api_route_takes_xml) */
   size_t raw_len;
+  /* The If-Match header as sent (at most API_ETAG_MAX - 1 bytes; "!" when
+   * it was longer), or NULL: the model's writes read it (routes_model.c). */
+  const char *if_match;
 } api_request;
 
 typedef struct api_response {
@@ -101,6 +106,7 @@ typedef struct api_response {
   const char *content_type; /* for text */
   char allow[64];           /* with 405: the methods the path takes ("GET, POST") */
   char retry_after[12];     /* with 429: seconds until the client may try again */
+  char etag[API_ETAG_MAX];  /* "\"<version>\"": a model entity's stored version (ETag) */
   /* No answer yet: the use case waits for fresh attestations (ctl->wait,
    * ctl/attest.h); the transport parks the request and dispatches it again
    * when they arrived or the bound passed. */
@@ -146,6 +152,7 @@ typedef struct api_raw_request {
   const char *body; /* body_len bytes; may be NULL when body_len is 0 */
   size_t body_len;
   size_t max_body;  /* [api] max_body: a longer body is refused (413) */
+  const char *if_match; /* the If-Match header, or NULL (api_request) */
 } api_raw_request;
 
 /* The whole request pipeline without the transport, so tests call it

@@ -101,7 +101,8 @@ static void dispatch(chan *c, const api_wire_request *m, ctl_attest_wait *wait, 
                          .uri = m->uri,
                          .body = (const char *)m->body,
                          .body_len = m->body_len,
-                         .max_body = c->b->max_body};
+                         .max_body = c->b->max_body,
+                         .if_match = m->if_match[0] ? m->if_match : NULL};
   int route = -1;
   /* Every line logged while deciding names the request (docs/operations.md,
    * "Logs"): its id, the role, the route's pattern (never the path). */

@@ -209,7 +209,8 @@ static const api_route *route_find(const api_route *routes, size_t n_routes, con
   }
   memcpy(path, uri, path_len);
   path[path_len] = '\0';
-  *req = (api_request){.method = in->method, .path = path, .query = uri[path_len] ? uri + path_len + 1 : NULL};
+  *req = (api_request){.method = in->method, .path = path, .query = uri[path_len] ? uri + path_len + 1 : NULL,
+                       .if_match = in->if_match};
   bool path_known = false;
   char allow[sizeof resp->allow] = "";
   for (size_t i = 0; i < n_routes; i++) {

@@ -48,6 +48,14 @@ static bool digits(const char *s) {
   return true;
 }
 
+/* "" or a strong entity tag of digits: '"' 1-19 digits '"' (a version). */
+static bool etag_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0) return true;
+  if (n < 3 || n > 21 || s[0] != '"' || s[n - 1] != '"') return false;
+  return strspn(s + 1, "0123456789") == n - 2;
+}
+
 int api_wire_request_encode(ipc_writer *w, const api_wire_request *r, size_t max_body, lisec_err *err) {
   ipc_writer_init(w, api_wire_channel_max(max_body));
   if (r->body_len > max_body || strlen(r->uri) > API_URI_MAX || !method_ok(r->method) ||
@@ -64,6 +72,7 @@ int api_wire_request_encode(ipc_writer *w, const api_wire_request *r, size_t max
   ipc_put_str(w, r->method);
   ipc_put_str(w, r->uri);
   ipc_put_str(w, r->request_id);
+  ipc_put_str(w, r->if_match);
   ipc_put_bytes(w, r->body, r->body_len);
   if (w->failed) return lisec_err_set(err, LISEC_EINVAL, "request message: over the channel's bound");
   return 0;
@@ -84,6 +93,7 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
   ipc_get_str(&r, out->method, sizeof out->method);
   ipc_get_str(&r, out->uri, sizeof out->uri);
   ipc_get_str(&r, out->request_id, sizeof out->request_id);
+  ipc_get_str(&r, out->if_match, sizeof out->if_match);
   ipc_get_bytes(&r, max_body, &out->body, &out->body_len);
   int rc = ipc_reader_done(&r, "request", err);
   if (rc) return rc;
@@ -103,6 +113,8 @@ int api_wire_request_decode(const uint8_t *payload, size_t len, size_t max_body,
   if (!lisec_request_id_valid(out->request_id, strlen(out->request_id)))
     return lisec_err_set(err, LISEC_EINVAL,
                          "request message: request id not 1-64 of A-Z a-z 0-9 - _ . :");
+  if (!printable(out->if_match))
+    return lisec_err_set(err, LISEC_EINVAL, "request message: If-Match not printable ASCII");
   if (out->body_len == 0) out->body = NULL;
   return 0;
 }
@@ -116,6 +128,7 @@ int api_wire_reply_encode(ipc_writer *w, const api_wire_reply *r, lisec_err *err
   ipc_put_str(w, r->content_type);
   ipc_put_str(w, r->allow);
   ipc_put_str(w, r->retry_after);
+  ipc_put_str(w, r->etag);
   ipc_put_bytes(w, r->body, r->body_len);
   if (w->failed) return lisec_err_set(err, LISEC_EINVAL, "reply message: over the channel's bound");
   return 0;
@@ -129,13 +142,15 @@ int api_wire_reply_decode(const uint8_t *payload, size_t len, api_wire_reply *ou
   ipc_get_str(&r, out->content_type, sizeof out->content_type);
   ipc_get_str(&r, out->allow, sizeof out->allow);
   ipc_get_str(&r, out->retry_after, sizeof out->retry_after);
+  ipc_get_str(&r, out->etag, sizeof out->etag);
   ipc_get_bytes(&r, API_WIRE_REPLY_MAX, &out->body, &out->body_len);
   int rc = ipc_reader_done(&r, "reply", err);
   if (rc) return rc;
   if (status < 100 || status > 599)
     return lisec_err_set(err, LISEC_EINVAL, "reply message: status %u outside 100-599", status);
   out->status = (int)status;
-  if (!printable(out->content_type) || !printable(out->allow) || !digits(out->retry_after))
+  if (!printable(out->content_type) || !printable(out->allow) || !digits(out->retry_after) ||
+      !etag_ok(out->etag))
     return lisec_err_set(err, LISEC_EINVAL,
                          "reply message: a header value that is not printable ASCII (or digits)");
   if (out->body_len && !out->content_type[0])
@@ -292,6 +307,7 @@ int api_wire_reply_render(const api_response *resp, api_wire_reply *out, char **
   out->status = resp->status;
   snprintf(out->allow, sizeof out->allow, "%s", resp->allow);
   snprintf(out->retry_after, sizeof out->retry_after, "%s", resp->retry_after);
+  snprintf(out->etag, sizeof out->etag, "%s", resp->etag);
   if (resp->body) {
     char *s = json_dumps(resp->body, JSON_COMPACT);
     if (!s) return LISEC_ENOMEM;

@@ -39,6 +39,9 @@ typedef struct api_wire_request {
   /* The request's id (X-Request-Id, or one the front made): the
    * controller's log lines about it carry it (docs/operations.md, "Logs"). */
   char request_id[LISEC_REQUEST_ID_MAX];
+  /* The If-Match header, printable ("" when absent, "!" when longer than
+   * API_ETAG_MAX - 1: the route refuses it as malformed). */
+  char if_match[API_ETAG_MAX];
   const uint8_t *body; /* compact JSON, or NULL when body_len is 0 */
   size_t body_len;
 } api_wire_request;
@@ -49,6 +52,7 @@ typedef struct api_wire_reply {
   char content_type[API_CONTENT_TYPE_MAX]; /* "" when there is no body */
   char allow[64];
   char retry_after[12];
+  char etag[API_ETAG_MAX]; /* "" or '"' digits '"' */
   const uint8_t *body; /* points into the payload (decode) or the caller's bytes (encode) */
   size_t body_len;
 } api_wire_reply;

@@ -7,6 +7,9 @@
 #  - Every entity read carries its stored "version"; a PUT or DELETE that
 #    names another version is refused 409 naming TR103308-5.5 and both
 #    versions, and changes nothing; malformed versions are 400.
+#  - The same in HTTP headers: reads and writes answer ETag: "<version>";
+#    a stale If-Match is 412 naming TR103308-5.5 and both versions, a
+#    malformed one 400, nothing stored changes; the fresh one is stored.
 #  - Two writers racing with the version they both read: exactly one wins,
 #    the other is told 409; the winner's change is stored and recorded.
 #  - A document changed underneath (doc only, as a stray writer would): the
@@ -48,6 +51,7 @@ expect() { # WANT METHOD PATH [BODY] [PATTERN]
   [ -z "${5:-}" ] || grep -qE -- "$5" "$work/r.json" || fail "$2 $3: the reply does not say /$5/: $(cat "$work/r.json")"
 }
 version() { as operator "$url/v1/model/$1" | jq -r .version; }
+py_count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$db" "$1"; }
 
 # ---- versions from the client --------------------------------------------------------
 expect 201 POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
@@ -67,6 +71,41 @@ expect 201 PUT /v1/model/jurisdiction/se '{"codes":["SE"],"version":0}'
 expect 409 PUT /v1/model/jurisdiction/se '{"codes":["SE"],"version":0}' 'is at version 1, not 0'
 expect 200 DELETE '/v1/model/jurisdiction/se?version=1'
 pass "versions: read with every entity, a stale one refused 409 naming TR103308-5.5 and both versions (PUT, DELETE, create), malformed ones 400, nothing changed by a refusal"
+
+# ---- versions in HTTP headers: ETag on reads and writes, If-Match on writes -------------------
+hdr() { # METHOD PATH IF-MATCH [BODY]: HTTP status; reply in $work/r.json, headers in $work/r.hdr
+  local data=()
+  [ -z "${4:-}" ] || data=(-H 'Content-Type: application/json' -d "$4")
+  as operator -o "$work/r.json" -D "$work/r.hdr" -w '%{http_code}' -X "$1" -H "If-Match: $3" "${data[@]}" "$url$2"
+}
+etag() { tr -d '\r' <"$work/r.hdr" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p'; }
+stored_fi() { py_count "SELECT version || ' ' || body FROM documents WHERE kind = 'model.jurisdiction' AND id = 'fi'"; }
+as operator -D "$work/r.hdr" -o "$work/r.json" "$url/v1/model/jurisdiction/fi"
+v=$(jq -r .version "$work/r.json")
+[ "$(etag)" = "\"$v\"" ] || fail "GET fi: ETag '$(etag)', not \"$v\" (the stored version)"
+before=$(stored_fi)
+code=$(hdr PUT /v1/model/jurisdiction/fi "\"$((v - 1))\"" '{"codes":["FI"],"name":"stale-etag"}')
+[ "$code" = 412 ] || fail "PUT with a stale If-Match: $code $(cat "$work/r.json"), not 412"
+grep -qF "TR103308-5.5: version: jurisdiction fi is at version $v, not $((v - 1))" "$work/r.json" ||
+  fail "the 412 does not name TR103308-5.5 and both versions: $(cat "$work/r.json")"
+[ "$(jq -r .error.code "$work/r.json")" = conflict ] || fail "412 code: $(cat "$work/r.json")"
+code=$(hdr DELETE /v1/model/jurisdiction/fi "\"$((v - 1))\"")
+[ "$code" = 412 ] || fail "DELETE with a stale If-Match: $code, not 412"
+for bad in '*' "W/\"$v\"" "$v" "\"$v\", \"$((v + 1))\"" '"x"' "\"$(printf '9%.0s' $(seq 40))\""; do
+  code=$(hdr PUT /v1/model/jurisdiction/fi "$bad" '{"codes":["FI"],"name":"bad-etag"}')
+  [ "$code" = 400 ] && grep -q 'If-Match' "$work/r.json" || fail "If-Match '$bad': $code $(cat "$work/r.json"), not 400 naming If-Match"
+done
+code=$(hdr PUT /v1/model/jurisdiction/fi "\"$v\"" "{\"codes\":[\"FI\"],\"version\":$((v - 1))}")
+[ "$code" = 400 ] || fail "If-Match and another body version: $code, not 400"
+code=$(hdr DELETE "/v1/model/jurisdiction/fi?version=$((v - 1))" "\"$v\"")
+[ "$code" = 400 ] || fail "If-Match and another ?version=: $code, not 400"
+[ "$(stored_fi)" = "$before" ] || fail "a refused If-Match write changed the stored fi: $(stored_fi), was $before"
+code=$(hdr PUT /v1/model/jurisdiction/fi "\"$v\"" '{"codes":["FI"],"name":"Finland"}')
+[ "$code" = 200 ] || fail "PUT with the fresh If-Match: $code $(cat "$work/r.json"), not 200"
+[ "$(etag)" = "\"$((v + 1))\"" ] || fail "the write's ETag '$(etag)', not \"$((v + 1))\""
+[ "$(stored_fi | cut -d' ' -f1)" = $((v + 1)) ] || fail "the fresh If-Match write is not stored"
+expect 409 PUT /v1/model/jurisdiction/fi "{\"codes\":[\"FI\"],\"version\":$v}" 'is at version'
+pass "ETag: \"<version>\" on reads and writes; a stale If-Match refused 412 naming TR103308-5.5 and both versions (PUT, DELETE), malformed ones 400 naming If-Match, nothing stored changed; the fresh one stored; the body form keeps 409"
 
 # ---- two writers racing on one document -------------------------------------------------
 v=$(version jurisdiction/fi)
@@ -108,7 +147,6 @@ py_sql "DELETE FROM documents WHERE kind = 'model.host' AND id = 'h-1'" \
 expect 409 POST /v1/model/hypervisor '{"id":"hv-1","host":"h-1"}' 'TR103308-5.5: hypervisor hv-1 changed in the store'
 expect 400 POST /v1/model/hypervisor '{"id":"hv-1","host":"h-1"}' 'h-1'
 expect 404 GET /v1/model/host/h-1
-py_count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$db" "$1"; }
 [ "$(py_count "SELECT count(*) FROM documents WHERE kind = 'model.hypervisor'")" = 0 ] || fail "a hypervisor naming a removed host was stored"
 pass "a host removed by another lisecd: a hypervisor naming it refused 409 by the generation check, then 400 (unknown host) after the reload; nothing stored"
 

@@ -72,7 +72,7 @@ static const char *error_code(const api_response *r) {
 /* One request through the real route table, max_body 1 MiB. */
 static void call(const api_principal *p, const char *method, const char *uri, const char *body,
                  api_response *r, int *route) {
-  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, 1 << 20};
+  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, 1 << 20, NULL};
   api_dispatch(ctl, p, &in, r, route);
   /* GET /metrics as the front answers it: the controller's part, then the front's. */
   if (strcmp(uri, "/metrics") == 0 && r->status == 200 && r->text) {
@@ -277,7 +277,7 @@ static const api_route test_routes[] = {
 
 static void run(const api_principal *p, const char *method, const char *uri, const char *body,
                 size_t max_body, api_response *r, int *route) {
-  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, max_body};
+  api_raw_request in = {method, uri, body, body ? strlen(body) : 0, max_body, NULL};
   api_dispatch_routes(test_routes, LISEC_ARRAY_LEN(test_routes), ctl, p, &in, r, route);
 }
 

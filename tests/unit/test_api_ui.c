@@ -26,7 +26,7 @@ static api_principal as(const char *role) {
 /* No use case runs on these routes: the controller is not needed. */
 static void get(const char *role, const char *uri, api_response *r) {
   api_principal p = as(role);
-  api_raw_request in = {"GET", uri, NULL, 0, 1 << 20};
+  api_raw_request in = {"GET", uri, NULL, 0, 1 << 20, NULL};
   int route = -1;
   api_dispatch(NULL, &p, &in, r, &route);
 }
