@@ -74,6 +74,7 @@ struct ctl_model_state {
     ctl_model_findings_fn fn;
   } findings[CTL_MODEL_FINDINGS_COUNT];
   ctl_model_instantiable_fn instantiable;
+  ctl_model_pkg_images_fn pkg_images; /* ctl/pkg.c's kept images, or NULL */
 };
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
@@ -125,6 +126,8 @@ void ctl_model_unlock(ctl_shared *sh) {
 void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
   sh->model->instantiable = fn;
 }
+
+void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn) { sh->model->pkg_images = fn; }
 
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
   struct ctl_model_state *st = sh->model;
@@ -964,8 +967,9 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
     const char *vm = obs->domains[i].vm;
     const char *pk = vm ? json_string_value(json_object_get(p->pkgs, vm)) : NULL;
     if (pk && !json_object_get(p->cache, pk)) {
-      json_t *arr = json_array();
-      if (arr) pkg_images(ctl, pk, arr);
+      /* kept per package by ctl/pkg.c (no store read per report) */
+      json_t *arr = st->pkg_images ? st->pkg_images(ctl, pk) : json_array();
+      if (arr && !st->pkg_images) pkg_images(ctl, pk, arr);
       rc = !arr || json_object_set_new(p->cache, pk, arr) ? LISEC_ENOMEM : 0;
     }
     total += pk ? json_array_size(json_object_get(p->cache, pk)) : 0;

@@ -242,6 +242,15 @@ typedef int (*ctl_model_instantiable_fn)(lisec_ctl *ctl, const char *package,
                                          char requirement[64], lisec_err *err);
 void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn);
 
+/* Packages: the SHA-256 digests (lower-case hex, a JSON array of strings)
+ * of package's images, which an observation holds each VM's running image
+ * to; a new reference the caller drops, shared and never changed (ctl/pkg.c
+ * keeps them per package until a package or a CRL is written), or NULL when
+ * out of memory. A package lisec does not hold gives an empty array. With
+ * no hook registered the model reads the package's stored description. */
+typedef json_t *(*ctl_model_pkg_images_fn)(lisec_ctl *ctl, const char *package);
+void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn);
+
 /* Every VM of the model whose document names a package, as
  * [{"vm", "package", "li": bool (an LI involved), "image": observed base
  * image SHA-256 or null}] (the package topic counts a version's users and

@@ -32,7 +32,17 @@ struct ctl_pkg_state {
   uint64_t max_package;  /* bytes of one uploaded CSAR */
   uint64_t max_expanded; /* bytes the CSAR may expand to */
   uint64_t max_crl;      /* bytes of one vendor CRL ([pkg] max_crl) */
+  /* Each package's image digests as observations are held to them (issue
+   * 15: not read from the store per report), kept until a package or a CRL
+   * is written here (images_forget); gen counts those writes, so a read
+   * that raced one is not kept. */
+  pthread_mutex_t images_mu;
+  json_t *images; /* store key -> ["<lower-case hex>", ...], never changed once kept */
+  uint64_t images_gen;
 };
+
+/* Packages whose images are kept at once; past it the set starts again. */
+#define PKG_IMAGES_KEPT_MAX 4096
 
 /* ---- shared state ------------------------------------------------------- */
 
@@ -71,13 +81,16 @@ static int load_trust(const lisec_config *cfg, struct ctl_pkg_state *st, lisec_e
 }
 
 static int instantiable(lisec_ctl *ctl, const char *package, char requirement[64], lisec_err *err);
+static json_t *images_kept(lisec_ctl *ctl, const char *package);
 
 int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   (void)s; /* nothing to load: packages are read from the store per request */
   struct ctl_pkg_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
+  pthread_mutex_init(&st->images_mu, NULL);
   sh->pkg = st;
+  if (!(st->images = json_object())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = load_trust(cfg, st, err);
   st->max_package = (uint64_t)sh->settings.pkg_max_package;
   st->max_expanded = (uint64_t)sh->settings.pkg_max_expanded;
@@ -89,6 +102,7 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
   if (!rc) ctl_model_hook_findings(sh, CTL_MODEL_FINDINGS_PKG_REVOKED, PKG_REQ_REVOKED,
                                    ctl_pkg_revoked_findings);
   if (!rc) ctl_model_hook_instantiable(sh, instantiable);
+  if (!rc) ctl_model_hook_pkg_images(sh, images_kept);
   if (!rc && st->trust && !st->has_operator)
     LOG_WARN("[pkg] operator_ca is not set: every package will be refused, since each needs the "
              "operator's countersignature (TR 103 308 4.1)");
@@ -98,6 +112,8 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
 void ctl_pkg_close(ctl_shared *sh) {
   if (!sh->pkg) return;
   pkg_trust_free(sh->pkg->trust);
+  json_decref(sh->pkg->images);
+  pthread_mutex_destroy(&sh->pkg->images_mu);
   pthread_mutex_destroy(&sh->pkg->lock);
   free(sh->pkg);
   sh->pkg = NULL;
@@ -295,13 +311,69 @@ static int load(lisec_ctl *ctl, const char *kind, const char *id, json_t **doc, 
   return rc ? lisec_err_set(err, LISEC_ESTORE, "stored package %s does not parse", id) : 0;
 }
 
+/* A package or a CRL is written: the kept images are dropped, and a read
+ * that began before is not kept (images_kept). */
+static void images_forget(struct ctl_pkg_state *st) {
+  pthread_mutex_lock(&st->images_mu);
+  st->images_gen++;
+  json_object_clear(st->images);
+  pthread_mutex_unlock(&st->images_mu);
+}
+
 static int save(lisec_ctl *ctl, const char *kind, const char *id, const json_t *doc,
                 int64_t expected, lisec_err *err) {
   char *text = lisec_json_dump_canonical(doc);
   if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = store_doc_put(ctl->store, kind, id, text, expected, NULL, err);
   free(text);
+  /* whatever the outcome: a write whose answer was lost may have landed */
+  if (strcmp(kind, PKG_VM_KIND) != 0) images_forget(ctl->shared->pkg);
   return rc;
+}
+
+/* The SHA-256 digests (lower-case hex) of a stored package's images, as the
+ * model's observations judge them; a package lisec does not hold, or one
+ * that does not parse, gives none (the image is then not judged). */
+static json_t *images_read(lisec_ctl *ctl, const char *package) {
+  json_t *arr = json_array(), *doc = NULL;
+  lisec_err e = {0};
+  if (!arr || load(ctl, PKG_KIND, package, &doc, NULL, &e)) return arr;
+  const json_t *a;
+  size_t i;
+  json_array_foreach(json_object_get(json_object_get(doc, "verification"), "artifacts"), i, a) {
+    const char *alg = json_string_value(json_object_get(a, "algorithm"));
+    const char *hex = json_string_value(json_object_get(a, "hash"));
+    if (!json_is_true(json_object_get(a, "image")) || !alg || strcasecmp(alg, "SHA-256") != 0 ||
+        !hex || strlen(hex) != 64 || json_array_size(arr) >= MODEL_OBS_EXPECTED_MAX)
+      continue;
+    char low[65];
+    for (int k = 0; k < 65; k++) low[k] = (char)tolower((unsigned char)hex[k]);
+    if (json_array_append_new(arr, json_string(low))) {
+      json_decref(arr);
+      arr = NULL;
+      break;
+    }
+  }
+  json_decref(doc);
+  return arr;
+}
+
+/* ctl_model_pkg_images_fn: the kept images of package, read and kept on
+ * first use. */
+static json_t *images_kept(lisec_ctl *ctl, const char *package) {
+  struct ctl_pkg_state *st = ctl->shared->pkg;
+  pthread_mutex_lock(&st->images_mu);
+  json_t *arr = json_incref(json_object_get(st->images, package));
+  uint64_t gen = st->images_gen;
+  pthread_mutex_unlock(&st->images_mu);
+  if (arr || !(arr = images_read(ctl, package))) return arr;
+  pthread_mutex_lock(&st->images_mu);
+  if (gen == st->images_gen) {
+    if (json_object_size(st->images) >= PKG_IMAGES_KEPT_MAX) json_object_clear(st->images);
+    (void)json_object_set(st->images, package, arr);
+  }
+  pthread_mutex_unlock(&st->images_mu);
+  return arr;
 }
 
 /* ---- the end of a version's life: retirement and vendor CRLs ----------- */

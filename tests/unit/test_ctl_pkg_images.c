@@ -1,0 +1,161 @@
+/* The package images an observation is held to, as the controller keeps
+ * them (ctl/pkg.c, issue 15): read from the store once per package, not per
+ * report, and dropped as soon as a package or a vendor CRL is written
+ * through ctl/pkg.c, so an image change that came with a retirement (or an
+ * upload, which writes through the same path) is seen by the very next
+ * observation. What is checked is the "expected" list of the observation
+ * document the model builds (ctl_model_observe_doc), which is what the
+ * running image is judged against. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crypto/crypto.h"
+#include "ctl/ctl.h"
+#include "ctl/model.h"
+#include "ctl/pkg.h"
+#include "ctl_fixture.h"
+#include "store/store.h"
+
+#define IMG_A "aa0c1e2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define IMG_B "bb0c1e2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define IMG_OLD "cc0c1e2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+static char tmpdir[64];
+static lisec_ctl *ctl;
+static const ctl_actor OPERATOR = {"op-1", "operator", CTL_ROLE_OPERATOR};
+static const ctl_actor AGENT = {"host", "host", CTL_ROLE_HOST};
+
+static int setup(void **state) {
+  (void)state;
+  if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-pkgimg-XXXXXX") ||
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub"))
+    return -1;
+  lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
+  lisec_config_set(cfg, "attest", "interval_s", "300");
+  lisec_config_set(cfg, "attest", "grace_s", "60");
+  ctl_fixture_open(cfg, &ctl);
+  ctl_fixture_put(ctl, "host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
+  ctl_fixture_put(ctl, "hypervisor", "{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"}");
+  lisec_err err = {0};
+  model_location loc = {.country = "FI", .source = MODEL_LOC_ATTESTED};
+  assert_int_equal(ctl_model_host_attested(ctl, "hel-1", MODEL_TRUST_TRUSTED, "trusted", &loc, &err), 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return ctl_fixture_close(&ctl, tmpdir);
+}
+
+/* Package probe as on-boarding leaves it: version 1.0 with one image
+ * (current), version 0.9 before it with another; written straight into the
+ * store, past ctl/pkg.c, as another process's write would be. */
+static void store_package(const char *image) {
+  char body[1024];
+  snprintf(body, sizeof body,
+           "{\"id\":\"probe\",\"li\":false,\"record\":{\"owner\":\"operator\",\"package_version\":"
+           "\"1.0\"},\"verification\":{\"artifacts\":[{\"path\":\"Artifacts/Images/probe.qcow2\","
+           "\"algorithm\":\"SHA-256\",\"hash\":\"%s\",\"image\":true}]},\"previous\":[{"
+           "\"package_version\":\"0.9\",\"images\":[\"sha256:" IMG_OLD "\"]}]}",
+           image);
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(ctl->store, "pkg", "probe", body, -1, NULL, &err), 0);
+}
+
+/* The images hel-1's report of VM web (running image) is held to: the
+ * observation document's "expected" for it, as one string. */
+static void expected_of(const char *image, char out[256]) {
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", image};
+  ctl_observation o = {"hel-1", lisec_time_now(), "e000000000000001", &d, 1};
+  ctl_model_obs_prep *prep = NULL;
+  char *text = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &err), 0);
+  json_t *doc = json_loads(text, 0, NULL);
+  assert_non_null(doc);
+  char *exp = json_dumps(json_object_get(json_array_get(json_object_get(doc, "domains"), 0), "expected"),
+                         JSON_COMPACT);
+  snprintf(out, 256, "%s", exp ? exp : "?");
+  free(exp);
+  json_decref(doc);
+  free(text);
+  ctl_model_obs_prep_free(prep);
+}
+
+/* hel-1 proves it runs web with image (the model takes it). */
+static void observe(const char *image) {
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", image};
+  ctl_observation o = {"hel-1", lisec_time_now(), "e000000000000002", &d, 1};
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_observe(ctl, &AGENT, &o, &err), 0);
+}
+
+static void test_images_kept_until_a_package_changes(void **state) {
+  (void)state;
+  char got[256];
+  store_package(IMG_A);
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\",\"package\":\"probe\"}");
+  expected_of(IMG_A, got);
+  assert_string_equal(got, "[\"" IMG_A "\"]");
+  /* Kept: a write that does not go through ctl/pkg.c is not read again
+   * per report (this is what saves the store read). */
+  store_package(IMG_B);
+  expected_of(IMG_B, got);
+  assert_string_equal(got, "[\"" IMG_A "\"]");
+  observe(IMG_B);
+  /* A retirement written through ctl/pkg.c drops what was kept: the next
+   * report is held to the package as stored now. */
+  json_t *body = json_pack("{s:s, s:s}", "version", "0.9", "reason", "superseded"), *out = NULL;
+  lisec_err err = {0};
+  int rc = ctl_pkg_retire(ctl, &OPERATOR, "probe", body, &out, &err);
+  if (rc) fail_msg("retire: %s", err.msg);
+  json_decref(body);
+  json_decref(out);
+  expected_of(IMG_B, got);
+  assert_string_equal(got, "[\"" IMG_B "\"]");
+  /* A refused retirement (no such version) writes nothing and keeps what
+   * is kept. */
+  store_package(IMG_A);
+  body = json_pack("{s:s}", "version", "0.8");
+  assert_int_not_equal(ctl_pkg_retire(ctl, &OPERATOR, "probe", body, &out, &err), 0);
+  json_decref(body);
+  expected_of(IMG_B, got);
+  assert_string_equal(got, "[\"" IMG_B "\"]");
+}
+
+static void test_unknown_package_then_stored(void **state) {
+  (void)state;
+  char got[256];
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\",\"package\":\"probe\"}");
+  /* A package lisec does not hold names no image (not judged)... */
+  expected_of(IMG_A, got);
+  assert_string_equal(got, "[]");
+  store_package(IMG_A);
+  observe(IMG_A);
+  /* ...until one is written through ctl/pkg.c (here: its retirement of
+   * 0.9, which goes through the same write as an upload). */
+  json_t *body = json_pack("{s:s}", "version", "0.9"), *out = NULL;
+  lisec_err err = {0};
+  int rc = ctl_pkg_retire(ctl, &OPERATOR, "probe", body, &out, &err);
+  if (rc) fail_msg("retire: %s", err.msg);
+  json_decref(body);
+  json_decref(out);
+  expected_of(IMG_A, got);
+  assert_string_equal(got, "[\"" IMG_A "\"]");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_images_kept_until_a_package_changes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_package_then_stored, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
