@@ -3,13 +3,20 @@
 # Patroni managing two PostgreSQL (synchronous standby), three lisecd with
 # [ha] on the multi-host URL, and HAProxy in front checking each one's probe
 # /readyz. Under a continuous load through HAProxy (hypervisor writes, and
-# migration decisions from three clients, ha_stack_load.py), the lisecd
-# leader is killed (SIGKILL) three times and Patroni's primary node once
+# migration decisions from three clients, ha_stack_load.py) and with an
+# active X1 task on a real lisec-ne (an LI whose task the leader's X1 loop
+# keeps), the lisecd leader is killed (SIGKILL) at a random point (a
+# seeded delay after the load is acknowledged again; the seed is printed,
+# HA_STACK_SEED replays it) as many times as fit HA_STACK_BUDGET_S (60 s
+# of wall time, at least 6 kills, at most HA_STACK_KILLS = 20;
+# bench/ha/stack runs 20), and Patroni's primary node once, at the third
 # (Patroni and its PostgreSQL killed: Patroni promotes the standby). After
 # each: exactly one leader (one /healthz 200 "leader", the others 503
 # naming it), the load acknowledged through HAProxy again, every
-# acknowledged write committed with its audit record, and `lisec audit
-# verify` passes online through HAProxy and offline. At the end every
+# acknowledged write committed with its audit record, `lisec audit verify`
+# passes online through HAProxy and offline, and the X1 task is still
+# active with its XID on the NE, which was never told to deactivate it nor
+# to activate it again (its log and state file). At the end every
 # decision answered is checked against the committed state: its audit
 # record is that decision with that outcome, after the record creating the
 # hypervisor it was about, each audit index answered once, and no decision
@@ -35,6 +42,11 @@ url=$STORE_URL
 pass "etcd, Patroni's primary and synchronous standby up in $(($(date +%s) - t_start)) s"
 openssl genpkey -algorithm ed25519 -out "$work/audit.pem" 2>/dev/null || fail "openssl: the audit key"
 chmod 600 "$work/audit.pem"
+# [ha] makes no key at start: the KEK (targets) and the LI administration's
+# sealing key are provisioned beforehand, the same for every node
+head -c 32 /dev/urandom >"$work/kek.bin" && chmod 600 "$work/kek.bin"
+make_li_admin_key "$work/li"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null || fail "pki issue admf"
 
 declare -A PORT PID PROBE
 mapfile -t free < <(python3 -c 'import socket
@@ -64,6 +76,10 @@ development_key_file = $work/audit.pem
 allow_development_key = true
 checkpoint_ms = 300
 vkey_file = $work/$n.vkey
+li_admin_key = $work/li.pub
+[vault]
+development_key_file = $work/kek.bin
+allow_development_key = true
 [model]
 allow_declared_trust = true
 [ha]
@@ -129,6 +145,64 @@ for e in 'host {"id":"hel-1","trust":"trusted","protection":"sensitive","locatio
 done
 pass "three lisecd (leader $leader) behind HAProxy on :$front, the model through it, $(($(date +%s) - t_start)) s in"
 
+# ---- an LI and its X1 task on lisec-ne -----------------------------------------------------------
+li_api() { # WANT METHOD PATH [BODY]: through HAProxy as the LI administration (a few tries: a
+  # connection may meet the moment HAProxy has no lisecd marked up)
+  local want=$1 code=000 data=()
+  [ -z "${4:-}" ] || data=(-H 'Content-Type: application/json' -d "$4")
+  for _ in $(seq 1 50); do
+    code=$(as li-admin -o "$work/li.json" -w '%{http_code}' -X "$2" "${data[@]}" "$H$3" 2>/dev/null) || code=000
+    [ "$code" = "$want" ] && return 0
+    case "$code" in 000 | 503) sleep 0.2 ;; *) break ;; esac
+  done
+  fail "through HAProxy: $2 $3: $code $(cat "$work/li.json" 2>/dev/null), not $want"
+}
+for e in 'jurisdiction {"id":"fi","codes":["FI"]}' 'lea {"id":"lea-fi","jurisdiction":"fi"}' \
+  'host {"id":"li-h","trust":"trusted","protection":"li","location":{"country":"FI"}}' \
+  'hypervisor {"id":"hv-li","host":"li-h"}' \
+  'vm {"id":"vm-li","hypervisor":"hv-li","sensitivity":"li","domain":"li","paired":true}' \
+  'vm {"id":"vm-store","hypervisor":"hv-li","sensitivity":"li","domain":"li","paired":true}' \
+  'vm {"id":"vm-target","hypervisor":"hv-hel-1","sensitivity":"general","domain":"tenant"}' \
+  'storage {"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}' \
+  'connection {"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}' \
+  'group {"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'; do
+  code=$(post "${e%% *}" "${e#* }")
+  [ "$code" = 201 ] || fail "through HAProxy: POST ${e%% *}: $code $(cat "$work/p.json")"
+done
+li_api 201 POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+ne_port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
+ne_pid=$!
+cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
+for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
+li_api 200 POST /v1/x1/nes "$(printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","x1_version":"v1.21.1","cert":"%s","key":"%s","ca":"%s","check_ms":300,"destinations":[{"address":"192.0.2.200","port":4790}]}' \
+  "$ne_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt")"
+li_api 201 POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.1"}]}'
+tasks() { li_api 200 GET /v1/tasks; jq -c '[.tasks[] | {xid, state}]' "$work/li.json"; }
+ne_xids() { jq -c '[.tasks[].xid] | sort' "$work/ne-tasks.json" 2>/dev/null || echo none; }
+for _ in $(seq 1 150); do
+  [ "$(tasks | jq -r '.[0].state')" = active ] && [ "$(ne_xids)" != none ] && [ "$(ne_xids)" != '[]' ] && break
+  li_api 200 POST /v1/tasks/reconcile
+  sleep 0.2
+done
+TASKS=$(tasks)
+XIDS=$(ne_xids)
+[ "$(jq -r '.[0].state' <<<"$TASKS")" = active ] || fail "the X1 task never became active: $TASKS"
+[ "$(jq -c '[.[].xid]' <<<"$TASKS")" = "$XIDS" ] || fail "lisecd's task $TASKS is not the NE's $XIDS"
+ne_told() { # activate|deactivate: how many times the NE was told so (its log: "<change> <xid>")
+  grep -cE "(^|[^a-z])$1 [0-9a-f]{8}-" "$work/ne.log" || true
+}
+[ "$(ne_told activate)" = 1 ] && [ "$(ne_told deactivate)" = 0 ] || fail "the NE's log before any kill: $(cat "$work/ne.log")"
+x1_kept() { # WHEN: the task is active with its XID on both sides, the NE told nothing new
+  li_api 200 POST /v1/tasks/reconcile # the new leader's X1 loop has met the NE
+  [ "$(tasks)" = "$TASKS" ] || fail "$1: lisecd's tasks are $(tasks), not $TASKS"
+  [ "$(ne_xids)" = "$XIDS" ] || fail "$1: the NE holds $(ne_xids), not $XIDS"
+  [ "$(ne_told deactivate)" = 0 ] || fail "$1: the NE was told to deactivate: $(grep deactivate "$work/ne.log")"
+  [ "$(ne_told activate)" = 1 ] || fail "$1: the NE was told to activate again: $(grep activate "$work/ne.log")"
+}
+pass "lisec-ne holds the LI's task $XIDS, active, set up through HAProxy"
+
 mkdir "$work/load"
 : >"$work/load/acked"
 python3 "$src/tests/integration/ha_stack_load.py" load "$front" "$pki" "$work/load" 2>"$work/load.err" &
@@ -168,8 +242,18 @@ verify() { # WHEN: online through HAProxy and offline
   lisec audit verify --db "$url" --pubkey "$work/a.vkey" >"$work/v2.out" 2>&1 ||
     { cat "$work/v2.out"; fail "$1: offline verify"; }
 }
+kills_max=${HA_STACK_KILLS:-20} budget=${HA_STACK_BUDGET_S:-60} seed=${HA_STACK_SEED:-$(($(date +%s%N) % 32768))}
+[ "$kills_max" -ge 6 ] || fail "HA_STACK_KILLS=$kills_max: at least 6"
+RANDOM=$seed
+echo "kills: seed $seed (HA_STACK_SEED=$seed replays the kill points), at most $kills_max, budget $budget s"
 progress 5
-for round in 1 2 3 4; do
+round=0 fo_ms=()
+while :; do
+  round=$((round + 1))
+  t_round=$(date +%s)
+  # a random point: a bounded, seeded delay after the load was acknowledged again
+  delay_ms=$((RANDOM % 1500))
+  sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
   if [ "$round" = 3 ]; then
     killed_pg=$("$src/scripts/test/ha-stack-start" kill-primary "$stack") || fail "no Patroni primary to kill"
     what="Patroni's primary (node pg$killed_pg killed)"
@@ -182,12 +266,19 @@ for round in 1 2 3 4; do
   t0=$(date +%s%N)
   progress 5
   ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$round" = 3 ] || fo_ms+=("$ms")
   one_leader
   leader=$LEADER
   all_stored "after round $round"
   verify "after round $round"
-  pass "round $round, $what: the load acknowledged again through HAProxy within $ms ms; one leader ($leader), two standbys; all $STORED writes acknowledged so far stored with their records; audit verifies online and offline"
+  x1_kept "after round $round"
+  pass "round $round ($delay_ms ms after the load resumed), $what: the load acknowledged again through HAProxy within $ms ms; one leader ($leader), two standbys; all $STORED writes acknowledged so far stored with their records; audit verifies online and offline; the X1 task active on the NE, no deactivate, no second activate"
+  # as many as fit the budget: another round only if one as long as this one still fits
+  took=$(($(date +%s) - t_round))
+  [ "$round" -lt 6 ] || { [ "$round" -lt "$kills_max" ] && [ $(($(date +%s) - t_start + took)) -le "$budget" ]; } || break
 done
+sorted=$(printf '%s\n' "${fo_ms[@]}" | sort -n)
+pass "$round kills (seed $seed): $((round - 1)) of the lisecd leader, failover through HAProxy p50 $(sed -n "$(((${#fo_ms[@]} + 1) / 2))p" <<<"$sorted") ms, max $(tail -1 <<<"$sorted") ms; Patroni's primary once"
 touch "$work/load/stop"
 wait $loader || fail "the load failed: $(tail -3 "$work/load.err")"
 cat "$work/load"/decisions.* >/dev/null
