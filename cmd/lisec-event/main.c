@@ -1,9 +1,12 @@
 /* lisec-event: an LI VM's command to have an event recorded by lisecd
  * (issue 20 item 3), through liblisec-events (include/lisec/events.h):
- * keygen makes the VM's key pair, sign prints one signed event, send signs
+ * keygen makes the VM's key pair (with --tpm in the VM's TPM, through the
+ * tpm2-tss TCTI --tcti, default device:/dev/tpmrm0, and prints its public
+ * key), sign prints one signed event, send signs
  * the VM's next event (its sequence number from the state file) and posts
  * it over mutual TLS. Exit 0 on success, 1 when lisecd refused, 2 on any
  * other error. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,13 +19,15 @@
 
 static int usage(FILE *to, int rc) {
   fprintf(to,
-          "usage: lisec-event keygen --key KEY --pub PUB\n"
+          "usage: lisec-event keygen --key KEY --pub PUB [--tpm [--tcti SPEC]]\n"
           "       lisec-event sign --key KEY --vm ID --type T --seq N [--time S] [--detail k=v]...\n"
           "       lisec-event send --key KEY --vm ID --type T --state FILE --server URL --ca CA\n"
           "                        --cert CERT --tls-key KEY [--seq N] [--time S] [--detail k=v]...\n"
           "  types: activation deactivation target-change delivery error start stop;\n"
           "  --state keeps the VM's last sequence number (send takes the next; --seq\n"
-          "  overrides it); the TLS certificate carries role vm\n"
+          "  overrides it); the TLS certificate carries role vm; --tpm: KEY is a key in\n"
+          "  the VM's TPM (keygen --tpm), reached through the tpm2-tss TCTI SPEC\n"
+          "  (default device:/dev/tpmrm0; swtpm:host=H,port=P for a software TPM)\n"
           "lisec-event --help | --version\n");
   return rc;
 }
@@ -33,7 +38,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "--help")) return usage(stdout, 0);
   if (!strcmp(cmd, "--version")) return printf("lisec-event %s\n", LISEC_VERSION), 0;
   const char *key = NULL, *pub = NULL, *vm = NULL, *type = NULL, *state = NULL, *server = NULL, *ca = NULL,
-             *cert = NULL, *tls_key = NULL, *details[DETAILS_MAX + 2] = {0};
+             *cert = NULL, *tls_key = NULL, *tcti = NULL, *details[DETAILS_MAX + 2] = {0};
+  bool tpm = false;
   unsigned long long seq = 0;
   long long at = 0;
   size_t nd = 0;
@@ -41,7 +47,7 @@ int main(int argc, char **argv) {
       {"key", 1, NULL, 'k'},    {"pub", 1, NULL, 'p'},  {"vm", 1, NULL, 'v'},     {"type", 1, NULL, 't'},
       {"state", 1, NULL, 's'},  {"server", 1, NULL, 'S'}, {"ca", 1, NULL, 'a'},   {"cert", 1, NULL, 'c'},
       {"tls-key", 1, NULL, 'K'}, {"seq", 1, NULL, 'n'}, {"time", 1, NULL, 'T'},   {"detail", 1, NULL, 'd'},
-      {0}};
+      {"tpm", 0, NULL, 'P'},    {"tcti", 1, NULL, 'I'}, {0}};
   int o;
   optind = 2;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -56,6 +62,8 @@ int main(int argc, char **argv) {
       case 'a': ca = optarg; break;
       case 'c': cert = optarg; break;
       case 'K': tls_key = optarg; break;
+      case 'P': tpm = true; break;
+      case 'I': tcti = optarg; break;
       case 'n':
         seq = strtoull(optarg, &end, 10);
         if (!*optarg || *end || seq == 0) return fprintf(stderr, "lisec-event: --seq: a number from 1\n"), 2;
@@ -71,11 +79,24 @@ int main(int argc, char **argv) {
       default: return usage(stderr, 2);
     }
   }
-  if (optind != argc) return usage(stderr, 2);
+  if (optind != argc || (tcti && !tpm)) return usage(stderr, 2);
+  /* tpm2-tss would print its own lines for a refusal this program reports
+   * with its reason; TSS2_LOG set by the user wins */
+  if (tpm) setenv("TSS2_LOG", "all+NONE", 0);
   char err[LISEC_EVENT_ERR_MAX] = "";
   if (!strcmp(cmd, "keygen")) {
     if (!key || !pub) return usage(stderr, 2);
-    if (lisec_event_key_create(key, pub, err)) return fprintf(stderr, "lisec-event: %s\n", err), 2;
+    if (!tpm) {
+      if (lisec_event_key_create(key, pub, err)) return fprintf(stderr, "lisec-event: %s\n", err), 2;
+      return 0;
+    }
+    if (lisec_event_key_create_tpm(tcti, key, pub, err)) return fprintf(stderr, "lisec-event: %s\n", err), 2;
+    /* what MANO registers (POST /v1/li/vms "pubkey") */
+    FILE *f = fopen(pub, "r");
+    char line[128];
+    if (!f) return fprintf(stderr, "lisec-event: %s: %s\n", pub, strerror(errno)), 2;
+    while (fgets(line, sizeof line, f)) fputs(line, stdout);
+    fclose(f);
     return 0;
   }
   bool send = !strcmp(cmd, "send");
@@ -87,7 +108,7 @@ int main(int argc, char **argv) {
   char *ev = NULL;
   int rc = 2;
   long status = 0;
-  if (lisec_event_key_load(key, &k, err)) goto out;
+  if (tpm ? lisec_event_key_load_tpm(tcti, key, &k, err) : lisec_event_key_load(key, &k, err)) goto out;
   if (send && lisec_event_client_new(server, ca, cert, tls_key, &c, err)) goto out;
   if (!seq && lisec_event_seq_next(state, &seq, err)) goto out;
   if (lisec_event_sign(k, vm, seq, at, type, details, &ev, err)) goto out;

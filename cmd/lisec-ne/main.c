@@ -9,7 +9,8 @@
  * also an LI VM that reports its LI events to lisecd (issue 20 item 3,
  * include/lisec/events.h): its start and stop, each activation,
  * deactivation and change received over X1 (the XID or DID only), and each
- * X1 request it refused, signed by its own key, numbered from its state
+ * X1 request it refused, signed by its own key (a PEM file, or with
+ * --events-tpm a key in the VM's TPM, --events-tcti), numbered from its state
  * file and sent after the X1 answer; events lisecd did not take are kept
  * (at most 256) and sent again with the next. Exit: 0 on SIGTERM, 2 on
  * error. */
@@ -179,8 +180,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
-             *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL;
-  int strict = 0, help = 0;
+             *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
+             *ev_tcti = NULL;
+  int strict = 0, help = 0, ev_tpm = 0;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
@@ -190,6 +192,7 @@ int main(int argc, char **argv) {
                                        {"events-cert", 1, NULL, 'C'},   {"events-tls-key", 1, NULL, 'T'},
                                        {"events-key", 1, NULL, 'K'},    {"events-vm", 1, NULL, 'M'},
                                        {"events-state", 1, NULL, 'Q'},
+                                       {"events-tpm", 0, NULL, 'P'},    {"events-tcti", 1, NULL, 'I'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -210,21 +213,26 @@ int main(int argc, char **argv) {
       case 'K': ev_key = optarg; break;
       case 'M': ev_vm = optarg; break;
       case 'Q': ev_state = optarg; break;
+      case 'P': ev_tpm = 1; break;
+      case 'I': ev_tcti = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
     }
   }
-  bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state;
+  bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state || ev_tpm || ev_tcti;
   bool ev_all = ev_server && ev_ca && ev_cert && ev_tls_key && ev_key && ev_vm && ev_state;
-  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all) {
+  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm)) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
-                    "                 --events-key F --events-vm ID --events-state FILE]\n"
+                    "                 --events-key F --events-vm ID --events-state FILE\n"
+                    "                 [--events-tpm [--events-tcti SPEC]]]\n"
                     "  --events-*: report this NE's LI events to lisecd, signed by --events-key\n"
-                    "  (lisec-event keygen), numbered in --events-state, over mutual TLS (role vm)\n"
+                    "  (lisec-event keygen), numbered in --events-state, over mutual TLS (role vm);\n"
+                    "  with --events-tpm the key is in the VM's TPM (lisec-event keygen --tpm),\n"
+                    "  reached through the tpm2-tss TCTI SPEC (default device:/dev/tpmrm0)\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
@@ -260,7 +268,9 @@ int main(int argc, char **argv) {
   ne_events events = {.vm = ev_vm, .state = ev_state};
   if (ev_all) {
     char err[LISEC_EVENT_ERR_MAX];
-    if (lisec_event_key_load(ev_key, &events.key, err) ||
+    if (ev_tpm) setenv("TSS2_LOG", "all+NONE", 0); /* the reason is ours; TSS2_LOG set by the user wins */
+    if ((ev_tpm ? lisec_event_key_load_tpm(ev_tcti, ev_key, &events.key, err)
+                : lisec_event_key_load(ev_key, &events.key, err)) ||
         lisec_event_client_new(ev_server, ev_ca, ev_cert, ev_tls_key, &events.client, err)) {
       fprintf(stderr, "lisec-ne: events: %s\n", err);
       return 2;

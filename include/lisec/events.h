@@ -2,7 +2,7 @@
  * recorded by lisecd (TR 103 308 §4.1 "any events on the LI VMs are logged,
  * and only the LI administration can read those logs"; issue 20 item 3).
  * The VM makes its own key pair (software: ECDSA P-256 in a 0600 PEM
- * file); MANO registers the public key with lisecd and the LI
+ * file; or in its vTPM, lisec_event_key_create_tpm); MANO registers the public key with lisecd and the LI
  * administration pairs it. Each event (activation, target change received
  * over X1, delivery to the LEA, error...) gets the VM's next sequence
  * number, kept in a state file that is written durably before the number
@@ -62,6 +62,24 @@ void lisec_event_client_free(lisec_event_client *c);
  * the HTTP status, 0 without an answer. */
 int lisec_event_send(lisec_event_client *c, const char *const *signed_events, size_t n, long *status,
                      char err[LISEC_EVENT_ERR_MAX]);
+
+/* The key in the VM's TPM (tpm2-tss), for a VM with a (v)TPM: tcti is
+ * tpm2-tss's TCTI ("device:/dev/tpmrm0" when NULL; "swtpm:host=H,port=P"
+ * for a software TPM). The TPM makes a P-256 ECDSA signing key under its
+ * storage root key that it will not let out (fixedTPM, fixedParent);
+ * key_path (0600, refused when it exists) gets the key's public area and
+ * its private area wrapped by that TPM, which only that TPM can load (no
+ * private key in the clear on disk); pub_path the public key (PEM) as
+ * lisec_event_key_create writes it. Events it signs verify at lisecd as a
+ * software key's do. */
+int lisec_event_key_create_tpm(const char *tcti, const char *key_path, const char *pub_path,
+                               char err[LISEC_EVENT_ERR_MAX]);
+/* Loads such a key into the TPM behind tcti and keeps it there until
+ * lisec_event_key_free. Fails naming why: the file is not such a key
+ * (truncated, oversized, another kind of key), no TPM answers, or the TPM
+ * does not take it (another TPM, or its storage hierarchy was cleared). */
+int lisec_event_key_load_tpm(const char *tcti, const char *key_path, lisec_event_key **out,
+                             char err[LISEC_EVENT_ERR_MAX]);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,9 @@ typedef struct ev_signed {
 
 /* Signs r with the VM's private key; *out (malloc'd) is the signed text. */
 int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err);
+/* The signed text of canonical bytes signed elsewhere (the VM's library
+ * signs with a software key or its TPM; both end here). */
+int ev_signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out, lisec_err *err);
 /* Parses one signed event (exactly the fields above, each bounded), and
  * rebuilds its canonical bytes and text; ETOOBIG when the text is longer
  * than max_event. The signature is not verified here. */

@@ -181,3 +181,63 @@ cli li-admin audit read --li-key other-li.key >other.txt 2>&1 || true
 cli auditor audit read --li-key other-li.key >auditor.txt 2>&1 || true
 ! grep -q 'vm-li-1' auditor.txt || fail "the auditor's view names the LI VM"
 pass "the events are sealed: the LI administration's key opens them (content, gap finding, refusals), another key does not"
+
+# ---- an LI VM whose key is in its vTPM (its own swtpm) ----------------------------------
+# keygen --tpm makes the key in the TPM and prints its public key; the key
+# file is the TPM's blob (public area, private area wrapped by the TPM's
+# storage root key), no private key; events signed by the TPM are recorded
+# like a software key's; the TPM's key does not sign for another VM; a fresh
+# TPM in its place (the key gone) makes send fail naming why; lisec-ne uses it.
+tpm_up() { # DIR: the VM's own swtpm, killed on cleanup (its state is thrown away with $work)
+  cleanup_hooks+=("kill \$(cat '$1/swtpm.pid' 2>/dev/null) 2>/dev/null")
+  eval "$("$src/scripts/test/swtpm-start" "$1")" || fail "swtpm did not start"
+}
+tpm_up "$work/tpm-vm-li-tpm"
+tcti=$LISEC_TPM_TCTI
+ev keygen --tpm --tcti "$tcti" --key vm-li-tpm.tpmkey --pub vm-li-tpm.pub >keygen.out || fail "lisec-event keygen --tpm"
+cmp -s keygen.out vm-li-tpm.pub && grep -q 'BEGIN PUBLIC KEY' keygen.out || fail "keygen --tpm did not print the public key"
+[ "$(stat -c %a vm-li-tpm.tpmkey)" = 600 ] || fail "the TPM key file is not 0600"
+[ "$(head -c 8 vm-li-tpm.tpmkey)" = LSEVTPM1 ] || fail "the TPM key file is not a TPM blob"
+! grep -qa 'PRIVATE KEY' vm-li-tpm.tpmkey || fail "the TPM key file holds a PEM private key"
+# its public area, as the TPM's tools read it: a key the TPM will not let out
+python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); n=int.from_bytes(d[8:10],"big"); open(sys.argv[2],"wb").write(d[8:10+n])' \
+  vm-li-tpm.tpmkey tpmkey.pub.bin
+tpm2_print -t TPM2B_PUBLIC tpmkey.pub.bin >tpmkey.txt 2>&1 || fail "tpm2_print cannot read the key's public area: $(cat tpmkey.txt)"
+grep -q 'fixedtpm|fixedparent|sensitivedataorigin' tpmkey.txt && grep -q 'sign' tpmkey.txt && grep -q 'NIST p256' tpmkey.txt ||
+  fail "the key is not a non-duplicable P-256 signing key of the TPM: $(cat tpmkey.txt)"
+register vm-li-tpm
+pair vm-li-tpm
+tsend() { # [TCTI] ARGS: lisec-event send with the TPM key
+  ev send --tpm --tcti "$tcti" --key vm-li-tpm.tpmkey --vm vm-li-tpm --state vm-li-tpm.seq --server "$LISECD_URL" \
+    --ca "$pki/ca.crt" --cert "$pki/vm.crt" --tls-key "$pki/vm.key" "$@"
+}
+tsend --type activation --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000a7e1 >out 2>&1 || fail "lisec-event send --tpm: $(cat out)"
+grep -q 'seq 1' out || fail "the TPM VM's first event is not seq 1: $(cat out)"
+# the TPM's key signs for its own VM only
+refused 403 "the TPM key signing for another VM" \
+  "$(ev sign --tpm --tcti "$tcti" --key vm-li-tpm.tpmkey --vm vm-li-1 --seq 20 --type error)"
+grep -q 'does not verify' body || fail "the TPM key for another VM: $(cat body)"
+# lisec-ne with its key in the TPM (its start and stop)
+port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id vm-li-tpm --admf-id admf-1 --events-server "$LISECD_URL" --events-ca "$pki/ca.crt" \
+  --events-cert "$pki/vm.crt" --events-tls-key "$pki/vm.key" --events-key vm-li-tpm.tpmkey --events-vm vm-li-tpm \
+  --events-state vm-li-tpm.seq --events-tpm --events-tcti "$tcti" 2>ne-tpm.log &
+ne_pid=$!
+cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
+for _ in $(seq 300); do grep -qx 'seq 2' vm-li-tpm.seq 2>/dev/null && break; kill -0 $ne_pid 2>/dev/null || break; sleep 0.1; done
+kill -TERM $ne_pid 2>/dev/null
+wait $ne_pid || fail "lisec-ne with a TPM key did not run or stop cleanly: $(cat ne-tpm.log)"
+grep -qx 'seq 3' vm-li-tpm.seq && ! grep -q 'not taken' ne-tpm.log || fail "lisec-ne's TPM-signed events: $(cat vm-li-tpm.seq) $(cat ne-tpm.log)"
+cli li-admin audit read --li-key audit-li.key >audit-tpm.txt 2>&1 || { cat audit-tpm.txt; fail "lisec audit read"; }
+for t in start activation stop; do
+  grep 'vm-li-tpm' audit-tpm.txt | grep -q "\"type\":\"$t\"" || fail "the TPM VM's $t event is not in the LI administration's view"
+done
+grep -q '5e7f0000-aaaa-4bbb-8ccc-00000000a7e1' audit-tpm.txt || fail "the TPM VM's activation is not recorded"
+# a fresh TPM in its place: the key is gone, send fails naming why
+kill "$SWTPM_PID"
+tpm_up "$work/tpm-vm-li-tpm-new"
+rc=0; tsend --tcti "$LISEC_TPM_TCTI" --type error >out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'does not take the event key' out || fail "send with a fresh TPM: rc $rc: $(cat out)"
+grep -qx 'seq 3' vm-li-tpm.seq || fail "a send that could not sign took a sequence number"
+pass "vTPM key: keygen --tpm (a fixedTPM blob, no private key on disk), events signed in swtpm recorded (lisec-event, lisec-ne), refused for another VM; a fresh TPM cannot sign"
