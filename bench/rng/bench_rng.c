@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,9 +69,30 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
-static double rate(int kind, size_t size, int threads, double secs) {
+/* This process's user+sys CPU seconds (all its threads). */
+static double cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n) {
+  double t[64];
+  memcpy(t, v, (size_t)n * sizeof *t);
+  qsort(t, (size_t)n, sizeof *t, cmp_dbl);
+  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Requests per second of one generator; *cpu_ns gets the CPU per request. */
+static double rate(int kind, size_t size, int threads, double secs, double *cpu_ns) {
   job jobs[8];
   pthread_t th[8];
+  double c0 = cpu_s(), t0 = now_s();
   for (int i = 0; i < threads; i++) {
     jobs[i] = (job){.kind = kind, .size = size, .secs = secs};
     pthread_create(&th[i], NULL, run_job, &jobs[i]);
@@ -80,21 +102,42 @@ static double rate(int kind, size_t size, int threads, double secs) {
     pthread_join(th[i], NULL);
     ops += jobs[i].ops;
   }
-  return (double)ops / secs;
+  double wall = now_s() - t0;
+  *cpu_ns = (cpu_s() - c0) * 1e9 / (double)ops;
+  return (double)ops / wall;
 }
 
-static int cmd_throughput(double secs) {
+/* Every (size, threads) case in `rounds` rounds; in each round every
+ * generator runs once, the order rotating from round to round, so a change
+ * of load on the shared machine falls on all of them. Prints the median
+ * rate and its spread, the median CPU per request, and the median of the
+ * per-round ratios liblisec-rng / peer. */
+static int cmd_throughput(double secs, int rounds) {
+  if (rounds < 1 || rounds > 64) return 2;
   bool vdso = rngl_vdso_getrandom_available();
-  printf("%-6s %-7s %14s %14s %14s %14s %8s %8s %8s\n", "size", "threads", gen_names[0],
-         gen_names[1], gen_names[2], gen_names[3], "vs RAND", "vs sysc", "vs vDSO");
+  int ng = vdso ? GEN_COUNT : GEN_VDSO;
+  printf("(%d alternating rounds of %.2f s per generator and case; rate = median requests/s [min-max],"
+         " cpu = median user+sys ns per request)\n", rounds, secs);
   size_t sizes[] = {32, 4096};
   for (int si = 0; si < 2; si++)
     for (int t = 1; t <= 2; t++) {
-      double r[GEN_COUNT] = {0};
-      for (int k = 0; k < GEN_COUNT; k++)
-        if (k != GEN_VDSO || vdso) r[k] = rate(k, sizes[si], t, secs);
-      printf("%-6zu %-7d %12.0f/s %12.0f/s %12.0f/s %12.0f/s %7.2fx %7.2fx %7.2fx\n", sizes[si], t,
-             r[0], r[1], r[2], r[3], r[0] / r[1], r[0] / r[2], vdso ? r[0] / r[3] : 0.0);
+      double r[GEN_COUNT][64], c[GEN_COUNT][64], ratio[GEN_COUNT][64];
+      for (int round = 0; round < rounds; round++) {
+        for (int i = 0; i < ng; i++) {
+          int k = (i + round) % ng;
+          r[k][round] = rate(k, sizes[si], t, secs, &c[k][round]);
+        }
+        for (int k = 1; k < ng; k++) ratio[k][round] = r[0][round] / r[k][round];
+      }
+      printf("%zu B, %d thread%s:\n", sizes[si], t, t > 1 ? "s" : "");
+      for (int k = 0; k < ng; k++) {
+        double lo = r[k][0], hi = r[k][0];
+        for (int i = 1; i < rounds; i++) lo = r[k][i] < lo ? r[k][i] : lo, hi = r[k][i] > hi ? r[k][i] : hi;
+        printf("  %-15s %12.0f/s [%.0f-%.0f]  cpu %7.0f ns", gen_names[k], median(r[k], rounds), lo, hi,
+               median(c[k], rounds));
+        if (k) printf("   liblisec-rng / this: %.2fx", median(ratio[k], rounds));
+        printf("\n");
+      }
     }
   if (!vdso) printf("(this kernel's vDSO has no getrandom: Linux < 6.11)\n");
   return 0;
@@ -134,43 +177,59 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 /* Per-call latency of 32-byte requests, `threads` threads at once, `calls`
- * each; the timer's own cost (two vDSO clock reads) is in every figure. */
-static int cmd_latency(int threads, int calls) {
-  if (threads < 1 || threads > 64 || calls < 1000) return 2;
+ * each; the timer's own cost (two vDSO clock reads) is in every figure.
+ * `rounds` rounds, each running every generator once in a rotating order;
+ * prints the median over rounds of each percentile (p99.9's spread beside
+ * it) and the CPU per call. */
+static int cmd_latency(int threads, int calls, int rounds) {
+  if (threads < 1 || threads > 64 || calls < 1000 || rounds < 1 || rounds > 64) return 2;
   bool vdso = rngl_vdso_getrandom_available();
-  double p999[GEN_COUNT] = {0};
+  int ng = vdso ? GEN_COUNT : GEN_VDSO;
+  double p50[GEN_COUNT][64], p99[GEN_COUNT][64], p999[GEN_COUNT][64], cpu[GEN_COUNT][64], cps[GEN_COUNT][64];
   size_t n = (size_t)threads * (size_t)calls;
   uint64_t *all = calloc(n, sizeof *all);
   if (!all) return 2;
-  printf("%-15s %10s %10s %10s %12s   (32-byte requests, %d threads x %d calls)\n", "generator",
-         "p50 ns", "p99 ns", "p99.9 ns", "calls/s", threads, calls);
-  for (int k = 0; k < GEN_COUNT; k++) {
-    if (k == GEN_VDSO && !vdso) {
-      printf("%-15s %10s %10s %10s %12s\n", gen_names[k], "n/a", "n/a", "n/a", "n/a");
-      continue;
+  for (int round = 0; round < rounds; round++)
+    for (int i = 0; i < ng; i++) {
+      int k = (i + round) % ng;
+      pthread_barrier_t start;
+      pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+      lat_job jobs[64];
+      pthread_t th[64];
+      for (int j = 0; j < threads; j++) {
+        jobs[j] = (lat_job){.kind = k, .calls = calls, .ns = all + (size_t)j * calls, .start = &start};
+        pthread_create(&th[j], NULL, run_lat, &jobs[j]);
+      }
+      pthread_barrier_wait(&start);
+      double t0 = now_s(), c0 = cpu_s();
+      for (int j = 0; j < threads; j++) pthread_join(th[j], NULL);
+      double wall = now_s() - t0;
+      cpu[k][round] = (cpu_s() - c0) * 1e9 / (double)n;
+      pthread_barrier_destroy(&start);
+      qsort(all, n, sizeof *all, cmp_u64);
+      p50[k][round] = (double)all[n / 2];
+      p99[k][round] = (double)all[n * 99 / 100];
+      p999[k][round] = (double)all[n * 999 / 1000];
+      cps[k][round] = (double)n / wall;
     }
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
-    lat_job jobs[64];
-    pthread_t th[64];
-    for (int i = 0; i < threads; i++) {
-      jobs[i] = (lat_job){.kind = k, .calls = calls, .ns = all + (size_t)i * calls, .start = &start};
-      pthread_create(&th[i], NULL, run_lat, &jobs[i]);
-    }
-    pthread_barrier_wait(&start);
-    double t0 = now_s();
-    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
-    double wall = now_s() - t0;
-    pthread_barrier_destroy(&start);
-    qsort(all, n, sizeof *all, cmp_u64);
-    p999[k] = (double)all[n * 999 / 1000];
-    printf("%-15s %10llu %10llu %10.0f %12.0f\n", gen_names[k], (unsigned long long)all[n / 2],
-           (unsigned long long)all[n * 99 / 100], p999[k], (double)n / wall);
-  }
   free(all);
-  printf("p99.9 ratio liblisec-rng / peer: RAND_bytes %.2fx, getrandom(2) %.2fx", p999[0] / p999[1],
-         p999[0] / p999[2]);
-  if (vdso) printf(", vDSO getrandom %.2fx", p999[0] / p999[3]);
+  printf("%-15s %8s %8s %9s %17s %10s %12s   (32-byte requests, %d threads x %d calls, median of %d "
+         "alternating rounds)\n",
+         "generator", "p50 ns", "p99 ns", "p99.9 ns", "p99.9 spread", "cpu ns", "calls/s", threads, calls,
+         rounds);
+  for (int k = 0; k < ng; k++) {
+    double lo = p999[k][0], hi = p999[k][0];
+    for (int i = 1; i < rounds; i++) lo = p999[k][i] < lo ? p999[k][i] : lo, hi = p999[k][i] > hi ? p999[k][i] : hi;
+    char spread[40];
+    snprintf(spread, sizeof spread, "%.0f-%.0f", lo, hi);
+    printf("%-15s %8.0f %8.0f %9.0f %17s %10.0f %12.0f\n", gen_names[k], median(p50[k], rounds),
+           median(p99[k], rounds), median(p999[k], rounds), spread, median(cpu[k], rounds),
+           median(cps[k], rounds));
+  }
+  if (!vdso) printf("%-15s (this kernel's vDSO has no getrandom)\n", gen_names[GEN_VDSO]);
+  printf("p99.9 ratio liblisec-rng / peer (median): RAND_bytes %.2fx, getrandom(2) %.2fx",
+         median(p999[0], rounds) / median(p999[1], rounds), median(p999[0], rounds) / median(p999[2], rounds));
+  if (vdso) printf(", vDSO getrandom %.2fx", median(p999[0], rounds) / median(p999[3], rounds));
   printf("\n");
   return 0;
 }
@@ -296,14 +355,14 @@ static int cmd_seeds(const char *addr, const char *cert, const char *key, const 
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "throughput") == 0)
-    return cmd_throughput(argc > 2 ? atof(argv[2]) : 1.0);
+    return cmd_throughput(argc > 2 ? atof(argv[2]) : 1.0, argc > 3 ? atoi(argv[3]) : 5);
   if (argc >= 2 && strcmp(argv[1], "latency") == 0)
-    return cmd_latency(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? atoi(argv[3]) : 20000);
+    return cmd_latency(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? atoi(argv[3]) : 20000, argc > 4 ? atoi(argv[4]) : 3);
   if (argc >= 2 && strcmp(argv[1], "check") == 0) return cmd_check();
   if (argc >= 3 && strcmp(argv[1], "genid") == 0) return cmd_genid(argv[2]);
   if (argc >= 8 && strcmp(argv[1], "seeds") == 0)
     return cmd_seeds(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]), atof(argv[7]));
-  fprintf(stderr, "usage: bench_rng throughput [SECS] | latency [THREADS [CALLS]] | check |\n"
+  fprintf(stderr, "usage: bench_rng throughput [SECS [ROUNDS]] | latency [THREADS [CALLS [ROUNDS]]] | check |\n"
                   "       genid FILE |\n"
                   "       seeds ADDR CERT KEY CA CONNS SECS\n");
   return 2;
