@@ -216,9 +216,18 @@ int ctl_targets_open(ctl_shared *sh, lisec_store *s, lisec_err *err) {
   return rc;
 }
 
+/* A data key re-wrapped before the write transaction: the record's stored
+ * version when it was read, and its new wrapped key (under r->label). */
+typedef struct rewrapped {
+  int64_t version;
+  uint8_t *wrapped; /* NULL: nothing to write (already under the key, or gone) */
+  size_t len;
+} rewrapped;
+
 typedef struct rotation {
   lisec_ctl *ctl;
   json_t *ids;           /* every target id, collected before writing */
+  rewrapped *done;       /* one per id */
   size_t rewrapped;
   char label[VAULT_ID_MAX + 1]; /* the current KEK's record label */
 } rotation;
@@ -238,28 +247,86 @@ static void stopped_at(const char *id, int rc, lisec_err *err) {
   lisec_err_set(err, rc, "%sKEK rotation stopped at target %s, nothing changed: %s", req, id, rest);
 }
 
-/* Inside the transaction: every data key not yet under the current KEK is
- * unwrapped with the KEK its record names and wrapped with the current one;
- * then the store notes which key is current. */
-static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
+/* The target's data key under the current KEK, by the keys process (an
+ * unwrap by the key its record names and a wrap by the current one: token
+ * calls). *moved is false when it was under the current key already. */
+static int rewrap_one(rotation *r, vault_sealed *s, bool *moved, lisec_err *err) {
+  *moved = false;
+  if (strcmp(s->kek_label, r->label) == 0) return 0;
+  int rc = keys_vault_rewrap(r->ctl->shared->keys, s, moved, err);
+  ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
+  if (rc) stopped_at(s->id, rc, err);
+  return rc;
+}
+
+/* Outside any transaction, so the store's writers are not held up by the
+ * token (two to four token calls a target: seconds for 100,000 targets
+ * with SoftHSM2, minutes with a network HSM): every data key not yet under
+ * the current KEK is re-wrapped and kept in memory with the version it was
+ * read at. Nothing is written; a target deleted meanwhile is passed over. */
+static int rewrap_outside(rotation *r, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
   int rc = store_doc_list(ctl->store, TARGET_KIND, collect_id, r, err);
-  size_t i;
-  json_t *idv;
-  json_array_foreach(r->ids, i, idv) {
-    if (rc) break;
+  size_t n = json_array_size(r->ids);
+  if (!rc && n && !(r->done = calloc(n, sizeof *r->done)))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory for %zu re-wrapped keys", n);
+  for (size_t i = 0; i < n && !rc; i++) {
     vault_sealed s;
     int64_t dv = 0;
     bool moved = false;
-    if ((rc = load(ctl, json_string_value(idv), &s, &dv, err))) break;
-    if (strcmp(s.kek_label, r->label) != 0) {
-      /* unwrapped and wrapped again in the keys process */
-      rc = keys_vault_rewrap(ctl->shared->keys, &s, &moved, err);
-      ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
-      if (!rc && moved) rc = save(ctl, &s, dv, err);
-      if (!rc && moved) r->rewrapped++;
-      if (rc) stopped_at(s.id, rc, err);
+    rc = load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+    if (rc == LISEC_ENOTFOUND) { /* deleted since the listing */
+      rc = 0;
+      continue;
     }
+    if (rc) break;
+    rc = rewrap_one(r, &s, &moved, err);
+    if (!rc && moved) {
+      rewrapped *d = &r->done[i];
+      if ((d->wrapped = malloc(s.wrapped_key_len))) {
+        memcpy(d->wrapped, s.wrapped_key, s.wrapped_key_len);
+        d->len = s.wrapped_key_len;
+        d->version = dv;
+      } else {
+        rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+      }
+    }
+    vault_sealed_free(&s);
+  }
+  return rc;
+}
+
+/* Inside the transaction: each re-wrapped key replaces its record's, the
+ * record compared by version with the one read before (a target changed
+ * meanwhile is re-wrapped again here, unless the change sealed it under
+ * the current key already; one deleted meanwhile is passed over); then the
+ * store notes which key is current. Only store calls, unless a target
+ * changed: the write lock is held for the writes alone. */
+static int write_rewrapped(rotation *r, const char *name, lisec_err *err) {
+  lisec_ctl *ctl = r->ctl;
+  int rc = 0;
+  for (size_t i = 0; i < json_array_size(r->ids) && !rc; i++) {
+    rewrapped *d = &r->done[i];
+    if (!d->wrapped) continue;
+    vault_sealed s;
+    int64_t dv = 0;
+    bool moved = false;
+    rc = load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+    if (rc == LISEC_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    if (dv == d->version && d->len <= sizeof s.wrapped_key) {
+      snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
+      memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
+      moved = true;
+    } else {
+      rc = rewrap_one(r, &s, &moved, err);
+    }
+    if (!rc && moved) rc = save(ctl, &s, dv, err);
+    if (!rc && moved) r->rewrapped++;
+    if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
     vault_sealed_free(&s);
   }
   if (!rc) {
@@ -271,6 +338,12 @@ static int rewrap_all(rotation *r, const char *name, lisec_err *err) {
     free(text);
   }
   return rc;
+}
+
+static void rotation_free(rotation *r) {
+  for (size_t i = 0; r->done && i < json_array_size(r->ids); i++) free(r->done[i].wrapped);
+  free(r->done);
+  json_decref(r->ids);
 }
 
 int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
@@ -293,20 +366,21 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   rc = keys_vault_current_kek(keys, prev, prev_label, err);
   char reason[2 * VAULT_ID_MAX + 64];
   snprintf(reason, sizeof reason, "from %s to %s", prev, name);
-  rotation r = {ctl, json_array(), 0, ""};
+  rotation r = {ctl, json_array(), NULL, 0, ""};
   if (!rc && strcmp(prev, name) == 0)
     rc = lisec_err_set(err, LISEC_ECONFLICT, "\"%s\" is the current KEK already", name);
   /* Recorded first; then the new key (generated in the token when absent)
-   * becomes current, so writes from now on use it, and every data key is
-   * re-wrapped in one transaction. On failure the previous key is current
-   * again; records sealed meanwhile stay readable by their label. */
+   * becomes current, so writes from now on use it, every data key is
+   * re-wrapped (outside any transaction), and the new wrappings are written
+   * in one transaction. On failure the previous key is current again;
+   * records sealed meanwhile stay readable by their label. */
   if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL,
                           err, "target %s", "*");
   if (!rc) {
-    if (!(rc = keys_vault_use_kek(keys, name, true, err)) &&
-        !(rc = keys_vault_current_kek(keys, NULL, r.label, err))) {
-      if (!(rc = store_begin(ctl->store, err))) {
-        rc = rewrap_all(&r, name, err);
+    if (!(rc = keys_vault_use_kek(keys, name, true, err))) {
+      if (!(rc = keys_vault_current_kek(keys, NULL, r.label, err)) && !(rc = rewrap_outside(&r, err)) &&
+          !(rc = store_begin(ctl->store, err))) {
+        rc = write_rewrapped(&r, name, err);
         if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
         else store_rollback(ctl->store);
       }
@@ -325,6 +399,6 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   if (!rc)
     *out = json_pack("{s:s, s:s, s:I, s:I}", "kek", label, "previous", prev_label, "rewrapped",
                      (json_int_t)r.rewrapped, "targets", (json_int_t)json_array_size(r.ids));
-  json_decref(r.ids);
+  rotation_free(&r);
   return rc;
 }
