@@ -378,11 +378,15 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
                           err, "target %s", "*");
   if (!rc) {
     if (!(rc = keys_vault_use_kek(keys, name, true, err))) {
+      uint64_t t0 = lisec_time_mono_ns(), t1 = 0;
       if (!(rc = keys_vault_current_kek(keys, NULL, r.label, err)) && !(rc = rewrap_outside(&r, err)) &&
-          !(rc = store_begin(ctl->store, err))) {
+          !(t1 = lisec_time_mono_ns(), rc = store_begin(ctl->store, err))) {
         rc = write_rewrapped(&r, name, err);
         if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
         else store_rollback(ctl->store);
+        if (!rc)
+          LOG_INFO("KEK rotation: %zu data keys re-wrapped in %.1f s, written in one transaction in %.1f s",
+                   r.rewrapped, (double)(t1 - t0) / 1e9, (double)(lisec_time_mono_ns() - t1) / 1e9);
       }
       if (rc) (void)keys_vault_use_kek(keys, prev, false, NULL);
       /* Every record is under the new key now: the older ones are unloaded
