@@ -5,6 +5,7 @@ points, where it passes 24 GiB, and the other curves' values extrapolated to
 the sizes the run did not reach. Also writes DIR/fit.dat for the plot.
 
 usage: fit.py DIR"""
+import math
 import os
 import sys
 
@@ -34,13 +35,17 @@ if len(p) >= 2:
     vms = [r[1] for r in p]
     a, b = line(vms, [r[8] for r in p])
     at = (GIB24 - a) / b if b > 0 else float("inf")
-    fa, fb = line(vms, [r[5] for r in p])
+    fa, fb = line(vms, [r[9] for r in p])  # full evaluation, CPU ms
     la, lb = line(vms, [r[4] for r in p])
     print(f"  model: {b * 1048576:.0f} bytes of RSS per VM (with its share of hosts, LIs and connections) + {a:.0f} MiB;"
           f" 24 GiB at about {at / 1e6:.1f}M VMs ({at / 20 / 1e3:.0f}k hosts of 20 VMs)"
           f"{' (extrapolated past ' + format(max(vms) / 1e6, '.1f') + 'M measured)' if at > max(vms) else ''}")
-    print(f"         there: full evaluation ~{fa + fb * at:.0f} ms, loading every entity ~{la + lb * at:.0f} s"
-          f" (lines through the measured points)")
+    print(f"         there: full evaluation ~{(fa + fb * at) / 1e3:.0f} s of CPU, loading every entity"
+          f" ~{la + lb * at:.0f} s (lines through the measured points)")
+    if len(p) >= 3 and p[-2][9] > 0 and p[-1][9] > 0:
+        e = math.log(p[-1][9] / p[-2][9]) / math.log(p[-1][1] / p[-2][1])
+        print(f"         full evaluation CPU grew as VMs^{e:.2f} between the two largest sizes"
+              f" ({p[-2][9]:.0f} -> {p[-1][9]:.0f} ms)")
     fit.append(("model_rss_at_24gib_vms", at))
 h = rows("hubs.dat")  # K conns p50 p99 full rss cpu_p50 cpu_p99 full_cpu
 if len(h) >= 2:

@@ -38,6 +38,7 @@ plot dir."/hubs.dat" using 1:7 with linespoints title "hub decision CPU p50 (us)
      "" using 1:3 with linespoints title "hub decision wall p50 (us)", \
      "" using 1:4 with linespoints title "hub decision wall p99 (us)"
 set title "Audit log against its size"
+set key bottom right
 set xlabel "entries"
 set ylabel "per second / us / MiB"
 ma = 1; mb = 0.00001
@@ -46,6 +47,7 @@ fit mem(x) dir."/audit.dat" using 1:4 via ma, mb
 set xrange [100000:1000000000]
 plot dir."/audit.dat" using 1:6 with linespoints title "durable appends/s (64 writers)", \
      mem(x) with lines dashtype 3 title "appender memory, line extrapolated (MiB)", \
+     dir."/audit.dat" using 1:11 with linespoints title "inclusion proof p50 (us)", \
      dir."/audit.dat" using 1:7 with linespoints title "inclusion proof p99 (us)", \
      dir."/audit.dat" using 1:9 with linespoints title "proof by leaf hash p50 (us)", \
      dir."/audit.dat" using 1:4 with linespoints title "appender memory (MiB)"
