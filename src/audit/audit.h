@@ -85,6 +85,26 @@ int audit_tree_prove_consistency(const audit_tree *t, uint64_t old_size, uint64_
                                  audit_leaf_fetch fetch, void *ctx, audit_proof *out,
                                  lisec_err *err);
 
+/* ---- finding an entry by its leaf hash (leafindex.c) -------------------- */
+
+/* Entry indexes by leaf hash, in memory (4 bytes of each hash and a hash
+ * table of 32-bit indexes: 9-15 bytes per entry), for a proof asked by hash
+ * without a scan of the log. Entries are added in index order. */
+typedef struct audit_leaf_index audit_leaf_index;
+
+int audit_leaf_index_new(audit_leaf_index **out, lisec_err *err);
+void audit_leaf_index_free(audit_leaf_index *x);
+/* Adds the next entry (index = the size before the call). */
+int audit_leaf_index_add(audit_leaf_index *x, const uint8_t leaf_hash[AUDIT_HASH_LEN], lisec_err *err);
+uint64_t audit_leaf_index_size(const audit_leaf_index *x);
+size_t audit_leaf_index_memory(const audit_leaf_index *x);
+/* The candidates for leaf_hash below `below`, in increasing index order, at
+ * most max of them (max returned: there may be more; ask again with more
+ * room). The index keeps 4 bytes of each hash: the caller confirms each
+ * candidate against the entry's full hash. */
+size_t audit_leaf_index_find(const audit_leaf_index *x, const uint8_t leaf_hash[AUDIT_HASH_LEN],
+                             uint64_t below, uint64_t *out, size_t max);
+
 /* A tree's right edge only: the roots of the perfect subtrees that make up a
  * tree of `size` leaves, O(log n) memory. Enough to compute the root at every
  * size while streaming leaves (the verifier's view). */

@@ -112,24 +112,21 @@ struct ctl_auditlog {
   /* tree (under tree_lock) */
   pthread_rwlock_t tree_lock;
   audit_tree *tree;
-  uint32_t *prefix; /* first 4 bytes of each leaf hash, to find a leaf by hash */
-  uint64_t prefix_cap;
+  audit_leaf_index *leaves; /* entry by leaf hash (proofs asked by hash) */
 };
 
 static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
 
 /* ---- loading the log at open --------------------------------------------- */
 
+/* The index first: a tree append that fails after it leaves the index one
+ * entry ahead, which only adds a candidate no proof below the tree's size
+ * returns; the other way round a durable entry could not be found. */
 static int tree_add(ctl_auditlog *log, const uint8_t leaf[AUDIT_HASH_LEN], lisec_err *err) {
-  uint64_t n = audit_tree_size(log->tree);
-  if (n >= log->prefix_cap) {
-    uint64_t cap = log->prefix_cap ? log->prefix_cap * 2 : 4096;
-    uint32_t *p = realloc(log->prefix, cap * sizeof *p);
-    if (!p) return lisec_err_set(err, LISEC_ENOMEM, "out of memory indexing the audit log");
-    log->prefix = p;
-    log->prefix_cap = cap;
+  if (audit_leaf_index_size(log->leaves) == audit_tree_size(log->tree)) {
+    int rc = audit_leaf_index_add(log->leaves, leaf, err);
+    if (rc) return rc;
   }
-  memcpy(&log->prefix[n], leaf, 4);
   return audit_tree_append(log->tree, leaf, err);
 }
 
@@ -828,7 +825,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     memcpy(log->rd_pk, cfg->rd_pk, 32);
     log->rd_set = true;
   }
-  if ((rc = audit_tree_new(low, &log->tree, err))) goto fail;
+  if ((rc = audit_tree_new(low, &log->tree, err)) || (rc = audit_leaf_index_new(&log->leaves, err))) goto fail;
   log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}, cfg->next_key, cfg->sign_next, cfg->promote};
   memcpy(log->key.pk, cfg->pk, sizeof log->key.pk);
   if ((rc = audit_vkey_make(cfg->origin, log->key.pk, &log->vkey, err))) goto fail;
@@ -867,7 +864,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   }
   if (log->ws) store_close(log->ws);
   audit_tree_free(log->tree);
-  free(log->prefix);
+  audit_leaf_index_free(log->leaves);
   free(log->ring);
   free(log->batch);
   free(log->held);
@@ -1167,25 +1164,37 @@ int ctl_auditlog_prove_consistency(ctl_auditlog *log, lisec_store *reader, uint6
 int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t leaf_hash[32],
                            uint64_t size, uint64_t *index, lisec_err *err) {
   size = pick_size(log, size);
-  uint32_t want;
-  memcpy(&want, leaf_hash, 4);
+  uint64_t few[16], *cand = few;
+  size_t room = sizeof few / sizeof few[0], n = 0;
+  int rc = 0;
+  /* The candidates from the in-memory index under the lock (a few probes),
+   * confirmed against the store after it is released: no I/O under the
+   * tree lock, which the appender needs for every batch. */
+  for (;;) {
+    pthread_rwlock_rdlock(&log->tree_lock);
+    uint64_t have = audit_tree_size(log->tree);
+    n = audit_leaf_index_find(log->leaves, leaf_hash, size < have ? size : have, cand, room);
+    pthread_rwlock_unlock(&log->tree_lock);
+    if (n < room) break;
+    /* as many candidates as room (a crafted run of 32-bit prefixes): more room */
+    uint64_t *more = room <= SIZE_MAX / 4 / sizeof *more ? malloc(room * 2 * sizeof *more) : NULL;
+    if (cand != few) free(cand);
+    if (!more) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    cand = more;
+    room *= 2;
+  }
   fetch_ctx c = {.reader = reader};
-  pthread_rwlock_rdlock(&log->tree_lock);
-  uint64_t n = audit_tree_size(log->tree);
-  if (size > n) size = n;
-  int rc = LISEC_ENOTFOUND;
-  /* A scan of 4 bytes per entry, confirmed against the full hash. */
-  for (uint64_t i = 0; i < size && rc == LISEC_ENOTFOUND; i++) {
-    if (log->prefix[i] != want) continue;
+  rc = LISEC_ENOTFOUND;
+  for (size_t i = 0; i < n && rc == LISEC_ENOTFOUND; i++) {
     uint8_t one[1][AUDIT_HASH_LEN];
-    int frc = fetch_leaves(&c, i, 1, one, err);
+    int frc = fetch_leaves(&c, cand[i], 1, one, err);
     if (frc) rc = frc;
     else if (sodium_memcmp(one[0], leaf_hash, 32) == 0) {
-      *index = i;
+      *index = cand[i];
       rc = 0;
     }
   }
-  pthread_rwlock_unlock(&log->tree_lock);
+  if (cand != few) free(cand);
   if (rc == LISEC_ENOTFOUND)
     lisec_err_set(err, LISEC_ENOTFOUND, "no audit entry with that leaf hash below size %llu",
                   (unsigned long long)size);

@@ -1115,6 +1115,61 @@ static void test_log_verifier(void **state) {
   mem_log_free(&master);
 }
 
+/* The leaf index (a proof asked by hash): every entry is found at its own
+ * index across several growths of the table (and while one is moving), an
+ * entry at or beyond `below` is not, an unknown hash has no candidate, and
+ * entries sharing the 4 bytes the index keeps are all returned, in index
+ * order, for the caller to confirm (and the count says when room ran out). */
+static void test_leaf_index(void **state) {
+  (void)state;
+  audit_leaf_index *x = NULL;
+  lisec_err err = {0};
+  assert_int_equal(audit_leaf_index_new(&x, &err), 0);
+  enum { N = 40000 }; /* ten doublings of the first 4096-slot table */
+  uint8_t (*leaf)[32] = calloc(N, 32);
+  assert_non_null(leaf);
+  for (uint32_t i = 0; i < N; i++) {
+    uint8_t in[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+    audit_hash_leaf(in, sizeof in, leaf[i]);
+    if (i == N - 3) memcpy(leaf[i], leaf[7], 4); /* shares entry 7's prefix */
+    assert_int_equal(audit_leaf_index_add(x, leaf[i], &err), 0);
+    if (i % 997 == 0 || i + 1 == N) /* found while the table grows */
+      for (uint32_t j = 0; j <= i; j += 1 + i / 7) {
+        uint64_t got[4];
+        size_t n = audit_leaf_index_find(x, leaf[j], UINT64_MAX, got, 4);
+        assert_true(n >= 1);
+        bool hit = false;
+        for (size_t k = 0; k < n; k++) hit = hit || got[k] == j;
+        assert_true(hit);
+      }
+  }
+  assert_int_equal(audit_leaf_index_size(x), N);
+  assert_true(audit_leaf_index_memory(x) >= (size_t)N * 8);
+  uint64_t got[4];
+  /* first, middle, last: exactly one candidate each */
+  assert_int_equal(audit_leaf_index_find(x, leaf[0], UINT64_MAX, got, 4), 1);
+  assert_int_equal(got[0], 0);
+  assert_int_equal(audit_leaf_index_find(x, leaf[N / 2], UINT64_MAX, got, 4), 1);
+  assert_int_equal(got[0], N / 2);
+  assert_int_equal(audit_leaf_index_find(x, leaf[N - 1], UINT64_MAX, got, 4), 1);
+  assert_int_equal(got[0], N - 1);
+  /* below: the last entry is not in the tree of N - 1 entries */
+  assert_int_equal(audit_leaf_index_find(x, leaf[N - 1], N - 1, got, 4), 0);
+  assert_int_equal(audit_leaf_index_find(x, leaf[N / 2], N / 2 + 1, got, 4), 1);
+  /* unknown */
+  uint8_t unknown[32];
+  audit_hash_leaf("nowhere", 7, unknown);
+  assert_int_equal(audit_leaf_index_find(x, unknown, UINT64_MAX, got, 4), 0);
+  /* two entries with one prefix: both, in index order; room for one says 1 */
+  assert_int_equal(audit_leaf_index_find(x, leaf[7], UINT64_MAX, got, 4), 2);
+  assert_int_equal(got[0], 7);
+  assert_int_equal(got[1], N - 3);
+  assert_int_equal(audit_leaf_index_find(x, leaf[7], 8, got, 4), 1);
+  assert_int_equal(audit_leaf_index_find(x, leaf[7], UINT64_MAX, got, 1), 1);
+  free(leaf);
+  audit_leaf_index_free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roots_classic),
@@ -1128,6 +1183,7 @@ int main(void) {
       cmocka_unit_test(test_log_verifier),
       cmocka_unit_test(test_key_rollover),
       cmocka_unit_test(test_restore_line),
+      cmocka_unit_test(test_leaf_index),
   };
   if (sodium_init() < 0) return 1;
   return cmocka_run_group_tests(tests, setup_classic, NULL);

@@ -846,6 +846,55 @@ static void test_checkpoint_key(void **state) {
   store_close(s);
 }
 
+/* A proof asked by leaf hash is the proof by index (issue 22): for the
+ * first, a middle and the last entry the hash finds the entry's own index and
+ * the proofs are byte for byte the same; a hash beyond the size asked, or
+ * unknown, is not found; after a reopen (the index rebuilt at load) the same. */
+static void test_find_by_leaf_hash(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = open_log(s, &c);
+  lisec_err err = {0};
+  enum { N = 37 }; /* two full 16-leaf groups and part of a third */
+  char action[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(action, sizeof action, "find.%d", i);
+    audit_record r = record(action);
+    assert_int_equal(ctl_auditlog_append(log, &r, i % 7 == 3, NULL, &err), 0);
+  }
+  for (int round = 0; round < 2; round++) {
+    const uint64_t at[] = {0, N / 2, N - 1};
+    for (size_t k = 0; k < 3; k++) {
+      audit_proof by_index, by_hash;
+      uint8_t leaf[32], root[32], root2[32];
+      uint64_t size = 0, found = UINT64_MAX;
+      assert_int_equal(ctl_auditlog_prove_inclusion(log, s, at[k], 0, &by_index, leaf, root, &size, &err), 0);
+      assert_int_equal(size, N);
+      assert_int_equal(ctl_auditlog_find_leaf(log, s, leaf, 0, &found, &err), 0);
+      assert_int_equal(found, at[k]);
+      assert_int_equal(ctl_auditlog_prove_inclusion(log, s, found, 0, &by_hash, NULL, root2, NULL, &err), 0);
+      assert_int_equal(by_hash.len, by_index.len);
+      assert_memory_equal(by_hash.hash, by_index.hash, by_index.len * 32);
+      assert_memory_equal(root2, root, 32);
+      assert_int_equal(audit_verify_inclusion(found, N, leaf, &by_hash, root, &err), 0);
+      /* not in a tree that ends before it */
+      if (at[k] > 0) {
+        assert_int_equal(ctl_auditlog_find_leaf(log, s, leaf, at[k], &found, &err), LISEC_ENOTFOUND);
+        assert_non_null(strstr(err.msg, "no audit entry with that leaf hash"));
+      }
+    }
+    uint8_t unknown[32];
+    audit_hash_leaf("not an entry", 12, unknown);
+    uint64_t idx = 7;
+    assert_int_equal(ctl_auditlog_find_leaf(log, s, unknown, 0, &idx, &err), LISEC_ENOTFOUND);
+    assert_int_equal(idx, 7);
+    ctl_auditlog_close(log);
+    log = round == 0 ? open_log(s, &c) : NULL;
+  }
+  store_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_concurrent_appends_are_durable_and_provable, fresh_store),
@@ -857,6 +906,7 @@ int main(void) {
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_key, fresh_store),
+      cmocka_unit_test_setup(test_find_by_leaf_hash, fresh_store),
   };
   return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
 }
