@@ -15,11 +15,13 @@
  *           inclusion and consistency proof latency at its size
  *   verify-mem --n N   the verifier alone over N entries held in memory
  * Every result is one line "name value unit". */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +397,216 @@ static int cmd_pair(int argc, char **argv) {
   return 0;
 }
 
+/* ---- the real appender beside a minimal group-commit writer ------------- */
+
+/* The peer a user could write instead of lisec's log: W writer threads put
+ * their row on a queue and wait; one committing thread takes everything
+ * queued (up to 4096, the appender's max_batch), inserts it with one
+ * prepared statement in one transaction (WAL, synchronous=FULL, the same
+ * table and row bytes) and wakes the writers. lisec's side is W threads
+ * calling ctl_auditlog_append (encoding their own record, as a use case
+ * does) with lisecd's checkpoint defaults (a signed checkpoint every 1,000
+ * entries). Rounds alternate between the sides in one process; each round's
+ * process CPU time (user+sys, getrusage) is charged to the side that ran. */
+typedef struct gc_req {
+  struct gc_req *next;
+  bool done;
+  pthread_cond_t cv; /* its writer waits here: a commit wakes only its own */
+} gc_req;
+
+typedef struct gc_peer {
+  sqlite3 *db;
+  sqlite3_stmt *ins;
+  const uint8_t *row;
+  size_t row_len;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_work;
+  gc_req *head, **tail;
+  bool stop;
+  uint64_t idx, batches;
+  double commit_s; /* time inside BEGIN..COMMIT */
+  pthread_t thread;
+} gc_peer;
+
+static void *gc_committer(void *arg) {
+  gc_peer *g = arg;
+  uint8_t hash[32] = {1};
+  pthread_mutex_lock(&g->mu);
+  for (;;) {
+    while (!g->head && !g->stop) pthread_cond_wait(&g->cv_work, &g->mu);
+    if (!g->head && g->stop) break;
+    gc_req *batch = g->head, *last = NULL;
+    size_t n = 0;
+    for (gc_req *r = batch; r && n < 4096; r = r->next) last = r, n++;
+    g->head = last->next;
+    if (!g->head) g->tail = &g->head;
+    last->next = NULL;
+    pthread_mutex_unlock(&g->mu);
+    double t0 = now_s();
+    if (sqlite3_exec(g->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) exit(2);
+    for (size_t i = 0; i < n; i++, g->idx++) {
+      sqlite3_bind_int64(g->ins, 1, (sqlite3_int64)g->idx);
+      sqlite3_bind_int64(g->ins, 2, 1700000000000);
+      sqlite3_bind_blob(g->ins, 3, g->row, (int)g->row_len, SQLITE_STATIC);
+      sqlite3_bind_blob(g->ins, 4, hash, 32, SQLITE_STATIC);
+      if (sqlite3_step(g->ins) != SQLITE_DONE) exit(2);
+      sqlite3_reset(g->ins);
+    }
+    if (sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) exit(2);
+    double dt = now_s() - t0;
+    pthread_mutex_lock(&g->mu);
+    g->commit_s += dt;
+    g->batches++;
+    for (gc_req *r = batch, *nx; r; r = nx) {
+      nx = r->next; /* r may be gone once done */
+      r->done = true;
+      pthread_cond_signal(&r->cv);
+    }
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+typedef struct vs_writer {
+  gc_peer *peer; /* NULL: lisec */
+  ctl_auditlog *log;
+  volatile int *run;
+  uint64_t count, seed;
+} vs_writer;
+
+static void *vs_writer_main(void *arg) {
+  vs_writer *w = arg;
+  char subject[64];
+  for (uint64_t i = 0; *w->run; i++) {
+    if (w->peer) {
+      gc_req r = {0};
+      pthread_cond_init(&r.cv, NULL);
+      pthread_mutex_lock(&w->peer->mu);
+      *w->peer->tail = &r;
+      w->peer->tail = &r.next;
+      pthread_cond_signal(&w->peer->cv_work);
+      while (!r.done) pthread_cond_wait(&r.cv, &w->peer->mu);
+      pthread_mutex_unlock(&w->peer->mu);
+      pthread_cond_destroy(&r.cv);
+    } else {
+      audit_record r = sample(w->seed + i, subject, sizeof subject);
+      lisec_err err = {0};
+      if (ctl_auditlog_append(w->log, &r, false, NULL, &err)) die("append", &err);
+    }
+    w->count++;
+  }
+  return NULL;
+}
+
+static double cpu_s(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+         (double)u.ru_stime.tv_usec / 1e6;
+}
+
+/* One round of one side: W threads for `seconds`; adds entries, wall, CPU. */
+static void vs_round(gc_peer *peer, ctl_auditlog *log, int writers, double seconds, uint64_t seed,
+                     double acc[3]) {
+  volatile int run = 1;
+  pthread_t t[256];
+  vs_writer w[256];
+  double c0 = cpu_s(), t0 = now_s();
+  for (int i = 0; i < writers; i++) {
+    w[i] = (vs_writer){.peer = peer, .log = log, .run = &run, .seed = seed + (uint64_t)i * 1000000000ull};
+    pthread_create(&t[i], NULL, vs_writer_main, &w[i]);
+  }
+  while (now_s() - t0 < seconds) usleep(20000);
+  run = 0;
+  uint64_t n = 0;
+  for (int i = 0; i < writers; i++) {
+    pthread_join(t[i], NULL);
+    n += w[i].count;
+  }
+  acc[0] += (double)n;
+  acc[1] += now_s() - t0;
+  acc[2] += cpu_s() - c0;
+}
+
+static int cmd_vs(int argc, char **argv) {
+  const char *dir = opt(argc, argv, "--dir", "/tmp");
+  int writers = atoi(opt(argc, argv, "--writers", "64"));
+  int rounds = atoi(opt(argc, argv, "--rounds", "6"));
+  double seconds = atof(opt(argc, argv, "--seconds", "2"));
+  /* --side lisec|plain: one side only (to profile it) */
+  const char *side = opt(argc, argv, "--side", "both");
+  bool run_lisec = strcmp(side, "plain") != 0, run_plain = strcmp(side, "lisec") != 0;
+  if (writers < 1 || writers > 256 || rounds < 1 || rounds > 1000 || seconds <= 0 || seconds > 600) return 2;
+  char plain_path[600], url[600];
+  snprintf(plain_path, sizeof plain_path, "%s/vs-plain.db", dir);
+  snprintf(url, sizeof url, "sqlite:%s/vs-lisec.db", dir);
+  remove_db(plain_path);
+  remove_db(url + 7);
+
+  gc_peer g = {.tail = &g.head};
+  pthread_mutex_init(&g.mu, NULL);
+  pthread_cond_init(&g.cv_work, NULL);
+  /* opened as the store opens its file (created 0600 first, no SQLite mutex) */
+  int fd = open(plain_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) close(fd);
+  if (sqlite3_open_v2(plain_path, &g.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
+    return 2;
+  sqlite3_busy_timeout(g.db, 10000);
+  sqlite3_exec(g.db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE log (idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+               " sealed INTEGER NOT NULL, data BLOB NOT NULL, leaf_hash BLOB NOT NULL);",
+               NULL, NULL, NULL);
+  if (sqlite3_prepare_v2(g.db, "INSERT INTO log VALUES (?1, ?2, 0, ?3, ?4)", -1, &g.ins, NULL)) return 2;
+  char subject[64];
+  audit_record r = sample(123456789, subject, sizeof subject);
+  uint8_t *row = NULL;
+  lisec_err err = {0};
+  if (audit_entry_encode(&r, &row, &g.row_len, &err)) die("encode", &err);
+  g.row = row;
+  pthread_create(&g.thread, NULL, gc_committer, &g);
+
+  lisec_store *s = NULL;
+  ctl_auditlog *log = NULL;
+  if (store_open(url, &s, &err)) die("store", &err);
+  ctl_auditlog_config c = config(url, dir, NULL);
+  c.checkpoint_entries = 0; /* lisecd's defaults: every 1,000 entries or 10 s */
+  c.checkpoint_ms = 0;
+  if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
+  store_close(s);
+
+  double lisec[3] = {0}, plain[3] = {0};
+  for (int i = 0; i < rounds; i++) {
+    /* who goes first alternates too */
+    for (int k = 0; k < 2; k++) {
+      if ((i + k) % 2 == 0 && run_lisec) vs_round(NULL, log, writers, seconds, (uint64_t)i * 100000000000ull, lisec);
+      else if ((i + k) % 2 == 1 && run_plain) vs_round(&g, NULL, writers, seconds, 0, plain);
+    }
+  }
+  uint64_t lb, le;
+  ctl_auditlog_stats(log, &lb, &le);
+  ctl_auditlog_close(log);
+  pthread_mutex_lock(&g.mu);
+  g.stop = true;
+  pthread_cond_signal(&g.cv_work);
+  pthread_mutex_unlock(&g.mu);
+  pthread_join(g.thread, NULL);
+  double lr = lisec[0] / lisec[1], pr = plain[0] / plain[1];
+  printf("vs_writers %d\nvs_rounds %d\n", writers, rounds);
+  printf("vs_plain_per_s %.0f\nvs_plain_batch %.1f\nvs_plain_cpu_us_per_entry %.2f\n", pr,
+         plain[0] / (double)g.batches, plain[2] / plain[0] * 1e6);
+  printf("vs_plain_commit_ms %.3f (mean BEGIN..COMMIT)\nvs_plain_cycle_ms %.3f (wall per batch)\n",
+         g.commit_s / (double)g.batches * 1e3, plain[1] / (double)g.batches * 1e3);
+  printf("vs_lisec_per_s %.0f\nvs_lisec_batch %.1f\nvs_lisec_cpu_us_per_entry %.2f\n", lr,
+         (double)le / (double)lb, lisec[2] / lisec[0] * 1e6);
+  printf("vs_ratio %.2f\nvs_cpu_ratio %.2f\n", pr / lr, (lisec[2] / lisec[0]) / (plain[2] / plain[0]));
+  sqlite3_finalize(g.ins);
+  sqlite3_close(g.db);
+  free(row);
+  return 0;
+}
+
 /* ---- a big log, and proofs at its size ---------------------------------- */
 
 static int cmd_build(int argc, char **argv) {
@@ -518,6 +730,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "plain") == 0) return cmd_plain(argc, argv);
   if (strcmp(argv[1], "pipeline") == 0) return cmd_pipeline(argc, argv);
   if (strcmp(argv[1], "pair") == 0) return cmd_pair(argc, argv);
+  if (strcmp(argv[1], "vs") == 0) return cmd_vs(argc, argv);
   if (strcmp(argv[1], "build") == 0) return cmd_build(argc, argv);
   if (strcmp(argv[1], "proofs") == 0) return cmd_proofs(argc, argv);
   if (strcmp(argv[1], "verify-mem") == 0) return cmd_verify_mem(argc, argv);
