@@ -9,10 +9,19 @@
  *   pipeline --dir D --batch B --seconds S
  *           the appender's own work per batch (encode, hash, one store
  *           transaction, tree) in one thread: its overhead over `plain`
- *   build   --url U --n N     fills a log fast (big transactions) for the next
- *   proofs  --url U --samples K [--all-leaves]
+ *   vs      --dir D --writers W --rounds R --seconds S [--side lisec|plain]
+ *           the real appender (W threads calling ctl_auditlog_append) beside
+ *           a minimal group-commit peer (W threads, a queue, one committing
+ *           thread), alternating rounds; rates, batches, CPU per entry
+ *   build   --url U --n N [--dir D --checkpoint-every K]
+ *           fills a log fast (big transactions) for the next, with a signed
+ *           checkpoint every K entries
+ *   proofs  --url U --samples K [--hash-samples H] [--all-leaves] [--cold]
  *           opens the log (the full check at load, timed) and measures
- *           inclusion and consistency proof latency at its size
+ *           inclusion and consistency proof latency at its size, and the
+ *           proof asked by leaf hash; --cold drops the file from the page
+ *           cache before each
+ *   dropcache --file F   drops F and F-wal from the page cache
  *   verify-mem --n N   the verifier alone over N entries held in memory
  * Every result is one line "name value unit". */
 #include <fcntl.h>
@@ -609,19 +618,30 @@ static int cmd_vs(int argc, char **argv) {
 
 /* ---- a big log, and proofs at its size ---------------------------------- */
 
+/* --checkpoint-every K (with --dir for the key): a signed checkpoint is
+ * stored after every K entries, as lisecd's defaults make them (1,000), so
+ * the load and `lisec audit verify` check as many signatures as they would. */
 static int cmd_build(int argc, char **argv) {
-  const char *url = opt(argc, argv, "--url", NULL);
+  const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
   uint64_t n = strtoull(opt(argc, argv, "--n", "1000000"), NULL, 10);
+  uint64_t every = strtoull(opt(argc, argv, "--checkpoint-every", "0"), NULL, 10);
   if (!url) return 2;
   lisec_store *s = NULL;
   lisec_err err = {0};
   if (store_open(url, &s, &err)) die("store", &err);
+  audit_vkey key;
+  ctl_auditlog_config c = config(url, dir, NULL);
+  if (every && audit_vkey_make(c.origin, c.pk, &key, &err)) die("vkey", &err);
+  audit_frontier f;
+  audit_frontier_init(&f);
   enum { B = 20000 };
   store_log_entry *e = calloc(B, sizeof *e);
   uint8_t **bufs = calloc(B, sizeof *bufs);
+  uint64_t checkpoints = 0;
   double t0 = now_s();
-  for (uint64_t at = 0; at < n; at += B) {
+  for (uint64_t at = 0; at < n;) {
     size_t k = n - at < B ? (size_t)(n - at) : B;
+    if (every && k > every - at % every) k = (size_t)(every - at % every);
     for (size_t i = 0; i < k; i++) {
       char subject[64];
       audit_record r = sample(at + i, subject, sizeof subject);
@@ -631,14 +651,48 @@ static int cmd_build(int argc, char **argv) {
       if (audit_entry_encode(&r, &bufs[i], &len, &err)) die("encode", &err);
       e[i] = (store_log_entry){.index = at + i, .time_ms = r.time_ms, .data = bufs[i], .len = len};
       audit_hash_leaf(bufs[i], len, e[i].leaf_hash);
+      if (every && audit_frontier_append(&f, e[i].leaf_hash, &err)) die("frontier", &err);
     }
     if (store_log_append(s, e, k, &err)) die("append", &err);
     for (size_t i = 0; i < k; i++) free(bufs[i]);
+    at += k;
+    if (every && at % every == 0) {
+      audit_checkpoint cp = {.size = at};
+      snprintf(cp.origin, sizeof cp.origin, "%s", c.origin);
+      audit_frontier_root(&f, cp.root);
+      char *note = NULL;
+      if (audit_note_sign(&cp, &key, c.sign, c.sign_ctx, &note, &err) ||
+          store_checkpoint_put(s, at, note, &err))
+        die("checkpoint", &err);
+      free(note);
+      checkpoints++;
+    }
   }
-  printf("build_s %.1f\n", now_s() - t0);
+  printf("build_s %.1f\ncheckpoints %llu\n", now_s() - t0, (unsigned long long)checkpoints);
   free(e);
   free(bufs);
   store_close(s);
+  return 0;
+}
+
+/* Drops a database file and its WAL from the page cache (written back
+ * first, then posix_fadvise DONTNEED): the next read comes from the disk. */
+static void drop_cache(const char *path) {
+  char p[700];
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, i ? "%s-wal" : "%s", path);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+  }
+}
+
+static int cmd_dropcache(int argc, char **argv) {
+  const char *file = opt(argc, argv, "--file", NULL);
+  if (!file) return 2;
+  drop_cache(file);
   return 0;
 }
 
@@ -654,21 +708,36 @@ static void report(const char *name, double *v, int k) {
   printf("%s_us mean %.1f p50 %.1f p99 %.1f\n", name, sum / k * 1e6, v[k / 2] * 1e6, v[k * 99 / 100] * 1e6);
 }
 
+static int leaf_of(void *ctx, const store_log_entry *e) {
+  memcpy(ctx, e->leaf_hash, 32);
+  return 0;
+}
+
+/* --cold: before every sample the database file and its WAL are dropped
+ * from the page cache (drop_cache); the reader's own SQLite cache (2 MiB)
+ * stays, which random samples over a log of 1M entries and more hit rarely.
+ * Proof by hash: the leaf hash of a random entry (read untimed) is looked up
+ * (ctl_auditlog_find_leaf) and its inclusion proof made, timed together. */
 static int cmd_proofs(int argc, char **argv) {
   const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
   int k = atoi(opt(argc, argv, "--samples", "2000"));
-  if (!url || k < 1) return 2;
-  lisec_store *s = NULL;
+  int kh = atoi(opt(argc, argv, "--hash-samples", "200"));
+  bool cold = flag(argc, argv, "--cold");
+  if (!url || k < 1 || kh < 0 || k > 1000000 || kh > 1000000) return 2;
+  const char *file = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : NULL;
+  lisec_store *s = NULL, *peek = NULL;
   lisec_err err = {0};
-  if (store_open(url, &s, &err)) die("store", &err);
+  if (store_open(url, &s, &err) || store_open(url, &peek, &err)) die("store", &err);
   ctl_auditlog_config c = config(url, dir, NULL);
   c.keep_all_leaves = flag(argc, argv, "--all-leaves");
+  if (cold && file) drop_cache(file);
   double t0 = now_s();
   ctl_auditlog *log = NULL;
   if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
   uint64_t n = ctl_auditlog_size(log);
   printf("open_and_check_s %.2f\nopen_entries_per_s %.0f\n", now_s() - t0, (double)n / (now_s() - t0));
   double *inc = calloc((size_t)k, sizeof *inc), *con = calloc((size_t)k, sizeof *con);
+  double *byh = calloc((size_t)kh + 1, sizeof *byh);
   uint64_t seed = 88172645463325252ull;
   for (int i = 0; i < k; i++) {
     seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
@@ -676,21 +745,47 @@ static int cmd_proofs(int argc, char **argv) {
     audit_proof p;
     uint8_t leaf[32], root[32], oroot[32];
     uint64_t size;
+    if (cold && file) drop_cache(file);
     double a = now_s();
     if (ctl_auditlog_prove_inclusion(log, s, idx, 0, &p, leaf, root, &size, &err)) die("inclusion", &err);
     double b = now_s();
+    if (cold && file) drop_cache(file); /* not timed */
+    double b2 = now_s();
     if (ctl_auditlog_prove_consistency(log, s, old, 0, &p, oroot, root, &size, &err)) die("consistency", &err);
     double d = now_s();
     inc[i] = b - a;
-    con[i] = d - b;
+    con[i] = d - b2;
     if (i == 0 && audit_verify_consistency(old, size, oroot, root, &p, &err)) die("verify", &err);
+    if (i < kh) {
+      /* another entry, its hash read on another handle: the reader's own
+       * SQLite cache has not seen it */
+      uint64_t found = 0, want = (idx + n / 2) % n;
+      if (store_log_range(peek, want, want + 1, leaf_of, leaf, &err)) die("peek", &err);
+      if (cold && file) drop_cache(file);
+      a = now_s();
+      if (ctl_auditlog_find_leaf(log, s, leaf, 0, &found, &err) ||
+          ctl_auditlog_prove_inclusion(log, s, found, 0, &p, NULL, root, &size, &err))
+        die("proof by hash", &err);
+      byh[i] = now_s() - a;
+      if (found != want) die("proof by hash found another entry", NULL);
+    }
   }
-  report(c.keep_all_leaves ? "inclusion_all_leaves" : "inclusion", inc, k);
-  report(c.keep_all_leaves ? "consistency_all_leaves" : "consistency", con, k);
+  const char *sfx = c.keep_all_leaves ? "_all_leaves" : "";
+  char name[64];
+  snprintf(name, sizeof name, "%sinclusion%s", cold ? "cold_" : "", sfx);
+  report(name, inc, k);
+  snprintf(name, sizeof name, "%sconsistency%s", cold ? "cold_" : "", sfx);
+  report(name, con, k);
+  if (kh > 0) {
+    snprintf(name, sizeof name, "%sproof_by_hash%s", cold ? "cold_" : "", sfx);
+    report(name, byh, kh < k ? kh : k);
+  }
   free(inc);
   free(con);
+  free(byh);
   ctl_auditlog_close(log);
   store_close(s);
+  store_close(peek);
   return 0;
 }
 
@@ -732,6 +827,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "pair") == 0) return cmd_pair(argc, argv);
   if (strcmp(argv[1], "vs") == 0) return cmd_vs(argc, argv);
   if (strcmp(argv[1], "build") == 0) return cmd_build(argc, argv);
+  if (strcmp(argv[1], "dropcache") == 0) return cmd_dropcache(argc, argv);
   if (strcmp(argv[1], "proofs") == 0) return cmd_proofs(argc, argv);
   if (strcmp(argv[1], "verify-mem") == 0) return cmd_verify_mem(argc, argv);
   fprintf(stderr, "usage: bench_audit append|plain|pipeline|pair|build|proofs|verify-mem ...\n");
