@@ -542,9 +542,9 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
-int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char **kind, lisec_err *err) {
+int ctl_li_event_pubkey(lisec_ctl *ctl, const char *vm, char **pem, const char **kind, lisec_err *err) {
   vm_doc d;
-  *key = NULL;
+  *pem = NULL;
   *kind = "li";
   int rc = load(ctl, vm, &d, err);
   if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
@@ -560,9 +560,18 @@ int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char 
   else if (!crypto_ct_equal(d.vm.key_sha256, d.key_sha256, CRYPTO_SHA256_LEN))
     rc = lisec_err_set(err, LISEC_EDENIED,
                        "TR103308-4.1: events refused: the paired key is not the VM's registered key");
-  else if ((rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, key, err)))
+  if (rc) free(d.pubkey);
+  else *pem = d.pubkey;
+  return rc;
+}
+
+int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char **kind, lisec_err *err) {
+  char *pem = NULL;
+  *key = NULL;
+  int rc = ctl_li_event_pubkey(ctl, vm, &pem, kind, err);
+  if (!rc && crypto_pkey_from_pem(pem, strlen(pem), false, key, err))
     rc = lisec_err_set(err, LISEC_ESTORE, "the stored key of an LI VM does not parse");
-  free(d.pubkey);
+  free(pem);
   return rc;
 }
 

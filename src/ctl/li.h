@@ -68,6 +68,9 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
  * for a VM not registered, not paired (off, enabled), retired, or whose
  * paired key is not its own. *key is the caller's to free. */
 int ctl_li_event_key(lisec_ctl *ctl, const char *vm, EVP_PKEY **key, const char **kind, lisec_err *err);
+/* The same checks, giving the paired key's PEM text (*pem the caller's to
+ * free) so the intake can keep the decoded key by its text. */
+int ctl_li_event_pubkey(lisec_ctl *ctl, const char *vm, char **pem, const char **kind, lisec_err *err);
 int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                lisec_err *err);
 int ctl_li_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
