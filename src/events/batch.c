@@ -3,7 +3,8 @@
  * sequence rules that decide the batch against the VM's last accepted seq:
  * a seq at or below it is a replay, a batch whose seqs do not rise is out
  * of order (both refused whole), a skipped number is a gap (accepted, a
- * finding: events may have been lost or withheld). */
+ * finding: events may have been lost or withheld). A body with "batch" is
+ * a signed batch (signed_batch.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +14,21 @@ void ev_batch_clear(ev_batch *b) {
   if (!b) return;
   for (size_t i = 0; b->ev && i < b->n; i++) ev_signed_clear(&b->ev[i]);
   free(b->ev);
-  b->ev = NULL;
-  b->n = 0;
+  free(b->statement);
+  free(b->claimed);
+  free(b->sig);
+  free(b->sig_b64);
+  memset(b, 0, sizeof *b);
 }
 
 int ev_batch_parse(const json_t *body, const ev_limits *lim, ev_batch *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
   if (!json_is_object(body))
     return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: a signed event or {\"events\": [...]} is required");
+  if (json_object_get(body, "batch")) return ev_signed_batch_parse(body, lim, out, err);
   const json_t *list = json_object_get(body, "events");
   size_t n = 1;
+  out->form = 1;
   if (list) {
     if (json_object_size(body) != 1 || !json_is_array(list) || json_array_size(list) == 0)
       return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: a batch is {\"events\": [1 or more signed events]}");
@@ -45,6 +51,17 @@ int ev_batch_parse(const json_t *body, const ev_limits *lim, ev_batch *out, lise
     }
   }
   return 0;
+}
+
+int ev_batch_verify(const ev_batch *b, EVP_PKEY *key, lisec_err *err) {
+  if (b->form != 2) {
+    for (size_t i = 0; i < b->n; i++) {
+      int rc = ev_verify(&b->ev[i], key, err);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  return ev_signed_batch_verify(b, key, err);
 }
 
 int ev_seq_check(uint64_t last, const ev_batch *b, ev_seq_verdict *v, lisec_err *err) {

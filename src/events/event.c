@@ -98,8 +98,7 @@ int ev_canonical(const ev_record *r, char **out, lisec_err *err) {
 }
 
 /* {"event":<canonical>,"sig":"<b64>"}: sorted keys, no spaces. */
-static int signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out,
-                       lisec_err *err) {
+int ev_signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out, lisec_err *err) {
   char *b64 = NULL;
   *out = NULL;
   if (crypto_base64_encode(sig, sig_len, &b64)) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -116,7 +115,7 @@ int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err) {
   size_t sig_len = 0;
   int rc = ev_canonical(r, &canon, err);
   if (!rc) rc = crypto_pkey_sign(key, canon, strlen(canon), &sig, &sig_len, err);
-  if (!rc) rc = signed_text(canon, sig, sig_len, out, err);
+  if (!rc) rc = ev_signed_text(canon, sig, sig_len, out, err);
   free(canon);
   free(sig);
   return rc;
@@ -125,25 +124,19 @@ int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err) {
 static const char *const EVENT_KEYS[] = {"v", "vm", "seq", "time", "type", "details", NULL};
 static const char *const SIGNED_KEYS[] = {"event", "sig", NULL};
 
-int ev_parse(const json_t *j, size_t max_event, ev_signed *out, lisec_err *err) {
-  memset(out, 0, sizeof *out);
-  const json_t *e = json_object_get(j, "event");
-  const char *vm = NULL, *type = NULL, *b64 = NULL;
+int ev_parse_record(const json_t *e, ev_record *r, lisec_err *err) {
+  const char *vm = NULL, *type = NULL;
   int64_t v = 0, seq = 0, time = 0;
   int rc;
-  if (!json_is_object(j) || !json_is_object(e))
-    return lisec_err_set(err, LISEC_EINVAL,
-                         "TR103308-4.1: an event is {\"event\": {...}, \"sig\": \"<base64>\"}");
-  if (!json_object_get(j, "sig"))
-    return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: the event is not signed (no sig)");
-  if ((rc = lisec_json_only_keys(j, SIGNED_KEYS, err)) || (rc = lisec_json_only_keys(e, EVENT_KEYS, err)) ||
+  memset(r, 0, sizeof *r);
+  if (!json_is_object(e)) return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: an event's \"event\" is an object");
+  if ((rc = lisec_json_only_keys(e, EVENT_KEYS, err)) ||
       (rc = lisec_json_get_int(e, "v", true, EV_VERSION, EV_VERSION, &v, err)) ||
       (rc = lisec_json_get_str(e, "vm", true, EV_VM_MAX, &vm, err)) ||
       (rc = lisec_json_get_int(e, "seq", true, 1, (int64_t)EV_SEQ_MAX, &seq, err)) ||
       (rc = lisec_json_get_int(e, "time", true, 0, (int64_t)EV_SEQ_MAX, &time, err)) ||
       (rc = lisec_json_get_str(e, "type", true, EV_TYPE_MAX, &type, err)) ||
-      (rc = ev_record_init(&out->rec, vm, (uint64_t)seq, time, type, err)) ||
-      (rc = lisec_json_get_str(j, "sig", true, 2 * EV_SIG_MAX, &b64, err))) {
+      (rc = ev_record_init(r, vm, (uint64_t)seq, time, type, err))) {
     lisec_err_wrap(err, "TR103308-4.1: event");
     return rc;
   }
@@ -158,17 +151,36 @@ int ev_parse(const json_t *j, size_t max_event, ev_signed *out, lisec_err *err) 
       return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: event details: values are strings");
     if (strlen(json_string_value(val)) != json_string_length(val))
       return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: event details: no NUL in a value");
-    if ((rc = ev_record_add_detail(&out->rec, k, json_string_value(val), err))) {
+    if ((rc = ev_record_add_detail(r, k, json_string_value(val), err))) {
       lisec_err_wrap(err, "TR103308-4.1");
       return rc;
     }
+  }
+  return 0;
+}
+
+int ev_parse(const json_t *j, size_t max_event, ev_signed *out, lisec_err *err) {
+  memset(out, 0, sizeof *out);
+  const json_t *e = json_object_get(j, "event");
+  const char *b64 = NULL;
+  int rc;
+  if (!json_is_object(j) || !json_is_object(e))
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-4.1: an event is {\"event\": {...}, \"sig\": \"<base64>\"}");
+  if (!json_object_get(j, "sig"))
+    return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: the event is not signed (no sig)");
+  if ((rc = lisec_json_only_keys(j, SIGNED_KEYS, err)) || (rc = ev_parse_record(e, &out->rec, err)))
+    return rc;
+  if ((rc = lisec_json_get_str(j, "sig", true, 2 * EV_SIG_MAX, &b64, err))) {
+    lisec_err_wrap(err, "TR103308-4.1: event");
+    return rc;
   }
   if ((rc = crypto_base64_decode(b64, EV_SIG_MAX, &out->sig, &out->sig_len, err)) || out->sig_len == 0) {
     ev_signed_clear(out);
     return lisec_err_set(err, LISEC_EINVAL, "TR103308-4.1: event sig: base64 of at most %d bytes", EV_SIG_MAX);
   }
   if ((rc = ev_canonical(&out->rec, &out->canonical, err)) ||
-      (rc = signed_text(out->canonical, out->sig, out->sig_len, &out->text, err))) {
+      (rc = ev_signed_text(out->canonical, out->sig, out->sig_len, &out->text, err))) {
     ev_signed_clear(out);
     return rc;
   }

@@ -19,6 +19,8 @@
 #include "base/base.h"
 
 #define EV_VERSION 1
+#define EV_BATCH_VERSION 2 /* the signed batch's statement (below) */
+#define EV_DIGEST_LEN 32   /* SHA-256 */
 #define EV_VM_MAX LISEC_ID_MAX
 #define EV_TYPE_MAX 32
 #define EV_DETAILS_MAX 8
@@ -57,6 +59,8 @@ int ev_record_init(ev_record *r, const char *vm, uint64_t seq, int64_t time, con
 /* Adds one detail "key=value": key 1-32 of a-z 0-9 _ -, value at most 256
  * bytes of UTF-8 without control characters, keys unique. */
 int ev_record_add_detail(ev_record *r, const char *key, const char *value, lisec_err *err);
+/* The fields of an "event" object (exactly those above, each bounded). */
+int ev_parse_record(const json_t *e, ev_record *r, lisec_err *err);
 /* The canonical bytes (keys sorted, no spaces, decimal integers, "details"
  * left out when empty); *out malloc'd. */
 int ev_canonical(const ev_record *r, char **out, lisec_err *err);
@@ -67,11 +71,14 @@ int ev_canonical(const ev_record *r, char **out, lisec_err *err);
 typedef struct ev_signed {
   ev_record rec;
   char *canonical;
-  uint8_t *sig;
+  uint8_t *sig; /* NULL for an event of a signed batch */
   size_t sig_len;
   char *text;
+  uint8_t digest[EV_DIGEST_LEN]; /* SHA-256 of canonical (a signed batch's events) */
 } ev_signed;
 
+/* The signed text of canonical bytes and their signature (*out malloc'd). */
+int ev_signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out, lisec_err *err);
 /* Signs r with the VM's private key; *out (malloc'd) is the signed text. */
 int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err);
 /* The signed text of canonical bytes signed elsewhere (the VM's library
@@ -92,15 +99,47 @@ typedef struct ev_limits {
   size_t max_batch; /* events per request */
 } ev_limits;
 
+/* form 1: each event signed by itself. form 2, a signed batch: the events
+ * unsigned, one signature by the VM's key over the statement
+ * {"digests":[hex SHA-256 of each event's canonical bytes, in order],
+ *  "v":2,"vm":"<vm>"} (canonical), so one verification covers the batch
+ * and each event stays bound by its own digest (docs/events.md). */
 typedef struct ev_batch {
   ev_signed *ev;
   size_t n;
+  int form;
+  char *statement;              /* form 2: rebuilt from the digests received */
+  uint8_t (*claimed)[EV_DIGEST_LEN]; /* form 2: the digests the statement lists */
+  uint8_t *sig;                 /* form 2 */
+  size_t sig_len;
+  char *sig_b64;                /* form 2: the signature as the record keeps it */
 } ev_batch;
 
-/* body: one signed event, or {"events": [signed...]} with 1..max_batch
- * events, all of one VM. */
+/* body: one signed event, {"events": [signed...]} with 1..max_batch
+ * events, all of one VM, or a signed batch {"batch": {statement},
+ * "events": [{"event": {...}}...], "sig": "<base64>"}. */
 int ev_batch_parse(const json_t *body, const ev_limits *lim, ev_batch *out, lisec_err *err);
 void ev_batch_clear(ev_batch *b);
+/* A signed batch's body (events.c's parse calls it for a body with
+ * "batch"). Each event's text is {"digest":"<hex>","event":{...}}. */
+int ev_signed_batch_parse(const json_t *body, const ev_limits *lim, ev_batch *out, lisec_err *err);
+/* The statement over n digests of vm's events (*out malloc'd). */
+int ev_batch_statement(const char *vm, const uint8_t (*digests)[EV_DIGEST_LEN], size_t n, char **out,
+                       lisec_err *err);
+/* The VM side of a signed batch: parses n unsigned events ({"event":
+ * {...}}, one VM, within max_event), and gives their statement (*stmt) and
+ * the body to send once sig (over *stmt) is known: ev_signed_batch_body. */
+int ev_signed_batch_statement(const char *const *events, size_t n, size_t max_event, char **stmt,
+                              lisec_err *err);
+int ev_signed_batch_body(const char *const *events, size_t n, const char *stmt, const uint8_t *sig,
+                         size_t sig_len, char **body, lisec_err *err);
+/* An unsigned event ({"event": <canonical>}) for a signed batch. */
+int ev_unsigned_text(const ev_record *r, char **out, lisec_err *err);
+/* 0 when every event's signature (form 1), or the batch's digests and
+ * signature (form 2), verify against the VM's key; EDENIED naming
+ * TR103308-4.1 otherwise. */
+int ev_batch_verify(const ev_batch *b, EVP_PKEY *key, lisec_err *err);
+int ev_signed_batch_verify(const ev_batch *b, EVP_PKEY *key, lisec_err *err);
 
 /* What the sequence rules say of a batch after last (the VM's last
  * accepted seq, 0 before the first): the batch's seqs must rise strictly
