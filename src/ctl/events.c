@@ -6,12 +6,17 @@
  * commit: ctl_auditlog_append_docs), and only then answer. One VM's
  * batches are taken one at a time in this process (a stripe of locks by
  * VM id), so two concurrent batches cannot both pass the sequence check;
- * the document's version guards the same across processes. */
+ * the document's version guards the same across processes. The VM's record
+ * is read from the store for every batch (its pairing and state decide);
+ * only the decoding of its key's PEM text, the costliest step after the
+ * signatures themselves, is kept, by that text, so a changed key is never
+ * taken for the old one. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "ctl/events.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
@@ -20,13 +25,54 @@
 #define SEQ_KIND "li-event-seq"
 #define ACTION "li.event"
 #define STRIPES 64
+#define KEY_WAYS 4 /* decoded keys kept per stripe: 256 in all */
 
-static pthread_mutex_t stripes[STRIPES] = {[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER};
+typedef struct key_slot {
+  char *pem; /* the paired key's PEM text, as stored */
+  EVP_PKEY *key;
+  uint64_t used;
+} key_slot;
 
-static pthread_mutex_t *stripe_of(const char *vm) {
+typedef struct stripe {
+  pthread_mutex_t mu;
+  key_slot keys[KEY_WAYS];
+  uint64_t clock;
+} stripe;
+
+static stripe stripes[STRIPES] = {[0 ... STRIPES - 1] = {.mu = PTHREAD_MUTEX_INITIALIZER}};
+
+static stripe *stripe_of(const char *vm) {
   uint32_t h = 2166136261u; /* FNV-1a */
   for (const char *p = vm; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
   return &stripes[h % STRIPES];
+}
+
+/* The decoded key of this PEM text (*key up-referenced, the caller frees
+ * it), from the stripe's slots or decoded and kept in the least recently
+ * used one. Called under the stripe's lock. */
+static int key_of(stripe *st, const char *pem, EVP_PKEY **key, lisec_err *err) {
+  key_slot *victim = &st->keys[0];
+  for (size_t i = 0; i < KEY_WAYS; i++) {
+    key_slot *k = &st->keys[i];
+    if (k->pem && strcmp(k->pem, pem) == 0) {
+      k->used = ++st->clock;
+      *key = k->key;
+      return EVP_PKEY_up_ref(k->key) == 1 ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    if (k->used < victim->used) victim = k;
+  }
+  EVP_PKEY *fresh = NULL;
+  char *copy = strdup(pem);
+  if (!copy) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (crypto_pkey_from_pem(pem, strlen(pem), false, &fresh, err)) {
+    free(copy);
+    return lisec_err_set(err, LISEC_ESTORE, "the stored key of an LI VM does not parse");
+  }
+  free(victim->pem);
+  EVP_PKEY_free(victim->key);
+  *victim = (key_slot){copy, fresh, ++st->clock};
+  *key = fresh;
+  return EVP_PKEY_up_ref(fresh) == 1 ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
 /* The one place the seal of a VM's events is chosen by the VM's kind: an
@@ -79,13 +125,17 @@ static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, int rc
 }
 
 /* Verifies, checks the sequence and appends, under the VM's stripe. */
-static int take(lisec_ctl *ctl, const ctl_actor *actor, const ev_batch *b, json_t **out, lisec_err *err) {
+static int take(lisec_ctl *ctl, const ctl_actor *actor, stripe *st, const ev_batch *b, json_t **out,
+                lisec_err *err) {
   const char *vm = b->ev[0].rec.vm, *kind = NULL;
   EVP_PKEY *key = NULL;
+  char *pem = NULL;
   bool li_sealed = false;
-  int rc = ctl_li_event_key(ctl, vm, &key, &kind, err);
+  int rc = ctl_li_event_pubkey(ctl, vm, &pem, &kind, err);
+  if (!rc) rc = key_of(st, pem, &key, err);
+  free(pem);
   if (!rc) rc = seal_for(kind, &li_sealed, err);
-  for (size_t i = 0; !rc && i < b->n; i++) rc = ev_verify(&b->ev[i], key, err);
+  if (!rc) rc = ev_batch_verify(b, key, err);
   EVP_PKEY_free(key);
   if (rc) return refuse(ctl, actor, vm, rc, err);
   seq_state s;
@@ -93,7 +143,7 @@ static int take(lisec_ctl *ctl, const ctl_actor *actor, const ev_batch *b, json_
   if ((rc = seq_load(ctl, vm, &s, err))) return rc;
   if ((rc = ev_seq_check(s.last, b, &v, err))) return refuse(ctl, actor, vm, rc, err);
 
-  char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], doc[128];
+  char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], batch_sig[AUDIT_STR_MAX + 1], doc[128];
   snprintf(subject, sizeof subject, "li-vm %s", vm);
   audit_record r = {.li = li_sealed, .actor = actor->subject, .role = actor->role, .action = ACTION,
                     .outcome = "ok", .subjects = {subject}, .n_subjects = 1};
@@ -103,6 +153,12 @@ static int take(lisec_ctl *ctl, const ctl_actor *actor, const ev_batch *b, json_
              "gap(s) in this batch): events of the VM may be lost or withheld",
              (unsigned long long)v.expected, (unsigned long long)v.got, v.gaps);
     r.subjects[r.n_subjects++] = finding;
+  }
+  if (b->form == 2) {
+    /* the batch's signature; its statement is rebuilt from the events'
+     * digests below, in order (docs/events.md "A signed batch") */
+    snprintf(batch_sig, sizeof batch_sig, "signed batch v%d sig %s", EV_BATCH_VERSION, b->sig_b64);
+    r.subjects[r.n_subjects++] = batch_sig;
   }
   for (size_t i = 0; i < b->n; i++) r.reasons[r.n_reasons++] = b->ev[i].text;
   snprintf(doc, sizeof doc, "{\"gaps\":%llu,\"last_seq\":%llu}", (unsigned long long)(s.gaps + v.gaps),
@@ -139,10 +195,10 @@ int ctl_events_intake(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   ev_batch b;
   int rc = ev_batch_parse(body, &lim, &b, err);
   if (rc) return refuse(ctl, actor, NULL, rc, err);
-  pthread_mutex_t *mu = stripe_of(b.ev[0].rec.vm);
-  pthread_mutex_lock(mu);
-  rc = take(ctl, actor, &b, out, err);
-  pthread_mutex_unlock(mu);
+  stripe *sp = stripe_of(b.ev[0].rec.vm);
+  pthread_mutex_lock(&sp->mu);
+  rc = take(ctl, actor, sp, &b, out, err);
+  pthread_mutex_unlock(&sp->mu);
   ev_batch_clear(&b);
   return rc;
 }
