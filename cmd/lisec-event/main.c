@@ -4,8 +4,10 @@
  * tpm2-tss TCTI --tcti, default device:/dev/tpmrm0, and prints its public
  * key), sign prints one signed event, send signs
  * the VM's next event (its sequence number from the state file) and posts
- * it over mutual TLS. Exit 0 on success, 1 when lisecd refused, 2 on any
- * other error. */
+ * it over mutual TLS; make prints one unsigned event and sign-batch signs
+ * the events it reads (one per line) as one signed batch, printing the
+ * request body (docs/events.md "A signed batch"). Exit 0 on success, 1
+ * when lisecd refused, 2 on any other error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -28,7 +30,42 @@ static int usage(FILE *to, int rc) {
           "  overrides it); the TLS certificate carries role vm; --tpm: KEY is a key in\n"
           "  the VM's TPM (keygen --tpm), reached through the tpm2-tss TCTI SPEC\n"
           "  (default device:/dev/tpmrm0; swtpm:host=H,port=P for a software TPM)\n"
+          "       lisec-event make --vm ID --type T --seq N [--time S] [--detail k=v]...\n"
+          "       lisec-event sign-batch --key KEY [--tpm [--tcti SPEC]] <EVENTS   (1-16 made events, one a line)\n"
           "lisec-event --help | --version\n");
+  return rc;
+}
+
+/* Reads up to 16 events, one a line, from stdin, and prints them as one
+ * signed batch. */
+static int sign_batch(const char *key_path, bool tpm, const char *tcti) {
+  char *lines[16] = {0}, *body = NULL, err[LISEC_EVENT_ERR_MAX] = "";
+  size_t n = 0, cap = 0;
+  ssize_t len;
+  char *line = NULL;
+  int rc = 2;
+  lisec_event_key *k = NULL;
+  while ((len = getline(&line, &cap, stdin)) > 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+    if (len == 0) continue;
+    if (n == 16) {
+      snprintf(err, sizeof err, "a signed batch has at most 16 events");
+      goto out;
+    }
+    if (!(lines[n++] = strdup(line))) goto out;
+  }
+  if (n == 0) snprintf(err, sizeof err, "no events on stdin (lisec-event make prints one)");
+  else if (!(tpm ? lisec_event_key_load_tpm(tcti, key_path, &k, err) : lisec_event_key_load(key_path, &k, err)) &&
+           !lisec_event_sign_batch(k, (const char *const *)lines, n, &body, err)) {
+    printf("%s\n", body);
+    rc = 0;
+  }
+out:
+  if (rc) fprintf(stderr, "lisec-event: %s\n", err);
+  for (size_t i = 0; i < n; i++) free(lines[i]);
+  free(line);
+  free(body);
+  lisec_event_key_free(k);
   return rc;
 }
 
@@ -99,6 +136,15 @@ int main(int argc, char **argv) {
     fclose(f);
     return 0;
   }
+  if (!strcmp(cmd, "make")) {
+    char *ev = NULL;
+    if (!vm || !type || !seq) return usage(stderr, 2);
+    if (lisec_event_make(vm, seq, at, type, details, &ev, err)) return fprintf(stderr, "lisec-event: %s\n", err), 2;
+    printf("%s\n", ev);
+    free(ev);
+    return 0;
+  }
+  if (!strcmp(cmd, "sign-batch")) return key ? sign_batch(key, tpm, tcti) : usage(stderr, 2);
   bool send = !strcmp(cmd, "send");
   if ((!send && strcmp(cmd, "sign")) || !key || !vm || !type || (!send && !seq) ||
       (send && (!server || !ca || !cert || !tls_key || (!state && !seq))))

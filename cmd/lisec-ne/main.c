@@ -35,9 +35,12 @@
 #include "lisec/x1.h"
 
 #define EVENTS_QUEUE_MAX 256
+#define EVENTS_BATCH_MAX 16 /* events per request: lisecd's default [events] max_batch */
 
-/* The NE's own events to lisecd (--events-*), signed when they happen and
- * queued until lisecd took them. */
+/* The NE's own events to lisecd (--events-*), made when they happen and
+ * queued until lisecd took them; they are signed when sent, each batch by
+ * one signature over its events' digests (docs/events.md "A signed
+ * batch"). */
 typedef struct ne_events {
   lisec_event_key *key;
   lisec_event_client *client;
@@ -53,15 +56,14 @@ typedef struct ne_server {
   ne_events *events; /* NULL: no events reported */
 } ne_server;
 
-/* Signs the NE's next event and queues it; the oldest is dropped (a gap
+/* Makes the NE's next event and queues it; the oldest is dropped (a gap
  * lisecd will see) when lisecd has not taken 256. */
 static void event_note(ne_events *ev, const char *type, const char *detail, const char *detail2) {
   if (!ev) return;
-  char err[LISEC_EVENT_ERR_MAX], *signed_ev = NULL;
+  char err[LISEC_EVENT_ERR_MAX], *made = NULL;
   unsigned long long seq = 0;
   const char *details[] = {detail, detail2, NULL};
-  if (lisec_event_seq_next(ev->state, &seq, err) ||
-      lisec_event_sign(ev->key, ev->vm, seq, 0, type, details, &signed_ev, err)) {
+  if (lisec_event_seq_next(ev->state, &seq, err) || lisec_event_make(ev->vm, seq, 0, type, details, &made, err)) {
     LOG_ERROR("events: cannot make the %s event: %s", type, err);
     return;
   }
@@ -71,16 +73,23 @@ static void event_note(ne_events *ev, const char *type, const char *detail, cons
     memmove(ev->queue, ev->queue + 1, (EVENTS_QUEUE_MAX - 1) * sizeof ev->queue[0]);
     ev->n--;
   }
-  ev->queue[ev->n++] = signed_ev;
+  ev->queue[ev->n++] = made;
 }
 
-/* Sends what is queued, in batches of 16 (lisecd's default max_batch). */
+/* Sends what is queued, as signed batches of at most EVENTS_BATCH_MAX
+ * (lisecd's [events] max_batch must be at least that; 16 by default). */
 static void events_flush(ne_events *ev) {
   while (ev && ev->n) {
-    size_t k = ev->n < 16 ? ev->n : 16;
-    char err[LISEC_EVENT_ERR_MAX];
+    size_t k = ev->n < EVENTS_BATCH_MAX ? ev->n : EVENTS_BATCH_MAX;
+    char err[LISEC_EVENT_ERR_MAX], *body = NULL;
     long status = 0;
-    if (lisec_event_send(ev->client, (const char *const *)ev->queue, k, &status, err) != 0) {
+    if (lisec_event_sign_batch(ev->key, (const char *const *)ev->queue, k, &body, err) != 0) {
+      LOG_ERROR("events: cannot sign %zu event(s): %s", k, err);
+      return;
+    }
+    int rc = lisec_event_send_body(ev->client, body, &status, err);
+    free(body);
+    if (rc != 0) {
       LOG_WARN("events: %zu event(s) not taken yet: %s", ev->n, err);
       /* a refusal (4xx) will not change by sending again: drop them */
       if (status < 400 || status >= 500) return;

@@ -81,6 +81,23 @@ int lisec_event_key_create_tpm(const char *tcti, const char *key_path, const cha
 int lisec_event_key_load_tpm(const char *tcti, const char *key_path, lisec_event_key **out,
                              char err[LISEC_EVENT_ERR_MAX]);
 
+/* ---- signed batches (docs/events.md "A signed batch") ----
+ * One signature over a batch: the VM makes each event unsigned when it
+ * happens and signs the batch when it sends it; lisecd verifies one
+ * signature per batch and keeps each event's digest in the record. */
+
+/* An unsigned event (*out malloc'd, {"event": {...}}, canonical); the
+ * arguments as lisec_event_sign's. */
+int lisec_event_make(const char *vm, unsigned long long seq, long long time, const char *type,
+                     const char *const *details, char **out, char err[LISEC_EVENT_ERR_MAX]);
+/* Signs n (1 to 16) events made by lisec_event_make, all of one VM, as one
+ * batch: *body (malloc'd) is the request lisec_event_send_body posts. */
+int lisec_event_sign_batch(const lisec_event_key *k, const char *const *events, size_t n, char **body,
+                           char err[LISEC_EVENT_ERR_MAX]);
+/* Posts a request body (a signed batch, or one signed event) to lisecd;
+ * returns as lisec_event_send. */
+int lisec_event_send_body(lisec_event_client *c, const char *body, long *status, char err[LISEC_EVENT_ERR_MAX]);
+
 #ifdef __cplusplus
 }
 #endif

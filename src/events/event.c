@@ -222,7 +222,3 @@ int ev_verify(const ev_signed *s, EVP_PKEY *key, lisec_err *err) {
                          (unsigned long long)s->rec.seq);
   return 0;
 }
-
-int ev_signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out, lisec_err *err) {
-  return signed_text(canonical, sig, sig_len, out, err);
-}

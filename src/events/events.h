@@ -77,8 +77,6 @@ typedef struct ev_signed {
   uint8_t digest[EV_DIGEST_LEN]; /* SHA-256 of canonical (a signed batch's events) */
 } ev_signed;
 
-/* The signed text of canonical bytes and their signature (*out malloc'd). */
-int ev_signed_text(const char *canonical, const uint8_t *sig, size_t sig_len, char **out, lisec_err *err);
 /* Signs r with the VM's private key; *out (malloc'd) is the signed text. */
 int ev_sign(const ev_record *r, EVP_PKEY *key, char **out, lisec_err *err);
 /* The signed text of canonical bytes signed elsewhere (the VM's library

@@ -71,6 +71,39 @@ void lisec_event_client_free(lisec_event_client *c) {
   free(c);
 }
 
+/* POSTs body; 0 once lisecd answered 201. */
+static int post(lisec_event_client *c, const char *body, size_t len, long *status, char err[LISEC_EVENT_ERR_MAX]) {
+  reply r = {0};
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)len);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
+  CURLcode cc = curl_easy_perform(c->curl);
+  long code = 0;
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(h);
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+  if (status) *status = code;
+  int rc = 0;
+  if (cc != CURLE_OK) {
+    snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd not reached: %.220s", lisec_curl_words(cc));
+    rc = -1;
+  } else if (code != 201) {
+    /* lisecd's {"error": {"message": ...}} */
+    json_t *j = r.data ? json_loadb(r.data, r.len, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd answered %ld: %.220s", code, m ? m : "(no reason)");
+    json_decref(j);
+    rc = -1;
+  }
+  free(r.data);
+  return rc;
+}
+
 int lisec_event_send(lisec_event_client *c, const char *const *signed_events, size_t n, long *status,
                      char err[LISEC_EVENT_ERR_MAX]) {
   if (status) *status = 0;
@@ -92,34 +125,17 @@ int lisec_event_send(lisec_event_client *c, const char *const *signed_events, si
     for (size_t i = 0; i < n; i++) at += (size_t)snprintf(body + at, len - at, "%s%s", i ? "," : "", signed_events[i]);
     at += (size_t)snprintf(body + at, len - at, "]}");
   }
-  reply r = {0};
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
-  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)at);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
-  CURLcode cc = curl_easy_perform(c->curl);
-  long code = 0;
-  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(h);
-  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+  int rc = post(c, body, at, status, err);
   free(body);
-  if (status) *status = code;
-  int rc = 0;
-  if (cc != CURLE_OK) {
-    snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd not reached: %.220s", lisec_curl_words(cc));
-    rc = -1;
-  } else if (code != 201) {
-    /* lisecd's {"error": {"message": ...}} */
-    json_t *j = r.data ? json_loadb(r.data, r.len, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
-    snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd answered %ld: %.220s", code, m ? m : "(no reason)");
-    json_decref(j);
-    rc = -1;
-  }
-  free(r.data);
   return rc;
 }
+
+int lisec_event_send_body(lisec_event_client *c, const char *body, long *status, char err[LISEC_EVENT_ERR_MAX]) {
+  if (status) *status = 0;
+  if (!c || !body || !*body) {
+    snprintf(err, LISEC_EVENT_ERR_MAX, "no events to send");
+    return -1;
+  }
+  return post(c, body, strlen(body), status, err);
+}
+
