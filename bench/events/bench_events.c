@@ -1,23 +1,27 @@
-/* Signed LI VM events through lisecd's intake, beside two peers (issue 20:
+/* Signed LI VM events through lisecd's intake, beside its peers (issue 20:
  * ">= 20,000 signed events/s verified and appended durably on 2 cores").
- *   bench_events --dir D [--vms N] [--events K] [--batch B]
+ *   bench_events --dir D [--vms N] [--events K] [--batch B] [--rounds R]
  * opens a real controller on SQLite in D (development audit key, a sealing
- * key for the LI administration), registers, enables and pairs N LI VMs
- * (each its own P-256 key), has each VM sign K events beforehand (the VM's
- * work, not timed) in batches of B, then times:
- *   lisec   N threads (one per VM, each its own worker context), each
- *           parsing its batches' bodies and calling ctl_events_intake:
- *           bounded parse, the VM's paired key looked up, every signature
- *           verified, the sequence checked, one audit record per batch
- *           sealed to the LI administration and durable with the VM's seq
- *           (group commit) before it returns
- *   verify  the peer for the crypto: the same N threads verifying the same
- *           signatures over the same canonical bytes with OpenSSL, nothing
- *           else (the floor the intake cannot go under)
- *   sqlite  the peer for the storage: the same N threads inserting the same
- *           signed texts into a plain SQLite table (WAL, synchronous=FULL,
- *           one transaction per batch), no verification, no sealing
- * Each result is one line "name value unit". */
+ * key for the LI administration), registers, enables and pairs 2N LI VMs
+ * (each its own P-256 key); N VMs sign K events each as signed batches of
+ * B (form 2: one signature over the batch's digests), the other N each
+ * event by itself (form 1); all signed beforehand (the VMs' work, not
+ * timed). Then R rounds, each timing in turn, on N threads (one per VM),
+ * a 1/R share of the events:
+ *   lisec    (form 2) each thread parsing its bodies and calling
+ *            ctl_events_intake: bounded parse, the VM's record read and its
+ *            paired key, each event's digest against the batch's list, the
+ *            batch signature verified, the sequence checked, one audit
+ *            record per batch sealed to the LI administration and durable
+ *            with the VM's seq (group commit) before it returns
+ *   verify   the crypto peer of form 1: OpenSSL verifying each event's
+ *            signature over its canonical bytes, nothing else
+ *   verify_batch  the crypto peer of form 2: SHA-256 of each event's
+ *            canonical bytes and one OpenSSL verification per batch
+ *   sqlite   the storage peer: plain SQLite INSERTs of the same texts (WAL,
+ *            synchronous=FULL, one transaction per batch), no verification
+ *   lisec_form1  the intake on the form 1 bodies (every event verified)
+ * Each result is one line "name value unit" (sums over the rounds). */
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -41,9 +45,13 @@ typedef struct vm_load {
   EVP_PKEY *key;
   char **bodies; /* one request body per batch */
   size_t n_bodies;
-  char **canonical; /* per event, for the verify peer */
+  char **canonical; /* per event, for the verify peers */
   uint8_t **sig;
   size_t *sig_len, n_events;
+  char **stmt; /* form 2: per batch, the statement and its signature */
+  uint8_t **bsig;
+  size_t *bsig_len;
+  size_t from, to; /* this round's batches */
   lisec_ctl *ctl;
   uint64_t done;
   int rc;
@@ -51,6 +59,7 @@ typedef struct vm_load {
 
 static const char *dir;
 static size_t batch = 16;
+static int form = 1; /* of the VMs set up next */
 
 static void die(const char *what, const lisec_err *err) {
   fprintf(stderr, "bench_events: %s: %s\n", what, err ? err->msg : "");
@@ -101,16 +110,26 @@ static void setup_vm(lisec_ctl *ctl, EVP_PKEY *admin, vm_load *v, size_t k) {
   v->n_bodies = (k + batch - 1) / batch;
   v->bodies = calloc(v->n_bodies, sizeof *v->bodies);
   size_t cap = batch * EV_EVENT_CEILING + 32;
+  if (form == 2) {
+    v->stmt = calloc(v->n_bodies, sizeof *v->stmt);
+    v->bsig = calloc(v->n_bodies, sizeof *v->bsig);
+    v->bsig_len = calloc(v->n_bodies, sizeof *v->bsig_len);
+  }
   for (size_t b = 0; b < v->n_bodies; b++) {
-    char *text = malloc(cap);
-    size_t at = (size_t)snprintf(text, cap, "{\"events\":[");
+    char *text = malloc(cap), *evs[EV_BATCH_CEILING];
+    size_t at = (size_t)snprintf(text, cap, "{\"events\":["), m = 0;
     for (size_t i = b * batch; i < k && i < (b + 1) * batch; i++) {
       ev_record r;
       char *signed_ev = NULL, xid[48];
       snprintf(xid, sizeof xid, "5e7f0000-aaaa-4bbb-8ccc-%012zu", i);
       if (ev_record_init(&r, v->id, i + 1, lisec_time_now(), i % 2 ? "delivery" : "activation", &err) ||
-          ev_record_add_detail(&r, "xid", xid, &err) || ev_sign(&r, v->key, &signed_ev, &err))
-        die("sign", &err);
+          ev_record_add_detail(&r, "xid", xid, &err))
+        die("event", &err);
+      if (form == 2) {
+        if (ev_unsigned_text(&r, &evs[m++], &err) || ev_canonical(&r, &v->canonical[i], &err)) die("event", &err);
+        continue;
+      }
+      if (ev_sign(&r, v->key, &signed_ev, &err)) die("sign", &err);
       ev_signed s;
       if (ev_parse_bytes(signed_ev, strlen(signed_ev), EV_EVENT_CEILING, &s, &err)) die("parse", &err);
       v->canonical[i] = s.canonical, v->sig[i] = s.sig, v->sig_len[i] = s.sig_len;
@@ -119,7 +138,15 @@ static void setup_vm(lisec_ctl *ctl, EVP_PKEY *admin, vm_load *v, size_t k) {
       at += (size_t)snprintf(text + at, cap - at, "%s%s", i % batch ? "," : "", signed_ev);
       free(signed_ev);
     }
-    snprintf(text + at, cap - at, "]}");
+    if (form == 2) {
+      /* the VM's side of a signed batch, as liblisec-events does it */
+      free(text);
+      if (ev_signed_batch_statement((const char *const *)evs, m, EV_EVENT_CEILING, &v->stmt[b], &err) ||
+          crypto_pkey_sign(v->key, v->stmt[b], strlen(v->stmt[b]), &v->bsig[b], &v->bsig_len[b], &err) ||
+          ev_signed_batch_body((const char *const *)evs, m, v->stmt[b], v->bsig[b], v->bsig_len[b], &text, &err))
+        die("sign batch", &err);
+      for (size_t i = 0; i < m; i++) free(evs[i]);
+    } else snprintf(text + at, cap - at, "]}");
     v->bodies[b] = text;
   }
 }
@@ -127,7 +154,7 @@ static void setup_vm(lisec_ctl *ctl, EVP_PKEY *admin, vm_load *v, size_t k) {
 static void *run_lisec(void *arg) {
   vm_load *v = arg;
   static const ctl_actor vm = {"vm-1", "vm", CTL_ROLE_VM};
-  for (size_t b = 0; b < v->n_bodies && !v->rc; b++) {
+  for (size_t b = v->from; b < v->to && !v->rc; b++) {
     lisec_err err = {0};
     json_t *body = NULL, *out = NULL;
     if ((v->rc = lisec_json_parse(v->bodies[b], strlen(v->bodies[b]), &body, &err)) ||
@@ -142,10 +169,24 @@ static void *run_lisec(void *arg) {
 static void *run_verify(void *arg) {
   vm_load *v = arg;
   lisec_err err = {0};
-  for (size_t i = 0; i < v->n_events && !v->rc; i++) {
+  for (size_t i = v->from * batch; i < v->to * batch && i < v->n_events && !v->rc; i++) {
     if ((v->rc = crypto_pkey_verify(v->key, v->canonical[i], strlen(v->canonical[i]), v->sig[i], v->sig_len[i], &err)))
       fprintf(stderr, "bench_events: verify: %s\n", err.msg);
     else v->done++;
+  }
+  return NULL;
+}
+
+static void *run_verify_batch(void *arg) {
+  vm_load *v = arg;
+  lisec_err err = {0};
+  for (size_t b = v->from; b < v->to && !v->rc; b++) {
+    uint8_t d[EV_DIGEST_LEN];
+    size_t i = b * batch;
+    for (; i < v->n_events && i < (b + 1) * batch; i++) crypto_sha256(v->canonical[i], strlen(v->canonical[i]), d);
+    if ((v->rc = crypto_pkey_verify(v->key, v->stmt[b], strlen(v->stmt[b]), v->bsig[b], v->bsig_len[b], &err)))
+      fprintf(stderr, "bench_events: verify batch: %s\n", err.msg);
+    else v->done += i - b * batch;
   }
   return NULL;
 }
@@ -162,7 +203,7 @@ static void *run_sqlite(void *arg) {
     fprintf(stderr, "bench_events: sqlite: %s\n", sqlite3_errmsg(db));
     v->rc = -1;
   }
-  for (size_t b = 0; b < v->n_bodies && !v->rc; b++) {
+  for (size_t b = v->from; b < v->to && !v->rc; b++) {
     /* the same texts, one row per event, one transaction per batch */
     const char *p = v->bodies[b] + strlen("{\"events\":[");
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -193,28 +234,45 @@ static double cpu_s(void) {
 
 static double cpu_used; /* of the last timed run: CPU seconds of this process */
 
-static double timed(vm_load *vms, size_t n, void *(*fn)(void *), uint64_t *total) {
+/* Runs fn on n threads over round r of rounds; adds the events done, the
+ * wall and the CPU time to *sum. */
+typedef struct tally {
+  uint64_t events;
+  double wall, cpu;
+} tally;
+
+static void timed(vm_load *vms, size_t n, void *(*fn)(void *), size_t r, size_t rounds, tally *sum) {
   pthread_t th[64];
-  for (size_t i = 0; i < n; i++) vms[i].done = 0, vms[i].rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    vms[i].done = 0, vms[i].rc = 0;
+    vms[i].from = vms[i].n_bodies * r / rounds, vms[i].to = vms[i].n_bodies * (r + 1) / rounds;
+  }
   double c0 = cpu_s(), t0 = now_s();
   for (size_t i = 0; i < n; i++) pthread_create(&th[i], NULL, fn, &vms[i]);
   for (size_t i = 0; i < n; i++) pthread_join(th[i], NULL);
-  double t = now_s() - t0;
+  sum->wall += now_s() - t0;
   cpu_used = cpu_s() - c0;
-  *total = 0;
+  sum->cpu += cpu_used;
   for (size_t i = 0; i < n; i++) {
     if (vms[i].rc) exit(2);
-    *total += vms[i].done;
+    sum->events += vms[i].done;
   }
-  return t;
+}
+
+static void report(const char *name, const tally *t, const char *what) {
+  printf("%s_events_per_s %.0f events/s (%llu events, %.2f s; %s)\n", name, (double)t->events / t->wall,
+         (unsigned long long)t->events, t->wall, what);
+  printf("%s_events_per_cpu_s %.0f events per CPU second\n", name, (double)t->events / t->cpu);
 }
 
 int main(int argc, char **argv) {
   dir = opt(argc, argv, "--dir", NULL);
   size_t n = (size_t)atoi(opt(argc, argv, "--vms", "4")), k = (size_t)atoi(opt(argc, argv, "--events", "10000"));
+  size_t rounds = (size_t)atoi(opt(argc, argv, "--rounds", "3"));
   batch = (size_t)atoi(opt(argc, argv, "--batch", "16"));
-  if (!dir || n < 1 || n > 64 || k < 1 || batch < 1 || batch > EV_BATCH_CEILING || sodium_init() < 0) {
-    fprintf(stderr, "usage: bench_events --dir D [--vms 1-64] [--events K] [--batch 1-16]\n");
+  if (!dir || n < 1 || n > 32 || k < 1 || batch < 1 || batch > EV_BATCH_CEILING || rounds < 1 || rounds > 20 ||
+      sodium_init() < 0) {
+    fprintf(stderr, "usage: bench_events --dir D [--vms 1-32] [--events K] [--batch 1-16] [--rounds 1-20]\n");
     return 2;
   }
   lisec_err err = {0};
@@ -242,20 +300,14 @@ int main(int argc, char **argv) {
   lisec_ctl *ctl = NULL;
   if (keys_local_start(cfg, &keys, &err) || ctl_open(cfg, keys, &ctl, &err)) die("ctl_open", &err);
   lisec_config_free(cfg);
-  vm_load *vms = calloc(n, sizeof *vms);
-  for (size_t i = 0; i < n; i++) {
-    snprintf(vms[i].id, sizeof vms[i].id, "vm-bench-%zu", i);
+  /* vms[0..n): form 2 (signed batches); vms[n..2n): form 1 */
+  vm_load *vms = calloc(2 * n, sizeof *vms);
+  for (size_t i = 0; i < 2 * n; i++) {
+    form = i < n ? 2 : 1;
+    snprintf(vms[i].id, sizeof vms[i].id, "vm-bench-f%d-%zu", form, i % n);
     setup_vm(ctl, admin, &vms[i], k);
     if (ctl_open_worker(ctl, &vms[i].ctl, &err)) die("worker", &err);
   }
-  uint64_t total = 0;
-  double t = timed(vms, n, run_lisec, &total);
-  printf("lisec_events_per_s %.0f events/s (%llu events, %zu VMs, batches of %zu, %.2f s)\n", (double)total / t,
-         (unsigned long long)total, n, batch, t);
-  printf("lisec_events_per_cpu_s %.0f events per CPU second\n", (double)total / cpu_used);
-  t = timed(vms, n, run_verify, &total);
-  printf("verify_events_per_s %.0f events/s (OpenSSL verify alone, %zu threads)\n", (double)total / t, n);
-  printf("verify_events_per_cpu_s %.0f events per CPU second\n", (double)total / cpu_used);
   snprintf(path, sizeof path, "%s/plain.db", dir);
   sqlite3 *db = NULL;
   if (sqlite3_open(path, &db) ||
@@ -263,14 +315,31 @@ int main(int argc, char **argv) {
                    NULL, NULL, NULL))
     die("sqlite", NULL);
   sqlite3_close(db);
-  t = timed(vms, n, run_sqlite, &total);
-  printf("sqlite_events_per_s %.0f events/s (plain INSERT, WAL, synchronous=FULL, a transaction per batch)\n",
-         (double)total / t);
-  printf("sqlite_events_per_cpu_s %.0f events per CPU second\n", (double)total / cpu_used);
+  /* alternating rounds, so the machine's load falls on every side alike */
+  tally lisec = {0}, verify = {0}, verify_batch = {0}, sqlite = {0}, lisec1 = {0};
+  for (size_t r = 0; r < rounds; r++) {
+    timed(vms, n, run_lisec, r, rounds, &lisec);
+    timed(vms + n, n, run_verify, r, rounds, &verify);
+    timed(vms, n, run_verify_batch, r, rounds, &verify_batch);
+    timed(vms + n, n, run_sqlite, r, rounds, &sqlite);
+    timed(vms + n, n, run_lisec, r, rounds, &lisec1);
+  }
+  char what[128];
+  snprintf(what, sizeof what, "signed batches of %zu, %zu VMs, %zu rounds", batch, n, rounds);
+  report("lisec", &lisec, what);
+  report("verify", &verify, "OpenSSL verify of each event alone");
+  report("verify_batch", &verify_batch, "SHA-256 of each event and OpenSSL verify of each batch alone");
+  report("sqlite", &sqlite, "plain INSERT, WAL, synchronous=FULL, a transaction per batch");
+  report("lisec_form1", &lisec1, "the intake, each event signed by itself");
+  n *= 2;
   for (size_t i = 0; i < n; i++) {
     ctl_close(vms[i].ctl);
     for (size_t j = 0; j < vms[i].n_events; j++) free(vms[i].canonical[j]), free(vms[i].sig[j]);
-    for (size_t j = 0; j < vms[i].n_bodies; j++) free(vms[i].bodies[j]);
+    for (size_t j = 0; j < vms[i].n_bodies; j++) {
+      free(vms[i].bodies[j]);
+      if (vms[i].stmt) free(vms[i].stmt[j]), free(vms[i].bsig[j]);
+    }
+    free(vms[i].stmt), free(vms[i].bsig), free(vms[i].bsig_len);
     free(vms[i].canonical), free(vms[i].sig), free(vms[i].sig_len), free(vms[i].bodies);
     EVP_PKEY_free(vms[i].key);
   }

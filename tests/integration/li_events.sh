@@ -10,7 +10,10 @@
 # a VM switched off by the LI administration, a replayed seq (also after a
 # restart), an out-of-order batch, an oversized event, a batch over
 # [events] max_batch, another role; a gap is accepted and recorded as a
-# finding; after retirement the VM's key is refused.
+# finding; after retirement the VM's key is refused. Signed batches (one
+# signature over the events' digests; lisec-ne sends its events so) are
+# recorded, and refused when signed by another key, changed, split,
+# reordered or over max_batch.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -133,6 +136,30 @@ send --type delivery --detail lea=lea-fi >out 2>&1 || fail "lisec-event send aft
 grep -q 'seq 9' out || fail "after a restart: $(cat out)"
 pass "the last seq survives a restart of lisecd: a replay is refused, seq 9 recorded"
 
+# ---- signed batches (form 2): one signature over the SHA-256 of each event --------------
+mk() { ev make --vm vm-li-1 --seq "$1" --type delivery --detail lea=lea-fi; }
+sb() { # KEY SEQ...: vm-li-1's events as one batch signed by KEY
+  local key=$1
+  shift
+  for s in "$@"; do mk "$s"; done | ev sign-batch --key "$key.key"
+}
+bend() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); exec(sys.argv[2]); print(json.dumps(d))' "$@"; }
+expect 201 vm POST /v1/li/events "$(sb vm-li-1 10 11 12)"
+grep -q '"accepted":3' body && grep -q '"last_seq":12' body && grep -q '"gaps":0' body || fail "signed batch: $(cat body)"
+good=$(sb vm-li-1 13 14 15)
+refused 403 "a batch signed by another key" "$(sb rogue 13 14 15)"
+grep -q 'batch signature does not verify' body || fail "a batch signed by another key: $(cat body)"
+refused 403 "an event changed after its batch was signed" "$(bend "$good" 'd["events"][1]["event"]["type"]="error"')"
+grep -q 'does not match digest 1' body || fail "a digest list not matching: $(cat body)"
+refused 403 "a split batch" "$(bend "$good" 'del d["events"][2]; del d["batch"]["digests"][2]')"
+refused 403 "a reordered batch" "$(bend "$good" 'e=d["events"]; e[0], e[1] = e[1], e[0]')"
+refused 400 "an event of a signed batch with a signature of its own" "$(bend "$good" 'd["events"][0]["sig"]="AAAA"')"
+refused 413 "a signed batch over max_batch" "$(sb vm-li-1 13 14 15 16 17 2>/dev/null || echo '{}')"
+expect 201 vm POST /v1/li/events "$good"
+grep -q '"last_seq":15' body && grep -q '"gaps":0' body || fail "a refused signed batch moved the sequence: $(cat body)"
+echo "seq 15" >vm-li-1.seq
+pass "signed batches recorded (201); refused: another key, a changed event, split, reordered, an event signed by itself inside, over max_batch; the sequence did not move"
+
 # ---- lisec-ne, an LI VM: its start, X1 activation, deactivation, a refused request, stop --
 port=$(free_port)
 "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
@@ -166,7 +193,23 @@ pass "lisec-ne reported start, activation, a refused X1 request, deactivation an
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
 cli li-admin audit read --li-key audit-li.key >audit.txt 2>&1 || { cat audit.txt; fail "lisec audit read"; }
 n_ok=$(grep -c 'li\.event.*ok\|ok.*li\.event' audit.txt || true)
-[ "$n_ok" = 11 ] || { grep "li.event" audit.txt; fail "$n_ok li.event records accepted, want 11 (2 sends, a batch, a gap, seq 8, seq 9; lisec-ne's 5)"; }
+[ "$n_ok" = 13 ] || { grep "li.event" audit.txt; fail "$n_ok li.event records accepted, want 13 (2 sends, a batch, a gap, seq 8, seq 9, 2 signed batches; lisec-ne's 5)"; }
+# a signed batch's record verifies offline: its statement rebuilt from the
+# events' digests in order, its signature checked by openssl with the VM's key
+python3 - audit.txt <<'PY' || fail "a signed batch's record does not verify offline with the VM's public key"
+import json, re, subprocess, sys, base64, hashlib
+lines = open(sys.argv[1]).read().split("\n")
+at = next(i for i, l in enumerate(lines) if "signed batch v2 sig " in l and "li-vm vm-li-1" in l)
+sig = re.search(r"signed batch v2 sig ([A-Za-z0-9+/=]+)", lines[at]).group(1)
+recs = [json.loads(l.split("reason: ", 1)[1]) for l in lines[at + 1:] if l.strip().startswith("reason: {")][:3]
+for r in recs:  # each event's digest is its canonical bytes' SHA-256
+    canon = json.dumps(r["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canon.encode()).hexdigest() == r["digest"], r
+stmt = json.dumps({"digests": [r["digest"] for r in recs], "v": 2, "vm": "vm-li-1"}, sort_keys=True, separators=(",", ":"))
+open("stmt", "w").write(stmt); open("stmt.sig", "wb").write(base64.b64decode(sig))
+subprocess.run(["openssl", "dgst", "-sha256", "-verify", "vm-li-1.pub", "-signature", "stmt.sig", "stmt"],
+               check=True, stdout=subprocess.DEVNULL)
+PY
 for t in start activation error deactivation stop; do
   grep 'poi-li' audit.txt | grep -q "\"type\":\"$t\"" || fail "lisec-ne's $t event is not in the LI administration's view"
 done
