@@ -137,7 +137,7 @@ static void test_parse_bad(void **state) {
   val[EV_DETAIL_VALUE_MAX] = '\0';
   assert_int_equal(ev_record_init(&r, "vm-1", 1, 1, "error", &err), 0);
   for (int i = 0; i < 4; i++) {
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "d%d", i);
     assert_int_equal(ev_record_add_detail(&r, name, val, &err), 0);
   }
