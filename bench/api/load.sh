@@ -35,7 +35,9 @@ timeout 300 "$bi" seed "$ld" "$pki" "$lhosts" 20 >/dev/null || fail "bench_inven
 eval "$("$src/scripts/test/softhsm-start" "$ld/hsm" lisec 4321)"
 echo 4321 >"$ld/pin"
 make_li_admin_key "$ld/li-admin"
-lconf=("[server]" "workers = 2" "[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
+# 64 clients handshaking at once on a loaded 2-core machine may need more
+# than the default 5 s handshake deadline
+lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000" "[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
   "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0"
   "[audit]" "li_admin_key = $ld/li-admin.pub")
 db=$ld/lisec.db
@@ -106,7 +108,10 @@ run_kind() {
   fi
   # the inventory client's warm-up (every host reports once) before the decisions start
   [ -z "$apid$rpid" ] || sleep 1
-  line=$(decide) || fail "decisions ($kind): $line"
+  # tlsload exits 1 when a request failed; its line still counts them and
+  # the table shows them, so only no line at all stops the run
+  line=$(decide) || true
+  [ -n "$line" ] || fail "decisions ($kind): tlsload printed nothing"
   if [ -n "$rpid" ]; then wait "$rpid"; extra="$extra rot $(cat "$ld/rot.$kind.$r")"; fi
   if [ -n "$apid" ]; then
     wait "$apid" || { cat "$ld/attest.$kind.$r.err" >&2; fail "bench_inventory run ($kind, round $r)"; }

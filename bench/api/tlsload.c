@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: tlsload PORT PATH CA CERT KEY THREADS CONNS_PER_THREAD SECONDS MAX_REQUESTS\n");
     return 2;
   }
+  /* a server that closes a connection must count as a failure, not end
+   * the client with SIGPIPE */
+  signal(SIGPIPE, SIG_IGN);
   port = atoi(argv[1]);
   path = argv[2];
   int threads = atoi(argv[6]);
@@ -221,6 +225,8 @@ int main(int argc, char **argv) {
   printf("%.0f %ld %ld %.3f %.0f %.0f %.0f %.0f\n", (double)n / dt, n, (long)atomic_load(&failures), cpu,
          PCT(0.5), PCT(0.99), PCT(0.999), PCT(1.0));
   free(lat_us);
+  for (size_t i = 0; i < nbodies; i++) free(bodies[i]);
+  free(bodies);
   SSL_CTX_free(ctx);
   return atomic_load(&failures) ? 1 : 0;
 }

@@ -340,6 +340,22 @@ static void generate(void) {
   free(storage_of);
 }
 
+static void free_platform(void) {
+  free(H);
+  free(hyp_host);
+  free(V);
+  free(C);
+  free(G);
+  free(st_root);
+  free(att);
+  free(J);
+  free(L);
+  free(pairset);
+  free(attset);
+  free(hubs);
+  for (int c = 0; c < NCOUNTRY; c++) free(subs_of[c]);
+}
+
 /* ---- lisec ------------------------------------------------------------------ */
 
 static char *name(const char *p, int i) {
@@ -911,6 +927,12 @@ int main(int argc, char **argv) {
     printf("scale: %d %d %d %d %.2f %.2f %.2f %.2f %.1f %.2f %.2f\n", NH, NVMS, nli, nconn, t_load, t_full * 1e3,
            lp50 * 1e6, lp99 * 1e6, (rss1 - rss0) / 1024.0, c_full * 1e3, c_dec * 1e6);
     model_free(m);
+    free(dv);
+    free(dh);
+    free(lat);
+    free(lisec_n);
+    free(up);
+    free_platform();
     return 0;
   }
   /* SQLite beside it */
@@ -1056,17 +1078,6 @@ int main(int argc, char **argv) {
   free(lat);
   free(lisec_n);
   free(up);
-  free(H);
-  free(hyp_host);
-  free(V);
-  free(C);
-  free(G);
-  free(st_root);
-  free(att);
-  free(J);
-  free(L);
-  free(pairset);
-  free(attset);
-  for (int c = 0; c < NCOUNTRY; c++) free(subs_of[c]);
+  free_platform();
   return mismatch || disagree ? 1 : 0;
 }
