@@ -1,7 +1,7 @@
 /* Routes of Retained Data (issue 20; ctl/rd.h, docs/rd.md): the RD
  * administration's retention obligations and its signed extension command,
  * the RD data key a host running an attested RD VM fetches per retention
- * period, and the early-destruction request that is refused until the
+ * period (wrapped to the RD VM's P-256 key, which the request carries), and the early-destruction request that is refused until the
  * period's retention ends. Every route admits every role: ctl/rd.c decides
  * and records each refusal sealed to the RD administration, because even
  * a refused request's path names an obligation or an RD store. A key whose
@@ -47,11 +47,8 @@ static int extend(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, ap
 static int key(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
-  char vm[LISEC_ID_MAX + 1];
-  bool present = false, gone = false;
-  int rc = api_query_str(req, "vm", vm, sizeof vm, &present, &err);
-  if (rc) return api_reply(resp, rc, &err, NULL, 200);
-  rc = ctl_rd_key(ctl, a, req->params[0], req->params[1], present ? vm : NULL, &out, &gone, &err);
+  bool gone = false;
+  int rc = ctl_rd_key(ctl, a, req->params[0], req->params[1], req->body, &out, &gone, &err);
   if (rc && gone) {
     api_error(resp, 410, "gone", err.msg);
     return 0;
@@ -75,7 +72,7 @@ const api_route api_routes_rd[] = {
     {"PUT", "/v1/rd/obligations/{id}", RD_ROLES, true, put, NULL},
     {"DELETE", "/v1/rd/obligations/{id}", RD_ROLES, false, del, NULL},
     {"POST", "/v1/rd/obligations/{id}/extend", RD_ROLES, true, extend, NULL},
-    {"GET", "/v1/rd/keys/{store}/{period}", RD_ROLES, false, key, NULL},
+    {"POST", "/v1/rd/keys/{store}/{period}", RD_ROLES, true, key, NULL},
     {"POST", "/v1/rd/keys/{store}/{period}/destroy", RD_ROLES, false, destroy, NULL},
     {0},
 };

@@ -22,6 +22,7 @@
 #include "ctl/model.h"
 #include "ctl/rd.h"
 #include "model/rd_command.h"
+#include "model/rd_recipient.h"
 
 #define CHECK_MS_DEFAULT 1000
 #define PERIOD_DIGITS_MAX 12
@@ -439,8 +440,28 @@ static bool key_destroyed(lisec_ctl *ctl, const char *kid, bool *exists) {
   return gone;
 }
 
+/* The key request's body: {"vm": ID, "public_key": PEM}, nothing else. */
+static int key_body(const json_t *body, const char **vm, uint8_t point[MODEL_RD_POINT_LEN], lisec_err *err) {
+  if (!json_is_object(body))
+    return lisec_err_set(err, LISEC_EINVAL, MODEL_REQ_RD_WRAP ": the body is {\"vm\": ID, \"public_key\": PEM}");
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)body, k, v) {
+    if (strcmp(k, "vm") != 0 && strcmp(k, "public_key") != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "%.64s: not a field of a key request (vm, public_key)", k);
+  }
+  *vm = json_string_value(json_object_get(body, "vm"));
+  if (!*vm) return lisec_err_set(err, LISEC_EINVAL, "vm: the RD VM asking is required");
+  int rc = lisec_id_check("vm", *vm, strlen(*vm), err);
+  if (rc) return rc;
+  json_t *pem = json_object_get(body, "public_key");
+  if (pem && !json_is_string(pem))
+    return lisec_err_set(err, LISEC_EINVAL, MODEL_REQ_RD_WRAP ": public_key is a PEM string");
+  return model_rd_recipient_parse(json_string_value(pem), pem ? json_string_length(pem) : 0, point, err);
+}
+
 int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
-               const char *vm, json_t **out, bool *gone, lisec_err *err) {
+               const json_t *body, json_t **out, bool *gone, lisec_err *err) {
   struct ctl_rd_state *st = ctl->shared->rd;
   const char *action = "rd.key.issue";
   *gone = false;
@@ -458,8 +479,9 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
   if (!st || !ctl->shared->keys) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data keys are not available");
   if ((rc = lisec_id_check("store", store, strlen(store), err)) || (rc = parse_period(period, &k, err)))
     return rc;
-  if (!vm) return lisec_err_set(err, LISEC_EINVAL, "vm: the RD VM asking is required (?vm=ID)");
-  if ((rc = lisec_id_check("vm", vm, strlen(vm), err))) return rc;
+  const char *vm = NULL;
+  uint8_t recipient[MODEL_RD_POINT_LEN];
+  if ((rc = key_body(body, &vm, recipient, err))) return rc;
   /* Where the VM runs, as a host proved it (else as declared): the asking
    * host must be that host, attested trusted inside the jurisdiction. */
   char host[MODEL_ID_MAX + 1] = "", pkg[MODEL_ID_MAX + 1];
@@ -495,8 +517,13 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
     }
   }
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
-  char why[2 * MODEL_ID_MAX + 64];
-  snprintf(why, sizeof why, "to RD VM %s on host %s (obligation %s)", vm, host, g.obligation);
+  /* the recipient key, by its digest, in the sealed record */
+  uint8_t fp[CRYPTO_SHA256_LEN];
+  crypto_sha256(recipient, sizeof recipient, fp);
+  char why[2 * MODEL_ID_MAX + 160];
+  snprintf(why, sizeof why,
+           "to RD VM %s on host %s (obligation %s), wrapped to its P-256 key sha256:%02x%02x%02x%02x%02x%02x%02x%02x",
+           vm, host, g.obligation, fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]);
   if ((rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd-key %s", kid))) return rc;
   /* The key's document comes before the key, so the destruction timer
    * knows of every key the token may hold. */
@@ -509,29 +536,32 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
     rc = d ? doc_put(ctl, CTL_RD_KEY_KIND, kid, d, err) : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     json_decref(d);
   }
-  uint8_t key[32];
+  uint8_t eph[MODEL_RD_POINT_LEN], wrapped[MODEL_RD_WRAPPED_LEN];
   if (!rc && destroyed) { /* destroyed meanwhile */
     *gone = true;
     rc = lisec_err_set(err, LISEC_ENOTFOUND, CTL_RD_REQ_SHRED ": the data key of period %llu was destroyed",
                        (unsigned long long)k);
   }
-  if (!rc) rc = keys_rd_key(ctl->shared->keys, store, k, true, key, err);
+  /* the token wraps the key to the recipient: only wrapped bytes come back */
+  if (!rc) rc = keys_rd_key(ctl->shared->keys, store, k, true, recipient, eph, wrapped, err);
   pthread_mutex_unlock(&st->mu);
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd-key %s", kid);
-  char *b64 = NULL;
-  if (crypto_base64_encode(key, sizeof key, &b64)) b64 = NULL;
-  crypto_wipe(key, sizeof key);
+  char *b64 = NULL, *eph_pem = NULL;
+  if (crypto_base64_encode(wrapped, sizeof wrapped, &b64)) b64 = NULL;
+  if ((rc = model_rd_point_pem(eph, &eph_pem, err))) {
+    free(b64);
+    return rc;
+  }
   char s1[32], s2[32], s3[32];
   lisec_time_format(start, s1);
   lisec_time_format(end, s2);
   lisec_time_format(destroy_at, s3);
-  *out = b64 ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "store", store, "period", (json_int_t)k, "key",
-                         b64, "algorithm", "AES-256", "period_start", s1, "period_end", s2, "destroy_at", s3)
+  *out = b64 ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "store", store, "period", (json_int_t)k,
+                         "algorithm", "AES-256", "wrap", CTL_RD_WRAP_SCHEME, "ephemeral_public_key", eph_pem,
+                         "wrapped_key", b64, "period_start", s1, "period_end", s2, "destroy_at", s3)
              : NULL;
-  if (b64) {
-    crypto_wipe(b64, strlen(b64));
-    free(b64);
-  }
+  free(b64);
+  free(eph_pem);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 

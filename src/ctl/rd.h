@@ -39,12 +39,18 @@ int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_
 /* POST /v1/rd/obligations/{id}/extend: the signed rd-extend command. */
 int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
                   json_t **out, lisec_err *err);
-/* GET /v1/rd/keys/{store}/{period}?vm=ID by the host (role host) running
- * RD VM ID: {"store", "period", "key" (base64, 32 bytes), "period_start",
- * "period_end", "destroy_at"}. *gone is set when the period's key is
- * destroyed (410, TR103308-5.8-RD-SHRED). */
+/* POST /v1/rd/keys/{store}/{period} by the host (role host) running RD VM
+ * ID, body {"vm": ID, "public_key": the VM's P-256 public key, PEM}:
+ * {"store", "period", "algorithm": "AES-256", "wrap": CTL_RD_WRAP_SCHEME,
+ * "ephemeral_public_key" (PEM), "wrapped_key" (base64, 40 bytes),
+ * "period_start", "period_end", "destroy_at"}. The data key is wrapped to
+ * public_key in the token; lisecd never holds it in clear. A missing,
+ * malformed, oversized or non-P-256 key is 400 TR103308-5.7-RD-WRAP.
+ * *gone is set when the period's key is destroyed (410,
+ * TR103308-5.8-RD-SHRED). */
+#define CTL_RD_WRAP_SCHEME "ECDH-P256+A256KW"
 int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
-               const char *vm, json_t **out, bool *gone, lisec_err *err);
+               const json_t *body, json_t **out, bool *gone, lisec_err *err);
 /* POST /v1/rd/keys/{store}/{period}/destroy (rd-admin): destroys a key
  * whose retention has ended now instead of at the next check; refused
  * before then (TR103308-5.8-RD-EARLY). */

@@ -439,17 +439,20 @@ int keys_li_check(keys_client *k, lisec_err *err) {
   return simple(k, &q, err);
 }
 
-int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, uint8_t key[32],
-                lisec_err *err) {
+int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, const uint8_t recipient[65],
+                uint8_t eph[65], uint8_t wrapped[40], lisec_err *err) {
   if (strlen(store) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a store id is at most %d bytes", KEYS_NAME_MAX);
-  keys_request q = {.type = KEYS_MSG_RD_KEY, .period = period, .create = create};
+  keys_request q = {.type = KEYS_MSG_RD_KEY, .period = period, .create = create, .data = recipient,
+                    .data_len = KEYS_RD_POINT_LEN};
   snprintf(q.name, sizeof q.name, "%s", store);
   keys_reply rp;
   uint8_t *p = NULL;
   size_t n = 0;
   int rc = call(k, &q, &rp, &p, &n, err);
-  if (!rc) memcpy(key, rp.data, 32);
-  if (p) crypto_wipe(p, n);
+  if (!rc) {
+    memcpy(eph, rp.rd_eph, KEYS_RD_POINT_LEN);
+    memcpy(wrapped, rp.data, KEYS_RD_WRAPPED_LEN);
+  }
   ipc_payload_free(p, n);
   return rc;
 }

@@ -128,11 +128,14 @@ int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const u
 
 /* Retained Data (issue 20; keys/rdkey.h): the data key of an RD store for
  * one retention period, from the [rd] token (generated there first when
- * create is set; ENOTFOUND otherwise), and its destruction at the end of
- * retention (*count: objects destroyed; 0 when it was gone already). The
- * caller wipes key. */
-int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, uint8_t key[32],
-                lisec_err *err);
+ * create is set; ENOTFOUND otherwise), wrapped in the token to recipient,
+ * the RD VM's P-256 point (0x04 || X || Y): eph gets the token's ephemeral
+ * point, wrapped the data key under AES key wrap (RFC 3394) with the ECDH
+ * x-coordinate of eph and recipient. No clear key on either side. And its
+ * destruction at the end of retention (*count: objects destroyed; 0 when
+ * it was gone already). */
+int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, const uint8_t recipient[65],
+                uint8_t eph[65], uint8_t wrapped[40], lisec_err *err);
 int keys_rd_destroy(keys_client *k, const char *store, uint64_t period, uint64_t *count, lisec_err *err);
 
 /* ---- the service (the keys process's body) ----------------------------- */

@@ -1,14 +1,12 @@
 /* RD data keys in the [rd] token (rdkey.h): one logged-in session,
  * serialised by a mutex, shared through keys/p11.h with the token's other
- * users. */
-#include <openssl/evp.h>
+ * users. The data key leaves the token only wrapped to its recipient. */
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/crypto.h"
 #include "keys/p11.h"
 #include "keys/rdkey.h"
 
@@ -72,52 +70,75 @@ static CK_RV find(keys_rdkey *st, const char *label, CK_OBJECT_HANDLE *oh, CK_UL
   return rv;
 }
 
-/* The data key's value, by way of a one-use wrapping key (lock held). */
-static int extract(keys_rdkey *st, CK_OBJECT_HANDLE key, uint8_t out[KEYS_RD_KEY_LEN], lisec_err *err) {
+/* Reads an EC point attribute: DER OCTET STRING (PKCS#11 2.40) or the
+ * raw point some tokens give; *n bytes of the point into p. */
+static bool point_of(const uint8_t *a, CK_ULONG len, uint8_t p[KEYS_RD_POINT_LEN]) {
+  if (len == KEYS_RD_POINT_LEN + 2 && a[0] == 0x04 && a[1] == KEYS_RD_POINT_LEN) a += 2, len -= 2;
+  if (len != KEYS_RD_POINT_LEN || a[0] != 0x04) return false;
+  memcpy(p, a, KEYS_RD_POINT_LEN);
+  return true;
+}
+
+/* Wraps the data key to the recipient's P-256 point (lock held): an
+ * ephemeral P-256 key pair made in the token as session objects, ECDH with
+ * the recipient's point into a one-use AES-256 key (session, sensitive,
+ * not extractable, wrap only), C_WrapKey with AES key wrap; every session
+ * object destroyed after. The keys process handles no secret: it gets the
+ * ephemeral public point and the wrapped bytes. */
+static int wrap_to(keys_rdkey *st, CK_OBJECT_HANDLE key, const uint8_t recipient[KEYS_RD_POINT_LEN],
+                   uint8_t eph[KEYS_RD_POINT_LEN], uint8_t wrapped[KEYS_RD_WRAPPED_LEN], lisec_err *err) {
+  /* the DER of the OID of P-256 (1.2.840.10045.3.1.7) */
+  static const uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ATTRIBUTE pub_t[] = {{CKA_EC_PARAMS, (void *)p256, sizeof p256}, {CKA_TOKEN, &no, sizeof no}};
+  CK_ATTRIBUTE prv_t[] = {{CKA_TOKEN, &no, sizeof no},
+                          {CKA_PRIVATE, &yes, sizeof yes},
+                          {CKA_SENSITIVE, &yes, sizeof yes},
+                          {CKA_EXTRACTABLE, &no, sizeof no},
+                          {CKA_DERIVE, &yes, sizeof yes}};
+  CK_MECHANISM kpg = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+  CK_OBJECT_HANDLE epub = 0, eprv = 0, kek = 0;
+  uint8_t ptattr[KEYS_RD_POINT_LEN + 8];
+  CK_ATTRIBUTE pt = {CKA_EC_POINT, ptattr, sizeof ptattr};
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE kt = CKK_AES;
-  CK_ULONG len = 32;
-  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_ATTRIBUTE wt[] = {{CKA_CLASS, &cls, sizeof cls},     {CKA_KEY_TYPE, &kt, sizeof kt},
-                       {CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &no, sizeof no},
-                       {CKA_WRAP, &yes, sizeof yes},      {CKA_SENSITIVE, &no, sizeof no},
-                       {CKA_EXTRACTABLE, &yes, sizeof yes}};
-  CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, wrap = {CKM_AES_KEY_WRAP, NULL, 0};
-  CK_OBJECT_HANDLE w = 0;
-  uint8_t kek[32], wrapped[KEYS_RD_KEY_LEN + 8];
-  CK_ULONG wlen = sizeof wrapped;
-  CK_ATTRIBUTE val = {CKA_VALUE, kek, sizeof kek};
-  const char *what = "C_GenerateKey (one-use wrapping key)";
-  CK_RV rv = st->p11->C_GenerateKey(st->session, &gen, wt, LISEC_ARRAY_LEN(wt), &w);
-  if (rv == CKR_OK && (what = "C_WrapKey (RD data key)",
-                       rv = st->p11->C_WrapKey(st->session, &wrap, w, key, wrapped, &wlen)) == CKR_OK)
-    what = "C_GetAttributeValue (one-use wrapping key)", rv = st->p11->C_GetAttributeValue(st->session, w, &val, 1);
-  if (w) st->p11->C_DestroyObject(st->session, w);
-  int rc = 0;
-  if (rv != CKR_OK) rc = p11_fail(err, what, rv);
-  else if (val.ulValueLen != 32 || wlen != sizeof wrapped)
-    rc = lisec_err_set(err, LISEC_ECRYPTO, "[rd] the token wrapped the data key in an unexpected form");
-  if (!rc) {
-    /* RFC 3394 unwrap in memory: the plain key exists only here. */
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int n1 = 0, n2 = 0;
-    if (!c || EVP_DecryptInit_ex(c, EVP_aes_256_wrap(), NULL, kek, NULL) != 1 ||
-        EVP_DecryptUpdate(c, out, &n1, wrapped, (int)wlen) != 1 ||
-        EVP_DecryptFinal_ex(c, out + n1, &n2) != 1 || n1 + n2 != KEYS_RD_KEY_LEN)
-      rc = lisec_err_set(err, LISEC_ECRYPTO, "[rd] the wrapped data key does not unwrap");
-    EVP_CIPHER_CTX_free(c);
-  }
-  crypto_wipe(kek, sizeof kek);
-  crypto_wipe(wrapped, sizeof wrapped);
-  if (rc) crypto_wipe(out, KEYS_RD_KEY_LEN);
-  return rc;
+  CK_ULONG len = 32, wlen = KEYS_RD_WRAPPED_LEN;
+  CK_ATTRIBUTE kek_t[] = {{CKA_CLASS, &cls, sizeof cls},        {CKA_KEY_TYPE, &kt, sizeof kt},
+                          {CKA_VALUE_LEN, &len, sizeof len},    {CKA_TOKEN, &no, sizeof no},
+                          {CKA_SENSITIVE, &yes, sizeof yes},    {CKA_EXTRACTABLE, &no, sizeof no},
+                          {CKA_WRAP, &yes, sizeof yes},         {CKA_ENCRYPT, &no, sizeof no},
+                          {CKA_DECRYPT, &no, sizeof no}};
+  /* CKD_NULL: the one key derivation SoftHSM2 2.6 offers for ECDH; the
+   * shared x-coordinate is the AES-256 wrapping key (docs/rd.md) */
+  CK_ECDH1_DERIVE_PARAMS dp = {CKD_NULL, 0, NULL, KEYS_RD_POINT_LEN, (CK_BYTE_PTR)recipient};
+  CK_MECHANISM derive = {CKM_ECDH1_DERIVE, &dp, sizeof dp}, wrap = {CKM_AES_KEY_WRAP, NULL, 0};
+  const char *what = "C_GenerateKeyPair (ephemeral P-256)";
+  CK_RV rv = st->p11->C_GenerateKeyPair(st->session, &kpg, pub_t, LISEC_ARRAY_LEN(pub_t), prv_t,
+                                        LISEC_ARRAY_LEN(prv_t), &epub, &eprv);
+  if (rv == CKR_OK) what = "C_GetAttributeValue (ephemeral point)", rv = st->p11->C_GetAttributeValue(st->session, epub, &pt, 1);
+  if (rv == CKR_OK)
+    what = "C_DeriveKey (ECDH with the recipient's key)",
+    rv = st->p11->C_DeriveKey(st->session, &derive, eprv, kek_t, LISEC_ARRAY_LEN(kek_t), &kek);
+  if (rv == CKR_OK)
+    what = "C_WrapKey (RD data key to the recipient)",
+    rv = st->p11->C_WrapKey(st->session, &wrap, kek, key, wrapped, &wlen);
+  if (kek) st->p11->C_DestroyObject(st->session, kek);
+  if (eprv) st->p11->C_DestroyObject(st->session, eprv);
+  if (epub) st->p11->C_DestroyObject(st->session, epub);
+  if (rv != CKR_OK) return p11_fail(err, what, rv);
+  if (wlen != KEYS_RD_WRAPPED_LEN || !point_of(ptattr, pt.ulValueLen, eph))
+    return lisec_err_set(err, LISEC_ECRYPTO, "[rd] the token wrapped the data key in an unexpected form");
+  return 0;
 }
 
 int keys_rdkey_get(keys_rdkey *st, const char *store, uint64_t period, bool create,
-                   uint8_t key[KEYS_RD_KEY_LEN], lisec_err *err) {
+                   const uint8_t recipient[KEYS_RD_POINT_LEN], uint8_t eph[KEYS_RD_POINT_LEN],
+                   uint8_t wrapped[KEYS_RD_WRAPPED_LEN], lisec_err *err) {
   char label[LABEL_MAX];
   int rc = label_of(store, period, label, err);
   if (rc) return rc;
+  if (!recipient || recipient[0] != 0x04)
+    return lisec_err_set(err, LISEC_EINVAL, "[rd] the recipient is not an uncompressed P-256 point");
   CK_OBJECT_HANDLE oh[2] = {0, 0};
   CK_ULONG got = 0;
   pthread_mutex_lock(&st->lock);
@@ -141,7 +162,7 @@ int keys_rdkey_get(keys_rdkey *st, const char *store, uint64_t period, bool crea
     rv = st->p11->C_GenerateKey(st->session, &gen, t, LISEC_ARRAY_LEN(t), &oh[0]);
     if (rv != CKR_OK) rc = p11_fail(err, "C_GenerateKey (RD data key)", rv);
   }
-  if (!rc) rc = extract(st, oh[0], key, err);
+  if (!rc) rc = wrap_to(st, oh[0], recipient, eph, wrapped, err);
   pthread_mutex_unlock(&st->lock);
   return rc;
 }

@@ -2,12 +2,15 @@
  * ([rd]; issue 20, TR 103 308 §5.7): one AES-256 key per RD store and
  * retention period, generated in the token (sensitive: the token never
  * shows its value; extractable only wrapped), labelled
- * "lisec-rd:<store>:<period>". Handing a key out wraps it (C_WrapKey, AES
- * key wrap RFC 3394) under a one-use AES-256 wrapping key made in the token
- * for that request as a session object, which the keys process unwraps in
- * memory and destroys: the token object stays the only lasting copy, and
- * its C_DestroyObject at the end of retention is what makes the period's
- * data unreadable (crypto-shredding). */
+ * "lisec-rd:<store>:<period>". Handing a key out wraps it in the token to
+ * its recipient, the RD VM's P-256 public key: an ephemeral P-256 key pair
+ * made in the token, ECDH with the recipient's point (C_DeriveKey,
+ * CKM_ECDH1_DERIVE) into a one-use AES-256 wrapping key, C_WrapKey with AES
+ * key wrap (RFC 3394). Neither the keys process nor the controller ever
+ * holds the data key in clear: they see the ephemeral public point and
+ * the 40 wrapped bytes. The token object stays the only copy lisec holds,
+ * and its C_DestroyObject at the end of retention is what makes the
+ * period's data unreadable (crypto-shredding). */
 #ifndef LISEC_KEYS_RDKEY_H
 #define LISEC_KEYS_RDKEY_H
 
@@ -21,16 +24,21 @@
 #define KEYS_RD_STORE_MAX 128 /* a storage id (MODEL_ID_MAX) */
 #define KEYS_RD_KEY_LEN 32
 #define KEYS_RD_PERIOD_MAX ((uint64_t)1 << 40)
+#define KEYS_RD_POINT_LEN 65   /* an uncompressed P-256 point */
+#define KEYS_RD_WRAPPED_LEN 40 /* AES-256 wrapped by RFC 3394 */
 
 typedef struct keys_rdkey keys_rdkey;
 
 int keys_rdkey_open(const char *module, const char *token, const char *pin, keys_rdkey **out,
                     lisec_err *err);
 void keys_rdkey_close(keys_rdkey *st);
-/* The data key of (store, period) into key: the token's object, made first
- * when absent and create is set (ENOTFOUND otherwise). */
+/* The data key of (store, period) wrapped to recipient (0x04 || X || Y):
+ * the token's object, made first when absent and create is set (ENOTFOUND
+ * otherwise); eph gets the ephemeral public point, wrapped the RFC 3394
+ * wrap of the key under the ECDH x-coordinate of eph and recipient. */
 int keys_rdkey_get(keys_rdkey *st, const char *store, uint64_t period, bool create,
-                   uint8_t key[KEYS_RD_KEY_LEN], lisec_err *err);
+                   const uint8_t recipient[KEYS_RD_POINT_LEN], uint8_t eph[KEYS_RD_POINT_LEN],
+                   uint8_t wrapped[KEYS_RD_WRAPPED_LEN], lisec_err *err);
 /* Destroys every object of (store, period) and looks again: 0 only when
  * none is left; *count: how many went (0 when it was gone already). */
 int keys_rdkey_destroy(keys_rdkey *st, const char *store, uint64_t period, uint64_t *count,

@@ -395,11 +395,14 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
   case KEYS_MSG_X1_SIGN:
     return do_x1_sign(s, q, sig, rp, err);
-  case KEYS_MSG_RD_KEY: /* into sig, which is wiped after the reply */
+  case KEYS_MSG_RD_KEY: /* wrapped to the recipient in the token: the point and the wrap into sig */
     if (!s->rd) return lisec_err_set(err, LISEC_EUNAVAIL, "[rd] no PKCS#11 token is configured");
-    if ((rc = keys_rdkey_get(s->rd, q->name, q->period, q->create, sig, err))) return rc;
-    rp->data = sig;
-    rp->data_len = KEYS_RD_KEY_LEN;
+    if ((rc = keys_rdkey_get(s->rd, q->name, q->period, q->create, q->data, sig, sig + KEYS_RD_POINT_LEN, err)))
+      return rc;
+    rp->rd_eph = sig;
+    rp->rd_eph_len = KEYS_RD_POINT_LEN;
+    rp->data = sig + KEYS_RD_POINT_LEN;
+    rp->data_len = KEYS_RD_WRAPPED_LEN;
     return 0;
   case KEYS_MSG_RD_DESTROY:
     if (!s->rd) return lisec_err_set(err, LISEC_EUNAVAIL, "[rd] no PKCS#11 token is configured");

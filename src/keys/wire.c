@@ -165,7 +165,10 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
   case KEYS_MSG_RD_DESTROY:
     ipc_put_str(w, q->name);
     ipc_put_u64(w, q->period);
-    if (q->type == KEYS_MSG_RD_KEY) ipc_put_u8(w, q->create ? 1 : 0);
+    if (q->type == KEYS_MSG_RD_KEY) {
+      ipc_put_u8(w, q->create ? 1 : 0);
+      ipc_put_bytes(w, q->data, q->data_len);
+    }
     break;
   default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
     break;
@@ -237,6 +240,9 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
       flag = ipc_get_u8(&r);
       if (flag > 1) bad(&r, "create is neither 0 nor 1");
       q->create = flag == 1;
+      ipc_get_bytes(&r, KEYS_RD_POINT_LEN, &q->data, &q->data_len);
+      if (!r.bad && (q->data_len != KEYS_RD_POINT_LEN || q->data[0] != 0x04))
+        bad(&r, "the recipient is not an uncompressed P-256 point");
     }
     break;
   default:
@@ -278,7 +284,10 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
   case KEYS_MSG_RD_DESTROY:
     ipc_put_u64(w, r->count);
     break;
-  case KEYS_MSG_RD_KEY:
+  case KEYS_MSG_RD_KEY: /* the ephemeral point, then the wrapped key: nothing in clear */
+    ipc_put_bytes(w, r->rd_eph, r->rd_eph_len);
+    ipc_put_bytes(w, r->data, r->data_len);
+    break;
   case KEYS_MSG_OPEN:
   case KEYS_MSG_AUDIT_SIGN:
   case KEYS_MSG_AUDIT_SIGN_NEXT:
@@ -346,8 +355,11 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       rp->count = ipc_get_u64(&r);
       break;
     case KEYS_MSG_RD_KEY:
-      ipc_get_bytes(&r, 32, &rp->data, &rp->data_len);
-      if (!r.bad && rp->data_len != 32) bad(&r, "the data key is not 32 bytes");
+      ipc_get_bytes(&r, KEYS_RD_POINT_LEN, &rp->rd_eph, &rp->rd_eph_len);
+      if (!r.bad && (rp->rd_eph_len != KEYS_RD_POINT_LEN || rp->rd_eph[0] != 0x04))
+        bad(&r, "the ephemeral key is not an uncompressed P-256 point");
+      ipc_get_bytes(&r, KEYS_RD_WRAPPED_LEN, &rp->data, &rp->data_len);
+      if (!r.bad && rp->data_len != KEYS_RD_WRAPPED_LEN) bad(&r, "the wrapped data key is not 40 bytes");
       break;
     case KEYS_MSG_OPEN:
       ipc_get_bytes(&r, KEYS_DATA_MAX, &rp->data, &rp->data_len);

@@ -22,8 +22,13 @@
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
- *   RD_KEY          store id, period, create                data key (32 bytes; wiped after sending)
+ *   RD_KEY          store id, period, create, recipient     ephemeral point (65), wrapped key (40)
  *   RD_DESTROY      store id, period                        count destroyed
+ *
+ * RD_KEY's recipient is the RD VM's P-256 point (0x04 || X || Y) and its
+ * answer the token's ephemeral point and the data key wrapped to the
+ * recipient (keys/rdkey.h): the data key never crosses this wire in clear,
+ * and a decoder refuses an answer of any other size.
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear.
@@ -41,6 +46,7 @@
 
 #include "ipc/ipc.h"
 #include "keys/keys.h"
+#include "keys/rdkey.h"
 
 /* [keys] max_message (the payload bound of one message, both ways) and
  * max_batch (records in one OPEN_BATCH): defaults and the limits a
@@ -107,7 +113,8 @@ typedef struct keys_request {
   char authorisation[VAULT_ID_MAX + 1]; /* SEAL */
   int64_t version;                      /* SEAL */
   const uint8_t *data;                  /* SEAL: identifiers JSON; AUDIT_SIGN(_NEXT): the message;
-                                           X1_SIGN: the digest; AUDIT_PROMOTE: the pk */
+                                           X1_SIGN: the digest; AUDIT_PROMOTE: the pk;
+                                           RD_KEY: the recipient's point (65) */
   size_t data_len;
   vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
   char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; RD_KEY, RD_DESTROY: the store */
@@ -130,8 +137,10 @@ typedef struct keys_reply {
   vault_sealed sealed;                                         /* SEAL, REWRAP (ciphertext borrowed) */
   bool changed;                                                /* REWRAP */
   const uint8_t *data; /* OPEN: identifiers JSON; AUDIT_SIGN(_NEXT), X1_SIGN: signature;
-                          AUDIT_NEXT: the pk */
+                          AUDIT_NEXT: the pk; RD_KEY: the wrapped data key (40) */
   size_t data_len;
+  const uint8_t *rd_eph; /* RD_KEY: the token's ephemeral point (65) */
+  size_t rd_eph_len;
   uint64_t count;      /* KEK_UNLOAD; RD_DESTROY: objects destroyed */
   uint32_t batch_count; /* OPEN_BATCH: answers, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch; /* OPEN_BATCH: the answers' fields, each checked */

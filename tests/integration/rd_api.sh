@@ -13,7 +13,11 @@
 #  - the RD store's data key of a period goes only to the host running the
 #    attested RD VM inside DE (not another host, not a host in London, not
 #    an untrusted host, not another role), a period not begun is refused;
-#    the token holds it; its early destruction is refused (409
+#    it comes wrapped to the RD VM's P-256 key (no key, a malformed or
+#    oversized PEM, RSA-1024, P-384: 400 TR103308-5.7-RD-WRAP) and unwraps
+#    with the VM's private key (openssl) to the token's key as pkcs11-tool
+#    wraps it independently; the token refuses its value in clear
+#    (CKR_ATTRIBUTE_SENSITIVE) and holds it; its early destruction is refused (409
 #    TR103308-5.8-RD-EARLY), and with the RD clock moved past the end of
 #    its retention (test hook) lisecd destroys it: pkcs11-tool lists it no
 #    more, its request is 410 TR103308-5.8-RD-SHRED, and the audit log's
@@ -130,28 +134,74 @@ pass "an RD VM placed or moved to London for a DE obligation is denied (RD-R11),
 # --- keys per period ---------------------------------------------------------------
 p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
 in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-store:$1" || true; }
-expect 403 operator GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+# the RD VM's own P-256 key pairs (the data key is wrapped to the public key)
+for k in vm vm2; do
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $k.key 2>/dev/null
+  openssl pkey -in $k.key -pubout -out $k.pub
+done
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 2>/dev/null | openssl pkey -pubout -out p384.pub
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null | openssl pkey -pubout -out rsa1024.pub
+kreq() { # VM [PUBFILE]: a key request's body
+  python3 -c 'import json,sys; d={"vm":sys.argv[1]}
+if len(sys.argv) > 2: d["public_key"]=open(sys.argv[2]).read()
+print(json.dumps(d))' "$@"
+}
+hexof() { python3 -c 'import sys; print(sys.stdin.buffer.read().hex())'; }
+unwrap() { # PRIVKEY: the data key (hex) of the reply in body, opened as the RD VM does
+  python3 -c 'import json,base64; b=json.load(open("body")); assert b["wrap"]=="ECDH-P256+A256KW" and "key" not in b, b
+open("eph.pem","w").write(b["ephemeral_public_key"]); w=base64.b64decode(b["wrapped_key"]); assert len(w)==40
+open("wrapped.bin","wb").write(w)'
+  openssl pkeyutl -derive -inkey "$1" -peerkey eph.pem -out z.bin
+  openssl enc -d -id-aes256-wrap -iv A6A6A6A6A6A6A6A6 -K "$(hexof <z.bin)" -in wrapped.bin | hexof
+}
+ok=$(kreq rd-q vm.pub)
+expect 403 operator POST /v1/rd/keys/rd-store/0 "$ok"
 has TR103308-5.7-RD-KEY
-expect 403 rd-admin GET '/v1/rd/keys/rd-store/0?vm=rd-q'
-expect 403 lon-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'   # rd-q runs on fra-1
+expect 403 rd-admin POST /v1/rd/keys/rd-store/0 "$ok"
+expect 403 lon-1 POST /v1/rd/keys/rd-store/0 "$ok"   # rd-q runs on fra-1
 has TR103308-5.7-RD-KEY
-expect 403 lon-1 GET '/v1/rd/keys/rd-store/0?vm=rd-lon' # on lon-1, outside DE
+expect 403 lon-1 POST /v1/rd/keys/rd-store/0 "$(kreq rd-lon vm.pub)" # on lon-1, outside DE
 has jurisdiction
-expect 403 ber-u GET '/v1/rd/keys/rd-store/0?vm=rd-u'   # inside DE, not attested trusted
+expect 403 ber-u POST /v1/rd/keys/rd-store/0 "$(kreq rd-u vm.pub)"   # inside DE, not attested trusted
 has attested
-expect 403 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-db'  # not an RD function
-expect 404 fra-1 GET '/v1/rd/keys/other/0?vm=rd-q'
-expect 409 fra-1 GET '/v1/rd/keys/rd-store/5?vm=rd-q'   # not begun
-expect 400 fra-1 GET '/v1/rd/keys/rd-store/x1?vm=rd-q'
-expect 400 fra-1 GET '/v1/rd/keys/rd-store/0'
+expect 403 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq rd-db vm.pub)"  # not an RD function
+expect 404 fra-1 POST /v1/rd/keys/other/0 "$ok"
+expect 409 fra-1 POST /v1/rd/keys/rd-store/5 "$ok"   # not begun
+expect 400 fra-1 POST /v1/rd/keys/rd-store/x1 "$ok"
+expect 400 fra-1 POST /v1/rd/keys/rd-store/0 '{"public_key":"x"}'
+# the recipient key: none, malformed, oversized, RSA-1024, P-384: each refused naming RD-WRAP
+printf -- '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n' >bad.pub
+{ echo '-----BEGIN PUBLIC KEY-----'; head -c 600 /dev/zero | tr '\0' A | fold -w 64; echo; echo '-----END PUBLIC KEY-----'; } >big.pub
+for pub in "" bad.pub big.pub rsa1024.pub p384.pub; do
+  expect 400 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq rd-q $pub)"
+  has TR103308-5.7-RD-WRAP "the refusal of recipient '${pub:-none}'"
+done
+code=$(req fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q')
+[ "$code" != 200 ] || fail "the clear-key GET route still answers"
 [ "$(in_token 0)" = 0 ] || fail "a refused request made a key"
-expect 200 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
-key0=$(python3 -c 'import json,sys,base64; k=base64.b64decode(json.load(open("body"))["key"]); assert len(k)==32; print(k.hex())')
-expect 200 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
-[ "$(python3 -c 'import json,base64; print(base64.b64decode(json.load(open("body"))["key"]).hex())')" = "$key0" ] ||
-  fail "the same period gave another key"
+expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$ok"
+lacks '"key"' "the key reply"
+key0=$(unwrap vm.key)
+[ ${#key0} = 64 ] || fail "the wrapped key does not unwrap to 32 bytes with the RD VM's key"
+expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq rd-q vm2.pub)"
+[ "$(unwrap vm2.key)" = "$key0" ] || fail "the same period gave another key"
+! unwrap vm.key >/dev/null 2>&1 || fail "a key wrapped to vm2 opened with vm's key"
 [ "$(in_token 0)" = 1 ] || fail "the token does not hold the key of period 0: $("${p11[@]}" --list-objects 2>&1)"
-pass "the period's key goes only to the host of the attested RD VM in DE (other roles, hosts, London, untrusted refused); the token holds it"
+# Independently of lisec: the token's own object, wrapped by pkcs11-tool
+# under a KEK this test made, is the key the RD VM unwrapped; and the token
+# never shows it in clear (sensitive: CKA_VALUE is refused).
+kid=$(printf 'lisec-rd:rd-store:0' | hexof)
+head -c 32 /dev/urandom >test-kek.bin
+"${p11[@]}" --write-object test-kek.bin --type secrkey --key-type AES:32 --id 7e57 --label test-kek --usage-wrap >/dev/null 2>&1
+"${p11[@]}" --wrap --id 7e57 --application-id "$kid" -m AES-KEY-WRAP -o by-test.bin >/dev/null 2>&1 ||
+  fail "pkcs11-tool cannot wrap the token's key"
+[ "$(openssl enc -d -id-aes256-wrap -iv A6A6A6A6A6A6A6A6 -K "$(hexof <test-kek.bin)" -in by-test.bin | hexof)" = "$key0" ] ||
+  fail "the key the RD VM unwrapped is not the token's key"
+"${p11[@]}" --delete-object --type secrkey --id 7e57 >/dev/null 2>&1
+! "${p11[@]}" --read-object --type secrkey --id "$kid" -o clear.bin >p11.out 2>&1 || fail "the token gave the key in clear"
+grep -q CKR_ATTRIBUTE_SENSITIVE p11.out || fail "reading the key's value: $(cat p11.out)"
+[ ! -s clear.bin ] || fail "the key's value was written out"
+pass "the period's key goes only to the host of the attested RD VM in DE (other roles, hosts, London, untrusted refused), wrapped to the VM's P-256 key (none, malformed, oversized, RSA-1024, P-384 refused RD-WRAP); it unwraps to the token's key (checked by pkcs11-tool), which the token never shows in clear"
 
 # --- extension by signed command -----------------------------------------------------
 lisec rd sign-extend --key rd-sign.key --obligation ob-de --retention-s 90 --counter 1 --expires +600 -o ext.json
@@ -179,8 +229,8 @@ has TR103308-5.8-RD-EARLY
 echo 400 >clock # period 0 ended 50 s from now, its retention 90 s after: 400 s ahead is past both
 for _ in $(seq 1 300); do [ "$(in_token 0)" = 0 ] && break; sleep 0.1; done
 [ "$(in_token 0)" = 0 ] || fail "the key of period 0 is still in the token after its retention"
-for _ in $(seq 1 100); do [ "$(req fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q')" = 410 ] && break; sleep 0.1; done
-expect 410 fra-1 GET '/v1/rd/keys/rd-store/0?vm=rd-q'
+for _ in $(seq 1 100); do [ "$(req fra-1 POST /v1/rd/keys/rd-store/0 "$ok")" = 410 ] && break; sleep 0.1; done
+expect 410 fra-1 POST /v1/rd/keys/rd-store/0 "$ok"
 has TR103308-5.8-RD-SHRED
 pass "at the end of retention the key is destroyed in the token (pkcs11-tool lists it no more) and its period is 410 RD-SHRED"
 
