@@ -4,3 +4,9 @@ lisec_fuzzer(rd_command ${CMAKE_CURRENT_LIST_DIR}/rd_command.c lisec_model)
 if(LISEC_FUZZ)
   target_sources(rd_command PRIVATE ${CMAKE_SOURCE_DIR}/src/model/rd_command.c)
 endif()
+# The RD VM's public key a data key is wrapped to (model/rd_recipient.c;
+# seeds in fuzz/corpus/rd_recipient/).
+lisec_fuzzer(rd_recipient ${CMAKE_CURRENT_LIST_DIR}/rd_recipient.c lisec_model)
+if(LISEC_FUZZ)
+  target_sources(rd_recipient PRIVATE ${CMAKE_SOURCE_DIR}/src/model/rd_recipient.c)
+endif()

@@ -305,6 +305,87 @@ static void test_malformed_values(void **state) {
 
 /* ---- X1_SIGN: the X1 client's TLS signature (issue 16) --------------------- */
 
+/* RD_KEY (issue 20 item 1): the request carries the RD VM's P-256 point,
+ * the answer the token's ephemeral point and the 40 wrapped bytes, and
+ * nothing else: an answer in the old form (the 32-byte data key in
+ * clear), a short or long wrap, a point that is not uncompressed P-256
+ * are refused, so a keys process can never hand the controller a clear
+ * key that it would accept. */
+static void test_rd_key_wire(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  uint8_t point[KEYS_RD_POINT_LEN], eph[KEYS_RD_POINT_LEN], wrapped[KEYS_RD_WRAPPED_LEN], clear[32];
+  memset(point, 0x11, sizeof point), point[0] = 0x04;
+  memset(eph, 0x22, sizeof eph), eph[0] = 0x04;
+  memset(wrapped, 0x33, sizeof wrapped);
+  memset(clear, 0x44, sizeof clear);
+  keys_request q = {.type = KEYS_MSG_RD_KEY, .name = "rd-store", .period = 3, .create = true, .data = point,
+                    .data_len = sizeof point},
+               back;
+  ipc_writer w;
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_string_equal(back.name, "rd-store");
+  assert_int_equal(back.period, 3);
+  assert_true(back.create);
+  assert_int_equal(back.data_len, KEYS_RD_POINT_LEN);
+  assert_memory_equal(back.data, point, sizeof point);
+  ipc_writer_free(&w);
+  /* a recipient that is not an uncompressed P-256 point */
+  uint8_t compressed[KEYS_RD_POINT_LEN];
+  memcpy(compressed, point, sizeof compressed), compressed[0] = 0x02;
+  const struct {
+    const uint8_t *p;
+    size_t n;
+  } bad_points[] = {{NULL, 0}, {point, 33}, {compressed, sizeof compressed}};
+  for (size_t i = 0; i < sizeof bad_points / sizeof *bad_points; i++) {
+    q.data = bad_points[i].p, q.data_len = bad_points[i].n;
+    encode_request(&q, &w);
+    err = (lisec_err){0};
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, "recipient"));
+    ipc_writer_free(&w);
+  }
+
+  keys_reply r = {.type = KEYS_MSG_RD_KEY, .rd_eph = eph, .rd_eph_len = sizeof eph, .data = wrapped,
+                  .data_len = sizeof wrapped},
+             rb;
+  encode_reply(&r, &w);
+  /* the bytes on the wire: rc, reason, the point, the wrap; no room for more */
+  assert_int_equal(w.buf.len, 4 + 4 + 4 + KEYS_RD_POINT_LEN + 4 + KEYS_RD_WRAPPED_LEN);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.rd_eph_len, KEYS_RD_POINT_LEN);
+  assert_memory_equal(rb.rd_eph, eph, sizeof eph);
+  assert_int_equal(rb.data_len, KEYS_RD_WRAPPED_LEN);
+  assert_memory_equal(rb.data, wrapped, sizeof wrapped);
+  ipc_writer_free(&w);
+  /* the old answer, the clear 32-byte key, alone or in place of the wrap */
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 0);
+  ipc_put_str(&w, "");
+  ipc_put_bytes(&w, clear, sizeof clear);
+  err = (lisec_err){0};
+  assert_int_not_equal(keys_wire_get_reply(KEYS_MSG_RD_KEY, w.buf.data, w.buf.len, &rb, &err), 0);
+  ipc_writer_free(&w);
+  const size_t wraps[] = {sizeof clear, KEYS_RD_WRAPPED_LEN - 1, KEYS_RD_WRAPPED_LEN + 8};
+  uint8_t big[KEYS_RD_WRAPPED_LEN + 8] = {0};
+  for (size_t i = 0; i < sizeof wraps / sizeof *wraps; i++) {
+    keys_reply rr = {.type = KEYS_MSG_RD_KEY, .rd_eph = eph, .rd_eph_len = sizeof eph, .data = big,
+                     .data_len = wraps[i]};
+    encode_reply(&rr, &w);
+    err = (lisec_err){0};
+    assert_int_equal(keys_wire_get_reply(rr.type, w.buf.data, w.buf.len, &rb, &err), LISEC_EINVAL);
+    ipc_writer_free(&w);
+  }
+  keys_reply re = {.type = KEYS_MSG_RD_KEY, .rd_eph = compressed, .rd_eph_len = sizeof compressed, .data = wrapped,
+                   .data_len = sizeof wrapped};
+  encode_reply(&re, &w);
+  err = (lisec_err){0};
+  assert_int_equal(keys_wire_get_reply(re.type, w.buf.data, w.buf.len, &rb, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "ephemeral"));
+  ipc_writer_free(&w);
+}
+
 static void test_x1_sign_wire(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -910,6 +991,7 @@ int main(void) {
       cmocka_unit_test(test_batch_round_trip),
       cmocka_unit_test(test_batch_truncated_oversized),
       cmocka_unit_test(test_batch_out_of_order),
+      cmocka_unit_test(test_rd_key_wire),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

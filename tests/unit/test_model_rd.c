@@ -19,6 +19,8 @@
 
 #include "model/model.h"
 #include "model/rd_command.h"
+#include "model/rd_recipient.h"
+#include <openssl/pem.h>
 
 static const int64_t T0 = 1780272000; /* 2026-06-01 */
 
@@ -313,6 +315,71 @@ static void test_extension_command(void **state) {
   EVP_PKEY_free(rogue);
 }
 
+/* The PEM of k's public part (static buffer). */
+static const char *pub_pem(EVP_PKEY *k) {
+  static char buf[4096];
+  BIO *b = BIO_new(BIO_s_mem());
+  assert_true(PEM_write_bio_PUBKEY(b, k));
+  int n = BIO_read(b, buf, sizeof buf - 1);
+  assert_true(n > 0);
+  buf[n] = 0;
+  BIO_free(b);
+  return buf;
+}
+
+/* The RD data key's recipient (model/rd_recipient.c): a P-256 PEM gives its
+ * uncompressed point, which goes back to the same PEM; no key, a malformed
+ * or oversized PEM, a NUL inside, RSA-1024 and P-384 are each refused
+ * naming TR103308-5.7-RD-WRAP. */
+static void test_recipient_key(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  uint8_t pt[MODEL_RD_POINT_LEN];
+  EVP_PKEY *p256 = EVP_EC_gen("P-256"), *p384 = EVP_EC_gen("P-384"),
+           *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+  assert_non_null(p256), assert_non_null(p384), assert_non_null(rsa);
+  const char *pem = pub_pem(p256);
+  char good[1024];
+  snprintf(good, sizeof good, "%s", pem);
+  assert_int_equal(model_rd_recipient_parse(good, strlen(good), pt, &err), 0);
+  uint8_t want[MODEL_RD_POINT_LEN];
+  size_t wl = 0;
+  assert_true(EVP_PKEY_get_octet_string_param(p256, "encoded-pub-key", want, sizeof want, &wl));
+  assert_int_equal(wl, MODEL_RD_POINT_LEN);
+  assert_memory_equal(pt, want, wl);
+  char *back = NULL;
+  assert_int_equal(model_rd_point_pem(pt, &back, &err), 0);
+  assert_string_equal(back, good);
+  free(back);
+
+  char big[MODEL_RD_RECIPIENT_PEM_MAX + 64];
+  memset(big, 'A', sizeof big - 1), big[sizeof big - 1] = 0;
+  char nul[1024];
+  size_t nul_len = strlen(good);
+  memcpy(nul, good, nul_len), nul[40] = 0;
+  char rsa_pem[2048], p384_pem[1024];
+  snprintf(rsa_pem, sizeof rsa_pem, "%s", pub_pem(rsa));
+  snprintf(p384_pem, sizeof p384_pem, "%s", pub_pem(p384));
+  const char *bad_pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+  const struct {
+    const char *pem;
+    size_t len;
+    const char *why;
+  } bad[] = {{NULL, 0, "none given"},           {"", 0, "none given"},
+             {big, strlen(big), "longer"},      {nul, nul_len, "NUL"},
+             {bad_pem, strlen(bad_pem), "PEM"}, {rsa_pem, strlen(rsa_pem), "not an EC key"},
+             {p384_pem, strlen(p384_pem), "P-256"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    err = (lisec_err){0};
+    assert_int_equal(model_rd_recipient_parse(bad[i].pem, bad[i].len, pt, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, MODEL_REQ_RD_WRAP));
+    if (!strstr(err.msg, bad[i].why)) fail_msg("case %zu: %s", i, err.msg);
+  }
+  EVP_PKEY_free(p256);
+  EVP_PKEY_free(p384);
+  EVP_PKEY_free(rsa);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compliant_then_each_rule_fails),
@@ -321,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input_and_retention),
       cmocka_unit_test(test_periods),
       cmocka_unit_test(test_extension_command),
+      cmocka_unit_test(test_recipient_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
