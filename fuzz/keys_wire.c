@@ -64,7 +64,11 @@ static void reply(uint16_t type, const uint8_t *p, size_t n) {
   if (w.failed || keys_wire_get_reply(type, w.buf.data, w.buf.len, &back, &err)) abort();
   if (r.rc != back.rc || strcmp(r.msg, back.msg) || strcmp(r.name, back.name) || strcmp(r.label, back.label) ||
       r.changed != back.changed || r.count != back.count || r.data_len != back.data_len ||
-      (r.data_len && memcmp(r.data, back.data, r.data_len)) || memcmp(&r.info, &back.info, sizeof r.info))
+      (r.data_len && memcmp(r.data, back.data, r.data_len)) || memcmp(&r.info, &back.info, sizeof r.info) ||
+      r.rd_eph_len != back.rd_eph_len || (r.rd_eph_len && memcmp(r.rd_eph, back.rd_eph, r.rd_eph_len)))
+    abort();
+  /* an RD key answer is a point and a wrap, never a clear 32-byte key */
+  if (type == KEYS_MSG_RD_KEY && !r.rc && (r.rd_eph_len != KEYS_RD_POINT_LEN || r.data_len != KEYS_RD_WRAPPED_LEN))
     abort();
   same_sealed(&r.sealed, &back.sealed);
   if (r.batch_count != back.batch_count || r.batch_len != back.batch_len ||
