@@ -8,8 +8,9 @@ lisec_integration_test(ha_failover tests/integration/ha_failover.sh)
 # reconnects on its multi-host URL and takes its lock back with a new epoch.
 lisec_integration_test(ha_pg_promote tests/integration/ha_pg_promote.sh)
 # The deployment of docs/ha.md on loopback: etcd, Patroni (two PostgreSQL),
-# three lisecd behind HAProxy, under load and an active X1 task on
-# lisec-ne; lisecd leaders killed at seeded random points (at least 6, as
+# three lisecd behind HAProxy, under load, attestations (swtpm + agent)
+# and an active X1 task on lisec-ne; a nonce of a killed leader accepted
+# once by the next; lisecd leaders killed at seeded random points (at least 6, as
 # many as fit 60 s) and Patroni's primary once; every decision checked
 # against the committed state, the task never deactivated.
 lisec_integration_test(ha_stack tests/integration/ha_stack.sh)

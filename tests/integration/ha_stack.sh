@@ -16,7 +16,12 @@
 # acknowledged write committed with its audit record, `lisec audit verify`
 # passes online through HAProxy and offline, and the X1 task is still
 # active with its XID on the NE, which was never told to deactivate it nor
-# to activate it again (its log and state file). At the end every
+# to activate it again (its log and state file), and host 1 (own swtpm,
+# lisec-agent reporting through HAProxy all along) attested again and
+# trusted without enrolling again. At the second kill a nonce the killed
+# leader issued to host 2 is quoted by host 2's TPM and submitted to the
+# next leader through HAProxy: accepted once, then refused (TR103308-5.1).
+# The shared configuration is lib/ha.sh's. At the end every
 # decision answered is checked against the committed state: its audit
 # record is that decision with that outcome, after the record creating the
 # hypervisor it was about, each audit index answered once, and no decision
@@ -26,8 +31,10 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/ha.sh"
 release_only "ha_failover and ha_pg_promote (the same lock, fence and reconnect paths)"
-for tool in patroni etcd haproxy psql openssl jq; do
+for tool in patroni etcd haproxy psql openssl jq swtpm tpm2_pcrextend; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed (scripts/bootstrap installs it)"; exit 77; }
 done
 /usr/bin/python3 -c 'import etcd, psycopg2' 2>/dev/null || { echo "SKIP: python3-etcd or python3-psycopg2 not installed"; exit 77; }
@@ -40,13 +47,41 @@ cleanup_hooks+=("'$src/scripts/test/ha-stack-start' stop '$stack'")
 . "$stack/stack.env"
 url=$STORE_URL
 pass "etcd, Patroni's primary and synchronous standby up in $(($(date +%s) - t_start)) s"
-openssl genpkey -algorithm ed25519 -out "$work/audit.pem" 2>/dev/null || fail "openssl: the audit key"
-chmod 600 "$work/audit.pem"
+ha_audit_key
 # [ha] makes no key at start: the KEK (targets) and the LI administration's
 # sealing key are provisioned beforehand, the same for every node
 head -c 32 /dev/urandom >"$work/kek.bin" && chmod 600 "$work/kek.bin"
 make_li_admin_key "$work/li"
 lisec pki issue "$pki" admf operator lisec-admf >/dev/null || fail "pki issue admf"
+# two hosts, each with its own swtpm: host 1's lisec-agent reports through
+# HAProxy all along; host 2's is stopped once trusted, so the nonce test
+# below uses its TPM alone
+am_pki "$work/am"
+(cd "$work" && evgen --log fw.bin --extends fw.txt --reference ref.json) || fail "evgen"
+declare -A HID APID
+for h in 1 2; do
+  tpm_up "T$h"
+  tpm_use "T$h"
+  tpm_extend "$work/fw.txt"
+  mkdir -p "$work/state-$h"
+  cat >"$work/agent-$h.conf" <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-$h
+eventlog = $work/fw.bin
+poll_ms = 200
+[server]
+url = https://localhost:PORT
+ca = $pki/ca.crt
+cert = $pki/host-$h.crt
+key = $pki/host-$h.key
+CONF
+  HID[$h]=$("$build/cmd/lisec-agent/lisec-agent" -c "$work/agent-$h.conf" host-id) || fail "host-id $h"
+  lisec pki issue "$pki" "host-$h" host "${HID[$h]}" >/dev/null || fail "pki issue host-$h"
+  issue_location "$work/am" "${HID[$h]}" "$(tpm_reset_count)" "$work/state-$h/location.cms"
+done
 
 declare -A PORT PID PROBE
 mapfile -t free < <(python3 -c 'import socket
@@ -56,40 +91,11 @@ print("\n".join(str(s.getsockname()[1]) for s in ss))')
 for n in a b c; do
   PORT[$n]=${free[0]} PROBE[$n]=${free[1]}
   free=("${free[@]:2}")
-  cat >"$work/$n.conf" <<CONF
-[server]
-listen = 127.0.0.1:${PORT[$n]}
-workers = 2
-[tls]
-cert = $pki/server.crt
-key = $pki/server.key
-client_ca = $pki/ca.crt
-[probe]
-listen = 127.0.0.1:${PROBE[$n]}
-[store]
-url = $url
-[log]
-level = info
-[audit]
-origin = lisec-test/audit
-development_key_file = $work/audit.pem
-allow_development_key = true
-checkpoint_ms = 300
-vkey_file = $work/$n.vkey
-li_admin_key = $work/li.pub
-[vault]
-development_key_file = $work/kek.bin
-allow_development_key = true
-[model]
-allow_declared_trust = true
-[ha]
-enabled = true
-node = $n
-advertise = https://localhost:${PORT[$n]}
-lock_poll_ms = 100
-lock_timeout_ms = 2000
-store_failover_ms = 30000
-CONF
+  mapfile -t lines < <(ha_section "$n" "${PORT[$n]}")
+  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "li_admin_key = $work/li.pub" \
+    "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" "interval_s = 300" \
+    "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
+    "[model]" "allow_declared_trust = true" "${lines[@]}" "store_failover_ms = 30000"
 done
 start() { # NAME: a lisecd in the background (we are its supervisor)
   "$build/cmd/lisecd/lisecd" -c "$work/$1.conf" 2>>"$work/$1.log" &
@@ -203,6 +209,82 @@ x1_kept() { # WHEN: the task is active with its XID on both sides, the NE told n
 }
 pass "lisec-ne holds the LI's task $XIDS, active, set up through HAProxy"
 
+# ---- attestations through HAProxy ------------------------------------------------------------------
+for h in 1 2; do
+  code=$(post host "{\"id\":\"${HID[$h]}\",\"protection\":\"general\"}")
+  [ "$code" = 201 ] || fail "through HAProxy: POST host ${HID[$h]}: $code $(cat "$work/p.json")"
+done
+run_agent() { # N: its lisec-agent, reporting through HAProxy
+  sed -i "s|^url = .*|url = $H|" "$work/agent-$1.conf"
+  tpm_use "T$1"
+  "$build/cmd/lisec-agent/lisec-agent" -c "$work/agent-$1.conf" run >>"$work/agent-$1.log" 2>&1 &
+  APID[$1]=$!
+  cleanup_hooks+=("kill ${APID[$1]} 2>/dev/null; wait ${APID[$1]} 2>/dev/null")
+}
+host_get() { # N: host N's attestation through HAProxy into $work/att.json; 0 when answered 200
+  [ "$(as operator -o "$work/att.json" -w '%{http_code}' "$H/v1/hosts/${HID[$1]}/attestation" 2>/dev/null)" = 200 ]
+}
+appraised_at() { # N: the seconds of host N's newest appraisal (0 when none or not answered)
+  local at=""
+  host_get "$1" && at=$(jq -r '.lisec.last_appraisal_at // empty' "$work/att.json")
+  [ -n "$at" ] && date -d "$at" +%s || echo 0
+}
+model_trust() { as operator "$H/v1/model/host/${HID[$1]}" 2>/dev/null | jq -r '.state.trust // empty' 2>/dev/null; }
+attested_since() { # N T WHEN: host N appraised at or after T and trusted in the model (60 s ceiling)
+  for _ in $(seq 1 600); do
+    [ "$(appraised_at "$1")" -ge "$2" ] && [ "$(model_trust "$1")" = trusted ] && return 0
+    sleep 0.1
+  done
+  tail -5 "$work/agent-$1.log" >&2
+  fail "$3: host $1 not attested again and trusted within 60 s: $(model_trust "$1"), appraised $(appraised_at "$1"), not after $2"
+}
+enrolments() { grep -c 'enrolled as host' "$work/agent-$1.log" || true; }
+t_att=$(date +%s)
+for h in 1 2; do run_agent "$h"; done
+for h in 1 2; do attested_since "$h" "$t_att" "at the start"; done
+kill "${APID[2]}" && wait "${APID[2]}" 2>/dev/null
+ENROL1=$(enrolments 1)
+pass "two hosts (own swtpm, lisec-agent through HAProxy) enrolled and attested: trusted in the model; host 2's agent stopped"
+
+# nonce_failover KILL-CMD: a nonce issued by the leader before KILL-CMD is
+# accepted once by the next one and refused the second time (TR103308-5.1)
+nonce_failover() {
+  local nonce code=000
+  for _ in $(seq 1 100); do # a connection HAProxy drops meanwhile: a few tries
+    code=$(as host-2 -o "$work/nonce.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -d "{\"host\":\"${HID[2]}\"}" "$H/v1/attest/nonce" 2>/dev/null) || code=000
+    case "$code" in 000 | 503) sleep 0.2 ;; *) break ;; esac
+  done
+  [ "$code" = 201 ] || fail "nonce from the leader: $code $(cat "$work/nonce.json" 2>/dev/null)"
+  nonce=$(jq -r .nonce "$work/nonce.json")
+  "$@"
+  tpm_use T2
+  rm -rf "$work/q2"
+  "$build/cmd/lisec-agent/lisec-agent" -c "$work/agent-2.conf" quote --nonce "$nonce" --out "$work/q2" 2>"$work/q2.err" ||
+    fail "quote with the old leader's nonce: $(cat "$work/q2.err")"
+  jq -n --arg host "${HID[2]}" --arg nonce "$nonce" --arg q "$(base64 -w0 "$work/q2/quote.msg")" \
+    --arg s "$(base64 -w0 "$work/q2/quote.sig")" --arg p "$(base64 -w0 "$work/q2/quote.pcrs")" \
+    --arg l "$(base64 -w0 "$work/q2/eventlog.bin")" --arg c "$(base64 -w0 "$work/q2/location.cms")" \
+    '{host:$host, nonce:$nonce, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}' >"$work/q2/evidence.json"
+  submit() {
+    local c=000
+    for _ in $(seq 1 100); do # the moment no lisecd is up through HAProxy: a few tries
+      c=$(as host-2 -o "$work/ev.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary "@$work/q2/evidence.json" "$H/v1/attest/evidence" 2>/dev/null) || c=000
+      case "$c" in 000 | 503) sleep 0.2 ;; *) break ;; esac
+    done
+    echo "$c"
+  }
+  code=$(submit)
+  [ "$code" = 200 ] && [ "$(jq -r .trust "$work/ev.json")" = trusted ] ||
+    fail "the old leader's nonce at the new leader: $code $(cat "$work/ev.json"), not 200 trusted"
+  # the replay is appraised and fails (the host is then untrusted): an answer, not an HTTP refusal
+  code=$(submit)
+  [ "$code" = 200 ] && [ "$(jq -r .verified "$work/ev.json")" = false ] &&
+    jq -r '.reasons[]' "$work/ev.json" | grep -q '^TR103308-5.1: nonce already used' ||
+    fail "the same nonce a second time: $code $(cat "$work/ev.json"), not refused naming TR103308-5.1"
+}
+
 mkdir "$work/load"
 : >"$work/load/acked"
 python3 "$src/tests/integration/ha_stack_load.py" load "$front" "$pki" "$work/load" 2>"$work/load.err" &
@@ -228,17 +310,17 @@ all_stored() { # WHEN: every write acknowledged so far committed, with its audit
 }
 verify() { # WHEN: online through HAProxy and offline
   # through HAProxy a connection may meet the moment no lisecd is marked up
-  # (a check missed under load): up to 5 tries; a refusal of the log itself
+  # (a check missed under load): tries for up to 60 s; a refusal of the log itself
   # fails at once
-  local try ok=0
-  for try in 1 2 3 4 5; do
+  local until=$(($(date +%s) + 60)) ok=0
+  while [ "$(date +%s)" -le "$until" ]; do
     if lisec --server "$H" --pki "$pki" --role auditor audit verify --pubkey "$work/a.vkey" \
       --state "$work/st.json" >"$work/v1.out" 2>&1; then ok=1; break; fi
     grep -q 'TLS handshake failed\|cannot connect\|503' "$work/v1.out" ||
       { cat "$work/v1.out"; fail "$1: online verify through HAProxy"; }
     sleep 0.5
   done
-  [ "$ok" = 1 ] || { cat "$work/v1.out"; fail "$1: online verify through HAProxy: no leader reached in 5 tries"; }
+  [ "$ok" = 1 ] || { cat "$work/v1.out"; fail "$1: online verify through HAProxy: no leader reached in 60 s"; }
   lisec audit verify --db "$url" --pubkey "$work/a.vkey" >"$work/v2.out" 2>&1 ||
     { cat "$work/v2.out"; fail "$1: offline verify"; }
 }
@@ -255,30 +337,40 @@ while :; do
   delay_ms=$((RANDOM % 1500))
   sleep "$((delay_ms / 1000)).$(printf '%03d' $((delay_ms % 1000)))"
   if [ "$round" = 3 ]; then
+    t0=$(date +%s%N)
     killed_pg=$("$src/scripts/test/ha-stack-start" kill-primary "$stack") || fail "no Patroni primary to kill"
     what="Patroni's primary (node pg$killed_pg killed)"
   else
-    kill -KILL "${PID[$leader]}"
-    wait "${PID[$leader]}" 2>/dev/null || true
-    start "$leader" # back as a standby, as its supervisor would
+    kill_leader() {
+      kill -KILL "${PID[$leader]}"
+      t0=$(date +%s%N) # failover is timed from the kill, the nonce test's quote included
+      wait "${PID[$leader]}" 2>/dev/null || true
+      start "$leader" # back as a standby, as its supervisor would
+    }
+    if [ "$round" = 2 ]; then nonce_failover kill_leader; else kill_leader; fi
     what="lisecd leader $leader killed"
+    [ "$round" != 2 ] || what="$what with a nonce it issued outstanding (accepted once by the next leader, then refused)"
   fi
-  t0=$(date +%s%N)
+  t_kill=$((t0 / 1000000000))
   progress 5
   ms=$((($(date +%s%N) - t0) / 1000000))
-  [ "$round" = 3 ] || fo_ms+=("$ms")
+  # Patroni's failover and the nonce round (its quote runs in the gap) are not a lisecd failover figure
+  [ "$round" = 3 ] || [ "$round" = 2 ] || fo_ms+=("$ms")
   one_leader
   leader=$LEADER
   all_stored "after round $round"
   verify "after round $round"
   x1_kept "after round $round"
-  pass "round $round ($delay_ms ms after the load resumed), $what: the load acknowledged again through HAProxy within $ms ms; one leader ($leader), two standbys; all $STORED writes acknowledged so far stored with their records; audit verifies online and offline; the X1 task active on the NE, no deactivate, no second activate"
+  # a new leader asks every enrolled host to attest again at once (interval 300 s)
+  if [ "$round" = 3 ]; then attested_since 1 0 "after round $round"; else attested_since 1 "$t_kill" "after round $round"; fi
+  [ "$(enrolments 1)" = "$ENROL1" ] || fail "after round $round host 1's agent enrolled again: $(grep 'enrolled as host' "$work/agent-1.log")"
+  pass "round $round ($delay_ms ms after the load resumed), $what: the load acknowledged again through HAProxy within $ms ms; one leader ($leader), two standbys; all $STORED writes acknowledged so far stored with their records; audit verifies online and offline; the X1 task active on the NE, no deactivate, no second activate; host 1 attested again and trusted without enrolling again"
   # as many as fit the budget: another round only if one as long as this one still fits
   took=$(($(date +%s) - t_round))
   [ "$round" -lt 6 ] || { [ "$round" -lt "$kills_max" ] && [ $(($(date +%s) - t_start + took)) -le "$budget" ]; } || break
 done
 sorted=$(printf '%s\n' "${fo_ms[@]}" | sort -n)
-pass "$round kills (seed $seed): $((round - 1)) of the lisecd leader, failover through HAProxy p50 $(sed -n "$(((${#fo_ms[@]} + 1) / 2))p" <<<"$sorted") ms, max $(tail -1 <<<"$sorted") ms; Patroni's primary once"
+pass "$round kills (seed $seed): $((round - 1)) of the lisecd leader, failover through HAProxy (rounds but 2 and 3) p50 $(sed -n "$(((${#fo_ms[@]} + 1) / 2))p" <<<"$sorted") ms, max $(tail -1 <<<"$sorted") ms; Patroni's primary once"
 touch "$work/load/stop"
 wait $loader || fail "the load failed: $(tail -3 "$work/load.err")"
 cat "$work/load"/decisions.* >/dev/null

@@ -1,0 +1,51 @@
+# Shared by the high-availability integration tests (ha_failover,
+# ha_pg_promote, ha_stack; sourced after common.sh, with $pki made): the
+# audit checkpoint key every [ha] node shares, provisioned before any of
+# them starts (none makes one, docs/ha.md), and one node's configuration on
+# loopback: the test PKI, its own API and probe ports, the store, and that
+# key; the [ha] lines of a node. What each test adds (its own sections and
+# settings) follows as extra lines.
+
+# ha_audit_key: $work/audit.pem, an Ed25519 key of mode 600.
+ha_audit_key() {
+  openssl genpkey -algorithm ed25519 -out "$work/audit.pem" 2>/dev/null || fail "openssl: the audit key"
+  chmod 600 "$work/audit.pem"
+}
+
+# ha_conf FILE PORT PROBE STORE_URL VKEY [extra lines...]: writes FILE; the
+# extra lines follow the [audit] section (so a first one may still be an
+# [audit] setting).
+ha_conf() {
+  local file=$1 port=$2 probe=$3 store=$4 vkey=$5
+  shift 5
+  cat >"$file" <<CONF
+[server]
+listen = 127.0.0.1:$port
+workers = 2
+[tls]
+cert = $pki/server.crt
+key = $pki/server.key
+client_ca = $pki/ca.crt
+[probe]
+listen = 127.0.0.1:$probe
+[store]
+url = $store
+[log]
+level = info
+[audit]
+origin = lisec-test/audit
+development_key_file = $work/audit.pem
+allow_development_key = true
+checkpoint_ms = 300
+vkey_file = $vkey
+CONF
+  for line in "$@"; do echo "$line" >>"$file"; done
+}
+
+# ha_section NAME PORT: the [ha] lines of node NAME, which advertises
+# https://localhost:PORT; it polls the lock every 100 ms and holds it with
+# a 2 s timeout. One a line, for ha_conf's extra lines (mapfile).
+ha_section() {
+  printf '%s\n' "[ha]" "enabled = true" "node = $1" "advertise = https://localhost:$2" \
+    "lock_poll_ms = 100" "lock_timeout_ms = 2000"
+}
