@@ -6,12 +6,13 @@ with [ha] from their configuration files, probes each one's /healthz every
 few milliseconds on a keep-alive connection, kills the leader with SIGKILL N
 times (the killed one is started again as a standby) and prints, per kill,
 the time from the old leader's last 200 to the new leader's first 200.
+The leader is killed at a seeded random point (BENCH_SEED replays it).
 `front_failover` does the same through HAProxy: one client asks
 /healthz through HAProxy every few milliseconds, a new connection each
 time (HAProxy pins a connection to one lisecd), and per kill the time is
 from the last 200 naming the old leader's node to the first naming
 another's."""
-import http.client, json, os, signal, ssl, subprocess, sys, threading, time
+import http.client, json, os, random, signal, ssl, subprocess, sys, threading, time
 
 
 def context(pki, role):
@@ -59,15 +60,9 @@ def decisions(port, pki, threads, seconds):
     print(f"{len(lat) / wall:.1f} {q(0.5):.2f} {q(0.99):.2f} {fails[0]}")
 
 
-def failover(build, pki, kills, names, confs, ports):
-    procs, log = {}, []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def start(n):
-        procs[n] = subprocess.Popen([f"{build}/cmd/lisecd/lisecd", "-c", confs[n]],
-                                    stderr=open(f"{confs[n]}.log", "ab"))
-
+def probe_nodes(pki, ports, record, stop):
+    """Each node's own /healthz on a keep-alive connection: a 200 naming
+    the role leader records that node."""
     def probe(n):
         ctx = context(pki, "operator")
         conn = None
@@ -79,61 +74,16 @@ def failover(build, pki, kills, names, confs, ports):
                 r = conn.getresponse()
                 b = r.read()
                 if r.status == 200 and b'"leader"' in b:
-                    with lock:
-                        log.append((time.monotonic(), n))
+                    record(n)
             except Exception:
                 conn = None
             time.sleep(0.005)
-
-    for n in names:
-        start(n)
-        time.sleep(0.3)  # the first one started leads
-    ths = [threading.Thread(target=probe, args=(n,), daemon=True) for n in names]
-    for t in ths:
-        t.start()
-
-    def leader(after, exclude=None, bound=60):
-        limit = time.monotonic() + bound
-        while time.monotonic() < limit:
-            with lock:
-                for t, n in log:
-                    if t > after and n != exclude:
-                        return t, n
-            time.sleep(0.01)
-        raise SystemExit("no leader within %d s" % bound)
-
-    _, cur = leader(0)
-    times = []
-    for k in range(kills):
-        time.sleep(1.0)
-        procs[cur].send_signal(signal.SIGKILL)
-        procs[cur].wait()
-        killed = time.monotonic()
-        with lock:
-            last_old = max(t for t, n in log if n == cur)
-        t_new, new = leader(killed, exclude=cur)
-        times.append((t_new - last_old) * 1000)
-        print(f"kill {k + 1}: {cur} -> {new}: {times[-1]:.0f} ms", flush=True)
-        start(cur)
-        cur = new
-    stop.set()
-    for p in procs.values():
-        p.send_signal(signal.SIGTERM)
-    for p in procs.values():
-        p.wait()
-    times.sort()
-    print(f"failover over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, max {times[-1]:.0f} ms")
+    return [lambda n=n: probe(n) for n in ports]
 
 
-def front_failover(build, pki, kills, front, names, confs):
-    procs, log = {}, []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def start(n):
-        procs[n] = subprocess.Popen([f"{build}/cmd/lisecd/lisecd", "-c", confs[n]],
-                                    stderr=open(f"{confs[n]}.log", "ab"))
-
+def probe_front(pki, front, record, stop):
+    """/healthz through HAProxy, a new connection each time (HAProxy pins a
+    connection to one lisecd): a 200 records the node that answered."""
     def probe():
         ctx = context(pki, "operator")
         while not stop.is_set():
@@ -144,18 +94,40 @@ def front_failover(build, pki, kills, front, names, confs):
                 b = r.read()
                 conn.close()
                 if r.status == 200:
-                    node = json.loads(b).get("node")
-                    with lock:
-                        log.append((time.monotonic(), node))
+                    record(json.loads(b).get("node"))
             except Exception:
                 pass
             time.sleep(0.005)
+    return [probe]
+
+
+def failover(build, pki, kills, names, confs, probes, what):
+    """The one kill loop: starts the nodes, runs the probes (probes(record,
+    stop) -> thread bodies), kills the leader with SIGKILL `kills` times at a
+    seeded random point 0.5-1.5 s after the last leader appeared (BENCH_SEED
+    replays it), starts the killed one again as a standby, and prints per
+    kill the time from the last 200 naming the old leader to the first
+    naming another, then p50 and max."""
+    procs, log = {}, []
+    lock = threading.Lock()
+    stop = threading.Event()
+    seed = int(os.environ.get("BENCH_SEED", time.time_ns() % 32768))
+    rng = random.Random(seed)
+    print(f"kill points: seed {seed} (BENCH_SEED={seed} replays them)", flush=True)
+
+    def record(n):
+        with lock:
+            log.append((time.monotonic(), n))
+
+    def start(n):
+        procs[n] = subprocess.Popen([f"{build}/cmd/lisecd/lisecd", "-c", confs[n]],
+                                    stderr=open(f"{confs[n]}.log", "ab"))
 
     for n in names:
         start(n)
         time.sleep(0.3)  # the first one started leads
-    th = threading.Thread(target=probe, daemon=True)
-    th.start()
+    for body in probes(record, stop):
+        threading.Thread(target=body, daemon=True).start()
 
     def leader(after, exclude=None, bound=60):
         limit = time.monotonic() + bound
@@ -165,12 +137,12 @@ def front_failover(build, pki, kills, front, names, confs):
                     if t > after and n != exclude:
                         return t, n
             time.sleep(0.01)
-        raise SystemExit("no leader through HAProxy within %d s" % bound)
+        raise SystemExit("no leader%s within %d s" % (what, bound))
 
     _, cur = leader(0)
     times = []
     for k in range(kills):
-        time.sleep(1.0)
+        time.sleep(0.5 + rng.random())
         procs[cur].send_signal(signal.SIGKILL)
         procs[cur].wait()
         killed = time.monotonic()
@@ -187,8 +159,7 @@ def front_failover(build, pki, kills, front, names, confs):
     for p in procs.values():
         p.wait()
     times.sort()
-    print(f"failover through HAProxy over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, "
-          f"max {times[-1]:.0f} ms")
+    print(f"failover{what} over {kills} kills: p50 {times[len(times) // 2]:.0f} ms, max {times[-1]:.0f} ms")
 
 
 if __name__ == "__main__":
@@ -197,11 +168,12 @@ if __name__ == "__main__":
     elif sys.argv[1] == "front_failover":
         build, pki, kills, front = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
         rest = sys.argv[6:]
-        front_failover(build, pki, kills, front, rest[0::2], dict(zip(rest[0::2], rest[1::2])))
+        failover(build, pki, kills, rest[0::2], dict(zip(rest[0::2], rest[1::2])),
+                 lambda record, stop: probe_front(pki, front, record, stop), " through HAProxy")
     else:
         build, pki, kills = sys.argv[2], sys.argv[3], int(sys.argv[4])
         rest = sys.argv[5:]
         names = rest[0::3]
-        confs = dict(zip(names, rest[1::3]))
         ports = dict(zip(names, map(int, rest[2::3])))
-        failover(build, pki, kills, names, confs, ports)
+        failover(build, pki, kills, names, dict(zip(names, rest[1::3])),
+                 lambda record, stop: probe_nodes(pki, ports, record, stop), "")

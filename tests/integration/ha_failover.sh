@@ -19,6 +19,7 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/ha.sh"
 for tool in psql openssl jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
 pki=$work/pki
 make_pki "$pki"
@@ -27,8 +28,7 @@ cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 sql() { psql -qtA "$url" -c "$1"; }
 # The audit key is provisioned before any [ha] lisecd starts (none makes one).
-openssl genpkey -algorithm ed25519 -out "$work/audit.pem" 2>/dev/null || fail "openssl: the audit key"
-chmod 600 "$work/audit.pem"
+ha_audit_key
 
 declare -A PORT PID PROBE
 # Every port the test needs, found in one go (python starts slowly on a
@@ -43,33 +43,11 @@ conf() { # NAME STORE_URL [extra lines...]: writes $work/NAME.conf
   shift 2
   [ -n "${PORT[$name]:-}" ] || { next_port; PORT[$name]=$NEXT_PORT; }
   [ -n "${PROBE[$name]:-}" ] || { next_port; PROBE[$name]=$NEXT_PORT; }
-  cat >"$work/$name.conf" <<CONF
-[server]
-listen = 127.0.0.1:${PORT[$name]}
-workers = 2
-[tls]
-cert = $pki/server.crt
-key = $pki/server.key
-client_ca = $pki/ca.crt
-[probe]
-listen = 127.0.0.1:${PROBE[$name]}
-[store]
-url = $store
-[log]
-level = info
-[audit]
-origin = lisec-test/audit
-development_key_file = $work/audit.pem
-allow_development_key = true
-checkpoint_ms = 300
-vkey_file = $work/$name.vkey
-CONF
-  for line in "$@"; do echo "$line" >>"$work/$name.conf"; done
+  ha_conf "$work/$name.conf" "${PORT[$name]}" "${PROBE[$name]}" "$store" "$work/$name.vkey" "$@"
 }
 ha_lines() { # NAME
   [ -n "${PORT[$1]:-}" ] || { next_port; PORT[$1]=$NEXT_PORT; }
-  printf '%s\n' "[ha]" "enabled = true" "node = $1" "advertise = https://localhost:${PORT[$1]}" \
-    "lock_poll_ms = 100" "lock_timeout_ms = 2000"
+  ha_section "$1" "${PORT[$1]}"
 }
 start() { # NAME [env assignments...]: a [ha] lisecd in the background
   local name=$1

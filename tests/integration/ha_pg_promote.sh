@@ -16,6 +16,7 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/ha.sh"
 for tool in psql openssl jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
 pki=$work/pki
 make_pki "$pki"
@@ -27,43 +28,15 @@ url2=$(cd / && "$src/scripts/test/pg-replica-start" "$url1" "$pg2" --sync)
 port_of() { local hp=${1#*@}; hp=${hp%%/*}; echo "${hp##*:}"; }
 url="postgresql://lisec@127.0.0.1:$(port_of "$url1"),127.0.0.1:$(port_of "$url2")/lisec?target_session_attrs=read-write"
 [ "$(psql -qtAX "$url2" -c 'SELECT pg_is_in_recovery()')" = t ] || fail "the copy is not a hot standby"
-openssl genpkey -algorithm ed25519 -out "$work/audit.pem" 2>/dev/null || fail "openssl: the audit key"
-chmod 600 "$work/audit.pem"
+ha_audit_key
 
 port=$(free_port)
 probe=$(free_port)
 conf() { # FILE STORE_URL [extra lines...]
-  local file=$1 store=$2
+  local file=$1 store=$2 lines
   shift 2
-  cat >"$file" <<CONF
-[server]
-listen = 127.0.0.1:$port
-workers = 2
-[tls]
-cert = $pki/server.crt
-key = $pki/server.key
-client_ca = $pki/ca.crt
-[probe]
-listen = 127.0.0.1:$probe
-[store]
-url = $store
-[log]
-level = info
-[audit]
-origin = lisec-test/audit
-development_key_file = $work/audit.pem
-allow_development_key = true
-checkpoint_ms = 300
-vkey_file = $work/a.vkey
-[ha]
-enabled = true
-node = a
-advertise = https://localhost:$port
-lock_poll_ms = 100
-lock_timeout_ms = 2000
-store_failover_ms = 8000
-CONF
-  for line in "$@"; do echo "$line" >>"$file"; done
+  mapfile -t lines < <(ha_section a "$port")
+  ha_conf "$file" "$port" "$probe" "$store" "$work/a.vkey" "${lines[@]}" "store_failover_ms = 8000" "$@"
 }
 
 # ---- refused: a URL that names only the read-only standby ---------------------------
