@@ -296,39 +296,54 @@ static int rewrap_outside(rotation *r, lisec_err *err) {
   return rc;
 }
 
-/* Inside the transaction: each re-wrapped key replaces its record's, the
+/* The writes, in transactions of ROTATION_CHUNK records, so the store's
+ * write lock is held a chunk at a time and other writers (audit appends,
+ * decisions) go in between: each re-wrapped key replaces its record's, the
  * record compared by version with the one read before (a target changed
  * meanwhile is re-wrapped again here, unless the change sealed it under
  * the current key already; one deleted meanwhile is passed over); then the
- * store notes which key is current. Only store calls, unless a target
- * changed: the write lock is held for the writes alone. */
+ * store notes which key is current. The token work was done before, so only
+ * a store failure (or a target changed meanwhile whose key cannot be
+ * re-wrapped) stops it part-way: the chunks written stay under the new key,
+ * which their records name, so every record stays readable, and the error
+ * says how many were written. */
+#define ROTATION_CHUNK 500
 static int write_rewrapped(rotation *r, const char *name, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
+  size_t n = json_array_size(r->ids), committed = 0;
   int rc = 0;
-  for (size_t i = 0; i < json_array_size(r->ids) && !rc; i++) {
-    rewrapped *d = &r->done[i];
-    if (!d->wrapped) continue;
-    vault_sealed s;
-    int64_t dv = 0;
-    bool moved = false;
-    rc = load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
-    if (rc == LISEC_ENOTFOUND) {
-      rc = 0;
-      continue;
+  for (size_t start = 0; start < n && !rc; start += ROTATION_CHUNK) {
+    size_t end = start + ROTATION_CHUNK < n ? start + ROTATION_CHUNK : n, in_chunk = 0;
+    if ((rc = store_begin(ctl->store, err))) break;
+    for (size_t i = start; i < end && !rc; i++) {
+      rewrapped *d = &r->done[i];
+      if (!d->wrapped) continue;
+      vault_sealed s;
+      int64_t dv = 0;
+      bool moved = false;
+      rc = load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+      if (rc == LISEC_ENOTFOUND) {
+        rc = 0;
+        continue;
+      }
+      if (rc) break;
+      if (dv == d->version && d->len <= sizeof s.wrapped_key) {
+        snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
+        memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
+        moved = true;
+      } else {
+        rc = rewrap_one(r, &s, &moved, err);
+      }
+      if (!rc && moved) rc = save(ctl, &s, dv, err);
+      if (!rc && moved) in_chunk++;
+      if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
+      vault_sealed_free(&s);
     }
-    if (rc) break;
-    if (dv == d->version && d->len <= sizeof s.wrapped_key) {
-      snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
-      memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
-      moved = true;
-    } else {
-      rc = rewrap_one(r, &s, &moved, err);
-    }
-    if (!rc && moved) rc = save(ctl, &s, dv, err);
-    if (!rc && moved) r->rewrapped++;
-    if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
-    vault_sealed_free(&s);
+    if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
+    else store_rollback(ctl->store);
+    if (!rc) committed += in_chunk;
   }
+  r->rewrapped = committed;
   if (!rc) {
     json_t *doc = json_pack("{s:s}", "key_label", name);
     char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
@@ -336,6 +351,14 @@ static int write_rewrapped(rotation *r, const char *name, lisec_err *err) {
     rc = text ? store_doc_put(ctl->store, KEK_DOC_KIND, KEK_DOC_ID, text, -1, NULL, err)
               : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     free(text);
+  }
+  if (rc && committed) {
+    char cause[LISEC_ERR_MSG_MAX];
+    snprintf(cause, sizeof cause, "%s", err->msg);
+    char *nc = strstr(cause, ", nothing changed"); /* stopped_at's words; not so now */
+    if (nc) memmove(nc, nc + strlen(", nothing changed"), strlen(nc + strlen(", nothing changed")) + 1);
+    lisec_err_set(err, rc, "%s (%zu targets were re-wrapped before it stopped; they name their new KEK "
+                  "and stay readable; rotate again to finish)", cause, committed);
   }
   return rc;
 }
@@ -372,21 +395,20 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   /* Recorded first; then the new key (generated in the token when absent)
    * becomes current, so writes from now on use it, every data key is
    * re-wrapped (outside any transaction), and the new wrappings are written
-   * in one transaction. On failure the previous key is current again;
-   * records sealed meanwhile stay readable by their label. */
+   * in chunks. On failure the previous key is current again; records sealed
+   * or re-wrapped meanwhile stay readable by their label. */
   if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL,
                           err, "target %s", "*");
   if (!rc) {
     if (!(rc = keys_vault_use_kek(keys, name, true, err))) {
       uint64_t t0 = lisec_time_mono_ns(), t1 = 0;
-      if (!(rc = keys_vault_current_kek(keys, NULL, r.label, err)) && !(rc = rewrap_outside(&r, err)) &&
-          !(t1 = lisec_time_mono_ns(), rc = store_begin(ctl->store, err))) {
+      if (!(rc = keys_vault_current_kek(keys, NULL, r.label, err)) && !(rc = rewrap_outside(&r, err))) {
+        t1 = lisec_time_mono_ns();
         rc = write_rewrapped(&r, name, err);
-        if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
-        else store_rollback(ctl->store);
         if (!rc)
-          LOG_INFO("KEK rotation: %zu data keys re-wrapped in %.1f s, written in one transaction in %.1f s",
-                   r.rewrapped, (double)(t1 - t0) / 1e9, (double)(lisec_time_mono_ns() - t1) / 1e9);
+          LOG_INFO("KEK rotation: %zu data keys re-wrapped in %.1f s, written in transactions of %d in %.1f s",
+                   r.rewrapped, (double)(t1 - t0) / 1e9, ROTATION_CHUNK,
+                   (double)(lisec_time_mono_ns() - t1) / 1e9);
       }
       if (rc) (void)keys_vault_use_kek(keys, prev, false, NULL);
       /* Every record is under the new key now: the older ones are unloaded
