@@ -11,6 +11,7 @@
  * this module in its own process. Never part of lisec: it lives in bench/
  * and is built only as a bench helper. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,7 +40,7 @@ static void network(void) {
   t.tv_nsec += us * 1000;
   t.tv_sec += t.tv_nsec / 1000000000;
   t.tv_nsec %= 1000000000;
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) != 0) {
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR) {
   }
 }
 
