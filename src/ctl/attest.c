@@ -262,15 +262,23 @@ static char *b64(const uint8_t *p, size_t n) {
   return crypto_base64_encode(p, n, &s) == 0 ? s : NULL;
 }
 
-static int load_doc(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, lisec_err *err) {
+/* The host's document, parsed; *text (when not NULL) gets its stored
+ * bytes as well, which the caller frees. */
+static int load_doc_text(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, char **text,
+                         lisec_err *err) {
   char *body = NULL;
   int rc = store_doc_get(ctl->store, HOST_KIND, host, &body, ver, err);
   if (rc == LISEC_ENOTFOUND)
     return lisec_err_set(err, rc, "host %.16s.. has never enrolled (TR103308-5.1)", host);
   if (rc) return rc;
   rc = lisec_json_parse(body, strlen(body), doc, err);
-  free(body);
+  if (!rc && text) *text = body;
+  else free(body);
   return rc;
+}
+
+static int load_doc(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, lisec_err *err) {
+  return load_doc_text(ctl, host, doc, ver, NULL, err);
 }
 
 static int save_doc(lisec_ctl *ctl, const char *host, const json_t *doc, int64_t expected,
@@ -1244,10 +1252,12 @@ static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc
  * appraisal decides those two fields itself, so it may be saved over that
  * write; any other change meanwhile (another appraisal, an enrolment)
  * stands, and the appraisal is refused as before. */
-static bool only_trust_changed(lisec_ctl *ctl, const char *host, const json_t *loaded, int64_t *ver) {
-  json_t *fresh = NULL, *was = loaded ? json_deep_copy(loaded) : NULL;
+static bool only_trust_changed(lisec_ctl *ctl, const char *host, const char *loaded, int64_t *ver) {
+  json_t *fresh = NULL, *was = NULL;
   int64_t fresh_ver = 0;
   lisec_err e = {0};
+  /* parsed again only here: a conflict is rare, a copy per report is not */
+  if (loaded && lisec_json_parse(loaded, strlen(loaded), &was, NULL) != 0) was = NULL;
   bool same = was && load_doc(ctl, host, &fresh, &fresh_ver, &e) == 0;
   if (same) {
     static const char *const timer_fields[] = {"trust", "location"};
@@ -1271,7 +1281,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   size_t nonce_len = 0, ak_len = 0;
   evidence_bytes e = {0};
   ak_cached *ak = NULL;
-  json_t *doc = NULL, *loaded = NULL, *ear = NULL, *vj = NULL;
+  json_t *doc = NULL, *ear = NULL, *vj = NULL;
+  char *loaded = NULL; /* the host's document as read, for only_trust_changed */
   attest_verdict *v = calloc(1, sizeof *v);
   int64_t ver = 0;
   attest_inventory inv = {0};
@@ -1298,11 +1309,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if ((rc = evidence_get(body, &e, err)) ||
       (rc = inventory_get(ctl, actor, body, host, &inv, inv_sha, &has_inv, err)) ||
       (rc = ctl_telemetry_get(ctl, actor, body, host, &st->telemetry, &chassis, ch_sha, &has_ch, err)) ||
-      (rc = load_doc(ctl, host, &doc, &ver, err)) ||
+      (rc = load_doc_text(ctl, host, &doc, &ver, &loaded, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
-  loaded = json_deep_copy(doc); /* for only_trust_changed; NULL: no second try */
 
   /* The nonce is consumed first: whatever the outcome, it is spent. It is
    * the stored one, whichever lisecd issued it; a store that cannot say
@@ -1542,7 +1552,7 @@ done:
   free(v);
   ak_cached_put(st, ak);
   json_decref(doc);
-  json_decref(loaded);
+  free(loaded);
   json_decref(ear);
   json_decref(vj);
   return rc;

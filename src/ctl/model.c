@@ -952,9 +952,10 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
                          MODEL_OBS_DOMAINS_MAX);
   /* The images each VM's package names (intent: the VM's document), read
    * from the store outside the lock. */
-  p->pkgs = json_object(), p->cache = json_object(), p->doms = want_doms ? json_array() : NULL;
+  (void)want_doms; /* the document is written from p->d (obs_doc_text) */
+  p->pkgs = json_object(), p->cache = json_object();
   p->d = calloc(obs->n ? obs->n : 1, sizeof *p->d);
-  int rc = p->pkgs && p->cache && (p->doms || !want_doms) && p->d ? 0 : LISEC_ENOMEM;
+  int rc = p->pkgs && p->cache && p->d ? 0 : LISEC_ENOMEM;
   lock_fresh(ctl, st);
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const char *vm = obs->domains[i].vm;
@@ -986,11 +987,6 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
     p->d[i] = (model_obs_domain){o->uuid, o->vm, ds, o->image_sha256, p->exp + used, 0};
     json_array_foreach(arr, k, x) p->exp[used++] = json_string_value(x);
     p->d[i].n_expected = json_array_size(arr);
-    if (!want_doms) continue;
-    json_t *jd = json_pack("{s:s?, s:s?, s:s, s:s?, s:o}", "uuid", o->uuid, "vm", o->vm, "state",
-                           model_dom_state_name(ds), "image", o->image_sha256, "expected",
-                           arr ? json_incref((json_t *)arr) : json_array());
-    rc = !jd || json_array_append_new(p->doms, jd) ? LISEC_ENOMEM : 0;
   }
   if (rc) {
     obs_parts_free(p);
@@ -1000,15 +996,105 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
   return 0;
 }
 
-/* The stored observation: what a restart reads back (obs_load_one). */
-static char *obs_doc_text(const ctl_observation *obs, int64_t first_at, json_t *doms) {
-  json_t *doc = json_object();
-  if (!doc) return NULL;
+/* Whether s is NULL or printable ASCII (what an agent's inventory holds):
+ * then obs_doc_plain writes it as the canonical dump would. */
+static bool obs_plain(const char *s) {
+  for (; s && *s; s++)
+    if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e) return false;
+  return true;
+}
+
+/* Appends s as a JSON string (null for NULL), escaped as jansson's dump
+ * escapes printable ASCII: only '"' and '\\'. */
+static int obs_put_str(lisec_buf *b, const char *s) {
+  if (!s) return lisec_buf_append(b, "null", 4);
+  int rc = lisec_buf_append(b, "\"", 1);
+  while (!rc && *s) {
+    size_t n = strcspn(s, "\"\\");
+    rc = lisec_buf_append(b, s, n);
+    s += n;
+    if (!rc && *s) rc = lisec_buf_append(b, *s == '"' ? "\\\"" : "\\\\", 2), s++;
+  }
+  return rc ? rc : lisec_buf_append(b, "\"", 1);
+}
+
+/* The canonical dump (sorted keys, compact) of obs_doc_text's document,
+ * written without building it, when every string is plain (obs_plain);
+ * NULL otherwise or when out of memory (the caller then builds it). */
+static char *obs_doc_plain(const ctl_observation *obs, int64_t first_at, const obs_parts *p) {
+  const char *ev = obs->evidence ? obs->evidence : "";
+  if (!obs_plain(obs->host) || !obs_plain(ev)) return NULL;
+  for (size_t i = 0; i < obs->n; i++) {
+    const model_obs_domain *d = &p->d[i];
+    if (!obs_plain(d->uuid) || !obs_plain(d->vm) || !obs_plain(d->image)) return NULL;
+    for (size_t k = 0; k < d->n_expected; k++)
+      if (!obs_plain(d->expected[k])) return NULL;
+  }
+  lisec_buf b;
+  lisec_buf_init(&b, (size_t)1 << 30);
+  int rc = lisec_buf_printf(&b, "{\"at\":%lld,\"domains\":[", (long long)obs->quote_time);
+  for (size_t i = 0; !rc && i < obs->n; i++) {
+    const model_obs_domain *d = &p->d[i];
+    rc = lisec_buf_append(&b, i ? ",{\"expected\":[" : "{\"expected\":[", i ? 14 : 13);
+    for (size_t k = 0; !rc && k < d->n_expected; k++)
+      if (!(rc = k ? lisec_buf_append(&b, ",", 1) : 0)) rc = obs_put_str(&b, d->expected[k]);
+    if (!rc) rc = lisec_buf_append(&b, "],\"image\":", 10);
+    if (!rc) rc = obs_put_str(&b, d->image);
+    if (!rc) rc = lisec_buf_append(&b, ",\"state\":", 9);
+    if (!rc) rc = obs_put_str(&b, model_dom_state_name(d->state));
+    if (!rc) rc = lisec_buf_append(&b, ",\"uuid\":", 8);
+    if (!rc) rc = obs_put_str(&b, d->uuid);
+    if (!rc) rc = lisec_buf_append(&b, ",\"vm\":", 6);
+    if (!rc) rc = obs_put_str(&b, d->vm);
+    if (!rc) rc = lisec_buf_append(&b, "}", 1);
+  }
+  if (!rc) rc = lisec_buf_append(&b, "],\"evidence\":", 13);
+  if (!rc) rc = obs_put_str(&b, ev);
+  if (!rc) rc = lisec_buf_printf(&b, ",\"first_at\":%lld,\"host\":", (long long)first_at);
+  if (!rc) rc = obs_put_str(&b, obs->host);
+  if (!rc) rc = lisec_buf_append(&b, "}", 1);
+  if (rc) {
+    free(b.data);
+    return NULL;
+  }
+  return (char *)b.data; /* NUL-terminated by lisec_buf */
+}
+
+/* The stored observation: what a restart reads back (obs_load_one). Its
+ * domains are p's (the model's view of the report, with each VM's package
+ * images); written directly in the common case, built with jansson when a
+ * string needs more than the plain form. */
+static char *obs_doc_text(const ctl_observation *obs, int64_t first_at, const obs_parts *p) {
+  char *plain = obs_doc_plain(obs, first_at, p);
+  if (plain) return plain;
+  json_t *doc = json_object(), *doms = json_array();
+  if (!doc || !doms) {
+    json_decref(doc);
+    json_decref(doms);
+    return NULL;
+  }
+  bool ok = true;
+  for (size_t i = 0; ok && i < obs->n; i++) {
+    const model_obs_domain *d = &p->d[i];
+    json_t *exp = json_array();
+    for (size_t k = 0; exp && ok && k < d->n_expected; k++)
+      ok = json_array_append_new(exp, json_string(d->expected[k])) == 0;
+    json_t *jd = ok && exp ? json_pack("{s:s?, s:s?, s:s, s:s?, s:O}", "uuid", d->uuid, "vm", d->vm, "state",
+                                       model_dom_state_name(d->state), "image", d->image, "expected", exp)
+                           : NULL;
+    json_decref(exp);
+    ok = jd && json_array_append_new(doms, jd) == 0;
+  }
+  if (!ok) {
+    json_decref(doc);
+    json_decref(doms);
+    return NULL;
+  }
   json_object_set_new(doc, "host", json_string(obs->host));
   json_object_set_new(doc, "at", json_integer((json_int_t)obs->quote_time));
   json_object_set_new(doc, "first_at", json_integer((json_int_t)first_at));
   json_object_set_new(doc, "evidence", json_string(obs->evidence ? obs->evidence : ""));
-  json_object_set(doc, "domains", doms);
+  json_object_set_new(doc, "domains", doms);
   char *text = lisec_json_dump_canonical(doc);
   json_decref(doc);
   return text;
@@ -1043,7 +1129,7 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_
   pthread_mutex_unlock(&st->mu);
   if (!known)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the model", obs->host);
-  else if (!(*text = obs_doc_text(obs, first_at, p.doms)))
+  else if (!(*text = obs_doc_text(obs, first_at, &p)))
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (rc) ctl_model_obs_prep_free(pp);
   else *prep = pp;
@@ -1115,7 +1201,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
    * twice); the model holds it already, so a store failure is logged.
    * Stored already when the caller wrote it in its own transaction. */
   if (!stored) {
-    char *text = obs_doc_text(obs, first_at, p.doms);
+    char *text = obs_doc_text(obs, first_at, &p);
     lisec_err serr = {0};
     if (!text || ctl_model_observe_put(ctl, obs->host, text, &serr))
       LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,

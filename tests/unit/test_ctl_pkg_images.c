@@ -5,7 +5,8 @@
  * upload, which writes through the same path) is seen by the very next
  * observation. What is checked is the "expected" list of the observation
  * document the model builds (ctl_model_observe_doc), which is what the
- * running image is judged against. */
+ * running image is judged against; and that document's text, written
+ * without a jansson tree, against the canonical dump of the same document. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,10 +153,61 @@ static void test_unknown_package_then_stored(void **state) {
   assert_string_equal(got, "[\"" IMG_A "\"]");
 }
 
+/* The observation document as the model writes it (directly, for the
+ * plain strings an agent sends) is byte for byte the canonical dump of the
+ * document it describes, built here with jansson; so is one with a string
+ * outside the plain form (which the model builds with jansson itself). */
+static void check_text(const ctl_observed_domain *d, size_t n, const char *const *images) {
+  ctl_observation o = {"hel-1", 1764000000, "e00000000000000f", d, n};
+  ctl_model_obs_prep *prep = NULL;
+  char *text = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &err), 0);
+  json_t *doms = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *exp = json_array();
+    for (size_t k = 0; d[i].vm && strcmp(d[i].vm, "web") == 0 && images[k]; k++)
+      json_array_append_new(exp, json_string(images[k]));
+    json_array_append_new(doms, json_pack("{s:s?, s:s?, s:s, s:s?, s:o}", "uuid", d[i].uuid, "vm", d[i].vm,
+                                          "state", d[i].state, "image", d[i].image_sha256, "expected", exp));
+  }
+  json_t *doc = json_pack("{s:s, s:I, s:I, s:s, s:o}", "host", "hel-1", "at", (json_int_t)1764000000,
+                          "first_at", (json_int_t)1764000000, "evidence", "e00000000000000f", "domains", doms);
+  char *want = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  assert_non_null(want);
+  assert_string_equal(text, want);
+  free(want);
+  json_decref(doc);
+  free(text);
+  ctl_model_obs_prep_free(prep);
+}
+
+static void test_observation_text(void **state) {
+  (void)state;
+  store_package(IMG_A);
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\",\"package\":\"probe\"}");
+  static const char *const images[] = {IMG_A, NULL};
+  ctl_observed_domain plain[] = {
+      {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", IMG_B},
+      {"6c1c5a4e-0000-4000-8000-000000000002", NULL, NULL, "paused", NULL},
+      {"6c1c5a4e-0000-4000-8000-000000000003", "other", NULL, "shutoff", IMG_A},
+      {"quote\" and \\ back/slash", "web", NULL, "crashed", NULL},
+  };
+  check_text(plain, 4, images);
+  check_text(plain, 0, images);
+  ctl_observed_domain other[] = {
+      {"6c1c5a4e-0000-4000-8000-000000000001", "web", NULL, "running", IMG_A},
+      {"caf\xc3\xa9\ttab", NULL, NULL, "running", NULL},
+  };
+  check_text(other, 2, images);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_images_kept_until_a_package_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_package_then_stored, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observation_text, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
