@@ -31,12 +31,7 @@ sql() { psql -qtA "$url" -c "$1"; }
 ha_audit_key
 
 declare -A PORT PID PROBE
-# Every port the test needs, found in one go (python starts slowly on a
-# busy machine): distinct free loopback ports, as free_port finds one.
-mapfile -t free < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(20)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in ss))')
+ha_free_ports 20 # every port the test needs
 next_port() { NEXT_PORT=${free[0]}; free=("${free[@]:1}"); }
 conf() { # NAME STORE_URL [extra lines...]: writes $work/NAME.conf
   local name=$1 store=$2

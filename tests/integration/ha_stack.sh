@@ -84,10 +84,7 @@ CONF
 done
 
 declare -A PORT PID PROBE
-mapfile -t free < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(6)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in ss))')
+ha_free_ports 6
 for n in a b c; do
   PORT[$n]=${free[0]} PROBE[$n]=${free[1]}
   free=("${free[@]:2}")

@@ -49,3 +49,14 @@ ha_section() {
   printf '%s\n' "[ha]" "enabled = true" "node = $1" "advertise = https://localhost:$2" \
     "lock_poll_ms = 100" "lock_timeout_ms = 2000"
 }
+
+# ha_free_ports N: the array free holds N distinct free loopback ports, as
+# free_port finds one, found in one go (python starts slowly on a busy
+# machine).
+ha_free_ports() {
+  mapfile -t free < <(python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1")
+  [ "${#free[@]}" = "$1" ] || fail "$1 free ports: found ${#free[@]}"
+}
