@@ -4,8 +4,9 @@
 # and its build directories are untouched), checked by lintian (no error or
 # warning), installed on this machine with dpkg -i, and checked: the system
 # user lisec, /etc/lisec and /var/lib/lisec at 0700 owned by it, programs,
-# man pages, units (not enabled), the libvirt hook, and liblisec-rng with
-# its header (a program is compiled and linked against it). lisecd is then
+# man pages, units (not enabled), the libvirt hook, liblisec-rng and
+# liblisec-events with their headers (a program is compiled and linked
+# against each), and lisec-event in its own package, linked to the latter. lisecd is then
 # started the way systemd would, from the installed unit file's User=,
 # ExecStartPre= and ExecStart= lines, with a test configuration and PKI,
 # answers /healthz and stops cleanly on the unit's KillSignal. Reinstalling
@@ -55,7 +56,7 @@ dpkg_do() {
   cat "$work/dpkg.log" >&2
   return 1
 }
-packages=(liblisec-rng-dev lisec liblisec-rng1)
+packages=(liblisec-rng-dev lisec liblisec-rng1 liblisec-events-dev lisec-event liblisec-events1)
 remove_all() {
   local p
   for p in "${packages[@]}"; do
@@ -77,18 +78,20 @@ git -C "$src" archive HEAD | tar -x -C "$work/pkg/lisec" || fail "git archive HE
 (cd "$work/pkg/lisec" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
   >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "dpkg-buildpackage -us -uc -b"; }
 changes=$(ls "$work"/pkg/lisec_*.changes)
-ls "$work"/pkg/lisec_*.deb "$work"/pkg/liblisec-rng1_*.deb "$work"/pkg/liblisec-rng-dev_*.deb >/dev/null ||
-  fail "the build made no lisec, liblisec-rng1 or liblisec-rng-dev package: $(ls "$work/pkg")"
-pass "dpkg-buildpackage -us -uc -b built lisec, liblisec-rng1 and liblisec-rng-dev in $(($(date +%s) - t0)) s"
+for p in "${packages[@]}"; do
+  ls "$work"/pkg/${p}_*.deb >/dev/null 2>&1 || fail "the build made no $p package: $(ls "$work/pkg")"
+done
+pass "dpkg-buildpackage -us -uc -b built ${packages[*]} in $(($(date +%s) - t0)) s"
 
 lintian --fail-on error,warning --display-info "$changes" >"$work/lintian.log" 2>&1 ||
   fail "lintian: $(cat "$work/lintian.log")"
 if grep -E '^(E|W):' "$work/lintian.log"; then fail "lintian reports errors or warnings"; fi
 pass "lintian: no error or warning ($(grep -c '^[IPX]:' "$work/lintian.log" || true) informational tags)"
 
-debs=("$work"/pkg/liblisec-rng1_*.deb "$work"/pkg/lisec_*.deb "$work"/pkg/liblisec-rng-dev_*.deb)
+debs=()
+for p in "${packages[@]}"; do debs+=("$work"/pkg/${p}_*.deb); done
 dpkg_do -i "${debs[@]}" || fail "dpkg -i"
-dpkg -L lisec liblisec-rng1 liblisec-rng-dev | sort -u >"$work/files"
+dpkg -L "${packages[@]}" | sort -u >"$work/files"
 
 # The user, the directories and their modes.
 IFS=: read -r _ _ uid gid _ home shell < <(getent passwd lisec) || fail "no user lisec after installing"
@@ -102,7 +105,7 @@ done
 pass "system user lisec (uid $uid, $shell); /etc/lisec and /var/lib/lisec 0700 lisec:lisec"
 
 # What the package installs.
-for p in lisecd lisec lisec-agent lisec-entropyd lisec-ne; do
+for p in lisecd lisec lisec-agent lisec-entropyd lisec-ne lisec-event; do
   [ -x "/usr/bin/$p" ] || fail "/usr/bin/$p missing"
   [ -s "/usr/share/man/man1/$p.1.gz" ] || fail "no man page for $p"
   zcat "/usr/share/man/man1/$p.1.gz" | grep -q '^\.SH DESCRIPTION' || fail "the man page of $p has no DESCRIPTION"
@@ -135,7 +138,29 @@ int main(void) {
 C
 cc -o "$work/rngcheck" "$work/rngcheck.c" -llisec-rng 2>"$work/cc.log" || fail "cannot link against liblisec-rng: $(cat "$work/cc.log")"
 "$work/rngcheck" >/dev/null || fail "a program linked against the installed liblisec-rng does not run"
-pass "programs, man pages from their usage, units (not enabled, their Documentation= installed), the hook under /usr/share/lisec, liblisec-rng and <lisec/rng.h> (a program links and runs)"
+[ -f /usr/include/lisec/events.h ] || fail "no /usr/include/lisec/events.h"
+[ "$(dpkg -S /usr/include/lisec/events.h | cut -d: -f1)" = liblisec-events-dev ] || fail "events.h is not liblisec-events-dev's"
+[ "$(dpkg -S /usr/bin/lisec-event | cut -d: -f1)" = lisec-event ] || fail "lisec-event is not in its own package"
+cat >"$work/evcheck.c" <<'C'
+#include <lisec/events.h>
+#include <stdio.h>
+int main(void) {
+  /* an event key made by the installed library (software: no TPM here) */
+  char err[LISEC_EVENT_ERR_MAX];
+  if (lisec_event_key_create("vm.key", "vm.pub", err)) return fprintf(stderr, "%s\n", err), 1;
+  lisec_event_key *k = NULL;
+  char *ev = NULL;
+  if (lisec_event_key_load("vm.key", &k, err) || lisec_event_sign(k, "vm-li-1", 1, 0, "start", NULL, &ev, err))
+    return fprintf(stderr, "%s\n", err), 1;
+  lisec_event_key_free(k);
+  return 0;
+}
+C
+cc -o "$work/evcheck" "$work/evcheck.c" -llisec-events 2>"$work/cc.log" || fail "cannot link against liblisec-events: $(cat "$work/cc.log")"
+(cd "$work" && ./evcheck) || fail "a program linked against the installed liblisec-events does not run"
+ldd /usr/bin/lisec-event | grep -q 'liblisec-events.so.1 => /usr/lib' || fail "lisec-event does not use the installed liblisec-events"
+(cd "$work" && /usr/bin/lisec-event keygen --key vm2.key --pub vm2.pub) || fail "the installed lisec-event does not run"
+pass "programs, man pages from their usage, units (not enabled, their Documentation= installed), the hook under /usr/share/lisec, liblisec-rng and <lisec/rng.h>, liblisec-events and <lisec/events.h> (a program links to each and runs), lisec-event in its own package"
 
 # lisecd as its unit runs it: the unit's user, its ExecStartPre and ExecStart.
 unit_value() { sed -n "s/^$1=//p" "$unit" | tail -1; }
@@ -226,7 +251,7 @@ gone_check() {
     [ ! -e "$f" ] || fail "$f left behind after the purge"
   done <"$work/files"
 }
-dpkg_do --purge liblisec-rng-dev lisec liblisec-rng1 || fail "dpkg --purge"
+dpkg_do --purge "${packages[@]}" || fail "dpkg --purge"
 grep -q '/var/lib/lisec is not empty and is kept' "$work/dpkg.log" || fail "the purge did not say it kept /var/lib/lisec"
 gone_check
 [ -f /var/lib/lisec/lisec.db ] && [ -f "$conf" ] || fail "the purge deleted the store or the configuration"
@@ -244,7 +269,7 @@ dpkg_do -i "${debs[@]}" || fail "dpkg -i (second install)"
 [ "$(stat -c '%a %U %G' /var/lib/lisec)" = "700 lisec lisec" ] || fail "/var/lib/lisec: $(stat -c '%a %U %G' /var/lib/lisec)"
 dpkg-statoverride --remove /etc/lisec || fail "dpkg-statoverride --remove"
 pass "an administrator's dpkg-statoverride of /etc/lisec (root root 0750) is applied by the install"
-dpkg_do --purge liblisec-rng-dev lisec liblisec-rng1 || fail "dpkg --purge (second)"
+dpkg_do --purge "${packages[@]}" || fail "dpkg --purge (second)"
 gone_check
 [ ! -e /etc/lisec ] && [ ! -e /var/lib/lisec ] || fail "the purge left empty /etc/lisec or /var/lib/lisec"
 pass "purge of an unused installation removes /etc/lisec and /var/lib/lisec too (test total $(($(date +%s) - t0)) s)"
