@@ -158,7 +158,9 @@ int main(void) {
 C
 cc -o "$work/evcheck" "$work/evcheck.c" -llisec-events 2>"$work/cc.log" || fail "cannot link against liblisec-events: $(cat "$work/cc.log")"
 (cd "$work" && ./evcheck) || fail "a program linked against the installed liblisec-events does not run"
-ldd /usr/bin/lisec-event | grep -q 'liblisec-events.so.1 => /usr/lib' || fail "lisec-event does not use the installed liblisec-events"
+evlib=$(ldd /usr/bin/lisec-event | awk '/liblisec-events\.so\.1 =>/ {print $3}')
+[ -n "$evlib" ] && [ "$(realpath "$evlib")" = "$(realpath "/usr/lib/$(cc -print-multiarch)/liblisec-events.so.1")" ] ||
+  fail "lisec-event does not use the installed liblisec-events: $(ldd /usr/bin/lisec-event | grep lisec)"
 (cd "$work" && /usr/bin/lisec-event keygen --key vm2.key --pub vm2.pub) || fail "the installed lisec-event does not run"
 pass "programs, man pages from their usage, units (not enabled, their Documentation= installed), the hook under /usr/share/lisec, liblisec-rng and <lisec/rng.h>, liblisec-events and <lisec/events.h> (a program links to each and runs), lisec-event in its own package"
 
