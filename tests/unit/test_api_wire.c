@@ -73,6 +73,7 @@ static void test_request_round_trip(void **state) {
 
 /* A request payload written field by field, so any field can be wrong. */
 static const char *raw_request_id = "0123abcd";
+static const char *raw_if_match = "";
 static const char *raw_cert_sha256 = ""; /* the client certificate's identity */
 static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, const char *role,
                           uint32_t bit, const char *method, const char *uri, size_t body_len) {
@@ -87,6 +88,7 @@ static size_t raw_request(ipc_writer *w, uint32_t route, const char *subject, co
   ipc_put_str(w, method);
   ipc_put_str(w, uri);
   ipc_put_str(w, raw_request_id);
+  ipc_put_str(w, raw_if_match);
   char *body = calloc(1, body_len + 1);
   memset(body, '1', body_len);
   ipc_put_bytes(w, body, body_len);
@@ -155,6 +157,13 @@ static void test_request_oversized_and_malformed(void **state) {
   raw_request_id = "1234567890123456789012345678901234567890123456789012345678901234"; /* 64 */
   assert_int_equal(decode_raw(0, "s", "operator", op, "GET", "/", 0, &err), 0);
   raw_request_id = "0123abcd";
+  /* If-Match: printable ASCII or nothing (the route judges its form) */
+  raw_if_match = "\"3\"";
+  assert_int_equal(decode_raw(0, "s", "operator", op, "PUT", "/", 0, &err), 0);
+  raw_if_match = "\"3\"\r\nX-Injected: 1";
+  assert_int_equal(decode_raw(0, "s", "operator", op, "PUT", "/", 0, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "If-Match"));
+  raw_if_match = "";
   /* The encoder refuses what the decoder would. */
   api_wire_request r = sample_request();
   r.body_len = MAX_BODY + 1;
@@ -171,7 +180,7 @@ static void test_reply(void **state) {
   (void)state;
   lisec_err err = {0};
   api_wire_reply in = {.status = 429, .content_type = "application/json", .retry_after = "3",
-                       .body = (const uint8_t *)"{}\n", .body_len = 3};
+                       .etag = "\"12\"", .body = (const uint8_t *)"{}\n", .body_len = 3};
   api_wire_reply out;
   ipc_writer w;
   assert_int_equal(api_wire_reply_encode(&w, &in, &err), 0);
@@ -179,6 +188,7 @@ static void test_reply(void **state) {
   assert_int_equal(out.status, 429);
   assert_string_equal(out.content_type, "application/json");
   assert_string_equal(out.retry_after, "3");
+  assert_string_equal(out.etag, "\"12\"");
   assert_int_equal(out.body_len, 3);
   for (size_t cut = 0; cut < w.buf.len; cut++)
     assert_int_equal(api_wire_reply_decode(w.buf.data, cut, &out, &err), LISEC_EINVAL);
@@ -186,15 +196,18 @@ static void test_reply(void **state) {
 
   struct {
     uint32_t status;
-    const char *ct, *allow, *retry, *body;
+    const char *ct, *allow, *retry, *etag, *body;
     const char *says;
   } bad[] = {
-      {99, "text/plain", "", "", "x", "status 99"},
-      {600, "text/plain", "", "", "x", "status 600"},
-      {200, "text/plain\r\nSet-Cookie: a=b", "", "", "x", "header value"},
-      {405, "", "GET\r\nX: y", "", "", "header value"},
-      {429, "", "", "3s", "", "header value"},
-      {200, "", "", "", "x", "without a content type"},
+      {99, "text/plain", "", "", "", "x", "status 99"},
+      {600, "text/plain", "", "", "", "x", "status 600"},
+      {200, "text/plain\r\nSet-Cookie: a=b", "", "", "", "x", "header value"},
+      {405, "", "GET\r\nX: y", "", "", "", "header value"},
+      {429, "", "", "3s", "", "", "header value"},
+      {200, "", "", "", "", "x", "without a content type"},
+      {200, "", "", "", "\"3\"\r\nX: y", "", "header value"},
+      {200, "", "", "", "W/\"3\"", "", "header value"},
+      {200, "", "", "", "\"\"", "", "header value"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ipc_writer_init(&w, 4096);
@@ -202,6 +215,7 @@ static void test_reply(void **state) {
     ipc_put_str(&w, bad[i].ct);
     ipc_put_str(&w, bad[i].allow);
     ipc_put_str(&w, bad[i].retry);
+    ipc_put_str(&w, bad[i].etag);
     ipc_put_bytes(&w, bad[i].body, strlen(bad[i].body));
     assert_int_equal(api_wire_reply_decode(w.buf.data, w.buf.len, &out, &err), LISEC_EINVAL);
     if (!strstr(err.msg, bad[i].says)) fail_msg("case %zu: %s", i, err.msg);
