@@ -22,9 +22,16 @@ crash_loop() {
   for round in $(seq 1 "$rounds"); do
     "$driver" --url "$url" --key cp.pem --li-pub li.pub --threads "$threads" --count 0 \
       --checkpoint-entries 500 --checkpoint-ms 200 --vkey-out vkey >acks.$round 2>driver.$round.log &
-    local pid=$!
-    # Let it run a random while (0.3 .. 1.0 s), then kill it without warning.
-    sleep "0.$((RANDOM % 8 + 3))"
+    local pid=$! i
+    # Once appends are being acknowledged (opening the log takes longer on a
+    # loaded machine or under the sanitizer), let it run a random while more
+    # (0.1 .. 0.8 s), then kill it without warning.
+    for i in $(seq 1 600); do
+      [ -s acks.$round ] || ! kill -0 "$pid" 2>/dev/null && break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null || { cat driver.$round.log; fail "round $round: the driver exited before the kill"; }
+    sleep "0.$((RANDOM % 8 + 1))"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     grep -q "append:" driver.$round.log && { cat driver.$round.log; fail "round $round: an append failed"; }
