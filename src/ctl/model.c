@@ -1819,16 +1819,19 @@ static void redact_rd(json_t *verdict, bool *any) {
  * "redacted" is left to the LI rows, so that nothing in the reply moves
  * with RD state. The operator still learns of an RD VM it may not place
  * there from the placement and migration decisions (TR103308-5.8-RD-R11). */
-static void hide_rd_rows(json_t *report) {
-  json_t *viol = json_object_get(report, "violations");
+void ctl_model_compliance_hide_rd(json_t *report) {
+  json_t *viol = json_object_get(report, "violations"), *counts = json_object_get(report, "counts");
   for (size_t i = json_array_size(viol); i-- > 0;) {
     json_t *r = json_array_get(viol, i);
+    const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
-    if (rule_about_rd(json_string_value(json_object_get(r, "requirement"))) ||
-        (about && strncmp(about, "rd ", 3) == 0))
-      json_array_remove(viol, i);
+    if (!rule_about_rd(req) && !(about && strncmp(about, "rd ", 3) == 0)) continue;
+    /* the count of the row's rule goes down with it (a count is its rows) */
+    json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
+    if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
+    else if (req) json_object_del(counts, req);
+    json_array_remove(viol, i);
   }
-  json_t *counts = json_object_get(report, "counts");
   const char *k;
   json_t *c;
   void *tmp;
@@ -2512,7 +2515,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   if (rc) return rc;
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   /* before the record too: its count is read by whom the record is for */
-  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) hide_rd_rows(v);
+  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) ctl_model_compliance_hide_rd(v);
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));

@@ -143,6 +143,10 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
 int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 /* The same report without its audit record (the ADMF records changes only). */
 int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err);
+/* Takes the Retained Data rows and their counts out of a compliance report,
+ * for every reader but the RD administration (the LI administration and the
+ * ADMF's records included: neither administration reads the other's). */
+void ctl_model_compliance_hide_rd(json_t *report);
 /* The kube-scheduler extender's filter: args is an ExtenderArgs object, *out
  * an ExtenderFilterResult. EINVAL (with the reason) for malformed args. */
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,

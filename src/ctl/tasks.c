@@ -490,6 +490,9 @@ static int compliance_read(lisec_ctl *ctl, json_t **report, lisec_err *err) {
   struct ctl_x1_state *admf = ctl->shared->x1;
   int rc = ctl_model_compliance_read(ctl, report, err);
   if (rc) return rc;
+  /* the record is sealed to the LI administration: no RD row, count or
+   * change in RD state may show in it or in when it is made */
+  ctl_model_compliance_hide_rd(*report);
   /* the time of the reading is not what it says */
   json_t *said = json_pack("{s:O?, s:O?, s:O?}", "compliant", json_object_get(*report, "compliant"),
                            "violations", json_object_get(*report, "violations"), "counts",
