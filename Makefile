@@ -3,6 +3,9 @@
 # The build tree is CMake's own make; its directory chatter says nothing here.
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
+# Tests wait on daemons, disks and timers: with one test per core a fifth of
+# the CPU sat idle through the suite, so CTest runs half as many again.
+TEST_JOBS ?= $(shell echo $$(( $$(nproc) + $$(nproc) / 2 )))
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -24,11 +27,14 @@ build-asan: bootstrap
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole suite twice: the release build, then under ASan+UBSan. The last
-# line printed is CTest's summary of the sanitizer run.
+# line printed is CTest's summary of the sanitizer run. An allocation's
+# stack is kept 8 frames deep (ASan's default is 30): reports still name
+# where memory came from, and malloc-heavy tests run a third faster.
 check: build build-asan
-	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(TEST_JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:malloc_context_size=8 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(TEST_JOBS)
 
 demo: build
 	@scripts/demo $(BUILD)
