@@ -22,13 +22,11 @@
  * refused (409, TR103308-5.5) and the model loaded again from the store. A
  * client may also name the version it read ("version" in a body, or
  * ?version= on DELETE) and is refused when the document moved on. */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ctl/internal.h"
 #include "ctl/model.h"
@@ -830,34 +828,6 @@ static int stale_store(lisec_ctl *ctl, int k, const char *id, int64_t had, lisec
 static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff);
 static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs);
 
-/* The SHA-256 digests (lower-case hex) of a package's images, from its
- * stored description (ctl/pkg.c keeps it under kind "pkg"), appended to arr.
- * A package lisec does not hold gives none: the image is then not judged. */
-static void pkg_images(lisec_ctl *ctl, const char *pkg, json_t *arr) {
-  char *body = NULL;
-  json_t *doc = NULL;
-  lisec_err e = {0};
-  if (store_doc_get(ctl->store, "pkg", pkg, &body, NULL, &e) ||
-      lisec_json_parse(body, strlen(body), &doc, &e)) {
-    free(body);
-    return;
-  }
-  const json_t *arts = json_object_get(json_object_get(doc, "verification"), "artifacts"), *a;
-  size_t i;
-  json_array_foreach(arts, i, a) {
-    const char *alg = json_string_value(json_object_get(a, "algorithm"));
-    const char *hex = json_string_value(json_object_get(a, "hash"));
-    if (!json_is_true(json_object_get(a, "image")) || !alg || strcasecmp(alg, "SHA-256") != 0 ||
-        !hex || strlen(hex) != 64 || json_array_size(arr) >= MODEL_OBS_EXPECTED_MAX)
-      continue;
-    char low[65];
-    for (int k = 0; k < 65; k++) low[k] = (char)tolower((unsigned char)hex[k]);
-    json_array_append_new(arr, json_string(low));
-  }
-  free(body);
-  json_decref(doc);
-}
-
 /* The VM a reason is about ("vm <id>"), or NULL. */
 static const char *reason_vm(const model_reason *r) {
   return strncmp(r->subject, "vm ", 3) == 0 ? r->subject + 3 : NULL;
@@ -968,9 +938,9 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
     const char *vm = obs->domains[i].vm;
     const char *pk = vm ? json_string_value(json_object_get(p->pkgs, vm)) : NULL;
     if (pk && !json_object_get(p->cache, pk)) {
-      /* kept per package by ctl/pkg.c (no store read per report) */
+      /* kept per package by ctl/pkg.c (no store read per report); a
+       * controller without that topic judges no image */
       json_t *arr = st->pkg_images ? st->pkg_images(ctl, pk) : json_array();
-      if (arr && !st->pkg_images) pkg_images(ctl, pk, arr);
       rc = !arr || json_object_set_new(p->cache, pk, arr) ? LISEC_ENOMEM : 0;
     }
     total += pk ? json_array_size(json_object_get(p->cache, pk)) : 0;

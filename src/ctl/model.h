@@ -250,8 +250,8 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn);
  * of package's images, which an observation holds each VM's running image
  * to; a new reference the caller drops, shared and never changed (ctl/pkg.c
  * keeps them per package until a package or a CRL is written), or NULL when
- * out of memory. A package lisec does not hold gives an empty array. With
- * no hook registered the model reads the package's stored description. */
+ * out of memory. A package lisec does not hold gives an empty array.
+ * With no hook registered no image is judged. */
 typedef json_t *(*ctl_model_pkg_images_fn)(lisec_ctl *ctl, const char *package);
 void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn);
 
