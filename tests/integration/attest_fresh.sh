@@ -5,8 +5,8 @@
 # and migration decisions about an LI VM (as mano and as host), all needing
 # a fresh quote, are each answered allowed from a new quote of the target
 # host's agent, while /healthz, polled throughout, always answers within
-# 250 ms. /k8s/filter with one node listed 1,000 times waits one bound, not
-# 1,000; a host whose agent is stopped is refused ("did not attest within")
+# 0.5 s (1 s under the sanitizer). /k8s/filter with one node listed 1,000
+# times waits one bound, not 1,000; a host whose agent is stopped is refused ("did not attest within")
 # after one bound; a client that gives up while its request waits, and
 # lisecd stopping while one waits, leave nothing behind (the ASan build
 # checks leaks at exit) and lisecd stops cleanly.
@@ -167,19 +167,17 @@ done
 samples=$(wc -l <health.txt)
 [ "$samples" -ge 5 ] || fail "only $samples /healthz samples during the decisions"
 # The answer once the TLS session is up (request to first byte) shows a
-# busy event loop: under 250 ms every time (before: 4.5 s while decisions
-# waited; since issue 16 each answer also crosses from the front to the
-# controller and back, two more threads to schedule on a loaded machine,
-# and 108 ms was seen once with no wait blocking a loop). The whole probe, handshake included, also shares two cores with
-# four swtpm, four agents and 16 clients here, so it is held to 1 s. Under
-# AddressSanitizer the 16 decisions' own CPU work is several times slower
-# and can hold a loop past 100 ms (seen: 120 ms) without any wait blocking
-# it, so there the answer is held to 500 ms, still far below the 4.5 s a
-# blocked loop showed.
-answer_max=0.25
-grep -q '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && answer_max=0.5
+# busy event loop: a loop blocked behind the decisions' quote waits held it
+# 4.5 s. Unblocked, it still crosses from the front to the controller and
+# back (since issue 16) on two cores shared with four swtpm, four agents,
+# 16 clients and, in make check, other tests: 108 ms was seen in release,
+# 530 ms under AddressSanitizer with three tests per two cores. So the
+# answer is held to 0.5 s in release and 1 s under the sanitizer, both far
+# below a blocked loop's; the whole probe, handshake included, to 2 s.
+answer_max=0.5
+grep -q '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && answer_max=1
 awk -v max="$answer_max" '{ split($5, f, "="); split($4, t, "="); ans = f[2] - t[2] }
-  $1 != 200 || ans >= max || $2 >= 1 { bad++; print "   slow or failed /healthz: " $0 }
+  $1 != 200 || ans >= max || $2 >= 2 { bad++; print "   slow or failed /healthz: " $0 }
   END { exit bad > 0 }' health.txt ||
   fail "/healthz was slow or failed while decisions waited for quotes"
 pass "16 concurrent LI decisions on 4 hosts: all allowed from fresh agent quotes; /healthz answered within ${answer_max}s of its request in all $samples samples (slowest probe $(sort -k2 -n health.txt | tail -n1 | cut -d' ' -f2) s with its handshake)"
