@@ -6,8 +6,8 @@
 # a fresh quote, are each answered allowed from a new quote of the target
 # host's agent, while /healthz, polled throughout, always answers within
 # 0.5 s (1 s under the sanitizer). /k8s/filter with one node listed 1,000
-# times waits one bound, not 1,000; a host whose agent is stopped is refused ("did not attest within")
-# after one bound; a client that gives up while its request waits, and
+# times waits one bound, not 1,000; a host whose agent is stopped is
+# refused ("did not attest within") after one bound; a client that gives up while its request waits, and
 # lisecd stopping while one waits, leave nothing behind (the ASan build
 # checks leaks at exit) and lisecd stops cleanly.
 build=${1:?build dir}
