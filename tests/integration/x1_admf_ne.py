@@ -15,7 +15,8 @@ the NE's state and not an error code or an answer that does not fit:
   stopall-refuse   DeactivateAllTasks not passed on, answered 1000
 
 Each request's message type is appended to the file LOG (one line each), so
-the test can see what lisecd sent. Usage: x1_admf_ne.py PORT UPSTREAM_URL
+the test can see what lisecd sent; LOG.modes adds the mode each request met,
+and LOG.bent lists the requests whose answer "type" relabelled. Usage: x1_admf_ne.py PORT UPSTREAM_URL
 SERVER_CERT SERVER_KEY ADMF_CERT ADMF_KEY CA MODE LOG (the server pair toward
 lisecd, the ADMF pair toward lisec-ne)"""
 import http.server
@@ -85,8 +86,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(503, "")
         elif mode == "version":
             reply = re.sub(r"<version>[^<]*</version>", "<version>v1.13.1</version>", reply)
-        elif mode == "type" and kind == "ActivateTask":
+        elif mode == "type" and kind == "ActivateTask" and "ActivateTaskResponse" in reply:
             reply = reply.replace("ActivateTaskResponse", "ModifyTaskResponse")
+            # only an OK answer is bent (a retry the NE answers 2010 is not)
+            with open(log_file + ".bent", "a") as f:
+                f.write(kind + "\n")
         self.answer(200, reply)
 
 
