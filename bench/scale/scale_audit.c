@@ -206,10 +206,46 @@ static int cmd_measure(int argc, char **argv) {
   return 0;
 }
 
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* lisecd's start alone: the log opened (timed, wall and CPU) and closed,
+ * which signs a checkpoint at its size when the newest one is older, as a
+ * lisecd stopping does; so a second `open` is a restart after a clean
+ * stop (the log checked from its last signed checkpoint forward). */
+static int cmd_open(int argc, char **argv) {
+  const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
+  if (!url) return 2;
+  char key[600];
+  snprintf(key, sizeof key, "%s/scale-checkpoint.pem", dir);
+  lisec_err err = {0};
+  keys_signer *signer = NULL;
+  uint8_t pk[32];
+  if (keys_signer_open_file(key, true, &signer, &err)) die("checkpoint key", &err);
+  keys_signer_public_key(signer, pk);
+  ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/scale", .sign = keys_signer_sign,
+                           .sign_ctx = signer, .pk = pk, .development = true};
+  lisec_store *s = NULL;
+  if (store_open(url, &s, &err)) die("store", &err);
+  ctl_auditlog *log = NULL;
+  double t0 = now_s(), c0 = cpu_s();
+  if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
+  double t = now_s() - t0, cpu = cpu_s() - c0;
+  printf("size %llu\nopen_s %.2f\nopen_cpu_s %.2f\n", (unsigned long long)ctl_auditlog_size(log), t, cpu);
+  ctl_auditlog_close(log);
+  store_close(s);
+  keys_signer_close(signer);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "open") == 0) return cmd_open(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "grow") == 0) return cmd_grow(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "measure") == 0) return cmd_measure(argc, argv);
-  fprintf(stderr, "usage: scale_audit grow --url U --to N | measure --url U --dir D [--writers W] [--seconds S] "
+  fprintf(stderr, "usage: scale_audit grow --url U --to N | open --url U --dir D | measure --url U --dir D [--writers W] [--seconds S] "
                   "[--samples K]\n");
   return 2;
 }

@@ -133,8 +133,15 @@ bool host_in_jur(const model *m, const mhost *h, const mjur *j) {
       i = model_iso3166_2[i].parent;
     }
   }
-  if (j->prep && h->point) return GEOSPreparedCovers_r(m->geos, j->prep, h->point) == 1;
-  return false;
+  if (!j->prep || !h->point) return false;
+  /* The only rule step that writes shared state (GEOS's context, and the
+   * index a prepared polygon builds on first use): one thread at a time
+   * while the full evaluation runs on several (evalall.c). */
+  pthread_mutex_t *mu = (pthread_mutex_t *)&m->geos_mu;
+  pthread_mutex_lock(mu);
+  bool in = GEOSPreparedCovers_r(m->geos, j->prep, h->point) == 1;
+  pthread_mutex_unlock(mu);
+  return in;
 }
 
 /* ---- GeoJSON polygons ---------------------------------------------------- */

@@ -219,20 +219,6 @@ void index_clear_subject(model *m, uint8_t sk, uint32_t i) {
   memset(s, 0, sizeof *s);
 }
 
-void model_evaluate_all(model *m) {
-  m->nviol = 0;
-  m->oom = false;
-  for (uint8_t sk = 0; sk < SK_COUNT; sk++) {
-    uint32_t n = subj_count(m, sk);
-    for (uint32_t i = 0; i < n; i++) {
-      msubj *s = subj_of(m, sk, i);
-      s->viol.n = 0;
-      if (subj_alive(m, sk, i) && eval_subject(m, sk, i, &s->viol)) m->oom = true;
-      m->nviol += s->viol.n;
-    }
-  }
-}
-
 void capture_begin(model *m) {
   m->capturing = true;
   if (++m->cepoch == 0) m->cepoch = 1;

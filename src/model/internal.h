@@ -7,6 +7,7 @@
 #define LISEC_MODEL_INTERNAL_H
 
 #include <geos_c.h>
+#include <pthread.h>
 
 #include "model/model.h"
 
@@ -248,6 +249,12 @@ typedef struct mcap {
 struct model {
   GEOSContextHandle_t geos;
   char geos_msg[256];
+  /* GEOS calls a rule makes (host_in_jur) while the full evaluation runs
+   * on several threads: the context and a prepared polygon's lazily built
+   * index are not safe to share (evalall.c) */
+  pthread_mutex_t geos_mu;
+  unsigned eval_threads; /* model_set_eval_threads; 0: one per online CPU */
+  size_t eval_min;       /* fewer subjects than this: the caller's thread only */
   int64_t now;
   /* No LI's validity starts or ends in [time_lo, time_hi): while the clock
    * stays inside, setting it changes no LI and costs nothing. Every LI

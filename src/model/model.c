@@ -23,6 +23,8 @@ model *model_new(void) {
   }
   GEOSContext_setErrorMessageHandler_r(m->geos, geos_message, m);
   GEOSContext_setNoticeMessageHandler_r(m->geos, geos_message, m);
+  pthread_mutex_init(&m->geos_mu, NULL);
+  m->eval_min = MODEL_EVAL_PAR_MIN;
   m->epoch = 1;
   m->cepoch = 1;
   m->time_lo = INT64_MIN;
@@ -136,6 +138,7 @@ void model_free(model *m) {
   free(m->capbuf.v);
   free(m->scratch.v);
   GEOS_finish_r(m->geos);
+  pthread_mutex_destroy(&m->geos_mu);
   free(m);
 }
 

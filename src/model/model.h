@@ -304,6 +304,14 @@ void model_count_by_rule(const model *m, size_t counts[MODEL_RULE_COUNT]);
 /* Re-evaluates every rule for every entity from scratch (the index is
  * rebuilt); the result equals the incrementally maintained one. */
 void model_evaluate_all(model *m);
+/* The full evaluation runs on up to `threads` threads (0: one per online
+ * CPU; at most MODEL_EVAL_THREADS_MAX) when the model has at least
+ * min_subjects subjects (LIs, groups, connections, attachments, hosts,
+ * domains and VMs together), on the caller's thread otherwise. The result
+ * is the same either way. Defaults: 0 and MODEL_EVAL_PAR_MIN. */
+#define MODEL_EVAL_THREADS_MAX 16
+#define MODEL_EVAL_PAR_MIN 50000
+void model_set_eval_threads(model *m, unsigned threads, size_t min_subjects);
 
 typedef struct model_stats {
   size_t hosts, hypervisors, vms, storage, attachments, connections, groups, jurisdictions,
