@@ -9,7 +9,7 @@
  *   pipeline --dir D --batch B --seconds S
  *           the appender's own work per batch (encode, hash, one store
  *           transaction, tree) in one thread: its overhead over `plain`
- *   vs      --dir D --writers W --rounds R --seconds S [--side lisec|plain]
+ *   vs      --dir D --writers W --rounds R --seconds S [--side lisec|plain] [--gather-us N]
  *           the real appender (W threads calling ctl_auditlog_append) beside
  *           a minimal group-commit peer (W threads, a queue, one committing
  *           thread), alternating rounds; rates, batches, CPU per entry
@@ -582,6 +582,8 @@ static int cmd_vs(int argc, char **argv) {
   ctl_auditlog_config c = config(url, dir, NULL);
   c.checkpoint_entries = 0; /* lisecd's defaults: every 1,000 entries or 10 s */
   c.checkpoint_ms = 0;
+  /* --gather-us N: the appender's gather_us (0: its default, negative: none) */
+  c.gather_us = atoi(opt(argc, argv, "--gather-us", "0"));
   if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
   store_close(s);
 

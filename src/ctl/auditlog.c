@@ -1,16 +1,18 @@
-/* The durable audit appender. Callers reserve the next index under a mutex,
- * then encode (and seal) their own record in parallel, and hand it to the
- * writer thread through a ring indexed by position. The writer takes every
- * contiguous ready record from the head, appends them to the store in one
- * durable transaction (group commit), adds their leaf hashes to the tree and
- * wakes the callers. If the transaction fails, every record reserved but not
- * durable fails with it (their sequence numbers are void) and the next
- * reservation starts again at the durable size: a caller is told "done" only
- * for what is on disk, and "refused" for everything else. A record may carry
+/* The durable audit appender. Callers encode their record, reserve the next
+ * index under a mutex, seal and hash it in parallel, and hand it to the
+ * committing thread through a ring indexed by position, then wait for their
+ * commit's result. The committing thread takes every contiguous ready record
+ * from the head (everything that queued while its previous commit ran, as a
+ * minimal group-commit writer does), appends them to the store in one
+ * durable transaction, adds their leaf hashes to the tree and wakes their
+ * callers. If the transaction fails, every record reserved but not durable
+ * fails with it (their sequence numbers are void) and the next reservation
+ * starts again at the durable size: a caller is told "done" only for what
+ * is on disk, and "refused" for everything else. A record may carry
  * documents (the host and observation documents of an attestation report):
  * they are written in the batch's transaction, so N reports in a batch cost
  * one commit and a record never lands without its documents. Checkpoints are
- * signed by the writer too, by the keys process (the key is never here).
+ * signed by their own thread, by the keys process (the key is never here).
  * libsodium (sealed boxes, Ed25519) is used directly here;
  * crypto/crypto.h is not included because it and sodium.h both declare
  * crypto_sign(). */
@@ -79,13 +81,12 @@ struct ctl_auditlog {
   uint64_t cp_every;
   int64_t cp_ms;
   uint32_t max_batch;
-  int64_t gather_ns; /* how long a leader waits for records being prepared; 0: not at all */
+  int64_t gather_ns; /* how long the committer waits for records being prepared; 0: not at all */
 
   pthread_mutex_t mu;
   pthread_cond_t cv_cp, cv_done, cv_space;
-  pthread_cond_t cv_gather; /* a leader gathering: a record became ready */
+  pthread_cond_t cv_work; /* the committer: a record became ready, or stop */
   atomic_uint preparing;   /* callers between entering an append and their record ready */
-  bool gathering;
   pending **ring;
   uint64_t next_index; /* next to reserve */
   uint64_t committed;  /* durable entries */
@@ -93,10 +94,11 @@ struct ctl_auditlog {
   lisec_err broken_why;
   pthread_t cp_thread;
   bool cp_started;
-  bool leading; /* a caller is committing a batch */
-  lisec_store *ws; /* the leaders' store handle (one leader at a time) */
+  pthread_t wr_thread; /* the committing thread */
+  bool wr_started;
+  lisec_store *ws; /* the committer's store handle */
   store_log_entry *batch;
-  pending **held; /* the batch's records (the leader's, during a commit) */
+  pending **held; /* the batch's records (the committer's, during a commit) */
 
   uint64_t batches; /* durable transactions so far (under mu) */
 
@@ -551,7 +553,7 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
 }
 
 
-/* Whether doc is at its expected version now, in the leader's open
+/* Whether doc is at its expected version now, in the committer's open
  * transaction (which holds the write lock: SQLite's BEGIN IMMEDIATE), so
  * the write that follows cannot conflict and poison the batch. */
 static int doc_precheck(lisec_store *ws, ctl_auditlog_doc *doc, lisec_err *err) {
@@ -593,7 +595,7 @@ static int doc_remove(lisec_store *ws, ctl_auditlog_doc *doc, bool precheck, lis
  * with one that conflicts gets none of its documents written and is told
  * so while the other records' land with the entries; without, a conflict
  * fails the transaction (*doc_conflict set) and nothing is written. Any
- * failure rolls everything back. mu not held; the batch is the leader's. */
+ * failure rolls everything back. mu not held; the batch is the committer's. */
 static int write_batch(ctl_auditlog *log, size_t n, bool precheck, bool *doc_conflict, lisec_err *err) {
   int rc = store_begin(log->ws, err);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -636,12 +638,10 @@ static int append_with_docs(ctl_auditlog *log, size_t n, lisec_err *err) {
   return write_batch(log, n, true, &conflict, err);
 }
 
-/* Leads one group commit: takes the contiguous run of ready records at the
- * head, appends them in one durable transaction on the leaders' store handle,
+/* One group commit: takes the contiguous run of ready records at the head,
+ * appends them in one durable transaction on the committer's store handle,
  * adds them to the tree and marks them done (or fails everything reserved).
- * Called with mu held by the one caller that set log->leading; returns with
- * mu held. A caller leads instead of handing its record to a writer thread,
- * so a lone writer pays no thread switch and a crowd shares one commit. */
+ * The committing thread only; called and returns with mu held. */
 static void lead_batch(ctl_auditlog *log) {
   uint64_t start = log->committed;
   size_t n = 0;
@@ -781,6 +781,8 @@ static void *checkpoint_main(void *arg) {
 
 /* ---- the public face ----------------------------------------------------- */
 
+static void *writer_main(void *arg);
+
 int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
                       lisec_err *err) {
   int early = 0;
@@ -806,7 +808,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   pthread_cond_init(&log->cv_cp, &ca);
   pthread_cond_init(&log->cv_done, NULL);
   pthread_cond_init(&log->cv_space, NULL);
-  pthread_cond_init(&log->cv_gather, &ca);
+  pthread_cond_init(&log->cv_work, &ca);
   pthread_condattr_destroy(&ca);
   pthread_rwlock_init(&log->tree_lock, NULL);
   log->cp_every = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
@@ -844,6 +846,12 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   if ((rc = writer_store(log, err))) goto fail;
   /* A log that grew after its last checkpoint (a crash) is vouched for now. */
   if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
+  if (pthread_create(&log->wr_thread, NULL, writer_main, log) != 0) {
+    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit committing thread");
+    goto fail;
+  }
+  log->wr_started = true;
+  pthread_setname_np(log->wr_thread, "lisec-audit-wr");
   if (pthread_create(&log->cp_thread, NULL, checkpoint_main, log) != 0) {
     rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit checkpoint thread");
     goto fail;
@@ -859,15 +867,18 @@ fail:
 
 void ctl_auditlog_close(ctl_auditlog *log) {
   if (!log) return;
-  if (log->cp_started) {
+  if (log->cp_started || log->wr_started) {
     pthread_mutex_lock(&log->mu);
     log->stop = true;
-    /* Appends still in flight finish (their callers lead) before the last
-     * checkpoint is signed. */
-    while (log->committed != log->next_index) pthread_cond_wait(&log->cv_done, &log->mu);
+    /* Appends still in flight are committed (or fail) before the last
+     * checkpoint is signed; then the committer, which stops only once
+     * nothing is reserved, ends. */
+    pthread_cond_signal(&log->cv_work);
+    while (log->wr_started && log->committed != log->next_index) pthread_cond_wait(&log->cv_done, &log->mu);
     pthread_cond_broadcast(&log->cv_cp);
     pthread_mutex_unlock(&log->mu);
-    pthread_join(log->cp_thread, NULL);
+    if (log->wr_started) pthread_join(log->wr_thread, NULL);
+    if (log->cp_started) pthread_join(log->cp_thread, NULL);
   }
   if (log->ws) store_close(log->ws);
   audit_tree_free(log->tree);
@@ -883,7 +894,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
   pthread_cond_destroy(&log->cv_space);
-  pthread_cond_destroy(&log->cv_gather);
+  pthread_cond_destroy(&log->cv_work);
   pthread_mutex_destroy(&log->mu);
   free(log);
 }
@@ -951,14 +962,10 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
   return append_sealed(log, rec, false, log->rd_pk, docs, n_docs, index, err);
 }
 
-/* Before it commits, a leader waits (at most gather_ns) for the callers
- * that are preparing a record (encoding, sealing, hashing) to have it ready,
- * so they share its commit instead of each leading one of their own: on
- * storage whose commit is fast (tmpfs, a write cache) or a machine short of
- * CPU, leading at once made batches of one or two records and a transaction
- * each (issue 22 item 1: 1.8 records per batch against a committing
- * thread's 25, 2.5x the CPU per record). A lone caller, or callers that are
- * all ready, do not wait. mu held (released while waiting). */
+/* Before it commits, the committer waits (at most gather_ns) for the
+ * callers that are preparing a record (encoding, sealing, hashing) to have
+ * it ready, so they share the commit. Callers that are all ready, or none
+ * preparing, cost no wait. mu held (released while waiting). */
 static void gather(ctl_auditlog *log) {
   if (!log->gather_ns || !atomic_load(&log->preparing)) return;
   struct timespec ts;
@@ -966,11 +973,34 @@ static void gather(ctl_auditlog *log) {
   int64_t ns = ts.tv_nsec + log->gather_ns;
   ts.tv_sec += ns / 1000000000;
   ts.tv_nsec = ns % 1000000000;
-  log->gathering = true;
   while (atomic_load(&log->preparing) > 0 && log->next_index - log->committed < log->max_batch &&
-         !log->stop && !log->broken)
-    if (pthread_cond_timedwait(&log->cv_gather, &log->mu, &ts) == ETIMEDOUT) break;
-  log->gathering = false;
+         !log->broken)
+    if (pthread_cond_timedwait(&log->cv_work, &log->mu, &ts) == ETIMEDOUT) break;
+}
+
+/* The committing thread: while its previous commit ran, callers queued
+ * their records; it takes all of them that are ready in index order as one
+ * batch (issue 22 item 1: a caller that led its own commit made batches of
+ * 2-4 records where a committing thread makes 15-25, and paid a transaction
+ * each). It ends at close, once every reserved record is committed or
+ * failed (appends are refused from then on). */
+static void *writer_main(void *arg) {
+  ctl_auditlog *log = arg;
+  pthread_mutex_lock(&log->mu);
+  for (;;) {
+    while (!head_ready(log) && !(log->stop && log->committed == log->next_index))
+      pthread_cond_wait(&log->cv_work, &log->mu);
+    if (!head_ready(log)) break;
+    gather(log);
+    lead_batch(log);
+  }
+  pthread_mutex_unlock(&log->mu);
+  return NULL;
+}
+
+/* The sequence number is bytes 1..8 of the plain entry (big-endian). */
+static void stamp_seq(uint8_t *plain, uint64_t index) {
+  for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(index >> (56 - 8 * i));
 }
 
 /* seal_pk NULL: stored plain; else sealed to that X25519 key (the LI or
@@ -1014,42 +1044,33 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
   }
   p.index = log->next_index++;
   log->ring[p.index % RING_SIZE] = &p;
-  pthread_mutex_unlock(&log->mu);
-
-  /* The sequence number is bytes 1..8 of the plain entry (big-endian). */
-  for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(p.index >> (56 - 8 * i));
-  int state = P_READY;
-  if (seal_pk) {
+  if (!seal_pk) {
+    /* A plain record is numbered and hashed under the lock it holds (a hash
+     * of a few hundred bytes): one lock per append instead of two. With
+     * many writers on few cores their CPU went to waiting on this lock. */
+    stamp_seq(plain, p.index);
+    p.data = plain;
+    p.len = plen;
+    audit_hash_leaf(p.data, p.len, p.leaf);
+    p.state = P_READY;
+  } else {
+    /* Sealing (an X25519 exchange) is done without the lock. */
+    pthread_mutex_unlock(&log->mu);
+    stamp_seq(plain, p.index);
     lisec_err e = {0};
+    int state = P_READY;
     if (audit_entry_seal(plain, plen, seal_pk, &p.data, &p.len, &e) != 0) state = P_ABORTED;
     sodium_memzero(plain, plen);
     free(plain);
-  } else {
-    p.data = plain;
-    p.len = plen;
+    if (state == P_READY) audit_hash_leaf(p.data, p.len, p.leaf);
+    pthread_mutex_lock(&log->mu);
+    if (p.state == P_RESERVED) p.state = state;
   }
-  if (state == P_READY) audit_hash_leaf(p.data, p.len, p.leaf);
-
-  pthread_mutex_lock(&log->mu);
-  if (p.state == P_RESERVED) p.state = state;
   atomic_fetch_sub(&log->preparing, 1);
-  if (log->gathering) pthread_cond_signal(&log->cv_gather);
-  while (p.state != P_DONE && p.state != P_FAILED) {
-    if (!log->leading && head_ready(log)) {
-      log->leading = true;
-      gather(log);
-      lead_batch(log);
-      log->leading = false;
-      /* The owner of the new head leads next (if it is still encoding, it
-       * will lead when it is ready). */
-      if (log->committed != log->next_index) {
-        pending *h = log->ring[log->committed % RING_SIZE];
-        if (h && h != &p) pthread_cond_signal(&h->cv);
-      }
-      continue;
-    }
-    pthread_cond_wait(&p.cv, &log->mu);
-  }
+  /* The committer waits for the head, or gathers: either way a record
+   * ready is news to it (a signal with no waiter costs no system call). */
+  pthread_cond_signal(&log->cv_work);
+  while (p.state != P_DONE && p.state != P_FAILED) pthread_cond_wait(&p.cv, &log->mu);
   pthread_mutex_unlock(&log->mu);
   pthread_cond_destroy(&p.cv);
   free(p.data);
