@@ -101,6 +101,9 @@ struct ctl_auditlog {
   pending **held; /* the batch's records (the committer's, during a commit) */
 
   uint64_t batches; /* durable transactions so far (under mu) */
+#ifdef LISEC_TEST_HOOKS
+  uint64_t test_txns; /* transactions attempted (the committer's) */
+#endif
 
   /* checkpoints (under mu) */
   uint64_t cp_size;
@@ -472,6 +475,11 @@ static bool head_ready(const ctl_auditlog *log) {
   return p && (p->state == P_READY || p->state == P_ABORTED);
 }
 
+/* The sequence number is bytes 1..8 of the plain entry (big-endian). */
+static void stamp_seq(uint8_t *plain, uint64_t index) {
+  for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(index >> (56 - 8 * i));
+}
+
 /* Fails every record reserved and not durable; mu held. */
 static void fail_reserved(ctl_auditlog *log, const lisec_err *why) {
   for (uint64_t i = log->committed; i < log->next_index; i++) {
@@ -486,6 +494,54 @@ static void fail_reserved(ctl_auditlog *log, const lisec_err *why) {
   pthread_cond_broadcast(&log->cv_done);
   pthread_cond_broadcast(&log->cv_space);
 }
+
+/* A failed transaction fails the records in it (start, n). The records
+ * queued behind it move down to the positions it left: a plain record ready
+ * to go is numbered and hashed again (nobody has seen its number: it was
+ * not durable), so it goes in the next transaction; a sealed one (its
+ * number is inside the sealed box) or one still being prepared cannot be
+ * renumbered and fails with the batch. Nothing durable is touched. mu held. */
+static void fail_batch(ctl_auditlog *log, uint64_t start, size_t n, const lisec_err *why) {
+  uint64_t to = start;
+  for (uint64_t i = start; i < log->next_index; i++) {
+    pending *p = log->ring[i % RING_SIZE];
+    log->ring[i % RING_SIZE] = NULL;
+    if (!p) continue;
+    if (i >= start + n && p->state == P_READY && !p->sealed) {
+      p->index = to;
+      stamp_seq(p->data, to);
+      audit_hash_leaf(p->data, p->len, p->leaf);
+      log->ring[to++ % RING_SIZE] = p;
+      continue;
+    }
+    p->state = P_FAILED;
+    p->fail = *why;
+    pthread_cond_signal(&p->cv);
+  }
+  log->next_index = to;
+  pthread_cond_broadcast(&log->cv_done);
+  pthread_cond_broadcast(&log->cv_space);
+}
+
+#ifdef LISEC_TEST_HOOKS
+/* test_auditlog: LISEC_TEST_AUDIT_FAIL_TXN=K fails the K-th transaction
+ * since the open (1 = the first) without writing it, once four more records
+ * are queued behind its batch (waited for at most 2 s), so a test sees that
+ * only the batch fails. The committer only; mu not held. */
+static bool inject_failure(ctl_auditlog *log, uint64_t start, size_t n) {
+  const char *k = getenv("LISEC_TEST_AUDIT_FAIL_TXN");
+  if (!k || (uint64_t)atoll(k) != ++log->test_txns) return false;
+  for (int i = 0; i < 2000; i++) {
+    pthread_mutex_lock(&log->mu);
+    bool queued = log->next_index - start >= n + 4;
+    pthread_mutex_unlock(&log->mu);
+    if (queued) break;
+    struct timespec ts = {0, 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return true;
+}
+#endif
 
 /* After a failed transaction the store may or may not have committed it (a
  * connection lost after COMMIT). Reopen, and take in whatever the store holds
@@ -674,7 +730,17 @@ static void lead_batch(ctl_auditlog *log) {
   int rc = writer_store(log, &e);
   if (!rc && audit_tree_size(log->tree) != start)
     rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
-  if (!rc) rc = docs ? append_with_docs(log, n, &e) : store_log_append(log->ws, log->batch, n, &e);
+  bool txn_failed = false;
+#ifdef LISEC_TEST_HOOKS
+  if (!rc && inject_failure(log, start, n)) {
+    rc = lisec_err_set(&e, LISEC_ESTORE, "injected commit failure (LISEC_TEST_AUDIT_FAIL_TXN)");
+    txn_failed = true;
+  }
+#endif
+  if (!rc) {
+    rc = docs ? append_with_docs(log, n, &e) : store_log_append(log->ws, log->batch, n, &e);
+    txn_failed = rc != 0;
+  }
   if (!rc) {
     pthread_rwlock_wrlock(&log->tree_lock);
     for (size_t i = 0; !rc && i < n; i++) rc = tree_add(log, log->batch[i].leaf_hash, &e);
@@ -716,7 +782,8 @@ static void lead_batch(ctl_auditlog *log) {
   } else {
     lisec_err why;
     lisec_err_set(&why, LISEC_ESTORE, REFUSED ": %s", e.msg);
-    fail_reserved(log, &why);
+    if (txn_failed && !log->broken) fail_batch(log, start, n, &why);
+    else fail_reserved(log, &why);
   }
 }
 
@@ -996,11 +1063,6 @@ static void *writer_main(void *arg) {
   }
   pthread_mutex_unlock(&log->mu);
   return NULL;
-}
-
-/* The sequence number is bytes 1..8 of the plain entry (big-endian). */
-static void stamp_seq(uint8_t *plain, uint64_t index) {
-  for (int i = 0; i < 8; i++) plain[1 + i] = (uint8_t)(index >> (56 - 8 * i));
 }
 
 /* seal_pk NULL: stored plain; else sealed to that X25519 key (the LI or

@@ -5,7 +5,8 @@
  * are stored sealed, a store that refuses the write refuses the caller with
  * the TR 103 308 §5.5 reason (and the log carries on without a gap once the
  * store works again), documents written with a record land with it or not
- * at all, a tampered log is refused at open, and checkpoints
+ * at all, a failed commit fails its batch only, a tampered log is refused
+ * at open, and checkpoints
  * follow the entry and time policy. With SOFTHSM2_CONF and LISEC_P11_MODULE
  * set (tests/integration/audit_pkcs11.sh) the checkpoint key lives in a
  * SoftHSM2 token. */
@@ -381,6 +382,119 @@ static void test_failed_write_refuses_the_action(void **state) {
   assert_int_equal(ctl_auditlog_size(log), 6);
   ctl_auditlog_close(log);
   store_close(s);
+}
+
+/* ---- one failed transaction fails its batch only ----------------------- */
+
+#define BATCH_WRITERS 16
+#define BATCH_PER 12
+
+typedef struct batch_worker {
+  ctl_auditlog *log;
+  int id;
+  uint64_t idx[BATCH_PER];
+  bool ok[BATCH_PER];
+  int failures;
+  char why[LISEC_ERR_MSG_MAX];
+} batch_worker;
+
+static void *batch_worker_main(void *arg) {
+  batch_worker *w = arg;
+  for (int j = 0; j < BATCH_PER; j++) {
+    char subject[32];
+    snprintf(subject, sizeof subject, "w%02d-r%03d.", w->id, j);
+    audit_record r = record("batch.order");
+    r.subjects[0] = subject;
+    lisec_err err = {0};
+    w->ok[j] = ctl_auditlog_append(w->log, &r, false, &w->idx[j], &err) == 0;
+    if (!w->ok[j]) {
+      w->failures++;
+      snprintf(w->why, sizeof w->why, "%s", err.msg);
+    }
+  }
+  return NULL;
+}
+
+typedef struct owner_ctx {
+  batch_worker *w;
+  uint64_t n;
+} owner_ctx;
+
+/* Every stored entry is the record its caller was told it got: the entry
+ * at index i carries sequence number i and the subject of that caller's
+ * record (the subjects are unique). */
+static int check_owner(void *ctx, const store_log_entry *e) {
+  owner_ctx *c = ctx;
+  uint64_t seq = 0;
+  assert_int_equal(audit_entry_peek_seq(e->data, e->len, &seq, NULL), 0);
+  assert_int_equal(seq, e->index);
+  int found = 0;
+  for (int i = 0; i < BATCH_WRITERS; i++)
+    for (int j = 0; j < BATCH_PER; j++) {
+      if (!c->w[i].ok[j] || c->w[i].idx[j] != e->index) continue;
+      char subject[32];
+      snprintf(subject, sizeof subject, "w%02d-r%03d.", i, j);
+      assert_non_null(memmem(e->data, e->len, subject, strlen(subject)));
+      found++;
+    }
+  assert_int_equal(found, 1);
+  c->n++;
+  return 0;
+}
+
+/* Writers queue their records while the committing thread commits; one
+ * injected transaction failure (the fourth) fails the callers in that
+ * batch (at most max_batch of them) and nobody else: the records queued
+ * behind it are renumbered and land, every acknowledged record is stored at
+ * the index it was given and in each caller's order, nothing durable before
+ * is lost, and the log verifies on reopen. */
+static void test_failed_commit_fails_only_its_batch(void **state) {
+  (void)state;
+#ifndef LISEC_TEST_HOOKS
+  skip();
+#else
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  c.max_batch = 4;
+  ctl_auditlog *log = open_log(s, &c);
+  setenv("LISEC_TEST_AUDIT_FAIL_TXN", "4", 1);
+  pthread_t t[BATCH_WRITERS];
+  batch_worker w[BATCH_WRITERS];
+  memset(w, 0, sizeof w);
+  for (int i = 0; i < BATCH_WRITERS; i++) {
+    w[i].log = log;
+    w[i].id = i;
+    assert_int_equal(pthread_create(&t[i], NULL, batch_worker_main, &w[i]), 0);
+  }
+  for (int i = 0; i < BATCH_WRITERS; i++) pthread_join(t[i], NULL);
+  unsetenv("LISEC_TEST_AUDIT_FAIL_TXN");
+  int failures = 0;
+  for (int i = 0; i < BATCH_WRITERS; i++) {
+    failures += w[i].failures;
+    if (w[i].failures) assert_non_null(strstr(w[i].why, "action refused (TR103308-5.5)"));
+    /* a caller's records are in the log in the order it made them */
+    uint64_t next = 0; /* the lowest index its next record may have */
+    for (int j = 0; j < BATCH_PER; j++) {
+      if (!w[i].ok[j]) continue;
+      assert_true(w[i].idx[j] >= next);
+      next = w[i].idx[j] + 1;
+    }
+  }
+  /* the failed batch, and only it: at least one record, at most max_batch
+   * (four more were queued behind it when it failed) */
+  assert_true(failures >= 1 && failures <= 4);
+  const uint64_t stored = BATCH_WRITERS * BATCH_PER - (uint64_t)failures;
+  assert_int_equal(ctl_auditlog_size(log), stored);
+  lisec_err err = {0};
+  owner_ctx oc = {.w = w};
+  assert_int_equal(store_log_range(s, 0, stored + 1, check_owner, &oc, &err), 0);
+  assert_int_equal(oc.n, stored);
+  ctl_auditlog_close(log);
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), stored);
+  ctl_auditlog_close(log);
+  store_close(s);
+#endif
 }
 
 /* ---- documents written with their record -------------------------------- */
@@ -900,6 +1014,7 @@ int main(void) {
       cmocka_unit_test_setup(test_concurrent_appends_are_durable_and_provable, fresh_store),
       cmocka_unit_test_setup(test_li_records_are_sealed, fresh_store),
       cmocka_unit_test_setup(test_failed_write_refuses_the_action, fresh_store),
+      cmocka_unit_test_setup(test_failed_commit_fails_only_its_batch, fresh_store),
       cmocka_unit_test_setup(test_documents_land_with_their_record, fresh_store),
       cmocka_unit_test_setup(test_tampered_log_is_not_extended, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
