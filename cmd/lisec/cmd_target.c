@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -22,8 +23,12 @@ static const char target_usage_text[] =
     "       lisec target list              metadata only: id, authorisation, version, KEK\n"
     "       lisec target update ID --version N (--ids FILE|- | --id KIND=VALUE ...)\n"
     "       lisec target remove ID\n"
-    "       lisec target rotate-kek NAME   make the token key NAME (created when absent) the\n"
-    "                                      KEK and re-wrap every data key to it\n"
+    "       lisec target rotate-kek NAME [--no-wait]\n"
+    "                                      make the token key NAME (created when absent) the\n"
+    "                                      KEK and re-wrap every data key to it; lisecd runs it\n"
+    "                                      as a job: this waits for its end (polling) unless\n"
+    "                                      --no-wait, which prints the job's id\n"
+    "       lisec target rotation ID       a rotation job's state and progress\n"
     "  FILE: one KIND=VALUE per line (# comments), or a JSON array of {\"kind\",\"value\"};\n"
     "  KIND: e164 imsi imei supi gpsi ipv4 ipv6 ipv4-prefix ipv6-prefix mac email sip-uri\n"
     "        tel-uri port-range. --id puts the value on the command line, where other\n"
@@ -98,6 +103,64 @@ static void print_rotation(const json_t *r) {
          (long long)json_integer_value(json_object_get(r, "targets")));
 }
 
+static void print_job(const json_t *r) {
+  printf("KEK rotation %s: %s, %lld of %lld targets re-wrapped (to %s, from %s)\n", cli_str(r, "id"),
+         cli_str(r, "state"), (long long)json_integer_value(json_object_get(r, "rewrapped")),
+         (long long)json_integer_value(json_object_get(r, "targets")), cli_str(r, "kek"), cli_str(r, "previous"));
+  if (json_object_get(r, "error")) printf("  %s\n", cli_str(r, "error"));
+}
+
+/* POST /v1/vault/rotate-kek answers 202 with the job; unless no_wait, its
+ * state is asked every 20 ms to 1 s until it is no longer running (at most a
+ * day: a rotation of millions of targets with a network HSM is hours). */
+#define ROTATION_WAIT_MAX_S (24 * 3600)
+static int rotate(const char *name, bool no_wait) {
+  json_t *body = json_pack("{s:s}", "key_label", name), *reply = NULL;
+  long status = 0;
+  lisec_err err = {0};
+  int rc = cli_http_request("POST", "/v1/vault/rotate-kek", body, &status, &reply, &err);
+  json_decref(body);
+  if (rc) return cli_fail("target: %s", err.msg);
+  if (status / 100 != 2) {
+    rc = cli_http_error(status, reply);
+    json_decref(reply);
+    return rc;
+  }
+  char path[128];
+  snprintf(path, sizeof path, "/v1/vault/rotate-kek/%s", cli_str(reply, "id"));
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long pause_ms = 20; /* a small vault is done in milliseconds */
+  while (!no_wait && strcmp(cli_str(reply, "state"), "running") == 0) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - t0.tv_sec > ROTATION_WAIT_MAX_S) {
+      json_decref(reply);
+      return cli_fail("target: rotation still running after %d s; ask `lisec target rotation %s`",
+                      ROTATION_WAIT_MAX_S, path + strlen("/v1/vault/rotate-kek/"));
+    }
+    struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (pause_ms < 1000) pause_ms = pause_ms * 2 > 1000 ? 1000 : pause_ms * 2;
+    json_decref(reply);
+    reply = NULL;
+    if ((rc = cli_http_request("GET", path, NULL, &status, &reply, &err))) return cli_fail("target: %s", err.msg);
+    if (status / 100 != 2) {
+      rc = cli_http_error(status, reply);
+      json_decref(reply);
+      return rc;
+    }
+  }
+  const char *state = cli_str(reply, "state");
+  if (no_wait || strcmp(state, "done") == 0) {
+    cli_print(reply, strcmp(state, "done") == 0 ? print_rotation : print_job);
+  } else {
+    cli_print(reply, print_job);
+    rc = CLI_ERROR;
+  }
+  json_decref(reply);
+  return rc;
+}
+
 static void print_list(const json_t *r) {
   size_t i;
   const json_t *t;
@@ -143,11 +206,12 @@ int cli_cmd_target(int argc, char **argv) {
   char path[CLI_ID_PATH_MAX + 32], eid[CLI_ID_PATH_MAX];
   if (strcmp(sub, "list") == 0 && argc == 2) return call("GET", "/v1/targets", NULL, print_list);
   if (argc < 3) return usage();
-  if (strcmp(sub, "rotate-kek") == 0 && argc == 3) {
-    json_t *body = json_pack("{s:s}", "key_label", argv[2]);
-    int rc = call("POST", "/v1/vault/rotate-kek", body, print_rotation);
-    json_decref(body);
-    return rc;
+  if (strcmp(sub, "rotate-kek") == 0 && (argc == 3 || (argc == 4 && strcmp(argv[3], "--no-wait") == 0)))
+    return rotate(argv[2], argc == 4);
+  if (strcmp(sub, "rotation") == 0 && argc == 3) {
+    if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
+    snprintf(path, sizeof path, "/v1/vault/rotate-kek/%s", eid);
+    return call("GET", path, NULL, print_job);
   }
   if (cli_path_id(argv[2], eid, sizeof eid)) return CLI_ERROR;
   snprintf(path, sizeof path, "/v1/targets/%s", eid);

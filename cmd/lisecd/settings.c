@@ -55,5 +55,7 @@ const char *const lisecd_known_settings[] = {
     /* Retained Data (ctl/rd.c, keys/rdkey.c; issue 20) */
     "audit.rd_seal_key", "rd.admin_pubkey", "rd.pkcs11_module", "rd.token", "rd.pin_file", "rd.check_ms",
     /* randomness */
+    /* the KEK rotation's write transactions (ctl/vault_rotation.c) */
+    "vault.rotation_chunk",
     NULL,
 };

@@ -1,5 +1,6 @@
 /* Routes of the target vault: LI administration only; refused attempts by
- * any other role are recorded. */
+ * any other role are recorded. A KEK rotation is a job: POST answers 202
+ * with its id at once, GET .../rotate-kek/{id} tells its progress and end. */
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -44,6 +45,13 @@ static int rotate_kek(lisec_ctl *ctl, const ctl_actor *a, const api_request *req
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_target_rotate_kek(ctl, a, req->body, &out, &err);
+  return api_reply(resp, rc, &err, out, 202); /* the job runs on: GET .../rotate-kek/{id} */
+}
+
+static int rotation(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_target_rotation(ctl, a, req->params[0], &out, &err);
   return api_reply(resp, rc, &err, out, 200);
 }
 
@@ -54,5 +62,6 @@ const api_route api_routes_targets[] = {
     {"PUT", "/v1/targets/{id}", API_ROLE_LI_ADMIN, true, update, "target.update"},
     {"DELETE", "/v1/targets/{id}", API_ROLE_LI_ADMIN, false, remove_, "target.remove"},
     {"POST", "/v1/vault/rotate-kek", API_ROLE_LI_ADMIN, true, rotate_kek, "target.rotate-kek"},
+    {"GET", "/v1/vault/rotate-kek/{id}", API_ROLE_LI_ADMIN, false, rotation, "target.rotate-kek"},
     {0},
 };

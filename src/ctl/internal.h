@@ -48,6 +48,7 @@ struct ctl_shared {
   struct ctl_clock_state *clock;   /* ctl/clock.c: trusted time ([time]) */
   struct ctl_rd_state *rd;         /* ctl/rd.c: Retained Data (issue 20) */
   bool started;                    /* between ctl_start and ctl_stop */
+  struct ctl_rotation_state *rotation; /* ctl/vault_rotation.c: the KEK rotation job */
 };
 
 /* Topic hooks: open reads the topic's settings and loads its state with the
@@ -104,6 +105,13 @@ int ctl_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const ch
 /* Tells it to stop (*stopping set under mu, cv broadcast), joins it and
  * closes its context. */
 void ctl_thread_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stopping, pthread_t thread, lisec_ctl **ctx);
+
+/* ctl/vault_rotation.c: the KEK rotation's thread ([vault] rotation_chunk);
+ * open marks a job a crash left running as interrupted. */
+int ctl_vault_rotation_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
+int ctl_vault_rotation_start(ctl_shared *sh, lisec_err *err);
+void ctl_vault_rotation_stop(ctl_shared *sh);
+void ctl_vault_rotation_close(ctl_shared *sh);
 
 int ctl_topics_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 int ctl_topics_start(ctl_shared *sh, lisec_err *err);

@@ -20,12 +20,29 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
 int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err);
 /* Metadata only: id, authorisation, version, KEK; never identifiers. */
 int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
-/* KEK rotation, body {"key_label": NAME}: NAME (a key of the vault's token,
- * generated there when absent) becomes the current KEK, and every target's
- * data key is re-wrapped to it in one transaction without touching a
- * ciphertext; recorded (sealed) before it starts. *out: {"kek", "previous",
- * "rewrapped", "targets"}. The store keeps which key is current. */
+/* KEK rotation (ctl/vault_rotation.c), body {"key_label": NAME}: checked,
+ * recorded (sealed) and NAME (a key of the vault's token, generated there
+ * when absent) made current before the answer; every target's data key is
+ * then re-wrapped to it on the controller's rotation thread, in store
+ * transactions of [vault] rotation_chunk records, without touching a
+ * ciphertext, and the end is recorded with its counts. *out: the job,
+ * {"id", "state": "running", "kek", "previous", ...}. A second rotation
+ * while one runs is LISEC_ECONFLICT. The store keeps which key is current
+ * once every record is under it; until then the previous one. */
 int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                           lisec_err *err);
+/* A rotation job by id: {"id", "state": running|done|failed|interrupted,
+ * "kek", "previous", "targets", "prepared", "rewrapped", "started_at",
+ * "ended_at", "error"}; LISEC_ENOTFOUND for an unknown id. */
+int ctl_target_rotation(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+                        lisec_err *err);
+
+/* For the rotation (ctl/vault_rotation.c): the stored form of targets, and
+ * the document naming the current KEK. */
+#define CTL_TARGET_KIND "target"
+#define CTL_VAULT_KEK_DOC_KIND "vault"
+#define CTL_VAULT_KEK_DOC_ID "kek"
+int ctl_target_load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_version, lisec_err *err);
+int ctl_target_save(lisec_ctl *ctl, const vault_sealed *s, int64_t expected, lisec_err *err);
 
 #endif

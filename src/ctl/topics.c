@@ -40,6 +40,10 @@ static const ctl_topic TOPICS[] = {
     {"rng", NULL, NULL, NULL, NULL},
     /* Retained Data (issue 20): after the model it keeps obligations in */
     {"rd", ctl_rd_open, ctl_rd_start, ctl_rd_stop, ctl_rd_close},
+    /* the KEK rotation's thread (issue 22): after the audit log and the
+     * vault it records through and re-wraps with; stops first */
+    {"vault-rotation", ctl_vault_rotation_open, ctl_vault_rotation_start, ctl_vault_rotation_stop,
+     ctl_vault_rotation_close},
 };
 
 #define N_TOPICS LISEC_ARRAY_LEN(TOPICS)

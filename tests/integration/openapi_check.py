@@ -483,7 +483,7 @@ def plan(pki, work, topology):
         ("li-admin", "POST", "/v1/x1/resume", {}, 200),
         ("auditor", "POST", "/v1/x1/deactivate-all", {"reason": "test"}, 403),
         ("operator", "GET", "/v1/x1/nes", None, 403),
-        ("li-admin", "POST", "/v1/vault/rotate-kek", {"key_label": "lisec-kek-2"}, 200),
+        ("li-admin", "POST", "/v1/vault/rotate-kek", {"key_label": "lisec-kek-2"}, 202),
         ("li-admin", "POST", "/v1/vault/rotate-kek", {"key_label": 7}, 400),
         ("operator", "GET", "/ui", None, 200),
         ("auditor", "GET", "/ui/", None, 200),

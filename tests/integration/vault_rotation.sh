@@ -7,7 +7,12 @@
 # rotation that cannot finish changes nothing; wrong role, bad bodies, the
 # development key and a token that lost the current key are refused with the
 # reason; more rotations in one process than keys it may load at once (16)
-# all succeed, because the keys no record names are unloaded.
+# all succeed, because the keys no record names are unloaded. A rotation is
+# a job (202, then GET .../rotate-kek/{id}) on the controller's own thread:
+# caught part-way (a test hook pauses it between chunks of 2 records), a
+# request on the connection that started it is answered, a second rotation
+# is 409, and a restart leaves every target readable under its own key, the
+# previous KEK current and the job interrupted; the next rotation finishes.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -17,7 +22,9 @@ eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 make_li_admin_key "$work/li-admin"
 vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
-  "key_label = kek-1" "[audit]" "li_admin_key = $work/li-admin.pub")
+  "key_label = kek-1" "rotation_chunk = 2" "[audit]" "li_admin_key = $work/li-admin.pub")
+# While this file exists a rotation waits before each chunk but its first.
+export LISEC_TEST_ROTATION_PAUSE=$work/pause
 start_lisecd "$pki" "${vault_conf[@]}"
 li_fixture li-7
 db=$work/lisec.db
@@ -40,6 +47,14 @@ readable() { cli li-admin target get "$1" | grep -q "$2" || fail "target $1 does
 # `target get` asks), for the loop of rotations below: 138 reads through the
 # CLI cost more than the rotations themselves in the sanitizer build.
 readable_api() { as li-admin "$LISECD_URL/v1/targets/$1" | grep -q "$2" || fail "target $1 does not read back $2"; }
+# readable_all: every target of $all read back, in one curl on one
+# connection (six curls a rotation were most of this test's time).
+readable_all() {
+  local t urls=()
+  for t in $all; do urls+=("$LISECD_URL/v1/targets/$t"); done
+  as li-admin "${urls[@]}" >"$work/all" || fail "reading $all"
+  for t in $all; do grep -q "${value[$t]}" "$work/all" || fail "target $t does not read back ${value[$t]}"; done
+}
 
 declare -A value=([t-1]=244051234567890 [t-2]=358401234567 [t-3]=192.0.2.77)
 declare -A kinds=([t-1]=imsi [t-2]=e164 [t-3]=ipv4)
@@ -100,12 +115,27 @@ grep -q '5 of 5 targets re-wrapped' <<<"$out" || fail "kek-3: $out"
 for t in t-1 t-2 t-3; do readable "$t" "${value[$t]}"; done
 pass "a record still under an older KEK is read with it, and the next rotation re-wraps it from its own key"
 
+# job ID: the rotation job's state (GET /v1/vault/rotate-kek/ID as li-admin) in $work/job.
+job() { as li-admin -o "$work/job" "$LISECD_URL/v1/vault/rotate-kek/$1" && jq -r .state "$work/job"; }
+# job_until ID JQ: waits (at most 60 s) until the job's state makes JQ true.
+job_until() {
+  local i
+  for i in $(seq 600); do
+    job "$1" >/dev/null && jq -e "$2" "$work/job" >/dev/null && return 0
+    sleep 0.1
+  done
+  fail "job $1 never met $2: $(cat "$work/job")"
+}
+
 # A rotation that cannot finish (a record names a key the token lacks)
 # changes nothing, says which record and key, and is recorded as failed.
 sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-gone') WHERE kind = 'target' AND id = 't-4'"
 before=$(audit_count)
-[ "$(status li-admin '{"key_label":"kek-4"}')" = 503 ] || fail "rotation over a missing key: $(cat "$work/reply")"
-grep -q 't-4' "$work/reply" && grep -q 'kek-gone' "$work/reply" && grep -q 'TR103308-5.7' "$work/reply" || fail "reason: $(cat "$work/reply")"
+[ "$(status li-admin '{"key_label":"kek-4"}')" = 202 ] || fail "rotation over a missing key: $(cat "$work/reply")"
+id=$(jq -r .id "$work/reply")
+job_until "$id" '.state != "running"'
+jq -e '.state == "failed" and .rewrapped == 0' "$work/job" >/dev/null || fail "job over a missing key: $(cat "$work/job")"
+grep -q 't-4' "$work/job" && grep -q 'kek-gone' "$work/job" && grep -q 'TR103308-5.7' "$work/job" || fail "reason: $(cat "$work/job")"
 [ "$(audit_count)" -ge $((before + 2)) ] || fail "the failed rotation is not recorded with its outcome"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-gone t-5=pkcs11:lisec/kek-3" ] || fail "a failed rotation changed: $(keks)"
 [ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/targets/t-4")" = 503 ] || fail "t-4 under a missing key"
@@ -113,12 +143,63 @@ cli li-admin target add t-6 --authorisation li-7 --id imsi=244057777777777 >/dev
 [ "$(field t-6 kek)" = "pkcs11:lisec/kek-3" ] || fail "after a failed rotation t-6 was sealed under $(field t-6 kek)"
 sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-4'"
 readable t-4 244059999999999
-pass "a rotation that cannot re-wrap a record fails naming it and its KEK (503, TR103308-5.7); nothing changed, kek-3 stays current"
+pass "a rotation that cannot re-wrap a record fails naming it and its KEK (job failed, TR103308-5.7); nothing changed, kek-3 stays current"
+
+# A rotation caught part-way: the pause file holds it after its first chunk
+# (2 of the 6 records). The request that started it and the ones after it on
+# the same connection (one curl, so the same front worker and channel to the
+# controller) are all answered while the job still runs.
+declare -A value+=([t-4]=244059999999999 [t-5]=244058888888888 [t-6]=244057777777777)
+touch "$work/pause"
+tls=(--cacert "$pki/ca.crt" --cert "$pki/li-admin.crt" --key "$pki/li-admin.key")
+curl -sS "${tls[@]}" -o "$work/r1" -w '%{http_code} %{num_connects}\n' -H 'Content-Type: application/json' \
+  -d '{"key_label":"kek-5"}' "$LISECD_URL/v1/vault/rotate-kek" \
+  --next "${tls[@]}" -o "$work/r2" -w '%{http_code} %{num_connects}\n' "$LISECD_URL/v1/targets/t-2" >"$work/codes" ||
+  fail "requests on one connection: $(cat "$work/codes")"
+[ "$(cat "$work/codes")" = $'202 1\n200 0' ] || fail "rotate then read on one connection: $(cat "$work/codes") $(cat "$work/r1")"
+grep -q "${value[t-2]}" "$work/r2" || fail "t-2 read during the rotation: $(cat "$work/r2")"
+id=$(jq -r .id "$work/r1")
+jq -e '.state == "running" and (.kek | endswith("/kek-5")) and (.previous | endswith("/kek-3"))' "$work/r1" >/dev/null ||
+  fail "202 body: $(cat "$work/r1")"
+job_until "$id" '.rewrapped == 2 and .targets == 6'
+[ "$(job "$id")" = running ] || fail "the rotation ended while paused: $(cat "$work/job")"
+# the read above came before the end: the job is still running now
+readable_api t-5 244058888888888
+[ "$(status li-admin '{"key_label":"kek-6"}')" = 409 ] && grep -q 'TR103308-5.7' "$work/reply" && grep -q "$id" "$work/reply" ||
+  fail "second rotation while one runs: $(cat "$work/reply")"
+[ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/vault/rotate-kek/$id")" = 403 ] || fail "operator reads a rotation job"
+[ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/vault/rotate-kek/rot-0-0")" = 404 ] || fail "unknown job"
+[ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-5'")" = 2 ] ||
+  fail "part-way: $(keks)"
+pass "a rotation is a job (202): on the connection that started it a target read is answered while it runs; a second is 409 naming it (TR103308-5.7); its state is li-admin's only"
+
+# Stopped part-way: 2 records under kek-5, 4 under kek-3, all readable after
+# the restart; the store still names kek-3 current (a new target is sealed
+# under it); the job reads interrupted, also when a crash left it "running".
+stop_lisecd
+sql "SELECT json_extract(body, '\$.state') FROM documents WHERE kind = 'vault.rotation' AND id = '$id'" | grep -qx interrupted ||
+  fail "the job after a stop: $(sql "SELECT body FROM documents WHERE kind = 'vault.rotation' AND id = '$id'")"
+sql "UPDATE documents SET body = json_set(body, '\$.state', 'running') WHERE kind = 'vault.rotation' AND id = '$id'"
+rm -f "$work/pause"
+before=$(audit_count)
+start_lisecd "$pki" "${vault_conf[@]}"
+[ "$(job "$id")" = interrupted ] && grep -q 'rotate again' "$work/job" || fail "job left running by a crash: $(cat "$work/job")"
+[ "$(audit_count)" -gt "$before" ] || fail "the interrupted rotation is not recorded"
+[ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-3'")" = 4 ] ||
+  fail "after the restart: $(keks)"
+for t in t-1 t-2 t-3 t-4 t-5 t-6; do readable_api "$t" "${value[$t]}"; done
+cli li-admin target add t-7 --authorisation li-7 --id imsi=244056666666666 >/dev/null || fail "add t-7"
+[ "$(field t-7 kek)" = "pkcs11:lisec/kek-3" ] || fail "after an interrupted rotation t-7 was sealed under $(field t-7 kek)"
+cli li-admin target remove t-7 >/dev/null || fail "remove t-7"
+out=$(cli li-admin target rotate-kek kek-5) || fail "rotate-kek kek-5 again: $out"
+grep -q '4 of 6 targets re-wrapped' <<<"$out" || fail "finishing kek-5: $out"
+[ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-5'")" = 6 ] ||
+  fail "kek-5 finished: $(keks)"
+pass "a restart mid-rotation keeps every target readable by its own key and kek-3 current; the job reads interrupted (also after a crash) and is recorded; the next rotation moves the other 4"
 
 # An emergency rotation must not depend on a restart: 22 rotations in this
 # one lisecd (more than the 16 keys it may hold at once), each re-wrapping
 # every target, each target readable after each; then back to kek-3.
-declare -A value+=([t-4]=244059999999999 [t-5]=244058888888888 [t-6]=244057777777777)
 all="t-1 t-2 t-3 t-4 t-5 t-6"
 for r in $(seq 1 22) back; do
   name=spin-$r
@@ -128,7 +209,7 @@ for r in $(seq 1 22) back; do
   want=""
   for t in $all; do want="$want $t=pkcs11:lisec/$name"; done
   [ "$(keks)" = "${want# }" ] || fail "after rotation $r: $(keks)"
-  for t in $all; do readable_api "$t" "${value[$t]}"; done
+  readable_all
 done
 stop_lisecd
 start_lisecd "$pki" "${vault_conf[@]}"
@@ -142,7 +223,7 @@ pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 
   fail "cannot delete kek-3 from the token"
 if "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/start.log"; then fail "lisecd started without its KEK"; fi
 grep -q 'kek-3' "$work/start.log" && grep -q 'TR103308-5.7' "$work/start.log" || fail "start without kek-3: $(cat "$work/start.log")"
-grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label' "$work/lisecd.conf" >"$work/dev.conf"
+grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label\|rotation_chunk' "$work/lisecd.conf" >"$work/dev.conf"
 printf '[vault]\ndevelopment_key_file = %s\nallow_development_key = true\n' "$work/dev.kek" >>"$work/dev.conf"
 if "$build/cmd/lisecd/lisecd" -c "$work/dev.conf" 2>"$work/start.log"; then fail "lisecd started with the development key"; fi
 grep -q 'rotated to the token key "kek-3"' "$work/start.log" || fail "start with the development key: $(cat "$work/start.log")"

@@ -1,0 +1,575 @@
+/* KEK rotation of the target vault as a job (TR 103 308 §5.7; issue 22
+ * items 3 and 6). POST /v1/vault/rotate-kek checks the request, records it
+ * (sealed to the LI administration), makes the new token key current and
+ * answers at once with a job id; the re-wrapping of every data key runs on
+ * the controller's rotation thread with its own store connection, so no
+ * request channel waits for it however many targets there are. The thread
+ * re-wraps outside any store transaction (token calls), then writes in
+ * transactions of [vault] rotation_chunk records, so the store's write lock
+ * is held a chunk at a time. The end is recorded with its counts, and the
+ * job (kept as a document of kind "vault.rotation") tells its progress and
+ * its outcome. One rotation at a time: a second is refused while one runs.
+ * A lisecd stopped (or killed) mid-rotation leaves every target readable:
+ * each record names the key that wrapped it and the previous key stays in
+ * the token; the store still names the previous key as current, the job
+ * reads "interrupted", and the next rotation finishes the work. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/counters.h"
+#include "ctl/internal.h"
+#include "ctl/targets.h"
+
+#define ROTATION_KIND "vault.rotation"
+#define ROTATION_REQ "TR103308-5.7"
+#define ROTATION_ID_MAX 40
+#define ROTATION_CHUNK_DEFAULT 500
+#define ROTATION_CHUNK_MAX 100000
+
+static const ctl_actor CONTROLLER = {.subject = "lisecd", .role = "controller", .kind = CTL_ROLE_CONTROLLER};
+
+/* One rotation: what it moves from and to, who asked, how far it got. */
+typedef struct job {
+  char id[ROTATION_ID_MAX + 1];
+  char name[KEYS_KEK_NAME_MAX + 1], prev[KEYS_KEK_NAME_MAX + 1];
+  char label[VAULT_ID_MAX + 1], prev_label[VAULT_ID_MAX + 1];
+  char subject[256], role[64];
+  const char *state; /* "running", "done", "failed", "interrupted" */
+  size_t targets, prepared, rewrapped;
+  int64_t started_at, ended_at;
+  char error[LISEC_ERR_MSG_MAX];
+} job;
+
+struct ctl_rotation_state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool started, stopping, queued, running;
+  pthread_t thread;
+  lisec_ctl *ctx; /* the rotation thread's own context and store connection */
+  size_t chunk;   /* [vault] rotation_chunk */
+  uint64_t seq;   /* ids made by this process */
+  job job;        /* the last rotation this process started */
+};
+
+/* ---- the job document ------------------------------------------------------ */
+
+static json_t *job_json(const job *j) {
+  char started[32] = "", ended[32] = "";
+  if (j->started_at) lisec_time_format(j->started_at, started);
+  if (j->ended_at) lisec_time_format(j->ended_at, ended);
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", j->id, "state",
+                        j->state, "key_label", j->name, "kek", j->label, "previous", j->prev_label,
+                        "previous_key_label", j->prev, "targets", (json_int_t)j->targets, "prepared",
+                        (json_int_t)j->prepared, "rewrapped", (json_int_t)j->rewrapped, "started_at",
+                        started);
+  if (o && j->ended_at) json_object_set_new(o, "ended_at", json_string(ended));
+  if (o && j->error[0]) json_object_set_new(o, "error", json_string(j->error));
+  return o;
+}
+
+static int job_save(lisec_store *s, const job *j, lisec_err *err) {
+  json_t *o = job_json(j);
+  char *text = o ? lisec_json_dump_canonical(o) : NULL;
+  json_decref(o);
+  int rc = text ? store_doc_put(s, ROTATION_KIND, j->id, text, -1, NULL, err)
+                : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  free(text);
+  return rc;
+}
+
+/* ---- the re-wrapping (run on the rotation thread) ---------------------------- */
+
+/* A data key re-wrapped before the write transaction: the record's stored
+ * version when it was read, and its new wrapped key (under r->label). */
+typedef struct rewrapped {
+  int64_t version;
+  uint8_t *wrapped; /* NULL: nothing to write (already under the key, or gone) */
+  size_t len;
+} rewrapped;
+
+typedef struct rotation {
+  lisec_ctl *ctl;
+  struct ctl_rotation_state *st;
+  json_t *ids;     /* every target id, collected before writing */
+  rewrapped *done; /* one per id */
+  size_t rewrapped;
+  char label[VAULT_ID_MAX + 1]; /* the current KEK's record label */
+} rotation;
+
+static int collect_id(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)body, (void)version;
+  return json_array_append_new(((rotation *)ctx)->ids, json_string(id)) ? LISEC_ENOMEM : 0;
+}
+
+/* A rotation's error names the target it stopped at, keeping the
+ * requirement id in front when the cause carries one. */
+static void stopped_at(const char *id, int rc, lisec_err *err) {
+  static const char req[] = ROTATION_REQ ": ";
+  char cause[LISEC_ERR_MSG_MAX];
+  snprintf(cause, sizeof cause, "%s", err->msg);
+  const char *rest = strncmp(cause, req, strlen(req)) == 0 ? cause + strlen(req) : cause;
+  lisec_err_set(err, rc, "%sKEK rotation stopped at target %s, nothing changed: %s", req, id, rest);
+}
+
+/* Whether lisecd stops: the rotation ends between two targets or chunks. */
+static int check_stop(rotation *r, lisec_err *err) {
+  pthread_mutex_lock(&r->st->mu);
+  bool stopping = r->st->stopping;
+  pthread_mutex_unlock(&r->st->mu);
+  return stopping ? lisec_err_set(err, LISEC_EUNAVAIL, "%s: lisecd stopped during the KEK rotation, "
+                                  "nothing changed", ROTATION_REQ)
+                  : 0;
+}
+
+/* Test builds only: while the file LISEC_TEST_ROTATION_PAUSE names exists,
+ * the rotation waits before each chunk but the first, so a test catches it
+ * part-way (a request answered meanwhile, a second rotation, a restart). */
+static void test_pause(rotation *r) {
+#ifdef LISEC_TEST_HOOKS
+  const char *path = getenv("LISEC_TEST_ROTATION_PAUSE");
+  for (int i = 0; path && i < 6000; i++) { /* at most 10 minutes */
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    fclose(f);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&r->st->mu);
+    bool stopping = r->st->stopping;
+    if (!stopping) pthread_cond_timedwait(&r->st->cv, &r->st->mu, &until);
+    pthread_mutex_unlock(&r->st->mu);
+    if (stopping) return;
+  }
+#else
+  (void)r;
+#endif
+}
+
+/* The target's data key under the current KEK, by the keys process (an
+ * unwrap by the key its record names and a wrap by the current one: token
+ * calls). *moved is false when it was under the current key already. */
+static int rewrap_one(rotation *r, vault_sealed *s, bool *moved, lisec_err *err) {
+  *moved = false;
+  if (strcmp(s->kek_label, r->label) == 0) return 0;
+  int rc = keys_vault_rewrap(r->ctl->shared->keys, s, moved, err);
+  ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
+  if (rc) stopped_at(s->id, rc, err);
+  return rc;
+}
+
+/* Outside any transaction, so the store's writers are not held up by the
+ * token (two to four token calls a target: seconds for 100,000 targets
+ * with SoftHSM2, minutes with a network HSM): every data key not yet under
+ * the current KEK is re-wrapped and kept in memory with the version it was
+ * read at. Nothing is written; a target deleted meanwhile is passed over. */
+static int rewrap_outside(rotation *r, lisec_err *err) {
+  lisec_ctl *ctl = r->ctl;
+  int rc = store_doc_list(ctl->store, CTL_TARGET_KIND, collect_id, r, err);
+  size_t n = json_array_size(r->ids);
+  if (!rc && n && !(r->done = calloc(n, sizeof *r->done)))
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory for %zu re-wrapped keys", n);
+  pthread_mutex_lock(&r->st->mu);
+  r->st->job.targets = n;
+  pthread_mutex_unlock(&r->st->mu);
+  for (size_t i = 0; i < n && !rc; i++) {
+    if ((i & 63) == 0 && (rc = check_stop(r, err))) break;
+    vault_sealed s;
+    int64_t dv = 0;
+    bool moved = false;
+    rc = ctl_target_load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+    if (rc == LISEC_ENOTFOUND) { /* deleted since the listing */
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    rc = rewrap_one(r, &s, &moved, err);
+    if (!rc && moved) {
+      rewrapped *d = &r->done[i];
+      if ((d->wrapped = malloc(s.wrapped_key_len))) {
+        memcpy(d->wrapped, s.wrapped_key, s.wrapped_key_len);
+        d->len = s.wrapped_key_len;
+        d->version = dv;
+      } else {
+        rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+      }
+    }
+    vault_sealed_free(&s);
+    pthread_mutex_lock(&r->st->mu);
+    r->st->job.prepared = i + 1;
+    pthread_mutex_unlock(&r->st->mu);
+  }
+  return rc;
+}
+
+/* The writes, in transactions of st->chunk records, so the store's write
+ * lock is held a chunk at a time and other writers (audit appends,
+ * decisions) go in between: each re-wrapped key replaces its record's, the
+ * record compared by version with the one read before (a target changed
+ * meanwhile is re-wrapped again here, unless the change sealed it under
+ * the current key already; one deleted meanwhile is passed over); then the
+ * store notes which key is current. The token work was done before, so only
+ * a store failure, a stop (or a target changed meanwhile whose key cannot
+ * be re-wrapped) ends it part-way: the chunks written stay under the new
+ * key, which their records name, so every record stays readable, and the
+ * error says how many were written. */
+static int write_rewrapped(rotation *r, const char *name, lisec_err *err) {
+  lisec_ctl *ctl = r->ctl;
+  size_t n = json_array_size(r->ids), committed = 0, chunk = r->st->chunk;
+  int rc = 0;
+  for (size_t start = 0; start < n && !rc; start += chunk) {
+    if (start) test_pause(r);
+    if ((rc = check_stop(r, err))) break;
+    size_t end = start + chunk < n ? start + chunk : n, in_chunk = 0;
+    if ((rc = store_begin(ctl->store, err))) break;
+    for (size_t i = start; i < end && !rc; i++) {
+      rewrapped *d = &r->done[i];
+      if (!d->wrapped) continue;
+      vault_sealed s;
+      int64_t dv = 0;
+      bool moved = false;
+      rc = ctl_target_load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+      if (rc == LISEC_ENOTFOUND) {
+        rc = 0;
+        continue;
+      }
+      if (rc) break;
+      if (dv == d->version && d->len <= sizeof s.wrapped_key) {
+        snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
+        memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
+        moved = true;
+      } else {
+        rc = rewrap_one(r, &s, &moved, err);
+      }
+      if (!rc && moved) rc = ctl_target_save(ctl, &s, dv, err);
+      if (!rc && moved) in_chunk++;
+      if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
+      vault_sealed_free(&s);
+    }
+    if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
+    else store_rollback(ctl->store);
+    if (!rc) committed += in_chunk;
+    pthread_mutex_lock(&r->st->mu);
+    r->st->job.rewrapped = committed;
+    pthread_mutex_unlock(&r->st->mu);
+  }
+  r->rewrapped = committed;
+  if (!rc) {
+    json_t *doc = json_pack("{s:s}", "key_label", name);
+    char *text = doc ? lisec_json_dump_canonical(doc) : NULL;
+    json_decref(doc);
+    rc = text ? store_doc_put(ctl->store, CTL_VAULT_KEK_DOC_KIND, CTL_VAULT_KEK_DOC_ID, text, -1, NULL, err)
+              : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    free(text);
+  }
+  if (rc && committed) {
+    char cause[LISEC_ERR_MSG_MAX];
+    snprintf(cause, sizeof cause, "%s", err->msg);
+    char *nc = strstr(cause, ", nothing changed"); /* stopped_at's words; not so now */
+    if (nc) memmove(nc, nc + strlen(", nothing changed"), strlen(nc + strlen(", nothing changed")) + 1);
+    lisec_err_set(err, rc, "%s (%zu targets were re-wrapped before it stopped; they name their new KEK "
+                  "and stay readable; rotate again to finish)", cause, committed);
+  }
+  return rc;
+}
+
+static void rotation_free(rotation *r) {
+  for (size_t i = 0; r->done && i < json_array_size(r->ids); i++) free(r->done[i].wrapped);
+  free(r->done);
+  json_decref(r->ids);
+}
+
+/* The whole job on the rotation thread: re-wrap, write, then the previous
+ * key current again on failure (records already moved name the new one)
+ * or the older keys unloaded on success; the end recorded with its counts
+ * and the job document written. */
+static void run_job(struct ctl_rotation_state *st) {
+  lisec_ctl *ctl = st->ctx;
+  keys_client *keys = ctl->shared->keys;
+  pthread_mutex_lock(&st->mu);
+  job j = st->job; /* the names and the actor; only this thread changes the counts */
+  pthread_mutex_unlock(&st->mu);
+  ctl_actor actor = {.subject = j.subject, .role = j.role};
+  rotation r = {.ctl = ctl, .st = st, .ids = json_array()};
+  snprintf(r.label, sizeof r.label, "%s", j.label);
+  lisec_err err = {0};
+  uint64_t t0 = lisec_time_mono_ns(), t1 = t0;
+  int rc = r.ids ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
+  if (!rc && !(rc = rewrap_outside(&r, &err))) {
+    t1 = lisec_time_mono_ns();
+    rc = write_rewrapped(&r, j.name, &err);
+  }
+  bool stopped = false;
+  pthread_mutex_lock(&st->mu);
+  stopped = st->stopping;
+  pthread_mutex_unlock(&st->mu);
+  if (rc) {
+    (void)keys_vault_use_kek(keys, j.prev, false, NULL);
+    LOG_WARN("KEK rotation %s %s after %zu of %zu targets: %s", j.id, stopped ? "interrupted" : "failed",
+             r.rewrapped, json_array_size(r.ids), err.msg);
+  } else {
+    /* Every record is under the new key now: the older ones are unloaded
+     * (a record sealed under one meanwhile loads it again), so rotations
+     * never run into the bound on keys loaded at once. */
+    (void)keys_vault_unload_keks(keys, NULL, NULL);
+    LOG_INFO("KEK rotation %s: %zu data keys re-wrapped in %.1f s, written in transactions of %zu in %.1f s",
+             j.id, r.rewrapped, (double)(t1 - t0) / 1e9, st->chunk, (double)(lisec_time_mono_ns() - t1) / 1e9);
+  }
+  char reason[2 * KEYS_KEK_NAME_MAX + 160];
+  snprintf(reason, sizeof reason, "job %s from %s to %s: %s, %zu of %zu targets re-wrapped", j.id, j.prev,
+           j.name, rc ? (stopped ? "interrupted" : "failed") : "done", r.rewrapped, json_array_size(r.ids));
+  /* A failure's record that cannot be written is logged by ctl_audit. */
+  lisec_err aerr = {0};
+  if (ctl_audit(ctl, &actor, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "target.rotate-kek", true, reason, rc,
+                NULL, &aerr, "target %s", "*") && !rc)
+    LOG_ERROR("KEK rotation %s: its end could not be recorded: %s", j.id, aerr.msg);
+  pthread_mutex_lock(&st->mu);
+  st->job.state = rc ? (stopped ? "interrupted" : "failed") : "done";
+  st->job.rewrapped = r.rewrapped;
+  st->job.ended_at = lisec_time_now();
+  if (rc) snprintf(st->job.error, sizeof st->job.error, "%s", err.msg);
+  j = st->job;
+  pthread_mutex_unlock(&st->mu);
+  lisec_err serr = {0};
+  if (job_save(ctl->store, &j, &serr)) LOG_ERROR("KEK rotation %s: its outcome could not be stored: %s", j.id, serr.msg);
+  pthread_mutex_lock(&st->mu);
+  st->running = false;
+  pthread_mutex_unlock(&st->mu);
+  rotation_free(&r);
+}
+
+static void *rotation_main(void *arg) {
+  struct ctl_rotation_state *st = arg;
+  pthread_mutex_lock(&st->mu);
+  for (;;) {
+    while (!st->queued && !st->stopping) pthread_cond_wait(&st->cv, &st->mu);
+    /* A job queued just before the stop still runs: it ends at its first
+     * check, recorded and stored as interrupted. */
+    if (st->queued) {
+      st->queued = false;
+      pthread_mutex_unlock(&st->mu);
+      run_job(st);
+      pthread_mutex_lock(&st->mu);
+      continue;
+    }
+    if (st->stopping) break;
+  }
+  pthread_mutex_unlock(&st->mu);
+  return NULL;
+}
+
+/* ---- the topic -------------------------------------------------------------- */
+
+/* A job the store still holds as running was cut short by a crash or a
+ * kill: it is marked interrupted and its end recorded. */
+typedef struct leftover {
+  lisec_ctl *ctl;
+  json_t *ids;
+} leftover;
+
+static int find_running(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  leftover *l = ctx;
+  json_t *doc = json_loads(body, 0, NULL);
+  const char *state = json_string_value(json_object_get(doc, "state"));
+  int rc = 0;
+  if (state && strcmp(state, "running") == 0) rc = json_array_append_new(l->ids, json_string(id)) ? LISEC_ENOMEM : 0;
+  json_decref(doc);
+  return rc;
+}
+
+static int mark_interrupted(lisec_ctl *ctl, const char *id, lisec_err *err) {
+  char *body = NULL;
+  json_t *doc = NULL;
+  int rc = store_doc_get(ctl->store, ROTATION_KIND, id, &body, NULL, err);
+  if (!rc) rc = lisec_json_parse(body, strlen(body), &doc, err);
+  free(body);
+  if (rc) return rc;
+  char ended[32];
+  lisec_time_format(lisec_time_now(), ended);
+  json_int_t written = json_integer_value(json_object_get(doc, "rewrapped"));
+  json_object_set_new(doc, "state", json_string("interrupted"));
+  json_object_set_new(doc, "ended_at", json_string(ended));
+  json_object_set_new(doc, "error", json_string(ROTATION_REQ ": lisecd stopped during the KEK rotation; "
+                                                "targets re-wrapped before it name their new KEK and stay "
+                                                "readable, the others stay under the previous one; rotate "
+                                                "again to finish"));
+  char reason[ROTATION_ID_MAX + 96];
+  snprintf(reason, sizeof reason, "job %s: interrupted by a stop of lisecd (at least %lld targets re-wrapped)",
+           id, (long long)written);
+  /* recorded as a failure (ctl_audit logs when even that cannot be) */
+  lisec_err aerr = {0};
+  (void)ctl_audit(ctl, &CONTROLLER, CTL_OUTCOME_FAILED, "target.rotate-kek", true, reason, LISEC_EUNAVAIL, NULL,
+                  &aerr, "target %s", "*");
+  char *text = lisec_json_dump_canonical(doc);
+  rc = text ? store_doc_put(ctl->store, ROTATION_KIND, id, text, -1, NULL, err)
+            : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  free(text);
+  json_decref(doc);
+  return rc;
+}
+
+int ctl_vault_rotation_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  int64_t chunk = 0;
+  int rc = lisec_config_int(cfg, "vault", "rotation_chunk", ROTATION_CHUNK_DEFAULT, 1, ROTATION_CHUNK_MAX, &chunk,
+                            err);
+  if (rc) return rc;
+  struct ctl_rotation_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
+  pthread_cond_init(&st->cv, NULL);
+  st->chunk = (size_t)chunk;
+  sh->rotation = st;
+  lisec_ctl ctl = {.shared = sh, .store = s};
+  leftover l = {&ctl, json_array()};
+  if (!l.ids) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rc = store_doc_list(s, ROTATION_KIND, find_running, &l, err);
+  for (size_t i = 0; !rc && i < json_array_size(l.ids); i++) {
+    const char *id = json_string_value(json_array_get(l.ids, i));
+    rc = mark_interrupted(&ctl, id, err);
+    if (!rc) LOG_WARN("KEK rotation %s was interrupted by a stop of lisecd; every target stays readable; "
+                      "rotate again to finish", id);
+  }
+  json_decref(l.ids);
+  if (rc) lisec_err_wrap(err, "%s: cannot read the KEK rotations left running", ROTATION_REQ);
+  return rc;
+}
+
+int ctl_vault_rotation_start(ctl_shared *sh, lisec_err *err) {
+  struct ctl_rotation_state *st = sh->rotation;
+  if (!st || st->started) return 0;
+  lisec_ctl parent = {.shared = sh};
+  int rc = ctl_open_worker(&parent, &st->ctx, err);
+  if (rc) return rc;
+  st->stopping = false;
+  if ((rc = ctl_thread_start(&st->thread, rotation_main, st, "lisec-rotate", &st->ctx, err))) return rc;
+  st->started = true;
+  return 0;
+}
+
+void ctl_vault_rotation_stop(ctl_shared *sh) {
+  struct ctl_rotation_state *st = sh->rotation;
+  if (!st || !st->started) return;
+  ctl_thread_stop(&st->mu, &st->cv, &st->stopping, st->thread, &st->ctx);
+  st->started = false;
+}
+
+void ctl_vault_rotation_close(ctl_shared *sh) {
+  struct ctl_rotation_state *st = sh->rotation;
+  if (!st) return;
+  ctl_vault_rotation_stop(sh);
+  pthread_mutex_destroy(&st->mu);
+  pthread_cond_destroy(&st->cv);
+  free(st);
+  sh->rotation = NULL;
+}
+
+/* ---- the use cases ---------------------------------------------------------- */
+
+static int need_kek(lisec_ctl *ctl, lisec_err *err) {
+  return ctl->shared->keys && keys_client_info(ctl->shared->keys)->vault
+             ? 0
+             : lisec_err_set(err, LISEC_EUNAVAIL, "%s: no key-encryption key is configured ([vault]); "
+                             "targets cannot be stored or read", ROTATION_REQ);
+}
+
+int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
+                          lisec_err *err) {
+  const char *name = NULL;
+  int rc;
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_only_keys(body, (const char *[]){"key_label", NULL}, err)) ||
+      (rc = lisec_json_get_str(body, "key_label", true, KEYS_KEK_NAME_MAX, &name, err)))
+    return rc;
+  keys_client *keys = ctl->shared->keys;
+  if (keys_client_info(keys)->vault_development)
+    return lisec_err_set(err, LISEC_EINVAL, "%s: the development key file cannot be rotated; "
+                         "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)", ROTATION_REQ);
+  if (!keys_kek_name_valid(name))
+    return lisec_err_set(err, LISEC_EINVAL, "key_label: 1 to %d letters, digits, '.', '_' or '-'",
+                         KEYS_KEK_NAME_MAX);
+  struct ctl_rotation_state *st = ctl->shared->rotation;
+  if (!st || !st->started)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "%s: the controller's rotation thread is not running",
+                         ROTATION_REQ);
+  /* Taken for the whole check-and-start, so two requests cannot both
+   * start one; the token and store calls below are short (no re-wrap). */
+  pthread_mutex_lock(&st->mu);
+  if (st->running || st->queued) {
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "%s: a KEK rotation is running (job %s, to \"%s\", %zu of %zu "
+                       "targets re-wrapped); one rotation at a time: wait for it (GET "
+                       "/v1/vault/rotate-kek/%s)", ROTATION_REQ, st->job.id, st->job.name, st->job.rewrapped,
+                       st->job.targets, st->job.id);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
+  job j = {.state = "running", .started_at = lisec_time_now()};
+  snprintf(j.name, sizeof j.name, "%s", name);
+  snprintf(j.subject, sizeof j.subject, "%s", actor->subject ? actor->subject : "");
+  snprintf(j.role, sizeof j.role, "%s", actor->role ? actor->role : "");
+  snprintf(j.id, sizeof j.id, "rot-%lld-%llu", (long long)lisec_time_now_ms(), (unsigned long long)++st->seq);
+  rc = keys_vault_current_kek(keys, j.prev, j.prev_label, err);
+  if (!rc && strcmp(j.prev, name) == 0)
+    rc = lisec_err_set(err, LISEC_ECONFLICT, "\"%s\" is the current KEK already", name);
+  /* Recorded first; then the new key (generated in the token when absent)
+   * becomes current, so writes from now on use it; the job is stored as
+   * running (a crash leaves it so, and the next start marks it
+   * interrupted), and the rotation thread takes it. */
+  char reason[2 * KEYS_KEK_NAME_MAX + ROTATION_ID_MAX + 32];
+  snprintf(reason, sizeof reason, "job %s from %s to %s", j.id, j.prev, name);
+  bool recorded = false;
+  if (!rc) recorded = !(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL,
+                                       err, "target %s", "*"));
+  bool switched = false;
+  if (!rc) switched = !(rc = keys_vault_use_kek(keys, name, true, err));
+  if (!rc) rc = keys_vault_current_kek(keys, NULL, j.label, err);
+  if (!rc) rc = job_save(ctl->store, &j, err);
+  if (!rc) {
+    /* The answer first: once queued, the job is the thread's. */
+    if (!(*out = job_json(&j))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  if (!rc) {
+    st->job = j;
+    st->running = st->queued = true;
+    pthread_cond_broadcast(&st->cv);
+  }
+  pthread_mutex_unlock(&st->mu);
+  if (rc && switched) (void)keys_vault_use_kek(keys, j.prev, false, NULL);
+  if (rc && recorded) {
+    lisec_err aerr = {0};
+    (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.rotate-kek", true, reason, rc, NULL, &aerr,
+                    "target %s", "*");
+  }
+  return rc;
+}
+
+static bool id_valid(const char *id) {
+  size_t n = id ? strlen(id) : 0;
+  if (n == 0 || n > ROTATION_ID_MAX) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '-')) return false;
+  return true;
+}
+
+int ctl_target_rotation(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
+                        lisec_err *err) {
+  (void)actor;
+  if (!id_valid(id))
+    return lisec_err_set(err, LISEC_ENOTFOUND, "no KEK rotation has this id (ids are rot-<digits>-<digits>)");
+  struct ctl_rotation_state *st = ctl->shared->rotation;
+  if (st) {
+    pthread_mutex_lock(&st->mu);
+    bool mine = strcmp(st->job.id, id) == 0;
+    if (mine) *out = job_json(&st->job); /* with its progress */
+    pthread_mutex_unlock(&st->mu);
+    if (mine) return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, ROTATION_KIND, id, &body, NULL, err);
+  if (rc == LISEC_ENOTFOUND) return lisec_err_set(err, rc, "no KEK rotation %s", id);
+  if (!rc) rc = lisec_json_parse(body, strlen(body), out, err);
+  free(body);
+  return rc;
+}
