@@ -215,7 +215,10 @@ static double cpu_s(void) {
 /* lisecd's start alone: the log opened (timed, wall and CPU) and closed,
  * which signs a checkpoint at its size when the newest one is older, as a
  * lisecd stopping does; so a second `open` is a restart after a clean
- * stop (the log checked from its last signed checkpoint forward). */
+ * stop (the log opened from its last signed checkpoint, the data below it
+ * checked by a thread after the open; that thread is stopped at the close
+ * and not counted). --full checks every entry at open, as lisecd did before
+ * (and does below [audit] open_full_check_below). */
 static int cmd_open(int argc, char **argv) {
   const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
   if (!url) return 2;
@@ -228,13 +231,19 @@ static int cmd_open(int argc, char **argv) {
   keys_signer_public_key(signer, pk);
   ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/scale", .sign = keys_signer_sign,
                            .sign_ctx = signer, .pk = pk, .development = true};
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--full") == 0) c.open_full_below = UINT64_MAX;
   lisec_store *s = NULL;
   if (store_open(url, &s, &err)) die("store", &err);
   ctl_auditlog *log = NULL;
   double t0 = now_s(), c0 = cpu_s();
   if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
   double t = now_s() - t0, cpu = cpu_s() - c0;
-  printf("size %llu\nopen_s %.2f\nopen_cpu_s %.2f\n", (unsigned long long)ctl_auditlog_size(log), t, cpu);
+  uint64_t below = 0, checked = 0;
+  bool done = false, intact = false;
+  ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+  printf("size %llu\nopen_s %.2f\nopen_cpu_s %.2f\nfrom_checkpoint %llu\n", (unsigned long long)ctl_auditlog_size(log),
+         t, cpu, (unsigned long long)below);
   ctl_auditlog_close(log);
   store_close(s);
   keys_signer_close(signer);
@@ -245,7 +254,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "open") == 0) return cmd_open(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "grow") == 0) return cmd_grow(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "measure") == 0) return cmd_measure(argc, argv);
-  fprintf(stderr, "usage: scale_audit grow --url U --to N | open --url U --dir D | measure --url U --dir D [--writers W] [--seconds S] "
+  fprintf(stderr, "usage: scale_audit grow --url U --to N | open --url U --dir D [--full] | measure --url U --dir D [--writers W] [--seconds S] "
                   "[--samples K]\n");
   return 2;
 }

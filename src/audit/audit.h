@@ -299,6 +299,11 @@ void audit_verifier_allow_unsigned(audit_verifier *v);
  * be NULL) receives the recomputed leaf hash. */
 int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *data, size_t len,
                              const uint8_t *stored_leaf_hash, uint8_t *leaf_hash_out);
+/* An entry known only by its stored leaf hash: its position and the tree
+ * (so every checkpoint root) are checked, its data is not (not hashed, not
+ * decoded). lisecd's open uses it below a checkpoint it verified (issue 22
+ * item 7), and checks that data in the background (ctl/auditlog.c). */
+int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t leaf_hash[AUDIT_HASH_LEN]);
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
 /* The key the log's newest checkpoints are signed with, after following
  * every rollover the checkpoints carry (the pinned key when none); valid

@@ -372,6 +372,28 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
   return 0;
 }
 
+int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t leaf_hash[AUDIT_HASH_LEN]) {
+  if (!v->sorted) {
+    sort_targets(v);
+    check_targets(v);
+  }
+  if (index != v->next_index) {
+    if (index > v->next_index) {
+      finding(v, "entries %llu..%llu are missing (deleted)", (unsigned long long)v->next_index,
+              (unsigned long long)(index - 1));
+      v->gap = true;
+    } else {
+      finding(v, "entry %llu appears again after entry %llu (duplicated or reordered)",
+              (unsigned long long)index, (unsigned long long)(v->next_index - 1));
+    }
+  }
+  v->next_index = index + 1;
+  lisec_err e = {0};
+  if (audit_frontier_append(&v->f, leaf_hash, &e) != 0) return LISEC_ETOOBIG;
+  check_targets(v);
+  return 0;
+}
+
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
   if (!v->sorted) {
     sort_targets(v);

@@ -123,11 +123,38 @@ struct ctl_auditlog {
   pthread_rwlock_t tree_lock;
   audit_tree *tree;
   audit_leaf_index *leaves; /* entry by leaf hash (proofs asked by hash) */
+
+  /* open from a checkpoint (issue 22 item 7): entries below trusted_size
+   * were loaded by their stored leaf hashes, which the checkpoint there
+   * signs; their data is checked by the recheck thread after the open */
+  uint64_t full_below;   /* config: a log with fewer entries below its checkpoint is checked in full */
+  uint64_t trusted_size; /* 0: everything was checked at open */
+  audit_vkey open_key;   /* the key the open verified with (a rollover may change vkey later) */
+  pthread_t recheck_thread;
+  bool recheck_started;
+  atomic_bool recheck_stop;
+  atomic_ullong recheck_checked; /* entries whose data the recheck has hashed and decoded */
+  atomic_int recheck_state;      /* RECHECK_* */
 };
 
 static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
 
 /* ---- loading the log at open --------------------------------------------- */
+
+/* Opening a large log (issue 22 item 7: 54 s at 10M entries when every leaf
+ * hash was recomputed): when the newest stored checkpoint is signed by this
+ * lisecd's key for the size it is filed at, the entries below it are loaded
+ * by their stored leaf hashes; the verifier still places each one and
+ * compares the tree's root with every stored checkpoint's signed root, so a
+ * changed, forged, inserted, deleted or reordered leaf hash, and every
+ * checkpoint fault, refuses the open as before. What is not checked at open
+ * is whether each entry's data still hashes to its stored leaf hash (and
+ * decodes, at its position, sealed when it is LI): a data-only edit below
+ * the checkpoint. The recheck thread checks exactly that right after the
+ * open, on its own store handle, while appends proceed; a finding stops
+ * the log (appends refused naming TR103308-5.5, as a refused open would
+ * have) and is logged. Entries from the checkpoint on, and every log with
+ * fewer than full_below entries below it, are checked in full at open. */
 
 /* The index first: a tree append that fails after it leaves the index one
  * entry ahead, which only adds a candidate no proof below the tree's size
@@ -157,7 +184,13 @@ static int load_checkpoint(void *ctx, uint64_t size, const char *note) {
 static int load_entry(void *ctx, const store_log_entry *e) {
   load_ctx *c = ctx;
   uint8_t leaf[AUDIT_HASH_LEN];
-  int rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, leaf);
+  int rc = 0;
+  if (e->index < c->log->trusted_size) {
+    rc = audit_verifier_add_leaf(c->v, e->index, e->leaf_hash);
+    memcpy(leaf, e->leaf_hash, AUDIT_HASH_LEN);
+  } else {
+    rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, leaf);
+  }
   if (!rc) rc = tree_add(c->log, leaf, c->err);
   else lisec_err_set(c->err, rc, "loading the audit log: %s", lisec_err_name(rc));
   c->rc = rc;
@@ -188,14 +221,31 @@ static bool signed_by_another(ctl_auditlog *log, lisec_store *s, lisec_err *err)
   return other;
 }
 
+/* The size up to which entries may be loaded by their stored leaf hashes:
+ * the newest stored checkpoint's, when this lisecd's key signs it for the
+ * size it is filed at, inside the log, and at least full_below; else 0. */
+static uint64_t trusted_size(ctl_auditlog *log, lisec_store *s, uint64_t log_size) {
+  char *note = NULL;
+  uint64_t size = 0;
+  lisec_err e = {0};
+  if (store_checkpoint_latest(s, &size, &note, &e) != 0) return 0;
+  audit_checkpoint cp;
+  bool ok = size >= log->full_below && size <= log_size &&
+            audit_note_open(note, strlen(note), &log->vkey, &cp, &e) == 0 && cp.size == size;
+  free(note);
+  return ok ? size : 0;
+}
+
 static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   load_ctx c = {.log = log, .err = err};
   int rc = audit_verifier_new(&log->vkey, NULL, &c.v, err);
   if (rc) return rc;
   audit_verifier_allow_unsigned(c.v);
+  log->open_key = log->vkey;
   uint64_t size = 0;
   rc = store_checkpoint_list(s, load_checkpoint, &c, err);
   if (!rc) rc = store_log_size(s, &size, err);
+  if (!rc) log->trusted_size = trusted_size(log, s, size);
   if (!rc) rc = store_log_range(s, 0, size, load_entry, &c, err);
   if (!rc && c.rc) rc = c.rc;
   audit_verify_summary sum;
@@ -227,6 +277,83 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   }
   log->committed = log->next_index = size;
   return rc;
+}
+
+/* ---- the recheck after an open from a checkpoint ----------------------------- */
+
+enum { RECHECK_NONE, RECHECK_RUNNING, RECHECK_OK, RECHECK_FOUND, RECHECK_FAILED };
+
+typedef struct recheck_ctx {
+  ctl_auditlog *log;
+  audit_verifier *v;
+} recheck_ctx;
+
+/* Only the checkpoints the open trusted or below: the ones above were
+ * checked against recomputed leaf hashes at open already. */
+static int recheck_checkpoint(void *ctx, uint64_t size, const char *note) {
+  recheck_ctx *c = ctx;
+  if (size > c->log->trusted_size) return 0;
+  return audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
+}
+
+static int recheck_entry(void *ctx, const store_log_entry *e) {
+  recheck_ctx *c = ctx;
+  if (atomic_load(&c->log->recheck_stop)) return LISEC_EUNAVAIL;
+  int rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, NULL);
+  atomic_fetch_add(&c->log->recheck_checked, 1);
+  return rc;
+}
+
+/* Every entry below trusted_size, with its data: hashed against its stored
+ * leaf hash, decoded, its position checked, as the open checks the rest. A
+ * finding stops the log: from then on every append is refused (the action
+ * with it) naming TR103308-5.5, as an open that had found it would. */
+static void *recheck_main(void *arg) {
+  ctl_auditlog *log = arg;
+  recheck_ctx c = {.log = log};
+  lisec_store *rs = NULL;
+  lisec_err e = {0};
+  int rc = store_open(log->url, &rs, &e);
+  if (!rc) rc = audit_verifier_new(&log->open_key, NULL, &c.v, &e);
+  if (!rc) {
+    audit_verifier_allow_unsigned(c.v);
+    rc = store_checkpoint_list(rs, recheck_checkpoint, &c, &e);
+  }
+  if (!rc) rc = store_log_range(rs, 0, log->trusted_size, recheck_entry, &c, &e);
+  if (rs) store_close(rs);
+  if (atomic_load(&log->recheck_stop)) {
+    audit_verifier_free(c.v);
+    atomic_store(&log->recheck_state, RECHECK_FAILED);
+    return NULL;
+  }
+  audit_verify_summary sum = {0};
+  if (!rc) audit_verifier_finish(c.v, &sum);
+  if (rc) {
+    /* Not a finding: the store could not be read. The open's checks stand;
+     * the operator runs `lisec audit verify`. */
+    lisec_log(LISEC_LOG_WARN, "audit: the check of the %llu entries below the checkpoint lisecd opened "
+              "from could not finish: %s; run `lisec audit verify`",
+              (unsigned long long)log->trusted_size, e.msg);
+    atomic_store(&log->recheck_state, RECHECK_FAILED);
+  } else if (sum.findings) {
+    const char *first = audit_verifier_finding(c.v, 0);
+    pthread_mutex_lock(&log->mu);
+    lisec_err_set(&log->broken_why, LISEC_EDENIED,
+                  "TR103308-5.5: the audit log in the store does not verify (%llu finding(s) below the "
+                  "checkpoint at %llu, found after start; first: %s); lisecd will not extend a tampered "
+                  "log: run `lisec audit verify`",
+                  (unsigned long long)sum.findings, (unsigned long long)log->trusted_size,
+                  first ? first : "?");
+    log->broken = true;
+    pthread_cond_broadcast(&log->cv_space);
+    pthread_mutex_unlock(&log->mu);
+    lisec_log(LISEC_LOG_ERROR, "audit: %s", log->broken_why.msg);
+    atomic_store(&log->recheck_state, RECHECK_FOUND);
+  } else {
+    atomic_store(&log->recheck_state, RECHECK_OK);
+  }
+  audit_verifier_free(c.v);
+  return NULL;
 }
 
 /* ---- checkpoints --------------------------------------------------------- */
@@ -879,6 +1006,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   pthread_condattr_destroy(&ca);
   pthread_rwlock_init(&log->tree_lock, NULL);
   log->cp_every = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
+  log->full_below = cfg->open_full_below ? cfg->open_full_below : CTL_AUDITLOG_OPEN_FULL_BELOW;
   log->cp_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
   log->max_batch = cfg->max_batch ? cfg->max_batch : 4096;
   log->gather_ns = cfg->gather_us < 0 ? 0 : (int64_t)(cfg->gather_us ? cfg->gather_us : 200) * 1000;
@@ -925,6 +1053,15 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   }
   log->cp_started = true;
   pthread_setname_np(log->cp_thread, "lisec-audit-cp"); /* ps, and the lifecycle test */
+  if (log->trusted_size) {
+    atomic_store(&log->recheck_state, RECHECK_RUNNING);
+    if (pthread_create(&log->recheck_thread, NULL, recheck_main, log) != 0) {
+      rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit log's recheck thread");
+      goto fail;
+    }
+    log->recheck_started = true;
+    pthread_setname_np(log->recheck_thread, "lisec-audit-chk");
+  }
   *out = log;
   return 0;
 fail:
@@ -934,6 +1071,10 @@ fail:
 
 void ctl_auditlog_close(ctl_auditlog *log) {
   if (!log) return;
+  if (log->recheck_started) {
+    atomic_store(&log->recheck_stop, true);
+    pthread_join(log->recheck_thread, NULL);
+  }
   if (log->cp_started || log->wr_started) {
     pthread_mutex_lock(&log->mu);
     log->stop = true;
@@ -967,6 +1108,14 @@ void ctl_auditlog_close(ctl_auditlog *log) {
 }
 
 bool ctl_auditlog_development(const ctl_auditlog *log) { return log->key.dev; }
+
+void ctl_auditlog_recheck(ctl_auditlog *log, uint64_t *below, uint64_t *checked, bool *done, bool *intact) {
+  int st = atomic_load(&log->recheck_state);
+  *below = log->trusted_size;
+  *checked = atomic_load(&log->recheck_checked);
+  *done = st != RECHECK_RUNNING;
+  *intact = st == RECHECK_NONE || st == RECHECK_OK;
+}
 
 int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err) {
   pthread_mutex_lock(&log->mu);

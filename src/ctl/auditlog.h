@@ -52,13 +52,26 @@ typedef struct ctl_auditlog_config {
    * from this TSA, stored beside it (ctl/audit_tsa.h); the log owns it from
    * ctl_auditlog_open on, even when the open fails */
   ctl_tsa *tsa;
+  /* ([audit] open_full_check_below) a log whose newest checkpoint, signed
+   * by this key, is at this size or more opens from it: the entries below
+   * are loaded by their stored leaf hashes (the checkpoint's root binds
+   * them) and their data is checked by a thread after the open; smaller
+   * logs are checked in full at open. 0 = CTL_AUDITLOG_OPEN_FULL_BELOW;
+   * UINT64_MAX: always in full. */
+  uint64_t open_full_below;
 } ctl_auditlog_config;
+
+#define CTL_AUDITLOG_OPEN_FULL_BELOW 100000u
 
 /* Loads and checks the existing log from s (the caller's handle, used only
  * during this call): every entry's leaf hash is recomputed and every stored
  * checkpoint verified; a log that does not match its own signed checkpoints
  * is refused (EDENIED), because extending it would sign over the tampering.
- * Then starts the writer thread on its own store handle. */
+ * Then starts the writer thread on its own store handle. A large log opens
+ * from its newest checkpoint (open_full_below): the entries below it are
+ * checked by their leaf hashes at open and by their data right after, in
+ * a thread; a finding there stops the log (every append refused, naming
+ * TR103308-5.5). */
 int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
                       lisec_err *err);
 /* Drains pending appends, publishes a final checkpoint and stops. */
@@ -67,6 +80,11 @@ void ctl_auditlog_close(ctl_auditlog *log);
 /* True when the checkpoint key is a development file: lisecd must say so
  * loudly at start. */
 bool ctl_auditlog_development(const ctl_auditlog *log);
+/* The check after an open from a checkpoint: the entries below *below
+ * (0: the open checked everything), how many of them it has checked, done
+ * when it ended, intact false when it found tampering (the log is then
+ * stopped) or could not finish. */
+void ctl_auditlog_recheck(ctl_auditlog *log, uint64_t *below, uint64_t *checked, bool *done, bool *intact);
 /* The verifier key "<origin>+<id>+<base64>" auditors pin (*out malloc'd). */
 int ctl_auditlog_vkey(ctl_auditlog *log, char **out, lisec_err *err);
 

@@ -66,7 +66,7 @@ static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err);
 static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   uint8_t li_pk[32];
   bool li_set = false;
-  uint64_t entries = 0, ms = 0;
+  uint64_t entries = 0, ms = 0, full_below = 0;
   /* [audit] rd_seal_key: the RD administration's, the same form (issue 20);
    * without it no RD record can be written. */
   uint8_t rd_pk[32];
@@ -75,6 +75,7 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   if (!rc) rc = load_x25519(cfg, "rd_seal_key", rd_pk, &rd_set, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
+  if (!rc) rc = config_u64(cfg, "open_full_check_below", UINT64_MAX, &full_below, err);
   ctl_tsa *tsa = NULL;
   if (!rc) rc = open_tsa(cfg, &tsa, err);
   if (rc) return rc;
@@ -86,6 +87,7 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
       .vkey_file = lisec_config_str(cfg, "audit", "vkey_file", NULL),
       .checkpoint_entries = entries,
       .checkpoint_ms = (uint32_t)ms,
+      .open_full_below = full_below,
       .tsa = tsa, /* the log owns it from here */
   };
   /* The checkpoint key is the keys process's (keys/keys.h): the log asks

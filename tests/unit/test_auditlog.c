@@ -6,7 +6,8 @@
  * the TR 103 308 §5.5 reason (and the log carries on without a gap once the
  * store works again), documents written with a record land with it or not
  * at all, a failed commit fails its batch only, a tampered log is refused
- * at open, and checkpoints
+ * at open (a large one opened from its newest checkpoint stops at the
+ * recheck after it), and checkpoints
  * follow the entry and time policy. With SOFTHSM2_CONF and LISEC_P11_MODULE
  * set (tests/integration/audit_pkcs11.sh) the checkpoint key lives in a
  * SoftHSM2 token. */
@@ -705,6 +706,137 @@ static void test_tampered_log_is_not_extended(void **state) {
   store_close(s);
 }
 
+/* ---- opening from the newest checkpoint (issue 22 item 7) ----------------- */
+
+/* 50 entries, checkpoints at 20 and 40, then the one close signs at 50
+ * dropped, as a crash before it would leave: entries 40..49 are the tail
+ * after the newest checkpoint. */
+static void checkpointed_log(lisec_store *s) {
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = open_log(s, &c);
+  audit_record r = record("x");
+  lisec_err err = {0};
+  uint64_t idx;
+  for (int i = 0; i < 50; i++) {
+    assert_int_equal(ctl_auditlog_append(log, &r, i % 7 == 3, &idx, &err), 0);
+    if (i == 19 || i == 39) assert_int_equal(ctl_auditlog_checkpoint_now(log, &err), 0);
+  }
+  ctl_auditlog_close(log);
+  if (external_store)
+    raw_sql("ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE tree_size > 40; "
+            "ALTER TABLE checkpoints ENABLE TRIGGER USER;");
+  else
+    raw_sql("DROP TRIGGER IF EXISTS checkpoints_no_delete; DELETE FROM checkpoints WHERE tree_size > 40;");
+}
+
+/* Polls the recheck (bounded: 30 s) until it is done; whether intact. */
+static bool recheck_result(ctl_auditlog *log, uint64_t want_below) {
+  uint64_t below = 0, checked = 0;
+  bool done = false, intact = false;
+  for (int i = 0; i < 3000; i++) {
+    ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+    if (done) break;
+    usleep(10000);
+  }
+  assert_true(done);
+  assert_int_equal(below, want_below);
+  if (intact) assert_int_equal(checked, want_below);
+  return intact;
+}
+
+static void test_open_from_checkpoint(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  ctl_auditlog_config c = base_config();
+  /* the default: a log this small is checked in full at open */
+  ctl_auditlog *log = open_log(s, &c);
+  uint64_t below = 1, checked = 1;
+  bool done = false, intact = false;
+  ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+  assert_true(below == 0 && done && intact);
+  ctl_auditlog_close(log); /* signs at 50 */
+  raw_sql(external_store ? "ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE "
+                           "tree_size > 40; ALTER TABLE checkpoints ENABLE TRIGGER USER;"
+                         : "DELETE FROM checkpoints WHERE tree_size > 40;");
+  /* from the checkpoint at 40: the 40 entries below it checked after the
+   * open, the 10 after it at open; the log goes on */
+  c.open_full_below = 1;
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), 50);
+  assert_true(recheck_result(log, 40));
+  audit_record r = record("after");
+  lisec_err err = {0};
+  uint64_t idx;
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
+  assert_int_equal(idx, 50);
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
+/* The one tampering the open from a checkpoint does not see at open: an
+ * entry's data changed below the checkpoint, its leaf hash left alone. The
+ * recheck finds it and the log stops (appends refused, TR103308-5.5); a full
+ * open still refuses it outright. */
+static void test_open_from_checkpoint_data_edit(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  if (external_store)
+    raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
+            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 7;");
+  else
+    raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
+            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 7;");
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = NULL;
+  lisec_err err = {0};
+  c.open_full_below = UINT64_MAX;
+  assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "entry 7: its data does not match its stored leaf hash"));
+  c.open_full_below = 1;
+  log = open_log(s, &c);
+  assert_false(recheck_result(log, 40));
+  audit_record r = record("after");
+  uint64_t idx;
+  memset(&err, 0, sizeof err);
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), LISEC_ESTORE);
+  assert_non_null(strstr(err.msg, "TR103308-5.5"));
+  assert_non_null(strstr(err.msg, "entry 7: its data does not match its stored leaf hash"));
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
+/* What the open from a checkpoint still refuses at open: a leaf hash
+ * changed with its data below the checkpoint (entry 8 copied over 7), and
+ * a data edit in the tail after it. */
+static void test_open_from_checkpoint_refuses(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  ctl_auditlog_config c = base_config();
+  c.open_full_below = 1;
+  ctl_auditlog *log = NULL;
+  lisec_err err = {0};
+  if (external_store)
+    raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
+            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 45;");
+  else
+    raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
+            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 45;");
+  assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
+  assert_null(log);
+  assert_non_null(strstr(err.msg, "entry 45: its data does not match its stored leaf hash"));
+  raw_sql("UPDATE audit_log SET data = (SELECT data FROM audit_log WHERE idx = 8), leaf_hash = "
+          "(SELECT leaf_hash FROM audit_log WHERE idx = 8) WHERE idx IN (7, 45);");
+  memset(&err, 0, sizeof err);
+  assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
+  assert_null(log);
+  assert_non_null(strstr(err.msg, "TR103308-5.5"));
+  assert_non_null(strstr(err.msg, "checkpoint at size 20: the recomputed root differs"));
+  store_close(s);
+}
+
 /* ---- checkpoint policy --------------------------------------------------- */
 
 static int count_cp(void *ctx, uint64_t size, const char *note) {
@@ -1017,6 +1149,9 @@ int main(void) {
       cmocka_unit_test_setup(test_failed_commit_fails_only_its_batch, fresh_store),
       cmocka_unit_test_setup(test_documents_land_with_their_record, fresh_store),
       cmocka_unit_test_setup(test_tampered_log_is_not_extended, fresh_store),
+      cmocka_unit_test_setup(test_open_from_checkpoint, fresh_store),
+      cmocka_unit_test_setup(test_open_from_checkpoint_data_edit, fresh_store),
+      cmocka_unit_test_setup(test_open_from_checkpoint_refuses, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
