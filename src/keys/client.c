@@ -1,6 +1,11 @@
 /* The controller's side of the keys process (keys.h): each operation is one
- * request and its reply on the socket, under one mutex, so any thread may
- * call. A reply must carry the request's type and id; anything else means
+ * request and its reply on the socket, and any thread may call: several
+ * requests are in flight at once (the keys process answers a data key it
+ * must ask the token for on a thread of its own, so replies may come back
+ * in another order). Requests go out whole under a send mutex; one waiting
+ * caller at a time reads the socket and hands each reply to the caller
+ * whose id it carries. A reply must carry its request's type and an id in
+ * flight; anything else means
  * the channel can no longer be trusted, and so does a send or receive that
  * fails: the client then marks the keys process gone and every later call
  * fails at once with EUNAVAIL instead of waiting on a peer that is not
@@ -24,18 +29,74 @@ typedef struct local {
   pthread_t thread;
 } local;
 
+static int broken(keys_client *k, const char *why, lisec_err *err);
+
+/* A caller waiting for its reply (on its own stack, in the client's list
+ * while its request is in flight). */
+typedef struct waiter {
+  uint32_t id;
+  bool done;          /* h and payload hold its reply */
+  ipc_header h;
+  uint8_t *payload;
+  struct waiter *next;
+} waiter;
+
 struct keys_client {
   int fd;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu;      /* everything below but the socket's sends */
+  pthread_mutex_t send_mu; /* one request written at a time */
+  pthread_cond_t replies;  /* a reply was handed over, or the reader left */
+  bool reading;            /* a caller is reading the socket */
+  waiter *waiting;
   uint32_t next_id;
   bool gone;
   char gone_why[LISEC_ERR_MSG_MAX];
   keys_info info;
   local *local; /* keys_local_start's service, stopped at close */
   keys_settings set; /* [keys]: keys_client_configure, the defaults until then */
-  bool spin_next;    /* the last reply came within set.spin_us: wait awake for the next */
-  unsigned waits;    /* every KEYS_SPIN_PROBE-th wait spins anyway */
+  bool spin_next;    /* the last reply came within set.spin_us: wait awake for the next (the reader's) */
+  unsigned waits;    /* every KEYS_SPIN_PROBE-th wait spins anyway (the reader's) */
 };
+
+static void unlink_waiter(keys_client *k, waiter *me) {
+  for (waiter **p = &k->waiting; *p; p = &(*p)->next)
+    if (*p == me) {
+      *p = me->next;
+      return;
+    }
+}
+
+/* Reads one reply and hands it to its caller. Called with k->mu held and
+ * k->reading set by the caller, which it gives up; returns with mu held. */
+static void read_one(keys_client *k) {
+  keys_settings set = k->set;
+  pthread_mutex_unlock(&k->mu);
+  /* awake for the reply while replies come within spin_us (an OPEN);
+   * after one that took longer (a token operation under load) the next
+   * wait sleeps at once, and measures again */
+  uint64_t t0 = lisec_time_mono_ns();
+  bool spin = k->spin_next || ++k->waits % KEYS_SPIN_PROBE == 0; /* a sleep's wake-up hides fast replies: probe */
+  ipc_header h = {0};
+  uint8_t *payload = NULL;
+  lisec_err e = {0};
+  /* (ipc_recv, not ipc_recv_one: several replies may be waiting at once) */
+  ipc_spin_readable(k->fd, spin ? set.spin_us : 0);
+  int rc = ipc_recv(k->fd, set.max_message, &h, &payload, &e);
+  k->spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)set.spin_us * 1000;
+  pthread_mutex_lock(&k->mu);
+  k->reading = false;
+  waiter *to = NULL;
+  for (waiter *w = k->waiting; !rc && w && !to; w = w->next)
+    if (w->id == h.id && !w->done) to = w;
+  if (!rc && !to) {
+    rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to no request in flight", h.id,
+                       keys_wire_type_name(h.type), (unsigned)h.flags);
+    ipc_payload_free(payload, h.len);
+  }
+  if (rc) (void)broken(k, e.msg, NULL); /* nothing after this can be trusted */
+  else to->h = h, to->payload = payload, to->done = true;
+  pthread_cond_broadcast(&k->replies);
+}
 
 /* The channel can no longer be trusted: every later call fails at once.
  * Called with k->mu held. */
@@ -73,16 +134,31 @@ static int call_checked(keys_client *k, const keys_request *q, keys_reply *rp, u
     rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
     goto out;
   }
-  uint32_t id = ++k->next_id;
+  waiter me = {.id = ++k->next_id, .next = k->waiting};
+  k->waiting = &me;
+  uint32_t id = me.id;
+  pthread_mutex_unlock(&k->mu);
+  pthread_mutex_lock(&k->send_mu);
   rc = ipc_send(k->fd, q->type, 0, id, &w, &e);
-  /* awake for the reply while replies come within spin_us (an OPEN);
-   * after one that took longer (a token operation under load) the next
-   * wait sleeps at once, and measures again */
-  uint64_t t0 = lisec_time_mono_ns();
-  bool spin = k->spin_next || ++k->waits % KEYS_SPIN_PROBE == 0; /* a sleep's wake-up hides fast replies: probe */
-  if (!rc) rc = ipc_recv_one(k->fd, k->set.max_message, spin ? k->set.spin_us : 0, &h, payload, &e);
-  k->spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)k->set.spin_us * 1000;
-  if (!rc && (h.flags != KEYS_FLAG_REPLY || h.type != q->type || h.id != id))
+  pthread_mutex_unlock(&k->send_mu);
+  pthread_mutex_lock(&k->mu);
+  if (rc) (void)broken(k, e.msg, NULL);
+  while (!me.done && !k->gone) {
+    if (k->reading) {
+      pthread_cond_wait(&k->replies, &k->mu);
+    } else {
+      k->reading = true;
+      read_one(k);
+    }
+  }
+  unlink_waiter(k, &me);
+  if (!me.done) { /* the channel broke, here or in another caller's read */
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "%s", k->gone_why);
+    goto out;
+  }
+  h = me.h;
+  *payload = me.payload;
+  if (h.flags != KEYS_FLAG_REPLY || h.type != q->type)
     rc = lisec_err_set(&e, LISEC_EINVAL, "reply %u (%s, flags 0x%x) to request %u (%s)", h.id,
                        keys_wire_type_name(h.type), (unsigned)h.flags, id, keys_wire_type_name(q->type));
   if (!rc) rc = keys_wire_get_reply(h.type, *payload, h.len, rp, &e);
@@ -127,6 +203,8 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err) {
   k->set = (keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, KEYS_BATCH_DEFAULT};
   k->spin_next = true;
   pthread_mutex_init(&k->mu, NULL);
+  pthread_mutex_init(&k->send_mu, NULL);
+  pthread_cond_init(&k->replies, NULL);
   keys_request q = {.type = KEYS_MSG_HELLO};
   keys_reply rp;
   uint8_t *p = NULL;
@@ -151,6 +229,8 @@ void keys_client_close(keys_client *k) {
     free(k->local);
   }
   pthread_mutex_destroy(&k->mu);
+  pthread_mutex_destroy(&k->send_mu);
+  pthread_cond_destroy(&k->replies);
   free(k);
 }
 

@@ -1,7 +1,10 @@
 /* PKCS#11 and development-file key-encryption keys for the vault. Data keys
  * are wrapped with AES-256-GCM inside the token (C_Encrypt with CKM_AES_GCM,
  * a random 96-bit IV, "lisec-kek-v1" as associated data); the wrapped form is
- * IV || ciphertext || tag. One session, serialised by a mutex. The token may
+ * IV || ciphertext || tag. Token calls go through a pool of sessions
+ * ([vault] token_sessions), so misses of several requests are unwrapped at
+ * once and a batch's misses in parallel (keys_kek_prefetch); lookups and
+ * key generation use a session of their own under the lock. The token may
  * hold several KEKs: new data keys are wrapped with the current one, and a
  * record is opened with the one its label names (looked up on first use), so
  * a rotation can switch keys while lisecd serves; after a rotation the keys
@@ -28,9 +31,7 @@
 #define KEK_TAG 16
 #define KEK_WRAPPED_LEN (KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
 #define CACHE_WAYS 8
-#define CACHE_SETS 2048
-#define CACHE_SLOTS (CACHE_WAYS * CACHE_SETS) /* 16384 keys, about 1.8 MB locked */
-#define CACHE_TTL_MS 60000
+#define KEK_SESSIONS_MAX KEYS_VAULT_SESSIONS_MAX
 #define KEK_MAX_KEYS 16
 #define DEV_NAME "development"
 #define DEV_LABEL "file:" DEV_NAME
@@ -69,8 +70,15 @@ struct keys_kek {
   /* PKCS#11, through the process's one client (keys/p11.h) */
   keys_p11 *module;
   CK_FUNCTION_LIST_PTR p11;
-  CK_SESSION_HANDLE session;
+  CK_SESSION_HANDLE session; /* finding and generating keys, under lock */
   bool session_open;
+  /* the sessions that wrap and unwrap data keys: taken one per call */
+  pthread_mutex_t pool_mu;
+  pthread_cond_t pool_cv;
+  CK_SESSION_HANDLE pool[KEK_SESSIONS_MAX];
+  size_t n_pool;
+  CK_SESSION_HANDLE idle[KEK_SESSIONS_MAX];
+  size_t n_idle;
   /* keys loaded: on first use, until a rotation leaves no record under
    * them (keys_kek_unload_others) */
   kek_key *keys[KEK_MAX_KEYS];
@@ -79,18 +87,44 @@ struct keys_kek {
   kek_key *current; /* the one new data keys are wrapped with */
   /* development file */
   uint8_t file_key[32];
-  kek_cache_slot *cache; /* CACHE_SLOTS entries, mlock'ed */
+  kek_cache_slot *cache; /* cache_slots entries, mlock'ed */
+  size_t cache_sets, cache_slots;
+  int64_t ttl_ms;
   EVP_CIPHER *gcm;       /* AES-256-GCM, fetched once */
 };
 
+static void cache_free(keys_kek *k) {
+  if (!k->cache) return;
+  for (size_t i = 0; i < k->cache_slots; i++) EVP_CIPHER_CTX_free(k->cache[i].dec);
+  crypto_wipe(k->cache, k->cache_slots * sizeof *k->cache);
+  munlock(k->cache, k->cache_slots * sizeof *k->cache);
+  free(k->cache);
+  k->cache = NULL;
+}
+
+/* A table of keys slots (a multiple of CACHE_WAYS) kept ttl_s seconds. */
+static int cache_alloc(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err *err) {
+  cache_free(k);
+  k->cache_sets = (keys + CACHE_WAYS - 1) / CACHE_WAYS;
+  k->cache_slots = k->cache_sets * CACHE_WAYS;
+  k->ttl_ms = (int64_t)ttl_s * 1000;
+  if (!(k->cache = calloc(k->cache_slots, sizeof *k->cache)))
+    return lisec_err_set(err, LISEC_ENOMEM, "[vault] cache_keys = %zu: out of memory", keys);
+  if (mlock(k->cache, k->cache_slots * sizeof *k->cache) != 0)
+    LOG_WARN("[vault] cache_keys = %zu: cannot lock the %zu KiB data-key cache in RAM (RLIMIT_MEMLOCK); "
+             "the keys may be swapped out", keys, k->cache_slots * sizeof *k->cache / 1024);
+  return 0;
+}
+
 static void cache_init(keys_kek *k) {
   k->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-  k->cache = calloc(CACHE_SLOTS, sizeof *k->cache);
-  if (k->cache) mlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
+  (void)cache_alloc(k, KEYS_VAULT_CACHE_KEYS_DEFAULT, KEYS_VAULT_CACHE_TTL_DEFAULT, NULL);
 }
 
 static kek_cache_slot *cache_set(keys_kek *k, const uint8_t *wrapped) {
-  return &k->cache[((wrapped[0] | wrapped[1] << 8) % CACHE_SETS) * CACHE_WAYS];
+  /* the IV is random: its first three bytes spread the sets evenly */
+  uint32_t h = (uint32_t)wrapped[0] | (uint32_t)wrapped[1] << 8 | (uint32_t)wrapped[2] << 16;
+  return &k->cache[(h % k->cache_sets) * CACHE_WAYS];
 }
 
 static void slot_clear(kek_cache_slot *s) {
@@ -133,8 +167,31 @@ static kek_cache_slot *cache_put(keys_kek *k, const uint8_t *wrapped, size_t len
   slot_clear(s);
   memcpy(s->wrapped, wrapped, KEK_WRAPPED_LEN);
   memcpy(s->key, key, VAULT_DATA_KEY_LEN);
-  s->expires_ms = lisec_time_now_ms() + CACHE_TTL_MS;
+  s->expires_ms = lisec_time_now_ms() + k->ttl_ms;
   return s;
+}
+
+static void kek_init(keys_kek *k) {
+  pthread_mutex_init(&k->lock, NULL);
+  pthread_mutex_init(&k->pool_mu, NULL);
+  pthread_cond_init(&k->pool_cv, NULL);
+}
+
+/* A session of the pool for one wrap or unwrap, waiting while all are
+ * busy; given back with pool_give. */
+static CK_SESSION_HANDLE pool_take(keys_kek *k) {
+  pthread_mutex_lock(&k->pool_mu);
+  while (k->n_idle == 0) pthread_cond_wait(&k->pool_cv, &k->pool_mu);
+  CK_SESSION_HANDLE h = k->idle[--k->n_idle];
+  pthread_mutex_unlock(&k->pool_mu);
+  return h;
+}
+
+static void pool_give(keys_kek *k, CK_SESSION_HANDLE h) {
+  pthread_mutex_lock(&k->pool_mu);
+  k->idle[k->n_idle++] = h;
+  pthread_cond_signal(&k->pool_cv);
+  pthread_mutex_unlock(&k->pool_mu);
 }
 
 static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p11_fail(err, "[vault]", what, rv); }
@@ -216,11 +273,18 @@ bool keys_kek_name_valid(const char *name) {
 }
 
 int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lisec_err *err) {
+  return keys_kek_open_pkcs11_sessions(cfg, 1, out, err);
+}
+
+int keys_kek_open_pkcs11_sessions(const keys_kek_pkcs11_config *cfg, unsigned sessions, keys_kek **out,
+                                  lisec_err *err) {
   if (!cfg->module || !cfg->token_label || !cfg->pin || !cfg->key_label)
     return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 KEK needs module, token, pin and key label");
+  if (sessions < 1 || sessions > KEK_SESSIONS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "[vault] token_sessions = %u: 1 to %d", sessions, KEK_SESSIONS_MAX);
   keys_kek *k = calloc(1, sizeof *k);
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&k->lock, NULL);
+  kek_init(k);
   snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
   cache_init(k);
   int rc = keys_p11_open(cfg->module, "[vault]", &k->module, err);
@@ -228,6 +292,13 @@ int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lise
   k->p11 = keys_p11_functions(k->module);
   if ((rc = keys_p11_session_open(k->module, "[vault]", cfg->token_label, cfg->pin, &k->session, err))) goto fail;
   k->session_open = true;
+  for (; k->n_pool < sessions; k->n_pool++) {
+    if ((rc = keys_p11_session_open(k->module, "[vault]", cfg->token_label, cfg->pin, &k->pool[k->n_pool], err))) {
+      lisec_err_wrap(err, "[vault] token_sessions = %u: session %zu", sessions, k->n_pool + 1);
+      goto fail;
+    }
+    k->idle[k->n_idle++] = k->pool[k->n_pool];
+  }
   if ((rc = key_get(k, cfg->key_label, cfg->create, &k->current, err))) goto fail;
   *out = k;
   return 0;
@@ -239,7 +310,7 @@ fail:
 int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err) {
   keys_kek *k = calloc(1, sizeof *k);
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&k->lock, NULL);
+  kek_init(k);
   k->dev = true;
   if (!(k->current = calloc(1, sizeof *k->current))) {
     free(k);
@@ -275,13 +346,9 @@ void keys_kek_close(keys_kek *k) {
   /* No C_Logout: the login is shared with the other users of the token in
    * this process; the module's last user finalises it (keys/p11.c). */
   if (k->session_open) keys_p11_session_close(k->module, k->session);
+  for (size_t i = 0; i < k->n_pool; i++) keys_p11_session_close(k->module, k->pool[i]);
   keys_p11_close(k->module);
-  if (k->cache) {
-    for (size_t i = 0; i < CACHE_SLOTS; i++) EVP_CIPHER_CTX_free(k->cache[i].dec);
-    crypto_wipe(k->cache, CACHE_SLOTS * sizeof *k->cache);
-    munlock(k->cache, CACHE_SLOTS * sizeof *k->cache);
-    free(k->cache);
-  }
+  cache_free(k);
   EVP_CIPHER_free(k->gcm);
   for (size_t i = 0; i < k->n_keys; i++) free(k->keys[i]);
   while (k->retired) {
@@ -291,6 +358,8 @@ void keys_kek_close(keys_kek *k) {
   }
   crypto_wipe(k->file_key, sizeof k->file_key);
   pthread_mutex_destroy(&k->lock);
+  pthread_mutex_destroy(&k->pool_mu);
+  pthread_cond_destroy(&k->pool_cv);
   free(k);
 }
 
@@ -312,10 +381,10 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   CK_GCM_PARAMS gcm = {out, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD, strlen(KEK_AAD), KEK_TAG * 8};
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
   CK_ULONG n = (CK_ULONG)(*out_len - KEK_IV);
-  pthread_mutex_lock(&k->lock);
-  CK_RV rv = k->p11->C_EncryptInit(k->session, &mech, e->handle);
-  if (rv == CKR_OK) rv = k->p11->C_Encrypt(k->session, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
-  pthread_mutex_unlock(&k->lock);
+  CK_SESSION_HANDLE h = pool_take(k);
+  CK_RV rv = k->p11->C_EncryptInit(h, &mech, e->handle);
+  if (rv == CKR_OK) rv = k->p11->C_Encrypt(h, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
+  pool_give(k, h);
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
   *out_len = KEK_IV + n;
   pthread_mutex_lock(&k->lock);
@@ -338,14 +407,19 @@ static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
   uint8_t buf[VAULT_DATA_KEY_LEN + KEK_TAG];
   CK_ULONG n = sizeof buf;
-  pthread_mutex_lock(&k->lock);
-  CK_RV rv = k->p11->C_DecryptInit(k->session, &mech, e->handle);
-  if (rv == CKR_OK) rv = k->p11->C_Decrypt(k->session, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
-  pthread_mutex_unlock(&k->lock);
+  /* Two calls: PKCS#11 2.40 has no one-call decryption (GCM's IV is a
+   * parameter of C_DecryptInit), and SoftHSM2 2.6 lacks 3.0's message
+   * API (C_MessageDecryptInit once, then C_DecryptMessage per key). */
+  CK_SESSION_HANDLE h = pool_take(k);
+  CK_RV rv = k->p11->C_DecryptInit(h, &mech, e->handle);
+  if (rv == CKR_OK) rv = k->p11->C_Decrypt(h, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
+  pool_give(k, h);
   if (rv != CKR_OK || n != VAULT_DATA_KEY_LEN) {
     crypto_wipe(buf, sizeof buf);
-    return rv == CKR_OK ? lisec_err_set(err, LISEC_ECRYPTO, "unwrapped data key has the wrong length")
-                        : p11_fail(err, "C_Decrypt (unwrap data key: wrong KEK or altered)", rv);
+    int rc = rv == CKR_OK ? lisec_err_set(err, LISEC_ECRYPTO, "unwrapped data key has the wrong length")
+                          : p11_fail(err, "C_Decrypt (unwrap data key: wrong KEK or altered)", rv);
+    lisec_err_wrap(err, "TR103308-5.7: the record's data key does not unwrap under KEK \"%s\"", e->label);
+    return rc;
   }
   memcpy(key, buf, VAULT_DATA_KEY_LEN);
   crypto_wipe(buf, sizeof buf);
@@ -516,4 +590,103 @@ void keys_kek_current(keys_kek *k, char name[KEYS_KEK_NAME_MAX + 1], char label[
   if (name) snprintf(name, KEYS_KEK_NAME_MAX + 1, "%s", k->current->name);
   if (label) snprintf(label, VAULT_ID_MAX + 1, "%s", k->current->label);
   pthread_mutex_unlock(&k->lock);
+}
+
+int keys_kek_cache_configure(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err *err) {
+  if (keys < KEYS_VAULT_CACHE_KEYS_MIN || keys > KEYS_VAULT_CACHE_KEYS_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "[vault] cache_keys = %zu: %u to %u", keys, KEYS_VAULT_CACHE_KEYS_MIN,
+                         KEYS_VAULT_CACHE_KEYS_MAX);
+  if (ttl_s < 1 || ttl_s > KEYS_VAULT_CACHE_TTL_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "[vault] cache_ttl_s = %u: 1 to %u", ttl_s, KEYS_VAULT_CACHE_TTL_MAX);
+  pthread_mutex_lock(&k->lock);
+  int rc = cache_alloc(k, keys, ttl_s, err);
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+size_t keys_kek_cache_slots(keys_kek *k) {
+  pthread_mutex_lock(&k->lock);
+  size_t n = k->cache ? k->cache_slots : 0;
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+size_t keys_kek_sessions(const keys_kek *k) { return k->n_pool; }
+
+bool keys_kek_cached(keys_kek *k, const uint8_t *wrapped, size_t len) {
+  pthread_mutex_lock(&k->lock);
+  bool hit = cache_find(k, wrapped, len) != NULL;
+  pthread_mutex_unlock(&k->lock);
+  return hit;
+}
+
+/* ---- a batch's misses, in parallel ------------------------------------------- */
+
+typedef struct prefetch_item {
+  kek_key *e;
+  const uint8_t *wrapped;
+} prefetch_item;
+
+typedef struct prefetch_job {
+  prefetch_item *items;
+  size_t n;
+  size_t next; /* under mu: the next item to unwrap */
+  size_t done; /* under mu: unwrapped and cached */
+  pthread_mutex_t mu;
+} prefetch_job;
+
+/* Each runner takes the next item until none is left; each token call
+ * takes a session of the pool, so at most token_sessions run at once. */
+static void *prefetch_run(void *arg) {
+  prefetch_job *j = arg;
+  for (;;) {
+    pthread_mutex_lock(&j->mu);
+    size_t i = j->next++;
+    pthread_mutex_unlock(&j->mu);
+    if (i >= j->n) return NULL;
+    kek_key *e = j->items[i].e;
+    keys_kek *k = e->kek;
+    uint8_t key[VAULT_DATA_KEY_LEN];
+    lisec_err ignored = {0}; /* the open after it asks again and reports */
+    if (unwrap_uncached(e, j->items[i].wrapped, KEK_WRAPPED_LEN, key, &ignored) != 0) continue;
+    pthread_mutex_lock(&k->lock);
+    if (!cache_find(k, j->items[i].wrapped, KEK_WRAPPED_LEN)) cache_put(k, j->items[i].wrapped, KEK_WRAPPED_LEN, key);
+    pthread_mutex_unlock(&k->lock);
+    crypto_wipe(key, sizeof key);
+    pthread_mutex_lock(&j->mu);
+    j->done++;
+    pthread_mutex_unlock(&j->mu);
+  }
+}
+
+size_t keys_kek_prefetch(keys_kek *k, const vault_sealed *recs, size_t n) {
+  if (k->dev || k->n_pool < 2 || n < 2 || !k->cache) return 0;
+  prefetch_item *items = calloc(n, sizeof *items);
+  if (!items) return 0;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    const vault_sealed *r = &recs[i];
+    if (r->wrapped_key_len != KEK_WRAPPED_LEN || keys_kek_cached(k, r->wrapped_key, r->wrapped_key_len)) continue;
+    bool twice = false; /* the same key twice in one batch: one unwrap */
+    for (size_t j = 0; j < m && !twice; j++) twice = memcmp(items[j].wrapped, r->wrapped_key, KEK_WRAPPED_LEN) == 0;
+    vault_opener op;
+    lisec_err ignored = {0}; /* an unknown KEK: the open says so */
+    if (twice || keys_kek_for(k, r->kek_label, NULL, &op, &ignored) != 0) continue;
+    items[m++] = (prefetch_item){op.ctx, r->wrapped_key};
+  }
+  size_t done = 0;
+  if (m >= 2) {
+    prefetch_job j = {.items = items, .n = m};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_t t[KEK_SESSIONS_MAX];
+    size_t want = (m < k->n_pool ? m : k->n_pool) - 1, started = 0;
+    while (started < want && pthread_create(&t[started], NULL, prefetch_run, &j) == 0) started++;
+    prefetch_run(&j);
+    for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    done = j.done;
+  } /* (one miss: the open asks the token itself) */
+  for (size_t i = 0; i < m; i++) keys_kek_release(k, items[i].e);
+  free(items);
+  return done;
 }

@@ -23,7 +23,22 @@ typedef struct keys_kek_pkcs11_config {
   bool create;             /* generate the key in the token when absent */
 } keys_kek_pkcs11_config;
 
+/* [vault] settings of the data-key cache and the token (service.c parses
+ * them; docs/vault.md says what each trades). */
+#define KEYS_VAULT_CACHE_KEYS_DEFAULT 16384u
+#define KEYS_VAULT_CACHE_KEYS_MIN 8u
+#define KEYS_VAULT_CACHE_KEYS_MAX 1048576u
+#define KEYS_VAULT_CACHE_TTL_DEFAULT 60u
+#define KEYS_VAULT_CACHE_TTL_MAX 86400u
+#define KEYS_VAULT_SESSIONS_DEFAULT 4u
+#define KEYS_VAULT_SESSIONS_MAX 64u
+
 int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lisec_err *err);
+/* The same with sessions ([vault] token_sessions, 1 to
+ * KEYS_VAULT_SESSIONS_MAX) that wrap and unwrap data keys, beside the one
+ * that finds and makes keys (keys_kek_open_pkcs11 opens one). */
+int keys_kek_open_pkcs11_sessions(const keys_kek_pkcs11_config *cfg, unsigned sessions, keys_kek **out,
+                                  lisec_err *err);
 /* Development only: a 32-byte key in a file (created 0600 when absent). */
 int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err);
 void keys_kek_close(keys_kek *k);
@@ -55,5 +70,22 @@ int keys_kek_use(keys_kek *k, const char *name, bool create, lisec_err *err);
 /* The current key's name and record label; either may be NULL. */
 void keys_kek_current(keys_kek *k, char name[KEYS_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1]);
 bool keys_kek_is_development(const keys_kek *k);
+/* The data-key cache: keys entries (KEYS_VAULT_CACHE_KEYS_MIN..MAX,
+ * rounded up to a multiple of 8), each kept ttl_s seconds (1 to
+ * KEYS_VAULT_CACHE_TTL_MAX). Empties the cache; call before sharing k. */
+int keys_kek_cache_configure(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err *err);
+size_t keys_kek_cache_slots(keys_kek *k);
+/* How many sessions wrap and unwrap (0 for the development key). */
+size_t keys_kek_sessions(const keys_kek *k);
+/* Whether the data key under wrapped is cached now (a read would not ask
+ * the token). */
+bool keys_kek_cached(keys_kek *k, const uint8_t *wrapped, size_t len);
+/* Unwraps the data keys of recs[0..n) that are not cached, several at once
+ * (one per session of the pool), into the cache, so that opening them
+ * after costs no token call. Errors are left for the open to report (a
+ * record whose KEK the token lacks is skipped). Returns how many were
+ * unwrapped; 0 with one session, the development key or fewer than two
+ * misses (the open then asks the token as usual). */
+size_t keys_kek_prefetch(keys_kek *k, const vault_sealed *recs, size_t n);
 
 #endif

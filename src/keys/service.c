@@ -1,11 +1,12 @@
 /* The keys process's body (keys.h): it opens the vault's KEK, the audit
  * log's checkpoint key and the LI VMs' token session from [vault], [audit]
- * and [li], then answers one request at a time on its socket until the
- * controller closes it. Every operation that touches a key runs whole in
+ * and [li], then answers requests on its socket until the controller
+ * closes it (those that wait on the token on threads of their own). Every operation that touches a key runs whole in
  * here: a vault record is sealed, opened or re-wrapped inside this process,
  * so its data key (and the cache of data keys) never leaves it; what goes
  * back is a sealed record, the identifiers asked for, a signature or a
  * public key. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@
 #include "keys/wire.h"
 #include "keys/x1key.h"
 
+typedef struct vault_settings_t {
+  unsigned cache_ttl_s; /* [vault] cache_ttl_s */
+  size_t cache_keys;    /* [vault] cache_keys */
+  unsigned sessions;    /* [vault] token_sessions: also the threads that answer misses */
+} vault_settings_t;
+
 struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
@@ -28,6 +35,7 @@ struct keys_service {
   keys_rdkey *rd;        /* [rd] (issue 20); NULL when not configured */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
   keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
+  vault_settings_t vset; /* [vault]: the cache and the token sessions */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -62,8 +70,26 @@ static int not_provisioned(const lisec_config *cfg, const char *section, const c
 
 static bool file_absent(const char *path) { return access(path, F_OK) != 0; }
 
+/* [vault]'s cache and token settings (docs/vault.md, "Reading speed"). */
+static int vault_settings(const lisec_config *cfg, vault_settings_t *out, lisec_err *err) {
+  int64_t ttl = 0, keys = 0, sessions = 0;
+  int rc = lisec_config_int(cfg, "vault", "cache_ttl_s", KEYS_VAULT_CACHE_TTL_DEFAULT, 1, KEYS_VAULT_CACHE_TTL_MAX,
+                            &ttl, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "vault", "cache_keys", KEYS_VAULT_CACHE_KEYS_DEFAULT, KEYS_VAULT_CACHE_KEYS_MIN,
+                          KEYS_VAULT_CACHE_KEYS_MAX, &keys, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "vault", "token_sessions", KEYS_VAULT_SESSIONS_DEFAULT, 1, KEYS_VAULT_SESSIONS_MAX,
+                          &sessions, err);
+  if (rc) return rc;
+  *out = (vault_settings_t){(unsigned)ttl, (size_t)keys, (unsigned)sessions};
+  return 0;
+}
+
 /* [vault]: the KEK in a PKCS#11 token, or a development file key. */
 static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) {
+  int vrc = vault_settings(cfg, &s->vset, err);
+  if (vrc) return vrc;
   const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
   const char *dev = lisec_config_str(cfg, "vault", "development_key_file", NULL);
   if (module) {
@@ -72,7 +98,8 @@ static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) 
     if (rc) return rc;
     keys_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
                                  lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), !ha_on(cfg)};
-    rc = keys_kek_open_pkcs11(&pc, &s->kek, err);
+    rc = keys_kek_open_pkcs11_sessions(&pc, s->vset.sessions, &s->kek, err);
+    if (!rc) rc = keys_kek_cache_configure(s->kek, s->vset.cache_keys, s->vset.cache_ttl_s, err);
     crypto_wipe(pin, sizeof pin);
     if (rc == LISEC_ENOTFOUND && !pc.create)
       rc = not_provisioned(cfg, "vault", "key-encryption key", "key_label",
@@ -88,7 +115,9 @@ static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) 
   int rc = dev_allowed(cfg, "vault",
                        "a key in a file is not protected from the virtualisation layer (TR 103 308 5.7)", err);
   if (rc) return rc;
-  if ((rc = keys_kek_open_file(dev, &s->kek, err))) return rc;
+  if ((rc = keys_kek_open_file(dev, &s->kek, err)) ||
+      (rc = keys_kek_cache_configure(s->kek, s->vset.cache_keys, s->vset.cache_ttl_s, err)))
+    return rc;
   LOG_WARN("DEVELOPMENT MODE: the target vault's key-encryption key is a plain file; "
            "targets are NOT protected from the virtualisation layer (TR 103 308 5.7)");
   return 0;
@@ -302,6 +331,20 @@ static int do_x1_sign(keys_service *s, const keys_request *q, uint8_t *sig, keys
   return rc;
 }
 
+/* The batch's data keys that are not cached, unwrapped several at once
+ * (one per token session) before the records are opened one by one. */
+static void prefetch_batch(keys_service *s, const keys_request *q) {
+  if (q->batch_count < 2 || keys_kek_sessions(s->kek) < 2) return;
+  vault_sealed *recs = malloc(q->batch_count * sizeof *recs);
+  if (!recs) return; /* the opens ask the token one by one */
+  keys_batch_iter it;
+  size_t n = 0;
+  keys_wire_batch_begin(&it, q->batch, q->batch_len, q->batch_count);
+  while (n < q->batch_count && keys_wire_batch_sealed(&it, &recs[n])) n++;
+  (void)keys_kek_prefetch(s->kek, recs, n);
+  free(recs);
+}
+
 /* OPEN_BATCH: each record opened as OPEN opens one, each answer (its
  * identifiers or its own error) into rp->batch (malloc'd, wiped by the
  * caller) while the reply stays within [keys] max_message; at least one is
@@ -317,6 +360,7 @@ static int do_open_batch(keys_service *s, const keys_request *q, keys_reply *rp,
   ipc_writer_init(&w, room);
   keys_batch_iter it;
   vault_sealed rec;
+  prefetch_batch(s, q);
   keys_wire_batch_begin(&it, q->batch, q->batch_len, q->batch_count);
   uint32_t n = 0;
   while (keys_wire_batch_sealed(&it, &rec)) {
@@ -416,7 +460,162 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
   }
 }
 
+/* ---- serving: one reader, and threads for the token's misses -------------- */
+
+/* A request a worker answers: the header, its payload (the job's) and the
+ * request decoded from it. */
+typedef struct job {
+  ipc_header h;
+  uint8_t *payload;
+  keys_request q;
+  struct job *next;
+} job;
+
+/* The serving of one channel. Requests are read by the serving thread,
+ * which answers at once what needs no token call; an OPEN whose data key
+ * is not cached, and an OPEN_BATCH, go to one of [vault] token_sessions
+ * workers, so the misses of several requests (the controller's threads
+ * each send theirs) wait on the token at the same time. Replies carry
+ * their request's id and go out whole under send_mu, in the order they
+ * are ready. */
+typedef struct serving {
+  keys_service *s;
+  int fd;
+  pthread_mutex_t send_mu;
+  pthread_mutex_t mu; /* the queue, stop, failed */
+  pthread_cond_t work, room;
+  job *head, *tail;
+  size_t queued, max_queued;
+  bool stop;
+  int failed; /* a worker's send failed: the channel is broken */
+  lisec_err failed_err;
+  pthread_t threads[KEYS_VAULT_SESSIONS_MAX];
+  size_t n_threads;
+} serving;
+
+/* Answers one request (rc, e: what decoding it said) and sends the reply. */
+static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q, lisec_err *e, lisec_err *err) {
+  keys_service *s = c->s;
+  keys_reply rp;
+  memset(&rp, 0, sizeof rp);
+  rp.type = h->type;
+  uint8_t sig[KEYS_X1_SIG_MAX]; /* (AUDIT_SIG's 64 or X1_SIGN's) */
+  bool owned = false;
+  if (!rc) rc = handle(s, q, &rp, sig, &owned, e);
+  rp.rc = rc;
+  if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e->msg[0] ? e->msg : lisec_err_name(rc));
+  ipc_writer w;
+  ipc_writer_init(&w, s->set.max_message);
+  keys_wire_put_reply(&w, &rp);
+  if (w.failed) { /* said as the operation's error, within the bound */
+    ipc_writer_free(&w);
+    keys_reply big = {.type = h->type, .rc = LISEC_ETOOBIG};
+    snprintf(big.msg, sizeof big.msg, "keys %s: the reply is over [keys] max_message (%u bytes)",
+             keys_wire_type_name(h->type), s->set.max_message);
+    ipc_writer_init(&w, s->set.max_message);
+    keys_wire_put_reply(&w, &big);
+  }
+  pthread_mutex_lock(&c->send_mu);
+  rc = ipc_send(c->fd, h->type, KEYS_FLAG_REPLY, h->id, &w, err);
+  pthread_mutex_unlock(&c->send_mu);
+  ipc_writer_free(&w);
+  if (owned && rp.type == KEYS_MSG_OPEN_BATCH) {
+    crypto_wipe((void *)rp.batch, rp.batch_len);
+    free((void *)rp.batch);
+  } else if (owned) {
+    crypto_wipe((void *)rp.data, rp.data_len);
+    free((void *)rp.data);
+  }
+  if (h->type == KEYS_MSG_SEAL && rp.rc == 0) vault_sealed_free(&rp.sealed); /* REWRAP's is q's */
+  crypto_wipe(sig, sizeof sig);
+  return rc;
+}
+
+static void *worker_main(void *arg) {
+  serving *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->head && !c->stop) pthread_cond_wait(&c->work, &c->mu);
+    job *j = c->head;
+    if (!j) break; /* stopping, nothing left */
+    c->head = j->next;
+    if (!c->head) c->tail = NULL;
+    c->queued--;
+    pthread_cond_signal(&c->room);
+    bool skip = c->stop; /* the channel is gone: nobody to answer */
+    pthread_mutex_unlock(&c->mu);
+    lisec_err e = {0}, serr = {0};
+    int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
+    ipc_payload_free(j->payload, j->h.len);
+    free(j);
+    pthread_mutex_lock(&c->mu);
+    if (rc && !c->failed) {
+      c->failed = rc;
+      c->failed_err = serr;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* Whether q may wait on the token: then a worker answers it. */
+static bool for_worker(const serving *c, const keys_request *q) {
+  if (!c->n_threads) return false;
+  if (q->type == KEYS_MSG_OPEN_BATCH) return true;
+  return q->type == KEYS_MSG_OPEN &&
+         !keys_kek_cached(c->s->kek, q->sealed.wrapped_key, q->sealed.wrapped_key_len);
+}
+
+/* Queues a request for the workers (taking payload); false when it
+ * cannot (out of memory): the serving thread answers it itself. */
+static bool hand_over(serving *c, const ipc_header *h, uint8_t *payload, const keys_request *q) {
+  job *j = malloc(sizeof *j);
+  if (!j) return false;
+  *j = (job){.h = *h, .payload = payload, .q = *q};
+  pthread_mutex_lock(&c->mu);
+  while (c->queued >= c->max_queued) pthread_cond_wait(&c->room, &c->mu);
+  if (c->tail) c->tail->next = j;
+  else c->head = j;
+  c->tail = j;
+  c->queued++;
+  pthread_cond_signal(&c->work);
+  pthread_mutex_unlock(&c->mu);
+  return true;
+}
+
+static void serving_start(serving *c, keys_service *s, int fd) {
+  memset(c, 0, sizeof *c);
+  c->s = s;
+  c->fd = fd;
+  pthread_mutex_init(&c->send_mu, NULL);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->work, NULL);
+  pthread_cond_init(&c->room, NULL);
+  size_t want = s->kek ? keys_kek_sessions(s->kek) : 0;
+  if (want < 2) return; /* one session: everything in turn, as the token would anyway */
+  c->max_queued = 4 * want;
+  while (c->n_threads < want && pthread_create(&c->threads[c->n_threads], NULL, worker_main, c) == 0) c->n_threads++;
+  if (c->n_threads < want)
+    LOG_WARN("keys: %zu of %zu threads for [vault] token_sessions started; misses wait for them", c->n_threads, want);
+}
+
+static int serving_stop(serving *c, int rc, lisec_err *err) {
+  pthread_mutex_lock(&c->mu);
+  c->stop = true;
+  pthread_cond_broadcast(&c->work);
+  pthread_mutex_unlock(&c->mu);
+  for (size_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
+  if (!rc && c->failed) rc = lisec_err_set(err, c->failed, "%s", c->failed_err.msg);
+  pthread_mutex_destroy(&c->send_mu);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->work);
+  pthread_cond_destroy(&c->room);
+  return rc;
+}
+
 int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
+  serving c;
+  serving_start(&c, s, fd);
   bool spin_next = true;
   unsigned waits = 0;
   for (;;) {
@@ -428,47 +627,25 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
      * CPU the other processes need and still end in a sleep */
     uint64_t t0 = lisec_time_mono_ns();
     bool spin = spin_next || ++waits % KEYS_SPIN_PROBE == 0; /* a sleep's own wake-up hides a burst: probe */
-    int rc = ipc_recv_one(fd, s->set.max_message, spin ? s->set.spin_us : 0, &h, &payload, &rerr);
+    /* (ipc_recv, not ipc_recv_one: the controller's threads each send
+     * theirs, so several requests may be waiting at once) */
+    ipc_spin_readable(fd, spin ? s->set.spin_us : 0);
+    int rc = ipc_recv(fd, s->set.max_message, &h, &payload, &rerr);
     spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)s->set.spin_us * 1000;
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */
-    if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return 0;
-    if (rc) return lisec_err_set(err, rc, "%s", rerr.msg);
+    if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return serving_stop(&c, 0, err);
+    if (rc) return serving_stop(&c, lisec_err_set(err, rc, "%s", rerr.msg), err);
     keys_request q;
-    keys_reply rp;
-    memset(&rp, 0, sizeof rp);
-    rp.type = h.type;
     lisec_err e = {0};
-    uint8_t sig[KEYS_X1_SIG_MAX]; /* (AUDIT_SIGN's 64 or X1_SIGN's) */
-    bool owned = false;
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
     else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);
-    if (!rc) rc = handle(s, &q, &rp, sig, &owned, &e);
-    rp.rc = rc;
-    if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
-    ipc_writer w;
-    ipc_writer_init(&w, s->set.max_message);
-    keys_wire_put_reply(&w, &rp);
-    if (w.failed) { /* said as the operation's error, within the bound */
-      ipc_writer_free(&w);
-      keys_reply big = {.type = h.type, .rc = LISEC_ETOOBIG};
-      snprintf(big.msg, sizeof big.msg, "keys %s: the reply is over [keys] max_message (%u bytes)",
-               keys_wire_type_name(h.type), s->set.max_message);
-      ipc_writer_init(&w, s->set.max_message);
-      keys_wire_put_reply(&w, &big);
-    }
-    rc = ipc_send(fd, h.type, KEYS_FLAG_REPLY, h.id, &w, err);
-    ipc_writer_free(&w);
-    if (owned && rp.type == KEYS_MSG_OPEN_BATCH) {
-      crypto_wipe((void *)rp.batch, rp.batch_len);
-      free((void *)rp.batch);
-    } else if (owned) {
-      crypto_wipe((void *)rp.data, rp.data_len);
-      free((void *)rp.data);
-    }
-    if (h.type == KEYS_MSG_SEAL && rp.rc == 0) vault_sealed_free(&rp.sealed); /* REWRAP's is q's */
-    crypto_wipe(sig, sizeof sig);
+    if (!rc && for_worker(&c, &q) && hand_over(&c, &h, payload, &q)) continue;
+    rc = answer(&c, &h, rc, &q, &e, err);
     ipc_payload_free(payload, h.len);
-    if (rc) return rc;
+    pthread_mutex_lock(&c.mu);
+    int failed = c.failed;
+    pthread_mutex_unlock(&c.mu);
+    if (rc || failed) return serving_stop(&c, rc, err);
   }
 }

@@ -7,7 +7,11 @@
  * the public key it announced; the [li] session is open and logged in (no
  * LI VM key is made there: the VMs make their own); a development key is refused unless
  * asked for by name; and when the keys process is killed the client says
- * so at once instead of hanging. */
+ * so at once instead of hanging; with several token sessions, cold data
+ * keys asked for by many callers at once (and in one batch) each come back
+ * to their own caller, the bad ones refused; [vault]'s cache and token
+ * settings are bounded. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +278,177 @@ static void test_open_batch(void **state) {
   keys_client_close(k);
 }
 
+
+typedef struct answers_by_index {
+  int n;
+  int rc[16];
+  char msg[16][LISEC_ERR_MSG_MAX];
+  json_t *ids[16];
+} answers_by_index;
+
+static void collect_by_index(void *ctx, size_t i, int rc, const char *msg, json_t *ids) {
+  answers_by_index *a = ctx;
+  a->n++;
+  if (i >= 16) return;
+  a->rc[i] = rc;
+  snprintf(a->msg[i], sizeof a->msg[i], "%s", msg ? msg : "");
+  a->ids[i] = ids;
+}
+
+/* [vault] token_sessions 4: data keys that are not cached (a fresh keys
+ * service, as after a restart) asked for by eight callers at once, and in
+ * one batch. Each caller gets its own record's identifiers; a record under
+ * a KEK the token lacks (TR103308-5.7) and one whose wrapped key was
+ * altered (the token refuses it: TR103308-5.2) are refused without
+ * disturbing the others; nothing a caller sent
+ * is changed; the channel stays usable. */
+#define MISSES 8
+typedef struct miss_call {
+  keys_client *k;
+  const vault_sealed *s;
+  pthread_barrier_t *go;
+  int rc;
+  char msg[LISEC_ERR_MSG_MAX];
+  json_t *ids;
+} miss_call;
+
+static void *open_one(void *arg) {
+  miss_call *c = arg;
+  lisec_err err = {0};
+  pthread_barrier_wait(c->go);
+  c->rc = keys_vault_open(c->k, c->s, &c->ids, &err);
+  snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+  return NULL;
+}
+
+static json_t *ids_of(int i) {
+  char imsi[16];
+  snprintf(imsi, sizeof imsi, "24405123456%04d", i);
+  return json_pack("[{s:s, s:s}]", "kind", "imsi", "value", imsi);
+}
+
+static lisec_config *sessions_config(void) {
+  lisec_config *cfg = token_config();
+  lisec_config_set(cfg, "vault", "token_sessions", "4");
+  lisec_config_set(cfg, "vault", "cache_keys", "64");
+  lisec_config_set(cfg, "vault", "cache_ttl_s", "600");
+  return cfg;
+}
+
+static void test_concurrent_misses(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(sessions_config());
+  vault_sealed s[MISSES + 2];
+  for (int i = 0; i < MISSES + 2; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "t-m%d", i);
+    json_t *ids = ids_of(i);
+    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal: %s", err.msg);
+    json_decref(ids);
+  }
+  keys_client_close(k);
+  /* two bad ones: a KEK the token lacks, and an altered wrapped key */
+  snprintf(s[MISSES].kek_label, sizeof s[MISSES].kek_label, "pkcs11:lisec-test/no-such-kek");
+  s[MISSES + 1].wrapped_key[s[MISSES + 1].wrapped_key_len - 1] ^= 1;
+  vault_sealed copy[MISSES + 2];
+  for (int i = 0; i < MISSES + 2; i++) {
+    copy[i] = s[i];
+    copy[i].ciphertext = malloc(s[i].ciphertext_len);
+    memcpy(copy[i].ciphertext, s[i].ciphertext, s[i].ciphertext_len);
+  }
+  /* a fresh service: every data key cold; all callers at once */
+  k = start(sessions_config());
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, MISSES + 2);
+  pthread_t t[MISSES + 2];
+  miss_call c[MISSES + 2];
+  for (int i = 0; i < MISSES + 2; i++) {
+    c[i] = (miss_call){.k = k, .s = &s[i], .go = &go};
+    assert_int_equal(pthread_create(&t[i], NULL, open_one, &c[i]), 0);
+  }
+  for (int i = 0; i < MISSES + 2; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&go);
+  for (int i = 0; i < MISSES; i++) {
+    if (c[i].rc) fail_msg("open %d: %s", i, c[i].msg);
+    json_t *want = ids_of(i);
+    assert_true(json_equal(c[i].ids, want));
+    json_decref(want);
+    json_decref(c[i].ids);
+  }
+  assert_int_equal(c[MISSES].rc, LISEC_EUNAVAIL);
+  assert_non_null(strstr(c[MISSES].msg, "TR103308-5.7"));
+  assert_non_null(strstr(c[MISSES].msg, "no-such-kek"));
+  assert_int_equal(c[MISSES + 1].rc, LISEC_ECRYPTO);
+  if (!strstr(c[MISSES + 1].msg, "TR103308-5.2") || !strstr(c[MISSES + 1].msg, "altered"))
+    fail_msg("%s", c[MISSES + 1].msg);
+  assert_null(c[MISSES].ids);
+  assert_null(c[MISSES + 1].ids);
+  keys_client_close(k);
+  /* the same in one batch on a fresh service: its misses in parallel */
+  k = start(sessions_config());
+  answers_by_index a = {0};
+  if (keys_vault_open_many(k, s, MISSES + 2, collect_by_index, &a, &err)) fail_msg("open_many: %s", err.msg);
+  assert_int_equal(a.n, MISSES + 2);
+  for (int i = 0; i < MISSES; i++) {
+    if (a.rc[i]) fail_msg("batch %d: %s", i, a.msg[i]);
+    json_t *want = ids_of(i);
+    assert_true(json_equal(a.ids[i], want));
+    json_decref(want);
+    json_decref(a.ids[i]);
+  }
+  assert_int_equal(a.rc[MISSES], LISEC_EUNAVAIL);
+  assert_non_null(strstr(a.msg[MISSES], "TR103308-5.7"));
+  assert_int_equal(a.rc[MISSES + 1], LISEC_ECRYPTO);
+  assert_non_null(strstr(a.msg[MISSES + 1], "TR103308-5.2"));
+  /* nothing the callers sent was changed; the channel still answers */
+  for (int i = 0; i < MISSES + 2; i++) {
+    assert_string_equal(s[i].kek_label, copy[i].kek_label);
+    assert_memory_equal(s[i].wrapped_key, copy[i].wrapped_key, s[i].wrapped_key_len);
+    assert_memory_equal(s[i].ciphertext, copy[i].ciphertext, s[i].ciphertext_len);
+    free(copy[i].ciphertext);
+  }
+  json_t *back = NULL;
+  if (keys_vault_open(k, &s[0], &back, &err)) fail_msg("open after: %s", err.msg);
+  json_decref(back);
+  for (int i = 0; i < MISSES + 2; i++) vault_sealed_free(&s[i]);
+  keys_client_close(k);
+}
+
+/* [vault] cache and token settings are bounded, and a refusal names the
+ * setting before any token is opened. */
+static void test_vault_settings(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  static const char *const bad[][2] = {{"cache_keys", "7"},      {"cache_keys", "1048577"}, {"cache_ttl_s", "0"},
+                                       {"cache_ttl_s", "86401"}, {"token_sessions", "0"},   {"token_sessions", "65"},
+                                       {"token_sessions", "x"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    lisec_config *c = token_config();
+    lisec_config_set(c, "vault", bad[i][0], bad[i][1]);
+    keys_client *k = NULL;
+    assert_int_equal(keys_local_start(c, &k, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, bad[i][0])) fail_msg("\"%s\" does not name %s", err.msg, bad[i][0]);
+    assert_null(k);
+    lisec_config_free(c);
+  }
+  /* the bounds themselves are accepted */
+  lisec_config *c = token_config();
+  lisec_config_set(c, "vault", "cache_keys", "8");
+  lisec_config_set(c, "vault", "cache_ttl_s", "86400");
+  lisec_config_set(c, "vault", "token_sessions", "1");
+  keys_client *k = start(c);
+  json_t *ids = identifiers(), *back = NULL;
+  vault_sealed s;
+  if (keys_vault_seal(k, "t-b", "li-1", 1, ids, &s, &err)) fail_msg("seal: %s", err.msg);
+  if (keys_vault_open(k, &s, &back, &err)) fail_msg("open: %s", err.msg);
+  assert_true(json_equal(ids, back));
+  json_decref(back);
+  json_decref(ids);
+  vault_sealed_free(&s);
+  keys_client_close(k);
+}
+
 /* [keys] settings are checked once, naming the setting. */
 static void test_keys_settings(void **state) {
   (void)state;
@@ -350,6 +525,8 @@ int main(void) {
       cmocka_unit_test(test_keys_process_killed),
       cmocka_unit_test(test_open_batch),
       cmocka_unit_test(test_keys_settings),
+      cmocka_unit_test(test_concurrent_misses),
+      cmocka_unit_test(test_vault_settings),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[128];
