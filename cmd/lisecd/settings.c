@@ -28,6 +28,7 @@ const char *const lisecd_known_settings[] = {
     /* the target vault (ctl/kek.c) */
     "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",
+    "vault.cache_ttl_s", "vault.cache_keys", "vault.token_sessions", /* keys/service.c */
     /* VNF packages (ctl/pkg.c) */
     "pkg.vendor_ca", "pkg.operator_ca", "pkg.li_admin_ca", "pkg.crl", "pkg.max_package", "pkg.max_expanded", "pkg.max_crl",
     /* LI VMs (ctl/li.c) */

@@ -12,6 +12,7 @@
 
 #include "crypto/crypto.h"
 #include "keys/keys.h"
+#include "keys/kek.h"
 #include "keys/p11.h"
 
 typedef struct checker {
@@ -100,6 +101,9 @@ int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx) {
   checker c = {report, ctx, 0};
   check_section(&c, cfg, "audit", "lisec-audit", CKO_PRIVATE_KEY);
   check_section(&c, cfg, "vault", "lisec-kek", CKO_SECRET_KEY);
+  keys_vault_settings vs;
+  lisec_err err = {0};
+  if (keys_vault_settings_parse(cfg, &vs, &err) != 0) problem(&c, "%s", err.msg);
   check_section(&c, cfg, "li", NULL, 0);
   return c.problems;
 }

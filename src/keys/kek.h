@@ -32,6 +32,14 @@ typedef struct keys_kek_pkcs11_config {
 #define KEYS_VAULT_CACHE_TTL_MAX 86400u
 #define KEYS_VAULT_SESSIONS_DEFAULT 4u
 #define KEYS_VAULT_SESSIONS_MAX 64u
+typedef struct keys_vault_settings {
+  unsigned cache_ttl_s; /* [vault] cache_ttl_s */
+  size_t cache_keys;    /* [vault] cache_keys */
+  unsigned sessions;    /* [vault] token_sessions: also the threads that answer misses */
+} keys_vault_settings;
+/* [vault] cache_ttl_s, cache_keys and token_sessions, each within its
+ * bounds (the error names the one that is not); service.c. */
+int keys_vault_settings_parse(const lisec_config *cfg, keys_vault_settings *out, lisec_err *err);
 
 int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lisec_err *err);
 /* The same with sessions ([vault] token_sessions, 1 to

@@ -22,12 +22,6 @@
 #include "keys/wire.h"
 #include "keys/x1key.h"
 
-typedef struct vault_settings_t {
-  unsigned cache_ttl_s; /* [vault] cache_ttl_s */
-  size_t cache_keys;    /* [vault] cache_keys */
-  unsigned sessions;    /* [vault] token_sessions: also the threads that answer misses */
-} vault_settings_t;
-
 struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
@@ -35,7 +29,7 @@ struct keys_service {
   keys_rdkey *rd;        /* [rd] (issue 20); NULL when not configured */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
   keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
-  vault_settings_t vset; /* [vault]: the cache and the token sessions */
+  keys_vault_settings vset; /* [vault]: the cache and the token sessions */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -71,7 +65,7 @@ static int not_provisioned(const lisec_config *cfg, const char *section, const c
 static bool file_absent(const char *path) { return access(path, F_OK) != 0; }
 
 /* [vault]'s cache and token settings (docs/vault.md, "Reading speed"). */
-static int vault_settings(const lisec_config *cfg, vault_settings_t *out, lisec_err *err) {
+int keys_vault_settings_parse(const lisec_config *cfg, keys_vault_settings *out, lisec_err *err) {
   int64_t ttl = 0, keys = 0, sessions = 0;
   int rc = lisec_config_int(cfg, "vault", "cache_ttl_s", KEYS_VAULT_CACHE_TTL_DEFAULT, 1, KEYS_VAULT_CACHE_TTL_MAX,
                             &ttl, err);
@@ -82,13 +76,13 @@ static int vault_settings(const lisec_config *cfg, vault_settings_t *out, lisec_
     rc = lisec_config_int(cfg, "vault", "token_sessions", KEYS_VAULT_SESSIONS_DEFAULT, 1, KEYS_VAULT_SESSIONS_MAX,
                           &sessions, err);
   if (rc) return rc;
-  *out = (vault_settings_t){(unsigned)ttl, (size_t)keys, (unsigned)sessions};
+  *out = (keys_vault_settings){(unsigned)ttl, (size_t)keys, (unsigned)sessions};
   return 0;
 }
 
 /* [vault]: the KEK in a PKCS#11 token, or a development file key. */
 static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) {
-  int vrc = vault_settings(cfg, &s->vset, err);
+  int vrc = keys_vault_settings_parse(cfg, &s->vset, err);
   if (vrc) return vrc;
   const char *module = lisec_config_str(cfg, "vault", "pkcs11_module", NULL);
   const char *dev = lisec_config_str(cfg, "vault", "development_key_file", NULL);
