@@ -32,6 +32,7 @@
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
 #include "ctl/attest_nonces.h"
+#include "ctl/attest_result.h"
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
 #include "ctl/clock.h"
@@ -1215,34 +1216,38 @@ static bool observe_inventory(lisec_ctl *ctl, const ctl_actor *actor, const char
   return rc == 0;
 }
 
-/* The host's document, and with it the observation's (obs_text, when not
- * NULL) in one transaction of this worker's own: the second try of an
- * appraisal whose documents, written with its audit record, met the
- * overdue timer's write (only_trust_changed). Nothing else happens inside
- * it (no audit record, no lock), so it cannot wait on the audit appender
- * or on the model. When the observation cannot be written the host's
- * document is saved alone, and *obs_stored stays false so the model
- * stores the observation itself. */
+/* The host's document, and with it its result's lasting part (result_text,
+ * when not NULL: never one without the other) and the observation's
+ * (obs_text, when not NULL) in one transaction of this worker's own: the
+ * second try of an appraisal whose documents, written with its audit
+ * record, met the overdue timer's write (only_trust_changed). Nothing else
+ * happens inside it (no audit record, no lock), so it cannot wait on the
+ * audit appender or on the model. When the observation cannot be written
+ * the host's document is saved without it, and *obs_stored stays false so
+ * the model stores the observation itself. */
 static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc,
-                             int64_t expected, const char *obs_text, bool *obs_stored,
-                             lisec_err *err) {
+                             int64_t expected, const char *result_text, const char *obs_text,
+                             bool *obs_stored, lisec_err *err) {
   *obs_stored = false;
   lisec_err te = {0};
-  if (!obs_text || store_begin(ctl->store, &te)) return save_doc(ctl, host, doc, expected, err);
-  int rc = save_doc(ctl, host, doc, expected, err);
+  if (!obs_text && !result_text) return save_doc(ctl, host, doc, expected, err);
+  int rc = store_begin(ctl->store, err);
+  if (rc) return obs_text && !result_text ? save_doc(ctl, host, doc, expected, err) : rc;
+  if (result_text) rc = store_doc_put(ctl->store, CTL_ATTEST_RESULT_KIND, host, result_text, -1, NULL, err);
+  if (!rc) rc = save_doc(ctl, host, doc, expected, err);
   if (rc) {
     store_rollback(ctl->store);
     return rc;
   }
-  if (ctl_model_observe_put(ctl, host, obs_text, &te)) {
+  if (obs_text && ctl_model_observe_put(ctl, host, obs_text, &te)) {
     store_rollback(ctl->store);
-    return save_doc(ctl, host, doc, expected, err);
+    return save_doc_with_obs(ctl, host, doc, expected, result_text, NULL, obs_stored, err);
   }
   if ((rc = store_commit(ctl->store, err))) {
     store_rollback(ctl->store);
     return rc;
   }
-  *obs_stored = true;
+  *obs_stored = obs_text != NULL;
   return 0;
 }
 
@@ -1293,6 +1298,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   attest_chassis_verdict tv = {0};
   obs_built ob = {0};
   char *obs_text = NULL, *host_text = NULL;
+  char *nonce_text = NULL; /* the host's nonces with this one spent, written with the record */
+  char *result_text = NULL; /* the lasting part of the EAR and verdict, when it changed */
+  char result_ref[CTL_ATTEST_RESULT_REF_LEN + 1] = "";
+  int64_t nonce_ver = 0, now_ms = 0;
+  bool nonce_pending = false; /* taken, not yet spent in the store */
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
   uint64_t t0 = lisec_time_mono_ns(); /* appraisal latency (ctl/metrics.c) */
@@ -1314,14 +1324,16 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
 
-  /* The nonce is consumed first: whatever the outcome, it is spent. It is
+  /* The nonce is taken first: whatever the outcome, it is spent. It is
    * the stored one, whichever lisecd issued it; a store that cannot say
-   * fails the request (no verdict is made without knowing). */
+   * fails the request (no verdict is made without knowing). Its spending
+   * is written with the report's record and documents, at the version of
+   * the table read here (a compare-and-set, in the one commit a report
+   * makes); a report that ends before that spends it on its own (done). */
   lisec_err ne = {0};
   /* The nonce's expiry and the attestation's age need a proven clock
    * (ctl/clock.h): without one the report is refused before anything is
    * spent or stored, and the host keeps its stored state. */
-  int64_t now_ms = 0;
   if ((rc = ctl_clock_trusted_now(ctl->shared, "an appraisal (nonce expiry, attestation age)",
                                   &now_ms, err))) {
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, rc, NULL, err,
@@ -1329,7 +1341,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     goto done;
   }
   int64_t now = now_ms / 1000;
-  int nrc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ne);
+  int nrc = ctl_nonces_take(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &nonce_text,
+                            &nonce_ver, &ne);
+  nonce_pending = nrc == 0;
   if (nrc && nrc != LISEC_EDENIED) {
     lisec_err_set(err, nrc, "%s", ne.msg);
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, nrc, NULL, err,
@@ -1415,10 +1429,18 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   ear = attest_ear(v, host, nonce, nonce_len, now);
   vj = attest_verdict_json(v);
   bool delivered = false;
-  if (ear && vj) {
-    json_object_set_new(doc, "last", json_pack("{s:I, s:b, s:b, s:b, s:O, s:O}", "at",
-                                               (json_int_t)now, "verified", v->ok, "trusted", trusted,
-                                               "location_ok", loc_ok, "verdict", vj, "ear", ear));
+  /* The EAR and verdict's lasting part is written only when it is not the
+   * one the host's document names already (ctl/attest_result.h). */
+  json_t *last = ear && vj ? json_pack("{s:I, s:b, s:b, s:b}", "at", (json_int_t)now, "verified", v->ok,
+                                       "trusted", trusted, "location_ok", loc_ok)
+                           : NULL;
+  char *lasting = last ? ctl_attest_result_split(last, ear, vj, result_ref) : NULL;
+  if (lasting) {
+    const char *named = json_string_value(json_object_get(json_object_get(doc, "last"), "result"));
+    if (named && strcmp(named, result_ref) == 0) free(lasting);
+    else result_text = lasting;
+    json_object_set_new(doc, "last", last);
+    last = NULL;
     json_object_set_new(doc, "trust", json_string(trusted ? "trusted" : "untrusted:failed"));
     if (trusted) json_object_set_new(doc, "last_ok_at", json_integer(now));
     json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
@@ -1434,6 +1456,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     }
     host_text = lisec_json_dump_canonical(doc);
   }
+  json_decref(last);
   /* Only a good appraisal makes the inventory what the host proved. A host
    * the model does not know gets no document (ctl_model_observe refuses it
    * and records why). */
@@ -1442,13 +1465,19 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
     if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
   }
-  ctl_auditlog_doc docs[2] = {{HOST_KIND, host, host_text, ver, 0},
-                              {CTL_MODEL_OBS_KIND, host, obs_text, -1, 0}};
+  ctl_auditlog_doc docs[4];
+  size_t n_docs = 0, obs_at = 0;
+  if (host_text) {
+    docs[n_docs++] = (ctl_auditlog_doc){HOST_KIND, host, host_text, ver, 0};
+    if (result_text) docs[n_docs++] = (ctl_auditlog_doc){CTL_ATTEST_RESULT_KIND, host, result_text, -1, 0};
+    if (obs_text) obs_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_MODEL_OBS_KIND, host, obs_text, -1, 0};
+    if (nonce_pending) docs[n_docs++] = (ctl_auditlog_doc){CTL_NONCES_KIND, host, nonce_text, nonce_ver, 0};
+  }
   char subject[16 + ATTEST_HOST_ID_LEN];
   snprintf(subject, sizeof subject, "host %s", host);
   ctl_event rec = {"attest.appraise", subject,
                    ctl_outcome_name(trusted ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED), audit_reason, false};
-  if ((rc = ctl_record_docs(ctl, actor, &rec, docs, host_text ? (obs_text ? 2 : 1) : 0, NULL, err))) {
+  if ((rc = ctl_record_docs(ctl, actor, &rec, docs, n_docs, NULL, err))) {
     /* Neither the record nor the documents are stored: the report is
      * refused (fail closed), and the refusal recorded alone if the log
      * takes it. */
@@ -1461,13 +1490,30 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto done;
   }
-  ob.stored = obs_text && docs[1].rc == 0;
+  ob.stored = obs_text && docs[obs_at].rc == 0;
+  /* A record's documents are written all or none: with them, the nonce. */
+  if (nonce_pending && docs[0].rc == 0) nonce_pending = false;
+  if (nonce_pending) {
+    /* One of them had moved: the nonce is decided again on the stored
+     * table. Spent meanwhile by another report (or not known): this one
+     * takes no effect, and its failure follows its record. */
+    lisec_err ce = {0};
+    int crc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ce);
+    nonce_pending = false;
+    if (crc) {
+      rc = lisec_err_set(err, crc, "%s", ce.msg);
+      lisec_err fe = {0};
+      (void)ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "attest.appraise", false, err->msg, 0, NULL,
+                      &fe, "host %s", host);
+      goto done;
+    }
+  }
   if ((rc = docs[0].rc)) {
     /* Changed since it was read: saved over only what the overdue timer
      * writes, else refused (the record above stands, this failure follows). */
     lisec_err_set(err, rc, "host %.16s.. changed meanwhile; try again", host);
     if (only_trust_changed(ctl, host, loaded, &ver))
-      rc = save_doc_with_obs(ctl, host, doc, ver, obs_text, &ob.stored, err);
+      rc = save_doc_with_obs(ctl, host, doc, ver, result_text, obs_text, &ob.stored, err);
   }
   if (rc) {
     lisec_err fe = {0};
@@ -1543,6 +1589,15 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     json_object_set_new(*out, "inventory", json_pack("{s:s, s:I, s:b}", "sha256", inv_hex, "domains",
                                                      (json_int_t)inv.n, "observed", observed));
 done:
+  if (nonce_pending) {
+    /* ended before its record's commit: spent on its own, as it always is */
+    lisec_err ce = {0};
+    int crc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ce);
+    if (crc && crc != LISEC_EDENIED)
+      LOG_WARN("attest: the nonce of host %.16s.. could not be spent: %s", host, ce.msg);
+  }
+  free(nonce_text);
+  free(result_text);
   obs_built_free(&ob);
   free(obs_text);
   free(host_text);
@@ -1620,6 +1675,17 @@ int ctl_attest_host_show(lisec_ctl *ctl, const ctl_actor *actor, const char *hos
   json_t *doc = NULL;
   int64_t ver = 0;
   if (rc || (rc = load_doc(ctl, host, &doc, &ver, err))) return rc;
+  /* the EAR and verdict whole again (ctl/attest_result.h) */
+  if (json_object_get(doc, "last")) {
+    lisec_err re = {0};
+    json_t *last = ctl_attest_result_join(ctl->store, host, json_object_get(doc, "last"), &re);
+    if (!last) {
+      json_decref(doc);
+      return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    if (re.code) LOG_WARN("attest: host %.16s..: its newest EAR cannot be read: %s", host, re.msg);
+    json_object_set_new(doc, "last", last);
+  }
   json_t *ear = json_object_get(json_object_get(doc, "last"), "ear");
   *out = ear ? json_deep_copy(ear) : json_object();
   json_t *mine = summary(st_of(ctl), host, doc, lisec_time_now());

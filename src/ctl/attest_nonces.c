@@ -5,7 +5,10 @@
  * led before), the write is refused by the store and the change is made
  * again on what is stored now. So a nonce is spent exactly once whoever
  * spends it, and a refusal is decided on the stored table, never on a copy
- * in one lisecd's memory. The nonces are not secrets (the agent receives
+ * in one lisecd's memory. An appraisal takes its nonce without writing
+ * (ctl_nonces_take) and writes the table, at the version it read, in the
+ * same transaction as its audit entry and documents; a conflict there is
+ * decided again with ctl_nonces_consume. The nonces are not secrets (the agent receives
  * them in clear inside TLS); what matters is that they are fresh and single
  * use. */
 #include <stdio.h>
@@ -40,11 +43,16 @@ static int load(lisec_store *s, const char *host, size_t max, attest_nonces **t,
   return rc;
 }
 
-static int save(lisec_store *s, const char *host, const attest_nonces *t, int64_t ver,
-                lisec_err *err) {
+static char *table_text(const attest_nonces *t) {
   json_t *j = attest_nonces_to_json(t);
   char *text = j ? lisec_json_dump_canonical(j) : NULL;
   json_decref(j);
+  return text;
+}
+
+static int save(lisec_store *s, const char *host, const attest_nonces *t, int64_t ver,
+                lisec_err *err) {
+  char *text = table_text(t);
   if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = store_doc_put(s, CTL_NONCES_KIND, host, text, ver, NULL, err);
   free(text);
@@ -115,6 +123,21 @@ int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8
     if (rc != LISEC_ECONFLICT) return rc;
   }
   return cas_failed(host, err);
+}
+
+int ctl_nonces_take(lisec_store *s, const char *host, size_t max, const uint8_t *nonce, size_t len,
+                    int64_t now_ms, char **text, int64_t *ver, lisec_err *err) {
+  attest_nonces *t = NULL;
+  *text = NULL;
+  int rc = load(s, host, max, &t, ver, err);
+  if (rc) return rc;
+  /* A refusal changes nothing and writes nothing; a use is the table to
+   * store at *ver, which the caller's commit makes (or fails) together with
+   * what the use decided. */
+  rc = attest_nonce_consume(t, nonce, len, now_ms, err);
+  if (!rc && !(*text = table_text(t))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  attest_nonces_free(t);
+  return rc;
 }
 
 int ctl_nonces_forget(lisec_store *s, const char *host, lisec_err *err) {

@@ -22,6 +22,14 @@ int ctl_nonces_issue(lisec_store *s, const char *host, size_t max, int64_t now_m
  * other code when the store could not be asked (the caller fails closed). */
 int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8_t *nonce,
                        size_t len, int64_t now_ms, lisec_err *err);
+/* Takes a nonce of host without writing: 0 with *text, the table with the
+ * nonce spent (malloc'd), to be stored as CTL_NONCES_KIND host at version
+ * *ver (the one read) in the caller's transaction; until that commit the
+ * nonce is not spent, and a commit refused for that version means another
+ * writer changed the table (ctl_nonces_consume decides then). The same
+ * refusals as ctl_nonces_consume, nothing written. */
+int ctl_nonces_take(lisec_store *s, const char *host, size_t max, const uint8_t *nonce, size_t len,
+                    int64_t now_ms, char **text, int64_t *ver, lisec_err *err);
 /* Drops every nonce of host (de-enrolment: they are spent with its AK). */
 int ctl_nonces_forget(lisec_store *s, const char *host, lisec_err *err);
 
