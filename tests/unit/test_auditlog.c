@@ -708,8 +708,8 @@ static void test_tampered_log_is_not_extended(void **state) {
 
 /* ---- opening from the newest checkpoint (issue 22 item 7) ----------------- */
 
-/* 50 entries, checkpoints at 20 and 40, then the one close signs at 50
- * dropped, as a crash before it would leave: entries 40..49 are the tail
+/* 30 entries, checkpoints at 10 and 20, then the one close signs at 30
+ * dropped, as a crash before it would leave: entries 20..29 are the tail
  * after the newest checkpoint. */
 static void checkpointed_log(lisec_store *s) {
   ctl_auditlog_config c = base_config();
@@ -717,16 +717,16 @@ static void checkpointed_log(lisec_store *s) {
   audit_record r = record("x");
   lisec_err err = {0};
   uint64_t idx;
-  for (int i = 0; i < 50; i++) {
+  for (int i = 0; i < 30; i++) {
     assert_int_equal(ctl_auditlog_append(log, &r, i % 7 == 3, &idx, &err), 0);
-    if (i == 19 || i == 39) assert_int_equal(ctl_auditlog_checkpoint_now(log, &err), 0);
+    if (i == 9 || i == 19) assert_int_equal(ctl_auditlog_checkpoint_now(log, &err), 0);
   }
   ctl_auditlog_close(log);
   if (external_store)
-    raw_sql("ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE tree_size > 40; "
+    raw_sql("ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE tree_size > 20; "
             "ALTER TABLE checkpoints ENABLE TRIGGER USER;");
   else
-    raw_sql("DROP TRIGGER IF EXISTS checkpoints_no_delete; DELETE FROM checkpoints WHERE tree_size > 40;");
+    raw_sql("DROP TRIGGER IF EXISTS checkpoints_no_delete; DELETE FROM checkpoints WHERE tree_size > 20;");
 }
 
 /* Polls the recheck (bounded: 30 s) until it is done; whether intact. */
@@ -755,21 +755,21 @@ static void test_open_from_checkpoint(void **state) {
   bool done = false, intact = false;
   ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
   assert_true(below == 0 && done && intact);
-  ctl_auditlog_close(log); /* signs at 50 */
+  ctl_auditlog_close(log); /* signs at 30 */
   raw_sql(external_store ? "ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE "
-                           "tree_size > 40; ALTER TABLE checkpoints ENABLE TRIGGER USER;"
-                         : "DELETE FROM checkpoints WHERE tree_size > 40;");
-  /* from the checkpoint at 40: the 40 entries below it checked after the
+                           "tree_size > 20; ALTER TABLE checkpoints ENABLE TRIGGER USER;"
+                         : "DELETE FROM checkpoints WHERE tree_size > 20;");
+  /* from the checkpoint at 20: the 20 entries below it checked after the
    * open, the 10 after it at open; the log goes on */
   c.open_full_below = 1;
   log = open_log(s, &c);
-  assert_int_equal(ctl_auditlog_size(log), 50);
-  assert_true(recheck_result(log, 40));
+  assert_int_equal(ctl_auditlog_size(log), 30);
+  assert_true(recheck_result(log, 20));
   audit_record r = record("after");
   lisec_err err = {0};
   uint64_t idx;
   assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
-  assert_int_equal(idx, 50);
+  assert_int_equal(idx, 30);
   ctl_auditlog_close(log);
   store_close(s);
 }
@@ -796,7 +796,7 @@ static void test_open_from_checkpoint_data_edit(void **state) {
   assert_non_null(strstr(err.msg, "entry 7: its data does not match its stored leaf hash"));
   c.open_full_below = 1;
   log = open_log(s, &c);
-  assert_false(recheck_result(log, 40));
+  assert_false(recheck_result(log, 20));
   audit_record r = record("after");
   uint64_t idx;
   memset(&err, 0, sizeof err);
@@ -820,20 +820,20 @@ static void test_open_from_checkpoint_refuses(void **state) {
   lisec_err err = {0};
   if (external_store)
     raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
-            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 45;");
+            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 25;");
   else
     raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
-            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 45;");
+            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 25;");
   assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
   assert_null(log);
-  assert_non_null(strstr(err.msg, "entry 45: its data does not match its stored leaf hash"));
+  assert_non_null(strstr(err.msg, "entry 25: its data does not match its stored leaf hash"));
   raw_sql("UPDATE audit_log SET data = (SELECT data FROM audit_log WHERE idx = 8), leaf_hash = "
-          "(SELECT leaf_hash FROM audit_log WHERE idx = 8) WHERE idx IN (7, 45);");
+          "(SELECT leaf_hash FROM audit_log WHERE idx = 8) WHERE idx IN (7, 25);");
   memset(&err, 0, sizeof err);
   assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
   assert_null(log);
   assert_non_null(strstr(err.msg, "TR103308-5.5"));
-  assert_non_null(strstr(err.msg, "checkpoint at size 20: the recomputed root differs"));
+  assert_non_null(strstr(err.msg, "checkpoint at size 10: the recomputed root differs"));
   store_close(s);
 }
 
