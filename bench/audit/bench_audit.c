@@ -128,6 +128,7 @@ static int cmd_append(int argc, char **argv) {
   lisec_err err = {0};
   if (store_open(url, &s, &err)) die("store", &err);
   ctl_auditlog_config c = config(url, dir, li_pk);
+  c.gather_us = atoi(opt(argc, argv, "--gather-us", "0"));
   if (ctl_auditlog_open(s, &c, &the_log, &err)) die("open", &err);
   store_close(s);
   pthread_t t[256];

@@ -1,21 +1,21 @@
 /* The durable audit appender. Callers encode their record, reserve the next
- * index under a mutex, seal and hash it in parallel, and hand it to the
- * committing thread through a ring indexed by position, then wait for their
- * commit's result. The committing thread takes every contiguous ready record
- * from the head (everything that queued while its previous commit ran, as a
- * minimal group-commit writer does), appends them to the store in one
- * durable transaction, adds their leaf hashes to the tree and wakes their
- * callers. If the transaction fails, every record reserved but not durable
- * fails with it (their sequence numbers are void) and the next reservation
- * starts again at the durable size: a caller is told "done" only for what
- * is on disk, and "refused" for everything else. A record may carry
- * documents (the host and observation documents of an attestation report):
- * they are written in the batch's transaction, so N reports in a batch cost
- * one commit and a record never lands without its documents. Checkpoints are
- * signed by their own thread, by the keys process (the key is never here).
- * libsodium (sealed boxes, Ed25519) is used directly here;
- * crypto/crypto.h is not included because it and sodium.h both declare
- * crypto_sign(). */
+ * index under a mutex (a plain record is numbered and hashed there too; a
+ * sealed one after, in parallel) and queue it in a ring indexed by position.
+ * A caller that finds the head ready and nobody committing leads: it waits
+ * (at most gather_us) for the records being prepared and for the callers its
+ * previous batch just served to come back, takes every contiguous ready
+ * record from the head, appends them to the store in one durable transaction
+ * (group commit), adds their leaf hashes to the tree and wakes their callers.
+ * If the transaction fails, the records in it fail; plain records queued
+ * behind it are renumbered into its place (they were never durable), the
+ * others fail with it: a caller is told "done" only for what is on disk, and
+ * "refused" for everything else. A record may carry documents (the host and
+ * observation documents of an attestation report): they are written in the
+ * batch's transaction, so N reports in a batch cost one commit and a record
+ * never lands without its documents. Checkpoints are signed by their own
+ * thread, by the keys process (the key is never here). libsodium (sealed
+ * boxes, Ed25519) is used directly here; crypto/crypto.h is not included
+ * because it and sodium.h both declare crypto_sign(). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -81,11 +81,13 @@ struct ctl_auditlog {
   uint64_t cp_every;
   int64_t cp_ms;
   uint32_t max_batch;
-  int64_t gather_ns; /* how long the committer waits for records being prepared; 0: not at all */
+  int64_t gather_ns; /* how long a leader waits for records being prepared; 0: not at all */
 
   pthread_mutex_t mu;
   pthread_cond_t cv_cp, cv_done, cv_space;
-  pthread_cond_t cv_work; /* the committer: a record became ready, or stop */
+  pthread_cond_t cv_gather; /* a leader gathering: what it waits for is there */
+  bool gathering;
+  uint64_t expected; /* callers the last batches served, not yet back with a new record */
   atomic_uint preparing;   /* callers between entering an append and their record ready */
   pending **ring;
   uint64_t next_index; /* next to reserve */
@@ -94,15 +96,14 @@ struct ctl_auditlog {
   lisec_err broken_why;
   pthread_t cp_thread;
   bool cp_started;
-  pthread_t wr_thread; /* the committing thread */
-  bool wr_started;
-  lisec_store *ws; /* the committer's store handle */
+  bool leading; /* a caller is committing a batch */
+  lisec_store *ws; /* the leaders' store handle (one leader at a time) */
   store_log_entry *batch;
-  pending **held; /* the batch's records (the committer's, during a commit) */
+  pending **held; /* the batch's records (the leader's, during a commit) */
 
   uint64_t batches; /* durable transactions so far (under mu) */
 #ifdef LISEC_TEST_HOOKS
-  uint64_t test_txns; /* transactions attempted (the committer's) */
+  uint64_t test_txns; /* transactions attempted (under leading) */
 #endif
 
   /* checkpoints (under mu) */
@@ -654,7 +655,7 @@ static void fail_batch(ctl_auditlog *log, uint64_t start, size_t n, const lisec_
 /* test_auditlog: LISEC_TEST_AUDIT_FAIL_TXN=K fails the K-th transaction
  * since the open (1 = the first) without writing it, once four more records
  * are queued behind its batch (waited for at most 2 s), so a test sees that
- * only the batch fails. The committer only; mu not held. */
+ * only the batch fails. The leader only; mu not held. */
 static bool inject_failure(ctl_auditlog *log, uint64_t start, size_t n) {
   const char *k = getenv("LISEC_TEST_AUDIT_FAIL_TXN");
   if (!k || (uint64_t)atoll(k) != ++log->test_txns) return false;
@@ -736,7 +737,7 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
 }
 
 
-/* Whether doc is at its expected version now, in the committer's open
+/* Whether doc is at its expected version now, in the leader's open
  * transaction (which holds the write lock: SQLite's BEGIN IMMEDIATE), so
  * the write that follows cannot conflict and poison the batch. */
 static int doc_precheck(lisec_store *ws, ctl_auditlog_doc *doc, lisec_err *err) {
@@ -778,7 +779,7 @@ static int doc_remove(lisec_store *ws, ctl_auditlog_doc *doc, bool precheck, lis
  * with one that conflicts gets none of its documents written and is told
  * so while the other records' land with the entries; without, a conflict
  * fails the transaction (*doc_conflict set) and nothing is written. Any
- * failure rolls everything back. mu not held; the batch is the committer's. */
+ * failure rolls everything back. mu not held; the batch is the leader's. */
 static int write_batch(ctl_auditlog *log, size_t n, bool precheck, bool *doc_conflict, lisec_err *err) {
   int rc = store_begin(log->ws, err);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -821,10 +822,14 @@ static int append_with_docs(ctl_auditlog *log, size_t n, lisec_err *err) {
   return write_batch(log, n, true, &conflict, err);
 }
 
-/* One group commit: takes the contiguous run of ready records at the head,
- * appends them in one durable transaction on the committer's store handle,
- * adds them to the tree and marks them done (or fails everything reserved).
- * The committing thread only; called and returns with mu held. */
+/* Leads one group commit: takes the contiguous run of ready records at the
+ * head, appends them in one durable transaction on the leaders' store handle,
+ * adds them to the tree and marks them done (or fails them). Called with mu
+ * held by the one caller that set log->leading; returns with mu held. A
+ * caller leads instead of handing its record to a committing thread: a
+ * thread that commits all the time is scheduled after the callers, which
+ * sleep, on a loaded machine (its fdatasync took 3-4 ms against 1 ms for a
+ * leader, same batch), and a lone writer pays no thread switch. */
 static void lead_batch(ctl_auditlog *log) {
   uint64_t start = log->committed;
   size_t n = 0;
@@ -903,6 +908,7 @@ static void lead_batch(ctl_auditlog *log) {
     }
     log->committed = start + n;
     log->batches++;
+    log->expected = log->expected + n > log->max_batch ? log->max_batch : log->expected + n;
     entries_arrived(log);
     pthread_cond_broadcast(&log->cv_space);
     pthread_cond_broadcast(&log->cv_done);
@@ -975,8 +981,6 @@ static void *checkpoint_main(void *arg) {
 
 /* ---- the public face ----------------------------------------------------- */
 
-static void *writer_main(void *arg);
-
 int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditlog **out,
                       lisec_err *err) {
   int early = 0;
@@ -1002,7 +1006,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   pthread_cond_init(&log->cv_cp, &ca);
   pthread_cond_init(&log->cv_done, NULL);
   pthread_cond_init(&log->cv_space, NULL);
-  pthread_cond_init(&log->cv_work, &ca);
+  pthread_cond_init(&log->cv_gather, &ca);
   pthread_condattr_destroy(&ca);
   pthread_rwlock_init(&log->tree_lock, NULL);
   log->cp_every = cfg->checkpoint_entries ? cfg->checkpoint_entries : 1000;
@@ -1041,12 +1045,6 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   if ((rc = writer_store(log, err))) goto fail;
   /* A log that grew after its last checkpoint (a crash) is vouched for now. */
   if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
-  if (pthread_create(&log->wr_thread, NULL, writer_main, log) != 0) {
-    rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit committing thread");
-    goto fail;
-  }
-  log->wr_started = true;
-  pthread_setname_np(log->wr_thread, "lisec-audit-wr");
   if (pthread_create(&log->cp_thread, NULL, checkpoint_main, log) != 0) {
     rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit checkpoint thread");
     goto fail;
@@ -1075,18 +1073,15 @@ void ctl_auditlog_close(ctl_auditlog *log) {
     atomic_store(&log->recheck_stop, true);
     pthread_join(log->recheck_thread, NULL);
   }
-  if (log->cp_started || log->wr_started) {
+  if (log->cp_started) {
     pthread_mutex_lock(&log->mu);
     log->stop = true;
-    /* Appends still in flight are committed (or fail) before the last
-     * checkpoint is signed; then the committer, which stops only once
-     * nothing is reserved, ends. */
-    pthread_cond_signal(&log->cv_work);
-    while (log->wr_started && log->committed != log->next_index) pthread_cond_wait(&log->cv_done, &log->mu);
+    /* Appends still in flight finish (their callers lead) before the last
+     * checkpoint is signed. */
+    while (log->committed != log->next_index) pthread_cond_wait(&log->cv_done, &log->mu);
     pthread_cond_broadcast(&log->cv_cp);
     pthread_mutex_unlock(&log->mu);
-    if (log->wr_started) pthread_join(log->wr_thread, NULL);
-    if (log->cp_started) pthread_join(log->cp_thread, NULL);
+    pthread_join(log->cp_thread, NULL);
   }
   if (log->ws) store_close(log->ws);
   audit_tree_free(log->tree);
@@ -1102,7 +1097,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   pthread_cond_destroy(&log->cv_cp);
   pthread_cond_destroy(&log->cv_done);
   pthread_cond_destroy(&log->cv_space);
-  pthread_cond_destroy(&log->cv_work);
+  pthread_cond_destroy(&log->cv_gather);
   pthread_mutex_destroy(&log->mu);
   free(log);
 }
@@ -1178,40 +1173,36 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
   return append_sealed(log, rec, false, log->rd_pk, docs, n_docs, index, err);
 }
 
-/* Before it commits, the committer waits (at most gather_ns) for the
- * callers that are preparing a record (encoding, sealing, hashing) to have
- * it ready, so they share the commit. Callers that are all ready, or none
- * preparing, cost no wait. mu held (released while waiting). */
+/* Whether a leader gathering still has someone to wait for: a caller
+ * preparing its record, or one the last batches served that has not come
+ * back with its next one (writers that append again and again, as lisecd's
+ * request threads under load do, then share one commit: a leader that
+ * committed what was ready made batches of 2-4 records on tmpfs with 64
+ * writers where a committing thread makes 15-28, and paid a transaction
+ * each; issue 22 item 1). mu held. */
+static bool worth_waiting(const ctl_auditlog *log) {
+  return (atomic_load(&log->preparing) > 0 || log->expected > 0) &&
+         log->next_index - log->committed < log->max_batch && !log->stop && !log->broken;
+}
+
+/* Before it commits, a leader waits (at most gather_ns) while that is so;
+ * a lone writer, or writers all ready, do not wait. Callers that do not come
+ * back within gather_ns are no longer waited for. mu held (released while
+ * waiting). */
 static void gather(ctl_auditlog *log) {
-  if (!log->gather_ns || !atomic_load(&log->preparing)) return;
+  if (!log->gather_ns || !worth_waiting(log)) return;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   int64_t ns = ts.tv_nsec + log->gather_ns;
   ts.tv_sec += ns / 1000000000;
   ts.tv_nsec = ns % 1000000000;
-  while (atomic_load(&log->preparing) > 0 && log->next_index - log->committed < log->max_batch &&
-         !log->broken)
-    if (pthread_cond_timedwait(&log->cv_work, &log->mu, &ts) == ETIMEDOUT) break;
-}
-
-/* The committing thread: while its previous commit ran, callers queued
- * their records; it takes all of them that are ready in index order as one
- * batch (issue 22 item 1: a caller that led its own commit made batches of
- * 2-4 records where a committing thread makes 15-25, and paid a transaction
- * each). It ends at close, once every reserved record is committed or
- * failed (appends are refused from then on). */
-static void *writer_main(void *arg) {
-  ctl_auditlog *log = arg;
-  pthread_mutex_lock(&log->mu);
-  for (;;) {
-    while (!head_ready(log) && !(log->stop && log->committed == log->next_index))
-      pthread_cond_wait(&log->cv_work, &log->mu);
-    if (!head_ready(log)) break;
-    gather(log);
-    lead_batch(log);
-  }
-  pthread_mutex_unlock(&log->mu);
-  return NULL;
+  log->gathering = true;
+  while (worth_waiting(log))
+    if (pthread_cond_timedwait(&log->cv_gather, &log->mu, &ts) == ETIMEDOUT) {
+      log->expected = 0;
+      break;
+    }
+  log->gathering = false;
 }
 
 /* seal_pk NULL: stored plain; else sealed to that X25519 key (the LI or
@@ -1255,6 +1246,7 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
   }
   p.index = log->next_index++;
   log->ring[p.index % RING_SIZE] = &p;
+  if (log->expected) log->expected--;
   if (!seal_pk) {
     /* A plain record is numbered and hashed under the lock it holds (a hash
      * of a few hundred bytes): one lock per append instead of two. With
@@ -1278,10 +1270,24 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
     if (p.state == P_RESERVED) p.state = state;
   }
   atomic_fetch_sub(&log->preparing, 1);
-  /* The committer waits for the head, or gathers: either way a record
-   * ready is news to it (a signal with no waiter costs no system call). */
-  pthread_cond_signal(&log->cv_work);
-  while (p.state != P_DONE && p.state != P_FAILED) pthread_cond_wait(&p.cv, &log->mu);
+  /* A gathering leader is woken once, when it has no one left to wait for. */
+  if (log->gathering && !worth_waiting(log)) pthread_cond_signal(&log->cv_gather);
+  while (p.state != P_DONE && p.state != P_FAILED) {
+    if (!log->leading && head_ready(log)) {
+      log->leading = true;
+      gather(log);
+      lead_batch(log);
+      log->leading = false;
+      /* The owner of the new head leads next (if it is still preparing, it
+       * will lead when it is ready). */
+      if (log->committed != log->next_index) {
+        pending *h = log->ring[log->committed % RING_SIZE];
+        if (h && h != &p) pthread_cond_signal(&h->cv);
+      }
+      continue;
+    }
+    pthread_cond_wait(&p.cv, &log->mu);
+  }
   pthread_mutex_unlock(&log->mu);
   pthread_cond_destroy(&p.cv);
   free(p.data);
