@@ -11,6 +11,9 @@
  *   capacity  the first SMALL records again after all COLD records (more
  *             distinct keys than the cache holds) were read at delay 0
  *             (to fill the cache fast): they were evicted;
+ *   batch/S   a KEK opened afresh with S token sessions (BENCH_BATCH_SESSIONS,
+ *             default "1 4 8") reading SMALL records in batches of 256 as
+ *             an OPEN_BATCH does: the batch's misses unwrapped at once;
  *   ttl       (with TTL_WAIT 1) the restart records once more after every
  *             KEK's cache entries expired (waits the cache TTL + 2 s, once
  *             for all delays).
@@ -133,6 +136,64 @@ static double sealed_reads(keys_kek *kek, int n, double *calls, double *cpu_us) 
   return rate;
 }
 
+/* Sealed reads of records [0, n) as the keys process answers an
+ * OPEN_BATCH: BATCH records loaded, their missing data keys unwrapped at
+ * once over the KEK's sessions (keys_kek_prefetch), then each opened. */
+#define BATCH 256
+static double batch_reads(keys_kek *kek, int n, double *calls, double *cpu_us) {
+  lisec_err err = {0};
+  char id[64];
+  vault_sealed *recs = calloc(BATCH, sizeof *recs);
+  if (!recs) return -1;
+  unsigned long c0 = token_calls ? token_calls() : 0;
+  double t0 = now_s(), u0 = cpu_s();
+  for (int at = 0; at < n; at += BATCH) {
+    int m = n - at < BATCH ? n - at : BATCH;
+    for (int i = 0; i < m; i++) {
+      snprintf(id, sizeof id, "cold-%d", at + i);
+      char *body = NULL;
+      if (store_doc_get(st, "bench-cold", id, &body, NULL, &err) ||
+          vault_sealed_parse(body, strlen(body), &recs[i], &err))
+        return fail(&err), -1;
+      free(body);
+    }
+    (void)keys_kek_prefetch(kek, recs, (size_t)m);
+    for (int i = 0; i < m; i++) {
+      json_t *back = NULL;
+      vault_opener op;
+      if (keys_kek_for(kek, recs[i].kek_label, NULL, &op, &err) || vault_open_with(&recs[i], &op, &back, &err))
+        return fail(&err), -1;
+      keys_kek_release(kek, op.ctx);
+      json_decref(back);
+      vault_sealed_free(&recs[i]);
+    }
+  }
+  free(recs);
+  double rate = n / (now_s() - t0);
+  *cpu_us = (cpu_s() - u0) * 1e6 / n;
+  *calls = token_calls ? (double)(token_calls() - c0) / n : -1;
+  return rate;
+}
+
+/* A fresh KEK with `sessions` token sessions, reading n records it has
+ * never seen in batches. */
+static int batch_phase(const keys_kek_pkcs11_config *pc, unsigned sessions, long delay, int n) {
+  lisec_err err = {0};
+  keys_kek *kek = NULL;
+  if (keys_kek_open_pkcs11_sessions(pc, sessions, &kek, &err)) return fail(&err);
+  double u0 = cpu_s(), p = plain_reads(n), pcpu = (cpu_s() - u0) * 1e6 / n, calls = 0, cpu = 0;
+  set_delay(delay);
+  double r = batch_reads(kek, n, &calls, &cpu);
+  set_delay(0);
+  keys_kek_close(kek);
+  if (p < 0 || r < 0) return 1;
+  printf("  batch/%-3u delay %5ld us  %6d reads: plaintext %9.0f/s (cpu %5.1f us)  sealed %9.0f/s (cpu %6.1f us, "
+         "wall %8.1f us)  %.2f token calls/read  ratio %.2fx (goal <= 2x: %s)\n",
+         sessions, delay, n, p, pcpu, r, cpu, 1e6 / r, calls, p / r, p / r <= 2 ? "met" : "NOT met");
+  fflush(stdout);
+  return 0;
+}
+
 static int phase(const char *name, long delay, keys_kek *kek, int n) {
   double u0 = cpu_s(), p = plain_reads(n), pcpu = (cpu_s() - u0) * 1e6 / n, calls = 0, cpu = 0;
   set_delay(delay);
@@ -209,6 +270,12 @@ int main(int argc, char **argv) {
     if (keys_kek_open_pkcs11(&pc, &kek[d], &err)) return fail(&err);
     set_delay(0);
     rc = phase("restart", delays[d], kek[d], small) || phase("warm", delays[d], kek[d], small);
+    /* batches of records (the ADMF's OPEN_BATCH), cold, over 1..N sessions */
+    const char *bs = getenv("BENCH_BATCH_SESSIONS");
+    char list[64];
+    snprintf(list, sizeof list, "%s", bs ? bs : "1 4 8");
+    for (char *save = NULL, *t = strtok_r(list, " ", &save); t && !rc; t = strtok_r(NULL, " ", &save))
+      rc = batch_phase(&pc, (unsigned)atoi(t), delays[d], small);
     if (!rc && cold > 16384) {
       double c = 0;
       if (sealed_reads(kek[d], cold, &c, NULL) < 0) return 1; /* at delay 0: fills the cache */

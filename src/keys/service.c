@@ -593,13 +593,14 @@ static void serving_start(serving *c, keys_service *s, int fd) {
     LOG_WARN("keys: %zu of %zu threads for [vault] token_sessions started; misses wait for them", c->n_threads, want);
 }
 
+/* rc: how the serving ended (0: the controller closed its end, when a
+ * worker's reply that could not go out any more is no failure). */
 static int serving_stop(serving *c, int rc, lisec_err *err) {
   pthread_mutex_lock(&c->mu);
   c->stop = true;
   pthread_cond_broadcast(&c->work);
   pthread_mutex_unlock(&c->mu);
   for (size_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
-  if (!rc && c->failed) rc = lisec_err_set(err, c->failed, "%s", c->failed_err.msg);
   pthread_mutex_destroy(&c->send_mu);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->work);
@@ -639,7 +640,8 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     ipc_payload_free(payload, h.len);
     pthread_mutex_lock(&c.mu);
     int failed = c.failed;
+    if (!rc && failed) rc = lisec_err_set(err, failed, "%s", c.failed_err.msg); /* a worker's send */
     pthread_mutex_unlock(&c.mu);
-    if (rc || failed) return serving_stop(&c, rc, err);
+    if (rc) return serving_stop(&c, rc, err);
   }
 }
