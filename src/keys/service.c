@@ -595,7 +595,7 @@ static void serving_start(serving *c, keys_service *s, int fd) {
 
 /* rc: how the serving ended (0: the controller closed its end, when a
  * worker's reply that could not go out any more is no failure). */
-static int serving_stop(serving *c, int rc, lisec_err *err) {
+static int serving_stop(serving *c, int rc) {
   pthread_mutex_lock(&c->mu);
   c->stop = true;
   pthread_cond_broadcast(&c->work);
@@ -629,8 +629,8 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     spin_next = lisec_time_mono_ns() - t0 <= (uint64_t)s->set.spin_us * 1000;
     /* (ipc_recv's words for an end of file between messages: the
      * controller closed its end, which is how it says it is done) */
-    if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return serving_stop(&c, 0, err);
-    if (rc) return serving_stop(&c, lisec_err_set(err, rc, "%s", rerr.msg), err);
+    if (rc == LISEC_EIO && strcmp(rerr.msg, "peer closed") == 0) return serving_stop(&c, 0);
+    if (rc) return serving_stop(&c, lisec_err_set(err, rc, "%s", rerr.msg));
     keys_request q;
     lisec_err e = {0};
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
@@ -642,6 +642,6 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     int failed = c.failed;
     if (!rc && failed) rc = lisec_err_set(err, failed, "%s", c.failed_err.msg); /* a worker's send */
     pthread_mutex_unlock(&c.mu);
-    if (rc) return serving_stop(&c, rc, err);
+    if (rc) return serving_stop(&c, rc);
   }
 }
