@@ -85,8 +85,17 @@ rotate_loop() {
     a=${EPOCHREALTIME/./}
     code=$(as li-admin -o "$ld/rotate.reply" -w '%{http_code}' -H 'Content-Type: application/json' \
       -d "{\"key_label\":\"kek-$kek-$BASHPID\"}" "$LISECD_URL/v1/vault/rotate-kek")
+    [ "$code" = 202 ] || { echo "rotation failed: $code $(cat "$ld/rotate.reply")" >&2; break; }
+    # a job: its state is asked every 50 ms until it ends (at most 120 s)
+    local id i
+    id=$(jq -r .id "$ld/rotate.reply")
+    for i in $(seq 2400); do
+      as li-admin -o "$ld/rotate.reply" "$LISECD_URL/v1/vault/rotate-kek/$id" || true
+      [ "$(jq -r .state "$ld/rotate.reply")" = running ] || break
+      sleep 0.05
+    done
     b=${EPOCHREALTIME/./}
-    [ "$code" = 200 ] || { echo "rotation failed: $code $(cat "$ld/rotate.reply")" >&2; break; }
+    [ "$(jq -r .state "$ld/rotate.reply")" = done ] || { echo "rotation failed: $(cat "$ld/rotate.reply")" >&2; break; }
     d=$((b - a)) n=$((n + 1)) total=$((total + d))
     [ $d -gt $max ] && max=$d
   done
