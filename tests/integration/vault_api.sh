@@ -4,8 +4,7 @@
 # li-admin may touch targets and others' attempts are recorded; bad
 # identifiers are refused naming the field; the database holds no identifier
 # in clear (SQLite file and PostgreSQL tables); swapping two records'
-# ciphertexts is detected; with several token sessions, concurrent cold
-# reads each get their own target and a missing KEK is refused.
+# ciphertexts is detected; a [vault] setting out of bounds is refused.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -63,40 +62,9 @@ swap_ciphertexts() {
 }
 run_suite
 
-# --- cold reads of several callers at once, with several token sessions
-# (issue 22 item 3): after a restart no data key is cached; each of six
-# concurrent reads gets its own target, one under a KEK the token lacks is
-# refused naming TR103308-5.7 and its record is left as it was, and a
-# setting out of bounds stops --check-config naming it.
-vset=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" "key_label = lisec-kek"
-      "token_sessions = 4" "cache_keys = 64" "cache_ttl_s = 600" "[audit]" "li_admin_key = $work/li-admin.pub")
-start_lisecd "$pki" "${vset[@]}"
-for i in 1 2 3 4 5 6; do
-  t='{"id":"t-c'$i'","authorisation":"li-7","identifiers":[{"kind":"imsi","value":"24405123456700'$i'"}]}'
-  [ "$(as li-admin -o /dev/null -w '%{http_code}' -d "$t" "$LISECD_URL/v1/targets")" = 201 ] || fail "add t-c$i"
-done
-stop_lisecd
-sqlite3 -cmd '.timeout 10000' "$work/lisec.db" \
-  "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/gone-kek') WHERE kind = 'target' AND id = 't-c6'"
-row_before=$(sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "SELECT body FROM documents WHERE kind = 'target' AND id = 't-c6'")
-start_lisecd "$pki" "${vset[@]}"
-readers=()
-for i in 1 2 3 4 5 6; do
-  as li-admin -m 60 -w '\n%{http_code}' "$LISECD_URL/v1/targets/t-c$i" >"$work/cold-$i.txt" &
-  readers+=($!)
-done
-wait "${readers[@]}" # (not a bare wait: lisecd is a child too)
-for i in 1 2 3 4 5; do
-  [ "$(tail -n1 "$work/cold-$i.txt")" = 200 ] || fail "cold read of t-c$i: $(cat "$work/cold-$i.txt")"
-  [ "$(grep -o '24405123456700[0-9]' "$work/cold-$i.txt" | sort -u)" = "24405123456700$i" ] ||
-    fail "cold read of t-c$i came back with another target's identifiers: $(cat "$work/cold-$i.txt")"
-done
-[ "$(tail -n1 "$work/cold-6.txt")" = 503 ] && grep -q 'TR103308-5.7' "$work/cold-6.txt" ||
-  fail "a record under a KEK the token lacks: $(cat "$work/cold-6.txt")"
-[ "$(sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "SELECT body FROM documents WHERE kind = 'target' AND id = 't-c6'")" = "$row_before" ] ||
-  fail "the refused record changed"
-stop_lisecd
-pass "six cold reads at once with 4 token sessions each get their own target; a missing KEK is refused (TR103308-5.7), its record untouched"
+# --- a [vault] setting out of bounds stops --check-config naming it (every
+# bound: test_keys; concurrent cold reads with several token sessions:
+# vault_rotation, after its restart mid-rotation)
 for bad in "token_sessions = 0"; do # (every bound: test_keys)
   cat "$work/lisecd.conf" >"$work/bad.conf"
   printf '[vault]\n%s\n' "$bad" >>"$work/bad.conf"

@@ -11,7 +11,8 @@
 # a job (202, then GET .../rotate-kek/{id}) on the controller's own thread:
 # caught part-way (a test hook pauses it between chunks of 2 records), a
 # request on the connection that started it is answered, a second rotation
-# is 409, and a restart leaves every target readable under its own key, the
+# is 409, and a restart leaves every target readable under its own key (six
+# cold reads at once over 4 token sessions, each getting its own), the
 # previous KEK current and the job interrupted; the next rotation finishes.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -22,7 +23,8 @@ eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 make_li_admin_key "$work/li-admin"
 vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
-  "key_label = kek-1" "rotation_chunk = 2" "[audit]" "li_admin_key = $work/li-admin.pub")
+  "key_label = kek-1" "rotation_chunk = 2" "token_sessions = 4" "cache_keys = 64" "cache_ttl_s = 600"
+  "[audit]" "li_admin_key = $work/li-admin.pub")
 # While this file exists a rotation waits before each chunk but its first.
 export LISEC_TEST_ROTATION_PAUSE=$work/pause
 start_lisecd "$pki" "${vault_conf[@]}"
@@ -187,7 +189,22 @@ start_lisecd "$pki" "${vault_conf[@]}"
 [ "$(audit_count)" -gt "$before" ] || fail "the interrupted rotation is not recorded"
 [ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-3'")" = 4 ] ||
   fail "after the restart: $(keks)"
-for t in t-1 t-2 t-3 t-4 t-5 t-6; do readable_api "$t" "${value[$t]}"; done
+# Right after the restart no data key is cached: the six reads go at once
+# (4 token sessions, records under kek-3 and kek-5) and each must get its
+# own target's identifiers, none another's.
+readers=()
+for t in t-1 t-2 t-3 t-4 t-5 t-6; do
+  as li-admin -m 60 "$LISECD_URL/v1/targets/$t" >"$work/cold-$t" &
+  readers+=($!)
+done
+wait "${readers[@]}" # (not a bare wait: lisecd is a child too)
+for t in t-1 t-2 t-3 t-4 t-5 t-6; do
+  grep -q "${value[$t]}" "$work/cold-$t" || fail "cold read of $t: $(cat "$work/cold-$t")"
+  for o in t-1 t-2 t-3 t-4 t-5 t-6; do
+    [ "$o" = "$t" ] || [ "${value[$o]}" = "${value[$t]}" ] || ! grep -q "${value[$o]}" "$work/cold-$t" ||
+      fail "the cold read of $t came back with $o's identifiers"
+  done
+done
 cli li-admin target add t-7 --authorisation li-7 --id imsi=244056666666666 >/dev/null || fail "add t-7"
 [ "$(field t-7 kek)" = "pkcs11:lisec/kek-3" ] || fail "after an interrupted rotation t-7 was sealed under $(field t-7 kek)"
 cli li-admin target remove t-7 >/dev/null || fail "remove t-7"
@@ -195,7 +212,7 @@ out=$(cli li-admin target rotate-kek kek-5) || fail "rotate-kek kek-5 again: $ou
 grep -q '4 of 6 targets re-wrapped' <<<"$out" || fail "finishing kek-5: $out"
 [ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-5'")" = 6 ] ||
   fail "kek-5 finished: $(keks)"
-pass "a restart mid-rotation keeps every target readable by its own key and kek-3 current; the job reads interrupted (also after a crash) and is recorded; the next rotation moves the other 4"
+pass "a restart mid-rotation keeps every target readable by its own key (six cold reads at once, each its own) and kek-3 current; the job reads interrupted (also after a crash) and is recorded; the next rotation moves the other 4"
 
 # An emergency rotation must not depend on a restart: 22 rotations in this
 # one lisecd (more than the 16 keys it may hold at once), each re-wrapping
@@ -223,7 +240,7 @@ pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 
   fail "cannot delete kek-3 from the token"
 if "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/start.log"; then fail "lisecd started without its KEK"; fi
 grep -q 'kek-3' "$work/start.log" && grep -q 'TR103308-5.7' "$work/start.log" || fail "start without kek-3: $(cat "$work/start.log")"
-grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label\|rotation_chunk' "$work/lisecd.conf" >"$work/dev.conf"
+grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label\|rotation_chunk\|^cache_' "$work/lisecd.conf" >"$work/dev.conf"
 printf '[vault]\ndevelopment_key_file = %s\nallow_development_key = true\n' "$work/dev.kek" >>"$work/dev.conf"
 if "$build/cmd/lisecd/lisecd" -c "$work/dev.conf" 2>"$work/start.log"; then fail "lisecd started with the development key"; fi
 grep -q 'rotated to the token key "kek-3"' "$work/start.log" || fail "start with the development key: $(cat "$work/start.log")"
