@@ -1,5 +1,5 @@
 /* The audit log's figures, each beside its peer where it has one:
- *   append  --dir D --writers N --seconds S [--li-every K]
+ *   append  --dir D --writers N --seconds S [--li-every K] [--gather-us N]
  *           durable appends/s through the appender (group commit), and the
  *           mean batch it reached
  *   plain   --dir D --batch B --seconds S

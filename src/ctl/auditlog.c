@@ -88,6 +88,7 @@ struct ctl_auditlog {
   pthread_cond_t cv_gather; /* a leader gathering: what it waits for is there */
   bool gathering;
   uint64_t expected; /* callers the last batches served, not yet back with a new record */
+  int64_t commit_ns;  /* how long the last transaction took (under leading) */
   atomic_uint preparing;   /* callers between entering an append and their record ready */
   pending **ring;
   uint64_t next_index; /* next to reserve */
@@ -870,7 +871,9 @@ static void lead_batch(ctl_auditlog *log) {
   }
 #endif
   if (!rc) {
+    uint64_t t0 = lisec_time_mono_ns();
     rc = docs ? append_with_docs(log, n, &e) : store_log_append(log->ws, log->batch, n, &e);
+    log->commit_ns = (int64_t)(lisec_time_mono_ns() - t0);
     txn_failed = rc != 0;
   }
   if (!rc) {
@@ -1181,7 +1184,12 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
  * writers where a committing thread makes 15-28, and paid a transaction
  * each; issue 22 item 1). mu held. */
 static bool worth_waiting(const ctl_auditlog *log) {
-  return (atomic_load(&log->preparing) > 0 || log->expected > 0) &&
+  /* Served callers are waited for only while a commit is cheaper than the
+   * wait (tmpfs, a write cache): on a disk whose fdatasync takes longer,
+   * they come back during the next commit anyway, and waiting for them
+   * only delayed it (64 writers: 20 % fewer appends/s on this disk). */
+  bool served = log->expected > 0 && log->commit_ns < log->gather_ns;
+  return (atomic_load(&log->preparing) > 0 || served) &&
          log->next_index - log->committed < log->max_batch && !log->stop && !log->broken;
 }
 
