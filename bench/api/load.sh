@@ -39,6 +39,7 @@ make_li_admin_key "$ld/li-admin"
 # than the default 5 s handshake deadline
 lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000" "[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
   "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0"
+  "rotation_chunk = ${LOAD_ROTATION_CHUNK:-500}"
   "[audit]" "li_admin_key = $ld/li-admin.pub")
 db=$ld/lisec.db
 STORE_URL=sqlite:$db start_lisecd "$pki" "${lconf[@]}"
