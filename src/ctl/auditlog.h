@@ -43,8 +43,10 @@ typedef struct ctl_auditlog_config {
   uint64_t checkpoint_entries; /* publish after this many new entries; 0 = 1000 */
   uint32_t checkpoint_ms;      /* or this long after the first unsigned entry; 0 = 10000 */
   uint32_t max_batch;          /* entries per durable transaction; 0 = 4096 */
-  /* how long a caller about to commit waits for records other callers are
-   * preparing, so they share the commit; 0 = 200 us, negative = no wait */
+  /* how long a caller about to lead a commit waits for records other
+   * callers are preparing, and for the callers its last commit served to
+   * come back (only while a commit takes less than this), so they share
+   * the commit; 0 = 200 us, negative = no wait */
   int32_t gather_us;
   unsigned low_level;          /* the tree keeps subtrees of 2^low_level leaves and up; 0 = 4 */
   bool keep_all_leaves;        /* low_level 0: every leaf hash in memory (fastest, 32 B/entry) */
