@@ -20,6 +20,7 @@ const char *const lisecd_known_settings[] = {
     /* the audit log (ctl/record.c, ctl/auditlog.c) */
     "audit.li_admin_key", "audit.origin", "audit.vkey_file",
     "audit.checkpoint_entries", "audit.checkpoint_ms", "audit.open_full_check_below",
+    "audit.max_batch", "audit.gather_us",
     "audit.pkcs11_module", "audit.token", "audit.pin_file", "audit.key_label",
     "audit.development_key_file", "audit.allow_development_key",
     /* RFC 3161 timestamps on checkpoints (ctl/audit_tsa.c) */

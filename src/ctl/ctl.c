@@ -66,7 +66,7 @@ static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err);
 static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   uint8_t li_pk[32];
   bool li_set = false;
-  uint64_t entries = 0, ms = 0, full_below = 0;
+  uint64_t entries = 0, ms = 0, full_below = 0, batch = 0, gather_us = 200;
   /* [audit] rd_seal_key: the RD administration's, the same form (issue 20);
    * without it no RD record can be written. */
   uint8_t rd_pk[32];
@@ -76,6 +76,10 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
   if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
   if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
   if (!rc) rc = config_u64(cfg, "open_full_check_below", UINT64_MAX, &full_below, err);
+  /* the group commit: records per durable transaction, and how long a
+   * caller about to lead one waits for others (0: not at all) */
+  if (!rc) rc = config_u64(cfg, "max_batch", 32768, &batch, err);
+  if (!rc) rc = config_u64(cfg, "gather_us", 100000, &gather_us, err);
   ctl_tsa *tsa = NULL;
   if (!rc) rc = open_tsa(cfg, &tsa, err);
   if (rc) return rc;
@@ -88,6 +92,8 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
       .checkpoint_entries = entries,
       .checkpoint_ms = (uint32_t)ms,
       .open_full_below = full_below,
+      .max_batch = (uint32_t)batch,
+      .gather_us = gather_us ? (int32_t)gather_us : -1,
       .tsa = tsa, /* the log owns it from here */
   };
   /* The checkpoint key is the keys process's (keys/keys.h): the log asks

@@ -82,3 +82,17 @@ sed "s|^url = .*|url = sqlite:$work/lisec.db|" "$work/bad.conf" >"$work/bad2.con
 if "$lisecd" -c "$work/bad2.conf" --check-config >/dev/null 2>&1; then fail "a bad configuration passed"; fi
 [ "$(state)" = "$before" ] || fail "a failed check changed the database or the token"
 pass "bad configuration on the SQLite store: exit 2, the database's SHA-256 unchanged"
+
+# The audit appender's group commit is bounded by settings lisecd enforces
+# at start: a value past its bound stops the start, naming the setting.
+for bad in "gather_us = 100001" "gather_us = -5" "max_batch = 32769"; do
+  sed "s|^\[audit\]|[audit]\n$bad|" "$good" >"$work/audit-bound.conf"
+  set +e
+  timeout 60 "$lisecd" -c "$work/audit-bound.conf" >"$work/audit-bound.out" 2>&1
+  rc=$?
+  set -e
+  [ $rc != 0 ] && [ $rc != 124 ] || fail "[audit] $bad: lisecd exited $rc (want a refusal)"
+  grep -q "\[audit\] ${bad%% *}: a whole number up to" "$work/audit-bound.out" ||
+    fail "[audit] $bad: refused without naming the setting: $(tail -3 "$work/audit-bound.out")"
+done
+pass "[audit] gather_us and max_batch past their bounds stop the start, naming the setting"
