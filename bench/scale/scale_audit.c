@@ -100,6 +100,18 @@ static int cmd_grow(int argc, char **argv) {
   return 0;
 }
 
+/* The log as lisecd opens it, its checkpoint key as the keys process
+ * holds it: a development file in DIR, made on first use. */
+static ctl_auditlog_config log_config(const char *url, const char *dir, uint8_t pk[32], keys_signer **signer) {
+  char key[600];
+  snprintf(key, sizeof key, "%s/scale-checkpoint.pem", dir);
+  lisec_err err = {0};
+  if (keys_signer_open_file(key, true, signer, &err)) die("checkpoint key", &err);
+  keys_signer_public_key(*signer, pk);
+  return (ctl_auditlog_config){.store_url = url, .origin = "lisec.bench/scale", .sign = keys_signer_sign,
+                               .sign_ctx = *signer, .pk = pk, .development = true};
+}
+
 static ctl_auditlog *the_log;
 static volatile int running = 1;
 
@@ -131,16 +143,10 @@ static int cmd_measure(int argc, char **argv) {
   int writers = atoi(opt(argc, argv, "--writers", "64")), k = atoi(opt(argc, argv, "--samples", "2000"));
   double seconds = atof(opt(argc, argv, "--seconds", "3"));
   if (!url || writers < 1 || writers > 256 || k < 10 || k > 1000000 || seconds <= 0 || seconds > 600) return 2;
-  /* The checkpoint key as the keys process holds it: a development file. */
-  char key[600];
-  snprintf(key, sizeof key, "%s/scale-checkpoint.pem", dir);
   lisec_err err = {0};
-  keys_signer *signer = NULL;
   uint8_t pk[32];
-  if (keys_signer_open_file(key, true, &signer, &err)) die("checkpoint key", &err);
-  keys_signer_public_key(signer, pk);
-  ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/scale", .sign = keys_signer_sign,
-                           .sign_ctx = signer, .pk = pk, .development = true};
+  keys_signer *signer = NULL;
+  ctl_auditlog_config c = log_config(url, dir, pk, &signer);
   lisec_store *s = NULL;
   if (store_open(url, &s, &err)) die("store", &err);
   long rss0 = rss_kib();
@@ -166,7 +172,8 @@ static int cmd_measure(int argc, char **argv) {
          b1 > b0 ? (double)(e1 - e0) / (double)(b1 - b0) : 0.0);
 
   n = ctl_auditlog_size(the_log);
-  double *inc = calloc((size_t)k, sizeof *inc), *con = calloc((size_t)k, sizeof *con);
+  /* inc is reused for the (up to 50) proofs by leaf hash below */
+  double *inc = calloc((size_t)(k > 50 ? k : 50), sizeof *inc), *con = calloc((size_t)k, sizeof *con);
   if (!inc || !con) die("memory", NULL);
   uint64_t seed = 88172645463325252ull;
   audit_proof p;
@@ -222,15 +229,10 @@ static double cpu_s(void) {
 static int cmd_open(int argc, char **argv) {
   const char *url = opt(argc, argv, "--url", NULL), *dir = opt(argc, argv, "--dir", "/tmp");
   if (!url) return 2;
-  char key[600];
-  snprintf(key, sizeof key, "%s/scale-checkpoint.pem", dir);
   lisec_err err = {0};
-  keys_signer *signer = NULL;
   uint8_t pk[32];
-  if (keys_signer_open_file(key, true, &signer, &err)) die("checkpoint key", &err);
-  keys_signer_public_key(signer, pk);
-  ctl_auditlog_config c = {.store_url = url, .origin = "lisec.bench/scale", .sign = keys_signer_sign,
-                           .sign_ctx = signer, .pk = pk, .development = true};
+  keys_signer *signer = NULL;
+  ctl_auditlog_config c = log_config(url, dir, pk, &signer);
   for (int i = 2; i < argc; i++)
     if (strcmp(argv[i], "--full") == 0) c.open_full_below = UINT64_MAX;
   lisec_store *s = NULL;
