@@ -334,6 +334,19 @@ static void raw_sql(const char *sql) {
   sqlite3_close(db);
 }
 
+/* A tamperer drops the append-only trigger and changes one byte of an
+ * entry's data (inside its actor string), its stored leaf hash left alone. */
+static void edit_entry_data(int idx) {
+  char sql[300];
+  if (external_store)
+    snprintf(sql, sizeof sql, "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = "
+             "overlay(data placing '\\\\x78'::bytea from 23 for 1) WHERE idx = %d;", idx);
+  else
+    snprintf(sql, sizeof sql, "DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
+             "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = %d;", idx);
+  raw_sql(sql);
+}
+
 static void *appender(void *arg) {
   ctl_auditlog *log = arg;
   audit_record r = record("during.failure");
@@ -691,14 +704,7 @@ static void test_tampered_log_is_not_extended(void **state) {
   for (int i = 0; i < 20; i++) assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
   assert_int_equal(ctl_auditlog_checkpoint_now(log, &err), 0);
   ctl_auditlog_close(log);
-  /* A tamperer drops the append-only trigger and edits one byte of entry 7
-   * (inside its actor string). */
-  if (external_store)
-    raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
-            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 7;");
-  else
-    raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
-            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 7;");
+  edit_entry_data(7);
   log = NULL;
   assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
   assert_null(log);
@@ -782,12 +788,7 @@ static void test_open_from_checkpoint_data_edit(void **state) {
   (void)state;
   lisec_store *s = open_store();
   checkpointed_log(s);
-  if (external_store)
-    raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
-            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 7;");
-  else
-    raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
-            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 7;");
+  edit_entry_data(7);
   ctl_auditlog_config c = base_config();
   ctl_auditlog *log = NULL;
   lisec_err err = {0};
@@ -818,12 +819,7 @@ static void test_open_from_checkpoint_refuses(void **state) {
   c.open_full_below = 1;
   ctl_auditlog *log = NULL;
   lisec_err err = {0};
-  if (external_store)
-    raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = overlay(data "
-            "placing '\\\\x78'::bytea from 23 for 1) WHERE idx = 25;");
-  else
-    raw_sql("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = "
-            "CAST(substr(data, 1, 22) || X'78' || substr(data, 24) AS BLOB) WHERE idx = 25;");
+  edit_entry_data(25);
   assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
   assert_null(log);
   assert_non_null(strstr(err.msg, "entry 25: its data does not match its stored leaf hash"));
