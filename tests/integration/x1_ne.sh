@@ -58,9 +58,21 @@ post admf '<X1Request><broken' | grep -q '<X1TopLevelErrorResponse' || fail "mal
 post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/X2andX3/X9}")" |
   grep -q '<requestMessageType>ActivateTask</requestMessageType>.*<errorCode>1010</errorCode>.*does not validate' || fail "schema-invalid"
 post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/<imsi>244051234567890/<imsi>2440x}")" | grep -q '<errorCode>1010</errorCode>.*does not validate' || fail "bad IMSI"
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" \
-  --data-binary @<(head -c 70000 /dev/zero | tr '\0' a) "https://localhost:$port/X1/NE" || true)
-[ "$code" = 413 ] || fail "oversized X1 message: $code"
+# An oversized message is refused on its Content-Length, before its body is
+# read. A client that waits for 100-continue always reads the 413; one that
+# sends the body straight away may instead see the connection reset, since
+# lisec-ne closes without reading the rest (the kernel resets a socket
+# closed with unread data, and may do so before curl reads the answer).
+# Either way the NE must go on answering.
+head -c 70000 /dev/zero | tr '\0' a >"$work/big.xml"
+big() { curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" \
+  --data-binary @"$work/big.xml" "$@" "https://localhost:$port/X1/NE" || true; }
+code=$(big -H 'Expect: 100-continue' --expect100-timeout 120)
+[ "$code" = 413 ] || fail "oversized X1 message announced with Expect: 100-continue: $code"
+code=$(big -H 'Expect:')
+[ "$code" = 413 ] || [ "$code" = 000 ] || fail "oversized X1 message sent at once: $code"
+post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID</xId>")" | grep -q '<errorCode>2020</errorCode>' ||
+  fail "lisec-ne does not answer after an oversized message"
 pass "malformed, schema-invalid and oversized messages refused"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$work/rogue/operator.crt" \
