@@ -84,6 +84,12 @@ int audit_tree_prove_inclusion(const audit_tree *t, uint64_t index, uint64_t siz
 int audit_tree_prove_consistency(const audit_tree *t, uint64_t old_size, uint64_t new_size,
                                  audit_leaf_fetch fetch, void *ctx, audit_proof *out,
                                  lisec_err *err);
+/* The right edge of the tree of `size` leaves (size <= the tree's): what is
+ * stored beside a checkpoint. Leaves below low_level are fetched (one group
+ * at most). */
+struct audit_frontier;
+int audit_tree_frontier(const audit_tree *t, uint64_t size, audit_leaf_fetch fetch, void *ctx,
+                        struct audit_frontier *out, lisec_err *err);
 
 /* ---- finding an entry by its leaf hash (leafindex.c) -------------------- */
 
@@ -117,6 +123,16 @@ void audit_frontier_init(audit_frontier *f);
 int audit_frontier_append(audit_frontier *f, const uint8_t leaf_hash[AUDIT_HASH_LEN],
                           lisec_err *err);
 void audit_frontier_root(const audit_frontier *f, uint8_t out[AUDIT_HASH_LEN]);
+/* The frontier stored beside each checkpoint (frontier.c): lisecd opens a
+ * large log from it without reading what the checkpoint covers; the
+ * checkpoint's signed root must be its root (audit_frontier_root). Kept as
+ * a document of this kind, id the tree size in decimal. */
+#define AUDIT_FRONTIER_DOC_KIND "audit.frontier"
+#define AUDIT_FRONTIER_TEXT_MAX 8192
+int audit_frontier_format(const audit_frontier *f, char **out, lisec_err *err);
+/* Strict: exactly the form audit_frontier_format writes (EINVAL naming
+ * TR103308-5.5 otherwise). */
+int audit_frontier_parse(const char *text, size_t len, audit_frontier *out, lisec_err *err);
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -304,6 +320,12 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
  * decoded). lisecd's open uses it below a checkpoint it verified (issue 22
  * item 7), and checks that data in the background (ctl/auditlog.c). */
 int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t leaf_hash[AUDIT_HASH_LEN]);
+/* Starts the verifier at the tree of f->size leaves whose right edge is f,
+ * as if the entries below had been added (lisecd's open from a checkpoint's
+ * stored frontier: the checkpoint at f->size must give its root); entries
+ * then continue at f->size, and checkpoints below it are not compared.
+ * Before any entry only (EINVAL after). */
+int audit_verifier_start_at(audit_verifier *v, const audit_frontier *f);
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
 /* The key the log's newest checkpoints are signed with, after following
  * every rollover the checkpoints carry (the pinned key when none); valid

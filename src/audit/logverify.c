@@ -59,6 +59,7 @@ struct audit_verifier {
   uint64_t out_of_place; /* entries whose sequence number is not their index */
   bool gap;              /* an index was missing: roots beyond it are unknown */
   uint64_t claimed_end;  /* 1 + the highest sequence number a plain entry gives */
+  uint64_t start;        /* audit_verifier_start_at: the size begun at */
   bool any_cp, any_cp_row, allow_unsigned;
   audit_checkpoint newest;
   bool have_newest;
@@ -276,7 +277,16 @@ static void sort_targets(audit_verifier *v) {
   if (v->sorted) return;
   check_pending(v);
   if (v->n_targets) qsort(v->targets, v->n_targets, sizeof *v->targets, target_cmp);
+  /* Begun at a stored frontier: nothing below it can be recomputed here. */
+  while (v->next_target < v->n_targets && v->targets[v->next_target].size < v->start) v->next_target++;
   v->sorted = true;
+}
+
+int audit_verifier_start_at(audit_verifier *v, const audit_frontier *f) {
+  if (v->sorted || v->next_index || v->f.size) return LISEC_EINVAL;
+  v->f = *f;
+  v->start = v->next_index = v->claimed_end = f->size;
+  return 0;
 }
 
 /* Compares the root at the current size with every target of that size. */

@@ -266,6 +266,24 @@ int audit_tree_prove_consistency(const audit_tree *t, uint64_t old_size, uint64_
   return ctx_done(&c);
 }
 
+int audit_tree_frontier(const audit_tree *t, uint64_t size, audit_leaf_fetch fetch, void *ctx,
+                        audit_frontier *out, lisec_err *err) {
+  int rc = check_size(t, size, err);
+  if (rc) return rc;
+  audit_frontier_init(out);
+  out->size = size;
+  /* The perfect subtrees of the tree of `size`, left to right: one per bit
+   * set, each starting where the higher ones end. */
+  tree_ctx c = {.t = t, .fetch = fetch, .fctx = ctx, .err = err, .group = UINT64_MAX};
+  uint64_t start = 0;
+  for (int h = 63; h >= 0 && !c.rc; h--) {
+    if (!(size & ((uint64_t)1 << h))) continue;
+    subtree(&c, (unsigned)h, start, out->node[h]);
+    start += (uint64_t)1 << h;
+  }
+  return ctx_done(&c);
+}
+
 /* ---- the streaming right edge ------------------------------------------- */
 
 void audit_frontier_init(audit_frontier *f) { memset(f, 0, sizeof *f); }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl/auditlog.h"
 #include "keys/signer.h"
@@ -137,6 +138,19 @@ struct ctl_auditlog {
   atomic_bool recheck_stop;
   atomic_ullong recheck_checked; /* entries whose data the recheck has hashed and decoded */
   atomic_int recheck_state;      /* RECHECK_* */
+
+  /* open from a checkpoint's stored frontier: the tree below base is not
+   * in memory until the recheck thread has rebuilt it from the entries it
+   * checks (deferred, under tree_lock). Meanwhile the log grows on front,
+   * the right edge, and pend keeps the leaf hashes from base on, so the
+   * rebuilt tree can catch up; proofs wait for it (EUNAVAIL). */
+  bool deferred;
+  uint64_t base;
+  audit_frontier front;
+  uint8_t (*pend)[AUDIT_HASH_LEN];
+  uint64_t pend_cap;
+  audit_frontier cpf; /* the checkpoint thread's right edge, at the last size it signed */
+  bool from_frontier; /* the open began at a stored frontier (base) */
 };
 
 static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
@@ -162,11 +176,36 @@ static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u)
  * entry ahead, which only adds a candidate no proof below the tree's size
  * returns; the other way round a durable entry could not be found. */
 static int tree_add(ctl_auditlog *log, const uint8_t leaf[AUDIT_HASH_LEN], lisec_err *err) {
+  if (log->deferred) {
+    uint64_t n = log->front.size - log->base;
+    if (n >= log->pend_cap) {
+      uint64_t cap = log->pend_cap ? log->pend_cap * 2 : 4096;
+      void *p = realloc(log->pend, cap * AUDIT_HASH_LEN);
+      if (!p) return lisec_err_set(err, LISEC_ENOMEM, "out of memory growing the audit tree");
+      log->pend = p;
+      log->pend_cap = cap;
+    }
+    memcpy(log->pend[n], leaf, AUDIT_HASH_LEN);
+    return audit_frontier_append(&log->front, leaf, err);
+  }
   if (audit_leaf_index_size(log->leaves) == audit_tree_size(log->tree)) {
     int rc = audit_leaf_index_add(log->leaves, leaf, err);
     if (rc) return rc;
   }
   return audit_tree_append(log->tree, leaf, err);
+}
+
+/* Leaves in the tree (or on its right edge while it is deferred);
+ * tree_lock held. */
+static uint64_t tree_size(const ctl_auditlog *log) {
+  return log->deferred ? log->front.size : audit_tree_size(log->tree);
+}
+
+static uint64_t tree_size_locked(ctl_auditlog *log) {
+  pthread_rwlock_rdlock(&log->tree_lock);
+  uint64_t n = tree_size(log);
+  pthread_rwlock_unlock(&log->tree_lock);
+  return n;
 }
 
 typedef struct load_ctx {
@@ -178,6 +217,8 @@ typedef struct load_ctx {
 
 static int load_checkpoint(void *ctx, uint64_t size, const char *note) {
   load_ctx *c = ctx;
+  /* below a stored frontier: checked by the recheck thread after the open */
+  if (c->log->from_frontier && size < c->log->base) return 0;
   int rc = audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
   if (rc) c->rc = lisec_err_set(c->err, rc, "loading audit checkpoints: %s", lisec_err_name(rc));
   return c->rc;
@@ -226,16 +267,43 @@ static bool signed_by_another(ctl_auditlog *log, lisec_store *s, lisec_err *err)
 /* The size up to which entries may be loaded by their stored leaf hashes:
  * the newest stored checkpoint's, when this lisecd's key signs it for the
  * size it is filed at, inside the log, and at least full_below; else 0. */
-static uint64_t trusted_size(ctl_auditlog *log, lisec_store *s, uint64_t log_size) {
+static uint64_t trusted_size(ctl_auditlog *log, lisec_store *s, uint64_t log_size, audit_checkpoint *cp) {
   char *note = NULL;
   uint64_t size = 0;
   lisec_err e = {0};
   if (store_checkpoint_latest(s, &size, &note, &e) != 0) return 0;
-  audit_checkpoint cp;
   bool ok = size >= log->full_below && size <= log_size &&
-            audit_note_open(note, strlen(note), &log->vkey, &cp, &e) == 0 && cp.size == size;
+            audit_note_open(note, strlen(note), &log->vkey, cp, &e) == 0 && cp->size == size;
   free(note);
   return ok ? size : 0;
+}
+
+/* The frontier stored with the checkpoint the open trusts (cp): when there
+ * is one, the open begins there and reads nothing below it (*found). One
+ * that does not parse or does not give the checkpoint's signed root was
+ * edited: the open is refused, as for any other edit of the log. A log
+ * written before frontiers were stored has none at its newest checkpoint:
+ * it opens by its stored leaf hashes, and its next checkpoint stores one. */
+static int stored_frontier(lisec_store *s, const audit_checkpoint *cp, audit_frontier *f, bool *found,
+                           lisec_err *err) {
+  char id[24], *body = NULL;
+  snprintf(id, sizeof id, "%llu", (unsigned long long)cp->size);
+  lisec_err e = {0};
+  *found = false;
+  int rc = store_doc_get(s, AUDIT_FRONTIER_DOC_KIND, id, &body, NULL, &e);
+  if (rc == LISEC_ENOTFOUND) return 0;
+  if (rc) return lisec_err_set(err, rc, "loading the audit tree's frontier at size %s: %s", id, e.msg);
+  rc = audit_frontier_parse(body, strlen(body), f, &e);
+  free(body);
+  uint8_t root[AUDIT_HASH_LEN];
+  if (!rc) audit_frontier_root(f, root);
+  if (rc || f->size != cp->size || sodium_memcmp(root, cp->root, AUDIT_HASH_LEN) != 0)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.5: the audit tree frontier stored with the checkpoint at size %s %s: it "
+                         "was edited; lisecd will not extend a tampered log: run `lisec audit verify`",
+                         id, rc ? e.msg : "does not give the checkpoint's signed root");
+  *found = true;
+  return 0;
 }
 
 static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
@@ -245,10 +313,21 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
   audit_verifier_allow_unsigned(c.v);
   log->open_key = log->vkey;
   uint64_t size = 0;
-  rc = store_checkpoint_list(s, load_checkpoint, &c, err);
-  if (!rc) rc = store_log_size(s, &size, err);
-  if (!rc) log->trusted_size = trusted_size(log, s, size);
-  if (!rc) rc = store_log_range(s, 0, size, load_entry, &c, err);
+  audit_checkpoint cp;
+  audit_frontier f;
+  rc = store_log_size(s, &size, err);
+  if (!rc) log->trusted_size = trusted_size(log, s, size, &cp);
+  if (!rc && log->trusted_size) rc = stored_frontier(s, &cp, &f, &log->from_frontier, err);
+  if (!rc && log->from_frontier) {
+    /* Nothing below the checkpoint is read: the tree starts as its right
+     * edge, and the recheck thread rebuilds the rest. */
+    log->deferred = true;
+    log->base = cp.size;
+    log->front = log->cpf = f;
+    if (audit_verifier_start_at(c.v, &f) != 0) rc = lisec_err_set(err, LISEC_EINTERNAL, "audit verifier");
+  }
+  if (!rc) rc = store_checkpoint_list(s, load_checkpoint, &c, err);
+  if (!rc) rc = store_log_range(s, log->from_frontier ? log->base : 0, size, load_entry, &c, err);
   if (!rc && c.rc) rc = c.rc;
   audit_verify_summary sum;
   audit_verifier_finish(c.v, &sum);
@@ -261,7 +340,7 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
                        "%s); lisecd will not extend a tampered log: run `lisec audit verify`",
                        (unsigned long long)sum.findings, first ? first : "?");
   }
-  if (!rc && audit_tree_size(log->tree) != size)
+  if (!rc && tree_size(log) != size)
     rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-5.5: the audit log has gaps");
   if (!rc && sum.have_newest) log->cp_size = sum.newest.size;
   audit_vkey logs;
@@ -288,6 +367,11 @@ enum { RECHECK_NONE, RECHECK_RUNNING, RECHECK_OK, RECHECK_FOUND, RECHECK_FAILED 
 typedef struct recheck_ctx {
   ctl_auditlog *log;
   audit_verifier *v;
+  /* opened from a stored frontier: the tree and index below it, rebuilt
+   * from the leaf hashes recomputed here */
+  audit_tree *tree;
+  audit_leaf_index *leaves;
+  int build_rc;
 } recheck_ctx;
 
 /* Only the checkpoints the open trusted or below: the ones above were
@@ -301,8 +385,58 @@ static int recheck_checkpoint(void *ctx, uint64_t size, const char *note) {
 static int recheck_entry(void *ctx, const store_log_entry *e) {
   recheck_ctx *c = ctx;
   if (atomic_load(&c->log->recheck_stop)) return LISEC_EUNAVAIL;
-  int rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, NULL);
+  uint8_t leaf[AUDIT_HASH_LEN];
+  int rc = audit_verifier_add_entry(c->v, e->index, e->data, e->len, e->leaf_hash, leaf);
+  lisec_err err = {0};
+  /* a mismatch is the verifier's finding; the tree is then never used */
+  if (!rc && c->tree && !c->build_rc && (c->build_rc = audit_leaf_index_add(c->leaves, leaf, &err)) == 0)
+    c->build_rc = audit_tree_append(c->tree, leaf, &err);
   atomic_fetch_add(&c->log->recheck_checked, 1);
+  return rc;
+}
+
+/* Appends the leaves the live log took since base (from `done` on) to the
+ * rebuilt tree, then puts it in place of the right edge: proofs work from
+ * then on. Most are copied under the read lock, appends going on; the last
+ * few (or, after a bounded number of rounds, the rest) under the write
+ * lock, with the swap. */
+static int adopt_tree(ctl_auditlog *log, recheck_ctx *c, lisec_err *err) {
+  enum { CHUNK = 65536, LAST = 4096, ROUNDS = 64 };
+  uint8_t(*buf)[AUDIT_HASH_LEN] = malloc((size_t)CHUNK * AUDIT_HASH_LEN);
+  if (!buf) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  uint64_t done = log->base;
+  int rc = 0;
+  for (int round = 0; !rc; round++) {
+    pthread_rwlock_rdlock(&log->tree_lock);
+    uint64_t have = log->front.size, n = have - done > CHUNK ? CHUNK : have - done;
+    bool last = have - done <= LAST || round >= ROUNDS;
+    if (!last) memcpy(buf, log->pend[done - log->base], n * AUDIT_HASH_LEN);
+    pthread_rwlock_unlock(&log->tree_lock);
+    if (last) break;
+    for (uint64_t i = 0; !rc && i < n; i++)
+      if (!(rc = audit_leaf_index_add(c->leaves, buf[i], err))) rc = audit_tree_append(c->tree, buf[i], err);
+    done += n;
+  }
+  free(buf);
+  if (rc) return rc;
+  pthread_rwlock_wrlock(&log->tree_lock);
+  for (uint64_t i = done; !rc && i < log->front.size; i++) {
+    const uint8_t *leaf = log->pend[i - log->base];
+    if (!(rc = audit_leaf_index_add(c->leaves, leaf, err))) rc = audit_tree_append(c->tree, leaf, err);
+  }
+  if (!rc) {
+    audit_tree *old_tree = log->tree;
+    audit_leaf_index *old_leaves = log->leaves;
+    log->tree = c->tree;
+    log->leaves = c->leaves;
+    c->tree = old_tree;
+    c->leaves = old_leaves;
+    log->deferred = false;
+    free(log->pend);
+    log->pend = NULL;
+    log->pend_cap = 0;
+  }
+  pthread_rwlock_unlock(&log->tree_lock);
   return rc;
 }
 
@@ -315,8 +449,22 @@ static void *recheck_main(void *arg) {
   recheck_ctx c = {.log = log};
   lisec_store *rs = NULL;
   lisec_err e = {0};
+#ifdef LISEC_TEST_HOOKS
+  /* test_auditlog: while the file LISEC_TEST_AUDIT_RECHECK_HOLD names
+   * exists (at most 60 s), the recheck has not begun, so a test sees the
+   * log with its tree deferred */
+  const char *hold = getenv("LISEC_TEST_AUDIT_RECHECK_HOLD");
+  for (int i = 0; hold && i < 6000 && !atomic_load(&log->recheck_stop) && access(hold, F_OK) == 0; i++) {
+    struct timespec ts = {0, 10000000L};
+    nanosleep(&ts, NULL);
+  }
+#endif
   int rc = store_open(log->url, &rs, &e);
   if (!rc) rc = audit_verifier_new(&log->open_key, NULL, &c.v, &e);
+  if (!rc && log->from_frontier) {
+    rc = audit_tree_new(audit_tree_low_level(log->tree), &c.tree, &e);
+    if (!rc) rc = audit_leaf_index_new(&c.leaves, &e);
+  }
   if (!rc) {
     audit_verifier_allow_unsigned(c.v);
     rc = store_checkpoint_list(rs, recheck_checkpoint, &c, &e);
@@ -325,17 +473,24 @@ static void *recheck_main(void *arg) {
   if (rs) store_close(rs);
   if (atomic_load(&log->recheck_stop)) {
     audit_verifier_free(c.v);
+    audit_tree_free(c.tree);
+    audit_leaf_index_free(c.leaves);
     atomic_store(&log->recheck_state, RECHECK_FAILED);
     return NULL;
   }
   audit_verify_summary sum = {0};
   if (!rc) audit_verifier_finish(c.v, &sum);
+  if (!rc && !sum.findings && c.tree) {
+    if (c.build_rc) rc = lisec_err_set(&e, c.build_rc, "out of memory rebuilding the audit tree");
+    else rc = adopt_tree(log, &c, &e);
+  }
   if (rc) {
     /* Not a finding: the store could not be read. The open's checks stand;
      * the operator runs `lisec audit verify`. */
     lisec_log(LISEC_LOG_WARN, "audit: the check of the %llu entries below the checkpoint lisecd opened "
-              "from could not finish: %s; run `lisec audit verify`",
-              (unsigned long long)log->trusted_size, e.msg);
+              "from could not finish: %s; run `lisec audit verify`%s",
+              (unsigned long long)log->trusted_size, e.msg,
+              log->from_frontier ? " (proofs stay unavailable until lisecd starts again)" : "");
     atomic_store(&log->recheck_state, RECHECK_FAILED);
   } else if (sum.findings) {
     const char *first = audit_verifier_finding(c.v, 0);
@@ -355,6 +510,8 @@ static void *recheck_main(void *arg) {
     atomic_store(&log->recheck_state, RECHECK_OK);
   }
   audit_verifier_free(c.v);
+  audit_tree_free(c.tree);
+  audit_leaf_index_free(c.leaves);
   return NULL;
 }
 
@@ -459,10 +616,31 @@ static int timestamp_checkpoint(ctl_auditlog *log, lisec_store *cs, uint64_t siz
                                 bool *finding, lisec_err *why);
 static void timestamp_finding(ctl_auditlog *log, uint64_t size, const lisec_err *why);
 
+/* The tree's right edge at size (what a checkpoint at size signs and
+ * stores): from the tree, or while it is deferred from the checkpoint
+ * thread's own edge moved on by the leaves taken since (sizes only grow). */
+static int checkpoint_frontier(ctl_auditlog *log, lisec_store *cs, uint64_t size, audit_frontier *out,
+                               lisec_err *err) {
+  fetch_ctx fc = {.reader = cs};
+  int rc = 0;
+  pthread_rwlock_rdlock(&log->tree_lock);
+  if (!log->deferred) {
+    rc = audit_tree_frontier(log->tree, size, fetch_leaves, &fc, out, err);
+  } else if (size < log->cpf.size || size > log->front.size) {
+    rc = lisec_err_set(err, LISEC_EINTERNAL, "audit checkpoint at size %llu outside %llu..%llu",
+                       (unsigned long long)size, (unsigned long long)log->cpf.size,
+                       (unsigned long long)log->front.size);
+  } else {
+    while (!rc && log->cpf.size < size) rc = audit_frontier_append(&log->cpf, log->pend[log->cpf.size - log->base], err);
+    *out = log->cpf;
+  }
+  pthread_rwlock_unlock(&log->tree_lock);
+  return rc;
+}
+
 static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err) {
   audit_checkpoint cp = {0};
   memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
-  fetch_ctx fc = {.reader = cs};
   /* The size is what is committed, never the tree's own: the tree takes a
    * batch's leaves before its callers are told, and a resync's before the
    * size moves, and a checkpoint over those would be served ahead of the
@@ -470,9 +648,17 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   pthread_mutex_lock(&log->mu);
   cp.size = log->committed;
   pthread_mutex_unlock(&log->mu);
-  pthread_rwlock_rdlock(&log->tree_lock);
-  int rc = audit_tree_root(log->tree, cp.size, fetch_leaves, &fc, cp.root, err);
-  pthread_rwlock_unlock(&log->tree_lock);
+  audit_frontier f;
+  int rc = checkpoint_frontier(log, cs, cp.size, &f, err);
+  if (!rc) audit_frontier_root(&f, cp.root);
+  /* The right edge is stored before the checkpoint it belongs to: the
+   * next start opens from it (a frontier without its checkpoint, after a
+   * failure between the two, is never read). */
+  char *fbody = NULL, fid[24];
+  snprintf(fid, sizeof fid, "%llu", (unsigned long long)cp.size);
+  if (!rc) rc = audit_frontier_format(&f, &fbody, err);
+  if (!rc) rc = store_doc_put(cs, AUDIT_FRONTIER_DOC_KIND, fid, fbody, -1, NULL, err);
+  free(fbody);
   char *note = NULL;
   pthread_mutex_lock(&log->mu);
   rollover_step ro = log->ro;
@@ -703,7 +889,7 @@ static int writer_store(ctl_auditlog *log, lisec_err *err) {
   if (log->ws) return 0;
   int rc = store_open(log->url, &log->ws, err);
   if (rc) return rc;
-  uint64_t size = 0, have = audit_tree_size(log->tree);
+  uint64_t size = 0, have = tree_size_locked(log);
   rc = store_log_size(log->ws, &size, err);
   if (!rc && size < have)
     rc = lisec_err_set(err, LISEC_EDENIED,
@@ -861,7 +1047,7 @@ static void lead_batch(ctl_auditlog *log) {
   pthread_mutex_unlock(&log->mu);
   lisec_err e = {0};
   int rc = writer_store(log, &e);
-  if (!rc && audit_tree_size(log->tree) != start)
+  if (!rc && tree_size_locked(log) != start)
     rc = lisec_err_set(&e, LISEC_ECONFLICT, "the store moved on without this writer");
   bool txn_failed = false;
 #ifdef LISEC_TEST_HOOKS
@@ -1089,6 +1275,7 @@ void ctl_auditlog_close(ctl_auditlog *log) {
   if (log->ws) store_close(log->ws);
   audit_tree_free(log->tree);
   audit_leaf_index_free(log->leaves);
+  free(log->pend);
   free(log->ring);
   free(log->batch);
   free(log->held);
@@ -1405,6 +1592,17 @@ static int fetch_leaves(void *ctx, uint64_t from, uint64_t count, uint8_t (*out)
   return 0;
 }
 
+/* While the tree below the checkpoint the open began at is being rebuilt
+ * (a few seconds per million entries, after the start) there is nothing to
+ * prove from: the caller is told to come back. tree_lock held. */
+static int tree_deferred(const ctl_auditlog *log, lisec_err *err) {
+  if (!log->deferred) return 0;
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "audit proofs are not available yet: lisecd is rebuilding the tree of the %llu entries "
+                       "below the checkpoint it started from (%llu checked); retry shortly",
+                       (unsigned long long)log->base, (unsigned long long)atomic_load(&log->recheck_checked));
+}
+
 static uint64_t pick_size(ctl_auditlog *log, uint64_t size) {
   return size ? size : ctl_auditlog_size(log);
 }
@@ -1417,7 +1615,8 @@ int ctl_auditlog_prove_inclusion(ctl_auditlog *log, lisec_store *reader, uint64_
     return lisec_err_set(err, LISEC_EINVAL, "tree size %llu is beyond the log", (unsigned long long)size);
   fetch_ctx c = {.reader = reader};
   pthread_rwlock_rdlock(&log->tree_lock);
-  int rc = audit_tree_prove_inclusion(log->tree, index, size, fetch_leaves, &c, proof, err);
+  int rc = tree_deferred(log, err);
+  if (!rc) rc = audit_tree_prove_inclusion(log->tree, index, size, fetch_leaves, &c, proof, err);
   if (!rc && root) rc = audit_tree_root(log->tree, size, fetch_leaves, &c, root, err);
   pthread_rwlock_unlock(&log->tree_lock);
   uint8_t one[1][AUDIT_HASH_LEN];
@@ -1437,7 +1636,8 @@ int ctl_auditlog_prove_consistency(ctl_auditlog *log, lisec_store *reader, uint6
     return lisec_err_set(err, LISEC_EINVAL, "tree size %llu is beyond the log", (unsigned long long)new_size);
   fetch_ctx c = {.reader = reader};
   pthread_rwlock_rdlock(&log->tree_lock);
-  int rc = audit_tree_prove_consistency(log->tree, old_size, new_size, fetch_leaves, &c, proof, err);
+  int rc = tree_deferred(log, err);
+  if (!rc) rc = audit_tree_prove_consistency(log->tree, old_size, new_size, fetch_leaves, &c, proof, err);
   if (!rc && old_root) rc = audit_tree_root(log->tree, old_size, fetch_leaves, &c, old_root, err);
   if (!rc && new_root) rc = audit_tree_root(log->tree, new_size, fetch_leaves, &c, new_root, err);
   pthread_rwlock_unlock(&log->tree_lock);
@@ -1456,9 +1656,14 @@ int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t
    * tree lock, which the appender needs for every batch. */
   for (;;) {
     pthread_rwlock_rdlock(&log->tree_lock);
+    rc = tree_deferred(log, err);
     uint64_t have = audit_tree_size(log->tree);
-    n = audit_leaf_index_find(log->leaves, leaf_hash, size < have ? size : have, cand, room);
+    n = rc ? 0 : audit_leaf_index_find(log->leaves, leaf_hash, size < have ? size : have, cand, room);
     pthread_rwlock_unlock(&log->tree_lock);
+    if (rc) {
+      if (cand != few) free(cand);
+      return rc;
+    }
     if (n < room) break;
     /* as many candidates as room (a crafted run of 32-bit prefixes): more room */
     uint64_t *more = room <= SIZE_MAX / 4 / sizeof *more ? malloc(room * 2 * sizeof *more) : NULL;

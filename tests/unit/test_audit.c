@@ -310,6 +310,51 @@ static void test_consistency_classic(void **state) {
 
 #define BIG 2500
 
+/* The stored frontier's text: exactly the form written, or refused naming
+ * TR103308-5.5 (a node too few or too many, upper-case or short hex, a
+ * size with a leading zero or past the bound, anything after it). */
+static void test_frontier_text(void **state) {
+  (void)state;
+  audit_frontier f, back;
+  audit_frontier_init(&f);
+  lisec_err err = {0};
+  for (uint32_t i = 0; i < 5; i++) {
+    uint8_t h[AUDIT_HASH_LEN];
+    audit_hash_leaf(&i, sizeof i, h);
+    assert_int_equal(audit_frontier_append(&f, h, &err), 0);
+  }
+  char *text = NULL;
+  assert_int_equal(audit_frontier_format(&f, &text, &err), 0);
+  assert_int_equal(strncmp(text, "{\"tree_size\":5,\"nodes\":[\"", 25), 0);
+  assert_int_equal(audit_frontier_parse(text, strlen(text), &back, &err), 0);
+  assert_int_equal(back.size, 5);
+  assert_memory_equal(back.node[2], f.node[2], AUDIT_HASH_LEN);
+  assert_memory_equal(back.node[0], f.node[0], AUDIT_HASH_LEN);
+  size_t len = strlen(text);
+  char *cut = strndup(text, len - 2 - 67); /* the last node dropped */
+  char bad[8200];
+  snprintf(bad, sizeof bad, "%s]}", cut);
+  const char *refused[] = {"", "{}", "{\"tree_size\":05,\"nodes\":[]}", "{\"tree_size\":0,\"nodes\":[]} ",
+                           "{\"tree_size\":99999999999999999999,\"nodes\":[]}", bad};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    memset(&err, 0, sizeof err);
+    assert_int_equal(audit_frontier_parse(refused[i], strlen(refused[i]), &back, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, "TR103308-5.5"));
+  }
+  const char *empty = "{\"tree_size\":0,\"nodes\":[]}";
+  assert_int_equal(audit_frontier_parse(empty, strlen(empty), &back, &err), 0);
+  assert_int_equal(back.size, 0);
+  char *upper = strdup(text);
+  upper[25] = 'A'; /* lower-case hex only */
+  assert_int_equal(audit_frontier_parse(upper, len, &back, &err), LISEC_EINVAL);
+  assert_int_equal(audit_frontier_parse(text, len - 1, &back, &err), LISEC_EINVAL);
+  snprintf(bad, sizeof bad, "%.*s,\"%064d\"]}", (int)(len - 2), text, 0); /* one node too many */
+  assert_int_equal(audit_frontier_parse(bad, strlen(bad), &back, &err), LISEC_EINVAL);
+  free(upper);
+  free(cut);
+  free(text);
+}
+
 static void test_tree_compact_matches_definition(void **state) {
   (void)state;
   static uint8_t leaves[BIG][AUDIT_HASH_LEN];
@@ -333,9 +378,23 @@ static void test_tree_compact_matches_definition(void **state) {
       assert_memory_equal(got, want, AUDIT_HASH_LEN);
       audit_frontier_root(&f, got);
       assert_memory_equal(got, want, AUDIT_HASH_LEN);
+      /* the compact tree's right edge at n is the streamed one, and it
+       * goes through its stored text unchanged */
+      audit_frontier tf, back;
+      assert_int_equal(audit_tree_frontier(c4, n, array_fetch, &src, &tf, &err), 0);
+      assert_int_equal(tf.size, n);
+      for (int h = 0; h < 64; h++)
+        if (n & ((uint64_t)1 << h)) assert_memory_equal(tf.node[h], f.node[h], AUDIT_HASH_LEN);
+      char *text = NULL;
+      assert_int_equal(audit_frontier_format(&tf, &text, &err), 0);
+      assert_int_equal(audit_frontier_parse(text, strlen(text), &back, &err), 0);
+      audit_frontier_root(&back, got);
+      assert_memory_equal(got, want, AUDIT_HASH_LEN);
+      free(text);
     }
     if (n < BIG) assert_int_equal(audit_frontier_append(&f, L[n], &err), 0);
   }
+  assert_int_equal(audit_tree_frontier(c4, BIG + 1, array_fetch, &src, &f, &err), LISEC_EINVAL);
   uint32_t seed = 12345;
   for (int k = 0; k < 3000; k++) {
     seed = seed * 1103515245u + 12345u;
@@ -1176,6 +1235,7 @@ int main(void) {
       cmocka_unit_test(test_inclusion_classic),
       cmocka_unit_test(test_consistency_classic),
       cmocka_unit_test(test_tree_compact_matches_definition),
+      cmocka_unit_test(test_frontier_text),
       cmocka_unit_test(test_entry_format),
       cmocka_unit_test(test_entry_sealing),
       cmocka_unit_test(test_note_go_vector),

@@ -82,7 +82,8 @@ static int fresh_store(void **state) {
     snprintf(cmd, sizeof cmd,
              "psql -q '%s' -c 'ALTER TABLE audit_log DISABLE TRIGGER USER; DELETE FROM audit_log; "
              "ALTER TABLE audit_log ENABLE TRIGGER USER; ALTER TABLE checkpoints DISABLE TRIGGER USER; "
-             "DELETE FROM checkpoints; ALTER TABLE checkpoints ENABLE TRIGGER USER;' >/dev/null 2>&1",
+             "DELETE FROM checkpoints; ALTER TABLE checkpoints ENABLE TRIGGER USER; "
+             "DELETE FROM documents WHERE kind = '\\''audit.frontier'\\'';' >/dev/null 2>&1",
              env);
     if (system(cmd) != 0) { /* the tables exist only after the first open */
     }
@@ -808,9 +809,11 @@ static void test_open_from_checkpoint_data_edit(void **state) {
   store_close(s);
 }
 
-/* What the open from a checkpoint still refuses at open: a leaf hash
- * changed with its data below the checkpoint (entry 8 copied over 7), and
- * a data edit in the tail after it. */
+/* What the open from a checkpoint still refuses at open: a data edit in
+ * the tail after it, and an entry copied over another there (its leaf hash
+ * with it). Below the checkpoint nothing is read at open: an entry copied
+ * over another with its leaf hash (8 over 7) is found by the recheck after
+ * it, which stops the log; a full open refuses it outright. */
 static void test_open_from_checkpoint_refuses(void **state) {
   (void)state;
   lisec_store *s = open_store();
@@ -824,12 +827,175 @@ static void test_open_from_checkpoint_refuses(void **state) {
   assert_null(log);
   assert_non_null(strstr(err.msg, "entry 25: its data does not match its stored leaf hash"));
   raw_sql("UPDATE audit_log SET data = (SELECT data FROM audit_log WHERE idx = 8), leaf_hash = "
-          "(SELECT leaf_hash FROM audit_log WHERE idx = 8) WHERE idx IN (7, 25);");
+          "(SELECT leaf_hash FROM audit_log WHERE idx = 8) WHERE idx = 25;");
   memset(&err, 0, sizeof err);
   assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
   assert_null(log);
   assert_non_null(strstr(err.msg, "TR103308-5.5"));
-  assert_non_null(strstr(err.msg, "checkpoint at size 10: the recomputed root differs"));
+  assert_non_null(strstr(err.msg, "entry 25: it says it is entry 8"));
+  store_close(s);
+}
+
+/* ---- the open from a checkpoint's stored frontier (issue 22 item 7) ------- */
+
+static char hold_file[256];
+
+/* The recheck held (LISEC_TEST_AUDIT_RECHECK_HOLD) until release_recheck. */
+static void hold_recheck(void) {
+  snprintf(hold_file, sizeof hold_file, "%s/hold-recheck", tmpdir);
+  FILE *f = fopen(hold_file, "w");
+  assert_non_null(f);
+  fclose(f);
+  setenv("LISEC_TEST_AUDIT_RECHECK_HOLD", hold_file, 1);
+}
+
+static void release_recheck(void) {
+  unlink(hold_file);
+  unsetenv("LISEC_TEST_AUDIT_RECHECK_HOLD");
+}
+
+/* The stored frontier of the checkpoint at size, or NULL. */
+static char *frontier_doc(lisec_store *s, uint64_t size) {
+  char id[24], *body = NULL;
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  lisec_err err = {0};
+  return store_doc_get(s, AUDIT_FRONTIER_DOC_KIND, id, &body, NULL, &err) == 0 ? body : NULL;
+}
+
+static void put_frontier_doc(lisec_store *s, uint64_t size, const char *body) {
+  char id[24];
+  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(s, AUDIT_FRONTIER_DOC_KIND, id, body, -1, NULL, &err), 0);
+}
+
+/* The log opened from the frontier stored with its checkpoint at 20: only
+ * the 10 entries after it are read at open. Until the recheck has rebuilt
+ * the tree below 20, appends and checkpoints go on (on the right edge) and
+ * proofs say to come back; after it, every proof verifies against the
+ * checkpoints signed before and during that time, and a full open of the
+ * log checks all of them: nothing appended is lost. */
+static void test_open_from_frontier(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  char *body = frontier_doc(s, 20);
+  assert_non_null(body); /* stored with the checkpoint at 20 */
+  audit_frontier f;
+  lisec_err err = {0};
+  assert_int_equal(audit_frontier_parse(body, strlen(body), &f, &err), 0);
+  assert_int_equal(f.size, 20);
+  free(body);
+  ctl_auditlog_config c = base_config();
+  c.open_full_below = 1;
+  hold_recheck();
+  ctl_auditlog *log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), 30);
+  audit_proof p;
+  uint8_t leaf[32] = {0}, root[32];
+  uint64_t size = 0, found = 0;
+  assert_int_equal(ctl_auditlog_prove_inclusion(log, s, 3, 0, &p, leaf, root, &size, &err), LISEC_EUNAVAIL);
+  assert_non_null(strstr(err.msg, "retry"));
+  assert_int_equal(ctl_auditlog_prove_consistency(log, s, 3, 0, &p, NULL, root, &size, &err), LISEC_EUNAVAIL);
+  assert_int_equal(ctl_auditlog_find_leaf(log, s, leaf, 0, &found, &err), LISEC_EUNAVAIL);
+  /* appends and a checkpoint while the tree is deferred */
+  audit_record r = record("deferred");
+  uint64_t idx = 0;
+  for (int i = 0; i < 7; i++) {
+    assert_int_equal(ctl_auditlog_append(log, &r, i == 2, &idx, &err), 0);
+    assert_int_equal(idx, 30 + (uint64_t)i);
+  }
+  assert_int_equal(ctl_auditlog_checkpoint_now(log, &err), 0);
+  char *note = NULL;
+  uint64_t cp_size = 0;
+  assert_int_equal(ctl_auditlog_latest_checkpoint(log, &note, &cp_size, &err), 0);
+  assert_int_equal(cp_size, 37);
+  audit_vkey k;
+  vkey_of(log, &k);
+  audit_checkpoint cp;
+  assert_int_equal(audit_note_open(note, strlen(note), &k, &cp, &err), 0);
+  free(note);
+  release_recheck();
+  assert_true(recheck_result(log, 20));
+  /* the rebuilt tree, caught up with the appends, proves the checkpoint
+   * signed while it was deferred */
+  for (uint64_t i = 0; i < 37; i++) {
+    assert_int_equal(ctl_auditlog_prove_inclusion(log, s, i, 37, &p, leaf, root, &size, &err), 0);
+    assert_memory_equal(root, cp.root, 32);
+    assert_int_equal(audit_verify_inclusion(i, 37, leaf, &p, cp.root, &err), 0);
+    assert_int_equal(ctl_auditlog_find_leaf(log, s, leaf, 37, &found, &err), 0);
+    assert_int_equal(found, i);
+    uint8_t old_root[32];
+    assert_int_equal(ctl_auditlog_prove_consistency(log, s, i + 1, 37, &p, old_root, root, &size, &err), 0);
+    assert_int_equal(audit_verify_consistency(i + 1, 37, old_root, cp.root, &p, &err), 0);
+  }
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), 0);
+  assert_int_equal(idx, 37);
+  ctl_auditlog_close(log); /* signs at 38 */
+  c.open_full_below = UINT64_MAX;
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), 38);
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
+/* A stored frontier that was edited (one node changed, one from another
+ * size, malformed) refuses the open naming TR103308-5.5 and the frontier;
+ * put back, the log opens with nothing lost. A leaf hash and data copied
+ * below the checkpoint (never read at open) stop the log at the recheck. */
+static void test_open_from_frontier_refuses_edits(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  char *good = frontier_doc(s, 20), *other = frontier_doc(s, 10);
+  assert_non_null(good);
+  assert_non_null(other);
+  ctl_auditlog_config c = base_config();
+  c.open_full_below = 1;
+  ctl_auditlog *log = NULL;
+  lisec_err err = {0};
+  char *edited = strdup(good);
+  char *hex = strstr(edited, "[\"") + 2;
+  hex[5] = hex[5] == '0' ? '1' : '0';
+  const char *bad[] = {edited, other, "{\"tree_size\":20,\"nodes\":[]}", "not a frontier"};
+  const char *why[] = {"does not give the checkpoint's signed root", "does not give the checkpoint's signed root",
+                       "malformed", "malformed"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    put_frontier_doc(s, 20, bad[i]);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ctl_auditlog_open(s, &c, &log, &err), LISEC_EDENIED);
+    assert_null(log);
+    assert_non_null(strstr(err.msg, "TR103308-5.5"));
+    assert_non_null(strstr(err.msg, "frontier"));
+    assert_non_null(strstr(err.msg, why[i]));
+  }
+  put_frontier_doc(s, 20, good);
+  log = open_log(s, &c);
+  assert_int_equal(ctl_auditlog_size(log), 30);
+  assert_true(recheck_result(log, 20));
+  ctl_auditlog_close(log); /* signs at 30 */
+  raw_sql(external_store ? "ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE "
+                           "tree_size > 20; ALTER TABLE checkpoints ENABLE TRIGGER USER;"
+                         : "DELETE FROM checkpoints WHERE tree_size > 20;");
+  raw_sql(external_store ? "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET data = (SELECT data FROM "
+                           "audit_log WHERE idx = 8), leaf_hash = (SELECT leaf_hash FROM audit_log WHERE idx = 8) "
+                           "WHERE idx = 7;"
+                         : "DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET data = (SELECT data FROM "
+                           "audit_log WHERE idx = 8), leaf_hash = (SELECT leaf_hash FROM audit_log WHERE idx = 8) "
+                           "WHERE idx = 7;");
+  log = open_log(s, &c);
+  assert_false(recheck_result(log, 20));
+  audit_record r = record("after");
+  uint64_t idx;
+  memset(&err, 0, sizeof err);
+  assert_int_equal(ctl_auditlog_append(log, &r, false, &idx, &err), LISEC_ESTORE);
+  assert_non_null(strstr(err.msg, "TR103308-5.5"));
+  audit_proof p;
+  assert_int_equal(ctl_auditlog_prove_inclusion(log, s, 3, 0, &p, NULL, NULL, NULL, &err), LISEC_EUNAVAIL);
+  ctl_auditlog_close(log);
+  free(edited);
+  free(good);
+  free(other);
   store_close(s);
 }
 
@@ -1148,6 +1314,8 @@ int main(void) {
       cmocka_unit_test_setup(test_open_from_checkpoint, fresh_store),
       cmocka_unit_test_setup(test_open_from_checkpoint_data_edit, fresh_store),
       cmocka_unit_test_setup(test_open_from_checkpoint_refuses, fresh_store),
+      cmocka_unit_test_setup(test_open_from_frontier, fresh_store),
+      cmocka_unit_test_setup(test_open_from_frontier_refuses_edits, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
