@@ -53,7 +53,9 @@ if len(h) >= 2:
     print(f"  hubs: a decision moving a hub costs ~{b:.2f} us more CPU (p50) per connection of the hub (a line"
           f" through the points, which the table shows is not straight); at 10,000 connections"
           f" ~{(a + b * 10000) / 1e3:.1f} ms (extrapolated)")
-au = rows("audit.dat")  # size grow_s open_s tree_mib disk_mib append_per_s incl_p99 cons_p99 leaf_p50 leaf_p99
+# size grow_s open_s tree_mib disk_mib append_per_s incl_p99 cons_p99 leaf_p50 leaf_p99 incl_p50
+# ckpt_open_s ckpt_open_cpu full_open_s full_open_cpu leaves_open_s leaves_open_cpu ready_s ready_cpu
+au = rows("audit.dat")
 if len(au) >= 2:
     xs = [r[0] for r in au]
     a, b = line(xs, [r[3] for r in au])
@@ -68,6 +70,18 @@ if len(au) >= 2:
             print(f"    at {n / 1e6:.0f}M entries (extrapolated): appender memory ~{a + b * n:.0f} MiB,"
                   f" SQLite file ~{(da + db * n) / 1024:.1f} GiB, open and check ~{oa + ob * n:.0f} s,"
                   f" proof by leaf hash ~{(ka + kb * n) / 1e3:.0f} ms")
+    if all(len(r) >= 19 for r in au):
+        fa, fb = line(xs, [r[14] for r in au])
+        ra, rb = line(xs, [r[18] for r in au])
+        ck = [r[12] for r in au]
+        print(f"    open CPU: from the checkpoint's stored frontier {min(ck):.2f}-{max(ck):.2f} s at"
+              f" {min(xs) / 1e6:.0f}M-{max(xs) / 1e6:.0f}M entries (no line: it does not grow with the log);"
+              f" every entry checked {fb * 1e6:.2f} s per million entries, the tree rebuilt after the open"
+              f" {rb * 1e6:.2f} s per million")
+        for n in (30e6, 100e6):
+            if n > max(xs):
+                print(f"    at {n / 1e6:.0f}M entries (extrapolated): full-check open ~{fa + fb * n:.0f} s of CPU,"
+                      f" open from the frontier as measured, tree ready after it ~{ra + rb * n:.0f} s of CPU")
     fit.append(("audit_mem_at_24gib_entries", at))
 with open(os.path.join(d, "fit.dat"), "w") as f:
     for k, v in fit:

@@ -1,7 +1,8 @@
 # bench/scale's plot (gnuplot, called by bench/scale/run with dir= and png=):
 # four panels from the .dat files the run wrote: the model against platform
 # size (times and RSS), decisions against a hub VM's connections, and the
-# audit log against its size.
+# audit log against its size (its open: every entry checked, by stored leaf
+# hashes, from the checkpoint's stored frontier, and the rebuild after it).
 set terminal pngcairo size 1200,860 font ",9"
 set output png
 set multiplot layout 2,2 title "lisec scaling curves (bench/scale/run; log-log)"
@@ -50,5 +51,9 @@ plot dir."/audit.dat" using 1:6 with linespoints title "durable appends/s (64 wr
      dir."/audit.dat" using 1:11 with linespoints title "inclusion proof p50 (us)", \
      dir."/audit.dat" using 1:7 with linespoints title "inclusion proof p99 (us)", \
      dir."/audit.dat" using 1:9 with linespoints title "proof by leaf hash p50 (us)", \
-     dir."/audit.dat" using 1:4 with linespoints title "appender memory (MiB)"
+     dir."/audit.dat" using 1:4 with linespoints title "appender memory (MiB)", \
+     dir."/audit.dat" using 1:($15*1000) with linespoints title "open, every entry checked: CPU (ms)", \
+     dir."/audit.dat" using 1:($17*1000) with linespoints title "open by stored leaf hashes: CPU (ms)", \
+     dir."/audit.dat" using 1:($13*1000) with linespoints title "open from checkpoint frontier: CPU (ms)", \
+     dir."/audit.dat" using 1:($19*1000) with linespoints title "tree rebuilt after that open: CPU (ms)"
 unset multiplot
