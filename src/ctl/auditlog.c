@@ -326,7 +326,7 @@ static int load_log(ctl_auditlog *log, lisec_store *s, lisec_err *err) {
     log->front = log->cpf = f;
     if (audit_verifier_start_at(c.v, &f) != 0) rc = lisec_err_set(err, LISEC_EINTERNAL, "audit verifier");
   }
-  if (!rc) rc = store_checkpoint_list(s, load_checkpoint, &c, err);
+  if (!rc) rc = store_checkpoint_list_from(s, log->from_frontier ? log->base : 0, load_checkpoint, &c, err);
   if (!rc) rc = store_log_range(s, log->from_frontier ? log->base : 0, size, load_entry, &c, err);
   if (!rc && c.rc) rc = c.rc;
   audit_verify_summary sum;

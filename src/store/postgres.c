@@ -557,10 +557,10 @@ static int pg_checkpoint_latest(void *be, uint64_t *size, char **note, lisec_err
   return rc;
 }
 
-static int pg_checkpoint_list(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
+static int pg_checkpoint_list(void *be, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
   pg_be *b = be;
   int rc = 0, rows = PG_PAGE;
-  int64_t after = -1;
+  int64_t after = from > INT64_MAX ? INT64_MAX - 1 : (int64_t)from - 1;
   while (rc == 0 && rows == PG_PAGE) {
     char a[32];
     snprintf(a, sizeof a, "%lld", (long long)after);

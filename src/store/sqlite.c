@@ -64,7 +64,7 @@ static const char SQL_CP_INSERT[] =
     "INSERT INTO checkpoints (tree_size, note, created_at) VALUES (?1, ?2, ?3)";
 static const char SQL_CP_LATEST[] =
     "SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1";
-static const char SQL_CP_LIST[] = "SELECT tree_size, note FROM checkpoints ORDER BY tree_size";
+static const char SQL_CP_LIST[] = "SELECT tree_size, note FROM checkpoints WHERE tree_size >= ? ORDER BY tree_size";
 
 /* lisec's code for a SQLite result: a locked or unopenable database is
  * unavailable (try later), a constraint (a taken log index, a trigger's
@@ -451,11 +451,12 @@ static int sqlite_checkpoint_latest(void *be, uint64_t *size, char **note, lisec
   return rc;
 }
 
-static int sqlite_checkpoint_list(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
+static int sqlite_checkpoint_list(void *be, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
   sqlite_be *b = be;
   sqlite3_stmt *st = NULL;
   int rc = sqlite_prepare(b, SQL_CP_LIST, &st, err);
   if (rc) return rc;
+  sqlite3_bind_int64(st, 1, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
   int step = SQLITE_DONE;
   while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
     const char *note = (const char *)sqlite3_column_text(st, 1);

@@ -425,8 +425,12 @@ int store_checkpoint_latest(lisec_store *s, uint64_t *tree_size, char **note, li
   return note_failure(s, s->ops->checkpoint_latest(s->be, tree_size, note, err));
 }
 
-int store_checkpoint_list(lisec_store *s, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
+int store_checkpoint_list_from(lisec_store *s, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
   if (!cb) return note_failure(s, lisec_err_set(err, LISEC_EINVAL, "store: no callback"));
   walk w = {.ctx = ctx, .cp = cb};
-  return walk_end(s, &w, s->ops->checkpoint_list(s->be, walk_cp, &w, err));
+  return walk_end(s, &w, s->ops->checkpoint_list(s->be, from, walk_cp, &w, err));
+}
+
+int store_checkpoint_list(lisec_store *s, store_checkpoint_cb cb, void *ctx, lisec_err *err) {
+  return store_checkpoint_list_from(s, 0, cb, ctx, err);
 }

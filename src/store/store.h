@@ -94,6 +94,9 @@ int store_checkpoint_put(lisec_store *s, uint64_t tree_size, const char *note, l
 int store_checkpoint_latest(lisec_store *s, uint64_t *tree_size, char **note, lisec_err *err);
 typedef int (*store_checkpoint_cb)(void *ctx, uint64_t tree_size, const char *note);
 int store_checkpoint_list(lisec_store *s, store_checkpoint_cb cb, void *ctx, lisec_err *err);
+/* Only those at tree size from or more (the open from a stored frontier
+ * reads none below it). */
+int store_checkpoint_list_from(lisec_store *s, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err);
 
 /* ---- one writer (issue 17; lock.c) --------------------------------------
  * The lock a lisecd holds for as long as it writes the store: on SQLite an

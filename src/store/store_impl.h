@@ -47,7 +47,7 @@ typedef struct store_ops {
   /* Inserts; ECONFLICT when tree_size holds a different note, 0 when the same. */
   int (*checkpoint_put)(void *be, uint64_t tree_size, const char *note, lisec_err *err);
   int (*checkpoint_latest)(void *be, uint64_t *tree_size, char **note, lisec_err *err);
-  int (*checkpoint_list)(void *be, store_checkpoint_cb cb, void *ctx, lisec_err *err);
+  int (*checkpoint_list)(void *be, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err);
 } store_ops;
 
 /* The key of the fence's transaction lock: every fenced transaction holds

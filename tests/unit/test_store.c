@@ -940,6 +940,15 @@ static void test_checkpoints(void **state) {
   int calls = 0;
   assert_int_equal(store_checkpoint_list(s, stop_cp, &calls, &err), 9);
   assert_int_equal(calls, 1);
+  /* from a size on (the audit log's open from a stored frontier) */
+  memset(&c, 0, sizeof c);
+  assert_int_equal(store_checkpoint_list_from(s, 5, collect_cp, &c, &err), 0);
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.size[0], 5);
+  assert_int_equal(c.size[1], 7);
+  memset(&c, 0, sizeof c);
+  assert_int_equal(store_checkpoint_list_from(s, 8, collect_cp, &c, &err), 0);
+  assert_int_equal(c.n, 0);
   /* the same checkpoint again is a no-op; a different one for the same size
    * is refused and the first kept */
   assert_int_equal(store_checkpoint_put(s, 7, "origin\n7\nBBBB\n", &err), 0);
