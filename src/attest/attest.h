@@ -251,6 +251,8 @@ typedef struct attest_nonces attest_nonces;
  * full). Not thread-safe: the caller serialises access. */
 attest_nonces *attest_nonces_new(size_t max);
 void attest_nonces_free(attest_nonces *n);
+/* A copy of the table (its own storage), or NULL when out of memory. */
+attest_nonces *attest_nonces_copy(const attest_nonces *n);
 /* Draws a fresh nonce valid until now_ms + ttl_ms. */
 int attest_nonce_issue(attest_nonces *n, int64_t now_ms, int64_t ttl_ms,
                        uint8_t out[ATTEST_NONCE_LEN], lisec_err *err);

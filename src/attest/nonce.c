@@ -40,6 +40,14 @@ void attest_nonces_free(attest_nonces *t) {
   free(t);
 }
 
+attest_nonces *attest_nonces_copy(const attest_nonces *t) {
+  attest_nonces *c = t ? attest_nonces_new(t->max) : NULL;
+  if (!c) return NULL;
+  memcpy(c->e, t->e, t->n * sizeof *t->e);
+  c->n = t->n;
+  return c;
+}
+
 static void purge(attest_nonces *t, int64_t now_ms) {
   size_t w = 0;
   for (size_t i = 0; i < t->n; i++)

@@ -33,6 +33,7 @@
 #include "ctl/attest.h"
 #include "ctl/attest_nonces.h"
 #include "ctl/attest_result.h"
+#include "ctl/attest_revoked.h"
 #include "ctl/audit.h"
 #include "ctl/auditlog.h"
 #include "ctl/clock.h"
@@ -47,6 +48,7 @@
 #define SECRET_LEN 32
 #define NONCES_PER_HOST 4
 #define HOSTS_MAX 100000
+#define REVOKED_KEPT_MAX 400000 /* certificates kept in memory; past it the store answers */
 #define QUARANTINE_ARGS_MAX 32
 
 extern char **environ;
@@ -115,6 +117,8 @@ struct ctl_attest_state {
   char *quarantine_cmd;
   char *quarantine_argv[QUARANTINE_ARGS_MAX + 1];
   bool reloaded; /* every stored appraisal is in the table and the model */
+  ctl_nonce_cache *nonces; /* each host's nonce table as last written (ctl/attest_nonces.h) */
+  ctl_revoked_set *revoked; /* the revoked host certificates (ctl/attest_revoked.h) */
   /* the overdue timer */
   pthread_t timer;
   bool timer_started, stopping;
@@ -627,6 +631,7 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   pthread_condattr_destroy(&ca);
   sh->attest = st;
   int rc;
+  if (!(st->nonces = ctl_nonce_cache_new(HOSTS_MAX))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const ctl_settings *set = &sh->settings; /* checked by ctl_open */
   st->interval_s = set->attest_interval_s;
   st->grace_s = set->attest_grace_s;
@@ -634,6 +639,9 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   st->fresh_wait_ms = set->attest_fresh_wait_ms;
   st->quarantine_timeout_s = set->attest_quarantine_timeout_s;
   st->check_ms = set->attest_check_ms;
+  /* the revocation list is read again as often as overdue hosts are looked for */
+  if (!(st->revoked = ctl_revoked_new(REVOKED_KEPT_MAX, st->check_ms)))
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   st->inventory_max_bytes = set->attest_inventory_max_bytes;
   st->inventory_max_domains = set->attest_inventory_max_domains;
   if ((rc = parse_quarantine(st, cfg, err)) || (rc = ctl_telemetry_conf_read(cfg, &st->telemetry, err)))
@@ -707,6 +715,8 @@ void ctl_attest_close(ctl_shared *sh) {
   attest_location_ca_free(st->location_ca);
   free(st->ek_ca);
   free(st->quarantine_cmd);
+  ctl_nonce_cache_free(st->nonces);
+  ctl_revoked_free(st->revoked);
   pthread_cond_destroy(&st->changed);
   pthread_mutex_destroy(&st->mu);
   free(st);
@@ -1038,7 +1048,8 @@ int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
   if ((rc = ctl_clock_trusted_now(ctl->shared, "a nonce's expiry", &now_ms, err)))
     return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.nonce", false, NULL, rc, NULL, err,
                      "host %s", host);
-  rc = ctl_nonces_issue(ctl->store, host, NONCES_PER_HOST, now_ms, st->nonce_ttl_s * 1000, n, err);
+  rc = ctl_nonces_issue_kept(ctl->store, st->nonces, host, NONCES_PER_HOST, now_ms, st->nonce_ttl_s * 1000,
+                             n, err);
   if (rc) return rc;
   char hex[2 * ATTEST_NONCE_LEN + 1];
   lisec_hex_encode(n, sizeof n, hex);
@@ -1298,10 +1309,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   attest_chassis_verdict tv = {0};
   obs_built ob = {0};
   char *obs_text = NULL, *host_text = NULL;
-  char *nonce_text = NULL; /* the host's nonces with this one spent, written with the record */
+  ctl_nonces_taken taken = {0}; /* the host's nonces with this one spent, written with the record */
   char *result_text = NULL; /* the lasting part of the EAR and verdict, when it changed */
   char result_ref[CTL_ATTEST_RESULT_REF_LEN + 1] = "";
-  int64_t nonce_ver = 0, now_ms = 0;
+  int64_t now_ms = 0;
   bool nonce_pending = false; /* taken, not yet spent in the store */
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
@@ -1341,8 +1352,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     goto done;
   }
   int64_t now = now_ms / 1000;
-  int nrc = ctl_nonces_take(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &nonce_text,
-                            &nonce_ver, &ne);
+  int nrc = ctl_nonces_take_kept(ctl->store, st->nonces, host, NONCES_PER_HOST, nonce, nonce_len, now_ms,
+                                 &taken, &ne);
   nonce_pending = nrc == 0;
   if (nrc && nrc != LISEC_EDENIED) {
     lisec_err_set(err, nrc, "%s", ne.msg);
@@ -1466,12 +1477,13 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
   }
   ctl_auditlog_doc docs[4];
-  size_t n_docs = 0, obs_at = 0;
+  size_t n_docs = 0, obs_at = 0, nonce_at = 0;
   if (host_text) {
     docs[n_docs++] = (ctl_auditlog_doc){HOST_KIND, host, host_text, ver, 0};
     if (result_text) docs[n_docs++] = (ctl_auditlog_doc){CTL_ATTEST_RESULT_KIND, host, result_text, -1, 0};
     if (obs_text) obs_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_MODEL_OBS_KIND, host, obs_text, -1, 0};
-    if (nonce_pending) docs[n_docs++] = (ctl_auditlog_doc){CTL_NONCES_KIND, host, nonce_text, nonce_ver, 0};
+    if (nonce_pending)
+      nonce_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_NONCES_KIND, host, taken.text, taken.ver, 0};
   }
   char subject[16 + ATTEST_HOST_ID_LEN];
   snprintf(subject, sizeof subject, "host %s", host);
@@ -1492,13 +1504,17 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   }
   ob.stored = obs_text && docs[obs_at].rc == 0;
   /* A record's documents are written all or none: with them, the nonce. */
+  /* kept for the next report at the version written, or forgotten */
+  if (nonce_pending)
+    ctl_nonces_taken_done(st->nonces, host, &taken, docs[0].rc == 0 && docs[nonce_at].rc == 0);
   if (nonce_pending && docs[0].rc == 0) nonce_pending = false;
   if (nonce_pending) {
     /* One of them had moved: the nonce is decided again on the stored
      * table. Spent meanwhile by another report (or not known): this one
      * takes no effect, and its failure follows its record. */
     lisec_err ce = {0};
-    int crc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ce);
+    int crc = ctl_nonces_consume_kept(ctl->store, st->nonces, host, NONCES_PER_HOST, nonce, nonce_len, now_ms,
+                                      &ce);
     nonce_pending = false;
     if (crc) {
       rc = lisec_err_set(err, crc, "%s", ce.msg);
@@ -1592,11 +1608,12 @@ done:
   if (nonce_pending) {
     /* ended before its record's commit: spent on its own, as it always is */
     lisec_err ce = {0};
-    int crc = ctl_nonces_consume(ctl->store, host, NONCES_PER_HOST, nonce, nonce_len, now_ms, &ce);
+    int crc = ctl_nonces_consume_kept(ctl->store, st->nonces, host, NONCES_PER_HOST, nonce, nonce_len, now_ms,
+                                      &ce);
     if (crc && crc != LISEC_EDENIED)
       LOG_WARN("attest: the nonce of host %.16s.. could not be spent: %s", host, ce.msg);
   }
-  free(nonce_text);
+  ctl_nonces_taken_done(st->nonces, host, &taken, false);
   free(result_text);
   obs_built_free(&ob);
   free(obs_text);
@@ -1620,7 +1637,7 @@ void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
   ak_cached *ak = NULL;
   /* the nonces it was issued are spent with its AK */
   lisec_err nerr = {0};
-  if (ctl_nonces_forget(ctl->store, host, &nerr))
+  if (ctl_nonces_forget_kept(ctl->store, st->nonces, host, &nerr))
     LOG_WARN("attest: the nonces of host %.16s.. were not dropped: %s", host, nerr.msg);
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
@@ -1636,6 +1653,11 @@ void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
   }
   pthread_mutex_unlock(&st->mu);
   ak_cached_put(st, ak);
+}
+
+struct ctl_revoked_set *ctl_attest_revoked(lisec_ctl *ctl) {
+  struct ctl_attest_state *st = st_of(ctl);
+  return st ? st->revoked : NULL;
 }
 
 /* ---- reading ------------------------------------------------------------ */

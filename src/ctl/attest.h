@@ -121,5 +121,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
  * spent, no location offer) and wakes the requests parked for its quote.
  * The stored document and the model are the caller's. */
 void ctl_attest_host_forget(lisec_ctl *ctl, const char *host);
+/* The revoked host certificates this controller keeps (ctl/attest_revoked.h),
+ * or NULL before attestation is open (the store is then asked each time). */
+struct ctl_revoked_set *ctl_attest_revoked(lisec_ctl *ctl);
 
 #endif

@@ -10,7 +10,18 @@
  * same transaction as its audit entry and documents; a conflict there is
  * decided again with ctl_nonces_consume. The nonces are not secrets (the agent receives
  * them in clear inside TLS); what matters is that they are fresh and single
- * use. */
+ * use.
+ *
+ * The controller keeps each host's table as it last wrote it, with its
+ * version (ctl_nonce_cache, issue 15's figure): an issue or a take starts
+ * from that copy instead of reading the store, and the write that follows
+ * is the same compare-and-set on the version kept. A copy that is stale
+ * (a write this lisecd did not make, e.g. one that bypassed the leader's
+ * fence) costs a refused write, after which the table is read from the
+ * store and the change made again; a nonce the copy does not accept is
+ * decided again on the stored table. So only an acceptance can come from
+ * the copy, and it counts only once its write at the kept version lands. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +30,122 @@
 
 /* Bounded: a conflict means another write landed, so progress is made. */
 #define CAS_TRIES 16
+
+/* ---- the tables kept in the controller ------------------------------------ */
+
+typedef struct kept {
+  char host[ATTEST_HOST_ID_LEN + 1];
+  attest_nonces *t;
+  int64_t ver;
+  struct kept *next;
+} kept;
+
+struct ctl_nonce_cache {
+  pthread_mutex_t mu;
+  kept **buckets;
+  size_t nbuckets, n, max;
+};
+
+ctl_nonce_cache *ctl_nonce_cache_new(size_t max_hosts) {
+  ctl_nonce_cache *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->nbuckets = 64;
+  while (c->nbuckets < max_hosts / 2 && c->nbuckets < 65536) c->nbuckets *= 2;
+  if (!(c->buckets = calloc(c->nbuckets, sizeof *c->buckets))) {
+    free(c);
+    return NULL;
+  }
+  c->max = max_hosts;
+  pthread_mutex_init(&c->mu, NULL);
+  return c;
+}
+
+void ctl_nonce_cache_free(ctl_nonce_cache *c) {
+  if (!c) return;
+  for (size_t i = 0; i < c->nbuckets; i++)
+    for (kept *k = c->buckets[i], *nx; k; k = nx) {
+      nx = k->next;
+      attest_nonces_free(k->t);
+      free(k);
+    }
+  free(c->buckets);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+/* Host ids are hex SHA-256 digests, so any of their bytes spread evenly;
+ * a name of another form still works, only less evenly spread. */
+static kept **slot(ctl_nonce_cache *c, const char *host) {
+  size_t h = 5381;
+  for (const char *p = host; *p && p - host < 16; p++) h = h * 33 + (unsigned char)*p;
+  kept **k = &c->buckets[h & (c->nbuckets - 1)];
+  while (*k && strcmp((*k)->host, host) != 0) k = &(*k)->next;
+  return k;
+}
+
+/* A copy of the kept table of host (*t, *ver), or false when none is kept. */
+static bool kept_get(ctl_nonce_cache *c, const char *host, attest_nonces **t, int64_t *ver) {
+  if (!c) return false;
+  pthread_mutex_lock(&c->mu);
+  kept *k = *slot(c, host);
+  *t = k ? attest_nonces_copy(k->t) : NULL;
+  if (*t) *ver = k->ver;
+  pthread_mutex_unlock(&c->mu);
+  return *t != NULL;
+}
+
+/* Keeps t (taken over) as host's table at version ver; when the cache is
+ * full a new host is simply not kept (its tables are read from the store). */
+static void kept_put(ctl_nonce_cache *c, const char *host, attest_nonces *t, int64_t ver) {
+  if (!c || strlen(host) > ATTEST_HOST_ID_LEN) {
+    attest_nonces_free(t);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  kept **s = slot(c, host);
+  if (*s) {
+    attest_nonces_free((*s)->t);
+    (*s)->t = t, (*s)->ver = ver, t = NULL;
+  } else if (c->n < c->max && (*s = calloc(1, sizeof **s))) {
+    snprintf((*s)->host, sizeof (*s)->host, "%s", host);
+    (*s)->t = t, (*s)->ver = ver, t = NULL;
+    c->n++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  attest_nonces_free(t);
+}
+
+static void kept_drop(ctl_nonce_cache *c, const char *host) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  kept **s = slot(c, host), *k = *s;
+  if (k) {
+    *s = k->next;
+    attest_nonces_free(k->t);
+    free(k);
+    c->n--;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+void ctl_nonce_cache_drop(ctl_nonce_cache *c, const char *host) { kept_drop(c, host); }
+
+void ctl_nonce_cache_clear(ctl_nonce_cache *c) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->nbuckets; i++) {
+    for (kept *k = c->buckets[i], *nx; k; k = nx) {
+      nx = k->next;
+      attest_nonces_free(k->t);
+      free(k);
+    }
+    c->buckets[i] = NULL;
+  }
+  c->n = 0;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- the stored tables -------------------------------------------------- */
 
 static int load(lisec_store *s, const char *host, size_t max, attest_nonces **t, int64_t *ver,
                 lisec_err *err) {
@@ -51,10 +178,10 @@ static char *table_text(const attest_nonces *t) {
 }
 
 static int save(lisec_store *s, const char *host, const attest_nonces *t, int64_t ver,
-                lisec_err *err) {
+                int64_t *new_ver, lisec_err *err) {
   char *text = table_text(t);
   if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int rc = store_doc_put(s, CTL_NONCES_KIND, host, text, ver, NULL, err);
+  int rc = store_doc_put(s, CTL_NONCES_KIND, host, text, ver, new_ver, err);
   free(text);
   return rc;
 }
@@ -87,19 +214,30 @@ static int cas_failed(const char *host, lisec_err *err) {
                        "try again", host, CAS_TRIES);
 }
 
-int ctl_nonces_issue(lisec_store *s, const char *host, size_t max, int64_t now_ms, int64_t ttl_ms,
-                     uint8_t out[ATTEST_NONCE_LEN], lisec_err *err) {
+int ctl_nonces_issue_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                          int64_t now_ms, int64_t ttl_ms, uint8_t out[ATTEST_NONCE_LEN], lisec_err *err) {
   for (int i = 0; i < CAS_TRIES; i++) {
     attest_nonces *t = NULL;
-    int64_t ver = 0;
-    int rc = load(s, host, max, &t, &ver, err);
+    int64_t ver = 0, new_ver = 0;
+    /* the kept copy first; after a refused write, what is stored */
+    int rc = i == 0 && kept_get(c, host, &t, &ver) ? 0 : load(s, host, max, &t, &ver, err);
     if (!rc) rc = attest_nonce_issue(t, now_ms, ttl_ms, out, err);
-    if (!rc) rc = save(s, host, t, ver, err);
+    if (!rc) rc = save(s, host, t, ver, &new_ver, err);
+    if (!rc) {
+      kept_put(c, host, t, new_ver);
+      return 0;
+    }
     attest_nonces_free(t);
+    kept_drop(c, host);
     if (rc == LISEC_ECONFLICT && !moved_on(s, host, ver)) return not_durable(host, err);
     if (rc != LISEC_ECONFLICT) return rc;
   }
   return cas_failed(host, err);
+}
+
+int ctl_nonces_issue(lisec_store *s, const char *host, size_t max, int64_t now_ms, int64_t ttl_ms,
+                     uint8_t out[ATTEST_NONCE_LEN], lisec_err *err) {
+  return ctl_nonces_issue_kept(s, NULL, host, max, now_ms, ttl_ms, out, err);
 }
 
 int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8_t *nonce,
@@ -112,7 +250,7 @@ int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8
     lisec_err verdict = {0};
     int vrc = attest_nonce_consume(t, nonce, len, now_ms, &verdict);
     /* A refusal changes nothing stored; a use is stored before it counts. */
-    rc = vrc ? 0 : save(s, host, t, ver, err);
+    rc = vrc ? 0 : save(s, host, t, ver, NULL, err);
     attest_nonces_free(t);
     if (vrc) {
       if (err) *err = verdict;
@@ -125,22 +263,81 @@ int ctl_nonces_consume(lisec_store *s, const char *host, size_t max, const uint8
   return cas_failed(host, err);
 }
 
+int ctl_nonces_consume_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                            const uint8_t *nonce, size_t len, int64_t now_ms, lisec_err *err) {
+  /* the rare path (a report's commit that conflicted or never came): the
+   * stored table decides, and the next issue or take reads it again */
+  kept_drop(c, host);
+  return ctl_nonces_consume(s, host, max, nonce, len, now_ms, err);
+}
+
+int ctl_nonces_take_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                         const uint8_t *nonce, size_t len, int64_t now_ms, ctl_nonces_taken *tk,
+                         lisec_err *err) {
+  *tk = (ctl_nonces_taken){0};
+  for (int i = 0; i < 2; i++) {
+    attest_nonces *t = NULL;
+    int64_t ver = 0;
+    bool from_copy = i == 0 && kept_get(c, host, &t, &ver);
+    if (!from_copy) {
+      int rc = load(s, host, max, &t, &ver, err);
+      if (rc) return rc;
+    }
+    lisec_err verdict = {0};
+    int rc = attest_nonce_consume(t, nonce, len, now_ms, &verdict);
+    if (rc && from_copy) {
+      /* only an acceptance comes from the copy: a refusal is decided on
+       * the stored table */
+      attest_nonces_free(t);
+      kept_drop(c, host);
+      continue;
+    }
+    if (rc) {
+      attest_nonces_free(t);
+      if (err) *err = verdict;
+      return rc;
+    }
+    /* A use is the table to store at ver, which the caller's commit makes
+     * (or fails) together with what the use decided. */
+    if (!(tk->text = table_text(t))) {
+      attest_nonces_free(t);
+      return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    tk->table = t;
+    tk->ver = ver;
+    return 0;
+  }
+  return lisec_err_set(err, LISEC_EINTERNAL, "nonce: unreachable");
+}
+
+void ctl_nonces_taken_done(ctl_nonce_cache *c, const char *host, ctl_nonces_taken *tk, bool stored) {
+  if (!tk->text && !tk->table) return; /* nothing taken, or settled already */
+  /* stored at tk->ver: the store's version is one more (1 for a new one) */
+  if (stored && tk->table) kept_put(c, host, tk->table, tk->ver + 1);
+  else {
+    attest_nonces_free(tk->table);
+    kept_drop(c, host);
+  }
+  free(tk->text);
+  *tk = (ctl_nonces_taken){0};
+}
+
 int ctl_nonces_take(lisec_store *s, const char *host, size_t max, const uint8_t *nonce, size_t len,
                     int64_t now_ms, char **text, int64_t *ver, lisec_err *err) {
-  attest_nonces *t = NULL;
-  *text = NULL;
-  int rc = load(s, host, max, &t, ver, err);
-  if (rc) return rc;
-  /* A refusal changes nothing and writes nothing; a use is the table to
-   * store at *ver, which the caller's commit makes (or fails) together with
-   * what the use decided. */
-  rc = attest_nonce_consume(t, nonce, len, now_ms, err);
-  if (!rc && !(*text = table_text(t))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  attest_nonces_free(t);
+  ctl_nonces_taken tk;
+  int rc = ctl_nonces_take_kept(s, NULL, host, max, nonce, len, now_ms, &tk, err);
+  *text = tk.text;
+  *ver = tk.ver;
+  attest_nonces_free(tk.table);
   return rc;
 }
 
 int ctl_nonces_forget(lisec_store *s, const char *host, lisec_err *err) {
   int rc = store_doc_delete(s, CTL_NONCES_KIND, host, err);
   return rc == LISEC_ENOTFOUND ? 0 : rc;
+}
+
+int ctl_nonces_forget_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, lisec_err *err) {
+  kept_drop(c, host);
+  return ctl_nonces_forget(s, host, err);
 }

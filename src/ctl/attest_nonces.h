@@ -33,4 +33,43 @@ int ctl_nonces_take(lisec_store *s, const char *host, size_t max, const uint8_t 
 /* Drops every nonce of host (de-enrolment: they are spent with its AK). */
 int ctl_nonces_forget(lisec_store *s, const char *host, lisec_err *err);
 
+/* ---- the tables kept in the controller (issue 15's figure) ----------------
+ * Each host's table as this lisecd last wrote it, with its stored version,
+ * so an issue or a take needs no store read. The write after it is still
+ * the compare-and-set on that version: a stale copy costs one refused
+ * write and a read of the stored table, and a nonce the copy does not
+ * accept is decided again on the stored table. At most max_hosts hosts are
+ * kept (others are read from the store each time). Thread-safe. A
+ * controller keeps one for its life: a lisecd that is promoted opens a new
+ * controller, with an empty one, and a deposed one exits. */
+typedef struct ctl_nonce_cache ctl_nonce_cache;
+ctl_nonce_cache *ctl_nonce_cache_new(size_t max_hosts);
+void ctl_nonce_cache_free(ctl_nonce_cache *c);
+/* Forgets host's copy, or every copy (the next use reads the store). */
+void ctl_nonce_cache_drop(ctl_nonce_cache *c, const char *host);
+void ctl_nonce_cache_clear(ctl_nonce_cache *c);
+
+/* A nonce taken (ctl_nonces_take_kept): text, the table with it spent, to
+ * store at ver in the caller's transaction; table, the same for the cache. */
+typedef struct ctl_nonces_taken {
+  char *text;
+  int64_t ver;
+  attest_nonces *table;
+} ctl_nonces_taken;
+
+/* ctl_nonces_issue, ctl_nonces_consume, ctl_nonces_take and
+ * ctl_nonces_forget with the kept tables (c may be NULL: none kept). */
+int ctl_nonces_issue_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                          int64_t now_ms, int64_t ttl_ms, uint8_t out[ATTEST_NONCE_LEN], lisec_err *err);
+int ctl_nonces_consume_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                            const uint8_t *nonce, size_t len, int64_t now_ms, lisec_err *err);
+int ctl_nonces_take_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, size_t max,
+                         const uint8_t *nonce, size_t len, int64_t now_ms, ctl_nonces_taken *tk,
+                         lisec_err *err);
+/* After the caller's commit: stored says whether the table was written at
+ * tk->ver (it is then kept at the next version); otherwise the copy is
+ * forgotten. Frees what tk holds; nothing when it holds nothing. */
+void ctl_nonces_taken_done(ctl_nonce_cache *c, const char *host, ctl_nonces_taken *tk, bool stored);
+int ctl_nonces_forget_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, lisec_err *err);
+
 #endif

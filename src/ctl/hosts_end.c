@@ -19,12 +19,13 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/attest_revoked.h"
 #include "ctl/hosts_end.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
 #define HOST_KIND "attest.host"
-#define REVOKED_KIND "attest.revoked"
+#define REVOKED_KIND CTL_REVOKED_KIND
 #define REVOKED_MAX 100000 /* entries GET /v1/attest/revoked lists */
 
 static bool host_id_ok(const char *s) {
@@ -50,17 +51,19 @@ int ctl_hosts_cert_check(lisec_ctl *ctl, const ctl_actor *actor, lisec_err *err)
   if (ctl_actor_role(actor) != CTL_ROLE_HOST || !pc || !pc->sha256 || !pc->sha256[0]) return 0;
   char *body = NULL;
   lisec_err e = {0};
-  int rc = store_doc_get(ctl->store, REVOKED_KIND, pc->sha256, &body, NULL, &e);
-  if (rc == LISEC_ENOTFOUND) return 0;
-  if (rc) /* cannot tell: fail closed */
+  /* a lookup in the set the controller keeps; the store words a refusal */
+  int rc = ctl_revoked_lookup(ctl_attest_revoked(ctl), ctl->store, pc->sha256, &body, &e);
+  if (rc == 0) return 0;
+  if (rc != 1) /* cannot tell: fail closed */
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-O.1.8: the revocation list cannot be read: %s",
                          e.msg);
   json_t *r = NULL;
-  (void)lisec_json_parse(body, strlen(body), &r, NULL);
+  /* no body: this lisecd's de-enrolment of the host is committing now */
+  if (body) (void)lisec_json_parse(body, strlen(body), &r, NULL);
   free(body);
   const char *host = json_string_value(json_object_get(r, "host"));
   char at[32];
-  lisec_time_format(json_integer_value(json_object_get(r, "revoked_at")), at);
+  lisec_time_format(r ? json_integer_value(json_object_get(r, "revoked_at")) : lisec_time_now(), at);
   lisec_err_set(err, LISEC_EAUTH,
                 "TR103308-O.1.8, NFV-SEC025-lifecycle: this client certificate (serial %s) was "
                 "revoked at %s when host %.16s.. was de-enrolled: it is refused for the host role "
@@ -143,6 +146,8 @@ static int store_deenrolment(lisec_ctl *ctl, const char *host, json_t *doc, int6
               : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     free(text);
     if (rc) break;
+    /* refused from now on, before the commit makes it so for the store */
+    ctl_revoked_note(ctl_attest_revoked(ctl), sha);
     json_array_append(revoked, c);
   }
   if (rc == 0) {
@@ -163,6 +168,8 @@ static int store_deenrolment(lisec_ctl *ctl, const char *host, json_t *doc, int6
   }
   if (rc == 0) rc = store_commit(ctl->store, err);
   if (rc) (void)store_rollback(ctl->store);
+  json_array_foreach(revoked, i, c)
+    ctl_revoked_settle(ctl_attest_revoked(ctl), json_string_value(json_object_get(c, "sha256")), rc == 0);
   return rc;
 }
 

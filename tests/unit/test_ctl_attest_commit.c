@@ -10,7 +10,18 @@
  *    two reports that differ only in time, nonce and the quote's clock name
  *    the same lasting part (so it is not written again), a changed verdict
  *    names another, and a stored part that is not the named one is not
- *    joined. */
+ *    joined;
+ *  - the nonce tables kept in the controller (ctl_nonce_cache): a copy
+ *    that another writer made stale never decides a refusal (the stored
+ *    table does) and never spends a nonce (its write at the kept version is
+ *    refused, and the stored table decides again); an issue from a stale
+ *    copy lands after one refused write; a forgotten host's copy is gone;
+ *  - the revoked host certificates kept in the controller
+ *    (ctl_revoked_set): a revocation another writer stores is seen once the
+ *    set is older than its refresh time; a revocation of this lisecd is
+ *    refused from before its commit, and forgotten when the commit fails;
+ *    one the store no longer holds is accepted; past its bound the store
+ *    answers every lookup. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +36,7 @@
 #include "base/base.h"
 #include "ctl/attest_nonces.h"
 #include "ctl/attest_result.h"
+#include "ctl/attest_revoked.h"
 #include "store/store.h"
 
 #define HOST "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -230,11 +242,131 @@ static void test_result_split_and_joined(void **state) {
   free(t3);
 }
 
+/* The stored version of the host's nonce table (0: none). */
+static int64_t nonce_ver(void) {
+  char *body = NULL;
+  int64_t v = 0;
+  lisec_err err = {0};
+  if (store_doc_get(s, CTL_NONCES_KIND, HOST, &body, &v, &err) == LISEC_ENOTFOUND) return 0;
+  free(body);
+  return v;
+}
+
+static void test_nonce_kept_copy(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  int64_t now = 1700000000000;
+  ctl_nonce_cache *c = ctl_nonce_cache_new(8);
+  assert_non_null(c);
+  uint8_t n1[ATTEST_NONCE_LEN], n2[ATTEST_NONCE_LEN], n3[ATTEST_NONCE_LEN], n4[ATTEST_NONCE_LEN];
+  ctl_nonces_taken tk;
+  /* kept at the version written: taken from the copy at that version */
+  assert_int_equal(ctl_nonces_issue_kept(s, c, HOST, MAX, now, 60000, n1, &err), 0);
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n1, sizeof n1, now, &tk, &err), 0);
+  assert_int_equal(tk.ver, nonce_ver());
+  assert_int_equal(store_doc_put(s, CTL_NONCES_KIND, HOST, tk.text, tk.ver, NULL, &err), 0);
+  ctl_nonces_taken_done(c, HOST, &tk, true);
+  assert_null(tk.text);
+  /* spent: the copy kept at the new version refuses it, and so does the store */
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n1, sizeof n1, now, &tk, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-5.1"));
+  /* another writer (another lisecd) issues n2: the copy does not know it,
+   * the stored table decides and accepts it, at the stored version */
+  assert_int_equal(ctl_nonces_issue(s, HOST, MAX, now, 60000, n2, &err), 0);
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n2, sizeof n2, now, &tk, &err), 0);
+  assert_int_equal(tk.ver, nonce_ver());
+  ctl_nonces_taken_done(c, HOST, &tk, false); /* its report never committed */
+  /* an issue from a stale copy: refused once, then made on the stored table */
+  assert_int_equal(ctl_nonces_issue_kept(s, c, HOST, MAX, now, 60000, n3, &err), 0);
+  assert_int_equal(ctl_nonces_issue(s, HOST, MAX, now, 60000, n4, &err), 0); /* stale again */
+  /* n3 spent by the other writer: the stale copy accepts, its write at the
+   * kept version is refused, and the stored table then refuses it */
+  assert_int_equal(ctl_nonces_consume(s, HOST, MAX, n3, sizeof n3, now, &err), 0);
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n3, sizeof n3, now, &tk, &err), 0);
+  assert_int_equal(store_doc_put(s, CTL_NONCES_KIND, HOST, tk.text, tk.ver, NULL, &err), LISEC_ECONFLICT);
+  ctl_nonces_taken_done(c, HOST, &tk, false);
+  err = (lisec_err){0};
+  assert_int_equal(ctl_nonces_consume_kept(s, c, HOST, MAX, n3, sizeof n3, now, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "already used"));
+  /* n2 and n4 are still outstanding, once each */
+  assert_int_equal(ctl_nonces_consume_kept(s, c, HOST, MAX, n2, sizeof n2, now, &err), 0);
+  assert_int_equal(ctl_nonces_consume_kept(s, c, HOST, MAX, n2, sizeof n2, now, &err), LISEC_EDENIED);
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n4, sizeof n4, now, &tk, &err), 0);
+  assert_int_equal(store_doc_put(s, CTL_NONCES_KIND, HOST, tk.text, tk.ver, NULL, &err), 0);
+  ctl_nonces_taken_done(c, HOST, &tk, true);
+  /* de-enrolment: the host's copy goes with its stored table */
+  uint8_t n5[ATTEST_NONCE_LEN];
+  assert_int_equal(ctl_nonces_issue_kept(s, c, HOST, MAX, now, 60000, n5, &err), 0);
+  assert_int_equal(ctl_nonces_forget_kept(s, c, HOST, &err), 0);
+  assert_int_equal(ctl_nonces_take_kept(s, c, HOST, MAX, n5, sizeof n5, now, &tk, &err), LISEC_EDENIED);
+  /* a table made again from nothing is version 1, whatever was kept */
+  assert_int_equal(ctl_nonces_issue_kept(s, c, HOST, MAX, now, 60000, n5, &err), 0);
+  assert_int_equal(nonce_ver(), 1);
+  ctl_nonce_cache_free(c);
+}
+
+#define CERT_A "a000000000000000000000000000000000000000000000000000000000000000"
+#define CERT_B "b000000000000000000000000000000000000000000000000000000000000000"
+#define CERT_C "c000000000000000000000000000000000000000000000000000000000000000"
+
+static int revoked(ctl_revoked_set *r, const char *sha) {
+  char *body = NULL;
+  lisec_err err = {0};
+  int rc = ctl_revoked_lookup(r, s, sha, &body, &err);
+  if (rc == 1 && body) assert_non_null(strstr(body, "\"host\""));
+  free(body);
+  return rc;
+}
+
+static void revoke_stored(const char *sha) {
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(s, CTL_REVOKED_KIND, sha, "{\"host\":\"h\",\"revoked_at\":1}", -1, NULL, &err), 0);
+}
+
+static void test_revoked_set(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  ctl_revoked_set *r = ctl_revoked_new(16, 20);
+  assert_non_null(r);
+  assert_int_equal(revoked(r, CERT_A), 0);
+  /* stored by another writer: seen once the set is older than 20 ms */
+  revoke_stored(CERT_A);
+  int rc = 0;
+  uint64_t t0 = lisec_time_mono_ns();
+  while ((rc = revoked(r, CERT_A)) == 0 && lisec_time_mono_ns() - t0 < 30000000000ull) usleep(1000);
+  assert_int_equal(rc, 1);
+  /* this lisecd's revocation: refused from before its commit */
+  ctl_revoked_note(r, CERT_B);
+  assert_int_equal(revoked(r, CERT_B), 1);
+  ctl_revoked_settle(r, CERT_B, false); /* the commit failed: nothing stored */
+  assert_int_equal(revoked(r, CERT_B), 0);
+  ctl_revoked_note(r, CERT_C);
+  revoke_stored(CERT_C);
+  ctl_revoked_settle(r, CERT_C, true);
+  assert_int_equal(revoked(r, CERT_C), 1);
+  /* a revocation the store no longer holds is not refused */
+  assert_int_equal(store_doc_delete(s, CTL_REVOKED_KIND, CERT_C, &err), 0);
+  assert_int_equal(revoked(r, CERT_C), 0);
+  ctl_revoked_free(r);
+  /* more revocations than the set may keep: the store answers each lookup */
+  revoke_stored(CERT_C);
+  r = ctl_revoked_new(1, 60000);
+  assert_int_equal(revoked(r, CERT_A), 1);
+  assert_int_equal(revoked(r, CERT_C), 1);
+  assert_int_equal(revoked(r, CERT_B), 0);
+  ctl_revoked_free(r);
+  /* no set: the store answers */
+  assert_int_equal(revoked(NULL, CERT_A), 1);
+  assert_int_equal(revoked(NULL, CERT_B), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_nonce_taken_then_spent_by_its_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nonce_not_spent_until_written, setup, teardown),
       cmocka_unit_test_setup_teardown(test_result_split_and_joined, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nonce_kept_copy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_revoked_set, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
