@@ -277,6 +277,9 @@ typedef struct api_server_config {
    * closes or breaks the protocol: lisecd cannot serve any more. */
   void (*on_channel_lost)(void *arg);
   void *on_channel_lost_arg;
+  /* [server] bulk_channels, bulk_nice: the controller's threads for bulk
+   * work (api_route_is_bulk) and their nice value (api/backend.c). */
+  int bulk_channels, bulk_nice;
 } api_server_config;
 
 typedef struct api_server api_server;
@@ -312,6 +315,14 @@ typedef struct api_backend api_backend;
  * body as the front's [api] max_body does. */
 int api_backend_open(lisec_ctl *ctl, const int *channels, int n, size_t max_body,
                      api_backend **out, lisec_err *err);
+/* Before api_backend_run: bulk requests (api_route_is_bulk) go to n_bulk
+ * threads of their own (0: none, they run on the channels' threads), each
+ * lowering its CPU priority to nice (0-19) when it starts. */
+int api_backend_set_bulk(api_backend *b, int n_bulk, int nice, lisec_err *err);
+/* Whether a route's requests are bulk work (api/bulk.c): heavy, and not a
+ * decision nor anything a decision waits for except a host's report. */
+bool api_route_is_bulk(const char *method, const char *pattern);
+#define API_BULK_CHANNELS_MAX 8
 int api_backend_run(api_backend *b, lisec_err *err);
 /* Stops serving (callable from any thread); what waits is answered 503. */
 void api_backend_stop(api_backend *b);

@@ -7,16 +7,21 @@
  * (ctl/attest.h) is parked on the channel's loop instead of holding it and
  * answered when its hosts reported or the bound passed, so replies leave in
  * the order they are decided. Of the requests read together, decisions go
- * first (below, "decisions first"). The front is not trusted further than a
- * client: a request message that does not decode is answered 500, and a
- * message that breaks the framing ends the channel. */
+ * first (below, "decisions first"), and bulk work (api_route_is_bulk:
+ * attestation reports, package on-boarding) goes to threads of its own at
+ * a lower CPU priority (below, "bulk threads"), so decisions keep the
+ * cores. The front is not trusted further than a client: a request message
+ * that does not decode is answered 500, and a message that breaks the
+ * framing ends the channel. */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -25,17 +30,33 @@
 #include "ctl/metrics.h"
 
 typedef struct parked parked;
+typedef struct bulk_job bulk_job;
 
+/* A thread with its own loop and controller context: a request channel
+ * from the front (bev set), or a bulk thread (bulk set), which runs the
+ * bulk requests the channels hand it and sends each reply back through the
+ * channel it came on (that channel's outbox). */
 typedef struct chan {
   api_backend *b;
   pthread_t thread;
   bool started;
   struct event_base *base;
-  struct bufferevent *bev;
+  struct bufferevent *bev; /* NULL on a bulk thread */
   struct event *stop_ev;
   lisec_ctl *ctl;
   parked *parked;
   bool stopping; /* the front said lisecd stops: nothing is parked any more */
+  /* a request channel: replies made on bulk threads, moved to bev's output
+   * on this channel's own thread (only it writes there) */
+  pthread_mutex_t out_mu;
+  struct evbuffer *outbox;
+  struct event *outbox_ev;
+  /* a bulk thread: the requests handed to it, oldest first */
+  bool bulk;
+  pthread_mutex_t q_mu;
+  bulk_job *q_head, *q_tail;
+  size_t queued;
+  struct event *jobs_ev;
 } chan;
 
 struct api_backend {
@@ -43,12 +64,20 @@ struct api_backend {
   size_t max_body;
   int n;
   chan *chans;
+  int n_bulk, bulk_nice;
+  chan *bulks;
+  unsigned next_bulk;
+  uint8_t *route_kind; /* per route of the table: ROUTE_* below */
+  size_t n_routes;
 };
+
+enum { ROUTE_OTHER, ROUTE_DECISION, ROUTE_BULK };
 
 /* A request waiting for fresh quotes, with the message it came in (the
  * decoded request points into the payload). */
 struct parked {
-  chan *c;
+  chan *c;  /* the thread it is parked on */
+  chan *to; /* the channel its reply goes back on */
   uint32_t id;
   uint8_t *payload;
   uint32_t len;
@@ -63,7 +92,33 @@ static void wipe_free(void *p, size_t n) {
   free(p);
 }
 
-static void reply(chan *c, uint32_t id, const api_response *resp) {
+/* The encoded reply goes out on channel `to`: directly when c is that
+ * channel's own thread, else through its outbox (a whole message at a
+ * time, so the framing holds). */
+static int send_to(chan *c, chan *to, uint32_t id, const ipc_writer *w, lisec_err *err) {
+  if (c == to) return api_wire_queue(bufferevent_get_output(to->bev), API_MSG_REPLY, id, w, err);
+  struct evbuffer *one = evbuffer_new();
+  int rc = one ? api_wire_queue(one, API_MSG_REPLY, id, w, err)
+               : lisec_err_set(err, LISEC_ENOMEM, "cannot queue a message");
+  if (rc == 0) {
+    pthread_mutex_lock(&to->out_mu);
+    if (evbuffer_add_buffer(to->outbox, one) != 0) rc = lisec_err_set(err, LISEC_ENOMEM, "cannot queue a message");
+    pthread_mutex_unlock(&to->out_mu);
+    event_active(to->outbox_ev, EV_READ, 0);
+  }
+  if (one) evbuffer_free(one);
+  return rc;
+}
+
+static void on_outbox(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  chan *c = arg;
+  pthread_mutex_lock(&c->out_mu);
+  (void)evbuffer_add_buffer(bufferevent_get_output(c->bev), c->outbox);
+  pthread_mutex_unlock(&c->out_mu);
+}
+
+static void reply(chan *c, chan *to, uint32_t id, const api_response *resp) {
   api_wire_reply r;
   char *owned = NULL;
   ipc_writer w = {0};
@@ -83,16 +138,15 @@ static void reply(chan *c, uint32_t id, const api_response *resp) {
     rc = api_wire_reply_encode(&w, &r, &err);
     api_response_free(&fallback);
   }
-  if (rc == 0 && api_wire_queue(bufferevent_get_output(c->bev), API_MSG_REPLY, id, &w, &err) != 0)
-    LOG_ERROR("reply to request %u: %s", id, err.msg);
+  if (rc == 0 && send_to(c, to, id, &w, &err) != 0) LOG_ERROR("reply to request %u: %s", id, err.msg);
   ipc_writer_free(&w);
   wipe_free(owned, r.body_len);
 }
 
-static void reply_error(chan *c, uint32_t id, int status, const char *code, const char *msg) {
+static void reply_error(chan *c, chan *to, uint32_t id, int status, const char *code, const char *msg) {
   api_response resp = {0};
   api_error(&resp, status, code, msg);
-  reply(c, id, &resp);
+  reply(c, to, id, &resp);
   api_response_free(&resp);
 }
 
@@ -172,18 +226,18 @@ static void on_parked(evutil_socket_t fd, short what, void *arg) {
   ctl_attest_wait_finalise(p->wait);
   dispatch(c, p->m, p->wait, &resp);
   if (resp.pending) api_error(&resp, 500, "internal", "a final dispatch asked to wait again");
-  reply(c, p->id, &resp);
+  reply(c, p->to, p->id, &resp);
   api_response_free(&resp);
   parked_free(p);
 }
 
 /* 0 when the request is parked (it owns payload, m and wait then). */
-static int park(chan *c, uint32_t id, uint8_t *payload, uint32_t len, api_wire_request *m,
+static int park(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len, api_wire_request *m,
                 ctl_attest_wait *wait) {
   if (c->stopping) return -1;
   parked *p = calloc(1, sizeof *p);
   if (!p) return -1;
-  *p = (parked){.c = c, .id = id, .payload = payload, .len = len, .m = m, .wait = wait};
+  *p = (parked){.c = c, .to = to, .id = id, .payload = payload, .len = len, .m = m, .wait = wait};
   p->wake = event_new(c->base, -1, 0, on_parked, p);
   p->bound = evtimer_new(c->base, on_parked, p);
   if (p->wake) event_priority_set(p->wake, PRIO_PARKED);
@@ -209,26 +263,26 @@ static void parked_drop_all(chan *c, bool answer, const char *msg) {
   while (c->parked) {
     parked *p = c->parked;
     parked_release(p);
-    if (answer) reply_error(c, p->id, 503, "unavailable", msg);
+    if (answer) reply_error(c, p->to, p->id, 503, "unavailable", msg);
     parked_free(p);
   }
 }
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* Takes payload. */
-static void on_request(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
+/* Takes payload. c: the thread deciding it; to: the channel it came on. */
+static void on_request(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len) {
   lisec_err err = {0};
   api_wire_request *m = malloc(sizeof *m);
   if (!m) {
     ipc_payload_free(payload, len);
-    return reply_error(c, id, 503, "unavailable", "out of memory");
+    return reply_error(c, to, id, 503, "unavailable", "out of memory");
   }
   if (api_wire_request_decode(payload, len, c->b->max_body, m, &err) != 0) {
     LOG_LIMITED(LISEC_LOG_ERROR, 3, 10000, "a request from the front: %s", err.msg);
     free(m);
     ipc_payload_free(payload, len);
-    return reply_error(c, id, 500, "internal", "the front's request message was malformed");
+    return reply_error(c, to, id, 500, "internal", "the front's request message was malformed");
   }
   api_response resp = {0};
   ctl_attest_wait *wait = ctl_attest_wait_new();
@@ -236,7 +290,7 @@ static void on_request(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
     api_error(&resp, 503, "unavailable", "out of memory");
   } else {
     dispatch(c, m, wait, &resp);
-    if (resp.pending && park(c, id, payload, len, m, wait) == 0) return;
+    if (resp.pending && park(c, to, id, payload, len, m, wait) == 0) return;
     if (resp.pending) { /* cannot park (stopping, or no memory): decide now */
       ctl_attest_wait_finalise(wait);
       api_response_free(&resp);
@@ -245,7 +299,7 @@ static void on_request(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
     }
   }
   ctl_attest_wait_free(wait);
-  reply(c, id, &resp);
+  reply(c, to, id, &resp);
   api_response_free(&resp);
   explicit_bzero(m, sizeof *m);
   free(m);
@@ -262,7 +316,7 @@ static void on_ready(chan *c, uint32_t id) {
   else snprintf(text, sizeof text, "ready\n");
   api_response resp = {.status = rc ? 503 : 200, .text = strdup(text), .content_type = "text/plain"};
   if (rc) LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "readyz: %s", err.msg);
-  reply(c, id, &resp);
+  reply(c, c, id, &resp);
   api_response_free(&resp);
 }
 
@@ -273,7 +327,7 @@ static void on_cancel(chan *c, uint32_t id) {
   for (parked *p = c->parked; p; p = p->next) {
     if (p->id != id) continue;
     parked_release(p);
-    reply_error(c, id, 503, "unavailable", "the client closed the connection");
+    reply_error(c, p->to, id, 503, "unavailable", "the client closed the connection");
     parked_free(p);
     return;
   }
@@ -303,26 +357,106 @@ typedef struct batch {
   int n;
 } batch;
 
-static bool is_decision(const uint8_t *payload, uint32_t len) {
-  static const char prefix[] = "/v1/decisions/";
-  if (len < 4) return false;
+/* ROUTE_DECISION, ROUTE_BULK or ROUTE_OTHER, by the front's route index. */
+static int route_kind(const api_backend *b, const uint8_t *payload, uint32_t len) {
+  if (len < 4) return ROUTE_OTHER;
   ipc_reader r;
   ipc_reader_init(&r, payload, len);
   uint32_t route = ipc_get_u32(&r);
-  size_t n_routes = 0;
-  const api_route *routes = api_route_table(&n_routes);
-  return route < n_routes && strncmp(routes[route].pattern, prefix, sizeof prefix - 1) == 0;
+  return route < b->n_routes ? b->route_kind[route] : ROUTE_OTHER;
 }
 
+static bool bulk_submit(chan *c, uint32_t id, uint8_t *payload, uint32_t len);
+
+/* Decisions first; then the others in their order, bulk ones handed to the
+ * bulk threads (or run here when there are none or their queues are full). */
 static void batch_flush(chan *c, batch *b) {
   for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < b->n; i++) {
-      if (!b->payload[i] || is_decision(b->payload[i], b->len[i]) != (pass == 0)) continue;
+      if (!b->payload[i]) continue;
+      int kind = route_kind(c->b, b->payload[i], b->len[i]);
+      if ((kind == ROUTE_DECISION) != (pass == 0)) continue;
       uint8_t *p = b->payload[i];
       b->payload[i] = NULL;
-      on_request(c, b->id[i], p, b->len[i]);
+      if (kind == ROUTE_BULK && bulk_submit(c, b->id[i], p, b->len[i])) continue;
+      on_request(c, c, b->id[i], p, b->len[i]);
     }
   b->n = 0;
+}
+
+/* ---- bulk threads -------------------------------------------------------- */
+
+/* [server] bulk_channels threads, each with its own loop and controller
+ * context like a channel's, run the bulk requests (api_route_is_bulk) at
+ * [server] bulk_nice: while decisions and bulk work both want the cores,
+ * the kernel gives the bulk threads their nice value's share, and all of
+ * it when decisions do not. A nice value (never SCHED_IDLE) keeps a bulk
+ * thread progressing however busy the decisions are, so a decision parked
+ * for a host's fresh quote is woken when that report is appraised, or
+ * decided at its bound ([attest] fresh_wait_ms) as before: the request
+ * channels never wait on a bulk thread. Each thread's queue is bounded;
+ * past it a request runs on its channel's thread as without bulk threads. */
+#define BULK_QUEUE_MAX 1024
+struct bulk_job {
+  chan *from;
+  uint32_t id, len;
+  uint8_t *payload;
+  bulk_job *next;
+};
+
+static bool bulk_submit(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
+  api_backend *b = c->b;
+  if (!b->n_bulk || c->stopping) return false;
+  /* the one with the fewest queued, starting after the last one picked */
+  chan *w = NULL;
+  size_t least = BULK_QUEUE_MAX;
+  unsigned start = __atomic_fetch_add(&b->next_bulk, 1, __ATOMIC_RELAXED);
+  for (int k = 0; k < b->n_bulk; k++) {
+    chan *t = &b->bulks[(start + (unsigned)k) % (unsigned)b->n_bulk];
+    pthread_mutex_lock(&t->q_mu);
+    size_t q = t->queued;
+    pthread_mutex_unlock(&t->q_mu);
+    if (q < least) least = q, w = t;
+  }
+  bulk_job *j = w ? malloc(sizeof *j) : NULL;
+  if (!j) return false;
+  *j = (bulk_job){.from = c, .id = id, .len = len, .payload = payload};
+  pthread_mutex_lock(&w->q_mu);
+  if (w->q_tail) w->q_tail->next = j;
+  else w->q_head = j;
+  w->q_tail = j;
+  w->queued++;
+  pthread_mutex_unlock(&w->q_mu);
+  event_active(w->jobs_ev, EV_READ, 0);
+  return true;
+}
+
+static void on_jobs(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  chan *w = arg;
+  for (;;) {
+    pthread_mutex_lock(&w->q_mu);
+    bulk_job *j = w->q_head;
+    if (j) {
+      w->q_head = j->next;
+      if (!w->q_head) w->q_tail = NULL;
+      w->queued--;
+    }
+    pthread_mutex_unlock(&w->q_mu);
+    if (!j) return;
+    on_request(w, j->from, j->id, j->payload, j->len);
+    free(j);
+  }
+}
+
+/* This thread's nice value (Linux: per thread; who 0 is the calling
+ * thread). Lowering a priority needs no privilege. */
+static void lower_priority(int nice) {
+  if (nice <= 0) return;
+  errno = 0;
+  if (setpriority(PRIO_PROCESS, 0, nice) != 0)
+    LOG_WARN("a bulk thread cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; it runs at "
+             "the decisions' priority", nice, strerror(errno));
 }
 
 static void on_read(struct bufferevent *bev, void *arg) {
@@ -384,7 +518,12 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
 
 static void *chan_main(void *arg) {
   chan *c = arg;
-  event_base_dispatch(c->base);
+  /* named from its own thread (prctl), which every sandbox allows */
+  pthread_setname_np(pthread_self(), c->bulk ? "lisec-bulk" : "lisec-chan");
+  if (c->bulk) lower_priority(c->b->bulk_nice);
+  /* a bulk thread's loop has no I/O of its own: it waits for its events to
+   * be made active, until the stop ends it */
+  event_base_loop(c->base, c->bulk ? EVLOOP_NO_EXIT_ON_EMPTY : 0);
   parked_drop_all(c, false, NULL);
   return NULL;
 }
@@ -393,20 +532,34 @@ static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 /* Appraising threads wake parked requests on the channels' loops. */
 static void process_init(void) { evthread_use_pthreads(); }
 
-/* The channel takes fd (closed with it). */
+/* The channel takes fd (closed with it); fd -1: a bulk thread. */
 static int chan_init(chan *c, api_backend *b, int fd, lisec_err *err) {
   c->b = b;
+  c->bulk = fd < 0;
+  pthread_mutex_init(&c->out_mu, NULL);
+  pthread_mutex_init(&c->q_mu, NULL);
   int rc = ctl_open_worker(b->ctl, &c->ctl, err);
   if (rc) {
-    close(fd);
+    if (fd >= 0) close(fd);
     return rc;
   }
   c->base = parking_base();
+  c->stop_ev = c->base ? event_new(c->base, -1, 0, on_stop, c) : NULL;
+  if (c->bulk) {
+    c->jobs_ev = c->base ? event_new(c->base, -1, 0, on_jobs, c) : NULL;
+    if (!c->stop_ev || !c->jobs_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+    return 0;
+  }
+  c->outbox = evbuffer_new();
+  c->outbox_ev = c->base ? event_new(c->base, -1, 0, on_outbox, c) : NULL;
+  if (!c->outbox || !c->outbox_ev) {
+    close(fd);
+    return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  }
   c->bev = c->base && evutil_make_socket_nonblocking(fd) == 0
                ? bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE)
                : NULL;
   if (!c->bev) close(fd);
-  c->stop_ev = c->base ? event_new(c->base, -1, 0, on_stop, c) : NULL;
   if (!c->bev || !c->stop_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   /* What one read takes is what "decisions first" can reorder: up to
    * 256 KiB of queued requests, not libevent's default 16 KiB. */
@@ -424,10 +577,16 @@ int api_backend_open(lisec_ctl *ctl, const int *channels, int n, size_t max_body
   int rc = api_routes_check(routes, n_routes, err), taken = 0;
   api_backend *b = rc == 0 ? calloc(1, sizeof *b) : NULL;
   if (rc == 0 && b) {
-    *b = (api_backend){.ctl = ctl, .max_body = max_body, .n = n};
+    *b = (api_backend){.ctl = ctl, .max_body = max_body, .n = n, .n_routes = n_routes};
     b->chans = calloc((size_t)n, sizeof *b->chans);
+    b->route_kind = calloc(n_routes ? n_routes : 1, 1);
   }
-  if (rc == 0 && (!b || !b->chans)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (rc == 0 && (!b || !b->chans || !b->route_kind)) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  static const char decisions[] = "/v1/decisions/";
+  for (size_t i = 0; rc == 0 && i < n_routes; i++)
+    b->route_kind[i] = strncmp(routes[i].pattern, decisions, sizeof decisions - 1) == 0 ? ROUTE_DECISION
+                       : api_route_is_bulk(routes[i].method, routes[i].pattern) ? ROUTE_BULK
+                                                                                 : ROUTE_OTHER;
   for (; rc == 0 && taken < n; taken++) rc = chan_init(&b->chans[taken], b, channels[taken], err);
   for (; taken < n; taken++) close(channels[taken]);
   if (rc) {
@@ -438,14 +597,33 @@ int api_backend_open(lisec_ctl *ctl, const int *channels, int n, size_t max_body
   return 0;
 }
 
+int api_backend_set_bulk(api_backend *b, int n_bulk, int nice, lisec_err *err) {
+  if (n_bulk < 0 || n_bulk > API_BULK_CHANNELS_MAX || nice < 0 || nice > 19)
+    return lisec_err_set(err, LISEC_EINVAL, "[server] bulk_channels 0-%d and bulk_nice 0-19",
+                         API_BULK_CHANNELS_MAX);
+  if (!n_bulk) return 0;
+  if (!(b->bulks = calloc((size_t)n_bulk, sizeof *b->bulks)))
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  b->bulk_nice = nice;
+  int rc = 0;
+  /* counted as they are made, so a failure frees exactly those */
+  for (; rc == 0 && b->n_bulk < n_bulk; b->n_bulk++) rc = chan_init(&b->bulks[b->n_bulk], b, -1, err);
+  return rc;
+}
+
+static int start_threads(chan *cs, int n) {
+  for (int i = 0; i < n; i++) {
+    if (pthread_create(&cs[i].thread, NULL, chan_main, &cs[i]) != 0) return -1;
+    cs[i].started = true;
+  }
+  return 0;
+}
+
 int api_backend_run(api_backend *b, lisec_err *err) {
-  for (int i = 0; i < b->n; i++) {
-    chan *c = &b->chans[i];
-    if (pthread_create(&c->thread, NULL, chan_main, c) != 0) {
-      api_backend_stop(b);
-      return lisec_err_set(err, LISEC_EINTERNAL, "cannot start a channel thread");
-    }
-    c->started = true;
+  /* the bulk threads first: a channel may hand them a request at once */
+  if (start_threads(b->bulks, b->n_bulk) != 0 || start_threads(b->chans, b->n) != 0) {
+    api_backend_stop(b);
+    return lisec_err_set(err, LISEC_EINTERNAL, "cannot start a channel thread");
   }
   return 0;
 }
@@ -453,18 +631,39 @@ int api_backend_run(api_backend *b, lisec_err *err) {
 void api_backend_stop(api_backend *b) {
   for (int i = 0; i < b->n; i++)
     if (b->chans[i].stop_ev) event_active(b->chans[i].stop_ev, 0, 0);
+  for (int i = 0; i < b->n_bulk; i++)
+    if (b->bulks[i].stop_ev) event_active(b->bulks[i].stop_ev, 0, 0);
+}
+
+static void chan_free(chan *c) {
+  if (c->stop_ev) event_free(c->stop_ev);
+  if (c->jobs_ev) event_free(c->jobs_ev);
+  if (c->outbox_ev) event_free(c->outbox_ev);
+  if (c->outbox) evbuffer_free(c->outbox);
+  if (c->bev) bufferevent_free(c->bev);
+  if (c->base) event_base_free(c->base);
+  for (bulk_job *j = c->q_head, *next; j; j = next) { /* handed over, never run: lisecd stops */
+    next = j->next;
+    ipc_payload_free(j->payload, j->len);
+    free(j);
+  }
+  ctl_close(c->ctl);
+  pthread_mutex_destroy(&c->out_mu);
+  pthread_mutex_destroy(&c->q_mu);
 }
 
 void api_backend_wait_and_free(api_backend *b) {
   if (!b) return;
-  for (int i = 0; b->chans && i < b->n; i++) {
-    chan *c = &b->chans[i];
-    if (c->started) pthread_join(c->thread, NULL);
-    if (c->stop_ev) event_free(c->stop_ev);
-    if (c->bev) bufferevent_free(c->bev);
-    if (c->base) event_base_free(c->base);
-    ctl_close(c->ctl);
-  }
+  /* Every thread ends before anything is freed: a bulk thread's reply
+   * goes to a channel's outbox. */
+  for (int i = 0; b->chans && i < b->n; i++)
+    if (b->chans[i].started) pthread_join(b->chans[i].thread, NULL);
+  for (int i = 0; b->bulks && i < b->n_bulk; i++)
+    if (b->bulks[i].started) pthread_join(b->bulks[i].thread, NULL);
+  for (int i = 0; b->chans && i < b->n; i++) chan_free(&b->chans[i]);
+  for (int i = 0; b->bulks && i < b->n_bulk; i++) chan_free(&b->bulks[i]);
   free(b->chans);
+  free(b->bulks);
+  free(b->route_kind);
   free(b);
 }

@@ -471,6 +471,42 @@ static void test_metrics_answered_by_front(void **state) {
   assert_int_equal(front, 1);
 }
 
+/* The routing rule for bulk work (api/bulk.c): the heavy reports and
+ * on-boardings are bulk, every one of them a route of the table (a route
+ * renamed would otherwise silently fall back to the decisions' threads);
+ * no decision, nonce or read is, nor the same path with another method. */
+static void test_bulk_routes(void **state) {
+  (void)state;
+  static const char *const want[][2] = {
+      {"POST", "/v1/attest/evidence"}, {"POST", "/v1/attest/enrol"}, {"POST", "/v1/attest/enrol/finish"},
+      {"POST", "/v1/packages"},        {"PUT", "/v1/packages/{id}"}, {"POST", "/v1/packages/{id}/image-reports"},
+  };
+  size_t n = 0;
+  const api_route *all = api_route_table(&n);
+  int bulk = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!api_route_is_bulk(all[i].method, all[i].pattern)) continue;
+    bulk++;
+    assert_null(strstr(all[i].pattern, "/v1/decisions/"));
+  }
+  assert_int_equal(bulk, (int)(sizeof want / sizeof want[0]));
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+    bool in_table = false;
+    for (size_t i = 0; i < n; i++)
+      in_table = in_table || (strcmp(all[i].method, want[k][0]) == 0 && strcmp(all[i].pattern, want[k][1]) == 0);
+    assert_true(in_table);
+    assert_true(api_route_is_bulk(want[k][0], want[k][1]));
+  }
+  assert_false(api_route_is_bulk("POST", "/v1/decisions/migration"));
+  assert_false(api_route_is_bulk("POST", "/v1/decisions/placement"));
+  assert_false(api_route_is_bulk("POST", "/v1/attest/nonce"));
+  assert_false(api_route_is_bulk("GET", "/v1/attest/evidence"));
+  assert_false(api_route_is_bulk("GET", "/v1/packages/{id}"));
+  assert_false(api_route_is_bulk("POST", "/v1/attest/evidence/"));
+  assert_false(api_route_is_bulk(NULL, "/v1/attest/evidence"));
+  assert_false(api_route_is_bulk("POST", NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_round_trip),
@@ -482,6 +518,7 @@ int main(void) {
       cmocka_unit_test(test_admission),
       cmocka_unit_test(test_admission_plain_and_not),
       cmocka_unit_test(test_metrics_answered_by_front),
+      cmocka_unit_test(test_bulk_routes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
