@@ -53,6 +53,7 @@ int lisecd_check_config(const lisec_config *cfg, const char *path) {
   bool json = false, access_log = true;
   if (lisecd_log_config(cfg, &lvl, &json, &access_log, &err) != 0) report(&problems, err.msg);
   ctl_settings_check(cfg, report, &problems);
+  ctl_vault_rotation_check(cfg, report, &problems);
 
   bool files_ok = true;
   for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {

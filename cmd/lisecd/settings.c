@@ -10,6 +10,7 @@ const char *const lisecd_known_settings[] = {
     /* the HTTPS API (api/) */
     "server.listen", "server.workers", "server.max_connections", "server.handshake_timeout_ms",
     "server.stop_timeout_s", /* the parent's bound on each process's stop (main.c) */
+    "server.bulk_channels", "server.bulk_nice", /* bulk work's threads and priority (api/backend.c) */
     "tls.cert", "tls.key", "tls.client_ca", "tls.crl", "tls.max_file_bytes", /* api/tls.c */
     "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */
@@ -58,6 +59,6 @@ const char *const lisecd_known_settings[] = {
     "audit.rd_seal_key", "rd.admin_pubkey", "rd.pkcs11_module", "rd.token", "rd.pin_file", "rd.check_ms",
     /* randomness */
     /* the KEK rotation's write transactions (ctl/vault_rotation.c) */
-    "vault.rotation_chunk",
+    "vault.rotation_chunk", "vault.rotation_rate", "vault.rotation_nice",
     NULL,
 };

@@ -71,6 +71,9 @@ int ctl_open(const lisec_config *cfg, keys_client *keys, lisec_ctl **out, lisec_
 /* lisecd --check-config (settings.c): every controller number and switch
  * out of bounds, each told to report; returns how many. Opens nothing. */
 int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);
+/* The same for [vault] rotation_chunk, rotation_rate and rotation_nice
+ * (vault_rotation.c, where their bounds are). */
+int ctl_vault_rotation_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);
 /* A context for another thread: the same shared state, its own store
  * connection. Close every worker context before the one it came from. */
 int ctl_open_worker(lisec_ctl *parent, lisec_ctl **out, lisec_err *err);

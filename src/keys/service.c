@@ -6,10 +6,12 @@
  * so its data key (and the cache of data keys) never leaves it; what goes
  * back is a sealed record, the identifiers asked for, a signature or a
  * public key. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
@@ -30,6 +32,7 @@ struct keys_service {
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
   keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
   keys_vault_settings vset; /* [vault]: the cache and the token sessions */
+  int rotation_nice;        /* [vault] rotation_nice: the REWRAP thread's */
 };
 
 /* A development key file is used only when asked for by name. */
@@ -191,6 +194,10 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
   keys_service *s = calloc(1, sizeof *s);
   if (!s) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = keys_settings_parse(cfg, &s->set, err);
+  int64_t nice = 0;
+  /* (the controller's rotation thread reads the same setting) */
+  if (!rc) rc = lisec_config_int(cfg, "vault", "rotation_nice", 10, 0, 19, &nice, err);
+  s->rotation_nice = (int)nice;
   if (!rc) rc = open_audit(cfg, s, err);
   if (!rc) rc = keys_x1keys_open(&s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
@@ -485,6 +492,14 @@ typedef struct serving {
   lisec_err failed_err;
   pthread_t threads[KEYS_VAULT_SESSIONS_MAX];
   size_t n_threads;
+  /* the KEK rotation's lane: REWRAP requests, answered by one thread at
+   * [vault] rotation_nice (issue 22 item 6), so a rotation's token work
+   * takes the CPU decisions leave; the rotation sends one at a time */
+  pthread_cond_t slow_work;
+  job *slow_head, *slow_tail;
+  size_t slow_queued;
+  pthread_t slow;
+  bool slow_started;
 } serving;
 
 /* Answers one request (rc, e: what decoding it said) and sends the reply. */
@@ -552,6 +567,59 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* This thread's own nice value (Linux: per thread, who 0 is the caller). */
+static void *slow_main(void *arg) {
+  serving *c = arg;
+  int nice = c->s->rotation_nice;
+  if (nice > 0 && setpriority(PRIO_PROCESS, 0, nice) != 0)
+    LOG_WARN("keys: the KEK rotation's thread cannot lower its CPU priority to nice %d ([vault] "
+             "rotation_nice): %s", nice, strerror(errno));
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->slow_head && !c->stop) pthread_cond_wait(&c->slow_work, &c->mu);
+    job *j = c->slow_head;
+    if (!j) break;
+    c->slow_head = j->next;
+    if (!c->slow_head) c->slow_tail = NULL;
+    c->slow_queued--;
+    bool skip = c->stop;
+    pthread_mutex_unlock(&c->mu);
+    lisec_err e = {0}, serr = {0};
+    int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
+    ipc_payload_free(j->payload, j->h.len);
+    free(j);
+    pthread_mutex_lock(&c->mu);
+    if (rc && !c->failed) {
+      c->failed = rc;
+      c->failed_err = serr;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* A REWRAP for the rotation's lane (taking payload); false when there is
+ * none, or it is full or out of memory: the serving thread answers it. */
+#define SLOW_QUEUED_MAX 64
+static bool hand_slow(serving *c, const ipc_header *h, uint8_t *payload, const keys_request *q) {
+  if (!c->slow_started || q->type != KEYS_MSG_REWRAP) return false;
+  job *j = malloc(sizeof *j);
+  if (!j) return false;
+  *j = (job){.h = *h, .payload = payload, .q = *q};
+  pthread_mutex_lock(&c->mu);
+  bool room = c->slow_queued < SLOW_QUEUED_MAX;
+  if (room) {
+    if (c->slow_tail) c->slow_tail->next = j;
+    else c->slow_head = j;
+    c->slow_tail = j;
+    c->slow_queued++;
+    pthread_cond_signal(&c->slow_work);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (!room) free(j);
+  return room;
+}
+
 /* Whether q may wait on the token: then a worker answers it. */
 static bool for_worker(const serving *c, const keys_request *q) {
   if (!c->n_threads) return false;
@@ -585,6 +653,8 @@ static void serving_start(serving *c, keys_service *s, int fd) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->work, NULL);
   pthread_cond_init(&c->room, NULL);
+  pthread_cond_init(&c->slow_work, NULL);
+  if (s->kek && s->rotation_nice > 0) c->slow_started = pthread_create(&c->slow, NULL, slow_main, c) == 0;
   size_t want = s->kek ? keys_kek_sessions(s->kek) : 0;
   if (want < 2) return; /* one session: everything in turn, as the token would anyway */
   c->max_queued = 4 * want;
@@ -599,8 +669,11 @@ static int serving_stop(serving *c, int rc) {
   pthread_mutex_lock(&c->mu);
   c->stop = true;
   pthread_cond_broadcast(&c->work);
+  pthread_cond_broadcast(&c->slow_work);
   pthread_mutex_unlock(&c->mu);
   for (size_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
+  if (c->slow_started) pthread_join(c->slow, NULL);
+  pthread_cond_destroy(&c->slow_work);
   pthread_mutex_destroy(&c->send_mu);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->work);
@@ -636,6 +709,7 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
     else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);
     if (!rc && for_worker(&c, &q) && hand_over(&c, &h, payload, &q)) continue;
+    if (!rc && hand_slow(&c, &h, payload, &q)) continue;
     rc = answer(&c, &h, rc, &q, &e, err);
     ipc_payload_free(payload, h.len);
     pthread_mutex_lock(&c.mu);

@@ -96,3 +96,29 @@ for bad in "gather_us = 100001" "gather_us = -5" "max_batch = 32769"; do
     fail "[audit] $bad: refused without naming the setting: $(tail -3 "$work/audit-bound.out")"
 done
 pass "[audit] gather_us and max_batch past their bounds stop the start, naming the setting"
+
+# Bulk work's threads and the KEK rotation's pace and priority (issue 22
+# item 6) are bounded: each value past its bound is reported by the check,
+# naming the setting, and stops a start.
+sed -e "s|^\[server\]|[server]\nbulk_channels = 9\nbulk_nice = 20|" \
+  -e "s|^\[vault\]|[vault]\nrotation_chunk = 0\nrotation_rate = -1\nrotation_nice = 20|" "$good" >"$work/bulk-bound.conf"
+set +e
+"$lisecd" -c "$work/bulk-bound.conf" --check-config >"$work/bulk-bound.out" 2>"$work/bulk-bound.err"
+rc=$?
+set -e
+[ $rc = 2 ] || fail "bulk and rotation settings past their bounds: the check exited $rc (want 2): $(cat "$work/bulk-bound.err")"
+for want in '\[server\] bulk_channels' '\[server\] bulk_nice' '\[vault\] rotation_chunk' '\[vault\] rotation_rate' \
+  '\[vault\] rotation_nice' '5 problems'; do
+  grep -q "$want" "$work/bulk-bound.err" || fail "not reported: $want; the check said: $(cat "$work/bulk-bound.err")"
+done
+sed "s|^\[vault\]|[vault]\nrotation_nice = 20|" "$good" >"$work/nice-bound.conf"
+set +e
+timeout 60 "$lisecd" -c "$work/nice-bound.conf" >"$work/nice-bound.out" 2>&1
+rc=$?
+set -e
+[ $rc != 0 ] && [ $rc != 124 ] || fail "[vault] rotation_nice = 20: lisecd exited $rc (want a refusal)"
+grep -q "\[vault\] rotation_nice" "$work/nice-bound.out" || fail "rotation_nice = 20 refused without naming it: $(tail -3 "$work/nice-bound.out")"
+sed "s|^\[server\]|[server]\nbulk_channels = 0\nbulk_nice = 19|; s|^\[vault\]|[vault]\nrotation_chunk = 1\nrotation_rate = 1000000\nrotation_nice = 0|" \
+  "$good" >"$work/bulk-edge.conf"
+"$lisecd" -c "$work/bulk-edge.conf" --check-config >"$work/bulk-edge.out" 2>&1 || fail "the bounds themselves are refused: $(cat "$work/bulk-edge.out")"
+pass "[server] bulk_channels, bulk_nice and [vault] rotation_chunk, rotation_rate, rotation_nice: each past its bound reported by the check and stopping a start, naming it; the bounds accepted"
