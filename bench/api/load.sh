@@ -15,7 +15,17 @@
 #           store transaction);
 #   mixed   both at once.
 # Prints each run and the ratio to alone of rate, p50, p99 and p99.9
-# (medians over the rounds).
+# (medians over the rounds), with the CPU each of lisecd's processes and
+# the attestation client used during the decisions' run (in cores: CPU
+# seconds per second of wall).
+# Settings of the build under test, each set only when given (a build from
+# before them refuses an unknown key): LOAD_BULK_CHANNELS, LOAD_BULK_NICE
+# ([server] bulk_channels, bulk_nice), LOAD_ROTATION_RATE, LOAD_ROTATION_NICE
+# ([vault] rotation_rate, rotation_nice), LOAD_ROTATION_CHUNK ([vault]
+# rotation_chunk); each build's own default otherwise. LOAD_CLIENT_NICE
+# runs the attestation client and the rotation loop at that nice value (the
+# hosts and the LI administration are other machines in a deployment; on
+# this one they take the cores the decisions' clients and lisecd share).
 # Needs from bench/api/run: build, src, work, pki, fail, start_lisecd.
 . "$src/tests/integration/attest_lib.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -37,10 +47,17 @@ echo 4321 >"$ld/pin"
 make_li_admin_key "$ld/li-admin"
 # 64 clients handshaking at once on a loaded 2-core machine may need more
 # than the default 5 s handshake deadline
-lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000" "[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
-  "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0"
-  "rotation_chunk = ${LOAD_ROTATION_CHUNK:-500}"
-  "[audit]" "li_admin_key = $ld/li-admin.pub")
+lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000")
+[ -z "${LOAD_BULK_CHANNELS:-}" ] || lconf+=("bulk_channels = $LOAD_BULK_CHANNELS")
+[ -z "${LOAD_BULK_NICE:-}" ] || lconf+=("bulk_nice = $LOAD_BULK_NICE")
+lconf+=("[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
+  "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0")
+[ -z "${LOAD_ROTATION_CHUNK:-}" ] || lconf+=("rotation_chunk = $LOAD_ROTATION_CHUNK")
+[ -z "${LOAD_ROTATION_RATE:-}" ] || lconf+=("rotation_rate = $LOAD_ROTATION_RATE")
+[ -z "${LOAD_ROTATION_NICE:-}" ] || lconf+=("rotation_nice = $LOAD_ROTATION_NICE")
+lconf+=("[audit]" "li_admin_key = $ld/li-admin.pub")
+cnice=${LOAD_CLIENT_NICE:-0}
+[ "$cnice" -ge 0 ] && [ "$cnice" -le 19 ] || fail "LOAD_CLIENT_NICE must be 0-19"
 db=$ld/lisec.db
 STORE_URL=sqlite:$db start_lisecd "$pki" "${lconf[@]}"
 stop_lisecd
@@ -70,7 +87,12 @@ for _ in range(20000):
 PY
 echo
 echo "decisions under load: $lclients clients x 1 mTLS connection, POST /v1/decisions/migration, ${lsecs}s rounds;" \
-  "$lhosts hosts x 20 VMs, $ltargets targets ($((SECONDS - t0)) s to add); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$lhosts hosts x 20 VMs, $ltargets targets ($((SECONDS - t0)) s to add); load average $(cut -d' ' -f1-3 /proc/loadavg);" \
+  "settings: ${lconf[*]//$ld\//}; attestation client and rotations at nice $cnice"
+# the CPU of lisecd's processes (user + system ticks)
+lfront=$(pgrep -P "$LISECD_PID" -x lisecd-front) lctl=$(pgrep -P "$LISECD_PID" -x lisecd-ctl)
+lkeys=$(pgrep -P "$LISECD_PID" -x lisecd-keys)
+lticks() { local p t=""; for p in "$lfront" "$lctl" "$lkeys"; do t="$t $(awk '{print $14 + $15}' "/proc/$p/stat")"; done; echo $t; }
 
 decide() {
   TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
@@ -108,24 +130,29 @@ run_kind() {
   local kind=$1 r=$2 apid="" rpid="" line extra=""
   if [ "$kind" = attest ] || [ "$kind" = mixed ]; then
     # attestations start first and outlast the decisions
-    "$bi" run "$ld" "$pki" "$LISECD_PORT" "$lhosts" 8 20 $((lsecs + 4)) 10000000 "$LISECD_PID" \
+    nice -n "$cnice" "$bi" run "$ld" "$pki" "$LISECD_PORT" "$lhosts" 8 20 $((lsecs + 4)) 10000000 "$LISECD_PID" \
       >"$ld/attest.$kind.$r" 2>"$ld/attest.$kind.$r.err" &
     apid=$!
   fi
   if [ "$kind" = rotate ] || [ "$kind" = mixed ]; then
     rotate_loop $(( ${EPOCHREALTIME/./} + (lsecs + 3) * 1000000 )) "$ld/rot.$kind.$r" &
     rpid=$!
+    renice -n "$cnice" -p "$rpid" >/dev/null
   fi
   # the inventory client's warm-up (every host reports once) before the decisions start
   [ -z "$apid$rpid" ] || sleep 1
   # tlsload exits 1 when a request failed; its line still counts them and
   # the table shows them, so only no line at all stops the run
+  local c0 c1 w0 w1
+  c0=$(lticks) w0=${EPOCHREALTIME/./}
   line=$(decide) || true
+  c1=$(lticks) w1=${EPOCHREALTIME/./}
   [ -n "$line" ] || fail "decisions ($kind): tlsload printed nothing"
+  extra=" cpu $((w1 - w0)) $c0 $c1"
   if [ -n "$rpid" ]; then wait "$rpid"; extra="$extra rot $(cat "$ld/rot.$kind.$r")"; fi
   if [ -n "$apid" ]; then
     wait "$apid" || { cat "$ld/attest.$kind.$r.err" >&2; fail "bench_inventory run ($kind, round $r)"; }
-    extra="$extra att $(cut -d' ' -f3,5 "$ld/attest.$kind.$r")"
+    extra="$extra att $(cut -d' ' -f3,5,7,2 "$ld/attest.$kind.$r")"
   fi
   echo "$kind $line |$extra" >>"$ld/rounds"
 }
@@ -133,10 +160,12 @@ for r in $(seq 1 "$lrounds"); do
   for kind in alone attest rotate mixed; do run_kind "$kind" "$r"; done
 done
 stop_lisecd
-python3 - "$ld/rounds" "$ltargets" <<'PY'
+python3 - "$ld/rounds" "$ltargets" "$(getconf CLK_TCK)" <<'PY'
 import statistics as st, sys
 runs = {}
-print(f"  {'kind':<7} {'decisions/s':>11} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} {'max us':>8} {'client us/dec':>13}  beside it")
+hz = int(sys.argv[3])
+print(f"  {'kind':<7} {'decisions/s':>11} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} {'max us':>8} {'client us/dec':>13}"
+      f"  {'lisecd cores front/ctl/keys':>27}  beside it")
 for line in open(sys.argv[1]):
     kind, rest = line.split(None, 1)
     dec, extra = rest.split("|")
@@ -144,12 +173,17 @@ for line in open(sys.argv[1]):
     runs.setdefault(kind, []).append(d)
     words, notes = extra.split(), []
     for i, w in enumerate(words):
-        if w == "att":  # bench_inventory's rate and p99 (us)
-            notes.append(f"attestations {float(words[i + 1]):.0f}/s (their p99 {float(words[i + 2]) / 1e3:.1f} ms)")
+        if w == "att":  # bench_inventory's seconds, rate, p99 (us), own CPU seconds
+            el, rate, p99, cpu = map(float, words[i + 1:i + 5])
+            notes.append(f"attestations {rate:.0f}/s (their p99 {p99 / 1e3:.1f} ms; client {cpu / el:.2f} cores)")
+        if w == "cpu":  # wall_us, then front ctl keys ticks before and after
+            wall, f0, c0, k0, f1, c1, k1 = map(float, words[i + 1:i + 8])
+            cores = "/".join(f"{(b - a) / hz / (wall / 1e6):.2f}" for a, b in ((f0, f1), (c0, c1), (k0, k1)))
         if w == "rot":  # count total_us max_us
             n, tot, mx = map(float, words[i + 1:i + 4])
             notes.append(f"{n:.0f} KEK rotations of {sys.argv[2]} targets, {tot / max(n, 1) / 1e3:.0f} ms each (max {mx / 1e3:.0f} ms)")
-    print(f"  {kind:<7} {d[0]:>11.0f} {d[4]:>8.0f} {d[5]:>8.0f} {d[6]:>9.0f} {d[7]:>8.0f} {d[3] * 1e6 / max(d[1], 1):>13.1f}  {'; '.join(notes)}")
+    print(f"  {kind:<7} {d[0]:>11.0f} {d[4]:>8.0f} {d[5]:>8.0f} {d[6]:>9.0f} {d[7]:>8.0f} {d[3] * 1e6 / max(d[1], 1):>13.1f}"
+          f"  {cores:>27}  {'; '.join(notes)}")
     if d[2]:
         print(f"          {d[2]:.0f} decisions failed")
 med = {k: [st.median(x[i] for x in v) for i in range(8)] for k, v in runs.items()}
