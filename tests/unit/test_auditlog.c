@@ -939,6 +939,36 @@ static void test_open_from_frontier(void **state) {
   store_close(s);
 }
 
+/* A tail after the newest checkpoint longer than the log below it (here 20
+ * entries after the one at 10): the open reads it all anyway, so it loads
+ * by the stored leaf hashes into the compact tree, and proofs work at once
+ * (the recheck held). */
+static void test_open_long_tail_by_leaf_hashes(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  checkpointed_log(s);
+  raw_sql(external_store ? "ALTER TABLE checkpoints DISABLE TRIGGER USER; DELETE FROM checkpoints WHERE "
+                           "tree_size > 10; ALTER TABLE checkpoints ENABLE TRIGGER USER;"
+                         : "DELETE FROM checkpoints WHERE tree_size > 10;");
+  char *body = frontier_doc(s, 10);
+  assert_non_null(body);
+  free(body);
+  ctl_auditlog_config c = base_config();
+  c.open_full_below = 1;
+  hold_recheck();
+  ctl_auditlog *log = open_log(s, &c);
+  audit_proof p;
+  uint8_t leaf[32], root[32];
+  uint64_t size = 0;
+  lisec_err err = {0};
+  assert_int_equal(ctl_auditlog_prove_inclusion(log, s, 3, 0, &p, leaf, root, &size, &err), 0);
+  assert_int_equal(size, 30);
+  release_recheck();
+  assert_true(recheck_result(log, 10));
+  ctl_auditlog_close(log);
+  store_close(s);
+}
+
 /* A stored frontier that was edited (one node changed, one from another
  * size, malformed) refuses the open naming TR103308-5.5 and the frontier;
  * put back, the log opens with nothing lost. A leaf hash and data copied
@@ -1315,6 +1345,7 @@ int main(void) {
       cmocka_unit_test_setup(test_open_from_checkpoint_data_edit, fresh_store),
       cmocka_unit_test_setup(test_open_from_checkpoint_refuses, fresh_store),
       cmocka_unit_test_setup(test_open_from_frontier, fresh_store),
+      cmocka_unit_test_setup(test_open_long_tail_by_leaf_hashes, fresh_store),
       cmocka_unit_test_setup(test_open_from_frontier_refuses_edits, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
