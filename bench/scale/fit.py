@@ -73,7 +73,7 @@ if len(au) >= 2:
         fa, fb = line(xs, [r[14] for r in au])
         ra, rb = line(xs, [r[18] for r in au])
         ck = [r[12] for r in au]
-        print(f"    open CPU: from the checkpoint's stored frontier {min(ck):.2f}-{max(ck):.2f} s at"
+        print(f"    open CPU: from the checkpoint's stored frontier {min(ck):.3f}-{max(ck):.3f} s at"
               f" {min(xs) / 1e6:.0f}M-{max(xs) / 1e6:.0f}M entries (no line: it does not grow with the log);"
               f" every entry checked {fb * 1e6:.2f} s per million entries, the tree rebuilt after the open"
               f" {rb * 1e6:.2f} s per million")

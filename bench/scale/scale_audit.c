@@ -283,7 +283,7 @@ static int cmd_open(int argc, char **argv) {
   uint64_t below = 0, checked = 0;
   bool done = false, intact = false;
   ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
-  printf("size %llu\nopen_s %.2f\nopen_cpu_s %.2f\nfrom_checkpoint %llu\n", (unsigned long long)ctl_auditlog_size(log),
+  printf("size %llu\nopen_s %.3f\nopen_cpu_s %.3f\nfrom_checkpoint %llu\n", (unsigned long long)ctl_auditlog_size(log),
          t, cpu, (unsigned long long)below);
   while (ready && !done && now_s() - t0 < 900) {
     usleep(20000);
