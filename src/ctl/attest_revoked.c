@@ -80,13 +80,18 @@ static int reload_locked(ctl_revoked_set *r, lisec_store *s, lisec_err *err) {
     free(lc.keys);
     return rc == LISEC_ENOMEM ? lisec_err_set(err, rc, "out of memory") : rc;
   }
-  qsort(lc.keys, lc.n, sizeof *lc.keys, key_cmp);
+  if (lc.n) qsort(lc.keys, lc.n, sizeof *lc.keys, key_cmp);
   free(r->keys);
   r->keys = lc.keys, r->n = lc.n;
   r->too_many = lc.too_many;
   r->loaded = true;
   r->loaded_ns = lisec_time_mono_ns();
   return 0;
+}
+
+/* The kept key equal to sha, or NULL (bsearch wants a non-NULL array). */
+static revkey *find_locked(const ctl_revoked_set *r, const char *sha) {
+  return r->n ? bsearch(sha, r->keys, r->n, sizeof *r->keys, key_cmp) : NULL;
 }
 
 static bool noted_locked(const ctl_revoked_set *r, const char *sha, size_t *at) {
@@ -118,7 +123,7 @@ int ctl_revoked_lookup(ctl_revoked_set *r, lisec_store *s, const char *sha256, c
     rc = reload_locked(r, s, err);
   bool by_store = r->too_many;
   bool hit = !rc && !by_store &&
-             (bsearch(sha256, r->keys, r->n, sizeof *r->keys, key_cmp) || noted_locked(r, sha256, NULL));
+             (find_locked(r, sha256) || noted_locked(r, sha256, NULL));
   pthread_mutex_unlock(&r->mu);
   if (rc) return rc;
   if (by_store) return stored(s, sha256, body, err);
@@ -130,7 +135,7 @@ int ctl_revoked_lookup(ctl_revoked_set *r, lisec_store *s, const char *sha256, c
   pthread_mutex_lock(&r->mu);
   bool pending = noted_locked(r, sha256, NULL);
   if (!pending) {
-    revkey *k = bsearch(sha256, r->keys, r->n, sizeof *r->keys, key_cmp);
+    revkey *k = find_locked(r, sha256);
     if (k) {
       memmove(k, k + 1, (size_t)(r->keys + r->n - (k + 1)) * sizeof *k);
       r->n--;
@@ -163,7 +168,7 @@ void ctl_revoked_settle(ctl_revoked_set *r, const char *sha256, bool committed) 
     memcpy(r->noted[at], r->noted[r->nnoted], KEY_LEN + 1);
   /* a failed commit may still have landed (a lost answer): the store decides */
   if (!committed) r->loaded = false;
-  if (committed && r->loaded && !bsearch(sha256, r->keys, r->n, sizeof *r->keys, key_cmp)) {
+  if (committed && r->loaded && !find_locked(r, sha256)) {
     revkey *k = r->n < r->max ? realloc(r->keys, (r->n + 1) * sizeof *k) : NULL;
     if (k) {
       size_t i = r->n;
