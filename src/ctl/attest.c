@@ -49,6 +49,7 @@
 #define NONCES_PER_HOST 4
 #define HOSTS_MAX 100000
 #define REVOKED_KEPT_MAX 400000 /* certificates kept in memory; past it the store answers */
+#define DOCS_KEPT_MAX_BYTES (64u << 20) /* host documents kept in memory; past it they are read */
 #define QUARANTINE_ARGS_MAX 32
 
 extern char **environ;
@@ -79,6 +80,12 @@ typedef struct att_host {
   int64_t last_ok_ms;    /* the same in ms, for freshness (whole seconds after a restart) */
   int64_t last_attempt;  /* seconds; newest appraisal of any outcome */
   uint64_t appraisals;   /* count, so waiters see a new one */
+  /* The host's stored document as an appraisal last wrote or read it, so
+   * the next report needs no store read (doc_kept_get); doc_gen counts
+   * every write that dropped it, so a read that raced a write keeps nothing. */
+  char *doc;
+  int64_t doc_ver;
+  uint64_t doc_gen;
 } att_host;
 
 /* One host of a request's wait: the appraisal count when it was deferred. */
@@ -119,6 +126,7 @@ struct ctl_attest_state {
   bool reloaded; /* every stored appraisal is in the table and the model */
   ctl_nonce_cache *nonces; /* each host's nonce table as last written (ctl/attest_nonces.h) */
   ctl_revoked_set *revoked; /* the revoked host certificates (ctl/attest_revoked.h) */
+  size_t doc_bytes;         /* the host documents kept (att_host.doc), at most DOCS_KEPT_MAX_BYTES */
   /* the overdue timer */
   pthread_t timer;
   bool timer_started, stopping;
@@ -267,12 +275,75 @@ static char *b64(const uint8_t *p, size_t n) {
   return crypto_base64_encode(p, n, &s) == 0 ? s : NULL;
 }
 
+/* ---- the host documents kept for appraisals (issue 15's figure) ----------
+ * An appraisal starts from the host's document as the last appraisal wrote
+ * it (or read it) instead of reading the store; its write is the same
+ * compare-and-set on the version kept, so a copy that is stale (a write
+ * this lisecd did not make) is refused there, and the conflict is handled
+ * on the stored document as before (only_trust_changed reads the store).
+ * Every other write of the document drops the copy after it lands. */
+
+/* A copy of the kept text of host's document with its version (NULL when
+ * none is kept); *gen, the drop count for doc_keep. */
+static char *doc_kept_get(struct ctl_attest_state *st, const char *host, int64_t *ver, uint64_t *gen) {
+  char *text = NULL;
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  if (h && h->doc) text = strdup(h->doc), *ver = h->doc_ver;
+  *gen = h ? h->doc_gen : 0;
+  pthread_mutex_unlock(&st->mu);
+  return text;
+}
+
+/* Keeps text as host's document at ver, unless a write dropped the copy
+ * since gen was taken or a newer version is kept. */
+static void doc_keep(struct ctl_attest_state *st, const char *host, const char *text, int64_t ver,
+                     uint64_t gen) {
+  size_t len = strlen(text) + 1;
+  pthread_mutex_lock(&st->mu);
+  att_host *h = find_locked(st, host);
+  size_t had = h && h->doc ? strlen(h->doc) + 1 : 0;
+  if (h && h->doc_gen == gen && (!h->doc || ver > h->doc_ver) &&
+      st->doc_bytes - had + len <= DOCS_KEPT_MAX_BYTES) {
+    char *copy = malloc(len);
+    if (copy) {
+      memcpy(copy, text, len);
+      free(h->doc);
+      h->doc = copy, h->doc_ver = ver;
+      st->doc_bytes = st->doc_bytes - had + len;
+    }
+  }
+  pthread_mutex_unlock(&st->mu);
+}
+
+static void doc_drop_locked(struct ctl_attest_state *st, att_host *h) {
+  if (!h) return;
+  if (h->doc) st->doc_bytes -= strlen(h->doc) + 1;
+  free(h->doc);
+  h->doc = NULL;
+  h->doc_gen++;
+}
+
+static void doc_drop(struct ctl_attest_state *st, const char *host) {
+  pthread_mutex_lock(&st->mu);
+  doc_drop_locked(st, find_locked(st, host));
+  pthread_mutex_unlock(&st->mu);
+}
+
 /* The host's document, parsed; *text (when not NULL) gets its stored
- * bytes as well, which the caller frees. */
-static int load_doc_text(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, char **text,
-                         lisec_err *err) {
+ * bytes as well, which the caller frees. kept: an appraisal's read, which
+ * starts from the kept copy and keeps what it reads (*gen for doc_keep). */
+static int load_doc_kept(lisec_ctl *ctl, const char *host, bool kept, json_t **doc, int64_t *ver,
+                         char **text, uint64_t *gen, lisec_err *err) {
+  struct ctl_attest_state *st = st_of(ctl);
   char *body = NULL;
-  int rc = store_doc_get(ctl->store, HOST_KIND, host, &body, ver, err);
+  uint64_t g = 0;
+  int rc = 0;
+  if (!kept || !(body = doc_kept_get(st, host, ver, &g))) {
+    rc = store_doc_get(ctl->store, HOST_KIND, host, &body, ver, err);
+    if (!rc && kept) doc_keep(st, host, body, *ver, g);
+  }
+  if (gen) *gen = g;
   if (rc == LISEC_ENOTFOUND)
     return lisec_err_set(err, rc, "host %.16s.. has never enrolled (TR103308-5.1)", host);
   if (rc) return rc;
@@ -283,7 +354,7 @@ static int load_doc_text(lisec_ctl *ctl, const char *host, json_t **doc, int64_t
 }
 
 static int load_doc(lisec_ctl *ctl, const char *host, json_t **doc, int64_t *ver, lisec_err *err) {
-  return load_doc_text(ctl, host, doc, ver, NULL, err);
+  return load_doc_kept(ctl, host, false, doc, ver, NULL, NULL, err);
 }
 
 static int save_doc(lisec_ctl *ctl, const char *host, const json_t *doc, int64_t expected,
@@ -292,6 +363,7 @@ static int save_doc(lisec_ctl *ctl, const char *host, const json_t *doc, int64_t
   if (!text) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = store_doc_put(ctl->store, HOST_KIND, host, text, expected, NULL, err);
   free(text);
+  doc_drop(st_of(ctl), host); /* after the write: a read that raced it keeps nothing */
   if (rc == LISEC_ECONFLICT)
     lisec_err_set(err, rc, "host %.16s.. changed meanwhile; try again", host);
   return rc;
@@ -708,6 +780,7 @@ void ctl_attest_close(ctl_shared *sh) {
   ctl_attest_stop(sh);
   for (size_t i = 0; i < st->n; i++) {
     ak_cached_put(st, st->hosts[i]->ak);
+    free(st->hosts[i]->doc);
     free(st->hosts[i]);
   }
   free(st->hosts);
@@ -1254,10 +1327,10 @@ static int save_doc_with_obs(lisec_ctl *ctl, const char *host, const json_t *doc
     store_rollback(ctl->store);
     return save_doc_with_obs(ctl, host, doc, expected, result_text, NULL, obs_stored, err);
   }
-  if ((rc = store_commit(ctl->store, err))) {
-    store_rollback(ctl->store);
-    return rc;
-  }
+  rc = store_commit(ctl->store, err);
+  if (rc) store_rollback(ctl->store);
+  doc_drop(st_of(ctl), host); /* a read between save_doc and the commit saw the old one */
+  if (rc) return rc;
   *obs_stored = obs_text != NULL;
   return 0;
 }
@@ -1317,6 +1390,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;
   uint64_t t0 = lisec_time_mono_ns(); /* appraisal latency (ctl/metrics.c) */
+  uint64_t doc_gen = 0; /* the host document's drop count when read (doc_keep) */
   if ((rc = enrolled_host(ctl, actor, body, "attest.appraise", &host, err)) ||
       (rc = lisec_json_get_str(body, "nonce", true, 2 * ATTEST_NONCE_MAX, &nonce_hex, err)))
     goto done;
@@ -1330,7 +1404,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if ((rc = evidence_get(body, &e, err)) ||
       (rc = inventory_get(ctl, actor, body, host, &inv, inv_sha, &has_inv, err)) ||
       (rc = ctl_telemetry_get(ctl, actor, body, host, &st->telemetry, &chassis, ch_sha, &has_ch, err)) ||
-      (rc = load_doc_text(ctl, host, &doc, &ver, &loaded, err)) ||
+      (rc = load_doc_kept(ctl, host, true, &doc, &ver, &loaded, &doc_gen, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
@@ -1505,6 +1579,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   ob.stored = obs_text && docs[obs_at].rc == 0;
   /* A record's documents are written all or none: with them, the nonce. */
   /* kept for the next report at the version written, or forgotten */
+  if (docs[0].rc == 0) doc_keep(st, host, host_text, ver + 1, doc_gen);
+  else doc_drop(st, host);
   if (nonce_pending)
     ctl_nonces_taken_done(st->nonces, host, &taken, docs[0].rc == 0 && docs[nonce_at].rc == 0);
   if (nonce_pending && docs[0].rc == 0) nonce_pending = false;
@@ -1641,6 +1717,7 @@ void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
     LOG_WARN("attest: the nonces of host %.16s.. were not dropped: %s", host, nerr.msg);
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
+  doc_drop_locked(st, h); /* the caller rewrote it */
   if (h) {
     ak = h->ak, h->ak = NULL;
     h->enrolled = h->trusted = h->last_passed = h->wanted = h->overdue_todo = false;
