@@ -60,7 +60,10 @@ pass "signing PKI and packages (good, v2, other vendor, rogue CA, vendor only, L
 
 start_lisecd "$pki" "[api]" "max_body = 1048576" "[audit]" "li_admin_key = $work/li-admin.pub" \
   "[pkg]" "vendor_ca = $work/vca/ca.crt" "operator_ca = $work/oca/ca.crt" \
-  "li_admin_ca = $work/lca/ca.crt" "max_package = 200000"
+  "li_admin_ca = $work/lca/ca.crt" "max_package = 200000" "[server]" "bulk_channels = 0"
+# (bulk_channels 0: the on-boardings run on the request channels' threads,
+# as before bulk work had threads of its own; the other lisecd below, and
+# pkg_agent, run them on the bulk threads)
 
 audit_rows() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log'; }
 sealed_rows() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log WHERE sealed = 1'; }
