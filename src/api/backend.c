@@ -66,6 +66,7 @@ struct api_backend {
   chan *chans;
   int n_bulk, bulk_nice;
   chan *bulks;
+  int parked_n; /* requests parked for fresh quotes, on every thread (atomic) */
   unsigned next_bulk;
   uint8_t *route_kind; /* per route of the table: ROUTE_* below */
   size_t n_routes;
@@ -205,6 +206,7 @@ static void parked_release(parked *p) {
   if (p->prev) p->prev->next = p->next;
   else c->parked = p->next;
   if (p->next) p->next->prev = p->prev;
+  __atomic_sub_fetch(&c->b->parked_n, 1, __ATOMIC_RELEASE);
   ctl_attest_wait_disarm(p->wait);
   event_free(p->wake);
   event_free(p->bound);
@@ -253,6 +255,7 @@ static int park(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len, 
   p->next = c->parked;
   if (c->parked) c->parked->prev = p;
   c->parked = p;
+  __atomic_add_fetch(&c->b->parked_n, 1, __ATOMIC_RELEASE);
   ctl_attest_wait_arm(c->ctl, wait, parked_wake, p);
   return 0;
 }
@@ -394,8 +397,13 @@ static void batch_flush(chan *c, batch *b) {
  * thread progressing however busy the decisions are, so a decision parked
  * for a host's fresh quote is woken when that report is appraised, or
  * decided at its bound ([attest] fresh_wait_ms) as before: the request
- * channels never wait on a bulk thread. Each thread's queue is bounded;
- * past it a request runs on its channel's thread as without bulk threads. */
+ * channels never wait on a bulk thread. And while any decision waits for a
+ * fresh quote, bulk requests run on the request channels at the decisions'
+ * priority, as without bulk threads: the quote it waits for is among them,
+ * and a decision must not wait on work the kernel was told matters less
+ * (however busy the machine, the wait ends with the quote, not the bound).
+ * Each thread's queue is bounded; past it a request runs on its channel's
+ * thread too. */
 #define BULK_QUEUE_MAX 1024
 struct bulk_job {
   chan *from;
@@ -406,7 +414,7 @@ struct bulk_job {
 
 static bool bulk_submit(chan *c, uint32_t id, uint8_t *payload, uint32_t len) {
   api_backend *b = c->b;
-  if (!b->n_bulk || c->stopping) return false;
+  if (!b->n_bulk || c->stopping || __atomic_load_n(&b->parked_n, __ATOMIC_ACQUIRE) > 0) return false;
   /* the one with the fewest queued, starting after the last one picked */
   chan *w = NULL;
   size_t least = BULK_QUEUE_MAX;
