@@ -8,7 +8,7 @@
 # host that stops attesting turns untrusted (overdue) and the quarantine
 # command runs; wrong roles and an agent acting for another host get 403.
 # The reports run on one bulk thread at nice 19 ([server] bulk_*), and a
-# decision waiting for a fresh quote is still answered through it.
+# decision waiting for a fresh quote is still answered from one.
 # Every result is checked in the audit log too. The evidence for the
 # hand-made cases comes from the agent's offline commands and swtpm; the
 # firmware log and reference values from the Python generator.
@@ -147,8 +147,9 @@ start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = 
   "quarantine_command = $work/quarantine.sh" "ek_ca = $work/mfr.crt" "[model]" "attestation_max_age_s = 1" \
   "[audit]" "li_admin_key = $work/li-admin.pub" "[server]" "bulk_channels = 1" "bulk_nice = 19"
 # The reports are bulk work on one controller thread at the lowest priority
-# (issue 22 item 6): it runs at nice 19, and the LI VM's migration below,
-# which waits for the agent's fresh quote, is still answered through it.
+# (issue 22 item 6): it runs at nice 19; the LI VM's migration below, which
+# waits for the agent's fresh quote, is still answered from it (while a
+# decision waits, reports run at the decisions' priority).
 bulk_nice=""
 for t in /proc/$(pgrep -P "$LISECD_PID" -x lisecd-ctl)/task/*; do
   [ "$(cat "$t/comm" 2>/dev/null)" = lisec-bulk ] && bulk_nice="$bulk_nice$(awk '{print $19}' "$t/stat")"
