@@ -540,6 +540,20 @@ static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q
   return rc;
 }
 
+/* Answers a job taken off a queue (nothing when its channel is gone), frees
+ * it, and returns holding c->mu with the first failure kept. */
+static void run_job(serving *c, job *j, bool skip) {
+  lisec_err e = {0}, serr = {0};
+  int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
+  ipc_payload_free(j->payload, j->h.len);
+  free(j);
+  pthread_mutex_lock(&c->mu);
+  if (rc && !c->failed) {
+    c->failed = rc;
+    c->failed_err = serr;
+  }
+}
+
 static void *worker_main(void *arg) {
   serving *c = arg;
   pthread_mutex_lock(&c->mu);
@@ -553,15 +567,7 @@ static void *worker_main(void *arg) {
     pthread_cond_signal(&c->room);
     bool skip = c->stop; /* the channel is gone: nobody to answer */
     pthread_mutex_unlock(&c->mu);
-    lisec_err e = {0}, serr = {0};
-    int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
-    ipc_payload_free(j->payload, j->h.len);
-    free(j);
-    pthread_mutex_lock(&c->mu);
-    if (rc && !c->failed) {
-      c->failed = rc;
-      c->failed_err = serr;
-    }
+    run_job(c, j, skip);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -584,15 +590,7 @@ static void *slow_main(void *arg) {
     c->slow_queued--;
     bool skip = c->stop;
     pthread_mutex_unlock(&c->mu);
-    lisec_err e = {0}, serr = {0};
-    int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
-    ipc_payload_free(j->payload, j->h.len);
-    free(j);
-    pthread_mutex_lock(&c->mu);
-    if (rc && !c->failed) {
-      c->failed = rc;
-      c->failed_err = serr;
-    }
+    run_job(c, j, skip);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
