@@ -15,6 +15,7 @@ set -euo pipefail
 build=${1:?usage: ids.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: ids.sh BUILD_DIR SRC_DIR}
 . "$src/tests/integration/lib/common.sh"
+release_only "test_base holds the id rule and test_api the path decoding and router; model_api, li_api, pkg_api, vault_api and x1_admf create, read and delete each kind"
 cd "$work"
 pki=$work/pki
 make_pki "$pki"
