@@ -8,7 +8,7 @@
 # test its COST, and tests/integration/CMakeLists.txt gives it to the tests
 # added there with add_test.
 if(LISEC_SANITIZE)
-  set(lisec_test_costs vault_rotation 62 attest_api 43 ids 41 attest_fresh 35 x1_admf_reconcile 29
+  set(lisec_test_costs vault_rotation 62 attest_api 43 attest_fresh 35 x1_admf_reconcile 29
       model_api 27 lisecd_processes 26 audit_backup 25 li_api 24 cli_gaps 24 ha_failover 23
       x1_admf 23 inventory 22 test_model_incremental 22 observe 20 restart_intercept 20 pkg_agent 19
       audit_rollover 18 attest_end 18 api_http 17 nova_filter 17 rng_events 16 pkg_api 14
