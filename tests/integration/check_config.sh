@@ -88,15 +88,19 @@ if "$lisecd" -c "$work/bad2.conf" --check-config >/dev/null 2>&1; then fail "a b
 [ "$(state)" = "$before" ] || fail "a failed check changed the database or the token"
 pass "bad configuration on the SQLite store: exit 2, the database's SHA-256 unchanged"
 
+# start_refused CONF OUT WHAT: lisecd started on CONF must stop by itself
+# with an error (its output in OUT), not run on nor hang.
+start_refused() {
+  local rc=0
+  timeout 60 "$lisecd" -c "$1" >"$2" 2>&1 || rc=$?
+  [ $rc != 0 ] && [ $rc != 124 ] || fail "$3: lisecd exited $rc (want a refusal)"
+}
+
 # The audit appender's group commit is bounded by settings lisecd enforces
 # at start: a value past its bound stops the start, naming the setting.
 for bad in "gather_us = 100001" "gather_us = -5" "max_batch = 32769"; do
   sed "s|^\[audit\]|[audit]\n$bad|" "$good" >"$work/audit-bound.conf"
-  set +e
-  timeout 60 "$lisecd" -c "$work/audit-bound.conf" >"$work/audit-bound.out" 2>&1
-  rc=$?
-  set -e
-  [ $rc != 0 ] && [ $rc != 124 ] || fail "[audit] $bad: lisecd exited $rc (want a refusal)"
+  start_refused "$work/audit-bound.conf" "$work/audit-bound.out" "[audit] $bad"
   grep -q "\[audit\] ${bad%% *}: a whole number up to" "$work/audit-bound.out" ||
     fail "[audit] $bad: refused without naming the setting: $(tail -3 "$work/audit-bound.out")"
 done
@@ -117,11 +121,7 @@ for want in '\[server\] bulk_channels' '\[server\] bulk_nice' '\[vault\] rotatio
   grep -q "$want" "$work/bulk-bound.err" || fail "not reported: $want; the check said: $(cat "$work/bulk-bound.err")"
 done
 sed "s|^\[vault\]|[vault]\nrotation_nice = 20|" "$good" >"$work/nice-bound.conf"
-set +e
-timeout 60 "$lisecd" -c "$work/nice-bound.conf" >"$work/nice-bound.out" 2>&1
-rc=$?
-set -e
-[ $rc != 0 ] && [ $rc != 124 ] || fail "[vault] rotation_nice = 20: lisecd exited $rc (want a refusal)"
+start_refused "$work/nice-bound.conf" "$work/nice-bound.out" "[vault] rotation_nice = 20"
 grep -q "\[vault\] rotation_nice" "$work/nice-bound.out" || fail "rotation_nice = 20 refused without naming it: $(tail -3 "$work/nice-bound.out")"
 grep -q 'bulk_channels = 0' "$work/fresh.conf" && grep -q 'rotation_rate = 1000000' "$work/fresh.conf" ||
   fail "the configuration at the bounds was not made"
