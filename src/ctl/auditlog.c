@@ -861,6 +861,15 @@ static bool inject_failure(ctl_auditlog *log, uint64_t start, size_t n) {
   }
   return true;
 }
+
+/* test_ha_state: while the file LISEC_TEST_AUDIT_DOUBT names exists, the
+ * next transaction that writes documents is committed and then reported
+ * failed, as when the connection is lost before COMMIT's answer; the file
+ * is removed, so it happens once. The leader only; mu not held. */
+static bool inject_doubt(bool docs) {
+  const char *f = getenv("LISEC_TEST_AUDIT_DOUBT");
+  return docs && f && unlink(f) == 0;
+}
 #endif
 
 /* After a failed transaction the store may or may not have committed it (a
@@ -1066,6 +1075,12 @@ static void lead_batch(ctl_auditlog *log) {
     rc = docs ? append_with_docs(log, n, &e) : store_log_append(log->ws, log->batch, n, &e);
     log->commit_ns = (int64_t)(lisec_time_mono_ns() - t0);
     txn_failed = rc != 0;
+#ifdef LISEC_TEST_HOOKS
+    if (!rc && inject_doubt(docs)) {
+      rc = lisec_err_set(&e, LISEC_EUNAVAIL, "injected: the commit's answer was lost (LISEC_TEST_AUDIT_DOUBT)");
+      txn_failed = true;
+    }
+#endif
   }
   if (!rc) {
     pthread_rwlock_wrlock(&log->tree_lock);

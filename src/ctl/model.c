@@ -46,9 +46,9 @@ struct ctl_model_state {
   json_t *docs[K_COUNT]; /* id -> the document as stored */
   json_t *vers[K_COUNT]; /* id -> its stored version */
   int64_t gen;           /* the generation document's stored version, 0 = none yet */
-  /* the store failed over under this leader (ctl/ha.c): a write whose
-   * commit was in doubt may be stored, so the model is loaded again at the
-   * next use (lock_fresh) */
+  /* the store failed over under this leader (ctl/ha.c), or a write's
+   * commit failed (commit_doc): a write whose commit was in doubt may be
+   * stored, so the model is loaded again at the next use (lock_fresh) */
   bool stale;
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
@@ -792,7 +792,14 @@ static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action
   }
   ctl_event ev = {action, subject, ctl_outcome_name(CTL_OUTCOME_OK), reason, li};
   rc = ctl_record_docs(ctl, actor, &ev, docs, 2, index, err);
-  if (rc) return rc;
+  if (rc) {
+    /* A store failure may come after the commit landed (the connection
+     * lost before its answer, as when PostgreSQL fails over): the model is
+     * loaded again before its next use, so the write after this one is
+     * checked against what the store holds, not refused as a conflict. */
+    if (rc == LISEC_ESTORE || rc == LISEC_EUNAVAIL) __atomic_store_n(&st->stale, true, __ATOMIC_RELEASE);
+    return rc;
+  }
   if (docs[0].rc == 0 && docs[1].rc == 0) {
     if (text) json_object_set_new(st->vers[k], id, json_integer(ver + 1));
     else json_object_del(st->vers[k], id);

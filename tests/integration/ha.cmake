@@ -15,8 +15,12 @@ lisec_integration_test(ha_pg_promote tests/integration/ha_pg_promote.sh)
 # against the committed state, the task never deactivated.
 lisec_integration_test(ha_stack tests/integration/ha_stack.sh)
 # State that survives a failover is in the store (issue 17 item 2): stored
-# attestation nonces across two store handles, compare-and-set model writes.
+# attestation nonces across two store handles, compare-and-set model writes,
+# a model write whose commit was in doubt.
 lisec_unit_test(test_ha_state ${CMAKE_SOURCE_DIR}/tests/unit/test_ha_state.c lisec_ctl)
+if(LISEC_TEST_HOOKS) # the commit in doubt (ctl/auditlog.c's LISEC_TEST_AUDIT_DOUBT)
+  target_compile_definitions(test_ha_state PRIVATE LISEC_TEST_HOOKS)
+endif()
 # Compare-and-set model writes through the API (a client's stale version,
 # two racing writers, a document or a referenced host changed underneath by
 # another writer) and a lisecd refusing a log signed by another key, naming
