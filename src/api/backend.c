@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "api/wire.h"
 #include "ctl/attest.h"
+#include "ctl/auditlog.h"
 #include "ctl/metrics.h"
 
 typedef struct parked parked;
@@ -458,13 +459,19 @@ static void on_jobs(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* This thread's nice value (Linux: per thread; who 0 is the calling
- * thread). Lowering a priority needs no privilege. */
+ * thread). Lowering a priority needs no privilege. A lowered thread does
+ * not lead an audit group commit while a request thread waits in it
+ * (ctl_auditlog_thread_lowered): the decisions' records would wait for a
+ * thread the kernel runs last. */
 static void lower_priority(int nice) {
   if (nice <= 0) return;
   errno = 0;
-  if (setpriority(PRIO_PROCESS, 0, nice) != 0)
+  if (setpriority(PRIO_PROCESS, 0, nice) != 0) {
     LOG_WARN("a bulk thread cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; it runs at "
              "the decisions' priority", nice, strerror(errno));
+    return;
+  }
+  ctl_auditlog_thread_lowered(true);
 }
 
 static void on_read(struct bufferevent *bev, void *arg) {

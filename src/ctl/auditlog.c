@@ -49,7 +49,17 @@ typedef struct pending {
   size_t n_docs;
   lisec_err fail;     /* why, when failed */
   pthread_cond_t cv;  /* its caller waits here, so a commit wakes only its own */
+  bool lowered;       /* its caller runs at a lower CPU priority (ctl_auditlog_thread_lowered) */
 } pending;
+
+/* Whether this thread runs at a lower CPU priority than the request
+ * threads (a bulk thread at [server] bulk_nice), and how many group
+ * commits it has led: see "Who leads" below. */
+static _Thread_local bool thread_lowered;
+static _Thread_local uint64_t thread_led;
+
+void ctl_auditlog_thread_lowered(bool lowered) { thread_lowered = lowered; }
+uint64_t ctl_auditlog_thread_led(void) { return thread_led; }
 
 /* The checkpoint key, as the keys process lends it: a signing call and
  * the public key. */
@@ -99,6 +109,7 @@ struct ctl_auditlog {
   pthread_t cp_thread;
   bool cp_started;
   bool leading; /* a caller is committing a batch */
+  bool lead_lowered; /* ... and that caller runs at a lower CPU priority */
   lisec_store *ws; /* the leaders' store handle (one leader at a time) */
   store_log_entry *batch;
   pending **held; /* the batch's records (the leader's, during a commit) */
@@ -1093,6 +1104,14 @@ static void lead_batch(ctl_auditlog *log) {
       struct timespec ts = {.tv_sec = atoi(delay) / 1000, .tv_nsec = (long)(atoi(delay) % 1000) * 1000000L};
       nanosleep(&ts, NULL);
     }
+    /* test_auditlog: the leader holds the lead while the file
+     * LISEC_TEST_AUDIT_HOLD names exists (at most 60 s), so a test can
+     * queue callers behind a commit in the order it wants */
+    const char *hold = getenv("LISEC_TEST_AUDIT_HOLD");
+    for (int i = 0; hold && i < 60000 && access(hold, F_OK) == 0; i++) {
+      struct timespec ts = {0, 1000000L};
+      nanosleep(&ts, NULL);
+    }
 #endif
     /* Durable but not in the tree (out of memory): the tree can no longer
      * prove what is on disk; stop appending rather than diverge. */
@@ -1390,6 +1409,41 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
  * committed what was ready made batches of 2-4 records on tmpfs with 64
  * writers where a committing thread makes 15-28, and paid a transaction
  * each; issue 22 item 1). mu held. */
+/* ---- Who leads ----------------------------------------------------------
+ * Bulk work (attestation reports, package on-boarding) runs on threads at a
+ * lower CPU priority ([server] bulk_nice, api/backend.c), and appends audit
+ * records there too. A caller that leads a group commit carries every
+ * record in the batch: when a niced thread leads, the decisions' records
+ * in its batch wait for a thread the kernel runs last (nice is not
+ * inherited; issue 22 item 6). So a caller marked lowered does not lead
+ * while a caller at the normal priority has a record waiting: it wakes that
+ * caller, which leads, and the batch (taken from the head of the log, so
+ * with the lowered caller's record in it) is as it would have been. A
+ * lowered caller still leads when no normal one waits (bulk work alone
+ * progresses), and a lowered leader that is gathering hands the lead over
+ * as soon as a normal caller's record arrives. Every record is still made
+ * durable before its caller returns, by whoever leads. */
+
+/* A caller at the normal priority with a record not yet durable, or NULL.
+ * mu held. */
+static pending *normal_waiter(const ctl_auditlog *log) {
+  for (uint64_t i = log->committed; i < log->next_index; i++) {
+    pending *p = log->ring[i % RING_SIZE];
+    if (p && !p->lowered) return p;
+  }
+  return NULL;
+}
+
+/* A lowered caller about to lead: true when a normal caller will lead
+ * instead (woken here; one still preparing its record leads when it is
+ * ready, as it finds no leader then). mu held. */
+static bool hand_lead_over(const ctl_auditlog *log) {
+  pending *n = normal_waiter(log);
+  if (!n) return false;
+  if (n->state == P_READY) pthread_cond_signal(&n->cv);
+  return true;
+}
+
 static bool worth_waiting(const ctl_auditlog *log) {
   /* Served callers are waited for only while a commit is cheaper than the
    * wait (tmpfs, a write cache): on a disk whose fdatasync takes longer,
@@ -1412,7 +1466,7 @@ static void gather(ctl_auditlog *log) {
   ts.tv_sec += ns / 1000000000;
   ts.tv_nsec = ns % 1000000000;
   log->gathering = true;
-  while (worth_waiting(log))
+  while (worth_waiting(log) && !(log->lead_lowered && normal_waiter(log)))
     if (pthread_cond_timedwait(&log->cv_gather, &log->mu, &ts) == ETIMEDOUT) {
       log->expected = 0;
       break;
@@ -1443,8 +1497,9 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
     return rc;
   }
 
+  bool lowered = thread_lowered;
   pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = seal_pk != NULL, .docs = docs,
-               .n_docs = n_docs};
+               .n_docs = n_docs, .lowered = lowered};
   pthread_cond_init(&p.cv, NULL);
   pthread_mutex_lock(&log->mu);
   while (!log->stop && !log->broken && log->next_index - log->committed >= RING_SIZE)
@@ -1485,14 +1540,23 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
     if (p.state == P_RESERVED) p.state = state;
   }
   atomic_fetch_sub(&log->preparing, 1);
-  /* A gathering leader is woken once, when it has no one left to wait for. */
-  if (log->gathering && !worth_waiting(log)) pthread_cond_signal(&log->cv_gather);
+  /* A gathering leader is woken once, when it has no one left to wait for
+   * (or when it is lowered and this caller is not: it hands the lead over). */
+  if (log->gathering && (!worth_waiting(log) || (log->lead_lowered && !lowered)))
+    pthread_cond_signal(&log->cv_gather);
   while (p.state != P_DONE && p.state != P_FAILED) {
-    if (!log->leading && head_ready(log)) {
+    if (!log->leading && head_ready(log) && !(lowered && hand_lead_over(log))) {
       log->leading = true;
+      log->lead_lowered = lowered;
       gather(log);
-      lead_batch(log);
+      bool handed = lowered && hand_lead_over(log);
+      if (!handed) {
+        lead_batch(log);
+        thread_led++;
+      }
       log->leading = false;
+      log->lead_lowered = false;
+      if (handed) continue;
       /* The owner of the new head leads next (if it is still preparing, it
        * will lead when it is ready). */
       if (log->committed != log->next_index) {
@@ -1512,6 +1576,13 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
   }
   if (index) *index = p.index;
   return 0;
+}
+
+uint64_t ctl_auditlog_queued(ctl_auditlog *log) {
+  pthread_mutex_lock(&log->mu);
+  uint64_t n = log->next_index - log->committed;
+  pthread_mutex_unlock(&log->mu);
+  return n;
 }
 
 uint64_t ctl_auditlog_size(ctl_auditlog *log) {

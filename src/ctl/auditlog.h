@@ -135,6 +135,16 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
                            size_t n_docs, uint64_t *index, lisec_err *err);
 
 /* The number of durable entries. */
+/* The calling thread runs at a lower CPU priority than the request threads
+ * (a bulk thread at [server] bulk_nice): its appends do not lead a group
+ * commit while a caller at the normal priority has a record waiting, which
+ * leads instead (auditlog.c, "Who leads"). Per thread, for every log. */
+void ctl_auditlog_thread_lowered(bool lowered);
+/* How many group commits the calling thread has led (test_auditlog). */
+uint64_t ctl_auditlog_thread_led(void);
+/* Records taken in and not yet durable (their callers wait). */
+uint64_t ctl_auditlog_queued(ctl_auditlog *log);
+
 uint64_t ctl_auditlog_size(ctl_auditlog *log);
 /* Durable transactions made since open, and the log's size (the mean batch
  * is what group commit achieved). */

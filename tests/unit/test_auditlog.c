@@ -1224,6 +1224,82 @@ static void test_checkpoint_not_ahead_of_entries(void **state) {
 #endif
 }
 
+/* ---- who leads a group commit (issue 22 item 6) --------------------------- */
+
+typedef struct lead_ctx {
+  ctl_auditlog *log;
+  bool lowered;
+  int rc;
+  uint64_t led;
+} lead_ctx;
+
+static void *append_and_count(void *arg) {
+  lead_ctx *c = arg;
+  ctl_auditlog_thread_lowered(c->lowered);
+  audit_record r = record(c->lowered ? "bulk" : "decision");
+  lisec_err err = {0};
+  uint64_t before = ctl_auditlog_thread_led();
+  c->rc = ctl_auditlog_append(c->log, &r, false, NULL, &err);
+  c->led = ctl_auditlog_thread_led() - before;
+  return NULL;
+}
+
+/* Waits (at most 60 s) until n records are taken in and not yet durable. */
+static void wait_queued(ctl_auditlog *log, uint64_t n) {
+  for (int i = 0; i < 60000 && ctl_auditlog_queued(log) < n; i++) usleep(1000);
+  assert_true(ctl_auditlog_queued(log) >= n);
+}
+
+/* A caller marked lowered (a bulk thread at nice 10) leads its own commit
+ * when it is alone, but not while a caller at the normal priority waits
+ * with a record: the lowered caller's record is at the head of the log
+ * behind a commit held open (LISEC_TEST_AUDIT_HOLD), a normal caller's
+ * behind it; when the commit ends, the lowered caller is the head's owner
+ * and would lead, and the normal caller must lead the batch instead. Both
+ * records are durable either way. */
+static void test_lowered_caller_hands_the_lead_over(void **state) {
+  (void)state;
+#ifndef LISEC_TEST_HOOKS
+  skip();
+#else
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = open_log(s, &c);
+  lead_ctx alone = {.log = log, .lowered = true};
+  pthread_t t[3];
+  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &alone), 0);
+  pthread_join(t[0], NULL);
+  assert_int_equal(alone.rc, 0);
+  assert_int_equal(alone.led, 1); /* bulk work alone progresses */
+
+  char hold[256];
+  snprintf(hold, sizeof hold, "%s/hold", tmpdir);
+  FILE *f = fopen(hold, "w");
+  assert_non_null(f);
+  fclose(f);
+  setenv("LISEC_TEST_AUDIT_HOLD", hold, 1);
+  lead_ctx first = {.log = log}, low = {.log = log, .lowered = true}, normal = {.log = log};
+  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &first), 0);
+  wait_queued(log, 1);
+  assert_int_equal(pthread_create(&t[1], NULL, append_and_count, &low), 0);
+  wait_queued(log, 2);
+  assert_int_equal(pthread_create(&t[2], NULL, append_and_count, &normal), 0);
+  wait_queued(log, 3);
+  unlink(hold);
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  unsetenv("LISEC_TEST_AUDIT_HOLD");
+  assert_int_equal(first.rc, 0);
+  assert_int_equal(low.rc, 0);
+  assert_int_equal(normal.rc, 0);
+  assert_int_equal(first.led, 1);
+  assert_int_equal(low.led, 0);
+  assert_int_equal(normal.led, 1);
+  assert_int_equal(ctl_auditlog_size(log), 4);
+  ctl_auditlog_close(log);
+  store_close(s);
+#endif
+}
+
 static void test_checkpoint_key(void **state) {
   (void)state;
   lisec_store *s = open_store();
@@ -1350,6 +1426,7 @@ int main(void) {
       cmocka_unit_test_setup(test_checkpoint_policy, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
+      cmocka_unit_test_setup(test_lowered_caller_hands_the_lead_over, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_key, fresh_store),
       cmocka_unit_test_setup(test_find_by_leaf_hash, fresh_store),
   };
