@@ -25,8 +25,8 @@ int lisecd_front_main(const lisec_config *cfg, const int *fds, int n, int tls_fd
   api_server *srv = NULL;
   lisecd_tls_receiver *tls = NULL;
   int rc = lisecd_server_config(cfg, &sc, &err);
-  if (rc == 0 && sc.workers != n)
-    rc = lisec_err_set(&err, LISEC_EINTERNAL, "%d channels for %d workers", n, sc.workers);
+  if (rc == 0 && sc.workers + sc.bulk_workers != n)
+    rc = lisec_err_set(&err, LISEC_EINTERNAL, "%d channels for %d workers", n, sc.workers + sc.bulk_workers);
   if (rc) {
     for (int i = 0; i < n; i++) close(fds[i]);
     close(tls_fd);

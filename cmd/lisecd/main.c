@@ -86,13 +86,15 @@ static bool bad(server_checker *c, int rc) {
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
   int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0,
-          handshake_ms = 5000, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10;
+          handshake_ms = 5000, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10,
+          bulk_workers = 1;
   lisec_err *err = c->err;
   if (bad(c, lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
       bad(c, lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_channels", 2, 0, API_BULK_CHANNELS_MAX, &bulk, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_nice", 10, 0, 19, &bulk_nice, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "bulk_workers", 1, 0, 8, &bulk_workers, err)) ||
       bad(c, lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
       bad(c, lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
       bad(c, lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
@@ -114,6 +116,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   sc->workers = (int)workers;
   sc->bulk_channels = (int)bulk;
   sc->bulk_nice = (int)bulk_nice;
+  sc->bulk_workers = (int)bulk_workers;
   sc->max_body = (size_t)max_body;
   if ((!sc->cert || !sc->key || !sc->client_ca) &&
       bad(c, lisec_err_set(err, LISEC_EINVAL,
@@ -445,7 +448,7 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sup, NULL);
   parent_pid = getpid();
 
-  int n = sc.workers;
+  int n = sc.workers + sc.bulk_workers; /* a channel per front worker */
   int (*chan)[2] = calloc((size_t)n, sizeof *chan);
   int *ctl_fds = calloc((size_t)n, sizeof *ctl_fds), *front_fds = calloc((size_t)n, sizeof *front_fds);
   /* Every descriptor the parent made: each child closes those not its own. */

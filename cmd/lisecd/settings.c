@@ -60,5 +60,7 @@ const char *const lisecd_known_settings[] = {
     /* randomness */
     /* the KEK rotation's write transactions (ctl/vault_rotation.c) */
     "vault.rotation_chunk", "vault.rotation_rate", "vault.rotation_nice",
+    /* front workers of their own for hosts' connections (api/server.c) */
+    "server.bulk_workers",
     NULL,
 };

@@ -280,6 +280,10 @@ typedef struct api_server_config {
   /* [server] bulk_channels, bulk_nice: the controller's threads for bulk
    * work (api_route_is_bulk) and their nice value (api/backend.c). */
   int bulk_channels, bulk_nice;
+  /* [server] bulk_workers: front workers, at bulk_nice, that serve hosts'
+   * connections (their reports), each with a channel of its own after the
+   * request workers' (server.c, "handshakes and bulk workers"); 0: none. */
+  int bulk_workers;
 } api_server_config;
 
 typedef struct api_server api_server;

@@ -11,7 +11,11 @@
  * worker holds at most its share of [server] max_connections (at the cap the
  * oldest connection still in its handshake is closed, or the new one), a
  * handshake has a deadline, and an accept() that fails (no descriptors
- * left) pauses accepting for a back-off instead of spinning. */
+ * left) pauses accepting for a back-off instead of spinning.
+ * Hosts' connections (their reports: TLS records, HTTP, JSON bodies) are
+ * served by front workers of their own at [server] bulk_nice
+ * ([server] bulk_workers; below, "bulk workers"), so the decisions' workers
+ * keep the cores while hosts report. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -59,6 +63,14 @@ typedef struct conn_list {
 typedef struct api_worker {
   struct api_server *srv;
   pthread_t thread;
+  bool bulk;             /* a bulk worker: takes hosts' connections from the others */
+  bool own_accept;       /* accepts and shakes hands itself (below, "handshakes") */
+  api_conn *shaking;     /* connections in this worker's handshakes (own_accept) */
+  /* a bulk worker: connections handed over by the others, oldest first */
+  pthread_mutex_t adopt_mu;
+  api_conn *adopt_head, *adopt_tail;
+  struct event *adopt_ev;
+  struct bufferevent *adopting; /* for tls_bevcb: the connection evhttp takes in now */
   struct event_base *base;
   struct evhttp *http;
   struct evhttp_bound_socket *bound;
@@ -91,6 +103,13 @@ struct api_conn {
   api_conn *prev, *next;  /* in list while in the handshake */
   conn_list *list;        /* &w->silent, &w->greeted, or NULL once through */
   bool closing;           /* shut down by lisecd, evhttp frees it next */
+  /* a handshake lisecd drives itself (own_accept) */
+  evutil_socket_t fd;
+  SSL *ssl;
+  struct event *hs;          /* the socket's readiness the handshake waits for */
+  api_conn *hs_prev, *hs_next; /* in w->shaking, or in a bulk worker's adopt queue */
+  struct sockaddr_storage peer;
+  int peer_len;
 };
 
 struct api_server {
@@ -103,7 +122,10 @@ struct api_server {
   api_role_source role_source;
   size_t max_body;
   evutil_socket_t fd;
-  int n_workers;
+  int n_workers;    /* request workers, then bulk workers */
+  int n_bulk;       /* [server] bulk_workers: the last n_bulk of workers */
+  int bulk_nice;    /* [server] bulk_nice */
+  unsigned next_bulk;
   int conn_cap;     /* per worker */
   int handshake_ms; /* [server] handshake_timeout_ms */
   api_worker *workers;
@@ -150,10 +172,10 @@ static void listener_update(api_worker *w) {
  * freed behind its back. */
 static void conn_close(api_conn *c, api_conn_event why) {
   pending_unlink(c);
-  event_del(c->deadline);
+  if (c->deadline) event_del(c->deadline);
   if (!c->closing) c->w->n_closing++;
   c->closing = true;
-  evutil_socket_t fd = bufferevent_getfd(c->bev);
+  evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : c->fd;
   if (fd >= 0) shutdown(fd, SHUT_RDWR);
   api_metrics_conn(why);
 }
@@ -171,7 +193,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
   api_conn *c = ptr;
   if (!c) return;
   pending_unlink(c);
-  event_free(c->deadline);
+  if (c->deadline) event_free(c->deadline);
   if (c->closing) c->w->n_closing--;
   c->w->n_conns--;
   api_metrics_conn_open(-1);
@@ -228,7 +250,7 @@ static void info_cb(const SSL *ssl, int where, int ret) {
     /* Through the handshake with a verified certificate: the idle timeout
      * applies from here on, and the connection is no longer evicted. */
     pending_unlink(c);
-    event_del(c->deadline);
+    if (c->deadline) event_del(c->deadline);
   } else if (c && c->list == &c->w->silent && SSL_get_state(ssl) != TLS_ST_BEFORE) {
     pending_append(c, &c->w->greeted); /* its ClientHello is read */
   }
@@ -277,16 +299,21 @@ int api_server_tls_reload(api_server *srv, const api_tls_material *m, api_tls_in
   return 0;
 }
 
-/* evhttp calls this for every accepted connection, before it gives the
- * bufferevent its socket: the connection is counted here and gets its
- * handshake deadline. Over the worker's cap, the oldest connection still in
- * its handshake is closed to make room (one that has sent no ClientHello
- * before one that has); when every connection is through
- * its handshake, the new one is closed instead (a zero deadline, as its
- * socket is not set yet). */
+static void conn_admit(api_worker *w, api_conn *c);
+
+/* evhttp calls this for every connection it takes, before it gives the
+ * bufferevent its socket: a new one (evhttp accepting itself) is counted
+ * here and gets its handshake deadline; one through its handshake already
+ * (own_accept) brings its bufferevent. */
+
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
   api_worker *w = arg;
   api_server *srv = w->srv;
+  if (w->adopting) { /* a connection through its handshake (adopt below) */
+    struct bufferevent *bev = w->adopting;
+    w->adopting = NULL;
+    return bev;
+  }
   pthread_mutex_lock(&srv->ssl_lock);
   SSL *ssl = SSL_new(srv->ssl);
   pthread_mutex_unlock(&srv->ssl_lock);
@@ -302,8 +329,20 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
     SSL_free(ssl);
     return NULL;
   }
-  *c = (api_conn){.w = w, .bev = bev, .deadline = deadline};
+  *c = (api_conn){.w = w, .bev = bev, .deadline = deadline, .fd = -1};
   SSL_set_ex_data(ssl, conn_index, c);
+  conn_admit(w, c);
+  return bev;
+}
+
+/* A new connection counts on its worker and gets its handshake deadline.
+ * Over the worker's cap, the oldest connection still in its handshake is
+ * closed to make room (one that has sent no ClientHello before one that
+ * has); when every connection is through its handshake, the new one is
+ * closed instead (a zero deadline). */
+static void conn_admit(api_worker *w, api_conn *c) {
+  api_server *srv = w->srv;
+  struct event *deadline = c->deadline;
   w->n_conns++;
   w->backoff_ms = 0;
   api_metrics_conn_open(1);
@@ -321,7 +360,6 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
   }
   evtimer_add(deadline, &tv);
   listener_update(w);
-  return bev;
 }
 
 /* An accept() that fails for want of descriptors or memory would fail again
@@ -352,6 +390,8 @@ static void backoff_done(evutil_socket_t fd, short what, void *arg) {
 
 /* The principal of a connection is read once from its certificate and kept
  * with the TLS session for the following keep-alive requests. */
+static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *err);
+
 static const api_principal *request_principal(api_server *srv, struct evhttp_request *req,
                                               lisec_err *err) {
   struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -361,6 +401,10 @@ static const api_principal *request_principal(api_server *srv, struct evhttp_req
     lisec_err_set(err, LISEC_EAUTH, "no TLS session");
     return NULL;
   }
+  return ssl_principal(srv, ssl, err);
+}
+
+static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *err) {
   api_principal *p = SSL_get_ex_data(ssl, principal_index);
   if (p) return p;
   p = calloc(1, sizeof *p);
@@ -374,6 +418,194 @@ static const api_principal *request_principal(api_server *srv, struct evhttp_req
   }
   SSL_set_ex_data(ssl, principal_index, p);
   return p;
+}
+
+/* ---- handshakes and bulk workers ------------------------------------------
+ * A host's connection carries its reports: TLS records and HTTP of ~14 KB
+ * bodies and their JSON, which a front worker handles at its own CPU
+ * priority. So that reports yield to decisions in the front as they do in
+ * the controller (api/backend.c, "bulk threads"), a worker accepts and
+ * shakes hands itself (own_accept), learns the client's role from its
+ * certificate, and hands a host's connection, TLS session and socket, to a
+ * bulk worker ([server] bulk_workers, at [server] bulk_nice), whose own
+ * event loop, evhttp and channel to the controller serve it from then on;
+ * every other connection stays on the worker that accepted it. The role is
+ * the certificate's, checked again on every request as before. The
+ * handshake's limits are those evhttp's accepting had: the worker's cap,
+ * eviction, the deadline. A bulk worker runs at a nice value, never
+ * SCHED_IDLE: reports progress however busy decisions are.
+ * evhttp has no call that takes a connection already accepted, so the
+ * server learns evhttp's own accept callback (below) and calls it with the
+ * socket; tls_bevcb then gives evhttp the session's bufferevent. Without
+ * that callback (another libevent) evhttp accepts by itself as before and
+ * hosts stay on the request workers. */
+typedef void (*evhttp_accept_fn)(struct evconnlistener *, evutil_socket_t, struct sockaddr *, int, void *);
+static evhttp_accept_fn evhttp_accept; /* evhttp's accept callback, once learnt */
+static bool learning_accept;           /* evhttp_accept is being learnt (one thread, at open) */
+typedef void (*set_cb_fn)(struct evconnlistener *, evconnlistener_cb, void *);
+static set_cb_fn libevent_set_cb;
+static void find_libevent_set_cb(void) {
+  libevent_set_cb = (set_cb_fn)dlsym(RTLD_NEXT, "evconnlistener_set_cb");
+}
+
+/* libevent's own, with the callback evhttp gives a listener noted while
+ * learning (evhttp_bind_listener calls it through the PLT, like
+ * evhttp_send_error below). */
+void evconnlistener_set_cb(struct evconnlistener *lev, evconnlistener_cb cb, void *arg) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, find_libevent_set_cb);
+  if (learning_accept) evhttp_accept = cb;
+  if (libevent_set_cb) libevent_set_cb(lev, cb, arg);
+}
+
+/* Binds a listener that never listens (no socket, disabled) to a scratch
+ * evhttp: true once evhttp's accept callback is known. */
+static bool learn_evhttp_accept(struct event_base *base) {
+  if (evhttp_accept) return true;
+  struct evhttp *scratch = evhttp_new(base);
+  struct evconnlistener *lev =
+      scratch ? evconnlistener_new(base, NULL, NULL, LEV_OPT_DISABLED, 0, -1) : NULL;
+  learning_accept = true;
+  if (lev && !evhttp_bind_listener(scratch, lev)) evconnlistener_free(lev);
+  learning_accept = false;
+  if (scratch) evhttp_free(scratch);
+  return evhttp_accept != NULL;
+}
+
+static void shaking_unlink(api_conn *c, api_conn **head) {
+  if (c->hs_prev) c->hs_prev->hs_next = c->hs_next;
+  else if (*head == c) *head = c->hs_next;
+  if (c->hs_next) c->hs_next->hs_prev = c->hs_prev;
+  c->hs_prev = c->hs_next = NULL;
+}
+
+/* The connection ends before evhttp has it: OpenSSL's free of the session
+ * frees c (conn_free: the worker's count, its deadline). */
+static void shake_drop(api_conn *c) {
+  evutil_socket_t fd = c->fd;
+  if (c->hs) event_free(c->hs);
+  c->hs = NULL;
+  SSL_free(c->ssl);
+  close(fd);
+}
+
+/* evhttp takes the connection on this worker (c->w), TLS session open. */
+static void adopt(api_conn *c) {
+  api_worker *w = c->w;
+  struct bufferevent *bev = bufferevent_openssl_socket_new(
+      w->base, c->fd, c->ssl, BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+  if (!bev) return shake_drop(c);
+  c->bev = bev;
+  w->adopting = bev;
+  evhttp_accept(NULL, c->fd, (struct sockaddr *)&c->peer, c->peer_len, w->http);
+  if (w->adopting) {
+    /* evhttp could not make a connection of it and closed the socket: the
+     * session goes without closing that descriptor again */
+    w->adopting = NULL;
+    SSL_set_bio(c->ssl, NULL, NULL);
+    bufferevent_free(bev);
+  }
+}
+
+/* A bulk worker: the connections the others handed over. */
+static void on_adopt(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  api_worker *w = arg;
+  for (;;) {
+    pthread_mutex_lock(&w->adopt_mu);
+    api_conn *c = w->adopt_head;
+    if (c) {
+      shaking_unlink(c, &w->adopt_head);
+      if (!w->adopt_head) w->adopt_tail = NULL;
+    }
+    pthread_mutex_unlock(&w->adopt_mu);
+    if (!c) return;
+    w->n_conns++;
+    if (w->stopping) shake_drop(c);
+    else adopt(c);
+  }
+}
+
+/* Through the handshake: a host's connection goes to a bulk worker (the
+ * next in turn), any other stays here. */
+static void shake_done(api_conn *c) {
+  api_worker *w = c->w;
+  api_server *srv = w->srv;
+  event_free(c->hs);
+  c->hs = NULL;
+  lisec_err err = {0};
+  const api_principal *who = srv->n_bulk ? ssl_principal(srv, c->ssl, &err) : NULL;
+  if (!who || who->role_bit != API_ROLE_HOST) return adopt(c);
+  unsigned k = __atomic_fetch_add(&srv->next_bulk, 1, __ATOMIC_RELAXED) % (unsigned)srv->n_bulk;
+  api_worker *to = &srv->workers[srv->n_workers - srv->n_bulk + (int)k];
+  /* it stops counting here and counts there once taken */
+  if (c->deadline) event_free(c->deadline);
+  c->deadline = NULL;
+  w->n_conns--;
+  listener_update(w);
+  c->w = to;
+  pthread_mutex_lock(&to->adopt_mu);
+  c->hs_prev = to->adopt_tail;
+  if (to->adopt_tail) to->adopt_tail->hs_next = c;
+  else to->adopt_head = c;
+  to->adopt_tail = c;
+  pthread_mutex_unlock(&to->adopt_mu);
+  event_active(to->adopt_ev, EV_READ, 0);
+}
+
+static void on_shake(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
+  api_conn *c = arg;
+  ERR_clear_error();
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    shaking_unlink(c, &c->w->shaking);
+    return shake_done(c);
+  }
+  int e = SSL_get_error(c->ssl, r);
+  ERR_clear_error();
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    event_del(c->hs);
+    event_assign(c->hs, c->w->base, fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE, on_shake, c);
+    if (event_add(c->hs, NULL) == 0) return;
+  }
+  /* refused (info_cb counted and logged it), the peer left, or closed by
+   * lisecd (deadline, eviction) */
+  shaking_unlink(c, &c->w->shaking);
+  shake_drop(c);
+}
+
+/* The worker's own listener (own_accept): each new connection is counted
+ * and its handshake begins as evhttp's accepting would have begun it. */
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg) {
+  (void)lev;
+  api_worker *w = arg;
+  api_server *srv = w->srv;
+  pthread_mutex_lock(&srv->ssl_lock);
+  SSL *ssl = SSL_new(srv->ssl);
+  pthread_mutex_unlock(&srv->ssl_lock);
+  api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
+  struct event *deadline = c ? evtimer_new(w->base, conn_deadline_cb, c) : NULL;
+  struct event *hs = deadline ? event_new(w->base, fd, EV_READ, on_shake, c) : NULL;
+  if (!hs || salen <= 0 || (size_t)salen > sizeof c->peer || SSL_set_fd(ssl, (int)fd) != 1) {
+    if (hs) event_free(hs);
+    if (deadline) event_free(deadline);
+    free(c);
+    SSL_free(ssl);
+    close(fd);
+    return;
+  }
+  *c = (api_conn){.w = w, .deadline = deadline, .fd = fd, .ssl = ssl, .hs = hs, .peer_len = salen};
+  memcpy(&c->peer, sa, (size_t)salen);
+  SSL_set_accept_state(ssl);
+  SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_ex_data(ssl, conn_index, c);
+  c->hs_next = w->shaking;
+  if (w->shaking) w->shaking->hs_prev = c;
+  w->shaking = c;
+  conn_admit(w, c);
+  event_add(hs, NULL);
 }
 
 static const char *method_name(enum evhttp_cmd_type cmd) {
@@ -861,7 +1093,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
   api_worker *w = arg;
   w->stopping = true;
-  w->listener = NULL; /* freed with the bound socket */
+  if (w->own_accept && w->listener) evconnlistener_free(w->listener);
+  w->listener = NULL; /* or freed with the bound socket */
   if (w->bound) evhttp_del_accept_socket(w->http, w->bound);
   w->bound = NULL;
   /* The controller answers requests waiting for fresh quotes now (503, no
@@ -883,7 +1116,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
 static void *worker_main(void *arg) {
   api_worker *w = arg;
   this_worker = w;
-  event_base_dispatch(w->base);
+  /* named from its own thread (prctl); a bulk worker lowers its own
+   * priority (Linux: per thread; needs no privilege) */
+  pthread_setname_np(pthread_self(), w->bulk ? "lisec-fbulk" : "lisec-front");
+  errno = 0;
+  if (w->bulk && w->srv->bulk_nice > 0 && setpriority(PRIO_PROCESS, 0, w->srv->bulk_nice) != 0)
+    LOG_WARN("a bulk front worker cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; hosts' "
+             "connections are served at the decisions' priority", w->srv->bulk_nice, strerror(errno));
+  /* a bulk worker's loop waits for connections handed over, until the stop */
+  event_base_loop(w->base, w->bulk ? EVLOOP_NO_EXIT_ON_EMPTY : 0);
   /* A request that came in the last moment still gets an answer, and its
    * memory is freed with its connection. */
   inflight_refuse_all(w, 503, "unavailable", "lisecd is stopping; ask again");
@@ -920,9 +1161,16 @@ static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err)
   return 0;
 }
 
-/* The worker takes its channel descriptor (closed with the worker). */
-static int worker_init(api_worker *w, api_server *srv, int chan_fd, lisec_err *err) {
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg);
+static void on_adopt(evutil_socket_t fd, short what, void *arg);
+
+/* The worker takes its channel descriptor (closed with the worker). A bulk
+ * worker accepts nothing itself: it serves the connections handed to it. */
+static int worker_init(api_worker *w, api_server *srv, int chan_fd, bool bulk, lisec_err *err) {
   w->srv = srv;
+  w->bulk = bulk;
+  pthread_mutex_init(&w->adopt_mu, NULL);
   api_wire_pending_init(&w->inflight);
   w->base = event_base_new();
   w->http = w->base ? evhttp_new(w->base) : NULL;
@@ -944,16 +1192,28 @@ static int worker_init(api_worker *w, api_server *srv, int chan_fd, lisec_err *e
   evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                           EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-  /* evhttp closes the socket it accepts on when it lets go of it: give each
-   * worker its own descriptor of the shared listening socket. */
-  evutil_socket_t fd = dup(srv->fd);
-  w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
-  if (fd >= 0 && !w->bound) close(fd);
   w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
   w->backoff_ev = evtimer_new(w->base, backoff_done, w);
-  if (!w->bound || !w->stop_ev || !w->backoff_ev)
-    return lisec_err_set(err, LISEC_EIO, "cannot accept connections");
-  w->listener = evhttp_bound_socket_get_listener(w->bound);
+  if (!w->stop_ev || !w->backoff_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  if (bulk) {
+    w->adopt_ev = event_new(w->base, -1, 0, on_adopt, w);
+    return w->adopt_ev ? 0 : lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  }
+  /* Each worker has its own descriptor of the shared listening socket
+   * (evhttp closes the one it accepts on when it lets go of it). With bulk
+   * workers, a worker accepts and shakes hands itself ("handshakes"). */
+  evutil_socket_t fd = dup(srv->fd);
+  w->own_accept = srv->n_bulk > 0 && learn_evhttp_accept(w->base);
+  if (w->own_accept) {
+    w->listener = fd >= 0 ? evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                               0, fd)
+                          : NULL;
+  } else {
+    w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
+    w->listener = w->bound ? evhttp_bound_socket_get_listener(w->bound) : NULL;
+  }
+  if (fd >= 0 && !w->listener) close(fd);
+  if (!w->listener) return lisec_err_set(err, LISEC_EIO, "cannot accept connections");
   evconnlistener_set_error_cb(w->listener, accept_error_cb);
   return 0;
 }
@@ -974,7 +1234,7 @@ static int fit_connection_cap(const api_server_config *cfg, bool apply, int *cap
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     return lisec_err_set(err, LISEC_EIO, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
-  int workers = cfg->workers > 0 ? cfg->workers : 1;
+  int workers = (cfg->workers > 0 ? cfg->workers : 1) + (cfg->bulk_workers > 0 ? cfg->bulk_workers : 0);
   rlim_t reserve = FD_RESERVE + (rlim_t)FD_RESERVE_PER_WORKER * (rlim_t)workers;
   rlim_t want = (rlim_t)(cfg->max_connections > 0 ? cfg->max_connections : AUTO_MAX_CONNECTIONS);
   rlim_t need = want + reserve;
@@ -1027,7 +1287,8 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
   pthread_once(&process_once, process_init);
   size_t n_routes = 0;
   const api_route *routes = api_route_table(&n_routes);
-  int n_workers = cfg->workers > 0 ? cfg->workers : 1, taken = 0;
+  int n_req = cfg->workers > 0 ? cfg->workers : 1, n_bulk = cfg->bulk_workers > 0 ? cfg->bulk_workers : 0;
+  int n_workers = n_req + n_bulk, taken = 0;
   api_server *srv = NULL;
   int rc = api_routes_check(routes, n_routes, err);
   if (rc == 0 && !(srv = calloc(1, sizeof *srv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -1038,6 +1299,8 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->fd = -1;
     srv->probe_fd = -1;
     srv->n_workers = n_workers;
+    srv->n_bulk = n_bulk;
+    srv->bulk_nice = cfg->bulk_nice;
     srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
     srv->on_channel_lost = cfg->on_channel_lost;
     srv->on_channel_lost_arg = cfg->on_channel_lost_arg;
@@ -1045,21 +1308,25 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     int cap = 0;
     rc = srv->workers ? fit_connection_cap(cfg, true, &cap, err)
                       : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-    /* Each worker accepts on its own: it holds its share of the cap. */
-    srv->conn_cap = cap / srv->n_workers > 0 ? cap / srv->n_workers : 1;
+    /* Each request worker accepts on its own: it holds its share of the
+     * cap (a bulk worker holds what they hand it, within theirs). */
+    srv->conn_cap = cap / n_req > 0 ? cap / n_req : 1;
   }
   if (rc == 0) rc = tls_setup(srv, cfg, err);
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
   if (rc == 0 && cfg->probe_listen && (rc = listen_socket(cfg->probe_listen, &srv->probe_fd, err)))
     lisec_err_wrap(err, "[probe] listen");
   for (; rc == 0 && taken < n_workers; taken++)
-    rc = worker_init(&srv->workers[taken], srv, channels[taken], err);
+    rc = worker_init(&srv->workers[taken], srv, channels[taken], taken >= n_req, err);
   for (; taken < n_workers; taken++) close(channels[taken]);
   if (rc == 0 && srv->probe_fd >= 0) rc = probe_init(&srv->workers[0], srv->probe_fd, err);
   if (rc) {
     api_server_wait_and_free(srv);
     return rc;
   }
+  if (n_bulk && !srv->workers[0].own_accept)
+    LOG_WARN("[server] bulk_workers: this libevent's evhttp cannot take connections lisecd accepted; hosts' "
+             "connections are served by the request workers");
   api_metrics_start();
   *out = srv;
   return 0;
@@ -1091,16 +1358,30 @@ void api_server_wait_and_free(api_server *srv) {
   for (int i = 0; srv->workers && i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
+    if (w->own_accept && w->listener && !w->stopping) evconnlistener_free(w->listener);
     w->listener = NULL;
+    /* connections still in a handshake, or handed over and not taken */
+    while (w->shaking) {
+      api_conn *c = w->shaking;
+      shaking_unlink(c, &w->shaking);
+      shake_drop(c);
+    }
+    while (w->adopt_head) {
+      api_conn *c = w->adopt_head;
+      shaking_unlink(c, &w->adopt_head);
+      shake_drop(c);
+    }
     if (w->stop_ev) event_free(w->stop_ev);
     /* Connections close here (and tell the channel their clients left). */
     if (w->http) evhttp_free(w->http);
     if (w->probe_http) evhttp_free(w->probe_http);
     if (w->backoff_ev) event_free(w->backoff_ev);
     if (w->drain_ev) event_free(w->drain_ev);
+    if (w->adopt_ev) event_free(w->adopt_ev);
     if (w->chan) bufferevent_free(w->chan);
     api_wire_pending_free(&w->inflight);
     if (w->base) event_base_free(w->base);
+    pthread_mutex_destroy(&w->adopt_mu);
   }
   if (srv->fd >= 0) close(srv->fd);
   if (srv->probe_fd >= 0) close(srv->probe_fd);
