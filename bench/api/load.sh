@@ -20,7 +20,8 @@
 # seconds per second of wall).
 # Settings of the build under test, each set only when given (a build from
 # before them refuses an unknown key): LOAD_BULK_CHANNELS, LOAD_BULK_NICE
-# ([server] bulk_channels, bulk_nice), LOAD_ROTATION_RATE, LOAD_ROTATION_NICE
+# ([server] bulk_channels, bulk_nice), LOAD_BULK_WORKERS ([server]
+# bulk_workers: 0 serves hosts on the request workers), LOAD_ROTATION_RATE, LOAD_ROTATION_NICE
 # ([vault] rotation_rate, rotation_nice), LOAD_ROTATION_CHUNK ([vault]
 # rotation_chunk); each build's own default otherwise. LOAD_CLIENT_NICE
 # runs the attestation client and the rotation loop at that nice value (the
@@ -50,6 +51,7 @@ make_li_admin_key "$ld/li-admin"
 lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000")
 [ -z "${LOAD_BULK_CHANNELS:-}" ] || lconf+=("bulk_channels = $LOAD_BULK_CHANNELS")
 [ -z "${LOAD_BULK_NICE:-}" ] || lconf+=("bulk_nice = $LOAD_BULK_NICE")
+[ -z "${LOAD_BULK_WORKERS:-}" ] || lconf+=("bulk_workers = $LOAD_BULK_WORKERS")
 lconf+=("[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
   "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0")
 [ -z "${LOAD_ROTATION_CHUNK:-}" ] || lconf+=("rotation_chunk = $LOAD_ROTATION_CHUNK")
@@ -92,7 +94,15 @@ echo "decisions under load: $lclients clients x 1 mTLS connection, POST /v1/deci
 # the CPU of lisecd's processes (user + system ticks)
 lfront=$(pgrep -P "$LISECD_PID" -x lisecd-front) lctl=$(pgrep -P "$LISECD_PID" -x lisecd-ctl)
 lkeys=$(pgrep -P "$LISECD_PID" -x lisecd-keys)
-lticks() { local p t=""; for p in "$lfront" "$lctl" "$lkeys"; do t="$t $(awk '{print $14 + $15}' "/proc/$p/stat")"; done; echo $t; }
+# and, of the front's, the bulk workers' threads (lisec-fbulk: hosts' connections)
+lticks() {
+  local p t="" b=0 th
+  for p in "$lfront" "$lctl" "$lkeys"; do t="$t $(awk '{print $14 + $15}' "/proc/$p/stat")"; done
+  for th in /proc/"$lfront"/task/*; do
+    [ "$(cat "$th/comm" 2>/dev/null)" = lisec-fbulk ] && b=$((b + $(awk '{print $14 + $15}' "$th/stat")))
+  done
+  echo $t $b
+}
 
 decide() {
   TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
@@ -167,7 +177,7 @@ import statistics as st, sys
 runs = {}
 hz = int(sys.argv[3])
 print(f"  {'kind':<7} {'decisions/s':>11} {'p50 us':>8} {'p99 us':>8} {'p99.9 us':>9} {'max us':>8} {'client us/dec':>13}"
-      f"  {'lisecd cores front/ctl/keys':>27}  beside it")
+      f"  {'lisecd cores front(hosts)/ctl/keys':>35}  beside it")
 for line in open(sys.argv[1]):
     kind, rest = line.split(None, 1)
     dec, extra = rest.split("|")
@@ -178,14 +188,15 @@ for line in open(sys.argv[1]):
         if w == "att":  # bench_inventory's seconds, rate, p99 (us), own CPU seconds
             el, rate, p99, cpu = map(float, words[i + 1:i + 5])
             notes.append(f"attestations {rate:.0f}/s (their p99 {p99 / 1e3:.1f} ms; client {cpu / el:.2f} cores)")
-        if w == "cpu":  # wall_us, then front ctl keys ticks before and after
-            wall, f0, c0, k0, f1, c1, k1 = map(float, words[i + 1:i + 8])
-            cores = "/".join(f"{(b - a) / hz / (wall / 1e6):.2f}" for a, b in ((f0, f1), (c0, c1), (k0, k1)))
+        if w == "cpu":  # wall_us, then front ctl keys fbulk ticks before and after
+            wall, f0, c0, k0, b0, f1, c1, k1, b1 = map(float, words[i + 1:i + 10])
+            cr = [(b - a) / hz / (wall / 1e6) for a, b in ((f0, f1), (c0, c1), (k0, k1), (b0, b1))]
+            cores = f"{cr[0]:.2f}({cr[3]:.2f})/{cr[1]:.2f}/{cr[2]:.2f}"
         if w == "rot":  # count total_us max_us
             n, tot, mx = map(float, words[i + 1:i + 4])
             notes.append(f"{n:.0f} KEK rotations of {sys.argv[2]} targets, {tot / max(n, 1) / 1e3:.0f} ms each (max {mx / 1e3:.0f} ms)")
     print(f"  {kind:<7} {d[0]:>11.0f} {d[4]:>8.0f} {d[5]:>8.0f} {d[6]:>9.0f} {d[7]:>8.0f} {d[3] * 1e6 / max(d[1], 1):>13.1f}"
-          f"  {cores:>27}  {'; '.join(notes)}")
+          f"  {cores:>35}  {'; '.join(notes)}")
     if d[2]:
         print(f"          {d[2]:.0f} decisions failed")
 med = {k: [st.median(x[i] for x in v) for i in range(8)] for k, v in runs.items()}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lisecd as a parent and three processes (issue 16): lisecd has exactly
 # three children, named lisecd-front, lisecd-ctl and lisecd-keys; the front
-# holds no descriptor of the store (the controller does); SIGTERM stops all
+# holds no descriptor of the store (the controller does), and serves a
+# host's connection on its bulk worker at nice 10; SIGTERM stops all
 # of them and lisecd exits 0. SIGKILL to each child in turn, on a fresh
 # lisecd with acknowledged writes behind it: lisecd exits non-zero, logs
 # one line naming the child, leaves no process behind, and a restart finds
@@ -80,6 +81,22 @@ ls -l "/proc/$ctl/fd" | grep -q 'lisec\.db' || fail "the controller holds no des
 grep -q '\[controller\] ' "$work/lisecd.log" || grep -q '"process":"controller"' "$work/lisecd.log" ||
   fail "no log line names its process"
 [ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/status")" = 200 ] || fail "status through the front"
+# Hosts' connections are served by the front's bulk worker (issue 22 item
+# 6): a thread lisec-fbulk at [server] bulk_nice (10) spends the CPU of a
+# host's requests (100 on one keep-alive connection a round, until its CPU
+# time grows; at most 60 rounds).
+fbulk=
+for t in /proc/"$front"/task/*; do [ "$(cat "$t/comm")" = lisec-fbulk ] && fbulk=$t/stat; done
+[ -n "$fbulk" ] || fail "the front has no bulk worker thread (lisec-fbulk)"
+[ "$(awk '{print $19}' "$fbulk")" = 10 ] || fail "the bulk front worker runs at nice $(awk '{print $19}' "$fbulk"), want 10"
+urls=()
+for _ in $(seq 1 100); do urls+=("$LISECD_URL/healthz"); done
+t0=$(awk '{print $14 + $15}' "$fbulk")
+for _ in $(seq 1 60); do
+  [ "$(awk '{print $14 + $15}' "$fbulk")" -gt "$t0" ] && break
+  as host "${urls[@]}" >/dev/null
+done
+[ "$(awk '{print $14 + $15}' "$fbulk")" -gt "$t0" ] || fail "6,000 requests of a host took no CPU on the bulk front worker"
 pid=$LISECD_PID
 kill -TERM "$pid"
 rc=0
@@ -89,7 +106,7 @@ LISECD_PID=
 wait_gone $front $ctl
 grep -q 'lisecd stopped' "$work/lisecd.log" || fail "no 'lisecd stopped' in the log"
 no_sanitizer_report
-pass "three children (lisecd-front, lisecd-ctl, lisecd-keys); the front has no store descriptor; SIGTERM stops all, exit 0"
+pass "three children (lisecd-front, lisecd-ctl, lisecd-keys); the front has no store descriptor; a host's requests served by its bulk worker at nice 10; SIGTERM stops all, exit 0"
 
 # ---- SIGKILL to each child in turn --------------------------------------------------
 for who in front:lisecd-front controller:lisecd-ctl keys:lisecd-keys; do
