@@ -38,7 +38,10 @@ bmc_up() { # bmc_up [ASSET_TAG [GUID]]: (re)starts the simulator in $work/bmc, s
 }
 cleanup_hooks+=("'$sim' --stop '$work/bmc'")
 bmc_up
-sensor() { echo "$2" >"$work/bmc/$1"; } # sensor FILE VALUE: what the BMC reads next
+# sensor FILE VALUE: what the BMC reads next. Written aside and renamed into
+# place: ipmi_sim polls the file, and one read between a truncation and the
+# write would be an empty (zero) reading the test never set.
+sensor() { echo "$2" >"$work/bmc/$1.new" && mv "$work/bmc/$1.new" "$work/bmc/$1"; }
 
 # ---- the host: swtpm, libvirt's test driver, its certificates -----------------
 cat >node.xml <<XML
