@@ -14,17 +14,19 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       over one mutual TLS connection, GET /healthz, wait SECONDS, GET
       /healthz again; prints both statuses, or "closed" for the second
       when lisecd closed the connection in between.
-  api_client.py flood PORT N_IDLE N_TRICKLE SECONDS [REOPEN_MS]
+  api_client.py flood PORT N_IDLE N_TRICKLE SECONDS [REOPEN_MS [STOP_FILE]]
       holds N_IDLE bare TCP connections that send nothing and N_TRICKLE that
       send a TLS ClientHello one byte each 100 ms, reopening each one
       REOPEN_MS (default 500, give or take 40 %) after lisecd closes it, for
-      SECONDS; prints {"opened", "closed_by_server"}.
+      SECONDS, or until STOP_FILE exists; prints {"opened",
+      "closed_by_server"}.
   api_client.py wait-close PORT [SEND_HELLO_BYTES]
       opens one bare TCP connection (optionally sends the first bytes of a
       ClientHello) and prints how many seconds passed until lisecd closed it
       (or 30 when it did not).
 """
 import json
+import os
 import random
 import selectors
 import socket
@@ -118,7 +120,7 @@ def cmd_keep(port, ca, cert, key, seconds):
     print(" ".join(statuses))
 
 
-def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s):
+def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s, stop_file=None):
     hello = client_hello()
     sel = selectors.DefaultSelector()
     slots = [{"kind": "idle"} for _ in range(n_idle)] + [{"kind": "trickle"} for _ in range(n_trickle)]
@@ -142,7 +144,7 @@ def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s):
         s["sock"].close()
         s.update(sock=None, reopen=time.monotonic() + reopen_s * random.uniform(0.6, 1.4))
 
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop_file and os.path.exists(stop_file)):
         now = time.monotonic()
         for s in slots:
             if s["sock"] is None and now >= s["reopen"]:
@@ -196,8 +198,9 @@ def main():
         cmd_raw(int(a[1]), a[2], a[3], a[4], a[5:] == ["--head-first"])
     elif a[:1] == ["keep"] and len(a) == 6:
         cmd_keep(int(a[1]), a[2], a[3], a[4], float(a[5]))
-    elif a[:1] == ["flood"] and len(a) in (5, 6):
-        cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]), (int(a[5]) if len(a) == 6 else 500) / 1000)
+    elif a[:1] == ["flood"] and len(a) in (5, 6, 7):
+        cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]), (int(a[5]) if len(a) >= 6 else 500) / 1000,
+                  a[6] if len(a) == 7 else None)
     elif a[:1] == ["wait-close"] and len(a) in (2, 3):
         cmd_wait_close(int(a[1]), int(a[2]) if len(a) == 3 else 0)
     else:
