@@ -186,6 +186,24 @@ static int save(lisec_store *s, const char *host, const attest_nonces *t, int64_
   return rc;
 }
 
+/* A nonce's issue is committed without waiting for the disk
+ * (store_begin_nowait): replay refusal rests on the spend, which is written
+ * durably with the report's audit entry, and the spend's flush carries the
+ * issue written before it. An issue a machine crash loses only makes the
+ * report that uses it refused (the nonce is unknown), and the agent asks
+ * again; a nonce is never accepted twice. This takes the second flush of a
+ * report off the channel that serves hosts (docs/attestation.md). */
+static int save_issued(lisec_store *s, const char *host, const attest_nonces *t, int64_t ver,
+                       int64_t *new_ver, lisec_err *err) {
+  int rc = store_begin_nowait(s, err);
+  if (rc) return rc;
+  if ((rc = save(s, host, t, ver, new_ver, err)) != 0) {
+    store_rollback(s);
+    return rc;
+  }
+  return store_commit(s, err);
+}
+
 /* A write the store refused although nobody changed the table (a full
  * disk, a constraint): no nonce is issued or spent without being durable. */
 static int not_durable(const char *host, lisec_err *err) {
@@ -222,7 +240,7 @@ int ctl_nonces_issue_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, 
     /* the kept copy first; after a refused write, what is stored */
     int rc = i == 0 && kept_get(c, host, &t, &ver) ? 0 : load(s, host, max, &t, &ver, err);
     if (!rc) rc = attest_nonce_issue(t, now_ms, ttl_ms, out, err);
-    if (!rc) rc = save(s, host, t, ver, &new_ver, err);
+    if (!rc) rc = save_issued(s, host, t, ver, &new_ver, err);
     if (!rc) {
       kept_put(c, host, t, new_ver);
       return 0;

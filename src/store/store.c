@@ -17,6 +17,8 @@ struct lisec_store {
   void *be;
   bool in_tx;
   bool tx_failed; /* a call inside the open transaction failed */
+  bool nowait;    /* SQLite: the open transaction's commit does not wait for the disk */
+  bool undurable; /* synchronous=FULL could not be set back: no more transactions */
 };
 
 /* ---- argument checks ----------------------------------------------------- */
@@ -195,11 +197,63 @@ static int begin_checked(lisec_store *s, lisec_err *err) {
 int store_begin(lisec_store *s, lisec_err *err) {
   if (s->in_tx)
     return lisec_err_set(err, LISEC_EINTERNAL, "store: a transaction is open already (no nesting)");
+  if (s->undurable)
+    return lisec_err_set(err, LISEC_ESTORE,
+                         "store: this connection could not be made to wait for the disk again after a "
+                         "transaction that did not; nothing more is written on it (TR103308-5.5)");
   int rc = begin_checked(s, err);
   if (rc == 0) {
     s->in_tx = true;
     s->tx_failed = false;
   }
+  return rc;
+}
+
+/* ---- commits that do not wait for the disk ------------------------------- */
+
+/* SQLite refuses to change synchronous inside a transaction: it is lowered
+ * before BEGIN and set back to FULL (and read back) when the transaction
+ * ends. PostgreSQL's SET LOCAL ends with the transaction by itself. */
+static void nowait_end(lisec_store *s) {
+  if (!s->nowait) return;
+  s->nowait = false;
+  lisec_err e = {0};
+  int64_t v = 0;
+  if (s->ops->exec(s->be, "PRAGMA synchronous=FULL", &e) != 0 ||
+      s->ops->query_int(s->be, "PRAGMA synchronous", &v, &e) != 0 || v != 2)
+    s->undurable = true;
+}
+
+int store_begin_nowait(lisec_store *s, lisec_err *err) {
+  if (s->in_tx)
+    return lisec_err_set(err, LISEC_EINTERNAL, "store: a transaction is open already (no nesting)");
+  bool sqlite = s->ops->dialect == STORE_DIALECT_SQLITE;
+  if (sqlite && !s->undurable) {
+    int rc = s->ops->exec(s->be, "PRAGMA synchronous=NORMAL", err);
+    if (rc) return rc;
+    s->nowait = true;
+  }
+  int rc = store_begin(s, err);
+  if (rc) {
+    nowait_end(s);
+    return rc;
+  }
+  if (!sqlite && (rc = s->ops->exec(s->be, "SET LOCAL synchronous_commit = off", err)) != 0) store_rollback(s);
+  return rc;
+}
+
+int store_durable(lisec_store *s, bool *durable, lisec_err *err) {
+  *durable = false;
+  if (s->undurable) return 0;
+  if (s->ops->dialect == STORE_DIALECT_SQLITE) {
+    int64_t v = 0;
+    int rc = s->ops->query_int(s->be, "PRAGMA synchronous", &v, err);
+    if (!rc) *durable = v >= 2;
+    return rc;
+  }
+  int64_t off = 0;
+  int rc = s->ops->query_int(s->be, "SELECT (current_setting('synchronous_commit') = 'off')::int", &off, err);
+  if (!rc) *durable = off == 0;
   return rc;
 }
 
@@ -214,6 +268,7 @@ int store_commit(lisec_store *s, lisec_err *err) {
   int rc = s->ops->commit(s->be, err);
   if (rc) s->ops->rollback(s->be);
   s->in_tx = false;
+  nowait_end(s);
   return rc;
 }
 
@@ -221,7 +276,9 @@ int store_rollback(lisec_store *s) {
   if (!s->in_tx) return 0;
   s->in_tx = false;
   s->tx_failed = false;
-  return s->ops->rollback(s->be);
+  int rc = s->ops->rollback(s->be);
+  nowait_end(s);
+  return rc;
 }
 
 /* Marks the caller's transaction failed. ENOTFOUND is an answer, not a

@@ -43,6 +43,17 @@ int store_ping(lisec_store *s, lisec_err *err);
 int store_begin(lisec_store *s, lisec_err *err);
 int store_commit(lisec_store *s, lisec_err *err);
 int store_rollback(lisec_store *s);
+/* A transaction whose commit does not wait for the disk (SQLite
+ * synchronous=NORMAL, PostgreSQL synchronous_commit=off, for it alone): it
+ * lands whole or not at all, a crash of the machine may lose it, and the
+ * next durable commit on the same database makes it durable too (the log
+ * is flushed in order). Only for a write whose loss is harmless: a nonce's
+ * issue (ctl/attest_nonces.c; docs/attestation.md says why). Commit and
+ * rollback as for store_begin; the connection waits for the disk again
+ * afterwards, or refuses every later transaction if that cannot be set. */
+int store_begin_nowait(lisec_store *s, lisec_err *err);
+/* Whether a commit on this connection now waits for the disk (*durable). */
+int store_durable(lisec_store *s, bool *durable, lisec_err *err);
 
 /* ---- documents: (kind, id) -> JSON body with a version counter ---------- */
 

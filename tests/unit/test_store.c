@@ -625,6 +625,57 @@ static void test_rollback_leaves_nothing(void **state) {
   assert_int_equal(raw_int(url, "SELECT COUNT(*) FROM documents WHERE kind = 't-tx'"), 2);
 }
 
+/* A transaction that does not wait for the disk (a nonce's issue): its
+ * commit lands whole and is seen from another connection; inside it the
+ * connection does not wait, before and after it does, whether it commits,
+ * rolls back or fails; and it nests with nothing. */
+static void test_commit_nowait(void **state) {
+  (void)state;
+  lisec_store *s = open_store();
+  lisec_err err = {0};
+  bool durable = false;
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  assert_int_equal(store_begin_nowait(s, &err), 0);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_false(durable);
+  assert_int_equal(store_doc_put(s, "t-nowait", "a", "{\"n\":1}", 0, NULL, &err), 0);
+  assert_int_equal(store_doc_put(s, "t-nowait", "b", "{}", 0, NULL, &err), 0);
+  assert_int_equal(store_commit(s, &err), 0);
+  assert_int_equal(raw_int(url, "SELECT COUNT(*) FROM documents WHERE kind = 't-nowait'"), 2);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  /* rolled back: nothing written, durable again */
+  assert_int_equal(store_begin_nowait(s, &err), 0);
+  assert_int_equal(store_doc_put(s, "t-nowait", "c", "{}", 0, NULL, &err), 0);
+  assert_int_equal(store_rollback(s), 0);
+  assert_int_equal(raw_int(url, "SELECT COUNT(*) FROM documents WHERE kind = 't-nowait'"), 2);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  /* a failed call inside it: the commit writes nothing, durable again */
+  assert_int_equal(store_begin_nowait(s, &err), 0);
+  assert_int_equal(store_doc_put(s, "t-nowait", "d", "{}", 0, NULL, &err), 0);
+  assert_int_equal(store_doc_put(s, "t-nowait", "a", "{}", 0, NULL, &err), LISEC_ECONFLICT);
+  assert_int_equal(store_commit(s, &err), LISEC_ESTORE);
+  assert_int_equal(raw_int(url, "SELECT COUNT(*) FROM documents WHERE kind = 't-nowait'"), 2);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  /* no nesting either way; the open transaction keeps its own mode */
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_begin_nowait(s, &err), LISEC_EINTERNAL);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  assert_int_equal(store_rollback(s), 0);
+  assert_int_equal(store_begin_nowait(s, &err), 0);
+  assert_int_equal(store_begin(s, &err), LISEC_EINTERNAL);
+  assert_int_equal(store_rollback(s), 0);
+  /* a write of its own after it waits for the disk again */
+  assert_int_equal(store_doc_put(s, "t-nowait", "e", "{}", 0, NULL, &err), 0);
+  assert_int_equal(store_durable(s, &durable, &err), 0);
+  assert_true(durable);
+  store_close(s);
+}
+
 /* The database refuses the second entry of a batch (a trigger added from
  * outside for the test): the first must not stay behind. */
 static void test_batch_failure_midway(void **state) {
@@ -1075,6 +1126,7 @@ int main(void) {
       cmocka_unit_test(test_doc_many_and_nested),
       cmocka_unit_test(test_doc_bad_arguments),
       cmocka_unit_test(test_rollback_leaves_nothing),
+      cmocka_unit_test(test_commit_nowait),
       cmocka_unit_test(test_batch_failure_midway),
       cmocka_unit_test(test_log_append_and_read),
       cmocka_unit_test(test_log_contiguity),
