@@ -241,10 +241,47 @@ static void test_tpm_fleet(void **st) {
   json_decref(s);
 }
 
+/* A fleet of 1,000 hosts, where the verdict is computed once per 15
+ * samples instead of at each: a jump of the controller's clock is found
+ * within the round of reports that shows it (once more than half the hosts
+ * have shown it, and at most 1000 / 64 samples later), and each host's
+ * track is found again by its id (a clock going back is that host's
+ * finding). */
+static void test_tpm_fleet_large(void **st) {
+  (void)st;
+  enum { N = 1000 };
+  wait_verdict(true, NULL);
+  int64_t t0 = lisec_time_now_ms();
+  char host[N][16];
+  for (int i = 0; i < N; i++) snprintf(host[i], sizeof host[i], "big-%d", i);
+  for (int i = 0; i < N; i++) ctl_clock_tpm_sample(ctl, host[i], 1000000 + (uint64_t)i, 1, 0, true, t0);
+  for (int i = 0; i < N; i++)
+    ctl_clock_tpm_sample(ctl, host[i], 1060000 + (uint64_t)i, 1, 0, true, t0 + 60000);
+  json_t *s = ctl_clock_status(ctl->shared);
+  assert_false(json_is_true(json_object_get(json_object_get(s, "tpm"), "fleet_jump")));
+  json_int_t findings = json_integer_value(json_object_get(json_object_get(s, "tpm"), "host_findings"));
+  json_decref(s);
+  int first = -1;
+  for (int i = 0; i < N; i++) {
+    ctl_clock_tpm_sample(ctl, host[i], 1120000 + (uint64_t)i, 1, 0, true, t0 + 150000);
+    s = ctl_clock_status(ctl->shared);
+    bool jump = json_is_true(json_object_get(json_object_get(s, "tpm"), "fleet_jump"));
+    json_decref(s);
+    if (jump && first < 0) first = i;
+  }
+  /* the three hosts of test_tpm_fleet are in the window too */
+  if (first < N / 2 - 3 || first > N / 2 + N / 64 + 3) fail_msg("the jump was found after %d of %d hosts' samples", first + 1, N);
+  ctl_clock_tpm_sample(ctl, host[N / 2], 5, 1, 0, true, t0 + 210000);
+  s = ctl_clock_status(ctl->shared);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(s, "tpm"), "host_findings")), findings + 1);
+  json_decref(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chronyd_states),
       cmocka_unit_test(test_tpm_fleet),
+      cmocka_unit_test(test_tpm_fleet_large),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
