@@ -1435,12 +1435,13 @@ static pending *normal_waiter(const ctl_auditlog *log) {
 }
 
 /* A lowered caller about to lead: true when a normal caller will lead
- * instead (woken here; one still preparing its record leads when it is
- * ready, as it finds no leader then). mu held. */
+ * instead: one waiting in append_sealed's loop (its record ready, or
+ * aborted and waiting to be failed) is woken here; one still preparing its
+ * record leads when it is ready, as it finds no leader then. mu held. */
 static bool hand_lead_over(const ctl_auditlog *log) {
   pending *n = normal_waiter(log);
   if (!n) return false;
-  if (n->state == P_READY) pthread_cond_signal(&n->cv);
+  if (n->state != P_RESERVED) pthread_cond_signal(&n->cv);
   return true;
 }
 
