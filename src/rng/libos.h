@@ -5,6 +5,7 @@
 #ifndef LISEC_RNG_LIBOS_H
 #define LISEC_RNG_LIBOS_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,9 +27,13 @@ bool rngl_cpu_has_rdseed(void);
 int rngl_getrandom(void *buf, size_t n, lisec_err *err);
 /* True where the running kernel's vDSO has getrandom. */
 bool rngl_vdso_getrandom_available(void);
-/* One call of the vDSO getrandom with this thread's state: bytes written, or
- * a negative errno (-ENOSYS where the vDSO has none). For the benchmark's
- * peer and rngl_getrandom. */
+/* What rngl_vgetrandom answers where it cannot serve: the kernel's vDSO has
+ * no getrandom (before Linux 6.11), or this thread's state page could not
+ * be mapped. Not a failure: rngl_getrandom then uses the system call. */
+#define RNGL_NO_VDSO (-ENOSYS)
+/* One call of the vDSO getrandom with this thread's state: bytes written,
+ * RNGL_NO_VDSO, or another negative errno. For the benchmark's peer and
+ * rngl_getrandom. */
 ssize_t rngl_vgetrandom(void *buf, size_t n);
 /* Fill up to n bytes from the CPU instruction; return the count produced
  * (0 where the CPU lacks it or it kept failing, as RDSEED may under load). */

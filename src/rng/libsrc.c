@@ -191,20 +191,25 @@ bool rngl_vdso_getrandom_available(void) {
   return vgr_fn != NULL;
 }
 
-ssize_t rngl_vgetrandom(void *buf, size_t n) {
-  if (!rngl_vdso_getrandom_available()) return -ENOSYS;
-  if (!vgr_state) {
-    if (vgr_failed) return -ENOSYS;
-    /* One page per thread holds one state (a state must not cross a page). */
-    void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), (int)vgr_par.mmap_prot,
-                   (int)vgr_par.mmap_flags, -1, 0);
-    if (m == MAP_FAILED) {
-      vgr_failed = true;
-      return -ENOSYS;
-    }
-    vgr_state = m;
-    pthread_setspecific(vgr_key, m);
+/* This thread's vDSO state: one page per thread holds one state (a state
+ * must not cross a page), mapped at the thread's first call; false when it
+ * could not be (then never tried again on this thread). */
+static bool vgr_thread_state(void) {
+  if (vgr_state) return true;
+  if (vgr_failed) return false;
+  void *m = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), (int)vgr_par.mmap_prot,
+                 (int)vgr_par.mmap_flags, -1, 0);
+  if (m == MAP_FAILED) {
+    vgr_failed = true;
+    return false;
   }
+  vgr_state = m;
+  pthread_setspecific(vgr_key, m);
+  return true;
+}
+
+ssize_t rngl_vgetrandom(void *buf, size_t n) {
+  if (!rngl_vdso_getrandom_available() || !vgr_thread_state()) return RNGL_NO_VDSO;
   return vgr_fn(buf, n, 0, vgr_state, vgr_par.size_of_opaque_state);
 }
 
@@ -212,8 +217,8 @@ int rngl_getrandom(void *buf, size_t n, lisec_err *err) {
   uint8_t *p = buf;
   bool vdso = true;
   while (n) {
-    ssize_t r = vdso ? rngl_vgetrandom(p, n) : -ENOSYS;
-    if (r == -ENOSYS) {
+    ssize_t r = vdso ? rngl_vgetrandom(p, n) : RNGL_NO_VDSO;
+    if (r == RNGL_NO_VDSO) {
       vdso = false;
       r = getrandom(p, n, 0);
       if (r < 0) r = -errno;
