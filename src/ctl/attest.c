@@ -1566,7 +1566,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   if ((rc = ctl_record_docs(ctl, actor, &rec, docs, n_docs, NULL, err))) {
     /* Neither the record nor the documents are stored: the report is
      * refused (fail closed), and the refusal recorded alone if the log
-     * takes it. */
+     * takes it. A commit whose answer was lost may have landed all the
+     * same, so the kept document goes (as the model reloads, ctl/model.c
+     * commit_doc): the host's next report reads what the store holds
+     * instead of being refused once on a stale version. */
+    doc_drop(st, host);
     (void)ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, rc, NULL, err,
                     "host %s", host);
     goto done;
