@@ -142,6 +142,9 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
 void ctl_auditlog_thread_lowered(bool lowered);
 /* How many group commits the calling thread has led (test_auditlog). */
 uint64_t ctl_auditlog_thread_led(void);
+/* How many times the calling thread took the log's lock inside appends
+ * (test_auditlog: a caller another one made durable takes it once). */
+uint64_t ctl_auditlog_thread_locks(void);
 /* Records taken in and not yet durable (their callers wait). */
 uint64_t ctl_auditlog_queued(ctl_auditlog *log);
 

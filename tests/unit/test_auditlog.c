@@ -1231,6 +1231,7 @@ typedef struct lead_ctx {
   bool lowered;
   int rc;
   uint64_t led;
+  uint64_t locks; /* times it took the log's lock */
 } lead_ctx;
 
 static void *append_and_count(void *arg) {
@@ -1238,9 +1239,10 @@ static void *append_and_count(void *arg) {
   ctl_auditlog_thread_lowered(c->lowered);
   audit_record r = record(c->lowered ? "bulk" : "decision");
   lisec_err err = {0};
-  uint64_t before = ctl_auditlog_thread_led();
+  uint64_t before = ctl_auditlog_thread_led(), locks = ctl_auditlog_thread_locks();
   c->rc = ctl_auditlog_append(c->log, &r, false, NULL, &err);
   c->led = ctl_auditlog_thread_led() - before;
+  c->locks = ctl_auditlog_thread_locks() - locks;
   return NULL;
 }
 
@@ -1295,6 +1297,51 @@ static void test_lowered_caller_hands_the_lead_over(void **state) {
   assert_int_equal(low.led, 0);
   assert_int_equal(normal.led, 1);
   assert_int_equal(ctl_auditlog_size(log), 4);
+  ctl_auditlog_close(log);
+  store_close(s);
+#endif
+}
+
+/* A caller whose record another caller's commit made durable is woken
+ * after that leader has released the log's lock and returns without taking
+ * it again: it takes the lock once, to take its position (issue 22 item 1:
+ * woken while the leader held the lock, a batch's callers all queued on it
+ * behind the leader and each other). Two records wait behind a commit held
+ * open (LISEC_TEST_AUDIT_HOLD); the first one's caller leads both, the
+ * other's is only woken. */
+static void test_woken_caller_does_not_retake_the_lock(void **state) {
+  (void)state;
+#ifndef LISEC_TEST_HOOKS
+  skip();
+#else
+  lisec_store *s = open_store();
+  ctl_auditlog_config c = base_config();
+  ctl_auditlog *log = open_log(s, &c);
+  char hold[256];
+  snprintf(hold, sizeof hold, "%s/hold", tmpdir);
+  FILE *f = fopen(hold, "w");
+  assert_non_null(f);
+  fclose(f);
+  setenv("LISEC_TEST_AUDIT_HOLD", hold, 1);
+  lead_ctx first = {.log = log}, head = {.log = log}, behind = {.log = log};
+  pthread_t t[3];
+  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &first), 0);
+  wait_queued(log, 1);
+  assert_int_equal(pthread_create(&t[1], NULL, append_and_count, &head), 0);
+  wait_queued(log, 2);
+  assert_int_equal(pthread_create(&t[2], NULL, append_and_count, &behind), 0);
+  wait_queued(log, 3);
+  unlink(hold);
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  unsetenv("LISEC_TEST_AUDIT_HOLD");
+  assert_int_equal(first.rc, 0);
+  assert_int_equal(head.rc, 0);
+  assert_int_equal(behind.rc, 0);
+  assert_int_equal(first.led, 1);
+  assert_int_equal(head.led, 1);
+  assert_int_equal(behind.led, 0);
+  assert_int_equal(behind.locks, 1);
+  assert_int_equal(ctl_auditlog_size(log), 3);
   ctl_auditlog_close(log);
   store_close(s);
 #endif
@@ -1427,6 +1474,7 @@ int main(void) {
       cmocka_unit_test_setup(test_checkpoint_after_resync, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_not_ahead_of_entries, fresh_store),
       cmocka_unit_test_setup(test_lowered_caller_hands_the_lead_over, fresh_store),
+      cmocka_unit_test_setup(test_woken_caller_does_not_retake_the_lock, fresh_store),
       cmocka_unit_test_setup(test_checkpoint_key, fresh_store),
       cmocka_unit_test_setup(test_find_by_leaf_hash, fresh_store),
   };
