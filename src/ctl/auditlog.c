@@ -186,7 +186,8 @@ static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u)
  * the wake that follows uses only the address; a wake that reaches a later
  * waiter at the same address is spurious, and every wait here re-checks its
  * word. A nudge (lead, or hand the lead over) is made under mu, to a record
- * still in the ring, so still alive. */
+ * still in the ring, so still alive. A leader whose own record was in the
+ * batch returns once it has woken the others, without taking mu again. */
 #define WORD_FINAL 0x80000000u
 
 static void word_wake(atomic_uint *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
@@ -1639,6 +1640,10 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
       if (done) {
         pthread_mutex_unlock(&log->mu);
         finish_chain(done, &p);
+        /* Its own record was in the batch: it returns without touching the
+         * log again (once the batch is durable ctl_auditlog_close may free
+         * it). Otherwise its record is still queued and keeps the log open. */
+        if (atomic_load_explicit(&p.word, memory_order_acquire) == WORD_FINAL) break;
         append_lock(log);
       }
       continue;
