@@ -1,5 +1,6 @@
 /* Unit tests of base/: error reasons, INI config with unknown-key refusal,
  * bounded JSON parsing and field errors, bounded buffers, hex, time, files. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -368,8 +370,50 @@ static void test_request_id(void **state) {
   assert_string_not_equal(a, b);
 }
 
+/* Ids are counted from a per-thread draw: a forked child must not repeat
+ * its parent's next ids, nor another thread this thread's. */
+static void *id_in_thread(void *arg) {
+  lisec_request_id_new(arg);
+  return NULL;
+}
+
+static void test_request_id_fork_and_threads(void **state) {
+  (void)state;
+  char parent[LISEC_REQUEST_ID_MAX], child[LISEC_REQUEST_ID_MAX] = {0}, other[LISEC_REQUEST_ID_MAX];
+  lisec_request_id_new(parent); /* this thread has drawn */
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char id[LISEC_REQUEST_ID_MAX];
+    lisec_request_id_new(id);
+    _exit(write(fds[1], id, sizeof id) == (ssize_t)sizeof id ? 0 : 1);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], child, sizeof child), (ssize_t)sizeof child);
+  close(fds[0]);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  lisec_request_id_new(parent); /* the parent's next id: the one a copied draw would repeat */
+  assert_true(lisec_request_id_valid(child, strlen(child)));
+  assert_string_not_equal(parent, child);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, id_in_thread, other), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_string_not_equal(parent, other);
+  /* Within the thread, 1,000 ids in a row are all different. */
+  char seen[1000][LISEC_REQUEST_ID_MAX];
+  for (size_t i = 0; i < 1000; i++) {
+    lisec_request_id_new(seen[i]);
+    for (size_t j = 0; j < i; j++) assert_string_not_equal(seen[i], seen[j]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_request_id_fork_and_threads),
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
       cmocka_unit_test(test_log_json_fields),  cmocka_unit_test(test_request_id),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
