@@ -26,6 +26,10 @@
  * gets a fresh statement of its own. */
 typedef struct sqlite_be {
   sqlite3 *db;
+  store_turn *turn;  /* this file's write turn in the process (turn.c); NULL: none */
+  bool has_turn;     /* the open transaction holds it */
+  bool lowered;      /* the open transaction's thread runs at a lowered priority */
+  uint64_t began_us; /* when the open transaction took the write lock */
   struct {
     const char *sql;
     sqlite3_stmt *st;
@@ -213,6 +217,7 @@ static int sqlite_open(const char *target, void **out, lisec_err *err) {
   if (sync != 2) /* FULL */
     return lisec_err_set(err, LISEC_ESTORE, "sqlite: synchronous=FULL did not take (%lld)",
                          (long long)sync);
+  if (!memory) b->turn = store_turn_get(target);
   return 0;
 }
 
@@ -220,27 +225,52 @@ static void sqlite_close(void *be) {
   sqlite_be *b = be;
   for (size_t i = 0; i < STMT_CACHE; i++) sqlite3_finalize(b->cache[i].st);
   sqlite3_close_v2(b->db);
+  store_turn_put(b->turn);
   free(b);
 }
 
+/* The transaction's end: the process's write turn given to the next
+ * writer, and how long a lowered thread held it counted. */
+static void turn_end(sqlite_be *b) {
+  if (b->began_us) store_wait_note_held(STORE_WAIT_STORE, b->lowered, store_wait_clock_us() - b->began_us);
+  b->began_us = 0;
+  if (b->has_turn) store_turn_give(b->turn);
+  b->has_turn = false;
+}
+
+/* The process's turn first (turn.c: woken when it is free, normal-priority
+ * writers before lowered ones), then SQLite's write lock. */
 static int sqlite_begin(void *be, lisec_err *err) {
-  return sqlite_run(be, SQL_BEGIN, "begin", err);
+  sqlite_be *b = be;
+  uint64_t t0 = store_wait_clock_us();
+  b->lowered = store_thread_lowered();
+  b->has_turn = b->turn && store_turn_take(b->turn, b->lowered, BUSY_TIMEOUT_MS);
+  int rc = sqlite_run(be, SQL_BEGIN, "begin", err);
+  b->began_us = store_wait_clock_us();
+  store_wait_note(STORE_WAIT_STORE, b->lowered, b->began_us - t0);
+  store_wait_dump();
+  if (rc) turn_end(b);
+  return rc;
 }
 
 static int sqlite_commit(void *be, lisec_err *err) {
   sqlite_be *b = be;
   /* Some errors (disk full, I/O) make SQLite roll back by itself; COMMIT
-   * would then succeed on nothing. */
+   * would then succeed on nothing. (store.c then calls rollback, which
+   * ends the turn.) */
   if (sqlite3_get_autocommit(b->db))
     return lisec_err_set(err, LISEC_ESTORE,
                          "sqlite: the transaction was rolled back after an error; nothing written");
-  return sqlite_run(b, SQL_COMMIT, "commit", err);
+  int rc = sqlite_run(b, SQL_COMMIT, "commit", err);
+  if (!rc) turn_end(b);
+  return rc;
 }
 
 static int sqlite_rollback(void *be) {
   sqlite_be *b = be;
-  if (sqlite3_get_autocommit(b->db)) return 0;
-  return sqlite_run(b, SQL_ROLLBACK, "rollback", NULL);
+  int rc = sqlite3_get_autocommit(b->db) ? 0 : sqlite_run(b, SQL_ROLLBACK, "rollback", NULL);
+  turn_end(b);
+  return rc;
 }
 
 static int sqlite_ping(void *be, lisec_err *err) {

@@ -172,4 +172,20 @@ void store_fence_set(int64_t epoch, void (*deposed)(const char *why));
  * process's transactions waiting behind it find their own epoch. */
 void store_fence_move(int64_t epoch);
 
+/* ---- lock waits (turn.c; issue 22 item 6) --------------------------------
+ * Writers of one SQLite file in one process take turns: a thread at a
+ * lowered priority (a nice value above the main thread's) lets waiting normal-priority writers go
+ * first. Counted for bench/api: waits for the store's write turn and for
+ * the controller's model lock (ctl/model.c), by class of thread. */
+enum { STORE_WAIT_STORE, STORE_WAIT_MODEL, STORE_WAIT_LOCKS };
+bool store_thread_lowered(void); /* the calling thread runs at a nice above the main thread's */
+uint64_t store_wait_clock_us(void);
+void store_wait_note(int lock, bool lowered, uint64_t waited_us);
+void store_wait_note_held(int lock, bool lowered, uint64_t held_us);
+/* Test builds, LISEC_BENCH_WAITS set: the counts to that file (at most once a second). */
+void store_wait_dump(void);
+/* How many writers of this process wait for the turn of the SQLite file at
+ * path (tests: a writer is known to wait before the holder lets go). */
+void store_turn_waiting(const char *path, unsigned *normal, unsigned *lowered);
+
 #endif

@@ -79,4 +79,13 @@ int store_migrations_latest(void);
 /* The SQL reading the applied version (0 for a database never migrated). */
 #define STORE_SQL_SCHEMA_VERSION "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 
+/* turn.c: one SQLite file's write turn in this process (NULL for
+ * :memory:, or when it cannot be made: writers then meet SQLite's lock
+ * alone). take waits at most timeout_ms and says whether it took it. */
+typedef struct store_turn store_turn;
+store_turn *store_turn_get(const char *path);
+void store_turn_put(store_turn *t);
+bool store_turn_take(store_turn *t, bool lowered, int64_t timeout_ms);
+void store_turn_give(store_turn *t);
+
 #endif

@@ -1,0 +1,183 @@
+/* The SQLite writers' turn inside one process (src/store/turn.c; issue 22
+ * item 6): while one connection holds a write transaction, the writers
+ * waiting for the same file go in the turn's order once it ends: a waiting
+ * normal-priority thread before a thread at a lowered priority (a nice
+ * value above the main thread's: the bulk channels, the KEK rotation), and a lowered one after at most 8
+ * normal ones that went ahead of it, so bulk work is delayed, not starved.
+ * Real threads on real connections to one SQLite file; each waiter is known
+ * to wait (the turn's own count) before the holder commits, so the order
+ * is the rule's, not the scheduler's. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[64], path[128], url[160];
+
+typedef struct order {
+  pthread_mutex_t mu;
+  char names[32][8];
+  int n;
+} order;
+
+typedef struct writer {
+  const char *name;
+  int nice; /* the thread lowers itself by this much (0: stays normal) */
+  order *o;
+  int rc;
+} writer;
+
+/* A writer: its own connection, one write transaction, its name noted
+ * while it holds the write lock (so the note's order is the turn's). */
+static void *write_once(void *arg) {
+  writer *w = arg;
+  int base = getpriority(PRIO_PROCESS, 0); /* ctest may run the test niced already */
+  if (w->nice > 0 && setpriority(PRIO_PROCESS, 0, base + w->nice > 19 ? 19 : base + w->nice) != 0) {
+    w->rc = -1;
+    return NULL;
+  }
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  w->rc = store_open(url, &s, &err);
+  if (w->rc) return NULL;
+  w->rc = store_begin(s, &err);
+  if (!w->rc) {
+    pthread_mutex_lock(&w->o->mu);
+    snprintf(w->o->names[w->o->n++], sizeof w->o->names[0], "%s", w->name);
+    pthread_mutex_unlock(&w->o->mu);
+    w->rc = store_doc_put(s, "test.turn", w->name, "{}", -1, NULL, &err);
+    if (!w->rc) w->rc = store_commit(s, &err);
+  }
+  store_close(s);
+  return NULL;
+}
+
+/* Waits (no fixed time: until the turn's count says so, at most 10 s) for
+ * normal and lowered writers to be waiting. */
+static void wait_for_waiters(unsigned normal, unsigned lowered) {
+  unsigned n = 0, l = 0;
+  for (int i = 0; i < 10000; i++) {
+    store_turn_waiting(path, &n, &l);
+    if (n == normal && l == lowered) return;
+    usleep(1000);
+  }
+  fail_msg("waiters: %u normal and %u lowered, want %u and %u", n, l, normal, lowered);
+}
+
+static lisec_store *hold(void) {
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  assert_int_equal(store_open(url, &s, &err), 0);
+  assert_int_equal(store_begin(s, &err), 0);
+  return s;
+}
+
+static void release(lisec_store *s) {
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(s, "test.turn", "holder", "{}", -1, NULL, &err), 0);
+  assert_int_equal(store_commit(s, &err), 0);
+  store_close(s);
+}
+
+static int at(const order *o, const char *name) {
+  for (int i = 0; i < o->n; i++)
+    if (strcmp(o->names[i], name) == 0) return i;
+  return -1;
+}
+
+/* The lowered writer waits first, the normal one after it: the normal one
+ * gets the write lock first. Several times, each with a fresh holder. */
+static void test_normal_before_lowered(void **state) {
+  (void)state;
+  for (int round = 0; round < 10; round++) {
+    order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    lisec_store *h = hold();
+    writer low = {"low", 5, &o, 0}, norm = {"norm", 0, &o, 0};
+    pthread_t tl, tn;
+    assert_int_equal(pthread_create(&tl, NULL, write_once, &low), 0);
+    wait_for_waiters(0, 1);
+    assert_int_equal(pthread_create(&tn, NULL, write_once, &norm), 0);
+    wait_for_waiters(1, 1);
+    release(h);
+    pthread_join(tl, NULL);
+    pthread_join(tn, NULL);
+    assert_int_equal(low.rc, 0);
+    assert_int_equal(norm.rc, 0);
+    assert_int_equal(o.n, 2);
+    if (at(&o, "norm") != 0)
+      fail_msg("round %d: the lowered writer got the write lock before the normal one waiting beside it", round);
+  }
+}
+
+/* Eleven normal writers wait beside one lowered writer: it goes after at
+ * most 8 of them, not last. */
+static void test_lowered_not_starved(void **state) {
+  (void)state;
+  order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  lisec_store *h = hold();
+  writer low = {"low", 5, &o, 0}, norm[11];
+  pthread_t tl, tn[11];
+  assert_int_equal(pthread_create(&tl, NULL, write_once, &low), 0);
+  wait_for_waiters(0, 1);
+  for (int i = 0; i < 11; i++) {
+    char *name = malloc(8);
+    snprintf(name, 8, "n%d", i);
+    norm[i] = (writer){name, 0, &o, 0};
+    assert_int_equal(pthread_create(&tn[i], NULL, write_once, &norm[i]), 0);
+  }
+  wait_for_waiters(11, 1);
+  release(h);
+  pthread_join(tl, NULL);
+  for (int i = 0; i < 11; i++) {
+    pthread_join(tn[i], NULL);
+    assert_int_equal(norm[i].rc, 0);
+    free((char *)norm[i].name);
+  }
+  assert_int_equal(low.rc, 0);
+  assert_int_equal(o.n, 12);
+  int pos = at(&o, "low");
+  if (pos < 1 || pos > 8)
+    fail_msg("the lowered writer went %d-th of 12 (want after 1 to 8 normal writers)", pos + 1);
+}
+
+/* A :memory: database is one connection's own: no turn, no waiting. */
+static void test_memory_has_no_turn(void **state) {
+  (void)state;
+  lisec_store *a = NULL;
+  lisec_err err = {0};
+  assert_int_equal(store_open("sqlite::memory:", &a, &err), 0);
+  assert_int_equal(store_begin(a, &err), 0);
+  assert_int_equal(store_commit(a, &err), 0);
+  store_close(a);
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "/tmp/lisec-turn-XXXXXX");
+  if (!mkdtemp(dir)) return 1;
+  snprintf(path, sizeof path, "%s/t.db", dir);
+  snprintf(url, sizeof url, "sqlite:%s", path);
+  /* the file and its schema, before any thread opens it */
+  lisec_store *s = NULL;
+  lisec_err err = {0};
+  if (store_open(url, &s, &err)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_normal_before_lowered),
+      cmocka_unit_test(test_lowered_not_starved),
+      cmocka_unit_test(test_memory_has_no_turn),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  store_close(s);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) rc = rc ? rc : 1;
+  return rc;
+}
