@@ -84,13 +84,39 @@ struct ctl_model_state {
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
 
+/* The model's lock, its waits and (for threads at a lowered priority) its
+ * holds counted by class of thread (store_wait_note: bench/api prints them
+ * from test builds). */
+static _Thread_local uint64_t mu_since_us;
+static _Thread_local bool mu_lowered;
+
+static void mu_lock(struct ctl_model_state *st) {
+  mu_lowered = store_thread_lowered();
+  if (pthread_mutex_trylock(&st->mu) == 0) {
+    mu_since_us = store_wait_clock_us();
+    store_wait_note(STORE_WAIT_MODEL, mu_lowered, 0);
+    return;
+  }
+  uint64_t t0 = store_wait_clock_us();
+  pthread_mutex_lock(&st->mu);
+  mu_since_us = store_wait_clock_us();
+  store_wait_note(STORE_WAIT_MODEL, mu_lowered, mu_since_us - t0);
+}
+
+static void mu_unlock(struct ctl_model_state *st) {
+  store_wait_note_held(STORE_WAIT_MODEL, mu_lowered, store_wait_clock_us() - mu_since_us);
+  pthread_mutex_unlock(&st->mu);
+  store_wait_dump();
+}
+
+
 static int reload_locked(struct ctl_model_state *st, lisec_store *s);
 
 /* The model's lock, with the model loaded again first when the store failed
  * over under this leader (ctl_model_mark_stale): what a use case reads is
  * then what the store committed, an in-doubt write included. */
 static void lock_fresh(lisec_ctl *ctl, struct ctl_model_state *st) {
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   if (__atomic_load_n(&st->stale, __ATOMIC_ACQUIRE) && reload_locked(st, ctl->store) == 0)
     __atomic_store_n(&st->stale, false, __ATOMIC_RELEASE);
 }
@@ -112,13 +138,13 @@ static void sync_time(struct ctl_model_state *st);
 
 model *ctl_model_lock(ctl_shared *sh) {
   if (!sh->model) return NULL;
-  pthread_mutex_lock(&sh->model->mu);
+  mu_lock(sh->model);
   sync_time(sh->model);
   return sh->model->m;
 }
 
 void ctl_model_unlock(ctl_shared *sh) {
-  if (sh->model) pthread_mutex_unlock(&sh->model->mu);
+  if (sh->model) mu_unlock(sh->model);
 }
 
 void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
@@ -133,7 +159,7 @@ int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
   int rc = arr ? 0 : LISEC_ENOMEM;
   const char *id;
   json_t *doc;
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   json_object_foreach(st->docs[K_VM], id, doc) {
     const char *p = json_string_value(json_object_get(doc, "package"));
     if (!p || rc) continue;
@@ -144,7 +170,7 @@ int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
                                              seen ? ob.image : NULL)))
       rc = LISEC_ENOMEM;
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (rc) {
     json_decref(arr);
     return lisec_err_set(err, rc, "out of memory");
@@ -525,13 +551,13 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
   if (!rc) rc = json_object_set_new(st->attested, host, a) ? LISEC_ENOMEM : 0;
   else json_decref(a);
 out:
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return rc;
 }
 
 int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *err) {
   struct ctl_model_state *st = sh->model;
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   int rc = paired ? json_object_set_new(st->paired, vm, json_true()) : 0;
   if (!paired) json_object_del(st->paired, vm);
   const json_t *doc = json_object_get(st->docs[K_VM], vm);
@@ -548,7 +574,7 @@ int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *
     rc = model_put_json(st->m, kind_names[K_VM], e, err);
   }
   json_decref(e);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return rc;
 }
 
@@ -557,7 +583,7 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
   struct ctl_model_state *st = sh->model;
   host[0] = package[0] = '\0';
   *observed = false;
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   const json_t *doc = json_object_get(st->docs[K_VM], vm);
   const char *hyp = json_string_value(json_object_get(doc, "hypervisor"));
   const char *h = json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
@@ -577,7 +603,7 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
   }
   if (h) snprintf(host, MODEL_ID_MAX + 1, "%s", h);
   if (p) snprintf(package, MODEL_ID_MAX + 1, "%s", p);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "VM %s is not in the trust model", vm);
   if (n_running > 1) {
     host[0] = '\0';
@@ -592,9 +618,9 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
 bool ctl_model_li_exists(ctl_shared *sh, const char *li) {
   struct ctl_model_state *st = sh->model;
   if (!st || !li) return false; /* no model: no authorisation (fail closed) */
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   bool found = json_object_get(st->docs[K_LI], li) != NULL;
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return found;
 }
 
@@ -602,7 +628,7 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
   struct ctl_model_state *st = sh->model;
   li[0] = '\0';
   if (!st || !vm) return false;
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   const char *id;
   json_t *doc;
   json_object_foreach(st->docs[K_LI], id, doc) {
@@ -613,16 +639,16 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
     }
     if (li[0]) break;
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return li[0] != '\0';
 }
 
 bool ctl_model_host_li_involved(ctl_shared *sh, const char *host) {
   struct ctl_model_state *st = sh->model;
   if (!st || !host) return true; /* no model: assume the worst */
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   bool li = model_host_li_involved(st->m, host);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return li;
 }
 
@@ -631,7 +657,7 @@ int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {
   lock_fresh(ctl, st);
   model_observe_forget(st->m, host);
   int rc = store_doc_delete(ctl->store, OBS_KIND, host, err);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return rc == LISEC_ENOTFOUND ? 0 : rc;
 }
 
@@ -939,7 +965,7 @@ static int obs_parts_build(lisec_ctl *ctl, const ctl_observation *obs, bool want
     const char *pk = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "package")) : NULL;
     if (pk) rc = json_object_set_new(p->pkgs, vm, json_string(pk)) ? LISEC_ENOMEM : 0;
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   size_t total = 0;
   for (size_t i = 0; i < obs->n && !rc; i++) {
     const char *vm = obs->domains[i].vm;
@@ -1103,7 +1129,7 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_
   bool known = json_object_get(st->docs[K_HOST], obs->host) != NULL;
   if (!model_host_observed(st->m, obs->host, NULL, &first_at) || !first_at)
     first_at = obs->quote_time;
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (!known)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the model", obs->host);
   else if (!(*text = obs_doc_text(obs, first_at, &p)))
@@ -1155,7 +1181,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     li[i] = host_li || model_vm_li_involved(st->m, reason_vm(&found.reasons[i]));
   int64_t first_at = 0;
   model_host_observed(st->m, obs->host, NULL, &first_at);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   char subject[MODEL_ID_MAX + 8];
   snprintf(subject, sizeof subject, "host %s", obs->host);
   if (rc) {
@@ -1345,12 +1371,12 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
      * connection's ends) keep their own reason. */
     else if (rc == LISEC_ECONFLICT && k == K_STORAGE) {
       rc = refused_in_use(ctl, actor, action, subject, li, k, id, err);
-      pthread_mutex_unlock(&st->mu);
+      mu_unlock(st);
       goto done;
     }
   }
   if (rc) {
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
                    action, li, NULL, rc, NULL, err, "%s", subject);
     goto done;
@@ -1362,7 +1388,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   if ((rc = commit_doc(ctl, actor, action, li, NULL, subject, k, id, text, NULL, err))) {
     undo(st, k, id, old_eff);
     if (rc == LISEC_ECONFLICT) rc = stale_store(ctl, k, id, had, err);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     goto done;
   }
   *out = view(st, k, doc);
@@ -1370,7 +1396,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   json_object_set_new(st->docs[k], id, doc);
   doc = NULL;
   if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 done:
   free(text);
@@ -1394,7 +1420,7 @@ int ctl_model_get(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   lock_fresh(ctl, st);
   const json_t *doc = json_object_get(st->docs[k], id);
   *out = doc ? view(st, k, doc) : NULL;
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (!doc) return lisec_err_set(err, LISEC_ENOTFOUND, "%s %s does not exist", kind_names[k], id);
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   /* Reading an LI authorisation is an LI event, recorded before the answer. */
@@ -1433,7 +1459,7 @@ int ctl_model_list(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, jso
     for (i = 0; i < n; i++)
       json_array_append_new(arr, view(st, k, json_object_get(st->docs[k], ids[i])));
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   bool oom = !ids || !arr;
   free(ids);
   if (oom) {
@@ -1533,7 +1559,7 @@ int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *k
   if (rc) return rc;
   lock_fresh(ctl, st);
   rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, want, err);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return rc;
 }
 
@@ -1542,9 +1568,9 @@ int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *k
 bool ctl_model_vm_terminating(ctl_shared *sh, const char *vm) {
   struct ctl_model_state *st = sh->model;
   if (!st || !vm) return false;
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   bool t = json_object_get(st->terminating, vm) != NULL;
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   return t;
 }
 
@@ -1595,7 +1621,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   int lrc = st->li_vm ? st->li_vm(ctl, vm, &li_vm, li_state, &lerr) : LISEC_EUNAVAIL;
   lock_fresh(ctl, st);
   if (!json_object_get(st->docs[K_VM], vm)) {
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return lisec_err_set(err, LISEC_ENOTFOUND, CTL_MODEL_REQ_TERMINATE ": vm %s does not exist", vm);
   }
   li_vm = li_vm || json_object_get(st->paired, vm);
@@ -1619,7 +1645,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
                   "TR103308-4.1: vm %s is still referenced by other entities of the trust model, "
                   "which may include entities your role cannot see; change or remove those first",
                   vm);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return rc;
   }
   if (t) {
@@ -1631,7 +1657,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
                   vm, at);
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err, "%s",
                    subject);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return rc;
   }
   /* What could still prove it runs: a host listing it, or its intended
@@ -1646,7 +1672,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
              "removed on intent (nothing could prove it gone)",
              vm, host ? " " : "", host ? host : "");
     rc = remove_locked(ctl, actor, K_VM, vm, action, subject, li, reason, -1, err);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     if (!rc && !(*out = json_pack("{s:s, s:s, s:s}", "vm", vm, "state", "terminated", "reason", reason)))
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     return rc;
@@ -1660,11 +1686,11 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
   json_decref(old_eff);
   if (rc == LISEC_ECONFLICT) {
     rc = refused_in_use(ctl, actor, action, subject, li, K_VM, vm, err);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return rc;
   }
   if (rc) {
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     return rc == LISEC_ENOMEM ? lisec_err_set(err, rc, "out of memory") : rc;
   }
   int64_t now = lisec_time_now();
@@ -1688,7 +1714,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
     if (!(*out = json_pack("{s:s, s:s, s:s}", "vm", vm, "state", "terminating", "awaiting", why)))
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   json_decref(mark);
   free(text);
   return rc;
@@ -2030,7 +2056,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "vm: unknown VM \"%s\"", vm);
   else
     rc = resolve(st, hyp_name ? hyp_name : host_name, field, li_vm, &t, err);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (rc) return rc;
   bool refreshed = false, pending = false;
   json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed, &pending);
@@ -2066,7 +2092,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
       if (mvdoc) json_object_set_new(st->moving, vm, mvdoc);
     }
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   model_verdict_free(&mv);
   if (rc) {
     json_decref(stale);
@@ -2113,7 +2139,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   char pkg_id[MODEL_ID_MAX + 1] = "";
   const char *doc_pkg = json_string_value(json_object_get(json_object_get(st->docs[K_VM], id), "package"));
   snprintf(pkg_id, sizeof pkg_id, "%s", package ? package : doc_pkg ? doc_pkg : "");
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (rc) return rc;
   bool refreshed = false, pending = false;
   json_t *stale = freshness(ctl, &t, MODEL_MOVE2, &refreshed, &pending);
@@ -2131,7 +2157,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     t.rd_vm = model_vm_rd_involved(st->m, id);
   }
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   model_verdict_free(&mv);
   if (rc) {
     json_decref(stale);
@@ -2304,7 +2330,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     t.declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, to);
     t.need_fresh = li && n && !t.declared;
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (!move) return 1;
   snprintf(subject, sizeof subject, "hypervisor %s: host %s -> %s", id, from, to);
   if (!host_known) {
@@ -2410,7 +2436,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     if (relocate(st, id, to, from, vms, n, &uerr))
       LOG_ERROR("model: undoing the move of hypervisor %s to %s failed: %s", id, to, uerr.msg);
   }
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   free(vms);
   json_decref(verdict);
   json_decref(found);
@@ -2441,7 +2467,7 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   if (!rc) mv.allow = mv.n == 0;
   char when[32];
   lisec_time_format(model_time(st->m), when);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   json_t *v = rc ? NULL : model_verdict_json(&mv);
   model_verdict_free(&mv);
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -2635,7 +2661,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   lisec_err e = {0};
   lock_fresh(ctl, st);
   int rc = check_id(node, &e) ? LISEC_EINVAL : resolve(st, node, "node", li_vm, &t, &e);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   if (rc) {
     k8s_unknown(failed, node, rc, &e);
     return false;
@@ -2658,7 +2684,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   rc = model_resolve_target(st->m, node, &t.hyp, &e);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, &e);
   json_t *v = rc ? NULL : model_verdict_json(&mv);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   model_verdict_free(&mv);
   if (rc || !v) {
     k8s_fail(failed, node, "lisec: %s", rc ? e.msg : "out of memory");
@@ -2700,7 +2726,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
                          "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
     const char *sens = json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"));
     li_vm = json_object_get(st->li_vms, vm) || (sens && strcmp(sens, "li") == 0);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
   }
   if (rc) {
     json_decref(names);
@@ -2722,7 +2748,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
       lisec_err e = {0};
       lock_fresh(ctl, st);
       ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
-      pthread_mutex_unlock(&st->mu);
+      mu_unlock(st);
       if (!ok) k8s_unknown(failed, node, e.code, &e);
     }
     if (ok) json_array_append(kept, use_names ? n : json_array_get(items, i));
