@@ -5,8 +5,10 @@
  * the controller's rotation thread with its own store connection, so no
  * request channel waits for it however many targets there are. The thread
  * re-wraps outside any store transaction (token calls), then writes in
- * transactions of [vault] rotation_chunk records, so the store's write lock
- * is held a chunk at a time. It is bulk work (issue 22 item 6): the thread
+ * transactions of [vault] rotation_chunk records, each chunk's records read
+ * and made before its transaction, so the store's write lock is held a
+ * chunk's writes at a time, and a normal-priority writer waiting then goes
+ * first (the store's write turn). It is bulk work (issue 22 item 6): the thread
  * runs at [vault] rotation_nice, so decisions keep the cores while both
  * want them, and [vault] rotation_rate (targets per second, 0: no bound)
  * paces both the re-wrapping and the writes, spreading a rotation's token
@@ -238,59 +240,119 @@ static int rewrap_outside(rotation *r, lisec_err *err) {
   return rc;
 }
 
+/* One record's new stored text, made before its chunk's transaction, and
+ * the version it was made from (the write is compare-and-set on it). */
+typedef struct staged {
+  size_t i;
+  int64_t version;
+  char *text;
+} staged;
+
+/* A chunk's records read and their new text made outside any transaction:
+ * the record's re-wrapped key when it is still at the version re-wrapped
+ * (else re-wrapped again now, unless the change sealed it under the current
+ * key already; one deleted meanwhile is passed over). out gets *n texts. */
+static int stage_chunk(rotation *r, size_t start, size_t end, staged *out, size_t *n, lisec_err *err) {
+  lisec_ctl *ctl = r->ctl;
+  int rc = 0;
+  *n = 0;
+  for (size_t i = start; i < end && !rc; i++) {
+    rewrapped *d = &r->done[i];
+    if (!d->wrapped) continue;
+    vault_sealed s;
+    int64_t dv = 0;
+    bool moved = false;
+    rc = ctl_target_load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
+    if (rc == LISEC_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    if (dv == d->version && d->len <= sizeof s.wrapped_key) {
+      snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
+      memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
+      moved = true;
+    } else {
+      rc = rewrap_one(r, &s, &moved, err);
+    }
+    json_t *j = NULL;
+    if (!rc && moved && !(rc = vault_sealed_to_json(&s, &j, err))) {
+      char *text = lisec_json_dump_canonical(j);
+      if (text) out[(*n)++] = (staged){i, dv, text};
+      else rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    }
+    json_decref(j);
+    if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
+    vault_sealed_free(&s);
+  }
+  return rc;
+}
+
+/* A chunk's staged texts written in one transaction, each compare-and-set
+ * on the version it was made from, so the write lock is held for the
+ * writes alone (the reads, JSON and any token call were done before).
+ * *changed: a record moved on since it was staged (nothing written). */
+static int write_staged(rotation *r, const staged *st, size_t n, bool *changed, lisec_err *err) {
+  lisec_store *store = r->ctl->store;
+  *changed = false;
+  int rc = store_begin(store, err);
+  if (rc) return rc;
+  for (size_t k = 0; k < n && !rc; k++) {
+    rc = store_doc_put(store, CTL_TARGET_KIND, json_string_value(json_array_get(r->ids, st[k].i)), st[k].text,
+                       st[k].version, NULL, err);
+    if (rc == LISEC_ECONFLICT) *changed = true;
+    if (rc) stopped_at(json_string_value(json_array_get(r->ids, st[k].i)), rc, err);
+  }
+  if (!rc) return store_commit(store, err); /* rolls back when it fails */
+  store_rollback(store);
+  return rc;
+}
+
+/* Times a chunk is staged again when a record moved on between its staging
+ * and its write (a target updated meanwhile); then the rotation stops. */
+#define ROTATION_RESTAGE_MAX 3
+
 /* The writes, in transactions of st->chunk records, so the store's write
  * lock is held a chunk at a time and other writers (audit appends,
- * decisions) go in between: each re-wrapped key replaces its record's, the
- * record compared by version with the one read before (a target changed
- * meanwhile is re-wrapped again here, unless the change sealed it under
- * the current key already; one deleted meanwhile is passed over); then the
- * store notes which key is current. The token work was done before, so only
- * a store failure, a stop (or a target changed meanwhile whose key cannot
- * be re-wrapped) ends it part-way: the chunks written stay under the new
- * key, which their records name, so every record stays readable, and the
- * error says how many were written. */
+ * decisions) go in between; the store's write turn (src/store/turn.c) lets
+ * every normal-priority writer waiting then go before the rotation's next
+ * chunk, whose thread runs lowered. Each chunk is staged first, outside any
+ * transaction (stage_chunk), then written (write_staged): the transaction
+ * holds the lock for its writes alone. A record changed between the two is
+ * staged again. Then the store notes which key is current. The token work
+ * was done before, so only a store failure, a stop (or a target changed
+ * meanwhile whose key cannot be re-wrapped) ends it part-way: the chunks
+ * written stay under the new key, which their records name, so every
+ * record stays readable, and the error says how many were written. */
 static int write_rewrapped(rotation *r, const char *name, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
   size_t n = json_array_size(r->ids), committed = 0, chunk = r->st->chunk;
-  int rc = 0;
+  staged *st = n ? calloc(chunk < n ? chunk : n, sizeof *st) : NULL;
+  int rc = n && !st ? lisec_err_set(err, LISEC_ENOMEM, "out of memory") : 0;
   r->paced_from = lisec_time_mono_ns();
   for (size_t start = 0; start < n && !rc; start += chunk) {
     if (start) test_pause(r);
     pace(r, start);
     if ((rc = check_stop(r, err))) break;
-    size_t end = start + chunk < n ? start + chunk : n, in_chunk = 0;
-    if ((rc = store_begin(ctl->store, err))) break;
-    for (size_t i = start; i < end && !rc; i++) {
-      rewrapped *d = &r->done[i];
-      if (!d->wrapped) continue;
-      vault_sealed s;
-      int64_t dv = 0;
-      bool moved = false;
-      rc = ctl_target_load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
-      if (rc == LISEC_ENOTFOUND) {
+    size_t end = start + chunk < n ? start + chunk : n;
+    for (int attempt = 0;; attempt++) {
+      size_t staged_n = 0;
+      bool changed = false;
+      rc = stage_chunk(r, start, end, st, &staged_n, err);
+      if (!rc && staged_n) rc = write_staged(r, st, staged_n, &changed, err);
+      for (size_t k = 0; k < staged_n; k++) free(st[k].text);
+      if (rc && changed && attempt < ROTATION_RESTAGE_MAX) {
         rc = 0;
         continue;
       }
-      if (rc) break;
-      if (dv == d->version && d->len <= sizeof s.wrapped_key) {
-        snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
-        memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
-        moved = true;
-      } else {
-        rc = rewrap_one(r, &s, &moved, err);
-      }
-      if (!rc && moved) rc = ctl_target_save(ctl, &s, dv, err);
-      if (!rc && moved) in_chunk++;
-      if (rc && !strstr(err->msg, "KEK rotation stopped")) stopped_at(s.id, rc, err);
-      vault_sealed_free(&s);
+      if (!rc) committed += staged_n;
+      break;
     }
-    if (!rc) rc = store_commit(ctl->store, err); /* rolls back when it fails */
-    else store_rollback(ctl->store);
-    if (!rc) committed += in_chunk;
     pthread_mutex_lock(&r->st->mu);
     r->st->job.rewrapped = committed;
     pthread_mutex_unlock(&r->st->mu);
   }
+  free(st);
   r->rewrapped = committed;
   if (!rc) {
     json_t *doc = json_pack("{s:s}", "key_label", name);
