@@ -27,6 +27,12 @@
 # runs the attestation client and the rotation loop at that nice value (the
 # hosts and the LI administration are other machines in a deployment; on
 # this one they take the cores the decisions' clients and lisecd share).
+# From a test build (-DLISEC_TEST_HOOKS=ON) each run also shows the lock
+# waits during it (src/store/turn.c): for the store's write turn and the
+# model lock, by class of thread (normal, lowered: nice above lisecd's), how
+# many acquisitions waited (>= 0.1 ms), their total, the p99 and the largest
+# (histogram bounds) and how long the holders held it. LOAD_WRITER_TURNS=0
+# turns the store's write turn off (test builds; SQLite's busy wait alone).
 # Needs from bench/api/run: build, src, work, pki, fail, start_lisecd.
 . "$src/tests/integration/attest_lib.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -61,6 +67,11 @@ lconf+=("[audit]" "li_admin_key = $ld/li-admin.pub")
 cnice=${LOAD_CLIENT_NICE:-0}
 [ "$cnice" -ge 0 ] && [ "$cnice" -le 19 ] || fail "LOAD_CLIENT_NICE must be 0-19"
 db=$ld/lisec.db
+# A test build writes its lock waits here (src/store/turn.c), read around
+# each run; LOAD_WRITER_TURNS=0 turns the store's write turn off (test
+# builds), for a comparison within one build.
+export LISEC_BENCH_WAITS=$ld/waits
+[ "${LOAD_WRITER_TURNS:-1}" = 1 ] || export LISEC_TEST_WRITER_TURNS=0
 STORE_URL=sqlite:$db start_lisecd "$pki" "${lconf[@]}"
 stop_lisecd
 sqlite3 "$db" <"$ld/seed.sql"
@@ -104,6 +115,8 @@ lticks() {
   echo $t $b
 }
 
+# the lock waits so far (one line: 4 x 17 numbers), empty from a build without them
+waits() { [ -s "$ld/waits" ] && awk '{for (i = 3; i <= NF; i++) printf "%s ", $i}' "$ld/waits" || true; }
 decide() {
   TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
     "$pki/mano.crt" "$pki/mano.key" "$lclients" 1 "$lsecs" 50000000
@@ -155,10 +168,12 @@ run_kind() {
   [ -z "$apid$rpid" ] || sleep 1
   # tlsload exits 1 when a request failed; its line still counts them and
   # the table shows them, so only no line at all stops the run
-  local c0 c1 w0 w1
-  c0=$(lticks) w0=${EPOCHREALTIME/./}
+  local c0 c1 w0 w1 k0 k1
+  k0=$(waits) c0=$(lticks) w0=${EPOCHREALTIME/./}
   line=$(decide) || true
   c1=$(lticks) w1=${EPOCHREALTIME/./}
+  sleep 1.1 # the waits' file is rewritten at most once a second
+  k1=$(waits)
   [ -n "$line" ] || fail "decisions ($kind): tlsload printed nothing"
   extra=" cpu $((w1 - w0)) $c0 $c1"
   if [ -n "$rpid" ]; then wait "$rpid"; extra="$extra rot $(cat "$ld/rot.$kind.$r")"; fi
@@ -166,6 +181,7 @@ run_kind() {
     wait "$apid" || { cat "$ld/attest.$kind.$r.err" >&2; fail "bench_inventory run ($kind, round $r)"; }
     extra="$extra att $(cut -d' ' -f3,5,7,2 "$ld/attest.$kind.$r")"
   fi
+  [ -z "$k0" ] || [ -z "$k1" ] || extra="$extra waits $k0 $k1"
   echo "$kind $line |$extra" >>"$ld/rounds"
 }
 for r in $(seq 1 "$lrounds"); do
@@ -192,6 +208,27 @@ for line in open(sys.argv[1]):
             wall, f0, c0, k0, b0, f1, c1, k1, b1 = map(float, words[i + 1:i + 10])
             cr = [(b - a) / hz / (wall / 1e6) for a, b in ((f0, f1), (c0, c1), (k0, k1), (b0, b1))]
             cores = f"{cr[0]:.2f}({cr[3]:.2f})/{cr[1]:.2f}/{cr[2]:.2f}"
+        if w == "waits":  # 4 lines (store normal, store lowered, model normal, model lowered) x 17, before and after
+            v = list(map(int, words[i + 1:i + 1 + 2 * 68]))
+            dl = [b - a for a, b in zip(v[:68], v[68:])]
+            ws = []
+            for li, name in enumerate(("store normal", "store lowered", "model normal", "model lowered")):
+                n, waited, tot_us, held_us = dl[li * 17:li * 17 + 4]
+                hist = dl[li * 17 + 5:li * 17 + 17]
+                # the wait p99 over all acquisitions, by the histogram's upper bounds (ms)
+                bounds = [0.25 * 2 ** k for k in range(11)] + [float("inf")]
+                p99 = 0.1
+                if n and n - waited < 0.99 * n:
+                    left = n - waited
+                    for bk, c in zip(bounds, hist):
+                        left += c
+                        if left >= 0.99 * n:
+                            p99 = bk
+                            break
+                top = max([k for k, c in enumerate(hist) if c > 0], default=-1)
+                mx = "-" if top < 0 else f"<{bounds[top]:g}" if top < len(bounds) - 1 else ">256"
+                ws.append(f"{name} {waited}/{n} waited, {tot_us / 1e3:.0f} ms in all, p99 <{p99:g} ms, max {mx} ms, held {held_us / 1e3:.0f} ms")
+            notes.append("waits: " + "; ".join(ws))
         if w == "rot":  # count total_us max_us
             n, tot, mx = map(float, words[i + 1:i + 4])
             notes.append(f"{n:.0f} KEK rotations of {sys.argv[2]} targets, {tot / max(n, 1) / 1e3:.0f} ms each (max {mx / 1e3:.0f} ms)")
