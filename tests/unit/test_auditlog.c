@@ -13,6 +13,7 @@
  * SoftHSM2 token. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1161,7 +1162,7 @@ static void test_checkpoint_after_resync(void **state) {
  * that moment for 600 ms while the checkpoint clock (100 ms) runs out. */
 typedef struct late_ctx {
   ctl_auditlog *log;
-  volatile int done;
+  atomic_int done; /* read by the test's thread while this one runs */
 } late_ctx;
 
 static void *append_late(void *arg) {
@@ -1170,7 +1171,7 @@ static void *append_late(void *arg) {
   lisec_err err = {0};
   uint64_t idx = 0;
   if (ctl_auditlog_append(c->log, &r, false, &idx, &err) != 0) fail_msg("late append: %s", err.msg);
-  c->done = 1;
+  atomic_store(&c->done, 1);
   return NULL;
 }
 
@@ -1193,7 +1194,7 @@ static void test_checkpoint_not_ahead_of_entries(void **state) {
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, append_late, &lc), 0);
   bool signed_two = false;
-  for (int i = 0; i < 3000 && !(lc.done && signed_two); i++) {
+  for (int i = 0; i < 3000 && !(atomic_load(&lc.done) && signed_two); i++) {
     /* the checkpoint first, the size after: the size only grows, so a
      * checkpoint bigger than a size read later was signed ahead */
     uint64_t cp_size = 0, stored = 0;
