@@ -20,8 +20,9 @@ all: build
 bootstrap:
 	@scripts/bootstrap
 
+RELEASE_CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLISEC_TEST_HOOKS=ON
 build: bootstrap
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLISEC_TEST_HOOKS=ON >/dev/null
+	@$(RELEASE_CONFIGURE) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 ASAN_CONFIGURE = cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLISEC_SANITIZE=ON -DLISEC_TEST_HOOKS=ON
@@ -30,19 +31,27 @@ build-asan: bootstrap
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 # The whole suite twice: the release build, then under ASan+UBSan. The last
-# line printed is CTest's summary of the sanitizer run. The sanitizer tree
-# is compiled while the release suite runs, at the lowest CPU priority, so
-# the compiler takes only the CPU the tests leave idle (they wait on
-# daemons, disks and timers); its output is in $(ASAN_BUILD)/build.log,
-# shown if it fails. An allocation's stack is kept 8 frames deep (ASan's
-# default is 30): reports still name where memory came from, and
+# line printed is CTest's summary of the sanitizer run. Two things that
+# nothing needs before the tests start beside the release build, at a lower
+# CPU priority: the sanitizer tree's compile (nice 19), which so takes the
+# CPU the release build leaves idle (its configure step, its serial links)
+# and then what the release tests leave (they wait on daemons, disks and
+# timers), its output in $(ASAN_BUILD)/build.log, shown if it fails; and
+# tools/'s npm ci (scripts/bootstrap --tools, nice 10, $(BUILD)/tools.log),
+# which waits on the registry for 15-35 s with little CPU: run first, it
+# held up the build by as much. An allocation's stack is kept 8 frames deep
+# (ASan's default is 30): reports still name where memory came from, and
 # malloc-heavy tests run a third faster.
-check: build
-	@mkdir -p $(ASAN_BUILD)
-	@echo "compiling the sanitizer build beside the release tests ($(ASAN_BUILD)/build.log)"
-	@setsid -w nice -n 19 sh -c '$(ASAN_CONFIGURE) && cmake --build $(ASAN_BUILD) -j $(JOBS)' \
+check:
+	@scripts/bootstrap --packages
+	@mkdir -p $(BUILD) $(ASAN_BUILD)
+	@echo "compiling the sanitizer build beside the release build and tests ($(ASAN_BUILD)/build.log)"
+	@setsid -w nice -n 10 scripts/bootstrap --tools >$(BUILD)/tools.log 2>&1 & tools=$$!; \
+	  setsid -w nice -n 19 sh -c '$(ASAN_CONFIGURE) && cmake --build $(ASAN_BUILD) -j $(JOBS)' \
 	    >$(ASAN_BUILD)/build.log 2>&1 & asan=$$!; \
-	  trap 'kill -- -$$asan 2>/dev/null' EXIT; \
+	  trap 'kill -- -$$asan -$$tools 2>/dev/null' EXIT; \
+	  $(RELEASE_CONFIGURE) >/dev/null && cmake --build $(BUILD) -j $(JOBS) || exit 1; \
+	  wait $$tools; cat $(BUILD)/tools.log; \
 	  ctest --test-dir $(BUILD) --output-on-failure -j $(TEST_JOBS) || exit 1; \
 	  wait $$asan || { tail -50 $(ASAN_BUILD)/build.log; echo "the sanitizer build failed" >&2; exit 1; }; \
 	  trap - EXIT; \
