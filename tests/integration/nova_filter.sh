@@ -12,9 +12,11 @@
 # one request asks lisecd once per host (counted in lisecd's /metrics); an
 # instance without lisec:vm passes unless require_vm_id is on; a conflicting
 # or multi-instance lisec:vm is refused; with lisecd stopped every host is
-# filtered out, asking once per request.
+# filtered out, asking once per request. Release build only: what it adds
+# is the Python filter inside Nova, the same code in both builds.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+release_only "model_api asks POST /v1/decisions/migration the same way (roles, unknown VM or hypervisor, malformed bodies) and api_integration keeps a connection alive for 20 requests; the Nova filter is Python, the same in both builds"
 . "$src/tests/integration/lib/model.sh"
 . "$src/tests/integration/lib/pki.sh"
 # Debian's Nova is built for Debian's Python, whichever python3 is first in PATH.

@@ -11,7 +11,7 @@ if(LISEC_SANITIZE)
   set(lisec_test_costs vault_rotation 62 attest_api 43 attest_fresh 35 x1_admf_reconcile 29
       model_api 27 lisecd_processes 26 audit_backup 25 li_api 24 cli_gaps 24 ha_failover 23
       x1_admf 23 inventory 22 test_model_incremental 22 observe 20 restart_intercept 20 pkg_agent 19
-      audit_rollover 18 attest_end 18 api_http 17 nova_filter 17 rng_events 16 pkg_api 14
+      audit_rollover 18 attest_end 18 api_http 17 rng_events 16 pkg_api 14
       li_libvirt_acl 14 api_integration 14 pkg_cli 14 audit_crash 13 x1_conformance 13 li_model 12
       attest_agent 12 vault_api 11 rng_entropyd 11 libvirt_hook 11 cli_integration 10 pkg_end 9
       test_store_postgres 9 audit_postgres 9 k8s_filter 8 x1_ne_status 8)
