@@ -1545,17 +1545,22 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   /* Only a good appraisal makes the inventory what the host proved. A host
    * the model does not know gets no document (ctl_model_observe refuses it
    * and records why). */
+  /* obs_same: the stored document has this content already (but for its
+   * time and quote, and is younger than [attest] grace_s): not written
+   * again, the audit record carries this report's time (docs/observed.md). */
+  bool obs_same = false;
   if (host_text && has_inv && trusted) {
     lisec_err oe = {0};
     obs_ok = obs_build(host, &inv, e.quote, e.quote_len, now, &ob) == 0;
-    if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &oe)) obs_text = NULL;
+    if (obs_ok && ctl_model_observe_doc(ctl, &ob.obs, &ob.prep, &obs_text, &obs_same, &oe)) obs_text = NULL;
   }
   ctl_auditlog_doc docs[4];
   size_t n_docs = 0, obs_at = 0, nonce_at = 0;
   if (host_text) {
     docs[n_docs++] = (ctl_auditlog_doc){HOST_KIND, host, host_text, ver, 0};
     if (result_text) docs[n_docs++] = (ctl_auditlog_doc){CTL_ATTEST_RESULT_KIND, host, result_text, -1, 0};
-    if (obs_text) obs_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_MODEL_OBS_KIND, host, obs_text, -1, 0};
+    if (obs_text && !obs_same)
+      obs_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_MODEL_OBS_KIND, host, obs_text, -1, 0};
     if (nonce_pending)
       nonce_at = n_docs, docs[n_docs++] = (ctl_auditlog_doc){CTL_NONCES_KIND, host, taken.text, taken.ver, 0};
   }
@@ -1580,7 +1585,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto done;
   }
-  ob.stored = obs_text && docs[obs_at].rc == 0;
+  ob.stored = obs_text && docs[obs_same ? 0 : obs_at].rc == 0;
   /* A record's documents are written all or none: with them, the nonce. */
   /* kept for the next report at the version written, or forgotten */
   if (docs[0].rc == 0) doc_keep(st, host, host_text, ver + 1, doc_gen);
@@ -1608,8 +1613,10 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     /* Changed since it was read: saved over only what the overdue timer
      * writes, else refused (the record above stands, this failure follows). */
     lisec_err_set(err, rc, "host %.16s.. changed meanwhile; try again", host);
-    if (only_trust_changed(ctl, host, loaded, &ver))
-      rc = save_doc_with_obs(ctl, host, doc, ver, result_text, obs_text, &ob.stored, err);
+    if (only_trust_changed(ctl, host, loaded, &ver)) {
+      rc = save_doc_with_obs(ctl, host, doc, ver, result_text, obs_same ? NULL : obs_text, &ob.stored, err);
+      if (!rc && obs_same) ob.stored = true;
+    }
   }
   if (rc) {
     lisec_err fe = {0};

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 
@@ -64,6 +65,11 @@ struct ctl_model_state {
   bool allow_declared;
   int64_t max_age_s;
   int64_t obs_window_s; /* [attest] interval_s + grace_s: when a VM is unreported */
+  /* host id -> {"sum": obs_content_sum of its stored observation, "at":
+   * that document's time}: a report with the same content less than
+   * obs_rewrite_s ([attest] grace_s) after it writes none (obs_unchanged) */
+  json_t *obs_kept;
+  int64_t obs_rewrite_s;
   /* the hooks the topics above register (ctl/model.h), set while opening */
   ctl_model_fresh_fn fresh;
   ctl_model_expire_fn expire;
@@ -300,6 +306,62 @@ static int load_one(void *vctx, const char *id, const char *body, int64_t versio
   return rc;
 }
 
+/* ---- the stored observation's content, apart from its time ---------------
+ * A host reports the same inventory again and again; what changes at every
+ * report is only its time ("at") and the quote it came in ("evidence"). The
+ * document is written again only when anything else in it changed, or when
+ * the stored one is obs_rewrite_s ([attest] grace_s) old: a restart then
+ * reads an observation with the same content, at most grace_s older than
+ * the newest report, so a host that reports on schedule is still within
+ * interval_s + grace_s (judge_vm's window) and nothing is found unreported
+ * that is not. The newest report's time and quote are in its audit record
+ * and in the model in memory (docs/observed.md). */
+
+/* SHA-256 of text (obs_doc_text's canonical form: {"at":N,"domains":[..],
+ * "evidence":"..","first_at":N,"host":".."}) without the values of "at" and
+ * "evidence"; false when text is not of that form (then it is written). */
+static bool obs_content_sum(const char *text, uint8_t sum[CRYPTO_SHA256_LEN]) {
+  static const char dom[] = ",\"domains\":", ev[] = ",\"evidence\":\"";
+  if (strncmp(text, "{\"at\":", 6) != 0) return false;
+  const char *d = strstr(text, dom), *e = NULL;
+  /* the last ",\"evidence\":\"": the domains before it escape their quotes */
+  for (const char *p = d; p && (p = strstr(p + 1, ev));) e = p;
+  if (!d || !e) return false;
+  const char *end = e + sizeof ev - 1;
+  while (*end && *end != '"' && *end != '\\') end++;
+  if (*end != '"') return false;
+  const void *parts[] = {d, end};
+  size_t lens[] = {(size_t)(e - d), strlen(end)};
+  crypto_sha256_parts(parts, lens, 2, sum);
+  return true;
+}
+
+#define OBS_SUM_HEX (2 * CRYPTO_SHA256_LEN + 1)
+
+/* obs_content_sum in hex; false as obs_content_sum. */
+static bool obs_sum_hex(const char *text, char hex[OBS_SUM_HEX]) {
+  uint8_t sum[CRYPTO_SHA256_LEN];
+  if (!text || !obs_content_sum(text, sum)) return false;
+  lisec_hex_encode(sum, sizeof sum, hex);
+  return true;
+}
+
+/* Notes what is stored now for host: a document of content sum (hex; NULL:
+ * not known, so the next report writes it), written at at (lock held). */
+static void obs_kept_set(struct ctl_model_state *st, const char *host, const char *sum, int64_t at) {
+  if (!sum || json_object_set_new(st->obs_kept, host, json_pack("{s:s, s:I}", "sum", sum, "at", (json_int_t)at)))
+    json_object_del(st->obs_kept, host);
+}
+
+/* Whether host's stored observation has content sum and was written less
+ * than obs_rewrite_s before at (lock held). */
+static bool obs_unchanged(struct ctl_model_state *st, const char *host, const char *sum, int64_t at) {
+  const json_t *k = json_object_get(st->obs_kept, host);
+  const char *was_sum = json_string_value(json_object_get(k, "sum"));
+  int64_t was_at = json_integer_value(json_object_get(k, "at"));
+  return sum && was_sum && at >= was_at && at - was_at < st->obs_rewrite_s && strcmp(sum, was_sum) == 0;
+}
+
 /* One stored observation (OBS_KIND, by host id) back into the model: the
  * inventory as it was judged, so what was found then is not found (and
  * recorded) again. */
@@ -342,8 +404,11 @@ static int obs_load_one(void *vctx, const char *id, const char *body, int64_t ve
                          json_string_value(json_object_get(doc, "evidence")), d, n};
   if (model_observe_host(st->m, &o, st->obs_window_s, NULL, &e))
     LOG_WARN("observation of host %s: not restored: %s", id, e.msg);
-  else
+  else {
     model_host_observed_since(st->m, id, json_integer_value(json_object_get(doc, "first_at")));
+    char sum[OBS_SUM_HEX];
+    obs_kept_set(st, id, obs_sum_hex(body, sum) ? sum : NULL, o.at);
+  }
   free(d);
   free(exp);
   json_decref(doc);
@@ -400,6 +465,7 @@ static int load_all(struct ctl_model_state *st, lisec_store *s, lisec_err *err) 
   }
   li_vms_rebuild(st);
   /* What hosts last proved, after the intent it is judged against. */
+  json_object_clear(st->obs_kept);
   if ((rc = store_doc_list(s, OBS_KIND, obs_load_one, st, err)) ||
       (rc = store_doc_list(s, MOVING_KIND, moving_load_one, st, err)) ||
       (rc = store_doc_list(s, TERMINATING_KIND, terminating_load_one, st, err))) {
@@ -474,13 +540,15 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   st->attested = json_object();
   st->paired = json_object();
   st->li_vms = json_object();
+  st->obs_kept = json_object();
   bool ok = fresh_parts(&st->m, st->docs, st->vers, &st->moving, &st->terminating) && st->attested &&
-            st->paired && st->li_vms;
+            st->paired && st->li_vms && st->obs_kept;
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   (void)cfg;
   st->allow_declared = sh->settings.model_allow_declared_trust;
   st->max_age_s = sh->settings.model_max_age_s;
   st->obs_window_s = sh->settings.attest_interval_s + sh->settings.attest_grace_s;
+  st->obs_rewrite_s = sh->settings.attest_grace_s;
   if (st->allow_declared)
     LOG_WARN("DEVELOPMENT MODE: [model] allow_declared_trust = true: operators may declare a "
              "host's trust and location without attestation evidence; LI placement and "
@@ -503,6 +571,7 @@ void ctl_model_close(ctl_shared *sh) {
   json_decref(st->attested);
   json_decref(st->paired);
   json_decref(st->li_vms);
+  json_decref(st->obs_kept);
   pthread_mutex_destroy(&st->mu);
   free(st);
   sh->model = NULL;
@@ -656,6 +725,7 @@ int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   lock_fresh(ctl, st);
   model_observe_forget(st->m, host);
+  json_object_del(st->obs_kept, host);
   int rc = store_doc_delete(ctl->store, OBS_KIND, host, err);
   mu_unlock(st);
   return rc == LISEC_ENOTFOUND ? 0 : rc;
@@ -933,6 +1003,10 @@ struct ctl_model_obs_prep {
   json_t *pkgs, *cache, *doms;
   model_obs_domain *d;
   const char **exp;
+  /* ctl_model_observe_doc's: its document's content sum (obs_content_sum;
+   * "" when not known), and whether the stored one is that already */
+  char sum[OBS_SUM_HEX];
+  bool unchanged;
 };
 typedef struct ctl_model_obs_prep obs_parts;
 
@@ -1110,10 +1184,11 @@ void ctl_model_obs_prep_free(ctl_model_obs_prep *prep) {
 }
 
 int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_obs_prep **prep,
-                          char **text, lisec_err *err) {
+                          char **text, bool *unchanged, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   *text = NULL;
   *prep = NULL;
+  *unchanged = false;
   obs_parts *pp = calloc(1, sizeof *pp);
   if (!pp) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc = obs_parts_build(ctl, obs, true, pp, err);
@@ -1134,9 +1209,17 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "host %s is not in the model", obs->host);
   else if (!(*text = obs_doc_text(obs, first_at, &p)))
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (rc) ctl_model_obs_prep_free(pp);
-  else *prep = pp;
-  return rc;
+  if (rc) {
+    ctl_model_obs_prep_free(pp);
+    return rc;
+  }
+  if (!obs_sum_hex(*text, pp->sum)) pp->sum[0] = '\0';
+  pthread_mutex_lock(&st->mu);
+  pp->unchanged = obs_unchanged(st, obs->host, pp->sum[0] ? pp->sum : NULL, obs->quote_time);
+  pthread_mutex_unlock(&st->mu);
+  *unchanged = pp->unchanged;
+  *prep = pp;
+  return 0;
 }
 
 int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, lisec_err *err) {
@@ -1189,6 +1272,11 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
      * a restart must not take what the model refused now. */
     lisec_err derr = {0};
     int drc = stored ? store_doc_delete(ctl->store, OBS_KIND, obs->host, &derr) : 0;
+    if (stored) {
+      pthread_mutex_lock(&st->mu);
+      json_object_del(st->obs_kept, obs->host);
+      pthread_mutex_unlock(&st->mu);
+    }
     if (drc && drc != LISEC_ENOTFOUND)
       LOG_WARN("host %s: a refused observation stays stored: %s", obs->host, derr.msg);
     rc = ctl_audit(ctl, actor, (rc) == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
@@ -1204,12 +1292,21 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
    * twice); the model holds it already, so a store failure is logged.
    * Stored already when the caller wrote it in its own transaction. */
   if (!stored) {
-    char *text = obs_doc_text(obs, first_at, &p);
+    char *text = obs_doc_text(obs, first_at, &p), sum[OBS_SUM_HEX];
     lisec_err serr = {0};
-    if (!text || ctl_model_observe_put(ctl, obs->host, text, &serr))
+    bool put = text && ctl_model_observe_put(ctl, obs->host, text, &serr) == 0;
+    if (!put)
       LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,
                text ? serr.msg : "out of memory");
+    pthread_mutex_lock(&st->mu);
+    obs_kept_set(st, obs->host, put && obs_sum_hex(text, sum) ? sum : NULL, obs->quote_time);
+    pthread_mutex_unlock(&st->mu);
     free(text);
+  } else if (!prep || !prep->unchanged) {
+    /* the caller wrote the document prep is for (none known without it) */
+    pthread_mutex_lock(&st->mu);
+    obs_kept_set(st, obs->host, prep && prep->sum[0] ? prep->sum : NULL, obs->quote_time);
+    pthread_mutex_unlock(&st->mu);
   }
   /* Each violation found now, once (sealed when an LI is involved). */
   for (size_t i = 0; i < found.n && !rc; i++) {
@@ -1515,6 +1612,7 @@ static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const ch
     lisec_err ignore = {0};
     if (k == K_HOST) {
       model_observe_forget(st->m, id);
+      json_object_del(st->obs_kept, id);
       (void)store_doc_delete(ctl->store, OBS_KIND, id, &ignore);
     } else if (k == K_VM) {
       if (json_object_get(st->moving, id)) {

@@ -187,9 +187,12 @@ void ctl_model_obs_prep_free(ctl_model_obs_prep *prep);
  * (one commit per report) and then calls ctl_model_observe_stored with
  * *prep and stored true. ENOTFOUND when the host is not in the model (the
  * model refuses its observation: nothing is to be stored). *text is
- * malloc'd; *prep is for this obs only. */
+ * malloc'd; *prep is for this obs only. *unchanged: the stored document
+ * has this one's content but for its time and quote ("at", "evidence"),
+ * and is less than [attest] grace_s older than obs: the caller need not
+ * write it, and passes stored true all the same (docs/observed.md). */
 int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_obs_prep **prep,
-                          char **text, lisec_err *err);
+                          char **text, bool *unchanged, lisec_err *err);
 int ctl_model_observe_put(lisec_ctl *ctl, const char *host, const char *text, lisec_err *err);
 /* The kind of that document, for a caller that writes it with its audit
  * record (ctl_record_docs). */

@@ -77,7 +77,7 @@ static void expected_of(const char *image, char out[256]) {
   ctl_model_obs_prep *prep = NULL;
   char *text = NULL;
   lisec_err err = {0};
-  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &err), 0);
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &(bool){false}, &err), 0);
   json_t *doc = json_loads(text, 0, NULL);
   assert_non_null(doc);
   char *exp = json_dumps(json_object_get(json_array_get(json_object_get(doc, "domains"), 0), "expected"),
@@ -162,7 +162,7 @@ static void check_text(const ctl_observed_domain *d, size_t n, const char *const
   ctl_model_obs_prep *prep = NULL;
   char *text = NULL;
   lisec_err err = {0};
-  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &err), 0);
+  assert_int_equal(ctl_model_observe_doc(ctl, &o, &prep, &text, &(bool){false}, &err), 0);
   json_t *doms = json_array();
   for (size_t i = 0; i < n; i++) {
     json_t *exp = json_array();
