@@ -1214,9 +1214,9 @@ int ctl_model_observe_doc(lisec_ctl *ctl, const ctl_observation *obs, ctl_model_
     return rc;
   }
   if (!obs_sum_hex(*text, pp->sum)) pp->sum[0] = '\0';
-  pthread_mutex_lock(&st->mu);
+  mu_lock(st);
   pp->unchanged = obs_unchanged(st, obs->host, pp->sum[0] ? pp->sum : NULL, obs->quote_time);
-  pthread_mutex_unlock(&st->mu);
+  mu_unlock(st);
   *unchanged = pp->unchanged;
   *prep = pp;
   return 0;
@@ -1273,9 +1273,9 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     lisec_err derr = {0};
     int drc = stored ? store_doc_delete(ctl->store, OBS_KIND, obs->host, &derr) : 0;
     if (stored) {
-      pthread_mutex_lock(&st->mu);
+      mu_lock(st);
       json_object_del(st->obs_kept, obs->host);
-      pthread_mutex_unlock(&st->mu);
+      mu_unlock(st);
     }
     if (drc && drc != LISEC_ENOTFOUND)
       LOG_WARN("host %s: a refused observation stays stored: %s", obs->host, derr.msg);
@@ -1298,15 +1298,15 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     if (!put)
       LOG_WARN("host %s: its observation is not stored (kept until restart): %s", obs->host,
                text ? serr.msg : "out of memory");
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     obs_kept_set(st, obs->host, put && obs_sum_hex(text, sum) ? sum : NULL, obs->quote_time);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
     free(text);
   } else if (!prep || !prep->unchanged) {
     /* the caller wrote the document prep is for (none known without it) */
-    pthread_mutex_lock(&st->mu);
+    mu_lock(st);
     obs_kept_set(st, obs->host, prep && prep->sum[0] ? prep->sum : NULL, obs->quote_time);
-    pthread_mutex_unlock(&st->mu);
+    mu_unlock(st);
   }
   /* Each violation found now, once (sealed when an LI is involved). */
   for (size_t i = 0; i < found.n && !rc; i++) {
