@@ -83,8 +83,12 @@ client flood "$LISECD_PORT" 128 16 90 500 "$work/flood.stop" >"$work/flood.json"
 flood=$!
 cleanup_hooks+=("kill $flood 2>/dev/null")
 # Wait until the flood has filled the cap (lisecd counts the connections).
+# This is a wait, not the assertion: on a loaded machine the flood may
+# evict this connection in its handshake (it is the oldest unfinished one
+# once enough of the flood's have come after it); the probes below are
+# what must be answered.
 for _ in $(seq 1 50); do
-  open=$(metric lisec_connections_open)
+  open=$(metric lisec_connections_open || true)
   [ "${open:-0}" -ge 60 ] && break
   sleep 0.1
 done
