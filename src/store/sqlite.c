@@ -19,6 +19,12 @@
 
 #define STMT_CACHE 32
 #define BUSY_TIMEOUT_MS 10000
+/* WAL pages after which a commit copies them back into the database
+ * (SQLite's own default is 1000): a thread at a lowered priority at 1000, a
+ * normal one only at 4000, so the copying falls to bulk work when there is
+ * any, and the WAL stays bounded (16 MiB of 4 KiB pages) when there is none. */
+#define WAL_CHECKPOINT_LOWERED 1000
+#define WAL_CHECKPOINT_NORMAL 4000
 
 /* Prepared statements are kept per SQL text; the texts are the static arrays
  * below, so their address identifies them. A statement in use (a walk whose
@@ -30,6 +36,7 @@ typedef struct sqlite_be {
   bool has_turn;     /* the open transaction holds it */
   bool lowered;      /* the open transaction's thread runs at a lowered priority */
   uint64_t began_us; /* when the open transaction took the write lock */
+  int wal_frames;    /* pages in the WAL after the last commit (wal_noted) */
   struct {
     const char *sql;
     sqlite3_stmt *st;
@@ -170,6 +177,22 @@ static int sqlite_pragma_text(sqlite_be *b, const char *sql, char *out, size_t s
   return rc;
 }
 
+/* SQLite's WAL hook: how many pages the WAL holds after a commit. */
+static int wal_noted(void *ctx, sqlite3 *db, const char *name, int frames) {
+  (void)db, (void)name;
+  ((sqlite_be *)ctx)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+/* After a commit, once the turn is given: the WAL's pages copied back into
+ * the database (PASSIVE: beside writers, never waiting for one) when it has
+ * grown past this thread's bound, so the next writer does not wait for it. */
+static void checkpoint_after(sqlite_be *b, bool lowered) {
+  if (b->wal_frames < (lowered ? WAL_CHECKPOINT_LOWERED : WAL_CHECKPOINT_NORMAL)) return;
+  b->wal_frames = 0;
+  (void)sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 static int sqlite_open(const char *target, void **out, lisec_err *err) {
   sqlite_be *b = calloc(1, sizeof *b);
   if (!b) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -217,7 +240,12 @@ static int sqlite_open(const char *target, void **out, lisec_err *err) {
   if (sync != 2) /* FULL */
     return lisec_err_set(err, LISEC_ESTORE, "sqlite: synchronous=FULL did not take (%lld)",
                          (long long)sync);
-  if (!memory) b->turn = store_turn_get(target);
+  if (!memory) {
+    b->turn = store_turn_get(target);
+    /* replaces SQLite's automatic checkpoint, which ran inside COMMIT,
+     * before the turn was given (checkpoint_after) */
+    sqlite3_wal_hook(b->db, wal_noted, b);
+  }
   return 0;
 }
 
@@ -262,7 +290,11 @@ static int sqlite_commit(void *be, lisec_err *err) {
     return lisec_err_set(err, LISEC_ESTORE,
                          "sqlite: the transaction was rolled back after an error; nothing written");
   int rc = sqlite_run(b, SQL_COMMIT, "commit", err);
-  if (!rc) turn_end(b);
+  if (!rc) {
+    bool lowered = b->lowered;
+    turn_end(b);
+    checkpoint_after(b, lowered);
+  }
   return rc;
 }
 
