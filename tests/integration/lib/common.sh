@@ -67,8 +67,12 @@ release_only() {
 }
 pass() { echo "ok: $*"; }
 
+# The small Python helpers here need only the standard library: -S skips
+# the site hooks (every .pth of dist-packages, some importing modules of
+# their own), about half of a start's CPU (11 -> 5 ms), and a suite starts
+# some hundreds of them.
 free_port() {
-  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+  python3 -S -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
 }
 
 lisec() { "$build/cmd/lisec/lisec" "$@"; }
@@ -80,7 +84,7 @@ make_pki() { lisec pki init "$1" >/dev/null 2>&1 || fail "lisec pki init $1"; }
 # surely differs; writing a fixed byte leaves it as it was when that byte
 # happens to be there already.
 flip_byte() {
-  python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
+  python3 -S -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1)
 f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 1]))' "$1" "$2" || fail "cannot change byte $2 of $1"
 }
 
