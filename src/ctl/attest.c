@@ -114,6 +114,7 @@ struct ctl_attest_state {
   struct ctl_attest_wait *armed; /* requests waiting for appraisals */
   att_host **hosts;
   size_t n, cap;
+  json_t *host_at; /* host id -> its position in hosts, so a report's lookup does not grow with the fleet */
   attest_policy *policy;           /* NULL: every appraisal fails (fail closed) */
   attest_location_ca *location_ca; /* NULL: no location is ever proven */
   uint8_t *ek_ca;                  /* PEM bundle of TPM manufacturers; NULL: not checked */
@@ -140,9 +141,8 @@ static const ctl_actor timer_actor = {"lisecd", "controller", CTL_ROLE_CONTROLLE
 static struct ctl_attest_state *st_of(lisec_ctl *ctl) { return ctl->shared->attest; }
 
 static att_host *find_locked(struct ctl_attest_state *st, const char *id) {
-  for (size_t i = 0; i < st->n; i++)
-    if (strcmp(st->hosts[i]->id, id) == 0) return st->hosts[i];
-  return NULL;
+  json_t *at = json_object_get(st->host_at, id);
+  return at ? st->hosts[json_integer_value(at)] : NULL;
 }
 
 static att_host *add_locked(struct ctl_attest_state *st, const char *id) {
@@ -158,6 +158,10 @@ static att_host *add_locked(struct ctl_attest_state *st, const char *id) {
   h = calloc(1, sizeof *h);
   if (!h) return NULL;
   snprintf(h->id, sizeof h->id, "%s", id);
+  if (json_object_set_new(st->host_at, h->id, json_integer((json_int_t)st->n))) {
+    free(h);
+    return NULL;
+  }
   st->hosts[st->n++] = h;
   return h;
 }
@@ -703,7 +707,8 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   pthread_condattr_destroy(&ca);
   sh->attest = st;
   int rc;
-  if (!(st->nonces = ctl_nonce_cache_new(HOSTS_MAX))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!(st->nonces = ctl_nonce_cache_new(HOSTS_MAX)) || !(st->host_at = json_object()))
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   const ctl_settings *set = &sh->settings; /* checked by ctl_open */
   st->interval_s = set->attest_interval_s;
   st->grace_s = set->attest_grace_s;
@@ -784,6 +789,7 @@ void ctl_attest_close(ctl_shared *sh) {
     free(st->hosts[i]);
   }
   free(st->hosts);
+  json_decref(st->host_at);
   attest_policy_free(st->policy);
   attest_location_ca_free(st->location_ca);
   free(st->ek_ca);
