@@ -90,9 +90,11 @@ struct ctl_model_state {
 
 static struct ctl_model_state *state(lisec_ctl *ctl) { return ctl->shared->model; }
 
-/* The model's lock, its waits and (for threads at a lowered priority) its
- * holds counted by class of thread (store_wait_note: bench/api prints them
- * from test builds). */
+/* The model's lock. Test builds count its waits and holds by class of
+ * thread (store_wait_note: bench/api prints them); that asks the kernel for
+ * the thread's priority at every acquisition, which a release build does
+ * not pay for. */
+#ifdef LISEC_TEST_HOOKS
 static _Thread_local uint64_t mu_since_us;
 static _Thread_local bool mu_lowered;
 
@@ -114,7 +116,10 @@ static void mu_unlock(struct ctl_model_state *st) {
   pthread_mutex_unlock(&st->mu);
   store_wait_dump();
 }
-
+#else
+static void mu_lock(struct ctl_model_state *st) { pthread_mutex_lock(&st->mu); }
+static void mu_unlock(struct ctl_model_state *st) { pthread_mutex_unlock(&st->mu); }
+#endif
 
 static int reload_locked(struct ctl_model_state *st, lisec_store *s);
 
