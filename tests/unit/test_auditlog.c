@@ -1253,6 +1253,27 @@ static void wait_queued(ctl_auditlog *log, uint64_t n) {
   assert_true(ctl_auditlog_queued(log) >= n);
 }
 
+/* Three callers, in this order, queued behind a commit held open
+ * (LISEC_TEST_AUDIT_HOLD), then the commit let go; returns once all three
+ * have returned. */
+static void append_three_behind_hold(ctl_auditlog *log, lead_ctx c[3]) {
+  char hold[256];
+  snprintf(hold, sizeof hold, "%s/hold", tmpdir);
+  FILE *f = fopen(hold, "w");
+  assert_non_null(f);
+  fclose(f);
+  setenv("LISEC_TEST_AUDIT_HOLD", hold, 1);
+  pthread_t t[3];
+  for (int i = 0; i < 3; i++) {
+    c[i].log = log;
+    assert_int_equal(pthread_create(&t[i], NULL, append_and_count, &c[i]), 0);
+    wait_queued(log, (uint64_t)i + 1);
+  }
+  unlink(hold);
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  unsetenv("LISEC_TEST_AUDIT_HOLD");
+}
+
 /* A caller marked lowered (a bulk thread at nice 10) leads its own commit
  * when it is alone, but not while a caller at the normal priority waits
  * with a record: the lowered caller's record is at the head of the log
@@ -1269,34 +1290,18 @@ static void test_lowered_caller_hands_the_lead_over(void **state) {
   ctl_auditlog_config c = base_config();
   ctl_auditlog *log = open_log(s, &c);
   lead_ctx alone = {.log = log, .lowered = true};
-  pthread_t t[3];
-  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &alone), 0);
-  pthread_join(t[0], NULL);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, append_and_count, &alone), 0);
+  pthread_join(t, NULL);
   assert_int_equal(alone.rc, 0);
   assert_int_equal(alone.led, 1); /* bulk work alone progresses */
 
-  char hold[256];
-  snprintf(hold, sizeof hold, "%s/hold", tmpdir);
-  FILE *f = fopen(hold, "w");
-  assert_non_null(f);
-  fclose(f);
-  setenv("LISEC_TEST_AUDIT_HOLD", hold, 1);
-  lead_ctx first = {.log = log}, low = {.log = log, .lowered = true}, normal = {.log = log};
-  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &first), 0);
-  wait_queued(log, 1);
-  assert_int_equal(pthread_create(&t[1], NULL, append_and_count, &low), 0);
-  wait_queued(log, 2);
-  assert_int_equal(pthread_create(&t[2], NULL, append_and_count, &normal), 0);
-  wait_queued(log, 3);
-  unlink(hold);
-  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
-  unsetenv("LISEC_TEST_AUDIT_HOLD");
-  assert_int_equal(first.rc, 0);
-  assert_int_equal(low.rc, 0);
-  assert_int_equal(normal.rc, 0);
-  assert_int_equal(first.led, 1);
-  assert_int_equal(low.led, 0);
-  assert_int_equal(normal.led, 1);
+  lead_ctx c3[3] = {{0}, {.lowered = true}, {0}}; /* first, lowered, normal */
+  append_three_behind_hold(log, c3);
+  for (int i = 0; i < 3; i++) assert_int_equal(c3[i].rc, 0);
+  assert_int_equal(c3[0].led, 1);
+  assert_int_equal(c3[1].led, 0);
+  assert_int_equal(c3[2].led, 1);
   assert_int_equal(ctl_auditlog_size(log), 4);
   ctl_auditlog_close(log);
   store_close(s);
@@ -1318,30 +1323,13 @@ static void test_woken_caller_does_not_retake_the_lock(void **state) {
   lisec_store *s = open_store();
   ctl_auditlog_config c = base_config();
   ctl_auditlog *log = open_log(s, &c);
-  char hold[256];
-  snprintf(hold, sizeof hold, "%s/hold", tmpdir);
-  FILE *f = fopen(hold, "w");
-  assert_non_null(f);
-  fclose(f);
-  setenv("LISEC_TEST_AUDIT_HOLD", hold, 1);
-  lead_ctx first = {.log = log}, head = {.log = log}, behind = {.log = log};
-  pthread_t t[3];
-  assert_int_equal(pthread_create(&t[0], NULL, append_and_count, &first), 0);
-  wait_queued(log, 1);
-  assert_int_equal(pthread_create(&t[1], NULL, append_and_count, &head), 0);
-  wait_queued(log, 2);
-  assert_int_equal(pthread_create(&t[2], NULL, append_and_count, &behind), 0);
-  wait_queued(log, 3);
-  unlink(hold);
-  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
-  unsetenv("LISEC_TEST_AUDIT_HOLD");
-  assert_int_equal(first.rc, 0);
-  assert_int_equal(head.rc, 0);
-  assert_int_equal(behind.rc, 0);
-  assert_int_equal(first.led, 1);
-  assert_int_equal(head.led, 1);
-  assert_int_equal(behind.led, 0);
-  assert_int_equal(behind.locks, 1);
+  lead_ctx c3[3] = {{0}}; /* first, the head behind it, one behind that */
+  append_three_behind_hold(log, c3);
+  for (int i = 0; i < 3; i++) assert_int_equal(c3[i].rc, 0);
+  assert_int_equal(c3[0].led, 1);
+  assert_int_equal(c3[1].led, 1);
+  assert_int_equal(c3[2].led, 0);
+  assert_int_equal(c3[2].locks, 1);
   assert_int_equal(ctl_auditlog_size(log), 3);
   ctl_auditlog_close(log);
   store_close(s);
