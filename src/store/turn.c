@@ -183,8 +183,11 @@ bool store_turn_take(store_turn *t, bool lowered, int64_t timeout_ms) {
   (*waiting)++;
   int rc = 0;
   while (!may_take(t, lowered) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&t->cv, &t->mu, &until);
-  (*waiting)--;
+  /* Decided while still counted as waiting: a lowered writer is due only
+   * while it waits, so uncounting it first would refuse it the very turn
+   * that woke it (it then went to SQLite's lock and busy wait, last). */
   bool took = may_take(t, lowered);
+  (*waiting)--;
   if (took) {
     t->held = true;
     if (lowered) t->skipped = 0;
