@@ -197,10 +197,6 @@ static int sandbox_add_narrow(scmp_filter_ctx f, bool exec_maps) {
   if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(setpriority), 2, arg_is(0, PRIO_PROCESS),
                              arg_is(1, 0))))
     return rc;
-  /* Reading a thread's nice value: the store's write turn lets a lowered
-   * thread's transaction wait behind a normal one's (src/store/turn.c). */
-  if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getpriority), 1, arg_is(0, PRIO_PROCESS))))
-    return rc;
   /* Reading a resource limit (new limit NULL), not raising one. */
   return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg_is(2, 0));
 }

@@ -58,10 +58,9 @@ typedef struct pending {
 /* Whether this thread runs at a lower CPU priority than the request
  * threads (a bulk thread at [server] bulk_nice), and how many group
  * commits it has led: see "Who leads" below. */
-static _Thread_local bool thread_lowered;
 static _Thread_local uint64_t thread_led;
 
-void ctl_auditlog_thread_lowered(bool lowered) { thread_lowered = lowered; }
+void ctl_auditlog_thread_lowered(bool lowered) { store_thread_set_lowered(lowered); }
 uint64_t ctl_auditlog_thread_led(void) { return thread_led; }
 
 /* How often this thread took mu in an append (test_auditlog). */
@@ -1565,7 +1564,7 @@ static int append_sealed(ctl_auditlog *log, const audit_record *rec, bool li_sea
     return rc;
   }
 
-  bool lowered = thread_lowered;
+  bool lowered = store_thread_lowered();
   pending p = {.state = P_RESERVED, .time_ms = r.time_ms, .sealed = seal_pk != NULL, .docs = docs,
                .n_docs = n_docs, .lowered = lowered};
   append_lock(log);

@@ -136,9 +136,12 @@ int ctl_auditlog_append_rd(ctl_auditlog *log, const audit_record *rec, ctl_audit
 
 /* The number of durable entries. */
 /* The calling thread runs at a lower CPU priority than the request threads
- * (a bulk thread at [server] bulk_nice): its appends do not lead a group
- * commit while a caller at the normal priority has a record waiting, which
- * leads instead (auditlog.c, "Who leads"). Per thread, for every log. */
+ * (a bulk thread at [server] bulk_nice, the KEK rotation): its appends do
+ * not lead a group commit while a caller at the normal priority has a
+ * record waiting, which leads instead (auditlog.c, "Who leads"), and its
+ * store transactions let waiting normal-priority ones go first (the
+ * store's write turn, store_thread_set_lowered). Per thread, for every log
+ * and store. */
 void ctl_auditlog_thread_lowered(bool lowered);
 /* How many group commits the calling thread has led (test_auditlog). */
 uint64_t ctl_auditlog_thread_led(void);

@@ -445,6 +445,8 @@ static void *rotation_main(void *arg) {
   if (st->nice > 0 && setpriority(PRIO_PROCESS, 0, st->nice) != 0)
     LOG_WARN("the KEK rotation thread cannot lower its CPU priority to nice %d ([vault] rotation_nice): %s",
              st->nice, strerror(errno));
+  else if (st->nice > 0)
+    ctl_auditlog_thread_lowered(true);
   pthread_mutex_lock(&st->mu);
   for (;;) {
     while (!st->queued && !st->stopping) pthread_cond_wait(&st->cv, &st->mu);

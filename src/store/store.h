@@ -174,11 +174,14 @@ void store_fence_move(int64_t epoch);
 
 /* ---- lock waits (turn.c; issue 22 item 6) --------------------------------
  * Writers of one SQLite file in one process take turns: a thread at a
- * lowered priority (a nice value above the main thread's) lets waiting normal-priority writers go
+ * lowered priority (store_thread_set_lowered) lets waiting normal-priority writers go
  * first. Counted for bench/api: waits for the store's write turn and for
  * the controller's model lock (ctl/model.c), by class of thread. */
 enum { STORE_WAIT_STORE, STORE_WAIT_MODEL, STORE_WAIT_LOCKS };
-bool store_thread_lowered(void); /* the calling thread runs at a nice above the main thread's */
+/* The calling thread runs at a lowered CPU priority (it lowered its nice
+ * value: a bulk thread, the KEK rotation). Per thread; false until set. */
+void store_thread_set_lowered(bool lowered);
+bool store_thread_lowered(void);
 uint64_t store_wait_clock_us(void);
 void store_wait_note(int lock, bool lowered, uint64_t waited_us);
 void store_wait_note_held(int lock, bool lowered, uint64_t held_us);

@@ -6,8 +6,8 @@
  * lock went free, and find it taken again by the next chunk. Here each
  * writer of this process first takes the file's turn: waiters sleep on a
  * condition variable and the one that gives the turn wakes them, and a
- * thread running at a lowered priority (a nice value above the main
- * thread's: bulk channels, the rotation thread) lets every waiting normal-priority writer go first, at
+ * thread running at a lowered priority (store_thread_set_lowered: bulk
+ * channels, the rotation thread) lets every waiting normal-priority writer go first, at
  * most TURN_SKIP_MAX in a row, so bulk work is delayed, never starved. The
  * wait is bounded by the caller's timeout; past it the writer goes on to
  * SQLite's own lock (and its busy timeout), as before. Writers in other
@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,17 +62,13 @@ uint64_t store_wait_clock_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Lowered: the calling thread's nice value above the process's main
- * thread's (Linux: PRIO_PROCESS with 0 names the calling thread, with the
- * pid the main thread), so a lisecd started under nice as a whole has no
- * lowered threads but its bulk ones. */
-bool store_thread_lowered(void) {
-  errno = 0;
-  int mine = getpriority(PRIO_PROCESS, 0);
-  if (errno) return false;
-  int main_thread = getpriority(PRIO_PROCESS, (id_t)getpid());
-  return errno == 0 && mine > main_thread;
-}
+/* Lowered: the thread said so when it lowered its nice value (the bulk
+ * channels, the KEK rotation), so a lisecd started under nice as a whole
+ * has no lowered threads but those, and asking costs no system call. */
+static _Thread_local bool thread_lowered;
+
+void store_thread_set_lowered(bool lowered) { thread_lowered = lowered; }
+bool store_thread_lowered(void) { return thread_lowered; }
 
 void store_wait_note(int lock, bool lowered, uint64_t waited_us) {
   int c = lowered ? 1 : 0;

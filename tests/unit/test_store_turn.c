@@ -1,9 +1,10 @@
 /* The SQLite writers' turn inside one process (src/store/turn.c; issue 22
  * item 6): while one connection holds a write transaction, the writers
  * waiting for the same file go in the turn's order once it ends: a waiting
- * normal-priority thread before a thread at a lowered priority (a nice
- * value above the main thread's: the bulk channels, the KEK rotation), and a lowered one after at most 8
- * normal ones that went ahead of it, so bulk work is delayed, not starved.
+ * normal-priority thread before a thread that runs lowered (it said so,
+ * store_thread_set_lowered: the bulk channels, the KEK rotation), and a
+ * lowered one after at most 8 normal ones that went ahead of it, so bulk
+ * work is delayed, not starved.
  * Real threads on real connections to one SQLite file; each waiter is known
  * to wait (the turn's own count) before the holder commits, so the order
  * is the rule's, not the scheduler's. And the WAL's copy back into the
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,7 +35,7 @@ typedef struct order {
 
 typedef struct writer {
   const char *name;
-  int nice; /* the thread lowers itself by this much (0: stays normal) */
+  bool lowered; /* the thread says it runs lowered (store_thread_set_lowered) */
   order *o;
   int rc;
 } writer;
@@ -44,11 +44,7 @@ typedef struct writer {
  * while it holds the write lock (so the note's order is the turn's). */
 static void *write_once(void *arg) {
   writer *w = arg;
-  int base = getpriority(PRIO_PROCESS, 0); /* ctest may run the test niced already */
-  if (w->nice > 0 && setpriority(PRIO_PROCESS, 0, base + w->nice > 19 ? 19 : base + w->nice) != 0) {
-    w->rc = -1;
-    return NULL;
-  }
+  store_thread_set_lowered(w->lowered);
   lisec_store *s = NULL;
   lisec_err err = {0};
   w->rc = store_open(url, &s, &err);
@@ -105,7 +101,7 @@ static void test_normal_before_lowered(void **state) {
   for (int round = 0; round < 10; round++) {
     order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
     lisec_store *h = hold();
-    writer low = {"low", 5, &o, 0}, norm = {"norm", 0, &o, 0};
+    writer low = {"low", true, &o, 0}, norm = {"norm", false, &o, 0};
     pthread_t tl, tn;
     assert_int_equal(pthread_create(&tl, NULL, write_once, &low), 0);
     wait_for_waiters(0, 1);
@@ -128,14 +124,14 @@ static void test_lowered_not_starved(void **state) {
   (void)state;
   order o = {.mu = PTHREAD_MUTEX_INITIALIZER};
   lisec_store *h = hold();
-  writer low = {"low", 5, &o, 0}, norm[11];
+  writer low = {"low", true, &o, 0}, norm[11];
   pthread_t tl, tn[11];
   assert_int_equal(pthread_create(&tl, NULL, write_once, &low), 0);
   wait_for_waiters(0, 1);
   for (int i = 0; i < 11; i++) {
     char *name = malloc(8);
     snprintf(name, 8, "n%d", i);
-    norm[i] = (writer){name, 0, &o, 0};
+    norm[i] = (writer){name, false, &o, 0};
     assert_int_equal(pthread_create(&tn[i], NULL, write_once, &norm[i]), 0);
   }
   wait_for_waiters(11, 1);
@@ -190,18 +186,14 @@ static int wal_pages(void) {
 }
 
 typedef struct filler {
-  int nice, docs;
-  int rc;
+  bool lowered;
+  int docs, rc;
 } filler;
 
 /* docs documents of 4 KiB each, in one transaction: that many WAL pages and more. */
 static void *fill(void *arg) {
   filler *f = arg;
-  int base = getpriority(PRIO_PROCESS, 0);
-  if (f->nice > 0 && setpriority(PRIO_PROCESS, 0, base + f->nice > 19 ? 19 : base + f->nice) != 0) {
-    f->rc = -1;
-    return NULL;
-  }
+  store_thread_set_lowered(f->lowered);
   static char body[4200];
   memset(body, 0, sizeof body);
   body[0] = '"';
@@ -212,7 +204,7 @@ static void *fill(void *arg) {
   if ((f->rc = store_open(url, &s, &err)) || (f->rc = store_begin(s, &err))) return NULL;
   for (int i = 0; i < f->docs && !f->rc; i++) {
     char id[32];
-    snprintf(id, sizeof id, "fill-%d-%d", f->nice, i);
+    snprintf(id, sizeof id, "fill-%d-%d", f->lowered, i);
     f->rc = store_doc_put(s, "test.fill", id, body, -1, NULL, &err);
   }
   if (!f->rc) f->rc = store_commit(s, &err);
@@ -220,8 +212,8 @@ static void *fill(void *arg) {
   return NULL;
 }
 
-static void fill_in_thread(int nice, int docs) {
-  filler f = {nice, docs, 0};
+static void fill_in_thread(bool lowered, int docs) {
+  filler f = {lowered, docs, 0};
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, fill, &f), 0);
   pthread_join(t, NULL);
@@ -237,12 +229,12 @@ static void test_checkpoint_falls_to_lowered(void **state) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
-  fill_in_thread(0, 1500); /* 4 KiB bodies: ~1,700 pages in all */
+  fill_in_thread(false, 1500); /* 4 KiB bodies: ~1,700 pages in all */
   int after_normal = wal_pages();
   if (after_normal < 1000)
     fail_msg("after a normal writer's ~1,700 pages the WAL holds %d: it was copied back by the normal writer",
              after_normal);
-  fill_in_thread(5, 10);
+  fill_in_thread(true, 10);
   int after_lowered = wal_pages();
   if (after_lowered > 100)
     fail_msg("after a lowered writer's commit past 1,000 pages the WAL holds %d: not copied back", after_lowered);
