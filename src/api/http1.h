@@ -45,8 +45,13 @@ typedef struct http1_request {
 
 /* Frames the head at the start of buf[0..len). HTTP1_MORE while no end of
  * head is in sight within max_head bytes; HTTP1_OK with *req filled (its
- * slices point into buf); HTTP1_BAD with *status (400, 431, 501, 505, 417)
- * and *why, a static sentence naming the rule broken. */
+ * slices point into buf); HTTP1_BAD with *status (400, 414, 417, 431, 501,
+ * 505) and *why, a static sentence naming the rule broken (never the
+ * client's bytes). Stateless: each call reads from buf[0]; *req is zeroed
+ * first, and is meaningful only on HTTP1_OK. A request-target over
+ * API_URI_MAX is 414, a method over 15 bytes 501, a head not ended within
+ * max_head bytes (leading empty lines included) or with more than
+ * HTTP1_FIELDS_MAX fields 431. */
 http1_result http1_parse_head(const char *buf, size_t len, size_t max_head, http1_request *req,
                               int *status, const char **why);
 
@@ -60,9 +65,16 @@ typedef struct http1_chunked {
 /* Scans the chunked body at the start of buf[0..len) (buf starts where the
  * head ended, at every call), from where the last call stopped. HTTP1_OK
  * once the last chunk and the trailer section are in (st->wire_len,
- * st->body_len); HTTP1_BAD with 413 when the data pass max_body, 400 on a
- * malformed chunk (size line, missing CRLF, trailer) or a chunk-size or
- * trailer line longer than max_line. */
+ * st->body_len); HTTP1_BAD with 413 when the data pass max_body (as soon as
+ * a chunk-size announces it, before its data), 400 on a malformed chunk
+ * (size line, missing CRLF, trailer) or a chunk-size line longer than
+ * max_line (without its CRLF), or a trailer section whose field lines with
+ * their CRLFs pass max_line in all. Trailer fields are checked as header
+ * lines and ignored. Extensions are checked and ignored. A chunk's data are
+ * not copied: the caller keeps all st->pos bytes and more; the last-chunk
+ * and trailers are re-read on each call until complete (at most ~2x
+ * max_line). The wire form may exceed body_len by up to max_line+4 bytes a
+ * chunk: bound the buffer too. */
 http1_result http1_chunked_scan(http1_chunked *st, const char *buf, size_t len, uint64_t max_body,
                                 size_t max_line, int *status, const char **why);
 
