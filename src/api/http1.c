@@ -49,7 +49,6 @@ static const unsigned char cls[256] = {R64(0), R64(64), R64(128), R64(192)};
 #define WHY_VERSION "a malformed HTTP-version (RFC 9112 2.3)"
 #define WHY_VERSION_NOT "an HTTP version other than 1.0 and 1.1 (RFC 9110 15.6.6)"
 #define WHY_OBS_FOLD "a field line with obs-fold (RFC 9112 5.2)"
-#define WHY_WS_FIRST "whitespace before the first field line (RFC 9112 2.2)"
 #define WHY_WS_COLON "whitespace between a field name and its colon (RFC 9112 5.1)"
 #define WHY_FIELD_NAME "a field name that is not a token (RFC 9110 5.1)"
 #define WHY_FIELD_VALUE "a field value with a control character (RFC 9110 5.5)"
@@ -107,12 +106,11 @@ static bool value_is(const char *v, size_t n, const char *lit, size_t lit_n) {
 }
 #define LIT(s) s, sizeof(s) - 1
 
-static const char why_obs_fold[] = WHY_OBS_FOLD; /* one object: the head tells it apart */
-
 /* A field line (head or trailer) split into name and OWS-trimmed value;
  * NULL when well-formed, else the reason. */
 static const char *field_split(const char *line, size_t n, size_t *name_n, http1_str *value) {
-  if (line[0] == ' ' || line[0] == '\t') return why_obs_fold;
+  /* Also before the first field: a line to fold into nothing (RFC 9112 2.2). */
+  if (line[0] == ' ' || line[0] == '\t') return WHY_OBS_FOLD;
   size_t i = 0;
   while (i < n && IS(line[i], C_TCHAR)) i++;
   if (i == n || line[i] != ':') return (i < n && (line[i] == ' ' || line[i] == '\t')) ? WHY_WS_COLON : WHY_FIELD_NAME;
@@ -286,10 +284,7 @@ http1_result http1_parse_head(const char *buf, size_t len, size_t max_head, http
     size_t nn = 0;
     http1_str v;
     const char *bad = field_split(line, n, &nn, &v);
-    if (bad) {
-      if (bad == why_obs_fold && fields == 1) bad = WHY_WS_FIRST;
-      return refuse_line(line, n, status, why, 400, bad);
-    }
+    if (bad) return refuse_line(line, n, status, why, 400, bad);
     if (field(line, nn, v, req, &f, status, why) != HTTP1_OK) return HTTP1_BAD;
   }
   if (settle(req, &f, status, why) != HTTP1_OK) return HTTP1_BAD;
