@@ -36,6 +36,12 @@ static http1_result parse_n(const char *s, size_t len, size_t max_head, http1_re
   *status = 0;
   *why = NULL;
   http1_result r = http1_parse_head(p, len, max_head, req, status, why);
+  /* A reason is a short static sentence, never the client's bytes. */
+  if (r == HTTP1_BAD) {
+    assert_non_null(*why);
+    assert_true(*why < p || *why >= p + len);
+    assert_true(strlen(*why) < 100);
+  }
   /* Slices point into p: move them to s so they outlive the copy. */
   if (r == HTTP1_OK) {
     if (req->target.p) req->target.p = s + (req->target.p - p);
