@@ -85,6 +85,11 @@ typedef struct lisec_log_access_rec {
   uint64_t duration_ns;
 } lisec_log_access_rec;
 void lisec_log_access(const lisec_log_access_rec *a);
+/* Between hold and release (nested), this thread's lines are kept and
+ * written together at the release (or when 8 KiB are kept): one write and
+ * one lock for a front worker's pass over its ready connections. */
+void lisec_log_hold(void);
+void lisec_log_release(void);
 /* An X-Request-Id a client may choose: 1-64 of A-Z a-z 0-9 - _ . : (what is
  * safe in a header, a log line and a wire message). */
 bool lisec_request_id_valid(const char *s, size_t len);

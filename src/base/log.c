@@ -73,12 +73,54 @@ static const char *component(void) {
   return log_process ? log_process : program_invocation_short_name;
 }
 
+/* The line's time, its second formatted once per second per thread. */
 static void format_ts(int64_t now_ms, char out[40]) {
-  char s[32];
-  lisec_time_format(now_ms / 1000, s); /* 2026-01-02T03:04:05Z */
-  size_t n = strlen(s);
-  if (n && s[n - 1] == 'Z') s[n - 1] = '\0';
+  static _Thread_local int64_t made = -1;
+  static _Thread_local char s[32];
+  if (now_ms / 1000 != made) {
+    lisec_time_format(now_ms / 1000, s); /* 2026-01-02T03:04:05Z */
+    size_t n = strlen(s);
+    if (n && s[n - 1] == 'Z') s[n - 1] = '\0';
+    made = now_ms / 1000;
+  }
   snprintf(out, 40, "%s.%03dZ", s, (int)(now_ms % 1000));
+}
+
+/* Lines a thread holds (lisec_log_hold) until it lets them go, written
+ * then in one call: a front worker's access lines of one pass of its
+ * loop. A line that does not fit, or comes while nothing is held, is
+ * written at once (after what is held, keeping the thread's order). */
+#define HELD_MAX 8192
+static _Thread_local struct {
+  int depth;
+  size_t len;
+  char buf[HELD_MAX];
+} held;
+
+static void write_out(const char *a, size_t an, const char *b, size_t bn) {
+  pthread_mutex_lock(&log_lock);
+  if (an) fwrite(a, 1, an, stderr);
+  if (bn) fwrite(b, 1, bn, stderr);
+  pthread_mutex_unlock(&log_lock);
+}
+
+static void put_line(const char *line, size_t n) {
+  if (held.depth && n <= HELD_MAX - held.len) {
+    memcpy(held.buf + held.len, line, n);
+    held.len += n;
+    return;
+  }
+  write_out(held.buf, held.len, line, n);
+  held.len = 0;
+}
+
+void lisec_log_hold(void) { held.depth++; }
+
+void lisec_log_release(void) {
+  if (held.depth > 0 && --held.depth == 0 && held.len) {
+    write_out(held.buf, held.len, NULL, 0);
+    held.len = 0;
+  }
 }
 
 static void set_str(json_t *o, const char *k, const char *v) {
@@ -107,26 +149,37 @@ static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_re
       json_object_set_new(o, "duration_ms", json_real((double)a->duration_ns / 1e6));
     }
     char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    pthread_mutex_lock(&log_lock);
-    if (line) fprintf(stderr, "%s\n", line);
-    pthread_mutex_unlock(&log_lock);
+    if (line) {
+      size_t n = strlen(line);
+      line[n] = '\n'; /* over the terminator: put_line takes a length */
+      put_line(line, n + 1);
+      line[n] = '\0';
+    }
     free(line);
     json_decref(o);
     return;
   }
   /* Each field held to its bound, so the line always fits. */
   char extra[512] = "";
-  if (a)
-    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s method=%.15s route=%.127s status=%d duration_ms=%.3f",
+  if (a) {
+    uint64_t us = (a->duration_ns + 500) / 1000; /* duration_ms with 3 decimals, rounded */
+    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s method=%.15s route=%.127s status=%d duration_ms=%llu.%03llu",
              rid && rid[0] ? rid : "-", role && role[0] ? role : "-", a->method ? a->method : "-",
-             route && route[0] ? route : "-", a->status, (double)a->duration_ns / 1e6);
-  else if (rid && rid[0])
+             route && route[0] ? route : "-", a->status, (unsigned long long)(us / 1000),
+             (unsigned long long)(us % 1000));
+  } else if (rid && rid[0]) {
     snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s route=%.127s", rid, role[0] ? role : "-",
              route[0] ? route : "-");
-  pthread_mutex_lock(&log_lock);
-  if (log_process) fprintf(stderr, "%s %-5s [%s] %s%s\n", ts, level_names[lvl], log_process, msg, extra);
-  else fprintf(stderr, "%s %-5s %s%s\n", ts, level_names[lvl], msg, extra);
-  pthread_mutex_unlock(&log_lock);
+  }
+  char line[2048 + 1024];
+  int n = log_process ? snprintf(line, sizeof line, "%s %-5s [%s] %s%s\n", ts, level_names[lvl], log_process, msg, extra)
+                      : snprintf(line, sizeof line, "%s %-5s %s%s\n", ts, level_names[lvl], msg, extra);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof line) { /* cut, still one line */
+    n = (int)sizeof line - 1;
+    line[n - 1] = '\n';
+  }
+  put_line(line, (size_t)n);
 }
 
 void lisec_log(lisec_log_level lvl, const char *fmt, ...) {
