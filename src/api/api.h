@@ -269,6 +269,8 @@ typedef struct api_server_config {
    * its TLS handshake is closed, or a new one refused. */
   int max_connections;
   int handshake_timeout_ms; /* a connection not through TLS by then is closed */
+  int idle_timeout_s;       /* one that completes no request for this long is closed (0: 60) */
+  size_t max_header_bytes;  /* a request's line and header fields at most (0: 8192; more is 431) */
   /* [probe] listen: plain HTTP /healthz and /readyz without client
    * certificates (server.c, "the probe listener"); NULL: none. */
   const char *probe_listen;

@@ -1,50 +1,53 @@
-/* The HTTPS server of lisecd's front process: libevent's evhttp over OpenSSL
- * bufferevents, TLS 1.2 at least (1.3 preferred), client certificates
- * required and verified against the configured CA. N worker threads share
- * one listening socket, each with its own event loop and its own channel to
- * the controller process (wire.h). A worker admits a request (api_admit:
- * 413, 400, 404, 405, the JSON body) and sends it on; the reply comes back
- * on the channel by request id, while the loop serves other connections.
- * The front holds no store and no controller: GET /metrics is the one
- * route it answers itself, as every reply passes through it.
+/* The HTTPS server of lisecd's front process. TLS 1.2 at least (1.3
+ * preferred), client certificates required and verified against the
+ * configured CA, HTTP/1.1 framed by api/http1.c, bytes moved by api/conn.c.
+ * N worker threads share one listening socket, each with its own event loop
+ * (libevent, epoll) and its own channel to the controller process (wire.h).
+ * A connection's socket is registered once, edge-triggered for reading and
+ * writing: a request costs one recv and one send besides the loop's wait,
+ * where evhttp over OpenSSL's socket BIO took two reads per TLS record and
+ * turned interest in writing on and off around every reply.
+ * A worker admits a request (api_admit: 413, 400, 404, 405, the JSON body)
+ * and sends it on; the reply comes back on the channel by request id, while
+ * the loop serves other connections. A connection has one request at the
+ * controller at a time, and its next one (pipelined) is read after the
+ * reply. The front holds no store and no controller: GET /metrics is the
+ * one route it answers itself, as every reply passes through it.
  * Clients that never finish a handshake must not starve the others: each
  * worker holds at most its share of [server] max_connections (at the cap the
  * oldest connection still in its handshake is closed, or the new one), a
- * handshake has a deadline, and an accept() that fails (no descriptors
+ * handshake has a deadline, a connection that completes no request for
+ * [server] idle_timeout_s is closed, and an accept() that fails (no descriptors
  * left) pauses accepting for a back-off instead of spinning.
  * Hosts' connections (their reports: TLS records, HTTP, JSON bodies) are
  * served by front workers of their own at [server] bulk_nice
  * ([server] bulk_workers; below, "bulk workers"), so the decisions' workers
  * keep the cores while hosts report. */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
-#include <event2/listener.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/conn.h"
+#include "api/http1.h"
 #include "api/tls.h"
 #include "api/ui.h"
 #include "api/wire.h"
 
-#define MAX_HEADERS 8192
-#define IDLE_TIMEOUT_S 60
 /* Descriptors lisecd needs besides client connections (store, token, event
  * loops, logs, X1 and attestation clients), and more per worker. */
 #define FD_RESERVE 64
@@ -54,89 +57,74 @@
 #define ACCEPT_BACKOFF_MAX_MS 1000
 /* At a stop, requests the controller is still deciding get this long. */
 #define STOP_DRAIN_S 10
+/* The probe listener's connections: few, small, short-lived. */
+#define PROBE_HEADERS_MAX 4096
+#define PROBE_TIMEOUT_S 5
+#define PROBE_CONNS_MAX 64
 
-typedef struct api_conn api_conn;
 typedef struct conn_list {
   api_conn *head, *tail; /* oldest first */
+  int n;
 } conn_list;
 
 typedef struct api_worker {
   struct api_server *srv;
   pthread_t thread;
-  bool bulk;             /* a bulk worker: takes hosts' connections from the others */
-  bool own_accept;       /* accepts and shakes hands itself (below, "handshakes") */
-  api_conn *shaking;     /* connections in this worker's handshakes (own_accept) */
+  bool bulk; /* a bulk worker: takes hosts' connections from the others */
   /* a bulk worker: connections handed over by the others, oldest first */
   pthread_mutex_t adopt_mu;
-  api_conn *adopt_head, *adopt_tail;
+  conn_list adopt;
   struct event *adopt_ev;
-  struct bufferevent *adopting; /* for tls_bevcb: the connection evhttp takes in now */
   struct event_base *base;
-  struct evhttp *http;
-  struct evhttp_bound_socket *bound;
-  struct evconnlistener *listener; /* evhttp's, for pausing; NULL once stopping */
+  struct evconnlistener *listener; /* NULL for a bulk worker, and once stopping */
+  struct evconnlistener *probe_listener; /* worker 0: [probe] listen */
   struct event *stop_ev;
   struct event *backoff_ev; /* resumes accepting after an accept() failure */
+  struct event *sweep_ev;   /* closes idle connections, once a second */
   int backoff_ms;           /* 0 after a successful accept */
-  int n_conns;              /* open connections of this worker */
-  int n_closing;            /* of those, closed by lisecd and not yet freed by evhttp */
+  int n_conns;              /* open client connections of this worker */
   /* Connections still in their handshake: those whose ClientHello lisecd
    * has not read yet, and those it has. At the cap the oldest of the first
    * goes first: a real client sends its ClientHello at once and leaves that
    * list within a round trip, while idle connections stay in it. */
   conn_list silent, greeted;
+  conn_list live;   /* through the handshake, least recently active first */
+  conn_list probes; /* the probe listener's, least recently active first */
   bool started;
   bool stopping;                  /* on_stop ran */
   struct bufferevent *chan;       /* to the controller */
   bool chan_lost;                 /* the controller is gone: every request gets 503 */
   api_wire_pending inflight;      /* forwarded requests by id */
   struct event *drain_ev;         /* the bound on waiting for them at a stop */
-  struct evhttp *probe_http;      /* worker 0: the probe listener, plain HTTP */
 } api_worker;
-
-/* One client connection, from evhttp's bufferevent callback until OpenSSL
- * frees its SSL (evhttp frees the connection with it). */
-struct api_conn {
-  api_worker *w;
-  struct bufferevent *bev;
-  struct event *deadline; /* the handshake deadline */
-  api_conn *prev, *next;  /* in list while in the handshake */
-  conn_list *list;        /* &w->silent, &w->greeted, or NULL once through */
-  bool closing;           /* shut down by lisecd, evhttp frees it next */
-  /* a handshake lisecd drives itself (own_accept) */
-  evutil_socket_t fd;
-  SSL *ssl;
-  struct event *hs;          /* the socket's readiness the handshake waits for */
-  api_conn *hs_prev, *hs_next; /* in w->shaking, or in a bulk worker's adopt queue */
-  struct sockaddr_storage peer;
-  int peer_len;
-};
 
 struct api_server {
   SSL_CTX *ssl;             /* new connections' context; swapped by a TLS reload */
   pthread_mutex_t ssl_lock; /* guards ssl (a worker takes a reference under it) */
-  const int *channels; /* one per worker; each worker's own once it starts */
   void (*on_channel_lost)(void *);
   void *on_channel_lost_arg;
   int lost; /* the channel loss was reported */
   api_role_source role_source;
   size_t max_body;
-  evutil_socket_t fd;
+  size_t in_max;    /* a connection's unconsumed input at most */
+  int fd;
   int n_workers;    /* request workers, then bulk workers */
   int n_bulk;       /* [server] bulk_workers: the last n_bulk of workers */
   int bulk_nice;    /* [server] bulk_nice */
   unsigned next_bulk;
   int conn_cap;     /* per worker */
   int handshake_ms; /* [server] handshake_timeout_ms */
+  uint64_t idle_ms; /* [server] idle_timeout_s */
+  size_t max_head;  /* [server] max_header_bytes */
   api_worker *workers;
-  evutil_socket_t probe_fd; /* [probe] listen, or -1 */
+  int probe_fd;     /* [probe] listen, or -1 */
 };
 
 static int principal_index = -1;
 static int handshake_index = -1; /* set once a connection's handshake is counted */
-static int conn_index = -1;      /* the api_conn of a connection */
+static int conn_index = -1;      /* the api_conn of a session */
 
-static void pending_unlink(api_conn *c) {
+static void list_unlink(api_conn *c) {
   conn_list *l = c->list;
   if (!l) return;
   if (c->prev) c->prev->next = c->next;
@@ -145,20 +133,32 @@ static void pending_unlink(api_conn *c) {
   else l->tail = c->prev;
   c->prev = c->next = NULL;
   c->list = NULL;
+  l->n--;
 }
 
-static void pending_append(api_conn *c, conn_list *l) {
-  pending_unlink(c);
+static void list_append(api_conn *c, conn_list *l) {
+  list_unlink(c);
   c->prev = l->tail;
   c->next = NULL;
   if (l->tail) l->tail->next = c;
   else l->head = c;
   l->tail = c;
   c->list = l;
+  l->n++;
 }
 
-/* Accepting runs while the worker is under its cap (counting connections
- * being closed, whose descriptors are not free yet) and not backing off. */
+static uint64_t now_ms(void) {
+  return lisec_time_mono_ns() / 1000000u;
+}
+
+/* The connection did its part now: last in its list's idle order. */
+static void conn_touch(api_conn *c) {
+  c->active_ms = now_ms();
+  if (c->list) list_append(c, c->list);
+}
+
+/* Accepting runs while the worker is not over its cap (at the cap a new
+ * connection may still evict one stuck in its handshake) and not backing off. */
 static void listener_update(api_worker *w) {
   if (!w->listener) return;
   if (w->n_conns <= w->srv->conn_cap && !event_pending(w->backoff_ev, EV_TIMEOUT, NULL))
@@ -167,38 +167,35 @@ static void listener_update(api_worker *w) {
     evconnlistener_disable(w->listener);
 }
 
-/* Closing the socket under evhttp: it sees end of file on its next read and
- * frees the connection as it does after its idle timeout, so nothing is
- * freed behind its back. */
+static void inflight_client_left(api_worker *w, uint32_t id);
+
+/* The connection ends: its request at the controller (if any) is
+ * cancelled, its socket closed, and it stops counting. */
+static void conn_free(api_conn *c) {
+  api_worker *w = c->w;
+  list_unlink(c);
+  if (c->inflight) inflight_client_left(w, c->inflight);
+  if (c->deadline) event_free(c->deadline);
+  if (c->ev) event_free(c->ev);
+  if (c->ssl) SSL_set_ex_data(c->ssl, conn_index, NULL);
+  bool probe = !c->ssl;
+  api_conn_release(c);
+  free(c);
+  if (probe) return;
+  w->n_conns--;
+  api_metrics_conn_open(-1);
+  listener_update(w);
+}
+
+/* Closed by lisecd in its handshake (its deadline, or evicted at the cap). */
 static void conn_close(api_conn *c, api_conn_event why) {
-  pending_unlink(c);
-  if (c->deadline) event_del(c->deadline);
-  if (!c->closing) c->w->n_closing++;
-  c->closing = true;
-  evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : c->fd;
-  if (fd >= 0) shutdown(fd, SHUT_RDWR);
   api_metrics_conn(why);
+  conn_free(c);
 }
 
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
-  api_conn *c = arg;
-  conn_close(c, c->list ? API_CONN_HANDSHAKE_TIMEOUT : API_CONN_REFUSED_AT_CAP);
-}
-
-/* OpenSSL frees the SSL when evhttp frees the connection: that is where a
- * connection stops counting. */
-static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
-  (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-  api_conn *c = ptr;
-  if (!c) return;
-  pending_unlink(c);
-  if (c->deadline) event_free(c->deadline);
-  if (c->closing) c->w->n_closing--;
-  c->w->n_conns--;
-  api_metrics_conn_open(-1);
-  listener_update(c->w);
-  free(c);
+  conn_close(arg, API_CONN_HANDSHAKE_TIMEOUT);
 }
 
 static void principal_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -218,19 +215,13 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
 /* A client refused in the TLS handshake, said once per connection with the
  * reason (no certificate, unknown CA, expired, ...) and its address, at a
  * bounded rate: a scanner must not flood the log. */
-static void log_refused_client(const SSL *ssl, int alert) {
-  char addr[INET6_ADDRSTRLEN + 8] = "?";
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  int fd = SSL_get_fd(ssl);
-  if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET)
-      inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-    else if (ss.ss_family == AF_INET6)
-      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-    snprintf(addr, sizeof addr, "%s", host);
-  }
+static void log_refused_client(const SSL *ssl, const api_conn *c, int alert) {
+  char addr[INET6_ADDRSTRLEN] = "?";
+  const struct sockaddr_storage *ss = c ? &c->peer : NULL;
+  if (ss && ss->ss_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, sizeof addr);
+  else if (ss && ss->ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, sizeof addr);
   long vr = SSL_get_verify_result(ssl);
   const char *why;
   if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
@@ -242,25 +233,19 @@ static void log_refused_client(const SSL *ssl, int alert) {
 
 /* Counts each connection's handshake once: done, or a fatal alert we sent
  * before it was done (no certificate, wrong CA, old protocol, no shared
- * cipher). TLS 1.3 reports post-handshake messages as handshakes too. */
+ * cipher); and notes a ClientHello read (the eviction order). */
 static void info_cb(const SSL *ssl, int where, int ret) {
   static char counted;
   api_conn *c = SSL_get_ex_data(ssl, conn_index);
-  if (c && c->list && (where & SSL_CB_HANDSHAKE_DONE)) {
-    /* Through the handshake with a verified certificate: the idle timeout
-     * applies from here on, and the connection is no longer evicted. */
-    pending_unlink(c);
-    if (c->deadline) event_del(c->deadline);
-  } else if (c && c->list == &c->w->silent && SSL_get_state(ssl) != TLS_ST_BEFORE) {
-    pending_append(c, &c->w->greeted); /* its ClientHello is read */
-  }
+  if (c && c->list == &c->w->silent && SSL_get_state(ssl) != TLS_ST_BEFORE)
+    list_append(c, &c->w->greeted); /* its ClientHello is read */
   if (SSL_get_ex_data(ssl, handshake_index)) return;
   bool done = where & SSL_CB_HANDSHAKE_DONE;
   bool failed = (where & SSL_CB_WRITE_ALERT) && (ret >> 8) == SSL3_AL_FATAL && !SSL_is_init_finished(ssl);
   if (!done && !failed) return;
   SSL_set_ex_data((SSL *)ssl, handshake_index, &counted);
   api_metrics_handshake(done);
-  if (failed) log_refused_client(ssl, ret);
+  if (failed) log_refused_client(ssl, c, ret);
 }
 
 /* What the server adds to a context built from the material (tls.c):
@@ -299,111 +284,8 @@ int api_server_tls_reload(api_server *srv, const api_tls_material *m, api_tls_in
   return 0;
 }
 
-static void conn_admit(api_worker *w, api_conn *c);
-
-/* evhttp calls this for every connection it takes, before it gives the
- * bufferevent its socket: a new one (evhttp accepting itself) is counted
- * here and gets its handshake deadline; one through its handshake already
- * (own_accept) brings its bufferevent. */
-
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg) {
-  api_worker *w = arg;
-  api_server *srv = w->srv;
-  if (w->adopting) { /* a connection through its handshake (adopt below) */
-    struct bufferevent *bev = w->adopting;
-    w->adopting = NULL;
-    return bev;
-  }
-  pthread_mutex_lock(&srv->ssl_lock);
-  SSL *ssl = SSL_new(srv->ssl);
-  pthread_mutex_unlock(&srv->ssl_lock);
-  api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
-  struct event *deadline = c ? evtimer_new(base, conn_deadline_cb, c) : NULL;
-  struct bufferevent *bev =
-      deadline ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
-               : NULL;
-  if (!bev) {
-    if (deadline) event_free(deadline);
-    free(c);
-    SSL_free(ssl);
-    return NULL;
-  }
-  *c = (api_conn){.w = w, .bev = bev, .deadline = deadline, .fd = -1};
-  SSL_set_ex_data(ssl, conn_index, c);
-  conn_admit(w, c);
-  return bev;
-}
-
-/* A new connection counts on its worker and gets its handshake deadline.
- * Over the worker's cap, the oldest connection still in its handshake is
- * closed to make room (one that has sent no ClientHello before one that
- * has); when every connection is through its handshake, the new one is
- * closed instead (a zero deadline). */
-static void conn_admit(api_worker *w, api_conn *c) {
-  api_server *srv = w->srv;
-  struct event *deadline = c->deadline;
-  w->n_conns++;
-  w->backoff_ms = 0;
-  api_metrics_conn_open(1);
-  struct timeval tv = {srv->handshake_ms / 1000, (srv->handshake_ms % 1000) * 1000};
-  api_conn *victim = w->silent.head ? w->silent.head : w->greeted.head;
-  if (w->n_conns > srv->conn_cap && victim) {
-    conn_close(victim, API_CONN_EVICTED);
-    pending_append(c, &w->silent);
-  } else if (w->n_conns > srv->conn_cap && w->n_closing == 0) {
-    tv = (struct timeval){0, 0}; /* every other connection is through its handshake */
-  } else {
-    /* Under the cap, or over it only by connections already closing (their
-     * descriptors are freed next turn; accepting waits for that). */
-    pending_append(c, &w->silent);
-  }
-  evtimer_add(deadline, &tv);
-  listener_update(w);
-}
-
-/* An accept() that fails for want of descriptors or memory would fail again
- * at once: pause accepting for a back-off that doubles up to 1 s while the
- * failures last, and log them at a bounded rate. */
-static _Thread_local api_worker *this_worker; /* the worker whose loop runs on this thread */
-
-static void accept_error_cb(struct evconnlistener *lev, void *arg) {
-  (void)arg; /* the listener's argument is evhttp's */
-  api_worker *w = this_worker;
-  int e = EVUTIL_SOCKET_ERROR();
-  w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
-  if (w->backoff_ms > ACCEPT_BACKOFF_MAX_MS) w->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
-  api_metrics_conn(API_CONN_ACCEPT_ERROR);
-  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
-              "accept() failed: %s; accepting paused for %d ms (is [server] max_connections "
-              "within RLIMIT_NOFILE?)",
-              evutil_socket_error_to_string(e), w->backoff_ms);
-  evconnlistener_disable(lev);
-  struct timeval tv = {w->backoff_ms / 1000, (w->backoff_ms % 1000) * 1000};
-  evtimer_add(w->backoff_ev, &tv);
-}
-
-static void backoff_done(evutil_socket_t fd, short what, void *arg) {
-  (void)fd, (void)what;
-  listener_update(arg);
-}
-
 /* The principal of a connection is read once from its certificate and kept
  * with the TLS session for the following keep-alive requests. */
-static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *err);
-
-static const api_principal *request_principal(api_server *srv, struct evhttp_request *req,
-                                              lisec_err *err) {
-  struct evhttp_connection *conn = evhttp_request_get_connection(req);
-  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-  SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-  if (!ssl) {
-    lisec_err_set(err, LISEC_EAUTH, "no TLS session");
-    return NULL;
-  }
-  return ssl_principal(srv, ssl, err);
-}
-
 static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *err) {
   api_principal *p = SSL_get_ex_data(ssl, principal_index);
   if (p) return p;
@@ -420,163 +302,80 @@ static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *
   return p;
 }
 
-/* ---- handshakes and bulk workers ------------------------------------------
- * A host's connection carries its reports: TLS records and HTTP of ~14 KB
- * bodies and their JSON, which a front worker handles at its own CPU
- * priority. So that reports yield to decisions in the front as they do in
- * the controller (api/backend.c, "bulk threads"), a worker accepts and
- * shakes hands itself (own_accept), learns the client's role from its
- * certificate, and hands a host's connection, TLS session and socket, to a
- * bulk worker ([server] bulk_workers, at [server] bulk_nice), whose own
- * event loop, evhttp and channel to the controller serve it from then on;
- * every other connection stays on the worker that accepted it. The role is
- * the certificate's, checked again on every request as before. The
- * handshake's limits are those evhttp's accepting had: the worker's cap,
- * eviction, the deadline. A bulk worker runs at a nice value, never
- * SCHED_IDLE: reports progress however busy decisions are.
- * evhttp has no call that takes a connection already accepted, so the
- * server learns evhttp's own accept callback (below) and calls it with the
- * socket; tls_bevcb then gives evhttp the session's bufferevent. Without
- * that callback (another libevent) evhttp accepts by itself as before and
- * hosts stay on the request workers. */
-typedef void (*evhttp_accept_fn)(struct evconnlistener *, evutil_socket_t, struct sockaddr *, int, void *);
-static evhttp_accept_fn evhttp_accept; /* evhttp's accept callback, once learnt */
-static bool learning_accept;           /* evhttp_accept is being learnt (one thread, at open) */
-typedef void (*set_cb_fn)(struct evconnlistener *, evconnlistener_cb, void *);
-static set_cb_fn libevent_set_cb;
-static void find_libevent_set_cb(void) {
-  libevent_set_cb = (set_cb_fn)dlsym(RTLD_NEXT, "evconnlistener_set_cb");
-}
+/* ---- a connection's turn ---------------------------------------------------
+ * conn_run moves a connection on as far as it can without waiting: it sends
+ * what is queued, takes the handshake or the next request a step further,
+ * and reads the socket while an edge said bytes are there and the step needs
+ * them. It returns when the connection waits for the socket, for the
+ * controller's reply, or ended (freed here: the caller does not touch it
+ * after). */
+typedef enum { STEP_WAIT, STEP_ON, STEP_GONE } step;
 
-/* libevent's own, with the callback evhttp gives a listener noted while
- * learning (evhttp_bind_listener calls it through the PLT, like
- * evhttp_send_error below). */
-void evconnlistener_set_cb(struct evconnlistener *lev, evconnlistener_cb cb, void *arg) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, find_libevent_set_cb);
-  if (learning_accept) evhttp_accept = cb;
-  if (libevent_set_cb) libevent_set_cb(lev, cb, arg);
-}
+static step shake(api_conn *c);
+static step serve(api_conn *c);
 
-/* Binds a listener that never listens (no socket, disabled) to a scratch
- * evhttp: true once evhttp's accept callback is known. */
-static bool learn_evhttp_accept(struct event_base *base) {
-  if (evhttp_accept) return true;
-  struct evhttp *scratch = evhttp_new(base);
-  struct evconnlistener *lev =
-      scratch ? evconnlistener_new(base, NULL, NULL, LEV_OPT_DISABLED, 0, -1) : NULL;
-  learning_accept = true;
-  if (lev && !evhttp_bind_listener(scratch, lev)) evconnlistener_free(lev);
-  learning_accept = false;
-  if (scratch) evhttp_free(scratch);
-  return evhttp_accept != NULL;
-}
-
-static void shaking_unlink(api_conn *c, api_conn **head) {
-  if (c->hs_prev) c->hs_prev->hs_next = c->hs_next;
-  else if (*head == c) *head = c->hs_next;
-  if (c->hs_next) c->hs_next->hs_prev = c->hs_prev;
-  c->hs_prev = c->hs_next = NULL;
-}
-
-/* The connection ends before evhttp has it: OpenSSL's free of the session
- * frees c (conn_free: the worker's count, its deadline). */
-static void shake_drop(api_conn *c) {
-  evutil_socket_t fd = c->fd;
-  if (c->hs) event_free(c->hs);
-  c->hs = NULL;
-  SSL_free(c->ssl);
-  close(fd);
-}
-
-/* evhttp takes the connection on this worker (c->w), TLS session open. */
-static void adopt(api_conn *c) {
-  api_worker *w = c->w;
-  struct bufferevent *bev = bufferevent_openssl_socket_new(
-      w->base, c->fd, c->ssl, BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-  if (!bev) return shake_drop(c);
-  c->bev = bev;
-  w->adopting = bev;
-  evhttp_accept(NULL, c->fd, (struct sockaddr *)&c->peer, c->peer_len, w->http);
-  if (w->adopting) {
-    /* evhttp could not make a connection of it and closed the socket: the
-     * session goes without closing that descriptor again */
-    w->adopting = NULL;
-    SSL_set_bio(c->ssl, NULL, NULL);
-    bufferevent_free(bev);
-  }
-}
-
-/* A bulk worker: the connections the others handed over. */
-static void on_adopt(evutil_socket_t fd, short what, void *arg) {
-  (void)fd, (void)what;
-  api_worker *w = arg;
+static void conn_run(api_conn *c) {
+  ERR_clear_error(); /* what other code left must not read as this session's error */
   for (;;) {
-    pthread_mutex_lock(&w->adopt_mu);
-    api_conn *c = w->adopt_head;
-    if (c) {
-      shaking_unlink(c, &w->adopt_head);
-      if (!w->adopt_head) w->adopt_tail = NULL;
+    if (!c->failed && !api_conn_flush(c) && !c->failed) return; /* the socket drains first */
+    if (c->failed || c->close_after) break;
+    step s = c->shaking ? shake(c) : serve(c);
+    if (s == STEP_GONE) return;
+    if (s == STEP_ON) continue;
+    if (c->failed || (c->eof && api_conn_pending(c) == 0)) break;
+    if (!c->readable || c->in_len >= c->in_max) {
+      if (api_conn_pending(c)) continue; /* a step queued bytes: send them */
+      return;
     }
-    pthread_mutex_unlock(&w->adopt_mu);
-    if (!c) return;
-    w->n_conns++;
-    if (w->stopping) shake_drop(c);
-    else adopt(c);
+    api_conn_fill(c);
   }
+  conn_free(c);
 }
 
-/* Through the handshake: a host's connection goes to a bulk worker (the
- * next in turn), any other stays here. */
-static void shake_done(api_conn *c) {
-  api_worker *w = c->w;
-  api_server *srv = w->srv;
-  event_free(c->hs);
-  c->hs = NULL;
-  lisec_err err = {0};
-  const api_principal *who = srv->n_bulk ? ssl_principal(srv, c->ssl, &err) : NULL;
-  if (!who || who->role_bit != API_ROLE_HOST) return adopt(c);
-  unsigned k = __atomic_fetch_add(&srv->next_bulk, 1, __ATOMIC_RELAXED) % (unsigned)srv->n_bulk;
-  api_worker *to = &srv->workers[srv->n_workers - srv->n_bulk + (int)k];
-  /* it stops counting here and counts there once taken */
-  if (c->deadline) event_free(c->deadline);
-  c->deadline = NULL;
-  w->n_conns--;
-  listener_update(w);
-  c->w = to;
-  pthread_mutex_lock(&to->adopt_mu);
-  c->hs_prev = to->adopt_tail;
-  if (to->adopt_tail) to->adopt_tail->hs_next = c;
-  else to->adopt_head = c;
-  to->adopt_tail = c;
-  pthread_mutex_unlock(&to->adopt_mu);
-  event_active(to->adopt_ev, EV_READ, 0);
-}
-
-static void on_shake(evutil_socket_t fd, short what, void *arg) {
-  (void)what;
+static void on_io(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
   api_conn *c = arg;
-  ERR_clear_error();
-  int r = SSL_do_handshake(c->ssl);
-  if (r == 1) {
-    shaking_unlink(c, &c->w->shaking);
-    return shake_done(c);
-  }
-  int e = SSL_get_error(c->ssl, r);
-  ERR_clear_error();
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    event_del(c->hs);
-    event_assign(c->hs, c->w->base, fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE, on_shake, c);
-    if (event_add(c->hs, NULL) == 0) return;
-  }
-  /* refused (info_cb counted and logged it), the peer left, or closed by
-   * lisecd (deadline, eviction) */
-  shaking_unlink(c, &c->w->shaking);
-  shake_drop(c);
+  if (what & EV_CLOSED) c->hup = true;
+  if (what & (EV_READ | EV_CLOSED)) c->readable = true;
+  lisec_log_hold();
+  conn_run(c);
+  lisec_log_release();
 }
 
-/* The worker's own listener (own_accept): each new connection is counted
- * and its handshake begins as evhttp's accepting would have begun it. */
+/* The socket joins the worker's loop: edge-triggered, so its interest
+ * never changes while the connection lives. */
+static int conn_watch(api_conn *c) {
+  c->ev = event_new(c->w->base, c->fd, EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET, on_io, c);
+  return c->ev && event_add(c->ev, NULL) == 0 ? 0 : -1;
+}
+
+/* A new connection counts on its worker and gets its handshake deadline.
+ * Over the worker's cap, the oldest connection still in its handshake is
+ * closed to make room (one that has sent no ClientHello before one that
+ * has); when every connection is through its handshake, the new one is
+ * refused. False when it was. */
+static bool conn_admit(api_worker *w, api_conn *c) {
+  api_server *srv = w->srv;
+  w->n_conns++;
+  w->backoff_ms = 0;
+  api_metrics_conn_open(1);
+  if (w->n_conns > srv->conn_cap) {
+    api_conn *victim = w->silent.head ? w->silent.head : w->greeted.head;
+    if (!victim) {
+      conn_close(c, API_CONN_REFUSED_AT_CAP);
+      return false;
+    }
+    conn_close(victim, API_CONN_EVICTED);
+  }
+  list_append(c, &w->silent);
+  struct timeval tv = {srv->handshake_ms / 1000, (srv->handshake_ms % 1000) * 1000};
+  evtimer_add(c->deadline, &tv);
+  listener_update(w);
+  return true;
+}
+
+/* The worker's listener: each new connection is counted and its handshake
+ * begins. */
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg) {
   (void)lev;
@@ -586,72 +385,135 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   SSL *ssl = SSL_new(srv->ssl);
   pthread_mutex_unlock(&srv->ssl_lock);
   api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
-  struct event *deadline = c ? evtimer_new(w->base, conn_deadline_cb, c) : NULL;
-  struct event *hs = deadline ? event_new(w->base, fd, EV_READ, on_shake, c) : NULL;
-  if (!hs || salen <= 0 || (size_t)salen > sizeof c->peer || SSL_set_fd(ssl, (int)fd) != 1) {
-    if (hs) event_free(hs);
-    if (deadline) event_free(deadline);
+  if (!c || salen <= 0 || (size_t)salen > sizeof c->peer) {
     free(c);
     SSL_free(ssl);
     close(fd);
     return;
   }
-  *c = (api_conn){.w = w, .deadline = deadline, .fd = fd, .ssl = ssl, .hs = hs, .peer_len = salen};
+  c->w = w;
+  c->fd = -1;
   memcpy(&c->peer, sa, (size_t)salen);
+  c->peer_len = (socklen_t)salen;
+  c->shaking = true;
+  c->deadline = evtimer_new(w->base, conn_deadline_cb, c);
+  if (api_conn_init(c, fd, ssl, srv->in_max) != 0 || !c->deadline) {
+    if (c->deadline) event_free(c->deadline);
+    api_conn_release(c);
+    free(c);
+    return;
+  }
   SSL_set_accept_state(ssl);
-  SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_ex_data(ssl, conn_index, c);
-  c->hs_next = w->shaking;
-  if (w->shaking) w->shaking->hs_prev = c;
-  w->shaking = c;
-  conn_admit(w, c);
-  event_add(hs, NULL);
+  if (!conn_admit(w, c)) return;
+  if (conn_watch(c) != 0) conn_free(c);
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd) {
-  switch (cmd) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    default: return "OTHER";
+static void hand_over(api_conn *c);
+
+/* Through the handshake: a host's connection goes to a bulk worker, any
+ * other stays here, with the idle bound from now on. */
+static step shake_done(api_conn *c) {
+  api_worker *w = c->w;
+  api_server *srv = w->srv;
+  c->shaking = false;
+  event_free(c->deadline);
+  c->deadline = NULL;
+  lisec_err err = {0};
+  const api_principal *who = srv->n_bulk ? ssl_principal(srv, c->ssl, &err) : NULL;
+  if (who && who->role_bit == API_ROLE_HOST) {
+    hand_over(c);
+    return STEP_GONE;
+  }
+  list_append(c, &w->live);
+  conn_touch(c);
+  return STEP_ON;
+}
+
+static step shake(api_conn *c) {
+  size_t queued = api_conn_pending(c);
+  ERR_clear_error();
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) return shake_done(c);
+  int e = SSL_get_error(c->ssl, r);
+  ERR_clear_error();
+  if (e != SSL_ERROR_WANT_READ) {
+    /* refused (info_cb counted and logged it) or broken: the alert goes
+     * out if it can, then the connection closes */
+    api_conn_flush(c);
+    c->failed = true;
+    return STEP_WAIT;
+  }
+  return api_conn_pending(c) != queued ? STEP_ON : STEP_WAIT;
+}
+
+/* ---- bulk workers ----------------------------------------------------------
+ * A host's connection carries its reports: TLS records and HTTP of ~14 KB
+ * bodies and their JSON, which a front worker handles at its own CPU
+ * priority. So that reports yield to decisions in the front as they do in
+ * the controller (api/backend.c, "bulk threads"), the worker that shook
+ * hands learns the client's role from its certificate and hands a host's
+ * connection (socket, TLS session, what it read already) to a bulk worker
+ * ([server] bulk_workers, at [server] bulk_nice), whose own event loop and
+ * channel to the controller serve it from then on; every other connection
+ * stays on the worker that accepted it. The role is the certificate's,
+ * checked again on every request as before. A bulk worker runs at a nice
+ * value, never SCHED_IDLE: reports progress however busy decisions are. */
+static void hand_over(api_conn *c) {
+  api_worker *w = c->w;
+  api_server *srv = w->srv;
+  unsigned k = __atomic_fetch_add(&srv->next_bulk, 1, __ATOMIC_RELAXED) % (unsigned)srv->n_bulk;
+  api_worker *to = &srv->workers[srv->n_workers - srv->n_bulk + (int)k];
+  list_unlink(c);
+  event_free(c->ev); /* leaves this loop; joins the other's */
+  c->ev = NULL;
+  w->n_conns--; /* it counts there once taken */
+  listener_update(w);
+  c->w = to;
+  pthread_mutex_lock(&to->adopt_mu);
+  list_append(c, &to->adopt);
+  pthread_mutex_unlock(&to->adopt_mu);
+  event_active(to->adopt_ev, EV_READ, 0);
+}
+
+/* A bulk worker: the connections the others handed over. */
+static void on_adopt(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  api_worker *w = arg;
+  for (;;) {
+    pthread_mutex_lock(&w->adopt_mu);
+    api_conn *c = w->adopt.head;
+    if (c) list_unlink(c);
+    pthread_mutex_unlock(&w->adopt_mu);
+    if (!c) return;
+    w->n_conns++;
+    list_append(c, &w->live);
+    conn_touch(c);
+    /* what it sent with its handshake is read at once; the rest by edge */
+    c->readable = true;
+    if (w->stopping || conn_watch(c) != 0) conn_free(c);
+    else conn_run(c);
   }
 }
+
+/* ---- requests --------------------------------------------------------------*/
 
 static void wipe_free(char *p, size_t n) {
   if (p) explicit_bzero(p, n);
   free(p);
 }
 
-/* evhttp queues a reply's headers and body as separate buffer chains, which
- * the TLS layer would send as separate records and writes, waking the client
- * twice. The write happens in a deferred callback, so joining the chains
- * right after queueing makes one record and one write per reply. A request
- * whose client left (no connection) is freed by the reply. */
 /* The request's id (docs/operations.md, "Logs"): the one X-Request-Id the
  * client sent when it is 1-64 of A-Z a-z 0-9 - _ . :, otherwise a fresh
  * one; the reply carries it back. */
-static void request_id_take(struct evhttp_request *req, char out[LISEC_REQUEST_ID_MAX]) {
-  struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-  const char *v = NULL;
-  int n = 0;
-  for (struct evkeyval *kv = TAILQ_FIRST(in); kv; kv = TAILQ_NEXT(kv, next))
-    if (evutil_ascii_strcasecmp(kv->key, "X-Request-Id") == 0) {
-      v = kv->value;
-      n++;
-    }
-  if (n == 1 && lisec_request_id_valid(v, strnlen(v, LISEC_REQUEST_ID_MAX)))
-    snprintf(out, LISEC_REQUEST_ID_MAX, "%s", v);
-  else
+static void request_id_take(const http1_request *req, char out[LISEC_REQUEST_ID_MAX]) {
+  if (req && req->n_request_id == 1 && req->request_id.n < LISEC_REQUEST_ID_MAX &&
+      lisec_request_id_valid(req->request_id.p, req->request_id.n)) {
+    memcpy(out, req->request_id.p, req->request_id.n);
+    out[req->request_id.n] = '\0';
+  } else {
     lisec_request_id_new(out);
-  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-  evhttp_remove_header(h, "X-Request-Id");
-  evhttp_add_header(h, "X-Request-Id", out);
+  }
 }
 
 /* Every answered request: counted, one access line (the route's pattern,
@@ -672,98 +534,60 @@ static void request_done(int route, int status, uint64_t t0, const char *role, c
   }
 }
 
-static void send_reply(struct evhttp_request *req, const api_wire_reply *r) {
-  struct evhttp_connection *conn = evhttp_request_get_connection(req);
-  struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-  struct evbuffer *out = evhttp_request_get_output_buffer(req);
-  evhttp_add_header(h, "Cache-Control", "no-store");
-  evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-  evhttp_add_header(h, "Content-Security-Policy", API_UI_CSP); /* the compliance view: api/ui.h */
-  if (r->allow[0]) evhttp_add_header(h, "Allow", r->allow);
-  if (r->retry_after[0]) evhttp_add_header(h, "Retry-After", r->retry_after);
-  if (r->etag[0]) evhttp_add_header(h, "ETag", r->etag);
-  if (r->content_type[0]) {
-    evhttp_add_header(h, "Content-Type", r->content_type);
-    evbuffer_add(out, r->body, r->body_len);
-  }
-  evhttp_send_reply(req, r->status, NULL, NULL);
-  if (bev) evbuffer_pullup(bufferevent_get_output(bev), -1);
+/* Queues a reply on c. A connection whose request was its last (or whose
+ * framing cannot be trusted any more) closes once the reply is sent. */
+static void send_reply(api_conn *c, const api_wire_reply *r, const char *rid, bool head, bool keep_alive_10) {
+  api_conn_reply_head h = {.request_id = rid, .csp = c->ssl ? API_UI_CSP : NULL, .head = head,
+                           .close = c->last, .keep_alive_10 = keep_alive_10 && !c->last};
+  api_conn_reply(c, r, &h);
+  if (c->last) c->close_after = true;
+  conn_touch(c);
 }
 
-static void send_response(struct evhttp_request *req, api_response *resp) {
+static void send_response(api_conn *c, api_response *resp, const char *rid, bool head) {
   api_wire_reply r;
   char *owned = NULL;
-  if (api_wire_reply_render(resp, &r, &owned) != 0) {
-    r = (api_wire_reply){.status = 503};
-  }
-  send_reply(req, &r);
+  if (api_wire_reply_render(resp, &r, &owned) != 0) r = (api_wire_reply){.status = 503};
+  send_reply(c, &r, rid, head, false);
   wipe_free(owned, r.body_len);
 }
 
-/* Answers what must not reach the dispatcher as it is; true when it did.
- * More than one Content-Length is refused and the connection closed: evhttp
- * took the body by the first, a proxy in front may have taken another, and
- * the bytes left would be read as the next request (libevent itself refuses
- * Transfer-Encoding beside Content-Length). HEAD is answered as the route
- * table answers it (405 naming the methods, 404, 403 without a usable
- * certificate), without a body. */
-static bool answer_before_dispatch(api_worker *w, struct evhttp_request *req) {
-  struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
-  int n_length = 0;
-  for (struct evkeyval *kv = TAILQ_FIRST(hdrs); kv; kv = TAILQ_NEXT(kv, next))
-    if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0) n_length++;
-  bool head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-  if (n_length <= 1 && !head) return false;
+/* A request refused before any route saw it (its framing: 400, 413, 414,
+ * 431, 501, 505, 417): a JSON error naming the rule, and the connection
+ * closes, as the bytes after it cannot be told apart from a request. */
+static void refuse_framing(api_conn *c, const http1_request *req, int status, const char *why) {
+  static const struct { int status; const char *code; } codes[] = {
+      {413, "too_large"}, {414, "too_large"}, {431, "too_large"}, {501, "not_implemented"},
+      {505, "not_implemented"}, {417, "invalid"}};
+  const char *code = "invalid";
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (codes[i].status == status) code = codes[i].code;
   api_response resp = {0};
-  int route = -1;
+  api_error(&resp, status, code, why);
   char rid[LISEC_REQUEST_ID_MAX];
-  const char *role = NULL;
   request_id_take(req, rid);
-  if (n_length > 1) {
-    api_error(&resp, 400, "invalid", "more than one Content-Length header (RFC 9112 6.3)");
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-  } else {
-    lisec_err err = {0};
-    const api_principal *who = request_principal(w->srv, req, &err);
-    role = who ? who->role : NULL;
-    api_raw_request raw = {.method = "HEAD", .uri = evhttp_request_get_uri(req), .max_body = w->srv->max_body};
-    char *body = NULL;
-    size_t body_len = 0;
-    /* No route takes HEAD: one that did would be answered as a method the
-     * path does not take, as the front has no body to strip. */
-    if (who && api_admit(who, &raw, &resp, &route, &body, &body_len))
-      api_error(&resp, 405, "method_not_allowed", "this path does not take that method");
-    else if (!who) api_error(&resp, 403, "forbidden", err.msg);
-    wipe_free(body, body_len);
-    json_decref(resp.body);
-    free(resp.text);
-    resp.body = NULL;
-    resp.text = NULL;
-  }
-  send_response(req, &resp);
-  request_done(route, resp.status, 0, role, head ? "HEAD" : method_name(evhttp_request_get_command(req)), rid);
+  c->last = true;
+  send_response(c, &resp, rid, false);
+  request_done(-1, status, 0, NULL, req && req->method[0] ? req->method : "-", rid);
   api_response_free(&resp);
-  return true;
 }
 
 /* ---- the channel to the controller -------------------------------------- */
 
 /* A request sent to the controller, until its reply. conn is the client's
- * connection, NULL once the client left (evhttp keeps the request for the
- * reply, which frees it). */
+ * connection, NULL once the client left. */
 typedef struct inflight {
-  struct evhttp_request *req;
-  struct evhttp_connection *conn;
+  api_conn *conn;
   uint64_t t0;
   int route;
+  bool keep_alive_10;
   char rid[LISEC_REQUEST_ID_MAX];
   char role[API_ROLE_NAME_MAX];
   char method[API_METHOD_MAX];
   /* GET /metrics: the front appends its own counters to the controller's
    * (0: not metrics, 1: as others see them, 2: the LI administration's view). */
   int metrics;
-  /* A /readyz of the probe listener (probe.c): answered as plain text. */
+  /* A /readyz of the probe listener: answered as plain text. */
   bool probe;
 } inflight;
 
@@ -781,13 +605,19 @@ static void inflight_answer(api_worker *w, inflight *f, const api_wire_reply *r)
       r = &both;
     }
   }
-  send_reply(f->req, r);
+  api_conn *c = f->conn;
+  if (c) {
+    c->busy = false;
+    c->inflight = 0;
+    send_reply(c, r, f->rid, false, f->keep_alive_10);
+  }
   free(joined);
   /* Probes are not API requests: neither counted nor access-logged. */
   if (!f->probe) request_done(f->route, r->status, f->t0, f->role, f->method, f->rid);
   /* 429 comes only from the controller's per-certificate refusal limit. */
   if (r->status == 429 && !f->probe) api_metrics_refusal_limited();
   free(f);
+  if (c) conn_run(c);
   if (w->stopping && w->inflight.n_used == 0) {
     struct timeval grace = {1, 0};
     event_base_loopexit(w->base, &grace);
@@ -815,6 +645,18 @@ static void inflight_refuse_all(api_worker *w, int status, const char *code, con
   }
 }
 
+/* A client that leaves while its request is with the controller: the
+ * controller is told, so a request waiting for fresh quotes is dropped
+ * without a decision; the reply then only counts. */
+static void inflight_client_left(api_worker *w, uint32_t id) {
+  inflight *f = api_wire_pending_get(&w->inflight, id);
+  if (!f) return;
+  f->conn = NULL;
+  lisec_err err = {0};
+  if (!w->chan_lost && api_wire_queue(bufferevent_get_output(w->chan), API_MSG_CANCEL, id, NULL, &err) != 0)
+    LOG_WARN("cannot tell the controller a client left: %s", err.msg);
+}
+
 /* The controller is gone or broke the protocol: lisecd cannot serve any
  * more (the parent stops every process); what waits is answered 503. */
 static void channel_lost(api_worker *w, const char *why) {
@@ -827,10 +669,8 @@ static void channel_lost(api_worker *w, const char *why) {
     w->srv->on_channel_lost(w->srv->on_channel_lost_arg);
 }
 
-static void on_channel_read(struct bufferevent *bev, void *arg) {
-  api_worker *w = arg;
-  struct evbuffer *in = bufferevent_get_input(bev);
-  uint32_t max = api_wire_channel_max(w->srv->max_body);
+/* The controller's replies, each to its request's connection. */
+static void on_channel_replies(api_worker *w, struct evbuffer *in, uint32_t max) {
   for (;;) {
     ipc_header h;
     uint8_t *payload = NULL;
@@ -859,36 +699,31 @@ static void on_channel_read(struct bufferevent *bev, void *arg) {
   }
 }
 
+static void on_channel_read(struct bufferevent *bev, void *arg) {
+  api_worker *w = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  uint32_t max = api_wire_channel_max(w->srv->max_body);
+  lisec_log_hold(); /* the replies' access lines, written together */
+  on_channel_replies(w, in, max);
+  lisec_log_release();
+}
+
 static void on_channel_event(struct bufferevent *bev, short what, void *arg) {
   (void)bev;
   api_worker *w = arg;
   channel_lost(w, (what & BEV_EVENT_EOF) ? "the controller closed it" : "a socket error");
 }
 
-/* A client that leaves while its request is with the controller: the
- * controller is told, so a request waiting for fresh quotes is dropped
- * without a decision; the reply then only frees the request. */
-static void on_conn_close(struct evhttp_connection *conn, void *arg) {
-  api_worker *w = arg;
-  for (uint32_t i = 0; i < w->inflight.n_slots; i++) {
-    api_wire_slot *s = &w->inflight.slots[i];
-    inflight *f = s->id ? s->data : NULL;
-    if (!f || f->conn != conn) continue;
-    f->conn = NULL;
-    lisec_err err = {0};
-    if (!w->chan_lost && api_wire_queue(bufferevent_get_output(w->chan), API_MSG_CANCEL, s->id, NULL, &err) != 0)
-      LOG_WARN("cannot tell the controller a client left: %s", err.msg);
-  }
-}
-
-static void forward(api_worker *w, struct evhttp_request *req, const api_principal *who, int route,
-                    const char *method, const char *body, size_t body_len, uint64_t t0,
-                    const char *rid, int metrics) {
+/* Sends an admitted request to the controller; c waits for the reply. */
+static void forward(api_conn *c, const http1_request *req, const api_principal *who, int route,
+                    const char *uri, const char *body, size_t body_len, uint64_t t0, const char *rid,
+                    int metrics) {
+  api_worker *w = c->w;
   api_response resp = {0};
   if (w->chan_lost) {
     api_error(&resp, 503, "unavailable", "the controller process is gone; lisecd is stopping");
-    send_response(req, &resp);
-    request_done(route, resp.status, t0, who->role, method, rid);
+    send_response(c, &resp, rid, false);
+    request_done(route, resp.status, t0, who->role, req->method, rid);
     api_response_free(&resp);
     return;
   }
@@ -899,22 +734,28 @@ static void forward(api_worker *w, struct evhttp_request *req, const api_princip
   ipc_writer wr = {0};
   int rc = f && m ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) {
-    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .t0 = t0, .route = route,
-                    .metrics = metrics};
+    *f = (inflight){.conn = c, .t0 = t0, .route = route, .metrics = metrics,
+                    .keep_alive_10 = req->minor == 0 && req->keep_alive};
     snprintf(f->rid, sizeof f->rid, "%s", rid);
     snprintf(f->role, sizeof f->role, "%s", who->role);
-    snprintf(f->method, sizeof f->method, "%s", method);
+    snprintf(f->method, sizeof f->method, "%s", req->method);
     m->route = (uint32_t)route;
     m->who = *who;
-    snprintf(m->method, sizeof m->method, "%s", method);
-    snprintf(m->uri, sizeof m->uri, "%s", evhttp_request_get_uri(req));
+    snprintf(m->method, sizeof m->method, "%s", req->method);
+    snprintf(m->uri, sizeof m->uri, "%s", uri);
     snprintf(m->request_id, sizeof m->request_id, "%s", rid);
     /* If-Match for the model's compare-and-set writes; one too long to be
-     * a version is passed as "!", which the route refuses as malformed */
-    const char *im = evhttp_find_header(evhttp_request_get_input_headers(req), "If-Match");
-    bool im_ok = im && strlen(im) < sizeof m->if_match;
-    for (const char *p = im_ok ? im : ""; *p; p++) im_ok = im_ok && *p >= 0x20 && *p <= 0x7e;
-    snprintf(m->if_match, sizeof m->if_match, "%s", !im ? "" : im_ok ? im : "!");
+     * a version, or not printable, is passed as "!", which the route
+     * refuses as malformed */
+    bool im_ok = req->has_if_match && req->if_match.n < sizeof m->if_match;
+    for (size_t i = 0; im_ok && i < req->if_match.n; i++)
+      im_ok = req->if_match.p[i] >= 0x20 && req->if_match.p[i] <= 0x7e;
+    if (!req->has_if_match) m->if_match[0] = '\0';
+    else if (!im_ok) snprintf(m->if_match, sizeof m->if_match, "!");
+    else {
+      memcpy(m->if_match, req->if_match.p, req->if_match.n);
+      m->if_match[req->if_match.n] = '\0';
+    }
     m->body = (const uint8_t *)body;
     m->body_len = body_len;
     rc = api_wire_request_encode(&wr, m, w->srv->max_body, &err);
@@ -928,27 +769,32 @@ static void forward(api_worker *w, struct evhttp_request *req, const api_princip
   if (m) explicit_bzero(m, sizeof *m);
   free(m);
   if (rc == 0) {
-    if (f->conn) evhttp_connection_set_closecb(f->conn, on_conn_close, w);
+    c->busy = true;
+    c->inflight = id;
     return;
   }
   free(f);
   api_error(&resp, 503, "unavailable", err.msg);
-  send_response(req, &resp);
-  request_done(route, resp.status, t0, who->role, method, rid);
+  send_response(c, &resp, rid, false);
+  request_done(route, resp.status, t0, who->role, req->method, rid);
   api_response_free(&resp);
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-  api_worker *w = arg;
-  if (answer_before_dispatch(w, req)) return;
+/* One request of an API connection, its body in hand. HEAD is answered as
+ * the route table answers it (405 naming the methods, 404, 403 without a
+ * usable certificate), without a body: no route takes HEAD, and the front
+ * has no body to strip from a controller's reply. */
+static void dispatch(api_conn *c, const http1_request *req, const char *uri, const char *body,
+                     size_t body_len) {
+  api_worker *w = c->w;
   uint64_t t0 = lisec_time_mono_ns();
   api_response resp = {0};
   int route = -1;
   lisec_err err = {0};
   char rid[LISEC_REQUEST_ID_MAX];
   request_id_take(req, rid);
-  const char *method = method_name(evhttp_request_get_command(req));
-  const api_principal *who = request_principal(w->srv, req, &err);
+  bool head = strcmp(req->method, "HEAD") == 0;
+  const api_principal *who = ssl_principal(w->srv, c->ssl, &err);
   if (!who) {
     /* A verified certificate that carries no usable role. */
     lisec_log_context_set(rid, "-", NULL);
@@ -957,61 +803,100 @@ static void on_request(struct evhttp_request *req, void *arg) {
     lisec_log_context_clear();
     api_error(&resp, 403, "forbidden", err.msg);
   } else {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    api_raw_request raw = {.method = method, .uri = evhttp_request_get_uri(req), .body_len = len,
+    api_raw_request raw = {.method = req->method, .uri = uri, .body = body, .body_len = body_len,
                            .max_body = w->srv->max_body};
-    /* Pull the body into one block only when it is within bounds. */
-    raw.body = len && len <= raw.max_body ? (const char *)evbuffer_pullup(in, (ssize_t)len) : NULL;
-    char *body = NULL;
-    size_t body_len = 0;
+    char *admitted = NULL;
+    size_t admitted_len = 0;
     size_t n_routes = 0;
     const api_route *routes = api_route_table(&n_routes);
-    if (api_admit_routes(routes, n_routes, who, &raw, &resp, &route, &body, &body_len)) {
-      const api_route *r = &routes[route];
-      int metrics = 0;
-      if (api_route_is_front(r) && (r->roles & who->role_bit))
-        metrics = who->role_bit == API_ROLE_LI_ADMIN ? 2 : 1;
-      forward(w, req, who, route, method, body, body_len, t0, rid, metrics);
-      wipe_free(body, body_len);
-      return;
+    if (api_admit_routes(routes, n_routes, who, &raw, &resp, &route, &admitted, &admitted_len)) {
+      if (head) {
+        wipe_free(admitted, admitted_len);
+        api_error(&resp, 405, "method_not_allowed", "this path does not take that method");
+      } else {
+        const api_route *r = &routes[route];
+        int metrics = 0;
+        if (api_route_is_front(r) && (r->roles & who->role_bit))
+          metrics = who->role_bit == API_ROLE_LI_ADMIN ? 2 : 1;
+        forward(c, req, who, route, uri, admitted, admitted_len, t0, rid, metrics);
+        wipe_free(admitted, admitted_len);
+        return;
+      }
+    } else {
+      wipe_free(admitted, admitted_len);
     }
-    wipe_free(body, body_len);
   }
-  send_response(req, &resp);
-  request_done(route, resp.status, t0, who ? who->role : NULL, method, rid);
+  send_response(c, &resp, rid, head);
+  request_done(route, resp.status, t0, who ? who->role : NULL, req->method, rid);
   api_response_free(&resp);
 }
 
-/* evhttp refuses a body over [api] max_body itself, before reading it when
- * Content-Length (or Expect: 100-continue) announces it and while reading a
- * chunked one, and then answers with its own HTML page: libevent 2.1 has no
- * hook for that. This definition takes the place of libevent's (its calls go
- * through the PLT, so the executable's definition wins), answers that case
- * with the same JSON error as every other refusal, and hands every other
- * transport error (an unparsable request) to libevent's own. */
-typedef void (*send_error_fn)(struct evhttp_request *, int, const char *);
-static send_error_fn libevent_send_error;
-static void find_libevent_send_error(void) {
-  libevent_send_error = (send_error_fn)dlsym(RTLD_NEXT, "evhttp_send_error");
-}
+static void dispatch_probe(api_conn *c, const http1_request *req, const char *uri);
 
-void evhttp_send_error(struct evhttp_request *req, int error, const char *reason) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  if (error != HTTP_ENTITYTOOLARGE) {
-    pthread_once(&once, find_libevent_send_error);
-    if (libevent_send_error) libevent_send_error(req, error, reason);
-    return;
+/* The next request of a connection: decrypted, framed (head, then its body
+ * by Content-Length or in chunks), answered or sent on. STEP_ON when one
+ * was, STEP_WAIT when its bytes are not all here (or one is at the
+ * controller already). */
+static step serve(api_conn *c) {
+  if (!api_conn_decrypt(c) && c->failed) return STEP_WAIT;
+  if (c->busy || c->in_len == 0) return STEP_WAIT;
+  size_t max_head = c->ssl ? c->w->srv->max_head : PROBE_HEADERS_MAX;
+  uint64_t max_body = c->ssl ? c->w->srv->max_body : 0;
+  http1_request req;
+  int status = 0;
+  const char *why = NULL;
+  http1_result fr = http1_parse_head(c->in, c->in_len, max_head, &req, &status, &why);
+  if (fr == HTTP1_BAD) {
+    refuse_framing(c, NULL, status, why);
+    return STEP_ON;
   }
-  api_response resp = {0};
-  api_error(&resp, 413, "too_large", "request body over the limit ([api] max_body)");
-  /* The rest of the body is not read: the connection cannot carry another request. */
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-  char rid[LISEC_REQUEST_ID_MAX];
-  request_id_take(req, rid);
-  send_response(req, &resp);
-  request_done(-1, 413, 0, NULL, method_name(evhttp_request_get_command(req)), rid);
-  api_response_free(&resp);
+  if (fr == HTTP1_MORE) return STEP_WAIT;
+  char *body = c->in + req.head_len;
+  size_t have = c->in_len - req.head_len, body_len = 0, used = req.head_len;
+  if (req.chunked) {
+    http1_chunked st = {0};
+    fr = http1_chunked_scan(&st, body, have, max_body, max_head, &status, &why);
+    if (fr == HTTP1_BAD) {
+      refuse_framing(c, &req, status, why);
+      return STEP_ON;
+    }
+    if (fr == HTTP1_OK) {
+      body_len = http1_chunked_decode(body, st.wire_len);
+      used += st.wire_len;
+    }
+  } else if (req.has_length) {
+    if (req.content_length > max_body) {
+      refuse_framing(c, &req, 413, c->ssl ? "request body over the limit ([api] max_body)"
+                                           : "the probe listener takes no request body");
+      return STEP_ON;
+    }
+    fr = have >= req.content_length ? HTTP1_OK : HTTP1_MORE;
+    body_len = (size_t)req.content_length;
+    used += body_len;
+  }
+  if (fr == HTTP1_MORE) {
+    if (c->in_len >= c->in_max) {
+      refuse_framing(c, &req, 413, "request body over the limit ([api] max_body)");
+      return STEP_ON;
+    }
+    if (req.expect_continue && !c->continued) {
+      static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      c->continued = true;
+      api_conn_write(c, go_on, sizeof go_on - 1);
+      return STEP_ON;
+    }
+    return STEP_WAIT;
+  }
+  char uri[API_URI_MAX + 1];
+  size_t un = req.target.n < sizeof uri ? req.target.n : sizeof uri - 1;
+  memcpy(uri, req.target.p, un);
+  uri[un] = '\0';
+  c->continued = false;
+  c->last = !req.keep_alive || c->w->stopping;
+  if (c->ssl) dispatch(c, &req, uri, body_len ? body : NULL, body_len);
+  else dispatch_probe(c, &req, uri);
+  api_conn_consume(c, used);
+  return STEP_ON;
 }
 
 /* ---- the probe listener ([probe] listen) ----------------------------------
@@ -1021,36 +906,31 @@ void evhttp_send_error(struct evhttp_request *req, int error, const char *reason
  * controller is gone); GET /readyz asks the controller whether it can serve
  * (ctl_ready: store, tokens, checkpoint signer) and says what is not ready.
  * Anything else is 404 or 405, requests are small (headers bounded, no
- * body) and idle connections close after a few seconds. It reveals nothing
- * about the model, LI or the API. */
-#define PROBE_HEADERS_MAX 4096
-#define PROBE_TIMEOUT_S 5
-
-static void probe_text(struct evhttp_request *req, int status, const char *text) {
+ * body), at most PROBE_CONNS_MAX connections are open, and idle ones close
+ * after PROBE_TIMEOUT_S. It reveals nothing about the model, LI or the
+ * API. */
+static void probe_text(api_conn *c, int status, const char *allow, const char *text) {
   api_wire_reply r = {.status = status, .body = (const uint8_t *)text, .body_len = strlen(text)};
   snprintf(r.content_type, sizeof r.content_type, "text/plain");
-  send_reply(req, &r);
+  if (allow) snprintf(r.allow, sizeof r.allow, "%s", allow);
+  send_reply(c, &r, NULL, false, false);
 }
 
-static void on_probe_request(struct evhttp_request *req, void *arg) {
-  api_worker *w = arg;
-  const char *uri = evhttp_request_get_uri(req);
+static void dispatch_probe(api_conn *c, const http1_request *req, const char *uri) {
+  api_worker *w = c->w;
   bool health = strcmp(uri, "/healthz") == 0, ready = strcmp(uri, "/readyz") == 0;
   if (!health && !ready)
-    return probe_text(req, 404, "not found: this listener answers GET /healthz and GET /readyz only\n");
-  if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-    return probe_text(req, 405, "method not allowed: GET only\n");
-  }
+    return probe_text(c, 404, NULL, "not found: this listener answers GET /healthz and GET /readyz only\n");
+  if (strcmp(req->method, "GET") != 0) return probe_text(c, 405, "GET", "method not allowed: GET only\n");
   if (w->chan_lost || w->stopping)
-    return probe_text(req, 503, "not ready: the controller process is gone or lisecd is stopping\n");
-  if (health) return probe_text(req, 200, "ok\n");
+    return probe_text(c, 503, NULL, "not ready: the controller process is gone or lisecd is stopping\n");
+  if (health) return probe_text(c, 200, NULL, "ok\n");
   inflight *f = calloc(1, sizeof *f);
   uint32_t id = 0;
   lisec_err err = {0};
   int rc = f ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) {
-    *f = (inflight){.req = req, .conn = evhttp_request_get_connection(req), .probe = true};
+    *f = (inflight){.conn = c, .probe = true};
     rc = api_wire_pending_add(&w->inflight, f, &id, &err);
   }
   if (rc == 0) {
@@ -1058,26 +938,82 @@ static void on_probe_request(struct evhttp_request *req, void *arg) {
     if (rc) api_wire_pending_take(&w->inflight, id, NULL);
   }
   if (rc == 0) {
-    if (f->conn) evhttp_connection_set_closecb(f->conn, on_conn_close, w);
+    c->busy = true;
+    c->inflight = id;
     return;
   }
   free(f);
-  probe_text(req, 503, "not ready: the controller cannot be asked\n");
+  probe_text(c, 503, NULL, "not ready: the controller cannot be asked\n");
 }
 
-static int probe_init(api_worker *w, evutil_socket_t probe_fd, lisec_err *err) {
-  w->probe_http = evhttp_new(w->base);
-  evutil_socket_t fd = w->probe_http ? dup(probe_fd) : -1;
-  struct evhttp_bound_socket *bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->probe_http, fd) : NULL;
-  if (fd >= 0 && !bound) close(fd);
-  if (!bound) return lisec_err_set(err, LISEC_EIO, "[probe] listen: cannot accept connections");
-  evhttp_set_gencb(w->probe_http, on_probe_request, w);
-  evhttp_set_max_headers_size(w->probe_http, PROBE_HEADERS_MAX);
-  evhttp_set_max_body_size(w->probe_http, 0);
-  evhttp_set_timeout(w->probe_http, PROBE_TIMEOUT_S);
-  evhttp_set_allowed_methods(w->probe_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-  return 0;
+static void on_probe_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                            void *arg) {
+  (void)lev, (void)sa, (void)salen;
+  api_worker *w = arg;
+  if (w->probes.n >= PROBE_CONNS_MAX) conn_free(w->probes.head); /* the least recently active */
+  api_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    return;
+  }
+  c->w = w;
+  c->fd = -1;
+  if (api_conn_init(c, fd, NULL, PROBE_HEADERS_MAX + 1) != 0) {
+    api_conn_release(c);
+    free(c);
+    return;
+  }
+  list_append(c, &w->probes);
+  conn_touch(c);
+  if (conn_watch(c) != 0) conn_free(c);
+}
+
+/* ---- idle connections ------------------------------------------------------
+ * Once a second each worker closes the connections that completed no
+ * request (and, on the probe listener, sent no byte's worth of one) within
+ * their bound; one whose request is with the controller waits for it. The
+ * lists are in the order of last activity, so the sweep stops at the first
+ * connection still within its bound. */
+static void sweep_list(conn_list *l, uint64_t bound_ms, uint64_t now) {
+  api_conn *c = l->head;
+  while (c && c->active_ms + bound_ms <= now) {
+    api_conn *next = c->next;
+    if (!c->busy) conn_free(c);
+    c = next;
+  }
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  api_worker *w = arg;
+  uint64_t now = now_ms();
+  sweep_list(&w->live, w->srv->idle_ms, now);
+  sweep_list(&w->probes, PROBE_TIMEOUT_S * 1000u, now);
+}
+
+/* ---- accepting, stopping, the workers -------------------------------------*/
+
+/* An accept() that fails for want of descriptors or memory would fail again
+ * at once: pause accepting for a back-off that doubles up to 1 s while the
+ * failures last, and log them at a bounded rate. */
+static void accept_error_cb(struct evconnlistener *lev, void *arg) {
+  api_worker *w = arg;
+  int e = EVUTIL_SOCKET_ERROR();
+  w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+  if (w->backoff_ms > ACCEPT_BACKOFF_MAX_MS) w->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+  api_metrics_conn(API_CONN_ACCEPT_ERROR);
+  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
+              "accept() failed: %s; accepting paused for %d ms (is [server] max_connections "
+              "within RLIMIT_NOFILE?)",
+              evutil_socket_error_to_string(e), w->backoff_ms);
+  evconnlistener_disable(lev);
+  struct timeval tv = {w->backoff_ms / 1000, (w->backoff_ms % 1000) * 1000};
+  evtimer_add(w->backoff_ev, &tv);
+}
+
+static void backoff_done(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  listener_update(arg);
 }
 
 /* The bound on a stop's wait for the controller's last replies. */
@@ -1093,10 +1029,10 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   (void)fd, (void)what;
   api_worker *w = arg;
   w->stopping = true;
-  if (w->own_accept && w->listener) evconnlistener_free(w->listener);
-  w->listener = NULL; /* or freed with the bound socket */
-  if (w->bound) evhttp_del_accept_socket(w->http, w->bound);
-  w->bound = NULL;
+  if (w->listener) evconnlistener_free(w->listener);
+  w->listener = NULL;
+  if (w->probe_listener) evconnlistener_free(w->probe_listener);
+  w->probe_listener = NULL;
   /* The controller answers requests waiting for fresh quotes now (503, no
    * decision made or recorded) and decides later ones at once; the loop
    * ends once every request in flight has its reply (and a moment for
@@ -1115,7 +1051,6 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
 
 static void *worker_main(void *arg) {
   api_worker *w = arg;
-  this_worker = w;
   /* named from its own thread (prctl); a bulk worker lowers its own
    * priority (Linux: per thread; needs no privilege) */
   pthread_setname_np(pthread_self(), w->bulk ? "lisec-fbulk" : "lisec-front");
@@ -1123,10 +1058,8 @@ static void *worker_main(void *arg) {
   if (w->bulk && w->srv->bulk_nice > 0 && setpriority(PRIO_PROCESS, 0, w->srv->bulk_nice) != 0)
     LOG_WARN("a bulk front worker cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; hosts' "
              "connections are served at the decisions' priority", w->srv->bulk_nice, strerror(errno));
-  /* a bulk worker's loop waits for connections handed over, until the stop */
-  event_base_loop(w->base, w->bulk ? EVLOOP_NO_EXIT_ON_EMPTY : 0);
-  /* A request that came in the last moment still gets an answer, and its
-   * memory is freed with its connection. */
+  event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+  /* A request that came in the last moment still gets an answer. */
   inflight_refuse_all(w, 503, "unavailable", "lisecd is stopping; ask again");
   return NULL;
 }
@@ -1161,20 +1094,15 @@ static int listen_socket(const char *addr, evutil_socket_t *out, lisec_err *err)
   return 0;
 }
 
-static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg);
-static void on_adopt(evutil_socket_t fd, short what, void *arg);
-
-/* A worker's loop. With epoll's change list, a descriptor whose interest
- * is dropped and taken again within one pass of the loop (evhttp turns a
- * connection's reading off while a request is answered and on again for
- * the next) costs no epoll_ctl at all: without it a keep-alive request
- * made four. The change list's one caveat, descriptors dup()ed while
- * registered, does not arise here: every socket is the loop's alone. */
+/* A worker's loop. With epoll's change list, interest changed twice within
+ * one pass of the loop costs one epoll_ctl, or none. The change list's one
+ * caveat, descriptors dup()ed while registered, does not arise here: every
+ * socket is the loop's alone. */
 static struct event_base *loop_new(void) {
   struct event_config *cfg = event_config_new();
   if (!cfg) return NULL;
   event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE);
   struct event_base *base = event_base_new_with_config(cfg);
   event_config_free(cfg);
   return base;
@@ -1188,49 +1116,42 @@ static int worker_init(api_worker *w, api_server *srv, int chan_fd, bool bulk, l
   pthread_mutex_init(&w->adopt_mu, NULL);
   api_wire_pending_init(&w->inflight);
   w->base = loop_new();
-  w->http = w->base ? evhttp_new(w->base) : NULL;
   w->chan = w->base && evutil_make_socket_nonblocking(chan_fd) == 0
                 ? bufferevent_socket_new(w->base, chan_fd, BEV_OPT_CLOSE_ON_FREE)
                 : NULL;
   if (!w->chan) close(chan_fd);
   w->drain_ev = w->base ? evtimer_new(w->base, on_drain_bound, w) : NULL;
-  if (!w->http || !w->chan || !w->drain_ev)
+  w->stop_ev = w->base ? event_new(w->base, -1, 0, on_stop, w) : NULL;
+  w->backoff_ev = w->base ? evtimer_new(w->base, backoff_done, w) : NULL;
+  w->sweep_ev = w->base ? event_new(w->base, -1, EV_PERSIST, on_sweep, w) : NULL;
+  struct timeval second = {1, 0};
+  if (!w->chan || !w->drain_ev || !w->stop_ev || !w->backoff_ev || !w->sweep_ev ||
+      event_add(w->sweep_ev, &second) != 0)
     return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   bufferevent_setcb(w->chan, on_channel_read, NULL, on_channel_event, w);
   bufferevent_enable(w->chan, EV_READ);
-  evhttp_set_bevcb(w->http, tls_bevcb, w);
-  evhttp_set_gencb(w->http, on_request, w);
-  evhttp_set_max_body_size(w->http, (ev_ssize_t)srv->max_body);
-  evhttp_set_max_headers_size(w->http, MAX_HEADERS);
-  evhttp_set_timeout(w->http, IDLE_TIMEOUT_S);
-  /* Every method reaches the dispatcher, which answers 405 in JSON. */
-  evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-  w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
-  w->backoff_ev = evtimer_new(w->base, backoff_done, w);
-  if (!w->stop_ev || !w->backoff_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   if (bulk) {
     w->adopt_ev = event_new(w->base, -1, 0, on_adopt, w);
     return w->adopt_ev ? 0 : lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   }
-  /* Each worker has its own descriptor of the shared listening socket
-   * (evhttp closes the one it accepts on when it lets go of it). With bulk
-   * workers, a worker accepts and shakes hands itself ("handshakes"). */
-  evutil_socket_t fd = dup(srv->fd);
-  w->own_accept = srv->n_bulk > 0 && learn_evhttp_accept(w->base);
-  if (w->own_accept) {
-    w->listener = fd >= 0 ? evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                                               0, fd)
-                          : NULL;
-  } else {
-    w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
-    w->listener = w->bound ? evhttp_bound_socket_get_listener(w->bound) : NULL;
-  }
+  /* Each worker has its own descriptor of the shared listening socket. */
+  int fd = dup(srv->fd);
+  w->listener = fd >= 0 ? evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                             0, fd)
+                        : NULL;
   if (fd >= 0 && !w->listener) close(fd);
   if (!w->listener) return lisec_err_set(err, LISEC_EIO, "cannot accept connections");
   evconnlistener_set_error_cb(w->listener, accept_error_cb);
   return 0;
+}
+
+static int probe_init(api_worker *w, int probe_fd, lisec_err *err) {
+  int fd = dup(probe_fd);
+  w->probe_listener = fd >= 0 ? evconnlistener_new(w->base, on_probe_accept, w,
+                                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
+                              : NULL;
+  if (fd >= 0 && !w->probe_listener) close(fd);
+  return w->probe_listener ? 0 : lisec_err_set(err, LISEC_EIO, "[probe] listen: cannot accept connections");
 }
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
@@ -1238,7 +1159,7 @@ static void process_init(void) {
   evthread_use_pthreads();
   principal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, principal_free);
   handshake_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-  conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+  conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 /* The connection cap must fit under RLIMIT_NOFILE with lisecd's reserve:
@@ -1311,6 +1232,11 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     pthread_mutex_init(&srv->ssl_lock, NULL);
     srv->role_source = cfg->role_source;
     srv->max_body = cfg->max_body;
+    /* a head and its body, in chunks at worst (chunk-size lines), and what
+     * one read may bring of the next request */
+    srv->max_head = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
+    srv->idle_ms = 1000u * (uint64_t)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 60);
+    srv->in_max = srv->max_head + 2 * cfg->max_body + 64 * 1024;
     srv->fd = -1;
     srv->probe_fd = -1;
     srv->n_workers = n_workers;
@@ -1339,9 +1265,6 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     api_server_wait_and_free(srv);
     return rc;
   }
-  if (n_bulk && !srv->workers[0].own_accept)
-    LOG_WARN("[server] bulk_workers: this libevent's evhttp cannot take connections lisecd accepted; hosts' "
-             "connections are served by the request workers");
   api_metrics_start();
   *out = srv;
   return 0;
@@ -1368,29 +1291,31 @@ bool api_server_channel_lost(const api_server *srv) {
   return __atomic_load_n(&srv->lost, __ATOMIC_SEQ_CST) != 0;
 }
 
+static void free_all(conn_list *l) {
+  while (l->head) conn_free(l->head);
+}
+
 void api_server_wait_and_free(api_server *srv) {
   if (!srv) return;
   for (int i = 0; srv->workers && i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
-    if (w->own_accept && w->listener && !w->stopping) evconnlistener_free(w->listener);
-    w->listener = NULL;
-    /* connections still in a handshake, or handed over and not taken */
-    while (w->shaking) {
-      api_conn *c = w->shaking;
-      shaking_unlink(c, &w->shaking);
-      shake_drop(c);
-    }
-    while (w->adopt_head) {
-      api_conn *c = w->adopt_head;
-      shaking_unlink(c, &w->adopt_head);
-      shake_drop(c);
+    if (w->listener) evconnlistener_free(w->listener);
+    if (w->probe_listener) evconnlistener_free(w->probe_listener);
+    /* Connections close here (and tell the channel their clients left). */
+    free_all(&w->silent);
+    free_all(&w->greeted);
+    free_all(&w->live);
+    free_all(&w->probes);
+    while (w->adopt.head) { /* handed over and not taken: not counted here */
+      api_conn *c = w->adopt.head;
+      list_unlink(c);
+      w->n_conns++;
+      conn_free(c);
     }
     if (w->stop_ev) event_free(w->stop_ev);
-    /* Connections close here (and tell the channel their clients left). */
-    if (w->http) evhttp_free(w->http);
-    if (w->probe_http) evhttp_free(w->probe_http);
     if (w->backoff_ev) event_free(w->backoff_ev);
+    if (w->sweep_ev) event_free(w->sweep_ev);
     if (w->drain_ev) event_free(w->drain_ev);
     if (w->adopt_ev) event_free(w->adopt_ev);
     if (w->chan) bufferevent_free(w->chan);

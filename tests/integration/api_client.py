@@ -20,6 +20,11 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       REOPEN_MS (default 500, give or take 40 %) after lisecd closes it, for
       SECONDS, or until STOP_FILE exists; prints {"opened",
       "closed_by_server"}.
+  api_client.py trickle PORT CA CERT KEY SECONDS
+      over one mutual TLS connection, sends a GET /healthz a byte every
+      200 ms and never finishes it (its headers go on), for at most SECONDS;
+      prints how many seconds passed until lisecd closed the connection (or
+      SECONDS when it did not).
   api_client.py wait-close PORT [SEND_HELLO_BYTES]
       opens one bare TCP connection (optionally sends the first bytes of a
       ClientHello) and prints how many seconds passed until lisecd closed it
@@ -177,6 +182,32 @@ def cmd_flood(port, n_idle, n_trickle, seconds, reopen_s, stop_file=None):
     print(json.dumps({"opened": opened, "closed_by_server": closed}))
 
 
+def cmd_trickle(port, ca, cert, key, seconds):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 4096
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.setblocking(False)
+            t0 = time.monotonic()
+            for i in range(int(seconds / 0.2)):
+                try:
+                    if s.recv(4096) == b"":
+                        break
+                except ssl.SSLWantReadError:
+                    pass
+                except OSError:
+                    break
+                try:
+                    s.send(request[i:i + 1])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass
+                except OSError:
+                    break
+                time.sleep(0.2)
+            print("%.3f" % (time.monotonic() - t0))
+
+
 def cmd_wait_close(port, n_hello):
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         t0 = time.monotonic()
@@ -201,6 +232,8 @@ def main():
     elif a[:1] == ["flood"] and len(a) in (5, 6, 7):
         cmd_flood(int(a[1]), int(a[2]), int(a[3]), float(a[4]), (int(a[5]) if len(a) >= 6 else 500) / 1000,
                   a[6] if len(a) == 7 else None)
+    elif a[:1] == ["trickle"] and len(a) == 6:
+        cmd_trickle(int(a[1]), a[2], a[3], a[4], float(a[5]))
     elif a[:1] == ["wait-close"] and len(a) in (2, 3):
         cmd_wait_close(int(a[1]), int(a[2]) if len(a) == 3 else 0)
     else:

@@ -1,0 +1,238 @@
+/* One client connection's bytes (conn.h): the socket read once per edge into
+ * a memory BIO, OpenSSL decrypting from it into the connection's input, and
+ * replies written as one TLS record into the other BIO, sent with one call.
+ * The socket is non-blocking and edge-triggered (server.c), so a read that
+ * comes back short means the socket is empty until the next edge. */
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/conn.h"
+#include "api/http1.h"
+
+#define IN_FIRST 4096
+/* One read takes up to two full TLS records (16 KiB of data each, with
+ * their header and tag), or as much plaintext on a probe connection. */
+#define READ_CHUNK (2 * (16384 + 256 + 5))
+/* A reply up to this size goes out as one TLS record with its head. */
+#define ONE_RECORD 16384
+#define HEAD_MAX 2048
+
+int api_conn_init(api_conn *c, int fd, SSL *ssl, size_t in_max) {
+  c->fd = fd;
+  c->ssl = ssl;
+  c->in_max = in_max;
+  c->wbio = BIO_new(BIO_s_mem());
+  if (!c->wbio) return -1;
+  if (!ssl) return 0;
+  c->rbio = BIO_new(BIO_s_mem());
+  if (!c->rbio) return -1;
+  /* an empty memory BIO says "retry" rather than "end of file" */
+  BIO_set_mem_eof_return(c->rbio, -1);
+  BIO_up_ref(c->wbio);
+  SSL_set_bio(ssl, c->rbio, c->wbio); /* the session owns one reference of each */
+  return 0;
+}
+
+void api_conn_release(api_conn *c) {
+  if (c->ssl) {
+    SSL_free(c->ssl); /* frees rbio and its reference of wbio */
+    c->ssl = NULL;
+    c->rbio = NULL;
+  }
+  BIO_free(c->wbio);
+  c->wbio = NULL;
+  if (c->in) explicit_bzero(c->in, c->in_len);
+  free(c->in);
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+}
+
+/* Room for at least want more bytes of input, within in_max. */
+static bool in_room(api_conn *c, size_t want) {
+  if (c->in_cap - c->in_len >= want) return true;
+  size_t need = c->in_len + want, cap = c->in_cap ? c->in_cap : IN_FIRST;
+  while (cap < need) cap *= 2;
+  if (cap > c->in_max) cap = c->in_max;
+  if (cap <= c->in_cap) return c->in_cap > c->in_len;
+  char *p = malloc(cap);
+  if (!p) return false;
+  if (c->in) {
+    memcpy(p, c->in, c->in_len);
+    explicit_bzero(c->in, c->in_len);
+    free(c->in);
+  }
+  c->in = p;
+  c->in_cap = cap;
+  return true;
+}
+
+void api_conn_fill(api_conn *c) {
+  static _Thread_local char chunk[READ_CHUNK];
+  char *to = chunk;
+  size_t cap = sizeof chunk;
+  if (!c->ssl) { /* in the clear: straight into the input */
+    if (!in_room(c, 1)) {
+      c->readable = false; /* full: the server refuses what it holds */
+      return;
+    }
+    to = c->in + c->in_len;
+    cap = c->in_cap - c->in_len;
+  }
+  ssize_t n;
+  do n = recv(c->fd, to, cap, 0);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    if (c->ssl) {
+      if (BIO_write(c->rbio, chunk, (int)n) != (int)n) c->failed = true;
+    } else {
+      c->in_len += (size_t)n;
+    }
+    if ((size_t)n < cap && !c->hup) c->readable = false;
+  } else if (n == 0) {
+    c->eof = true;
+    c->readable = false;
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    c->readable = false;
+  } else {
+    c->failed = true;
+    c->readable = false;
+  }
+}
+
+bool api_conn_decrypt(api_conn *c) {
+  if (!c->ssl) return !c->failed;
+  for (;;) {
+    if (!in_room(c, 1)) return true; /* the input is full: the server decides */
+    size_t got = 0;
+    int r = SSL_read_ex(c->ssl, c->in + c->in_len, c->in_cap - c->in_len, &got);
+    if (r == 1) {
+      c->in_len += got;
+      continue;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ) return true;
+    if (e == SSL_ERROR_ZERO_RETURN) c->eof = true; /* close_notify */
+    else c->failed = true;
+    return false;
+  }
+}
+
+size_t api_conn_pending(const api_conn *c) {
+  return (size_t)BIO_ctrl_pending(c->wbio) - c->out_off;
+}
+
+bool api_conn_flush(api_conn *c) {
+  char *p = NULL;
+  long n = BIO_get_mem_data(c->wbio, &p);
+  while (n > 0 && c->out_off < (size_t)n) {
+    ssize_t k = send(c->fd, p + c->out_off, (size_t)n - c->out_off, MSG_NOSIGNAL);
+    if (k > 0) {
+      c->out_off += (size_t)k;
+    } else if (k < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) c->failed = true;
+      return false;
+    }
+  }
+  if (n > 0) {
+    (void)BIO_reset(c->wbio);
+    c->out_off = 0;
+  }
+  return !c->failed;
+}
+
+int api_conn_write(api_conn *c, const void *p, size_t n) {
+  size_t done = 0;
+  int r = c->ssl ? SSL_write_ex(c->ssl, p, n, &done) : BIO_write_ex(c->wbio, p, n, &done);
+  if (r != 1 || done != n) {
+    ERR_clear_error();
+    c->failed = true;
+    return -1;
+  }
+  return 0;
+}
+
+void api_conn_consume(api_conn *c, size_t n) {
+  if (n > c->in_len) n = c->in_len;
+  size_t rest = c->in_len - n;
+  if (rest) memmove(c->in, c->in + n, rest);
+  explicit_bzero(c->in + rest, n);
+  c->in_len = rest;
+}
+
+/* The Date header's value, made once a second per thread (RFC 9110 5.6.7,
+ * no locale). */
+static const char *http_date(void) {
+  static _Thread_local time_t made;
+  static _Thread_local char text[32];
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t now = time(NULL);
+  if (now != made) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    made = now;
+  }
+  return text;
+}
+
+#define ADD(...)                                                          \
+  do {                                                                    \
+    int k_ = snprintf(head + n, sizeof head - n, __VA_ARGS__);            \
+    if (k_ < 0 || (size_t)k_ >= sizeof head - n) return -1;               \
+    n += (size_t)k_;                                                      \
+  } while (0)
+
+static int reply_head(char *head_out, size_t *len, const api_wire_reply *r, const api_conn_reply_head *h) {
+  char head[HEAD_MAX];
+  size_t n = 0;
+  size_t body = r->content_type[0] ? r->body_len : 0;
+  ADD("HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n", r->status, http1_reason(r->status),
+      http_date(), body);
+  if (r->content_type[0]) ADD("Content-Type: %s\r\n", r->content_type);
+  ADD("Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+  if (h->csp) ADD("Content-Security-Policy: %s\r\n", h->csp);
+  if (h->request_id && h->request_id[0]) ADD("X-Request-Id: %s\r\n", h->request_id);
+  if (r->allow[0]) ADD("Allow: %s\r\n", r->allow);
+  if (r->retry_after[0]) ADD("Retry-After: %s\r\n", r->retry_after);
+  if (r->etag[0]) ADD("ETag: %s\r\n", r->etag);
+  if (h->close) ADD("Connection: close\r\n");
+  else if (h->keep_alive_10) ADD("Connection: keep-alive\r\n");
+  ADD("\r\n");
+  memcpy(head_out, head, n);
+  *len = n;
+  return 0;
+}
+
+int api_conn_reply(api_conn *c, const api_wire_reply *r, const api_conn_reply_head *h) {
+  char one[HEAD_MAX + ONE_RECORD];
+  size_t n = 0;
+  if (reply_head(one, &n, r, h) != 0) {
+    c->failed = true;
+    return -1;
+  }
+  size_t body = r->content_type[0] && !h->head ? r->body_len : 0;
+  int rc;
+  if (n + body <= sizeof one) { /* head and body in one record */
+    if (body) memcpy(one + n, r->body, body);
+    rc = api_conn_write(c, one, n + body);
+    explicit_bzero(one + n, body);
+  } else {
+    rc = api_conn_write(c, one, n);
+    if (rc == 0) rc = api_conn_write(c, r->body, body);
+  }
+  return rc;
+}

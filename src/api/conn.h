@@ -1,0 +1,92 @@
+/* The bytes of one client connection of lisecd's front: its socket, its TLS
+ * session over memory BIOs (the front reads a socket once for whatever TLS
+ * records came, and sends a reply's record in one call, where OpenSSL on the
+ * socket itself reads each record in two), the plaintext received and not
+ * yet consumed, and a reply written as one TLS record. Policy (which request
+ * is read when, the connection lists and limits, the controller) is the
+ * server's (server.c); nothing here parses HTTP beyond writing a reply's
+ * head. A probe connection ([probe] listen) has no TLS session: the same
+ * calls move its bytes in the clear. */
+#ifndef LISEC_API_CONN_H
+#define LISEC_API_CONN_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "api/wire.h"
+
+struct api_worker;
+struct event;
+
+typedef struct api_conn {
+  struct api_worker *w;
+  int fd;
+  SSL *ssl;        /* NULL: a probe connection, in the clear */
+  BIO *rbio, *wbio; /* TLS: ciphertext from / to the socket; probe: wbio holds the reply */
+  size_t out_off;  /* bytes of wbio's data sent already */
+  struct event *ev; /* the socket, edge-triggered, for reading and writing */
+  struct event *deadline; /* the handshake's, while in it */
+  struct api_conn *prev, *next; /* in the list its phase keeps it in (server.c) */
+  void *list;
+  uint64_t active_ms;  /* when it was last seen doing its part (server.c's idle bound) */
+  bool readable;       /* an edge said bytes came, and recv has not seen the socket empty since */
+  bool hup;            /* the peer closed its side (EPOLLRDHUP): read to the end */
+  bool eof;            /* the end of the peer's bytes was read */
+  bool failed;         /* a socket or TLS error: the connection is done */
+  bool shaking;        /* in the TLS handshake */
+  bool busy;           /* a request is with the controller */
+  bool last;           /* the request being answered is the connection's last */
+  bool close_after;    /* close once the output is sent */
+  bool continued;      /* 100 Continue was sent for the request being read */
+  uint32_t inflight;   /* the id of its request at the controller, or 0 */
+  char *in;            /* plaintext received and not yet consumed */
+  size_t in_len, in_cap, in_max;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+} api_conn;
+
+/* Sets up c's TLS session (ssl: taken; NULL for a probe connection) with
+ * memory BIOs, its input bounded by in_max bytes. */
+int api_conn_init(api_conn *c, int fd, SSL *ssl, size_t in_max);
+/* Frees what api_conn_init and the I/O made (the input wiped) and closes
+ * the socket; c itself is the caller's. */
+void api_conn_release(api_conn *c);
+
+/* Reads the socket once into the session (or, in the clear, the input):
+ * c->readable turns false when it came back short, c->eof at the end,
+ * c->failed on an error. */
+void api_conn_fill(api_conn *c);
+/* Moves the plaintext the session holds into c->in, up to in_max; false
+ * when the session failed (c->failed) or ended (c->eof). The thread's
+ * OpenSSL error queue must be empty before (SSL_get_error reads it): these
+ * calls leave it so, and the server clears it once per connection's turn,
+ * not once per record. */
+bool api_conn_decrypt(api_conn *c);
+/* Sends what is to be sent: true when nothing is left, false when the
+ * socket is full (wait for it to drain) or c->failed. */
+bool api_conn_flush(api_conn *c);
+/* Bytes waiting to be sent. */
+size_t api_conn_pending(const api_conn *c);
+/* Queues bytes to go out (in one TLS record each call); -1 on failure. */
+int api_conn_write(api_conn *c, const void *p, size_t n);
+
+/* Drops n bytes of consumed input (wiped), keeping what follows. */
+void api_conn_consume(api_conn *c, size_t n);
+
+/* The headers every reply carries besides its own. */
+typedef struct api_conn_reply_head {
+  const char *request_id;
+  const char *csp;   /* Content-Security-Policy, or NULL */
+  bool head;         /* the request was HEAD: headers only */
+  bool close;        /* Connection: close */
+  bool keep_alive_10; /* an HTTP/1.0 client asked to keep the connection */
+} api_conn_reply_head;
+
+/* Queues the reply r: status line, Date, Content-Length, its headers and
+ * its body, in one TLS record. -1 on failure (c->failed). */
+int api_conn_reply(api_conn *c, const api_wire_reply *r, const api_conn_reply_head *h);
+
+#endif
