@@ -19,6 +19,7 @@
 #include "api/wire.h"
 
 struct api_worker;
+struct conn_list;
 struct event;
 
 typedef struct api_conn {
@@ -30,7 +31,7 @@ typedef struct api_conn {
   struct event *ev; /* the socket, edge-triggered, for reading and writing */
   struct event *deadline; /* the handshake's, while in it */
   struct api_conn *prev, *next; /* in the list its phase keeps it in (server.c) */
-  void *list;
+  struct conn_list *list;
   uint64_t active_ms;  /* when it was last seen doing its part (server.c's idle bound) */
   bool readable;       /* an edge said bytes came, and recv has not seen the socket empty since */
   bool hup;            /* the peer closed its side (EPOLLRDHUP): read to the end */

@@ -875,8 +875,8 @@ static step serve(api_conn *c) {
     used += body_len;
   }
   if (fr == HTTP1_MORE) {
-    if (c->in_len >= c->in_max) {
-      refuse_framing(c, &req, 413, "request body over the limit ([api] max_body)");
+    if (c->in_len >= c->in_max) { /* only chunks can get here: sizes lines take the room */
+      refuse_framing(c, &req, 413, "a chunked body whose chunk-size lines take it over the limit ([api] max_body)");
       return STEP_ON;
     }
     if (req.expect_continue && !c->continued) {
@@ -1232,11 +1232,12 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     pthread_mutex_init(&srv->ssl_lock, NULL);
     srv->role_source = cfg->role_source;
     srv->max_body = cfg->max_body;
-    /* a head and its body, in chunks at worst (chunk-size lines), and what
-     * one read may bring of the next request */
     srv->max_head = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
     srv->idle_ms = 1000u * (uint64_t)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 60);
-    srv->in_max = srv->max_head + 2 * cfg->max_body + 64 * 1024;
+    /* a head and its body, and what one read may bring of the next
+     * request; a chunked body whose chunk-size lines take it past this is
+     * refused as too large (real clients send chunks of kilobytes) */
+    srv->in_max = srv->max_head + cfg->max_body + 64 * 1024;
     srv->fd = -1;
     srv->probe_fd = -1;
     srv->n_workers = n_workers;
