@@ -189,38 +189,69 @@ static const char *http_date(void) {
   return text;
 }
 
-#define ADD(...)                                                          \
-  do {                                                                    \
-    int k_ = snprintf(head + n, sizeof head - n, __VA_ARGS__);            \
-    if (k_ < 0 || (size_t)k_ >= sizeof head - n) return -1;               \
-    n += (size_t)k_;                                                      \
-  } while (0)
+/* A reply head being written: appends that stop, and say so, at the cap. */
+typedef struct head_buf {
+  char *p;
+  size_t n, cap;
+  bool over;
+} head_buf;
 
-static int reply_head(char *head_out, size_t *len, const api_wire_reply *r, const api_conn_reply_head *h) {
-  char head[HEAD_MAX];
-  size_t n = 0;
-  size_t body = r->content_type[0] ? r->body_len : 0;
-  ADD("HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n", r->status, http1_reason(r->status),
-      http_date(), body);
-  if (r->content_type[0]) ADD("Content-Type: %s\r\n", r->content_type);
-  ADD("Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
-  if (h->csp) ADD("Content-Security-Policy: %s\r\n", h->csp);
-  if (h->request_id && h->request_id[0]) ADD("X-Request-Id: %s\r\n", h->request_id);
-  if (r->allow[0]) ADD("Allow: %s\r\n", r->allow);
-  if (r->retry_after[0]) ADD("Retry-After: %s\r\n", r->retry_after);
-  if (r->etag[0]) ADD("ETag: %s\r\n", r->etag);
-  if (h->close) ADD("Connection: close\r\n");
-  else if (h->keep_alive_10) ADD("Connection: keep-alive\r\n");
-  ADD("\r\n");
-  memcpy(head_out, head, n);
-  *len = n;
-  return 0;
+static void put(head_buf *b, const char *s, size_t len) {
+  if (b->over || len > b->cap - b->n) {
+    b->over = true;
+    return;
+  }
+  memcpy(b->p + b->n, s, len);
+  b->n += len;
+}
+
+static void put_uint(head_buf *b, uint64_t v) {
+  char d[20];
+  size_t i = sizeof d;
+  do d[--i] = (char)('0' + v % 10);
+  while (v /= 10);
+  put(b, d + i, sizeof d - i);
+}
+
+#define PUT_LIT(b, lit) put(b, lit, sizeof lit - 1)
+
+static void put_field(head_buf *b, const char *name_colon, size_t name_len, const char *value) {
+  put(b, name_colon, name_len);
+  put(b, value, strlen(value));
+  PUT_LIT(b, "\r\n");
+}
+
+#define PUT_FIELD(b, lit, value) put_field(b, lit, sizeof lit - 1, value)
+
+/* The reply's head into out[0..cap): its length, 0 when it does not fit. */
+static size_t reply_head(char *out, size_t cap, const api_wire_reply *r, const api_conn_reply_head *h) {
+  head_buf b = {out, 0, cap, false};
+  PUT_LIT(&b, "HTTP/1.1 ");
+  put_uint(&b, (uint64_t)r->status);
+  PUT_LIT(&b, " ");
+  put(&b, http1_reason(r->status), strlen(http1_reason(r->status)));
+  PUT_LIT(&b, "\r\n");
+  PUT_FIELD(&b, "Date: ", http_date());
+  PUT_LIT(&b, "Content-Length: ");
+  put_uint(&b, r->content_type[0] ? r->body_len : 0);
+  PUT_LIT(&b, "\r\n");
+  if (r->content_type[0]) PUT_FIELD(&b, "Content-Type: ", r->content_type);
+  PUT_LIT(&b, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+  if (h->csp) PUT_FIELD(&b, "Content-Security-Policy: ", h->csp);
+  if (h->request_id && h->request_id[0]) PUT_FIELD(&b, "X-Request-Id: ", h->request_id);
+  if (r->allow[0]) PUT_FIELD(&b, "Allow: ", r->allow);
+  if (r->retry_after[0]) PUT_FIELD(&b, "Retry-After: ", r->retry_after);
+  if (r->etag[0]) PUT_FIELD(&b, "ETag: ", r->etag);
+  if (h->close) PUT_LIT(&b, "Connection: close\r\n");
+  else if (h->keep_alive_10) PUT_LIT(&b, "Connection: keep-alive\r\n");
+  PUT_LIT(&b, "\r\n");
+  return b.over ? 0 : b.n;
 }
 
 int api_conn_reply(api_conn *c, const api_wire_reply *r, const api_conn_reply_head *h) {
   char one[HEAD_MAX + ONE_RECORD];
-  size_t n = 0;
-  if (reply_head(one, &n, r, h) != 0) {
+  size_t n = reply_head(one, HEAD_MAX, r, h);
+  if (n == 0) {
     c->failed = true;
     return -1;
   }

@@ -498,6 +498,14 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- requests --------------------------------------------------------------*/
 
+/* src into dst[cap], cut to fit, terminated (a request's strings, bounded
+ * already; snprintf's formatting cost for a copy is not needed). */
+static void copy_str(char *dst, size_t cap, const char *src) {
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 static void wipe_free(char *p, size_t n) {
   if (p) explicit_bzero(p, n);
   free(p);
@@ -736,14 +744,14 @@ static void forward(api_conn *c, const http1_request *req, const api_principal *
   if (rc == 0) {
     *f = (inflight){.conn = c, .t0 = t0, .route = route, .metrics = metrics,
                     .keep_alive_10 = req->minor == 0 && req->keep_alive};
-    snprintf(f->rid, sizeof f->rid, "%s", rid);
-    snprintf(f->role, sizeof f->role, "%s", who->role);
-    snprintf(f->method, sizeof f->method, "%s", req->method);
+    copy_str(f->rid, sizeof f->rid, rid);
+    copy_str(f->role, sizeof f->role, who->role);
+    copy_str(f->method, sizeof f->method, req->method);
     m->route = (uint32_t)route;
     m->who = *who;
-    snprintf(m->method, sizeof m->method, "%s", req->method);
-    snprintf(m->uri, sizeof m->uri, "%s", uri);
-    snprintf(m->request_id, sizeof m->request_id, "%s", rid);
+    copy_str(m->method, sizeof m->method, req->method);
+    copy_str(m->uri, sizeof m->uri, uri);
+    copy_str(m->request_id, sizeof m->request_id, rid);
     /* If-Match for the model's compare-and-set writes; one too long to be
      * a version, or not printable, is passed as "!", which the route
      * refuses as malformed */
