@@ -151,6 +151,13 @@ bool api_conn_flush(api_conn *c) {
   return !c->failed;
 }
 
+void api_conn_goodbye(api_conn *c) {
+  /* With OpenSSL on the socket (evhttp's bufferevent) the alert left at
+   * once; over memory BIOs it waits in wbio and would be freed unsent, so a
+   * client saw a bare EOF instead of the reason (bad_record_mac, ...). */
+  if (c->ssl && c->fd >= 0 && api_conn_pending(c)) (void)api_conn_flush(c);
+}
+
 int api_conn_write(api_conn *c, const void *p, size_t n) {
   size_t done = 0;
   int r = c->ssl ? SSL_write_ex(c->ssl, p, n, &done) : BIO_write_ex(c->wbio, p, n, &done);

@@ -179,6 +179,7 @@ static void conn_free(api_conn *c) {
   if (c->ev) event_free(c->ev);
   if (c->ssl) SSL_set_ex_data(c->ssl, conn_index, NULL);
   bool probe = !c->ssl;
+  api_conn_goodbye(c);
   api_conn_release(c);
   free(c);
   if (probe) return;

@@ -25,6 +25,11 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       200 ms and never finishes it (its headers go on), for at most SECONDS;
       prints how many seconds passed until lisecd closed the connection (or
       SECONDS when it did not).
+  api_client.py forged PORT CA CERT KEY
+      over one mutual TLS connection, GET /healthz, then sends a TLS record
+      that is not the session's (bytes no key made); prints how lisecd ended
+      the connection: the alert's reason ("SSLV3_ALERT_BAD_RECORD_MAC"), or
+      "eof" when it closed without one.
   api_client.py wait-close PORT [SEND_HELLO_BYTES]
       opens one bare TCP connection (optionally sends the first bytes of a
       ClientHello) and prints how many seconds passed until lisecd closed it
@@ -208,6 +213,34 @@ def cmd_trickle(port, ca, cert, key, seconds):
             print("%.3f" % (time.monotonic() - t0))
 
 
+def cmd_forged(port, ca, cert, key):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            data = b""
+            while b"ok\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            # application data, 32 bytes that no key of the session made
+            os.write(s.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+            try:
+                while s.recv(4096):
+                    pass
+                print("eof")
+            except ssl.SSLEOFError:
+                print("eof")
+            except ssl.SSLError as e:
+                print(e.reason or str(e))
+            except (socket.timeout, TimeoutError):
+                print("timeout")
+            except ConnectionResetError:
+                print("reset")
+
+
 def cmd_wait_close(port, n_hello):
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         t0 = time.monotonic()
@@ -234,6 +267,8 @@ def main():
                   a[6] if len(a) == 7 else None)
     elif a[:1] == ["trickle"] and len(a) == 6:
         cmd_trickle(int(a[1]), a[2], a[3], a[4], float(a[5]))
+    elif a[:1] == ["forged"] and len(a) == 5:
+        cmd_forged(int(a[1]), a[2], a[3], a[4])
     elif a[:1] == ["wait-close"] and len(a) in (2, 3):
         cmd_wait_close(int(a[1]), int(a[2]) if len(a) == 3 else 0)
     else:

@@ -207,7 +207,11 @@ printf 'POST /v1/status HTTP/1.1\r\nHost: l\r\nExpect: 100-continue\r\nContent-L
 python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
 assert [x["status"] for x in r["responses"]] == [413] and r["closed"], r' "$work/raw.json" ||
   fail "Expect: 100-continue over max_body: $(cat "$work/raw.json")"
-pass "HTTP/1.1 framing: pipelined requests answered in order, chunked bodies decoded, ambiguous framing refused naming the rule and closed, HTTP/1.0 keep-alive, 100 Continue (413 at once over the limit)"
+# A record that fails to decrypt ends the connection with the alert saying
+# so (RFC 8446 5.2: bad_record_mac), sent before the socket closes.
+why=$(client forged "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key")
+[ "$why" = SSLV3_ALERT_BAD_RECORD_MAC ] || fail "a forged record: the connection ended with '$why', not the bad_record_mac alert"
+pass "HTTP/1.1 framing: pipelined requests answered in order, chunked bodies decoded, ambiguous framing refused naming the rule and closed, HTTP/1.0 keep-alive, 100 Continue (413 at once over the limit), a forged record answered with its alert"
 
 # ---- OU and SAN URI in ou mode ------------------------------------------------
 stop_clean
