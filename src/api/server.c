@@ -318,8 +318,9 @@ static step serve(api_conn *c);
 static void conn_run(api_conn *c) {
   ERR_clear_error(); /* what other code left must not read as this session's error */
   for (;;) {
-    if (!c->failed && !api_conn_flush(c) && !c->failed) return; /* the socket drains first */
-    if (c->failed || c->close_after) break;
+    if (!c->failed && !api_conn_flush(c) && !c->failed)
+      return; /* the socket is full: its writable edge brings the connection back */
+    if (c->failed || c->close_after) break; /* close_after: all of it was sent */
     step s = c->shaking ? shake(c) : serve(c);
     if (s == STEP_GONE) return;
     if (s == STEP_ON) continue;
