@@ -22,6 +22,10 @@
 /* A reply up to this size goes out as one TLS record with its head. */
 #define ONE_RECORD 16384
 #define HEAD_MAX 2048
+/* An input buffer or reply BIO grown past this goes back to the allocator
+ * once emptied: a connection that once carried a large body or reply does
+ * not keep that much memory for the rest of its life. */
+#define KEEP_MAX (64 * 1024)
 
 int api_conn_init(api_conn *c, int fd, SSL *ssl, size_t in_max) {
   c->fd = fd;
@@ -130,6 +134,18 @@ size_t api_conn_pending(const api_conn *c) {
   return (size_t)BIO_ctrl_pending(c->wbio) - c->out_off;
 }
 
+/* A fresh, small reply BIO in place of an empty one that grew large. */
+static void wbio_renew(api_conn *c) {
+  BIO *fresh = BIO_new(BIO_s_mem());
+  if (!fresh) return; /* the large one stays; nothing is lost */
+  if (c->ssl) {
+    BIO_up_ref(fresh);
+    SSL_set0_wbio(c->ssl, fresh); /* drops the session's reference of the old one */
+  }
+  BIO_free(c->wbio);
+  c->wbio = fresh;
+}
+
 bool api_conn_flush(api_conn *c) {
   char *p = NULL;
   long n = BIO_get_mem_data(c->wbio, &p);
@@ -147,6 +163,7 @@ bool api_conn_flush(api_conn *c) {
   if (n > 0) {
     (void)BIO_reset(c->wbio);
     c->out_off = 0;
+    if ((size_t)n > KEEP_MAX) wbio_renew(c);
   }
   return !c->failed;
 }
@@ -175,6 +192,11 @@ void api_conn_consume(api_conn *c, size_t n) {
   if (rest) memmove(c->in, c->in + n, rest);
   explicit_bzero(c->in + rest, n);
   c->in_len = rest;
+  if (rest == 0 && c->in_cap > KEEP_MAX) {
+    free(c->in); /* wiped above */
+    c->in = NULL;
+    c->in_cap = 0;
+  }
 }
 
 /* The Date header's value, made once a second per thread (RFC 9110 5.6.7,
