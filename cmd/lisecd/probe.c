@@ -9,7 +9,13 @@
 
 int lisecd_probe_config(const lisec_config *cfg, api_server_config *sc, lisec_err *err) {
   const char *listen = lisec_config_str(cfg, "probe", "listen", NULL);
+  int64_t conns = 64, idle_s = 5;
   sc->probe_listen = NULL;
+  int rc = lisec_config_int(cfg, "probe", "max_connections", 64, 1, 4096, &conns, err);
+  if (!rc) rc = lisec_config_int(cfg, "probe", "idle_timeout_s", 5, 1, 300, &idle_s, err);
+  if (rc) return rc;
+  sc->probe_max_connections = (int)conns;
+  sc->probe_idle_timeout_s = (int)idle_s;
   if (!listen || !listen[0]) return 0;
   if (sc->listen && strcmp(listen, sc->listen) == 0)
     return lisec_err_set(err, LISEC_EINVAL,

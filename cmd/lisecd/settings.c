@@ -18,7 +18,7 @@ const char *const lisecd_known_settings[] = {
     "store.url",
     "log.level", "log.json", "log.format", "log.access",
     /* plain-HTTP /healthz and /readyz for load balancers (probe.c) */
-    "probe.listen",
+    "probe.listen", "probe.max_connections", "probe.idle_timeout_s",
     /* the audit log (ctl/record.c, ctl/auditlog.c) */
     "audit.li_admin_key", "audit.origin", "audit.vkey_file",
     "audit.checkpoint_entries", "audit.checkpoint_ms", "audit.open_full_check_below",

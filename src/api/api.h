@@ -274,6 +274,8 @@ typedef struct api_server_config {
   /* [probe] listen: plain HTTP /healthz and /readyz without client
    * certificates (server.c, "the probe listener"); NULL: none. */
   const char *probe_listen;
+  int probe_max_connections; /* [probe] max_connections: open at most (0: 64; the least active goes) */
+  int probe_idle_timeout_s;  /* [probe] idle_timeout_s (0: 5) */
   unsigned refusal_rate, refusal_burst, refusal_clients; /* api_ratelimit_configure */
   /* Called once, on a worker's thread, when a channel to the controller
    * closes or breaks the protocol: lisecd cannot serve any more. */

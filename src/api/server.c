@@ -57,10 +57,8 @@
 #define ACCEPT_BACKOFF_MAX_MS 1000
 /* At a stop, requests the controller is still deciding get this long. */
 #define STOP_DRAIN_S 10
-/* The probe listener's connections: few, small, short-lived. */
+/* The probe listener's requests: a line and a few fields. */
 #define PROBE_HEADERS_MAX 4096
-#define PROBE_TIMEOUT_S 5
-#define PROBE_CONNS_MAX 64
 
 typedef struct conn_list {
   api_conn *head, *tail; /* oldest first */
@@ -118,6 +116,8 @@ struct api_server {
   size_t max_head;  /* [server] max_header_bytes */
   api_worker *workers;
   int probe_fd;     /* [probe] listen, or -1 */
+  int probe_conns;  /* [probe] max_connections */
+  uint64_t probe_idle_ms; /* [probe] idle_timeout_s */
 };
 
 static int principal_index = -1;
@@ -916,8 +916,8 @@ static step serve(api_conn *c) {
  * controller is gone); GET /readyz asks the controller whether it can serve
  * (ctl_ready: store, tokens, checkpoint signer) and says what is not ready.
  * Anything else is 404 or 405, requests are small (headers bounded, no
- * body), at most PROBE_CONNS_MAX connections are open, and idle ones close
- * after PROBE_TIMEOUT_S. It reveals nothing about the model, LI or the
+ * body), at most [probe] max_connections are open (the least recently
+ * active goes first), and idle ones close after [probe] idle_timeout_s. It reveals nothing about the model, LI or the
  * API. */
 static void probe_text(api_conn *c, int status, const char *allow, const char *text) {
   api_wire_reply r = {.status = status, .body = (const uint8_t *)text, .body_len = strlen(text)};
@@ -960,7 +960,7 @@ static void on_probe_accept(struct evconnlistener *lev, evutil_socket_t fd, stru
                             void *arg) {
   (void)lev, (void)sa, (void)salen;
   api_worker *w = arg;
-  if (w->probes.n >= PROBE_CONNS_MAX) conn_free(w->probes.head); /* the least recently active */
+  if (w->probes.n >= w->srv->probe_conns) conn_free(w->probes.head); /* the least recently active */
   api_conn *c = calloc(1, sizeof *c);
   if (!c) {
     close(fd);
@@ -998,7 +998,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   api_worker *w = arg;
   uint64_t now = now_ms();
   sweep_list(&w->live, w->srv->idle_ms, now);
-  sweep_list(&w->probes, PROBE_TIMEOUT_S * 1000u, now);
+  sweep_list(&w->probes, w->srv->probe_idle_ms, now);
 }
 
 /* ---- accepting, stopping, the workers -------------------------------------*/
@@ -1250,6 +1250,8 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->in_max = srv->max_head + cfg->max_body + 64 * 1024;
     srv->fd = -1;
     srv->probe_fd = -1;
+    srv->probe_conns = cfg->probe_max_connections > 0 ? cfg->probe_max_connections : 64;
+    srv->probe_idle_ms = 1000u * (uint64_t)(cfg->probe_idle_timeout_s > 0 ? cfg->probe_idle_timeout_s : 5);
     srv->n_workers = n_workers;
     srv->n_bulk = n_bulk;
     srv->bulk_nice = cfg->bulk_nice;

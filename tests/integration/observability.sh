@@ -18,7 +18,7 @@ lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 head -c 32 /dev/urandom >"$work/kek.bin"
 chmod 600 "$work/kek.bin"
 probe_port=$(free_port)
-start_lisecd "$pki" "[probe]" "listen = 127.0.0.1:$probe_port" \
+start_lisecd "$pki" "[probe]" "listen = 127.0.0.1:$probe_port" "max_connections = 2" "idle_timeout_s = 3" \
   "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
   "[audit]" "li_admin_key = $work/li-admin.pub" "[api]" "refusal_rate = 0"
 P=http://127.0.0.1:$probe_port
@@ -43,7 +43,28 @@ curl -s -o /dev/null --cacert "$pki/ca.crt" "$LISECD_URL/healthz" && fail "the T
 # nothing the probe says names the model or LI
 grep -q 'not found: this listener answers GET /healthz and GET /readyz only' <(curl -s "$P/x") ||
   fail "the probe's 404 does not say what it answers"
-pass "probe listener: /healthz and /readyz over plain HTTP without a certificate; other paths 404, methods 405, big headers refused"
+# [probe] max_connections = 2: a third connection closes the least recently
+# active one; [probe] idle_timeout_s = 3 closes an idle one.
+python3 - "$probe_port" <<'PY' || fail "probe connection limits (above)"
+import socket, sys, time
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port)); time.sleep(0.2)
+b = socket.create_connection(("127.0.0.1", port)); time.sleep(0.2)
+c = socket.create_connection(("127.0.0.1", port))
+c.sendall(b"GET /healthz HTTP/1.1\r\nHost: l\r\n\r\n")
+c.settimeout(5)
+assert c.recv(4096).startswith(b"HTTP/1.1 200"), "the third connection was not served"
+a.settimeout(1.5)
+try:
+    assert a.recv(1) == b"", "the least recently active connection got bytes"
+except socket.timeout:
+    sys.exit("the least recently active connection was kept past max_connections = 2")
+t0 = time.monotonic()
+assert c.recv(1) == b"", "an idle probe connection got bytes"
+dt = time.monotonic() - t0
+assert 2.0 <= dt < 6, "an idle probe connection closed after %.1f s, idle_timeout_s = 3" % dt
+PY
+pass "probe listener: /healthz and /readyz over plain HTTP without a certificate; other paths 404, methods 405, big headers refused; at max_connections the least active closes, idle ones after idle_timeout_s"
 
 # ---- role metrics -----------------------------------------------------------------
 [ "$(as metrics -o "$work/m-metrics.txt" -w '%{http_code}' "$LISECD_URL/metrics")" = 200 ] || fail "role metrics cannot read /metrics"
