@@ -90,6 +90,7 @@ typedef struct api_worker {
   conn_list probes; /* the probe listener's, least recently active first */
   bool started;
   bool stopping;                  /* on_stop ran */
+  bool stopped;                   /* its loop ended: no request is begun any more */
   struct bufferevent *chan;       /* to the controller */
   bool chan_lost;                 /* the controller is gone: every request gets 503 */
   api_wire_pending inflight;      /* forwarded requests by id */
@@ -849,7 +850,7 @@ static void dispatch_probe(api_conn *c, const http1_request *req, const char *ur
  * controller already). */
 static step serve(api_conn *c) {
   if (!api_conn_decrypt(c) && c->failed) return STEP_WAIT;
-  if (c->busy || c->in_len == 0) return STEP_WAIT;
+  if (c->busy || c->in_len == 0 || c->w->stopped) return STEP_WAIT;
   size_t max_head = c->ssl ? c->w->srv->max_head : PROBE_HEADERS_MAX;
   uint64_t max_body = c->ssl ? c->w->srv->max_body : 0;
   http1_request req;
@@ -1069,7 +1070,9 @@ static void *worker_main(void *arg) {
     LOG_WARN("a bulk front worker cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; hosts' "
              "connections are served at the decisions' priority", w->srv->bulk_nice, strerror(errno));
   event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
-  /* A request that came in the last moment still gets an answer. */
+  /* A request that came in the last moment still gets an answer; the
+   * requests pipelined behind it are not begun. */
+  w->stopped = true;
   inflight_refuse_all(w, 503, "unavailable", "lisecd is stopping; ask again");
   return NULL;
 }
