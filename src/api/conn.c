@@ -220,62 +220,36 @@ static const char *http_date(void) {
   return text;
 }
 
-/* A reply head being written: appends that stop, and say so, at the cap. */
-typedef struct head_buf {
-  char *p;
-  size_t n, cap;
-  bool over;
-} head_buf;
-
-static void put(head_buf *b, const char *s, size_t len) {
-  if (b->over || len > b->cap - b->n) {
-    b->over = true;
-    return;
-  }
-  memcpy(b->p + b->n, s, len);
-  b->n += len;
-}
-
-static void put_uint(head_buf *b, uint64_t v) {
-  char d[20];
-  size_t i = sizeof d;
-  do d[--i] = (char)('0' + v % 10);
-  while (v /= 10);
-  put(b, d + i, sizeof d - i);
-}
-
-#define PUT_LIT(b, lit) put(b, lit, sizeof lit - 1)
-
-static void put_field(head_buf *b, const char *name_colon, size_t name_len, const char *value) {
-  put(b, name_colon, name_len);
-  put(b, value, strlen(value));
-  PUT_LIT(b, "\r\n");
+static void put_field(lisec_fbuf *b, const char *name_colon, size_t name_len, const char *value) {
+  lisec_fbuf_put(b, name_colon, name_len);
+  lisec_fbuf_str(b, value, HEAD_MAX);
+  LISEC_FBUF_LIT(b, "\r\n");
 }
 
 #define PUT_FIELD(b, lit, value) put_field(b, lit, sizeof lit - 1, value)
 
 /* The reply's head into out[0..cap): its length, 0 when it does not fit. */
 static size_t reply_head(char *out, size_t cap, const api_wire_reply *r, const api_conn_reply_head *h) {
-  head_buf b = {out, 0, cap, false};
-  PUT_LIT(&b, "HTTP/1.1 ");
-  put_uint(&b, (uint64_t)r->status);
-  PUT_LIT(&b, " ");
-  put(&b, http1_reason(r->status), strlen(http1_reason(r->status)));
-  PUT_LIT(&b, "\r\n");
+  lisec_fbuf b = {out, 0, cap, false};
+  LISEC_FBUF_LIT(&b, "HTTP/1.1 ");
+  lisec_fbuf_uint(&b, (uint64_t)r->status, 3);
+  LISEC_FBUF_LIT(&b, " ");
+  lisec_fbuf_str(&b, http1_reason(r->status), 64);
+  LISEC_FBUF_LIT(&b, "\r\n");
   PUT_FIELD(&b, "Date: ", http_date());
-  PUT_LIT(&b, "Content-Length: ");
-  put_uint(&b, r->content_type[0] ? r->body_len : 0);
-  PUT_LIT(&b, "\r\n");
+  LISEC_FBUF_LIT(&b, "Content-Length: ");
+  lisec_fbuf_uint(&b, r->content_type[0] ? r->body_len : 0, 1);
+  LISEC_FBUF_LIT(&b, "\r\n");
   if (r->content_type[0]) PUT_FIELD(&b, "Content-Type: ", r->content_type);
-  PUT_LIT(&b, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+  LISEC_FBUF_LIT(&b, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
   if (h->csp) PUT_FIELD(&b, "Content-Security-Policy: ", h->csp);
   if (h->request_id && h->request_id[0]) PUT_FIELD(&b, "X-Request-Id: ", h->request_id);
   if (r->allow[0]) PUT_FIELD(&b, "Allow: ", r->allow);
   if (r->retry_after[0]) PUT_FIELD(&b, "Retry-After: ", r->retry_after);
   if (r->etag[0]) PUT_FIELD(&b, "ETag: ", r->etag);
-  if (h->close) PUT_LIT(&b, "Connection: close\r\n");
-  else if (h->keep_alive_10) PUT_LIT(&b, "Connection: keep-alive\r\n");
-  PUT_LIT(&b, "\r\n");
+  if (h->close) LISEC_FBUF_LIT(&b, "Connection: close\r\n");
+  else if (h->keep_alive_10) LISEC_FBUF_LIT(&b, "Connection: keep-alive\r\n");
+  LISEC_FBUF_LIT(&b, "\r\n");
   return b.over ? 0 : b.n;
 }
 

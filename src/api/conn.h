@@ -63,8 +63,9 @@ void api_conn_fill(api_conn *c);
 /* Moves the plaintext the session holds into c->in, up to in_max; false
  * when the session failed (c->failed) or ended (c->eof). The thread's
  * OpenSSL error queue must be empty before (SSL_get_error reads it): these
- * calls leave it so, and the server clears it once per connection's turn,
- * not once per record. */
+ * calls clear it after a failure, and so must every other OpenSSL caller on
+ * a front worker's thread (server.c: the handshake, the certificate's
+ * principal, a TLS reload), so that no per-record clearing is needed. */
 bool api_conn_decrypt(api_conn *c);
 /* Sends what is to be sent: true when nothing is left, false when the
  * socket is full (wait for it to drain) or c->failed. */

@@ -274,7 +274,10 @@ static int tls_setup(api_server *srv, const api_server_config *cfg, lisec_err *e
 int api_server_tls_reload(api_server *srv, const api_tls_material *m, api_tls_info *info, lisec_err *err) {
   SSL_CTX *c = NULL, *old;
   int rc = api_tls_ctx_new(m, time(NULL), &c, info, err);
-  if (rc) return rc;
+  if (rc) {
+    ERR_clear_error(); /* as in ssl_principal: the thread's queue stays empty (conn.h) */
+    return rc;
+  }
   tls_callbacks(c);
   /* Open connections hold a reference to the context they began with and
    * keep it; only new ones see this one. */
@@ -297,6 +300,7 @@ static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *
     return NULL;
   }
   if (api_principal_from_cert(SSL_get0_peer_certificate(ssl), srv->role_source, p, err) != 0) {
+    ERR_clear_error(); /* what X.509 left must not read as a session's error (conn.h) */
     free(p);
     return NULL;
   }
@@ -317,7 +321,6 @@ static step shake(api_conn *c);
 static step serve(api_conn *c);
 
 static void conn_run(api_conn *c) {
-  ERR_clear_error(); /* what other code left must not read as this session's error */
   for (;;) {
     if (!c->failed && !api_conn_flush(c) && !c->failed)
       return; /* the socket is full: its writable edge brings the connection back */
@@ -389,6 +392,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   pthread_mutex_unlock(&srv->ssl_lock);
   api_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
   if (!c || salen <= 0 || (size_t)salen > sizeof c->peer) {
+    ERR_clear_error();
     free(c);
     SSL_free(ssl);
     close(fd);

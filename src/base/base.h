@@ -188,6 +188,20 @@ int lisec_buf_printf(lisec_buf *b, const char *fmt, ...) __attribute__((format(p
 /* Wipes the contents before freeing: buffers may have held secrets. */
 void lisec_buf_free(lisec_buf *b);
 
+/* Text appended into a fixed buffer p[cap] (base/fbuf.c): n bytes so far;
+ * an append that does not fit sets over and writes nothing more. */
+typedef struct lisec_fbuf {
+  char *p;
+  size_t n, cap;
+  bool over;
+} lisec_fbuf;
+void lisec_fbuf_put(lisec_fbuf *b, const char *s, size_t len);
+/* s up to max bytes (or its NUL). */
+void lisec_fbuf_str(lisec_fbuf *b, const char *s, size_t max);
+/* v in decimal, zero-padded to min_digits. */
+void lisec_fbuf_uint(lisec_fbuf *b, uint64_t v, int min_digits);
+#define LISEC_FBUF_LIT(b, lit) lisec_fbuf_put(b, lit, sizeof lit - 1)
+
 /* ---- files -------------------------------------------------------------- */
 
 /* Reads a whole file of at most max bytes (NUL-terminated for convenience). */

@@ -73,8 +73,9 @@ static const char *component(void) {
   return log_process ? log_process : program_invocation_short_name;
 }
 
-/* The line's time, its second formatted once per second per thread. */
-static void format_ts(int64_t now_ms, char out[40]) {
+/* The line's time: its second formatted once per second per thread, then
+ * the milliseconds. */
+static void put_ts(lisec_fbuf *b, int64_t now_ms) {
   static _Thread_local int64_t made = -1;
   static _Thread_local char s[32];
   if (now_ms / 1000 != made) {
@@ -83,7 +84,10 @@ static void format_ts(int64_t now_ms, char out[40]) {
     if (n && s[n - 1] == 'Z') s[n - 1] = '\0';
     made = now_ms / 1000;
   }
-  snprintf(out, 40, "%s.%03dZ", s, (int)(now_ms % 1000));
+  lisec_fbuf_str(b, s, sizeof s);
+  LISEC_FBUF_LIT(b, ".");
+  lisec_fbuf_uint(b, (uint64_t)(now_ms % 1000), 3);
+  LISEC_FBUF_LIT(b, "Z");
 }
 
 /* Lines a thread holds (lisec_log_hold) until it lets them go, written
@@ -131,7 +135,9 @@ static void set_str(json_t *o, const char *k, const char *v) {
  * line (a != NULL) its own fields. */
 static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_rec *a) {
   char ts[40];
-  format_ts(lisec_time_now_ms(), ts);
+  lisec_fbuf tsb = {ts, 0, sizeof ts - 1, false};
+  put_ts(&tsb, lisec_time_now_ms());
+  ts[tsb.n] = '\0';
   const char *rid = a ? a->request_id : ctx.request_id;
   const char *role = a ? a->role : ctx.role;
   const char *route = a ? a->route : ctx.route;
@@ -159,27 +165,54 @@ static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_re
     json_decref(o);
     return;
   }
-  /* Each field held to its bound, so the line always fits. */
-  char extra[512] = "";
+  /* Each field held to its bound, so the line fits but for a long message,
+   * which is cut (the line stays one line). */
+  char line[2048 + 1024];
+  lisec_fbuf b = {line, 0, sizeof line - 1, false}; /* room kept for the newline */
+  lisec_fbuf_str(&b, ts, sizeof ts);
+  LISEC_FBUF_LIT(&b, " ");
+  const char *level = level_names[lvl];
+  lisec_fbuf_str(&b, level, 8);
+  for (size_t i = strlen(level); i < 5; i++) LISEC_FBUF_LIT(&b, " ");
+  LISEC_FBUF_LIT(&b, " ");
+  if (log_process) {
+    LISEC_FBUF_LIT(&b, "[");
+    lisec_fbuf_str(&b, log_process, 64);
+    LISEC_FBUF_LIT(&b, "] ");
+  }
+  size_t before_msg = b.n;
+  lisec_fbuf_str(&b, msg, 2048);
+  if (b.over) { /* the message alone is too long: as much of it as fits */
+    b.over = false;
+    b.n = before_msg;
+    lisec_fbuf_put(&b, msg, b.cap - b.n);
+  }
   if (a) {
     uint64_t us = (a->duration_ns + 500) / 1000; /* duration_ms with 3 decimals, rounded */
-    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s method=%.15s route=%.127s status=%d duration_ms=%llu.%03llu",
-             rid && rid[0] ? rid : "-", role && role[0] ? role : "-", a->method ? a->method : "-",
-             route && route[0] ? route : "-", a->status, (unsigned long long)(us / 1000),
-             (unsigned long long)(us % 1000));
+    LISEC_FBUF_LIT(&b, " request_id=");
+    lisec_fbuf_str(&b, rid && rid[0] ? rid : "-", 64);
+    LISEC_FBUF_LIT(&b, " role=");
+    lisec_fbuf_str(&b, role && role[0] ? role : "-", 79);
+    LISEC_FBUF_LIT(&b, " method=");
+    lisec_fbuf_str(&b, a->method ? a->method : "-", 15);
+    LISEC_FBUF_LIT(&b, " route=");
+    lisec_fbuf_str(&b, route && route[0] ? route : "-", 127);
+    LISEC_FBUF_LIT(&b, " status=");
+    lisec_fbuf_uint(&b, a->status > 0 ? (uint64_t)a->status : 0, 1);
+    LISEC_FBUF_LIT(&b, " duration_ms=");
+    lisec_fbuf_uint(&b, us / 1000, 1);
+    LISEC_FBUF_LIT(&b, ".");
+    lisec_fbuf_uint(&b, us % 1000, 3);
   } else if (rid && rid[0]) {
-    snprintf(extra, sizeof extra, " request_id=%.64s role=%.79s route=%.127s", rid, role[0] ? role : "-",
-             route[0] ? route : "-");
+    LISEC_FBUF_LIT(&b, " request_id=");
+    lisec_fbuf_str(&b, rid, 64);
+    LISEC_FBUF_LIT(&b, " role=");
+    lisec_fbuf_str(&b, role[0] ? role : "-", 79);
+    LISEC_FBUF_LIT(&b, " route=");
+    lisec_fbuf_str(&b, route[0] ? route : "-", 127);
   }
-  char line[2048 + 1024];
-  int n = log_process ? snprintf(line, sizeof line, "%s %-5s [%s] %s%s\n", ts, level_names[lvl], log_process, msg, extra)
-                      : snprintf(line, sizeof line, "%s %-5s %s%s\n", ts, level_names[lvl], msg, extra);
-  if (n < 0) return;
-  if ((size_t)n >= sizeof line) { /* cut, still one line */
-    n = (int)sizeof line - 1;
-    line[n - 1] = '\n';
-  }
-  put_line(line, (size_t)n);
+  line[b.n] = '\n';
+  put_line(line, b.n + 1);
 }
 
 void lisec_log(lisec_log_level lvl, const char *fmt, ...) {

@@ -148,6 +148,34 @@ static void test_json_canonical(void **state) {
   json_decref(v);
 }
 
+/* Fixed-buffer appends: text, bounded strings, padded numbers; an append
+ * that does not fit writes nothing and every later one is dropped too. */
+static void test_fbuf(void **state) {
+  (void)state;
+  char out[16];
+  lisec_fbuf b = {out, 0, sizeof out, false};
+  LISEC_FBUF_LIT(&b, "a=");
+  lisec_fbuf_uint(&b, 7, 3);
+  LISEC_FBUF_LIT(&b, " ");
+  lisec_fbuf_str(&b, "abcdef", 4);
+  LISEC_FBUF_LIT(&b, " ");
+  lisec_fbuf_uint(&b, 0, 1);
+  assert_false(b.over);
+  assert_int_equal(b.n, 12);
+  assert_memory_equal(out, "a=007 abcd 0", 12);
+  lisec_fbuf_uint(&b, 18446744073709551615u, 1); /* 20 digits: over */
+  assert_true(b.over);
+  assert_int_equal(b.n, 12);
+  LISEC_FBUF_LIT(&b, "x"); /* fits, but the buffer is over already */
+  assert_int_equal(b.n, 12);
+  char wide[24];
+  lisec_fbuf w = {wide, 0, sizeof wide, false};
+  lisec_fbuf_uint(&w, 18446744073709551615u, 1);
+  assert_false(w.over);
+  assert_int_equal(w.n, 20);
+  assert_memory_equal(wide, "18446744073709551615", 20);
+}
+
 static void test_buf_bounded(void **state) {
   (void)state;
   lisec_buf b;
@@ -419,7 +447,7 @@ int main(void) {
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
       cmocka_unit_test(test_json_only_keys),
       cmocka_unit_test(test_id_rule),          cmocka_unit_test(test_json_nul_refused),
-      cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_fbuf),      cmocka_unit_test(test_hex),
       cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
