@@ -63,9 +63,10 @@ void api_conn_fill(api_conn *c);
 /* Moves the plaintext the session holds into c->in, up to in_max; false
  * when the session failed (c->failed) or ended (c->eof). The thread's
  * OpenSSL error queue must be empty before (SSL_get_error reads it): these
- * calls clear it after a failure, and so must every other OpenSSL caller on
- * a front worker's thread (server.c: the handshake, the certificate's
- * principal, a TLS reload), so that no per-record clearing is needed. */
+ * calls clear it after a failure, the other OpenSSL callers on a front
+ * worker's thread do after theirs (server.c: the handshake, the
+ * certificate's principal, a TLS reload), and each connection's turn clears
+ * what any caller left nonetheless (server.c, conn_run). */
 bool api_conn_decrypt(api_conn *c);
 /* Sends what is to be sent: true when nothing is left, false when the
  * socket is full (wait for it to drain) or c->failed. */

@@ -321,6 +321,10 @@ static step shake(api_conn *c);
 static step serve(api_conn *c);
 
 static void conn_run(api_conn *c) {
+  /* An error some other OpenSSL caller on this thread left would read as
+   * this session's (SSL_get_error looks at the queue first); peeking is
+   * cheap, clearing the whole queue on every turn was not. */
+  if (ERR_peek_error()) ERR_clear_error();
   for (;;) {
     if (!c->failed && !api_conn_flush(c) && !c->failed)
       return; /* the socket is full: its writable edge brings the connection back */
