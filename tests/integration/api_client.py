@@ -25,6 +25,11 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       200 ms and never finishes it (its headers go on), for at most SECONDS;
       prints how many seconds passed until lisecd closed the connection (or
       SECONDS when it did not).
+  api_client.py early PORT CA CERT KEY
+      a mutual TLS 1.3 handshake whose last flight (certificate, Finished)
+      and stdin's requests, sealed right after it, leave in one write, so
+      lisecd reads them with one recv; reads until lisecd closes the
+      connection or 3 s pass; prints what raw prints.
   api_client.py forged PORT CA CERT KEY
       over one mutual TLS connection, GET /healthz, then sends a TLS record
       that is not the session's (bytes no key made); prints how lisecd ended
@@ -213,6 +218,54 @@ def cmd_trickle(port, ca, cert, key, seconds):
             print("%.3f" % (time.monotonic() - t0))
 
 
+def cmd_early(port, ca, cert, key):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    request = sys.stdin.buffer.read()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    s.sendall(out.read())
+                chunk = s.recv(65536)
+                if not chunk:
+                    sys.exit("lisecd closed the connection in the handshake")
+                inc.write(chunk)
+        obj.write(request)  # sealed after the client's Finished, sent with it
+        s.sendall(out.read())
+        s.settimeout(3)
+        data, closed = b"", False
+        while not closed:
+            try:
+                while True:
+                    data += obj.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                closed = True
+                break
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, TimeoutError):
+                break
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                inc.write_eof()
+            else:
+                inc.write(chunk)
+    responses, rest = parse_responses(data, False)
+    print(json.dumps({"responses": responses, "closed": closed, "trailing": rest.decode("latin-1")}))
+
+
 def cmd_forged(port, ca, cert, key):
     ctx = ssl.create_default_context(cafile=ca)
     ctx.load_cert_chain(cert, key)
@@ -267,6 +320,8 @@ def main():
                   a[6] if len(a) == 7 else None)
     elif a[:1] == ["trickle"] and len(a) == 6:
         cmd_trickle(int(a[1]), a[2], a[3], a[4], float(a[5]))
+    elif a[:1] == ["early"] and len(a) == 5:
+        cmd_early(int(a[1]), a[2], a[3], a[4])
     elif a[:1] == ["forged"] and len(a) == 5:
         cmd_forged(int(a[1]), a[2], a[3], a[4])
     elif a[:1] == ["wait-close"] and len(a) in (2, 3):
