@@ -169,10 +169,19 @@ bool api_conn_flush(api_conn *c) {
 }
 
 void api_conn_goodbye(api_conn *c) {
-  /* With OpenSSL on the socket (evhttp's bufferevent) the alert left at
+  if (!c->ssl || c->fd < 0) return;
+  /* An orderly end (not a failed session or socket, not in the handshake)
+   * says so: RFC 8446 6.1, each side sends close_notify before closing its
+   * write side unless it sent an error alert; without it a client cannot
+   * tell the end from a cut connection. */
+  if (!c->failed && SSL_is_init_finished(c->ssl)) {
+    (void)SSL_shutdown(c->ssl);
+    ERR_clear_error();
+  }
+  /* With OpenSSL on the socket (evhttp's bufferevent) an alert left at
    * once; over memory BIOs it waits in wbio and would be freed unsent, so a
    * client saw a bare EOF instead of the reason (bad_record_mac, ...). */
-  if (c->ssl && c->fd >= 0 && api_conn_pending(c)) (void)api_conn_flush(c);
+  if (api_conn_pending(c)) (void)api_conn_flush(c);
 }
 
 int api_conn_write(api_conn *c, const void *p, size_t n) {

@@ -71,8 +71,9 @@ bool api_conn_decrypt(api_conn *c);
 /* Sends what is to be sent: true when nothing is left, false when the
  * socket is full (wait for it to drain) or c->failed. */
 bool api_conn_flush(api_conn *c);
-/* Before the socket closes: a TLS alert OpenSSL queued (a record that
- * failed) goes out if the socket takes it at once, nothing waits for it. */
+/* Before the socket closes: close_notify after an orderly end, or the TLS
+ * alert OpenSSL queued (a record that failed), goes out if the socket takes
+ * it at once; nothing waits for it. */
 void api_conn_goodbye(api_conn *c);
 /* Bytes waiting to be sent. */
 size_t api_conn_pending(const api_conn *c);

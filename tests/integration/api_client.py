@@ -29,7 +29,8 @@ with Python's socket and ssl modules only, sharing nothing with lisecd.
       a mutual TLS 1.3 handshake whose last flight (certificate, Finished)
       and stdin's requests, sealed right after it, leave in one write, so
       lisecd reads them with one recv; reads until lisecd closes the
-      connection or 3 s pass; prints what raw prints.
+      connection or 3 s pass; prints what raw prints, and "close_notify":
+      whether lisecd said it closed (TLS close_notify) before the TCP end.
   api_client.py forged PORT CA CERT KEY
       over one mutual TLS connection, GET /healthz, then sends a TLS record
       that is not the session's (bytes no key made); prints how lisecd ended
@@ -240,14 +241,20 @@ def cmd_early(port, ca, cert, key):
         obj.write(request)  # sealed after the client's Finished, sent with it
         s.sendall(out.read())
         s.settimeout(3)
-        data, closed = b"", False
+        data, closed, close_notify = b"", False, False
         while not closed:
             try:
                 while True:
-                    data += obj.read(65536)
+                    got = obj.read(65536)
+                    if not got:  # the session's end: close_notify came
+                        raise ssl.SSLZeroReturnError
+                    data += got
             except ssl.SSLWantReadError:
                 pass
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            except ssl.SSLZeroReturnError:
+                closed = close_notify = True
+                break
+            except ssl.SSLEOFError:
                 closed = True
                 break
             try:
@@ -263,7 +270,8 @@ def cmd_early(port, ca, cert, key):
             else:
                 inc.write(chunk)
     responses, rest = parse_responses(data, False)
-    print(json.dumps({"responses": responses, "closed": closed, "trailing": rest.decode("latin-1")}))
+    print(json.dumps({"responses": responses, "closed": closed, "close_notify": close_notify,
+                      "trailing": rest.decode("latin-1")}))
 
 
 def cmd_forged(port, ca, cert, key):

@@ -158,12 +158,14 @@ PY
 # Requests sent with the handshake's last flight are read with it, before
 # the handshake is done: a host's connection handed to a bulk worker
 # ([server] bulk_workers = 1) takes them along, an operator's serves them
-# where it is.
+# where it is. After the Connection: close reply lisecd closes with
+# close_notify, so the client can tell the end from a cut connection.
 for role in host operator; do
   printf 'GET /healthz HTTP/1.1\r\nHost: l\r\n\r\nGET /v1/nope HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n' |
     client early "$LISECD_PORT" "$pki/ca.crt" "$pki/$role.crt" "$pki/$role.key" >"$work/raw.json"
   python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
-assert [x["status"] for x in r["responses"]] == [200, 404] and r["closed"] and r["trailing"] == "", r' "$work/raw.json" ||
+assert [x["status"] for x in r["responses"]] == [200, 404] and r["closed"] and r["trailing"] == "", r
+assert r["close_notify"], "closed without close_notify (RFC 8446 6.1)"' "$work/raw.json" ||
     fail "$role: requests sent with the handshake's Finished: $(head -c 600 "$work/raw.json")"
 done
 # A body in chunks, split inside a JSON token, with an extension and a
@@ -222,7 +224,7 @@ assert [x["status"] for x in r["responses"]] == [413] and r["closed"], r' "$work
 # so (RFC 8446 5.2: bad_record_mac), sent before the socket closes.
 why=$(client forged "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key")
 [ "$why" = SSLV3_ALERT_BAD_RECORD_MAC ] || fail "a forged record: the connection ended with '$why', not the bad_record_mac alert"
-pass "HTTP/1.1 framing: pipelined requests answered in order (also sent with the handshake's Finished, a host's through the hand-over to a bulk worker), chunked bodies decoded, ambiguous framing refused naming the rule and closed, HTTP/1.0 keep-alive, 100 Continue (413 at once over the limit), a forged record answered with its alert"
+pass "HTTP/1.1 framing: pipelined requests answered in order (also sent with the handshake's Finished, a host's through the hand-over to a bulk worker; closed with close_notify), chunked bodies decoded, ambiguous framing refused naming the rule and closed, HTTP/1.0 keep-alive, 100 Continue (413 at once over the limit), a forged record answered with its alert"
 
 # ---- OU and SAN URI in ou mode ------------------------------------------------
 stop_clean
