@@ -1324,8 +1324,11 @@ void api_server_wait_and_free(api_server *srv) {
   for (int i = 0; srv->workers && i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
     if (w->started) pthread_join(w->thread, NULL);
+    /* NULLed: conn_free below calls listener_update */
     if (w->listener) evconnlistener_free(w->listener);
+    w->listener = NULL;
     if (w->probe_listener) evconnlistener_free(w->probe_listener);
+    w->probe_listener = NULL;
     /* Connections close here (and tell the channel their clients left). */
     free_all(&w->silent);
     free_all(&w->greeted);
