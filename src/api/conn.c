@@ -130,6 +130,10 @@ bool api_conn_decrypt(api_conn *c) {
   }
 }
 
+size_t api_conn_buffered(const api_conn *c) {
+  return c->in_len + (c->rbio ? (size_t)BIO_ctrl_pending(c->rbio) : 0);
+}
+
 size_t api_conn_pending(const api_conn *c) {
   return (size_t)BIO_ctrl_pending(c->wbio) - c->out_off;
 }

@@ -75,6 +75,9 @@ bool api_conn_flush(api_conn *c);
  * alert OpenSSL queued (a record that failed), goes out if the socket takes
  * it at once; nothing waits for it. */
 void api_conn_goodbye(api_conn *c);
+/* Bytes received and not consumed: plaintext, and TLS records not yet
+ * decrypted. */
+size_t api_conn_buffered(const api_conn *c);
 /* Bytes waiting to be sent. */
 size_t api_conn_pending(const api_conn *c);
 /* Queues bytes to go out (in one TLS record each call); -1 on failure. */

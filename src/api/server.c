@@ -333,7 +333,11 @@ static void conn_run(api_conn *c) {
     if (s == STEP_GONE) return;
     if (s == STEP_ON) continue;
     if (c->failed || (c->eof && api_conn_pending(c) == 0)) break;
-    if (!c->readable || c->in_len >= c->in_max) {
+    /* While its request is with the controller a connection is read only
+     * to see the client leave (a head's worth: the next request waits in
+     * the socket); otherwise up to its bound. */
+    size_t room = c->busy ? c->w->srv->max_head : c->in_max;
+    if (!c->readable || api_conn_buffered(c) >= room) {
       if (api_conn_pending(c)) continue; /* a step queued bytes: send them */
       return;
     }
@@ -589,6 +593,7 @@ static void refuse_framing(api_conn *c, const http1_request *req, int status, co
   send_response(c, &resp, rid, false);
   request_done(-1, status, 0, NULL, req && req->method[0] ? req->method : "-", rid);
   api_response_free(&resp);
+  api_conn_consume(c, c->in_len); /* never framed again, whatever closes it */
 }
 
 /* ---- the channel to the controller -------------------------------------- */
@@ -857,8 +862,9 @@ static void dispatch_probe(api_conn *c, const http1_request *req, const char *ur
  * was, STEP_WAIT when its bytes are not all here (or one is at the
  * controller already). */
 static step serve(api_conn *c) {
+  if (c->busy || c->w->stopped) return STEP_WAIT;
   if (!api_conn_decrypt(c) && c->failed) return STEP_WAIT;
-  if (c->busy || c->in_len == 0 || c->w->stopped) return STEP_WAIT;
+  if (c->in_len == 0) return STEP_WAIT;
   size_t max_head = c->ssl ? c->w->srv->max_head : PROBE_HEADERS_MAX;
   uint64_t max_body = c->ssl ? c->w->srv->max_body : 0;
   http1_request req;
