@@ -932,8 +932,8 @@ static step serve(api_conn *c) {
  * (ctl_ready: store, tokens, checkpoint signer) and says what is not ready.
  * Anything else is 404 or 405, requests are small (headers bounded, no
  * body), at most [probe] max_connections are open (the least recently
- * active goes first), and idle ones close after [probe] idle_timeout_s. It reveals nothing about the model, LI or the
- * API. */
+ * active goes first), and idle ones close after [probe] idle_timeout_s.
+ * It reveals nothing about the model, LI or the API. */
 static void probe_text(api_conn *c, int status, const char *allow, const char *text) {
   api_wire_reply r = {.status = status, .body = (const uint8_t *)text, .body_len = strlen(text)};
   snprintf(r.content_type, sizeof r.content_type, "text/plain");
