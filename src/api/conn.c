@@ -15,7 +15,6 @@
 #include "api/conn.h"
 #include "api/http1.h"
 
-#define IN_FIRST 4096
 /* One read takes up to two full TLS records (16 KiB of data each, with
  * their header and tag), or as much plaintext on a probe connection. */
 #define READ_CHUNK (2 * (16384 + 256 + 5))
@@ -30,7 +29,7 @@
 int api_conn_init(api_conn *c, int fd, SSL *ssl, size_t in_max) {
   c->fd = fd;
   c->ssl = ssl;
-  c->in_max = in_max;
+  lisec_buf_init(&c->in, in_max);
   c->wbio = BIO_new(BIO_s_mem());
   if (!c->wbio) return -1;
   if (!ssl) return 0;
@@ -51,31 +50,18 @@ void api_conn_release(api_conn *c) {
   }
   BIO_free(c->wbio);
   c->wbio = NULL;
-  if (c->in) explicit_bzero(c->in, c->in_len);
-  free(c->in);
-  c->in = NULL;
-  c->in_len = c->in_cap = 0;
+  lisec_buf_free(&c->in);
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
 }
 
-/* Room for at least want more bytes of input, within in_max. */
-static bool in_room(api_conn *c, size_t want) {
-  if (c->in_cap - c->in_len >= want) return true;
-  size_t need = c->in_len + want, cap = c->in_cap ? c->in_cap : IN_FIRST;
-  while (cap < need) cap *= 2;
-  if (cap > c->in_max) cap = c->in_max;
-  if (cap <= c->in_cap) return c->in_cap > c->in_len;
-  char *p = malloc(cap);
-  if (!p) return false;
-  if (c->in) {
-    memcpy(p, c->in, c->in_len);
-    explicit_bzero(c->in, c->in_len);
-    free(c->in);
-  }
-  c->in = p;
-  c->in_cap = cap;
-  return true;
+/* How many bytes the input takes now, grown if it must, within in.max;
+ * 0 when it is full or cannot grow. */
+static size_t in_room(api_conn *c) {
+  lisec_buf *b = &c->in;
+  if (b->len >= b->max || lisec_buf_reserve(b, 1) != 0) return 0;
+  size_t room = b->cap - b->len - 1; /* lisec_buf keeps a terminator's byte */
+  return room < b->max - b->len ? room : b->max - b->len;
 }
 
 void api_conn_fill(api_conn *c) {
@@ -83,12 +69,12 @@ void api_conn_fill(api_conn *c) {
   char *to = chunk;
   size_t cap = sizeof chunk;
   if (!c->ssl) { /* in the clear: straight into the input */
-    if (!in_room(c, 1)) {
+    cap = in_room(c);
+    if (!cap) {
       c->readable = false; /* full: the server refuses what it holds */
       return;
     }
-    to = c->in + c->in_len;
-    cap = c->in_cap - c->in_len;
+    to = (char *)c->in.data + c->in.len;
   }
   ssize_t n;
   do n = recv(c->fd, to, cap, 0);
@@ -97,7 +83,7 @@ void api_conn_fill(api_conn *c) {
     if (c->ssl) {
       if (BIO_write(c->rbio, chunk, (int)n) != (int)n) c->failed = true;
     } else {
-      c->in_len += (size_t)n;
+      c->in.len += (size_t)n;
     }
     if ((size_t)n < cap && !c->hup) c->readable = false;
   } else if (n == 0) {
@@ -114,11 +100,12 @@ void api_conn_fill(api_conn *c) {
 bool api_conn_decrypt(api_conn *c) {
   if (!c->ssl) return !c->failed;
   for (;;) {
-    if (!in_room(c, 1)) return true; /* the input is full: the server decides */
+    size_t room = in_room(c);
+    if (!room) return true; /* the input is full: the server decides */
     size_t got = 0;
-    int r = SSL_read_ex(c->ssl, c->in + c->in_len, c->in_cap - c->in_len, &got);
+    int r = SSL_read_ex(c->ssl, c->in.data + c->in.len, room, &got);
     if (r == 1) {
-      c->in_len += got;
+      c->in.len += got;
       continue;
     }
     int e = SSL_get_error(c->ssl, r);
@@ -131,7 +118,7 @@ bool api_conn_decrypt(api_conn *c) {
 }
 
 size_t api_conn_buffered(const api_conn *c) {
-  return c->in_len + (c->rbio ? (size_t)BIO_ctrl_pending(c->rbio) : 0);
+  return c->in.len + (c->rbio ? (size_t)BIO_ctrl_pending(c->rbio) : 0);
 }
 
 size_t api_conn_pending(const api_conn *c) {
@@ -200,16 +187,13 @@ int api_conn_write(api_conn *c, const void *p, size_t n) {
 }
 
 void api_conn_consume(api_conn *c, size_t n) {
-  if (n > c->in_len) n = c->in_len;
-  size_t rest = c->in_len - n;
-  if (rest) memmove(c->in, c->in + n, rest);
-  explicit_bzero(c->in + rest, n);
-  c->in_len = rest;
-  if (rest == 0 && c->in_cap > KEEP_MAX) {
-    free(c->in); /* wiped above */
-    c->in = NULL;
-    c->in_cap = 0;
-  }
+  lisec_buf *b = &c->in;
+  if (n > b->len) n = b->len;
+  size_t rest = b->len - n;
+  if (rest) memmove(b->data, b->data + n, rest);
+  if (b->data) explicit_bzero(b->data + rest, n);
+  b->len = rest;
+  if (rest == 0 && b->cap > KEEP_MAX) lisec_buf_free(b);
 }
 
 /* The Date header's value, made once a second per thread (RFC 9110 5.6.7,

@@ -43,8 +43,7 @@ typedef struct api_conn {
   bool close_after;    /* close once the output is sent */
   bool continued;      /* 100 Continue was sent for the request being read */
   uint32_t inflight;   /* the id of its request at the controller, or 0 */
-  char *in;            /* plaintext received and not yet consumed */
-  size_t in_len, in_cap, in_max;
+  lisec_buf in;        /* plaintext received and not yet consumed, at most in.max */
   struct sockaddr_storage peer;
   socklen_t peer_len;
 } api_conn;

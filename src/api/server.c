@@ -336,7 +336,7 @@ static void conn_run(api_conn *c) {
     /* While its request is with the controller a connection is read only
      * to see the client leave (a head's worth: the next request waits in
      * the socket); otherwise up to its bound. */
-    size_t room = c->busy ? c->w->srv->max_head : c->in_max;
+    size_t room = c->busy ? c->w->srv->max_head : c->in.max;
     if (!c->readable || api_conn_buffered(c) >= room) {
       if (api_conn_pending(c)) continue; /* a step queued bytes: send them */
       return;
@@ -593,7 +593,7 @@ static void refuse_framing(api_conn *c, const http1_request *req, int status, co
   send_response(c, &resp, rid, false);
   request_done(-1, status, 0, NULL, req && req->method[0] ? req->method : "-", rid);
   api_response_free(&resp);
-  api_conn_consume(c, c->in_len); /* never framed again, whatever closes it */
+  api_conn_consume(c, c->in.len); /* never framed again, whatever closes it */
 }
 
 /* ---- the channel to the controller -------------------------------------- */
@@ -864,20 +864,21 @@ static void dispatch_probe(api_conn *c, const http1_request *req, const char *ur
 static step serve(api_conn *c) {
   if (c->busy || c->w->stopped) return STEP_WAIT;
   if (!api_conn_decrypt(c) && c->failed) return STEP_WAIT;
-  if (c->in_len == 0) return STEP_WAIT;
+  if (c->in.len == 0) return STEP_WAIT;
+  char *in = (char *)c->in.data;
   size_t max_head = c->ssl ? c->w->srv->max_head : PROBE_HEADERS_MAX;
   uint64_t max_body = c->ssl ? c->w->srv->max_body : 0;
   http1_request req;
   int status = 0;
   const char *why = NULL;
-  http1_result fr = http1_parse_head(c->in, c->in_len, max_head, &req, &status, &why);
+  http1_result fr = http1_parse_head(in, c->in.len, max_head, &req, &status, &why);
   if (fr == HTTP1_BAD) {
     refuse_framing(c, NULL, status, why);
     return STEP_ON;
   }
   if (fr == HTTP1_MORE) return STEP_WAIT;
-  char *body = c->in + req.head_len;
-  size_t have = c->in_len - req.head_len, body_len = 0, used = req.head_len;
+  char *body = in + req.head_len;
+  size_t have = c->in.len - req.head_len, body_len = 0, used = req.head_len;
   if (req.chunked) {
     http1_chunked st = {0};
     fr = http1_chunked_scan(&st, body, have, max_body, max_head, &status, &why);
@@ -900,7 +901,7 @@ static step serve(api_conn *c) {
     used += body_len;
   }
   if (fr == HTTP1_MORE) {
-    if (c->in_len >= c->in_max) { /* only chunks can get here: sizes lines take the room */
+    if (c->in.len >= c->in.max) { /* only chunks can get here: sizes lines take the room */
       refuse_framing(c, &req, 413, "a chunked body whose chunk-size lines take it over the limit ([api] max_body)");
       return STEP_ON;
     }

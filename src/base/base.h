@@ -183,6 +183,9 @@ typedef struct lisec_buf {
 } lisec_buf;
 
 void lisec_buf_init(lisec_buf *b, size_t max);
+/* Room for extra more bytes (and a terminator) without passing max:
+ * LISEC_ETOOBIG past it; the old copy is wiped when the buffer moves. */
+int lisec_buf_reserve(lisec_buf *b, size_t extra);
 int lisec_buf_append(lisec_buf *b, const void *p, size_t n);
 int lisec_buf_printf(lisec_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wipes the contents before freeing: buffers may have held secrets. */

@@ -14,7 +14,7 @@ void lisec_buf_init(lisec_buf *b, size_t max) {
   b->max = max;
 }
 
-static int buf_reserve(lisec_buf *b, size_t extra) {
+int lisec_buf_reserve(lisec_buf *b, size_t extra) {
   if (extra > b->max - b->len) return LISEC_ETOOBIG;
   size_t need = b->len + extra + 1; /* room for a NUL terminator */
   if (need <= b->cap) return 0;
@@ -33,7 +33,7 @@ static int buf_reserve(lisec_buf *b, size_t extra) {
 }
 
 int lisec_buf_append(lisec_buf *b, const void *p, size_t n) {
-  int rc = buf_reserve(b, n);
+  int rc = lisec_buf_reserve(b, n);
   if (rc) return rc;
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;
@@ -47,7 +47,7 @@ int lisec_buf_printf(lisec_buf *b, const char *fmt, ...) {
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
   if (n < 0) return LISEC_EINVAL;
-  int rc = buf_reserve(b, (size_t)n);
+  int rc = lisec_buf_reserve(b, (size_t)n);
   if (rc) return rc;
   va_start(ap, fmt);
   vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -129,14 +129,14 @@ static void test_input_pipelined_and_trimmed(void **state) {
   assert_int_equal(send(peer, two, sizeof two - 1, 0), (ssize_t)(sizeof two - 1));
   c.readable = true;
   api_conn_fill(&c);
-  assert_int_equal(c.in_len, sizeof two - 1);
+  assert_int_equal(c.in.len, sizeof two - 1);
   assert_false(c.readable); /* a short read: the socket is empty */
   api_conn_consume(&c, 19);
-  assert_int_equal(c.in_len, 19);
-  assert_memory_equal(c.in, "GET /b HTTP/1.1\r\n\r\n", 19);
+  assert_int_equal(c.in.len, 19);
+  assert_memory_equal(c.in.data, "GET /b HTTP/1.1\r\n\r\n", 19);
   api_conn_consume(&c, 19);
-  assert_int_equal(c.in_len, 0);
-  assert_non_null(c.in); /* small: kept for the next request */
+  assert_int_equal(c.in.len, 0);
+  assert_non_null(c.in.data); /* small: kept for the next request */
   /* a 200 KB body grows the buffer; emptied, it is freed */
   size_t big = 200 * 1024;
   char *body = calloc(1, big);
@@ -148,14 +148,14 @@ static void test_input_pipelined_and_trimmed(void **state) {
     api_conn_fill(&c);
     assert_false(c.failed);
   }
-  while (c.in_len < big) {
+  while (c.in.len < big) {
     c.readable = true;
     api_conn_fill(&c);
   }
-  assert_true(c.in_cap >= big);
+  assert_true(c.in.cap >= big);
   api_conn_consume(&c, big);
-  assert_null(c.in);
-  assert_int_equal(c.in_cap, 0);
+  assert_null(c.in.data);
+  assert_int_equal(c.in.cap, 0);
   free(body);
   api_conn_release(&c);
   close(peer);
@@ -173,14 +173,14 @@ static void test_input_bound_and_eof(void **state) {
     c.readable = true;
     api_conn_fill(&c);
   }
-  assert_int_equal(c.in_len, 64); /* never past in_max */
+  assert_int_equal(c.in.len, 64); /* never past in_max */
   assert_false(c.readable);       /* full: it stopped reading */
   api_conn_consume(&c, 64);
   close(peer);
   for (int i = 0; i < 8 && !c.eof; i++) {
     c.readable = true;
     api_conn_fill(&c);
-    api_conn_consume(&c, c.in_len);
+    api_conn_consume(&c, c.in.len);
   }
   assert_true(c.eof);
   assert_false(c.failed);
