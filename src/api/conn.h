@@ -39,13 +39,11 @@ typedef struct api_conn {
   bool failed;         /* a socket or TLS error: the connection is done */
   bool shaking;        /* in the TLS handshake */
   bool busy;           /* a request is with the controller */
-  bool last;           /* the request being answered is the connection's last */
-  bool close_after;    /* close once the output is sent */
+  bool last;           /* the request being answered is its last: it closes once the reply is sent */
   bool continued;      /* 100 Continue was sent for the request being read */
   uint32_t inflight;   /* the id of its request at the controller, or 0 */
   lisec_buf in;        /* plaintext received and not yet consumed, at most in.max */
   struct sockaddr_storage peer;
-  socklen_t peer_len;
 } api_conn;
 
 /* Sets up c's TLS session (ssl: taken; NULL for a probe connection) with

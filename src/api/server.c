@@ -328,7 +328,7 @@ static void conn_run(api_conn *c) {
   for (;;) {
     if (!c->failed && !api_conn_flush(c) && !c->failed)
       return; /* the socket is full: its writable edge brings the connection back */
-    if (c->failed || c->close_after) break; /* close_after: all of it was sent */
+    if (c->failed || (c->last && !c->busy)) break; /* the last request's reply is all sent */
     step s = c->shaking ? shake(c) : serve(c);
     if (s == STEP_GONE) return;
     if (s == STEP_ON) continue;
@@ -409,7 +409,6 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   c->w = w;
   c->fd = -1;
   memcpy(&c->peer, sa, (size_t)salen);
-  c->peer_len = (socklen_t)salen;
   c->shaking = true;
   c->deadline = evtimer_new(w->base, conn_deadline_cb, c);
   if (api_conn_init(c, fd, ssl, srv->in_max) != 0 || !c->deadline) {
@@ -563,7 +562,6 @@ static void send_reply(api_conn *c, const api_wire_reply *r, const char *rid, bo
   api_conn_reply_head h = {.request_id = rid, .csp = c->ssl ? API_UI_CSP : NULL, .head = head,
                            .close = c->last, .keep_alive_10 = keep_alive_10 && !c->last};
   api_conn_reply(c, r, &h);
-  if (c->last) c->close_after = true;
   conn_touch(c);
 }
 
