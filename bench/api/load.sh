@@ -18,6 +18,15 @@
 # (medians over the rounds), with the CPU each of lisecd's processes and
 # the attestation client used during the decisions' run (in cores: CPU
 # seconds per second of wall).
+# LOAD_DECISION_RATE=R makes the decisions an open load: R a second in all
+# on a fixed schedule, each latency counted from when it was due (tlsload's
+# TLSLOAD_RATE). The default, a closed loop as fast as answers come, keeps
+# every core busy, so its latency is mostly queueing (clients / rate) and
+# its mixed/alone ratio follows the lost throughput; at a rate lisecd can
+# carry in every kind, the ratio is how much the other work delays a
+# decision. LOAD_ATTEST_RATE=R paces the hosts' reports to R a second in
+# all, as a fleet reports at its interval (e.g. 333: 100,000 hosts every 5
+# minutes); unset, they report as fast as lisecd answers (a storm).
 # Settings of the build under test, each set only when given (a build from
 # before them refuses an unknown key): LOAD_BULK_CHANNELS, LOAD_BULK_NICE
 # ([server] bulk_channels, bulk_nice), LOAD_BULK_WORKERS ([server]
@@ -37,11 +46,12 @@
 . "$src/tests/integration/attest_lib.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
 lhosts=${LOAD_HOSTS:-200} ltargets=${LOAD_TARGETS:-2000} lsecs=${LOAD_SECONDS:-8}
-lrounds=${LOAD_ROUNDS:-2} lclients=${LOAD_CLIENTS:-64}
+lrounds=${LOAD_ROUNDS:-2} lclients=${LOAD_CLIENTS:-64} lpoll=${LOAD_POLL_MS:-500}
 [ "$lhosts" -ge 8 ] && [ "$lhosts" -le 5000 ] || fail "LOAD_HOSTS must be 8-5000"
 [ "$ltargets" -ge 1 ] && [ "$ltargets" -le 100000 ] || fail "LOAD_TARGETS must be 1-100000"
 [ "$lclients" -ge 1 ] && [ "$lclients" -le 64 ] || fail "LOAD_CLIENTS must be 1-64"
 [ "$lrounds" -ge 1 ] && [ "$lrounds" -le 10 ] || fail "LOAD_ROUNDS must be 1-10"
+[ "$lpoll" -ge 50 ] && [ "$lpoll" -le 10000 ] || fail "LOAD_POLL_MS must be 50-10000"
 bi=$build/bench/bench_inventory
 [ -x "$bi" ] || fail "missing $bi (cmake --build $build --target bench_inventory)"
 for c in sqlite3 softhsm2-util; do command -v $c >/dev/null || fail "$c is not installed"; done
@@ -98,10 +108,12 @@ h = int(sys.argv[1]); rnd = random.Random(22)
 for _ in range(20000):
     print('{"vm":"vm%d-%d","hypervisor":"hv%d"}' % (rnd.randrange(h), rnd.randrange(20), rnd.randrange(h)))
 PY
+paced() { [ -n "$1" ] && echo "at $1/s, open load" || echo "as fast as answered"; }
 echo
 echo "decisions under load: $lclients clients x 1 mTLS connection, POST /v1/decisions/migration, ${lsecs}s rounds;" \
   "$lhosts hosts x 20 VMs, $ltargets targets ($((SECONDS - t0)) s to add); load average $(cut -d' ' -f1-3 /proc/loadavg);" \
-  "settings: ${lconf[*]//$ld\//}; attestation client and rotations at nice $cnice"
+  "settings: ${lconf[*]//$ld\//}; attestation client and rotations at nice $cnice;" \
+  "decisions $(paced "${LOAD_DECISION_RATE:-}"), reports $(paced "${LOAD_ATTEST_RATE:-}")"
 # the CPU of lisecd's processes (user + system ticks)
 lfront=$(pgrep -P "$LISECD_PID" -x lisecd-front) lctl=$(pgrep -P "$LISECD_PID" -x lisecd-ctl)
 lkeys=$(pgrep -P "$LISECD_PID" -x lisecd-keys)
@@ -118,7 +130,7 @@ lticks() {
 # the lock waits so far (one line: 4 x 17 numbers), empty from a build without them
 waits() { [ -s "$ld/waits" ] && awk '{for (i = 3; i <= NF; i++) printf "%s ", $i}' "$ld/waits" || true; }
 decide() {
-  TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
+  TLSLOAD_RATE=${LOAD_DECISION_RATE:-} TLSLOAD_BODIES=$ld/bodies "$build/bench/tlsload" "$LISECD_PORT" /v1/decisions/migration "$pki/ca.crt" \
     "$pki/mano.crt" "$pki/mano.key" "$lclients" 1 "$lsecs" 50000000
 }
 kek=0
@@ -132,18 +144,22 @@ rotate_loop() {
     code=$(as li-admin -o "$ld/rotate.reply" -w '%{http_code}' -H 'Content-Type: application/json' \
       -d "{\"key_label\":\"kek-$kek-$BASHPID\"}" "$LISECD_URL/v1/vault/rotate-kek")
     [ "$code" = 202 ] || { echo "rotation failed: $code $(cat "$ld/rotate.reply")" >&2; break; }
-    # a job: its state is asked every 200 ms until it ends (at most 120 s;
-    # each ask is a curl and a jq on the machine under test, a TLS handshake
-    # on lisecd's front: every 50 ms they took a tenth of a core)
-    local id i
-    id=$(jq -r .id "$ld/rotate.reply")
-    for i in $(seq 600); do
+    # a job: its state is asked every LOAD_POLL_MS (500) until it ends (at
+    # most 120 s). Each ask is a curl with its TLS handshake on the machine
+    # under test, and the reply is read by bash, not jq: at 200 ms with jq
+    # the asking took a tenth of a core, and its processes, at the
+    # decisions' priority, delayed decisions by milliseconds (perf sched).
+    local id="" state="" i
+    [[ $(<"$ld/rotate.reply") =~ \"id\":\"([^\"]+)\" ]] && id=${BASH_REMATCH[1]}
+    for ((i = 0; i * lpoll < 120000; i++)); do
       as li-admin -o "$ld/rotate.reply" "$LISECD_URL/v1/vault/rotate-kek/$id" || true
-      [ "$(jq -r .state "$ld/rotate.reply")" = running ] || break
-      sleep 0.2
+      state=""
+      [[ $(<"$ld/rotate.reply") =~ \"state\":\"([a-z]+)\" ]] && state=${BASH_REMATCH[1]}
+      [ "$state" = running ] || break
+      sleep "$((lpoll / 1000)).$(printf %03d $((lpoll % 1000)))"
     done
     b=${EPOCHREALTIME/./}
-    [ "$(jq -r .state "$ld/rotate.reply")" = done ] || { echo "rotation failed: $(cat "$ld/rotate.reply")" >&2; break; }
+    [ "$state" = done ] || { echo "rotation failed: $(cat "$ld/rotate.reply")" >&2; break; }
     d=$((b - a)) n=$((n + 1)) total=$((total + d))
     [ $d -gt $max ] && max=$d
   done
@@ -155,7 +171,7 @@ run_kind() {
   local kind=$1 r=$2 apid="" rpid="" line extra=""
   if [ "$kind" = attest ] || [ "$kind" = mixed ]; then
     # attestations start first and outlast the decisions
-    nice -n "$cnice" "$bi" run "$ld" "$pki" "$LISECD_PORT" "$lhosts" 8 20 $((lsecs + 4)) 10000000 "$LISECD_PID" \
+    BENCH_INVENTORY_RATE=${LOAD_ATTEST_RATE:-} nice -n "$cnice" "$bi" run "$ld" "$pki" "$LISECD_PORT" "$lhosts" 8 20 $((lsecs + 4)) 10000000 "$LISECD_PID" \
       >"$ld/attest.$kind.$r" 2>"$ld/attest.$kind.$r.err" &
     apid=$!
   fi

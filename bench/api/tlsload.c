@@ -8,7 +8,16 @@
  * request in turn (the decisions of bench/api's load run). Every request's
  * latency (its write to the end of its reply) is kept, and the client's own
  * CPU time (user + system, getrusage) is printed with the rate: on a 2-core
- * machine the client takes its share of the cores from the server. */
+ * machine the client takes its share of the cores from the server.
+ *
+ * With TLSLOAD_RATE=R the load is open instead of closed: each thread (one
+ * connection each) sends at R / THREADS requests a second on a fixed
+ * schedule, the threads' schedules staggered, and a request's latency is
+ * counted from the moment it was due, not from its write, so a request that
+ * waited behind a slow one counts that wait (as wrk2 does). A closed loop
+ * at saturation measures queueing (clients / rate), so its latency moves
+ * with the throughput; at a rate the server can carry, latency is the
+ * server's own delay, and how other work stretches it. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,12 +25,14 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +46,9 @@
 static SSL_CTX *ctx;
 static int port, conns_per_thread;
 static const char *path;
-static double seconds;
+static double seconds, rate;
+static int nthreads;
+static pthread_barrier_t connected; /* open loop: the schedules start together */
 static long max_requests;
 static atomic_long done_requests, failures;
 static char **bodies; /* POST bodies (TLSLOAD_BODIES), or NULL for GET */
@@ -154,6 +167,42 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Sleeps until the monotonic time at (seconds). */
+static void sleep_until(double at) {
+  struct timespec ts = {.tv_sec = (time_t)at, .tv_nsec = (long)((at - (double)(time_t)at) * 1e9)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+  }
+}
+
+/* Open loop (TLSLOAD_RATE): one connection, one request every THREADS / R
+ * seconds from this thread's offset on, each latency counted from when it
+ * was due. A connection that falls behind sends its next request at once. */
+static void *paced_worker(void *arg) {
+  int index = (int)(intptr_t)arg;
+  char req[BODY_LEN_MAX + 512], *buf = malloc(REPLY_MAX);
+  SSL *ssl = connect_tls();
+  if (!ssl) atomic_fetch_add(&failures, 1);
+  pthread_barrier_wait(&connected);
+  double period = (double)nthreads / rate, start = now() + period * index / nthreads;
+  double deadline = start + seconds;
+  for (long k = 0; buf && ssl; k++) {
+    double due = start + (double)k * period;
+    if (due >= deadline || atomic_fetch_add(&done_requests, 1) >= max_requests) break;
+    if (now() < due) sleep_until(due);
+    int len = next_request(req, sizeof req);
+    if (len <= 0 || (size_t)len >= sizeof req || SSL_write(ssl, req, len) != len ||
+        read_response(ssl, buf, REPLY_MAX) != 0) {
+      atomic_fetch_sub(&done_requests, 1);
+      atomic_fetch_add(&failures, 1);
+      break;
+    }
+    keep_latency(now() - due);
+  }
+  disconnect(ssl);
+  free(buf);
+  return NULL;
+}
+
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
   return x < y ? -1 : x > y;
@@ -185,13 +234,20 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   port = atoi(argv[1]);
   path = argv[2];
-  int threads = atoi(argv[6]);
+  int threads = nthreads = atoi(argv[6]);
   conns_per_thread = atoi(argv[7]);
   seconds = atof(argv[8]);
   max_requests = atol(argv[9]);
   if (threads < 1 || threads > 64 || conns_per_thread < 1 || conns_per_thread > MAX_CONNS ||
       seconds <= 0 || max_requests < 1 || strlen(path) > 256)
     return fprintf(stderr, "tlsload: bad arguments\n"), 2;
+  const char *rs = getenv("TLSLOAD_RATE");
+  rate = rs && *rs ? atof(rs) : 0;
+  if (rs && *rs && (rate <= 0 || conns_per_thread != 1))
+    return fprintf(stderr, "tlsload: TLSLOAD_RATE wants a positive rate and one connection a thread\n"), 2;
+  /* the schedule's wake-ups to the microsecond, not the default 50 us slack */
+  if (rate > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  pthread_barrier_init(&connected, NULL, (unsigned)threads);
   ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   if (SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1 ||
@@ -208,7 +264,8 @@ int main(int argc, char **argv) {
   pthread_t th[64];
   atomic_store(&done_requests, 0);
   double t0 = now();
-  for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, worker, NULL);
+  for (int i = 0; i < threads; i++)
+    pthread_create(&th[i], NULL, rate > 0 ? paced_worker : worker, (void *)(intptr_t)i);
   for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
   double dt = now() - t0;
   long n = atomic_load(&done_requests);

@@ -15,6 +15,10 @@
  * lisec's verification is used to make it.
  *   bench_inventory seed DIR PKI HOSTS VMS_PER_HOST
  *   bench_inventory run DIR PORT HOSTS THREADS SECONDS MAX_REPORTS LISECD_PID
+ *     (BENCH_INVENTORY_RATE=R: the hosts together report R times a second
+ *     on a fixed schedule, as a fleet does at its attestation interval,
+ *     each report's latency counted from when it was due; unset: every
+ *     thread reports as fast as lisecd answers)
  *   bench_inventory emit DIR OUTDIR
  * DIR holds eventlog.bin and ext.txt (evgen's log and extends). */
 #include <arpa/inet.h>
@@ -530,6 +534,7 @@ typedef struct worker {
   size_t n;
   int vms;
   double start, end;
+  double period; /* paced: seconds between this thread's reports; 0: as fast as answered */
   long max;
   double *lat;
   size_t nlat, caplat;
@@ -548,9 +553,13 @@ static void *warm_main(void *arg) {
 
 static void *run_main(void *arg) {
   worker *w = arg;
-  for (size_t i = 0;; i = (i + 1) % w->n) {
-    double t0 = now_s();
+  for (size_t i = 0, k = 0;; i = (i + 1) % w->n, k++) {
+    double t0 = w->period > 0 ? w->start + (double)k * w->period : now_s();
     if (t0 >= w->end || atomic_fetch_sub(&reports_left, 1) <= 0) break;
+    if (w->period > 0) {
+      double wait = t0 - now_s();
+      if (wait > 0) usleep((useconds_t)(wait * 1e6));
+    }
     if (report(w->hosts[i], w->vms, w->why, sizeof w->why) != 0) {
       w->failures++;
       continue;
@@ -656,9 +665,14 @@ static int cmd_run(int argc, char **argv) {
   FILE *mf = fopen(mark, "w");
   if (mf) fclose(mf);
   atomic_store(&reports_left, max);
+  const char *rs = getenv("BENCH_INVENTORY_RATE");
+  double rate = rs && *rs ? atof(rs) : 0;
+  if (rs && *rs && rate <= 0) die("BENCH_INVENTORY_RATE wants a positive rate");
   double cpu0 = proc_cpu_s(pid), self0 = self_cpu_s(), t0 = now_s();
   for (int t = 0; t < nthreads; t++) {
     w[t].end = t0 + seconds;
+    w[t].period = rate > 0 ? nthreads / rate : 0;
+    w[t].start = t0 + w[t].period * t / nthreads;
     pthread_create(&w[t].t, NULL, run_main, &w[t]);
   }
   size_t total = 0;

@@ -599,6 +599,10 @@ static void *slow_main(void *arg) {
 /* A REWRAP for the rotation's lane (taking payload); false when there is
  * none, or it is full or out of memory: the serving thread answers it. */
 #define SLOW_QUEUED_MAX 64
+/* After a REWRAP the serving thread does not spin for this long: the
+ * rotation's next one comes after a token round trip and the lowered
+ * thread's turn, and the decisions' priority must not wait awake for it. */
+#define SLOW_QUIET_NS (10 * 1000 * 1000)
 static bool hand_slow(serving *c, const ipc_header *h, uint8_t *payload, const keys_request *q) {
   if (!c->slow_started || q->type != KEYS_MSG_REWRAP) return false;
   job *j = malloc(sizeof *j);
@@ -684,15 +688,20 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
   serving_start(&c, s, fd);
   bool spin_next = true;
   unsigned waits = 0;
+  uint64_t slow_at = 0; /* when the last REWRAP went to the rotation's lane */
   for (;;) {
     ipc_header h;
     uint8_t *payload = NULL;
     lisec_err rerr = {0};
-    /* awake only while requests come back to back (a batch, a rotation,
-     * a burst): between API requests, ~1 ms apart, a spin would burn the
-     * CPU the other processes need and still end in a sleep */
+    /* awake only while requests come back to back (a batch, a burst):
+     * between API requests, ~1 ms apart, a spin would burn the CPU the
+     * other processes need and still end in a sleep. Never while a KEK
+     * rotation runs: its requests come one at a time from a lowered
+     * thread, and this thread, at the decisions' priority, spinning for
+     * them took 0.6 of a core from decisions (bench/api, issue 22 item 6) */
     uint64_t t0 = lisec_time_mono_ns();
-    bool spin = spin_next || ++waits % KEYS_SPIN_PROBE == 0; /* a sleep's own wake-up hides a burst: probe */
+    bool rotating = slow_at && t0 - slow_at < SLOW_QUIET_NS;
+    bool spin = !rotating && (spin_next || ++waits % KEYS_SPIN_PROBE == 0); /* a sleep's own wake-up hides a burst: probe */
     /* (ipc_recv, not ipc_recv_one: the controller's threads each send
      * theirs, so several requests may be waiting at once) */
     ipc_spin_readable(fd, spin ? s->set.spin_us : 0);
@@ -707,7 +716,10 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
     if (h.flags != 0) rc = lisec_err_set(&e, LISEC_EINVAL, "keys: a request with flags 0x%x", (unsigned)h.flags);
     else rc = keys_wire_get_request(h.type, payload, h.len, &q, &e);
     if (!rc && for_worker(&c, &q) && hand_over(&c, &h, payload, &q)) continue;
-    if (!rc && hand_slow(&c, &h, payload, &q)) continue;
+    if (!rc && hand_slow(&c, &h, payload, &q)) {
+      slow_at = lisec_time_mono_ns();
+      continue;
+    }
     rc = answer(&c, &h, rc, &q, &e, err);
     ipc_payload_free(payload, h.len);
     pthread_mutex_lock(&c.mu);
