@@ -141,12 +141,17 @@ static int check_stop(rotation *r, lisec_err *err) {
 
 /* [vault] rotation_rate: after `done` targets of the phase that started at
  * r->paced_from, waits until done / rate seconds have passed since (woken
- * early by a stop, which the next check_stop sees). */
+ * early by a stop, which the next check_stop sees). It sleeps only once
+ * it is PACE_AHEAD_NS ahead, so targets go a few at a time between sleeps:
+ * a sleep before each one made every target's token round trip wake three
+ * sleeping threads, which cost 2.5x the CPU per target of an unpaced
+ * rotation at 4,000 targets/s (bench/api). */
+#define PACE_AHEAD_NS (2 * 1000 * 1000)
 static void pace(rotation *r, size_t done) {
   int64_t rate = r->st->rate;
   if (rate <= 0) return;
   uint64_t due = r->paced_from + (uint64_t)((double)done * 1e9 / (double)rate), now = lisec_time_mono_ns();
-  if (now >= due) return;
+  if (now + PACE_AHEAD_NS > due) return;
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   uint64_t ns = (uint64_t)until.tv_nsec + (due - now);

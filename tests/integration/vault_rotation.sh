@@ -234,13 +234,29 @@ for t in $all; do readable "$t" "${value[$t]}"; done
 pass "23 rotations in one lisecd all succeed (keys no record names are unloaded), every target readable after each and after a restart"
 stop_lisecd
 
+# [vault] rotation_rate is enforced: at 4 targets a second the 6 re-wraps
+# are due over 1.25 s and the 3 chunks of writes over 1 s, so the job
+# cannot end sooner than ~2.2 s after it starts (unpaced it takes tens of
+# ms); a loaded machine only makes it longer.
+start_lisecd "$pki" "[vault]" "rotation_rate = 4" "${vault_conf[@]:1}"
+t0=${EPOCHREALTIME/./}
+[ "$(status li-admin '{"key_label":"paced-1"}')" = 202 ] || fail "paced rotation: $(cat "$work/reply")"
+job_until "$(jq -r .id "$work/reply")" '.state != "running"'
+elapsed_ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+jq -e '.state == "done" and .rewrapped == 6' "$work/job" >/dev/null || fail "paced rotation: $(cat "$work/job")"
+[ "$elapsed_ms" -ge 2000 ] || fail "rotation_rate = 4 re-wrapped and wrote 6 targets in $elapsed_ms ms (at least 2,200 due)"
+readable_all
+out=$(cli li-admin target rotate-kek kek-3) || fail "back to kek-3: $out"
+stop_lisecd
+pass "[vault] rotation_rate = 4: 6 targets rotated in $elapsed_ms ms (re-wraps and writes paced, >= 2.2 s due), every target readable"
+
 # lisecd does not start when the token lost the vault's current key, nor
 # with the development key on a vault rotated into a token.
 pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --delete-object --type secrkey --label kek-3 >/dev/null 2>&1 ||
   fail "cannot delete kek-3 from the token"
 if "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/start.log"; then fail "lisecd started without its KEK"; fi
 grep -q 'kek-3' "$work/start.log" && grep -q 'TR103308-5.7' "$work/start.log" || fail "start without kek-3: $(cat "$work/start.log")"
-grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label\|rotation_chunk\|^cache_' "$work/lisecd.conf" >"$work/dev.conf"
+grep -v '^\[vault\]\|pkcs11_module\|^token\|pin_file\|key_label\|rotation_\|^cache_' "$work/lisecd.conf" >"$work/dev.conf"
 printf '[vault]\ndevelopment_key_file = %s\nallow_development_key = true\n' "$work/dev.kek" >>"$work/dev.conf"
 if "$build/cmd/lisecd/lisecd" -c "$work/dev.conf" 2>"$work/start.log"; then fail "lisecd started with the development key"; fi
 grep -q 'rotated to the token key "kek-3"' "$work/start.log" || fail "start with the development key: $(cat "$work/start.log")"
