@@ -50,7 +50,8 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err);
  *     only while the other's messages have come within spin_us: after a
  *     wait that blocked, the next waits block at once, but every
  *     KEYS_SPIN_PROBE-th spins anyway (a blocked wait includes its own
- *     wake-up, so it cannot tell that messages come fast again).
+ *     wake-up, so it cannot tell that messages come fast again). The keys
+ *     process does not spin while a KEK rotation sends it REWRAPs.
  *   max_message (bytes, KEYS_MESSAGE_MIN..KEYS_MESSAGE_LIMIT, default
  *     KEYS_PAYLOAD_MAX): the largest payload either side sends or accepts.
  *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
