@@ -30,8 +30,6 @@ typedef struct keys_kek_pkcs11_config {
 #define KEYS_VAULT_CACHE_KEYS_MAX 1048576u
 #define KEYS_VAULT_CACHE_TTL_DEFAULT 60u
 #define KEYS_VAULT_CACHE_TTL_MAX 86400u
-#define KEYS_VAULT_SESSIONS_DEFAULT 4u
-#define KEYS_VAULT_SESSIONS_MAX 64u
 typedef struct keys_vault_settings {
   unsigned cache_ttl_s; /* [vault] cache_ttl_s */
   size_t cache_keys;    /* [vault] cache_keys */

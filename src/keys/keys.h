@@ -57,6 +57,15 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err);
  *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
  *     in one OPEN_BATCH; the client splits larger batches, the keys process
  *     refuses them. */
+/* [vault] token_sessions: the token sessions that wrap and unwrap data
+ * keys in the keys process, which answers that many misses at once. A KEK
+ * rotation keeps KEYS_ROTATION_LANES of them busy with re-wraps (the
+ * controller keeps that many in flight), one fewer than all when there
+ * are several, so cold target reads during a rotation still find a
+ * session. */
+#define KEYS_VAULT_SESSIONS_DEFAULT 4u
+#define KEYS_VAULT_SESSIONS_MAX 64u
+#define KEYS_ROTATION_LANES(sessions) ((sessions) > 1 ? (sessions) - 1 : 1)
 #define KEYS_SPIN_US_DEFAULT 50
 #define KEYS_SPIN_PROBE 4
 typedef struct keys_settings {

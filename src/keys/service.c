@@ -492,14 +492,16 @@ typedef struct serving {
   lisec_err failed_err;
   pthread_t threads[KEYS_VAULT_SESSIONS_MAX];
   size_t n_threads;
-  /* the KEK rotation's lane: REWRAP requests, answered by one thread at
-   * [vault] rotation_nice (issue 22 item 6), so a rotation's token work
-   * takes the CPU decisions leave; the rotation sends one at a time */
+  /* the KEK rotation's lanes: REWRAP requests, answered by
+   * KEYS_ROTATION_LANES threads at [vault] rotation_nice (issue 22 items 3
+   * and 6), so a rotation's token work takes the CPU decisions leave, and
+   * with a network HSM its round trips overlap (the rotation keeps that
+   * many in flight) */
   pthread_cond_t slow_work;
   job *slow_head, *slow_tail;
   size_t slow_queued;
-  pthread_t slow;
-  bool slow_started;
+  pthread_t slow[KEYS_VAULT_SESSIONS_MAX];
+  size_t n_slow;
 } serving;
 
 /* Answers one request (rc, e: what decoding it said) and sends the reply. */
@@ -604,7 +606,7 @@ static void *slow_main(void *arg) {
  * thread's turn, and the decisions' priority must not wait awake for it. */
 #define SLOW_QUIET_NS (10 * 1000 * 1000)
 static bool hand_slow(serving *c, const ipc_header *h, uint8_t *payload, const keys_request *q) {
-  if (!c->slow_started || q->type != KEYS_MSG_REWRAP) return false;
+  if (!c->n_slow || q->type != KEYS_MSG_REWRAP) return false;
   job *j = malloc(sizeof *j);
   if (!j) return false;
   *j = (job){.h = *h, .payload = payload, .q = *q};
@@ -656,7 +658,9 @@ static void serving_start(serving *c, keys_service *s, int fd) {
   pthread_cond_init(&c->work, NULL);
   pthread_cond_init(&c->room, NULL);
   pthread_cond_init(&c->slow_work, NULL);
-  if (s->kek && s->rotation_nice > 0) c->slow_started = pthread_create(&c->slow, NULL, slow_main, c) == 0;
+  size_t lanes = 0;
+  if (s->kek && s->rotation_nice > 0) lanes = KEYS_ROTATION_LANES(keys_kek_sessions(s->kek)); /* a file key: no pool, 1 */
+  while (c->n_slow < lanes && pthread_create(&c->slow[c->n_slow], NULL, slow_main, c) == 0) c->n_slow++;
   size_t want = s->kek ? keys_kek_sessions(s->kek) : 0;
   if (want < 2) return; /* one session: everything in turn, as the token would anyway */
   c->max_queued = 4 * want;
@@ -674,7 +678,7 @@ static int serving_stop(serving *c, int rc) {
   pthread_cond_broadcast(&c->slow_work);
   pthread_mutex_unlock(&c->mu);
   for (size_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
-  if (c->slow_started) pthread_join(c->slow, NULL);
+  for (size_t i = 0; i < c->n_slow; i++) pthread_join(c->slow[i], NULL);
   pthread_cond_destroy(&c->slow_work);
   pthread_mutex_destroy(&c->send_mu);
   pthread_mutex_destroy(&c->mu);

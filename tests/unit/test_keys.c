@@ -335,6 +335,72 @@ static lisec_config *sessions_config(void) {
   return cfg;
 }
 
+typedef struct rewrap_call {
+  keys_client *k;
+  vault_sealed *s;
+  pthread_barrier_t *go;
+  int rc;
+  bool changed;
+  char msg[LISEC_ERR_MSG_MAX];
+} rewrap_call;
+
+static void *rewrap_one(void *arg) {
+  rewrap_call *c = arg;
+  lisec_err err = {0};
+  pthread_barrier_wait(c->go);
+  c->rc = keys_vault_rewrap(c->k, c->s, &c->changed, &err);
+  snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+  return NULL;
+}
+
+/* A KEK rotation's re-wraps on several lanes at once (4 token sessions: 3
+ * lanes): each caller gets its own record back under the new key, and one
+ * under a key the token lacks is refused naming it, unchanged. */
+static void test_concurrent_rewraps(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(sessions_config());
+  vault_sealed s[MISSES + 1];
+  for (int i = 0; i < MISSES + 1; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "t-r%d", i);
+    json_t *ids = ids_of(i);
+    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal: %s", err.msg);
+    json_decref(ids);
+  }
+  snprintf(s[MISSES].kek_label, sizeof s[MISSES].kek_label, "pkcs11:lisec-test/no-such-kek");
+  uint8_t bad_key[sizeof s[MISSES].wrapped_key];
+  memcpy(bad_key, s[MISSES].wrapped_key, s[MISSES].wrapped_key_len);
+  if (keys_vault_use_kek(k, "keys-kek-lanes", true, &err)) fail_msg("use: %s", err.msg);
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, MISSES + 1);
+  pthread_t t[MISSES + 1];
+  rewrap_call c[MISSES + 1];
+  for (int i = 0; i < MISSES + 1; i++) {
+    c[i] = (rewrap_call){.k = k, .s = &s[i], .go = &go};
+    assert_int_equal(pthread_create(&t[i], NULL, rewrap_one, &c[i]), 0);
+  }
+  for (int i = 0; i < MISSES + 1; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&go);
+  for (int i = 0; i < MISSES; i++) {
+    if (c[i].rc) fail_msg("rewrap %d: %s", i, c[i].msg);
+    assert_true(c[i].changed);
+    assert_string_equal(s[i].kek_label, "pkcs11:lisec-test/keys-kek-lanes");
+    json_t *back = NULL, *want = ids_of(i);
+    if (keys_vault_open(k, &s[i], &back, &err)) fail_msg("open %d: %s", i, err.msg);
+    assert_true(json_equal(back, want));
+    json_decref(back);
+    json_decref(want);
+  }
+  assert_int_equal(c[MISSES].rc, LISEC_EUNAVAIL);
+  assert_non_null(strstr(c[MISSES].msg, "TR103308-5.7"));
+  assert_false(c[MISSES].changed);
+  assert_string_equal(s[MISSES].kek_label, "pkcs11:lisec-test/no-such-kek");
+  assert_memory_equal(s[MISSES].wrapped_key, bad_key, s[MISSES].wrapped_key_len);
+  for (int i = 0; i < MISSES + 1; i++) vault_sealed_free(&s[i]);
+  keys_client_close(k);
+}
+
 static void test_concurrent_misses(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -526,6 +592,7 @@ int main(void) {
       cmocka_unit_test(test_open_batch),
       cmocka_unit_test(test_keys_settings),
       cmocka_unit_test(test_concurrent_misses),
+      cmocka_unit_test(test_concurrent_rewraps),
       cmocka_unit_test(test_vault_settings),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
