@@ -65,7 +65,7 @@ struct ctl_rotation_state {
   size_t chunk;   /* [vault] rotation_chunk */
   int64_t rate;   /* [vault] rotation_rate: targets per second, 0: no bound */
   int nice;       /* [vault] rotation_nice */
-  size_t lanes;   /* [vault] token_sessions: re-wraps in flight at once */
+  size_t lanes;   /* re-wraps in flight at once: KEYS_ROTATION_LANES([vault] token_sessions) */
   uint64_t seq;   /* ids made by this process */
   job job;        /* the last rotation this process started */
 };
@@ -288,9 +288,9 @@ static size_t lanes_finished(lanes *l) {
 /* Outside any transaction, so the store's writers are not held up by the
  * token (two to four token calls a target: seconds for 100,000 targets
  * with SoftHSM2, minutes with a network HSM): every data key not yet under
- * the current KEK is re-wrapped, st->lanes at a time, and
- * kept in memory with the version it was read at. Nothing is written; a
- * target deleted meanwhile is passed over. */
+ * the current KEK is re-wrapped, st->lanes at a time, and kept in memory
+ * with the version it was read at. Nothing is written; a target deleted
+ * meanwhile is passed over. */
 static int rewrap_outside(rotation *r, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
   int rc = store_doc_list(ctl->store, CTL_TARGET_KIND, collect_id, r, err);
