@@ -701,8 +701,8 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
      * between API requests, ~1 ms apart, a spin would burn the CPU the
      * other processes need and still end in a sleep. Never while a KEK
      * rotation runs: its requests come one at a time from a lowered
-     * thread, and this thread spinning for them burned up to 0.6 of a
-     * core at the decisions' priority (bench/api, issue 22 item 6) */
+     * thread, and this thread spinning for them ran about 0.2 of a core
+     * at the decisions' priority (bench/api, issue 22 item 6) */
     uint64_t t0 = lisec_time_mono_ns();
     bool rotating = slow_at && t0 - slow_at < SLOW_QUIET_NS;
     bool spin = !rotating && (spin_next || ++waits % KEYS_SPIN_PROBE == 0); /* a sleep's own wake-up hides a burst: probe */
