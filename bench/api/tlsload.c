@@ -245,9 +245,11 @@ int main(int argc, char **argv) {
   rate = rs && *rs ? atof(rs) : 0;
   if (rs && *rs && (rate <= 0 || conns_per_thread != 1))
     return fprintf(stderr, "tlsload: TLSLOAD_RATE wants a positive rate and one connection a thread\n"), 2;
-  /* the schedule's wake-ups to the microsecond, not the default 50 us slack */
-  if (rate > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-  pthread_barrier_init(&connected, NULL, (unsigned)threads);
+  if (rate > 0) {
+    /* the schedule's wake-ups to the microsecond, not the default 50 us slack */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    pthread_barrier_init(&connected, NULL, (unsigned)threads);
+  }
   ctx = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   if (SSL_CTX_load_verify_locations(ctx, argv[3], NULL) != 1 ||
@@ -267,6 +269,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < threads; i++)
     pthread_create(&th[i], NULL, rate > 0 ? paced_worker : worker, (void *)(intptr_t)i);
   for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+  if (rate > 0) pthread_barrier_destroy(&connected);
   double dt = now() - t0;
   long n = atomic_load(&done_requests);
   if (n > max_requests) n = max_requests;

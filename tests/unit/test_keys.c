@@ -303,17 +303,20 @@ static void collect_by_index(void *ctx, size_t i, int rc, const char *msg, json_
  * disturbing the others; nothing a caller sent
  * is changed; the channel stays usable. */
 #define MISSES 8
-typedef struct miss_call {
+/* One caller of a test that asks the keys process from several threads at
+ * the same moment: an open or a re-wrap of *s, and what came back. */
+typedef struct call {
   keys_client *k;
-  const vault_sealed *s;
+  vault_sealed *s;
   pthread_barrier_t *go;
   int rc;
+  bool changed; /* a re-wrap's */
+  json_t *ids;  /* an open's */
   char msg[LISEC_ERR_MSG_MAX];
-  json_t *ids;
-} miss_call;
+} call;
 
 static void *open_one(void *arg) {
-  miss_call *c = arg;
+  call *c = arg;
   lisec_err err = {0};
   pthread_barrier_wait(c->go);
   c->rc = keys_vault_open(c->k, c->s, &c->ids, &err);
@@ -321,10 +324,44 @@ static void *open_one(void *arg) {
   return NULL;
 }
 
+static void *rewrap_one(void *arg) {
+  call *c = arg;
+  lisec_err err = {0};
+  pthread_barrier_wait(c->go);
+  c->rc = keys_vault_rewrap(c->k, c->s, &c->changed, &err);
+  snprintf(c->msg, sizeof c->msg, "%s", err.msg);
+  return NULL;
+}
+
+/* n callers (n <= MISSES + 2) of fn on k, record s[i] each, let go together. */
+static void all_at_once(keys_client *k, vault_sealed *s, call *c, int n, void *(*fn)(void *)) {
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, (unsigned)n);
+  pthread_t t[MISSES + 2];
+  for (int i = 0; i < n; i++) {
+    c[i] = (call){.k = k, .s = &s[i], .go = &go};
+    assert_int_equal(pthread_create(&t[i], NULL, fn, &c[i]), 0);
+  }
+  for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&go);
+}
+
 static json_t *ids_of(int i) {
   char imsi[16];
   snprintf(imsi, sizeof imsi, "24405123456%04d", i);
   return json_pack("[{s:s, s:s}]", "kind", "imsi", "value", imsi);
+}
+
+/* n records, PREFIX0 .. PREFIX<n-1>, sealed with ids_of(i) each. */
+static void seal_each(keys_client *k, const char *prefix, vault_sealed *s, int n) {
+  lisec_err err = {0};
+  for (int i = 0; i < n; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "%s%d", prefix, i);
+    json_t *ids = ids_of(i);
+    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal %s: %s", id, err.msg);
+    json_decref(ids);
+  }
 }
 
 static lisec_config *sessions_config(void) {
@@ -335,24 +372,6 @@ static lisec_config *sessions_config(void) {
   return cfg;
 }
 
-typedef struct rewrap_call {
-  keys_client *k;
-  vault_sealed *s;
-  pthread_barrier_t *go;
-  int rc;
-  bool changed;
-  char msg[LISEC_ERR_MSG_MAX];
-} rewrap_call;
-
-static void *rewrap_one(void *arg) {
-  rewrap_call *c = arg;
-  lisec_err err = {0};
-  pthread_barrier_wait(c->go);
-  c->rc = keys_vault_rewrap(c->k, c->s, &c->changed, &err);
-  snprintf(c->msg, sizeof c->msg, "%s", err.msg);
-  return NULL;
-}
-
 /* A KEK rotation's re-wraps on several lanes at once (4 token sessions: 3
  * lanes): each caller gets its own record back under the new key, and one
  * under a key the token lacks is refused naming it, unchanged. */
@@ -361,27 +380,13 @@ static void test_concurrent_rewraps(void **state) {
   lisec_err err = {0};
   keys_client *k = start(sessions_config());
   vault_sealed s[MISSES + 1];
-  for (int i = 0; i < MISSES + 1; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "t-r%d", i);
-    json_t *ids = ids_of(i);
-    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal: %s", err.msg);
-    json_decref(ids);
-  }
+  seal_each(k, "t-r", s, MISSES + 1);
   snprintf(s[MISSES].kek_label, sizeof s[MISSES].kek_label, "pkcs11:lisec-test/no-such-kek");
   uint8_t bad_key[sizeof s[MISSES].wrapped_key];
   memcpy(bad_key, s[MISSES].wrapped_key, s[MISSES].wrapped_key_len);
   if (keys_vault_use_kek(k, "keys-kek-lanes", true, &err)) fail_msg("use: %s", err.msg);
-  pthread_barrier_t go;
-  pthread_barrier_init(&go, NULL, MISSES + 1);
-  pthread_t t[MISSES + 1];
-  rewrap_call c[MISSES + 1];
-  for (int i = 0; i < MISSES + 1; i++) {
-    c[i] = (rewrap_call){.k = k, .s = &s[i], .go = &go};
-    assert_int_equal(pthread_create(&t[i], NULL, rewrap_one, &c[i]), 0);
-  }
-  for (int i = 0; i < MISSES + 1; i++) pthread_join(t[i], NULL);
-  pthread_barrier_destroy(&go);
+  call c[MISSES + 1];
+  all_at_once(k, s, c, MISSES + 1, rewrap_one);
   for (int i = 0; i < MISSES; i++) {
     if (c[i].rc) fail_msg("rewrap %d: %s", i, c[i].msg);
     assert_true(c[i].changed);
@@ -406,13 +411,7 @@ static void test_concurrent_misses(void **state) {
   lisec_err err = {0};
   keys_client *k = start(sessions_config());
   vault_sealed s[MISSES + 2];
-  for (int i = 0; i < MISSES + 2; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "t-m%d", i);
-    json_t *ids = ids_of(i);
-    if (keys_vault_seal(k, id, "li-1", 1, ids, &s[i], &err)) fail_msg("seal: %s", err.msg);
-    json_decref(ids);
-  }
+  seal_each(k, "t-m", s, MISSES + 2);
   keys_client_close(k);
   /* two bad ones: a KEK the token lacks, and an altered wrapped key */
   snprintf(s[MISSES].kek_label, sizeof s[MISSES].kek_label, "pkcs11:lisec-test/no-such-kek");
@@ -425,16 +424,8 @@ static void test_concurrent_misses(void **state) {
   }
   /* a fresh service: every data key cold; all callers at once */
   k = start(sessions_config());
-  pthread_barrier_t go;
-  pthread_barrier_init(&go, NULL, MISSES + 2);
-  pthread_t t[MISSES + 2];
-  miss_call c[MISSES + 2];
-  for (int i = 0; i < MISSES + 2; i++) {
-    c[i] = (miss_call){.k = k, .s = &s[i], .go = &go};
-    assert_int_equal(pthread_create(&t[i], NULL, open_one, &c[i]), 0);
-  }
-  for (int i = 0; i < MISSES + 2; i++) pthread_join(t[i], NULL);
-  pthread_barrier_destroy(&go);
+  call c[MISSES + 2];
+  all_at_once(k, s, c, MISSES + 2, open_one);
   for (int i = 0; i < MISSES; i++) {
     if (c[i].rc) fail_msg("open %d: %s", i, c[i].msg);
     json_t *want = ids_of(i);
