@@ -227,6 +227,15 @@ uint64_t lisec_time_mono_ns(void);
 void lisec_time_format(int64_t epoch_s, char out[32]);
 int lisec_time_parse(const char *s, int64_t *epoch_s);
 
+/* ---- a thread's scheduling slice (slice.c) -------------------------------- */
+
+/* The kernel's bounds for a slice an ordinary thread asks for. */
+#define LISEC_SLICE_MIN_US 100u
+#define LISEC_SLICE_MAX_US 100000u
+/* Asks for the calling thread's slice: 0, the kernel's default, or
+ * LISEC_SLICE_MIN_US-LISEC_SLICE_MAX_US. Keeps its policy and nice value. */
+int lisec_thread_slice(unsigned slice_us, lisec_err *err);
+
 #define LISEC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
