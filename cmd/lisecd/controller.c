@@ -117,6 +117,7 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
     api_ratelimit_configure(sc.refusal_rate, sc.refusal_burst, sc.refusal_clients);
     rc = api_backend_open(ctl, fds, n, sc.max_body, &backend, &err);
     if (rc == 0) rc = api_backend_set_bulk(backend, sc.bulk_channels, sc.bulk_nice, &err);
+    if (rc == 0) api_backend_set_request_slice(backend, sc.request_slice_us);
   } else {
     for (int i = 0; i < n; i++) close(fds[i]);
   }

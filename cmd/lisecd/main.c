@@ -87,7 +87,7 @@ static bool bad(server_checker *c, int rc) {
 static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
   int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0,
           handshake_ms = 5000, idle_s = 60, max_head = 8192, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10,
-          bulk_workers = 1;
+          bulk_workers = 1, slice = 0;
   lisec_err *err = c->err;
   if (bad(c, lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
@@ -97,6 +97,10 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
       bad(c, lisec_config_int(cfg, "server", "bulk_channels", 2, 0, API_BULK_CHANNELS_MAX, &bulk, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_nice", 10, 0, 19, &bulk_nice, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_workers", 1, 0, 8, &bulk_workers, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "request_slice_us", 0, 0, LISEC_SLICE_MAX_US, &slice, err)) ||
+      (slice && slice < LISEC_SLICE_MIN_US &&
+       bad(c, lisec_err_set(err, LISEC_EINVAL, "[server] request_slice_us = %lld: 0 (the kernel's slice) or %u-%u",
+                            (long long)slice, LISEC_SLICE_MIN_US, LISEC_SLICE_MAX_US))) ||
       bad(c, lisec_config_int(cfg, "api", "max_body", 1 << 20, 1024, 64 << 20, &max_body, err)) ||
       bad(c, lisec_config_int(cfg, "api", "refusal_rate", 5, 0, 100000, &rate, err)) ||
       bad(c, lisec_config_int(cfg, "api", "refusal_burst", 20, 1, 100000, &burst, err)) ||
@@ -121,6 +125,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   sc->bulk_channels = (int)bulk;
   sc->bulk_nice = (int)bulk_nice;
   sc->bulk_workers = (int)bulk_workers;
+  sc->request_slice_us = (unsigned)slice;
   sc->max_body = (size_t)max_body;
   if ((!sc->cert || !sc->key || !sc->client_ca) &&
       bad(c, lisec_err_set(err, LISEC_EINVAL,

@@ -197,6 +197,12 @@ static int sandbox_add_narrow(scmp_filter_ctx f, bool exec_maps) {
   if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(setpriority), 2, arg_is(0, PRIO_PROCESS),
                              arg_is(1, 0))))
     return rc;
+  /* A thread's own scheduling slice (who 0, flags 0; base/slice.c): the
+   * request threads can ask for a short one. Without CAP_SYS_NICE, which lisecd's
+   * user lacks, no policy or nice value above the thread's own can be had. */
+  if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sched_getattr), 2, arg_is(0, 0), arg_is(3, 0))) ||
+      (rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sched_setattr), 2, arg_is(0, 0), arg_is(2, 0))))
+    return rc;
   /* Reading a resource limit (new limit NULL), not raising one. */
   return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg_is(2, 0));
 }

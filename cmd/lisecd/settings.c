@@ -12,6 +12,7 @@ const char *const lisecd_known_settings[] = {
     "server.idle_timeout_s", "server.max_header_bytes", /* api/server.c */
     "server.stop_timeout_s", /* the parent's bound on each process's stop (main.c) */
     "server.bulk_channels", "server.bulk_nice", /* bulk work's threads and priority (api/backend.c) */
+    "server.request_slice_us", /* the request threads' scheduling slice (base/slice.c) */
     "tls.cert", "tls.key", "tls.client_ca", "tls.crl", "tls.max_file_bytes", /* api/tls.c */
     "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */

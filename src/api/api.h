@@ -288,6 +288,9 @@ typedef struct api_server_config {
    * connections (their reports), each with a channel of its own after the
    * request workers' (server.c, "handshakes and bulk workers"); 0: none. */
   int bulk_workers;
+  /* [server] request_slice_us: the scheduling slice of the request workers
+   * and channels (lisec_thread_slice); 0: the kernel's. */
+  unsigned request_slice_us;
 } api_server_config;
 
 typedef struct api_server api_server;
@@ -327,6 +330,9 @@ int api_backend_open(lisec_ctl *ctl, const int *channels, int n, size_t max_body
  * threads of their own (0: none, they run on the channels' threads), each
  * lowering its CPU priority to nice (0-19) when it starts. */
 int api_backend_set_bulk(api_backend *b, int n_bulk, int nice, lisec_err *err);
+/* [server] request_slice_us for the request channels' threads; call before
+ * the threads start. */
+void api_backend_set_request_slice(api_backend *b, unsigned slice_us);
 /* Whether a route's requests are bulk work (api/bulk.c): heavy, and not a
  * decision nor anything a decision waits for except a host's report. */
 bool api_route_is_bulk(const char *method, const char *pattern);

@@ -66,6 +66,7 @@ struct api_backend {
   int n;
   chan *chans;
   int n_bulk, bulk_nice;
+  unsigned request_slice_us; /* [server] request_slice_us */
   chan *bulks;
   int parked_n; /* requests parked for fresh quotes, on every thread (atomic) */
   unsigned next_bulk;
@@ -535,7 +536,11 @@ static void *chan_main(void *arg) {
   chan *c = arg;
   /* named from its own thread (prctl), which every sandbox allows */
   pthread_setname_np(pthread_self(), c->bulk ? "lisec-bulk" : "lisec-chan");
+  lisec_err err = {0};
   if (c->bulk) lower_priority(c->b->bulk_nice);
+  else if (c->b->request_slice_us && lisec_thread_slice(c->b->request_slice_us, &err) != 0)
+    LOG_WARN("a request channel cannot ask for a %u us slice ([server] request_slice_us): %s",
+             c->b->request_slice_us, err.msg);
   /* a bulk thread's loop has no I/O of its own: it waits for its events to
    * be made active, until the stop ends it */
   event_base_loop(c->base, c->bulk ? EVLOOP_NO_EXIT_ON_EMPTY : 0);
@@ -625,6 +630,8 @@ int api_backend_set_bulk(api_backend *b, int n_bulk, int nice, lisec_err *err) {
   for (; rc == 0 && b->n_bulk < n_bulk; b->n_bulk++) rc = chan_init(&b->bulks[b->n_bulk], b, -1, err);
   return rc;
 }
+
+void api_backend_set_request_slice(api_backend *b, unsigned slice_us) { b->request_slice_us = slice_us; }
 
 static int start_threads(chan *cs, int n) {
   for (int i = 0; i < n; i++) {

@@ -110,6 +110,7 @@ struct api_server {
   int n_workers;    /* request workers, then bulk workers */
   int n_bulk;       /* [server] bulk_workers: the last n_bulk of workers */
   int bulk_nice;    /* [server] bulk_nice */
+  unsigned request_slice_us; /* [server] request_slice_us */
   unsigned next_bulk;
   int conn_cap;     /* per worker */
   int handshake_ms; /* [server] handshake_timeout_ms */
@@ -1082,6 +1083,10 @@ static void *worker_main(void *arg) {
   if (w->bulk && w->srv->bulk_nice > 0 && setpriority(PRIO_PROCESS, 0, w->srv->bulk_nice) != 0)
     LOG_WARN("a bulk front worker cannot lower its CPU priority to nice %d ([server] bulk_nice): %s; hosts' "
              "connections are served at the decisions' priority", w->srv->bulk_nice, strerror(errno));
+  lisec_err err = {0};
+  if (!w->bulk && w->srv->request_slice_us && lisec_thread_slice(w->srv->request_slice_us, &err) != 0)
+    LOG_WARN("a request front worker cannot ask for a %u us slice ([server] request_slice_us): %s",
+             w->srv->request_slice_us, err.msg);
   event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
   /* A request that came in the last moment still gets an answer; the
    * requests pipelined behind it are not begun. */
@@ -1271,6 +1276,7 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->n_workers = n_workers;
     srv->n_bulk = n_bulk;
     srv->bulk_nice = cfg->bulk_nice;
+    srv->request_slice_us = cfg->request_slice_us;
     srv->handshake_ms = cfg->handshake_timeout_ms > 0 ? cfg->handshake_timeout_ms : 5000;
     srv->on_channel_lost = cfg->on_channel_lost;
     srv->on_channel_lost_arg = cfg->on_channel_lost_arg;

@@ -48,7 +48,7 @@ pass "a key not in the token: noted, not made"
 # A store never created: not created.
 # (with the bulk work's and the rotation's settings at their bounds, which
 # are accepted: see the end)
-sed -e "s|url = sqlite:.*|url = sqlite:$work/fresh.db|" -e "s|^\[server\]|[server]\nbulk_channels = 0\nbulk_nice = 19\nbulk_workers = 8|" \
+sed -e "s|url = sqlite:.*|url = sqlite:$work/fresh.db|" -e "s|^\[server\]|[server]\nbulk_channels = 0\nbulk_nice = 19\nbulk_workers = 8\nrequest_slice_us = 100000|" \
   -e "s|^\[vault\]|[vault]\nrotation_chunk = 1\nrotation_rate = 1000000\nrotation_nice = 0|" "$good" >"$work/fresh.conf"
 "$lisecd" -c "$work/fresh.conf" --check-config >"$work/fresh.out" 2>&1 || { cat "$work/fresh.out" >&2; fail "a store not yet created fails the check"; }
 [ -e "$work/fresh.db" ] && fail "the check created the store"
@@ -109,7 +109,7 @@ pass "[audit] gather_us and max_batch past their bounds stop the start, naming t
 # Bulk work's threads and the KEK rotation's pace and priority (issue 22
 # item 6) are bounded: each value past its bound is reported by the check,
 # naming the setting, and stops a start.
-sed -e "s|^\[server\]|[server]\nbulk_channels = 9\nbulk_nice = 20\nbulk_workers = 9|" \
+sed -e "s|^\[server\]|[server]\nbulk_channels = 9\nbulk_nice = 20\nbulk_workers = 9\nrequest_slice_us = 99|" \
   -e "s|^\[vault\]|[vault]\nrotation_chunk = 0\nrotation_rate = -1\nrotation_nice = 20|" "$good" >"$work/bulk-bound.conf"
 set +e
 "$lisecd" -c "$work/bulk-bound.conf" --check-config >"$work/bulk-bound.out" 2>"$work/bulk-bound.err"
@@ -117,12 +117,16 @@ rc=$?
 set -e
 [ $rc = 2 ] || fail "bulk and rotation settings past their bounds: the check exited $rc (want 2): $(cat "$work/bulk-bound.err")"
 for want in '\[server\] bulk_channels' '\[server\] bulk_nice' '\[server\] bulk_workers' '\[vault\] rotation_chunk' \
-  '\[vault\] rotation_rate' '\[vault\] rotation_nice' '6 problems'; do
+  '\[vault\] rotation_rate' '\[vault\] rotation_nice' '\[server\] request_slice_us = 99' '7 problems'; do
   grep -q "$want" "$work/bulk-bound.err" || fail "not reported: $want; the check said: $(cat "$work/bulk-bound.err")"
 done
 sed "s|^\[vault\]|[vault]\nrotation_nice = 20|" "$good" >"$work/nice-bound.conf"
 start_refused "$work/nice-bound.conf" "$work/nice-bound.out" "[vault] rotation_nice = 20"
 grep -q "\[vault\] rotation_nice" "$work/nice-bound.out" || fail "rotation_nice = 20 refused without naming it: $(tail -3 "$work/nice-bound.out")"
+sed "s|^\[server\]|[server]\nrequest_slice_us = 100001|" "$good" >"$work/slice-bound.conf"
+start_refused "$work/slice-bound.conf" "$work/slice-bound.out" "[server] request_slice_us = 100001"
+grep -q "\[server\] request_slice_us" "$work/slice-bound.out" ||
+  fail "request_slice_us = 100001 refused without naming it: $(tail -3 "$work/slice-bound.out")"
 grep -q 'bulk_channels = 0' "$work/fresh.conf" && grep -q 'rotation_rate = 1000000' "$work/fresh.conf" ||
   fail "the configuration at the bounds was not made"
-pass "[server] bulk_channels, bulk_nice, bulk_workers and [vault] rotation_chunk, rotation_rate, rotation_nice: each past its bound reported by the check and stopping a start, naming it; at their bounds accepted (the fresh-store check above)"
+pass "[server] bulk_channels, bulk_nice, bulk_workers, request_slice_us and [vault] rotation_chunk, rotation_rate, rotation_nice: each past its bound reported by the check and stopping a start, naming it; at their bounds accepted (the fresh-store check above)"

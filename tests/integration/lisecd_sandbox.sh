@@ -51,6 +51,8 @@ expect "front maps executable memory" EPERM front mmapexec
 expect "front signals a process" EPERM front kill
 expect "front uses a socket it held before" ok front pair
 expect "front starts a thread" ok front thread
+expect "front sets its own thread's scheduling slice" ok front slice
+expect "front sets another process's scheduling slice" EPERM front sliceother
 if $asan; then
   expect "front execs (sanitized build: refused, for the symbolizer's sake)" EPERM front exec
 else
@@ -58,7 +60,7 @@ else
   expect "front calls ptrace" killed front ptrace
 fi
 expect "front reads another process's memory" killed front vmread
-pass "front: no file, no new socket, no fork, no code; process_vm_readv (and, unsanitized, execve and ptrace) kill it; its sockets and threads work"
+pass "front: no file, no new socket, no fork, no code, no other process's scheduling; process_vm_readv (and, unsanitized, execve and ptrace) kill it; its sockets, threads and their own slices work"
 
 # --- the controller
 expect "controller opens and writes the database (SQLite, WAL)" ok controller sqlite "$db"
@@ -71,9 +73,11 @@ expect "controller mounts" EPERM controller mount
 expect "controller loads BPF" EPERM controller bpf
 expect "controller uses the kernel keyring" EPERM controller keyctl
 expect "controller starts a thread" ok controller thread
+expect "controller sets its own thread's scheduling slice" ok controller slice
+expect "controller sets another process's scheduling slice" EPERM controller sliceother
 $asan || expect "controller execs" killed controller exec
 expect "controller with a quarantine command starts it" ok --spawn controller spawn
-pass "controller: database, client sockets and threads; no mount, BPF, keyring, fork or exec (a quarantine command allows spawning)"
+pass "controller: database, client sockets, threads and their own slices; no other process's scheduling, no mount, BPF, keyring, fork or exec (a quarantine command allows spawning)"
 
 # --- the keys process
 expect "keys logs into the token and uses it (SoftHSM2)" ok keys pkcs11 "$LISEC_P11_MODULE" 4321

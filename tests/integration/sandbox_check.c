@@ -213,6 +213,25 @@ int main(int argc, char **argv) {
     return report(syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof a) >= 0 ? 0 : errno);
   }
   if (strcmp(check, "keyctl") == 0) return report(syscall(SYS_keyctl, 0, 0, 0, 0, 0) >= 0 ? 0 : errno);
+  if (strcmp(check, "slice") == 0) {
+    /* The thread's own scheduling slice, as a request thread asks for it. */
+    lisec_err e = {0};
+    if (lisec_thread_slice(100, &e) == 0) return report(0);
+    fprintf(stderr, "%s\n", e.msg);
+    return report(EPERM);
+  }
+  if (strcmp(check, "sliceother") == 0) {
+    /* Another process's (the parent's, which the kernel would allow the
+     * same user): only the filter refuses it. */
+    struct {
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+    } a = {.size = 48, .runtime = 100000};
+    return report(syscall(SYS_sched_setattr, getppid(), &a, 0) == 0 ? 0 : errno);
+  }
   if (strcmp(check, "kill") == 0) return report(kill(getpid(), 0) == 0 ? 0 : errno);
   if (strcmp(check, "sqlite") == 0) return report(check_sqlite(arg));
   if (strcmp(check, "pkcs11") == 0) return report(check_pkcs11(i + 3 < argc ? argv[i + 3] : ""));
