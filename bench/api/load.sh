@@ -68,6 +68,7 @@ lconf=("[server]" "workers = 2" "handshake_timeout_ms = 30000")
 [ -z "${LOAD_BULK_CHANNELS:-}" ] || lconf+=("bulk_channels = $LOAD_BULK_CHANNELS")
 [ -z "${LOAD_BULK_NICE:-}" ] || lconf+=("bulk_nice = $LOAD_BULK_NICE")
 [ -z "${LOAD_BULK_WORKERS:-}" ] || lconf+=("bulk_workers = $LOAD_BULK_WORKERS")
+[ -z "${BENCH_REQUEST_SLICE_US:-}" ] || lconf+=("request_slice_us = $BENCH_REQUEST_SLICE_US")
 lconf+=("[attest]" "reference_file = $ld/ref.json" "interval_s = 300" "grace_s = 60"
   "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $ld/pin" "key_label = kek-0")
 [ -z "${LOAD_ROTATION_CHUNK:-}" ] || lconf+=("rotation_chunk = $LOAD_ROTATION_CHUNK")
