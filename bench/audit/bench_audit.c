@@ -17,10 +17,13 @@
  *           fills a log fast (big transactions) for the next, with a signed
  *           checkpoint every K entries
  *   proofs  --url U --samples K [--hash-samples H] [--all-leaves] [--cold]
- *           opens the log (the full check at load, timed) and measures
- *           inclusion and consistency proof latency at its size, and the
- *           proof asked by leaf hash; --cold drops the file from the page
- *           cache before each
+ *           [--origin O]
+ *           opens the log (the full check at load, timed; opened from a
+ *           stored frontier, until the tree below it is rebuilt) and
+ *           measures inclusion and consistency proof latency at its size,
+ *           and the proof asked by leaf hash; --cold drops the file from
+ *           the page cache before each; --origin: the log's (another
+ *           bench's, e.g. lisec.bench/scale), signed by D/bench-checkpoint.pem
  *   dropcache --file F   drops F and F-wal from the page cache
  *   verify-mem --n N   the verifier alone over N entries held in memory
  * Every result is one line "name value unit". */
@@ -733,10 +736,20 @@ static int cmd_proofs(int argc, char **argv) {
   if (store_open(url, &s, &err) || store_open(url, &peek, &err)) die("store", &err);
   ctl_auditlog_config c = config(url, dir, NULL);
   c.keep_all_leaves = flag(argc, argv, "--all-leaves");
+  c.origin = opt(argc, argv, "--origin", c.origin);
   if (cold && file) drop_cache(file);
   double t0 = now_s();
   ctl_auditlog *log = NULL;
   if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
+  /* proofs wait for the tree below a stored frontier (at most 900 s) */
+  uint64_t below = 0, checked = 0;
+  bool done = false, intact = false;
+  ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+  while (!done && now_s() - t0 < 900) {
+    usleep(20000);
+    ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+  }
+  if (!done || !intact) die("the check after the open did not finish intact", NULL);
   uint64_t n = ctl_auditlog_size(log);
   printf("open_and_check_s %.2f\nopen_entries_per_s %.0f\n", now_s() - t0, (double)n / (now_s() - t0));
   double *inc = calloc((size_t)k, sizeof *inc), *con = calloc((size_t)k, sizeof *con);
