@@ -316,14 +316,15 @@ static bool rd_id_or_null(rd *r, char *out, size_t cap) {
 }
 
 /* 0 or an unsigned integer of at most 18 digits (no int64 overflow), not
- * followed by a fraction or an exponent. */
+ * followed by a 19th digit, a fraction or an exponent. Digits past the 18th
+ * are never added in: 19 nines would overflow before being refused. */
 static bool rd_uint(rd *r, int64_t *out) {
   rd_ws(r);
   const char *s = r->p;
   int64_t v = 0;
-  while (r->p < r->end && *r->p >= '0' && *r->p <= '9' && r->p - s < 19) v = v * 10 + (*r->p++ - '0');
+  while (r->p < r->end && *r->p >= '0' && *r->p <= '9' && r->p - s < 18) v = v * 10 + (*r->p++ - '0');
   size_t n = (size_t)(r->p - s);
-  if (n == 0 || n > 18 || (n > 1 && *s == '0')) return false;
+  if (n == 0 || (n > 1 && *s == '0')) return false;
   if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E' || (*r->p >= '0' && *r->p <= '9')))
     return false;
   *out = v;
