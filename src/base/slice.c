@@ -5,9 +5,10 @@
  * ms), so lisecd's request threads can ask for a short one ([server]
  * request_slice_us): a decision then waits less behind bulk work (a KEK
  * rotation) that shares its cores, at the same CPU share (issue 22 item 6;
- * bench/README.md, "Decisions at a fixed rate"). The calling thread's policy and nice value
- * are kept; earlier kernels ignore the slice of an ordinary thread. No C
- * library wrapper on Debian 12, so the system calls go by number. */
+ * bench/README.md, "A short slice for the request threads"). The calling
+ * thread's policy and nice value are kept; earlier kernels ignore the slice
+ * of an ordinary thread. Debian 12's C library has no wrapper, so the
+ * system calls go by number. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
