@@ -39,6 +39,7 @@
 
 #include "ctl/auditlog.h"
 #include "keys/signer.h"
+#include "ready.h"
 
 /* Each run starts from an empty database. */
 static void remove_db(const char *path) {
@@ -741,15 +742,7 @@ static int cmd_proofs(int argc, char **argv) {
   double t0 = now_s();
   ctl_auditlog *log = NULL;
   if (ctl_auditlog_open(s, &c, &log, &err)) die("open", &err);
-  /* proofs wait for the tree below a stored frontier (at most 900 s) */
-  uint64_t below = 0, checked = 0;
-  bool done = false, intact = false;
-  ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
-  while (!done && now_s() - t0 < 900) {
-    usleep(20000);
-    ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
-  }
-  if (!done || !intact) die("the check after the open did not finish intact", NULL);
+  if (!bench_audit_wait_ready(log, 900)) die("the check after the open did not finish intact", NULL);
   uint64_t n = ctl_auditlog_size(log);
   printf("open_and_check_s %.2f\nopen_entries_per_s %.0f\n", now_s() - t0, (double)n / (now_s() - t0));
   double *inc = calloc((size_t)k, sizeof *inc), *con = calloc((size_t)k, sizeof *con);

@@ -24,6 +24,7 @@
 
 #include "ctl/auditlog.h"
 #include "keys/signer.h"
+#include "../audit/ready.h"
 
 static double now_s(void) {
   struct timespec t;
@@ -158,17 +159,8 @@ static int cmd_measure(int argc, char **argv) {
   uint64_t n = ctl_auditlog_size(the_log);
   printf("size %llu\nopen_s %.2f\n", (unsigned long long)n, t_open);
   long rss_open = rss_kib();
-  /* Opened from a checkpoint's stored frontier, the tree below it is rebuilt
-   * by a thread after the open, and proofs wait for it: so do they here (at
-   * most 900 s). */
-  uint64_t below = 0, checked = 0;
-  bool done = false, intact = false;
-  ctl_auditlog_recheck(the_log, &below, &checked, &done, &intact);
-  while (!done && now_s() - t0 < 900) {
-    usleep(20000);
-    ctl_auditlog_recheck(the_log, &below, &checked, &done, &intact);
-  }
-  if (!done || !intact) die("the check after the open did not finish intact", NULL);
+  /* proofs wait for the tree below a stored frontier: so do they here */
+  if (!bench_audit_wait_ready(the_log, 900)) die("the check after the open did not finish intact", NULL);
   /* the appender's memory once its tree is whole: the leaves taken while
    * it was rebuilt (32 bytes each) are freed then; the peak at the open is
    * printed beside it */
@@ -285,12 +277,10 @@ static int cmd_open(int argc, char **argv) {
   ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
   printf("size %llu\nopen_s %.3f\nopen_cpu_s %.3f\nfrom_checkpoint %llu\n", (unsigned long long)ctl_auditlog_size(log),
          t, cpu, (unsigned long long)below);
-  while (ready && !done && now_s() - t0 < 900) {
-    usleep(20000);
-    ctl_auditlog_recheck(log, &below, &checked, &done, &intact);
+  if (ready) {
+    bool whole = bench_audit_wait_ready(log, 900);
+    printf("ready_s %.2f\nready_cpu_s %.2f\nready_intact %d\n", now_s() - t0, cpu_s() - c0, whole);
   }
-  if (ready)
-    printf("ready_s %.2f\nready_cpu_s %.2f\nready_intact %d\n", now_s() - t0, cpu_s() - c0, done && intact);
   ctl_auditlog_close(log);
   if (frontier && store_doc_put(s, AUDIT_FRONTIER_DOC_KIND, id, frontier, -1, NULL, &err)) die("frontier", &err);
   free(frontier);
