@@ -310,37 +310,31 @@ typedef struct call {
   vault_sealed *s;
   pthread_barrier_t *go;
   int rc;
+  bool rewrap;  /* a re-wrap, else an open */
   bool changed; /* a re-wrap's */
   json_t *ids;  /* an open's */
   char msg[LISEC_ERR_MSG_MAX];
 } call;
 
-static void *open_one(void *arg) {
+/* One caller: an open of *s, or a re-wrap when c->rewrap. */
+static void *ask_one(void *arg) {
   call *c = arg;
   lisec_err err = {0};
   pthread_barrier_wait(c->go);
-  c->rc = keys_vault_open(c->k, c->s, &c->ids, &err);
+  c->rc = c->rewrap ? keys_vault_rewrap(c->k, c->s, &c->changed, &err)
+                     : keys_vault_open(c->k, c->s, &c->ids, &err);
   snprintf(c->msg, sizeof c->msg, "%s", err.msg);
   return NULL;
 }
 
-static void *rewrap_one(void *arg) {
-  call *c = arg;
-  lisec_err err = {0};
-  pthread_barrier_wait(c->go);
-  c->rc = keys_vault_rewrap(c->k, c->s, &c->changed, &err);
-  snprintf(c->msg, sizeof c->msg, "%s", err.msg);
-  return NULL;
-}
-
-/* n callers (n <= MISSES + 2) of fn on k, record s[i] each, let go together. */
-static void all_at_once(keys_client *k, vault_sealed *s, call *c, int n, void *(*fn)(void *)) {
+/* n callers (n <= MISSES + 2) on k, record s[i] each, re-wraps or opens, let go together. */
+static void all_at_once(keys_client *k, vault_sealed *s, call *c, int n, bool rewrap) {
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, (unsigned)n);
   pthread_t t[MISSES + 2];
   for (int i = 0; i < n; i++) {
-    c[i] = (call){.k = k, .s = &s[i], .go = &go};
-    assert_int_equal(pthread_create(&t[i], NULL, fn, &c[i]), 0);
+    c[i] = (call){.k = k, .s = &s[i], .go = &go, .rewrap = rewrap};
+    assert_int_equal(pthread_create(&t[i], NULL, ask_one, &c[i]), 0);
   }
   for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
   pthread_barrier_destroy(&go);
@@ -386,7 +380,7 @@ static void test_concurrent_rewraps(void **state) {
   memcpy(bad_key, s[MISSES].wrapped_key, s[MISSES].wrapped_key_len);
   if (keys_vault_use_kek(k, "keys-kek-lanes", true, &err)) fail_msg("use: %s", err.msg);
   call c[MISSES + 1];
-  all_at_once(k, s, c, MISSES + 1, rewrap_one);
+  all_at_once(k, s, c, MISSES + 1, true);
   for (int i = 0; i < MISSES; i++) {
     if (c[i].rc) fail_msg("rewrap %d: %s", i, c[i].msg);
     assert_true(c[i].changed);
@@ -425,7 +419,7 @@ static void test_concurrent_misses(void **state) {
   /* a fresh service: every data key cold; all callers at once */
   k = start(sessions_config());
   call c[MISSES + 2];
-  all_at_once(k, s, c, MISSES + 2, open_one);
+  all_at_once(k, s, c, MISSES + 2, false);
   for (int i = 0; i < MISSES; i++) {
     if (c[i].rc) fail_msg("open %d: %s", i, c[i].msg);
     json_t *want = ids_of(i);
