@@ -7,6 +7,8 @@
  * several messages; each is answered on its own. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdlib.h>
@@ -140,6 +142,24 @@ static bool hashed_split(char *v, char ctx[X1_UUID_LEN + 1], char type[X1_HASH_T
   return true;
 }
 
+/* The xs:integer in s[0..len) (an optional sign, then digits) when it lies
+ * within [min, max]. A wider C type must not wrap it: an NE's error code of
+ * 2^32 + 1001 read into an int would be 1001. */
+static bool decimal_in(const char *s, size_t len, long long min, long long max, long long *out) {
+  char buf[72];
+  size_t sign = len && (s[0] == '+' || s[0] == '-');
+  if (len == sign || len >= sizeof buf) return false;
+  for (size_t i = sign; i < len; i++)
+    if (!isdigit((unsigned char)s[i])) return false;
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  errno = 0;
+  long long v = strtoll(buf, NULL, 10);
+  if (errno == ERANGE || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
+
 int x1_target_normalise(x1_target *t, lisec_err *err) {
   char *v = t->value;
   const char *e = t->element;
@@ -171,12 +191,13 @@ int x1_target_normalise(x1_target *t, lisec_err *err) {
       return lisec_err_set(err, LISEC_EINVAL, "X1 target %s: not an IPv6 prefix ADDRESS/LEN", e);
     snprintf(t->value, sizeof t->value, "%s", full);
   } else if (strcmp(e, "tcpPortRange") == 0 || strcmp(e, "udpPortRange") == 0) {
-    const char *dash = strchr(v, '-');
-    long lo = strtol(v, NULL, 10), hi = dash ? strtol(dash + 1, NULL, 10) : lo;
+    const char *dash = strchr(v, '-'), *hi_s = dash ? dash + 1 : v;
+    long long lo, hi;
     /* TS 103 280 TCPPort and UDPPort are 2 to 65535 */
-    if (lo < 2 || hi < 2 || lo > 65535 || hi > 65535)
+    if (!decimal_in(v, dash ? (size_t)(dash - v) : strlen(v), 2, 65535, &lo) ||
+        !decimal_in(hi_s, strlen(hi_s), 2, 65535, &hi))
       return lisec_err_set(err, LISEC_EINVAL,
-                           "X1 target %s: ports are 2 to 65535 in TS 103 280 (port 0 and 1 cannot be tasked)", e);
+                           "X1 target %s: PORT or PORT-PORT, ports 2 to 65535 in TS 103 280 (port 0 and 1 cannot be tasked)", e);
     if (!dash) rename_to(t, e[0] == 't' ? "tcpPort" : "udpPort", v);
   }
   return 0;
@@ -608,6 +629,16 @@ static bool text_of(xmlNodePtr n, char *out, size_t cap) {
   return fits;
 }
 
+/* An optional xs:integer element: 0 when absent or empty, 1 with its value
+ * when within [min, max], -1 when it is not (the schema bounds none of the
+ * integers an NE sends but ports). */
+static int integer_of(xmlNodePtr n, long long min, long long max, long long *out) {
+  char s[72];
+  if (!text_of(n, s, sizeof s)) return -1;
+  if (!s[0]) return 0;
+  return decimal_in(s, strlen(s), min, max, out) ? 1 : -1;
+}
+
 static int read_doc(const char *xml, size_t len, xmlDocPtr *out, lisec_err *err) {
   if (len == 0 || len > X1_MESSAGE_MAX)
     return lisec_err_set(err, LISEC_ETOOBIG, "X1 message empty or larger than %d bytes", X1_MESSAGE_MAX);
@@ -715,12 +746,13 @@ static int read_destination(xmlNodePtr dd, x1_destination *d, lisec_err *err) {
   xmlNodePtr a = first_element(child(dd, "deliveryAddress"));
   const char *kind = a ? (const char *)a->name : "";
   if (strcmp(kind, "ipAddressAndPort") == 0) {
-    char port[16];
     xmlNodePtr p = first_element(child(a, "port"));
+    long long port = 0;
     snprintf(d->address_kind, sizeof d->address_kind, "ip");
     text_of(first_element(child(a, "address")), d->address, sizeof d->address);
-    text_of(p, port, sizeof port);
-    d->port = atoi(port);
+    if (integer_of(p, 1, 65535, &port) < 0)
+      return lisec_err_set(err, LISEC_EINVAL, "destination port: 1 to 65535 (TS 103 280)");
+    d->port = (int)port;
     d->udp = p && strcmp((const char *)p->name, "UDPPort") == 0;
   } else {
     snprintf(d->address_kind, sizeof d->address_kind, "%s", kind);
@@ -762,11 +794,12 @@ static int read_object(xmlNodePtr n, x1_object *o, int *code, lisec_err *err) {
       if (o->n_dids == X1_MAX_DIDS)
         return lisec_err_set(err, LISEC_ETOOBIG, "more than %d DIDs in one destination set (lisec's bound)",
                              X1_MAX_DIDS);
-      char pref[24];
+      long long pref = 0;
       text_of(child(a, "dId"), o->dids[o->n_dids], X1_UUID_LEN + 1);
-      if (!text_of(child(a, "preference"), pref, sizeof pref))
-        return lisec_err_set(err, LISEC_ETOOBIG, "destination set preference: over lisec's bound");
-      o->preference[o->n_dids++] = strtol(pref, NULL, 10);
+      if (integer_of(child(a, "preference"), LONG_MIN, LONG_MAX, &pref) < 0)
+        return lisec_err_set(err, LISEC_ETOOBIG, "destination set preference: outside lisec's bound (%ld to %ld)",
+                             LONG_MIN, LONG_MAX);
+      o->preference[o->n_dids++] = (long)pref;
     }
     return 0;
   }
@@ -824,9 +857,20 @@ static void refuse(x1_request *q, int code, const char *why) {
   snprintf(q->refuse_why, sizeof q->refuse_why, "%.256s", why);
 }
 
+/* The issue code of a report (taskIssueErrorCode, issueCode,
+ * destinationIssueErrorCode): optional, and an int in lisec. */
+static int issue_code_of(xmlNodePtr m, const char *element, x1_request *q, lisec_err *err) {
+  long long v = 0;
+  int got = integer_of(child(m, element), INT_MIN, INT_MAX, &v);
+  if (got < 0)
+    return lisec_err_set(err, LISEC_ETOOBIG, "%s: outside lisec's bound (%d to %d)", element, INT_MIN, INT_MAX);
+  q->has_issue_code = got == 1;
+  q->issue_code = (int)v;
+  return 0;
+}
+
 static void read_request(xmlNodePtr m, x1_request *q) {
   lisec_err err = {0};
-  char number[24];
   int rc = 0, code = X1_ERR_GENERIC;
   switch (q->type) {
     case X1_ACTIVATE_TASK:
@@ -840,22 +884,19 @@ static void read_request(xmlNodePtr m, x1_request *q) {
     case X1_REPORT_TASK_ISSUE:
       text_of(child(m, "xId"), q->xid, sizeof q->xid);
       text_of(child(m, "taskReportType"), q->report_type, sizeof q->report_type);
-      q->has_issue_code = text_of(child(m, "taskIssueErrorCode"), number, sizeof number) && number[0];
-      q->issue_code = atoi(number);
+      rc = issue_code_of(m, "taskIssueErrorCode", q, &err);
       /* the NE's free text is kept to lisec's bound, not refused for it */
       if (!text_of(child(m, "taskIssueDetails"), q->issue, sizeof q->issue)) snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
       break;
     case X1_REPORT_NE_ISSUE:
       text_of(child(m, "typeOfNeIssueMessage"), q->report_type, sizeof q->report_type);
       if (!text_of(child(m, "description"), q->issue, sizeof q->issue)) snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
-      q->has_issue_code = text_of(child(m, "issueCode"), number, sizeof number) && number[0];
-      q->issue_code = atoi(number);
+      rc = issue_code_of(m, "issueCode", q, &err);
       break;
     case X1_REPORT_DESTINATION_ISSUE:
       text_of(child(m, "dId"), q->did, sizeof q->did);
       text_of(child(m, "destinationReportType"), q->report_type, sizeof q->report_type);
-      q->has_issue_code = text_of(child(m, "destinationIssueErrorCode"), number, sizeof number) && number[0];
-      q->issue_code = atoi(number);
+      rc = issue_code_of(m, "destinationIssueErrorCode", q, &err);
       if (!text_of(child(m, "destinationIssueDetails"), q->issue, sizeof q->issue))
         snprintf(q->issue, sizeof q->issue, "(over %d bytes)", X1_VALUE_MAX);
       break;
@@ -973,13 +1014,16 @@ static int read_all(xmlNodePtr list, const char *entry, x1_response *out, int wh
 static int read_response(xmlNodePtr m, const char *type, x1_response *out, lisec_err *err) {
   read_header(m, &out->h);
   if (strcmp(type, "ErrorResponse") == 0) {
-    char req[64], code[24];
+    char req[64];
+    long long code = 0;
     text_of(child(m, "requestMessageType"), req, sizeof req);
     snprintf(out->request_type, sizeof out->request_type, "%.47s", req);
     if (type_from(req, "", &out->type) != 0) out->type = X1_TYPE_COUNT;
     xmlNodePtr ei = child(m, "errorInformation");
-    text_of(child(ei, "errorCode"), code, sizeof code);
-    out->error_code = atoi(code);
+    if (integer_of(child(ei, "errorCode"), INT_MIN, INT_MAX, &code) < 0)
+      return lisec_err_set(err, LISEC_EINVAL, "X1 ErrorResponse errorCode: outside lisec's bound (%d to %d)",
+                           INT_MIN, INT_MAX);
+    out->error_code = (int)code;
     if (!text_of(child(ei, "errorDescription"), out->error_description, sizeof out->error_description))
       snprintf(out->error_description, sizeof out->error_description, "(over %d bytes)", X1_VALUE_MAX);
     return 0;

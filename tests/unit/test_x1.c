@@ -356,6 +356,98 @@ static void test_admf_helpers(void **state) {
   assert_string_equal(x1_error_name(4242), "error");
 }
 
+/* The integers an NE sends (issue and error codes, preferences; the schema
+ * bounds none of them) are read whole or refused by name: 2^32 + 2020 must
+ * not become 2020, "no task with that XID", in an int. */
+static void test_integers_bounded(void **state) {
+  (void)state;
+  static const char *report =
+      "<X1Request xmlns='http://uri.etsi.org/03221/X1/2017/10' xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance'>"
+      "<x1RequestMessage xsi:type='ReportNEIssueRequest'><admfIdentifier>admf-1</admfIdentifier>"
+      "<neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp>"
+      "<version>v1.22.1</version><x1TransactionId>3741800e-971b-4aa9-85f4-466d2b1adc7f</x1TransactionId>"
+      "<typeOfNeIssueMessage>FaultReport</typeOfNeIssueMessage><description>X3 link down</description>"
+      "<issueCode>17</issueCode></x1RequestMessage></X1Request>";
+  static const struct {
+    const char *code;
+    bool ok;
+    int value;
+  } codes[] = {
+      {"2147483647", true, 2147483647},   {"-2147483648", true, -2147483647 - 1},
+      {"+0017", true, 17},                {"00000000000000000000000000000000000000017", true, 17},
+      {"2147483648", false, 0},           {"-2147483649", false, 0},
+      {"4294967313", false, 0},           {"99999999999999999999999", false, 0},
+  };
+  lisec_err err = {0};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    char to[96];
+    snprintf(to, sizeof to, "<issueCode>%s</issueCode>", codes[i].code);
+    char *s = replace(report, "<issueCode>17</issueCode>", to);
+    x1_request q[1];
+    size_t n = 0;
+    assert_int_equal(x1_request_parse_all(s, strlen(s), q, 1, &n, &err), 0);
+    assert_int_equal(n, 1);
+    if (codes[i].ok) {
+      if (q[0].refuse_code) fail_msg("%s refused: %s", codes[i].code, q[0].refuse_why);
+      assert_true(q[0].has_issue_code);
+      assert_int_equal(q[0].issue_code, codes[i].value);
+    } else {
+      if (!q[0].refuse_code) fail_msg("%s read as %d", codes[i].code, q[0].issue_code);
+      assert_int_equal(q[0].refuse_code, X1_ERR_GENERIC);
+      assert_non_null(strstr(q[0].refuse_why, "issueCode: outside lisec's bound"));
+    }
+    free(s);
+  }
+  /* an ErrorResponse whose code would wrap to "no task with that XID" */
+  x1_response er = {.type = X1_GET_TASK_DETAILS, .error_code = X1_ERR_UNKNOWN_XID}, back;
+  x1_header_init(&er.h, "lisecd", "poi-1", &err);
+  strcpy(er.error_description, "no such task");
+  char *xml = NULL, *s;
+  size_t len = 0;
+  assert_int_equal(x1_response_build(&er, &xml, &len, &err), 0);
+  s = replace(xml, ">2020<", ">4294969316<");
+  assert_int_equal(x1_response_parse(s, strlen(s), &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "errorCode: outside lisec's bound"));
+  free(s);
+  s = replace(xml, ">2020<", ">+02020<");
+  assert_int_equal(x1_response_parse(s, strlen(s), &back, &err), 0);
+  assert_int_equal(back.error_code, X1_ERR_UNKNOWN_XID);
+  free(s);
+  free(xml);
+  /* a destination set's preference past a long */
+  x1_request r = activate();
+  r.type = X1_CREATE_OBJECT;
+  r.obj.kind = X1_OBJECT_DESTINATION_SET;
+  strcpy(r.obj.id, r.task.dids[0]);
+  strcpy(r.obj.set_type, "Redundant");
+  strcpy(r.obj.dids[0], r.task.dids[0]);
+  r.obj.preference[0] = 42;
+  r.obj.n_dids = 1;
+  assert_int_equal(x1_request_build(&r, &xml, &len, &err), 0);
+  x1_request q;
+  assert_int_equal(x1_request_parse(xml, len, &q, &err), 0);
+  assert_int_equal(q.obj.preference[0], 42);
+  s = replace(xml, ">42<", ">9223372036854775808<");
+  expect_refused(s, "preference: outside lisec's bound");
+  free(s);
+  free(xml);
+  /* a port range is PORT or PORT-PORT, each 2 to 65535 */
+  static const struct {
+    const char *v;
+    bool ok;
+  } ranges[] = {{"80-90", true},      {"5060", true},      {"2-65535", true}, {"80abc-90", false},
+                {"80-90x", false},    {"1-90", false},     {"80-", false},    {"-80", false},
+                {"80-65536", false},  {"99999999999999999999-90", false}, {"80--90", false}};
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+    x1_target t = {0};
+    strcpy(t.element, "tcpPortRange");
+    strcpy(t.value, ranges[i].v);
+    int rc = x1_target_normalise(&t, &err);
+    if ((rc == 0) != ranges[i].ok) fail_msg("port range %s: %s", ranges[i].v, rc ? err.msg : "accepted");
+    if (rc) assert_non_null(strstr(err.msg, "ports 2 to 65535"));
+  }
+}
+
 static void test_build_refuses_invalid(void **state) {
   (void)state;
   x1_request r = activate();
@@ -377,6 +469,7 @@ int main(void) {
       cmocka_unit_test(test_responses_roundtrip),        cmocka_unit_test(test_bad_messages_refused),
       cmocka_unit_test(test_build_refuses_invalid),      cmocka_unit_test(test_refusal_codes),
       cmocka_unit_test(test_versions),                   cmocka_unit_test(test_admf_helpers),
+      cmocka_unit_test(test_integers_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
