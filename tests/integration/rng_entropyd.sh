@@ -22,18 +22,7 @@ lisec pki issue "$pki" vnf-x vnf vnf-x >/dev/null || fail "issue vnf-x"
 
 # --- swtpm, a real TPM 2.0 over TCP ------------------------------------------
 # The swtpm TCTI finds the control channel at port+1: take a free pair.
-tport=$(python3 -c '
-import socket
-for _ in range(200):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()
-')
+tport=$("$src/scripts/test/free-ports" --pair)
 cport=$((tport + 1))
 mkdir -p "$work/tpm"
 swtpm socket --tpm2 --server type=tcp,port="$tport",bindaddr=127.0.0.1 \

@@ -71,9 +71,7 @@ pass() { echo "ok: $*"; }
 # the site hooks (every .pth of dist-packages, some importing modules of
 # their own), about half of a start's CPU (11 -> 5 ms), and a suite starts
 # some hundreds of them.
-free_port() {
-  python3 -S -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
-}
+free_port() { "$src/scripts/test/free-ports" 1; }
 
 lisec() { "$build/cmd/lisec/lisec" "$@"; }
 

@@ -54,9 +54,6 @@ ha_section() {
 # free_port finds one, found in one go (python starts slowly on a busy
 # machine).
 ha_free_ports() {
-  mapfile -t free < <(python3 -S -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1")
+  mapfile -t free < <("$src/scripts/test/free-ports" "$1")
   [ "${#free[@]}" = "$1" ] || fail "$1 free ports: found ${#free[@]}"
 }
