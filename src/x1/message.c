@@ -143,8 +143,8 @@ static bool hashed_split(char *v, char ctx[X1_UUID_LEN + 1], char type[X1_HASH_T
 }
 
 /* The xs:integer in s[0..len) (an optional sign, then digits) when it lies
- * within [min, max]. A wider C type must not wrap it: an NE's error code of
- * 2^32 + 1001 read into an int would be 1001. */
+ * within [min, max]; never wrapped into a narrower type, where an NE's error
+ * code of 2^32 + 1001 would read as 1001. */
 static bool decimal_in(const char *s, size_t len, long long min, long long max, long long *out) {
   char buf[72];
   size_t sign = len && (s[0] == '+' || s[0] == '-');
@@ -197,7 +197,8 @@ int x1_target_normalise(x1_target *t, lisec_err *err) {
     if (!decimal_in(v, dash ? (size_t)(dash - v) : strlen(v), 2, 65535, &lo) ||
         !decimal_in(hi_s, strlen(hi_s), 2, 65535, &hi))
       return lisec_err_set(err, LISEC_EINVAL,
-                           "X1 target %s: PORT or PORT-PORT, ports 2 to 65535 in TS 103 280 (port 0 and 1 cannot be tasked)", e);
+                           "X1 target %s: PORT or PORT-PORT, ports 2 to 65535 in TS 103 280 "
+                           "(port 0 and 1 cannot be tasked)", e);
     if (!dash) rename_to(t, e[0] == 't' ? "tcpPort" : "udpPort", v);
   }
   return 0;
