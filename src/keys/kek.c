@@ -408,8 +408,9 @@ static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
   uint8_t buf[VAULT_DATA_KEY_LEN + KEK_TAG];
   CK_ULONG n = sizeof buf;
   /* Two calls: PKCS#11 2.40 has no one-call decryption (GCM's IV is a
-   * parameter of C_DecryptInit), and SoftHSM2 2.6 lacks 3.0's message
-   * API (C_MessageDecryptInit once, then C_DecryptMessage per key). */
+   * parameter of C_DecryptInit). 3.0's message API (C_MessageDecryptInit
+   * once, then C_DecryptMessage per key) is not used: SoftHSM2 2.6 lacks
+   * it, and modules are loaded through the 2.40 function list. */
   CK_SESSION_HANDLE h = pool_take(k);
   CK_RV rv = k->p11->C_DecryptInit(h, &mech, e->handle);
   if (rv == CKR_OK) rv = k->p11->C_Decrypt(h, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
