@@ -53,15 +53,30 @@ static int teardown(void **state) {
   return run(cmd);
 }
 
-/* A port on 127.0.0.1 that was free a moment ago. */
+/* A port on 127.0.0.1 that was free a moment ago, chosen at random below
+ * the kernel's ephemeral range as scripts/test/free-ports chooses: a port
+ * from inside it (bind to port 0) may go to any outgoing connection before
+ * s_server binds it. */
 static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-  close(s);
-  return ntohs(a.sin_port);
+  int low = 32768;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    if (fscanf(f, "%d", &low) != 1) low = 32768;
+    fclose(f);
+  }
+  static bool seeded;
+  if (!seeded) srandom((unsigned)getpid() ^ (unsigned)time(NULL)), seeded = true;
+  for (int i = 0; i < 1000; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (low > 12000) a.sin_port = htons((uint16_t)(10000 + random() % (low - 10000)));
+    socklen_t len = sizeof a;
+    int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(s, (struct sockaddr *)&a, &len) == 0;
+    close(s);
+    if (ok) return ntohs(a.sin_port);
+  }
+  fail_msg("no free loopback port");
+  return -1;
 }
 
 /* openssl s_server on 127.0.0.1:port with the protocol flag given (e.g.
