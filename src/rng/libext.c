@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,6 +146,17 @@ static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, in
   return rc;
 }
 
+/* A vsock CID or port: decimal, below 2^32 (strtoul alone would wrap
+ * 4294967298 to CID 2, the host). */
+static bool vsock_number(const char *s, unsigned *out) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 10 || strspn(s, "0123456789") != n) return false;
+  unsigned long long v = strtoull(s, NULL, 10);
+  if (v > UINT32_MAX) return false;
+  *out = (unsigned)v;
+  return true;
+}
+
 static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
   int rc = ext_ctx(x, err);
   if (rc) return rc;
@@ -163,9 +175,10 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
   }
   int fd = -1;
   if (vsock) {
-    struct sockaddr_vm sv = {.svm_family = AF_VSOCK,
-                             .svm_cid = (unsigned)strtoul(host, NULL, 10),
-                             .svm_port = (unsigned)strtoul(port, NULL, 10)};
+    struct sockaddr_vm sv = {.svm_family = AF_VSOCK};
+    if (!vsock_number(host, &sv.svm_cid) || !vsock_number(port, &sv.svm_port))
+      return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not vsock:CID:PORT (decimal, below 2^32)",
+                           x->addr);
     fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, timeout_ms) != 0) {
       int e = errno;

@@ -114,6 +114,17 @@ fi
 [ "$(metric "$good_MPORT" 'requests_refused_total{reason="unknown_client"}')" -ge 1 ] || fail "unknown client not counted"
 pass "unknown client vnf-x refused (and its keygen fails closed)"
 
+# --- a vsock address that does not fit is refused, not wrapped ---------------------
+# (strtoul would read CID 4294967298 as 2, the host)
+for bad in vsock:4294967298:5000 vsock:2:99999999999 vsock:two:5000 vsock:2:; do
+  if env LISEC_RNG_ENTROPYD="$bad" LISEC_RNG_CERT="$pki/vnf-a.crt" LISEC_RNG_KEY="$pki/vnf-a.key" \
+    LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed >"$work/vsock.out" 2>&1; then
+    fail "entropyd address $bad accepted"
+  fi
+  grep -q "is not vsock:CID:PORT" "$work/vsock.out" || { cat "$work/vsock.out" >&2; fail "$bad: no reason naming the form"; }
+done
+pass "vsock addresses past 2^32 or not decimal are refused naming the form"
+
 # --- a replayed request is refused ---------------------------------------------------
 python3 - "$work/req.bin" <<'PY'
 import os, struct, sys, time
