@@ -284,7 +284,7 @@ static double rewrite_all(lisec_store *s, const char *kind, const char *prefix, 
 }
 
 static int bench_rotation(const char *url, const char *module, int n) {
-  keys_kek_pkcs11_config pc = {module, "bench", "1234", "bench-kek", false};
+  keys_kek_pkcs11_config pc = {module, "bench", "1234", "bench-kek", false, NULL};
   keys_kek *kek = NULL;
   lisec_store *s = NULL;
   lisec_err err = {0};
@@ -351,7 +351,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_vault STORE_URL P11_MODULE COUNT NE_URL PKI_DIR SECONDS\n");
     return 2;
   }
-  keys_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true};
+  keys_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true, NULL};
   keys_kek *kek = NULL;
   lisec_err err = {0};
   if (keys_kek_open_pkcs11(&pc, &kek, &err)) return fprintf(stderr, "%s\n", err.msg), 1;

@@ -30,7 +30,7 @@ const char *const lisecd_known_settings[] = {
     "audit.tsa_url", "audit.tsa_ca", "audit.tsa_tls_ca", "audit.tsa_timeout_ms", "audit.tsa_max_bytes",
     "audit.tsa_max_skew_ms", "audit.tsa_required",
     /* the target vault (ctl/kek.c) */
-    "vault.pkcs11_module", "vault.token", "vault.pin_file", "vault.key_label",
+    "vault.pkcs11_module", "vault.pkcs11_init_args", "vault.token", "vault.pin_file", "vault.key_label",
     "vault.development_key_file", "vault.allow_development_key",
     "vault.cache_ttl_s", "vault.cache_keys", "vault.token_sessions", /* keys/service.c */
     /* VNF packages (ctl/pkg.c) */

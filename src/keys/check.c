@@ -72,7 +72,7 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
   bool have_pin = keys_p11_read_pin(cfg, section, pin, &err) == 0;
   if (!have_pin) problem(c, "%s", err.msg);
   keys_p11 *m = NULL;
-  if (keys_p11_open(module, who, &m, &err) != 0) {
+  if (keys_p11_open(module, lisec_config_str(cfg, section, "pkcs11_init_args", NULL), who, &m, &err) != 0) {
     problem(c, "%s", err.msg);
     crypto_wipe(pin, sizeof pin);
     return;

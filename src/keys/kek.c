@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,12 @@ struct keys_kek {
   size_t n_pool;
   CK_SESSION_HANDLE idle[KEK_SESSIONS_MAX];
   size_t n_idle;
+  /* PKCS#11 3.0 (NULL without): a pool session's message-based decryption
+   * stays set up for the key it last unwrapped with (msg_key[i] for
+   * pool[i], 0: none), so a cold unwrap is one call to the token */
+  const keys_p11_v3 *v3;
+  CK_OBJECT_HANDLE msg_key[KEK_SESSIONS_MAX];
+  atomic_ulong unwrap_calls; /* token calls made to unwrap data keys */
   /* keys loaded: on first use, until a rotation leaves no record under
    * them (keys_kek_unload_others) */
   kek_key *keys[KEK_MAX_KEYS];
@@ -194,6 +201,50 @@ static void pool_give(keys_kek *k, CK_SESSION_HANDLE h) {
   pthread_mutex_unlock(&k->pool_mu);
 }
 
+/* The index of a pool session, for its msg_key. */
+static size_t pool_index(const keys_kek *k, CK_SESSION_HANDLE h) {
+  size_t i = 0;
+  while (i + 1 < k->n_pool && k->pool[i] != h) i++;
+  return i;
+}
+
+/* Ends a session's message-based decryption, if one is set up. */
+static void message_end(keys_kek *k, size_t i) {
+  if (!k->msg_key[i]) return;
+  atomic_fetch_add(&k->unwrap_calls, 1);
+  k->v3->C_MessageDecryptFinal(k->pool[i]);
+  k->msg_key[i] = 0;
+}
+
+/* One PKCS#11 3.0 call per data key: C_DecryptMessage with the wrapped
+ * key's IV and tag, on a session whose message-based decryption is set up
+ * for e (set up here when it is not, or set up again once when a call on an
+ * older set-up fails). */
+static CK_RV message_unwrap(keys_kek *k, CK_SESSION_HANDLE h, kek_key *e, const uint8_t *in, uint8_t *out,
+                            CK_ULONG *n) {
+  size_t i = pool_index(k, h);
+  keys_p11_gcm_message gcm = {(CK_BYTE_PTR)in, KEK_IV, 0, 0, (CK_BYTE_PTR)in + KEK_IV + VAULT_DATA_KEY_LEN,
+                              KEK_TAG * 8};
+  CK_MECHANISM mech = {CKM_AES_GCM, NULL, 0};
+  CK_ULONG cap = *n;
+  for (bool fresh = k->msg_key[i] != e->handle;; fresh = true) {
+    if (fresh) {
+      message_end(k, i);
+      atomic_fetch_add(&k->unwrap_calls, 1);
+      CK_RV rv = k->v3->C_MessageDecryptInit(h, &mech, e->handle);
+      if (rv != CKR_OK) return rv;
+      k->msg_key[i] = e->handle;
+    }
+    *n = cap;
+    atomic_fetch_add(&k->unwrap_calls, 1);
+    CK_RV rv = k->v3->C_DecryptMessage(h, &gcm, sizeof gcm, (CK_BYTE_PTR)KEK_AAD, strlen(KEK_AAD),
+                                       (CK_BYTE_PTR)in + KEK_IV, VAULT_DATA_KEY_LEN, out, n);
+    if (rv == CKR_OK) return rv;
+    message_end(k, i);
+    if (fresh) return rv;
+  }
+}
+
 static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p11_fail(err, "[vault]", what, rv); }
 
 /* The token's AES key called name, generated when absent and create is
@@ -287,9 +338,10 @@ int keys_kek_open_pkcs11_sessions(const keys_kek_pkcs11_config *cfg, unsigned se
   kek_init(k);
   snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
   cache_init(k);
-  int rc = keys_p11_open(cfg->module, "[vault]", &k->module, err);
+  int rc = keys_p11_open(cfg->module, cfg->init_args, "[vault]", &k->module, err);
   if (rc) goto fail;
   k->p11 = keys_p11_functions(k->module);
+  k->v3 = keys_p11_v3_functions(k->module);
   if ((rc = keys_p11_session_open(k->module, "[vault]", cfg->token_label, cfg->pin, &k->session, err))) goto fail;
   k->session_open = true;
   for (; k->n_pool < sessions; k->n_pool++) {
@@ -365,6 +417,10 @@ void keys_kek_close(keys_kek *k) {
 
 bool keys_kek_is_development(const keys_kek *k) { return k->dev; }
 
+bool keys_kek_one_call_unwrap(const keys_kek *k) { return k->v3 != NULL; }
+
+unsigned long keys_kek_unwrap_calls(keys_kek *k) { return atomic_load(&k->unwrap_calls); }
+
 static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *out, size_t *out_len,
                     lisec_err *err) {
   kek_key *e = ctx;
@@ -383,6 +439,10 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   CK_ULONG n = (CK_ULONG)(*out_len - KEK_IV);
   CK_SESSION_HANDLE h = pool_take(k);
   CK_RV rv = k->p11->C_EncryptInit(h, &mech, e->handle);
+  if (rv == CKR_OPERATION_ACTIVE && k->v3) { /* a module that runs one operation a session at a time */
+    message_end(k, pool_index(k, h));
+    rv = k->p11->C_EncryptInit(h, &mech, e->handle);
+  }
   if (rv == CKR_OK) rv = k->p11->C_Encrypt(h, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
   pool_give(k, h);
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
@@ -407,13 +467,18 @@ static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
   uint8_t buf[VAULT_DATA_KEY_LEN + KEK_TAG];
   CK_ULONG n = sizeof buf;
-  /* Two calls: PKCS#11 2.40 has no one-call decryption (GCM's IV is a
-   * parameter of C_DecryptInit). 3.0's message API (C_MessageDecryptInit
-   * once, then C_DecryptMessage per key) is not used: SoftHSM2 2.6 lacks
-   * it, and modules are loaded through the 2.40 function list. */
+  /* One call with PKCS#11 3.0's message API where the module has it; two
+   * with 2.40, which has no one-call decryption (GCM's IV is a parameter
+   * of C_DecryptInit). */
   CK_SESSION_HANDLE h = pool_take(k);
-  CK_RV rv = k->p11->C_DecryptInit(h, &mech, e->handle);
-  if (rv == CKR_OK) rv = k->p11->C_Decrypt(h, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
+  CK_RV rv;
+  if (k->v3) {
+    rv = message_unwrap(k, h, e, in, buf, &n);
+  } else {
+    atomic_fetch_add(&k->unwrap_calls, 2);
+    rv = k->p11->C_DecryptInit(h, &mech, e->handle);
+    if (rv == CKR_OK) rv = k->p11->C_Decrypt(h, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
+  }
   pool_give(k, h);
   if (rv != CKR_OK || n != VAULT_DATA_KEY_LEN) {
     crypto_wipe(buf, sizeof buf);

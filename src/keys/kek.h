@@ -21,6 +21,7 @@ typedef struct keys_kek_pkcs11_config {
   const char *pin;         /* user PIN */
   const char *key_label;   /* CKA_LABEL of the AES key */
   bool create;             /* generate the key in the token when absent */
+  const char *init_args;   /* the module's C_Initialize parameters ([vault] pkcs11_init_args), or NULL */
 } keys_kek_pkcs11_config;
 
 /* [vault] settings of the data-key cache and the token (service.c parses
@@ -76,6 +77,12 @@ int keys_kek_use(keys_kek *k, const char *name, bool create, lisec_err *err);
 /* The current key's name and record label; either may be NULL. */
 void keys_kek_current(keys_kek *k, char name[KEYS_KEK_NAME_MAX + 1], char label[VAULT_ID_MAX + 1]);
 bool keys_kek_is_development(const keys_kek *k);
+/* Whether a data key not in the cache is unwrapped with one token call
+ * (the module offers PKCS#11 3.0's message-based decryption) rather than
+ * two (C_DecryptInit, C_Decrypt). */
+bool keys_kek_one_call_unwrap(const keys_kek *k);
+/* How many token calls unwrapping data keys has made so far. */
+unsigned long keys_kek_unwrap_calls(keys_kek *k);
 /* The data-key cache: keys entries (KEYS_VAULT_CACHE_KEYS_MIN..MAX,
  * rounded up to a multiple of 8), each kept ttl_s seconds (1 to
  * KEYS_VAULT_CACHE_TTL_MAX). Empties the cache; call before sharing k. */

@@ -25,7 +25,7 @@ int keys_livm_open(const char *module, const char *token, const char *pin, keys_
   keys_livm *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
-  int rc = keys_p11_open(module, "[li]", &st->module, err);
+  int rc = keys_p11_open(module, NULL, "[li]", &st->module, err);
   if (!rc) {
     st->p11 = keys_p11_functions(st->module);
     rc = keys_p11_session_open(st->module, "[li]", token, pin, &st->session, err);

@@ -15,8 +15,10 @@
 
 struct keys_p11 {
   char *path;
+  char *init_args; /* NULL: none */
   void *handle;
   CK_FUNCTION_LIST_PTR fn;
+  const keys_p11_v3 *fn3; /* NULL: no PKCS#11 3.0 */
   bool initialised; /* by us: ours to finalise */
   unsigned users;
   struct keys_p11 *next;
@@ -32,9 +34,24 @@ int keys_p11_fail(lisec_err *err, const char *who, const char *what, CK_RV rv) {
                        check ? ": " : "", check ? check : "");
 }
 
-static int load(const char *path, const char *who, keys_p11 **out, lisec_err *err) {
+/* The 3.0 list, when the module has C_GetInterface and its 3.0 interface
+ * has the three functions lisec uses. */
+static const keys_p11_v3 *v3_of(void *handle) {
+  keys_p11_interface *iface = NULL;
+  CK_RV (*get)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, void *, CK_FLAGS) = NULL;
+  *(void **)&get = dlsym(handle, "C_GetInterface");
+  CK_VERSION v3 = {3, 0};
+  if (!get || get((CK_UTF8CHAR_PTR) "PKCS 11", &v3, &iface, 0) != CKR_OK || !iface || !iface->functions) return NULL;
+  const keys_p11_v3 *f = iface->functions;
+  if (f->v2.version.major < 3 || !f->C_MessageDecryptInit || !f->C_DecryptMessage || !f->C_MessageDecryptFinal)
+    return NULL;
+  return f;
+}
+
+static int load(const char *path, const char *init_args, const char *who, keys_p11 **out, lisec_err *err) {
   keys_p11 *m = calloc(1, sizeof *m);
-  if (!m || !(m->path = strdup(path))) {
+  if (!m || !(m->path = strdup(path)) || (init_args && !(m->init_args = strdup(init_args)))) {
+    if (m) free(m->path);
     free(m);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
@@ -51,7 +68,7 @@ static int load(const char *path, const char *who, keys_p11 **out, lisec_err *er
   }
   /* Several threads call the module (request workers, the checkpoint
    * timer, the ADMF loop): it must do its own locking. */
-  CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+  CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK, .pReserved = m->init_args};
   CK_RV rv = m->fn->C_Initialize(&args);
   if (rv == CKR_OK) {
     m->initialised = true;
@@ -61,22 +78,28 @@ static int load(const char *path, const char *who, keys_p11 **out, lisec_err *er
     rc = keys_p11_fail(err, who, "C_Initialize", rv);
     goto fail;
   }
+  m->fn3 = v3_of(m->handle);
   *out = m;
   return 0;
 fail:
   if (m->handle) dlclose(m->handle);
+  free(m->init_args);
   free(m->path);
   free(m);
   return rc;
 }
 
-int keys_p11_open(const char *path, const char *who, keys_p11 **out, lisec_err *err) {
+int keys_p11_open(const char *path, const char *init_args, const char *who, keys_p11 **out, lisec_err *err) {
   if (!path || !*path) return lisec_err_set(err, LISEC_EINVAL, "%s no PKCS#11 module given", who);
   pthread_mutex_lock(&modules_lock);
   keys_p11 *m = modules;
   while (m && strcmp(m->path, path) != 0) m = m->next;
   int rc = 0;
-  if (!m && !(rc = load(path, who, &m, err))) {
+  if (m && init_args && (!m->init_args || strcmp(m->init_args, init_args) != 0))
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "%s pkcs11_init_args: %s is already initialised with other parameters by another section",
+                       who, path);
+  else if (!m && !(rc = load(path, init_args, who, &m, err))) {
     m->next = modules;
     modules = m;
   }
@@ -100,6 +123,7 @@ void keys_p11_close(keys_p11 *m) {
     /* ends every session and the login with them */
     if (m->initialised) m->fn->C_Finalize(NULL);
     dlclose(m->handle);
+    free(m->init_args);
     free(m->path);
     free(m);
   }
@@ -107,6 +131,8 @@ void keys_p11_close(keys_p11 *m) {
 }
 
 CK_FUNCTION_LIST_PTR keys_p11_functions(const keys_p11 *m) { return m->fn; }
+
+const keys_p11_v3 *keys_p11_v3_functions(const keys_p11 *m) { return m->fn3; }
 
 static int find_slot(keys_p11 *m, const char *who, const char *token, CK_SLOT_ID *slot,
                      lisec_err *err) {

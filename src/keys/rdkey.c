@@ -27,7 +27,7 @@ int keys_rdkey_open(const char *module, const char *token, const char *pin, keys
   keys_rdkey *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->lock, NULL);
-  int rc = keys_p11_open(module, "[rd]", &st->module, err);
+  int rc = keys_p11_open(module, NULL, "[rd]", &st->module, err);
   if (!rc) {
     st->p11 = keys_p11_functions(st->module);
     rc = keys_p11_session_open(st->module, "[rd]", token, pin, &st->session, err);

@@ -94,9 +94,14 @@ static int open_vault(const lisec_config *cfg, keys_service *s, lisec_err *err) 
     int rc = keys_p11_read_pin(cfg, "vault", pin, err);
     if (rc) return rc;
     keys_kek_pkcs11_config pc = {module, lisec_config_str(cfg, "vault", "token", "lisec"), pin,
-                                 lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), !ha_on(cfg)};
+                                 lisec_config_str(cfg, "vault", "key_label", "lisec-kek"), !ha_on(cfg),
+                                 lisec_config_str(cfg, "vault", "pkcs11_init_args", NULL)};
     rc = keys_kek_open_pkcs11_sessions(&pc, s->vset.sessions, &s->kek, err);
     if (!rc) rc = keys_kek_cache_configure(s->kek, s->vset.cache_keys, s->vset.cache_ttl_s, err);
+    if (!rc)
+      LOG_INFO("[vault] a data key not in the cache takes %s",
+               keys_kek_one_call_unwrap(s->kek) ? "one token call (PKCS#11 3.0 message-based decryption)"
+                                                : "two token calls (PKCS#11 2.40)");
     crypto_wipe(pin, sizeof pin);
     if (rc == LISEC_ENOTFOUND && !pc.create)
       rc = not_provisioned(cfg, "vault", "key-encryption key", "key_label",

@@ -226,7 +226,7 @@ static int p11_key_open(keys_signer *k, const keys_signer_pkcs11 *cfg, lisec_err
   if (!cfg->module || !cfg->token_label || !cfg->pin || !cfg->key_label)
     return lisec_err_set(err, LISEC_EINVAL, "PKCS#11 checkpoint key needs module, token, pin and key label");
   /* the module is shared with the vault's KEK and the LI keys (keys/p11.h) */
-  int rc = keys_p11_open(cfg->module, "[audit]", &k->module, err);
+  int rc = keys_p11_open(cfg->module, NULL, "[audit]", &k->module, err);
   if (rc) return rc;
   k->p11 = keys_p11_functions(k->module);
   if ((rc = keys_p11_session_open(k->module, "[audit]", cfg->token_label, cfg->pin, &k->session, err)))

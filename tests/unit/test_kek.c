@@ -21,7 +21,7 @@
 #include "softhsm_token.h"
 
 static keys_kek_pkcs11_config cfg(const char *key_label, bool create) {
-  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create};
+  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", key_label, create, NULL};
   return c;
 }
 

@@ -61,7 +61,7 @@ static void open_audit(users *u) {
 
 static void open_kek(users *u) {
   lisec_err err = {0};
-  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-kek", true};
+  keys_kek_pkcs11_config c = {getenv("LISEC_P11_MODULE"), "lisec-test", "1234", "p11-kek", true, NULL};
   if (keys_kek_open_pkcs11(&c, &u->kek, &err)) fail_msg("kek: %s", err.msg);
 }
 
@@ -164,8 +164,8 @@ static void test_module_shared_and_finalised(void **state) {
   lisec_err err = {0};
   const char *path = getenv("LISEC_P11_MODULE");
   keys_p11 *a = NULL, *b = NULL;
-  assert_int_equal(keys_p11_open(path, "[t]", &a, &err), 0);
-  assert_int_equal(keys_p11_open(path, "[t]", &b, &err), 0);
+  assert_int_equal(keys_p11_open(path, NULL, "[t]", &a, &err), 0);
+  assert_int_equal(keys_p11_open(path, NULL, "[t]", &b, &err), 0);
   assert_ptr_equal(a, b); /* one load, one C_Initialize */
   CK_FUNCTION_LIST_PTR fn = keys_p11_functions(a);
   CK_SESSION_HANDLE s1, s2;
@@ -182,7 +182,7 @@ static void test_module_shared_and_finalised(void **state) {
   keys_p11_session_close(b, s2);
   keys_p11_close(b); /* the last user: finalised and unloaded */
   /* opened again from nothing, it works */
-  assert_int_equal(keys_p11_open(path, "[t]", &a, &err), 0);
+  assert_int_equal(keys_p11_open(path, NULL, "[t]", &a, &err), 0);
   assert_int_equal(keys_p11_session_open(a, "[t]", "lisec-test", "1234", &s1, &err), 0);
   keys_p11_session_close(a, s1);
   /* refusals, each saying why and whose */
@@ -192,9 +192,9 @@ static void test_module_shared_and_finalised(void **state) {
   assert_int_equal(keys_p11_session_open(a, "[li]", "no-such-token", "1234", &s1, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "no-such-token"));
   keys_p11_close(a);
-  assert_int_equal(keys_p11_open("/nonexistent/p11.so", "[audit]", &a, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_p11_open("/nonexistent/p11.so", NULL, "[audit]", &a, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "[audit]"));
-  assert_int_equal(keys_p11_open("/lib/x86_64-linux-gnu/libc.so.6", "[audit]", &a, &err) != 0, 1);
+  assert_int_equal(keys_p11_open("/lib/x86_64-linux-gnu/libc.so.6", NULL, "[audit]", &a, &err) != 0, 1);
 }
 
 static void test_pin_file(void **state) {
@@ -269,7 +269,7 @@ static void test_rv_words(void **state) {
   snprintf(missing, sizeof missing, "%s/no-such-softhsm2.conf", dir);
   setenv("SOFTHSM2_CONF", missing, 1);
   keys_p11 *m = NULL;
-  int rc = keys_p11_open(path, "[vault]", &m, &err);
+  int rc = keys_p11_open(path, NULL, "[vault]", &m, &err);
   if (saved) setenv("SOFTHSM2_CONF", saved, 1);
   else unsetenv("SOFTHSM2_CONF");
   free(saved);
