@@ -211,7 +211,7 @@ static int phase(const char *name, long delay, keys_kek *kek, int n) {
 static int cmd_populate(char **a) {
   int n = atoi(a[7]);
   if (n < 1 || n > 10000000) return 2;
-  keys_kek_pkcs11_config pc = {a[1], a[2], a[3], a[4], false};
+  keys_kek_pkcs11_config pc = {a[1], a[2], a[3], a[4], false, getenv("BENCH_P11_INIT_ARGS")};
   keys_kek *kek = NULL;
   lisec_err err = {0};
   if (store_open(a[0], &st, &err) || keys_kek_open_pkcs11(&pc, &kek, &err)) return fail(&err);
@@ -254,7 +254,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nd; i++) delays[i] = atol(argv[6 + i]);
   set_delay(0);
   lisec_err err = {0};
-  keys_kek_pkcs11_config pc = {argv[2], "bench", "1234", "bench-kek", true};
+  /* SoftHSM2's token "bench", or another named by BENCH_P11_TOKEN with the
+   * module's C_Initialize parameters in BENCH_P11_INIT_ARGS (NSS's softoken) */
+  const char *token = getenv("BENCH_P11_TOKEN");
+  keys_kek_pkcs11_config pc = {argv[2], token ? token : "bench", "1234", "bench-kek", true,
+                               getenv("BENCH_P11_INIT_ARGS")};
   keys_kek *writer = NULL, *kek[MAX_DELAYS] = {0};
   if (store_open(argv[1], &st, &err) || keys_kek_open_pkcs11(&pc, &writer, &err)) return fail(&err);
   void *self = dlopen(argv[2], RTLD_NOW | RTLD_NOLOAD);

@@ -7,6 +7,8 @@
  * LISEC_BENCH_P11_DELAY_US microseconds (default 1000; read on every call,
  * so a bench can change it between phases) and then forwards. Module
  * set-up calls (C_Initialize, slot and token listing) are not delayed.
+ * When the real module offers PKCS#11 3.0 (C_GetInterface), so does this
+ * one, with the message-based decryption lisec uses delayed too.
  * lisec_bench_p11_calls() counts the delayed calls, for a bench that loads
  * this module in its own process. Never part of lisec: it lives in bench/
  * and is built only as a bench helper. */
@@ -16,7 +18,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "keys/p11.h"
 
 static CK_FUNCTION_LIST real_list, ours;
 static CK_FUNCTION_LIST_PTR real;
@@ -81,6 +86,40 @@ DELAYED(WrapKey, (P(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c,
                     CK_BYTE_PTR e, CK_ULONG_PTR f)),
         (a, b, c, d, e, f))
 
+static keys_p11_v3 real3, ours3;
+static keys_p11_interface iface3 = {(CK_UTF8CHAR_PTR) "PKCS 11", &ours3, 0};
+
+static CK_RV d_MessageDecryptInit(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c) {
+  network();
+  return real3.C_MessageDecryptInit(a, b, c);
+}
+static CK_RV d_DecryptMessage(CK_SESSION_HANDLE a, void *b, CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e, CK_BYTE_PTR f,
+                              CK_ULONG g, CK_BYTE_PTR h, CK_ULONG_PTR i) {
+  network();
+  return real3.C_DecryptMessage(a, b, c, d, e, f, g, h, i);
+}
+static CK_RV d_MessageDecryptFinal(CK_SESSION_HANDLE a) {
+  network();
+  return real3.C_MessageDecryptFinal(a);
+}
+
+/* The real module's 3.0 list, when it has one, behind ours. */
+static void load3(void *h) {
+  CK_RV (*get)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, void *, CK_FLAGS) = NULL;
+  *(void **)&get = dlsym(h, "C_GetInterface");
+  keys_p11_interface *i = NULL;
+  CK_VERSION v3 = {3, 0};
+  if (!get || get((CK_UTF8CHAR_PTR) "PKCS 11", &v3, &i, 0) != CKR_OK || !i || !i->functions) return;
+  real3 = *(const keys_p11_v3 *)i->functions;
+  ours3 = real3;
+  ours3.v2 = ours;
+  ours3.v2.version = real3.v2.version;
+  ours3.C_MessageDecryptInit = d_MessageDecryptInit;
+  ours3.C_DecryptMessage = d_DecryptMessage;
+  ours3.C_MessageDecryptFinal = d_MessageDecryptFinal;
+  iface3.flags = i->flags;
+}
+
 static void load(void) {
   const char *path = getenv("LISEC_BENCH_P11_REAL");
   void *h = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
@@ -97,6 +136,7 @@ static void load(void) {
   USE(FindObjectsInit), USE(FindObjects), USE(FindObjectsFinal);
   USE(EncryptInit), USE(Encrypt), USE(DecryptInit), USE(Decrypt), USE(SignInit), USE(Sign);
   USE(GenerateKey), USE(GenerateKeyPair), USE(WrapKey);
+  load3(h);
   load_rv = CKR_OK;
 }
 
@@ -104,5 +144,16 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out) {
   pthread_once(&once, load);
   if (load_rv != CKR_OK || !out) return load_rv != CKR_OK ? load_rv : CKR_ARGUMENTS_BAD;
   *out = &ours;
+  return CKR_OK;
+}
+
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, void **out, CK_FLAGS flags) {
+  (void)flags;
+  pthread_once(&once, load);
+  if (load_rv != CKR_OK || !out) return load_rv != CKR_OK ? load_rv : CKR_ARGUMENTS_BAD;
+  if (!ours3.C_DecryptMessage || (name && strcmp((const char *)name, "PKCS 11") != 0) ||
+      (version && version->major != 3))
+    return CKR_ARGUMENTS_BAD;
+  *out = &iface3;
   return CKR_OK;
 }
