@@ -213,8 +213,13 @@ int lisec_file_read(const char *path, size_t max, uint8_t **out, size_t *len, li
 int lisec_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
                             lisec_err *err);
 
-/* ---- hex and time ------------------------------------------------------- */
+/* ---- hex, decimal and time ---------------------------------------------- */
 
+/* The integer in s[0..len): an optional sign, then one or more decimal
+ * digits (leading zeros too), nothing else; false when it is not of that
+ * form or lies outside [min, max]. Never wraps: a number too long for
+ * int64_t is outside. */
+bool lisec_decimal(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 /* out must hold 2*n+1 bytes. */
 void lisec_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decodes exactly out_len bytes from a string of 2*out_len hex digits. */

@@ -1,11 +1,29 @@
-/* Hex encoding and time: small conversions every module needs, kept in one
- * place so formats (RFC 3339 UTC, lower-case hex) are the same everywhere. */
+/* Hex, decimal and time: small conversions every module needs, kept in one
+ * place so formats (RFC 3339 UTC, lower-case hex, bounded decimals) are the
+ * same everywhere. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/base.h"
+
+bool lisec_decimal(const char *s, size_t len, int64_t min, int64_t max, int64_t *out) {
+  char buf[72];
+  size_t sign = len && (s[0] == '+' || s[0] == '-');
+  if (len == sign || len >= sizeof buf) return false;
+  for (size_t i = sign; i < len; i++)
+    if (!isdigit((unsigned char)s[i])) return false;
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  errno = 0;
+  long long v = strtoll(buf, NULL, 10);
+  if (errno == ERANGE || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
 
 void lisec_hex_encode(const uint8_t *in, size_t n, char *out) {
   static const char digits[] = "0123456789abcdef";

@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +77,13 @@ struct keys_kek {
   pthread_cond_t pool_cv;
   CK_SESSION_HANDLE pool[KEK_SESSIONS_MAX];
   size_t n_pool;
-  CK_SESSION_HANDLE idle[KEK_SESSIONS_MAX];
+  size_t idle[KEK_SESSIONS_MAX]; /* indices into pool */
   size_t n_idle;
   /* PKCS#11 3.0 (NULL without): a pool session's message-based decryption
    * stays set up for the key it last unwrapped with (msg_key[i] for
    * pool[i], 0: none), so a cold unwrap is one call to the token */
   const keys_p11_v3 *v3;
   CK_OBJECT_HANDLE msg_key[KEK_SESSIONS_MAX];
-  atomic_ulong unwrap_calls; /* token calls made to unwrap data keys */
   /* keys loaded: on first use, until a rotation leaves no record under
    * them (keys_kek_unload_others) */
   kek_key *keys[KEK_MAX_KEYS];
@@ -184,34 +182,26 @@ static void kek_init(keys_kek *k) {
   pthread_cond_init(&k->pool_cv, NULL);
 }
 
-/* A session of the pool for one wrap or unwrap, waiting while all are
- * busy; given back with pool_give. */
-static CK_SESSION_HANDLE pool_take(keys_kek *k) {
+/* A session of the pool (its index) for one wrap or unwrap, waiting while
+ * all are busy; given back with pool_give. */
+static size_t pool_take(keys_kek *k) {
   pthread_mutex_lock(&k->pool_mu);
   while (k->n_idle == 0) pthread_cond_wait(&k->pool_cv, &k->pool_mu);
-  CK_SESSION_HANDLE h = k->idle[--k->n_idle];
+  size_t i = k->idle[--k->n_idle];
   pthread_mutex_unlock(&k->pool_mu);
-  return h;
+  return i;
 }
 
-static void pool_give(keys_kek *k, CK_SESSION_HANDLE h) {
+static void pool_give(keys_kek *k, size_t i) {
   pthread_mutex_lock(&k->pool_mu);
-  k->idle[k->n_idle++] = h;
+  k->idle[k->n_idle++] = i;
   pthread_cond_signal(&k->pool_cv);
   pthread_mutex_unlock(&k->pool_mu);
 }
 
-/* The index of a pool session, for its msg_key. */
-static size_t pool_index(const keys_kek *k, CK_SESSION_HANDLE h) {
-  size_t i = 0;
-  while (i + 1 < k->n_pool && k->pool[i] != h) i++;
-  return i;
-}
-
-/* Ends a session's message-based decryption, if one is set up. */
+/* Ends pool session i's message-based decryption, if one is set up. */
 static void message_end(keys_kek *k, size_t i) {
   if (!k->msg_key[i]) return;
-  atomic_fetch_add(&k->unwrap_calls, 1);
   k->v3->C_MessageDecryptFinal(k->pool[i]);
   k->msg_key[i] = 0;
 }
@@ -220,9 +210,8 @@ static void message_end(keys_kek *k, size_t i) {
  * key's IV and tag, on a session whose message-based decryption is set up
  * for e (set up here when it is not, or set up again once when a call on an
  * older set-up fails). */
-static CK_RV message_unwrap(keys_kek *k, CK_SESSION_HANDLE h, kek_key *e, const uint8_t *in, uint8_t *out,
-                            CK_ULONG *n) {
-  size_t i = pool_index(k, h);
+static CK_RV message_unwrap(keys_kek *k, size_t i, kek_key *e, const uint8_t *in, uint8_t *out, CK_ULONG *n) {
+  CK_SESSION_HANDLE h = k->pool[i];
   keys_p11_gcm_message gcm = {(CK_BYTE_PTR)in, KEK_IV, 0, 0, (CK_BYTE_PTR)in + KEK_IV + VAULT_DATA_KEY_LEN,
                               KEK_TAG * 8};
   CK_MECHANISM mech = {CKM_AES_GCM, NULL, 0};
@@ -230,13 +219,11 @@ static CK_RV message_unwrap(keys_kek *k, CK_SESSION_HANDLE h, kek_key *e, const 
   for (bool fresh = k->msg_key[i] != e->handle;; fresh = true) {
     if (fresh) {
       message_end(k, i);
-      atomic_fetch_add(&k->unwrap_calls, 1);
       CK_RV rv = k->v3->C_MessageDecryptInit(h, &mech, e->handle);
       if (rv != CKR_OK) return rv;
       k->msg_key[i] = e->handle;
     }
     *n = cap;
-    atomic_fetch_add(&k->unwrap_calls, 1);
     CK_RV rv = k->v3->C_DecryptMessage(h, &gcm, sizeof gcm, (CK_BYTE_PTR)KEK_AAD, strlen(KEK_AAD),
                                        (CK_BYTE_PTR)in + KEK_IV, VAULT_DATA_KEY_LEN, out, n);
     if (rv == CKR_OK) return rv;
@@ -349,7 +336,7 @@ int keys_kek_open_pkcs11_sessions(const keys_kek_pkcs11_config *cfg, unsigned se
       lisec_err_wrap(err, "[vault] token_sessions = %u: session %zu", sessions, k->n_pool + 1);
       goto fail;
     }
-    k->idle[k->n_idle++] = k->pool[k->n_pool];
+    k->idle[k->n_idle++] = k->n_pool;
   }
   if ((rc = key_get(k, cfg->key_label, cfg->create, &k->current, err))) goto fail;
   *out = k;
@@ -419,8 +406,6 @@ bool keys_kek_is_development(const keys_kek *k) { return k->dev; }
 
 bool keys_kek_one_call_unwrap(const keys_kek *k) { return k->v3 != NULL; }
 
-unsigned long keys_kek_unwrap_calls(keys_kek *k) { return atomic_load(&k->unwrap_calls); }
-
 static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *out, size_t *out_len,
                     lisec_err *err) {
   kek_key *e = ctx;
@@ -437,14 +422,15 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   CK_GCM_PARAMS gcm = {out, KEK_IV, KEK_IV * 8, (unsigned char *)KEK_AAD, strlen(KEK_AAD), KEK_TAG * 8};
   CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
   CK_ULONG n = (CK_ULONG)(*out_len - KEK_IV);
-  CK_SESSION_HANDLE h = pool_take(k);
+  size_t i = pool_take(k);
+  CK_SESSION_HANDLE h = k->pool[i];
   CK_RV rv = k->p11->C_EncryptInit(h, &mech, e->handle);
   if (rv == CKR_OPERATION_ACTIVE && k->v3) { /* a module that runs one operation a session at a time */
-    message_end(k, pool_index(k, h));
+    message_end(k, i);
     rv = k->p11->C_EncryptInit(h, &mech, e->handle);
   }
   if (rv == CKR_OK) rv = k->p11->C_Encrypt(h, (CK_BYTE_PTR)key, VAULT_DATA_KEY_LEN, out + KEK_IV, &n);
-  pool_give(k, h);
+  pool_give(k, i);
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
   *out_len = KEK_IV + n;
   pthread_mutex_lock(&k->lock);
@@ -470,16 +456,16 @@ static int unwrap_uncached(kek_key *e, const uint8_t *in, size_t in_len,
   /* One call with PKCS#11 3.0's message API where the module has it; two
    * with 2.40, which has no one-call decryption (GCM's IV is a parameter
    * of C_DecryptInit). */
-  CK_SESSION_HANDLE h = pool_take(k);
+  size_t i = pool_take(k);
+  CK_SESSION_HANDLE h = k->pool[i];
   CK_RV rv;
   if (k->v3) {
-    rv = message_unwrap(k, h, e, in, buf, &n);
+    rv = message_unwrap(k, i, e, in, buf, &n);
   } else {
-    atomic_fetch_add(&k->unwrap_calls, 2);
     rv = k->p11->C_DecryptInit(h, &mech, e->handle);
     if (rv == CKR_OK) rv = k->p11->C_Decrypt(h, (CK_BYTE_PTR)in + KEK_IV, in_len - KEK_IV, buf, &n);
   }
-  pool_give(k, h);
+  pool_give(k, i);
   if (rv != CKR_OK || n != VAULT_DATA_KEY_LEN) {
     crypto_wipe(buf, sizeof buf);
     int rc = rv == CKR_OK ? lisec_err_set(err, LISEC_ECRYPTO, "unwrapped data key has the wrong length")

@@ -81,8 +81,6 @@ bool keys_kek_is_development(const keys_kek *k);
  * (the module offers PKCS#11 3.0's message-based decryption) rather than
  * two (C_DecryptInit, C_Decrypt). */
 bool keys_kek_one_call_unwrap(const keys_kek *k);
-/* How many token calls unwrapping data keys has made so far. */
-unsigned long keys_kek_unwrap_calls(keys_kek *k);
 /* The data-key cache: keys entries (KEYS_VAULT_CACHE_KEYS_MIN..MAX,
  * rounded up to a multiple of 8), each kept ttl_s seconds (1 to
  * KEYS_VAULT_CACHE_TTL_MAX). Empties the cache; call before sharing k. */

@@ -146,17 +146,6 @@ static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, in
   return rc;
 }
 
-/* A vsock CID or port: decimal, below 2^32 (strtoul alone would wrap
- * 4294967298 to CID 2, the host). */
-static bool vsock_number(const char *s, unsigned *out) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 10 || strspn(s, "0123456789") != n) return false;
-  unsigned long long v = strtoull(s, NULL, 10);
-  if (v > UINT32_MAX) return false;
-  *out = (unsigned)v;
-  return true;
-}
-
 static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
   int rc = ext_ctx(x, err);
   if (rc) return rc;
@@ -175,10 +164,13 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
   }
   int fd = -1;
   if (vsock) {
-    struct sockaddr_vm sv = {.svm_family = AF_VSOCK};
-    if (!vsock_number(host, &sv.svm_cid) || !vsock_number(port, &sv.svm_port))
+    /* (strtoul alone would wrap CID 4294967298 to 2, the host) */
+    int64_t cid, vport;
+    if (!lisec_decimal(host, strlen(host), 0, UINT32_MAX, &cid) ||
+        !lisec_decimal(port, strlen(port), 0, UINT32_MAX, &vport))
       return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not vsock:CID:PORT (decimal, below 2^32)",
                            x->addr);
+    struct sockaddr_vm sv = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)cid, .svm_port = (unsigned)vport};
     fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, timeout_ms) != 0) {
       int e = errno;

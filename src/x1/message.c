@@ -7,7 +7,6 @@
  * several messages; each is answered on its own. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -142,24 +141,6 @@ static bool hashed_split(char *v, char ctx[X1_UUID_LEN + 1], char type[X1_HASH_T
   return true;
 }
 
-/* The xs:integer in s[0..len) (an optional sign, then digits) when it lies
- * within [min, max]; never wrapped into a narrower type, where an NE's error
- * code of 2^32 + 1001 would read as 1001. */
-static bool decimal_in(const char *s, size_t len, long long min, long long max, long long *out) {
-  char buf[72];
-  size_t sign = len && (s[0] == '+' || s[0] == '-');
-  if (len == sign || len >= sizeof buf) return false;
-  for (size_t i = sign; i < len; i++)
-    if (!isdigit((unsigned char)s[i])) return false;
-  memcpy(buf, s, len);
-  buf[len] = '\0';
-  errno = 0;
-  long long v = strtoll(buf, NULL, 10);
-  if (errno == ERANGE || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
 int x1_target_normalise(x1_target *t, lisec_err *err) {
   char *v = t->value;
   const char *e = t->element;
@@ -192,10 +173,10 @@ int x1_target_normalise(x1_target *t, lisec_err *err) {
     snprintf(t->value, sizeof t->value, "%s", full);
   } else if (strcmp(e, "tcpPortRange") == 0 || strcmp(e, "udpPortRange") == 0) {
     const char *dash = strchr(v, '-'), *hi_s = dash ? dash + 1 : v;
-    long long lo, hi;
+    int64_t lo, hi;
     /* TS 103 280 TCPPort and UDPPort are 2 to 65535 */
-    if (!decimal_in(v, dash ? (size_t)(dash - v) : strlen(v), 2, 65535, &lo) ||
-        !decimal_in(hi_s, strlen(hi_s), 2, 65535, &hi))
+    if (!lisec_decimal(v, dash ? (size_t)(dash - v) : strlen(v), 2, 65535, &lo) ||
+        !lisec_decimal(hi_s, strlen(hi_s), 2, 65535, &hi))
       return lisec_err_set(err, LISEC_EINVAL,
                            "X1 target %s: PORT or PORT-PORT, ports 2 to 65535 in TS 103 280 "
                            "(port 0 and 1 cannot be tasked)", e);
@@ -632,12 +613,13 @@ static bool text_of(xmlNodePtr n, char *out, size_t cap) {
 
 /* An optional xs:integer element: 0 when absent or empty, 1 with its value
  * when within [min, max], -1 when it is not (the schema bounds none of the
- * integers an NE sends but ports). */
-static int integer_of(xmlNodePtr n, long long min, long long max, long long *out) {
+ * integers an NE sends but ports; lisec_decimal never wraps one, where an
+ * NE's error code of 2^32 + 1001 read into an int would be 1001). */
+static int integer_of(xmlNodePtr n, int64_t min, int64_t max, int64_t *out) {
   char s[72];
   if (!text_of(n, s, sizeof s)) return -1;
   if (!s[0]) return 0;
-  return decimal_in(s, strlen(s), min, max, out) ? 1 : -1;
+  return lisec_decimal(s, strlen(s), min, max, out) ? 1 : -1;
 }
 
 static int read_doc(const char *xml, size_t len, xmlDocPtr *out, lisec_err *err) {
@@ -748,7 +730,7 @@ static int read_destination(xmlNodePtr dd, x1_destination *d, lisec_err *err) {
   const char *kind = a ? (const char *)a->name : "";
   if (strcmp(kind, "ipAddressAndPort") == 0) {
     xmlNodePtr p = first_element(child(a, "port"));
-    long long port = 0;
+    int64_t port = 0;
     snprintf(d->address_kind, sizeof d->address_kind, "ip");
     text_of(first_element(child(a, "address")), d->address, sizeof d->address);
     if (integer_of(p, 1, 65535, &port) < 0)
@@ -795,7 +777,7 @@ static int read_object(xmlNodePtr n, x1_object *o, int *code, lisec_err *err) {
       if (o->n_dids == X1_MAX_DIDS)
         return lisec_err_set(err, LISEC_ETOOBIG, "more than %d DIDs in one destination set (lisec's bound)",
                              X1_MAX_DIDS);
-      long long pref = 0;
+      int64_t pref = 0;
       text_of(child(a, "dId"), o->dids[o->n_dids], X1_UUID_LEN + 1);
       if (integer_of(child(a, "preference"), LONG_MIN, LONG_MAX, &pref) < 0)
         return lisec_err_set(err, LISEC_ETOOBIG, "destination set preference: outside lisec's bound (%ld to %ld)",
@@ -861,7 +843,7 @@ static void refuse(x1_request *q, int code, const char *why) {
 /* The issue code of a report (taskIssueErrorCode, issueCode,
  * destinationIssueErrorCode): optional, and an int in lisec. */
 static int issue_code_of(xmlNodePtr m, const char *element, x1_request *q, lisec_err *err) {
-  long long v = 0;
+  int64_t v = 0;
   int got = integer_of(child(m, element), INT_MIN, INT_MAX, &v);
   if (got < 0)
     return lisec_err_set(err, LISEC_ETOOBIG, "%s: outside lisec's bound (%d to %d)", element, INT_MIN, INT_MAX);
@@ -1016,7 +998,7 @@ static int read_response(xmlNodePtr m, const char *type, x1_response *out, lisec
   read_header(m, &out->h);
   if (strcmp(type, "ErrorResponse") == 0) {
     char req[64];
-    long long code = 0;
+    int64_t code = 0;
     text_of(child(m, "requestMessageType"), req, sizeof req);
     snprintf(out->request_type, sizeof out->request_type, "%.47s", req);
     if (type_from(req, "", &out->type) != 0) out->type = X1_TYPE_COUNT;

@@ -190,6 +190,49 @@ static void test_buf_bounded(void **state) {
   lisec_buf_free(&b);
 }
 
+/* Bounded decimals: sign and digits only, leading zeros allowed, and a
+ * number past int64_t or the caller's bounds refused, never wrapped. */
+static void test_decimal(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    int64_t min, max;
+    bool ok;
+    int64_t v;
+  } cases[] = {
+      {"0", 0, 10, true, 0},
+      {"+0017", 0, 100, true, 17},
+      {"-2147483648", INT32_MIN, INT32_MAX, true, INT32_MIN},
+      {"9223372036854775807", INT64_MIN, INT64_MAX, true, INT64_MAX},
+      {"-9223372036854775808", INT64_MIN, INT64_MAX, true, INT64_MIN},
+      {"000000000000000000000000000000000000000042", 0, 100, true, 42},
+      {"9223372036854775808", INT64_MIN, INT64_MAX, false, 0},
+      {"99999999999999999999999", INT64_MIN, INT64_MAX, false, 0},
+      {"4294967298", 0, UINT32_MAX, false, 0},
+      {"11", 0, 10, false, 0},
+      {"-1", 0, 10, false, 0},
+      {"", 0, 10, false, 0},
+      {"+", 0, 10, false, 0},
+      {"1a", 0, 10, false, 0},
+      {" 1", 0, 10, false, 0},
+      {"1 ", 0, 10, false, 0},
+      {"0x1", 0, 10, false, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t v = -12345;
+    bool ok = lisec_decimal(cases[i].s, strlen(cases[i].s), cases[i].min, cases[i].max, &v);
+    if (ok != cases[i].ok) fail_msg("\"%s\": %s", cases[i].s, ok ? "accepted" : "refused");
+    assert_int_equal(v, ok ? cases[i].v : -12345); /* untouched when refused */
+  }
+  /* the length bounds what is read: "12" of "123" */
+  int64_t v = 0;
+  assert_true(lisec_decimal("123", 2, 0, 100, &v));
+  assert_int_equal(v, 12);
+  char big[100];
+  memset(big, '1', sizeof big);
+  assert_false(lisec_decimal(big, sizeof big, INT64_MIN, INT64_MAX, &v));
+}
+
 static void test_hex(void **state) {
   (void)state;
   uint8_t in[3] = {0x00, 0xab, 0xff}, out[3];
@@ -510,6 +553,7 @@ int main(void) {
       cmocka_unit_test(test_json_only_keys),
       cmocka_unit_test(test_id_rule),          cmocka_unit_test(test_json_nul_refused),
       cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_fbuf),      cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_decimal),
       cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
       cmocka_unit_test(test_thread_slice),
   };

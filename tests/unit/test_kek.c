@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "keys/kek.h"
+#include "p11_calls.h"
 #include "softhsm_token.h"
 
 static keys_kek_pkcs11_config cfg(const char *key_label, bool create) {
@@ -240,6 +241,41 @@ static void test_many_rotations_one_process(void **state) {
   keys_kek_close(k);
 }
 
+/* SoftHSM2 2.6 offers no PKCS#11 3.0 interface: a data key not in the
+ * cache takes two calls (C_DecryptInit, C_Decrypt), counted where they
+ * reach the module (test_kek_v3 counts one with a 3.0 token). */
+static void test_two_calls_a_cold_unwrap(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("two-calls", true);
+  c.module = p11_counting(getenv("LISEC_P11_MODULE"));
+  assert_non_null(c.module);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  assert_false(keys_kek_one_call_unwrap(k));
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_kek v = keys_kek_vault(k);
+  vault_sealed s[3];
+  char id[8];
+  for (int i = 0; i < 3; i++) {
+    snprintf(id, sizeof id, "t-%d", i);
+    assert_int_equal(vault_seal(id, "li-1", 1, ids, &v, &s[i], &err), 0);
+  }
+  keys_kek_close(k);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg); /* cold */
+  v = keys_kek_vault(k);
+  unsigned long c0 = p11_calls();
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(vault_open(&s[i], &v, &back, &err), 0);
+    json_decref(back);
+    vault_sealed_free(&s[i]);
+  }
+  assert_int_equal(p11_calls() - c0, 2 * 3);
+  json_decref(ids);
+  keys_kek_close(k);
+}
+
 static void test_development_file_key(void **state) {
   (void)state;
   char path[] = "/tmp/lisec-test-kek-XXXXXX";
@@ -275,7 +311,7 @@ int main(void) {
       cmocka_unit_test(test_key_created_and_wraps), cmocka_unit_test(test_switch_keys_open_by_label),
       cmocka_unit_test(test_key_not_extractable),
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
-      cmocka_unit_test(test_many_rotations_one_process),
+      cmocka_unit_test(test_many_rotations_one_process), cmocka_unit_test(test_two_calls_a_cold_unwrap),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   softhsm_token_remove();
