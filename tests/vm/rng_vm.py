@@ -4,8 +4,8 @@ instance (capabilities, stop, migrate to a file, wait, cont) with a deadline
 on every wait, and compares the record streams two clones wrote after they
 resumed from one snapshot. A record is 32 bytes: counter (u64 LE), kind
 (1 getrandom, 2 liblisec-rng, 3 RAND_bytes, 4 a key's first 16 bytes, 5 a
-failed key generation), 7 padding bytes, 16-byte block
-(tests/vm/rng_clone_guest.c)."""
+failed key generation, 6 the kernel draw liblisec-rng made for its block),
+7 padding bytes, 16-byte block (tests/vm/rng_clone_guest.c)."""
 import json
 import os
 import socket
@@ -13,7 +13,7 @@ import struct
 import sys
 import time
 
-KINDS = {1: "getrandom", 2: "liblisec-rng", 3: "RAND_bytes"}
+KINDS = {1: "getrandom", 2: "liblisec-rng", 3: "RAND_bytes", 6: "liblisec-rng_draw"}
 
 
 class Qmp:
@@ -114,6 +114,16 @@ def main():
             res.append("%s=%d" % (name, len(both)))
             res.append("%s_n=%d,%d" % (name, len(ba), len(bb)))
             res.append("%s_last=%d" % (name, both[-1] - first + 1 if both else 0))
+        # A liblisec-rng block both clones produced is explained when the
+        # kernel draw the library made for it (kind 6, same iteration) was
+        # the same in both: the library was as fresh as the kernel then.
+        def by_counter(recs, kind):
+            return {r[0]: r[2] for r in recs if r[1] == kind and r[0] >= first}
+        lib_a, draw_a, draw_b = by_counter(a, 2), by_counter(a, 6), by_counter(b, 6)
+        where_b = {blk: c for c, blk in by_counter(b, 2).items()}
+        unexplained = sum(1 for c, blk in lib_a.items() if blk in where_b and
+                          (c not in draw_a or draw_a[c] != draw_b.get(where_b[blk])))
+        res.append("liblisec-rng_unexplained=%d" % unexplained)
         print(" ".join(res))
     elif op == "keys":  # N0 A B: key generations after resume in each clone, keys in both
         n0, a, b = int(sys.argv[2]), records(sys.argv[3]), records(sys.argv[4])
