@@ -130,8 +130,11 @@ sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
 "$agent_bin" -c "$work/agent-A.conf" run >>agent-A.log 2>&1 &
 AGENT_PID=$!
 cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
+# The record is durable before lisecd applies the report to the model; the
+# agent's line comes with lisecd's answer, after both.
 for _ in $(seq 1 150); do
-  [ "$(audit_count 'attest.appraise \| ok .*inventory sha256:[0-9a-f]{64} bound to the quote')" -ge 1 ] && break
+  [ "$(audit_count 'attest.appraise \| ok .*inventory sha256:[0-9a-f]{64} bound to the quote')" -ge 1 ] &&
+    grep -q 'lisec-agent: appraised:' agent-A.log && break
   sleep 0.1
 done
 [ "$(audit_count 'attest.appraise \| ok .*inventory sha256:')" -ge 1 ] || { cat agent-A.log >&2; fail "no appraisal with an inventory"; }

@@ -119,20 +119,24 @@ findings() { compliance | jq -c --arg r "$1" '[.violations[] | select(.requireme
 quote_ref() { sha256sum "$1/evidence/quote.msg" | cut -c1-16; }
 
 # report N: (re)starts host N's agent and waits until lisecd appraised a
-# quote binding the inventory libvirt holds now.
+# quote binding the inventory libvirt holds now and answered the agent. The
+# record is durable before lisecd applies the report to the model, and the
+# answer goes after, so the record alone does not say the model shows it.
 report() {
-  local n=$1 before
+  local n=$1 before answered
   if [ -n "${APID[$n]:-}" ]; then
     kill -TERM "${APID[$n]}" 2>/dev/null
     wait "${APID[$n]}" 2>/dev/null
   fi
   before=$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")
+  answered=$(grep -c "lisec-agent: appraised:" "agent-$n.log" 2>/dev/null || true)
   sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
   "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
   APID[$n]=$!
   cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
   for _ in $(seq 1 300); do
-    [ "$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")" -gt "$before" ] && return 0
+    [ "$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")" -gt "$before" ] &&
+      [ "$(grep -c "lisec-agent: appraised:" "agent-$n.log")" -gt "${answered:-0}" ] && return 0
     sleep 0.1
   done
   tail -20 "agent-$n.log" >&2
