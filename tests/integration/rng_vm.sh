@@ -17,8 +17,9 @@
 # comparison can see repeats). A control resumes a snapshot twice with the
 # original's generation id (as without the device) and must show the
 # kernel's getrandom(), and the draws liblisec-rng made, repeating. The
-# figures are printed, with the kernel's own getrandom() repeats beside. A second boot generates keys in a loop, each fetching its seed
-# from a lisec-entropyd on the host (QEMU user network); it is snapshotted
+# figures are printed, with the kernel's own getrandom() repeats beside. A
+# second boot generates keys in a loop, each fetching its seed from a
+# lisec-entropyd on the host (QEMU user network); it is snapshotted
 # twice while a key generation is talking to the daemon, and each snapshot
 # resumed as two clones. Pass: each clone gets keys after the resume, none
 # shared by both, none refused (a twin on the parent's replay stream takes a
