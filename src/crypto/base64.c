@@ -1,5 +1,8 @@
 /* Standard padded base64 (RFC 4648 §4), used by signed notes and JSON
- * transports of binary values. Decoding rejects anything non-canonical. */
+ * transports of binary values. Decoding rejects anything non-canonical.
+ * What it decodes may be a secret key (the LI administration's X25519 key),
+ * so every buffer it frees on the way, the bytes of a refused value and the
+ * re-encoding that checks the canonical form, is wiped first. */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +30,23 @@ int crypto_base64_decode(const char *in, size_t max, uint8_t **out, size_t *len,
   if (dlen > max) return lisec_err_set(err, LISEC_ETOOBIG, "base64 value larger than %zu", max);
   uint8_t *buf = malloc(n / 4 * 3 + 1);
   if (!buf) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  size_t cap = n / 4 * 3 + 1;
   if (EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n) < 0) {
+    crypto_wipe(buf, cap);
     free(buf);
     return lisec_err_set(err, LISEC_EINVAL, "invalid base64");
   }
   /* EVP_DecodeBlock is lenient about stray '=' inside the text; re-encode to
    * insist on the canonical form. */
   char *again = NULL;
-  if (crypto_base64_encode(buf, dlen, &again) != 0 || strcmp(again, in) != 0) {
-    free(again);
+  bool canonical = crypto_base64_encode(buf, dlen, &again) == 0 && strcmp(again, in) == 0;
+  if (again) crypto_wipe(again, strlen(again));
+  free(again);
+  if (!canonical) {
+    crypto_wipe(buf, cap);
     free(buf);
     return lisec_err_set(err, LISEC_EINVAL, "invalid base64 (not canonical)");
   }
-  free(again);
   *out = buf;
   *len = dlen;
   return 0;
