@@ -13,6 +13,7 @@
  * data keys are cached for a bounded time in locked memory, each with a
  * ready AES-256-GCM decryption context, so reading a target costs one AES
  * pass rather than a token round trip, a key schedule and a cipher fetch. */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
@@ -363,7 +364,12 @@ int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err) {
   uint8_t *data = NULL;
   size_t len = 0;
   int rc = lisec_file_read(path, 64, &data, &len, err);
-  if (rc == LISEC_EIO) {
+  struct stat st;
+  /* made only when absent: a file that is there but cannot be read (another
+   * owner) is the key every record is sealed under, never to be replaced */
+  if (rc == LISEC_EIO && lstat(path, &st) == 0)
+    lisec_err_wrap(err, "TR103308-5.7: the development KEK file is there but unreadable; it is not replaced");
+  else if (rc == LISEC_EIO && errno == ENOENT) {
     rc = crypto_random(k->file_key, 32, err);
     if (!rc) rc = lisec_file_write_atomic(path, k->file_key, 32, 0600, err);
   } else if (rc == 0) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keys/p11.h"
@@ -69,7 +70,14 @@ static int dev_key_load(const char *path, bool create, uint8_t pk[32], uint8_t *
   uint8_t *text = NULL;
   size_t len = 0;
   int rc = lisec_file_read(path, 4096, &text, &len, err);
-  if (rc == LISEC_EIO && create) {
+  struct stat st;
+  /* made only when absent: a file that is there but cannot be read (another
+   * owner) is the log's checkpoint key, never to be replaced */
+  if (rc == LISEC_EIO && lstat(path, &st) == 0) {
+    lisec_err_wrap(err, "TR103308-5.5: the development checkpoint key file is there but unreadable; it is not replaced");
+    goto out;
+  }
+  if (rc == LISEC_EIO && create && errno == ENOENT) {
     /* Absent: create one, readable by this user only. */
     randombytes_buf(seed, sizeof seed);
     memcpy(der, pkcs8_ed25519, 16);
