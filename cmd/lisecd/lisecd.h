@@ -55,6 +55,12 @@ int lisecd_probe_config(const lisec_config *cfg, api_server_config *sc, lisec_er
 /* [log] level, format (json|text; the older json = true), access (probe.c). */
 int lisecd_log_config(const lisec_config *cfg, lisec_log_level *level, bool *json, bool *access,
                       lisec_err *err);
+/* Wipes, in this process's copy of cfg, the values of the settings that may
+ * carry a credential ([store] url, [audit] tsa_url: a password in the URL),
+ * which only the controller uses: the parent calls it before it forks the
+ * front, so the process that parses network input never holds them
+ * (settings.c). */
+void lisecd_config_forget_credentials(lisec_config *cfg);
 /* A child says it is serving: the parent starts the next one, and
  * counts a later exit as a failure rather than a start error (main.c). */
 void lisecd_child_ready(void);

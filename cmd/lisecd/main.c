@@ -512,6 +512,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) close(chan[i][0]);
   if (rc == 0) rc = wait_ready(CHILD_CONTROLLER, ready_ctl[0], &stop);
   close(ready_ctl[0]);
+  /* The controller has its copy; neither this process nor the front needs
+   * a password that a URL setting may carry. */
+  lisecd_config_forget_credentials(cfg);
   /* front: keeps its channel ends, ready_front[1] and tls[1]. */
   n_drop = 0;
   drop[n_drop++] = ready_front[0];
