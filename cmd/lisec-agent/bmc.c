@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -229,11 +230,13 @@ static int sdr_line(const agent_bmc_conf *c, char *line, reading *inlet, reading
   return 1;
 }
 
-/* "52 days, 7 hours" (ipmitool chassis poh) in hours. */
+/* "52 days, 7 hours" (ipmitool chassis poh) in hours. The BMC chooses the
+ * numbers (sscanf saturates at LLONG_MAX): a sum that would overflow is no
+ * reading. */
 static bool poh_hours(const char *s, int64_t *out) {
   long long days = 0, hours = 0;
   if (sscanf(s, "%lld days, %lld hours", &days, &hours) == 2 && days >= 0 && hours >= 0 &&
-      days < 10000000) {
+      days < 10000000 && hours <= LLONG_MAX - days * 24) {
     *out = days * 24 + hours;
     return true;
   }
