@@ -1,5 +1,7 @@
 /* Whole-file reads with a size ceiling and atomic writes (temporary file,
- * fsync, rename, fsync of the directory) so a crash never leaves a half file. */
+ * fsync, rename, fsync of the directory) so a crash never leaves a half file.
+ * A file read may be a key or a PIN: what passed through the read leaves no
+ * copy behind but the caller's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "base/base.h"
 
 int lisec_file_read(const char *path, size_t max, uint8_t **out, size_t *len, lisec_err *err) {
@@ -17,25 +21,28 @@ int lisec_file_read(const char *path, size_t max, uint8_t **out, size_t *len, li
   lisec_buf b;
   lisec_buf_init(&b, max);
   uint8_t chunk[65536];
+  int rc = 0;
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      int e = errno;
-      close(fd);
-      lisec_buf_free(&b);
-      return lisec_err_set(err, LISEC_EIO, "cannot read %s: %s", path, strerror(e));
+      rc = lisec_err_set(err, LISEC_EIO, "cannot read %s: %s", path, strerror(errno));
+      break;
     }
     if (n == 0) break;
     if (lisec_buf_append(&b, chunk, (size_t)n) != 0) {
-      close(fd);
-      lisec_buf_free(&b);
-      return lisec_err_set(err, LISEC_ETOOBIG, "%s is larger than %zu bytes", path, max);
+      rc = lisec_err_set(err, LISEC_ETOOBIG, "%s is larger than %zu bytes", path, max);
+      break;
     }
   }
   close(fd);
-  if (!b.data && lisec_buf_append(&b, "", 0) != 0) {
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* the file may be a key or a PIN: no copy stays on the stack */
+  OPENSSL_cleanse(chunk, sizeof chunk);
+  if (!rc && !b.data && lisec_buf_append(&b, "", 0) != 0)
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (rc) {
+    lisec_buf_free(&b);
+    return rc;
   }
   *out = b.data;
   *len = b.len;

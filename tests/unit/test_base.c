@@ -274,6 +274,43 @@ static void test_file_roundtrip_and_limit(void **state) {
   assert_int_equal(lisec_file_read(path, 4, &data, &len, &err), LISEC_ETOOBIG);
 }
 
+/* A file read may be a PIN or a key (keys_p11_read_pin, the development
+ * KEK): once the caller has wiped and freed its copy, none may stay in the
+ * stack below it. The scan reads the stack where lisec_file_read's frame
+ * was, as the next call made there finds it; both run from the same depth,
+ * so its 70,000 bytes cover the read's 64 KiB chunk. */
+static const char stack_secret[] = "pin-4b1d-not-left-on-the-stack";
+
+static void __attribute__((noinline)) read_and_wipe(const char *path, int *rc) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  lisec_err err = {0};
+  *rc = lisec_file_read(path, 4096, &data, &len, &err);
+  if (*rc == 0) {
+    explicit_bzero(data, len);
+    free(data);
+  }
+}
+
+static bool __attribute__((noinline)) stack_holds_secret(void) {
+  unsigned char below[70000];
+  __asm__ volatile("" : : "r"(below) : "memory"); /* its old contents, unwritten */
+  return memmem(below, sizeof below, stack_secret, strlen(stack_secret)) != NULL;
+}
+
+static void test_file_read_leaves_no_stack_copy(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/pin", tmpdir);
+  lisec_err err = {0};
+  assert_int_equal(lisec_file_write_atomic(path, stack_secret, strlen(stack_secret), 0600, &err), 0);
+  int rc = -1;
+  read_and_wipe(path, &rc);
+  assert_int_equal(rc, 0);
+  assert_false(stack_holds_secret());
+  unlink(path);
+}
+
 /* lisec's one id rule (base/id.c): what it admits and what it refuses,
  * at its edges. */
 static void test_id_rule(void **state) {
@@ -555,6 +592,7 @@ int main(void) {
       cmocka_unit_test(test_buf_bounded),      cmocka_unit_test(test_fbuf),      cmocka_unit_test(test_hex),
       cmocka_unit_test(test_decimal),
       cmocka_unit_test(test_time),             cmocka_unit_test(test_file_roundtrip_and_limit),
+      cmocka_unit_test(test_file_read_leaves_no_stack_copy),
       cmocka_unit_test(test_thread_slice),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
