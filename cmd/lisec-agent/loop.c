@@ -80,6 +80,12 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
   return add;
 }
 
+/* A request's text may carry the enrolment's activation secret. */
+static void free_wiped(char *text) {
+  crypto_wipe(text, strlen(text));
+  free(text);
+}
+
 int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long *status,
                 json_t **out) {
   char url[1024], err[CURL_ERROR_SIZE] = "";
@@ -93,7 +99,7 @@ int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long
   lisec_err terr = {0};
   if (lisec_curl_tls_setup(c, n->ca, n->cert, n->key, &terr)) { /* lisec's one TLS client setup */
     curl_slist_free_all(h);
-    free(payload);
+    free_wiped(payload);
     return agent_fail("%s", terr.msg), -1;
   }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -111,7 +117,7 @@ int agent_post(CURL *c, const agent_net *n, const char *path, json_t *body, long
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
   CURLcode cc = curl_easy_perform(c);
   curl_slist_free_all(h);
-  free(payload);
+  free_wiped(payload);
   int rc = 0;
   if (cc != CURLE_OK) {
     /* in lisec's words, never libcurl's (see lisec_curl_words) */
