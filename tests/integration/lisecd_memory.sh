@@ -13,7 +13,9 @@
 # keys in the keys process and the identifier in lisec-ne. The controller
 # must hold no key either, the X1 client's TLS private key included, which
 # the keys process alone reads and signs with (it may hold identifiers: it
-# sends them over X1). Needs root (another process's
+# sends them over X1). Nor may the front hold the password of a URL setting
+# ([audit] tsa_url here; [store] url is the same case), which only the
+# controller uses. Needs root (another process's
 # memory); skips with a reason otherwise, and while lisecd is one process.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -39,9 +41,14 @@ ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
 
+# A TSA where nothing listens: checkpoints go untimestamped, and its URL
+# carries a password of this run only.
+tsa_password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+tsa_url="http://lisec:$tsa_password@127.0.0.1:$(free_port)/"
 lisecd_up() {
   start_lisecd "$pki" "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
-    "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
+    "[audit]" "li_admin_key = $work/li-admin.pub" "tsa_url = $tsa_url" "tsa_ca = $pki/ca.crt" \
+    "[model]" "allow_declared_trust = true"
 }
 lisecd_up
 # child_pid NAME: the pid of lisecd's child called NAME, or nothing.
@@ -158,7 +165,7 @@ x1_be=$(openssl pkey -in "$pki/admf.key" -noout -text | awk '/^priv:/{p=1;next} 
 x1_be=$(python3 -c 'import sys; print("%064x" % int(sys.argv[1], 16))' "$x1_be") || fail "cannot read the X1 client key's private scalar"
 x1_le=$(python3 -c 'import sys; print(bytes.fromhex(sys.argv[1])[::-1][:24].hex())' "$x1_be")
 needles=("kek=$kek_hex" "audit_key=$audit_hex" "data_key_secret=$secret_key" "data_key_seen=$seen_key" "identifier=$id_hex"
-  "x1_key=$x1_be" "x1_key_words=$x1_le")
+  "x1_key=$x1_be" "x1_key_words=$x1_le" "tsa_password=$(printf '%s' "$tsa_password" | xxd -p -c 64)")
 
 # hits JSON NAME: how many times the scan found NAME.
 hits() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["hits"][sys.argv[2]])' "$1" "$2"; }
@@ -183,10 +190,12 @@ done
   fail "the scanner did not find the X1 client key in the keys process, which signs with it"
 pass "the scanner finds the KEK, the audit key and t-secret's data key in the keys process (kek $(hits "$keys_scan" kek), audit_key $(hits "$keys_scan" audit_key), data key $(hits "$keys_scan" data_key_secret)) and the identifier in lisec-ne"
 
-for n in kek audit_key data_key_secret data_key_seen identifier; do
+[ "$(hits "$ctl_scan" tsa_password)" -gt 0 ] ||
+  fail "the scanner did not find the TSA URL's password in the controller, which uses it"
+for n in kek audit_key data_key_secret data_key_seen identifier tsa_password; do
   [ "$(hits "$front_scan" $n)" -eq 0 ] || fail "the front's memory holds $n ($(hits "$front_scan" $n) times)"
 done
-pass "the front's memory ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$front_scan") bytes) holds no data key, no KEK, no audit key and not the identifier it never saw"
+pass "the front's memory ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$front_scan") bytes) holds no data key, no KEK, no audit key, not the identifier it never saw and not the TSA URL's password (the controller holds it $(hits "$ctl_scan" tsa_password) times)"
 
 # The controller has no key material either (it asks the keys process);
 # it does see identifiers, which it sends over X1.
