@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Clients that attack lisecd's HTTPS front as an outside tester would
+(front_limits.sh), written with Python's socket and ssl modules only,
+sharing nothing with lisecd.
+
+  front_client.py hold PORT CA CERT KEY N FRONT_PID
+      opens N mutual TLS connections one after another, each asking
+      GET /healthz and kept open; once all were tried, asks again on each
+      one still open, and prints a JSON object: {"answered": connections
+      that got 200 to both requests, "fds": descriptors lisecd's front
+      process FRONT_PID holds while they are open}. Closes them all before
+      it exits.
+  front_client.py chunked PORT CA CERT KEY N_CHUNKS PER_RECORD
+  front_client.py length PORT CA CERT KEY N_BYTES PER_RECORD
+      sends one POST /v1/model/vm whose body of spaces is framed in chunks
+      of one byte each (chunked) or by Content-Length (length), PER_RECORD
+      chunks (bytes) to a TLS record, each record its own send, waiting
+      after each until lisecd has read what was sent (the socket's send
+      queue empty), so lisecd gets the body a record at a time as from a
+      slow client; prints the status of the reply.
+"""
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def context(ca, cert, key):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def status_of(s):
+    """The status of the reply to a request just sent on s, or None."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        while len(body) < length:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            body += chunk
+        return int(lines[0].split(" ")[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cmd_hold(port, ca, cert, key, n, front_pid):
+    ctx = context(ca, cert, key)
+    held = []
+    for _ in range(n):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            s.sendall(HEALTHZ)
+            if status_of(s) == 200:
+                held.append(s)
+                continue
+            s.close()
+        except OSError:
+            raw.close()
+    answered = 0
+    for s in held:
+        try:
+            s.sendall(HEALTHZ)
+            if status_of(s) == 200:
+                answered += 1
+        except OSError:
+            pass
+    fds = len(os.listdir("/proc/%d/fd" % front_pid))
+    for s in held:
+        s.close()
+    print(json.dumps({"answered": answered, "fds": fds}))
+
+
+def unsent(sock):
+    """Bytes the kernel still holds to send on sock (SIOCOUTQ)."""
+    import fcntl
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), 0x5411, b"\0\0\0\0"))[0]
+
+
+def cmd_body(port, ca, cert, key, chunked, n, per_record):
+    ctx = context(ca, cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    if chunked:
+        framing, piece, end = b"Transfer-Encoding: chunked", b"1\r\n \r\n", b"0\r\n\r\n"
+    else:
+        framing, piece, end = b"Content-Length: %d" % n, b" ", b""
+    s.sendall(b"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n" + framing +
+              b"\r\n\r\n")
+    sent = 0
+    while sent < n:
+        k = min(per_record, n - sent)
+        s.sendall(piece * k)
+        sent += k
+        # lisecd reads each record by itself, as from a client on a slow link
+        for _ in range(2000):
+            if unsent(s) == 0:
+                break
+            time.sleep(0.0005)
+    if end:
+        s.sendall(end)
+    print(status_of(s))
+    s.close()
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "hold":
+        cmd_hold(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]))
+    elif cmd in ("chunked", "length"):
+        cmd_body(int(args[0]), args[1], args[2], args[3], cmd == "chunked", int(args[4]), int(args[5]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# lisecd's HTTPS front against a penetration tester's clients (what
+# api_dos.sh and api_http.sh do not cover):
+#  - Hosts' connections are handed to a bulk worker after the handshake
+#    ([server] bulk_workers); they still count against [server]
+#    max_connections: a host certificate that opens twice the cap holds at
+#    most the cap, the front's descriptors stay within it, and once they
+#    close the slots are free again for other clients.
+#  - A chunked body sent a record at a time costs the front about what the
+#    same body framed by Content-Length does: what was scanned of it is not
+#    scanned again at every record (a body of many small chunks, trickled,
+#    made the front rescan all of it per record: quadratic CPU on the worker
+#    that serves every other client of that worker).
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+release_only "it measures the front's CPU time, which a sanitizer build multiplies"
+. "$src/tests/integration/lib/pki.sh"
+
+stop_clean() {
+  stop_lisecd
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
+pki=$work/pki
+make_pki "$pki"
+fc() { python3 "$src/tests/integration/front_client.py" "$@"; }
+front_pid() { pgrep -P "$LISECD_PID" -x lisecd-front; }
+metric() { as operator "$LISECD_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# cpu_ticks PID: user + system time of one process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# ---- hosts' connections count against max_connections ----------------------
+cap=64
+start_lisecd "$pki" "[server]" "max_connections = $cap" "bulk_workers = 1"
+front=$(front_pid)
+fds0=$(ls "/proc/$front/fd" | wc -l)
+fc hold "$LISECD_PORT" "$pki/ca.crt" "$pki/host.crt" "$pki/host.key" $((2 * cap)) "$front" >"$work/hold.json"
+python3 - "$work/hold.json" "$cap" "$fds0" <<'PY' || fail "host connections over the cap: $(cat "$work/hold.json") (cap $cap, $fds0 descriptors before)"
+import json, sys
+r, cap, fds0 = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+# the workers share the cap; at least one worker's share is held
+assert cap // 2 <= r["answered"] <= cap, "held %d connections" % r["answered"]
+assert r["fds"] <= fds0 + cap, "the front held %d descriptors" % r["fds"]
+PY
+held=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["answered"])' "$work/hold.json")
+# Once the client closed them, each slot is free again: wait until lisecd
+# counts them closed, then a batch within one worker's share is all served.
+for _ in $(seq 1 100); do
+  open=$(metric lisec_connections_open || true)
+  [ "${open:-99}" -le 1 ] && break
+  sleep 0.1
+done
+[ "${open:-99}" -le 1 ] || fail "the host connections still count as open after they closed: $open"
+fc hold "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key" $((cap / 2 - 2)) "$front" >"$work/hold.json"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert r["answered"] == int(sys.argv[2]), r' \
+  "$work/hold.json" $((cap / 2 - 2)) || fail "after the hosts left: $(cat "$work/hold.json")"
+pass "$((2 * cap)) host connections at max_connections = $cap: $held held, within the cap; their slots free again once closed"
+stop_clean
+
+# ---- a chunked body trickled a record at a time ------------------------------
+start_lisecd "$pki"
+front=$(front_pid)
+# 100,000 one-byte chunks (600 KB on the wire), 20 to a record: 5,000 records.
+n=100000 per=20
+t=$(cpu_ticks "$front")
+st=$(fc length "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key" $((n * 6)) $((per * 6)))
+length_ticks=$(($(cpu_ticks "$front") - t))
+[ "$st" = 400 ] || fail "the body framed by Content-Length: status $st (a body of spaces is malformed JSON)"
+t=$(cpu_ticks "$front")
+st=$(fc chunked "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key" $n $per)
+chunked_ticks=$(($(cpu_ticks "$front") - t))
+[ "$st" = 400 ] || fail "the chunked body: status $st (a body of spaces is malformed JSON)"
+# The same records either way: a chunked body costs its decoding besides,
+# never a rescan per record (which took some 30 times the other's CPU).
+[ $chunked_ticks -le $((3 * length_ticks + hz / 2)) ] ||
+  fail "a chunked body took $chunked_ticks ticks of the front's CPU, the same bytes by Content-Length $length_ticks ($hz a second)"
+as operator -o /dev/null "$LISECD_URL/healthz" || fail "lisecd does not serve after the chunked body"
+pass "a chunked body of $n one-byte chunks, $per to a record: $chunked_ticks ticks of the front's CPU, by Content-Length $length_ticks"
+stop_clean
