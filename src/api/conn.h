@@ -24,6 +24,7 @@ struct event;
 
 typedef struct api_conn {
   struct api_worker *w;
+  struct api_worker *home; /* the worker that accepted it: it counts against that one's cap (server.c) */
   int fd;
   SSL *ssl;        /* NULL: a probe connection, in the clear */
   BIO *rbio, *wbio; /* TLS: ciphertext from / to the socket; probe: wbio holds the reply */

@@ -80,7 +80,11 @@ typedef struct api_worker {
   struct event *backoff_ev; /* resumes accepting after an accept() failure */
   struct event *sweep_ev;   /* closes idle connections, once a second */
   int backoff_ms;           /* 0 after a successful accept */
-  int n_conns;              /* open client connections of this worker */
+  /* Open client connections this worker accepted, also those it handed to
+   * a bulk worker: its share of the cap holds them all. Atomic: a bulk
+   * worker's thread closes the ones it serves. */
+  int n_conns;
+  struct event *wake_ev;    /* a bulk worker closed one of them: accepting may resume */
   /* Connections still in their handshake: those whose ClientHello lisecd
    * has not read yet, and those it has. At the cap the oldest of the first
    * goes first: a real client sends its ClientHello at once and leaves that
@@ -163,7 +167,8 @@ static void conn_touch(api_conn *c) {
  * connection may still evict one stuck in its handshake) and not backing off. */
 static void listener_update(api_worker *w) {
   if (!w->listener) return;
-  if (w->n_conns <= w->srv->conn_cap && !event_pending(w->backoff_ev, EV_TIMEOUT, NULL))
+  if (__atomic_load_n(&w->n_conns, __ATOMIC_RELAXED) <= w->srv->conn_cap &&
+      !event_pending(w->backoff_ev, EV_TIMEOUT, NULL))
     evconnlistener_enable(w->listener);
   else
     evconnlistener_disable(w->listener);
@@ -174,7 +179,7 @@ static void inflight_client_left(api_worker *w, uint32_t id);
 /* The connection ends: its request at the controller (if any) is
  * cancelled, its socket closed, and it stops counting. */
 static void conn_free(api_conn *c) {
-  api_worker *w = c->w;
+  api_worker *w = c->w, *home = c->home;
   list_unlink(c);
   if (c->inflight) inflight_client_left(w, c->inflight);
   if (c->deadline) event_free(c->deadline);
@@ -185,9 +190,16 @@ static void conn_free(api_conn *c) {
   api_conn_release(c);
   free(c);
   if (probe) return;
-  w->n_conns--;
+  __atomic_sub_fetch(&home->n_conns, 1, __ATOMIC_RELAXED);
   api_metrics_conn_open(-1);
-  listener_update(w);
+  if (home == w) listener_update(w);
+  else event_active(home->wake_ev, EV_READ, 0); /* its listener is its own thread's */
+}
+
+/* A bulk worker closed a connection this worker accepted. */
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  listener_update(arg);
 }
 
 /* Closed by lisecd in its handshake (its deadline, or evicted at the cap). */
@@ -371,10 +383,10 @@ static int conn_watch(api_conn *c) {
  * refused. False when it was. */
 static bool conn_admit(api_worker *w, api_conn *c) {
   api_server *srv = w->srv;
-  w->n_conns++;
+  int n = __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
   w->backoff_ms = 0;
   api_metrics_conn_open(1);
-  if (w->n_conns > srv->conn_cap) {
+  if (n > srv->conn_cap) {
     api_conn *victim = w->silent.head ? w->silent.head : w->greeted.head;
     if (!victim) {
       conn_close(c, API_CONN_REFUSED_AT_CAP);
@@ -408,6 +420,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     return;
   }
   c->w = w;
+  c->home = w;
   c->fd = -1;
   memcpy(&c->peer, sa, (size_t)salen);
   c->shaking = true;
@@ -482,8 +495,10 @@ static void hand_over(api_conn *c) {
   list_unlink(c);
   event_free(c->ev); /* leaves this loop; joins the other's */
   c->ev = NULL;
-  w->n_conns--; /* it counts there once taken */
-  listener_update(w);
+  /* It still counts here (c->home): a bulk worker has no cap of its own,
+   * and connections it serves must not leave room for more (a host's
+   * certificate held any number open, past [server] max_connections and
+   * the descriptors lisecd reserved for them). */
   c->w = to;
   pthread_mutex_lock(&to->adopt_mu);
   list_append(c, &to->adopt);
@@ -501,7 +516,6 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg) {
     if (c) list_unlink(c);
     pthread_mutex_unlock(&w->adopt_mu);
     if (!c) return;
-    w->n_conns++;
     list_append(c, &w->live);
     conn_touch(c);
     /* what it sent with its handshake is read at once; the rest by edge */
@@ -1165,6 +1179,8 @@ static int worker_init(api_worker *w, api_server *srv, int chan_fd, bool bulk, l
     w->adopt_ev = event_new(w->base, -1, 0, on_adopt, w);
     return w->adopt_ev ? 0 : lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   }
+  w->wake_ev = event_new(w->base, -1, 0, on_wake, w);
+  if (!w->wake_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   /* Each worker has its own descriptor of the shared listening socket. */
   int fd = dup(srv->fd);
   w->listener = fd >= 0 ? evconnlistener_new(w->base, on_accept, w, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
@@ -1332,30 +1348,39 @@ static void free_all(conn_list *l) {
 
 void api_server_wait_and_free(api_server *srv) {
   if (!srv) return;
+  for (int i = 0; srv->workers && i < srv->n_workers; i++)
+    if (srv->workers[i].started) pthread_join(srv->workers[i].thread, NULL);
+  /* Every worker's connections close before any worker's events are freed:
+   * a bulk worker's connection wakes the worker that accepted it. */
   for (int i = 0; srv->workers && i < srv->n_workers; i++) {
     api_worker *w = &srv->workers[i];
-    if (w->started) pthread_join(w->thread, NULL);
     /* NULLed: conn_free below calls listener_update */
     if (w->listener) evconnlistener_free(w->listener);
     w->listener = NULL;
     if (w->probe_listener) evconnlistener_free(w->probe_listener);
     w->probe_listener = NULL;
+  }
+  for (int i = 0; srv->workers && i < srv->n_workers; i++) {
+    api_worker *w = &srv->workers[i];
     /* Connections close here (and tell the channel their clients left). */
     free_all(&w->silent);
     free_all(&w->greeted);
     free_all(&w->live);
     free_all(&w->probes);
-    while (w->adopt.head) { /* handed over and not taken: not counted here */
+    while (w->adopt.head) { /* handed over and not taken */
       api_conn *c = w->adopt.head;
       list_unlink(c);
-      w->n_conns++;
       conn_free(c);
     }
+  }
+  for (int i = 0; srv->workers && i < srv->n_workers; i++) {
+    api_worker *w = &srv->workers[i];
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->backoff_ev) event_free(w->backoff_ev);
     if (w->sweep_ev) event_free(w->sweep_ev);
     if (w->drain_ev) event_free(w->drain_ev);
     if (w->adopt_ev) event_free(w->adopt_ev);
+    if (w->wake_ev) event_free(w->wake_ev);
     if (w->chan) bufferevent_free(w->chan);
     api_wire_pending_free(&w->inflight);
     if (w->base) event_base_free(w->base);
