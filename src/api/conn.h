@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "api/http1.h"
 #include "api/wire.h"
 
 struct api_worker;
@@ -42,6 +43,7 @@ typedef struct api_conn {
   bool busy;           /* a request is with the controller */
   bool last;           /* the request being answered is its last: it closes once the reply is sent */
   bool continued;      /* 100 Continue was sent for the request being read */
+  http1_chunked chunked; /* how far the chunked body being read was scanned (server.c) */
   uint32_t inflight;   /* the id of its request at the controller, or 0 */
   lisec_buf in;        /* plaintext received and not yet consumed, at most in.max */
   struct sockaddr_storage peer;

@@ -893,15 +893,18 @@ static step serve(api_conn *c) {
   char *body = in + req.head_len;
   size_t have = c->in.len - req.head_len, body_len = 0, used = req.head_len;
   if (req.chunked) {
-    http1_chunked st = {0};
-    fr = http1_chunked_scan(&st, body, have, max_body, max_head, &status, &why);
+    /* From where the last call stopped: scanning the whole body again at
+     * every record made a body of many small chunks, trickled, cost the
+     * worker time quadratic in its size. */
+    http1_chunked *st = &c->chunked;
+    fr = http1_chunked_scan(st, body, have, max_body, max_head, &status, &why);
     if (fr == HTTP1_BAD) {
       refuse_framing(c, &req, status, why);
       return STEP_ON;
     }
     if (fr == HTTP1_OK) {
-      body_len = http1_chunked_decode(body, st.wire_len);
-      used += st.wire_len;
+      body_len = http1_chunked_decode(body, st->wire_len);
+      used += st->wire_len;
     }
   } else if (req.has_length) {
     if (req.content_length > max_body) {
@@ -931,6 +934,7 @@ static step serve(api_conn *c) {
   memcpy(uri, req.target.p, un);
   uri[un] = '\0';
   c->continued = false;
+  c->chunked = (http1_chunked){0};
   c->last = !req.keep_alive || c->w->stopping;
   if (c->ssl) dispatch(c, &req, uri, body_len ? body : NULL, body_len);
   else dispatch_probe(c, &req, uri);
