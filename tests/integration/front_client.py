@@ -18,6 +18,11 @@ sharing nothing with lisecd.
       after each until lisecd has read what was sent (the socket's send
       queue empty), so lisecd gets the body a record at a time as from a
       slow client; prints the status of the reply.
+  front_client.py bytewise PORT CA CERT KEY
+      sends stdin over mutual TLS one byte to a TLS record, each its own
+      send, waiting after each until lisecd has read it; prints the
+      replies as api_client.py raw does ({"responses": [{"status",
+      "body"}...], "closed"}).
 """
 import json
 import os
@@ -123,12 +128,56 @@ def cmd_body(port, ca, cert, key, chunked, n, per_record):
     s.close()
 
 
+def cmd_bytewise(port, ca, cert, key):
+    ctx = context(ca, cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    try:
+        for b in sys.stdin.buffer.read():
+            s.sendall(bytes([b]))
+            for _ in range(2000):
+                if unsent(s) == 0:
+                    break
+                time.sleep(0.0005)
+    except OSError:
+        pass  # lisecd closed the connection: its reply is read below
+    s.settimeout(5)
+    data, closed = b"", False
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (socket.timeout, TimeoutError):
+            break
+        except (ssl.SSLError, ConnectionResetError):
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        data += chunk
+    responses = []
+    while data.startswith(b"HTTP/1."):
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        responses.append({"status": int(lines[0].split(" ")[1]), "body": data[:length].decode("latin-1")})
+        data = data[length:]
+    print(json.dumps({"responses": responses, "closed": closed}))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "hold":
         cmd_hold(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]))
     elif cmd in ("chunked", "length"):
         cmd_body(int(args[0]), args[1], args[2], args[3], cmd == "chunked", int(args[4]), int(args[5]))
+    elif cmd == "bytewise":
+        cmd_bytewise(int(args[0]), args[1], args[2], args[3])
     else:
         sys.exit("unknown command " + cmd)
 

@@ -10,7 +10,10 @@
 #    same body framed by Content-Length does: what was scanned of it is not
 #    scanned again at every record (a body of many small chunks, trickled,
 #    made the front rescan all of it per record: quadratic CPU on the worker
-#    that serves every other client of that worker).
+#    that serves every other client of that worker). A chunked body sent a
+#    byte to a TLS record (size lines, extensions, data, CRLFs and trailer
+#    each split) is decoded as when sent at once, two in a row on one
+#    connection; a malformed one so sent is refused naming the rule.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 release_only "it measures the front's CPU time, which a sanitizer build multiplies"
@@ -77,4 +80,31 @@ chunked_ticks=$(($(cpu_ticks "$front") - t))
   fail "a chunked body took $chunked_ticks ticks of the front's CPU, the same bytes by Content-Length $length_ticks ($hz a second)"
 as operator -o /dev/null "$LISECD_URL/healthz" || fail "lisecd does not serve after the chunked body"
 pass "a chunked body of $n one-byte chunks, $per to a record: $chunked_ticks ticks of the front's CPU, by Content-Length $length_ticks"
+
+bytewise() { fc bytewise "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key"; }
+post=$'POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'
+last=$'GET /healthz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n'
+# The body {"note":1} in three chunks: a route that reads it names the
+# missing field, not malformed JSON; then the same with other chunk sizes.
+printf '%s%s%s%s%s' "$post" $'3;x="a;b"\r\n{"n\r\n6\r\note":1\r\n1\r\n}\r\n0\r\nX-T: 1\r\n\r\n' \
+  "$post" $'A\r\n{"note":1}\r\n0\r\n\r\n' "$last" | bytewise >"$work/bytes.json"
+python3 - "$work/bytes.json" <<'PY' || fail "a chunked body a byte to a record: $(cat "$work/bytes.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [x["status"] for x in r["responses"]] == [400, 400, 200] and r["closed"], r
+for x in r["responses"][:2]:
+    msg = json.loads(x["body"])["error"]["message"]
+    assert "required" in msg and "malformed JSON" not in msg, msg
+PY
+for case in $'3\r\n{"n\r\n6\r\note":1XX1\r\n}\r\n0\r\n\r\n|chunk data not followed by CRLF' \
+  $'3\r\n{"n\r\n6\nnote":1\r\n0\r\n\r\n|bare LF' $'3 x\r\n{"n\r\n0\r\n\r\n|chunk-size line'; do
+  printf '%s%s%s' "$post" "${case%%|*}" "$last" | bytewise >"$work/bytes.json"
+  python3 - "$work/bytes.json" "${case#*|}" <<'PY' || fail "a malformed chunked body a byte to a record: $(cat "$work/bytes.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [x["status"] for x in r["responses"]] == [400] and r["closed"], r
+assert sys.argv[2] in json.loads(r["responses"][0]["body"])["error"]["message"], r
+PY
+done
+pass "chunked bodies a byte to a TLS record: two in a row decoded, malformed ones refused naming the rule"
 stop_clean
