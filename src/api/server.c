@@ -163,11 +163,26 @@ static void conn_touch(api_conn *c) {
   if (c->list) list_append(c, c->list);
 }
 
-/* Accepting runs while the worker is not over its cap (at the cap a new
- * connection may still evict one stuck in its handshake) and not backing off. */
+/* Whether another request worker holds fewer connections than its share. */
+static bool others_have_room(const api_worker *w) {
+  const api_server *srv = w->srv;
+  for (int i = 0; i < srv->n_workers - srv->n_bulk; i++) {
+    const api_worker *o = &srv->workers[i];
+    if (o != w && __atomic_load_n(&o->n_conns, __ATOMIC_RELAXED) < srv->conn_cap) return true;
+  }
+  return false;
+}
+
+/* Accepting runs while the worker is below its share of the cap, or at it
+ * when no other request worker has room (then a new connection may evict
+ * one stuck in its handshake, or is refused at once), and not backing off.
+ * The workers wait on one listening socket and the kernel wakes any of
+ * them: a worker at its share that kept accepting refused clients while
+ * another had room (60 connections at max_connections = 64 over 2
+ * workers: a few refused). */
 static void listener_update(api_worker *w) {
   if (!w->listener) return;
-  if (__atomic_load_n(&w->n_conns, __ATOMIC_RELAXED) <= w->srv->conn_cap &&
+  if ((__atomic_load_n(&w->n_conns, __ATOMIC_RELAXED) < w->srv->conn_cap || !others_have_room(w)) &&
       !event_pending(w->backoff_ev, EV_TIMEOUT, NULL))
     evconnlistener_enable(w->listener);
   else
