@@ -2037,6 +2037,9 @@ typedef struct target_info {
   bool need_fresh, declared;
   bool attested; /* the model holds an appraisal of the host */
   bool rd_vm;    /* a retention obligation names the VM (issue 20) */
+  /* the VM is declared an LI VM (sensitivity "li"), which every role that
+   * asks may know; an LI authorisation naming it is li-admin's to know */
+  bool li_declared;
 } target_info;
 
 static int resolve(struct ctl_model_state *st, const char *name, const char *field, bool li_vm,
@@ -2093,12 +2096,21 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   }
   json_object_set_new(v, "hypervisor", json_string(t->hyp));
   json_object_set_new(v, "host", json_string(t->host));
+  /* Every role but li-admin reads the attestation the VM's declared
+   * sensitivity asks for: that an LI authorisation (which such a role
+   * cannot see) made it ask a fresh one, or that none does, would tell
+   * which VM an LI monitors even on an allowed decision (§4.1). The
+   * precondition itself is applied all the same. */
+  bool li_view = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
+  bool shown = t->need_fresh && (li_view || t->li_declared);
   json_object_set_new(
       v, "attestation",
-      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", t->need_fresh, "declared", t->declared,
-                "fresh_quote", refreshed, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
-                !t->need_fresh ? (t->declared ? "the host's trust was declared (development), not attested"
-                                              : "no LI involves the VM; the model's trust state was used")
+      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", shown, "declared", t->declared,
+                "fresh_quote", refreshed && shown, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
+                !shown ? (t->declared ? "the host's trust was declared (development), not attested"
+                          : li_view ? "no LI involves the VM; the model's trust state was used"
+                                    : "the VM's declared sensitivity asks no fresh attestation; the "
+                                      "host's trust as the model holds it was used")
                 : stale ? "no fresh attestation: denied (fail closed)"
                 : refreshed ? "a fresh quote was obtained for this decision"
                 : !t->attested ? "the model holds no appraisal of the host"
@@ -2155,6 +2167,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
   const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
   bool li_vm = json_object_get(st->li_vms, vm) != NULL || (sens && strcmp(sens, "li") == 0);
+  t.li_declared = sens && strcmp(sens, "li") == 0;
   if (!vdoc)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "vm: unknown VM \"%s\"", vm);
   else
@@ -2237,6 +2250,9 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   expire_overdue(ctl);
   lock_fresh(ctl, st);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
+  const char *doc_sens =
+      json_string_value(json_object_get(json_object_get(st->docs[K_VM], id), "sensitivity"));
+  t.li_declared = spec.sensitivity == MODEL_CLASS_LI || (doc_sens && strcmp(doc_sens, "li") == 0);
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
   /* The package the VM is instantiated from: the request's, else its document's. */
   char pkg_id[MODEL_ID_MAX + 1] = "";
