@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# A decision's "attestation" object tells no role but li-admin which VM an
-# LI monitors (TR 103 308 §4.1): a real lisecd, one host attested by its
-# own swtpm and lisec-agent (trusted in FI), an LI monitoring vm-target and
-# vm-twin, which is vm-target in every declared respect but no LI names.
-# Moving either to the host's other hypervisor is allowed; the monitored
-# VM's decision needs a fresh attestation of the host (a quote is asked
-# for when the host's newest one is older than attestation_max_age_s).
+# A decision's "attestation" object, and a hypervisor move's "move", tell
+# no role but li-admin which VM an LI monitors (TR 103 308 §4.1): a real
+# lisecd, two hosts each attested by its own swtpm and lisec-agent (trusted
+# in FI), an LI monitoring vm-target and vm-twin, which is vm-target in
+# every declared respect but no LI names. Moving either to another
+# hypervisor is allowed; the monitored VM's move needs a fresh attestation
+# of the destination (a quote is asked for when its newest one is older
+# than attestation_max_age_s), the twin's does not.
 # As operator, hypervisor-admin, mano and host, the migration decisions
 # about the two VMs read the same, ids aside (a placement is of a new VM,
-# which no LI can name yet; an existing one is refused alike, 409); a VM
+# which no LI can name yet; an existing one is refused alike, 409), and so
+# do operator's and hypervisor-admin's moves of the hypervisor running
+# each to the other host; a VM
 # declared "li" still reads "required", and li-admin still reads for the
 # monitored VM that an LI required the fresh attestation and whether a
 # quote was taken for it.
@@ -23,79 +26,85 @@ agent_bin="$build/cmd/lisec-agent/lisec-agent"
 make_pki "$pki"
 am_pki am
 evgen --log fw.bin --extends fw.txt --reference ref.json
-tpm_up T1
-tpm_use T1
-tpm_extend fw.txt
-mkdir -p state
-cat >agent.conf <<CONF
+declare -A HID APID
+for n in 1 2; do
+  tpm_up "T$n"
+  tpm_use "T$n"
+  tpm_extend fw.txt
+  mkdir -p "state-$n"
+  cat >"agent-$n.conf" <<CONF
 [tpm]
 tcti = $TPM2TOOLS_TCTI
 pcrs = 0,1,2,3,4,5,6,7,8,15
 [agent]
-state_dir = $work/state
+state_dir = $work/state-$n
 eventlog = $work/fw.bin
 poll_ms = 200
 [server]
 url = https://localhost:PORT
 ca = $pki/ca.crt
-cert = $pki/host-1.crt
-key = $pki/host-1.key
+cert = $pki/host-$n.crt
+key = $pki/host-$n.key
 CONF
-hid=$("$agent_bin" -c agent.conf host-id) || fail "lisec-agent host-id"
-lisec pki issue "$pki" host-1 host "$hid" >/dev/null || fail "lisec pki issue host-1"
-issue_location am "$hid" "$(tpm_reset_count)" state/location.cms
+  HID[$n]=$("$agent_bin" -c "agent-$n.conf" host-id) || fail "lisec-agent host-id $n"
+  lisec pki issue "$pki" "host-$n" host "${HID[$n]}" >/dev/null || fail "lisec pki issue host-$n"
+  issue_location am "${HID[$n]}" "$(tpm_reset_count)" "state-$n/location.cms"
+done
 
 lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "fresh_wait_ms = 5000" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub" \
   "[api]" "refusal_rate = 0"
 
-post() { # post ROLE PATH JSON: the body; the status on the last line
-  as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
+post() { # post ROLE PATH JSON [curl args]: the body; the status on the last line
+  as "$1" "${@:4}" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
 }
 model_put() { # model_put ROLE KIND JSON
   local out
   out=$(post "$1" "/v1/model/$2" "$3")
   [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $2: $out"
 }
+h1=${HID[1]} h2=${HID[2]}
 model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
 model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
-model_put operator host "{\"id\":\"$hid\",\"protection\":\"li\"}"
-model_put operator hypervisor "{\"id\":\"hv-1\",\"host\":\"$hid\"}"
-model_put operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"$hid\"}"
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-1b","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-twin","hypervisor":"hv-1b","sensitivity":"sensitive","domain":"core"}'
+for n in 1 2; do model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"; done
+# hv-t runs the monitored VM alone, hv-w the twin alone
+for hv in hv-1 hv-1b hv-t hv-w; do model_put operator hypervisor "{\"id\":\"$hv\",\"host\":\"$h1\"}"; done
+model_put operator vm '{"id":"vm-target","hypervisor":"hv-t","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-twin","hypervisor":"hv-w","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-li","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
 model_put operator vm '{"id":"vm-store","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
 model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
 model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
 model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-sed -i "s|^url = .*|url = $LISECD_URL|" agent.conf
-"$agent_bin" -c "$work/agent.conf" run >>agent.log 2>&1 &
-agent_pid=$!
-cleanup_hooks+=("kill $agent_pid 2>/dev/null || true")
-show() { as operator "$LISECD_URL/v1/hosts/$hid/attestation"; }
-for _ in $(seq 1 300); do
-  show | jq -e '.lisec.trust == "trusted" and .lisec.location.country == "FI"' >/dev/null 2>&1 && break
-  sleep 0.1
+for n in 1 2; do
+  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
+  "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
+  APID[$n]=$!
+  cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
 done
-show | jq -e '.lisec.trust == "trusted"' >/dev/null || { tail agent.log >&2; fail "the host is not trusted"; }
-pass "one host attested by its swtpm and lisec-agent: trusted in FI"
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+for n in 1 2; do
+  for _ in $(seq 1 300); do
+    show "$n" | jq -e '.lisec.trust == "trusted" and .lisec.location.country == "FI"' >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  show "$n" | jq -e '.lisec.trust == "trusted"' >/dev/null || { tail "agent-$n.log" >&2; fail "host $n is not trusted"; }
+done
+pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
 
-# stale: until the host's newest good appraisal is older than max_age_s
+# stale N: until host N's newest good appraisal is older than max_age_s
 # (last_ok_at has whole seconds, so 2 s apart).
 stale() {
   local at
   for _ in $(seq 1 100); do
-    at=$(show | jq -r '.lisec.last_ok_at // empty')
+    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
     [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
     sleep 0.1
   done
-  fail "the host never went stale"
+  fail "host $1 never went stale"
 }
 
 # decide ROLE VM OUT: the decision to migrate VM to hv-1, into OUT; it
@@ -125,7 +134,7 @@ PY
 for role in operator hypervisor-admin mano host; do
   # The monitored VM first, from a stale host: its decision takes a fresh
   # quote, the twin's (asked right after) does not need one.
-  stale
+  stale 1
   decide "$role" vm-target "t-$role.json"
   decide "$role" vm-twin "w-$role.json"
   jq -e '.allow == true' "t-$role.json" "w-$role.json" >/dev/null ||
@@ -134,12 +143,32 @@ for role in operator hypervisor-admin mano host; do
 done
 pass "operator, hypervisor-admin, mano and host: the monitored VM's migration reads as its twin's, right after a fresh quote"
 
+# Moving a hypervisor to other hardware places its VMs there: hv-t (the
+# monitored VM) and hv-w (the twin) to host 2 as the operator, and back to
+# host 1 as hypervisor-admin, each from a stale destination. The replies
+# ("move": from, to, vms, fresh_quote) read the same, ids aside.
+# move ROLE HV HOST OUT: the hypervisor's move, answered 200, into OUT.
+move() {
+  post "$1" "/v1/model/hypervisor/$2" "{\"id\":\"$2\",\"host\":\"$3\"}" -X PUT >"$4.out"
+  [ "$(tail -n1 "$4.out")" = 200 ] || { cat "$4.out" >&2; fail "$1: moving $2: not 200"; }
+  sed '$d' "$4.out" | jq -S 'del(.version, .move.audit_index)' | sed 's/hv-[tw]/HV/g' >"$4"
+}
+for step in "operator $h2 2" "hypervisor-admin $h1 1"; do
+  read -r role to n <<<"$step"
+  stale "$n"
+  move "$role" hv-t "$to" "mt-$role.json"
+  move "$role" hv-w "$to" "mw-$role.json"
+  jq -e '.move.vms == 1' "mt-$role.json" >/dev/null || fail "$role: the move: $(cat "mt-$role.json")"
+  diff "mt-$role.json" "mw-$role.json" >&2 || fail "$role: moving hv-t reads otherwise than moving hv-w"
+done
+pass "operator and hypervisor-admin: moving the monitored VM's hypervisor reads as moving the twin's"
+
 # What a role may know stays: a VM declared "li" needs a fresh attestation
 # for every role, and li-admin reads the LI's requirement on the monitored VM.
 decide mano vm-li li-mano.json
 jq -e '.attestation.required == true' li-mano.json >/dev/null ||
   fail "mano: a VM declared li does not read attestation required: $(cat li-mano.json)"
-stale
+stale 1
 decide li-admin vm-target t-li-admin.json
 jq -e '.allow == true and .attestation.required == true and .attestation.fresh_quote == true and
   .attestation.note == "a fresh quote was obtained for this decision"' t-li-admin.json >/dev/null ||
@@ -149,8 +178,7 @@ jq -e '.attestation.required == false' w-li-admin.json >/dev/null ||
   fail "li-admin: the twin's decision reads attestation required: $(cat w-li-admin.json)"
 pass "a VM declared li reads attestation required for mano; li-admin reads the monitored VM's fresh quote"
 
-kill "$agent_pid" 2>/dev/null || true
-wait "$agent_pid" 2>/dev/null || true
+for n in 1 2; do kill "${APID[$n]}" 2>/dev/null || true; wait "${APID[$n]}" 2>/dev/null || true; done
 stop_lisecd
 if grep -E 'Sanitizer|runtime error' lisecd.log; then fail "lisecd: sanitizer report"; fi
 echo "li_confid_attest: all passed"
