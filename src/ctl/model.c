@@ -2483,6 +2483,15 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   } else if (rc == LISEC_ENOTFOUND) {
     rc = err->code = LISEC_EINVAL; /* an unknown host named in the body */
   }
+  /* whether a VM on it is declared an LI VM: only then does a role other
+   * than li-admin read that a fresh quote was taken for the move (§4.1) */
+  bool li_declared = false;
+  for (size_t i = 0; !rc && vms && i < n; i++) {
+    const char *sens = json_string_value(
+        json_object_get(json_object_get(st->docs[K_VM], vms[i]), "sensitivity"));
+    if (sens && strcmp(sens, "li") == 0) li_declared = true;
+  }
+  bool fresh_shown = refreshed && (li_declared || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN);
   if (!rc) {
     /* Its VMs are placed on the new host: trusted hardware first (§6.2
      * moveVM pre h.executesOn.trusted), then every rule that newly fails. */
@@ -2543,7 +2552,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
         json_object_set_new(*out, "move",
                             json_pack("{s:s, s:s, s:I, s:I, s:b}", "from", from, "to", to, "vms",
                                       (json_int_t)n, "audit_index", (json_int_t)index,
-                                      "fresh_quote", refreshed));
+                                      "fresh_quote", fresh_shown));
       applied = false; /* kept */
     }
   } else {
