@@ -1,1 +1,9 @@
+# LI confidentiality (TR 103 308 §4.1): what no role but li-admin may tell
+# apart. Replies, errors and metrics about LI objects (li_leak); a
+# decision's attestation object and a hypervisor move about a monitored VM
+# and its twin, hosts attested by swtpm and lisec-agent (li_confid_attest);
+# how many LI authorisations exist, in lisecd's start log, status, metrics
+# and compliance with one LI and with two (li_confid_log).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
+lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
+lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
