@@ -224,6 +224,14 @@ void api_metrics_refusal_limited(void);
  * LI, target, vault, X1 or task paths): its counts are shown only to the
  * LI administration. */
 bool api_route_is_li(const api_route *route);
+/* Whether log lines about a request withhold its route (API_LOG_WITHHELD
+ * in its place), method and status: an LI route's request or any of the
+ * LI administration's (route may be NULL: unmatched). The log is the
+ * operator's to read, and such lines would tell how often targets or LI
+ * authorisations were added or LI VMs paired, which /metrics shows the LI
+ * administration only (TR 103 308 §4.1). */
+#define API_LOG_WITHHELD "(LI)"
+bool api_request_withheld(const api_route *route, const char *role);
 /* Prometheus text exposition format; malloc'd. Per-route counts of LI
  * routes appear only when li_view (the reader is li-admin); others see
  * them summed in one unlabelled counter. */

@@ -163,11 +163,13 @@ static void dispatch(chan *c, const api_wire_request *m, ctl_attest_wait *wait, 
                          .if_match = m->if_match[0] ? m->if_match : NULL};
   int route = -1;
   /* Every line logged while deciding names the request (docs/operations.md,
-   * "Logs"): its id, the role, the route's pattern (never the path). */
+   * "Logs"): its id, the role, the route's pattern (never the path; withheld
+   * for an LI route or li-admin, api_request_withheld). */
   size_t n_routes = 0;
   const api_route *routes = api_route_table(&n_routes);
+  const api_route *r = m->route < n_routes ? &routes[m->route] : NULL;
   lisec_log_context_set(m->request_id, m->who.role,
-                        m->route < n_routes ? routes[m->route].pattern : NULL);
+                        api_request_withheld(r, m->who.role) ? API_LOG_WITHHELD : r ? r->pattern : NULL);
   c->ctl->wait = wait;
   api_dispatch(c->ctl, &m->who, &raw, resp, &route);
   c->ctl->wait = NULL;

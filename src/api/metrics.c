@@ -37,6 +37,10 @@ bool api_route_is_li(const api_route *route) {
   return false;
 }
 
+bool api_request_withheld(const api_route *route, const char *role) {
+  return (route && api_route_is_li(route)) || (role && strcmp(role, "li-admin") == 0);
+}
+
 static size_t status_slot(int status) {
   for (size_t i = 0; i < N_STATUS - 1; i++)
     if (statuses[i] == status) return i;

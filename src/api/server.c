@@ -569,14 +569,22 @@ static void request_id_take(const http1_request *req, char out[LISEC_REQUEST_ID_
 }
 
 /* Every answered request: counted, one access line (the route's pattern,
- * never its path), and a 503 said as an event of its own. */
+ * never its path), and a 503 said as an event of its own. The line of an
+ * LI route's request or of li-admin's withholds the route, the method and,
+ * but for a 5xx, the status (api_request_withheld). */
 static void request_done(int route, int status, uint64_t t0, const char *role, const char *method,
                          const char *rid) {
   uint64_t ns = t0 ? lisec_time_mono_ns() - t0 : 0;
   api_metrics_record(route, status, ns);
   size_t n = 0;
   const api_route *routes = api_route_table(&n);
-  const char *pattern = route >= 0 && (size_t)route < n ? routes[route].pattern : "(unmatched)";
+  const api_route *r = route >= 0 && (size_t)route < n ? &routes[route] : NULL;
+  bool withheld = api_request_withheld(r, role);
+  const char *pattern = withheld ? API_LOG_WITHHELD : r ? r->pattern : "(unmatched)";
+  if (withheld) {
+    method = "-";
+    if (status < 500) status = 0;
+  }
   lisec_log_access_rec a = {rid, role && role[0] ? role : "-", method, pattern, status, ns};
   lisec_log_access(&a);
   if (status == 503) {

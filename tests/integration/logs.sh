@@ -8,7 +8,11 @@
 # lines about the request name it); refused TLS clients are logged with
 # the reason. An LI scenario (an authorisation, two targets, an NE that
 # receives the task over X1) leaves no LI, target, identifier, XID or LI VM
-# in the log, nor in /metrics as the operator and the metrics role read it.
+# in the log, nor in /metrics as the operator and the metrics role read it;
+# nor does the log tell what was done on LI routes or by li-admin: those
+# access lines say "(LI)" with no method and no status (a 5xx aside), and
+# the controller's lines about them no pattern, as /metrics shows LI
+# routes' counts by route and status to li-admin only.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -191,11 +195,24 @@ a = find(request_id="obs-req.1:a_b")
 assert len(a) == 1 and a[0]["role"] == "operator" and a[0]["route"] == "/v1/status" and a[0]["status"] == 200 \
     and a[0]["method"] == "GET", "access line of obs-req.1:a_b: %r" % a
 assert find(request_id=gen), "no access line with the generated id %s" % gen
-# the route is the pattern, never the path
-t = find(route="/v1/targets/{id}", role="li-admin", status=200)
-assert t, "no access line of GET /v1/targets/{id} as li-admin"
-assert find(route="/v1/targets/{id}", role="operator", status=403), "no access line of the operator's 403"
-assert not any("/" in a["route"] and "{" not in a["route"] and a["route"].startswith("/v1/targets/") for a in access)
+# the route is the pattern, never the path; withheld with the method and
+# status for an LI route (li-admin's reads and adds of targets, the
+# operator's refused read) and for all of li-admin's requests (its LI
+# authorisation was put on a model route)
+li_lines = find(route="(LI)")
+assert find(route="(LI)", role="li-admin") and find(route="(LI)", role="operator"), \
+    "no withheld access line as li-admin and as the operator: %r" % li_lines[:3]
+assert all(a["method"] == "-" and (a["status"] == 0 or a["status"] >= 500) for a in li_lines), \
+    "a withheld access line shows its method or status: %r" % [a for a in li_lines if a["method"] != "-"][:3]
+assert not find(role="li-admin") or find(role="li-admin") == find(role="li-admin", route="(LI)"), \
+    "an access line of li-admin names its route"
+li_prefixes = ("/v1/li", "/v1/targets", "/v1/vault/", "/v1/x1/", "/v1/tasks")
+assert not any(o.get("route", "").startswith(li_prefixes) for o in access + ctl_lines), \
+    "a log line names an LI route's pattern: %r" % [o for o in access + ctl_lines if o.get("route", "").startswith(li_prefixes)][:3]
+assert not any(o.get("role") == "li-admin" and o.get("route") != "(LI)" for o in ctl_lines), \
+    "a controller line about li-admin's request names its route"
+assert find(route="/v1/model/{kind}", role="operator", method="POST", status=201), \
+    "a route not about LI lost its pattern, method or status"
 # carried to the controller: its line about the request names the same id
 assert any(c["request_id"] == "obs-req.1:a_b" and c.get("route") == "/v1/status" and c.get("role") == "operator"
            for c in ctl_lines), "no controller line carries the request id obs-req.1:a_b"
