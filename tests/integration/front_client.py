@@ -10,6 +10,14 @@ sharing nothing with lisecd.
       that got 200 to both requests, "fds": descriptors lisecd's front
       process FRONT_PID holds while they are open}. Closes them all before
       it exits.
+  front_client.py crowd PORT CA CERT KEY N OTHER_CERT OTHER_KEY M
+      opens N mutual TLS connections with CERT one after another, each
+      asking GET /healthz, and keeps those answered 200; then, while they
+      are open, M with OTHER_CERT the same way; then asks again on each one
+      kept. Prints {"first": {"answered": connections of CERT answered 200
+      twice, "refused": [{"status", "body", "closed": lisecd closed it
+      after the reply}...]}, "other": the same for OTHER_CERT}. Closes them
+      all before it exits.
   front_client.py chunked PORT CA CERT KEY N_CHUNKS PER_RECORD
   front_client.py length PORT CA CERT KEY N_BYTES PER_RECORD
       sends one POST /v1/model/vm whose body of spaces is framed in chunks
@@ -43,12 +51,18 @@ def context(ca, cert, key):
 
 def status_of(s):
     """The status of the reply to a request just sent on s, or None."""
+    return reply_of(s)[0]
+
+
+def reply_of(s):
+    """(status, body) of the reply to a request just sent on s, or
+    (None, None)."""
     data = b""
     try:
         while b"\r\n\r\n" not in data:
             chunk = s.recv(4096)
             if not chunk:
-                return None
+                return None, None
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -60,11 +74,11 @@ def status_of(s):
         while len(body) < length:
             chunk = s.recv(4096)
             if not chunk:
-                return None
+                return None, None
             body += chunk
-        return int(lines[0].split(" ")[1])
+        return int(lines[0].split(" ")[1]), body[:length].decode("latin-1")
     except (OSError, ValueError, IndexError):
-        return None
+        return None, None
 
 
 def cmd_hold(port, ca, cert, key, n, front_pid):
@@ -93,6 +107,57 @@ def cmd_hold(port, ca, cert, key, n, front_pid):
     for s in held:
         s.close()
     print(json.dumps({"answered": answered, "fds": fds}))
+
+
+def closed_by_peer(s):
+    """Whether the peer closes s (within 5 s) with nothing more sent."""
+    s.settimeout(5)
+    try:
+        return s.recv(4096) == b""
+    except (socket.timeout, TimeoutError):
+        return False
+    except (ssl.SSLError, OSError):
+        return True
+
+
+def open_many(ctx, port, n):
+    """n connections each asked GET /healthz: (those answered 200, the
+    other replies as {"status", "body", "closed"})."""
+    kept, refused = [], []
+    for _ in range(n):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            s.sendall(HEALTHZ)
+            status, body = reply_of(s)
+            if status == 200:
+                kept.append(s)
+                continue
+            refused.append({"status": status, "body": body, "closed": closed_by_peer(s)})
+            s.close()
+        except OSError as e:
+            refused.append({"status": None, "body": str(e), "closed": True})
+            raw.close()
+    return kept, refused
+
+
+def cmd_crowd(port, ca, cert, key, n, other_cert, other_key, m):
+    first, first_refused = open_many(context(ca, cert, key), port, n)
+    other, other_refused = open_many(context(ca, other_cert, other_key), port, m)
+    out = {}
+    for name, kept, refused in (("first", first, first_refused), ("other", other, other_refused)):
+        answered = 0
+        for s in kept:
+            try:
+                s.sendall(HEALTHZ)
+                if status_of(s) == 200:
+                    answered += 1
+            except OSError:
+                pass
+        out[name] = {"answered": answered, "refused": refused}
+    for s in first + other:
+        s.close()
+    print(json.dumps(out))
 
 
 def unsent(sock):
@@ -174,6 +239,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "hold":
         cmd_hold(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]))
+    elif cmd == "crowd":
+        cmd_crowd(int(args[0]), args[1], args[2], args[3], int(args[4]), args[5], args[6], int(args[7]))
     elif cmd in ("chunked", "length"):
         cmd_body(int(args[0]), args[1], args[2], args[3], cmd == "chunked", int(args[4]), int(args[5]))
     elif cmd == "bytewise":

@@ -9,6 +9,14 @@
 #  - The workers share the cap and the kernel hands a new connection to any
 #    of them: a worker at its share stops accepting while another has room,
 #    so clients are served up to the cap, not refused below it.
+#  - One client certificate holds at most [server] max_client_connections
+#    of the cap (by default a quarter of it): a tenant that opens as many
+#    connections as the cap gets its share, the rest answered 429 naming
+#    the setting and closed, counted and logged at a bounded rate, while
+#    another role is served; once closed, the slots are free again. Hosts'
+#    connections, served by a bulk worker, are held to the same limit and
+#    freed when that worker closes them. A value over the cap, or negative,
+#    stops the start and --check-config names it.
 #  - A chunked body sent a record at a time costs the front about what the
 #    same body framed by Content-Length does: what was scanned of it is not
 #    scanned again at every record (a body of many small chunks, trickled,
@@ -37,8 +45,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 # ---- hosts' connections count against max_connections ----------------------
+# (one certificate may hold the whole cap here: this is about the cap)
 cap=64
-start_lisecd "$pki" "[server]" "max_connections = $cap" "bulk_workers = 1"
+start_lisecd "$pki" "[server]" "max_connections = $cap" "max_client_connections = $cap" "bulk_workers = 1"
 front=$(front_pid)
 fds0=$(ls "/proc/$front/fd" | wc -l)
 fc hold "$LISECD_PORT" "$pki/ca.crt" "$pki/host.crt" "$pki/host.key" $((2 * cap)) "$front" >"$work/hold.json"
@@ -70,6 +79,70 @@ for round in 1 2 3; do
 done
 pass "$((2 * cap)) host connections at max_connections = $cap: $held held, within the cap; their slots free again once closed; $((cap - 2)) operator connections all served, three times"
 stop_clean
+
+# ---- one client certificate holds at most its share of the cap --------------
+# crowd_check FILE LIMIT REFUSED OTHER: the first certificate had LIMIT
+# connections served and REFUSED answered 429 naming the setting and
+# closed; the other certificate had OTHER served.
+crowd_check() {
+  python3 - "$@" <<'PY' || fail "one certificate's connections past its limit: $(cat "$1")"
+import json, sys
+r, limit, refused, other = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+first = r["first"]
+assert first["answered"] == limit, "the certificate held %d connections, limit %d" % (first["answered"], limit)
+assert len(first["refused"]) == refused, "%d refused, want %d" % (len(first["refused"]), refused)
+for x in first["refused"]:
+    assert x["status"] == 429 and x["closed"], x
+    err = json.loads(x["body"])["error"]
+    assert err["code"] == "too_many_requests" and "[server] max_client_connections" in err["message"], err
+assert r["other"]["answered"] == other and not r["other"]["refused"], r["other"]
+PY
+}
+start_lisecd "$pki" "[server]" "max_connections = $cap"
+# The default: a quarter of the cap. A tenant opens as many as the cap.
+limit=$((cap / 4))
+fc crowd "$LISECD_PORT" "$pki/ca.crt" "$pki/tenant-example.crt" "$pki/tenant-example.key" $cap \
+  "$pki/mano.crt" "$pki/mano.key" $limit >"$work/crowd.json"
+crowd_check "$work/crowd.json" $limit $((cap - limit)) $limit
+[ "$(metric 'lisec_connections_closed_total{reason="client_cap"}')" = $((cap - limit)) ] ||
+  fail "refusals at the client limit not counted: $(as operator "$LISECD_URL/metrics" | grep connections_closed)"
+said=$(grep -c 'max_client_connections' "$work/lisecd.log" || true)
+[ "$said" -ge 1 ] && [ "$said" -le 6 ] || fail "$((cap - limit)) refusals at the client limit took $said log lines"
+wait_closed
+fc hold "$LISECD_PORT" "$pki/ca.crt" "$pki/tenant-example.crt" "$pki/tenant-example.key" $limit "$(front_pid)" >"$work/hold.json"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert r["answered"] == int(sys.argv[2]), r' \
+  "$work/hold.json" $limit || fail "the tenant's slots are not free again once closed: $(cat "$work/hold.json")"
+pass "a tenant opening $cap connections at max_connections = $cap: $limit served (the default quarter), $((cap - limit)) answered 429 naming the setting and closed, counted, $said log lines; $limit MANO connections served meanwhile; the tenant's slots free again once closed"
+stop_clean
+
+# Set explicitly; hosts' connections, which a bulk worker serves and closes.
+start_lisecd "$pki" "[server]" "max_connections = $cap" "max_client_connections = 5" "bulk_workers = 1"
+for round in 1 2; do
+  fc crowd "$LISECD_PORT" "$pki/ca.crt" "$pki/host.crt" "$pki/host.key" 9 \
+    "$pki/li-admin.crt" "$pki/li-admin.key" 5 >"$work/crowd.json"
+  crowd_check "$work/crowd.json" 5 4 5
+  wait_closed
+done
+pass "max_client_connections = 5: a host's certificate held 5 connections on the bulk worker, 4 more refused 429; the LI administration's 5 served; freed once closed (twice)"
+stop_clean
+
+# A value the cap cannot hold, or a negative one: the start stops, naming it
+# (the last start's file, max_connections = $cap, with the bad value).
+for bad in $((cap + 1)) -1; do
+  { grep -v '^max_client_connections' "$work/lisecd.conf"; printf '[server]\nmax_client_connections = %s\n' "$bad"; } \
+    >"$work/bad.conf"
+  set +e
+  "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" --check-config >/dev/null 2>"$work/bad.err"
+  rc_check=$?
+  timeout 30 "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" 2>"$work/bad.log"
+  rc_start=$?
+  set -e
+  [ $rc_check = 2 ] && grep -q '\[server\] max_client_connections' "$work/bad.err" ||
+    fail "$bad: --check-config exit $rc_check: $(cat "$work/bad.err")"
+  [ $rc_start = 2 ] && grep -q '\[server\] max_client_connections' "$work/bad.log" ||
+    fail "$bad: lisecd started (exit $rc_start): $(cat "$work/bad.log")"
+done
+pass "max_client_connections over max_connections, or negative: --check-config and the start refuse it, naming it"
 
 # ---- a chunked body trickled a record at a time ------------------------------
 start_lisecd "$pki"
