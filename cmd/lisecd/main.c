@@ -85,12 +85,13 @@ static bool bad(server_checker *c, int rc) {
 }
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
-  int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0,
+  int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0, client_conns = 0,
           handshake_ms = 5000, idle_s = 60, max_head = 8192, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10,
           bulk_workers = 1, slice = 0;
   lisec_err *err = c->err;
   if (bad(c, lisec_config_int(cfg, "server", "workers", 2, 1, 64, &workers, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_connections", 0, 0, 1 << 20, &max_conns, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "max_client_connections", 0, 0, 1 << 20, &client_conns, err)) ||
       bad(c, lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
       bad(c, lisec_config_int(cfg, "server", "idle_timeout_s", 60, 1, 3600, &idle_s, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_header_bytes", 8192, 1024, 65536, &max_head, err)) ||
@@ -111,6 +112,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   sc->tls_file_max = (size_t)tls_max;
   sc->crl = lisec_config_str(cfg, "tls", "crl", NULL);
   sc->max_connections = (int)max_conns;
+  sc->max_client_connections = (int)client_conns;
   sc->handshake_timeout_ms = (int)handshake_ms;
   sc->idle_timeout_s = (int)idle_s;
   sc->max_header_bytes = (size_t)max_head;

@@ -208,12 +208,14 @@ void api_metrics_record(int route_index, int status, uint64_t duration_ns);
 void api_metrics_handshake(bool ok);
 void api_metrics_cert_rejected(void);
 /* Connections refused or closed by the server's limits: at the connection
- * cap, by the TLS handshake deadline, and accept() failures. */
+ * cap, by the TLS handshake deadline, accept() failures, and past a
+ * client's own limit. */
 typedef enum {
   API_CONN_REFUSED_AT_CAP,
   API_CONN_EVICTED,
   API_CONN_HANDSHAKE_TIMEOUT,
   API_CONN_ACCEPT_ERROR,
+  API_CONN_CLIENT_CAP, /* refused: its certificate held [server] max_client_connections */
   API_CONN_N
 } api_conn_event;
 void api_metrics_conn(api_conn_event what);
@@ -276,6 +278,10 @@ typedef struct api_server_config {
    * after a reserve, up to 4096); at the cap the oldest connection still in
    * its TLS handshake is closed, or a new one refused. */
   int max_connections;
+  /* Open connections of one client certificate at most (0: a quarter of the
+   * cap); past it a connection's first request is answered 429. More than
+   * the cap is refused at start. */
+  int max_client_connections;
   int handshake_timeout_ms; /* a connection not through TLS by then is closed */
   int idle_timeout_s;       /* one that completes no request for this long is closed (0: 60) */
   size_t max_header_bytes;  /* a request's line and header fields at most (0: 8192; more is 431) */

@@ -19,6 +19,7 @@
 #include "api/http1.h"
 #include "api/wire.h"
 
+struct api_client;
 struct api_worker;
 struct conn_list;
 struct event;
@@ -43,6 +44,10 @@ typedef struct api_conn {
   bool busy;           /* a request is with the controller */
   bool last;           /* the request being answered is its last: it closes once the reply is sent */
   bool continued;      /* 100 Continue was sent for the request being read */
+  /* its client certificate held [server] max_client_connections already at
+   * the end of the handshake: its first request is refused (server.c) */
+  bool over_client;
+  struct api_client *client; /* its count in the per-client table, once through the handshake (clients.h) */
   http1_chunked chunked; /* how far the chunked body being read was scanned (server.c) */
   uint32_t inflight;   /* the id of its request at the controller, or 0 */
   lisec_buf in;        /* plaintext received and not yet consumed, at most in.max */

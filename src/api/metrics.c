@@ -110,7 +110,8 @@ static void render_requests(lisec_buf *b, bool li_view) {
 }
 
 static void render_limits(lisec_buf *b) {
-  static const char *const why[API_CONN_N] = {"at_cap", "evicted", "handshake_timeout", "accept_error"};
+  static const char *const why[API_CONN_N] = {"at_cap", "evicted", "handshake_timeout", "accept_error",
+                                                    "client_cap"};
   lisec_buf_printf(b, "# HELP lisec_connections_open Client connections open now.\n"
                       "# TYPE lisec_connections_open gauge\nlisec_connections_open %lld\n",
                    (long long)atomic_load(&conns_open));

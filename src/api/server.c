@@ -19,6 +19,11 @@
  * handshake has a deadline, a connection that completes no request for
  * [server] idle_timeout_s is closed, and an accept() that fails (no descriptors
  * left) pauses accepting for a back-off instead of spinning.
+ * Authenticated clients must not starve the others either: one client
+ * certificate holds at most [server] max_client_connections of the cap,
+ * counted across every worker (clients.h); a connection past it has its
+ * first request answered 429 naming the setting and is closed, bounded
+ * meanwhile as a handshake is.
  * Hosts' connections (their reports: TLS records, HTTP, JSON bodies) are
  * served by front workers of their own at [server] bulk_nice
  * ([server] bulk_workers; below, "bulk workers"), so the decisions' workers
@@ -42,6 +47,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/clients.h"
 #include "api/conn.h"
 #include "api/http1.h"
 #include "api/tls.h"
@@ -117,6 +123,7 @@ struct api_server {
   unsigned request_slice_us; /* [server] request_slice_us */
   unsigned next_bulk;
   int conn_cap;     /* per worker */
+  api_clients *clients; /* [server] max_client_connections: each certificate's connections */
   int handshake_ms; /* [server] handshake_timeout_ms */
   uint64_t idle_ms; /* [server] idle_timeout_s */
   size_t max_head;  /* [server] max_header_bytes */
@@ -200,6 +207,7 @@ static void conn_free(api_conn *c) {
   if (c->deadline) event_free(c->deadline);
   if (c->ev) event_free(c->ev);
   if (c->ssl) SSL_set_ex_data(c->ssl, conn_index, NULL);
+  if (c->client) api_clients_give(w->srv->clients, c->client);
   bool probe = !c->ssl;
   api_conn_goodbye(c);
   api_conn_release(c);
@@ -217,9 +225,11 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
   listener_update(arg);
 }
 
-/* Closed by lisecd in its handshake (its deadline, or evicted at the cap). */
+/* Closed by lisecd in its handshake (its deadline, or evicted at the cap).
+ * A connection over its client's limit waits as one in its handshake does,
+ * and was counted once already, when it was refused. */
 static void conn_close(api_conn *c, api_conn_event why) {
-  api_metrics_conn(why);
+  if (!c->over_client) api_metrics_conn(why);
   conn_free(c);
 }
 
@@ -245,13 +255,18 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
 /* A client refused in the TLS handshake, said once per connection with the
  * reason (no certificate, unknown CA, expired, ...) and its address, at a
  * bounded rate: a scanner must not flood the log. */
-static void log_refused_client(const SSL *ssl, const api_conn *c, int alert) {
-  char addr[INET6_ADDRSTRLEN] = "?";
+static void peer_addr(const api_conn *c, char addr[INET6_ADDRSTRLEN]) {
   const struct sockaddr_storage *ss = c ? &c->peer : NULL;
+  snprintf(addr, INET6_ADDRSTRLEN, "?");
   if (ss && ss->ss_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, sizeof addr);
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, addr, INET6_ADDRSTRLEN);
   else if (ss && ss->ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, sizeof addr);
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, addr, INET6_ADDRSTRLEN);
+}
+
+static void log_refused_client(const SSL *ssl, const api_conn *c, int alert) {
+  char addr[INET6_ADDRSTRLEN];
+  peer_addr(c, addr);
   long vr = SSL_get_verify_result(ssl);
   const char *why;
   if (vr != X509_V_OK) why = X509_verify_cert_error_string(vr);
@@ -454,12 +469,49 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 
 static void hand_over(api_conn *c);
 
+/* Counts the connection for its client certificate: false when that one
+ * holds [server] max_client_connections already (c->over_client: its first
+ * request gets the refusal), or the count cannot be taken (c->failed). */
+static bool client_admit(api_conn *c) {
+  api_server *srv = c->w->srv;
+  uint8_t id[API_CLIENT_ID_LEN];
+  unsigned len = 0;
+  const X509 *cert = SSL_get0_peer_certificate(c->ssl);
+  int rc = cert && X509_digest(cert, EVP_sha256(), id, &len) == 1 && len == sizeof id
+               ? api_clients_take(srv->clients, id, &c->client)
+               : -1;
+  ERR_clear_error(); /* the thread's queue stays empty (conn.h) */
+  if (rc < 0) {
+    c->failed = true;
+    return false;
+  }
+  if (rc == 0) return true;
+  c->over_client = true;
+  api_metrics_conn(API_CONN_CLIENT_CAP);
+  char addr[INET6_ADDRSTRLEN];
+  peer_addr(c, addr);
+  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
+              "client %s (certificate SHA-256 %02x%02x%02x%02x...) refused: it holds [server] "
+              "max_client_connections = %d connections already",
+              addr, id[0], id[1], id[2], id[3], api_clients_limit(srv->clients));
+  return false;
+}
+
 /* Through the handshake: a host's connection goes to a bulk worker, any
- * other stays here, with the idle bound from now on. */
+ * other stays here, with the idle bound from now on. One over its
+ * client's limit stays here, under its handshake's deadline and evicted
+ * at the cap as one still in its handshake, until its refusal is sent. */
 static step shake_done(api_conn *c) {
   api_worker *w = c->w;
   api_server *srv = w->srv;
   c->shaking = false;
+  if (!client_admit(c)) {
+    if (c->failed) return STEP_WAIT;
+    list_append(c, &w->greeted);
+    struct timeval tv = {srv->handshake_ms / 1000, (srv->handshake_ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+    return STEP_ON;
+  }
   event_free(c->deadline);
   c->deadline = NULL;
   lisec_err err = {0};
@@ -612,12 +664,13 @@ static void send_response(api_conn *c, api_response *resp, const char *rid, bool
 }
 
 /* A request refused before any route saw it (its framing: 400, 413, 414,
- * 431, 501, 505, 417): a JSON error naming the rule, and the connection
- * closes, as the bytes after it cannot be told apart from a request. */
+ * 431, 501, 505, 417; its connection over its client's limit: 429): a JSON
+ * error naming the rule, and the connection closes, as the bytes after it
+ * cannot be told apart from a request. */
 static void refuse_framing(api_conn *c, const http1_request *req, int status, const char *why) {
   static const struct { int status; const char *code; } codes[] = {
       {413, "too_large"}, {414, "too_large"}, {431, "too_large"}, {501, "not_implemented"},
-      {505, "not_implemented"}, {417, "invalid"}};
+      {505, "not_implemented"}, {417, "invalid"}, {429, "too_many_requests"}};
   const char *code = "invalid";
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
     if (codes[i].status == status) code = codes[i].code;
@@ -908,6 +961,15 @@ static step serve(api_conn *c) {
   int status = 0;
   const char *why = NULL;
   http1_result fr = http1_parse_head(in, c->in.len, max_head, &req, &status, &why);
+  if (c->over_client && fr != HTTP1_MORE) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "this client certificate holds [server] max_client_connections = %d connections already; "
+             "use one of them or close one",
+             api_clients_limit(c->w->srv->clients));
+    refuse_framing(c, fr == HTTP1_OK ? &req : NULL, 429, msg);
+    return STEP_ON;
+  }
   if (fr == HTTP1_BAD) {
     refuse_framing(c, NULL, status, why);
     return STEP_ON;
@@ -1274,6 +1336,19 @@ static int fit_connection_cap(const api_server_config *cfg, bool apply, int *cap
   return 0;
 }
 
+/* [server] max_client_connections for a cap of cap connections: 0 is a
+ * quarter of it (at least 1), so no one client takes it all; more than the
+ * cap is refused, as it would limit nothing. */
+static int fit_client_limit(const api_server_config *cfg, int cap, int *limit, lisec_err *err) {
+  if (cfg->max_client_connections < 0 || cfg->max_client_connections > cap)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[server] max_client_connections = %d: expected 0 (a quarter of the cap) or 1-%d, "
+                         "the connection cap ([server] max_connections)",
+                         cfg->max_client_connections, cap);
+  *limit = cfg->max_client_connections ? cfg->max_client_connections : (cap / 4 > 0 ? cap / 4 : 1);
+  return 0;
+}
+
 int api_server_check(const api_server_config *cfg, lisec_err *err) {
   pthread_once(&process_once, process_init);
   size_t n_routes = 0;
@@ -1287,6 +1362,8 @@ int api_server_check(const api_server_config *cfg, lisec_err *err) {
   if (rc == 0 && cfg->probe_listen && (rc = parse_listen(cfg->probe_listen, &ss, &sl, err)))
     lisec_err_wrap(err, "[probe] listen");
   if (rc == 0) rc = fit_connection_cap(cfg, false, &cap, err);
+  int client_limit = 0;
+  if (rc == 0) rc = fit_client_limit(cfg, cap, &client_limit, err);
   if (rc == 0) rc = tls_setup(&probe, cfg, err);
   SSL_CTX_free(probe.ssl);
   return rc;
@@ -1330,6 +1407,10 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     /* Each request worker accepts on its own: it holds its share of the
      * cap (a bulk worker holds what they hand it, within theirs). */
     srv->conn_cap = cap / n_req > 0 ? cap / n_req : 1;
+    int client_limit = 0;
+    if (rc == 0) rc = fit_client_limit(cfg, cap, &client_limit, err);
+    if (rc == 0 && !(srv->clients = api_clients_new(client_limit, cap)))
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   if (rc == 0) rc = tls_setup(srv, cfg, err);
   if (rc == 0) rc = listen_socket(cfg->listen, &srv->fd, err);
@@ -1417,6 +1498,7 @@ void api_server_wait_and_free(api_server *srv) {
   if (srv->probe_fd >= 0) close(srv->probe_fd);
   SSL_CTX_free(srv->ssl);
   pthread_mutex_destroy(&srv->ssl_lock);
+  api_clients_free(srv->clients);
   free(srv->workers);
   free(srv);
 }
