@@ -18,6 +18,17 @@ sharing nothing with lisecd.
       twice, "refused": [{"status", "body", "closed": lisecd closed it
       after the reply}...]}, "other": the same for OTHER_CERT}. Closes them
       all before it exits.
+  front_client.py bodies PORT CA CERT KEY N LENGTH FRONT_PID
+      opens N mutual TLS connections, each sending the head of a
+      POST /v1/model/vm with Content-Length LENGTH and
+      Expect: 100-continue; those that get 100 Continue send all of their
+      body but its last byte and are held. Prints {"held": connections that
+      got 100 Continue, "refused": [{"status", "retry_after", "body"}...],
+      "rss_kb": the growth of FRONT_PID's resident memory while they are
+      held, "finished": the statuses of the held ones once they send the
+      last byte, "again_finished": how many of as many new connections get
+      100 Continue after that, "again_closed": the same after those were
+      closed unfinished (retried, 0.1 s apart, up to 10 s, until all do)}.
   front_client.py chunked PORT CA CERT KEY N_CHUNKS PER_RECORD
   front_client.py length PORT CA CERT KEY N_BYTES PER_RECORD
       sends one POST /v1/model/vm whose body of spaces is framed in chunks
@@ -160,6 +171,99 @@ def cmd_crowd(port, ca, cert, key, n, other_cert, other_key, m):
     print(json.dumps(out))
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_head(s):
+    """The status, fields and body of the next reply (an interim one
+    included) on s, or (None, {}, "")."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(1)
+            if not chunk:
+                return None, {}, ""
+            data += chunk
+        lines = data.decode("latin-1").split("\r\n")
+        fields = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            if k:
+                fields[k.strip().lower()] = v.strip()
+        body = b""
+        length = int(fields.get("content-length", "0"))
+        while len(body) < length:
+            chunk = s.recv(length - len(body))
+            if not chunk:
+                break
+            body += chunk
+        return int(lines[0].split(" ")[1]), fields, body.decode("latin-1")
+    except (OSError, ValueError, IndexError):
+        return None, {}, ""
+
+
+def open_bodies(ctx, port, n, length):
+    """n connections sending a POST head with Expect: 100-continue: (those
+    told to continue, the other replies)."""
+    held, refused = [], []
+    for _ in range(n):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            s.sendall(b"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % length)
+            status, fields, body = read_head(s)
+            if status == 100:
+                held.append(s)
+                continue
+            refused.append({"status": status, "retry_after": fields.get("retry-after"), "body": body})
+            s.close()
+        except OSError as e:
+            refused.append({"status": None, "retry_after": None, "body": str(e)})
+            raw.close()
+    return held, refused
+
+
+def cmd_bodies(port, ca, cert, key, n, length, front_pid):
+    ctx = context(ca, cert, key)
+    rss0 = rss_kb(front_pid)
+    held, refused = open_bodies(ctx, port, n, length)
+    for s in held:
+        s.sendall(b" " * (length - 1))
+    for s in held:  # lisecd has read what was sent
+        for _ in range(10000):
+            if unsent(s) == 0:
+                break
+            time.sleep(0.001)
+    grew = rss_kb(front_pid) - rss0
+    finished = []
+    for s in held:
+        s.sendall(b" ")
+        finished.append(read_head(s)[0])
+        s.close()
+    k = len(held)
+    again, _ = open_bodies(ctx, port, k, length)
+    again_finished = len(again)
+    for s in again:
+        s.close()
+    again_closed = 0
+    for _ in range(100):
+        again, _ = open_bodies(ctx, port, k, length)
+        again_closed = len(again)
+        for s in again:
+            s.close()
+        if again_closed == k:
+            break
+        time.sleep(0.1)
+    print(json.dumps({"held": k, "refused": refused, "rss_kb": grew, "finished": finished,
+                      "again_finished": again_finished, "again_closed": again_closed}))
+
+
 def unsent(sock):
     """Bytes the kernel still holds to send on sock (SIOCOUTQ)."""
     import fcntl
@@ -241,6 +345,8 @@ def main():
         cmd_hold(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]))
     elif cmd == "crowd":
         cmd_crowd(int(args[0]), args[1], args[2], args[3], int(args[4]), args[5], args[6], int(args[7]))
+    elif cmd == "bodies":
+        cmd_bodies(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]), int(args[6]))
     elif cmd in ("chunked", "length"):
         cmd_body(int(args[0]), args[1], args[2], args[3], cmd == "chunked", int(args[4]), int(args[5]))
     elif cmd == "bytewise":

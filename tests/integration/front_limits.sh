@@ -17,6 +17,13 @@
 #    connections, served by a bulk worker, are held to the same limit and
 #    freed when that worker closes them. A value over the cap, or negative,
 #    stops the start and --check-config names it.
+#  - Unfinished request bodies hold at most [server] max_body_memory of the
+#    front's memory together: with room for 4 bodies of [api] max_body,
+#    of 24 connections that announce one 4 are told to continue and the
+#    rest answered 503 with Retry-After naming the setting; the front's
+#    resident memory grows by about what the 4 hold (all 24 held on main:
+#    some 40 MB); the room comes back when a body completes and when a
+#    connection with an unfinished body closes.
 #  - A chunked body sent a record at a time costs the front about what the
 #    same body framed by Content-Length does: what was scanned of it is not
 #    scanned again at every record (a body of many small chunks, trickled,
@@ -143,6 +150,27 @@ for bad in $((cap + 1)) -1; do
     fail "$bad: lisecd started (exit $rc_start): $(cat "$work/bad.log")"
 done
 pass "max_client_connections over max_connections, or negative: --check-config and the start refuse it, naming it"
+
+# ---- memory in unfinished request bodies ----------------------------------------
+body=1048576 room=4
+start_lisecd "$pki" "[server]" "max_body_memory = $((room * body))" "[api]" "max_body = $body"
+fc bodies "$LISECD_PORT" "$pki/ca.crt" "$pki/operator.crt" "$pki/operator.key" 24 $body "$(front_pid)" >"$work/bodies.json"
+python3 - "$work/bodies.json" $room $body <<'PY' || fail "unfinished bodies past max_body_memory: $(cut -c1-2000 "$work/bodies.json")"
+import json, sys
+r, room, body = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+assert r["held"] == room, "%d bodies held, room for %d" % (r["held"], room)
+assert len(r["refused"]) == 24 - room, r["refused"]
+for x in r["refused"]:
+    assert x["status"] == 503 and x["retry_after"] and int(x["retry_after"]) >= 1, x
+    assert "[server] max_body_memory" in json.loads(x["body"])["error"]["message"], x
+# what the 4 hold (their buffers, as allocated) and some slack; all 24 held
+# take some 40 MB
+assert r["rss_kb"] <= (2 * room * body + 4 * 1048576) // 1024, "the front grew by %d kB" % r["rss_kb"]
+assert r["finished"] == [400] * room, r["finished"]  # a body of spaces is malformed JSON
+assert r["again_finished"] == room and r["again_closed"] == room, r
+PY
+pass "24 bodies of $body bytes announced at max_body_memory = $room of them: $room held, the rest 503 with Retry-After naming the setting; the front grew by $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rss_kb"])' "$work/bodies.json") kB; room again once the bodies completed, and once their connections closed"
+stop_clean
 
 # ---- a chunked body trickled a record at a time ------------------------------
 start_lisecd "$pki"
