@@ -86,6 +86,7 @@ static bool bad(server_checker *c, int rc) {
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
   int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0, client_conns = 0,
+          body_mem = 64 << 20,
           handshake_ms = 5000, idle_s = 60, max_head = 8192, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10,
           bulk_workers = 1, slice = 0;
   lisec_err *err = c->err;
@@ -95,6 +96,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
       bad(c, lisec_config_int(cfg, "server", "handshake_timeout_ms", 5000, 100, 60000, &handshake_ms, err)) ||
       bad(c, lisec_config_int(cfg, "server", "idle_timeout_s", 60, 1, 3600, &idle_s, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_header_bytes", 8192, 1024, 65536, &max_head, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "max_body_memory", 64 << 20, 1024, (int64_t)1 << 40, &body_mem, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_channels", 2, 0, API_BULK_CHANNELS_MAX, &bulk, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_nice", 10, 0, 19, &bulk_nice, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_workers", 1, 0, 8, &bulk_workers, err)) ||
@@ -109,6 +111,12 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
       bad(c, lisec_config_int(cfg, "tls", "max_file_bytes", API_TLS_FILE_MAX_DEFAULT, API_TLS_FILE_MIN,
                               API_TLS_FILE_MAX_LIMIT, &tls_max, err)))
     return c->rc;
+  if (body_mem < max_body &&
+      bad(c, lisec_err_set(err, LISEC_EINVAL,
+                           "[server] max_body_memory = %lld is below [api] max_body = %lld: a body of the "
+                           "largest size could never be received",
+                           (long long)body_mem, (long long)max_body)))
+    return c->rc;
   sc->tls_file_max = (size_t)tls_max;
   sc->crl = lisec_config_str(cfg, "tls", "crl", NULL);
   sc->max_connections = (int)max_conns;
@@ -116,6 +124,7 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   sc->handshake_timeout_ms = (int)handshake_ms;
   sc->idle_timeout_s = (int)idle_s;
   sc->max_header_bytes = (size_t)max_head;
+  sc->max_body_memory = (size_t)body_mem;
   sc->refusal_rate = (unsigned)rate;
   sc->refusal_burst = (unsigned)burst;
   sc->refusal_clients = (unsigned)clients;

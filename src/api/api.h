@@ -285,6 +285,10 @@ typedef struct api_server_config {
   int handshake_timeout_ms; /* a connection not through TLS by then is closed */
   int idle_timeout_s;       /* one that completes no request for this long is closed (0: 60) */
   size_t max_header_bytes;  /* a request's line and header fields at most (0: 8192; more is 431) */
+  /* Bytes of request bodies not yet all received, over every connection,
+   * at most (0: 64 MiB); a request whose body would take the total past it
+   * is answered 503 with Retry-After. */
+  size_t max_body_memory;
   /* [probe] listen: plain HTTP /healthz and /readyz without client
    * certificates (server.c, "the probe listener"); NULL: none. */
   const char *probe_listen;

@@ -48,6 +48,7 @@ typedef struct api_conn {
    * the end of the handshake: its first request is refused (server.c) */
   bool over_client;
   struct api_client *client; /* its count in the per-client table, once through the handshake (clients.h) */
+  size_t body_held;    /* bytes of [server] max_body_memory its unfinished request body holds (server.c) */
   http1_chunked chunked; /* how far the chunked body being read was scanned (server.c) */
   uint32_t inflight;   /* the id of its request at the controller, or 0 */
   lisec_buf in;        /* plaintext received and not yet consumed, at most in.max */

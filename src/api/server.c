@@ -23,7 +23,9 @@
  * certificate holds at most [server] max_client_connections of the cap,
  * counted across every worker (clients.h); a connection past it has its
  * first request answered 429 naming the setting and is closed, bounded
- * meanwhile as a handshake is.
+ * meanwhile as a handshake is. Request bodies not yet all received hold at
+ * most [server] max_body_memory together: a request whose body would take
+ * the total past it is answered 503 with Retry-After and closed.
  * Hosts' connections (their reports: TLS records, HTTP, JSON bodies) are
  * served by front workers of their own at [server] bulk_nice
  * ([server] bulk_workers; below, "bulk workers"), so the decisions' workers
@@ -65,6 +67,7 @@
 #define STOP_DRAIN_S 10
 /* The probe listener's requests: a line and a few fields. */
 #define PROBE_HEADERS_MAX 4096
+#define BODY_MEMORY_DEFAULT ((size_t)64 << 20)
 
 typedef struct conn_list {
   api_conn *head, *tail; /* oldest first */
@@ -124,6 +127,8 @@ struct api_server {
   unsigned next_bulk;
   int conn_cap;     /* per worker */
   api_clients *clients; /* [server] max_client_connections: each certificate's connections */
+  size_t body_mem;      /* bytes unfinished bodies hold (body_hold); atomic */
+  size_t body_mem_max;  /* [server] max_body_memory */
   int handshake_ms; /* [server] handshake_timeout_ms */
   uint64_t idle_ms; /* [server] idle_timeout_s */
   size_t max_head;  /* [server] max_header_bytes */
@@ -198,6 +203,34 @@ static void listener_update(api_worker *w) {
 
 static void inflight_client_left(api_worker *w, uint32_t id);
 
+/* ---- memory in unfinished bodies ([server] max_body_memory) ----------------
+ * A connection whose request body is not all here yet grows its input to
+ * hold it: up to [api] max_body each, with no bound over connections, so
+ * clients that announce large bodies and send them slowly (or never) took
+ * the front's memory. Such a body holds room in one count shared by the
+ * workers: what its Content-Length announces, or a chunked body's bytes so
+ * far, taken when the body is found unfinished (an atomic add, never on a
+ * request whose body came with its head) and given back when it completes
+ * or its connection closes. */
+static bool body_hold(api_conn *c, size_t want) {
+  if (want <= c->body_held) return true;
+  api_server *srv = c->w->srv;
+  size_t more = want - c->body_held;
+  size_t cur = __atomic_load_n(&srv->body_mem, __ATOMIC_RELAXED);
+  do {
+    if (more > srv->body_mem_max || cur > srv->body_mem_max - more) return false;
+  } while (!__atomic_compare_exchange_n(&srv->body_mem, &cur, cur + more, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED));
+  c->body_held = want;
+  return true;
+}
+
+static void body_release(api_conn *c) {
+  if (!c->body_held) return;
+  __atomic_sub_fetch(&c->w->srv->body_mem, c->body_held, __ATOMIC_RELAXED);
+  c->body_held = 0;
+}
+
 /* The connection ends: its request at the controller (if any) is
  * cancelled, its socket closed, and it stops counting. */
 static void conn_free(api_conn *c) {
@@ -208,6 +241,7 @@ static void conn_free(api_conn *c) {
   if (c->ev) event_free(c->ev);
   if (c->ssl) SSL_set_ex_data(c->ssl, conn_index, NULL);
   if (c->client) api_clients_give(w->srv->clients, c->client);
+  body_release(c);
   bool probe = !c->ssl;
   api_conn_goodbye(c);
   api_conn_release(c);
@@ -664,21 +698,24 @@ static void send_response(api_conn *c, api_response *resp, const char *rid, bool
 }
 
 /* A request refused before any route saw it (its framing: 400, 413, 414,
- * 431, 501, 505, 417; its connection over its client's limit: 429): a JSON
- * error naming the rule, and the connection closes, as the bytes after it
- * cannot be told apart from a request. */
+ * 431, 501, 505, 417; its connection over its client's limit: 429; no room
+ * for its body: 503, with Retry-After): a JSON error naming the rule, and
+ * the connection closes, as the bytes after it cannot be told apart from a
+ * request. */
 static void refuse_framing(api_conn *c, const http1_request *req, int status, const char *why) {
   static const struct { int status; const char *code; } codes[] = {
       {413, "too_large"}, {414, "too_large"}, {431, "too_large"}, {501, "not_implemented"},
-      {505, "not_implemented"}, {417, "invalid"}, {429, "too_many_requests"}};
+      {505, "not_implemented"}, {417, "invalid"}, {429, "too_many_requests"}, {503, "unavailable"}};
   const char *code = "invalid";
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
     if (codes[i].status == status) code = codes[i].code;
   api_response resp = {0};
   api_error(&resp, status, code, why);
+  if (status == 503) snprintf(resp.retry_after, sizeof resp.retry_after, "1");
   char rid[LISEC_REQUEST_ID_MAX];
   request_id_take(req, rid);
   c->last = true;
+  body_release(c);
   send_response(c, &resp, rid, false);
   request_done(-1, status, 0, NULL, req && req->method[0] ? req->method : "-", rid);
   api_response_free(&resp);
@@ -1006,6 +1043,15 @@ static step serve(api_conn *c) {
       refuse_framing(c, &req, 413, "a chunked body whose chunk-size lines take it over the limit ([api] max_body)");
       return STEP_ON;
     }
+    if (c->ssl && !body_hold(c, req.chunked ? have : (size_t)req.content_length)) {
+      char msg[200];
+      snprintf(msg, sizeof msg,
+               "the front holds [server] max_body_memory = %zu bytes of request bodies not yet received; "
+               "send this one again shortly",
+               c->w->srv->body_mem_max);
+      refuse_framing(c, &req, 503, msg);
+      return STEP_ON;
+    }
     if (req.expect_continue && !c->continued) {
       static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
       c->continued = true;
@@ -1014,6 +1060,7 @@ static step serve(api_conn *c) {
     }
     return STEP_WAIT;
   }
+  body_release(c); /* all here */
   char uri[API_URI_MAX + 1];
   size_t un = req.target.n < sizeof uri ? req.target.n : sizeof uri - 1;
   memcpy(uri, req.target.p, un);
@@ -1384,6 +1431,7 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->role_source = cfg->role_source;
     srv->max_body = cfg->max_body;
     srv->max_head = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
+    srv->body_mem_max = cfg->max_body_memory ? cfg->max_body_memory : BODY_MEMORY_DEFAULT;
     srv->idle_ms = 1000u * (uint64_t)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 60);
     /* a head and its body, and what one read may bring of the next
      * request; a chunked body whose chunk-size lines take it past this is

@@ -25,7 +25,9 @@ sharing nothing with lisecd.
       body but its last byte and are held. Prints {"held": connections that
       got 100 Continue, "refused": [{"status", "retry_after", "body"}...],
       "rss_kb": the growth of FRONT_PID's resident memory while they are
-      held, "finished": the statuses of the held ones once they send the
+      held, "chunked": the status of a chunked POST whose first chunk is sent
+      while they are held (its body unfinished), "finished": the statuses
+      of the held ones once they send the
       last byte, "again_finished": how many of as many new connections get
       100 Continue after that, "again_closed": the same after those were
       closed unfinished (retried, 0.1 s apart, up to 10 s, until all do)}.
@@ -241,6 +243,12 @@ def cmd_bodies(port, ca, cert, key, n, length, front_pid):
                 break
             time.sleep(0.001)
     grew = rss_kb(front_pid) - rss0
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n400\r\n" + b" " * 1024 + b"\r\n")
+    chunked = read_head(s)[0]
+    s.close()
     finished = []
     for s in held:
         s.sendall(b" ")
@@ -260,7 +268,7 @@ def cmd_bodies(port, ca, cert, key, n, length, front_pid):
         if again_closed == k:
             break
         time.sleep(0.1)
-    print(json.dumps({"held": k, "refused": refused, "rss_kb": grew, "finished": finished,
+    print(json.dumps({"held": k, "refused": refused, "rss_kb": grew, "chunked": chunked, "finished": finished,
                       "again_finished": again_finished, "again_closed": again_closed}))
 
 
