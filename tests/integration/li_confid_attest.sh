@@ -14,7 +14,10 @@
 # each to the other host; a VM
 # declared "li" still reads "required", and li-admin still reads for the
 # monitored VM that an LI required the fresh attestation and whether a
-# quote was taken for it.
+# quote was taken for it. The audit records of those allowed decisions and
+# moves are sealed alike for the two VMs, as the operator reads the log
+# ("sealed" in /v1/audit/entries at each reply's audit_index): a seal only
+# the monitored VM's record had would name it.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -131,6 +134,21 @@ if a != b:
 PY
 }
 
+# sealed_of INDEX: the "sealed" flag of audit entry INDEX as the operator
+# reads it (an acknowledged decision is durable, so the entry is there).
+sealed_of() {
+  as operator "$LISECD_URL/v1/audit/entries?from=$1&count=1" |
+    jq -er --argjson i "$1" '.entries[0] | select(.index == $i) | .sealed | tostring' ||
+    fail "operator: audit entry $1 could not be read"
+}
+# same_seal A B (files holding the index): the two records are both sealed
+# or both in the clear, else the seal bit tells which VM an LI monitors.
+same_seal() {
+  local a b
+  a=$(sealed_of "$(cat "$1")") && b=$(sealed_of "$(cat "$2")") || return 1
+  [ -n "$a" ] && [ "$a" = "$b" ] || { echo "$1: sealed=$a; $2: sealed=$b" >&2; return 1; }
+}
+
 for role in operator hypervisor-admin mano host; do
   # The monitored VM first, from a stale host: its decision takes a fresh
   # quote, the twin's (asked right after) does not need one.
@@ -140,8 +158,13 @@ for role in operator hypervisor-admin mano host; do
   jq -e '.allow == true' "t-$role.json" "w-$role.json" >/dev/null ||
     fail "$role: the decisions were not both allowed: $(cat "t-$role.json" "w-$role.json")"
   same "t-$role.json" "w-$role.json" || fail "$role: the decision tells the monitored VM from its twin"
+  jq -e .audit_index "t-$role.json" >"t-$role.idx" && jq -e .audit_index "w-$role.json" >"w-$role.idx" ||
+    fail "$role: a decision has no audit_index"
+  same_seal "t-$role.idx" "w-$role.idx" ||
+    fail "$role: the operator reads the monitored VM's decision record sealed otherwise than the twin's"
 done
 pass "operator, hypervisor-admin, mano and host: the monitored VM's migration reads as its twin's, asked of a stale host"
+pass "the two decisions' audit records are sealed alike, as the operator reads the log"
 
 # Moving a hypervisor to other hardware places its VMs there: hv-t (the
 # monitored VM) and hv-w (the twin) to host 2 as the operator, and back to
@@ -151,6 +174,7 @@ pass "operator, hypervisor-admin, mano and host: the monitored VM's migration re
 move() {
   post "$1" "/v1/model/hypervisor/$2" "{\"id\":\"$2\",\"host\":\"$3\"}" -X PUT >"$4.out"
   [ "$(tail -n1 "$4.out")" = 200 ] || { cat "$4.out" >&2; fail "$1: moving $2: not 200"; }
+  sed '$d' "$4.out" | jq -e .move.audit_index >"$4.idx" || fail "$1: moving $2: no move.audit_index"
   sed '$d' "$4.out" | jq -S 'del(.version, .move.audit_index)' | sed 's/hv-[tw]/HV/g' >"$4"
 }
 for step in "operator $h2 2" "hypervisor-admin $h1 1"; do
@@ -160,8 +184,11 @@ for step in "operator $h2 2" "hypervisor-admin $h1 1"; do
   move "$role" hv-w "$to" "mw-$role.json"
   jq -e '.move.vms == 1' "mt-$role.json" >/dev/null || fail "$role: the move: $(cat "mt-$role.json")"
   diff "mt-$role.json" "mw-$role.json" >&2 || fail "$role: moving hv-t reads otherwise than moving hv-w"
+  same_seal "mt-$role.json.idx" "mw-$role.json.idx" ||
+    fail "$role: the operator reads the move of hv-t's record sealed otherwise than hv-w's"
 done
 pass "operator and hypervisor-admin: moving the monitored VM's hypervisor reads as moving the twin's"
+pass "the two moves' audit records are sealed alike, as the operator reads the log"
 
 # What a role may know stays: a VM declared "li" needs a fresh attestation
 # for every role, and li-admin reads the LI's requirement on the monitored VM.
