@@ -190,6 +190,24 @@ done
 pass "operator and hypervisor-admin: moving the monitored VM's hypervisor reads as moving the twin's"
 pass "the two moves' audit records are sealed alike, as the operator reads the log"
 
+# The Kubernetes scheduler extender (mano) records one decision per call:
+# pods of the two VMs keep the same node, and the records are sealed alike.
+# k8s ROLE VM OUT: the filter of a pod annotated VM over node hv-1, into OUT.
+k8s() {
+  post "$1" /k8s/filter "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"annotations\":{\"lisec.io/vm\":\"$2\"}}},\"NodeNames\":[\"hv-1\"]}" >"$3.out"
+  [ "$(tail -n1 "$3.out")" = 200 ] || { cat "$3.out" >&2; fail "$1: the filter for $2: not 200"; }
+  sed '$d' "$3.out" | jq -e .AuditIndex >"$3.idx" || fail "$1: the filter for $2: no AuditIndex"
+  sed '$d' "$3.out" | jq -S 'del(.AuditIndex)' >"$3"
+}
+stale 1
+k8s mano vm-target kt.json
+k8s mano vm-twin kw.json
+jq -e '.NodeNames == ["hv-1"]' kt.json >/dev/null || fail "mano: the monitored VM's pod lost hv-1: $(cat kt.json)"
+diff kt.json kw.json >&2 || fail "mano: the filter reads otherwise for the monitored VM's pod than the twin's"
+same_seal kt.json.idx kw.json.idx ||
+  fail "mano: the operator reads the monitored VM's filter record sealed otherwise than the twin's"
+pass "mano: the scheduler extender keeps hv-1 for both pods, and the two records are sealed alike"
+
 # What a role may know stays: a VM declared "li" needs a fresh attestation
 # for every role, and li-admin reads the LI's requirement on the monitored VM.
 decide mano vm-li li-mano.json
