@@ -1978,9 +1978,9 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
   json_object_set_new(verdict, "redacted", json_boolean(any));
 }
 
-/* The decision's reasons as one line for the audit record (full: the record
- * is sealed when an LI is involved; ctl_record shortens a line longer than
- * an audit string and says how much it cut). */
+/* The decision's reasons as one line for the audit record (full: a record
+ * with a reason about an LI is sealed, decision_sealed; ctl_record shortens
+ * a line longer than an audit string and says how much it cut). */
 static char *reasons_line(const json_t *verdict) {
   lisec_buf b;
   size_t i;
@@ -2073,10 +2073,21 @@ static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, 
                        aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
 }
 
+/* Whether a decision's record is sealed to the LI administration: when the
+ * VM (or one the decision moves) is declared "li", or the verdict fails an
+ * LI rule (a denial that tells the caller an LI is involved anyway). Never
+ * because an LI names a VM not declared "li": operator and auditor read
+ * each entry's seal bit and a reply's audit_index, so a seal on an allowed
+ * decision would tell them which VM an LI monitors (§4.1). The record is
+ * then in the clear, with reasons that are non-LI rules only. */
+static bool decision_sealed(bool li_declared, const json_t *verdict) {
+  return li_declared || verdict_about_li(verdict);
+}
+
 /* Adds the attestation facts, redacts, records and answers. */
 static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
-                  json_t *v, const target_info *t, json_t *stale, bool refreshed, bool li,
-                  json_t **out, lisec_err *err) {
+                  json_t *v, const target_info *t, json_t *stale, bool refreshed, json_t **out,
+                  lisec_err *err) {
   if (stale) {
     json_array_append_new(json_object_get(v, "violations"), stale);
     json_object_set_new(v, "allow", json_false());
@@ -2116,7 +2127,7 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                 : !t->attested ? "the model holds no appraisal of the host"
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
-  li = li || verdict_about_li(v);
+  bool li = decision_sealed(t->li_declared, v);
   /* Retained Data (issue 20): a decision about a VM an obligation names is
    * the RD administration's to read; one about both LI and RD is sealed to
    * the LI administration with the RD reasons withheld from the record. */
@@ -2218,8 +2229,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   json_object_set_new(v, "vm", json_string(vm));
   char subject[2 * MODEL_ID_MAX + 32];
   snprintf(subject, sizeof subject, "vm %s -> hypervisor %s", vm, hyp_copy);
-  return finish(ctl, actor, "decision.migration", subject, v, &t, stale, refreshed, li_vm, out,
-                err);
+  return finish(ctl, actor, "decision.migration", subject, v, &t, stale, refreshed, out, err);
 }
 
 int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
@@ -2304,8 +2314,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   json_object_set_new(v, "placement_source", json_string("declared"));
   char subject[2 * MODEL_ID_MAX + 32];
   snprintf(subject, sizeof subject, "vm %s on hypervisor %s", id, hyp_copy);
-  return finish(ctl, actor, "decision.placement", subject, v, &t, stale, refreshed, li_vm, out,
-                err);
+  return finish(ctl, actor, "decision.placement", subject, v, &t, stale, refreshed, out, err);
 }
 
 /* ---- a hypervisor moving to other hardware ------------------------------------- */
@@ -2340,6 +2349,20 @@ static const char **vms_of(struct ctl_model_state *st, const char *hyp, size_t *
     out[(*n)++] = id;
   }
   return out;
+}
+
+/* Whether a VM whose declared hypervisor is hyp is declared an LI VM
+ * (sensitivity "li", which every role that reads the model may know).
+ * Called with the lock held. */
+static bool declares_li_vm(struct ctl_model_state *st, const char *hyp) {
+  const char *id;
+  json_t *doc;
+  json_object_foreach(st->docs[K_VM], id, doc) {
+    const char *h = json_string_value(json_object_get(doc, "hypervisor"));
+    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
+    if (h && strcmp(h, hyp) == 0 && sens && strcmp(sens, "li") == 0) return true;
+  }
+  return false;
 }
 
 /* Puts hypervisor hyp with its n VMs from host `from` on host `to`. Every
@@ -2484,13 +2507,9 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     rc = err->code = LISEC_EINVAL; /* an unknown host named in the body */
   }
   /* whether a VM on it is declared an LI VM: only then does a role other
-   * than li-admin read that a fresh quote was taken for the move (§4.1) */
-  bool li_declared = false;
-  for (size_t i = 0; !rc && vms && i < n; i++) {
-    const char *sens = json_string_value(
-        json_object_get(json_object_get(st->docs[K_VM], vms[i]), "sensitivity"));
-    if (sens && strcmp(sens, "li") == 0) li_declared = true;
-  }
+   * than li-admin read that a fresh quote was taken for the move (§4.1),
+   * and only then (or for a failed LI rule) is the move's record sealed */
+  bool li_declared = declares_li_vm(st, id);
   bool fresh_shown = refreshed && (li_declared || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN);
   if (!rc) {
     /* Its VMs are placed on the new host: trusted hardware first (§6.2
@@ -2521,16 +2540,16 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   }
   bool deny = !rc && json_array_size(found) > 0;
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
-  li = li || verdict_about_li(verdict);
+  bool sealed = decision_sealed(li_declared, verdict);
   if (!rc) {
     char *line = reasons_line(verdict);
     uint64_t index = 0;
     int64_t had = ver_of(st, K_HYP, id);
     /* an allowed move is recorded and stored in one transaction, compare-and-set */
-    rc = deny ? ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, line && *line ? line : NULL, 0,
-                          &index, err, "%s", subject)
-              : commit_doc(ctl, actor, action, li, line && *line ? line : NULL, subject, K_HYP, id,
-                           text, &index, err);
+    rc = deny ? ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, sealed, line && *line ? line : NULL,
+                          0, &index, err, "%s", subject)
+              : commit_doc(ctl, actor, action, sealed, line && *line ? line : NULL, subject, K_HYP,
+                           id, text, &index, err);
     free(line);
     if (!rc && deny) {
       redact(verdict, actor);
@@ -2557,7 +2576,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     }
   } else {
     (void)ctl_audit(ctl, actor, rc == LISEC_EDENIED ? CTL_OUTCOME_DENIED : CTL_OUTCOME_REFUSED,
-                    action, li, NULL, rc, NULL, err, "%s", subject);
+                    action, sealed, NULL, rc, NULL, err, "%s", subject);
   }
   if (applied) {
     lisec_err uerr = {0};
@@ -2846,7 +2865,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   if (!rc) rc = k8s_vm(args, &vm, pod, sizeof pod, err);
   if (!rc) rc = k8s_nodes(args, &names, &items, &use_names, err);
   expire_overdue(ctl);
-  bool li_vm = false;
+  bool li_vm = false, li_declared = false;
   if (!rc && vm) {
     lock_fresh(ctl, st);
     if (!json_object_get(st->docs[K_VM], vm))
@@ -2854,6 +2873,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
                          "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
     const char *sens = json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"));
     li_vm = json_object_get(st->li_vms, vm) || (sens && strcmp(sens, "li") == 0);
+    li_declared = sens && strcmp(sens, "li") == 0;
     mu_unlock(st);
   }
   if (rc) {
@@ -2896,7 +2916,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
            json_object_size(failed));
   json_t *rv = json_pack("{s:o}", "violations", why);
   char *line = reasons_line(rv);
-  bool li = li_vm || verdict_about_li(rv);
+  bool li = decision_sealed(li_declared, rv);
   json_decref(rv);
   uint64_t index = 0;
   rc = ctl_audit(ctl, actor, json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK,
