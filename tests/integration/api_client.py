@@ -86,6 +86,23 @@ def parse_responses(data, head_first):
     return responses, data
 
 
+def read_until_quiet(s, seconds):
+    """What s receives until the peer closes it or sends nothing for
+    seconds: (the bytes, whether the peer closed)."""
+    s.settimeout(seconds)
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return data, False
+        except (ssl.SSLError, ConnectionResetError):
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+
+
 def cmd_raw(port, ca, cert, key, head_first):
     ctx = ssl.create_default_context(cafile=ca)
     ctx.load_cert_chain(cert, key)
@@ -93,20 +110,7 @@ def cmd_raw(port, ca, cert, key, head_first):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as s:
             s.sendall(request)
-            s.settimeout(3)
-            data, closed = b"", False
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except (socket.timeout, TimeoutError):
-                    break
-                except (ssl.SSLError, ConnectionResetError):
-                    closed = True
-                    break
-                if not chunk:
-                    closed = True
-                    break
-                data += chunk
+            data, closed = read_until_quiet(s, 3)
     responses, rest = parse_responses(data, head_first)
     print(json.dumps({"responses": responses, "closed": closed, "trailing": rest.decode("latin-1")}))
 

@@ -53,6 +53,8 @@ import struct
 import sys
 import time
 
+import api_client  # its reply reader and parser (same directory)
+
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
@@ -94,6 +96,19 @@ def reply_of(s):
         return None, None
 
 
+def answered_again(socks):
+    """How many of socks, each answered once, answer GET /healthz again."""
+    answered = 0
+    for s in socks:
+        try:
+            s.sendall(HEALTHZ)
+            if status_of(s) == 200:
+                answered += 1
+        except OSError:
+            pass
+    return answered
+
+
 def cmd_hold(port, ca, cert, key, n, front_pid):
     ctx = context(ca, cert, key)
     held = []
@@ -108,14 +123,7 @@ def cmd_hold(port, ca, cert, key, n, front_pid):
             s.close()
         except OSError:
             raw.close()
-    answered = 0
-    for s in held:
-        try:
-            s.sendall(HEALTHZ)
-            if status_of(s) == 200:
-                answered += 1
-        except OSError:
-            pass
+    answered = answered_again(held)
     fds = len(os.listdir("/proc/%d/fd" % front_pid))
     for s in held:
         s.close()
@@ -159,15 +167,7 @@ def cmd_crowd(port, ca, cert, key, n, other_cert, other_key, m):
     other, other_refused = open_many(context(ca, other_cert, other_key), port, m)
     out = {}
     for name, kept, refused in (("first", first, first_refused), ("other", other, other_refused)):
-        answered = 0
-        for s in kept:
-            try:
-                s.sendall(HEALTHZ)
-                if status_of(s) == 200:
-                    answered += 1
-            except OSError:
-                pass
-        out[name] = {"answered": answered, "refused": refused}
+        out[name] = {"answered": answered_again(kept), "refused": refused}
     for s in first + other:
         s.close()
     print(json.dumps(out))
@@ -319,31 +319,8 @@ def cmd_bytewise(port, ca, cert, key):
                 time.sleep(0.0005)
     except OSError:
         pass  # lisecd closed the connection: its reply is read below
-    s.settimeout(5)
-    data, closed = b"", False
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except (socket.timeout, TimeoutError):
-            break
-        except (ssl.SSLError, ConnectionResetError):
-            closed = True
-            break
-        if not chunk:
-            closed = True
-            break
-        data += chunk
-    responses = []
-    while data.startswith(b"HTTP/1."):
-        head, _, data = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        length = 0
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            if k.strip().lower() == "content-length":
-                length = int(v.strip())
-        responses.append({"status": int(lines[0].split(" ")[1]), "body": data[:length].decode("latin-1")})
-        data = data[length:]
+    data, closed = api_client.read_until_quiet(s, 5)
+    responses, _ = api_client.parse_responses(data, False)
     print(json.dumps({"responses": responses, "closed": closed}))
 
 
