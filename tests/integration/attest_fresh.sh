@@ -24,29 +24,7 @@ make_pki "$pki"
 am_pki am
 evgen --log fw.bin --extends fw.txt --reference ref.json
 declare -A HID APID
-for n in $HOSTS; do
-  tpm_up "T$n"
-  tpm_use "T$n"
-  tpm_extend fw.txt
-  mkdir -p "state-$n"
-  cat >"agent-$n.conf" <<CONF
-[tpm]
-tcti = $TPM2TOOLS_TCTI
-pcrs = 0,1,2,3,4,5,6,7,8,15
-[agent]
-state_dir = $work/state-$n
-eventlog = $work/fw.bin
-poll_ms = 200
-[server]
-url = https://localhost:PORT
-ca = $pki/ca.crt
-cert = $pki/host-$n.crt
-key = $pki/host-$n.key
-CONF
-  HID[$n]=$("$agent_bin" -c "agent-$n.conf" host-id) || fail "host-id $n"
-  lisec pki issue "$pki" "host-$n" host "${HID[$n]}" >/dev/null || fail "pki issue host-$n"
-  issue_location am "${HID[$n]}" "$(tpm_reset_count)" "state-$n/location.cms"
-done
+for n in $HOSTS; do agent_host "$n"; done
 
 lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \

@@ -73,6 +73,42 @@ issue_location() {
     -inkey "$pki/am.key" -out "$out" 2>/dev/null || fail "openssl cms -sign"
 }
 
+# agent_host N [LINE...]: host N of a multi-host test, in the current
+# directory: its swtpm T<N> with fw.txt measured (evgen), the lisec-agent
+# configuration agent-N.conf (server url PORT until the caller puts
+# lisecd's in; each LINE appended, under a section header of its own), its
+# host id in HID[N] (the caller's array), its host certificate host-N in
+# $pki and its location certificate from asset management am (am_pki).
+# Uses $pki, $work and $agent_bin.
+agent_host() {
+  local n=$1
+  shift
+  tpm_up "T$n"
+  tpm_use "T$n"
+  tpm_extend fw.txt
+  mkdir -p "state-$n"
+  {
+    cat <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-$n
+eventlog = $work/fw.bin
+poll_ms = 200
+[server]
+url = https://localhost:PORT
+ca = $pki/ca.crt
+cert = $pki/host-$n.crt
+key = $pki/host-$n.key
+CONF
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+  } >"agent-$n.conf"
+  HID[$n]=$("$agent_bin" -c "agent-$n.conf" host-id) || fail "lisec-agent host-id $n"
+  lisec pki issue "$pki" "host-$n" host "${HID[$n]}" >/dev/null || fail "lisec pki issue host-$n"
+  issue_location am "${HID[$n]}" "$(tpm_reset_count)" "state-$n/location.cms"
+}
+
 # host_id_openssl EK_PEM: the host id computed without lisec.
 host_id_openssl() { openssl pkey -pubin -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 
