@@ -3,7 +3,10 @@
 # decision's attestation object and a hypervisor move about a monitored VM
 # and its twin, hosts attested by swtpm and lisec-agent (li_confid_attest);
 # how many LI authorisations exist, in lisecd's start log, status, metrics
-# and compliance with one LI and with two (li_confid_log).
+# and compliance with one LI and with two (li_confid_log); the seal bit of
+# model changes' and observations' records about a VM or storage an LI
+# names and their twins', as the operator reads the log (li_confid_records).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
 lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
 lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
+lisec_integration_test(li_confid_records tests/integration/li_confid_records.sh)
