@@ -744,24 +744,43 @@ int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX 
 
 /* ---- recording --------------------------------------------------------------- */
 
+/* Whether VM vm is declared an LI VM (sensitivity "li", which every role
+ * that reads the model may know). A record about a VM is sealed for that
+ * only, never because an LI names the VM: operator and auditor read each
+ * entry's seal bit, so such a seal would tell them which VM an LI names
+ * (TR 103 308 §4.1; decisions alike, decision_sealed). Called with the
+ * lock held. */
+static bool vm_declared_li(struct ctl_model_state *st, const char *vm) {
+  const char *sens = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"))
+                        : NULL;
+  return sens && strcmp(sens, "li") == 0;
+}
+
 /* A change the model refuses because other entities still refer to the one
- * changed. When an LI (or an LEA) is that reference, the reason names it,
- * so the record is sealed; and every role but li-admin is told the same
- * sentence whatever the reference is, so the answer does not single out
- * the refusals an LI causes (docs/model.md, "References an LI holds").
- * Called with the lock held. */
+ * changed. The record is sealed when li (an LI object, or a VM declared
+ * "li") or when an LI or an LEA refers to a jurisdiction (an LEA's record
+ * is sealed, so which of the two it is stays unread); then it keeps the
+ * model's full reason. A VM or storage an LI names is not sealed for it:
+ * that seal would name what the LI names to the roles reading the log, so
+ * the record of every such refusal in the clear says the one sentence the
+ * caller reads, whatever the reference is. Every role but li-admin is told
+ * that sentence, so the answer does not single out the refusals an LI
+ * causes (docs/model.md, "References an LI holds"). Called with the lock
+ * held. */
 static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
                           const char *subject, bool li, int k, const char *id, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
-  li = li || model_li_refers(st->m, kind_names[k], id);
+  li = li || (k == K_JUR && model_li_refers(st->m, kind_names[k], id));
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
-  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, NULL, LISEC_ECONFLICT, NULL, err,
-                     "%s", subject);
-  if (!li_admin)
-    lisec_err_set(err, rc,
-                  "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
-                  "which may include entities your role cannot see; change or remove those first",
-                  kind_names[k], id);
+  char same[LISEC_ERR_MSG_MAX];
+  snprintf(same, sizeof same,
+           "TR103308-4.1: %s %s is still referenced by other entities of the trust model, "
+           "which may include entities your role cannot see; change or remove those first",
+           kind_names[k], id);
+  bool nameable = k == K_VM || k == K_STORAGE; /* what an LI may name besides LI objects */
+  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, !li && nameable ? same : NULL,
+                     LISEC_ECONFLICT, NULL, err, "%s", subject);
+  if (!li_admin) lisec_err_set(err, rc, "%s", same);
   return rc;
 }
 
@@ -941,6 +960,30 @@ static const char *reason_vm(const model_reason *r) {
   return strncmp(r->subject, "vm ", 3) == 0 ? r->subject + 3 : NULL;
 }
 
+/* Whether a VM declared "li" (vm_declared_li) runs on host by intent.
+ * Called with the lock held. */
+static bool host_declares_li(struct ctl_model_state *st, const char *host) {
+  const char *id;
+  json_t *doc;
+  json_object_foreach(st->docs[K_VM], id, doc) {
+    const char *hyp = json_string_value(json_object_get(doc, "hypervisor"));
+    const char *h = json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
+    if (h && host && strcmp(h, host) == 0 && vm_declared_li(st, id)) return true;
+  }
+  return false;
+}
+
+/* Whether an observation's finding is recorded sealed: one about a VM
+ * declared "li", or an unknown domain on a host carrying an LI VM (a
+ * finding that exists for LI VMs only, §4.2). Not because an LI names the
+ * VM, or a VM on its host: operator and auditor read each entry's seal
+ * bit, and that seal would tell them which VM an LI monitors (§4.1). The
+ * reasons of those in the clear name VMs, hosts and quotes only. Called
+ * with the lock held. */
+static bool obs_finding_sealed(struct ctl_model_state *st, const model_reason *r) {
+  return strcmp(r->requirement, MODEL_REQ_UNKNOWN_DOMAIN) == 0 || vm_declared_li(st, reason_vm(r));
+}
+
 /* The destination of a migration lisec allowed proved it runs the VM: the
  * intent follows (the VM's document names the new hypervisor), stored and
  * recorded. Called with the lock held. */
@@ -962,7 +1005,7 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   char subject[MODEL_ID_MAX + 8], reason[1024], at[32];
   snprintf(subject, sizeof subject, "vm %s", vm);
   lisec_time_format(obs->quote_time, at);
-  bool li = model_vm_li_involved(st->m, vm), tried = !rc;
+  bool li = vm_declared_li(st, vm), tried = !rc; /* not for an LI naming it */
   int64_t had = ver_of(st, K_VM, vm);
   if (!rc) {
     snprintf(reason, sizeof reason,
@@ -1263,10 +1306,10 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
   }
   rc = model_observe_host(st->m, &mo, st->obs_window_s, &found, err);
   if (!rc) terminations_settle(ctl, actor, obs);
-  host_li = model_host_li_involved(st->m, obs->host);
+  host_li = host_declares_li(st, obs->host);
   bool *li = rc ? NULL : calloc(found.n ? found.n : 1, sizeof *li);
   for (size_t i = 0; li && i < found.n; i++)
-    li[i] = host_li || model_vm_li_involved(st->m, reason_vm(&found.reasons[i]));
+    li[i] = obs_finding_sealed(st, &found.reasons[i]);
   int64_t first_at = 0;
   model_host_observed(st->m, obs->host, NULL, &first_at);
   mu_unlock(st);
@@ -1313,7 +1356,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
     obs_kept_set(st, obs->host, prep && prep->sum[0] ? prep->sum : NULL, obs->quote_time);
     mu_unlock(st);
   }
-  /* Each violation found now, once (sealed when an LI is involved). */
+  /* Each violation found now, once (sealed as obs_finding_sealed says). */
   for (size_t i = 0; i < found.n && !rc; i++) {
     const model_reason *r = &found.reasons[i];
     char *line = NULL;
@@ -1728,7 +1771,7 @@ int ctl_model_vm_terminate(lisec_ctl *ctl, const ctl_actor *actor, const char *v
     return lisec_err_set(err, LISEC_ENOTFOUND, CTL_MODEL_REQ_TERMINATE ": vm %s does not exist", vm);
   }
   li_vm = li_vm || json_object_get(st->paired, vm);
-  bool li = li_vm || model_vm_li_involved(st->m, vm);
+  bool li = li_vm || vm_declared_li(st, vm); /* not for an LI naming it (vm_declared_li) */
   const json_t *t = json_object_get(st->terminating, vm);
   if (lrc || li_vm) {
     /* The record, sealed, says why; every role that may ask gets the
@@ -1858,8 +1901,8 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
              obs->host, at, obs->evidence ? obs->evidence : "?");
     lisec_err e = {0};
     json_incref(t);
-    if (remove_locked(ctl, actor, K_VM, vm, "model.vm.terminated", subject,
-                      model_vm_li_involved(st->m, vm), reason, -1, &e)) {
+    if (remove_locked(ctl, actor, K_VM, vm, "model.vm.terminated", subject, vm_declared_li(st, vm),
+                      reason, -1, &e)) {
       LOG_WARN("model: VM %s stays terminating: %s", vm, e.msg);
       json_object_set_new(t, "blocked", json_true()); /* its refusal is recorded once */
     }
