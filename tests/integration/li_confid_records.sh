@@ -11,7 +11,10 @@
 #   st-twin's);
 # - host A, attested by its own swtpm and lisec-agent over libvirt's test
 #   driver, shows both VMs running where they are not declared: the two
-#   PLACEMENT findings are recorded alike, in the clear, naming no LI.
+#   PLACEMENT findings are recorded alike, in the clear, naming no LI;
+# - after migrations lisec allowed, host A's inventory shows vm-target2
+#   (monitored by a second LI) and vm-twin2 arrived: the two
+#   model.vm.arrived records are in the clear, naming no LI.
 # A VM declared "li" (vm-li) keeps its records sealed.
 build=${1:?build dir}
 src=${2:?source dir}
@@ -67,9 +70,11 @@ model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}
 model_put operator host "{\"id\":\"$ha\",\"protection\":\"li\"}"
 model_put operator host '{"id":"host-b","protection":"li"}'
 model_put operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$ha\"}"
-for hv in hv-t hv-w hv-b; do model_put operator hypervisor "{\"id\":\"$hv\",\"host\":\"host-b\"}"; done
+for hv in hv-t hv-w hv-t2 hv-w2 hv-b; do model_put operator hypervisor "{\"id\":\"$hv\",\"host\":\"host-b\"}"; done
 model_put operator vm '{"id":"vm-target","hypervisor":"hv-t","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-twin","hypervisor":"hv-w","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-target2","hypervisor":"hv-t2","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-twin2","hypervisor":"hv-w2","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-peer","hypervisor":"hv-b","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-li","hypervisor":"hv-b","sensitivity":"li","domain":"li"}'
 model_put operator vm '{"id":"vm-store","hypervisor":"hv-b","sensitivity":"li","domain":"li"}'
@@ -79,6 +84,7 @@ model_put operator connection '{"id":"c-t","between":["vm-target","vm-peer"],"ki
 model_put operator connection '{"id":"c-w","between":["vm-twin","vm-peer"],"kind":"network","secure":true}'
 model_put operator connection '{"id":"c-li","between":["vm-li","vm-peer"],"kind":"network","secure":true}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+model_put li-admin li '{"id":"li-fi-2","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target2","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 # entries FROM: the audit entries from FROM on as the operator reads them,
 # one line each: index, sealed, and the printable runs of a clear entry's data.
@@ -104,14 +110,15 @@ remove() {
   [ "$(wc -l <"$3.rec")" = 1 ] || fail "operator: DELETE $1 $2 made $(wc -l <"$3.rec") records, not 1: $(cat "$3.rec")"
 }
 # alike A B ID_A ID_B: one sentence for both, the records sealed alike and
-# the same once ids and times are left aside, neither naming the LI.
+# the same from the action on, ids aside, neither naming the LI.
 alike() {
   diff "$1.msg" "$2.msg" >&2 || fail "$3 and $4: the replies differ"
   local sa sb
   sa=$(cut -d' ' -f2 "$1.rec") sb=$(cut -d' ' -f2 "$2.rec")
   [ "$sa" = "$sb" ] || fail "$3 is recorded sealed=$sa, $4 sealed=$sb: the seal names what the LI names"
-  ! grep -q 'li-fi-1\|LI ' "$1.rec" "$2.rec" || fail "a record in the clear names the LI: $(cat "$1.rec" "$2.rec")"
-  [ "$(cut -d' ' -f3- "$1.rec" | sed "s/$3/ID/g" | tr -d '0-9')" = "$(cut -d' ' -f3- "$2.rec" | sed "s/$4/ID/g" | tr -d '0-9')" ] ||
+  ! grep -q 'li-fi-\|LI ' "$1.rec" "$2.rec" || fail "a record in the clear names the LI: $(cat "$1.rec" "$2.rec")"
+  # from the action on (before it: length and time bytes that may print)
+  [ "$(grep -o 'model\..*' "$1.rec" | sed "s/$3/ID/g")" = "$(grep -o 'model\..*' "$2.rec" | sed "s/$4/ID/g")" ] ||
     fail "the records of $3 and $4 differ: $(cat "$1.rec" "$2.rec")"
 }
 remove vm vm-target dt
@@ -153,16 +160,32 @@ report vm-twin
 entries "$before" >obs-w.rec
 grep -q 'model.observation .*vm vm-twin.*PLACEMENT' obs-w.rec ||
   fail "no PLACEMENT finding for vm-twin in the clear: $(cat obs-w.rec)"
+# vm-target2 (monitored by li-fi-2) and vm-twin2 (no LI) move to hv-a on
+# host A, allowed; host A's next inventory shows them there and the intent
+# follows: two arrivals, in the clear.
+for vm in vm-target2 vm-twin2; do
+  out=$(post operator /v1/decisions/migration "{\"vm\":\"$vm\",\"hypervisor\":\"hv-a\"}")
+  [ "$(echo "$out" | tail -n1)" = 200 ] && echo "$out" | sed '$d' | jq -e '.allow == true' >/dev/null ||
+    fail "operator: the migration of $vm to hv-a: $out"
+done
 before=$(size) || fail "operator: the audit log's size"
-report vm-twin vm-target
+report vm-twin vm-target vm-twin2 vm-target2
 entries "$before" >obs-t.rec
 grep -q 'model.observation .*vm vm-target.*PLACEMENT' obs-t.rec ||
   fail "vm-twin's PLACEMENT finding is in the clear, vm-target's is not: the seal names the monitored VM: $(cat obs-t.rec)"
-! grep 'model.observation' obs-w.rec obs-t.rec | grep -q 'li-fi-1\|LI ' ||
+! grep 'model.observation' obs-w.rec obs-t.rec | grep -q 'li-fi-\|LI ' ||
   fail "an observation record names the LI: $(cat obs-w.rec obs-t.rec)"
 [ "$(grep -c 'model.observation .*PLACEMENT' obs-t.rec)" = 1 ] ||
   fail "host A's second inventory: not one new PLACEMENT finding: $(cat obs-t.rec)"
 pass "host A shows the monitored VM and its twin where they are not declared: both findings in the clear, naming no LI"
+for vm in vm-twin2 vm-target2; do
+  grep -q "model.vm.arrived .*vm $vm" obs-t.rec ||
+    fail "$vm's arrival is not in the clear (vm-twin2's: $(grep -c 'model.vm.arrived .*vm vm-twin2' obs-t.rec)): $(cat obs-t.rec)"
+done
+! grep 'model.vm.arrived' obs-t.rec | grep -q 'li-fi-\|LI ' || fail "an arrival's record names the LI: $(cat obs-t.rec)"
+as operator "$LISECD_URL/v1/model/vm/vm-target2" | jq -e '.hypervisor == "hv-a"' >/dev/null ||
+  fail "vm-target2's intent did not follow its arrival"
+pass "a monitored VM and its twin arrive on hv-a after allowed migrations: both records in the clear, naming no LI"
 
 kill "$apid" 2>/dev/null || true
 wait "$apid" 2>/dev/null || true
