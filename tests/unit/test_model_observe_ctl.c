@@ -4,7 +4,8 @@
  * compliance and GET vm ("observed"), is recorded once, and survives a
  * restart; decisions say they used the observed placement; an allowed
  * migration leaves the intent alone until the destination's inventory
- * shows the VM; a finding about a host that carries an LI VM is sealed.
+ * shows the VM; a finding about a host that carries an LI VM is sealed, one
+ * about a VM an LI monitors (not declared li) is not.
  * Image reports and checks come from where the VM runs: the host that
  * proved it runs it, else its declared host; from neither host while two
  * show it (TR103308-T.1.4-DUPLICATE). */
@@ -254,6 +255,46 @@ static void test_li_host_sealed(void **state) {
   json_decref(hits);
 }
 
+/* A VM an LI monitors (mon, declared "sensitive") is not sealed for it:
+ * operator and auditor read each entry's seal bit, so a seal would name it
+ * (TR 103 308 §4.1). lon-1 showing it where it is not declared is a
+ * finding in the clear, as its twin's (twn) is, and so is the refusal of
+ * lon-1's next, malformed, inventory; neither names the LI. */
+static void test_li_named_vm_clear(void **state) {
+  (void)state;
+  put("jurisdiction", "{\"id\":\"fi\",\"codes\":[\"FI\"]}");
+  put("lea", "{\"id\":\"lea-fi\",\"jurisdiction\":\"fi\"}");
+  put("vm", "{\"id\":\"mon\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"sensitive\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"twn\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"sensitive\",\"domain\":\"core\"}");
+  put("storage", "{\"id\":\"st-li\",\"vm\":\"lim\"}");
+  json_t *li = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "li-9", "jurisdiction", "fi",
+                         "lea", "lea-fi", "monitored", "mon", "host", "lim", "storage", "st-li",
+                         "valid_from", "2025-01-01T00:00:00Z", "valid_until", "2035-01-01T00:00:00Z"),
+         *out = NULL;
+  bool created = false;
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_put(ctl, &LI_ADMIN, "li", NULL, li, false, &out, &created, &err), 0);
+  json_decref(li);
+  json_decref(out);
+  uint64_t before = audit_size();
+  assert_int_equal(observe("lon-1", "d000000000000001", "6c1c5a4e-0000-4000-8000-0000000000c1", "twn",
+                           "running"),
+                   0);
+  assert_int_equal(audit_count(before, "vm twn"), 1);
+  before = audit_size();
+  assert_int_equal(observe("lon-1", "d000000000000002", "6c1c5a4e-0000-4000-8000-0000000000c2", "mon",
+                           "running"),
+                   0);
+  assert_int_equal(audit_count(before, NULL), 0); /* nothing sealed */
+  assert_int_equal(audit_count(before, "vm mon"), 1);
+  assert_int_equal(audit_count(before, "li-9"), 0);
+  /* lon-1 now carries mon: a refused inventory of it is in the clear too */
+  before = audit_size();
+  assert_int_equal(observe("lon-1", "d000000000000003", "u", "../x", "running"), LISEC_EINVAL);
+  assert_int_equal(audit_count(before, NULL), 0);
+  assert_int_equal(audit_count(before, "model.observe"), 1);
+}
+
 #define PROBE_IMG "5f0c1e2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 /* host's image report of VM web under package probe; the refusal's text in
@@ -359,6 +400,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_migration_waits_for_destination, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_host_sealed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_observation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_li_named_vm_clear, setup, teardown),
       cmocka_unit_test_setup_teardown(test_image_report_follows_observation, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
