@@ -960,19 +960,6 @@ static const char *reason_vm(const model_reason *r) {
   return strncmp(r->subject, "vm ", 3) == 0 ? r->subject + 3 : NULL;
 }
 
-/* Whether a VM declared "li" (vm_declared_li) runs on host by intent.
- * Called with the lock held. */
-static bool host_declares_li(struct ctl_model_state *st, const char *host) {
-  const char *id;
-  json_t *doc;
-  json_object_foreach(st->docs[K_VM], id, doc) {
-    const char *hyp = json_string_value(json_object_get(doc, "hypervisor"));
-    const char *h = json_string_value(json_object_get(json_object_get(st->docs[K_HYP], hyp ? hyp : ""), "host"));
-    if (h && host && strcmp(h, host) == 0 && vm_declared_li(st, id)) return true;
-  }
-  return false;
-}
-
 /* Whether an observation's finding is recorded sealed: one about a VM
  * declared "li", or an unknown domain on a host carrying an LI VM (a
  * finding that exists for LI VMs only, §4.2). Not because an LI names the
@@ -1306,7 +1293,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
   }
   rc = model_observe_host(st->m, &mo, st->obs_window_s, &found, err);
   if (!rc) terminations_settle(ctl, actor, obs);
-  host_li = host_declares_li(st, obs->host);
+  host_li = model_host_declares_li(st->m, obs->host);
   bool *li = rc ? NULL : calloc(found.n ? found.n : 1, sizeof *li);
   for (size_t i = 0; li && i < found.n; i++)
     li[i] = obs_finding_sealed(st, &found.reasons[i]);
@@ -2394,20 +2381,6 @@ static const char **vms_of(struct ctl_model_state *st, const char *hyp, size_t *
   return out;
 }
 
-/* Whether a VM whose declared hypervisor is hyp is declared an LI VM
- * (sensitivity "li", which every role that reads the model may know).
- * Called with the lock held. */
-static bool declares_li_vm(struct ctl_model_state *st, const char *hyp) {
-  const char *id;
-  json_t *doc;
-  json_object_foreach(st->docs[K_VM], id, doc) {
-    const char *h = json_string_value(json_object_get(doc, "hypervisor"));
-    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
-    if (h && strcmp(h, hyp) == 0 && sens && strcmp(sens, "li") == 0) return true;
-  }
-  return false;
-}
-
 /* Puts hypervisor hyp with its n VMs from host `from` on host `to`. Every
  * step is one the model takes back; on a failure the steps done are undone
  * and err says which failed. Called with the lock held. */
@@ -2552,7 +2525,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   /* whether a VM on it is declared an LI VM: only then does a role other
    * than li-admin read that a fresh quote was taken for the move (§4.1),
    * and only then (or for a failed LI rule) is the move's record sealed */
-  bool li_declared = declares_li_vm(st, id);
+  bool li_declared = model_hyp_declares_li(st->m, id);
   bool fresh_shown = refreshed && (li_declared || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN);
   if (!rc) {
     /* Its VMs are placed on the new host: trusted hardware first (§6.2

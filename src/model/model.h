@@ -478,6 +478,11 @@ bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t 
  * by intent or by observation: what is recorded about them is sealed. */
 bool model_vm_li_involved(const model *m, const char *vm);
 bool model_host_li_involved(const model *m, const char *host);
+/* Whether a VM of class li (declared, which every role that reads the
+ * model may know) runs on hypervisor hyp, or on host by intent: records
+ * sealed for that alone say nothing a reader of the log cannot know. */
+bool model_hyp_declares_li(const model *m, const char *hyp);
+bool model_host_declares_li(const model *m, const char *host);
 /* Drops what host proved (it left the model): its domains count for no VM
  * any more, and a host of that id added again starts afresh. */
 void model_observe_forget(model *m, const char *host);

@@ -573,6 +573,26 @@ bool model_vm_li_involved(const model *m, const char *vm) {
          vm_li_involved(&m->vms.a[v]);
 }
 
+static bool hyp_declares_li(const model *m, const mhyp *y) {
+  for (uint32_t k = 0; k < y->vms.n; k++)
+    if (m->vms.a[y->vms.v[k]].cls == MODEL_CLASS_LI) return true;
+  return false;
+}
+
+bool model_hyp_declares_li(const model *m, const char *hyp) {
+  uint32_t y;
+  return hyp && strmap_get(&m->hyps.ids, hyp, &y) && m->hyps.a[y].alive && hyp_declares_li(m, &m->hyps.a[y]);
+}
+
+bool model_host_declares_li(const model *m, const char *host) {
+  uint32_t h;
+  if (!host || !strmap_get(&m->hosts.ids, host, &h) || !m->hosts.a[h].alive) return false;
+  const mhost *x = &m->hosts.a[h];
+  for (uint32_t i = 0; i < x->hyps.n; i++)
+    if (hyp_declares_li(m, &m->hyps.a[x->hyps.v[i]])) return true;
+  return false;
+}
+
 bool model_host_li_involved(const model *m, const char *host) {
   uint32_t h, hi;
   if (host && strmap_get(&m->hosts.ids, host, &h) && m->hosts.a[h].alive) {
