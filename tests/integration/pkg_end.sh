@@ -134,6 +134,25 @@ pass "a retired version is denied at placement and at the start check (NFV-SEC02
 model_put vm "$(vm vm-a general va)"
 model_put vm "$(vm vm-b general vb)"
 model_put vm "$(vm vm-hidden-li li va)"
+# An LI monitors vm-mon (declared general, running va; vm-hidden-li is its
+# LI VM); vm-twin is vm-mon in every declared respect but no LI names it.
+# Which VM an LI monitors is li-admin's alone to know (TR 103 308 §4.1):
+# what the operator reads of a revoked package or of a refused retirement
+# must name them alike.
+model_put jurisdiction '{"id":"fi","codes":["FI"]}'
+model_put lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+model_put vm "$(vm vm-mon general va)"
+model_put vm "$(vm vm-twin general va)"
+model_put vm '{"id":"vm-store","hypervisor":"hv-dev","sensitivity":"li","domain":"li"}'
+model_put storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-hidden-li"]}'
+model_put connection '{"id":"c-li-store","between":["vm-hidden-li","vm-store"],"kind":"nfs","secure":true}'
+model_put group '{"id":"g-li-store","connections":["c-li-store"]}'
+[ "$(call li-admin POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-mon","host":"vm-hidden-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}')" = 201 ] ||
+  fail "the LI: $(cat out.json)"
+refused 409 'in 4 VM(s)' operator POST /v1/packages/va/retire '{"version":"1.0"}'
+grep -q 'vm-mon' out.json && grep -q 'vm-twin' out.json && grep -q '1 not named' out.json && ! grep -q 'vm-hidden-li' out.json ||
+  fail "the refused retirement names the monitored VM otherwise than its twin, or the LI VM: $(cat out.json)"
+pass "a refused retirement names the monitored VM as its twin and counts the LI VM unnamed"
 openssl ca -config vca/ca.cnf -revoke vendor.crt 2>/dev/null || fail "openssl ca -revoke"
 gencrl vca crl.pem
 openssl crl -in crl.pem -outform DER -out crl.der
@@ -170,6 +189,8 @@ rev = [v for v in d["violations"] if v["requirement"] == "TR103308-4.1-REVOKED"]
 subjects = {v["subject"] for v in rev}
 assert d["compliant"] is False and d["counts"]["TR103308-4.1-REVOKED"] == len(rev), d
 assert {"package va", "vm vm-a", "li (withheld)"} <= subjects, subjects
+# the monitored VM's finding reads as its twin's (both named)
+assert {"vm vm-mon", "vm vm-twin"} <= subjects, subjects
 assert "vm vm-b" not in subjects and "package vb" not in subjects, subjects
 assert [v for v in rev if v["subject"] == "vm vm-a" and "was revoked" in v["sentence"]], rev
 # the LI VM of a revoked package is counted, never named, to the operator
