@@ -176,9 +176,12 @@ int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
     if (!p || rc) continue;
     model_vm_observation ob;
     bool seen = model_vm_observed(st->m, id, &ob) && ob.n_hosts == 1;
-    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?}", "vm", id, "package", p, "li",
-                                             model_vm_li_involved(st->m, id), "image",
-                                             seen ? ob.image : NULL)))
+    /* "li": declared an LI VM, which the package's readers may know; never
+     * because an LI names it, which they may not (§4.1) */
+    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
+    bool li = sens && strcmp(sens, "li") == 0;
+    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?}", "vm", id, "package", p, "li", li,
+                                             "image", seen ? ob.image : NULL)))
       rc = LISEC_ENOMEM;
   }
   mu_unlock(st);

@@ -274,6 +274,9 @@ void ctl_model_unlock(ctl_shared *sh);
  * store before its next use case reads it. */
 void ctl_model_mark_stale(ctl_shared *sh);
 
+/* The VMs whose documents name a package: [{"vm", "package", "li": declared
+ * an LI VM (never because an LI names it), "image": the digest observed
+ * when one host reports it}]. */
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err);
 
 #endif

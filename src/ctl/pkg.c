@@ -1084,8 +1084,9 @@ static bool may_run(lisec_ctl *ctl, const json_t *vmrow, const json_t *doc, cons
 }
 
 /* How many VMs of the model may run version v of package key, naming at
- * most a few of those no LI involves (an LI VM is counted, never named:
- * TR 103 308 §4.1). */
+ * most a few of those not declared LI VMs (an LI VM is counted, never
+ * named; a VM an LI monitors is named as any other, so the answer does not
+ * tell it: TR 103 308 §4.1). */
 static int count_users(lisec_ctl *ctl, const char *key, const json_t *doc, const char *v,
                        const json_t *prev_entry, size_t *n, size_t *n_li, char *names,
                        size_t names_len, lisec_err *err) {
