@@ -109,15 +109,22 @@ static void test_unreadable_kek_file_is_kept(void **state) {
 
 static void test_unreadable_audit_key_file_is_kept(void **state) {
   (void)state;
-  /* openssl genpkey -algorithm ed25519, with a fixed seed */
-  static const char pem[] = "-----BEGIN PRIVATE KEY-----\n"
-                            "MC4CAQAwBQYDK2VwBCIEIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n"
-                            "-----END PRIVATE KEY-----\n";
+  /* a key file as lisec makes one (no key kept in this source), in a
+   * directory as make_file's, then unreadable to the opener */
   char dir[] = "/tmp/lisec-test-devaudit-XXXXXX", path[128];
-  make_file(dir, path, sizeof path, "audit.pem", pem, strlen(pem));
+  assert_non_null(mkdtemp(dir));
+  assert_int_equal(chmod(dir, 0777), 0);
+  snprintf(path, sizeof path, "%s/audit.pem", dir);
+  assert_int_equal(open_signer(path), OPENED);
+  uint8_t pem[512];
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  ssize_t len = read(fd, pem, sizeof pem);
+  close(fd);
+  assert_true(len > 0);
   int got = open_unreadable(open_signer, path);
   assert_int_equal(got, REFUSED);
-  assert_unchanged(path, pem, strlen(pem));
+  assert_unchanged(path, pem, (size_t)len);
   cleanup(dir);
 }
 
