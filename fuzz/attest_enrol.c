@@ -4,8 +4,9 @@
  * attest_credential_make (attest/keys.c, attest/credential.c); the AK
  * itself is fuzzed in attest_quote. The input is EK length (2 bytes, big
  * endian), EK, certificate length (2), certificate, then the AK name. The
- * CA is a fixed test CA whose key signed nothing, so the one certificate
- * that can pass the check is the CA's own (with its key posing as the EK);
+ * CA is a test CA made at start (test_ca.h) whose key signed nothing, so
+ * the one certificate that can pass the check is the CA's own (with its
+ * key posing as the EK);
  * every refusal says why; a credential that is made splits into its two
  * halves inside itself. */
 #include <openssl/pem.h>
@@ -14,33 +15,11 @@
 #include <string.h>
 
 #include "attest/attest.h"
+#include "test_ca.h"
 
-/* A self-signed test CA (fuzz/attest_location.c's). */
-static const char CA[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBoDCCAUagAwIBAgIBATAKBggqhkjOPQQDAjAmMSQwIgYDVQQDDBtsaXNlYyBm\n"
-    "dXp6IGFzc2V0IG1hbmFnZW1lbnQwIBcNMjYxMjA2MTMzMzUxWhgPMjA2NjExMjYx\n"
-    "MzMzNTFaMCYxJDAiBgNVBAMMG2xpc2VjIGZ1enogYXNzZXQgbWFuYWdlbWVudDBZ\n"
-    "MBMGByqGSM49AgEGCCqGSM49AwEHA0IABKXyt6LTWgMRIlNqCGh61GiSwqnoz2fk\n"
-    "k2MoaFFqdtB5zA+i9/4Hj+vJB5Pv7lpQQHLve85+j7vwoJQwH5emjeejYzBhMB0G\n"
-    "A1UdDgQWBBRoHkXGb+n1gCXosmgDQgy8Ue3KeTAfBgNVHSMEGDAWgBRoHkXGb+n1\n"
-    "gCXosmgDQgy8Ue3KeTAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIChDAK\n"
-    "BggqhkjOPQQDAgNIADBFAiBba8wEefJJ5JPTPVSLydvTzkJePaS+CYodniHvx/n/\n"
-    "gAIhANp5EZOESvsBabY0qSAmxk58FwvI8hDykSa19tGxZdEA\n"
-    "-----END CERTIFICATE-----\n";
 #define AT 1798761600 /* 2027-01-01T00:00:00Z */
 
-static unsigned char *ca_der;
-static int ca_der_len;
-
-static void init(void) {
-  BIO *b = BIO_new_mem_buf(CA, -1);
-  X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-  ca_der_len = x ? i2d_X509(x, &ca_der) : -1;
-  X509_free(x);
-  BIO_free(b);
-  if (ca_der_len <= 0) abort();
-}
+static test_ca manufacturer; /* the TPM manufacturer's CA */
 
 /* The next field with a 2-byte length, or NULL when the input is short. */
 static const uint8_t *field(const uint8_t **p, size_t *left, size_t *n) {
@@ -54,15 +33,16 @@ static const uint8_t *field(const uint8_t **p, size_t *left, size_t *n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!ca_der) init();
+  if (!manufacturer.pem) test_ca_make(&manufacturer, "lisec fuzz TPM manufacturer");
   const uint8_t *p = data, *ek, *cert;
   size_t left = size, ek_len = 0, cert_len = 0;
   if (!(ek = field(&p, &left, &ek_len)) || !(cert = field(&p, &left, &cert_len))) return 0;
   lisec_err err = {0};
   char host[ATTEST_HOST_ID_LEN + 1];
   if (attest_host_id(ek, ek_len, host, &err) == 0 && strlen(host) != ATTEST_HOST_ID_LEN) abort();
-  if (attest_ek_cert_check(ek, ek_len, cert, cert_len, (const uint8_t *)CA, strlen(CA), AT, &err) == 0) {
-    if (cert_len != (size_t)ca_der_len || memcmp(cert, ca_der, cert_len) != 0) abort();
+  if (attest_ek_cert_check(ek, ek_len, cert, cert_len, (const uint8_t *)manufacturer.pem, strlen(manufacturer.pem), AT,
+                          &err) == 0) {
+    if (cert_len != (size_t)manufacturer.der_len || memcmp(cert, manufacturer.der, cert_len) != 0) abort();
   } else if (!err.msg[0]) {
     abort(); /* every refusal says why */
   }

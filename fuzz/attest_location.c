@@ -3,8 +3,8 @@
  * the DER as CMS before any signature is checked, and the JSON content a
  * valid signature carries after that. The first byte chooses: even, the
  * rest is the DER as it arrives; odd, the rest is content that the harness
- * signs with its asset-management CA's key (a fixed test key below), so the
- * content's parser is reached too. A location that parses has a 64-hex
+ * signs with its asset-management CA's key (made at start, test_ca.h), so
+ * the content's parser is reached too. A location that parses has a 64-hex
  * host id, an ISO 3166 country and subdivision, coordinates in range and an
  * issue time not in the future of AT, and its rendering
  * (attest_location_content) signs and parses back to the same location. */
@@ -16,48 +16,23 @@
 #include <string.h>
 
 #include "attest/attest.h"
+#include "test_ca.h"
 
-/* A throw-away P-256 key and its self-signed CA certificate (valid
- * 2026-12-06 to 2066), made for this harness only. */
-static const char KEY[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg4pY6ge9gz6VmZe++\n"
-    "IaHvzn+fmR5tcF9kiSuTZGACv1qhRANCAASl8rei01oDESJTaghoetRoksKp6M9n\n"
-    "5JNjKGhRanbQecwPovf+B4/ryQeT7+5aUEBy73vOfo+78KCUMB+Xpo3n\n"
-    "-----END PRIVATE KEY-----\n";
-static const char CERT[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBoDCCAUagAwIBAgIBATAKBggqhkjOPQQDAjAmMSQwIgYDVQQDDBtsaXNlYyBm\n"
-    "dXp6IGFzc2V0IG1hbmFnZW1lbnQwIBcNMjYxMjA2MTMzMzUxWhgPMjA2NjExMjYx\n"
-    "MzMzNTFaMCYxJDAiBgNVBAMMG2xpc2VjIGZ1enogYXNzZXQgbWFuYWdlbWVudDBZ\n"
-    "MBMGByqGSM49AgEGCCqGSM49AwEHA0IABKXyt6LTWgMRIlNqCGh61GiSwqnoz2fk\n"
-    "k2MoaFFqdtB5zA+i9/4Hj+vJB5Pv7lpQQHLve85+j7vwoJQwH5emjeejYzBhMB0G\n"
-    "A1UdDgQWBBRoHkXGb+n1gCXosmgDQgy8Ue3KeTAfBgNVHSMEGDAWgBRoHkXGb+n1\n"
-    "gCXosmgDQgy8Ue3KeTAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIChDAK\n"
-    "BggqhkjOPQQDAgNIADBFAiBba8wEefJJ5JPTPVSLydvTzkJePaS+CYodniHvx/n/\n"
-    "gAIhANp5EZOESvsBabY0qSAmxk58FwvI8hDykSa19tGxZdEA\n"
-    "-----END CERTIFICATE-----\n";
 #define AT 1798761600 /* 2027-01-01T00:00:00Z: within the certificate */
 
 static attest_location_ca *ca;
-static EVP_PKEY *key;
-static X509 *cert;
+static test_ca am; /* asset management's CA, which signs the content */
 
 static void init(void) {
-  BIO *b = BIO_new_mem_buf(KEY, -1);
-  key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-  BIO_free(b);
-  b = BIO_new_mem_buf(CERT, -1);
-  cert = PEM_read_bio_X509(b, NULL, NULL, NULL);
-  BIO_free(b);
+  test_ca_make(&am, "lisec fuzz asset management");
   lisec_err err = {0};
-  if (!key || !cert || attest_location_ca_parse((const uint8_t *)CERT, strlen(CERT), &ca, &err) != 0) abort();
+  if (attest_location_ca_parse((const uint8_t *)am.pem, strlen(am.pem), &ca, &err) != 0) abort();
 }
 
 /* content signed as asset management would, DER into *der (OPENSSL_free). */
 static int sign(const void *content, size_t len, uint8_t **der) {
   BIO *in = BIO_new_mem_buf(content, (int)len);
-  CMS_ContentInfo *cms = in ? CMS_sign(cert, key, NULL, in, CMS_BINARY) : NULL;
+  CMS_ContentInfo *cms = in ? CMS_sign(am.cert, am.key, NULL, in, CMS_BINARY) : NULL;
   *der = NULL;
   int n = cms ? i2d_CMS_ContentInfo(cms, der) : -1;
   CMS_ContentInfo_free(cms);
