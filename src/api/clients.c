@@ -17,7 +17,6 @@
 struct api_client {
   uint8_t id[API_CLIENT_ID_LEN];
   int n;          /* its connections open */
-  size_t bucket;
   api_client *next;
 };
 
@@ -63,8 +62,13 @@ int api_clients_limit(const api_clients *t) {
   return t->limit;
 }
 
+/* The chain of a client id: the digest's first bytes are as good as any hash. */
+static size_t bucket_of(const api_clients *t, const uint8_t id[API_CLIENT_ID_LEN]) {
+  return ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16 | (size_t)id[3] << 24) & (t->n_buckets - 1);
+}
+
 int api_clients_take(api_clients *t, const uint8_t id[API_CLIENT_ID_LEN], api_client **out) {
-  size_t b = ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16 | (size_t)id[3] << 24) & (t->n_buckets - 1);
+  size_t b = bucket_of(t, id);
   int rc = 0;
   pthread_mutex_lock(&t->mu);
   api_client *e = t->buckets[b];
@@ -76,7 +80,6 @@ int api_clients_take(api_clients *t, const uint8_t id[API_CLIENT_ID_LEN], api_cl
   } else {
     if (e->n == 0) { /* new: its first connection */
       memcpy(e->id, id, API_CLIENT_ID_LEN);
-      e->bucket = b;
       e->next = t->buckets[b];
       t->buckets[b] = e;
     }
@@ -90,7 +93,7 @@ int api_clients_take(api_clients *t, const uint8_t id[API_CLIENT_ID_LEN], api_cl
 void api_clients_give(api_clients *t, api_client *e) {
   pthread_mutex_lock(&t->mu);
   if (--e->n == 0) { /* its last connection: the entry goes */
-    api_client **p = &t->buckets[e->bucket];
+    api_client **p = &t->buckets[bucket_of(t, e->id)];
     while (*p && *p != e) p = &(*p)->next;
     if (*p) *p = e->next;
     free(e);

@@ -164,6 +164,18 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
 
 void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn) { sh->model->pkg_images = fn; }
 
+/* Whether VM vm is declared an LI VM (sensitivity "li", which every role
+ * that reads the model may know). A record about a VM is sealed for that
+ * only, never because an LI names the VM: operator and auditor read each
+ * entry's seal bit, so such a seal would tell them which VM an LI names
+ * (TR 103 308 §4.1; decisions alike, decision_sealed). Called with the
+ * lock held. */
+static bool vm_declared_li(struct ctl_model_state *st, const char *vm) {
+  const char *sens = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"))
+                        : NULL;
+  return sens && strcmp(sens, "li") == 0;
+}
+
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
   struct ctl_model_state *st = sh->model;
   json_t *arr = json_array();
@@ -176,12 +188,9 @@ int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
     if (!p || rc) continue;
     model_vm_observation ob;
     bool seen = model_vm_observed(st->m, id, &ob) && ob.n_hosts == 1;
-    /* "li": declared an LI VM, which the package's readers may know; never
-     * because an LI names it, which they may not (§4.1) */
-    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
-    bool li = sens && strcmp(sens, "li") == 0;
-    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?}", "vm", id, "package", p, "li", li,
-                                             "image", seen ? ob.image : NULL)))
+    /* "li": declared an LI VM, which the package's readers may know */
+    if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s?}", "vm", id, "package", p, "li",
+                                             vm_declared_li(st, id), "image", seen ? ob.image : NULL)))
       rc = LISEC_ENOMEM;
   }
   mu_unlock(st);
@@ -746,18 +755,6 @@ int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX 
 }
 
 /* ---- recording --------------------------------------------------------------- */
-
-/* Whether VM vm is declared an LI VM (sensitivity "li", which every role
- * that reads the model may know). A record about a VM is sealed for that
- * only, never because an LI names the VM: operator and auditor read each
- * entry's seal bit, so such a seal would tell them which VM an LI names
- * (TR 103 308 §4.1; decisions alike, decision_sealed). Called with the
- * lock held. */
-static bool vm_declared_li(struct ctl_model_state *st, const char *vm) {
-  const char *sens = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"))
-                        : NULL;
-  return sens && strcmp(sens, "li") == 0;
-}
 
 /* A change the model refuses because other entities still refer to the one
  * changed. The record is sealed when li (an LI object, or a VM declared
@@ -2209,9 +2206,8 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   expire_overdue(ctl);
   lock_fresh(ctl, st);
   const json_t *vdoc = json_object_get(st->docs[K_VM], vm);
-  const char *sens = json_string_value(json_object_get(vdoc, "sensitivity"));
-  bool li_vm = json_object_get(st->li_vms, vm) != NULL || (sens && strcmp(sens, "li") == 0);
-  t.li_declared = sens && strcmp(sens, "li") == 0;
+  t.li_declared = vm_declared_li(st, vm);
+  bool li_vm = t.li_declared || json_object_get(st->li_vms, vm) != NULL;
   if (!vdoc)
     rc = lisec_err_set(err, LISEC_ENOTFOUND, "vm: unknown VM \"%s\"", vm);
   else
@@ -2293,9 +2289,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   expire_overdue(ctl);
   lock_fresh(ctl, st);
   bool li_vm = spec.sensitivity == MODEL_CLASS_LI || json_object_get(st->li_vms, id) != NULL;
-  const char *doc_sens =
-      json_string_value(json_object_get(json_object_get(st->docs[K_VM], id), "sensitivity"));
-  t.li_declared = spec.sensitivity == MODEL_CLASS_LI || (doc_sens && strcmp(doc_sens, "li") == 0);
+  t.li_declared = spec.sensitivity == MODEL_CLASS_LI || vm_declared_li(st, id);
   rc = resolve(st, name, hyp_name ? "hypervisor" : "host", li_vm, &t, err);
   /* The package the VM is instantiated from: the request's, else its document's. */
   char pkg_id[MODEL_ID_MAX + 1] = "";
@@ -2377,8 +2371,7 @@ static const char **vms_of(struct ctl_model_state *st, const char *hyp, size_t *
   json_object_foreach(st->docs[K_VM], id, doc) {
     const char *h = json_string_value(json_object_get(doc, "hypervisor"));
     if (!h || strcmp(h, hyp) != 0) continue;
-    const char *sens = json_string_value(json_object_get(doc, "sensitivity"));
-    if (json_object_get(st->li_vms, id) || (sens && strcmp(sens, "li") == 0)) *li = true;
+    if (json_object_get(st->li_vms, id) || vm_declared_li(st, id)) *li = true;
     out[(*n)++] = id;
   }
   return out;
@@ -2890,9 +2883,8 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
     if (!json_object_get(st->docs[K_VM], vm))
       rc = lisec_err_set(err, LISEC_EINVAL,
                          "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
-    const char *sens = json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"));
-    li_vm = json_object_get(st->li_vms, vm) || (sens && strcmp(sens, "li") == 0);
-    li_declared = sens && strcmp(sens, "li") == 0;
+    li_declared = vm_declared_li(st, vm);
+    li_vm = li_declared || json_object_get(st->li_vms, vm);
     mu_unlock(st);
   }
   if (rc) {
