@@ -3,7 +3,6 @@
  * module that reads a new key adds one line in its section below (and
  * documents it in examples/lisecd.conf and docs/operations.md). */
 #include <stddef.h>
-#include <string.h>
 
 #include "lisecd.h"
 
@@ -71,9 +70,6 @@ const char *const lisecd_known_settings[] = {
 
 void lisecd_config_forget_credentials(lisec_config *cfg) {
   static const char *const credentials[][2] = {{"store", "url"}, {"audit", "tsa_url"}};
-  for (size_t i = 0; i < LISEC_ARRAY_LEN(credentials); i++) {
-    /* the value is cfg's own heap string: wiped in place, not freed */
-    char *v = (char *)lisec_config_str(cfg, credentials[i][0], credentials[i][1], NULL);
-    if (v) explicit_bzero(v, strlen(v));
-  }
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(credentials); i++)
+    lisec_config_forget(cfg, credentials[i][0], credentials[i][1]);
 }

@@ -126,6 +126,9 @@ lisec_config *lisec_config_new(void);
 void lisec_config_free(lisec_config *cfg);
 /* Sets or replaces a value (used for command-line overrides and tests). */
 int lisec_config_set(lisec_config *cfg, const char *section, const char *key, const char *value);
+/* Removes a setting, its value wiped (a credential this process must not
+ * keep); nothing when it is not set. */
+void lisec_config_forget(lisec_config *cfg, const char *section, const char *key);
 const char *lisec_config_str(const lisec_config *cfg, const char *section, const char *key,
                              const char *def);
 /* Integer and boolean getters fail (EINVAL) on a value that does not parse. */

@@ -1,7 +1,8 @@
 /* The INI configuration of lisec's programs, parsed by inih. Values are kept
  * as strings keyed by section and name; typed getters validate on read. A key
  * not on the program's known list is an error, so a misspelt setting is
- * reported instead of being silently replaced by its default. */
+ * reported instead of being silently replaced by its default. A value may be
+ * a credential (a password in a URL), so every value freed is wiped first. */
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -29,12 +30,17 @@ typedef struct load_ctx {
 
 lisec_config *lisec_config_new(void) { return calloc(1, sizeof(lisec_config)); }
 
+static void value_free(char *v) {
+  if (v) explicit_bzero(v, strlen(v));
+  free(v);
+}
+
 void lisec_config_free(lisec_config *cfg) {
   if (!cfg) return;
   for (size_t i = 0; i < cfg->len; i++) {
     free(cfg->entries[i].section);
     free(cfg->entries[i].key);
-    free(cfg->entries[i].value);
+    value_free(cfg->entries[i].value);
   }
   free(cfg->entries);
   free(cfg);
@@ -53,7 +59,7 @@ int lisec_config_set(lisec_config *cfg, const char *section, const char *key, co
   char *v = strdup(value);
   if (!v) return LISEC_ENOMEM;
   if (e) {
-    free(e->value);
+    value_free(e->value);
     e->value = v;
     return 0;
   }
@@ -79,6 +85,15 @@ int lisec_config_set(lisec_config *cfg, const char *section, const char *key, co
   }
   cfg->len++;
   return 0;
+}
+
+void lisec_config_forget(lisec_config *cfg, const char *section, const char *key) {
+  config_entry *e = config_find(cfg, section, key);
+  if (!e) return;
+  free(e->section);
+  free(e->key);
+  value_free(e->value);
+  *e = cfg->entries[--cfg->len];
 }
 
 static bool config_is_known(const char *const *known, const char *section, const char *key) {

@@ -68,6 +68,14 @@ static void test_config_known_keys(void **state) {
   bool j = false;
   assert_int_equal(lisec_config_bool(cfg, "log", "json", false, &j, &err), 0);
   assert_true(j);
+  /* a forgotten setting is gone, the others stay */
+  lisec_config_forget(cfg, "server", "listen");
+  lisec_config_forget(cfg, "server", "never-set");
+  assert_string_equal(lisec_config_str(cfg, "server", "listen", "gone"), "gone");
+  assert_int_equal(lisec_config_int(cfg, "server", "workers", 1, 1, 64, &w, &err), 0);
+  assert_int_equal(w, 4);
+  assert_int_equal(lisec_config_bool(cfg, "log", "json", false, &j, &err), 0);
+  assert_true(j);
   lisec_config_free(cfg);
 
   write_file(path, "[server]\nlisten = x\nlistne = y\n");
