@@ -22,12 +22,6 @@ build=$1 src=$2
 release_only "test_api and api_http run the same limits (this one floods them)"
 . "$src/tests/integration/lib/pki.sh"
 
-# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
-stop_clean() {
-  stop_lisecd
-  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
-    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
-}
 pki=$work/pki
 make_pki "$pki"
 client() { python3 "$src/tests/integration/api_client.py" "$@"; }

@@ -12,12 +12,6 @@ build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/pki.sh"
 
-# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
-stop_clean() {
-  stop_lisecd
-  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
-    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
-}
 pki=$work/pki
 make_pki "$pki"
 make_li_admin_key "$work/li"

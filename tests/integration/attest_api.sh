@@ -197,17 +197,6 @@ as operator "$LISECD_URL/v1/model/host/$hostA" |
   >/dev/null || fail "the model did not take host A's attested trust and location"
 pass "the model holds host A as trusted (attested) in FI"
 
-# stale HOST: until the host's newest successful appraisal is older than
-# attestation_max_age_s (1 s; last_ok_at has whole seconds, so 2 s apart).
-stale() {
-  local at
-  for _ in $(seq 1 100); do
-    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
-    [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
-    sleep 0.1
-  done
-  fail "host ${1:0:12}.. did not go stale"
-}
 # An LI VM's migration needs an attestation younger than 1 s: lisec asks
 # the agent for a fresh quote before it answers.
 decide() { # decide [ROLE [curl args]]: the LI administration sees the reasons in full

@@ -64,25 +64,8 @@ run_agent() { # run_agent N
   cleanup_hooks+=("kill ${APID[$1]} 2>/dev/null || true")
 }
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-# stale N: until host N's newest good appraisal is older than max_age_s
-# (last_ok_at has whole seconds, so 2 s apart).
-stale() {
-  local at
-  for _ in $(seq 1 100); do
-    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
-    [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
-    sleep 0.1
-  done
-  fail "host $1 never went stale"
-}
 for n in $HOSTS; do run_agent "$n"; done
-for n in $HOSTS; do
-  for _ in $(seq 1 300); do
-    show "$n" | jq -e '.lisec.trust == "trusted" and .lisec.location.country == "FI"' >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  show "$n" | jq -e '.lisec.trust == "trusted"' >/dev/null || { tail agent-$n.log >&2; fail "host $n not trusted"; }
-done
+for n in $HOSTS; do wait_trusted "$n" "agent-$n.log"; done
 pass "four hosts, each with its own swtpm and lisec-agent, attested: trusted in FI"
 
 # ---- 16 concurrent LI decisions, every one needing a fresh quote ---------------

@@ -109,6 +109,30 @@ CONF
   issue_location am "${HID[$n]}" "$(tpm_reset_count)" "state-$n/location.cms"
 }
 
+# wait_trusted ARG LOG: until the host that the caller's `show ARG` prints
+# is trusted in FI, else fails with the tail of its agent's LOG.
+wait_trusted() {
+  for _ in $(seq 1 300); do
+    show "$1" | jq -e '.lisec.trust == "trusted" and .lisec.location.country == "FI"' >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  tail "$2" >&2
+  fail "host $1 is not trusted in FI: $(show "$1")"
+}
+
+# stale ARG: until the newest good appraisal of the host that the caller's
+# `show ARG` prints is older than [model] attestation_max_age_s = 1
+# (last_ok_at has whole seconds, so 2 s apart).
+stale() {
+  local at
+  for _ in $(seq 1 100); do
+    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
+    [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
+    sleep 0.1
+  done
+  fail "host $1 never went stale"
+}
+
 # host_id_openssl EK_PEM: the host id computed without lisec.
 host_id_openssl() { openssl pkey -pubin -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
 

@@ -39,11 +39,6 @@ build=$1 src=$2
 release_only "it measures the front's CPU time, which a sanitizer build multiplies"
 . "$src/tests/integration/lib/pki.sh"
 
-stop_clean() {
-  stop_lisecd
-  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
-    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
-}
 pki=$work/pki
 make_pki "$pki"
 fc() { python3 "$src/tests/integration/front_client.py" "$@"; }

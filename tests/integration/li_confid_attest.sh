@@ -67,26 +67,9 @@ for n in 1 2; do
   cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
 done
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-for n in 1 2; do
-  for _ in $(seq 1 300); do
-    show "$n" | jq -e '.lisec.trust == "trusted" and .lisec.location.country == "FI"' >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  show "$n" | jq -e '.lisec.trust == "trusted"' >/dev/null || { tail "agent-$n.log" >&2; fail "host $n is not trusted"; }
-done
+for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
 pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
 
-# stale N: until host N's newest good appraisal is older than max_age_s
-# (last_ok_at has whole seconds, so 2 s apart).
-stale() {
-  local at
-  for _ in $(seq 1 100); do
-    at=$(show "$1" | jq -r '.lisec.last_ok_at // empty')
-    [ -n "$at" ] && [ $(($(date +%s) - $(date -d "$at" +%s))) -ge 2 ] && return 0
-    sleep 0.1
-  done
-  fail "host $1 never went stale"
-}
 
 # decide ROLE VM OUT: the decision to migrate VM to hv-1, into OUT; it
 # must be answered 200.

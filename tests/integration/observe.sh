@@ -58,13 +58,6 @@ lisecd_up() {
 }
 lisecd_up
 
-# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
-stop_clean() {
-  stop_lisecd
-  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
-    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
-}
-
 post() { # post ROLE PATH JSON: the body, then the HTTP status on the last line
   as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
 }

@@ -139,6 +139,13 @@ stop_lisecd() {
   LISECD_PID=
 }
 
+# stop_clean: stops lisecd and fails on a sanitizer report in its log (ASan builds).
+stop_clean() {
+  stop_lisecd
+  ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/lisecd.log" ||
+    { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
+}
+
 # as ROLE curl-args...: curl with the development PKI's certificate of ROLE.
 as() {
   local role=$1
