@@ -6,7 +6,11 @@
  * demands. Reads stream in 1 MiB chunks and stop the moment a member
  * produces more than it declared, so a lying header cannot expand past its
  * bound. Stored members are read without a decompression layer; the
- * verifier checks their SHA-2 digest (libzip may check their CRC-32 too). */
+ * verifier checks their SHA-2 digest (libzip may check their CRC-32 too).
+ * Once libzip has read the archive, csar_cd.c reads its end and central
+ * directory again byte by byte, so that what is verified is what other ZIP
+ * readers will extract. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +18,7 @@
 #include <unistd.h>
 #include <zip.h>
 
-#include "pkg/pkg.h"
+#include "pkg/internal.h"
 
 #define CHUNK (1u << 20)
 
@@ -132,8 +136,32 @@ static int check_member(pkg_zip *z, zip_uint64_t i, const pkg_limits *limits, li
   return 0;
 }
 
-static int open_archive(zip_source_t *src, const pkg_limits *limits, pkg_zip **out,
-                        lisec_err *err) {
+/* The raw bytes of the archive for csar_cd.c: a buffer or a descriptor. */
+typedef struct raw_src {
+  const uint8_t *data;
+  int fd;
+  uint64_t size;
+} raw_src;
+
+static int raw_read_at(void *ctx, uint64_t off, void *buf, size_t len, lisec_err *err) {
+  const raw_src *r = ctx;
+  if (off > r->size || r->size - off < len)
+    return lisec_err_set(err, LISEC_EINVAL, "not a readable CSAR (ZIP) archive: offset past its end");
+  if (r->data) {
+    memcpy(buf, r->data + off, len);
+    return 0;
+  }
+  for (size_t done = 0; done < len;) {
+    ssize_t n = pread(r->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return lisec_err_set(err, LISEC_EIO, "cannot read the CSAR descriptor");
+    done += (size_t)n;
+  }
+  return 0;
+}
+
+static int open_archive(zip_source_t *src, const raw_src *raw, const pkg_limits *limits,
+                        pkg_zip **out, lisec_err *err) {
   zip_error_t ze;
   zip_error_init(&ze);
   zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
@@ -177,6 +205,7 @@ static int open_archive(zip_source_t *src, const pkg_limits *limits, pkg_zip **o
   }
   for (zip_int64_t i = 0; i < n && !rc; i++) rc = check_member(z, (zip_uint64_t)i, limits, err);
   if (!rc) rc = pkg_entries_check(z->entries, z->n, limits, err);
+  if (!rc) rc = pkg_zip_cd_check(raw_read_at, (void *)raw, raw->size, z->entries, z->n, err);
 out:
   if (rc) {
     pkg_zip_close(z);
@@ -191,6 +220,10 @@ out:
 }
 
 int pkg_zip_open_fd(int fd, const pkg_limits *limits, pkg_zip **out, lisec_err *err) {
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+    return lisec_err_set(err, LISEC_EIO, "the CSAR descriptor is not a regular file");
+  raw_src raw = {.fd = fd, .size = (uint64_t)sb.st_size};
   int d = dup(fd);
   FILE *fp = d >= 0 ? fdopen(d, "rb") : NULL;
   if (!fp) {
@@ -205,7 +238,7 @@ int pkg_zip_open_fd(int fd, const pkg_limits *limits, pkg_zip **out, lisec_err *
     fclose(fp);
     return lisec_err_set(err, LISEC_ENOMEM, "cannot read the CSAR descriptor");
   }
-  return open_archive(src, limits, out, err);
+  return open_archive(src, &raw, limits, out, err);
 }
 
 int pkg_zip_open_mem(const void *data, size_t len, const pkg_limits *limits, pkg_zip **out,
@@ -215,5 +248,6 @@ int pkg_zip_open_mem(const void *data, size_t len, const pkg_limits *limits, pkg
   zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
   zip_error_fini(&ze);
   if (!src) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  return open_archive(src, limits, out, err);
+  raw_src raw = {.data = data, .fd = -1, .size = len};
+  return open_archive(src, &raw, limits, out, err);
 }

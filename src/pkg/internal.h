@@ -28,6 +28,15 @@ int pkg_split_kv(const char *line, size_t n, char *key, char *value);
 
 char *pkg_strdup(const char *s);
 
+/* Reads len bytes at offset off of the archive: 0, or a LISEC_E* set in err. */
+typedef int (*pkg_read_at)(void *ctx, uint64_t off, void *buf, size_t len, lisec_err *err);
+/* Reads the archive's last end record and its central directory byte by
+ * byte and checks they list exactly entries[0..n) (libzip's members, in
+ * libzip's order) with byte-identical names, no Info-ZIP Unicode Path
+ * field and no non-ASCII name without the UTF-8 flag (csar_cd.c). */
+int pkg_zip_cd_check(pkg_read_at rd, void *ctx, uint64_t size, const pkg_entry *entries, size_t n,
+                     lisec_err *err);
+
 /* Certificates and CRLs loaded per role, X509_STOREs built per check. */
 struct pkg_trust {
   STACK_OF(X509) *anchors[PKG_ROLE_COUNT];

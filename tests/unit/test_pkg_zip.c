@@ -32,6 +32,8 @@ typedef struct zmember {
   uint16_t flags;
   int64_t declared_usize; /* -1: the real size */
   int64_t declared_csize; /* -1: the real size */
+  const uint8_t *extra;   /* an extra field, in both headers */
+  size_t extra_len;
 } zmember;
 
 typedef struct zbuf {
@@ -96,8 +98,9 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
     zb_u32(&b, csize);
     zb_u32(&b, usize);
     zb_u16(&b, (uint32_t)strlen(lname));
-    zb_u16(&b, 0);
+    zb_u16(&b, (uint32_t)m[i].extra_len);
     zb_put(&b, lname, strlen(lname));
+    if (m[i].extra_len) zb_put(&b, m[i].extra, m[i].extra_len);
     zb_put(&b, data, clen);
     zb_u32(&cd, 0x02014b50);
     zb_u16(&cd, (3u << 8) | 20); /* made by UNIX */
@@ -110,13 +113,14 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
     zb_u32(&cd, csize);
     zb_u32(&cd, usize);
     zb_u16(&cd, (uint32_t)strlen(m[i].name));
-    zb_u16(&cd, 0);
+    zb_u16(&cd, (uint32_t)m[i].extra_len);
     zb_u16(&cd, 0);
     zb_u16(&cd, 0);
     zb_u16(&cd, 0);
     zb_u32(&cd, m[i].ext_attr ? m[i].ext_attr : (uint32_t)(S_IFREG | 0644) << 16);
     zb_u32(&cd, offset);
     zb_put(&cd, m[i].name, strlen(m[i].name));
+    if (m[i].extra_len) zb_put(&cd, m[i].extra, m[i].extra_len);
     free(comp);
   }
   uint32_t cd_off = (uint32_t)b.len;
@@ -135,7 +139,7 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
 }
 
 #define M(name_, text_) \
-  { name_, NULL, (const uint8_t *)(text_), sizeof(text_) - 1, 0, 0, 0, -1, -1 }
+  { name_, NULL, (const uint8_t *)(text_), sizeof(text_) - 1, 0, 0, 0, -1, -1, NULL, 0 }
 
 static int open_zip(const zmember *m, size_t n, const pkg_limits *lim, pkg_zip **z, uint8_t **buf,
                     lisec_err *err) {
@@ -206,15 +210,15 @@ static void test_bombs(void **state) {
   size_t big = 8u << 20;
   uint8_t *zeros = calloc(1, big);
   /* 8 MiB of zeros deflate to a few KiB: a ratio near 1000. */
-  zmember bomb[] = {{"Artifacts/Images/zero.img", NULL, zeros, big, 8, 0, 0, -1, -1}};
+  zmember bomb[] = {{"Artifacts/Images/zero.img", NULL, zeros, big, 8, 0, 0, -1, -1, NULL, 0}};
   ASSERT_OPEN_REFUSED(bomb, NULL, LISEC_ETOOBIG, "zip bomb");
   /* A header that claims 4 GB from a tiny stream is refused unread. */
-  zmember claim[] = {{"x.img", NULL, zeros, 1024, 8, 0, 0, 0xfffffff0, -1}};
+  zmember claim[] = {{"x.img", NULL, zeros, 1024, 8, 0, 0, 0xfffffff0, -1, NULL, 0}};
   ASSERT_OPEN_REFUSED(claim, NULL, LISEC_ETOOBIG, "zip bomb");
   pkg_limits lim;
   pkg_limits_default(&lim);
   lim.max_file_size = 1u << 20;
-  zmember sized[] = {{"x.img", NULL, zeros, 2u << 20, 0, 0, 0, -1, -1}};
+  zmember sized[] = {{"x.img", NULL, zeros, 2u << 20, 0, 0, 0, -1, -1, NULL, 0}};
   ASSERT_OPEN_REFUSED(sized, &lim, LISEC_ETOOBIG, "expands to");
   pkg_limits_default(&lim);
   lim.max_entries = 2;
@@ -222,7 +226,7 @@ static void test_bombs(void **state) {
   ASSERT_OPEN_REFUSED(three, &lim, LISEC_ETOOBIG, "members");
   /* A header declaring fewer bytes than the stream expands to: open
    * succeeds (ratio 1 KiB / small), the read stops at the declared size. */
-  zmember liar[] = {{"liar.bin", NULL, zeros, 1u << 20, 8, 0, 0, 1000, -1}};
+  zmember liar[] = {{"liar.bin", NULL, zeros, 1u << 20, 8, 0, 0, 1000, -1, NULL, 0}};
   pkg_zip *z = NULL;
   uint8_t *buf = NULL;
   lisec_err err = {0};
@@ -253,6 +257,132 @@ static void test_damaged(void **state) {
     int rc = pkg_zip_open_mem(buf, len - cut, &lim, &z, &err);
     if (rc == 0) fail_msg("truncated by %zu bytes and still opened", cut);
   }
+  free(buf);
+}
+
+/* ---- what other ZIP readers see ----------------------------------------- */
+
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void eocd_put(zbuf *b, uint32_t n, uint32_t cd_len, uint32_t cd_off, uint32_t comment_len) {
+  zb_u32(b, 0x06054b50);
+  zb_u16(b, 0);
+  zb_u16(b, 0);
+  zb_u16(b, n);
+  zb_u16(b, n);
+  zb_u32(b, cd_len);
+  zb_u32(b, cd_off);
+  zb_u16(b, comment_len);
+}
+
+/* Two archives in one file, as a signature-bypass would build it: A's end
+ * record has B's central directory and end record as its comment. libzip
+ * takes the end record whose members span most (A, the signed package);
+ * Python's zipfile, Info-ZIP unzip and every reader that looks from the
+ * end take the last one (B, anything at all). */
+static uint8_t *zip_polyglot(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                             size_t *out_len) {
+  uint32_t a_n = a[alen - 12] | (uint32_t)a[alen - 11] << 8, a_cdl = rd32(a + alen - 10),
+           a_cdo = rd32(a + alen - 6);
+  uint32_t b_n = b[blen - 12] | (uint32_t)b[blen - 11] << 8, b_cdl = rd32(b + blen - 10),
+           b_cdo = rd32(b + blen - 6);
+  zbuf o = {0};
+  zb_put(&o, b, b_cdo);
+  zb_put(&o, a, a_cdo);
+  size_t cd_at = o.len;
+  zb_put(&o, a + a_cdo, a_cdl);
+  /* A's members now start after B's: shift each central header's offset. */
+  for (size_t p = cd_at; p < cd_at + a_cdl;) {
+    uint8_t *h = o.p + p;
+    uint32_t off = rd32(h + 42) + b_cdo;
+    for (int i = 0; i < 4; i++) h[42 + i] = (uint8_t)(off >> (8 * i));
+    p += 46 + (h[28] | h[29] << 8) + (h[30] | h[31] << 8) + (h[32] | h[33] << 8);
+  }
+  eocd_put(&o, a_n, a_cdl, (uint32_t)cd_at, b_cdl + 22);
+  uint32_t b_cd_at = (uint32_t)o.len;
+  zb_put(&o, b + b_cdo, b_cdl);
+  eocd_put(&o, b_n, b_cdl, b_cd_at, 0);
+  *out_len = o.len;
+  return o.p;
+}
+
+/* Info-ZIP Unicode Path extra field: libzip shows this name instead of the
+ * header's when the CRC-32 of the header's name matches; Python's zipfile
+ * and most other readers ignore it. */
+static size_t upath_extra(uint8_t *out, const char *header_name, const char *shown) {
+  size_t n = strlen(shown);
+  uint32_t crc = (uint32_t)crc32(0, (const Bytef *)header_name, (uInt)strlen(header_name));
+  uint8_t h[9] = {0x75, 0x70, (uint8_t)(n + 5), (uint8_t)((n + 5) >> 8), 1,
+                  (uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
+  memcpy(out, h, 9);
+  memcpy(out + 9, shown, n);
+  return 9 + n;
+}
+
+static void test_readers_agree(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  pkg_limits lim;
+  pkg_limits_default(&lim);
+  pkg_zip *z = NULL;
+  /* A: the signed package (a larger image); B: what the attacker wants
+   * deployed. libzip without the check shows A's members. */
+  static uint8_t img[64 * 1024];
+  for (size_t i = 0; i < sizeof img; i++) img[i] = (uint8_t)(i * 7);
+  zmember am[] = {M("Definitions/vnfd.yaml", "signed: true\n"),
+                  {"Artifacts/Images/vm.img", NULL, img, sizeof img, 0, 0, 0, -1, -1, NULL, 0}};
+  zmember bm[] = {M("Definitions/vnfd.yaml", "evil: true\n")};
+  size_t alen, blen, plen;
+  uint8_t *a = zip_build(am, 2, &alen), *b = zip_build(bm, 1, &blen);
+  uint8_t *poly = zip_polyglot(a, alen, b, blen, &plen);
+  int rc = pkg_zip_open_mem(poly, plen, &lim, &z, &err);
+  if (rc != LISEC_EINVAL || !strstr(err.msg, "end record"))
+    fail_msg("two archives in one file: got %d '%s'", rc, err.msg);
+  assert_null(z);
+  free(poly);
+  /* An ordinary comment is no second archive. */
+  zbuf c = {0};
+  zb_put(&c, a, alen);
+  static const char note[] = "built by Acme";
+  c.p[c.len - 2] = (uint8_t)(sizeof note - 1);
+  zb_put(&c, note, sizeof note - 1);
+  rc = pkg_zip_open_mem(c.p, c.len, &lim, &z, &err);
+  if (rc) fail_msg("a commented archive: %s", err.msg);
+  assert_int_equal(pkg_zip_source(z)->n_entries, 2);
+  pkg_zip_close(z);
+  z = NULL;
+  free(c.p);
+  free(a);
+  free(b);
+
+  /* Two members' header names swapped, the Unicode Path fields keeping
+   * the names libzip shows: each digest checks out under libzip's names
+   * while Python reads one member's bytes under the other's name. */
+  uint8_t x1[64], x2[64];
+  zmember swap[] = {M("Definitions/vnfd.yaml", "notes\n"), M("Files/notes.txt", "vnfd\n")};
+  swap[0].extra = x1;
+  swap[0].extra_len = upath_extra(x1, "Definitions/vnfd.yaml", "Files/notes.txt");
+  swap[1].extra = x2;
+  swap[1].extra_len = upath_extra(x2, "Files/notes.txt", "Definitions/vnfd.yaml");
+  ASSERT_OPEN_REFUSED(swap, NULL, LISEC_EINVAL, "Unicode Path");
+  /* The header name is what most readers extract to: it must pass the
+   * name rules, not only the name libzip shows. */
+  zmember climb[] = {M("../../etc/cron.d/evil", "x")};
+  climb[0].extra = x1;
+  climb[0].extra_len = upath_extra(x1, "../../etc/cron.d/evil", "Files/harmless");
+  ASSERT_OPEN_REFUSED(climb, NULL, LISEC_EINVAL, "Unicode Path");
+  /* A name in UTF-8 without the UTF-8 flag: libzip guesses UTF-8, Python
+   * (and APPNOTE) read CP437, so the two see different names. */
+  zmember cp437[] = {M("Files/caf\xc3\xa9.txt", "x")};
+  ASSERT_OPEN_REFUSED(cp437, NULL, LISEC_EINVAL, "UTF-8");
+  zmember utf8[] = {M("Files/caf\xc3\xa9.txt", "x")};
+  utf8[0].flags = 0x800;
+  uint8_t *buf = NULL;
+  rc = open_zip(utf8, 1, NULL, &z, &buf, &err);
+  if (rc) fail_msg("a UTF-8 flagged name: %s", err.msg);
+  pkg_zip_close(z);
   free(buf);
 }
 
@@ -295,12 +425,12 @@ static void test_verified_archive(void **state) {
   memcpy(manifest + n, sig, sl + 1);
   char *csig = tp_cms_sign(&op, manifest, (size_t)n + sl, &cl);
   zmember m[] = {
-      {files[0].name, NULL, files[0].data, files[0].len, 8, 0, 0, -1, -1},
-      {files[1].name, NULL, files[1].data, files[1].len, 8, 0, 0, -1, -1},
-      {files[2].name, NULL, files[2].data, files[2].len, 0, 0, 0, -1, -1},
-      {"vnfd.mf", NULL, (const uint8_t *)manifest, (size_t)n + sl, 8, 0, 0, -1, -1},
-      {"Countersignatures/operator.cms", NULL, (const uint8_t *)csig, cl, 0, 0, 0, -1, -1},
-      {"Definitions/", NULL, (const uint8_t *)"", 0, 0, (uint32_t)(S_IFDIR | 0755) << 16, 0, -1, -1},
+      {files[0].name, NULL, files[0].data, files[0].len, 8, 0, 0, -1, -1, NULL, 0},
+      {files[1].name, NULL, files[1].data, files[1].len, 8, 0, 0, -1, -1, NULL, 0},
+      {files[2].name, NULL, files[2].data, files[2].len, 0, 0, 0, -1, -1, NULL, 0},
+      {"vnfd.mf", NULL, (const uint8_t *)manifest, (size_t)n + sl, 8, 0, 0, -1, -1, NULL, 0},
+      {"Countersignatures/operator.cms", NULL, (const uint8_t *)csig, cl, 0, 0, 0, -1, -1, NULL, 0},
+      {"Definitions/", NULL, (const uint8_t *)"", 0, 0, (uint32_t)(S_IFDIR | 0755) << 16, 0, -1, -1, NULL, 0},
   };
   pkg_trust *t = NULL;
   lisec_err err = {0};
@@ -353,7 +483,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),   cmocka_unit_test(test_types),
       cmocka_unit_test(test_bombs),   cmocka_unit_test(test_damaged),
-      cmocka_unit_test(test_verified_archive),
+      cmocka_unit_test(test_verified_archive), cmocka_unit_test(test_readers_agree),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
