@@ -10,7 +10,9 @@
 # certificate, ../ and absolute members, a symlink, duplicate names (made
 # with python3's zipfile), a highly compressible bomb and a member whose
 # deflate stream really expands to 10 GB (zip64, written here byte by
-# byte). Then LI pairing and disable commands, checked with `openssl dgst`.
+# byte), two archives in one file and a Unicode Path name (each read
+# differently by libzip and by Python's zipfile / unzip). Then LI pairing
+# and disable commands, checked with `openssl dgst`.
 set -euo pipefail
 build=${1:?usage: pkg_cli.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: pkg_cli.sh BUILD_DIR SRC_DIR}
@@ -244,6 +246,57 @@ expect_refused "zip bomb" verify bomb.csar
 [ "$(stat -c %s huge.csar)" -lt 20000000 ] || fail "huge.csar should be small on disk"
 expect_refused "expands to 10737418240 bytes" verify huge.csar
 expect_refused "path traversal" lisec pkg inspect dotdot.csar
+
+# ---- what other ZIP readers extract ------------------------------------------
+# The signed a.csar rebuilt so that libzip still shows its members while
+# Python's zipfile and Info-ZIP unzip extract something else: (1) an
+# unsigned archive whose central directory and end record are the comment
+# of a.csar's end record (libzip takes the end record whose members span
+# most, the others the last one); (2) two signed members whose header names
+# are swapped, Info-ZIP Unicode Path fields (0x7075) keeping the names
+# libzip shows. Each must be refused.
+python3 - "$work" <<'PY'
+import io, struct, sys, zipfile, zlib
+w = sys.argv[1]
+good = open(w + "/a.csar", "rb").read()
+def parts(d):
+    e = d.rfind(b"PK\x05\x06")
+    n, size, off = struct.unpack("<HII", d[e + 10:e + 20])
+    return d[:off], d[off:off + size], n
+ev = io.BytesIO()
+with zipfile.ZipFile(ev, "w") as z:
+    z.writestr("Scripts/install.sh", "#!/bin/sh\necho unsigned\n")
+la, cda, na = parts(good)
+lb, cdb, nb = parts(ev.getvalue())
+cda = bytearray(cda)
+p = 0
+while p < len(cda):
+    nl, xl, cl = struct.unpack("<HHH", cda[p + 28:p + 34])
+    cda[p + 42:p + 46] = struct.pack("<I", struct.unpack("<I", cda[p + 42:p + 46])[0] + len(lb))
+    p += 46 + nl + xl + cl
+head = lb + la
+tail = cdb + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, nb, nb, len(cdb),
+                                         len(head) + len(cda) + 22, 0)
+with open(w + "/twoarchives.csar", "wb") as f:
+    f.write(head + cda + b"PK\x05\x06" +
+            struct.pack("<HHHHIIH", 0, 0, na, na, len(cda), len(head), len(tail)) + tail)
+assert zipfile.ZipFile(w + "/twoarchives.csar").read("Scripts/install.sh") == b"#!/bin/sh\necho unsigned\n"
+x, y = "Scripts/install.sh", "Definitions/probe.yaml"
+src = zipfile.ZipFile(w + "/a.csar")
+with zipfile.ZipFile(w + "/unicodepath.csar", "w") as out:
+    for i in src.infolist():
+        raw = {x: y, y: x}.get(i.filename, i.filename)
+        zi = zipfile.ZipInfo(raw, i.date_time)
+        if raw != i.filename:
+            body = b"\x01" + struct.pack("<I", zlib.crc32(raw.encode())) + i.filename.encode()
+            zi.extra = struct.pack("<HH", 0x7075, len(body)) + body
+        out.writestr(zi, src.read(i.filename))
+assert zipfile.ZipFile(w + "/unicodepath.csar").read(x) == src.read(y)
+PY
+[ "$(unzip -p twoarchives.csar Scripts/install.sh)" = "$(printf '#!/bin/sh\necho unsigned')" ] ||
+  fail "unzip should extract the unsigned archive of twoarchives.csar"
+expect_refused "the last end record lists another number of members" verify twoarchives.csar
+expect_refused "Unicode Path field (0x7075)" verify unicodepath.csar
 
 # ---- lisec pkg sign and countersign, read by openssl ---------------------------
 mksrc b
