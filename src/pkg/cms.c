@@ -395,6 +395,20 @@ int pkg_cms_verify_detached(const pkg_trust *trust, const pkg_role *roles, size_
                        file, e ? ERR_reason_error_string(e) : "bad signature");
     goto out;
   }
+  /* The digest under the signature is as strong as the manifest's own
+   * (SHA-2): with SHA-1, a chosen-prefix collision would carry an
+   * operator's countersignature over to another manifest. */
+  X509_ALGOR *dig = NULL;
+  CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0), NULL, NULL, &dig,
+                           NULL);
+  int nid = dig ? OBJ_obj2nid(dig->algorithm) : NID_undef;
+  if (nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) {
+    rc = lisec_err_set(err, LISEC_EDENIED,
+                       "TR103308-4.1: signature '%.128s' uses the digest %s; SHA-256, SHA-384 or "
+                       "SHA-512 is required",
+                       file, nid != NID_undef ? OBJ_nid2sn(nid) : "?");
+    goto out;
+  }
   signers = CMS_get0_signers(cms);
   X509 *cert = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : NULL;
   if (!cert) {

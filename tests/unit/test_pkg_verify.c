@@ -430,6 +430,67 @@ static void test_countersignature_abuse(void **state) {
   pkg_trust_free(t);
 }
 
+/* A detached PEM CMS over data by id with the digest md (CMS_sign takes
+ * SHA-256; an older tool or a careless option takes SHA-1). */
+static char *cms_sign_md(const tp_id *id, const EVP_MD *md, const void *data, size_t len,
+                         size_t *out_len) {
+  BIO *in = BIO_new_mem_buf(data, (int)len);
+  CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_BINARY | CMS_DETACHED | CMS_PARTIAL);
+  assert_non_null(CMS_add1_signer(cms, id->cert, id->key, md, CMS_BINARY));
+  assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY | CMS_DETACHED), 1);
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_CMS(b, cms);
+  char *p = NULL;
+  long n = BIO_get_mem_data(b, &p);
+  char *out = malloc((size_t)n + 1);
+  memcpy(out, p, (size_t)n);
+  out[n] = '\0';
+  BIO_free(b);
+  BIO_free(in);
+  CMS_ContentInfo_free(cms);
+  *out_len = (size_t)n;
+  return out;
+}
+
+/* The manifest's Algorithm and per-artifact signatures must be SHA-2; so
+ * must the digest under the vendor's signature and the countersignatures,
+ * else a SHA-1 collision moves a countersignature to another manifest. */
+static void test_weak_digest(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  size_t ml = 0, sl = 0;
+  const uint8_t *m = mp_get(&p, "vnfd.mf", &ml);
+  char *sig = cms_sign_md(&F.op, EVP_sha1(), m, ml, &sl);
+  mp_put(&p, "Countersignatures/operator.cms", sig, sl);
+  free(sig);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "SHA-256, SHA-384 or SHA-512");
+  /* The vendor's signature of the manifest body with SHA-1. */
+  char *body = strndup((const char *)m, strstr((const char *)m, "-----BEGIN CMS-----") - (const char *)m);
+  sig = cms_sign_md(&F.vendor, EVP_sha1(), body, strlen(body), &sl);
+  char *full = malloc(strlen(body) + sl);
+  memcpy(full, body, strlen(body));
+  memcpy(full + strlen(body), sig, sl);
+  mp_put(&p, "vnfd.mf", full, strlen(body) + sl);
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "SHA-256, SHA-384 or SHA-512");
+  free(full);
+  free(sig);
+  free(body);
+  /* SHA-384 is fine. */
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  m = mp_get(&p, "vnfd.mf", &ml);
+  sig = cms_sign_md(&F.op, EVP_sha384(), m, ml, &sl);
+  mp_put(&p, "Countersignatures/operator.cms", sig, sl);
+  free(sig);
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  if (verify(&p, NULL, NULL, &r, &err)) fail_msg("SHA-384 countersignature: %s", err.msg);
+  pkg_result_free(r);
+  mp_free(&p);
+}
+
 static void test_certificates(void **state) {
   (void)state;
   mpkg p;
@@ -718,6 +779,7 @@ int main(void) {
       cmocka_unit_test(test_unsigned_and_tampered_manifest),
       cmocka_unit_test(test_dual_signing),
       cmocka_unit_test(test_countersignature_abuse),
+      cmocka_unit_test(test_weak_digest),
       cmocka_unit_test(test_certificates),
       cmocka_unit_test(test_revocation),
       cmocka_unit_test(test_vendor_crl),
