@@ -647,24 +647,33 @@ static int pkg_countersign(int argc, char **argv, trust_opts *t) {
   pkg_policy_default(&pol);
   pol.require_operator = false; /* what is being added may be that countersignature, */
   pol.require_li_admin = false; /* or the LI administration's on an LI VNF */
-  pkg_result *r = NULL;
-  int rc = verify_csar(in, t->trust, &pol, &r, &err);
-  if (rc) {
-    lisec_err_wrap(&err, "%s does not verify, so it is not countersigned", in);
-    return refuse("countersign", &err);
-  }
   char member[64];
   snprintf(member, sizeof member, "%s%s.cms", PKG_COUNTERSIG_DIR, label);
   EVP_PKEY *key = NULL;
   X509 *cert = NULL;
   STACK_OF(X509) *chain = NULL;
   pkg_zip *z = NULL;
+  pkg_result *r = NULL;
   uint8_t *mf = NULL;
   size_t mf_len = 0, sig_len = 0;
   char *sig = NULL;
   zip_t *za = NULL;
+  /* IN is read once, into OUT, and what is verified, signed and extended
+   * is that copy, which only this process writes: IN may be in a place
+   * others can write to (a vendor's drop directory), and a package
+   * replaced or rewritten after its verification must not be what the
+   * countersignature vouches for. */
+  int rc = copy_file(in, out, &err);
+  if (rc) return cli_fail("pkg countersign: %s", err.msg);
+  rc = open_csar(out, &pol.limits, &z, &err);
+  if (!rc) rc = pkg_verify(pkg_zip_source(z), t->trust, &pol, &r, &err);
+  if (rc) {
+    pkg_zip_close(z);
+    unlink(out);
+    lisec_err_wrap(&err, "%s does not verify, so it is not countersigned", in);
+    return refuse("countersign", &err);
+  }
   rc = load_signer(&key, &cert, &chain, chain_path, &err);
-  if (!rc) rc = open_csar(in, &pol.limits, &z, &err);
   if (rc) goto done;
   if (pkg_source_find(pkg_zip_source(z), member) >= 0) {
     rc = lisec_err_set(&err, LISEC_ECONFLICT, "%s has %s already", in, member);
@@ -675,7 +684,8 @@ static int pkg_countersign(int argc, char **argv, trust_opts *t) {
     goto done;
   /* The whole manifest file, vendor signature included. */
   if ((rc = pkg_cms_sign(key, cert, chain, mf, mf_len, &sig, &sig_len, &err))) goto done;
-  if ((rc = copy_file(in, out, &err))) goto done;
+  pkg_zip_close(z);
+  z = NULL;
   int zerr = 0;
   za = zip_open(out, 0, &zerr);
   zip_source_t *src = za ? zip_source_buffer(za, sig, sig_len, 0) : NULL;
@@ -685,9 +695,9 @@ static int pkg_countersign(int argc, char **argv, trust_opts *t) {
     if (zip_close(za) != 0) rc = lisec_err_set(&err, LISEC_EIO, "writing %s: %s", out, zip_strerror(za));
     else za = NULL;
   }
-  if (rc) unlink(out);
 done:
   if (za) zip_discard(za);
+  if (rc) unlink(out);
   pkg_zip_close(z);
   pkg_result_free(r);
   free(mf);
