@@ -460,63 +460,43 @@ static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
 
 /* ---- quarantine --------------------------------------------------------- */
 
-/* The LI authorisations a host touches: those whose LI VM or monitored VM
- * runs on one of its hypervisors. The controller reads the model as
- * itself (actor "lisecd:attest"); reading the LI authorisations is
- * recorded, sealed, like any other read of them. NULL when the model
- * cannot say (then the caller assumes the worst). */
-static json_t *affected_lis(lisec_ctl *ctl, const char *host) {
-  static const ctl_actor as_operator = {"lisecd:attest", "operator", CTL_ROLE_OPERATOR},
-                         as_li_admin = {"lisecd:attest", "li-admin", CTL_ROLE_LI_ADMIN};
-  json_t *hyps = NULL, *vms = NULL, *lis = NULL, *on = json_object(), *out = json_array();
+void ctl_attest_li_finding(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                           const char *what, const json_t *lis) {
+  char list[640] = "", reason[1024];
+  size_t n = lis ? json_array_size(lis) : 0, used = 0, i;
+  for (i = 0; i < n; i++) {
+    const char *id = json_string_value(json_array_get(lis, i));
+    int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", id ? id : "?");
+    if (w < 0 || (size_t)w >= sizeof list - used - 24) break;
+    used += (size_t)w;
+  }
+  if (i < n) snprintf(list + used, sizeof list - used, " and %zu more", n - i);
+  if (!lis)
+    snprintf(reason, sizeof reason, "%.360s; which LI authorisations it touches is unknown", what);
+  else if (n)
+    snprintf(reason, sizeof reason, "%.360s; it touches the LI authorisations %s, evaluated again", what,
+             list);
+  else snprintf(reason, sizeof reason, "%.360s; it touches no LI authorisation", what);
   lisec_err e = {0};
-  size_t i;
-  json_t *x;
-  if (!on || !out || ctl_model_list(ctl, &as_operator, "hypervisor", &hyps, &e) ||
-      ctl_model_list(ctl, &as_operator, "vm", &vms, &e) ||
-      ctl_model_list(ctl, &as_li_admin, "li", &lis, &e)) {
-    if (e.msg[0]) LOG_WARN("attest: which LIs host %.16s.. touches is unknown: %s", host, e.msg);
-    json_decref(out);
-    out = NULL;
-    goto done;
-  }
-  json_t *here = json_object();
-  json_array_foreach(json_object_get(hyps, "hypervisors"), i, x) {
-    const char *h = json_string_value(json_object_get(x, "host")),
-               *id = json_string_value(json_object_get(x, "id"));
-    if (h && id && strcmp(h, host) == 0) json_object_set_new(here, id, json_true());
-  }
-  json_array_foreach(json_object_get(vms, "vms"), i, x) {
-    const char *hv = json_string_value(json_object_get(x, "hypervisor")),
-               *id = json_string_value(json_object_get(x, "id"));
-    if (hv && id && json_object_get(here, hv)) json_object_set_new(on, id, json_true());
-  }
-  json_decref(here);
-  json_array_foreach(json_object_get(lis, "lis"), i, x) {
-    const char *vm = json_string_value(json_object_get(x, "host")),
-               *mon = json_string_value(json_object_get(x, "monitored"));
-    if ((vm && json_object_get(on, vm)) || (mon && json_object_get(on, mon)))
-      json_array_append(out, json_object_get(x, "id"));
-  }
-done:
-  json_decref(hyps), json_decref(vms), json_decref(lis), json_decref(on);
-  return out;
+  if (ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.finding", true, reason, 0, NULL, &e, "host %s",
+                host) != 0)
+    LOG_ERROR("attest: cannot record the LI finding for host %.16s..: %s", host, e.msg);
 }
 
 /* Runs the configured command (argv, no shell) with the host id, the
- * reason and the affected LI ids appended, and waits at most
- * quarantine_timeout_s; a command that does not finish is killed. Returns
- * its exit status, or -1. */
+ * reason and the ids of the host's VMs of class li appended, and waits at
+ * most quarantine_timeout_s; a command that does not finish is killed.
+ * Returns its exit status, or -1. */
 static int run_quarantine(struct ctl_attest_state *st, const char *host, const char *why,
-                          const json_t *lis, char *out, size_t out_len) {
-  size_t n = 0, nl = lis ? json_array_size(lis) : 0;
+                          const json_t *li_vms, char *out, size_t out_len) {
+  size_t n = 0, nv = li_vms ? json_array_size(li_vms) : 0;
   while (st->quarantine_argv[n]) n++;
-  char **argv = calloc(n + nl + 3, sizeof *argv);
+  char **argv = calloc(n + nv + 3, sizeof *argv);
   if (!argv) return snprintf(out, out_len, "out of memory"), -1;
   memcpy(argv, st->quarantine_argv, n * sizeof *argv);
   argv[n] = (char *)host;
   argv[n + 1] = (char *)why;
-  for (size_t i = 0; i < nl; i++) argv[n + 2 + i] = (char *)json_string_value(json_array_get(lis, i));
+  for (size_t i = 0; i < nv; i++) argv[n + 2 + i] = (char *)json_string_value(json_array_get(li_vms, i));
   pid_t pid;
   int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
   free(argv);
@@ -553,44 +533,40 @@ static int run_quarantine(struct ctl_attest_state *st, const char *host, const c
 }
 
 /* A host that was trusted is not any more. The model re-evaluates every LI
- * that touches it on its own when its trust changes; here each affected LI
- * authorisation gets a finding (sealed to the LI administration) and the
- * configured action runs (MANO evacuates or suspends the LI VMs). When the
- * model cannot say which LIs are affected, the action runs anyway (fail
- * closed); a host that runs no LI VM gets a finding and no action. */
+ * that touches it on its own when its trust changes. Here, for every such
+ * host alike: one finding sealed to the LI administration names the LI
+ * authorisations it touches (ctl_attest_li_finding), one in the clear says
+ * what was done, and the configured action runs with the host's VMs of
+ * class li (MANO evacuates or suspends them), whether it runs any or not.
+ * That the records, the action and its time are the same for every host
+ * keeps a host running a VM an LI names, but not declared "li", from
+ * showing in the log or to the action (§4.1). */
 static void quarantine(lisec_ctl *ctl, const char *host, const char *why) {
   struct ctl_attest_state *st = st_of(ctl);
   lisec_err e = {0};
-  char reason[900], subject[MODEL_ID_MAX + 8];
-  json_t *lis = affected_lis(ctl, host);
-  size_t i, n = lis ? json_array_size(lis) : 0;
-  json_t *x;
-  json_array_foreach(lis, i, x) {
-    snprintf(subject, sizeof subject, "li %s", json_string_value(x));
-    snprintf(reason, sizeof reason,
-             "TR103308-6.2-R8: finding: host %.16s.. of this LI lost its trust (%.600s); its LI "
-             "VMs must be evacuated or suspended",
-             host, why);
-    if (ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", true, reason, 0, NULL, &e,
-                  "%s", subject) != 0)
-      LOG_ERROR("attest: cannot record the finding for %s: %s", subject, e.msg);
-  }
+  char reason[900];
+  json_t *li_vms = NULL, *lis = NULL;
+  bool known = ctl_model_host_li_touch(ctl, host, &li_vms, &lis, &e) == 0;
+  if (!known) LOG_WARN("attest: which VMs host %.16s.. runs is unknown: %s", host, e.msg);
+  snprintf(reason, sizeof reason,
+           "TR103308-6.2-R8: finding: host %.16s.. lost its trust (%.300s); its LI VMs must be "
+           "evacuated or suspended",
+           host, why);
+  ctl_attest_li_finding(ctl, &timer_actor, host, reason, lis);
   snprintf(reason, sizeof reason, "TR103308-5.1: finding: host lost its trust (%.600s); %s", why,
-           !lis ? "which LIs it touches is unknown: quarantine action taken"
-           : n  ? "it touches LI authorisations: quarantine action taken"
-                : "it touches no LI authorisation");
+           !st->quarantine_argv[0] ? "no quarantine command is configured"
+           : known ? "quarantine command run with its VMs of class li"
+                   : "which VMs it runs is unknown: quarantine command run with none");
   (void)ctl_audit(ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.finding", false, reason, 0, NULL,
                   &e, "host %s", host);
-  if (!st->quarantine_argv[0] || (lis && n == 0)) {
-    json_decref(lis);
-    return;
+  if (st->quarantine_argv[0]) {
+    char res[512];
+    int status = run_quarantine(st, host, why, li_vms, res, sizeof res);
+    (void)ctl_audit(ctl, &timer_actor, status == 0 ? CTL_OUTCOME_OK : CTL_OUTCOME_FAILED,
+                    "attest.quarantine", false, res, status, NULL, &e, "host %s", host);
+    if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);
   }
-  char res[512];
-  int status = run_quarantine(st, host, why, lis, res, sizeof res);
-  json_decref(lis);
-  (void)ctl_audit(ctl, &timer_actor, status == 0 ? CTL_OUTCOME_OK : CTL_OUTCOME_FAILED,
-                  "attest.quarantine", false, res, status, NULL, &e, "host %s", host);
-  if (status != 0) LOG_WARN("attest: quarantine of host %.16s..: %s", host, res);
+  json_decref(li_vms), json_decref(lis);
 }
 
 /* ---- opening and closing ------------------------------------------------ */

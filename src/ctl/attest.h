@@ -121,6 +121,14 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
  * spent, no location offer) and wakes the requests parked for its quote.
  * The stored document and the model are the caller's. */
 void ctl_attest_host_forget(lisec_ctl *ctl, const char *host);
+/* The one record, sealed to the LI administration, of what a host that
+ * left or lost its trust touched: what (the finding, naming its
+ * requirement) and the LI authorisations naming a VM the host ran (lis,
+ * from ctl_model_host_li_touch; NULL when the model could not say). Made
+ * for every such host, whether it touched any LI or none, so the log's
+ * shape tells no other reader which hosts run a VM an LI names (§4.1). */
+void ctl_attest_li_finding(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                           const char *what, const json_t *lis);
 /* The revoked host certificates this controller keeps (ctl/attest_revoked.h),
  * or NULL before attestation is open (the store is then asked each time). */
 struct ctl_revoked_set *ctl_attest_revoked(lisec_ctl *ctl);

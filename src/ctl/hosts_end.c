@@ -199,18 +199,26 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
                   "NFV-SEC025-lifecycle: host %.16s.. was de-enrolled already, at %s", host, at);
     return refuse(ctl, actor, host, CTL_OUTCOME_REFUSED, LISEC_ECONFLICT, err);
   }
-  /* The safe rule: no host leaves while it runs (by intent, or as it
-   * proved) a VM involved in LI; the LI side retires or moves it first.
-   * The refusal names no LI, VM or target: the operator reads it. */
-  if (ctl_model_host_li_involved(ctl->shared, host)) {
-    json_decref(doc);
+  /* No host leaves while it runs (by intent, or as it proved) a VM declared
+   * "li": the LI side retires or moves it first, and the refusal names no
+   * VM. A VM an LI names that is not declared "li" does not keep the host:
+   * refusing for it would tell the operator which hosts run such a VM
+   * (§4.1), and the operator can take a host away without asking. Its LIs
+   * are evaluated again with the host untrusted, and the LI administration
+   * reads which they are in the sealed finding every de-enrolment gets. */
+  json_t *li_vms = NULL, *lis = NULL;
+  lisec_err te = {0};
+  if (ctl_model_host_li_touch(ctl, host, &li_vms, &lis, &te) || json_array_size(li_vms)) {
+    json_decref(doc), json_decref(li_vms), json_decref(lis);
+    if (te.msg[0]) LOG_WARN("attest: which VMs host %.16s.. runs is unknown: %s", host, te.msg);
     lisec_err_set(err, LISEC_ECONFLICT,
                   "NFV-SEC025-lifecycle, TR103308-4.1: host %.16s.. still runs VMs that only the "
-                  "LI administration may move or retire; it cannot be de-enrolled until they are "
+                  "LI administration may move or retire%s; it cannot be de-enrolled until they are "
                   "gone from it",
-                  host);
+                  host, te.msg[0] ? " (the trust model cannot say which)" : "");
     return refuse(ctl, actor, host, CTL_OUTCOME_REFUSED, LISEC_ECONFLICT, err);
   }
+  json_decref(li_vms);
   char ak_hex[2 * CRYPTO_SHA256_LEN + 1], reason[600];
   ak_sha256(doc, ak_hex);
   size_t ncerts = json_array_size(json_object_get(doc, "certs"));
@@ -236,6 +244,8 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
   /* This lisecd forgets the binding; the model takes the trust and location
    * away and what the host proved about its VMs. */
   ctl_attest_host_forget(ctl, host);
+  snprintf(reason, sizeof reason, "NFV-SEC025-lifecycle: finding: host %.16s.. was de-enrolled", host);
+  ctl_attest_li_finding(ctl, actor, host, reason, lis);
   lisec_err me = {0};
   rc = ctl_model_host_attested(ctl, host, MODEL_TRUST_UNTRUSTED, "untrusted:deenrolled", NULL, &me);
   if (rc && rc != LISEC_ENOTFOUND)
@@ -247,7 +257,7 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
                    "revoked_certificates", revoked, "revoked_ak_sha256", ak_hex);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 done:
-  json_decref(revoked);
+  json_decref(revoked), json_decref(lis);
   json_decref(doc);
   return rc;
 }

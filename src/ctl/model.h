@@ -55,11 +55,14 @@ int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX 
  * (ctl/li.c). */
 bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX + 1]);
 
-/* Host de-enrolment (ctl/hosts_end.c): whether a VM the host runs, by
- * intent or as its host proved, is involved in LI (true when the model
- * cannot say); and dropping what the host proved, so its VMs' placement is
- * unproven (declared only) until a host proves it again. */
-bool ctl_model_host_li_involved(ctl_shared *sh, const char *host);
+/* A host that leaves (ctl/hosts_end.c) or loses its trust (ctl/attest.c):
+ * the VMs of class li it runs, by intent or as it proved, and the LI
+ * authorisations naming any VM it runs (model_host_li_vms, model_host_lis;
+ * either out may be NULL). LISEC_EUNAVAIL when there is no model; the
+ * caller then assumes the worst. And dropping what the host proved, so its
+ * VMs' placement is unproven (declared only) until a host proves it again. */
+int ctl_model_host_li_touch(lisec_ctl *ctl, const char *host, json_t **li_vms, json_t **lis,
+                            lisec_err *err);
 int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err);
 
 /* Whether the model holds the LI authorisation li (a target belongs to

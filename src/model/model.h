@@ -473,11 +473,13 @@ bool model_vm_observed(const model *m, const char *vm, model_vm_observation *out
 /* The host's last observation, for reloading it: at, evidence and the time
  * of its first inventory (kept so that unreported VMs are judged from it). */
 bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t *first_at);
-/* Whether an LI is involved (an LI VM, paired, or named by an LI
- * authorisation as any of its VMs), for the VM, or for any VM a host runs
- * by intent or by observation: what is recorded about them is sealed. */
-bool model_vm_li_involved(const model *m, const char *vm);
-bool model_host_li_involved(const model *m, const char *host);
+/* What a host that leaves or loses its trust touches, counting the VMs it
+ * runs by intent or by observation: the ids of the VMs of class li (which
+ * every role that reads the model may know), and of the LI authorisations
+ * naming any of its VMs (li-admin's to know). Each a new array of ids,
+ * NULL when out of memory. */
+json_t *model_host_li_vms(const model *m, const char *host);
+json_t *model_host_lis(const model *m, const char *host);
 /* Whether a VM of class li (declared, which every role that reads the
  * model may know) runs on hypervisor hyp, or on host by intent: records
  * sealed for that alone say nothing a reader of the log cannot know. */

@@ -281,7 +281,11 @@ static uint8_t judge_vm(const model *m, uint32_t v, const ovm *x, int64_t window
   return kinds;
 }
 
-/* Whether a host carries an LI VM, by intent or by observation. */
+/* Whether a host carries a VM declared "li", by intent or by observation.
+ * Not for a VM an LI names that is not declared "li": a finding only such
+ * a host got would tell every reader of the compliance report that an LI
+ * names a VM on it (§4.1); an LI VM not declared "li" fails its LI's rule
+ * already (rules.c). */
 static bool host_carries_li(const model *m, const ohost *oh) {
   uint32_t h, v;
   if (strmap_get(&m->hosts.ids, oh->id, &h) && m->hosts.a[h].alive) {
@@ -290,13 +294,13 @@ static bool host_carries_li(const model *m, const ohost *oh) {
       const mhyp *y = &m->hyps.a[x->hyps.v[i]];
       for (uint32_t k = 0; k < y->vms.n; k++) {
         const mvm *z = &m->vms.a[y->vms.v[k]];
-        if (z->cls == MODEL_CLASS_LI || z->n_hosted) return true;
+        if (z->cls == MODEL_CLASS_LI) return true;
       }
     }
   }
   for (uint32_t k = 0; k < oh->n; k++)
     if (oh->d[k].vm && strmap_get(&m->vms.ids, oh->d[k].vm, &v) &&
-        (m->vms.a[v].cls == MODEL_CLASS_LI || m->vms.a[v].n_hosted))
+        m->vms.a[v].cls == MODEL_CLASS_LI)
       return true;
   return false;
 }
@@ -563,16 +567,6 @@ void model_host_observed_since(model *m, const char *host, int64_t first_at) {
     m->obs->h[hi].first_at = first_at;
 }
 
-static bool vm_li_involved(const mvm *x) {
-  return x->cls == MODEL_CLASS_LI || x->paired || x->lis.n || x->n_hosted;
-}
-
-bool model_vm_li_involved(const model *m, const char *vm) {
-  uint32_t v;
-  return vm && strmap_get(&m->vms.ids, vm, &v) && m->vms.a[v].alive &&
-         vm_li_involved(&m->vms.a[v]);
-}
-
 static bool hyp_declares_li(const model *m, const mhyp *y) {
   for (uint32_t k = 0; k < y->vms.n; k++)
     if (m->vms.a[y->vms.v[k]].cls == MODEL_CLASS_LI) return true;
@@ -593,19 +587,50 @@ bool model_host_declares_li(const model *m, const char *host) {
   return false;
 }
 
-bool model_host_li_involved(const model *m, const char *host) {
-  uint32_t h, hi;
+/* Calls fn with each VM that host runs, by intent (on its hypervisors) or
+ * by its attested inventory; a VM may come twice. */
+typedef void host_vm_fn(const model *m, const mvm *x, json_t *set);
+static void each_host_vm(const model *m, const char *host, host_vm_fn *fn, json_t *set) {
+  uint32_t h, hi, v;
   if (host && strmap_get(&m->hosts.ids, host, &h) && m->hosts.a[h].alive) {
     const mhost *x = &m->hosts.a[h];
     for (uint32_t i = 0; i < x->hyps.n; i++) {
       const mhyp *y = &m->hyps.a[x->hyps.v[i]];
-      for (uint32_t k = 0; k < y->vms.n; k++)
-        if (vm_li_involved(&m->vms.a[y->vms.v[k]])) return true;
+      for (uint32_t k = 0; k < y->vms.n; k++) fn(m, &m->vms.a[y->vms.v[k]], set);
     }
   }
-  if (!m->obs || !host || !strmap_get(&m->obs->hids, host, &hi)) return false;
+  if (!m->obs || !host || !strmap_get(&m->obs->hids, host, &hi)) return;
   const ohost *oh = &m->obs->h[hi];
   for (uint32_t k = 0; k < oh->n; k++)
-    if (model_vm_li_involved(m, oh->d[k].vm)) return true;
-  return false;
+    if (oh->d[k].vm && strmap_get(&m->vms.ids, oh->d[k].vm, &v) && m->vms.a[v].alive)
+      fn(m, &m->vms.a[v], set);
 }
+
+static void add_li_vm(const model *m, const mvm *x, json_t *set) {
+  (void)m;
+  if (x->cls == MODEL_CLASS_LI) json_object_set_new(set, x->id, json_true());
+}
+
+static void add_lis(const model *m, const mvm *x, json_t *set) {
+  for (uint32_t i = 0; i < x->lis.n; i++) {
+    const mli *l = &m->lis.a[x->lis.v[i]];
+    if (l->alive) json_object_set_new(set, l->id, json_true());
+  }
+}
+
+/* The ids fn adds for the VMs host runs, each once, in the order found. */
+static json_t *host_ids(const model *m, const char *host, host_vm_fn *fn) {
+  json_t *set = json_object(), *out = json_array(), *v;
+  const char *k;
+  if (set && out) {
+    each_host_vm(m, host, fn, set);
+    json_object_foreach(set, k, v) if (json_array_append_new(out, json_string(k))) break;
+  }
+  if (!set || !out || json_array_size(out) != json_object_size(set)) json_decref(out), out = NULL;
+  json_decref(set);
+  return out;
+}
+
+json_t *model_host_li_vms(const model *m, const char *host) { return host_ids(m, host, add_li_vm); }
+
+json_t *model_host_lis(const model *m, const char *host) { return host_ids(m, host, add_lis); }

@@ -357,7 +357,8 @@ as operator "$LISECD_URL/v1/model/host" | jq -e --arg h "$hostA" \
   fail "GET /v1/model/host (list): not untrusted (overdue)"
 pass "overdue: the model's host view (API get and list, lisec model get) says untrusted:overdue as the attestation status does"
 for _ in $(seq 1 50); do [ -s quarantined.txt ] && break; sleep 0.1; done
-grep -q "^$hostA .*overdue.* li-fi-1$" quarantined.txt || { cat quarantined.txt; fail "quarantine command not run for host A's LI"; }
+grep -q "^$hostA .*overdue.* vm-li vm-store$" quarantined.txt ||
+  { cat quarantined.txt; fail "quarantine command not run with host A's VMs of class li"; }
 as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust == "untrusted"' >/dev/null ||
   fail "the model still trusts the overdue host"
 [ "$(sqlite3 lisec.db 'SELECT COUNT(*) FROM audit_log WHERE sealed = 1')" -ge 1 ] ||

@@ -5,7 +5,10 @@
  * UNKNOWN-DOMAIN on a host that carries an LI VM, IMAGE against the
  * package's digests), each with its negative; a host's new inventory
  * replaces its old one and reports a finding once; a move decision judges
- * from the observed host; bad inventories are refused whole. */
+ * from the observed host; bad inventories are refused whole. What a host
+ * touches (model_host_li_vms, model_host_lis) counts the VMs it runs by
+ * intent and as observed, and a VM an LI names but not declared "li"
+ * makes no UNKNOWN-DOMAIN finding (§4.1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,6 +243,82 @@ static void test_unknown_domain(void **state) {
   assert_int_equal(reconcile_count(m, MODEL_REQ_UNKNOWN_DOMAIN), 1);
 }
 
+/* An LI (li-1) monitoring web on hel-1, its function on lim (hel-2); web2
+ * on lon-1 hosts li-2's function without being declared "li". */
+static void add_lis(model *m) {
+  lisec_err err = {0};
+  static const char *const fi[] = {"FI"};
+  ok(model_jurisdiction_put(m, "fi", fi, 1, NULL, &err), &err);
+  ok(model_lea_put(m, "lea", "LEA", "fi", &err), &err);
+  model_vm_spec web2 = {"web2", "hv-lon-1", MODEL_CLASS_GENERAL, "core", false};
+  ok(model_vm_put(m, &web2, &err), &err);
+  ok(model_storage_put(m, "st", "lim", &err), &err);
+  model_li_spec l1 = {.id = "li-1", .jurisdiction = "fi", .lea = "lea", .monitored = "web",
+                      .host = "lim", .storage = "st", .valid_from = T0 - 10, .valid_until = T0 + 86400};
+  model_li_spec l2 = l1;
+  l2.id = "li-2", l2.host = "web2";
+  ok(model_li_put(m, &l1, &err), &err);
+  ok(model_li_put(m, &l2, &err), &err);
+}
+
+/* ids: the array's strings joined by ",". */
+static void ids_equal(json_t *a, const char *want) {
+  char got[256] = "";
+  size_t i;
+  json_t *x;
+  assert_non_null(a);
+  json_array_foreach(a, i, x) {
+    if (i) strcat(got, ",");
+    strcat(got, json_string_value(x));
+  }
+  json_decref(a);
+  assert_string_equal(got, want);
+}
+
+static void test_host_touch(void **state) {
+  model *m = *state;
+  add_lis(m);
+  ids_equal(model_host_li_vms(m, "hel-1"), "");
+  ids_equal(model_host_lis(m, "hel-1"), "li-1,li-2");
+  ids_equal(model_host_li_vms(m, "hel-2"), "lim");
+  ids_equal(model_host_lis(m, "hel-2"), "li-1,li-2");
+  ids_equal(model_host_li_vms(m, "lon-1"), "");
+  ids_equal(model_host_lis(m, "lon-1"), "li-2");
+  ids_equal(model_host_li_vms(m, "nowhere"), "");
+  ids_equal(model_host_lis(m, NULL), "");
+  /* hel-1 proves it runs lim too: lim counts there as well, once */
+  model_verdict f;
+  assert_int_equal(observe1(m, "hel-1", T0, "cccc000000000001", "u-lim", "lim", MODEL_DOM_RUNNING,
+                            NULL, NULL, 0, &f), 0);
+  model_verdict_free(&f);
+  ids_equal(model_host_li_vms(m, "hel-1"), "lim");
+  ids_equal(model_host_lis(m, "hel-1"), "li-1,li-2");
+}
+
+/* An unknown domain beside a VM an LI monitors (web on hel-1) or one that
+ * hosts an LI's function without being declared "li" (web2 on lon-1) is no
+ * finding: it would tell every reader that an LI names a VM there; the LI
+ * whose function runs on web2 fails its own rule instead. */
+static void test_unknown_domain_li_named(void **state) {
+  model *m = *state;
+  add_lis(m);
+  model_verdict f;
+  assert_int_equal(observe1(m, "hel-1", T0, "cccc000000000001", "u-x", NULL, MODEL_DOM_RUNNING,
+                            NULL, NULL, 0, &f), 0);
+  assert_int_equal(count_req(&f, MODEL_REQ_UNKNOWN_DOMAIN), 0);
+  model_verdict_free(&f);
+  assert_int_equal(observe1(m, "lon-1", T0, "cccc000000000002", "u-y", NULL, MODEL_DOM_RUNNING,
+                            NULL, NULL, 0, &f), 0);
+  assert_int_equal(count_req(&f, MODEL_REQ_UNKNOWN_DOMAIN), 0);
+  model_verdict_free(&f);
+  assert_int_equal(reconcile_count(m, MODEL_REQ_UNKNOWN_DOMAIN), 0);
+  /* and hel-2, which carries lim (declared "li"), still has its finding */
+  assert_int_equal(observe1(m, "hel-2", T0, "cccc000000000003", "u-z", NULL, MODEL_DOM_RUNNING,
+                            NULL, NULL, 0, &f), 0);
+  assert_int_equal(count_req(&f, MODEL_REQ_UNKNOWN_DOMAIN), 1);
+  model_verdict_free(&f);
+}
+
 static void test_image(void **state) {
   model *m = *state;
   model_verdict f;
@@ -322,6 +401,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unreported, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_domain, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_domain_li_named, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_host_touch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_image, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decision_uses_observed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_inventory, setup, teardown),
