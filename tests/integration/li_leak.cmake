@@ -5,8 +5,11 @@
 # how many LI authorisations exist, in lisecd's start log, status, metrics
 # and compliance with one LI and with two (li_confid_log); the seal bit of
 # model changes' and observations' records about a VM or storage an LI
-# names and their twins', as the operator reads the log (li_confid_records).
+# names and their twins', as the operator reads the log (li_confid_records);
+# the records and quarantine command of a host that loses its trust or is
+# de-enrolled, running a monitored VM or its twin (li_confid_trust).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
 lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
 lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
 lisec_integration_test(li_confid_records tests/integration/li_confid_records.sh)
+lisec_integration_test(li_confid_trust tests/integration/li_confid_trust.sh)

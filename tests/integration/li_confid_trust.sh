@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# A host's loss of trust, and its de-enrolment, tell no role but li-admin
+# whether the host runs a VM an LI names (TR 103 308 §4.1). A real lisecd
+# with an [attest] quarantine_command; host 1 runs vm-target, which an LI
+# monitors, host 2 runs vm-twin, which is vm-target in every declared
+# respect but no LI names; each host is attested by its own swtpm and
+# lisec-agent. As the operator reads the log:
+# - each host's agent stops and the host turns untrusted:overdue: the two
+#   hosts get the same records (as many sealed, the same in the clear, ids
+#   aside, none naming the LI) and the command runs for both with the same
+#   arguments;
+# - each host is de-enrolled: both are allowed, with the same records.
+# li-admin opens the sealed finding of each: host 1's names the LI, host
+# 2's says it touches none. A VM declared "li" still keeps its host from
+# being de-enrolled (attest_end) and is handed to the command (attest_api).
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+pki=$work/pki
+agent_bin="$build/cmd/lisec-agent/lisec-agent"
+
+make_pki "$pki"
+am_pki am
+evgen --log fw.bin --extends fw.txt --reference ref.json
+declare -A HID APID
+for n in 1 2; do agent_host "$n"; done
+lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
+cat >quarantine.sh <<'SH'
+#!/bin/sh
+echo "$*" >>"$(dirname "$0")/quarantined.txt"
+SH
+chmod +x quarantine.sh
+start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+  "interval_s = 4" "grace_s = 1" "check_ms = 200" "quarantine_command = $work/quarantine.sh" \
+  "[audit]" "li_admin_key = $work/li.pub" "[api]" "refusal_rate = 0"
+
+post() { # post ROLE PATH JSON: the body; the status on the last line
+  as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
+}
+model_put() { # model_put ROLE KIND JSON
+  local out
+  out=$(post "$1" "/v1/model/$2" "$3")
+  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $2: $out"
+}
+h1=${HID[1]} h2=${HID[2]}
+model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
+model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
+for h in "$h1" "$h2" host-c; do model_put operator host "{\"id\":\"$h\",\"protection\":\"li\"}"; done
+model_put operator hypervisor "{\"id\":\"hv-1\",\"host\":\"$h1\"}"
+model_put operator hypervisor "{\"id\":\"hv-2\",\"host\":\"$h2\"}"
+model_put operator hypervisor '{"id":"hv-c","host":"host-c"}'
+model_put operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-li","hypervisor":"hv-c","sensitivity":"li","domain":"li"}'
+model_put operator vm '{"id":"vm-store","hypervisor":"hv-c","sensitivity":"li","domain":"li"}'
+model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+
+for n in 1 2; do
+  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
+  "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
+  APID[$n]=$!
+  cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
+done
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
+pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
+
+# entries FROM: the audit entries from FROM on as the operator reads them,
+# one line each: index, sealed, and the printable runs of a clear entry's data.
+entries() {
+  as operator "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
+import base64, json, re, sys
+for e in json.load(sys.stdin)["entries"]:
+    text = "" if e["sealed"] else re.sub(rb"[^ -~]+", b" | ", base64.b64decode(e["data"])).decode()
+    print(e["index"], str(e["sealed"]).lower(), text)
+' || fail "operator: the audit entries from $1 could not be read"
+}
+size() { as operator "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -er .size; }
+# shape REC N: what the operator reads of host N in REC: the number of
+# sealed records, then each clear record about the host from its action
+# on, the host's id (whole or cut to 16 digits) and its AK's digest left out.
+shape() {
+  local h=${HID[$2]}
+  echo "sealed $(awk '$2 == "true"' "$1" | wc -l)"
+  grep -e "$h" -e "${h:0:16}" "$1" | grep -o 'attest\..*' | sed -e "s/$h/HOST/g" -e "s/${h:0:16}/HOST/g" -e 's/AK binding [0-9a-f]*/AK binding AK/'
+}
+# alike A B: hosts 1 and 2 read the same in records A and B, none naming the LI.
+alike() {
+  shape "$1" 1 >"$1.shape"
+  shape "$2" 2 >"$2.shape"
+  diff "$1.shape" "$2.shape" >&2 || fail "host 1 (the monitored VM's) reads otherwise than host 2 (the twin's)"
+  ! grep -q 'li-fi-\|vm-target\|vm-twin\|LI authorisation' "$1" "$2" ||
+    fail "a record in the clear names the LI or what it monitors: $(cat "$1" "$2")"
+}
+# opened FROM: the entries from FROM on as li-admin reads them, sealed ones opened.
+opened() {
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin audit read --li-key li.key --from "$1" ||
+    fail "li-admin: lisec audit read --li-key"
+}
+
+# ---- loss of trust ------------------------------------------------------------
+# lose N: host N's agent stops; waits until the host is overdue and the
+# command's run is recorded; its records into lose-N.rec, from before.
+lose() {
+  local n=$1 h=${HID[$1]} before
+  before=$(size) || fail "operator: the audit log's size"
+  echo "$before" >"lose-$n.from"
+  kill "${APID[$n]}"
+  wait "${APID[$n]}" 2>/dev/null || true
+  for _ in $(seq 1 200); do
+    entries "$before" >"lose-$n.rec"
+    grep -q "attest.quarantine .*$h" "lose-$n.rec" && break
+    sleep 0.1
+  done
+  show "$n" | jq -e '.lisec.trust == "untrusted:overdue"' >/dev/null || fail "host $n is not untrusted:overdue: $(show "$n")"
+  grep -q "attest.quarantine .*$h" "lose-$n.rec" || fail "host $n: no attest.quarantine record: $(cat "lose-$n.rec")"
+}
+lose 1
+lose 2
+alike lose-1.rec lose-2.rec
+grep -q 'attest.finding .*quarantine command run' lose-1.rec || fail "host 1: no finding in the clear: $(cat lose-1.rec)"
+[ "$(grep -c "^$h1 " quarantined.txt)" = 1 ] && [ "$(grep -c "^$h2 " quarantined.txt)" = 1 ] ||
+  fail "the quarantine command did not run once for each host: $(cat quarantined.txt)"
+[ "$(grep "^$h1 " quarantined.txt | sed "s/$h1/HOST/g")" = "$(grep "^$h2 " quarantined.txt | sed "s/$h2/HOST/g")" ] ||
+  fail "the quarantine command got other arguments for host 1 than for host 2: $(cat quarantined.txt)"
+pass "host 1 (monitored VM) and host 2 (twin) lose their trust: the same records, as many sealed, and the same quarantine command"
+
+opened "$(cat lose-1.from)" >lose-1.opened
+grep -q "reason: [^ ]*: finding: host ${h1:0:16}.. lost its trust.*touches the LI authorisations li-fi-1" lose-1.opened ||
+  fail "li-admin: host 1's sealed finding does not name li-fi-1: $(cat lose-1.opened)"
+opened "$(cat lose-2.from)" >lose-2.opened
+grep -q "reason: [^ ]*: finding: host ${h2:0:16}.. lost its trust.*touches no LI authorisation" lose-2.opened ||
+  fail "li-admin: host 2's sealed finding does not say it touches none: $(cat lose-2.opened)"
+pass "li-admin opens each sealed finding: host 1 touches li-fi-1, host 2 none"
+
+# ---- de-enrolment ------------------------------------------------------------
+for n in 1 2; do
+  before=$(size) || fail "operator: the audit log's size"
+  echo "$before" >"end-$n.from"
+  out=$(as operator -X DELETE -w '\n%{http_code}\n' "$LISECD_URL/v1/hosts/${HID[$n]}")
+  [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: de-enrolling host $n: $out"
+  echo "$out" | sed '$d' | jq -e '.trust == "untrusted:deenrolled"' >/dev/null || fail "host $n: $out"
+  entries "$before" >"end-$n.rec"
+done
+alike end-1.rec end-2.rec
+grep -q 'attest.deenrol .* ok' end-1.rec || fail "host 1's de-enrolment is not in the clear: $(cat end-1.rec)"
+opened "$(cat end-1.from)" | grep -q "reason: [^ ]*: finding: host ${h1:0:16}.. was de-enrolled.*touches the LI authorisations li-fi-1" ||
+  fail "li-admin: host 1's de-enrolment finding does not name li-fi-1"
+opened "$(cat end-2.from)" | grep -q "reason: [^ ]*: finding: host ${h2:0:16}.. was de-enrolled.*touches no LI authorisation" ||
+  fail "li-admin: host 2's de-enrolment finding does not say it touches none"
+pass "both hosts are de-enrolled alike, the same records; li-admin reads that host 1's touched li-fi-1"
+
+stop_lisecd
+if grep -E 'Sanitizer|runtime error' lisecd.log; then fail "lisecd: sanitizer report"; fi
+echo "li_confid_trust: all passed"
