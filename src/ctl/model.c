@@ -2069,11 +2069,16 @@ static json_t *attest_reason(model_rule rule, const char *host, int64_t max_age,
 
 /* What a decision about vm on target needs to know before it asks the
  * model: the hypervisor and host, and whether a fresh attestation is
- * needed. Called with the lock held. */
+ * asked for and needed. Called with the lock held. */
 typedef struct target_info {
   const char *hyp;
   char host[MODEL_ID_MAX + 1];
-  bool need_fresh, declared;
+  /* fetch: a quote is asked for when the host's newest appraisal is older
+   * than attestation_max_age_s, for every VM alike, so neither the time a
+   * decision takes nor the host's appraisals tell which VM an LI involves
+   * (§4.1); need_fresh: the decision is denied without one (a VM an LI
+   * involves); missed: one was asked for and did not come */
+  bool fetch, need_fresh, missed, declared;
   bool attested; /* the model holds an appraisal of the host */
   bool rd_vm;    /* a retention obligation names the VM (issue 20) */
   /* the VM is declared an LI VM (sensitivity "li"), which every role that
@@ -2090,24 +2095,30 @@ static int resolve(struct ctl_model_state *st, const char *name, const char *fie
   snprintf(t->host, sizeof t->host, "%s", host ? host : "");
   const json_t *hdoc = json_object_get(st->docs[K_HOST], t->host);
   t->declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, t->host);
+  t->fetch = !t->declared;
   t->need_fresh = li_vm && !t->declared;
   t->attested = json_object_get(st->attested, t->host) != NULL;
   return 0;
 }
 
 /* Asks attestation (lock not held) and returns the reason to add when the
- * host's trust is not fresh (NULL when it is, or when attestation deferred
+ * host's trust is not fresh and the decision needs it to be (NULL when it
+ * is, when it need not be: then t->missed, or when attestation deferred
  * the answer: then *pending is true and the request is dispatched again). */
-static json_t *freshness(lisec_ctl *ctl, const target_info *t, model_rule rule, bool *refreshed,
+static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule rule, bool *refreshed,
                          bool *pending) {
   *refreshed = false;
-  if (!t->need_fresh) return NULL;
+  if (!t->fetch) return NULL;
   lisec_err aerr = {0};
   ctl_model_fresh_fn fresh = state(ctl)->fresh;
   /* no attestation topic: no fresh trust (fail closed) */
   int rc = fresh ? fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, &aerr)
                  : lisec_err_set(&aerr, LISEC_EUNAVAIL, "attestation is not running");
   if (!rc) return NULL;
+  if (!t->need_fresh) {
+    t->missed = true;
+    return NULL;
+  }
   return attest_reason(rule, t->host, state(ctl)->max_age_s,
                        aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
 }
@@ -2146,23 +2157,22 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   }
   json_object_set_new(v, "hypervisor", json_string(t->hyp));
   json_object_set_new(v, "host", json_string(t->host));
-  /* Every role but li-admin reads the attestation the VM's declared
-   * sensitivity asks for: that an LI authorisation (which such a role
-   * cannot see) made it ask a fresh one, or that none does, would tell
-   * which VM an LI monitors even on an allowed decision (§4.1). The
-   * precondition itself is applied all the same. */
+  /* Every role but li-admin reads as required the attestation the VM's
+   * declared sensitivity requires: that an LI authorisation (which such a
+   * role cannot see) requires it would tell which VM an LI monitors even
+   * on an allowed decision (§4.1). A fresh quote is asked for alike for
+   * every VM, so whether one was taken tells nothing. */
   bool li_view = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
-  bool shown = t->need_fresh && (li_view || t->li_declared);
+  bool required = t->need_fresh && (li_view || t->li_declared);
   json_object_set_new(
       v, "attestation",
-      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", shown, "declared", t->declared,
-                "fresh_quote", refreshed && shown, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
-                !shown ? (t->declared ? "the host's trust was declared (development), not attested"
-                          : li_view ? "no LI involves the VM; the model's trust state was used"
-                                    : "the VM's declared sensitivity asks no fresh attestation; the "
-                                      "host's trust as the model holds it was used")
-                : stale ? "no fresh attestation: denied (fail closed)"
+      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", required, "declared", t->declared,
+                "fresh_quote", refreshed, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
+                t->declared ? "the host's trust was declared (development), not attested"
+                : stale     ? "no fresh attestation: denied (fail closed)"
                 : refreshed ? "a fresh quote was obtained for this decision"
+                : t->missed ? "no fresh quote came in time; the host's trust as the model holds "
+                              "it was used"
                 : !t->attested ? "the model holds no appraisal of the host"
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
@@ -2491,6 +2501,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     const json_t *hdoc = json_object_get(st->docs[K_HOST], to);
     snprintf(t.host, sizeof t.host, "%s", to);
     t.declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, to);
+    t.fetch = n && !t.declared;
     t.need_fresh = li && n && !t.declared;
   }
   mu_unlock(st);
@@ -2527,11 +2538,9 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   } else if (rc == LISEC_ENOTFOUND) {
     rc = err->code = LISEC_EINVAL; /* an unknown host named in the body */
   }
-  /* whether a VM on it is declared an LI VM: only then does a role other
-   * than li-admin read that a fresh quote was taken for the move (§4.1),
-   * and only then (or for a failed LI rule) is the move's record sealed */
+  /* whether a VM on it is declared an LI VM: only then (or for a failed LI
+   * rule) is the move's record sealed (§4.1) */
   bool li_declared = model_hyp_declares_li(st->m, id);
-  bool fresh_shown = refreshed && (li_declared || ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN);
   if (!rc) {
     /* Its VMs are placed on the new host: trusted hardware first (§6.2
      * moveVM pre h.executesOn.trusted), then every rule that newly fails. */
@@ -2592,7 +2601,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
         json_object_set_new(*out, "move",
                             json_pack("{s:s, s:s, s:I, s:I, s:b}", "from", from, "to", to, "vms",
                                       (json_int_t)n, "audit_index", (json_int_t)index,
-                                      "fresh_quote", fresh_shown));
+                                      "fresh_quote", refreshed));
       applied = false; /* kept */
     }
   } else {

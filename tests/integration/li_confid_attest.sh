@@ -5,8 +5,9 @@
 # in FI), an LI monitoring vm-target and vm-twin, which is vm-target in
 # every declared respect but no LI names. Moving either to another
 # hypervisor is allowed; the monitored VM's move needs a fresh attestation
-# of the destination (a quote is asked for when its newest one is older
-# than attestation_max_age_s), the twin's does not.
+# of the destination, and a quote is asked for when its newest one is older
+# than attestation_max_age_s for the twin's too, so that neither the reply,
+# its time nor the host's appraisals tell the two apart.
 # As operator, hypervisor-admin, mano and host, the migration decisions
 # about the two VMs read the same, ids aside (a placement is of a new VM,
 # which no LI can name yet; an existing one is refused alike, 409), and so
@@ -111,10 +112,10 @@ same_seal() {
 }
 
 for role in operator hypervisor-admin mano host; do
-  # The monitored VM first, from a stale host: its decision takes a fresh
-  # quote, the twin's (asked right after) does not need one.
+  # Each from a stale host: both take a fresh quote.
   stale 1
   decide "$role" vm-target "t-$role.json"
+  stale 1
   decide "$role" vm-twin "w-$role.json"
   jq -e '.allow == true' "t-$role.json" "w-$role.json" >/dev/null ||
     fail "$role: the decisions were not both allowed: $(cat "t-$role.json" "w-$role.json")"
@@ -124,7 +125,9 @@ for role in operator hypervisor-admin mano host; do
   same_seal "t-$role.idx" "w-$role.idx" ||
     fail "$role: the operator reads the monitored VM's decision record sealed otherwise than the twin's"
 done
-pass "operator, hypervisor-admin, mano and host: the monitored VM's migration reads as its twin's, asked of a stale host"
+jq -e '.attestation.fresh_quote == true' w-mano.json >/dev/null ||
+  fail "the twin's decision from a stale host took no fresh quote: $(cat w-mano.json)"
+pass "operator, hypervisor-admin, mano and host: the monitored VM's migration reads as its twin's, asked of a stale host; both take a fresh quote"
 pass "the two decisions' audit records are sealed alike, as the operator reads the log"
 
 # Moving a hypervisor to other hardware places its VMs there: hv-t (the
@@ -142,6 +145,7 @@ for step in "operator $h2 2" "hypervisor-admin $h1 1"; do
   read -r role to n <<<"$step"
   stale "$n"
   move "$role" hv-t "$to" "mt-$role.json"
+  stale "$n"
   move "$role" hv-w "$to" "mw-$role.json"
   jq -e '.move.vms == 1' "mt-$role.json" >/dev/null || fail "$role: the move: $(cat "mt-$role.json")"
   diff "mt-$role.json" "mw-$role.json" >&2 || fail "$role: moving hv-t reads otherwise than moving hv-w"
@@ -162,6 +166,7 @@ k8s() {
 }
 stale 1
 k8s mano vm-target kt.json
+stale 1
 k8s mano vm-twin kw.json
 jq -e '.NodeNames == ["hv-1"]' kt.json >/dev/null || fail "mano: the monitored VM's pod lost hv-1: $(cat kt.json)"
 diff kt.json kw.json >&2 || fail "mano: the filter reads otherwise for the monitored VM's pod than the twin's"
