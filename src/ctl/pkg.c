@@ -765,7 +765,7 @@ static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests,
 static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
                                 const char *vm, bool *observed, lisec_err *err) {
   static const char *action = "pkg.image-report";
-  char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1];
+  char host[MODEL_ID_MAX + 1], own[MODEL_ID_MAX + 1], detail[LISEC_ERR_MSG_MAX] = "";
   lisec_err merr = {0};
   const char *cn = actor->subject ? actor->subject : "";
   bool is_host = ctl_actor_role(actor) == CTL_ROLE_HOST;
@@ -778,15 +778,23 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
   else if (found == LISEC_EDENIED) /* observed on two hosts */
     lisec_err_set(err, LISEC_EDENIED, "%.300s; no image report about it is accepted (" CTL_PKG_IMAGE_RULE ")",
                   merr.msg);
-  else if (found)
+  else if (found || strcmp(cn, host) != 0) {
+    /* One answer whether the VM is unknown or runs elsewhere: a host
+     * certificate learns nothing of VMs its host does not run. The record,
+     * which the operator reads beside the model, keeps where it runs. */
+    if (found)
+      snprintf(detail, sizeof detail,
+               CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so host %.128s does not run it",
+               vm, cn);
+    else
+      snprintf(detail, sizeof detail,
+               CTL_PKG_IMAGE_RULE ": VM %s runs on host %s (%s placement), not on host %.128s", vm,
+               host, *observed ? "observed" : "declared", cn);
     lisec_err_set(err, LISEC_EDENIED,
-                  CTL_PKG_IMAGE_RULE ": VM %s is not in the trust model, so no host runs it", vm);
-  else if (strcmp(cn, host) != 0)
-    lisec_err_set(err, LISEC_EDENIED,
-                  CTL_PKG_IMAGE_RULE ": VM %s runs on host %s (%s placement), not on host %.128s "
-                  "(the certificate's CN); only the host that runs it reports its image",
-                  vm, host, *observed ? "observed" : "declared", cn);
-  else if (!own[0])
+                  CTL_PKG_IMAGE_RULE ": VM %s does not run on host %.128s (the certificate's CN) "
+                  "as the trust model holds it; only the host that runs it reports its image",
+                  vm, cn);
+  } else if (!own[0])
     lisec_err_set(err, LISEC_EDENIED,
                   CTL_PKG_IMAGE_RULE ": VM %s names no package in the trust model (its document's "
                   "\"package\"), so no image can be checked",
@@ -803,8 +811,8 @@ static int image_reporter_check(lisec_ctl *ctl, const ctl_actor *actor, const ch
   bool li = load(ctl, PKG_KIND, own[0] ? own : id, &doc, NULL, &lerr) == 0 &&
             json_is_true(json_object_get(doc, "li"));
   json_decref(doc);
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err,
-                   "package %s", id);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, detail[0] ? detail : NULL,
+                   LISEC_EDENIED, NULL, err, "package %s", id);
 }
 
 int ctl_pkg_image_report(lisec_ctl *ctl, const ctl_actor *actor, const char *id,
@@ -906,9 +914,11 @@ int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
  * says which), or a host lisec allows it to move to (the
  * incoming side of a migration asks before the model moves, which it does
  * only once the destination proves it runs the VM). *pending when that
- * decision waits for a fresh quote. */
+ * decision waits for a fresh quote. A refusal does not say where the VM
+ * runs: a host certificate learns nothing of VMs its host does not run
+ * (the migration decision's record, at the audit index given, says). */
 static int check_runner(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const char *host,
-                        bool observed, bool *pending, lisec_err *err) {
+                        bool *pending, lisec_err *err) {
   *pending = false;
   if (strcmp(actor->subject ? actor->subject : "", host) == 0) return 0;
   json_t *q = json_pack("{s:s, s:s}", "vm", vm, "host", actor->subject ? actor->subject : ""), *v = NULL;
@@ -924,19 +934,16 @@ static int check_runner(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, 
   json_int_t index = json_integer_value(json_object_get(v, "audit_index"));
   json_decref(v);
   if (allow) return 0;
-  const char *how = observed ? "observed" : "declared";
   if (rc)
     return lisec_err_set(err, LISEC_EDENIED,
                          CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the "
-                         "certificate's CN; it runs on host %s, %s placement) and cannot move "
-                         "there: %.200s",
-                         vm, actor->subject ? actor->subject : "", host, how, derr.msg);
+                         "certificate's CN) and cannot move there: %.200s",
+                         vm, actor->subject ? actor->subject : "", derr.msg);
   return lisec_err_set(err, LISEC_EDENIED,
                        CTL_PKG_IMAGE_RULE ": VM %s is not recorded on host %.128s (the "
-                       "certificate's CN; it runs on host %s, %s placement) and lisec does not "
-                       "allow it to move there (audit index %lld); only the host that will run a "
-                       "VM checks its image",
-                       vm, actor->subject ? actor->subject : "", host, how, (long long)index);
+                       "certificate's CN) and lisec does not allow it to move there (audit index "
+                       "%lld); only the host that will run a VM checks its image",
+                       vm, actor->subject ? actor->subject : "", (long long)index);
 }
 
 int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
@@ -980,7 +987,7 @@ int ctl_pkg_image_check(lisec_ctl *ctl, const ctl_actor *actor, const json_t *bo
                   CTL_PKG_IMAGE_RULE ": the domain names package %s, but VM %s runs %s%s in the "
                   "trust model; its image is checked against the VM's own package",
                   id, vm, own[0] ? "package " : "no package", own);
-  else if (!(rc = check_runner(ctl, actor, vm, host, observed, &pending, err)))
+  else if (!(rc = check_runner(ctl, actor, vm, host, &pending, err)))
     goto check;
   json_decref(doc);
   return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err,

@@ -212,13 +212,17 @@ refused_report() { # ROLE VM PACKAGE DIGEST TEXT
     fail "$1's report of $2 under $3: $code $(cat out.json)"
   [ "$(audit_rows)" -gt "$rows" ] || fail "$1's refused report of $2 is not recorded"
 }
-refused_report other-host vm-2 probe "$img" "runs on host host-dev (declared placement), not on host other-host"
+refused_report other-host vm-2 probe "$img" "VM vm-2 does not run on host other-host"
+! grep -q host-dev out.json || fail "another host is told where vm-2 runs: $(cat out.json)"
 refused_report mano vm-2 probe "$img" "only the host that runs VM vm-2"
 refused_report operator vm-2 probe "$img" "only the host that runs VM vm-2"
 refused_report host vm-2 t-probe "$old" "runs package probe, not t-probe"
-refused_report host vm-9 probe "$img" "runs on host other-host (declared placement), not on host host-dev"
+refused_report host vm-9 probe "$img" "VM vm-9 does not run on host host-dev"
+cp out.json vm9.json
 refused_report host vm-nopkg probe "$img" "names no package"
-refused_report host vm-unknown probe "$img" "not in the trust model"
+refused_report host vm-unknown probe "$img" "VM vm-unknown does not run on host host-dev"
+[ "$(sed 's/vm-9/VM/g' vm9.json)" = "$(sed 's/vm-unknown/VM/g' out.json)" ] ||
+  fail "a host tells a VM it does not run from an unknown one: $(cat vm9.json out.json)"
 image_finding vm-2 || fail "a refused report cleared vm-2's finding"
 pass "image reports only from the host running the VM, under its own package; others refused (403, recorded), the finding stays"
 as host -d "{\"vm\":\"vm-2\",\"digest\":\"sha256:$img\",\"event\":\"resume\"}" \
