@@ -73,6 +73,8 @@ typedef struct att_host {
   bool trusted;          /* what this controller last told the model */
   bool last_passed;      /* the newest appraisal passed */
   bool wanted;           /* a decision asked for a fresh appraisal */
+  bool silent;           /* no fresh quote came within a wait; no decision waits
+                          * for this host again until it is appraised */
   bool overdue_todo;     /* turned untrusted (overdue); the timer records it */
   bool offer;            /* a confirmed location certificate waits for the agent */
   bool since_start;      /* loaded at start, not appraised by this lisecd yet */
@@ -1636,7 +1638,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->last_passed = trusted;
   h->last_attempt = now;
   if (trusted) h->last_ok = now, h->last_ok_ms = now_ms;
-  h->wanted = false;
+  h->wanted = h->silent = false;
   h->since_start = false;
   if (delivered) h->offer = false;
   h->appraisals++;
@@ -1931,6 +1933,17 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
   }
   /* Ask the agent: its next challenge poll sees the flag. */
   h->wanted = true;
+  /* An agent that let a wait pass is not waited for again until it
+   * attests: a dead host would otherwise hold every decision onto it for
+   * fresh_wait_ms, and every decision asks (ctl/model.c). */
+  if (h->silent && !got) {
+    pthread_mutex_unlock(&st->mu);
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.1: host %s: attestation older than %llds, and its agent "
+                         "gave no fresh quote when last asked; decisions do not wait for it "
+                         "until it attests again",
+                         host, (long long)max_age_s);
+  }
   if (w && !w->final) {
     if (!wh) {
       if (w->n == w->cap) {
@@ -1953,6 +1966,7 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
     return 0;
   }
   bool passed = h->last_passed;
+  if (w && !got) h->silent = true;
   pthread_mutex_unlock(&st->mu);
   if (!w)
     return lisec_err_set(err, LISEC_EUNAVAIL,
