@@ -59,12 +59,6 @@ model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
 model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-run_agent() { # run_agent N
-  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$1.conf"
-  "$agent_bin" -c "$work/agent-$1.conf" run >>"agent-$1.log" 2>&1 &
-  APID[$1]=$!
-  cleanup_hooks+=("kill ${APID[$1]} 2>/dev/null || true")
-}
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 for n in $HOSTS; do run_agent "$n"; done
 for n in $HOSTS; do wait_trusted "$n" "agent-$n.log"; done

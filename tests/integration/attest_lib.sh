@@ -151,3 +151,12 @@ expect() {
     fail "output does not match /$re/: $*"
   fi
 }
+
+# run_agent N: host N's lisec-agent (agent_host) runs against lisecd,
+# its pid in APID[N] (the caller's array), its output in agent-N.log.
+run_agent() {
+  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$1.conf"
+  "$agent_bin" -c "$work/agent-$1.conf" run >>"agent-$1.log" 2>&1 &
+  APID[$1]=$!
+  cleanup_hooks+=("kill ${APID[$1]} 2>/dev/null || true")
+}

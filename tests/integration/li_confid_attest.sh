@@ -23,6 +23,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/twins.sh"
 cd "$work"
 pki=$work/pki
 agent_bin="$build/cmd/lisec-agent/lisec-agent"
@@ -38,14 +39,6 @@ start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = 
   "fresh_wait_ms = 5000" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub" \
   "[api]" "refusal_rate = 0"
 
-post() { # post ROLE PATH JSON [curl args]: the body; the status on the last line
-  as "$1" "${@:4}" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
-}
-model_put() { # model_put ROLE KIND JSON
-  local out
-  out=$(post "$1" "/v1/model/$2" "$3")
-  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $2: $out"
-}
 h1=${HID[1]} h2=${HID[2]}
 model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
 model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
@@ -61,12 +54,7 @@ model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"]
 model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-for n in 1 2; do
-  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
-  "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
-  APID[$n]=$!
-  cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
-done
+for n in 1 2; do run_agent "$n"; done
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
 pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"

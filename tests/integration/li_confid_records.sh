@@ -20,6 +20,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/twins.sh"
 cd "$work"
 pki=$work/pki
 agent_bin="$build/cmd/lisec-agent/lisec-agent"
@@ -56,14 +57,6 @@ lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keyg
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub" "[api]" "refusal_rate = 0"
 
-post() { # post ROLE PATH JSON [curl args]: the body; the status on the last line
-  as "$1" "${@:4}" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
-}
-model_put() { # model_put ROLE KIND JSON
-  local out
-  out=$(post "$1" "/v1/model/$2" "$3")
-  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $2: $out"
-}
 ha=${HID[a]}
 model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
 model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
@@ -86,17 +79,6 @@ model_put operator connection '{"id":"c-li","between":["vm-li","vm-peer"],"kind"
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 model_put li-admin li '{"id":"li-fi-2","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target2","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-# entries FROM: the audit entries from FROM on as the operator reads them,
-# one line each: index, sealed, and the printable runs of a clear entry's data.
-entries() {
-  as operator "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
-import base64, json, re, sys
-for e in json.load(sys.stdin)["entries"]:
-    text = "" if e["sealed"] else re.sub(rb"[^ -~]+", b" | ", base64.b64decode(e["data"])).decode()
-    print(e["index"], str(e["sealed"]).lower(), text)
-' || fail "operator: the audit entries from $1 could not be read"
-}
-size() { as operator "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -er .size; }
 
 # remove KIND ID OUT: DELETE as the operator, refused 409; the reply's
 # message into OUT.msg (ID left out) and the records it made into OUT.rec.

@@ -17,6 +17,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/twins.sh"
 cd "$work"
 pki=$work/pki
 agent_bin="$build/cmd/lisec-agent/lisec-agent"
@@ -36,14 +37,6 @@ start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = 
   "interval_s = 4" "grace_s = 1" "check_ms = 200" "quarantine_command = $work/quarantine.sh" \
   "[audit]" "li_admin_key = $work/li.pub" "[api]" "refusal_rate = 0"
 
-post() { # post ROLE PATH JSON: the body; the status on the last line
-  as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
-}
-model_put() { # model_put ROLE KIND JSON
-  local out
-  out=$(post "$1" "/v1/model/$2" "$3")
-  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $2: $out"
-}
 h1=${HID[1]} h2=${HID[2]}
 model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
 model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
@@ -58,27 +51,11 @@ model_put operator vm '{"id":"vm-store","hypervisor":"hv-c","sensitivity":"li","
 model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-for n in 1 2; do
-  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
-  "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
-  APID[$n]=$!
-  cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
-done
+for n in 1 2; do run_agent "$n"; done
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
 pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
 
-# entries FROM: the audit entries from FROM on as the operator reads them,
-# one line each: index, sealed, and the printable runs of a clear entry's data.
-entries() {
-  as operator "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
-import base64, json, re, sys
-for e in json.load(sys.stdin)["entries"]:
-    text = "" if e["sealed"] else re.sub(rb"[^ -~]+", b" | ", base64.b64decode(e["data"])).decode()
-    print(e["index"], str(e["sealed"]).lower(), text)
-' || fail "operator: the audit entries from $1 could not be read"
-}
-size() { as operator "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -er .size; }
 # shape REC N: what the operator reads of host N in REC: the number of
 # sealed records, then each clear record about the host from its action
 # on, the host's id (whole or cut to 16 digits) and its AK's digest left out.

@@ -132,10 +132,8 @@ static inline char *tp_crl_pem(const tp_id *ca, X509 *revoked, size_t *len) {
   return out;
 }
 
-/* A detached PEM CMS over data by id, made with OpenSSL's CMS_sign. */
-static inline char *tp_cms_sign(const tp_id *id, const void *data, size_t len, size_t *out_len) {
-  BIO *in = BIO_new_mem_buf(data, (int)len);
-  CMS_ContentInfo *cms = CMS_sign(id->cert, id->key, NULL, in, CMS_BINARY | CMS_DETACHED);
+/* cms as PEM, in a string of *out_len bytes (NUL-terminated); frees cms. */
+static inline char *tp_cms_pem(CMS_ContentInfo *cms, size_t *out_len) {
   BIO *b = BIO_new(BIO_s_mem());
   PEM_write_bio_CMS(b, cms);
   char *p = NULL;
@@ -144,10 +142,17 @@ static inline char *tp_cms_sign(const tp_id *id, const void *data, size_t len, s
   memcpy(out, p, (size_t)n);
   out[n] = '\0';
   BIO_free(b);
-  BIO_free(in);
   CMS_ContentInfo_free(cms);
   if (out_len) *out_len = (size_t)n;
   return out;
+}
+
+/* A detached PEM CMS over data by id, made with OpenSSL's CMS_sign. */
+static inline char *tp_cms_sign(const tp_id *id, const void *data, size_t len, size_t *out_len) {
+  BIO *in = BIO_new_mem_buf(data, (int)len);
+  CMS_ContentInfo *cms = CMS_sign(id->cert, id->key, NULL, in, CMS_BINARY | CMS_DETACHED);
+  BIO_free(in);
+  return tp_cms_pem(cms, out_len);
 }
 
 #endif

@@ -438,18 +438,8 @@ static char *cms_sign_md(const tp_id *id, const EVP_MD *md, const void *data, si
   CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_BINARY | CMS_DETACHED | CMS_PARTIAL);
   assert_non_null(CMS_add1_signer(cms, id->cert, id->key, md, CMS_BINARY));
   assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY | CMS_DETACHED), 1);
-  BIO *b = BIO_new(BIO_s_mem());
-  PEM_write_bio_CMS(b, cms);
-  char *p = NULL;
-  long n = BIO_get_mem_data(b, &p);
-  char *out = malloc((size_t)n + 1);
-  memcpy(out, p, (size_t)n);
-  out[n] = '\0';
-  BIO_free(b);
   BIO_free(in);
-  CMS_ContentInfo_free(cms);
-  *out_len = (size_t)n;
-  return out;
+  return tp_cms_pem(cms, out_len);
 }
 
 /* The manifest's Algorithm and per-artifact signatures must be SHA-2; so
