@@ -4,3 +4,6 @@ lisec_integration_test(attest_api tests/integration/attest_api.sh)
 # The end of a host's enrolment (issue 21 item 2): de-enrolment, the
 # revocation list, lisec pki revoke's CRL, re-enrolment and its bad cases.
 lisec_integration_test(attest_end tests/integration/attest_end.sh)
+# An outside tester's attacks on the verifier with real swtpm evidence: a
+# TPM Restart keeping resetCount after a move, and other forged evidence.
+lisec_integration_test(attest_review tests/integration/attest_review.sh)

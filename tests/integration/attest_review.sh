@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# An outside tester's attacks on the verifier, as a host that controls its
+# own agent would make them, with real evidence from swtpm and tpm2-tools:
+# a TPM Restart (TPM2_Shutdown(STATE), power off, TPM2_Startup(CLEAR)) that
+# resets the PCRs but keeps resetCount, so an old location certificate
+# could be measured again after the host was moved; attestations of another
+# type than a quote; a quote over fewer PCRs than the policy needs; a nonce
+# prefix as qualifying data.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+release_only "the verifier's code paths run in test_attest; this one needs real TPM evidence only"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+
+EK=0x81010001
+AK=0x81010002
+tpm_up A
+tpm_use A
+tpm2_createek -c $EK -G rsa -u ek.pub >/dev/null || fail "tpm2_createek"
+tpm_flush
+tpm2_createak -C $EK -c ak.tmp.ctx -G ecc -g sha256 -s ecdsa -u ak.pub >/dev/null || fail "tpm2_createak"
+tpm_flush
+tpm2_evictcontrol -C o -c ak.tmp.ctx $AK >/dev/null || fail "tpm2_evictcontrol"
+tpm_flush
+host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
+
+am_pki am
+reset=$(tpm_reset_count)
+issue_location am "$host" "$reset" loc.cms
+evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
+tpm_extend ev.txt
+
+PCRS=sha256:0,1,2,3,4,5,6,7,8,15
+quote() { # quote NONCE PREFIX [PCRS]
+  tpm2_quote -c $AK -l "${3:-$PCRS}" -q "$1" -m "$2.msg" -s "$2.sig" -o "$2.pcrs" -g sha256 \
+    >/dev/null || fail "tpm2_quote"
+  tpm_flush
+}
+verify() { # verify PREFIX NONCE [more lisec args]
+  local p=$1 n=$2
+  shift 2
+  lisec attest verify --ak ak.pub --message "$p.msg" --signature "$p.sig" --pcrs "$p.pcrs" \
+    --nonce "$n" "$@"
+}
+full=(--eventlog ev.bin --reference ref.json --location loc.cms --location-ca am/ca.crt --ek ek.pub)
+restart_count() { tpm2_readclock | awk '/restart_count/ {print $2}'; }
+
+n1=$(openssl rand -hex 32)
+quote "$n1" good
+expect 0 '^verified' verify good "$n1" "${full[@]}"
+pass "baseline: the host's quote, log and location verify"
+
+# ---- a TPM Restart keeps resetCount ----------------------------------------
+# The host's root sends TPM2_Shutdown(STATE) (what the kernel sends before
+# suspend or hibernation), the chassis is unplugged and moved, and the
+# firmware's TPM2_Startup(CLEAR) at the next boot is a TPM Restart: the PCRs
+# start from their reset values, restartCount goes up, resetCount does not.
+restart0=$(restart_count)
+tpm2_shutdown >/dev/null 2>&1 || fail "tpm2_shutdown (STATE)"
+swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || fail "swtpm_ioctl -i"
+tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
+[ "$(tpm_reset_count)" = "$reset" ] || fail "resetCount changed: $(tpm_reset_count), was $reset"
+[ "$(restart_count)" -gt "$restart0" ] || fail "restartCount did not go up"
+[ "$(tpm2_pcrread sha256:15 | awk '/0x/ {print $NF}')" = "0x0000000000000000000000000000000000000000000000000000000000000000" ] ||
+  fail "PCR 15 was not reset by the TPM Restart"
+# At the new site the host boots as before and its agent measures the
+# certificate it still has.
+tpm_extend ev.txt
+n2=$(openssl rand -hex 32)
+quote "$n2" moved
+expect 1 'TR103308-6.2-R10: .*restartCount' verify moved "$n2" "${full[@]}"
+grep -q 'TR103308-5.4' out.txt && fail "a TPM Restart alone must not fail the boot appraisal"
+pass "a TPM Restart (Shutdown(STATE), power off, Startup(CLEAR)) voids the location like a Reset"
+# Asset management checks the chassis and confirms it for both counters;
+# the agent measures the new certificate after the old one.
+printf '{"type":"lisec-location/1","host_id":"%s","country":"FI","subdivision":"FI-18","latitude":60.17,"longitude":24.94,"site":"HEL2","tpm_reset_count":%s,"tpm_restart_count":%s,"issued_at":"%s"}' \
+  "$host" "$reset" "$(restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >loc2.json
+openssl cms -sign -nodetach -binary -outform DER -in loc2.json -signer am/am.crt -inkey am/am.key \
+  -out loc2.cms 2>/dev/null || fail "openssl cms -sign"
+evgen --log ev2.bin --extends ev2.txt --reference ref.json --location loc.cms --location loc2.cms
+tail -n 1 ev2.txt >ext2.txt
+tpm_extend ext2.txt
+n3=$(openssl rand -hex 32)
+quote "$n3" reconfirmed
+expect 0 'site HEL2' verify reconfirmed "$n3" --eventlog ev2.bin --reference ref.json \
+  --location loc2.cms --location-ca am/ca.crt --ek ek.pub
+pass "the location confirmed again at the new restartCount is accepted"
+
+echo "attest_review: all passed"
