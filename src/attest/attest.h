@@ -216,6 +216,7 @@ uint32_t attest_policy_pcrs(const attest_policy *p);
  *   {"type": "lisec-location/1", "host_id": "<hex>", "country": "FI",
  *    "subdivision": "FI-18", "latitude": 60.17, "longitude": 24.94,
  *    "site": "HEL1", "tpm_reset_count": 3, "issued_at": "2026-...Z"}
+ * and optionally "tpm_restart_count" (0 when absent) and "asset_tag".
  * signed by a certificate that chains to the asset-management CA. */
 typedef struct attest_location {
   char host_id[ATTEST_HOST_ID_LEN + 1];
@@ -225,6 +226,11 @@ typedef struct attest_location {
   char site[65];
   char asset_tag[65]; /* optional "asset_tag": the FRU asset tag asset management saw; "" when none */
   uint32_t reset_count;
+  /* "tpm_restart_count", optional (0 when absent): the TPM's restartCount
+   * at the check. A TPM Restart (Shutdown(STATE), then Startup(CLEAR) at
+   * the next boot) resets the PCRs but not resetCount, so the location is
+   * bound to both counters. */
+  uint32_t restart_count;
   int64_t issued_at;
   uint8_t digest[ATTEST_DIGEST_LEN]; /* SHA-256 of the DER, as measured */
 } attest_location;

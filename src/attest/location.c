@@ -1,7 +1,8 @@
 /* The location certificate (§6.2 requirements 8-10, 12-14): asset
  * management asserts "host H is at this place, and its TPM showed
  * resetCount R when we checked" in a CMS SignedData whose content is a
- * small JSON document. The signature and the signer's chain to the
+ * small JSON document (and, when it names one, restartCount S: a TPM
+ * Restart keeps resetCount). The signature and the signer's chain to the
  * asset-management CA are checked here with OpenSSL; that the host and the
  * resetCount are the ones the quote shows, and that the certificate is
  * measured into the quoted PCR, is attest_verify's part. */
@@ -87,12 +88,12 @@ static int parse_content(const char *json, size_t len, int64_t at, attest_locati
                          lisec_err *err) {
   static const char *const known[] = {"type", "host_id", "country", "subdivision", "latitude",
                                       "longitude", "site", "tpm_reset_count", "issued_at",
-                                      "asset_tag", NULL};
+                                      "asset_tag", "tpm_restart_count", NULL};
   json_t *root = NULL;
   int rc = lisec_json_parse(json, len, &root, err);
   if (rc) return rc;
   const char *type, *host, *country, *sub, *site, *issued, *k, *tag = NULL;
-  int64_t reset = 0;
+  int64_t reset = 0, restart = 0;
   json_t *v;
   if (!json_is_object(root)) {
     rc = lisec_err_set(err, LISEC_EINVAL, "not a JSON object");
@@ -113,6 +114,7 @@ static int parse_content(const char *json, size_t len, int64_t at, attest_locati
       (rc = lisec_json_get_str(root, "site", true, 64, &site, err)) ||
       (rc = lisec_json_get_str(root, "issued_at", true, 40, &issued, err)) ||
       (rc = lisec_json_get_int(root, "tpm_reset_count", true, 0, UINT32_MAX, &reset, err)) ||
+      (rc = lisec_json_get_int(root, "tpm_restart_count", false, 0, UINT32_MAX, &restart, err)) ||
       (rc = lisec_json_get_str(root, "asset_tag", false, 64, &tag, err)))
     goto out;
   /* Optional (issue 19): the FRU asset tag the host's BMC must show. */
@@ -166,6 +168,7 @@ static int parse_content(const char *json, size_t len, int64_t at, attest_locati
   out->latitude = json_number_value(lat);
   out->longitude = json_number_value(lon);
   out->reset_count = (uint32_t)reset;
+  out->restart_count = (uint32_t)restart;
   out->issued_at = when;
 out:
   json_decref(root);
@@ -257,6 +260,8 @@ char *attest_location_content(const attest_location *loc) {
                         "site", loc->site, "tpm_reset_count", (json_int_t)loc->reset_count,
                         "issued_at", when);
   if (j && loc->asset_tag[0]) json_object_set_new(j, "asset_tag", json_string(loc->asset_tag));
+  if (j && loc->restart_count)
+    json_object_set_new(j, "tpm_restart_count", json_integer((json_int_t)loc->restart_count));
   char *s = j ? lisec_json_dump_canonical(j) : NULL;
   json_decref(j);
   return s;

@@ -4,7 +4,7 @@
  * are the ones quoted; the event log replays to them; every measured event
  * is in the reference values; the location certificate is asset
  * management's, names this host, is measured in the quote and was issued
- * for the TPM's current resetCount. Each failure adds a reason naming its
+ * for the TPM's current resetCount and restartCount. Each failure adds a reason naming its
  * requirement, and checks that do not depend on each other all run, so one
  * verdict tells an operator everything that is wrong. */
 #include <stdio.h>
@@ -118,6 +118,20 @@ static void check_location(const attest_context *ctx, const attest_evidence *ev,
                   "the host was power-cycled (and may have moved) since; asset management must "
                   "confirm its location again",
                   v->location.reset_count, v->quote.reset_count);
+  } else if (v->quote.restart_count != v->location.restart_count) {
+    /* A TPM Restart keeps resetCount but resets the PCRs: the host sent
+     * TPM2_Shutdown(STATE) (as before suspend or hibernation, or on its
+     * root's command), lost power, and its firmware's Startup(CLEAR) began
+     * a new boot, in which the old certificate can be measured again
+     * wherever the host now stands. A Resume raises restartCount as well
+     * and cannot be told apart in a quote, so both void the location. */
+    ok = false, voided = true;
+    attest_reason(v,
+                  "TR103308-6.2-R10: location confirmed at TPM restartCount %u, the quote shows "
+                  "%u (resetCount %u): the TPM was restarted or resumed since, which keeps "
+                  "resetCount but may follow a power-off (and a move); asset management must "
+                  "confirm its location again",
+                  v->location.restart_count, v->quote.restart_count, v->quote.reset_count);
   }
   v->location_ok = ok;
   v->tv.sourced_data = ok ? TV_AFFIRMING : voided ? TV_WARNING : TV_CONTRAINDICATED;
