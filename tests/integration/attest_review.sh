@@ -87,4 +87,57 @@ expect 0 'site HEL2' verify reconfirmed "$n3" --eventlog ev2.bin --reference ref
   --location loc2.cms --location-ca am/ca.crt --ek ek.pub
 pass "the location confirmed again at the new restartCount is accepted"
 
+
+
+# ---- the agent after a TPM Restart -------------------------------------------
+# An honest host's agent keeps its PCR 15 measurements for the boot they
+# belong to. After a TPM Restart PCR 15 is empty again while resetCount is
+# unchanged: the kept measurements must not be presented (the log would no
+# longer replay and the whole boot would fail), and the certificate
+# measured again.
+tpm_up C
+tpm_use C
+cat >agent-C.conf <<CONF
+[tpm]
+tcti = $TPM2TOOLS_TCTI
+ek = rsa
+ak = ecc
+pcrs = 0,1,2,3,4,5,6,7,8,15
+[agent]
+state_dir = $work/state-C
+eventlog = $work/fw-C.bin
+CONF
+agent() { "$build/cmd/lisec-agent/lisec-agent" -c "$work/agent-C.conf" "$@"; }
+evgen --log fw-C.bin --extends fw-C.txt --reference refC.json
+tpm_extend fw-C.txt
+agent enrol --out enrolC >/dev/null 2>&1 || fail "agent enrol"
+hostC=$(cat enrolC/host_id)
+issue_location am "$hostC" "$(tpm_reset_count)" locC.cms
+agent measure-location --cert locC.cms || fail "measure-location"
+vc() { # vc DIR NONCE
+  lisec attest verify --ak enrolC/ak.pub --reference refC.json --location-ca am/ca.crt \
+    --ek enrolC/ek.pub --message "$1/quote.msg" --signature "$1/quote.sig" --pcrs "$1/quote.pcrs" \
+    --eventlog "$1/eventlog.bin" --location "$1/location.cms" --nonce "$2"
+}
+n4=$(openssl rand -hex 32)
+agent quote --nonce "$n4" --out c1 2>/dev/null || fail "agent quote"
+expect 0 '^verified' vc c1 "$n4"
+tpm2_shutdown >/dev/null 2>&1 || fail "tpm2_shutdown (STATE)"
+swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || fail "swtpm_ioctl -i"
+tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
+tpm_extend fw-C.txt
+n5=$(openssl rand -hex 32)
+agent quote --nonce "$n5" --out c2 2>c2.err || fail "agent quote after a TPM Restart"
+grep -q 'run measure-location again' c2.err || fail "the agent did not notice PCR 15 was reset"
+expect 1 'not the one last measured into PCR 15' vc c2 "$n5"
+grep -q 'TR103308-5.4' out.txt && fail "after a TPM Restart the agent's log no longer replays: $(cat out.txt)"
+printf '{"type":"lisec-location/1","host_id":"%s","country":"FI","subdivision":"FI-18","latitude":60.17,"longitude":24.94,"site":"HEL3","tpm_reset_count":%s,"tpm_restart_count":%s,"issued_at":"%s"}' \
+  "$hostC" "$(tpm_reset_count)" "$(restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >locC2.json
+openssl cms -sign -nodetach -binary -outform DER -in locC2.json -signer am/am.crt -inkey am/am.key \
+  -out locC2.cms 2>/dev/null || fail "openssl cms -sign"
+agent measure-location --cert locC2.cms || fail "measure-location after the restart"
+n6=$(openssl rand -hex 32)
+agent quote --nonce "$n6" --out c3 2>/dev/null || fail "agent quote"
+expect 0 'site HEL3' vc c3 "$n6"
+pass "after a TPM Restart the agent drops its stale PCR 15 log and measures the new certificate"
 echo "attest_review: all passed"
