@@ -50,8 +50,8 @@ int agent_tpm_quote(agent_tpm *t, const uint8_t *nonce, size_t nonce_len, uint32
                     lisec_buf *msg, lisec_buf *sig, attest_pcrs *pcrs, lisec_err *err);
 /* Extends a SHA-256 digest into a PCR. */
 int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32], lisec_err *err);
-/* The TPM's resetCount now. */
-int agent_tpm_reset_count(agent_tpm *t, uint32_t *out, lisec_err *err);
+/* The SHA-256 PCRs in mask, as they are now. */
+int agent_tpm_pcrs(agent_tpm *t, uint32_t mask, attest_pcrs *out, lisec_err *err);
 
 /* ---- the commands (main.c), also used by the loop ------------------------ */
 
@@ -74,6 +74,10 @@ int agent_open_tpm(const agent_settings *s, bool with_ak, agent_tpm **t, lisec_b
 int agent_read_state(const char *dir, const char *name, size_t max, uint8_t **out, size_t *len,
                      bool *missing);
 int agent_ensure_dir(const char *dir);
+/* Whether the agent's kept measurements (runtime.log, its PCR 15 events)
+ * are this boot's: replayed from PCR 15's reset value they give what PCR
+ * 15 holds now. *current false and 0 when there is no kept log. */
+int agent_runtime_current(const agent_settings *s, agent_tpm *t, bool *current);
 /* Prints "lisec-agent: ..." on stderr; returns 2. */
 int agent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -359,32 +359,26 @@ static int take_location(const agent_settings *s, const char *b64) {
 }
 
 /* At start: the host id, and the kept location certificate measured again
- * when the TPM was reset since it was (a boot: PCR 15 starts empty). */
+ * when PCR 15 no longer holds the agent's measurements (a boot: a power
+ * cycle, or a TPM Restart, which keeps resetCount). */
 static int boot_steps(const agent_settings *s, char host[ATTEST_HOST_ID_LEN + 1]) {
   agent_tpm *t = NULL;
   lisec_buf ek;
   lisec_err err = {0};
-  uint32_t reset = 0;
+  bool current = false;
   lisec_buf_init(&ek, 4096);
   int rc = agent_open_tpm(s, false, &t, &ek);
-  if (!rc && (attest_host_id(ek.data, ek.len, host, &err) ||
-              agent_tpm_reset_count(t, &reset, &err)))
-    rc = agent_fail("%s", err.msg);
+  if (!rc && attest_host_id(ek.data, ek.len, host, &err)) rc = agent_fail("%s", err.msg);
+  if (!rc) rc = agent_runtime_current(s, t, &current);
   agent_tpm_close(t);
   lisec_buf_free(&ek);
   if (rc) return rc;
-  uint8_t *r = NULL;
-  size_t rl = 0;
-  bool no_reset = false, no_loc = false;
   char *loc = path_of(s->state_dir, "location.cms");
   if (!loc) return agent_fail("out of memory");
-  no_loc = access(loc, F_OK) != 0;
-  rc = agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &no_reset);
-  if (!rc && !no_loc && (no_reset || strtoul((char *)r, NULL, 10) != reset)) {
+  if (access(loc, F_OK) == 0 && !current) {
     fprintf(stderr, "lisec-agent: measuring the kept location certificate for this boot\n");
     rc = agent_cmd_measure_location(s, loc);
   }
-  free(r);
   free(loc);
   return rc;
 }

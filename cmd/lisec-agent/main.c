@@ -282,27 +282,69 @@ done:
 }
 
 /* The agent's own measurements since this boot: TCG_PCR_EVENT2 records in
- * runtime.log, valid while runtime.reset holds the TPM's resetCount. */
-static int agent_runtime_events(const settings *s, uint32_t reset, lisec_buf *out, bool *stale) {
-  uint8_t *r = NULL, *log = NULL;
-  size_t rl = 0, ll = 0;
-  bool m1 = false, m2 = false;
-  *stale = false;
-  if (agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
-      agent_read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &log, &ll, &m2)) {
-    free(r);
-    free(log);
+ * runtime.log, valid while they replay to PCR 15.
+ * Whether log (runtime.log's events) replays to PCR 15 as it is now. The
+ * counters do not tell: a TPM Restart (TPM2_Shutdown(STATE), power off,
+ * Startup(CLEAR)) resets the PCRs and keeps resetCount, and a Resume
+ * raises restartCount but keeps the PCRs; PCR 15 itself does. */
+static int log_is_current(agent_tpm *t, const uint8_t *log, size_t len, bool *current) {
+  lisec_buf b;
+  lisec_err err = {0};
+  attest_eventlog parsed = {0};
+  attest_pcrs now, replay;
+  int rc = AGENT_OK;
+  *current = false;
+  lisec_buf_init(&b, ATTEST_EVENTLOG_MAX);
+  if (attest_eventlog_write_header(&b, &err) || lisec_buf_append(&b, log, len))
+    rc = agent_fail("runtime log too large");
+  else if (agent_tpm_pcrs(t, 1u << ATTEST_LOCATION_PCR, &now, &err))
+    rc = agent_fail("%s", err.msg);
+  /* A kept log that cannot be read is no measurement of this boot. */
+  else if (attest_eventlog_parse(b.data, b.len, &parsed, &err) == 0) {
+    attest_eventlog_replay(&parsed, &replay);
+    *current = (replay.mask & (1u << ATTEST_LOCATION_PCR)) &&
+               memcmp(replay.value[ATTEST_LOCATION_PCR], now.value[ATTEST_LOCATION_PCR],
+                      ATTEST_DIGEST_LEN) == 0;
+  }
+  attest_eventlog_free(&parsed);
+  lisec_buf_free(&b);
+  return rc;
+}
+
+/* Reads runtime.log into *log when it replays to PCR 15 now (*current);
+ * *missing when the agent has measured nothing yet. */
+static int runtime_log(const settings *s, agent_tpm *t, uint8_t **log, size_t *len,
+                       bool *current, bool *missing) {
+  *log = NULL, *len = 0, *current = false;
+  if (agent_read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, log, len, missing))
     return AGENT_ERROR;
-  }
+  if (*missing) return AGENT_OK;
+  int rc = log_is_current(t, *log, *len, current);
+  if (rc || !*current) free(*log), *log = NULL, *len = 0;
+  return rc;
+}
+
+int agent_runtime_current(const settings *s, agent_tpm *t, bool *current) {
+  uint8_t *log = NULL;
+  size_t len = 0;
+  bool missing = false;
+  int rc = runtime_log(s, t, &log, &len, current, &missing);
+  free(log);
+  return rc;
+}
+
+static int agent_runtime_events(const settings *s, agent_tpm *t, lisec_buf *out, bool *stale) {
+  uint8_t *log = NULL;
+  size_t ll = 0;
+  bool current = false, missing = false;
+  *stale = false;
+  if (runtime_log(s, t, &log, &ll, &current, &missing)) return AGENT_ERROR;
   int rc = 0;
-  if (!m1 && !m2) {
-    if (r && strtoul((char *)r, NULL, 10) == reset) {
-      if (lisec_buf_append(out, log, ll)) rc = agent_fail("event log too large");
-    } else {
-      *stale = true; /* measured in an earlier boot: the PCRs have been reset since */
-    }
+  if (current) {
+    if (lisec_buf_append(out, log, ll)) rc = agent_fail("event log too large");
+  } else if (!missing) {
+    *stale = true; /* measured in an earlier boot: PCR 15 has been reset since */
   }
-  free(r);
   free(log);
   return rc;
 }
@@ -350,14 +392,12 @@ int agent_cmd_quote_reports(const settings *s, const char *nonce_hex, const char
   lisec_buf ek, msg, sig, pcrs_file, log;
   lisec_err err = {0};
   attest_pcrs pcrs;
-  uint32_t reset = 0;
   bool stale = false, no_loc = false;
   int rc = AGENT_ERROR;
   lisec_buf_init(&ek, 4096), lisec_buf_init(&msg, 4096), lisec_buf_init(&sig, 4096);
   lisec_buf_init(&pcrs_file, 1 << 16), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
   if (agent_ensure_dir(out) || agent_open_tpm(s, true, &t, &ek)) goto done;
-  if (agent_tpm_reset_count(t, &reset, &err) != 0 ||
-      agent_tpm_quote(t, nonce, n, s->pcrs, &msg, &sig, &pcrs, &err) != 0 ||
+  if (agent_tpm_quote(t, nonce, n, s->pcrs, &msg, &sig, &pcrs, &err) != 0 ||
       attest_pcrs_write(&pcrs, &pcrs_file, &err) != 0) {
     agent_fail("%s", err.msg);
     goto done;
@@ -373,9 +413,10 @@ int agent_cmd_quote_reports(const settings *s, const char *nonce_hex, const char
     agent_fail("%s", err.msg);
     goto done;
   }
-  if (agent_runtime_events(s, reset, &log, &stale)) goto done;
+  if (agent_runtime_events(s, t, &log, &stale)) goto done;
   if (stale)
-    fprintf(stderr, "lisec-agent: the location was measured before the last power cycle; "
+    fprintf(stderr, "lisec-agent: the location was measured before PCR 15 was last reset "
+                    "(a power cycle or TPM Restart); "
                     "run measure-location again\n");
   if (agent_read_state(s->state_dir, "location.cms", ATTEST_LOCATION_MAX, &loc, &loc_len, &no_loc))
     goto done;
@@ -396,13 +437,12 @@ done:
 }
 
 int agent_cmd_measure_location(const settings *s, const char *cert_path) {
-  uint8_t *cert = NULL, *r = NULL, *old = NULL;
-  size_t cert_len = 0, rl = 0, old_len = 0;
-  bool m1 = false, m2 = false;
+  uint8_t *cert = NULL, *old = NULL;
+  size_t cert_len = 0, old_len = 0;
+  bool m2 = false;
   agent_tpm *t = NULL;
   lisec_buf ek, log;
   lisec_err err = {0};
-  uint32_t reset = 0;
   int rc = AGENT_ERROR;
   lisec_buf_init(&ek, 4096), lisec_buf_init(&log, ATTEST_EVENTLOG_MAX);
   if (lisec_file_read(cert_path, ATTEST_LOCATION_MAX, &cert, &cert_len, &err) != 0) {
@@ -410,24 +450,16 @@ int agent_cmd_measure_location(const settings *s, const char *cert_path) {
     goto done;
   }
   if (agent_ensure_dir(s->state_dir) || agent_open_tpm(s, false, &t, &ek)) goto done;
-  if (agent_tpm_reset_count(t, &reset, &err) != 0) {
-    agent_fail("%s", err.msg);
-    goto done;
-  }
-  if (agent_read_state(s->state_dir, "runtime.reset", 32, &r, &rl, &m1) ||
-      agent_read_state(s->state_dir, "runtime.log", ATTEST_EVENTLOG_MAX, &old, &old_len, &m2))
-    goto done;
-  /* Measurements of an earlier boot are gone from the PCRs: start over. */
-  if (!m1 && !m2 && r && strtoul((char *)r, NULL, 10) == reset &&
-      lisec_buf_append(&log, old, old_len)) {
+  bool current = false;
+  if (runtime_log(s, t, &old, &old_len, &current, &m2)) goto done;
+  /* Measurements of an earlier boot are gone from PCR 15: start over. */
+  if (current && lisec_buf_append(&log, old, old_len)) {
     agent_fail("runtime log too large");
     goto done;
   }
   uint8_t digest[ATTEST_DIGEST_LEN], data[40];
   crypto_sha256(cert, cert_len, digest);
   attest_location_event_data(digest, data);
-  char reset_s[16];
-  int rn = snprintf(reset_s, sizeof reset_s, "%u\n", reset);
   /* Log first, then extend: a failed extend takes the record out again, so
    * the log never claims a measurement the PCR lacks. */
   size_t before = log.len;
@@ -436,9 +468,7 @@ int agent_cmd_measure_location(const settings *s, const char *cert_path) {
     agent_fail("%s", err.msg);
     goto done;
   }
-  if (write_file(s->state_dir, "runtime.log", log.data, log.len, 0600) ||
-      write_file(s->state_dir, "runtime.reset", reset_s, (size_t)rn, 0600))
-    goto done;
+  if (write_file(s->state_dir, "runtime.log", log.data, log.len, 0600)) goto done;
   if (agent_tpm_extend(t, ATTEST_LOCATION_PCR, digest, &err) != 0) {
     agent_fail("%s", err.msg);
     write_file(s->state_dir, "runtime.log", log.data, before, 0600);
@@ -447,7 +477,7 @@ int agent_cmd_measure_location(const settings *s, const char *cert_path) {
   if (write_file(s->state_dir, "location.cms", cert, cert_len, 0600)) goto done;
   rc = AGENT_OK;
 done:
-  free(cert), free(r), free(old);
+  free(cert), free(old);
   lisec_buf_free(&ek), lisec_buf_free(&log);
   agent_tpm_close(t);
   return rc;

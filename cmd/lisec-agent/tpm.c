@@ -438,11 +438,6 @@ int agent_tpm_extend(agent_tpm *t, unsigned pcr, const uint8_t digest[32], lisec
   return rc == TSS2_RC_SUCCESS ? 0 : tss_fail(err, "PCR_Extend", rc);
 }
 
-int agent_tpm_reset_count(agent_tpm *t, uint32_t *out, lisec_err *err) {
-  TPMS_TIME_INFO *ti = NULL;
-  TSS2_RC rc = Esys_ReadClock(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
-  if (rc != TSS2_RC_SUCCESS) return tss_fail(err, "ReadClock", rc);
-  *out = ti->clockInfo.resetCount;
-  Esys_Free(ti);
-  return 0;
+int agent_tpm_pcrs(agent_tpm *t, uint32_t mask, attest_pcrs *out, lisec_err *err) {
+  return read_pcrs(t, mask, out, err);
 }
