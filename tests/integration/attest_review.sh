@@ -140,4 +140,22 @@ n6=$(openssl rand -hex 32)
 agent quote --nonce "$n6" --out c3 2>/dev/null || fail "agent quote"
 expect 0 'site HEL3' vc c3 "$n6"
 pass "after a TPM Restart the agent drops its stale PCR 15 log and measures the new certificate"
+# ---- reference values for a PCR the quote need not cover --------------------
+# The operator's policy describes the boot loaders (PCR 4) but left PCR 4
+# out of "pcrs". The host boots an unapproved boot loader and its agent
+# quotes every PCR but 4: the reference values for PCR 4 must still apply.
+tpm_use A
+tpm_power_cycle
+evgen --log evil.bin --extends evil.txt --bootloader evil
+tpm_extend evil.txt
+jq -c '.pcrs -= [4]' ref.json >ref-no4.json
+n7=$(openssl rand -hex 32)
+quote "$n7" no4 sha256:0,1,2,3,5,6,7,8,15
+expect 1 'TR103308-5.4: the quote covers PCRs 0x0081ef but the policy requires 0x0081ff' \
+  verify no4 "$n7" --eventlog evil.bin --reference ref-no4.json
+quote "$n7" all4
+expect 1 'PCR 4 event EV_EFI_BOOT_SERVICES_APPLICATION digest [0-9a-f]{16}\.\. not in reference values' \
+  verify all4 "$n7" --eventlog evil.bin --reference ref-no4.json
+pass "a quote must cover every PCR the reference values describe, not only the policy's \"pcrs\""
+
 echo "attest_review: all passed"
