@@ -206,7 +206,8 @@ typedef struct attest_policy attest_policy;
 int attest_policy_parse(const char *json, size_t len, attest_policy **out, lisec_err *err);
 void attest_policy_free(attest_policy *p);
 const char *attest_policy_id(const attest_policy *p);
-/* The PCRs every quote must cover. */
+/* The PCRs every quote must cover: those in "pcrs" and every PCR an
+ * entry of "events" describes. */
 uint32_t attest_policy_pcrs(const attest_policy *p);
 
 /* ---- the location certificate (§6.2 R8-10, R12-14) ---------------------- */

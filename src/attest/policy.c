@@ -176,6 +176,10 @@ int attest_policy_parse(const char *json, size_t len, attest_policy **out, lisec
     if ((rc = parse_entry(json_array_get(events, i), i, &p->entries[i], &total, err)))
       goto out_wrap;
   }
+  /* A PCR the reference values describe is one every quote must cover,
+   * listed in "pcrs" or not: else a host could leave it out of its quote
+   * and its events would never be compared with them. */
+  for (size_t i = 0; i < n; i++) p->pcrs |= 1u << p->entries[i].pcr;
   qsort(p->entries, n, sizeof *p->entries, entry_cmp);
   for (size_t i = 1; i < n; i++)
     if (entry_cmp(&p->entries[i - 1], &p->entries[i]) == 0) {

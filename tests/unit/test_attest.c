@@ -361,6 +361,13 @@ static void test_policy_parse(void **state) {
   assert_int_equal(attest_policy_pcrs(p) & (1u << ATTEST_LOCATION_PCR), 1u << ATTEST_LOCATION_PCR);
   attest_policy_free(p);
   free(ex);
+  /* A PCR the events describe must be quoted even when "pcrs" leaves it out. */
+  assert_int_equal(policy_from("{\"policy_id\":\"x\",\"pcrs\":[0],\"events\":[{\"pcr\":4,"
+                               "\"type\":\"EV_SEPARATOR\",\"any_digest\":true}]}",
+                               &p, &e2),
+                   0);
+  assert_int_equal(attest_policy_pcrs(p), 0x11u);
+  attest_policy_free(p);
   const char *d = "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"";
   char buf[1024];
   struct {
