@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (strcmp(back.host_id, loc.host_id) || strcmp(back.country, loc.country) ||
       strcmp(back.subdivision, loc.subdivision) || strcmp(back.site, loc.site) ||
       strcmp(back.asset_tag, loc.asset_tag) || back.latitude != loc.latitude ||
-      back.longitude != loc.longitude || back.reset_count != loc.reset_count || back.issued_at != loc.issued_at)
+      back.longitude != loc.longitude || back.reset_count != loc.reset_count ||
+      back.restart_count != loc.restart_count || back.issued_at != loc.issued_at)
     abort();
   return 0;
 }

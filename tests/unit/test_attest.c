@@ -528,6 +528,20 @@ static void test_location_parse(void **state) {
   assert_int_equal(back.issued_at, want.issued_at);
   free(signed_content.p);
   free(content);
+  /* The restartCount is optional (0), and kept when given (a TPM Restart
+   * keeps resetCount: attest_verify compares both). */
+  assert_int_equal(loc.restart_count, 0);
+  assert_int_equal(location_with(&p, ca, "FI", "FI-18", "60.17", now, ",\"tpm_restart_count\":3",
+                                 &loc, &err),
+                   0);
+  assert_int_equal(loc.restart_count, 3);
+  content = attest_location_content(&loc);
+  assert_non_null(strstr(content, "\"tpm_restart_count\":3"));
+  signed_content = sign_content(&p, content, 0);
+  assert_int_equal(attest_location_parse(signed_content.p, signed_content.n, ca, 0, &back, &err), 0);
+  assert_int_equal(back.restart_count, 3);
+  free(signed_content.p);
+  free(content);
   /* Another asset-management CA signed it. */
   assert_int_equal(location_with(&other, ca, "FI", "FI-18", "60.17", now, "", &loc, &err),
                    LISEC_EDENIED);
@@ -544,6 +558,7 @@ static void test_location_parse(void **state) {
       {"FI", "FI-18", "60.17", future, "", "in the future"},
       {"FI", "FI-18", "60.17", now, ",\"trusted\":true", "unknown key"},
       {"FI", "FI-18", "60.17", "yesterday", "", "RFC 3339"},
+      {"FI", "FI-18", "60.17", now, ",\"tpm_restart_count\":-1", "tpm_restart_count"},
   };
   for (size_t i = 0; i < LISEC_ARRAY_LEN(bad); i++) {
     assert_int_not_equal(location_with(&p, ca, bad[i].country, bad[i].sub, bad[i].lat,
