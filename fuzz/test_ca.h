@@ -40,12 +40,14 @@ static void test_ca_make(test_ca *ca, const char *common_name) {
   X509_NAME *name = X509_NAME_new();
   if (!ca->key || !c || !name) abort();
   /* 2020-01-01T00:00:00Z .. 2040-01-01T00:00:00Z */
-  if (X509_set_version(c, X509_VERSION_3) != 1 || ASN1_INTEGER_set(X509_get_serialNumber(c), 1) != 1 ||
+  const unsigned char *org = (const unsigned char *)"lisec fuzz";
+  const unsigned char *cn = (const unsigned char *)common_name;
+  if (X509_set_version(c, X509_VERSION_3) != 1 ||
+      ASN1_INTEGER_set(X509_get_serialNumber(c), 1) != 1 ||
       !ASN1_TIME_set(X509_getm_notBefore(c), 1577836800) ||
       !ASN1_TIME_set(X509_getm_notAfter(c), 2208988800) ||
-      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"lisec fuzz", -1, -1, 0) != 1 ||
-      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)common_name, -1, -1,
-                                 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, org, -1, -1, 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn, -1, -1, 0) != 1 ||
       X509_set_subject_name(c, name) != 1 || X509_set_issuer_name(c, name) != 1 ||
       X509_set_pubkey(c, ca->key) != 1)
     abort();
