@@ -32,11 +32,12 @@ static void print_location(const json_t *loc) {
     printf("  location: none proven\n");
     return;
   }
-  printf("  location: %s %s site %s (%.4f, %.4f), TPM resetCount %lld\n", cli_str(loc, "country"),
-         cli_str(loc, "subdivision"), cli_str(loc, "site"),
+  printf("  location: %s %s site %s (%.4f, %.4f), TPM resetCount %lld, restartCount %lld\n",
+         cli_str(loc, "country"), cli_str(loc, "subdivision"), cli_str(loc, "site"),
          json_real_value(json_object_get(loc, "latitude")),
          json_real_value(json_object_get(loc, "longitude")),
-         (long long)json_integer_value(json_object_get(loc, "tpm_reset_count")));
+         (long long)json_integer_value(json_object_get(loc, "tpm_reset_count")),
+         (long long)json_integer_value(json_object_get(loc, "tpm_restart_count")));
 }
 
 static void print_host(const json_t *h) {
@@ -44,6 +45,10 @@ static void print_host(const json_t *h) {
   if (json_object_get(h, "last_ok_at")) printf("  last ok:  %s\n", cli_str(h, "last_ok_at"));
   if (json_object_get(h, "last_appraisal_at"))
     printf("  appraised: %s\n", cli_str(h, "last_appraisal_at"));
+  if (json_object_get(h, "tpm_reset_count"))
+    printf("  TPM:      resetCount %lld, restartCount %lld (its last quote)\n",
+           (long long)json_integer_value(json_object_get(h, "tpm_reset_count")),
+           (long long)json_integer_value(json_object_get(h, "tpm_restart_count")));
   print_location(json_object_get(h, "location"));
   if (json_is_true(json_object_get(h, "location_confirmation_pending")))
     printf("  a confirmed location certificate waits for the agent\n");

@@ -1172,9 +1172,10 @@ static int evidence_get(const json_t *body, evidence_bytes *e, lisec_err *err) {
 }
 
 static json_t *location_doc(const attest_location *l) {
-  return json_pack("{s:s, s:s, s:f, s:f, s:s, s:I}", "country", l->country, "subdivision",
+  return json_pack("{s:s, s:s, s:f, s:f, s:s, s:I, s:I}", "country", l->country, "subdivision",
                    l->subdivision, "latitude", l->latitude, "longitude", l->longitude, "site",
-                   l->site, "tpm_reset_count", (json_int_t)l->reset_count);
+                   l->site, "tpm_reset_count", (json_int_t)l->reset_count, "tpm_restart_count",
+                   (json_int_t)l->restart_count);
 }
 
 /* ---- the host's inventory (issue 15) ------------------------------------- */
@@ -1515,6 +1516,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
     if (v->quote_parsed && v->signature_ok) {
       json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
+      json_object_set_new(doc, "last_restart_count", json_integer(v->quote.restart_count));
       if ((int64_t)v->quote.reset_count > max_reset)
         json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
     }
@@ -1754,6 +1756,8 @@ static json_t *summary(const struct ctl_attest_state *st, const char *host, cons
   }
   if (json_object_get(doc, "last_reset_count"))
     json_object_set(o, "tpm_reset_count", json_object_get(doc, "last_reset_count"));
+  if (json_object_get(doc, "last_restart_count"))
+    json_object_set(o, "tpm_restart_count", json_object_get(doc, "last_restart_count"));
   if (json_object_get(doc, "chassis")) json_object_set(o, "chassis", json_object_get(doc, "chassis"));
   if (json_object_get(doc, "chassis_void")) json_object_set(o, "chassis_void", json_object_get(doc, "chassis_void"));
   json_object_set_new(o, "location_confirmation_pending",
@@ -1860,12 +1864,20 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
                         "TR103308-6.2-R10: the certificate is for TPM resetCount %u, the host's "
                         "last quote shows %lld",
                         loc.reset_count, (long long)doc_int(doc, "last_reset_count"));
+  } else if ((int64_t)loc.restart_count != doc_int(doc, "last_restart_count")) {
+    /* A location bound to another restartCount is void at the next
+     * appraisal (a TPM Restart keeps resetCount): refused here instead. */
+    vrc = lisec_err_set(&why, LISEC_EDENIED,
+                        "TR103308-6.2-R10: the certificate is for TPM restartCount %u "
+                        "(\"tpm_restart_count\", 0 when absent), the host's last quote shows %lld",
+                        loc.restart_count, (long long)doc_int(doc, "last_restart_count"));
   }
   char reason[512] = "";
   if (!vrc)
     snprintf(reason, sizeof reason,
-             "asset management confirmed %s %s site %s at TPM resetCount %u; sent to the agent",
-             loc.country, loc.subdivision, loc.site, loc.reset_count);
+             "asset management confirmed %s %s site %s at TPM resetCount %u, restartCount %u; "
+             "sent to the agent",
+             loc.country, loc.subdivision, loc.site, loc.reset_count, loc.restart_count);
   if ((rc = ctl_audit(ctl, actor, vrc ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK,
                       "attest.confirm-location", false, vrc ? why.msg : reason, 0, NULL, err,
                       "host %s", host)))

@@ -340,6 +340,30 @@ wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1" 
 [ "$(audit_count 'attest.confirm-location \| (ok|denied)')" -ge 2 ] || fail "confirmations not audited"
 pass "lisec host confirm-location: an old certificate refused; the new one measured by the agent, location back"
 
+# ---- a TPM Restart: resetCount kept, the location void until confirmed ----------
+# Shutdown(STATE), power off, Startup(CLEAR): PCRs reset, restartCount up.
+stop_agent
+tpm2_shutdown >/dev/null 2>&1 || fail "tpm2_shutdown (STATE)"
+swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || fail "swtpm_ioctl -i"
+tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
+tpm_extend fw-A.txt
+run_agent A
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location == null and .lisec.tpm_restart_count > 0 and
+  (.lisec.reasons | map(test("TR103308-6.2-R10.*restartCount")) | any)'
+reset=$(show "$hostA" | jq -r .lisec.tpm_reset_count) restart=$(show "$hostA" | jq -r .lisec.tpm_restart_count)
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host show "$hostA" |
+  grep -q "TPM: *resetCount $reset, restartCount $restart (its last quote)" ||
+  fail "lisec host show does not give the last quote's counters"
+issue_location am "$hostA" "$reset" loc3.cms
+expect 1 'TR103308-6.2-R10: the certificate is for TPM restartCount 0' lisec --server "$LISECD_URL" \
+  --pki "$pki" --role operator host confirm-location "$hostA" --location loc3.cms
+issue_location am "$hostA" "$reset" loc4.cms FI FI-18 HEL1 "$restart"
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" \
+  --location loc4.cms >confirm.out || { cat confirm.out; fail "confirm-location at the restartCount"; }
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.tpm_restart_count > 0 and
+  (.lisec.location_confirmation_pending | not)'
+pass "a TPM Restart: location void (restartCount), a certificate without it refused at confirmation, one with it restores the location"
+
 # ---- overdue -----------------------------------------------------------------
 stop_agent
 wait_for "$hostA" '.lisec.trust == "untrusted:overdue"'

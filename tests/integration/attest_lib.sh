@@ -63,12 +63,14 @@ am_pki() {
       -extfile "$d/am.ext" -out "$d/am.crt" 2>/dev/null || fail "openssl: asset-management cert"
 }
 
-# issue_location PKI HOST_ID RESET_COUNT OUT [COUNTRY SUBDIVISION SITE]:
-# what asset management signs after checking the host is where it says.
+# issue_location PKI HOST_ID RESET_COUNT OUT [COUNTRY SUBDIVISION SITE
+# [RESTART_COUNT]]: what asset management signs after checking the host is
+# where it says (without RESTART_COUNT, no "tpm_restart_count": 0).
 issue_location() {
-  local pki=$1 host=$2 reset=$3 out=$4 country=${5:-FI} sub=${6:-FI-18} site=${7:-HEL1}
-  printf '{"type":"lisec-location/1","host_id":"%s","country":"%s","subdivision":"%s","latitude":60.1699,"longitude":24.9384,"site":"%s","tpm_reset_count":%s,"issued_at":"%s"}' \
-    "$host" "$country" "$sub" "$site" "$reset" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$out.json"
+  local pki=$1 host=$2 reset=$3 out=$4 country=${5:-FI} sub=${6:-FI-18} site=${7:-HEL1} restart=
+  [ -z "${8:-}" ] || restart=",\"tpm_restart_count\":$8"
+  printf '{"type":"lisec-location/1","host_id":"%s","country":"%s","subdivision":"%s","latitude":60.1699,"longitude":24.9384,"site":"%s","tpm_reset_count":%s%s,"issued_at":"%s"}' \
+    "$host" "$country" "$sub" "$site" "$reset" "$restart" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$out.json"
   openssl cms -sign -nodetach -binary -outform DER -in "$out.json" -signer "$pki/am.crt" \
     -inkey "$pki/am.key" -out "$out" 2>/dev/null || fail "openssl cms -sign"
 }
