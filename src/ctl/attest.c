@@ -385,6 +385,19 @@ static int64_t doc_int(const json_t *doc, const char *key) {
   return json_integer_value(json_object_get(doc, key));
 }
 
+/* A TPM firmware version kept as 16 hex digits (it is 64 bits, over
+ * JSON's integers); 0 when absent. */
+static uint64_t doc_fw(const json_t *doc, const char *key) {
+  const char *s = json_string_value(json_object_get(doc, key));
+  return s ? strtoull(s, NULL, 16) : 0;
+}
+
+static void doc_set_fw(json_t *doc, const char *key, uint64_t fw) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fw);
+  json_object_set_new(doc, key, json_string(hex));
+}
+
 /* ---- requests waiting for fresh appraisals ------------------------------ */
 
 ctl_attest_wait *ctl_attest_wait_new(void) { return calloc(1, sizeof(ctl_attest_wait)); }
@@ -1459,6 +1472,17 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                "cleared, so its location binding is void until asset management confirms it "
                "again",
                v->quote.reset_count, (long long)max_reset);
+  /* A TPM firmware older than one this host's TPM ran before is a rollback,
+   * perhaps to a version with known flaws that forge quotes: untrusted
+   * until the firmware is back, or asset management confirms the chassis
+   * (confirm-location sets the new baseline). */
+  uint64_t max_fw = doc_fw(doc, "max_tpm_firmware");
+  if (v->quote_parsed && v->signature_ok && v->quote.firmware_version < max_fw)
+    add_reason(v,
+               "TR103308-5.4: TPM firmware version %016llx is lower than %016llx, which this "
+               "host's TPM ran before: a firmware rollback; untrusted until the firmware is back "
+               "or asset management confirms the chassis (lisec host confirm-location)",
+               (unsigned long long)v->quote.firmware_version, (unsigned long long)max_fw);
   /* The BMC's word, only from a quote that verified: an intrusion, another
    * asset tag, hours going back or another BMC void the location until
    * asset management confirms it, as a TPM reset does (ctl/telemetry.c). */
@@ -1519,6 +1543,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       json_object_set_new(doc, "last_restart_count", json_integer(v->quote.restart_count));
       if ((int64_t)v->quote.reset_count > max_reset)
         json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
+      doc_set_fw(doc, "last_tpm_firmware", v->quote.firmware_version);
+      if (v->quote.firmware_version > max_fw)
+        doc_set_fw(doc, "max_tpm_firmware", v->quote.firmware_version);
     }
     /* A confirmed certificate the agent has now measured is delivered. */
     if (loc_ok && json_object_get(doc, "location_offer")) {
@@ -1894,6 +1921,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   /* A human check of the chassis at this resetCount is the new baseline
    * (after TPM2_Clear it is lower than the highest seen). */
   json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
+  /* ... and of its TPM's firmware, as its last quote shows it, */
+  doc_set_fw(doc, "max_tpm_firmware", doc_fw(doc, "last_tpm_firmware"));
   /* ... and of its BMC: a chassis void ends, the next report is the baseline. */
   ctl_telemetry_confirmed(doc);
   if ((rc = save_doc(ctl, host, doc, ver, err))) {

@@ -403,6 +403,26 @@ wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1"'
 stop_agent
 pass "after a restart of lisecd the agent attests again: trusted"
 
+# ---- a TPM firmware older than one seen before: a rollback ---------------------
+# (swtpm's version is fixed, so the store is made to remember a newer one)
+stop_lisecd
+sqlite3 lisec.db "UPDATE documents SET body = json_set(body, '\$.max_tpm_firmware', 'fffffffffffffff0')
+  WHERE kind = 'attest.host' AND id = '$hostA'" || fail "sqlite3: the host's firmware baseline"
+"$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
+LISECD_PID=$!
+for _ in $(seq 1 100); do as operator -o /dev/null "$LISECD_URL/healthz" 2>/dev/null && break; sleep 0.1; done
+run_agent A
+wait_for "$hostA" '.lisec.trust == "untrusted:failed" and
+  (.lisec.reasons | map(test("TR103308-5.4: TPM firmware version [0-9a-f]{16} is lower than fffffffffffffff0")) | any)'
+pass "a TPM firmware older than one the host ran before: untrusted (TR103308-5.4, firmware rollback)"
+reset=$(show "$hostA" | jq -r .lisec.tpm_reset_count) restart=$(show "$hostA" | jq -r .lisec.tpm_restart_count)
+issue_location am "$hostA" "$reset" loc5.cms FI FI-18 HEL1 "$restart"
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" \
+  --location loc5.cms >confirm.out || { cat confirm.out; fail "confirm-location after the rollback"; }
+wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.site == "HEL1"'
+stop_agent
+pass "asset management's confirmation makes the running firmware the baseline: trusted again"
+
 # ---- TPM2_Clear sets resetCount back to 0 (and takes the AK with it) ------
 # (a clear is followed by a reboot: firmware asks for physical presence)
 tpm2_clear >/dev/null 2>&1 || fail "tpm2_clear"
