@@ -347,15 +347,15 @@ int model_rd_key_allowed(const model *m, const char *store, const char *vm, cons
   const mrd *o = NULL;
   for (size_t i = 0; m->rd && store && i < m->rd->n && !o; i++)
     if (names(m->rd->a[i].st, m->rd->a[i].nst, store)) o = &m->rd->a[i];
-  if (!o)
-    return lisec_err_set(err, LISEC_ENOTFOUND, MODEL_REQ_RD_KEY ": no retention obligation names "
-                                               "this RD store");
-  /* The first obligation naming the store decides: a store serves one. */
+  /* The first obligation naming the store decides: a store serves one. A
+   * store no obligation names is refused with the sentence of a VM that is
+   * not an RD function of the one that does, so that a host, asking for a
+   * VM it runs, cannot tell which storage ids are RD stores. */
   uint32_t v, hw;
-  if (!vm || !names(o->fn, o->nfn, vm) || !strmap_get(&m->vms.ids, vm, &v))
+  if (!o || !vm || !names(o->fn, o->nfn, vm) || !strmap_get(&m->vms.ids, vm, &v))
     return lisec_err_set(err, LISEC_EDENIED,
-                         MODEL_REQ_RD_KEY ": the requesting VM is not a declared RD function of "
-                                          "the obligation that names this store");
+                         MODEL_REQ_RD_KEY ": no retention obligation names this store with the "
+                                          "requesting VM as one of its RD functions");
   if (!host || !strmap_get(&m->hosts.ids, host, &hw))
     return lisec_err_set(err, LISEC_EDENIED, MODEL_REQ_RD_KEY ": the RD VM's host is not in the model");
   const mhost *h = &m->hosts.a[hw];

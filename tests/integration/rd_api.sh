@@ -171,7 +171,7 @@ has jurisdiction
 expect 403 ber-u POST /v1/rd/keys/rd-store/0 "$(kreq u)"   # inside DE, not attested trusted
 has attested
 expect 403 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq db)"  # not an RD function
-expect 404 fra-1 POST /v1/rd/keys/other/0 "$ok"
+expect 403 fra-1 POST /v1/rd/keys/other/0 "$ok" # as a VM that is not an RD function: no store probe
 expect 409 fra-1 POST /v1/rd/keys/rd-store/5 "$ok"   # not begun
 expect 400 fra-1 POST /v1/rd/keys/rd-store/x1 "$ok"
 expect 400 fra-1 POST /v1/rd/keys/rd-store/0 '{"public_key":"x"}'
