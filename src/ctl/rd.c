@@ -188,13 +188,24 @@ static json_t *obligation_view(model *m, const char *id, uint64_t last_counter) 
   return j;
 }
 
-static uint64_t stored_counter(lisec_ctl *ctl, const char *id) {
+/* The counter of an obligation id outlives the obligation (a document of
+ * its own, written when the obligation is deleted): a command signed for
+ * an id before its obligation was deleted, and not yet expired, is a
+ * replay against a new obligation of that id. */
+#define COUNTER_KIND "rd.counter"
+
+static uint64_t doc_counter(lisec_ctl *ctl, const char *kind, const char *id) {
   json_t *d = NULL;
   lisec_err ignore = {0};
-  if (doc_get(ctl, CTL_RD_OBLIGATION_KIND, id, &d, &ignore)) return 0;
+  if (doc_get(ctl, kind, id, &d, &ignore)) return 0;
   json_int_t c = json_integer_value(json_object_get(d, "last_counter"));
   json_decref(d);
   return c > 0 ? (uint64_t)c : 0;
+}
+
+static uint64_t stored_counter(lisec_ctl *ctl, const char *id) {
+  uint64_t a = doc_counter(ctl, CTL_RD_OBLIGATION_KIND, id), b = doc_counter(ctl, COUNTER_KIND, id);
+  return a > b ? a : b;
 }
 
 /* Puts spec into the model and the store, recording the act first; the
@@ -358,6 +369,12 @@ int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_
                                     "not yet destroyed; retained data is not deleted before its "
                                     "retention ends"),
                       NULL, err, "rd %s", id);
+  uint64_t counter = rc ? 0 : stored_counter(ctl, id);
+  json_t *cdoc = counter ? json_pack("{s:I}", "last_counter", (json_int_t)counter) : NULL;
+  if (!rc && counter && (rc = cdoc ? doc_put(ctl, COUNTER_KIND, id, cdoc, err)
+                                   : lisec_err_set(err, LISEC_ENOMEM, "out of memory")) != 0)
+    rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd %s", id);
+  json_decref(cdoc);
   if (!rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, NULL, 0, NULL, err, "rd %s", id);
   if (!rc) {
     m = ctl_model_lock(ctl->shared);
