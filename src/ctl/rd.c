@@ -327,8 +327,11 @@ int ctl_rd_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err 
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
-/* A key of one of the obligation's stores that is not destroyed yet. */
+/* A key of one of the obligation's stores, or issued under it, that is not
+ * destroyed yet: a store the obligation no longer names keeps its key, whose
+ * retention only the obligation tells (destroy_key), so it blocks as well. */
 typedef struct live_scan {
+  const char *id;
   const json_t *stores;
   bool found;
 } live_scan;
@@ -340,11 +343,13 @@ static int live_one(void *ctx, const char *id, const char *body, int64_t version
   if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
   const char *store = json_string_value(json_object_get(j, "store"));
   const char *state = json_string_value(json_object_get(j, "state"));
+  const char *ob = json_string_value(json_object_get(j, "obligation"));
+  bool live = !state || strcmp(state, "destroyed") != 0;
+  if (live && ob && strcmp(ob, s->id) == 0) s->found = true;
   size_t i;
   json_t *e;
   json_array_foreach(s->stores, i, e)
-    if (store && state && strcmp(state, "destroyed") != 0 && strcmp(json_string_value(e), store) == 0)
-      s->found = true;
+    if (store && live && strcmp(json_string_value(e), store) == 0) s->found = true;
   json_decref(j);
   return 0;
 }
@@ -359,7 +364,7 @@ int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_
   model *m = ctl_model_lock(ctl->shared);
   json_t *old = m ? model_rd_json(m, id) : NULL;
   ctl_model_unlock(ctl->shared);
-  live_scan scan = {json_object_get(old, "stores"), false};
+  live_scan scan = {id, json_object_get(old, "stores"), false};
   if (!old) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no retention obligation \"%.128s\"", id);
   else rc = store_doc_list(ctl->store, CTL_RD_KEY_KIND, live_one, &scan, err);
   if (!rc && scan.found)
