@@ -1,3 +1,7 @@
 # Retained Data (issue 20): obligations, RD placement and compliance, keys per
 # retention period and their destruction, sealed RD records (docs/rd.md).
 lisec_integration_test(rd_api tests/integration/rd_api.sh)
+# Twins: an RD store and VM and ones no obligation names read alike to the
+# host and to every other role; counters outlive obligations; a key of a
+# store no longer named blocks its obligation's deletion (rd_twin).
+lisec_integration_test(rd_twin tests/integration/rd_twin.sh)

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Nothing about Retained Data reaches a role other than rd-admin
+# (docs/rd.md, "Who reads what"), checked with twins on a real lisecd with
+# a SoftHSM2 token: an obligation ob-de names VM rd-q as an RD function and
+# storage rd-st as an RD store; tw-q and tw-st are rd-q and rd-st in every
+# declared respect (same hypervisor, sensitivity, domain; a store of a VM
+# on the same host), but no obligation names them. Every answer about one
+# must equal the answer about the other, ids aside:
+#  - the RD data key route, asked by the host running both VMs (role host):
+#    a store no obligation names and a store one names, for a VM no
+#    obligation names, are refused alike (status and sentence), so a host
+#    cannot probe which storage ids are RD stores;
+#  - the RD routes, asked by every other role about an obligation that
+#    exists and one that does not, are refused alike;
+#  - model reads of the twins are alike;
+#  - an obligation's counter outlives the obligation: a command signed
+#    for ob-de before ob-de was deleted is a replay against a new ob-de;
+#  - a key whose store an obligation no longer names still blocks that
+#    obligation's deletion until the key is destroyed, and is destroyed at
+#    the end of its retention (it is not kept for ever).
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+
+pki=$work/pki
+make_pki "$pki"
+cd "$work"
+lisec pki issue "$pki" rd-admin rd-admin rd-admin >/dev/null
+lisec pki issue "$pki" fra-1 host fra-1 >/dev/null
+lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
+lisec audit li-keygen audit-rd.key audit-rd.pub >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rd-sign.key 2>/dev/null
+openssl pkey -in rd-sign.key -pubout -out rd-sign.pub
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >pin
+echo 0 >clock
+export LISEC_TEST_RD_CLOCK=$work/clock
+conf=("[audit]" "li_admin_key = $work/audit-li.pub" "rd_seal_key = $work/audit-rd.pub"
+  "[model]" "allow_declared_trust = true" "[api]" "refusal_rate = 0"
+  "[rd]" "admin_pubkey = $work/rd-sign.pub" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec"
+  "pin_file = $work/pin" "check_ms = 100")
+start_lisecd "$pki" "${conf[@]}"
+
+req() { # ROLE METHOD PATH [BODY]: the HTTP status; the body in $work/body
+  local role=$1 method=$2 path=$3 body=${4:-}
+  if [ -n "$body" ]; then
+    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+      --data-binary "$body" "$LISECD_URL$path"
+  else
+    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' "$LISECD_URL$path"
+  fi
+}
+expect() { # STATUS ROLE METHOD PATH [BODY]
+  local want=$1 got
+  shift
+  got=$(req "$@")
+  [ "$got" = "$want" ] || fail "$1 $2 $3: HTTP $got, want $want: $(cat "$work/body")"
+}
+# answer ROLE METHOD PATH [BODY]: "STATUS BODY" with the twins' ids made one
+# and the audit index left out
+answer() {
+  local code
+  code=$(req "$@")
+  printf '%s ' "$code"
+  python3 -c 'import json,re,sys
+t = open(sys.argv[1]).read()
+try:
+    j = json.loads(t); j.pop("audit_index", None); t = json.dumps(j, sort_keys=True)
+except ValueError:
+    pass
+print(re.sub(r"\b(rd|tw)-(q|st|db|x)\b", r"ID-\2", re.sub(r"\bob-(de|none)\b", "OB", t)))' "$work/body"
+}
+alike() { # WHAT A B
+  [ "$2" = "$3" ] || fail "$1 differ:
+  named by an obligation: $2
+  its twin:               $3"
+}
+
+# --- the platform ------------------------------------------------------------------
+expect 201 operator POST /v1/model/jurisdiction '{"id":"de","codes":["DE"]}'
+for h in fra-1 fra-2; do
+  expect 201 operator POST /v1/model/host "{\"id\":\"$h\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}}"
+  expect 201 operator POST /v1/model/hypervisor "{\"id\":\"hv-$h\",\"host\":\"$h\"}"
+done
+for v in rd-q tw-q rd-db tw-db; do
+  expect 201 operator POST /v1/model/vm "{\"id\":\"$v\",\"hypervisor\":\"hv-fra-1\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"
+done
+expect 201 operator POST /v1/model/storage '{"id":"rd-st","vm":"rd-db"}'
+expect 201 operator POST /v1/model/storage '{"id":"tw-st","vm":"tw-db"}'
+now=$(date +%s)
+ob="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
+expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
+
+# --- the key route, asked by the host running both --------------------------------
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
+openssl pkey -in vm.key -pubout -out vm.pub
+kreq() { python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "public_key": open("vm.pub").read()}))' "$1"; }
+# tw-q asks for the RD store's key and for its twin's: both are refused alike
+a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
+b=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq tw-q)")
+alike "the key refusals for an RD store and its twin" "$a" "$b"
+case $a in 403*TR103308-5.7-RD-KEY*) ;; *) fail "the key refusal: $a" ;; esac
+# an RD function asking for a store no obligation names, and for the RD
+# store of its own obligation for a VM that is not its function: alike too
+a=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq rd-q)")
+b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
+alike "the key refusals for a store no obligation names and for a VM no obligation names" "$a" "$b"
+pass "a host cannot tell an RD store from its twin by the key route (one refusal, TR103308-5.7-RD-KEY)"
+
+# --- every other role on the RD routes: an obligation and none alike --------------
+for role in operator auditor mano hypervisor-admin host li-admin; do
+  for m in "GET /v1/rd/obligations/X" "PUT /v1/rd/obligations/X $ob" "DELETE /v1/rd/obligations/X" \
+    "POST /v1/rd/obligations/X/extend {}" "POST /v1/rd/keys/X/0/destroy"; do
+    read -r meth path body <<<"$m"
+    sa=${path//X/ob-de} sb=${path//X/ob-none}
+    [ "${path#/v1/rd/keys}" = "$path" ] || { sa=${path//X/rd-st} sb=${path//X/tw-st}; }
+    a=$(answer "$role" "$meth" "$sa" $body)
+    b=$(answer "$role" "$meth" "$sb" $body)
+    alike "$role's $meth $path" "$a" "$b"
+    case $a in 403*) ;; *) fail "$role's $meth $sa: $a" ;; esac
+  done
+done
+pass "every role but rd-admin is refused alike about an obligation (an RD store) and none"
+
+# --- model reads -----------------------------------------------------------------
+for role in operator auditor mano hypervisor-admin li-admin; do
+  alike "$role's read of the VMs" "$(answer "$role" GET /v1/model/vm/rd-q)" "$(answer "$role" GET /v1/model/vm/tw-q)"
+  alike "$role's read of the stores" "$(answer "$role" GET /v1/model/storage/rd-st)" "$(answer "$role" GET /v1/model/storage/tw-st)"
+done
+pass "model reads of an RD VM and store and of their twins are alike"
+
+# --- an obligation's counter outlives it -----------------------------------------
+expect 201 operator POST /v1/model/storage '{"id":"rd-x","vm":"rd-db"}'
+one="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\"],\"stores\":[\"rd-x\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
+expect 200 rd-admin PUT /v1/rd/obligations/ob-one "$one"
+lisec rd sign-extend --key rd-sign.key --obligation ob-one --retention-s 5400 --counter 1 --expires +600 -o ext1.json
+lisec rd sign-extend --key rd-sign.key --obligation ob-one --retention-s 7200 --counter 1 --expires +600 -o ext1b.json
+expect 200 rd-admin POST /v1/rd/obligations/ob-one/extend "$(cat ext1.json)"
+expect 200 rd-admin DELETE /v1/rd/obligations/ob-one # no key issued: nothing retained
+expect 200 rd-admin PUT /v1/rd/obligations/ob-one "$one"
+expect 409 rd-admin POST /v1/rd/obligations/ob-one/extend "$(cat ext1.json)"
+grep -q replayed body || fail "the replay's refusal: $(cat body)"
+expect 409 rd-admin POST /v1/rd/obligations/ob-one/extend "$(cat ext1b.json)"
+expect 200 rd-admin GET /v1/rd/obligations/ob-one
+grep -q '"retention_s":3600' body && grep -q '"last_counter":1' body || fail "the new ob-one: $(cat body)"
+pass "a command signed for an obligation before it was deleted is a replay against its successor"
+
+# --- a key outlives the naming of its store ---------------------------------------
+p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
+in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-st:0" || true; }
+expect 200 fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q)"
+[ "$(in_token)" = 1 ] || fail "no key in the token"
+dropped=${ob/\"stores\":\[\"rd-st\"\]/\"stores\":[]}
+expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$dropped"
+expect 409 rd-admin DELETE /v1/rd/obligations/ob-de
+grep -q TR103308-5.8-RD-EARLY body || fail "the early deletion's refusal: $(cat body)"
+echo 20000 >clock
+for _ in $(seq 1 300); do [ "$(in_token)" = 0 ] && break; sleep 0.1; done
+[ "$(in_token)" = 0 ] || fail "the key of a store its obligation no longer names outlived its retention"
+expect 200 rd-admin DELETE /v1/rd/obligations/ob-de
+pass "a live key of a store the obligation no longer names blocks its deletion (RD-EARLY) and is destroyed when its retention ends"
