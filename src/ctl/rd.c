@@ -516,14 +516,26 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                        vm, actor->subject ? actor->subject : "?");
   model_rd_key_grant g = {0};
   int64_t now = rd_now(), start = 0, end = 0, destroy_at = 0;
+  char kid[MODEL_ID_MAX + 32];
+  key_id(store, k, kid);
   if (!rc) {
     model *m = ctl_model_lock(ctl->shared);
     rc = m ? model_rd_key_allowed(m, store, vm, host, &g, err)
            : lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not open");
     ctl_model_unlock(ctl->shared);
+    /* Why the model refused (not an RD function of an obligation naming
+     * the store; its host untrusted or outside the jurisdiction) is the
+     * RD administration's to read, in the sealed record: the host is told
+     * one sentence, so it cannot tell an RD function it runs, or an RD
+     * store, from one no obligation names. */
+    if (rc == LISEC_EDENIED) {
+      rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+      return lisec_err_set(err, rc,
+                           MODEL_REQ_RD_KEY ": no data key of this store for this VM on this host: it goes "
+                           "only to the attested trusted host, inside the obligation's jurisdiction, "
+                           "running an RD function of the obligation that names the store");
+    }
   }
-  char kid[MODEL_ID_MAX + 32];
-  key_id(store, k, kid);
   if (!rc) {
     model_rd_period_window(g.valid_from, g.period_s, g.retention_s, (int64_t)k, &start, &end, &destroy_at);
     bool exists = false;

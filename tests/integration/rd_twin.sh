@@ -9,7 +9,8 @@
 #  - the RD data key route, asked by the host running both VMs (role host):
 #    a store no obligation names and a store one names, for a VM no
 #    obligation names, are refused alike (status and sentence), so a host
-#    cannot probe which storage ids are RD stores;
+#    cannot probe which storage ids are RD stores; nor can a host that may
+#    not have the key (untrusted) tell an RD function it runs from its twin;
 #  - the RD routes, asked by every other role about an obligation that
 #    exists and one that does not, are refused alike;
 #  - model reads of the twins are alike;
@@ -26,7 +27,7 @@ pki=$work/pki
 make_pki "$pki"
 cd "$work"
 lisec pki issue "$pki" rd-admin rd-admin rd-admin >/dev/null
-lisec pki issue "$pki" fra-1 host fra-1 >/dev/null
+for h in fra-1 ber-u; do lisec pki issue "$pki" $h host $h >/dev/null; done
 lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
 lisec audit li-keygen audit-rd.key audit-rd.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rd-sign.key 2>/dev/null
@@ -68,7 +69,7 @@ try:
     j = json.loads(t); j.pop("audit_index", None); t = json.dumps(j, sort_keys=True)
 except ValueError:
     pass
-print(re.sub(r"\b(rd|tw)-(q|st|db|x)\b", r"ID-\2", re.sub(r"\bob-(de|none)\b", "OB", t)))' "$work/body"
+print(re.sub(r"\b(rd|tw)-(q|st|db|x|u)\b", r"ID-\2", re.sub(r"\bob-(de|none)\b", "OB", t)))' "$work/body"
 }
 alike() { # WHAT A B
   [ "$2" = "$3" ] || fail "$1 differ:
@@ -78,17 +79,21 @@ alike() { # WHAT A B
 
 # --- the platform ------------------------------------------------------------------
 expect 201 operator POST /v1/model/jurisdiction '{"id":"de","codes":["DE"]}'
-for h in fra-1 fra-2; do
-  expect 201 operator POST /v1/model/host "{\"id\":\"$h\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}}"
+for h in fra-1:trusted fra-2:trusted ber-u:untrusted; do
+  IFS=: read -r h tr <<<"$h"
+  expect 201 operator POST /v1/model/host "{\"id\":\"$h\",\"trust\":\"$tr\",\"protection\":\"li\",\"location\":{\"country\":\"DE\"}}"
   expect 201 operator POST /v1/model/hypervisor "{\"id\":\"hv-$h\",\"host\":\"$h\"}"
 done
 for v in rd-q tw-q rd-db tw-db; do
   expect 201 operator POST /v1/model/vm "{\"id\":\"$v\",\"hypervisor\":\"hv-fra-1\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"
 done
+for v in rd-u tw-u; do
+  expect 201 operator POST /v1/model/vm "{\"id\":\"$v\",\"hypervisor\":\"hv-ber-u\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"
+done
 expect 201 operator POST /v1/model/storage '{"id":"rd-st","vm":"rd-db"}'
 expect 201 operator POST /v1/model/storage '{"id":"tw-st","vm":"tw-db"}'
 now=$(date +%s)
-ob="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
+ob="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\",\"rd-u\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
 expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
 
 # --- the key route, asked by the host running both --------------------------------
@@ -105,7 +110,12 @@ case $a in 403*TR103308-5.7-RD-KEY*) ;; *) fail "the key refusal: $a" ;; esac
 a=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq rd-q)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 alike "the key refusals for a store no obligation names and for a VM no obligation names" "$a" "$b"
-pass "a host cannot tell an RD store from its twin by the key route (one refusal, TR103308-5.7-RD-KEY)"
+# a host that may not have the key (here: not attested trusted) cannot
+# tell an RD function it runs from its twin either
+a=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq rd-u)")
+b=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq tw-u)")
+alike "the key refusals, to an untrusted host, for an RD function and its twin" "$a" "$b"
+pass "a host cannot tell an RD store or function from its twin by the key route (one refusal, TR103308-5.7-RD-KEY)"
 
 # --- every other role on the RD routes: an obligation and none alike --------------
 for role in operator auditor mano hypervisor-admin host li-admin; do
