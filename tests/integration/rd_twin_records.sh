@@ -134,6 +134,24 @@ rec=$(entry $((r - 1)))
 case $rec in *ob-de*|*etention*) [ -n "${RD_TWIN_SOFT:-}" ] && echo "DIFFER: k8s record: $rec" || fail "the k8s filter's record names the obligation in the clear: $rec" ;; esac
 pass "decisions about an RD VM and its twin answer and are recorded alike"
 
+# refused and allowed removals of the twins, as operator and hypervisor-admin
+last() { entry $(($(as auditor "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -r .size) - 1)); }
+for role in operator hypervisor-admin; do
+  a=$(answer $role DELETE /v1/model/vm/rd-db); ra=$(last)
+  b=$(answer $role DELETE /v1/model/vm/tw-db); rb=$(last)
+  alike "$role's refused removals of an RD store's VM and its twin" "$a" "$b"
+  alike "the records of $role's refused removals" "$ra" "$rb"
+done
+a=$(answer operator DELETE /v1/model/storage/rd-st); ra=$(last)
+b=$(answer operator DELETE /v1/model/storage/tw-st); rb=$(last)
+alike "the removals of an RD store and its twin" "$a" "$b"
+alike "the records of the removals of an RD store and its twin" "$ra" "$rb"
+a=$(answer operator DELETE /v1/model/vm/rd-q); ra=$(last)
+b=$(answer operator DELETE /v1/model/vm/tw-q); rb=$(last)
+alike "the removals of an RD function and its twin" "$a" "$b"
+alike "the records of the removals of an RD function and its twin" "$ra" "$rb"
+pass "removals of RD VMs and stores and of their twins answer and are recorded alike"
+
 expect 201 operator POST /v1/model/jurisdiction '{"id":"de-lea","codes":["DE"]}'
 expect 201 operator POST /v1/model/lea '{"id":"lea-1","name":"x","jurisdiction":"de-lea"}' || true
 expect 409 operator DELETE /v1/model/jurisdiction/de
