@@ -477,7 +477,7 @@ static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
 
 void ctl_attest_li_finding(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                            const char *what, const json_t *lis) {
-  char list[640] = "", reason[1024];
+  char list[560] = "", reason[1024];
   size_t n = lis ? json_array_size(lis) : 0, used = 0, i;
   for (i = 0; i < n; i++) {
     const char *id = json_string_value(json_array_get(lis, i));

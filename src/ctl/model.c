@@ -780,6 +780,9 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
                           const char *subject, bool li, int k, const char *id, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   li = li || (k == K_JUR && model_li_refers(st->m, kind_names[k], id));
+  /* A jurisdiction an obligation holds: the RD administration's to read,
+   * as the LI administration's is one an LI or LEA holds (issue 20). */
+  bool rd = !li && k == K_JUR && model_rd_refers_jurisdiction(st->m, id);
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   char same[LISEC_ERR_MSG_MAX];
   snprintf(same, sizeof same,
@@ -787,8 +790,10 @@ static int refused_in_use(lisec_ctl *ctl, const ctl_actor *actor, const char *ac
            "which may include entities your role cannot see; change or remove those first",
            kind_names[k], id);
   bool nameable = k == K_VM || k == K_STORAGE; /* what an LI may name besides LI objects */
-  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, !li && nameable ? same : NULL,
-                     LISEC_ECONFLICT, NULL, err, "%s", subject);
+  int rc = rd ? ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, LISEC_ECONFLICT, NULL,
+                            err, "%s", subject)
+              : ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, action, li, !li && nameable ? same : NULL,
+                          LISEC_ECONFLICT, NULL, err, "%s", subject);
   if (!li_admin) lisec_err_set(err, rc, "%s", same);
   return rc;
 }
@@ -2080,7 +2085,6 @@ typedef struct target_info {
    * involves); missed: one was asked for and did not come */
   bool fetch, need_fresh, missed, declared;
   bool attested; /* the model holds an appraisal of the host */
-  bool rd_vm;    /* a retention obligation names the VM (issue 20) */
   /* the VM is declared an LI VM (sensitivity "li"), which every role that
    * asks may know; an LI authorisation naming it is li-admin's to know */
   bool li_declared;
@@ -2134,6 +2138,30 @@ static bool decision_sealed(bool li_declared, const json_t *verdict) {
   return li_declared || verdict_about_li(verdict);
 }
 
+/* Records a decision with its verdict's reasons (or fallback when it has
+ * none). Sealed to the LI administration when decision_sealed says so; to
+ * the RD administration when the verdict fails an RD rule (a denial that
+ * tells the caller an obligation is involved anyway), never because an
+ * obligation names the VM: the seal bit would tell which (issue 20). One
+ * about both is sealed to the LI administration with the RD reasons
+ * withheld from the record. */
+static int record_decision(lisec_ctl *ctl, const ctl_actor *actor, const char *action,
+                           const char *subject, bool li_declared, const json_t *v,
+                           ctl_outcome outcome, const char *fallback, uint64_t *index,
+                           lisec_err *err) {
+  bool li = decision_sealed(li_declared, v), rd = verdict_about_rd(v);
+  json_t *copy = li && rd ? json_deep_copy(v) : NULL;
+  bool any = false;
+  if (copy) redact_rd(copy, &any);
+  char *line = li && rd ? (copy ? reasons_line(copy) : NULL) : reasons_line(v);
+  json_decref(copy);
+  const char *why = line && *line ? line : fallback;
+  int rc = rd && !li ? ctl_audit_rd(ctl, actor, outcome, action, why, 0, index, err, "%s", subject)
+                     : ctl_audit(ctl, actor, outcome, action, li, why, 0, index, err, "%s", subject);
+  free(line);
+  return rc;
+}
+
 /* Adds the attestation facts, redacts, records and answers. */
 static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
                   json_t *v, const target_info *t, json_t *stale, bool refreshed, json_t **out,
@@ -2176,27 +2204,9 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                 : !t->attested ? "the model holds no appraisal of the host"
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
-  bool li = decision_sealed(t->li_declared, v);
-  /* Retained Data (issue 20): a decision about a VM an obligation names is
-   * the RD administration's to read; one about both LI and RD is sealed to
-   * the LI administration with the RD reasons withheld from the record. */
-  bool rd = verdict_about_rd(v) || (t->rd_vm);
-  char *line = NULL;
-  if (li && rd) {
-    json_t *copy = json_deep_copy(v);
-    bool any = false;
-    if (copy) redact_rd(copy, &any);
-    line = copy ? reasons_line(copy) : NULL;
-    json_decref(copy);
-  } else {
-    line = reasons_line(v);
-  }
   uint64_t index = 0;
-  int rc = rd && !li ? ctl_audit_rd(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action,
-                                    line && *line ? line : NULL, 0, &index, err, "%s", subject)
-                     : ctl_audit(ctl, actor, allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, action, li,
-                                 line && *line ? line : NULL, 0, &index, err, "%s", subject);
-  free(line);
+  int rc = record_decision(ctl, actor, action, subject, t->li_declared, v,
+                           allow ? CTL_OUTCOME_OK : CTL_OUTCOME_DENIED, NULL, &index, err);
   if (rc) {
     json_decref(v);
     return rc;
@@ -2243,7 +2253,6 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   /* The target is resolved again: it may have gone while attestation ran. */
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
-  t.rd_vm = model_vm_rd_involved(st->m, vm);
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   char hyp_copy[MODEL_ID_MAX + 1];
   if (!rc) {
@@ -2329,7 +2338,6 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
     spec.hypervisor = hyp_copy;
     rc = model_decide_place(st->m, &spec, &mv, err);
-    t.rd_vm = model_vm_rd_involved(st->m, id);
   }
   if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   mu_unlock(st);
@@ -2944,14 +2952,11 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   snprintf(reason, sizeof reason, "%zu nodes kept, %zu filtered out", json_array_size(kept),
            json_object_size(failed));
   json_t *rv = json_pack("{s:o}", "violations", why);
-  char *line = reasons_line(rv);
-  bool li = decision_sealed(li_declared, rv);
-  json_decref(rv);
   uint64_t index = 0;
-  rc = ctl_audit(ctl, actor, json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK,
-                 "decision.k8s.filter", li, line && *line ? line : reason, 0, &index, err, "%s",
-                 subject);
-  free(line);
+  rc = record_decision(ctl, actor, "decision.k8s.filter", subject, li_declared, rv,
+                       json_object_size(failed) ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, reason, &index,
+                       err);
+  json_decref(rv);
   if (rc) {
     json_decref(failed);
     json_decref(kept);

@@ -366,9 +366,6 @@ json_t *model_rd_json(const model *m, const char *id);
 /* Whether an obligation names the jurisdiction (model_jurisdiction_remove
  * refuses it, ECONFLICT, without naming the obligation). */
 bool model_rd_refers_jurisdiction(const model *m, const char *jur);
-/* Whether the VM is an RD function, or provides or utilises an RD store:
- * what is recorded about it is sealed to the RD administration. */
-bool model_vm_rd_involved(const model *m, const char *vm);
 /* Every violation of every obligation now (RD1-RD3, RD8, RD9), appended
  * to *out (zeroed or filled by the caller). */
 int model_rd_compliance(const model *m, model_verdict *out);

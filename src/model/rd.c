@@ -213,15 +213,6 @@ static bool rd_involves(const model *m, const mrd *o, const char *vm_id, uint32_
   return false;
 }
 
-bool model_vm_rd_involved(const model *m, const char *vm) {
-  if (!m->rd || !vm) return false;
-  uint32_t v = NONE;
-  if (!strmap_get(&m->vms.ids, vm, &v)) v = NONE;
-  for (size_t i = 0; i < m->rd->n; i++)
-    if (rd_involves(m, &m->rd->a[i], vm, v)) return true;
-  return false;
-}
-
 /* ---- evaluation ----------------------------------------------------------- */
 
 static const mjur *rd_jur(const model *m, const mrd *o) {

@@ -5,3 +5,7 @@ lisec_integration_test(rd_api tests/integration/rd_api.sh)
 # host and to every other role; counters outlive obligations; a key of a
 # store no longer named blocks its obligation's deletion (rd_twin).
 lisec_integration_test(rd_twin tests/integration/rd_twin.sh)
+# The seal bit and clear text of decisions about an RD VM and its twin, the
+# k8s filter's record, and a refused removal of an obligation's jurisdiction
+# (rd_twin_records).
+lisec_integration_test(rd_twin_records tests/integration/rd_twin_records.sh)

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# NOT REGISTERED (a reproducer for defects outside src/ctl/rd.c, in
-# src/ctl/model.c): the records of decisions and of refused model changes
-# about RD, read by the operator and the auditor, checked with twins on a
-# real lisecd with
-# a SoftHSM2 token: an obligation ob-de names VM rd-q as an RD function and
+# The records of decisions and of refused model changes about RD, read by
+# the operator and the auditor, checked with twins on a real lisecd with a
+# SoftHSM2 token: an obligation ob-de names VM rd-q as an RD function and
 # storage rd-st as an RD store; tw-q and tw-st are rd-q and rd-st in every
 # declared respect (same hypervisor, sensitivity, domain; a store of a VM
 # on the same host), but no obligation names them. Every answer about one

@@ -241,10 +241,6 @@ static void test_bad_input_and_retention(void **state) {
   /* The jurisdiction an obligation names cannot go, and says nothing of it. */
   assert_int_equal(model_jurisdiction_remove(m, "de", &err), LISEC_ECONFLICT);
   assert_null(strstr(err.msg, "ob-de"));
-  assert_true(model_vm_rd_involved(m, "rd-q"));
-  assert_true(model_vm_rd_involved(m, "user")); /* utilises the RD store */
-  assert_true(model_vm_rd_involved(m, "rd-new"));
-  assert_false(model_vm_rd_involved(m, "plain"));
   model_free(m);
 }
 
