@@ -196,6 +196,7 @@ static http1_result field(const char *name, size_t nn, http1_str v, http1_reques
       if (name_is(name, nn, LIT("host")) && ++f->n_host > 1) return refuse(status, why, 400, WHY_HOST_TWICE);
       break;
     case 6:
+      if (name_is(name, nn, LIT("origin"))) req->has_origin = true;
       if (name_is(name, nn, LIT("expect"))) {
         if (!value_is(v.p, v.n, LIT("100-continue"))) return refuse(status, why, 417, WHY_EXPECT);
         f->expect_continue = true;
@@ -215,6 +216,14 @@ static http1_result field(const char *name, size_t nn, http1_str v, http1_reques
       if (name_is(name, nn, LIT("x-request-id")) && req->n_request_id++ == 0) req->request_id = v;
       break;
     case 14:
+      if (name_is(name, nn, LIT("sec-fetch-site")) && !req->has_fetch_site) {
+        req->has_fetch_site = true;
+        req->fetch_site = v;
+      }
+      if (name_is(name, nn, LIT("sec-fetch-mode")) && !req->has_fetch_mode) {
+        req->has_fetch_mode = true;
+        req->fetch_mode = v;
+      }
       if (name_is(name, nn, LIT("content-length"))) {
         if (++f->n_cl > 1) return refuse(status, why, 400, WHY_CL_TWICE);
         if (!content_length(v, &req->content_length)) {

@@ -40,6 +40,11 @@ typedef struct http1_request {
   int n_request_id;              /* how many X-Request-Id fields */
   http1_str if_match;            /* the first If-Match's value */
   bool has_if_match;
+  bool has_origin;               /* Origin was sent (a browser's request; browser.h) */
+  http1_str fetch_site;          /* the first Sec-Fetch-Site's value */
+  bool has_fetch_site;
+  http1_str fetch_mode;          /* the first Sec-Fetch-Mode's value */
+  bool has_fetch_mode;
   size_t head_len;               /* bytes of the head, leading empty lines included */
 } http1_request;
 

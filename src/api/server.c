@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/browser.h"
 #include "api/clients.h"
 #include "api/conn.h"
 #include "api/http1.h"
@@ -944,6 +945,7 @@ static void dispatch(api_conn *c, const http1_request *req, const char *uri, con
   char rid[LISEC_REQUEST_ID_MAX];
   request_id_take(req, rid);
   bool head = strcmp(req->method, "HEAD") == 0;
+  const char *why = NULL;
   const api_principal *who = ssl_principal(w->srv, c->ssl, &err);
   if (!who) {
     /* A verified certificate that carries no usable role. */
@@ -952,6 +954,12 @@ static void dispatch(api_conn *c, const http1_request *req, const char *uri, con
                 err.msg);
     lisec_log_context_clear();
     api_error(&resp, 403, "forbidden", err.msg);
+  } else if ((why = api_browser_refusal(req, uri)) != NULL) {
+    /* A page in the browser of a certificate's holder (browser.h). */
+    lisec_log_context_set(rid, who->role, NULL);
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 10000, "refused a browser's request: %s", why);
+    lisec_log_context_clear();
+    api_error(&resp, 403, "forbidden", why);
   } else {
     api_raw_request raw = {.method = req->method, .uri = uri, .body = body, .body_len = body_len,
                            .max_body = w->srv->max_body};

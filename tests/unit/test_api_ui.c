@@ -2,7 +2,9 @@
  * table: each embedded file is served whole with its content type to the
  * roles the view admits, other roles get 403 naming them, unknown names and
  * what is not an id get 404 or 400, and every file of src/api/ui/ was
- * embedded byte for byte. */
+ * embedded byte for byte; and a browser's request (Origin, Sec-Fetch-*)
+ * that would change state, or of another site but a visit of /ui/, is
+ * refused (api/browser.h), whatever the header's case or order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "api/browser.h"
+#include "api/http1.h"
 #include "api/ui.h"
 
 static api_principal as(const char *role) {
@@ -120,12 +124,68 @@ static void test_assets_table(void **state) {
   assert_null(api_ui_content_type("noext"));
 }
 
+/* The refusal of the request whose head is `head` (NULL: admitted). */
+static const char *browser(const char *head) {
+  http1_request req;
+  int status = 0;
+  const char *why = NULL;
+  assert_int_equal(http1_parse_head(head, strlen(head), 8192, &req, &status, &why), HTTP1_OK);
+  char uri[256];
+  snprintf(uri, sizeof uri, "%.*s", (int)req.target.n, req.target.p);
+  return api_browser_refusal(&req, uri);
+}
+
+static void test_browser_requests(void **state) {
+  (void)state;
+  static const struct {
+    const char *head;
+    bool refused;
+  } cases[] = {
+      /* the CLI, MANO, agents: no browser marks */
+      {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Length: 0\r\n\r\n", false},
+      {"DELETE /v1/model/vm/x HTTP/1.1\r\nHost: l\r\n\r\n", false},
+      {"GET /v1/compliance HTTP/1.1\r\nHost: l\r\n\r\n", false},
+      /* a browser that would change state, of any site */
+      {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nOrigin: https://evil.test\r\n\r\n", true},
+      {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\norigin: null\r\n\r\n", true},
+      {"PUT /v1/model/vm/x HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-origin\r\n\r\n", true},
+      {"POST /v1/li/vms HTTP/1.1\r\nHost: l\r\nSEC-FETCH-MODE: no-cors\r\n\r\n", true},
+      {"OPTIONS /v1/model/vm HTTP/1.1\r\nHost: l\r\nOrigin: https://evil.test\r\n\r\n", true},
+      /* the view's own reads */
+      {"GET /v1/compliance HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n\r\n",
+       false},
+      {"GET /ui/app.js HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: no-cors\r\n\r\n",
+       false},
+      {"GET /v1/status HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: none\r\nSec-Fetch-Mode: navigate\r\n\r\n", false},
+      /* another site: a visit of the view's page only */
+      {"GET /ui/ HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n\r\n", false},
+      {"GET /ui?x=1 HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: Same-Site\r\nSec-Fetch-Mode: Navigate\r\n\r\n", false},
+      {"GET /ui/app.js HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n\r\n", true},
+      {"GET /v1/targets HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n\r\n",
+       true},
+      {"GET /v1/compliance HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-site\r\nSec-Fetch-Mode: cors\r\n\r\n", true},
+      {"GET /ui/ HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\n\r\n", true},
+      {"GET /ui/ HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: whatever\r\nSec-Fetch-Mode: navigate\r\n\r\n", false},
+      {"HEAD /v1/status HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n\r\n",
+       true},
+      /* the first Sec-Fetch-Site counts */
+      {"GET /v1/status HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Site: same-origin\r\n\r\n",
+       true},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *why = browser(cases[i].head);
+    if ((why != NULL) != cases[i].refused) fail_msg("case %zu (%s): %s", i, cases[i].head, why ? why : "admitted");
+    if (why) assert_non_null(strstr(why, "cross-site request forgery"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files_served_with_types),
       cmocka_unit_test(test_other_roles_refused),
       cmocka_unit_test(test_unknown_and_bad_names),
       cmocka_unit_test(test_assets_table),
+      cmocka_unit_test(test_browser_requests),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
