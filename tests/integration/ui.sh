@@ -14,7 +14,10 @@
 # administration's does. Every request the page makes goes to lisecd
 # (Chromium's network log, with every other host name unresolvable), its
 # Content-Security-Policy reports no violation, and the files carry the
-# headers and content types they must; other roles are refused.
+# headers and content types they must; other roles are refused. A page
+# of another site opened in the operator's browser cannot make lisecd act
+# or read with the operator's certificate (CSRF; docs/ui.md, "A browser
+# may only read").
 # Release build only (like rng_vm): the sanitizer build serves the same
 # embedded files and checks the routes in test_api.
 set -euo pipefail
@@ -122,6 +125,28 @@ code=$(as operator -o "$work/body" -w '%{http_code}' --path-as-is "$LISECD_URL/u
 [ "$code" = 400 ] || [ "$code" = 404 ] || fail "GET /ui/%2e%2e%2fetc: $code"
 pass "other roles are refused 403 naming the admitted roles; unknown files 404"
 
+# A browser holding a lisec certificate must not let another site's page
+# use it (docs/ui.md, "A browser may only read"): a request carrying a
+# browser's Origin or Sec-Fetch-* that would change state is refused, and
+# so is one of another site but a top-level visit of the view's page. The
+# CLI, MANO and agents send neither and are unaffected (put_topology below).
+vm_csrf='{"id":"vm-csrf","hypervisor":"hv-lon-1","sensitivity":"sensitive","domain":"core"}'
+for hdr in "Origin: https://elsewhere.example" "Sec-Fetch-Site: same-origin" "Sec-Fetch-Site: cross-site"; do
+  code=$(as operator -o "$work/body" -w '%{http_code}' -H "$hdr" -H 'Content-Type: text/plain' \
+    -d "$vm_csrf" "$LISECD_URL/v1/model/vm")
+  [ "$code" = 403 ] && grep -q "cross-site request forgery" "$work/body" ||
+    fail "POST /v1/model/vm with $hdr: $code $(cat "$work/body"), not 403 naming CSRF"
+done
+for spec in "cross-site|no-cors|image|/v1/compliance|403" "same-site|cors|empty|/v1/status|403" \
+  "cross-site|navigate|document|/v1/compliance|403" "cross-site|navigate|document|/ui/|200" \
+  "same-origin|cors|empty|/v1/compliance|200" "none|navigate|document|/v1/status|200"; do
+  IFS='|' read -r site mode dest path want <<<"$spec"
+  code=$(as li-admin -o "$work/body" -w '%{http_code}' -H "Sec-Fetch-Site: $site" -H "Sec-Fetch-Mode: $mode" \
+    -H "Sec-Fetch-Dest: $dest" "$LISECD_URL$path")
+  [ "$code" = "$want" ] || fail "GET $path with Sec-Fetch-Site $site, mode $mode: $code, not $want: $(cat "$work/body")"
+done
+pass "a browser's request that would change state, or another site's but a visit of /ui/, is refused 403"
+
 # ---- the example platform, in the browser --------------------------------------
 split_topology "$src/examples/helsinki-london.json" "$work/model"
 put_topology "$work/model"
@@ -203,3 +228,40 @@ check dom "$work/au-london.html" --role auditor --violating TR103308-6.2-R1 --re
 check dom "$work/li-london.html" --role li-admin --violating TR103308-6.2-R1 --report "$work/report-li-admin.json" \
   --hosts 0 --expect-li li-fi-1 --present "issued in FI" --present vm-target --present vm-li
 pass "London: TR103308-6.2-R1 shown in lisecd's words to each role; LI details to li-admin only"
+
+# ---- another site's page in the operator's browser ------------------------------
+# The operator, its certificate in the browser, visits a page of another
+# site (served here on the loopback as evil.test). The page sends lisecd a
+# POST that would create a VM (a no-cors fetch with a text/plain JSON body
+# needs no CORS preflight, and the browser presents the certificate), and
+# loads lisecd's compliance report as an image. Chromium's network log
+# shows both were sent; lisecd refused both: no VM was made.
+mkdir -p "$work/evil"
+cat >"$work/evil/index.html" <<HTML
+<!doctype html><html><head><title>loading</title></head><body><script>
+fetch("$LISECD_URL/v1/model/vm", {method: "POST", mode: "no-cors", credentials: "include",
+  headers: {"Content-Type": "text/plain"}, body: '$vm_csrf'})
+  .then(() => { document.title = "sent"; }, (e) => { document.title = "failed " + e; });
+const img = new Image(); img.src = "$LISECD_URL/v1/compliance"; document.body.appendChild(img);
+</script></body></html>
+HTML
+evil_port=$(free_port)
+python3 -m http.server "$evil_port" --bind 127.0.0.1 --directory "$work/evil" >"$work/evil.log" 2>&1 &
+evil_pid=$!
+cleanup_hooks+=("kill $evil_pid 2>/dev/null || true")
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$evil_port/" && break
+  sleep 0.1
+done
+HOME=$work/home-operator timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+  --no-first-run --no-default-browser-check --disable-background-networking --disable-component-update \
+  --disable-sync --disable-default-apps --disable-extensions --user-data-dir="$work/profile-evil" \
+  --host-resolver-rules="MAP evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost" \
+  --log-net-log="$work/evil.net.json" --virtual-time-budget=10000 --dump-dom "http://evil.test:$evil_port/" \
+  >"$work/evil.html" 2>"$work/evil.err" || { tail -20 "$work/evil.err" >&2; fail "chromium on evil.test exited"; }
+grep -q '<title>sent</title>' "$work/evil.html" || fail "the other site's page did not send its POST: $(cat "$work/evil.html")"
+check sent "$work/evil.net.json" POST "$LISECD_URL/v1/model/vm" 403
+check sent "$work/evil.net.json" GET "$LISECD_URL/v1/compliance" 403
+code=$(as operator -o "$work/body" -w '%{http_code}' "$LISECD_URL/v1/model/vm/vm-csrf")
+[ "$code" = 404 ] || fail "another site's page created vm-csrf with the operator's certificate: $code $(cat "$work/body")"
+pass "another site's page in the operator's browser: its POST and its read of lisecd refused 403, no VM made"

@@ -10,6 +10,9 @@ HTML parser, and Chromium's network log.
   ui_check.py net NETLOG.json ORIGIN
       every request the page made (its network partition is the page's
       site, or it is the page itself) went to ORIGIN; prints how many.
+  ui_check.py sent NETLOG.json METHOD URL STATUS
+      the browser sent METHOD URL (a page did ask it) and lisecd answered
+      STATUS.
 """
 import argparse
 import json
@@ -183,6 +186,31 @@ def net(args):
     print(f"net: {seen} requests of the page, all to lisecd")
 
 
+def sent(args):
+    d = json.load(open(args.netlog))
+    names = {v: k for k, v in d["constants"]["logEventTypes"].items()}
+    # A request's start names its URL and method; its response headers
+    # (under the same source id) its status line.
+    starts, status = {}, {}
+    for e in d["events"]:
+        t = names.get(e["type"])
+        p = e.get("params", {})
+        sid = e.get("source", {}).get("id")
+        if t == "URL_REQUEST_START_JOB":
+            starts.setdefault(sid, (p.get("method"), p.get("url")))
+        elif t in ("HTTP_TRANSACTION_READ_RESPONSE_HEADERS", "HTTP_TRANSACTION_READ_EARLY_HINTS_RESPONSE_HEADERS"):
+            for h in p.get("headers", []):
+                m = re.match(r"HTTP/\S+ (\d{3})", h)
+                if m:
+                    status[sid] = int(m.group(1))
+    got = [status.get(sid) for sid, mu in starts.items() if mu == (args.method, args.url)]
+    if not got:
+        fail(f"the browser never sent {args.method} {args.url}: {sorted(set(starts.values()))}")
+    if any(s != args.status for s in got):
+        fail(f"{args.method} {args.url}: lisecd answered {got}, expected {args.status}")
+    print(f"sent: {args.method} {args.url} {len(got)} time(s), answered {args.status}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -202,8 +230,13 @@ def main():
     n = sub.add_parser("net")
     n.add_argument("netlog")
     n.add_argument("origin")
+    s = sub.add_parser("sent")
+    s.add_argument("netlog")
+    s.add_argument("method")
+    s.add_argument("url")
+    s.add_argument("status", type=int)
     args = ap.parse_args()
-    dom(args) if args.cmd == "dom" else net(args)
+    {"dom": dom, "net": net, "sent": sent}[args.cmd](args)
 
 
 if __name__ == "__main__":
