@@ -215,6 +215,17 @@ check dom "$work/au-compliant.html" --role auditor --compliant --expect-host "$a
   --absent vm-target "${li_ids[@]}"
 pass "compliant: the operator sees 4 trusted hosts in FI and GB on the map (3 declared, 1 attested with its age), no violation; the auditor the attested host and no LI identifier"
 
+# A free-text field the page shows (a host's site, the operator's or MANO's
+# to write) holding markup: shown as text, nothing runs (ui_check.py would
+# also see a CSP violation).
+xss='<img src=x onerror="document.title=1"><script>document.title=2</script>'
+python3 -c 'import json, sys
+h = json.load(sys.stdin)
+h["location"]["site"] = sys.argv[1]
+print(json.dumps({k: h[k] for k in ("id", "trust", "protection", "location")}))' "$xss" \
+  < <(as operator "$LISECD_URL/v1/model/host/lon-1") >"$work/lon-1.json"
+as operator -X PUT -H 'Content-Type: application/json' -d @"$work/lon-1.json" -o "$work/body" -w '%{http_code}' \
+  "$LISECD_URL/v1/model/host/lon-1" | grep -qx 200 || fail "PUT lon-1 with markup in its site: $(cat "$work/body")"
 # London: the monitored VM is put on the London hypervisor.
 as operator -X PUT -H 'Content-Type: application/json' \
   -d '{"hypervisor":"hv-lon-1","sensitivity":"sensitive","domain":"core"}' \
@@ -222,7 +233,9 @@ as operator -X PUT -H 'Content-Type: application/json' \
 for role in operator auditor li-admin; do as "$role" "$LISECD_URL/v1/compliance" >"$work/report-$role.json"; done
 browse_all operator:op-london auditor:au-london li-admin:li-london
 check dom "$work/op-london.html" --role operator --violating TR103308-6.2-R1 --report "$work/report-operator.json" \
-  --expect-host lon-1:trusted:GB --expect-country GB "${li_ids[@]}"
+  --expect-host lon-1:trusted:GB --expect-country GB "${li_ids[@]}" \
+  --present '&lt;img src=x onerror=' --absent '<img src=x' --absent '<script>document' --present '<title>lisec compliance</title>'
+grep -c '<title>lisec compliance</title>' "$work/op-london.html" | grep -qx 1 || fail "the page's title changed"
 check dom "$work/au-london.html" --role auditor --violating TR103308-6.2-R1 --report "$work/report-auditor.json" \
   --expect-host "$attested:trusted:FI:attested" --hosts 1 --no-vms --absent vm-target "${li_ids[@]}"
 check dom "$work/li-london.html" --role li-admin --violating TR103308-6.2-R1 --report "$work/report-li-admin.json" \
