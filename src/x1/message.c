@@ -1112,6 +1112,13 @@ int x1_response_check(const x1_request *req, const x1_response *resp, lisec_err 
                          x1_type_name(req->type));
   if (strcmp(resp->h.transaction, req->h.transaction) != 0)
     return lisec_err_set(err, LISEC_EINVAL, "X1: the response answers another transaction");
+  /* the answer of the NE asked, to this ADMF: a peer that fronts several
+   * NEs (one certificate for all) may hand a request to the wrong one */
+  if (strcmp(resp->h.ne, req->h.ne) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "X1: asked NE %.64s, answered as NE %.64s", req->h.ne, resp->h.ne);
+  if (strcmp(resp->h.admf, req->h.admf) != 0)
+    return lisec_err_set(err, LISEC_EINVAL, "X1: the answer is addressed to ADMF %.64s, not this ADMF (%.64s)",
+                         resp->h.admf, req->h.admf);
   /* a 1020 is answered in a version the NE speaks, to say which */
   if (strcmp(resp->h.version, req->h.version) != 0 && (resp->ok || resp->error_code != X1_ERR_VERSION))
     return lisec_err_set(err, LISEC_EINVAL, "X1: asked in %s, answered in %s", req->h.version, resp->h.version);

@@ -262,9 +262,9 @@ int x1_response_parse_lists(const char *xml, size_t len, x1_response *out, x1_ta
                             x1_destination *dests, size_t dests_cap, x1_object *objects, size_t objects_cap,
                             lisec_err *err);
 
-/* For the ADMF. Whether resp answers req: the same transaction, the
- * version req was sent in, and the response type of req's type (or an
- * ErrorResponse naming it). A mismatch is an error naming it: the answer is
+/* For the ADMF. Whether resp answers req: the same transaction, the same
+ * NE and ADMF identifiers, the version req was sent in, and the response
+ * type of req's type (or an ErrorResponse naming it). A mismatch is an error naming it: the answer is
  * not to be acted on. */
 int x1_response_check(const x1_request *req, const x1_response *resp, lisec_err *err);
 /* Whether the task an NE reports (GetTaskDetails) is the one the ADMF

@@ -305,6 +305,24 @@ static void test_admf_helpers(void **state) {
   assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
   r.top_level = true;
   assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  /* an answer in the name of another NE, or to another ADMF, is not this
+   * request's answer, whatever its transaction says (a gateway that
+   * fronts several NEs with one certificate and routed the request wrong) */
+  x1_response_init(&r);
+  r.h = q.h;
+  r.type = X1_ACTIVATE_TASK;
+  r.ok = true;
+  strcpy(r.h.ne, "poi-2");
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "answered as NE poi-2"));
+  r.ok = false; /* not an ErrorResponse either: 2020 from another NE says nothing of this one */
+  r.error_code = X1_ERR_UNKNOWN_XID;
+  strcpy(r.request_type, "ActivateTask");
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  r.h = q.h;
+  strcpy(r.h.admf, "admf-other");
+  assert_int_equal(x1_response_check(&q, &r, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "ADMF admf-other"));
   /* the same task in the NE's forms and another order is the same task */
   x1_task want = q.task, held = q.task;
   held.targets[0] = q.task.targets[1];
