@@ -11,8 +11,11 @@
  * deactivation and change received over X1 (the XID or DID only), and each
  * X1 request it refused, signed by its own key (a PEM file, or with
  * --events-tpm a key in the VM's TPM, --events-tcti), numbered from its state
- * file and sent after the X1 answer; events lisecd did not take are kept
- * (at most 256) and sent again with the next. Exit: 0 on SIGTERM, 2 on
+ * file and sent by a thread of their own, so no X1 answer ever waits for
+ * lisecd; events lisecd did not take are kept (at most 256) and sent again
+ * with the next X1 request. A connection that has not sent its request
+ * within --timeout seconds (TLS handshake included) is closed, so idle
+ * connections cannot use up the NE's descriptors. Exit: 0 on SIGTERM, 2 on
  * error. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -23,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,17 +40,25 @@
 
 #define EVENTS_QUEUE_MAX 256
 #define EVENTS_BATCH_MAX 16 /* events per request: lisecd's default [events] max_batch */
+#define TIMEOUT_S_DEFAULT 30 /* --timeout */
+#define TIMEOUT_S_MAX 3600
 
 /* The NE's own events to lisecd (--events-*), made when they happen and
  * queued until lisecd took them; they are signed when sent, each batch by
  * one signature over its events' digests (docs/events.md "A signed
- * batch"). */
+ * batch"). The sender thread alone signs and sends (the key and the
+ * client are its own once it runs): a lisecd that is slow or silent holds
+ * up that thread, never the X1 loop. The queue is shared under lock. */
 typedef struct ne_events {
   lisec_event_key *key;
   lisec_event_client *client;
   const char *vm, *state;
   char *queue[EVENTS_QUEUE_MAX];
   size_t n;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool kicked, closing;
+  pthread_t sender;
 } ne_events;
 
 typedef struct ne_server {
@@ -67,6 +79,7 @@ static void event_note(ne_events *ev, const char *type, const char *detail, cons
     LOG_ERROR("events: cannot make the %s event: %s", type, err);
     return;
   }
+  pthread_mutex_lock(&ev->lock);
   if (ev->n == EVENTS_QUEUE_MAX) {
     LOG_WARN("events: lisecd has not taken %d events; the oldest is dropped", EVENTS_QUEUE_MAX);
     free(ev->queue[0]);
@@ -74,30 +87,77 @@ static void event_note(ne_events *ev, const char *type, const char *detail, cons
     ev->n--;
   }
   ev->queue[ev->n++] = made;
+  pthread_mutex_unlock(&ev->lock);
+}
+
+/* Asks the sender thread to send what is queued (after each X1 request). */
+static void events_kick(ne_events *ev) {
+  if (!ev) return;
+  pthread_mutex_lock(&ev->lock);
+  ev->kicked = true;
+  pthread_cond_signal(&ev->wake);
+  pthread_mutex_unlock(&ev->lock);
 }
 
 /* Sends what is queued, as signed batches of at most EVENTS_BATCH_MAX
- * (lisecd's [events] max_batch must be at least that; 16 by default). */
+ * (lisecd's [events] max_batch must be at least that; 16 by default),
+ * until lisecd does not take one. The sender thread only: the lock is
+ * held while the queue is read or changed, never while lisecd is asked
+ * (events noted meanwhile queue behind the batch; the batch stays first,
+ * since only this thread removes events and event_note drops the oldest
+ * only when the queue is full). */
 static void events_flush(ne_events *ev) {
-  while (ev && ev->n) {
+  for (;;) {
+    char *batch[EVENTS_BATCH_MAX];
+    pthread_mutex_lock(&ev->lock);
     size_t k = ev->n < EVENTS_BATCH_MAX ? ev->n : EVENTS_BATCH_MAX;
+    for (size_t i = 0; i < k; i++) batch[i] = strdup(ev->queue[i]);
+    pthread_mutex_unlock(&ev->lock);
+    if (k == 0) return;
     char err[LISEC_EVENT_ERR_MAX], *body = NULL;
     long status = 0;
-    if (lisec_event_sign_batch(ev->key, (const char *const *)ev->queue, k, &body, err) != 0) {
-      LOG_ERROR("events: cannot sign %zu event(s): %s", k, err);
-      return;
-    }
-    int rc = lisec_event_send_body(ev->client, body, &status, err);
-    free(body);
-    if (rc != 0) {
-      LOG_WARN("events: %zu event(s) not taken yet: %s", ev->n, err);
+    bool copied = true, sent = false;
+    for (size_t i = 0; i < k; i++) copied = copied && batch[i];
+    if (!copied || lisec_event_sign_batch(ev->key, (const char *const *)batch, k, &body, err) != 0) {
+      LOG_ERROR("events: cannot sign %zu event(s): %s", k, copied ? err : "out of memory");
+    } else if (lisec_event_send_body(ev->client, body, &status, err) != 0) {
+      LOG_WARN("events: %zu event(s) not taken yet: %s", k, err);
       /* a refusal (4xx) will not change by sending again: drop them */
-      if (status < 400 || status >= 500) return;
+      sent = status >= 400 && status < 500;
+    } else {
+      sent = true;
     }
-    for (size_t i = 0; i < k; i++) free(ev->queue[i]);
-    memmove(ev->queue, ev->queue + k, (ev->n - k) * sizeof ev->queue[0]);
-    ev->n -= k;
+    free(body);
+    pthread_mutex_lock(&ev->lock);
+    /* the queue's first events, unless event_note dropped some of them
+     * for being full meanwhile: remove those of the batch still there */
+    for (size_t i = 0; sent && i < k && ev->n; i++) {
+      if (strcmp(ev->queue[0], batch[i]) != 0) continue;
+      free(ev->queue[0]);
+      memmove(ev->queue, ev->queue + 1, (ev->n - 1) * sizeof ev->queue[0]);
+      ev->n--;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    for (size_t i = 0; i < k; i++) free(batch[i]);
+    if (!sent) return;
   }
+}
+
+/* The sender thread: sends when kicked, and once more when closing. */
+static void *events_sender(void *arg) {
+  ne_events *ev = arg;
+  pthread_mutex_lock(&ev->lock);
+  for (;;) {
+    while (!ev->kicked && !ev->closing) pthread_cond_wait(&ev->wake, &ev->lock);
+    bool last = ev->closing;
+    ev->kicked = false;
+    pthread_mutex_unlock(&ev->lock);
+    events_flush(ev);
+    pthread_mutex_lock(&ev->lock);
+    if (last) break;
+  }
+  pthread_mutex_unlock(&ev->lock);
+  return NULL;
 }
 
 /* Writes the task table to the state file (temp file, fsync, rename). */
@@ -178,7 +238,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
   evhttp_send_reply(req, 200, NULL, NULL);
   evbuffer_pullup(bufferevent_get_output(bev), -1); /* one TLS record per reply */
   if (refused) event_note(s->events, "error", "x1=request refused", "peer=the ADMF or a client");
-  events_flush(s->events); /* after the answer: X1 never waits for lisecd */
+  events_kick(s->events); /* sent by the sender thread: X1 never waits for lisecd */
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -190,8 +250,9 @@ int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
              *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
-             *ev_tcti = NULL;
+             *ev_tcti = NULL, *timeout = NULL;
   int strict = 0, help = 0, ev_tpm = 0;
+  int64_t timeout_s = TIMEOUT_S_DEFAULT;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
@@ -202,6 +263,7 @@ int main(int argc, char **argv) {
                                        {"events-key", 1, NULL, 'K'},    {"events-vm", 1, NULL, 'M'},
                                        {"events-state", 1, NULL, 'Q'},
                                        {"events-tpm", 0, NULL, 'P'},    {"events-tcti", 1, NULL, 'I'},
+                                       {"timeout", 1, NULL, 't'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -224,6 +286,7 @@ int main(int argc, char **argv) {
       case 'Q': ev_state = optarg; break;
       case 'P': ev_tpm = 1; break;
       case 'I': ev_tcti = optarg; break;
+      case 't': timeout = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
@@ -231,10 +294,14 @@ int main(int argc, char **argv) {
   }
   bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state || ev_tpm || ev_tcti;
   bool ev_all = ev_server && ev_ca && ev_cert && ev_tls_key && ev_key && ev_vm && ev_state;
+  if (timeout && !lisec_decimal(timeout, strlen(timeout), 1, TIMEOUT_S_MAX, &timeout_s)) {
+    fprintf(stderr, "lisec-ne: --timeout %s: seconds, 1 to %d\n", timeout, TIMEOUT_S_MAX);
+    return 2;
+  }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm)) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
-                    "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations]\n"
+                    "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations] [--timeout S]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
                     "                 --events-key F --events-vm ID --events-state FILE\n"
                     "                 [--events-tpm [--events-tcti SPEC]]]\n"
@@ -246,7 +313,9 @@ int main(int argc, char **argv) {
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
                     "  versions accepted (default v1.13.1:v1.22.1, others get error 1020);\n"
-                    "  --strict-destinations refuses tasks naming destinations not created\n"
+                    "  --strict-destinations refuses tasks naming destinations not created;\n"
+                    "  --timeout: seconds a connection may take to send its request, TLS\n"
+                    "  handshake included, or stay idle (default 30, 1-3600)\n"
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
@@ -275,6 +344,8 @@ int main(int argc, char **argv) {
   SSL_CTX_set_verify(s.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
   if (load_state(&s) != 0) return 2;
   ne_events events = {.vm = ev_vm, .state = ev_state};
+  pthread_mutex_init(&events.lock, NULL);
+  pthread_cond_init(&events.wake, NULL);
   if (ev_all) {
     char err[LISEC_EVENT_ERR_MAX];
     if (ev_tpm) setenv("TSS2_LOG", "all+NONE", 0); /* the reason is ours; TSS2_LOG set by the user wins */
@@ -284,6 +355,10 @@ int main(int argc, char **argv) {
       fprintf(stderr, "lisec-ne: events: %s\n", err);
       return 2;
     }
+    if (pthread_create(&events.sender, NULL, events_sender, &events) != 0) {
+      fprintf(stderr, "lisec-ne: events: cannot start the sender thread\n");
+      return 2;
+    }
     s.events = &events;
   }
   struct event_base *base = event_base_new();
@@ -291,6 +366,9 @@ int main(int argc, char **argv) {
   evhttp_set_bevcb(http, bevcb, &s);
   evhttp_set_gencb(http, on_request, &s);
   evhttp_set_max_body_size(http, 64 * 1024);
+  /* a peer that connects and sends nothing (or its request a byte at a
+   * time) is let go, not kept until the descriptors run out */
+  evhttp_set_timeout(http, (int)timeout_s);
   struct sockaddr_storage ss;
   int sl = sizeof ss;
   if (evutil_parse_sockaddr_port(listen_at, (struct sockaddr *)&ss, &sl) != 0) {
@@ -318,7 +396,7 @@ int main(int argc, char **argv) {
     char tasks[48];
     snprintf(tasks, sizeof tasks, "tasks=%zu", lisec_x1_ne_task_count(s.ne));
     event_note(s.events, "start", tasks, NULL);
-    events_flush(s.events);
+    events_kick(s.events);
   }
   event_base_dispatch(base);
   LOG_INFO("lisec-ne stopped with %zu active task(s)", lisec_x1_ne_task_count(s.ne));
@@ -326,7 +404,12 @@ int main(int argc, char **argv) {
     char tasks[48];
     snprintf(tasks, sizeof tasks, "tasks=%zu", lisec_x1_ne_task_count(s.ne));
     event_note(s.events, "stop", tasks, NULL);
-    events_flush(s.events);
+    /* one last try to send what is queued, then the sender ends */
+    pthread_mutex_lock(&events.lock);
+    events.closing = true;
+    pthread_cond_signal(&events.wake);
+    pthread_mutex_unlock(&events.lock);
+    pthread_join(events.sender, NULL);
     for (size_t i = 0; i < events.n; i++) free(events.queue[i]);
     lisec_event_client_free(events.client);
     lisec_event_key_free(events.key);

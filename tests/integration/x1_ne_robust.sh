@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# lisec-ne against peers that hold it up, as a penetration tester would try:
+# its events server (lisecd, --events-server) accepts the connection and
+# never answers, and the ADMF's requests are still answered (activate,
+# Ping) while that connection is held: no X1 answer waits for lisecd. A
+# peer that connects and sends nothing, or its TLS handshake and half a
+# request, is let go after --timeout seconds instead of holding a
+# descriptor for good; the ADMF is answered afterwards; a --timeout outside
+# 1-3600 is refused. When the held connection is let go, lisec-ne stops
+# cleanly with its events kept for later (the log says they were not taken).
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" admf operator admf-1 >/dev/null
+cd "$work"
+"$build/cmd/lisec-event/lisec-event" keygen --key poi.key --pub poi.pub >/dev/null || fail "lisec-event keygen"
+
+# An events server that accepts and never answers: each connection is held
+# (and logged) until the file release exists; then it closes them all and
+# closes every later one at once.
+cat >stall.py <<'PY'
+import os, socket, sys, threading, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+open("listening", "w").close()
+log = open(sys.argv[2], "a", buffering=1)
+def hold(c):
+    log.write("accepted\n")
+    c.settimeout(0.1)
+    while not os.path.exists("release"):
+        try:
+            if not c.recv(4096):
+                log.write("closed by lisec-ne\n")
+                return
+        except socket.timeout:
+            pass
+        except OSError:
+            log.write("closed by lisec-ne\n")
+            return
+    c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=hold, args=(c,), daemon=True).start()
+PY
+ports=$("$src/scripts/test/free-ports" 2)
+ev_port=${ports%%$'\n'*} ne_port=${ports##*$'\n'}
+python3 stall.py "$ev_port" stall.log &
+stall_pid=$!
+cleanup_hooks+=("touch $work/release; kill $stall_pid 2>/dev/null; wait $stall_pid 2>/dev/null")
+for _ in $(seq 100); do [ -e listening ] && break; sleep 0.1; done
+
+ne=("$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key"
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id admf-1 --events-server "https://127.0.0.1:$ev_port"
+  --events-ca "$pki/ca.crt" --events-cert "$pki/host.crt" --events-tls-key "$pki/host.key"
+  --events-key poi.key --events-vm poi-1 --events-state poi.seq)
+for t in 0 3601 2x ""; do
+  rc=0
+  "${ne[@]}" --timeout "$t" 2>bad.log || rc=$?
+  [ "$rc" = 2 ] && grep -q -- '--timeout' bad.log || fail "--timeout '$t' not refused (rc $rc): $(cat bad.log)"
+done
+"${ne[@]}" --timeout 2 2>ne.log &
+ne_pid=$!
+cleanup_hooks+=("touch $work/release; kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
+# its start event goes out first, and is held
+for _ in $(seq 300); do grep -q accepted stall.log && break; sleep 0.1; done
+grep -q accepted stall.log || fail "lisec-ne did not send its start event: $(cat ne.log)"
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
+
+x1() { # TYPE BODY N: the answer (the client waits up to 120 s)
+  curl -sS --max-time 120 --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" \
+    -H 'Content-Type: application/xml' --data-binary "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">
+ <x1RequestMessage xsi:type=\"$1\"><admfIdentifier>admf-1</admfIdentifier><neIdentifier>poi-1</neIdentifier>
+  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version>
+  <x1TransactionId>6a1f2e3d-0000-4000-8000-00000000000$3</x1TransactionId>$2</x1RequestMessage></X1Request>" \
+    "https://localhost:$ne_port/X1/NE"
+}
+XID=29f28e1c-f230-486a-a860-f5a784ab9172
+TASK="<taskDetails><xId>$XID</xId><targetIdentifiers><targetIdentifier><imsi>244051234567890</imsi></targetIdentifier></targetIdentifiers><deliveryType>X2andX3</deliveryType><listOfDIDs><dId>0b5d9b3a-8c9e-4d8b-9a55-5d8f1e2a3b4c</dId></listOfDIDs></taskDetails>"
+x1 ActivateTaskRequest "$TASK" 1 >a1.xml || fail "activate: no answer"
+grep -q AcknowledgedAndCompleted a1.xml || fail "activate: $(cat a1.xml)"
+x1 PingRequest "" 2 >a2.xml || fail "Ping: no answer"
+grep -q PingResponse a2.xml || fail "Ping: $(cat a2.xml)"
+# the answers came while the events connection was held, not after it ended
+! grep -q 'closed by lisec-ne' stall.log || fail "the X1 answers waited for the events server: $(cat stall.log; cat ne.log)"
+pass "activate and Ping answered while the events server holds lisec-ne's connection unanswered"
+
+# peers that connect and send nothing, or a TLS handshake and half a request
+cat >idle.py <<'PY'
+import socket, ssl, sys
+port, how = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+if how == "tls":
+    ctx = ssl.create_default_context(cafile=sys.argv[3])
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+    s.sendall(b"POST /X1/NE HTTP/1.1\r\nHost: localhost\r\n")
+s.settimeout(120)  # a bound on the test, far beyond --timeout 2
+try:
+    print("let go" if not s.recv(4096) else "answered")
+except socket.timeout:
+    print("held")
+except OSError:
+    print("let go")
+PY
+python3 idle.py "$ne_port" tcp >idle_tcp.out &
+p1=$!
+python3 idle.py "$ne_port" tls "$pki/ca.crt" "$pki/admf.crt" "$pki/admf.key" >idle_tls.out &
+p2=$!
+wait $p1 $p2
+grep -qx 'let go' idle_tcp.out || fail "a connection that sent nothing: $(cat idle_tcp.out)"
+grep -qx 'let go' idle_tls.out || fail "a connection with half a request: $(cat idle_tls.out)"
+x1 PingRequest "" 3 | grep -q PingResponse || fail "Ping after the idle peers"
+pass "idle peers (nothing sent; TLS and half a request) let go after --timeout; the ADMF answered after"
+
+touch release
+kill -TERM $ne_pid
+rc=0
+wait $ne_pid || rc=$?
+[ "$rc" = 0 ] || fail "lisec-ne did not stop cleanly (exit $rc): $(cat ne.log)"
+grep -q 'not taken' ne.log || fail "lisec-ne does not say its events were not taken: $(cat ne.log)"
+pass "with the events server let go, lisec-ne stopped cleanly, its events not taken and said so"
