@@ -42,6 +42,9 @@
 #define EVENTS_BATCH_MAX 16 /* events per request: lisecd's default [events] max_batch */
 #define TIMEOUT_S_DEFAULT 30 /* --timeout */
 #define TIMEOUT_S_MAX 3600
+#define HEADER_BYTES_DEFAULT 8192 /* --max-header-bytes */
+#define HEADER_BYTES_MIN 1024
+#define HEADER_BYTES_MAX 65536
 
 /* The NE's own events to lisecd (--events-*), made when they happen and
  * queued until lisecd took them; they are signed when sent, each batch by
@@ -250,9 +253,9 @@ int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
              *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
-             *ev_tcti = NULL, *timeout = NULL;
+             *ev_tcti = NULL, *timeout = NULL, *header_bytes = NULL;
   int strict = 0, help = 0, ev_tpm = 0;
-  int64_t timeout_s = TIMEOUT_S_DEFAULT;
+  int64_t timeout_s = TIMEOUT_S_DEFAULT, max_header_bytes = HEADER_BYTES_DEFAULT;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
@@ -263,7 +266,7 @@ int main(int argc, char **argv) {
                                        {"events-key", 1, NULL, 'K'},    {"events-vm", 1, NULL, 'M'},
                                        {"events-state", 1, NULL, 'Q'},
                                        {"events-tpm", 0, NULL, 'P'},    {"events-tcti", 1, NULL, 'I'},
-                                       {"timeout", 1, NULL, 't'},
+                                       {"timeout", 1, NULL, 't'},       {"max-header-bytes", 1, NULL, 'H'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -287,6 +290,7 @@ int main(int argc, char **argv) {
       case 'P': ev_tpm = 1; break;
       case 'I': ev_tcti = optarg; break;
       case 't': timeout = optarg; break;
+      case 'H': header_bytes = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
@@ -298,10 +302,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lisec-ne: --timeout %s: seconds, 1 to %d\n", timeout, TIMEOUT_S_MAX);
     return 2;
   }
+  if (header_bytes &&
+      !lisec_decimal(header_bytes, strlen(header_bytes), HEADER_BYTES_MIN, HEADER_BYTES_MAX, &max_header_bytes)) {
+    fprintf(stderr, "lisec-ne: --max-header-bytes %s: bytes, %d to %d\n", header_bytes, HEADER_BYTES_MIN,
+            HEADER_BYTES_MAX);
+    return 2;
+  }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm)) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations] [--timeout S]\n"
+                    "                [--max-header-bytes N]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
                     "                 --events-key F --events-vm ID --events-state FILE\n"
                     "                 [--events-tpm [--events-tcti SPEC]]]\n"
@@ -315,7 +326,9 @@ int main(int argc, char **argv) {
                     "  versions accepted (default v1.13.1:v1.22.1, others get error 1020);\n"
                     "  --strict-destinations refuses tasks naming destinations not created;\n"
                     "  --timeout: seconds a connection may take to send its request, TLS\n"
-                    "  handshake included, or stay idle (default 30, 1-3600)\n"
+                    "  handshake included, or stay idle (default 30, 1-3600);\n"
+                    "  --max-header-bytes: the request line and headers of one request\n"
+                    "  (default 8192, 1024-65536)\n"
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
@@ -366,6 +379,9 @@ int main(int argc, char **argv) {
   evhttp_set_bevcb(http, bevcb, &s);
   evhttp_set_gencb(http, on_request, &s);
   evhttp_set_max_body_size(http, 64 * 1024);
+  /* libevent buffers headers without end unless told: any certificate of
+   * the CA could fill the NE's memory */
+  evhttp_set_max_headers_size(http, (ev_ssize_t)max_header_bytes);
   /* a peer that connects and sends nothing (or its request a byte at a
    * time) is let go, not kept until the descriptors run out */
   evhttp_set_timeout(http, (int)timeout_s);

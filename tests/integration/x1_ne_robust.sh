@@ -6,13 +6,17 @@
 # peer that connects and sends nothing, or its TLS handshake and half a
 # request, is let go after --timeout seconds instead of holding a
 # descriptor for good; the ADMF is answered afterwards; a --timeout outside
-# 1-3600 is refused. When the held connection is let go, lisec-ne stops
-# cleanly with its events kept for later (the log says they were not taken).
+# 1-3600 is refused. A peer with any certificate of the CA (an operator's,
+# not the ADMF's) that sends headers without end is cut off at
+# --max-header-bytes instead of filling the NE's memory. When the held
+# connection is let go, lisec-ne stops cleanly with its events kept for
+# later (the log says they were not taken).
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" admf operator admf-1 >/dev/null
+lisec pki issue "$pki" other operator someone >/dev/null
 cd "$work"
 "$build/cmd/lisec-event/lisec-event" keygen --key poi.key --pub poi.pub >/dev/null || fail "lisec-event keygen"
 
@@ -59,7 +63,13 @@ ne=("$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/se
 for t in 0 3601 2x ""; do
   rc=0
   "${ne[@]}" --timeout "$t" 2>bad.log || rc=$?
-  [ "$rc" = 2 ] && grep -q -- '--timeout' bad.log || fail "--timeout '$t' not refused (rc $rc): $(cat bad.log)"
+  [ "$rc" = 2 ] && grep -q -- "--timeout $t: seconds" bad.log || fail "--timeout '$t' not refused (rc $rc): $(cat bad.log)"
+done
+for b in 1023 65537 8k; do
+  rc=0
+  "${ne[@]}" --max-header-bytes "$b" 2>bad.log || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--max-header-bytes $b: bytes" bad.log ||
+    fail "--max-header-bytes '$b' not refused (rc $rc): $(cat bad.log)"
 done
 "${ne[@]}" --timeout 2 2>ne.log &
 ne_pid=$!
@@ -115,6 +125,31 @@ grep -qx 'let go' idle_tcp.out || fail "a connection that sent nothing: $(cat id
 grep -qx 'let go' idle_tls.out || fail "a connection with half a request: $(cat idle_tls.out)"
 x1 PingRequest "" 3 | grep -q PingResponse || fail "Ping after the idle peers"
 pass "idle peers (nothing sent; TLS and half a request) let go after --timeout; the ADMF answered after"
+
+# headers without end from a certificate of the CA that is not the ADMF's:
+# up to 256 MB offered, cut off long before
+cat >headers.py <<'PY'
+import socket, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(120)
+line = b"X-Filler: " + b"a" * 8000 + b"\r\n"
+try:
+    s.sendall(b"POST /X1/NE HTTP/1.1\r\nHost: localhost\r\n")
+    for _ in range(256 * 128):
+        s.sendall(line)
+    s.sendall(b"Content-Length: 0\r\n\r\n")
+    answer = s.recv(64)
+    print("answered " + (answer.split(b" ")[1].decode() if answer else "nothing"))
+except (OSError, ssl.SSLError):
+    print("cut off")
+PY
+python3 headers.py "$ne_port" "$pki/ca.crt" "$pki/other.crt" "$pki/other.key" >headers.out
+grep -qx 'cut off\|answered 4[0-9][0-9]' headers.out || fail "headers without end were taken: $(cat headers.out)"
+x1 PingRequest "" 4 | grep -q PingResponse || fail "Ping after the endless headers"
+pass "headers without end (a certificate of the CA, not the ADMF's) cut off; the ADMF answered after"
 
 touch release
 kill -TERM $ne_pid
