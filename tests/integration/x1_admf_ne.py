@@ -13,6 +13,8 @@ the NE's state and not an error code or an answer that does not fit:
   version          the answer relabelled with another X1 version
   type             an OK answer relabelled as another message type's
   stopall-refuse   DeactivateAllTasks not passed on, answered 1000
+  other-ne         every answer relabelled as another NE's (neIdentifier
+                   poi-other), as a gateway fronting several NEs might
 
 Each request's message type is appended to the file LOG (one line each), so
 the test can see what lisecd sent; LOG.modes adds the mode each request met,
@@ -86,6 +88,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(503, "")
         elif mode == "version":
             reply = re.sub(r"<version>[^<]*</version>", "<version>v1.13.1</version>", reply)
+        elif mode == "other-ne":
+            reply = re.sub(r"<neIdentifier>[^<]*</neIdentifier>", "<neIdentifier>poi-other</neIdentifier>", reply)
         elif mode == "type" and kind == "ActivateTask" and "ActivateTaskResponse" in reply:
             reply = reply.replace("ActivateTaskResponse", "ModifyTaskResponse")
             # only an OK answer is bent (a retry the NE answers 2010 is not)

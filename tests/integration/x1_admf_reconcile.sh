@@ -3,7 +3,7 @@
 # a real lisec-ne behind x1_admf_ne.py, which passes each request on and
 # bends the answer (tests/integration/x1_admf_ne.py lists how). Proves that
 # lisecd sends the X1 version configured for the NE and refuses an answer in
-# another version or of another type (x1_response_check), and that after an
+# another version, of another type or in another NE's name (x1_response_check), and that after an
 # unexpected answer it asks the NE (GetTaskDetails) and shows what the NE
 # holds: never failed while the NE runs a task, never deactivated while it
 # still runs it.
@@ -138,7 +138,17 @@ audit_json() {
 }
 audit_json
 grep -q "ActivateTask request answered as ModifyTask" "$work/audit.json" || { grep -o "\"[^\"]*answered[^\"]*\"" "$work/audit.json" | sort | uniq -c >&2; cat "$work/sent" | sort | uniq -c >&2; fail "an answer of another type was not refused"; }
-pass "an answer in another version or of another type is not taken as the answer"
+# every answer in another NE's name (its transaction right): not taken,
+# the NE shown unreachable saying why, until the answers are its own again
+echo other-ne >"$work/mode"
+as_other() { ok 200 li-admin GET /v1/x1/nes/poi-1 | grep -q 'asked NE poi-1, answered as NE poi-other'; }
+for _ in $(seq 300); do as_other && break; sleep 0.1; done
+as_other || fail "answers in another NE's name were taken: $(ok 200 li-admin GET /v1/x1/nes/poi-1)"
+echo pass >"$work/mode"
+reached() { ok 200 li-admin GET /v1/x1/nes/poi-1 | grep -q '"state": *"reachable"'; }
+for _ in $(seq 300); do reached && break; sleep 0.1; done
+reached || fail "the NE is not reachable again once its answers are its own: $(ok 200 li-admin GET /v1/x1/nes/poi-1)"
+pass "an answer in another version, of another type or in another NE's name is not taken as the answer"
 
 # ---- lisecd believes the NE, not the error code -----------------------------
 wait_never() { # TARGET STATE BAD: STATE reached without BAD ever being shown
