@@ -315,7 +315,7 @@ static int bench_x1(const char *url, const char *pki, double seconds, int max) {
   int krc = kcfg ? keys_local_start(kcfg, &keys, &err) : LISEC_ENOMEM;
   lisec_config_free(kcfg);
   if (krc) return fprintf(stderr, "keys service: %s\n", err.msg), 1;
-  ctl_x1_peer peer = {url, cert, key, ca, keys};
+  ctl_x1_peer peer = {url, cert, key, ca, keys, 0, 0};
   ctl_x1_client *c = NULL;
   if (ctl_x1_client_open(&peer, &c, &err)) return fprintf(stderr, "%s\n", err.msg), keys_client_close(keys), 1;
   x1_request req = {.type = X1_ACTIVATE_TASK};

@@ -3,9 +3,14 @@
  * between reconciliations (keep-alive), and a background thread that
  * reconciles every NE at its own interval. The lock serialises everything
  * that writes a task, so a task document is only ever changed by the one
- * reconciliation that holds it. Fail closed: a model that cannot answer, an
- * LI not in the model, a record that cannot be written, all mean no task is
- * sent or kept. */
+ * reconciliation that holds it. A reconciliation lets the lock go while it
+ * waits for an NE's answer (one reconciliation still runs at a time), so
+ * that a silent NE holds up no emergency stop or registration of another;
+ * when another took the lock meanwhile, the pass keeps what it sent unless
+ * the other changed that task too, and ends there; the next starts afresh.
+ * Each NE's exchanges are serialised by a lock of its own. Fail closed: a model
+ * that cannot answer, an LI not in the model, a record that cannot be
+ * written, all mean no task is sent or kept. */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -55,13 +60,23 @@ typedef struct admf_client {
    * NE's status, not repeated every pass */
   char tried[MAX_TRIED_REMOVALS][X1_UUID_LEN + 1];
   size_t n_tried;
+  /* one exchange with this NE at a time; taken after the loop's lock,
+   * never the other way round (exchange) */
+  pthread_mutex_t talk;
+  struct ctl_x1_state *owner;
+  uint64_t silent_pass; /* the pass in which it gave no answer */
 } admf_client;
 
 /* Opened with the controller, the loop's thread started by ctl_start and
  * stopped by ctl_stop (ctl/topics.c), so that no request starts it and no
  * other topic has to stop it. */
 struct ctl_x1_state {
-  pthread_mutex_t cycle; /* one reconciliation at a time */
+  pthread_mutex_t passing; /* one reconciliation at a time, taken before cycle */
+  pthread_mutex_t cycle;   /* what writes a task or an NE (cycle_lock) */
+  uint64_t cycle_gen;    /* counts the takings of cycle */
+  uint64_t pass;         /* counts reconciliations */
+  bool interrupted;      /* another took cycle while this pass waited for an NE */
+  long timeout_ms, connect_timeout_ms; /* [x1] request_timeout_ms, connect_timeout_ms */
   pthread_mutex_t wake_lock;
   pthread_cond_t wake;
   bool started, stop, woken;
@@ -76,6 +91,14 @@ struct ctl_x1_state {
 };
 
 static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
+
+/* The reconciliation this thread runs, if any: its exchanges let cycle go. */
+static __thread struct ctl_x1_state *reconciling;
+
+static void cycle_lock(struct ctl_x1_state *admf) {
+  pthread_mutex_lock(&admf->cycle);
+  admf->cycle_gen++;
+}
 
 static void wake_loop(struct ctl_x1_state *admf) {
   pthread_mutex_lock(&admf->wake_lock);
@@ -335,7 +358,7 @@ int ctl_x1_ne_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
                           "x1_version", version ? version : X1_VERSION);
   if (doc) json_object_set_new(doc, "keepalive_ms", json_integer(keepalive_ms));
   if (!doc) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_lock(&admf->cycle);
+  cycle_lock(admf);
   /* an emergency stop outlives a new registration: only resume lifts it */
   char *old_body = NULL;
   json_t *old = NULL;
@@ -379,7 +402,7 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
   int rc = need_li_admin(ctl, actor, "x1.ne.remove", err);
   if (rc) return rc;
   json_t *tasks = NULL;
-  pthread_mutex_lock(&admf->cycle);
+  cycle_lock(admf);
   rc = load_all(ctl, TASK_KIND, false, &tasks, err);
   const char *k;
   json_t *t;
@@ -578,7 +601,8 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
     if (c->c) return c;
     /* This registration's client could not be opened (logged when it was
      * registered): try again each pass, quietly (its files may appear). */
-    ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
+    ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys,
+                        admf->timeout_ms, admf->connect_timeout_ms};
     if (ctl_x1_client_open(&peer, &c->c, err) != 0) {
       c->c = NULL;
       return NULL;
@@ -593,7 +617,10 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
     }
     c = &admf->clients[admf->n_clients++];
     snprintf(c->ne, sizeof c->ne, "%s", id);
+    c->owner = admf;
   }
+  /* a reconciliation that let cycle go may be talking on the old client */
+  pthread_mutex_lock(&c->talk);
   /* a changed registration gets a fresh connection, and its tasks no wait */
   c->changed = true;
   c->dests_ready = false;
@@ -604,8 +631,11 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   free(c->config);
   c->config = config;
   c->next_check_ms = 0;
-  ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys};
-  if (ctl_x1_client_open(&peer, &c->c, err) != 0) {
+  ctl_x1_peer peer = {jstr(ne, "url"), jstr(ne, "cert"), jstr(ne, "key"), jstr(ne, "ca"), keys,
+                      admf->timeout_ms, admf->connect_timeout_ms};
+  int rc = ctl_x1_client_open(&peer, &c->c, err);
+  pthread_mutex_unlock(&c->talk);
+  if (rc != 0) {
     /* no client for this registration: said once, and the next passes try
      * again; nothing uses the slot while it has no connection */
     c->c = NULL;
@@ -615,14 +645,34 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   return c;
 }
 
-/* One exchange; *resp is the NE's answer (ok or ErrorResponse). */
+/* One exchange; *resp is the NE's answer (ok or ErrorResponse). In a
+ * reconciliation (called with cycle held) cycle is let go while the NE is
+ * waited for; an NE that gave no answer in time is not asked again in the
+ * pass, and once the pass is interrupted nothing more is sent. */
 static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_response *resp,
                     lisec_err *err) {
+  struct ctl_x1_state *admf = c->owner;
+  bool pass = reconciling == admf;
+  if (pass && admf->interrupted)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "X1: this pass was interrupted; the next one asks again");
+  if (pass && c->silent_pass == admf->pass)
+    return lisec_err_set(err, LISEC_EUNAVAIL, "X1: the NE gave no answer in time earlier in this pass");
   int rc = x1_header_init(&req->h, jstr(ne, "admf_id"), jstr(ne, "id"), err);
   /* the version configured for this NE (registered before it had one: lisec's) */
   const char *version = jstr(ne, "x1_version");
   if (version[0]) snprintf(req->h.version, sizeof req->h.version, "%s", version);
-  if (!rc) rc = ctl_x1_exchange(c->c, req, resp, err);
+  if (rc) return rc;
+  pthread_mutex_lock(&c->talk);
+  uint64_t gen = admf->cycle_gen;
+  if (pass) pthread_mutex_unlock(&admf->cycle);
+  rc = ctl_x1_exchange(c->c, req, resp, err);
+  bool silent = rc && ctl_x1_client_timed_out(c->c);
+  pthread_mutex_unlock(&c->talk);
+  if (pass) {
+    cycle_lock(admf);
+    if (admf->cycle_gen != gen + 1) admf->interrupted = true;
+    if (silent) c->silent_pass = admf->pass;
+  }
   return rc;
 }
 
@@ -1173,9 +1223,38 @@ static json_t *open_due(lisec_ctl *ctl, json_t *tasks, json_t *nes) {
   return opened;
 }
 
+/* Whether the stored task key is still old (what this pass read; NULL: none). */
+static bool unchanged_since(lisec_ctl *ctl, const char *key, const json_t *old) {
+  char *body = NULL;
+  json_t *now = NULL;
+  int rc = store_doc_get(ctl->store, TASK_KIND, key, &body, NULL, NULL);
+  if (rc == LISEC_ENOTFOUND) return old == NULL;
+  bool same = rc == 0 && old && lisec_json_parse(body, strlen(body), &now, NULL) == 0 && json_equal(now, old);
+  free(body);
+  json_decref(now);
+  return same;
+}
+
 /* One pass over everything; with force every NE is checked now. Called with
- * admf->cycle held. Returns the shortest wait until something is due. */
+ * admf->passing and admf->cycle held; its exchanges let cycle go while they
+ * wait (exchange): once another has taken it meanwhile, the pass stops
+ * where it is and writes nothing more but the task it was sending (what it
+ * holds may be stale), and the next one comes at once. Returns the
+ * shortest wait until something is due. */
+static int64_t pass(lisec_ctl *ctl, bool force);
+
 static int64_t reconcile(lisec_ctl *ctl, bool force) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  admf->pass++;
+  admf->interrupted = false;
+  reconciling = admf;
+  int64_t wait = pass(ctl, force);
+  reconciling = NULL;
+  return admf->interrupted ? 0 : wait;
+}
+
+static int64_t pass(lisec_ctl *ctl, bool force) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
   json_t *nes = NULL, *targets = NULL, *tasks = NULL;
   lisec_err err = {0};
   int64_t wait = CTL_X1_CHECK_MS_DEFAULT;
@@ -1196,6 +1275,7 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   json_t *ne;
   int64_t now = lisec_time_now_ms();
   json_object_foreach(nes, nid, ne) {
+    if (admf->interrupted) break;
     lisec_err cerr = {0};
     admf_client *c = client_for(ctl->shared->x1, ctl->shared->keys, ne, &cerr);
     if (!c) /* no client: not reached, said in its status (once in the log) */
@@ -1235,9 +1315,18 @@ static int64_t reconcile(lisec_ctl *ctl, bool force) {
   const char *key;
   json_t *t;
   json_object_foreach(tasks, key, t) {
+    if (admf->interrupted) break;
     json_t *n = find_ne(nes, jstr(t, "ne"));
     lisec_err cerr = {0};
     step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL, opened);
+    if (admf->interrupted) {
+      /* What was just sent for t is kept, unless another changed t while
+       * this pass waited (an emergency stop); nothing more is done. */
+      if (unchanged_since(ctl, key, json_object_get(before, key)) &&
+          put_doc(ctl, TASK_KIND, key, t, &cerr) != 0)
+        LOG_WARN("X1: cannot keep a task's state: %s", cerr.msg);
+      break;
+    }
     int64_t next = jint(t, "next_try_ms");
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
@@ -1264,9 +1353,11 @@ static void *loop(void *arg) {
   struct ctl_x1_state *admf = arg;
   bool force = true;
   for (;;) {
-    pthread_mutex_lock(&admf->cycle);
+    pthread_mutex_lock(&admf->passing);
+    cycle_lock(admf);
     int64_t wait = admf->stop ? 0 : reconcile(admf->ctl, force);
     pthread_mutex_unlock(&admf->cycle);
+    pthread_mutex_unlock(&admf->passing);
     pthread_mutex_lock(&admf->wake_lock);
     if (!admf->woken && !admf->stop) {
       struct timespec ts;
@@ -1293,12 +1384,21 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   if (cfg && lisec_config_int(cfg, "x1", "keepalive_timeout_s", CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT, 0, 86400,
                               &timeout_s, err) != 0)
     return LISEC_EINVAL;
+  /* one exchange's bounds: an NE that takes longer shows unreachable */
+  int64_t request_ms = 10000, connect_ms = 3000;
+  if (cfg && (lisec_config_int(cfg, "x1", "request_timeout_ms", 10000, 100, 120000, &request_ms, err) ||
+              lisec_config_int(cfg, "x1", "connect_timeout_ms", 3000, 100, 60000, &connect_ms, err)))
+    return LISEC_EINVAL;
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
   if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000))) {
     free(admf);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
+  admf->timeout_ms = (long)request_ms;
+  admf->connect_timeout_ms = (long)connect_ms;
+  pthread_mutex_init(&admf->passing, NULL);
   pthread_mutex_init(&admf->cycle, NULL);
+  for (size_t i = 0; i < MAX_CLIENTS; i++) pthread_mutex_init(&admf->clients[i].talk, NULL);
   pthread_mutex_init(&admf->wake_lock, NULL);
   pthread_cond_init(&admf->wake, NULL);
   sh->x1 = admf;
@@ -1351,6 +1451,8 @@ void ctl_x1_close(ctl_shared *sh) {
   pthread_cond_destroy(&admf->wake);
   pthread_mutex_destroy(&admf->wake_lock);
   pthread_mutex_destroy(&admf->cycle);
+  pthread_mutex_destroy(&admf->passing);
+  for (size_t i = 0; i < MAX_CLIENTS; i++) pthread_mutex_destroy(&admf->clients[i].talk);
   free(admf);
   sh->x1 = NULL;
 }
@@ -1393,9 +1495,11 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
   int rc = need_li_admin(ctl, actor, "x1.reconcile", err);
   if (rc) return rc;
   struct ctl_x1_state *admf = ctl->shared->x1;
-  pthread_mutex_lock(&admf->cycle);
+  pthread_mutex_lock(&admf->passing);
+  cycle_lock(admf);
   (void)reconcile(ctl, true);
   pthread_mutex_unlock(&admf->cycle);
+  pthread_mutex_unlock(&admf->passing);
   return ctl_tasks_list(ctl, actor, out, err);
 }
 
@@ -1440,7 +1544,8 @@ static json_t *stop_ne(lisec_ctl *ctl, json_t *ne, json_t *tasks) {
       set_int(t, "next_try_ms", 0);
     }
     lisec_err perr = {0};
-    if (put_doc(ctl, TASK_KIND, k, t, &perr) != 0) LOG_WARN("X1: cannot keep task %s: %s", k, perr.msg);
+    /* said without the task's key (target and NE): operators read this log */
+    if (put_doc(ctl, TASK_KIND, k, t, &perr) != 0) LOG_WARN("X1: cannot keep a task's state: %s", perr.msg);
   }
   lisec_err aerr = {0};
   (void)ctl_audit(ctl, &ADMF_ACTOR, rc ? CTL_OUTCOME_FAILED : CTL_OUTCOME_OK, "x1.deactivate-all", true,
@@ -1477,7 +1582,7 @@ int ctl_x1_deactivate_all(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
     return rc;
   if (rc) return rc;
   json_t *nes = NULL, *tasks = NULL, *done = json_array();
-  pthread_mutex_lock(&admf->cycle);
+  cycle_lock(admf);
   rc = nes_choose(ctl, only, &nes, err);
   if (!rc) rc = load_all(ctl, TASK_KIND, false, &tasks, err);
   /* recorded before anything goes out, as every X1 send */
@@ -1515,7 +1620,7 @@ int ctl_x1_resume(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
   if (!rc && (rc = lisec_json_get_str(body, "ne", false, X1_ID_MAX, &only, err))) return rc;
   if (rc) return rc;
   json_t *nes = NULL, *resumed = json_array();
-  pthread_mutex_lock(&admf->cycle);
+  cycle_lock(admf);
   rc = nes_choose(ctl, only, &nes, err);
   if (!rc)
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "x1.resume", true, NULL, 0, NULL, err, "%s%s",
@@ -1653,7 +1758,7 @@ static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x
   } else if (q->type == X1_REPORT_DESTINATION_ISSUE) {
     destination_issue(ctl, ne, q, r);
   } else if (q->type == X1_REPORT_TASK_ISSUE) {
-    pthread_mutex_lock(&admf->cycle);
+    cycle_lock(admf);
     task_issue(ctl, q->h.ne, q, r);
     pthread_mutex_unlock(&admf->cycle);
     if (r->ok) wake_loop(admf);
@@ -1766,7 +1871,7 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
       snprintf(r.error_description, sizeof r.error_description, "the message names another NE or ADMF");
     } else if (x1_ok) {
       /* the issue is about a task: found by XID on this NE */
-      pthread_mutex_lock(&admf->cycle);
+      cycle_lock(admf);
       task_issue(ctl, ne_id, &q, &r);
       pthread_mutex_unlock(&admf->cycle);
       if (r.ok) wake_loop(admf);

@@ -36,6 +36,7 @@ struct ctl_x1_client {
   lisec_buf reply;
   char *cert;    /* the certificate (chain) file, read for each new connection */
   EVP_PKEY *key; /* its public key, signing through the keys process */
+  bool timed_out; /* the last exchange got no answer in time */
 };
 
 /* Where an EC key of ours signs: the keys process and the key's path. */
@@ -257,14 +258,17 @@ int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *
     return lisec_err_wrap(err, "X1 client"), rc;
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 3L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, peer->timeout_ms > 0 ? peer->timeout_ms : 10000L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   peer->connect_timeout_ms > 0 ? peer->connect_timeout_ms : 3000L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->reply);
   *out = c;
   return 0;
 }
+
+bool ctl_x1_client_timed_out(const ctl_x1_client *c) { return c && c->timed_out; }
 
 void ctl_x1_client_close(ctl_x1_client *c) {
   if (!c) return;
@@ -285,6 +289,7 @@ int ctl_x1_exchange(ctl_x1_client *c, const x1_request *req, x1_response *resp, 
   curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, xml);
   curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)len);
   CURLcode cc = curl_easy_perform(c->curl);
+  c->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
   long status = 0;
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
   /* the request carries target identifiers: wipe it */

@@ -15,6 +15,9 @@ typedef struct ctl_x1_peer {
   /* signs the TLS handshake with key (a path only the keys process reads);
    * with a key but no keys process the client does not open */
   keys_client *keys;
+  /* [x1] request_timeout_ms and connect_timeout_ms: one exchange's bounds
+   * (0: 10000 and 3000) */
+  long timeout_ms, connect_timeout_ms;
 } ctl_x1_peer;
 
 int ctl_x1_client_open(const ctl_x1_peer *peer, ctl_x1_client **out, lisec_err *err);
@@ -23,5 +26,8 @@ void ctl_x1_client_close(ctl_x1_client *c);
  * must answer it (x1_response_check: transaction, version, type). An
  * ErrorResponse is a successful exchange with resp->ok false. */
 int ctl_x1_exchange(ctl_x1_client *c, const x1_request *req, x1_response *resp, lisec_err *err);
+/* Whether the last exchange failed for want of an answer in time (the
+ * connect or request timeout), rather than for a refusal or a bad answer. */
+bool ctl_x1_client_timed_out(const ctl_x1_client *c);
 
 #endif

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# REPRODUCER, not registered with CTest: it fails on main (rv-x1 review).
-# The defect lies in src/ctl/tasks.c (outside that review's files): the ADMF
-# loop holds its one lock (admf->cycle) across every X1 exchange, and an
-# exchange waits up to 10 s (src/ctl/x1_admf.c, CURLOPT_TIMEOUT, not a
-# setting). One NE that takes the TLS connection and never answers
-# therefore holds up every other NE and the LI administration's emergency
-# stop (POST /v1/x1/deactivate-all) of a healthy NE. Register it in
-# x1_admf_stall.cmake once fixed. What it asserts: the emergency stop of
-# the healthy NE (lisec-ne poi-b) is answered while lisecd is still waiting
-# on the silent NE (poi-a): the silent NE has not yet seen lisecd give up.
+# A silent NE holds up no emergency stop of another (src/ctl/tasks.c):
+# the ADMF loop lets its lock go while it waits for an NE's answer. Before,
+# it held the lock across every X1 exchange, each of which waits up to
+# [x1] request_timeout_ms, so one NE that takes the TLS connection and
+# never answers held up every other NE and the LI administration's
+# emergency stop (POST /v1/x1/deactivate-all) of a healthy NE, 18-20 s
+# with one task. What it asserts: the emergency stop of the healthy NE
+# (lisec-ne poi-b) is answered while lisecd is still waiting on the silent
+# NE (poi-a): the silent NE has not yet seen lisecd give up.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 pki=$work/pki

@@ -47,32 +47,32 @@ static void test_client_key_types(void **state) {
   assert_int_equal(keys_local_start(cfg, &keys, &err), 0);
 
   ctl_x1_client *c = NULL;
-  ctl_x1_peer ec = {"https://127.0.0.1:1/X1/NE", ec_crt, ec_key, ec_crt, keys};
+  ctl_x1_peer ec = {"https://127.0.0.1:1/X1/NE", ec_crt, ec_key, ec_crt, keys, 0, 0};
   assert_int_equal(ctl_x1_client_open(&ec, &c, &err), 0);
   ctl_x1_client_close(c);
 
   c = NULL;
-  ctl_x1_peer rsa = {"https://127.0.0.1:1/X1/NE", rsa_crt, rsa_key, ec_crt, keys};
+  ctl_x1_peer rsa = {"https://127.0.0.1:1/X1/NE", rsa_crt, rsa_key, ec_crt, keys, 0, 0};
   assert_int_equal(ctl_x1_client_open(&rsa, &c, &err), 0);
   ctl_x1_client_close(c);
 
   c = NULL;
-  ctl_x1_peer ed = {"https://127.0.0.1:1/X1/NE", ed_crt, ed_key, ec_crt, keys};
+  ctl_x1_peer ed = {"https://127.0.0.1:1/X1/NE", ed_crt, ed_key, ec_crt, keys, 0, 0};
   assert_int_equal(ctl_x1_client_open(&ed, &c, &err), LISEC_EINVAL);
   assert_null(c);
   assert_non_null(strstr(err.msg, "must be an EC key (ECDSA, e.g. P-256) or an RSA key"));
 
-  ctl_x1_peer no_keys = {"https://127.0.0.1:1/X1/NE", ec_crt, ec_key, ec_crt, NULL};
+  ctl_x1_peer no_keys = {"https://127.0.0.1:1/X1/NE", ec_crt, ec_key, ec_crt, NULL, 0, 0};
   assert_int_equal(ctl_x1_client_open(&no_keys, &c, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "keys process"));
 
-  ctl_x1_peer half = {"https://127.0.0.1:1/X1/NE", ec_crt, NULL, ec_crt, keys};
+  ctl_x1_peer half = {"https://127.0.0.1:1/X1/NE", ec_crt, NULL, ec_crt, keys, 0, 0};
   assert_int_equal(ctl_x1_client_open(&half, &c, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "needs its key"));
 
   char missing[160];
   snprintf(missing, sizeof missing, "%s/none.crt", dir);
-  ctl_x1_peer gone = {"https://127.0.0.1:1/X1/NE", missing, ec_key, ec_crt, keys};
+  ctl_x1_peer gone = {"https://127.0.0.1:1/X1/NE", missing, ec_key, ec_crt, keys, 0, 0};
   assert_int_equal(ctl_x1_client_open(&gone, &c, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "cannot read it"));
 
