@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,8 +94,12 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
   bool started = false;
   int rc = lisecd_server_config(cfg, &sc, &err);
   /* libcurl's global state (the X1 client's) is set up here, once, before
-   * ctl_open starts any thread: curl_global_init is not thread-safe. */
-  if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+   * ctl_open starts any thread: curl_global_init is not thread-safe. It
+   * copies a small request body (an ActivateTask names its target's
+   * identifiers) into a buffer of its own: every block it frees or moves is
+   * wiped. */
+  if (rc == 0 && curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, lisecd_free_wiped,
+                                      lisecd_realloc_wiped, strdup, calloc) != CURLE_OK)
     rc = lisec_err_set(&err, LISEC_EINTERNAL, "libcurl could not be initialised");
   keys_settings ks;
   if (rc == 0) rc = keys_settings_parse(cfg, &ks, &err);

@@ -65,4 +65,9 @@ void lisecd_config_forget_credentials(lisec_config *cfg);
  * counts a later exit as a failure rather than a start error (main.c). */
 void lisecd_child_ready(void);
 
+/* free and realloc that wipe the block they give up (its usable size), for
+ * libraries whose buffers hold target identifiers: jansson's, libcurl's. */
+void lisecd_free_wiped(void *p);
+void *lisecd_realloc_wiped(void *p, size_t n);
+
 #endif

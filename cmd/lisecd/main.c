@@ -36,11 +36,20 @@
 #include "lisecd.h"
 #include "sandbox.h"
 
-/* JSON values may hold target identifiers in clear: wipe every block jansson
- * frees, so none lingers in the heap. */
-static void json_free_wiped(void *p) {
+void lisecd_free_wiped(void *p) {
   if (p) explicit_bzero(p, malloc_usable_size(p));
   free(p);
+}
+
+void *lisecd_realloc_wiped(void *p, size_t n) {
+  if (!p) return malloc(n);
+  if (!n) return lisecd_free_wiped(p), NULL;
+  void *q = malloc(n);
+  if (!q) return NULL;
+  size_t had = malloc_usable_size(p);
+  memcpy(q, p, had < n ? had : n);
+  lisecd_free_wiped(p);
+  return q;
 }
 
 /* No core file and no ptrace by other users: the process holds LI secrets. */
@@ -48,7 +57,9 @@ static void harden_process(void) {
   struct rlimit none = {0, 0};
   setrlimit(RLIMIT_CORE, &none);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  json_set_alloc_funcs(malloc, json_free_wiped);
+  /* JSON values may hold target identifiers in clear: every block jansson
+   * frees is wiped, so none lingers in the heap. */
+  json_set_alloc_funcs(malloc, lisecd_free_wiped);
 }
 
 static void usage(FILE *f) {

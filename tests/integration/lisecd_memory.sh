@@ -198,8 +198,10 @@ done
 pass "the front's memory ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$front_scan") bytes) holds no data key, no KEK, no audit key, not the identifier it never saw and not the TSA URL's password (the controller holds it $(hits "$ctl_scan" tsa_password) times)"
 
 # The controller has no key material either (it asks the keys process);
-# it does see identifiers, which it sends over X1.
-for n in kek audit_key data_key_secret data_key_seen x1_key x1_key_words; do
+# it does see identifiers, which it sends over X1, and keeps none once the
+# activation is sent: libcurl's copy of the request, with its body, is
+# wiped when freed (found in the heap before).
+for n in kek audit_key data_key_secret data_key_seen x1_key x1_key_words identifier; do
   [ "$(hits "$ctl_scan" $n)" -eq 0 ] || fail "the controller's memory holds $n ($(hits "$ctl_scan" $n) times)"
 done
-pass "the controller's memory holds no data key, no KEK, no audit key and not the X1 client's TLS private key (the keys process signs the handshake; it holds it $(hits "$keys_scan" x1_key)+$(hits "$keys_scan" x1_key_words) times)"
+pass "the controller's memory holds no data key, no KEK, no audit key, not the X1 client's TLS private key (the keys process signs the handshake; it holds it $(hits "$keys_scan" x1_key)+$(hits "$keys_scan" x1_key_words) times), and not the identifier it sent over X1"
