@@ -9,6 +9,7 @@
  * or a PSS block that is checked to be one first (wire.h's X1_SIGN). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -42,11 +43,33 @@ typedef struct kept {
 struct keys_x1keys {
   kept keys[KEYS_KEPT];
   uint64_t clock;
+  char dir[PATH_MAX]; /* [keys] x1_key_dir, resolved; "" for any */
 };
 
-int keys_x1keys_open(keys_x1keys **out, lisec_err *err) {
-  *out = calloc(1, sizeof **out);
-  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+int keys_x1keys_open(const char *dir, keys_x1keys **out, lisec_err *err) {
+  keys_x1keys *k = calloc(1, sizeof *k);
+  if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (dir && !realpath(dir, k->dir)) {
+    int e = errno;
+    free(k);
+    return lisec_err_set(err, LISEC_EINVAL, "[keys] x1_key_dir %.200s: %s", dir, strerror(e));
+  }
+  *out = k;
+  return 0;
+}
+
+/* Whether path, resolved (symlinks too), lies in the key directory. */
+static int in_key_dir(const keys_x1keys *k, const char *path, char real[PATH_MAX], lisec_err *err) {
+  if (!realpath(path, real))
+    return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: the keys process cannot read it: %s", path,
+                         strerror(errno));
+  size_t n = strlen(k->dir);
+  if (k->dir[0] && !(strncmp(real, k->dir, n) == 0 && (real[n] == '/' || (n == 1 && k->dir[0] == '/'))))
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.7: X1 client key %.200s is not in [keys] x1_key_dir (%.200s): the keys "
+                         "process signs with no other key file",
+                         path, k->dir);
+  return 0;
 }
 
 static void kept_clear(kept *e) {
@@ -104,13 +127,16 @@ static int load(int fd, const char *path, const struct stat *st, EVP_PKEY **out,
 /* The key kept for path, read (again) when absent or its file changed. */
 static int key_for(keys_x1keys *k, const char *path, EVP_PKEY **out, lisec_err *err) {
   if (path[0] != '/') return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: not an absolute path", path);
-  /* O_NONBLOCK: a FIFO at the path must not hang the keys process */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  char real[PATH_MAX];
+  int rc = in_key_dir(k, path, real, err);
+  if (rc) return rc;
+  /* O_NONBLOCK: a FIFO at the path must not hang the keys process; the
+   * resolved path, opened without following a link put there since */
+  int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
   if (fd < 0)
     return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: the keys process cannot read it: %s", path,
                          strerror(errno));
   struct stat st;
-  int rc = 0;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: not a regular file", path);

@@ -537,6 +537,52 @@ static void test_x1_sign_service(void **state) {
   EVP_PKEY_free(rsa);
 }
 
+/* With [keys] x1_key_dir, only a key file in it signs: another the keys
+ * process can read (lisecd's own TLS key, say) is refused naming the
+ * setting, also through a symbolic link in the directory, or a path that
+ * climbs out of it with "..". */
+static void test_x1_key_dir(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  char root[] = "/tmp/test_keys_x1dir_XXXXXX";
+  assert_non_null(mkdtemp(root));
+  char in[160], out[160], inside[200], outside[200], link[200], climb[260];
+  snprintf(in, sizeof in, "%s/x1", root);
+  snprintf(out, sizeof out, "%s/x1-other", root); /* shares the prefix "x1" */
+  assert_int_equal(mkdir(in, 0700), 0);
+  assert_int_equal(mkdir(out, 0700), 0);
+  snprintf(inside, sizeof inside, "%s/admf.key", in);
+  snprintf(outside, sizeof outside, "%s/server.key", out);
+  snprintf(link, sizeof link, "%s/link.key", in);
+  snprintf(climb, sizeof climb, "%s/../x1-other/server.key", in);
+  EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+  write_key(inside, a);
+  write_key(outside, b);
+  assert_int_equal(symlink(outside, link), 0);
+  lisec_config *cfg = lisec_config_new();
+  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", in), 0);
+  keys_client *k = NULL;
+  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
+  uint8_t digest[32], sig[KEYS_X1_SIG_MAX];
+  memset(digest, 0x2a, sizeof digest);
+  size_t n = 0;
+  assert_int_equal(keys_x1_sign(k, inside, digest, sizeof digest, sig, sizeof sig, &n, &err), 0);
+  const char *refused[] = {outside, link, climb};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(keys_x1_sign(k, refused[i], digest, sizeof digest, sig, sizeof sig, &n, &err), LISEC_EDENIED);
+    if (!strstr(err.msg, "x1_key_dir")) fail_msg("%s: \"%s\" does not name x1_key_dir", refused[i], err.msg);
+  }
+  keys_client_close(k);
+  /* a directory that is not there stops the start */
+  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", "/nonexistent/x1"), 0);
+  assert_int_not_equal(keys_local_start(cfg, &k, &err), 0);
+  assert_non_null(strstr(err.msg, "x1_key_dir"));
+  lisec_config_free(cfg);
+  unlink(link), unlink(inside), unlink(outside), rmdir(in), rmdir(out), rmdir(root);
+  EVP_PKEY_free(a);
+  EVP_PKEY_free(b);
+}
+
 /* MGF1 with SHA-256, for building a PSS block the way libssl does. */
 static void mgf1_sha256(uint8_t *out, size_t len, const uint8_t *seed) {
   uint8_t buf[36], h[32];
@@ -985,6 +1031,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_values),
       cmocka_unit_test(test_x1_sign_wire),
       cmocka_unit_test(test_x1_sign_service),
+      cmocka_unit_test(test_x1_key_dir),
       cmocka_unit_test(test_x1_sign_rsa),
       cmocka_unit_test(test_client_against_bad_peer),
       cmocka_unit_test(test_client_peer_gone),
