@@ -30,38 +30,10 @@ build=$1 src=$2
 pki=$work/pki
 make_pki "$pki"
 cd "$work"
-lisec pki issue "$pki" rd-admin rd-admin rd-admin >/dev/null
-for h in fra-1 lon-1 ber-u; do lisec pki issue "$pki" "$h" host "$h" >/dev/null; done
-lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
-lisec audit li-keygen audit-rd.key audit-rd.pub >/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rd-sign.key 2>/dev/null
-openssl pkey -in rd-sign.key -pubout -out rd-sign.pub
+. "$src/tests/integration/lib/rd_lib.sh"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
-eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
-echo 4321 >pin
-echo 0 >clock
-export LISEC_TEST_RD_CLOCK=$work/clock
-conf=("[audit]" "li_admin_key = $work/audit-li.pub" "rd_seal_key = $work/audit-rd.pub"
-  "[model]" "allow_declared_trust = true"
-  "[rd]" "admin_pubkey = $work/rd-sign.pub" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec"
-  "pin_file = $work/pin" "check_ms = 100")
-start_lisecd "$pki" "${conf[@]}"
+rd_start "fra-1 lon-1 ber-u"
 
-req() { # ROLE METHOD PATH [BODY]: the HTTP status; the body in $work/body
-  local role=$1 method=$2 path=$3 body=${4:-}
-  if [ -n "$body" ]; then
-    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
-      --data-binary "$body" "$LISECD_URL$path"
-  else
-    as "$role" -X "$method" -o "$work/body" -w '%{http_code}' "$LISECD_URL$path"
-  fi
-}
-expect() { # STATUS ROLE METHOD PATH [BODY]
-  local want=$1 got
-  shift
-  got=$(req "$@")
-  [ "$got" = "$want" ] || fail "$1 $2 $3: HTTP $got, want $want: $(cat "$work/body")"
-}
 has() { grep -q -- "$1" body || fail "${2:-reply} lacks '$1': $(cat body)"; }
 lacks() { ! grep -q -- "$1" body || fail "${2:-reply} names '$1': $(cat body)"; }
 
