@@ -139,12 +139,25 @@ static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_er
 }
 
 static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
-  char app[96], opts[128], tcp_timeout[24];
+  char app[96], opts[256], tcp_timeout[24];
   /* application_name names the node in pg_stat_activity: an operator (or
    * a test) finds the lock's session there. */
   snprintf(app, sizeof app, "lisec-lock:%s", l->node);
-  snprintf(opts, sizeof opts, "-c lock_timeout=%lld -c statement_timeout=%lld",
-           (long long)l->timeout_ms, (long long)l->timeout_ms);
+  /* The server's side of the session gets keepalives and a TCP user
+   * timeout too (the tcp_* settings apply to the session's own socket):
+   * the advisory lock lives as long as the server's backend does, and a
+   * holder whose host lost power or its network sends no FIN or RST, so
+   * without them the server would keep its session, and the lock, for the
+   * kernel's default of over two hours, and no standby could take over.
+   * With them the server ends a silent session within about twice
+   * lock_timeout_ms. A live holder's kernel answers the probes however busy
+   * the process is. */
+  long long idle_s = l->timeout_ms / 1000 > 1 ? l->timeout_ms / 1000 : 1;
+  long long every_s = l->timeout_ms / 2000 > 1 ? l->timeout_ms / 2000 : 1;
+  snprintf(opts, sizeof opts,
+           "-c lock_timeout=%lld -c statement_timeout=%lld -c tcp_keepalives_idle=%lld "
+           "-c tcp_keepalives_interval=%lld -c tcp_keepalives_count=2 -c tcp_user_timeout=%lld",
+           (long long)l->timeout_ms, (long long)l->timeout_ms, idle_s, every_s, (long long)l->timeout_ms);
   snprintf(tcp_timeout, sizeof tcp_timeout, "%lld", (long long)l->timeout_ms);
   /* Keepalives and a TCP user timeout: a server that is cut off is found
    * within the timeout, not after the kernel's minutes of retransmission. */

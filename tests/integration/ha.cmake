@@ -26,3 +26,8 @@ endif()
 # another writer) and a lisecd refusing a log signed by another key, naming
 # it (issue 17 items 2 and 3); SQLite, cheap, under the sanitizer too.
 lisec_integration_test(ha_state tests/integration/ha_state.sh)
+# A leader whose lock session goes silent (power or network lost, no FIN
+# or RST; packets dropped in a network namespace of the test's own, root
+# only): the server ends the session on its keepalives, a standby takes
+# over, nothing acknowledged is lost.
+lisec_integration_test(ha_partition tests/integration/ha_partition.sh)

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# A leader cut off from PostgreSQL without a word (docs/ha.md, failure
+# cases): a host that loses power or its network sends no FIN and no RST,
+# so PostgreSQL's backend of its lock session stays, and the advisory lock
+# with it, until the server itself finds the peer dead. Simulated here in a
+# network namespace of the test's own (root only; iptables): the packets of
+# the leader's lock session are dropped both ways. A standby must take over
+# (the server ends the silent session on its own keepalives), the cut-off
+# leader must exit, every acknowledged write and its audit record must be
+# in the store and `lisec audit verify` must pass.
+build=${1:?build dir}
+src=${2:?source dir}
+# A private network namespace: the iptables rules below touch nothing else
+# on the machine (its loopback is the test's alone).
+if [ -z "${LISEC_HA_PARTITION_NS:-}" ]; then
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a network namespace and iptables)"; exit 77; }
+  for tool in unshare iptables ip; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
+  exec env LISEC_HA_PARTITION_NS=1 unshare --net bash "$0" "$@"
+fi
+ip link set lo up
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/ha.sh"
+for tool in psql openssl jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
+pki=$work/pki
+make_pki "$pki"
+pgdir=$(mktemp -d /tmp/lisec-pg-hapart-XXXXXX)
+cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
+url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
+sql() { psql -qtA "$url" -c "$1"; }
+ha_audit_key
+
+declare -A PORT PID PROBE
+ha_free_ports 6
+i=0
+for n in a b c; do PORT[$n]=${free[$i]}; PROBE[$n]=${free[$((i + 1))]}; i=$((i + 2)); done
+start() { # NAME
+  local n=$1
+  mapfile -t lines < <(ha_section "$n" "${PORT[$n]}")
+  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
+  "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
+  PID[$n]=$!
+  cleanup_hooks+=("kill -CONT ${PID[$n]} \$(pgrep -P ${PID[$n]}) 2>/dev/null; kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
+}
+health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true; }
+alive() { local st; st=$(ps -o stat= -p "${PID[$1]}" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
+wait_leader() { # CEILING_S NAMES...: the one answering 200 "role":"leader"
+  local ceiling=$1
+  shift
+  for _ in $(seq 1 $((ceiling * 10))); do
+    for n in "$@"; do
+      alive "$n" || continue
+      if [ "$(health "$n")" = 200 ] && [ "$(jq -r .role "$work/h.json")" = leader ]; then echo "$n"; return 0; fi
+    done
+    sleep 0.1
+  done
+  for n in a b; do echo "--- $n" >&2; grep -v ' access ' "$work/$n.log" | tail -8 >&2; done
+  sql "SELECT application_name, client_port, state FROM pg_stat_activity WHERE application_name LIKE 'lisec%'" >&2
+  fail "no leader among $* within $ceiling s"
+}
+acked=()
+w=0
+write() { # LEADER
+  w=$((w + 1))
+  local code
+  code=$(as operator -o "$work/w.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d "{\"id\":\"j-$w\",\"codes\":[\"FI\"]}" "https://localhost:${PORT[$1]}/v1/model/jurisdiction")
+  [ "$code" = 201 ] || fail "write j-$w through leader $1: $code $(cat "$work/w.json")"
+  acked+=("j-$w")
+}
+all_stored() { # LEADER WHEN
+  local have want
+  have=$(as operator "https://localhost:${PORT[$1]}/v1/model/jurisdiction" | jq -r '[.jurisdictions[].id] | sort | join(" ")')
+  want=$(printf '%s\n' "${acked[@]}" | sort | tr '\n' ' ' | sed 's/ $//')
+  [ "$have" = "$want" ] || fail "$2: the leader's model holds '$have', acknowledged '$want'"
+  local ids n
+  ids=$(printf "'%s'," "${acked[@]}")
+  n=$(sql "SELECT count(*) FROM unnest(ARRAY[${ids%,}]) AS i WHERE EXISTS (SELECT 1 FROM audit_log WHERE sealed = 0
+           AND position(convert_to('jurisdiction ' || i, 'UTF8') || '\\x00'::bytea in data) > 0)")
+  [ "$n" = "${#acked[@]}" ] || fail "$2: $n of ${#acked[@]} acknowledged writes have an audit record"
+}
+# Generous: the server's keepalives on the lock session (a few seconds
+# with lock_timeout_ms = 2000) plus a promotion on a loaded machine; without
+# them the silent session lasts the kernel's default (over two hours).
+CEILING=90
+
+start a
+[ "$(wait_leader 60 a)" = a ] || fail "a is not the leader"
+start b
+for _ in $(seq 1 300); do [ "$(health b)" = 503 ] && break; sleep 0.1; done
+[ "$(health b)" = 503 ] || fail "b is not a standby"
+write a
+write a
+all_stored a "at start"
+
+# ---- the lock session's packets dropped both ways ----------------------------------
+lport=$(sql "SELECT client_port FROM pg_stat_activity WHERE application_name = 'lisec-lock:a'")
+[[ "$lport" =~ ^[0-9]+$ ]] || fail "a's lock session not found ($lport)"
+iptables -A INPUT -i lo -p tcp --sport "$lport" -j DROP
+iptables -A INPUT -i lo -p tcp --dport "$lport" -j DROP
+leader=$(wait_leader $CEILING b)
+for _ in $(seq 1 $((CEILING * 10))); do alive a || break; sleep 0.1; done
+! alive a || { tail -20 "$work/a.log" >&2; fail "the cut-off leader a still runs after b took over"; }
+rc=0
+wait "${PID[a]}" || rc=$?
+[ "$rc" != 0 ] || fail "the cut-off leader exited 0"
+write "$leader"
+all_stored "$leader" "after the lock session was cut off"
+pass "a's lock session silently cut off: $leader took over, a exited $rc, every acknowledged write and record stored"
+iptables -D INPUT -i lo -p tcp --sport "$lport" -j DROP
+iptables -D INPUT -i lo -p tcp --dport "$lport" -j DROP
+
+lisec audit verify --db "$url" --pubkey "$work/$leader.vkey" >"$work/v.out" || { cat "$work/v.out"; fail "offline verify"; }
+pass "lisec audit verify passes offline after the failover"
+for n in a b; do [ -e "$work/$n.log" ] || continue; ! grep -q Sanitizer "$work/$n.log" || { cat "$work/$n.log" >&2; fail "sanitizer report in $n"; }; done
