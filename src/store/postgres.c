@@ -162,10 +162,18 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   /* Defaults first: what the URL itself says overrides them. Without a
    * connect timeout an unreachable host would hang the caller for minutes;
    * without a lock timeout a transaction left open elsewhere would hang
-   * every writer after it (SQLite's busy timeout is the same 10 s). */
+   * every writer after it (SQLite's busy timeout is the same 10 s). The
+   * one exception is a lisecd's session name ("lisec:<node>"), which comes
+   * after the URL and so overrides an application_name there: a new holder
+   * of the writer lock ends the previous holder's sessions by that name
+   * (lock.c, pg_end_previous), and one it cannot find, paused inside a
+   * transaction, would keep every epoch bump waiting, so no standby could
+   * take over for as long as it stays paused. */
+  const char *name = store_session_name();
+  bool named = strncmp(name, "lisec:", 6) == 0;
   const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
-                              "options", "dbname", NULL};
-  const char *const vals[] = {"10", store_session_name(), "UTF8", "-c lock_timeout=10000", target, NULL};
+                              "options", "dbname", named ? "application_name" : NULL, NULL};
+  const char *const vals[] = {"10", name, "UTF8", "-c lock_timeout=10000", target, named ? name : NULL, NULL};
   b->conn = PQconnectdbParams(keys, vals, 1);
   if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   PQsetNoticeReceiver(b->conn, pg_notice, b);

@@ -7,7 +7,10 @@
 # the leader's lock session are dropped both ways. A standby must take over
 # (the server ends the silent session on its own keepalives), the cut-off
 # leader must exit, every acknowledged write and its audit record must be
-# in the store and `lisec audit verify` must pass.
+# in the store and `lisec audit verify` must pass. Then, with the store URL
+# naming its sessions (application_name), a leader paused inside a
+# transaction whose lock session is ended: the new holder still finds and
+# ends its sessions, takes over, and nothing of the paused write is stored.
 build=${1:?build dir}
 src=${2:?source dir}
 # A private network namespace: the iptables rules below touch nothing else
@@ -25,8 +28,12 @@ pki=$work/pki
 make_pki "$pki"
 pgdir=$(mktemp -d /tmp/lisec-pg-hapart-XXXXXX)
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
-url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
-sql() { psql -qtA "$url" -c "$1"; }
+purl=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
+sql() { psql -qtA "$purl" -c "$1"; }
+# The operator's URL names its sessions (lisecd's lock session is named
+# lisec-lock:<node> whatever the URL says).
+appname=lisec-ops
+url="$purl?application_name=$appname"
 ha_audit_key
 
 declare -A PORT PID PROBE
@@ -109,6 +116,55 @@ pass "a's lock session silently cut off: $leader took over, a exited $rc, every 
 iptables -D INPUT -i lo -p tcp --sport "$lport" -j DROP
 iptables -D INPUT -i lo -p tcp --dport "$lport" -j DROP
 
-lisec audit verify --db "$url" --pubkey "$work/$leader.vkey" >"$work/v.out" || { cat "$work/v.out"; fail "offline verify"; }
+# ---- a leader paused inside a transaction, its lock session ended -------------------
+# The store URL names the sessions itself (an operator's application_name):
+# the new holder must still find and end the paused leader's sessions, or
+# the paused transaction holds the fence's lock shared and every bump
+# waits for it for as long as the leader stays paused. The transaction is
+# caught open: a psql session holds documents in EXCLUSIVE mode, so the
+# leader's write waits inside its fenced transaction; the leader is paused
+# there, the psql lock released (the write's statement completes on the
+# server, its answer unread), and its lock session ended.
+old=$leader
+start a
+for _ in $(seq 1 300); do [ "$(health a)" = 503 ] && break; sleep 0.1; done
+[ "$(health a)" = 503 ] || fail "a did not come back as a standby"
+mkfifo "$work/psql.in"
+psql -qtA "$purl" <"$work/psql.in" >"$work/psql.out" 2>&1 &
+psql_pid=$!
+exec 7>"$work/psql.in"
+cleanup_hooks+=("exec 7>&-; kill $psql_pid 2>/dev/null")
+echo "BEGIN; LOCK TABLE documents IN EXCLUSIVE MODE; SELECT 'locked';" >&7
+for _ in $(seq 1 300); do grep -q locked "$work/psql.out" && break; sleep 0.1; done
+grep -q locked "$work/psql.out" || fail "psql did not lock documents: $(cat "$work/psql.out")"
+as operator --max-time 120 -o /dev/null -X POST -H 'Content-Type: application/json' \
+  -d '{"id":"paused-1","codes":["FI"]}' "https://localhost:${PORT[$old]}/v1/model/jurisdiction" 2>/dev/null &
+wpid=
+for _ in $(seq 1 300); do
+  wpid=$(sql "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_xid IS NOT NULL LIMIT 1")
+  [ -n "$wpid" ] && break
+  sleep 0.02
+done
+[ -n "$wpid" ] || fail "$old's write did not wait on the documents lock"
+procs="${PID[$old]} $(pgrep -P "${PID[$old]}" | tr '\n' ' ')"
+kill -STOP $procs
+echo "COMMIT;" >&7
+for _ in $(seq 1 300); do
+  [ "$(sql "SELECT state FROM pg_stat_activity WHERE pid = $wpid")" = "idle in transaction" ] && break
+  sleep 0.1
+done
+[ "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$old'")" = 1 ] ||
+  fail "$old's lock session not found"
+new=$(wait_leader $CEILING a)
+kill -CONT $procs
+for _ in $(seq 1 $((CEILING * 10))); do alive "$old" || break; sleep 0.1; done
+! alive "$old" || { tail -20 "$work/$old.log" >&2; fail "the resumed leader $old still runs"; }
+[ "$(sql "SELECT count(*) FROM documents WHERE id = 'paused-1'")" = 0 ] || fail "the paused leader's write is stored"
+leader=$new
+write "$leader"
+all_stored "$leader" "after the paused leader"
+pass "$old paused inside a transaction, its sessions named by the URL: $leader ended them and took over; nothing of $old's stored"
+
+lisec audit verify --db "$purl" --pubkey "$work/$leader.vkey" >"$work/v.out" || { cat "$work/v.out"; fail "offline verify"; }
 pass "lisec audit verify passes offline after the failover"
 for n in a b; do [ -e "$work/$n.log" ] || continue; ! grep -q Sanitizer "$work/$n.log" || { cat "$work/$n.log" >&2; fail "sanitizer report in $n"; }; done
