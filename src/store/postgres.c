@@ -29,14 +29,23 @@ typedef struct pg_be {
   PGconn *conn;
   bool in_tx;
   bool going; /* the server said this session ends (SQLSTATE 57P or 08) */
+  bool warned; /* a WARNING came since pg_commit cleared it */
+  char warning[160];
 } pg_be;
 
 /* Notices are dropped, but one that says the session is ending marks the
- * connection for a reconnect before the next statement. */
+ * connection for a reconnect before the next statement, and a WARNING is
+ * noted for pg_commit. */
 static void pg_notice(void *arg, const PGresult *res) {
   pg_be *b = arg;
   const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
   if (state && (!strncmp(state, "57P", 3) || !strncmp(state, "08", 2))) b->going = true;
+  const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (sev && !strcmp(sev, "WARNING") && !b->warned) {
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    b->warned = true;
+    snprintf(b->warning, sizeof b->warning, "%.*s", (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
+  }
 }
 
 /* lisec's code for a failed command: a lost server is unavailable, a
@@ -257,6 +266,7 @@ static int pg_commit(void *be, lisec_err *err) {
   int rc = pg_ready(b, err);
   b->in_tx = false;
   if (rc) return rc;
+  b->warned = false;
   PGresult *res = PQexec(b->conn, "COMMIT");
   if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "commit", err);
   /* COMMIT of a transaction the server aborted answers "ROLLBACK". */
@@ -264,6 +274,18 @@ static int pg_commit(void *be, lisec_err *err) {
            ? 0
            : lisec_err_set(err, LISEC_ESTORE,
                            "postgresql: the server rolled the transaction back; nothing written");
+  /* A COMMIT whose wait for synchronous replication was cancelled (a
+   * pg_cancel_backend) answers "COMMIT" with a WARNING: committed on this
+   * server, perhaps not on the standby a failover would promote. It is
+   * not acknowledged: reported as a commit whose answer was lost (in
+   * doubt), which the callers already handle (the audit appender finds it
+   * on reopen, the model is loaded again). Any WARNING at COMMIT is taken
+   * so: none is expected there otherwise. */
+  if (rc == 0 && b->warned)
+    rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                       "postgresql: the commit was answered with a warning (%s): it may be on this server only, "
+                       "not on its synchronous standby, so it is not acknowledged (TR103308-5.5)",
+                       b->warning);
   PQclear(res);
   return rc;
 }

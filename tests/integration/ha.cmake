@@ -31,3 +31,6 @@ lisec_integration_test(ha_state tests/integration/ha_state.sh)
 # only): the server ends the session on its keepalives, a standby takes
 # over, nothing acknowledged is lost.
 lisec_integration_test(ha_partition tests/integration/ha_partition.sh)
+# A COMMIT whose wait for the synchronous standby is cancelled is answered
+# as committed with a WARNING: lisecd does not acknowledge that write.
+lisec_integration_test(ha_sync_commit tests/integration/ha_sync_commit.sh)
