@@ -242,7 +242,10 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
  * under the old one. A bump that cannot be made (the old holder's last
  * transaction still holds the row) lets the lock go, so the next try
  * starts over. *uncertain is set when COMMIT was sent but its answer not
- * read: the bump may have committed. */
+ * read: the bump may have committed. The new epoch is at least the
+ * server's clock in milliseconds, not only the stored one plus one: a row
+ * set back by hand (or restored) must not hand a later holder the epoch of
+ * an earlier one, whose fence would then pass again if it still runs. */
 static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
   *uncertain = false;
   char pid[24], since[24];
@@ -255,7 +258,8 @@ static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
   if (locked) {
     PQclear(res);
     res = PQexecParams(l->conn,
-                       "UPDATE leader_epoch SET epoch = epoch + 1, node = $1, host = $2, pid = $3, "
+                       "UPDATE leader_epoch SET epoch = GREATEST(epoch + 1, (EXTRACT(EPOCH FROM "
+                       "clock_timestamp()) * 1000)::bigint), node = $1, host = $2, pid = $3, "
                        "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
                        5, NULL, vals, NULL, NULL, 0);
   }

@@ -4,7 +4,8 @@
 # exactly one answers /healthz 200 "role":"leader", the other two 503
 # "role":"standby" naming its advertised URL, on /healthz, on the probe's
 # /readyz and on any other route. A leader paused (SIGSTOP) whose lock
-# session is ended (pg_terminate_backend) is replaced; resumed, with its
+# session is ended (pg_terminate_backend), the epoch row set back by one by
+# hand meanwhile, is replaced; resumed, with its
 # lock watch off (test hook), its next write is refused by the fence alone
 # and it exits non-zero, the write stored nowhere. Then the leader is
 # killed with SIGKILL three times: each time another takes over within the
@@ -173,6 +174,10 @@ pass "refused at start naming why: no [ha] beside a leader (names node a), a sec
 # ---- a deposed leader cannot commit ----------------------------------------------
 procs_a="${PID[a]} $(pgrep -P "${PID[a]}" | tr '\n' ' ')"
 kill -STOP $procs_a
+# The epoch row set back by hand meanwhile (an operator, a restored row):
+# the next holder's epoch must still differ from every earlier holder's,
+# or the paused leader's fence would pass again.
+sql "UPDATE leader_epoch SET epoch = epoch - 1"
 [ "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lisec-lock:a'")" = 1 ] ||
   fail "a's lock session not found"
 leader=$(wait_leader b c)
