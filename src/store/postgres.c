@@ -3,7 +3,7 @@
  * audit log's bytes travel as bytea in binary both ways, so nothing is
  * escaped or unescaped. A commit is durable on return because the session
  * keeps synchronous_commit at the server's setting, raised to "on" only if
- * the server has it off. Walks read in pages, so a long log or a large kind
+ * the server has it off (on each session, the ones made again included). Walks read in pages, so a long log or a large kind
  * never sits in memory whole. A lost connection is re-established outside
  * a transaction, never inside one (the transaction died with it): before a
  * statement when the server already said it is going away (a restart sends
@@ -111,6 +111,24 @@ static void pg_probe(pg_be *b) {
 
 /* Re-establishes a lost connection, but never inside a transaction: the
  * statements after it would run outside the transaction they belong to. */
+/* What every session of the store gets, the first and each one made again
+ * after a lost connection (PQreset keeps the connection's parameters, not
+ * what was SET on the session): synchronous_commit raised to on when the
+ * server has it off. */
+static int pg_session_setup(pg_be *b, lisec_err *err) {
+  PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    return pg_fail(b, res, "read synchronous_commit", err);
+  bool off = strcmp(PQgetvalue(res, 0, 0), "off") == 0;
+  PQclear(res);
+  if (off) {
+    res = PQexec(b->conn, "SET synchronous_commit = on");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "synchronous_commit", err);
+    PQclear(res);
+  }
+  return 0;
+}
+
 static int pg_ready(pg_be *b, lisec_err *err) {
   if (!b->in_tx && PQstatus(b->conn) == CONNECTION_OK) pg_probe(b);
   if (PQstatus(b->conn) == CONNECTION_OK && !b->going) return 0;
@@ -119,7 +137,14 @@ static int pg_ready(pg_be *b, lisec_err *err) {
                          "postgresql: the connection was lost inside a transaction");
   PQreset(b->conn);
   b->going = false;
-  if (PQstatus(b->conn) == CONNECTION_OK) return 0;
+  if (PQstatus(b->conn) == CONNECTION_OK) {
+    /* a session that would not wait for the disk is not used: it is made
+     * again before the next statement */
+    if (pg_session_setup(b, err) == 0) return 0;
+    b->going = true;
+    if (err) err->code = LISEC_EUNAVAIL;
+    return LISEC_EUNAVAIL;
+  }
   char why[768];
   return lisec_err_set(err, LISEC_EUNAVAIL,
                        "postgresql: cannot reconnect (no host of the store URL accepted the session it asks "
@@ -191,17 +216,7 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
     return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %s",
                          store_pg_reason(PQerrorMessage(b->conn), why, sizeof why));
   }
-  PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
-  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-    return pg_fail(b, res, "read synchronous_commit", err);
-  bool off = strcmp(PQgetvalue(res, 0, 0), "off") == 0;
-  PQclear(res);
-  if (off) {
-    res = PQexec(b->conn, "SET synchronous_commit = on");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "synchronous_commit", err);
-    PQclear(res);
-  }
-  return 0;
+  return pg_session_setup(b, err);
 }
 
 static void pg_close(void *be) {

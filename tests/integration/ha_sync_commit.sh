@@ -9,7 +9,10 @@
 # lost although acknowledged (docs/ha.md). Here the standby never answers
 # (synchronous_standby_names names one that does not exist), so every
 # commit waits for it until it is cancelled: the write is refused (5xx),
-# never answered 201; the next write after the standby is back is.
+# never answered 201, also after every lisecd session was made again (the
+# server's synchronous_commit = off, which lisecd raises to on for its
+# sessions, must not come back with a new session); the next write after
+# the standby is back is acknowledged.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -20,12 +23,21 @@ pgdir=$(mktemp -d /tmp/lisec-pg-sync-XXXXXX)
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 sql() { psql -qtA "$url" -c "$1"; }
+# The server does not wait for the disk by default (synchronous_commit =
+# off): lisecd raises it to on for its sessions, also for every session it
+# makes again after one was lost.
+sql "ALTER SYSTEM SET synchronous_commit = off"
+sql "SELECT pg_reload_conf()" >/dev/null
 STORE_URL=$url start_lisecd "$pki"
-post() { # ID -> HTTP status of a jurisdiction's creation (40 s ceiling)
-  as operator --max-time 15 -o "$work/w.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+post() { # ID -> HTTP status of a jurisdiction's creation (60 s ceiling)
+  as operator --max-time 60 -o "$work/w.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d "{\"id\":\"$1\",\"codes\":[\"FI\"]}" "$LISECD_URL/v1/model/jurisdiction" 2>/dev/null || true
 }
 [ "$(post before)" = 201 ] || fail "a write before the standby was lost: $(cat "$work/w.json")"
+# Every lisecd session ends (a PostgreSQL restart or failover looks so to
+# lisecd), and is made again at its next use: the new ones must wait for
+# the standby as the first did, not take the server's synchronous_commit.
+sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'lisec%'" >/dev/null
 
 # Every commit from now on waits for a standby that never answers; the
 # waiting COMMIT is cancelled (pg_cancel_backend, as a DBA unsticking a
@@ -48,7 +60,7 @@ cancelled_post() { # ID -> HTTP status of its creation, its COMMIT cancelled whi
 code=$(cancelled_post cancelled-1)
 [ "$code" != 201 ] || fail "a write whose commit reached no standby was acknowledged (201)"
 case $code in 5*) ;; *) fail "the unreplicated write answered $code, not 5xx: $(cat "$work/w.json")" ;; esac
-pass "a commit cancelled while it waited for the standby is not acknowledged ($code)"
+pass "after every lisecd session was made again, a commit waits for the standby; cancelled, it is not acknowledged ($code)"
 sql "ALTER SYSTEM RESET synchronous_standby_names"
 sql "SELECT pg_reload_conf()" >/dev/null
 # The audit appender takes the in-doubt commit in when it next writes
