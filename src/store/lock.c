@@ -139,7 +139,7 @@ static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_er
 }
 
 static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
-  char app[96], opts[256], tcp_timeout[24];
+  char app[96], opts[1024], tcp_timeout[24];
   /* application_name names the node in pg_stat_activity: an operator (or
    * a test) finds the lock's session there. */
   snprintf(app, sizeof app, "lisec-lock:%s", l->node);
@@ -154,17 +154,29 @@ static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
    * the process is. */
   long long idle_s = l->timeout_ms / 1000 > 1 ? l->timeout_ms / 1000 : 1;
   long long every_s = l->timeout_ms / 2000 > 1 ? l->timeout_ms / 2000 : 1;
-  snprintf(opts, sizeof opts,
-           "-c lock_timeout=%lld -c statement_timeout=%lld -c tcp_keepalives_idle=%lld "
-           "-c tcp_keepalives_interval=%lld -c tcp_keepalives_count=2 -c tcp_user_timeout=%lld",
-           (long long)l->timeout_ms, (long long)l->timeout_ms, idle_s, every_s, (long long)l->timeout_ms);
+  /* These settings come after the URL's own options (a search_path, say),
+   * which are kept: an options= in the URL must not drop them, so they are
+   * given after dbname, with the URL's options first (the last -c of a
+   * setting wins). */
+  const char *url_opts = "";
+  PQconninfoOption *parsed = PQconninfoParse(url, NULL);
+  for (PQconninfoOption *o = parsed; o && o->keyword; o++)
+    if (!strcmp(o->keyword, "options") && o->val) url_opts = o->val;
+  int n = snprintf(opts, sizeof opts,
+                   "%s%s-c lock_timeout=%lld -c statement_timeout=%lld -c tcp_keepalives_idle=%lld "
+                   "-c tcp_keepalives_interval=%lld -c tcp_keepalives_count=2 -c tcp_user_timeout=%lld",
+                   url_opts, url_opts[0] ? " " : "", (long long)l->timeout_ms, (long long)l->timeout_ms, idle_s,
+                   every_s, (long long)l->timeout_ms);
+  PQconninfoFree(parsed);
+  if (n < 0 || n >= (int)sizeof opts)
+    return lisec_err_set(err, LISEC_EINVAL, "store: the URL's options are too long for the writer lock's session");
   snprintf(tcp_timeout, sizeof tcp_timeout, "%lld", (long long)l->timeout_ms);
   /* Keepalives and a TCP user timeout: a server that is cut off is found
    * within the timeout, not after the kernel's minutes of retransmission. */
-  const char *const keys[] = {"connect_timeout", "client_encoding", "options", "keepalives",
+  const char *const keys[] = {"connect_timeout", "client_encoding", "keepalives",
                               "keepalives_idle", "keepalives_interval", "keepalives_count",
-                              "tcp_user_timeout", "dbname", "application_name", NULL};
-  const char *const vals[] = {"10", "UTF8", opts, "1", "5", "2", "2", tcp_timeout, url, app, NULL};
+                              "tcp_user_timeout", "dbname", "options", "application_name", NULL};
+  const char *const vals[] = {"10", "UTF8", "1", "5", "2", "2", tcp_timeout, url, opts, app, NULL};
   /* expand_dbname: the URL's own settings apply; application_name after
    * it overrides the URL's, so the lock's session is always recognisable. */
   l->conn = PQconnectdbParams(keys, vals, 1);

@@ -30,10 +30,11 @@ pgdir=$(mktemp -d /tmp/lisec-pg-hapart-XXXXXX)
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 purl=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 sql() { psql -qtA "$purl" -c "$1"; }
-# The operator's URL names its sessions (lisecd's lock session is named
-# lisec-lock:<node> whatever the URL says).
+# The operator's URL names its sessions and gives them options (lisecd's
+# lock session is named lisec-lock:<node> whatever the URL says, and keeps
+# its own timeouts and keepalives beside the URL's options).
 appname=lisec-ops
-url="$purl?application_name=$appname"
+url="$purl?application_name=$appname&options=-c%20search_path%3Dpublic"
 ha_audit_key
 
 declare -A PORT PID PROBE
