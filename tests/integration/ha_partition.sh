@@ -7,7 +7,8 @@
 # the leader's lock session are dropped both ways. A standby must take over
 # (the server ends the silent session on its own keepalives), the cut-off
 # leader must exit, every acknowledged write and its audit record must be
-# in the store and `lisec audit verify` must pass. Then, with the store URL
+# in the store, and `lisec audit verify` through each new leader must prove
+# its log extends the checkpoint the previous one published. Then, with the store URL
 # naming its sessions (application_name), a leader paused inside a
 # transaction whose lock session is ended: the new holder still finds and
 # ends its sessions, takes over, and nothing of the paused write is stored.
@@ -99,6 +100,19 @@ for _ in $(seq 1 300); do [ "$(health b)" = 503 ] && break; sleep 0.1; done
 write a
 write a
 all_stored a "at start"
+# The log as the leader publishes it now: the state file keeps its
+# checkpoint, and every later verify must prove the log extends it.
+verify_online() { # LEADER WHEN (once a signed checkpoint covers the log: 30 s ceiling)
+  for _ in $(seq 1 150); do
+    lisec --server "https://localhost:${PORT[$1]}" --pki "$pki" --role auditor audit verify \
+      --pubkey "$work/$1.vkey" --state "$work/st.json" >"$work/v.out" 2>&1 && return 0
+    grep -q 'no valid signed checkpoint covers' "$work/v.out" || break
+    sleep 0.2
+  done
+  cat "$work/v.out" >&2
+  fail "$2: online verify through $1"
+}
+verify_online a "before the failover"
 
 # ---- the lock session's packets dropped both ways ----------------------------------
 lport=$(sql "SELECT client_port FROM pg_stat_activity WHERE application_name = 'lisec-lock:a'")
@@ -113,6 +127,7 @@ wait "${PID[a]}" || rc=$?
 [ "$rc" != 0 ] || fail "the cut-off leader exited 0"
 write "$leader"
 all_stored "$leader" "after the lock session was cut off"
+verify_online "$leader" "after the lock session was cut off"
 pass "a's lock session silently cut off: $leader took over, a exited $rc, every acknowledged write and record stored"
 iptables -D INPUT -i lo -p tcp --sport "$lport" -j DROP
 iptables -D INPUT -i lo -p tcp --dport "$lport" -j DROP
@@ -164,6 +179,7 @@ for _ in $(seq 1 $((CEILING * 10))); do alive "$old" || break; sleep 0.1; done
 leader=$new
 write "$leader"
 all_stored "$leader" "after the paused leader"
+verify_online "$leader" "after the paused leader"
 pass "$old paused inside a transaction, its sessions named by the URL: $leader ended them and took over; nothing of $old's stored"
 
 lisec audit verify --db "$purl" --pubkey "$work/$leader.vkey" >"$work/v.out" || { cat "$work/v.out"; fail "offline verify"; }
