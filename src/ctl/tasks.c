@@ -652,10 +652,10 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
 static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_response *resp,
                     lisec_err *err) {
   struct ctl_x1_state *admf = c->owner;
-  bool pass = reconciling == admf;
-  if (pass && admf->interrupted)
+  bool in_pass = reconciling == admf;
+  if (in_pass && admf->interrupted)
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: this pass was interrupted; the next one asks again");
-  if (pass && c->silent_pass == admf->pass)
+  if (in_pass && c->silent_pass == admf->pass)
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: the NE gave no answer in time earlier in this pass");
   int rc = x1_header_init(&req->h, jstr(ne, "admf_id"), jstr(ne, "id"), err);
   /* the version configured for this NE (registered before it had one: lisec's) */
@@ -664,11 +664,11 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
   if (rc) return rc;
   pthread_mutex_lock(&c->talk);
   uint64_t gen = admf->cycle_gen;
-  if (pass) pthread_mutex_unlock(&admf->cycle);
+  if (in_pass) pthread_mutex_unlock(&admf->cycle);
   rc = ctl_x1_exchange(c->c, req, resp, err);
   bool silent = rc && ctl_x1_client_timed_out(c->c);
   pthread_mutex_unlock(&c->talk);
-  if (pass) {
+  if (in_pass) {
     cycle_lock(admf);
     if (admf->cycle_gen != gen + 1) admf->interrupted = true;
     if (silent) c->silent_pass = admf->pass;
@@ -1241,19 +1241,19 @@ static bool unchanged_since(lisec_ctl *ctl, const char *key, const json_t *old) 
  * where it is and writes nothing more but the task it was sending (what it
  * holds may be stale), and the next one comes at once. Returns the
  * shortest wait until something is due. */
-static int64_t pass(lisec_ctl *ctl, bool force);
+static int64_t reconcile_pass(lisec_ctl *ctl, bool force);
 
 static int64_t reconcile(lisec_ctl *ctl, bool force) {
   struct ctl_x1_state *admf = ctl->shared->x1;
   admf->pass++;
   admf->interrupted = false;
   reconciling = admf;
-  int64_t wait = pass(ctl, force);
+  int64_t wait = reconcile_pass(ctl, force);
   reconciling = NULL;
   return admf->interrupted ? 0 : wait;
 }
 
-static int64_t pass(lisec_ctl *ctl, bool force) {
+static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
   struct ctl_x1_state *admf = ctl->shared->x1;
   json_t *nes = NULL, *targets = NULL, *tasks = NULL;
   lisec_err err = {0};
