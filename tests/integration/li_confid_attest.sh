@@ -25,16 +25,7 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
-
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in 1 2; do agent_host "$n"; done
-
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
+two_hosts
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "fresh_wait_ms = 5000" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub" \
   "[api]" "refusal_rate = 0"

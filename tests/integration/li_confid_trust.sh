@@ -19,15 +19,7 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
-
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in 1 2; do agent_host "$n"; done
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
+two_hosts
 cat >quarantine.sh <<'SH'
 #!/bin/sh
 echo "$*" >>"$(dirname "$0")/quarantined.txt"
