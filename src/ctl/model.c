@@ -732,19 +732,16 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
 int ctl_model_host_li_touch(lisec_ctl *ctl, const char *host, json_t **li_vms, json_t **lis,
                             lisec_err *err) {
   struct ctl_model_state *st = ctl->shared->model;
-  if (li_vms) *li_vms = NULL;
-  if (lis) *lis = NULL;
+  *li_vms = *lis = NULL;
   if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not running");
   lock_fresh(ctl, st);
-  if (li_vms) *li_vms = model_host_li_vms(st->m, host);
-  if (lis) *lis = model_host_lis(st->m, host);
+  *li_vms = model_host_li_vms(st->m, host);
+  *lis = model_host_lis(st->m, host);
   mu_unlock(st);
-  if ((li_vms && !*li_vms) || (lis && !*lis)) {
-    if (li_vms) json_decref(*li_vms), *li_vms = NULL;
-    if (lis) json_decref(*lis), *lis = NULL;
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  }
-  return 0;
+  if (*li_vms && *lis) return 0;
+  json_decref(*li_vms), json_decref(*lis);
+  *li_vms = *lis = NULL;
+  return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
 int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {

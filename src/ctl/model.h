@@ -57,8 +57,8 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
 
 /* A host that leaves (ctl/hosts_end.c) or loses its trust (ctl/attest.c):
  * the VMs of class li it runs, by intent or as it proved, and the LI
- * authorisations naming any VM it runs (model_host_li_vms, model_host_lis;
- * either out may be NULL). LISEC_EUNAVAIL when there is no model; the
+ * authorisations naming any VM it runs (model_host_li_vms,
+ * model_host_lis). LISEC_EUNAVAIL when there is no model; the
  * caller then assumes the worst. And dropping what the host proved, so its
  * VMs' placement is unproven (declared only) until a host proves it again. */
 int ctl_model_host_li_touch(lisec_ctl *ctl, const char *host, json_t **li_vms, json_t **lis,

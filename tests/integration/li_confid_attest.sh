@@ -45,10 +45,7 @@ model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"]
 model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-for n in 1 2; do run_agent "$n"; done
-show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
-pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
+two_hosts_trusted
 
 
 # decide ROLE VM OUT: the decision to migrate VM to hv-1, into OUT; it

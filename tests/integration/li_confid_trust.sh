@@ -43,10 +43,7 @@ model_put operator vm '{"id":"vm-store","hypervisor":"hv-c","sensitivity":"li","
 model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
-for n in 1 2; do run_agent "$n"; done
-show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
-pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
+two_hosts_trusted
 
 # shape REC N: what the operator reads of host N in REC: the number of
 # sealed records, then each clear record about the host from its action

@@ -27,12 +27,9 @@ set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 
-pki=$work/pki
-make_pki "$pki"
-cd "$work"
 . "$src/tests/integration/lib/rd_lib.sh"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
 rd_start "fra-1 lon-1 ber-u"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rogue.key 2>/dev/null
 
 has() { grep -q -- "$1" body || fail "${2:-reply} lacks '$1': $(cat body)"; }
 lacks() { ! grep -q -- "$1" body || fail "${2:-reply} names '$1': $(cat body)"; }

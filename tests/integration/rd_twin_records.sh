@@ -17,10 +17,6 @@
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
-
-pki=$work/pki
-make_pki "$pki"
-cd "$work"
 . "$src/tests/integration/lib/rd_lib.sh"
 rd_start fra-1 "[api]" "refusal_rate = 0"
 

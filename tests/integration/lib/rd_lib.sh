@@ -3,11 +3,14 @@
 # signing key, the LI and RD audit key pairs, a SoftHSM2 token for the data
 # keys, the RD test clock, lisecd started on them, and the requests.
 
-# rd_start "HOST..." [LINE...]: the above, a host certificate for each
-# HOST, and lisecd started with each LINE of configuration appended; in
-# the current directory ($work).
+# rd_start "HOST..." [LINE...]: the above in $work (the current directory
+# from then on), the development PKI in $pki, a host certificate for each
+# HOST, and lisecd started with each LINE of configuration appended.
 rd_start() {
   local h
+  pki=$work/pki
+  make_pki "$pki"
+  cd "$work"
   lisec pki issue "$pki" rd-admin rd-admin rd-admin >/dev/null
   for h in $1; do lisec pki issue "$pki" "$h" host "$h" >/dev/null; done
   shift

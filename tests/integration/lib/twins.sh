@@ -43,3 +43,12 @@ two_hosts() {
   for n in 1 2; do agent_host "$n"; done
   lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
 }
+
+# two_hosts_trusted: both hosts' agents run against lisecd (run_agent),
+# until both are trusted in FI; show N prints host N's attestation.
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+two_hosts_trusted() {
+  for n in 1 2; do run_agent "$n"; done
+  for n in 1 2; do wait_trusted "$n" "agent-$n.log"; done
+  pass "two hosts, each attested by its own swtpm and lisec-agent: trusted in FI"
+}
