@@ -36,6 +36,17 @@ tpm_power_cycle() {
   tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
 }
 
+# persist_ak HANDLE createak-args...: an AK under the EK at $EK (the
+# caller's persistent handle), made persistent at HANDLE.
+persist_ak() {
+  local h=$1
+  shift
+  tpm2_createak -C $EK -c ak.tmp.ctx "$@" >/dev/null || fail "tpm2_createak $*"
+  tpm_flush
+  tpm2_evictcontrol -C o -c ak.tmp.ctx "$h" >/dev/null || fail "tpm2_evictcontrol $h"
+  tpm_flush
+}
+
 tpm_reset_count() { tpm2_readclock | awk '/reset_count/ {print $2}'; }
 
 # tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE, in the file's

@@ -19,10 +19,7 @@ tpm_up A
 tpm_use A
 tpm2_createek -c $EK -G rsa -u ek.pub >/dev/null || fail "tpm2_createek"
 tpm_flush
-tpm2_createak -C $EK -c ak.tmp.ctx -G ecc -g sha256 -s ecdsa -u ak.pub >/dev/null || fail "tpm2_createak"
-tpm_flush
-tpm2_evictcontrol -C o -c ak.tmp.ctx $AK >/dev/null || fail "tpm2_evictcontrol"
-tpm_flush
+persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub
 host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
 
 am_pki am

@@ -24,15 +24,6 @@ tpm_use A
 tpm2_createek -c $EK -G rsa -u ek.pub >/dev/null || fail "tpm2_createek"
 tpm2_readpublic -c $EK -f pem -o ek.pem >/dev/null
 tpm_flush
-# persist_ak HANDLE createak-args...: an AK under the EK, made persistent.
-persist_ak() {
-  local h=$1
-  shift
-  tpm2_createak -C $EK -c ak.tmp.ctx "$@" >/dev/null || fail "tpm2_createak $*"
-  tpm_flush
-  tpm2_evictcontrol -C o -c ak.tmp.ctx "$h" >/dev/null || fail "tpm2_evictcontrol $h"
-  tpm_flush
-}
 persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub -n ak.name
 tpm2_readpublic -c $AK -f pem -o ak.pem >/dev/null
 
