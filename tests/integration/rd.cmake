@@ -9,3 +9,8 @@ lisec_integration_test(rd_twin tests/integration/rd_twin.sh)
 # k8s filter's record, and a refused removal of an obligation's jurisdiction
 # (rd_twin_records).
 lisec_integration_test(rd_twin_records tests/integration/rd_twin_records.sh)
+# The bound on an RD store's live data keys, [rd] max_live_keys: obligations,
+# replacements and extensions past it refused, keys at it rotated, a new
+# period's key refused past a lowered bound, bad values refused at start
+# (rd_keys).
+lisec_integration_test(rd_keys tests/integration/rd_keys.sh)

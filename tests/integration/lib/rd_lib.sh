@@ -1,11 +1,12 @@
-# Shared by the Retained Data tests (rd_api, rd_twin, rd_twin_records;
+# Shared by the Retained Data tests (rd_api, rd_twin, rd_twin_records, rd_keys;
 # sourced after common.sh): the RD administration's certificate and
 # signing key, the LI and RD audit key pairs, a SoftHSM2 token for the data
 # keys, the RD test clock, lisecd started on them, and the requests.
 
 # rd_start "HOST..." [LINE...]: the above in $work (the current directory
 # from then on), the development PKI in $pki, a host certificate for each
-# HOST, and lisecd started with each LINE of configuration appended.
+# HOST, and lisecd started with each LINE of configuration appended (after
+# the [rd] section's lines: a LINE without a section header is an [rd] key).
 rd_start() {
   local h
   pki=$work/pki
@@ -22,10 +23,18 @@ rd_start() {
   echo 4321 >pin
   echo 0 >clock
   export LISEC_TEST_RD_CLOCK=$work/clock
-  start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "rd_seal_key = $work/audit-rd.pub" \
-    "[model]" "allow_declared_trust = true" \
-    "[rd]" "admin_pubkey = $work/rd-sign.pub" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
-    "pin_file = $work/pin" "check_ms = 100" "$@"
+  rd_conf=("[audit]" "li_admin_key = $work/audit-li.pub" "rd_seal_key = $work/audit-rd.pub"
+    "[model]" "allow_declared_trust = true"
+    "[rd]" "admin_pubkey = $work/rd-sign.pub" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec"
+    "pin_file = $work/pin" "check_ms = 100")
+  start_lisecd "$pki" "${rd_conf[@]}" "$@"
+}
+
+# rd_restart [LINE...]: lisecd stopped and started again on the same store,
+# token and keys, with each LINE appended (a later [rd] key overrides).
+rd_restart() {
+  stop_lisecd
+  start_lisecd "$pki" "${rd_conf[@]}" "$@"
 }
 
 req() { # ROLE METHOD PATH [BODY]: the HTTP status; the body in $work/body
