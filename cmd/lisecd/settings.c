@@ -60,6 +60,7 @@ const char *const lisecd_known_settings[] = {
     "time.timeout_ms", "time.tpm_jump_ms", "time.tpm_min_hosts", "time.tpm_window_s",
     /* Retained Data (ctl/rd.c, keys/rdkey.c; issue 20) */
     "audit.rd_seal_key", "rd.admin_pubkey", "rd.pkcs11_module", "rd.token", "rd.pin_file", "rd.check_ms",
+    "rd.max_live_keys",
     /* randomness */
     /* the KEK rotation's write transactions (ctl/vault_rotation.c) */
     "vault.rotation_chunk", "vault.rotation_rate", "vault.rotation_nice",

@@ -8,7 +8,12 @@
  * every key that may exist: when a period's retention ends it records the
  * destruction (sealed to the RD administration) and destroys the key in the
  * token (C_DestroyObject through the keys process); the document then says
- * "destroyed" and a request for that period gets 410. Every record here is
+ * "destroyed" and a request for that period gets 410. [rd] max_live_keys
+ * bounds the keys a store holds at once: an obligation whose stores would
+ * need more (ctl_rd_keys_needed, summed over the obligations naming a
+ * store) is not put or extended, and a new period's key is not made while
+ * its store holds that many (its ended keys destroyed first, so the key of
+ * a new period replaces them at the bound). Every record here is
  * sealed to the RD administration (ctl_audit_rd); replies and errors to
  * other roles name requirements, never an obligation. */
 #include <pthread.h>
@@ -30,6 +35,7 @@
 struct ctl_rd_state {
   EVP_PKEY *admin_key; /* [rd] admin_pubkey: verifies rd-extend commands */
   int64_t check_ms;    /* [rd] check_ms: how often ended periods are looked for */
+  int64_t max_live_keys; /* [rd] max_live_keys: live data keys per store */
   pthread_mutex_t mu;  /* serialises changes of obligations and keys */
   pthread_mutex_t tmu;
   pthread_cond_t tcv;
@@ -166,6 +172,59 @@ static void key_id(const char *store, uint64_t period, char out[MODEL_ID_MAX + 3
   snprintf(out, MODEL_ID_MAX + 32, "%s:%llu", store, (unsigned long long)period);
 }
 
+/* ---- the bound on a store's live keys ---------------------------------------- */
+
+int64_t ctl_rd_keys_needed(int64_t period_s, int64_t retention_s) {
+  if (period_s <= 0 || retention_s < 0) return INT64_MAX;
+  return 1 + retention_s / period_s + (retention_s % period_s != 0);
+}
+
+static bool names_store(const json_t *stores, const char *store) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(stores, i, e) if (json_is_string(e) && strcmp(json_string_value(e), store) == 0) return true;
+  return false;
+}
+
+int ctl_rd_bound_check(const json_t *stored, const char *id, const char *const *stores, size_t n_stores,
+                       int64_t period_s, int64_t retention_s, int64_t max_live_keys, lisec_err *err) {
+  int64_t own = ctl_rd_keys_needed(period_s, retention_s);
+  for (size_t i = 0; i < n_stores; i++) {
+    int64_t need = own;
+    const char *oid;
+    json_t *o;
+    json_object_foreach((json_t *)stored, oid, o) {
+      if (need > max_live_keys) break;
+      if ((id && strcmp(oid, id) == 0) || !names_store(json_object_get(o, "stores"), stores[i])) continue;
+      int64_t n = ctl_rd_keys_needed(json_integer_value(json_object_get(o, "period_s")),
+                                     json_integer_value(json_object_get(o, "retention_s")));
+      need = n > INT64_MAX - need ? INT64_MAX : need + n;
+    }
+    if (need > max_live_keys)
+      return lisec_err_set(err, LISEC_ECONFLICT,
+                           CTL_RD_REQ_BOUND ": RD store %s would keep up to %lld data keys live at once "
+                           "(1 + retention_s / period_s, rounded up, summed over the obligations naming it), "
+                           "over [rd] max_live_keys (%lld); a longer period_s needs fewer",
+                           stores[i], (long long)need, (long long)max_live_keys);
+  }
+  return 0;
+}
+
+static int list_one(void *ctx, const char *id, const char *body, int64_t version);
+
+/* ctl_rd_bound_check against the stored obligations (st->mu held: they
+ * are the model's). */
+static int bound_check(lisec_ctl *ctl, const model_rd_spec *s, lisec_err *err) {
+  json_t *stored = json_object();
+  int rc = stored ? store_doc_list(ctl->store, CTL_RD_OBLIGATION_KIND, list_one, stored, err)
+                  : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc)
+    rc = ctl_rd_bound_check(stored, s->id, s->stores, s->n_stores, s->period_s, s->retention_s,
+                            ctl->shared->rd->max_live_keys, err);
+  json_decref(stored);
+  return rc;
+}
+
 /* ---- roles ---------------------------------------------------------------- */
 
 /* Obligations are the RD administration's alone; another role's attempt
@@ -274,8 +333,11 @@ int ctl_rd_put(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const jso
       rc = lisec_err_set(err, LISEC_ECONFLICT,
                          CTL_RD_REQ_EXTEND ": retention is lengthened only by the RD administration's "
                          "signed command (POST /v1/rd/obligations/{id}/extend)");
-    if (rc) rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err, "rd %s", id);
   }
+  if (!rc) rc = bound_check(ctl, &p.spec, err);
+  if (rc)
+    rc = ctl_audit_rd(ctl, actor, rc == LISEC_ECONFLICT ? CTL_OUTCOME_REFUSED : CTL_OUTCOME_FAILED, action, NULL,
+                      rc, NULL, err, "rd %s", id);
   if (!rc) rc = commit(ctl, actor, action, &p.spec, stored_counter(ctl, id), old ? "replaced" : "created", out, err);
   pthread_mutex_unlock(&st->mu);
   json_decref(old);
@@ -424,6 +486,11 @@ int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const 
                       NULL, rc, NULL, err, "rd %s", id);
   if (!rc && !(rc = parse_obligation(id, old, false, 0, &p, err))) {
     p.spec.retention_s = c.retention_s;
+    if ((rc = bound_check(ctl, &p.spec, err)))
+      rc = ctl_audit_rd(ctl, actor, rc == LISEC_ECONFLICT ? CTL_OUTCOME_REFUSED : CTL_OUTCOME_FAILED, action,
+                        NULL, rc, NULL, err, "rd %s", id);
+  }
+  if (!rc) {
     char why[96];
     snprintf(why, sizeof why, "retention extended to %lld s by signed command %llu", (long long)c.retention_s,
              (unsigned long long)c.counter);
@@ -461,6 +528,39 @@ static bool key_destroyed(lisec_ctl *ctl, const char *kid, bool *exists) {
   json_decref(d);
   return gone;
 }
+
+typedef struct live_count {
+  const char *store;
+  int64_t n;
+} live_count;
+
+static int count_one(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)id, (void)version;
+  live_count *c = ctx;
+  json_t *j = NULL;
+  if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
+  const char *store = json_string_value(json_object_get(j, "store"));
+  const char *state = json_string_value(json_object_get(j, "state"));
+  if (store && strcmp(store, c->store) == 0 && (!state || strcmp(state, "destroyed") != 0)) c->n++;
+  json_decref(j);
+  return 0;
+}
+
+/* Whether one more key of store stays within max live keys (st->mu held):
+ * every key not destroyed counts, also one whose retention ended but that
+ * could not be destroyed yet, so the token never holds more. */
+static int live_keys_check(lisec_ctl *ctl, const char *store, int64_t max, lisec_err *err) {
+  live_count c = {store, 0};
+  int rc = store_doc_list(ctl->store, CTL_RD_KEY_KIND, count_one, &c, err);
+  if (!rc && c.n >= max)
+    rc = lisec_err_set(err, LISEC_ECONFLICT,
+                       CTL_RD_REQ_BOUND ": RD store %s holds %lld live data keys and [rd] max_live_keys is "
+                       "%lld; the key of a new period is made once the retention of one of them ends",
+                       store, (long long)c.n, (long long)max);
+  return rc;
+}
+
+static void sweep(lisec_ctl *ctl, const char *only);
 
 /* The key request's body: {"vm": ID, "public_key": PEM}, nothing else. */
 static int key_body(const json_t *body, const char **vm, uint8_t point[MODEL_RD_POINT_LEN], lisec_err *err) {
@@ -536,9 +636,9 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                            "running an RD function of the obligation that names the store");
     }
   }
+  bool exists = false;
   if (!rc) {
     model_rd_period_window(g.valid_from, g.period_s, g.retention_s, (int64_t)k, &start, &end, &destroy_at);
-    bool exists = false;
     if (start > now)
       rc = lisec_err_set(err, LISEC_ECONFLICT, MODEL_REQ_RD_KEY ": period %llu has not begun",
                          (unsigned long long)k);
@@ -551,6 +651,9 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
     }
   }
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
+  /* A new period's key: the store's keys whose retention ended go first,
+   * as the timer would destroy them, so that at the bound it replaces them. */
+  if (!exists) sweep(ctl, store);
   /* the recipient key, by its digest, in the sealed record */
   uint8_t fp[CRYPTO_SHA256_LEN];
   crypto_sha256(recipient, sizeof recipient, fp);
@@ -558,12 +661,20 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
   snprintf(why, sizeof why,
            "to RD VM %s on host %s (obligation %s), wrapped to its P-256 key sha256:%02x%02x%02x%02x%02x%02x%02x%02x",
            vm, host, g.obligation, fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]);
-  if ((rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd-key %s", kid))) return rc;
   /* The key's document comes before the key, so the destruction timer
-   * knows of every key the token may hold. */
+   * knows of every key the token may hold; the store's live keys are
+   * counted under the same lock, so two new periods cannot both pass. */
   pthread_mutex_lock(&st->mu);
-  bool exists = false;
   bool destroyed = key_destroyed(ctl, kid, &exists);
+  if (!exists && (rc = live_keys_check(ctl, store, st->max_live_keys, err)) != 0) {
+    pthread_mutex_unlock(&st->mu);
+    return ctl_audit_rd(ctl, actor, rc == LISEC_ECONFLICT ? CTL_OUTCOME_REFUSED : CTL_OUTCOME_FAILED, action, NULL,
+                        rc, NULL, err, "rd-key %s", kid);
+  }
+  if ((rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_OK, action, why, 0, NULL, err, "rd-key %s", kid))) {
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
   if (!exists) {
     json_t *d = json_pack("{s:s, s:I, s:s, s:s, s:I}", "store", store, "period", (json_int_t)k, "obligation",
                           g.obligation, "state", "live", "issued_at", (json_int_t)now);
@@ -681,7 +792,8 @@ int ctl_rd_destroy(lisec_ctl *ctl, const ctl_actor *actor, const char *store, co
 /* ---- the destruction timer ------------------------------------------------------ */
 
 typedef struct due_list {
-  json_t *keys; /* [[store, period], ...] of live keys */
+  json_t *keys;      /* [[store, period], ...] of live keys */
+  const char *store; /* of this store only; NULL: of every store */
 } due_list;
 
 static int due_one(void *ctx, const char *id, const char *body, int64_t version) {
@@ -690,14 +802,16 @@ static int due_one(void *ctx, const char *id, const char *body, int64_t version)
   json_t *j = NULL;
   if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
   const char *state = json_string_value(json_object_get(j, "state"));
-  if (state && strcmp(state, "live") == 0)
+  const char *store = json_string_value(json_object_get(j, "store"));
+  if (state && strcmp(state, "live") == 0 && (!dl->store || (store && strcmp(store, dl->store) == 0)))
     json_array_append_new(dl->keys, json_pack("[O, O]", json_object_get(j, "store"), json_object_get(j, "period")));
   json_decref(j);
   return 0;
 }
 
-static void sweep(lisec_ctl *ctl) {
-  due_list dl = {json_array()};
+/* Destroys the live keys (of one store, or of all) whose retention ended. */
+static void sweep(lisec_ctl *ctl, const char *only) {
+  due_list dl = {json_array(), only};
   lisec_err err = {0};
   if (!dl.keys || store_doc_list(ctl->store, CTL_RD_KEY_KIND, due_one, &dl, &err)) {
     if (err.msg[0]) LOG_WARN("rd: the data keys cannot be listed: %s", err.msg);
@@ -722,7 +836,7 @@ static void *timer_main(void *arg) {
   pthread_mutex_lock(&st->tmu);
   while (!st->stopping) {
     pthread_mutex_unlock(&st->tmu);
-    sweep(st->timer_ctl);
+    sweep(st->timer_ctl, NULL);
     pthread_mutex_lock(&st->tmu);
     if (st->stopping) break;
     struct timespec ts;
@@ -772,6 +886,9 @@ int ctl_rd_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   pthread_cond_init(&st->tcv, NULL);
   sh->rd = st;
   int rc = lisec_config_int(cfg, "rd", "check_ms", CHECK_MS_DEFAULT, 50, 3600000, &st->check_ms, err);
+  if (!rc)
+    rc = lisec_config_int(cfg, "rd", "max_live_keys", CTL_RD_MAX_LIVE_KEYS_DEFAULT, CTL_RD_MAX_LIVE_KEYS_MIN,
+                          CTL_RD_MAX_LIVE_KEYS_MAX, &st->max_live_keys, err);
   const char *pub = lisec_config_str(cfg, "rd", "admin_pubkey", NULL);
   if (!rc && pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
     lisec_err_wrap(err, "[rd] admin_pubkey");

@@ -4,7 +4,8 @@
  * lengthens a retention only by its signed command; the host running an
  * attested RD VM inside the obligation's jurisdiction fetches the RD
  * store's data key of a retention period; and when a period's retention
- * ends lisecd destroys that key in the keys process's token. Every act,
+ * ends lisecd destroys that key in the keys process's token; a store's
+ * live keys stay within [rd] max_live_keys. Every act,
  * and every refusal, is recorded sealed to the RD administration ([audit]
  * rd_seal_key); no reply or error to another role names an obligation's
  * details. docs/rd.md. */
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ctl/ctl.h"
 
@@ -22,6 +24,27 @@
 #define CTL_RD_REQ_SHRED "TR103308-5.8-RD-SHRED"
 #define CTL_RD_REQ_EARLY "TR103308-5.8-RD-EARLY"
 #define CTL_RD_REQ_EXTEND "TR103308-5.8-RD-EXTEND"
+/* The token's key store stays within what it can hold (§5.7): an RD
+ * store's live data keys are bounded by [rd] max_live_keys. */
+#define CTL_RD_REQ_BOUND "TR103308-5.7-RD-BOUND"
+#define CTL_RD_MAX_LIVE_KEYS_DEFAULT 1024 /* daily keys kept two years, with room */
+#define CTL_RD_MAX_LIVE_KEYS_MIN 2        /* the fewest any obligation needs */
+#define CTL_RD_MAX_LIVE_KEYS_MAX 1000000
+
+/* The most keys of one store an obligation with this period and retention
+ * keeps live at once: period k's key lives from the start of period k
+ * until retention_s after its end, so the periods with a live key at time t
+ * start in (t - period_s - retention_s, t]: 1 + ceil(retention_s /
+ * period_s). */
+int64_t ctl_rd_keys_needed(int64_t period_s, int64_t retention_s);
+/* The bound as an obligation id is put or extended: each of its stores,
+ * with every other obligation naming it in `stored` (the stored
+ * obligation documents by id; id's own is left out, it is being
+ * replaced), needs at most max_live_keys keys at once, summed over the
+ * obligations. ECONFLICT naming CTL_RD_REQ_BOUND, the store and [rd]
+ * max_live_keys otherwise. */
+int ctl_rd_bound_check(const json_t *stored, const char *id, const char *const *stores, size_t n_stores,
+                       int64_t period_s, int64_t retention_s, int64_t max_live_keys, lisec_err *err);
 
 /* PUT /v1/rd/obligations/{id}: {"jurisdiction", "functions": [VM ids],
  * "stores": [storage ids], "period_s" | "period_days", "retention_s" |
@@ -34,7 +57,8 @@ int ctl_rd_get(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **
                lisec_err *err);
 int ctl_rd_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
 /* Refused (TR103308-5.8-RD-EARLY) while a key of one of its stores is not
- * yet destroyed. */
+ * yet destroyed. Put and extend are refused past [rd] max_live_keys
+ * (ctl_rd_bound_check), nothing stored. */
 int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err);
 /* POST /v1/rd/obligations/{id}/extend: the signed rd-extend command. */
 int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
@@ -49,6 +73,9 @@ int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const 
  * *gone is set when the period's key is destroyed (410,
  * TR103308-5.8-RD-SHRED). */
 #define CTL_RD_WRAP_SCHEME "ECDH-P256+A256KW"
+/* A request for a period whose key is not made yet is refused (ECONFLICT,
+ * CTL_RD_REQ_BOUND) while the store holds [rd] max_live_keys live keys,
+ * after the store's keys whose retention ended are destroyed. */
 int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
                const json_t *body, json_t **out, bool *gone, lisec_err *err);
 /* POST /v1/rd/keys/{store}/{period}/destroy (rd-admin): destroys a key
