@@ -33,10 +33,10 @@
 #define PERIOD_DIGITS_MAX 12
 
 struct ctl_rd_state {
-  EVP_PKEY *admin_key; /* [rd] admin_pubkey: verifies rd-extend commands */
-  int64_t check_ms;    /* [rd] check_ms: how often ended periods are looked for */
+  EVP_PKEY *admin_key;   /* [rd] admin_pubkey: verifies rd-extend commands */
+  int64_t check_ms;      /* [rd] check_ms: how often ended periods are looked for */
   int64_t max_live_keys; /* [rd] max_live_keys: live data keys per store */
-  pthread_mutex_t mu;  /* serialises changes of obligations and keys */
+  pthread_mutex_t mu;    /* serialises changes of obligations and keys */
   pthread_mutex_t tmu;
   pthread_cond_t tcv;
   bool stopping, started;

@@ -127,7 +127,7 @@ expect 200 auditor GET '/v1/audit/entries?from=0&count=1000'
 pass "every refusal of the bound is recorded sealed: the RD key opens it, the auditor reads nothing of it"
 
 # --- bad values of the setting -------------------------------------------------------
-stop_lisecd
+stop_clean
 for v in 0 1 -5 abc 1000001; do
   { cat lisecd.conf; echo "max_live_keys = $v"; } >bad.conf
   rc=0

@@ -30,10 +30,11 @@ rd_start() {
   start_lisecd "$pki" "${rd_conf[@]}" "$@"
 }
 
-# rd_restart [LINE...]: lisecd stopped and started again on the same store,
-# token and keys, with each LINE appended (a later [rd] key overrides).
+# rd_restart [LINE...]: lisecd stopped (no sanitizer report in its log) and
+# started again on the same store, token and keys, with each LINE appended
+# (a later [rd] key overrides).
 rd_restart() {
-  stop_lisecd
+  stop_clean
   start_lisecd "$pki" "${rd_conf[@]}" "$@"
 }
 
