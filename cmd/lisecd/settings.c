@@ -53,7 +53,7 @@ const char *const lisecd_known_settings[] = {
     /* the per-process sandbox (cmd/lisecd/sandbox.c) */
     "security.sandbox",
     /* one fenced leader among several lisecd on PostgreSQL (ctl/ha.c, docs/ha.md) */
-    "ha.enabled", "ha.node", "ha.advertise", "ha.lock_poll_ms", "ha.lock_timeout_ms", "ha.store_failover_ms",
+    "ha.enabled", "ha.node", "ha.advertise", "ha.lock_poll_ms", "ha.lock_timeout_ms", "ha.store_failover_ms", "ha.lease_ms",
     /* trusted time: chronyd's verdict and the TPM clocks (ctl/clock.c, docs/time.md) */
     "time.source", "time.chrony_socket", "time.reply_socket", "time.max_offset_ms",
     "time.max_root_dispersion_ms", "time.require_nts", "time.poll_ms", "time.stale_ms",

@@ -48,7 +48,15 @@ int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_er
   if (!rc) rc = lisec_config_int(cfg, "ha", "lock_timeout_ms", 5000, 500, 60000, &out->timeout_ms, err);
   if (!rc)
     rc = lisec_config_int(cfg, "ha", "store_failover_ms", 30000, 1000, 600000, &out->failover_ms, err);
+  int64_t lease_default = out->poll_ms * 4 > 10000 ? out->poll_ms * 4 : 10000;
+  if (!rc) rc = lisec_config_int(cfg, "ha", "lease_ms", lease_default, 0, 600000, &out->lease_ms, err);
   if (rc) return rc;
+  /* the watch renews the lease at each poll: a few polls may be late */
+  if (out->lease_ms && out->lease_ms < 4 * out->poll_ms)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[ha] lease_ms: 0 (no lease) or at least 4 x lock_poll_ms (%lld ms), since the watch "
+                         "renews the lease at every poll",
+                         (long long)(4 * out->poll_ms));
   char host[STORE_NODE_MAX + 1] = "";
   if (gethostname(host, sizeof host) != 0 || !clean_text(host, STORE_NODE_MAX)) snprintf(host, sizeof host, "lisecd");
   host[STORE_NODE_MAX] = 0;
@@ -289,6 +297,12 @@ int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
    * (tests/integration/ha_failover.sh), so the watch can be left off. */
   if (need && getenv("LISEC_TEST_HA_NO_WATCH")) need = false;
 #endif
+  /* The lease lives as long as the watch renews it: without a watch (the
+   * test build's) a leader would lose its lock for being idle. */
+  if (need && G.set.enabled && G.set.lease_ms && (rc = store_lock_lease(G.lock, G.set.lease_ms, err)) != 0) {
+    lisec_err_wrap(err, "TR103308-5.5: [ha] lease_ms (0 runs without a lease)");
+    need = false;
+  }
   if (need) {
     G.stopping = false;
     if (pthread_create(&G.thread, NULL, watch_main, NULL) != 0)

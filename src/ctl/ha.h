@@ -29,6 +29,7 @@ typedef struct ctl_ha_settings {
   int64_t poll_ms;                       /* [ha] lock_poll_ms */
   int64_t timeout_ms;                    /* [ha] lock_timeout_ms */
   int64_t failover_ms;                   /* [ha] store_failover_ms */
+  int64_t lease_ms;                      /* [ha] lease_ms, 0 none */
 } ctl_ha_settings;
 
 /* [ha] read and checked: with enabled, node and an https advertise URL are

@@ -35,6 +35,7 @@ struct store_lock {
   bool held;
   int64_t epoch;   /* the epoch this holder set (PostgreSQL) */
   int64_t timeout_ms;
+  int64_t lease_ms; /* PostgreSQL: idle_session_timeout of the lock's session; 0 none */
   char node[STORE_NODE_MAX + 1];
   char advertise[STORE_ADVERTISE_MAX + 1];
   char host[STORE_HOST_MAX + 1];
@@ -226,6 +227,22 @@ static void pg_end_previous(store_lock *l) {
                        1, NULL, vals, NULL, NULL, 0));
 }
 
+/* The lease: the server ends the lock's session, and the lock with it,
+ * once it has been idle for lease_ms, so a holder whose watch stops asking
+ * (a paused process, a frozen VM, a debugger) loses the lock although its
+ * kernel still answers the keepalives. A SET, so it is made again on every
+ * new connection. */
+static int pg_lease_apply(store_lock *l, lisec_err *err) {
+  if (l->lease_ms <= 0) return 0;
+  char sql[64];
+  snprintf(sql, sizeof sql, "SET idle_session_timeout = %lld", (long long)l->lease_ms);
+  PGresult *res = PQexec(l->conn, sql);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    return pg_lock_fail(l, res, "set the lease (idle_session_timeout needs PostgreSQL 14 or later)", err);
+  PQclear(res);
+  return 0;
+}
+
 /* One pg_try_advisory_lock on the lock's own session, after a new
  * connection when reconnect is set; *got says whether it is held now. */
 static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char *what, lisec_err *err) {
@@ -236,6 +253,8 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
       return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %s",
                            store_pg_reason(PQerrorMessage(l->conn), why, sizeof why));
     }
+    int rc = pg_lease_apply(l, err);
+    if (rc) return rc;
   }
   PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) return pg_lock_fail(l, res, what, err);
@@ -422,6 +441,12 @@ int store_lock_regain(store_lock *l, bool bump, lisec_err *err) {
                        "another lisecd took the database while this one was cut off: %s (epoch %lld, "
                        "this one's %lld)",
                        who, (long long)h.epoch, (long long)l->epoch);
+}
+
+int store_lock_lease(store_lock *l, int64_t lease_ms, lisec_err *err) {
+  if (!l->conn) return 0; /* a flock lasts as long as the process */
+  l->lease_ms = lease_ms;
+  return pg_lease_apply(l, err);
 }
 
 int64_t store_lock_epoch(const store_lock *l) { return l->epoch; }

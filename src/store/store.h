@@ -148,6 +148,10 @@ int store_lock_check(store_lock *l, lisec_err *err);
  * process's fence moved with it): the lock was gone, so the leadership
  * starts anew; ECONFLICT too when the bump's COMMIT went unanswered. */
 int store_lock_regain(store_lock *l, bool bump, lisec_err *err);
+/* PostgreSQL: the server ends the lock's session (and the lock) when it
+ * has been idle for lease_ms (0: never), kept on every reconnect; the
+ * holder renews it with each store_lock_check. Needs PostgreSQL 14. */
+int store_lock_lease(store_lock *l, int64_t lease_ms, lisec_err *err);
 int64_t store_lock_epoch(const store_lock *l);
 bool store_lock_postgres(const store_lock *l);
 void store_lock_close(store_lock *l); /* lets the lock go */

@@ -163,13 +163,15 @@ conf haq "sqlite:$work/two.db" "[ha]" "enabled = true" "node = q" "advertise = h
 refused haq "[ha] on SQLite" 'needs a PostgreSQL store'
 conf han "$url" "[ha]" "enabled = true" "node = n"
 refused han "[ha] without advertise" 'needs node .* and advertise'
+conf hl "$url" "[ha]" "enabled = true" "node = l" "advertise = https://localhost:1" "lock_poll_ms = 1000" "lease_ms = 3000"
+refused hl "[ha] lease_ms under 4 polls" 'lease_ms: 0 (no lease) or at least 4 x lock_poll_ms (4000 ms)'
 ha_lines k >"$work/k.ha"
 mapfile -t lines <"$work/k.ha"
 conf k "$url" "${lines[@]}"
 sed -i "s#^development_key_file = .*#development_key_file = $work/absent.pem#" "$work/k.conf"
 refused k "[ha] with no audit key provisioned" 'not provisioned'
 [ ! -e "$work/absent.pem" ] || fail "an [ha] lisecd made an audit key"
-pass "refused at start naming why: no [ha] beside a leader (names node a), a second lisecd on one SQLite file (names the holder), [ha] on SQLite, [ha] without advertise, [ha] without its audit key"
+pass "refused at start naming why: no [ha] beside a leader (names node a), a second lisecd on one SQLite file (names the holder), [ha] on SQLite, [ha] without advertise, a lease under 4 polls, [ha] without its audit key"
 
 # ---- a deposed leader cannot commit ----------------------------------------------
 procs_a="${PID[a]} $(pgrep -P "${PID[a]}" | tr '\n' ' ')"

@@ -10,8 +10,10 @@
 # in the store, and `lisec audit verify` through each new leader must prove
 # its log extends the checkpoint the previous one published. Then, with the store URL
 # naming its sessions (application_name), a leader paused inside a
-# transaction whose lock session is ended: the new holder still finds and
-# ends its sessions, takes over, and nothing of the paused write is stored.
+# transaction: its kernel still answers the keepalives, so only its lease
+# ([ha] lease_ms, the server's idle_session_timeout on its lock session)
+# ends the lock; the new holder finds and ends its sessions, takes over,
+# and nothing of the paused write is stored.
 build=${1:?build dir}
 src=${2:?source dir}
 # A private network namespace: the iptables rules below touch nothing else
@@ -45,6 +47,9 @@ for n in a b c; do PORT[$n]=${free[$i]}; PROBE[$n]=${free[$((i + 1))]}; i=$((i +
 start() { # NAME
   local n=$1
   mapfile -t lines < <(ha_section "$n" "${PORT[$n]}")
+  # b is the leader paused in the second part: a short lease (a keeps the
+  # default, so the first part proves the keepalives alone)
+  [ "$n" != b ] || lines+=("lease_ms = 1500")
   ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
   "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   PID[$n]=$!
@@ -132,15 +137,17 @@ pass "a's lock session silently cut off: $leader took over, a exited $rc, every 
 iptables -D INPUT -i lo -p tcp --sport "$lport" -j DROP
 iptables -D INPUT -i lo -p tcp --dport "$lport" -j DROP
 
-# ---- a leader paused inside a transaction, its lock session ended -------------------
-# The store URL names the sessions itself (an operator's application_name):
-# the new holder must still find and end the paused leader's sessions, or
-# the paused transaction holds the fence's lock shared and every bump
-# waits for it for as long as the leader stays paused. The transaction is
-# caught open: a psql session holds documents in EXCLUSIVE mode, so the
-# leader's write waits inside its fenced transaction; the leader is paused
-# there, the psql lock released (the write's statement completes on the
-# server, its answer unread), and its lock session ended.
+# ---- a leader paused inside a transaction: its lease ends the lock ----------------
+# A paused process's kernel answers the keepalives, so its lock session
+# stays until the lease ends it (the server's idle_session_timeout: the
+# paused watch renews it no more). The store URL names the sessions itself
+# (an operator's application_name): the new holder must still find and end
+# the paused leader's sessions, or the paused transaction holds the fence's
+# lock shared and every bump waits for it for as long as the leader stays
+# paused. The transaction is caught open: a psql session holds documents in
+# EXCLUSIVE mode, so the leader's write waits inside its fenced
+# transaction; the leader is paused there and the psql lock released (the
+# write's statement completes on the server, its answer unread).
 old=$leader
 start a
 for _ in $(seq 1 300); do [ "$(health a)" = 503 ] && break; sleep 0.1; done
@@ -150,28 +157,43 @@ psql -qtA "$purl" <"$work/psql.in" >"$work/psql.out" 2>&1 &
 psql_pid=$!
 exec 7>"$work/psql.in"
 cleanup_hooks+=("exec 7>&-; kill $psql_pid 2>/dev/null")
-echo "BEGIN; LOCK TABLE documents IN EXCLUSIVE MODE; SELECT 'locked';" >&7
-for _ in $(seq 1 300); do grep -q locked "$work/psql.out" && break; sleep 0.1; done
-grep -q locked "$work/psql.out" || fail "psql did not lock documents: $(cat "$work/psql.out")"
+echo "BEGIN; LOCK TABLE documents IN EXCLUSIVE MODE; SELECT 'locked by ' || pg_backend_pid();" >&7
+for _ in $(seq 1 300); do grep -q '^locked by' "$work/psql.out" && break; sleep 0.1; done
+lpid=$(sed -n 's/^locked by \([0-9]*\)$/\1/p' "$work/psql.out")
+[ -n "$lpid" ] || fail "psql did not lock documents: $(cat "$work/psql.out")"
+[ "$(sql "SELECT count(*) FROM pg_locks WHERE pid = $lpid AND relation = 'documents'::regclass
+          AND mode = 'ExclusiveLock' AND granted")" = 1 ] || fail "psql's session does not hold documents"
 as operator --max-time 120 -o /dev/null -X POST -H 'Content-Type: application/json' \
   -d '{"id":"paused-1","codes":["FI"]}' "https://localhost:${PORT[$old]}/v1/model/jurisdiction" 2>/dev/null &
+# the write of $old's that psql's lock holds up, inside its transaction
 wpid=
 for _ in $(seq 1 300); do
-  wpid=$(sql "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_xid IS NOT NULL LIMIT 1")
+  wpid=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'lisec:$old' AND backend_xid IS NOT NULL
+              AND query LIKE 'INSERT INTO documents%' AND $lpid = ANY (pg_blocking_pids(pid)) LIMIT 1")
   [ -n "$wpid" ] && break
   sleep 0.02
 done
 [ -n "$wpid" ] || fail "$old's write did not wait on the documents lock"
+[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$old'")" = 1 ] ||
+  fail "$old's lock session not found"
 procs="${PID[$old]} $(pgrep -P "${PID[$old]}" | tr '\n' ' ')"
 kill -STOP $procs
+for p in $procs; do
+  for _ in $(seq 1 100); do [ "$(ps -o stat= -p "$p" | cut -c1)" = T ] && break; sleep 0.02; done
+  [ "$(ps -o stat= -p "$p" | cut -c1)" = T ] || fail "$old's process $p did not stop"
+done
 echo "COMMIT;" >&7
+# The write's statement completes and its transaction waits for the paused
+# leader's COMMIT, unless the new holder has ended its session already.
 for _ in $(seq 1 300); do
-  [ "$(sql "SELECT state FROM pg_stat_activity WHERE pid = $wpid")" = "idle in transaction" ] && break
+  st=$(sql "SELECT state FROM pg_stat_activity WHERE pid = $wpid")
+  [ "$st" != active ] && break
   sleep 0.1
 done
-[ "$(sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$old'")" = 1 ] ||
-  fail "$old's lock session not found"
+[ "$st" = "idle in transaction" ] || [ -z "$st" ] || fail "$old's paused write is '$st', not waiting for its COMMIT"
 new=$(wait_leader $CEILING a)
+[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$old'")" = 0 ] ||
+  fail "$new leads while $old's lock session is still there"
 kill -CONT $procs
 for _ in $(seq 1 $((CEILING * 10))); do alive "$old" || break; sleep 0.1; done
 ! alive "$old" || { tail -20 "$work/$old.log" >&2; fail "the resumed leader $old still runs"; }
@@ -180,7 +202,7 @@ leader=$new
 write "$leader"
 all_stored "$leader" "after the paused leader"
 verify_online "$leader" "after the paused leader"
-pass "$old paused inside a transaction, its sessions named by the URL: $leader ended them and took over; nothing of $old's stored"
+pass "$old paused inside a transaction: its lease ended its lock, $leader ended its sessions (named by the URL) and took over; nothing of $old's stored"
 
 lisec audit verify --db "$purl" --pubkey "$work/$leader.vkey" >"$work/v.out" || { cat "$work/v.out"; fail "offline verify"; }
 pass "lisec audit verify passes offline after the failover"
