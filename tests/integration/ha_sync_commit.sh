@@ -53,7 +53,13 @@ cancelled_post() { # ID -> HTTP status of its creation, its COMMIT cancelled whi
     sleep 0.05
   done
   [ -n "$pid" ] || fail "$1: no commit waited for the standby"
-  sql "SELECT pg_cancel_backend($pid)" >/dev/null
+  # Every waiting commit is cancelled until the write is answered: the one
+  # found first may be another of lisecd's (an audit checkpoint's).
+  for _ in $(seq 1 600); do
+    kill -0 $poster 2>/dev/null || break
+    sql "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'SyncRep'" >/dev/null
+    sleep 0.1
+  done
   wait $poster
   cat "$work/code"
 }
