@@ -2,8 +2,9 @@
  * highly available store. Every query is parameterised (PQexecParams); the
  * audit log's bytes travel as bytea in binary both ways, so nothing is
  * escaped or unescaped. A commit is durable on return because the session
- * keeps synchronous_commit at the server's setting, raised to "on" only if
- * the server has it off (on each session, the ones made again included). Walks read in pages, so a long log or a large kind
+ * keeps synchronous_commit at the server's setting, raised to "on" when
+ * the server has it lower (on each session, the ones made again included).
+ * Walks read in pages, so a long log or a large kind
  * never sits in memory whole. A lost connection is re-established outside
  * a transaction, never inside one (the transaction died with it): before a
  * statement when the server already said it is going away (a restart sends
@@ -114,14 +115,18 @@ static void pg_probe(pg_be *b) {
 /* What every session of the store gets, the first and each one made again
  * after a lost connection (PQreset keeps the connection's parameters, not
  * what was SET on the session): synchronous_commit raised to on when the
- * server has it off. */
+ * server has it lower. off does not wait for the disk; local and
+ * remote_write do not wait for the synchronous standby to have the commit
+ * on its disk, so a failover (or the standby's crash with the primary's)
+ * would lose what was acknowledged. on and remote_apply are kept. */
 static int pg_session_setup(pg_be *b, lisec_err *err) {
   PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
     return pg_fail(b, res, "read synchronous_commit", err);
-  bool off = strcmp(PQgetvalue(res, 0, 0), "off") == 0;
+  const char *level = PQgetvalue(res, 0, 0);
+  bool lower = strcmp(level, "on") != 0 && strcmp(level, "remote_apply") != 0;
   PQclear(res);
-  if (off) {
+  if (lower) {
     res = PQexec(b->conn, "SET synchronous_commit = on");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "synchronous_commit", err);
     PQclear(res);

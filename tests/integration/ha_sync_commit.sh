@@ -11,8 +11,9 @@
 # commit waits for it until it is cancelled: the write is refused (5xx),
 # never answered 201, also after every lisecd session was made again (the
 # server's synchronous_commit = off, which lisecd raises to on for its
-# sessions, must not come back with a new session); the next write after
-# the standby is back is acknowledged.
+# sessions, must not come back with a new session), and with the server at
+# local or remote_write (neither waits for the standby's disk); the next
+# write after the standby is back is acknowledged.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -67,6 +68,17 @@ code=$(cancelled_post cancelled-1)
 [ "$code" != 201 ] || fail "a write whose commit reached no standby was acknowledged (201)"
 case $code in 5*) ;; *) fail "the unreplicated write answered $code, not 5xx: $(cat "$work/w.json")" ;; esac
 pass "after every lisecd session was made again, a commit waits for the standby; cancelled, it is not acknowledged ($code)"
+# The server's levels that wait for less than the standby's disk (local:
+# not for the standby at all; remote_write: not for its disk) are raised
+# too: sessions made again under each still wait, and are not acknowledged.
+for level in local remote_write; do
+  sql "ALTER SYSTEM SET synchronous_commit = $level"
+  sql "SELECT pg_reload_conf()" >/dev/null
+  sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'lisec%'" >/dev/null
+  code=$(cancelled_post "cancelled-$level")
+  case $code in 5*) ;; *) fail "with the server at synchronous_commit = $level, the unreplicated write answered $code" ;; esac
+done
+pass "the server's synchronous_commit = local and remote_write are raised to on: a commit waits for the standby"
 sql "ALTER SYSTEM RESET synchronous_standby_names"
 sql "SELECT pg_reload_conf()" >/dev/null
 # The audit appender takes the in-doubt commit in when it next writes
