@@ -3,9 +3,11 @@
 stands in front of a real lisec-ne over mutual TLS (the same certificates
 on both sides), passes each X1 request on, and bends the answer as the file
 MODE says at the time of the request, so the test can show lisecd believes
-the NE's state and not an error code or an answer that does not fit:
+the NE's state and not an error code or an answer that does not fit (or,
+for x1_report_flood.sh, that it waits for a remote NE's answers):
 
   pass             the NE's answer as it is
+  slow             the NE's answer as it is, 200 ms later (a distant NE)
   activate-2010    ActivateTask done by the NE, answered 2010 (XID exists)
   deactivate-2020  DeactivateTask done by the NE, answered 2020 (unknown XID)
   deactivate-lie   DeactivateTask not passed on, answered 2020: the NE runs on
@@ -25,6 +27,7 @@ import http.server
 import re
 import ssl
 import sys
+import time
 import urllib.request
 
 port, upstream, cert, key, admf_cert, admf_key, ca, mode_file, log_file = sys.argv[1:10]
@@ -78,6 +81,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, error_response(body, 2020, "no such XID"))
         if mode == "stopall-refuse" and kind == "DeactivateAllTasks":
             return self.answer(200, error_response(body, 1000, "not now"))
+        if mode == "slow":
+            time.sleep(0.2)
         req = urllib.request.Request(upstream, data=body.encode(), headers={"Content-Type": "application/xml"})
         reply = urllib.request.urlopen(req, context=client, timeout=10).read().decode()
         if mode == "activate-2010" and kind == "ActivateTask":
