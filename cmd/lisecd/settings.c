@@ -46,8 +46,9 @@ const char *const lisecd_known_settings[] = {
     /* chassis telemetry from the hosts' BMCs (ctl/telemetry.c, issue 19) */
     "telemetry.missing", "telemetry.max_age_s", "telemetry.idle_w", "telemetry.peak_w", "telemetry.busy_vms",
     "telemetry.max_bytes",
-    /* the ADMF (ctl/tasks.c, ctl/x1_status.c) */
-    "x1.keepalive_timeout_s",
+    /* the ADMF (ctl/tasks.c, ctl/x1_status.c, ctl/x1_reports.c) */
+    "x1.keepalive_timeout_s", "x1.request_timeout_ms", "x1.connect_timeout_ms", "x1.report_rate_per_ne",
+    "x1.report_burst_per_ne", "x1.report_queue_max",
     /* the keys process's channel (src/keys) */
     "keys.spin_us",
     /* the per-process sandbox (cmd/lisecd/sandbox.c) */

@@ -12,6 +12,7 @@ static atomic_ullong appraisal_bucket[CTL_APPRAISAL_N + 1];
 static atomic_ullong appraisal_sum_ns;
 static atomic_ullong vault_ops[CTL_METRICS_VAULT_N][2]; /* [op][ok] */
 static atomic_ullong store_errors;
+static atomic_ullong x1_reports_refused;
 
 void ctl_metrics_appraisal(const char *host, bool trusted, bool location_ok, uint64_t duration_ns) {
   atomic_fetch_add_explicit(&appraisals[trusted ? 1 : 0], 1, memory_order_relaxed);
@@ -30,6 +31,8 @@ void ctl_metrics_vault(ctl_metrics_vault_op op, bool ok) {
 
 void ctl_metrics_store_error(void) { atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed); }
 
+void ctl_metrics_x1_report_refused(void) { atomic_fetch_add_explicit(&x1_reports_refused, 1, memory_order_relaxed); }
+
 static unsigned long long ld(atomic_ullong *v) { return atomic_load_explicit(v, memory_order_relaxed); }
 
 unsigned long long ctl_counters_appraisals(bool trusted) { return ld(&appraisals[trusted ? 1 : 0]); }
@@ -39,3 +42,4 @@ unsigned long long ctl_counters_vault(ctl_metrics_vault_op op, bool ok) {
   return op < CTL_METRICS_VAULT_N ? ld(&vault_ops[op][ok ? 1 : 0]) : 0;
 }
 unsigned long long ctl_counters_store_errors(void) { return ld(&store_errors); }
+unsigned long long ctl_counters_x1_reports_refused(void) { return ld(&x1_reports_refused); }

@@ -25,6 +25,9 @@ typedef enum {
 } ctl_metrics_vault_op;
 void ctl_metrics_vault(ctl_metrics_vault_op op, bool ok);
 
+/* An NE's X1 report refused past [x1] report_rate_per_ne (ctl/tasks.c). */
+void ctl_metrics_x1_report_refused(void);
+
 /* A request failed because the store did (LISEC_ESTORE). */
 void ctl_metrics_store_error(void);
 
@@ -36,5 +39,6 @@ unsigned long long ctl_counters_appraisal_bucket(size_t i); /* i == CTL_APPRAISA
 unsigned long long ctl_counters_appraisal_sum_ns(void);
 unsigned long long ctl_counters_vault(ctl_metrics_vault_op op, bool ok);
 unsigned long long ctl_counters_store_errors(void);
+unsigned long long ctl_counters_x1_reports_refused(void);
 
 #endif

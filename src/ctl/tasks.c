@@ -8,7 +8,11 @@
  * that a silent NE holds up no emergency stop or registration of another;
  * when another took the lock meanwhile, the pass keeps what it sent unless
  * the other changed that task too, and ends there; the next starts afresh.
- * Each NE's exchanges are serialised by a lock of its own. Fail closed: a model
+ * Each NE's exchanges are serialised by a lock of its own. An NE's reports
+ * take neither lock: admitted at the NE's rate (ctl/x1_reports.h), each is
+ * recorded when it comes, and the issue a ReportTaskIssue shows on its task
+ * is written by the loop before its next pass, so no NE can end passes by
+ * reporting. Fail closed: a model
  * that cannot answer, an LI not in the model, a record that cannot be
  * written, all mean no task is sent or kept. */
 #include <arpa/inet.h>
@@ -26,6 +30,7 @@
 #include "ctl/model.h"
 #include "ctl/tasks.h"
 #include "ctl/x1_admf.h"
+#include "ctl/x1_reports.h"
 #include "ctl/x1_status.h"
 #include "vault/vault.h"
 #include "x1/x1.h"
@@ -88,6 +93,8 @@ struct ctl_x1_state {
   uint8_t compliance_recorded[CRYPTO_SHA256_LEN]; /* the last compliance.read recorded */
   bool compliance_any;                            /* whether one was recorded */
   ctl_x1_status *status; /* each NE's X1 state (ctl/x1_status.h) */
+  ctl_x1_reports *reports; /* NEs' reports admitted, task issues queued (ctl/x1_reports.h) */
+  int64_t report_rate, report_burst; /* [x1] report_rate_per_ne, report_burst_per_ne */
 };
 
 static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
@@ -1243,8 +1250,27 @@ static bool unchanged_since(lisec_ctl *ctl, const char *key, const json_t *old) 
  * shortest wait until something is due. */
 static int64_t reconcile_pass(lisec_ctl *ctl, bool force);
 
+/* An NE's ReportTaskIssue, recorded when it came (task_issue): its task
+ * shows where and is tried again at once. A task removed meanwhile has
+ * nothing to show. Called with admf->cycle held. */
+static void apply_issue(void *ctx, const char *key, const char *shown) {
+  lisec_ctl *ctl = ctx;
+  char *body = NULL;
+  json_t *t = NULL;
+  lisec_err err = {0};
+  if (store_doc_get(ctl->store, TASK_KIND, key, &body, NULL, &err) == 0 &&
+      lisec_json_parse(body, strlen(body), &t, &err) == 0) {
+    set_str(t, "issue", shown);
+    set_int(t, "next_try_ms", 0);
+    if (put_doc(ctl, TASK_KIND, key, t, &err) != 0) LOG_WARN("X1: cannot show a task's issue: %s", err.msg);
+  }
+  free(body);
+  json_decref(t);
+}
+
 static int64_t reconcile(lisec_ctl *ctl, bool force) {
   struct ctl_x1_state *admf = ctl->shared->x1;
+  ctl_x1_reports_take(admf->reports, apply_issue, ctl);
   admf->pass++;
   admf->interrupted = false;
   reconciling = admf;
@@ -1389,11 +1415,22 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   if (cfg && (lisec_config_int(cfg, "x1", "request_timeout_ms", 10000, 100, 120000, &request_ms, err) ||
               lisec_config_int(cfg, "x1", "connect_timeout_ms", 3000, 100, 60000, &connect_ms, err)))
     return LISEC_EINVAL;
+  /* what one NE's reports may cost: recorded ones a second, at once, and
+   * task issues waiting for the loop (ctl/x1_reports.h) */
+  int64_t rate = CTL_X1_REPORT_RATE_DEFAULT, burst = CTL_X1_REPORT_BURST_DEFAULT, queue = CTL_X1_REPORT_QUEUE_DEFAULT;
+  if (cfg && (lisec_config_int(cfg, "x1", "report_rate_per_ne", rate, 1, 10000, &rate, err) ||
+              lisec_config_int(cfg, "x1", "report_burst_per_ne", burst, 1, 10000, &burst, err) ||
+              lisec_config_int(cfg, "x1", "report_queue_max", queue, 1, 1000000, &queue, err)))
+    return LISEC_EINVAL;
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
-  if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000))) {
+  if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000)) ||
+      !(admf->reports = ctl_x1_reports_new((unsigned)rate, (unsigned)burst, (size_t)queue))) {
+    if (admf) ctl_x1_status_free(admf->status);
     free(admf);
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
+  admf->report_rate = rate;
+  admf->report_burst = burst;
   admf->timeout_ms = (long)request_ms;
   admf->connect_timeout_ms = (long)connect_ms;
   pthread_mutex_init(&admf->passing, NULL);
@@ -1448,6 +1485,7 @@ void ctl_x1_close(ctl_shared *sh) {
   }
   json_decref(admf->li_hosts);
   ctl_x1_status_free(admf->status);
+  ctl_x1_reports_free(admf->reports);
   pthread_cond_destroy(&admf->wake);
   pthread_mutex_destroy(&admf->wake_lock);
   pthread_mutex_destroy(&admf->cycle);
@@ -1663,8 +1701,51 @@ static int nes_of_actor(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
   return 0;
 }
 
-/* A ReportTaskIssue about a task of this NE: the NE's text goes to the
- * sealed log only, the task shows where. Called with admf->cycle held. */
+/* Whether the NE may send this report now (ctl/x1_reports.h): past its
+ * burst it is refused, neither recorded nor acted on, and counted; a flood
+ * is logged once, naming no NE (an NE is an LI VM: operators read the
+ * log), and the NE's status tells the LI administration which. */
+static bool report_admitted(struct ctl_x1_state *admf, const char *ne, x1_response *r) {
+  int64_t now = lisec_time_now_ms();
+  bool began = false;
+  if (ctl_x1_reports_admit(admf->reports, ne, now, &began)) return true;
+  ctl_metrics_x1_report_refused();
+  ctl_x1_status_refused(admf->status, ne, now);
+  if (began)
+    LOG_WARN("X1: an NE sends reports faster than [x1] report_rate_per_ne = %lld a second (burst %lld): "
+             "the rest are refused (TR103308-5.5) until it slows down, counted in lisec_x1_reports_refused_total; "
+             "its status (GET /v1/x1/nes/{id}) says which",
+             (long long)admf->report_rate, (long long)admf->report_burst);
+  r->error_code = X1_ERR_GENERIC;
+  snprintf(r->error_description, sizeof r->error_description,
+           "TR103308-5.5: this NE sends reports faster than [x1] report_rate_per_ne allows; this one is "
+           "neither recorded nor acted on: send it again later");
+  return false;
+}
+
+typedef struct issue_record {
+  lisec_ctl *ctl;
+  const char *ne, *target, *text;
+} issue_record;
+
+/* Records a ReportTaskIssue (the NE's text in the sealed log only) and
+ * says what its task shows. */
+static int record_issue(void *ctx, char *shown, size_t cap) {
+  issue_record *ir = ctx;
+  lisec_err err = {0};
+  uint64_t at = 0;
+  int rc = ctl_audit(ir->ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, ir->text, 0, &at, &err,
+                     "task %s on ne %s", ir->target, ir->ne);
+  if (!rc) {
+    char now[32];
+    lisec_time_format(lisec_time_now(), now);
+    snprintf(shown, cap, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
+  }
+  return rc;
+}
+
+/* A ReportTaskIssue about a task of this NE: recorded now, and the task
+ * shows where once the loop has written it (apply_issue). */
 static void task_issue(lisec_ctl *ctl, const char *ne_id, const x1_request *q, x1_response *r) {
   json_t *tasks = NULL, *t, *hit = NULL;
   const char *key, *hit_key = NULL;
@@ -1685,20 +1766,16 @@ static void task_issue(lisec_ctl *ctl, const char *ne_id, const x1_request *q, x
   for (const char *p = q->issue; *p && n < sizeof issue - 1; p++)
     issue[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : ' '; /* plain text in the log */
   issue[n] = '\0';
-  uint64_t at = 0;
-  if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, issue, 0, &at, &err, "task %s on ne %s",
-                jstr(hit, "target"), ne_id) != 0) {
-    r->error_code = X1_ERR_GENERIC;
+  issue_record ir = {ctl, ne_id, jstr(hit, "target"), issue};
+  int rc = ctl_x1_reports_queue(ctl->shared->x1->reports, hit_key, record_issue, &ir);
+  r->ok = rc == 0;
+  r->error_code = X1_ERR_GENERIC;
+  if (rc == LISEC_ETOOBIG)
+    snprintf(r->error_description, sizeof r->error_description,
+             "TR103308-5.5: the ADMF has [x1] report_queue_max task issues waiting to be shown; this one is "
+             "neither recorded nor acted on: send it again later");
+  else if (rc)
     snprintf(r->error_description, sizeof r->error_description, "the ADMF cannot record the report now");
-  } else {
-    char where[96], now[32];
-    lisec_time_format(lisec_time_now(), now);
-    snprintf(where, sizeof where, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
-    set_str(hit, "issue", where);
-    set_int(hit, "next_try_ms", 0);
-    (void)put_doc(ctl, TASK_KIND, hit_key, hit, &err);
-    r->ok = true;
-  }
   json_decref(tasks);
 }
 
@@ -1755,12 +1832,14 @@ static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x
   } else if (q->type == X1_KEEPALIVE) {
     ctl_x1_status_keepalive(admf->status, q->h.ne, lisec_time_now_ms());
     r->ok = true;
+  } else if ((q->type == X1_REPORT_DESTINATION_ISSUE || q->type == X1_REPORT_TASK_ISSUE ||
+              q->type == X1_REPORT_NE_ISSUE) &&
+             !report_admitted(admf, q->h.ne, r)) {
+    /* refused past the NE's rate: r says why */
   } else if (q->type == X1_REPORT_DESTINATION_ISSUE) {
     destination_issue(ctl, ne, q, r);
   } else if (q->type == X1_REPORT_TASK_ISSUE) {
-    cycle_lock(admf);
     task_issue(ctl, q->h.ne, q, r);
-    pthread_mutex_unlock(&admf->cycle);
     if (r->ok) wake_loop(admf);
   } else if (q->type == X1_REPORT_NE_ISSUE) {
     char issue[X1_VALUE_MAX + 48];
@@ -1869,11 +1948,9 @@ int ctl_x1_report(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, js
     } else if (x1_ok && (strcmp(q.h.ne, ne_id) != 0 || strcmp(q.h.admf, jstr(ne, "admf_id")) != 0)) {
       r.error_code = X1_ERR_NOT_AUTHORISED;
       snprintf(r.error_description, sizeof r.error_description, "the message names another NE or ADMF");
-    } else if (x1_ok) {
+    } else if (x1_ok && report_admitted(admf, ne_id, &r)) {
       /* the issue is about a task: found by XID on this NE */
-      cycle_lock(admf);
       task_issue(ctl, ne_id, &q, &r);
-      pthread_mutex_unlock(&admf->cycle);
       if (r.ok) wake_loop(admf);
     }
   }

@@ -42,7 +42,8 @@ int ctl_x1_ne_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lis
  * "since", "last_check", "last_keepalive", "keepalive_timeout_s",
  * "error"/"ne_issue"/"destination_issue" ({"text", "at"}: the latest),
  * "answered_version", "x1_version", "stopped", "destinations_removed",
- * "removed", "tasks" ({"pending", "active", "failed", "deactivated"})}
+ * "removed", "reports_refused", "last_report_refused", "tasks"
+ * ({"pending", "active", "failed", "deactivated"})}
  * (ctl/x1_status.h). ENOTFOUND for an NE not registered. */
 int ctl_x1_ne_status(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out, lisec_err *err);
 

@@ -126,6 +126,14 @@ void ctl_x1_status_note(ctl_x1_status *s, const char *ne, const char *kind, cons
   pthread_mutex_unlock(&s->lock);
 }
 
+void ctl_x1_status_refused(ctl_x1_status *s, const char *ne, int64_t now_ms) {
+  pthread_mutex_lock(&s->lock);
+  json_t *o = state_of(s, ne);
+  json_object_set_new(o, "refused_count", json_integer(ival(o, "refused_count") + 1));
+  json_object_set_new(o, "refused_ms", json_integer(now_ms));
+  pthread_mutex_unlock(&s->lock);
+}
+
 void ctl_x1_status_removed(ctl_x1_status *s, const char *ne, const char *did, int64_t now_ms) {
   char t[64];
   plain(t, sizeof t, did);
@@ -174,7 +182,10 @@ json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t now_ms) {
                           (json_int_t)(s->timeout_ms / 1000));
   static const struct {
     const char *out, *ms;
-  } times[] = {{"since", "since_ms"}, {"last_check", "last_check_ms"}, {"last_keepalive", "last_keepalive_ms"}};
+  } times[] = {{"since", "since_ms"},
+               {"last_check", "last_check_ms"},
+               {"last_keepalive", "last_keepalive_ms"},
+               {"last_report_refused", "refused_ms"}};
   for (size_t i = 0; out && i < LISEC_ARRAY_LEN(times); i++) {
     when(ival(o, times[i].ms), t);
     json_object_set_new(out, times[i].out, json_string(t));
@@ -190,6 +201,7 @@ json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t now_ms) {
   if (out) {
     json_object_set_new(out, "answered_version", json_string(sval(o, "answered_version")));
     json_object_set_new(out, "destinations_removed", json_integer(ival(o, "removed_count")));
+    json_object_set_new(out, "reports_refused", json_integer(ival(o, "refused_count")));
     json_t *removed = json_array();
     size_t i;
     const json_t *r;

@@ -2,8 +2,9 @@
  * 6.6: Ping and Keepalive; 6.5: the NE's reports), kept between
  * reconciliations instead of rebuilt and dropped by each: whether lisecd's
  * last check (Ping) reached it, when the NE last sent its own Keepalive,
- * its last error, ReportNEIssue and ReportDestinationIssue, the version it
- * answers in and what lisecd removed from it. An NE that has sent
+ * its last error, ReportNEIssue and ReportDestinationIssue, how many of its
+ * reports were refused past its rate, the version it answers in and what
+ * lisecd removed from it. An NE that has sent
  * Keepalive and then stays silent longer than [x1] keepalive_timeout_s
  * shows as unreachable, as does one lisecd's check does not reach; each
  * change between reachable and unreachable is logged once. The LI
@@ -37,6 +38,9 @@ void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms);
  * its kind: "ne_issue" (ReportNEIssue), "destination_issue"
  * (ReportDestinationIssue), "error" (the last X1 error with this NE). */
 void ctl_x1_status_note(ctl_x1_status *s, const char *ne, const char *kind, const char *text, int64_t now_ms);
+/* A report of the NE's refused past its rate ([x1] report_rate_per_ne):
+ * counted, with when the last was. */
+void ctl_x1_status_refused(ctl_x1_status *s, const char *ne, int64_t now_ms);
 /* A destination lisecd removed from the NE because its registration does
  * not name it. */
 void ctl_x1_status_removed(ctl_x1_status *s, const char *ne, const char *did, int64_t now_ms);
