@@ -5,7 +5,7 @@ say "lisecd restarts with the target vault: its key-encryption key is created in
 stop_lisecd
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/vault.pin"
-start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/vault.pin" \
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/vault.pin" \
   "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
 echo "   the LI administration's public key seals every LI record of the audit log"
 

@@ -204,12 +204,11 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
   if (!rc) rc = lisec_config_int(cfg, "vault", "rotation_nice", 10, 0, 19, &nice, err);
   s->rotation_nice = (int)nice;
   if (!rc) rc = open_audit(cfg, s, err);
-  /* X1 client keys only from [keys] x1_key_dir, when set (x1key.h) */
+  /* X1 client keys only from [keys] x1_key_dir; unset, none (x1key.h) */
   const char *x1_dir = lisec_config_str(cfg, "keys", "x1_key_dir", NULL);
   if (!rc && !x1_dir)
-    LOG_WARN("[keys] x1_key_dir is not set: the keys process signs X1 handshakes with any key file an NE "
-             "registration names that it can read (TR 103 308 5.7: set it to the directory of the ADMF's "
-             "X1 keys)");
+    LOG_WARN("[keys] x1_key_dir is not set: X1 signing is off until it is set, so lisecd reaches no X1 network "
+             "element (TR103308-5.7: set it to the directory of the ADMF's X1 client keys)");
   if (!rc) rc = keys_x1keys_open(x1_dir, &s->x1, err);
   if (!rc) rc = open_vault(cfg, s, err);
   if (!rc) rc = open_li(cfg, s, err);

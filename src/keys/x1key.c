@@ -43,7 +43,7 @@ typedef struct kept {
 struct keys_x1keys {
   kept keys[KEYS_KEPT];
   uint64_t clock;
-  char dir[PATH_MAX]; /* [keys] x1_key_dir, resolved; "" for any */
+  char dir[PATH_MAX]; /* [keys] x1_key_dir, resolved; "" when unset: no key signs */
 };
 
 int keys_x1keys_open(const char *dir, keys_x1keys **out, lisec_err *err) {
@@ -58,13 +58,18 @@ int keys_x1keys_open(const char *dir, keys_x1keys **out, lisec_err *err) {
   return 0;
 }
 
-/* Whether path, resolved (symlinks too), lies in the key directory. */
+/* Whether path, resolved (symlinks too), lies in the key directory; with
+ * none set, no path does. */
 static int in_key_dir(const keys_x1keys *k, const char *path, char real[PATH_MAX], lisec_err *err) {
+  if (!k->dir[0])
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.7: [keys] x1_key_dir is not set: the keys process signs no X1 handshake "
+                         "until it names the directory of the ADMF's X1 client keys");
   if (!realpath(path, real))
     return lisec_err_set(err, LISEC_EINVAL, "X1 client key %.200s: the keys process cannot read it: %s", path,
                          strerror(errno));
   size_t n = strlen(k->dir);
-  if (k->dir[0] && !(strncmp(real, k->dir, n) == 0 && (real[n] == '/' || (n == 1 && k->dir[0] == '/'))))
+  if (!(strncmp(real, k->dir, n) == 0 && (real[n] == '/' || (n == 1 && k->dir[0] == '/'))))
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-5.7: X1 client key %.200s is not in [keys] x1_key_dir (%.200s): the keys "
                          "process signs with no other key file",

@@ -2,10 +2,10 @@
  * 16): the controller presents the ADMF's certificate to a network element
  * and asks this process for the handshake's signature, so the private key
  * never enters the controller. Keys are PEM files named by their absolute
- * path in the NE registration, loaded on first use and kept by path. With
- * a key directory ([keys] x1_key_dir) only files in it are used, so a
- * controller that has been taken over cannot make this process sign with
- * another key it can read (lisecd's own TLS key). */
+ * path in the NE registration, loaded on first use and kept by path. Only
+ * files in the key directory ([keys] x1_key_dir) are used, so a controller
+ * that has been taken over cannot make this process sign with another key
+ * it can read (lisecd's own TLS key); without one, none is. */
 #ifndef LISEC_KEYS_X1KEY_H
 #define LISEC_KEYS_X1KEY_H
 
@@ -17,7 +17,7 @@
 typedef struct keys_x1keys keys_x1keys;
 
 /* dir: the directory X1 client keys must be in (resolved, symlinks too),
- * or NULL for any path. */
+ * or NULL: every signature is refused, naming the setting. */
 int keys_x1keys_open(const char *dir, keys_x1keys **out, lisec_err *err);
 void keys_x1keys_close(keys_x1keys *k);
 /* Signs data with the key in the file at path, using alg (wire.h's

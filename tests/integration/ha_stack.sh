@@ -92,7 +92,7 @@ for n in a b c; do
   ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "li_admin_key = $work/li.pub" \
     "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" "interval_s = 300" \
     "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
-    "[model]" "allow_declared_trust = true" "${lines[@]}" "store_failover_ms = 30000"
+    "[model]" "allow_declared_trust = true" "[keys]" "x1_key_dir = $pki" "${lines[@]}" "store_failover_ms = 30000"
 done
 start() { # NAME: a lisecd in the background (we are its supervisor)
   "$build/cmd/lisecd/lisecd" -c "$work/$1.conf" 2>>"$work/$1.log" &

@@ -46,7 +46,7 @@ for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break;
 tsa_password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 tsa_url="http://lisec:$tsa_password@127.0.0.1:$(free_port)/"
 lisecd_up() {
-  start_lisecd "$pki" "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
+  start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
     "[audit]" "li_admin_key = $work/li-admin.pub" "tsa_url = $tsa_url" "tsa_ca = $pki/ca.crt" \
     "[model]" "allow_declared_trust = true"
 }

@@ -31,7 +31,7 @@ ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
 
-start_lisecd "$pki" "[log]" "format = json" "access = true" "level = debug" \
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[log]" "format = json" "access = true" "level = debug" \
   "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
   "[audit]" "li_admin_key = $work/li-admin.pub" "[model]" "allow_declared_trust = true"
 # (start_lisecd's own "[log] level = info" comes first: a later key wins.)

@@ -31,7 +31,7 @@ for n in $HOSTS; do agent_host "$n"; done
 
 # Declared pairing (development) keeps the LI VMs paired without the LI
 # administration's pairing protocol; host trust is never declared here.
-start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 300" "[model]" "allow_declared_trust = true" "[audit]" "li_admin_key = $work/li.pub" \
   "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin" "key_label = lisec-kek"
 

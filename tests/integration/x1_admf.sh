@@ -42,8 +42,9 @@ stop_ne() { kill "$ne_pid" 2>/dev/null; wait "$ne_pid" 2>/dev/null || true; }
 start_ne
 cleanup_hooks+=("stop_ne")
 
+# x1_key_dir holds both ADMF keys: the rogue one is signed with, and the NE refuses it
 lisecd_up() {
-  start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+  start_lisecd "$pki" "[keys]" "x1_key_dir = $work" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
     "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
     "[model]" "allow_declared_trust = true"
 }

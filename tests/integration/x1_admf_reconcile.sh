@@ -44,7 +44,7 @@ px_pid=$!
 cleanup_hooks+=("kill $px_pid")
 wait_port "$px_port"
 
-start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
   "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
   "[model]" "allow_declared_trust = true"
 

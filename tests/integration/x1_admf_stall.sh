@@ -52,7 +52,7 @@ python3 silent.py "$a_port" "$pki/server.crt" "$pki/server.key" "$pki/ca.crt" &
 silent_pid=$!
 cleanup_hooks+=("kill $silent_pid 2>/dev/null")
 for _ in $(seq 100); do [ -e listening ] && break; sleep 0.1; done
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub"
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[audit]" "li_admin_key = $work/li-admin.pub"
 reg() { # ID PORT
   local code
   code=$(as li-admin -X POST -H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' \

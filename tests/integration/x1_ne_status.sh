@@ -42,7 +42,7 @@ to_ne "$data/valid_create_destination.xml"
 sed "s/$stray/$own/" "$data/valid_create_destination.xml" >"$work/own.xml"
 to_ne "$work/own.xml"
 
-start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[x1]" "keepalive_timeout_s = 2"
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[x1]" "keepalive_timeout_s = 2"
 api() { # ROLE METHOD PATH [BODY] -> body, then the status on the last line
   if [ $# -ge 4 ]; then as "$1" -X "$2" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$4" "$LISECD_URL$3"
   else as "$1" -X "$2" -w '\n%{http_code}' "$LISECD_URL$3"; fi
@@ -130,3 +130,13 @@ cli operator task ne-status poi-hel-1 >"$work/cli.txt" 2>&1 || rc=$?
 grep -q 'poi-hel-1' "$work/cli.txt" && fail "the CLI's refusal names the NE: $(cat "$work/cli.txt")"
 pass "only li-admin reads an NE's status (API and CLI); other roles get 403 naming no NE"
 ! grep -q Sanitizer "$work/lisecd.log" "$work/ne.log" || fail "sanitizer report"
+
+# ---- [keys] x1_key_dir unset: X1 signing is off (TR103308-5.7) ---------------
+stop_clean
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub"
+grep -q 'x1_key_dir is not set: X1 signing is off' "$work/lisecd.log" || fail "no warning at start: $(cat "$work/lisecd.log")"
+refused() { grep -q 'did not sign the handshake: TR103308-5.7: \[keys\] x1_key_dir is not set' "$work/lisecd.log"; }
+wait_for 30 refused || fail "the keys process signed, or did not say why not: $(grep X1 "$work/lisecd.log")"
+wait_for 30 unreachable || fail "the NE is not shown unreachable without X1 signing: $(status why)"
+pass "without [keys] x1_key_dir the keys process signs no X1 handshake (TR103308-5.7, said at start): the NE is not reached"
+stop_clean

@@ -55,7 +55,7 @@ python3 "$src/tests/integration/x1_admf_ne.py" "$px" "https://localhost:$p2/X1/N
 cleanup_hooks+=("kill $!")
 wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$px" 2>/dev/null || fail "the stand-in does not listen"
 
-start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
   "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
   "[model]" "allow_declared_trust = true"
 ok() { # STATUS ROLE METHOD PATH [BODY] -> the body

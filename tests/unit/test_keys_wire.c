@@ -467,16 +467,19 @@ static void write_key(const char *path, EVP_PKEY *key) {
   chmod(path, 0600);
 }
 
-/* Through a real keys service: a signature over a digest verifies with the
- * key's public half; a file replaced at the same path is read again; what
- * is not an EC key in a readable regular file is refused, naming why. */
+/* Through a real keys service (the keys in [keys] x1_key_dir): a signature
+ * over a digest verifies with the key's public half; a file replaced at the
+ * same path is read again; what is not an EC key in a readable regular file
+ * is refused, naming why. */
 static void test_x1_sign_service(void **state) {
   (void)state;
   lisec_err err = {0};
   char dir[] = "/tmp/test_keys_x1_XXXXXX";
   assert_non_null(mkdtemp(dir));
-  char ec_path[128], ec2_path[128], rsa_path[128], junk_path[128];
+  char ec_path[128], ec2_path[128], rsa_path[128], junk_path[128], sub_path[128];
   snprintf(ec_path, sizeof ec_path, "%s/admf.key", dir);
+  snprintf(sub_path, sizeof sub_path, "%s/sub", dir);
+  assert_int_equal(mkdir(sub_path, 0700), 0);
   snprintf(ec2_path, sizeof ec2_path, "%s/other.key", dir);
   snprintf(rsa_path, sizeof rsa_path, "%s/rsa.key", dir);
   snprintf(junk_path, sizeof junk_path, "%s/junk.key", dir);
@@ -491,6 +494,7 @@ static void test_x1_sign_service(void **state) {
   fclose(f);
 
   lisec_config *cfg = lisec_config_new();
+  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", dir), 0);
   keys_client *k = NULL;
   assert_int_equal(keys_local_start(cfg, &k, &err), 0);
   uint8_t digest[32], sig[KEYS_X1_SIG_MAX];
@@ -514,7 +518,7 @@ static void test_x1_sign_service(void **state) {
     const char *why;
   } bad[] = {{rsa_path, "an RSA key cannot make an ECDSA signature"},
              {junk_path, "not an unencrypted PEM private key"},
-             {dir, "not a regular file"},
+             {sub_path, "not a regular file"},
              {"/nonexistent/admf.key", "cannot read it"},
              {"admf.key", "absolute path"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -531,16 +535,18 @@ static void test_x1_sign_service(void **state) {
   unlink(ec_path);
   unlink(rsa_path);
   unlink(junk_path);
+  rmdir(sub_path);
   rmdir(dir);
   EVP_PKEY_free(ec);
   EVP_PKEY_free(ec2);
   EVP_PKEY_free(rsa);
 }
 
-/* With [keys] x1_key_dir, only a key file in it signs: another the keys
- * process can read (lisecd's own TLS key, say) is refused naming the
- * setting, also through a symbolic link in the directory, or a path that
- * climbs out of it with "..". */
+/* Only a key file in [keys] x1_key_dir signs: another the keys process can
+ * read (lisecd's own TLS key, say) is refused naming the setting, also
+ * through a symbolic link in the directory, or a path that climbs out of it
+ * with ".."; with the setting unset no key file signs, not even one in
+ * the directory (TR103308-5.7). */
 static void test_x1_key_dir(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -560,12 +566,21 @@ static void test_x1_key_dir(void **state) {
   write_key(outside, b);
   assert_int_equal(symlink(outside, link), 0);
   lisec_config *cfg = lisec_config_new();
-  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", in), 0);
   keys_client *k = NULL;
-  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
   uint8_t digest[32], sig[KEYS_X1_SIG_MAX];
   memset(digest, 0x2a, sizeof digest);
   size_t n = 0;
+  /* unset: nothing signs */
+  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
+  const char *any[] = {inside, outside};
+  for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(keys_x1_sign(k, any[i], digest, sizeof digest, sig, sizeof sig, &n, &err), LISEC_EDENIED);
+    if (!strstr(err.msg, "x1_key_dir is not set") || !strstr(err.msg, "TR103308-5.7"))
+      fail_msg("%s: \"%s\" does not name x1_key_dir and TR103308-5.7", any[i], err.msg);
+  }
+  keys_client_close(k);
+  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", in), 0);
+  assert_int_equal(keys_local_start(cfg, &k, &err), 0);
   assert_int_equal(keys_x1_sign(k, inside, digest, sizeof digest, sig, sizeof sig, &n, &err), 0);
   const char *refused[] = {outside, link, climb};
   for (size_t i = 0; i < 3; i++) {
@@ -637,6 +652,7 @@ static void test_x1_sign_rsa(void **state) {
   write_key(ec_path, ec);
   write_key(ed_path, ed);
   lisec_config *cfg = lisec_config_new();
+  assert_int_equal(lisec_config_set(cfg, "keys", "x1_key_dir", dir), 0);
   keys_client *k = NULL;
   assert_int_equal(keys_local_start(cfg, &k, &err), 0);
   uint8_t hash[32], sig[KEYS_X1_SIG_MAX], em[256];
