@@ -84,6 +84,10 @@ static void print_ne_status(const json_t *s) {
          (long long)json_integer_value(json_object_get(t, "failed")),
          (long long)json_integer_value(json_object_get(t, "deactivated")));
   printf("%-18s %lld\n", "removed from it", (long long)json_integer_value(json_object_get(s, "destinations_removed")));
+  long long refused = (long long)json_integer_value(json_object_get(s, "reports_refused"));
+  printf("%-18s %lld", "reports refused", refused);
+  if (refused) printf(" (past [x1] report_rate_per_ne; last %s)", cli_str(s, "last_report_refused"));
+  printf("\n");
 }
 
 static void print_stopped(const json_t *r) {

@@ -136,6 +136,9 @@ as operator "$LISECD_URL/metrics" | grep -q lisec_x1_reports_refused && fail "an
 status=$(ok 200 li-admin GET /v1/x1/nes/poi-1)
 [ "$(jq -r .reports_refused <<<"$status")" = "$limited" ] || fail "poi-1's status does not count the refusals: $status"
 [ "$(jq -r .reports_refused <<<"$(ok 200 li-admin GET /v1/x1/nes/poi-2)")" = 0 ] || fail "poi-2 shows refusals"
+lisec --server "$LISECD_URL" --pki "$pki" --role li-admin task ne-status poi-1 >"$work/cli.txt" &&
+  grep -Eq "^reports refused +$limited \(past \[x1\] report_rate_per_ne; last [0-9]{4}-" "$work/cli.txt" ||
+  fail "lisec task ne-status does not show the refusals: $(cat "$work/cli.txt")"
 lines=$(tail -n +"$log_mark" "$work/lisecd.log" | grep -c 'report_rate_per_ne' || true)
 [ "$lines" -ge 1 ] && [ "$lines" -le 3 ] || fail "the flood was logged $lines times, not once"
 tail -n +"$log_mark" "$work/lisecd.log" | grep 'report_rate_per_ne' | grep -q 'poi-1' && fail "the log line names the NE"
