@@ -49,7 +49,7 @@ start() { # NAME
   mapfile -t lines < <(ha_section "$n" "${PORT[$n]}")
   # b is the leader paused in the second part: a short lease (a keeps the
   # default, so the first part proves the keepalives alone)
-  [ "$n" != b ] || lines+=("lease_ms = 1500")
+  [ "$n" != b ] || lines+=("lease_ms = 3000")
   ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
   "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   PID[$n]=$!
