@@ -41,12 +41,19 @@ int agent_read_xml(const char *path, char **out, size_t *len) {
   return 0;
 }
 
-/* "sha256:<hex>" of the file at path, read in 1 MiB chunks. */
+/* "sha256:<hex>" of the file at path, read in 1 MiB chunks. The path comes
+ * from a domain's XML, which whoever defines the domain writes, and the
+ * agent runs as root: anything but a regular file is refused before it is
+ * opened (opening a FIFO waits for a writer, and would hold the hook's
+ * libvirtd or the agent's loop; opening a device can act on it, as a
+ * watchdog's or a tape's does), and the file opened is the one looked at. */
 int agent_hash_file(const char *path, char out[7 + 64 + 1]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat before, st;
+  if (stat(path, &before) != 0) return agent_fail("cannot open the disk image %s: %s", path, strerror(errno));
+  if (!S_ISREG(before.st_mode)) return agent_fail("the disk image %s is not a regular file", path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return agent_fail("cannot open the disk image %s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
     close(fd);
     return agent_fail("the disk image %s is not a regular file", path);
   }
