@@ -8,6 +8,11 @@
 #    before a start) ends with exit 2, never waits for a writer that does
 #    not come (libvirtd would wait for the hook), and `inventory` (what the
 #    run loop binds into each quote) ends too, with that disk left out;
+#  - the restart path starts or resumes only a domain whose urn:lisec:vm
+#    metadata names the LI VM lisecd asked for: a domain without lisec
+#    metadata is never started because its libvirt name equals the id
+#    asked for, and such a domain (running) does not hide the stopped LI
+#    VM that lisecd meant.
 # libvirt's test driver over a node XML written here; swtpm for the host id.
 build=${1:?build dir}
 src=${2:?source dir}
@@ -15,6 +20,7 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 agent_bin=$build/cmd/lisec-agent/lisec-agent
+driver=$build/tests/integration/agent_restart_driver
 command -v virsh >/dev/null || fail "virsh is not installed (libvirt-clients)"
 
 # wait_exit PID: the process's exit status once it ended; fails when it is
@@ -98,3 +104,37 @@ jq -e --arg s "$good_sha" '.domains[0].images == [{disk: "vdb", sha256: $s}]' in
   fail "inventory: the FIFO disk is not left out alone: $(cat inv.json)"
 grep -q 'not a regular file' inv.err || fail "inventory does not say why vda is left out: $(cat inv.err)"
 pass "inventory: a FIFO disk is left out and said, the regular disk reported; the agent does not hang"
+
+# ---- the restart list ---------------------------------------------------------
+# vm-li: a domain without lisec metadata, running, whose libvirt name is
+# the LI VM's id; instance-7: the LI VM vm-li (its metadata), shut off;
+# web-1: a domain without lisec metadata, shut off.
+T='xmlns:test="http://libvirt.org/schemas/domain/test/1.0"'
+cat >node.xml <<XML
+<node>
+  <domain type='test' $T>
+    <name>vm-li</name><uuid>6f1c2a3b-0000-4000-8000-000000000001</uuid><memory>65536</memory><os><type>hvm</type></os>
+  </domain>
+  <domain type='test' $T>
+    <name>instance-7</name><uuid>6f1c2a3b-0000-4000-8000-000000000002</uuid><memory>65536</memory><os><type>hvm</type></os>
+    <metadata><lisec:vm xmlns:lisec="urn:lisec:vm" id="vm-li"/></metadata>
+    <test:runstate>5</test:runstate>
+  </domain>
+  <domain type='test' $T>
+    <name>web-1</name><uuid>6f1c2a3b-0000-4000-8000-000000000003</uuid><memory>65536</memory><os><type>hvm</type></os>
+    <test:runstate>5</test:runstate>
+  </domain>
+</node>
+XML
+uri=test://$work/node.xml
+virsh -c "$uri" list --all | grep 'instance-7 *shut off' >/dev/null || fail "the test driver does not hold the node XML"
+
+n=$("$driver" "$uri" web-1 2>restart.err) || fail "driver: $(cat restart.err)"
+[ "$n" = 0 ] || fail "a domain without lisec metadata was started because its name was asked for: $(cat restart.err)"
+grep -q 'web-1 to restart is not defined on this host' restart.err || fail "web-1: $(cat restart.err)"
+pass "restart: a domain without urn:lisec:vm metadata is not started by its name (web-1)"
+
+n=$("$driver" "$uri" vm-li 2>restart.err) || fail "driver: $(cat restart.err)"
+[ "$n" = 1 ] && grep -q 'LI VM vm-li started again' restart.err ||
+  fail "the stopped LI VM vm-li was not started (a domain named vm-li without lisec metadata hid it): $(cat restart.err)"
+pass "restart: the LI VM named by its metadata is started, not hidden by a running domain whose name is its id"
