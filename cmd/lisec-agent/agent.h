@@ -123,6 +123,12 @@ int agent_hash_file(const char *path, char out[7 + 64 + 1]);
  * the exit code (2) with the reason printed. */
 int agent_domain_for_server(const agent_net *n, const char *cmd, const char *xml_path, pkg_domain *d);
 
+/* `lisec-agent vm-id`: the lisec VM id of the domain whose XML is at
+ * xml_path ("-" for stdin), as report-image, check-image and the restart
+ * path read it (pkg_domain_read), on stdout, so that the libvirt hook asks
+ * lisecd about the VM lisec's other parts name. 0, or 2 with the reason. */
+int agent_cmd_vm_id(const char *xml_path);
+
 /* ---- the check before a start (check.c) ------------------------------------- */
 
 /* Asks lisecd, before libvirt starts a domain (its XML at xml_path, "-" for

@@ -90,6 +90,19 @@ int agent_domain_for_server(const agent_net *n, const char *cmd, const char *xml
   return rc ? agent_fail("domain XML: %s", err.msg) : 0;
 }
 
+int agent_cmd_vm_id(const char *xml_path) {
+  char *xml = NULL;
+  size_t len = 0;
+  if (agent_read_xml(xml_path, &xml, &len)) return 2;
+  pkg_domain d;
+  lisec_err err = {0};
+  int rc = pkg_domain_read(xml, len, &d, &err);
+  free(xml);
+  if (rc) return agent_fail("domain XML: %s", err.msg);
+  printf("%s\n", d.vm);
+  return 0;
+}
+
 int agent_cmd_report_image(const agent_net *n, const char *event, const char *xml_path) {
   if (strcmp(event, "instantiate") && strcmp(event, "resume") && strcmp(event, "migrate"))
     return agent_fail("--event is instantiate, resume or migrate");

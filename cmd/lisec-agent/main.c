@@ -11,7 +11,7 @@
  *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
  *     enrol --out DIR | activate --credential F --out F |
  *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run |
- *     report-image --event E [--xml F] | check-image [--xml F]
+ *     report-image --event E [--xml F] | check-image [--xml F] | vm-id [--xml F]
  *
  * Exit 0 done, 1 refused by the TPM (a credential not for this host) or,
  * for report-image, a VM not on its package's image, or, for check-image, a
@@ -70,6 +70,8 @@ static int usage_to(FILE *out) {
           "                             and reports it to lisecd; exit 1: not its package's image\n"
           "  check-image [--xml FILE|-]  before a domain starts: asks lisecd whether the image of its\n"
           "                             disk is its package's; exit 1: the start is refused\n"
+          "  vm-id [--xml FILE|-]       the lisec VM id of a libvirt domain (its urn:lisec:vm\n"
+          "                             metadata, else its name), as the commands above read it\n"
           "configuration (INI): [tpm] tcti ek=rsa|ecc ak=ecc|rsa ek_handle pcrs=%s\n"
           "                     [agent] state_dir eventlog poll_ms=1000 interval_s=300\n"
           "                     [libvirt] uri=qemu:///system (empty: none) debounce_ms=500\n"
@@ -653,7 +655,7 @@ int main(int argc, char **argv) {
   agent_lv_conf lvc = {0};
   net.libvirt = &lvc; /* filled by lv_setup for the commands that read libvirt */
   if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) ||
-      (xml && strcmp(cmd, "report-image") != 0 && strcmp(cmd, "check-image") != 0)) {
+      (xml && strcmp(cmd, "report-image") != 0 && strcmp(cmd, "check-image") != 0 && strcmp(cmd, "vm-id") != 0)) {
     rc = usage();
   } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
     rc = agent_cmd_enrol(&s, out);
@@ -671,6 +673,8 @@ int main(int argc, char **argv) {
     rc = agent_cmd_report_image(&net, event, xml ? xml : "-");
   } else if (strcmp(cmd, "check-image") == 0 && !out && !nonce && !cred && !cert) {
     rc = agent_cmd_check_image(&net, xml ? xml : "-");
+  } else if (strcmp(cmd, "vm-id") == 0 && !out && !nonce && !cred && !cert) {
+    rc = agent_cmd_vm_id(xml ? xml : "-");
   } else if (strcmp(cmd, "run") == 0 && !out && !nonce && !cred && !cert) {
     if (lisec_config_int(cfg, "agent", "poll_ms", 1000, 50, 600000, &net.poll_ms, &err) ||
         lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err) ||

@@ -24,9 +24,12 @@ put_topology "$work/ents"
 virsh -q -c test:///default "metadata test urn:lisec:vm --key lisec --set '<vm id=\"vm-target\"/>' --live; dumpxml test" >"$work/dom.xml"
 grep -q 'urn:lisec:vm' "$work/dom.xml" || fail "virsh did not set the metadata"
 virsh -q -c test:///default dumpxml test >"$work/plain.xml"
+# libvirtd names the domain to the hook as its XML does
+sed 's|<name>test</name>|<name>vm-target</name>|' "$work/plain.xml" >"$work/plain-named.xml"
 
+# The hook reads the VM's id with lisec-agent (vm-id) before anything else.
 export LISEC_HOOK_CONF=$work/no-such.conf LISEC_SERVER=$LISECD_URL LISEC_CERT=$pki/host.crt \
-  LISEC_KEY=$pki/host.key LISEC_CA=$pki/ca.crt
+  LISEC_KEY=$pki/host.key LISEC_CA=$pki/ca.crt LISEC_AGENT=$build/cmd/lisec-agent/lisec-agent
 # run_hook XML HYPERVISOR ARGS...: the hook's exit code; stderr in $work/err.
 run_hook() {
   local xml=$1 hv=$2
@@ -49,10 +52,23 @@ pass "migrate begin: Helsinki accepted, London refused (exit 1, TR103308-6.2-R11
 
 LISEC_HOST_ID=lon-1 run_hook "$work/dom.xml" "" test migrate begin - && fail "London (by host id) accepted"
 grep -q 'TR103308-6.2-R11' "$work/err" || fail "by host id: $(cat "$work/err")"
-run_hook "$work/plain.xml" hv-hel-1 vm-target migrate begin - || fail "by domain name: $(cat "$work/err")"
+run_hook "$work/plain-named.xml" hv-hel-1 vm-target migrate begin - || fail "by domain name: $(cat "$work/err")"
 ! run_hook "$work/plain.xml" hv-hel-1 test migrate begin - || fail "an unknown VM was accepted"
 grep -q 'HTTP 404' "$work/err" || fail "unknown VM: $(cat "$work/err")"
 pass "the host id instead of the hypervisor id, the domain name without metadata; a VM lisec does not know is refused"
+
+# The VM is the one lisec's own reader of the domain XML names (the agent,
+# the inventory): the element in namespace urn:lisec:vm in <metadata>. An
+# element of another namespace before it, whose attribute merely holds the
+# text urn:lisec:vm and an id lisec allows here, does not make the hook ask
+# about that other VM: vm-target may move to hv-hel-1, vm-li runs there
+# already (TR103308-6.2-MOVE1, a refusal at migrate begin).
+virsh -q -c test:///default "metadata test urn:example:note --key n --set '<note ref=\"urn:lisec:vm\" id=\"vm-target\"/>' --live; metadata test urn:lisec:vm --key lisec --set '<vm id=\"vm-li\"/>' --live; dumpxml test" >"$work/decoy.xml"
+grep -q 'ref="urn:lisec:vm" id="vm-target"' "$work/decoy.xml" || fail "virsh did not keep the decoy element: $(cat "$work/decoy.xml")"
+! run_hook "$work/decoy.xml" hv-hel-1 test migrate begin - ||
+  fail "the hook asked about the decoy's vm-target, not the domain's VM vm-li: the migration to hv-hel-1 was accepted"
+grep -q 'TR103308-6.2-MOVE1' "$work/err" && grep -q 'vm-li' "$work/err" || fail "decoy: $(cat "$work/err")"
+pass "the VM asked about is the one in the urn:lisec:vm element, not an id beside the namespace's name in another element"
 
 # A start also has lisec-agent check the image (pkg_agent.sh tests that
 # part); vm-target names no package, so there is no image to hold it to,
@@ -86,6 +102,9 @@ grep -q 'cannot be asked' "$work/err" || fail "bad CA: $(cat "$work/err")"
 LISEC_CERT= run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "no certificate configured, accepted"
 grep -q 'LISEC_CERT is not configured' "$work/err" || fail "missing setting: $(cat "$work/err")"
 run_hook "$work/dom.xml" 'hv"x' test migrate begin - && fail "a hypervisor id with a quote was accepted"
+LISEC_AGENT=$work/no-such-agent run_hook "$work/dom.xml" hv-hel-1 test migrate begin - &&
+  fail "a migration was accepted without lisec-agent to read the VM's id"
+grep -q 'cannot be read from the domain XML (fail closed)' "$work/err" || fail "no agent: $(cat "$work/err")"
 sed 's/id="vm-target"/id="vm x"/' "$work/dom.xml" >"$work/bad.xml"
 run_hook "$work/bad.xml" hv-hel-1 test migrate begin - && fail "a VM id with a space was accepted"
 echo 'LISEC_SERVER=https://evil.example' >"$work/open.conf"
@@ -106,4 +125,4 @@ fi
 stop_lisecd
 run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "accepted while lisecd is down"
 grep -q 'cannot be asked (fail closed)' "$work/err" || fail "lisecd down: $(cat "$work/err")"
-pass "refused (fail closed) when lisecd is down, unverified or refuses the role, a setting is missing, an id is malformed or the config is writable by others"
+pass "refused (fail closed) when lisecd is down, unverified or refuses the role, a setting is missing, an id is malformed or cannot be read, or the config is writable by others"
