@@ -2916,12 +2916,24 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
     return rc;
   }
   json_t *failed = json_object(), *kept = json_array(), *why = json_array();
+  /* A placement is judged by a proven clock only, as every decision is
+   * (finish): without one each node is filtered out naming the clock. */
+  int64_t now_ms = 0;
+  lisec_err te = {0};
+  bool unproven = vm && ctl_clock_trusted_now(ctl->shared, "a decision that depends on time", &now_ms, &te);
+  if (unproven)
+    json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_CLOCK_REQ, "clauses",
+                                         "TR 103 308 §4.2", "subject", "controller clock", "sentence", te.msg,
+                                         "fact", "proven(controller clock): false"));
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
     const char *node = json_string_value(n);
     bool ok;
-    if (vm) {
+    if (unproven) {
+      ok = false;
+      k8s_fail(failed, node, "lisec: %s", te.msg);
+    } else if (vm) {
       ok = k8s_node_ok(ctl, vm, li_vm, node, failed, why, &pending);
     } else {
       /* A pod lisec is not asked about may go to any node lisec knows;

@@ -9,7 +9,8 @@
 #     protocol, chronyc is the independent reader);
 #   - a client of the same server without NTS: unproven, naming NTS, and a
 #     placement decision is refused naming TR103308-4.2-TIME and the clock;
-#   - chronyd stopped: unproven, naming chronyd, decisions refused, the
+#   - chronyd stopped: unproven, naming chronyd, decisions refused (the
+#     Kubernetes extender's filter too: it keeps no node), the
 #     refusals and the change of state in the audit log, nothing stored lost;
 #   - a client 2 s off (chrony's `offset 2.0`): refused under
 #     max_offset_ms = 100 naming the offset, proven under 10000.
@@ -68,6 +69,10 @@ refused() {
     and .subject == "controller clock" and (.sentence | test($re)))' "$work/body" >/dev/null ||
     fail "placement not refused naming the clock ($1): $(cat "$work/body")"
 }
+# the Kubernetes extender's filter for a pod that names vm-a, on hv-hel-1
+k8s() { code mano -H 'Content-Type: application/json' \
+  -d '{"Pod":{"metadata":{"name":"p","annotations":{"lisec.io/vm":"vm-a"}}},"NodeNames":["hv-hel-1"]}' \
+  "$LISECD_URL/k8s/filter"; }
 docs() { sqlite3 "$work/lisec.db" "SELECT kind, id, body FROM documents WHERE kind LIKE 'model.%' ORDER BY kind, id"; }
 
 # ---- proven over NTS ------------------------------------------------------
@@ -82,7 +87,10 @@ put jurisdiction fi '{"name":"Finland","codes":["FI"]}'
 put host hel-1 '{"trust":"trusted","protection":"sensitive","location":{"country":"FI","site":"Helsinki DC1","source":"attested"}}'
 put hypervisor hv-hel-1 '{"host":"hel-1"}'
 [ "$(place)" = 200 ] && jq -e '.allow == true' "$work/body" >/dev/null || fail "placement with a proven clock: $(cat "$work/body")"
-pass "synchronised over NTS: proven, decisions answered"
+put vm vm-a '{"hypervisor":"hv-hel-1","sensitivity":"general","domain":"core"}'
+[ "$(k8s)" = 200 ] && jq -e '.NodeNames == ["hv-hel-1"]' "$work/body" >/dev/null ||
+  fail "the k8s filter with a proven clock: $(cat "$work/body")"
+pass "synchronised over NTS: proven, decisions answered (placement, k8s filter)"
 
 # ---- not NTS ----------------------------------------------------------------
 use plain
@@ -107,6 +115,8 @@ before=$(docs)
 "$chrony" stop "$work/ntp-plain"
 wait_clock '.proven == false and (.reason | test("chronyd is not reachable"))' "a stopped chronyd was not noticed"
 refused 'chronyd'
+[ "$(k8s)" = 200 ] && jq -e '.NodeNames == [] and (.FailedNodes["hv-hel-1"] | test("TR103308-4.2-TIME.*chronyd"))' \
+  "$work/body" >/dev/null || fail "the k8s filter kept a node with the clock unproven: $(cat "$work/body")"
 [ "$(code operator "$LISECD_URL/metrics")" = 200 ] && grep -q '^lisec_time_proven 0$' "$work/body" || fail "lisec_time_proven is not 0"
 [ "$(docs)" = "$before" ] || fail "the stored model changed while time was unproven"
 # the change of state and each refused decision are in the audit log
@@ -119,7 +129,8 @@ audit() { records | grep -c -- "$1" || true; }
 [ "$(audit 'time.unproven.*TR103308-4.2-TIME: chrony: the selected source 127.0.0.1 is not authenticated with NTS')" -ge 1 ] ||
   fail "no audit record of the unproven clock: $(records | grep time)"
 [ "$(audit 'decision.placement.*TR103308-4.2-TIME')" -ge 3 ] || fail "the refused decisions are not in the audit log"
-pass "chronyd stopped: unproven, decisions refused naming the clock, nothing stored lost"
+[ "$(audit 'decision.k8s.filter.*TR103308-4.2-TIME')" -ge 1 ] || fail "the k8s filter's refusal is not in the audit log"
+pass "chronyd stopped: unproven, decisions refused naming the clock (placement, k8s filter), nothing stored lost"
 
 # ---- a wide bound ---------------------------------------------------------------
 use offset
