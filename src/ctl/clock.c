@@ -192,6 +192,13 @@ static int read_chrony(struct ctl_clock_state *st, uint32_t seq, lisec_chrony_tr
     goto out;
   }
   uint8_t req[LISEC_CHRONY_REQ_MAX], reply[LISEC_CHRONY_REPLY_MAX + 1];
+  /* Between bind and connect the socket (0666) took datagrams from anyone
+   * who can reach it, and the sequence numbers are predictable: whatever
+   * is queued now was not sent by chronyd. Once connected, the kernel
+   * takes datagrams from chronyd's socket only, so emptying the queue here
+   * leaves nothing but chronyd's answers to read. */
+  while (recv(fd, reply, sizeof reply, MSG_DONTWAIT | MSG_TRUNC) >= 0 || errno == EINTR) {
+  }
   size_t len = lisec_chrony_request(req, LISEC_CHRONY_TRACKING, seq, NULL), n = 0;
   if ((rc = exchange(fd, req, len, reply, &n, st->timeout_ms, err)) ||
       (rc = lisec_chrony_parse_tracking(reply, n, seq, t, err)))

@@ -6,7 +6,8 @@
  * source loses NTS, when chronyd stops answering (named, and refused within
  * the poll and stale bounds), when it reports no synchronisation, and
  * again proven when it recovers; a reply to another sequence number is not
- * taken; and the TPM clocks of three hosts that all moved 30 s against the
+ * taken, nor replies another local process sends to the reply socket in
+ * chronyd's name; and the TPM clocks of three hosts that all moved 30 s against the
  * controller make time unproven (a fleet finding in the status) until the
  * next round of appraisals agrees, while a clock that went back is a
  * finding about its host. Every wait is a bounded poll. */
@@ -38,6 +39,8 @@ static struct {
   unsigned leap; /* 3: not synchronised */
   unsigned auth_mode;
   uint32_t offset_wire; /* chrony float */
+  unsigned requests;    /* tracking requests seen */
+  uint32_t last_seq;    /* the last one's sequence number */
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
 static void put16(uint8_t *p, unsigned v) {
@@ -49,10 +52,41 @@ static void put32(uint8_t *p, uint32_t v) {
   put16(p + 2, v & 0xffff);
 }
 
+/* A reply to command cmd with sequence seq (as the request carried it, in
+ * network order) from a chronyd in the given state into rep; its length, 0
+ * for a command the stand-in does not answer. */
+static size_t build_reply(unsigned cmd, const uint8_t seq[4], unsigned leap, unsigned mode, uint32_t off,
+                          uint8_t rep[128]) {
+  memset(rep, 0, 128);
+  memcpy(rep + 16, seq, 4);
+  rep[0] = 6, rep[1] = 2;
+  put16(rep + 4, cmd);
+  if (cmd == 33) {
+    put16(rep + 6, 5);
+    uint8_t *d = rep + 28;
+    put32(d, leap == 3 ? 0 : 0x7f000001);
+    d[4] = 127, d[7] = 1;
+    put16(d + 20, leap == 3 ? 0 : 1);
+    put16(d + 24, 2);
+    put16(d + 26, leap);
+    int64_t now = lisec_time_now();
+    put32(d + 28, (uint32_t)(now >> 32));
+    put32(d + 32, (uint32_t)now);
+    put32(d + 40, off);
+    return 104;
+  }
+  if (cmd == 67) {
+    put16(rep + 6, 20);
+    put16(rep + 28, mode);
+    return 52;
+  }
+  return 0;
+}
+
 static void *fake_main(void *arg) {
   (void)arg;
   for (;;) {
-    uint8_t req[600], rep[128] = {0};
+    uint8_t req[600], rep[128];
     struct sockaddr_un from;
     socklen_t fl = sizeof from;
     ssize_t n = recvfrom(fake.fd, req, sizeof req, 0, (struct sockaddr *)&from, &fl);
@@ -60,35 +94,17 @@ static void *fake_main(void *arg) {
     bool stop = fake.stop, silent = fake.silent, wrong = fake.wrong_seq;
     unsigned leap = fake.leap, mode = fake.auth_mode;
     uint32_t off = fake.offset_wire;
+    if (n >= 20 && req[4] == 0 && req[5] == 33) {
+      fake.requests++;
+      fake.last_seq = (uint32_t)req[8] << 24 | (uint32_t)req[9] << 16 | (uint32_t)req[10] << 8 | req[11];
+    }
     pthread_mutex_unlock(&fake.mu);
     if (stop) return NULL;
     if (n < 20 || silent) continue;
     unsigned cmd = (unsigned)req[4] << 8 | req[5];
-    memcpy(rep + 16, req + 8, 4); /* the sequence */
+    size_t len = build_reply(cmd, req + 8, leap, mode, off, rep);
+    if (!len) continue;
     if (wrong) rep[19] ^= 1;
-    rep[0] = 6, rep[1] = 2;
-    put16(rep + 4, cmd);
-    size_t len;
-    if (cmd == 33) {
-      put16(rep + 6, 5);
-      uint8_t *d = rep + 28;
-      put32(d, leap == 3 ? 0 : 0x7f000001);
-      d[4] = 127, d[7] = 1;
-      put16(d + 20, leap == 3 ? 0 : 1);
-      put16(d + 24, 2);
-      put16(d + 26, leap);
-      int64_t now = lisec_time_now();
-      put32(d + 28, (uint32_t)(now >> 32));
-      put32(d + 32, (uint32_t)now);
-      put32(d + 40, off);
-      len = 104;
-    } else if (cmd == 67) {
-      put16(rep + 6, 20);
-      put16(rep + 28, mode);
-      len = 52;
-    } else {
-      continue;
-    }
     (void)sendto(fake.fd, rep, len, 0, (struct sockaddr *)&from, fl);
   }
 }
@@ -241,6 +257,90 @@ static void test_tpm_fleet(void **st) {
   json_decref(s);
 }
 
+/* A local process that can reach [time] reply_socket (it is made 0666 so
+ * that chronyd's user can answer) sends chronyd's answers itself: a
+ * synchronised, NTS-authenticated tracking reply and authdata, for the
+ * sequence numbers the next poll will use (they count up by two from
+ * start, so they are predictable; here the stand-in tells them), sent
+ * again and again so that some land while the socket is bound and not yet
+ * connected to chronyd. Only chronyd's own replies may count: the real
+ * chronyd says not synchronised, and the verdict must never be proven
+ * while the forger runs (over at least 100 polls, and until some of its
+ * pairs reached the socket). */
+static struct {
+  pthread_mutex_t mu;
+  bool stop;
+  unsigned landed; /* pairs sent while the socket accepted them */
+} forger = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *forger_main(void *arg) {
+  (void)arg;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "%.100s/reply.sock", dir);
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  for (;;) {
+    pthread_mutex_lock(&forger.mu);
+    bool stop = forger.stop;
+    pthread_mutex_unlock(&forger.mu);
+    if (stop || fd < 0) break;
+    pthread_mutex_lock(&fake.mu);
+    uint32_t seq = fake.last_seq + 2;
+    pthread_mutex_unlock(&fake.mu);
+    uint8_t s1[4], s2[4], t[128], au[128];
+    put32(s1, seq);
+    put32(s2, seq + 1);
+    size_t tl = build_reply(33, s1, 0, 2, 1u << 10, t), al = build_reply(67, s2, 0, 2, 0, au);
+    if (sendto(fd, t, tl, 0, (struct sockaddr *)&a, sizeof a) == (ssize_t)tl &&
+        sendto(fd, au, al, 0, (struct sockaddr *)&a, sizeof a) == (ssize_t)al) {
+      pthread_mutex_lock(&forger.mu);
+      forger.landed++;
+      pthread_mutex_unlock(&forger.mu);
+    }
+  }
+  if (fd >= 0) close(fd);
+  return NULL;
+}
+
+static unsigned requests_seen(void) {
+  pthread_mutex_lock(&fake.mu);
+  unsigned n = fake.requests;
+  pthread_mutex_unlock(&fake.mu);
+  return n;
+}
+
+static void test_forged_replies(void **st) {
+  (void)st;
+  fake_set(false, false, 3, 2); /* chronyd: not synchronised */
+  wait_verdict(false, "not synchronised");
+  pthread_t th;
+  forger.stop = false;
+  assert_int_equal(pthread_create(&th, NULL, forger_main, NULL), 0);
+  unsigned from = requests_seen(), landed = 0;
+  bool proven = false;
+  /* 100 polls at least, and until some forged pairs landed (at most 1000) */
+  for (unsigned polls = 0; !proven && polls < 1000 && (polls < 100 || !landed);
+       polls = requests_seen() - from) {
+    pthread_mutex_lock(&forger.mu);
+    landed = forger.landed;
+    pthread_mutex_unlock(&forger.mu);
+    lisec_err err = {0};
+    int64_t now = 0;
+    proven = ctl_clock_trusted_now(ctl->shared, "a test", &now, &err) == 0;
+    usleep(1000);
+  }
+  pthread_mutex_lock(&forger.mu);
+  forger.stop = true;
+  landed = forger.landed;
+  pthread_mutex_unlock(&forger.mu);
+  pthread_join(th, NULL);
+  fake_set(false, false, 0, 2);
+  wait_verdict(true, NULL);
+  if (proven)
+    fail_msg("replies another process sent to [time] reply_socket were taken as chronyd's (%u pairs "
+             "landed in %u polls)", landed, requests_seen() - from);
+  if (!landed) fail_msg("no forged reply reached the socket: the test proved nothing");
+}
+
 /* A fleet of 1,000 hosts, where the verdict is computed once per 15
  * samples instead of at each: a jump of the controller's clock is found
  * within the round of reports that shows it (once more than half the hosts
@@ -281,6 +381,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chronyd_states),
       cmocka_unit_test(test_tpm_fleet),
+      cmocka_unit_test(test_forged_replies),
       cmocka_unit_test(test_tpm_fleet_large),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
