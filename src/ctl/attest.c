@@ -1113,9 +1113,10 @@ int ctl_attest_nonce(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
   int rc = enrolled_host(ctl, actor, body, "attest.nonce", &host, err);
   if (rc) return rc;
   uint8_t n[ATTEST_NONCE_LEN];
-  /* a nonce's expiry is judged by a proven clock only (ctl/clock.h) */
+  /* a nonce's expiry is judged by a clock chronyd proves (ctl/clock.h; the
+   * TPM fleet's verdict is left out: its appraisals are what end a jump) */
   int64_t now_ms = 0;
-  if ((rc = ctl_clock_trusted_now(ctl->shared, "a nonce's expiry", &now_ms, err)))
+  if ((rc = ctl_clock_witness_now(ctl->shared, "a nonce's expiry", &now_ms, err)))
     return ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.nonce", false, NULL, rc, NULL, err,
                      "host %s", host);
   rc = ctl_nonces_issue_kept(ctl->store, st->nonces, host, NONCES_PER_HOST, now_ms, st->nonce_ttl_s * 1000,
@@ -1414,10 +1415,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
    * the table read here (a compare-and-set, in the one commit a report
    * makes); a report that ends before that spends it on its own (done). */
   lisec_err ne = {0};
-  /* The nonce's expiry and the attestation's age need a proven clock
-   * (ctl/clock.h): without one the report is refused before anything is
-   * spent or stored, and the host keeps its stored state. */
-  if ((rc = ctl_clock_trusted_now(ctl->shared, "an appraisal (nonce expiry, attestation age)",
+  /* The nonce's expiry and the attestation's age need a clock chronyd
+   * proves (ctl/clock.h, ctl_clock_witness_now): without one the report is
+   * refused before anything is spent or stored, and the host keeps its
+   * stored state. */
+  if ((rc = ctl_clock_witness_now(ctl->shared, "an appraisal (nonce expiry, attestation age)",
                                   &now_ms, err))) {
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_REFUSED, "attest.appraise", false, NULL, rc, NULL, err,
                    "host %s", host);

@@ -218,8 +218,9 @@ out:
   return rc;
 }
 
-/* The verdict at now_ms from what was last read; the lock is held. */
-static bool judge_locked(const struct ctl_clock_state *st, int64_t now_ms, char *why, size_t n) {
+/* The verdict at now_ms from what was last read; the lock is held. With
+ * fleet false the TPM fleet's verdict is left out (ctl_clock_witness_now). */
+static bool judge_with(const struct ctl_clock_state *st, int64_t now_ms, bool fleet, char *why, size_t n) {
   if (!st->have_reading || st->read_error[0]) {
     snprintf(why, n, "chronyd cannot be read: %.400s", st->read_error);
     return false;
@@ -232,7 +233,7 @@ static bool judge_locked(const struct ctl_clock_state *st, int64_t now_ms, char 
   }
   if (!lisec_clock_judge(&st->tracking, st->have_auth ? &st->auth : NULL, &st->bounds, now_ms, why, n))
     return false;
-  if (st->fleet_jump) {
+  if (fleet && st->fleet_jump) {
     snprintf(why, n,
              "the TPM clocks of %zu hosts moved %lld ms (median) against the controller's clock "
              "([time] tpm_jump_ms = %lld): the controller's clock jumped",
@@ -240,6 +241,10 @@ static bool judge_locked(const struct ctl_clock_state *st, int64_t now_ms, char 
     return false;
   }
   return true;
+}
+
+static bool judge_locked(const struct ctl_clock_state *st, int64_t now_ms, char *why, size_t n) {
+  return judge_with(st, now_ms, true, why, n);
 }
 
 static void record(lisec_ctl *ctl, ctl_outcome outcome, const char *action, const char *why,
@@ -346,17 +351,25 @@ void ctl_clock_close(ctl_shared *sh) {
 
 /* ---- the question -------------------------------------------------------- */
 
-int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err) {
+static int trusted_now(ctl_shared *sh, const char *what, bool fleet, int64_t *now_ms, lisec_err *err) {
   *now_ms = lisec_time_now_ms();
   struct ctl_clock_state *st = sh ? sh->clock : NULL;
   if (!st || !st->chrony) return 0;
   char why[512];
   pthread_mutex_lock(&st->mu);
-  bool ok = judge_locked(st, *now_ms, why, sizeof why);
+  bool ok = judge_with(st, *now_ms, fleet, why, sizeof why);
   pthread_mutex_unlock(&st->mu);
   if (ok) return 0;
   return lisec_err_set(err, LISEC_EDENIED, "%s: %s needs a proven clock, and the controller's clock is unproven: %s",
                        CTL_CLOCK_REQ, what, why);
+}
+
+int ctl_clock_trusted_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err) {
+  return trusted_now(sh, what, true, now_ms, err);
+}
+
+int ctl_clock_witness_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err) {
+  return trusted_now(sh, what, false, now_ms, err);
 }
 
 /* ---- TPM clocks ---------------------------------------------------------- */

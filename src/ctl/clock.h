@@ -31,6 +31,14 @@ void ctl_clock_close(ctl_shared *sh);
 /* ctl_clock_trusted_now, the question every time-dependent decision asks,
  * is declared in ctl/internal.h: the model, the lowest topic, asks it too. */
 
+/* The same question for the attestation path (a nonce's expiry, an
+ * appraisal), judged by chronyd's reading only: the TPM fleet's verdict is
+ * left out. A fleet jump ends only when the next round of appraisals
+ * measures each host from the new baseline (ctl_clock_tpm_sample), so
+ * refusing nonces and appraisals for it would hold time unproven for ever.
+ * The decisions that depend on time still wait for the fleet to agree. */
+int ctl_clock_witness_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+
 /* The clock information of a quote whose signature verified, appraised at
  * now_ms. A TPM clock that went back within one reset epoch or is not safe
  * is a finding about the host; the fleet's median shift past [time]

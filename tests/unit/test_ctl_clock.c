@@ -239,6 +239,12 @@ static void test_tpm_fleet(void **st) {
   wait_verdict(true, NULL);
   ctl_clock_tpm_sample(ctl, "h2", 1120007, 1, 0, true, t0 + 150000);
   wait_verdict(false, "the TPM clocks of 3 hosts moved 30000 ms (median)");
+  /* nonces and appraisals go on while the jump holds: their TPM clocks
+   * are what can end it */
+  lisec_err werr = {0};
+  int64_t wnow = 0;
+  if (ctl_clock_witness_now(ctl->shared, "an appraisal", &wnow, &werr) != 0)
+    fail_msg("the attestation path is refused during a fleet jump: %s", werr.msg);
   ctl_clock_tpm_sample(ctl, "h3", 1120014, 1, 0, true, t0 + 150000);
   json_t *s = ctl_clock_status(ctl->shared), *tpm = json_object_get(s, "tpm");
   assert_true(json_is_true(json_object_get(tpm, "fleet_jump")));
