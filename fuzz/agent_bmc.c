@@ -31,9 +31,11 @@ static void read_sensors(const agent_bmc_conf *c, const char *text) {
   char *copy = strdup(text);
   if (!copy) return;
   reading inlet = {0}, cpu = {0}, power = {0}, poh = {0};
-  bool intrusion = false;
+  bool intrusion = false, intrusion_read = false;
   for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-    if (sdr_line(c, line, &inlet, &cpu, &power, &poh, &intrusion) < 0) abort();
+    if (sdr_line(c, line, &inlet, &cpu, &power, &poh, &intrusion, &intrusion_read) < 0) abort();
+  /* an asserted intrusion is always a state read */
+  if (intrusion && !intrusion_read) abort();
   free(copy);
 }
 

@@ -190,9 +190,12 @@ static void keep_max(reading *r, double v) {
   if (!r->has || i > r->v) r->has = true, r->v = i;
 }
 
-/* One `sdr elist` line: "Name | 01h | ok | 23.1 | 42 degrees C". */
+/* One `sdr elist` line: "Name | 01h | ok | 23.1 | 42 degrees C". An
+ * intrusion sensor (its name says so, "Intrusion", "Chassis Intru", or its
+ * state names an intrusion) with a reading sets *intrusion_read: only then
+ * does a quiet one say anything about the chassis. */
 static int sdr_line(const agent_bmc_conf *c, char *line, reading *inlet, reading *cpu, reading *power,
-                    reading *poh, bool *intrusion) {
+                    reading *poh, bool *intrusion, bool *intrusion_read) {
   char *cols[6];
   int n = 0;
   if (!strchr(line, '|')) return 0;
@@ -208,6 +211,7 @@ static int sdr_line(const agent_bmc_conf *c, char *line, reading *inlet, reading
   if (strcmp(status, "ns") == 0) return 1; /* no reading */
   /* a physical-security sensor's asserted state */
   if (contains_ci(val, "intrusion")) *intrusion = true;
+  if (contains_ci(val, "intrusion") || contains_ci(name, "intru")) *intrusion_read = true;
   char *end = NULL;
   errno = 0;
   double d = strtod(val, &end);
@@ -281,11 +285,14 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
     bool poh = field(text, "POH Counter", v, sizeof v) && poh_hours(v, &h);
     bool tag = field(text, "Product Asset Tag", v, sizeof v) && v[0];
     json_object_set_new(doc, "asset_tag", tag ? json_string(v) : json_null());
-    int sensors = 0;
+    /* The chassis is quiet only by a source that could have said it was
+     * not: chassis status's flag or an intrusion sensor. Temperatures or
+     * fans alone leave the state unknown (null: lisecd's finding). */
+    bool sensor_read = false;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-      sensors += sdr_line(c, line, &inlet, &cpu, &pw, &hours, &intrusion);
+      (void)sdr_line(c, line, &inlet, &cpu, &pw, &hours, &intrusion, &sensor_read);
     if (poh) hours.has = true, hours.v = h;
-    json_object_set_new(doc, "intrusion", have_intrusion || sensors ? json_boolean(intrusion) : json_null());
+    json_object_set_new(doc, "intrusion", have_intrusion || sensor_read ? json_boolean(intrusion) : json_null());
     set_opt_int(doc, "poh_h", &hours);
     set_opt_int(doc, "power_w", &pw);
     set_opt_int(doc, "inlet_c", &inlet);

@@ -5,7 +5,8 @@
 # (the sanitizer's too) in a few seconds; telemetry_ipmi runs the real
 # ipmitool against ipmi_sim. Checked: the report's readings against the
 # canned output (temperatures, power, hours, asset tag, identity, an
-# intrusion from the chassis flag and from a physical-security sensor);
+# intrusion from the chassis flag and from a physical-security sensor, and
+# no intrusion state, null, from a BMC that has neither);
 # the password stays in its file (never on ipmitool's command line, never
 # in the agent's output); a BMC that does not answer, one that hangs
 # (killed at the deadline) and one that floods output all give "bmc": null;
@@ -36,6 +37,11 @@ esac
 intr=inactive state=""
 [ "$mode" = flag ] && intr=active
 [ "$mode" = sensor ] && state="General Chassis intrusion"
+# nostatus: no chassis status answer (no "Chassis Intrusion" line), the
+# physical-security sensor still there; nointrusion: neither
+status="Chassis Intrusion    : $intr" sdr="Intrusion        | 73h | ok  |  7.1 | $state"
+case $mode in nostatus | nointrusion) status="" ;; esac
+[ "$mode" = nointrusion ] && sdr=""
 cat <<OUT
 Device ID                 : 32
 Firmware Revision         : 2.14
@@ -43,14 +49,14 @@ Manufacturer ID           : 674
 Product ID                : 256 (0x0100)
 System GUID   : 4c4c4544-0042-3510-8052-b4c04f4b4e32
 System Power         : on
-Chassis Intrusion    : $intr
+$status
 POH Counter  : 400 days, 7 hours
 Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C
 CPU1 Temp        | 0Eh | ok  |  3.1 | 61 degrees C
 CPU2 Temp        | 0Fh | ok  |  3.2 | 58.6 degrees C
 Fan1             | 30h | ok  |  7.1 | 6240 RPM
 Pwr Consumption  | 77h | ok  |  7.1 | 252 Watts
-Intrusion        | 73h | ok  |  7.1 | $state
+$sdr
 PS2 Status       | 65h | ns  | 10.2 | No Reading
  Product Asset Tag     : RACK7-U12
 OUT
@@ -86,6 +92,10 @@ pass "readings: identity, power, 400 days 7 hours = 9607 h, inlet 23 °C, hottes
 chassis flag | jq -e '.intrusion == true' >/dev/null || fail "chassis status intrusion flag not read"
 chassis sensor | jq -e '.intrusion == true' >/dev/null || fail "physical-security sensor state not read"
 pass "intrusion from the chassis status flag and from a physical-security sensor"
+chassis nostatus | jq -e '.intrusion == false' >/dev/null || fail "a quiet physical-security sensor without chassis status"
+chassis nointrusion | jq -e '.intrusion == null and .inlet_c == 23' >/dev/null ||
+  fail "a BMC with neither chassis status nor an intrusion sensor was reported as a quiet chassis"
+pass "no intrusion state (neither chassis status nor a physical-security sensor): null, never false"
 
 grep -q -- "-I lanplus -H 192.0.2.7 -p 623 -U lisec -f $work/pw -C 17 -N 1 -R 1 exec /dev/stdin" argv.log ||
   { cat argv.log >&2; fail "ipmitool not run as expected"; }
