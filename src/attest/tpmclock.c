@@ -31,6 +31,28 @@ attest_tpmclock_result attest_tpmclock_add(attest_tpmclock *t, uint64_t clock_ms
              reset_count);
     return ATTEST_TPMCLOCK_UNSAFE;
   }
+  /* The TPM keeps Clock across a Reset and a Restart, and safe = 1 says
+   * no higher value was ever reported; only TPM2_Clear sets it back, and
+   * resetCount back to 0 with it. So a lower clock, or a lower
+   * restartCount in one resetCount, is a TPM whose state was rolled back,
+   * whatever resetCount it has counted up to since. */
+  bool cleared = prev.have && reset_count < prev.reset_count;
+  if (prev.have && !cleared && clock_ms < prev.clock_ms &&
+      (prev.reset_count != reset_count || prev.restart_count != restart_count)) {
+    snprintf(why, why_len,
+             "the TPM clock went back from %" PRIu64 " ms to %" PRIu64 " ms across a TPM reset or "
+             "restart (resetCount %" PRIu32 " to %" PRIu32 ", restartCount %" PRIu32 " to %" PRIu32
+             ") while the TPM reports it safe: the TPM's state was rolled back",
+             prev.clock_ms, clock_ms, prev.reset_count, reset_count, prev.restart_count, restart_count);
+    return ATTEST_TPMCLOCK_BACKWARDS;
+  }
+  if (prev.have && reset_count == prev.reset_count && restart_count < prev.restart_count) {
+    snprintf(why, why_len,
+             "the TPM's restartCount went back from %" PRIu32 " to %" PRIu32 " within resetCount %" PRIu32
+             ": the TPM's state was rolled back",
+             prev.restart_count, restart_count, reset_count);
+    return ATTEST_TPMCLOCK_BACKWARDS;
+  }
   if (!prev.have || prev.reset_count != reset_count || prev.restart_count != restart_count)
     return ATTEST_TPMCLOCK_BASELINE;
   if (clock_ms < prev.clock_ms) {

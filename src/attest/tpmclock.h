@@ -34,8 +34,11 @@ typedef enum attest_tpmclock_result {
 
 /* Adds one appraisal's clock information, read at controller_ms. A
  * finding sets why (the host's track starts again from this sample). A
- * TPM Restart (resume) pauses the TPM's clock and a Reset (power cycle)
- * restarts its epoch: either starts a new baseline, not a finding. */
+ * TPM Restart (resume) or Reset (power cycle) pauses the TPM's clock:
+ * either starts a new baseline, not a finding. The clock is kept across
+ * both, so a lower one after them (safe = 1), or restartCount going back
+ * within one resetCount, is a finding (a rolled-back TPM); TPM2_Clear
+ * (resetCount lower) starts a new baseline. */
 attest_tpmclock_result attest_tpmclock_add(attest_tpmclock *t, uint64_t clock_ms, uint32_t reset_count,
                                            uint32_t restart_count, bool safe, int64_t controller_ms,
                                            char *why, size_t why_len);

@@ -247,12 +247,31 @@ static void test_tpm_host(void **st) {
   assert_int_equal(attest_tpmclock_add(&t, 61000, 3, 0, true, NOW_MS + 4060000, why, sizeof why),
                    ATTEST_TPMCLOCK_OK);
   assert_int_equal(t.shift_ms, 0);
-  /* a power cycle (resetCount) or a resume (restartCount) starts again,
-   * a lower clock there is not a finding */
-  assert_int_equal(attest_tpmclock_add(&t, 10, 4, 0, true, NOW_MS + 5000000, why, sizeof why),
+  /* a power cycle (resetCount) or a resume (restartCount) starts a new
+   * baseline: the TPM's clock did not count while it was off */
+  assert_int_equal(attest_tpmclock_add(&t, 61010, 4, 0, true, NOW_MS + 5000000, why, sizeof why),
                    ATTEST_TPMCLOCK_BASELINE);
-  assert_int_equal(attest_tpmclock_add(&t, 5, 4, 1, true, NOW_MS + 5060000, why, sizeof why),
+  assert_int_equal(attest_tpmclock_add(&t, 61020, 4, 1, true, NOW_MS + 5060000, why, sizeof why),
                    ATTEST_TPMCLOCK_BASELINE);
+  /* ... but the TPM keeps Clock across both (only TPM2_Clear, which sets
+   * resetCount back to 0 too, resets it; an unorderly shutdown says
+   * safe = 0): a lower clock after one with safe = 1 is a TPM whose state
+   * was rolled back, whatever resetCount it has counted up to since */
+  assert_int_equal(attest_tpmclock_add(&t, 30000, 9, 0, true, NOW_MS + 5120000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BACKWARDS);
+  assert_non_null(strstr(why, "went back from 61020 ms to 30000 ms across a TPM reset or restart"));
+  assert_int_equal(attest_tpmclock_add(&t, 40000, 9, 2, true, NOW_MS + 5180000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  /* restartCount going back within one resetCount: rolled back too, even
+   * when the clock was set forward (TPM2_ClockSet) to hide it */
+  assert_int_equal(attest_tpmclock_add(&t, 9000000, 9, 1, true, NOW_MS + 5240000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BACKWARDS);
+  assert_non_null(strstr(why, "restartCount went back from 2 to 1 within resetCount 9"));
+  /* TPM2_Clear: resetCount and Clock back to 0, a new owner's baseline
+   * (the location's void for a lower resetCount is ctl/attest.c's) */
+  assert_int_equal(attest_tpmclock_add(&t, 20, 0, 0, true, NOW_MS + 5300000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  assert_string_equal(why, "");
   /* safe = 0 is a finding whatever the numbers */
   assert_int_equal(attest_tpmclock_add(&t, 70000, 4, 1, false, NOW_MS + 5120000, why, sizeof why),
                    ATTEST_TPMCLOCK_UNSAFE);
