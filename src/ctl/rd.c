@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "ctl/clock.h"
 #include "ctl/hosts_end.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
@@ -46,7 +47,10 @@ struct ctl_rd_state {
 
 /* The clock retention periods are judged by. Test builds only: the file
  * LISEC_TEST_RD_CLOCK names holds how many seconds it runs ahead, so a test
- * ends a retention without waiting for it. */
+ * ends a retention without waiting for it. Asked only after rd_clock_proven:
+ * a period's key is neither given nor destroyed by a clock lisecd has not
+ * proven (one running ahead would hand out keys early and shred data whose
+ * retention has not ended, which cannot be undone). */
 static int64_t rd_now(void) {
   int64_t now = lisec_time_now();
 #ifdef LISEC_TEST_HOOKS
@@ -650,6 +654,8 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                          (unsigned long long)k);
     }
   }
+  int64_t proven_ms = 0;
+  if (!rc) rc = ctl_clock_trusted_now(ctl->shared, "a retention period's key", &proven_ms, err);
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
   /* A new period's key: the store's keys whose retention ended go first,
    * as the timer would destroy them, so that at the bound it replaces them. */
@@ -720,7 +726,12 @@ static int destroy_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store
   char kid[MODEL_ID_MAX + 32];
   key_id(store, k, kid);
   json_t *d = NULL;
-  int rc = doc_get(ctl, CTL_RD_KEY_KIND, kid, &d, err);
+  int64_t proven_ms = 0;
+  int rc = ctl_clock_trusted_now(ctl->shared, "the end of a retention", &proven_ms, err);
+  if (rc) return force_check ? ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err,
+                                            "rd-key %s", kid)
+                             : rc;
+  rc = doc_get(ctl, CTL_RD_KEY_KIND, kid, &d, err);
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no data key of that store and period was issued");
   const char *ob = json_string_value(json_object_get(d, "obligation"));
   const char *state = json_string_value(json_object_get(d, "state"));
@@ -826,6 +837,10 @@ static void sweep(lisec_ctl *ctl, const char *only) {
     if (!store || k < 0) continue;
     lisec_err derr = {0};
     int rc = destroy_key(ctl, &CONTROLLER, store, (uint64_t)k, false, NULL, &derr);
+    if (rc == LISEC_EDENIED) { /* the clock: every key waits for a proven one */
+      LOG_LIMITED(LISEC_LOG_WARN, 1, 60000, "rd: the data keys whose retention ended are kept: %s", derr.msg);
+      break;
+    }
     if (rc && rc != LISEC_ECONFLICT) LOG_WARN("rd: a data key due for destruction was not destroyed: %s", derr.msg);
   }
   json_decref(dl.keys);

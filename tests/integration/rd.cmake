@@ -14,3 +14,7 @@ lisec_integration_test(rd_twin_records tests/integration/rd_twin_records.sh)
 # period's key refused past a lowered bound, bad values refused at start
 # (rd_keys).
 lisec_integration_test(rd_keys tests/integration/rd_keys.sh)
+# A retention period's key neither given nor destroyed while the
+# controller's clock is unproven (a real NTS chronyd stopped), destroyed
+# once it is proven again (rd_time).
+lisec_integration_test(rd_time tests/integration/rd_time.sh)
