@@ -80,7 +80,6 @@ else
 fi
 
 uncomment "$example" "$work/all.conf"
-grep -qE '^#(\[[a-z0-9_]+\]|[a-z][a-z0-9_]* =)' "$work/all.conf" && fail "a commented setting is left in the copy"
 live=$(grep -cE '^[a-z][a-z0-9_]* =' "$work/all.conf")
 unknown_settings "$work/all.conf" >"$work/unknown"
 [ -s "$work/unknown" ] && cat "$work/unknown" >&2
