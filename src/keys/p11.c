@@ -91,6 +91,7 @@ fail:
 
 int keys_p11_open(const char *path, const char *init_args, const char *who, keys_p11 **out, lisec_err *err) {
   if (!path || !*path) return lisec_err_set(err, LISEC_EINVAL, "%s no PKCS#11 module given", who);
+  if (init_args && !*init_args) init_args = NULL; /* "pkcs11_init_args =" set to nothing: none */
   pthread_mutex_lock(&modules_lock);
   keys_p11 *m = modules;
   while (m && strcmp(m->path, path) != 0) m = m->next;
