@@ -109,6 +109,10 @@ int ed_sources_setup(entropyd *d, const lisec_config *cfg, lisec_err *err);
  * DRBG when the pool holds enough; updates d->serving. */
 void ed_collect_round(entropyd *d);
 void *ed_collector_main(void *arg);
+/* True (and d->serving cleared, with the reason) when the last reseed from
+ * credited entropy is older than max_stale_ms, whether or not the collector
+ * has finished a round since. Called with d->lock held. */
+bool ed_stale_locked(entropyd *d);
 void ed_sources_free(entropyd *d);
 
 /* server.c */

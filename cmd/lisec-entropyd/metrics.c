@@ -30,6 +30,7 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   int64_t now = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+  if (d->serving) ed_stale_locked(d);
   lisec_buf_printf(b, "# TYPE lisec_entropyd_serving gauge\nlisec_entropyd_serving %d\n",
                    d->serving ? 1 : 0);
   lisec_buf_printf(b, "lisec_entropyd_reseeds_total %llu\n", (unsigned long long)d->reseeds);
@@ -86,6 +87,7 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
 void ed_health_json(entropyd *d, lisec_buf *b) {
   json_t *root = json_object(), *srcs = json_array(), *findings = json_array();
   pthread_mutex_lock(&d->lock);
+  if (d->serving) ed_stale_locked(d);
   json_object_set_new(root, "serving", json_boolean(d->serving));
   json_object_set_new(root, "reseeds", json_integer((json_int_t)d->reseeds));
   for (size_t i = 0; i < d->nsrc; i++) {

@@ -134,6 +134,7 @@ static int build(entropyd *d, pending *pd) {
                                          (json_int_t)(c->seeds - c->acked_seeds), "bytes",
                                          (json_int_t)(c->bytes - c->acked_bytes), "li", c->li));
   }
+  if (d->serving) ed_stale_locked(d);
   bool serving = d->serving;
   char detail[256];
   snprintf(detail, sizeof detail, "%s", serving ? "" : d->unhealthy_reason);

@@ -101,6 +101,7 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
   rng_err_code refuse = 0;
   char why[RNG_REASON_MAX + 1] = "";
   pthread_mutex_lock(&d->lock);
+  if (d->serving) ed_stale_locked(d);
   if (!d->serving) {
     refuse = RNG_ERR_UNHEALTHY;
     d->refused[ED_REF_UNHEALTHY]++;

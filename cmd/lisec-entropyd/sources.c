@@ -170,6 +170,28 @@ int ed_sources_setup(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   return 0;
 }
 
+/* The staleness half of the serving state, at the moment of asking. The
+ * collector decides after each round, but a round that never ends (a read
+ * from a source that hangs: a TPM that stops answering, where TPM2_GetRandom
+ * waits without a timeout) would leave its last decision standing and the
+ * DRBG serving on an old seed for ever; the seed service, /metrics,
+ * /v1/health and the reports ask here. */
+bool ed_stale_locked(entropyd *d) {
+  if (d->reseeds != 0 && mono_ms() - d->last_reseed_ms <= d->max_stale_ms) return false;
+  bool was = d->serving;
+  d->serving = false;
+  snprintf(d->unhealthy_reason, sizeof d->unhealthy_reason,
+           "TR103308-4.2: no reseed from credited entropy within %d ms", d->max_stale_ms);
+  if (was) {
+    /* Found here rather than by the collector: say so and report it now,
+     * as the collector would (ed_report_wake without taking the lock). */
+    LOG_ERROR("entropyd stops serving seeds (fail closed): %s", d->unhealthy_reason);
+    d->report_due = true;
+    pthread_cond_signal(&d->report_cv);
+  }
+  return true;
+}
+
 void ed_collect_round(entropyd *d) {
   uint8_t buf[1024];
   int healthy = 0;
@@ -225,10 +247,8 @@ void ed_collect_round(entropyd *d) {
     d->serving = false;
     snprintf(d->unhealthy_reason, sizeof d->unhealthy_reason,
              "TR103308-4.2: %d healthy entropy source(s), %d required", healthy, d->min_sources);
-  } else if (d->reseeds == 0 || now - d->last_reseed_ms > d->max_stale_ms) {
-    d->serving = false;
-    snprintf(d->unhealthy_reason, sizeof d->unhealthy_reason,
-             "TR103308-4.2: no reseed from credited entropy within %d ms", d->max_stale_ms);
+  } else if (ed_stale_locked(d)) {
+    /* (ed_stale_locked set the reason) */
   } else {
     d->serving = true;
     d->unhealthy_reason[0] = '\0';

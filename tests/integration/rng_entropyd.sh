@@ -212,6 +212,65 @@ fi
 grep -q "healthy entropy source" "$work/stuck.out" || { cat "$work/stuck.out" >&2; fail "fail-closed reason missing"; }
 pass "stuck source trips the repetition count test; entropyd fails closed"
 
+# --- a source whose read never returns: the service still fails closed -------
+# The collector reads the sources in turn; a TPM that stops answering (here a
+# swtpm of its own, stopped with SIGSTOP: TPM2_GetRandom waits for it with no
+# timeout) holds the collector in that read, so no round ends and nothing
+# reseeds. max_stale_ms must then stop the service all the same.
+hport=$("$src/scripts/test/free-ports" --pair)
+mkdir -p "$work/tpm-hang"
+swtpm socket --tpm2 --server type=tcp,port="$hport",bindaddr=127.0.0.1 \
+  --ctrl type=tcp,port="$((hport + 1))",bindaddr=127.0.0.1 --tpmstate dir="$work/tpm-hang" \
+  --flags not-need-init,startup-clear >"$work/swtpm-hang.log" 2>&1 &
+hang_tpm=$!
+# (SIGCONT first, or a stopped swtpm would not see the SIGTERM)
+cleanup_hooks+=("kill -CONT $hang_tpm 2>/dev/null; kill $hang_tpm 2>/dev/null; wait $hang_tpm 2>/dev/null")
+htcti="swtpm:host=127.0.0.1,port=$hport"
+for _ in $(seq 1 50); do
+  tpm2_getrandom -T "$htcti" 8 >/dev/null 2>&1 && break
+  sleep 0.1
+done
+start_entropyd hang \
+  "[entropy]" "min_sources = 1" "reseed_ms = 50" "max_stale_ms = 500" \
+  "[source.rdseed]" "enabled = false" "[source.getrandom]" "enabled = false" \
+  "[source.jitter]" "enabled = false" \
+  "[source.tpm]" "enabled = true" "tcti = $htcti"
+# A later hook runs first: the daemon's SIGTERM needs the TPM running.
+cleanup_hooks+=("kill -CONT $hang_tpm 2>/dev/null")
+hang_env() {
+  env LISEC_RNG_ENTROPYD="127.0.0.1:$hang_PORT" LISEC_RNG_CERT="$pki/vnf-a.crt" \
+    LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed
+}
+for _ in $(seq 1 50); do
+  [ "$(metric "$hang_MPORT" 'lisec_entropyd_serving ')" = 1 ] && break
+  sleep 0.1
+done
+hang_env >"$work/hang0.out" 2>&1 || { cat "$work/hang0.out" "$work/hang.log" >&2; fail "TPM-only daemon does not serve"; }
+kill -STOP "$hang_tpm"
+# Bounded wait for the refusal (max_stale_ms is 500 ms; allow 15 s).
+refused=0
+for _ in $(seq 1 75); do
+  if ! hang_env >"$work/hang.out" 2>&1; then refused=1; break; fi
+  sleep 0.2
+done
+[ "$refused" = 1 ] || { tail -5 "$work/hang.log" >&2; fail "a daemon whose source hangs kept serving seeds past max_stale_ms"; }
+grep -q "TR103308-4.2: no reseed from credited entropy within 500 ms" "$work/hang.out" ||
+  { cat "$work/hang.out" >&2; fail "stale refusal does not name the requirement"; }
+[ "$(metric "$hang_MPORT" 'lisec_entropyd_serving ')" = 0 ] || fail "a daemon whose source hangs reports serving"
+curl -sf "http://127.0.0.1:$hang_MPORT/v1/health" | grep -q '"serving":false' ||
+  fail "/v1/health of a daemon whose source hangs says serving"
+kill -CONT "$hang_tpm"
+# The TPM answers again: the collector's rounds resume and so does the service.
+served=0
+for _ in $(seq 1 75); do
+  if hang_env >"$work/hang2.out" 2>&1; then served=1; break; fi
+  sleep 0.2
+done
+[ "$served" = 1 ] || { cat "$work/hang2.out" >&2; fail "service did not resume once the TPM answered"; }
+kill -TERM "$hang_PID"
+wait "$hang_PID" || true
+pass "a source whose read hangs stops the service after max_stale_ms (fail closed), and it resumes"
+
 # --- both daemons stop cleanly on SIGTERM (no sanitizer report in ASan builds) --
 for name in good stuck; do
   pid_var="${name}_PID"
