@@ -63,6 +63,9 @@ static struct {
   uint64_t events; /* every handled event; a fetch spanning one is not fresh */
   uint8_t vmid[32];
   rngl_thread *threads;
+  /* In a forked child: the states of the parent's other threads, which do
+   * not exist here (set aside by atfork_child, freed by handle_events). */
+  rngl_thread *orphans;
   struct lisec_rng_status st;
   char init_error[LISEC_ERR_MSG_MAX];
 } G = {.lock = PTHREAD_MUTEX_INITIALIZER, .ext_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -122,9 +125,35 @@ static void atfork_parent(void) {
   pthread_mutex_unlock(&G.lock);
   pthread_mutex_unlock(&G.ext_lock);
 }
+static void thread_free(rngl_thread *t);
+
+/* Only the thread that forked lives on in the child, and it is the one
+ * running this handler: every other state belongs to a thread that does not
+ * exist here. Told apart now, while it is known which thread forked (a
+ * thread the child starts may handle the fork event first); set aside
+ * rather than freed, so this handler does no more than it must. */
 static void atfork_child(void) {
+  rngl_thread *self = T_instance == G.instance ? T : NULL;
+  for (rngl_thread **pp = &G.threads; *pp;) {
+    rngl_thread *t = *pp;
+    if (t != self) {
+      *pp = t->next;
+      t->next = G.orphans;
+      G.orphans = t;
+    } else {
+      pp = &t->next;
+    }
+  }
   pthread_mutex_unlock(&G.lock);
   pthread_mutex_unlock(&G.ext_lock);
+}
+
+static void orphans_free(void) {
+  while (G.orphans) {
+    rngl_thread *t = G.orphans;
+    G.orphans = t->next;
+    thread_free(t);
+  }
 }
 
 /* ---- seeding ------------------------------------------------------------- */
@@ -381,8 +410,8 @@ static const char *event_name(unsigned ev) {
  * key and, for every thread, buffered output (through the epoch); a TLS
  * session is never open between fetches (ext_acquire). Returns true when an
  * external seed is to be fetched now, which the caller does after releasing
- * the lock. Lock held; self is the caller's state. */
-static bool handle_events(unsigned ev, rngl_thread *self) {
+ * the lock. Lock held. */
+static bool handle_events(unsigned ev) {
   if (!ev) return false;
   if (ev & RNGL_EV_FORK) {
     rngl_detect_rearm(&G.det);
@@ -390,16 +419,10 @@ static bool handle_events(unsigned ev, rngl_thread *self) {
      * word on the wire (ext_lock is held by fork's prepare handler in the
      * parent, so none is open here unless the parent forked mid-fetch). */
     rngl_ext_close(&G.ext);
-    /* The parent's other threads do not exist here; drop their states. */
-    for (rngl_thread **pp = &G.threads; *pp;) {
-      rngl_thread *t = *pp;
-      if (t != self) {
-        *pp = t->next;
-        thread_free(t);
-      } else {
-        pp = &t->next;
-      }
-    }
+    /* The parent's other threads do not exist here; drop their states
+     * (atfork_child set them aside: not every state but the caller's, as
+     * the thread that forked lives on too, and may not be the caller). */
+    orphans_free();
     G.st.events_fork++;
   }
   if (ev & RNGL_EV_GENID) G.st.events_genid++;
@@ -525,7 +548,7 @@ static int ensure(rngl_thread **out, bool full, bool *event, lisec_err *err) {
   if (full || __builtin_expect(rngl_detect_fast(&G.det), 0)) {
     pthread_mutex_lock(&G.lock);
     unsigned ev = rngl_detect_slow(&G.det);
-    bool fetch = handle_events(ev, t);
+    bool fetch = handle_events(ev);
     pthread_mutex_unlock(&G.lock);
     if (fetch) {
       lisec_err e = {0};
@@ -698,6 +721,7 @@ void lisec_rng_shutdown(void) {
       G.threads = t->next;
       thread_free(t);
     }
+    orphans_free();
     if (G.key_made) pthread_key_delete(G.key);
     G.key_made = false;
     rngl_ext_free(&G.ext);

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,70 @@ static void test_fork_children_differ(void **state) {
   struct lisec_rng_status st;
   assert_int_equal(lisec_rng_status(&st), 0);
   assert_int_equal(st.events_fork, 0); /* the parent did not fork-reseed */
+}
+
+static void *child_thread_body(void *arg) {
+  uint8_t *out = arg;
+  return lisec_rng_bytes(out, 32) == 0 ? NULL : (void *)1;
+}
+
+/* A forked child whose first call comes from a thread it started after the
+ * fork: that thread handles the fork event and drops the states of the
+ * parent's other threads, but the thread that forked lives on in the child
+ * and must keep a usable state of its own (before the fix it was freed under
+ * it: a use after free on its next call). */
+static void test_fork_then_new_thread_first(void **state) {
+  (void)state;
+  lisec_rng_options o = {0};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  uint8_t prime[8];
+  assert_int_equal(lisec_rng_bytes(prime, sizeof prime), 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    /* cmocka's handlers would turn a crash here into a second test run in
+     * the child; let it die of the signal, for the parent to see. */
+    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+    struct {
+      uint8_t a[32], b[32], c[600];
+      uint64_t forks;
+      int rc;
+    } r;
+    memset(&r, 0, sizeof r);
+    pthread_t th;
+    void *ret = (void *)1;
+    if (pthread_create(&th, NULL, child_thread_body, r.a) != 0 || pthread_join(th, &ret) != 0 ||
+        ret != NULL)
+      r.rc = -100;
+    /* The forking thread, after the new thread handled the fork. */
+    for (int i = 0; i < 64 && !r.rc; i++) r.rc = lisec_rng_bytes(r.b, sizeof r.b);
+    if (!r.rc) r.rc = lisec_rng_bytes(r.c, sizeof r.c);
+    struct lisec_rng_status st;
+    memset(&st, 0, sizeof st);
+    if (!r.rc) r.rc = lisec_rng_status(&st);
+    r.forks = st.events_fork;
+    ssize_t w = write(fds[1], &r, sizeof r);
+    _exit(w == (ssize_t)sizeof r ? 0 : 1);
+  }
+  close(fds[1]);
+  struct {
+    uint8_t a[32], b[32], c[600];
+    uint64_t forks;
+    int rc;
+  } r;
+  ssize_t got = read(fds[0], &r, sizeof r);
+  close(fds[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (WIFSIGNALED(status)) fail_msg("the child died of signal %d", WTERMSIG(status));
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(got, (ssize_t)sizeof r);
+  assert_int_equal(r.rc, 0);
+  assert_int_equal(r.forks, 1);
+  assert_memory_not_equal(r.a, r.b, sizeof r.a);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -383,6 +448,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_bytes_and_keygen_without_external, teardown),
       cmocka_unit_test_teardown(test_fork_children_differ, teardown),
+      cmocka_unit_test_teardown(test_fork_then_new_thread_first, teardown),
       cmocka_unit_test_teardown(test_genid_change_fails_keygen_closed_until_seed, teardown),
       cmocka_unit_test_teardown(test_genid_change_seen_by_ordinary_output, teardown),
       cmocka_unit_test_teardown(test_strict_mode_fails_ordinary_output, teardown),
