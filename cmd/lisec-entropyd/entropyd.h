@@ -20,6 +20,7 @@
 #define ED_MAX_SOURCES 6
 #define ED_MAX_CLIENTS 1024
 #define ED_NAME_MAX 128
+#define ED_PEER_MAX 64 /* INET6_ADDRSTRLEN, or "vsock:" and a CID */
 
 typedef enum {
   ED_SRC_RDSEED,
@@ -61,7 +62,7 @@ enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHE
 typedef struct entropyd {
   /* configuration */
   char listen[256];
-  int vsock_port, max_conns, idle_timeout_s;
+  int vsock_port, max_conns, max_conns_per_peer, idle_timeout_s;
   char metrics_listen[256];
   double rate, burst;
   unsigned alpha_log2;
@@ -101,6 +102,10 @@ typedef struct entropyd {
   pthread_mutex_t conn_lock;
   pthread_cond_t conn_cv;
   int conn_fds[4096];
+  /* the peer of each slot (an IP address, or vsock:CID): one peer holds at
+   * most max_conns_per_peer slots, before any certificate is seen */
+  char conn_peer[4096][ED_PEER_MAX];
+  uint64_t conns_refused_max, conns_refused_peer; /* under conn_lock */
 } entropyd;
 
 /* sources.c */

@@ -14,7 +14,8 @@
 #include "entropyd.h"
 
 static const char *const known[] = {
-    "server.listen", "server.vsock_port", "server.max_connections", "server.idle_timeout_s",
+    "server.listen", "server.vsock_port", "server.max_connections", "server.max_connections_per_peer",
+    "server.idle_timeout_s",
     "tls.cert", "tls.key", "tls.client_ca",
     "clients.allowed", "clients.rate", "clients.burst", "clients.li",
     "report.url", "report.cert", "report.key", "report.ca", "report.interval_s", "report.timeout_s",
@@ -99,6 +100,14 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   } while (0)
   INT("server", "vsock_port", 0, 0, 65535, d->vsock_port);
   INT("server", "max_connections", 256, 1, 4096, d->max_conns);
+  /* 0: a quarter of max_connections (at least 1), so that one peer (one VM
+   * over vsock, one address over TCP) cannot take every slot. */
+  INT("server", "max_connections_per_peer", 0, 0, 4096, d->max_conns_per_peer);
+  if (d->max_conns_per_peer == 0) d->max_conns_per_peer = d->max_conns / 4 ? d->max_conns / 4 : 1;
+  if (d->max_conns_per_peer > d->max_conns)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[server] max_connections_per_peer %d is over max_connections %d",
+                         d->max_conns_per_peer, d->max_conns);
   INT("server", "idle_timeout_s", 30, 1, 3600, d->idle_timeout_s);
   INT("entropy", "min_sources", 1, 1, ED_MAX_SOURCES, d->min_sources);
   INT("entropy", "reseed_ms", 100, 10, 60000, d->reseed_ms);

@@ -5,6 +5,7 @@
  * client's rate, and replay (nonce and counter); only then is a seed drawn,
  * bound by additional input to the request. Issuance is counted per client
  * (who, when, how many bytes), never logged with its value. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/vm_sockets.h>
 #include <netdb.h>
@@ -232,6 +233,22 @@ static int listen_tcp(const char *addr, lisec_err *err) {
   return fd;
 }
 
+/* The peer a connection counts against: its IP address (an IPv4-mapped
+ * IPv6 address as the IPv4 one), or vsock:CID (the VM; a guest cannot choose
+ * its CID). */
+static void peer_key(const struct sockaddr_storage *ss, char out[ED_PEER_MAX]) {
+  out[0] = '\0';
+  if (ss->ss_family == AF_INET) {
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, ED_PEER_MAX);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a)) inet_ntop(AF_INET, &a->s6_addr[12], out, ED_PEER_MAX);
+    else inet_ntop(AF_INET6, a, out, ED_PEER_MAX);
+  } else if (ss->ss_family == AF_VSOCK) {
+    snprintf(out, ED_PEER_MAX, "vsock:%u", ((const struct sockaddr_vm *)ss)->svm_cid);
+  }
+}
+
 static int listen_vsock(int port) {
   int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -297,22 +314,36 @@ int ed_server_run(entropyd *d, lisec_err *err) {
     for (int k = 1; k < 3; k++) {
       if (k == 2 && vfd < 0) continue;
       if (!(p[k].revents & POLLIN)) continue;
-      int fd = accept4(p[k].fd, NULL, NULL, SOCK_CLOEXEC);
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      memset(&ss, 0, sizeof ss);
+      int fd = accept4(p[k].fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
       if (fd < 0) continue;
+      char peer[ED_PEER_MAX];
+      peer_key(&ss, peer);
       struct timeval tv = {.tv_sec = d->idle_timeout_s};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
       int one = 1;
       if (k == 1) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       pthread_mutex_lock(&d->conn_lock);
-      int slot = -1;
-      for (int i = 0; i < d->max_conns; i++)
+      int slot = -1, same = 0;
+      for (int i = 0; i < d->max_conns; i++) {
         if (d->conn_fds[i] < 0) {
-          slot = i;
-          break;
+          if (slot < 0) slot = i;
+        } else if (strcmp(d->conn_peer[i], peer) == 0) {
+          same++;
         }
+      }
+      if (slot >= 0 && same >= d->max_conns_per_peer) {
+        slot = -1;
+        d->conns_refused_peer++;
+      } else if (slot < 0) {
+        d->conns_refused_max++;
+      }
       if (slot >= 0) {
         d->conn_fds[slot] = fd;
+        memcpy(d->conn_peer[slot], peer, ED_PEER_MAX);
         atomic_fetch_add(&d->active_conns, 1);
         d->conns_total++;
       }
@@ -328,7 +359,7 @@ int ed_server_run(entropyd *d, lisec_err *err) {
           conn tmp = {.d = d, .fd = fd, .slot = slot};
           conn_release(d, &tmp);
         }
-        close(fd); /* over max_connections: refuse */
+        close(fd); /* over max_connections or max_connections_per_peer: refuse */
       } else {
         *cn = (conn){.d = d, .fd = fd, .slot = slot};
         if (pthread_create(&th, &at, conn_main, cn) != 0) {

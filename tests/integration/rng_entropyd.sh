@@ -271,6 +271,65 @@ kill -TERM "$hang_PID"
 wait "$hang_PID" || true
 pass "a source whose read hangs stops the service after max_stale_ms (fail closed), and it resumes"
 
+# --- one peer cannot take every connection slot ------------------------------
+# Connections count against [server] max_connections before any certificate is
+# seen; one peer (a VM over vsock, an address over TCP) holding them all would
+# leave every other VNF without seeds, and their key generation fails closed.
+# [server] max_connections_per_peer bounds what one peer holds. The holder
+# here connects from 127.0.0.2 and sends nothing; the VNF comes from 127.0.0.1.
+start_entropyd peers "[server]" "max_connections = 4" "max_connections_per_peer = 2" \
+  "idle_timeout_s = 60" "[entropy]" "reseed_ms = 50" "[source.rdseed]" "enabled = false"
+for _ in $(seq 1 50); do
+  [ "$(metric "$peers_MPORT" 'lisec_entropyd_serving ')" = 1 ] && break
+  sleep 0.1
+done
+python3 - "$peers_PORT" "$peers_MPORT" "$work/peers.fifo" <<'PY' &
+import socket, sys, time, urllib.request
+port, mport, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def metric(name):
+    for line in urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode().splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[-1]))
+    return 0
+held = []
+for _ in range(4):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+# Every one of them accepted (given a slot) or refused by the daemon.
+for _ in range(100):
+    if metric("lisec_entropyd_connections_total") + metric('lisec_entropyd_connections_refused_total{reason="per_peer"}') >= 4:
+        break
+    time.sleep(0.1)
+open(ready, "w").write("held\n")
+time.sleep(30)  # held until the test is done with them (killed then)
+PY
+holder=$!
+cleanup_hooks+=("kill $holder 2>/dev/null")
+for _ in $(seq 1 100); do [ -s "$work/peers.fifo" ] && break; sleep 0.1; done
+[ -s "$work/peers.fifo" ] || fail "the holder of connections did not connect"
+peers_env() {
+  env LISEC_RNG_ENTROPYD="127.0.0.1:$peers_PORT" LISEC_RNG_CERT="$pki/vnf-a.crt" \
+    LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed
+}
+peers_env >"$work/peers.out" 2>&1 ||
+  { cat "$work/peers.out" >&2; fail "one peer holding connections kept a registered VNF from its seed"; }
+[ "$(metric "$peers_MPORT" 'lisec_entropyd_connections_refused_total{reason="per_peer"}')" = 2 ] ||
+  fail "the peer's connections past max_connections_per_peer were not refused"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null || true
+kill -TERM "$peers_PID"
+wait "$peers_PID" || true
+# A per-peer bound over the whole cap is refused at start, naming both.
+sed 's/^max_connections_per_peer = 2$/max_connections_per_peer = 5/' "$work/peers.conf" >"$work/peers-bad.conf"
+if timeout 20 "$entropyd" -c "$work/peers-bad.conf" >"$work/peers-bad.log" 2>&1; then
+  fail "max_connections_per_peer over max_connections accepted"
+fi
+grep -q "max_connections_per_peer 5 is over max_connections 4" "$work/peers-bad.log" ||
+  { cat "$work/peers-bad.log" >&2; fail "bad max_connections_per_peer: no reason naming it"; }
+pass "one peer holds at most max_connections_per_peer connections; other VNFs still get seeds"
+
 # --- both daemons stop cleanly on SIGTERM (no sanitizer report in ASan builds) --
 for name in good stuck; do
   pid_var="${name}_PID"
