@@ -68,6 +68,10 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
   }
   for (size_t i = 0; i < d->nclients; i++) {
     const ed_client *c = &d->clients[i];
+    /* An LI VNF's issuance goes to lisecd sealed to the LI administration;
+     * a series here would name it and show its activity to whoever scrapes
+     * the daemon (TR 103 308 §4.1). */
+    if (c->li) continue;
     lisec_buf_printf(b, "lisec_entropyd_seeds_issued_total{client=\"%s\"} %llu\n", c->name,
                      (unsigned long long)c->seeds);
     lisec_buf_printf(b, "lisec_entropyd_seed_bytes_issued_total{client=\"%s\"} %llu\n", c->name,

@@ -141,7 +141,8 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
   }
   pthread_mutex_unlock(&d->lock);
   if (refuse) {
-    if (refuse == RNG_ERR_REPLAY) LOG_WARN("seed request from %s refused: %s", c->name, why);
+    if (refuse == RNG_ERR_REPLAY)
+      LOG_WARN("seed request from %s refused: %s", c->li ? "an LI VNF" : c->name, why);
     return send_error(s, refuse, why) == 0;
   }
   rep.type = RNG_MSG_SEED;
@@ -267,7 +268,9 @@ static void audit_issuance(entropyd *d, uint64_t *last_seeds) {
   pthread_mutex_lock(&d->lock);
   for (size_t i = 0; i < d->nclients; i++) {
     ed_client *c = &d->clients[i];
-    if (c->seeds == last_seeds[i]) continue;
+    /* Not an LI VNF's: its record is the one lisecd seals (TR 103 308
+     * §4.1); the log is read by the platform's operators. */
+    if (c->seeds == last_seeds[i] || c->li) continue;
     LOG_INFO("audit seed-issuance client=%s seeds_total=%llu bytes_total=%llu new_seeds=%llu "
              "last_issue=%llu",
              c->name, (unsigned long long)c->seeds, (unsigned long long)c->bytes,

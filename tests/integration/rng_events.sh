@@ -189,8 +189,10 @@ assert sealed, "no sealed record for the LI VNF"
 for x in sealed:
     assert b"vnf-li" not in base64.b64decode(x["data"])
 PY
-# The LI administration opens the sealed record with its key: vnf-li's counts.
-li_issued=$(metric "$one_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-li"}')
+# The LI administration opens the sealed record with its key: vnf-li's counts,
+# the two seeds of its one `lisec rng reseed` (the library's start-up fetch and
+# the reseed's; the daemon's /metrics does not show them, below).
+li_issued=2
 lisec audit read --li-key "$work/li.key" --db "$work/lisec.db" >"$work/li-read.txt" 2>&1 || true
 # (The seeds may fall in more than one report period: sum the records.)
 python3 - "$work/li-read.txt" "$li_issued" <<'PY' ||
@@ -205,7 +207,13 @@ n = int(sys.argv[2])
 assert n > 0 and seeds == n and bytes_ == 48 * n, (seeds, bytes_, n)
 PY
   { cat "$work/li-read.txt" >&2; fail "the sealed records do not open to vnf-li's $li_issued seeds"; }
-pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed, opened by the LI key"
+# The daemon's /metrics (read by the platform's monitoring, no LI role) must
+# not name the LI VNF nor count its seeds: that is what the seal hides.
+curl -sf "http://127.0.0.1:$one_MPORT/metrics" >"$work/one-metrics.txt" || fail "metrics"
+grep -q "vnf-li" "$work/one-metrics.txt" &&
+  { grep "vnf-li" "$work/one-metrics.txt" >&2; fail "the daemon's /metrics names the LI VNF vnf-li"; }
+grep -q 'client="vnf-a"' "$work/one-metrics.txt" || fail "the daemon's /metrics lost vnf-a"
+pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed, opened by the LI key, and not in /metrics"
 
 # --- reports missed while lisecd is down are resent and recorded once ---------
 stop_lisecd
@@ -275,6 +283,10 @@ pass "POST /v1/rng/events: other roles 403, unknown keys, bad names and counts 4
 
 # --- the stuck source is readmitted after a restart with a healthy device ------------
 stop_entropyd one
+# (Its log, which the platform's operators read, has the issuance summary of
+# vnf-a at exit, and no word of the LI VNF.)
+grep -q "audit seed-issuance client=vnf-a" "$work/one.log" || fail "no issuance summary for vnf-a in the log"
+grep -q "vnf-li" "$work/one.log" && { grep "vnf-li" "$work/one.log" >&2; fail "the daemon's log names the LI VNF vnf-li"; }
 sed -i 's|path = /dev/zero|path = /dev/urandom|' "$work/one.conf"
 "$entropyd" -c "$work/one.conf" 2>>"$work/one.log" &
 one_PID=$!
