@@ -84,7 +84,10 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
     /* Reports to lisecd: what it acknowledged, what failed, and the seeds
      * issued that lisecd has not yet recorded. */
     uint64_t unacked = 0;
-    for (size_t i = 0; i < d->nclients; i++) unacked += d->clients[i].seeds - d->clients[i].acked_seeds;
+    /* Not the LI VNFs': beside each other client's own counter, the sum
+     * would give theirs away. */
+    for (size_t i = 0; i < d->nclients; i++)
+      if (!d->clients[i].li) unacked += d->clients[i].seeds - d->clients[i].acked_seeds;
     lisec_buf_printf(b, "lisec_entropyd_reports_total{result=\"acknowledged\"} %llu\n",
                      (unsigned long long)d->reports_ok);
     lisec_buf_printf(b, "lisec_entropyd_reports_total{result=\"failed\"} %llu\n",

@@ -218,10 +218,14 @@ pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li
 # --- reports missed while lisecd is down are resent and recorded once ---------
 stop_lisecd
 for _ in 1 2; do reseed one vnf-a; done
+reseed one vnf-li
 wait_for 10 metric_ge "$one_MPORT" 'lisec_entropyd_reports_total{result="failed"}' 1 ||
   fail "no failed report while lisecd is down"
-[ "$(metric "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds')" -ge 4 ] ||
-  fail "the seeds issued while lisecd was down are not kept as unacknowledged"
+# vnf-a's four seeds; the LI VNF's two are kept too, but not counted here:
+# with vnf-a's own counter beside it, this sum would show the LI VNF's.
+unacked=$(metric "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds')
+[ "$unacked" = 4 ] ||
+  fail "unacknowledged seeds while lisecd was down: $unacked, want vnf-a's 4 (and none of the LI VNF's)"
 "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
 LISECD_PID=$!
 wait_for 10 curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/operator.crt" \
