@@ -168,8 +168,14 @@ static void *vdso_lookup(const char *name) {
   return NULL;
 }
 
+/* The key's destructor, run in the exiting thread. The thread's pointer is
+ * cleared too: another destructor that runs later (the application's, or
+ * the library's own) may still ask for random bytes, and must get a new
+ * state rather than the page just unmapped (the new one is freed when the
+ * destructors run again, as pthread_setspecific makes them). */
 static void vgr_state_free(void *p) {
   if (p) munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+  if (vgr_state == p) vgr_state = NULL;
 }
 
 static void vgr_init(void) {

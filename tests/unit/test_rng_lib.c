@@ -191,6 +191,65 @@ static void test_fork_then_new_thread_first(void **state) {
   assert_memory_not_equal(r.a, r.b, sizeof r.a);
 }
 
+/* An application's thread-specific destructor that draws random bytes,
+ * running after the library's own destructors (its key was made later):
+ * the library must still serve, not touch the per-thread vDSO getrandom
+ * state it has just unmapped (before the fix: SIGSEGV on kernels whose vDSO
+ * has getrandom, 6.11+). */
+static pthread_key_t late_key;
+static int late_fds[2];
+
+static void late_destructor(void *p) {
+  (void)p;
+  struct {
+    uint8_t out[32];
+    int rc;
+  } r;
+  r.rc = lisec_rng_bytes(r.out, sizeof r.out);
+  ssize_t w = write(late_fds[1], &r, sizeof r);
+  (void)w;
+}
+
+static void *late_body(void *arg) {
+  (void)arg;
+  uint8_t b[8];
+  if (lisec_rng_bytes(b, sizeof b) != 0) return (void *)1;
+  pthread_setspecific(late_key, (void *)1);
+  return NULL;
+}
+
+static void test_output_from_a_late_thread_destructor(void **state) {
+  (void)state;
+  assert_int_equal(pipe(late_fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+    lisec_rng_options o = {0};
+    if (lisec_rng_init(&o) != 0 || pthread_key_create(&late_key, late_destructor) != 0) _exit(2);
+    pthread_t th;
+    void *ret = (void *)1;
+    if (pthread_create(&th, NULL, late_body, NULL) != 0 || pthread_join(th, &ret) != 0 || ret)
+      _exit(3);
+    _exit(0);
+  }
+  close(late_fds[1]);
+  struct {
+    uint8_t out[32];
+    int rc;
+  } r;
+  memset(&r, 0, sizeof r);
+  ssize_t got = read(late_fds[0], &r, sizeof r);
+  close(late_fds[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (WIFSIGNALED(status)) fail_msg("the process died of signal %d", WTERMSIG(status));
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(got, (ssize_t)sizeof r);
+  assert_int_equal(r.rc, 0);
+}
+
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
@@ -449,6 +508,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_bytes_and_keygen_without_external, teardown),
       cmocka_unit_test_teardown(test_fork_children_differ, teardown),
       cmocka_unit_test_teardown(test_fork_then_new_thread_first, teardown),
+      cmocka_unit_test(test_output_from_a_late_thread_destructor),
       cmocka_unit_test_teardown(test_genid_change_fails_keygen_closed_until_seed, teardown),
       cmocka_unit_test_teardown(test_genid_change_seen_by_ordinary_output, teardown),
       cmocka_unit_test_teardown(test_strict_mode_fails_ordinary_output, teardown),
