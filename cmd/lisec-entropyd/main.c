@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "entropyd.h"
@@ -128,6 +129,26 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   return rc;
 }
 
+/* Waits for the collector to end its round. A round held in a source's read
+ * (a TPM that stopped answering: TPM2_GetRandom has no timeout) would hold
+ * the stop for ever, and with it the final report: after max_stale_ms and
+ * one more round the collector is left where it is. True when it ended. */
+static bool collector_join(entropyd *d, pthread_t collector) {
+  int64_t ms = (int64_t)d->max_stale_ms + d->reseed_ms;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  if (pthread_timedjoin_np(collector, NULL, &until) == 0) return true;
+  LOG_ERROR("lisec-entropyd: the collector is held in a source read for over %lld ms; stopping "
+            "without it", (long long)ms);
+  return false;
+}
+
 int main(int argc, char **argv) {
   const char *path = NULL;
   int opt;
@@ -182,12 +203,15 @@ int main(int argc, char **argv) {
   }
   if (!rc) rc = ed_server_run(d, &err);
   atomic_store(&d->stop, true);
-  if (have_collector) pthread_join(collector, NULL);
+  bool collector_left = have_collector && !collector_join(d, collector);
   if (have_metrics) ed_metrics_stop(metrics);
   /* Last: the final report counts every seed the server issued. */
   if (have_reporter) ed_report_stop(d, reporter);
   if (rc) LOG_ERROR("lisec-entropyd: %s", err.msg);
   else LOG_INFO("lisec-entropyd stopped");
+  /* A collector left in a read still uses the sources, d and its lock: the
+   * process ends without freeing them under it. */
+  if (collector_left) return rc ? 1 : 0;
   ed_sources_free(d);
   rng_replay_free(d->replay);
   if (d->tls) SSL_CTX_free(d->tls);

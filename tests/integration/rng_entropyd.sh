@@ -267,9 +267,28 @@ for _ in $(seq 1 75); do
   sleep 0.2
 done
 [ "$served" = 1 ] || { cat "$work/hang2.out" >&2; fail "service did not resume once the TPM answered"; }
+# SIGTERM while the TPM hangs again: the daemon must still stop (its final
+# report and issuance summary included), not wait for the read for ever.
+kill -STOP "$hang_tpm"
+hang_env >/dev/null 2>&1 || true
+# (Stale again: the collector is surely in the TPM's read now.)
+for _ in $(seq 1 150); do
+  [ "$(metric "$hang_MPORT" 'lisec_entropyd_serving ')" = 0 ] && break
+  sleep 0.1
+done
+[ "$(metric "$hang_MPORT" 'lisec_entropyd_serving ')" = 0 ] || fail "the daemon did not go stale again"
 kill -TERM "$hang_PID"
-wait "$hang_PID" || true
-pass "a source whose read hangs stops the service after max_stale_ms (fail closed), and it resumes"
+for _ in $(seq 1 150); do kill -0 "$hang_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$hang_PID" 2>/dev/null; then
+  kill -CONT "$hang_tpm"
+  fail "SIGTERM did not stop a daemon whose source hangs"
+fi
+hang_rc=0
+wait "$hang_PID" || hang_rc=$?
+[ "$hang_rc" = 0 ] || { tail -5 "$work/hang.log" >&2; fail "the daemon exited with $hang_rc"; }
+grep -q "audit seed-issuance client=vnf-a" "$work/hang.log" || fail "no issuance summary at a stop with a hung source"
+kill -CONT "$hang_tpm"
+pass "a source whose read hangs stops the service after max_stale_ms (fail closed), it resumes, and SIGTERM still stops the daemon"
 
 # --- one peer cannot take every connection slot ------------------------------
 # Connections count against [server] max_connections before any certificate is
