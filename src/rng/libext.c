@@ -3,7 +3,9 @@
  * or AF_VSOCK for a VM on the same host), keeps the connection alive between
  * fetches, and checks that each SEED reply echoes the request's nonce and
  * counter. A connection opened by a parent process is never used by a forked
- * child: the TLS keys and sequence numbers are the parent's. */
+ * child: the TLS keys and sequence numbers are the parent's. Each fetch has
+ * one deadline for all its I/O (a non-blocking socket and poll), not a
+ * timeout per read that a trickling peer could renew for ever. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
@@ -116,15 +119,28 @@ static int ext_ctx(rngl_ext *x, lisec_err *err) {
   return 0;
 }
 
-/* Connects with a deadline, then leaves the socket blocking with I/O
- * timeouts so a silent peer cannot hang the caller. */
-static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms) {
+static int64_t mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int left_ms(int64_t deadline) {
+  int64_t l = deadline - mono_ms();
+  return l > 0 ? (int)l : 0;
+}
+
+/* Connects by the deadline and leaves the socket non-blocking: every TLS
+ * step after it waits in ssl_wait, against the same deadline. (Per-read
+ * timeouts would not bound a fetch: a peer that sends a byte now and then
+ * could hold one for as long as it liked.) */
+static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, int64_t deadline) {
   int fl = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, fl | O_NONBLOCK);
   int rc = connect(fd, sa, len);
   if (rc != 0 && errno == EINPROGRESS) {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
-    rc = poll(&p, 1, timeout_ms) == 1 ? 0 : -1;
+    rc = poll(&p, 1, left_ms(deadline)) == 1 ? 0 : -1;
     if (rc == 0) {
       int e = 0;
       socklen_t el = sizeof e;
@@ -137,16 +153,27 @@ static int connect_deadline(int fd, const struct sockaddr *sa, socklen_t len, in
       errno = ETIMEDOUT;
     }
   }
-  fcntl(fd, F_SETFL, fl);
-  if (rc == 0) {
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  }
   return rc;
 }
 
-static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
+/* After an SSL call returned r <= 0: waits (until the deadline) for what it
+ * wants. 0: call it again; -1: it failed; -2: the deadline passed. */
+static int ssl_wait(SSL *s, int r, int64_t deadline) {
+  int e = SSL_get_error(s, r);
+  short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+  if (!ev) return -1;
+  for (;;) {
+    int left = left_ms(deadline);
+    if (left == 0) return -2;
+    struct pollfd p = {.fd = SSL_get_fd(s), .events = ev};
+    int pr = poll(&p, 1, left);
+    if (pr > 0) return 0;
+    if (pr == 0) return -2;
+    if (errno != EINTR) return -1;
+  }
+}
+
+static int ext_connect(rngl_ext *x, int64_t deadline, int timeout_ms, lisec_err *err) {
   int rc = ext_ctx(x, err);
   if (rc) return rc;
   char host[256], port[16];
@@ -172,7 +199,7 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
                            x->addr);
     struct sockaddr_vm sv = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)cid, .svm_port = (unsigned)vport};
     fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, timeout_ms) != 0) {
+    if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, deadline) != 0) {
       int e = errno;
       if (fd >= 0) close(fd);
       return lisec_err_set(err, LISEC_EIO, "entropyd: vsock %s: %s", x->addr, strerror(e));
@@ -186,7 +213,7 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
       fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
       if (fd < 0) continue;
-      if (connect_deadline(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms) == 0) break;
+      if (connect_deadline(fd, ai->ai_addr, ai->ai_addrlen, deadline) == 0) break;
       e = errno;
       close(fd);
       fd = -1;
@@ -212,10 +239,18 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
       SSL_set1_host(s, host);
     }
   }
-  if (SSL_connect(s) != 1) {
+  int r, w = 0;
+  while ((r = SSL_connect(s)) != 1 && (w = ssl_wait(s, r, deadline)) == 0) {
+  }
+  if (r != 1) {
     long vr = SSL_get_verify_result(s);
     SSL_free(s);
     close(fd);
+    if (w == -2) {
+      ERR_clear_error();
+      return lisec_err_set(err, LISEC_EIO, "entropyd: TLS handshake not done within %d ms",
+                           timeout_ms);
+    }
     if (vr != X509_V_OK)
       return lisec_err_set(err, LISEC_EAUTH, "entropyd: server certificate refused: %s",
                            X509_verify_cert_error_string(vr));
@@ -227,14 +262,28 @@ static int ext_connect(rngl_ext *x, int timeout_ms, lisec_err *err) {
   return 0;
 }
 
-static int ssl_read_all(SSL *s, uint8_t *p, size_t n) {
+/* 0, -1 (failed) or -2 (the deadline passed). */
+static int ssl_read_all(SSL *s, uint8_t *p, size_t n, int64_t deadline) {
   while (n) {
     int r = SSL_read(s, p, (int)n);
-    if (r <= 0) return -1;
+    if (r <= 0) {
+      int w = ssl_wait(s, r, deadline);
+      if (w) return w;
+      continue;
+    }
     p += r;
     n -= (size_t)r;
   }
   return 0;
+}
+
+static int ssl_write_all(SSL *s, const uint8_t *p, size_t n, int64_t deadline) {
+  int r;
+  while ((r = SSL_write(s, p, (int)n)) <= 0) {
+    int w = ssl_wait(s, r, deadline);
+    if (w) return w;
+  }
+  return r == (int)n ? 0 : -1;
 }
 
 static int ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
@@ -260,17 +309,25 @@ static int ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeou
   size_t len = 0;
   int rc = rng_msg_encode(req, out, sizeof out, &len, err);
   if (rc) return rc;
-  if (!x->ssl && (rc = ext_connect(x, timeout_ms, err)) != 0) return rc;
+  /* One deadline for the whole fetch: connection, handshake, request and
+   * reply. */
+  int64_t deadline = mono_ms() + timeout_ms;
+  if (!x->ssl && (rc = ext_connect(x, deadline, timeout_ms, err)) != 0) return rc;
   uint8_t in[RNG_MSG_HDR_LEN + RNG_MSG_BODY_MAX];
   size_t total = 0;
-  if (SSL_write(x->ssl, out, (int)len) != (int)len || ssl_read_all(x->ssl, in, RNG_MSG_HDR_LEN)) {
+  int w = ssl_write_all(x->ssl, out, len, deadline);
+  if (!w) w = ssl_read_all(x->ssl, in, RNG_MSG_HDR_LEN, deadline);
+  if (w) {
     rngl_ext_close(x);
     ERR_clear_error();
-    return lisec_err_set(err, LISEC_EIO, "entropyd: connection lost");
+    return w == -2 ? lisec_err_set(err, LISEC_EIO, "entropyd: no reply within %d ms", timeout_ms)
+                   : lisec_err_set(err, LISEC_EIO, "entropyd: connection lost");
   }
   rc = rng_msg_frame_len(in, RNG_MSG_HDR_LEN, &total, err);
-  if (!rc && ssl_read_all(x->ssl, in + RNG_MSG_HDR_LEN, total - RNG_MSG_HDR_LEN)) {
-    rc = lisec_err_set(err, LISEC_EIO, "entropyd: reply truncated");
+  if (!rc && (w = ssl_read_all(x->ssl, in + RNG_MSG_HDR_LEN, total - RNG_MSG_HDR_LEN, deadline))) {
+    rc = w == -2 ? lisec_err_set(err, LISEC_EIO, "entropyd: reply not complete within %d ms",
+                                 timeout_ms)
+                 : lisec_err_set(err, LISEC_EIO, "entropyd: reply truncated");
   }
   if (!rc) rc = rng_msg_decode(in, total, reply, err);
   crypto_wipe(in, sizeof in);

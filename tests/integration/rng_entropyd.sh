@@ -125,6 +125,49 @@ for bad in vsock:4294967298:5000 vsock:2:99999999999 vsock:two:5000 vsock:2:; do
 done
 pass "vsock addresses past 2^32 or not decimal are refused naming the form"
 
+# --- a peer that trickles its bytes cannot hold a fetch past its deadline -----
+# Between the VNF and the daemon, a proxy passes the daemon's bytes on one at a
+# time, 0.2 s apart: each read sees a byte well inside the library's 2 s I/O
+# timeout, but the handshake's few KB would take minutes. A fetch has one
+# deadline (2 s, two attempts), so `lisec rng reseed` must give up in seconds,
+# saying why; without it, it waited for the whole trickle.
+tport2=$(free_port)
+python3 - "$tport2" "$good_PORT" >"$work/trickle.log" 2>&1 <<'PY' &
+import socket, sys, threading, time
+lport, dport = int(sys.argv[1]), int(sys.argv[2])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport)); ls.listen(16)
+def pump(src, dst, slow):
+    try:
+        while True:
+            b = src.recv(1 if slow else 65536)
+            if not b: break
+            dst.sendall(b)
+            if slow: time.sleep(0.2)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try: s.close()
+        except OSError: pass
+while True:
+    c, _ = ls.accept()
+    d = socket.create_connection(("127.0.0.1", dport))
+    threading.Thread(target=pump, args=(c, d, False), daemon=True).start()
+    threading.Thread(target=pump, args=(d, c, True), daemon=True).start()
+PY
+trickle=$!
+cleanup_hooks+=("kill $trickle 2>/dev/null")
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$tport2") 2>/dev/null && break; sleep 0.1; done
+rc=0
+env LISEC_RNG_ENTROPYD="127.0.0.1:$tport2" LISEC_RNG_CERT="$pki/vnf-a.crt" \
+  LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt" \
+  timeout 60 "$build/cmd/lisec/lisec" rng keygen 32 >"$work/trickle.out" 2>&1 || rc=$?
+[ "$rc" != 124 ] || fail "a trickling peer held key generation for 60 s (the fetch deadline is 2 s)"
+[ "$rc" != 0 ] || fail "key generation succeeded through a peer that never finished the handshake"
+grep -q "within 2000 ms" "$work/trickle.out" || { cat "$work/trickle.out" >&2; fail "the refusal does not name the fetch deadline"; }
+kill "$trickle" 2>/dev/null
+pass "a trickling peer cannot hold a fetch past its 2 s deadline: key generation fails closed in seconds"
+
 # --- a replayed request is refused ---------------------------------------------------
 python3 - "$work/req.bin" <<'PY'
 import os, struct, sys, time
