@@ -21,20 +21,18 @@ lisec pki issue "$pki" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a"
 lisec pki issue "$pki" vnf-x vnf vnf-x >/dev/null || fail "issue vnf-x"
 
 # --- swtpm, a real TPM 2.0 over TCP ------------------------------------------
-# The swtpm TCTI finds the control channel at port+1: take a free pair.
-tport=$("$src/scripts/test/free-ports" --pair)
-cport=$((tport + 1))
-mkdir -p "$work/tpm"
-swtpm socket --tpm2 --server type=tcp,port="$tport",bindaddr=127.0.0.1 \
-  --ctrl type=tcp,port="$cport",bindaddr=127.0.0.1 --tpmstate dir="$work/tpm" \
-  --flags not-need-init,startup-clear >"$work/swtpm.log" 2>&1 &
-swtpm_pid=$!
-cleanup_hooks+=("kill $swtpm_pid 2>/dev/null; wait $swtpm_pid 2>/dev/null")
-tcti="swtpm:host=127.0.0.1,port=$tport"
-for _ in $(seq 1 50); do
-  tpm2_getrandom -T "$tcti" 8 >/dev/null 2>&1 && break
-  sleep 0.1
-done
+# tpm_start DIR: a swtpm (scripts/test/swtpm-start, stopped at the end);
+# its TCTI in $tpm_tcti, its process in $tpm_pid.
+tpm_start() {
+  "$src/scripts/test/swtpm-start" "$1" >/dev/null || fail "swtpm in $1 did not start"
+  cleanup_hooks+=("kill -CONT $(cat "$1/swtpm.pid") 2>/dev/null; '$src/scripts/test/swtpm-stop' '$1'")
+  local port
+  read -r port _ <"$1/swtpm.ports"
+  tpm_tcti="swtpm:host=127.0.0.1,port=$port"
+  tpm_pid=$(cat "$1/swtpm.pid")
+}
+tpm_start "$work/tpm"
+tcti=$tpm_tcti
 tpm2_getrandom -T "$tcti" --hex 16 >/dev/null 2>&1 || fail "swtpm does not answer TPM2_GetRandom"
 pass "swtpm answers tpm2_getrandom"
 
@@ -260,19 +258,9 @@ pass "stuck source trips the repetition count test; entropyd fails closed"
 # swtpm of its own, stopped with SIGSTOP: TPM2_GetRandom waits for it with no
 # timeout) holds the collector in that read, so no round ends and nothing
 # reseeds. max_stale_ms must then stop the service all the same.
-hport=$("$src/scripts/test/free-ports" --pair)
-mkdir -p "$work/tpm-hang"
-swtpm socket --tpm2 --server type=tcp,port="$hport",bindaddr=127.0.0.1 \
-  --ctrl type=tcp,port="$((hport + 1))",bindaddr=127.0.0.1 --tpmstate dir="$work/tpm-hang" \
-  --flags not-need-init,startup-clear >"$work/swtpm-hang.log" 2>&1 &
-hang_tpm=$!
-# (SIGCONT first, or a stopped swtpm would not see the SIGTERM)
-cleanup_hooks+=("kill -CONT $hang_tpm 2>/dev/null; kill $hang_tpm 2>/dev/null; wait $hang_tpm 2>/dev/null")
-htcti="swtpm:host=127.0.0.1,port=$hport"
-for _ in $(seq 1 50); do
-  tpm2_getrandom -T "$htcti" 8 >/dev/null 2>&1 && break
-  sleep 0.1
-done
+tpm_start "$work/tpm-hang"
+hang_tpm=$tpm_pid
+htcti=$tpm_tcti
 start_entropyd hang \
   "[entropy]" "min_sources = 1" "reseed_ms = 50" "max_stale_ms = 500" \
   "[source.rdseed]" "enabled = false" "[source.getrandom]" "enabled = false" \
