@@ -77,8 +77,10 @@ stop_agent
 records() { python3 -c 'import sqlite3, sys
 for (d,) in sqlite3.connect(sys.argv[1]).execute("SELECT data FROM audit_log WHERE sealed = 0"):
     print("".join(chr(b) if 32 <= b < 127 else " " for b in d))' "$work/lisec.db"; }
-records | grep -q 'time.jump.*the controller.s clock jumped' || fail "no time.jump record"
-records | grep -q 'time.agree.*agree with the controller.s clock again' || fail "no time.agree record"
+# read whole first: grep -q leaving early would break python's pipe (pipefail)
+records >records.txt
+grep -q 'time.jump.*the controller.s clock jumped' records.txt || fail "no time.jump record"
+grep -q 'time.agree.*agree with the controller.s clock again' records.txt || fail "no time.agree record"
 pass "the next round of appraisals measures from the new baseline: proven again, time.jump and time.agree recorded"
 
 stop_lisecd
