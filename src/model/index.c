@@ -313,6 +313,59 @@ int model_compliance(const model *m, model_verdict *out) {
   return 0;
 }
 
+static int render_subject(const model *m, uint8_t sk, uint32_t i, model_verdict *out) {
+  const msubj *s = subj_of_c(m, sk, i);
+  int rc = 0;
+  for (uint32_t j = 0; j < s->viol.n && !rc; j++) rc = render_viol(m, &s->viol.v[j], out);
+  return rc;
+}
+
+/* The violations kept on other subjects that are this LI's too: req. 6
+ * and 7 on the groups its data travels (those with an end at its LI VM,
+ * and those joining its storage VM and the storage provider), req. 6 and
+ * §4.2 on its LI VM's own connections and req. 6 on a direct connection
+ * that is its storage path, and req. 5 on its storage VM's attachment. */
+static int render_li_paths(const model *m, const mli *l, model_verdict *out) {
+  uint32_t host = l->host, via = l->via, prov = li_provider(m, l);
+  bool store_path = via != prov;
+  int rc = 0;
+  const idvec *gs = &m->vms.a[host].groups;
+  for (uint32_t k = 0; k < gs->n && !rc; k++) {
+    const mgroup *g = &m->groups.a[gs->v[k]];
+    if (g->path[0] == host || g->path[g->n] == host) rc = render_subject(m, SK_GROUP, gs->v[k], out);
+  }
+  if (store_path && via != host) {
+    gs = &m->vms.a[via].groups;
+    for (uint32_t k = 0; k < gs->n && !rc; k++) {
+      const mgroup *g = &m->groups.a[gs->v[k]];
+      uint32_t a = g->path[0], b = g->path[g->n];
+      if ((a == via && b == prov) || (a == prov && b == via))
+        rc = render_subject(m, SK_GROUP, gs->v[k], out);
+    }
+  }
+  const idvec *cs = &m->vms.a[host].conns;
+  for (uint32_t k = 0; k < cs->n && !rc; k++) {
+    const msubj *s = subj_of_c(m, SK_CONN, cs->v[k]);
+    for (uint32_t j = 0; j < s->viol.n && !rc; j++)
+      if (s->viol.v[j].e[0] == host && s->viol.v[j].code != F_INSECURE_PATH)
+        rc = render_viol(m, &s->viol.v[j], out);
+  }
+  if (store_path) {
+    cs = &m->vms.a[via].conns;
+    for (uint32_t k = 0; k < cs->n && !rc; k++) {
+      const mconn *c = &m->conns.a[cs->v[k]];
+      if (!((c->a == via && c->b == prov) || (c->a == prov && c->b == via))) continue;
+      const msubj *s = subj_of_c(m, SK_CONN, cs->v[k]);
+      for (uint32_t j = 0; j < s->viol.n && !rc; j++)
+        if (s->viol.v[j].code == F_INSECURE_PATH) rc = render_viol(m, &s->viol.v[j], out);
+    }
+    const idvec *as = &m->vms.a[via].attach;
+    for (uint32_t k = 0; k < as->n && !rc; k++)
+      if (m->attach.a[as->v[k]].storage == l->storage) rc = render_subject(m, SK_ATTACH, as->v[k], out);
+  }
+  return rc;
+}
+
 int model_li_compliance(const model *m, const char *li, model_verdict *out, bool *active,
                         lisec_err *err) {
   memset(out, 0, sizeof *out);
@@ -321,8 +374,8 @@ int model_li_compliance(const model *m, const char *li, model_verdict *out, bool
   if (rc) return rc;
   if (m->oom)
     return lisec_err_set(err, LISEC_ENOMEM, "the compliance index is incomplete (out of memory)");
-  const msubj *s = subj_of_c(m, SK_LI, i);
-  for (uint32_t j = 0; j < s->viol.n && !rc; j++) rc = render_viol(m, &s->viol.v[j], out);
+  rc = render_subject(m, SK_LI, i, out);
+  if (!rc) rc = render_li_paths(m, &m->lis.a[i], out);
   if (rc) {
     model_verdict_free(out);
     return lisec_err_set(err, rc, "out of memory");

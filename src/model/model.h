@@ -292,9 +292,13 @@ int model_resolve_target(const model *m, const char *name, const char **hyp, lis
 /* Every current violation of the whole platform, from the index. */
 int model_compliance(const model *m, model_verdict *out);
 size_t model_violation_count(const model *m);
-/* The current violations about one LI authorisation (its LI VM's and
- * storage's hardware trusted and inside its jurisdiction, its connection
- * groups, ...), from the index; *active says whether it is inside its
+/* The current violations about one LI authorisation, from the index: its
+ * own (its VMs' hardware trusted and inside its jurisdiction, its paths
+ * usable, its LI VM known), and those kept on what carries its data: the
+ * groups with an end at its LI VM or joining its storage VM and the
+ * storage provider (req. 6, 7), its LI VM's connections (req. 6, §4.2), a
+ * direct connection that is its storage path (req. 6) and its storage
+ * VM's attachment (req. 5). *active says whether it is inside its
  * validity now. Whoever acts for the LI (the ADMF sending X1 tasks) asks
  * this first: allow false or active false means do not act. */
 int model_li_compliance(const model *m, const char *li, model_verdict *out, bool *active,

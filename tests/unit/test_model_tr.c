@@ -1,0 +1,538 @@
+/* The trust model read against the text of ETSI TR 103 308 by an outside
+ * tester: each case quotes the clause it holds lisec to and tries a
+ * placement, move or LI action the clause forbids (two LIs in two
+ * jurisdictions, validity boundaries, trusted hardware with no location,
+ * moved hardware, storage providers and storage VMs that move, IPC paths a
+ * move breaks, a VM in two groups, an LI whose data path is insecure or
+ * cached, a shut-off definition on the target, absent fields). A case that
+ * the TR forbids must be denied naming the requirement that fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/model.h"
+
+/* 2026-06-01T00:00:00Z */
+static const int64_t T0 = 1780272000;
+/* li-fi's validity, [2026-01-01, 2027-01-01) */
+static const int64_t FROM = 1767225600, UNTIL = 1798761600;
+
+/* LI li-fi (Finland) monitors "target" (Espoo) from LI VM "li1"
+ * (Helsinki) over a secure direct connection; its data goes over IPC to
+ * "via1" on the same machine, which mounts "st1" from "store1" in Tampere
+ * over a secure NFS connection. Compliant at T0. */
+static const char topo[] =
+    "{\"format\":\"lisec-topology/1\","
+    "\"jurisdictions\":["
+    " {\"id\":\"fi\",\"codes\":[\"FI\"]},"
+    " {\"id\":\"se\",\"codes\":[\"SE\"]},"
+    " {\"id\":\"uusimaa\",\"codes\":[\"FI-18\"]},"
+    " {\"id\":\"hki\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+    "   [[[24.5,60.0],[25.3,60.0],[25.3,60.4],[24.5,60.4],[24.5,60.0]]]}}],"
+    "\"leas\":[{\"id\":\"lea-fi\",\"jurisdiction\":\"fi\"},{\"id\":\"lea-se\",\"jurisdiction\":\"se\"}],"
+    "\"hosts\":["
+    " {\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"FI\","
+    "   \"subdivision\":\"FI-18\",\"lat\":60.17,\"lon\":24.94}},"
+    " {\"id\":\"hel-2\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"FI\","
+    "   \"subdivision\":\"FI-18\",\"lat\":60.21,\"lon\":24.66}},"
+    " {\"id\":\"tre-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"FI\","
+    "   \"subdivision\":\"FI-11\"}},"
+    " {\"id\":\"fi-bare\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"FI\"}},"
+    " {\"id\":\"sto-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"SE\"}},"
+    " {\"id\":\"lon-1\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":\"GB\","
+    "   \"subdivision\":\"GB-LND\"}},"
+    " {\"id\":\"fi-untr\",\"trust\":\"untrusted\",\"protection\":\"li\",\"location\":{\"country\":\"FI\"}},"
+    " {\"id\":\"fi-silent\",\"protection\":\"li\",\"location\":{\"country\":\"FI\"}},"
+    " {\"id\":\"noloc\",\"protection\":\"li\"}],"
+    "\"hypervisors\":[{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"},{\"id\":\"hv-hel-2\",\"host\":\"hel-2\"},"
+    " {\"id\":\"hv-tre-1\",\"host\":\"tre-1\"},{\"id\":\"hv-fi-bare\",\"host\":\"fi-bare\"},"
+    " {\"id\":\"hv-sto-1\",\"host\":\"sto-1\"},{\"id\":\"hv-lon-1\",\"host\":\"lon-1\"},"
+    " {\"id\":\"hv-fi-untr\",\"host\":\"fi-untr\"},{\"id\":\"hv-fi-silent\",\"host\":\"fi-silent\"},"
+    " {\"id\":\"hv-noloc\",\"host\":\"noloc\"}],"
+    "\"vms\":["
+    " {\"id\":\"target\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"sensitive\",\"domain\":\"core\"},"
+    " {\"id\":\"bystander\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"general\",\"domain\":\"core\"},"
+    " {\"id\":\"fw1\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"general\",\"domain\":\"dmz\"},"
+    " {\"id\":\"li1\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\",\"paired\":true},"
+    " {\"id\":\"via1\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\",\"paired\":true},"
+    " {\"id\":\"store1\",\"hypervisor\":\"hv-tre-1\",\"sensitivity\":\"li\",\"domain\":\"li\",\"paired\":true}],"
+    "\"storage\":[{\"id\":\"st1\",\"vm\":\"store1\",\"provided_to\":[\"via1\"]}],"
+    "\"connections\":["
+    " {\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\",\"secure\":true},"
+    " {\"id\":\"c2\",\"between\":[\"li1\",\"via1\"],\"kind\":\"ipc\",\"secure\":true},"
+    " {\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\",\"secure\":true}],"
+    "\"lis\":[{\"id\":\"li-fi\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":\"target\","
+    " \"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+    " \"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}]}";
+
+static void ok(int rc, const lisec_err *err) {
+  if (rc) fail_msg("unexpected failure %d: %s", rc, err->msg);
+}
+
+static model *load(void) {
+  model *m = NULL;
+  lisec_err err = {0};
+  ok(model_topology_load(topo, strlen(topo), T0, &m, &err), &err);
+  return m;
+}
+
+static void put(model *m, const char *kind, const char *json) {
+  lisec_err err = {0};
+  json_error_t je;
+  json_t *o = json_loads(json, 0, &je);
+  if (!o) fail_msg("bad test JSON: %s", je.text);
+  ok(model_put_json(m, kind, o, &err), &err);
+  json_decref(o);
+}
+
+static int put_rc(model *m, const char *kind, const char *json, lisec_err *err) {
+  json_error_t je;
+  json_t *o = json_loads(json, 0, &je);
+  if (!o) fail_msg("bad test JSON: %s", je.text);
+  int rc = model_put_json(m, kind, o, err);
+  json_decref(o);
+  return rc;
+}
+
+static bool has(const model_verdict *v, model_rule r, const char *needle) {
+  for (size_t i = 0; i < v->n; i++)
+    if (v->reasons[i].rule == r && strcmp(v->reasons[i].requirement, model_rule_id(r)) == 0 &&
+        (!needle || strstr(v->reasons[i].sentence, needle)))
+      return true;
+  return false;
+}
+
+static void show(const model_verdict *v) {
+  for (size_t i = 0; i < v->n; i++)
+    print_message("  %s %s: %s\n", v->reasons[i].requirement, v->reasons[i].subject,
+                  v->reasons[i].sentence);
+}
+
+/* The move decision; *v is the caller's to free. */
+static void decide(model *m, const char *vm, const char *hyp, model_verdict *v) {
+  lisec_err err = {0};
+  ok(model_decide_move(m, vm, hyp, v, &err), &err);
+  assert_int_equal(v->allow, v->n == 0);
+}
+
+/* Denied, with requirement r among the reasons (whose sentence holds needle). */
+static void denied(model *m, const char *vm, const char *hyp, model_rule r, const char *needle) {
+  model_verdict v;
+  decide(m, vm, hyp, &v);
+  if (v.allow || !has(&v, r, needle)) {
+    show(&v);
+    fail_msg("move %s -> %s: expected a denial naming %s (%s)", vm, hyp, model_rule_id(r),
+             needle ? needle : "");
+  }
+  model_verdict_free(&v);
+}
+
+static void allowed(model *m, const char *vm, const char *hyp) {
+  model_verdict v;
+  decide(m, vm, hyp, &v);
+  if (!v.allow) {
+    show(&v);
+    fail_msg("move %s -> %s: expected allow", vm, hyp);
+  }
+  model_verdict_free(&v);
+}
+
+static size_t violations(model *m) {
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  show(&v);
+  size_t n = v.n;
+  model_verdict_free(&v);
+  return n;
+}
+
+/* The incrementally kept index equals a full evaluation. */
+static void index_matches_full(model *m) {
+  size_t inc = model_violation_count(m);
+  model_evaluate_all(m);
+  assert_int_equal(model_violation_count(m), inc);
+}
+
+static void test_topology_compliant(void **state) {
+  (void)state;
+  model *m = load();
+  assert_int_equal(violations(m), 0);
+  model_free(m);
+}
+
+/* §4.2: "the LI takes place in the country/jurisdiction, or authorized
+ * countries/jurisdictions, that issued the authorization"; §6.2 req. 11:
+ * "The geographical location of the target hardware has to be compliant
+ * with the jurisdiction of the LI entity". A VM two LIs involve may go
+ * only where both are satisfied; an LI issued for two countries admits
+ * either. */
+static void test_two_lis_two_jurisdictions(void **state) {
+  (void)state;
+  model *m = load();
+  allowed(m, "target", "hv-fi-bare");
+  put(m, "li", "{\"id\":\"li-se\",\"jurisdiction\":\"se\",\"lea\":\"lea-se\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  denied(m, "target", "hv-fi-bare", MODEL_R11, "LI li-se");
+  denied(m, "target", "hv-sto-1", MODEL_R11, "LI li-fi");
+  denied(m, "target", "hv-lon-1", MODEL_R11, "LI li-se");
+  denied(m, "target", "hv-lon-1", MODEL_R11, "LI li-fi");
+  /* One LI authorised for both countries admits either. */
+  put(m, "jurisdiction", "{\"id\":\"nordic\",\"codes\":[\"FI\",\"SE\"]}");
+  put(m, "li", "{\"id\":\"li-se\",\"jurisdiction\":\"nordic\",\"lea\":\"lea-se\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  allowed(m, "target", "hv-fi-bare");
+  denied(m, "target", "hv-sto-1", MODEL_R11, "LI li-fi");
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* §6.2 req. 11 binds while the LI is valid, [valid_from, valid_until):
+ * the last second inside is bound, the first second after is not, and the
+ * clock going back binds again. */
+static void test_validity_boundaries(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  ok(model_set_time(m, UNTIL - 1, &err), &err);
+  denied(m, "target", "hv-lon-1", MODEL_R11, "LI li-fi");
+  ok(model_set_time(m, UNTIL, &err), &err);
+  allowed(m, "target", "hv-lon-1");
+  ok(model_set_time(m, FROM - 1, &err), &err);
+  allowed(m, "target", "hv-lon-1");
+  ok(model_set_time(m, FROM, &err), &err);
+  denied(m, "target", "hv-lon-1", MODEL_R11, "LI li-fi");
+  /* Outside London while bound: R1 appears and goes with the period. */
+  model_vm_move(m, "target", "hv-lon-1", &err);
+  assert_int_equal(violations(m), 1);
+  ok(model_set_time(m, UNTIL, &err), &err);
+  index_matches_full(m);
+  ok(model_set_time(m, UNTIL - 1, &err), &err);
+  assert_int_equal(violations(m), 1);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* §6.2 req. 8: "This trusted mechanism has to be able to provide the
+ * geographical location"; moveVM: "h.executesOn.trusted = true". Trusted
+ * hardware with no location, untrusted hardware, and hardware that has
+ * never attested are no place for any VM; for a VM an LI involves the
+ * refusal is req. 11's. */
+static void test_trust_and_location_of_target(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  ok(model_host_set_trust(m, "noloc", MODEL_TRUST_TRUSTED, &err), &err);
+  denied(m, "target", "hv-noloc", MODEL_R11, "unknown place");
+  denied(m, "li1", "hv-noloc", MODEL_R11, NULL);
+  denied(m, "target", "hv-fi-untr", MODEL_R11, NULL);
+  denied(m, "target", "hv-fi-silent", MODEL_R11, NULL);
+  denied(m, "bystander", "hv-noloc", MODEL_MOVE2, NULL);
+  denied(m, "bystander", "hv-fi-untr", MODEL_MOVE2, NULL);
+  denied(m, "bystander", "hv-fi-silent", MODEL_MOVE2, NULL);
+  allowed(m, "bystander", "hv-fi-bare");
+  model_vm_spec nv = {"new-li", "hv-noloc", MODEL_CLASS_LI, "li", true};
+  model_verdict v;
+  ok(model_decide_place(m, &nv, &v, &err), &err);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_MOVE2, NULL));
+  model_verdict_free(&v);
+  model_free(m);
+}
+
+/* §6.2 req. 10: "Movement of the physical hardware should invalidate the
+ * embedded geographical location in the TPM, and also cause any TPM
+ * measurements related with this to fail". Trust lapses with the move, and
+ * every decision after it sees the lapse; the same place again keeps it. */
+static void test_moved_hardware_lapses(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  allowed(m, "target", "hv-fi-bare");
+  model_location same = {.country = "FI", .source = MODEL_LOC_ATTESTED};
+  ok(model_host_set_location(m, "fi-bare", &same, &err), &err);
+  allowed(m, "target", "hv-fi-bare");
+  model_location moved = {.country = "FI", .subdivision = "FI-11", .source = MODEL_LOC_ATTESTED};
+  ok(model_host_set_location(m, "fi-bare", &moved, &err), &err);
+  denied(m, "target", "hv-fi-bare", MODEL_R11, NULL);
+  denied(m, "bystander", "hv-fi-bare", MODEL_MOVE2, NULL);
+  /* Trust lapsing under a running LI VM is a violation at once. */
+  ok(model_host_set_trust(m, "hel-1", MODEL_TRUST_UNTRUSTED, &err), &err);
+  model_verdict v;
+  bool active = false;
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  assert_true(active);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R8, NULL));
+  model_verdict_free(&v);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* §6.2 req. 2: "The VM that provides the storage that is utilized by the
+ * LI has to be within the geographical location within the jurisdiction
+ * of the LI"; req. 3: "The VM being utilized to store the data from the LI
+ * has to be within ... the jurisdiction"; req. 9: its hardware "should be
+ * trusted". Both move under req. 11. */
+static void test_storage_vms_move(void **state) {
+  (void)state;
+  model *m = load();
+  denied(m, "store1", "hv-lon-1", MODEL_R11, "LI li-fi");
+  denied(m, "store1", "hv-fi-untr", MODEL_R11, NULL);
+  denied(m, "via1", "hv-sto-1", MODEL_R11, "LI li-fi");
+  allowed(m, "store1", "hv-fi-bare");
+  model_free(m);
+}
+
+/* §6.2 req. 4/5: "There has to be a connection path between the VM being
+ * monitored and the VM ... running the LI" and between the VM utilising
+ * the storage and the one providing it. An IPC connection only joins VMs
+ * on one machine, so a move that splits them breaks the path. */
+static void test_ipc_path_broken_by_move(void **state) {
+  (void)state;
+  model *m = load();
+  denied(m, "via1", "hv-hel-2", MODEL_R5, NULL);
+  denied(m, "li1", "hv-hel-2", MODEL_R5, NULL);
+  /* The monitored VM joined to the LI VM only by IPC: across machines
+   * that is no path; on one machine it is, and moving away breaks it. */
+  put(m, "connection", "{\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"ipc\","
+                       "\"secure\":true}");
+  assert_int_equal(violations(m), 1);
+  allowed(m, "target", "hv-hel-1");
+  lisec_err err = {0};
+  ok(model_vm_move(m, "target", "hv-hel-1", &err), &err);
+  assert_int_equal(violations(m), 0);
+  denied(m, "target", "hv-hel-2", MODEL_R4, NULL);
+  denied(m, "li1", "hv-hel-2", MODEL_R4, NULL);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* §6.2 req. 6: "If a connection exists between the VM hosting the LI and
+ * another VM then this connection has to be secured ... the whole path,
+ * ie the connection group is secure". A VM in two groups: the insecure one
+ * fails even though a secure one also joins the pair. */
+static void test_vm_in_two_groups(void **state) {
+  (void)state;
+  model *m = load();
+  put(m, "connection", "{\"id\":\"c4\",\"between\":[\"target\",\"fw1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c5\",\"between\":[\"fw1\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":false}");
+  put(m, "group", "{\"id\":\"g-direct\",\"connections\":[\"c1\"]}");
+  put(m, "group", "{\"id\":\"g-fw\",\"connections\":[\"c4\",\"c5\"],"
+                  "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":false}]}");
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  assert_true(has(&v, MODEL_R6, "c5"));
+  model_verdict_free(&v);
+  /* A group that returns to a VM is no path. */
+  lisec_err err = {0};
+  put(m, "connection", "{\"id\":\"c6\",\"between\":[\"li1\",\"target\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  assert_int_equal(put_rc(m, "group", "{\"id\":\"g-loop\",\"connections\":[\"c1\",\"c6\"],"
+                                      "\"intermediates\":[{\"vm\":\"li1\",\"stores\":false}]}",
+                          &err),
+                   LISEC_EINVAL);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* What the ADMF asks before it acts for an LI (model.h: "its LI VM's and
+ * storage's hardware trusted and inside its jurisdiction, its connection
+ * groups, ..."): an LI whose data path fails req. 6 ("the connection group
+ * is secure") or req. 7 ("No intermediate VM within the VM's that form of
+ * the connection path within a connection group may store information")
+ * is not one to act for. */
+static void test_li_compliance_covers_its_paths(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  model_verdict v;
+  bool active = false;
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  /* The monitored VM reaches the LI VM through a caching firewall. */
+  put(m, "connection", "{\"id\":\"c4\",\"between\":[\"target\",\"fw1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c5\",\"between\":[\"fw1\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "group", "{\"id\":\"g-fw\",\"connections\":[\"c4\",\"c5\"],"
+                  "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":true}]}");
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R7, NULL));
+  model_verdict_free(&v);
+  put(m, "group", "{\"id\":\"g-fw\",\"connections\":[\"c4\",\"c5\"],"
+                  "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":false}]}");
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  /* The LI VM's direct connection to the monitored VM is not secure. */
+  put(m, "connection", "{\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":false}");
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R6, NULL));
+  model_verdict_free(&v);
+  put(m, "connection", "{\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  /* The storage VM's path to the storage provider is not secure. */
+  put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":false}");
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R6, NULL));
+  model_verdict_free(&v);
+  /* ... nor is the storage VM provided the storage through a usable path:
+   * the NFS connection is gone, so req. 5 fails for it. */
+  put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":true}");
+  ok(model_conn_remove(m, "c3", &err), &err);
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R5, NULL));
+  model_verdict_free(&v);
+  /* The LI VM connected to a VM it may not operate with (§4.2). */
+  put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c7\",\"between\":[\"li1\",\"bystander\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_KNOWN, NULL));
+  model_verdict_free(&v);
+  ok(model_conn_remove(m, "c7", &err), &err);
+  /* Another LI's path is not this one's. */
+  put(m, "vm", "{\"id\":\"li2\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  put(m, "connection", "{\"id\":\"c8\",\"between\":[\"bystander\",\"li2\"],\"kind\":\"network\","
+                       "\"secure\":false}");
+  put(m, "storage", "{\"id\":\"st2\",\"vm\":\"li2\"}");
+  put(m, "li", "{\"id\":\"li-other\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"bystander\",\"host\":\"li2\",\"storage\":\"st2\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  assert_true(violations(m) > 0);
+  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
+  show(&v);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  ok(model_li_compliance(m, "li-other", &v, &active, &err), &err);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_R6, NULL));
+  model_verdict_free(&v);
+  model_free(m);
+}
+
+/* Fail closed on what is absent: a host that states no trust has not
+ * attested; a connection must say whether it is secure and an
+ * intermediate whether it stores; an LI with no storage_via stores
+ * through its LI VM, which then must be provided the storage (req. 3, 5);
+ * a jurisdiction must name some area; a polygon jurisdiction holds no host
+ * without coordinates. */
+static void test_absent_fields_fail_closed(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  denied(m, "bystander", "hv-fi-silent", MODEL_MOVE2, NULL);
+  assert_int_equal(put_rc(m, "connection", "{\"id\":\"c9\",\"between\":[\"li1\",\"store1\"],"
+                                           "\"kind\":\"network\"}", &err),
+                   LISEC_EINVAL);
+  put(m, "connection", "{\"id\":\"c4\",\"between\":[\"target\",\"fw1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c5\",\"between\":[\"fw1\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  assert_int_equal(put_rc(m, "group", "{\"id\":\"g\",\"connections\":[\"c4\",\"c5\"],"
+                                      "\"intermediates\":[{\"vm\":\"fw1\"}]}", &err),
+                   LISEC_EINVAL);
+  assert_int_equal(put_rc(m, "jurisdiction", "{\"id\":\"none\",\"codes\":[]}", &err),
+                   LISEC_EINVAL);
+  assert_int_equal(put_rc(m, "jurisdiction", "{\"id\":\"eu\",\"codes\":[\"EU\"]}", &err),
+                   LISEC_EINVAL);
+  assert_int_equal(put_rc(m, "jurisdiction", "{\"id\":\"fi-lower\",\"codes\":[\"fi\"]}", &err),
+                   LISEC_EINVAL);
+  put(m, "li", "{\"id\":\"li-fi\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  assert_true(has(&v, MODEL_R5, NULL));
+  model_verdict_free(&v);
+  /* Geofenced to Helsinki: hel-2 has coordinates inside, fi-bare none. */
+  put(m, "li", "{\"id\":\"li-fi\",\"jurisdiction\":\"hki\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  allowed(m, "target", "hv-hel-1");
+  denied(m, "target", "hv-fi-bare", MODEL_R11, NULL);
+  /* A subdivision jurisdiction holds no host that names only the country. */
+  put(m, "li", "{\"id\":\"li-fi\",\"jurisdiction\":\"uusimaa\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  denied(m, "target", "hv-fi-bare", MODEL_R11, NULL);
+  denied(m, "target", "hv-tre-1", MODEL_R11, NULL);
+  allowed(m, "target", "hv-hel-1");
+  /* Times are UTC: an offset is refused, not read as local time. */
+  assert_int_equal(put_rc(m, "li", "{\"id\":\"li-tz\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\","
+                                   "\"monitored\":\"target\",\"host\":\"li1\",\"storage\":\"st1\","
+                                   "\"valid_from\":\"2026-01-01T00:00:00+02:00\","
+                                   "\"valid_until\":\"2027-01-01T00:00:00Z\"}", &err),
+                   LISEC_EINVAL);
+  /* An empty validity period is refused. */
+  assert_int_equal(put_rc(m, "li", "{\"id\":\"li-tz\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\","
+                                   "\"monitored\":\"target\",\"host\":\"li1\",\"storage\":\"st1\","
+                                   "\"valid_from\":\"2026-01-01T00:00:00Z\","
+                                   "\"valid_until\":\"2026-01-01T00:00:00Z\"}", &err),
+                   LISEC_EINVAL);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* Ids are exact strings: a near miss (case, trailing space, overlong) is
+ * not the entity, so it cannot stand in for a trusted host or a VM. */
+static void test_id_edges(void **state) {
+  (void)state;
+  model *m = load();
+  model_verdict v;
+  lisec_err err = {0};
+  assert_int_equal(model_decide_move(m, "Target", "hv-lon-1", &v, &err), LISEC_ENOTFOUND);
+  assert_int_equal(model_decide_move(m, "target ", "hv-lon-1", &v, &err), LISEC_EINVAL);
+  assert_int_equal(model_decide_move(m, "target", "HV-LON-1", &v, &err), LISEC_ENOTFOUND);
+  char longid[200];
+  memset(longid, 'a', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  assert_int_equal(model_decide_move(m, longid, "hv-lon-1", &v, &err), LISEC_EINVAL);
+  const char *hyp;
+  assert_int_equal(model_resolve_target(m, "lon-1\n", &hyp, &err), LISEC_EINVAL);
+  ok(model_resolve_target(m, "lon-1", &hyp, &err), &err);
+  assert_string_equal(hyp, "hv-lon-1");
+  model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_topology_compliant),
+      cmocka_unit_test(test_two_lis_two_jurisdictions),
+      cmocka_unit_test(test_validity_boundaries),
+      cmocka_unit_test(test_trust_and_location_of_target),
+      cmocka_unit_test(test_moved_hardware_lapses),
+      cmocka_unit_test(test_storage_vms_move),
+      cmocka_unit_test(test_ipc_path_broken_by_move),
+      cmocka_unit_test(test_vm_in_two_groups),
+      cmocka_unit_test(test_li_compliance_covers_its_paths),
+      cmocka_unit_test(test_absent_fields_fail_closed),
+      cmocka_unit_test(test_id_edges),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
