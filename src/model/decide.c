@@ -98,9 +98,13 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   __builtin_prefetch(t);
   /* Where v runs is what a host last proved when one did (issue 15): it
    * already runs on the target when the target's host shows it, and a VM
-   * declared on the target but observed elsewhere is really moved there. */
+   * declared on the target but observed elsewhere is really moved there.
+   * Only running or paused counts as running there (moveVM's v.runsOn): a
+   * definition left shut off on a host is not the VM on it, as the
+   * placement rule reads it too (observe.c). */
   model_vm_observation ob;
-  bool observed = model_vm_observed(m, x->id, &ob) && ob.host;
+  bool observed = model_vm_observed(m, x->id, &ob) && ob.host &&
+                  (ob.state == MODEL_DOM_RUNNING || ob.state == MODEL_DOM_PAUSED);
   if (observed && strcmp(ob.host, t->id) == 0) {
     char subj[MODEL_ID_MAX + 8], sentence[768], fact[512], at[32];
     lisec_time_format(ob.at, at);

@@ -436,6 +436,33 @@ static void test_li_compliance_covers_its_paths(void **state) {
   model_free(m);
 }
 
+/* moveVM's "v.runsOn != h": a definition left shut off on a host is not
+ * the VM running there (the model's own placement rule reads it so:
+ * test_model_observe.c), so it neither refuses the move as MOVE1 nor lets
+ * the VM's own hypervisor pass as a move. */
+static void test_shutoff_definition_is_not_running(void **state) {
+  (void)state;
+  model *m = load();
+  model_obs_domain d = {"u-1", "bystander", MODEL_DOM_SHUTOFF, NULL, NULL, 0};
+  model_observation o = {"fi-bare", T0, "ffff000000000001", &d, 1};
+  model_verdict f = {0};
+  lisec_err err = {0};
+  ok(model_observe_host(m, &o, 360, &f, &err), &err);
+  model_verdict_free(&f);
+  allowed(m, "bystander", "hv-fi-bare");
+  denied(m, "bystander", "hv-hel-2", MODEL_MOVE1, NULL);
+  /* Running there, it is there. */
+  d.state = MODEL_DOM_RUNNING;
+  o.at = T0 + 1;
+  o.evidence = "ffff000000000002";
+  memset(&f, 0, sizeof f);
+  ok(model_observe_host(m, &o, 360, &f, &err), &err);
+  model_verdict_free(&f);
+  denied(m, "bystander", "hv-fi-bare", MODEL_MOVE1, "ffff000000000002");
+  allowed(m, "bystander", "hv-hel-2");
+  model_free(m);
+}
+
 /* Fail closed on what is absent: a host that states no trust has not
  * attested; a connection must say whether it is secure and an
  * intermediate whether it stores; an LI with no storage_via stores
@@ -531,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_ipc_path_broken_by_move),
       cmocka_unit_test(test_vm_in_two_groups),
       cmocka_unit_test(test_li_compliance_covers_its_paths),
+      cmocka_unit_test(test_shutoff_definition_is_not_running),
       cmocka_unit_test(test_absent_fields_fail_closed),
       cmocka_unit_test(test_id_edges),
   };
