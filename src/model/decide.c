@@ -105,6 +105,11 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   model_vm_observation ob;
   bool observed = model_vm_observed(m, x->id, &ob) && ob.host &&
                   (ob.state == MODEL_DOM_RUNNING || ob.state == MODEL_DOM_PAUSED);
+  /* Already there is MOVE1, and the checks of the target still follow:
+   * a scheduler reads MOVE1 alone as "recorded there, no objection" (the
+   * Kubernetes extender, the Nova filter), so it must not hide that the
+   * target's trust lapsed or that it lies outside an LI's jurisdiction. */
+  bool same = false;
   if (observed && strcmp(ob.host, t->id) == 0) {
     char subj[MODEL_ID_MAX + 8], sentence[768], fact[512], at[32];
     lisec_time_format(ob.at, at);
@@ -116,12 +121,12 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     snprintf(fact, sizeof fact, "observed host(vm %s) = %s != host(hypervisor %s): false", x->id,
              ob.host, m->hyps.a[h].id);
     rc = verdict_add(out, MODEL_MOVE1, subj, sentence, fact);
-    return decide_finish(m, out, rc, err);
-  }
-  if (!observed && x->hyp == h) {
+    same = true;
+  } else if (!observed && x->hyp == h) {
     rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
-    return decide_finish(m, out, rc, err);
+    same = true;
   }
+  if (rc) return decide_finish(m, out, rc, err);
   /* The LIs that bind v now: trust and location are judged against each.
    * A VM hosting LIs may have dozens, scattered through memory: their
    * records, then their jurisdictions and ids, are asked for all at once, so
@@ -164,7 +169,7 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
    * fail, and with none there is nothing more to ask. The generic way
    * (re-evaluating everything the move touches) gives the same answer and
    * is what the tests compare against. */
-  if ((!generic && !x->ipc_grouped) || x->hyp == h) return decide_finish(m, out, 0, err);
+  if (same || (!generic && !x->ipc_grouped) || x->hyp == h) return decide_finish(m, out, 0, err);
   uint32_t from = x->hyp;
   capture_begin(m);
   if (generic) vm_move_idx(m, v, h);

@@ -463,6 +463,75 @@ static void test_shutoff_definition_is_not_running(void **state) {
   model_free(m);
 }
 
+/* Whether the verdict objects to the VM running on the target at all:
+ * schedulers (the Kubernetes extender, ctl/model.c k8s_node_ok; the Nova
+ * filter, integrations/openstack) read MOVE1 alone as "recorded there
+ * already, no objection" and keep the node. */
+static bool objects_beside_move1(const model_verdict *v) {
+  for (size_t i = 0; i < v->n; i++)
+    if (v->reasons[i].rule != MODEL_MOVE1) return true;
+  return false;
+}
+
+/* §6.2 req. 8: the hardware of the LI VM "should be trusted"; req. 1: the
+ * hardware running the monitored VM "has to be at a geographical location
+ * within the scope of the LI's jurisdiction"; moveVM:
+ * "h.executesOn.trusted = true". A VM recorded (or observed) on a node is
+ * still to be refused there when that node's trust lapsed or it lies
+ * outside the jurisdiction: MOVE1 must not hide what else fails. */
+static void test_move1_does_not_hide_the_target(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  model_verdict v;
+  /* Trusted and inside: MOVE1 alone. */
+  decide(m, "target", "hv-hel-2", &v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_MOVE1, NULL));
+  assert_false(objects_beside_move1(&v));
+  model_verdict_free(&v);
+  /* The node's trust lapses: the LI's monitored VM, and any VM, is refused there. */
+  ok(model_host_set_trust(m, "hel-2", MODEL_TRUST_UNTRUSTED, &err), &err);
+  decide(m, "target", "hv-hel-2", &v);
+  show(&v);
+  assert_true(has(&v, MODEL_MOVE1, NULL));
+  assert_true(has(&v, MODEL_R11, "LI li-fi"));
+  model_verdict_free(&v);
+  decide(m, "bystander", "hv-hel-2", &v);
+  assert_true(has(&v, MODEL_MOVE1, NULL));
+  assert_true(has(&v, MODEL_MOVE2, NULL));
+  model_verdict_free(&v);
+  ok(model_host_set_trust(m, "hel-2", MODEL_TRUST_TRUSTED, &err), &err);
+  /* Recorded in London (a violation now): restarting it there is refused. */
+  ok(model_vm_move(m, "target", "hv-lon-1", &err), &err);
+  decide(m, "target", "hv-lon-1", &v);
+  show(&v);
+  assert_true(has(&v, MODEL_MOVE1, NULL));
+  assert_true(has(&v, MODEL_R11, "host lon-1 is located in GB"));
+  model_verdict_free(&v);
+  /* The LI VM on a node below its protection level (O.1.3). */
+  put(m, "host", "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"sensitive\","
+                 "\"location\":{\"country\":\"FI\",\"subdivision\":\"FI-18\"}}");
+  decide(m, "li1", "hv-hel-1", &v);
+  assert_true(has(&v, MODEL_MOVE1, NULL));
+  assert_true(has(&v, MODEL_O13, NULL));
+  model_verdict_free(&v);
+  /* Observed running on a node whose trust then lapses. */
+  model_obs_domain d = {"u-2", "bystander", MODEL_DOM_RUNNING, NULL, NULL, 0};
+  model_observation o = {"fi-bare", T0, "ffff000000000003", &d, 1};
+  model_verdict f = {0};
+  ok(model_observe_host(m, &o, 360, &f, &err), &err);
+  model_verdict_free(&f);
+  ok(model_host_set_trust(m, "fi-bare", MODEL_TRUST_UNKNOWN, &err), &err);
+  decide(m, "bystander", "hv-fi-bare", &v);
+  show(&v);
+  assert_true(has(&v, MODEL_MOVE1, "ffff000000000003"));
+  assert_true(has(&v, MODEL_MOVE2, NULL));
+  model_verdict_free(&v);
+  index_matches_full(m);
+  model_free(m);
+}
+
 /* Fail closed on what is absent: a host that states no trust has not
  * attested; a connection must say whether it is secure and an
  * intermediate whether it stores; an LI with no storage_via stores
@@ -559,6 +628,7 @@ int main(void) {
       cmocka_unit_test(test_vm_in_two_groups),
       cmocka_unit_test(test_li_compliance_covers_its_paths),
       cmocka_unit_test(test_shutoff_definition_is_not_running),
+      cmocka_unit_test(test_move1_does_not_hide_the_target),
       cmocka_unit_test(test_absent_fields_fail_closed),
       cmocka_unit_test(test_id_edges),
   };
