@@ -725,6 +725,12 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         const mconn *c = &m->conns.a[x->subj];
         const char *lv = m->vms.a[x->e[0]].id, *o = m->vms.a[x->e[1]].id;
         snprintf(fact, sizeof fact, "allowedPeer(LI VM %s, VM %s): false", lv, o);
+        if (x->e[2] != NONE)
+          return add(out, rule, subj, fact,
+                     "LI VM %s is joined to VM %s by connection group %s (through its connection "
+                     "%s), and no active LI hosted by %s monitors or stores through %s, which is "
+                     "not a known LI VM either",
+                     lv, o, m->groups.a[x->e[2]].id, c->id, lv, o);
         return add(out, rule, subj, fact,
                    "LI VM %s is connected to VM %s (connection %s), which no active LI hosted by "
                    "%s monitors or stores through and which is not a known LI VM",

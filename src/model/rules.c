@@ -218,6 +218,21 @@ static bool conn_is_li_store_path(const model *m, const mconn *c, uint32_t *li) 
   return false;
 }
 
+/* A group through c with lv at one end whose far end lv may not operate
+ * with (NONE: none). One group to an allowed VM lets the hop pass above;
+ * another group sharing the hop still joins lv to its far end, which has
+ * to be allowed too (§4.2). */
+static uint32_t conn_bad_group(const model *m, const mconn *c, uint32_t lv, uint32_t *far) {
+  for (uint32_t i = 0; i < c->groups.n; i++) {
+    const mgroup *g = &m->groups.a[c->groups.v[i]];
+    uint32_t a = g->path[0], b = g->path[g->n];
+    if (a != lv && b != lv) continue;
+    *far = a == lv ? b : a;
+    if (!peer_allowed(m, lv, *far)) return c->groups.v[i];
+  }
+  return NONE;
+}
+
 static int eval_conn(const model *m, uint32_t i, vvec *out) {
   const mconn *c = &m->conns.a[i];
   int rc = 0;
@@ -229,8 +244,13 @@ static int eval_conn(const model *m, uint32_t i, vvec *out) {
       rc |= push(out, MODEL_R6, F_INSECURE, SK_CONN, i, end, other, 0);
       at_li_vm = true;
     }
-    if (v->cls == MODEL_CLASS_LI && !conn_peer_ok(m, c, end, other))
-      rc |= push(out, MODEL_KNOWN, F_PEER, SK_CONN, i, end, other, 0);
+    if (v->cls == MODEL_CLASS_LI) {
+      uint32_t far = NONE, g = NONE;
+      if (!conn_peer_ok(m, c, end, other))
+        rc |= push(out, MODEL_KNOWN, F_PEER, SK_CONN, i, end, other, NONE);
+      else if ((g = conn_bad_group(m, c, end, &far)) != NONE)
+        rc |= push(out, MODEL_KNOWN, F_PEER, SK_CONN, i, end, far, g);
+    }
   }
   /* A direct connection no group names is a group of one (§6.2), so it is
    * held to what a one-connection group carrying LI traffic is: secure.

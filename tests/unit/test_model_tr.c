@@ -532,6 +532,52 @@ static void test_move1_does_not_hide_the_target(void **state) {
   model_free(m);
 }
 
+/* §4.2: "if an LI VM is instantiated it can only operate with the VM's it
+ * is allowed to". A connection group from the LI VM to a VM it may not
+ * operate with is refused even when its first hop is shared with a group
+ * to a VM it may (the monitored VM, through the same firewall). */
+static void test_known_hop_shared_by_two_groups(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  put(m, "connection", "{\"id\":\"c4\",\"between\":[\"target\",\"fw1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c5\",\"between\":[\"fw1\",\"li1\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  put(m, "connection", "{\"id\":\"c9\",\"between\":[\"fw1\",\"bystander\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  const char *bad_ids[] = {"c5", "c9"};
+  const char *bad_via[] = {"fw1"};
+  const bool no[] = {false};
+  model_group_spec bad = {"g-bad", NULL, NULL, 2, bad_ids, bad_via, no};
+  model_verdict v;
+  /* With a group through the same firewall to the monitored VM ... */
+  put(m, "group", "{\"id\":\"g-ok\",\"connections\":[\"c5\",\"c4\"],"
+                  "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":false}]}");
+  assert_int_equal(violations(m), 0);
+  /* ... the group to the bystander is still refused, */
+  ok(model_decide_connect(m, &bad, NULL, 0, &v, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_KNOWN, "bystander"));
+  model_verdict_free(&v);
+  /* and still a violation once it exists. */
+  ok(model_group_put(m, &bad, &err), &err);
+  assert_int_equal(model_compliance(m, &v), 0);
+  show(&v);
+  assert_true(has(&v, MODEL_KNOWN, "bystander"));
+  model_verdict_free(&v);
+  index_matches_full(m);
+  /* The bystander made a known LI VM: allowed. */
+  put(m, "vm", "{\"id\":\"bystander\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  assert_int_equal(model_compliance(m, &v), 0);
+  assert_false(has(&v, MODEL_KNOWN, NULL));
+  model_verdict_free(&v);
+  index_matches_full(m);
+  model_free(m);
+}
+
 /* Fail closed on what is absent: a host that states no trust has not
  * attested; a connection must say whether it is secure and an
  * intermediate whether it stores; an LI with no storage_via stores
@@ -629,6 +675,7 @@ int main(void) {
       cmocka_unit_test(test_li_compliance_covers_its_paths),
       cmocka_unit_test(test_shutoff_definition_is_not_running),
       cmocka_unit_test(test_move1_does_not_hide_the_target),
+      cmocka_unit_test(test_known_hop_shared_by_two_groups),
       cmocka_unit_test(test_absent_fields_fail_closed),
       cmocka_unit_test(test_id_edges),
   };
