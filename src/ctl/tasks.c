@@ -32,6 +32,7 @@
 #include "ctl/x1_admf.h"
 #include "ctl/x1_reports.h"
 #include "ctl/x1_status.h"
+#include "model/model.h"
 #include "vault/vault.h"
 #include "x1/x1.h"
 
@@ -553,8 +554,10 @@ static int compliance_read(lisec_ctl *ctl, json_t **report, lisec_err *err) {
 }
 
 /* Whether lisec may act for the LI now; *why says why not. *report caches
- * the compliance report (read once per reconciliation), whose violations
- * about "li <id>" are the LI's. */
+ * the platform's compliance report (read, and recorded, once per
+ * reconciliation); the LI's violations are model_li_compliance's: its own,
+ * and those on what carries its data (its groups, its LI VM's connections,
+ * its storage path), which are about a group or a connection, not "li <id>". */
 static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *why, size_t cap) {
   const json_t *doc = li_doc(ctl, li);
   lisec_err err = {0};
@@ -568,17 +571,22 @@ static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *wh
     snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
     return false;
   }
-  char subject[VAULT_ID_MAX + 8];
-  snprintf(subject, sizeof subject, "li %s", li);
-  size_t i;
-  json_t *v;
-  json_array_foreach(json_object_get(*report, "violations"), i, v) {
-    if (strcmp(jstr(v, "subject"), subject) != 0) continue;
+  model_verdict lv = {0};
+  model *m = ctl_model_lock(ctl->shared);
+  int rc = m ? model_li_compliance(m, li, &lv, &active, &err)
+             : lisec_err_set(&err, LISEC_EUNAVAIL, "the trust model is not open");
+  ctl_model_unlock(ctl->shared);
+  if (rc) {
+    snprintf(why, cap, "TR103308-5.2: the trust model cannot answer for LI %s: %.200s", li, err.msg);
+    return false;
+  }
+  for (size_t i = 0; i < lv.n; i++) {
     allow = false;
     if (at < cap)
-      at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", jstr(v, "requirement"),
-                             jstr(v, "sentence"));
+      at += (size_t)snprintf(why + at, cap - at, "%s%s: %s;", at ? " " : "", lv.reasons[i].requirement,
+                             lv.reasons[i].sentence);
   }
+  model_verdict_free(&lv);
   /* validity boundaries are judged by a proven clock only (ctl/clock.h) */
   int64_t from = 0, until = 0, now_ms = 0;
   lisec_err te = {0};

@@ -168,7 +168,9 @@ for e in 'jurisdiction {"id":"fi","codes":["FI"]}' 'lea {"id":"lea-fi","jurisdic
   'vm {"id":"vm-target","hypervisor":"hv-hel-1","sensitivity":"general","domain":"tenant"}' \
   'storage {"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}' \
   'connection {"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}' \
-  'group {"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'; do
+  'group {"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}' \
+  'connection {"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}' \
+  'group {"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'; do
   code=$(post "${e%% *}" "${e#* }")
   [ "$code" = 201 ] || fail "through HAProxy: POST ${e%% *}: $code $(cat "$work/p.json")"
 done

@@ -89,6 +89,8 @@ ok 201 operator POST /v1/model/vm '{"id":"vm-store","hypervisor":"hv-1","sensiti
 ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 ok 201 operator POST /v1/model/connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
 ok 201 operator POST /v1/model/group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
+ok 201 operator POST /v1/model/connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
+ok 201 operator POST /v1/model/group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
 ok 201 li-admin POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 # Targets, with identifiers of this run only. No NE is registered yet, so

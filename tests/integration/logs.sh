@@ -80,6 +80,8 @@ ok 201 operator POST /v1/model/vm '{"id":"vm-storex7","hypervisor":"hv-1","sensi
 ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-storex7","provided_to":["vm-lix7"]}'
 ok 201 operator POST /v1/model/connection '{"id":"c1","between":["vm-target","vm-lix7"],"kind":"network","secure":true}'
 ok 201 operator POST /v1/model/group '{"id":"g1","between":["vm-target","vm-lix7"],"connections":["c1"]}'
+ok 201 operator POST /v1/model/connection '{"id":"c2","between":["vm-lix7","vm-storex7"],"kind":"nfs","secure":true}'
+ok 201 operator POST /v1/model/group '{"id":"g2","between":["vm-lix7","vm-storex7"],"connections":["c2"]}'
 ok 201 li-admin POST /v1/model/li '{"id":"li-auth-x7","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-lix7","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 imsi=24405$(python3 -c 'import secrets; print("%010d" % secrets.randbelow(10**10))')
 ok 201 li-admin POST /v1/targets "{\"id\":\"tgt-x7\",\"authorisation\":\"li-auth-x7\",\"identifiers\":[{\"kind\":\"imsi\",\"value\":\"$imsi\"}]}"

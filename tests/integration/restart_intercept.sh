@@ -62,6 +62,8 @@ model operator vm '{"id":"vm-target","hypervisor":"hv-2","sensitivity":"general"
 model operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 model operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
 model operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
+model operator connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
+model operator group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
 model li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 run_agent() { # N

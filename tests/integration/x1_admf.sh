@@ -77,6 +77,8 @@ model 201 operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","
 model 201 operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
 model 201 operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
 model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
+model 201 operator connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
+model 201 operator group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
 model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 # Network elements: poi-1 runs as vm-li (carries li-1); poi-other as another VM.
@@ -226,6 +228,16 @@ pass "the LI VM's host untrusted: DeactivateTask sent, the NE holds nothing, the
 ok 200 operator PUT /v1/model/host/hel-1 "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}" >/dev/null
 wait_state t-1 poi-1 active
 pass "trust restored: the task is activated again"
+
+# The LI's data path loses its protection (req. 6 on connection c1, a row
+# about the connection, not about the LI itself): the ADMF stops acting.
+ok 200 operator PUT /v1/model/connection/c1 '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":false}' >/dev/null
+wait_state t-1 poi-1 deactivated
+[ -z "$(ne_tasks)" ] || fail "lisec-ne still holds $(ne_tasks) with the LI's connection insecure"
+ok 200 li-admin GET /v1/tasks | grep -q 'R6' || fail "the task's reason does not name req. 6: $(ok 200 li-admin GET /v1/tasks)"
+ok 200 operator PUT /v1/model/connection/c1 '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}' >/dev/null
+wait_state t-1 poi-1 active
+pass "the LI's connection made insecure: DeactivateTask sent naming req. 6; secure again: activated again"
 
 ok 200 li-admin DELETE /v1/targets/t-1 >/dev/null
 wait_state t-1 poi-1 deactivated

@@ -80,6 +80,8 @@ for i in 1 2; do
   model operator storage "{\"id\":\"st-$i\",\"vm\":\"vm-store\",\"provided_to\":[\"vm-li-$i\"]}"
   model operator connection "{\"id\":\"c$i\",\"between\":[\"vm-target\",\"vm-li-$i\"],\"kind\":\"network\",\"secure\":true}"
   model operator group "{\"id\":\"g$i\",\"between\":[\"vm-target\",\"vm-li-$i\"],\"connections\":[\"c$i\"]}"
+  model operator connection "{\"id\":\"cs$i\",\"between\":[\"vm-li-$i\",\"vm-store\"],\"kind\":\"nfs\",\"secure\":true}"
+  model operator group "{\"id\":\"gs$i\",\"between\":[\"vm-li-$i\",\"vm-store\"],\"connections\":[\"cs$i\"]}"
   model li-admin li "{\"id\":\"li-$i\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":\"vm-target\",\"host\":\"vm-li-$i\",\"storage\":\"st-$i\",\"valid_from\":\"2025-01-01T00:00:00Z\",\"valid_until\":\"2035-01-01T00:00:00Z\"}"
 done
 for i in 1 2; do
