@@ -232,14 +232,54 @@ static int read_vkey_file(const char *path, audit_vkey *k, lisec_err *err) {
   return rc ? lisec_err_wrap(err, "%s", path) : 0;
 }
 
+/* The restores this auditor has verified ("restores": the size and root of
+ * each checkpoint that carries a restore line): part of the history it saw,
+ * so none of them can excuse a departure from it; only a restore it has not
+ * seen replaces what it saw. At most STATE_RESTORES_MAX, the newest kept. */
+#define STATE_RESTORES_MAX 256
+
+typedef struct known_restores {
+  audit_checkpoint cp[STATE_RESTORES_MAX];
+  size_t n;
+} known_restores;
+
+static int state_restores_load(const json_t *arr, known_restores *out, lisec_err *err) {
+  out->n = 0;
+  if (!arr) return 0; /* a state written before restores were kept */
+  if (!json_is_array(arr) || json_array_size(arr) > STATE_RESTORES_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "\"restores\" is not an array of at most %d checkpoints",
+                         STATE_RESTORES_MAX);
+  size_t i;
+  json_t *it;
+  json_array_foreach(arr, i, it) {
+    json_t *size = json_object_get(it, "tree_size");
+    const char *root = json_string_value(json_object_get(it, "root"));
+    audit_checkpoint *cp = &out->cp[out->n];
+    memset(cp, 0, sizeof *cp);
+    if (!json_is_integer(size) || json_integer_value(size) < 0 || !root || strlen(root) != 64 ||
+        lisec_hex_decode(root, cp->root, AUDIT_HASH_LEN) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "\"restores\"[%zu] is not {\"tree_size\", \"root\" (hex)}", i);
+    cp->size = (uint64_t)json_integer_value(size);
+    out->n++;
+  }
+  return 0;
+}
+
+static bool restores_has(const known_restores *k, const audit_checkpoint *cp) {
+  for (size_t i = 0; i < k->n; i++)
+    if (k->cp[i].size == cp->size && memcmp(k->cp[i].root, cp->root, AUDIT_HASH_LEN) == 0) return true;
+  return false;
+}
+
 /* The state file: the verifier key this auditor pinned and the newest
- * checkpoint it verified (its size and root, as the signed note), as JSON.
- * It is either absent (a fresh auditor) or complete: a file that exists but
- * is empty, malformed or lacks either field is an error naming what is
- * missing, never read as a fresh start, since that would silently drop the
- * rollback protection the state exists for. */
+ * checkpoint it verified (its size and root, as the signed note), as JSON,
+ * and the restores it verified. It is either absent (a fresh auditor) or
+ * complete: a file that exists but is empty, malformed or lacks either
+ * field is an error naming what is missing, never read as a fresh start,
+ * since that would silently drop the rollback protection the state exists
+ * for. */
 static int state_load(const char *path, audit_vkey *k, bool *have_key, audit_checkpoint *seen,
-                      bool *have_seen, lisec_err *err) {
+                      bool *have_seen, known_restores *known, lisec_err *err) {
   static const char *const start_over =
       "; a state file names the checkpoint this auditor saw, or is absent (move it away only to "
       "start over as a fresh auditor)";
@@ -270,6 +310,8 @@ static int state_load(const char *path, audit_vkey *k, bool *have_key, audit_che
     rc = audit_vkey_parse(vkey, k, err);
     *have_key = rc == 0;
   }
+  if (!rc && state_restores_load(json_object_get(j, "restores"), known, &e) != 0)
+    rc = lisec_err_set(err, LISEC_EINVAL, "%s: the restores this auditor verified%s", e.msg, start_over);
   if (!rc) {
     /* The checkpoint is stored signed, so the state file itself cannot be
      * edited into a different history without the log's key. */
@@ -280,11 +322,33 @@ static int state_load(const char *path, audit_vkey *k, bool *have_key, audit_che
   return rc ? lisec_err_wrap(err, "state file %s", path) : 0;
 }
 
-static int state_save(const char *path, const audit_vkey *k, const char *note, lisec_err *err) {
+/* Saves the key, the checkpoint and the restores: those this auditor knew
+ * (a history a later restore replaced stays known: a copy of it put back
+ * must not pass as a new restore) and those of the log it just verified. */
+static int state_save(const char *path, const audit_vkey *k, const char *note, const known_restores *known,
+                      const audit_verifier *v, lisec_err *err) {
   char *vkey = NULL;
   int rc = audit_vkey_format(k, &vkey, err);
   if (rc) return rc;
-  json_t *j = json_pack("{s:s, s:s}", "vkey", vkey, "checkpoint", note);
+  known_restores *all = malloc(sizeof *all);
+  json_t *arr = all ? json_array() : NULL;
+  if (arr) {
+    *all = *known;
+    audit_checkpoint cp;
+    for (size_t i = 0; audit_verifier_restore(v, i, &cp); i++) {
+      if (restores_has(all, &cp)) continue;
+      if (all->n == STATE_RESTORES_MAX) memmove(all->cp, all->cp + 1, --all->n * sizeof all->cp[0]);
+      all->cp[all->n++] = cp;
+    }
+    for (size_t i = 0; i < all->n; i++) {
+      char hex[2 * AUDIT_HASH_LEN + 1];
+      lisec_hex_encode(all->cp[i].root, AUDIT_HASH_LEN, hex);
+      json_array_append_new(arr, json_pack("{s:I, s:s}", "tree_size", (json_int_t)all->cp[i].size, "root", hex));
+    }
+  }
+  free(all);
+  /* "o" takes arr, also when packing fails */
+  json_t *j = arr ? json_pack("{s:s, s:s, s:o}", "vkey", vkey, "checkpoint", note, "restores", arr) : NULL;
   free(vkey);
   char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
   json_decref(j);
@@ -451,7 +515,9 @@ static int cmd_verify(int argc, char **argv) {
   audit_vkey key, pinned;
   audit_checkpoint seen;
   bool have_pinned = false, have_seen = false;
-  if (state && state_load(state, &pinned, &have_pinned, &seen, &have_seen, &err))
+  static known_restores known; /* 10 KB: not on the stack */
+  known.n = 0;
+  if (state && state_load(state, &pinned, &have_pinned, &seen, &have_seen, &known, &err))
     return cli_fail("audit verify: %s", err.msg);
   if (pubkey) {
     if (read_vkey_file(pubkey, &key, &err)) return cli_fail("audit verify: --pubkey %s", err.msg);
@@ -479,6 +545,9 @@ static int cmd_verify(int argc, char **argv) {
   }
   verify_ctx c = {0};
   int rc = audit_verifier_new(&key, have_seen ? &seen : NULL, &c.v, &err);
+  for (size_t i = 0; !rc && i < known.n; i++)
+    if (audit_verifier_add_known_restore(c.v, &known.cp[i]) != 0)
+      rc = lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
   /* the timestamps of the checkpoints, read after them: every one listed
@@ -567,7 +636,7 @@ static int cmd_verify(int argc, char **argv) {
   if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
     find_note_ctx fc = {.size = sum.newest.size, .k = &now};
     if (source_checkpoints(&src, find_note, &fc, &err) == 0 && fc.note) {
-      if (state_save(state, &now, fc.note, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
+      if (state_save(state, &now, fc.note, &known, c.v, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
     } else {
       rc = cli_fail("audit verify: the newest checkpoint went away while reading; state not saved");
     }

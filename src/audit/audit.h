@@ -327,6 +327,14 @@ int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t lea
  * Before any entry only (EINVAL after). */
 int audit_verifier_start_at(audit_verifier *v, const audit_frontier *f);
 void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out);
+/* A checkpoint carrying a restore line (its size and root) that this
+ * auditor verified before, from its state: that restore is part of the
+ * history it saw, so it cannot explain a departure from the checkpoint it
+ * saw (only a restore it has not seen can). Before the first entry. */
+int audit_verifier_add_known_restore(audit_verifier *v, const audit_checkpoint *cp);
+/* The i-th checkpoint of the log that carries a verified restore line, in
+ * size order (false past the last): what an auditor keeps in its state. */
+bool audit_verifier_restore(const audit_verifier *v, size_t i, audit_checkpoint *out);
 /* The key the log's newest checkpoints are signed with, after following
  * every rollover the checkpoints carry (the pinned key when none); valid
  * once the first entry was added or the verifier finished. An auditor

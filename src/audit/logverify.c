@@ -64,6 +64,11 @@ struct audit_verifier {
   audit_checkpoint newest;
   bool have_newest;
   uint64_t restores, restored_from; /* signed restore lines, the lowest size restored from */
+  /* Restores this auditor did not know of (not in its state): only these
+   * can replace history it saw, and the lowest size one went back to. */
+  uint64_t new_restores, new_restored_from;
+  audit_checkpoint *known, *restore_cps; /* known: from the state; restore_cps: this log's */
+  size_t n_known, n_restore_cps, cap_restore_cps;
   bool seen_replaced;               /* what this auditor saw was replaced by a restore */
   char *findings[FINDINGS_KEPT];
   uint64_t n_findings;
@@ -115,6 +120,8 @@ void audit_verifier_free(audit_verifier *v) {
   for (size_t i = 0; i < v->n_pend; i++) free(v->pend[i].note);
   free(v->pend);
   free(v->targets);
+  free(v->known);
+  free(v->restore_cps);
   free(v);
 }
 
@@ -140,6 +147,40 @@ int audit_verifier_add_checkpoint(audit_verifier *v, uint64_t stored_size, const
   copy[len] = '\0';
   v->pend[v->n_pend++] = (pending){stored_size, copy, len};
   return 0;
+}
+
+static bool restore_known(const audit_verifier *v, const audit_checkpoint *cp) {
+  for (size_t i = 0; i < v->n_known; i++)
+    if (v->known[i].size == cp->size && crypto_ct_equal(v->known[i].root, cp->root, AUDIT_HASH_LEN)) return true;
+  return false;
+}
+
+static int remember_restore(audit_verifier *v, const audit_checkpoint *cp) {
+  if (v->n_restore_cps == v->cap_restore_cps) {
+    size_t cap = v->cap_restore_cps ? v->cap_restore_cps * 2 : 8;
+    audit_checkpoint *p = realloc(v->restore_cps, cap * sizeof *p);
+    if (!p) return LISEC_ENOMEM;
+    v->restore_cps = p;
+    v->cap_restore_cps = cap;
+  }
+  v->restore_cps[v->n_restore_cps++] = *cp;
+  return 0;
+}
+
+int audit_verifier_add_known_restore(audit_verifier *v, const audit_checkpoint *cp) {
+  if (v->sorted) return LISEC_EINVAL; /* before the checkpoints are checked */
+  if (v->n_known >= TARGETS_MAX) return LISEC_ETOOBIG;
+  audit_checkpoint *p = realloc(v->known, (v->n_known + 1) * sizeof *p);
+  if (!p) return LISEC_ENOMEM;
+  v->known = p;
+  v->known[v->n_known++] = *cp;
+  return 0;
+}
+
+bool audit_verifier_restore(const audit_verifier *v, size_t i, audit_checkpoint *out) {
+  if (i >= v->n_restore_cps) return false;
+  *out = v->restore_cps[i];
+  return true;
 }
 
 /* Checks one checkpoint with the key in force; a rollover it carries, signed
@@ -218,14 +259,21 @@ static int check_checkpoint(audit_verifier *v, uint64_t stored_size, const char 
     b->restore_base = true;
     if (!v->restores || from.size < v->restored_from) v->restored_from = from.size;
     v->restores++;
+    if (remember_restore(v, &cp) != 0) return LISEC_ENOMEM;
+    if (!restore_known(v, &cp)) {
+      if (!v->new_restores || from.size < v->new_restored_from) v->new_restored_from = from.size;
+      v->new_restores++;
+    }
   }
   return 0;
 }
 
 /* A seen checkpoint at size beyond a signed restore's base was replaced by
- * that restore, which the log records: a notice, not a rollback. */
+ * that restore, which the log records: a notice, not a rollback. Only a
+ * restore this auditor had not seen counts: one it verified before is part
+ * of the history it saw, and explains no departure from it. */
 static bool replaced_by_restore(audit_verifier *v, uint64_t size) {
-  if (!v->restores || v->restored_from >= size) return false;
+  if (!v->new_restores || v->new_restored_from >= size) return false;
   v->seen_replaced = true;
   return true;
 }

@@ -97,8 +97,31 @@ assert j["intact"] and j["restores"] == 1, j
 PY
 grep -q 'restored' v2.out || fail "the auditor was not told of the restore: $(cat v2.out)"
 sqlite3 lisec.db "SELECT count(*) FROM documents WHERE kind = 'audit.restore'" | grep -qx 0 || fail "the restore marker is still there"
-stop_lisecd
 pass "lisec restore: lisecd signs 'restored from checkpoint', auditors who saw more are told, not alarmed"
+
+# The restored log grows past what the auditor saw; it verifies and keeps
+# the restore in its state. Whoever holds the database (no key) then
+# truncates the log and deletes the checkpoints above the restore's: the
+# restore the auditor already verified does not excuse that (it did: exit
+# 0, "the later history this auditor saw was replaced by it").
+seen=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checkpoint"].split("\n")[1])' st.json)
+activity $((seen + 8 - $(size_of lisec.db)))
+signed_beyond "$seen"
+cli auditor audit verify --state st.json >v4.out || { cat v4.out; fail "the auditor after the restored log grew"; }
+python3 - st.json <<'PY' || fail "the state does not keep the restore it verified: $(cat st.json)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert len(j["restores"]) == 1, j
+PY
+stop_lisecd
+rcp=$(sqlite3 lisec.db "SELECT tree_size FROM checkpoints WHERE note LIKE '%lisec-restored-from%'")
+cp lisec.db cut.db && rm -f cut.db-wal cut.db-shm
+for t in $(sqlite3 cut.db "SELECT name FROM sqlite_master WHERE type = 'trigger'"); do sqlite3 cut.db "DROP TRIGGER $t"; done
+sqlite3 cut.db "DELETE FROM checkpoints WHERE tree_size > $rcp; DELETE FROM audit_log WHERE idx >= $((seen - 2))"
+rc=0
+lisec audit verify --db cut.db --state st.json >cut.out || rc=$?
+[ "$rc" = 1 ] && grep -q 'rolled back' cut.out || { cat cut.out; fail "a truncation below what the auditor saw passed as the restore it had verified (exit $rc)"; }
+pass "a restore the auditor verified before does not excuse a later truncation of the database"
 
 # PostgreSQL: pg_dump and pg_restore through the same commands.
 pgdir=$(mktemp -d "$tmp_base/lisec-pg-backup-XXXXXX")

@@ -1005,6 +1005,115 @@ static void test_restore_line(void **state) {
   mem_log_free(&master);
 }
 
+/* A restore that happened before the checkpoint this auditor saw is part of
+ * the history it saw: it cannot explain a departure from it. The log was
+ * restored from the backup's checkpoint at 30 (signed at 64), grew to 100,
+ * and this auditor verified it at 100. Whoever holds the database (no key)
+ * then truncates it to 90, or changes entry 80, and deletes the checkpoint
+ * at 100: before the fix the old restore excused both (exit 0, "the later
+ * history this auditor saw was replaced by it"). */
+static uint64_t verify_log_known(const mem_log *l, const audit_vkey *k, const audit_checkpoint *seen,
+                                 const audit_checkpoint *known, size_t n_known, const char *needle, bool *found,
+                                 audit_verify_summary *sum) {
+  audit_verifier *v = NULL;
+  lisec_err err = {0};
+  assert_int_equal(audit_verifier_new(k, seen, &v, &err), 0);
+  for (size_t i = 0; i < n_known; i++) assert_int_equal(audit_verifier_add_known_restore(v, &known[i]), 0);
+  for (size_t i = 0; i < l->n_notes; i++)
+    if (l->notes[i])
+      assert_int_equal(audit_verifier_add_checkpoint(v, l->note_size[i], l->notes[i], strlen(l->notes[i])), 0);
+  for (size_t i = 0; i < l->n; i++)
+    if (l->data[i]) assert_int_equal(audit_verifier_add_entry(v, l->idx[i], l->data[i], l->len[i], l->leaf[i], NULL), 0);
+  audit_verifier_finish(v, sum);
+  *found = false;
+  const char *f;
+  for (size_t i = 0; (f = audit_verifier_finding(v, i)); i++) {
+    if (getenv("AUDIT_TEST_VERBOSE")) fprintf(stderr, "finding: %s\n", f);
+    if (needle && strstr(f, needle)) *found = true;
+  }
+  audit_verifier_free(v);
+  return sum->findings;
+}
+
+static void test_restore_seen_before(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  sodium_signer s;
+  audit_vkey k;
+  uint8_t pk[32], li_pk[32], li_sk[32];
+  memset(&s, 0, sizeof s);
+  crypto_sign_keypair(pk, s.sk);
+  assert_int_equal(audit_vkey_make("lisec.test/audit", pk, &k, &err), 0);
+  assert_int_equal(audit_li_keygen(li_pk, li_sk, &err), 0);
+  mem_log master, l;
+  mem_log_build(&master, &s, &k, li_pk);
+  audit_checkpoint at30, at64, at100;
+  assert_int_equal(audit_note_open(master.notes[0], strlen(master.notes[0]), &k, &at30, &err), 0);
+  assert_int_equal(audit_note_open(master.notes[1], strlen(master.notes[1]), &k, &at64, &err), 0);
+  assert_int_equal(audit_note_open(master.notes[2], strlen(master.notes[2]), &k, &at100, &err), 0);
+  free(master.notes[1]);
+  assert_int_equal(audit_note_sign_restore(&at64, &at30, &k, sodium_sign, &s, &master.notes[1], &err), 0);
+
+  /* The auditor's run at 100: intact, and it learns the restore at 64. */
+  audit_verifier *v = NULL;
+  audit_verify_summary sum;
+  bool found = false;
+  assert_int_equal(audit_verifier_new(&k, NULL, &v, &err), 0);
+  for (size_t i = 0; i < master.n_notes; i++)
+    assert_int_equal(audit_verifier_add_checkpoint(v, master.note_size[i], master.notes[i], strlen(master.notes[i])), 0);
+  for (size_t i = 0; i < master.n; i++)
+    assert_int_equal(audit_verifier_add_entry(v, i, master.data[i], master.len[i], master.leaf[i], NULL), 0);
+  audit_verifier_finish(v, &sum);
+  assert_int_equal(sum.findings, 0);
+  assert_int_equal(sum.restores, 1);
+  audit_checkpoint known[2];
+  assert_true(audit_verifier_restore(v, 0, &known[0]));
+  assert_false(audit_verifier_restore(v, 1, &known[1]));
+  assert_int_equal(known[0].size, 64);
+  assert_memory_equal(known[0].root, at64.root, 32);
+  audit_verifier_free(v);
+  /* The same log again: intact, nothing replaced. */
+  assert_int_equal(verify_log_known(&master, &k, &at100, known, 1, NULL, &found, &sum), 0);
+  assert_false(sum.seen_replaced);
+
+  /* Truncated to 90, the checkpoint at 100 deleted. */
+  mem_log_copy(&l, &master);
+  free(l.notes[2]);
+  l.notes[2] = NULL;
+  l.n = 90;
+  assert_true(verify_log_known(&l, &k, &at100, known, 1, "rolled back", &found, &sum) >= 1);
+  assert_true(found);
+  assert_false(sum.seen_replaced);
+  /* Entry 80 changed with its leaf hash, the checkpoint at 100 deleted. */
+  l.n = LOG_N;
+  l.data[80][25] ^= 1;
+  audit_hash_leaf(l.data[80], l.len[80], l.leaf[80]);
+  assert_true(verify_log_known(&l, &k, &at100, known, 1, "history was rewritten", &found, &sum) >= 1);
+  assert_true(found);
+  assert_false(sum.seen_replaced);
+  mem_log_free(&l);
+
+  /* A restore made after the auditor's run still replaces what it saw:
+   * the backup at 30 restored again, its checkpoint at 64 signed anew over
+   * other entries (here: entry 40 differs). */
+  mem_log_copy(&l, &master);
+  l.data[40][25] ^= 1;
+  audit_hash_leaf(l.data[40], l.len[40], l.leaf[40]);
+  audit_frontier f;
+  audit_frontier_init(&f);
+  for (size_t i = 0; i < 64; i++) audit_frontier_append(&f, l.leaf[i], &err);
+  audit_checkpoint again = at64;
+  audit_frontier_root(&f, again.root);
+  free(l.notes[1]);
+  assert_int_equal(audit_note_sign_restore(&again, &at30, &k, sodium_sign, &s, &l.notes[1], &err), 0);
+  free(l.notes[2]);
+  l.notes[2] = NULL;
+  assert_int_equal(verify_log_known(&l, &k, &at100, known, 1, NULL, &found, &sum), 0);
+  assert_true(sum.seen_replaced);
+  mem_log_free(&l);
+  mem_log_free(&master);
+}
+
 static void test_log_verifier(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -1243,6 +1352,7 @@ int main(void) {
       cmocka_unit_test(test_log_verifier),
       cmocka_unit_test(test_key_rollover),
       cmocka_unit_test(test_restore_line),
+      cmocka_unit_test(test_restore_seen_before),
       cmocka_unit_test(test_leaf_index),
   };
   if (sodium_init() < 0) return 1;
