@@ -358,19 +358,25 @@ static int state_save(const char *path, const audit_vkey *k, const char *note, c
   return rc;
 }
 
-/* The note of the newest verified checkpoint, found again by its size. */
+/* The note of the newest verified checkpoint, found again by its size and
+ * root: the source is read again, and a note signed for that size with
+ * another root (lisecd, or the database, now showing another history) must
+ * not become the history this auditor saw. */
 typedef struct find_note_ctx {
   uint64_t size;
+  const uint8_t *root;
   char *note;
   const audit_vkey *k;
+  bool other_root; /* a note signed for that size with another root */
 } find_note_ctx;
 
 static int find_note(void *ctx, uint64_t size, const char *note) {
   find_note_ctx *c = ctx;
   audit_checkpoint cp;
   lisec_err e = {0};
-  if (size == c->size && !c->note && audit_note_open(note, strlen(note), c->k, &cp, &e) == 0)
-    c->note = strdup(note);
+  if (size != c->size || audit_note_open(note, strlen(note), c->k, &cp, &e) != 0 || cp.size != size) return 0;
+  if (!crypto_ct_equal(cp.root, c->root, AUDIT_HASH_LEN)) c->other_root = true;
+  else if (!c->note) c->note = strdup(note);
   return 0;
 }
 
@@ -634,8 +640,15 @@ static int cmd_verify(int argc, char **argv) {
   rc = sum.findings || ts_bad ? CLI_REFUSED : CLI_OK;
   /* Remember the newest checkpoint only from an intact log. */
   if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
-    find_note_ctx fc = {.size = sum.newest.size, .k = &now};
-    if (source_checkpoints(&src, find_note, &fc, &err) == 0 && fc.note) {
+    find_note_ctx fc = {.size = sum.newest.size, .root = sum.newest.root, .k = &now};
+    int frc = source_checkpoints(&src, find_note, &fc, &err);
+    if (!frc && fc.other_root) {
+      fprintf(stderr,
+              "audit verify: the checkpoint at size %llu was read again with another signed root than the one "
+              "verified (two signed roots for one size: a split view); %s not saved\n",
+              (unsigned long long)sum.newest.size, state);
+      rc = CLI_REFUSED;
+    } else if (!frc && fc.note) {
       if (state_save(state, &now, fc.note, &known, c.v, &err)) rc = cli_fail("audit verify: saving %s: %s", state, err.msg);
     } else {
       rc = cli_fail("audit verify: the newest checkpoint went away while reading; state not saved");

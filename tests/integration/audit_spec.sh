@@ -212,4 +212,65 @@ tamper root "is not the signed one"
 tamper index "another entry or size"
 tamper size "another entry or size"
 pass "prove online refuses a changed path, leaf, root, index or size from the server"
+
+# A stand-in that shows `lisec audit verify --state` lisecd's real log, and
+# then, when verify reads the checkpoint list again to save its state, a
+# note for the same size with another root, signed by the log's key (a
+# split view: a server with the key showing each reader its own history).
+# The verified root, not the second one, may become the history the auditor
+# saw: verify refuses (exit 1) and writes no state. (It saved the second
+# note: the next run against that other history found nothing amiss.)
+mkdir split
+as auditor -o split/cps.json "$LISECD_URL/v1/audit/checkpoints"
+as auditor -o split/entries "$LISECD_URL/v1/audit/entries?from=0&count=10000"
+python3 - split/cps.json split/forged.json lisecd.vkey "$work/audit-dev.pem" <<'PY'
+import base64, json, subprocess, sys
+cps = json.load(open(sys.argv[1]))
+newest = cps["checkpoints"][-1]
+name, kid, _ = open(sys.argv[3]).read().strip().split("+", 2)
+size = newest["tree_size"]
+body = "%s\n%d\n%s\n" % (name, size, base64.b64encode(b"\x42" * 32).decode())
+open("split/body", "w").write(body)
+sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", sys.argv[4], "-rawin", "-in", "split/body"],
+                     capture_output=True, check=True).stdout
+assert len(sig) == 64
+line = "\u2014 %s %s\n" % (name, base64.b64encode(bytes.fromhex(kid) + sig).decode())
+newest["note"] = body + "\n" + line
+json.dump(cps, open(sys.argv[2], "w"))
+PY
+split_port=$(free_port)
+python3 - "$split_port" "$pki" split >split.log 2>&1 <<'PY' &
+import http.server, ssl, sys
+port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+reads = {"checkpoints": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        name = self.path.split("?")[0].rsplit("/", 1)[-1]
+        if name == "checkpoints":
+            reads[name] += 1
+            # verify reads the list for the checkpoints, for their
+            # timestamps, then for the note it saves
+            name = "cps.json" if reads[name] <= 2 else "forged.json"
+        body = open(d + "/" + name, "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+split_pid=$!
+cleanup_hooks+=("kill $split_pid")
+for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$split_port/x" 2>/dev/null && break; sleep 0.05; done
+rc=0
+lisec --server "https://localhost:$split_port" --pki "$pki" --role auditor audit verify --pubkey lisecd.vkey \
+  --state split-state.json >split.out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "split view" split.out && [ ! -e split-state.json ] ||
+  { cat split.out split-state.json 2>/dev/null; fail "verify saved a checkpoint it had not verified (exit $rc)"; }
+pass "verify saves only the root it verified: another signed root for the same size on a second read is refused"
 echo "audit_spec: RFC 9162 proofs and their refusals hold"
