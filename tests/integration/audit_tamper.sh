@@ -167,6 +167,29 @@ expect_tamper sqlite-truncated-hidden t7.db state.json "this auditor saw a check
 cp backup100.db t8.db
 expect_tamper sqlite-rollback t8.db state.json "rolled back"
 
+# One row copied to an index near 2^62 or at 2^63 - 3: the log's size
+# (1 + the highest index) is then astronomical, and verify read it page by
+# empty page for ever. It names the gap and ends (the bound only stops a
+# hang from hanging the suite).
+for far in 4611686018427387000 9223372036854775805; do
+  fresh "tfar-$far.db"
+  sqlite3 "tfar-$far.db" "INSERT INTO audit_log (idx, time_ms, sealed, data, leaf_hash) SELECT $far, time_ms, sealed, data, leaf_hash FROM audit_log WHERE idx = 199"
+  cp state.json "st-far.json"
+  rc=0
+  timeout 300 "$build/cmd/lisec/lisec" audit verify --db "tfar-$far.db" --pubkey vkey --state st-far.json >"out-far" 2>&1 || rc=$?
+  [ "$rc" = 1 ] && grep -q "entries 200\.\.$((far - 1)) are missing" out-far ||
+    { cat out-far; fail "an entry at index $far: verify exit $rc, want 1 naming the gap"; }
+done
+pass "an entry at an index near 2^62 is named as a gap, not read for ever"
+# At 2^63 - 1 the size overflows: the row could not be read, so verify
+# refuses the store rather than call the log intact.
+fresh tmax.db
+sqlite3 tmax.db "INSERT INTO audit_log (idx, time_ms, sealed, data, leaf_hash) SELECT 9223372036854775807, time_ms, sealed, data, leaf_hash FROM audit_log WHERE idx = 199"
+rc=0
+timeout 300 "$build/cmd/lisec/lisec" audit verify --db tmax.db --pubkey vkey >out-max 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "beyond any log" out-max || { cat out-max; fail "an entry at index 2^63 - 1: verify exit $rc, want 2"; }
+pass "an entry at index 2^63 - 1 is refused, not left unread under an intact verdict"
+
 # The state file is complete or absent (issue 14 item 17): an existing file
 # that is empty, not JSON, or lacks the pinned key or the checkpoint seen is
 # an error (exit 2) naming what is missing, and is left as it was; it was
