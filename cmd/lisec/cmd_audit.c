@@ -225,9 +225,9 @@ static int verify_cp(void *ctx, uint64_t size, const char *note) {
 
 static int verify_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
                         size_t len, const uint8_t *leaf_hash) {
-  (void)sealed;
   verify_ctx *c = ctx;
   c->rc = audit_verifier_add_entry(c->v, index, data, len, leaf_hash, NULL);
+  audit_verifier_sealed_flag(c->v, index, sealed, data, len);
   if (c->n_latest == c->cap_latest) {
     uint64_t cap = c->cap_latest ? c->cap_latest * 2 : 4096;
     int64_t *p = realloc(c->latest, cap * sizeof *p);

@@ -320,6 +320,11 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
  * decoded). lisecd's open uses it below a checkpoint it verified (issue 22
  * item 7), and checks that data in the background (ctl/auditlog.c). */
 int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t leaf_hash[AUDIT_HASH_LEN]);
+/* The store's (or lisecd's) "sealed" flag of the entry at index, beside
+ * its data: the flag is not hashed, so a flag that says otherwise than the
+ * data's first byte (a sealed entry listed as plain, a plain one as sealed)
+ * is a finding of its own. */
+void audit_verifier_sealed_flag(audit_verifier *v, uint64_t index, bool sealed, const uint8_t *data, size_t len);
 /* Starts the verifier at the tree of f->size leaves whose right edge is f,
  * as if the entries below had been added (lisecd's open from a checkpoint's
  * stored frontier: the checkpoint at f->size must give its root); entries

@@ -430,6 +430,14 @@ int audit_verifier_add_entry(audit_verifier *v, uint64_t index, const uint8_t *d
   return 0;
 }
 
+void audit_verifier_sealed_flag(audit_verifier *v, uint64_t index, bool sealed, const uint8_t *data, size_t len) {
+  bool is_sealed = len > 0 && data[0] == AUDIT_ENTRY_SEALED;
+  if (sealed != is_sealed)
+    finding(v, "entry %llu: stored as %s but its data is %s (the store's sealed flag was changed)",
+            (unsigned long long)index, sealed ? "sealed" : "not sealed",
+            is_sealed ? "sealed to the LI or RD administration" : "a plain record");
+}
+
 int audit_verifier_add_leaf(audit_verifier *v, uint64_t index, const uint8_t leaf_hash[AUDIT_HASH_LEN]) {
   if (!v->sorted) {
     sort_targets(v);

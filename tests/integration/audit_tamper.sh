@@ -131,6 +131,18 @@ db.commit()
 PY
 expect_tamper sqlite-changed-rehashed t2.db state.json "checkpoint at size 100: the recomputed root differs .* index 50\.\.99"
 
+# The sealed flag is not hashed: an LI entry listed as plain, or a plain
+# one as sealed (hidden from whoever filters on it), is named all the same.
+fresh tflag.db
+plain=$(sqlite3 tflag.db "SELECT min(idx) FROM audit_log WHERE sealed = 0")
+sealed=$(sqlite3 tflag.db "SELECT min(idx) FROM audit_log WHERE sealed = 1")
+sqlite3 tflag.db "UPDATE audit_log SET sealed = 1 - sealed WHERE idx IN ($plain, $sealed)"
+lisec audit verify --db tflag.db --pubkey vkey >out-flag 2>&1 && { cat out-flag; fail "a changed sealed flag passed"; }
+grep -q "entry $plain: stored as sealed but its data is a plain record" out-flag &&
+  grep -q "entry $sealed: stored as not sealed but its data is sealed" out-flag ||
+  { cat out-flag; fail "the changed sealed flags are not named"; }
+pass "a sealed flag changed in the store is named, either way"
+
 fresh t3.db
 sqlite3 t3.db "DELETE FROM audit_log WHERE idx = 120"
 expect_tamper sqlite-deleted t3.db state.json "entries 120\.\.120 are missing \(deleted\)"

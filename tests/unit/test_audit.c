@@ -1143,6 +1143,26 @@ static void test_log_verifier(void **state) {
   audit_checkpoint seen = sum.newest, seen30;
   assert_int_equal(audit_note_open(l.notes[0], strlen(l.notes[0]), &k, &seen30, &err), 0);
 
+  /* The store's sealed flag is not hashed: one that disagrees with the
+   * data is named (a sealed LI entry listed as plain, a plain one as sealed). */
+  {
+    audit_verifier *v = NULL;
+    assert_int_equal(audit_verifier_new(&k, NULL, &v, &err), 0);
+    for (size_t i = 0; i < l.n_notes; i++)
+      assert_int_equal(audit_verifier_add_checkpoint(v, l.note_size[i], l.notes[i], strlen(l.notes[i])), 0);
+    for (size_t i = 0; i < l.n; i++) {
+      assert_int_equal(audit_verifier_add_entry(v, i, l.data[i], l.len[i], l.leaf[i], NULL), 0);
+      bool flag = l.data[i][0] == AUDIT_ENTRY_SEALED;
+      if (i == 3 || i == 4) flag = !flag; /* 3 is sealed (i % 7 == 3), 4 plain */
+      audit_verifier_sealed_flag(v, i, flag, l.data[i], l.len[i]);
+    }
+    audit_verifier_finish(v, &sum);
+    assert_int_equal(sum.findings, 2);
+    assert_non_null(strstr(audit_verifier_finding(v, 0), "entry 3: stored as not sealed but its data is sealed"));
+    assert_non_null(strstr(audit_verifier_finding(v, 1), "entry 4: stored as sealed but its data is a plain record"));
+    audit_verifier_free(v);
+  }
+
   /* Changed entry, stored leaf hash left alone: named exactly. */
   l.data[41][25] ^= 1;
   assert_true(verify_log(&l, &k, NULL, "entry 41: its data does not match", &found, &sum) >= 1);
