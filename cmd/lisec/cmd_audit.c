@@ -655,8 +655,13 @@ static int cmd_verify(int argc, char **argv) {
   }
   json_decref(out);
   rc = sum.findings || ts_bad ? CLI_REFUSED : CLI_OK;
-  /* Remember the newest checkpoint only from an intact log. */
-  if (rc == CLI_OK && state && sum.have_newest && (!have_seen || sum.newest.size >= seen.size)) {
+  /* Remember the newest checkpoint only from an intact log, and only one
+   * that does not go back from what this auditor saw, unless a signed
+   * restore it had not seen replaced that (then the restored history it
+   * has just verified, and the restore, are what it saw: left at the
+   * replaced history, the restore went on excusing a truncation of it). */
+  if (rc == CLI_OK && state && sum.have_newest &&
+      (!have_seen || sum.newest.size >= seen.size || sum.seen_replaced)) {
     find_note_ctx fc = {.size = sum.newest.size, .root = sum.newest.root, .k = &now};
     int frc = source_checkpoints(&src, find_note, &fc, &err);
     if (!frc && fc.other_root) {

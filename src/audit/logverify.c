@@ -70,6 +70,7 @@ struct audit_verifier {
   audit_checkpoint *known, *restore_cps; /* known: from the state; restore_cps: this log's */
   size_t n_known, n_restore_cps, cap_restore_cps;
   bool seen_replaced;               /* what this auditor saw was replaced by a restore */
+  bool seen_ok;                     /* the log's root at the seen size is the one seen */
   char *findings[FINDINGS_KEPT];
   uint64_t n_findings;
 };
@@ -350,6 +351,7 @@ static void check_targets(audit_verifier *v) {
     have_root = true;
     if (crypto_ct_equal(root, t->root, AUDIT_HASH_LEN)) {
       if (t->restore_base) continue;
+      if (t->seen) v->seen_ok = true;
       if (!t->seen) {
         v->cps_ok++;
         v->newest = t->cp;
@@ -489,7 +491,10 @@ void audit_verifier_finish(audit_verifier *v, audit_verify_summary *out) {
               (unsigned long long)t->size, (unsigned long long)end, (unsigned long long)end,
               (unsigned long long)(t->size - 1));
   }
-  if (v->have_seen && v->max_cp_size < v->seen.size && end >= v->seen.size && !replaced_by_restore(v, v->seen.size))
+  /* A restore explains missing checkpoints only when it replaced what this
+   * auditor saw: with the seen root still the log's, they were removed. */
+  if (v->have_seen && v->max_cp_size < v->seen.size && end >= v->seen.size &&
+      (v->seen_ok || !replaced_by_restore(v, v->seen.size)))
     finding(v,
             "the newest valid checkpoint in the store is at size %llu, below the size %llu this "
             "auditor saw: checkpoints were removed or restored from an older backup",

@@ -1084,6 +1084,12 @@ static void test_restore_seen_before(void **state) {
   assert_true(verify_log_known(&l, &k, &at100, known, 1, "rolled back", &found, &sum) >= 1);
   assert_true(found);
   assert_false(sum.seen_replaced);
+  /* Nothing changed but the checkpoint at 100 deleted, with a state that
+   * lists no restore (written before restores were kept): the restore at
+   * 64 cannot have replaced a root at 100 that is still the log's. */
+  l.n = LOG_N;
+  assert_true(verify_log_known(&l, &k, &at100, NULL, 0, "checkpoints were removed", &found, &sum) >= 1);
+  assert_true(found);
   /* Entry 80 changed with its leaf hash, the checkpoint at 100 deleted. */
   l.n = LOG_N;
   l.data[80][25] ^= 1;
