@@ -400,10 +400,18 @@ int store_doc_list(lisec_store *s, const char *kind, store_doc_cb cb, void *ctx,
 
 /* ---- the audit log ----------------------------------------------------- */
 
+/* The highest index plus one, added here: the highest index lisec can
+ * append is INT64_MAX - 1 (check_entries), and a row at INT64_MAX (put
+ * there past the table's triggers) would overflow the server's sum. */
 int store_log_size(lisec_store *s, uint64_t *size, lisec_err *err) {
-  int64_t n = 0;
-  int rc = s->ops->query_int(s->be, "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_log", &n, err);
-  if (rc == 0) *size = (uint64_t)n;
+  int64_t last = -1;
+  int rc = s->ops->query_int(s->be, "SELECT COALESCE(MAX(idx), -1) FROM audit_log", &last, err);
+  if (rc == 0 && (last < -1 || last == INT64_MAX))
+    rc = lisec_err_set(err, LISEC_ESTORE,
+                       "TR103308-5.5: the audit log holds an entry at index %lld, which lisec never writes: "
+                       "the table was changed outside lisec",
+                       (long long)last);
+  if (rc == 0) *size = (uint64_t)(last + 1);
   return note_failure(s, rc);
 }
 

@@ -938,6 +938,28 @@ static void test_log_refuses_tampering(void **state) {
   store_close(s);
 }
 
+/* A row at the largest index (put there by someone who dropped the
+ * triggers) is refused by name, not summed past the integer's range. */
+static void test_log_size_at_the_edge(void **state) {
+  (void)state;
+  char u[512];
+  fresh_url(u, sizeof u); /* the shared database's log stays as it is */
+  lisec_store *s = open_url(u);
+  lisec_err err = {0};
+  const bool lite = is_sqlite(u);
+  char why[512];
+  const char *sql = lite ? "DROP TRIGGER audit_log_at_end; "
+                           "INSERT INTO audit_log VALUES (9223372036854775807, 0, 0, x'00', zeroblob(32))"
+                         : "DROP TRIGGER audit_log_at_end ON audit_log; "
+                           "INSERT INTO audit_log VALUES (9223372036854775807, 0, 0, '\\x00', '\\x00')";
+  if (raw_exec(u, sql, why, sizeof why) != 0) fail_msg("%s: %s", sql, why);
+  uint64_t got = 0;
+  assert_int_equal(store_log_size(s, &got, &err), LISEC_ESTORE);
+  assert_non_null(strstr(err.msg, "index 9223372036854775807"));
+  assert_int_equal(got, 0);
+  store_close(s);
+}
+
 /* ---- checkpoints ------------------------------------------------------- */
 
 typedef struct cps {
@@ -1132,6 +1154,7 @@ int main(void) {
       cmocka_unit_test(test_log_contiguity),
       cmocka_unit_test(test_log_bad_entries),
       cmocka_unit_test(test_log_refuses_tampering),
+      cmocka_unit_test(test_log_size_at_the_edge),
       cmocka_unit_test(test_checkpoints),
       cmocka_unit_test(test_unreachable_and_bad_url),
       cmocka_unit_test(test_connection_lost),
