@@ -145,9 +145,9 @@ static int source_entries(source *src, uint64_t from, uint64_t to, entry_cb cb, 
     uint64_t size = 0;
     int rc = store_log_size(src->db, &size, err);
     if (rc) return rc;
-    /* 1 + the highest index overflows at an index of 2^63 - 1 (SQLite
-     * then clamps it to that), and a range's end cannot reach that row: it
-     * would go unread. No log lisec writes comes near (2^62 at most). */
+    /* A row at 2^63 - 1 the store refuses (its size would overflow); one
+     * at 2^63 - 2 gives a size no range's end can pass, so it would go
+     * unread. No log lisec writes comes near (2^62 at most). */
     if (size >= (uint64_t)INT64_MAX)
       return lisec_err_set(err, LISEC_EINVAL,
                            "the store holds an audit entry at index %lld or near it, beyond any log (2^62 "
