@@ -533,34 +533,40 @@ static bool key_destroyed(lisec_ctl *ctl, const char *kid, bool *exists) {
   return gone;
 }
 
-typedef struct live_count {
-  const char *store;
-  int64_t n;
-} live_count;
+/* The live keys (state "live") of one store or of all: the ones the timer
+ * looks at, and the ones the bound counts. */
+typedef struct due_list {
+  json_t *keys;      /* [[store, period], ...] of live keys */
+  const char *store; /* of this store only; NULL: of every store */
+} due_list;
 
-static int count_one(void *ctx, const char *id, const char *body, int64_t version) {
+static int due_one(void *ctx, const char *id, const char *body, int64_t version) {
   (void)id, (void)version;
-  live_count *c = ctx;
+  due_list *dl = ctx;
   json_t *j = NULL;
   if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
-  const char *store = json_string_value(json_object_get(j, "store"));
   const char *state = json_string_value(json_object_get(j, "state"));
-  if (store && strcmp(store, c->store) == 0 && (!state || strcmp(state, "destroyed") != 0)) c->n++;
+  const char *store = json_string_value(json_object_get(j, "store"));
+  if (state && strcmp(state, "live") == 0 && (!dl->store || (store && strcmp(store, dl->store) == 0)))
+    json_array_append_new(dl->keys, json_pack("[O, O]", json_object_get(j, "store"), json_object_get(j, "period")));
   json_decref(j);
   return 0;
 }
 
 /* Whether one more key of store stays within max live keys (st->mu held):
- * every key not destroyed counts, also one whose retention ended but that
- * could not be destroyed yet, so the token never holds more. */
+ * every live key counts, also one whose retention ended but that could not
+ * be destroyed yet, so the token never holds more. */
 static int live_keys_check(lisec_ctl *ctl, const char *store, int64_t max, lisec_err *err) {
-  live_count c = {store, 0};
-  int rc = store_doc_list(ctl->store, CTL_RD_KEY_KIND, count_one, &c, err);
-  if (!rc && c.n >= max)
+  due_list dl = {json_array(), store};
+  int rc = dl.keys ? store_doc_list(ctl->store, CTL_RD_KEY_KIND, due_one, &dl, err)
+                   : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int64_t n = (int64_t)json_array_size(dl.keys);
+  json_decref(dl.keys);
+  if (!rc && n >= max)
     rc = lisec_err_set(err, LISEC_ECONFLICT,
                        CTL_RD_REQ_BOUND ": RD store %s holds %lld live data keys and [rd] max_live_keys is "
                        "%lld; the key of a new period is made once the retention of one of them ends",
-                       store, (long long)c.n, (long long)max);
+                       store, (long long)n, (long long)max);
   return rc;
 }
 
@@ -801,24 +807,6 @@ int ctl_rd_destroy(lisec_ctl *ctl, const ctl_actor *actor, const char *store, co
 }
 
 /* ---- the destruction timer ------------------------------------------------------ */
-
-typedef struct due_list {
-  json_t *keys;      /* [[store, period], ...] of live keys */
-  const char *store; /* of this store only; NULL: of every store */
-} due_list;
-
-static int due_one(void *ctx, const char *id, const char *body, int64_t version) {
-  (void)id, (void)version;
-  due_list *dl = ctx;
-  json_t *j = NULL;
-  if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0;
-  const char *state = json_string_value(json_object_get(j, "state"));
-  const char *store = json_string_value(json_object_get(j, "store"));
-  if (state && strcmp(state, "live") == 0 && (!dl->store || (store && strcmp(store, dl->store) == 0)))
-    json_array_append_new(dl->keys, json_pack("[O, O]", json_object_get(j, "store"), json_object_get(j, "period")));
-  json_decref(j);
-  return 0;
-}
 
 /* Destroys the live keys (of one store, or of all) whose retention ended. */
 static void sweep(lisec_ctl *ctl, const char *only) {
