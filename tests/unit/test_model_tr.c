@@ -152,6 +152,28 @@ static size_t violations(model *m) {
 }
 
 /* The incrementally kept index equals a full evaluation. */
+/* model_li_compliance of li: compliant, or not and r among its violations. */
+static void li_compliant(model *m, const char *li) {
+  model_verdict v;
+  bool active = false;
+  lisec_err err = {0};
+  ok(model_li_compliance(m, li, &v, &active, &err), &err);
+  show(&v);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+}
+
+static void li_violates(model *m, const char *li, model_rule r) {
+  model_verdict v;
+  bool active = false;
+  lisec_err err = {0};
+  ok(model_li_compliance(m, li, &v, &active, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, r, NULL));
+  model_verdict_free(&v);
+}
+
 static void index_matches_full(model *m) {
   size_t inc = model_violation_count(m);
   model_evaluate_all(m);
@@ -354,11 +376,7 @@ static void test_li_compliance_covers_its_paths(void **state) {
   (void)state;
   model *m = load();
   lisec_err err = {0};
-  model_verdict v;
-  bool active = false;
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  assert_true(v.allow);
-  model_verdict_free(&v);
+  li_compliant(m, "li-fi");
   /* The monitored VM reaches the LI VM through a caching firewall. */
   put(m, "connection", "{\"id\":\"c4\",\"between\":[\"target\",\"fw1\"],\"kind\":\"network\","
                        "\"secure\":true}");
@@ -366,54 +384,32 @@ static void test_li_compliance_covers_its_paths(void **state) {
                        "\"secure\":true}");
   put(m, "group", "{\"id\":\"g-fw\",\"connections\":[\"c4\",\"c5\"],"
                   "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":true}]}");
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_R7, NULL));
-  model_verdict_free(&v);
+  li_violates(m, "li-fi", MODEL_R7);
   put(m, "group", "{\"id\":\"g-fw\",\"connections\":[\"c4\",\"c5\"],"
                   "\"intermediates\":[{\"vm\":\"fw1\",\"stores\":false}]}");
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  assert_true(v.allow);
-  model_verdict_free(&v);
+  li_compliant(m, "li-fi");
   /* The LI VM's direct connection to the monitored VM is not secure. */
   put(m, "connection", "{\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\","
                        "\"secure\":false}");
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_R6, NULL));
-  model_verdict_free(&v);
+  li_violates(m, "li-fi", MODEL_R6);
   put(m, "connection", "{\"id\":\"c1\",\"between\":[\"target\",\"li1\"],\"kind\":\"network\","
                        "\"secure\":true}");
   /* The storage VM's path to the storage provider is not secure. */
   put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
                        "\"secure\":false}");
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_R6, NULL));
-  model_verdict_free(&v);
+  li_violates(m, "li-fi", MODEL_R6);
   /* ... nor is the storage VM provided the storage through a usable path:
    * the NFS connection is gone, so req. 5 fails for it. */
   put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
                        "\"secure\":true}");
   ok(model_conn_remove(m, "c3", &err), &err);
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_R5, NULL));
-  model_verdict_free(&v);
+  li_violates(m, "li-fi", MODEL_R5);
   /* The LI VM connected to a VM it may not operate with (§4.2). */
   put(m, "connection", "{\"id\":\"c3\",\"between\":[\"via1\",\"store1\"],\"kind\":\"nfs\","
                        "\"secure\":true}");
   put(m, "connection", "{\"id\":\"c7\",\"between\":[\"li1\",\"bystander\"],\"kind\":\"network\","
                        "\"secure\":true}");
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_KNOWN, NULL));
-  model_verdict_free(&v);
+  li_violates(m, "li-fi", MODEL_KNOWN);
   ok(model_conn_remove(m, "c7", &err), &err);
   /* Another LI's path is not this one's. */
   put(m, "vm", "{\"id\":\"li2\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
@@ -425,14 +421,8 @@ static void test_li_compliance_covers_its_paths(void **state) {
                "\"bystander\",\"host\":\"li2\",\"storage\":\"st2\","
                "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
   assert_true(violations(m) > 0);
-  ok(model_li_compliance(m, "li-fi", &v, &active, &err), &err);
-  show(&v);
-  assert_true(v.allow);
-  model_verdict_free(&v);
-  ok(model_li_compliance(m, "li-other", &v, &active, &err), &err);
-  assert_false(v.allow);
-  assert_true(has(&v, MODEL_R6, NULL));
-  model_verdict_free(&v);
+  li_compliant(m, "li-fi");
+  li_violates(m, "li-other", MODEL_R6);
   model_free(m);
 }
 
