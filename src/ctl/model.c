@@ -2159,6 +2159,18 @@ static int record_decision(lisec_ctl *ctl, const ctl_actor *actor, const char *a
   return rc;
 }
 
+/* Whether a decision must fail for want of a proven clock (te says why),
+ * and the violation that names it: the clock, and nothing else. */
+static bool clock_unproven(lisec_ctl *ctl, lisec_err *te) {
+  int64_t now_ms = 0;
+  return ctl_clock_trusted_now(ctl->shared, "a decision that depends on time", &now_ms, te) != 0;
+}
+
+static json_t *clock_violation(const lisec_err *te) {
+  return json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_CLOCK_REQ, "clauses", "TR 103 308 §4.2",
+                   "subject", "controller clock", "sentence", te->msg, "fact", "proven(controller clock): false");
+}
+
 /* Adds the attestation facts, redacts, records and answers. */
 static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
                   json_t *v, const target_info *t, json_t *stale, bool refreshed, json_t **out,
@@ -2171,13 +2183,9 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
    * boundaries are judged by a proven clock only: without one every
    * decision fails closed, naming the clock and nothing else (refusing
    * only those an LI touches would tell other roles which VMs those are). */
-  int64_t now_ms = 0;
   lisec_err te = {0};
-  if (ctl_clock_trusted_now(ctl->shared, "a decision that depends on time", &now_ms, &te)) {
-    json_array_append_new(json_object_get(v, "violations"),
-                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_CLOCK_REQ,
-                                    "clauses", "TR 103 308 §4.2", "subject", "controller clock",
-                                    "sentence", te.msg, "fact", "proven(controller clock): false"));
+  if (clock_unproven(ctl, &te)) {
+    json_array_append_new(json_object_get(v, "violations"), clock_violation(&te));
     json_object_set_new(v, "allow", json_false());
   }
   json_object_set_new(v, "hypervisor", json_string(t->hyp));
@@ -2918,13 +2926,9 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   json_t *failed = json_object(), *kept = json_array(), *why = json_array();
   /* A placement is judged by a proven clock only, as every decision is
    * (finish): without one each node is filtered out naming the clock. */
-  int64_t now_ms = 0;
   lisec_err te = {0};
-  bool unproven = vm && ctl_clock_trusted_now(ctl->shared, "a decision that depends on time", &now_ms, &te);
-  if (unproven)
-    json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_CLOCK_REQ, "clauses",
-                                         "TR 103 308 §4.2", "subject", "controller clock", "sentence", te.msg,
-                                         "fact", "proven(controller clock): false"));
+  bool unproven = vm && clock_unproven(ctl, &te);
+  if (unproven) json_array_append_new(why, clock_violation(&te));
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
