@@ -89,6 +89,8 @@ bool ctl_x1_reports_admit(ctl_x1_reports *r, const char *ne, int64_t now_ms, boo
       b->flooding = false; /* quiet long enough: a flood after this is another */
     }
     b->last_ms = now_ms;
+  } else if (now_ms < b->last_ms) {
+    b->last_ms = now_ms; /* a clock stepped back: it refills from here, not from the old time */
   }
   bool ok = b->tokens >= 1000;
   if (ok) {

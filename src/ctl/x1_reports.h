@@ -30,7 +30,10 @@ typedef struct ctl_x1_reports ctl_x1_reports;
 ctl_x1_reports *ctl_x1_reports_new(unsigned rate_per_s, unsigned burst, size_t queue_max);
 void ctl_x1_reports_free(ctl_x1_reports *r);
 
-/* Whether NE's report at now_ms is admitted (a token taken). Refused:
+/* Whether NE's report at now_ms is admitted (a token taken). A now_ms
+ * earlier than the NE's last gives nothing, and the bucket refills from
+ * it (a clock stepped back costs no more than the time it went back).
+ * Refused:
  * *flood_began is true for the first refusal since the NE's bucket was last
  * full, so a flood is said once. The table keeps the NEs seen most
  * recently; one forgotten starts again with a full bucket. */

@@ -2,7 +2,10 @@
  * given, not read from a clock: an NE's burst is admitted at once, then
  * its rate, and not a report more; one NE's flood leaves another's bucket
  * alone; a flood is flagged once, and again only after the bucket has been
- * full; a bucket taken over when the table is full starts full; the task
+ * full; a wall clock stepped back (chrony correcting a clock that ran
+ * ahead) refills an empty bucket at the rate from the new time, as the
+ * caller's monotonic clock would; a bucket taken over when the table is
+ * full starts full; the task
  * issue queue holds one entry a task (the latest), refuses a new task past
  * its bound without recording, records nothing when the record fails, and
  * is empty once taken. */
@@ -50,6 +53,21 @@ static void test_rate_and_burst(void **st) {
   assert_int_equal(floods, 3);
   /* time going back admits nothing extra */
   assert_int_equal(admitted(r, "poi-1", T0, 100, &floods), 0);
+  ctl_x1_reports_free(r);
+}
+
+static void test_clock_back(void **st) {
+  (void)st;
+  ctl_x1_reports *r = ctl_x1_reports_new(5, 20, 8);
+  int floods = 0;
+  /* the clock an hour ahead: the NE uses its burst */
+  int64_t ahead = T0 + 3600000;
+  assert_int_equal(admitted(r, "poi-1", ahead, 100, &floods), 20);
+  /* stepped back to the right time: going back gives nothing... */
+  assert_int_equal(admitted(r, "poi-1", T0, 100, &floods), 0);
+  /* ...but a second later the NE has its rate again, not after an hour */
+  assert_int_equal(admitted(r, "poi-1", T0 + 1000, 100, &floods), 5);
+  assert_int_equal(admitted(r, "poi-1", T0 + 2000, 100, &floods), 5);
   ctl_x1_reports_free(r);
 }
 
@@ -130,6 +148,7 @@ static void test_queue(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rate_and_burst),
+      cmocka_unit_test(test_clock_back),
       cmocka_unit_test(test_table_full),
       cmocka_unit_test(test_queue),
   };
