@@ -29,7 +29,7 @@ static struct {
   pthread_t thread;
   bool watching, stopping;
   pthread_cond_t wake;
-} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* wake: made by wake_init, by the monotonic clock */
 
 /* A name or URL that goes into log lines, a table and replies: printable
  * ASCII without spaces or quotes, bounded. */
@@ -267,12 +267,25 @@ static void watch_once(void) {
   _exit(1);
 }
 
+/* The watch waits by the monotonic clock: a wait until a wall-clock time
+ * lasts as much longer as the clock is stepped back meanwhile (chrony
+ * correcting a clock that ran ahead), and the lease, not renewed, would
+ * end a healthy leader's lock. */
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+static void wake_init(void) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&G.wake, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
 static void *watch_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&G.mu);
   while (!G.stopping) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     int64_t ns = until.tv_nsec + (G.set.poll_ms % 1000) * 1000000;
     until.tv_sec += (time_t)(G.set.poll_ms / 1000) + (time_t)(ns / 1000000000);
     until.tv_nsec = (long)(ns % 1000000000);
@@ -305,6 +318,7 @@ int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
   }
   if (need) {
     G.stopping = false;
+    pthread_once(&wake_once, wake_init);
     if (pthread_create(&G.thread, NULL, watch_main, NULL) != 0)
       rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the writer lock's watch");
     else
@@ -320,6 +334,7 @@ void ctl_ha_topic_stop(ctl_shared *sh) {
   bool join = G.watching;
   G.stopping = true;
   G.watching = false;
+  pthread_once(&wake_once, wake_init);
   pthread_cond_broadcast(&G.wake);
   pthread_mutex_unlock(&G.mu);
   if (join) pthread_join(G.thread, NULL);

@@ -34,3 +34,9 @@ lisec_integration_test(ha_partition tests/integration/ha_partition.sh)
 # A COMMIT whose wait for the synchronous standby is cancelled is answered
 # as committed with a WARNING: lisecd does not acknowledge that write.
 lisec_integration_test(ha_sync_commit tests/integration/ha_sync_commit.sh)
+# A leader's lease survives its wall clock stepped back an hour (the watch
+# that renews it waits by the monotonic clock); the step is made by
+# clock_step_shim, LD_PRELOADed into the leader.
+add_library(clock_step_shim MODULE ${CMAKE_SOURCE_DIR}/tests/integration/clock_step_shim.c)
+target_link_libraries(clock_step_shim PRIVATE ${CMAKE_DL_LIBS})
+lisec_integration_test(ha_lease_clock tests/integration/ha_lease_clock.sh)
