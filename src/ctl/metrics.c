@@ -139,7 +139,8 @@ static void render_li(lisec_ctl *ctl, lisec_buf *b) {
     ctl_metrics_store_error();
   lisec_buf_printf(b,
                    "# HELP lisec_x1_reports_refused_total X1 reports from NEs refused past [x1] "
-                   "report_rate_per_ne (LI administration only; the NE's status says which).\n"
+                   "report_rate_per_ne or report_queue_max (LI administration only; the NE's status says "
+                   "which).\n"
                    "# TYPE lisec_x1_reports_refused_total counter\nlisec_x1_reports_refused_total %llu\n",
                    ctl_counters_x1_reports_refused());
   static const char *const ops[CTL_METRICS_VAULT_N] = {"seal", "open", "rewrap"};

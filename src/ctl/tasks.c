@@ -1778,6 +1778,10 @@ static void task_issue(lisec_ctl *ctl, const char *ne_id, const x1_request *q, x
   int rc = ctl_x1_reports_queue(ctl->shared->x1->reports, hit_key, record_issue, &ir);
   r->ok = rc == 0;
   r->error_code = X1_ERR_GENERIC;
+  if (rc == LISEC_ETOOBIG) { /* a refusal like one past the rate: counted where those are */
+    ctl_metrics_x1_report_refused();
+    ctl_x1_status_refused(ctl->shared->x1->status, ne_id, lisec_time_now_ms());
+  }
   if (rc == LISEC_ETOOBIG)
     snprintf(r->error_description, sizeof r->error_description,
              "TR103308-5.5: the ADMF has [x1] report_queue_max task issues waiting to be shown; this one is "

@@ -38,8 +38,8 @@ void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms);
  * its kind: "ne_issue" (ReportNEIssue), "destination_issue"
  * (ReportDestinationIssue), "error" (the last X1 error with this NE). */
 void ctl_x1_status_note(ctl_x1_status *s, const char *ne, const char *kind, const char *text, int64_t now_ms);
-/* A report of the NE's refused past its rate ([x1] report_rate_per_ne):
- * counted, with when the last was. */
+/* A report of the NE's refused past its rate ([x1] report_rate_per_ne)
+ * or past [x1] report_queue_max: counted, with when the last was. */
 void ctl_x1_status_refused(ctl_x1_status *s, const char *ne, int64_t now_ms);
 /* A destination lisecd removed from the NE because its registration does
  * not name it. */

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A ReportTaskIssue refused because [x1] report_queue_max task issues wait
+# for the ADMF loop (src/ctl/tasks.c, src/ctl/x1_reports.c) is a refusal
+# like one past the NE's rate (docs/x1.md): answered ErrorResponse 1000
+# naming TR103308-5.5 and the setting, and counted in
+# lisec_x1_reports_refused_total and the NE's status (reports_refused), so
+# an operator sees that NEs' reports are being turned away. One real
+# lisec-ne, poi-1, holds two tasks; with report_queue_max = 1, containers
+# of two ReportTaskIssue (one a task) are sent until the queue refuses one
+# (the second of a container, unless the loop took the first meanwhile).
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null
+lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
+wait_for() { # TIMES COMMAND...: every 0.1 s until the command succeeds
+  local n=$1
+  shift
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne.json" --strict-destinations \
+  2>>"$work/ne.log" &
+cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null || true")
+wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$port" 2>/dev/null || fail "lisec-ne does not listen"
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+  "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
+  "[model]" "allow_declared_trust = true" "[x1]" "report_queue_max = 1" "report_burst_per_ne = 1000"
+ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
+  local want=$1 role=$2 method=$3 path=$4 out
+  if [ $# -ge 5 ]; then out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$5" "$LISECD_URL$path")
+  else out=$(as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"); fi
+  [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}"
+}
+model() { ok 201 "$1" POST "/v1/model/$2" "$3" >/dev/null; }
+loc='"location":{"country":"FI","source":"administrative"}'
+model operator jurisdiction '{"id":"fi","codes":["FI"]}'
+model operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+model operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
+model operator hypervisor '{"id":"hv-1","host":"hel-1"}'
+model operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
+model operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model operator vm '{"id":"vm-li-1","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model operator storage '{"id":"st-1","vm":"vm-store","provided_to":["vm-li-1"]}'
+model operator connection '{"id":"c1","between":["vm-target","vm-li-1"],"kind":"network","secure":true}'
+model operator group '{"id":"g1","between":["vm-target","vm-li-1"],"connections":["c1"]}'
+model operator connection '{"id":"cs1","between":["vm-li-1","vm-store"],"kind":"nfs","secure":true}'
+model operator group '{"id":"gs1","between":["vm-li-1","vm-store"],"connections":["cs1"]}'
+model li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li-1","storage":"st-1","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-1\",\"url\":\"https://localhost:$port/X1/NE\",\"vm\":\"vm-li-1\",
+  \"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",
+  \"destinations\":[{\"address\":\"192.0.2.201\",\"port\":4790}]}" >/dev/null
+for i in 1 2; do
+  ok 201 li-admin POST /v1/targets "{\"id\":\"t-$i\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"192.0.2.$i\"}]}" >/dev/null
+done
+xids() { ok 200 li-admin GET /v1/tasks | jq -r '[.tasks[] | select(.ne=="poi-1" and .xid != null and .xid != "") | .xid] | sort | join(" ")'; }
+two() { [ "$(xids | wc -w)" = 2 ]; }
+wait_for 300 two || fail "poi-1 does not have two tasks: $(ok 200 li-admin GET /v1/tasks)"
+read -r x1 x2 <<<"$(xids)"
+msg() { # XID
+  printf '<x1RequestMessage xsi:type="ReportTaskIssueRequest"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-12-06T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version><x1TransactionId>%s</x1TransactionId><xId>%s</xId><taskReportType>NonTerminatingFault</taskReportType><taskIssueDetails>queue</taskIssueDetails></x1RequestMessage>' \
+    "$(python3 -c 'import uuid;print(uuid.uuid4())')" "$1"
+}
+refused=0
+for _ in $(seq 1 100); do
+  as poi-1 -X POST -H 'Content-Type: application/xml' --data-binary \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">$(msg "$x1")$(msg "$x2")</X1Request>" \
+    "$LISECD_URL/v1/x1/admf" >"$work/answer.xml" || fail "the reports were not answered"
+  n=$(grep -o 'report_queue_max' "$work/answer.xml" | wc -l)
+  refused=$((refused + n))
+  [ "$refused" -gt 0 ] && break
+done
+[ "$refused" -gt 0 ] || fail "the queue refused nothing in 100 containers: $(cat "$work/answer.xml")"
+grep -q '<errorCode>1000</errorCode>' "$work/answer.xml" && grep -q 'TR103308-5.5' "$work/answer.xml" ||
+  fail "the queue's refusal is not 1000 naming TR103308-5.5: $(cat "$work/answer.xml")"
+metric=$(as li-admin "$LISECD_URL/metrics" | awk '$1=="lisec_x1_reports_refused_total"{print $2}')
+[ "$metric" = "$refused" ] || fail "lisec_x1_reports_refused_total is '$metric', the queue refused $refused"
+status=$(ok 200 li-admin GET /v1/x1/nes/poi-1)
+[ "$(jq -r .reports_refused <<<"$status")" = "$refused" ] || fail "poi-1's status does not count the queue's refusals ($refused): $status"
+pass "a ReportTaskIssue refused past [x1] report_queue_max is answered 1000 (TR103308-5.5) and counted in /metrics and the NE's status ($refused)"
