@@ -1714,9 +1714,11 @@ static int nes_of_actor(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
  * is logged once, naming no NE (an NE is an LI VM: operators read the
  * log), and the NE's status tells the LI administration which. */
 static bool report_admitted(struct ctl_x1_state *admf, const char *ne, x1_response *r) {
-  int64_t now = lisec_time_now_ms();
+  /* The bucket runs on the monotonic clock: a wall clock stepped either
+   * way would take tokens from an NE or give it a second burst. */
+  int64_t now = lisec_time_now_ms(), mono_ms = (int64_t)(lisec_time_mono_ns() / 1000000u);
   bool began = false;
-  if (ctl_x1_reports_admit(admf->reports, ne, now, &began)) return true;
+  if (ctl_x1_reports_admit(admf->reports, ne, mono_ms, &began)) return true;
   ctl_metrics_x1_report_refused();
   ctl_x1_status_refused(admf->status, ne, now);
   if (began)
