@@ -372,6 +372,13 @@ int ctl_clock_witness_now(ctl_shared *sh, const char *what, int64_t *now_ms, lis
   return trusted_now(sh, what, false, now_ms, err);
 }
 
+int ctl_clock_trusted_s(ctl_shared *sh, const char *what, int64_t *now_s, lisec_err *err) {
+  int64_t now_ms = 0;
+  int rc = trusted_now(sh, what, true, &now_ms, err);
+  *now_s = now_ms / 1000;
+  return rc;
+}
+
 /* ---- TPM clocks ---------------------------------------------------------- */
 
 /* The host's track, found by its id in a hash (a report's cost does not

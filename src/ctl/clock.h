@@ -6,10 +6,11 @@
  * quote's TPM clock is tracked per host and a controller clock that moves
  * against most hosts' TPM clocks (attest/tpmclock.h) makes time unproven
  * too. A decision that depends on time (LI validity boundaries, the age of
- * an attestation, nonce expiry) asks ctl_clock_trusted_now and fails
- * closed with TR103308-4.2-TIME naming the clock. With source = "none"
- * (the development default) nothing is checked and lisecd says so at start;
- * the TPM clocks are still tracked and reported. docs/time.md. */
+ * an attestation, nonce expiry, an LI administration's command's expiry, a
+ * package signer's or vendor CRL's validity) asks ctl_clock_trusted_now
+ * and fails closed with TR103308-4.2-TIME naming the clock. With source =
+ * "none" (the development default) nothing is checked and lisecd says so
+ * at start; the TPM clocks are still tracked and reported. docs/time.md. */
 #ifndef LISEC_CTL_CLOCK_H
 #define LISEC_CTL_CLOCK_H
 
@@ -38,6 +39,14 @@ void ctl_clock_close(ctl_shared *sh);
  * refusing nonces and appraisals for it would hold time unproven for ever.
  * The decisions that depend on time still wait for the fleet to agree. */
 int ctl_clock_witness_now(ctl_shared *sh, const char *what, int64_t *now_ms, lisec_err *err);
+
+/* ctl_clock_trusted_now in whole seconds, for the checks that compare with
+ * times kept in seconds: an LI administration's signed command's expiry,
+ * a package signer's certificate validity, a CRL's thisUpdate/nextUpdate.
+ * *now_s is the time the clock was judged at, so the value checked is the
+ * one proven (never a second reading of the wall clock); on a refusal it
+ * is still set, and nothing may be decided by it. */
+int ctl_clock_trusted_s(ctl_shared *sh, const char *what, int64_t *now_s, lisec_err *err);
 
 /* The clock information of a quote whose signature verified, appraised at
  * now_ms. A TPM clock that went back within one reset epoch or is not safe
