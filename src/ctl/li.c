@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "ctl/clock.h"
 #include "ctl/internal.h"
 #include "ctl/li.h"
 #include "ctl/model.h"
@@ -256,6 +257,16 @@ static int message_bytes(const json_t *body, const char *key, char **out, size_t
   return 0;
 }
 
+/* The time an LI administration's signed statement or command (pairing,
+ * li-disable, li-retire) is judged at: its expiry is checked against the
+ * proven clock only (TR 103 308 §4.2). A clock set back would take a
+ * captured command past its expiry again, one set forward refuse a valid
+ * one; so with the clock unproven the command is refused with
+ * TR103308-4.2-TIME (naming the clock, no VM) before anything is stored. */
+static int command_time(lisec_ctl *ctl, int64_t *now, lisec_err *err) {
+  return ctl_clock_trusted_s(ctl->shared, "the expiry of an LI administration's signed command", now, err);
+}
+
 static int need_admin_key(lisec_ctl *ctl, EVP_PKEY **key, lisec_err *err) {
   struct ctl_li_state *st = ctl->shared->li;
   *key = st ? st->admin_key : NULL;
@@ -385,6 +396,7 @@ int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const js
   EVP_PKEY *admin = NULL, *vm_key = NULL;
   char *msg = NULL;
   size_t len = 0;
+  int64_t now = 0;
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
   if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
@@ -393,8 +405,8 @@ int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const js
   if (rc) return rc;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "statement", &msg, &len, err)) ||
       (rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, &vm_key, err)) ||
-      (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len,
-                    lisec_time_now(), err)))
+      (rc = command_time(ctl, &now, err)) ||
+      (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len, now, err)))
     rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
                                              NULL, err, "li-vm %s", vm);
   else
@@ -411,6 +423,7 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
   EVP_PKEY *admin = NULL;
   char *msg = NULL;
   size_t len = 0;
+  int64_t now = 0;
   vm_doc d;
   int rc = load(ctl, vm, &d, err);
   if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL) return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED,
@@ -418,7 +431,8 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
                                                                     err, "li-vm %s", vm);
   if (rc) return rc;
   if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err)) ||
-      (rc = li_disable_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err))) {
+      (rc = command_time(ctl, &now, err)) ||
+      (rc = li_disable_signed(&d.vm, admin, (const uint8_t *)msg, len, now, err))) {
     rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
                                              NULL, err, "li-vm %s", vm);
   } else {
@@ -494,7 +508,9 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
                        "change that authorisation first",
                        vm, li);
   } else {
-    rc = li_retire_signed(&d.vm, admin, (const uint8_t *)msg, len, lisec_time_now(), err);
+    int64_t now = 0;
+    if (!(rc = command_time(ctl, &now, err)))
+      rc = li_retire_signed(&d.vm, admin, (const uint8_t *)msg, len, now, err);
   }
   free(msg);
   /* every refusal names the requirement, the message format's too */
