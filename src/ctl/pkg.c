@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "crypto/crypto.h"
+#include "ctl/clock.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/pkg.h"
@@ -208,20 +209,28 @@ typedef struct verified {
   pkg_result *result;
   char sha256[2 * CRYPTO_SHA256_LEN + 1];
   size_t size;
+  int64_t at; /* the proven time its signers' certificates were judged at */
 } verified;
 
 /* Decodes and verifies the uploaded package; li says whether the request
- * declares an LI VNF (the manifest may declare it too). */
+ * declares an LI VNF (the manifest may declare it too). Its signers'
+ * certificates are judged at the proven time only (TR 103 308 §4.2): set
+ * back, an unproven clock would take an expired or revoked signer for a
+ * valid one, set forward refuse valid ones; so with the clock unproven the
+ * package is refused with TR103308-4.2-TIME before anything is stored (as
+ * a vendor CRL is, ctl_pkg_crl_put). */
 static int verify_upload(lisec_ctl *ctl, const json_t *body, bool li, verified *v, lisec_err *err) {
   struct ctl_pkg_state *st = ctl->shared->pkg;
   if (!st->trust)
     return lisec_err_set(err, LISEC_EDENIED,
                          "TR103308-4.1: no vendor trust anchors are configured ([pkg] vendor_ca); "
                          "no package can be verified, so none is on-boarded");
+  int rc = ctl_clock_trusted_s(ctl->shared, "verifying a package's signers (certificate validity, CRLs)",
+                               &v->at, err);
+  if (rc) return rc;
   uint8_t *csar = NULL;
   size_t len = 0;
-  int rc = decode_csar(st, body, &csar, &len, err);
-  if (rc) return rc;
+  if ((rc = decode_csar(st, body, &csar, &len, err))) return rc;
   uint8_t digest[CRYPTO_SHA256_LEN];
   crypto_sha256(csar, len, digest);
   lisec_hex_encode(digest, sizeof digest, v->sha256);
@@ -230,6 +239,7 @@ static int verify_upload(lisec_ctl *ctl, const json_t *body, bool li, verified *
   pkg_policy_default(&pol);
   pol.li = li;
   pol.require_operator = true;
+  pol.at = v->at;
   if (pol.limits.max_total_size > st->max_expanded) pol.limits.max_total_size = st->max_expanded;
   if (pol.limits.max_file_size > st->max_expanded) pol.limits.max_file_size = st->max_expanded;
   pkg_zip *z = NULL;
@@ -265,7 +275,7 @@ static void record_from_json(const json_t *j, pkg_record *r) {
 static json_t *document(const char *id, const ctl_actor *actor, const pkg_record *rec,
                         const verified *v, const json_t *previous) {
   char now[32];
-  lisec_time_format(lisec_time_now(), now);
+  lisec_time_format(v->at, now);
   json_t *d = json_pack("{s:s, s:o, s:b, s:s, s:I, s:s, s:s, s:o}", "id", id, "record",
                         record_json(rec), "li", v->result->li, "sha256", v->sha256, "size",
                         (json_int_t)v->size, "onboarded_at", now, "onboarded_by", actor->subject,
@@ -1290,6 +1300,7 @@ int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, 
   X509_CRL *crl = NULL;
   pkg_crl_info info;
   memset(&info, 0, sizeof info);
+  int64_t at = 0;
   int rc = lisec_json_only_keys(body, keys, err);
   if (!rc && ctl_actor_role(actor) != CTL_ROLE_OPERATOR)
     rc = lisec_err_set(err, LISEC_EDENIED, "TR103308-4.1-CRL: only the operator loads vendor CRLs");
@@ -1299,9 +1310,11 @@ int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, 
                        "no vendor CRL can be verified");
   if (!rc) rc = crl_bytes(st, body, &data, &len, err);
   if (!rc) rc = pkg_crl_parse(data, len, len, &crl, err);
+  /* its thisUpdate and nextUpdate against the proven time only (verify_upload) */
+  if (!rc) rc = ctl_clock_trusted_s(ctl->shared, "a vendor CRL's thisUpdate and nextUpdate", &at, err);
   if (!rc) {
     pthread_mutex_lock(&st->lock);
-    rc = pkg_crl_accept(st->trust, crl, lisec_time_now(), &info, err);
+    rc = pkg_crl_accept(st->trust, crl, at, &info, err);
     pthread_mutex_unlock(&st->lock);
   }
   free(data);
@@ -1332,7 +1345,7 @@ int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, 
   }
   OPENSSL_free(der);
   char now[32], reason[700];
-  lisec_time_format(lisec_time_now(), now);
+  lisec_time_format(at, now);
   json_t *doc = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "issuer", info.issuer,
                           "anchor_sha256", info.anchor_sha256, "this_update",
                           (json_int_t)info.last_update, "next_update", (json_int_t)info.next_update,
