@@ -16,6 +16,12 @@
  * or, when it is not called, from the environment on first use:
  *   LISEC_RNG_DRBG        ctr (default) | hmac
  *   LISEC_RNG_ENTROPYD    host:port or vsock:CID:PORT of lisec-entropyd
+ *   LISEC_RNG_ENTROPYD_NAME  the name lisec-entropyd's certificate carries in
+ *                         its subjectAltName (DNS name or IP address):
+ *                         required with a vsock address (without it every
+ *                         fetch is refused); over TCP, the host dialled
+ *                         when unset. The certificate must also name the
+ *                         serverAuth extended key usage.
  *   LISEC_RNG_CERT, LISEC_RNG_KEY, LISEC_RNG_CA   this VNF's mTLS identity
  *   LISEC_RNG_GENID_FILE  a file whose contents are the VM generation id
  *   LISEC_RNG_STRICT=1    ordinary output also fails closed after an event
@@ -63,6 +69,10 @@ typedef struct lisec_rng_options {
   void *source_ctx;
   unsigned check_interval_ms; /* slow checks (files, uevents); 0 = 10 ms */
   unsigned clock_jump_ms;     /* clock-gap jump that counts as a restore; 0 = 1000 ms */
+  /* NULL: LISEC_RNG_ENTROPYD_NAME. Last, so that the fields before it keep
+   * their places; a program built against a header without it must be
+   * rebuilt (the library reads the whole struct). */
+  const char *entropyd_name;
 } lisec_rng_options;
 
 /* struct, not typedef: the name is also the function that fills it. */

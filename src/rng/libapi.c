@@ -468,6 +468,8 @@ static int init_locked(const lisec_rng_options *opt, lisec_err *err) {
   G.source_ctx = o.source_ctx;
   rngl_ext_init(&G.ext);
   copy_opt(G.ext.addr, sizeof G.ext.addr, o.entropyd, "LISEC_RNG_ENTROPYD");
+  copy_opt(G.ext.server_name, sizeof G.ext.server_name, o.entropyd_name,
+           "LISEC_RNG_ENTROPYD_NAME");
   copy_opt(G.ext.cert, sizeof G.ext.cert, o.cert, "LISEC_RNG_CERT");
   copy_opt(G.ext.key, sizeof G.ext.key, o.key, "LISEC_RNG_KEY");
   copy_opt(G.ext.ca, sizeof G.ext.ca, o.ca, "LISEC_RNG_CA");

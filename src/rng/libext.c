@@ -2,7 +2,10 @@
  * source. It speaks to lisec-entropyd over mutually authenticated TLS (TCP,
  * or AF_VSOCK for a VM on the same host), keeps the connection alive between
  * fetches, and checks that each SEED reply echoes the request's nonce and
- * counter. A connection opened by a parent process is never used by a forked
+ * counter. The daemon is taken for the daemon only when its certificate,
+ * from the configured CA, is a TLS server's (serverAuth) and names in its
+ * subjectAltName the host dialled or the configured LISEC_RNG_ENTROPYD_NAME,
+ * which a vsock address needs: a CID names nothing a certificate carries. A connection opened by a parent process is never used by a forked
  * child: the TLS keys and sequence numbers are the parent's. Each fetch has
  * one deadline for all its I/O (a non-blocking socket and poll), not a
  * timeout per read that a trickling peer could renew for ever. */
@@ -95,6 +98,19 @@ void rngl_ext_free(rngl_ext *x) {
   x->ssl_ctx = NULL;
 }
 
+/* Refuses a daemon certificate that does not name serverAuth among its
+ * extended key usages (TR 103 308 §5.15): a VNF's client certificate from
+ * the same CA, or one the CA issued with no usage at all, is no daemon's. */
+static int verify_server_eku(int ok, X509_STORE_CTX *ctx) {
+  if (!ok || X509_STORE_CTX_get_error_depth(ctx) != 0) return ok;
+  X509 *leaf = X509_STORE_CTX_get_current_cert(ctx);
+  if (leaf && (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) &&
+      (X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER))
+    return ok;
+  X509_STORE_CTX_set_error(ctx, X509_V_ERR_INVALID_PURPOSE);
+  return 0;
+}
+
 static int ext_ctx(rngl_ext *x, lisec_err *err) {
   if (x->ssl_ctx) return 0;
   if (!x->cert[0] || !x->key[0] || !x->ca[0])
@@ -114,7 +130,12 @@ static int ext_ctx(rngl_ext *x, lisec_err *err) {
     SSL_CTX_free(c);
     return ssl_fail(err, LISEC_EINVAL, "loading this VNF's certificate and key");
   }
-  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+  /* The daemon's certificate must be a TLS server's: OpenSSL's client
+   * default (purpose sslserver) already refuses one whose extended key usage
+   * leaves serverAuth out, but lets one with no extended key usage pass; the
+   * callback refuses that too. */
+  SSL_CTX_set_purpose(c, X509_PURPOSE_SSL_SERVER);
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, verify_server_eku);
   x->ssl_ctx = c;
   return 0;
 }
@@ -173,31 +194,80 @@ static int ssl_wait(SSL *s, int r, int64_t deadline) {
   }
 }
 
-static int ext_connect(rngl_ext *x, int64_t deadline, int timeout_ms, lisec_err *err) {
-  int rc = ext_ctx(x, err);
-  if (rc) return rc;
-  char host[256], port[16];
-  bool vsock = strncmp(x->addr, "vsock:", 6) == 0;
-  const char *a = vsock ? x->addr + 6 : x->addr;
-  const char *colon = strrchr(a, ':');
-  if (!colon || colon == a || strlen(colon + 1) >= sizeof port || (size_t)(colon - a) >= sizeof host)
-    return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not host:port", x->addr);
-  memcpy(host, a, (size_t)(colon - a));
-  host[colon - a] = '\0';
-  strcpy(port, colon + 1);
-  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-    memmove(host, host + 1, strlen(host));
-    host[strlen(host) - 1] = '\0';
+/* An address of the daemon, parsed: "host:port" or "vsock:CID:PORT". */
+typedef struct ext_addr {
+  bool vsock;
+  char host[256], port[16]; /* brackets of an IPv6 literal removed */
+  unsigned cid, vport;      /* vsock */
+} ext_addr;
+
+static int parse_addr(const char *addr, ext_addr *a, lisec_err *err) {
+  memset(a, 0, sizeof *a);
+  a->vsock = strncmp(addr, "vsock:", 6) == 0;
+  const char *p = a->vsock ? addr + 6 : addr;
+  const char *colon = strrchr(p, ':');
+  if (!colon || colon == p || strlen(colon + 1) >= sizeof a->port ||
+      (size_t)(colon - p) >= sizeof a->host)
+    return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not host:port", addr);
+  memcpy(a->host, p, (size_t)(colon - p));
+  strcpy(a->port, colon + 1);
+  size_t hl = strlen(a->host);
+  if (hl >= 2 && a->host[0] == '[' && a->host[hl - 1] == ']') {
+    memmove(a->host, a->host + 1, hl - 2);
+    a->host[hl - 2] = '\0';
   }
-  int fd = -1;
-  if (vsock) {
+  if (!a->host[0])
+    return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' names no host", addr);
+  if (a->vsock) {
     /* (strtoul alone would wrap CID 4294967298 to 2, the host) */
     int64_t cid, vport;
-    if (!lisec_decimal(host, strlen(host), 0, UINT32_MAX, &cid) ||
-        !lisec_decimal(port, strlen(port), 0, UINT32_MAX, &vport))
-      return lisec_err_set(err, LISEC_EINVAL, "entropyd: address '%s' is not vsock:CID:PORT (decimal, below 2^32)",
-                           x->addr);
-    struct sockaddr_vm sv = {.svm_family = AF_VSOCK, .svm_cid = (unsigned)cid, .svm_port = (unsigned)vport};
+    if (!lisec_decimal(a->host, strlen(a->host), 0, UINT32_MAX, &cid) ||
+        !lisec_decimal(a->port, strlen(a->port), 0, UINT32_MAX, &vport))
+      return lisec_err_set(err, LISEC_EINVAL,
+                           "entropyd: address '%s' is not vsock:CID:PORT (decimal, below 2^32)",
+                           addr);
+    a->cid = (unsigned)cid;
+    a->vport = (unsigned)vport;
+  }
+  return 0;
+}
+
+/* The name lisec-entropyd's certificate must carry (TR 103 308 §5.15: the
+ * seed comes from the trusted source outside the VM, not from anything else
+ * the CA certified, such as another VNF): the configured name
+ * (LISEC_RNG_ENTROPYD_NAME) when there is one, else the host dialled over
+ * TCP. A vsock CID is no name a certificate carries, so a vsock address
+ * without a configured name leaves nothing to check: refused before any
+ * connection, never taken on trust. */
+static int expected_name(const rngl_ext *x, const ext_addr *a, const char **name,
+                         lisec_err *err) {
+  *name = x->server_name[0] ? x->server_name : a->vsock ? NULL : a->host;
+  if (*name) return 0;
+  return lisec_err_set(err, LISEC_EINVAL,
+                       "TR103308-5.15: %s is a vsock address, which names no server whose "
+                       "certificate could be checked; set LISEC_RNG_ENTROPYD_NAME to the name "
+                       "in lisec-entropyd's certificate",
+                       x->addr);
+}
+
+/* Makes the handshake check name against the subjectAltName only (DNS, or
+ * IP for an address literal): a subject CN is how a VNF's client
+ * certificate names the VNF, and must never pass for the daemon's name. */
+static int expect_server(SSL *s, const char *name, lisec_err *err) {
+  X509_VERIFY_PARAM *vp = SSL_get0_param(s);
+  X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+  if (X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1) return 0;
+  if (SSL_set1_host(s, name) != 1 || SSL_set_tlsext_host_name(s, name) != 1)
+    return ssl_fail(err, LISEC_EINVAL, "setting the name lisec-entropyd's certificate must carry");
+  return 0;
+}
+
+/* Connects to the daemon by the deadline; *out is left non-blocking. */
+static int ext_dial(const rngl_ext *x, const ext_addr *a, int64_t deadline, int *out,
+                    lisec_err *err) {
+  int fd = -1;
+  if (a->vsock) {
+    struct sockaddr_vm sv = {.svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->vport};
     fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect_deadline(fd, (struct sockaddr *)&sv, sizeof sv, deadline) != 0) {
       int e = errno;
@@ -206,7 +276,7 @@ static int ext_connect(rngl_ext *x, int64_t deadline, int timeout_ms, lisec_err 
     }
   } else {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int g = getaddrinfo(host, port, &hints, &res);
+    int g = getaddrinfo(a->host, a->port, &hints, &res);
     if (g != 0)
       return lisec_err_set(err, LISEC_EIO, "entropyd: %s: %s", x->addr, gai_strerror(g));
     int e = 0;
@@ -225,41 +295,90 @@ static int ext_connect(rngl_ext *x, int64_t deadline, int timeout_ms, lisec_err 
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  *out = fd;
+  return 0;
+}
+
+/* The TLS half of a connection, checking the daemon's certificate for
+ * name; takes fd over (closed on failure). */
+static int ext_handshake(rngl_ext *x, int fd, const char *name, int64_t deadline, int timeout_ms,
+                         lisec_err *err) {
   SSL *s = SSL_new(x->ssl_ctx);
   if (!s) {
     close(fd);
     return ssl_fail(err, LISEC_ECRYPTO, "TLS session");
   }
-  SSL_set_fd(s, fd);
-  if (!vsock) {
-    /* The daemon's certificate must name the address we dialled. */
-    X509_VERIFY_PARAM *vp = SSL_get0_param(s);
-    if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
-      SSL_set_tlsext_host_name(s, host);
-      SSL_set1_host(s, host);
-    }
+  int rc = expect_server(s, name, err);
+  if (rc) {
+    SSL_free(s);
+    close(fd);
+    return rc;
   }
+  SSL_set_fd(s, fd);
   int r, w = 0;
   while ((r = SSL_connect(s)) != 1 && (w = ssl_wait(s, r, deadline)) == 0) {
   }
-  if (r != 1) {
-    long vr = SSL_get_verify_result(s);
-    SSL_free(s);
-    close(fd);
-    if (w == -2) {
-      ERR_clear_error();
-      return lisec_err_set(err, LISEC_EIO, "entropyd: TLS handshake not done within %d ms",
-                           timeout_ms);
-    }
-    if (vr != X509_V_OK)
-      return lisec_err_set(err, LISEC_EAUTH, "entropyd: server certificate refused: %s",
-                           X509_verify_cert_error_string(vr));
-    return ssl_fail(err, LISEC_EIO, "TLS handshake");
+  if (r == 1) {
+    x->ssl = s;
+    x->fd = fd;
+    x->owner = getpid();
+    return 0;
   }
-  x->ssl = s;
-  x->fd = fd;
-  x->owner = getpid();
-  return 0;
+  long vr = SSL_get_verify_result(s);
+  SSL_free(s);
+  close(fd);
+  if (w == -2) {
+    ERR_clear_error();
+    return lisec_err_set(err, LISEC_EIO, "entropyd: TLS handshake not done within %d ms",
+                         timeout_ms);
+  }
+  if (vr == X509_V_OK) return ssl_fail(err, LISEC_EIO, "TLS handshake");
+  ERR_clear_error();
+  if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-5.15: the certificate presented as lisec-entropyd's at %s "
+                         "does not name %s in its subjectAltName",
+                         x->addr, name);
+  if (vr == X509_V_ERR_INVALID_PURPOSE)
+    return lisec_err_set(err, LISEC_EAUTH,
+                         "TR103308-5.15: the certificate presented as lisec-entropyd's at %s is "
+                         "not a TLS server's (its extended key usage must include serverAuth)",
+                         x->addr);
+  return lisec_err_set(err, LISEC_EAUTH,
+                       "TR103308-5.15: lisec-entropyd's certificate at %s refused: %s", x->addr,
+                       X509_verify_cert_error_string(vr));
+}
+
+static int ext_connect(rngl_ext *x, int64_t deadline, int timeout_ms, lisec_err *err) {
+  ext_addr a;
+  const char *name;
+  int fd = -1;
+  /* The address and the daemon's name first: a vsock address without a
+   * name is refused whatever else is configured. */
+  int rc = parse_addr(x->addr, &a, err);
+  if (!rc) rc = expected_name(x, &a, &name, err);
+  if (!rc) rc = ext_ctx(x, err);
+  if (!rc) rc = ext_dial(x, &a, deadline, &fd, err);
+  if (!rc) rc = ext_handshake(x, fd, name, deadline, timeout_ms, err);
+  return rc;
+}
+
+int rngl_ext_handshake(rngl_ext *x, int fd, int timeout_ms, lisec_err *err) {
+  ext_addr a;
+  const char *name;
+  int rc = parse_addr(x->addr, &a, err);
+  if (!rc) rc = expected_name(x, &a, &name, err);
+  if (!rc) rc = ext_ctx(x, err);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  sigpipe_guard g;
+  sigpipe_block(&g);
+  rc = ext_handshake(x, fd, name, mono_ms() + timeout_ms, timeout_ms, err);
+  sigpipe_restore(&g);
+  return rc;
 }
 
 /* 0, -1 (failed) or -2 (the deadline passed). */

@@ -114,6 +114,9 @@ rngl_detect *rngl_test_detector(void);
 
 typedef struct rngl_ext {
   char addr[256];           /* host:port or vsock:CID:PORT */
+  char server_name[256];    /* the name the daemon's certificate must carry in
+                             * its subjectAltName: required for vsock, the host
+                             * dialled over TCP when empty */
   char cert[512], key[512], ca[512];
   void *ssl_ctx;            /* SSL_CTX* */
   void *ssl;                /* SSL*, kept between fetches until closed (liblisec-rng
@@ -128,6 +131,14 @@ void rngl_ext_init(rngl_ext *x);
  * daemon's reason. Reconnects once when a kept-alive connection has died. */
 int rngl_ext_fetch(rngl_ext *x, const rng_msg *req, rng_msg *reply, int timeout_ms,
                    lisec_err *err);
+/* The TLS half of a fetch's connection on a stream socket fd already
+ * connected to the daemon (taken over: closed on failure), the daemon's
+ * certificate checked as a connection to x->addr would check it: a TLS
+ * server's (serverAuth), naming x->server_name, or the host dialled over
+ * TCP; a vsock address without server_name is refused. On success the
+ * connection is x's, for rngl_ext_fetch. Tests put the vsock rule to a
+ * daemon on TCP loopback with it where the kernel has no vsock loopback. */
+int rngl_ext_handshake(rngl_ext *x, int fd, int timeout_ms, lisec_err *err);
 /* Drops the connection; in a forked child without a word on the wire
  * (the TLS state belongs to the parent). */
 void rngl_ext_close(rngl_ext *x);
