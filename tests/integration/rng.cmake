@@ -1,6 +1,16 @@
 # rng: lisec-entropyd and lisecd end to end (reports, audit, findings), the
 # seed service over AF_VSOCK (skipped with a reason where the kernel has no
-# vsock loopback transport).
+# vsock loopback transport), and the identity the daemon's certificate must
+# carry (rng_server_id).
 lisec_integration_test(rng_events tests/integration/rng_events.sh)
 lisec_integration_test(rng_vsock tests/integration/rng_vsock.sh)
 set_tests_properties(rng_vsock PROPERTIES SKIP_RETURN_CODE 77)
+
+# rng_server_id: which certificate the seed client takes for lisec-entropyd's
+# (serverAuth, the expected name in its subjectAltName), over TCP and with the
+# vsock rule put to a daemon on TCP loopback through the driver, so that rule
+# is checked where the kernel has no vsock loopback.
+add_executable(rng_server_id_driver ${CMAKE_SOURCE_DIR}/tests/integration/rng_server_id_driver.c)
+target_link_libraries(rng_server_id_driver PRIVATE lisec_rng_os lisec_rng lisec_crypto lisec_base
+                      PkgConfig::OPENSSL Threads::Threads)
+lisec_integration_test(rng_server_id tests/integration/rng_server_id.sh)

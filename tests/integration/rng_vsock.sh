@@ -3,7 +3,11 @@
 # outside the VM, for VMs on the same host), tested through the kernel's vsock
 # loopback transport (CID 1, VMADDR_CID_LOCAL, module vsock_loopback): a
 # registered VNF reseeds and generates keys over vsock with mutual TLS, an
-# unknown one is refused. Where the kernel offers no loopback transport (no
+# unknown one is refused, and the VNF takes the daemon for the daemon only
+# by the name LISEC_RNG_ENTROPYD_NAME gives (without it, or with a name the
+# certificate does not carry, it refuses naming TR103308-5.15;
+# rng_server_id.sh checks the same rule with more certificates where this
+# cannot run). Where the kernel offers no loopback transport (no
 # AF_VSOCK, or no vsock_loopback: a guest kernel without it, a container that
 # cannot load modules) only the listener is checked; the test says why and
 # exits 77, which CTest reports as skipped (SKIP_RETURN_CODE in
@@ -94,15 +98,31 @@ if [ -n "$skip" ]; then
   exit 77
 fi
 
+# vsock_env CLIENT [lisec args...]: the daemon expected as localhost (a name
+# in the development server certificate), unless ENTROPYD_NAME says
+# otherwise ("" for none).
 vsock_env() {
-  env LISEC_RNG_ENTROPYD="vsock:1:$vport" LISEC_RNG_CERT="$pki/$1.crt" LISEC_RNG_KEY="$pki/$1.key" \
-    LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" "${@:2}"
+  local name=${ENTROPYD_NAME-localhost}
+  env -u LISEC_RNG_ENTROPYD_NAME LISEC_RNG_ENTROPYD="vsock:1:$vport" LISEC_RNG_CERT="$pki/$1.crt" \
+    LISEC_RNG_KEY="$pki/$1.key" LISEC_RNG_CA="$pki/ca.crt" ${name:+LISEC_RNG_ENTROPYD_NAME="$name"} \
+    "$build/cmd/lisec/lisec" "${@:2}"
 }
 vsock_env vnf-a rng reseed >"$work/reseed.out" 2>&1 || { cat "$work/reseed.out" >&2; fail "reseed over vsock"; }
 n=$(vsock_env vnf-a rng keygen 32 | wc -c)
 [ "$n" = 32 ] || fail "keygen over vsock gave $n bytes"
 if vsock_env vnf-x rng reseed >"$work/unknown.out" 2>&1; then fail "unknown client served over vsock"; fi
 grep -q "not a registered VNF identity" "$work/unknown.out" || { cat "$work/unknown.out" >&2; fail "refusal reason"; }
+if ENTROPYD_NAME="" vsock_env vnf-a rng reseed >"$work/noname.out" 2>&1; then
+  fail "vsock without LISEC_RNG_ENTROPYD_NAME accepted the daemon unchecked"
+fi
+grep -q "TR103308-5.15.*set LISEC_RNG_ENTROPYD_NAME" "$work/noname.out" ||
+  { cat "$work/noname.out" >&2; fail "no-name refusal reason"; }
+if ENTROPYD_NAME=other.example vsock_env vnf-a rng reseed >"$work/othername.out" 2>&1; then
+  fail "vsock: a daemon certificate without the expected name accepted"
+fi
+grep -q "TR103308-5.15.*does not name other.example" "$work/othername.out" ||
+  { cat "$work/othername.out" >&2; fail "wrong-name refusal reason"; }
+pass "over vsock the daemon is checked for LISEC_RNG_ENTROPYD_NAME; without one it is refused"
 issued=$(curl -sf "http://127.0.0.1:$mport/metrics" | grep -F 'seeds_issued_total{client="vnf-a"}' | awk '{print $NF}')
 [ "${issued:-0}" -ge 2 ] || fail "vsock issuance not counted ($issued)"
 kill -TERM "$pid"

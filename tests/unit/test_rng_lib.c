@@ -4,7 +4,9 @@
  * (the generation-id file changes) that forces a reseed and fails key
  * generation closed until a fresh external seed arrives, strict mode, HMAC
  * selection and many threads at once, and that a fetch of an external seed
- * (a slow network round trip) never holds up another thread's output. The
+ * (a slow network round trip) never holds up another thread's output, and
+ * that a vsock address without the daemon's name (LISEC_RNG_ENTROPYD_NAME,
+ * lisec_rng_options.entropyd_name) is refused before anything else. The
  * external source here is the
  * library's pluggable callback, driven by the test; the real lisec-entropyd
  * over mutual TLS is exercised by tests/integration/rng_entropyd.sh. */
@@ -503,6 +505,30 @@ static void test_threads_distinct_output(void **state) {
   free(all);
 }
 
+/* TR 103 308 §5.15: over vsock nothing names the daemon but the configured
+ * name, so without one every fetch is refused, saying what to set, before
+ * the certificates are even looked at; with one (from the options) the
+ * fetch goes on to the next requirement, the VNF's own certificate. */
+static void test_vsock_needs_entropyd_name(void **state) {
+  (void)state;
+  unsetenv("LISEC_RNG_ENTROPYD_NAME");
+  lisec_rng_options o = {.entropyd = "vsock:2:7443", .cert = "", .key = "", .ca = ""};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  assert_int_equal(lisec_rng_reseed(), LISEC_RNG_EINVAL);
+  assert_non_null(strstr(lisec_rng_last_error(), "TR103308-5.15"));
+  assert_non_null(strstr(lisec_rng_last_error(), "set LISEC_RNG_ENTROPYD_NAME"));
+  uint8_t key[32];
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_non_null(strstr(lisec_rng_last_error(), "set LISEC_RNG_ENTROPYD_NAME"));
+  lisec_rng_shutdown();
+
+  o.entropyd_name = "entropyd.example";
+  assert_int_equal(lisec_rng_init(&o), 0);
+  assert_int_equal(lisec_rng_reseed(), LISEC_RNG_EINVAL);
+  assert_null(strstr(lisec_rng_last_error(), "LISEC_RNG_ENTROPYD_NAME"));
+  assert_non_null(strstr(lisec_rng_last_error(), "LISEC_RNG_CERT"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_bytes_and_keygen_without_external, teardown),
@@ -515,6 +541,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_hmac_drbg_selectable, teardown),
       cmocka_unit_test_teardown(test_threads_distinct_output, teardown),
       cmocka_unit_test_teardown(test_fetch_does_not_block_output, teardown),
+      cmocka_unit_test_teardown(test_vsock_needs_entropyd_name, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
