@@ -34,7 +34,8 @@ static int rng_usage(void) {
       "                                  lisec-entropyd's metrics port)\n"
       "       lisec rng findings [--open]  lisecd's findings about entropy sources and daemons\n"
       "                                  (--server, role operator or auditor)\n"
-      "The library reads LISEC_RNG_ENTROPYD, LISEC_RNG_CERT, LISEC_RNG_KEY, LISEC_RNG_CA,\n"
+      "The library reads LISEC_RNG_ENTROPYD, LISEC_RNG_ENTROPYD_NAME (the name in the daemon's\n"
+      "certificate; required with vsock:CID:PORT), LISEC_RNG_CERT, LISEC_RNG_KEY, LISEC_RNG_CA,\n"
       "LISEC_RNG_GENID_FILE; --cert/--key/--ca and --pki/--role also apply.");
 }
 
