@@ -116,6 +116,8 @@ refused() {
   shift 2
   "$@" || rc=$?
   [ "$rc" != 0 ] || { cat "$work/out" >&2; fail "$what: accepted"; }
+  ! grep -q Sanitizer "$work/out" || { cat "$work/out" >&2; fail "$what: sanitizer report"; }
+  [ "$rc" = 1 ] || { cat "$work/out" >&2; fail "$what: exit status $rc, not a refusal"; }
   grep -q "TR103308-5.15" "$work/out" && grep -q -- "$pattern" "$work/out" ||
     { cat "$work/out" >&2; fail "$what: refused without the reason ($pattern)"; }
   pass "$what: refused ($(grep -o -- "$pattern" "$work/out" | head -1))"
