@@ -37,10 +37,10 @@ issue() {
   printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature "$@" \
     >"$work/$stem.ext"
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$stem.key" \
-    -subj "/O=lisec test/CN=$cn" -out "$work/$stem.csr" 2>/dev/null &&
-    openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
-      -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
-      -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
+    -subj "/O=lisec test/CN=$cn" -out "$work/$stem.csr" 2>/dev/null || fail "request $stem"
+  openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
+    -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
 }
 names=subjectAltName=DNS:localhost,IP:127.0.0.1
 issue wrongname entropyd-elsewhere extendedKeyUsage=serverAuth subjectAltName=DNS:other.example
@@ -118,8 +118,10 @@ refused() {
   [ "$rc" != 0 ] || { cat "$work/out" >&2; fail "$what: accepted"; }
   ! grep -q Sanitizer "$work/out" || { cat "$work/out" >&2; fail "$what: sanitizer report"; }
   [ "$rc" = 1 ] || { cat "$work/out" >&2; fail "$what: exit status $rc, not a refusal"; }
-  grep -q "TR103308-5.15" "$work/out" && grep -q -- "$pattern" "$work/out" ||
-    { cat "$work/out" >&2; fail "$what: refused without the reason ($pattern)"; }
+  if ! grep -q "TR103308-5.15" "$work/out" || ! grep -q -- "$pattern" "$work/out"; then
+    cat "$work/out" >&2
+    fail "$what: refused without the reason ($pattern)"
+  fi
   pass "$what: refused ($(grep -o -- "$pattern" "$work/out" | head -1))"
 }
 
