@@ -69,9 +69,8 @@ typedef struct lisec_rng_options {
   void *source_ctx;
   unsigned check_interval_ms; /* slow checks (files, uevents); 0 = 10 ms */
   unsigned clock_jump_ms;     /* clock-gap jump that counts as a restore; 0 = 1000 ms */
-  /* NULL: LISEC_RNG_ENTROPYD_NAME. Last, so that the fields before it keep
-   * their places; a program built against a header without it must be
-   * rebuilt (the library reads the whole struct). */
+  /* NULL: LISEC_RNG_ENTROPYD_NAME. Added in liblisec-rng.so.2: the library
+   * reads the whole struct, so the soname changed with it. */
   const char *entropyd_name;
 } lisec_rng_options;
 

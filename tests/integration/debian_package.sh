@@ -56,7 +56,7 @@ dpkg_do() {
   cat "$work/dpkg.log" >&2
   return 1
 }
-packages=(liblisec-rng-dev lisec liblisec-rng1 liblisec-events-dev lisec-event liblisec-events1)
+packages=(liblisec-rng-dev lisec liblisec-rng2 liblisec-events-dev lisec-event liblisec-events1)
 remove_all() {
   local p
   for p in "${packages[@]}"; do
