@@ -8,6 +8,7 @@
 # opened with the LI administration's key.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 pki=$work/pki
 make_pki "$pki"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
@@ -30,16 +31,8 @@ import json, sys
 print(sum(1 for e in json.load(open(sys.argv[1]))["entries"] if "compliance.read" in json.dumps(e)))' "$work/audit.json"
 }
 
-loc='"location":{"country":"FI","source":"administrative"}'
-ok 201 operator POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
-ok 201 operator POST /v1/model/lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-ok 201 operator POST /v1/model/host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-ok 201 operator POST /v1/model/hypervisor '{"id":"hv-1","host":"hel-1"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-ok 201 li-admin POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+li_topology # lib/li_topology.sh's: LI li-1, its LI VM vm-li on trusted hel-1
+loc='"location":{"country":"FI","source":"administrative"}' # hel-1's, for the PUT below
 ok 201 li-admin POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"}]}'
 
 # The first pass after the target records the report once.

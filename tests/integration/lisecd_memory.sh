@@ -19,6 +19,7 @@
 # memory); skips with a reason otherwise, and while lisecd is one process.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 release_only "lisecd_processes and lisecd_sandbox run the same processes (this one scans their memory)"
 if [ "$(id -u)" -ne 0 ]; then
   echo "skip: reading another process's memory (/proc/PID/mem of a non-dumpable process) needs root"
@@ -77,21 +78,9 @@ ok() { # STATUS ROLE METHOD PATH [BODY]
   [ "$got" = "$want" ] || fail "$1 $2 $3 -> $got (want $want): $(cat "$work/body")"
 }
 
-# The trust model of x1_admf.sh: LI li-1 whose LI VM vm-li runs on trusted hel-1.
-loc='"location":{"country":"FI","source":"administrative"}'
-ok 201 operator POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
-ok 201 operator POST /v1/model/lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-ok 201 operator POST /v1/model/host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-ok 201 operator POST /v1/model/hypervisor '{"id":"hv-1","host":"hel-1"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-ok 201 operator POST /v1/model/connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-ok 201 operator POST /v1/model/group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
-ok 201 operator POST /v1/model/connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-ok 201 operator POST /v1/model/group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
-ok 201 li-admin POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# The trust model of x1_admf.sh (lib/li_topology.sh): LI li-1 whose LI VM
+# vm-li runs on trusted hel-1.
+li_topology
 
 # Targets, with identifiers of this run only. No NE is registered yet, so
 # nothing is distributed before the restart.
@@ -123,8 +112,7 @@ lisecd_up
 front=$(child_pid lisecd-front) ctl=$(child_pid lisecd-ctl) keys=$(child_pid lisecd-keys)
 [ -n "$front" ] && [ -n "$ctl" ] && [ -n "$keys" ] || fail "after the restart lisecd lacks a child (front=$front ctl=$ctl keys=$keys)"
 
-NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-li\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\",\"destinations\":[{\"address\":\"192.0.2.1\",\"port\":4790}]}"
-ok 200 li-admin POST /v1/x1/nes "$NE"
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.1)"
 ne_holds() { python3 -c "import json,sys;print(any(v['value']==sys.argv[2] for t in json.load(open(sys.argv[1]))['tasks'] for v in t['targets']))" "$work/ne-tasks.json" "$1" 2>/dev/null; }
 for _ in $(seq 1 100); do
   [ "$(ne_holds "$secret_imsi")" = True ] && break

@@ -14,6 +14,7 @@
 # (CreateDestination) before the first ActivateTask names it.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 pki=$work/pki
 make_pki "$pki"
 make_pki "$work/rogue"
@@ -63,23 +64,12 @@ ok() { # expected-status ROLE METHOD PATH [BODY]
   [ "${out##*$'\n'}" = "$want" ] || fail "$2 $3 -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
   printf '%s' "${out%$'\n'*}"
 }
-model() { ok "$1" "$2" POST "/v1/model/$3" "$4" >/dev/null; }
 
-# The trust model: an LI in FI whose LI VM vm-li runs on trusted host hel-1 in FI.
-loc='"location":{"country":"FI","source":"administrative"}'
-model 201 operator jurisdiction '{"id":"fi","codes":["FI"]}'
-model 201 operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-model 201 operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-model 201 operator hypervisor '{"id":"hv-1","host":"hel-1"}'
-model 201 operator vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model 201 operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-model 201 operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model 201 operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model 201 operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
-model 201 operator connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model 201 operator group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
-model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# The trust model (lib/li_topology.sh): LI li-1 in FI whose LI VM vm-li runs
+# on trusted host hel-1 in FI, joined to vm-target by c1 (g1) and to vm-store
+# by c2 (g2).
+li_topology
+loc='"location":{"country":"FI","source":"administrative"}' # hel-1's, for the PUTs below
 
 # Network elements: poi-1 runs as vm-li (carries li-1); poi-other as another VM.
 # lisec-ne runs with --strict-destinations: it takes no task naming a

@@ -9,6 +9,7 @@
 # still runs it.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" admf operator lisec-admf >/dev/null
@@ -61,27 +62,11 @@ ok() { # expected-status ROLE METHOD PATH [BODY]
   [ "${out##*$'\n'}" = "$want" ] || fail "$2 $3 -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
   printf '%s' "${out%$'\n'*}"
 }
-model() { ok "$1" "$2" POST "/v1/model/$3" "$4" >/dev/null; }
 
-loc='"location":{"country":"FI","source":"administrative"}'
-model 201 operator jurisdiction '{"id":"fi","codes":["FI"]}'
-model 201 operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-model 201 operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-model 201 operator hypervisor '{"id":"hv-1","host":"hel-1"}'
-model 201 operator vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model 201 operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-model 201 operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model 201 operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model 201 operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model 201 operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
-model 201 operator connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model 201 operator group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
-model 201 li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
-
-ne_json() { # [extra fields]
-  printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","cert":"%s","key":"%s","ca":"%s","check_ms":300,"destinations":[{"address":"192.0.2.200","port":4790}]%s}' \
-    "$px_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt" "${1:-}"
-}
+# The trust model and the NE (lib/li_topology.sh): LI li-1 whose LI VM vm-li
+# runs on trusted hel-1; poi-1, reached through the proxy, runs as vm-li.
+li_topology
+ne_json() { li_ne_json poi-1 "$px_port" vm-li 192.0.2.200 "${1:-}"; } # [extra fields]
 task_field() { # TARGET FIELD
   ok 200 li-admin GET /v1/tasks | python3 -c "import json,sys
 for t in json.load(sys.stdin)['tasks']:
