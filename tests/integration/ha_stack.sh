@@ -33,6 +33,7 @@ src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/ha.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 release_only "ha_failover and ha_pg_promote (the same lock, fence and reconnect paths)"
 for tool in patroni etcd haproxy psql openssl jq swtpm tpm2_pcrextend; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed (scripts/bootstrap installs it)"; exit 77; }
@@ -160,29 +161,22 @@ li_api() { # WANT METHOD PATH [BODY]: through HAProxy as the LI administration (
   done
   fail "through HAProxy: $2 $3: $code $(cat "$work/li.json" 2>/dev/null), not $want"
 }
-for e in 'jurisdiction {"id":"fi","codes":["FI"]}' 'lea {"id":"lea-fi","jurisdiction":"fi"}' \
-  'host {"id":"li-h","trust":"trusted","protection":"li","location":{"country":"FI"}}' \
-  'hypervisor {"id":"hv-li","host":"li-h"}' \
-  'vm {"id":"vm-li","hypervisor":"hv-li","sensitivity":"li","domain":"li","paired":true}' \
-  'vm {"id":"vm-store","hypervisor":"hv-li","sensitivity":"li","domain":"li","paired":true}' \
-  'vm {"id":"vm-target","hypervisor":"hv-hel-1","sensitivity":"general","domain":"tenant"}' \
-  'storage {"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}' \
-  'connection {"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}' \
-  'group {"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}' \
-  'connection {"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}' \
-  'group {"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'; do
-  code=$(post "${e%% *}" "${e#* }")
-  [ "$code" = 201 ] || fail "through HAProxy: POST ${e%% *}: $code $(cat "$work/p.json")"
-done
-li_api 201 POST /v1/model/li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+li_post() { # ROLE KIND JSON: li_topology's POSTs through HAProxy, the LI administration's with li_api's tries
+  local code
+  if [ "$1" = li-admin ]; then li_api 201 POST "/v1/model/$2" "$3"; return; fi
+  code=$(post "$2" "$3")
+  [ "$code" = 201 ] || fail "through HAProxy: POST $2: $code $(cat "$work/p.json")"
+}
+# lib/li_topology.sh's LI: its LI and storage VMs on li-h (hel-1's protection
+# is sensitive), the monitored VM on hel-1
+li_topology post=li_post host=li-h hv=hv-li target_hv=hv-hel-1
 ne_port=$(free_port)
 "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
   --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
 ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
-li_api 200 POST /v1/x1/nes "$(printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","x1_version":"v1.21.1","cert":"%s","key":"%s","ca":"%s","check_ms":300,"destinations":[{"address":"192.0.2.200","port":4790}]}' \
-  "$ne_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt")"
+li_api 200 POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.200 ',"x1_version":"v1.21.1"')"
 li_api 201 POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.1"}]}'
 tasks() { li_api 200 GET /v1/tasks; jq -c '[.tasks[] | {xid, state}]' "$work/li.json"; }
 ne_xids() { jq -c '[.tasks[].xid] | sort' "$work/ne-tasks.json" 2>/dev/null || echo none; }

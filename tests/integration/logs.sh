@@ -16,6 +16,7 @@
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" metrics metrics prometheus-1 >/dev/null || fail "lisec pki issue (role metrics)"
@@ -69,27 +70,15 @@ gen=$(header X-Request-Id "$work/h4")
 pass "X-Request-Id: a valid one is echoed; malformed, over 64 characters or twice: a fresh one"
 
 # ---- an LI scenario ---------------------------------------------------------
-loc='"location":{"country":"FI","source":"administrative"}'
-ok 201 operator POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
-ok 201 operator POST /v1/model/lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-ok 201 operator POST /v1/model/host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-ok 201 operator POST /v1/model/hypervisor '{"id":"hv-1","host":"hel-1"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-lix7","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-ok 201 operator POST /v1/model/vm '{"id":"vm-storex7","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-ok 201 operator POST /v1/model/storage '{"id":"st-li","vm":"vm-storex7","provided_to":["vm-lix7"]}'
-ok 201 operator POST /v1/model/connection '{"id":"c1","between":["vm-target","vm-lix7"],"kind":"network","secure":true}'
-ok 201 operator POST /v1/model/group '{"id":"g1","between":["vm-target","vm-lix7"],"connections":["c1"]}'
-ok 201 operator POST /v1/model/connection '{"id":"c2","between":["vm-lix7","vm-storex7"],"kind":"nfs","secure":true}'
-ok 201 operator POST /v1/model/group '{"id":"g2","between":["vm-lix7","vm-storex7"],"connections":["c2"]}'
-ok 201 li-admin POST /v1/model/li '{"id":"li-auth-x7","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-lix7","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# lib/li_topology.sh's, its LI and LI VMs under ids of this test alone: the
+# last check seeks them in the log and in /metrics.
+li_topology li=li-auth-x7 li_vm=vm-lix7 store_vm=vm-storex7
 imsi=24405$(python3 -c 'import secrets; print("%010d" % secrets.randbelow(10**10))')
 ok 201 li-admin POST /v1/targets "{\"id\":\"tgt-x7\",\"authorisation\":\"li-auth-x7\",\"identifiers\":[{\"kind\":\"imsi\",\"value\":\"$imsi\"}]}"
 ok 200 li-admin GET /v1/targets/tgt-x7
 ok 200 li-admin GET /v1/model/li/li-auth-x7
 ok 403 operator GET /v1/targets/tgt-x7
-NE="{\"id\":\"poi-1\",\"url\":\"https://localhost:$ne_port/X1/NE\",\"vm\":\"vm-lix7\",\"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,\"report_cn\":\"poi-1\",\"destinations\":[{\"address\":\"192.0.2.1\",\"port\":4790}]}"
-ok 200 li-admin POST /v1/x1/nes "$NE"
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-lix7 192.0.2.1)"
 ne_holds() { python3 -c "import json,sys;print(any(v['value']==sys.argv[2] for t in json.load(open(sys.argv[1]))['tasks'] for v in t['targets']))" "$work/ne-tasks.json" "$1" 2>/dev/null; }
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ]; do

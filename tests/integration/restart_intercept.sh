@@ -13,6 +13,7 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
@@ -50,21 +51,15 @@ ok() { # expected-status ROLE METHOD PATH [BODY]
 model() { ok 201 "$1" POST "/v1/model/$2" "$3" >/dev/null; }
 model_trust() { ok 200 operator GET "/v1/model/host/${HID[$1]}" | jq -r '.state.trust'; }
 
-model operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
+# lib/li_topology.sh's LI on the two attested hosts (no trust declared): the
+# LI VM and its storage VM on host 1, the monitored VM on host 2, so that the
+# LI's VMs run on both (R1 wants host 2's attested location, R8 and R9 host
+# 1's trust).
 for n in 1 2; do
   model operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
   model operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
 done
-model operator vm '{"id":"vm-li","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model operator vm '{"id":"vm-target","hypervisor":"hv-2","sensitivity":"general","domain":"tenant"}'
-model operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model operator connection '{"id":"c1","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model operator group '{"id":"g1","between":["vm-target","vm-li"],"connections":["c1"]}'
-model operator connection '{"id":"c2","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model operator group '{"id":"g2","between":["vm-li","vm-store"],"connections":["c2"]}'
-model li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+li_topology host= hv=hv-1 target_hv=hv-2
 
 run_agent() { # N
   sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$1.conf"
@@ -93,8 +88,7 @@ ne_port=$(free_port)
 ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null || true")
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && break; sleep 0.1; done
-ok 200 li-admin POST /v1/x1/nes "$(printf '{"id":"poi-1","url":"https://localhost:%s/X1/NE","vm":"vm-li","admf_id":"lisec-admf","x1_version":"v1.21.1","cert":"%s","key":"%s","ca":"%s","check_ms":300,"destinations":[{"address":"192.0.2.200","port":4790}]}' \
-  "$ne_port" "$pki/admf.crt" "$pki/admf.key" "$pki/ca.crt")" >/dev/null
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.200 ',"x1_version":"v1.21.1"')" >/dev/null
 ok 201 li-admin POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.1"}]}' >/dev/null
 tasks() { ok 200 li-admin GET /v1/tasks | jq -c '[.tasks[] | {xid, state, want}]'; }
 ne_xids() { jq -c '[.tasks[].xid] | sort' "$work/ne-tasks.json" 2>/dev/null || echo none; }

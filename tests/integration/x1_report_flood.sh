@@ -18,6 +18,7 @@
 # the issue; the NE's next report, once its bucket has refilled, is oK.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/li_topology.sh"
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" admf operator lisec-admf >/dev/null
@@ -65,32 +66,13 @@ ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
   [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
   printf '%s' "${out%$'\n'*}"
 }
-model() { ok 201 "$1" POST "/v1/model/$2" "$3" >/dev/null; }
 
-# Two LIs, each with its own LI VM, on one trusted host.
-loc='"location":{"country":"FI","source":"administrative"}'
-model operator jurisdiction '{"id":"fi","codes":["FI"]}'
-model operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-model operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-model operator hypervisor '{"id":"hv-1","host":"hel-1"}'
-model operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-model operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-for i in 1 2; do
-  model operator vm "{\"id\":\"vm-li-$i\",\"hypervisor\":\"hv-1\",\"sensitivity\":\"li\",\"domain\":\"li\",\"paired\":true}"
-  model operator storage "{\"id\":\"st-$i\",\"vm\":\"vm-store\",\"provided_to\":[\"vm-li-$i\"]}"
-  model operator connection "{\"id\":\"c$i\",\"between\":[\"vm-target\",\"vm-li-$i\"],\"kind\":\"network\",\"secure\":true}"
-  model operator group "{\"id\":\"g$i\",\"between\":[\"vm-target\",\"vm-li-$i\"],\"connections\":[\"c$i\"]}"
-  model operator connection "{\"id\":\"cs$i\",\"between\":[\"vm-li-$i\",\"vm-store\"],\"kind\":\"nfs\",\"secure\":true}"
-  model operator group "{\"id\":\"gs$i\",\"between\":[\"vm-li-$i\",\"vm-store\"],\"connections\":[\"cs$i\"]}"
-  model li-admin li "{\"id\":\"li-$i\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":\"vm-target\",\"host\":\"vm-li-$i\",\"storage\":\"st-$i\",\"valid_from\":\"2025-01-01T00:00:00Z\",\"valid_until\":\"2035-01-01T00:00:00Z\"}"
-done
-for i in 1 2; do
-  port=$p1
-  [ $i = 2 ] && port=$px
-  ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-$i\",\"url\":\"https://localhost:$port/X1/NE\",\"vm\":\"vm-li-$i\",
-    \"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,
-    \"destinations\":[{\"address\":\"192.0.2.20$i\",\"port\":4790}]}" >/dev/null
-done
+# Two LIs of lib/li_topology.sh's kind, each with its own LI VM and NE, on one
+# trusted host and one storage VM.
+li_topology li=li-1 li_vm=vm-li-1 storage=st-1 links='c1 g1 cs1 gs1'
+li_topology site=no li=li-2 li_vm=vm-li-2 storage=st-2 links='c2 g2 cs2 gs2'
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$p1" vm-li-1 192.0.2.201)" >/dev/null
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-2 "$px" vm-li-2 192.0.2.202)" >/dev/null
 target() { ok 201 li-admin POST /v1/targets "{\"id\":\"$1\",\"authorisation\":\"$2\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"$3\"}]}" >/dev/null; }
 holds() { # NE VALUE: lisec-ne poi-NE holds a task with this target
   python3 -c "import json,sys;sys.exit(0 if '$2' in [v['value'] for t in json.load(open('$work/ne-$1.json'))['tasks'] for v in t['targets']] else 1)" 2>/dev/null
