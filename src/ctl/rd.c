@@ -45,14 +45,16 @@ struct ctl_rd_state {
   lisec_ctl *timer_ctl;
 };
 
-/* The clock retention periods are judged by. Test builds only: the file
- * LISEC_TEST_RD_CLOCK names holds how many seconds it runs ahead, so a test
- * ends a retention without waiting for it. Asked only after rd_clock_proven:
- * a period's key is neither given nor destroyed by a clock lisecd has not
- * proven (one running ahead would hand out keys early and shred data whose
- * retention has not ended, which cannot be undone). */
-static int64_t rd_now(void) {
-  int64_t now = lisec_time_now();
+/* The time retention periods are judged at, in seconds: the time the
+ * clock was proven at (proven_ms, from ctl_clock_trusted_now), never a
+ * second reading of the wall clock. A period's key is neither given nor
+ * destroyed by a clock lisecd has not proven (one running ahead would hand
+ * out keys early and shred data whose retention has not ended, which cannot
+ * be undone). Test builds only: the file LISEC_TEST_RD_CLOCK names holds
+ * how many seconds it runs ahead, so a test ends a retention without
+ * waiting for it. */
+static int64_t rd_now(int64_t proven_ms) {
+  int64_t now = proven_ms / 1000;
 #ifdef LISEC_TEST_HOOKS
   const char *f = getenv("LISEC_TEST_RD_CLOCK");
   FILE *fp = f ? fopen(f, "r") : NULL;
@@ -321,7 +323,12 @@ int ctl_rd_put(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const jso
   if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "Retained Data is not open");
   if ((rc = lisec_id_check("id", id, strlen(id), err))) return rc;
   rd_parsed p;
-  if ((rc = parse_obligation(id, body, true, lisec_time_now(), &p, err)))
+  /* An obligation without valid_from starts now: the proven now only
+   * (TR 103 308 §4.2), since its periods' keys and their destruction all
+   * count from it. */
+  int64_t now = 0;
+  if ((rc = ctl_clock_trusted_s(ctl->shared, "the start of a retention obligation", &now, err)) ||
+      (rc = parse_obligation(id, body, true, now, &p, err)))
     return ctl_audit_rd(ctl, actor, CTL_OUTCOME_REFUSED, action, NULL, rc, NULL, err, "rd %s", id);
   pthread_mutex_lock(&st->mu);
   model *m = ctl_model_lock(ctl->shared);
@@ -478,9 +485,12 @@ int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const 
   ctl_model_unlock(ctl->shared);
   model_rd_command c;
   rd_parsed p = {0};
+  int64_t now = 0; /* the command's expiry against the proven clock only (TR 103 308 §4.2) */
   if (!old) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no retention obligation \"%.128s\"", id);
-  else if ((rc = model_rd_command_verify((const uint8_t *)text, strlen(text), st->admin_key, id,
-                                         stored_counter(ctl, id), lisec_time_now(), &c, err)) == 0 &&
+  else if ((rc = ctl_clock_trusted_s(ctl->shared, "the expiry of an RD administration's signed command", &now,
+                                     err)) == 0 &&
+           (rc = model_rd_command_verify((const uint8_t *)text, strlen(text), st->admin_key, id,
+                                         stored_counter(ctl, id), now, &c, err)) == 0 &&
            c.retention_s <= json_integer_value(json_object_get(old, "retention_s")))
     rc = lisec_err_set(err, LISEC_ECONFLICT,
                        CTL_RD_REQ_EXTEND ": the command's retention_s is not longer than the current "
@@ -625,7 +635,7 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                        "attested inventory or its declared placement says)",
                        vm, actor->subject ? actor->subject : "?");
   model_rd_key_grant g = {0};
-  int64_t now = rd_now(), start = 0, end = 0, destroy_at = 0;
+  int64_t proven_ms = 0, now = 0, start = 0, end = 0, destroy_at = 0;
   char kid[MODEL_ID_MAX + 32];
   key_id(store, k, kid);
   if (!rc) {
@@ -647,7 +657,8 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
     }
   }
   bool exists = false;
-  if (!rc) {
+  if (!rc && !(rc = ctl_clock_trusted_now(ctl->shared, "a retention period's key", &proven_ms, err))) {
+    now = rd_now(proven_ms);
     model_rd_period_window(g.valid_from, g.period_s, g.retention_s, (int64_t)k, &start, &end, &destroy_at);
     if (start > now)
       rc = lisec_err_set(err, LISEC_ECONFLICT, MODEL_REQ_RD_KEY ": period %llu has not begun",
@@ -660,8 +671,6 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                          (unsigned long long)k);
     }
   }
-  int64_t proven_ms = 0;
-  if (!rc) rc = ctl_clock_trusted_now(ctl->shared, "a retention period's key", &proven_ms, err);
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
   /* A new period's key: the store's keys whose retention ended go first,
    * as the timer would destroy them, so that at the bound it replaces them. */
@@ -741,7 +750,7 @@ static int destroy_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, LISEC_ENOTFOUND, "rd: no data key of that store and period was issued");
   const char *ob = json_string_value(json_object_get(d, "obligation"));
   const char *state = json_string_value(json_object_get(d, "state"));
-  int64_t now = rd_now(), start = 0, end = 0, destroy_at = INT64_MAX;
+  int64_t now = rd_now(proven_ms), start = 0, end = 0, destroy_at = INT64_MAX;
   if (!rc) {
     model *m = ctl_model_lock(ctl->shared);
     json_t *o = m && ob ? model_rd_json(m, ob) : NULL;

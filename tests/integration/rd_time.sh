@@ -6,7 +6,11 @@
 # stops (unproven) and the RD clock is moved past the period's retention
 # (test hook): the timer keeps the key in the token and says why once, the
 # RD administration's destroy and a new period's key are refused naming
-# the clock, recorded; chronyd back (proven): the timer destroys the key.
+# the clock, recorded, and so are the RD administration's signed command
+# that extends a retention (its expiry is judged by the clock) and a new
+# obligation (it starts now), each leaving what is stored as it was;
+# chronyd back (proven): the timer destroys the key, and the same command
+# and obligation are taken.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -67,7 +71,16 @@ grep -q 'TR103308-4.2-TIME' "$work/body" || fail "the key's refusal does not nam
 lisec --server "$LISECD_URL" --pki "$pki" --role auditor audit read --li-key audit-rd.key >rd.out 2>&1 || true
 grep -q 'rd.key.destroy  rd-key rd-store:0  -> refused' rd.out && grep -q 'rd.key.issue  rd-key rd-store:2  -> denied' rd.out ||
   fail "the refusals are not in the audit log: $(grep 'rd\.key' rd.out | tail -3)"
-pass "clock unproven: the key whose retention ended kept (said once), its destroy and a new period's key refused naming the clock, recorded"
+lisec rd sign-extend --key rd-sign.key --obligation ob-de --retention-s 5400 --counter 1 --expires +600 -o ext.json
+expect 403 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat ext.json)"
+grep -q 'TR103308-4.2-TIME' "$work/body" || fail "the extend's refusal does not name the clock: $(cat "$work/body")"
+expect 200 rd-admin GET /v1/rd/obligations/ob-de
+grep -q '"retention_s":3600' "$work/body" || fail "a refused extend changed the retention: $(cat "$work/body")"
+new_ob='{"jurisdiction":"de","functions":["rd-q"],"stores":["rd-store"],"period_s":3600,"retention_s":3600}'
+expect 403 rd-admin PUT /v1/rd/obligations/ob-new "$new_ob"
+grep -q 'TR103308-4.2-TIME' "$work/body" || fail "a new obligation's refusal does not name the clock: $(cat "$work/body")"
+expect 404 rd-admin GET /v1/rd/obligations/ob-new
+pass "clock unproven: the key whose retention ended kept (said once), its destroy, a new period's key, a signed extend and a new obligation refused naming the clock, recorded, nothing stored changed"
 
 # ---- proven again: the timer destroys it ------------------------------------------
 client
@@ -75,4 +88,8 @@ proven true
 for _ in $(seq 1 300); do [ "$(in_token 0)" = 0 ] && break; sleep 0.1; done
 [ "$(in_token 0)" = 0 ] || fail "period 0's key was not destroyed once the clock was proven again"
 pass "clock proven again: the key whose retention ended destroyed"
+expect 200 rd-admin POST /v1/rd/obligations/ob-de/extend "$(cat ext.json)"
+grep -q '"retention_s":5400' "$work/body" || fail "the extend was not taken once proven: $(cat "$work/body")"
+expect 200 rd-admin PUT /v1/rd/obligations/ob-new "$new_ob"
+pass "clock proven again: the same signed extend and new obligation taken"
 stop_clean
