@@ -41,6 +41,7 @@ const char *const lisecd_known_settings[] = {
     /* signed events of LI VMs (ctl/events.c) */
     "events.max_event", "events.max_batch",
     /* the trust model (ctl/model.c) */ "model.allow_declared_trust", "model.attestation_max_age_s",
+    /* the Kubernetes admission webhook (ctl/k8s_admit.c) */ "k8s.scheduler_name",
     /* attestation */
     "attest.reference_file", "attest.location_ca", "attest.ek_ca", "attest.interval_s", "attest.grace_s", "attest.nonce_ttl_s", "attest.fresh_wait_ms", "attest.check_ms", "attest.quarantine_command", "attest.quarantine_timeout_s", "attest.inventory_max_bytes", "attest.inventory_max_domains",
     /* chassis telemetry from the hosts' BMCs (ctl/telemetry.c, issue 19) */

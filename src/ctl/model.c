@@ -1920,7 +1920,10 @@ static bool rule_about_li(const char *requirement) {
   static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
                                          MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN,
                                          "NFV-SEC025-RETIRED", "TR103308-4.1-REVOKED",
-                                         CTL_CLOCK_REQ /* names the controller's clock only */};
+                                         CTL_CLOCK_REQ /* names the controller's clock only */,
+                                         /* a pod's annotation, node and scheduler */
+                                         CTL_MODEL_REQ_K8S_VM, CTL_MODEL_REQ_K8S_NODE,
+                                         CTL_MODEL_REQ_K8S_SCHEDULER};
   for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
     if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
@@ -2897,9 +2900,42 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   return n == 0;
 }
 
+/* The filter's judgement of one node: kept (true), or failed[node] says
+ * why. unproven: the clock's reason when it is not proven (every node
+ * fails on it). vm NULL: a pod lisec is not asked about may go to any node
+ * lisec knows; an unknown node is still filtered out (fail closed). Lock
+ * not held. */
+static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_err *unproven,
+                      const char *node, json_t *failed, json_t *why, bool *pending) {
+  if (unproven) {
+    k8s_fail(failed, node, "lisec: %s", unproven->msg);
+    return false;
+  }
+  if (vm) return k8s_node_ok(ctl, vm, li_vm, node, failed, why, pending);
+  struct ctl_model_state *st = state(ctl);
+  target_info t = {0};
+  lisec_err e = {0};
+  lock_fresh(ctl, st);
+  bool ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
+  mu_unlock(st);
+  if (!ok) k8s_unknown(failed, node, e.code, &e);
+  return ok;
+}
+
+/* Whether the pod's VM is in the model, and what an LI makes of it: *li_vm
+ * (a fresh quote is required) and *li_declared (the record is sealed). */
+static bool k8s_vm_known(lisec_ctl *ctl, const char *vm, bool *li_vm, bool *li_declared) {
+  struct ctl_model_state *st = state(ctl);
+  lock_fresh(ctl, st);
+  bool known = json_object_get(st->docs[K_VM], vm) != NULL;
+  *li_declared = vm_declared_li(st, vm);
+  *li_vm = *li_declared || json_object_get(st->li_vms, vm);
+  mu_unlock(st);
+  return known;
+}
+
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args, json_t **out,
                          lisec_err *err) {
-  struct ctl_model_state *st = state(ctl);
   json_t *names = NULL, *items = NULL;
   bool use_names = false, pending = false;
   const char *vm = NULL;
@@ -2909,15 +2945,9 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   if (!rc) rc = k8s_nodes(args, &names, &items, &use_names, err);
   expire_overdue(ctl);
   bool li_vm = false, li_declared = false;
-  if (!rc && vm) {
-    lock_fresh(ctl, st);
-    if (!json_object_get(st->docs[K_VM], vm))
-      rc = lisec_err_set(err, LISEC_EINVAL,
-                         "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
-    li_declared = vm_declared_li(st, vm);
-    li_vm = li_declared || json_object_get(st->li_vms, vm);
-    mu_unlock(st);
-  }
+  if (!rc && vm && !k8s_vm_known(ctl, vm, &li_vm, &li_declared))
+    rc = lisec_err_set(err, LISEC_EINVAL,
+                       "Pod.metadata.annotations[\"" CTL_MODEL_K8S_ANNOTATION "\"]: unknown VM \"%s\"", vm);
   if (rc) {
     json_decref(names);
     json_decref(items);
@@ -2932,24 +2962,8 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
-    const char *node = json_string_value(n);
-    bool ok;
-    if (unproven) {
-      ok = false;
-      k8s_fail(failed, node, "lisec: %s", te.msg);
-    } else if (vm) {
-      ok = k8s_node_ok(ctl, vm, li_vm, node, failed, why, &pending);
-    } else {
-      /* A pod lisec is not asked about may go to any node lisec knows;
-       * an unknown node is still filtered out (fail closed). */
-      target_info t = {0};
-      lisec_err e = {0};
-      lock_fresh(ctl, st);
-      ok = !check_id(node, &e) && !resolve(st, node, "node", false, &t, &e);
-      mu_unlock(st);
-      if (!ok) k8s_unknown(failed, node, e.code, &e);
-    }
-    if (ok) json_array_append(kept, use_names ? n : json_array_get(items, i));
+    if (k8s_judge(ctl, vm, li_vm, unproven ? &te : NULL, json_string_value(n), failed, why, &pending))
+      json_array_append(kept, use_names ? n : json_array_get(items, i));
   }
   json_decref(names);
   json_decref(items);
@@ -2981,5 +2995,88 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
     *out = json_pack("{s:{s:o}, s:n, s:o, s:s}", "Nodes", "items", kept, "NodeNames", "FailedNodes",
                      failed, "Error", "");
   if (*out) json_object_set_new(*out, "AuditIndex", json_integer((json_int_t)index));
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}
+
+/* ---- the Kubernetes admission webhook --------------------------------------------- */
+
+/* A refusal made before the model is asked (annotation, scheduler), as a
+ * failed requirement for the record, and the answer's message. */
+static void k8s_refuse(json_t *why, char *msg, size_t cap, const char *req, const char *subject,
+                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void k8s_refuse(json_t *why, char *msg, size_t cap, const char *req, const char *subject,
+                       const char *fmt, ...) {
+  char sentence[LISEC_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sentence, sizeof sentence, fmt, ap);
+  va_end(ap);
+  snprintf(msg, cap, "%s: %s", req, sentence);
+  json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", req, "clauses",
+                                       "TR 103 308 §6.2, O.1.7", "subject", subject, "sentence", sentence,
+                                       "fact", "admitted(pod): false"));
+}
+
+int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_k8s_pod *p, json_t **out,
+                        lisec_err *err) {
+  const char *sched = ctl->shared->settings.k8s_scheduler_name;
+  bool li_vm = false, li_declared = false, pending = false;
+  bool valid = p->vm && !check_id(p->vm, NULL);
+  bool known = valid && k8s_vm_known(ctl, p->vm, &li_vm, &li_declared);
+  *out = NULL;
+  expire_overdue(ctl);
+  json_t *why = json_array(), *failed = json_object();
+  char msg[2 * LISEC_ERR_MSG_MAX] = "", subject[128];
+  snprintf(subject, sizeof subject, "pod %.100s", p->pod);
+  lisec_err te = {0};
+  if (!p->vm) {
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
+               "pod %s carries no " CTL_MODEL_K8S_ANNOTATION " annotation: a pod in a namespace lisec "
+               "guards names the lisec VM it is",
+               p->pod);
+  } else if (!valid) {
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
+               CTL_MODEL_K8S_ANNOTATION ": not a lisec VM id (1-%d printable ASCII characters, no space, "
+               "quote, backslash, '/', '?', '#' or '%%')",
+               LISEC_ID_MAX);
+  } else if (!known) {
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
+               CTL_MODEL_K8S_ANNOTATION ": unknown VM \"%s\": not in lisec's trust model", p->vm);
+  } else if (clock_unproven(ctl, &te)) {
+    /* every pod that names a VM alike, as the filter refuses every node */
+    json_array_append_new(why, clock_violation(&te));
+    snprintf(msg, sizeof msg, "%s", te.msg);
+  } else if (p->node) {
+    /* the filter's own judgement of that one node, and its reason */
+    if (!k8s_judge(ctl, p->vm, li_vm, NULL, p->node, failed, why, &pending) && !pending)
+      snprintf(msg, sizeof msg, "%s: spec.nodeName %.253s: %s", CTL_MODEL_REQ_K8S_NODE, p->node,
+               json_string_value(json_object_get(failed, p->node)));
+  } else if (strcmp(p->scheduler, sched) != 0) {
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_SCHEDULER, subject,
+               "spec.schedulerName \"%.253s\" is not lisec's scheduler \"%s\" ([k8s] scheduler_name) and "
+               "spec.nodeName is not set: the pod would be placed without lisec's filter",
+               p->scheduler, sched);
+  }
+  json_decref(failed);
+  if (pending) { /* answered when the fresh quotes arrive (ctl/attest.h) */
+    json_decref(why);
+    return 0;
+  }
+  char record_subject[1200], allowed[LISEC_ERR_MSG_MAX];
+  snprintf(record_subject, sizeof record_subject, "pod %s vm %s node %.253s scheduler %.253s%s", p->pod,
+           valid ? p->vm : p->vm ? "(not an id)" : "(none)", p->node ? p->node : "(none)", p->scheduler,
+           p->dry_run ? " (dry run)" : "");
+  if (p->node)
+    snprintf(allowed, sizeof allowed, "lisec: VM %s may run on node %.253s", p->vm, p->node);
+  else
+    snprintf(allowed, sizeof allowed, "lisec: scheduler %s asks lisec where VM %s runs", sched, p->vm);
+  json_t *rv = json_pack("{s:o}", "violations", why);
+  uint64_t index = 0;
+  int rc = record_decision(ctl, actor, "decision.k8s.admit", record_subject, li_declared, rv,
+                           msg[0] ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, msg[0] ? msg : allowed, &index, err);
+  json_decref(rv);
+  if (rc) return rc;
+  *out = json_pack("{s:b, s:s, s:I}", "allowed", !msg[0], "message", msg[0] ? msg : allowed, "audit_index",
+                   (json_int_t)index);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

@@ -3,7 +3,8 @@
  * create/read/update/delete of every entity (each change checked against
  * the model before it is recorded and stored, so a refused change leaves
  * both as they were); placement and migration decisions, the Kubernetes
- * scheduler extender's filter and the compliance report, each recorded in
+ * scheduler extender's filter, the admission webhook's judgement of a pod
+ * and the compliance report, each recorded in
  * the audit log; and the entry point attestation uses to feed a host's
  * trust and location. */
 #ifndef LISEC_CTL_MODEL_H
@@ -154,6 +155,28 @@ void ctl_model_compliance_hide_rd(json_t *report);
  * an ExtenderFilterResult. EINVAL (with the reason) for malformed args. */
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,
                          json_t **out, lisec_err *err);
+
+/* What the admission webhook refuses a pod for (docs/model.md): it names no
+ * VM of the model; the node it is created on fails the filter; no node is
+ * set and it names a scheduler other than [k8s] scheduler_name. */
+#define CTL_MODEL_REQ_K8S_VM "TR103308-6.2-K8S-VM"
+#define CTL_MODEL_REQ_K8S_NODE "TR103308-6.2-K8S-NODE"
+#define CTL_MODEL_REQ_K8S_SCHEDULER "TR103308-6.2-K8S-SCHEDULER"
+/* A pod being created, as the webhook read it (ctl/k8s_admit.h). */
+typedef struct ctl_model_k8s_pod {
+  const char *pod;       /* "namespace/name", for the record */
+  const char *vm;        /* its lisec.io/vm annotation; NULL: none */
+  const char *node;      /* spec.nodeName; NULL: not set */
+  const char *scheduler; /* spec.schedulerName */
+  bool dry_run;
+} ctl_model_k8s_pod;
+/* The admission webhook's judgement of a pod's creation, recorded
+ * (decision.k8s.admit, sealed as the filter's record is): *out {"allowed",
+ * "message" (a refusal's begins with its requirement id; the filter's
+ * reason for a node), "audit_index"}. A refusal is an answer (0). While
+ * fresh quotes are awaited, 0 with *out NULL and nothing recorded. */
+int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_k8s_pod *pod,
+                        json_t **out, lisec_err *err);
 
 /* ---- observation (issue 15): where a VM runs is what its host proved ---- */
 

@@ -1,12 +1,14 @@
 /* The controller's settings, read and checked once in ctl_open before any
  * topic opens: one table of every number and switch the topics use, with
- * its section, key, default and bounds. A value out of bounds stops the
+ * its section, key, default and bounds, and the one name ([k8s]
+ * scheduler_name) held to its form. A value out of bounds stops the
  * start with a message naming its section and key; no use case reads the
  * configuration afterwards. File paths (reference values, CAs, keys) stay
  * with the topic that loads the file at open, which names them too.
  * ctl_settings_check (lisecd --check-config) reports every bad value, not
  * only the first. */
 #include <stddef.h>
+#include <string.h>
 
 #include "attest/attest.h"
 #include "ctl/internal.h"
@@ -48,6 +50,30 @@ static const struct {
     {"li", "restart_stopped", true, offsetof(ctl_settings, li_restart_stopped)},
 };
 
+/* [k8s] scheduler_name: a Kubernetes scheduler name, which the API server
+ * holds to a DNS-1123 subdomain (lower-case letters, digits, '-' and '.',
+ * alphanumeric at both ends, at most 253 bytes); another could never
+ * equal a pod's spec.schedulerName, and every unbound pod would be refused. */
+#define K8S_SCHEDULER_DEFAULT "lisec-scheduler"
+
+static int k8s_scheduler(const lisec_config *cfg, char *out, size_t cap, lisec_err *err) {
+  const char *v = lisec_config_str(cfg, "k8s", "scheduler_name", K8S_SCHEDULER_DEFAULT);
+  size_t n = strlen(v);
+  bool ok = n > 0 && n <= 253 && n < cap;
+  for (size_t i = 0; ok && i < n; i++) {
+    char c = v[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    ok = alnum || ((c == '-' || c == '.') && i > 0 && i + 1 < n);
+  }
+  if (!ok)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[k8s] scheduler_name = %.64s: a Kubernetes scheduler name (1-253 of a-z, 0-9, '-' and "
+                         "'.', a letter or digit at both ends)",
+                         v);
+  memcpy(out, v, n + 1);
+  return 0;
+}
+
 int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err) {
   for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
     int rc = lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
@@ -59,7 +85,7 @@ int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err
                                (bool *)((char *)out + BOOLS[i].offset), err);
     if (rc) return rc;
   }
-  return 0;
+  return k8s_scheduler(cfg, out->k8s_scheduler_name, sizeof out->k8s_scheduler_name, err);
 }
 
 int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
@@ -77,5 +103,8 @@ int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const 
                           (bool *)((char *)&s + BOOLS[i].offset), &err) != 0)
       problems++, report(ctx, err.msg);
   }
+  lisec_err err = {0};
+  if (k8s_scheduler(cfg, s.k8s_scheduler_name, sizeof s.k8s_scheduler_name, &err) != 0)
+    problems++, report(ctx, err.msg);
   return problems;
 }

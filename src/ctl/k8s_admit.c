@@ -1,0 +1,37 @@
+/* The Kubernetes validating admission webhook's use case: closes the ways
+ * a pod in a namespace lisec guards could run where the trust model was
+ * never asked (docs/model.md, "Kubernetes admission webhook"). The review
+ * is read by k8s_review.c; a Pod's CREATE is judged by the model
+ * (ctl_model_k8s_admit: the scheduler extender's judgement of the node the
+ * pod names, or that lisec's scheduler will place it), recorded and
+ * answered; any other request is allowed unrecorded, since it cannot
+ * place a pod (nodeName is immutable once set; a binding is the
+ * scheduler's, by RBAC). */
+#include <stdio.h>
+
+#include "ctl/k8s_admit.h"
+#include "ctl/model.h"
+
+int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, json_t **out,
+                  lisec_err *err) {
+  ctl_k8s_review r;
+  *out = NULL;
+  int rc = ctl_k8s_review_parse(review, &r, err);
+  if (rc) return rc;
+  if (!r.pod_create) {
+    char msg[sizeof r.what + 128];
+    snprintf(msg, sizeof msg, "lisec judges the creation of Pods only (where a pod runs is set then or by "
+             "the scheduler): %s allowed", r.what);
+    *out = ctl_k8s_review_answer(r.uid, true, msg, -1);
+    return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  ctl_model_k8s_pod pod = {.pod = r.pod, .vm = r.vm, .node = r.node, .scheduler = r.scheduler, .dry_run = r.dry_run};
+  json_t *v = NULL;
+  rc = ctl_model_k8s_admit(ctl, actor, &pod, &v, err);
+  if (rc || !v) return rc; /* v NULL: parked for fresh quotes, dispatched again */
+  *out = ctl_k8s_review_answer(r.uid, json_is_true(json_object_get(v, "allowed")),
+                               json_string_value(json_object_get(v, "message")),
+                               (long long)json_integer_value(json_object_get(v, "audit_index")));
+  json_decref(v);
+  return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+}

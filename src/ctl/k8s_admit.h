@@ -1,0 +1,58 @@
+/* The Kubernetes validating admission webhook (POST /k8s/admit): the API
+ * server's AdmissionReview (admission.k8s.io/v1) read, bounded, into what
+ * lisec judges (k8s_review.c: pure, fuzzed), the AdmissionReview that
+ * answers it, and the use case between them (k8s_admit.c): the creation of
+ * a Pod is judged by the trust model as the scheduler extender judges it
+ * (ctl_model_k8s_admit); any other request is allowed, since lisec judges
+ * where pods run and nothing else. */
+#ifndef LISEC_CTL_K8S_ADMIT_H
+#define LISEC_CTL_K8S_ADMIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/base.h"
+#include "ctl/ctl.h"
+
+/* Bounds on what a review may carry (beyond [api] max_body on the whole):
+ * a uid (the API server's are UUIDs) and the names Kubernetes holds to a
+ * DNS-1123 label (namespace) or subdomain (pod, node, scheduler). */
+#define CTL_K8S_UID_MAX 128
+#define CTL_K8S_NAMESPACE_MAX 63
+#define CTL_K8S_NAME_MAX 253
+
+/* One review as lisec reads it. Strings are borrowed from the review. */
+typedef struct ctl_k8s_review {
+  const char *uid; /* request.uid: the answer carries it back */
+  /* A core/v1 Pod's CREATE (no subresource): judged. Otherwise what the
+   * request is, for the allowed answer's message. A pod's nodeName is
+   * immutable once set and bound only through pods/binding, so CREATE is
+   * the one operation that can place a pod without the scheduler. */
+  bool pod_create;
+  char what[256];
+  char pod[CTL_K8S_NAMESPACE_MAX + CTL_K8S_NAME_MAX + 4]; /* "namespace/name" */
+  const char *vm;        /* the lisec.io/vm annotation; NULL: none */
+  const char *node;      /* spec.nodeName; NULL: not set */
+  const char *scheduler; /* spec.schedulerName ("default-scheduler" when not set) */
+  bool dry_run;          /* request.dryRun */
+} ctl_k8s_review;
+
+/* Reads an AdmissionReview. EINVAL naming the field for anything that is
+ * not one (apiVersion admission.k8s.io/v1, kind AdmissionReview, request
+ * with uid, kind and operation; for a Pod's CREATE, object with spec), or
+ * a field over its bound. */
+int ctl_k8s_review_parse(const json_t *review, ctl_k8s_review *out, lisec_err *err);
+
+/* The AdmissionReview that answers uid: response {uid, allowed, status
+ * {code, message}}, and auditAnnotations {"audit-index": index} when
+ * recorded (index >= 0). NULL when out of memory. */
+json_t *ctl_k8s_review_answer(const char *uid, bool allowed, const char *message, long long index);
+
+/* The webhook: review in, the AdmissionReview answer in *out. EINVAL for a
+ * malformed review; a refusal is an answer (0, allowed false). Returns 0
+ * with *out NULL while attestation is waited for (ctl_model_decide_migration
+ * says how the transport then dispatches the request again). */
+int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, json_t **out,
+                  lisec_err *err);
+
+#endif

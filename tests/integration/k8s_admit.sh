@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# The Kubernetes validating admission webhook (POST /k8s/admit) against a
+# real lisecd holding the Helsinki/London example, over its real TLS PKI,
+# with AdmissionReview bodies written here from the Kubernetes API reference
+# (admission.k8s.io/v1: request with uid, kind, resource, requestKind,
+# name, namespace, operation, userInfo, object, oldObject, dryRun, options)
+# and nothing of lisec's producing them. A pod created in a guarded
+# namespace is allowed only when it names a VM of the model and either a
+# node the scheduler extender would keep (spec.nodeName) or the scheduler
+# configured with the extender ([k8s] scheduler_name); every refusal names
+# its requirement and no LI; every judged pod is recorded
+# (decision.k8s.admit); other kinds and operations are allowed; a review
+# that is not one is a 400 (413 over [api] max_body); only mano may ask;
+# the answer's uid is the request's; with the clock unproven every
+# annotated pod is refused naming TR103308-4.2-TIME.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/model.sh"
+pki=$work/pki
+make_pki "$pki"
+lisec audit li-keygen "$work/li.key" "$work/li.pub" >/dev/null 2>&1 || fail "li-keygen"
+base=("[audit]" "li_admin_key = $work/li.pub" "[model]" "allow_declared_trust = true" "[api]" "max_body = 65536")
+start_lisecd "$pki" "${base[@]}"
+split_topology "$src/examples/helsinki-london.json" "$work/ents"
+put_topology "$work/ents"
+
+# review UID KIND-JSON OPERATION OBJECT-JSON [DRYRUN]: an AdmissionReview
+# as the API server sends it for a namespaced resource in namespace core.
+review() {
+  python3 -S - "$@" <<'PY'
+import json, sys
+uid, kind, op, obj = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
+dry = len(sys.argv) > 5 and sys.argv[5] == "dry"
+resource = {"Pod": "pods", "ConfigMap": "configmaps"}.get(kind["kind"], kind["kind"].lower() + "s")
+print(json.dumps({
+    "apiVersion": "admission.k8s.io/v1",
+    "kind": "AdmissionReview",
+    "request": {
+        "uid": uid,
+        "kind": kind,
+        "resource": {"group": kind["group"], "version": kind["version"], "resource": resource},
+        "requestKind": kind,
+        "requestResource": {"group": kind["group"], "version": kind["version"], "resource": resource},
+        "name": (obj or {}).get("metadata", {}).get("name", ""),
+        "namespace": "core",
+        "operation": op,
+        "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
+                     "uid": "4cb8e0f5-1c2f-4a5e-9a8a-6d3f0e0c7b11",
+                     "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
+        "object": obj if op != "DELETE" else None,
+        "oldObject": obj if op == "DELETE" else None,
+        "dryRun": dry,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "DeleteOptions" if op == "DELETE" else "CreateOptions"},
+    },
+}))
+PY
+}
+POD_KIND='{"group":"","version":"v1","kind":"Pod"}'
+# pod NAME ANNOTATIONS-JSON SPEC-EXTRA-JSON: a Pod as the API server has it
+# after defaulting (schedulerName set unless the spec gives another).
+pod() {
+  python3 -S - "$@" <<'PY'
+import json, sys
+name, ann, extra = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+spec = {"containers": [{"name": "vnf", "image": "registry.example.net/vnf/core:1.0",
+                        "resources": {}, "terminationMessagePath": "/dev/termination-log",
+                        "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"}],
+        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+        "serviceAccountName": "default", "securityContext": {}, "schedulerName": "default-scheduler",
+        "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 300}],
+        "priority": 0, "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority"}
+for k, v in extra.items():
+    if v is None: spec.pop(k, None)
+    else: spec[k] = v
+md = {"name": name, "namespace": "core", "labels": {"app": "vnf"}}
+if ann is not None: md["annotations"] = ann
+print(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec, "status": {}}))
+PY
+}
+TARGET='{"lisec.io/vm":"vm-target","kubernetes.io/description":"core VNF"}'
+LISEC='{"schedulerName":"lisec-scheduler"}'
+
+admit() { as "${ROLE:-mano}" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$1" "$LISECD_URL/k8s/admit"; }
+# answer UID ALLOWED [MESSAGE-REGEX]: a 200 AdmissionReview answering UID,
+# allowed true/false, status code 200/403, the message matching; no LI named.
+answer() {
+  python3 -S - "$work/body" "$@" <<'PY' || fail "answer $*: $(cat "$work/body")"
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+uid, allowed = sys.argv[2], sys.argv[3] == "true"
+assert r["apiVersion"] == "admission.k8s.io/v1" and r["kind"] == "AdmissionReview", r
+resp = r["response"]
+assert resp["uid"] == uid, (resp["uid"], uid)
+assert resp["allowed"] is allowed, resp
+assert resp["status"]["code"] == (200 if allowed else 403), resp
+if len(sys.argv) > 4:
+    assert re.search(sys.argv[4], resp["status"]["message"]), resp["status"]["message"]
+text = json.dumps(r)
+for li in ("li-fi-1", "lea-fi", "st-li"):
+    assert li not in text, (li, text)
+PY
+}
+# unjudged UID MESSAGE-REGEX: allowed, and no record named.
+unjudged() {
+  answer "$1" true "$2"
+  ! grep -q auditAnnotations "$work/body" || fail "an unjudged request was recorded: $(cat "$work/body")"
+}
+# judged UID ALLOWED [MESSAGE-REGEX]: answer, and the pod's record is named
+# by auditAnnotations (its index kept in $work/indexes as "UID INDEX").
+judged() {
+  answer "$@"
+  local idx
+  idx=$(python3 -S -c 'import json,sys; print(json.load(open(sys.argv[1]))["response"]["auditAnnotations"]["audit-index"])' "$work/body") ||
+    fail "no audit-index in $(cat "$work/body")"
+  echo "$1 $idx" >>"$work/indexes"
+}
+
+# ---- a pod that lisec's scheduler will place ----------------------------------
+[ "$(admit "$(review 5e1c0d1a-0001 "$POD_KIND" CREATE "$(pod vnf-1 "$TARGET" "$LISEC")")")" = 200 ] ||
+  fail "lisec scheduler: $(cat "$work/body")"
+judged 5e1c0d1a-0001 true 'lisec-scheduler'
+# the same pod naming another scheduler, explicitly or by default
+[ "$(admit "$(review 5e1c0d1a-0002 "$POD_KIND" CREATE "$(pod vnf-2 "$TARGET" '{"schedulerName":"other-scheduler"}')")")" = 200 ] ||
+  fail "other scheduler: $(cat "$work/body")"
+judged 5e1c0d1a-0002 false '^TR103308-6\.2-K8S-SCHEDULER: .*"other-scheduler".*"lisec-scheduler"'
+[ "$(admit "$(review 5e1c0d1a-0003 "$POD_KIND" CREATE "$(pod vnf-3 "$TARGET" '{}')")")" = 200 ] ||
+  fail "default scheduler: $(cat "$work/body")"
+judged 5e1c0d1a-0003 false '^TR103308-6\.2-K8S-SCHEDULER: .*"default-scheduler"'
+pass "no nodeName: allowed for lisec's scheduler, refused naming TR103308-6.2-K8S-SCHEDULER for default-scheduler and another"
+
+# ---- a pod created on a node (spec.nodeName: the scheduler never sees it) ------
+[ "$(admit "$(review 5e1c0d1a-0004 "$POD_KIND" CREATE "$(pod vnf-4 "$TARGET" '{"nodeName":"hv-hel-1"}')")")" = 200 ] ||
+  fail "nodeName hv-hel-1: $(cat "$work/body")"
+judged 5e1c0d1a-0004 true 'hv-hel-1'
+# outside the LI's jurisdiction (the filter fails it with R11), whichever scheduler it names
+[ "$(admit "$(review 5e1c0d1a-0005 "$POD_KIND" CREATE "$(pod vnf-5 "$TARGET" '{"nodeName":"hv-lon-1","schedulerName":"lisec-scheduler"}')")")" = 200 ] ||
+  fail "nodeName hv-lon-1: $(cat "$work/body")"
+judged 5e1c0d1a-0005 false '^TR103308-6\.2-K8S-NODE: spec\.nodeName hv-lon-1: lisec: denied by TR103308-6\.2-R11'
+[ "$(admit "$(review 5e1c0d1a-0006 "$POD_KIND" CREATE "$(pod vnf-6 "$TARGET" '{"nodeName":"lon-1"}')")")" = 200 ] ||
+  fail "nodeName lon-1: $(cat "$work/body")"
+judged 5e1c0d1a-0006 false 'TR103308-6\.2-R11'
+# a node lisec does not know: fail closed
+[ "$(admit "$(review 5e1c0d1a-0007 "$POD_KIND" CREATE "$(pod vnf-7 "$TARGET" '{"nodeName":"edge-7"}')")")" = 200 ] ||
+  fail "nodeName edge-7: $(cat "$work/body")"
+judged 5e1c0d1a-0007 false '^TR103308-6\.2-K8S-NODE: .*edge-7.*fail closed'
+# the LI VM on a host of a lower protection level (O.1.3), and where it runs
+[ "$(admit "$(review 5e1c0d1a-0008 "$POD_KIND" CREATE "$(pod li-1 '{"lisec.io/vm":"vm-li"}' '{"nodeName":"hv-hel-2"}')")")" = 200 ] ||
+  fail "vm-li on hv-hel-2: $(cat "$work/body")"
+judged 5e1c0d1a-0008 false 'TR103308-7-O\.1\.3'
+[ "$(admit "$(review 5e1c0d1a-0009 "$POD_KIND" CREATE "$(pod li-2 '{"lisec.io/vm":"vm-li"}' '{"nodeName":"hv-hel-1"}')")")" = 200 ] ||
+  fail "vm-li on hv-hel-1: $(cat "$work/body")"
+judged 5e1c0d1a-0009 true
+pass "nodeName: allowed on a node the filter keeps; refused on London (TR103308-6.2-R11), an unknown node (fail closed) and below the LI VM's protection level (TR103308-7-O.1.3), no LI named"
+
+# ---- the pod does not name a VM of the model --------------------------------
+[ "$(admit "$(review 5e1c0d1a-0010 "$POD_KIND" CREATE "$(pod web-1 null "$LISEC")")")" = 200 ] ||
+  fail "no annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0010 false '^TR103308-6\.2-K8S-VM: pod core/web-1 carries no lisec\.io/vm annotation'
+[ "$(admit "$(review 5e1c0d1a-0011 "$POD_KIND" CREATE "$(pod web-2 '{"app.kubernetes.io/name":"web"}' '{"nodeName":"hv-hel-1"}')")")" = 200 ] ||
+  fail "other annotations: $(cat "$work/body")"
+judged 5e1c0d1a-0011 false '^TR103308-6\.2-K8S-VM: '
+[ "$(admit "$(review 5e1c0d1a-0012 "$POD_KIND" CREATE "$(pod vnf-12 '{"lisec.io/vm":"vm-nope"}' "$LISEC")")")" = 200 ] ||
+  fail "unknown VM: $(cat "$work/body")"
+judged 5e1c0d1a-0012 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: unknown VM "vm-nope"'
+[ "$(admit "$(review 5e1c0d1a-0013 "$POD_KIND" CREATE "$(pod vnf-13 '{"lisec.io/vm":"vm target"}' "$LISEC")")")" = 200 ] ||
+  fail "not an id: $(cat "$work/body")"
+judged 5e1c0d1a-0013 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: not a lisec VM id'
+pass "a pod without the annotation, with an unknown VM or a value that is no id: refused naming TR103308-6.2-K8S-VM"
+
+# ---- what lisec does not judge: allowed, not recorded -------------------------
+cm='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"core"},"data":{"a":"b"}}'
+[ "$(admit "$(review 5e1c0d1a-0014 '{"group":"","version":"v1","kind":"ConfigMap"}' CREATE "$cm")")" = 200 ] ||
+  fail "ConfigMap: $(cat "$work/body")"
+unjudged 5e1c0d1a-0014 'Pods only.*CREATE of v1 ConfigMap'
+[ "$(admit "$(review 5e1c0d1a-0015 "$POD_KIND" DELETE "$(pod web-1 null '{}')")")" = 200 ] ||
+  fail "DELETE: $(cat "$work/body")"
+unjudged 5e1c0d1a-0015 'Pods only.*DELETE of v1 Pod'
+[ "$(admit "$(review 5e1c0d1a-0016 '{"group":"apps","version":"v1","kind":"Deployment"}' CREATE \
+  '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{}}')")" = 200 ] ||
+  fail "Deployment: $(cat "$work/body")"
+unjudged 5e1c0d1a-0016 'apps/v1 Deployment'
+pass "a ConfigMap, a Pod's DELETE and a Deployment are allowed, unrecorded (lisec judges where pods run)"
+
+# ---- a dry run is judged and recorded as such ----------------------------------
+[ "$(admit "$(review 5e1c0d1a-0017 "$POD_KIND" CREATE "$(pod vnf-17 "$TARGET" '{"nodeName":"hv-lon-1"}')" dry)")" = 200 ] ||
+  fail "dry run: $(cat "$work/body")"
+judged 5e1c0d1a-0017 false 'TR103308-6\.2-R11'
+
+# ---- every judged pod is in the audit log, named by the answer's index ---------
+lisec audit read --db "$work/lisec.db" --li-key "$work/li.key" --json >"$work/read.json" || fail "lisec audit read"
+python3 -S - "$work/read.json" "$work/indexes" <<'PY' || fail "the admission records"
+import json, sys
+entries = {e["index"]: e for e in json.load(open(sys.argv[1]))["entries"]}
+want = {
+    "0001": ("ok", "pod core/vnf-1 vm vm-target node (none) scheduler lisec-scheduler", None),
+    "0002": ("denied", "pod core/vnf-2 vm vm-target", "TR103308-6.2-K8S-SCHEDULER: "),
+    "0003": ("denied", "pod core/vnf-3", "TR103308-6.2-K8S-SCHEDULER: "),
+    "0004": ("ok", "pod core/vnf-4 vm vm-target node hv-hel-1", None),
+    "0005": ("denied", "pod core/vnf-5 vm vm-target node hv-lon-1", "TR103308-6.2-R11: "),
+    "0006": ("denied", "node lon-1", "TR103308-6.2-R11: "),
+    "0007": ("denied", "node edge-7", "TR103308-6.2-K8S-NODE: "),
+    "0008": ("denied", "pod core/li-1 vm vm-li node hv-hel-2", "TR103308-7-O.1.3: "),
+    "0009": ("ok", "pod core/li-2 vm vm-li node hv-hel-1", None),
+    "0010": ("denied", "pod core/web-1 vm (none)", "TR103308-6.2-K8S-VM: "),
+    "0011": ("denied", "pod core/web-2 vm (none)", "TR103308-6.2-K8S-VM: "),
+    "0012": ("denied", "vm vm-nope", "TR103308-6.2-K8S-VM: "),
+    "0013": ("denied", "vm (not an id)", "TR103308-6.2-K8S-VM: "),
+    "0017": ("denied", "(dry run)", "TR103308-6.2-R11: "),
+}
+seen = set()
+for line in open(sys.argv[2]):
+    uid, idx = line.split()
+    e = entries[int(idx)]
+    outcome, subject, reason = want[uid[-4:]]
+    assert e["action"] == "decision.k8s.admit", e
+    assert e["outcome"] == outcome, (uid, e)
+    assert any(subject in s for s in e["subjects"]), (uid, subject, e["subjects"])
+    if reason:
+        assert any(r.startswith(reason) for r in e["reasons"]), (uid, e["reasons"])
+    # sealed as the filter's record is: the LI VM declared "li", or a failed LI rule
+    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017")), (uid, e.get("sealed"))
+    seen.add(uid[-4:])
+assert seen == set(want), sorted(set(want) - seen)
+PY
+pass "every judged pod is one decision.k8s.admit record at the answer's audit-index: outcome, pod, VM, node and the refusal's requirement; sealed when an LI rule failed or the VM is declared li"
+
+# ---- a review that is not one: 400 (413 over [api] max_body) -------------------
+good=$(review 5e1c0d1a-0020 "$POD_KIND" CREATE "$(pod vnf-20 "$TARGET" "$LISEC")")
+bad() { # BODY STATUS MESSAGE-FRAGMENT
+  [ "$(admit "$1")" = "$2" ] || fail "malformed review answered $(cat "$work/body") (want $2): ${1:0:200}"
+  grep -qF -- "$3" "$work/body" || fail "the $2 does not say '$3': $(cat "$work/body")"
+}
+mutate() { python3 -S -c "import json,sys; r=json.loads(sys.argv[1]); $1; print(json.dumps(r))" "$good"; }
+bad '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{' 400 'malformed JSON'
+bad "${good:0:$((${#good} / 2))}" 400 'malformed JSON'
+bad 'apiVersion: admission.k8s.io/v1' 400 'malformed JSON'
+bad '[]' 400 'AdmissionReview: must be a JSON object'
+bad "$(mutate 'del r["request"]["uid"]')" 400 'request.uid: required'
+bad "$(mutate 'r["request"]["uid"] = ""')" 400 'request.uid: required'
+bad "$(mutate 'r["request"]["uid"] = 7')" 400 'request.uid: must be a string'
+bad "$(mutate 'r["request"]["uid"] = "u" * 129')" 400 'request.uid: longer than 128 bytes'
+bad "$(mutate 'r["apiVersion"] = "admission.k8s.io/v1beta1"')" 400 'admission.k8s.io/v1 AdmissionReview'
+bad "$(mutate 'del r["request"]')" 400 'request: an object is required'
+bad "$(mutate 'del r["request"]["operation"]')" 400 'request.operation: required'
+bad "$(mutate 'del r["request"]["object"]')" 400 'request.object: an object is required'
+bad "$(mutate 'del r["request"]["object"]["spec"]')" 400 'request.object.spec: an object is required'
+bad "$(mutate 'r["request"]["object"]["metadata"]["annotations"]["lisec.io/vm"] = ["vm-target"]')" 400 'must be a string'
+bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "n" * 254')" 400 'request.object.spec.nodeName: longer than 253 bytes'
+bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "hv hel 1"')" 400 'request.object.spec.nodeName: a Kubernetes name'
+bad "$(mutate 'r["request"]["object"]["metadata"]["labels"] = {"l%d" % i: "v" * 60 for i in range(1200)}')" 413 'max_body'
+[ "$(admit "$good")" = 200 ] && answer 5e1c0d1a-0020 true || fail "the review the bad ones were made from"
+pass "truncated, malformed and oversized reviews, a missing or empty uid, v1beta1, no operation, object or spec, a name over its bound: 400 naming the field; a body over [api] max_body: 413"
+
+# ---- only mano ------------------------------------------------------------------
+for role in operator li-admin auditor host tenant-example; do
+  [ "$(ROLE=$role admit "$good")" = 403 ] || fail "$role was answered $(cat "$work/body")"
+done
+pass "only the mano role may ask (403 for operator, li-admin, auditor, host, tenant)"
+
+# ---- [k8s] scheduler_name, and --check-config of it ------------------------------
+stop_lisecd
+start_lisecd "$pki" "${base[@]}" "[k8s]" "scheduler_name = default-scheduler"
+[ "$(admit "$(review 5e1c0d1a-0030 "$POD_KIND" CREATE "$(pod vnf-30 "$TARGET" '{}')")")" = 200 ] || fail "$(cat "$work/body")"
+answer 5e1c0d1a-0030 true 'scheduler default-scheduler'
+[ "$(admit "$good")" = 200 ] || fail "$(cat "$work/body")"
+answer 5e1c0d1a-0020 false 'TR103308-6\.2-K8S-SCHEDULER: .*"lisec-scheduler" is not lisec.s scheduler "default-scheduler"'
+stop_lisecd
+for name in Lisec_Scheduler -lisec ''; do
+  sed -i '/^scheduler_name = /d' "$work/lisecd.conf"
+  echo "scheduler_name = $name" >>"$work/lisecd.conf"
+  if "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" --check-config >"$work/check.out" 2>&1; then
+    fail "--check-config accepted scheduler_name = '$name'"
+  fi
+  grep -q 'problem: \[k8s\] scheduler_name' "$work/check.out" || fail "--check-config: $(cat "$work/check.out")"
+done
+pass "[k8s] scheduler_name = default-scheduler admits pods the default scheduler places; --check-config refuses a name Kubernetes would not take"
+
+# ---- the clock unproven (chronyd not there): every annotated pod refused ----------
+mkdir -m 700 "$work/run"
+start_lisecd "$pki" "${base[@]}" "[time]" "source = chrony" "chrony_socket = $work/run/none.sock" \
+  "reply_socket = $work/run/reply.sock" "poll_ms = 100"
+until=$((SECONDS + 30))
+while :; do
+  as operator "$LISECD_URL/v1/status" | python3 -S -c 'import json,sys; sys.exit(json.load(sys.stdin)["clock"]["proven"] is not False)' && break
+  [ $SECONDS -lt $until ] || fail "the clock was not found unproven: $(as operator "$LISECD_URL/v1/status")"
+  sleep 0.1
+done
+[ "$(admit "$(review 5e1c0d1a-0040 "$POD_KIND" CREATE "$(pod vnf-40 "$TARGET" '{"nodeName":"hv-hel-1"}')")")" = 200 ] ||
+  fail "$(cat "$work/body")"
+answer 5e1c0d1a-0040 false '^TR103308-4\.2-TIME: '
+[ "$(admit "$good")" = 200 ] || fail "$(cat "$work/body")"
+answer 5e1c0d1a-0020 false '^TR103308-4\.2-TIME: '
+pass "the clock unproven: a pod on an allowed node and one for lisec's scheduler are refused naming TR103308-4.2-TIME"
+stop_clean
