@@ -1,0 +1,50 @@
+/* libFuzzer harness: the AdmissionReview a Kubernetes API server sends
+ * lisecd's admission webhook (ctl/k8s_review.c), through the same bounded
+ * JSON entry point every API body takes. What is read must keep the
+ * promises the webhook relies on: a uid of 1-128 bytes, a pod's
+ * "namespace/name" and names within their bounds and in printable ASCII,
+ * a scheduler always named, a Pod's CREATE carrying no "what" and anything
+ * else one; and the answer built from it carries that uid back. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/k8s_admit.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void printable(const char *s, size_t max) {
+  if (!s) return;
+  size_t n = strlen(s);
+  if (n > max) abort();
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  json_t *v = NULL;
+  lisec_err err;
+  if (lisec_json_parse((const char *)data, size, &v, &err) != 0) return 0;
+  ctl_k8s_review r;
+  if (ctl_k8s_review_parse(v, &r, &err) == 0) {
+    if (!r.uid || !*r.uid) abort();
+    printable(r.uid, CTL_K8S_UID_MAX);
+    if (r.pod_create) {
+      if (r.what[0] || !strchr(r.pod, '/') || !r.scheduler || !*r.scheduler) abort();
+      printable(r.pod, sizeof r.pod - 1);
+      printable(r.node, CTL_K8S_NAME_MAX);
+      printable(r.scheduler, CTL_K8S_NAME_MAX);
+      if (r.node && !*r.node) abort();
+    } else if (!r.what[0]) {
+      abort();
+    }
+    json_t *a = ctl_k8s_review_answer(r.uid, r.pod_create, r.pod_create ? r.pod : r.what, 7);
+    if (!a || strcmp(json_string_value(json_object_get(json_object_get(a, "response"), "uid")), r.uid) != 0)
+      abort();
+    json_decref(a);
+  } else if (err.code != LISEC_EINVAL) {
+    abort();
+  }
+  json_decref(v);
+  return 0;
+}
