@@ -182,6 +182,25 @@ unjudged 5e1c0d1a-0015 'Pods only.*DELETE of v1 Pod'
 unjudged 5e1c0d1a-0016 'apps/v1 Deployment'
 pass "a ConfigMap, a Pod's DELETE and a Deployment are allowed, unrecorded (lisec judges where pods run)"
 
+# ---- the examples: the webhook configuration and the example pod ----------------
+/usr/bin/python3 - "$src/examples/k8s" >"$work/pod-li.json" <<'PY' || fail "examples/k8s"
+import json, sys, yaml
+d = sys.argv[1]
+(w,) = yaml.safe_load(open(d + "/admission-webhook.yaml"))["webhooks"]
+assert w["clientConfig"]["url"].endswith("/k8s/admit"), w
+assert w["failurePolicy"] == "Fail" and w["sideEffects"] == "None" and w["admissionReviewVersions"] == ["v1"], w
+assert w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"],
+                       "scope": "Namespaced"}], w["rules"]
+assert w["namespaceSelector"] == {"matchLabels": {"lisec.io/guarded": "true"}}, w
+(prof,) = yaml.safe_load(open(d + "/scheduler-config.yaml"))["profiles"]
+assert prof["schedulerName"] == "lisec-scheduler", prof
+print(json.dumps(yaml.safe_load(open(d + "/pod-li.yaml"))))
+PY
+[ "$(admit "$(review 5e1c0d1a-0018 "$POD_KIND" CREATE "$(cat "$work/pod-li.json")")")" = 200 ] ||
+  fail "pod-li.yaml: $(cat "$work/body")"
+judged 5e1c0d1a-0018 true 'lisec-scheduler'
+pass "examples/k8s: the webhook configuration sends Pod CREATE in guarded namespaces to /k8s/admit and fails closed; pod-li.yaml names the scheduler scheduler-config.yaml runs, and is admitted"
+
 # ---- a dry run is judged and recorded as such ----------------------------------
 [ "$(admit "$(review 5e1c0d1a-0017 "$POD_KIND" CREATE "$(pod vnf-17 "$TARGET" '{"nodeName":"hv-lon-1"}')" dry)")" = 200 ] ||
   fail "dry run: $(cat "$work/body")"
@@ -207,6 +226,7 @@ want = {
     "0012": ("denied", "vm vm-nope", "TR103308-6.2-K8S-VM: "),
     "0013": ("denied", "vm (not an id)", "TR103308-6.2-K8S-VM: "),
     "0017": ("denied", "(dry run)", "TR103308-6.2-R11: "),
+    "0018": ("ok", "pod core/vnf-target vm vm-target node (none) scheduler lisec-scheduler", None),
 }
 seen = set()
 for line in open(sys.argv[2]):
