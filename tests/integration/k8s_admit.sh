@@ -279,13 +279,13 @@ done
 pass "only the mano role may ask (403 for operator, li-admin, auditor, host, tenant)"
 
 # ---- [k8s] scheduler_name, and --check-config of it ------------------------------
-stop_lisecd
+stop_clean
 start_lisecd "$pki" "${base[@]}" "[k8s]" "scheduler_name = default-scheduler"
 [ "$(admit "$(review 5e1c0d1a-0030 "$POD_KIND" CREATE "$(pod vnf-30 "$TARGET" '{}')")")" = 200 ] || fail "$(cat "$work/body")"
 answer 5e1c0d1a-0030 true 'scheduler default-scheduler'
 [ "$(admit "$good")" = 200 ] || fail "$(cat "$work/body")"
 answer 5e1c0d1a-0020 false 'TR103308-6\.2-K8S-SCHEDULER: .*"lisec-scheduler" is not lisec.s scheduler "default-scheduler"'
-stop_lisecd
+stop_clean
 for name in Lisec_Scheduler -lisec ''; do
   sed -i '/^scheduler_name = /d' "$work/lisecd.conf"
   echo "scheduler_name = $name" >>"$work/lisecd.conf"
