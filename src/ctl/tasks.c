@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef LISEC_TEST_HOOKS
+#include <unistd.h>
+#endif
 
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
@@ -1744,6 +1747,17 @@ static int record_issue(void *ctx, char *shown, size_t cap) {
   issue_record *ir = ctx;
   lisec_err err = {0};
   uint64_t at = 0;
+#ifdef LISEC_TEST_HOOKS
+  /* x1_report_slow_record: while the file LISEC_TEST_X1_ISSUE_HOLD names
+   * exists (at most 60 s), a ReportTaskIssue waits before its audit write,
+   * as one behind a slow disk's fsync would */
+  const char *hold = getenv("LISEC_TEST_X1_ISSUE_HOLD");
+  if (hold && access(hold, F_OK) == 0) LOG_INFO("X1: test hook: a report's record is held");
+  for (int i = 0; hold && i < 6000 && access(hold, F_OK) == 0; i++) {
+    struct timespec ts = {0, 10000000L};
+    nanosleep(&ts, NULL);
+  }
+#endif
   int rc = ctl_audit(ir->ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.issue", true, ir->text, 0, &at, &err,
                      "task %s on ne %s", ir->target, ir->ne);
   if (!rc) {
