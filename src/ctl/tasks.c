@@ -1742,8 +1742,10 @@ typedef struct issue_record {
 } issue_record;
 
 /* Records a ReportTaskIssue (the NE's text in the sealed log only) and
- * says what its task shows. */
-static int record_issue(void *ctx, char *shown, size_t cap) {
+ * says what its task shows; *order is its audit entry's index, so that of
+ * two reports on a task the later recorded is shown. Called under no lock
+ * (ctl/x1_reports.h): the audit write waits for its fsync. */
+static int record_issue(void *ctx, char *shown, size_t cap, uint64_t *order) {
   issue_record *ir = ctx;
   lisec_err err = {0};
   uint64_t at = 0;
@@ -1764,6 +1766,7 @@ static int record_issue(void *ctx, char *shown, size_t cap) {
     char now[32];
     lisec_time_format(lisec_time_now(), now);
     snprintf(shown, cap, "reported %s; audit entry %llu (sealed)", now, (unsigned long long)at);
+    *order = at;
   }
   return rc;
 }

@@ -1,8 +1,12 @@
 /* The admission of NEs' X1 reports and the task issues waiting for the
  * ADMF loop (see x1_reports.h): a bounded table of token buckets, the least
  * recently seen NE's taken over when it is full, and a bounded queue of
- * (task, what it shows), each under its own lock: a report being recorded
- * (under the queue's) holds up no admission. */
+ * (task, what it shows), each under its own lock. A report is recorded
+ * under neither: its task's place in the queue is kept first (so a report
+ * past the bound is refused before it is recorded, and one recorded is
+ * never refused), then it is recorded, then what it shows is put in that
+ * place, unless a report on the task recorded later is already there: the
+ * ADMF loop's take, and other NEs' reports, wait for no audit write. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,10 @@ typedef struct bucket {
 typedef struct pending {
   char key[KEY_MAX + 1];
   char shown[CTL_X1_REPORT_SHOWN_MAX + 1];
+  bool ready;         /* shown is a recorded report, not yet taken */
+  unsigned recording; /* reports on the task being recorded now */
+  bool has_order;     /* order is the latest queued report's (ready or taken) */
+  uint64_t order;
 } pending;
 
 struct ctl_x1_reports {
@@ -103,12 +111,19 @@ bool ctl_x1_reports_admit(ctl_x1_reports *r, const char *ne, int64_t now_ms, boo
   return ok;
 }
 
-int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key, int (*record)(void *ctx, char *shown, size_t cap),
-                         void *ctx) {
-  if (strlen(key) > KEY_MAX) return LISEC_EINVAL; /* no task has such a key */
-  pthread_mutex_lock(&r->queue_lock);
+/* The task's place in the queue, or n_queued. Called with queue_lock held. */
+static size_t place_of(const ctl_x1_reports *r, const char *key) {
   size_t i = 0;
   while (i < r->n_queued && strcmp(r->queue[i].key, key) != 0) i++;
+  return i;
+}
+
+int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key,
+                         int (*record)(void *ctx, char *shown, size_t cap, uint64_t *order), void *ctx) {
+  if (strlen(key) > KEY_MAX) return LISEC_EINVAL; /* no task has such a key */
+  /* the task's place, kept while the report is recorded */
+  pthread_mutex_lock(&r->queue_lock);
+  size_t i = place_of(r, key);
   int rc = 0;
   if (i == r->n_queued && r->n_queued == r->queue_max) rc = LISEC_ETOOBIG;
   if (!rc && i == r->cap) {
@@ -118,11 +133,32 @@ int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key, int (*record)(void 
     if (q) r->queue = q, r->cap = cap;
     else rc = LISEC_ENOMEM;
   }
+  if (!rc && i == r->n_queued) {
+    pending *p = &r->queue[r->n_queued++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->key, sizeof p->key, "%s", key);
+  }
+  if (!rc) r->queue[i].recording++;
+  pthread_mutex_unlock(&r->queue_lock);
+  if (rc) return rc;
+  /* recorded under no lock: an audit write waits for its fsync */
   char shown[CTL_X1_REPORT_SHOWN_MAX + 1] = "";
-  if (!rc) rc = record(ctx, shown, sizeof shown);
-  if (!rc) {
-    if (i == r->n_queued) snprintf(r->queue[r->n_queued++].key, KEY_MAX + 1, "%s", key);
-    snprintf(r->queue[i].shown, sizeof r->queue[i].shown, "%s", shown);
+  uint64_t order = 0;
+  rc = record(ctx, shown, sizeof shown, &order);
+  /* what it shows, in its place (a take may have moved it, never removed
+   * it while recording), unless a later recorded report is there */
+  pthread_mutex_lock(&r->queue_lock);
+  i = place_of(r, key);
+  pending *p = &r->queue[i];
+  p->recording--;
+  if (!rc && (!p->has_order || order > p->order)) {
+    snprintf(p->shown, sizeof p->shown, "%s", shown);
+    p->ready = p->has_order = true;
+    p->order = order;
+  }
+  if (!p->ready && !p->recording) { /* nothing to show: the place is free again */
+    memmove(p, p + 1, (r->n_queued - i - 1) * sizeof *p);
+    r->n_queued--;
   }
   pthread_mutex_unlock(&r->queue_lock);
   return rc;
@@ -131,12 +167,39 @@ int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key, int (*record)(void 
 size_t ctl_x1_reports_take(ctl_x1_reports *r, void (*apply)(void *ctx, const char *key, const char *shown),
                            void *ctx) {
   pthread_mutex_lock(&r->queue_lock);
-  pending *q = r->queue;
-  size_t n = r->n_queued;
-  r->queue = NULL;
-  r->n_queued = r->cap = 0;
+  size_t n = 0, busy = 0;
+  for (size_t i = 0; i < r->n_queued; i++) {
+    n += r->queue[i].ready;
+    busy += r->queue[i].recording > 0;
+  }
+  pending *q = NULL;
+  if (!busy) { /* the whole queue, its places freed */
+    q = r->queue;
+    r->queue = NULL;
+    r->n_queued = r->cap = 0;
+  } else if (n && (q = malloc(n * sizeof *q))) {
+    /* the ready ones out, oldest first; the places of reports being
+     * recorded stay, in order, remembering the order of what they showed */
+    size_t out = 0, kept = 0;
+    for (size_t i = 0; i < r->n_queued; i++) {
+      pending *p = &r->queue[i];
+      if (p->ready) q[out++] = *p;
+      if (!p->recording) continue;
+      p->ready = false;
+      if (kept != i) r->queue[kept] = *p;
+      kept++;
+    }
+    r->n_queued = kept;
+  } else {
+    n = 0; /* out of memory: all stays queued, for the next take */
+  }
   pthread_mutex_unlock(&r->queue_lock);
-  for (size_t i = 0; i < n; i++) apply(ctx, q[i].key, q[i].shown);
+  size_t applied = 0;
+  for (size_t i = 0; q && applied < n; i++) {
+    if (!q[i].ready) continue;
+    apply(ctx, q[i].key, q[i].shown);
+    applied++;
+  }
   free(q);
   return n;
 }

@@ -9,7 +9,9 @@
  *  - the issue a ReportTaskIssue shows on its task waits here, recorded,
  *    for the loop to write before its next pass (only the loop writes a
  *    task while a pass may run): at most [x1] report_queue_max tasks, a
- *    later report on a task replacing the earlier one's.
+ *    later report on a task replacing the earlier one's; each report is
+ *    recorded outside the queue's lock, so the loop never waits for an
+ *    audit write to take the queue.
  * In memory under locks of its own; times are passed in, so the rules can be
  * tested without a clock. */
 #ifndef LISEC_CTL_X1_REPORTS_H
@@ -40,16 +42,22 @@ void ctl_x1_reports_free(ctl_x1_reports *r);
 bool ctl_x1_reports_admit(ctl_x1_reports *r, const char *ne, int64_t now_ms, bool *flood_began);
 
 /* The issue of the task `key`: with room in the queue (or the task already
- * in it), record(ctx, shown, cap) is called, under the queue's lock, to
- * record the report and say what the task shows (at most
- * CTL_X1_REPORT_SHOWN_MAX bytes); when it returns 0 that is queued.
- * Returns record's result, or LISEC_ETOOBIG without calling it when the
- * queue is full. */
-int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key, int (*record)(void *ctx, char *shown, size_t cap),
-                         void *ctx);
+ * in it), a place is kept for the task and record(ctx, shown, cap, order)
+ * is called, outside the queue's lock (an audit write and its fsync hold
+ * up neither the loop's take nor another report), to record the report,
+ * say what the task shows (at most CTL_X1_REPORT_SHOWN_MAX bytes) and give
+ * *order, a number that grows with each record made (the audit entry's
+ * index); when it returns 0 that is queued, unless a report on the task
+ * recorded after it (a greater order) is already queued or taken: the
+ * latest recorded is the one shown. A task whose report is being recorded
+ * counts against the bound. Returns record's result, or LISEC_ETOOBIG
+ * without calling it when the queue is full. */
+int ctl_x1_reports_queue(ctl_x1_reports *r, const char *key,
+                         int (*record)(void *ctx, char *shown, size_t cap, uint64_t *order), void *ctx);
 
-/* Empties the queue: apply(ctx, key, shown) for each task, oldest first,
- * outside the lock. Returns how many. */
+/* Empties the queue of what is recorded: apply(ctx, key, shown) for each
+ * task, oldest first, outside the lock; a report still being recorded is
+ * queued when it is, for the next take. Returns how many. */
 size_t ctl_x1_reports_take(ctl_x1_reports *r, void (*apply)(void *ctx, const char *key, const char *shown),
                            void *ctx);
 
