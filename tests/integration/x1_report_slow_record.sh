@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A ReportTaskIssue whose audit write is slow (an fsync behind a busy disk)
+# holds up no ADMF pass (src/ctl/x1_reports.c, src/ctl/tasks.c): the report
+# is recorded outside the issue queue's lock, so the loop, which takes that
+# lock to empty the queue before each pass (holding its own, which an
+# emergency stop needs too), does not wait behind it. Before, the record
+# was written under the queue's lock, so one slow audit write, or a queue
+# of them from many NEs, each an fsync, held up every pass. The test hook
+# LISEC_TEST_X1_ISSUE_HOLD (a LISEC_TEST_HOOKS build) holds a report before
+# its audit write while a file exists. One real lisec-ne, poi-1, holds a
+# task; its report on that task is held; a second target is added
+# meanwhile, and its task must reach poi-1 while the report still waits.
+# Then the report is let go: answered oK, and its issue shown on its task.
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+grep -qs '^LISEC_TEST_HOOKS:BOOL=ON' "$build/CMakeCache.txt" || { echo "SKIP: needs -DLISEC_TEST_HOOKS=ON"; exit 77; }
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null
+lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >"$work/pin"
+lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
+wait_for() { # TIMES COMMAND...: every 0.1 s until the command succeeds
+  local n=$1
+  shift
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne.json" --strict-destinations \
+  2>>"$work/ne.log" &
+cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null || true")
+wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$port" 2>/dev/null || fail "lisec-ne does not listen"
+hold=$work/hold
+export LISEC_TEST_X1_ISSUE_HOLD=$hold
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+  "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
+  "[model]" "allow_declared_trust = true"
+unset LISEC_TEST_X1_ISSUE_HOLD
+cleanup_hooks+=("rm -f '$hold'") # before lisecd is stopped (hooks run last first)
+ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
+  local want=$1 role=$2 method=$3 path=$4 out
+  if [ $# -ge 5 ]; then out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$5" "$LISECD_URL$path")
+  else out=$(as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"); fi
+  [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
+  printf '%s' "${out%$'\n'*}"
+}
+model() { ok 201 "$1" POST "/v1/model/$2" "$3" >/dev/null; }
+loc='"location":{"country":"FI","source":"administrative"}'
+model operator jurisdiction '{"id":"fi","codes":["FI"]}'
+model operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
+model operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
+model operator hypervisor '{"id":"hv-1","host":"hel-1"}'
+model operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
+model operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model operator vm '{"id":"vm-li-1","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
+model operator storage '{"id":"st-1","vm":"vm-store","provided_to":["vm-li-1"]}'
+model operator connection '{"id":"c1","between":["vm-target","vm-li-1"],"kind":"network","secure":true}'
+model operator group '{"id":"g1","between":["vm-target","vm-li-1"],"connections":["c1"]}'
+model operator connection '{"id":"cs1","between":["vm-li-1","vm-store"],"kind":"nfs","secure":true}'
+model operator group '{"id":"gs1","between":["vm-li-1","vm-store"],"connections":["cs1"]}'
+model li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li-1","storage":"st-1","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-1\",\"url\":\"https://localhost:$port/X1/NE\",\"vm\":\"vm-li-1\",
+  \"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",
+  \"destinations\":[{\"address\":\"192.0.2.201\",\"port\":4790}]}" >/dev/null
+target() { ok 201 li-admin POST /v1/targets "{\"id\":\"t-$1\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"192.0.2.$1\"}]}" >/dev/null; }
+ne_tasks() { python3 -c "import json;print(len(json.load(open('$work/ne.json')).get('tasks', [])))" 2>/dev/null; }
+holds() { [ "$(ne_tasks)" = "$1" ]; }
+target 1
+wait_for 300 holds 1 || fail "poi-1 does not hold t-1's task: $(ok 200 li-admin GET /v1/tasks)"
+x1=$(ok 200 li-admin GET /v1/tasks | jq -r '.tasks[] | select(.target=="t-1") | .xid')
+msg="<?xml version=\"1.0\" encoding=\"UTF-8\"?><X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><x1RequestMessage xsi:type=\"ReportTaskIssueRequest\"><admfIdentifier>lisec-admf</admfIdentifier><neIdentifier>poi-1</neIdentifier><messageTimestamp>2026-12-06T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version><x1TransactionId>$(python3 -c 'import uuid;print(uuid.uuid4())')</x1TransactionId><xId>$x1</xId><taskReportType>NonTerminatingFault</taskReportType><taskIssueDetails>slow record</taskIssueDetails></x1RequestMessage></X1Request>"
+# the report, held before its audit write
+touch "$hold"
+as poi-1 -X POST -H 'Content-Type: application/xml' --data-binary "$msg" "$LISECD_URL/v1/x1/admf" >"$work/answer.xml" &
+report=$!
+cleanup_hooks+=("kill $report 2>/dev/null || true")
+held() { grep -q "test hook: a report's record is held" "$work/lisecd.log"; }
+wait_for 100 held || fail "the report did not reach the hold: $(tail -5 "$work/lisecd.log")"
+# meanwhile a new task: the loop's next pass must send it
+target 2
+start=$(date +%s%N)
+wait_for 200 holds 2 || fail "while a report waited for its audit write, the ADMF loop did not send a new task in 20 s (it waits for the issue queue's lock)"
+ms=$((($(date +%s%N) - start) / 1000000))
+kill -0 "$report" 2>/dev/null || fail "the report was answered before it was let go: the hold did not hold it"
+[ -f "$hold" ] || fail "the hold ended early"
+# let the report go: answered oK, and its issue shown on its task
+rm -f "$hold"
+wait "$report" || fail "the report was not answered"
+grep -q '<errorCode>' "$work/answer.xml" && fail "the held report was refused: $(cat "$work/answer.xml")"
+grep -q 'ResponseMessage' "$work/answer.xml" || fail "the held report has no answer: $(cat "$work/answer.xml")"
+shown() { ok 200 li-admin GET /v1/tasks | jq -e '.tasks[] | select(.target=="t-1") | .issue | test("audit entry [0-9]+ \\(sealed\\)")' >/dev/null; }
+wait_for 100 shown || fail "t-1 does not show the held report's issue: $(ok 200 li-admin GET /v1/tasks | jq -c '[.tasks[] | {target, issue}]')"
+pass "while a ReportTaskIssue waited for its audit write, the ADMF loop sent a new task (${ms} ms); let go, the report was answered oK and shown on its task"
