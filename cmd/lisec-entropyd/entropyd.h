@@ -21,6 +21,7 @@
 #define ED_MAX_CLIENTS 1024
 #define ED_NAME_MAX 128
 #define ED_PEER_MAX 64 /* INET6_ADDRSTRLEN, or "vsock:" and a CID */
+#define ED_WHY_MAX 128  /* why a VNF's certificate was refused (peer.c) */
 
 typedef enum {
   ED_SRC_RDSEED,
@@ -119,6 +120,12 @@ void *ed_collector_main(void *arg);
  * has finished a round since. Called with d->lock held. */
 bool ed_stale_locked(entropyd *d);
 void ed_sources_free(entropyd *d);
+
+/* peer.c: the context verifies a VNF's certificate as a TLS client's
+ * (clientAuth in its extended key usage); during a handshake whose SSL's app
+ * data points to an ED_WHY_MAX buffer (empty), a refused certificate leaves
+ * its reason there. */
+void ed_tls_require_client_auth(SSL_CTX *c);
 
 /* server.c */
 int ed_server_run(entropyd *d, lisec_err *err);

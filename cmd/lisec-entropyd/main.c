@@ -83,7 +83,7 @@ static int setup_tls(entropyd *d, const lisec_config *cfg, lisec_err *err) {
                          e ? ERR_reason_error_string(e) : "failed");
   }
   SSL_CTX_set_client_CA_list(c, names);
-  SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+  ed_tls_require_client_auth(c);
   d->tls = c;
   return 0;
 }

@@ -1,10 +1,12 @@
 /* lisec-entropyd's seed service: listeners on TCP and, where the host has
  * it, AF_VSOCK; one thread per mutually authenticated TLS connection with
- * keep-alive. Each request is checked in this order: a registered VNF
- * identity (certificate CN), the daemon's own health (fail closed), the
- * client's rate, and replay (nonce and counter); only then is a seed drawn,
- * bound by additional input to the request. Issuance is counted per client
- * (who, when, how many bytes), never logged with its value. */
+ * keep-alive. The handshake takes a client certificate from the client CA
+ * made for TLS client authentication (peer.c). Each request is checked in
+ * this order: a registered VNF identity (certificate CN), the daemon's own
+ * health (fail closed), the client's rate, and replay (nonce and counter);
+ * only then is a seed drawn, bound by additional input to the request.
+ * Issuance is counted per client (who, when, how many bytes), never logged
+ * with its value. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/vm_sockets.h>
@@ -168,10 +170,20 @@ static void *conn_main(void *arg) {
   SSL *s = SSL_new(d->tls);
   if (!s) goto out;
   SSL_set_fd(s, cn->fd);
+  char refused[ED_WHY_MAX] = "";
+  SSL_set_app_data(s, refused);
   if (SSL_accept(s) != 1) {
+    /* A handshake that fails on the VNF's certificate is said; others (a
+     * scan, a peer that went away) are not. Bounded: anyone can present a
+     * certificate. The peer is the address, never the certificate's CN. */
+    if (refused[0])
+      LOG_LIMITED(LISEC_LOG_WARN, 20, 10000,
+                  "TR103308-5.15: VNF client certificate refused from %s: %s; connection closed",
+                  d->conn_peer[cn->slot], refused);
     ERR_clear_error();
     goto out;
   }
+  SSL_set_app_data(s, NULL);
   char cn_name[ED_NAME_MAX] = "";
   X509 *peer = SSL_get1_peer_certificate(s);
   if (peer) {

@@ -1,7 +1,8 @@
 # rng: lisec-entropyd and lisecd end to end (reports, audit, findings), the
 # seed service over AF_VSOCK (skipped with a reason where the kernel has no
-# vsock loopback transport), and the identity the daemon's certificate must
-# carry (rng_server_id).
+# vsock loopback transport), the identity the daemon's certificate must
+# carry (rng_server_id), and what a VNF's client certificate must carry
+# (rng_client_id).
 lisec_integration_test(rng_events tests/integration/rng_events.sh)
 lisec_integration_test(rng_vsock tests/integration/rng_vsock.sh)
 set_tests_properties(rng_vsock PROPERTIES SKIP_RETURN_CODE 77)
@@ -14,3 +15,8 @@ add_executable(rng_server_id_driver ${CMAKE_SOURCE_DIR}/tests/integration/rng_se
 target_link_libraries(rng_server_id_driver PRIVATE lisec_rng_os lisec_rng lisec_crypto lisec_base
                       PkgConfig::OPENSSL Threads::Threads)
 lisec_integration_test(rng_server_id tests/integration/rng_server_id.sh)
+
+# rng_client_id: which client certificate lisec-entropyd takes for a
+# registered VNF's (clientAuth in its extended key usage), each tried once
+# through rng_server_id_driver, with the daemon's logged refusals.
+lisec_integration_test(rng_client_id tests/integration/rng_client_id.sh)

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Which certificate lisec-entropyd takes for a VNF's (TR 103 308 §5.15: seeds
+# to the registered VNFs only, each proven by its client certificate). A real
+# lisec-entropyd with vnf-a registered, and certificates that all name vnf-a
+# in their subject CN, so only what they were issued for tells them apart.
+# From the development CA the daemon trusts: `lisec pki issue`'s (clientAuth,
+# what every rng_* test's VNF uses), one with serverAuth and clientAuth, one
+# with no extended key usage, one with serverAuth only (a server's), one with
+# codeSigning only, one with anyExtendedKeyUsage only, one with clientAuth
+# whose key usage is keyEncipherment only; and vnf-a's from another CA. Each
+# is tried once (rng_server_id_driver). The first two get seeds; every other
+# is refused in the TLS handshake and the connection closed, and the daemon
+# logs one refusal naming TR103308-5.15, the peer and the reason, never the
+# CN. The daemon keeps serving the good certificate afterwards, and counts
+# only the seeds it gave.
+build=${1:?build dir}
+src=${2:?source dir}
+# shellcheck source=lib/common.sh
+source "$src/tests/integration/lib/common.sh"
+
+entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
+driver="$build/tests/integration/rng_server_id_driver"
+[ -x "$entropyd" ] || fail "lisec-entropyd not built"
+[ -x "$driver" ] || fail "rng_server_id_driver not built"
+command -v openssl >/dev/null || fail "openssl not found"
+
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a"
+
+# issue STEM [EXTENSION...]: a certificate for CN vnf-a from the development
+# CA; keyUsage digitalSignature unless an extension sets another.
+issue() {
+  local stem=$1 ku=keyUsage=critical,digitalSignature
+  shift
+  case "$*" in *keyUsage=*) ku= ;; esac
+  printf '%s\n' basicConstraints=critical,CA:FALSE $ku "$@" subjectAltName=URI:urn:lisec:role:vnf \
+    >"$work/$stem.ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$stem.key" \
+    -subj "/O=lisec test/OU=vnf/CN=vnf-a" -out "$work/$stem.csr" 2>/dev/null || fail "request $stem"
+  openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
+    -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
+}
+issue both extendedKeyUsage=serverAuth,clientAuth
+issue noeku
+issue serveronly extendedKeyUsage=serverAuth
+issue codesign extendedKeyUsage=codeSigning
+issue anyeku extendedKeyUsage=anyExtendedKeyUsage
+issue keyenc keyUsage=critical,keyEncipherment extendedKeyUsage=clientAuth
+make_pki "$work/other"
+lisec pki issue "$work/other" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a from another CA"
+cp "$work/other/vnf-a.crt" "$pki/otherca.crt"
+cp "$work/other/vnf-a.key" "$pki/otherca.key"
+# The test PKI's own VNF certificate is what every rng_* test uses: clientAuth.
+openssl x509 -in "$pki/vnf-a.crt" -noout -ext extendedKeyUsage | grep -q "TLS Web Client Authentication" ||
+  fail "lisec pki issue's VNF certificate lacks clientAuth"
+
+port=$(free_port)
+mport=$(free_port)
+cat >"$work/entropyd.conf" <<CONF
+[server]
+listen = 127.0.0.1:$port
+[tls]
+cert = $pki/server.crt
+key = $pki/server.key
+client_ca = $pki/ca.crt
+[clients]
+allowed = vnf-a
+[metrics]
+listen = 127.0.0.1:$mport
+[entropy]
+reseed_ms = 50
+[source.rdseed]
+enabled = false
+CONF
+"$entropyd" -c "$work/entropyd.conf" 2>"$work/entropyd.log" &
+pid=$!
+cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
+for _ in $(seq 1 150); do
+  curl -sf "http://127.0.0.1:$mport/metrics" 2>/dev/null | grep -q '^lisec_entropyd_serving 1' && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^lisec_entropyd_serving 1' ||
+  { cat "$work/entropyd.log" >&2; fail "lisec-entropyd not serving"; }
+
+# reseed STEM: one connection and one seed request with STEM's certificate
+# (rng_server_id_driver: the library's handshake and fetch, once, where
+# `lisec rng reseed` would try again); output in $work/out.
+reseed() {
+  env -u LISEC_RNG_ENTROPYD_NAME LISEC_RNG_CERT="$pki/$1.crt" LISEC_RNG_KEY="$pki/$1.key" \
+    LISEC_RNG_CA="$pki/ca.crt" "$driver" "127.0.0.1:$port" "$port" >"$work/out" 2>&1
+}
+refusals() { grep -c "TR103308-5.15: VNF client certificate refused" "$work/entropyd.log" || true; }
+
+accepted() {
+  reseed "$1" || { cat "$work/out" "$work/entropyd.log" >&2; fail "$2: refused"; }
+  grep -q "^seed 48 bytes" "$work/out" || { cat "$work/out" >&2; fail "$2: no seed"; }
+  pass "$2: gets a seed"
+}
+# refused STEM WHAT REASON: no seed, and one more refusal in the daemon's log
+# naming the clause, the peer and REASON (waited for: the daemon's thread
+# may log after the client has gone), never the CN.
+refused() {
+  local before after line
+  before=$(refusals)
+  if reseed "$1"; then
+    cat "$work/out" >&2
+    fail "$2: accepted as vnf-a's certificate"
+  fi
+  ! grep -q Sanitizer "$work/out" || { cat "$work/out" >&2; fail "$2: sanitizer report"; }
+  grep -q "connection lost" "$work/out" || { cat "$work/out" >&2; fail "$2: connection not closed"; }
+  for _ in $(seq 1 50); do
+    [ "$(refusals)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  after=$(refusals)
+  [ "$after" = $((before + 1)) ] ||
+    { cat "$work/entropyd.log" >&2; fail "$2: $((after - before)) refusals logged, not one"; }
+  line=$(grep "TR103308-5.15: VNF client certificate refused" "$work/entropyd.log" | tail -1)
+  case $line in
+  *"from 127.0.0.1: $3"*) ;;
+  *) echo "$line" >&2; fail "$2: refusal does not say the peer and '$3'" ;;
+  esac
+  case $line in *vnf-a*) echo "$line" >&2; fail "$2: refusal names the certificate's CN" ;; esac
+  pass "$2: refused ($3)"
+}
+
+accepted vnf-a "lisec pki issue's VNF certificate (clientAuth)"
+accepted both "serverAuth and clientAuth"
+refused noeku "no extended key usage" "no extended key usage; clientAuth is required"
+refused serveronly "serverAuth only (a server's certificate)" "extended key usage lacks clientAuth"
+refused codesign "codeSigning only" "extended key usage lacks clientAuth"
+refused anyeku "anyExtendedKeyUsage only" "extended key usage lacks clientAuth"
+refused keyenc "clientAuth with keyEncipherment only" "key usage does not allow TLS client authentication"
+refused otherca "lisec pki issue's VNF certificate from another CA" "unable to get local issuer certificate"
+accepted vnf-a "vnf-a again after the refusals"
+
+issued=$(curl -sf "http://127.0.0.1:$mport/metrics" |
+  awk '/^lisec_entropyd_seeds_issued_total\{client="vnf-a"\}/ {print $2}')
+[ "${issued:-0}" = 3 ] || fail "seeds issued to vnf-a: ${issued:-none}, not 3 (the accepted fetches only)"
+pass "only the accepted certificates were served ($issued seeds)"
+
+kill -TERM "$pid"
+wait "$pid" || fail "lisec-entropyd exit status"
+grep -q Sanitizer "$work/entropyd.log" && { cat "$work/entropyd.log" >&2; fail "sanitizer report"; }
+echo "rng_client_id: all checks passed"
