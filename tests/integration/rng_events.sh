@@ -161,12 +161,35 @@ cli host rng findings >/dev/null 2>&1 || rc=$?
 pass "stuck source: open finding at /v1/rng/findings (operator, auditor, lisec rng findings; host refused), exclusion audited once"
 
 # --- issuance is counted in the audit log, LI VNFs sealed -------------------------
+# li_opened N: the LI administration opens the sealed records with its key
+# and finds vnf-li's N seeds (summed: they may fall in more than one report
+# period). The LI VNF's reports are left out of the daemon's unacknowledged
+# count (that would show them), so this is what says they all arrived.
+li_opened() {
+  lisec audit read --li-key "$work/li.key" --db "$work/lisec.db" >"$work/li-read.txt" 2>&1 || true
+  python3 - "$work/li-read.txt" "$1" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+seeds = bytes_ = 0
+for i, l in enumerate(lines):
+    if "rng.issuance  vnf vnf-li  -> ok  [LI, opened]" in l:
+        m = re.search(r"reason: TR103308-5.15: (\d+) seeds, (\d+) bytes from ", lines[i + 1])
+        seeds += int(m.group(1)); bytes_ += int(m.group(2))
+n = int(sys.argv[2])
+assert n > 0 and seeds == n and bytes_ == 48 * n, (seeds, bytes_, n)
+PY
+}
 for _ in 1 2 3; do reseed one vnf-a; done
 reseed one vnf-li
 issued=$(metric "$one_MPORT" 'lisec_entropyd_seeds_issued_total{client="vnf-a"}')
 [ "${issued:-0}" -ge 6 ] || fail "entropyd counted $issued seeds for vnf-a"
 wait_for 10 metric_is "$one_MPORT" 'lisec_entropyd_report_unacknowledged_seeds' 0 ||
   { curl -s "http://127.0.0.1:$one_MPORT/metrics" | grep -E "report|issued" >&2; tail -5 "$work/lisecd.log" >&2; fail "issuance not acknowledged by lisecd"; }
+# vnf-li's two seeds: the library's start-up fetch and its one reseed's
+# (the daemon's /metrics does not show them, below).
+li_issued=2
+wait_for 10 li_opened "$li_issued" 2>/dev/null ||
+  { li_opened "$li_issued"; cat "$work/li-read.txt" >&2; fail "the sealed records do not open to vnf-li's $li_issued seeds"; }
 [ "$(entries)" = 200 ] || fail "entries"
 python3 - "$work/entries.json" "$issued" <<'PY' || fail "issuance records"
 import base64, json, re, sys
@@ -189,24 +212,6 @@ assert sealed, "no sealed record for the LI VNF"
 for x in sealed:
     assert b"vnf-li" not in base64.b64decode(x["data"])
 PY
-# The LI administration opens the sealed record with its key: vnf-li's counts,
-# the two seeds of its one `lisec rng reseed` (the library's start-up fetch and
-# the reseed's; the daemon's /metrics does not show them, below).
-li_issued=2
-lisec audit read --li-key "$work/li.key" --db "$work/lisec.db" >"$work/li-read.txt" 2>&1 || true
-# (The seeds may fall in more than one report period: sum the records.)
-python3 - "$work/li-read.txt" "$li_issued" <<'PY' ||
-import re, sys
-lines = open(sys.argv[1]).read().split("\n")
-seeds = bytes_ = 0
-for i, l in enumerate(lines):
-    if "rng.issuance  vnf vnf-li  -> ok  [LI, opened]" in l:
-        m = re.search(r"reason: TR103308-5.15: (\d+) seeds, (\d+) bytes from ", lines[i + 1])
-        seeds += int(m.group(1)); bytes_ += int(m.group(2))
-n = int(sys.argv[2])
-assert n > 0 and seeds == n and bytes_ == 48 * n, (seeds, bytes_, n)
-PY
-  { cat "$work/li-read.txt" >&2; fail "the sealed records do not open to vnf-li's $li_issued seeds"; }
 # The daemon's /metrics (read by the platform's monitoring, no LI role) must
 # not name the LI VNF nor count its seeds: that is what the seal hides.
 curl -sf "http://127.0.0.1:$one_MPORT/metrics" >"$work/one-metrics.txt" || fail "metrics"
