@@ -280,6 +280,23 @@ static void wake_init(void) {
   pthread_condattr_destroy(&ca);
 }
 
+/* Test builds only: while the file LISEC_TEST_HA_WATCH_STALL names exists,
+ * the watch skips its rounds, as a watch thread held up on an overloaded
+ * host would (tests/integration/ha_lease_stall.sh): the lease is not
+ * renewed. */
+static bool test_stalled(void) {
+#ifdef LISEC_TEST_HOOKS
+  static bool said;
+  const char *path = getenv("LISEC_TEST_HA_WATCH_STALL");
+  if (!path || access(path, F_OK) != 0) return false;
+  if (!said) LOG_INFO("test hook: the writer lock's watch skips its rounds while %s exists", path);
+  said = true;
+  return true;
+#else
+  return false;
+#endif
+}
+
 static void *watch_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&G.mu);
@@ -293,7 +310,7 @@ static void *watch_main(void *arg) {
     if (G.stopping) break;
     pthread_mutex_unlock(&G.mu);
     /* only this thread uses the lock's connection while it watches */
-    watch_once();
+    if (!test_stalled()) watch_once();
     pthread_mutex_lock(&G.mu);
   }
   pthread_mutex_unlock(&G.mu);

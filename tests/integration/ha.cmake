@@ -40,3 +40,8 @@ lisec_integration_test(ha_sync_commit tests/integration/ha_sync_commit.sh)
 add_library(clock_step_shim MODULE ${CMAKE_SOURCE_DIR}/tests/integration/clock_step_shim.c)
 target_link_libraries(clock_step_shim PRIVATE ${CMAKE_DL_LIBS})
 lisec_integration_test(ha_lease_clock tests/integration/ha_lease_clock.sh)
+# A leader whose watch stalls (test hook) while the rest of it runs: the
+# lease lapses, the server ends its lock session and a standby takes over;
+# the stalled leader must stop answering as the leader by itself, before
+# that, and lead again only once its watch has checked the lock.
+lisec_integration_test(ha_lease_stall tests/integration/ha_lease_stall.sh)
