@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -28,6 +29,7 @@
 #include "api/wire.h"
 #include "ctl/attest.h"
 #include "ctl/auditlog.h"
+#include "ctl/ha.h"
 #include "ctl/metrics.h"
 
 typedef struct parked parked;
@@ -153,8 +155,24 @@ static void reply_error(chan *c, chan *to, uint32_t id, int status, const char *
   api_response_free(&resp);
 }
 
+/* A leader whose lease lapsed (ctl_ha_leading, docs/ha.md) answers as a
+ * standby does (cmd/lisecd/standby.c): 503, "role":"standby"; it does not
+ * know who leads now. True when resp was so filled. */
+static bool not_leading(api_response *resp) {
+  lisec_err err = {0};
+  if (ctl_ha_leading(&err) == 0) return false;
+  api_error(resp, 503, "unavailable", err.msg);
+  if (resp->body) {
+    json_object_set_new(resp->body, "role", json_string("standby"));
+    json_object_set_new(resp->body, "leader", json_null());
+  }
+  snprintf(resp->retry_after, sizeof resp->retry_after, "1");
+  return true;
+}
+
 /* One dispatch of a request, with the request's wait for fresh quotes. */
 static void dispatch(chan *c, const api_wire_request *m, ctl_attest_wait *wait, api_response *resp) {
+  if (not_leading(resp)) return;
   api_raw_request raw = {.method = m->method,
                          .uri = m->uri,
                          .body = (const char *)m->body,
@@ -316,6 +334,12 @@ static void on_request(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_
 /* /readyz of the front's probe listener (ctl_ready): 200 "ready", or 503
  * naming every check that failed (store, tokens, checkpoint signer). */
 static void on_ready(chan *c, uint32_t id) {
+  api_response stepped = {0};
+  if (not_leading(&stepped)) {
+    reply(c, c, id, &stepped);
+    api_response_free(&stepped);
+    return;
+  }
   lisec_err err = {0};
   char text[LISEC_ERR_MSG_MAX + 32];
   int rc = ctl_ready(c->ctl, &err);

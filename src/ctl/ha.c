@@ -5,8 +5,16 @@
  * one controller per process), behind one mutex. A leader that loses its
  * lock, or finds the stored epoch moved on, logs one line and _exit(1)s at
  * once: nothing it would do afterwards could be trusted to reach the store
- * (the fence refuses it) and a half-working controller is worse than none. */
+ * (the fence refuses it) and a half-working controller is worse than none.
+ * With a lease the leader also keeps its own deadline, by the monotonic
+ * clock: lease_ms less one lock_poll_ms after the start of its last renewal
+ * that succeeded. Past it, the server may be about to end its lock session
+ * and a standby to take over, so it stops answering as the leader
+ * (ctl_ha_leading) until its watch has checked the lock again, without
+ * waiting for a write to meet the fence (docs/ha.md, "The leader's own
+ * deadline"). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +38,48 @@ static struct {
   bool watching, stopping;
   pthread_cond_t wake;
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* wake: made by wake_init, by the monotonic clock */
+
+/* The leader's own deadline (monotonic ms; 0: none, no lease on the lock's
+ * session), read by every request without the mutex; lapsed: its step-down
+ * was logged. lease_step: lease_ms less one lock_poll_ms, 0 without a
+ * lease; set before the watch starts, read by the watch. */
+static _Atomic int64_t lease_until;
+static atomic_bool lapsed;
+static int64_t lease_step;
+
+static int64_t mono_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* A renewal that succeeded, started at `sent` (before its statement left,
+ * so the server's idle_session_timeout counts from later than this). */
+static void lease_renewed(int64_t sent) {
+  if (!lease_step) return;
+  atomic_store(&lease_until, sent + lease_step);
+  if (atomic_exchange(&lapsed, false))
+    LOG_INFO("leader (node %s): the watch checked the writer lock and renewed the lease; leading again",
+             G.set.node);
+}
+
+int ctl_ha_leading(lisec_err *err) {
+  int64_t until = atomic_load(&lease_until);
+  if (!until) return 0;
+  int64_t now = mono_ms();
+  if (now < until) return 0;
+  long long quiet = (long long)(now - until + lease_step);
+  if (!atomic_exchange(&lapsed, true))
+    LOG_ERROR("TR103308-5.5: the leader's lease was not renewed for %lld ms ([ha] lease_ms = %lld, its watch is "
+              "late): the server may end its lock session and a standby take over at any moment, so this lisecd "
+              "answers as a standby until its watch has checked the writer lock again",
+              quiet, (long long)G.set.lease_ms);
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "TR103308-5.3: this lisecd's leader lease was not renewed for %lld ms ([ha] lease_ms = "
+                       "%lld): it does not answer as the leader until it has checked the writer lock again; "
+                       "ask the leader",
+                       quiet, (long long)G.set.lease_ms);
+}
 
 /* A name or URL that goes into log lines, a table and replies: printable
  * ASCII without spaces or quotes, bounded. */
@@ -175,6 +225,7 @@ void ctl_ha_close(void) {
   store_lock *lock = G.open ? G.lock : NULL;
   G.open = G.leader = false;
   G.lock = NULL;
+  atomic_store(&lease_until, 0);
   pthread_mutex_unlock(&G.mu);
   store_fence_set(0, NULL);
   store_lock_close(lock);
@@ -205,9 +256,7 @@ int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
  * lock first on the new primary deposes this one as usual. 0 when the lock
  * is held again or may still be; else the process must exit. */
 static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  int64_t now_ms = mono_ms();
   if (!*lost_since) *lost_since = now_ms;
   lisec_err e2 = {0};
   int rc = store_lock_regain(lock, true, &e2);
@@ -235,15 +284,24 @@ static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
 /* One round of the watch. A lost connection (a PostgreSQL restart or
  * failover) is re-established and the lock taken back as long as nobody
  * else held it meanwhile; with [ha] within store_failover_ms and with a
- * new epoch (regain_ha). */
+ * new epoch (regain_ha). A check that passed, or a lock taken back, renews
+ * the leader's own deadline from the round's start: both were statements
+ * on the lock's session (a new one, with its lease, when taken back). */
 static void watch_once(void) {
   static int64_t lost_since;
   lisec_err err = {0};
   store_lock *lock = G.lock;
+  int64_t sent = mono_ms();
   int rc = lost_since ? LISEC_EUNAVAIL : store_lock_check(lock, &err);
-  if (rc == 0) return;
+  if (rc == 0) {
+    lease_renewed(sent);
+    return;
+  }
   if (G.set.enabled) {
-    if (rc == LISEC_EUNAVAIL && (rc = regain_ha(lock, &lost_since, &err)) == 0) return;
+    if (rc == LISEC_EUNAVAIL && (rc = regain_ha(lock, &lost_since, &err)) == 0) {
+      if (!lost_since) lease_renewed(sent); /* taken back; else no primary yet */
+      return;
+    }
     LOG_ERROR("TR103308-5.5: this leader lost the store's writer lock (%s); exiting so that a standby takes over "
               "and this one restarts as a standby",
               err.msg);
@@ -329,9 +387,16 @@ int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
 #endif
   /* The lease lives as long as the watch renews it: without a watch (the
    * test build's) a leader would lose its lock for being idle. */
+  int64_t sent = mono_ms();
   if (need && G.set.enabled && G.set.lease_ms && (rc = store_lock_lease(G.lock, G.set.lease_ms, err)) != 0) {
     lisec_err_wrap(err, "TR103308-5.5: [ha] lease_ms (0 runs without a lease)");
     need = false;
+  }
+  /* The lease runs from that SET: from now on the leader keeps its own
+   * deadline, one poll short of the server's (docs/ha.md). */
+  if (need && G.set.enabled && G.set.lease_ms) {
+    lease_step = G.set.lease_ms - G.set.poll_ms;
+    lease_renewed(sent);
   }
   if (need) {
     G.stopping = false;

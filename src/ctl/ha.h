@@ -45,6 +45,11 @@ int ctl_ha_try(bool *leader, char *leader_url, size_t size, lisec_err *err);
 /* With [ha], whether this process is the leader; NULL settings when no
  * guard is open (tests, tools). */
 const ctl_ha_settings *ctl_ha_current(bool *leader, int64_t *epoch);
+/* Whether this process answers as the leader now: 0, or LISEC_EUNAVAIL
+ * (TR103308-5.3) once its lease ([ha] lease_ms) has gone unrenewed for
+ * lease_ms less one lock_poll_ms, until its watch has checked the lock
+ * again. 0 without a lease or a guard. Cheap: asked by every request. */
+int ctl_ha_leading(lisec_err *err);
 /* Lets the lock go and closes the guard (after ctl_close). */
 void ctl_ha_close(void);
 

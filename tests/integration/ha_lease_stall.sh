@@ -35,12 +35,13 @@ stall=$work/stall
 declare -A PORT PID PROBE
 ha_free_ports 4
 PORT[a]=${free[0]} PROBE[a]=${free[1]} PORT[b]=${free[2]} PROBE[b]=${free[3]}
-start() { # NAME LEASE_MS
-  local n=$1
+start() { # NAME LEASE_MS [stall]: with "stall", its watch stalls while $stall exists
+  local n=$1 hook=()
+  [ "${3:-}" != stall ] || hook=("LISEC_TEST_HA_WATCH_STALL=$stall")
   mapfile -t lines < <(ha_section "$n" "${PORT[$n]}" | sed "s/^lock_poll_ms = .*/lock_poll_ms = $POLL/")
   lines+=("lease_ms = $2")
   ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
-  LISEC_TEST_HA_WATCH_STALL=$stall "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
+  env "${hook[@]}" "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   PID[$n]=$!
   cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
 }
@@ -54,6 +55,8 @@ wait_for() { # WHAT COMMAND...: up to 60 s
   shift
   for _ in $(seq 1 600); do "$@" && return 0; sleep 0.1; done
   for n in a b; do echo "--- $n" >&2; tail -8 "$work/$n.log" >&2; done
+  sql "SELECT application_name, state, backend_start, state_change, query FROM pg_stat_activity
+       WHERE application_name LIKE 'lisec-lock%'" >&2
   fail "$what within 60 s"
 }
 write() { # NODE ID
@@ -62,11 +65,11 @@ write() { # NODE ID
     -d "{\"id\":\"$2\",\"codes\":[\"FI\"]}" "https://localhost:${PORT[$1]}/v1/model/jurisdiction")
   [ "$code" = 201 ] || fail "write $2 through $1: $code $(cat "$work/w.json")"
 }
-lock_session() { sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$1'"; }
+no_lock_session() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lisec-lock:$1'")" = 0 ]; }
 now_ms() { date +%s%3N; }
 
 # ---- a leads, b waits; a's watch stalls ---------------------------------------------
-start a $LEASE
+start a $LEASE stall
 wait_for "a leads" leads a
 start b $LEASE
 wait_for "b is a standby" refuses b
@@ -104,7 +107,7 @@ grep -q "lost the store's writer lock" "$work/a.log" || fail "a exited without s
 pass "released, a's watch found the lock gone and a exited"
 
 # ---- a alone: it steps down at its own deadline and leads again once its watch ran ----
-start a $LEASE
+start a $LEASE stall
 wait_for "a is b's standby" refuses a
 kill -TERM "${PID[b]}"
 wait "${PID[b]}" 2>/dev/null
@@ -120,13 +123,15 @@ took=$(($(now_ms) - t0))
 [ "$(jq -r .leader "$work/h.json")" = null ] || fail "a names a leader: $(cat "$work/h.json")"
 jq -r .error.message "$work/h.json" | grep -q "TR103308-5.3.*lease" || fail "a's refusal does not say why: $(cat "$work/h.json")"
 code=$(as operator -o "$work/r.json" -w '%{http_code}' "https://localhost:${PORT[a]}/v1/model/jurisdiction")
-[ "$code" = 503 ] && [ "$(jq -r .role "$work/r.json")" = standby ] || fail "stepped-down a answers the API: $code $(cat "$work/r.json")"
+if [ "$code" != 503 ] || [ "$(jq -r .role "$work/r.json")" != standby ]; then
+  fail "stepped-down a answers the API: $code $(cat "$work/r.json")"
+fi
 code=$(as operator -o "$work/r.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   -d '{"id":"j-x","codes":["FI"]}' "https://localhost:${PORT[a]}/v1/model/jurisdiction")
 [ "$code" = 503 ] || fail "stepped-down a takes a write: $code $(cat "$work/r.json")"
 grep -q "TR103308-5.5: the leader's lease" "$work/a.log" || fail "a did not log its step-down"
 # the server ends its lock session (nobody else takes the lock), then the watch is released
-wait_for "the server ends a's lock session" test "$(lock_session a)" = 0
+wait_for "the server ends a's lock session" no_lock_session a
 rm -f "$stall"
 wait_for "a leads again once its watch ran" leads a
 e2=$(jq -r .epoch "$work/h.json")
@@ -140,7 +145,7 @@ pass "a alone stepped down $took ms into the stall (lease $LEASE ms, poll $POLL 
 # ---- lease_ms = 0: a stalled watch changes nothing ----------------------------------
 kill -TERM "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null
-start a 0
+start a 0 stall
 wait_for "a leads (lease_ms = 0)" leads a
 touch "$stall"
 wait_for "a's watch stalls" grep -q "watch skips its rounds" "$work/a.log"
