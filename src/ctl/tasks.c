@@ -29,6 +29,7 @@
 #include "ctl/attest.h"
 #include "ctl/clock.h"
 #include "ctl/counters.h"
+#include "ctl/ha.h"
 #include "ctl/internal.h"
 #include "ctl/model.h"
 #include "ctl/tasks.h"
@@ -1298,6 +1299,10 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
   /* Until the stored appraisals are back, every host looks unknown and
    * every task would be deactivated: nothing changes before (issue 25). */
   if (!ctl_attest_reloaded(ctl->shared)) return 100;
+  /* A leader past its lease's deadline tells NEs nothing: a standby may
+   * lead by now, and an X1 request goes out before any write the fence
+   * would refuse (docs/ha.md, "The leader's own deadline"). */
+  if (ctl_ha_leading(NULL)) return 100;
   if (load_all(ctl, NE_KIND, false, &nes, &err) || load_all(ctl, TARGET_KIND, true, &targets, &err) ||
       load_all(ctl, TASK_KIND, false, &tasks, &err)) {
     LOG_WARN("X1: cannot read the tasks: %s", err.msg);

@@ -16,11 +16,15 @@
 # (b stopped): stalled, it steps down no earlier than lease_ms less two
 # polls, refuses the API as a standby does, and once released its watch
 # takes the lock back (nobody else took it) and it leads again with a new
-# epoch. With lease_ms = 0 a stalled watch changes nothing, as before.
+# epoch. A stepped-down a tells an NE nothing either: its X1 loop does not
+# give a restarted, empty lisec-ne back the LI's task until a leads again
+# (an X1 request goes out before any write the fence could refuse). With
+# lease_ms = 0 a stalled watch changes nothing, as before.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/lib/ha.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 for tool in psql openssl jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
 pki=$work/pki
 make_pki "$pki"
@@ -29,6 +33,9 @@ cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 sql() { psql -qtA "$url" -c "$1"; }
 ha_audit_key
+head -c 32 /dev/urandom >"$work/kek.bin" && chmod 600 "$work/kek.bin"
+make_li_admin_key "$work/li"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null || fail "pki issue admf"
 LEASE=2000 POLL=200
 stall=$work/stall
 
@@ -40,7 +47,9 @@ start() { # NAME LEASE_MS [stall]: with "stall", its watch stalls while $stall e
   [ "${3:-}" != stall ] || hook=("LISEC_TEST_HA_WATCH_STALL=$stall")
   mapfile -t lines < <(ha_section "$n" "${PORT[$n]}" | sed "s/^lock_poll_ms = .*/lock_poll_ms = $POLL/")
   lines+=("lease_ms = $2")
-  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
+  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "li_admin_key = $work/li.pub" \
+    "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
+    "[model]" "allow_declared_trust = true" "[keys]" "x1_key_dir = $pki" "${lines[@]}"
   env "${hook[@]}" "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   PID[$n]=$!
   cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
@@ -141,6 +150,46 @@ write a j-4
 [ "$(sql "SELECT count(*) FROM documents WHERE id = 'j-x'")" = 0 ] ||
   fail "the write refused while a had stepped down is stored"
 pass "a alone stepped down $took ms into the stall (lease $LEASE ms, poll $POLL ms), refused as a standby, led again with a new epoch once its watch took the lock back"
+
+# ---- a stepped-down leader tells NEs nothing ----------------------------------------
+LISECD_URL=https://localhost:${PORT[a]}
+li_topology
+ne_port=$(free_port)
+ne_start() { # a lisec-ne that holds no task
+  rm -f "$work/ne-tasks.json"
+  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+    --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>"$work/ne.log" &
+  ne_pid=$!
+  cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null")
+  for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$ne_port) 2>/dev/null && return 0; sleep 0.1; done
+  fail "lisec-ne did not listen"
+}
+li_call() { # WANT ROLE METHOD PATH BODY: a request to a
+  local code
+  code=$(as "$2" -o "$work/c.json" -w '%{http_code}' -X "$3" -H 'Content-Type: application/json' -d "$5" "$LISECD_URL$4")
+  [ "$code" = "$1" ] || fail "$2 $3 $4: $code $(cat "$work/c.json")"
+}
+ne_told() { grep -cE "(^|[^a-z])activate [0-9a-f]{8}-" "$work/ne.log" || true; } # times told to activate
+ne_start
+li_call 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.200)"
+li_call 201 li-admin POST /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"ipv4","value":"192.0.2.1"}]}'
+told_once() { [ "$(ne_told)" = 1 ]; }
+wait_for "lisec-ne is given the LI's task" told_once
+touch "$stall"
+wait_for "a steps down with its watch stalled" refuses a
+kill "$ne_pid"
+wait "$ne_pid" 2>/dev/null
+ne_start # it lost the task: a leader's X1 loop gives it back at its next check (check_ms 300)
+t0=$(now_ms)
+while [ $(($(now_ms) - t0)) -lt $((10 * 300)) ]; do
+  told_once || fail "stepped-down a told the restarted NE to activate $(($(now_ms) - t0)) ms after it started: $(tail -3 "$work/ne.log")"
+  sleep 0.1
+done
+rm -f "$stall"
+wait_for "a leads again once its watch ran" leads a
+told_twice() { [ "$(ne_told)" = 2 ]; }
+wait_for "the restarted NE is given the task back once a leads again" told_twice
+pass "stepped down, a told a restarted NE nothing for ten of its checks; leading again, it gave the NE its task back"
 
 # ---- lease_ms = 0: a stalled watch changes nothing ----------------------------------
 kill -TERM "${PID[a]}"
