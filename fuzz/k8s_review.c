@@ -3,8 +3,9 @@
  * JSON entry point every API body takes. What is read must keep the
  * promises the webhook relies on: a uid of 1-128 bytes, a pod's
  * "namespace/name" and names within their bounds and in printable ASCII,
- * a scheduler always named, a Pod's CREATE carrying no "what" and anything
- * else one; and the answer built from it carries that uid back. */
+ * a scheduler always named, a Pod's CREATE or UPDATE carrying no "what"
+ * and anything else one; and the answer built from it carries that uid
+ * back. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ctl_k8s_review_parse(v, &r, &err) == 0) {
     if (!r.uid || !*r.uid) abort();
     printable(r.uid, CTL_K8S_UID_MAX);
-    if (r.pod_create) {
+    if (r.pod_create || r.pod_update) {
       if (r.what[0] || !strchr(r.pod, '/') || !r.scheduler || !*r.scheduler) abort();
       printable(r.pod, sizeof r.pod - 1);
       printable(r.node, CTL_K8S_NAME_MAX);
@@ -38,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else if (!r.what[0]) {
       abort();
     }
-    json_t *a = ctl_k8s_review_answer(r.uid, r.pod_create, r.pod_create ? r.pod : r.what, 7);
+    if (r.pod_create && r.pod_update) abort();
+    json_t *a = ctl_k8s_review_answer(r.uid, r.pod_create, r.pod_create || r.pod_update ? r.pod : r.what, 7);
     if (!a || strcmp(json_string_value(json_object_get(json_object_get(a, "response"), "uid")), r.uid) != 0)
       abort();
     json_decref(a);

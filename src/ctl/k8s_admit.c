@@ -4,10 +4,13 @@
  * is read by k8s_review.c; a Pod's CREATE is judged by the model
  * (ctl_model_k8s_admit: the scheduler extender's judgement of the node the
  * pod names, or that lisec's scheduler will place it), recorded and
- * answered; any other request is allowed unrecorded, since it cannot
- * place a pod (nodeName is immutable once set; a binding is the
- * scheduler's, by RBAC). */
+ * answered; so is a Pod's UPDATE that changes its lisec.io/vm annotation
+ * (refused: the extender would judge a pending pod as another VM, or as
+ * none); any other request is allowed unrecorded, since it cannot place a
+ * pod (nodeName is immutable once set; a binding is the scheduler's, by
+ * RBAC). */
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl/k8s_admit.h"
 #include "ctl/model.h"
@@ -18,14 +21,24 @@ int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, 
   *out = NULL;
   int rc = ctl_k8s_review_parse(review, &r, err);
   if (rc) return rc;
-  if (!r.pod_create) {
+  /* An UPDATE is judged for the one thing it may change that the
+   * extender reads: which VM the pod is. Any other is allowed unrecorded. */
+  bool vm_changed = r.pod_update && !(r.vm && r.old_vm ? strcmp(r.vm, r.old_vm) == 0 : r.vm == r.old_vm);
+  if (r.pod_update && !vm_changed) {
+    char msg[sizeof r.pod + 128];
+    snprintf(msg, sizeof msg, "lisec.io/vm unchanged: UPDATE of pod %s allowed", r.pod);
+    *out = ctl_k8s_review_answer(r.uid, true, msg, -1);
+    return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  if (!r.pod_create && !r.pod_update) {
     char msg[sizeof r.what + 128];
     snprintf(msg, sizeof msg, "lisec judges the creation of Pods only (where a pod runs is set then or by "
              "the scheduler): %s allowed", r.what);
     *out = ctl_k8s_review_answer(r.uid, true, msg, -1);
     return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
-  ctl_model_k8s_pod pod = {.pod = r.pod, .vm = r.vm, .node = r.node, .scheduler = r.scheduler, .dry_run = r.dry_run};
+  ctl_model_k8s_pod pod = {.pod = r.pod, .vm = r.vm, .node = r.node, .scheduler = r.scheduler, .dry_run = r.dry_run,
+                           .vm_changed = vm_changed, .old_vm = r.old_vm};
   json_t *v = NULL;
   rc = ctl_model_k8s_admit(ctl, actor, &pod, &v, err);
   if (rc || !v) return rc; /* v NULL: parked for fresh quotes, dispatched again */

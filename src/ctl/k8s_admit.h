@@ -3,8 +3,9 @@
  * lisec judges (k8s_review.c: pure, fuzzed), the AdmissionReview that
  * answers it, and the use case between them (k8s_admit.c): the creation of
  * a Pod is judged by the trust model as the scheduler extender judges it
- * (ctl_model_k8s_admit); any other request is allowed, since lisec judges
- * where pods run and nothing else. */
+ * (ctl_model_k8s_admit), and a Pod's UPDATE that changes the VM it names
+ * is refused; any other request is allowed, since lisec judges where pods
+ * run and nothing else. */
 #ifndef LISEC_CTL_K8S_ADMIT_H
 #define LISEC_CTL_K8S_ADMIT_H
 
@@ -29,6 +30,11 @@ typedef struct ctl_k8s_review {
    * immutable once set and bound only through pods/binding, so CREATE is
    * the one operation that can place a pod without the scheduler. */
   bool pod_create;
+  /* A core/v1 Pod's UPDATE (no subresource): its annotations may change,
+   * and the extender judges a pending pod by the one it has when it is
+   * scheduled; old_vm is oldObject's lisec.io/vm (NULL: none). */
+  bool pod_update;
+  const char *old_vm;
   char what[256];
   char pod[CTL_K8S_NAMESPACE_MAX + CTL_K8S_NAME_MAX + 4]; /* "namespace/name" */
   const char *vm;        /* the lisec.io/vm annotation; NULL: none */
@@ -39,8 +45,8 @@ typedef struct ctl_k8s_review {
 
 /* Reads an AdmissionReview. EINVAL naming the field for anything that is
  * not one (apiVersion admission.k8s.io/v1, kind AdmissionReview, request
- * with uid, kind and operation; for a Pod's CREATE, object with spec), or
- * a field over its bound. */
+ * with uid, kind and operation; for a Pod's CREATE, object with spec; for
+ * its UPDATE, oldObject too), or a field over its bound. */
 int ctl_k8s_review_parse(const json_t *review, ctl_k8s_review *out, lisec_err *err);
 
 /* The AdmissionReview that answers uid: response {uid, allowed, status

@@ -53,9 +53,19 @@ static void shown(char *dst, size_t cap, const char *s) {
 
 static bool is(const char *s, const char *want) { return s && strcmp(s, want) == 0; }
 
-/* The Pod of a CREATE: where it is, which VM it names, where it goes. */
+/* The lisec.io/vm annotation of a pod's annotations ann (NULL: none). */
+static int vm_annotation(const json_t *ann, const char *path, const char **vm, lisec_err *err) {
+  const json_t *v = json_object_get(ann, "lisec.io/vm");
+  *vm = json_string_value(v);
+  if (v && !json_is_string(v))
+    return lisec_err_set(err, LISEC_EINVAL, "%s.metadata.annotations[\"lisec.io/vm\"]: must be a string", path);
+  return 0;
+}
+
+/* The Pod of a CREATE, or an UPDATE's new one: where it is, which VM it
+ * names, where it goes. */
 static int read_pod(const json_t *req, const char *ns, const char *name, ctl_k8s_review *out, lisec_err *err) {
-  const json_t *pod, *md, *ann, *spec;
+  const json_t *pod = NULL, *md = NULL, *ann = NULL, *spec = NULL;
   const char *gen = NULL;
   int rc = obj_field(req, "object", "request.object", true, &pod, err);
   if (!rc) rc = obj_field(pod, "metadata", "request.object.metadata", false, &md, err);
@@ -68,13 +78,7 @@ static int read_pod(const json_t *req, const char *ns, const char *name, ctl_k8s
   if (!rc && !name) rc = str_field(md, "name", "request.object.metadata.name", CTL_K8S_NAME_MAX, true, &name, err);
   if (!rc && !name)
     rc = str_field(md, "generateName", "request.object.metadata.generateName", CTL_K8S_NAME_MAX, true, &gen, err);
-  if (!rc) {
-    const json_t *v = json_object_get(ann, "lisec.io/vm");
-    if (v && !json_is_string(v))
-      rc = lisec_err_set(err, LISEC_EINVAL,
-                         "request.object.metadata.annotations[\"lisec.io/vm\"]: must be a string");
-    out->vm = json_string_value(v);
-  }
+  if (!rc) rc = vm_annotation(ann, "request.object", &out->vm, err);
   if (!rc) rc = str_field(spec, "nodeName", "request.object.spec.nodeName", CTL_K8S_NAME_MAX, true, &out->node, err);
   if (!rc)
     rc = str_field(spec, "schedulerName", "request.object.spec.schedulerName", CTL_K8S_NAME_MAX, true,
@@ -122,9 +126,19 @@ int ctl_k8s_review_parse(const json_t *review, ctl_k8s_review *out, lisec_err *e
   out->dry_run = json_is_true(dry);
   bool pod = (!group || !*group) && is(k, "Pod");
   out->pod_create = pod && is(op, "CREATE") && !(sub && *sub);
-  if (out->pod_create && !is(version, "v1"))
+  out->pod_update = pod && is(op, "UPDATE") && !(sub && *sub);
+  if ((out->pod_create || out->pod_update) && !is(version, "v1"))
     return lisec_err_set(err, LISEC_EINVAL, "request.kind.version: a Pod is v1");
   if (out->pod_create) return read_pod(req, ns && *ns ? ns : NULL, name && *name ? name : NULL, out, err);
+  if (out->pod_update) {
+    const json_t *old = NULL, *md = NULL, *ann = NULL;
+    rc = read_pod(req, ns && *ns ? ns : NULL, name && *name ? name : NULL, out, err);
+    if (!rc) rc = obj_field(req, "oldObject", "request.oldObject", true, &old, err);
+    if (!rc) rc = obj_field(old, "metadata", "request.oldObject.metadata", false, &md, err);
+    if (!rc) rc = obj_field(md, "annotations", "request.oldObject.metadata.annotations", false, &ann, err);
+    if (!rc) rc = vm_annotation(ann, "request.oldObject", &out->old_vm, err);
+    return rc;
+  }
   char g[64], v[32], kk[64], o[17], s[64];
   shown(g, sizeof g, group);
   shown(v, sizeof v, version);

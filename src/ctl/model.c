@@ -3023,13 +3023,28 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
   bool li_vm = false, li_declared = false, pending = false;
   bool valid = p->vm && !check_id(p->vm, NULL);
   bool known = valid && k8s_vm_known(ctl, p->vm, &li_vm, &li_declared);
+  bool old_valid = p->vm_changed && p->old_vm && !check_id(p->old_vm, NULL), old_li = false, old_declared = false;
+  /* the record of a change from a VM declared li is sealed as one to it */
+  if (old_valid) k8s_vm_known(ctl, p->old_vm, &old_li, &old_declared);
+  li_declared = li_declared || old_declared;
   *out = NULL;
   expire_overdue(ctl);
   json_t *why = json_array(), *failed = json_object();
   char msg[2 * LISEC_ERR_MSG_MAX] = "", subject[128];
   snprintf(subject, sizeof subject, "pod %.100s", p->pod);
   lisec_err te = {0};
-  if (!p->vm) {
+  if (p->vm_changed) {
+    /* an id is shown quoted; a value that is none is not shown */
+    char was[LISEC_ID_MAX + 3], now[LISEC_ID_MAX + 3];
+    snprintf(was, sizeof was, "\"%s\"", old_valid ? p->old_vm : "");
+    snprintf(now, sizeof now, "\"%s\"", valid ? p->vm : "");
+    if (!old_valid) snprintf(was, sizeof was, "%s", p->old_vm ? "a value that is no lisec id" : "none");
+    if (!valid) snprintf(now, sizeof now, "%s", p->vm ? "a value that is no lisec id" : "none");
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
+               CTL_MODEL_K8S_ANNOTATION ": changed from %s to %s: the VM a pod is is fixed when it is "
+               "created (the scheduler extender judges a pending pod by this annotation)",
+               was, now);
+  } else if (!p->vm) {
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
                "pod %s carries no " CTL_MODEL_K8S_ANNOTATION " annotation: a pod in a namespace lisec "
                "guards names the lisec VM it is",
@@ -3063,8 +3078,11 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
     return 0;
   }
   char record_subject[1200], allowed[LISEC_ERR_MSG_MAX];
-  snprintf(record_subject, sizeof record_subject, "pod %s vm %s node %.253s scheduler %.253s%s", p->pod,
-           valid ? p->vm : p->vm ? "(not an id)" : "(none)", p->node ? p->node : "(none)", p->scheduler,
+  char was[LISEC_ID_MAX + 16] = "";
+  if (p->vm_changed)
+    snprintf(was, sizeof was, " (was %s)", old_valid ? p->old_vm : p->old_vm ? "(not an id)" : "(none)");
+  snprintf(record_subject, sizeof record_subject, "pod %s vm %s%s node %.253s scheduler %.253s%s", p->pod,
+           valid ? p->vm : p->vm ? "(not an id)" : "(none)", was, p->node ? p->node : "(none)", p->scheduler,
            p->dry_run ? " (dry run)" : "");
   if (p->node)
     snprintf(allowed, sizeof allowed, "lisec: VM %s may run on node %.253s", p->vm, p->node);

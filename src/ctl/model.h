@@ -157,8 +157,9 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
                          json_t **out, lisec_err *err);
 
 /* What the admission webhook refuses a pod for (docs/model.md): it names no
- * VM of the model; the node it is created on fails the filter; no node is
- * set and it names a scheduler other than [k8s] scheduler_name. */
+ * VM of the model, or an UPDATE changes the VM it names; the node it is
+ * created on fails the filter; no node is set and it names a scheduler
+ * other than [k8s] scheduler_name. */
 #define CTL_MODEL_REQ_K8S_VM "TR103308-6.2-K8S-VM"
 #define CTL_MODEL_REQ_K8S_NODE "TR103308-6.2-K8S-NODE"
 #define CTL_MODEL_REQ_K8S_SCHEDULER "TR103308-6.2-K8S-SCHEDULER"
@@ -169,6 +170,9 @@ typedef struct ctl_model_k8s_pod {
   const char *node;      /* spec.nodeName; NULL: not set */
   const char *scheduler; /* spec.schedulerName */
   bool dry_run;
+  /* an UPDATE that changes lisec.io/vm (refused): old_vm, oldObject's (NULL: none) */
+  bool vm_changed;
+  const char *old_vm;
 } ctl_model_k8s_pod;
 /* The admission webhook's judgement of a pod's creation, recorded
  * (decision.k8s.admit, sealed as the filter's record is): *out {"allowed",

@@ -25,11 +25,13 @@ split_topology "$src/examples/helsinki-london.json" "$work/ents"
 put_topology "$work/ents"
 
 # review UID KIND-JSON OPERATION OBJECT-JSON [DRYRUN]: an AdmissionReview
-# as the API server sends it for a namespaced resource in namespace core.
+# as the API server sends it for a namespaced resource in namespace core
+# (an UPDATE's oldObject: $OLD).
 review() {
-  python3 -S - "$@" <<'PY'
-import json, sys
+  OLD=${OLD:-null} python3 -S - "$@" <<'PY'
+import json, os, sys
 uid, kind, op, obj = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
+old = json.loads(os.environ["OLD"])
 dry = len(sys.argv) > 5 and sys.argv[5] == "dry"
 resource = {"Pod": "pods", "ConfigMap": "configmaps"}.get(kind["kind"], kind["kind"].lower() + "s")
 print(json.dumps({
@@ -48,9 +50,9 @@ print(json.dumps({
                      "uid": "4cb8e0f5-1c2f-4a5e-9a8a-6d3f0e0c7b11",
                      "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
         "object": obj if op != "DELETE" else None,
-        "oldObject": obj if op == "DELETE" else None,
+        "oldObject": obj if op == "DELETE" else old if op == "UPDATE" else None,
         "dryRun": dry,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "DeleteOptions" if op == "DELETE" else "CreateOptions"},
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": op.capitalize() + "Options"},
     },
 }))
 PY
@@ -182,6 +184,36 @@ unjudged 5e1c0d1a-0015 'Pods only.*DELETE of v1 Pod'
 unjudged 5e1c0d1a-0016 'apps/v1 Deployment'
 pass "a ConfigMap, a Pod's DELETE and a Deployment are allowed, unrecorded (lisec judges where pods run)"
 
+# ---- an UPDATE cannot change which VM a pod is -----------------------------------
+# Annotations stay mutable after CREATE (kubectl annotate; any pod UPDATE or
+# PATCH), and the scheduler asks the extender about the pod as it is when it
+# schedules it: a pending pod (unschedulable, or held by schedulingGates)
+# that loses lisec.io/vm is judged a pod lisec is not asked about, which may
+# go to every node lisec knows (the London node too, which vm-target's pod
+# may not use).
+created=$(pod vnf-50 "$TARGET" "$LISEC")
+bare=$(pod vnf-50 '{"kubernetes.io/description":"core VNF"}' "$LISEC")
+[ "$(admit "$(OLD=$created review 5e1c0d1a-0050 "$POD_KIND" UPDATE "$bare")")" = 200 ] ||
+  fail "UPDATE dropping the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0050 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from "vm-target" to none'
+# (what that pod would meet: the extender keeps London for a pod without the annotation)
+[ "$(as mano -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "{\"Pod\":$bare,\"NodeNames\":[\"hv-lon-1\"]}" "$LISECD_URL/k8s/filter")" = 200 ] &&
+  grep -q '"NodeNames": *\["hv-lon-1"\]' "$work/body" || fail "the filter of the unannotated pod: $(cat "$work/body")"
+[ "$(admit "$(OLD=$created review 5e1c0d1a-0051 "$POD_KIND" UPDATE "$(pod vnf-50 '{"lisec.io/vm":"vm-li"}' "$LISEC")")")" = 200 ] ||
+  fail "UPDATE naming another VM: $(cat "$work/body")"
+judged 5e1c0d1a-0051 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from "vm-target" to "vm-li"'
+[ "$(admit "$(OLD=$(pod vnf-50 null "$LISEC") review 5e1c0d1a-0052 "$POD_KIND" UPDATE "$created")")" = 200 ] ||
+  fail "UPDATE adding the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0052 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from none to "vm-target"'
+# what lisec is not asked about changes freely (a label)
+relabelled=$(pod vnf-50 "$TARGET" "$LISEC" |
+  python3 -S -c 'import json,sys; p=json.load(sys.stdin); p["metadata"]["labels"]["tier"]="1"; print(json.dumps(p))')
+[ "$(admit "$(OLD=$created review 5e1c0d1a-0053 "$POD_KIND" UPDATE "$relabelled")")" = 200 ] ||
+  fail "UPDATE of a label: $(cat "$work/body")"
+unjudged 5e1c0d1a-0053 'lisec\.io/vm.*unchanged'
+pass "a Pod UPDATE that drops, adds or changes lisec.io/vm is refused naming TR103308-6.2-K8S-VM (the extender would judge a pending pod as another VM, or none); other updates are allowed, unrecorded"
+
 # ---- the examples: the webhook configuration and the example pod ----------------
 /usr/bin/python3 - "$src/examples/k8s" >"$work/pod-li.json" <<'PY' || fail "examples/k8s"
 import json, sys, yaml
@@ -189,7 +221,7 @@ d = sys.argv[1]
 (w,) = yaml.safe_load(open(d + "/admission-webhook.yaml"))["webhooks"]
 assert w["clientConfig"]["url"].endswith("/k8s/admit"), w
 assert w["failurePolicy"] == "Fail" and w["sideEffects"] == "None" and w["admissionReviewVersions"] == ["v1"], w
-assert w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"],
+assert w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"],
                        "scope": "Namespaced"}], w["rules"]
 assert w["namespaceSelector"] == {"matchLabels": {"lisec.io/guarded": "true"}}, w
 (prof,) = yaml.safe_load(open(d + "/scheduler-config.yaml"))["profiles"]
@@ -227,6 +259,9 @@ want = {
     "0013": ("denied", "vm (not an id)", "TR103308-6.2-K8S-VM: "),
     "0017": ("denied", "(dry run)", "TR103308-6.2-R11: "),
     "0018": ("ok", "pod core/vnf-target vm vm-target node (none) scheduler lisec-scheduler", None),
+    "0050": ("denied", "pod core/vnf-50 vm (none) (was vm-target)", "TR103308-6.2-K8S-VM: "),
+    "0051": ("denied", "pod core/vnf-50 vm vm-li (was vm-target)", "TR103308-6.2-K8S-VM: "),
+    "0052": ("denied", "pod core/vnf-50 vm vm-target (was (none))", "TR103308-6.2-K8S-VM: "),
 }
 seen = set()
 for line in open(sys.argv[2]):
@@ -239,7 +274,7 @@ for line in open(sys.argv[2]):
     if reason:
         assert any(r.startswith(reason) for r in e["reasons"]), (uid, e["reasons"])
     # sealed as the filter's record is: the LI VM declared "li", or a failed LI rule
-    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017")), (uid, e.get("sealed"))
+    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017", "0051")), (uid, e.get("sealed"))
     seen.add(uid[-4:])
 assert seen == set(want), sorted(set(want) - seen)
 PY
@@ -266,11 +301,14 @@ bad "$(mutate 'del r["request"]["operation"]')" 400 'request.operation: required
 bad "$(mutate 'del r["request"]["object"]')" 400 'request.object: an object is required'
 bad "$(mutate 'del r["request"]["object"]["spec"]')" 400 'request.object.spec: an object is required'
 bad "$(mutate 'r["request"]["object"]["metadata"]["annotations"]["lisec.io/vm"] = ["vm-target"]')" 400 'must be a string'
+upd=$(OLD=$(pod vnf-20 "$TARGET" "$LISEC") review 5e1c0d1a-0021 "$POD_KIND" UPDATE "$(pod vnf-20 "$TARGET" "$LISEC")")
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request"]["oldObject"]; print(json.dumps(r))' "$upd")" 400 'request.oldObject: an object is required'
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["oldObject"]["metadata"]["annotations"]["lisec.io/vm"] = 7; print(json.dumps(r))' "$upd")" 400 'request.oldObject.metadata.annotations[\"lisec.io/vm\"]: must be a string'
 bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "n" * 254')" 400 'request.object.spec.nodeName: longer than 253 bytes'
 bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "hv hel 1"')" 400 'request.object.spec.nodeName: a Kubernetes name'
 bad "$(mutate 'r["request"]["object"]["metadata"]["labels"] = {"l%d" % i: "v" * 60 for i in range(1200)}')" 413 'max_body'
 [ "$(admit "$good")" = 200 ] && answer 5e1c0d1a-0020 true || fail "the review the bad ones were made from"
-pass "truncated, malformed and oversized reviews, a missing or empty uid, v1beta1, no operation, object or spec, a name over its bound: 400 naming the field; a body over [api] max_body: 413"
+pass "truncated, malformed and oversized reviews, a missing or empty uid, v1beta1, no operation, object or spec (an UPDATE's oldObject), a name over its bound: 400 naming the field; a body over [api] max_body: 413"
 
 # ---- only mano ------------------------------------------------------------------
 for role in operator li-admin auditor host tenant-example; do
