@@ -6,6 +6,8 @@ lisec_integration_test(model_api tests/integration/model_api.sh)
 lisec_integration_test(libvirt_hook tests/integration/libvirt_hook.sh)
 lisec_integration_test(k8s_filter tests/integration/k8s_filter.sh)
 lisec_integration_test(k8s_admit tests/integration/k8s_admit.sh)
+# The webhook when a pod's node needs a fresh quote (swtpm and lisec-agent).
+lisec_integration_test(k8s_admit_fresh tests/integration/k8s_admit_fresh.sh)
 # The same suite with lisecd's store on PostgreSQL (started by the script).
 add_test(NAME model_api_postgres COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/model_api.sh
          ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} postgres)

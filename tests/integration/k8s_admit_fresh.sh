@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The admission webhook (POST /k8s/admit) when a pod's node needs a fresh
+# quote: a real lisecd with [model] attestation_max_age_s = 1 and one host
+# with its own software TPM and lisec-agent, attested trusted in FI. An LI
+# VM's pod created on that host's node once its newest appraisal is stale
+# is parked (the request waits for the quote without holding lisecd's
+# loops), answered allowed from the agent's fresh quote and recorded once;
+# with the agent stopped the same pod is refused after one
+# [attest] fresh_wait_ms, naming TR103308-6.2-K8S-NODE, the host's silence
+# and no LI, while a pod of a VM no LI involves is admitted on the stale
+# host (the quote is asked for every VM alike; it is required for a VM an
+# LI involves only); lisecd stops clean.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+pki=$work/pki
+agent_bin="$build/cmd/lisec-agent/lisec-agent"
+BOUND_MS=2000
+
+make_pki "$pki"
+am_pki am
+evgen --log fw.bin --extends fw.txt --reference ref.json
+declare -A HID APID
+agent_host 1
+
+lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
+start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+  "fresh_wait_ms = $BOUND_MS" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub"
+
+model_put() { # model_put ROLE KIND JSON
+  local code
+  code=$(as "$1" -o model.out -w '%{http_code}' -H 'Content-Type: application/json' -d "$3" "$LISECD_URL/v1/model/$2")
+  [ "$code" = 201 ] || fail "model: POST $2: $code $(cat model.out)"
+}
+model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
+model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
+model_put operator host "{\"id\":\"${HID[1]}\",\"protection\":\"li\"}"
+model_put operator hypervisor "{\"id\":\"hv-1\",\"host\":\"${HID[1]}\"}"
+model_put operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
+model_put operator vm '{"id":"vm-target","hypervisor":"hv-1b","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-web","hypervisor":"hv-1b","sensitivity":"general","domain":"web"}'
+model_put operator vm '{"id":"vm-li","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
+model_put operator vm '{"id":"vm-store","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
+model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
+model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
+model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
+model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
+model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+run_agent 1
+wait_trusted 1 agent-1.log
+pass "a host with its own swtpm and lisec-agent, attested: trusted in FI"
+
+# review UID VM: a Pod's CREATE on node hv-1 as the API server sends it.
+review() {
+  python3 -S - "$@" <<'PY'
+import json, sys
+uid, vm = sys.argv[1], sys.argv[2]
+kind = {"group": "", "version": "v1", "kind": "Pod"}
+pod = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"name": "p-" + uid[-4:], "namespace": "li", "annotations": {"lisec.io/vm": vm}},
+       "spec": {"containers": [{"name": "c", "image": "registry.example.net/li:1"}], "nodeName": "hv-1",
+                "schedulerName": "default-scheduler"}, "status": {}}
+print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    "uid": uid, "kind": kind, "resource": {"group": "", "version": "v1", "resource": "pods"},
+    "requestKind": kind, "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+    "name": pod["metadata"]["name"], "namespace": "li", "operation": "CREATE",
+    "userInfo": {"username": "admin", "groups": ["system:authenticated"]},
+    "object": pod, "oldObject": None, "dryRun": False,
+    "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}))
+PY
+}
+# admit UID VM: the answer in $work/UID.json, "CODE SECONDS" on stdout.
+admit() {
+  as mano -o "$work/$1.json" -w '%{http_code} %{time_total}\n' -H 'Content-Type: application/json' \
+    --data-binary "$(review "$1" "$2")" "$LISECD_URL/k8s/admit"
+}
+# answer UID ALLOWED MESSAGE-REGEX: the AdmissionReview answering UID; no LI named.
+answer() {
+  python3 -S - "$work/$1.json" "$@" <<'PY' || fail "answer $*: $(cat "$work/$1.json")"
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+resp = r["response"]
+assert r["apiVersion"] == "admission.k8s.io/v1" and r["kind"] == "AdmissionReview", r
+assert resp["uid"] == sys.argv[2] and resp["allowed"] is (sys.argv[3] == "true"), resp
+assert resp["status"]["code"] == (200 if resp["allowed"] else 403), resp
+assert re.search(sys.argv[4], resp["status"]["message"]), resp["status"]["message"]
+assert int(resp["auditAnnotations"]["audit-index"]) > 0, resp
+for li in ("li-fi-1", "lea-fi", "st-li", "vm-target"):
+    assert li not in json.dumps(r), (li, r)
+PY
+}
+last_ok() { show 1 | jq -r '.lisec.last_ok_at'; }
+
+# ---- stale host, agent running: parked, then allowed from a fresh quote -----------
+stale 1
+before=$(last_ok)
+read -r code secs < <(admit 7c0a0001-0001 vm-li)
+[ "$code" = 200 ] || fail "the LI VM's pod on the stale host: $code $(cat 7c0a0001-0001.json)"
+answer 7c0a0001-0001 true '^lisec: VM vm-li may run on node hv-1$'
+[ "$(last_ok)" != "$before" ] || fail "the pod was admitted without a fresh quote (last_ok_at still $before)"
+pass "an LI VM's pod created on a stale host's node: parked, answered allowed (${secs}s) after the host's agent sent a fresh quote"
+
+# ---- agent stopped: refused after one bound; a VM no LI involves admitted ----------
+kill -TERM "${APID[1]}"
+wait "${APID[1]}" || true
+stale 1
+read -r code secs < <(admit 7c0a0001-0002 vm-li)
+[ "$code" = 200 ] || fail "the LI VM's pod on the silent host: $code $(cat 7c0a0001-0002.json)"
+answer 7c0a0001-0002 false "^TR103308-6\\.2-K8S-NODE: spec\\.nodeName hv-1: lisec: TR103308-6\\.2-R11: host ${HID[1]} has no attestation .*did not attest within ${BOUND_MS}ms"
+awk -v s="$secs" -v b="$BOUND_MS" 'BEGIN { exit !(s >= b / 1000 - 0.2 && s < 2 * b / 1000 + 1) }' ||
+  fail "the refusal took ${secs}s; one bound is $BOUND_MS ms"
+read -r code secs < <(admit 7c0a0001-0003 vm-web)
+[ "$code" = 200 ] || fail "a general VM's pod on the silent host: $code $(cat 7c0a0001-0003.json)"
+answer 7c0a0001-0003 true '^lisec: VM vm-web may run on node hv-1$'
+pass "agent stopped: the LI VM's pod refused after one bound naming TR103308-6.2-K8S-NODE and the host's silence, no LI named; a general VM's pod admitted (the quote required for a VM an LI involves only)"
+
+# ---- the records: one per judged pod, the parked one recorded once ----------------
+lisec audit read --db lisec.db --li-key li.key --json >read.json || fail "lisec audit read"
+python3 -S - read.json 7c0a0001-0001.json 7c0a0001-0002.json 7c0a0001-0003.json <<'PY' || fail "the admission records"
+import json, sys
+entries = [e for e in json.load(open(sys.argv[1]))["entries"] if e["action"] == "decision.k8s.admit"]
+assert len(entries) == 3, [(e["index"], e["subjects"]) for e in entries]
+for path, outcome, sealed in zip(sys.argv[2:], ("ok", "denied", "ok"), (True, True, False)):
+    idx = int(json.load(open(path))["response"]["auditAnnotations"]["audit-index"])
+    (e,) = [e for e in entries if e["index"] == idx]
+    assert e["outcome"] == outcome and bool(e.get("sealed")) == sealed, e
+PY
+pass "three decision.k8s.admit records, the parked pod's once; sealed for the VM declared li"
+
+stop_clean
