@@ -31,9 +31,9 @@ int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, 
     return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   if (!r.pod_create && !r.pod_update) {
-    char msg[sizeof r.what + 128];
-    snprintf(msg, sizeof msg, "lisec judges the creation of Pods only (where a pod runs is set then or by "
-             "the scheduler): %s allowed", r.what);
+    char msg[sizeof r.what + 192];
+    snprintf(msg, sizeof msg, "lisec judges Pods only, their creation and a change of their lisec.io/vm (where "
+             "a pod runs is set at its creation or by the scheduler): %s allowed", r.what);
     *out = ctl_k8s_review_answer(r.uid, true, msg, -1);
     return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
