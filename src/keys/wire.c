@@ -16,7 +16,7 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
     [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE",
     [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH", [KEYS_MSG_RD_KEY] = "RD_KEY",
-    [KEYS_MSG_RD_DESTROY] = "RD_DESTROY"};
+    [KEYS_MSG_RD_DESTROY] = "RD_DESTROY", [KEYS_MSG_REWRAP_BATCH] = "REWRAP_BATCH"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -38,6 +38,11 @@ void keys_wire_put_sealed(ipc_writer *w, const vault_sealed *s) {
   ipc_put_str(w, s->kek_label);
   ipc_put_bytes(w, s->wrapped_key, s->wrapped_key_len);
   ipc_put_bytes(w, s->ciphertext, s->ciphertext_len);
+}
+
+size_t keys_wire_sealed_size(const vault_sealed *s) {
+  return 4 + strlen(s->id) + 4 + strlen(s->authorisation) + 8 + 4 + strlen(s->kek_label) + 4 + s->wrapped_key_len +
+         4 + s->ciphertext_len;
 }
 
 static void get_sealed(ipc_reader *r, vault_sealed *s) {
@@ -86,6 +91,48 @@ size_t keys_wire_opened_size(const keys_opened *o) {
   return 4 + strlen(o->id) + 4 + 4 + (o->rc ? strlen(o->msg) : 0) + 4 + (o->rc ? 0 : o->data_len);
 }
 
+/* ---- REWRAP_BATCH ---------------------------------------------------------- */
+
+static void get_rewrapped(ipc_reader *r, keys_rewrapped *a) {
+  memset(a, 0, sizeof *a);
+  ipc_get_str(r, a->id, sizeof a->id);
+  uint64_t v = ipc_get_u64(r);
+  if (v > INT64_MAX) bad(r, "record version out of range");
+  a->version = (int64_t)v;
+  uint32_t code = ipc_get_u32(r);
+  if (code > RC_MAX) bad(r, "rc is not an error code");
+  a->rc = -(int)(code > RC_MAX ? 0 : code);
+  ipc_get_str(r, a->msg, sizeof a->msg);
+  uint8_t flag = ipc_get_u8(r);
+  if (flag > 1) bad(r, "changed is neither 0 nor 1");
+  a->changed = flag == 1;
+  ipc_get_str(r, a->kek_label, sizeof a->kek_label);
+  ipc_get_bytes(r, VAULT_WRAPPED_MAX, &a->wrapped_key, &a->wrapped_key_len);
+  if (r->bad) return;
+  if (!a->id[0]) bad(r, "an answer without a record id");
+  else if (a->rc && !a->msg[0]) bad(r, "an error without a reason");
+  else if (!a->rc && a->msg[0]) bad(r, "a success with a reason");
+  else if (a->rc && (a->changed || a->kek_label[0] || a->wrapped_key_len)) bad(r, "an error with a wrapped key");
+  else if (!a->rc && (!a->kek_label[0] || !a->wrapped_key_len)) bad(r, "a re-wrap without its KEK label or wrapped key");
+}
+
+void keys_wire_put_rewrapped(ipc_writer *w, const keys_rewrapped *a) {
+  ipc_put_str(w, a->id);
+  ipc_put_u64(w, (uint64_t)a->version);
+  ipc_put_u32(w, (uint32_t)(a->rc < 0 ? -a->rc : 0));
+  ipc_put_str(w, a->rc ? a->msg : "");
+  ipc_put_u8(w, !a->rc && a->changed ? 1 : 0);
+  ipc_put_str(w, a->rc ? "" : a->kek_label);
+  ipc_put_bytes(w, a->rc ? NULL : a->wrapped_key, a->rc ? 0 : a->wrapped_key_len);
+}
+
+size_t keys_wire_rewrapped_size(const keys_rewrapped *a) {
+  return 4 + strlen(a->id) + 8 + 4 + 4 + (a->rc ? strlen(a->msg) : 0) + 1 + 4 + (a->rc ? 0 : strlen(a->kek_label)) +
+         4 + (a->rc ? 0 : a->wrapped_key_len);
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
 void keys_wire_batch_begin(keys_batch_iter *it, const uint8_t *p, size_t n, uint32_t count) {
   ipc_reader_init(&it->r, p, n);
   it->left = count;
@@ -105,9 +152,20 @@ bool keys_wire_batch_opened(keys_batch_iter *it, keys_opened *o) {
   return !it->r.bad;
 }
 
+bool keys_wire_batch_rewrapped(keys_batch_iter *it, keys_rewrapped *a) {
+  if (!it->left || it->r.bad) return false;
+  it->left--;
+  get_rewrapped(&it->r, a);
+  return !it->r.bad;
+}
+
+/* What a batch holds: records (both requests), OPEN_BATCH's or
+ * REWRAP_BATCH's answers. */
+typedef enum { ITEM_SEALED, ITEM_OPENED, ITEM_REWRAPPED } batch_item;
+
 /* A batch's count and its items, each read once to check it; *batch and
  * *len then cover the items for a keys_batch_iter. */
-static void get_batch(ipc_reader *r, bool answers, uint32_t *count, const uint8_t **batch, size_t *len) {
+static void get_batch(ipc_reader *r, batch_item kind, uint32_t *count, const uint8_t **batch, size_t *len) {
   *count = ipc_get_u32(r);
   if (r->bad) return;
   if (*count == 0 || *count > KEYS_BATCH_LIMIT) {
@@ -117,9 +175,12 @@ static void get_batch(ipc_reader *r, bool answers, uint32_t *count, const uint8_
   *batch = r->p;
   size_t before = r->left;
   for (uint32_t i = 0; i < *count && !r->bad; i++) {
-    if (answers) {
+    if (kind == ITEM_OPENED) {
       keys_opened o;
       get_opened(r, &o);
+    } else if (kind == ITEM_REWRAPPED) {
+      keys_rewrapped a;
+      get_rewrapped(r, &a);
     } else {
       vault_sealed s;
       get_sealed(r, &s);
@@ -158,6 +219,7 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_bytes(w, q->data, q->data_len);
     break;
   case KEYS_MSG_OPEN_BATCH: /* the records as keys_wire_put_sealed wrote them */
+  case KEYS_MSG_REWRAP_BATCH:
     ipc_put_u32(w, q->batch_count);
     ipc_put_raw(w, q->batch, q->batch_len);
     break;
@@ -228,7 +290,8 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
     else if (q->alg == KEYS_X1_RSA_PSS && q->data_len < KEYS_X1_PSS_MIN) bad(&r, "a PSS block under its bound");
     break;
   case KEYS_MSG_OPEN_BATCH:
-    get_batch(&r, false, &q->batch_count, &q->batch, &q->batch_len);
+  case KEYS_MSG_REWRAP_BATCH:
+    get_batch(&r, ITEM_SEALED, &q->batch_count, &q->batch, &q->batch_len);
     break;
   case KEYS_MSG_RD_KEY:
   case KEYS_MSG_RD_DESTROY:
@@ -295,7 +358,8 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
   case KEYS_MSG_X1_SIGN:
     ipc_put_bytes(w, r->data, r->data_len);
     break;
-  case KEYS_MSG_OPEN_BATCH:
+  case KEYS_MSG_OPEN_BATCH: /* the answers as keys_wire_put_opened or _rewrapped wrote them */
+  case KEYS_MSG_REWRAP_BATCH:
     ipc_put_u32(w, r->batch_count);
     ipc_put_raw(w, r->batch, r->batch_len);
     break;
@@ -378,7 +442,10 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       if (!r.bad && rp->data_len == 0) bad(&r, "an empty signature");
       break;
     case KEYS_MSG_OPEN_BATCH:
-      get_batch(&r, true, &rp->batch_count, &rp->batch, &rp->batch_len);
+      get_batch(&r, ITEM_OPENED, &rp->batch_count, &rp->batch, &rp->batch_len);
+      break;
+    case KEYS_MSG_REWRAP_BATCH:
+      get_batch(&r, ITEM_REWRAPPED, &rp->batch_count, &rp->batch, &rp->batch_len);
       break;
     default:
       break;

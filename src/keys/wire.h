@@ -24,6 +24,8 @@
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
  *   RD_KEY          store id, period, create, recipient     ephemeral point (65), wrapped key (40)
  *   RD_DESTROY      store id, period                        count destroyed
+ *   REWRAP_BATCH    count, count x sealed record            count, count x {id, version, rc, reason,
+ *                                                             changed, KEK label, wrapped key}
  *
  * RD_KEY's recipient is the RD VM's P-256 point (0x04 || X || Y) and its
  * answer the token's ephemeral point and the data key wrapped to the
@@ -37,7 +39,16 @@
  * reconciliation): 1 to [keys] max_batch records in, and as many answers,
  * in the request's order, as fit the reply's bound ([keys] max_message; at
  * least one), each echoing its record's id so an answer out of order is
- * caught; the client asks again for the rest. */
+ * caught; the client asks again for the rest.
+ *
+ * REWRAP_BATCH is REWRAP for many records in one round trip (a KEK
+ * rotation's, issue 22 item 6), bounded and answered as OPEN_BATCH is:
+ * 1 to [keys] max_batch records, answers in the request's order as fit
+ * [keys] max_message (at least one), each echoing its record's id and
+ * version. An answer carries only what a re-wrap changes, the KEK label
+ * and the wrapped key (the ciphertext is the controller's already), or
+ * the record's own error; one record's failure is its answer's, not the
+ * batch's. */
 #ifndef LISEC_KEYS_WIRE_H
 #define LISEC_KEYS_WIRE_H
 
@@ -97,6 +108,7 @@ enum {
   KEYS_MSG_OPEN_BATCH,
   KEYS_MSG_RD_KEY,     /* issue 20: Retained Data keys (keys/rdkey.h) */
   KEYS_MSG_RD_DESTROY,
+  KEYS_MSG_REWRAP_BATCH, /* issue 22 item 6: a KEK rotation's re-wraps, many a round trip */
   KEYS_MSG_END
 };
 
@@ -122,8 +134,8 @@ typedef struct keys_request {
   bool create;                          /* KEK_USE, AUDIT_NEXT */
   char path[KEYS_PATH_MAX + 1];         /* X1_SIGN: the key file */
   uint8_t alg;                          /* X1_SIGN: KEYS_X1_ECDSA, _RSA_PKCS1, _RSA_PSS */
-  uint32_t batch_count;                 /* OPEN_BATCH: records, 1..KEYS_BATCH_LIMIT */
-  const uint8_t *batch;                 /* OPEN_BATCH: the records' fields, each checked */
+  uint32_t batch_count;                 /* OPEN_BATCH, REWRAP_BATCH: records, 1..KEYS_BATCH_LIMIT */
+  const uint8_t *batch;                 /* OPEN_BATCH, REWRAP_BATCH: the records' fields, each checked */
   size_t batch_len;
 } keys_request;
 
@@ -142,8 +154,8 @@ typedef struct keys_reply {
   const uint8_t *rd_eph; /* RD_KEY: the token's ephemeral point (65) */
   size_t rd_eph_len;
   uint64_t count;      /* KEK_UNLOAD; RD_DESTROY: objects destroyed */
-  uint32_t batch_count; /* OPEN_BATCH: answers, 1..KEYS_BATCH_LIMIT */
-  const uint8_t *batch; /* OPEN_BATCH: the answers' fields, each checked */
+  uint32_t batch_count; /* OPEN_BATCH, REWRAP_BATCH: answers, 1..KEYS_BATCH_LIMIT */
+  const uint8_t *batch; /* OPEN_BATCH, REWRAP_BATCH: the answers' fields, each checked */
   size_t batch_len;
 } keys_reply;
 
@@ -156,9 +168,21 @@ typedef struct keys_opened {
   size_t data_len;
 } keys_opened;
 
-/* Walks the records of a decoded OPEN_BATCH request or the answers of its
- * reply (already checked whole by the decoder, so each next succeeds while
- * any is left; false at the end). */
+/* One answer of a REWRAP_BATCH reply. */
+typedef struct keys_rewrapped {
+  char id[VAULT_ID_MAX + 1];       /* the record's id and version, echoed */
+  int64_t version;
+  int rc;                          /* 0 or a negative LISEC_E* */
+  char msg[LISEC_ERR_MSG_MAX];     /* the reason when rc != 0 */
+  bool changed;                    /* rc 0: it was under another KEK */
+  char kek_label[VAULT_ID_MAX + 1]; /* rc 0: the KEK that wraps it now */
+  const uint8_t *wrapped_key;      /* rc 0: its data key wrapped by that KEK */
+  size_t wrapped_key_len;
+} keys_rewrapped;
+
+/* Walks the records of a decoded OPEN_BATCH or REWRAP_BATCH request or
+ * the answers of its reply (already checked whole by the decoder, so each
+ * next succeeds while any is left; false at the end). */
 typedef struct keys_batch_iter {
   ipc_reader r;
   uint32_t left;
@@ -166,11 +190,15 @@ typedef struct keys_batch_iter {
 void keys_wire_batch_begin(keys_batch_iter *it, const uint8_t *p, size_t n, uint32_t count);
 bool keys_wire_batch_sealed(keys_batch_iter *it, vault_sealed *s);
 bool keys_wire_batch_opened(keys_batch_iter *it, keys_opened *o);
+bool keys_wire_batch_rewrapped(keys_batch_iter *it, keys_rewrapped *a);
 /* The writers of one record and one answer, for building a batch. */
 void keys_wire_put_sealed(ipc_writer *w, const vault_sealed *s);
 void keys_wire_put_opened(ipc_writer *w, const keys_opened *o);
-/* The bytes an answer takes in a reply. */
+void keys_wire_put_rewrapped(ipc_writer *w, const keys_rewrapped *a);
+/* The bytes a record takes in a request, and an answer in a reply. */
+size_t keys_wire_sealed_size(const vault_sealed *s);
 size_t keys_wire_opened_size(const keys_opened *o);
+size_t keys_wire_rewrapped_size(const keys_rewrapped *a);
 
 /* "SEAL", ...; "unknown" for anything else. */
 const char *keys_wire_type_name(uint16_t type);
