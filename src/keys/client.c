@@ -376,6 +376,65 @@ int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_o
   return rc;
 }
 
+/* A REWRAP_BATCH's answers: 1 to n, the i-th for the i-th record sent (its
+ * id and version echoed: the same record came back). */
+static int rewrap_batch_check(void *ctx, const keys_request *q, const keys_reply *rp, lisec_err *err) {
+  (void)q;
+  const batch_sent *b = ctx;
+  if (rp->rc) return 0;
+  if (rp->batch_count == 0 || rp->batch_count > b->n)
+    return lisec_err_set(err, LISEC_EINVAL, "keys REWRAP_BATCH reply: %u answers to %zu records", rp->batch_count,
+                         b->n);
+  keys_batch_iter it;
+  keys_rewrapped a;
+  keys_wire_batch_begin(&it, rp->batch, rp->batch_len, rp->batch_count);
+  for (size_t i = 0; keys_wire_batch_rewrapped(&it, &a); i++)
+    if (strcmp(a.id, b->s[i].id) != 0 || a.version != b->s[i].version)
+      return lisec_err_set(err, LISEC_EINVAL, "keys REWRAP_BATCH reply: answer %zu is not for the record sent", i);
+  return 0;
+}
+
+int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewrapped_fn fn, void *ctx,
+                           lisec_err *err) {
+  keys_settings set;
+  pthread_mutex_lock(&k->mu);
+  set = k->set;
+  pthread_mutex_unlock(&k->mu);
+  size_t at = 0;
+  int rc = 0;
+  while (!rc && at < n) {
+    size_t take = batch_take(&set, s + at, n - at);
+    ipc_writer recs;
+    ipc_writer_init(&recs, set.max_message);
+    for (size_t i = 0; i < take; i++) keys_wire_put_sealed(&recs, &s[at + i]);
+    keys_request q = {.type = KEYS_MSG_REWRAP_BATCH, .batch_count = (uint32_t)take, .batch = recs.buf.data,
+                      .batch_len = recs.buf.len};
+    keys_reply rp;
+    uint8_t *p = NULL;
+    size_t len = 0;
+    batch_sent sent = {s + at, take};
+    rc = recs.failed ? lisec_err_set(err, LISEC_ETOOBIG, "a target record larger than [keys] max_message (%u bytes)",
+                                     set.max_message)
+                     : call_checked(k, &q, &rp, &p, &len, rewrap_batch_check, &sent, err);
+    ipc_writer_free(&recs);
+    if (rc) break;
+    keys_batch_iter it;
+    keys_rewrapped a;
+    keys_wire_batch_begin(&it, rp.batch, rp.batch_len, rp.batch_count);
+    for (size_t i = at; keys_wire_batch_rewrapped(&it, &a); i++) {
+      if (!a.rc) { /* only the key's wrapping changes: the ciphertext stays the caller's */
+        snprintf(s[i].kek_label, sizeof s[i].kek_label, "%s", a.kek_label);
+        memcpy(s[i].wrapped_key, a.wrapped_key, a.wrapped_key_len);
+        s[i].wrapped_key_len = a.wrapped_key_len;
+      }
+      fn(ctx, i, a.rc, a.msg, !a.rc && a.changed);
+    }
+    at += rp.batch_count;
+    ipc_payload_free(p, len);
+  }
+  return rc;
+}
+
 int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err) {
   keys_request q = {.type = KEYS_MSG_REWRAP, .sealed = *s};
   keys_reply rp;

@@ -55,14 +55,15 @@ int keys_client_open(int fd, keys_client **out, lisec_err *err);
  *   max_message (bytes, KEYS_MESSAGE_MIN..KEYS_MESSAGE_LIMIT, default
  *     KEYS_PAYLOAD_MAX): the largest payload either side sends or accepts.
  *   max_batch (1..KEYS_BATCH_LIMIT, default KEYS_BATCH_DEFAULT): records
- *     in one OPEN_BATCH; the client splits larger batches, the keys process
- *     refuses them. */
+ *     in one OPEN_BATCH or REWRAP_BATCH; the client splits larger batches,
+ *     the keys process refuses them. */
 /* [vault] token_sessions: the token sessions that wrap and unwrap data
  * keys in the keys process, which answers that many misses at once. A KEK
- * rotation keeps KEYS_ROTATION_LANES of them busy with re-wraps (the
- * controller keeps that many in flight), one fewer than all when there
- * are several, so cold target reads during a rotation still find a
- * session. */
+ * rotation keeps KEYS_ROTATION_LANES of them busy with re-wraps (threads
+ * of the keys process at [vault] rotation_nice that share each
+ * REWRAP_BATCH's records out among them; the controller keeps that many
+ * batches in flight), one fewer than all when there are several, so cold
+ * target reads during a rotation still find a session. */
 #define KEYS_VAULT_SESSIONS_DEFAULT 4u
 #define KEYS_VAULT_SESSIONS_MAX 64u
 #define KEYS_ROTATION_LANES(sessions) ((sessions) > 1 ? (sessions) - 1 : 1)
@@ -101,6 +102,21 @@ int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_o
 /* Re-wraps s's data key under the current KEK when another one wraps it
  * (the ciphertext is untouched); *changed (may be NULL) says whether. */
 int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err);
+/* Re-wraps n records as keys_vault_rewrap re-wraps one, in as few round
+ * trips (REWRAP_BATCH) as [keys] max_batch and max_message allow: the keys
+ * process re-wraps a batch's records in parallel on the KEK rotation's
+ * lanes (below), so a network HSM's round trips overlap without a message
+ * and a thread wake-up per record. fn is called once per record, in order,
+ * with i its index and either rc 0 (s[i] then names the KEK that wraps it
+ * and holds its new wrapped key; changed: it was under another KEK) or
+ * the record's own error (rc, msg; s[i] untouched). Returns 0 when every
+ * record was answered, whatever each answer was; an error for the channel
+ * (the keys process then is gone) or a batch refused whole (over [keys]
+ * max_batch or max_message, ETOOBIG), when fn was not called for the
+ * records from that batch on. */
+typedef void (*keys_rewrapped_fn)(void *ctx, size_t i, int rc, const char *msg, bool changed);
+int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewrapped_fn fn, void *ctx,
+                           lisec_err *err);
 /* Makes the token key called name current, generating it (sensitive, not
  * extractable) when absent and create is set. */
 int keys_vault_use_kek(keys_client *k, const char *name, bool create, lisec_err *err);

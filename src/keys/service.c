@@ -408,10 +408,118 @@ static int do_open_batch(keys_service *s, const keys_request *q, keys_reply *rp,
   return 0;
 }
 
-/* Runs q; the reply's fields may point into q and sig, or at
- * rp->data from do_open or rp->batch from do_open_batch (*owned). */
+/* ---- REWRAP_BATCH: a rotation's re-wraps, in parallel ------------------------ */
+
+/* The serving of a channel (below): a REWRAP_BATCH answered on one of its
+ * rotation lanes spreads its records over all of them (par_for). */
+typedef struct serving serving;
+static void par_for(serving *c, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
+
+/* One record's outcome, kept until the reply is written. */
+typedef struct rewrap_out {
+  int rc;
+  bool changed;
+  char msg[LISEC_ERR_MSG_MAX];
+} rewrap_out;
+
+typedef struct rewrap_batch {
+  keys_service *s;
+  vault_kek current; /* held for the whole batch */
+  vault_sealed *recs; /* decoded from the request (ciphertexts borrowed) */
+  rewrap_out *out;
+} rewrap_batch;
+
+/* Record i as REWRAP re-wraps one (an unwrap by the KEK its label names,
+ * a wrap by the current one): token calls, on whichever lane runs it. */
+static void rewrap_item(void *ctx, size_t i) {
+  rewrap_batch *b = ctx;
+  vault_sealed *r = &b->recs[i];
+  rewrap_out *o = &b->out[i];
+  o->rc = 0;
+  o->msg[0] = 0;
+  if (strcmp(r->kek_label, b->current.label) == 0) return; /* unchanged */
+  lisec_err e = {0};
+  vault_kek old;
+  int rc = keys_kek_for(b->s->kek, r->kek_label, &old, NULL, &e);
+  if (!rc) {
+    rc = vault_rewrap(r, &old, &b->current, &e);
+    keys_kek_release(b->s->kek, old.ctx);
+  }
+  o->rc = rc;
+  o->changed = rc == 0;
+  if (rc) snprintf(o->msg, sizeof o->msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
+}
+
+/* REWRAP_BATCH: every record re-wrapped as REWRAP re-wraps one, over all
+ * of the rotation's lanes at once when c (the serving; NULL: in turn on
+ * this thread), then each answer (the record's new wrapping, or its own
+ * error) into rp->batch (malloc'd, freed by the caller) while the reply
+ * stays within [keys] max_message; at least one is answered, so the
+ * client's next request moves on. */
+static int do_rewrap_batch(keys_service *s, const keys_request *q, keys_reply *rp, serving *c, lisec_err *err) {
+  int rc = need_vault(s, err);
+  if (rc) return rc;
+  if (q->batch_count > s->set.max_batch)
+    return lisec_err_set(err, LISEC_ETOOBIG, "keys REWRAP_BATCH: %u records, over [keys] max_batch (%u)",
+                         q->batch_count, s->set.max_batch);
+  size_t n = q->batch_count;
+  rewrap_batch b = {.s = s, .recs = malloc(n * sizeof *b.recs), .out = calloc(n, sizeof *b.out)};
+  if (!b.recs || !b.out) {
+    free(b.recs);
+    free(b.out);
+    return lisec_err_set(err, LISEC_ENOMEM, "keys REWRAP_BATCH: out of memory for %zu records", n);
+  }
+  keys_batch_iter it;
+  size_t got = 0;
+  keys_wire_batch_begin(&it, q->batch, q->batch_len, q->batch_count);
+  while (got < n && keys_wire_batch_sealed(&it, &b.recs[got])) got++;
+  for (size_t i = 0; i < got; i++) { /* until re-wrapped: a record the stop of the channel left */
+    b.out[i].rc = LISEC_EUNAVAIL;
+    snprintf(b.out[i].msg, sizeof b.out[i].msg, "the keys process stopped before it re-wrapped the record");
+  }
+  b.current = keys_kek_vault(s->kek);
+  if (c) par_for(c, got, rewrap_item, &b);
+  else
+    for (size_t i = 0; i < got; i++) rewrap_item(&b, i);
+  keys_kek_release(s->kek, b.current.ctx);
+  /* An answer is at most ~1.1 KiB (a reason of LISEC_ERR_MSG_MAX, a
+   * wrapped key of VAULT_WRAPPED_MAX), far below the smallest
+   * max_message, so the first always fits. */
+  size_t room = s->set.max_message - 4 - 4 - 4; /* the reply's rc, empty reason and count */
+  ipc_writer w;
+  ipc_writer_init(&w, room);
+  uint32_t answered = 0;
+  for (size_t i = 0; i < got; i++) {
+    keys_rewrapped a = {.version = b.recs[i].version, .rc = b.out[i].rc, .changed = b.out[i].changed};
+    snprintf(a.id, sizeof a.id, "%s", b.recs[i].id);
+    if (a.rc) {
+      snprintf(a.msg, sizeof a.msg, "%s", b.out[i].msg);
+    } else {
+      snprintf(a.kek_label, sizeof a.kek_label, "%s", b.recs[i].kek_label);
+      a.wrapped_key = b.recs[i].wrapped_key;
+      a.wrapped_key_len = b.recs[i].wrapped_key_len;
+    }
+    if (answered && w.buf.len + keys_wire_rewrapped_size(&a) > room) break; /* the rest in the client's next request */
+    keys_wire_put_rewrapped(&w, &a);
+    answered++;
+  }
+  free(b.recs);
+  free(b.out);
+  if (w.failed) {
+    ipc_writer_free(&w);
+    return lisec_err_set(err, LISEC_EINTERNAL, "keys REWRAP_BATCH: the reply passed its bound");
+  }
+  rp->batch_count = answered;
+  rp->batch = w.buf.data;
+  rp->batch_len = w.buf.len;
+  return 0;
+}
+
+/* Runs q; the reply's fields may point into q and sig, or at rp->data
+ * from do_open or rp->batch from do_open_batch or do_rewrap_batch
+ * (*owned). lane: the serving whose rotation lane runs q, or NULL. */
 static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_t sig[KEYS_X1_SIG_MAX],
-                  bool *owned, lisec_err *err) {
+                  bool *owned, serving *lane, lisec_err *err) {
   int rc = 0;
   switch (q->type) {
   case KEYS_MSG_HELLO:
@@ -428,6 +536,10 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return rc;
   case KEYS_MSG_REWRAP:
     return do_rewrap(s, q, rp, err);
+  case KEYS_MSG_REWRAP_BATCH:
+    rc = do_rewrap_batch(s, q, rp, lane, err);
+    *owned = rc == 0;
+    return rc;
   case KEYS_MSG_KEK_USE:
     if ((rc = need_vault(s, err))) return rc;
     if (keys_kek_is_development(s->kek))
@@ -489,7 +601,18 @@ typedef struct job {
  * each send theirs) wait on the token at the same time. Replies carry
  * their request's id and go out whole under send_mu, in the order they
  * are ready. */
-typedef struct serving {
+/* A REWRAP_BATCH's records shared out over the rotation's lanes: each
+ * lane that is free takes the next record (under the serving's mu) until
+ * none is left, so a batch keeps every lane's token session busy without
+ * a thread wake-up per record. */
+typedef struct par_work {
+  void (*fn)(void *ctx, size_t i);
+  void *ctx;
+  size_t n, next, running;
+  struct par_work *link;
+} par_work;
+
+struct serving {
   keys_service *s;
   int fd;
   pthread_mutex_t send_mu;
@@ -512,17 +635,21 @@ typedef struct serving {
   size_t slow_queued;
   pthread_t slow[KEYS_VAULT_SESSIONS_MAX];
   size_t n_slow;
-} serving;
+  par_work *par;          /* the batches being shared out, under mu */
+  pthread_cond_t par_done; /* a batch's last record running elsewhere finished */
+};
 
-/* Answers one request (rc, e: what decoding it said) and sends the reply. */
-static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q, lisec_err *e, lisec_err *err) {
+/* Answers one request (rc, e: what decoding it said) and sends the reply;
+ * lane: it runs on one of the rotation's lanes. */
+static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q, lisec_err *e, bool lane,
+                  lisec_err *err) {
   keys_service *s = c->s;
   keys_reply rp;
   memset(&rp, 0, sizeof rp);
   rp.type = h->type;
   uint8_t sig[KEYS_X1_SIG_MAX]; /* (AUDIT_SIG's 64 or X1_SIGN's) */
   bool owned = false;
-  if (!rc) rc = handle(s, q, &rp, sig, &owned, e);
+  if (!rc) rc = handle(s, q, &rp, sig, &owned, lane ? c : NULL, e);
   rp.rc = rc;
   if (rc) snprintf(rp.msg, sizeof rp.msg, "%s", e->msg[0] ? e->msg : lisec_err_name(rc));
   ipc_writer w;
@@ -540,7 +667,7 @@ static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q
   rc = ipc_send(c->fd, h->type, KEYS_FLAG_REPLY, h->id, &w, err);
   pthread_mutex_unlock(&c->send_mu);
   ipc_writer_free(&w);
-  if (owned && rp.type == KEYS_MSG_OPEN_BATCH) {
+  if (owned && (rp.type == KEYS_MSG_OPEN_BATCH || rp.type == KEYS_MSG_REWRAP_BATCH)) {
     crypto_wipe((void *)rp.batch, rp.batch_len);
     free((void *)rp.batch);
   } else if (owned) {
@@ -554,9 +681,9 @@ static int answer(serving *c, const ipc_header *h, int rc, const keys_request *q
 
 /* Answers a job taken off a queue (nothing when its channel is gone), frees
  * it, and returns holding c->mu with the first failure kept. */
-static void run_job(serving *c, job *j, bool skip) {
+static void run_job(serving *c, job *j, bool skip, bool lane) {
   lisec_err e = {0}, serr = {0};
-  int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, &serr);
+  int rc = skip ? 0 : answer(c, &j->h, 0, &j->q, &e, lane, &serr);
   ipc_payload_free(j->payload, j->h.len);
   free(j);
   pthread_mutex_lock(&c->mu);
@@ -579,10 +706,51 @@ static void *worker_main(void *arg) {
     pthread_cond_signal(&c->room);
     bool skip = c->stop; /* the channel is gone: nobody to answer */
     pthread_mutex_unlock(&c->mu);
-    run_job(c, j, skip);
+    run_job(c, j, skip, false);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
+}
+
+/* A batch with a record nobody has taken yet, or NULL; under c->mu. */
+static par_work *par_open(serving *c) {
+  for (par_work *p = c->par; p; p = p->link)
+    if (p->next < p->n) return p;
+  return NULL;
+}
+
+/* Runs p's next record; called with c->mu held, which it drops meanwhile.
+ * Once the channel stops, the records nobody has taken are left (their
+ * answers would go nowhere). */
+static void par_step(serving *c, par_work *p) {
+  if (c->stop) {
+    p->next = p->n;
+    return;
+  }
+  size_t i = p->next++;
+  p->running++;
+  pthread_mutex_unlock(&c->mu);
+  p->fn(p->ctx, i);
+  pthread_mutex_lock(&c->mu);
+  if (!--p->running && p->next == p->n) pthread_cond_broadcast(&c->par_done);
+}
+
+/* fn(ctx, i) for every i < n, on this lane and every other lane that is
+ * free (called from a lane, without c->mu); returns once all have run. */
+static void par_for(serving *c, size_t n, void (*fn)(void *ctx, size_t i), void *ctx) {
+  par_work p = {.fn = fn, .ctx = ctx, .n = n};
+  pthread_mutex_lock(&c->mu);
+  p.link = c->par;
+  c->par = &p;
+  if (n > 1) pthread_cond_broadcast(&c->slow_work);
+  while (p.next < p.n) par_step(c, &p);
+  while (p.running) pthread_cond_wait(&c->par_done, &c->mu);
+  for (par_work **q = &c->par; *q; q = &(*q)->link)
+    if (*q == &p) {
+      *q = p.link;
+      break;
+    }
+  pthread_mutex_unlock(&c->mu);
 }
 
 /* This thread's own nice value (Linux: per thread, who 0 is the caller). */
@@ -594,7 +762,14 @@ static void *slow_main(void *arg) {
              "rotation_nice): %s", nice, strerror(errno));
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->slow_head && !c->stop) pthread_cond_wait(&c->slow_work, &c->mu);
+    while (!c->slow_head && !par_open(c) && !c->stop) pthread_cond_wait(&c->slow_work, &c->mu);
+    /* another lane's batch first: its reply goes sooner, and the
+     * controller's lane that waits for it sends its next */
+    par_work *p = par_open(c);
+    if (p) {
+      par_step(c, p);
+      continue;
+    }
     job *j = c->slow_head;
     if (!j) break;
     c->slow_head = j->next;
@@ -602,7 +777,7 @@ static void *slow_main(void *arg) {
     c->slow_queued--;
     bool skip = c->stop;
     pthread_mutex_unlock(&c->mu);
-    run_job(c, j, skip);
+    run_job(c, j, skip, true);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -616,7 +791,7 @@ static void *slow_main(void *arg) {
  * thread's turn, and the decisions' priority must not wait awake for it. */
 #define SLOW_QUIET_NS (10 * 1000 * 1000)
 static bool hand_slow(serving *c, const ipc_header *h, uint8_t *payload, const keys_request *q) {
-  if (!c->n_slow || q->type != KEYS_MSG_REWRAP) return false;
+  if (!c->n_slow || (q->type != KEYS_MSG_REWRAP && q->type != KEYS_MSG_REWRAP_BATCH)) return false;
   job *j = malloc(sizeof *j);
   if (!j) return false;
   *j = (job){.h = *h, .payload = payload, .q = *q};
@@ -668,8 +843,11 @@ static void serving_start(serving *c, keys_service *s, int fd) {
   pthread_cond_init(&c->work, NULL);
   pthread_cond_init(&c->room, NULL);
   pthread_cond_init(&c->slow_work, NULL);
+  pthread_cond_init(&c->par_done, NULL);
+  /* (also at rotation_nice 0: a REWRAP_BATCH answered on this thread
+   * would hold every other request for a batch's token calls) */
   size_t lanes = 0;
-  if (s->kek && s->rotation_nice > 0) lanes = KEYS_ROTATION_LANES(keys_kek_sessions(s->kek)); /* a file key: no pool, 1 */
+  if (s->kek) lanes = KEYS_ROTATION_LANES(keys_kek_sessions(s->kek)); /* a file key: no pool, 1 */
   while (c->n_slow < lanes && pthread_create(&c->slow[c->n_slow], NULL, slow_main, c) == 0) c->n_slow++;
   size_t want = s->kek ? keys_kek_sessions(s->kek) : 0;
   if (want < 2) return; /* one session: everything in turn, as the token would anyway */
@@ -690,6 +868,7 @@ static int serving_stop(serving *c, int rc) {
   for (size_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
   for (size_t i = 0; i < c->n_slow; i++) pthread_join(c->slow[i], NULL);
   pthread_cond_destroy(&c->slow_work);
+  pthread_cond_destroy(&c->par_done);
   pthread_mutex_destroy(&c->send_mu);
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->work);
@@ -734,7 +913,7 @@ int keys_service_serve(keys_service *s, int fd, lisec_err *err) {
       slow_at = lisec_time_mono_ns();
       continue;
     }
-    rc = answer(&c, &h, rc, &q, &e, err);
+    rc = answer(&c, &h, rc, &q, &e, false, err);
     ipc_payload_free(payload, h.len);
     pthread_mutex_lock(&c.mu);
     int failed = c.failed;
