@@ -65,7 +65,8 @@ struct ctl_rotation_state {
   size_t chunk;   /* [vault] rotation_chunk */
   int64_t rate;   /* [vault] rotation_rate: targets per second, 0: no bound */
   int nice;       /* [vault] rotation_nice */
-  size_t lanes;   /* re-wraps in flight at once: KEYS_ROTATION_LANES([vault] token_sessions) */
+  size_t lanes;   /* batches of re-wraps in flight at once: KEYS_ROTATION_LANES([vault] token_sessions) */
+  size_t batch;   /* records in a batch at most: [keys] max_batch */
   uint64_t seq;   /* ids made by this process */
   job job;        /* the last rotation this process started */
 };
@@ -201,98 +202,189 @@ static int rewrap_one(rotation *r, vault_sealed *s, bool *moved, lisec_err *err)
   return rc;
 }
 
-/* The re-wraps in flight at once: the keys process answers REWRAPs on
- * KEYS_ROTATION_LANES lowered threads (all its token sessions but one,
- * which stays for cold reads), so with a network HSM a rotation's round
- * trips overlap instead of coming one after the other (issue 22 item 3:
- * 2,001 targets behind a 1 ms HSM in 5.2 s instead of 15.5 s). The rotation
- * thread reads the records (its store connection is its own) and queues
- * them; the lanes, lowered like it, ask the keys process and keep each
- * result in its own slot of r->done. */
-#define LANE_QUEUE 64
-typedef struct lane_item {
-  size_t i;
-  vault_sealed s;
-  int64_t version;
-} lane_item;
+/* The re-wraps in flight at once, in batches (issue 22 items 3 and 6).
+ * The rotation thread reads the records (its store connection is its own)
+ * and queues them in batches of st->batch; each of st->lanes lanes,
+ * lowered like it, sends one batch at a time to the keys process
+ * (REWRAP_BATCH: one round trip a batch instead of one a target) and keeps
+ * each result in its own slot of r->done. The keys process shares a batch's
+ * records out over KEYS_ROTATION_LANES lowered threads (all its token
+ * sessions but one, which stays for cold reads), so with a network HSM the
+ * token's round trips overlap (2,001 targets behind a 1 ms HSM took 15.5 s
+ * one at a time), and a target costs no message and no thread wake-up of
+ * its own. */
+typedef struct lane_batch {
+  size_t n;
+  size_t *at;       /* each record's index in r->ids */
+  int64_t *version; /* each record's stored version when it was read */
+  vault_sealed *s;
+} lane_batch;
 
+static void batch_free(lane_batch *b) {
+  if (!b) return;
+  for (size_t k = 0; k < b->n; k++) vault_sealed_free(&b->s[k]);
+  free(b->at);
+  free(b->version);
+  free(b->s);
+  free(b);
+}
+
+static lane_batch *batch_new(size_t cap) {
+  lane_batch *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->at = calloc(cap, sizeof *b->at);
+  b->version = calloc(cap, sizeof *b->version);
+  b->s = calloc(cap, sizeof *b->s);
+  if (b->at && b->version && b->s) return b;
+  batch_free(b);
+  return NULL;
+}
+
+#define LANE_QUEUE KEYS_VAULT_SESSIONS_MAX /* batches waiting; st->lanes of them at most */
 typedef struct lanes {
   rotation *r;
   pthread_mutex_t mu;
-  pthread_cond_t cv; /* an item queued, a slot free, a lane done, or closing */
-  lane_item q[LANE_QUEUE];
-  size_t head, count, finished;
+  pthread_cond_t cv; /* a batch queued, a slot free, a lane done, or closing */
+  lane_batch *q[LANE_QUEUE];
+  size_t head, count, cap, finished, batches;
   bool closing;
-  int rc; /* the first failure, with its words in err */
+  int rc;    /* the first failure in the rotation's order among the batches sent, */
+  size_t at; /* at r->ids[at], with its words (naming it) in err */
   lisec_err err;
 } lanes;
 
+/* One batch's answers as they come (keys_rewrapped_fn). */
+typedef struct batch_answers {
+  rotation *r;
+  lane_batch *b;
+  size_t answered;
+  int rc; /* the batch's first failure, at b->at[at] */
+  size_t at;
+  lisec_err err;
+} batch_answers;
+
+static void one_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool changed) {
+  batch_answers *a = ctx;
+  lane_batch *b = a->b;
+  a->answered = i + 1;
+  ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
+  if (rc) {
+    if (!a->rc) {
+      a->rc = lisec_err_set(&a->err, rc, "%s", msg);
+      a->at = i;
+      stopped_at(b->s[i].id, rc, &a->err);
+    }
+    return;
+  }
+  if (!changed) return; /* under the current key already (written meanwhile) */
+  rewrapped *d = &a->r->done[b->at[i]];
+  if ((d->wrapped = malloc(b->s[i].wrapped_key_len))) {
+    memcpy(d->wrapped, b->s[i].wrapped_key, b->s[i].wrapped_key_len);
+    d->len = b->s[i].wrapped_key_len;
+    d->version = b->version[i];
+  } else if (!a->rc) {
+    a->rc = lisec_err_set(&a->err, LISEC_ENOMEM, "out of memory");
+    a->at = i;
+    stopped_at(b->s[i].id, a->rc, &a->err);
+  }
+}
+
+static bool stopping(rotation *r) {
+  pthread_mutex_lock(&r->st->mu);
+  bool stop = r->st->stopping;
+  pthread_mutex_unlock(&r->st->mu);
+  return stop;
+}
+
 static void *lane_main(void *arg) {
   lanes *l = arg;
+  keys_client *keys = l->r->ctl->shared->keys;
   pthread_mutex_lock(&l->mu);
   for (;;) {
     while (!l->count && !l->closing) pthread_cond_wait(&l->cv, &l->mu);
     if (!l->count) break;
-    lane_item it = l->q[l->head];
+    lane_batch *b = l->q[l->head];
     l->head = (l->head + 1) % LANE_QUEUE;
     l->count--;
-    bool skip = l->rc != 0; /* another lane failed: nothing more is asked */
+    bool skip = l->rc != 0; /* a batch failed: nothing more is asked */
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
-    lisec_err e = {0};
-    bool moved = false;
-    int rc = skip ? 0 : rewrap_one(l->r, &it.s, &moved, &e);
-    rewrapped *d = &l->r->done[it.i];
-    if (!rc && moved) {
-      if ((d->wrapped = malloc(it.s.wrapped_key_len))) {
-        memcpy(d->wrapped, it.s.wrapped_key, it.s.wrapped_key_len);
-        d->len = it.s.wrapped_key_len;
-        d->version = it.version;
-      } else {
-        rc = lisec_err_set(&e, LISEC_ENOMEM, "out of memory");
+    batch_answers a = {.r = l->r, .b = b};
+    /* (a stop ends the rotation: the batches queued are not asked for) */
+    bool ask = !skip && !stopping(l->r);
+    if (ask) {
+      lisec_err e = {0};
+      int rc = keys_vault_rewrap_many(keys, b->s, b->n, one_rewrapped, &a, &e);
+      if (rc && !a.rc && a.answered < b->n) { /* the channel, or the batch refused whole */
+        a.rc = rc;
+        a.at = a.answered;
+        a.err = e;
+        stopped_at(b->s[a.at].id, rc, &a.err);
       }
     }
-    vault_sealed_free(&it.s);
     pthread_mutex_lock(&l->mu);
-    if (rc && !l->rc) l->rc = rc, l->err = e;
-    l->finished++;
+    if (a.rc && (!l->rc || b->at[a.at] < l->at)) l->rc = a.rc, l->at = b->at[a.at], l->err = a.err;
+    l->finished += b->n;
+    l->batches += ask;
     pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    batch_free(b);
+    pthread_mutex_lock(&l->mu);
   }
   pthread_mutex_unlock(&l->mu);
   return NULL;
 }
 
-/* Queues one record for the lanes, waiting for a free slot; false once a
- * lane has failed (the record is freed). */
-static bool lanes_put(lanes *l, size_t i, vault_sealed *s, int64_t version) {
+/* Queues a batch for the lanes (taking it), waiting for a free slot; false
+ * once a batch has failed (the batch is freed). */
+static bool lanes_put(lanes *l, lane_batch *b) {
   pthread_mutex_lock(&l->mu);
-  while (l->count == LANE_QUEUE && !l->rc) pthread_cond_wait(&l->cv, &l->mu);
+  while (l->count == l->cap && !l->rc) pthread_cond_wait(&l->cv, &l->mu);
   bool ok = !l->rc;
   if (ok) {
-    l->q[(l->head + l->count) % LANE_QUEUE] = (lane_item){.i = i, .s = *s, .version = version};
+    l->q[(l->head + l->count) % LANE_QUEUE] = b;
     l->count++;
     pthread_cond_broadcast(&l->cv);
   }
   pthread_mutex_unlock(&l->mu);
-  if (!ok) vault_sealed_free(s);
+  if (!ok) batch_free(b);
   return ok;
 }
 
-static size_t lanes_finished(lanes *l) {
+/* A target that needs no re-wrap (deleted since the listing, or under the
+ * current key already) counts as done; *prepared gets the count so far. */
+static size_t lanes_finished(lanes *l, size_t passed) {
   pthread_mutex_lock(&l->mu);
+  l->finished += passed;
   size_t n = l->finished;
   pthread_mutex_unlock(&l->mu);
+  return n;
+}
+
+/* Records in one batch: [keys] max_batch, and with [vault] rotation_rate
+ * at most ROTATION_BATCH_MS of the rate's targets, so a paced rotation
+ * still spreads its token work over time instead of sending it in bursts. */
+#define ROTATION_BATCH_MS 50
+static size_t batch_size(const struct ctl_rotation_state *st) {
+  size_t n = st->batch ? st->batch : 1;
+  if (st->rate > 0) {
+    int64_t paced = st->rate * ROTATION_BATCH_MS / 1000;
+    if (paced < 1) paced = 1;
+    if ((size_t)paced < n) n = (size_t)paced;
+  }
   return n;
 }
 
 /* Outside any transaction, so the store's writers are not held up by the
  * token (two to four token calls a target: seconds for 100,000 targets
  * with SoftHSM2, minutes with a network HSM): every data key not yet under
- * the current KEK is re-wrapped, st->lanes at a time, and kept in memory
- * with the version it was read at. Nothing is written; a target deleted
- * meanwhile is passed over. */
-static int rewrap_outside(rotation *r, lisec_err *err) {
+ * the current KEK is re-wrapped, in batches, st->lanes batches at a time,
+ * and kept in memory with the version it was read at. Nothing is written;
+ * a target deleted meanwhile is passed over. *batches: the batches the
+ * keys process was asked. */
+static int rewrap_outside(rotation *r, size_t *batches, lisec_err *err) {
   lisec_ctl *ctl = r->ctl;
+  *batches = 0;
   int rc = store_doc_list(ctl->store, CTL_TARGET_KIND, collect_id, r, err);
   size_t n = json_array_size(r->ids);
   if (!rc && n && !(r->done = calloc(n, sizeof *r->done)))
@@ -301,33 +393,48 @@ static int rewrap_outside(rotation *r, lisec_err *err) {
   r->st->job.targets = n;
   pthread_mutex_unlock(&r->st->mu);
   if (rc || !n) return rc;
-  lanes l = {.r = r};
+  size_t per = batch_size(r->st);
+  lanes l = {.r = r, .cap = r->st->lanes < LANE_QUEUE ? r->st->lanes : LANE_QUEUE};
   pthread_mutex_init(&l.mu, NULL);
   pthread_cond_init(&l.cv, NULL);
   pthread_t th[KEYS_VAULT_SESSIONS_MAX];
   size_t nth = 0;
   while (nth < r->st->lanes && pthread_create(&th[nth], NULL, lane_main, &l) == 0) nth++;
   if (!nth) rc = lisec_err_set(err, LISEC_ENOMEM, "%s: cannot start a thread to re-wrap data keys", ROTATION_REQ);
+  lane_batch *b = NULL;
   r->paced_from = lisec_time_mono_ns();
   for (size_t i = 0; i < n && !rc; i++) {
     pace(r, i);
     if ((i & 63) == 0 && (rc = check_stop(r, err))) break;
     vault_sealed s;
     int64_t dv = 0;
+    size_t passed = 0;
     rc = ctl_target_load(ctl, json_string_value(json_array_get(r->ids, i)), &s, &dv, err);
     if (rc == LISEC_ENOTFOUND) { /* deleted since the listing: passed over */
       rc = 0;
-      pthread_mutex_lock(&l.mu);
-      l.finished++;
-      pthread_mutex_unlock(&l.mu);
-      continue;
+      passed = 1;
+    } else if (!rc && strcmp(s.kek_label, r->label) == 0) { /* nothing to ask the token */
+      vault_sealed_free(&s);
+      passed = 1;
+    } else if (!rc && !b && !(b = batch_new(per))) {
+      vault_sealed_free(&s);
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory for a batch of %zu re-wraps", per);
+    } else if (!rc) {
+      b->at[b->n] = i, b->version[b->n] = dv, b->s[b->n] = s;
+      if (++b->n == per) {
+        lane_batch *full = b;
+        b = NULL;
+        if (!lanes_put(&l, full)) break;
+      }
     }
-    if (rc || !lanes_put(&l, i, &s, dv)) break;
-    size_t finished = lanes_finished(&l);
+    if (rc) break;
+    size_t finished = lanes_finished(&l, passed);
     pthread_mutex_lock(&r->st->mu);
     r->st->job.prepared = finished;
     pthread_mutex_unlock(&r->st->mu);
   }
+  if (b && (rc || !b->n)) batch_free(b);
+  else if (b) (void)lanes_put(&l, b); /* the last, part full */
   pthread_mutex_lock(&l.mu);
   l.closing = true;
   pthread_cond_broadcast(&l.cv);
@@ -337,6 +444,9 @@ static int rewrap_outside(rotation *r, lisec_err *err) {
     rc = l.rc;
     *err = l.err;
   }
+  /* a stop while the last batches were queued leaves them unasked */
+  if (!rc) rc = check_stop(r, err);
+  *batches = l.batches;
   pthread_mutex_lock(&r->st->mu);
   r->st->job.prepared = l.finished;
   pthread_mutex_unlock(&r->st->mu);
@@ -499,8 +609,9 @@ static void run_job(struct ctl_rotation_state *st) {
   snprintf(r.label, sizeof r.label, "%s", j.label);
   lisec_err err = {0};
   uint64_t t0 = lisec_time_mono_ns(), t1 = t0;
+  size_t batches = 0;
   int rc = r.ids ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
-  if (!rc && !(rc = rewrap_outside(&r, &err))) {
+  if (!rc && !(rc = rewrap_outside(&r, &batches, &err))) {
     t1 = lisec_time_mono_ns();
     rc = write_rewrapped(&r, j.name, &err);
   }
@@ -517,8 +628,9 @@ static void run_job(struct ctl_rotation_state *st) {
      * (a record sealed under one meanwhile loads it again), so rotations
      * never run into the bound on keys loaded at once. */
     (void)keys_vault_unload_keks(keys, NULL, NULL);
-    LOG_INFO("KEK rotation %s: %zu data keys re-wrapped in %.1f s, written in transactions of %zu in %.1f s",
-             j.id, r.rewrapped, (double)(t1 - t0) / 1e9, st->chunk, (double)(lisec_time_mono_ns() - t1) / 1e9);
+    LOG_INFO("KEK rotation %s: %zu data keys re-wrapped in %.1f s (%zu batches), written in transactions of %zu "
+             "in %.1f s", j.id, r.rewrapped, (double)(t1 - t0) / 1e9, batches, st->chunk,
+             (double)(lisec_time_mono_ns() - t1) / 1e9);
   }
   char reason[2 * KEYS_KEK_NAME_MAX + 160];
   snprintf(reason, sizeof reason, "job %s from %s to %s: %s, %zu of %zu targets re-wrapped", j.id, j.prev,
@@ -645,13 +757,16 @@ int ctl_vault_rotation_check(const lisec_config *cfg, void (*report)(void *ctx, 
 
 int ctl_vault_rotation_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   int64_t chunk = 0, rate = 0, nice = 0, sessions = 0;
+  keys_settings ks;
   int rc = rotation_setting(cfg, 0, &chunk, err);
   if (!rc) rc = rotation_setting(cfg, 1, &rate, err);
   if (!rc) rc = rotation_setting(cfg, 2, &nice, err);
-  /* (the keys process checks it and names it; read here for the lanes) */
+  /* (the keys process checks them and names them; read here for the
+   * lanes and their batches) */
   if (!rc)
     rc = lisec_config_int(cfg, "vault", "token_sessions", KEYS_VAULT_SESSIONS_DEFAULT, 1, KEYS_VAULT_SESSIONS_MAX,
                           &sessions, err);
+  if (!rc) rc = keys_settings_parse(cfg, &ks, err);
   if (rc) return rc;
   struct ctl_rotation_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -661,6 +776,7 @@ int ctl_vault_rotation_open(const lisec_config *cfg, ctl_shared *sh, lisec_store
   st->rate = rate;
   st->nice = (int)nice;
   st->lanes = KEYS_ROTATION_LANES((size_t)sessions);
+  st->batch = ks.max_batch;
   sh->rotation = st;
   lisec_ctl ctl = {.shared = sh, .store = s};
   leftover l = {&ctl, json_array()};
