@@ -5,8 +5,10 @@
  * the rest is the payload, copied to exactly its length so ASan sees any
  * read past it. A message that decodes is written again and must decode to
  * the same fields: nothing a decoder accepts may be lost or invented; the
- * records or answers of an OPEN_BATCH that decodes are each walked, and
- * every one the count announces must be there. */
+ * records or answers of an OPEN_BATCH or REWRAP_BATCH that decodes are
+ * each walked, every one the count announces must be there, and a
+ * REWRAP_BATCH answer is either an error with no key or a key with no
+ * error, each written again as the bytes it was read from. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +23,42 @@ static void same_sealed(const vault_sealed *a, const vault_sealed *b) {
     abort();
 }
 
+/* A REWRAP_BATCH answer as decoded: one outcome, and the same bytes when
+ * written again (at the reader's position before it, *at, moved past it). */
+static void same_rewrapped(const keys_rewrapped *a, const uint8_t **at) {
+  if (a->rc ? a->changed || a->kek_label[0] || a->wrapped_key_len || !a->msg[0]
+            : a->msg[0] || !a->kek_label[0] || !a->wrapped_key_len)
+    abort();
+  ipc_writer w;
+  ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+  keys_wire_put_rewrapped(&w, a);
+  if (w.failed || w.buf.len != keys_wire_rewrapped_size(a) || memcmp(w.buf.data, *at, w.buf.len)) abort();
+  *at += w.buf.len;
+  ipc_writer_free(&w);
+}
+
 /* A decoded batch: its count of items, each readable. */
-static void walk_batch(bool answers, const uint8_t *p, size_t n, uint32_t count) {
+typedef enum { WALK_SEALED, WALK_OPENED, WALK_REWRAPPED } walk_kind;
+static void walk_batch(walk_kind kind, const uint8_t *p, size_t n, uint32_t count) {
   keys_batch_iter it;
   keys_wire_batch_begin(&it, p, n, count);
   uint32_t seen = 0;
   vault_sealed s;
   keys_opened o;
-  while (answers ? keys_wire_batch_opened(&it, &o) : keys_wire_batch_sealed(&it, &s)) seen++;
+  keys_rewrapped a;
+  const uint8_t *at = p;
+  for (;; seen++) {
+    if (kind == WALK_OPENED) {
+      if (!keys_wire_batch_opened(&it, &o)) break;
+    } else if (kind == WALK_REWRAPPED) {
+      if (!keys_wire_batch_rewrapped(&it, &a)) break;
+      same_rewrapped(&a, &at);
+    } else {
+      if (!keys_wire_batch_sealed(&it, &s)) break;
+      if (keys_wire_sealed_size(&s) != (size_t)(it.r.p - at)) abort();
+      at = it.r.p;
+    }
+  }
   if (seen != count || it.r.left) abort();
 }
 
@@ -50,7 +80,7 @@ static void request(uint16_t type, const uint8_t *p, size_t n) {
   if (q.batch_count != back.batch_count || q.batch_len != back.batch_len ||
       (q.batch_len && memcmp(q.batch, back.batch, q.batch_len)))
     abort();
-  if (q.batch_count) walk_batch(false, q.batch, q.batch_len, q.batch_count);
+  if (q.batch_count) walk_batch(WALK_SEALED, q.batch, q.batch_len, q.batch_count);
   ipc_writer_free(&w);
 }
 
@@ -74,7 +104,8 @@ static void reply(uint16_t type, const uint8_t *p, size_t n) {
   if (r.batch_count != back.batch_count || r.batch_len != back.batch_len ||
       (r.batch_len && memcmp(r.batch, back.batch, r.batch_len)))
     abort();
-  if (r.batch_count) walk_batch(true, r.batch, r.batch_len, r.batch_count);
+  if (r.batch_count)
+    walk_batch(type == KEYS_MSG_REWRAP_BATCH ? WALK_REWRAPPED : WALK_OPENED, r.batch, r.batch_len, r.batch_count);
   ipc_writer_free(&w);
 }
 

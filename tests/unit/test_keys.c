@@ -9,8 +9,9 @@
  * asked for by name; and when the keys process is killed the client says
  * so at once instead of hanging; with several token sessions, cold data
  * keys asked for by many callers at once (and in one batch) each come back
- * to their own caller, the bad ones refused; [vault]'s cache and token
- * settings are bounded. */
+ * to their own caller, the bad ones refused; a KEK rotation's batched
+ * re-wraps each come back in order, the bad one refused alone; [vault]'s
+ * cache and token settings are bounded. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -400,6 +401,105 @@ static void test_concurrent_rewraps(void **state) {
   keys_client_close(k);
 }
 
+/* The answers of keys_vault_rewrap_many, by record. */
+typedef struct rewrap_answers {
+  int n;
+  size_t order[16];
+  int rc[16];
+  bool changed[16];
+  char msg[16][LISEC_ERR_MSG_MAX];
+} rewrap_answers;
+
+static void collect_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool changed) {
+  rewrap_answers *a = ctx;
+  if (a->n < 16) a->order[a->n] = i;
+  a->n++;
+  if (i >= 16) return;
+  a->rc[i] = rc;
+  a->changed[i] = changed;
+  snprintf(a->msg[i], sizeof a->msg[i], "%s", msg ? msg : "");
+}
+
+/* REWRAP_BATCH (4 token sessions: 3 lanes share each batch out; [keys]
+ * max_batch 4, so 9 records go in 3 requests): every record is answered,
+ * in order; those under the old KEK come back under the new one and open
+ * to their own identifiers, ciphertext untouched; one already under the
+ * new key is answered unchanged; one under a KEK the token lacks, in the
+ * middle of a batch, is refused naming it (TR103308-5.7) and left as it
+ * was, without disturbing the others. A batch over the keys process's
+ * max_batch is refused whole, a record over max_message is not sent, and
+ * the channel is fine after both. */
+static void test_rewrap_batch(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  lisec_config *cfg = sessions_config();
+  lisec_config_set(cfg, "keys", "max_batch", "4");
+  keys_client *k = start(cfg);
+  enum { N = 9, BAD = 5, CURRENT = 2 };
+  vault_sealed s[N];
+  seal_each(k, "t-b", s, N);
+  if (keys_vault_use_kek(k, "keys-kek-batch", true, &err)) fail_msg("use: %s", err.msg);
+  vault_sealed_free(&s[CURRENT]);
+  json_t *ids = ids_of(CURRENT);
+  if (keys_vault_seal(k, "t-b2", "li-1", 1, ids, &s[CURRENT], &err)) fail_msg("seal: %s", err.msg);
+  json_decref(ids);
+  char bad_was[VAULT_ID_MAX + 1];
+  snprintf(bad_was, sizeof bad_was, "%s", s[BAD].kek_label);
+  snprintf(s[BAD].kek_label, sizeof s[BAD].kek_label, "pkcs11:lisec-test/no-such-kek");
+  vault_sealed before[N];
+  memcpy(before, s, sizeof s);
+  rewrap_answers a = {0};
+  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  assert_int_equal(a.n, N);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(a.order[i], i);
+    assert_ptr_equal(s[i].ciphertext, before[i].ciphertext);
+    if (i == BAD) continue;
+    if (a.rc[i]) fail_msg("record %d: %s", i, a.msg[i]);
+    assert_int_equal(a.changed[i], i != CURRENT);
+    assert_string_equal(s[i].kek_label, "pkcs11:lisec-test/keys-kek-batch");
+    if (i != CURRENT) assert_memory_not_equal(s[i].wrapped_key, before[i].wrapped_key, before[i].wrapped_key_len);
+    json_t *back = NULL, *want = ids_of(i);
+    if (keys_vault_open(k, &s[i], &back, &err)) fail_msg("open %d: %s", i, err.msg);
+    assert_true(json_equal(back, want));
+    json_decref(back);
+    json_decref(want);
+  }
+  assert_int_equal(a.rc[BAD], LISEC_EUNAVAIL);
+  assert_non_null(strstr(a.msg[BAD], "TR103308-5.7"));
+  assert_non_null(strstr(a.msg[BAD], "no-such-kek"));
+  assert_false(a.changed[BAD]);
+  assert_string_equal(s[BAD].kek_label, "pkcs11:lisec-test/no-such-kek");
+  assert_memory_equal(s[BAD].wrapped_key, before[BAD].wrapped_key, before[BAD].wrapped_key_len);
+  /* the client thinks 8 go in one request; the keys process allows 4 */
+  keys_client_configure(k, &(keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, 8});
+  a = (rewrap_answers){0};
+  assert_int_equal(keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "REWRAP_BATCH"));
+  assert_non_null(strstr(err.msg, "[keys] max_batch"));
+  assert_int_equal(a.n, 0);
+  /* a record larger than the client's bound is not sent */
+  keys_client_configure(k, &(keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_MESSAGE_MIN, 4});
+  vault_sealed big = s[0];
+  big.ciphertext_len = KEYS_MESSAGE_MIN;
+  big.ciphertext = calloc(1, big.ciphertext_len);
+  assert_int_equal(keys_vault_rewrap_many(k, &big, 1, collect_rewrapped, &a, &err), LISEC_ETOOBIG);
+  assert_non_null(strstr(err.msg, "[keys] max_message"));
+  assert_int_equal(a.n, 0);
+  free(big.ciphertext);
+  /* the channel is fine after both: a second pass, everything current now */
+  snprintf(s[BAD].kek_label, sizeof s[BAD].kek_label, "%s", bad_was);
+  a = (rewrap_answers){0};
+  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  assert_int_equal(a.n, N);
+  for (int i = 0; i < N; i++) {
+    if (a.rc[i]) fail_msg("record %d again: %s", i, a.msg[i]);
+    assert_int_equal(a.changed[i], i == BAD);
+  }
+  for (int i = 0; i < N; i++) vault_sealed_free(&s[i]);
+  keys_client_close(k);
+}
+
 static void test_concurrent_misses(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -578,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_keys_settings),
       cmocka_unit_test(test_concurrent_misses),
       cmocka_unit_test(test_concurrent_rewraps),
+      cmocka_unit_test(test_rewrap_batch),
       cmocka_unit_test(test_vault_settings),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

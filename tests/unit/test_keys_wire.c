@@ -1038,6 +1038,282 @@ static void test_batch_out_of_order(void **state) {
   }
 }
 
+/* ---- REWRAP_BATCH -------------------------------------------------------- */
+
+/* A REWRAP_BATCH answer for record id at version: its new wrapping, or rc. */
+static keys_rewrapped rewrap_answer(const char *id, int64_t version, int rc) {
+  static const uint8_t wrapped[60] = {4, 5, 6};
+  keys_rewrapped a = {.version = version, .rc = rc};
+  snprintf(a.id, sizeof a.id, "%s", id);
+  if (rc) {
+    snprintf(a.msg, sizeof a.msg, "TR103308-5.7: the record was sealed under KEK \"pkcs11:lisec/gone\"");
+  } else {
+    a.changed = true;
+    snprintf(a.kek_label, sizeof a.kek_label, "pkcs11:lisec/kek-b");
+    a.wrapped_key = wrapped;
+    a.wrapped_key_len = sizeof wrapped;
+  }
+  return a;
+}
+
+/* A REWRAP_BATCH reply answering ids[0..n) at version 7, rc at bad_at. */
+static void rewrap_reply(keys_reply *r, ipc_writer *ans, const char *const *ids, uint32_t n, int bad_at, int rc) {
+  ipc_writer_init(ans, KEYS_PAYLOAD_MAX);
+  for (uint32_t i = 0; i < n; i++) {
+    keys_rewrapped a = rewrap_answer(ids[i], 7, (int)i == bad_at ? rc : 0);
+    keys_wire_put_rewrapped(ans, &a);
+  }
+  *r = (keys_reply){.type = KEYS_MSG_REWRAP_BATCH, .batch_count = n, .batch = ans->buf.data, .batch_len = ans->buf.len};
+}
+
+/* Records in, answers out, in order: each record whole, each answer its
+ * id, version, outcome and new wrapping (none with an error); the sizes
+ * the batch builders count are the bytes written. */
+static void test_rewrap_batch_round_trip(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  assert_string_equal(keys_wire_type_name(KEYS_MSG_REWRAP_BATCH), "REWRAP_BATCH");
+  keys_request q, back;
+  ipc_writer recs, w;
+  batch_request(&q, &recs, 3);
+  q.type = KEYS_MSG_REWRAP_BATCH;
+  vault_sealed one = sample_sealed();
+  snprintf(one.id, sizeof one.id, "b-0"); /* as long as b-1 and b-2 */
+  assert_int_equal(3 * keys_wire_sealed_size(&one), recs.buf.len);
+  encode_request(&q, &w);
+  if (keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(back.batch_count, 3);
+  keys_batch_iter it;
+  vault_sealed s, want = sample_sealed();
+  keys_wire_batch_begin(&it, back.batch, back.batch_len, back.batch_count);
+  for (int i = 0; i < 3; i++) {
+    assert_true(keys_wire_batch_sealed(&it, &s));
+    snprintf(want.id, sizeof want.id, "b-%d", i);
+    assert_sealed_equal(&s, &want);
+  }
+  assert_false(keys_wire_batch_sealed(&it, &s));
+  ipc_writer_free(&w);
+  ipc_writer_free(&recs);
+  /* a reply: two re-wraps and, between them, an error */
+  const char *ids[] = {"b-0", "b-1", "b-2"};
+  keys_reply r, rb;
+  ipc_writer ans;
+  rewrap_reply(&r, &ans, ids, 3, 1, LISEC_EUNAVAIL);
+  encode_reply(&r, &w);
+  if (keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(rb.batch_count, 3);
+  keys_rewrapped a;
+  size_t bytes = 0;
+  keys_wire_batch_begin(&it, rb.batch, rb.batch_len, rb.batch_count);
+  for (int i = 0; i < 3; i++) {
+    assert_true(keys_wire_batch_rewrapped(&it, &a));
+    keys_rewrapped sent = rewrap_answer(ids[i], 7, i == 1 ? LISEC_EUNAVAIL : 0);
+    assert_string_equal(a.id, ids[i]);
+    assert_int_equal(a.version, 7);
+    assert_int_equal(a.rc, sent.rc);
+    assert_string_equal(a.msg, sent.msg);
+    assert_int_equal(a.changed, sent.changed);
+    assert_string_equal(a.kek_label, sent.kek_label);
+    assert_int_equal(a.wrapped_key_len, sent.wrapped_key_len);
+    if (a.wrapped_key_len) assert_memory_equal(a.wrapped_key, sent.wrapped_key, a.wrapped_key_len);
+    bytes += keys_wire_rewrapped_size(&a);
+  }
+  assert_false(keys_wire_batch_rewrapped(&it, &a));
+  assert_int_equal(bytes, rb.batch_len);
+  ipc_writer_free(&w);
+  ipc_writer_free(&ans);
+  /* an error reply for the whole batch carries rc and reason only */
+  r = (keys_reply){.type = KEYS_MSG_REWRAP_BATCH, .rc = LISEC_ETOOBIG};
+  snprintf(r.msg, sizeof r.msg, "keys REWRAP_BATCH: 5 records, over [keys] max_batch (4)");
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_int_equal(rb.rc, LISEC_ETOOBIG);
+  assert_int_equal(rb.batch_count, 0);
+  ipc_writer_free(&w);
+}
+
+/* Written field by field (keys_wire_put_rewrapped would not write most of
+ * these), as one answer of a REWRAP_BATCH reply. */
+static void put_raw_answer(ipc_writer *w, const char *id, uint64_t version, uint32_t code, const char *msg,
+                           uint8_t changed, const char *label, size_t wrapped_len) {
+  static const uint8_t wrapped[VAULT_WRAPPED_MAX + 1];
+  ipc_writer_init(w, KEYS_PAYLOAD_MAX);
+  ipc_put_u32(w, 0);
+  ipc_put_str(w, "");
+  ipc_put_u32(w, 1);
+  ipc_put_str(w, id);
+  ipc_put_u64(w, version);
+  ipc_put_u32(w, code);
+  ipc_put_str(w, msg);
+  ipc_put_u8(w, changed);
+  ipc_put_str(w, label);
+  ipc_put_bytes(w, wrapped, wrapped_len);
+}
+
+/* Cut at any byte, one byte more, a count of 0, over the limit or over
+ * what follows (the wrong count), a record or an answer with a field over
+ * its bound, and malformed answers: each refused naming the problem. */
+static void test_rewrap_batch_malformed(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q, back;
+  ipc_writer recs, w;
+  batch_request(&q, &recs, 3);
+  q.type = KEYS_MSG_REWRAP_BATCH;
+  encode_request(&q, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "REWRAP_BATCH request"));
+  uint8_t *more = calloc(1, w.buf.len + 1);
+  memcpy(more, w.buf.data, w.buf.len);
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  /* the count says 4, three records follow; or 2, and a third is left over */
+  more[3] = 4;
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "truncated"));
+  more[3] = 2;
+  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  free(more);
+  ipc_writer_free(&w);
+  ipc_writer_free(&recs);
+  uint8_t zero[4] = {0}, over[4] = {0, 0, 0x10, 0x01}; /* 0 and 4097 */
+  assert_int_equal(keys_wire_get_request(q.type, zero, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+  assert_int_equal(keys_wire_get_request(q.type, over, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+  /* a record whose ciphertext is over KEYS_DATA_MAX, inside the batch */
+  uint8_t *big = calloc(1, KEYS_DATA_MAX + 1);
+  vault_sealed s = sample_sealed();
+  s.ciphertext = big;
+  s.ciphertext_len = KEYS_DATA_MAX + 1;
+  ipc_writer_init(&w, 2 * KEYS_PAYLOAD_MAX);
+  ipc_put_u32(&w, 1);
+  keys_wire_put_sealed(&w, &s);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "over its bound"));
+  ipc_writer_free(&w);
+  free(big);
+  /* replies: cut anywhere, or one byte more */
+  const char *ids[] = {"b-0", "b-1"};
+  keys_reply r, rb;
+  ipc_writer ans;
+  rewrap_reply(&r, &ans, ids, 2, 1, LISEC_EUNAVAIL);
+  encode_reply(&r, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, n, &rb, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "REWRAP_BATCH reply"));
+  more = calloc(1, w.buf.len + 1);
+  memcpy(more, w.buf.data, w.buf.len);
+  assert_int_equal(keys_wire_get_reply(r.type, more, w.buf.len + 1, &rb, &err), LISEC_EINVAL);
+  free(more);
+  ipc_writer_free(&w);
+  ipc_writer_free(&ans);
+  /* answers the decoder refuses */
+  static const struct {
+    const char *id;
+    uint64_t version;
+    uint32_t code;
+    const char *msg;
+    uint8_t changed;
+    const char *label;
+    size_t wrapped_len;
+    const char *why;
+  } bad[] = {
+      {"b-0", 7, 11, "refused", 0, "pkcs11:lisec/kek-b", 60, "an error with a wrapped key"},
+      {"b-0", 7, 11, "refused", 1, "", 0, "an error with a wrapped key"},
+      {"b-0", 7, 0, "x", 1, "pkcs11:lisec/kek-b", 60, "a success with a reason"},
+      {"b-0", 7, 0, "", 1, "", 60, "without its KEK label or wrapped key"},
+      {"b-0", 7, 0, "", 1, "pkcs11:lisec/kek-b", 0, "without its KEK label or wrapped key"},
+      {"", 7, 0, "", 1, "pkcs11:lisec/kek-b", 60, "without a record id"},
+      {"b-0", 7, 11, "", 0, "", 0, "an error without a reason"},
+      {"b-0", 7, 0, "", 2, "pkcs11:lisec/kek-b", 60, "changed is neither 0 nor 1"},
+      {"b-0", (uint64_t)INT64_MAX + 1, 0, "", 1, "pkcs11:lisec/kek-b", 60, "version out of range"},
+      {"b-0", 7, 100000, "refused", 0, "", 0, "not an error code"},
+      {"b-0", 7, 0, "", 1, "pkcs11:lisec/kek-b", VAULT_WRAPPED_MAX + 1, "over its bound"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    put_raw_answer(&w, bad[i].id, bad[i].version, bad[i].code, bad[i].msg, bad[i].changed, bad[i].label,
+                   bad[i].wrapped_len);
+    assert_int_equal(keys_wire_get_reply(KEYS_MSG_REWRAP_BATCH, w.buf.data, w.buf.len, &rb, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, bad[i].why)) fail_msg("answer %zu: \"%s\" does not say %s", i, err.msg, bad[i].why);
+    ipc_writer_free(&w);
+  }
+  /* and the one that is fine, written the same way */
+  put_raw_answer(&w, "b-0", 7, 0, "", 1, "pkcs11:lisec/kek-b", 60);
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_REWRAP_BATCH, w.buf.data, w.buf.len, &rb, &err), 0);
+  ipc_writer_free(&w);
+}
+
+/* A peer that answers HELLO, then a REWRAP_BATCH of b-0, b-1 (version 7)
+ * out of step: the answers in the wrong order (0), more answers than
+ * records (1), another record's version (2), no answer at all (3). */
+static void *rewrap_peer_main(void *arg) {
+  batch_peer *p = arg;
+  lisec_err err = {0};
+  ipc_header h;
+  uint8_t *payload = NULL;
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  ipc_payload_free(payload, h.len);
+  keys_reply hello = {.type = KEYS_MSG_HELLO, .info = {.vault = true}};
+  reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &hello);
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  keys_request q;
+  if (keys_wire_get_request(h.type, payload, h.len, &q, &err) == 0 && q.type == KEYS_MSG_REWRAP_BATCH) {
+    ipc_writer ans;
+    ipc_writer_init(&ans, KEYS_PAYLOAD_MAX);
+    uint32_t n = p->mode == 1 ? 3 : p->mode == 3 ? 0 : 2;
+    for (uint32_t i = 0; i < n; i++) {
+      char id[8];
+      snprintf(id, sizeof id, "b-%u", p->mode == 0 ? 1 - i : i);
+      keys_rewrapped a = rewrap_answer(id, p->mode == 2 && i == 1 ? 8 : 7, 0);
+      keys_wire_put_rewrapped(&ans, &a);
+    }
+    keys_reply r = {.type = KEYS_MSG_REWRAP_BATCH, .batch_count = n, .batch = ans.buf.data, .batch_len = ans.buf.len};
+    reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &r);
+    ipc_writer_free(&ans);
+  }
+  ipc_payload_free(payload, h.len);
+  while (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err) == 0) ipc_payload_free(payload, h.len);
+  return NULL;
+}
+
+static void count_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool changed) {
+  (void)i, (void)rc, (void)msg, (void)changed;
+  (*(int *)ctx)++;
+}
+
+/* An answer out of step with the records sent is no answer: the client
+ * hands none of it over, leaves the records as they were, and marks the
+ * keys process gone. */
+static void test_rewrap_batch_out_of_step(void **state) {
+  (void)state;
+  for (int mode = 0; mode <= 3; mode++) {
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    batch_peer p = {sv[1], mode};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, rewrap_peer_main, &p), 0);
+    keys_client *k = NULL;
+    lisec_err err = {0};
+    assert_int_equal(keys_client_open(sv[0], &k, &err), 0);
+    vault_sealed s[2] = {sample_sealed(), sample_sealed()};
+    snprintf(s[0].id, sizeof s[0].id, "b-0");
+    snprintf(s[1].id, sizeof s[1].id, "b-1");
+    int answered = 0;
+    assert_int_equal(keys_vault_rewrap_many(k, s, 2, count_rewrapped, &answered, &err), LISEC_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "the keys process is gone"));
+    if (mode != 3) assert_non_null(strstr(err.msg, "REWRAP_BATCH reply"));
+    assert_int_equal(answered, 0);
+    for (int i = 0; i < 2; i++) assert_string_equal(s[i].kek_label, "pkcs11:lisec/kek-a");
+    assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
+    keys_client_close(k);
+    pthread_join(t, NULL);
+    close(sv[1]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trips),
@@ -1055,6 +1331,9 @@ int main(void) {
       cmocka_unit_test(test_batch_truncated_oversized),
       cmocka_unit_test(test_batch_out_of_order),
       cmocka_unit_test(test_rd_key_wire),
+      cmocka_unit_test(test_rewrap_batch_round_trip),
+      cmocka_unit_test(test_rewrap_batch_malformed),
+      cmocka_unit_test(test_rewrap_batch_out_of_step),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
