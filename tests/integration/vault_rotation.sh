@@ -14,6 +14,8 @@
 # is 409, and a restart leaves every target readable under its own key (six
 # cold reads at once over 4 token sessions, each getting its own), the
 # previous KEK current and the job interrupted; the next rotation finishes.
+# The re-wraps go in batches of [keys] max_batch: a record in the middle of
+# a batch that cannot be re-wrapped stops the rotation naming it.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -233,6 +235,37 @@ start_lisecd "$pki" "${vault_conf[@]}"
 for t in $all; do readable "$t" "${value[$t]}"; done
 pass "23 rotations in one lisecd all succeed (keys no record names are unloaded), every target readable after each and after a restart"
 stop_lisecd
+
+# Re-wraps go to the keys process in batches (REWRAP_BATCH): with [keys]
+# max_batch = 4, t-1..t-4 in one and t-5, t-6 in the next. A record in the
+# middle of a batch (t-2) under a key the token lacks stops the rotation
+# naming it and its key, though the keys process re-wrapped the batch's
+# other records: nothing is written, every other target stays under kek-3
+# and readable, kek-3 stays current. With t-2 back the same rotation goes
+# in 2 batches (lisecd's log says so) and moves all six.
+start_lisecd "$pki" "${vault_conf[@]}" "[keys]" "max_batch = 4"
+sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-gone') WHERE kind = 'target' AND id = 't-2'"
+[ "$(status li-admin '{"key_label":"batch-1"}')" = 202 ] || fail "rotation over a batch with a missing key: $(cat "$work/reply")"
+id=$(jq -r .id "$work/reply")
+job_until "$id" '.state != "running"'
+jq -e '.state == "failed" and .rewrapped == 0' "$work/job" >/dev/null || fail "batch failure: $(cat "$work/job")"
+grep -q 'TR103308-5.7: KEK rotation stopped at target t-2, nothing changed' "$work/job" && grep -q 'kek-gone' "$work/job" ||
+  fail "a batch failure does not name t-2 and its key: $(cat "$work/job")"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-gone t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-3 t-5=pkcs11:lisec/kek-3 t-6=pkcs11:lisec/kek-3" ] ||
+  fail "a failed batch changed: $(keks)"
+sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-2'"
+readable_all
+out=$(cli li-admin target rotate-kek batch-1) || fail "rotate-kek batch-1: $out"
+grep -q '6 of 6 targets re-wrapped' <<<"$out" || fail "batch-1: $out"
+grep -q 'KEK rotation [^ ]*: 6 data keys re-wrapped in [0-9.]* s (2 batches)' "$work/lisecd.log" ||
+  fail "the rotation did not go in 2 batches of at most 4: $(grep 'KEK rotation' "$work/lisecd.log")"
+want=""
+for t in $all; do want="$want $t=pkcs11:lisec/batch-1"; done
+[ "$(keks)" = "${want# }" ] || fail "after batch-1: $(keks)"
+readable_all
+out=$(cli li-admin target rotate-kek kek-3) || fail "back to kek-3: $out"
+stop_lisecd
+pass "a record under a missing key in the middle of a batch stops the rotation naming it (TR103308-5.7), nothing written; then 6 targets rotated in 2 batches of [keys] max_batch = 4"
 
 # [vault] rotation_rate is enforced: at 4 targets a second the 6 re-wraps
 # are due over 1.25 s and the 3 chunks of writes over 1 s, so the job
