@@ -4,8 +4,9 @@
  * answers at once with a job id; the re-wrapping of every data key runs on
  * the controller's rotation thread with its own store connection, so no
  * request channel waits for it however many targets there are. The thread
- * re-wraps outside any store transaction (token calls, several in flight
- * at once), then writes in
+ * re-wraps outside any store transaction (token calls, in batches of
+ * [keys] max_batch records, one round trip to the keys process a batch,
+ * several batches in flight at once), then writes in
  * transactions of [vault] rotation_chunk records, each chunk's records read
  * and made before its transaction, so the store's write lock is held a
  * chunk's writes at a time, and a normal-priority writer waiting then goes
@@ -351,8 +352,9 @@ static bool lanes_put(lanes *l, lane_batch *b) {
   return ok;
 }
 
-/* A target that needs no re-wrap (deleted since the listing, or under the
- * current key already) counts as done; *prepared gets the count so far. */
+/* Counts passed (0 or 1: a target that needs no re-wrap, deleted since
+ * the listing or under the current key already) as done; returns the
+ * targets done so far (the job's "prepared"). */
 static size_t lanes_finished(lanes *l, size_t passed) {
   pthread_mutex_lock(&l->mu);
   l->finished += passed;

@@ -173,9 +173,11 @@ int keys_service_open(const lisec_config *cfg, keys_service **out, lisec_err *er
 /* Answers requests on fd until the peer closes it (0) or the channel
  * breaks (EIO). Does not close fd. Requests are read in turn; an OPEN
  * whose data key is not cached and an OPEN_BATCH are answered on one of
- * [vault] token_sessions threads (when more than one), so misses of
- * several callers wait on the token together and replies may come back
- * out of order (the client matches them by id). */
+ * [vault] token_sessions threads (when more than one), and a REWRAP or
+ * REWRAP_BATCH on one of the KEK rotation's threads (KEYS_ROTATION_LANES,
+ * at [vault] rotation_nice), so misses of several callers wait on the
+ * token together and replies may come back out of order (the client
+ * matches them by id). */
 int keys_service_serve(keys_service *s, int fd, lisec_err *err);
 void keys_service_close(keys_service *s);
 
