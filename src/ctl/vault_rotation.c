@@ -363,12 +363,18 @@ static size_t lanes_finished(lanes *l, size_t passed) {
   return n;
 }
 
-/* Records in one batch: [keys] max_batch, and with [vault] rotation_rate
- * at most ROTATION_BATCH_MS of the rate's targets, so a paced rotation
- * still spreads its token work over time instead of sending it in bursts. */
+/* Records in one batch: at most ROTATION_BATCH_MAX and [keys] max_batch,
+ * and with [vault] rotation_rate at most ROTATION_BATCH_MS of the rate's
+ * targets, so a paced rotation still spreads its token work over time
+ * instead of sending it in bursts. 64 records already make a batch's own
+ * cost (a message each way, a few wake-ups) about a microsecond a target,
+ * and keep what a stop of lisecd waits for short: the batches in flight,
+ * 64 token round trips a lane (a quarter of a second with an HSM 1 ms
+ * away) instead of [keys] max_batch's 256. */
+#define ROTATION_BATCH_MAX 64
 #define ROTATION_BATCH_MS 50
 static size_t batch_size(const struct ctl_rotation_state *st) {
-  size_t n = st->batch ? st->batch : 1;
+  size_t n = st->batch && st->batch < ROTATION_BATCH_MAX ? st->batch : ROTATION_BATCH_MAX;
   if (st->rate > 0) {
     int64_t paced = st->rate * ROTATION_BATCH_MS / 1000;
     if (paced < 1) paced = 1;
