@@ -594,13 +594,6 @@ typedef struct job {
   struct job *next;
 } job;
 
-/* The serving of one channel. Requests are read by the serving thread,
- * which answers at once what needs no token call; an OPEN whose data key
- * is not cached, and an OPEN_BATCH, go to one of [vault] token_sessions
- * workers, so the misses of several requests (the controller's threads
- * each send theirs) wait on the token at the same time. Replies carry
- * their request's id and go out whole under send_mu, in the order they
- * are ready. */
 /* A REWRAP_BATCH's records shared out over the rotation's lanes: each
  * lane that is free takes the next record (under the serving's mu) until
  * none is left, so a batch keeps every lane's token session busy without
@@ -612,6 +605,13 @@ typedef struct par_work {
   struct par_work *link;
 } par_work;
 
+/* The serving of one channel. Requests are read by the serving thread,
+ * which answers at once what needs no token call; an OPEN whose data key
+ * is not cached, and an OPEN_BATCH, go to one of [vault] token_sessions
+ * workers, so the misses of several requests (the controller's threads
+ * each send theirs) wait on the token at the same time. Replies carry
+ * their request's id and go out whole under send_mu, in the order they
+ * are ready. */
 struct serving {
   keys_service *s;
   int fd;
@@ -625,11 +625,12 @@ struct serving {
   lisec_err failed_err;
   pthread_t threads[KEYS_VAULT_SESSIONS_MAX];
   size_t n_threads;
-  /* the KEK rotation's lanes: REWRAP requests, answered by
-   * KEYS_ROTATION_LANES threads at [vault] rotation_nice (issue 22 items 3
-   * and 6), so a rotation's token work takes the CPU decisions leave, and
-   * with a network HSM its round trips overlap (the rotation keeps that
-   * many in flight) */
+  /* the KEK rotation's lanes: REWRAP and REWRAP_BATCH requests, answered
+   * by KEYS_ROTATION_LANES threads at [vault] rotation_nice (issue 22
+   * items 3 and 6), so a rotation's token work takes the CPU decisions
+   * leave, and with a network HSM its round trips overlap (a batch's
+   * records shared out among them, par_for; the rotation keeps that many
+   * batches in flight) */
   pthread_cond_t slow_work;
   job *slow_head, *slow_tail;
   size_t slow_queued;
