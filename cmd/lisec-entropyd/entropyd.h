@@ -106,7 +106,7 @@ typedef struct entropyd {
   /* the peer of each slot (an IP address, or vsock:CID): one peer holds at
    * most max_conns_per_peer slots, before any certificate is seen */
   char conn_peer[4096][ED_PEER_MAX];
-  uint64_t conns_refused_max, conns_refused_peer; /* under conn_lock */
+  uint64_t conns_refused_max, conns_refused_peer, conns_refused_cert; /* under conn_lock */
 } entropyd;
 
 /* sources.c */

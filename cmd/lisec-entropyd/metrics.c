@@ -41,12 +41,13 @@ void ed_metrics_text(entropyd *d, lisec_buf *b) {
   lisec_buf_printf(b, "lisec_entropyd_connections_total %llu\nlisec_entropyd_connections_active %d\n",
                    (unsigned long long)d->conns_total, atomic_load(&d->active_conns));
   pthread_mutex_lock(&d->conn_lock);
-  uint64_t ref_max = d->conns_refused_max, ref_peer = d->conns_refused_peer;
+  uint64_t ref_max = d->conns_refused_max, ref_peer = d->conns_refused_peer, ref_cert = d->conns_refused_cert;
   pthread_mutex_unlock(&d->conn_lock);
   lisec_buf_printf(b,
                    "lisec_entropyd_connections_refused_total{reason=\"max_connections\"} %llu\n"
-                   "lisec_entropyd_connections_refused_total{reason=\"per_peer\"} %llu\n",
-                   (unsigned long long)ref_max, (unsigned long long)ref_peer);
+                   "lisec_entropyd_connections_refused_total{reason=\"per_peer\"} %llu\n"
+                   "lisec_entropyd_connections_refused_total{reason=\"client_certificate\"} %llu\n",
+                   (unsigned long long)ref_max, (unsigned long long)ref_peer, (unsigned long long)ref_cert);
   for (size_t i = 0; i < d->nsrc; i++) {
     const ed_source *s = &d->src[i];
     lisec_buf_printf(b, "lisec_entropyd_source_healthy{source=\"%s\"} %d\n", s->name,

@@ -176,10 +176,14 @@ static void *conn_main(void *arg) {
     /* A handshake that fails on the VNF's certificate is said; others (a
      * scan, a peer that went away) are not. Bounded: anyone can present a
      * certificate. The peer is the address, never the certificate's CN. */
-    if (refused[0])
+    if (refused[0]) {
       LOG_LIMITED(LISEC_LOG_WARN, 20, 10000,
                   "TR103308-5.15: VNF client certificate refused from %s: %s; connection closed",
                   d->conn_peer[cn->slot], refused);
+      pthread_mutex_lock(&d->conn_lock); /* counted past the log's limit */
+      d->conns_refused_cert++;
+      pthread_mutex_unlock(&d->conn_lock);
+    }
     ERR_clear_error();
     goto out;
   }

@@ -140,6 +140,10 @@ issued=$(curl -sf "http://127.0.0.1:$mport/metrics" |
   awk '/^lisec_entropyd_seeds_issued_total\{client="vnf-a"\}/ {print $2}')
 [ "${issued:-0}" = 3 ] || fail "seeds issued to vnf-a: ${issued:-none}, not 3 (the accepted fetches only)"
 pass "only the accepted certificates were served ($issued seeds)"
+cert_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
+  awk '/^lisec_entropyd_connections_refused_total\{reason="client_certificate"\}/ {print $2}')
+[ "${cert_refused:-none}" = 6 ] || fail "client certificates refused in /metrics: ${cert_refused:-none}, not the 6 refused"
+pass "the six refusals counted in /metrics (reason client_certificate)"
 
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status"
