@@ -45,3 +45,8 @@ lisec_integration_test(ha_lease_clock tests/integration/ha_lease_clock.sh)
 # the stalled leader must stop answering as the leader by itself, before
 # that, and lead again only once its watch has checked the lock.
 lisec_integration_test(ha_lease_stall tests/integration/ha_lease_stall.sh)
+# The one response lisecd holds open, a decision parked for a fresh quote
+# (swtpm + lisec-agent), on a leader whose watch stalls: answered 503
+# "standby" once it steps down, not at its bound; with lease_ms = 0, 503
+# when the deposed leader exits.
+lisec_integration_test(ha_parked_stall tests/integration/ha_parked_stall.sh)
