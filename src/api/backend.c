@@ -6,11 +6,12 @@
  * the handler. A request whose use case waits for fresh attestations
  * (ctl/attest.h) is parked on the channel's loop instead of holding it and
  * answered when its hosts reported or the bound passed, so replies leave in
- * the order they are decided. Of the requests read together, decisions go
- * first (below, "decisions first"), and bulk work (api_route_is_bulk:
- * attestation reports, package on-boarding) goes to threads of its own at
- * a lower CPU priority (below, "bulk threads"), so decisions keep the
- * cores. The front is not trusted further than a client: a request message
+ * the order they are decided, or as a standby answers once this leader's
+ * lease lapses (below, "a leader's step-down"). Of the requests read
+ * together, decisions go first (below, "decisions first"), and bulk work
+ * (api_route_is_bulk: attestation reports, package on-boarding) goes to
+ * threads of its own at a lower CPU priority (below, "bulk threads"), so
+ * decisions keep the cores. The front is not trusted further than a client: a request message
  * that does not decode is answered 500, and a message that breaks the
  * framing ends the channel. */
 #include <event2/buffer.h>
@@ -48,6 +49,7 @@ typedef struct chan {
   struct event *stop_ev;
   lisec_ctl *ctl;
   parked *parked;
+  struct event *lease_ev; /* at the leader's own deadline while anything is parked */
   bool stopping; /* the front said lisecd stops: nothing is parked any more */
   /* a request channel: replies made on bulk threads, moved to bev's output
    * on this channel's own thread (only it writes there) */
@@ -255,6 +257,42 @@ static void on_parked(evutil_socket_t fd, short what, void *arg) {
   parked_free(p);
 }
 
+/* ---- a leader's step-down ------------------------------------------------ */
+
+/* A parked request is the one response lisecd holds open (every other
+ * reply is made at once): up to [attest] fresh_wait_ms. A leader whose
+ * lease lapses (ctl_ha_leading) answers every new request as a standby
+ * does; its parked ones would wait for their bound, since the reports that
+ * could wake them are refused too, and their clients would hear nothing
+ * for that long while a standby takes over. So while anything is parked
+ * on a thread, its timer runs to the leader's own deadline; past it, every
+ * request parked there is answered as a standby answers (not_leading: 503,
+ * "role":"standby", Retry-After, TR103308-5.3) and nothing is decided, so
+ * the client asks again through its load balancer and reaches the new
+ * leader. Renewed meanwhile, the timer runs to the new deadline. Without a
+ * lease ([ha] lease_ms = 0) nothing changes. */
+static void lease_arm(chan *c) {
+  int64_t left = c->parked && c->lease_ev ? ctl_ha_lease_left_ms() : -1;
+  if (left < 0 || evtimer_pending(c->lease_ev, NULL)) return;
+  left += 1; /* just past it: ctl_ha_leading says "lapsed" from the deadline on */
+  struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+  if (evtimer_add(c->lease_ev, &tv) != 0) LOG_WARN("cannot time the leader's lease for the parked requests");
+}
+
+static void on_lease(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  chan *c = arg;
+  api_response resp = {0};
+  if (!c->parked || !not_leading(&resp)) return lease_arm(c);
+  while (c->parked) {
+    parked *p = c->parked;
+    parked_release(p);
+    reply(c, p->to, p->id, &resp);
+    parked_free(p);
+  }
+  api_response_free(&resp);
+}
+
 /* 0 when the request is parked (it owns payload, m and wait then). */
 static int park(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len, api_wire_request *m,
                 ctl_attest_wait *wait) {
@@ -279,6 +317,7 @@ static int park(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len, 
   c->parked = p;
   __atomic_add_fetch(&c->b->parked_n, 1, __ATOMIC_RELEASE);
   ctl_attest_wait_arm(c->ctl, wait, parked_wake, p);
+  lease_arm(c);
   return 0;
 }
 
@@ -591,9 +630,11 @@ static int chan_init(chan *c, api_backend *b, int fd, lisec_err *err) {
   }
   c->base = parking_base();
   c->stop_ev = c->base ? event_new(c->base, -1, 0, on_stop, c) : NULL;
+  c->lease_ev = c->base ? evtimer_new(c->base, on_lease, c) : NULL;
   if (c->bulk) {
     c->jobs_ev = c->base ? event_new(c->base, -1, 0, on_jobs, c) : NULL;
-    if (!c->stop_ev || !c->jobs_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+    if (!c->stop_ev || !c->jobs_ev || !c->lease_ev)
+      return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
     return 0;
   }
   c->outbox = evbuffer_new();
@@ -606,7 +647,8 @@ static int chan_init(chan *c, api_backend *b, int fd, lisec_err *err) {
                ? bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE)
                : NULL;
   if (!c->bev) close(fd);
-  if (!c->bev || !c->stop_ev) return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  if (!c->bev || !c->stop_ev || !c->lease_ev)
+    return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   /* What one read takes is what "decisions first" can reorder: up to
    * 256 KiB of queued requests, not libevent's default 16 KiB. */
   (void)bufferevent_set_max_single_read(c->bev, 256 * 1024);
@@ -685,6 +727,7 @@ void api_backend_stop(api_backend *b) {
 
 static void chan_free(chan *c) {
   if (c->stop_ev) event_free(c->stop_ev);
+  if (c->lease_ev) event_free(c->lease_ev);
   if (c->jobs_ev) event_free(c->jobs_ev);
   if (c->outbox_ev) event_free(c->outbox_ev);
   if (c->outbox) evbuffer_free(c->outbox);

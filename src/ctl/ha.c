@@ -81,6 +81,13 @@ int ctl_ha_leading(lisec_err *err) {
                        quiet, (long long)G.set.lease_ms);
 }
 
+int64_t ctl_ha_lease_left_ms(void) {
+  int64_t until = atomic_load(&lease_until);
+  if (!until) return -1;
+  int64_t left = until - mono_ms();
+  return left > 0 ? left : 0;
+}
+
 /* A name or URL that goes into log lines, a table and replies: printable
  * ASCII without spaces or quotes, bounded. */
 static bool clean_text(const char *s, size_t max) {

@@ -50,6 +50,10 @@ const ctl_ha_settings *ctl_ha_current(bool *leader, int64_t *epoch);
  * lease_ms less one lock_poll_ms, until its watch has checked the lock
  * again. 0 without a lease or a guard. Cheap: asked by every request. */
 int ctl_ha_leading(lisec_err *err);
+/* Milliseconds until that deadline as it stands now (0: passed), or -1
+ * without a lease or a guard: a response held open (api/backend.c's parked
+ * requests) is answered as a standby's would be once it passes. */
+int64_t ctl_ha_lease_left_ms(void);
 /* Lets the lock go and closes the guard (after ctl_close). */
 void ctl_ha_close(void);
 
