@@ -13,6 +13,7 @@
 # Then the report is let go: answered oK, and its issue shown on its task.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 grep -qs '^LISEC_TEST_HOOKS:BOOL=ON' "$build/CMakeCache.txt" || { echo "SKIP: needs -DLISEC_TEST_HOOKS=ON"; exit 77; }
 pki=$work/pki
 make_pki "$pki"
@@ -47,24 +48,9 @@ ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
   [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
   printf '%s' "${out%$'\n'*}"
 }
-model() { ok 201 "$1" POST "/v1/model/$2" "$3" >/dev/null; }
-loc='"location":{"country":"FI","source":"administrative"}'
-model operator jurisdiction '{"id":"fi","codes":["FI"]}'
-model operator lea '{"id":"lea-fi","name":"NBI","jurisdiction":"fi"}'
-model operator host "{\"id\":\"hel-1\",\"trust\":\"trusted\",\"protection\":\"li\",$loc}"
-model operator hypervisor '{"id":"hv-1","host":"hel-1"}'
-model operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}'
-model operator vm '{"id":"vm-store","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model operator vm '{"id":"vm-li-1","hypervisor":"hv-1","sensitivity":"li","domain":"li","paired":true}'
-model operator storage '{"id":"st-1","vm":"vm-store","provided_to":["vm-li-1"]}'
-model operator connection '{"id":"c1","between":["vm-target","vm-li-1"],"kind":"network","secure":true}'
-model operator group '{"id":"g1","between":["vm-target","vm-li-1"],"connections":["c1"]}'
-model operator connection '{"id":"cs1","between":["vm-li-1","vm-store"],"kind":"nfs","secure":true}'
-model operator group '{"id":"gs1","between":["vm-li-1","vm-store"],"connections":["cs1"]}'
-model li-admin li '{"id":"li-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li-1","storage":"st-1","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
-ok 200 li-admin POST /v1/x1/nes "{\"id\":\"poi-1\",\"url\":\"https://localhost:$port/X1/NE\",\"vm\":\"vm-li-1\",
-  \"admf_id\":\"lisec-admf\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",
-  \"destinations\":[{\"address\":\"192.0.2.201\",\"port\":4790}]}" >/dev/null
+# lib/li_topology.sh's LI, its LI VM vm-li-1 with storage st-1 (links c1 g1 cs1 gs1), and NE poi-1
+li_topology li_vm=vm-li-1 storage=st-1 links='c1 g1 cs1 gs1'
+ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$port" vm-li-1 192.0.2.201)" >/dev/null
 target() { ok 201 li-admin POST /v1/targets "{\"id\":\"t-$1\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"192.0.2.$1\"}]}" >/dev/null; }
 ne_tasks() { python3 -c "import json;print(len(json.load(open('$work/ne.json')).get('tasks', [])))" 2>/dev/null; }
 holds() { [ "$(ne_tasks)" = "$1" ]; }
