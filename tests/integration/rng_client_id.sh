@@ -17,6 +17,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/entropyd.sh"
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 driver="$build/tests/integration/rng_server_id_driver"
@@ -28,20 +29,8 @@ pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a"
 
-# issue STEM [EXTENSION...]: a certificate for CN vnf-a from the development
-# CA; keyUsage digitalSignature unless an extension sets another.
-issue() {
-  local stem=$1 ku=keyUsage=critical,digitalSignature
-  shift
-  case "$*" in *keyUsage=*) ku= ;; esac
-  printf '%s\n' basicConstraints=critical,CA:FALSE $ku "$@" subjectAltName=URI:urn:lisec:role:vnf \
-    >"$work/$stem.ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$stem.key" \
-    -subj "/O=lisec test/OU=vnf/CN=vnf-a" -out "$work/$stem.csr" 2>/dev/null || fail "request $stem"
-  openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
-    -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
-    -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
-}
+# issue STEM [EXTENSION...]: a certificate for CN vnf-a, role vnf.
+issue() { issue_cert "$1" "/O=lisec test/OU=vnf/CN=vnf-a" "${@:2}" subjectAltName=URI:urn:lisec:role:vnf; }
 issue both extendedKeyUsage=serverAuth,clientAuth
 issue noeku
 issue serveronly extendedKeyUsage=serverAuth
@@ -56,33 +45,9 @@ cp "$work/other/vnf-a.key" "$pki/otherca.key"
 openssl x509 -in "$pki/vnf-a.crt" -noout -ext extendedKeyUsage | grep -q "TLS Web Client Authentication" ||
   fail "lisec pki issue's VNF certificate lacks clientAuth"
 
-port=$(free_port)
-mport=$(free_port)
-cat >"$work/entropyd.conf" <<CONF
-[server]
-listen = 127.0.0.1:$port
-[tls]
-cert = $pki/server.crt
-key = $pki/server.key
-client_ca = $pki/ca.crt
-[clients]
-allowed = vnf-a
-[metrics]
-listen = 127.0.0.1:$mport
-[entropy]
-reseed_ms = 50
-[source.rdseed]
-enabled = false
-CONF
-"$entropyd" -c "$work/entropyd.conf" 2>"$work/entropyd.log" &
-pid=$!
-cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
-for _ in $(seq 1 150); do
-  curl -sf "http://127.0.0.1:$mport/metrics" 2>/dev/null | grep -q '^lisec_entropyd_serving 1' && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^lisec_entropyd_serving 1' ||
-  { cat "$work/entropyd.log" >&2; fail "lisec-entropyd not serving"; }
+entropyd_start entropyd server # lib/entropyd.sh: its log $work/entropyd.log
+# shellcheck disable=SC2154 # set by entropyd_start
+port=$entropyd_PORT mport=$entropyd_MPORT pid=$entropyd_PID
 
 # reseed STEM: one connection and one seed request with STEM's certificate
 # (rng_server_id_driver: the library's handshake and fetch, once, where

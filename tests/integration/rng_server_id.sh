@@ -17,6 +17,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/entropyd.sh"
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 driver="$build/tests/integration/rng_server_id_driver"
@@ -30,18 +31,8 @@ lisec pki issue "$pki" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a"
 lisec pki issue "$pki" vnf-x vnf vnf-x >/dev/null || fail "issue vnf-x"
 make_pki "$work/other"
 
-# issue STEM CN [EXTENSION...]: a certificate from the development CA.
-issue() {
-  local stem=$1 cn=$2
-  shift 2
-  printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature "$@" \
-    >"$work/$stem.ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$stem.key" \
-    -subj "/O=lisec test/CN=$cn" -out "$work/$stem.csr" 2>/dev/null || fail "request $stem"
-  openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
-    -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
-    -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
-}
+# issue STEM CN [EXTENSION...]: a daemon's certificate for CN.
+issue() { issue_cert "$1" "/O=lisec test/CN=$2" "${@:3}"; }
 names=subjectAltName=DNS:localhost,IP:127.0.0.1
 issue wrongname entropyd-elsewhere extendedKeyUsage=serverAuth subjectAltName=DNS:other.example
 issue clientonly localhost extendedKeyUsage=clientAuth "$names"
@@ -50,48 +41,14 @@ issue cnonly localhost extendedKeyUsage=serverAuth
 cp "$work/other/server.crt" "$pki/otherca.crt"
 cp "$work/other/server.key" "$pki/otherca.key"
 
-# One daemon per certificate; NAME_PORT and NAME_MPORT.
-start() {
-  local name=$1 cert=$2 port mport
-  port=$(free_port)
-  mport=$(free_port)
-  cat >"$work/$name.conf" <<CONF
-[server]
-listen = 127.0.0.1:$port
-[tls]
-cert = $pki/$cert.crt
-key = $pki/$cert.key
-client_ca = $pki/ca.crt
-[clients]
-allowed = vnf-a
-[metrics]
-listen = 127.0.0.1:$mport
-[entropy]
-reseed_ms = 50
-[source.rdseed]
-enabled = false
-CONF
-  "$entropyd" -c "$work/$name.conf" 2>"$work/$name.log" &
-  cleanup_hooks+=("kill -TERM $! 2>/dev/null; wait $! 2>/dev/null")
-  printf -v "${name}_PORT" %s "$port"
-  printf -v "${name}_MPORT" %s "$mport"
-}
+# One daemon per certificate (lib/entropyd.sh): NAME_PORT.
 daemons=(good wrongname clientonly noeku cnonly vnfx otherca)
 for d in "${daemons[@]}"; do
   case $d in
-  good) start good server ;;
-  vnfx) start vnfx vnf-x ;;
-  *) start "$d" "$d" ;;
+  good) entropyd_start good server ;;
+  vnfx) entropyd_start vnfx vnf-x ;;
+  *) entropyd_start "$d" "$d" ;;
   esac
-done
-for d in "${daemons[@]}"; do
-  mp="${d}_MPORT"
-  for _ in $(seq 1 150); do
-    curl -sf "http://127.0.0.1:${!mp}/metrics" 2>/dev/null | grep -q '^lisec_entropyd_serving 1' && break
-    sleep 0.1
-  done
-  curl -sf "http://127.0.0.1:${!mp}/metrics" | grep -q '^lisec_entropyd_serving 1' ||
-    { cat "$work/$d.log" >&2; fail "lisec-entropyd with the $d certificate not serving"; }
 done
 
 vnf_env=(LISEC_RNG_CERT="$pki/vnf-a.crt" LISEC_RNG_KEY="$pki/vnf-a.key" LISEC_RNG_CA="$pki/ca.crt")

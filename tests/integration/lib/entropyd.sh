@@ -1,0 +1,57 @@
+# The parts of lisec-entropyd's TLS tests (rng_server_id, rng_client_id)
+# that are the same in each (sourced after common.sh; callers set pki to a
+# make_pki directory): leaf certificates from the development CA with
+# chosen extensions, and a daemon serving with a chosen certificate.
+
+# issue_cert STEM SUBJECT [EXTENSION...]: $pki/STEM.crt and .key, a P-256
+# leaf of the development CA for SUBJECT, not a CA, with keyUsage
+# digitalSignature unless an EXTENSION sets another, and the EXTENSIONs
+# (openssl x509 -extfile lines).
+issue_cert() {
+  local stem=$1 subject=$2 ku=keyUsage=critical,digitalSignature
+  shift 2
+  case "$*" in *keyUsage=*) ku= ;; esac
+  printf '%s\n' basicConstraints=critical,CA:FALSE $ku "$@" >"$work/$stem.ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$stem.key" \
+    -subj "$subject" -out "$work/$stem.csr" 2>/dev/null || fail "request $stem"
+  openssl x509 -req -in "$work/$stem.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days 2 -extfile "$work/$stem.ext" \
+    -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
+}
+
+# entropyd_start NAME CERT: a lisec-entropyd presenting $pki/CERT.crt, its
+# VNF clients from $pki/ca.crt with vnf-a allowed, its log $work/NAME.log;
+# sets NAME_PORT, NAME_MPORT and NAME_PID and returns once it serves.
+entropyd_start() {
+  local name=$1 cert=$2 port mport pid
+  port=$(free_port)
+  mport=$(free_port)
+  cat >"$work/$name.conf" <<CONF
+[server]
+listen = 127.0.0.1:$port
+[tls]
+cert = $pki/$cert.crt
+key = $pki/$cert.key
+client_ca = $pki/ca.crt
+[clients]
+allowed = vnf-a
+[metrics]
+listen = 127.0.0.1:$mport
+[entropy]
+reseed_ms = 50
+[source.rdseed]
+enabled = false
+CONF
+  "$build/cmd/lisec-entropyd/lisec-entropyd" -c "$work/$name.conf" 2>"$work/$name.log" &
+  pid=$!
+  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
+  printf -v "${name}_PORT" %s "$port"
+  printf -v "${name}_MPORT" %s "$mport"
+  printf -v "${name}_PID" %s "$pid"
+  for _ in $(seq 1 150); do
+    curl -sf "http://127.0.0.1:$mport/metrics" 2>/dev/null | grep -q '^lisec_entropyd_serving 1' && return 0
+    sleep 0.1
+  done
+  cat "$work/$name.log" >&2
+  fail "lisec-entropyd $name (certificate $cert) not serving"
+}
