@@ -55,11 +55,6 @@ start() { # NAME [env assignments...]: a [ha] lisecd in the background
   PID[$name]=$!
   cleanup_hooks+=("kill -CONT ${PID[$name]} \$(pgrep -P ${PID[$name]}) 2>/dev/null; kill -TERM ${PID[$name]} 2>/dev/null; wait ${PID[$name]} 2>/dev/null")
 }
-health() { # NAME -> HTTP status of /healthz (body in $work/h.json); 000 when no answer
-  as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true
-}
-# running (an exited child stays a zombie until waited for: not alive)
-alive() { local st; st=$(ps -o stat= -p "${PID[$1]}" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
 # wait_leader NAMES...: the one of NAMES answering 200 "role":"leader" (60 s ceiling)
 wait_leader() {
   for _ in $(seq 1 600); do

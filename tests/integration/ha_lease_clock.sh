@@ -48,7 +48,6 @@ start() { # NAME [PRELOAD]
   PID[$n]=$!
   cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
 }
-health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true; }
 role() { [ "$(health "$1")" = "$2" ] && { [ "$2" != 200 ] || [ "$(jq -r .role "$work/h.json")" = leader ]; }; }
 wait_role() { # NAME CODE WHAT
   for _ in $(seq 1 600); do role "$1" "$2" && return 0; sleep 0.1; done

@@ -57,10 +57,6 @@ start() { # NAME LEASE_MS [stall]: with "stall", its watch stalls while $stall e
   PID[$n]=$!
   cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
 }
-alive() { local st; st=$(ps -o stat= -p "${PID[$1]}" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
-health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true; }
-leads() { [ "$(health "$1")" = 200 ] && [ "$(jq -r .role "$work/h.json")" = leader ]; }
-refuses() { [ "$(health "$1")" = 503 ] && [ "$(jq -r .role "$work/h.json")" = standby ]; }
 wait_for() { # WHAT COMMAND...: up to 60 s
   local what=$1
   shift

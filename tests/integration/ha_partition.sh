@@ -55,8 +55,6 @@ start() { # NAME
   PID[$n]=$!
   cleanup_hooks+=("kill -CONT ${PID[$n]} \$(pgrep -P ${PID[$n]}) 2>/dev/null; kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
 }
-health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true; }
-alive() { local st; st=$(ps -o stat= -p "${PID[$1]}" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
 wait_leader() { # CEILING_S NAMES...: the one answering 200 "role":"leader"
   local ceiling=$1
   shift

@@ -57,3 +57,15 @@ ha_free_ports() {
   mapfile -t free < <("$src/scripts/test/free-ports" "$1")
   [ "${#free[@]}" = "$1" ] || fail "$1 free ports: found ${#free[@]}"
 }
+
+# The nodes of a test, by name: PID[NAME] its lisecd, PORT[NAME] its API.
+# alive NAME: still running (an exited child stays a zombie until waited
+# for: not alive).
+alive() { local st; st=$(ps -o stat= -p "${PID[$1]}" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
+# health NAME: the HTTP status of its /healthz (body in $work/h.json); 000
+# when no answer.
+health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https://localhost:${PORT[$1]}/healthz" 2>/dev/null || true; }
+# leads NAME: it says leader. refuses NAME: 503 "role":"standby", as a
+# standby answers.
+leads() { [ "$(health "$1")" = 200 ] && [ "$(jq -r .role "$work/h.json")" = leader ]; }
+refuses() { [ "$(health "$1")" = 503 ] && [ "$(jq -r .role "$work/h.json")" = standby ]; }
