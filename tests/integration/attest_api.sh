@@ -16,6 +16,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
 [ -n "${KEEP:-}" ] && cleanup_hooks+=("cp -r $work /tmp/attest-keep")
 pki=$work/pki
@@ -156,27 +157,12 @@ for t in /proc/$(pgrep -P "$LISECD_PID" -x lisecd-ctl)/task/*; do
 done
 [ "$bulk_nice" = 19 ] || fail "the controller's bulk threads run at nice '$bulk_nice', not one at [server] bulk_nice = 19"
 
-# ---- the model: host A runs an LI VM and its target (examples/helsinki-london.json shape)
-model_put() { # model_put ROLE KIND JSON
-  local code
-  code=$(as "$1" -o model.out -w '%{http_code}' -H 'Content-Type: application/json' -d "$3" \
-    "$LISECD_URL/v1/model/$2")
-  [ "$code" = 201 ] || { cat model.out >&2; fail "model: POST $2 -> $code"; }
-}
-model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
-model_put operator host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
-model_put operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
-model_put operator hypervisor "{\"id\":\"hv-a2\",\"host\":\"$hostA\"}"
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-a","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-a","sensitivity":"li","domain":"li"}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-a","sensitivity":"li","domain":"li"}'
-model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
-model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
-model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# ---- the model: host A runs lib/li_topology.sh's LI, its VMs unpaired ----
+# (vm-target, vm-li and vm-store on hv-a; hv-a2, the migration's target)
+li_topology_post operator host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
+li_topology_post operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
+li_topology_post operator hypervisor "{\"id\":\"hv-a2\",\"host\":\"$hostA\"}"
+li_topology host= hv=hv-a paired=no
 as operator "$LISECD_URL/v1/model/host/$hostA" | jq -e '.state.trust != "trusted"' >/dev/null ||
   fail "host A trusted before any attestation"
 

@@ -16,6 +16,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
 pki=$work/pki
 agent_bin="$build/cmd/lisec-agent/lisec-agent"
@@ -37,27 +38,14 @@ post() { # post ROLE PATH JSON [curl args]: the body, then the HTTP status and t
   as "$1" "${@:4}" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code} %{time_total}\n' \
     "$LISECD_URL$2"
 }
-model_put() { # model_put ROLE KIND JSON
-  local out
-  out=$(post "$1" "/v1/model/$2" "$3")
-  [ "$(echo "$out" | tail -n1 | cut -d' ' -f1)" = 201 ] || fail "model: POST $2: $out"
-}
-model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
+# The model: hosts 1-4 with hv-1 to hv-4, the decisions' destinations, and
+# lib/li_topology.sh's LI, its VMs unpaired, on host 1's hv-1b.
 for n in $HOSTS; do
-  model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
+  li_topology_post operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
+  li_topology_post operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
 done
-model_put operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-1b","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
-model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
-model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
-model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+li_topology_post operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
+li_topology host= hv=hv-1b paired=no
 
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 for n in $HOSTS; do run_agent "$n"; done
