@@ -21,6 +21,7 @@ src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
 pki=$work/pki
 agent_bin="$build/cmd/lisec-agent/lisec-agent"
@@ -58,25 +59,22 @@ start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = 
   "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub" "[api]" "refusal_rate = 0"
 
 ha=${HID[a]}
-model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
 model_put operator host "{\"id\":\"$ha\",\"protection\":\"li\"}"
 model_put operator host '{"id":"host-b","protection":"li"}'
 model_put operator hypervisor "{\"id\":\"hv-a\",\"host\":\"$ha\"}"
 for hv in hv-t hv-w hv-t2 hv-w2 hv-b; do model_put operator hypervisor "{\"id\":\"$hv\",\"host\":\"host-b\"}"; done
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-t","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-twin","hypervisor":"hv-w","sensitivity":"sensitive","domain":"core"}'
+model_put operator vm '{"id":"vm-twin","hypervisor":"hv-w","sensitivity":"general","domain":"tenant"}'
 model_put operator vm '{"id":"vm-target2","hypervisor":"hv-t2","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-twin2","hypervisor":"hv-w2","sensitivity":"sensitive","domain":"core"}'
 model_put operator vm '{"id":"vm-peer","hypervisor":"hv-b","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-b","sensitivity":"li","domain":"li"}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-b","sensitivity":"li","domain":"li"}'
-model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
+# lib/li_topology.sh's LI li-fi-1, its VMs unpaired on host-b's hv-b and no
+# path of its own (the monitored VM and its twin each reach vm-peer alike);
+# st-twin is st-li in every declared respect.
+li_topology host= hv=hv-b target_hv=hv-t paired=no paths= li=li-fi-1
 model_put operator storage '{"id":"st-twin","vm":"vm-store","provided_to":["vm-li"]}'
 model_put operator connection '{"id":"c-t","between":["vm-target","vm-peer"],"kind":"network","secure":true}'
 model_put operator connection '{"id":"c-w","between":["vm-twin","vm-peer"],"kind":"network","secure":true}'
 model_put operator connection '{"id":"c-li","between":["vm-li","vm-peer"],"kind":"network","secure":true}'
-model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 model_put li-admin li '{"id":"li-fi-2","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target2","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
 
 

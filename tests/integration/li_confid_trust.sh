@@ -18,6 +18,7 @@ src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
 two_hosts
 cat >quarantine.sh <<'SH'
@@ -30,18 +31,14 @@ start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = 
   "[audit]" "li_admin_key = $work/li.pub" "[api]" "refusal_rate = 0"
 
 h1=${HID[1]} h2=${HID[2]}
-model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
 for h in "$h1" "$h2" host-c; do model_put operator host "{\"id\":\"$h\",\"protection\":\"li\"}"; done
 model_put operator hypervisor "{\"id\":\"hv-1\",\"host\":\"$h1\"}"
 model_put operator hypervisor "{\"id\":\"hv-2\",\"host\":\"$h2\"}"
 model_put operator hypervisor '{"id":"hv-c","host":"host-c"}'
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-1","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-c","sensitivity":"li","domain":"li"}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-c","sensitivity":"li","domain":"li"}'
-model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# lib/li_topology.sh's LI li-fi-1, its VMs unpaired on host-c, which never
+# attests, and no connection: vm-target (host 1) reads as vm-twin (host 2).
+li_topology host= hv=hv-c target_hv=hv-1 paired=no paths= li=li-fi-1
+model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"general","domain":"tenant"}'
 
 two_hosts_trusted
 
