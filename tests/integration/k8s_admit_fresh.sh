@@ -13,6 +13,7 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/li_topology.sh"
 source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
@@ -29,26 +30,13 @@ lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "fresh_wait_ms = $BOUND_MS" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub"
 
-model_put() { # model_put ROLE KIND JSON
-  local code
-  code=$(as "$1" -o model.out -w '%{http_code}' -H 'Content-Type: application/json' -d "$3" "$LISECD_URL/v1/model/$2")
-  [ "$code" = 201 ] || fail "model: POST $2: $code $(cat model.out)"
-}
-model_put operator jurisdiction '{"id":"fi","name":"Finland","codes":["FI"]}'
-model_put operator lea '{"id":"lea-fi","name":"Finnish LEA","jurisdiction":"fi"}'
-model_put operator host "{\"id\":\"${HID[1]}\",\"protection\":\"li\"}"
-model_put operator hypervisor "{\"id\":\"hv-1\",\"host\":\"${HID[1]}\"}"
-model_put operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
-model_put operator vm '{"id":"vm-target","hypervisor":"hv-1b","sensitivity":"sensitive","domain":"core"}'
-model_put operator vm '{"id":"vm-web","hypervisor":"hv-1b","sensitivity":"general","domain":"web"}'
-model_put operator vm '{"id":"vm-li","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
-model_put operator vm '{"id":"vm-store","hypervisor":"hv-1b","sensitivity":"li","domain":"li"}'
-model_put operator storage '{"id":"st-li","vm":"vm-store","provided_to":["vm-li"]}'
-model_put operator connection '{"id":"c-target-li","between":["vm-target","vm-li"],"kind":"network","secure":true}'
-model_put operator connection '{"id":"c-li-store","between":["vm-li","vm-store"],"kind":"nfs","secure":true}'
-model_put operator group '{"id":"g-target-li","connections":["c-target-li"]}'
-model_put operator group '{"id":"g-li-store","connections":["c-li-store"]}'
-model_put li-admin li '{"id":"li-fi-1","jurisdiction":"fi","lea":"lea-fi","monitored":"vm-target","host":"vm-li","storage":"st-li","valid_from":"2025-01-01T00:00:00Z","valid_until":"2035-01-01T00:00:00Z"}'
+# The model: the host with hv-1, the node the pods name, and hv-1b, where
+# lib/li_topology.sh's LI (li-fi-1, its VMs unpaired) and vm-web run.
+li_topology_post operator host "{\"id\":\"${HID[1]}\",\"protection\":\"li\"}"
+li_topology_post operator hypervisor "{\"id\":\"hv-1\",\"host\":\"${HID[1]}\"}"
+li_topology_post operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
+li_topology_post operator vm '{"id":"vm-web","hypervisor":"hv-1b","sensitivity":"general","domain":"web"}'
+li_topology host= hv=hv-1b paired=no li=li-fi-1
 
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 run_agent 1
