@@ -264,6 +264,12 @@ typedef struct batch_answers {
   lisec_err err;
 } batch_answers;
 
+/* The target of a batch's record i, by its store id (what the rotation
+ * listed and writes; a record's own id field could be anything, even empty). */
+static const char *target_of(const rotation *r, const lane_batch *b, size_t i) {
+  return json_string_value(json_array_get(r->ids, b->at[i]));
+}
+
 static void one_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool changed) {
   batch_answers *a = ctx;
   lane_batch *b = a->b;
@@ -273,7 +279,7 @@ static void one_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool cha
     if (!a->rc) {
       a->rc = lisec_err_set(&a->err, rc, "%s", msg);
       a->at = i;
-      stopped_at(b->s[i].id, rc, &a->err);
+      stopped_at(target_of(a->r, b, i), rc, &a->err);
     }
     return;
   }
@@ -286,7 +292,7 @@ static void one_rewrapped(void *ctx, size_t i, int rc, const char *msg, bool cha
   } else if (!a->rc) {
     a->rc = lisec_err_set(&a->err, LISEC_ENOMEM, "out of memory");
     a->at = i;
-    stopped_at(b->s[i].id, a->rc, &a->err);
+    stopped_at(target_of(a->r, b, i), a->rc, &a->err);
   }
 }
 
@@ -320,7 +326,7 @@ static void *lane_main(void *arg) {
         a.rc = rc;
         a.at = a.answered;
         a.err = e;
-        stopped_at(b->s[a.at].id, rc, &a.err);
+        stopped_at(target_of(l->r, b, a.at), rc, &a.err);
       }
     }
     pthread_mutex_lock(&l->mu);

@@ -300,6 +300,11 @@ typedef struct batch_sent {
 } batch_sent;
 
 /* 1 to n answers, the i-th for the i-th record sent (its id echoed). */
+/* A record without an id is not sent: its answer must echo an id, so the
+ * keys process's answer to it would read as out of step and end the
+ * channel. It gets this refusal of its own instead. */
+#define UNNAMED "keys: the record has no id, which its answer must echo; it was not sent"
+
 static int batch_check(void *ctx, const keys_request *q, const keys_reply *rp, lisec_err *err) {
   (void)q;
   const batch_sent *b = ctx;
@@ -316,10 +321,11 @@ static int batch_check(void *ctx, const keys_request *q, const keys_reply *rp, l
 }
 
 /* How many of s[0..n) one request carries: at most max_batch, and records
- * whose request and (at most as large) reply fit max_message. */
+ * whose request and (at most as large) reply fit max_message; none from a
+ * record without an id on (unnamed, below). */
 static size_t batch_take(const keys_settings *set, const vault_sealed *s, size_t n) {
   size_t bytes = 4, take = 0;
-  while (take < n && take < set->max_batch) {
+  while (take < n && take < set->max_batch && s[take].id[0]) {
     const vault_sealed *r = &s[take];
     size_t one = 6 * 4 + 8 + strlen(r->id) + strlen(r->authorisation) + strlen(r->kek_label) +
                  r->wrapped_key_len + r->ciphertext_len;
@@ -339,6 +345,10 @@ int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_o
   size_t at = 0;
   int rc = 0;
   while (!rc && at < n) {
+    if (!s[at].id[0]) {
+      fn(ctx, at++, LISEC_EINVAL, UNNAMED, NULL);
+      continue;
+    }
     size_t take = batch_take(&set, s + at, n - at);
     ipc_writer recs;
     ipc_writer_init(&recs, set.max_message);
@@ -403,6 +413,10 @@ int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewra
   size_t at = 0;
   int rc = 0;
   while (!rc && at < n) {
+    if (!s[at].id[0]) {
+      fn(ctx, at++, LISEC_EINVAL, UNNAMED, false);
+      continue;
+    }
     size_t take = batch_take(&set, s + at, n - at);
     ipc_writer recs;
     ipc_writer_init(&recs, set.max_message);

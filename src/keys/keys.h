@@ -109,7 +109,8 @@ int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err 
  * and a thread wake-up per record. fn is called once per record, in order,
  * with i its index and either rc 0 (s[i] then names the KEK that wraps it
  * and holds its new wrapped key; changed: it was under another KEK) or
- * the record's own error (rc, msg; s[i] untouched). Returns 0 when every
+ * the record's own error (rc, msg; s[i] untouched; a record without an id
+ * is refused so, unsent, since no answer could name it). Returns 0 when every
  * record was answered, whatever each answer was; an error for the channel
  * (the keys process then is gone) or a batch refused whole (over [keys]
  * max_batch or max_message, ETOOBIG), when fn was not called for the

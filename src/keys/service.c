@@ -437,7 +437,14 @@ static void rewrap_item(void *ctx, size_t i) {
   rewrap_out *o = &b->out[i];
   o->rc = 0;
   o->msg[0] = 0;
-  if (strcmp(r->kek_label, b->current.label) == 0) return; /* unchanged */
+  if (strcmp(r->kek_label, b->current.label) == 0) {
+    /* unchanged: its own wrapped key goes back, and an answer must carry one */
+    if (!r->wrapped_key_len) {
+      o->rc = LISEC_EINVAL;
+      snprintf(o->msg, sizeof o->msg, "TR103308-5.7: the record names the current KEK but has no wrapped key");
+    }
+    return;
+  }
   lisec_err e = {0};
   vault_kek old;
   int rc = keys_kek_for(b->s->kek, r->kek_label, &old, NULL, &e);

@@ -15,7 +15,8 @@
 # cold reads at once over 4 token sessions, each getting its own), the
 # previous KEK current and the job interrupted; the next rotation finishes.
 # The re-wraps go in batches of [keys] max_batch: a record in the middle of
-# a batch that cannot be re-wrapped stops the rotation naming it.
+# a batch that cannot be re-wrapped (its key gone, or its body without an
+# id) stops the rotation naming it.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -255,6 +256,20 @@ grep -q 'TR103308-5.7: KEK rotation stopped at target t-2, nothing changed' "$wo
   fail "a failed batch changed: $(keks)"
 sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-2'"
 readable_all
+# A record whose body lost its id (t-3's, in the first batch): no answer
+# could name it, so it is refused alone, naming its target; the channel to
+# the keys process stays up (every other target still reads), nothing is
+# written.
+sql "UPDATE documents SET body = json_set(body, '\$.id', '') WHERE kind = 'target' AND id = 't-3'"
+[ "$(status li-admin '{"key_label":"batch-1"}')" = 202 ] || fail "rotation over a record without an id: $(cat "$work/reply")"
+job_until "$(jq -r .id "$work/reply")" '.state != "running"'
+jq -e '.state == "failed" and .rewrapped == 0' "$work/job" >/dev/null || fail "record without an id: $(cat "$work/job")"
+grep -q 'TR103308-5.7: KEK rotation stopped at target t-3, nothing changed: keys: the record has no id' "$work/job" ||
+  fail "a record without an id does not stop the rotation naming t-3: $(cat "$work/job")"
+sql "UPDATE documents SET body = json_set(body, '\$.id', 't-3') WHERE kind = 'target' AND id = 't-3'"
+[ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-3 t-5=pkcs11:lisec/kek-3 t-6=pkcs11:lisec/kek-3" ] ||
+  fail "a rotation stopped by a record without an id changed: $(keks)"
+readable_all
 out=$(cli li-admin target rotate-kek batch-1) || fail "rotate-kek batch-1: $out"
 grep -q '6 of 6 targets re-wrapped' <<<"$out" || fail "batch-1: $out"
 grep -q 'KEK rotation [^ ]*: 6 data keys re-wrapped in [0-9.]* s (2 batches)' "$work/lisecd.log" ||
@@ -265,7 +280,7 @@ for t in $all; do want="$want $t=pkcs11:lisec/batch-1"; done
 readable_all
 out=$(cli li-admin target rotate-kek kek-3) || fail "back to kek-3: $out"
 stop_lisecd
-pass "a record under a missing key in the middle of a batch stops the rotation naming it (TR103308-5.7), nothing written; then 6 targets rotated in 2 batches of [keys] max_batch = 4"
+pass "a record under a missing key in the middle of a batch, or without an id, stops the rotation naming it (TR103308-5.7), nothing written, the keys process still answering; then 6 targets rotated in 2 batches of [keys] max_batch = 4"
 
 # [vault] rotation_rate is enforced: at 4 targets a second the 6 re-wraps
 # are due over 1.25 s and the 3 chunks of writes over 1 s, so the job

@@ -10,7 +10,8 @@
  * so at once instead of hanging; with several token sessions, cold data
  * keys asked for by many callers at once (and in one batch) each come back
  * to their own caller, the bad ones refused; a KEK rotation's batched
- * re-wraps each come back in order, the bad one refused alone; [vault]'s
+ * re-wraps each come back in order, the bad one refused alone (also one
+ * no answer could name or carry, the channel staying up); [vault]'s
  * cache and token settings are bounded. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -500,6 +501,48 @@ static void test_rewrap_batch(void **state) {
   keys_client_close(k);
 }
 
+/* Records a batch's answer could not name or carry: one without an id (a
+ * store row whose body lost it) and one under the current KEK without a
+ * wrapped key. Each gets its own refusal (the rest of its batch re-wrapped
+ * or opened as usual), and the channel stays usable: the keys process
+ * never answers what its client must refuse as out of step, which would
+ * leave lisecd with no keys process until a restart. */
+static void test_batch_unanswerable_records(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(sessions_config());
+  enum { N = 4, NO_ID = 1, NO_KEY = 2 };
+  vault_sealed s[N];
+  seal_each(k, "t-u", s, N);
+  if (keys_vault_use_kek(k, "keys-kek-unanswerable", true, &err)) fail_msg("use: %s", err.msg);
+  s[NO_ID].id[0] = 0;
+  snprintf(s[NO_KEY].kek_label, sizeof s[NO_KEY].kek_label, "pkcs11:lisec-test/keys-kek-unanswerable");
+  s[NO_KEY].wrapped_key_len = 0;
+  rewrap_answers a = {0};
+  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  assert_int_equal(a.n, N);
+  for (int i = 0; i < N; i++) assert_int_equal(a.order[i], i);
+  assert_int_equal(a.rc[0], 0);
+  assert_int_equal(a.rc[3], 0);
+  assert_true(a.changed[0] && a.changed[3]);
+  assert_int_equal(a.rc[NO_ID], LISEC_EINVAL);
+  assert_non_null(strstr(a.msg[NO_ID], "no id"));
+  assert_int_equal(a.rc[NO_KEY], LISEC_EINVAL);
+  assert_non_null(strstr(a.msg[NO_KEY], "no wrapped key"));
+  assert_int_equal(keys_li_check(k, &err), 0);
+  /* OPEN_BATCH: the same for a record without an id */
+  answers_by_index o = {0};
+  if (keys_vault_open_many(k, s, 2, collect_by_index, &o, &err)) fail_msg("open_many: %s", err.msg);
+  assert_int_equal(o.n, 2);
+  assert_int_equal(o.rc[0], 0);
+  json_decref(o.ids[0]);
+  assert_int_equal(o.rc[NO_ID], LISEC_EINVAL);
+  assert_non_null(strstr(o.msg[NO_ID], "no id"));
+  assert_int_equal(keys_li_check(k, &err), 0);
+  for (int i = 0; i < N; i++) vault_sealed_free(&s[i]);
+  keys_client_close(k);
+}
+
 static void test_concurrent_misses(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -679,6 +722,7 @@ int main(void) {
       cmocka_unit_test(test_concurrent_misses),
       cmocka_unit_test(test_concurrent_rewraps),
       cmocka_unit_test(test_rewrap_batch),
+      cmocka_unit_test(test_batch_unanswerable_records),
       cmocka_unit_test(test_vault_settings),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
