@@ -336,6 +336,24 @@ static size_t batch_take(const keys_settings *set, const vault_sealed *s, size_t
   return take;
 }
 
+/* One batch request of type: s[0..take) encoded as its records, sent and
+ * its reply checked by check (ctx: the records sent). The reply's payload
+ * is the caller's to free (ipc_payload_free) when this returns 0. */
+static int batch_call(keys_client *k, const keys_settings *set, uint16_t type, const vault_sealed *s, size_t take,
+                      reply_check check, keys_reply *rp,
+                      uint8_t **p, size_t *len, lisec_err *err) {
+  ipc_writer recs;
+  ipc_writer_init(&recs, set->max_message);
+  for (size_t i = 0; i < take; i++) keys_wire_put_sealed(&recs, &s[i]);
+  keys_request q = {.type = type, .batch_count = (uint32_t)take, .batch = recs.buf.data, .batch_len = recs.buf.len};
+  batch_sent sent = {s, take};
+  int rc = recs.failed ? lisec_err_set(err, LISEC_ETOOBIG, "a target record larger than [keys] max_message (%u bytes)",
+                                       set->max_message)
+                       : call_checked(k, &q, rp, p, len, check, &sent, err);
+  ipc_writer_free(&recs);
+  return rc;
+}
+
 int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_opened_fn fn, void *ctx,
                          lisec_err *err) {
   keys_settings set;
@@ -350,20 +368,10 @@ int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_o
       continue;
     }
     size_t take = batch_take(&set, s + at, n - at);
-    ipc_writer recs;
-    ipc_writer_init(&recs, set.max_message);
-    for (size_t i = 0; i < take; i++) keys_wire_put_sealed(&recs, &s[at + i]);
-    keys_request q = {.type = KEYS_MSG_OPEN_BATCH, .batch_count = (uint32_t)take, .batch = recs.buf.data,
-                      .batch_len = recs.buf.len};
     keys_reply rp;
     uint8_t *p = NULL;
     size_t len = 0;
-    batch_sent sent = {s + at, take};
-    rc = recs.failed ? lisec_err_set(err, LISEC_ETOOBIG, "a target record larger than [keys] max_message (%u bytes)",
-                                     set.max_message)
-                     : call_checked(k, &q, &rp, &p, &len, batch_check, &sent, err);
-    ipc_writer_free(&recs);
-    if (rc) break;
+    if ((rc = batch_call(k, &set, KEYS_MSG_OPEN_BATCH, s + at, take, batch_check, &rp, &p, &len, err))) break;
     keys_batch_iter it;
     keys_opened o;
     keys_wire_batch_begin(&it, rp.batch, rp.batch_len, rp.batch_count);
@@ -418,20 +426,10 @@ int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewra
       continue;
     }
     size_t take = batch_take(&set, s + at, n - at);
-    ipc_writer recs;
-    ipc_writer_init(&recs, set.max_message);
-    for (size_t i = 0; i < take; i++) keys_wire_put_sealed(&recs, &s[at + i]);
-    keys_request q = {.type = KEYS_MSG_REWRAP_BATCH, .batch_count = (uint32_t)take, .batch = recs.buf.data,
-                      .batch_len = recs.buf.len};
     keys_reply rp;
     uint8_t *p = NULL;
     size_t len = 0;
-    batch_sent sent = {s + at, take};
-    rc = recs.failed ? lisec_err_set(err, LISEC_ETOOBIG, "a target record larger than [keys] max_message (%u bytes)",
-                                     set.max_message)
-                     : call_checked(k, &q, &rp, &p, &len, rewrap_batch_check, &sent, err);
-    ipc_writer_free(&recs);
-    if (rc) break;
+    if ((rc = batch_call(k, &set, KEYS_MSG_REWRAP_BATCH, s + at, take, rewrap_batch_check, &rp, &p, &len, err))) break;
     keys_batch_iter it;
     keys_rewrapped a;
     keys_wire_batch_begin(&it, rp.batch, rp.batch_len, rp.batch_count);
