@@ -19,34 +19,19 @@
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_topology.sh"
-pki=$work/pki
-make_pki "$pki"
-lisec pki issue "$pki" admf operator lisec-admf >/dev/null
-lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
-eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
-echo 4321 >"$work/pin"
-lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
+source "$src/tests/integration/lib/x1_site.sh"
+x1_site
 # MAX reports at PACE a second: 20 s of flood, in which lisecd's loop has
 # time for several passes (each waits 200 ms for every answer of poi-2)
 MAX=40000 PACE=2000
 RATE=5 BURST=20 # the defaults of [x1] report_rate_per_ne, report_burst_per_ne
-wait_for() { # TIMES COMMAND...: every 0.1 s until the command succeeds
-  local n=$1
-  shift
-  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 ports=$("$src/scripts/test/free-ports" 2)
 p1=${ports%%$'\n'*} p2=${ports##*$'\n'}
 for i in 1 2; do
   port=$p1
   [ $i = 2 ] && port=$p2
-  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
-    --ca "$pki/ca.crt" --ne-id "poi-$i" --admf-id lisec-admf --state "$work/ne-$i.json" --strict-destinations \
-    2>>"$work/ne-$i.log" &
-  cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null || true")
-  wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$port" 2>/dev/null || fail "lisec-ne poi-$i does not listen"
+  ne_start "poi-$i" "$port" "$work/ne-$i.json" "$work/ne-$i.log"
 done
 # poi-2 answers through the stand-in 200 ms late, as a distant NE may
 echo slow >"$work/mode"
@@ -56,16 +41,7 @@ python3 "$src/tests/integration/x1_admf_ne.py" "$px" "https://localhost:$p2/X1/N
 cleanup_hooks+=("kill $!")
 wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$px" 2>/dev/null || fail "the stand-in does not listen"
 
-start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
-  "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
-  "[model]" "allow_declared_trust = true"
-ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
-  local want=$1 role=$2 method=$3 path=$4 out
-  if [ $# -ge 5 ]; then out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$5" "$LISECD_URL$path")
-  else out=$(as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"); fi
-  [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
-  printf '%s' "${out%$'\n'*}"
-}
+start_lisecd "$pki" "${x1_lisecd[@]}"
 
 # Two LIs of lib/li_topology.sh's kind, each with its own LI VM and NE, on one
 # trusted host and one storage VM.

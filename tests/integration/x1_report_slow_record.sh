@@ -14,40 +14,16 @@
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/lib/li_topology.sh"
+source "$src/tests/integration/lib/x1_site.sh"
 grep -qs '^LISEC_TEST_HOOKS:BOOL=ON' "$build/CMakeCache.txt" || { echo "SKIP: needs -DLISEC_TEST_HOOKS=ON"; exit 77; }
-pki=$work/pki
-make_pki "$pki"
-lisec pki issue "$pki" admf operator lisec-admf >/dev/null
-lisec pki issue "$pki" poi-1 host poi-1 >/dev/null
-eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
-echo 4321 >"$work/pin"
-lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
-wait_for() { # TIMES COMMAND...: every 0.1 s until the command succeeds
-  local n=$1
-  shift
-  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
+x1_site
 port=$(free_port)
-"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
-  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne.json" --strict-destinations \
-  2>>"$work/ne.log" &
-cleanup_hooks+=("kill $! 2>/dev/null; wait $! 2>/dev/null || true")
-wait_for 50 bash -c "echo >/dev/tcp/127.0.0.1/$port" 2>/dev/null || fail "lisec-ne does not listen"
+ne_start poi-1 "$port" "$work/ne.json" "$work/ne.log"
 hold=$work/hold
 export LISEC_TEST_X1_ISSUE_HOLD=$hold
-start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
-  "pin_file = $work/pin" "key_label = lisec-kek" "[audit]" "li_admin_key = $work/li-admin.pub" \
-  "[model]" "allow_declared_trust = true"
+start_lisecd "$pki" "${x1_lisecd[@]}"
 unset LISEC_TEST_X1_ISSUE_HOLD
 cleanup_hooks+=("rm -f '$hold'") # before lisecd is stopped (hooks run last first)
-ok() { # STATUS ROLE METHOD PATH [BODY] -> the body
-  local want=$1 role=$2 method=$3 path=$4 out
-  if [ $# -ge 5 ]; then out=$(as "$role" -X "$method" -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$5" "$LISECD_URL$path")
-  else out=$(as "$role" -X "$method" -w '\n%{http_code}' "$LISECD_URL$path"); fi
-  [ "${out##*$'\n'}" = "$want" ] || fail "$role $method $path -> ${out##*$'\n'} (want $want): ${out%$'\n'*}"
-  printf '%s' "${out%$'\n'*}"
-}
 # lib/li_topology.sh's LI, its LI VM vm-li-1 with storage st-1 (links c1 g1 cs1 gs1), and NE poi-1
 li_topology li_vm=vm-li-1 storage=st-1 links='c1 g1 cs1 gs1'
 ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$port" vm-li-1 192.0.2.201)" >/dev/null
