@@ -42,17 +42,10 @@ stall=$work/stall
 declare -A PORT PID PROBE
 ha_free_ports 4
 PORT[a]=${free[0]} PROBE[a]=${free[1]} PORT[b]=${free[2]} PROBE[b]=${free[3]}
-start() { # NAME LEASE_MS [stall]: with "stall", its watch stalls while $stall exists
-  local n=$1 hook=()
-  [ "${3:-}" != stall ] || hook=("LISEC_TEST_HA_WATCH_STALL=$stall")
-  mapfile -t lines < <(ha_section "$n" "${PORT[$n]}" | sed "s/^lock_poll_ms = .*/lock_poll_ms = $POLL/")
-  lines+=("lease_ms = $2")
-  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "li_admin_key = $work/li.pub" \
+start() { # NAME LEASE_MS [stall]: lib/ha.sh's ha_stall_node with this test's settings
+  ha_stall_node "$1" "$2" "${3:-}" "li_admin_key = $work/li.pub" \
     "[vault]" "development_key_file = $work/kek.bin" "allow_development_key = true" \
-    "[model]" "allow_declared_trust = true" "[keys]" "x1_key_dir = $pki" "${lines[@]}"
-  env "${hook[@]}" "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
-  PID[$n]=$!
-  cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
+    "[model]" "allow_declared_trust = true" "[keys]" "x1_key_dir = $pki"
 }
 wait_for() { # WHAT COMMAND...: up to 60 s
   local what=$1

@@ -69,3 +69,18 @@ health() { as operator --max-time 5 -o "$work/h.json" -w '%{http_code}' "https:/
 # standby answers.
 leads() { [ "$(health "$1")" = 200 ] && [ "$(jq -r .role "$work/h.json")" = leader ]; }
 refuses() { [ "$(health "$1")" = 503 ] && [ "$(jq -r .role "$work/h.json")" = standby ]; }
+
+# ha_stall_node NAME LEASE_MS STALL [SETTING...]: starts lisecd NAME in the
+# background (PID[NAME]), polling its lock every $POLL ms with lease_ms =
+# LEASE_MS, the SETTINGs following [audit]; with STALL = stall its watch
+# skips its rounds while the file $stall exists (LISEC_TEST_HA_WATCH_STALL).
+ha_stall_node() {
+  local n=$1 lease=$2 hook=() lines
+  [ "$3" != stall ] || hook=("LISEC_TEST_HA_WATCH_STALL=$stall")
+  shift 3
+  mapfile -t lines < <(ha_section "$n" "${PORT[$n]}" | sed "s/^lock_poll_ms = .*/lock_poll_ms = $POLL/")
+  ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "$@" "${lines[@]}" "lease_ms = $lease"
+  env "${hook[@]}" "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
+  PID[$n]=$!
+  cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
+}
