@@ -889,33 +889,51 @@ static void test_batch_round_trip(void **state) {
   ipc_writer_free(&recs);
 }
 
+/* What every batch request of type is refused for, naming the problem
+ * (what: the message's name in the errors): cut at any byte, one byte
+ * more, a count of 4 over three records, a count of 0 or 4097; and with
+ * short_count, a count of 2 that leaves the third record over. */
+static void batch_request_refused(uint16_t type, const char *what, bool short_count) {
+  lisec_err err = {0};
+  keys_request q, back;
+  ipc_writer recs, w;
+  batch_request(&q, &recs, 3);
+  q.type = type;
+  encode_request(&q, &w);
+  for (size_t n = 0; n < w.buf.len; n++)
+    assert_int_equal(keys_wire_get_request(type, w.buf.data, n, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, what));
+  uint8_t *more = calloc(1, w.buf.len + 1);
+  memcpy(more, w.buf.data, w.buf.len);
+  assert_int_equal(keys_wire_get_request(type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  more[3] = 4;
+  assert_int_equal(keys_wire_get_request(type, more, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "truncated"));
+  if (short_count) {
+    more[3] = 2;
+    assert_int_equal(keys_wire_get_request(type, more, w.buf.len, &back, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, "after its last field"));
+  }
+  free(more);
+  ipc_writer_free(&w);
+  ipc_writer_free(&recs);
+  uint8_t zero[4] = {0}, over[4] = {0, 0, 0x10, 0x01}; /* 0 and 4097 */
+  assert_int_equal(keys_wire_get_request(type, zero, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+  assert_int_equal(keys_wire_get_request(type, over, 4, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "batch count"));
+}
+
 /* Cut at any byte, one byte more, a count of 0, over the limit or over
  * what follows, and malformed answers: each refused naming the problem. */
 static void test_batch_truncated_oversized(void **state) {
   (void)state;
   lisec_err err = {0};
-  keys_request q, back;
-  ipc_writer recs, w;
-  batch_request(&q, &recs, 3);
-  encode_request(&q, &w);
-  for (size_t n = 0; n < w.buf.len; n++)
-    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "OPEN_BATCH request"));
-  uint8_t *more = calloc(1, w.buf.len + 1);
-  memcpy(more, w.buf.data, w.buf.len);
-  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "after its last field"));
-  /* the count says 4, three records follow */
-  more[3] = 4;
-  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "truncated"));
-  free(more);
-  ipc_writer_free(&w);
-  uint8_t zero[4] = {0}, over[4] = {0, 0, 0x10, 0x01}; /* 0 and 4097 */
-  assert_int_equal(keys_wire_get_request(q.type, zero, 4, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "batch count"));
-  assert_int_equal(keys_wire_get_request(q.type, over, 4, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "batch count"));
+  keys_request back;
+  ipc_writer w;
+  batch_request_refused(KEYS_MSG_OPEN_BATCH, "OPEN_BATCH request", false);
+  const uint16_t type = KEYS_MSG_OPEN_BATCH;
   /* a record with a field over its bound, inside the batch */
   ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
   ipc_put_u32(&w, 1);
@@ -923,10 +941,9 @@ static void test_batch_truncated_oversized(void **state) {
   memset(id, 'a', sizeof id - 1);
   id[sizeof id - 1] = 0;
   ipc_put_str(&w, id);
-  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_int_equal(keys_wire_get_request(type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "over its bound"));
   ipc_writer_free(&w);
-  ipc_writer_free(&recs);
   /* replies: cut anywhere; an error that carries identifiers; a success
    * with a reason; an answer without its record's id */
   const char *ids[] = {"b-0", "b-1"};
@@ -1156,33 +1173,10 @@ static void put_raw_answer(ipc_writer *w, const char *id, uint64_t version, uint
 static void test_rewrap_batch_malformed(void **state) {
   (void)state;
   lisec_err err = {0};
-  keys_request q, back;
-  ipc_writer recs, w;
-  batch_request(&q, &recs, 3);
-  q.type = KEYS_MSG_REWRAP_BATCH;
-  encode_request(&q, &w);
-  for (size_t n = 0; n < w.buf.len; n++)
-    assert_int_equal(keys_wire_get_request(q.type, w.buf.data, n, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "REWRAP_BATCH request"));
-  uint8_t *more = calloc(1, w.buf.len + 1);
-  memcpy(more, w.buf.data, w.buf.len);
-  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len + 1, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "after its last field"));
-  /* the count says 4, three records follow; or 2, and a third is left over */
-  more[3] = 4;
-  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "truncated"));
-  more[3] = 2;
-  assert_int_equal(keys_wire_get_request(q.type, more, w.buf.len, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "after its last field"));
-  free(more);
-  ipc_writer_free(&w);
-  ipc_writer_free(&recs);
-  uint8_t zero[4] = {0}, over[4] = {0, 0, 0x10, 0x01}; /* 0 and 4097 */
-  assert_int_equal(keys_wire_get_request(q.type, zero, 4, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "batch count"));
-  assert_int_equal(keys_wire_get_request(q.type, over, 4, &back, &err), LISEC_EINVAL);
-  assert_non_null(strstr(err.msg, "batch count"));
+  keys_request back;
+  ipc_writer w;
+  batch_request_refused(KEYS_MSG_REWRAP_BATCH, "REWRAP_BATCH request", true);
+  const uint16_t type = KEYS_MSG_REWRAP_BATCH;
   /* a record whose ciphertext is over KEYS_DATA_MAX, inside the batch */
   uint8_t *big = calloc(1, KEYS_DATA_MAX + 1);
   vault_sealed s = sample_sealed();
@@ -1191,7 +1185,7 @@ static void test_rewrap_batch_malformed(void **state) {
   ipc_writer_init(&w, 2 * KEYS_PAYLOAD_MAX);
   ipc_put_u32(&w, 1);
   keys_wire_put_sealed(&w, &s);
-  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_int_equal(keys_wire_get_request(type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "over its bound"));
   ipc_writer_free(&w);
   free(big);
@@ -1204,7 +1198,7 @@ static void test_rewrap_batch_malformed(void **state) {
   for (size_t n = 0; n < w.buf.len; n++)
     assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, n, &rb, &err), LISEC_EINVAL);
   assert_non_null(strstr(err.msg, "REWRAP_BATCH reply"));
-  more = calloc(1, w.buf.len + 1);
+  uint8_t *more = calloc(1, w.buf.len + 1);
   memcpy(more, w.buf.data, w.buf.len);
   assert_int_equal(keys_wire_get_reply(r.type, more, w.buf.len + 1, &rb, &err), LISEC_EINVAL);
   free(more);
