@@ -231,6 +231,8 @@ int lisec_hex_decode(const char *in, uint8_t *out, size_t out_len);
 int64_t lisec_time_now(void);    /* seconds since the epoch (UTC) */
 int64_t lisec_time_now_ms(void); /* milliseconds since the epoch */
 uint64_t lisec_time_mono_ns(void);
+/* The same in milliseconds. */
+int64_t lisec_time_mono_ms(void);
 /* RFC 3339 UTC timestamp ("2026-11-24T06:23:25Z"); out holds 21+ bytes. */
 void lisec_time_format(int64_t epoch_s, char out[32]);
 int lisec_time_parse(const char *s, int64_t *epoch_s);

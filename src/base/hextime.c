@@ -65,6 +65,8 @@ uint64_t lisec_time_mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t lisec_time_mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
+
 void lisec_time_format(int64_t epoch_s, char out[32]) {
   time_t t = (time_t)epoch_s;
   struct tm tm;

@@ -170,7 +170,6 @@ struct ctl_auditlog {
   bool from_frontier; /* the open began at a stored frontier (base) */
 };
 
-static int64_t mono_ms(void) { return (int64_t)(lisec_time_mono_ns() / 1000000u); }
 
 /* ---- Waking callers ------------------------------------------------------
  * A caller waits on its record's word (a Linux futex), not on a condition
@@ -759,8 +758,8 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
     log->cp_note = note;
     note = NULL;
     log->cp_size = cp.size;
-    log->cp_ok_ms = mono_ms();
-    log->first_unsigned_ms = log->committed > cp.size ? mono_ms() : 0;
+    log->cp_ok_ms = lisec_time_mono_ms();
+    log->first_unsigned_ms = log->committed > cp.size ? lisec_time_mono_ms() : 0;
     lisec_err_clear(&log->cp_err);
   }
   if (!rc && ro == RO_SIGN) log->ro = RO_PROMOTE;
@@ -849,10 +848,10 @@ static bool checkpoint_due(const ctl_auditlog *log, int64_t now) {
 static void entries_arrived(ctl_auditlog *log) {
   bool clock_started = false;
   if (log->committed > log->cp_size && !log->first_unsigned_ms) {
-    log->first_unsigned_ms = mono_ms();
+    log->first_unsigned_ms = lisec_time_mono_ms();
     clock_started = true;
   }
-  if (clock_started || checkpoint_due(log, mono_ms())) pthread_cond_signal(&log->cv_cp);
+  if (clock_started || checkpoint_due(log, lisec_time_mono_ms())) pthread_cond_signal(&log->cv_cp);
 }
 
 static bool head_ready(const ctl_auditlog *log) {
@@ -1216,13 +1215,13 @@ static void *checkpoint_main(void *arg) {
   lisec_store *cs = NULL;
   pthread_mutex_lock(&log->mu);
   for (;;) {
-    while (!log->stop && !checkpoint_due(log, mono_ms())) {
+    while (!log->stop && !checkpoint_due(log, lisec_time_mono_ms())) {
       if (log->first_unsigned_ms && log->committed > log->cp_size) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t deadline = log->first_unsigned_ms + log->cp_ms;
         if (log->cp_retry_ms > deadline) deadline = log->cp_retry_ms;
-        int64_t wait = deadline - mono_ms();
+        int64_t wait = deadline - lisec_time_mono_ms();
         if (wait < 1) wait = 1;
         ts.tv_sec += wait / 1000;
         ts.tv_nsec += (wait % 1000) * 1000000;
@@ -1255,7 +1254,7 @@ static void *checkpoint_main(void *arg) {
       LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "audit: a checkpoint could not be published: %s; "
                   "retried in %lld ms", e.msg, (long long)log->cp_ms);
       /* Retried at the next deadline, not in a loop. */
-      log->first_unsigned_ms = mono_ms();
+      log->first_unsigned_ms = lisec_time_mono_ms();
       log->cp_retry_ms = log->first_unsigned_ms + log->cp_ms;
     }
     pthread_cond_broadcast(&log->cv_done); /* checkpoint_now waits on it */
@@ -1286,7 +1285,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     return early;
   }
   log->tsa = cfg->tsa;
-  log->cp_ok_ms = mono_ms();
+  log->cp_ok_ms = lisec_time_mono_ms();
   pthread_mutex_init(&log->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -1332,7 +1331,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   if ((rc = load_log(log, s, err)) || (rc = write_vkey_file(log, err))) goto fail;
   if ((rc = writer_store(log, err))) goto fail;
   /* A log that grew after its last checkpoint (a crash) is vouched for now. */
-  if (log->committed > log->cp_size) log->first_unsigned_ms = mono_ms() - log->cp_ms;
+  if (log->committed > log->cp_size) log->first_unsigned_ms = lisec_time_mono_ms() - log->cp_ms;
   if (pthread_create(&log->cp_thread, NULL, checkpoint_main, log) != 0) {
     rc = lisec_err_set(err, LISEC_EINTERNAL, "cannot start the audit checkpoint thread");
     goto fail;
@@ -1722,8 +1721,8 @@ void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *la
                       uint64_t *failures) {
   pthread_mutex_lock(&log->mu);
   *unsigned_entries = log->committed > log->cp_size ? log->committed - log->cp_size : 0;
-  int64_t since = log->cp_ok_ms ? log->cp_ok_ms : mono_ms();
-  *lag_ms = *unsigned_entries ? mono_ms() - since : 0;
+  int64_t since = log->cp_ok_ms ? log->cp_ok_ms : lisec_time_mono_ms();
+  *lag_ms = *unsigned_entries ? lisec_time_mono_ms() - since : 0;
   *failures = log->cp_failures;
   pthread_mutex_unlock(&log->mu);
 }

@@ -47,12 +47,6 @@ static _Atomic int64_t lease_until;
 static atomic_bool lapsed;
 static int64_t lease_step;
 
-static int64_t mono_ms(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* A renewal that succeeded, started at `sent` (before its statement left,
  * so the server's idle_session_timeout counts from later than this). */
 static void lease_renewed(int64_t sent) {
@@ -66,7 +60,7 @@ static void lease_renewed(int64_t sent) {
 int ctl_ha_leading(lisec_err *err) {
   int64_t until = atomic_load(&lease_until);
   if (!until) return 0;
-  int64_t now = mono_ms();
+  int64_t now = lisec_time_mono_ms();
   if (now < until) return 0;
   long long quiet = (long long)(now - until + lease_step);
   if (!atomic_exchange(&lapsed, true))
@@ -84,7 +78,7 @@ int ctl_ha_leading(lisec_err *err) {
 int64_t ctl_ha_lease_left_ms(void) {
   int64_t until = atomic_load(&lease_until);
   if (!until) return -1;
-  int64_t left = until - mono_ms();
+  int64_t left = until - lisec_time_mono_ms();
   return left > 0 ? left : 0;
 }
 
@@ -263,7 +257,7 @@ int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
  * lock first on the new primary deposes this one as usual. 0 when the lock
  * is held again or may still be; else the process must exit. */
 static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
-  int64_t now_ms = mono_ms();
+  int64_t now_ms = lisec_time_mono_ms();
   if (!*lost_since) *lost_since = now_ms;
   lisec_err e2 = {0};
   int rc = store_lock_regain(lock, true, &e2);
@@ -298,7 +292,7 @@ static void watch_once(void) {
   static int64_t lost_since;
   lisec_err err = {0};
   store_lock *lock = G.lock;
-  int64_t sent = mono_ms();
+  int64_t sent = lisec_time_mono_ms();
   int rc = lost_since ? LISEC_EUNAVAIL : store_lock_check(lock, &err);
   if (rc == 0) {
     lease_renewed(sent);
@@ -394,7 +388,7 @@ int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err) {
 #endif
   /* The lease lives as long as the watch renews it: without a watch (the
    * test build's) a leader would lose its lock for being idle. */
-  int64_t sent = mono_ms();
+  int64_t sent = lisec_time_mono_ms();
   if (need && G.set.enabled && G.set.lease_ms && (rc = store_lock_lease(G.lock, G.set.lease_ms, err)) != 0) {
     lisec_err_wrap(err, "TR103308-5.5: [ha] lease_ms (0 runs without a lease)");
     need = false;

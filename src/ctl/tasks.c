@@ -1724,7 +1724,7 @@ static int nes_of_actor(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
 static bool report_admitted(struct ctl_x1_state *admf, const char *ne, x1_response *r) {
   /* The bucket runs on the monotonic clock: a wall clock stepped either
    * way would take tokens from an NE or give it a second burst. */
-  int64_t now = lisec_time_now_ms(), mono_ms = (int64_t)(lisec_time_mono_ns() / 1000000u);
+  int64_t now = lisec_time_now_ms(), mono_ms = lisec_time_mono_ms();
   bool began = false;
   if (ctl_x1_reports_admit(admf->reports, ne, mono_ms, &began)) return true;
   ctl_metrics_x1_report_refused();
