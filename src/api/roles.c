@@ -5,15 +5,15 @@
  * whichever the configuration reads) is not admitted anywhere, nor one not
  * issued for client authentication (fail closed). The principal also
  * carries the certificate's own identity (SHA-256, serial, issuer), which
- * the controller checks against the certificates it revoked. */
+ * the controller checks against the certificates it revoked. The reading of
+ * the role itself is crypto/cert_role.c's, shared with lisec-entropyd. */
 #include <openssl/bn.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
-
-#define ROLE_URI_PREFIX "urn:lisec:role:"
+#include "crypto/cert_role.h"
 
 static const struct {
   const char *name;
@@ -73,90 +73,9 @@ void api_roles_describe(unsigned roles, char *out, size_t len) {
     snprintf(out + at, at < len ? len - at : 0, "%stenant:<name>", at ? ", " : "");
 }
 
-/* Records one candidate role; two different ones make the certificate ambiguous. */
-static int take_role(api_principal *p, const char *role, size_t len, lisec_err *err) {
-  char buf[API_ROLE_NAME_MAX];
-  if (len == 0 || len >= sizeof buf)
-    return lisec_err_set(err, LISEC_EAUTH, "client certificate role is empty or too long");
-  memcpy(buf, role, len);
-  buf[len] = '\0';
-  if (memchr(role, '\0', len)) return lisec_err_set(err, LISEC_EAUTH, "client certificate role contains NUL");
-  if (p->role[0] && strcmp(p->role, buf) != 0)
-    return lisec_err_set(err, LISEC_EAUTH, "client certificate carries two roles (%s, %s)",
-                         p->role, buf);
-  unsigned bit = api_role_bit(buf);
-  if (!bit) return lisec_err_set(err, LISEC_EAUTH, "client certificate role \"%s\" is unknown", buf);
-  memcpy(p->role, buf, len + 1);
-  p->role_bit = bit;
-  return 0;
-}
+static bool role_known(const char *name) { return api_role_bit(name) != 0; }
 
-static int roles_from_san(X509 *cert, api_principal *p, lisec_err *err) {
-  GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-  int rc = 0;
-  for (int i = 0; names && rc == 0 && i < sk_GENERAL_NAME_num(names); i++) {
-    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-    if (gn->type != GEN_URI) continue;
-    const char *uri = (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
-    int len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-    size_t plen = strlen(ROLE_URI_PREFIX);
-    if (len > (int)plen && strncmp(uri, ROLE_URI_PREFIX, plen) == 0)
-      rc = take_role(p, uri + plen, (size_t)len - plen, err);
-  }
-  GENERAL_NAMES_free(names);
-  return rc;
-}
-
-static int roles_from_ou(X509 *cert, api_principal *p, lisec_err *err) {
-  X509_NAME *name = X509_get_subject_name(cert);
-  int rc = 0, idx = -1;
-  while (rc == 0 && (idx = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, idx)) >= 0) {
-    ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-    rc = take_role(p, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), err);
-  }
-  return rc;
-}
-
-/* The place the configuration does not read must not name another role:
- * docs/api.md promises that a certificate naming two roles is refused, and a
- * CA that put OU=li-admin beside a SAN URI auditor issued it for one of
- * them, not both. In the OU only values that are lisec roles count (an OU
- * may name a department); every SAN URI urn:lisec:role: is a role claim. */
-static int other_place_agrees(X509 *cert, api_role_source src, const api_principal *p,
-                              lisec_err *err) {
-  api_principal other = {0};
-  lisec_err ignored = {0};
-  if (src == API_ROLE_FROM_OU) {
-    if (roles_from_san(cert, &other, &ignored) != 0) /* unknown or two roles in the SAN */
-      return lisec_err_set(err, LISEC_EAUTH,
-                           "client certificate of %s: its SAN URI role is not usable (%s); OU and "
-                           "SAN URI must name the same role",
-                           p->subject, ignored.msg);
-  } else {
-    X509_NAME *name = X509_get_subject_name(cert);
-    int idx = -1;
-    while ((idx = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, idx)) >= 0) {
-      ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-      char ou[API_ROLE_NAME_MAX];
-      int len = ASN1_STRING_length(s);
-      if (len <= 0 || len >= (int)sizeof ou) continue;
-      memcpy(ou, ASN1_STRING_get0_data(s), (size_t)len);
-      ou[len] = '\0';
-      if (strlen(ou) != (size_t)len || !api_role_bit(ou)) continue;
-      if (strcmp(ou, p->role) != 0) {
-        snprintf(other.role, sizeof other.role, "%s", ou);
-        break;
-      }
-    }
-  }
-  if (other.role[0] && strcmp(other.role, p->role) != 0)
-    return lisec_err_set(err, LISEC_EAUTH,
-                         "client certificate of %s names role %s in its %s and %s in its %s; OU and "
-                         "SAN URI must name the same role",
-                         p->subject, p->role, src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI",
-                         other.role, src == API_ROLE_FROM_OU ? "SAN URI" : "subject OU");
-  return 0;
-}
+_Static_assert(API_ROLE_NAME_MAX == CRYPTO_ROLE_NAME_MAX, "a principal's role holds any role read");
 
 /* mTLS clients prove who they are with a certificate issued for that: an
  * extended key usage that includes clientAuth. A certificate without EKU
@@ -219,12 +138,9 @@ int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out,
   if (n <= 0) snprintf(out->subject, sizeof out->subject, "(no CN)");
   int rc = client_auth_eku(cert, out->subject, err);
   if (rc == 0)
-    rc = src == API_ROLE_FROM_OU ? roles_from_ou(cert, out, err) : roles_from_san(cert, out, err);
-  if (rc == 0 && !out->role[0])
-    rc = lisec_err_set(err, LISEC_EAUTH, "client certificate of %s carries no lisec role (%s)",
-                       out->subject,
-                       src == API_ROLE_FROM_OU ? "subject OU" : "SAN URI " ROLE_URI_PREFIX "<role>");
-  if (rc == 0) rc = other_place_agrees(cert, src, out, err);
+    rc = crypto_cert_role(cert, src == API_ROLE_FROM_OU ? CRYPTO_ROLE_FROM_OU : CRYPTO_ROLE_FROM_SAN_URI,
+                          role_known, out->subject, out->role, err);
+  if (rc == 0) out->role_bit = api_role_bit(out->role);
   if (rc == 0) rc = cert_identity(cert, out, err);
   if (rc) {
     char subject[API_SUBJECT_MAX];

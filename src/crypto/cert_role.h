@@ -1,0 +1,33 @@
+/* The one lisec role a verified client certificate carries, in a SAN URI
+ * urn:lisec:role:<role> or in the subject OU, as the reader is told. Shared
+ * by lisecd's front (api/roles.c, which maps the role to its RBAC) and
+ * lisec-entropyd (which serves the role vnf alone), so both read a
+ * certificate the same way. Which names are roles is the caller's: lisecd
+ * knows its own, lisec-entropyd only vnf. */
+#ifndef LISEC_CRYPTO_CERT_ROLE_H
+#define LISEC_CRYPTO_CERT_ROLE_H
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+
+#include "base/base.h"
+
+#define CRYPTO_ROLE_NAME_MAX 80
+#define CRYPTO_ROLE_URI_PREFIX "urn:lisec:role:"
+
+/* Where a certificate carries its role. */
+typedef enum { CRYPTO_ROLE_FROM_SAN_URI, CRYPTO_ROLE_FROM_OU } crypto_role_source;
+
+/* Whether name is a role the caller knows. */
+typedef bool (*crypto_role_known_fn)(const char *name);
+
+/* Reads the role from cert's configured place into role. EAUTH, naming
+ * subject (what the message calls the certificate's holder), when it carries
+ * no role, an empty or overlong one, one the caller does not know, two
+ * different ones, or when the place not read names another role: every SAN
+ * URI urn:lisec:role: is a role claim, and an OU is one when the caller
+ * knows its value (an OU may name a department). role is "" on error. */
+int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn known, const char *subject,
+                     char role[CRYPTO_ROLE_NAME_MAX], lisec_err *err);
+
+#endif
