@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "crypto/cert_role.h"
 #include "rng/rng.h"
 
 #define ED_MAX_SOURCES 6
@@ -58,7 +59,13 @@ typedef struct ed_client {
   uint64_t acked_seeds, acked_bytes; /* what lisecd has acknowledged (report.c) */
 } ed_client;
 
-enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_N };
+/* Why requests were refused (metrics.c names them); ED_REF_ROLE: a client
+ * certificate whose role is not vnf (server.c). */
+enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_ROLE, ED_REF_N };
+
+/* The role a VNF's client certificate carries (docs/rng.md, "Which client
+ * is a VNF"); `lisec pki issue DIR NAME vnf NAME` issues it. */
+#define ED_VNF_ROLE "vnf"
 
 typedef struct entropyd {
   /* configuration */
@@ -66,6 +73,7 @@ typedef struct entropyd {
   int vsock_port, max_conns, max_conns_per_peer, idle_timeout_s;
   char metrics_listen[256];
   double rate, burst;
+  crypto_role_source role_source; /* [clients] role_source: where a certificate carries its role */
   unsigned alpha_log2;
   int min_sources, reseed_ms, max_stale_ms;
   SSL_CTX *tls;

@@ -18,7 +18,7 @@ static const char *const known[] = {
     "server.listen", "server.vsock_port", "server.max_connections", "server.max_connections_per_peer",
     "server.idle_timeout_s",
     "tls.cert", "tls.key", "tls.client_ca",
-    "clients.allowed", "clients.rate", "clients.burst", "clients.li",
+    "clients.allowed", "clients.rate", "clients.burst", "clients.li", "clients.role_source",
     "report.url", "report.cert", "report.key", "report.ca", "report.interval_s", "report.timeout_s",
     "metrics.listen",
     "entropy.alpha_log2", "entropy.min_sources", "entropy.reseed_ms", "entropy.max_stale_ms",
@@ -122,6 +122,12 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
 #undef INT
   d->rate = rate;
   d->burst = burst;
+  /* as lisecd's [api] role_source: the VNF's role in a SAN URI
+   * urn:lisec:role:vnf (default) or in the subject OU */
+  const char *src = lisec_config_str(cfg, "clients", "role_source", "san-uri");
+  if (strcmp(src, "san-uri") == 0) d->role_source = CRYPTO_ROLE_FROM_SAN_URI;
+  else if (strcmp(src, "ou") == 0) d->role_source = CRYPTO_ROLE_FROM_OU;
+  else return lisec_err_set(err, LISEC_EINVAL, "[clients] role_source must be san-uri or ou, not '%s'", src);
   int rc = load_clients(d, lisec_config_str(cfg, "clients", "allowed", ""), err);
   if (!rc) rc = ed_report_configure(d, cfg, err);
   if (!rc) rc = setup_tls(d, cfg, err);

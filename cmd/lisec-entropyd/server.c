@@ -2,7 +2,8 @@
  * it, AF_VSOCK; one thread per mutually authenticated TLS connection with
  * keep-alive. The handshake takes a client certificate from the client CA
  * made for TLS client authentication (peer.c). Each request is checked in
- * this order: a registered VNF identity (certificate CN), the daemon's own
+ * this order: the certificate's role (vnf, read as lisecd reads roles), a
+ * registered VNF identity (certificate CN), the daemon's own
  * health (fail closed), the client's rate, and replay (nonce and counter);
  * only then is a seed drawn, bound by additional input to the request.
  * Issuance is counted per client (who, when, how many bytes), never logged
@@ -71,6 +72,28 @@ static int send_error(SSL *s, rng_err_code code, const char *reason) {
   rng_msg m = {.type = RNG_MSG_ERROR, .code = (uint16_t)code};
   snprintf(m.reason, sizeof m.reason, "%.200s", reason);
   return send_msg(s, &m);
+}
+
+/* Whether the verified certificate carries the role ED_VNF_ROLE, read as
+ * lisecd reads roles (crypto/cert_role.c, [clients] role_source); else why
+ * not in why (LISEC_ERR_MSG_MAX), the holder called holder. Only vnf is a
+ * role here: another role (operator, host, ...) is refused as unknown, and
+ * an OU that is not vnf does not count beside a SAN URI role. */
+/* A reason that quotes a certificate's CN or role goes to the log and to
+ * the client (printable ASCII, seed protocol): anything else becomes '?'. */
+static void printable(char *s) {
+  for (; *s; s++)
+    if (*s < 0x20 || *s > 0x7e) *s = '?';
+}
+
+static bool is_vnf_role(const char *name) { return strcmp(name, ED_VNF_ROLE) == 0; }
+
+static bool vnf_role(const entropyd *d, X509 *cert, const char *holder, char *why) {
+  char role[CRYPTO_ROLE_NAME_MAX];
+  lisec_err err = {0};
+  if (crypto_cert_role(cert, d->role_source, is_vnf_role, holder, role, &err) == 0) return true;
+  snprintf(why, LISEC_ERR_MSG_MAX, "%s", err.msg);
+  return false;
 }
 
 typedef struct conn {
@@ -194,16 +217,40 @@ static void *conn_main(void *arg) {
     int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn_name,
                                       sizeof cn_name);
     if (n < 0 || (size_t)n >= sizeof cn_name) cn_name[0] = '\0';
-    X509_free(peer);
   }
   pthread_mutex_lock(&d->lock);
   ed_client *c = cn_name[0] ? ed_client_find(d, cn_name) : NULL;
-  if (!c) d->refused[ED_REF_UNKNOWN]++;
+  bool li = c && c->li;
   pthread_mutex_unlock(&d->lock);
+  char role_why[LISEC_ERR_MSG_MAX];
+  bool vnf = vnf_role(d, peer, li ? "an LI VNF" : cn_name[0] ? cn_name : "(no CN)", role_why);
+  X509_free(peer);
+  if (!vnf) {
+    /* The CN alone would let a certificate issued for another role (an
+     * operator's, a host's) whose CN is a VNF's name take that VNF's
+     * seeds. Counted past the log's limit too; an LI VNF's name is not
+     * logged (the log is the platform operators'). */
+    pthread_mutex_lock(&d->lock);
+    d->refused[ED_REF_ROLE]++;
+    pthread_mutex_unlock(&d->lock);
+    char why[RNG_REASON_MAX + 1];
+    snprintf(why, sizeof why, "TR103308-5.15: %.140s; a VNF's certificate carries the role " ED_VNF_ROLE,
+             role_why);
+    printable(why);
+    LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s; connection closed",
+                d->conn_peer[cn->slot], why);
+    send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);
+    goto out;
+  }
   if (!c) {
+    pthread_mutex_lock(&d->lock);
+    d->refused[ED_REF_UNKNOWN]++;
+    pthread_mutex_unlock(&d->lock);
     char why[RNG_REASON_MAX + 1];
     snprintf(why, sizeof why, "TR103308-4.2: '%.64s' is not a registered VNF identity", cn_name);
-    LOG_WARN("seed service refused client: %s", why);
+    printable(why);
+    LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s",
+                d->conn_peer[cn->slot], why);
     send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);
     goto out;
   }

@@ -11,8 +11,15 @@
 # is tried once (rng_server_id_driver). The first two get seeds; every other
 # is refused in the TLS handshake and the connection closed, and the daemon
 # logs one refusal naming TR103308-5.15, the peer and the reason, never the
-# CN. The daemon keeps serving the good certificate afterwards, and counts
-# only the seeds it gave.
+# CN. Then certificates from the same CA, made for TLS client
+# authentication and with vnf-a as CN, but issued for another role (lisec
+# pki issue's host and operator certificates, one with the role mano in its
+# SAN URI alone) or for none: the handshake succeeds, and the daemon
+# refuses them before any seed with UNKNOWN_CLIENT naming TR103308-5.15 and
+# the role a VNF's certificate carries (vnf), logs one refusal each with the
+# peer, and counts them as requests refused for reason client_role. The
+# daemon keeps serving the good certificate afterwards, and counts only the
+# seeds it gave.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -39,6 +46,11 @@ issue anyeku extendedKeyUsage=anyExtendedKeyUsage
 issue keyenc keyUsage=critical,keyEncipherment extendedKeyUsage=clientAuth
 make_pki "$work/other"
 lisec pki issue "$work/other" vnf-a vnf vnf-a >/dev/null || fail "issue vnf-a from another CA"
+# Same CA, clientAuth, CN vnf-a, but another role or none.
+lisec pki issue "$pki" host-vnf-a host vnf-a >/dev/null || fail "issue a host certificate with CN vnf-a"
+lisec pki issue "$pki" operator-vnf-a operator vnf-a >/dev/null || fail "issue an operator certificate with CN vnf-a"
+issue_cert mano "/O=lisec test/CN=vnf-a" extendedKeyUsage=clientAuth subjectAltName=URI:urn:lisec:role:mano
+issue_cert norole "/O=lisec test/CN=vnf-a" extendedKeyUsage=clientAuth
 cp "$work/other/vnf-a.crt" "$pki/otherca.crt"
 cp "$work/other/vnf-a.key" "$pki/otherca.key"
 # The test PKI's own VNF certificate is what every rng_* test uses: clientAuth.
@@ -91,6 +103,35 @@ refused() {
   pass "$2: refused ($3)"
 }
 
+role_refusals() { grep -c "seed service refused client from 127.0.0.1: TR103308-5.15: " "$work/entropyd.log" || true; }
+# role_refused STEM WHAT REASON: the handshake succeeds, no seed: the client
+# is told UNKNOWN_CLIENT naming TR103308-5.15, REASON and the role vnf; one
+# more refusal in the daemon's log saying the peer and the same (waited for).
+role_refused() {
+  local before after line
+  before=$(role_refusals)
+  if reseed "$1"; then
+    cat "$work/out" >&2
+    fail "$2: accepted as vnf-a's certificate"
+  fi
+  ! grep -q Sanitizer "$work/out" || { cat "$work/out" >&2; fail "$2: sanitizer report"; }
+  grep -q "TR103308-5.15: .*$3.*a VNF's certificate carries the role vnf" "$work/out" ||
+    { cat "$work/out" >&2; fail "$2: the client is not told why ('$3', role vnf)"; }
+  for _ in $(seq 1 50); do
+    [ "$(role_refusals)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  after=$(role_refusals)
+  [ "$after" = $((before + 1)) ] ||
+    { cat "$work/entropyd.log" >&2; fail "$2: $((after - before)) refusals logged, not one"; }
+  line=$(grep "seed service refused client from 127.0.0.1: TR103308-5.15: " "$work/entropyd.log" | tail -1)
+  case $line in
+  *"$3"*"a VNF's certificate carries the role vnf; connection closed") ;;
+  *) echo "$line" >&2; fail "$2: refusal does not say '$3' and the role vnf" ;;
+  esac
+  pass "$2: refused ($3)"
+}
+
 accepted vnf-a "lisec pki issue's VNF certificate (clientAuth)"
 accepted both "serverAuth and clientAuth"
 refused noeku "no extended key usage" "no extended key usage; clientAuth is required"
@@ -99,6 +140,10 @@ refused codesign "codeSigning only" "extended key usage lacks clientAuth"
 refused anyeku "anyExtendedKeyUsage only" "extended key usage lacks clientAuth"
 refused keyenc "clientAuth with keyEncipherment only" "key usage does not allow TLS client authentication"
 refused otherca "lisec pki issue's VNF certificate from another CA" "unable to get local issuer certificate"
+role_refused host-vnf-a "lisec pki issue's host certificate with CN vnf-a" 'role "host" is unknown'
+role_refused operator-vnf-a "lisec pki issue's operator certificate with CN vnf-a" 'role "operator" is unknown'
+role_refused mano "clientAuth, CN vnf-a, SAN URI role mano" 'role "mano" is unknown'
+role_refused norole "clientAuth, CN vnf-a, no role" "client certificate of vnf-a carries no lisec role"
 accepted vnf-a "vnf-a again after the refusals"
 
 issued=$(curl -sf "http://127.0.0.1:$mport/metrics" |
@@ -109,6 +154,10 @@ cert_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
   awk '/^lisec_entropyd_connections_refused_total\{reason="client_certificate"\}/ {print $2}')
 [ "${cert_refused:-none}" = 6 ] || fail "client certificates refused in /metrics: ${cert_refused:-none}, not the 6 refused"
 pass "the six refusals counted in /metrics (reason client_certificate)"
+role_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
+  awk '/^lisec_entropyd_requests_refused_total\{reason="client_role"\}/ {print $2}')
+[ "${role_refused:-none}" = 4 ] || fail "certificates of another role refused in /metrics: ${role_refused:-none}, not 4"
+pass "the four role refusals counted in /metrics (requests refused, reason client_role)"
 
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status"
