@@ -193,11 +193,13 @@ static void test_pause(rotation *r) {
 
 /* The target's data key under the current KEK, by the keys process (an
  * unwrap by the key its record names and a wrap by the current one: token
- * calls). *moved is false when it was under the current key already. */
+ * calls). *moved is false when it was under the current key already. The
+ * record is written naming r->label, so an answer under another label is
+ * refused (keys_vault_rewrap, TR103308-5.7) and the rotation stops there. */
 static int rewrap_one(rotation *r, vault_sealed *s, bool *moved, lisec_err *err) {
   *moved = false;
   if (strcmp(s->kek_label, r->label) == 0) return 0;
-  int rc = keys_vault_rewrap(r->ctl->shared->keys, s, moved, err);
+  int rc = keys_vault_rewrap(r->ctl->shared->keys, s, r->label, moved, err);
   ctl_metrics_vault(CTL_METRICS_VAULT_REWRAP, rc == 0);
   if (rc) stopped_at(s->id, rc, err);
   return rc;
@@ -321,7 +323,7 @@ static void *lane_main(void *arg) {
     bool ask = !skip && !stopping(l->r);
     if (ask) {
       lisec_err e = {0};
-      int rc = keys_vault_rewrap_many(keys, b->s, b->n, one_rewrapped, &a, &e);
+      int rc = keys_vault_rewrap_many(keys, b->s, b->n, l->r->label, one_rewrapped, &a, &e);
       if (rc && !a.rc && a.answered < b->n) { /* the channel, or the batch refused whole */
         a.rc = rc;
         a.at = a.answered;
@@ -498,6 +500,7 @@ static int stage_chunk(rotation *r, size_t start, size_t end, staged *out, size_
     }
     if (rc) break;
     if (dv == d->version && d->len <= sizeof s.wrapped_key) {
+      /* the label the keys process answered with: the client refused any other */
       snprintf(s.kek_label, sizeof s.kek_label, "%s", r->label);
       memcpy(s.wrapped_key, d->wrapped, s.wrapped_key_len = d->len);
       moved = true;

@@ -412,8 +412,20 @@ static int rewrap_batch_check(void *ctx, const keys_request *q, const keys_reply
   return 0;
 }
 
-int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewrapped_fn fn, void *ctx,
-                           lisec_err *err) {
+/* The guard on a re-wrap's answer: the record is stored with the label it
+ * names, so the KEK that wraps it now must be the one the caller asked
+ * for (want; NULL: the keys process's current one, whichever). A keys
+ * process that answered under another is refused for that record. */
+static int label_asked(const char *want, const char *got, lisec_err *err) {
+  if (!want || strcmp(want, got) == 0) return 0;
+  return lisec_err_set(err, LISEC_ECONFLICT,
+                       "TR103308-5.7: the keys process re-wrapped the record under KEK \"%s\", not \"%s\" as asked; "
+                       "nothing is stored for it",
+                       got, want);
+}
+
+int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, const char *kek_label, keys_rewrapped_fn fn,
+                           void *ctx, lisec_err *err) {
   keys_settings set;
   pthread_mutex_lock(&k->mu);
   set = k->set;
@@ -434,6 +446,11 @@ int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewra
     keys_rewrapped a;
     keys_wire_batch_begin(&it, rp.batch, rp.batch_len, rp.batch_count);
     for (size_t i = at; keys_wire_batch_rewrapped(&it, &a); i++) {
+      lisec_err lerr = {0};
+      if (!a.rc && label_asked(kek_label, a.kek_label, &lerr)) { /* s[i] stays as it was */
+        fn(ctx, i, lerr.code, lerr.msg, false);
+        continue;
+      }
       if (!a.rc) { /* only the key's wrapping changes: the ciphertext stays the caller's */
         snprintf(s[i].kek_label, sizeof s[i].kek_label, "%s", a.kek_label);
         memcpy(s[i].wrapped_key, a.wrapped_key, a.wrapped_key_len);
@@ -447,7 +464,7 @@ int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewra
   return rc;
 }
 
-int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err) {
+int keys_vault_rewrap(keys_client *k, vault_sealed *s, const char *kek_label, bool *changed, lisec_err *err) {
   keys_request q = {.type = KEYS_MSG_REWRAP, .sealed = *s};
   keys_reply rp;
   uint8_t *p = NULL;
@@ -457,6 +474,7 @@ int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err 
   if (!rc && (strcmp(rp.sealed.id, s->id) != 0 || rp.sealed.version != s->version ||
               rp.sealed.ciphertext_len != s->ciphertext_len))
     rc = lisec_err_set(err, LISEC_EINVAL, "keys REWRAP reply: a different record came back");
+  if (!rc) rc = label_asked(kek_label, rp.sealed.kek_label, err);
   if (!rc) {
     snprintf(s->kek_label, sizeof s->kek_label, "%s", rp.sealed.kek_label);
     memcpy(s->wrapped_key, rp.sealed.wrapped_key, rp.sealed.wrapped_key_len);

@@ -100,8 +100,12 @@ typedef void (*keys_opened_fn)(void *ctx, size_t i, int rc, const char *msg, jso
 int keys_vault_open_many(keys_client *k, const vault_sealed *s, size_t n, keys_opened_fn fn, void *ctx,
                          lisec_err *err);
 /* Re-wraps s's data key under the current KEK when another one wraps it
- * (the ciphertext is untouched); *changed (may be NULL) says whether. */
-int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err *err);
+ * (the ciphertext is untouched); *changed (may be NULL) says whether.
+ * kek_label is the current KEK's record label as the caller knows it (a
+ * KEK rotation's): an answer under another label is refused (ECONFLICT,
+ * naming TR103308-5.7; s untouched), since the record would be stored
+ * naming a KEK that does not wrap it. NULL takes whichever it is. */
+int keys_vault_rewrap(keys_client *k, vault_sealed *s, const char *kek_label, bool *changed, lisec_err *err);
 /* Re-wraps n records as keys_vault_rewrap re-wraps one, in as few round
  * trips (REWRAP_BATCH) as [keys] max_batch and max_message allow: the keys
  * process re-wraps a batch's records in parallel on the KEK rotation's
@@ -110,14 +114,15 @@ int keys_vault_rewrap(keys_client *k, vault_sealed *s, bool *changed, lisec_err 
  * with i its index and either rc 0 (s[i] then names the KEK that wraps it
  * and holds its new wrapped key; changed: it was under another KEK) or
  * the record's own error (rc, msg; s[i] untouched; a record without an id
- * is refused so, unsent, since no answer could name it). Returns 0 when every
+ * is refused so, unsent, since no answer could name it; so is one answered
+ * under another label than kek_label, as keys_vault_rewrap refuses it). Returns 0 when every
  * record was answered, whatever each answer was; an error for the channel
  * (the keys process then is gone) or a batch refused whole (over [keys]
  * max_batch or max_message, ETOOBIG), when fn was not called for the
  * records from that batch on. */
 typedef void (*keys_rewrapped_fn)(void *ctx, size_t i, int rc, const char *msg, bool changed);
-int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, keys_rewrapped_fn fn, void *ctx,
-                           lisec_err *err);
+int keys_vault_rewrap_many(keys_client *k, vault_sealed *s, size_t n, const char *kek_label, keys_rewrapped_fn fn,
+                           void *ctx, lisec_err *err);
 /* Makes the token key called name current, generating it (sensitive, not
  * extractable) when absent and create is set. */
 int keys_vault_use_kek(keys_client *k, const char *name, bool create, lisec_err *err);

@@ -118,14 +118,21 @@ static void test_seal_open_rewrap(void **state) {
   assert_int_equal(keys_vault_open(k, &s, &back, &err), 0);
   json_decref(back);
   back = NULL;
-  /* re-wrapped under the current KEK, ciphertext untouched */
+  /* asked for another KEK than the one the keys process wraps under now:
+   * refused naming both, the record untouched */
   bool changed = false;
   vault_sealed before = s;
-  if (keys_vault_rewrap(k, &s, &changed, &err)) fail_msg("rewrap: %s", err.msg);
+  assert_int_equal(keys_vault_rewrap(k, &s, "pkcs11:lisec-test/keys-kek-c", &changed, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  assert_non_null(strstr(err.msg, "\"pkcs11:lisec-test/keys-kek-b\", not \"pkcs11:lisec-test/keys-kek-c\""));
+  assert_string_equal(s.kek_label, before.kek_label);
+  assert_memory_equal(s.wrapped_key, before.wrapped_key, before.wrapped_key_len);
+  /* re-wrapped under the current KEK, ciphertext untouched */
+  if (keys_vault_rewrap(k, &s, label, &changed, &err)) fail_msg("rewrap: %s", err.msg);
   assert_true(changed);
   assert_string_equal(s.kek_label, label);
   assert_ptr_equal(s.ciphertext, before.ciphertext);
-  assert_int_equal(keys_vault_rewrap(k, &s, &changed, &err), 0);
+  assert_int_equal(keys_vault_rewrap(k, &s, label, &changed, &err), 0);
   assert_false(changed);
   size_t unloaded = 0;
   assert_int_equal(keys_vault_unload_keks(k, &unloaded, &err), 0);
@@ -323,7 +330,7 @@ static void *ask_one(void *arg) {
   call *c = arg;
   lisec_err err = {0};
   pthread_barrier_wait(c->go);
-  c->rc = c->rewrap ? keys_vault_rewrap(c->k, c->s, &c->changed, &err)
+  c->rc = c->rewrap ? keys_vault_rewrap(c->k, c->s, NULL, &c->changed, &err)
                      : keys_vault_open(c->k, c->s, &c->ids, &err);
   snprintf(c->msg, sizeof c->msg, "%s", err.msg);
   return NULL;
@@ -450,7 +457,8 @@ static void test_rewrap_batch(void **state) {
   vault_sealed before[N];
   memcpy(before, s, sizeof s);
   rewrap_answers a = {0};
-  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  if (keys_vault_rewrap_many(k, s, N, "pkcs11:lisec-test/keys-kek-batch", collect_rewrapped, &a, &err))
+    fail_msg("rewrap_many: %s", err.msg);
   assert_int_equal(a.n, N);
   for (int i = 0; i < N; i++) {
     assert_int_equal(a.order[i], i);
@@ -475,7 +483,8 @@ static void test_rewrap_batch(void **state) {
   /* the client thinks 8 go in one request; the keys process allows 4 */
   keys_client_configure(k, &(keys_settings){KEYS_SPIN_US_DEFAULT, KEYS_PAYLOAD_MAX, 8});
   a = (rewrap_answers){0};
-  assert_int_equal(keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err), LISEC_ETOOBIG);
+  assert_int_equal(keys_vault_rewrap_many(k, s, N, "pkcs11:lisec-test/keys-kek-batch", collect_rewrapped, &a, &err),
+                   LISEC_ETOOBIG);
   assert_non_null(strstr(err.msg, "REWRAP_BATCH"));
   assert_non_null(strstr(err.msg, "[keys] max_batch"));
   assert_int_equal(a.n, 0);
@@ -484,14 +493,15 @@ static void test_rewrap_batch(void **state) {
   vault_sealed big = s[0];
   big.ciphertext_len = KEYS_MESSAGE_MIN;
   big.ciphertext = calloc(1, big.ciphertext_len);
-  assert_int_equal(keys_vault_rewrap_many(k, &big, 1, collect_rewrapped, &a, &err), LISEC_ETOOBIG);
+  assert_int_equal(keys_vault_rewrap_many(k, &big, 1, NULL, collect_rewrapped, &a, &err), LISEC_ETOOBIG);
   assert_non_null(strstr(err.msg, "[keys] max_message"));
   assert_int_equal(a.n, 0);
   free(big.ciphertext);
   /* the channel is fine after both: a second pass, everything current now */
   snprintf(s[BAD].kek_label, sizeof s[BAD].kek_label, "%s", bad_was);
   a = (rewrap_answers){0};
-  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  if (keys_vault_rewrap_many(k, s, N, "pkcs11:lisec-test/keys-kek-batch", collect_rewrapped, &a, &err))
+    fail_msg("rewrap_many: %s", err.msg);
   assert_int_equal(a.n, N);
   for (int i = 0; i < N; i++) {
     if (a.rc[i]) fail_msg("record %d again: %s", i, a.msg[i]);
@@ -519,7 +529,8 @@ static void test_batch_unanswerable_records(void **state) {
   snprintf(s[NO_KEY].kek_label, sizeof s[NO_KEY].kek_label, "pkcs11:lisec-test/keys-kek-unanswerable");
   s[NO_KEY].wrapped_key_len = 0;
   rewrap_answers a = {0};
-  if (keys_vault_rewrap_many(k, s, N, collect_rewrapped, &a, &err)) fail_msg("rewrap_many: %s", err.msg);
+  if (keys_vault_rewrap_many(k, s, N, "pkcs11:lisec-test/keys-kek-unanswerable", collect_rewrapped, &a, &err))
+    fail_msg("rewrap_many: %s", err.msg);
   assert_int_equal(a.n, N);
   for (int i = 0; i < N; i++) assert_int_equal(a.order[i], i);
   assert_int_equal(a.rc[0], 0);

@@ -7,7 +7,8 @@
  * string) are refused naming the problem; and a client whose peer answers
  * with the wrong id or type, too much, or not at all marks the keys process
  * gone and fails every later call at once with EUNAVAIL instead of
- * hanging. */
+ * hanging; a re-wrap answered under another KEK label than the one asked
+ * for is refused for its record alone (TR103308-5.7). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1296,7 +1297,7 @@ static void test_rewrap_batch_out_of_step(void **state) {
     snprintf(s[0].id, sizeof s[0].id, "b-0");
     snprintf(s[1].id, sizeof s[1].id, "b-1");
     int answered = 0;
-    assert_int_equal(keys_vault_rewrap_many(k, s, 2, count_rewrapped, &answered, &err), LISEC_EUNAVAIL);
+    assert_int_equal(keys_vault_rewrap_many(k, s, 2, "pkcs11:lisec/kek-b", count_rewrapped, &answered, &err), LISEC_EUNAVAIL);
     assert_non_null(strstr(err.msg, "the keys process is gone"));
     if (mode != 3) assert_non_null(strstr(err.msg, "REWRAP_BATCH reply"));
     assert_int_equal(answered, 0);
@@ -1306,6 +1307,110 @@ static void test_rewrap_batch_out_of_step(void **state) {
     pthread_join(t, NULL);
     close(sv[1]);
   }
+}
+
+/* A keys process that re-wraps under another KEK than the one asked for:
+ * it answers HELLO, then a REWRAP_BATCH of b-0, b-1, b-2 with b-1 under
+ * "pkcs11:lisec/kek-other" (the others under kek-b, as asked), then a
+ * REWRAP under kek-other. */
+static void *other_label_peer_main(void *arg) {
+  batch_peer *p = arg;
+  lisec_err err = {0};
+  ipc_header h;
+  uint8_t *payload = NULL;
+  if (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err)) return NULL;
+  ipc_payload_free(payload, h.len);
+  keys_reply hello = {.type = KEYS_MSG_HELLO, .info = {.vault = true}};
+  reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &hello);
+  while (ipc_recv(p->fd, KEYS_PAYLOAD_MAX, &h, &payload, &err) == 0) {
+    keys_request q;
+    if (keys_wire_get_request(h.type, payload, h.len, &q, &err) == 0 && q.type == KEYS_MSG_REWRAP_BATCH) {
+      ipc_writer ans;
+      ipc_writer_init(&ans, KEYS_PAYLOAD_MAX);
+      for (uint32_t i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "b-%u", i);
+        keys_rewrapped a = rewrap_answer(id, 7, 0);
+        if (i == 1) snprintf(a.kek_label, sizeof a.kek_label, "pkcs11:lisec/kek-other");
+        keys_wire_put_rewrapped(&ans, &a);
+      }
+      keys_reply r = {.type = KEYS_MSG_REWRAP_BATCH, .batch_count = 3, .batch = ans.buf.data, .batch_len = ans.buf.len};
+      reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &r);
+      ipc_writer_free(&ans);
+    } else if (q.type == KEYS_MSG_REWRAP) {
+      keys_reply r = {.type = KEYS_MSG_REWRAP, .sealed = q.sealed, .changed = true};
+      snprintf(r.sealed.kek_label, sizeof r.sealed.kek_label, "pkcs11:lisec/kek-other");
+      r.sealed.wrapped_key[0] ^= 0xff;
+      reply(p->fd, h.type, KEYS_FLAG_REPLY, h.id, &r);
+    }
+    ipc_payload_free(payload, h.len);
+  }
+  return NULL;
+}
+
+/* The answers of keys_vault_rewrap_many, by record. */
+typedef struct label_answers {
+  int n, rc[3];
+  char msg[3][LISEC_ERR_MSG_MAX];
+  bool changed[3];
+} label_answers;
+
+static void collect_label_answer(void *ctx, size_t i, int rc, const char *msg, bool changed) {
+  label_answers *a = ctx;
+  a->n++;
+  if (i >= 3) return;
+  a->rc[i] = rc;
+  snprintf(a->msg[i], sizeof a->msg[i], "%s", msg ? msg : "");
+  a->changed[i] = changed;
+}
+
+/* The record is stored naming the KEK the rotation asked for, so an answer
+ * re-wrapped under another is refused for that record (TR103308-5.7, both
+ * labels named), the record left as it was, while the batch's other
+ * answers are taken; the channel stays up, and a single REWRAP under
+ * another label is refused the same way. */
+static void test_rewrap_other_label(void **state) {
+  (void)state;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  batch_peer p = {sv[1], 0};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, other_label_peer_main, &p), 0);
+  keys_client *k = NULL;
+  lisec_err err = {0};
+  assert_int_equal(keys_client_open(sv[0], &k, &err), 0);
+  vault_sealed s[3] = {sample_sealed(), sample_sealed(), sample_sealed()};
+  for (int i = 0; i < 3; i++) snprintf(s[i].id, sizeof s[i].id, "b-%d", i);
+  vault_sealed before = s[1];
+  label_answers a = {0};
+  assert_int_equal(keys_vault_rewrap_many(k, s, 3, "pkcs11:lisec/kek-b", collect_label_answer, &a, &err), 0);
+  assert_int_equal(a.n, 3);
+  for (int i = 0; i < 3; i += 2) {
+    assert_int_equal(a.rc[i], 0);
+    assert_true(a.changed[i]);
+    assert_string_equal(s[i].kek_label, "pkcs11:lisec/kek-b");
+    assert_int_equal(s[i].wrapped_key[0], 4);
+  }
+  assert_int_equal(a.rc[1], LISEC_ECONFLICT);
+  assert_false(a.changed[1]);
+  assert_non_null(strstr(a.msg[1], "TR103308-5.7"));
+  assert_non_null(strstr(a.msg[1], "\"pkcs11:lisec/kek-other\", not \"pkcs11:lisec/kek-b\""));
+  assert_string_equal(s[1].kek_label, before.kek_label);
+  assert_int_equal(s[1].wrapped_key_len, before.wrapped_key_len);
+  assert_memory_equal(s[1].wrapped_key, before.wrapped_key, before.wrapped_key_len);
+  /* one at a time: the same refusal, the record untouched */
+  vault_sealed one = sample_sealed(), one_before = one;
+  bool changed = false;
+  assert_int_equal(keys_vault_rewrap(k, &one, "pkcs11:lisec/kek-b", &changed, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  assert_non_null(strstr(err.msg, "\"pkcs11:lisec/kek-other\", not \"pkcs11:lisec/kek-b\""));
+  assert_false(changed);
+  assert_string_equal(one.kek_label, one_before.kek_label);
+  assert_int_equal(one.wrapped_key_len, one_before.wrapped_key_len);
+  assert_memory_equal(one.wrapped_key, one_before.wrapped_key, one_before.wrapped_key_len);
+  keys_client_close(k);
+  pthread_join(t, NULL);
+  close(sv[1]);
 }
 
 int main(void) {
@@ -1328,6 +1433,7 @@ int main(void) {
       cmocka_unit_test(test_rewrap_batch_round_trip),
       cmocka_unit_test(test_rewrap_batch_malformed),
       cmocka_unit_test(test_rewrap_batch_out_of_step),
+      cmocka_unit_test(test_rewrap_other_label),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
