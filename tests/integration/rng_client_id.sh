@@ -19,7 +19,8 @@
 # the role a VNF's certificate carries (vnf), logs one refusal each with the
 # peer, and counts them as requests refused for reason client_role. The
 # daemon keeps serving the good certificate afterwards, and counts only the
-# seeds it gave.
+# seeds it gave. With [clients] role_source = ou the OU carries the role,
+# and a bad role_source stops the start.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -161,5 +162,25 @@ pass "the four role refusals counted in /metrics (requests refused, reason clien
 
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status"
+
+# With [clients] role_source = ou the role is the subject OU's, as lisecd's
+# [api] role_source: OU=vnf alone serves, lisec pki issue's certificate
+# (OU and SAN URI vnf) too, and OU=vnf beside a SAN URI naming another role
+# is refused as two roles; a value other than san-uri or ou stops the start.
+issue_cert ouonly "/O=lisec test/OU=vnf/CN=vnf-a" extendedKeyUsage=clientAuth
+issue_cert outwo "/O=lisec test/OU=vnf/CN=vnf-a" extendedKeyUsage=clientAuth subjectAltName=URI:urn:lisec:role:operator
+entropyd_start entropyd server "[clients]" "role_source = ou"
+port=$entropyd_PORT mport=$entropyd_MPORT pid=$entropyd_PID
+accepted ouonly "role_source = ou: OU vnf, no SAN URI"
+accepted vnf-a "role_source = ou: lisec pki issue's VNF certificate"
+role_refused outwo "role_source = ou: OU vnf beside SAN URI role operator" "its SAN URI role is not usable"
+role_refused host-vnf-a "role_source = ou: lisec pki issue's host certificate with CN vnf-a" 'role "host" is unknown'
+kill -TERM "$pid"
+wait "$pid" || fail "lisec-entropyd exit status (role_source = ou)"
+sed 's/^role_source = ou$/role_source = cn/' "$work/entropyd.conf" >"$work/badrole.conf"
+if "$entropyd" -c "$work/badrole.conf" 2>"$work/badrole.log"; then fail "role_source = cn accepted"; fi
+grep -q "\[clients\] role_source must be san-uri or ou, not 'cn'" "$work/badrole.log" ||
+  { cat "$work/badrole.log" >&2; fail "role_source = cn: no reason naming the setting"; }
+pass "role_source = cn stops the start naming the setting"
 grep -q Sanitizer "$work/entropyd.log" && { cat "$work/entropyd.log" >&2; fail "sanitizer report"; }
 echo "rng_client_id: all checks passed"

@@ -19,11 +19,14 @@ issue_cert() {
     -out "$pki/$stem.crt" 2>/dev/null || fail "issue $stem"
 }
 
-# entropyd_start NAME CERT: a lisec-entropyd presenting $pki/CERT.crt, its
-# VNF clients from $pki/ca.crt with vnf-a allowed, its log $work/NAME.log;
-# sets NAME_PORT, NAME_MPORT and NAME_PID and returns once it serves.
+# entropyd_start NAME CERT [LINE...]: a lisec-entropyd presenting
+# $pki/CERT.crt, its VNF clients from $pki/ca.crt with vnf-a allowed, the
+# LINEs at the end of its configuration (e.g. "[clients]" "role_source =
+# ou"), its log $work/NAME.log; sets NAME_PORT, NAME_MPORT and NAME_PID and
+# returns once it serves.
 entropyd_start() {
   local name=$1 cert=$2 port mport pid
+  shift 2
   port=$(free_port)
   mport=$(free_port)
   cat >"$work/$name.conf" <<CONF
@@ -42,6 +45,7 @@ reseed_ms = 50
 [source.rdseed]
 enabled = false
 CONF
+  [ $# -eq 0 ] || printf '%s\n' "$@" >>"$work/$name.conf"
   "$build/cmd/lisec-entropyd/lisec-entropyd" -c "$work/$name.conf" 2>"$work/$name.log" &
   pid=$!
   cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
