@@ -74,11 +74,6 @@ static int send_error(SSL *s, rng_err_code code, const char *reason) {
   return send_msg(s, &m);
 }
 
-/* Whether the verified certificate carries the role ED_VNF_ROLE, read as
- * lisecd reads roles (crypto/cert_role.c, [clients] role_source); else why
- * not in why (LISEC_ERR_MSG_MAX), the holder called holder. Only vnf is a
- * role here: another role (operator, host, ...) is refused as unknown, and
- * an OU that is not vnf does not count beside a SAN URI role. */
 /* A reason that quotes a certificate's CN or role goes to the log and to
  * the client (printable ASCII, seed protocol): anything else becomes '?'. */
 static void printable(char *s) {
@@ -86,6 +81,11 @@ static void printable(char *s) {
     if (*s < 0x20 || *s > 0x7e) *s = '?';
 }
 
+/* Whether the verified certificate carries the role ED_VNF_ROLE, read as
+ * lisecd reads roles (crypto/cert_role.c, [clients] role_source); else why
+ * not in why (LISEC_ERR_MSG_MAX), the holder called holder. Only vnf is a
+ * role here: another role (operator, host, ...) is refused as unknown, and
+ * an OU that is not vnf does not count beside a SAN URI role. */
 static bool is_vnf_role(const char *name) { return strcmp(name, ED_VNF_ROLE) == 0; }
 
 static bool vnf_role(const entropyd *d, X509 *cert, const char *holder, char *why) {
