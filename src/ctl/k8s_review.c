@@ -6,7 +6,8 @@
  * one is refused whole (the webhook answers 400 and, under failurePolicy
  * Fail, the API server refuses the request), never read as "nothing to
  * judge". The names lisec shows back (uid, namespace, pod, node,
- * scheduler) are held to printable ASCII, as Kubernetes holds them. */
+ * scheduler, subresource) are held to printable ASCII, as Kubernetes holds
+ * them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,27 @@ static int vm_annotation(const json_t *ann, const char *path, const char **vm, l
   *vm = json_string_value(v);
   if (v && !json_is_string(v))
     return lisec_err_set(err, LISEC_EINVAL, "%s.metadata.annotations[\"lisec.io/vm\"]: must be a string", path);
+  return 0;
+}
+
+/* A Binding (pods/binding, or the bindings resource): the pod it binds,
+ * the node it binds it to, and the lisec.io/vm among the annotations the
+ * API server merges into the pod's. */
+static int read_binding(const json_t *req, const char *ns, const char *name, ctl_k8s_review *out,
+                        lisec_err *err) {
+  const json_t *b = NULL, *md = NULL, *ann = NULL, *target = NULL;
+  int rc = obj_field(req, "object", "request.object", true, &b, err);
+  if (!rc) rc = obj_field(b, "metadata", "request.object.metadata", false, &md, err);
+  if (!rc) rc = obj_field(md, "annotations", "request.object.metadata.annotations", false, &ann, err);
+  if (!rc) rc = obj_field(b, "target", "request.object.target", false, &target, err);
+  if (!rc && !ns)
+    rc = str_field(md, "namespace", "request.object.metadata.namespace", CTL_K8S_NAMESPACE_MAX, true, &ns, err);
+  if (!rc && !name) rc = str_field(md, "name", "request.object.metadata.name", CTL_K8S_NAME_MAX, true, &name, err);
+  if (!rc) rc = vm_annotation(ann, "request.object", &out->vm, err);
+  if (!rc) rc = str_field(target, "name", "request.object.target.name", CTL_K8S_NAME_MAX, true, &out->node, err);
+  if (rc) return rc;
+  if (out->node && !*out->node) out->node = NULL;
+  snprintf(out->pod, sizeof out->pod, "%s/%s", ns && *ns ? ns : "default", name && *name ? name : "(unnamed)");
   return 0;
 }
 
@@ -116,7 +138,8 @@ int ctl_k8s_review_parse(const json_t *review, ctl_k8s_review *out, lisec_err *e
     rc = lisec_err_set(err, LISEC_EINVAL, "request.kind: version and kind are required");
   if (!rc) rc = str_field(req, "operation", "request.operation", 16, false, &op, err);
   if (!rc && (!op || !*op)) rc = lisec_err_set(err, LISEC_EINVAL, "request.operation: required");
-  if (!rc) rc = str_field(req, "subResource", "request.subResource", 64, false, &sub, err);
+  /* a path segment of the API (status, binding, ephemeralcontainers, ...) */
+  if (!rc) rc = str_field(req, "subResource", "request.subResource", 64, true, &sub, err);
   if (!rc) rc = str_field(req, "namespace", "request.namespace", CTL_K8S_NAMESPACE_MAX, true, &ns, err);
   if (!rc) rc = str_field(req, "name", "request.name", CTL_K8S_NAME_MAX, true, &name, err);
   const json_t *dry = json_object_get(req, "dryRun");
@@ -124,11 +147,21 @@ int ctl_k8s_review_parse(const json_t *review, ctl_k8s_review *out, lisec_err *e
     rc = lisec_err_set(err, LISEC_EINVAL, "request.dryRun: must be true or false");
   if (rc) return rc;
   out->dry_run = json_is_true(dry);
-  bool pod = (!group || !*group) && is(k, "Pod");
-  out->pod_create = pod && is(op, "CREATE") && !(sub && *sub);
-  out->pod_update = pod && is(op, "UPDATE") && !(sub && *sub);
-  if ((out->pod_create || out->pod_update) && !is(version, "v1"))
-    return lisec_err_set(err, LISEC_EINVAL, "request.kind.version: a Pod is v1");
+  bool core = !group || !*group, pod = core && is(k, "Pod");
+  out->subresource = sub && *sub ? sub : NULL;
+  /* No subresource creates a Pod; a review that says one does is not one
+   * Kubernetes sends, and is not read as "nothing to judge". */
+  if (pod && is(op, "CREATE") && out->subresource)
+    return lisec_err_set(err, LISEC_EINVAL, "request.subResource: a Pod is created without a subresource, not "
+                         "through \"%s\"", out->subresource);
+  out->pod_create = pod && is(op, "CREATE");
+  /* Whatever the subresource: pods/status keeps the new object's metadata,
+   * and one lisec does not know may too (fail closed). */
+  out->pod_update = pod && is(op, "UPDATE");
+  out->binding = core && is(k, "Binding") && is(op, "CREATE");
+  if ((out->pod_create || out->pod_update || out->binding) && !is(version, "v1"))
+    return lisec_err_set(err, LISEC_EINVAL, "request.kind.version: a %s is v1", k);
+  if (out->binding) return read_binding(req, ns && *ns ? ns : NULL, name && *name ? name : NULL, out, err);
   if (out->pod_create) return read_pod(req, ns && *ns ? ns : NULL, name && *name ? name : NULL, out, err);
   if (out->pod_update) {
     const json_t *old = NULL, *md = NULL, *ann = NULL;

@@ -2901,14 +2901,14 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
 }
 
 /* The filter's judgement of one node: kept (true), or failed[node] says
- * why. unproven: the clock's reason when it is not proven (every node
- * fails on it). vm NULL: a pod lisec is not asked about may go to any node
- * lisec knows; an unknown node is still filtered out (fail closed). Lock
- * not held. */
-static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_err *unproven,
+ * why. blocked: the reason every node fails on, when there is one (the
+ * clock unproven). vm NULL: a pod
+ * lisec is not asked about may go to any node lisec knows; an unknown node
+ * is still filtered out (fail closed). Lock not held. */
+static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_err *blocked,
                       const char *node, json_t *failed, json_t *why, bool *pending) {
-  if (unproven) {
-    k8s_fail(failed, node, "lisec: %s", unproven->msg);
+  if (blocked) {
+    k8s_fail(failed, node, "lisec: %s", blocked->msg);
     return false;
   }
   if (vm) return k8s_node_ok(ctl, vm, li_vm, node, failed, why, pending);
@@ -2957,12 +2957,12 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   /* A placement is judged by a proven clock only, as every decision is
    * (finish): without one each node is filtered out naming the clock. */
   lisec_err te = {0};
-  bool unproven = vm && clock_unproven(ctl, &te);
-  if (unproven) json_array_append_new(why, clock_violation(&te));
+  bool blocked = vm && clock_unproven(ctl, &te);
+  if (blocked) json_array_append_new(why, clock_violation(&te));
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
-    if (k8s_judge(ctl, vm, li_vm, unproven ? &te : NULL, json_string_value(n), failed, why, &pending))
+    if (k8s_judge(ctl, vm, li_vm, blocked ? &te : NULL, json_string_value(n), failed, why, &pending))
       json_array_append(kept, use_names ? n : json_array_get(items, i));
   }
   json_decref(names);
@@ -3033,7 +3033,16 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
   char msg[2 * LISEC_ERR_MSG_MAX] = "", subject[128];
   snprintf(subject, sizeof subject, "pod %.100s", p->pod);
   lisec_err te = {0};
-  if (p->vm_changed) {
+  if (p->binding) {
+    /* the scheduler binds a pod as the extender judged it: with its own
+     * annotations, never with new ones */
+    char now[LISEC_ID_MAX + 3];
+    snprintf(now, sizeof now, "\"%s\"", valid ? p->vm : "");
+    k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
+               "a binding of pod %s carries " CTL_MODEL_K8S_ANNOTATION " %s: the API server merges a binding's "
+               "annotations into the pod's, after the scheduler asked lisec about the pod as it was",
+               p->pod, valid ? now : "(a value that is no lisec id)");
+  } else if (p->vm_changed) {
     /* an id is shown quoted; a value that is none is not shown */
     char was[LISEC_ID_MAX + 3], now[LISEC_ID_MAX + 3];
     snprintf(was, sizeof was, "\"%s\"", old_valid ? p->old_vm : "");
@@ -3041,9 +3050,9 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
     if (!old_valid) snprintf(was, sizeof was, "%s", p->old_vm ? "a value that is no lisec id" : "none");
     if (!valid) snprintf(now, sizeof now, "%s", p->vm ? "a value that is no lisec id" : "none");
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
-               CTL_MODEL_K8S_ANNOTATION ": changed from %s to %s: the VM a pod is is fixed when it is "
+               CTL_MODEL_K8S_ANNOTATION ": changed from %s to %s%s%.64s: the VM a pod is is fixed when it is "
                "created (the scheduler extender judges a pending pod by this annotation)",
-               was, now);
+               was, now, p->subresource ? " through pods/" : "", p->subresource ? p->subresource : "");
   } else if (!p->vm) {
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
                "pod %s carries no " CTL_MODEL_K8S_ANNOTATION " annotation: a pod in a namespace lisec "
@@ -3078,12 +3087,14 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
     return 0;
   }
   char record_subject[1200], allowed[LISEC_ERR_MSG_MAX];
-  char was[LISEC_ID_MAX + 16] = "";
+  char was[LISEC_ID_MAX + 16] = "", via[80] = "";
   if (p->vm_changed)
     snprintf(was, sizeof was, " (was %s)", old_valid ? p->old_vm : p->old_vm ? "(not an id)" : "(none)");
-  snprintf(record_subject, sizeof record_subject, "pod %s vm %s%s node %.253s scheduler %.253s%s", p->pod,
-           valid ? p->vm : p->vm ? "(not an id)" : "(none)", was, p->node ? p->node : "(none)", p->scheduler,
-           p->dry_run ? " (dry run)" : "");
+  if (p->binding) snprintf(via, sizeof via, " (binding)");
+  else if (p->subresource) snprintf(via, sizeof via, " (pods/%.64s)", p->subresource);
+  snprintf(record_subject, sizeof record_subject, "pod %s vm %s%s%s node %.253s scheduler %.253s%s", p->pod,
+           valid ? p->vm : p->vm ? "(not an id)" : "(none)", was, via, p->node ? p->node : "(none)",
+           p->scheduler ? p->scheduler : "(none)", p->dry_run ? " (dry run)" : "");
   if (p->node)
     snprintf(allowed, sizeof allowed, "lisec: VM %s may run on node %.253s", p->vm, p->node);
   else

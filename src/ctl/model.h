@@ -157,7 +157,8 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
                          json_t **out, lisec_err *err);
 
 /* What the admission webhook refuses a pod for (docs/model.md): it names no
- * VM of the model, or an UPDATE changes the VM it names; the node it is
+ * VM of the model, or an UPDATE (of the pod or through a subresource)
+ * changes the VM it names, or a binding would set it; the node it is
  * created on fails the filter; no node is set and it names a scheduler
  * other than [k8s] scheduler_name. */
 #define CTL_MODEL_REQ_K8S_VM "TR103308-6.2-K8S-VM"
@@ -173,6 +174,10 @@ typedef struct ctl_model_k8s_pod {
   /* an UPDATE that changes lisec.io/vm (refused): old_vm, oldObject's (NULL: none) */
   bool vm_changed;
   const char *old_vm;
+  const char *subresource; /* the UPDATE's (pods/status), for the message; NULL: none */
+  /* a binding that carries lisec.io/vm (vm; refused): the API server would
+   * merge it into the pod's annotations as it binds the pod to node */
+  bool binding;
 } ctl_model_k8s_pod;
 /* The admission webhook's judgement of a pod's creation, recorded
  * (decision.k8s.admit, sealed as the filter's record is): *out {"allowed",

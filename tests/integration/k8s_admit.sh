@@ -26,14 +26,17 @@ put_topology "$work/ents"
 
 # review UID KIND-JSON OPERATION OBJECT-JSON [DRYRUN]: an AdmissionReview
 # as the API server sends it for a namespaced resource in namespace core
-# (an UPDATE's oldObject: $OLD).
+# (an UPDATE's oldObject: $OLD; a request through a subresource: $SUB, of
+# the resource $RES, e.g. RES=pods SUB=binding for a Binding).
 review() {
-  OLD=${OLD:-null} python3 -S - "$@" <<'PY'
+  OLD=${OLD:-null} SUB=${SUB:-} RES=${RES:-} python3 -S - "$@" <<'PY'
 import json, os, sys
 uid, kind, op, obj = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 old = json.loads(os.environ["OLD"])
+sub = os.environ["SUB"]
 dry = len(sys.argv) > 5 and sys.argv[5] == "dry"
-resource = {"Pod": "pods", "ConfigMap": "configmaps"}.get(kind["kind"], kind["kind"].lower() + "s")
+resource = os.environ["RES"] or {"Pod": "pods", "ConfigMap": "configmaps"}.get(kind["kind"], kind["kind"].lower() + "s")
+extra = {"subResource": sub, "requestSubResource": sub} if sub else {}
 print(json.dumps({
     "apiVersion": "admission.k8s.io/v1",
     "kind": "AdmissionReview",
@@ -53,6 +56,7 @@ print(json.dumps({
         "oldObject": obj if op == "DELETE" else old if op == "UPDATE" else None,
         "dryRun": dry,
         "options": {"apiVersion": "meta.k8s.io/v1", "kind": op.capitalize() + "Options"},
+        **extra,
     },
 }))
 PY
@@ -214,6 +218,83 @@ relabelled=$(pod vnf-50 "$TARGET" "$LISEC" |
 unjudged 5e1c0d1a-0053 'lisec\.io/vm.*unchanged'
 pass "a Pod UPDATE that drops, adds or changes lisec.io/vm is refused naming TR103308-6.2-K8S-VM (the extender would judge a pending pod as another VM, or none); other updates are allowed, unrecorded"
 
+# ---- pods/status: the same rule ----------------------------------------------------
+# Kubernetes' pod registry resets an update through pods/status to the old
+# spec (podStatusStrategy.PrepareForUpdate: spec, deletionTimestamp,
+# ownerReferences) and keeps the new metadata, validated as any metadata
+# update (ValidatePodStatusUpdate: ValidateObjectMetaUpdate), so whoever may
+# write pod status changes annotations there (the kubelet too:
+# NodeRestriction forbids it labels through pod status, not annotations).
+# The webhook sees the object after that reset: the old spec, the new
+# metadata and status. pods/ephemeralcontainers and pods/resize reset the
+# metadata to the old (ResetObjectMetaForStatus): the annotation arrives
+# unchanged.
+# status_pod NAME ANNOTATIONS-JSON: a bound pod as a status update leaves it.
+status_pod() {
+  pod "$1" "$2" '{"nodeName":"hv-hel-2","schedulerName":"lisec-scheduler"}' | python3 -S -c '
+import json, sys
+p = json.load(sys.stdin)
+p["status"] = {"phase": "Running", "hostIP": "192.0.2.10", "podIP": "10.244.1.7",
+               "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-06T10:00:00Z"}]}
+print(json.dumps(p))'
+}
+bound=$(pod vnf-60 "$TARGET" '{"nodeName":"hv-hel-2","schedulerName":"lisec-scheduler"}')
+[ "$(admit "$(OLD=$bound SUB=status review 5e1c0d1a-0060 "$POD_KIND" UPDATE "$(status_pod vnf-60 '{"kubernetes.io/description":"core VNF"}')")")" = 200 ] ||
+  fail "status UPDATE dropping the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0060 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from "vm-target" to none through pods/status: '
+[ "$(admit "$(OLD=$bound SUB=status review 5e1c0d1a-0061 "$POD_KIND" UPDATE "$(status_pod vnf-60 '{"lisec.io/vm":"vm-li"}')")")" = 200 ] ||
+  fail "status UPDATE naming another VM: $(cat "$work/body")"
+judged 5e1c0d1a-0061 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from "vm-target" to "vm-li" through pods/status'
+[ "$(admit "$(OLD=$(pod vnf-60 null '{"nodeName":"hv-hel-2"}') SUB=status review 5e1c0d1a-0062 "$POD_KIND" UPDATE "$(status_pod vnf-60 "$TARGET")")")" = 200 ] ||
+  fail "status UPDATE adding the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0062 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from none to "vm-target" through pods/status'
+# the kubelet's own status update: phase, conditions, IPs; the annotation as it was
+[ "$(admit "$(OLD=$bound SUB=status review 5e1c0d1a-0063 "$POD_KIND" UPDATE "$(status_pod vnf-60 "$TARGET")")")" = 200 ] ||
+  fail "status UPDATE: $(cat "$work/body")"
+unjudged 5e1c0d1a-0063 '^lisec\.io/vm unchanged: UPDATE of pod core/vnf-60 through pods/status allowed'
+# an ephemeral container added: the API server hands the webhook the old metadata
+debug=$(python3 -S -c '
+import json, sys
+p = json.loads(sys.argv[1])
+p["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "registry.example.net/debug:1", "targetContainerName": "vnf"}]
+print(json.dumps(p))' "$bound")
+[ "$(admit "$(OLD=$bound SUB=ephemeralcontainers review 5e1c0d1a-0064 "$POD_KIND" UPDATE "$debug")")" = 200 ] ||
+  fail "ephemeralcontainers UPDATE: $(cat "$work/body")"
+unjudged 5e1c0d1a-0064 'unchanged: UPDATE of pod core/vnf-60 through pods/ephemeralcontainers allowed'
+# a subresource lisec does not know is read the same: fail closed
+[ "$(admit "$(OLD=$bound SUB=frobnicate review 5e1c0d1a-0065 "$POD_KIND" UPDATE "$(status_pod vnf-60 null)")")" = 200 ] ||
+  fail "unknown subresource: $(cat "$work/body")"
+judged 5e1c0d1a-0065 false '^TR103308-6\.2-K8S-VM: lisec\.io/vm: changed from "vm-target" to none through pods/frobnicate'
+pass "pods/status (and a subresource lisec does not know): an UPDATE that drops, adds or changes lisec.io/vm is refused naming TR103308-6.2-K8S-VM and recorded; the kubelet's status update and an ephemeral container are allowed, unrecorded"
+
+# ---- a binding may not set the annotation -------------------------------------------
+# BindingREST merges a Binding's metadata.annotations into the pod's as it
+# sets spec.nodeName (pkg/registry/core/pod/storage: setPodHostAndAnnotations),
+# after the scheduler asked the extender about the pod as it was.
+# binding NAME ANNOTATIONS-JSON: a Binding of pod NAME to node hv-hel-1.
+binding() {
+  python3 -S - "$@" <<'PY'
+import json, sys
+md = {"name": sys.argv[1], "namespace": "core"}
+if sys.argv[2] != "null": md["annotations"] = json.loads(sys.argv[2])
+print(json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": md,
+                  "target": {"apiVersion": "v1", "kind": "Node", "name": "hv-hel-1"}}))
+PY
+}
+BINDING_KIND='{"group":"","version":"v1","kind":"Binding"}'
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0066 "$BINDING_KIND" CREATE "$(binding vnf-66 '{"lisec.io/vm":"vm-li"}')")")" = 200 ] ||
+  fail "pods/binding with the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0066 false '^TR103308-6\.2-K8S-VM: a binding of pod core/vnf-66 carries lisec\.io/vm "vm-li": '
+# POST /api/v1/namespaces/core/bindings: the resource bindings, no subresource
+[ "$(admit "$(review 5e1c0d1a-0067 "$BINDING_KIND" CREATE "$(binding vnf-67 "$TARGET")")")" = 200 ] ||
+  fail "bindings with the annotation: $(cat "$work/body")"
+judged 5e1c0d1a-0067 false '^TR103308-6\.2-K8S-VM: a binding of pod core/vnf-67 carries lisec\.io/vm "vm-target"'
+# the scheduler's own binding (kube-scheduler's DefaultBinder sets no annotation)
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0068 "$BINDING_KIND" CREATE "$(binding vnf-68 null)")")" = 200 ] ||
+  fail "pods/binding: $(cat "$work/body")"
+unjudged 5e1c0d1a-0068 '^lisec\.io/vm not in the binding: binding of pod core/vnf-68 allowed'
+pass "a binding (pods/binding or bindings) that carries lisec.io/vm is refused naming TR103308-6.2-K8S-VM and recorded; the scheduler's binding is allowed, unrecorded"
+
 # ---- the examples: the webhook configuration and the example pod ----------------
 /usr/bin/python3 - "$src/examples/k8s" >"$work/pod-li.json" <<'PY' || fail "examples/k8s"
 import json, sys, yaml
@@ -221,8 +302,8 @@ d = sys.argv[1]
 (w,) = yaml.safe_load(open(d + "/admission-webhook.yaml"))["webhooks"]
 assert w["clientConfig"]["url"].endswith("/k8s/admit"), w
 assert w["failurePolicy"] == "Fail" and w["sideEffects"] == "None" and w["admissionReviewVersions"] == ["v1"], w
-assert w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"],
-                       "scope": "Namespaced"}], w["rules"]
+assert w["rules"] == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["pods", "pods/status", "pods/binding", "bindings"], "scope": "Namespaced"}], w["rules"]
 assert w["namespaceSelector"] == {"matchLabels": {"lisec.io/guarded": "true"}}, w
 (prof,) = yaml.safe_load(open(d + "/scheduler-config.yaml"))["profiles"]
 assert prof["schedulerName"] == "lisec-scheduler", prof
@@ -231,7 +312,7 @@ PY
 [ "$(admit "$(review 5e1c0d1a-0018 "$POD_KIND" CREATE "$(cat "$work/pod-li.json")")")" = 200 ] ||
   fail "pod-li.yaml: $(cat "$work/body")"
 judged 5e1c0d1a-0018 true 'lisec-scheduler'
-pass "examples/k8s: the webhook configuration sends Pod CREATE in guarded namespaces to /k8s/admit and fails closed; pod-li.yaml names the scheduler scheduler-config.yaml runs, and is admitted"
+pass "examples/k8s: the webhook configuration sends Pod CREATE and UPDATE (pods/status too) and bindings in guarded namespaces to /k8s/admit and fails closed; pod-li.yaml names the scheduler scheduler-config.yaml runs, and is admitted"
 
 # ---- a dry run is judged and recorded as such ----------------------------------
 [ "$(admit "$(review 5e1c0d1a-0017 "$POD_KIND" CREATE "$(pod vnf-17 "$TARGET" '{"nodeName":"hv-lon-1"}')" dry)")" = 200 ] ||
@@ -262,6 +343,12 @@ want = {
     "0050": ("denied", "pod core/vnf-50 vm (none) (was vm-target)", "TR103308-6.2-K8S-VM: "),
     "0051": ("denied", "pod core/vnf-50 vm vm-li (was vm-target)", "TR103308-6.2-K8S-VM: "),
     "0052": ("denied", "pod core/vnf-50 vm vm-target (was (none))", "TR103308-6.2-K8S-VM: "),
+    "0060": ("denied", "pod core/vnf-60 vm (none) (was vm-target) (pods/status)", "TR103308-6.2-K8S-VM: "),
+    "0061": ("denied", "pod core/vnf-60 vm vm-li (was vm-target) (pods/status)", "TR103308-6.2-K8S-VM: "),
+    "0062": ("denied", "pod core/vnf-60 vm vm-target (was (none)) (pods/status)", "TR103308-6.2-K8S-VM: "),
+    "0065": ("denied", "pod core/vnf-60 vm (none) (was vm-target) (pods/frobnicate)", "TR103308-6.2-K8S-VM: "),
+    "0066": ("denied", "pod core/vnf-66 vm vm-li (binding) node hv-hel-1 scheduler (none)", "TR103308-6.2-K8S-VM: "),
+    "0067": ("denied", "pod core/vnf-67 vm vm-target (binding) node hv-hel-1", "TR103308-6.2-K8S-VM: "),
 }
 seen = set()
 for line in open(sys.argv[2]):
@@ -274,7 +361,7 @@ for line in open(sys.argv[2]):
     if reason:
         assert any(r.startswith(reason) for r in e["reasons"]), (uid, e["reasons"])
     # sealed as the filter's record is: the LI VM declared "li", or a failed LI rule
-    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017", "0051")), (uid, e.get("sealed"))
+    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017", "0051", "0061", "0066")), (uid, e.get("sealed"))
     seen.add(uid[-4:])
 assert seen == set(want), sorted(set(want) - seen)
 PY
@@ -306,6 +393,19 @@ bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request
 bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["oldObject"]["metadata"]["annotations"]["lisec.io/vm"] = 7; print(json.dumps(r))' "$upd")" 400 'request.oldObject.metadata.annotations[\"lisec.io/vm\"]: must be a string'
 bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "n" * 254')" 400 'request.object.spec.nodeName: longer than 253 bytes'
 bad "$(mutate 'r["request"]["object"]["spec"]["nodeName"] = "hv hel 1"')" 400 'request.object.spec.nodeName: a Kubernetes name'
+# the subresource: a name; none creates a Pod
+bad "$(mutate 'r["request"]["subResource"] = 7')" 400 'request.subResource: must be a string'
+bad "$(mutate 'r["request"]["subResource"] = "sta tus"')" 400 'request.subResource: a Kubernetes name'
+bad "$(mutate 'r["request"]["subResource"] = "st\u00e1tus"')" 400 'request.subResource: a Kubernetes name'
+bad "$(mutate 'r["request"]["subResource"] = "s" * 65')" 400 'request.subResource: longer than 64 bytes'
+bad "$(mutate 'r["request"]["subResource"] = "status"')" 400 'request.subResource: a Pod is created without a subresource'
+st=$(OLD=$(pod vnf-20 "$TARGET" "$LISEC") SUB=status review 5e1c0d1a-0022 "$POD_KIND" UPDATE "$(pod vnf-20 "$TARGET" "$LISEC")")
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request"]["oldObject"]; print(json.dumps(r))' "$st")" 400 'request.oldObject: an object is required'
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request"]["object"]["spec"]; print(json.dumps(r))' "$st")" 400 'request.object.spec: an object is required'
+bnd=$(RES=pods SUB=binding review 5e1c0d1a-0023 '{"group":"","version":"v1","kind":"Binding"}' CREATE "$(binding vnf-20 null)")
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request"]["object"]; print(json.dumps(r))' "$bnd")" 400 'request.object: an object is required'
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["object"]["metadata"]["annotations"] = {"lisec.io/vm": 7}; print(json.dumps(r))' "$bnd")" 400 'request.object.metadata.annotations[\"lisec.io/vm\"]: must be a string'
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["object"]["target"]["name"] = "hv hel"; print(json.dumps(r))' "$bnd")" 400 'request.object.target.name: a Kubernetes name'
 # Over max_body the front answers 413 before the body is read and closes: a
 # client still sending may meet a reset instead (the front does no lingering
 # close), so this one asks first, as curl does on its own past 1 MiB.
@@ -314,7 +414,7 @@ code=$(as mano -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/j
   --data-binary "$big" "$LISECD_URL/k8s/admit")
 [ "$code" = 413 ] && grep -qF max_body "$work/body" || fail "a review over max_body answered $code: $(cat "$work/body")"
 [ "$(admit "$good")" = 200 ] && answer 5e1c0d1a-0020 true || fail "the review the bad ones were made from"
-pass "truncated, malformed and oversized reviews, a missing or empty uid, v1beta1, no operation, object or spec (an UPDATE's oldObject), a name over its bound: 400 naming the field; a body over [api] max_body: 413"
+pass "truncated, malformed and oversized reviews, a missing or empty uid, v1beta1, no operation, object or spec (an UPDATE's oldObject, also through pods/status; a binding's object), a name over its bound, a subResource that is no name or creates a Pod: 400 naming the field; a body over [api] max_body: 413"
 
 # ---- only mano ------------------------------------------------------------------
 for role in operator li-admin auditor host tenant-example; do
