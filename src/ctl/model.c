@@ -2902,7 +2902,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
 
 /* The filter's judgement of one node: kept (true), or failed[node] says
  * why. blocked: the reason every node fails on, when there is one (the
- * clock unproven). vm NULL: a pod
+ * clock unproven, the VM running twice: k8s_duplicate). vm NULL: a pod
  * lisec is not asked about may go to any node lisec knows; an unknown node
  * is still filtered out (fail closed). Lock not held. */
 static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_err *blocked,
@@ -2920,6 +2920,33 @@ static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_er
   mu_unlock(st);
   if (!ok) k8s_unknown(failed, node, e.code, &e);
   return ok;
+}
+
+/* Whether two or more hosts' attested inventories show vm running or
+ * paused (TR103308-T.1.4-DUPLICATE, docs/observed.md). Then no host speaks
+ * for it, and a pod that claims it is placed nowhere until one of them
+ * stops it: two pods claiming one VM are what makes a second copy run, and
+ * the hosts' evidence, not a claim the webhook would keep, says that it
+ * does (docs/model.md, "Many pods, one VM"). *e: the reason; the
+ * violation is appended to why. Lock not held. */
+static bool k8s_duplicate(lisec_ctl *ctl, const char *vm, lisec_err *e, json_t *why) {
+  struct ctl_model_state *st = state(ctl);
+  model_vm_observation ob;
+  lock_fresh(ctl, st);
+  bool dup = model_vm_observed(st->m, vm, &ob) && ob.n_hosts > 1;
+  mu_unlock(st);
+  if (!dup) return false;
+  lisec_err_set(e, LISEC_EDENIED,
+                MODEL_REQ_DUPLICATE ": VM %s is shown running or paused by %zu hosts' attested inventories: "
+                "no pod may claim it until one of them stops it",
+                vm, ob.n_hosts);
+  char subject[LISEC_ID_MAX + 8], fact[LISEC_ID_MAX + 64];
+  snprintf(subject, sizeof subject, "vm %s", vm);
+  snprintf(fact, sizeof fact, "hosts running vm %s = %zu <= 1: false", vm, ob.n_hosts);
+  json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", MODEL_REQ_DUPLICATE, "clauses",
+                                       "TR 103 308 T.1.4 (falsified host reporting)", "subject", subject,
+                                       "sentence", e->msg + strlen(MODEL_REQ_DUPLICATE ": "), "fact", fact));
+  return true;
 }
 
 /* Whether the pod's VM is in the model, and what an LI makes of it: *li_vm
@@ -2955,10 +2982,12 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   }
   json_t *failed = json_object(), *kept = json_array(), *why = json_array();
   /* A placement is judged by a proven clock only, as every decision is
-   * (finish): without one each node is filtered out naming the clock. */
+   * (finish): without one each node is filtered out naming the clock; so
+   * it is, naming the hosts' evidence, while two hosts run the VM. */
   lisec_err te = {0};
   bool blocked = vm && clock_unproven(ctl, &te);
   if (blocked) json_array_append_new(why, clock_violation(&te));
+  else blocked = vm && k8s_duplicate(ctl, vm, &te, why);
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
@@ -3069,6 +3098,9 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
   } else if (clock_unproven(ctl, &te)) {
     /* every pod that names a VM alike, as the filter refuses every node */
     json_array_append_new(why, clock_violation(&te));
+    snprintf(msg, sizeof msg, "%s", te.msg);
+  } else if (k8s_duplicate(ctl, p->vm, &te, why)) {
+    /* with a node or without (the filter would fail every node alike) */
     snprintf(msg, sizeof msg, "%s", te.msg);
   } else if (p->node) {
     /* the filter's own judgement of that one node, and its reason */

@@ -295,6 +295,25 @@ judged 5e1c0d1a-0067 false '^TR103308-6\.2-K8S-VM: a binding of pod core/vnf-67 
 unjudged 5e1c0d1a-0068 '^lisec\.io/vm not in the binding: binding of pod core/vnf-68 allowed'
 pass "a binding (pods/binding or bindings) that carries lisec.io/vm is refused naming TR103308-6.2-K8S-VM and recorded; the scheduler's binding is allowed, unrecorded"
 
+# ---- many pods, one VM: the admission judges, it moves nothing -----------------------
+# Two pods may claim vm-target on two nodes (a replacement pod, KubeVirt's
+# migration target pod): each claim is judged as moving the VM from where it
+# runs to the pod's node (R11 refuses London, 0005 above), and neither moves
+# the VM in lisec's model: where it runs is what its host's attested
+# inventory shows (k8s_claims shows a VM two hosts run refused everywhere).
+[ "$(admit "$(review 5e1c0d1a-0070 "$POD_KIND" CREATE "$(pod claim-1 "$TARGET" '{"nodeName":"hv-hel-2"}')")")" = 200 ] ||
+  fail "first claim: $(cat "$work/body")"
+judged 5e1c0d1a-0070 true 'hv-hel-2'
+[ "$(admit "$(review 5e1c0d1a-0071 "$POD_KIND" CREATE "$(pod claim-2 "$TARGET" '{"nodeName":"hv-hel-1"}')")")" = 200 ] ||
+  fail "second claim: $(cat "$work/body")"
+judged 5e1c0d1a-0071 true 'hv-hel-1'
+as operator "$LISECD_URL/v1/model/vm/vm-target" | python3 -S -c '
+import json, sys
+v = json.load(sys.stdin)
+assert v["hypervisor"] == "hv-hel-2" and "migrating_to" not in v and "observed" not in v, v' ||
+  fail "an admitted claim moved vm-target in the model: $(as operator "$LISECD_URL/v1/model/vm/vm-target")"
+pass "two pods claiming vm-target on hv-hel-2 and hv-hel-1 are each judged and recorded; the model still declares it on hv-hel-2, nothing observed, no migration awaited"
+
 # ---- the examples: the webhook configuration and the example pod ----------------
 /usr/bin/python3 - "$src/examples/k8s" >"$work/pod-li.json" <<'PY' || fail "examples/k8s"
 import json, sys, yaml
@@ -349,6 +368,8 @@ want = {
     "0065": ("denied", "pod core/vnf-60 vm (none) (was vm-target) (pods/frobnicate)", "TR103308-6.2-K8S-VM: "),
     "0066": ("denied", "pod core/vnf-66 vm vm-li (binding) node hv-hel-1 scheduler (none)", "TR103308-6.2-K8S-VM: "),
     "0067": ("denied", "pod core/vnf-67 vm vm-target (binding) node hv-hel-1", "TR103308-6.2-K8S-VM: "),
+    "0070": ("ok", "pod core/claim-1 vm vm-target node hv-hel-2", None),
+    "0071": ("ok", "pod core/claim-2 vm vm-target node hv-hel-1", None),
 }
 seen = set()
 for line in open(sys.argv[2]):
