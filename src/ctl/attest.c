@@ -475,23 +475,44 @@ static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
 
 /* ---- quarantine --------------------------------------------------------- */
 
+/* The sealed finding's reason is always LI_FINDING_LEN bytes: what it says,
+ * then spaces. A sealed entry's length is visible to every reader of the
+ * log (docs/audit.md, "Entries"), so without the padding the finding of a
+ * host whose VMs an LI names would be longer than its twin's, and a list
+ * of LIs longer than a shorter one (§4.1). The words stop short of it
+ * (ids dropped as "and N more"), so nothing is ever cut. */
+#define LI_FINDING_LEN AUDIT_STR_MAX
+#define LI_FINDING_WHAT 360 /* bytes of what, at most */
+#define LI_FINDING_TAIL sizeof " and 18446744073709551615 more, evaluated again"
+
 void ctl_attest_li_finding(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                            const char *what, const json_t *lis) {
-  char list[560] = "", reason[1024];
-  size_t n = lis ? json_array_size(lis) : 0, used = 0, i;
-  for (i = 0; i < n; i++) {
-    const char *id = json_string_value(json_array_get(lis, i));
-    int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", id ? id : "?");
-    if (w < 0 || (size_t)w >= sizeof list - used - 24) break;
-    used += (size_t)w;
-  }
-  if (i < n) snprintf(list + used, sizeof list - used, " and %zu more", n - i);
+  _Static_assert(LI_FINDING_WHAT + sizeof "; it touches the LI authorisations " + LI_FINDING_TAIL +
+                         MODEL_ID_MAX + 2 <
+                     LI_FINDING_LEN,
+                 "room for the finding's words and one LI id at least");
+  char reason[LI_FINDING_LEN + 1];
+  size_t n = lis ? json_array_size(lis) : 0, used, i;
+  /* what, cut on a UTF-8 character boundary when it is longer */
+  int wl = (int)strnlen(what, LI_FINDING_WHAT + 1), w;
+  if (wl > LI_FINDING_WHAT)
+    for (wl = LI_FINDING_WHAT; wl > 0 && ((unsigned char)what[wl] & 0xc0) == 0x80;) wl--;
   if (!lis)
-    snprintf(reason, sizeof reason, "%.360s; which LI authorisations it touches is unknown", what);
-  else if (n)
-    snprintf(reason, sizeof reason, "%.360s; it touches the LI authorisations %s, evaluated again", what,
-             list);
-  else snprintf(reason, sizeof reason, "%.360s; it touches no LI authorisation", what);
+    w = snprintf(reason, sizeof reason, "%.*s; which LI authorisations it touches is unknown", wl, what);
+  else if (!n) w = snprintf(reason, sizeof reason, "%.*s; it touches no LI authorisation", wl, what);
+  else w = snprintf(reason, sizeof reason, "%.*s; it touches the LI authorisations ", wl, what);
+  used = w > 0 ? (size_t)w : 0;
+  for (i = 0; lis && i < n; i++) {
+    const char *id = json_string_value(json_array_get(lis, i));
+    size_t need = (i ? 2 : 0) + strnlen(id ? id : "?", MODEL_ID_MAX);
+    if (used + need + LI_FINDING_TAIL > LI_FINDING_LEN) break;
+    used += (size_t)snprintf(reason + used, sizeof reason - used, "%s%.*s", i ? ", " : "",
+                             MODEL_ID_MAX, id ? id : "?");
+  }
+  if (n && i < n) used += (size_t)snprintf(reason + used, sizeof reason - used, " and %zu more", n - i);
+  if (n) used += (size_t)snprintf(reason + used, sizeof reason - used, ", evaluated again");
+  memset(reason + used, ' ', LI_FINDING_LEN - used);
+  reason[LI_FINDING_LEN] = '\0';
   lisec_err e = {0};
   if (ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.finding", true, reason, 0, NULL, &e, "host %s",
                 host) != 0)
