@@ -6,9 +6,11 @@
 # respect but no LI names; each host is attested by its own swtpm and
 # lisec-agent. As the operator reads the log:
 # - each host's agent stops and the host turns untrusted:overdue: the two
-#   hosts get the same records (as many sealed, the same in the clear, ids
-#   aside, none naming the LI) and the command runs for both with the same
-#   arguments;
+#   hosts get the same records (as many sealed and each as long, the same
+#   in the clear, ids aside, none naming the LI), the command runs for both
+#   with the same arguments and environment, and the operator's metrics and
+#   the auditor's compliance report change alike but for the LI rules' rows
+#   (which still move: docs/audit.md, "Not yet so");
 # - each host is de-enrolled: both are allowed, with the same records.
 # li-admin opens the sealed finding of each: host 1's names the LI, host
 # 2's says it touches none. A VM declared "li" still keeps its host from
@@ -21,9 +23,11 @@ source "$src/tests/integration/lib/twins.sh"
 source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
 two_hosts
+# The command keeps its arguments and, per host, its environment.
 cat >quarantine.sh <<'SH'
 #!/bin/sh
 echo "$*" >>"$(dirname "$0")/quarantined.txt"
+env | sort >"$(dirname "$0")/quarantine-env.$1"
 SH
 chmod +x quarantine.sh
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
@@ -42,13 +46,68 @@ model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"genera
 
 two_hosts_trusted
 
+# sizes FROM: index, sealed and length in bytes of each audit entry from
+# FROM on, as the operator (or an auditor) reads them.
+sizes() {
+  as operator "$LISECD_URL/v1/audit/entries?from=$1&count=10000" |
+    python3 -c '
+import base64, json, sys
+for e in json.load(sys.stdin)["entries"]:
+    print(e["index"], str(e["sealed"]).lower(), len(base64.b64decode(e["data"])))
+' ||
+    fail "operator: the audit entries from $1 could not be read"
+}
+# recsizes REC FROM: the lengths of REC's entries (sizes) into REC.sizes.
+recsizes() {
+  sizes "$2" | awk 'NR == FNR { k[$1]; next } ($1 in k)' "$1" - >"$1.sizes"
+  [ "$(wc -l <"$1.sizes")" = "$(wc -l <"$1")" ] || fail "$1: not every entry's length was read"
+}
+# seen N: what roles other than li-admin read of the platform, as "key
+# count" lines: the operator's metrics (the platform's gauges and counters;
+# li_confid_log leaves out the same, and the appraisals and the TPM clock
+# count the agents' timing) and the auditor's compliance report, each row
+# as its requirement, subject and sentence, and the counts per
+# requirement. Not the rows of the LI rules (TR103308-6.2-R*, -4.2-KNOWN)
+# nor "compliant": they move with the LI's state, which the monitored VM's
+# host's trust is part of (docs/audit.md, "Not yet so").
+seen() {
+  as operator "$LISECD_URL/metrics" | grep -v '^#' |
+    grep -Ev '^lisec_(http|tls|connections|uptime|audit_checkpoint_lag|attest_appraisal|audit_entries|audit_unsigned_entries|time_)' ||
+    fail "operator: /metrics"
+  as auditor "$LISECD_URL/v1/compliance" | jq -r '
+    def li: test("^TR103308-(6[.]2-R[0-9]+|4[.]2-KNOWN)$");
+    (.violations[] | select(.requirement | li | not) | "row \(.requirement) \(.subject) \(.sentence)" | gsub(" "; "_") | . + " 1"),
+    (.counts | to_entries[] | select(.key | li | not) | "count \(.key) \(.value)")' ||
+    fail "auditor: /v1/compliance"
+}
+# delta BEFORE AFTER: the keys whose counts differ, with the difference.
+delta() {
+  python3 - "$1" "$2" <<'PY'
+import collections, sys
+def read(path):
+    c = collections.Counter()
+    for line in open(path):
+        k, _, v = line.rstrip("\n").rpartition(" ")
+        try: c[k] += float(v)
+        except ValueError: c[line.strip()] += 1
+    return c
+a, b = read(sys.argv[1]), read(sys.argv[2])
+for k in sorted(set(a) | set(b)):
+    if a[k] != b[k]: print(k, b[k] - a[k])
+PY
+}
 # shape REC N: what the operator reads of host N in REC: the number of
-# sealed records, then each clear record about the host from its action
-# on, the host's id (whole or cut to 16 digits) and its AK's digest left out.
+# sealed records and their lengths (from REC.sizes), then each clear record
+# about the host from its action on, the host's id (whole or cut to 16
+# digits) and its AK's digest left out; not a good appraisal, which the
+# agent's last quote before it stopped may still add (its timing, not
+# what the host runs).
 shape() {
   local h=${HID[$2]}
   echo "sealed $(awk '$2 == "true"' "$1" | wc -l)"
-  grep -e "$h" -e "${h:0:16}" "$1" | grep -o 'attest\..*' | sed -e "s/$h/HOST/g" -e "s/${h:0:16}/HOST/g" -e 's/AK binding [0-9a-f]*/AK binding AK/'
+  awk '$2 == "true" { print "sealed entry of " $3 " bytes" }' "$1.sizes"
+  grep -e "$h" -e "${h:0:16}" "$1" | grep -o 'attest\..*' | grep -v '^attest\.appraise | ok ' |
+    sed -e "s/$h/HOST/g" -e "s/${h:0:16}/HOST/g" -e 's/AK binding [0-9a-f]*/AK binding AK/'
 }
 # alike A B: hosts 1 and 2 read the same in records A and B, none naming the LI.
 alike() {
@@ -69,6 +128,7 @@ opened() {
 # command's run is recorded; its records into lose-N.rec, from before.
 lose() {
   local n=$1 h=${HID[$1]} before
+  seen "$n" | sed "s/$h/HOST/g; s/${h:0:16}/HOST/g" >"lose-$n.seen0"
   before=$(size) || fail "operator: the audit log's size"
   echo "$before" >"lose-$n.from"
   kill "${APID[$n]}"
@@ -80,6 +140,9 @@ lose() {
   done
   show "$n" | jq -e '.lisec.trust == "untrusted:overdue"' >/dev/null || fail "host $n is not untrusted:overdue: $(show "$n")"
   grep -q "attest.quarantine .*$h" "lose-$n.rec" || fail "host $n: no attest.quarantine record: $(cat "lose-$n.rec")"
+  recsizes "lose-$n.rec" "$before"
+  seen "$n" | sed "s/$h/HOST/g; s/${h:0:16}/HOST/g" >"lose-$n.seen1"
+  delta "lose-$n.seen0" "lose-$n.seen1" >"lose-$n.delta"
 }
 lose 1
 lose 2
@@ -89,7 +152,11 @@ grep -q 'attest.finding .*quarantine command run' lose-1.rec || fail "host 1: no
   fail "the quarantine command did not run once for each host: $(cat quarantined.txt)"
 [ "$(grep "^$h1 " quarantined.txt | sed "s/$h1/HOST/g")" = "$(grep "^$h2 " quarantined.txt | sed "s/$h2/HOST/g")" ] ||
   fail "the quarantine command got other arguments for host 1 than for host 2: $(cat quarantined.txt)"
-pass "host 1 (monitored VM) and host 2 (twin) lose their trust: the same records, as many sealed, and the same quarantine command"
+cmp -s "quarantine-env.$h1" "quarantine-env.$h2" ||
+  fail "the quarantine command's environment differs: $(diff "quarantine-env.$h1" "quarantine-env.$h2")"
+diff lose-1.delta lose-2.delta >&2 || fail "the operator's metrics or the auditor's compliance moved otherwise for host 1 than for host 2"
+grep -q '^lisec_hosts_overdue 1' lose-1.delta || fail "host 1's loss of trust is not in the metrics: $(cat lose-1.delta)"
+pass "host 1 (monitored VM) and host 2 (twin) lose their trust: the same records, as many sealed and as long, the same quarantine command and environment, metrics and compliance outside the LI rows"
 
 opened "$(cat lose-1.from)" >lose-1.opened
 grep -q "reason: [^ ]*: finding: host ${h1:0:16}.. lost its trust.*touches the LI authorisations li-fi-1" lose-1.opened ||
@@ -107,6 +174,7 @@ for n in 1 2; do
   [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: de-enrolling host $n: $out"
   echo "$out" | sed '$d' | jq -e '.trust == "untrusted:deenrolled"' >/dev/null || fail "host $n: $out"
   entries "$before" >"end-$n.rec"
+  recsizes "end-$n.rec" "$before"
 done
 alike end-1.rec end-2.rec
 grep -q 'attest.deenrol .* ok' end-1.rec || fail "host 1's de-enrolment is not in the clear: $(cat end-1.rec)"
