@@ -97,7 +97,7 @@ static bool bad(server_checker *c, int rc) {
 
 static int server_config(const lisec_config *cfg, api_server_config *sc, server_checker *c) {
   int64_t tls_max = API_TLS_FILE_MAX_DEFAULT, workers = 2, max_body = 1 << 20, max_conns = 0, client_conns = 0,
-          body_mem = 64 << 20,
+          body_mem = 64 << 20, linger_ms = 2000, linger_bytes = 4 << 20,
           handshake_ms = 5000, idle_s = 60, max_head = 8192, rate = 5, burst = 20, clients = 4096, bulk = 2, bulk_nice = 10,
           bulk_workers = 1, slice = 0;
   lisec_err *err = c->err;
@@ -108,6 +108,8 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
       bad(c, lisec_config_int(cfg, "server", "idle_timeout_s", 60, 1, 3600, &idle_s, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_header_bytes", 8192, 1024, 65536, &max_head, err)) ||
       bad(c, lisec_config_int(cfg, "server", "max_body_memory", 64 << 20, 1024, (int64_t)1 << 40, &body_mem, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "linger_ms", 2000, 0, 60000, &linger_ms, err)) ||
+      bad(c, lisec_config_int(cfg, "server", "linger_bytes", 4 << 20, 65536, (int64_t)1 << 30, &linger_bytes, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_channels", 2, 0, API_BULK_CHANNELS_MAX, &bulk, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_nice", 10, 0, 19, &bulk_nice, err)) ||
       bad(c, lisec_config_int(cfg, "server", "bulk_workers", 1, 0, 8, &bulk_workers, err)) ||
@@ -136,6 +138,8 @@ static int server_config(const lisec_config *cfg, api_server_config *sc, server_
   sc->idle_timeout_s = (int)idle_s;
   sc->max_header_bytes = (size_t)max_head;
   sc->max_body_memory = (size_t)body_mem;
+  sc->linger_ms = (int)linger_ms;
+  sc->linger_bytes = (size_t)linger_bytes;
   sc->refusal_rate = (unsigned)rate;
   sc->refusal_burst = (unsigned)burst;
   sc->refusal_clients = (unsigned)clients;

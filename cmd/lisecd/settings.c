@@ -10,7 +10,7 @@ const char *const lisecd_known_settings[] = {
     /* the HTTPS API (api/) */
     "server.listen", "server.workers", "server.max_connections", "server.handshake_timeout_ms",
     "server.idle_timeout_s", "server.max_header_bytes", "server.max_client_connections",
-    "server.max_body_memory", /* api/server.c */
+    "server.max_body_memory", "server.linger_ms", "server.linger_bytes", /* api/server.c */
     "server.stop_timeout_s", /* the parent's bound on each process's stop (main.c) */
     "server.bulk_channels", "server.bulk_nice", /* bulk work's threads and priority (api/backend.c) */
     "server.request_slice_us", /* the request threads' scheduling slice (base/slice.c) */

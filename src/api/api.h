@@ -289,6 +289,13 @@ typedef struct api_server_config {
    * at most (0: 64 MiB); a request whose body would take the total past it
    * is answered 503 with Retry-After. */
   size_t max_body_memory;
+  /* A connection closed after a request refused unread (its body not read:
+   * 413, 503, 429, a framing refusal) first reads and drops what its client
+   * still sends, for at most linger_ms (0: it closes at once) and
+   * linger_bytes (0: 4 MiB), so the close does not reset the answer away
+   * (server.c, "lingering close"). */
+  int linger_ms;
+  size_t linger_bytes;
   /* [probe] listen: plain HTTP /healthz and /readyz without client
    * certificates (server.c, "the probe listener"); NULL: none. */
   const char *probe_listen;

@@ -2,7 +2,8 @@
  * a memory BIO, OpenSSL decrypting from it into the connection's input, and
  * replies written as one TLS record into the other BIO, sent with one call.
  * The socket is non-blocking and edge-triggered (server.c), so a read that
- * comes back short means the socket is empty until the next edge. */
+ * comes back short means the socket is empty until the next edge. A
+ * lingering close reads the socket too, to drop what it reads. */
 #include <errno.h>
 #include <openssl/err.h>
 #include <stdio.h>
@@ -159,20 +160,64 @@ bool api_conn_flush(api_conn *c) {
   return !c->failed;
 }
 
+/* close_notify into the reply BIO, once: RFC 8446 6.1, each side sends it
+ * before closing its write side unless it sent an error alert; without it
+ * a client cannot tell the end from a cut connection. Only after an orderly
+ * end (not a failed session or socket, not in the handshake). */
+static void say_bye(api_conn *c) {
+  if (c->bye) return;
+  c->bye = true;
+  if (c->failed || !SSL_is_init_finished(c->ssl)) return;
+  (void)SSL_shutdown(c->ssl);
+  ERR_clear_error();
+}
+
 void api_conn_goodbye(api_conn *c) {
   if (!c->ssl || c->fd < 0) return;
-  /* An orderly end (not a failed session or socket, not in the handshake)
-   * says so: RFC 8446 6.1, each side sends close_notify before closing its
-   * write side unless it sent an error alert; without it a client cannot
-   * tell the end from a cut connection. */
-  if (!c->failed && SSL_is_init_finished(c->ssl)) {
-    (void)SSL_shutdown(c->ssl);
-    ERR_clear_error();
-  }
+  say_bye(c);
   /* With OpenSSL on the socket (evhttp's bufferevent) an alert left at
    * once; over memory BIOs it waits in wbio and would be freed unsent, so a
    * client saw a bare EOF instead of the reason (bad_record_mac, ...). */
   if (api_conn_pending(c)) (void)api_conn_flush(c);
+}
+
+void api_conn_linger_begin(api_conn *c) {
+  api_conn_consume(c, c->in.len);
+  if (c->rbio) (void)BIO_reset(c->rbio); /* records never decrypted */
+  if (c->ssl) say_bye(c);
+}
+
+bool api_conn_linger(api_conn *c, size_t *budget) {
+  /* dropped unread: no buffer of the connection's own is needed */
+  static _Thread_local char sink[64 * 1024];
+  if (c->failed) return false;
+  if (api_conn_pending(c) && !api_conn_flush(c)) {
+    if (c->failed) return false;
+    /* the socket is full: its writable edge comes back; input is still
+     * drained meanwhile, so a client blocked on its own write moves on */
+  }
+  if (!c->wr_shut && !api_conn_pending(c)) {
+    if (shutdown(c->fd, SHUT_WR) != 0) return false;
+    c->wr_shut = true;
+  }
+  /* edge-triggered: read until the socket is empty */
+  while (c->readable) {
+    if (*budget == 0) return false;
+    size_t want = *budget < sizeof sink ? *budget : sizeof sink;
+    ssize_t n = recv(c->fd, sink, want, 0);
+    if (n > 0) {
+      *budget -= (size_t)n;
+    } else if (n == 0) {
+      c->eof = true; /* nothing is left unread: the close resets nothing */
+      return false;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      c->readable = false;
+    } else if (errno != EINTR) {
+      c->failed = true;
+      return false;
+    }
+  }
+  return true;
 }
 
 int api_conn_write(api_conn *c, const void *p, size_t n) {

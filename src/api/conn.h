@@ -44,6 +44,11 @@ typedef struct api_conn {
   bool busy;           /* a request is with the controller */
   bool last;           /* the request being answered is its last: it closes once the reply is sent */
   bool continued;      /* 100 Continue was sent for the request being read */
+  bool unread;         /* a request was refused before its body was read: the client may still send it */
+  bool bye;            /* close_notify is queued or sent: no more TLS records go out */
+  bool lingering;      /* answered for the last time; what comes in is dropped (server.c, lingering close) */
+  bool wr_shut;        /* the socket's write side is shut (FIN sent) */
+  size_t linger_left;  /* bytes a lingering connection may still drop before it closes */
   /* its client certificate held [server] max_client_connections already at
    * the end of the handshake: its first request is refused (server.c) */
   bool over_client;
@@ -81,6 +86,21 @@ bool api_conn_flush(api_conn *c);
  * alert OpenSSL queued (a record that failed), goes out if the socket takes
  * it at once; nothing waits for it. */
 void api_conn_goodbye(api_conn *c);
+/* A lingering close: the last reply is sent, and what the client still sends
+ * (the rest of a body refused unread, requests pipelined behind the last)
+ * is read and dropped, so the socket does not close with bytes unread: the
+ * kernel answers that with a reset, and a client still writing its body
+ * then sees "connection reset" instead of the reply that says why. */
+/* Begins it: the input held (plaintext and TLS records) is wiped and
+ * dropped, never to be parsed, and close_notify is queued after the reply. */
+void api_conn_linger_begin(api_conn *c);
+/* One turn of it: sends what is queued (the reply's last bytes,
+ * close_notify), then shuts the socket's write side (the client reads the
+ * reply to its end); reads and drops what came, up to *budget bytes in all
+ * (taken off it). False when the connection is to close now: the client
+ * ended its side, the socket failed, or the budget is spent. */
+bool api_conn_linger(api_conn *c, size_t *budget);
+
 /* Bytes received and not consumed: plaintext, and TLS records not yet
  * decrypted. */
 size_t api_conn_buffered(const api_conn *c);

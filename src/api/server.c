@@ -26,6 +26,10 @@
  * meanwhile as a handshake is. Request bodies not yet all received hold at
  * most [server] max_body_memory together: a request whose body would take
  * the total past it is answered 503 with Retry-After and closed.
+ * A request refused before its body was read is answered, then the
+ * connection lingers ([server] linger_ms, linger_bytes): what the client
+ * still sends is read and dropped, so the close resets nothing and the
+ * client reads the answer (below, "lingering close").
  * Hosts' connections (their reports: TLS records, HTTP, JSON bodies) are
  * served by front workers of their own at [server] bulk_nice
  * ([server] bulk_workers; below, "bulk workers"), so the decisions' workers
@@ -69,6 +73,7 @@
 /* The probe listener's requests: a line and a few fields. */
 #define PROBE_HEADERS_MAX 4096
 #define BODY_MEMORY_DEFAULT ((size_t)64 << 20)
+#define LINGER_BYTES_DEFAULT ((size_t)4 << 20)
 
 typedef struct conn_list {
   api_conn *head, *tail; /* oldest first */
@@ -101,6 +106,8 @@ typedef struct api_worker {
    * list within a round trip, while idle connections stay in it. */
   conn_list silent, greeted;
   conn_list live;   /* through the handshake, least recently active first */
+  conn_list lingering; /* answered for the last time, dropping what comes; oldest first */
+  const struct timeval *linger_tv; /* [server] linger_ms, as the loop's common timeout */
   conn_list probes; /* the probe listener's, least recently active first */
   bool started;
   bool stopping;                  /* on_stop ran */
@@ -133,6 +140,8 @@ struct api_server {
   int handshake_ms; /* [server] handshake_timeout_ms */
   uint64_t idle_ms; /* [server] idle_timeout_s */
   size_t max_head;  /* [server] max_header_bytes */
+  int linger_ms;       /* [server] linger_ms; 0: no lingering close */
+  size_t linger_bytes; /* [server] linger_bytes */
   api_worker *workers;
   int probe_fd;     /* [probe] listen, or -1 */
   int probe_conns;  /* [probe] max_connections */
@@ -260,7 +269,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
   listener_update(arg);
 }
 
-/* Closed by lisecd in its handshake (its deadline, or evicted at the cap).
+/* Closed by lisecd in its handshake (its deadline, or evicted at the cap,
+ * as a lingering one is).
  * A connection over its client's limit waits as one in its handshake does,
  * and was counted once already, when it was refused. */
 static void conn_close(api_conn *c, api_conn_event why) {
@@ -386,6 +396,55 @@ static const api_principal *ssl_principal(api_server *srv, SSL *ssl, lisec_err *
   return p;
 }
 
+/* ---- lingering close --------------------------------------------------------
+ * A request refused before its body was read (413 over [api] max_body, 503
+ * over [server] max_body_memory, 429 past [server] max_client_connections,
+ * a framing refusal) is answered and its connection closes; the client may
+ * still be writing its body (one that does not ask Expect: 100-continue:
+ * curl below 1 MiB, Go's client always). A socket closed with bytes unread
+ * makes the kernel send a reset, and the client, still writing or not yet
+ * reading, saw "connection reset" instead of the answer. So such a
+ * connection lingers once its answer is queued: close_notify follows the
+ * answer, the write side is shut (the client reads the answer to its end),
+ * and what the client still sends is read and dropped, never parsed, until
+ * it closes its side, for at most [server] linger_ms and [server]
+ * linger_bytes: a client that keeps sending, fast or a byte at a time, is
+ * closed at either bound (then reset, as before). The same goes for a
+ * connection whose last request left bytes unread behind it. A lingering
+ * connection keeps its place in the connection cap, off the idle sweep; at
+ * the cap it is the first closed for a new connection after those that
+ * sent nothing, as it has its answer already. It is served by the loop as
+ * any other (no worker waits on it). The probe listener's connections
+ * close at once, as they did. */
+static void linger_bound(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  conn_free(arg); /* any bytes left unread now reset the connection */
+}
+
+static bool linger_wanted(const api_conn *c) {
+  return c->ssl && c->w->srv->linger_ms > 0 && !c->failed && !c->eof &&
+         (c->unread || c->readable || api_conn_buffered(c) > 0);
+}
+
+static void linger_run(api_conn *c) {
+  if (!api_conn_linger(c, &c->linger_left)) conn_free(c);
+}
+
+static void linger_begin(api_conn *c) {
+  api_worker *w = c->w;
+  if (c->deadline) event_free(c->deadline); /* a handshake's (one refused over its client's limit) */
+  c->deadline = evtimer_new(w->base, linger_bound, c);
+  if (!c->deadline || evtimer_add(c->deadline, w->linger_tv) != 0) {
+    conn_free(c);
+    return;
+  }
+  c->lingering = true;
+  c->linger_left = w->srv->linger_bytes;
+  list_append(c, &w->lingering);
+  api_conn_linger_begin(c);
+  linger_run(c);
+}
+
 /* ---- a connection's turn ---------------------------------------------------
  * conn_run moves a connection on as far as it can without waiting: it sends
  * what is queued, takes the handshake or the next request a step further,
@@ -403,6 +462,10 @@ static void conn_run(api_conn *c) {
    * this session's (SSL_get_error looks at the queue first); peeking is
    * cheap, clearing the whole queue on every turn was not. */
   if (ERR_peek_error()) ERR_clear_error();
+  if (c->lingering) {
+    linger_run(c);
+    return;
+  }
   for (;;) {
     if (!c->failed && !api_conn_flush(c) && !c->failed)
       return; /* the socket is full: its writable edge brings the connection back */
@@ -421,7 +484,8 @@ static void conn_run(api_conn *c) {
     }
     api_conn_fill(c);
   }
-  conn_free(c);
+  if (linger_wanted(c)) linger_begin(c);
+  else conn_free(c);
 }
 
 static void on_io(evutil_socket_t fd, short what, void *arg) {
@@ -442,17 +506,20 @@ static int conn_watch(api_conn *c) {
 }
 
 /* A new connection counts on its worker and gets its handshake deadline.
- * Over the worker's cap, the oldest connection still in its handshake is
- * closed to make room (one that has sent no ClientHello before one that
- * has); when every connection is through its handshake, the new one is
- * refused. False when it was. */
+ * Over the worker's cap, the oldest connection still in its handshake, or
+ * lingering, is closed to make room (one that has sent no ClientHello, then
+ * one lingering, which has its answer, then one that has sent its
+ * ClientHello); when every connection is through its handshake and serving,
+ * the new one is refused. False when it was. */
 static bool conn_admit(api_worker *w, api_conn *c) {
   api_server *srv = w->srv;
   int n = __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
   w->backoff_ms = 0;
   api_metrics_conn_open(1);
   if (n > srv->conn_cap) {
-    api_conn *victim = w->silent.head ? w->silent.head : w->greeted.head;
+    api_conn *victim = w->silent.head    ? w->silent.head
+                       : w->lingering.head ? w->lingering.head
+                                           : w->greeted.head;
     if (!victim) {
       conn_close(c, API_CONN_REFUSED_AT_CAP);
       return false;
@@ -716,6 +783,7 @@ static void refuse_framing(api_conn *c, const http1_request *req, int status, co
   char rid[LISEC_REQUEST_ID_MAX];
   request_id_take(req, rid);
   c->last = true;
+  c->unread = true;
   body_release(c);
   send_response(c, &resp, rid, false);
   request_done(-1, status, 0, NULL, req && req->method[0] ? req->method : "-", rid);
@@ -1317,6 +1385,10 @@ static int worker_init(api_worker *w, api_server *srv, int chan_fd, bool bulk, l
   if (!w->chan || !w->drain_ev || !w->stop_ev || !w->backoff_ev || !w->sweep_ev ||
       event_add(w->sweep_ev, &second) != 0)
     return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
+  /* every lingering connection's bound is the same: one queue of timers */
+  struct timeval linger = {srv->linger_ms / 1000, (srv->linger_ms % 1000) * 1000};
+  if (srv->linger_ms > 0 && !(w->linger_tv = event_base_init_common_timeout(w->base, &linger)))
+    return lisec_err_set(err, LISEC_ENOMEM, "cannot create event loop");
   bufferevent_setcb(w->chan, on_channel_read, NULL, on_channel_event, w);
   bufferevent_enable(w->chan, EV_READ);
   if (bulk) {
@@ -1441,6 +1513,8 @@ int api_server_open(const api_server_config *cfg, const int *channels, api_serve
     srv->max_head = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
     srv->body_mem_max = cfg->max_body_memory ? cfg->max_body_memory : BODY_MEMORY_DEFAULT;
     srv->idle_ms = 1000u * (uint64_t)(cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 60);
+    srv->linger_ms = cfg->linger_ms > 0 ? cfg->linger_ms : 0;
+    srv->linger_bytes = cfg->linger_bytes ? cfg->linger_bytes : LINGER_BYTES_DEFAULT;
     /* a head and its body, and what one read may bring of the next
      * request; a chunked body whose chunk-size lines take it past this is
      * refused as too large (real clients send chunks of kilobytes) */
@@ -1530,6 +1604,7 @@ void api_server_wait_and_free(api_server *srv) {
     free_all(&w->silent);
     free_all(&w->greeted);
     free_all(&w->live);
+    free_all(&w->lingering);
     free_all(&w->probes);
     while (w->adopt.head) { /* handed over and not taken */
       api_conn *c = w->adopt.head;
