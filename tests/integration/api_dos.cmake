@@ -7,3 +7,6 @@
 lisec_integration_test(api_dos tests/integration/api_dos.sh)
 lisec_integration_test(api_http tests/integration/api_http.sh)
 lisec_integration_test(front_limits tests/integration/front_limits.sh)
+# The lingering close after a request refused unread: the answer reaches a
+# client still writing its body, and the bounds (front_linger).
+lisec_integration_test(front_linger tests/integration/front_linger.sh)

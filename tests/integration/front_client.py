@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Clients that attack lisecd's HTTPS front as an outside tester would
-(front_limits.sh), written with Python's socket and ssl modules only,
+(front_limits.sh, front_linger.sh), written with Python's socket and ssl modules only,
 sharing nothing with lisecd.
 
   front_client.py hold PORT CA CERT KEY N FRONT_PID
@@ -44,6 +44,30 @@ sharing nothing with lisecd.
       send, waiting after each until lisecd has read it; prints the
       replies as api_client.py raw does ({"responses": [{"status",
       "body"}...], "closed"}).
+  front_client.py refused PORT CA CERT KEY ATTEMPTS BODY_BYTES FIELD
+      ATTEMPTS times, one after another: opens a mutual TLS connection,
+      sends the head of a POST /v1/model/vm with the header field FIELD
+      (its framing: "Content-Length: 3145728", ...), then BODY_BYTES bytes
+      of body in writes of 16 KiB without waiting for any reply, as a
+      client that does not ask Expect: 100-continue does (curl below 1 MiB,
+      Python's http.client, Go's client always), and only then reads the
+      reply, to the end of the connection. Prints {"results": [{"status",
+      "body", "write_error": what a write raised or null, "end": "eof"
+      (close_notify or FIN) or what the read raised}...]}.
+  front_client.py flood PORT CA CERT KEY
+      sends the head of a POST announcing a body of 1 TiB, then writes its
+      body as fast as lisecd takes it, never reading, until a write fails
+      (or 120 s). Prints {"sent": body bytes written, "seconds": from the
+      head to the failed write, "error"}.
+  front_client.py trickle PORT CA CERT KEY N PERIOD_MS OTHER_CERT OTHER_KEY
+      N connections, one after another, each sending the head of a POST
+      announcing a body of 1 GiB, reading lisecd's reply and the end of its
+      side, then writing 16 bytes of body every PERIOD_MS (a slow loris)
+      until a write fails (or 120 s). Once all N have their reply, with
+      OTHER_CERT: GET /metrics (its connection lines) and GET /healthz,
+      timed. Prints {"replies": [{"status", "body", "end"}...], "lasted":
+      [seconds from each reply to its failed write], "metrics": {name:
+      value} of lisec_connections_*, "healthz": status, "healthz_s"}.
 """
 import json
 import os
@@ -51,6 +75,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 
 import api_client  # its reply reader and parser (same directory)
@@ -324,6 +349,128 @@ def cmd_bytewise(port, ca, cert, key):
     print(json.dumps({"responses": responses, "closed": closed}))
 
 
+POST_HEAD = b"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n"
+
+
+def read_to_end(s, seconds):
+    """The reply on s and how the connection ended: (status, body, "eof"
+    when the peer closed it in order, or what the read raised)."""
+    s.settimeout(seconds)
+    data, end = b"", "eof"
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (OSError, ssl.SSLError) as e:
+            end = type(e).__name__ + ": " + str(e)
+            break
+        if not chunk:
+            break
+        data += chunk
+    responses, _ = api_client.parse_responses(data, False)
+    if not responses:
+        return None, None, end
+    return responses[0]["status"], responses[0]["body"], end
+
+
+def cmd_refused(port, ca, cert, key, attempts, body_bytes, field):
+    ctx = context(ca, cert, key)
+    piece = b" " * 16384
+    results = []
+    for _ in range(attempts):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        write_error, sent = None, 0
+        try:
+            s.sendall(POST_HEAD + field.encode() + b"\r\n\r\n")
+            while sent < body_bytes:
+                k = min(len(piece), body_bytes - sent)
+                s.sendall(piece[:k])
+                sent += k
+        except OSError as e:
+            write_error = "%s: %s (after %d bytes of body)" % (type(e).__name__, e, sent)
+        # what a client that gives up on a failed write never reads, read
+        # here all the same to show what was lost
+        status, body, end = read_to_end(s, 10)
+        s.close()
+        results.append({"status": status, "body": body, "write_error": write_error, "end": end})
+    print(json.dumps({"results": results}))
+
+
+def cmd_flood(port, ca, cert, key):
+    ctx = context(ca, cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    piece = b" " * 65536
+    s.sendall(POST_HEAD + b"Content-Length: %d\r\n\r\n" % (1 << 40))
+    t0, sent, error = time.monotonic(), 0, None
+    try:
+        while time.monotonic() - t0 < 120:
+            s.sendall(piece)
+            sent += len(piece)
+    except OSError as e:
+        error = "%s: %s" % (type(e).__name__, e)
+    seconds = time.monotonic() - t0
+    s.close()
+    print(json.dumps({"sent": sent, "seconds": seconds, "error": error}))
+
+
+def trickler(ctx, port, period, out, replied):
+    """One slow loris: its reply into out, then how long its writes went
+    on after it."""
+    try:
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(POST_HEAD + b"Content-Length: %d\r\n\r\n" % (1 << 30))
+        status, body, end = read_to_end(s, 10)
+    except OSError as e:
+        out["reply"] = {"status": None, "body": str(e), "end": None}
+        replied.set()
+        return
+    out["reply"] = {"status": status, "body": body, "end": end}
+    replied.set()
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 120:
+            time.sleep(period)
+            s.sendall(b" " * 16)
+    except OSError:
+        pass
+    out["lasted"] = time.monotonic() - t0
+    s.close()
+
+
+def cmd_trickle(port, ca, cert, key, n, period_ms, other_cert, other_key):
+    ctx = context(ca, cert, key)
+    outs, threads = [], []
+    for _ in range(n):
+        out, replied = {}, threading.Event()
+        t = threading.Thread(target=trickler, args=(ctx, port, period_ms / 1000.0, out, replied), daemon=True)
+        t.start()
+        replied.wait(30)
+        outs.append(out)
+        threads.append(t)
+    other = context(ca, other_cert, other_key)
+    metrics = {}
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with other.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+        _, body, _ = read_to_end(s, 10)
+    for line in (body or "").splitlines():
+        if line.startswith("lisec_connections_"):
+            name, _, value = line.rpartition(" ")
+            metrics[name] = float(value)
+    t0 = time.monotonic()
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with other.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+        healthz, _, _ = read_to_end(s, 10)
+    healthz_s = time.monotonic() - t0
+    for t in threads:
+        t.join(130)
+    print(json.dumps({"replies": [o.get("reply") for o in outs], "lasted": [o.get("lasted") for o in outs],
+                      "metrics": metrics, "healthz": healthz, "healthz_s": healthz_s}))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "hold":
@@ -336,6 +483,12 @@ def main():
         cmd_body(int(args[0]), args[1], args[2], args[3], cmd == "chunked", int(args[4]), int(args[5]))
     elif cmd == "bytewise":
         cmd_bytewise(int(args[0]), args[1], args[2], args[3])
+    elif cmd == "refused":
+        cmd_refused(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]), args[6])
+    elif cmd == "flood":
+        cmd_flood(int(args[0]), args[1], args[2], args[3])
+    elif cmd == "trickle":
+        cmd_trickle(int(args[0]), args[1], args[2], args[3], int(args[4]), int(args[5]), args[6], args[7])
     else:
         sys.exit("unknown command " + cmd)
 
