@@ -6,7 +6,11 @@
  * several flushes, and the BIO that held it is replaced by a small one once
  * it is sent; input read in one recv keeps a pipelined request after the
  * one consumed, and a buffer grown for a large body is freed once emptied;
- * input stops at its bound; the peer's end of file is seen. */
+ * input stops at its bound; the peer's end of file is seen. A lingering
+ * close sends the reply queued, then shuts the write side (the peer reads
+ * the reply, then its end), drops what the peer sends without keeping it
+ * as input, and ends at the peer's end of file or once its byte budget is
+ * spent. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,12 +191,88 @@ static void test_input_bound_and_eof(void **state) {
   api_conn_release(&c);
 }
 
+/* The peer writes n bytes (it never blocks: a socketpair takes them). */
+static void peer_send(int peer, size_t n) {
+  char junk[4096];
+  memset(junk, 'b', sizeof junk);
+  while (n) {
+    size_t k = n < sizeof junk ? n : sizeof junk;
+    assert_int_equal(send(peer, junk, k, 0), (ssize_t)k);
+    n -= k;
+  }
+}
+
+static void test_linger_reply_then_drop_until_eof(void **state) {
+  (void)state;
+  api_conn c;
+  int peer;
+  conn_open(&c, &peer, 1024);
+  /* a request whose body was refused unread: its head is in the input */
+  static const char head[] = "POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n";
+  assert_int_equal(send(peer, head, sizeof head - 1, 0), (ssize_t)(sizeof head - 1));
+  c.readable = true;
+  api_conn_fill(&c);
+  assert_int_equal(c.in.len, sizeof head - 1);
+  static const char reply[] = "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n";
+  assert_int_equal(api_conn_write(&c, reply, sizeof reply - 1), 0);
+  api_conn_linger_begin(&c);
+  assert_int_equal(c.in.len, 0); /* never parsed */
+  size_t budget = 100000;
+  c.readable = true;
+  assert_true(api_conn_linger(&c, &budget));
+  assert_true(c.wr_shut);
+  /* the peer reads the whole reply, then the end of lisecd's side */
+  char got[256];
+  assert_int_equal(peer_drain(peer, got, sizeof got), sizeof reply - 1);
+  assert_memory_equal(got, reply, sizeof reply - 1);
+  assert_int_equal(recv(peer, got, sizeof got, MSG_DONTWAIT), 0);
+  /* the rest of the body: dropped, not kept as input */
+  peer_send(peer, 50000);
+  c.readable = true;
+  assert_true(api_conn_linger(&c, &budget));
+  assert_int_equal(budget, 100000 - 50000);
+  assert_int_equal(c.in.len, 0);
+  assert_false(c.readable); /* read until the socket was empty */
+  /* the peer ends its side: nothing is left unread, the connection closes */
+  shutdown(peer, SHUT_WR);
+  c.readable = true;
+  assert_false(api_conn_linger(&c, &budget));
+  assert_true(c.eof);
+  assert_false(c.failed);
+  api_conn_release(&c);
+  close(peer);
+}
+
+static void test_linger_budget_spent(void **state) {
+  (void)state;
+  api_conn c;
+  int peer;
+  conn_open(&c, &peer, 1024);
+  api_conn_linger_begin(&c);
+  size_t budget = 10000;
+  peer_send(peer, 9000);
+  c.readable = true;
+  assert_true(api_conn_linger(&c, &budget)); /* within it */
+  assert_int_equal(budget, 1000);
+  /* a peer that keeps sending: closed once the budget is spent, however
+   * much more it has sent */
+  peer_send(peer, 30000);
+  c.readable = true;
+  assert_false(api_conn_linger(&c, &budget));
+  assert_int_equal(budget, 0);
+  assert_false(c.eof);
+  api_conn_release(&c);
+  close(peer);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reply_head),
       cmocka_unit_test(test_large_reply_sent_whole_and_bio_renewed),
       cmocka_unit_test(test_input_pipelined_and_trimmed),
       cmocka_unit_test(test_input_bound_and_eof),
+      cmocka_unit_test(test_linger_reply_then_drop_until_eof),
+      cmocka_unit_test(test_linger_budget_spent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
