@@ -53,7 +53,7 @@ sharing nothing with lisecd.
       Python's http.client, Go's client always), and only then reads the
       reply, to the end of the connection. Prints {"results": [{"status",
       "body", "write_error": what a write raised or null, "end": "eof"
-      (close_notify or FIN) or what the read raised}...]}.
+      (close_notify) or what the read raised}...]}.
   front_client.py flood PORT CA CERT KEY
       sends the head of a POST announcing a body of 1 TiB, then writes its
       body as fast as lisecd takes it, never reading, until a write fails
@@ -67,7 +67,8 @@ sharing nothing with lisecd.
       OTHER_CERT: GET /metrics (its connection lines) and GET /healthz,
       timed. Prints {"replies": [{"status", "body", "end"}...], "lasted":
       [seconds from each reply to its failed write], "metrics": {name:
-      value} of lisec_connections_*, "healthz": status, "healthz_s"}.
+      value} of lisec_connections_*, "healthz": status, "healthz_s",
+      "opened_s": seconds from the first connection to the last reply}.
 """
 import json
 import os
@@ -378,7 +379,8 @@ def cmd_refused(port, ca, cert, key, attempts, body_bytes, field):
     results = []
     for _ in range(attempts):
         raw = socket.create_connection(("127.0.0.1", port), timeout=30)
-        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        # an end without close_notify raises: "eof" is an end in order
+        s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
         write_error, sent = None, 0
         try:
             s.sendall(POST_HEAD + field.encode() + b"\r\n\r\n")
@@ -419,7 +421,7 @@ def trickler(ctx, port, period, out, replied):
     on after it."""
     try:
         raw = socket.create_connection(("127.0.0.1", port), timeout=30)
-        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
         s.sendall(POST_HEAD + b"Content-Length: %d\r\n\r\n" % (1 << 30))
         status, body, end = read_to_end(s, 10)
     except OSError as e:
@@ -442,6 +444,7 @@ def trickler(ctx, port, period, out, replied):
 def cmd_trickle(port, ca, cert, key, n, period_ms, other_cert, other_key):
     ctx = context(ca, cert, key)
     outs, threads = [], []
+    t_first = time.monotonic()
     for _ in range(n):
         out, replied = {}, threading.Event()
         t = threading.Thread(target=trickler, args=(ctx, port, period_ms / 1000.0, out, replied), daemon=True)
@@ -449,6 +452,7 @@ def cmd_trickle(port, ca, cert, key, n, period_ms, other_cert, other_key):
         replied.wait(30)
         outs.append(out)
         threads.append(t)
+    opened_s = time.monotonic() - t_first
     other = context(ca, other_cert, other_key)
     metrics = {}
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -468,7 +472,7 @@ def cmd_trickle(port, ca, cert, key, n, period_ms, other_cert, other_key):
     for t in threads:
         t.join(130)
     print(json.dumps({"replies": [o.get("reply") for o in outs], "lasted": [o.get("lasted") for o in outs],
-                      "metrics": metrics, "healthz": healthz, "healthz_s": healthz_s}))
+                      "metrics": metrics, "healthz": healthz, "healthz_s": healthz_s, "opened_s": opened_s}))
 
 
 def main():

@@ -14,7 +14,7 @@
 #  - The bounds: a client that writes as fast as it can after the refusal
 #    is closed once lisecd has dropped linger_bytes (1 MiB, long before
 #    linger_ms = 30 s); slow lorises that write 16 bytes every 50 ms after
-#    their answer are closed at linger_ms (3 s); lingering connections count
+#    their answer are closed at linger_ms (6 s); lingering connections count
 #    against [server] max_connections (the cap is full of them), at the cap
 #    the oldest lingering ones are closed for new connections, and another
 #    client is served at once meanwhile.
@@ -73,7 +73,7 @@ stop_clean
 # max_connections = 48 (the least the descriptors' reserve leaves room for),
 # 24 a worker; 52 slow lorises, then the LI administration's GET /metrics
 # and an operator's GET /healthz.
-cap=48 n=52 linger=3
+cap=48 n=52 linger=6
 start_lisecd "$pki" "[server]" "max_connections = $cap" "max_client_connections = $cap" "linger_ms = $((linger * 1000))" \
   "linger_bytes = 1073741824"
 fc trickle "$LISECD_PORT" "$pki/ca.crt" "$pki/mano.crt" "$pki/mano.key" $n 50 \
@@ -86,6 +86,8 @@ for x in r["replies"]:
     assert "[api] max_body" in json.loads(x["body"])["error"]["message"], x
 m = r["metrics"]
 # the cap full of lingering connections (and the one asking): they count
+# (all opened well within linger_ms, so none ended at its bound yet)
+assert r["opened_s"] < linger - 2, "opening %d connections took %.1f s" % (n, r["opened_s"])
 assert m["lisec_connections_open"] >= cap - 1, m
 assert m['lisec_connections_closed_total{reason="evicted"}'] >= n - cap, m
 assert r["healthz"] == 200 and r["healthz_s"] < 2, "another client: %s after %.2f s" % (r["healthz"], r["healthz_s"])
