@@ -421,6 +421,7 @@ def trickler(ctx, port, period, out, replied):
     on after it."""
     try:
         raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed ACK's wait per connection
         s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
         s.sendall(POST_HEAD + b"Content-Length: %d\r\n\r\n" % (1 << 30))
         status, body, end = read_to_end(s, 10)
