@@ -268,7 +268,9 @@ static json_t *effective(struct ctl_model_state *st, int k, const json_t *doc) {
 }
 
 /* Which VMs an LI involves (monitored, LI VM, storage user, storage
- * provider): rebuilt after any change to an LI or to storage. */
+ * provider, and every other VM its storage is provided to, which
+ * TR103308-4.2-STORE judges): rebuilt after any change to an LI or to
+ * storage. */
 static void li_vms_rebuild(struct ctl_model_state *st) {
   json_object_clear(st->li_vms);
   const char *id;
@@ -283,6 +285,11 @@ static void li_vms_rebuild(struct ctl_model_state *st) {
     const json_t *s = sid ? json_object_get(st->docs[K_STORAGE], sid) : NULL;
     const char *root = json_string_value(json_object_get(s, "vm"));
     if (root) json_object_set_new(st->li_vms, root, json_true());
+    size_t i;
+    json_t *user;
+    json_array_foreach(json_object_get(s, "provided_to"), i, user) {
+      if (json_is_string(user)) json_object_set_new(st->li_vms, json_string_value(user), json_true());
+    }
   }
 }
 
@@ -1927,7 +1934,7 @@ static bool rule_about_li(const char *requirement) {
   for (size_t i = 0; requirement && i < sizeof observed / sizeof *observed; i++)
     if (strcmp(requirement, observed[i]) == 0) return false;
   if (!requirement || model_rule_parse(requirement, &r)) return true; /* unknown: withhold */
-  return r <= MODEL_R11 || r == MODEL_KNOWN;
+  return model_rule_about_li(r);
 }
 
 /* For any role but li-admin, a reason about an LI authorisation keeps its

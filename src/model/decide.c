@@ -42,7 +42,28 @@ static int add_viol(const model *m, model_verdict *out, uint8_t rule, uint8_t co
  * post-move counterparts would only repeat the same fact. */
 #define MOVE_DIRECT                                                                        \
   ((1u << MODEL_R1) | (1u << MODEL_R2) | (1u << MODEL_R3) | (1u << MODEL_R8) |             \
-   (1u << MODEL_R9) | (1u << MODEL_O13))
+   (1u << MODEL_R9) | (1u << MODEL_O13) | (1u << MODEL_STORE))
+
+/* TR103308-4.2-STORE for a VM that utilises the storage of active LIs
+ * besides their own storage VM and LI VM (those are R11's, above): the
+ * target has to lie inside each such LI's jurisdiction, whether the VM is
+ * allowed there or not (a VM that should not have the data takes it
+ * abroad all the same). The target's trust is MOVE2's or R11's. */
+static int store_users_target(model *m, uint32_t v, uint32_t h, uint32_t hw, model_verdict *out) {
+  const mvm *x = &m->vms.a[v];
+  const mhost *t = &m->hosts.a[hw];
+  int rc = 0;
+  for (uint32_t a = 0; a < x->attach.n && !rc; a++) {
+    const idvec *ls = &m->stores.a[m->attach.a[x->attach.v[a]].storage].lis;
+    for (uint32_t i = 0; i < ls->n && !rc; i++) {
+      const mli *l = &m->lis.a[ls->v[i]];
+      uint8_t code;
+      if (l->active && li_store_other(l, v) && (code = hw_where(m, t, &m->jurs.a[l->jur])))
+        rc = add_viol(m, out, MODEL_STORE, code, v, h, hw, ls->v[i]);
+    }
+  }
+  return rc;
+}
 
 /* Moves v with a scope of only what the usability of the groups with an
  * IPC hop at v decides: the path rules that have those groups' ends as
@@ -146,15 +167,14 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     const mli *l = &m->lis.a[x->lis.v[i]];
     if (!l->active) continue;
     if (first_li == NONE) first_li = x->lis.v[i];
-    if (!t->loc.known || !host_in_jur(m, t, &m->jurs.a[l->jur]))
-      rc = add_viol(m, out, MODEL_R11, t->loc.known ? F_LOC_OUTSIDE : F_LOC_UNKNOWN, v, h, hw,
-                    x->lis.v[i]);
+    uint8_t code = hw_where(m, t, &m->jurs.a[l->jur]);
+    if (code) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, x->lis.v[i]);
   }
-  if (!rc && !host_trusted(t)) {
-    uint8_t code = t->trust == MODEL_TRUST_TRUSTED ? F_NO_TRUSTED_LOC : F_UNTRUSTED;
+  if (!rc) rc = store_users_target(m, v, h, hw, out);
+  uint8_t code;
+  if (!rc && (code = hw_trust(t)))
     rc = first_li != NONE ? add_viol(m, out, MODEL_R11, code, v, h, hw, first_li)
                           : add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
-  }
   /* Retained Data: the obligations naming v (issue 20). */
   if (!rc) rc = rd_decide_target(m, x->id, h, hw, out);
   if (!rc && x->cls > t->protection) {

@@ -72,6 +72,14 @@ static void scope_add_lis_of(model *m, uint32_t v) {
   for (uint32_t i = 0; i < l->n; i++) scope_add(m, SK_LI, l->v[i]);
 }
 
+/* The attachments where v is the user: TR103308-4.2-STORE judges v there
+ * against the LIs storing to that storage (its hardware, class and
+ * pairing, and whether it is the storage VM of another LI). */
+static void scope_add_attach_of(model *m, uint32_t v) {
+  const idvec *as = &m->vms.a[v].attach;
+  for (uint32_t i = 0; i < as->n; i++) scope_add(m, SK_ATTACH, as->v[i]);
+}
+
 /* Attachments whose user and provider are a and b (either way round). */
 static void scope_add_attach_between(model *m, uint32_t a, uint32_t b) {
   for (int k = 0; k < 2; k++) {
@@ -129,6 +137,7 @@ void scope_add_vm_move_deps(model *m, uint32_t v) {
   if (m->batch) return;
   scope_add(m, SK_VM, v);
   scope_add_lis_of(m, v);
+  scope_add_attach_of(m, v);
   const idvec *gs = &m->vms.a[v].groups;
   for (uint32_t i = 0; i < gs->n; i++) scope_add_group_deps(m, gs->v[i]);
   const idvec *cs = &m->vms.a[v].conns;
@@ -141,6 +150,7 @@ void scope_add_vm_attr_deps(model *m, uint32_t v) {
   scope_add(m, SK_VM, v);
   scope_add(m, SK_DOMAIN, x->domain);
   scope_add_lis_of(m, v);
+  scope_add_attach_of(m, v);
   for (uint32_t i = 0; i < x->conns.n; i++) scope_add(m, SK_CONN, x->conns.v[i]);
   /* Whether an LI VM may use a hop depends on the far end of the group the
    * hop belongs to, which may be v (§4.2 known LI VMs). */
@@ -150,12 +160,22 @@ void scope_add_vm_attr_deps(model *m, uint32_t v) {
   }
 }
 
+void scope_add_li_users(model *m, uint32_t li) {
+  if (m->batch) return;
+  const mli *l = &m->lis.a[li];
+  const idvec *as = &m->stores.a[l->storage].attach;
+  for (uint32_t i = 0; i < as->n; i++) scope_add(m, SK_ATTACH, as->v[i]);
+  scope_add_attach_of(m, l->via);
+}
+
 /* An LI decides: its own rules, whether the groups at its VMs carry LI
- * traffic, and the connections of its LI VM (R6, known peers). */
+ * traffic, the connections of its LI VM (R6, known peers), and the
+ * users of its storage (4.2-STORE). */
 void scope_add_li_deps(model *m, uint32_t li) {
   if (m->batch) return;
   const mli *l = &m->lis.a[li];
   scope_add(m, SK_LI, li);
+  scope_add_li_users(m, li);
   uint32_t vs[4] = {l->monitored, l->host, l->via, li_provider(m, l)};
   for (int k = 0; k < 4; k++) {
     const mvm *x = &m->vms.a[vs[k]];
@@ -164,8 +184,8 @@ void scope_add_li_deps(model *m, uint32_t li) {
   }
 }
 
-/* A host's trust, location or protection: the host, each VM on it and
- * the LIs of those VMs. */
+/* A host's trust, location or protection: the host, each VM on it, the
+ * LIs of those VMs and the attachments where they use storage. */
 void scope_add_host_deps(model *m, uint32_t h) {
   if (m->batch) return;
   const mhost *x = &m->hosts.a[h];
@@ -175,6 +195,7 @@ void scope_add_host_deps(model *m, uint32_t h) {
     for (uint32_t k = 0; k < y->vms.n; k++) {
       scope_add(m, SK_VM, y->vms.v[k]);
       scope_add_lis_of(m, y->vms.v[k]);
+      scope_add_attach_of(m, y->vms.v[k]);
     }
   }
 }
@@ -324,11 +345,20 @@ static int render_subject(const model *m, uint8_t sk, uint32_t i, model_verdict 
  * and 7 on the groups its data travels (those with an end at its LI VM,
  * and those joining its storage VM and the storage provider), req. 6 and
  * §4.2 on its LI VM's own connections and req. 6 on a direct connection
- * that is its storage path, and req. 5 on its storage VM's attachment. */
-static int render_li_paths(const model *m, const mli *l, model_verdict *out) {
+ * that is its storage path, req. 5 on its storage VM's attachment, and
+ * 4.2-STORE on the attachments of its storage. */
+static int render_li_paths(const model *m, uint32_t li, model_verdict *out) {
+  const mli *l = &m->lis.a[li];
   uint32_t host = l->host, via = l->via, prov = li_provider(m, l);
   bool store_path = via != prov;
   int rc = 0;
+  const idvec *us = &m->stores.a[l->storage].attach;
+  for (uint32_t k = 0; k < us->n && !rc; k++) {
+    const msubj *s = subj_of_c(m, SK_ATTACH, us->v[k]);
+    for (uint32_t j = 0; j < s->viol.n && !rc; j++)
+      if (s->viol.v[j].rule == MODEL_STORE && s->viol.v[j].e[0] == li)
+        rc = render_viol(m, &s->viol.v[j], out);
+  }
   const idvec *gs = &m->vms.a[host].groups;
   for (uint32_t k = 0; k < gs->n && !rc; k++) {
     const mgroup *g = &m->groups.a[gs->v[k]];
@@ -359,9 +389,15 @@ static int render_li_paths(const model *m, const mli *l, model_verdict *out) {
       for (uint32_t j = 0; j < s->viol.n && !rc; j++)
         if (s->viol.v[j].code == F_INSECURE_PATH) rc = render_viol(m, &s->viol.v[j], out);
     }
+    /* R5 only: its 4.2-STORE rows, about other LIs sharing the storage,
+     * are theirs (and this LI's are rendered above) */
     const idvec *as = &m->vms.a[via].attach;
-    for (uint32_t k = 0; k < as->n && !rc; k++)
-      if (m->attach.a[as->v[k]].storage == l->storage) rc = render_subject(m, SK_ATTACH, as->v[k], out);
+    for (uint32_t k = 0; k < as->n && !rc; k++) {
+      if (m->attach.a[as->v[k]].storage != l->storage) continue;
+      const msubj *s = subj_of_c(m, SK_ATTACH, as->v[k]);
+      for (uint32_t j = 0; j < s->viol.n && !rc; j++)
+        if (s->viol.v[j].rule == MODEL_R5) rc = render_viol(m, &s->viol.v[j], out);
+    }
   }
   return rc;
 }
@@ -375,7 +411,7 @@ int model_li_compliance(const model *m, const char *li, model_verdict *out, bool
   if (m->oom)
     return lisec_err_set(err, LISEC_ENOMEM, "the compliance index is incomplete (out of memory)");
   rc = render_subject(m, SK_LI, i, out);
-  if (!rc) rc = render_li_paths(m, &m->lis.a[i], out);
+  if (!rc) rc = render_li_paths(m, i, out);
   if (rc) {
     model_verdict_free(out);
     return lisec_err_set(err, rc, "out of memory");

@@ -101,6 +101,7 @@ enum {
   F_PROTECTION,      /* class above the host's protection level */
   F_SAME_HYP,        /* moveVM onto its own hypervisor */
   F_INSECURE_PATH,   /* an insecure direct connection that is an LI's data path */
+  F_STORE_PEER,      /* an LI's storage provided to a VM its LI VM may not operate with */
 };
 
 /* ---- entities ------------------------------------------------------------ */
@@ -313,15 +314,20 @@ uint32_t subj_count(const model *m, uint8_t sk);
 /* index.c */
 void scope_begin(model *m);
 void scope_add(model *m, uint8_t sk, uint32_t i);
-/* What a VM's placement affects: the VM, its LIs, and every group through
- * it with the LIs and attachments those groups serve. */
+/* What a VM's placement affects: the VM, its LIs, the attachments where
+ * it uses storage (4.2-STORE), and every group through it with the LIs
+ * and attachments those groups serve. */
 void scope_add_vm_move_deps(model *m, uint32_t v);
-/* What a VM's class, domain or pairing affects. */
+/* What a VM's class, domain or pairing affects (the same LIs too). */
 void scope_add_vm_attr_deps(model *m, uint32_t v);
 void scope_add_group_deps(model *m, uint32_t g);
 void scope_add_group_paths(model *m, uint32_t g);
 void scope_add_conn_paths(model *m, uint32_t c);
 void scope_add_li_deps(model *m, uint32_t li);
+/* What 4.2-STORE judges against an LI: every attachment of its storage,
+ * and those of its storage VM (which the LI makes a VM its LI VM may
+ * share other storage with). */
+void scope_add_li_users(model *m, uint32_t li);
 void scope_add_host_deps(model *m, uint32_t h);
 void scope_commit(model *m);
 void index_clear_subject(model *m, uint8_t sk, uint32_t i);
@@ -335,7 +341,18 @@ int capture_diff(model *m, uint32_t skip_mask, model_verdict *out);
 /* rules.c */
 int eval_subject(const model *m, uint8_t sk, uint32_t i, vvec *out);
 bool host_trusted(const mhost *h);
+/* Where hardware h stands to jurisdiction j: 0 inside, else F_LOC_UNKNOWN
+ * or F_LOC_OUTSIDE (j NULL: outside); and its trust: 0 trusted with a
+ * location, else F_UNTRUSTED or F_NO_TRUSTED_LOC. The one reading of
+ * req. 1-3 and 8/9 that the LI rules, the decisions and RD share. */
+uint8_t hw_where(const model *m, const mhost *h, const mjur *j);
+uint8_t hw_trust(const mhost *h);
 uint32_t vm_host(const model *m, uint32_t v);
+/* For u, a VM LI l's storage is provided to: whether it is a user besides
+ * the LI's own storage VM and LI VM (one TR103308-4.2-STORE judges), and
+ * whether l's LI VM may operate with it there. */
+bool li_store_other(const mli *l, uint32_t u);
+bool li_store_allowed(const model *m, const mli *l, uint32_t u);
 uint32_t li_provider(const model *m, const mli *l);
 bool group_carries_li(const model *m, const mgroup *g, uint32_t *li);
 

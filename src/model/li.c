@@ -21,7 +21,10 @@ int model_jurisdiction_put(model *m, const char *id, const char *const *codes, s
   if (strmap_get(&m->jurs.ids, id, &j)) {
     mjur *x = &m->jurs.a[j];
     scope_begin(m);
-    for (uint32_t i = 0; i < x->lis.n; i++) scope_add(m, SK_LI, x->lis.v[i]);
+    for (uint32_t i = 0; i < x->lis.n; i++) {
+      scope_add(m, SK_LI, x->lis.v[i]);
+      scope_add_li_users(m, x->lis.v[i]);
+    }
     jur_release(m, x);
     memcpy(x->countries, tmp.countries, sizeof x->countries);
     x->subs = tmp.subs;

@@ -88,6 +88,11 @@ typedef enum {
   MODEL_RD8,  /* hardware of an RD function trusted, with location */
   MODEL_RD9,  /* hardware of an RD store trusted, with location */
   MODEL_RD11, /* RD VMs migrate/are placed only on trusted hardware inside it */
+  /* §4.2 with §6.2 (storage implies a connection, req. 3, 8): every other
+   * VM an LI's storage is provided to is one its LI VM may operate with,
+   * inside the LI's jurisdiction (an LI VM: on trusted hardware); appended
+   * so that the ids above keep their numbers */
+  MODEL_STORE,
   MODEL_RULE_COUNT
 } model_rule;
 
@@ -95,6 +100,10 @@ const char *model_rule_id(model_rule r);      /* "TR103308-6.2-R1" */
 const char *model_rule_clauses(model_rule r); /* "TR 103 308 §6.2 req. 1; §4.2" */
 const char *model_rule_title(model_rule r);   /* one line */
 int model_rule_parse(const char *id, model_rule *out);
+/* Whether a violation of r is about an LI authorisation (R1-R11, KNOWN,
+ * STORE): its sentence and fact name the LI, which only the LI
+ * administration may read (§4.1). */
+bool model_rule_about_li(model_rule r);
 
 const char *model_trust_name(model_trust t);
 const char *model_class_name(model_class c);

@@ -230,7 +230,7 @@ static int judge_vm(const model *m, const mrd *o, const mjur *j, uint32_t v, con
   snprintf(subj, sizeof subj, "rd %s", o->id);
   render_loc(h, where, sizeof where);
   int rc = 0;
-  if (rule_trust != MODEL_RULE_COUNT && !host_trusted(h)) {
+  if (rule_trust != MODEL_RULE_COUNT && hw_trust(h)) {
     snprintf(sentence, sizeof sentence,
              "retention obligation %s: %s VM %s runs on host %s, which is not trusted (%s%s)",
              o->id, role, x->id, h->id, model_trust_name(h->trust),
@@ -238,7 +238,7 @@ static int judge_vm(const model *m, const mrd *o, const mjur *j, uint32_t v, con
     snprintf(fact, sizeof fact, "trusted(host %s) and location known: false", h->id);
     rc |= verdict_add(out, rule_trust, subj, sentence, fact);
   }
-  if (!h->loc.known || !j || !host_in_jur(m, h, j)) {
+  if (hw_where(m, h, j)) {
     char area[256] = "?";
     if (j) render_jur(j, area, sizeof area);
     snprintf(sentence, sizeof sentence,
@@ -286,8 +286,7 @@ int rd_decide_target(const model *m, const char *vm_id, uint32_t hyp, uint32_t h
     const mrd *o = &m->rd->a[i];
     if (!rd_involves(m, o, vm_id, v)) continue;
     const mjur *j = rd_jur(m, o);
-    bool inside = t->loc.known && j && host_in_jur(m, t, j);
-    if (host_trusted(t) && inside) continue;
+    if (!hw_trust(t) && !hw_where(m, t, j)) continue;
     char subj[MODEL_ID_MAX + 8], sentence[1024], fact[512], where[96], area[256] = "?";
     snprintf(subj, sizeof subj, "rd %s", o->id);
     render_loc(t, where, sizeof where);

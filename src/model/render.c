@@ -64,6 +64,12 @@ static const struct {
     [MODEL_RD11] = {"TR103308-5.8-RD-R11", "TR 103 308 §5.8; §6.2 req. 11 and 15 read for RD",
                     "an RD VM is placed or migrates only onto trusted hardware inside the "
                     "obligation's jurisdiction"},
+    [MODEL_STORE] = {"TR103308-4.2-STORE",
+                     "TR 103 308 §4.2 (only allowed VMs; location); §6.2 storage implies a "
+                     "connection, req. 3 and 8",
+                     "every other VM the LI's storage is provided to is one the LI VM may operate "
+                     "with, runs inside the LI's jurisdiction and, if an LI VM, on trusted "
+                     "hardware"},
 };
 
 const char *model_rule_id(model_rule r) {
@@ -74,6 +80,10 @@ const char *model_rule_clauses(model_rule r) {
 }
 const char *model_rule_title(model_rule r) {
   return (unsigned)r < MODEL_RULE_COUNT ? rules[r].title : "";
+}
+
+bool model_rule_about_li(model_rule r) {
+  return r <= MODEL_R11 || r == MODEL_KNOWN || r == MODEL_STORE;
 }
 
 int model_rule_parse(const char *id, model_rule *out) {
@@ -439,8 +449,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case SK_CONN: snprintf(subj, sizeof subj, "connection %s", m->conns.a[x->subj].id); break;
     case SK_ATTACH: {
       const mattach *a = &m->attach.a[x->subj];
-      snprintf(subj, sizeof subj, "storage %s to %s", m->stores.a[a->storage].id,
-               m->vms.a[a->user].id);
+      /* 4.2-STORE is the LI's (e0): its subject is the LI, which every role
+       * but the LI administration reads as withheld, so the storage is not
+       * named as an LI's to them */
+      if (rule == MODEL_STORE)
+        snprintf(subj, sizeof subj, "li %s", m->lis.a[x->e[0]].id);
+      else
+        snprintf(subj, sizeof subj, "storage %s to %s", m->stores.a[a->storage].id,
+                 m->vms.a[a->user].id);
       break;
     }
     case SK_HOST: snprintf(subj, sizeof subj, "host %s", m->hosts.a[x->subj].id); break;
@@ -773,6 +789,62 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&w, "'s protection level admits VNFs up to ");
       STR(&w, model_class_name(h->protection));
       return sb_reason(out, rule, &sb_subj, &w, &f);
+    }
+    case MODEL_STORE: {
+      /* compliance: the attachment, e0 the LI, e1 the user's host; a
+       * decision: subject the VM, e0 hypervisor, e1 host, e2 the LI */
+      const bool dec = x->sk == SK_VM;
+      const mli *y = &m->lis.a[x->e[dec ? 2 : 0]];
+      const mvm *v = &m->vms.a[dec ? x->subj : m->attach.a[x->subj].user];
+      const mhost *h = &m->hosts.a[x->e[1]];
+      const char *st = m->stores.a[y->storage].id, *jur = DESC(&m->jurs.a[y->jur]);
+      if (x->code == F_STORE_PEER) {
+        snprintf(fact, sizeof fact, "allowedStorageUser(li %s, vm %s): false", y->id, v->id);
+        if (v == &m->vms.a[y->monitored])
+          return add(out, rule, subj, fact,
+                     "LI %s stores its data in storage %s, which is also provided to VM %s, the "
+                     "VM the LI monitors: a target may never read what is collected about it",
+                     y->id, st, v->id);
+        return add(out, rule, subj, fact,
+                   "LI %s stores its data in storage %s, which is also provided to VM %s; that VM "
+                   "is neither the LI's storage VM nor its LI VM %s, nor a VM %s may operate with "
+                   "(a known LI VM, or the storage VM of another active LI it hosts)",
+                   y->id, st, v->id, m->vms.a[y->host].id, m->vms.a[y->host].id);
+      }
+      if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
+        if (x->code == F_NO_TRUSTED_LOC)
+          snprintf(fact, sizeof fact, "location(host %s) provided by its trust mechanism: false",
+                   h->id);
+        else
+          snprintf(fact, sizeof fact, "trusted(host %s): false (%s)", h->id,
+                   model_trust_name(h->trust));
+        return add(out, rule, subj, fact,
+                   "LI VM %s is provided storage %s, where LI %s stores its data; its hardware, "
+                   "host %s, %s%s%s",
+                   v->id, st, y->id, h->id,
+                   x->code == F_NO_TRUSTED_LOC ? "is trusted but its trust mechanism provides no "
+                                                 "location"
+                                               : "is not trusted (",
+                   x->code == F_NO_TRUSTED_LOC ? "" : trust_words(h->trust),
+                   x->code == F_NO_TRUSTED_LOC ? "" : ")");
+      }
+      const char *loc = WHERE(h); /* "an unknown place" when it has none */
+      if (dec) {
+        snprintf(fact, sizeof fact,
+                 "h.executesOn.geographicalLocation IN jurisdiction(li %s): host %s at %s IN {%s}: "
+                 "false",
+                 y->id, h->id, loc, jur);
+        return add(out, rule, subj, fact,
+                   "LI %s is issued in %s; host %s is located in %s; VM %s, to which the LI's "
+                   "storage %s is provided, would run there (hypervisor %s)",
+                   y->id, jur, h->id, loc, v->id, st, m->hyps.a[x->e[0]].id);
+      }
+      snprintf(fact, sizeof fact, "location(host %s) = %s IN jurisdiction(li %s) = {%s}: false",
+               h->id, loc, y->id, jur);
+      return add(out, rule, subj, fact,
+                 "LI %s is issued in %s; host %s is located in %s, and runs VM %s, to which the "
+                 "LI's storage %s is provided",
+                 y->id, jur, h->id, loc, v->id, st);
     }
     default: break;
   }

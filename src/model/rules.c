@@ -87,21 +87,79 @@ static bool attached(const model *m, uint32_t storage, uint32_t vm) {
   return false;
 }
 
+uint8_t hw_where(const model *m, const mhost *h, const mjur *j) {
+  if (!h->loc.known) return F_LOC_UNKNOWN;
+  return j && host_in_jur(m, h, j) ? 0 : F_LOC_OUTSIDE;
+}
+
+uint8_t hw_trust(const mhost *h) {
+  if (h->trust != MODEL_TRUST_TRUSTED) return F_UNTRUSTED;
+  return h->loc.known ? 0 : F_NO_TRUSTED_LOC;
+}
+
 static int check_loc(const model *m, vvec *out, uint8_t rule, uint32_t li, uint32_t vm) {
   uint32_t hw = vm_host(m, vm);
-  const mhost *h = &m->hosts.a[hw];
-  const mjur *j = &m->jurs.a[m->lis.a[li].jur];
-  if (!h->loc.known) return push(out, rule, F_LOC_UNKNOWN, SK_LI, li, vm, hw, 0);
-  if (!host_in_jur(m, h, j)) return push(out, rule, F_LOC_OUTSIDE, SK_LI, li, vm, hw, 0);
-  return 0;
+  uint8_t code = hw_where(m, &m->hosts.a[hw], &m->jurs.a[m->lis.a[li].jur]);
+  return code ? push(out, rule, code, SK_LI, li, vm, hw, 0) : 0;
 }
 
 static int check_trust(const model *m, vvec *out, uint8_t rule, uint32_t li, uint32_t vm) {
   uint32_t hw = vm_host(m, vm);
+  uint8_t code = hw_trust(&m->hosts.a[hw]);
+  return code ? push(out, rule, code, SK_LI, li, vm, hw, 0) : 0;
+}
+
+bool li_store_other(const mli *l, uint32_t u) { return u != l->via && u != l->host; }
+
+/* §4.2: the LI VM "can only operate with the VMs it is allowed to", and a
+ * VM utilising storage provided by another is connected to it (§6.2), so
+ * a VM the LI's storage is provided to reads what the LI collected. Beside
+ * its own storage VM and LI VM, the LI's storage may serve a known (paired)
+ * LI VM, or the storage VM of another active LI that the same LI VM hosts
+ * (a VM it stores through): the VMs docs/model.md's "allowed" names, less
+ * the VMs monitored (an allowed peer of the LI VM for the interception, but
+ * never a reader of what was collected: a target that mounts the store
+ * reads its own interception). */
+bool li_store_allowed(const model *m, const mli *l, uint32_t u) {
+  if (!li_store_other(l, u)) return true;
+  if (u == l->monitored) return false;
+  const mvm *p = &m->vms.a[u];
+  if (p->cls == MODEL_CLASS_LI && p->paired) return true;
+  for (uint32_t i = 0; i < p->lis.n; i++) {
+    const mli *y = &m->lis.a[p->lis.v[i]];
+    if (y->active && y->host == l->host && y->via == u) return true;
+  }
+  return false;
+}
+
+/* TR103308-4.2-STORE for attachment i (storage s to VM u): for each
+ * active LI storing to s of which u is neither the storage VM nor the LI
+ * VM, u is allowed (above), on hardware inside the LI's jurisdiction
+ * (req. 3 holds every VM utilised to store the LI's data to it) and, when
+ * it is an LI VM, trusted with a location (req. 8, as the LI's own LI VM).
+ * A VM not allowed is that one fact: it has no business with the data,
+ * wherever it runs. Kept on the attachment, not on the LI: a change to the
+ * VM's hardware re-evaluates its few attachments, not every LI of a
+ * storage that many LIs share. e0 the LI, e1 u's host. */
+static int check_store_user(const model *m, vvec *out, uint32_t i) {
+  const mattach *a = &m->attach.a[i];
+  const idvec *ls = &m->stores.a[a->storage].lis;
+  uint32_t u = a->user, hw = vm_host(m, u);
   const mhost *h = &m->hosts.a[hw];
-  if (h->trust != MODEL_TRUST_TRUSTED) return push(out, rule, F_UNTRUSTED, SK_LI, li, vm, hw, 0);
-  if (!h->loc.known) return push(out, rule, F_NO_TRUSTED_LOC, SK_LI, li, vm, hw, 0);
-  return 0;
+  int rc = 0;
+  for (uint32_t k = 0; k < ls->n; k++) {
+    const mli *l = &m->lis.a[ls->v[k]];
+    if (!l->active || !li_store_other(l, u)) continue;
+    if (!li_store_allowed(m, l, u)) {
+      rc |= push(out, MODEL_STORE, F_STORE_PEER, SK_ATTACH, i, ls->v[k], hw, 0);
+      continue;
+    }
+    uint8_t code = hw_where(m, h, &m->jurs.a[l->jur]);
+    if (code) rc |= push(out, MODEL_STORE, code, SK_ATTACH, i, ls->v[k], hw, 0);
+    if (m->vms.a[u].cls == MODEL_CLASS_LI && (code = hw_trust(h)))
+      rc |= push(out, MODEL_STORE, code, SK_ATTACH, i, ls->v[k], hw, 0);
+  }
+  return rc;
 }
 
 static int eval_li(const model *m, uint32_t i, vvec *out) {
@@ -266,9 +324,11 @@ static int eval_attach(const model *m, uint32_t i, vvec *out) {
   uint32_t prov = m->stores.a[a->storage].root;
   uint8_t why;
   uint32_t bc, bg;
+  int rc = 0;
   if (a->user != prov && !pair_path(m, a->user, prov, &why, &bc, &bg))
-    return push(out, MODEL_R5, why, SK_ATTACH, i, 0, bc, bg);
-  return 0;
+    rc |= push(out, MODEL_R5, why, SK_ATTACH, i, 0, bc, bg);
+  if (m->stores.a[a->storage].lis.n) rc |= check_store_user(m, out, i);
+  return rc;
 }
 
 static int eval_host(const model *m, uint32_t i, vvec *out) {

@@ -409,7 +409,14 @@ static void test_large_example(void **state) {
   /* The Paris edge host has not attested. */
   assert_int_equal(has_rule(&v, MODEL_R8, "host par-2"), 1);
   assert_int_equal(has_rule(&v, MODEL_R6, "connection c-se-mon-fw"), 1);
-  assert_int_equal(v.n, 4);
+  /* Storage st-fi, shared by the two LIs, is provided to a VM outside
+   * each one's jurisdiction: the Swedish LI VM reads the Finnish LI's
+   * data, the Finnish mediation VM the Swedish LI's. */
+  assert_int_equal(has_rule(&v, MODEL_STORE, "LI li-fi-1 is issued in FI; host sto-1 is located in "
+                                             "SE"), 1);
+  assert_int_equal(has_rule(&v, MODEL_STORE, "LI li-se-1 is issued in SE; host hel-1 is located in "
+                                             "FI"), 1);
+  assert_int_equal(v.n, 6);
   model_verdict_free(&v);
   lisec_err err = {0};
   assert_int_equal(model_decide_move(m, "vm-fi-mme", "hv-tre-1", &v, &err), 0);

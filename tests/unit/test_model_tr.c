@@ -631,6 +631,209 @@ static void test_absent_fields_fail_closed(void **state) {
   model_free(m);
 }
 
+/* Violations of r in the compliance report whose sentence holds needle. */
+static size_t count_rule(model *m, model_rule r, const char *needle) {
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  size_t n = 0;
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == r && (!needle || strstr(v.reasons[i].sentence, needle))) n++;
+  model_verdict_free(&v);
+  return n;
+}
+
+/* st1, li-fi's storage, provided to via1 (its storage VM) and the VMs
+ * named, each given a secure NFS path to the provider store1 (req. 5), so
+ * that what is left to judge is who may read the LI's data. */
+static void provide_st1(model *m, const char *const *users, size_t n) {
+  char body[1024];
+  size_t k = (size_t)snprintf(body, sizeof body, "{\"id\":\"st1\",\"vm\":\"store1\",\"provided_to\":[\"via1\"");
+  for (size_t i = 0; i < n; i++) {
+    char conn[256];
+    snprintf(conn, sizeof conn,
+             "{\"id\":\"nfs-%s\",\"between\":[\"%s\",\"store1\"],\"kind\":\"nfs\",\"secure\":true}",
+             users[i], users[i]);
+    put(m, "connection", conn);
+    k += (size_t)snprintf(body + k, sizeof body - k, ",\"%s\"", users[i]);
+  }
+  snprintf(body + k, sizeof body - k, "]}");
+  put(m, "storage", body);
+}
+
+/* §4.2: an LI VM "can only operate with the VMs it is allowed to"; §6.2:
+ * "a VM utilizing storage being provided by another VM implies that a
+ * connection exists between the two VMs", and req. 7's note: the storage
+ * the LI stores its data at "is the only correct place to store said
+ * data". A VM outside the LI that is also given the LI's storage reads
+ * what the LI collected: a violation though it runs in the jurisdiction on
+ * trusted hardware, reported on the LI (subject withheld from other roles
+ * by the controller), and refused as a decision to provide the storage. */
+static void test_store_user_not_allowed(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  const char *users[] = {"bystander"};
+  model_verdict v;
+  ok(model_decide_attach(m, "st1", "bystander", &v, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_STORE, "also provided to VM bystander"));
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == MODEL_STORE) assert_string_equal(v.reasons[i].subject, "li li-fi");
+  model_verdict_free(&v);
+  provide_st1(m, users, 1);
+  assert_int_equal(count_rule(m, MODEL_STORE, "LI li-fi stores its data in storage st1, which is "
+                                              "also provided to VM bystander"), 1);
+  /* (the storage VM store1, an LI VM, connected to bystander is the
+   * known-LI-VM rule's own violation besides) */
+  assert_int_equal(count_rule(m, MODEL_KNOWN, "LI VM store1 is connected to VM bystander"), 1);
+  assert_int_equal(violations(m), 2);
+  li_violates(m, "li-fi", MODEL_STORE);
+  assert_true(model_rule_about_li(MODEL_STORE));
+  assert_string_equal(model_rule_id(MODEL_STORE), "TR103308-4.2-STORE");
+  index_matches_full(m);
+  /* The monitored VM is the worst reader of all: its own interception. */
+  const char *target[] = {"target"};
+  provide_st1(m, target, 1);
+  assert_int_equal(count_rule(m, MODEL_STORE, "the VM the LI monitors"), 1);
+  assert_int_equal(count_rule(m, MODEL_STORE, NULL), 1);
+  /* Outside its validity period the LI holds no data to guard. */
+  ok(model_set_time(m, UNTIL, &err), &err);
+  assert_int_equal(count_rule(m, MODEL_STORE, NULL), 0);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* Those the LI VM may operate with may share the storage: its storage VM
+ * (req. 3), the LI VM itself, a known (paired) LI VM, and the storage VM
+ * of another LI the same LI VM hosts. Each is held to req. 3 (its
+ * hardware inside the LI's jurisdiction) and an LI VM to req. 8 (trusted,
+ * with a location). */
+static void test_store_users_allowed(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  model_verdict v;
+  ok(model_decide_attach(m, "st1", "via1", &v, &err), &err); /* provided already */
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  put(m, "connection", "{\"id\":\"nfs-li1\",\"between\":[\"li1\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":true}");
+  ok(model_decide_attach(m, "st1", "li1", &v, &err), &err);
+  show(&v);
+  assert_true(v.allow);
+  model_verdict_free(&v);
+  put(m, "vm", "{\"id\":\"li2\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  const char *lis[] = {"li1", "li2"};
+  provide_st1(m, lis, 2);
+  assert_int_equal(violations(m), 0);
+  li_compliant(m, "li-fi");
+  /* bystander becomes the storage VM of another LI of li1 */
+  const char *users[] = {"li1", "li2", "bystander"};
+  provide_st1(m, users, 3);
+  assert_int_equal(count_rule(m, MODEL_STORE, "also provided to VM bystander"), 1);
+  put(m, "li", "{\"id\":\"li-fi-b\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"bystander\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2027-01-01T00:00:00Z\"}");
+  put(m, "connection", "{\"id\":\"c-by\",\"between\":[\"li1\",\"bystander\"],\"kind\":\"network\","
+                       "\"secure\":true}");
+  /* store1, an LI VM, may not be connected to bystander (4.2-KNOWN judges
+   * the provider's connections as they are); the storage may be read by
+   * it, as li1 stores through it */
+  assert_int_equal(count_rule(m, MODEL_STORE, NULL), 0);
+  assert_int_equal(violations(m), 1);
+  index_matches_full(m);
+  /* The other LI ends: bystander is no VM li1 stores through any more. */
+  put(m, "li", "{\"id\":\"li-fi-b\",\"jurisdiction\":\"fi\",\"lea\":\"lea-fi\",\"monitored\":"
+               "\"target\",\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"bystander\","
+               "\"valid_from\":\"2026-01-01T00:00:00Z\",\"valid_until\":\"2026-05-01T00:00:00Z\"}");
+  assert_int_equal(count_rule(m, MODEL_STORE, "also provided to VM bystander"), 1);
+  index_matches_full(m);
+  /* An LI VM the LI administration no longer knows may not read it. */
+  put(m, "vm", "{\"id\":\"li2\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":false}");
+  assert_int_equal(count_rule(m, MODEL_STORE, "also provided to VM li2"), 1);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* Req. 3: "The VM being utilized to store the data from the LI has to be
+ * within ... the jurisdiction of the LI"; req. 8: the hardware of an LI VM
+ * "should be trusted". An allowed VM abroad, or an LI VM on hardware that
+ * is not trusted, fails; so does one whose host moves or lapses later. */
+static void test_store_user_abroad_or_untrusted(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  put(m, "vm", "{\"id\":\"li-se\",\"hypervisor\":\"hv-sto-1\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  put(m, "vm", "{\"id\":\"li-u\",\"hypervisor\":\"hv-fi-untr\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  model_verdict v;
+  put(m, "connection", "{\"id\":\"nfs-li-se\",\"between\":[\"li-se\",\"store1\"],\"kind\":\"nfs\","
+                       "\"secure\":true}");
+  ok(model_decide_attach(m, "st1", "li-se", &v, &err), &err);
+  show(&v);
+  assert_false(v.allow);
+  assert_true(has(&v, MODEL_STORE, "LI li-fi is issued in FI; host sto-1 is located in SE"));
+  model_verdict_free(&v);
+  const char *users[] = {"li-se", "li-u"};
+  provide_st1(m, users, 2);
+  assert_int_equal(count_rule(m, MODEL_STORE, "host sto-1 is located in SE"), 1);
+  assert_int_equal(count_rule(m, MODEL_STORE, "LI VM li-u is provided storage st1, where LI li-fi "
+                                              "stores its data; its hardware, host fi-untr, "
+                                              "is not trusted (untrusted"), 1);
+  assert_int_equal(violations(m), 2);
+  index_matches_full(m);
+  /* Attested again, trusted: li-u passes; its host losing trust fails it. */
+  ok(model_host_set_trust(m, "fi-untr", MODEL_TRUST_TRUSTED, &err), &err);
+  assert_int_equal(count_rule(m, MODEL_STORE, "li-u"), 0);
+  ok(model_host_set_trust(m, "fi-untr", MODEL_TRUST_UNKNOWN, &err), &err);
+  assert_int_equal(count_rule(m, MODEL_STORE, "li-u"), 1);
+  index_matches_full(m);
+  /* Moved home, li-se passes; its hardware moving abroad fails it again. */
+  ok(model_vm_move(m, "li-se", "hv-hel-2", &err), &err);
+  assert_int_equal(count_rule(m, MODEL_STORE, "li-se"), 0);
+  model_location gb = {.country = "GB", .source = MODEL_LOC_ADMINISTRATIVE};
+  ok(model_host_set_location(m, "hel-2", &gb, &err), &err);
+  assert_true(count_rule(m, MODEL_STORE, "li-se") >= 1);
+  index_matches_full(m);
+  model_free(m);
+}
+
+/* §6.2 req. 11 read with req. 3: the VM a move would take abroad while it
+ * reads an LI's storage takes the LI's data with it. The move is refused
+ * naming 4.2-STORE, for an allowed VM and for one that should not have
+ * the storage at all; within the jurisdiction it is allowed. */
+static void test_store_user_move(void **state) {
+  (void)state;
+  model *m = load();
+  put(m, "vm", "{\"id\":\"li2\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  const char *users[] = {"li2", "bystander"};
+  provide_st1(m, users, 2);
+  denied(m, "li2", "hv-lon-1", MODEL_STORE, "LI li-fi is issued in FI; host lon-1 is located in GB");
+  denied(m, "li2", "hv-sto-1", MODEL_STORE, "VM li2, to which the LI's storage st1 is provided");
+  denied(m, "li2", "hv-noloc", MODEL_STORE, "unknown place");
+  denied(m, "bystander", "hv-lon-1", MODEL_STORE, "LI li-fi");
+  denied(m, "li2", "hv-fi-untr", MODEL_MOVE2, NULL); /* the target's trust: any VM's */
+  allowed(m, "li2", "hv-fi-bare");
+  allowed(m, "li2", "hv-tre-1");
+  /* its storage VM and LI VM are req. 11's (R11), not asked twice */
+  model_verdict v;
+  decide(m, "via1", "hv-lon-1", &v);
+  show(&v);
+  assert_true(has(&v, MODEL_R11, "LI li-fi"));
+  assert_false(has(&v, MODEL_STORE, NULL));
+  model_verdict_free(&v);
+  /* no storage of an active LI: nothing to guard */
+  lisec_err err = {0};
+  ok(model_set_time(m, UNTIL, &err), &err);
+  allowed(m, "li2", "hv-lon-1");
+  model_free(m);
+}
+
 /* Ids are exact strings: a near miss (case, trailing space, overlong) is
  * not the entity, so it cannot stand in for a trusted host or a VM. */
 static void test_id_edges(void **state) {
@@ -668,6 +871,10 @@ int main(void) {
       cmocka_unit_test(test_known_hop_shared_by_two_groups),
       cmocka_unit_test(test_absent_fields_fail_closed),
       cmocka_unit_test(test_id_edges),
+      cmocka_unit_test(test_store_user_not_allowed),
+      cmocka_unit_test(test_store_users_allowed),
+      cmocka_unit_test(test_store_user_abroad_or_untrusted),
+      cmocka_unit_test(test_store_user_move),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
