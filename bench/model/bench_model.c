@@ -693,11 +693,19 @@ static const struct {
                   ") OR (g.b=e.lv AND " ALLOWED("e.lv", "g.a") "))))"},
     {MODEL_O13, "SELECT count(*) FROM vm v JOIN hyp y ON y.id=v.hyp JOIN host h ON h.id=y.host"
                 " WHERE v.cls > h.protection"},
+    /* every other VM an LI's storage is provided to: one fact when not
+     * allowed, else its location and (an LI VM) its trust */
+    {MODEL_STORE, "SELECT coalesce(sum(CASE WHEN NOT (a.user<>l.monitored AND ((u.cls=2 AND"
+                  " u.paired=1) OR EXISTS(SELECT 1 FROM lia l2 WHERE l2.host=l.host AND"
+                  " l2.via=a.user))) THEN 1 ELSE (NOT " IN_JUR("h", "l.jur") ") + (u.cls=2 AND"
+                  " NOT (h.trust=1 AND h.has_loc)) END), 0) FROM lia l JOIN attach a ON"
+                  " a.storage=l.storage JOIN vm u ON u.id=a.user JOIN vmh ON vmh.vm=a.user JOIN"
+                  " host h ON h.id=vmh.host WHERE a.user NOT IN (l.via, l.host)"},
 };
 
 /* The move questions of lisec's model_decide_move, as SQL. */
 typedef struct sql_move {
-  sqlite3_stmt *vm, *target, *r11, *path;
+  sqlite3_stmt *vm, *target, *r11, *store, *path;
 } sql_move;
 
 #define HOST_AFTER(X, H) "(CASE WHEN " X "=?1 THEN ?2 ELSE " H " END)"
@@ -721,6 +729,11 @@ static void sql_move_prepare(sqlite3 *db, sql_move *q) {
                     " UNION SELECT l.id, l.jur FROM li l JOIN storage s ON s.id=l.storage WHERE"
                     " s.root=?1 AND l.vfrom<=(SELECT now FROM params) AND (SELECT now FROM params)"
                     " < l.vuntil) x JOIN host h ON h.id=?2 WHERE NOT " IN_JUR("h", "x.jur"));
+  /* every active LI whose storage v reads besides its storage VM and LI
+   * VM, with the target outside its jurisdiction (4.2-STORE) */
+  q->store = prep(db, "SELECT l.id FROM lia l JOIN attach a ON a.storage=l.storage JOIN host h ON"
+                      " h.id=?2 WHERE a.user=?1 AND ?1 NOT IN (l.via, l.host) AND NOT "
+                      IN_JUR("h", "l.jur"));
   /* LI and storage paths that hold now and would not after the move */
   q->path = prep(
       db,
@@ -771,6 +784,9 @@ static int sql_move_decide(sql_move *q, const char *vname, const char *hname) {
   sqlite3_bind_int(q->r11, 1, v);
   sqlite3_bind_int(q->r11, 2, th);
   n += rows(q->r11);
+  sqlite3_bind_int(q->store, 1, v);
+  sqlite3_bind_int(q->store, 2, th);
+  n += rows(q->store);
   if (!(trust == 1 && has_loc)) n++; /* MOVE2 or R11 */
   if (cls > prot) n++;               /* O.1.3 */
   sqlite3_bind_int(q->path, 1, v);
@@ -1092,6 +1108,7 @@ int main(int argc, char **argv) {
   sqlite3_finalize(q.vm);
   sqlite3_finalize(q.target);
   sqlite3_finalize(q.r11);
+  sqlite3_finalize(q.store);
   sqlite3_finalize(q.path);
   sqlite3_close(db);
   model_free(m);
