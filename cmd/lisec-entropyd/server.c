@@ -84,14 +84,17 @@ static void printable(char *s) {
 /* Whether the verified certificate carries the role ED_VNF_ROLE, read as
  * lisecd reads roles (crypto/cert_role.c, [clients] role_source); else why
  * not in why (LISEC_ERR_MSG_MAX), the holder called holder. Only vnf is a
- * role here: another role (operator, host, ...) is refused as unknown, and
- * an OU that is not vnf does not count beside a SAN URI role. */
+ * role here: another role (operator, host, ...) is refused as unknown. An
+ * OU naming any lisec role beside a SAN URI role vnf is a second role
+ * (OU=operator: issued for an operator, or for a VNF?), refused as lisecd
+ * refuses two roles; an OU naming none is a department. */
 static bool is_vnf_role(const char *name) { return strcmp(name, ED_VNF_ROLE) == 0; }
 
 static bool vnf_role(const entropyd *d, X509 *cert, const char *holder, char *why) {
   char role[CRYPTO_ROLE_NAME_MAX];
   lisec_err err = {0};
-  if (crypto_cert_role(cert, d->role_source, is_vnf_role, holder, role, &err) == 0) return true;
+  if (crypto_cert_role(cert, d->role_source, is_vnf_role, crypto_role_lisec_name, holder, role, &err) == 0)
+    return true;
   snprintf(why, LISEC_ERR_MSG_MAX, "%s", err.msg);
   return false;
 }

@@ -139,7 +139,7 @@ int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out,
   int rc = client_auth_eku(cert, out->subject, err);
   if (rc == 0)
     rc = crypto_cert_role(cert, src == API_ROLE_FROM_OU ? CRYPTO_ROLE_FROM_OU : CRYPTO_ROLE_FROM_SAN_URI,
-                          role_known, out->subject, out->role, err);
+                          role_known, NULL, out->subject, out->role, err);
   if (rc == 0) out->role_bit = api_role_bit(out->role);
   if (rc == 0) rc = cert_identity(cert, out, err);
   if (rc) {

@@ -11,9 +11,17 @@
 #include "crypto/cert_role.h"
 
 typedef struct claim {
-  crypto_role_known_fn known;
+  crypto_role_known_fn known, claims;
   char role[CRYPTO_ROLE_NAME_MAX];
 } claim;
+
+bool crypto_role_lisec_name(const char *name) {
+  static const char *const names[] = {"operator", "li-admin", "hypervisor-admin", "host", "mano", "auditor",
+                                      "metrics",  "vm",       "rd-admin",         "vnf"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(names); i++)
+    if (strcmp(name, names[i]) == 0) return true;
+  return strncmp(name, "tenant:", 7) == 0 && name[7];
+}
 
 /* Records one candidate role; two different ones make the certificate ambiguous. */
 static int take_role(claim *c, const char *role, size_t len, lisec_err *err) {
@@ -59,9 +67,9 @@ static int roles_from_ou(X509 *cert, claim *c, lisec_err *err) {
 /* The place the configuration does not read must not name another role:
  * docs/api.md promises that a certificate naming two roles is refused, and a
  * CA that put OU=li-admin beside a SAN URI auditor issued it for one of
- * them, not both. In the OU only values that are roles the caller knows
- * count (an OU may name a department); every SAN URI urn:lisec:role: is a
- * role claim. */
+ * them, not both. In the OU only values that are roles the caller knows,
+ * or that its claims names, count (an OU may name a department); every SAN
+ * URI urn:lisec:role: is a role claim. */
 static int other_place_agrees(X509 *cert, crypto_role_source src, const claim *c, const char *subject,
                               lisec_err *err) {
   claim other = {.known = c->known};
@@ -82,7 +90,7 @@ static int other_place_agrees(X509 *cert, crypto_role_source src, const claim *c
       if (len <= 0 || len >= (int)sizeof ou) continue;
       memcpy(ou, ASN1_STRING_get0_data(s), (size_t)len);
       ou[len] = '\0';
-      if (strlen(ou) != (size_t)len || !c->known(ou)) continue;
+      if (strlen(ou) != (size_t)len || !(c->known(ou) || (c->claims && c->claims(ou)))) continue;
       if (strcmp(ou, c->role) != 0) {
         snprintf(other.role, sizeof other.role, "%s", ou);
         break;
@@ -98,9 +106,9 @@ static int other_place_agrees(X509 *cert, crypto_role_source src, const claim *c
   return 0;
 }
 
-int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn known, const char *subject,
-                     char role[CRYPTO_ROLE_NAME_MAX], lisec_err *err) {
-  claim c = {.known = known};
+int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn known, crypto_role_known_fn claims,
+                     const char *subject, char role[CRYPTO_ROLE_NAME_MAX], lisec_err *err) {
+  claim c = {.known = known, .claims = claims};
   role[0] = '\0';
   if (!cert) return lisec_err_set(err, LISEC_EAUTH, "no client certificate");
   int rc = src == CRYPTO_ROLE_FROM_OU ? roles_from_ou(cert, &c, err) : roles_from_san(cert, &c, err);

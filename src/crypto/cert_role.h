@@ -26,8 +26,14 @@ typedef bool (*crypto_role_known_fn)(const char *name);
  * no role, an empty or overlong one, one the caller does not know, two
  * different ones, or when the place not read names another role: every SAN
  * URI urn:lisec:role: is a role claim, and an OU is one when the caller
- * knows its value (an OU may name a department). role is "" on error. */
-int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn known, const char *subject,
-                     char role[CRYPTO_ROLE_NAME_MAX], lisec_err *err);
+ * knows its value or claims says it is one (NULL: only known; an OU may
+ * name a department). role is "" on error. */
+int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn known, crypto_role_known_fn claims,
+                     const char *subject, char role[CRYPTO_ROLE_NAME_MAX], lisec_err *err);
+
+/* Whether name is a role some lisec program serves (lisecd's roles,
+ * tenant:<name>, lisec-entropyd's vnf): for a reader that serves fewer, an
+ * OU naming one of these is still a role claim, not a department. */
+bool crypto_role_lisec_name(const char *name);
 
 #endif

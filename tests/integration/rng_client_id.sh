@@ -17,7 +17,9 @@
 # SAN URI alone) or for none: the handshake succeeds, and the daemon
 # refuses them before any seed with UNKNOWN_CLIENT naming TR103308-5.15 and
 # the role a VNF's certificate carries (vnf), logs one refusal each with the
-# peer, and counts them as requests refused for reason client_role. The
+# peer, and counts them as requests refused for reason client_role; so is
+# one whose SAN URI names vnf and whose OU names another lisec role
+# (operator), while an OU naming none (a department) is served. The
 # daemon keeps serving the good certificate afterwards, and counts only the
 # seeds it gave. With [clients] role_source = ou the OU carries the role,
 # and a bad role_source stops the start.
@@ -52,6 +54,13 @@ lisec pki issue "$pki" host-vnf-a host vnf-a >/dev/null || fail "issue a host ce
 lisec pki issue "$pki" operator-vnf-a operator vnf-a >/dev/null || fail "issue an operator certificate with CN vnf-a"
 issue_cert mano "/O=lisec test/CN=vnf-a" extendedKeyUsage=clientAuth subjectAltName=URI:urn:lisec:role:mano
 issue_cert norole "/O=lisec test/CN=vnf-a" extendedKeyUsage=clientAuth
+# The SAN URI (read) names vnf and the OU another lisec role: issued for
+# which? Refused as two roles, as lisecd refuses such a certificate. An OU
+# that is no lisec role (a department) is no second role.
+issue_cert ouoperator "/O=lisec test/OU=operator/CN=vnf-a" extendedKeyUsage=clientAuth \
+  subjectAltName=URI:urn:lisec:role:vnf
+issue_cert oudept "/O=lisec test/OU=Lawful Interception Dept/CN=vnf-a" extendedKeyUsage=clientAuth \
+  subjectAltName=URI:urn:lisec:role:vnf
 cp "$work/other/vnf-a.crt" "$pki/otherca.crt"
 cp "$work/other/vnf-a.key" "$pki/otherca.key"
 # The test PKI's own VNF certificate is what every rng_* test uses: clientAuth.
@@ -145,11 +154,14 @@ role_refused host-vnf-a "lisec pki issue's host certificate with CN vnf-a" 'role
 role_refused operator-vnf-a "lisec pki issue's operator certificate with CN vnf-a" 'role "operator" is unknown'
 role_refused mano "clientAuth, CN vnf-a, SAN URI role mano" 'role "mano" is unknown'
 role_refused norole "clientAuth, CN vnf-a, no role" "client certificate of vnf-a carries no lisec role"
+role_refused ouoperator "SAN URI role vnf, OU operator" \
+  "names role vnf in its SAN URI and operator in its subject OU"
+accepted oudept "SAN URI role vnf, an OU that is no lisec role (a department)"
 accepted vnf-a "vnf-a again after the refusals"
 
 issued=$(curl -sf "http://127.0.0.1:$mport/metrics" |
   awk '/^lisec_entropyd_seeds_issued_total\{client="vnf-a"\}/ {print $2}')
-[ "${issued:-0}" = 3 ] || fail "seeds issued to vnf-a: ${issued:-none}, not 3 (the accepted fetches only)"
+[ "${issued:-0}" = 4 ] || fail "seeds issued to vnf-a: ${issued:-none}, not 4 (the accepted fetches only)"
 pass "only the accepted certificates were served ($issued seeds)"
 cert_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
   awk '/^lisec_entropyd_connections_refused_total\{reason="client_certificate"\}/ {print $2}')
@@ -157,8 +169,8 @@ cert_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
 pass "the six refusals counted in /metrics (reason client_certificate)"
 role_refused=$(curl -sf "http://127.0.0.1:$mport/metrics" |
   awk '/^lisec_entropyd_requests_refused_total\{reason="client_role"\}/ {print $2}')
-[ "${role_refused:-none}" = 4 ] || fail "certificates of another role refused in /metrics: ${role_refused:-none}, not 4"
-pass "the four role refusals counted in /metrics (requests refused, reason client_role)"
+[ "${role_refused:-none}" = 5 ] || fail "certificates of another role refused in /metrics: ${role_refused:-none}, not 5"
+pass "the five role refusals counted in /metrics (requests refused, reason client_role)"
 
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status"

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "api/api.h"
+#include "crypto/cert_role.h"
 #include "keys/keys.h"
 #include "store/store.h"
 
@@ -707,6 +708,25 @@ static void test_role_ou_and_san_must_agree(void **state) {
   X509_free(c);
 }
 
+/* lisec-entropyd serves vnf alone and counts an OU naming any lisec role
+ * as a second role claim (crypto_role_lisec_name): every role lisecd reads
+ * is one, so a role added here is not taken for a department there. */
+static void test_lisec_role_names_cover_lisecd(void **state) {
+  (void)state;
+  char all[512];
+  api_roles_describe(~0u, all, sizeof all);
+  size_t n = 0;
+  for (char *save = NULL, *name = strtok_r(all, ", ", &save); name; name = strtok_r(NULL, ", ", &save), n++) {
+    const char *as_read = strcmp(name, "tenant:<name>") == 0 ? "tenant:acme-1" : name;
+    assert_true(api_role_bit(as_read) != 0);
+    if (!crypto_role_lisec_name(as_read)) fail_msg("lisecd's role %s is not a lisec role name", as_read);
+  }
+  assert_int_equal(n, 10);
+  assert_true(crypto_role_lisec_name("vnf"));
+  assert_false(crypto_role_lisec_name("Lawful Interception Dept"));
+  assert_false(crypto_role_lisec_name("tenant:"));
+}
+
 /* mTLS clients need a certificate issued for client authentication (issue
  * 14, item 14): no EKU at all, or one without clientAuth, is refused. */
 static void test_role_needs_client_auth_eku(void **state) {
@@ -815,6 +835,7 @@ int main(void) {
       cmocka_unit_test(test_ctl_open_unreachable_store),
       cmocka_unit_test(test_ctl_open_needs_audit_key),
       cmocka_unit_test(test_role_ou_and_san_must_agree), cmocka_unit_test(test_role_needs_client_auth_eku),
+      cmocka_unit_test(test_lisec_role_names_cover_lisecd),
       cmocka_unit_test(test_metrics_hide_li_routes),  cmocka_unit_test(test_refusal_rate_limit),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
