@@ -223,16 +223,17 @@ static void *conn_main(void *arg) {
   }
   pthread_mutex_lock(&d->lock);
   ed_client *c = cn_name[0] ? ed_client_find(d, cn_name) : NULL;
-  bool li = c && c->li;
   pthread_mutex_unlock(&d->lock);
   char role_why[LISEC_ERR_MSG_MAX];
-  bool vnf = vnf_role(d, peer, li ? "an LI VNF" : cn_name[0] ? cn_name : "(no CN)", role_why);
+  bool vnf = vnf_role(d, peer, "the peer", role_why);
   X509_free(peer);
   if (!vnf) {
     /* The CN alone would let a certificate issued for another role (an
      * operator's, a host's) whose CN is a VNF's name take that VNF's
-     * seeds. Counted past the log's limit too; an LI VNF's name is not
-     * logged (the log is the platform operators'). */
+     * seeds. Counted past the log's limit too. The reason names no CN:
+     * the log is the platform operators', and a line calling an LI VNF's
+     * "an LI VNF" where others' name their CN told them which peer
+     * (address, vsock CID) is an LI VNF. */
     pthread_mutex_lock(&d->lock);
     d->refused[ED_REF_ROLE]++;
     pthread_mutex_unlock(&d->lock);

@@ -22,7 +22,9 @@
 # (operator), while an OU naming none (a department) is served. The
 # daemon keeps serving the good certificate afterwards, and counts only the
 # seeds it gave. With [clients] role_source = ou the OU carries the role,
-# and a bad role_source stops the start.
+# and a bad role_source stops the start. With vnf-a an LI VNF ([clients]
+# li) its role refusals are logged and answered word for word as a non-LI
+# VNF's, naming no CN.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -153,9 +155,13 @@ refused otherca "lisec pki issue's VNF certificate from another CA" "unable to g
 role_refused host-vnf-a "lisec pki issue's host certificate with CN vnf-a" 'role "host" is unknown'
 role_refused operator-vnf-a "lisec pki issue's operator certificate with CN vnf-a" 'role "operator" is unknown'
 role_refused mano "clientAuth, CN vnf-a, SAN URI role mano" 'role "mano" is unknown'
-role_refused norole "clientAuth, CN vnf-a, no role" "client certificate of vnf-a carries no lisec role"
+role_refused norole "clientAuth, CN vnf-a, no role" "client certificate of the peer carries no lisec role"
+# what the log says of it, from the reason on (for the LI VNF's below)
+refusal_of() { grep "seed service refused client from" "$1" | tail -1 | sed 's/^.*seed service refused/seed service refused/'; }
+norole_line=$(refusal_of "$work/entropyd.log")
 role_refused ouoperator "SAN URI role vnf, OU operator" \
   "names role vnf in its SAN URI and operator in its subject OU"
+ouoperator_line=$(refusal_of "$work/entropyd.log")
 accepted oudept "SAN URI role vnf, an OU that is no lisec role (a department)"
 accepted vnf-a "vnf-a again after the refusals"
 
@@ -194,5 +200,30 @@ if "$entropyd" -c "$work/badrole.conf" 2>"$work/badrole.log"; then fail "role_so
 grep -q "\[clients\] role_source must be san-uri or ou, not 'cn'" "$work/badrole.log" ||
   { cat "$work/badrole.log" >&2; fail "role_source = cn: no reason naming the setting"; }
 pass "role_source = cn stops the start naming the setting"
-grep -q Sanitizer "$work/entropyd.log" && { cat "$work/entropyd.log" >&2; fail "sanitizer report"; }
+
+# vnf-a an LI VNF ([clients] li): its certificates refused for their role
+# are logged and answered word for word as above, naming no CN, so the log
+# (the platform operators') does not tell which peer is an LI VNF.
+entropyd_start entropyli server "[clients]" "li = vnf-a"
+port=$entropyli_PORT pid=$entropyli_PID
+for stem in norole ouoperator; do
+  before=$(grep -c "seed service refused client from" "$work/entropyli.log" || true)
+  if reseed $stem; then cat "$work/out" >&2; fail "LI vnf-a, $stem: accepted"; fi
+  for _ in $(seq 1 50); do
+    [ "$(grep -c "seed service refused client from" "$work/entropyli.log" || true)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  line=$(refusal_of "$work/entropyli.log")
+  want=$norole_line
+  [ $stem = norole ] || want=$ouoperator_line
+  [ -n "$line" ] && [ "$line" = "$want" ] ||
+    fail "LI vnf-a, $stem: logged '$line', where any VNF's reads '$want'"
+  grep -qF "$(printf '%s' "$line" | sed 's/^.*TR103308-5.15: //; s/; connection closed$//')" "$work/out" ||
+    { cat "$work/out" >&2; fail "LI vnf-a, $stem: the client is told otherwise"; }
+  case $line in *vnf-a* | *" LI "*) fail "LI vnf-a, $stem: the log names it: $line" ;; esac
+done
+pass "an LI VNF's certificate refused for its role is logged and answered as any VNF's, naming no CN"
+kill -TERM "$pid"
+wait "$pid" || fail "lisec-entropyd exit status ([clients] li)"
+grep -q Sanitizer "$work/entropyd.log" "$work/entropyli.log" && { cat "$work/entropyd.log" "$work/entropyli.log" >&2; fail "sanitizer report"; }
 echo "rng_client_id: all checks passed"
