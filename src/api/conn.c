@@ -200,13 +200,17 @@ bool api_conn_linger(api_conn *c, size_t *budget) {
     if (shutdown(c->fd, SHUT_WR) != 0) return false;
     c->wr_shut = true;
   }
-  /* edge-triggered: read until the socket is empty */
-  while (c->readable) {
+  /* edge-triggered: read until the socket is empty, or this turn's share
+   * is read (c->readable stays set: the caller gives the connection another
+   * turn after the worker's other connections had theirs) */
+  for (size_t turn = 0; c->readable && turn < API_CONN_LINGER_TURN;) {
     if (*budget == 0) return false;
     size_t want = *budget < sizeof sink ? *budget : sizeof sink;
+    if (want > API_CONN_LINGER_TURN - turn) want = API_CONN_LINGER_TURN - turn;
     ssize_t n = recv(c->fd, sink, want, 0);
     if (n > 0) {
       *budget -= (size_t)n;
+      turn += (size_t)n;
     } else if (n == 0) {
       c->eof = true; /* nothing is left unread: the close resets nothing */
       return false;

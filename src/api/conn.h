@@ -97,8 +97,12 @@ void api_conn_linger_begin(api_conn *c);
 /* One turn of it: sends what is queued (the reply's last bytes,
  * close_notify), then shuts the socket's write side (the client reads the
  * reply to its end); reads and drops what came, up to *budget bytes in all
- * (taken off it). False when the connection is to close now: the client
- * ended its side, the socket failed, or the budget is spent. */
+ * (taken off it) and API_CONN_LINGER_TURN in this turn, so that a fast
+ * sender cannot hold its worker for its whole budget: c->readable still set
+ * on return means more is there for the next turn. False when the
+ * connection is to close now: the client ended its side, the socket failed,
+ * or the budget is spent. */
+#define API_CONN_LINGER_TURN (256 * 1024)
 bool api_conn_linger(api_conn *c, size_t *budget);
 
 /* Bytes received and not consumed: plaintext, and TLS records not yet

@@ -428,6 +428,7 @@ static bool linger_wanted(const api_conn *c) {
 
 static void linger_run(api_conn *c) {
   if (!api_conn_linger(c, &c->linger_left)) conn_free(c);
+  else if (c->readable) event_active(c->ev, EV_READ, 0); /* its turn's share read: more next turn */
 }
 
 static void linger_begin(api_conn *c) {

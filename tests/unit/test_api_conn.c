@@ -265,6 +265,34 @@ static void test_linger_budget_spent(void **state) {
   close(peer);
 }
 
+/* A fast sender gets a turn's share read, not its whole budget at once: the
+ * worker's other connections have their turn between (server.c gives the
+ * lingering one the next). */
+static void test_linger_turn_share(void **state) {
+  (void)state;
+  api_conn c;
+  int peer;
+  conn_open(&c, &peer, 1024);
+  int sndbuf = 4 * API_CONN_LINGER_TURN;
+  assert_int_equal(setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  assert_int_equal(fcntl(peer, F_SETFL, O_NONBLOCK), 0);
+  char junk[4096];
+  memset(junk, 'b', sizeof junk);
+  size_t sent = 0;
+  for (ssize_t k; (k = send(peer, junk, sizeof junk, 0)) > 0;) sent += (size_t)k;
+  assert_true(sent > API_CONN_LINGER_TURN); /* the socket holds more than a turn's share */
+  api_conn_linger_begin(&c);
+  size_t budget = 64 * API_CONN_LINGER_TURN;
+  c.readable = true;
+  assert_true(api_conn_linger(&c, &budget));
+  assert_int_equal(budget, 63 * API_CONN_LINGER_TURN); /* a share, no more */
+  assert_true(c.readable);                             /* more is there for the next turn */
+  while (c.readable) assert_true(api_conn_linger(&c, &budget));
+  assert_int_equal(budget, 64 * API_CONN_LINGER_TURN - sent); /* the rest, over the turns */
+  api_conn_release(&c);
+  close(peer);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reply_head),
@@ -273,6 +301,7 @@ int main(void) {
       cmocka_unit_test(test_input_bound_and_eof),
       cmocka_unit_test(test_linger_reply_then_drop_until_eof),
       cmocka_unit_test(test_linger_budget_spent),
+      cmocka_unit_test(test_linger_turn_share),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
