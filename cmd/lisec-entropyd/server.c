@@ -170,7 +170,8 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
   pthread_mutex_unlock(&d->lock);
   if (refuse) {
     if (refuse == RNG_ERR_REPLAY)
-      LOG_WARN("seed request from %s refused: %s", c->li ? "an LI VNF" : c->name, why);
+      LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed request from %s refused: %s", c->li ? "an LI VNF" : c->name,
+                  why); /* a client replaying in a loop must not fill the log */
     return send_error(s, refuse, why) == 0;
   }
   rep.type = RNG_MSG_SEED;
