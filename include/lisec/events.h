@@ -98,6 +98,55 @@ int lisec_event_sign_batch(const lisec_event_key *k, const char *const *events, 
  * returns as lisec_event_send. */
 int lisec_event_send_body(lisec_event_client *c, const char *body, long *status, char err[LISEC_EVENT_ERR_MAX]);
 
+/* ---- the spool (docs/events.md "The spool") ----
+ * Events kept on disk until lisecd took them, so neither a restart of the
+ * VM's program nor a lisecd out of reach for a while loses one. One file
+ * (0600) of independent records, each with its own checksum; FILE.lock
+ * guards it (programs sharing the spool and the state file may run side
+ * by side), FILE.send.lock lets one sender at a time talk to lisecd. What
+ * the spool cannot keep is set aside, never sent: bytes that are no whole
+ * record in FILE.corrupt, events lisecd refuses for good in FILE.rejected.
+ * A spool may be used from several threads. Added in LISEC_EVENTS_1.1. */
+typedef struct lisec_event_spool lisec_event_spool;
+/* Called with each thing the spool reports that is not the caller's
+ * answer: a torn or corrupted record set aside, events lisecd had taken
+ * already, an event lisecd refused for good. NULL: written to stderr. */
+typedef void (*lisec_event_spool_report_fn)(void *ctx, const char *msg);
+
+/* Opens the spool at path (made 0600 when absent) holding at most
+ * max_events events (0: 4096; 1 to 1000000) and max_bytes bytes of file
+ * (0: 4 MiB; 16 KiB to 256 MiB). A torn last record (a writer killed
+ * mid-write) is cut off and corrupted records are set aside here, each
+ * reported. */
+int lisec_event_spool_open(const char *path, size_t max_events, size_t max_bytes,
+                           lisec_event_spool_report_fn report, void *ctx, lisec_event_spool **out,
+                           char err[LISEC_EVENT_ERR_MAX]);
+void lisec_event_spool_free(lisec_event_spool *s);
+/* Makes the VM's next event (its seq from state_path, as
+ * lisec_event_seq_next; the other arguments as lisec_event_make's) and
+ * writes it to the spool durably (appended, fdatasync) before it returns
+ * 0: the event is queued. -1 otherwise; when the spool is full (err says
+ * TR103308-4.1: the event spool is full) the event is not queued and its
+ * seq, taken already, is in *seq: lisecd will show it as a gap
+ * (TR103308-4.1-EVENTS-GAP). *seq is 0 when no seq was taken. */
+int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const char *vm, long long time,
+                           const char *type, const char *const *details, unsigned long long *seq,
+                           char err[LISEC_EVENT_ERR_MAX]);
+/* Sends what the spool holds, in seq order, as signed batches of at most
+ * max_batch events (1 to 16; halved when lisecd answers 413), signed by k
+ * when sent, through c. A batch leaves the spool once lisecd answered 201;
+ * events lisecd answers are replayed (their seq at or below its last
+ * accepted: a batch it took before the spool could remove it) leave it as
+ * taken, reported; an event lisecd refuses alone as malformed or
+ * oversized (400, 413) is set aside in FILE.rejected, reported. Returns 0
+ * when the spool is empty; -1 when events are left (err: lisecd's answer
+ * or why; *status, may be NULL, lisecd's last HTTP status, 0 without an
+ * answer). *sent (may be NULL): the events that left the spool as taken. */
+int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k, lisec_event_client *c,
+                            size_t max_batch, size_t *sent, long *status, char err[LISEC_EVENT_ERR_MAX]);
+/* The events the spool holds and the bytes of its file. */
+int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes, char err[LISEC_EVENT_ERR_MAX]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,655 @@
+/* liblisec-events, the spool (include/lisec/events.h; docs/events.md "The
+ * spool"): an LI VM's events kept in one append-only file from the moment
+ * they are made until lisecd answered 201 for them, so a restart of the
+ * VM's program, or a lisecd out of reach longer than a queue in memory
+ * holds, loses none (TR 103 308 §4.1: the LI VM's events are logged). The
+ * records (spoolrec.h) are independent lines with a checksum each: a bad
+ * one is set aside and the others still go. Two locks: FILE.lock while
+ * the file is read or changed (never while lisecd is asked, so making an
+ * event never waits for the network), FILE.send.lock while one sender
+ * talks to lisecd. An event is taken under FILE.lock from its seq to its
+ * record, so the file holds events in the order of their seqs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "events/spoolrec.h"
+#include "lisec/events.h"
+
+#define EVENTS_DEFAULT 4096
+#define EVENTS_LIMIT 1000000
+#define BYTES_DEFAULT (4u << 20)
+#define BYTES_MIN (16u << 10)
+#define BYTES_LIMIT (256u << 20)
+#define BATCH_MAX 16 /* lisecd's [events] max_batch ceiling */
+#define CONFLICT_TRIES 3
+
+struct lisec_event_spool {
+  char *path;
+  size_t max_events, max_bytes;
+  lisec_event_spool_report_fn report;
+  void *ctx;
+};
+
+/* What a rewrite leaves out besides bad records: vm's events whose seq is
+ * in seqs (sorted) or at most upto. */
+typedef struct drop_set {
+  const char *vm;
+  const uint64_t *seqs;
+  size_t n;
+  uint64_t upto;
+} drop_set;
+
+/* The spool's bytes and its records, as one read found them. */
+typedef struct contents {
+  uint8_t *data;
+  size_t len;
+  evsp_scan scan;
+} contents;
+
+static int fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, LISEC_EVENT_ERR_MAX, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static void say(const lisec_event_spool *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(const lisec_event_spool *s, const char *fmt, ...) {
+  char msg[2 * LISEC_EVENT_ERR_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (s->report)
+    s->report(s->ctx, msg);
+  else
+    fprintf(stderr, "liblisec-events: %s\n", msg);
+}
+
+static void contents_clear(contents *c) {
+  free(c->data);
+  evsp_scan_clear(&c->scan);
+  memset(c, 0, sizeof *c);
+}
+
+/* An exclusive flock on path+suffix; *fd to give to unlock. */
+static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
+                char err[LISEC_EVENT_ERR_MAX]) {
+  char p[4096];
+  if (snprintf(p, sizeof p, "%s%s", s->path, suffix) >= (int)sizeof p)
+    return fail(err, "the spool's path is too long");
+  *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int rc;
+  while ((rc = *fd >= 0 ? flock(*fd, LOCK_EX) : -1) != 0 && errno == EINTR)
+    continue;
+  if (rc == 0)
+    return 0;
+  int saved = errno;
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+  return fail(err, "%.160s: cannot lock (%.60s)", p, strerror(saved));
+}
+
+static void unlock(int fd) {
+  if (fd < 0)
+    return;
+  flock(fd, LOCK_UN);
+  close(fd);
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* The spool file's bytes (absent: none). Bounded by the largest spool a
+ * VM may configure and twice that, for a file grown under larger bounds. */
+static int read_spool(const lisec_event_spool *s, contents *c,
+                      char err[LISEC_EVENT_ERR_MAX]) {
+  memset(c, 0, sizeof *c);
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return evsp_scan_buf(NULL, 0, &c->scan, NULL) ? fail(err, "out of memory")
+                                                  : 0;
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int saved = errno;
+    if (fd >= 0)
+      close(fd);
+    return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                strerror(saved));
+  }
+  if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > 2ull * BYTES_LIMIT) {
+    close(fd);
+    return fail(err, "%.160s: not a spool (not a regular file, or over %u MiB)",
+                s->path, 2 * (BYTES_LIMIT >> 20));
+  }
+  size_t len = (size_t)st.st_size, got = 0;
+  c->data = malloc(len ? len : 1);
+  while (c->data && got < len) {
+    ssize_t n = read(fd, c->data + got, len - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  if (!c->data || got != len) {
+    contents_clear(c);
+    return fail(err, "%.160s: cannot read the spool", s->path);
+  }
+  c->len = len;
+  lisec_err e = {0};
+  if (evsp_scan_buf(c->data, len, &c->scan, &e)) {
+    contents_clear(c);
+    return fail(err, "out of memory");
+  }
+  return 0;
+}
+
+/* Appends what the spool cannot keep to path+suffix (0600, fsync), so an
+ * operator can look at it; within max_bytes, else only reported. */
+static void set_aside(const lisec_event_spool *s, const char *suffix,
+                      const char *note, const void *data, size_t len) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s%s", s->path, suffix);
+  int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 ||
+      (size_t)st.st_size + strlen(note) + len + 1 > s->max_bytes) {
+    say(s, "%.160s: not kept there (%.60s)", p,
+        fd < 0 ? strerror(errno) : "it is full");
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  int ok = write_all(fd, note, strlen(note)) == 0 &&
+           write_all(fd, data, len) == 0 &&
+           (len && ((const uint8_t *)data)[len - 1] == '\n'
+                ? 0
+                : write_all(fd, "\n", 1)) == 0 &&
+           fsync(fd) == 0;
+  if (!ok)
+    say(s, "%.160s: not kept there (%.60s)", p, strerror(errno));
+  close(fd);
+}
+
+static int by_seq(const void *a, const void *b) {
+  uint64_t x = ((const evsp_rec *)a)->seq, y = ((const evsp_rec *)b)->seq;
+  return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int dropped(const drop_set *d, const evsp_rec *r) {
+  if (!d || strcmp(d->vm, r->vm) != 0)
+    return 0;
+  return r->seq <= d->upto ||
+         (d->n && bsearch(&r->seq, d->seqs, d->n, sizeof *d->seqs, cmp_u64));
+}
+
+/* Under FILE.lock: reads the spool into *c; sets aside and reports what is
+ * no good record (a torn tail, corrupted or duplicate records), leaves out
+ * what drop names, and when that changed anything rewrites the spool
+ * (temporary file, fsync, rename) with the good records in seq order, each
+ * ended by its newline; *c is then what the file holds. */
+static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
+                char err[LISEC_EVENT_ERR_MAX]) {
+  if (read_spool(s, c, err))
+    return -1;
+  evsp_scan *sc = &c->scan;
+  int change = sc->n_bad > 0 || sc->torn_off < c->len || sc->unterminated;
+  for (size_t i = 0; i < sc->n_bad; i++) {
+    char note[160];
+    snprintf(note, sizeof note, "# byte %zu of the spool: %s\n", sc->bad[i].off,
+             sc->bad[i].why);
+    say(s,
+        "TR103308-4.1: %.160s: the record at byte %zu (%zu bytes) is %s: not "
+        "sent, set aside in %.160s.corrupt",
+        s->path, sc->bad[i].off, sc->bad[i].len, sc->bad[i].why, s->path);
+    set_aside(s, ".corrupt", note, c->data + sc->bad[i].off, sc->bad[i].len);
+  }
+  if (sc->torn_off < c->len) {
+    char note[160];
+    snprintf(note, sizeof note, "# byte %zu of the spool: a torn last record\n",
+             sc->torn_off);
+    say(s,
+        "TR103308-4.1: %.160s: a torn last record (%zu bytes at byte %zu: its "
+        "writer stopped mid-write) cut off, "
+        "set aside in %.160s.corrupt; its event was never reported queued",
+        s->path, c->len - sc->torn_off, sc->torn_off, s->path);
+    set_aside(s, ".corrupt", note, c->data + sc->torn_off,
+              c->len - sc->torn_off);
+  }
+  for (size_t i = 0; i + 1 < sc->n && !change; i++)
+    change = sc->rec[i].seq > sc->rec[i + 1].seq;
+  for (size_t i = 0; i < sc->n && !change; i++)
+    change = dropped(drop, &sc->rec[i]);
+  if (!change)
+    return 0;
+  qsort(sc->rec, sc->n, sizeof *sc->rec, by_seq);
+  size_t cap = 1, at = 0;
+  for (size_t i = 0; i < sc->n; i++)
+    cap += sc->rec[i].len + 1;
+  uint8_t *out = malloc(cap);
+  if (!out)
+    return contents_clear(c), fail(err, "out of memory");
+  for (size_t i = 0; i < sc->n; i++) {
+    if (dropped(drop, &sc->rec[i]))
+      continue;
+    size_t line = sc->rec[i].payload_off + sc->rec[i].payload_len -
+                  sc->rec[i].off; /* without its end */
+    memcpy(out + at, c->data + sc->rec[i].off, line);
+    at += line;
+    out[at++] = '\n';
+  }
+  lisec_err e = {0};
+  if (lisec_file_write_atomic(s->path, out, at, 0600, &e)) {
+    free(out);
+    contents_clear(c);
+    return fail(err, "%.200s", e.msg);
+  }
+  contents_clear(c);
+  c->data = out;
+  c->len = at;
+  if (evsp_scan_buf(c->data, c->len, &c->scan, &e))
+    return contents_clear(c), fail(err, "out of memory");
+  return 0;
+}
+
+/* tidy under FILE.lock. */
+static int tidy_locked(const lisec_event_spool *s, const drop_set *drop,
+                       contents *c, char err[LISEC_EVENT_ERR_MAX]) {
+  int fd = -1;
+  memset(c, 0, sizeof *c);
+  if (lock(s, ".lock", &fd, err))
+    return -1;
+  int rc = tidy(s, drop, c, err);
+  unlock(fd);
+  return rc;
+}
+
+int lisec_event_spool_open(const char *path, size_t max_events,
+                           size_t max_bytes, lisec_event_spool_report_fn report,
+                           void *ctx, lisec_event_spool **out,
+                           char err[LISEC_EVENT_ERR_MAX]) {
+  *out = NULL;
+  if (!path || !*path || strlen(path) > 3000)
+    return fail(err, "a spool file path is required");
+  if (max_events > EVENTS_LIMIT)
+    return fail(err, "a spool holds 1 to %d events", EVENTS_LIMIT);
+  if (max_bytes && (max_bytes < BYTES_MIN || max_bytes > BYTES_LIMIT))
+    return fail(err, "a spool holds %u KiB to %u MiB", BYTES_MIN >> 10,
+                BYTES_LIMIT >> 20);
+  lisec_event_spool *s = calloc(1, sizeof *s);
+  if (!s || !(s->path = strdup(path))) {
+    free(s);
+    return fail(err, "out of memory");
+  }
+  s->max_events = max_events ? max_events : EVENTS_DEFAULT;
+  s->max_bytes = max_bytes ? max_bytes : BYTES_DEFAULT;
+  s->report = report;
+  s->ctx = ctx;
+  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    fail(err, "%.160s: cannot open the spool (%.60s)", path,
+         fd < 0 ? strerror(errno) : "not a regular file");
+    if (fd >= 0)
+      close(fd);
+    lisec_event_spool_free(s);
+    return -1;
+  }
+  close(fd);
+  contents c;
+  if (tidy_locked(s, NULL, &c, err)) {
+    lisec_event_spool_free(s);
+    return -1;
+  }
+  contents_clear(&c);
+  *out = s;
+  return 0;
+}
+
+void lisec_event_spool_free(lisec_event_spool *s) {
+  if (!s)
+    return;
+  free(s->path);
+  free(s);
+}
+
+int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes,
+                            char err[LISEC_EVENT_ERR_MAX]) {
+  contents c;
+  if (!s)
+    return fail(err, "no spool");
+  if (tidy_locked(s, NULL, &c, err))
+    return -1;
+  if (events)
+    *events = c.scan.n;
+  if (bytes)
+    *bytes = c.len;
+  contents_clear(&c);
+  return 0;
+}
+
+/* The records and bytes of the spool, cheaply: its size and its newlines
+ * (a bad line counts: it takes room until it is set aside). 1 when the
+ * file does not end with a newline (a torn or unterminated tail: tidy). */
+static int measure(const lisec_event_spool *s, size_t *lines, size_t *bytes,
+                   char err[LISEC_EVENT_ERR_MAX]) {
+  *lines = *bytes = 0;
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                strerror(errno));
+  char buf[65536], last = '\n';
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      close(fd);
+      return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                  strerror(errno));
+    }
+    for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
+      (*lines)++;
+    *bytes += (size_t)n;
+    last = buf[n - 1];
+  }
+  close(fd);
+  return last != '\n';
+}
+
+/* Under FILE.lock: appends one record and makes it durable; on any failure
+ * the file is cut back to what it was. */
+static int append(const lisec_event_spool *s, const char *rec, size_t len,
+                  char err[LISEC_EVENT_ERR_MAX]) {
+  int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int saved = errno;
+    if (fd >= 0)
+      close(fd);
+    return fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
+                strerror(saved));
+  }
+  if (write_all(fd, rec, len) != 0 || fdatasync(fd) != 0) {
+    int saved = errno;
+    if (ftruncate(fd, st.st_size) == 0)
+      fdatasync(fd);
+    close(fd);
+    return fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
+                strerror(saved));
+  }
+  close(fd);
+  return 0;
+}
+
+int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
+                           const char *vm, long long time, const char *type,
+                           const char *const *details, unsigned long long *seq,
+                           char err[LISEC_EVENT_ERR_MAX]) {
+  *seq = 0;
+  if (!s)
+    return fail(err, "no spool");
+  int fd = -1;
+  if (lock(s, ".lock", &fd, err))
+    return -1;
+  size_t lines = 0, bytes = 0, rec_len = 0;
+  char *made = NULL, *rec = NULL;
+  int rc = measure(s, &lines, &bytes, err);
+  if (rc == 1) { /* a torn tail: cut off before anything follows it */
+    contents c;
+    rc = tidy(s, NULL, &c, err);
+    if (!rc)
+      rc = measure(s, &lines, &bytes, err);
+    contents_clear(&c);
+    if (rc == 1)
+      rc = fail(err, "%.160s: the spool's tail cannot be repaired", s->path);
+  }
+  /* the seq is taken under the spool's lock, so records are in seq order */
+  if (!rc)
+    rc = lisec_event_seq_next(state_path, seq, err);
+  if (!rc)
+    rc = lisec_event_make(vm, *seq, time, type, details, &made, err);
+  if (!rc) {
+    lisec_err e = {0};
+    uint64_t again = 0;
+    if (evsp_encode(made, strlen(made), &rec, &rec_len, &again, &e))
+      rc = fail(err, "event: %.200s", e.msg);
+  }
+  if (!rc && (lines + 1 > s->max_events || bytes + rec_len > s->max_bytes))
+    rc = fail(err,
+              "TR103308-4.1: the event spool is full (%zu events, %zu bytes; "
+              "at most %zu, %zu): seq %llu not "
+              "queued, lisecd will show it as a gap",
+              lines, bytes, s->max_events, s->max_bytes, *seq);
+  if (!rc)
+    rc = append(s, rec, rec_len, err);
+  unlock(fd);
+  free(made);
+  free(rec);
+  return rc ? -1 : 0;
+}
+
+/* lisecd's last accepted seq from its replay answer ("TR103308-4.1:
+ * replayed event: seq S is at or below the last accepted (L)"). */
+static int replay_last(const char *msg, uint64_t *last) {
+  const char *r = strstr(msg, "TR103308-4.1: replayed event: seq ");
+  const char *at = r ? strstr(r, "at or below the last accepted (") : NULL;
+  if (!at)
+    return -1;
+  at += strlen("at or below the last accepted (");
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(at, &end, 10);
+  if (errno || end == at || *end != ')' || v > EV_SEQ_MAX)
+    return -1;
+  *last = v;
+  return 0;
+}
+
+/* The next batch: up to max records from the i-th, of its VM. */
+static size_t pick(const contents *c, size_t i, size_t max, char **events) {
+  const evsp_scan *sc = &c->scan;
+  size_t k = 0;
+  for (; i + k < sc->n && k < max; k++) {
+    const evsp_rec *r = &sc->rec[i + k];
+    if (strcmp(r->vm, sc->rec[i].vm) != 0)
+      break;
+    if (!(events[k] =
+              strndup((const char *)c->data + r->payload_off, r->payload_len)))
+      break;
+  }
+  return k;
+}
+
+/* Takes out of the spool (one rewrite under FILE.lock) the events of vm
+ * lisecd took or that were set aside. */
+static int remove_taken(const lisec_event_spool *s, const char *vm,
+                        uint64_t *seqs, size_t n, uint64_t upto,
+                        char err[LISEC_EVENT_ERR_MAX]) {
+  if (n == 0 && upto == 0)
+    return 0;
+  qsort(seqs, n, sizeof *seqs, cmp_u64);
+  drop_set d = {vm, seqs, n, upto};
+  contents after;
+  int rc = tidy_locked(s, &d, &after, err);
+  contents_clear(&after);
+  return rc;
+}
+
+#define REMOVE_EVERY                                                           \
+  256 /* events taken before the spool is rewritten without them */
+#define ROUNDS 16
+
+/* One round over what the spool holds now (c, in seq order): batches sent
+ * in order until lisecd stops taking them; what it took is removed every
+ * REMOVE_EVERY events and at the end. 1: the round went through all of
+ * them; 0: stopped (err says why); -1: the spool could not be changed. */
+static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
+                      lisec_event_client *cl, const contents *c, size_t *batch,
+                      size_t *taken, long *status,
+                      char err[LISEC_EVENT_ERR_MAX]) {
+  const evsp_scan *sc = &c->scan;
+  char vm[EV_VM_MAX + 1] = "";
+  uint64_t *gone = calloc(sc->n ? sc->n : 1, sizeof *gone), upto = 0;
+  size_t n_gone = 0, i = 0, pending = 0;
+  int conflicts = 0, out = 1;
+  if (!gone)
+    return fail(err, "out of memory"), -1;
+  while (i < sc->n) {
+    char *events[BATCH_MAX] = {0}, *body = NULL;
+    long st = 0;
+    uint64_t last = 0;
+    if (strcmp(vm, sc->rec[i].vm) !=
+        0) { /* another VM's events (one spool per VM is the rule) */
+      if (remove_taken(s, vm, gone, n_gone, upto, err)) {
+        out = -1;
+        break;
+      }
+      n_gone = pending = 0, upto = 0;
+      snprintf(vm, sizeof vm, "%s", sc->rec[i].vm);
+    }
+    size_t n = pick(c, i, *batch, events);
+    int ok = -1;
+    if (n == 0)
+      fail(err, "out of memory");
+    else if (lisec_event_sign_batch(k, (const char *const *)events, n, &body,
+                                    err) == 0)
+      ok = lisec_event_send_body(cl, body, &st, err);
+    for (size_t j = 0; j < n; j++)
+      free(events[j]);
+    free(body);
+    if (status)
+      *status = st;
+    if (n > 0 && ok == 0) { /* 201: recorded durably */
+      for (size_t j = 0; j < n; j++)
+        gone[n_gone++] = sc->rec[i + j].seq;
+      i += n, *taken += n, pending += n;
+    } else if (st == 409 && replay_last(err, &last) == 0 &&
+               last >= sc->rec[i].seq) {
+      /* lisecd took them before: sent again after a stop between its 201
+       * and their removal; they leave the spool as taken */
+      size_t was = i;
+      while (i < sc->n && strcmp(sc->rec[i].vm, vm) == 0 &&
+             sc->rec[i].seq <= last)
+        i++;
+      upto = last, *taken += i - was, pending += i - was;
+      say(s,
+          "TR103308-4.1: %.160s: %zu event(s) up to seq %llu were taken by "
+          "lisecd already (sent again after a stop "
+          "between its answer and their removal): removed, not sent again",
+          s->path, i - was, (unsigned long long)last);
+    } else if (st == 409 && conflicts < CONFLICT_TRIES) {
+      conflicts++; /* lisecd: the VM's sequence changed meanwhile; send again */
+    } else if ((st == 413 || st == 400) && n > 1) {
+      *batch = n / 2; /* lisecd's [events] max_batch is lower, or one event is
+                         bad: find it */
+    } else if ((st == 413 || st == 400) && n == 1) {
+      char note[LISEC_EVENT_ERR_MAX + 16];
+      snprintf(note, sizeof note, "# %s\n", err);
+      set_aside(s, ".rejected", note, c->data + sc->rec[i].off, sc->rec[i].len);
+      say(s,
+          "TR103308-4.1: %.160s: seq %llu refused by lisecd for good (%.200s): "
+          "set aside in %.160s.rejected",
+          s->path, (unsigned long long)sc->rec[i].seq, err, s->path);
+      gone[n_gone++] = sc->rec[i].seq;
+      i++, pending++;
+    } else {
+      out = 0; /* lisecd not reached, or refusing the VM: kept for the next
+                  flush */
+      break;
+    }
+    if (pending >= REMOVE_EVERY) {
+      if (remove_taken(s, vm, gone, n_gone, upto, err)) {
+        out = -1;
+        break;
+      }
+      n_gone = pending = 0, upto = 0;
+    }
+  }
+  char e2[LISEC_EVENT_ERR_MAX] = "";
+  if (out >= 0 && remove_taken(s, vm, gone, n_gone, upto, e2)) {
+    if (out)
+      snprintf(err, LISEC_EVENT_ERR_MAX, "%s", e2);
+    else
+      say(s, "%s", e2); /* err keeps lisecd's answer */
+    out = -1;
+  }
+  free(gone);
+  return out;
+}
+
+int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k,
+                            lisec_event_client *cl, size_t max_batch,
+                            size_t *sent, long *status,
+                            char err[LISEC_EVENT_ERR_MAX]) {
+  if (sent)
+    *sent = 0;
+  if (status)
+    *status = 0;
+  err[0] = '\0';
+  if (!s || !k || !cl)
+    return fail(err, "a spool, a key and a client are required");
+  size_t batch =
+             max_batch == 0 || max_batch > BATCH_MAX ? BATCH_MAX : max_batch,
+         taken = 0;
+  int send_fd = -1, rc = -1;
+  if (lock(s, ".send.lock", &send_fd, err))
+    return -1;
+  /* each round goes through the spool as it was; events noted meanwhile
+   * are in the next; bounded, and what is left waits for the next flush */
+  for (int r = 0; r < ROUNDS; r++) {
+    contents c;
+    if (tidy_locked(s, NULL, &c, err))
+      break;
+    if (c.scan.n == 0) {
+      contents_clear(&c);
+      rc = 0;
+      break;
+    }
+    int done = round_once(s, k, cl, &c, &batch, &taken, status, err);
+    contents_clear(&c);
+    if (done <= 0)
+      break;
+    if (r == ROUNDS - 1)
+      fail(err, "events are left in the spool (noted faster than sent); the "
+                "next flush sends them");
+  }
+  unlock(send_fd);
+  if (sent)
+    *sent = taken;
+  return rc;
+}
