@@ -6,8 +6,12 @@
  * the VM's next event (its sequence number from the state file) and posts
  * it over mutual TLS; make prints one unsigned event and sign-batch signs
  * the events it reads (one per line) as one signed batch, printing the
- * request body (docs/events.md "A signed batch"). Exit 0 on success, 1
- * when lisecd refused, 2 on any other error. */
+ * request body (docs/events.md "A signed batch"). With --spool FILE, send
+ * first writes the event to the VM's spool (durably, before anything is
+ * sent) and then sends whatever the spool holds, oldest first; flush sends
+ * the spool alone (docs/events.md "The spool"). Exit 0 on success, 1 when
+ * lisecd refused, 2 on any other error (with --spool: the event not
+ * queued), 3 when the event is queued in the spool but not delivered yet. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -18,6 +22,7 @@
 #include "lisec/events.h"
 
 #define DETAILS_MAX 8
+#define EXIT_SPOOLED 3
 
 static int usage(FILE *to, int rc) {
   fprintf(to,
@@ -30,6 +35,13 @@ static int usage(FILE *to, int rc) {
           "  overrides it); the TLS certificate carries role vm; --tpm: KEY is a key in\n"
           "  the VM's TPM (keygen --tpm), reached through the tpm2-tss TCTI SPEC\n"
           "  (default device:/dev/tpmrm0; swtpm:host=H,port=P for a software TPM)\n"
+          "       lisec-event send ... --spool FILE [--spool-max-events N] [--spool-max-bytes B] [--batch N]\n"
+          "       lisec-event flush --spool FILE --key KEY --server URL --ca CA --cert CERT --tls-key KEY\n"
+          "                         [--tpm [--tcti SPEC]] [--spool-max-events N] [--spool-max-bytes B] [--batch N]\n"
+          "  --spool: the event is written to FILE (durably) before it is sent, and send\n"
+          "  sends what FILE holds, oldest first, as signed batches of at most N (1-16,\n"
+          "  default 16); exit 3: queued there, lisecd not reached or not taking it yet\n"
+          "  (flush sends it later); 2: not queued (a full spool: its seq is a gap)\n"
           "       lisec-event make --vm ID --type T --seq N [--time S] [--detail k=v]...\n"
           "       lisec-event sign-batch --key KEY [--tpm [--tcti SPEC]] <EVENTS   (1-16 made events, one a line)\n"
           "lisec-event --help | --version\n");
@@ -69,13 +81,65 @@ out:
   return rc;
 }
 
+static void spool_report(void *ctx, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "lisec-event: spool: %s\n", msg);
+}
+
+typedef struct spool_args {
+  const char *path;
+  size_t max_events, max_bytes, batch;
+  const char *state; /* send: the VM's next event queued first; NULL for flush */
+} spool_args;
+
+/* send --spool (the VM's next event queued durably, then the spool sent)
+ * and flush (the spool sent). */
+static int spool_send(const spool_args *a, const char *key, bool tpm, const char *tcti, const char *server,
+                      const char *ca, const char *cert, const char *tls_key, const char *vm, long long at,
+                      const char *type, const char *const *details) {
+  char err[LISEC_EVENT_ERR_MAX] = "";
+  lisec_event_spool *sp = NULL;
+  lisec_event_key *k = NULL;
+  lisec_event_client *c = NULL;
+  unsigned long long seq = 0;
+  size_t sent = 0, left = 0;
+  long status = 0;
+  int rc = 2;
+  /* the key and the client first: a VM that cannot sign takes no seq */
+  if (lisec_event_spool_open(a->path, a->max_events, a->max_bytes, spool_report, NULL, &sp, err) ||
+      (tpm ? lisec_event_key_load_tpm(tcti, key, &k, err) : lisec_event_key_load(key, &k, err)) ||
+      lisec_event_client_new(server, ca, cert, tls_key, &c, err))
+    goto out;
+  if (a->state && lisec_event_spool_note(sp, a->state, vm, at, type, details, &seq, err)) goto out;
+  if (a->state) printf("spooled: seq %llu\n", seq);
+  fflush(stdout);
+  if (lisec_event_spool_flush(sp, k, c, a->batch, &sent, &status, err) == 0) {
+    if (a->state) printf("recorded: seq %llu\n", seq);
+    else printf("flushed: %zu event(s) taken by lisecd, the spool is empty\n", sent);
+    rc = 0;
+  } else {
+    char why[LISEC_EVENT_ERR_MAX];
+    snprintf(why, sizeof why, "%s", err);
+    if (lisec_event_spool_count(sp, &left, NULL, err)) left = 0;
+    snprintf(err, sizeof err, "%zu event(s) kept in the spool, not delivered yet: %.200s", left, why);
+    rc = EXIT_SPOOLED;
+  }
+out:
+  if (rc) fprintf(stderr, "lisec-event: %s\n", err);
+  lisec_event_client_free(c);
+  lisec_event_key_free(k);
+  lisec_event_spool_free(sp);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr, 2);
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help")) return usage(stdout, 0);
   if (!strcmp(cmd, "--version")) return printf("lisec-event %s\n", LISEC_VERSION), 0;
   const char *key = NULL, *pub = NULL, *vm = NULL, *type = NULL, *state = NULL, *server = NULL, *ca = NULL,
-             *cert = NULL, *tls_key = NULL, *tcti = NULL, *details[DETAILS_MAX + 2] = {0};
+             *cert = NULL, *tls_key = NULL, *tcti = NULL, *spool = NULL, *details[DETAILS_MAX + 2] = {0};
+  size_t spool_events = 0, spool_bytes = 0, batch = 16;
   bool tpm = false;
   unsigned long long seq = 0;
   long long at = 0;
@@ -84,7 +148,8 @@ int main(int argc, char **argv) {
       {"key", 1, NULL, 'k'},    {"pub", 1, NULL, 'p'},  {"vm", 1, NULL, 'v'},     {"type", 1, NULL, 't'},
       {"state", 1, NULL, 's'},  {"server", 1, NULL, 'S'}, {"ca", 1, NULL, 'a'},   {"cert", 1, NULL, 'c'},
       {"tls-key", 1, NULL, 'K'}, {"seq", 1, NULL, 'n'}, {"time", 1, NULL, 'T'},   {"detail", 1, NULL, 'd'},
-      {"tpm", 0, NULL, 'P'},    {"tcti", 1, NULL, 'I'}, {0}};
+      {"tpm", 0, NULL, 'P'},    {"tcti", 1, NULL, 'I'}, {"spool", 1, NULL, 'Q'},
+      {"spool-max-events", 1, NULL, 'E'}, {"spool-max-bytes", 1, NULL, 'B'}, {"batch", 1, NULL, 'b'}, {0}};
   int o;
   optind = 2;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -109,6 +174,17 @@ int main(int argc, char **argv) {
         at = strtoll(optarg, &end, 10);
         if (!*optarg || *end || at < 0) return fprintf(stderr, "lisec-event: --time: seconds since the epoch\n"), 2;
         break;
+      case 'Q': spool = optarg; break;
+      case 'E':
+      case 'B':
+      case 'b': {
+        unsigned long long v = strtoull(optarg, &end, 10);
+        const char *name = o == 'b' ? "batch" : o == 'E' ? "spool-max-events" : "spool-max-bytes";
+        if (!*optarg || *end || v == 0 || (o == 'b' && v > 16))
+          return fprintf(stderr, "lisec-event: --%s: a number from 1%s\n", name, o == 'b' ? " to 16" : ""), 2;
+        *(o == 'b' ? &batch : o == 'E' ? &spool_events : &spool_bytes) = (size_t)v;
+        break;
+      }
       case 'd':
         if (nd > DETAILS_MAX) return fprintf(stderr, "lisec-event: at most %d details\n", DETAILS_MAX), 2;
         details[nd++] = optarg;
@@ -145,6 +221,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "sign-batch")) return key ? sign_batch(key, tpm, tcti) : usage(stderr, 2);
+  if (!strcmp(cmd, "flush") || (!strcmp(cmd, "send") && spool)) {
+    bool flush_only = !strcmp(cmd, "flush");
+    if (!spool || !key || !server || !ca || !cert || !tls_key || (!flush_only && (!vm || !type || !state || seq)))
+      return usage(stderr, 2);
+    spool_args a = {spool, spool_events, spool_bytes, batch, flush_only ? NULL : state};
+    return spool_send(&a, key, tpm, tcti, server, ca, cert, tls_key, vm, at, type, details);
+  }
+  if (spool) return usage(stderr, 2);
   bool send = !strcmp(cmd, "send");
   if ((!send && strcmp(cmd, "sign")) || !key || !vm || !type || (!send && !seq) ||
       (send && (!server || !ca || !cert || !tls_key || (!state && !seq))))

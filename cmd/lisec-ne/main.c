@@ -13,7 +13,12 @@
  * --events-tpm a key in the VM's TPM, --events-tcti), numbered from its state
  * file and sent by a thread of their own, so no X1 answer ever waits for
  * lisecd; events lisecd did not take are kept (at most 256) and sent again
- * with the next X1 request. A connection that has not sent its request
+ * with the next X1 request. With --events-spool FILE they are kept on disk
+ * instead (written durably when they happen, before anything else is
+ * done with them; docs/events.md "The spool"), sent first at start, with
+ * each X1 request and every --events-retry seconds while some are left,
+ * and removed once lisecd took them: a restart or a long outage of lisecd
+ * loses none. A connection that has not sent its request
  * within --timeout seconds (TLS handshake included) is closed, so idle
  * connections cannot use up the NE's descriptors. Exit: 0 on SIGTERM, 2 on
  * error. */
@@ -27,11 +32,13 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -45,16 +52,23 @@
 #define HEADER_BYTES_DEFAULT 8192 /* --max-header-bytes */
 #define HEADER_BYTES_MIN 1024
 #define HEADER_BYTES_MAX 65536
+#define RETRY_S_DEFAULT 30 /* --events-retry */
+#define RETRY_S_MAX 3600
 
 /* The NE's own events to lisecd (--events-*), made when they happen and
  * queued until lisecd took them; they are signed when sent, each batch by
  * one signature over its events' digests (docs/events.md "A signed
  * batch"). The sender thread alone signs and sends (the key and the
  * client are its own once it runs): a lisecd that is slow or silent holds
- * up that thread, never the X1 loop. The queue is shared under lock. */
+ * up that thread, never the X1 loop. The queue is shared under lock.
+ * With a spool (--events-spool) the queue is the spool's file, and the
+ * sender tries again every retry_s seconds while it holds events. */
 typedef struct ne_events {
   lisec_event_key *key;
   lisec_event_client *client;
+  lisec_event_spool *spool; /* NULL: the queue in memory */
+  int64_t retry_s;
+  bool left;                /* the spool held events after the last send */
   const char *vm, *state;
   char *queue[EVENTS_QUEUE_MAX];
   size_t n;
@@ -78,6 +92,12 @@ static void event_note(ne_events *ev, const char *type, const char *detail, cons
   char err[LISEC_EVENT_ERR_MAX], *made = NULL;
   unsigned long long seq = 0;
   const char *details[] = {detail, detail2, NULL};
+  if (ev->spool) {
+    /* durable before anything else; a full spool refuses it (its seq a gap) */
+    if (lisec_event_spool_note(ev->spool, ev->state, ev->vm, 0, type, details, &seq, err))
+      LOG_ERROR("events: the %s event is not queued: %s", type, err);
+    return;
+  }
   if (lisec_event_seq_next(ev->state, &seq, err) || lisec_event_make(ev->vm, seq, 0, type, details, &made, err)) {
     LOG_ERROR("events: cannot make the %s event: %s", type, err);
     return;
@@ -110,6 +130,17 @@ static void events_kick(ne_events *ev) {
  * since only this thread removes events and event_note drops the oldest
  * only when the queue is full). */
 static void events_flush(ne_events *ev) {
+  if (ev->spool) {
+    char err[LISEC_EVENT_ERR_MAX];
+    size_t sent = 0;
+    long status = 0;
+    int rc = lisec_event_spool_flush(ev->spool, ev->key, ev->client, EVENTS_BATCH_MAX, &sent, &status, err);
+    if (rc) LOG_WARN("events: kept in the spool, not taken yet (sent again in %lld s): %s", (long long)ev->retry_s, err);
+    pthread_mutex_lock(&ev->lock);
+    ev->left = rc != 0;
+    pthread_mutex_unlock(&ev->lock);
+    return;
+  }
   for (;;) {
     char *batch[EVENTS_BATCH_MAX];
     pthread_mutex_lock(&ev->lock);
@@ -146,12 +177,22 @@ static void events_flush(ne_events *ev) {
   }
 }
 
-/* The sender thread: sends when kicked, and once more when closing. */
+/* The sender thread: sends when kicked, and once more when closing; with
+ * a spool that still holds events, also every retry_s seconds. */
 static void *events_sender(void *arg) {
   ne_events *ev = arg;
   pthread_mutex_lock(&ev->lock);
   for (;;) {
-    while (!ev->kicked && !ev->closing) pthread_cond_wait(&ev->wake, &ev->lock);
+    while (!ev->kicked && !ev->closing) {
+      if (!ev->left) {
+        pthread_cond_wait(&ev->wake, &ev->lock);
+        continue;
+      }
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += ev->retry_s;
+      if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) == ETIMEDOUT) break;
+    }
     bool last = ev->closing;
     ev->kicked = false;
     pthread_mutex_unlock(&ev->lock);
@@ -161,6 +202,13 @@ static void *events_sender(void *arg) {
   }
   pthread_mutex_unlock(&ev->lock);
   return NULL;
+}
+
+/* What the spool reports besides its answers (a torn or corrupted record
+ * set aside, events lisecd had taken already, one it refused for good). */
+static void spool_report(void *ctx, const char *msg) {
+  (void)ctx;
+  LOG_WARN("events: spool: %s", msg);
 }
 
 /* Writes the task table to the state file (temp file, fsync, rename). */
@@ -253,9 +301,11 @@ int main(int argc, char **argv) {
   const char *listen_at = "127.0.0.1:8444", *cert = NULL, *key = NULL, *ca = NULL, *ne_id = NULL,
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
              *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
-             *ev_tcti = NULL, *timeout = NULL, *header_bytes = NULL;
+             *ev_tcti = NULL, *timeout = NULL, *header_bytes = NULL, *ev_spool = NULL, *ev_spool_events = NULL,
+             *ev_spool_bytes = NULL, *ev_retry = NULL;
   int strict = 0, help = 0, ev_tpm = 0;
-  int64_t timeout_s = TIMEOUT_S_DEFAULT, max_header_bytes = HEADER_BYTES_DEFAULT;
+  int64_t timeout_s = TIMEOUT_S_DEFAULT, max_header_bytes = HEADER_BYTES_DEFAULT, retry_s = RETRY_S_DEFAULT,
+          spool_events = 0, spool_bytes = 0;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
@@ -266,6 +316,8 @@ int main(int argc, char **argv) {
                                        {"events-key", 1, NULL, 'K'},    {"events-vm", 1, NULL, 'M'},
                                        {"events-state", 1, NULL, 'Q'},
                                        {"events-tpm", 0, NULL, 'P'},    {"events-tcti", 1, NULL, 'I'},
+                                       {"events-spool", 1, NULL, 'O'},  {"events-spool-max-events", 1, NULL, 'N'},
+                                       {"events-spool-max-bytes", 1, NULL, 'B'}, {"events-retry", 1, NULL, 'R'},
                                        {"timeout", 1, NULL, 't'},       {"max-header-bytes", 1, NULL, 'H'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
@@ -289,6 +341,10 @@ int main(int argc, char **argv) {
       case 'Q': ev_state = optarg; break;
       case 'P': ev_tpm = 1; break;
       case 'I': ev_tcti = optarg; break;
+      case 'O': ev_spool = optarg; break;
+      case 'N': ev_spool_events = optarg; break;
+      case 'B': ev_spool_bytes = optarg; break;
+      case 'R': ev_retry = optarg; break;
       case 't': timeout = optarg; break;
       case 'H': header_bytes = optarg; break;
       case 'h': help = 1; goto usage;
@@ -296,10 +352,21 @@ int main(int argc, char **argv) {
       default: goto usage;
     }
   }
-  bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state || ev_tpm || ev_tcti;
+  bool ev_any = ev_server || ev_ca || ev_cert || ev_tls_key || ev_key || ev_vm || ev_state || ev_tpm || ev_tcti ||
+                ev_spool || ev_spool_events || ev_spool_bytes || ev_retry;
   bool ev_all = ev_server && ev_ca && ev_cert && ev_tls_key && ev_key && ev_vm && ev_state;
   if (timeout && !lisec_decimal(timeout, strlen(timeout), 1, TIMEOUT_S_MAX, &timeout_s)) {
     fprintf(stderr, "lisec-ne: --timeout %s: seconds, 1 to %d\n", timeout, TIMEOUT_S_MAX);
+    return 2;
+  }
+  if (ev_retry && !lisec_decimal(ev_retry, strlen(ev_retry), 1, RETRY_S_MAX, &retry_s)) {
+    fprintf(stderr, "lisec-ne: --events-retry %s: seconds, 1 to %d\n", ev_retry, RETRY_S_MAX);
+    return 2;
+  }
+  if ((ev_spool_events && !lisec_decimal(ev_spool_events, strlen(ev_spool_events), 1, 1000000, &spool_events)) ||
+      (ev_spool_bytes && !lisec_decimal(ev_spool_bytes, strlen(ev_spool_bytes), 16384, 256 << 20, &spool_bytes))) {
+    fprintf(stderr, "lisec-ne: --events-spool-max-events: 1 to 1000000; --events-spool-max-bytes: 16384 to %d\n",
+            256 << 20);
     return 2;
   }
   if (header_bytes &&
@@ -308,18 +375,25 @@ int main(int argc, char **argv) {
             HEADER_BYTES_MAX);
     return 2;
   }
-  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm)) {
+  if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm) ||
+      ((ev_spool_events || ev_spool_bytes || ev_retry) && !ev_spool)) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations] [--timeout S]\n"
                     "                [--max-header-bytes N]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
                     "                 --events-key F --events-vm ID --events-state FILE\n"
-                    "                 [--events-tpm [--events-tcti SPEC]]]\n"
+                    "                 [--events-tpm [--events-tcti SPEC]]\n"
+                    "                 [--events-spool FILE [--events-spool-max-events N]\n"
+                    "                  [--events-spool-max-bytes B] [--events-retry S]]]\n"
                     "  --events-*: report this NE's LI events to lisecd, signed by --events-key\n"
                     "  (lisec-event keygen), numbered in --events-state, over mutual TLS (role vm);\n"
                     "  with --events-tpm the key is in the VM's TPM (lisec-event keygen --tpm),\n"
-                    "  reached through the tpm2-tss TCTI SPEC (default device:/dev/tpmrm0)\n"
+                    "  reached through the tpm2-tss TCTI SPEC (default device:/dev/tpmrm0);\n"
+                    "  --events-spool keeps them in FILE (0600) until lisecd took them (at most N\n"
+                    "  events, default 4096, and B bytes, default 4 MiB; a full spool refuses new\n"
+                    "  ones), sent at start, with each X1 request and every S seconds while some\n"
+                    "  are left (default 30)\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
                     "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
@@ -356,7 +430,7 @@ int main(int argc, char **argv) {
   }
   SSL_CTX_set_verify(s.ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
   if (load_state(&s) != 0) return 2;
-  ne_events events = {.vm = ev_vm, .state = ev_state};
+  ne_events events = {.vm = ev_vm, .state = ev_state, .retry_s = retry_s};
   pthread_mutex_init(&events.lock, NULL);
   pthread_cond_init(&events.wake, NULL);
   if (ev_all) {
@@ -365,6 +439,11 @@ int main(int argc, char **argv) {
     if ((ev_tpm ? lisec_event_key_load_tpm(ev_tcti, ev_key, &events.key, err)
                 : lisec_event_key_load(ev_key, &events.key, err)) ||
         lisec_event_client_new(ev_server, ev_ca, ev_cert, ev_tls_key, &events.client, err)) {
+      fprintf(stderr, "lisec-ne: events: %s\n", err);
+      return 2;
+    }
+    if (ev_spool && lisec_event_spool_open(ev_spool, (size_t)spool_events, (size_t)spool_bytes, spool_report, NULL,
+                                           &events.spool, err)) {
       fprintf(stderr, "lisec-ne: events: %s\n", err);
       return 2;
     }
@@ -428,6 +507,7 @@ int main(int argc, char **argv) {
     pthread_join(events.sender, NULL);
     for (size_t i = 0; i < events.n; i++) free(events.queue[i]);
     lisec_event_client_free(events.client);
+    lisec_event_spool_free(events.spool);
     lisec_event_key_free(events.key);
   }
   event_free(term);

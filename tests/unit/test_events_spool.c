@@ -1,0 +1,408 @@
+/* The VM's event spool (src/events/spoolrec.c, src/events/libspool.c;
+ * docs/events.md "The spool"). The record reader: records made by the
+ * writer read back exactly; a buffer cut at every length gives the whole
+ * records before the cut and a torn tail, never a record that was not
+ * whole; a byte changed anywhere in a middle record loses that record
+ * alone (or none, when the byte was its newline), never the next; bad
+ * headers (leading zeros, a seq or length out of range, upper-case or
+ * short checksums, a length past the end or over the bound), payloads
+ * that are not canonical events, a header seq not the event's, a second
+ * record of one seq and garbage lines are each refused with a reason and
+ * reading goes on. The library (exported API): events noted are counted
+ * and kept across a reopen; a full spool (by events or by bytes) refuses
+ * the next naming TR103308-4.1 and giving the seq that becomes a gap; a
+ * torn tail or a corrupted record is reported at open, set aside in
+ * FILE.corrupt and the others kept; a flush with lisecd out of reach keeps
+ * every event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto/crypto.h"
+#include "events/spoolrec.h"
+#include "lisec/events.h"
+
+/* n records of vm-li-1, seqs from first, appended to *buf. */
+static size_t make_records(char *buf, size_t cap, uint64_t first, size_t n,
+                           size_t *ends) {
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    char *ev = NULL, *rec = NULL, err[LISEC_EVENT_ERR_MAX];
+    const char *details[] = {"xid=5e7f0000-aaaa-4bbb-8ccc-000000000001",
+                             "lea=lea-fi", NULL};
+    size_t len = 0;
+    uint64_t seq = 0;
+    lisec_err e = {0};
+    assert_int_equal(lisec_event_make("vm-li-1", first + i, 1800000000,
+                                      "activation", details, &ev, err),
+                     0);
+    assert_int_equal(evsp_encode(ev, strlen(ev), &rec, &len, &seq, &e), 0);
+    assert_int_equal(seq, first + i);
+    assert_true(at + len <= cap);
+    memcpy(buf + at, rec, len);
+    at += len;
+    if (ends)
+      ends[i] = at;
+    free(ev);
+    free(rec);
+  }
+  return at;
+}
+
+static void test_roundtrip(void **state) {
+  (void)state;
+  char buf[8192];
+  size_t ends[5];
+  size_t len = make_records(buf, sizeof buf, 7, 5, ends);
+  assert_memory_equal(buf, "LSEV1 7 ", 8);
+  evsp_scan sc;
+  lisec_err e = {0};
+  assert_int_equal(evsp_scan_buf((const uint8_t *)buf, len, &sc, &e), 0);
+  assert_int_equal(sc.n, 5);
+  assert_int_equal(sc.n_bad, 0);
+  assert_int_equal(sc.torn_off, len);
+  assert_false(sc.unterminated);
+  for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(sc.rec[i].seq, 7 + i);
+    assert_string_equal(sc.rec[i].vm, "vm-li-1");
+    assert_int_equal(sc.rec[i].off + sc.rec[i].len, ends[i]);
+    assert_memory_equal(buf + sc.rec[i].payload_off,
+                        "{\"event\":{\"details\":", 20);
+  }
+  evsp_scan_clear(&sc);
+  assert_int_equal(evsp_scan_buf(NULL, 0, &sc, &e),
+                   0); /* empty: nothing, no error */
+  assert_int_equal(sc.n + sc.n_bad, 0);
+  evsp_scan_clear(&sc);
+}
+
+/* Cut at every length: the whole records before the cut, the rest torn
+ * (or, cut just before a newline, the last record whole but unterminated). */
+static void test_truncated(void **state) {
+  (void)state;
+  char buf[4096];
+  size_t ends[3];
+  size_t len = make_records(buf, sizeof buf, 1, 3, ends);
+  for (size_t cut = 0; cut <= len; cut++) {
+    evsp_scan sc;
+    lisec_err e = {0};
+    assert_int_equal(evsp_scan_buf((const uint8_t *)buf, cut, &sc, &e), 0);
+    size_t whole = 0;
+    while (whole < 3 && ends[whole] <= cut)
+      whole++;
+    size_t start = whole ? ends[whole - 1] : 0;
+    assert_int_equal(sc.n_bad, 0);
+    if (whole < 3 && cut == ends[whole] - 1) { /* only the newline missing */
+      assert_int_equal(sc.n, whole + 1);
+      assert_true(sc.unterminated);
+      assert_int_equal(sc.torn_off, cut);
+    } else {
+      assert_int_equal(sc.n, whole);
+      assert_int_equal(sc.torn_off, cut > start ? start : cut);
+    }
+    evsp_scan_clear(&sc);
+  }
+}
+
+/* A byte changed anywhere in the middle record: that record is lost (or
+ * none, when the byte was its newline), the first and last always read. */
+static void test_flipped(void **state) {
+  (void)state;
+  char buf[4096], copy[4096];
+  size_t ends[3];
+  size_t len = make_records(buf, sizeof buf, 1, 3, ends);
+  for (size_t at = ends[0]; at < ends[1]; at++) {
+    memcpy(copy, buf, len);
+    copy[at] ^= 0x01;
+    evsp_scan sc;
+    lisec_err e = {0};
+    assert_int_equal(evsp_scan_buf((const uint8_t *)copy, len, &sc, &e), 0);
+    assert_int_equal(sc.torn_off, len);
+    assert_true(sc.n >= 2);
+    assert_int_equal(sc.rec[0].seq, 1);
+    assert_int_equal(sc.rec[sc.n - 1].seq, 3);
+    if (at ==
+        ends[1] - 1) { /* its newline: the record is whole by its checksum */
+      assert_int_equal(sc.n, 3);
+      assert_int_equal(sc.n_bad, 0);
+    } else {
+      assert_int_equal(sc.n, 2);
+      assert_int_equal(sc.n_bad, 1);
+      assert_int_equal(sc.bad[0].off, ends[0]);
+      assert_int_equal(sc.bad[0].len, ends[1] - ends[0]);
+    }
+    evsp_scan_clear(&sc);
+  }
+}
+
+/* One malformed line between two good records: refused naming why; the
+ * good ones read. */
+static void expect_bad(const char *line, const char *why) {
+  char buf[16384], good[4096];
+  size_t glen = make_records(good, sizeof good, 100, 1, NULL);
+  size_t at = make_records(buf, sizeof buf, 1, 1, NULL);
+  size_t ll = strlen(line);
+  memcpy(buf + at, line, ll);
+  at += ll;
+  memcpy(buf + at, good, glen);
+  at += glen;
+  evsp_scan sc;
+  lisec_err e = {0};
+  assert_int_equal(evsp_scan_buf((const uint8_t *)buf, at, &sc, &e), 0);
+  assert_int_equal(sc.n, 2);
+  assert_int_equal(sc.rec[1].seq, 100);
+  assert_int_equal(sc.n_bad, 1);
+  if (!strstr(sc.bad[0].why, why))
+    fail_msg("%s: \"%s\", want \"%s\"", line, sc.bad[0].why, why);
+  evsp_scan_clear(&sc);
+}
+
+/* A record line with a right checksum over any payload. */
+static char *line_of(const char *seq, const char *len, const char *payload) {
+  static char out[12000];
+  uint8_t d[32];
+  char hex[65];
+  crypto_sha256(payload, strlen(payload), d);
+  lisec_hex_encode(d, 32, hex);
+  snprintf(out, sizeof out, "LSEV1 %s %s %s %s\n", seq, len, hex, payload);
+  return out;
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  const char *ev5 = "{\"event\":{\"seq\":5,\"time\":1800000000,\"type\":"
+                    "\"start\",\"v\":1,\"vm\":\"vm-li-1\"}}";
+  char n[16];
+  snprintf(n, sizeof n, "%zu", strlen(ev5));
+  expect_bad("garbage\n", "not a spool record");
+  expect_bad("\n", "not a spool record");
+  expect_bad(line_of("05", n, ev5), "seq"); /* leading zero */
+  expect_bad(line_of("0", n, ev5), "seq");
+  expect_bad(line_of("9007199254740993", n, ev5), "seq");  /* over 2^53 */
+  expect_bad(line_of("12345678901234567", n, ev5), "seq"); /* 17 digits */
+  expect_bad(line_of("5", "0", ev5), "length");
+  expect_bad(line_of("5", "9000", ev5), "length"); /* over the bound */
+  expect_bad(line_of("5", "99999", ev5), "length");
+  char longer[16];
+  snprintf(longer, sizeof longer, "%zu", strlen(ev5) + 40);
+  expect_bad(line_of("5", longer, ev5),
+             ""); /* runs into the next record: its checksum fails */
+  expect_bad(line_of("6", n, ev5), "header's seq"); /* the event says 5 */
+  expect_bad(line_of("5", "2", "{}"), "not an unsigned event");
+  const char *spaced = "{\"event\": "
+                       "{\"seq\":5,\"time\":1800000000,\"type\":\"start\","
+                       "\"v\":1,\"vm\":\"vm-li-1\"}}";
+  snprintf(n, sizeof n, "%zu", strlen(spaced));
+  expect_bad(line_of("5", n, spaced), "canonical");
+  const char *unknown = "{\"event\":{\"seq\":5,\"time\":1800000000,\"type\":"
+                        "\"reboot\",\"v\":1,\"vm\":\"vm-li-1\"}}";
+  snprintf(n, sizeof n, "%zu", strlen(unknown));
+  expect_bad(line_of("5", n, unknown), "not an event");
+  const char *signed_ev =
+      "{\"event\":{\"seq\":5,\"time\":1800000000,\"type\":\"start\",\"v\":1,"
+      "\"vm\":\"vm-li-1\"},\"sig\":\"AA\"}";
+  snprintf(n, sizeof n, "%zu", strlen(signed_ev));
+  expect_bad(line_of("5", n, signed_ev), "not an unsigned event");
+  /* the checksum: upper case, short, wrong */
+  char *l = line_of("5", n, ev5);
+  for (char *p = l + 10; p < l + 74; p++)
+    if (*p >= 'a' && *p <= 'f') {
+      *p = (char)(*p - 'a' + 'A');
+      break;
+    }
+  expect_bad(l, "checksum");
+  snprintf(n, sizeof n, "%zu", strlen(ev5));
+  char shortsum[512];
+  snprintf(shortsum, sizeof shortsum, "LSEV1 5 %s 00ff %s\n", n, ev5);
+  expect_bad(shortsum, "checksum");
+  snprintf(shortsum, sizeof shortsum, "LSEV1 5 %s %064d %s\n", n, 0, ev5);
+  expect_bad(shortsum, "checksum does not match");
+  /* a second record of seq 1 (the first good record's) */
+  char dup[4096];
+  size_t dl = make_records(dup, sizeof dup, 1, 1, NULL);
+  dup[dl] = '\0';
+  expect_bad(dup, "a second record of seq 1");
+}
+
+/* An oversized line without a newline at the end: a torn tail, not a
+ * record, whatever it holds; the record before it read. */
+static void test_oversized(void **state) {
+  (void)state;
+  size_t cap = 1 << 20;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  size_t at = make_records(buf, cap, 1, 1, NULL);
+  memcpy(buf + at, "LSEV1 2 9999 ", 13);
+  memset(buf + at + 13, 'a', cap - at - 13);
+  evsp_scan sc;
+  lisec_err e = {0};
+  assert_int_equal(evsp_scan_buf((const uint8_t *)buf, cap, &sc, &e), 0);
+  assert_int_equal(sc.n, 1);
+  assert_int_equal(sc.torn_off, at);
+  evsp_scan_clear(&sc);
+  /* encode refuses what the reader would refuse */
+  char *rec = NULL;
+  size_t len = 0;
+  uint64_t seq = 0;
+  assert_int_not_equal(evsp_encode("{}", 2, &rec, &len, &seq, &e), 0);
+  assert_int_not_equal(
+      evsp_encode(buf, EVSP_PAYLOAD_MAX + 1, &rec, &len, &seq, &e), 0);
+  assert_null(rec);
+  free(buf);
+}
+
+/* ---- the library, through its exported API ---------------------------- */
+
+typedef struct reports {
+  char text[8192];
+  int n;
+} reports;
+
+static void on_report(void *ctx, const char *msg) {
+  reports *r = ctx;
+  size_t at = strlen(r->text);
+  snprintf(r->text + at, sizeof r->text - at, "%s\n", msg);
+  r->n++;
+}
+
+static void test_lib(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], corrupt[160],
+       err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  snprintf(corrupt, sizeof corrupt, "%s/spool.corrupt", dir);
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 3, 0, on_report, &rep, &s, err),
+                   0);
+  struct stat sb;
+  assert_int_equal(stat(sp, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  unsigned long long seq = 0;
+  const char *d[] = {"xid=5e7f", NULL};
+  for (unsigned long long i = 1; i <= 3; i++) {
+    assert_int_equal(
+        lisec_event_spool_note(s, st, "vm-li-1", 0, "activation", d, &seq, err),
+        0);
+    assert_int_equal(seq, i);
+  }
+  /* full by events: refused, the seq taken (a gap at lisecd), nothing written
+   */
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "error", NULL, &seq, err),
+      -1);
+  assert_int_equal(seq, 4);
+  assert_non_null(strstr(err, "TR103308-4.1: the event spool is full"));
+  assert_non_null(strstr(err, "seq 4 not queued"));
+  size_t n = 0, bytes = 0;
+  assert_int_equal(lisec_event_spool_count(s, &n, &bytes, err), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(stat(sp, &sb), 0);
+  assert_int_equal((size_t)sb.st_size, bytes);
+  /* a bad type takes a seq too (it is made after the number) but is not queued
+   */
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "reboot", NULL, &seq, err),
+      -1);
+  lisec_event_spool_free(s);
+
+  /* reopened: the middle record corrupted and the last torn */
+  FILE *f = fopen(sp, "r+b");
+  assert_non_null(f);
+  char buf[4096];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  char *second = memchr(buf, '\n', len) + 1;
+  second[100] ^= 0x01; /* inside its event */
+  rewind(f);
+  assert_int_equal(fwrite(buf, 1, len - 7, f), len - 7);
+  fclose(f);
+  assert_int_equal(truncate(sp, (off_t)(len - 7)), 0);
+  assert_int_equal(lisec_event_spool_open(sp, 3, 0, on_report, &rep, &s, err),
+                   0);
+  assert_int_equal(rep.n, 2);
+  assert_non_null(
+      strstr(rep.text, "is corrupted (the checksum does not match): not sent"));
+  assert_non_null(strstr(rep.text, "a torn last record"));
+  assert_int_equal(lisec_event_spool_count(s, &n, &bytes, err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(stat(corrupt, &sb), 0);
+  assert_true(sb.st_size > 0);
+  assert_int_equal(rep.n, 2); /* set aside: reported once */
+  /* appended after the repair, in order */
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "stop", NULL, &seq, err), 0);
+  assert_int_equal(seq, 6);
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 2);
+
+  /* lisecd out of reach: every event kept */
+  char key[160], pub[160];
+  snprintf(key, sizeof key, "%s/vm.key", dir);
+  snprintf(pub, sizeof pub, "%s/vm.pub", dir);
+  lisec_event_key *k = NULL;
+  lisec_event_client *c = NULL;
+  assert_int_equal(lisec_event_key_create(key, pub, err), 0);
+  assert_int_equal(lisec_event_key_load(key, &k, err), 0);
+  /* any PEM file does for the TLS material: the transfer fails before it */
+  assert_int_equal(
+      lisec_event_client_new("https://127.0.0.1:1", pub, pub, key, &c, err), 0);
+  size_t sent = 9;
+  long status = 9;
+  assert_int_equal(lisec_event_spool_flush(s, k, c, 16, &sent, &status, err),
+                   -1);
+  assert_int_equal(sent, 0);
+  assert_int_equal(status, 0);
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 2);
+  lisec_event_client_free(c);
+  lisec_event_key_free(k);
+  lisec_event_spool_free(s);
+
+  /* full by bytes */
+  char sp2[160];
+  snprintf(sp2, sizeof sp2, "%s/spool2", dir);
+  assert_int_equal(
+      lisec_event_spool_open(sp2, 0, 16384, on_report, &rep, &s, err), 0);
+  char big[240];
+  memset(big, 'x', sizeof big);
+  memcpy(big, "a=", 2);
+  big[sizeof big - 1] = '\0';
+  const char *bd[] = {big, NULL};
+  int queued = 0;
+  while (lisec_event_spool_note(s, st, "vm-li-1", 0, "error", bd, &seq, err) ==
+         0)
+    queued++;
+  assert_true(queued > 10 && queued < 100);
+  assert_non_null(strstr(err, "the event spool is full"));
+  assert_int_equal(lisec_event_spool_count(s, &n, &bytes, err), 0);
+  assert_int_equal(n, (size_t)queued);
+  assert_true(bytes <= 16384);
+  lisec_event_spool_free(s);
+  /* bounds refused */
+  assert_int_equal(lisec_event_spool_open(sp2, 0, 100, NULL, NULL, &s, err),
+                   -1);
+  assert_int_equal(lisec_event_spool_open(sp2, 2000000, 0, NULL, NULL, &s, err),
+                   -1);
+  assert_int_equal(lisec_event_spool_open(dir, 0, 0, NULL, NULL, &s, err),
+                   -1); /* a directory */
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_flipped),   cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
