@@ -1,0 +1,1 @@
+lisec_integration_test(li_events_spool tests/integration/li_events_spool.sh)

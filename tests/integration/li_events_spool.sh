@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# The LI VM's event spool (docs/events.md "The spool"; TR 103 308 §4.1: the
+# LI VM's events are logged, nothing lost), through a real lisecd and the
+# development PKI. Each VM's sequence at lisecd (its li-event-seq document)
+# and the LI administration's reading of the sealed audit log (lisec audit
+# read --li-key) are the proof:
+# - lisec-event send --spool while lisecd is down: each event queued (exit
+#   3), delivered by flush once lisecd is back, in order, no gap;
+# - a process killed (kill -9) between making its event and lisecd's
+#   answer (lisec-event, and lisec-ne after an X1 activation) loses
+#   nothing: the next run sends it first;
+# - a torn last record (the spool cut short) is reported, set aside in
+#   FILE.corrupt and not sent; the others are delivered;
+# - a corrupted record (one byte changed) is reported and not sent; the
+#   records after it are;
+# - a full spool refuses the next event naming TR103308-4.1 (exit 2), and
+#   lisecd then shows its seq as a gap;
+# - a batch lisecd took but the spool still holds (a stop between the 201
+#   and the removal) is answered 409 replayed, recognised and dropped: the
+#   flush ends, nothing is sent twice.
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+
+pki=$work/pki
+make_pki "$pki"
+cd "$work"
+lisec pki issue "$pki" vm vm vm-sp >/dev/null 2>&1 || fail "lisec pki issue (role vm)"
+lisec pki issue "$pki" admf operator admf-1 >/dev/null 2>&1 || fail "lisec pki issue (the ADMF)"
+lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
+openssl pkey -in li-admin.key -pubout -out li-admin.pub
+ev() { "$build/cmd/lisec-event/lisec-event" "$@"; }
+vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay poi-sp"
+for vm in $vms; do ev keygen --key $vm.key --pub $vm.pub || fail "lisec-event keygen $vm"; done
+start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
+
+# lisecd stopped and started again on the same port and store, so the VMs'
+# configured URL stays right
+relaunch_lisecd() {
+  "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>>"$work/lisecd.log" &
+  LISECD_PID=$!
+  for _ in $(seq 1 100); do
+    as operator -s -o /dev/null "$LISECD_URL/healthz" 2>/dev/null && return 0
+    kill -0 "$LISECD_PID" 2>/dev/null || fail "lisecd exited at start: $(tail -5 "$work/lisecd.log")"
+    sleep 0.1
+  done
+  fail "lisecd did not answer /healthz"
+}
+expect() { # STATUS ROLE METHOD PATH [BODY]
+  local want=$1 role=$2 method=$3 path=$4 body=${5:-} got
+  got=$(as "$role" -X "$method" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    ${body:+--data-binary "$body"} "$LISECD_URL$path")
+  [ "$got" = "$want" ] || fail "$role $method $path: HTTP $got, want $want: $(cat "$work/body")"
+}
+for vm in $vms; do
+  expect 201 mano POST /v1/li/vms "$(python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "pubkey": open(sys.argv[2]).read()}))' "$vm" "$vm.pub")"
+  expect 200 hypervisor-admin POST "/v1/li/vms/$vm/enable"
+  lisec li pair-sign --key li-admin.key --vm "$vm" --pubkey "$vm.pub" --last 0 -o "pair-$vm.json" 2>/dev/null
+  expect 200 li-admin POST "/v1/li/vms/$vm/pair" "{\"statement\":$(cat "pair-$vm.json")}"
+done
+
+tls=(--ca "$pki/ca.crt" --cert "$pki/vm.crt" --tls-key "$pki/vm.key")
+send() { # VM [ARGS]: lisec-event send --spool VM.spool; its exit status in $rc
+  local vm=$1
+  shift
+  rc=0
+  ev send --key "$vm.key" --vm "$vm" --state "$vm.seq" --spool "$vm.spool" --server "$LISECD_URL" "${tls[@]}" \
+    --type delivery --detail lea=lea-fi "$@" >"$vm.out" 2>"$vm.err" || rc=$?
+}
+flush() { # VM: lisec-event flush; its exit status in $rc
+  rc=0
+  ev flush --key "$1.key" --spool "$1.spool" --server "$LISECD_URL" "${tls[@]}" >"$1.out" 2>"$1.err" || rc=$?
+}
+# what lisecd keeps of a VM's sequence: {"gaps":G,"last_seq":L}
+seqdoc() { sqlite3 lisec.db "SELECT body FROM documents WHERE kind = 'li-event-seq' AND id = '$1'"; }
+audit_read() { lisec --server "$LISECD_URL" --pki "$pki" --role li-admin audit read --li-key audit-li.key >audit.txt 2>&1 ||
+  { cat audit.txt; fail "lisec audit read"; }; }
+# the seqs of VM's events in the LI administration's reading, one a line, sorted
+audit_seqs() { grep -o "\"seq\":[0-9]*,\"time\":[0-9]*,\"type\":\"[a-z-]*\",\"v\":1,\"vm\":\"$1\"" audit.txt |
+  sed 's/"seq":\([0-9]*\),.*/\1/' | sort -n | tr '\n' ' ' | sed 's/ $//'; }
+# no gap finding in any record of VM
+no_gap() { ! grep "li-vm $1" audit.txt | grep -q 'EVENTS-GAP' || fail "$1: a gap finding in the audit log"; }
+
+# ---- lisecd down: events queued, delivered once it is back, no gap ----------------------
+send vm-sp-down
+[ "$rc" = 0 ] && grep -q 'recorded: seq 1' vm-sp-down.out || fail "send with lisecd up: rc $rc: $(cat vm-sp-down.out vm-sp-down.err)"
+stop_lisecd
+for s in 2 3 4; do
+  send vm-sp-down --detail "n=$s"
+  [ "$rc" = 3 ] && grep -q "spooled: seq $s" vm-sp-down.out && grep -q 'kept in the spool, not delivered yet' vm-sp-down.err ||
+    fail "send with lisecd down: rc $rc, want 3 (queued): $(cat vm-sp-down.out vm-sp-down.err)"
+done
+[ "$(grep -c '^LSEV1 ' vm-sp-down.spool)" = 3 ] || fail "the spool does not hold the 3 events: $(cat vm-sp-down.spool)"
+[ "$(stat -c %a vm-sp-down.spool)" = 600 ] || fail "the spool is not 0600"
+relaunch_lisecd
+flush vm-sp-down
+[ "$rc" = 0 ] && grep -q 'flushed: 3 event(s)' vm-sp-down.out || fail "flush: rc $rc: $(cat vm-sp-down.out vm-sp-down.err)"
+[ ! -s vm-sp-down.spool ] || fail "the spool is not empty after its events were taken"
+send vm-sp-down
+[ "$rc" = 0 ] && grep -q 'recorded: seq 5' vm-sp-down.out || fail "send after the flush: $(cat vm-sp-down.out vm-sp-down.err)"
+[ "$(seqdoc vm-sp-down)" = '{"gaps":0,"last_seq":5}' ] || fail "lisecd's sequence of vm-sp-down: $(seqdoc vm-sp-down), want no gap"
+audit_read
+[ "$(audit_seqs vm-sp-down)" = "1 2 3 4 5" ] || fail "the audit log has seqs '$(audit_seqs vm-sp-down)' of vm-sp-down, want 1-5"
+no_gap vm-sp-down
+pass "lisecd down: 3 events queued in the spool (exit 3), flushed in order once it was back; lisecd has 1-5, gaps 0"
+
+# ---- killed (kill -9) between making the event and lisecd's answer ----------------------
+# a listener that takes connections and never answers: the sender waits in
+# its TLS handshake, with its event made and queued
+hole=$(free_port)
+python3 -S -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$hole" &
+hole_pid=$!
+cleanup_hooks+=("kill $hole_pid 2>/dev/null")
+for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$hole) 2>/dev/null && break; sleep 0.1; done
+ev send --key vm-sp-kill.key --vm vm-sp-kill --state vm-sp-kill.seq --spool vm-sp-kill.spool \
+  --server "https://127.0.0.1:$hole" "${tls[@]}" --type activation --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000c111 \
+  >kill.out 2>&1 &
+kill_pid=$!
+for _ in $(seq 100); do grep -q 'spooled: seq 1' kill.out && break; sleep 0.1; done
+grep -q 'spooled: seq 1' kill.out || fail "lisec-event did not queue its event: $(cat kill.out)"
+kill -9 $kill_pid
+wait $kill_pid 2>/dev/null || true
+flush vm-sp-kill
+[ "$rc" = 0 ] && grep -q 'flushed: 1 event' vm-sp-kill.out || fail "flush after kill -9: rc $rc: $(cat vm-sp-kill.out vm-sp-kill.err)"
+# lisec-ne: an X1 activation answered (its event queued), then kill -9 while
+# its sender waits on the silent listener; the next run sends it first
+port=$(free_port)
+ne() { # SERVER: lisec-ne as poi-sp, its events to SERVER through the spool
+  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
+    --ca "$pki/ca.crt" --ne-id poi-sp --admf-id admf-1 --events-server "$1" --events-ca "$pki/ca.crt" \
+    --events-cert "$pki/vm.crt" --events-tls-key "$pki/vm.key" --events-key poi-sp.key --events-vm poi-sp \
+    --events-state poi-sp.seq --events-spool poi-sp.spool --events-retry 1 2>>ne.log &
+  ne_pid=$!
+  cleanup_hooks+=("kill $ne_pid 2>/dev/null")
+  for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+}
+XID=29f28e1c-f230-486a-a860-f5a784ab9c01
+ne "https://127.0.0.1:$hole"
+curl -sS --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" -H 'Content-Type: application/xml' \
+  --data-binary "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<X1Request xmlns=\"http://uri.etsi.org/03221/X1/2017/10\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">
+ <x1RequestMessage xsi:type=\"ActivateTaskRequest\"><admfIdentifier>admf-1</admfIdentifier><neIdentifier>poi-sp</neIdentifier>
+  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version>
+  <x1TransactionId>6a1f2e3d-0000-4000-8000-0000000000c1</x1TransactionId><taskDetails><xId>$XID</xId><targetIdentifiers><targetIdentifier><imsi>244051234567890</imsi></targetIdentifier></targetIdentifiers><deliveryType>X2andX3</deliveryType><listOfDIDs><dId>0b5d9b3a-8c9e-4d8b-9a55-5d8f1e2a3b4c</dId></listOfDIDs></taskDetails></x1RequestMessage></X1Request>" \
+  "https://localhost:$port/X1/NE" | grep -q AcknowledgedAndCompleted || fail "lisec-ne: activate"
+grep -qx 'seq 2' poi-sp.seq && [ "$(grep -c '^LSEV1 ' poi-sp.spool)" = 2 ] ||
+  fail "lisec-ne's start and activation are not both in its spool: $(cat poi-sp.seq poi-sp.spool)"
+kill -9 $ne_pid
+wait $ne_pid 2>/dev/null || true
+ne "$LISECD_URL"
+for _ in $(seq 100); do [ ! -s poi-sp.spool ] && grep -qx 'seq 3' poi-sp.seq && break; sleep 0.1; done
+[ ! -s poi-sp.spool ] || fail "lisec-ne did not send its spool at start: $(cat ne.log)"
+kill -TERM $ne_pid
+wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
+[ ! -s poi-sp.spool ] || fail "lisec-ne's stop event was not delivered: $(cat ne.log)"
+audit_read
+[ "$(audit_seqs vm-sp-kill)" = 1 ] || fail "vm-sp-kill's event killed before its answer is not in the audit log"
+grep 'vm-sp-kill' audit.txt | grep -q 5e7f0000-aaaa-4bbb-8ccc-00000000c111 || fail "vm-sp-kill's activation is not recorded"
+[ "$(audit_seqs poi-sp)" = "1 2 3 4" ] || fail "lisec-ne's events in the audit log: '$(audit_seqs poi-sp)', want 1-4 (start, activation, start, stop)"
+grep 'poi-sp' audit.txt | grep -q "$XID" || fail "lisec-ne's activation made before kill -9 is not recorded"
+[ "$(seqdoc poi-sp)" = '{"gaps":0,"last_seq":4}' ] || fail "lisecd's sequence of poi-sp: $(seqdoc poi-sp)"
+no_gap vm-sp-kill
+no_gap poi-sp
+pass "kill -9 between make and send (lisec-event, lisec-ne after an X1 activation): nothing lost, sent first after the restart, no gap"
+
+# ---- a torn last record: reported, set aside, the others delivered ----------------------
+stop_lisecd
+for s in 1 2 3; do send vm-sp-torn; [ "$rc" = 3 ] || fail "send with lisecd down: rc $rc"; done
+size=$(stat -c %s vm-sp-torn.spool)
+truncate -s $((size - 11)) vm-sp-torn.spool # a writer killed mid-write
+relaunch_lisecd
+flush vm-sp-torn
+[ "$rc" = 0 ] || fail "flush with a torn tail: rc $rc: $(cat vm-sp-torn.err)"
+grep -q 'TR103308-4.1: .*a torn last record .* cut off, set aside in .*vm-sp-torn.spool.corrupt' vm-sp-torn.err ||
+  fail "the torn record is not reported: $(cat vm-sp-torn.err)"
+grep -q 'flushed: 2 event(s)' vm-sp-torn.out || fail "the 2 whole records were not delivered: $(cat vm-sp-torn.out)"
+grep -q '"seq":3' vm-sp-torn.spool.corrupt || fail "the torn record's bytes are not set aside"
+audit_read
+[ "$(audit_seqs vm-sp-torn)" = "1 2" ] || fail "vm-sp-torn in the audit log: '$(audit_seqs vm-sp-torn)', want 1 2"
+pass "a torn last record: reported, set aside in FILE.corrupt, never sent; the whole ones delivered"
+
+# ---- a corrupted record (one byte changed): not sent, the ones after it are -------------
+stop_lisecd
+for s in 1 2 3; do send vm-sp-flip --detail "n=$s"; [ "$rc" = 3 ] || fail "send with lisecd down: rc $rc"; done
+# a byte of the second record's event, inside its detail "n=2" (the value 2 becomes 3)
+off=$(python3 -S -c 'import sys; d=open(sys.argv[1],"rb").read(); a=d.index(b"\n")+1; print(d.index(b"\"n\":\"2\"", a)+5)' vm-sp-flip.spool)
+flip_byte vm-sp-flip.spool "$off"
+grep -q '"n":"3".*"seq":2' vm-sp-flip.spool || fail "the test did not change the record as meant"
+relaunch_lisecd
+flush vm-sp-flip
+[ "$rc" = 0 ] && grep -q 'flushed: 2 event(s)' vm-sp-flip.out || fail "flush with a corrupted record: rc $rc: $(cat vm-sp-flip.out vm-sp-flip.err)"
+grep -q 'TR103308-4.1: .*is corrupted (the checksum does not match): not sent, set aside' vm-sp-flip.err ||
+  fail "the corrupted record is not reported: $(cat vm-sp-flip.err)"
+audit_read
+[ "$(audit_seqs vm-sp-flip)" = "1 3" ] || fail "vm-sp-flip in the audit log: '$(audit_seqs vm-sp-flip)', want 1 3"
+! grep 'vm-sp-flip' audit.txt | grep -q '"n":"3".*"seq":2\|"seq":2.*"n":"3"' || fail "the corrupted record was sent"
+pass "a corrupted record (a flipped byte): reported, never sent; the record after it delivered"
+
+# ---- a full spool: the next event refused (exit 2), its seq a gap at lisecd -------------
+stop_lisecd
+spool_full=(--spool-max-events 2)
+for s in 1 2; do send vm-sp-full "${spool_full[@]}"; [ "$rc" = 3 ] || fail "send $s into the spool: rc $rc"; done
+send vm-sp-full "${spool_full[@]}"
+[ "$rc" = 2 ] && grep -q 'TR103308-4.1: the event spool is full (2 events, .*seq 3 not queued, lisecd will show it as a gap' vm-sp-full.err ||
+  fail "a full spool: rc $rc, want 2 naming TR103308-4.1: $(cat vm-sp-full.err)"
+[ "$(grep -c '^LSEV1 ' vm-sp-full.spool)" = 2 ] || fail "a full spool took the event"
+relaunch_lisecd
+flush vm-sp-full
+[ "$rc" = 0 ] || fail "flush of the full spool: rc $rc: $(cat vm-sp-full.err)"
+send vm-sp-full "${spool_full[@]}"
+[ "$rc" = 0 ] && grep -q 'recorded: seq 4' vm-sp-full.out || fail "send after the outage: rc $rc: $(cat vm-sp-full.err)"
+[ "$(seqdoc vm-sp-full)" = '{"gaps":1,"last_seq":4}' ] || fail "lisecd's sequence of vm-sp-full: $(seqdoc vm-sp-full), want the refused seq 3 as a gap"
+audit_read
+[ "$(audit_seqs vm-sp-full)" = "1 2 4" ] || fail "vm-sp-full in the audit log: '$(audit_seqs vm-sp-full)'"
+grep "li-vm vm-sp-full" audit.txt | grep -q 'EVENTS-GAP' || fail "the refused seq is not a gap finding in vm-sp-full's record"
+pass "a full spool refuses the newest event (exit 2, TR103308-4.1, its seq named), keeps the oldest; lisecd shows the refused seq as a gap"
+
+# ---- a batch lisecd took still in the spool (a stop between the 201 and the removal) ---
+stop_lisecd
+for s in 1 2 3; do send vm-sp-replay; [ "$rc" = 3 ] || fail "send with lisecd down: rc $rc"; done
+cp vm-sp-replay.spool kept.spool
+relaunch_lisecd
+flush vm-sp-replay
+[ "$rc" = 0 ] || fail "flush: rc $rc: $(cat vm-sp-replay.err)"
+cp kept.spool vm-sp-replay.spool # as if the process had stopped before removing them
+send vm-sp-replay
+[ "$rc" = 0 ] && grep -q 'recorded: seq 4' vm-sp-replay.out || fail "send after a replayed spool: rc $rc: $(cat vm-sp-replay.err)"
+grep -q '3 event(s) up to seq 3 were taken by lisecd already.*removed, not sent again' vm-sp-replay.err ||
+  fail "the replay is not recognised: $(cat vm-sp-replay.err)"
+[ ! -s vm-sp-replay.spool ] || fail "the replayed records are still in the spool"
+[ "$(seqdoc vm-sp-replay)" = '{"gaps":0,"last_seq":4}' ] || fail "lisecd's sequence of vm-sp-replay: $(seqdoc vm-sp-replay)"
+audit_read
+[ "$(audit_seqs vm-sp-replay)" = "1 2 3 4" ] || fail "vm-sp-replay in the audit log: '$(audit_seqs vm-sp-replay)', want each once"
+grep -q 'replayed' audit.txt || fail "lisecd did not record the refused replay"
+pass "a batch lisecd took, still in the spool: its 409 replay recognised, the records dropped, each event recorded once"
+stop_clean
