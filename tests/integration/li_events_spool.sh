@@ -115,7 +115,7 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$hole" 
 hole_pid=$!
 cleanup_hooks+=("kill $hole_pid 2>/dev/null")
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$hole) 2>/dev/null && break; sleep 0.1; done
-ev send --key vm-sp-kill.key --vm vm-sp-kill --state vm-sp-kill.seq --spool vm-sp-kill.spool \
+"$build/cmd/lisec-event/lisec-event" send --key vm-sp-kill.key --vm vm-sp-kill --state vm-sp-kill.seq --spool vm-sp-kill.spool \
   --server "https://127.0.0.1:$hole" "${tls[@]}" --type activation --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000c111 \
   >kill.out 2>&1 &
 kill_pid=$!
@@ -123,6 +123,7 @@ for _ in $(seq 100); do grep -q 'spooled: seq 1' kill.out && break; sleep 0.1; d
 grep -q 'spooled: seq 1' kill.out || fail "lisec-event did not queue its event: $(cat kill.out)"
 kill -9 $kill_pid
 wait $kill_pid 2>/dev/null || true
+! kill -0 $kill_pid 2>/dev/null || fail "lisec-event was not killed"
 flush vm-sp-kill
 [ "$rc" = 0 ] && grep -q 'flushed: 1 event' vm-sp-kill.out || fail "flush after kill -9: rc $rc: $(cat vm-sp-kill.out vm-sp-kill.err)"
 # lisec-ne: an X1 activation answered (its event queued), then kill -9 while
@@ -150,6 +151,7 @@ grep -qx 'seq 2' poi-sp.seq && [ "$(grep -c '^LSEV1 ' poi-sp.spool)" = 2 ] ||
   fail "lisec-ne's start and activation are not both in its spool: $(cat poi-sp.seq poi-sp.spool)"
 kill -9 $ne_pid
 wait $ne_pid 2>/dev/null || true
+! kill -0 $ne_pid 2>/dev/null || fail "lisec-ne was not killed"
 ne "$LISECD_URL"
 for _ in $(seq 100); do [ ! -s poi-sp.spool ] && grep -qx 'seq 3' poi-sp.seq && break; sleep 0.1; done
 [ ! -s poi-sp.spool ] || fail "lisec-ne did not send its spool at start: $(cat ne.log)"
