@@ -179,7 +179,7 @@ static void test_malformed(void **state) {
   (void)state;
   const char *ev5 = "{\"event\":{\"seq\":5,\"time\":1800000000,\"type\":"
                     "\"start\",\"v\":1,\"vm\":\"vm-li-1\"}}";
-  char n[16];
+  char n[24];
   snprintf(n, sizeof n, "%zu", strlen(ev5));
   expect_bad("garbage\n", "not a spool record");
   expect_bad("\n", "not a spool record");
@@ -190,7 +190,7 @@ static void test_malformed(void **state) {
   expect_bad(line_of("5", "0", ev5), "length");
   expect_bad(line_of("5", "9000", ev5), "length"); /* over the bound */
   expect_bad(line_of("5", "99999", ev5), "length");
-  char longer[16];
+  char longer[24];
   snprintf(longer, sizeof longer, "%zu", strlen(ev5) + 40);
   expect_bad(line_of("5", longer, ev5),
              ""); /* runs into the next record: its checksum fails */
