@@ -22,6 +22,7 @@
  * within --timeout seconds (TLS handshake included) is closed, so idle
  * connections cannot use up the NE's descriptors. Exit: 0 on SIGTERM, 2 on
  * error. */
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -32,7 +33,6 @@
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>

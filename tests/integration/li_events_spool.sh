@@ -8,7 +8,8 @@
 #   3), delivered by flush once lisecd is back, in order, no gap;
 # - a process killed (kill -9) between making its event and lisecd's
 #   answer (lisec-event, and lisec-ne after an X1 activation) loses
-#   nothing: the next run sends it first;
+#   nothing: the next run sends it first; lisec-ne started while lisecd
+#   is down sends its spool by itself (--events-retry) once it is back;
 # - a torn last record (the spool cut short) is reported, set aside in
 #   FILE.corrupt and not sent; the others are delivered;
 # - a corrupted record (one byte changed) is reported and not sent; the
@@ -74,8 +75,9 @@ flush() { # VM: lisec-event flush; its exit status in $rc
 }
 # what lisecd keeps of a VM's sequence: {"gaps":G,"last_seq":L}
 seqdoc() { sqlite3 lisec.db "SELECT body FROM documents WHERE kind = 'li-event-seq' AND id = '$1'"; }
-audit_read() { lisec --server "$LISECD_URL" --pki "$pki" --role li-admin audit read --li-key audit-li.key >audit.txt 2>&1 ||
-  { cat audit.txt; fail "lisec audit read"; }; }
+# (its summary on stderr kept apart: interleaved, it would cut a line of stdout)
+audit_read() { lisec --server "$LISECD_URL" --pki "$pki" --role li-admin audit read --li-key audit-li.key >audit.txt 2>audit.err ||
+  { cat audit.txt audit.err; fail "lisec audit read"; }; }
 # the seqs of VM's events in the LI administration's reading, one a line, sorted
 audit_seqs() { grep -o "\"seq\":[0-9]*,\"time\":[0-9]*,\"type\":\"[a-z-]*\",\"v\":1,\"vm\":\"$1\"" audit.txt |
   sed 's/"seq":\([0-9]*\),.*/\1/' | sort -n | tr '\n' ' ' | sed 's/ $//'; }
@@ -122,7 +124,7 @@ kill_pid=$!
 for _ in $(seq 100); do grep -q 'spooled: seq 1' kill.out && break; sleep 0.1; done
 grep -q 'spooled: seq 1' kill.out || fail "lisec-event did not queue its event: $(cat kill.out)"
 kill -9 $kill_pid
-wait $kill_pid 2>/dev/null || true
+{ wait $kill_pid; } 2>/dev/null || true
 ! kill -0 $kill_pid 2>/dev/null || fail "lisec-event was not killed"
 flush vm-sp-kill
 [ "$rc" = 0 ] && grep -q 'flushed: 1 event' vm-sp-kill.out || fail "flush after kill -9: rc $rc: $(cat vm-sp-kill.out vm-sp-kill.err)"
@@ -150,7 +152,7 @@ curl -sS --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" -H 
 grep -qx 'seq 2' poi-sp.seq && [ "$(grep -c '^LSEV1 ' poi-sp.spool)" = 2 ] ||
   fail "lisec-ne's start and activation are not both in its spool: $(cat poi-sp.seq poi-sp.spool)"
 kill -9 $ne_pid
-wait $ne_pid 2>/dev/null || true
+{ wait $ne_pid; } 2>/dev/null || true
 ! kill -0 $ne_pid 2>/dev/null || fail "lisec-ne was not killed"
 ne "$LISECD_URL"
 for _ in $(seq 100); do [ ! -s poi-sp.spool ] && grep -qx 'seq 3' poi-sp.seq && break; sleep 0.1; done
@@ -167,6 +169,23 @@ grep 'poi-sp' audit.txt | grep -q "$XID" || fail "lisec-ne's activation made bef
 no_gap vm-sp-kill
 no_gap poi-sp
 pass "kill -9 between make and send (lisec-event, lisec-ne after an X1 activation): nothing lost, sent first after the restart, no gap"
+
+# lisec-ne started while lisecd is down: its start event waits in the spool
+# and goes by itself (every --events-retry second) once lisecd is back,
+# with no X1 request to kick it
+stop_lisecd
+ne "$LISECD_URL"
+for _ in $(seq 100); do grep -q 'kept in the spool, not taken yet' ne.log && break; sleep 0.1; done
+grep -qx 'seq 5' poi-sp.seq && [ "$(grep -c '^LSEV1 ' poi-sp.spool)" = 1 ] || fail "lisec-ne's start is not in its spool: $(tail -3 ne.log)"
+relaunch_lisecd
+for _ in $(seq 100); do [ ! -s poi-sp.spool ] && break; sleep 0.1; done
+[ ! -s poi-sp.spool ] || fail "lisec-ne did not send its spool once lisecd was back: $(tail -3 ne.log)"
+kill -TERM $ne_pid
+wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
+[ "$(seqdoc poi-sp)" = '{"gaps":0,"last_seq":6}' ] || fail "lisecd's sequence of poi-sp after its outage: $(seqdoc poi-sp)"
+audit_read
+[ "$(audit_seqs poi-sp)" = "1 2 3 4 5 6" ] || fail "lisec-ne's events after lisecd's outage: '$(audit_seqs poi-sp)'"
+pass "lisec-ne with lisecd down: its events spooled, sent by its retry once lisecd was back, no gap"
 
 # ---- a torn last record: reported, set aside, the others delivered ----------------------
 stop_lisecd
