@@ -13,7 +13,8 @@
  * the next naming TR103308-4.1 and giving the seq that becomes a gap; a
  * torn tail or a corrupted record is reported at open, set aside in
  * FILE.corrupt and the others kept; a flush with lisecd out of reach keeps
- * every event. */
+ * every event; two processes noting into one spool and state file at once
+ * queue every event once, in seq order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -399,10 +401,59 @@ static void test_lib(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* Two processes noting into one spool and one state file at once (as
+ * lisec-ne and lisec-event may): every event queued once, in seq order, no
+ * record damaged. */
+static void test_shared(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
+       err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  pid_t kids[2];
+  for (int i = 0; i < 2; i++) {
+    if ((kids[i] = fork()) == 0) {
+      lisec_event_spool *s = NULL;
+      unsigned long long seq = 0;
+      int bad = lisec_event_spool_open(sp, 0, 0, NULL, NULL, &s, err);
+      for (int j = 0; j < 40 && !bad; j++)
+        bad = lisec_event_spool_note(s, st, "vm-li-1", 0, "delivery", NULL,
+                                     &seq, err);
+      lisec_event_spool_free(s);
+      _exit(bad ? 1 : 0);
+    }
+    assert_true(kids[i] > 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    int ws = 0;
+    assert_int_equal(waitpid(kids[i], &ws, 0), kids[i]);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+  }
+  FILE *f = fopen(sp, "rb");
+  assert_non_null(f);
+  static uint8_t buf[65536];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  evsp_scan sc;
+  lisec_err e = {0};
+  assert_int_equal(evsp_scan_buf(buf, len, &sc, &e), 0);
+  assert_int_equal(sc.n, 80);
+  assert_int_equal(sc.n_bad, 0);
+  assert_int_equal(sc.torn_off, len);
+  for (size_t i = 0; i < sc.n; i++)
+    assert_int_equal(sc.rec[i].seq, i + 1);
+  evsp_scan_clear(&sc);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_flipped),   cmocka_unit_test(test_malformed),
-      cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib)};
+      cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib),
+      cmocka_unit_test(test_shared)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
