@@ -257,6 +257,13 @@ static void on_parked(evutil_socket_t fd, short what, void *arg) {
   parked_free(p);
 }
 
+/* Its bound passed: decided as when woken, and the hosts that gave it no
+ * quote go silent, which answers the others parked on them (ctl/attest.h). */
+static void on_parked_bound(evutil_socket_t fd, short what, void *arg) {
+  ctl_attest_wait_expire(((parked *)arg)->wait);
+  on_parked(fd, what, arg);
+}
+
 /* ---- a leader's step-down ------------------------------------------------ */
 
 /* A parked request is the one response lisecd holds open (every other
@@ -301,7 +308,7 @@ static int park(chan *c, chan *to, uint32_t id, uint8_t *payload, uint32_t len, 
   if (!p) return -1;
   *p = (parked){.c = c, .to = to, .id = id, .payload = payload, .len = len, .m = m, .wait = wait};
   p->wake = event_new(c->base, -1, 0, on_parked, p);
-  p->bound = evtimer_new(c->base, on_parked, p);
+  p->bound = evtimer_new(c->base, on_parked_bound, p);
   if (p->wake) event_priority_set(p->wake, PRIO_PARKED);
   if (p->bound) event_priority_set(p->bound, PRIO_PARKED);
   int64_t ms = ctl_attest_wait_bound_ms(c->ctl);

@@ -75,6 +75,7 @@ typedef struct att_host {
   bool wanted;           /* a decision asked for a fresh appraisal */
   bool silent;           /* no fresh quote came within a wait; no decision waits
                           * for this host again until it is appraised */
+  int64_t silent_asked_ms; /* wall clock, ms: when the ask it let pass was made */
   bool overdue_todo;     /* turned untrusted (overdue); the timer records it */
   bool offer;            /* a confirmed location certificate waits for the agent */
   bool since_start;      /* loaded at start, not appraised by this lisecd yet */
@@ -90,10 +91,12 @@ typedef struct att_host {
   uint64_t doc_gen;
 } att_host;
 
-/* One host of a request's wait: the appraisal count when it was deferred. */
+/* One host of a request's wait: the appraisal count when it was deferred,
+ * and when (wall clock, ms), which a silence it lets pass reports. */
 typedef struct wait_host {
   char id[ATTEST_HOST_ID_LEN + 1];
   uint64_t seen;
+  int64_t asked_ms;
   bool done;
 } wait_host;
 
@@ -102,6 +105,8 @@ struct ctl_attest_wait {
   size_t n, cap;
   bool pending; /* the last dispatch deferred a host */
   bool final;   /* the next dispatch refuses instead of deferring */
+  bool expired; /* its bound passed (ctl_attest_wait_expire) */
+  int64_t since_mono_ms; /* its first deferral, monotonic: how long it waited */
   bool armed;   /* linked into the state's list of armed waits */
   bool woken;
   ctl_attest_wake_fn wake;
@@ -434,6 +439,11 @@ void ctl_attest_wait_finalise(ctl_attest_wait *w) {
   w->pending = false;
 }
 
+void ctl_attest_wait_expire(ctl_attest_wait *w) {
+  ctl_attest_wait_finalise(w);
+  w->expired = true;
+}
+
 static wait_host *wait_find(ctl_attest_wait *w, const char *host) {
   for (size_t i = 0; w && i < w->n; i++)
     if (strcmp(w->hosts[i].id, host) == 0) return &w->hosts[i];
@@ -441,13 +451,18 @@ static wait_host *wait_find(ctl_attest_wait *w, const char *host) {
 }
 
 /* Each host of the wait is done once it has an appraisal newer than the
- * one it was deferred at; the wait wakes once, when all are. Lock held. */
+ * one it was deferred at, or once it is silent: another request's bound
+ * passed without its quote, so it had a whole bound from an ask that came
+ * no later than this one's (a silent host is never deferred), and a
+ * request arriving now would not wait for it either. The wait wakes once,
+ * when all are; a host still asked keeps the request waiting up to its own
+ * bound. Lock held. */
 static void wait_check_locked(struct ctl_attest_state *st, ctl_attest_wait *w) {
   if (w->woken) return;
   bool all = true;
   for (size_t i = 0; i < w->n; i++) {
     const att_host *h = find_locked(st, w->hosts[i].id);
-    if (h && h->appraisals != w->hosts[i].seen) w->hosts[i].done = true;
+    if (h && (h->appraisals != w->hosts[i].seen || h->silent)) w->hosts[i].done = true;
     all = all && w->hosts[i].done;
   }
   if (!all) return;
@@ -467,7 +482,8 @@ void ctl_attest_wait_arm(lisec_ctl *ctl, ctl_attest_wait *w, ctl_attest_wake_fn 
   pthread_mutex_unlock(&st->mu);
 }
 
-/* An appraisal of h completed: the waits that include h look again. */
+/* An appraisal of h completed, or h went silent: the waits that include h
+ * look again. */
 static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
   for (ctl_attest_wait *w = st->armed; w; w = w->next)
     if (wait_find(w, h->id)) wait_check_locked(st, w);
@@ -1970,16 +1986,33 @@ done:
 
 /* ---- freshness for LI decisions ----------------------------------------- */
 
+/* ms since the epoch as "HH:MM:SS UTC". */
+static void utc_clock(int64_t ms, char *out, size_t len) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || strftime(out, len, "%H:%M:%S UTC", &tm) == 0)
+    snprintf(out, len, "an unknown time");
+}
+
+/* Every refusal below says why twice: the whole sentence in err (what an
+ * LI VM's denial carries), and the reason alone in why (what the note of a
+ * decision that goes on without a fresh quote says), so the two read
+ * alike. */
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
-                            bool *pending, lisec_err *err) {
+                            bool *pending, char *why, size_t why_len, lisec_err *err) {
   struct ctl_attest_state *st = st_of(ctl);
   ctl_attest_wait *w = ctl->wait;
   *refreshed = false;
-  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.1: attestation is not running");
+  if (why_len) why[0] = '\0';
+  if (!st) {
+    snprintf(why, why_len, "attestation is not running");
+    return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.1: attestation is not running");
+  }
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
   if (!h || !h->enrolled) {
     pthread_mutex_unlock(&st->mu);
+    snprintf(why, why_len, "the host has no appraised attestation (not enrolled)");
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "TR103308-5.1: host %s has no appraised attestation (not enrolled)", host);
   }
@@ -1997,16 +2030,33 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
   }
   /* Ask the agent: its next challenge poll sees the flag. */
   h->wanted = true;
+  int64_t bound = st->fresh_wait_ms;
+  /* this request was parked on the host and is now decided: how long for */
+  bool waited = wh && w->final;
+  int64_t waited_ms = waited ? lisec_time_mono_ms() - w->since_mono_ms : 0;
   /* An agent that let a wait pass is not waited for again until it
    * attests: a dead host would otherwise hold every decision onto it for
-   * fresh_wait_ms, and every decision asks (ctl/model.c). */
+   * fresh_wait_ms, and every decision asks (ctl/model.c). A request that
+   * was parked on it when it went silent is answered then (its wait woke,
+   * wait_check_locked), saying how long it waited; one that comes later is
+   * answered at once, saying when the host was asked. */
   if (h->silent && !got) {
+    char at[32];
+    utc_clock(h->silent_asked_ms, at, sizeof at);
     pthread_mutex_unlock(&st->mu);
+    if (waited)
+      snprintf(why, why_len,
+               "the host's agent did not attest within %lldms of being asked; this decision "
+               "waited %lldms",
+               (long long)bound, (long long)waited_ms);
+    else
+      snprintf(why, why_len,
+               "the host's agent gave no fresh quote when last asked (at %s, within %lldms); "
+               "this decision did not wait, nor does any until it attests again",
+               at, (long long)bound);
     return lisec_err_set(err, LISEC_EUNAVAIL,
-                         "TR103308-5.1: host %s: attestation older than %llds, and its agent "
-                         "gave no fresh quote when last asked; decisions do not wait for it "
-                         "until it attests again",
-                         host, (long long)max_age_s);
+                         "TR103308-5.1: host %s: attestation older than %llds, and %s", host,
+                         (long long)max_age_s, why);
   }
   if (w && !w->final) {
     if (!wh) {
@@ -2015,14 +2065,17 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
         wait_host *more = realloc(w->hosts, cap * sizeof *more);
         if (!more) {
           pthread_mutex_unlock(&st->mu);
+          snprintf(why, why_len, "out of memory");
           return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
         }
         w->hosts = more, w->cap = cap;
       }
+      if (w->n == 0) w->since_mono_ms = lisec_time_mono_ms();
       wh = &w->hosts[w->n++];
       memset(wh, 0, sizeof *wh);
       memcpy(wh->id, h->id, sizeof wh->id);
       wh->seen = h->appraisals;
+      wh->asked_ms = now_ms;
     }
     w->pending = true;
     *pending = true;
@@ -2030,18 +2083,35 @@ int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s,
     return 0;
   }
   bool passed = h->last_passed;
-  if (w && !got) h->silent = true;
+  /* This request's bound passed without the host's quote: the host is
+   * silent from now on, and every other request parked on it is answered
+   * now, as one arriving now would be (the host had a whole bound). */
+  bool let_pass = w && w->expired && wh && !got;
+  if (let_pass) {
+    h->silent = true;
+    h->silent_asked_ms = wh->asked_ms;
+    notify_locked(st, h);
+  }
   pthread_mutex_unlock(&st->mu);
-  if (!w)
-    return lisec_err_set(err, LISEC_EUNAVAIL,
-                         "TR103308-5.1: host %s: attestation older than %llds; a fresh one was "
-                         "asked for but this request cannot wait for it",
-                         host, (long long)max_age_s);
-  if (got && !passed)
-    return lisec_err_set(err, LISEC_EDENIED,
-                         "TR103308-5.1: host %s: the fresh attestation failed its appraisal", host);
+  if (got) {
+    snprintf(why, why_len, "%s", passed ? "the host's fresh appraisal left it untrusted"
+                                        : "the host's fresh attestation failed its appraisal");
+    return lisec_err_set(err, passed ? LISEC_EUNAVAIL : LISEC_EDENIED, "TR103308-5.1: host %s: %s",
+                         host, passed ? "the fresh appraisal left it untrusted"
+                                      : "the fresh attestation failed its appraisal");
+  }
+  if (let_pass)
+    snprintf(why, why_len,
+             "the host's agent did not attest within %lldms of being asked; this decision waited "
+             "%lldms",
+             (long long)bound, (long long)waited_ms);
+  else if (waited)
+    snprintf(why, why_len,
+             "a fresh one was asked for but this request cannot wait for it (it waited %lldms)",
+             (long long)waited_ms);
+  else
+    snprintf(why, why_len, "a fresh one was asked for but this request cannot wait for it");
   return lisec_err_set(err, LISEC_EUNAVAIL,
-                       "TR103308-5.1: host %s: attestation older than %llds and its agent did "
-                       "not attest within %lldms",
-                       host, (long long)max_age_s, (long long)st->fresh_wait_ms);
+                       "TR103308-5.1: host %s: attestation older than %llds%s %s", host,
+                       (long long)max_age_s, let_pass ? ", and" : ";", why);
 }

@@ -21,7 +21,9 @@
  * obtained while the request waited (*refreshed true, so the decision can
  * say so). Otherwise a refusal naming why (no attestation, the agent did
  * not answer in time, the new evidence failed): the decision then denies
- * (fail closed).
+ * (fail closed). why (why_len bytes) gets the same reason without the
+ * requirement and host, for the note of a decision that goes on without a
+ * fresh quote (a VM no LI involves), so both read alike.
  *
  * Nothing here blocks. When the request carries a wait (ctl->wait, set by
  * the transport) that is not final and the host is stale, the host is
@@ -30,12 +32,17 @@
  * *pending is set with 0 returned: the use case goes on to collect every
  * stale host, then returns 0 with nothing recorded and no answer. The
  * transport parks the request, and dispatches it again in final mode when
- * every host of the wait has a new appraisal or [attest] fresh_wait_ms
- * passed; in final mode a host still stale is refused ("did not attest
- * within"). Without a wait (ctl->wait NULL) a stale host is refused at
- * once. */
+ * every host of the wait has a new appraisal or is silent, or when
+ * [attest] fresh_wait_ms passed (ctl_attest_wait_expire). A host still
+ * stale when a request's bound passed is refused ("did not attest within
+ * N ms of being asked; this decision waited M ms") and silent from then
+ * on: every request parked on it is answered at once the same way, with
+ * its own wait, and later ones are refused without waiting ("gave no
+ * fresh quote when last asked (at HH:MM:SS UTC ...)") until it is
+ * appraised again. Without a wait (ctl->wait NULL) a stale host is refused
+ * at once. */
 int ctl_attest_ensure_fresh(lisec_ctl *ctl, const char *host, int64_t max_age_s, bool *refreshed,
-                            bool *pending, lisec_err *err);
+                            bool *pending, char *why, size_t why_len, lisec_err *err);
 
 /* A request's wait for fresh appraisals (see ctl_attest_ensure_fresh). The
  * transport creates one per request, sets ctl->wait around each dispatch of
@@ -53,12 +60,18 @@ bool ctl_attest_wait_pending(const ctl_attest_wait *w);
 /* The request's one bound: [attest] fresh_wait_ms. */
 int64_t ctl_attest_wait_bound_ms(lisec_ctl *ctl);
 /* Starts notifications: wake(arg) once every host of the wait has a new
- * appraisal (at once, from this thread, when that happened already). */
+ * appraisal or went silent (at once, from this thread, when that happened
+ * already). */
 void ctl_attest_wait_arm(lisec_ctl *ctl, ctl_attest_wait *w, ctl_attest_wake_fn wake, void *arg);
 /* Stops them: after it returns, wake is never called again. */
 void ctl_attest_wait_disarm(ctl_attest_wait *w);
 /* The next dispatch is the last: stale hosts are refused, not deferred. */
 void ctl_attest_wait_finalise(ctl_attest_wait *w);
+/* The same, because the request's bound passed: the next dispatch also
+ * marks each host of the wait that gave no new appraisal silent, and wakes
+ * the other requests parked on it. Only the bound's timer calls this; a
+ * request decided early (lisecd stopping) marks no host silent. */
+void ctl_attest_wait_expire(ctl_attest_wait *w);
 
 /* Hosts whose attestation went overdue since the overdue timer last looked
  * are untrusted in the model now, so every view and decision that follows

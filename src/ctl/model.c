@@ -2089,8 +2089,11 @@ typedef struct target_info {
    * than attestation_max_age_s, for every VM alike, so neither the time a
    * decision takes nor the host's appraisals tell which VM an LI involves
    * (§4.1); need_fresh: the decision is denied without one (a VM an LI
-   * involves); missed: one was asked for and did not come */
+   * involves); missed: one was asked for and did not come, and
+   * missed_why says how (attestation's words: how long the host had and
+   * this decision waited, or that the host is silent since it was asked) */
   bool fetch, need_fresh, missed, declared;
+  char missed_why[320];
   bool attested; /* the model holds an appraisal of the host */
   /* the VM is declared an LI VM (sensitivity "li"), which every role that
    * asks may know; an LI authorisation naming it is li-admin's to know */
@@ -2123,11 +2126,16 @@ static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule rule, bool *
   lisec_err aerr = {0};
   ctl_model_fresh_fn fresh = state(ctl)->fresh;
   /* no attestation topic: no fresh trust (fail closed) */
-  int rc = fresh ? fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, &aerr)
+  t->missed_why[0] = '\0';
+  int rc = fresh ? fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, t->missed_why,
+                         sizeof t->missed_why, &aerr)
                  : lisec_err_set(&aerr, LISEC_EUNAVAIL, "attestation is not running");
   if (!rc) return NULL;
   if (!t->need_fresh) {
     t->missed = true;
+    if (!t->missed_why[0])
+      snprintf(t->missed_why, sizeof t->missed_why, "%s", fresh ? "no fresh quote came in time"
+                                                                : "attestation is not running");
     return NULL;
   }
   return attest_reason(rule, t->host, state(ctl)->max_age_s,
@@ -2207,6 +2215,12 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
    * every VM, so whether one was taken tells nothing. */
   bool li_view = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   bool required = t->need_fresh && (li_view || t->li_declared);
+  /* without a fresh quote, attestation's own words (as an LI VM's denial
+   * has them): how long the host had and this decision waited, or that the
+   * host is silent since it was last asked and was not waited for */
+  char missed[sizeof t->missed_why + 64];
+  snprintf(missed, sizeof missed, "%s; the host's trust as the model holds it was used",
+           t->missed_why);
   json_object_set_new(
       v, "attestation",
       json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", required, "declared", t->declared,
@@ -2214,8 +2228,7 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                 t->declared ? "the host's trust was declared (development), not attested"
                 : stale     ? "no fresh attestation: denied (fail closed)"
                 : refreshed ? "a fresh quote was obtained for this decision"
-                : t->missed ? "no fresh quote came in time; the host's trust as the model holds "
-                              "it was used"
+                : t->missed ? missed
                 : !t->attested ? "the model holds no appraisal of the host"
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));

@@ -245,11 +245,13 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
  * opens the model first); a hook not registered fails closed. */
 
 /* Attestation: whether host's trust is fresh enough for a decision (0), or
- * why not; *pending when the answer is deferred to a fresh quote (see
- * ctl_attest_ensure_fresh). expire turns overdue hosts untrusted before a
- * decision reads their trust. */
+ * why not (in err, and in why without the requirement and host, for a
+ * decision's note); *pending when the answer is deferred to a fresh quote
+ * (see ctl_attest_ensure_fresh). expire turns overdue hosts untrusted
+ * before a decision reads their trust. */
 typedef int (*ctl_model_fresh_fn)(lisec_ctl *ctl, const char *host, int64_t max_age_s,
-                                  bool *refreshed, bool *pending, lisec_err *err);
+                                  bool *refreshed, bool *pending, char *why, size_t why_len,
+                                  lisec_err *err);
 typedef void (*ctl_model_expire_fn)(lisec_ctl *ctl);
 void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_expire_fn expire);
 
