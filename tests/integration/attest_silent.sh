@@ -5,9 +5,9 @@
 # attestation_max_age_s = 1, four hosts each with its own software TPM and
 # lisec-agent, all attested, then the agents of hosts 1, 3 and 4 stopped.
 # Decision D1 (a VM no LI involves) onto host 1 is parked; a second later
-# D2 (the LI VM, as li-admin), D3 (another VM no LI involves), a filter K
-# over hv-1 and hv-3, a filter K2 over hv-1 and hv-4, and D6 onto host 3
-# are sent, and host 3's agent is started again. Host 1 lets D1's bound
+# D6 onto host 3, D2 (the LI VM, as li-admin), D3 (another VM no LI
+# involves), a filter K over hv-1 and hv-3 and a filter K2 over hv-1 and
+# hv-4 are sent, and host 3's agent is started again. Host 1 lets D1's bound
 # pass, so it is silent from then on: D2 and D3 are answered then, saying
 # (the note, the LI denial's sentence) that the host did not attest within
 # the bound of being asked and that they waited less than the bound, by
@@ -81,8 +81,12 @@ d1=$!
 until_asked 1 "D1 onto hv-1"
 t_after=$(date -u +%s)
 # The second group comes a second after D1 was parked: the scenario's
-# spacing (a later client), not a wait for something to happen.
+# spacing (a later client), not a wait for something to happen. D6 first,
+# alone on host 3, so that it is parked before host 3's agent runs again.
 sleep 1
+post mano /v1/decisions/placement "$(general vm-d6 hv-3)" d6.json &
+d6=$!
+until_asked 3 "D6 onto host 3"
 post li-admin /v1/decisions/migration '{"vm":"vm-li","hypervisor":"hv-1"}' d2.json &
 d2=$!
 post mano /v1/decisions/placement "$(general vm-d3 hv-1)" d3.json &
@@ -91,9 +95,6 @@ post mano /k8s/filter "{\"Pod\":$pod,\"NodeNames\":[\"hv-1\",\"hv-3\"]}" k.json 
 k=$!
 post mano /k8s/filter "{\"Pod\":$pod,\"NodeNames\":[\"hv-1\",\"hv-4\"]}" k2.json &
 k2=$!
-post mano /v1/decisions/placement "$(general vm-d6 hv-3)" d6.json &
-d6=$!
-until_asked 3 "D6 and K onto host 3"
 until_asked 4 "K2 onto host 4"
 run_agent 3
 for p in $d1 $d2 $d3 $k $k2 $d6; do wait "$p" || fail "a decision request failed"; done
