@@ -11,7 +11,9 @@
  * sent) and then sends whatever the spool holds, oldest first; flush sends
  * the spool alone (docs/events.md "The spool"). Exit 0 on success, 1 when
  * lisecd refused, 2 on any other error (with --spool: the event not
- * queued), 3 when the event is queued in the spool but not delivered yet. */
+ * queued), 3 when the event is queued in the spool but not delivered yet;
+ * send --spool exits 1 when lisecd refused its event for good (set aside
+ * in FILE.rejected). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -41,7 +43,8 @@ static int usage(FILE *to, int rc) {
           "  --spool: the event is written to FILE (durably) before it is sent, and send\n"
           "  sends what FILE holds, oldest first, as signed batches of at most N (1-16,\n"
           "  default 16); exit 3: queued there, lisecd not reached or not taking it yet\n"
-          "  (flush sends it later); 2: not queued (a full spool: its seq is a gap)\n"
+          "  (flush sends it later); 2: not queued (a full spool: its seq is a gap);\n"
+          "  1: lisecd refused it for good (set aside in FILE.rejected)\n"
           "       lisec-event make --vm ID --type T --seq N [--time S] [--detail k=v]...\n"
           "       lisec-event sign-batch --key KEY [--tpm [--tcti SPEC]] <EVENTS   (1-16 made events, one a line)\n"
           "lisec-event --help | --version\n");
@@ -81,8 +84,24 @@ out:
   return rc;
 }
 
+/* What send's flush is told of its own event: lisecd refused it for good
+ * (set aside in FILE.rejected as a replay, a reused seq, or one it will
+ * never take), from the spool's report ("...: seq A to B refused by lisecd
+ * ..." or "...: seq S refused by lisecd ..."), so send never says recorded
+ * of an event lisecd did not take. */
+typedef struct spool_watch {
+  unsigned long long seq; /* send's event; 0: none (flush) */
+  bool refused;
+} spool_watch;
+
 static void spool_report(void *ctx, const char *msg) {
-  (void)ctx;
+  spool_watch *w = ctx;
+  const char *by = strstr(msg, " refused by lisecd "), *at = NULL;
+  for (const char *p = msg; by && (p = strstr(p, ": seq ")) && p < by; p++) at = p;
+  unsigned long long lo = 0, hi = 0;
+  int n = at ? sscanf(at, ": seq %llu to %llu", &lo, &hi) : 0;
+  if (n == 1) hi = lo;
+  if (n >= 1 && w->seq && lo <= w->seq && w->seq <= hi) w->refused = true;
   fprintf(stderr, "lisec-event: spool: %s\n", msg);
 }
 
@@ -105,15 +124,22 @@ static int spool_send(const spool_args *a, const char *key, bool tpm, const char
   size_t sent = 0, left = 0;
   long status = 0;
   int rc = 2;
+  spool_watch watch = {0};
   /* the key and the client first: a VM that cannot sign takes no seq */
-  if (lisec_event_spool_open(a->path, a->max_events, a->max_bytes, spool_report, NULL, &sp, err) ||
+  if (lisec_event_spool_open(a->path, a->max_events, a->max_bytes, spool_report, &watch, &sp, err) ||
       (tpm ? lisec_event_key_load_tpm(tcti, key, &k, err) : lisec_event_key_load(key, &k, err)) ||
       lisec_event_client_new(server, ca, cert, tls_key, &c, err))
     goto out;
   if (a->state && lisec_event_spool_note(sp, a->state, vm, at, type, details, &seq, err)) goto out;
   if (a->state) printf("spooled: seq %llu\n", seq);
   fflush(stdout);
+  watch.seq = seq;
   if (lisec_event_spool_flush(sp, k, c, a->batch, &sent, &status, err) == 0) {
+    if (watch.refused) {
+      snprintf(err, sizeof err, "seq %llu is not recorded: lisecd refused it for good (above)", seq);
+      rc = 1;
+      goto out;
+    }
     if (a->state) printf("recorded: seq %llu\n", seq);
     else printf("flushed: %zu event(s) taken by lisecd, the spool is empty\n", sent);
     rc = 0;

@@ -136,9 +136,11 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const c
  * max_batch events (1 to 16; halved when lisecd answers 413), signed by k
  * when sent, through c. A batch leaves the spool once lisecd answered 201;
  * events lisecd answers are replayed (their seq at or below its last
- * accepted: a batch it took before the spool could remove it) leave it as
- * taken, reported; an event lisecd refuses alone as malformed or
- * oversized (400, 413) is set aside in FILE.rejected, reported. Returns 0
+ * accepted: a batch it took before the spool could remove it, or events
+ * made at seqs it had, the state file reset or restored) and an event
+ * lisecd refuses alone as malformed or oversized (400, 413) leave it, set
+ * aside in FILE.rejected, reported ("seq A to B refused by lisecd ...",
+ * "seq S refused by lisecd ..."), not counted as taken. Returns 0
  * when the spool is empty; -1 when events are left (err: lisecd's answer
  * or why; *status, may be NULL, lisecd's last HTTP status, 0 without an
  * answer). *sent (may be NULL): the events that left the spool as taken. */

@@ -38,12 +38,11 @@ struct lisec_event_spool {
 };
 
 /* What a rewrite leaves out besides bad records: vm's events whose seq is
- * in seqs (sorted) or at most upto. */
+ * in seqs (sorted). */
 typedef struct drop_set {
   const char *vm;
   const uint64_t *seqs;
   size_t n;
-  uint64_t upto;
 } drop_set;
 
 /* The spool's bytes and its records, as one read found them. */
@@ -211,8 +210,7 @@ static int cmp_u64(const void *a, const void *b) {
 static int dropped(const drop_set *d, const evsp_rec *r) {
   if (!d || strcmp(d->vm, r->vm) != 0)
     return 0;
-  return r->seq <= d->upto ||
-         (d->n && bsearch(&r->seq, d->seqs, d->n, sizeof *d->seqs, cmp_u64));
+  return d->n && bsearch(&r->seq, d->seqs, d->n, sizeof *d->seqs, cmp_u64);
 }
 
 /* Under FILE.lock: reads the spool into *c; sets aside and reports what is
@@ -498,12 +496,12 @@ static size_t pick(const contents *c, size_t i, size_t max, char **events) {
 /* Takes out of the spool (one rewrite under FILE.lock) the events of vm
  * lisecd took or that were set aside. */
 static int remove_taken(const lisec_event_spool *s, const char *vm,
-                        uint64_t *seqs, size_t n, uint64_t upto,
+                        uint64_t *seqs, size_t n,
                         char err[LISEC_EVENT_ERR_MAX]) {
-  if (n == 0 && upto == 0)
+  if (n == 0)
     return 0;
   qsort(seqs, n, sizeof *seqs, cmp_u64);
-  drop_set d = {vm, seqs, n, upto};
+  drop_set d = {vm, seqs, n};
   contents after;
   int rc = tidy_locked(s, &d, &after, err);
   contents_clear(&after);
@@ -524,7 +522,7 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
                       char err[LISEC_EVENT_ERR_MAX]) {
   const evsp_scan *sc = &c->scan;
   char vm[EV_VM_MAX + 1] = "";
-  uint64_t *gone = calloc(sc->n ? sc->n : 1, sizeof *gone), upto = 0;
+  uint64_t *gone = calloc(sc->n ? sc->n : 1, sizeof *gone);
   size_t n_gone = 0, i = 0, pending = 0;
   int conflicts = 0, out = 1;
   if (!gone)
@@ -535,11 +533,11 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
     uint64_t last = 0;
     if (strcmp(vm, sc->rec[i].vm) !=
         0) { /* another VM's events (one spool per VM is the rule) */
-      if (remove_taken(s, vm, gone, n_gone, upto, err)) {
+      if (remove_taken(s, vm, gone, n_gone, err)) {
         out = -1;
         break;
       }
-      n_gone = pending = 0, upto = 0;
+      n_gone = pending = 0;
       snprintf(vm, sizeof vm, "%s", sc->rec[i].vm);
     }
     size_t n = pick(c, i, *batch, events);
@@ -560,18 +558,33 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       i += n, *taken += n, pending += n;
     } else if (st == 409 && replay_last(err, &last) == 0 &&
                last >= sc->rec[i].seq) {
-      /* lisecd took them before: sent again after a stop between its 201
-       * and their removal; they leave the spool as taken */
+      /* lisecd can never take them: either it took them before (sent
+       * again after a stop between its 201 and their removal) or they were
+       * made at seqs it had already (the state file reset, or restored
+       * with the VM from a snapshot: other events, lost if only dropped).
+       * The spool cannot tell which: they leave it, kept in FILE.rejected */
       size_t was = i;
+      char note[96];
+      snprintf(note, sizeof note,
+               "# lisecd has seqs up to %llu: taken before, or a reused seq\n",
+               (unsigned long long)last);
       while (i < sc->n && strcmp(sc->rec[i].vm, vm) == 0 &&
-             sc->rec[i].seq <= last)
-        i++;
-      upto = last, *taken += i - was, pending += i - was;
+             sc->rec[i].seq <= last) {
+        set_aside(s, ".rejected", note, c->data + sc->rec[i].off,
+                  sc->rec[i].len);
+        gone[n_gone++] = sc->rec[i++].seq; /* by seq: one noted meanwhile at a
+                                              seq at or below last stays */
+      }
+      pending += i - was;
       say(s,
-          "TR103308-4.1: %.160s: %zu event(s) up to seq %llu were taken by "
-          "lisecd already (sent again after a stop "
-          "between its answer and their removal): removed, not sent again",
-          s->path, i - was, (unsigned long long)last);
+          "TR103308-4.1: %.160s: seq %llu to %llu refused by lisecd as "
+          "replays (it has seqs up to %llu): removed, not sent again; taken "
+          "by it before (a stop between its answer and their removal), or "
+          "made at seqs it had (the state file reset or restored: never "
+          "taken): set aside in %.160s.rejected",
+          s->path, (unsigned long long)sc->rec[was].seq,
+          (unsigned long long)sc->rec[i - 1].seq, (unsigned long long)last,
+          s->path);
     } else if (st == 409 && conflicts < CONFLICT_TRIES) {
       conflicts++; /* lisecd: the VM's sequence changed meanwhile; send again */
     } else if ((st == 413 || st == 400) && n > 1) {
@@ -593,15 +606,15 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       break;
     }
     if (pending >= REMOVE_EVERY) {
-      if (remove_taken(s, vm, gone, n_gone, upto, err)) {
+      if (remove_taken(s, vm, gone, n_gone, err)) {
         out = -1;
         break;
       }
-      n_gone = pending = 0, upto = 0;
+      n_gone = pending = 0;
     }
   }
   char e2[LISEC_EVENT_ERR_MAX] = "";
-  if (out >= 0 && remove_taken(s, vm, gone, n_gone, upto, e2)) {
+  if (out >= 0 && remove_taken(s, vm, gone, n_gone, e2)) {
     if (out)
       snprintf(err, LISEC_EVENT_ERR_MAX, "%s", e2);
     else

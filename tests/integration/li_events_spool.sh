@@ -18,7 +18,11 @@
 #   lisecd then shows its seq as a gap;
 # - a batch lisecd took but the spool still holds (a stop between the 201
 #   and the removal) is answered 409 replayed, recognised and dropped: the
-#   flush ends, nothing is sent twice.
+#   flush ends, nothing is sent twice;
+# - an event made at a seq lisecd had already (the state file reset, or
+#   restored with the VM from a snapshot) is answered 409 replayed too: it
+#   is kept in FILE.rejected, reported as possibly a reused seq, and send
+#   does not claim it recorded.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -32,7 +36,7 @@ lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
 openssl pkey -in li-admin.key -pubout -out li-admin.pub
 ev() { "$build/cmd/lisec-event/lisec-event" "$@"; }
-vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay poi-sp"
+vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse poi-sp"
 for vm in $vms; do ev keygen --key $vm.key --pub $vm.pub || fail "lisec-event keygen $vm"; done
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
 
@@ -249,7 +253,7 @@ flush vm-sp-replay
 cp kept.spool vm-sp-replay.spool # as if the process had stopped before removing them
 send vm-sp-replay
 [ "$rc" = 0 ] && grep -q 'recorded: seq 4' vm-sp-replay.out || fail "send after a replayed spool: rc $rc: $(cat vm-sp-replay.err)"
-grep -q '3 event(s) up to seq 3 were taken by lisecd already.*removed, not sent again' vm-sp-replay.err ||
+grep -q 'TR103308-4.1: .*seq 1 to 3 refused by lisecd as replays (it has seqs up to 3): removed, not sent again' vm-sp-replay.err ||
   fail "the replay is not recognised: $(cat vm-sp-replay.err)"
 [ ! -s vm-sp-replay.spool ] || fail "the replayed records are still in the spool"
 [ "$(seqdoc vm-sp-replay)" = '{"gaps":0,"last_seq":4}' ] || fail "lisecd's sequence of vm-sp-replay: $(seqdoc vm-sp-replay)"
@@ -257,4 +261,19 @@ audit_read
 [ "$(audit_seqs vm-sp-replay)" = "1 2 3 4" ] || fail "vm-sp-replay in the audit log: '$(audit_seqs vm-sp-replay)', want each once"
 grep -q 'replayed' audit.txt || fail "lisecd did not record the refused replay"
 pass "a batch lisecd took, still in the spool: its 409 replay recognised, the records dropped, each event recorded once"
+
+# ---- an event made at a seq lisecd had already (the VM restored from a snapshot) --------
+for s in 1 2 3; do send vm-sp-reuse; [ "$rc" = 0 ] || fail "send $s: rc $rc: $(cat vm-sp-reuse.err)"; done
+printf 'seq 1\n' >vm-sp-reuse.seq # restored as it was after its first event
+send vm-sp-reuse --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000d222
+grep -q 'spooled: seq 2' vm-sp-reuse.out || fail "the event at the reused seq was not queued: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+! grep -q 'recorded: seq 2' vm-sp-reuse.out && [ "$rc" = 1 ] ||
+  fail "an event lisecd refused as a replay is claimed recorded: rc $rc: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+grep -q 'TR103308-4.1: .*seq 2 to 2 refused by lisecd as replays (it has seqs up to 3).*reset or restored.*set aside in .*vm-sp-reuse.spool.rejected' vm-sp-reuse.err ||
+  fail "the replay of a reused seq is not reported as possibly one: $(cat vm-sp-reuse.err)"
+[ -f vm-sp-reuse.spool.rejected ] && grep -q '00000000d222' vm-sp-reuse.spool.rejected ||
+  fail "the event at the reused seq is nowhere (not in the spool, not set aside): $(cat vm-sp-reuse.spool.rejected 2>&1)"
+[ ! -s vm-sp-reuse.spool ] || fail "the refused event is still in the spool"
+[ "$(seqdoc vm-sp-reuse)" = '{"gaps":0,"last_seq":3}' ] || fail "lisecd's sequence of vm-sp-reuse: $(seqdoc vm-sp-reuse)"
+pass "an event at a seq lisecd had (the state reset or restored): 409 replayed, kept in FILE.rejected, reported, not claimed recorded"
 stop_clean
