@@ -84,13 +84,56 @@ static void contents_clear(contents *c) {
   memset(c, 0, sizeof *c);
 }
 
+/* The spool must be this program's own file, writable by it alone: what
+ * it holds is signed as the VM's event when sent, so a spool another user
+ * may write would have the VM sign what that user chose. A symbolic link
+ * is never followed (O_NOFOLLOW where the spool is opened: ELOOP). Only
+ * readable by others: made 0600 (fd may be read-only; fchmod needs the
+ * owner, not write access). */
+static int rights(const lisec_event_spool *s, int fd, const struct stat *st,
+                  char err[LISEC_EVENT_ERR_MAX]) {
+  if (st->st_uid != geteuid())
+    return fail(err,
+                "TR103308-4.1: the spool %.120s is owned by uid %u, not by "
+                "this program's (uid %u): refused, its events would be "
+                "signed as the VM's",
+                s->path, (unsigned)st->st_uid, (unsigned)geteuid());
+  if (st->st_mode & 022)
+    return fail(err,
+                "TR103308-4.1: the spool %.120s is writable by others (mode "
+                "%04o): refused, its events would be signed as the VM's; "
+                "chmod 600 it once its records are checked",
+                s->path, (unsigned)(st->st_mode & 07777));
+  if ((st->st_mode & 0177) && fchmod(fd, 0600) != 0)
+    return fail(err, "%.160s: cannot make the spool 0600 (%.60s)", s->path,
+                strerror(errno));
+  if (st->st_mode & 0177)
+    say(s,
+        "TR103308-4.1: %.160s: the spool was readable by others (mode "
+        "%04o): made 0600",
+        s->path, (unsigned)(st->st_mode & 07777));
+  return 0;
+}
+
+/* open()'s failure on the spool: a symbolic link named as one. */
+static int open_failed(const lisec_event_spool *s, const char *what,
+                       char err[LISEC_EVENT_ERR_MAX]) {
+  if (errno == ELOOP)
+    return fail(err,
+                "TR103308-4.1: the spool %.160s is a symbolic link: refused "
+                "(it must be the program's own file)",
+                s->path);
+  return fail(err, "%.160s: cannot %s the spool (%.60s)", s->path, what,
+              strerror(errno));
+}
+
 /* An exclusive flock on path+suffix; *fd to give to unlock. */
 static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
                 char err[LISEC_EVENT_ERR_MAX]) {
   char p[4096];
   if (snprintf(p, sizeof p, "%s%s", s->path, suffix) >= (int)sizeof p)
     return fail(err, "the spool's path is too long");
-  *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   int rc;
   while ((rc = *fd >= 0 ? flock(*fd, LOCK_EX) : -1) != 0 && errno == EINTR)
     continue;
@@ -129,12 +172,14 @@ static int write_all(int fd, const void *data, size_t len) {
 static int read_spool(const lisec_event_spool *s, contents *c,
                       char err[LISEC_EVENT_ERR_MAX]) {
   memset(c, 0, sizeof *c);
-  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT)
     return evsp_scan_buf(NULL, 0, &c->scan, NULL) ? fail(err, "out of memory")
                                                   : 0;
+  if (fd < 0)
+    return open_failed(s, "read", err);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     int saved = errno;
     if (fd >= 0)
       close(fd);
@@ -145,6 +190,10 @@ static int read_spool(const lisec_event_spool *s, contents *c,
     close(fd);
     return fail(err, "%.160s: not a spool (not a regular file, or over %u MiB)",
                 s->path, 2 * (BYTES_LIMIT >> 20));
+  }
+  if (rights(s, fd, &st, err)) {
+    close(fd);
+    return -1;
   }
   size_t len = (size_t)st.st_size, got = 0;
   c->data = malloc(len ? len : 1);
@@ -176,7 +225,8 @@ static void set_aside(const lisec_event_spool *s, const char *suffix,
                       const char *note, const void *data, size_t len) {
   char p[4096];
   snprintf(p, sizeof p, "%s%s", s->path, suffix);
-  int fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd =
+      open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 ||
       (size_t)st.st_size + strlen(note) + len + 1 > s->max_bytes) {
@@ -315,11 +365,17 @@ int lisec_event_spool_open(const char *path, size_t max_events,
   s->max_bytes = max_bytes ? max_bytes : BYTES_DEFAULT;
   s->report = report;
   s->ctx = ctx;
-  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    fail(err, "%.160s: cannot open the spool (%.60s)", path,
-         fd < 0 ? strerror(errno) : "not a regular file");
+  int bad =
+      fd < 0                ? open_failed(s, "open", err)
+      : fstat(fd, &st) != 0 ? fail(err, "%.160s: cannot open the spool (%.60s)",
+                                   path, strerror(errno))
+      : !S_ISREG(st.st_mode)
+          ? fail(err, "%.160s: cannot open the spool (not a regular file)",
+                 path)
+          : rights(s, fd, &st, err);
+  if (bad) {
     if (fd >= 0)
       close(fd);
     lisec_event_spool_free(s);
@@ -364,12 +420,11 @@ int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes,
 static int measure(const lisec_event_spool *s, size_t *lines, size_t *bytes,
                    char err[LISEC_EVENT_ERR_MAX]) {
   *lines = *bytes = 0;
-  int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT)
     return 0;
   if (fd < 0)
-    return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
-                strerror(errno));
+    return open_failed(s, "read", err);
   char buf[65536], last = '\n';
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) != 0) {
@@ -393,12 +448,14 @@ static int measure(const lisec_event_spool *s, size_t *lines, size_t *bytes,
  * the file is cut back to what it was. */
 static int append(const lisec_event_spool *s, const char *rec, size_t len,
                   char err[LISEC_EVENT_ERR_MAX]) {
-  int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+  if (fd < 0)
+    return open_failed(s, "write", err);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     int saved = errno;
-    if (fd >= 0)
-      close(fd);
+    close(fd);
     return fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
                 strerror(saved));
   }

@@ -449,11 +449,102 @@ static void test_shared(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* The spool is the VM program's own file: a record in it is signed as
+ * the VM's event when sent, so a spool another user may write is a way
+ * to have the VM sign what that user chose. A symbolic link (at open, or
+ * swapped in later) is refused, a spool writable by group or others or
+ * owned by another user is refused, naming TR103308-4.1, and one only
+ * readable by them is made 0600. */
+static void test_file_rights(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], real[128], st[128],
+       err[LISEC_EVENT_ERR_MAX], rec[4096];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(real, sizeof real, "%s/real", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  size_t len = make_records(rec, sizeof rec, 1, 1, NULL);
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  struct stat sb;
+  FILE *f = fopen(real, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(rec, 1, len, f), len);
+  fclose(f);
+
+  /* a symbolic link */
+  assert_int_equal(chmod(real, 0600), 0);
+  assert_int_equal(symlink(real, sp), 0);
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err),
+                   -1);
+  assert_null(s);
+  assert_non_null(strstr(err, "TR103308-4.1"));
+  assert_non_null(strstr(err, "symbolic link"));
+  assert_int_equal(unlink(sp), 0);
+
+  /* writable by group or others: refused, its records not read */
+  const mode_t writable[] = {0620, 0602, 0666};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(chmod(real, writable[i]), 0);
+    assert_int_equal(link(real, sp), 0);
+    assert_int_equal(chmod(sp, writable[i]), 0); /* past the umask */
+    assert_int_equal(
+        lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err), -1);
+    assert_null(s);
+    assert_non_null(strstr(err, "TR103308-4.1"));
+    assert_non_null(strstr(err, "writable by others"));
+    assert_int_equal(unlink(sp), 0);
+  }
+  /* owned by another user */
+  if (geteuid() == 0) {
+    assert_int_equal(chmod(real, 0600), 0);
+    assert_int_equal(chown(real, 65534, 65534), 0);
+    assert_int_equal(link(real, sp), 0);
+    assert_int_equal(
+        lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err), -1);
+    assert_non_null(strstr(err, "TR103308-4.1"));
+    assert_non_null(strstr(err, "owned by uid 65534"));
+    assert_int_equal(unlink(sp), 0);
+    assert_int_equal(chown(real, 0, 0), 0);
+  }
+
+  /* readable by others: made 0600, its record kept */
+  assert_int_equal(chmod(real, 0644), 0);
+  assert_int_equal(rename(real, sp), 0);
+  assert_int_equal(chmod(sp, 0644), 0);
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err),
+                   0);
+  assert_int_equal(stat(sp, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  size_t n = 0;
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 1);
+
+  /* a symbolic link swapped in after the open: not followed by a note */
+  f = fopen(real, "wb");
+  assert_non_null(f);
+  fclose(f);
+  char moved[160];
+  snprintf(moved, sizeof moved, "%s/moved", dir);
+  assert_int_equal(rename(sp, moved), 0);
+  assert_int_equal(symlink(real, sp), 0);
+  unsigned long long seq = 0;
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "stop", NULL, &seq, err), -1);
+  assert_non_null(strstr(err, "symbolic link"));
+  assert_int_equal(stat(real, &sb), 0);
+  assert_int_equal(sb.st_size, 0); /* nothing written through the link */
+  lisec_event_spool_free(s);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_flipped),   cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib),
-      cmocka_unit_test(test_shared)};
+      cmocka_unit_test(test_shared),    cmocka_unit_test(test_file_rights)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
