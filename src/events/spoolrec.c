@@ -136,6 +136,18 @@ static int record_at(const uint8_t *d, size_t len, size_t p, evsp_rec *r,
 
 static int push_bad(evsp_scan *s, size_t *cap, size_t off, size_t len,
                     const char *why, lisec_err *err) {
+  /* right after another bad stretch: one stretch, so what is kept of bad
+   * lines (and reported, and set aside) is bounded by the good records
+   * between them, not by how many short lines a file holds */
+  evsp_bad *prev = s->n_bad ? &s->bad[s->n_bad - 1] : NULL;
+  if (prev && prev->off + prev->len == off) {
+    const char *more = ", and the lines after it";
+    if (!strstr(prev->why, more) &&
+        strlen(prev->why) + strlen(more) < sizeof prev->why)
+      strcat(prev->why, more);
+    prev->len += len;
+    return 0;
+  }
   if (s->n_bad == *cap) {
     size_t nc = *cap ? *cap * 2 : 8;
     evsp_bad *m = realloc(s->bad, nc * sizeof *m);
