@@ -188,8 +188,10 @@ static void *events_sender(void *arg) {
         pthread_cond_wait(&ev->wake, &ev->lock);
         continue;
       }
+      /* by the monotonic clock (the condition's, set in main): a wall
+       * clock stepped back would stretch the wait by the step */
       struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
+      clock_gettime(CLOCK_MONOTONIC, &until);
       until.tv_sec += ev->retry_s;
       if (pthread_cond_timedwait(&ev->wake, &ev->lock, &until) == ETIMEDOUT) break;
     }
@@ -432,7 +434,11 @@ int main(int argc, char **argv) {
   if (load_state(&s) != 0) return 2;
   ne_events events = {.vm = ev_vm, .state = ev_state, .retry_s = retry_s};
   pthread_mutex_init(&events.lock, NULL);
-  pthread_cond_init(&events.wake, NULL);
+  pthread_condattr_t wake_attr;
+  pthread_condattr_init(&wake_attr);
+  pthread_condattr_setclock(&wake_attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&events.wake, &wake_attr);
+  pthread_condattr_destroy(&wake_attr);
   if (ev_all) {
     char err[LISEC_EVENT_ERR_MAX];
     if (ev_tpm) setenv("TSS2_LOG", "all+NONE", 0); /* the reason is ours; TSS2_LOG set by the user wins */

@@ -136,7 +136,7 @@ flush vm-sp-kill
 # its sender waits on the silent listener; the next run sends it first
 port=$(free_port)
 ne() { # SERVER: lisec-ne as poi-sp, its events to SERVER through the spool
-  "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  ${ne_env[@]+"${ne_env[@]}"} "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
     --ca "$pki/ca.crt" --ne-id poi-sp --admf-id admf-1 --events-server "$1" --events-ca "$pki/ca.crt" \
     --events-cert "$pki/vm.crt" --events-tls-key "$pki/vm.key" --events-key poi-sp.key --events-vm poi-sp \
     --events-state poi-sp.seq --events-spool poi-sp.spool --events-retry 1 2>>ne.log &
@@ -190,6 +190,29 @@ wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
 audit_read
 [ "$(audit_seqs poi-sp)" = "1 2 3 4 5 6" ] || fail "lisec-ne's events after lisecd's outage: '$(audit_seqs poi-sp)'"
 pass "lisec-ne with lisecd down: its events spooled, sent by its retry once lisecd was back, no gap"
+
+# the same with lisec-ne's wall clock stepped back under it (chrony
+# correcting a clock that ran ahead): clock_step_shim makes its clock read
+# an hour ahead of the kernel's, so a wait until a wall-clock time lasts an
+# hour longer. Its retry waits by the monotonic clock: still every second.
+shim=$build/tests/integration/libclock_step_shim.so
+[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
+[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
+printf '3600' >"$work/step"
+stop_lisecd
+kept=$(grep -c 'kept in the spool, not taken yet' ne.log || true)
+ne_env=(env "LD_PRELOAD=$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
+ne "$LISECD_URL"
+ne_env=()
+for _ in $(seq 100); do [ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] && break; sleep 0.1; done
+[ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] || fail "lisec-ne (clock ahead) did not try lisecd: $(tail -3 ne.log)"
+relaunch_lisecd
+for _ in $(seq 100); do [ ! -s poi-sp.spool ] && break; sleep 0.1; done
+[ ! -s poi-sp.spool ] || fail "lisec-ne with its wall clock stepped back did not retry within 10 s (--events-retry 1): $(tail -6 ne.log)"
+kill -TERM $ne_pid
+wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
+[ "$(seqdoc poi-sp)" = '{"gaps":0,"last_seq":8}' ] || fail "lisecd's sequence of poi-sp after the clock step: $(seqdoc poi-sp)"
+pass "lisec-ne's spool retry with its wall clock stepped back an hour: still every --events-retry second (monotonic), no gap"
 
 # ---- a torn last record: reported, set aside, the others delivered ----------------------
 stop_lisecd
