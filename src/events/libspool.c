@@ -127,15 +127,16 @@ static int open_failed(const lisec_event_spool *s, const char *what,
               strerror(errno));
 }
 
-/* An exclusive flock on path+suffix; *fd to give to unlock. */
-static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
-                char err[LISEC_EVENT_ERR_MAX]) {
+/* An exclusive flock on path+suffix (op: LOCK_EX, or with LOCK_NB not to
+ * wait: EWOULDBLOCK); *fd to give to unlock. */
+static int lock_op(const lisec_event_spool *s, const char *suffix, int op,
+                   int *fd, char err[LISEC_EVENT_ERR_MAX]) {
   char p[4096];
   if (snprintf(p, sizeof p, "%s%s", s->path, suffix) >= (int)sizeof p)
     return fail(err, "the spool's path is too long");
   *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   int rc;
-  while ((rc = *fd >= 0 ? flock(*fd, LOCK_EX) : -1) != 0 && errno == EINTR)
+  while ((rc = *fd >= 0 ? flock(*fd, op) : -1) != 0 && errno == EINTR)
     continue;
   if (rc == 0)
     return 0;
@@ -143,7 +144,14 @@ static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
   if (*fd >= 0)
     close(*fd);
   *fd = -1;
-  return fail(err, "%.160s: cannot lock (%.60s)", p, strerror(saved));
+  fail(err, "%.160s: cannot lock (%.60s)", p, strerror(saved));
+  errno = saved;
+  return -1;
+}
+
+static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
+                char err[LISEC_EVENT_ERR_MAX]) {
+  return lock_op(s, suffix, LOCK_EX, fd, err);
 }
 
 static void unlock(int fd) {
@@ -697,8 +705,15 @@ int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k,
              max_batch == 0 || max_batch > BATCH_MAX ? BATCH_MAX : max_batch,
          taken = 0;
   int send_fd = -1, rc = -1;
-  if (lock(s, ".send.lock", &send_fd, err))
-    return -1;
+  /* another flush sending this spool: not waited for (it may take as long
+   * as lisecd is slow); it sends what is queued, and so does the next */
+  if (lock_op(s, ".send.lock", LOCK_EX | LOCK_NB, &send_fd, err))
+    return errno == EWOULDBLOCK
+               ? fail(err,
+                      "another flush is sending the spool %.160s "
+                      "(FILE.send.lock): the events stay queued for it",
+                      s->path)
+               : -1;
   /* each round goes through the spool as it was; events noted meanwhile
    * are in the next; bounded, and what is left waits for the next flush */
   for (int r = 0; r < ROUNDS; r++) {

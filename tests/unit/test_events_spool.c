@@ -15,12 +15,14 @@
  * FILE.corrupt and the others kept; a flush with lisecd out of reach keeps
  * every event; two processes noting into one spool and state file at once
  * queue every event once, in seq order. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -571,12 +573,59 @@ static void test_bad_run(void **state) {
   free(buf);
 }
 
+/* A flush while another holds FILE.send.lock (lisec-ne's sender sending a
+ * backlog to a slow lisecd, say) does not wait for it: it returns at once
+ * naming the other flush, the events stay queued for it (and for the next
+ * flush). It waited for as long as the other flush took; a second alarm
+ * kills the test if it still waits. */
+static void test_flush_busy(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], key[128],
+       pub[128], lk[160], err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  snprintf(key, sizeof key, "%s/k", dir);
+  snprintf(pub, sizeof pub, "%s/k.pub", dir);
+  snprintf(lk, sizeof lk, "%s.send.lock", sp);
+  lisec_event_spool *s = NULL;
+  lisec_event_key *k = NULL;
+  lisec_event_client *c = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, NULL, NULL, &s, err), 0);
+  unsigned long long seq = 0;
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "start", NULL, &seq, err), 0);
+  assert_int_equal(lisec_event_key_create(key, pub, err), 0);
+  assert_int_equal(lisec_event_key_load(key, &k, err), 0);
+  assert_int_equal(
+      lisec_event_client_new("https://127.0.0.1:1", pub, pub, key, &c, err), 0);
+  int other = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  assert_true(other >= 0);
+  assert_int_equal(flock(other, LOCK_EX), 0); /* the other flush */
+  alarm(10);
+  size_t sent = 9;
+  assert_int_equal(lisec_event_spool_flush(s, k, c, 16, &sent, NULL, err), -1);
+  alarm(0);
+  assert_int_equal(sent, 0);
+  assert_non_null(strstr(err, "another flush"));
+  size_t n = 0;
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 1);
+  close(other);
+  lisec_event_client_free(c);
+  lisec_event_key_free(k);
+  lisec_event_spool_free(s);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_flipped),   cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib),
       cmocka_unit_test(test_shared),    cmocka_unit_test(test_file_rights),
-      cmocka_unit_test(test_bad_run)};
+      cmocka_unit_test(test_bad_run),   cmocka_unit_test(test_flush_busy)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
