@@ -142,7 +142,7 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const c
  * aside in FILE.rejected, reported ("seq A to B refused by lisecd ...",
  * "seq S refused by lisecd ..."), not counted as taken. Returns 0
  * when the spool is empty; -1 when events are left (err: lisecd's answer
- * or why; *status, may be NULL, lisecd's last HTTP status, 0 without an
+ * or why, as another flush under way, which this one does not wait for; *status, may be NULL, lisecd's last HTTP status, 0 without an
  * answer). *sent (may be NULL): the events that left the spool as taken. */
 int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k, lisec_event_client *c,
                             size_t max_batch, size_t *sent, long *status, char err[LISEC_EVENT_ERR_MAX]);
