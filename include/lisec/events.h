@@ -113,7 +113,9 @@ typedef struct lisec_event_spool lisec_event_spool;
  * already, an event lisecd refused for good. NULL: written to stderr. */
 typedef void (*lisec_event_spool_report_fn)(void *ctx, const char *msg);
 
-/* Opens the spool at path (made 0600 when absent) holding at most
+/* Opens the spool at path (made 0600 when absent; refused when it is a
+ * symbolic link, owned by another user or writable by others, made 0600
+ * when only readable by them; TR103308-4.1) holding at most
  * max_events events (0: 4096; 1 to 1000000) and max_bytes bytes of file
  * (0: 4 MiB; 16 KiB to 256 MiB). A torn last record (a writer killed
  * mid-write) is cut off and corrupted records are set aside here, each
