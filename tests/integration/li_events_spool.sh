@@ -198,10 +198,12 @@ pass "lisec-ne with lisecd down: its events spooled, sent by its retry once lise
 shim=$build/tests/integration/libclock_step_shim.so
 [ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
 [ -f "$shim" ] || fail "libclock_step_shim.so is not built"
+# a sanitizer build's runtime must come first among the preloaded
+asan=$(ldd "$build/cmd/lisec-ne/lisec-ne" | awk '/libasan/ {print $3}')
 printf '3600' >"$work/step"
 stop_lisecd
 kept=$(grep -c 'kept in the spool, not taken yet' ne.log || true)
-ne_env=(env "LD_PRELOAD=$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
+ne_env=(env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
 ne "$LISECD_URL"
 ne_env=()
 for _ in $(seq 100); do [ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] && break; sleep 0.1; done
