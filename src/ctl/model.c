@@ -1973,7 +1973,7 @@ static void redact_rd(json_t *verdict, bool *any) {
  * nor how many RD violations there are reaches another role (§4.1 read for
  * RD; the LI administration included: neither administration reads the
  * other's). "compliant" then says what the remaining rows say, and
- * "redacted" is left to the LI rows, so that nothing in the reply moves
+ * "redacted" does not count RD rows, so that nothing in the reply moves
  * with RD state. The operator still learns of an RD VM it may not place
  * there from the placement and migration decisions (TR103308-5.8-RD-R11). */
 void ctl_model_compliance_hide_rd(json_t *report) {
@@ -1994,6 +1994,46 @@ void ctl_model_compliance_hide_rd(json_t *report) {
   void *tmp;
   json_object_foreach_safe(counts, tmp, k, c) {
     if (rule_about_rd(k)) json_object_del(counts, k);
+  }
+  json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
+}
+
+/* Whether a compliance row goes from the report of a role other than
+ * li-admin: a row of an LI rule (model_rule_about_li: R1-R11, KNOWN,
+ * STORE), or any row whose subject is an LI or a paired LI VM ("li ...",
+ * "li-vm ...": the LI lock, a revoked signer of an LI VM's package). */
+static bool row_about_li(const char *requirement, const char *subject) {
+  model_rule r;
+  if (requirement && model_rule_parse(requirement, &r) == 0 && model_rule_about_li(r)) return true;
+  return subject && (strncmp(subject, "li ", 3) == 0 || strncmp(subject, "li-vm ", 6) == 0);
+}
+
+/* The compliance report for every role but li-admin (review of 2026-12-06;
+ * docs/model.md, "What each role sees"): the LI rows go whole, their counts
+ * with them, and "compliant" says what the remaining rows say, as for RD
+ * above. Withheld in place, those rows still moved with the LI's state (a
+ * host running a monitored VM loses its trust: an R1 row appears, and
+ * none for its twin's), which told the operator and the auditor where a
+ * target runs (§4.1). The rows' absence is not a verdict: MANO still
+ * learns which requirement refuses its placement or migration from the
+ * decision (redact, below). */
+void ctl_model_compliance_hide_li(json_t *report) {
+  json_t *viol = json_object_get(report, "violations"), *counts = json_object_get(report, "counts");
+  for (size_t i = json_array_size(viol); i-- > 0;) {
+    json_t *r = json_array_get(viol, i);
+    const char *req = json_string_value(json_object_get(r, "requirement"));
+    if (!row_about_li(req, json_string_value(json_object_get(r, "subject")))) continue;
+    /* the count of the row's rule goes down with it (a count is its rows) */
+    json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
+    if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
+    else if (req) json_object_del(counts, req);
+    json_array_remove(viol, i);
+  }
+  const char *k;
+  json_t *c;
+  void *tmp;
+  json_object_foreach_safe(counts, tmp, k, c) {
+    if (row_about_li(k, NULL)) json_object_del(counts, k);
   }
   json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
 }
@@ -2662,7 +2702,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
 
 /* The compliance report, unrecorded: ctl_model_compliance records each
  * request's read; the ADMF (ctl/tasks.c) reads it every pass and records
- * only a report that differs from the last it recorded. */
+ * its reading once per [x1] compliance_record_s, changed or not. */
 int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   model_verdict mv = {0};
@@ -2732,6 +2772,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   /* before the record too: its count is read by whom the record is for */
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) ctl_model_compliance_hide_rd(v);
+  if (!li_admin) ctl_model_compliance_hide_li(v);
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
@@ -2747,6 +2788,10 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   }
   json_object_set_new(v, "audit_index", json_integer((json_int_t)index));
   redact(v, actor);
+  /* For every role but li-admin the report is always a redacted view (the
+   * LI rows are left out), whatever the LI's state: "redacted" says so and
+   * never moves (a row of another rule may still be withheld in place). */
+  if (!li_admin) json_object_set_new(v, "redacted", json_true());
   *out = v;
   return 0;
 }

@@ -141,16 +141,23 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
  * or "host" naming the target). */
 int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
                                json_t **out, lisec_err *err);
-/* Every current violation. Reasons about LI authorisations are shown in
- * full to li-admin only; other roles see their requirement and subject
- * with the LI details withheld ("redacted": true). */
+/* Every current violation, recorded (compliance.read, "N violations" of
+ * what the reader was shown). The LI rows (ctl_model_compliance_hide_li)
+ * are shown in full to li-admin only and left out for every other role,
+ * whose report always reads "redacted": true; the RD rows likewise to
+ * rd-admin only. */
 int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err);
-/* The same report without its audit record (the ADMF records changes only). */
+/* The same report without its audit record (the ADMF records its reading
+ * on a schedule, ctl/tasks.c). */
 int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err);
 /* Takes the Retained Data rows and their counts out of a compliance report,
  * for every reader but the RD administration (the LI administration and the
  * ADMF's records included: neither administration reads the other's). */
 void ctl_model_compliance_hide_rd(json_t *report);
+/* Takes the LI rows (the LI rules', and those about an LI or a paired LI
+ * VM) and their counts out of a compliance report, for every reader but
+ * the LI administration; "compliant" then says what the rows left say. */
+void ctl_model_compliance_hide_li(json_t *report);
 /* The kube-scheduler extender's filter: args is an ExtenderArgs object, *out
  * an ExtenderFilterResult. EINVAL (with the reason) for malformed args. */
 int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *args,

@@ -95,8 +95,9 @@ struct ctl_x1_state {
   admf_client clients[MAX_CLIENTS];
   size_t n_clients;
   json_t *li_hosts; /* li -> {"doc": the LI in the model, "until_ms"} */
-  uint8_t compliance_recorded[CRYPTO_SHA256_LEN]; /* the last compliance.read recorded */
-  bool compliance_any;                            /* whether one was recorded */
+  /* the ADMF's compliance.read: recorded once per [x1] compliance_record_s,
+   * at the first reading from compliance_due_ms (monotonic; 0: the next) */
+  int64_t compliance_every_ms, compliance_due_ms;
   ctl_x1_status *status; /* each NE's X1 state (ctl/x1_status.h) */
   ctl_x1_reports *reports; /* NEs' reports admitted, task issues queued (ctl/x1_reports.h) */
   int64_t report_rate, report_burst; /* [x1] report_rate_per_ne, report_burst_per_ne */
@@ -517,32 +518,23 @@ static bool time_of(const json_t *v, int64_t *out) {
 }
 
 /* Reads the compliance report and records a compliance.read (sealed: it
- * names LIs) only when what it says differs from the last one recorded:
- * the ADMF reads it every pass (5 s) and a record per poll was ~17,000 a
- * day per NE of nothing new (issue 25). A reading that cannot be
- * recorded is not acted on. */
+ * names LIs) on a fixed schedule: the first reading after start, then the
+ * first reading from each [x1] compliance_record_s on, whatever it says.
+ * Recorded when it changed (issue 25), the record's presence told every
+ * reader of the log's entries that the LI's state had changed, e.g. after
+ * a host running a monitored VM lost its trust and not after its twin's
+ * (review of 2026-12-06); recorded every pass (5 s) it was ~17,000
+ * records a day. A reading due to be recorded that cannot be is not acted
+ * on; the tasks it changes are recorded with their reasons (x1.*). */
 static int compliance_read(lisec_ctl *ctl, json_t **report, lisec_err *err) {
   struct ctl_x1_state *admf = ctl->shared->x1;
   int rc = ctl_model_compliance_read(ctl, report, err);
   if (rc) return rc;
   /* the record is sealed to the LI administration: no RD row, count or
-   * change in RD state may show in it or in when it is made */
+   * change in RD state may show in it */
   ctl_model_compliance_hide_rd(*report);
-  /* the time of the reading is not what it says */
-  json_t *said = json_pack("{s:O?, s:O?, s:O?}", "compliant", json_object_get(*report, "compliant"),
-                           "violations", json_object_get(*report, "violations"), "counts",
-                           json_object_get(*report, "counts"));
-  char *text = said ? lisec_json_dump_canonical(said) : NULL;
-  json_decref(said);
-  if (!text) {
-    json_decref(*report);
-    *report = NULL;
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  }
-  uint8_t digest[CRYPTO_SHA256_LEN];
-  crypto_sha256(text, strlen(text), digest);
-  free(text);
-  if (admf->compliance_any && memcmp(digest, admf->compliance_recorded, sizeof digest) == 0) return 0;
+  int64_t now = lisec_time_mono_ms();
+  if (admf->compliance_due_ms && now < admf->compliance_due_ms) return 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(*report, "violations")));
   rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "compliance.read", true, reason, 0, NULL, err, "%s",
@@ -552,14 +544,17 @@ static int compliance_read(lisec_ctl *ctl, json_t **report, lisec_err *err) {
     *report = NULL;
     return rc;
   }
-  memcpy(admf->compliance_recorded, digest, sizeof digest);
-  admf->compliance_any = true;
+  /* the next is due one period after this one was, not after this pass:
+   * the schedule does not drift with the passes' timing */
+  int64_t every = admf->compliance_every_ms;
+  int64_t due = admf->compliance_due_ms ? admf->compliance_due_ms : now;
+  admf->compliance_due_ms = due + ((now - due) / every + 1) * every;
   return 0;
 }
 
 /* Whether lisec may act for the LI now; *why says why not. *report caches
- * the platform's compliance report (read, and recorded, once per
- * reconciliation); the LI's violations are model_li_compliance's: its own,
+ * the platform's compliance report (read once per reconciliation, recorded
+ * on compliance_read's schedule); the LI's violations are model_li_compliance's: its own,
  * and those on what carries its data (its groups, its LI VM's connections,
  * its storage path), which are about a group or a connection, not "li <id>". */
 static bool li_may_act(lisec_ctl *ctl, const char *li, json_t **report, char *why, size_t cap) {
@@ -1438,6 +1433,10 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
               lisec_config_int(cfg, "x1", "report_burst_per_ne", burst, 1, 10000, &burst, err) ||
               lisec_config_int(cfg, "x1", "report_queue_max", queue, 1, 1000000, &queue, err)))
     return LISEC_EINVAL;
+  /* how often the ADMF records its compliance reading (compliance_read) */
+  int64_t record_s = CTL_X1_COMPLIANCE_RECORD_S_DEFAULT;
+  if (cfg && lisec_config_int(cfg, "x1", "compliance_record_s", record_s, 1, 86400, &record_s, err) != 0)
+    return LISEC_EINVAL;
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
   if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000)) ||
       !(admf->reports = ctl_x1_reports_new((unsigned)rate, (unsigned)burst, (size_t)queue))) {
@@ -1446,6 +1445,7 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
   admf->report_rate = rate;
+  admf->compliance_every_ms = record_s * 1000;
   admf->report_burst = burst;
   admf->timeout_ms = (long)request_ms;
   admf->connect_timeout_ms = (long)connect_ms;

@@ -24,6 +24,9 @@
 #include "ctl/ctl.h"
 
 #define CTL_X1_CHECK_MS_DEFAULT 5000
+/* [x1] compliance_record_s: the ADMF records its compliance reading once
+ * per period (sealed compliance.read), changed or not: 288 records a day */
+#define CTL_X1_COMPLIANCE_RECORD_S_DEFAULT 300
 /* Keepalive to each NE (TS 103 221-1 clause 6.6.2); an NE's keepalive_ms */
 #define CTL_X1_KEEPALIVE_MS_DEFAULT 30000
 
