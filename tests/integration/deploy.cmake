@@ -1,5 +1,5 @@
-# Running lisec in production (issue 25): the ADMF records compliance
-# changes, not polls.
+# Running lisec in production (issue 25): the ADMF records its compliance
+# reading once per [x1] compliance_record_s, not per poll nor on change.
 lisec_integration_test(compliance_changes tests/integration/compliance_changes.sh)
 # The shipped systemd unit: verified, and lisecd run from it under its
 # confinement rebuilt with unshare and setpriv, with a SoftHSM token.

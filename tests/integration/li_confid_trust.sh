@@ -8,9 +8,11 @@
 # - each host's agent stops and the host turns untrusted:overdue: the two
 #   hosts get the same records (as many sealed and each as long, the same
 #   in the clear, ids aside, none naming the LI), the command runs for both
-#   with the same arguments and environment, and the operator's metrics and
-#   the auditor's compliance report change alike but for the LI rules' rows
-#   (which still move: docs/audit.md, "Not yet so");
+#   with the same arguments and environment, the operator's metrics change
+#   alike, and the auditor's and the operator's compliance reports (rows,
+#   counts, "compliant", "redacted") and the clear record of each read
+#   ("N violations") are the same before and after either host's loss: the
+#   LI rows are li-admin's only (docs/model.md, "What each role sees");
 # - each host is de-enrolled: both are allowed, with the same records.
 # li-admin opens the sealed finding of each: host 1's names the LI, host
 # 2's says it touches none. A VM declared "li" still keeps its host from
@@ -66,19 +68,34 @@ recsizes() {
 # count" lines: the operator's metrics (the platform's gauges and counters;
 # li_confid_log leaves out the same, and the appraisals and the TPM clock
 # count the agents' timing) and the auditor's compliance report, each row
-# as its requirement, subject and sentence, and the counts per
-# requirement. Not the rows of the LI rules (TR103308-6.2-R*, -4.2-KNOWN)
-# nor "compliant": they move with the LI's state, which the monitored VM's
-# host's trust is part of (docs/audit.md, "Not yet so").
+# as its requirement, subject and sentence, the counts per requirement,
+# "compliant" and "redacted". Every row: the LI rules' are li-admin's only.
 seen() {
   as operator "$LISECD_URL/metrics" | grep -v '^#' |
     grep -Ev '^lisec_(http|tls|connections|uptime|audit_checkpoint_lag|attest_appraisal|audit_entries|audit_unsigned_entries|time_)' ||
     fail "operator: /metrics"
   as auditor "$LISECD_URL/v1/compliance" | jq -r '
-    def li: test("^TR103308-(6[.]2-R[0-9]+|4[.]2-KNOWN)$");
-    (.violations[] | select(.requirement | li | not) | "row \(.requirement) \(.subject) \(.sentence)" | gsub(" "; "_") | . + " 1"),
-    (.counts | to_entries[] | select(.key | li | not) | "count \(.key) \(.value)")' ||
+    (.violations[] | "row \(.requirement) \(.subject) \(.sentence)" | gsub(" "; "_") | . + " 1"),
+    (.counts | to_entries[] | "count \(.key) \(.value)"),
+    "compliant_\(.compliant) 1", "redacted_\(.redacted) 1"' ||
     fail "auditor: /v1/compliance"
+}
+# report: the auditor's and the operator's compliance reports whole (but
+# their time and audit index, which each read has its own), each followed
+# by the clear record of that read as the operator reads it: its action,
+# outcome and "N violations".
+report() {
+  local role idx
+  for role in auditor operator; do
+    as "$role" "$LISECD_URL/v1/compliance" >report.json || fail "$role: /v1/compliance"
+    echo "## $role"
+    jq -S 'del(.time, .audit_index)' report.json
+    idx=$(jq -er .audit_index report.json) || fail "$role: no audit_index: $(cat report.json)"
+    entries "$idx" | awk -v i="$idx" '$1 == i' >record.txt
+    grep -q "^$idx false .*compliance\.read" record.txt || fail "$role: read $idx is not a clear compliance.read: $(cat record.txt)"
+    grep -o 'compliance\.read.*' record.txt | grep -o ' ok \| [0-9]* violations' | tr -d '\n'
+    echo
+  done
 }
 # delta BEFORE AFTER: the keys whose counts differ, with the difference.
 delta() {
@@ -128,6 +145,7 @@ opened() {
 # command's run is recorded; its records into lose-N.rec, from before.
 lose() {
   local n=$1 h=${HID[$1]} before
+  report >"lose-$n.report0"
   seen "$n" | sed "s/$h/HOST/g; s/${h:0:16}/HOST/g" >"lose-$n.seen0"
   before=$(size) || fail "operator: the audit log's size"
   echo "$before" >"lose-$n.from"
@@ -143,6 +161,9 @@ lose() {
   recsizes "lose-$n.rec" "$before"
   seen "$n" | sed "s/$h/HOST/g; s/${h:0:16}/HOST/g" >"lose-$n.seen1"
   delta "lose-$n.seen0" "lose-$n.seen1" >"lose-$n.delta"
+  report >"lose-$n.report1"
+  diff "lose-$n.report0" "lose-$n.report1" >&2 ||
+    fail "host $n's loss of trust moved a non-LI role's compliance report or its clear record"
 }
 lose 1
 lose 2
@@ -156,7 +177,9 @@ cmp -s "quarantine-env.$h1" "quarantine-env.$h2" ||
   fail "the quarantine command's environment differs: $(diff "quarantine-env.$h1" "quarantine-env.$h2")"
 diff lose-1.delta lose-2.delta >&2 || fail "the operator's metrics or the auditor's compliance moved otherwise for host 1 than for host 2"
 grep -q '^lisec_hosts_overdue 1' lose-1.delta || fail "host 1's loss of trust is not in the metrics: $(cat lose-1.delta)"
-pass "host 1 (monitored VM) and host 2 (twin) lose their trust: the same records, as many sealed and as long, the same quarantine command and environment, metrics and compliance outside the LI rows"
+grep -q '"redacted": true' lose-1.report0 && grep -q '^ ok .* violations$' lose-1.report0 ||
+  fail "the reports or their records read otherwise than expected: $(cat lose-1.report0)"
+pass "host 1 (monitored VM) and host 2 (twin) lose their trust: the same records, as many sealed and as long, the same quarantine command and environment and metrics; the auditor's and operator's compliance reports, counts, compliant, redacted and clear records as before"
 
 opened "$(cat lose-1.from)" >lose-1.opened
 grep -q "reason: [^ ]*: finding: host ${h1:0:16}.. lost its trust.*touches the LI authorisations li-fi-1" lose-1.opened ||

@@ -342,6 +342,9 @@
       if (liAdmin) note('Hosts are shown to operators and auditors; the LI administration reads the violations in full and its LI authorisations.');
       if (!operator && !auditor && !liAdmin) note('This role is not admitted to the compliance view.');
       if (operator) note('VMs of the LI class are shown to the LI administration only.');
+      /* Every role but li-admin reads the report without the LI rules' rows
+       * (docs/model.md, "What each role sees"): its verdict is about the rest. */
+      if (!liAdmin && report.redacted) note('Violations of the LI rules are shown to the LI administration only; the verdict here is about every other requirement.');
       const verdict = document.getElementById('verdict');
       verdict.textContent = report.compliant ? 'compliant' : 'not compliant: ' + (report.violations || []).length + ' violation(s)';
       verdict.className = 'verdict ' + (report.compliant ? 'compliant' : 'violating');
