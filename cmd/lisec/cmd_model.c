@@ -388,8 +388,9 @@ static void print_compliance(const json_t *c) {
   if (!n) printf("compliant at %s: no violations\n", cli_str(c, "time"));
   else printf("%zu violation%s at %s:\n", n, n == 1 ? "" : "s", cli_str(c, "time"));
   print_reasons(json_object_get(c, "violations"));
+  /* every role but li-admin: the LI rows are left out (docs/model.md) */
   if (json_is_true(json_object_get(c, "redacted")))
-    printf("(details of LI authorisations are shown to the LI administration only)\n");
+    printf("(violations of the LI rules are shown to the LI administration only)\n");
 }
 
 static int model_compliance_online(void) {
