@@ -72,16 +72,6 @@ wait_for() {
   tail -20 agent-A.log >&2 || true
   fail "host ${1:0:12}.. never reached: $2"
 }
-# audit_count REGEX: audit entries (unsealed) whose fields, joined by " | ",
-# match REGEX ("attest.appraise | denied"), read from the store with sqlite3.
-audit_count() {
-  python3 - "$work/lisec.db" "$1" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
-print(sum(1 for r in rows if re.search(sys.argv[2], r)))
-PY
-}
 # post_as CERT PATH JSON: prints the body, HTTP status on the last line.
 post_as() {
   curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" \

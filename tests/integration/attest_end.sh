@@ -60,14 +60,6 @@ wait_for() { # wait_for HOST JQ-FILTER
   tail -20 agent-A.log >&2 || true
   fail "host ${1:0:12}.. never reached: $2"
 }
-audit_count() { # audit_count REGEX: unsealed audit entries matching REGEX
-  python3 - "$work/lisec.db" "$1" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
-print(sum(1 for r in rows if re.search(sys.argv[2], r)))
-PY
-}
 # req CERT METHOD PATH [JSON]: body in req.out, prints the HTTP status.
 req() {
   local data=()

@@ -173,3 +173,15 @@ run_agent() {
   APID[$1]=$!
   cleanup_hooks+=("kill ${APID[$1]} 2>/dev/null || true")
 }
+
+# audit_count REGEX: audit entries (unsealed) whose fields, joined by " | ",
+# match REGEX ("attest.appraise | denied"), read from the SQLite store
+# $work/lisec.db (start_lisecd's) with Python's sqlite3.
+audit_count() {
+  python3 - "$work/lisec.db" "$1" <<'PY'
+import re, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
+print(sum(1 for r in rows if re.search(sys.argv[2], r)))
+PY
+}

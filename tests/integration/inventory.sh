@@ -88,14 +88,6 @@ lisec audit li-keygen li-admin.key li-admin.pub >/dev/null 2>&1 || fail "li-keyg
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "interval_s = 300" \
   "inventory_max_domains = 5" "inventory_max_bytes = 4096" "[audit]" "li_admin_key = $work/li-admin.pub"
 
-audit_count() { # audit_count REGEX: unsealed audit entries whose fields match
-  python3 - "$work/lisec.db" "$1" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
-print(sum(1 for r in rows if re.search(sys.argv[2], r)))
-PY
-}
 audit_rows() { # audit_rows REGEX: those entries, for a failure's context
   python3 - "$work/lisec.db" "$1" <<'PY'
 import re, sqlite3, sys
