@@ -18,39 +18,19 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
 BOUND_MS=3000
 HOSTS="1 2 3 4"
 
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in $HOSTS; do agent_host "$n"; done
-
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
-start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-  "fresh_wait_ms = $BOUND_MS" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub"
-grep -q '^workers = 2$' lisecd.conf || fail "the test needs lisecd with 2 workers"
+# Hosts 1-4 with hv-1 to hv-4, the decisions' destinations, attested; and
+# lib/li_topology.sh's LI, its VMs unpaired, on host 1's hv-1b.
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+fresh_hosts $BOUND_MS 1
+pass "four hosts, each with its own swtpm and lisec-agent, attested: trusted in FI"
 
 post() { # post ROLE PATH JSON [curl args]: the body, then the HTTP status and time on the last line
   as "$1" "${@:4}" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code} %{time_total}\n' \
     "$LISECD_URL$2"
 }
-# The model: hosts 1-4 with hv-1 to hv-4, the decisions' destinations, and
-# lib/li_topology.sh's LI, its VMs unpaired, on host 1's hv-1b.
-for n in $HOSTS; do
-  li_topology_post operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  li_topology_post operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
-done
-li_topology_post operator hypervisor "{\"id\":\"hv-1b\",\"host\":\"${HID[1]}\"}"
-li_topology host= hv=hv-1b paired=no
-
-show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-for n in $HOSTS; do run_agent "$n"; done
-for n in $HOSTS; do wait_trusted "$n" "agent-$n.log"; done
-pass "four hosts, each with its own swtpm and lisec-agent, attested: trusted in FI"
 
 # ---- 16 concurrent LI decisions, every one needing a fresh quote ---------------
 for n in $HOSTS; do stale "$n"; done

@@ -122,6 +122,54 @@ CONF
   issue_location am "${HID[$n]}" "$(tpm_reset_count)" "state-$n/location.cms"
 }
 
+# hosts_up [--libvirt] N...: hosts N... (agent_host) in the current
+# directory, with the development PKI in $pki=$work/pki, asset management
+# am, the firmware log fw.bin and its reference values ref.json; their ids
+# in HID, their agents' pids to come in APID (run_agent); li.key and
+# li.pub, the LI administration's audit keys. Sets pki and agent_bin.
+# --libvirt: each agent reports every 300 s and reads libvirt's test driver
+# over node-N.xml (the caller writes it; vm1_node).
+hosts_up() {
+  local libvirt=no n
+  [ "${1:-}" != --libvirt ] || { libvirt=yes; shift; }
+  pki=$work/pki
+  agent_bin="$build/cmd/lisec-agent/lisec-agent"
+  make_pki "$pki"
+  am_pki am
+  evgen --log fw.bin --extends fw.txt --reference ref.json
+  declare -gA HID APID
+  for n; do
+    if [ $libvirt = yes ]; then
+      agent_host "$n" "[agent]" "interval_s = 300" "[libvirt]" "uri = test://$work/node-$n.xml"
+    else
+      agent_host "$n"
+    fi
+  done
+  lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
+}
+
+# fresh_hosts BOUND_MS N: hosts 1-4 (hosts_up) and lisecd, 2 workers, with
+# [attest] fresh_wait_ms = BOUND_MS and [model] attestation_max_age_s = 1;
+# the model: host n with hypervisor hv-n, and lib/li_topology.sh's LI (the
+# caller sources it), its VMs unpaired, on host N's second hypervisor
+# hv-Nb; then every agent runs until its host is trusted in FI (the
+# caller's `show n` prints host n's attestation; wait_trusted).
+fresh_hosts() {
+  local n
+  hosts_up 1 2 3 4
+  start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+    "fresh_wait_ms = $1" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub"
+  grep -q '^workers = 2$' lisecd.conf || fail "the test needs lisecd with 2 workers"
+  for n in 1 2 3 4; do
+    li_topology_post operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
+    li_topology_post operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
+  done
+  li_topology_post operator hypervisor "{\"id\":\"hv-${2}b\",\"host\":\"${HID[$2]}\"}"
+  li_topology host= hv="hv-${2}b" paired=no
+  for n in 1 2 3 4; do run_agent "$n"; done
+  for n in 1 2 3 4; do wait_trusted "$n" "agent-$n.log"; done
+}
+
 # wait_trusted ARG LOG: until the host that the caller's `show ARG` prints
 # is trusted in FI, else fails with the tail of its agent's LOG.
 wait_trusted() {

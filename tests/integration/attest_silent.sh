@@ -21,40 +21,18 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/li_topology.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
 BOUND_MS=4000
-HOSTS="1 2 3 4"
 
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in $HOSTS; do agent_host "$n"; done
-
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
-start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-  "fresh_wait_ms = $BOUND_MS" "[model]" "attestation_max_age_s = 1" "[audit]" "li_admin_key = $work/li.pub"
-grep -q '^workers = 2$' lisecd.conf || fail "the test needs lisecd with 2 workers"
-
+# Hosts 1-4 with hv-1 to hv-4 attested; lib/li_topology.sh's LI, its VMs
+# unpaired, on host 2's hv-2b (host 2's agent keeps running).
+show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
+fresh_hosts $BOUND_MS 2
 post() { # post ROLE PATH JSON OUT: the reply's body into OUT, fails unless 200
   as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2" >"$4.out" ||
     fail "$2 as $1: curl failed"
   [ "$(tail -n1 "$4.out")" = 200 ] || { cat "$4.out" >&2; fail "$2 as $1 ($4): not 200"; }
   sed '$d' "$4.out" >"$4"
 }
-# The model: hosts 1-4 with hv-1 to hv-4; lib/li_topology.sh's LI, its VMs
-# unpaired, on host 2's hv-2b (host 2's agent keeps running).
-for n in $HOSTS; do
-  li_topology_post operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  li_topology_post operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
-done
-li_topology_post operator hypervisor "{\"id\":\"hv-2b\",\"host\":\"${HID[2]}\"}"
-li_topology host= hv=hv-2b paired=no
-
-show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
-for n in $HOSTS; do run_agent "$n"; done
-for n in $HOSTS; do wait_trusted "$n" "agent-$n.log"; done
 for n in 1 3 4; do
   kill -TERM "${APID[$n]}"
   wait "${APID[$n]}" || true

@@ -1,7 +1,8 @@
 # Shared by the LI confidentiality tests that compare what a role reads of
 # a VM an LI names and of its twin (li_confid_*; sourced after common.sh):
 # posting as a role, putting model entities, and the audit log as the
-# operator reads it.
+# operator reads it. The observation scripts (observe, k8s_claims) post
+# with it too.
 
 # post ROLE PATH JSON [curl args]: the body; the status on the last line.
 post() {
@@ -29,20 +30,11 @@ for e in json.load(sys.stdin)["entries"]:
 # size: the audit log's size as the operator reads it.
 size() { as operator "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -er .size; }
 
-# two_hosts: the PKI, asset management, the reference values and hosts 1
-# and 2 (agent_host; attest_lib.sh) in the current directory, their ids
-# in HID and their agents' pids to come in APID; with li.key and li.pub,
-# the LI administration's audit keys.
-two_hosts() {
-  pki=$work/pki
-  agent_bin="$build/cmd/lisec-agent/lisec-agent"
-  make_pki "$pki"
-  am_pki am
-  evgen --log fw.bin --extends fw.txt --reference ref.json
-  declare -gA HID APID
-  for n in 1 2; do agent_host "$n"; done
-  lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
-}
+# two_hosts: hosts 1 and 2 (hosts_up; attest_lib.sh): the PKI, asset
+# management, the reference values and the hosts in the current directory,
+# their ids in HID and their agents' pids to come in APID; with li.key and
+# li.pub, the LI administration's audit keys.
+two_hosts() { hosts_up 1 2; }
 
 # two_hosts_trusted: both hosts' agents run against lisecd (run_agent),
 # until both are trusted in FI; show N prints host N's attestation.
