@@ -233,3 +233,59 @@ rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT d
 print(sum(1 for r in rows if re.search(sys.argv[2], r)))
 PY
 }
+
+# Two hosts a and b reading libvirt's test driver, one VM vm-1 (observe,
+# k8s_claims): hosts_up --libvirt a b, then vm1_node for each.
+
+# vm1_node FILE N [with-vm-1]: a test-driver node, running vm-1 (with a
+# file disk on $work/vm1.img, which the caller makes) or not, and an idle
+# domain of no VM, idle-N (the test driver needs a node with something in
+# it).
+vm1_node() {
+  {
+    echo "<node>"
+    if [ "${3:-}" = with-vm-1 ]; then
+      cat <<XML
+  <domain type='test'>
+    <name>vm-1</name><uuid>6f1c2a3b-0000-4000-8000-0000000000c1</uuid><memory>65536</memory><os><type>hvm</type></os>
+    <metadata><lisec:vm xmlns:lisec="urn:lisec:vm" id="vm-1"/></metadata>
+    <devices><disk type='file' device='disk'><source file='$work/vm1.img'/><target dev='vda'/></disk></devices>
+  </domain>
+XML
+    fi
+    echo "<domain type='test'><name>idle-$2</name><uuid>6f1c2a3b-0000-4000-8000-0000000000d$2</uuid>"
+    echo "<memory>65536</memory><os><type>hvm</type></os></domain>"
+    echo "</node>"
+  } >"$1"
+}
+
+# vm1_lisecd: lisecd for them, appraising against ref.json and am's CA,
+# expecting a report every 300 s (60 s of grace), the LI administration's
+# key li.pub.
+vm1_lisecd() {
+  start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+    "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub"
+}
+
+# report_inventory N: (re)starts host N's agent (run_agent) and waits until
+# lisecd appraised a quote binding the inventory libvirt holds now and
+# answered the agent. The record is durable before lisecd applies the
+# report to the model, and the answer goes after, so the record alone does
+# not say the model shows it.
+report_inventory() {
+  local n=$1 before answered
+  if [ -n "${APID[$n]:-}" ]; then
+    kill -TERM "${APID[$n]}" 2>/dev/null
+    wait "${APID[$n]}" 2>/dev/null
+  fi
+  before=$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")
+  answered=$(grep -c "lisec-agent: appraised:" "agent-$n.log" 2>/dev/null || true)
+  run_agent "$n"
+  for _ in $(seq 1 300); do
+    [ "$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")" -gt "$before" ] &&
+      [ "$(grep -c "lisec-agent: appraised:" "agent-$n.log")" -gt "${answered:-0}" ] && return 0
+    sleep 0.1
+  done
+  tail -20 "agent-$n.log" >&2
+  fail "host $n: no appraisal with its inventory"
+}

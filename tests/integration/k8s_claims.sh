@@ -15,86 +15,22 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
-U1=6f1c2a3b-0000-4000-8000-0000000000e1
 
 head -c 32768 /dev/urandom >vm1.img
-# node_xml FILE [with-vm-1]: a test-driver node (an idle domain of no VM,
-# N), running vm-1 or not.
-node_xml() {
-  {
-    echo "<node>"
-    if [ "${3:-}" = with-vm-1 ]; then
-      cat <<XML
-  <domain type='test'>
-    <name>vm-1</name><uuid>$U1</uuid><memory>65536</memory><os><type>hvm</type></os>
-    <metadata><lisec:vm xmlns:lisec="urn:lisec:vm" id="vm-1"/></metadata>
-    <devices><disk type='file' device='disk'><source file='$work/vm1.img'/><target dev='vda'/></disk></devices>
-  </domain>
-XML
-    fi
-    echo "<domain type='test'><name>idle-$2</name><uuid>6f1c2a3b-0000-4000-8000-0000000000f$2</uuid>"
-    echo "<memory>65536</memory><os><type>hvm</type></os></domain>"
-    echo "</node>"
-  } >"$1"
-}
+hosts_up --libvirt a b
+vm1_node node-a.xml 1 with-vm-1
+vm1_node node-b.xml 2
+vm1_lisecd
 
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in a b; do agent_host "$n" "[agent]" "interval_s = 300" "[libvirt]" "uri = test://$work/node-$n.xml"; done
-node_xml node-a.xml 1 with-vm-1
-node_xml node-b.xml 2
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
-start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-  "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub"
-
-post() { # post ROLE PATH JSON: the body, then the HTTP status on the last line
-  as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
-}
-model_put() { # model_put KIND JSON
-  local out
-  out=$(post operator "/v1/model/$1" "$2")
-  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $1: $out"
-}
 for n in a b; do
-  model_put host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  model_put hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
+  model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
+  model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
 done
-model_put vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
+model_put operator vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
 
-audit_count() { # audit_count REGEX: unsealed audit entries whose fields match
-  python3 - "$work/lisec.db" "$1" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
-print(sum(1 for r in rows if re.search(sys.argv[2], r)))
-PY
-}
 vm1() { as operator "$LISECD_URL/v1/model/vm/vm-1"; }
-
-# report N: (re)starts host N's agent and waits until lisecd appraised a
-# quote binding the inventory libvirt holds now and answered the agent.
-report() {
-  local n=$1 before answered
-  if [ -n "${APID[$n]:-}" ]; then
-    kill -TERM "${APID[$n]}" 2>/dev/null
-    wait "${APID[$n]}" 2>/dev/null
-  fi
-  before=$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")
-  answered=$(grep -c "lisec-agent: appraised:" "agent-$n.log" 2>/dev/null || true)
-  run_agent "$n"
-  for _ in $(seq 1 300); do
-    [ "$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")" -gt "$before" ] &&
-      [ "$(grep -c "lisec-agent: appraised:" "agent-$n.log")" -gt "${answered:-0}" ] && return 0
-    sleep 0.1
-  done
-  tail -20 "agent-$n.log" >&2
-  fail "host $n: no appraisal with its inventory"
-}
 
 # admit UID POD [NODE]: a Pod's CREATE claiming vm-1, written from the
 # Kubernetes API reference (admission.k8s.io/v1), on NODE (spec.nodeName)
@@ -135,8 +71,8 @@ filter() {
 }
 
 # ---- one copy: each claim is judged, none moves the VM --------------------------
-report a
-report b
+report_inventory a
+report_inventory b
 vm1 | jq -e --arg h "${HID[a]}" '.hypervisor == "hv-a" and .observed.host == $h and .observed.hosts_running == 1' \
   >/dev/null || { vm1 >&2; fail "vm-1 is not observed on host A"; }
 admit 7c1a0000-0001 claim-1 hv-a
@@ -152,8 +88,8 @@ vm1 | jq -e --arg h "${HID[a]}" '.hypervisor == "hv-a" and .observed.host == $h 
 pass "vm-1 observed on host A: pods claiming it on hv-a and on hv-b are admitted (the second judged as a move from A) and the filter keeps both nodes; the model still shows vm-1 declared on hv-a, observed on A, no migration awaited"
 
 # ---- two copies: host B runs vm-1 as well ----------------------------------------
-node_xml node-b.xml 2 with-vm-1
-report b
+vm1_node node-b.xml 2 with-vm-1
+report_inventory b
 vm1 | jq -e '.hypervisor == "hv-a" and .observed.host == null and .observed.hosts_running == 2' >/dev/null ||
   { vm1 >&2; fail "vm-1 is not observed on two hosts"; }
 as operator "$LISECD_URL/v1/compliance" |
@@ -178,8 +114,8 @@ jq -e '(.NodeNames == []) and (.FailedNodes | length == 2) and
 pass "host B's inventory shows vm-1 too (DUPLICATE): a pod claiming it is refused on either node and for lisec's scheduler, every node of the filter fails, each naming TR103308-T.1.4-DUPLICATE, recorded"
 
 # ---- host A stops its copy: B's node takes claims again ----------------------------
-node_xml node-a.xml 1
-report a
+vm1_node node-a.xml 1
+report_inventory a
 vm1 | jq -e --arg h "${HID[b]}" '.observed.host == $h and .observed.hosts_running == 1 and .hypervisor == "hv-a"' \
   >/dev/null || { vm1 >&2; fail "vm-1 is not observed on host B alone"; }
 admit 7c1a0000-0006 claim-6 hv-b

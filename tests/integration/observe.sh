@@ -13,107 +13,31 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-pki=$work/pki
-agent_bin="$build/cmd/lisec-agent/lisec-agent"
-U1=6f1c2a3b-0000-4000-8000-0000000000c1
 
 head -c 32768 /dev/urandom >vm1.img
-# node_xml FILE [with-vm-1]: a test-driver node, running vm-1 or nothing of lisec's.
-node_xml() {
-  {
-    echo "<node>"
-    if [ "${2:-}" = with-vm-1 ]; then
-      cat <<XML
-  <domain type='test'>
-    <name>vm-1</name><uuid>$U1</uuid><memory>65536</memory><os><type>hvm</type></os>
-    <metadata><lisec:vm xmlns:lisec="urn:lisec:vm" id="vm-1"/></metadata>
-    <devices><disk type='file' device='disk'><source file='$work/vm1.img'/><target dev='vda'/></disk></devices>
-  </domain>
-XML
-    fi
-    echo "</node>"
-  } >"$1"
-}
-# The test driver needs a node with something in it: an idle domain of no VM.
-idle_domain() {
-  sed -i "s|</node>|<domain type='test'><name>idle-$2</name><uuid>6f1c2a3b-0000-4000-8000-0000000000d$2</uuid><memory>65536</memory><os><type>hvm</type></os></domain></node>|" "$1"
-}
-
-make_pki "$pki"
-am_pki am
-evgen --log fw.bin --extends fw.txt --reference ref.json
-declare -A HID APID
-for n in a b; do agent_host "$n" "[agent]" "interval_s = 300" "[libvirt]" "uri = test://$work/node-$n.xml"; done
-node_xml node-a.xml with-vm-1
-idle_domain node-a.xml 1
-node_xml node-b.xml
-idle_domain node-b.xml 2
+hosts_up --libvirt a b
+vm1_node node-a.xml 1 with-vm-1
+vm1_node node-b.xml 2
 virsh -c "test://$work/node-a.xml" list --all | grep 'vm-1 *running' >/dev/null || fail "the test driver does not run node-a.xml"
+vm1_lisecd
 
-lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "li-keygen"
-lisecd_up() {
-  start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-    "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub"
-}
-lisecd_up
-
-post() { # post ROLE PATH JSON: the body, then the HTTP status on the last line
-  as "$1" -H 'Content-Type: application/json' -d "$3" -w '\n%{http_code}\n' "$LISECD_URL$2"
-}
-model_put() { # model_put KIND JSON
-  local out
-  out=$(post operator "/v1/model/$1" "$2")
-  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "model: POST $1: $out"
-}
 for n in a b; do
-  model_put host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  model_put hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
+  model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
+  model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
 done
-model_put vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
+model_put operator vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
 
-audit_count() { # audit_count REGEX: unsealed audit entries whose fields match
-  python3 - "$work/lisec.db" "$1" <<'PY'
-import re, sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-rows = [re.sub(rb"[^ -~]+", b" | ", d).decode() for (d,) in db.execute("SELECT data FROM audit_log")]
-print(sum(1 for r in rows if re.search(sys.argv[2], r)))
-PY
-}
 vm1() { as operator "$LISECD_URL/v1/model/vm/vm-1"; }
 compliance() { as operator "$LISECD_URL/v1/compliance"; }
 # findings REQ: the compliance violations of one requirement id.
 findings() { compliance | jq -c --arg r "$1" '[.violations[] | select(.requirement == $r)]'; }
 quote_ref() { sha256sum "$1/evidence/quote.msg" | cut -c1-16; }
 
-# report N: (re)starts host N's agent and waits until lisecd appraised a
-# quote binding the inventory libvirt holds now and answered the agent. The
-# record is durable before lisecd applies the report to the model, and the
-# answer goes after, so the record alone does not say the model shows it.
-report() {
-  local n=$1 before answered
-  if [ -n "${APID[$n]:-}" ]; then
-    kill -TERM "${APID[$n]}" 2>/dev/null
-    wait "${APID[$n]}" 2>/dev/null
-  fi
-  before=$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")
-  answered=$(grep -c "lisec-agent: appraised:" "agent-$n.log" 2>/dev/null || true)
-  sed -i "s|^url = .*|url = $LISECD_URL|" "agent-$n.conf"
-  "$agent_bin" -c "$work/agent-$n.conf" run >>"agent-$n.log" 2>&1 &
-  APID[$n]=$!
-  cleanup_hooks+=("kill ${APID[$n]} 2>/dev/null || true")
-  for _ in $(seq 1 300); do
-    [ "$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")" -gt "$before" ] &&
-      [ "$(grep -c "lisec-agent: appraised:" "agent-$n.log")" -gt "${answered:-0}" ] && return 0
-    sleep 0.1
-  done
-  tail -20 "agent-$n.log" >&2
-  fail "host $n: no appraisal with its inventory"
-}
-
 # ---- where it runs: what host A proved ---------------------------------------
-report a
-report b
+report_inventory a
+report_inventory b
 vm1 | jq -e --arg h "${HID[a]}" --arg q "$(quote_ref state-a)" \
   '.hypervisor == "hv-a" and .observed.host == $h and .observed.state == "running" and .observed.evidence == $q' \
   >/dev/null || { vm1 >&2; fail "GET vm-1 does not show it observed on host A by A's quote"; }
@@ -129,13 +53,11 @@ echo "$out" | sed '$d' | jq -e '.allow == true and .placement_source == "observe
 vm1 | jq -e --arg h "${HID[b]}" '.hypervisor == "hv-a" and .migrating_to.host == $h' >/dev/null ||
   { vm1 >&2; fail "an allowed migration moved the model (or is not shown as awaited)"; }
 # libvirt migrates: the source no longer has it; its report alone moves nothing.
-node_xml node-a.xml
-idle_domain node-a.xml 1
-report a
+vm1_node node-a.xml 1
+report_inventory a
 vm1 | jq -e '.hypervisor == "hv-a"' >/dev/null || { vm1 >&2; fail "the source's report moved the model"; }
-node_xml node-b.xml with-vm-1
-idle_domain node-b.xml 2
-report b
+vm1_node node-b.xml 2 with-vm-1
+report_inventory b
 vm1 | jq -e --arg h "${HID[b]}" --arg q "$(quote_ref state-b)" \
   '.hypervisor == "hv-b" and .observed.host == $h and .observed.evidence == $q and (has("migrating_to") | not)' \
   >/dev/null || { vm1 >&2; fail "the destination's proof did not move the model"; }
@@ -144,9 +66,8 @@ vm1 | jq -e --arg h "${HID[b]}" --arg q "$(quote_ref state-b)" \
 pass "an allowed migration: the model stays on hv-a (also after the source stops reporting vm-1) until host B's attested inventory shows it; then hv-b, recorded"
 
 # ---- a host that claims what it does not run ------------------------------------
-node_xml node-a.xml with-vm-1
-idle_domain node-a.xml 1
-report a
+vm1_node node-a.xml 1 with-vm-1
+report_inventory a
 qa=$(quote_ref state-a)
 findings TR103308-T.1.4-PLACEMENT | jq -e --arg a "${HID[a]}" --arg b "${HID[b]}" --arg q "$qa" \
   'length == 1 and (.[0].sentence | contains("declared on host " + $b) and contains("host " + $a) and contains($q))' \
@@ -164,17 +85,16 @@ pass "host A claims vm-1 again: PLACEMENT (declared B, observed A, A's quote) an
 # ---- a restart keeps what hosts proved ------------------------------------------
 for n in a b; do kill -TERM "${APID[$n]}" 2>/dev/null; wait "${APID[$n]}" 2>/dev/null; APID[$n]=; done
 stop_clean
-lisecd_up
+vm1_lisecd
 vm1 | jq -e --arg b "${HID[b]}" '.hypervisor == "hv-b" and .observed.host == null and .observed.hosts_running == 2' \
   >/dev/null || { vm1 >&2; fail "after a restart vm-1's observation is lost"; }
 [ "$(findings TR103308-T.1.4-DUPLICATE | jq length)" = 1 ] || { compliance >&2; fail "the DUPLICATE finding is lost at restart"; }
-report a
+report_inventory a
 [ "$(audit_count 'model.observation .*TR103308-T.1.4-DUPLICATE')" = 1 ] ||
   fail "the same inventory after a restart recorded the finding again"
 # Bad input: a host that no longer runs it clears the finding.
-node_xml node-a.xml
-idle_domain node-a.xml 1
-report a
+vm1_node node-a.xml 1
+report_inventory a
 [ "$(findings TR103308-T.1.4-DUPLICATE)" = "[]" ] && [ "$(findings TR103308-T.1.4-PLACEMENT)" = "[]" ] ||
   { compliance >&2; fail "the findings stay after host A stopped claiming vm-1"; }
 pass "after a restart: observations and the finding come back from the store, nothing recorded twice; host A's next inventory clears them"
