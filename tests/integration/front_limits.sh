@@ -134,18 +134,7 @@ stop_clean
 # bodies below [api] max_body: the start stops, naming the setting (the
 # last start's file, max_connections = $cap, with the bad value).
 for bad in "max_client_connections = $((cap + 1))" "max_client_connections = -1" "max_body_memory = 1000000"; do
-  key=${bad%% =*}
-  { grep -v "^$key" "$work/lisecd.conf"; printf '[server]\n%s\n' "$bad"; } >"$work/bad.conf"
-  set +e
-  "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" --check-config >/dev/null 2>"$work/bad.err"
-  rc_check=$?
-  timeout 30 "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" 2>"$work/bad.log"
-  rc_start=$?
-  set -e
-  [ $rc_check = 2 ] && grep -q "\[server\] $key" "$work/bad.err" ||
-    fail "$bad: --check-config exit $rc_check: $(cat "$work/bad.err")"
-  [ $rc_start = 2 ] && grep -q "\[server\] $key" "$work/bad.log" ||
-    fail "$bad: lisecd started (exit $rc_start): $(cat "$work/bad.log")"
+  refuses_setting "$bad"
 done
 pass "max_client_connections over max_connections or negative, max_body_memory below max_body: --check-config and the start refuse them, naming them"
 

@@ -105,17 +105,6 @@ stop_clean
 
 # ---- bounds of the settings ----------------------------------------------------
 for bad in "linger_ms = -1" "linger_ms = 60001" "linger_bytes = 1000" "linger_bytes = 1073741825"; do
-  key=${bad%% =*}
-  { grep -v "^linger_" "$work/lisecd.conf"; printf '[server]\n%s\n' "$bad"; } >"$work/bad.conf"
-  set +e
-  "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" --check-config >/dev/null 2>"$work/bad.err"
-  rc_check=$?
-  timeout 30 "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" 2>"$work/bad.log"
-  rc_start=$?
-  set -e
-  [ $rc_check = 2 ] && grep -q "\[server\] $key" "$work/bad.err" ||
-    fail "$bad: --check-config exit $rc_check: $(cat "$work/bad.err")"
-  [ $rc_start = 2 ] && grep -q "\[server\] $key" "$work/bad.log" ||
-    fail "$bad: lisecd started (exit $rc_start): $(cat "$work/bad.log")"
+  refuses_setting "$bad" linger_
 done
 pass "linger_ms and linger_bytes out of bounds: --check-config and the start refuse them, naming them"

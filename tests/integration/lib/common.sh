@@ -146,6 +146,21 @@ stop_clean() {
     { cat "$work/lisecd.log" >&2; fail "sanitizer report in lisecd's log"; }
 }
 
+# refuses_setting 'KEY = VALUE' [DROP]: lisecd refuses [server] KEY = VALUE
+# in the last start's $work/lisecd.conf, less its lines that match ^DROP
+# (default: KEY): --check-config and the start both exit 2 naming
+# [server] KEY.
+refuses_setting() {
+  local bad=$1 key=${1%% =*} rc_check=0 rc_start=0
+  { grep -v "^${2:-$key}" "$work/lisecd.conf"; printf '[server]\n%s\n' "$bad"; } >"$work/bad.conf"
+  "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" --check-config >/dev/null 2>"$work/bad.err" || rc_check=$?
+  timeout 30 "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" 2>"$work/bad.log" || rc_start=$?
+  [ $rc_check = 2 ] && grep -q "\[server\] $key" "$work/bad.err" ||
+    fail "$bad: --check-config exit $rc_check: $(cat "$work/bad.err")"
+  [ $rc_start = 2 ] && grep -q "\[server\] $key" "$work/bad.log" ||
+    fail "$bad: lisecd started (exit $rc_start): $(cat "$work/bad.log")"
+}
+
 # as ROLE curl-args...: curl with the development PKI's certificate of ROLE.
 as() {
   local role=$1
