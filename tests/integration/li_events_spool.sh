@@ -144,6 +144,17 @@ ne() { # SERVER: lisec-ne as poi-sp, its events to SERVER through the spool
   cleanup_hooks+=("kill $ne_pid 2>/dev/null")
   for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 }
+# ne_resent LAST_SEQ WHAT: lisecd back (after stop_lisecd), lisec-ne empties
+# its spool by itself within 10 s, else fails saying it did not WHAT; it
+# stops cleanly, and lisecd has poi-sp's events up to LAST_SEQ, no gap.
+ne_resent() {
+  relaunch_lisecd
+  for _ in $(seq 100); do [ ! -s poi-sp.spool ] && break; sleep 0.1; done
+  [ ! -s poi-sp.spool ] || fail "lisec-ne did not $2: $(tail -6 ne.log)"
+  kill -TERM $ne_pid
+  wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
+  [ "$(seqdoc poi-sp)" = "{\"gaps\":0,\"last_seq\":$1}" ] || fail "lisecd's sequence of poi-sp up to $1: $(seqdoc poi-sp)"
+}
 XID=29f28e1c-f230-486a-a860-f5a784ab9c01
 ne "https://127.0.0.1:$hole"
 curl -sS --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" -H 'Content-Type: application/xml' \
@@ -181,12 +192,7 @@ stop_lisecd
 ne "$LISECD_URL"
 for _ in $(seq 100); do grep -q 'kept in the spool, not taken yet' ne.log && break; sleep 0.1; done
 grep -qx 'seq 5' poi-sp.seq && [ "$(grep -c '^LSEV1 ' poi-sp.spool)" = 1 ] || fail "lisec-ne's start is not in its spool: $(tail -3 ne.log)"
-relaunch_lisecd
-for _ in $(seq 100); do [ ! -s poi-sp.spool ] && break; sleep 0.1; done
-[ ! -s poi-sp.spool ] || fail "lisec-ne did not send its spool once lisecd was back: $(tail -3 ne.log)"
-kill -TERM $ne_pid
-wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
-[ "$(seqdoc poi-sp)" = '{"gaps":0,"last_seq":6}' ] || fail "lisecd's sequence of poi-sp after its outage: $(seqdoc poi-sp)"
+ne_resent 6 "send its spool once lisecd was back"
 audit_read
 [ "$(audit_seqs poi-sp)" = "1 2 3 4 5 6" ] || fail "lisec-ne's events after lisecd's outage: '$(audit_seqs poi-sp)'"
 pass "lisec-ne with lisecd down: its events spooled, sent by its retry once lisecd was back, no gap"
@@ -208,12 +214,7 @@ ne "$LISECD_URL"
 ne_env=()
 for _ in $(seq 100); do [ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] && break; sleep 0.1; done
 [ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] || fail "lisec-ne (clock ahead) did not try lisecd: $(tail -3 ne.log)"
-relaunch_lisecd
-for _ in $(seq 100); do [ ! -s poi-sp.spool ] && break; sleep 0.1; done
-[ ! -s poi-sp.spool ] || fail "lisec-ne with its wall clock stepped back did not retry within 10 s (--events-retry 1): $(tail -6 ne.log)"
-kill -TERM $ne_pid
-wait $ne_pid || fail "lisec-ne did not stop cleanly: $(cat ne.log)"
-[ "$(seqdoc poi-sp)" = '{"gaps":0,"last_seq":8}' ] || fail "lisecd's sequence of poi-sp after the clock step: $(seqdoc poi-sp)"
+ne_resent 8 "retry within 10 s (--events-retry 1) with its wall clock stepped back"
 pass "lisec-ne's spool retry with its wall clock stepped back an hour: still every --events-retry second (monotonic), no gap"
 
 # ---- a torn last record: reported, set aside, the others delivered ----------------------
