@@ -235,7 +235,30 @@ PY
 }
 
 # Two hosts a and b reading libvirt's test driver, one VM vm-1 (observe,
-# k8s_claims): hosts_up --libvirt a b, then vm1_node for each.
+# k8s_claims).
+
+# vm1_hosts: hosts a and b (hosts_up --libvirt) and lisecd (vm1_lisecd);
+# host a's node runs vm-1, with a disk on vm1.img, host b's only an idle
+# domain (vm1_node); the model: each host, of protection li, with its
+# hypervisor hv-a or hv-b, and vm-1 declared on hv-a (general, domain
+# core), put with twins.sh's model_put (the caller sources twins.sh).
+vm1_hosts() {
+  local n
+  head -c 32768 /dev/urandom >vm1.img
+  hosts_up --libvirt a b
+  vm1_node node-a.xml 1 with-vm-1
+  vm1_node node-b.xml 2
+  virsh -c "test://$work/node-a.xml" list --all | grep 'vm-1 *running' >/dev/null ||
+    fail "the test driver does not run node-a.xml"
+  vm1_lisecd
+  for n in a b; do
+    model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
+    model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
+  done
+  model_put operator vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
+}
+# vm1: vm-1 in the model as the operator reads it.
+vm1() { as operator "$LISECD_URL/v1/model/vm/vm-1"; }
 
 # vm1_node FILE N [with-vm-1]: a test-driver node, running vm-1 (with a
 # file disk on $work/vm1.img, which the caller makes) or not, and an idle

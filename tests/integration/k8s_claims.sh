@@ -17,20 +17,7 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-
-head -c 32768 /dev/urandom >vm1.img
-hosts_up --libvirt a b
-vm1_node node-a.xml 1 with-vm-1
-vm1_node node-b.xml 2
-vm1_lisecd
-
-for n in a b; do
-  model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
-done
-model_put operator vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
-
-vm1() { as operator "$LISECD_URL/v1/model/vm/vm-1"; }
+vm1_hosts
 
 # admit UID POD [NODE]: a Pod's CREATE claiming vm-1, written from the
 # Kubernetes API reference (admission.k8s.io/v1), on NODE (spec.nodeName)

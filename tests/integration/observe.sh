@@ -15,21 +15,7 @@ source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
 source "$src/tests/integration/lib/twins.sh"
 cd "$work"
-
-head -c 32768 /dev/urandom >vm1.img
-hosts_up --libvirt a b
-vm1_node node-a.xml 1 with-vm-1
-vm1_node node-b.xml 2
-virsh -c "test://$work/node-a.xml" list --all | grep 'vm-1 *running' >/dev/null || fail "the test driver does not run node-a.xml"
-vm1_lisecd
-
-for n in a b; do
-  model_put operator host "{\"id\":\"${HID[$n]}\",\"protection\":\"li\"}"
-  model_put operator hypervisor "{\"id\":\"hv-$n\",\"host\":\"${HID[$n]}\"}"
-done
-model_put operator vm '{"id":"vm-1","hypervisor":"hv-a","sensitivity":"general","domain":"core"}'
-
-vm1() { as operator "$LISECD_URL/v1/model/vm/vm-1"; }
+vm1_hosts
 compliance() { as operator "$LISECD_URL/v1/compliance"; }
 # findings REQ: the compliance violations of one requirement id.
 findings() { compliance | jq -c --arg r "$1" '[.violations[] | select(.requirement == $r)]'; }
