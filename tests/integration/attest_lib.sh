@@ -290,6 +290,19 @@ vm1_lisecd() {
     "interval_s = 300" "grace_s = 60" "[audit]" "li_admin_key = $work/li.pub"
 }
 
+# stop_agents N...: the agents of hosts N... that run (run_agent) stopped
+# with SIGTERM and waited for; APID[N] emptied.
+stop_agents() {
+  local n
+  for n; do
+    if [ -n "${APID[$n]:-}" ]; then
+      kill -TERM "${APID[$n]}" 2>/dev/null
+      wait "${APID[$n]}" 2>/dev/null
+    fi
+    APID[$n]=
+  done
+}
+
 # report_inventory N: (re)starts host N's agent (run_agent) and waits until
 # lisecd appraised a quote binding the inventory libvirt holds now and
 # answered the agent. The record is durable before lisecd applies the
@@ -297,10 +310,7 @@ vm1_lisecd() {
 # not say the model shows it.
 report_inventory() {
   local n=$1 before answered
-  if [ -n "${APID[$n]:-}" ]; then
-    kill -TERM "${APID[$n]}" 2>/dev/null
-    wait "${APID[$n]}" 2>/dev/null
-  fi
+  stop_agents "$n"
   before=$(audit_count "attest.appraise \\| ok .*${HID[$n]}.*inventory sha256:")
   answered=$(grep -c "lisec-agent: appraised:" "agent-$n.log" 2>/dev/null || true)
   run_agent "$n"

@@ -115,8 +115,6 @@ as operator "$LISECD_URL/v1/compliance" |
   fail "after A stopped vm-1: $(as operator "$LISECD_URL/v1/compliance")"
 pass "host A's inventory no longer shows vm-1: a claim on hv-b is admitted, the filter keeps both nodes; no pod moved the intent, so vm-1 declared on hv-a but running on B is a PLACEMENT finding"
 
-for n in a b; do
-  [ -n "${APID[$n]:-}" ] && kill -TERM "${APID[$n]}" 2>/dev/null && wait "${APID[$n]}" 2>/dev/null
-done
+stop_agents a b
 stop_clean
 echo "k8s_claims: all passed"

@@ -69,7 +69,7 @@ grep -q "TR103308-T.1.4-PLACEMENT" out.txt || fail "lisec model compliance does 
 pass "host A claims vm-1 again: PLACEMENT (declared B, observed A, A's quote) and DUPLICATE, in /v1/compliance and lisec model compliance (exit 1), recorded once"
 
 # ---- a restart keeps what hosts proved ------------------------------------------
-for n in a b; do kill -TERM "${APID[$n]}" 2>/dev/null; wait "${APID[$n]}" 2>/dev/null; APID[$n]=; done
+stop_agents a b
 stop_clean
 vm1_lisecd
 vm1 | jq -e --arg b "${HID[b]}" '.hypervisor == "hv-b" and .observed.host == null and .observed.hosts_running == 2' \
@@ -84,8 +84,6 @@ report_inventory a
 [ "$(findings TR103308-T.1.4-DUPLICATE)" = "[]" ] && [ "$(findings TR103308-T.1.4-PLACEMENT)" = "[]" ] ||
   { compliance >&2; fail "the findings stay after host A stopped claiming vm-1"; }
 pass "after a restart: observations and the finding come back from the store, nothing recorded twice; host A's next inventory clears them"
-for n in a b; do
-  [ -n "${APID[$n]:-}" ] && kill -TERM "${APID[$n]}" 2>/dev/null && wait "${APID[$n]}" 2>/dev/null
-done
+stop_agents a b
 stop_clean
 echo "observe: all passed"
