@@ -31,6 +31,7 @@ typedef struct ctl_settings {
   bool li_restart_stopped;
   int64_t pkg_max_package, pkg_max_expanded, pkg_max_crl;
   int64_t events_max_event, events_max_batch; /* [events] (ctl/events.c) */
+  int64_t x1_compliance_record_s; /* [x1] compliance_record_s (ctl/tasks.c) */
   /* [k8s] scheduler_name: the kube-scheduler configured with lisec's
    * extender, a pod must name when no node is set (ctl/k8s_admit.c) */
   char k8s_scheduler_name[254];

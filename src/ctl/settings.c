@@ -12,6 +12,7 @@
 
 #include "attest/attest.h"
 #include "ctl/internal.h"
+#include "ctl/tasks.h"
 #include "events/events.h"
 
 #define PKG_DEFAULT_MAX_PACKAGE (48 << 20)
@@ -39,6 +40,8 @@ static const struct {
     {"pkg", "max_crl", 1 << 20, 1024, 32 << 20, offsetof(ctl_settings, pkg_max_crl)},
     {"events", "max_event", EV_EVENT_CEILING, 128, EV_EVENT_CEILING, offsetof(ctl_settings, events_max_event)},
     {"events", "max_batch", EV_BATCH_CEILING, 1, EV_BATCH_CEILING, offsetof(ctl_settings, events_max_batch)},
+    {"x1", "compliance_record_s", CTL_X1_COMPLIANCE_RECORD_S_DEFAULT, 1, 86400,
+     offsetof(ctl_settings, x1_compliance_record_s)},
 };
 
 static const struct {

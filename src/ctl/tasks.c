@@ -1433,10 +1433,11 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
               lisec_config_int(cfg, "x1", "report_burst_per_ne", burst, 1, 10000, &burst, err) ||
               lisec_config_int(cfg, "x1", "report_queue_max", queue, 1, 1000000, &queue, err)))
     return LISEC_EINVAL;
-  /* how often the ADMF records its compliance reading (compliance_read) */
-  int64_t record_s = CTL_X1_COMPLIANCE_RECORD_S_DEFAULT;
-  if (cfg && lisec_config_int(cfg, "x1", "compliance_record_s", record_s, 1, 86400, &record_s, err) != 0)
-    return LISEC_EINVAL;
+  /* how often the ADMF records its compliance reading (compliance_read):
+   * read and bounded with the other settings (ctl/settings.c), so that
+   * lisecd --check-config reports a value out of bounds too */
+  int64_t record_s = sh->settings.x1_compliance_record_s;
+  if (record_s < 1) record_s = CTL_X1_COMPLIANCE_RECORD_S_DEFAULT; /* settings not read */
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
   if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000)) ||
       !(admf->reports = ctl_x1_reports_new((unsigned)rate, (unsigned)burst, (size_t)queue))) {
