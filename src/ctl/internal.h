@@ -31,7 +31,11 @@ typedef struct ctl_settings {
   bool li_restart_stopped;
   int64_t pkg_max_package, pkg_max_expanded, pkg_max_crl;
   int64_t events_max_event, events_max_batch; /* [events] (ctl/events.c) */
-  int64_t x1_compliance_record_s; /* [x1] compliance_record_s (ctl/tasks.c) */
+  /* [x1] (ctl/tasks.c): compliance_record_s, keepalive_timeout_s,
+   * request_timeout_ms, connect_timeout_ms, report_rate_per_ne,
+   * report_burst_per_ne, report_queue_max */
+  int64_t x1_compliance_record_s, x1_keepalive_timeout_s, x1_request_timeout_ms, x1_connect_timeout_ms;
+  int64_t x1_report_rate, x1_report_burst, x1_report_queue;
   /* [k8s] scheduler_name: the kube-scheduler configured with lisec's
    * extender, a pod must name when no node is set (ctl/k8s_admit.c) */
   char k8s_scheduler_name[254];

@@ -13,6 +13,8 @@
 #include "attest/attest.h"
 #include "ctl/internal.h"
 #include "ctl/tasks.h"
+#include "ctl/x1_reports.h"
+#include "ctl/x1_status.h"
 #include "events/events.h"
 
 #define PKG_DEFAULT_MAX_PACKAGE (48 << 20)
@@ -42,6 +44,13 @@ static const struct {
     {"events", "max_batch", EV_BATCH_CEILING, 1, EV_BATCH_CEILING, offsetof(ctl_settings, events_max_batch)},
     {"x1", "compliance_record_s", CTL_X1_COMPLIANCE_RECORD_S_DEFAULT, 1, 86400,
      offsetof(ctl_settings, x1_compliance_record_s)},
+    {"x1", "keepalive_timeout_s", CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT, 0, 86400,
+     offsetof(ctl_settings, x1_keepalive_timeout_s)},
+    {"x1", "request_timeout_ms", 10000, 100, 120000, offsetof(ctl_settings, x1_request_timeout_ms)},
+    {"x1", "connect_timeout_ms", 3000, 100, 60000, offsetof(ctl_settings, x1_connect_timeout_ms)},
+    {"x1", "report_rate_per_ne", CTL_X1_REPORT_RATE_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_rate)},
+    {"x1", "report_burst_per_ne", CTL_X1_REPORT_BURST_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_burst)},
+    {"x1", "report_queue_max", CTL_X1_REPORT_QUEUE_DEFAULT, 1, 1000000, offsetof(ctl_settings, x1_report_queue)},
 };
 
 static const struct {

@@ -1414,30 +1414,18 @@ static void *loop(void *arg) {
 }
 
 int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)s;
-  /* how long an NE that sends Keepalive may be silent before it shows as
-   * unreachable (0: never) */
-  int64_t timeout_s = CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT;
-  if (cfg && lisec_config_int(cfg, "x1", "keepalive_timeout_s", CTL_X1_KEEPALIVE_TIMEOUT_S_DEFAULT, 0, 86400,
-                              &timeout_s, err) != 0)
-    return LISEC_EINVAL;
-  /* one exchange's bounds: an NE that takes longer shows unreachable */
-  int64_t request_ms = 10000, connect_ms = 3000;
-  if (cfg && (lisec_config_int(cfg, "x1", "request_timeout_ms", 10000, 100, 120000, &request_ms, err) ||
-              lisec_config_int(cfg, "x1", "connect_timeout_ms", 3000, 100, 60000, &connect_ms, err)))
-    return LISEC_EINVAL;
-  /* what one NE's reports may cost: recorded ones a second, at once, and
-   * task issues waiting for the loop (ctl/x1_reports.h) */
-  int64_t rate = CTL_X1_REPORT_RATE_DEFAULT, burst = CTL_X1_REPORT_BURST_DEFAULT, queue = CTL_X1_REPORT_QUEUE_DEFAULT;
-  if (cfg && (lisec_config_int(cfg, "x1", "report_rate_per_ne", rate, 1, 10000, &rate, err) ||
-              lisec_config_int(cfg, "x1", "report_burst_per_ne", burst, 1, 10000, &burst, err) ||
-              lisec_config_int(cfg, "x1", "report_queue_max", queue, 1, 1000000, &queue, err)))
-    return LISEC_EINVAL;
-  /* how often the ADMF records its compliance reading (compliance_read):
-   * read and bounded with the other settings (ctl/settings.c), so that
-   * lisecd --check-config reports a value out of bounds too */
-  int64_t record_s = sh->settings.x1_compliance_record_s;
-  if (record_s < 1) record_s = CTL_X1_COMPLIANCE_RECORD_S_DEFAULT; /* settings not read */
+  (void)cfg, (void)s;
+  /* read and bounded with the other settings (ctl/settings.c), so that
+   * lisecd --check-config reports a value out of bounds too: how long an NE
+   * that sends Keepalive may be silent before it shows as unreachable (0:
+   * never); one exchange's bounds (an NE that takes longer shows
+   * unreachable); what one NE's reports may cost (recorded ones a second,
+   * at once, and task issues waiting for the loop, ctl/x1_reports.h); how
+   * often the ADMF records its compliance reading (compliance_read) */
+  const ctl_settings *set = &sh->settings;
+  int64_t timeout_s = set->x1_keepalive_timeout_s, request_ms = set->x1_request_timeout_ms,
+          connect_ms = set->x1_connect_timeout_ms, rate = set->x1_report_rate, burst = set->x1_report_burst,
+          queue = set->x1_report_queue, record_s = set->x1_compliance_record_s;
   struct ctl_x1_state *admf = calloc(1, sizeof *admf);
   if (!admf || !(admf->status = ctl_x1_status_new(timeout_s * 1000)) ||
       !(admf->reports = ctl_x1_reports_new((unsigned)rate, (unsigned)burst, (size_t)queue))) {

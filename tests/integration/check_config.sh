@@ -131,24 +131,35 @@ grep -q 'bulk_channels = 0' "$work/fresh.conf" && grep -q 'rotation_rate = 10000
   fail "the configuration at the bounds was not made"
 pass "[server] bulk_channels, bulk_nice, bulk_workers, request_slice_us and [vault] rotation_chunk, rotation_rate, rotation_nice: each past its bound reported by the check and stopping a start, naming it; at their bounds accepted (the fresh-store check above)"
 
-# [x1] compliance_record_s (the ADMF's compliance.read schedule, 1-86400):
-# a value past its bounds is reported by the check, naming it, as it stops
-# a start; at its bounds it is accepted.
-for bad in 0 86401; do
-  printf '[x1]\ncompliance_record_s = %s\n' "$bad" | cat "$good" - >"$work/x1-bound.conf"
-  set +e
-  "$lisecd" -c "$work/x1-bound.conf" --check-config >"$work/x1-bound.out" 2>"$work/x1-bound.err"
-  rc=$?
-  set -e
-  [ $rc = 2 ] && grep -q '\[x1\] compliance_record_s' "$work/x1-bound.err" ||
-    fail "[x1] compliance_record_s = $bad: the check exited $rc (want 2, naming it): $(cat "$work/x1-bound.err")"
-  start_refused "$work/x1-bound.conf" "$work/x1-bound.start" "[x1] compliance_record_s = $bad"
-  grep -q "\[x1\] compliance_record_s" "$work/x1-bound.start" ||
-    fail "[x1] compliance_record_s = $bad refused at start without naming it: $(tail -3 "$work/x1-bound.start")"
+# [x1]: a value past its bounds is reported by the check, naming it, as it
+# stops a start; at its bounds it is accepted.
+x1_bounds=(
+  compliance_record_s 0 86401 1 86400
+  keepalive_timeout_s -1 86401 0 86400
+  request_timeout_ms 99 120001 100 120000
+  connect_timeout_ms 99 60001 100 60000
+  report_rate_per_ne 0 10001 1 10000
+  report_burst_per_ne 0 10001 1 10000
+  report_queue_max 0 1000001 1 1000000
+)
+for ((i = 0; i < ${#x1_bounds[@]}; i += 5)); do
+  key=${x1_bounds[i]}
+  for bad in "${x1_bounds[i + 1]}" "${x1_bounds[i + 2]}"; do
+    printf '[x1]\n%s = %s\n' "$key" "$bad" | cat "$good" - >"$work/x1-bound.conf"
+    set +e
+    "$lisecd" -c "$work/x1-bound.conf" --check-config >"$work/x1-bound.out" 2>"$work/x1-bound.err"
+    rc=$?
+    set -e
+    [ $rc = 2 ] && grep -q "\[x1\] $key" "$work/x1-bound.err" ||
+      fail "[x1] $key = $bad: the check exited $rc (want 2, naming it): $(cat "$work/x1-bound.err")"
+    start_refused "$work/x1-bound.conf" "$work/x1-bound.start" "[x1] $key = $bad"
+    grep -q "\[x1\] $key" "$work/x1-bound.start" ||
+      fail "[x1] $key = $bad refused at start without naming it: $(tail -3 "$work/x1-bound.start")"
+  done
+  for at in "${x1_bounds[i + 3]}" "${x1_bounds[i + 4]}"; do
+    printf '[x1]\n%s = %s\n' "$key" "$at" | cat "$good" - >"$work/x1-at.conf"
+    "$lisecd" -c "$work/x1-at.conf" --check-config >/dev/null 2>"$work/x1-at.err" ||
+      fail "[x1] $key = $at refused by the check: $(cat "$work/x1-at.err")"
+  done
 done
-for at in 1 86400; do
-  printf '[x1]\ncompliance_record_s = %s\n' "$at" | cat "$good" - >"$work/x1-at.conf"
-  "$lisecd" -c "$work/x1-at.conf" --check-config >/dev/null 2>"$work/x1-at.err" ||
-    fail "[x1] compliance_record_s = $at refused by the check: $(cat "$work/x1-at.err")"
-done
-pass "[x1] compliance_record_s past its bounds (0, 86401) reported by the check and stopping a start, naming it; at its bounds (1, 86400) accepted"
+pass "[x1] compliance_record_s, keepalive_timeout_s, request_timeout_ms, connect_timeout_ms, report_rate_per_ne, report_burst_per_ne, report_queue_max: each past its bounds reported by the check and stopping a start, naming it; at its bounds accepted"
