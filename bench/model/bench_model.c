@@ -18,6 +18,7 @@
  * BENCH_MODEL_HUBS="N K" makes N of the monitored VMs hubs with K more
  * connections each (half IPC to VMs on the same hypervisor, each pair in a
  * connection group) and times decisions that move a hub ("hubs: ..."). */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,13 @@ static long rss_kib(void) {
 static void die(const char *what, const char *why) {
   fprintf(stderr, "bench_model: %s: %s\n", what, why);
   exit(1);
+}
+
+/* A verdict's reasons, one a line, for BENCH_MODEL_REASONS. */
+static void reasons_write(FILE *f, const char *what, const model_verdict *v) {
+  for (size_t k = 0; k < v->n; k++)
+    fprintf(f, "%s\t%s\t%s\t%s\t%s\n", what, v->reasons[k].requirement, v->reasons[k].subject,
+            v->reasons[k].sentence, v->reasons[k].fact);
 }
 
 /* ---- the generated platform (plain arrays, fed to both sides) ------------- */
@@ -964,9 +972,20 @@ int main(int argc, char **argv) {
          allow_sum / (allowed ? allowed : 1) * 1e6, deny_sum / (ndec - allowed ? ndec - allowed : 1) * 1e6,
          (double)reasons / (ndec - allowed ? ndec - allowed : 1));
   /* what the denies hold: the same decisions again, untimed, their
-   * reasons counted by requirement */
+   * reasons counted by requirement; BENCH_MODEL_REASONS=FILE also writes
+   * the compliance report's reasons and then theirs, word for word, to
+   * compare the text of two builds */
   {
     size_t by_rule[MODEL_RULE_COUNT] = {0};
+    const char *dump_path = getenv("BENCH_MODEL_REASONS");
+    FILE *dump = dump_path ? fopen(dump_path, "w") : NULL;
+    if (dump_path && !dump) die("BENCH_MODEL_REASONS", strerror(errno));
+    if (dump) {
+      model_verdict c;
+      if (model_compliance(m, &c)) die("compliance", "failed");
+      reasons_write(dump, "compliance", &c);
+      model_verdict_free(&c);
+    }
     for (int i = 0; i < ndec; i++) {
       char vname[32], hname[32];
       snprintf(vname, sizeof vname, "vm%d", dv[i]);
@@ -976,8 +995,14 @@ int main(int argc, char **argv) {
       if (model_decide_move(m, vname, hname, &v, &err)) die("decide", err.msg);
       for (size_t k = 0; !v.allow && k < v.n; k++)
         if ((int)v.reasons[k].rule < MODEL_RULE_COUNT) by_rule[v.reasons[k].rule]++;
+      if (dump) {
+        char what[80];
+        snprintf(what, sizeof what, "move %s %s", vname, hname);
+        reasons_write(dump, what, &v);
+      }
       model_verdict_free(&v);
     }
+    if (dump && fclose(dump)) die("BENCH_MODEL_REASONS", strerror(errno));
     printf("lisec: reasons of the denies by requirement:");
     for (int r = 0; r < MODEL_RULE_COUNT; r++)
       if (by_rule[r]) printf(" %s %zu", model_rule_id((model_rule)r) + 9, by_rule[r]);
