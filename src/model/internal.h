@@ -127,8 +127,10 @@ typedef struct msubj {
 typedef struct mhost {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   model_trust trust;
   model_class protection;
+  uint16_t where_len; /* strlen(where) */
   mloc loc;
   GEOSGeometry *point; /* when the location has coordinates */
   char *where;         /* the location in words, for sentences */
@@ -139,6 +141,7 @@ typedef struct mhost {
 typedef struct mhyp {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t host;
   idvec vms;
 } mhyp;
@@ -146,6 +149,7 @@ typedef struct mhyp {
 typedef struct mvm {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t hyp, hyp_pos;
   model_class cls;
   uint32_t domain, dom_pos;
@@ -163,6 +167,7 @@ typedef struct mvm {
 typedef struct mstorage {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t root;
   idvec attach;
   idvec lis;
@@ -177,6 +182,7 @@ typedef struct mattach {
 typedef struct mconn {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t a, b;
   model_conn_kind kind;
   bool secure;
@@ -187,6 +193,7 @@ typedef struct mconn {
 typedef struct mgroup {
   char *id;
   bool alive;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t n;      /* connections */
   uint32_t *conns; /* n */
   uint32_t *path;  /* n+1 VMs, path[0] and path[n] the ends */
@@ -205,6 +212,7 @@ typedef struct mjur {
   GEOSGeometry *geom;
   const GEOSPreparedGeometry *prep;
   uint32_t npolys;
+  uint16_t desc_len; /* strlen(desc) */
   char *desc; /* the area in words ("FI", "FI/SE", ...), for sentences */
   idvec lis;
   idvec leas;
@@ -222,6 +230,7 @@ typedef struct mli {
   char *id;
   bool alive;
   bool active;
+  uint16_t id_len; /* strlen(id), for sentences (render.c) */
   uint32_t jur, lea, monitored, host, storage, via;
   int64_t from, until;
   msubj s;

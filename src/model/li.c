@@ -266,6 +266,7 @@ int model_li_put(model *m, const model_li_spec *s, lisec_err *err) {
   mli *x = &m->lis.a[li];
   *x = v;
   x->id = copy;
+  x->id_len = (uint16_t)strlen(copy);
   x->alive = true;
   if (strmap_put(&m->lis.ids, copy, li)) {
     free(copy);

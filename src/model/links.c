@@ -43,6 +43,7 @@ int model_storage_put(model *m, const char *id, const char *root_vm, lisec_err *
   }
   mstorage *x = &m->stores.a[s];
   x->id = copy;
+  x->id_len = (uint16_t)strlen(copy);
   x->alive = true;
   x->root = r;
   if (strmap_put(&m->stores.ids, copy, s) || idvec_push(&m->vms.a[r].roots, s)) {
@@ -189,6 +190,7 @@ int model_conn_put(model *m, const model_conn_spec *s, lisec_err *err) {
   }
   mconn *x = &m->conns.a[c];
   x->id = copy;
+  x->id_len = (uint16_t)strlen(copy);
   x->alive = true;
   x->a = a;
   x->b = b;
@@ -384,6 +386,7 @@ int model_group_put(model *m, const model_group_spec *s, lisec_err *err) {
   }
   mgroup *x = &m->groups.a[g];
   x->id = copy;
+  x->id_len = (uint16_t)strlen(copy);
   x->alive = true;
   x->n = (uint32_t)s->n;
   x->conns = conns;

@@ -109,6 +109,7 @@ int model_host_put(model *m, const model_host_spec *s, lisec_err *err) {
   }
   mhost *h = &m->hosts.a[i];
   h->id = id;
+  h->id_len = (uint16_t)strlen(id);
   h->alive = true;
   h->trust = s->trust;
   h->protection = s->protection;
@@ -212,6 +213,7 @@ int model_hypervisor_put(model *m, const char *id, const char *host, lisec_err *
   }
   mhyp *y = &m->hyps.a[i];
   y->id = copy;
+  y->id_len = (uint16_t)strlen(copy);
   y->alive = true;
   y->host = h;
   if (strmap_put(&m->hyps.ids, y->id, i) || idvec_push(&m->hosts.a[h].hyps, i)) {
@@ -353,6 +355,7 @@ int model_vm_put(model *m, const model_vm_spec *s, lisec_err *err) {
   }
   mvm *x = &m->vms.a[v];
   x->id = copy;
+  x->id_len = (uint16_t)strlen(copy);
   x->alive = true;
   x->hyp = h;
   x->cls = s->sensitivity;

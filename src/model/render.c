@@ -261,6 +261,7 @@ void host_describe(mhost *h) {
   render_loc(h, buf, sizeof buf);
   free(h->where);
   h->where = strdup(buf); /* NULL reads as "?" */
+  h->where_len = (uint16_t)strlen(buf);
 }
 
 void jur_describe(mjur *j) {
@@ -268,6 +269,7 @@ void jur_describe(mjur *j) {
   render_jur(j, buf, sizeof buf);
   free(j->desc);
   j->desc = strdup(buf);
+  j->desc_len = (uint16_t)strlen(buf);
 }
 
 #define WHERE(h) ((h)->where ? (h)->where : "?")
@@ -323,6 +325,18 @@ static inline void sb_put(sbuf *b, const char *s, size_t n) {
 }
 #define LIT(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
 static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+/* An entity's id, a host's place and a jurisdiction's area with the lengths
+ * the model keeps beside them (set once, when the entity is put): a reason
+ * names about ten of them, and this spares a strlen of each. */
+#define ID(b, e) sb_put((b), (e)->id, (e)->id_len)
+static inline void sb_where(sbuf *b, const mhost *h) {
+  if (h->where) sb_put(b, h->where, h->where_len);
+  else LIT(b, "?");
+}
+static inline void sb_area(sbuf *b, const mjur *j) {
+  if (j->desc) sb_put(b, j->desc, j->desc_len);
+  else LIT(b, "?");
+}
 
 /* The common reasons write their fact and then their sentence straight
  * into the verdict's memory (sb_in_place, sb_then, sb_reason), so each is
@@ -374,62 +388,62 @@ static int add(model_verdict *out, model_rule rule, const char *subject, const c
 /* The words for a path rule that failed (none, or every one broken): the
  * fact, then, inside the sentence being written, why the path fails (at
  * most 1023 bytes of it). */
-static void path_fact(const model *m, const mviol *x, sbuf *f, const char *a, const char *b) {
+static void path_fact(const model *m, const mviol *x, sbuf *f, const mvm *a, const mvm *b) {
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
     LIT(f, "exists connection group joining ");
-    STR(f, a);
+    ID(f, a);
     LIT(f, " and ");
-    STR(f, b);
+    ID(f, b);
     LIT(f, ": false");
     return;
   }
   const mconn *c = &m->conns.a[x->e[1]];
   if (x->e[2] == NONE) { /* a direct connection no group names: a group of one */
     LIT(f, "usable(direct connection ");
-    STR(f, c->id);
+    ID(f, c);
     LIT(f, "): IPC connection ");
   } else {
     LIT(f, "usable(group ");
-    STR(f, m->groups.a[x->e[2]].id);
+    ID(f, &m->groups.a[x->e[2]]);
     LIT(f, "): IPC connection ");
   }
-  STR(f, c->id);
+  ID(f, c);
   LIT(f, " spans host ");
-  STR(f, m->hosts.a[vm_host(m, c->a)].id);
+  ID(f, &m->hosts.a[vm_host(m, c->a)]);
   LIT(f, " and host ");
-  STR(f, m->hosts.a[vm_host(m, c->b)].id);
+  ID(f, &m->hosts.a[vm_host(m, c->b)]);
   LIT(f, ": false");
 }
 
-static void path_sentence(const model *m, const mviol *x, sbuf *w, const char *a, const char *b) {
+static void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm *a, const mvm *b) {
   sbuf p = {w->p + w->n, 0, w->cap - w->n < 1024 ? w->cap - w->n : 1024};
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
     LIT(&p, "no connection group joins ");
-    STR(&p, a);
+    ID(&p, a);
     LIT(&p, " and ");
-    STR(&p, b);
+    ID(&p, b);
   } else {
     const mconn *c = &m->conns.a[x->e[1]];
     LIT(&p, "every connection group joining ");
-    STR(&p, a);
+    ID(&p, a);
     LIT(&p, " and ");
-    STR(&p, b);
+    ID(&p, b);
     if (x->e[2] == NONE) {
       LIT(&p, " is broken: the direct one is IPC connection ");
     } else {
       LIT(&p, " is broken: group ");
-      STR(&p, m->groups.a[x->e[2]].id);
+      ID(&p, &m->groups.a[x->e[2]]);
       LIT(&p, " uses IPC connection ");
     }
-    STR(&p, c->id);
+    ID(&p, c);
     LIT(&p, " between ");
-    STR(&p, m->vms.a[c->a].id);
+    ID(&p, &m->vms.a[c->a]);
     LIT(&p, " on host ");
-    STR(&p, m->hosts.a[vm_host(m, c->a)].id);
+    ID(&p, &m->hosts.a[vm_host(m, c->a)]);
     LIT(&p, " and ");
-    STR(&p, m->vms.a[c->b].id);
+    ID(&p, &m->vms.a[c->b]);
     LIT(&p, " on host ");
-    STR(&p, m->hosts.a[vm_host(m, c->b)].id);
+    ID(&p, &m->hosts.a[vm_host(m, c->b)]);
     LIT(&p, ", and IPC does not cross machines");
   }
   w->n += p.n;
@@ -443,7 +457,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
   switch (x->sk) {
     case SK_LI:
       LIT(&sb_subj, "li ");
-      STR(&sb_subj, l->id);
+      ID(&sb_subj, l);
       break;
     case SK_GROUP: snprintf(subj, sizeof subj, "group %s", m->groups.a[x->subj].id); break;
     case SK_CONN: snprintf(subj, sizeof subj, "connection %s", m->conns.a[x->subj].id); break;
@@ -463,7 +477,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case SK_DOMAIN: snprintf(subj, sizeof subj, "domain %s", m->domains.a[x->subj].name); break;
     default:
       LIT(&sb_subj, "vm ");
-      STR(&sb_subj, m->vms.a[x->subj].id);
+      ID(&sb_subj, &m->vms.a[x->subj]);
       break;
   }
   if (sb_subj.n) subj[sb_subj.n] = '\0';
@@ -475,7 +489,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_R3: {
       const mvm *v = &m->vms.a[x->e[0]];
       const mhost *h = &m->hosts.a[x->e[1]];
-      const char *jur = DESC(&m->jurs.a[l->jur]), *loc = WHERE(h);
+      const mjur *j = &m->jurs.a[l->jur];
+      const char *jur = DESC(j);
       if (x->code == F_LOC_UNKNOWN) {
         snprintf(fact, sizeof fact, "location(host %s) IN jurisdiction(li %s) = {%s}: location unknown",
                  h->id, l->id, jur);
@@ -485,40 +500,40 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       }
       if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "location(host ");
-      STR(&f, h->id);
+      ID(&f, h);
       LIT(&f, ") = ");
-      STR(&f, loc);
+      sb_where(&f, h);
       LIT(&f, " IN jurisdiction(li ");
-      STR(&f, l->id);
+      ID(&f, l);
       LIT(&f, ") = {");
-      STR(&f, jur);
+      sb_area(&f, j);
       LIT(&f, "}: false");
       sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "LI ");
-      STR(&w, l->id);
+      ID(&w, l);
       LIT(&w, " is issued in ");
-      STR(&w, jur);
+      sb_area(&w, j);
       LIT(&w, "; host ");
-      STR(&w, h->id);
+      ID(&w, h);
       LIT(&w, " is located in ");
-      STR(&w, loc);
+      sb_where(&w, h);
       LIT(&w, ", and runs VM ");
-      STR(&w, v->id);
+      ID(&w, v);
       LIT(&w, ", ");
       STR(&w, role_words(m, l, x->e[0]));
       return sb_reason(out, rule, &sb_subj, &w, &f);
     }
     case MODEL_R4: {
-      const char *a = m->vms.a[l->monitored].id, *b = m->vms.a[l->host].id;
+      const mvm *a = &m->vms.a[l->monitored], *b = &m->vms.a[l->host];
       if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
       path_fact(m, x, &f, a, b);
       sb_then(&f, &w, SENTENCE_CAP);
       LIT(&w, "LI ");
-      STR(&w, l->id);
+      ID(&w, l);
       LIT(&w, " monitors VM ");
-      STR(&w, a);
+      ID(&w, a);
       LIT(&w, " from VM ");
-      STR(&w, b);
+      ID(&w, b);
       LIT(&w, ", but ");
       path_sentence(m, x, &w, a, b);
       return sb_reason(out, rule, &sb_subj, &w, &f);
@@ -527,39 +542,39 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       if (x->sk == SK_ATTACH) {
         const mattach *a = &m->attach.a[x->subj];
         const mstorage *s = &m->stores.a[a->storage];
-        const char *u = m->vms.a[a->user].id, *p = m->vms.a[s->root].id;
+        const mvm *u = &m->vms.a[a->user], *p = &m->vms.a[s->root];
         if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
         path_fact(m, x, &f, u, p);
         sb_then(&f, &w, SENTENCE_CAP);
         LIT(&w, "storage ");
-        STR(&w, s->id);
+        ID(&w, s);
         LIT(&w, " is rooted in VM ");
-        STR(&w, p);
+        ID(&w, p);
         LIT(&w, " and provided to VM ");
-        STR(&w, u);
+        ID(&w, u);
         LIT(&w, ", but ");
         path_sentence(m, x, &w, u, p);
         return sb_reason(out, rule, &sb_subj, &w, &f);
       }
       const mstorage *s = &m->stores.a[l->storage];
-      const char *via = m->vms.a[l->via].id;
+      const mvm *via = &m->vms.a[l->via];
       if (x->code == F_NOT_ATTACHED) {
-        snprintf(fact, sizeof fact, "%s IN providedTo(storage %s): false", via, s->id);
+        snprintf(fact, sizeof fact, "%s IN providedTo(storage %s): false", via->id, s->id);
         return add(out, rule, subj, fact,
                    "LI %s stores its data in storage %s through VM %s, but %s is not provided to "
                    "%s (it is rooted in VM %s)",
-                   l->id, s->id, via, s->id, via, m->vms.a[s->root].id);
+                   l->id, s->id, via->id, s->id, via->id, m->vms.a[s->root].id);
       }
-      const char *host = m->vms.a[l->host].id;
+      const mvm *host = &m->vms.a[l->host];
       if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
       path_fact(m, x, &f, host, via);
       sb_then(&f, &w, SENTENCE_CAP);
       LIT(&w, "LI ");
-      STR(&w, l->id);
+      ID(&w, l);
       LIT(&w, " runs in VM ");
-      STR(&w, host);
+      ID(&w, host);
       LIT(&w, " and stores its data through VM ");
-      STR(&w, via);
+      ID(&w, via);
       LIT(&w, ", but ");
       path_sentence(m, x, &w, host, via);
       return sb_reason(out, rule, &sb_subj, &w, &f);
@@ -649,48 +664,48 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
         if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.trusted: host ");
-        STR(&f, h->id);
+        ID(&f, h);
         LIT(&f, ": false (");
         STR(&f, model_trust_name(h->trust));
         if (!h->loc.known) LIT(&f, ", no location");
         LIT(&f, ")");
         sb_then(&f, &w, WORDS_CAP);
         LIT(&w, "VM ");
-        STR(&w, v->id);
+        ID(&w, v);
         LIT(&w, " is ");
         STR(&w, role_noun(m, y, x->subj));
         LIT(&w, " LI ");
-        STR(&w, y->id);
+        ID(&w, y);
         LIT(&w, " and may move only to trusted hardware; hypervisor ");
-        STR(&w, m->hyps.a[x->e[0]].id);
+        ID(&w, &m->hyps.a[x->e[0]]);
         LIT(&w, " runs on host ");
-        STR(&w, h->id);
+        ID(&w, h);
         LIT(&w, ", which is not (");
         STR(&w, trust_words(h->trust));
         if (!h->loc.known) LIT(&w, "; no location");
         LIT(&w, ")");
         return sb_reason(out, rule, &sb_subj, &w, &f);
       }
-      const char *jur = DESC(&m->jurs.a[y->jur]), *loc = WHERE(h);
+      const mjur *j = &m->jurs.a[y->jur];
       if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
-      STR(&f, h->id);
+      ID(&f, h);
       LIT(&f, " at ");
-      STR(&f, loc);
+      sb_where(&f, h);
       LIT(&f, " IN {");
-      STR(&f, jur);
+      sb_area(&f, j);
       LIT(&f, "}: false");
       sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "LI ");
-      STR(&w, y->id);
+      ID(&w, y);
       LIT(&w, " is issued in ");
-      STR(&w, jur);
+      sb_area(&w, j);
       LIT(&w, "; host ");
-      STR(&w, h->id);
+      ID(&w, h);
       LIT(&w, " is located in ");
-      STR(&w, loc);
+      sb_where(&w, h);
       LIT(&w, "; VM ");
-      STR(&w, v->id);
+      ID(&w, v);
       LIT(&w, ", ");
       STR(&w, role_words(m, y, x->subj));
       LIT(&w, ", would run there");
@@ -707,18 +722,18 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.trusted: host ");
-      STR(&f, h->id);
+      ID(&f, h);
       LIT(&f, ": false (");
       STR(&f, model_trust_name(h->trust));
       if (h->loc.known) LIT(&f, ")");
       else LIT(&f, ", no location)");
       sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "VM ");
-      STR(&w, m->vms.a[x->subj].id);
+      ID(&w, &m->vms.a[x->subj]);
       LIT(&w, " may run only on trusted hardware; hypervisor ");
-      STR(&w, m->hyps.a[x->e[0]].id);
+      ID(&w, &m->hyps.a[x->e[0]]);
       LIT(&w, " runs on host ");
-      STR(&w, h->id);
+      ID(&w, h);
       LIT(&w, ", which is not trusted (");
       STR(&w, trust_words(h->trust));
       if (h->loc.known) LIT(&w, ")");
@@ -771,21 +786,21 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[0]];
       if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
       LIT(&f, "class(vm ");
-      STR(&f, v->id);
+      ID(&f, v);
       LIT(&f, ") = ");
       STR(&f, model_class_name(v->cls));
       LIT(&f, " <= protection(host ");
-      STR(&f, h->id);
+      ID(&f, h);
       LIT(&f, ") = ");
       STR(&f, model_class_name(h->protection));
       LIT(&f, ": false");
       sb_then(&f, &w, WORDS_CAP);
       LIT(&w, "VM ");
-      STR(&w, v->id);
+      ID(&w, v);
       LIT(&w, " has sensitivity ");
       STR(&w, model_class_name(v->cls));
       LIT(&w, "; host ");
-      STR(&w, h->id);
+      ID(&w, h);
       LIT(&w, "'s protection level admits VNFs up to ");
       STR(&w, model_class_name(h->protection));
       return sb_reason(out, rule, &sb_subj, &w, &f);
@@ -797,7 +812,9 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mli *y = &m->lis.a[x->e[dec ? 2 : 0]];
       const mvm *v = &m->vms.a[dec ? x->subj : m->attach.a[x->subj].user];
       const mhost *h = &m->hosts.a[x->e[1]];
-      const char *st = m->stores.a[y->storage].id, *jur = DESC(&m->jurs.a[y->jur]);
+      const mstorage *so = &m->stores.a[y->storage];
+      const mjur *j = &m->jurs.a[y->jur];
+      const char *st = so->id, *jur = DESC(j);
       if (x->code == F_STORE_PEER) {
         snprintf(fact, sizeof fact, "allowedStorageUser(li %s, vm %s): false", y->id, v->id);
         if (v == &m->vms.a[y->monitored])
@@ -836,29 +853,29 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
          * caps are add()'s, so the words are the same to the byte */
         if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.geographicalLocation IN jurisdiction(li ");
-        STR(&f, y->id);
+        ID(&f, y);
         LIT(&f, "): host ");
-        STR(&f, h->id);
+        ID(&f, h);
         LIT(&f, " at ");
-        STR(&f, loc);
+        sb_where(&f, h);
         LIT(&f, " IN {");
-        STR(&f, jur);
+        sb_area(&f, j);
         LIT(&f, "}: false");
         sb_then(&f, &w, SENTENCE_CAP);
         LIT(&w, "LI ");
-        STR(&w, y->id);
+        ID(&w, y);
         LIT(&w, " is issued in ");
-        STR(&w, jur);
+        sb_area(&w, j);
         LIT(&w, "; host ");
-        STR(&w, h->id);
+        ID(&w, h);
         LIT(&w, " is located in ");
-        STR(&w, loc);
+        sb_where(&w, h);
         LIT(&w, "; VM ");
-        STR(&w, v->id);
+        ID(&w, v);
         LIT(&w, ", to which the LI's storage ");
-        STR(&w, st);
+        ID(&w, so);
         LIT(&w, " is provided, would run there (hypervisor ");
-        STR(&w, m->hyps.a[x->e[0]].id);
+        ID(&w, &m->hyps.a[x->e[0]]);
         LIT(&w, ")");
         return sb_reason(out, rule, &sb_subj, &w, &f);
       }
