@@ -2,7 +2,7 @@
  * an LI VM, with its client certificate of role vm, posts one signed event
  * or a batch; ctl/events.c verifies and records them sealed. The route
  * admits role vm alone; a refusal answers with the requirement and never
- * names a VM. */
+ * names a VM (a replay's also with the VM's last accepted seq, last_seq). */
 #include "api/api.h"
 #include "ctl/events.h"
 
@@ -10,7 +10,13 @@ static int intake(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, ap
   lisec_err err = {0};
   json_t *out = NULL;
   int rc = ctl_events_intake(ctl, a, req->body, &out, &err);
-  return api_reply(resp, rc, &err, out, 201);
+  if (!rc) return api_reply(resp, rc, &err, out, 201);
+  /* a replay's refusal carries last_seq beside its message */
+  api_error_from(resp, rc, &err);
+  json_t *e = json_object_get(resp->body, "error");
+  if (e && out) json_object_update(e, out);
+  json_decref(out);
+  return 0;
 }
 
 const api_route api_routes_events[] = {

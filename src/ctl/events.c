@@ -141,7 +141,13 @@ static int take(lisec_ctl *ctl, const ctl_actor *actor, stripe *st, const ev_bat
   seq_state s;
   ev_seq_verdict v;
   if ((rc = seq_load(ctl, vm, &s, err))) return rc;
-  if ((rc = ev_seq_check(s.last, b, &v, err))) return refuse(ctl, actor, vm, rc, err);
+  if ((rc = ev_seq_check(s.last, b, &v, err))) {
+    rc = refuse(ctl, actor, vm, rc, err);
+    /* a replay carries the VM's last accepted seq as a field, so the VM's
+     * spool need not read it out of the message (docs/events.md) */
+    if (rc == LISEC_ECONFLICT && v.replayed) *out = json_pack("{s:I}", "last_seq", (json_int_t)s.last);
+    return rc;
+  }
 
   char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], batch_sig[AUDIT_STR_MAX + 1], doc[128];
   snprintf(subject, sizeof subject, "li-vm %s", vm);

@@ -20,7 +20,9 @@
  * {"accepted": n, "last_seq": s, "gaps": g}. Refusals: EINVAL/ETOOBIG
  * (malformed, oversized, a batch over the limit), EAUTH (not role vm),
  * EDENIED (VM unknown, not paired, retired; a signature that does not
- * verify), ECONFLICT (replayed or out-of-order seq). */
+ * verify), ECONFLICT (replayed or out-of-order seq). A replay's refusal
+ * also sets *out to {"last_seq": L} (the VM's last accepted seq), the
+ * fields its error carries; the caller frees it. */
 int ctl_events_intake(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                       lisec_err *err);
 

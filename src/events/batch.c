@@ -69,11 +69,13 @@ int ev_seq_check(uint64_t last, const ev_batch *b, ev_seq_verdict *v, lisec_err 
   uint64_t prev = last;
   for (size_t i = 0; i < b->n; i++) {
     uint64_t s = b->ev[i].rec.seq;
-    if (s <= last)
+    if (s <= last) {
+      v->replayed = 1;
       return lisec_err_set(err, LISEC_ECONFLICT,
                            "TR103308-4.1: replayed event: seq %llu is at or below the last accepted "
                            "(%llu)",
                            (unsigned long long)s, (unsigned long long)last);
+    }
     if (s <= prev)
       return lisec_err_set(err, LISEC_ECONFLICT,
                            "TR103308-4.1: events out of order: seq %llu after %llu in one batch",

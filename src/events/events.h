@@ -147,9 +147,11 @@ typedef struct ev_seq_verdict {
   size_t gaps;
   uint64_t expected, got;
   uint64_t last; /* the batch's last seq: the VM's new last */
+  int replayed;  /* refused as a replay (a seq at or below last) */
 } ev_seq_verdict;
-/* ECONFLICT for a replay (a seq at or below last) or an out-of-order
- * batch, the reason naming TR103308-4.1 and the seqs, never the VM. */
+/* ECONFLICT for a replay (a seq at or below last; v->replayed set) or an
+ * out-of-order batch, the reason naming TR103308-4.1 and the seqs, never
+ * the VM. */
 int ev_seq_check(uint64_t last, const ev_batch *b, ev_seq_verdict *v, lisec_err *err);
 
 #endif

@@ -108,6 +108,9 @@ grep -q 'not paired' body || fail "unpaired: $(cat body)"
 refused 403 "unknown VM" "$(sign vm-li-2 vm-nobody 1)"
 refused 409 replay "$(sign vm-li-1 vm-li-1 2)"
 grep -q 'replayed' body || fail "replay: $(cat body)"
+# the VM's last accepted seq as a field of the error (its spool reads it)
+[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"].get("last_seq"))' body)" = 7 ] ||
+  fail "the replay's 409 carries not last_seq 7: $(cat body)"
 refused 409 "replay of the last" "$(sign vm-li-1 vm-li-1 7)"
 refused 409 "out of order" "$(batch "$(sign vm-li-1 vm-li-1 9)" "$(sign vm-li-1 vm-li-1 8)")"
 grep -q 'out of order' body || fail "out of order: $(cat body)"

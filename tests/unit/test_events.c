@@ -183,8 +183,10 @@ static void test_batch_and_seq(void **state) {
   assert_int_equal(v.last, 3);
   assert_int_equal(ev_seq_check(2, &b, &v, &err), LISEC_ECONFLICT); /* replay */
   assert_non_null(strstr(err.msg, "replayed"));
+  assert_true(v.replayed); /* lisecd's 409 then carries last_seq */
   assert_int_equal(ev_seq_check(3, &b, &v, &err), LISEC_ECONFLICT);
   assert_int_equal(ev_seq_check(0, &b, &v, &err), 0);
+  assert_false(v.replayed);
   ev_batch_clear(&b);
   uint64_t gap[] = {5, 6, 9};
   assert_int_equal(batch_of(k, gap, 3, NULL, &b, &err), 0);
@@ -198,6 +200,7 @@ static void test_batch_and_seq(void **state) {
   assert_int_equal(batch_of(k, back, 3, NULL, &b, &err), 0);
   assert_int_equal(ev_seq_check(4, &b, &v, &err), LISEC_ECONFLICT);
   assert_non_null(strstr(err.msg, "out of order"));
+  assert_false(v.replayed);
   ev_batch_clear(&b);
   uint64_t dup[] = {5, 5};
   assert_int_equal(batch_of(k, dup, 2, NULL, &b, &err), 0);
