@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/curl.h"
+#include "events/libsend.h"
 #include "lisec/events.h"
 
 #define REPLY_MAX (64 * 1024)
@@ -71,8 +72,11 @@ void lisec_event_client_free(lisec_event_client *c) {
   free(c);
 }
 
-/* POSTs body; 0 once lisecd answered 201. */
-static int post(lisec_event_client *c, const char *body, size_t len, long *status, char err[LISEC_EVENT_ERR_MAX]) {
+/* POSTs body; 0 once lisecd answered 201. *last_seq (may be NULL): the
+ * refusal's error.last_seq (a replay), -1 when it has none. */
+static int post(lisec_event_client *c, const char *body, size_t len, long *status, long long *last_seq,
+                char err[LISEC_EVENT_ERR_MAX]) {
+  if (last_seq) *last_seq = -1;
   reply r = {0};
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
@@ -95,7 +99,9 @@ static int post(lisec_event_client *c, const char *body, size_t len, long *statu
   } else if (code != 201) {
     /* lisecd's {"error": {"message": ...}} */
     json_t *j = r.data ? json_loadb(r.data, r.len, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    const json_t *e = json_object_get(j, "error"), *l = json_object_get(e, "last_seq");
+    const char *m = json_string_value(json_object_get(e, "message"));
+    if (last_seq && json_is_integer(l) && json_integer_value(l) >= 0) *last_seq = json_integer_value(l);
     snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd answered %ld: %.220s", code, m ? m : "(no reason)");
     json_decref(j);
     rc = -1;
@@ -125,7 +131,7 @@ int lisec_event_send(lisec_event_client *c, const char *const *signed_events, si
     for (size_t i = 0; i < n; i++) at += (size_t)snprintf(body + at, len - at, "%s%s", i ? "," : "", signed_events[i]);
     at += (size_t)snprintf(body + at, len - at, "]}");
   }
-  int rc = post(c, body, at, status, err);
+  int rc = post(c, body, at, status, NULL, err);
   free(body);
   return rc;
 }
@@ -136,6 +142,17 @@ int lisec_event_send_body(lisec_event_client *c, const char *body, long *status,
     snprintf(err, LISEC_EVENT_ERR_MAX, "no events to send");
     return -1;
   }
-  return post(c, body, strlen(body), status, err);
+  return post(c, body, strlen(body), status, NULL, err);
+}
+
+int evs_send_body(lisec_event_client *c, const char *body, long *status, long long *last_seq,
+                  char err[LISEC_EVENT_ERR_MAX]) {
+  if (status) *status = 0;
+  if (last_seq) *last_seq = -1;
+  if (!c || !body || !*body) {
+    snprintf(err, LISEC_EVENT_ERR_MAX, "no events to send");
+    return -1;
+  }
+  return post(c, body, strlen(body), status, last_seq, err);
 }
 

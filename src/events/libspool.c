@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events/libsend.h"
 #include "events/spoolrec.h"
 #include "lisec/events.h"
 
@@ -526,9 +527,15 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
   return rc ? -1 : 0;
 }
 
-/* lisecd's last accepted seq from its replay answer ("TR103308-4.1:
- * replayed event: seq S is at or below the last accepted (L)"). */
-static int replay_last(const char *msg, uint64_t *last) {
+/* lisecd's last accepted seq from its replay answer: its error's
+ * last_seq field (field >= 0), else the message ("TR103308-4.1: replayed
+ * event: seq S is at or below the last accepted (L)", as lisecd before
+ * the field answers). */
+static int replay_last(long long field, const char *msg, uint64_t *last) {
+  if (field >= 0 && (unsigned long long)field <= EV_SEQ_MAX) {
+    *last = (uint64_t)field;
+    return 0;
+  }
   const char *r = strstr(msg, "TR103308-4.1: replayed event: seq ");
   const char *at = r ? strstr(r, "at or below the last accepted (") : NULL;
   if (!at)
@@ -595,6 +602,7 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
   while (i < sc->n) {
     char *events[BATCH_MAX] = {0}, *body = NULL;
     long st = 0;
+    long long field = -1;
     uint64_t last = 0;
     if (strcmp(vm, sc->rec[i].vm) !=
         0) { /* another VM's events (one spool per VM is the rule) */
@@ -611,7 +619,7 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       fail(err, "out of memory");
     else if (lisec_event_sign_batch(k, (const char *const *)events, n, &body,
                                     err) == 0)
-      ok = lisec_event_send_body(cl, body, &st, err);
+      ok = evs_send_body(cl, body, &st, &field, err);
     for (size_t j = 0; j < n; j++)
       free(events[j]);
     free(body);
@@ -621,7 +629,7 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       for (size_t j = 0; j < n; j++)
         gone[n_gone++] = sc->rec[i + j].seq;
       i += n, *taken += n, pending += n;
-    } else if (st == 409 && replay_last(err, &last) == 0 &&
+    } else if (st == 409 && replay_last(field, err, &last) == 0 &&
                last >= sc->rec[i].seq) {
       /* lisecd can never take them: either it took them before (sent
        * again after a stop between its 201 and their removal) or they were

@@ -276,6 +276,14 @@ cp vm-sp-replay.spool kept.spool
 relaunch_lisecd
 flush vm-sp-replay
 [ "$rc" = 0 ] || fail "flush: rc $rc: $(cat vm-sp-replay.err)"
+# lisecd's 409 for a replay carries its last accepted seq as a field (the
+# spool reads it there first), equal to the seq it keeps; not for another 409
+expect 409 vm POST /v1/li/events "$(ev sign --key vm-sp-replay.key --vm vm-sp-replay --seq 2 --type delivery)"
+last=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"].get("last_seq"))' body)
+stored=$(seqdoc vm-sp-replay | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_seq"])')
+[ "$last" = 3 ] && [ "$last" = "$stored" ] || fail "the replay's 409 says last_seq '$last', lisecd keeps $stored: $(cat body)"
+expect 409 vm POST /v1/li/events "{\"events\":[$(ev sign --key vm-sp-replay.key --vm vm-sp-replay --seq 5 --type delivery),$(ev sign --key vm-sp-replay.key --vm vm-sp-replay --seq 4 --type delivery)]}"
+grep -q 'out of order' body && ! grep -q last_seq body || fail "an out-of-order 409 carries last_seq: $(cat body)"
 cp kept.spool vm-sp-replay.spool # as if the process had stopped before removing them
 send vm-sp-replay
 [ "$rc" = 0 ] && grep -q 'recorded: seq 4' vm-sp-replay.out || fail "send after a replayed spool: rc $rc: $(cat vm-sp-replay.err)"
@@ -286,7 +294,7 @@ grep -q 'TR103308-4.1: .*seq 1 to 3 refused by lisecd as replays (it has seqs up
 audit_read
 [ "$(audit_seqs vm-sp-replay)" = "1 2 3 4" ] || fail "vm-sp-replay in the audit log: '$(audit_seqs vm-sp-replay)', want each once"
 grep -q 'replayed' audit.txt || fail "lisecd did not record the refused replay"
-pass "a batch lisecd took, still in the spool: its 409 replay recognised, the records dropped, each event recorded once"
+pass "a batch lisecd took, still in the spool: its 409 replay (last_seq as lisecd keeps it) recognised, the records dropped, each event recorded once"
 
 # ---- an event made at a seq lisecd had already (the VM restored from a snapshot) --------
 for s in 1 2 3; do send vm-sp-reuse; [ "$rc" = 0 ] || fail "send $s: rc $rc: $(cat vm-sp-reuse.err)"; done
