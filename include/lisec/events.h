@@ -113,13 +113,17 @@ typedef struct lisec_event_spool lisec_event_spool;
  * already, an event lisecd refused for good. NULL: written to stderr. */
 typedef void (*lisec_event_spool_report_fn)(void *ctx, const char *msg);
 
-/* Opens the spool at path (made 0600 when absent; refused when it is a
- * symbolic link, owned by another user or writable by others, made 0600
- * when only readable by them; TR103308-4.1) holding at most
+/* Opens the spool at path (made 0600 when absent, its directory then
+ * fsynced; refused when it is a symbolic link, owned by another user or
+ * writable by others, made 0600 when only readable by them;
+ * TR103308-4.1) holding at most
  * max_events events (0: 4096; 1 to 1000000) and max_bytes bytes of file
  * (0: 4 MiB; 16 KiB to 256 MiB). A torn last record (a writer killed
  * mid-write) is cut off and corrupted records are set aside here, each
- * reported. */
+ * reported; temporary files a rewrite stopped by a crash left
+ * (path.tmp.XXXXXX, regular, this user's) are removed. No more than
+ * max_bytes and one record of the file is read at once: a larger file is
+ * reported, sent in parts and refuses new events until below max_bytes. */
 int lisec_event_spool_open(const char *path, size_t max_events, size_t max_bytes,
                            lisec_event_spool_report_fn report, void *ctx, lisec_event_spool **out,
                            char err[LISEC_EVENT_ERR_MAX]);
@@ -130,7 +134,9 @@ void lisec_event_spool_free(lisec_event_spool *s);
  * 0: the event is queued. -1 otherwise; when the spool is full (err says
  * TR103308-4.1: the event spool is full) the event is not queued and its
  * seq, taken already, is in *seq: lisecd will show it as a gap
- * (TR103308-4.1-EVENTS-GAP). *seq is 0 when no seq was taken. */
+ * (TR103308-4.1-EVENTS-GAP). *seq is 0 when no seq was taken, as when
+ * vm is not the VM whose events the spool holds (a spool is one VM's:
+ * refused, TR103308-4.1). */
 int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const char *vm, long long time,
                            const char *type, const char *const *details, unsigned long long *seq,
                            char err[LISEC_EVENT_ERR_MAX]);
@@ -148,7 +154,8 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const c
  * answer). *sent (may be NULL): the events that left the spool as taken. */
 int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k, lisec_event_client *c,
                             size_t max_batch, size_t *sent, long *status, char err[LISEC_EVENT_ERR_MAX]);
-/* The events the spool holds and the bytes of its file. */
+/* The events the spool holds (within what is read at once, above) and
+ * the bytes of its file. */
 int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes, char err[LISEC_EVENT_ERR_MAX]);
 
 #ifdef __cplusplus

@@ -8,9 +8,14 @@
  * the file is read or changed (never while lisecd is asked, so making an
  * event never waits for the network), FILE.send.lock while one sender
  * talks to lisecd. An event is taken under FILE.lock from its seq to its
- * record, so the file holds events in the order of their seqs. */
+ * record, so the file holds events in the order of their seqs, and only
+ * for the VM whose events the file holds (a spool is one VM's). Reads take
+ * at most max_bytes and one record of the file; rewrites copy what such a
+ * read left. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +51,13 @@ typedef struct drop_set {
   size_t n;
 } drop_set;
 
-/* The spool's bytes and its records, as one read found them. */
+/* The spool's bytes and its records, as one read found them: data holds
+ * the file's first len bytes; rest bytes after them were not read (a file
+ * over the read bound: max_bytes and one record), a rewrite copies them
+ * as they are. */
 typedef struct contents {
   uint8_t *data;
-  size_t len;
+  size_t len, rest;
   evsp_scan scan;
 } contents;
 
@@ -176,8 +184,16 @@ static int write_all(int fd, const void *data, size_t len) {
   return 0;
 }
 
-/* The spool file's bytes (absent: none). Bounded by the largest spool a
- * VM may configure and twice that, for a file grown under larger bounds. */
+/* The most the reader takes of the file at once: max_bytes (what appends
+ * fill it to) and one record more. */
+static size_t read_bound(const lisec_event_spool *s) {
+  return s->max_bytes + EVSP_RECORD_MAX;
+}
+
+/* The spool file's bytes (absent: none), at most read_bound of them: a
+ * larger file (grown under a larger max_bytes, or by another writer) is
+ * read up to the last newline within the bound, the rest left for the
+ * rewrite to copy (c->rest), so memory stays bounded by the setting. */
 static int read_spool(const lisec_event_spool *s, contents *c,
                       char err[LISEC_EVENT_ERR_MAX]) {
   memset(c, 0, sizeof *c);
@@ -190,21 +206,20 @@ static int read_spool(const lisec_event_spool *s, contents *c,
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int saved = errno;
-    if (fd >= 0)
-      close(fd);
+    close(fd);
     return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
                 strerror(saved));
   }
-  if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > 2ull * BYTES_LIMIT) {
+  if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return fail(err, "%.160s: not a spool (not a regular file, or over %u MiB)",
-                s->path, 2 * (BYTES_LIMIT >> 20));
+    return fail(err, "%.160s: not a spool (not a regular file)", s->path);
   }
   if (rights(s, fd, &st, err)) {
     close(fd);
     return -1;
   }
-  size_t len = (size_t)st.st_size, got = 0;
+  size_t size = (size_t)st.st_size, got = 0;
+  size_t len = size > read_bound(s) ? read_bound(s) : size;
   c->data = malloc(len ? len : 1);
   while (c->data && got < len) {
     ssize_t n = read(fd, c->data + got, len - got);
@@ -219,7 +234,13 @@ static int read_spool(const lisec_event_spool *s, contents *c,
     contents_clear(c);
     return fail(err, "%.160s: cannot read the spool", s->path);
   }
+  if (len < size) { /* over the bound: whole lines only */
+    const uint8_t *nl = memrchr(c->data, '\n', len);
+    if (nl)
+      len = (size_t)(nl - c->data) + 1;
+  }
   c->len = len;
+  c->rest = size - len;
   lisec_err e = {0};
   if (evsp_scan_buf(c->data, len, &c->scan, &e)) {
     contents_clear(c);
@@ -254,6 +275,63 @@ static void set_aside(const lisec_event_spool *s, const char *suffix,
   if (!ok)
     say(s, "%.160s: not kept there (%.60s)", p, strerror(errno));
   close(fd);
+}
+
+/* fsyncs the directory holding the spool, so a name made or changed in it
+ * (the spool created, a rewrite renamed in, temporary files removed)
+ * survives a power loss: fsync of the file alone does not keep its
+ * directory entry, and the state file's directory may be another. */
+static int sync_dir(const lisec_event_spool *s) {
+  char *copy = strdup(s->path);
+  int rc = -1;
+  if (copy) {
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
+    if (dfd >= 0)
+      close(dfd);
+  }
+  free(copy);
+  return rc;
+}
+
+/* Under FILE.lock: replaces the spool by head[0..len) and the file's bytes
+ * from byte from on (the part a bounded read left unread, copied as it
+ * is; from at the end: none) durably: FILE.tmp.XXXXXX (0600), fsync,
+ * rename, the directory fsynced. */
+static int rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
+                   size_t from, char err[LISEC_EVENT_ERR_MAX]) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", s->path) >= (int)sizeof tmp)
+    return fail(err, "the spool's path is too long");
+  int fd = mkstemp(tmp); /* 0600, O_EXCL */
+  if (fd < 0)
+    return fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
+                strerror(errno));
+  int ok = write_all(fd, head, len) == 0;
+  int src = ok ? open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+  if (src >= 0 && lseek(src, (off_t)from, SEEK_SET) != (off_t)from)
+    ok = 0;
+  else if (src < 0 && !(ok && errno == ENOENT && from == 0))
+    ok = 0; /* the spool gone is nothing to copy; any other failure is */
+  uint8_t buf[65536];
+  ssize_t n;
+  while (ok && src >= 0 && (n = read(src, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    ok = n > 0 && write_all(fd, buf, (size_t)n) == 0;
+  }
+  ok = ok && fsync(fd) == 0 && rename(tmp, s->path) == 0;
+  int saved = errno;
+  if (src >= 0)
+    close(src);
+  close(fd);
+  if (!ok) {
+    unlink(tmp);
+    return fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
+                strerror(saved));
+  }
+  sync_dir(s);
+  return 0;
 }
 
 static int by_seq(const void *a, const void *b) {
@@ -293,7 +371,19 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
         s->path, sc->bad[i].off, sc->bad[i].len, sc->bad[i].why, s->path);
     set_aside(s, ".corrupt", note, c->data + sc->bad[i].off, sc->bad[i].len);
   }
-  if (sc->torn_off < c->len) {
+  if (sc->torn_off < c->len && c->rest) { /* no newline within the bound */
+    char note[160];
+    snprintf(note, sizeof note,
+             "# byte %zu of the spool: a line of over %zu bytes\n",
+             sc->torn_off, c->len - sc->torn_off);
+    say(s,
+        "TR103308-4.1: %.160s: %zu bytes at byte %zu hold no newline within "
+        "the spool's read bound (max_bytes %zu and one record): no record, "
+        "cut off and set aside in %.160s.corrupt",
+        s->path, c->len - sc->torn_off, sc->torn_off, s->max_bytes, s->path);
+    set_aside(s, ".corrupt", note, c->data + sc->torn_off,
+              c->len - sc->torn_off);
+  } else if (sc->torn_off < c->len) {
     char note[160];
     snprintf(note, sizeof note, "# byte %zu of the spool: a torn last record\n",
              sc->torn_off);
@@ -327,18 +417,74 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
     at += line;
     out[at++] = '\n';
   }
-  lisec_err e = {0};
-  if (lisec_file_write_atomic(s->path, out, at, 0600, &e)) {
+  if (rewrite(s, out, at, c->len, err)) {
     free(out);
     contents_clear(c);
-    return fail(err, "%.200s", e.msg);
+    return -1;
   }
+  size_t rest = c->rest;
   contents_clear(c);
   c->data = out;
   c->len = at;
+  c->rest = rest;
+  lisec_err e = {0};
   if (evsp_scan_buf(c->data, c->len, &c->scan, &e))
     return contents_clear(c), fail(err, "out of memory");
   return 0;
+}
+
+/* Whether name is one of this spool's temporary files: base.tmp. and the
+ * six letters or digits mkstemp puts in place of XXXXXX. */
+static int own_tmp_name(const char *name, const char *base) {
+  size_t n = strlen(base);
+  if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0)
+    return 0;
+  const char *x = name + n + 5;
+  size_t k = 0;
+  for (; x[k]; k++)
+    if (!((x[k] >= 'a' && x[k] <= 'z') || (x[k] >= 'A' && x[k] <= 'Z') ||
+          (x[k] >= '0' && x[k] <= '9')))
+      return 0;
+  return k == 6;
+}
+
+/* Under FILE.lock (every rewrite holds it, so none is under way): removes
+ * the FILE.tmp.XXXXXX a rewrite stopped between mkstemp and rename (a
+ * crash, a kill) left beside the spool. Only this spool's own pattern,
+ * only regular files of this program's user; a symbolic link or anything
+ * else of that name is left alone (never followed: lstat, unlinkat). */
+static void remove_stale_tmp(const lisec_event_spool *s) {
+  char *d = strdup(s->path), *b = strdup(s->path);
+  int dfd = d && b ? open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+  const char *base = b ? basename(b) : "";
+  size_t removed = 0;
+  struct dirent *e;
+  while (dir && (e = readdir(dir))) {
+    struct stat st;
+    if (!own_tmp_name(e->d_name, base) ||
+        fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+      continue;
+    if (unlinkat(dfd, e->d_name, 0) == 0)
+      removed++;
+    else
+      say(s, "%.160s.tmp.*: cannot remove %.60s (%.60s)", s->path, e->d_name,
+          strerror(errno));
+  }
+  if (removed) {
+    fsync(dfd);
+    say(s,
+        "%.160s: %zu temporary file(s) of a rewrite that stopped before its "
+        "rename (FILE.tmp.XXXXXX) removed; the spool itself is whole",
+        s->path, removed);
+  }
+  if (dir)
+    closedir(dir); /* closes dfd */
+  else if (dfd >= 0)
+    close(dfd);
+  free(d);
+  free(b);
 }
 
 /* tidy under FILE.lock. */
@@ -350,6 +496,30 @@ static int tidy_locked(const lisec_event_spool *s, const drop_set *drop,
     return -1;
   int rc = tidy(s, drop, c, err);
   unlock(fd);
+  return rc;
+}
+
+/* At open, under FILE.lock: stale temporary files removed, the spool
+ * tidied, and a spool over its read bound reported (once, here). */
+static int open_locked(const lisec_event_spool *s,
+                       char err[LISEC_EVENT_ERR_MAX]) {
+  int fd = -1;
+  contents c;
+  memset(&c, 0, sizeof c);
+  if (lock(s, ".lock", &fd, err))
+    return -1;
+  remove_stale_tmp(s);
+  int rc = tidy(s, NULL, &c, err);
+  unlock(fd);
+  if (!rc && c.rest)
+    say(s,
+        "TR103308-4.1: %.160s: the spool is %zu bytes, over max_bytes (%zu) "
+        "and one record, what it reads at once: its first %zu bytes are "
+        "read and sent, the rest once those left it; no new event is queued "
+        "until it is below max_bytes (set max_bytes to at least %zu to read "
+        "it whole)",
+        s->path, c.len + c.rest, s->max_bytes, c.len, c.len + c.rest);
+  contents_clear(&c);
   return rc;
 }
 
@@ -374,8 +544,16 @@ int lisec_event_spool_open(const char *path, size_t max_events,
   s->max_bytes = max_bytes ? max_bytes : BYTES_DEFAULT;
   s->report = report;
   s->ctx = ctx;
-  int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  /* made here: its directory entry made durable too (sync_dir) */
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                0600),
+      made = fd >= 0;
+  if (fd < 0 && errno == EEXIST)
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct stat st;
+  if (made && sync_dir(s) != 0)
+    say(s, "%.160s: the spool's directory could not be fsynced (%.60s)", path,
+        strerror(errno));
   int bad =
       fd < 0                ? open_failed(s, "open", err)
       : fstat(fd, &st) != 0 ? fail(err, "%.160s: cannot open the spool (%.60s)",
@@ -391,12 +569,10 @@ int lisec_event_spool_open(const char *path, size_t max_events,
     return -1;
   }
   close(fd);
-  contents c;
-  if (tidy_locked(s, NULL, &c, err)) {
+  if (open_locked(s, err)) {
     lisec_event_spool_free(s);
     return -1;
   }
-  contents_clear(&c);
   *out = s;
   return 0;
 }
@@ -418,7 +594,7 @@ int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes,
   if (events)
     *events = c.scan.n;
   if (bytes)
-    *bytes = c.len;
+    *bytes = c.len + c.rest;
   contents_clear(&c);
   return 0;
 }
@@ -457,8 +633,13 @@ static int measure(const lisec_event_spool *s, size_t *lines, size_t *bytes,
  * the file is cut back to what it was. */
 static int append(const lisec_event_spool *s, const char *rec, size_t len,
                   char err[LISEC_EVENT_ERR_MAX]) {
-  int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+  int fd = open(s->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW),
+      made = 0;
+  if (fd < 0 && errno == ENOENT) /* removed since the open: made again */
+    made = (fd = open(s->path,
+                      O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC |
+                          O_NOFOLLOW,
+                      0600)) >= 0;
   if (fd < 0)
     return open_failed(s, "write", err);
   struct stat st;
@@ -477,6 +658,64 @@ static int append(const lisec_event_spool *s, const char *rec, size_t len,
                 strerror(saved));
   }
   close(fd);
+  if (made && sync_dir(s) != 0)
+    say(s, "%.160s: the spool's directory could not be fsynced (%.60s)",
+        s->path, strerror(errno));
+  return 0;
+}
+
+/* Under FILE.lock: the VM of the spool's first good record (vm "" when
+ * it holds none). Every note checks it (one_vm), so the first good record
+ * names the VM of them all; the head of the file is enough: a few records
+ * (a bad one at the head is skipped, as the reader skips it). */
+static int spool_vm(const lisec_event_spool *s, char vm[EV_VM_MAX + 1],
+                    char err[LISEC_EVENT_ERR_MAX]) {
+  vm[0] = '\0';
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    return open_failed(s, "read", err);
+  size_t cap = 4 * EVSP_RECORD_MAX, got = 0;
+  uint8_t *buf = malloc(cap);
+  ssize_t n = 0;
+  while (buf && got < cap && (n = read(fd, buf + got, cap - got)) != 0) {
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fd);
+  if (!buf || n < 0) {
+    free(buf);
+    return fail(err, "%.160s: cannot read the spool", s->path);
+  }
+  evsp_scan sc;
+  lisec_err e = {0};
+  const uint8_t *nl = got ? memrchr(buf, '\n', got) : NULL;
+  int rc = evsp_scan_buf(buf, nl ? (size_t)(nl - buf) + 1 : 0, &sc, &e);
+  if (!rc && sc.n)
+    snprintf(vm, EV_VM_MAX + 1, "%s", sc.rec[0].vm);
+  evsp_scan_clear(&sc);
+  free(buf);
+  return rc ? fail(err, "out of memory") : 0;
+}
+
+/* A spool is one VM's: its seqs are that VM's, and what lisecd's replay
+ * answer removes is decided by seq alone. An event of another VM is
+ * refused before its seq is taken. */
+static int one_vm(const lisec_event_spool *s, const char *vm,
+                  char err[LISEC_EVENT_ERR_MAX]) {
+  char held[EV_VM_MAX + 1];
+  if (spool_vm(s, held, err))
+    return -1;
+  if (held[0] && vm && strcmp(held, vm) != 0)
+    return fail(err,
+                "TR103308-4.1: the spool %.160s holds another VM's events: a "
+                "spool is one VM's (its events' seqs are that VM's); the "
+                "event is not queued and no seq was taken",
+                s->path);
   return 0;
 }
 
@@ -502,6 +741,8 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
     if (rc == 1)
       rc = fail(err, "%.160s: the spool's tail cannot be repaired", s->path);
   }
+  if (!rc)
+    rc = one_vm(s, vm, err);
   /* the seq is taken under the spool's lock, so records are in seq order */
   if (!rc)
     rc = lisec_event_seq_next(state_path, seq, err);

@@ -620,12 +620,256 @@ static void test_flush_busy(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
-int main(void) {
+/* A spool made by the open is in the directory it names once the open
+ * returned: that directory is fsynced (its entry made durable), which the
+ * file's own fdatasync at each note does not do; the state file, whose
+ * rewrite fsyncs its own directory, may be elsewhere. Seen by strace of a
+ * child of this program that only opens the spool (--open-spool PATH):
+ * the spool's directory opened O_DIRECTORY and fsynced through that fd. */
+static char self[4096];
+
+static void test_new_spool_dir_synced(void **state) {
+  (void)state;
+  if (system("strace -qq -e trace=none true >/dev/null 2>&1") != 0)
+    skip(); /* no strace, or no ptrace here */
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sub[128], sp[160], log[160],
+       cmd[8192], line[1024];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sub, sizeof sub, "%s/spools", dir);
+  assert_int_equal(mkdir(sub, 0700), 0);
+  snprintf(sp, sizeof sp, "%s/spool", sub);
+  snprintf(log, sizeof log, "%s/strace.log", dir);
+  snprintf(cmd, sizeof cmd,
+           "strace -f -qq -e trace=openat,open,fsync -o %s %s --open-spool %s",
+           log, self, sp);
+  assert_int_equal(system(cmd), 0);
+  struct stat sb;
+  assert_int_equal(stat(sp, &sb), 0);
+  FILE *f = fopen(log, "r");
+  assert_non_null(f);
+  char opened[160];
+  snprintf(opened, sizeof opened, "\"%s\", ", sub);
+  int dfd = -1, synced = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *eq = strrchr(line, '=');
+    char want[32];
+    if (strstr(line, opened) && strstr(line, "O_DIRECTORY") && eq)
+      dfd = atoi(eq + 1);
+    snprintf(want, sizeof want, "fsync(%d)", dfd);
+    if (dfd >= 0 && strstr(line, want) && strstr(line, "= 0"))
+      synced = 1;
+  }
+  fclose(f);
+  assert_true(dfd >= 0);
+  assert_true(synced);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* A rewrite stopped between its mkstemp and its rename (a crash, a kill)
+ * leaves FILE.tmp.XXXXXX: the next open removes this spool's own, and
+ * nothing else: not another file's temporary file, not a name off the
+ * pattern, not a symbolic link of the pattern (nor what it points to),
+ * not a directory, not another user's file. */
+static void test_stale_tmp(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", p[256], err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  const char *stale[] = {"spool.tmp.Ab3xYz", "spool.tmp.000000"};
+  const char *kept[] = {"spool.tmp.Ab3xY",   "spool.tmp.Ab3xYz1",
+                        "spool.tmp.Ab-xYz",  "spool2.tmp.Ab3xYz",
+                        "seq.tmp.Ab3xYz",    "spool.corrupt",
+                        "xspool.tmp.Ab3xYz", "target"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("LSEV1 half a rewrite", f);
+    fclose(f);
+  }
+  for (size_t i = 0; i < 8; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, kept[i]);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+  }
+  char target[256];
+  snprintf(target, sizeof target, "%s/target", dir);
+  snprintf(p, sizeof p, "%s/spool.tmp.LINK00", dir);
+  assert_int_equal(symlink(target, p), 0);
+  snprintf(p, sizeof p, "%s/spool.tmp.DIR000", dir);
+  assert_int_equal(mkdir(p, 0700), 0);
+  if (geteuid() == 0) {
+    snprintf(p, sizeof p, "%s/spool.tmp.OTHER0", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(chown(p, 65534, 65534), 0);
+  }
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  snprintf(p, sizeof p, "%s/spool", dir);
+  assert_int_equal(lisec_event_spool_open(p, 0, 0, on_report, &rep, &s, err),
+                   0);
+  lisec_event_spool_free(s);
+  struct stat sb;
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+    assert_int_equal(lstat(p, &sb), -1);
+  }
+  for (size_t i = 0; i < 8; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, kept[i]);
+    assert_int_equal(lstat(p, &sb), 0);
+  }
+  snprintf(p, sizeof p, "%s/spool.tmp.LINK00", dir);
+  assert_int_equal(lstat(p, &sb), 0);
+  assert_true(S_ISLNK(sb.st_mode));
+  assert_int_equal(stat(target, &sb), 0);
+  snprintf(p, sizeof p, "%s/spool.tmp.DIR000", dir);
+  assert_int_equal(lstat(p, &sb), 0);
+  if (geteuid() == 0) {
+    snprintf(p, sizeof p, "%s/spool.tmp.OTHER0", dir);
+    assert_int_equal(lstat(p, &sb), 0);
+  }
+  assert_non_null(strstr(rep.text, "2 temporary file(s)"));
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* The reader takes at most max_bytes and one record of the file, not the
+ * whole of a file grown larger (it took up to 512 MiB whatever max_bytes
+ * said): a larger file is reported at open naming max_bytes and the size
+ * it would need; the records within the bound are read (and would be
+ * sent), no new event is queued, and a rewrite (here: a corrupted record
+ * set aside) keeps the records past the bound as they were. */
+static void test_read_bound(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
+       err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  size_t cap = 256 << 10, total = 400;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  size_t *ends = calloc(total, sizeof *ends);
+  assert_non_null(ends);
+  size_t len = make_records(buf, cap, 1, total, ends);
+  assert_true(len > 3 * 16384);
+  buf[ends[0] + 50] ^= 0x01; /* the second record corrupted */
+  FILE *f = fopen(sp, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(buf, 1, len, f), len);
+  fclose(f);
+  assert_int_equal(chmod(sp, 0600), 0);
+  /* what fits within 16 KiB and one record, in whole lines, once the
+   * corrupted record left the file (the open rewrites it without) */
+  size_t within = 1, cut = ends[1] - ends[0];
+  while (within + 1 < total &&
+         ends[within + 1] - cut <= 16384 + EVSP_RECORD_MAX)
+    within++;
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  assert_int_equal(
+      lisec_event_spool_open(sp, 0, 16384, on_report, &rep, &s, err), 0);
+  assert_non_null(strstr(rep.text, "over max_bytes (16384)"));
+  assert_non_null(strstr(rep.text, "set max_bytes to at least"));
+  assert_non_null(strstr(rep.text, "is corrupted"));
+  size_t n = 0, bytes = 0;
+  assert_int_equal(lisec_event_spool_count(s, &n, &bytes, err), 0);
+  assert_int_equal(n, within); /* the corrupted one left out */
+  assert_true(n < total - 1);
+  assert_int_equal(bytes, len - (ends[1] - ends[0]));
+  unsigned long long seq = 0;
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "stop", NULL, &seq, err), -1);
+  assert_non_null(strstr(err, "the event spool is full"));
+  lisec_event_spool_free(s);
+  /* the file rewritten without the corrupted record, every other kept */
+  f = fopen(sp, "rb");
+  assert_non_null(f);
+  size_t got = fread(buf, 1, cap, f);
+  fclose(f);
+  evsp_scan sc;
+  lisec_err e = {0};
+  assert_int_equal(evsp_scan_buf((const uint8_t *)buf, got, &sc, &e), 0);
+  assert_int_equal(sc.n, total - 1);
+  assert_int_equal(sc.n_bad, 0);
+  assert_int_equal(sc.torn_off, got);
+  for (size_t i = 0; i < sc.n; i++)
+    assert_int_equal(sc.rec[i].seq, i == 0 ? 1 : i + 2);
+  evsp_scan_clear(&sc);
+  free(ends);
+  free(buf);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* A spool is one VM's: a note for another VM than the spool's records is
+ * refused naming TR103308-4.1, before a seq is taken; the spool's own VM
+ * still notes. */
+static void test_one_vm(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], st2[128],
+       err[LISEC_EVENT_ERR_MAX];
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, sizeof sp, "%s/spool", dir);
+  snprintf(st, sizeof st, "%s/seq", dir);
+  snprintf(st2, sizeof st2, "%s/seq2", dir);
+  lisec_event_spool *s = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, NULL, NULL, &s, err), 0);
+  unsigned long long seq = 9;
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "start", NULL, &seq, err), 0);
+  assert_int_equal(seq, 1);
+  assert_int_equal(
+      lisec_event_spool_note(s, st2, "vm-li-2", 0, "start", NULL, &seq, err),
+      -1);
+  assert_int_equal(seq, 0);
+  assert_non_null(strstr(err, "TR103308-4.1"));
+  assert_non_null(strstr(err, "another VM's events"));
+  assert_null(strstr(err, "vm-li"));
+  struct stat sb;
+  assert_int_equal(stat(st2, &sb), -1); /* no seq taken */
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "stop", NULL, &seq, err), 0);
+  assert_int_equal(seq, 2);
+  size_t n = 0;
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 2);
+  lisec_event_spool_free(s);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--open-spool") == 0) {
+    char err[LISEC_EVENT_ERR_MAX];
+    lisec_event_spool *s = NULL;
+    int rc = lisec_event_spool_open(argv[2], 0, 0, NULL, NULL, &s, err);
+    lisec_event_spool_free(s);
+    return rc ? 1 : 0;
+  }
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0)
+    self[n] = '\0';
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
-      cmocka_unit_test(test_flipped),   cmocka_unit_test(test_malformed),
-      cmocka_unit_test(test_oversized), cmocka_unit_test(test_lib),
-      cmocka_unit_test(test_shared),    cmocka_unit_test(test_file_rights),
-      cmocka_unit_test(test_bad_run),   cmocka_unit_test(test_flush_busy)};
+      cmocka_unit_test(test_roundtrip),
+      cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_flipped),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_oversized),
+      cmocka_unit_test(test_lib),
+      cmocka_unit_test(test_shared),
+      cmocka_unit_test(test_file_rights),
+      cmocka_unit_test(test_bad_run),
+      cmocka_unit_test(test_flush_busy),
+      cmocka_unit_test(test_new_spool_dir_synced),
+      cmocka_unit_test(test_stale_tmp),
+      cmocka_unit_test(test_read_bound),
+      cmocka_unit_test(test_one_vm)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
