@@ -163,3 +163,81 @@ for ((i = 0; i < ${#x1_bounds[@]}; i += 5)); do
   done
 done
 pass "[x1] compliance_record_s, keepalive_timeout_s, request_timeout_ms, connect_timeout_ms, report_rate_per_ne, report_burst_per_ne, report_queue_max: each past its bounds reported by the check and stopping a start, naming it; at its bounds accepted"
+
+# The settings the controller's topics ([rd], [telemetry], [time]), the
+# writer guard ([ha]) and the sandbox ([security]) read at start: a bad
+# value is reported by the check, naming it, as it stops a start; the values
+# at the bounds are accepted. Rows: section, key, two bad values, two values
+# at the bounds (where another setting's default bounds it too, the value
+# next to that: [time] poll_ms up to stale_ms's 10000, stale_ms from
+# poll_ms's 1000, [telemetry] idle_w below peak_w's 800, [ha] lease_ms from
+# 4 x lock_poll_ms's 500).
+long_sock=/tmp/$(printf 'a%.0s' {1..120})
+at_sock=/tmp/$(printf 'a%.0s' {1..102})
+topic_bounds=(
+  rd check_ms 49 3600001 50 3600000
+  rd max_live_keys 1 1000001 2 1000000
+  telemetry missing on Off off untrusted
+  telemetry max_age_s 0 86401 1 86400
+  telemetry idle_w -1 100001 0 799
+  telemetry peak_w -1 100001 0 100000
+  telemetry busy_vms -1 100001 0 100000
+  telemetry max_bytes 255 4097 256 4096
+  time source ntp None none chrony
+  time chrony_socket "$long_sock" "$long_sock" /run/chrony/chronyd.sock "$at_sock"
+  time reply_socket "$long_sock" "$long_sock" /run/lisec/chrony-reply.sock "$at_sock"
+  time max_offset_ms -1 3600001 0 3600000
+  time max_root_dispersion_ms -1 3600001 0 3600000
+  time require_nts maybe 2 false true
+  time poll_ms 49 600001 50 10000
+  time stale_ms 99 3600001 1000 3600000
+  time timeout_ms 9 60001 10 60000
+  time tpm_jump_ms 0 86400001 1 86400000
+  time tpm_min_hosts 0 1000001 1 1000000
+  time tpm_window_s 0 2592001 1 2592000
+  ha enabled maybe 2 false no
+  ha lock_poll_ms 49 60001 50 60000
+  ha lock_timeout_ms 499 60001 500 60000
+  ha store_failover_ms 999 600001 1000 600000
+  ha lease_ms 1999 600001 0 600000
+  ha advertise http://lisecd.example https:// https://a https://lisecd.example:8443
+  security sandbox maybe 2 true on
+)
+for ((i = 0; i < ${#topic_bounds[@]}; i += 6)); do
+  sect=${topic_bounds[i]} key=${topic_bounds[i + 1]}
+  for bad in "${topic_bounds[i + 2]}" "${topic_bounds[i + 3]}"; do
+    printf '[%s]\n%s = %s\n' "$sect" "$key" "$bad" | cat "$good" - >"$work/topic-bound.conf"
+    set +e
+    "$lisecd" -c "$work/topic-bound.conf" --check-config >"$work/topic-bound.out" 2>"$work/topic-bound.err"
+    rc=$?
+    set -e
+    [ $rc = 2 ] && grep -q "\[$sect\] $key" "$work/topic-bound.err" ||
+      fail "[$sect] $key = $bad: the check exited $rc (want 2, naming it): $(cat "$work/topic-bound.err")"
+    start_refused "$work/topic-bound.conf" "$work/topic-bound.start" "[$sect] $key = $bad"
+    grep -q "\[$sect\] $key" "$work/topic-bound.start" ||
+      fail "[$sect] $key = $bad refused at start without naming it: $(tail -3 "$work/topic-bound.start")"
+  done
+  for at in "${topic_bounds[i + 4]}" "${topic_bounds[i + 5]}"; do
+    printf '[%s]\n%s = %s\n' "$sect" "$key" "$at" | cat "$good" - >"$work/topic-at.conf"
+    "$lisecd" -c "$work/topic-at.conf" --check-config >/dev/null 2>"$work/topic-at.err" ||
+      fail "[$sect] $key = $at refused by the check: $(cat "$work/topic-at.err")"
+  done
+done
+# The rules between two settings: reported by the check too, naming the
+# setting the rule refuses.
+pairs=(
+  telemetry "idle_w = 800" "peak_w = 800" peak_w
+  time "poll_ms = 2000" "stale_ms = 1000" stale_ms
+  ha "lock_poll_ms = 1000" "lease_ms = 3999" lease_ms
+)
+for ((i = 0; i < ${#pairs[@]}; i += 4)); do
+  sect=${pairs[i]} named=${pairs[i + 3]}
+  printf '[%s]\n%s\n%s\n' "$sect" "${pairs[i + 1]}" "${pairs[i + 2]}" | cat "$good" - >"$work/topic-pair.conf"
+  set +e
+  "$lisecd" -c "$work/topic-pair.conf" --check-config >/dev/null 2>"$work/topic-pair.err"
+  rc=$?
+  set -e
+  [ $rc = 2 ] && grep -q "\[$sect\] $named" "$work/topic-pair.err" ||
+    fail "[$sect] ${pairs[i + 1]}, ${pairs[i + 2]}: the check exited $rc (want 2, naming $named): $(cat "$work/topic-pair.err")"
+done
+pass "[rd], [telemetry], [time], [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms reported by the check"
