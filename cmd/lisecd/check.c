@@ -4,7 +4,8 @@
  * migration runs; the tokens are logged into and their keys looked up, not
  * made. Every problem found is reported, one line each on stderr ("lisecd:
  * problem: ..."), not only the first: each setting of [server], [api],
- * [tls], [log] and the controller's numbers and switches, each file a
+ * [tls], [log], [ha], [security] sandbox and the controller's numbers,
+ * switches and choices (with [rd], [telemetry] and [time]), each file a
  * setting names, the TLS material, the store, each token and PIN. Notes
  * (what the first start will do: create the store, migrate it, make a key)
  * go to stdout. Exit status 0 when nothing is wrong, 2 otherwise. */
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "ctl/ha.h"
 #include "keys/keys.h"
 #include "lisecd.h"
 #include "store/store.h"
@@ -54,6 +56,13 @@ int lisecd_check_config(const lisec_config *cfg, const char *path) {
   if (lisecd_log_config(cfg, &lvl, &json, &access_log, &err) != 0) report(&problems, err.msg);
   ctl_settings_check(cfg, report, &problems);
   ctl_vault_rotation_check(cfg, report, &problems);
+  /* the writer guard's settings, which the controller process reads before
+   * it opens the controller (ctl/ha.c), and the sandbox's switch, which
+   * every process reads as it enters it (sandbox.c) */
+  ctl_ha_settings ha;
+  if (ctl_ha_settings_read(cfg, &ha, &err) != 0) report(&problems, err.msg);
+  bool sandbox = true;
+  if (lisec_config_bool(cfg, "security", "sandbox", true, &sandbox, &err) != 0) report(&problems, err.msg);
 
   bool files_ok = true;
   for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {

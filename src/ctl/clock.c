@@ -83,18 +83,9 @@ static int read_int(const lisec_config *cfg, const char *key, int64_t def, int64
   return lisec_config_int(cfg, "time", key, def, min, max, out, err);
 }
 
-int ctl_clock_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
-  (void)s;
-  struct ctl_clock_state *st = calloc(1, sizeof *st);
-  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&st->mu, NULL);
-  if (!(st->host_at = json_object())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&st->changed, &ca);
-  pthread_condattr_destroy(&ca);
-  sh->clock = st;
+/* [time] into st's settings (socket_path and reply_path allocated): the
+ * source, chronyd's sockets, the bounds and the TPM clocks' rules. */
+static int read_settings(const lisec_config *cfg, int64_t window_def, struct ctl_clock_state *st, lisec_err *err) {
   const char *src = lisec_config_str(cfg, "time", "source", "none");
   if (strcmp(src, "chrony") == 0) st->chrony = true;
   else if (strcmp(src, "none") != 0)
@@ -108,7 +99,6 @@ int ctl_clock_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
     return lisec_err_set(err, LISEC_EINVAL, "[time] reply_socket: 1 to %zu bytes", sizeof un.sun_path - 1);
   if (!(st->socket_path = strdup(sock)) || !(st->reply_path = strdup(reply)))
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  int64_t window_def = 2 * (sh->settings.attest_interval_s + sh->settings.attest_grace_s);
   int rc;
   if ((rc = read_int(cfg, "max_offset_ms", 100, 0, 3600000, &st->bounds.max_offset_ms, err)) ||
       (rc = read_int(cfg, "max_root_dispersion_ms", 500, 0, 3600000, &st->bounds.max_root_dispersion_ms, err)) ||
@@ -126,6 +116,32 @@ int ctl_clock_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
                          "[time] stale_ms = %lld is shorter than poll_ms = %lld: every reading "
                          "would be stale before the next",
                          (long long)st->stale_ms, (long long)st->poll_ms);
+  return 0;
+}
+
+int ctl_clock_settings_check(const lisec_config *cfg, int64_t tpm_window_def_s, lisec_err *err) {
+  struct ctl_clock_state st = {0};
+  int rc = read_settings(cfg, tpm_window_def_s, &st, err);
+  free(st.socket_path);
+  free(st.reply_path);
+  return rc;
+}
+
+int ctl_clock_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)s;
+  struct ctl_clock_state *st = calloc(1, sizeof *st);
+  if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_mutex_init(&st->mu, NULL);
+  if (!(st->host_at = json_object())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->changed, &ca);
+  pthread_condattr_destroy(&ca);
+  sh->clock = st;
+  /* tpm_window_s's default: two attestation rounds with their grace */
+  int rc = read_settings(cfg, 2 * (sh->settings.attest_interval_s + sh->settings.attest_grace_s), st, err);
+  if (rc) return rc;
   snprintf(st->read_error, sizeof st->read_error, "chronyd not read yet");
   if (!st->chrony)
     LOG_WARN("[time] source = \"none\": lisecd does not check its clock; LI validity, "

@@ -36,11 +36,16 @@ typedef struct ctl_settings {
    * report_burst_per_ne, report_queue_max */
   int64_t x1_compliance_record_s, x1_keepalive_timeout_s, x1_request_timeout_ms, x1_connect_timeout_ms;
   int64_t x1_report_rate, x1_report_burst, x1_report_queue;
+  int64_t rd_check_ms, rd_max_live_keys; /* [rd] check_ms, max_live_keys (ctl/rd.c) */
   /* [k8s] scheduler_name: the kube-scheduler configured with lisec's
    * extender, a pod must name when no node is set (ctl/k8s_admit.c) */
   char k8s_scheduler_name[254];
 } ctl_settings;
 int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err);
+/* [time] as ctl_clock_open reads it (ctl/clock.c), checked without opening
+ * the topic: for ctl_settings_check. tpm_window_def_s: tpm_window_s's
+ * default, from [attest] interval_s and grace_s. */
+int ctl_clock_settings_check(const lisec_config *cfg, int64_t tpm_window_def_s, lisec_err *err);
 
 struct ctl_shared {
   char *store_url;

@@ -30,7 +30,6 @@
 #include "model/rd_command.h"
 #include "model/rd_recipient.h"
 
-#define CHECK_MS_DEFAULT 1000
 #define PERIOD_DIGITS_MAX 12
 
 struct ctl_rd_state {
@@ -897,10 +896,11 @@ int ctl_rd_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   pthread_mutex_init(&st->tmu, NULL);
   pthread_cond_init(&st->tcv, NULL);
   sh->rd = st;
-  int rc = lisec_config_int(cfg, "rd", "check_ms", CHECK_MS_DEFAULT, 50, 3600000, &st->check_ms, err);
-  if (!rc)
-    rc = lisec_config_int(cfg, "rd", "max_live_keys", CTL_RD_MAX_LIVE_KEYS_DEFAULT, CTL_RD_MAX_LIVE_KEYS_MIN,
-                          CTL_RD_MAX_LIVE_KEYS_MAX, &st->max_live_keys, err);
+  /* read and bounded with the other settings (ctl/settings.c), so that
+   * lisecd --check-config reports a value out of bounds too */
+  st->check_ms = sh->settings.rd_check_ms;
+  st->max_live_keys = sh->settings.rd_max_live_keys;
+  int rc = 0;
   const char *pub = lisec_config_str(cfg, "rd", "admin_pubkey", NULL);
   if (!rc && pub && (rc = crypto_pkey_load_pem(pub, false, &st->admin_key, err)))
     lisec_err_wrap(err, "[rd] admin_pubkey");

@@ -12,7 +12,9 @@
 
 #include "attest/attest.h"
 #include "ctl/internal.h"
+#include "ctl/rd.h"
 #include "ctl/tasks.h"
+#include "ctl/telemetry.h"
 #include "ctl/x1_reports.h"
 #include "ctl/x1_status.h"
 #include "events/events.h"
@@ -51,6 +53,9 @@ static const struct {
     {"x1", "report_rate_per_ne", CTL_X1_REPORT_RATE_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_rate)},
     {"x1", "report_burst_per_ne", CTL_X1_REPORT_BURST_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_burst)},
     {"x1", "report_queue_max", CTL_X1_REPORT_QUEUE_DEFAULT, 1, 1000000, offsetof(ctl_settings, x1_report_queue)},
+    {"rd", "check_ms", 1000, 50, 3600000, offsetof(ctl_settings, rd_check_ms)},
+    {"rd", "max_live_keys", CTL_RD_MAX_LIVE_KEYS_DEFAULT, CTL_RD_MAX_LIVE_KEYS_MIN, CTL_RD_MAX_LIVE_KEYS_MAX,
+     offsetof(ctl_settings, rd_max_live_keys)},
 };
 
 static const struct {
@@ -102,7 +107,7 @@ int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err
 
 int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
   int problems = 0;
-  ctl_settings s;
+  ctl_settings s = {0};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
     lisec_err err = {0};
     if (lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
@@ -117,6 +122,14 @@ int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const 
   }
   lisec_err err = {0};
   if (k8s_scheduler(cfg, s.k8s_scheduler_name, sizeof s.k8s_scheduler_name, &err) != 0)
+    problems++, report(ctx, err.msg);
+  /* the topics that read a section of their own at open, with its choices
+   * and its rules between two settings: [telemetry] (ctl/telemetry.c) and
+   * [time] (ctl/clock.c); each reports its first problem */
+  ctl_telemetry_conf tel;
+  if ((err = (lisec_err){0}), ctl_telemetry_conf_read(cfg, &tel, &err) != 0) problems++, report(ctx, err.msg);
+  int64_t window_def = 2 * (s.attest_interval_s + s.attest_grace_s); /* as ctl_clock_open has it */
+  if ((err = (lisec_err){0}), ctl_clock_settings_check(cfg, window_def, &err) != 0)
     problems++, report(ctx, err.msg);
   return problems;
 }
