@@ -1947,12 +1947,15 @@ static bool rule_about_li(const char *requirement) {
   return model_rule_about_li(r);
 }
 
-/* For any role but li-admin, a reason about an LI authorisation keeps its
- * requirement, clauses and (platform) subject; the sentence and fact, which
- * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
- * to the LI administration only; the audit record keeps them, sealed). */
+/* Whether a requirement is one of the Retained Data rules. */
 static bool rule_about_rd(const char *requirement) {
   return requirement && strncmp(requirement, "TR103308-5.8-RD-", 16) == 0;
+}
+
+/* A row about Retained Data: an RD rule's, or one whose subject is an RD
+ * obligation. */
+static bool row_about_rd(const char *requirement, const char *subject) {
+  return rule_about_rd(requirement) || (subject && strncmp(subject, "rd ", 3) == 0);
 }
 
 /* The same for Retained Data (issue 20): every role but rd-admin, the LI
@@ -1964,7 +1967,7 @@ static void redact_rd(json_t *verdict, bool *any) {
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
-    if (!rule_about_rd(req) && !(about && strncmp(about, "rd ", 3) == 0)) continue;
+    if (!row_about_rd(req, about)) continue;
     model_rule rule = MODEL_RD1;
     bool known = req && model_rule_parse(req, &rule) == 0;
     char sentence[LISEC_ERR_MSG_MAX];
@@ -1978,22 +1981,16 @@ static void redact_rd(json_t *verdict, bool *any) {
   }
 }
 
-/* The compliance report for every role but rd-admin (issue 20 item 2): the
- * RD rows go whole, and their counts with them, so neither an RD rule id
- * nor how many RD violations there are reaches another role (§4.1 read for
- * RD; the LI administration included: neither administration reads the
- * other's). "compliant" then says what the remaining rows say, and
- * "redacted" does not count RD rows, so that nothing in the reply moves
- * with RD state. The operator still learns of an RD VM it may not place
- * there from the placement and migration decisions (TR103308-5.8-RD-R11). */
-void ctl_model_compliance_hide_rd(json_t *report) {
+/* Takes the rows about(requirement, subject) says go out of a compliance
+ * report, their counts with them (a count is its rows; a count left for
+ * such a rule goes too), and "compliant" then says what the remaining
+ * rows say, so that nothing in the reply moves with what was taken. */
+static void hide_rows(json_t *report, bool (*about)(const char *requirement, const char *subject)) {
   json_t *viol = json_object_get(report, "violations"), *counts = json_object_get(report, "counts");
   for (size_t i = json_array_size(viol); i-- > 0;) {
     json_t *r = json_array_get(viol, i);
     const char *req = json_string_value(json_object_get(r, "requirement"));
-    const char *about = json_string_value(json_object_get(r, "subject"));
-    if (!rule_about_rd(req) && !(about && strncmp(about, "rd ", 3) == 0)) continue;
-    /* the count of the row's rule goes down with it (a count is its rows) */
+    if (!about(req, json_string_value(json_object_get(r, "subject")))) continue;
     json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
     if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
     else if (req) json_object_del(counts, req);
@@ -2003,10 +2000,20 @@ void ctl_model_compliance_hide_rd(json_t *report) {
   json_t *c;
   void *tmp;
   json_object_foreach_safe(counts, tmp, k, c) {
-    if (rule_about_rd(k)) json_object_del(counts, k);
+    if (about(k, NULL)) json_object_del(counts, k);
   }
   json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
 }
+
+/* The compliance report for every role but rd-admin (issue 20 item 2): the
+ * RD rows go whole, and their counts with them, so neither an RD rule id
+ * nor how many RD violations there are reaches another role (§4.1 read for
+ * RD; the LI administration included: neither administration reads the
+ * other's). "redacted" does not count RD rows, so that nothing in the
+ * reply moves with RD state. The operator still learns of an RD VM it may
+ * not place there from the placement and migration decisions
+ * (TR103308-5.8-RD-R11). */
+void ctl_model_compliance_hide_rd(json_t *report) { hide_rows(report, row_about_rd); }
 
 /* Whether a compliance row goes from the report of a role other than
  * li-admin: a row of an LI rule (model_rule_about_li: R1-R11, KNOWN,
@@ -2019,35 +2026,19 @@ static bool row_about_li(const char *requirement, const char *subject) {
 }
 
 /* The compliance report for every role but li-admin (review of 2026-12-06;
- * docs/model.md, "What each role sees"): the LI rows go whole, their counts
- * with them, and "compliant" says what the remaining rows say, as for RD
- * above. Withheld in place, those rows still moved with the LI's state (a
- * host running a monitored VM loses its trust: an R1 row appears, and
- * none for its twin's), which told the operator and the auditor where a
- * target runs (§4.1). The rows' absence is not a verdict: MANO still
- * learns which requirement refuses its placement or migration from the
- * decision (redact, below). */
-void ctl_model_compliance_hide_li(json_t *report) {
-  json_t *viol = json_object_get(report, "violations"), *counts = json_object_get(report, "counts");
-  for (size_t i = json_array_size(viol); i-- > 0;) {
-    json_t *r = json_array_get(viol, i);
-    const char *req = json_string_value(json_object_get(r, "requirement"));
-    if (!row_about_li(req, json_string_value(json_object_get(r, "subject")))) continue;
-    /* the count of the row's rule goes down with it (a count is its rows) */
-    json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
-    if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
-    else if (req) json_object_del(counts, req);
-    json_array_remove(viol, i);
-  }
-  const char *k;
-  json_t *c;
-  void *tmp;
-  json_object_foreach_safe(counts, tmp, k, c) {
-    if (row_about_li(k, NULL)) json_object_del(counts, k);
-  }
-  json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
-}
+ * docs/model.md, "What each role sees"): the LI rows go whole, as the RD
+ * rows above. Withheld in place, those rows still moved with the LI's
+ * state (a host running a monitored VM loses its trust: an R1 row
+ * appears, and none for its twin's), which told the operator and the
+ * auditor where a target runs (§4.1). The rows' absence is not a verdict:
+ * MANO still learns which requirement refuses its placement or migration
+ * from the decision (redact, below). */
+void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_li); }
 
+/* For any role but li-admin, a reason about an LI authorisation keeps its
+ * requirement, clauses and (platform) subject; the sentence and fact, which
+ * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
+ * to the LI administration only; the audit record keeps them, sealed). */
 static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
