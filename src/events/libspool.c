@@ -1,5 +1,5 @@
-/* liblisec-events, the spool (include/lisec/events.h; docs/events.md "The
- * spool"): an LI VM's events kept in one append-only file from the moment
+/* liblisec-events, the spool's file (include/lisec/events.h; docs/events.md
+ * "The spool"): an LI VM's events kept in one append-only file from the moment
  * they are made until lisecd answered 201 for them, so a restart of the
  * VM's program, or a lisecd out of reach longer than a queue in memory
  * holds, loses none (TR 103 308 §4.1: the LI VM's events are logged). The
@@ -11,7 +11,7 @@
  * record, so the file holds events in the order of their seqs, and only
  * for the VM whose events the file holds (a spool is one VM's). Reads take
  * at most max_bytes and one record of the file; rewrites copy what such a
- * read left. */
+ * read left. Sending it is libspool_send.c's. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "events/libsend.h"
-#include "events/spoolrec.h"
+#include "events/spool.h"
 #include "lisec/events.h"
 
 #define EVENTS_DEFAULT 4096
@@ -33,37 +32,8 @@
 #define BYTES_DEFAULT (4u << 20)
 #define BYTES_MIN (16u << 10)
 #define BYTES_LIMIT (256u << 20)
-#define BATCH_MAX 16 /* lisecd's [events] max_batch ceiling */
-#define CONFLICT_TRIES 3
 
-struct lisec_event_spool {
-  char *path;
-  size_t max_events, max_bytes;
-  lisec_event_spool_report_fn report;
-  void *ctx;
-};
-
-/* What a rewrite leaves out besides bad records: vm's events whose seq is
- * in seqs (sorted). */
-typedef struct drop_set {
-  const char *vm;
-  const uint64_t *seqs;
-  size_t n;
-} drop_set;
-
-/* The spool's bytes and its records, as one read found them: data holds
- * the file's first len bytes; rest bytes after them were not read (a file
- * over the read bound: max_bytes and one record), a rewrite copies them
- * as they are. */
-typedef struct contents {
-  uint8_t *data;
-  size_t len, rest;
-  evsp_scan scan;
-} contents;
-
-static int fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...) {
+int spool_fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...) {
   if (err) {
     va_list ap;
     va_start(ap, fmt);
@@ -73,9 +43,7 @@ static int fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...) {
   return -1;
 }
 
-static void say(const lisec_event_spool *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say(const lisec_event_spool *s, const char *fmt, ...) {
+void spool_say(const lisec_event_spool *s, const char *fmt, ...) {
   char msg[2 * LISEC_EVENT_ERR_MAX];
   va_list ap;
   va_start(ap, fmt);
@@ -87,7 +55,7 @@ static void say(const lisec_event_spool *s, const char *fmt, ...) {
     fprintf(stderr, "liblisec-events: %s\n", msg);
 }
 
-static void contents_clear(contents *c) {
+void spool_contents_clear(contents *c) {
   free(c->data);
   evsp_scan_clear(&c->scan);
   memset(c, 0, sizeof *c);
@@ -102,25 +70,27 @@ static void contents_clear(contents *c) {
 static int rights(const lisec_event_spool *s, int fd, const struct stat *st,
                   char err[LISEC_EVENT_ERR_MAX]) {
   if (st->st_uid != geteuid())
-    return fail(err,
-                "TR103308-4.1: the spool %.120s is owned by uid %u, not by "
-                "this program's (uid %u): refused, its events would be "
-                "signed as the VM's",
-                s->path, (unsigned)st->st_uid, (unsigned)geteuid());
+    return spool_fail(
+        err,
+        "TR103308-4.1: the spool %.120s is owned by uid %u, not by "
+        "this program's (uid %u): refused, its events would be "
+        "signed as the VM's",
+        s->path, (unsigned)st->st_uid, (unsigned)geteuid());
   if (st->st_mode & 022)
-    return fail(err,
-                "TR103308-4.1: the spool %.120s is writable by others (mode "
-                "%04o): refused, its events would be signed as the VM's; "
-                "chmod 600 it once its records are checked",
-                s->path, (unsigned)(st->st_mode & 07777));
-  if ((st->st_mode & 0177) && fchmod(fd, 0600) != 0)
-    return fail(err, "%.160s: cannot make the spool 0600 (%.60s)", s->path,
-                strerror(errno));
-  if (st->st_mode & 0177)
-    say(s,
-        "TR103308-4.1: %.160s: the spool was readable by others (mode "
-        "%04o): made 0600",
+    return spool_fail(
+        err,
+        "TR103308-4.1: the spool %.120s is writable by others (mode "
+        "%04o): refused, its events would be signed as the VM's; "
+        "chmod 600 it once its records are checked",
         s->path, (unsigned)(st->st_mode & 07777));
+  if ((st->st_mode & 0177) && fchmod(fd, 0600) != 0)
+    return spool_fail(err, "%.160s: cannot make the spool 0600 (%.60s)",
+                      s->path, strerror(errno));
+  if (st->st_mode & 0177)
+    spool_say(s,
+              "TR103308-4.1: %.160s: the spool was readable by others (mode "
+              "%04o): made 0600",
+              s->path, (unsigned)(st->st_mode & 07777));
   return 0;
 }
 
@@ -128,21 +98,22 @@ static int rights(const lisec_event_spool *s, int fd, const struct stat *st,
 static int open_failed(const lisec_event_spool *s, const char *what,
                        char err[LISEC_EVENT_ERR_MAX]) {
   if (errno == ELOOP)
-    return fail(err,
-                "TR103308-4.1: the spool %.160s is a symbolic link: refused "
-                "(it must be the program's own file)",
-                s->path);
-  return fail(err, "%.160s: cannot %s the spool (%.60s)", s->path, what,
-              strerror(errno));
+    return spool_fail(
+        err,
+        "TR103308-4.1: the spool %.160s is a symbolic link: refused "
+        "(it must be the program's own file)",
+        s->path);
+  return spool_fail(err, "%.160s: cannot %s the spool (%.60s)", s->path, what,
+                    strerror(errno));
 }
 
 /* An exclusive flock on path+suffix (op: LOCK_EX, or with LOCK_NB not to
- * wait: EWOULDBLOCK); *fd to give to unlock. */
-static int lock_op(const lisec_event_spool *s, const char *suffix, int op,
-                   int *fd, char err[LISEC_EVENT_ERR_MAX]) {
+ * wait: EWOULDBLOCK); *fd to give to spool_unlock. */
+int spool_lock_op(const lisec_event_spool *s, const char *suffix, int op,
+                  int *fd, char err[LISEC_EVENT_ERR_MAX]) {
   char p[4096];
   if (snprintf(p, sizeof p, "%s%s", s->path, suffix) >= (int)sizeof p)
-    return fail(err, "the spool's path is too long");
+    return spool_fail(err, "the spool's path is too long");
   *fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   int rc;
   while ((rc = *fd >= 0 ? flock(*fd, op) : -1) != 0 && errno == EINTR)
@@ -153,17 +124,17 @@ static int lock_op(const lisec_event_spool *s, const char *suffix, int op,
   if (*fd >= 0)
     close(*fd);
   *fd = -1;
-  fail(err, "%.160s: cannot lock (%.60s)", p, strerror(saved));
+  spool_fail(err, "%.160s: cannot lock (%.60s)", p, strerror(saved));
   errno = saved;
   return -1;
 }
 
 static int lock(const lisec_event_spool *s, const char *suffix, int *fd,
                 char err[LISEC_EVENT_ERR_MAX]) {
-  return lock_op(s, suffix, LOCK_EX, fd, err);
+  return spool_lock_op(s, suffix, LOCK_EX, fd, err);
 }
 
-static void unlock(int fd) {
+void spool_unlock(int fd) {
   if (fd < 0)
     return;
   flock(fd, LOCK_UN);
@@ -199,20 +170,21 @@ static int read_spool(const lisec_event_spool *s, contents *c,
   memset(c, 0, sizeof *c);
   int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT)
-    return evsp_scan_buf(NULL, 0, &c->scan, NULL) ? fail(err, "out of memory")
-                                                  : 0;
+    return evsp_scan_buf(NULL, 0, &c->scan, NULL)
+               ? spool_fail(err, "out of memory")
+               : 0;
   if (fd < 0)
     return open_failed(s, "read", err);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int saved = errno;
     close(fd);
-    return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
-                strerror(saved));
+    return spool_fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                      strerror(saved));
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    return fail(err, "%.160s: not a spool (not a regular file)", s->path);
+    return spool_fail(err, "%.160s: not a spool (not a regular file)", s->path);
   }
   if (rights(s, fd, &st, err)) {
     close(fd);
@@ -231,8 +203,8 @@ static int read_spool(const lisec_event_spool *s, contents *c,
   }
   close(fd);
   if (!c->data || got != len) {
-    contents_clear(c);
-    return fail(err, "%.160s: cannot read the spool", s->path);
+    spool_contents_clear(c);
+    return spool_fail(err, "%.160s: cannot read the spool", s->path);
   }
   if (len < size) { /* over the bound: whole lines only */
     const uint8_t *nl = memrchr(c->data, '\n', len);
@@ -243,16 +215,16 @@ static int read_spool(const lisec_event_spool *s, contents *c,
   c->rest = size - len;
   lisec_err e = {0};
   if (evsp_scan_buf(c->data, len, &c->scan, &e)) {
-    contents_clear(c);
-    return fail(err, "out of memory");
+    spool_contents_clear(c);
+    return spool_fail(err, "out of memory");
   }
   return 0;
 }
 
 /* Appends what the spool cannot keep to path+suffix (0600, fsync), so an
  * operator can look at it; within max_bytes, else only reported. */
-static void set_aside(const lisec_event_spool *s, const char *suffix,
-                      const char *note, const void *data, size_t len) {
+void spool_set_aside(const lisec_event_spool *s, const char *suffix,
+                     const char *note, const void *data, size_t len) {
   char p[4096];
   snprintf(p, sizeof p, "%s%s", s->path, suffix);
   int fd =
@@ -260,8 +232,8 @@ static void set_aside(const lisec_event_spool *s, const char *suffix,
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0 ||
       (size_t)st.st_size + strlen(note) + len + 1 > s->max_bytes) {
-    say(s, "%.160s: not kept there (%.60s)", p,
-        fd < 0 ? strerror(errno) : "it is full");
+    spool_say(s, "%.160s: not kept there (%.60s)", p,
+              fd < 0 ? strerror(errno) : "it is full");
     if (fd >= 0)
       close(fd);
     return;
@@ -273,7 +245,7 @@ static void set_aside(const lisec_event_spool *s, const char *suffix,
                 : write_all(fd, "\n", 1)) == 0 &&
            fsync(fd) == 0;
   if (!ok)
-    say(s, "%.160s: not kept there (%.60s)", p, strerror(errno));
+    spool_say(s, "%.160s: not kept there (%.60s)", p, strerror(errno));
   close(fd);
 }
 
@@ -302,11 +274,11 @@ static int rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
                    size_t from, char err[LISEC_EVENT_ERR_MAX]) {
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", s->path) >= (int)sizeof tmp)
-    return fail(err, "the spool's path is too long");
+    return spool_fail(err, "the spool's path is too long");
   int fd = mkstemp(tmp); /* 0600, O_EXCL */
   if (fd < 0)
-    return fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
-                strerror(errno));
+    return spool_fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
+                      strerror(errno));
   int ok = write_all(fd, head, len) == 0;
   int src = ok ? open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
   if (src >= 0 && lseek(src, (off_t)from, SEEK_SET) != (off_t)from)
@@ -327,8 +299,8 @@ static int rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
   close(fd);
   if (!ok) {
     unlink(tmp);
-    return fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
-                strerror(saved));
+    return spool_fail(err, "%.160s: cannot rewrite the spool (%.60s)", s->path,
+                      strerror(saved));
   }
   sync_dir(s);
   return 0;
@@ -339,7 +311,7 @@ static int by_seq(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int cmp_u64(const void *a, const void *b) {
+int spool_cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
 }
@@ -347,7 +319,8 @@ static int cmp_u64(const void *a, const void *b) {
 static int dropped(const drop_set *d, const evsp_rec *r) {
   if (!d || strcmp(d->vm, r->vm) != 0)
     return 0;
-  return d->n && bsearch(&r->seq, d->seqs, d->n, sizeof *d->seqs, cmp_u64);
+  return d->n &&
+         bsearch(&r->seq, d->seqs, d->n, sizeof *d->seqs, spool_cmp_u64);
 }
 
 /* Under FILE.lock: reads the spool into *c; sets aside and reports what is
@@ -365,35 +338,39 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
     char note[160];
     snprintf(note, sizeof note, "# byte %zu of the spool: %s\n", sc->bad[i].off,
              sc->bad[i].why);
-    say(s,
+    spool_say(
+        s,
         "TR103308-4.1: %.160s: the record at byte %zu (%zu bytes) is %s: not "
         "sent, set aside in %.160s.corrupt",
         s->path, sc->bad[i].off, sc->bad[i].len, sc->bad[i].why, s->path);
-    set_aside(s, ".corrupt", note, c->data + sc->bad[i].off, sc->bad[i].len);
+    spool_set_aside(s, ".corrupt", note, c->data + sc->bad[i].off,
+                    sc->bad[i].len);
   }
   if (sc->torn_off < c->len && c->rest) { /* no newline within the bound */
     char note[160];
     snprintf(note, sizeof note,
              "# byte %zu of the spool: a line of over %zu bytes\n",
              sc->torn_off, c->len - sc->torn_off);
-    say(s,
+    spool_say(
+        s,
         "TR103308-4.1: %.160s: %zu bytes at byte %zu hold no newline within "
         "the spool's read bound (max_bytes %zu and one record): no record, "
         "cut off and set aside in %.160s.corrupt",
         s->path, c->len - sc->torn_off, sc->torn_off, s->max_bytes, s->path);
-    set_aside(s, ".corrupt", note, c->data + sc->torn_off,
-              c->len - sc->torn_off);
+    spool_set_aside(s, ".corrupt", note, c->data + sc->torn_off,
+                    c->len - sc->torn_off);
   } else if (sc->torn_off < c->len) {
     char note[160];
     snprintf(note, sizeof note, "# byte %zu of the spool: a torn last record\n",
              sc->torn_off);
-    say(s,
+    spool_say(
+        s,
         "TR103308-4.1: %.160s: a torn last record (%zu bytes at byte %zu: its "
         "writer stopped mid-write) cut off, "
         "set aside in %.160s.corrupt; its event was never reported queued",
         s->path, c->len - sc->torn_off, sc->torn_off, s->path);
-    set_aside(s, ".corrupt", note, c->data + sc->torn_off,
-              c->len - sc->torn_off);
+    spool_set_aside(s, ".corrupt", note, c->data + sc->torn_off,
+                    c->len - sc->torn_off);
   }
   for (size_t i = 0; i + 1 < sc->n && !change; i++)
     change = sc->rec[i].seq > sc->rec[i + 1].seq;
@@ -407,7 +384,7 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
     cap += sc->rec[i].len + 1;
   uint8_t *out = malloc(cap);
   if (!out)
-    return contents_clear(c), fail(err, "out of memory");
+    return spool_contents_clear(c), spool_fail(err, "out of memory");
   for (size_t i = 0; i < sc->n; i++) {
     if (dropped(drop, &sc->rec[i]))
       continue;
@@ -419,17 +396,17 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
   }
   if (rewrite(s, out, at, c->len, err)) {
     free(out);
-    contents_clear(c);
+    spool_contents_clear(c);
     return -1;
   }
   size_t rest = c->rest;
-  contents_clear(c);
+  spool_contents_clear(c);
   c->data = out;
   c->len = at;
   c->rest = rest;
   lisec_err e = {0};
   if (evsp_scan_buf(c->data, c->len, &c->scan, &e))
-    return contents_clear(c), fail(err, "out of memory");
+    return spool_contents_clear(c), spool_fail(err, "out of memory");
   return 0;
 }
 
@@ -469,12 +446,13 @@ static void remove_stale_tmp(const lisec_event_spool *s) {
     if (unlinkat(dfd, e->d_name, 0) == 0)
       removed++;
     else
-      say(s, "%.160s.tmp.*: cannot remove %.60s (%.60s)", s->path, e->d_name,
-          strerror(errno));
+      spool_say(s, "%.160s.tmp.*: cannot remove %.60s (%.60s)", s->path,
+                e->d_name, strerror(errno));
   }
   if (removed) {
     fsync(dfd);
-    say(s,
+    spool_say(
+        s,
         "%.160s: %zu temporary file(s) of a rewrite that stopped before its "
         "rename (FILE.tmp.XXXXXX) removed; the spool itself is whole",
         s->path, removed);
@@ -488,14 +466,14 @@ static void remove_stale_tmp(const lisec_event_spool *s) {
 }
 
 /* tidy under FILE.lock. */
-static int tidy_locked(const lisec_event_spool *s, const drop_set *drop,
-                       contents *c, char err[LISEC_EVENT_ERR_MAX]) {
+int spool_tidy_locked(const lisec_event_spool *s, const drop_set *drop,
+                      contents *c, char err[LISEC_EVENT_ERR_MAX]) {
   int fd = -1;
   memset(c, 0, sizeof *c);
   if (lock(s, ".lock", &fd, err))
     return -1;
   int rc = tidy(s, drop, c, err);
-  unlock(fd);
+  spool_unlock(fd);
   return rc;
 }
 
@@ -510,16 +488,17 @@ static int open_locked(const lisec_event_spool *s,
     return -1;
   remove_stale_tmp(s);
   int rc = tidy(s, NULL, &c, err);
-  unlock(fd);
+  spool_unlock(fd);
   if (!rc && c.rest)
-    say(s,
+    spool_say(
+        s,
         "TR103308-4.1: %.160s: the spool is %zu bytes, over max_bytes (%zu) "
         "and one record, what it reads at once: its first %zu bytes are "
         "read and sent, the rest once those left it; no new event is queued "
         "until it is below max_bytes (set max_bytes to at least %zu to read "
         "it whole)",
         s->path, c.len + c.rest, s->max_bytes, c.len, c.len + c.rest);
-  contents_clear(&c);
+  spool_contents_clear(&c);
   return rc;
 }
 
@@ -529,16 +508,16 @@ int lisec_event_spool_open(const char *path, size_t max_events,
                            char err[LISEC_EVENT_ERR_MAX]) {
   *out = NULL;
   if (!path || !*path || strlen(path) > 3000)
-    return fail(err, "a spool file path is required");
+    return spool_fail(err, "a spool file path is required");
   if (max_events > EVENTS_LIMIT)
-    return fail(err, "a spool holds 1 to %d events", EVENTS_LIMIT);
+    return spool_fail(err, "a spool holds 1 to %d events", EVENTS_LIMIT);
   if (max_bytes && (max_bytes < BYTES_MIN || max_bytes > BYTES_LIMIT))
-    return fail(err, "a spool holds %u KiB to %u MiB", BYTES_MIN >> 10,
-                BYTES_LIMIT >> 20);
+    return spool_fail(err, "a spool holds %u KiB to %u MiB", BYTES_MIN >> 10,
+                      BYTES_LIMIT >> 20);
   lisec_event_spool *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
     free(s);
-    return fail(err, "out of memory");
+    return spool_fail(err, "out of memory");
   }
   s->max_events = max_events ? max_events : EVENTS_DEFAULT;
   s->max_bytes = max_bytes ? max_bytes : BYTES_DEFAULT;
@@ -552,15 +531,16 @@ int lisec_event_spool_open(const char *path, size_t max_events,
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct stat st;
   if (made && sync_dir(s) != 0)
-    say(s, "%.160s: the spool's directory could not be fsynced (%.60s)", path,
-        strerror(errno));
+    spool_say(s, "%.160s: the spool's directory could not be fsynced (%.60s)",
+              path, strerror(errno));
   int bad =
-      fd < 0                ? open_failed(s, "open", err)
-      : fstat(fd, &st) != 0 ? fail(err, "%.160s: cannot open the spool (%.60s)",
-                                   path, strerror(errno))
+      fd < 0 ? open_failed(s, "open", err)
+      : fstat(fd, &st) != 0
+          ? spool_fail(err, "%.160s: cannot open the spool (%.60s)", path,
+                       strerror(errno))
       : !S_ISREG(st.st_mode)
-          ? fail(err, "%.160s: cannot open the spool (not a regular file)",
-                 path)
+          ? spool_fail(
+                err, "%.160s: cannot open the spool (not a regular file)", path)
           : rights(s, fd, &st, err);
   if (bad) {
     if (fd >= 0)
@@ -588,14 +568,14 @@ int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes,
                             char err[LISEC_EVENT_ERR_MAX]) {
   contents c;
   if (!s)
-    return fail(err, "no spool");
-  if (tidy_locked(s, NULL, &c, err))
+    return spool_fail(err, "no spool");
+  if (spool_tidy_locked(s, NULL, &c, err))
     return -1;
   if (events)
     *events = c.scan.n;
   if (bytes)
     *bytes = c.len + c.rest;
-  contents_clear(&c);
+  spool_contents_clear(&c);
   return 0;
 }
 
@@ -617,8 +597,8 @@ static int measure(const lisec_event_spool *s, size_t *lines, size_t *bytes,
       continue;
     if (n < 0) {
       close(fd);
-      return fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
-                  strerror(errno));
+      return spool_fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                        strerror(errno));
     }
     for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
       (*lines)++;
@@ -646,21 +626,21 @@ static int append(const lisec_event_spool *s, const char *rec, size_t len,
   if (fstat(fd, &st) != 0) {
     int saved = errno;
     close(fd);
-    return fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
-                strerror(saved));
+    return spool_fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
+                      strerror(saved));
   }
   if (write_all(fd, rec, len) != 0 || fdatasync(fd) != 0) {
     int saved = errno;
     if (ftruncate(fd, st.st_size) == 0)
       fdatasync(fd);
     close(fd);
-    return fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
-                strerror(saved));
+    return spool_fail(err, "%.160s: cannot write the spool (%.60s)", s->path,
+                      strerror(saved));
   }
   close(fd);
   if (made && sync_dir(s) != 0)
-    say(s, "%.160s: the spool's directory could not be fsynced (%.60s)",
-        s->path, strerror(errno));
+    spool_say(s, "%.160s: the spool's directory could not be fsynced (%.60s)",
+              s->path, strerror(errno));
   return 0;
 }
 
@@ -689,7 +669,7 @@ static int spool_vm(const lisec_event_spool *s, char vm[EV_VM_MAX + 1],
   close(fd);
   if (!buf || n < 0) {
     free(buf);
-    return fail(err, "%.160s: cannot read the spool", s->path);
+    return spool_fail(err, "%.160s: cannot read the spool", s->path);
   }
   evsp_scan sc;
   lisec_err e = {0};
@@ -699,7 +679,7 @@ static int spool_vm(const lisec_event_spool *s, char vm[EV_VM_MAX + 1],
     snprintf(vm, EV_VM_MAX + 1, "%s", sc.rec[0].vm);
   evsp_scan_clear(&sc);
   free(buf);
-  return rc ? fail(err, "out of memory") : 0;
+  return rc ? spool_fail(err, "out of memory") : 0;
 }
 
 /* A spool is one VM's: its seqs are that VM's, and what lisecd's replay
@@ -711,11 +691,12 @@ static int one_vm(const lisec_event_spool *s, const char *vm,
   if (spool_vm(s, held, err))
     return -1;
   if (held[0] && vm && strcmp(held, vm) != 0)
-    return fail(err,
-                "TR103308-4.1: the spool %.160s holds another VM's events: a "
-                "spool is one VM's (its events' seqs are that VM's); the "
-                "event is not queued and no seq was taken",
-                s->path);
+    return spool_fail(
+        err,
+        "TR103308-4.1: the spool %.160s holds another VM's events: a "
+        "spool is one VM's (its events' seqs are that VM's); the "
+        "event is not queued and no seq was taken",
+        s->path);
   return 0;
 }
 
@@ -725,7 +706,7 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
                            char err[LISEC_EVENT_ERR_MAX]) {
   *seq = 0;
   if (!s)
-    return fail(err, "no spool");
+    return spool_fail(err, "no spool");
   int fd = -1;
   if (lock(s, ".lock", &fd, err))
     return -1;
@@ -737,9 +718,10 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
     rc = tidy(s, NULL, &c, err);
     if (!rc)
       rc = measure(s, &lines, &bytes, err);
-    contents_clear(&c);
+    spool_contents_clear(&c);
     if (rc == 1)
-      rc = fail(err, "%.160s: the spool's tail cannot be repaired", s->path);
+      rc = spool_fail(err, "%.160s: the spool's tail cannot be repaired",
+                      s->path);
   }
   if (!rc)
     rc = one_vm(s, vm, err);
@@ -752,238 +734,19 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
     lisec_err e = {0};
     uint64_t again = 0;
     if (evsp_encode(made, strlen(made), &rec, &rec_len, &again, &e))
-      rc = fail(err, "event: %.200s", e.msg);
+      rc = spool_fail(err, "event: %.200s", e.msg);
   }
   if (!rc && (lines + 1 > s->max_events || bytes + rec_len > s->max_bytes))
-    rc = fail(err,
-              "TR103308-4.1: the event spool is full (%zu events, %zu bytes; "
-              "at most %zu, %zu): seq %llu not "
-              "queued, lisecd will show it as a gap",
-              lines, bytes, s->max_events, s->max_bytes, *seq);
+    rc = spool_fail(
+        err,
+        "TR103308-4.1: the event spool is full (%zu events, %zu bytes; "
+        "at most %zu, %zu): seq %llu not "
+        "queued, lisecd will show it as a gap",
+        lines, bytes, s->max_events, s->max_bytes, *seq);
   if (!rc)
     rc = append(s, rec, rec_len, err);
-  unlock(fd);
+  spool_unlock(fd);
   free(made);
   free(rec);
   return rc ? -1 : 0;
-}
-
-/* lisecd's last accepted seq from its replay answer: its error's
- * last_seq field (field >= 0), else the message ("TR103308-4.1: replayed
- * event: seq S is at or below the last accepted (L)", as lisecd before
- * the field answers). */
-static int replay_last(long long field, const char *msg, uint64_t *last) {
-  if (field >= 0 && (unsigned long long)field <= EV_SEQ_MAX) {
-    *last = (uint64_t)field;
-    return 0;
-  }
-  const char *r = strstr(msg, "TR103308-4.1: replayed event: seq ");
-  const char *at = r ? strstr(r, "at or below the last accepted (") : NULL;
-  if (!at)
-    return -1;
-  at += strlen("at or below the last accepted (");
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(at, &end, 10);
-  if (errno || end == at || *end != ')' || v > EV_SEQ_MAX)
-    return -1;
-  *last = v;
-  return 0;
-}
-
-/* The next batch: up to max records from the i-th, of its VM. */
-static size_t pick(const contents *c, size_t i, size_t max, char **events) {
-  const evsp_scan *sc = &c->scan;
-  size_t k = 0;
-  for (; i + k < sc->n && k < max; k++) {
-    const evsp_rec *r = &sc->rec[i + k];
-    if (strcmp(r->vm, sc->rec[i].vm) != 0)
-      break;
-    if (!(events[k] =
-              strndup((const char *)c->data + r->payload_off, r->payload_len)))
-      break;
-  }
-  return k;
-}
-
-/* Takes out of the spool (one rewrite under FILE.lock) the events of vm
- * lisecd took or that were set aside. */
-static int remove_taken(const lisec_event_spool *s, const char *vm,
-                        uint64_t *seqs, size_t n,
-                        char err[LISEC_EVENT_ERR_MAX]) {
-  if (n == 0)
-    return 0;
-  qsort(seqs, n, sizeof *seqs, cmp_u64);
-  drop_set d = {vm, seqs, n};
-  contents after;
-  int rc = tidy_locked(s, &d, &after, err);
-  contents_clear(&after);
-  return rc;
-}
-
-#define REMOVE_EVERY                                                           \
-  256 /* events taken before the spool is rewritten without them */
-#define ROUNDS 16
-
-/* One round over what the spool holds now (c, in seq order): batches sent
- * in order until lisecd stops taking them; what it took is removed every
- * REMOVE_EVERY events and at the end. 1: the round went through all of
- * them; 0: stopped (err says why); -1: the spool could not be changed. */
-static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
-                      lisec_event_client *cl, const contents *c, size_t *batch,
-                      size_t *taken, long *status,
-                      char err[LISEC_EVENT_ERR_MAX]) {
-  const evsp_scan *sc = &c->scan;
-  char vm[EV_VM_MAX + 1] = "";
-  uint64_t *gone = calloc(sc->n ? sc->n : 1, sizeof *gone);
-  size_t n_gone = 0, i = 0, pending = 0;
-  int conflicts = 0, out = 1;
-  if (!gone)
-    return fail(err, "out of memory"), -1;
-  while (i < sc->n) {
-    char *events[BATCH_MAX] = {0}, *body = NULL;
-    long st = 0;
-    long long field = -1;
-    uint64_t last = 0;
-    if (strcmp(vm, sc->rec[i].vm) !=
-        0) { /* another VM's events (one spool per VM is the rule) */
-      if (remove_taken(s, vm, gone, n_gone, err)) {
-        out = -1;
-        break;
-      }
-      n_gone = pending = 0;
-      snprintf(vm, sizeof vm, "%s", sc->rec[i].vm);
-    }
-    size_t n = pick(c, i, *batch, events);
-    int ok = -1;
-    if (n == 0)
-      fail(err, "out of memory");
-    else if (lisec_event_sign_batch(k, (const char *const *)events, n, &body,
-                                    err) == 0)
-      ok = evs_send_body(cl, body, &st, &field, err);
-    for (size_t j = 0; j < n; j++)
-      free(events[j]);
-    free(body);
-    if (status)
-      *status = st;
-    if (n > 0 && ok == 0) { /* 201: recorded durably */
-      for (size_t j = 0; j < n; j++)
-        gone[n_gone++] = sc->rec[i + j].seq;
-      i += n, *taken += n, pending += n;
-    } else if (st == 409 && replay_last(field, err, &last) == 0 &&
-               last >= sc->rec[i].seq) {
-      /* lisecd can never take them: either it took them before (sent
-       * again after a stop between its 201 and their removal) or they were
-       * made at seqs it had already (the state file reset, or restored
-       * with the VM from a snapshot: other events, lost if only dropped).
-       * The spool cannot tell which: they leave it, kept in FILE.rejected */
-      size_t was = i;
-      char note[96];
-      snprintf(note, sizeof note,
-               "# lisecd has seqs up to %llu: taken before, or a reused seq\n",
-               (unsigned long long)last);
-      while (i < sc->n && strcmp(sc->rec[i].vm, vm) == 0 &&
-             sc->rec[i].seq <= last) {
-        set_aside(s, ".rejected", note, c->data + sc->rec[i].off,
-                  sc->rec[i].len);
-        gone[n_gone++] = sc->rec[i++].seq; /* by seq: one noted meanwhile at a
-                                              seq at or below last stays */
-      }
-      pending += i - was;
-      say(s,
-          "TR103308-4.1: %.160s: seq %llu to %llu refused by lisecd as "
-          "replays (it has seqs up to %llu): removed, not sent again; taken "
-          "by it before (a stop between its answer and their removal), or "
-          "made at seqs it had (the state file reset or restored: never "
-          "taken): set aside in %.160s.rejected",
-          s->path, (unsigned long long)sc->rec[was].seq,
-          (unsigned long long)sc->rec[i - 1].seq, (unsigned long long)last,
-          s->path);
-    } else if (st == 409 && conflicts < CONFLICT_TRIES) {
-      conflicts++; /* lisecd: the VM's sequence changed meanwhile; send again */
-    } else if ((st == 413 || st == 400) && n > 1) {
-      *batch = n / 2; /* lisecd's [events] max_batch is lower, or one event is
-                         bad: find it */
-    } else if ((st == 413 || st == 400) && n == 1) {
-      char note[LISEC_EVENT_ERR_MAX + 16];
-      snprintf(note, sizeof note, "# %s\n", err);
-      set_aside(s, ".rejected", note, c->data + sc->rec[i].off, sc->rec[i].len);
-      say(s,
-          "TR103308-4.1: %.160s: seq %llu refused by lisecd for good (%.200s): "
-          "set aside in %.160s.rejected",
-          s->path, (unsigned long long)sc->rec[i].seq, err, s->path);
-      gone[n_gone++] = sc->rec[i].seq;
-      i++, pending++;
-    } else {
-      out = 0; /* lisecd not reached, or refusing the VM: kept for the next
-                  flush */
-      break;
-    }
-    if (pending >= REMOVE_EVERY) {
-      if (remove_taken(s, vm, gone, n_gone, err)) {
-        out = -1;
-        break;
-      }
-      n_gone = pending = 0;
-    }
-  }
-  char e2[LISEC_EVENT_ERR_MAX] = "";
-  if (out >= 0 && remove_taken(s, vm, gone, n_gone, e2)) {
-    if (out)
-      snprintf(err, LISEC_EVENT_ERR_MAX, "%s", e2);
-    else
-      say(s, "%s", e2); /* err keeps lisecd's answer */
-    out = -1;
-  }
-  free(gone);
-  return out;
-}
-
-int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k,
-                            lisec_event_client *cl, size_t max_batch,
-                            size_t *sent, long *status,
-                            char err[LISEC_EVENT_ERR_MAX]) {
-  if (sent)
-    *sent = 0;
-  if (status)
-    *status = 0;
-  err[0] = '\0';
-  if (!s || !k || !cl)
-    return fail(err, "a spool, a key and a client are required");
-  size_t batch =
-             max_batch == 0 || max_batch > BATCH_MAX ? BATCH_MAX : max_batch,
-         taken = 0;
-  int send_fd = -1, rc = -1;
-  /* another flush sending this spool: not waited for (it may take as long
-   * as lisecd is slow); it sends what is queued, and so does the next */
-  if (lock_op(s, ".send.lock", LOCK_EX | LOCK_NB, &send_fd, err))
-    return errno == EWOULDBLOCK
-               ? fail(err,
-                      "another flush is sending the spool %.160s "
-                      "(FILE.send.lock): the events stay queued for it",
-                      s->path)
-               : -1;
-  /* each round goes through the spool as it was; events noted meanwhile
-   * are in the next; bounded, and what is left waits for the next flush */
-  for (int r = 0; r < ROUNDS; r++) {
-    contents c;
-    if (tidy_locked(s, NULL, &c, err))
-      break;
-    if (c.scan.n == 0) {
-      contents_clear(&c);
-      rc = 0;
-      break;
-    }
-    int done = round_once(s, k, cl, &c, &batch, &taken, status, err);
-    contents_clear(&c);
-    if (done <= 0)
-      break;
-    if (r == ROUNDS - 1)
-      fail(err, "events are left in the spool (noted faster than sent); the "
-                "next flush sends them");
-  }
-  unlock(send_fd);
-  if (sent)
-    *sent = taken;
-  return rc;
 }

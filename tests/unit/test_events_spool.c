@@ -1,4 +1,4 @@
-/* The VM's event spool (src/events/spoolrec.c, src/events/libspool.c;
+/* The VM's event spool (src/events/spoolrec.c, src/events/libspool.c, libspool_send.c;
  * docs/events.md "The spool"). The record reader: records made by the
  * writer read back exactly; a buffer cut at every length gives the whole
  * records before the cut and a torn tail, never a record that was not

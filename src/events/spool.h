@@ -1,0 +1,59 @@
+/* liblisec-events, the spool's parts shared by its two files (not
+ * exported): the spool's file, its locks, reads and rewrites
+ * (libspool.c), and sending it to lisecd (libspool_send.c). */
+#ifndef LISEC_EVENTS_SPOOL_H
+#define LISEC_EVENTS_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/spoolrec.h"
+#include "lisec/events.h"
+
+struct lisec_event_spool {
+  char *path;
+  size_t max_events, max_bytes;
+  lisec_event_spool_report_fn report;
+  void *ctx;
+};
+
+/* What a rewrite leaves out besides bad records: vm's events whose seq is
+ * in seqs (sorted). */
+typedef struct drop_set {
+  const char *vm;
+  const uint64_t *seqs;
+  size_t n;
+} drop_set;
+
+/* The spool's bytes and its records, as one read found them: data holds
+ * the file's first len bytes; rest bytes after them were not read (a file
+ * over the read bound: max_bytes and one record), a rewrite copies them
+ * as they are. */
+typedef struct contents {
+  uint8_t *data;
+  size_t len, rest;
+  evsp_scan scan;
+} contents;
+
+/* err (when not NULL) says why; -1. */
+int spool_fail(char err[LISEC_EVENT_ERR_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Tells the spool's report function, else standard error. */
+void spool_say(const lisec_event_spool *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void spool_contents_clear(contents *c);
+/* An exclusive flock on path+suffix (op: LOCK_EX, or with LOCK_NB not to
+ * wait: EWOULDBLOCK); *fd to give to spool_unlock. */
+int spool_lock_op(const lisec_event_spool *s, const char *suffix, int op,
+                  int *fd, char err[LISEC_EVENT_ERR_MAX]);
+void spool_unlock(int fd);
+/* Reads the spool under FILE.lock into *c, bad records set aside, and
+ * rewrites it without them and without drop's events (drop may be NULL). */
+int spool_tidy_locked(const lisec_event_spool *s, const drop_set *drop,
+                      contents *c, char err[LISEC_EVENT_ERR_MAX]);
+/* Appends what the spool cannot keep to path+suffix (0600, fsync). */
+void spool_set_aside(const lisec_event_spool *s, const char *suffix,
+                     const char *note, const void *data, size_t len);
+int spool_cmp_u64(const void *a, const void *b);
+
+#endif
