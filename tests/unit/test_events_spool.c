@@ -60,6 +60,21 @@ static size_t make_records(char *buf, size_t cap, uint64_t first, size_t n,
   return at;
 }
 
+/* A fresh directory for a test (dir: a mkdtemp template) and, in it, the
+ * spool's path sp and the seq state file's st. */
+static void spool_paths(char *dir, char sp[128], char st[128]) {
+  assert_non_null(mkdtemp(dir));
+  snprintf(sp, 128, "%s/spool", dir);
+  snprintf(st, 128, "%s/seq", dir);
+}
+
+/* Removes a test's directory and all it holds. */
+static void remove_tree(const char *dir) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static void test_roundtrip(void **state) {
   (void)state;
   char buf[8192];
@@ -280,9 +295,7 @@ static void test_lib(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], corrupt[160],
        err[LISEC_EVENT_ERR_MAX];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
+  spool_paths(dir, sp, st);
   snprintf(corrupt, sizeof corrupt, "%s/spool.corrupt", dir);
   reports rep = {0};
   lisec_event_spool *s = NULL;
@@ -398,9 +411,7 @@ static void test_lib(void **state) {
                    -1);
   assert_int_equal(lisec_event_spool_open(dir, 0, 0, NULL, NULL, &s, err),
                    -1); /* a directory */
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* Two processes noting into one spool and one state file at once (as
@@ -410,9 +421,7 @@ static void test_shared(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
        err[LISEC_EVENT_ERR_MAX];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
+  spool_paths(dir, sp, st);
   pid_t kids[2];
   for (int i = 0; i < 2; i++) {
     if ((kids[i] = fork()) == 0) {
@@ -446,9 +455,7 @@ static void test_shared(void **state) {
   for (size_t i = 0; i < sc.n; i++)
     assert_int_equal(sc.rec[i].seq, i + 1);
   evsp_scan_clear(&sc);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* The spool is the VM program's own file: a record in it is signed as
@@ -461,10 +468,8 @@ static void test_file_rights(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], real[128], st[128],
        err[LISEC_EVENT_ERR_MAX], rec[4096];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
+  spool_paths(dir, sp, st);
   snprintf(real, sizeof real, "%s/real", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
   size_t len = make_records(rec, sizeof rec, 1, 1, NULL);
   reports rep = {0};
   lisec_event_spool *s = NULL;
@@ -537,9 +542,7 @@ static void test_file_rights(void **state) {
   assert_int_equal(stat(real, &sb), 0);
   assert_int_equal(sb.st_size, 0); /* nothing written through the link */
   lisec_event_spool_free(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* Bad lines one after another are one bad stretch: what the reader keeps
@@ -582,9 +585,7 @@ static void test_flush_busy(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], key[128],
        pub[128], lk[160], err[LISEC_EVENT_ERR_MAX];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
+  spool_paths(dir, sp, st);
   snprintf(key, sizeof key, "%s/k", dir);
   snprintf(pub, sizeof pub, "%s/k.pub", dir);
   snprintf(lk, sizeof lk, "%s.send.lock", sp);
@@ -615,9 +616,7 @@ static void test_flush_busy(void **state) {
   lisec_event_client_free(c);
   lisec_event_key_free(k);
   lisec_event_spool_free(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* A spool made by the open is in the directory it names once the open
@@ -664,8 +663,7 @@ static void test_new_spool_dir_synced(void **state) {
   fclose(f);
   assert_true(dfd >= 0);
   assert_true(synced);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* A rewrite stopped between its mkstemp and its rename (a crash, a kill)
@@ -734,9 +732,7 @@ static void test_stale_tmp(void **state) {
     assert_int_equal(lstat(p, &sb), 0);
   }
   assert_non_null(strstr(rep.text, "2 temporary file(s)"));
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* The reader takes at most max_bytes and one record of the file, not the
@@ -749,9 +745,7 @@ static void test_read_bound(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
        err[LISEC_EVENT_ERR_MAX];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
+  spool_paths(dir, sp, st);
   size_t cap = 256 << 10, total = 400;
   char *buf = malloc(cap);
   assert_non_null(buf);
@@ -804,9 +798,7 @@ static void test_read_bound(void **state) {
   evsp_scan_clear(&sc);
   free(ends);
   free(buf);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 /* A spool is one VM's: a note for another VM than the spool's records is
@@ -816,9 +808,7 @@ static void test_one_vm(void **state) {
   (void)state;
   char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], st2[128],
        err[LISEC_EVENT_ERR_MAX];
-  assert_non_null(mkdtemp(dir));
-  snprintf(sp, sizeof sp, "%s/spool", dir);
-  snprintf(st, sizeof st, "%s/seq", dir);
+  spool_paths(dir, sp, st);
   snprintf(st2, sizeof st2, "%s/seq2", dir);
   lisec_event_spool *s = NULL;
   assert_int_equal(lisec_event_spool_open(sp, 0, 0, NULL, NULL, &s, err), 0);
@@ -842,9 +832,7 @@ static void test_one_vm(void **state) {
   assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
   assert_int_equal(n, 2);
   lisec_event_spool_free(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_tree(dir);
 }
 
 int main(int argc, char **argv) {
