@@ -74,13 +74,6 @@ static int send_error(SSL *s, rng_err_code code, const char *reason) {
   return send_msg(s, &m);
 }
 
-/* A reason that quotes a certificate's CN or role goes to the log and to
- * the client (printable ASCII, seed protocol): anything else becomes '?'. */
-static void printable(char *s) {
-  for (; *s; s++)
-    if (*s < 0x20 || *s > 0x7e) *s = '?';
-}
-
 /* Whether the verified certificate carries the role ED_VNF_ROLE, read as
  * lisecd reads roles (crypto/cert_role.c, [clients] role_source); else why
  * not in why (LISEC_ERR_MSG_MAX), the holder called holder. Only vnf is a
@@ -241,7 +234,6 @@ static void *conn_main(void *arg) {
     char why[RNG_REASON_MAX + 1];
     snprintf(why, sizeof why, "TR103308-5.15: %.140s; a VNF's certificate carries the role " ED_VNF_ROLE,
              role_why);
-    printable(why);
     LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s; connection closed",
                 d->conn_peer[cn->slot], why);
     send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);
@@ -253,7 +245,6 @@ static void *conn_main(void *arg) {
     pthread_mutex_unlock(&d->lock);
     char why[RNG_REASON_MAX + 1];
     snprintf(why, sizeof why, "TR103308-4.2: '%.64s' is not a registered VNF identity", cn_name);
-    printable(why);
     LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s",
                 d->conn_peer[cn->slot], why);
     send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);

@@ -144,6 +144,14 @@ static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_re
   if (log_json) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[lvl], "component",
                           component(), "msg", msg);
+    char ascii[2048];
+    if (!o) { /* not UTF-8 (a peer's bytes quoted): its ASCII, the rest '?' */
+      size_t i = 0;
+      for (; msg[i] && i + 1 < sizeof ascii; i++) ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+      ascii[i] = '\0';
+      o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", level_names[lvl], "component", component(),
+                    "msg", ascii);
+    }
     if (o) {
       set_str(o, "request_id", rid);
       set_str(o, "role", role);
@@ -187,6 +195,11 @@ static void emit(lisec_log_level lvl, const char *msg, const lisec_log_access_re
     b.n = before_msg;
     lisec_fbuf_put(&b, msg, b.cap - b.n);
   }
+  /* A message quotes what peers sent (a certificate's CN, an NE's words):
+   * a control character in it becomes '?', so it can never end the line
+   * and forge the next one (the JSON form escapes them itself). */
+  for (size_t i = before_msg; i < b.n; i++)
+    if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
   if (a) {
     uint64_t us = (a->duration_ns + 500) / 1000; /* duration_ms with 3 decimals, rounded */
     LISEC_FBUF_LIT(&b, " request_id=");

@@ -423,6 +423,8 @@ static void test_log_json_fields(void **state) {
   lisec_log_context_set("a\nb", "r", NULL);
   LOG_ERROR("odd");
   lisec_log_context_clear();
+  LOG_WARN("peer %s", "cn-\xff\xfe"); /* not UTF-8: logged, its bytes made ASCII */
+  lisec_log_context_clear();
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
@@ -462,7 +464,36 @@ static void test_log_json_fields(void **state) {
   assert_string_equal(json_string_value(json_object_get(o, "msg")), "odd");
   assert_string_equal(json_string_value(json_object_get(o, "request_id")), "a?b");
   json_decref(o);
+  o = next_json_line(f);
+  assert_string_equal(json_string_value(json_object_get(o, "msg")), "peer cn-??");
+  json_decref(o);
   assert_null(next_json_line(f));
+  fclose(f);
+  unlink(path);
+}
+
+/* The text log: a message quoting a peer's bytes stays one line; its
+ * control characters become '?' (a CN with a newline cannot forge a line). */
+static void test_log_text_one_line(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-test-log-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  assert_int_equal(dup2(fd, 2), 2);
+  lisec_log_setup(LISEC_LOG_DEBUG, false);
+  LOG_WARN("peer said %s", "a\n2026-01-01T00:00:00.000Z ERROR forged\r\x1b[31m\x7f");
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  lisec_log_setup(LISEC_LOG_INFO, false);
+  FILE *f = fdopen(fd, "r");
+  rewind(f);
+  char line[4096];
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_non_null(strstr(line, "peer said a?2026-01-01T00:00:00.000Z ERROR forged??[31m?\n"));
+  assert_null(fgets(line, sizeof line, f)); /* one line, nothing forged after it */
   fclose(f);
   unlink(path);
 }
@@ -593,7 +624,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_id_fork_and_threads),
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
-      cmocka_unit_test(test_log_json_fields),  cmocka_unit_test(test_request_id),
+      cmocka_unit_test(test_log_json_fields), cmocka_unit_test(test_log_text_one_line),  cmocka_unit_test(test_request_id),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
       cmocka_unit_test(test_json_only_keys),
       cmocka_unit_test(test_id_rule),          cmocka_unit_test(test_json_nul_refused),
