@@ -8,6 +8,8 @@
  * that a silent NE holds up no emergency stop or registration of another;
  * when another took the lock meanwhile, the pass keeps what it sent unless
  * the other changed that task too, and ends there; the next starts afresh.
+ * An NE whose answers are slow has a time budget per pass (out_of_time),
+ * so it holds up no other NE's sends either.
  * Each NE's exchanges are serialised by a lock of its own. An NE's reports
  * take neither lock: admitted at the NE's rate (ctl/x1_reports.h), each is
  * recorded when it comes, and the issue a ReportTaskIssue shows on its task
@@ -75,7 +77,17 @@ typedef struct admf_client {
   pthread_mutex_t talk;
   struct ctl_x1_state *owner;
   uint64_t silent_pass; /* the pass in which it gave no answer */
+  /* the time its exchanges took in pass spent_pass, in its check and in
+   * its tasks' steps (x1_phase): past [x1] request_timeout_ms in one, it
+   * is asked nothing more in that part of the pass (out_of_time) */
+  uint64_t spent_pass;
+  int64_t spent_ms[2];
 } admf_client;
+
+/* The two parts of a pass, each with its own time budget per NE: checking
+ * every NE (Ping, ListAllDetails, Keepalive, what the list calls for), then
+ * each task's step. */
+typedef enum { X1_PHASE_CHECK, X1_PHASE_STEP } x1_phase;
 
 /* Opened with the controller, the loop's thread started by ctl_start and
  * stopped by ctl_stop (ctl/topics.c), so that no request starts it and no
@@ -86,6 +98,8 @@ struct ctl_x1_state {
   uint64_t cycle_gen;    /* counts the takings of cycle */
   uint64_t pass;         /* counts reconciliations */
   bool interrupted;      /* another took cycle while this pass waited for an NE */
+  x1_phase phase;        /* the part of the pass now running */
+  bool deferred;         /* a task was left for the next pass: out of its NE's time */
   long timeout_ms, connect_timeout_ms; /* [x1] request_timeout_ms, connect_timeout_ms */
   pthread_mutex_t wake_lock;
   pthread_cond_t wake;
@@ -659,6 +673,18 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   return c;
 }
 
+/* Whether the NE's answers have taken [x1] request_timeout_ms in this part
+ * of this pass: an NE answering each request just inside the timeout would
+ * otherwise hold the pass for a timeout per request (every task of its,
+ * every XID it lists), and with it every other NE's activations and
+ * deactivations. Once out of time it is asked nothing more in that part of
+ * the pass; what is left waits, unchanged, for the next. Outside a pass
+ * (an emergency stop) there is no budget. */
+static bool out_of_time(const admf_client *c) {
+  const struct ctl_x1_state *admf = c->owner;
+  return reconciling == admf && c->spent_pass == admf->pass && c->spent_ms[admf->phase] >= admf->timeout_ms;
+}
+
 /* One exchange; *resp is the NE's answer (ok or ErrorResponse). In a
  * reconciliation (called with cycle held) cycle is let go while the NE is
  * waited for; an NE that gave no answer in time is not asked again in the
@@ -671,6 +697,9 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: this pass was interrupted; the next one asks again");
   if (in_pass && c->silent_pass == admf->pass)
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: the NE gave no answer in time earlier in this pass");
+  if (in_pass && out_of_time(c))
+    return lisec_err_set(err, LISEC_EUNAVAIL, "X1: the NE's answers took all its time in this pass "
+                         "([x1] request_timeout_ms); the next pass asks again");
   int rc = x1_header_init(&req->h, jstr(ne, "admf_id"), jstr(ne, "id"), err);
   /* the version configured for this NE (registered before it had one: lisec's) */
   const char *version = jstr(ne, "x1_version");
@@ -679,6 +708,7 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
   pthread_mutex_lock(&c->talk);
   uint64_t gen = admf->cycle_gen;
   if (in_pass) pthread_mutex_unlock(&admf->cycle);
+  int64_t began = lisec_time_mono_ms();
   rc = ctl_x1_exchange(c->c, req, resp, err);
   bool silent = rc && ctl_x1_client_timed_out(c->c);
   pthread_mutex_unlock(&c->talk);
@@ -686,6 +716,8 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
     cycle_lock(admf);
     if (admf->cycle_gen != gen + 1) admf->interrupted = true;
     if (silent) c->silent_pass = admf->pass;
+    if (c->spent_pass != admf->pass) c->spent_pass = admf->pass, c->spent_ms[0] = c->spent_ms[1] = 0;
+    c->spent_ms[admf->phase] += lisec_time_mono_ms() - began;
   }
   return rc;
 }
@@ -916,6 +948,10 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
     else task_failed(t, ne ? "no X1 connection to this NE" : "the network element is not registered");
     return;
   }
+  if (out_of_time(c)) {
+    c->owner->deferred = true; /* left as it is: the next pass, at once */
+    return;
+  }
   /* write-ahead: recorded before it goes out; unrecorded means unsent */
   if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, action, true, jstr(t, "reason"), 0, NULL, &err,
                 "task %s on ne %s", target, ne_id) != 0) {
@@ -982,6 +1018,7 @@ static void remove_unregistered(lisec_ctl *ctl, const json_t *ne, admf_client *c
     bool tried = false;
     for (size_t k = 0; k < c->n_tried && !tried; k++) tried = strcmp(c->tried[k], did) == 0;
     if (tried || has_str(json_object_get(ne, "dids"), did) || c->n_tried == MAX_TRIED_REMOVALS) continue;
+    if (out_of_time(c)) return; /* not tried yet: the next check */
     snprintf(c->tried[c->n_tried++], X1_UUID_LEN + 1, "%s", did);
     lisec_err err = {0};
     if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.remove", true,
@@ -1080,7 +1117,7 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     }
   }
   /* XIDs on the NE that belong to no task of lisec's */
-  for (size_t i = 0; listed && i < list.n_xids; i++) {
+  for (size_t i = 0; listed && i < list.n_xids && !out_of_time(c); i++) {
     bool known = false;
     json_object_foreach(tasks, k, t) {
       if (strcmp(jstr(t, "xid"), list.xids[i]) == 0) known = true;
@@ -1308,6 +1345,8 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
   }
   json_t *before = json_deep_copy(tasks);
   plan(ctl, nes, targets, tasks);
+  admf->phase = X1_PHASE_CHECK;
+  admf->deferred = false;
   const char *nid;
   json_t *ne;
   int64_t now = lisec_time_now_ms();
@@ -1336,7 +1375,7 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
      * (Ping, ListAllDetails) at once. */
     json_t *kaj = json_object_get(ne, "keepalive_ms");
     int64_t ka = kaj ? (int64_t)json_integer_value(kaj) : CTL_X1_KEEPALIVE_MS_DEFAULT;
-    if (c && ka > 0 && c->next_keepalive_ms <= now) {
+    if (c && ka > 0 && c->next_keepalive_ms <= now && !out_of_time(c)) {
       x1_request kr = {.type = X1_KEEPALIVE};
       x1_response kresp;
       x1_response_init(&kresp);
@@ -1349,6 +1388,7 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
   }
   json_t *opened = open_due(ctl, tasks, nes);
+  admf->phase = X1_PHASE_STEP;
   const char *key;
   json_t *t;
   json_object_foreach(tasks, key, t) {
@@ -1376,6 +1416,7 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
       if (put_doc(ctl, TASK_KIND, key, t, &cerr) != 0) LOG_WARN("X1: cannot keep a task's state: %s", cerr.msg);
     }
   }
+  if (admf->deferred && wait > 50) wait = 50; /* an NE's tasks left for want of its time */
   json_decref(opened); /* jansson's allocator wipes the identifiers */
   json_decref(before);
   json_decref(nes);

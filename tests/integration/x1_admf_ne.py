@@ -17,21 +17,30 @@ for x1_report_flood.sh, that it waits for a remote NE's answers):
   stopall-refuse   DeactivateAllTasks not passed on, answered 1000
   other-ne         every answer relabelled as another NE's (neIdentifier
                    poi-other), as a gateway fronting several NEs might
+  crawl            every answer CRAWL_S seconds late (x1_admf_slow_ne: just
+                   inside lisecd's request_timeout_ms), and ListAllDetails
+                   naming CRAWL_GHOSTS XIDs more that the NE does not hold,
+                   whose DeactivateTask is answered 2020 (not passed on)
 
 Each request's message type is appended to the file LOG (one line each), so
-the test can see what lisecd sent; LOG.modes adds the mode each request met,
+the test can see what lisecd sent (with X1_SAVE_DIR set, each request is
+also kept there whole, for xmllint); LOG.modes adds the mode each request met,
 and LOG.bent lists the requests whose answer "type" relabelled. Usage: x1_admf_ne.py PORT UPSTREAM_URL
 SERVER_CERT SERVER_KEY ADMF_CERT ADMF_KEY CA MODE LOG (the server pair toward
 lisecd, the ADMF pair toward lisec-ne)"""
 import http.server
+import os
 import re
 import ssl
 import sys
 import time
 import urllib.request
+import uuid
 
 port, upstream, cert, key, admf_cert, admf_key, ca, mode_file, log_file = sys.argv[1:10]
 NS = "http://uri.etsi.org/03221/X1/2017/10"
+CRAWL_S = float(os.environ.get("CRAWL_S", "0.8"))
+GHOSTS = [str(uuid.uuid4()) for _ in range(int(os.environ.get("CRAWL_GHOSTS", "40")))]
 
 client = ssl.create_default_context(cafile=ca)
 client.load_cert_chain(admf_cert, admf_key)
@@ -74,6 +83,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind = (re.search(r'xsi:type="(\w+)Request"', body) or re.search("()", "")).group(1)
         with open(log_file, "a") as f:
             f.write(kind + "\n")
+        # X1_SAVE_DIR: each request as sent, for xmllint
+        if os.environ.get("X1_SAVE_DIR"):
+            with open(os.path.join(os.environ["X1_SAVE_DIR"], "%s-%s.xml" % (kind, uuid.uuid4())), "w") as f:
+                f.write(body)
         # which mode each request met, so a test waits for the one it set
         with open(log_file + ".modes", "a") as f:
             f.write(kind + " " + mode + "\n")
@@ -83,6 +96,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, error_response(body, 1000, "not now"))
         if mode == "slow":
             time.sleep(0.2)
+        if mode == "crawl":
+            time.sleep(CRAWL_S)
+            if kind == "DeactivateTask" and field(body, "xId") in GHOSTS:
+                return self.answer(200, error_response(body, 2020, "no such XID"))
         req = urllib.request.Request(upstream, data=body.encode(), headers={"Content-Type": "application/xml"})
         reply = urllib.request.urlopen(req, context=client, timeout=10).read().decode()
         if mode == "activate-2010" and kind == "ActivateTask":
@@ -93,6 +110,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(503, "")
         elif mode == "version":
             reply = re.sub(r"<version>[^<]*</version>", "<version>v1.13.1</version>", reply)
+        elif mode == "crawl" and kind == "ListAllDetails":
+            ghosts = "".join("<xId>%s</xId>" % x for x in GHOSTS)
+            if "<ListOfXIDs/>" in reply:
+                reply = reply.replace("<ListOfXIDs/>", "<ListOfXIDs>%s</ListOfXIDs>" % ghosts, 1)
+            else:
+                reply = reply.replace("<ListOfXIDs>", "<ListOfXIDs>" + ghosts, 1)
         elif mode == "other-ne":
             reply = re.sub(r"<neIdentifier>[^<]*</neIdentifier>", "<neIdentifier>poi-other</neIdentifier>", reply)
         elif mode == "type" and kind == "ActivateTask" and "ActivateTaskResponse" in reply:
