@@ -1,7 +1,8 @@
-/* Fuzzes the audit entry decoder and the sealed-entry opener (audit/entry.c,
- * audit/seal.c), and the auditor's verifier fed the input as an entry. The
- * decoder accepts only the canonical encoding, so whatever it accepts must
- * encode back to exactly the same bytes; nothing may read out of bounds. */
+/* Fuzzes the audit entry decoder, the sealed-entry opener and the padding
+ * inside a box (audit/entry.c, audit/seal.c), and the auditor's verifier fed
+ * the input as an entry. The decoder accepts only the canonical encoding, so
+ * whatever it accepts must encode back to exactly the same bytes; nothing may
+ * read out of bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *plain = NULL;
   size_t plen = 0;
   if (audit_entry_open(data, size, sk, &plain, &plen, &err) == 0) {
-    if (plen + 49 != size) abort();
+    /* sealed before the padding: the plain entry alone; since: padded to
+     * whole buckets with the marker and at least one byte of padding */
+    size_t box = size - 49;
+    bool old = plen == box && plain[0] == AUDIT_ENTRY_PLAIN;
+    bool padded = box % AUDIT_SEAL_BUCKET == 0 && plen + 2 <= box && box - plen - 1 <= AUDIT_SEAL_BUCKET;
+    if (!old && !padded) abort();
     free(plain);
+  }
+  /* What a box holds once opened: mutations of the padding reach the
+   * unpadder here, where a box's tag would stop them above. Whatever it
+   * takes is inside the input and is a plain entry's first byte on. */
+  size_t off = 0;
+  if (audit_entry_unpad(data, size, &off, &plen, &err) == 0) {
+    if (plen == 0 || off > size || plen > size - off || data[off] != AUDIT_ENTRY_PLAIN) abort();
+    if (off != 0 && (size % AUDIT_SEAL_BUCKET != 0 || size - plen - off > AUDIT_SEAL_BUCKET)) abort();
   }
   static audit_vkey key;
   static int ready;

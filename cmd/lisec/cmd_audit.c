@@ -741,12 +741,13 @@ static int read_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, c
   if (is_sealed) {
     if (!c->have_key || audit_entry_open(data, len, c->sk, &plain, &plen, &e) != 0) {
       c->closed++;
+      /* another key, or a box that opens but holds no well-padded entry */
+      const char *why = !c->have_key ? "no key given" : e.code == LISEC_ECRYPTO ? "does not open with this key" : e.msg;
       if (cli.json)
-        json_array_append_new(c->list, json_pack("{s:I, s:b, s:b}", "index", (json_int_t)index,
-                                                 "sealed", 1, "opened", 0));
+        json_array_append_new(c->list, json_pack("{s:I, s:b, s:b, s:s}", "index", (json_int_t)index,
+                                                 "sealed", 1, "opened", 0, "error", why));
       else
-        printf("#%llu  [sealed to the LI administration: %s]\n", (unsigned long long)index,
-               c->have_key ? "does not open with this key" : "no key given");
+        printf("#%llu  [sealed to the LI administration: %s]\n", (unsigned long long)index, why);
       return 0;
     }
     c->opened++;

@@ -169,14 +169,35 @@ void audit_record_clear(audit_record *r);
 int audit_entry_peek_seq(const uint8_t *data, size_t len, uint64_t *seq, lisec_err *err);
 
 #define AUDIT_X25519_LEN 32
-/* AUDIT_ENTRY_SEALED || crypto_box_seal(plain, li_pk): only the holder of
- * the LI administration's secret key can read it. *out malloc'd. */
+/* Inside a sealed box, the plain entry follows this byte and is padded
+ * (ISO/IEC 7816-4: 0x80, then zeros) to the next multiple of
+ * AUDIT_SEAL_BUCKET bytes, so a sealed entry's length, which every reader of
+ * the log sees, tells only its bucket (TR 103 308 §4.1). Never a first byte
+ * outside a box. */
+#define AUDIT_SEAL_PADDED 0x03
+#define AUDIT_SEAL_BUCKET 1024
+/* The longest plain entry that is sealed: its padded form fills at most
+ * AUDIT_ENTRY_MAX (the encoder makes at most ~37 KiB). */
+#define AUDIT_SEAL_PLAIN_MAX (AUDIT_ENTRY_MAX - 2)
+/* AUDIT_ENTRY_SEALED || crypto_box_seal(AUDIT_SEAL_PADDED || plain ||
+ * padding, li_pk): only the holder of the LI administration's secret key can
+ * read it; 49 + a multiple of AUDIT_SEAL_BUCKET bytes. *out malloc'd. */
 int audit_entry_seal(const uint8_t *plain, size_t len, const uint8_t li_pk[AUDIT_X25519_LEN],
                      uint8_t **out, size_t *out_len, lisec_err *err);
 /* Opens a sealed entry with the LI administration's secret key (the public
- * key is derived from it); ECRYPTO with any other key. *plain malloc'd. */
+ * key is derived from it); ECRYPTO with any other key, EINVAL when what the
+ * box holds is not as audit_entry_unpad takes it. *plain malloc'd: the plain
+ * entry alone. */
 int audit_entry_open(const uint8_t *sealed, size_t len, const uint8_t li_sk[AUDIT_X25519_LEN],
                      uint8_t **plain, size_t *plain_len, lisec_err *err);
+/* The plain entry inside an opened box of len bytes (audit_entry_open's
+ * second step, on its own for tests and the fuzzer): at *off, *plain_len
+ * bytes. Takes exactly what audit_entry_seal pads (whole buckets, the marker,
+ * a plain entry, the padding within the last bucket) and, as entries sealed
+ * before the padding hold, a plain entry alone; EINVAL naming TR103308-4.1
+ * otherwise. Reads nothing outside box[0..len). */
+int audit_entry_unpad(const uint8_t *box, size_t len, size_t *off, size_t *plain_len,
+                      lisec_err *err);
 /* A fresh X25519 key pair for the LI administration. */
 int audit_li_keygen(uint8_t pk[AUDIT_X25519_LEN], uint8_t sk[AUDIT_X25519_LEN], lisec_err *err);
 

@@ -560,7 +560,9 @@ static void test_entry_sealing(void **state) {
   assert_int_equal(audit_entry_encode(&r, &plain, &plen, &err), 0);
   assert_int_equal(audit_entry_seal(plain, plen, pk, &sealed, &slen, &err), 0);
   assert_int_equal(sealed[0], AUDIT_ENTRY_SEALED);
-  assert_int_equal(slen, plen + 1 + 48);
+  /* padded to the first bucket (test_audit_seal.c has the rest) */
+  assert_true(plen + 2 <= AUDIT_SEAL_BUCKET);
+  assert_int_equal(slen, 1 + 48 + AUDIT_SEAL_BUCKET);
   /* Nothing of the record shows in the ciphertext. */
   assert_null(memmem(sealed, slen, "target", 6));
   assert_null(memmem(sealed, slen, "li-admin", 8));
