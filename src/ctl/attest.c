@@ -500,6 +500,22 @@ static void notify_locked(struct ctl_attest_state *st, const att_host *h) {
 #define LI_FINDING_LEN AUDIT_STR_MAX
 #define LI_FINDING_WHAT 360 /* bytes of what, at most */
 #define LI_FINDING_TAIL sizeof " and 18446744073709551615 more, evaluated again"
+/* The seal pads every sealed entry to whole AUDIT_SEAL_BUCKETs (with a
+ * marker and one byte of padding at least), so what makes every finding one
+ * length is that every finding lands in the same bucket: the second. The
+ * entry (docs/audit.md, "Entries": an 18-byte header, four strings, one
+ * subject "host ID", one reason) holds the reason of LI_FINDING_LEN bytes,
+ * more than the first bucket, and with an actor and role of at most
+ * LI_FINDING_ACTOR_MAX bytes together (an API client's certificate subject
+ * and role: 255 + 79; lisecd's own: a few) and a host id of at most
+ * MODEL_ID_MAX, no more than the second. */
+#define LI_FINDING_ACTOR_MAX 512
+#define LI_FINDING_ENTRY(actor_role, host)                                                             \
+  (18 + 2 + (actor_role) + 2 + 2 + (sizeof "attest.finding" - 1) + 2 + (sizeof "denied" - 1) + 1 + 2 + \
+   (sizeof "host " - 1) + (host) + 1 + 2 + LI_FINDING_LEN)
+_Static_assert(1 + LI_FINDING_ENTRY(2, 1) + 1 > AUDIT_SEAL_BUCKET &&
+                   1 + LI_FINDING_ENTRY(LI_FINDING_ACTOR_MAX, MODEL_ID_MAX) + 1 <= 2 * AUDIT_SEAL_BUCKET,
+               "every LI finding seals to the second bucket");
 
 void ctl_attest_li_finding(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
                            const char *what, const json_t *lis) {

@@ -2,7 +2,8 @@
  * (ctl_attest_li_finding, TR 103 308 §4.1): every reader of the log sees
  * a sealed entry's length, so the finding of a host running VMs that no LI
  * names, one LI, two, more LIs than its words can list, and one whose LIs
- * the model could not say are all as long; the LI administration still
+ * the model could not say, and one of the longest host id and actor, are
+ * all as long (one bucket of the seal's padding); the LI administration still
  * reads which LIs each names. A real controller on a temporary store
  * (ctl_fixture.h), its records read back as any role reads them
  * (ctl_audit_entries) and opened with the LI administration's secret key. */
@@ -102,15 +103,24 @@ static void test_every_finding_is_as_long(void **state) {
   memcpy(long_what + 359, "\xc3\xa9", 2);
   long_what[sizeof long_what - 1] = '\0';
   ctl_attest_li_finding(ctl, &timer, "host-5", long_what, one);
+  /* the longest host id, by an API client of the longest subject and role:
+   * the same bucket (audit/seal.c pads every sealed entry to one) */
+  char long_host[MODEL_ID_MAX + 1], subject[256], role[80];
+  memset(long_host, 'h', MODEL_ID_MAX), long_host[MODEL_ID_MAX] = '\0';
+  memset(subject, 's', 255), subject[255] = '\0';
+  memset(role, 'r', 79), role[79] = '\0';
+  const ctl_actor client = {subject, role, CTL_ROLE_OPERATOR};
+  ctl_attest_li_finding(ctl, &client, long_host, what, many);
 
   size_t len[8];
   char *reason[8];
   size_t n = sealed_from(0, len, reason, 8);
-  assert_int_equal(n, 6);
+  assert_int_equal(n, 7);
   for (size_t i = 0; i < n; i++) {
     if (len[i] != len[0]) fail_msg("sealed finding %zu is %zu bytes, finding 0 %zu", i, len[i], len[0]);
     assert_int_equal(strlen(reason[i]), AUDIT_STR_MAX);
   }
+  assert_int_equal(len[0], 1 + crypto_box_SEALBYTES + 2 * AUDIT_SEAL_BUCKET);
   /* what li-admin reads: the words, then only the padding */
   assert_non_null(strstr(reason[0], "lost its trust (overdue); it touches no LI authorisation  "));
   assert_non_null(strstr(reason[1], "; it touches the LI authorisations li-fi-1, evaluated again  "));
