@@ -742,7 +742,9 @@ static int read_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, c
     if (!c->have_key || audit_entry_open(data, len, c->sk, &plain, &plen, &e) != 0) {
       c->closed++;
       /* another key, or a box that opens but holds no well-padded entry */
-      const char *why = !c->have_key ? "no key given" : e.code == LISEC_ECRYPTO ? "does not open with this key" : e.msg;
+      const char *why = !c->have_key                ? "no key given"
+                        : e.code == LISEC_ECRYPTO ? "does not open with this key"
+                                                  : e.msg;
       if (cli.json)
         json_array_append_new(c->list, json_pack("{s:I, s:b, s:b, s:s}", "index", (json_int_t)index,
                                                  "sealed", 1, "opened", 0, "error", why));

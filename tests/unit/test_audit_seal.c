@@ -90,7 +90,8 @@ static void test_round_trip_to_a_bucket(void **state) {
     size_t slen = 0;
     assert_int_equal(audit_entry_seal(plain, cases[i].plain, pk, &sealed, &slen, &err), 0);
     if (slen != cases[i].sealed)
-      fail_msg("a plain entry of %zu bytes sealed to %zu bytes, not %zu", cases[i].plain, slen, cases[i].sealed);
+      fail_msg("a plain entry of %zu bytes sealed to %zu bytes, not %zu", cases[i].plain, slen,
+               cases[i].sealed);
     assert_int_equal(sealed[0], AUDIT_ENTRY_SEALED);
     opens_to(sealed, slen, plain, cases[i].plain);
     free(sealed), free(plain);
