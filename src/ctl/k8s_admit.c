@@ -8,8 +8,13 @@
  * of the pod or through a subresource (pods/status keeps the new object's
  * metadata), and a binding that carries one (the API server merges a
  * binding's annotations into the pod's): refused, since the extender
- * would judge a pending pod as another VM, or as none. Any other request
- * is allowed unrecorded, since it cannot place a pod (nodeName is
+ * would judge a pending pod as another VM, or as none. A binding without
+ * one places a pod lisecd admitted for lisec's scheduler: its node is
+ * judged for the VM that pod named (ctl/k8s_pods.h), as a pod's nodeName
+ * is, and an allowed move onto another host is remembered as a migration
+ * lisec allowed, so the intent follows the destination's evidence; the
+ * binding of a pod lisecd does not know is allowed unrecorded. Any other
+ * request is allowed unrecorded, since it cannot place a pod (nodeName is
  * immutable once set; a binding is the scheduler's, by RBAC). */
 #include <stdio.h>
 #include <string.h>
@@ -27,13 +32,10 @@ int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, 
    * may change that the extender reads: which VM the pod is; a binding
    * for whether it would set it. Any other is allowed unrecorded. */
   bool vm_changed = r.pod_update && !(r.vm && r.old_vm ? strcmp(r.vm, r.old_vm) == 0 : r.vm == r.old_vm);
-  if ((r.pod_update && !vm_changed) || (r.binding && !r.vm)) {
+  if (r.pod_update && !vm_changed) {
     char msg[sizeof r.pod + 192];
-    if (r.binding)
-      snprintf(msg, sizeof msg, "lisec.io/vm not in the binding: binding of pod %s allowed", r.pod);
-    else
-      snprintf(msg, sizeof msg, "lisec.io/vm unchanged: UPDATE of pod %s%s%s allowed", r.pod,
-               r.subresource ? " through pods/" : "", r.subresource ? r.subresource : "");
+    snprintf(msg, sizeof msg, "lisec.io/vm unchanged: UPDATE of pod %s%s%s allowed", r.pod,
+             r.subresource ? " through pods/" : "", r.subresource ? r.subresource : "");
     *out = ctl_k8s_review_answer(r.uid, true, msg, -1);
     return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   }
@@ -46,10 +48,12 @@ int ctl_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *review, 
   }
   ctl_model_k8s_pod pod = {.pod = r.pod, .vm = r.vm, .node = r.node, .scheduler = r.scheduler, .dry_run = r.dry_run,
                            .vm_changed = vm_changed, .old_vm = r.old_vm, .subresource = r.subresource,
-                           .binding = r.binding};
+                           .binding = r.binding, .pod_uid = r.pod_uid, .named = r.named};
   json_t *v = NULL;
   rc = ctl_model_k8s_admit(ctl, actor, &pod, &v, err);
   if (rc || !v) return rc; /* v NULL: parked for fresh quotes, dispatched again */
+  /* audit_index -1: allowed unrecorded (a binding of a pod lisecd does not
+   * know the VM of) */
   *out = ctl_k8s_review_answer(r.uid, json_is_true(json_object_get(v, "allowed")),
                                json_string_value(json_object_get(v, "message")),
                                (long long)json_integer_value(json_object_get(v, "audit_index")));

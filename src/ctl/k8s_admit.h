@@ -50,6 +50,11 @@ typedef struct ctl_k8s_review {
   char what[256];
   char pod[CTL_K8S_NAMESPACE_MAX + CTL_K8S_NAME_MAX + 4]; /* "namespace/name" */
   const char *vm;        /* the lisec.io/vm annotation; NULL: none */
+  /* the pod's metadata.uid (a binding's: the pod it binds, as
+   * kube-scheduler sets it); NULL: none. named: the pod has a name (one
+   * created with generateName alone, or none, is not remembered) */
+  const char *pod_uid;
+  bool named;
   const char *node;      /* spec.nodeName; NULL: not set */
   const char *scheduler; /* spec.schedulerName ("default-scheduler" when not set); binding: NULL */
   bool dry_run;          /* request.dryRun */

@@ -77,9 +77,11 @@ static int read_binding(const json_t *req, const char *ns, const char *name, ctl
     rc = str_field(md, "namespace", "request.object.metadata.namespace", CTL_K8S_NAMESPACE_MAX, true, &ns, err);
   if (!rc && !name) rc = str_field(md, "name", "request.object.metadata.name", CTL_K8S_NAME_MAX, true, &name, err);
   if (!rc) rc = vm_annotation(ann, "request.object", &out->vm, err);
+  if (!rc) rc = str_field(md, "uid", "request.object.metadata.uid", CTL_K8S_UID_MAX, true, &out->pod_uid, err);
   if (!rc) rc = str_field(target, "name", "request.object.target.name", CTL_K8S_NAME_MAX, true, &out->node, err);
   if (rc) return rc;
   if (out->node && !*out->node) out->node = NULL;
+  out->named = name && *name;
   snprintf(out->pod, sizeof out->pod, "%s/%s", ns && *ns ? ns : "default", name && *name ? name : "(unnamed)");
   return 0;
 }
@@ -101,6 +103,7 @@ static int read_pod(const json_t *req, const char *ns, const char *name, ctl_k8s
   if (!rc && !name)
     rc = str_field(md, "generateName", "request.object.metadata.generateName", CTL_K8S_NAME_MAX, true, &gen, err);
   if (!rc) rc = vm_annotation(ann, "request.object", &out->vm, err);
+  if (!rc) rc = str_field(md, "uid", "request.object.metadata.uid", CTL_K8S_UID_MAX, true, &out->pod_uid, err);
   if (!rc) rc = str_field(spec, "nodeName", "request.object.spec.nodeName", CTL_K8S_NAME_MAX, true, &out->node, err);
   if (!rc)
     rc = str_field(spec, "schedulerName", "request.object.spec.schedulerName", CTL_K8S_NAME_MAX, true,
@@ -110,6 +113,7 @@ static int read_pod(const json_t *req, const char *ns, const char *name, ctl_k8s
   /* Kubernetes' default, which the API server sets before any validating
    * webhook sees the pod; read the same when a review leaves it out */
   if (!out->scheduler || !*out->scheduler) out->scheduler = "default-scheduler";
+  out->named = name && *name;
   snprintf(out->pod, sizeof out->pod, "%s/%s%s", ns && *ns ? ns : "default",
            name && *name ? name : gen && *gen ? gen : "(unnamed)", !(name && *name) && gen && *gen ? "*" : "");
   return 0;

@@ -30,6 +30,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
+#include "ctl/k8s_pods.h"
 #include "ctl/model.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
@@ -61,6 +62,9 @@ struct ctl_model_state {
    * for, waiting for the hosts' inventories (issue 21); "blocked" (memory
    * only) once its removal was refused, so that is recorded once */
   json_t *terminating;
+  /* the pods the admission webhook admitted for lisec's scheduler, with
+   * their VMs, until their bindings (memory only: k8s_pods.h) */
+  ctl_k8s_pods *k8s_pods;
   ctl_model_li_vm_fn li_vm; /* the LI topic's hook */
   bool allow_declared;
   int64_t max_age_s;
@@ -565,8 +569,9 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   st->paired = json_object();
   st->li_vms = json_object();
   st->obs_kept = json_object();
+  st->k8s_pods = ctl_k8s_pods_new(CTL_K8S_PODS_MAX);
   bool ok = fresh_parts(&st->m, st->docs, st->vers, &st->moving, &st->terminating) && st->attested &&
-            st->paired && st->li_vms && st->obs_kept;
+            st->paired && st->li_vms && st->obs_kept && st->k8s_pods;
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   (void)cfg;
   st->allow_declared = sh->settings.model_allow_declared_trust;
@@ -606,6 +611,7 @@ void ctl_model_close(ctl_shared *sh) {
   json_decref(st->paired);
   json_decref(st->li_vms);
   json_decref(st->obs_kept);
+  ctl_k8s_pods_free(st->k8s_pods);
   pthread_mutex_destroy(&st->mu);
   free(st);
   sh->model = NULL;
@@ -1007,6 +1013,7 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   struct ctl_model_state *st = state(ctl);
   const json_t *mv = json_object_get(st->moving, vm);
   const char *hyp = json_string_value(json_object_get(mv, "hypervisor"));
+  const char *pod = json_string_value(json_object_get(mv, "pod")); /* a pod's node (k8s) */
   const json_t *old = json_object_get(st->docs[K_VM], vm);
   json_t *doc = old ? json_deep_copy(old) : NULL;
   json_t *eff = NULL;
@@ -1025,8 +1032,8 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
   if (!rc) {
     snprintf(reason, sizeof reason,
              "host %s proved it runs VM %s (attested inventory at %s, quote %s) after the "
-             "migration to hypervisor %s that lisec allowed; the intent follows",
-             obs->host, vm, at, obs->evidence, hyp);
+             "migration to hypervisor %s that lisec allowed%s%.330s%s; the intent follows",
+             obs->host, vm, at, obs->evidence, hyp, pod ? " (pod " : "", pod ? pod : "", pod ? "'s node)" : "");
     /* recorded and stored in one transaction, compare-and-set */
     rc = commit_doc(ctl, actor, "model.vm.arrived", li, reason, subject, K_VM, vm, text, NULL, &e);
     if (rc) {
@@ -2286,6 +2293,24 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   return 0;
 }
 
+/* A move of vm to hypervisor hyp on host that lisec allowed: remembered
+ * (store kind model.moving, and st->moving) in place of the one before,
+ * until host's attested inventory shows the VM (arrived); pod: the pod
+ * whose node it is, shown in migrating_to (NULL: a migration decision).
+ * Called with the lock held. */
+static void moving_remember(lisec_ctl *ctl, const char *vm, const char *hyp, const char *host,
+                            const char *pod) {
+  json_t *mvdoc = json_pack("{s:s, s:s}", "hypervisor", hyp, "host", host);
+  if (mvdoc && pod) json_object_set_new(mvdoc, "pod", json_string(pod));
+  char *text = mvdoc ? lisec_json_dump_canonical(mvdoc) : NULL;
+  lisec_err serr = {0};
+  if (text && store_doc_put(ctl->store, MOVING_KIND, vm, text, -1, NULL, &serr))
+    LOG_WARN("vm %s: the allowed migration to %s is not stored (kept until restart): %s", vm, host,
+             serr.msg);
+  free(text);
+  if (mvdoc) json_object_set_new(state(ctl)->moving, vm, mvdoc);
+}
+
 int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,
                                json_t **out, lisec_err *err) {
   static const char *const keys[] = {"vm", "hypervisor", "host", NULL};
@@ -2334,16 +2359,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
     if (observed) json_object_set_new(v, "observed", observed_json(st, vm));
     /* An allowed migration moves nothing: the destination's attested
      * inventory does (ctl_model_observe). */
-    if (mv.allow) {
-      json_t *mvdoc = json_pack("{s:s, s:s}", "hypervisor", t.hyp, "host", t.host);
-      char *text = mvdoc ? lisec_json_dump_canonical(mvdoc) : NULL;
-      lisec_err serr = {0};
-      if (text && store_doc_put(ctl->store, MOVING_KIND, vm, text, -1, NULL, &serr))
-        LOG_WARN("vm %s: the allowed migration to %s is not stored (kept until restart): %s", vm,
-                 t.host, serr.msg);
-      free(text);
-      if (mvdoc) json_object_set_new(st->moving, vm, mvdoc);
-    }
+    if (mv.allow) moving_remember(ctl, vm, t.hyp, t.host, NULL);
   }
   mu_unlock(st);
   model_verdict_free(&mv);
@@ -2912,8 +2928,12 @@ static void k8s_unknown(json_t *failed, const char *node, int rc, const lisec_er
  * there is allowed; MOVE1 alone (it is recorded there already) is no
  * objection to scheduling it there. *pending: its host's fresh attestation
  * was deferred (the node is judged when the request is dispatched again).
+ * pod: the pod the node is set for (the webhook's, not the filter's, which
+ * does not know the node bound; NULL: nothing is remembered): a move
+ * allowed, not MOVE1, is remembered as a migration lisec allowed, decided
+ * and remembered under one hold of the lock as a migration decision's.
  * Lock not held. */
-static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *node,
+static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *node, const char *pod,
                         json_t *failed, json_t *why, bool *pending) {
   struct ctl_model_state *st = state(ctl);
   target_info t = {0};
@@ -2942,6 +2962,8 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   sync_time(st);
   rc = model_resolve_target(st->m, node, &t.hyp, &e);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, &e);
+  /* the claim moves nothing: the destination's attested inventory will */
+  if (!rc && pod && mv.allow) moving_remember(ctl, vm, t.hyp, t.host, pod);
   json_t *v = rc ? NULL : model_verdict_json(&mv);
   mu_unlock(st);
   model_verdict_free(&mv);
@@ -2970,14 +2992,15 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
  * why. blocked: the reason every node fails on, when there is one (the
  * clock unproven, the VM running twice: k8s_duplicate). vm NULL: a pod
  * lisec is not asked about may go to any node lisec knows; an unknown node
- * is still filtered out (fail closed). Lock not held. */
+ * is still filtered out (fail closed). pod: as k8s_node_ok's. Lock not
+ * held. */
 static bool k8s_judge(lisec_ctl *ctl, const char *vm, bool li_vm, const lisec_err *blocked,
-                      const char *node, json_t *failed, json_t *why, bool *pending) {
+                      const char *node, const char *pod, json_t *failed, json_t *why, bool *pending) {
   if (blocked) {
     k8s_fail(failed, node, "lisec: %s", blocked->msg);
     return false;
   }
-  if (vm) return k8s_node_ok(ctl, vm, li_vm, node, failed, why, pending);
+  if (vm) return k8s_node_ok(ctl, vm, li_vm, node, pod, failed, why, pending);
   struct ctl_model_state *st = state(ctl);
   target_info t = {0};
   lisec_err e = {0};
@@ -3057,7 +3080,7 @@ int ctl_model_k8s_filter(lisec_ctl *ctl, const ctl_actor *actor, const json_t *a
   size_t i;
   json_t *n;
   json_array_foreach(names, i, n) {
-    if (k8s_judge(ctl, vm, li_vm, blocked ? &te : NULL, json_string_value(n), failed, why, &pending))
+    if (k8s_judge(ctl, vm, li_vm, blocked ? &te : NULL, json_string_value(n), NULL, failed, why, &pending))
       json_array_append(kept, use_names ? n : json_array_get(items, i));
   }
   json_decref(names);
@@ -3115,20 +3138,36 @@ static void k8s_refuse(json_t *why, char *msg, size_t cap, const char *req, cons
 int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_k8s_pod *p, json_t **out,
                         lisec_err *err) {
   const char *sched = ctl->shared->settings.k8s_scheduler_name;
+  struct ctl_model_state *st = state(ctl);
+  *out = NULL;
+  /* A binding without lisec.io/vm places a pod: judged as its nodeName
+   * would be, for the VM the pod named when this lisecd admitted it for
+   * lisec's scheduler. Of a pod not remembered (admitted elsewhere or
+   * before a restart, forgotten, another pod's uid) it is allowed and
+   * unrecorded, as every such binding was: lisecd cannot tell its VM. */
+  char bound[MODEL_ID_MAX + 1] = "";
+  bool bind = p->binding && !p->vm;
+  if (bind && !(p->node && p->named && ctl_k8s_pods_get(st->k8s_pods, p->pod, p->pod_uid, bound, sizeof bound))) {
+    char unjudged[512];
+    snprintf(unjudged, sizeof unjudged, "lisec.io/vm not in the binding: binding of pod %.330s allowed (no pod "
+             "of that name and uid admitted by this lisecd for lisec's scheduler awaits one)", p->pod);
+    *out = json_pack("{s:b, s:s, s:I}", "allowed", true, "message", unjudged, "audit_index", (json_int_t)-1);
+    return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  const char *vm = bind ? bound : p->vm;
   bool li_vm = false, li_declared = false, pending = false;
-  bool valid = p->vm && !check_id(p->vm, NULL);
-  bool known = valid && k8s_vm_known(ctl, p->vm, &li_vm, &li_declared);
+  bool valid = vm && !check_id(vm, NULL);
+  bool known = valid && k8s_vm_known(ctl, vm, &li_vm, &li_declared);
   bool old_valid = p->vm_changed && p->old_vm && !check_id(p->old_vm, NULL), old_li = false, old_declared = false;
   /* the record of a change from a VM declared li is sealed as one to it */
   if (old_valid) k8s_vm_known(ctl, p->old_vm, &old_li, &old_declared);
   li_declared = li_declared || old_declared;
-  *out = NULL;
   expire_overdue(ctl);
   json_t *why = json_array(), *failed = json_object();
   char msg[2 * LISEC_ERR_MSG_MAX] = "", subject[128];
   snprintf(subject, sizeof subject, "pod %.100s", p->pod);
   lisec_err te = {0};
-  if (p->binding) {
+  if (p->binding && !bind) {
     /* the scheduler binds a pod as the extender judged it: with its own
      * annotations, never with new ones */
     char now[LISEC_ID_MAX + 3];
@@ -3148,7 +3187,7 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
                CTL_MODEL_K8S_ANNOTATION ": changed from %s to %s%s%.64s: the VM a pod is is fixed when it is "
                "created (the scheduler extender judges a pending pod by this annotation)",
                was, now, p->subresource ? " through pods/" : "", p->subresource ? p->subresource : "");
-  } else if (!p->vm) {
+  } else if (!vm) {
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
                "pod %s carries no " CTL_MODEL_K8S_ANNOTATION " annotation: a pod in a namespace lisec "
                "guards names the lisec VM it is",
@@ -3160,18 +3199,21 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
                LISEC_ID_MAX);
   } else if (!known) {
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_VM, subject,
-               CTL_MODEL_K8S_ANNOTATION ": unknown VM \"%s\": not in lisec's trust model", p->vm);
+               CTL_MODEL_K8S_ANNOTATION ": unknown VM \"%s\": not in lisec's trust model", vm);
   } else if (clock_unproven(ctl, &te)) {
     /* every pod that names a VM alike, as the filter refuses every node */
     json_array_append_new(why, clock_violation(&te));
     snprintf(msg, sizeof msg, "%s", te.msg);
-  } else if (k8s_duplicate(ctl, p->vm, &te, why)) {
+  } else if (k8s_duplicate(ctl, vm, &te, why)) {
     /* with a node or without (the filter would fail every node alike) */
     snprintf(msg, sizeof msg, "%s", te.msg);
   } else if (p->node) {
-    /* the filter's own judgement of that one node, and its reason */
-    if (!k8s_judge(ctl, p->vm, li_vm, NULL, p->node, failed, why, &pending) && !pending)
-      snprintf(msg, sizeof msg, "%s: spec.nodeName %.253s: %s", CTL_MODEL_REQ_K8S_NODE, p->node,
+    /* the filter's own judgement of that one node, and its reason; an
+     * allowed move to it is remembered, for the pod (not a dry run's) */
+    if (!k8s_judge(ctl, vm, li_vm, NULL, p->node, p->dry_run ? NULL : p->pod, failed, why, &pending) &&
+        !pending)
+      snprintf(msg, sizeof msg, "%s: %s %.253s: %s", CTL_MODEL_REQ_K8S_NODE,
+               bind ? "the binding's target node" : "spec.nodeName", p->node,
                json_string_value(json_object_get(failed, p->node)));
   } else if (strcmp(p->scheduler, sched) != 0) {
     k8s_refuse(why, msg, sizeof msg, CTL_MODEL_REQ_K8S_SCHEDULER, subject,
@@ -3191,18 +3233,23 @@ int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_
   if (p->binding) snprintf(via, sizeof via, " (binding)");
   else if (p->subresource) snprintf(via, sizeof via, " (pods/%.64s)", p->subresource);
   snprintf(record_subject, sizeof record_subject, "pod %s vm %s%s%s node %.253s scheduler %.253s%s", p->pod,
-           valid ? p->vm : p->vm ? "(not an id)" : "(none)", was, via, p->node ? p->node : "(none)",
+           valid ? vm : vm ? "(not an id)" : "(none)", was, via, p->node ? p->node : "(none)",
            p->scheduler ? p->scheduler : "(none)", p->dry_run ? " (dry run)" : "");
   if (p->node)
-    snprintf(allowed, sizeof allowed, "lisec: VM %s may run on node %.253s", p->vm, p->node);
+    snprintf(allowed, sizeof allowed, "lisec: VM %s may run on node %.253s", vm, p->node);
   else
-    snprintf(allowed, sizeof allowed, "lisec: scheduler %s asks lisec where VM %s runs", sched, p->vm);
+    snprintf(allowed, sizeof allowed, "lisec: scheduler %s asks lisec where VM %s runs", sched, vm);
   json_t *rv = json_pack("{s:o}", "violations", why);
   uint64_t index = 0;
   int rc = record_decision(ctl, actor, "decision.k8s.admit", record_subject, li_declared, rv,
                            msg[0] ? CTL_OUTCOME_DENIED : CTL_OUTCOME_OK, msg[0] ? msg : allowed, &index, err);
   json_decref(rv);
   if (rc) return rc;
+  /* A pod admitted for lisec's scheduler: which VM it is, for its binding
+   * (a dry run's pod is never created, nor is one without a name yet) */
+  if (!msg[0] && !p->binding && !p->vm_changed && !p->node && !p->dry_run && p->named &&
+      !ctl_k8s_pods_put(st->k8s_pods, p->pod, p->pod_uid, vm))
+    LOG_WARN("k8s: pod %s admitted, not remembered (out of memory): its binding will not be judged", p->pod);
   *out = json_pack("{s:b, s:s, s:I}", "allowed", !msg[0], "message", msg[0] ? msg : allowed, "audit_index",
                    (json_int_t)index);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");

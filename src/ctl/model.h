@@ -182,15 +182,26 @@ typedef struct ctl_model_k8s_pod {
   bool vm_changed;
   const char *old_vm;
   const char *subresource; /* the UPDATE's (pods/status), for the message; NULL: none */
-  /* a binding that carries lisec.io/vm (vm; refused): the API server would
-   * merge it into the pod's annotations as it binds the pod to node */
+  /* a binding to node: one that carries lisec.io/vm (vm) is refused, since
+   * the API server would merge it into the pod's annotations; one without
+   * is judged for the VM the pod named when lisecd admitted it for lisec's
+   * scheduler (ctl/k8s_pods.h), else allowed unrecorded */
   bool binding;
+  /* the pod's metadata.uid (a binding's: of the pod it binds); NULL: none.
+   * named: the pod has a name of its own (not generateName alone) */
+  const char *pod_uid;
+  bool named;
 } ctl_model_k8s_pod;
 /* The admission webhook's judgement of a pod's creation, recorded
  * (decision.k8s.admit, sealed as the filter's record is): *out {"allowed",
  * "message" (a refusal's begins with its requirement id; the filter's
  * reason for a node), "audit_index"}. A refusal is an answer (0). While
- * fresh quotes are awaited, 0 with *out NULL and nothing recorded. */
+ * fresh quotes are awaited, 0 with *out NULL and nothing recorded. A pod
+ * admitted for lisec's scheduler is remembered with its VM until its
+ * binding; a pod's node (nodeName, a binding's target) that is allowed as
+ * a move of the VM to another host is remembered as an allowed migration
+ * (model.moving, not for a dry run); a binding of a pod not remembered is
+ * allowed unrecorded ("audit_index" -1). */
 int ctl_model_k8s_admit(lisec_ctl *ctl, const ctl_actor *actor, const ctl_model_k8s_pod *pod,
                         json_t **out, lisec_err *err);
 
