@@ -63,10 +63,12 @@ PY
 }
 POD_KIND='{"group":"","version":"v1","kind":"Pod"}'
 # pod NAME ANNOTATIONS-JSON SPEC-EXTRA-JSON: a Pod as the API server has it
-# after defaulting (schedulerName set unless the spec gives another).
+# after defaulting (schedulerName set unless the spec gives another); its
+# metadata.uid $PODUID when set (the API server sets it before validating
+# admission).
 pod() {
-  python3 -S - "$@" <<'PY'
-import json, sys
+  PODUID=${PODUID:-} python3 -S - "$@" <<'PY'
+import json, os, sys
 name, ann, extra = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 spec = {"containers": [{"name": "vnf", "image": "registry.example.net/vnf/core:1.0",
                         "resources": {}, "terminationMessagePath": "/dev/termination-log",
@@ -80,6 +82,7 @@ for k, v in extra.items():
     if v is None: spec.pop(k, None)
     else: spec[k] = v
 md = {"name": name, "namespace": "core", "labels": {"app": "vnf"}}
+if os.environ["PODUID"]: md["uid"] = os.environ["PODUID"]
 if ann is not None: md["annotations"] = ann
 print(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec, "status": {}}))
 PY
@@ -271,14 +274,17 @@ pass "pods/status (and a subresource lisec does not know): an UPDATE that drops,
 # BindingREST merges a Binding's metadata.annotations into the pod's as it
 # sets spec.nodeName (pkg/registry/core/pod/storage: setPodHostAndAnnotations),
 # after the scheduler asked the extender about the pod as it was.
-# binding NAME ANNOTATIONS-JSON: a Binding of pod NAME to node hv-hel-1.
+# binding NAME ANNOTATIONS-JSON: a Binding of pod NAME to node $NODE
+# (hv-hel-1 unless set), with metadata.uid $PODUID when set (kube-scheduler's
+# DefaultBinder sets the pod's).
 binding() {
-  python3 -S - "$@" <<'PY'
-import json, sys
+  NODE=${NODE:-hv-hel-1} PODUID=${PODUID:-} python3 -S - "$@" <<'PY'
+import json, os, sys
 md = {"name": sys.argv[1], "namespace": "core"}
+if os.environ["PODUID"]: md["uid"] = os.environ["PODUID"]
 if sys.argv[2] != "null": md["annotations"] = json.loads(sys.argv[2])
 print(json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": md,
-                  "target": {"apiVersion": "v1", "kind": "Node", "name": "hv-hel-1"}}))
+                  "target": {"apiVersion": "v1", "kind": "Node", "name": os.environ["NODE"]}}))
 PY
 }
 BINDING_KIND='{"group":"","version":"v1","kind":"Binding"}'
@@ -301,6 +307,10 @@ pass "a binding (pods/binding or bindings) that carries lisec.io/vm is refused n
 # runs to the pod's node (R11 refuses London, 0005 above), and neither moves
 # the VM in lisec's model: where it runs is what its host's attested
 # inventory shows (k8s_claims shows a VM two hosts run refused everywhere).
+# A claim allowed onto another host is remembered as an allowed migration
+# (migrating_to, naming the pod), the newest in place of the one before
+# (vnf-4's on hv-hel-1, 0004 above); one on the hypervisor the VM is on
+# (MOVE1 alone) is no move and remembers nothing.
 [ "$(admit "$(review 5e1c0d1a-0070 "$POD_KIND" CREATE "$(pod claim-1 "$TARGET" '{"nodeName":"hv-hel-2"}')")")" = 200 ] ||
   fail "first claim: $(cat "$work/body")"
 judged 5e1c0d1a-0070 true 'hv-hel-2'
@@ -310,9 +320,54 @@ judged 5e1c0d1a-0071 true 'hv-hel-1'
 as operator "$LISECD_URL/v1/model/vm/vm-target" | python3 -S -c '
 import json, sys
 v = json.load(sys.stdin)
-assert v["hypervisor"] == "hv-hel-2" and "migrating_to" not in v and "observed" not in v, v' ||
-  fail "an admitted claim moved vm-target in the model: $(as operator "$LISECD_URL/v1/model/vm/vm-target")"
-pass "two pods claiming vm-target on hv-hel-2 and hv-hel-1 are each judged and recorded; the model still declares it on hv-hel-2, nothing observed, no migration awaited"
+assert v["hypervisor"] == "hv-hel-2" and "observed" not in v, v
+assert v["migrating_to"] == {"hypervisor": "hv-hel-1", "host": "hel-1", "pod": "core/claim-2"}, v' ||
+  fail "an admitted claim moved vm-target in the model, or was not remembered: $(as operator "$LISECD_URL/v1/model/vm/vm-target")"
+pass "two pods claiming vm-target on hv-hel-2 and hv-hel-1 are each judged and recorded; the model still declares it on hv-hel-2, nothing observed; the move to hv-hel-1 is awaited, remembered for claim-2 in place of vnf-4's"
+
+# ---- a binding of a pod lisecd admitted: its node judged for the pod's VM -----------
+# A Binding carries no annotation of the pod's: the VM is the one the pod
+# named when it was admitted for lisec's scheduler (by name and uid). Its
+# target is judged as spec.nodeName is, recorded, and an allowed move
+# remembered; a binding of a pod not admitted here, of another pod of that
+# name (uid), or of a dry run's pod is allowed unrecorded, as before.
+# mtpod: the pod vm-target's awaited move names.
+mtpod() { as operator "$LISECD_URL/v1/model/vm/vm-target" | jq -r '.migrating_to.pod'; }
+[ "$(admit "$(review 5e1c0d1a-0080 "$POD_KIND" CREATE "$(PODUID=0b1d0000-0001 pod bind-1 "$TARGET" "$LISEC")")")" = 200 ] ||
+  fail "bind-1: $(cat "$work/body")"
+judged 5e1c0d1a-0080 true 'lisec-scheduler'
+[ "$(admit "$(review 5e1c0d1a-0082 "$POD_KIND" CREATE "$(PODUID=0b1d0000-0002 pod bind-2 "$TARGET" "$LISEC")" dry)")" = 200 ] ||
+  fail "bind-2 (dry run): $(cat "$work/body")"
+judged 5e1c0d1a-0082 true 'lisec-scheduler'
+[ "$(mtpod)" = core/claim-2 ] || fail "admitting a pod for the scheduler changed the awaited move: $(mtpod)"
+# London (R11): refused, recorded; hv-hel-2, where vm-target is (MOVE1 alone): allowed, no move
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0083 "$BINDING_KIND" CREATE "$(NODE=hv-lon-1 PODUID=0b1d0000-0001 binding bind-1 null)")")" = 200 ] ||
+  fail "bind-1 to hv-lon-1: $(cat "$work/body")"
+judged 5e1c0d1a-0083 false "^TR103308-6\\.2-K8S-NODE: the binding's target node hv-lon-1: lisec: denied by TR103308-6\\.2-R11"
+[ "$(admit "$(review 5e1c0d1a-0084 "$BINDING_KIND" CREATE "$(NODE=hv-hel-2 PODUID=0b1d0000-0001 binding bind-1 null)")")" = 200 ] ||
+  fail "bind-1 to hv-hel-2: $(cat "$work/body")"
+judged 5e1c0d1a-0084 true '^lisec: VM vm-target may run on node hv-hel-2'
+[ "$(mtpod)" = core/claim-2 ] || fail "a refused binding, or one to where the VM is, changed the awaited move: $(mtpod)"
+# another pod's uid, a dry run's pod: allowed, unjudged
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0085 "$BINDING_KIND" CREATE "$(NODE=hv-lon-1 PODUID=0b1d0000-0009 binding bind-1 null)")")" = 200 ] ||
+  fail "bind-1 with another uid: $(cat "$work/body")"
+unjudged 5e1c0d1a-0085 '^lisec\.io/vm not in the binding: binding of pod core/bind-1 allowed'
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0086 "$BINDING_KIND" CREATE "$(PODUID=0b1d0000-0002 binding bind-2 null)")")" = 200 ] ||
+  fail "bind-2: $(cat "$work/body")"
+unjudged 5e1c0d1a-0086 '^lisec\.io/vm not in the binding: binding of pod core/bind-2 allowed'
+[ "$(mtpod)" = core/claim-2 ] || fail "an unjudged binding changed the awaited move: $(mtpod)"
+# a dry run's binding is judged and remembers nothing; then the real one
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0087 "$BINDING_KIND" CREATE "$(PODUID=0b1d0000-0001 binding bind-1 null)" dry)")" = 200 ] ||
+  fail "bind-1 to hv-hel-1 (dry run): $(cat "$work/body")"
+judged 5e1c0d1a-0087 true '^lisec: VM vm-target may run on node hv-hel-1'
+[ "$(mtpod)" = core/claim-2 ] || fail "a dry run's binding changed the awaited move: $(mtpod)"
+[ "$(admit "$(RES=pods SUB=binding review 5e1c0d1a-0088 "$BINDING_KIND" CREATE "$(PODUID=0b1d0000-0001 binding bind-1 null)")")" = 200 ] ||
+  fail "bind-1 to hv-hel-1: $(cat "$work/body")"
+judged 5e1c0d1a-0088 true '^lisec: VM vm-target may run on node hv-hel-1'
+as operator "$LISECD_URL/v1/model/vm/vm-target" |
+  jq -e '.hypervisor == "hv-hel-2" and .migrating_to == {"hypervisor": "hv-hel-1", "host": "hel-1", "pod": "core/bind-1"}' \
+  >/dev/null || fail "bind-1's binding to hv-hel-1: $(as operator "$LISECD_URL/v1/model/vm/vm-target")"
+pass "a binding of a pod admitted for lisec's scheduler is judged for the pod's VM as spec.nodeName is (R11 refused and recorded; where the VM is, no move) and an allowed one is remembered as the awaited move in place of the one before (migrating_to names the pod), a dry run's not; one with another uid, or of a dry run's pod, is allowed unrecorded"
 
 # ---- the examples: the webhook configuration and the example pod ----------------
 /usr/bin/python3 - "$src/examples/k8s" >"$work/pod-li.json" <<'PY' || fail "examples/k8s"
@@ -379,6 +434,12 @@ want = {
     "0067": ("denied", "pod core/vnf-67 vm vm-target (binding) node hv-hel-1", "TR103308-6.2-K8S-VM: "),
     "0070": ("ok", "pod core/claim-1 vm vm-target node hv-hel-2", None),
     "0071": ("ok", "pod core/claim-2 vm vm-target node hv-hel-1", None),
+    "0080": ("ok", "pod core/bind-1 vm vm-target node (none) scheduler lisec-scheduler", None),
+    "0082": ("ok", "pod core/bind-2 vm vm-target node (none) scheduler lisec-scheduler (dry run)", None),
+    "0083": ("denied", "pod core/bind-1 vm vm-target (binding) node hv-lon-1 scheduler (none)", "TR103308-6.2-R11: "),
+    "0084": ("ok", "pod core/bind-1 vm vm-target (binding) node hv-hel-2", None),
+    "0087": ("ok", "pod core/bind-1 vm vm-target (binding) node hv-hel-1 scheduler (none) (dry run)", None),
+    "0088": ("ok", "pod core/bind-1 vm vm-target (binding) node hv-hel-1", None),
 }
 seen = set()
 for line in open(sys.argv[2]):
@@ -391,7 +452,8 @@ for line in open(sys.argv[2]):
     if reason:
         assert any(r.startswith(reason) for r in e["reasons"]), (uid, e["reasons"])
     # sealed as the filter's record is: the LI VM declared "li", or a failed LI rule
-    assert e.get("sealed") == (uid[-4:] in ("0005", "0006", "0008", "0009", "0017", "0051", "0061", "0066")), (uid, e.get("sealed"))
+    sealed = ("0005", "0006", "0008", "0009", "0017", "0051", "0061", "0066", "0083")
+    assert e.get("sealed") == (uid[-4:] in sealed), (uid, e.get("sealed"))
     seen.add(uid[-4:])
 assert seen == set(want), sorted(set(want) - seen)
 PY
@@ -436,6 +498,8 @@ bnd=$(RES=pods SUB=binding review 5e1c0d1a-0023 '{"group":"","version":"v1","kin
 bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); del r["request"]["object"]; print(json.dumps(r))' "$bnd")" 400 'request.object: an object is required'
 bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["object"]["metadata"]["annotations"] = {"lisec.io/vm": 7}; print(json.dumps(r))' "$bnd")" 400 'request.object.metadata.annotations[\"lisec.io/vm\"]: must be a string'
 bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["object"]["target"]["name"] = "hv hel"; print(json.dumps(r))' "$bnd")" 400 'request.object.target.name: a Kubernetes name'
+bad "$(python3 -S -c 'import json,sys; r=json.loads(sys.argv[1]); r["request"]["object"]["metadata"]["uid"] = "u" * 129; print(json.dumps(r))' "$bnd")" 400 'request.object.metadata.uid: longer than 128 bytes'
+bad "$(mutate 'r["request"]["object"]["metadata"]["uid"] = 7')" 400 'request.object.metadata.uid: must be a string'
 # Over max_body the front answers 413 before the body is read and closes: a
 # client still sending may meet a reset instead (the front does no lingering
 # close), so this one asks first, as curl does on its own past 1 MiB.
