@@ -3,7 +3,7 @@
  * JSON entry point every API body takes. What is read must keep the
  * promises the webhook relies on: a uid of 1-128 bytes, a pod's
  * "namespace/name" and names within their bounds and in printable ASCII
- * (the subresource too, never empty), a scheduler always named for a Pod
+ * (the subresource and the pod's metadata.uid too, never empty), a scheduler always named for a Pod
  * and none for a binding, a Pod's CREATE (never through a subresource),
  * its UPDATE or a binding carrying no "what" and anything else one; and
  * the answer built from it carries that uid back. */
@@ -32,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!r.uid || !*r.uid) abort();
     printable(r.uid, CTL_K8S_UID_MAX);
     printable(r.subresource, 64);
+    printable(r.pod_uid, CTL_K8S_UID_MAX);
+    if (r.pod_uid && !*r.pod_uid) abort();
     if (r.subresource && !*r.subresource) abort();
     bool judged = r.pod_create || r.pod_update || r.binding;
     if (judged) {
