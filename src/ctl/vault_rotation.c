@@ -638,8 +638,12 @@ static void run_job(struct ctl_rotation_state *st) {
   pthread_mutex_unlock(&st->mu);
   if (rc) {
     (void)keys_vault_use_kek(keys, j.prev, false, NULL);
-    LOG_WARN("KEK rotation %s %s after %zu of %zu targets: %s", j.id, stopped ? "interrupted" : "failed",
-             r.rewrapped, json_array_size(r.ids), err.msg);
+    /* The error names the target it stopped at: the job (li-admin's) and
+     * the sealed record carry it; operators read the log, which names no
+     * target (docs/operations.md, "Logs"). */
+    LOG_WARN("KEK rotation %s %s after %zu of %zu targets (%s); the job says where and why (li-admin: GET "
+             "/v1/vault/rotate-kek/%s)", j.id, stopped ? "interrupted" : "failed", r.rewrapped,
+             json_array_size(r.ids), lisec_err_name(rc), j.id);
   } else {
     /* Every record is under the new key now: the older ones are unloaded
      * (a record sealed under one meanwhile loads it again), so rotations

@@ -141,6 +141,12 @@ id=$(jq -r .id "$work/reply")
 job_until "$id" '.state != "running"'
 jq -e '.state == "failed" and .rewrapped == 0' "$work/job" >/dev/null || fail "job over a missing key: $(cat "$work/job")"
 grep -q 't-4' "$work/job" && grep -q 'kek-gone' "$work/job" && grep -q 'TR103308-5.7' "$work/job" || fail "reason: $(cat "$work/job")"
+# The reason names the target: the job (li-admin's) and the sealed record
+# carry it, never the log, which operators read (docs/operations.md, "Logs").
+! grep 'KEK rotation' "$work/lisecd.log" | grep -q 't-4' ||
+  fail "the log names the target the rotation stopped at: $(grep 'KEK rotation' "$work/lisecd.log")"
+grep 'KEK rotation' "$work/lisecd.log" | grep -q "$id failed after 0 of 5 targets" ||
+  fail "the log does not say the rotation failed: $(grep 'KEK rotation' "$work/lisecd.log")"
 [ "$(audit_count)" -ge $((before + 2)) ] || fail "the failed rotation is not recorded with its outcome"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-gone t-5=pkcs11:lisec/kek-3" ] || fail "a failed rotation changed: $(keks)"
 [ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/targets/t-4")" = 503 ] || fail "t-4 under a missing key"
