@@ -32,6 +32,8 @@
 #define KEK_TAG 16
 #define KEK_WRAPPED_LEN (KEK_IV + VAULT_DATA_KEY_LEN + KEK_TAG)
 #define CACHE_WAYS 8
+#define SWEEP_MS 1000   /* how late after its expiry a key is wiped at most */
+#define SWEEP_SETS 1024 /* sets swept under one hold of the lock (about 0.1 ms) */
 #define KEK_SESSIONS_MAX KEYS_VAULT_SESSIONS_MAX
 #define KEK_MAX_KEYS 16
 #define DEV_NAME "development"
@@ -42,8 +44,13 @@
  * wrapped key's IV (random, so evenly spread); a slot matches only when the
  * whole wrapped key is equal (compared in constant time); a new key takes a
  * free or expired slot of its set, else the one closest to expiry. The table is locked in RAM (never swapped)
- * and wiped on eviction and close. dec holds the key's AES round keys in
- * OpenSSL's heap; it is freed (and cleansed by OpenSSL) with the slot. */
+ * and wiped on eviction and close, and a sweeper thread wipes every expired
+ * slot at least every SWEEP_MS, so a key nobody asks for again leaves
+ * memory once its time is up, not when a later look-up meets its set.
+ * Expiry is on the monotonic clock: a step of the wall clock neither
+ * keeps a key longer nor drops it early. dec holds the key's AES round
+ * keys in OpenSSL's heap; it is freed (and cleansed by OpenSSL) with the
+ * slot. */
 typedef struct kek_cache_slot {
   uint8_t wrapped[KEK_WRAPPED_LEN];
   uint8_t key[VAULT_DATA_KEY_LEN];
@@ -97,6 +104,11 @@ struct keys_kek {
   size_t cache_sets, cache_slots;
   int64_t ttl_ms;
   EVP_CIPHER *gcm;       /* AES-256-GCM, fetched once */
+  /* the sweeper (cache_sweeper): running until sweep_stop, under sweep_mu */
+  pthread_t sweeper;
+  bool sweeping, sweep_stop;
+  pthread_mutex_t sweep_mu;
+  pthread_cond_t sweep_cv; /* on the monotonic clock */
 };
 
 static void cache_free(keys_kek *k) {
@@ -122,9 +134,63 @@ static int cache_alloc(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err *err)
   return 0;
 }
 
-static void cache_init(keys_kek *k) {
+static void slot_clear(kek_cache_slot *s);
+
+/* Wipes every expired slot, SWEEP_SETS sets at a time so a look-up waits
+ * for a short stretch at most (the table may be made anew between two). */
+static void cache_sweep(keys_kek *k) {
+  for (size_t set = 0;; set += SWEEP_SETS) {
+    pthread_mutex_lock(&k->lock);
+    if (!k->cache || set >= k->cache_sets) {
+      pthread_mutex_unlock(&k->lock);
+      return;
+    }
+    size_t end = set + SWEEP_SETS < k->cache_sets ? set + SWEEP_SETS : k->cache_sets;
+    int64_t now = lisec_time_mono_ms();
+    for (size_t i = set * CACHE_WAYS; i < end * CACHE_WAYS; i++)
+      if (k->cache[i].expires_ms && k->cache[i].expires_ms <= now) slot_clear(&k->cache[i]);
+    pthread_mutex_unlock(&k->lock);
+  }
+}
+
+static void *cache_sweeper(void *arg) {
+  keys_kek *k = arg;
+  pthread_mutex_lock(&k->sweep_mu);
+  while (!k->sweep_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += SWEEP_MS / 1000;
+    until.tv_nsec += (long)(SWEEP_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&k->sweep_cv, &k->sweep_mu, &until);
+    if (k->sweep_stop) break;
+    pthread_mutex_unlock(&k->sweep_mu);
+    cache_sweep(k);
+    pthread_mutex_lock(&k->sweep_mu);
+  }
+  pthread_mutex_unlock(&k->sweep_mu);
+  return NULL;
+}
+
+/* The default table and its sweeper; a KEK without a sweeper would keep
+ * unread keys past [vault] cache_ttl_s, so failing to start it fails. */
+static int cache_init(keys_kek *k, lisec_err *err) {
   k->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
   (void)cache_alloc(k, KEYS_VAULT_CACHE_KEYS_DEFAULT, KEYS_VAULT_CACHE_TTL_DEFAULT, NULL);
+  if (pthread_create(&k->sweeper, NULL, cache_sweeper, k) != 0)
+    return lisec_err_set(err, LISEC_EINTERNAL, "[vault] cannot start the thread that wipes expired data keys");
+  k->sweeping = true;
+  return 0;
+}
+
+static void sweeper_stop(keys_kek *k) {
+  if (!k->sweeping) return;
+  pthread_mutex_lock(&k->sweep_mu);
+  k->sweep_stop = true;
+  pthread_cond_signal(&k->sweep_cv);
+  pthread_mutex_unlock(&k->sweep_mu);
+  pthread_join(k->sweeper, NULL);
+  k->sweeping = false;
 }
 
 static kek_cache_slot *cache_set(keys_kek *k, const uint8_t *wrapped) {
@@ -143,7 +209,7 @@ static void slot_clear(kek_cache_slot *s) {
 static kek_cache_slot *cache_find(keys_kek *k, const uint8_t *wrapped, size_t len) {
   if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
   kek_cache_slot *set = cache_set(k, wrapped), *hit = NULL;
-  int64_t now = lisec_time_now_ms();
+  int64_t now = lisec_time_mono_ms();
   for (int i = 0; i < CACHE_WAYS; i++) {
     kek_cache_slot *s = &set[i];
     if (!s->expires_ms) continue;
@@ -173,7 +239,7 @@ static kek_cache_slot *cache_put(keys_kek *k, const uint8_t *wrapped, size_t len
   slot_clear(s);
   memcpy(s->wrapped, wrapped, KEK_WRAPPED_LEN);
   memcpy(s->key, key, VAULT_DATA_KEY_LEN);
-  s->expires_ms = lisec_time_now_ms() + k->ttl_ms;
+  s->expires_ms = lisec_time_mono_ms() + k->ttl_ms;
   return s;
 }
 
@@ -181,6 +247,12 @@ static void kek_init(keys_kek *k) {
   pthread_mutex_init(&k->lock, NULL);
   pthread_mutex_init(&k->pool_mu, NULL);
   pthread_cond_init(&k->pool_cv, NULL);
+  pthread_mutex_init(&k->sweep_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&k->sweep_cv, &ca);
+  pthread_condattr_destroy(&ca);
 }
 
 /* A session of the pool (its index) for one wrap or unwrap, waiting while
@@ -325,8 +397,8 @@ int keys_kek_open_pkcs11_sessions(const keys_kek_pkcs11_config *cfg, unsigned se
   if (!k) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   kek_init(k);
   snprintf(k->token, sizeof k->token, "%s", cfg->token_label);
-  cache_init(k);
-  int rc = keys_p11_open(cfg->module, cfg->init_args, "[vault]", &k->module, err);
+  int rc = cache_init(k, err);
+  if (!rc) rc = keys_p11_open(cfg->module, cfg->init_args, "[vault]", &k->module, err);
   if (rc) goto fail;
   k->p11 = keys_p11_functions(k->module);
   k->v3 = keys_p11_v3_functions(k->module);
@@ -360,10 +432,14 @@ int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err) {
   k->current->kek = k;
   snprintf(k->current->name, sizeof k->current->name, DEV_NAME);
   snprintf(k->current->label, sizeof k->current->label, DEV_LABEL);
-  cache_init(k);
+  int rc = cache_init(k, err);
+  if (rc) {
+    keys_kek_close(k);
+    return rc;
+  }
   uint8_t *data = NULL;
   size_t len = 0;
-  int rc = lisec_file_read(path, 64, &data, &len, err);
+  rc = lisec_file_read(path, 64, &data, &len, err);
   struct stat st;
   /* made only when absent: a file that is there but cannot be read (another
    * owner) is the key every record is sealed under, never to be replaced */
@@ -393,6 +469,7 @@ void keys_kek_close(keys_kek *k) {
   if (k->session_open) keys_p11_session_close(k->module, k->session);
   for (size_t i = 0; i < k->n_pool; i++) keys_p11_session_close(k->module, k->pool[i]);
   keys_p11_close(k->module);
+  sweeper_stop(k);
   cache_free(k);
   EVP_CIPHER_free(k->gcm);
   for (size_t i = 0; i < k->n_keys; i++) free(k->keys[i]);
@@ -405,6 +482,8 @@ void keys_kek_close(keys_kek *k) {
   pthread_mutex_destroy(&k->lock);
   pthread_mutex_destroy(&k->pool_mu);
   pthread_cond_destroy(&k->pool_cv);
+  pthread_mutex_destroy(&k->sweep_mu);
+  pthread_cond_destroy(&k->sweep_cv);
   free(k);
 }
 
@@ -665,6 +744,14 @@ int keys_kek_cache_configure(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err
 size_t keys_kek_cache_slots(keys_kek *k) {
   pthread_mutex_lock(&k->lock);
   size_t n = k->cache ? k->cache_slots : 0;
+  pthread_mutex_unlock(&k->lock);
+  return n;
+}
+
+size_t keys_kek_cache_held(keys_kek *k) {
+  size_t n = 0;
+  pthread_mutex_lock(&k->lock);
+  for (size_t i = 0; k->cache && i < k->cache_slots; i++) n += k->cache[i].expires_ms != 0;
   pthread_mutex_unlock(&k->lock);
   return n;
 }

@@ -86,6 +86,9 @@ bool keys_kek_one_call_unwrap(const keys_kek *k);
  * KEYS_VAULT_CACHE_TTL_MAX). Empties the cache; call before sharing k. */
 int keys_kek_cache_configure(keys_kek *k, size_t keys, unsigned ttl_s, lisec_err *err);
 size_t keys_kek_cache_slots(keys_kek *k);
+/* How many data keys the cache holds now, expired or not: what a reader
+ * of the process's memory would find (for tests and metrics). */
+size_t keys_kek_cache_held(keys_kek *k);
 /* How many sessions wrap and unwrap (0 for the development key). */
 size_t keys_kek_sessions(const keys_kek *k);
 /* Whether the data key under wrapped is cached now (a read would not ask

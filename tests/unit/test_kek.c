@@ -6,7 +6,8 @@
  * second token key keeps every target readable, one open KEK switches keys
  * and still opens records by the key their label names, and the development
  * file key declares itself; rotating many times in one process unloads the
- * keys no record names, while a handle still held keeps its key. */
+ * keys no record names, while a handle still held keeps its key; a cached
+ * data key nobody reads again is wiped once [vault] cache_ttl_s has passed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +277,49 @@ static void test_two_calls_a_cold_unwrap(void **state) {
   keys_kek_close(k);
 }
 
+/* [vault] cache_ttl_s bounds how long an unwrapped data key stays in the
+ * keys process's memory (docs/vault.md, "Reading speed"): with a TTL of
+ * 1 s, data keys cached by seals and an open that nobody asks for again
+ * are wiped within a second or so of their expiry, not left until a later
+ * look-up happens to meet their slot; not before it either, and the
+ * records still open afterwards (through the token again). */
+static void test_cache_ttl_wipes_unread_keys(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("ttl-1", true);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  assert_int_equal(keys_kek_cache_configure(k, 64, 1, &err), 0);
+  json_error_t je;
+  json_t *ids = json_loads(TARGETS, 0, &je), *back = NULL;
+  vault_kek v = keys_kek_vault(k);
+  vault_sealed s[3];
+  int64_t t0 = lisec_time_mono_ms();
+  for (int i = 0; i < 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "t-%d", i);
+    assert_int_equal(vault_seal(id, "li-1", 1, ids, &v, &s[i], &err), 0);
+  }
+  assert_int_equal(vault_open(&s[0], &v, &back, &err), 0);
+  json_decref(back);
+  assert_int_equal(keys_kek_cache_held(k), 3);
+  /* nothing touches the cache now: only time passes (at most 5 s) */
+  while (keys_kek_cache_held(k) && lisec_time_mono_ms() - t0 < 5000) usleep(20 * 1000);
+  int64_t took = lisec_time_mono_ms() - t0;
+  assert_int_equal(keys_kek_cache_held(k), 0);
+  assert_true(took >= 1000);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(vault_open(&s[i], &v, &back, &err), 0);
+    assert_true(json_equal(ids, back));
+    json_decref(back);
+    vault_sealed_free(&s[i]);
+  }
+  assert_int_equal(keys_kek_cache_held(k), 3);
+  keys_kek_release(k, v.ctx);
+  json_decref(ids);
+  keys_kek_close(k);
+}
+
 static void test_development_file_key(void **state) {
   (void)state;
   char path[] = "/tmp/lisec-test-kek-XXXXXX";
@@ -312,6 +356,7 @@ int main(void) {
       cmocka_unit_test(test_key_not_extractable),
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
       cmocka_unit_test(test_many_rotations_one_process), cmocka_unit_test(test_two_calls_a_cold_unwrap),
+      cmocka_unit_test(test_cache_ttl_wipes_unread_keys),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   softhsm_token_remove();
