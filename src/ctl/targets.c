@@ -29,7 +29,9 @@ int ctl_target_load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *do
   char *body = NULL;
   int rc = store_doc_get(ctl->store, TARGET_KIND, id, &body, doc_version, err);
   if (rc) return rc == LISEC_ENOTFOUND ? lisec_err_set(err, rc, "target %s does not exist", id) : rc;
-  rc = vault_sealed_parse(body, strlen(body), s, err);
+  /* (a record stored under another target's id opens, its associated
+   * data being its own fields: refused here) */
+  rc = vault_sealed_parse_as(id, body, strlen(body), s, err);
   free(body);
   return rc;
 }
@@ -164,19 +166,31 @@ int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, li
   return rc;
 }
 
+typedef struct list_ctx {
+  json_t *arr;
+  lisec_err *err;
+} list_ctx;
+
 static int list_cb(void *ctx, const char *id, const char *body, int64_t version) {
-  (void)id, (void)version;
-  json_t *arr = ctx;
+  (void)version;
+  list_ctx *l = ctx;
   vault_sealed s;
-  if (vault_sealed_parse(body, strlen(body), &s, NULL) != 0) return LISEC_ESTORE;
-  json_array_append_new(arr, meta(&s));
+  lisec_err perr = {0};
+  int rc = vault_sealed_parse_as(id, body, strlen(body), &s, &perr);
+  if (rc == LISEC_ECRYPTO) { /* (it would show another target twice) */
+    *l->err = perr;
+    return rc;
+  }
+  if (rc) return LISEC_ESTORE;
+  json_array_append_new(l->arr, meta(&s));
   vault_sealed_free(&s);
   return 0;
 }
 
 int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
   json_t *arr = json_array();
-  int rc = store_doc_list(ctl->store, TARGET_KIND, list_cb, arr, err);
+  list_ctx l = {arr, err};
+  int rc = store_doc_list(ctl->store, TARGET_KIND, list_cb, &l, err);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored target does not parse");
   if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.list", true, NULL, 0, NULL, err,
                           "target %s", "*");

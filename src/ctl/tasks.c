@@ -201,7 +201,7 @@ static int collect(void *ctx, const char *id, const char *body, int64_t version)
   json_t *j = NULL;
   if (c->sealed) {
     vault_sealed s;
-    if (vault_sealed_parse(body, strlen(body), &s, NULL) != 0) return 0; /* the vault reports it */
+    if (vault_sealed_parse_as(id, body, strlen(body), &s, NULL) != 0) return 0; /* the vault reports it */
     j = json_pack("{s:s, s:I}", "authorisation", s.authorisation, "version", (json_int_t)s.version);
     vault_sealed_free(&s);
   } else if (lisec_json_parse(body, strlen(body), &j, NULL) != 0) {
@@ -802,7 +802,7 @@ static int build_task(lisec_ctl *ctl, const char *target, const json_t *ne, cons
     char *body = NULL;
     if ((rc = store_doc_get(ctl->store, TARGET_KIND, target, &body, NULL, err))) return rc;
     vault_sealed s;
-    rc = vault_sealed_parse(body, strlen(body), &s, err);
+    rc = vault_sealed_parse_as(target, body, strlen(body), &s, err);
     free(body);
     if (rc) return rc;
     rc = keys_vault_open(ctl->shared->keys, &s, &ids, err); /* in the keys process */
@@ -1231,7 +1231,7 @@ static json_t *open_many(lisec_ctl *ctl, const char *const *ids, size_t n) {
   for (size_t i = 0; out && recs && i < n; i++) {
     char *body = NULL;
     if (store_doc_get(ctl->store, TARGET_KIND, ids[i], &body, NULL, NULL) != 0) continue;
-    if (vault_sealed_parse(body, strlen(body), &recs[have], NULL) == 0) have++;
+    if (vault_sealed_parse_as(ids[i], body, strlen(body), &recs[have], NULL) == 0) have++;
     free(body);
   }
   opened_batch b = {out, recs};

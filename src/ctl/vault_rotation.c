@@ -429,7 +429,9 @@ static int rewrap_outside(rotation *r, size_t *batches, lisec_err *err) {
     if (rc == LISEC_ENOTFOUND) { /* deleted since the listing: passed over */
       rc = 0;
       passed = 1;
-    } else if (!rc && strcmp(s.kek_label, r->label) == 0) { /* nothing to ask the token */
+    } else if (rc) { /* (a record that does not parse, or holds another target's) */
+      stopped_at(json_string_value(json_array_get(r->ids, i)), rc, err);
+    } else if (strcmp(s.kek_label, r->label) == 0) { /* nothing to ask the token */
       vault_sealed_free(&s);
       passed = 1;
     } else if (!rc && !b && !(b = batch_new(per))) {

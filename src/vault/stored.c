@@ -4,7 +4,8 @@
  * with a strict base64 decoder, straight into the struct; anything else
  * (another key order, spaces, escapes, a store that rewrote the JSON) goes
  * through the general JSON reader. Both accept the same records; nothing
- * read here is trusted beyond what the AEAD then checks. */
+ * read here is trusted beyond what the AEAD then checks, and the id the
+ * record is stored under, which the AEAD cannot see (vault_sealed_parse_as). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,4 +122,14 @@ int vault_sealed_parse(const char *body, size_t len, vault_sealed *out, lisec_er
   if (!rc) rc = vault_sealed_from_json(j, out, err);
   json_decref(j);
   return rc;
+}
+
+int vault_sealed_parse_as(const char *id, const char *body, size_t len, vault_sealed *out, lisec_err *err) {
+  int rc = vault_sealed_parse(body, len, out, err);
+  if (rc || strcmp(out->id, id) == 0) return rc;
+  vault_sealed_free(out);
+  return lisec_err_set(err, LISEC_ECRYPTO,
+                       "TR103308-5.2: stored target %s holds the record of another target (its id is not %s): "
+                       "moved or altered",
+                       id, id);
 }

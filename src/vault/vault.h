@@ -103,5 +103,9 @@ int vault_sealed_from_json(const json_t *j, vault_sealed *out, lisec_err *err);
  * vault_sealed_to_json + lisec_json_dump_canonical write is read in one pass,
  * any other JSON through vault_sealed_from_json. */
 int vault_sealed_parse(const char *body, size_t len, vault_sealed *out, lisec_err *err);
+/* vault_sealed_parse for the record stored under id: one whose own id is
+ * another (a record copied or moved whole, whose associated data still
+ * matches its own fields) is refused, ECRYPTO naming TR103308-5.2 and id. */
+int vault_sealed_parse_as(const char *id, const char *body, size_t len, vault_sealed *out, lisec_err *err);
 
 #endif

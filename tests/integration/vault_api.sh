@@ -4,7 +4,8 @@
 # li-admin may touch targets and others' attempts are recorded; bad
 # identifiers are refused naming the field; the database holds no identifier
 # in clear (SQLite file and PostgreSQL tables); swapping two records'
-# ciphertexts is detected; a [vault] setting out of bounds is refused.
+# ciphertexts is detected, and so is a record copied whole under another
+# target's id; a [vault] setting out of bounds is refused.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/li_fixture.sh"
@@ -51,12 +52,33 @@ run_suite() {
   body=$(as li-admin -w '\n%{http_code}' "$LISECD_URL/v1/targets/t-1")
   grep -q 'TR103308-5.2' <<<"$body" || fail "swapped ciphertexts not detected: $body"
   pass "swapping two records' ciphertexts is detected (TR103308-5.2)"
+
+  # t-2's record copied whole (id, authorisation, version, wrapped key,
+  # ciphertext) under another id, t-9: its associated data still matches
+  # its own fields, so only its id against the id it is stored under tells.
+  # It does not open, and the listing, which would show t-2 twice (and t-9
+  # go on being tasked after t-2's removal), is refused naming t-9 until
+  # t-9 is removed.
+  copy_record t-2 t-9
+  body=$(as li-admin -w '\n%{http_code}' "$LISECD_URL/v1/targets/t-9")
+  grep -q 'TR103308-5.2' <<<"$body" && grep -q 't-9' <<<"$body" && ! grep -q '192.0.2.77' <<<"$body" ||
+    fail "a record copied whole under another id opens: $body"
+  body=$(as li-admin -w '\n%{http_code}' "$LISECD_URL/v1/targets")
+  grep -q 'TR103308-5.2.*t-9' <<<"$body" || fail "the listing does not tell a record stored under another id: $body"
+  [ "$(as li-admin -o /dev/null -w '%{http_code}' -X DELETE "$LISECD_URL/v1/targets/t-9")" = 200 ] || fail "remove t-9"
+  [ "$(as li-admin "$LISECD_URL/v1/targets" | jq -r '[.targets[].id] | join(" ")')" = "t-1 t-2" ] ||
+    fail "the listing after t-9's removal: $(as li-admin "$LISECD_URL/v1/targets")"
+  pass "a record copied whole under another target's id is refused naming it (TR103308-5.2)"
   stop_lisecd
 }
 
 # --- SQLite ---
 sqlite_or_pg_count() { sqlite3 "$work/lisec.db" 'SELECT COUNT(*) FROM audit_log'; }
 dump() { sqlite3 "$work/lisec.db" .dump; strings "$work/lisec.db"*; }
+# copy_record FROM TO: target FROM's stored row, whole, under the id TO.
+copy_record() {
+  sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "INSERT INTO documents (kind, id, body, version, updated_at) SELECT kind, '$2', body, version, updated_at FROM documents WHERE kind = 'target' AND id = '$1'"
+}
 swap_ciphertexts() {
   sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "UPDATE documents SET body = (SELECT json_set(a.body, '\$.ciphertext', json_extract(b.body, '\$.ciphertext'), '\$.wrapped_key', json_extract(b.body, '\$.wrapped_key')) FROM documents a, documents b WHERE a.id = 't-1' AND b.id = 't-2' AND a.kind = 'target' AND b.kind = 'target') WHERE kind = 'target' AND id = 't-1'"
 }
@@ -82,6 +104,9 @@ STORE_URL=$("$src/scripts/test/pg-start" "$pgdir")
 export STORE_URL
 sqlite_or_pg_count() { psql -qtA "$STORE_URL" -c 'SELECT COUNT(*) FROM audit_log'; }
 dump() { psql -qtA "$STORE_URL" -c 'SELECT * FROM documents' -c 'SELECT idx, encode(data, '"'escape'"') FROM audit_log'; }
+copy_record() {
+  psql -qtA "$STORE_URL" -c "INSERT INTO documents (kind, id, body, version, updated_at) SELECT kind, '$2', body, version, updated_at FROM documents WHERE kind = 'target' AND id = '$1'" >/dev/null
+}
 swap_ciphertexts() {
   psql -qtA "$STORE_URL" -c "UPDATE documents SET body = (SELECT jsonb_set(jsonb_set(a.body::jsonb, '{ciphertext}', b.body::jsonb->'ciphertext'), '{wrapped_key}', b.body::jsonb->'wrapped_key')::text FROM documents a, documents b WHERE a.id = 't-1' AND b.id = 't-2' AND a.kind = 'target' AND b.kind = 'target') WHERE kind = 'target' AND id = 't-1'" >/dev/null
 }

@@ -262,15 +262,15 @@ grep -q 'TR103308-5.7: KEK rotation stopped at target t-2, nothing changed' "$wo
   fail "a failed batch changed: $(keks)"
 sql "UPDATE documents SET body = json_set(body, '\$.kek', 'pkcs11:lisec/kek-3') WHERE kind = 'target' AND id = 't-2'"
 readable_all
-# A record whose body lost its id (t-3's, in the first batch): no answer
-# could name it, so it is refused alone, naming its target; the channel to
-# the keys process stays up (every other target still reads), nothing is
-# written.
+# A record whose body lost its id (t-3's, in the first batch): its id is
+# not the one it is stored under, so it is refused alone naming its target
+# (TR103308-5.2) before it is sent; the channel to the keys process stays
+# up (every other target still reads), nothing is written.
 sql "UPDATE documents SET body = json_set(body, '\$.id', '') WHERE kind = 'target' AND id = 't-3'"
 [ "$(status li-admin '{"key_label":"batch-1"}')" = 202 ] || fail "rotation over a record without an id: $(cat "$work/reply")"
 job_until "$(jq -r .id "$work/reply")" '.state != "running"'
 jq -e '.state == "failed" and .rewrapped == 0' "$work/job" >/dev/null || fail "record without an id: $(cat "$work/job")"
-grep -q 'TR103308-5.7: KEK rotation stopped at target t-3, nothing changed: keys: the record has no id' "$work/job" ||
+grep -q 'TR103308-5.7: KEK rotation stopped at target t-3, nothing changed: TR103308-5.2: stored target t-3 holds the record of another target' "$work/job" ||
   fail "a record without an id does not stop the rotation naming t-3: $(cat "$work/job")"
 sql "UPDATE documents SET body = json_set(body, '\$.id', 't-3') WHERE kind = 'target' AND id = 't-3'"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-3 t-2=pkcs11:lisec/kek-3 t-3=pkcs11:lisec/kek-3 t-4=pkcs11:lisec/kek-3 t-5=pkcs11:lisec/kek-3 t-6=pkcs11:lisec/kek-3" ] ||

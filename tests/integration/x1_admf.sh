@@ -229,10 +229,19 @@ ok 200 operator PUT /v1/model/connection/c1 '{"id":"c1","between":["vm-target","
 wait_state t-1 poi-1 active
 pass "the LI's connection made insecure: DeactivateTask sent naming req. 6; secure again: activated again"
 
+# t-1's record copied whole under another id, t-9, in the database: its
+# associated data still matches its own fields, so only its id against the
+# id it is stored under tells. The ADMF plans no task for it, so t-1's
+# identifiers do not stay on the NE under t-9 once t-1 is removed.
+sqlite3 -cmd '.timeout 10000' "$work/lisec.db" "INSERT INTO documents (kind, id, body, version, updated_at) SELECT kind, 't-9', body, version, updated_at FROM documents WHERE kind = 'target' AND id = 't-1'"
+ok 200 li-admin POST /v1/tasks/reconcile >/dev/null
+[ "$(task_state t-9 poi-1)" = none ] || fail "a record stored under another id is tasked: $(task_state t-9 poi-1)"
 ok 200 li-admin DELETE /v1/targets/t-1 >/dev/null
 wait_state t-1 poi-1 deactivated
 [ -z "$(ne_tasks)" ] || fail "lisec-ne still holds $(ne_tasks) after the removal"
-pass "a target removed is deactivated on lisec-ne (DeactivateTask)"
+[ "$(task_state t-9 poi-1)" = none ] || fail "a record stored under another id is tasked: $(task_state t-9 poi-1)"
+ok 200 li-admin DELETE /v1/targets/t-9 >/dev/null
+pass "a target removed is deactivated on lisec-ne (DeactivateTask); a copy of its record under another id is never tasked"
 
 # An ADMF certificate of another CA: the NE refuses it in TLS; the task fails and retries.
 ok 200 li-admin POST /v1/x1/nes "${NE//$pki\/admf/$work/rogue/admf}" >/dev/null

@@ -4,7 +4,8 @@
  * rotation, and a storage form that holds no identifier in clear; the
  * stored row read back by the fast parser (vault_sealed_parse) and by the
  * general reader, which agree on valid, truncated, oversized, mistyped,
- * duplicated and non-canonical rows. The KEK
+ * duplicated and non-canonical rows, and a row whose record names another
+ * id than the one it is stored under is refused. The KEK
  * here is an in-process AES-GCM key; tests/integration/vault_pkcs11.sh runs
  * the same seal/open path against a real SoftHSM2 token. */
 #include <setjmp.h>
@@ -317,6 +318,36 @@ static void test_sealed_parse_valid(void **state) {
   vault_sealed_free(&s);
 }
 
+/* A row read for the id it is stored under: the record must name that id
+ * (a record copied whole under another target's id still opens, its
+ * associated data being its own fields), in either shape of the row. */
+static void test_sealed_parse_as_stored_id(void **state) {
+  (void)state;
+  vault_sealed s = sealed_fixture(), r;
+  char *text = canonical_row(&s);
+  lisec_err err = {0};
+  assert_int_equal(vault_sealed_parse_as("t-1", text, strlen(text), &r, &err), 0);
+  assert_same(&s, &r);
+  vault_sealed_free(&r);
+  json_t *j = NULL;
+  assert_int_equal(vault_sealed_to_json(&s, &j, &err), 0);
+  char *spaced = json_dumps(j, JSON_INDENT(2));
+  const char *shapes[] = {text, spaced};
+  for (size_t i = 0; i < 2; i++) {
+    err = (lisec_err){0};
+    assert_int_equal(vault_sealed_parse_as("t-9", shapes[i], strlen(shapes[i]), &r, &err), LISEC_ECRYPTO);
+    assert_non_null(strstr(err.msg, "TR103308-5.2: stored target t-9"));
+    assert_null(r.ciphertext);
+  }
+  char *blank = swap(text, "\"id\":\"t-1\"", "\"id\":\"\"");
+  assert_int_equal(vault_sealed_parse_as("t-1", blank, strlen(blank), &r, &err), LISEC_ECRYPTO);
+  free(blank);
+  free(spaced);
+  json_decref(j);
+  free(text);
+  vault_sealed_free(&s);
+}
+
 static void test_sealed_parse_truncated(void **state) {
   (void)state;
   vault_sealed s = sealed_fixture(), r;
@@ -491,7 +522,7 @@ int main(void) {
       cmocka_unit_test(test_rotation_keeps_ciphertext), cmocka_unit_test(test_bad_ids_refused_before_sealing),
       cmocka_unit_test(test_sealed_parse_valid), cmocka_unit_test(test_sealed_parse_truncated),
       cmocka_unit_test(test_sealed_parse_oversized), cmocka_unit_test(test_sealed_parse_wrong_types),
-      cmocka_unit_test(test_sealed_parse_duplicates_noncanonical),
+      cmocka_unit_test(test_sealed_parse_duplicates_noncanonical), cmocka_unit_test(test_sealed_parse_as_stored_id),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
