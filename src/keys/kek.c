@@ -307,8 +307,31 @@ static CK_RV message_unwrap(keys_kek *k, size_t i, kek_key *e, const uint8_t *in
 
 static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p11_fail(err, "[vault]", what, rv); }
 
-/* The token's AES key called name, generated when absent and create is
- * set. Called with the lock held (or before the KEK is shared). */
+/* A key found in the token (provisioned beforehand, or named by a
+ * rotation) serves as a KEK only when it is what lisecd generates: not
+ * extractable (an extractable key's value is read by anyone with the PIN)
+ * and AES-256. */
+static int key_fit(keys_kek *k, const char *name, CK_OBJECT_HANDLE key, lisec_err *err) {
+  CK_BBOOL extractable = CK_TRUE;
+  CK_ULONG len = 0;
+  CK_ATTRIBUTE a[] = {{CKA_EXTRACTABLE, &extractable, sizeof extractable}, {CKA_VALUE_LEN, &len, sizeof len}};
+  CK_RV rv = k->p11->C_GetAttributeValue(k->session, key, a, LISEC_ARRAY_LEN(a));
+  if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue (the KEK's attributes)", rv);
+  if (extractable != CK_FALSE)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.7: token key \"%s\" is extractable: its value can leave the token (to anyone "
+                         "holding the PIN); a KEK must be generated not extractable (e.g. pkcs11-tool --keygen "
+                         "--key-type AES:32, without --extractable)",
+                         name);
+  if (len != 32)
+    return lisec_err_set(err, LISEC_EINVAL, "TR103308-5.7: token key \"%s\" is not an AES-256 key (%lu bytes)",
+                         name, (unsigned long)len);
+  return 0;
+}
+
+/* The token's AES key called name (one fit to be a KEK, key_fit),
+ * generated when absent and create is set. Called with the lock held (or
+ * before the KEK is shared). */
 static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJECT_HANDLE *key,
                               lisec_err *err) {
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -321,7 +344,7 @@ static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJ
   if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, key, 1, &found);
   k->p11->C_FindObjectsFinal(k->session);
   if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
-  if (found == 1) return 0;
+  if (found == 1) return key_fit(k, name, *key, err);
   if (!create) return lisec_err_set(err, LISEC_ENOTFOUND, "no AES key labelled \"%s\" in the token", name);
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   CK_ULONG len = 32;
@@ -704,7 +727,7 @@ int keys_kek_for(keys_kek *k, const char *label, vault_kek *kek, vault_opener *o
   int rc = key_get(k, label + n, false, &e, err);
   if (!rc) e->refs++; /* one reference for the call, released once */
   pthread_mutex_unlock(&k->lock);
-  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
+  if (rc == LISEC_ENOTFOUND || (rc == LISEC_EINVAL && !keys_kek_name_valid(label + n)))
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.7: the record was sealed under KEK \"%.140s\", "
                          "which token %s does not hold", label, k->token);
   if (rc) return rc;

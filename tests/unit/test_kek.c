@@ -143,6 +143,47 @@ static void test_key_not_extractable(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* A KEK the token already holds (provisioned beforehand, as [ha] needs,
+ * or named by a rotation) is used only when it is what lisecd makes: an
+ * AES-256 key that is not extractable. An extractable one, whose value
+ * anyone with the PIN can read (pkcs11-tool --read-object), or a shorter
+ * one is refused at open and as a rotation's new key, naming why. */
+static void test_unfit_token_key_refused(void **state) {
+  (void)state;
+  const char *keys[][2] = {{"kek-extractable", "AES:32 --extractable"}, {"kek-short", "AES:16"}};
+  char cmd[1024];
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "pkcs11-tool --module %s --token-label lisec-test --login --pin 1234 --keygen --key-type %s "
+             "--label %s >/dev/null 2>&1",
+             getenv("LISEC_P11_MODULE"), keys[i][1], keys[i][0]);
+    assert_int_equal(system(cmd), 0);
+  }
+  lisec_err err = {0};
+  keys_kek *k = NULL;
+  keys_kek_pkcs11_config c = cfg("kek-extractable", false);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  assert_non_null(strstr(err.msg, "extractable"));
+  c = cfg("kek-short", true);
+  assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "AES-256"));
+  c = cfg("kek-fit", true);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  for (size_t i = 0; i < 2; i++) {
+    err = (lisec_err){0};
+    assert_int_equal(keys_kek_use(k, keys[i][0], true, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, keys[i][0]));
+  }
+  char name[KEYS_KEK_NAME_MAX + 1];
+  keys_kek_current(k, name, NULL);
+  assert_string_equal(name, "kek-fit");
+  /* a record naming one is not opened with it either */
+  vault_kek v;
+  assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/kek-extractable", &v, NULL, &err), LISEC_EINVAL);
+  keys_kek_close(k);
+}
+
 static void test_wrong_pin_missing_key_bad_module(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -356,7 +397,7 @@ int main(void) {
       cmocka_unit_test(test_key_not_extractable),
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
       cmocka_unit_test(test_many_rotations_one_process), cmocka_unit_test(test_two_calls_a_cold_unwrap),
-      cmocka_unit_test(test_cache_ttl_wipes_unread_keys),
+      cmocka_unit_test(test_cache_ttl_wipes_unread_keys), cmocka_unit_test(test_unfit_token_key_refused),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   softhsm_token_remove();
