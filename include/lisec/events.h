@@ -105,7 +105,9 @@ int lisec_event_send_body(lisec_event_client *c, const char *body, long *status,
  * guards it (programs sharing the spool and the state file may run side
  * by side), FILE.send.lock lets one sender at a time talk to lisecd. What
  * the spool cannot keep is set aside, never sent: bytes that are no whole
- * record in FILE.corrupt, events lisecd refuses for good in FILE.rejected.
+ * record in FILE.corrupt, events lisecd refuses for good in FILE.rejected
+ * (each at most max_bytes, then renamed FILE.corrupt.1 / FILE.rejected.1,
+ * replacing the one before, and begun again: the newest kept).
  * A spool may be used from several threads. Added in LISEC_EVENTS_1.1. */
 typedef struct lisec_event_spool lisec_event_spool;
 /* Called with each thing the spool reports that is not the caller's

@@ -221,19 +221,58 @@ static int read_spool(const lisec_event_spool *s, contents *c,
   return 0;
 }
 
+static int sync_dir(const lisec_event_spool *s);
+
 /* Appends what the spool cannot keep to path+suffix (0600, fsync), so an
- * operator can look at it; within max_bytes, else only reported. */
+ * operator can look at it. Each such file holds at most max_bytes: when
+ * the next entry would pass that, the file becomes path+suffix+".1" (the
+ * one generation kept, replacing the one before) and a new one is begun,
+ * so the newest evidence is always kept, the oldest leaves first, and the
+ * two together hold at most twice max_bytes. Only an entry larger than
+ * max_bytes on its own is not kept (reported). Each suffix has one writer
+ * at a time: FILE.corrupt under FILE.lock (tidy), FILE.rejected under
+ * FILE.send.lock (a flush). */
 void spool_set_aside(const lisec_event_spool *s, const char *suffix,
                      const char *note, const void *data, size_t len) {
-  char p[4096];
+  char p[4096], old[4100];
   snprintf(p, sizeof p, "%s%s", s->path, suffix);
+  snprintf(old, sizeof old, "%s.1", p);
+  size_t add = strlen(note) + len + 1;
+  if (add > s->max_bytes) {
+    spool_say(s, "%.160s: not kept there (%zu bytes, over max_bytes %zu)", p,
+              add, s->max_bytes);
+    return;
+  }
   int fd =
       open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 ||
-      (size_t)st.st_size + strlen(note) + len + 1 > s->max_bytes) {
+  if (fd >= 0 && fstat(fd, &st) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  if (fd >= 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      (size_t)st.st_size + add > s->max_bytes) {
+    /* full: it becomes the previous generation; a new one is begun */
+    close(fd);
+    fd = -1;
+    if (rename(p, old) == 0) {
+      sync_dir(s);
+      spool_say(s,
+                "%.160s reached max_bytes (%zu): kept as %.160s (the "
+                "previous one removed), a new one begun",
+                p, s->max_bytes, old);
+      fd = open(p,
+                O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+    }
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  if (fd < 0 || !S_ISREG(st.st_mode)) {
     spool_say(s, "%.160s: not kept there (%.60s)", p,
-              fd < 0 ? strerror(errno) : "it is full");
+              fd < 0 ? strerror(errno) : "not a regular file");
     if (fd >= 0)
       close(fd);
     return;
@@ -247,6 +286,8 @@ void spool_set_aside(const lisec_event_spool *s, const char *suffix,
   if (!ok)
     spool_say(s, "%.160s: not kept there (%.60s)", p, strerror(errno));
   close(fd);
+  if (ok && st.st_size == 0)
+    sync_dir(s); /* a new file: its name kept too */
 }
 
 /* fsyncs the directory holding the spool, so a name made or changed in it

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
+#include "events/spool.h"
 #include "events/spoolrec.h"
 #include "lisec/events.h"
 
@@ -835,6 +836,152 @@ static void test_one_vm(void **state) {
   remove_tree(dir);
 }
 
+/* The files bad records are set aside in (FILE.corrupt, FILE.rejected) are
+ * bounded by max_bytes and rotated, one generation kept: once full, the
+ * file becomes FILE.corrupt.1 (replacing the one before) and a new one is
+ * begun, so the newest bad record is always kept, the oldest leave first
+ * and neither file passes max_bytes (before: the file, once full, kept its
+ * oldest records and every newer one was lost, "not kept there (it is
+ * full)"). Through the API: a record corrupted on disk, set aside at the
+ * next open, forty times over at 16 KiB; each record's own marker says
+ * where it went. */
+static void test_set_aside_rotated(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], cur[160],
+       prev[160], err[LISEC_EVENT_ERR_MAX];
+  spool_paths(dir, sp, st);
+  snprintf(cur, sizeof cur, "%s.corrupt", sp);
+  snprintf(prev, sizeof prev, "%s.corrupt.1", sp);
+  enum { ROUNDS = 40, MAX = 16384 };
+  char pad[5][250]; /* five details of at most 256 bytes: ~1.3 KiB a record */
+  for (int i = 0; i < 5; i++) {
+    memset(pad[i], 'p', sizeof pad[i]);
+    snprintf(pad[i], 6, "pad%d=", i);
+    pad[i][5] = 'p';
+    pad[i][sizeof pad[i] - 1] = '\0';
+  }
+  for (int r = 0; r < ROUNDS; r++) {
+    reports rep = {0};
+    lisec_event_spool *s = NULL;
+    assert_int_equal(
+        lisec_event_spool_open(sp, 0, MAX, on_report, &rep, &s, err), 0);
+    if (r > 0) { /* the last round's record set aside, never "not kept" */
+      assert_non_null(strstr(rep.text, "set aside in"));
+      assert_null(strstr(rep.text, "not kept there"));
+    }
+    char mark[32];
+    snprintf(mark, sizeof mark, "mark=round-%03d",
+             r); /* in the record: "round-NNN" */
+    const char *d[] = {mark, pad[0], pad[1], pad[2], pad[3], pad[4], NULL};
+    unsigned long long seq = 0;
+    assert_int_equal(
+        lisec_event_spool_note(s, st, "vm-li-1", 0, "error", d, &seq, err), 0);
+    lisec_event_spool_free(s);
+    /* its only record corrupted inside the padding */
+    FILE *f = fopen(sp, "r+b");
+    assert_non_null(f);
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    assert_true(len > 1000 && len < sizeof buf);
+    char *p = strstr(buf, "pppp");
+    assert_non_null(p);
+    p[10] = 'q';
+    rewind(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+  }
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, MAX, on_report, &rep, &s, err),
+                   0);
+  assert_null(strstr(rep.text, "not kept there"));
+  lisec_event_spool_free(s);
+  /* both generations within the bound; the newest record in the current
+   * file, the one before it kept, the oldest gone */
+  char *now = NULL, *before = NULL;
+  size_t now_len = 0, before_len = 0;
+  lisec_err e = {0};
+  assert_int_equal(
+      lisec_file_read(cur, 1 << 20, (uint8_t **)&now, &now_len, &e), 0);
+  assert_int_equal(
+      lisec_file_read(prev, 1 << 20, (uint8_t **)&before, &before_len, &e), 0);
+  assert_true(now_len > 0 && now_len <= MAX);
+  assert_true(before_len > MAX / 2 && before_len <= MAX);
+  now = realloc(now, now_len + 1), now[now_len] = '\0';
+  before = realloc(before, before_len + 1), before[before_len] = '\0';
+  char last[32];
+  snprintf(last, sizeof last, "round-%03d", ROUNDS - 1);
+  assert_non_null(strstr(now, last));
+  assert_null(strstr(now, "round-000"));
+  assert_null(strstr(before, "round-000"));
+  /* every round from the oldest kept to the newest is in one of them, in
+   * order, none twice */
+  int first = -1;
+  for (int r = 0; r < ROUNDS; r++) {
+    char m[32];
+    snprintf(m, sizeof m, "round-%03d", r);
+    int in = (strstr(now, m) != NULL) + (strstr(before, m) != NULL);
+    assert_true(in <= 1);
+    if (in && first < 0)
+      first = r;
+    if (first >= 0)
+      assert_int_equal(in, 1);
+  }
+  assert_true(first > 0 && first < ROUNDS - 10);
+  struct stat sb;
+  assert_int_equal(stat(prev, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  free(now);
+  free(before);
+  remove_tree(dir);
+}
+
+/* FILE.rejected, where a flush sets aside what lisecd will never take, is
+ * rotated the same way (spool_set_aside, the one writer of both). */
+static void test_rejected_rotated(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], cur[160],
+       prev[160];
+  spool_paths(dir, sp, st);
+  snprintf(cur, sizeof cur, "%s.rejected", sp);
+  snprintf(prev, sizeof prev, "%s.rejected.1", sp);
+  reports rep = {0};
+  struct lisec_event_spool s = {.path = sp,
+                                .max_events = 4096,
+                                .max_bytes = 16384,
+                                .report = on_report,
+                                .ctx = &rep};
+  char rec[1000];
+  memset(rec, 'r', sizeof rec);
+  rec[sizeof rec - 1] = '\n';
+  for (int i = 0; i < 40; i++) {
+    char note[64];
+    snprintf(note, sizeof note, "# entry %03d\n", i);
+    spool_set_aside(&s, ".rejected", note, rec, sizeof rec);
+  }
+  assert_null(strstr(rep.text, "not kept there"));
+  struct stat a, b;
+  assert_int_equal(stat(cur, &a), 0);
+  assert_int_equal(stat(prev, &b), 0);
+  assert_true(a.st_size <= 16384 && b.st_size <= 16384);
+  char *now = NULL;
+  size_t len = 0;
+  lisec_err e = {0};
+  assert_int_equal(lisec_file_read(cur, 1 << 20, (uint8_t **)&now, &len, &e),
+                   0);
+  now = realloc(now, len + 1), now[len] = '\0';
+  assert_non_null(strstr(now, "# entry 039\n"));
+  free(now);
+  /* one entry larger than the bound alone: not kept, said so */
+  char *huge = malloc(20000);
+  assert_non_null(huge);
+  memset(huge, 'h', 20000);
+  spool_set_aside(&s, ".rejected", "# huge\n", huge, 20000);
+  free(huge);
+  assert_non_null(strstr(rep.text, "over max_bytes 16384"));
+  remove_tree(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--open-spool") == 0) {
     char err[LISEC_EVENT_ERR_MAX];
@@ -860,6 +1007,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_new_spool_dir_synced),
       cmocka_unit_test(test_stale_tmp),
       cmocka_unit_test(test_read_bound),
-      cmocka_unit_test(test_one_vm)};
+      cmocka_unit_test(test_one_vm),
+      cmocka_unit_test(test_set_aside_rotated),
+      cmocka_unit_test(test_rejected_rotated)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
