@@ -6,9 +6,11 @@
  * problem: ..."), not only the first: each setting of [server], [api],
  * [tls], [log], [ha], [security] sandbox and the controller's numbers,
  * switches and choices (with [rd], [telemetry] and [time]), each file a
- * setting names, the TLS material, the store, each token and PIN. Notes
- * (what the first start will do: create the store, migrate it, make a key)
- * go to stdout. Exit status 0 when nothing is wrong, 2 otherwise. */
+ * setting names ([attest]'s parsed, and its quarantine command's words and
+ * program, as the start does), the TLS material, the store, each token and
+ * PIN. Notes (what the first start will do: create the store, migrate it,
+ * make a key) go to stdout. Exit status 0 when nothing is wrong, 2
+ * otherwise. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,13 +37,13 @@ static void report_key(void *ctx, bool problem, const char *msg) {
   (void)ctx; /* keys_check counts its own problems */
 }
 
-/* The settings that name a file lisecd reads (it writes none of them). */
+/* The settings that name a file lisecd reads (it writes none of them);
+ * [attest]'s files are read and parsed by ctl_attest_config_check. */
 static const char *const FILES[][2] = {
     {"tls", "cert"},          {"tls", "key"},          {"tls", "client_ca"},       {"tls", "crl"},
     {"audit", "li_admin_key"}, {"audit", "pin_file"},   {"vault", "pin_file"},      {"li", "pin_file"},
     {"li", "admin_pubkey"},    {"pkg", "vendor_ca"},    {"pkg", "operator_ca"},     {"pkg", "li_admin_ca"},
-    {"pkg", "crl"},            {"attest", "reference_file"}, {"attest", "location_ca"}, {"attest", "ek_ca"},
-    {"audit", "pkcs11_module"}, {"vault", "pkcs11_module"}, {"li", "pkcs11_module"},
+    {"pkg", "crl"},            {"audit", "pkcs11_module"}, {"vault", "pkcs11_module"}, {"li", "pkcs11_module"},
 };
 
 int lisecd_check_config(const lisec_config *cfg, const char *path) {
@@ -56,6 +58,8 @@ int lisecd_check_config(const lisec_config *cfg, const char *path) {
   if (lisecd_log_config(cfg, &lvl, &json, &access_log, &err) != 0) report(&problems, err.msg);
   ctl_settings_check(cfg, report, &problems);
   ctl_vault_rotation_check(cfg, report, &problems);
+  /* [attest]'s quarantine command and files, by the code the start loads them with */
+  ctl_attest_config_check(cfg, report, &problems);
   /* the writer guard's settings, which the controller process reads before
    * it opens the controller (ctl/ha.c), and the sandbox's switch, which
    * every process reads as it enters it (sandbox.c) */

@@ -128,6 +128,10 @@ int attest_signature_verify(const attest_ak *ak, const uint8_t *msg, size_t msg_
  * `openssl pkey -pubin -outform DER | sha256sum` of the EK's PEM. */
 int attest_host_id(const uint8_t *ek_pub, size_t len, char out[ATTEST_HOST_ID_LEN + 1],
                    lisec_err *err);
+/* Whether ca_pem (a PEM bundle of TPM manufacturers' CAs, [attest] ek_ca)
+ * holds at least one certificate, read as attest_ek_cert_check reads it;
+ * EINVAL when none. */
+int attest_ek_ca_check(const uint8_t *ca_pem, size_t ca_len, lisec_err *err);
 /* Checks an EK certificate (DER): its public key is the EK's, and it chains
  * to one of the TPM manufacturers' CAs in ca_pem (PEM bundle) at `at`. */
 int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *cert_der,

@@ -8,6 +8,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,32 @@ int attest_host_id(const uint8_t *ek_pub, size_t len, char out[ATTEST_HOST_ID_LE
   return 0;
 }
 
+/* Adds every certificate of the PEM bundle ca_pem to store; how many. */
+static int ek_ca_load(X509_STORE *store, const uint8_t *ca_pem, size_t ca_len) {
+  if (ca_len > INT_MAX) return 0;
+  BIO *bio = BIO_new_mem_buf(ca_pem, (int)ca_len);
+  STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
+  int ncas = 0;
+  for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
+    X509_INFO *xi = sk_X509_INFO_value(infos, i);
+    if (xi->x509 && X509_STORE_add_cert(store, xi->x509) == 1) ncas++;
+  }
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  BIO_free(bio);
+  ERR_clear_error();
+  return ncas;
+}
+
+int attest_ek_ca_check(const uint8_t *ca_pem, size_t ca_len, lisec_err *err) {
+  X509_STORE *store = X509_STORE_new();
+  if (!store) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int ncas = ek_ca_load(store, ca_pem, ca_len);
+  X509_STORE_free(store);
+  if (ncas == 0)
+    return lisec_err_set(err, LISEC_EINVAL, "no PEM certificate in it: every EK certificate would be refused");
+  return 0;
+}
+
 int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *cert_der,
                          size_t cert_len, const uint8_t *ca_pem, size_t ca_len, int64_t at,
                          lisec_err *err) {
@@ -286,9 +313,6 @@ int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *ce
   X509 *cert = d2i_X509(NULL, &p, (long)cert_len);
   X509_STORE *store = X509_STORE_new();
   X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-  BIO *bio = BIO_new_mem_buf(ca_pem, (int)ca_len);
-  STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
-  int ncas = 0;
   if (!cert || p != cert_der + cert_len) {
     rc = lisec_err_set(err, LISEC_EINVAL, "EK certificate: not one DER X.509 certificate");
     goto out;
@@ -297,11 +321,7 @@ int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *ce
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto out;
   }
-  for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++) {
-    X509_INFO *xi = sk_X509_INFO_value(infos, i);
-    if (xi->x509 && X509_STORE_add_cert(store, xi->x509) == 1) ncas++;
-  }
-  if (ncas == 0) {
+  if (ek_ca_load(store, ca_pem, ca_len) == 0) {
     rc = lisec_err_set(err, LISEC_EINVAL, "EK certificate: no manufacturer CA configured");
     goto out;
   }
@@ -318,8 +338,6 @@ int attest_ek_cert_check(const uint8_t *ek_pub, size_t ek_len, const uint8_t *ce
                        X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 out:
   ERR_clear_error();
-  sk_X509_INFO_pop_free(infos, X509_INFO_free);
-  BIO_free(bio);
   X509_STORE_CTX_free(ctx);
   X509_STORE_free(store);
   X509_free(cert);

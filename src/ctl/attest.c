@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -721,20 +722,130 @@ bool ctl_attest_reloaded(const ctl_shared *sh) { return sh && sh->attest && sh->
 
 static void *timer_main(void *arg);
 
-static int parse_quarantine(struct ctl_attest_state *st, const lisec_config *cfg, lisec_err *err) {
+/* ---- what [attest] names: the start loads it, --check-config checks it --
+
+ * The quarantine command, the reference values, the location CA and the
+ * EK CA bundle, each read and checked by one function that ctl_attest_open
+ * uses to load it and ctl_attest_config_check to check it (lisecd
+ * --check-config), so the two can never disagree. Each message names its
+ * setting. */
+
+/* Whether prog can be started as posix_spawnp starts it: a name with a
+ * '/' as that path, else the first match in PATH; a regular file this
+ * process may execute. */
+static int program_runnable(const char *prog, lisec_err *err) {
+  if (strchr(prog, '/')) {
+    struct stat sb;
+    if (stat(prog, &sb) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "[attest] quarantine_command: %.200s: %s", prog, strerror(errno));
+    if (!S_ISREG(sb.st_mode) || access(prog, X_OK) != 0)
+      return lisec_err_set(err, LISEC_EINVAL, "[attest] quarantine_command: %.200s is not an executable file",
+                           prog);
+    return 0;
+  }
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/bin:/usr/bin";
+  while (*path) {
+    const char *end = strchr(path, ':');
+    size_t n = end ? (size_t)(end - path) : strlen(path);
+    char full[4096];
+    if (snprintf(full, sizeof full, "%.*s%s%s", (int)n, path, n ? "/" : "", prog) < (int)sizeof full) {
+      struct stat sb;
+      if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && access(full, X_OK) == 0) return 0;
+    }
+    path += n + (end ? 1 : 0);
+  }
+  return lisec_err_set(err, LISEC_EINVAL,
+                       "[attest] quarantine_command: %.200s is not an executable file on lisecd's PATH "
+                       "(give its full path)",
+                       prog);
+}
+
+/* [attest] quarantine_command split into argv (no shell; at most
+ * QUARANTINE_ARGS_MAX words), its program runnable. *cmd holds the words
+ * (free it); argv[0] NULL when none is configured. */
+static int quarantine_load(const lisec_config *cfg, char **cmd_out, char *argv[QUARANTINE_ARGS_MAX + 1],
+                           lisec_err *err) {
   const char *cmd = lisec_config_str(cfg, "attest", "quarantine_command", NULL);
+  *cmd_out = NULL;
+  argv[0] = NULL;
   if (!cmd || !*cmd) return 0;
-  if (!(st->quarantine_cmd = strdup(cmd))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  char *copy = strdup(cmd);
+  if (!copy) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  *cmd_out = copy;
   size_t n = 0;
   char *save = NULL;
-  for (char *t = strtok_r(st->quarantine_cmd, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-    if (n == QUARANTINE_ARGS_MAX)
+  for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+    if (n == QUARANTINE_ARGS_MAX) {
+      argv[0] = NULL;
       return lisec_err_set(err, LISEC_EINVAL, "[attest] quarantine_command: more than %d words",
                            QUARANTINE_ARGS_MAX);
-    st->quarantine_argv[n++] = t;
+    }
+    argv[n++] = t;
   }
-  st->quarantine_argv[n] = NULL;
-  return 0;
+  argv[n] = NULL;
+  if (n == 0) return 0; /* only blanks: none */
+  int rc = program_runnable(argv[0], err);
+  if (rc) argv[0] = NULL;
+  return rc;
+}
+
+/* [attest] reference_file parsed; *out NULL when unset. */
+static int policy_load(const lisec_config *cfg, attest_policy **out, lisec_err *err) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  *out = NULL;
+  int rc = read_file_opt(cfg, "reference_file", ATTEST_POLICY_MAX, &buf, &len, err);
+  if (rc || !buf) return rc;
+  rc = attest_policy_parse((const char *)buf, len, out, err);
+  free(buf);
+  if (rc) lisec_err_wrap(err, "[attest] reference_file");
+  return rc;
+}
+
+/* [attest] location_ca parsed; *out NULL when unset. */
+static int location_ca_load(const lisec_config *cfg, attest_location_ca **out, lisec_err *err) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  *out = NULL;
+  int rc = read_file_opt(cfg, "location_ca", 1u << 20, &buf, &len, err);
+  if (rc || !buf) return rc;
+  rc = attest_location_ca_parse(buf, len, out, err);
+  free(buf);
+  if (rc) lisec_err_wrap(err, "[attest] location_ca");
+  return rc;
+}
+
+/* [attest] ek_ca read, holding at least one certificate; *out NULL when
+ * unset. */
+static int ek_ca_load(const lisec_config *cfg, uint8_t **out, size_t *len, lisec_err *err) {
+  int rc = read_file_opt(cfg, "ek_ca", 1u << 20, out, len, err);
+  if (rc || !*out) return rc;
+  if ((rc = attest_ek_ca_check(*out, *len, err))) {
+    free(*out);
+    *out = NULL, *len = 0;
+    lisec_err_wrap(err, "[attest] ek_ca = %.200s", lisec_config_str(cfg, "attest", "ek_ca", ""));
+  }
+  return rc;
+}
+
+int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
+  int problems = 0;
+  lisec_err err = {0};
+  char *cmd = NULL, *argv[QUARANTINE_ARGS_MAX + 1];
+  if (quarantine_load(cfg, &cmd, argv, &err) != 0) problems++, report(ctx, err.msg);
+  free(cmd);
+  attest_policy *policy = NULL;
+  if ((err = (lisec_err){0}), policy_load(cfg, &policy, &err) != 0) problems++, report(ctx, err.msg);
+  attest_policy_free(policy);
+  attest_location_ca *lca = NULL;
+  if ((err = (lisec_err){0}), location_ca_load(cfg, &lca, &err) != 0) problems++, report(ctx, err.msg);
+  attest_location_ca_free(lca);
+  uint8_t *ek = NULL;
+  size_t ek_len = 0;
+  if ((err = (lisec_err){0}), ek_ca_load(cfg, &ek, &ek_len, &err) != 0) problems++, report(ctx, err.msg);
+  free(ek);
+  return problems;
 }
 
 int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
@@ -765,29 +876,17 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   st->inventory_max_bytes = set->attest_inventory_max_bytes;
   st->inventory_max_domains = set->attest_inventory_max_domains;
-  if ((rc = parse_quarantine(st, cfg, err)) || (rc = ctl_telemetry_conf_read(cfg, &st->telemetry, err)))
+  if ((rc = quarantine_load(cfg, &st->quarantine_cmd, st->quarantine_argv, err)) ||
+      (rc = ctl_telemetry_conf_read(cfg, &st->telemetry, err)))
     return rc;
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  /* A policy that is configured but does not load stops the start. */
-  if ((rc = read_file_opt(cfg, "reference_file", ATTEST_POLICY_MAX, &buf, &len, err))) return rc;
-  if (buf) {
-    rc = attest_policy_parse((const char *)buf, len, &st->policy, err);
-    free(buf);
-    if (rc) return lisec_err_wrap(err, "[attest] reference_file"), rc;
-  } else {
-    LOG_WARN("attest: no [attest] reference_file: every appraisal fails (TR 103 308 5.4)");
-  }
-  if ((rc = read_file_opt(cfg, "location_ca", 1u << 20, &buf, &len, err))) return rc;
-  if (buf) {
-    rc = attest_location_ca_parse(buf, len, &st->location_ca, err);
-    free(buf);
-    if (rc) return lisec_err_wrap(err, "[attest] location_ca"), rc;
-  } else {
+  /* A file that is configured but does not load stops the start. */
+  if ((rc = policy_load(cfg, &st->policy, err))) return rc;
+  if (!st->policy) LOG_WARN("attest: no [attest] reference_file: every appraisal fails (TR 103 308 5.4)");
+  if ((rc = location_ca_load(cfg, &st->location_ca, err))) return rc;
+  if (!st->location_ca)
     LOG_WARN("attest: no [attest] location_ca: no host location is ever proven (TR 103 308 "
              "6.2 req. 8, 12)");
-  }
-  if ((rc = read_file_opt(cfg, "ek_ca", 1u << 20, &st->ek_ca, &st->ek_ca_len, err))) return rc;
+  if ((rc = ek_ca_load(cfg, &st->ek_ca, &st->ek_ca_len, err))) return rc;
   lisec_ctl model_ctl = {.shared = sh};
   load_ctx lc = {st, &model_ctl, 0, 0};
   rc = store_doc_list(s, HOST_KIND, load_host_cb, &lc, err);

@@ -216,3 +216,59 @@ for ((i = 0; i < ${#pairs[@]}; i += 4)); do
     fail "[$sect] ${pairs[i + 1]}, ${pairs[i + 2]}: the check exited $rc (want 2, naming $named): $(cat "$work/topic-pair.err")"
 done
 pass "[x1], [rd], [telemetry], [time], [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms reported by the check"
+
+# [attest]: its quarantine command and the files it names are checked by
+# the code the start loads them with (before, the check only looked that
+# the files could be opened, and not at the command: each of these passed
+# it and then stopped the start, or, for the command's program and ek_ca,
+# started and failed at the first host losing its trust or enrolling). A
+# command of more than 32 words, a program that does not exist, one that
+# is not executable, a file that opens but does not parse (reference
+# values, the location CA, the EK CA bundle): each reported by the check,
+# naming the setting, and stopping a start naming it. The good ones (the
+# example reference values, a PEM CA for both CAs, a program by full path
+# and one found on the PATH) pass the check.
+printf 'not json\n' >"$work/garbage.txt"
+printf '#!/bin/sh\nexit 0\n' >"$work/noexec.sh"
+chmod 644 "$work/noexec.sh"
+words=$(printf ' w%d' $(seq 1 32))
+attest_bad=(
+  quarantine_command "/bin/true$words" 'more than 32 words'
+  quarantine_command "$work/no-such-program --suspend" 'no-such-program: No such file or directory'
+  quarantine_command "$work/noexec.sh" 'noexec.sh is not an executable file'
+  quarantine_command "no-such-program-lisec --x" 'not an executable file on lisecd.s PATH'
+  reference_file "$work/garbage.txt" 'policy'
+  location_ca "$work/garbage.txt" ''
+  ek_ca "$work/garbage.txt" 'no PEM certificate in it'
+)
+for ((i = 0; i < ${#attest_bad[@]}; i += 3)); do
+  key=${attest_bad[i]} val=${attest_bad[i + 1]} why=${attest_bad[i + 2]}
+  printf '[attest]\n%s = %s\n' "$key" "$val" | cat "$good" - >"$work/attest-bad.conf"
+  set +e
+  "$lisecd" -c "$work/attest-bad.conf" --check-config >"$work/attest-bad.out" 2>"$work/attest-bad.err"
+  rc=$?
+  set -e
+  [ $rc = 2 ] && grep -q "problem: \[attest\] $key.*$why" "$work/attest-bad.err" && grep -q ' 1 problem;' "$work/attest-bad.err" ||
+    fail "[attest] $key = $val: the check exited $rc (want 2, one problem naming it, '$why'): $(cat "$work/attest-bad.err")"
+  start_refused "$work/attest-bad.conf" "$work/attest-bad.start" "[attest] $key = $val"
+  grep -q "\[attest\] $key.*$why" "$work/attest-bad.start" ||
+    fail "[attest] $key = $val refused at start without naming it: $(tail -3 "$work/attest-bad.start")"
+done
+# every one of them at once: each reported
+printf '[attest]\nquarantine_command = %s\nreference_file = %s\nlocation_ca = %s\nek_ca = %s\n' \
+  "$work/noexec.sh" "$work/garbage.txt" "$work/garbage.txt" "$work/garbage.txt" | cat "$good" - >"$work/attest-all.conf"
+set +e
+"$lisecd" -c "$work/attest-all.conf" --check-config >/dev/null 2>"$work/attest-all.err"
+rc=$?
+set -e
+[ $rc = 2 ] && grep -q ' 4 problems;' "$work/attest-all.err" ||
+  fail "four [attest] problems at once: exit $rc: $(cat "$work/attest-all.err")"
+printf '[attest]\nquarantine_command = %s\nreference_file = %s\nlocation_ca = %s\nek_ca = %s\n' \
+  "/bin/true --suspend-li" "$src/examples/attest/reference.json" "$pki/ca.crt" "$pki/ca.crt" |
+  cat "$good" - >"$work/attest-good.conf"
+"$lisecd" -c "$work/attest-good.conf" --check-config >/dev/null 2>"$work/attest-good.err" ||
+  fail "good [attest] settings refused by the check: $(cat "$work/attest-good.err")"
+sed 's|^quarantine_command = .*|quarantine_command = true|' "$work/attest-good.conf" >"$work/attest-path.conf"
+"$lisecd" -c "$work/attest-path.conf" --check-config >/dev/null 2>"$work/attest-path.err" ||
+  fail "a quarantine program found on the PATH refused by the check: $(cat "$work/attest-path.err")"
+pass "[attest] quarantine_command (33 words, no such program, not executable, not on the PATH) and reference_file, location_ca, ek_ca that do not parse: each reported by the check and stopping a start, naming it; all four at once reported; good ones pass"
