@@ -51,12 +51,20 @@ typedef struct ed_source {
   int64_t since;           /* when it entered its current state (seconds since the epoch) */
 } ed_source;
 
+/* A client's reference in the daemon's log: hex of HMAC-SHA-256 under a
+ * key drawn at each start, over the client's name (main.c). It names no
+ * client and reads alike for an LI VNF and any other; the reports to
+ * lisecd carry it beside the name, so lisecd's record of what it refers to
+ * (rng.replay, sealed for an LI VNF) says whose it is. */
+#define ED_REF_HEX RNG_REPORT_REF_LEN
+
 typedef struct ed_client {
   char name[ED_NAME_MAX];
+  char ref[ED_REF_HEX + 1];
   rng_bucket bucket;
   uint64_t seeds, bytes, refused_replay, refused_rate, last_issue_s;
   bool li;                     /* an LI VNF: lisecd seals its issuance records */
-  uint64_t acked_seeds, acked_bytes; /* what lisecd has acknowledged (report.c) */
+  uint64_t acked_seeds, acked_bytes, acked_replays; /* what lisecd has acknowledged (report.c) */
 } ed_client;
 
 /* Why requests were refused (metrics.c names them); ED_REF_ROLE: a client

@@ -6,12 +6,14 @@
  */
 #include <getopt.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/crypto.h"
 #include "entropyd.h"
 
 static const char *const known[] = {
@@ -59,6 +61,17 @@ static int load_clients(entropyd *d, const char *list, lisec_err *err) {
   if (d->nclients == 0)
     return lisec_err_set(err, LISEC_EINVAL,
                          "[clients] allowed lists no VNF identity: nobody could be served");
+  /* Each client's log reference (entropyd.h): under a key of this start
+   * alone, wiped once they are made, so a reference is not turned back into
+   * a name by trying the names of [clients] allowed. */
+  uint8_t key[32], mac[CRYPTO_SHA256_LEN];
+  if (RAND_bytes(key, sizeof key) != 1) return lisec_err_set(err, LISEC_ECRYPTO, "client references: no random key");
+  for (size_t i = 0; i < d->nclients; i++) {
+    ed_client *c = &d->clients[i];
+    crypto_hmac_sha256(key, sizeof key, c->name, strlen(c->name), mac);
+    for (size_t k = 0; k < ED_REF_HEX / 2; k++) snprintf(c->ref + 2 * k, 3, "%02x", mac[k]);
+  }
+  crypto_wipe(key, sizeof key);
   return 0;
 }
 

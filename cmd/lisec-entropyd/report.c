@@ -3,7 +3,8 @@
  * stops or resumes serving, a report goes to lisecd's POST /v1/rng/events
  * over mutual TLS (libcurl, the daemon's own client certificate, role host):
  * per client, the seeds and bytes issued since the last acknowledged report
- * (never a value), and the state of every source and of the daemon. A report
+ * (never a value) and the requests refused as replays (with the reference
+ * the log called the client by), and the state of every source and of the daemon. A report
  * is kept, byte for byte with its sequence number, and resent until lisecd
  * acknowledges it, so lisecd can recognise a resend whose first answer was
  * lost; only then is the next one built. Memory stays bounded: one report in
@@ -22,7 +23,7 @@
 typedef struct pending {
   char *body;              /* the report, resent unchanged until acknowledged */
   uint64_t seq;
-  uint64_t *snap_seeds, *snap_bytes; /* per client: totals the report covers */
+  uint64_t *snap_seeds, *snap_bytes, *snap_replays; /* per client: totals the report covers */
   size_t nclients;
 } pending;
 
@@ -115,7 +116,8 @@ static int build(entropyd *d, pending *pd) {
   pd->nclients = d->nclients;
   pd->snap_seeds = calloc(d->nclients + 1, sizeof *pd->snap_seeds);
   pd->snap_bytes = calloc(d->nclients + 1, sizeof *pd->snap_bytes);
-  if (!srcs || !iss || !pd->snap_seeds || !pd->snap_bytes) goto fail;
+  pd->snap_replays = calloc(d->nclients + 1, sizeof *pd->snap_replays);
+  if (!srcs || !iss || !pd->snap_seeds || !pd->snap_bytes || !pd->snap_replays) goto fail;
   pthread_mutex_lock(&d->lock);
   for (size_t i = 0; i < d->nsrc; i++) {
     const ed_source *s = &d->src[i];
@@ -129,10 +131,19 @@ static int build(entropyd *d, pending *pd) {
     ed_client *c = &d->clients[i];
     pd->snap_seeds[i] = c->seeds;
     pd->snap_bytes[i] = c->bytes;
-    if (c->seeds == c->acked_seeds) continue;
-    json_array_append_new(iss, json_pack("{s:s, s:I, s:I, s:b}", "client", c->name, "seeds",
-                                         (json_int_t)(c->seeds - c->acked_seeds), "bytes",
-                                         (json_int_t)(c->bytes - c->acked_bytes), "li", c->li));
+    pd->snap_replays[i] = c->refused_replay;
+    uint64_t replays = c->refused_replay - c->acked_replays;
+    if (c->seeds == c->acked_seeds && !replays) continue;
+    json_t *o = json_pack("{s:s, s:I, s:I, s:b}", "client", c->name, "seeds",
+                          (json_int_t)(c->seeds - c->acked_seeds), "bytes",
+                          (json_int_t)(c->bytes - c->acked_bytes), "li", c->li);
+    /* only when there were some: a lisecd from before these keys takes
+     * every report without a replay */
+    if (o && replays) {
+      json_object_set_new(o, "replays", json_integer((json_int_t)replays));
+      json_object_set_new(o, "ref", json_string(c->ref));
+    }
+    json_array_append_new(iss, o);
   }
   if (d->serving) ed_stale_locked(d);
   bool serving = d->serving;
@@ -159,6 +170,7 @@ static void pending_clear(pending *pd) {
   free(pd->body);
   free(pd->snap_seeds);
   free(pd->snap_bytes);
+  free(pd->snap_replays);
   memset(pd, 0, sizeof *pd);
 }
 
@@ -227,6 +239,7 @@ static void acknowledged(entropyd *d, const pending *pd) {
   for (size_t i = 0; i < pd->nclients && i < d->nclients; i++) {
     d->clients[i].acked_seeds = pd->snap_seeds[i];
     d->clients[i].acked_bytes = pd->snap_bytes[i];
+    d->clients[i].acked_replays = pd->snap_replays[i];
   }
   d->reports_ok++;
   d->report_error[0] = '\0';

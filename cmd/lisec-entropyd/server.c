@@ -162,9 +162,15 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
   }
   pthread_mutex_unlock(&d->lock);
   if (refuse) {
+    /* Bounded: a client replaying in a loop must not fill the log. The
+     * client is named by its reference alone, for every client alike: the
+     * log is the platform operators', and a line naming other clients but
+     * not an LI VNF (or calling it one) would tell them which is. Each
+     * replay is counted for the next report to lisecd, whose record
+     * (rng.replay, sealed for an LI VNF) names the client with the same
+     * reference (report.c). */
     if (refuse == RNG_ERR_REPLAY)
-      LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed request from %s refused: %s", c->li ? "an LI VNF" : c->name,
-                  why); /* a client replaying in a loop must not fill the log */
+      LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed request from client ref %s refused: %s", c->ref, why);
     return send_error(s, refuse, why) == 0;
   }
   rep.type = RNG_MSG_SEED;

@@ -150,9 +150,21 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
   fmt_time(r->to, to, sizeof to);
   for (size_t i = 0; i < r->n_issuance; i++) {
     const rng_report_issue *c = &r->issuance[i];
-    if (c->seeds == 0) continue;
     char subject[RNG_REPORT_NAME_MAX + 8], reason[256];
     snprintf(subject, sizeof subject, "vnf %s", c->client);
+    if (c->replays) {
+      /* The daemon's log names the client by its reference alone; this
+       * record says whose it is, sealed for an LI VNF as its issuance. */
+      snprintf(reason, sizeof reason,
+               "TR103308-5.12: %llu seed requests refused as replays from %s to %s (the daemon's log "
+               "reference %s; report %s/%llu)",
+               (unsigned long long)c->replays, from, to, c->ref, r->instance, (unsigned long long)r->seq);
+      int rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "rng.replay", c->li, reason, 0, NULL, err, "%s",
+                         subject);
+      if (rc) return rc;
+      (*recorded)++;
+    }
+    if (c->seeds == 0) continue;
     snprintf(reason, sizeof reason, "TR103308-5.15: %llu seeds, %llu bytes from %s to %s (report %s/%llu)",
              (unsigned long long)c->seeds, (unsigned long long)c->bytes, from, to, r->instance,
              (unsigned long long)r->seq);

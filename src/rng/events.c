@@ -117,20 +117,28 @@ static int parse_source(const json_t *o, rng_report *r, size_t i, lisec_err *err
 }
 
 static int parse_issue(const json_t *o, rng_report *r, size_t i, lisec_err *err) {
-  static const char *const keys[] = {"client", "seeds", "bytes", "li", NULL};
+  static const char *const keys[] = {"client", "seeds", "bytes", "li", "replays", "ref", NULL};
   char where[48];
   snprintf(where, sizeof where, "issuance[%zu]", i);
   if (!json_is_object(o)) return lisec_err_set(err, LISEC_EINVAL, "rng report: %s is not an object", where);
   rng_report_issue *c = &r->issuance[i];
-  const char *name = NULL;
-  int64_t seeds = 0, bytes = 0;
+  const char *name = NULL, *ref = NULL;
+  int64_t seeds = 0, bytes = 0, replays = 0;
   int rc = only_keys(o, where, keys, err);
   if (rc) return rc;
   if ((rc = lisec_json_get_str(o, "client", true, RNG_REPORT_NAME_MAX, &name, err)) ||
       (rc = lisec_json_get_int(o, "seeds", true, 0, COUNT_MAX, &seeds, err)) ||
       (rc = lisec_json_get_int(o, "bytes", true, 0, COUNT_MAX, &bytes, err)) ||
-      (rc = lisec_json_get_bool(o, "li", false, &c->li, err)))
+      (rc = lisec_json_get_bool(o, "li", false, &c->li, err)) ||
+      (rc = lisec_json_get_int(o, "replays", false, 1, COUNT_MAX, &replays, err)) ||
+      (rc = lisec_json_get_str(o, "ref", false, RNG_REPORT_REF_LEN, &ref, err)))
     return lisec_err_wrap(err, "rng report: %s", where);
+  /* replays and the log reference they were logged under go together */
+  if (!replays != !ref)
+    return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: replays and ref go together", where);
+  if (ref && (strlen(ref) != RNG_REPORT_REF_LEN || strspn(ref, "0123456789abcdef") != RNG_REPORT_REF_LEN))
+    return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: ref is not %d lowercase hex digits", where,
+                         RNG_REPORT_REF_LEN);
   if (!rng_report_name_ok(name, true))
     return lisec_err_set(err, LISEC_EINVAL, "rng report: %s: client name has a character outside "
                                             "[A-Za-z0-9 ._:@/-]", where);
@@ -146,6 +154,8 @@ static int parse_issue(const json_t *o, rng_report *r, size_t i, lisec_err *err)
   memcpy(c->client, name, strlen(name) + 1);
   c->seeds = (uint64_t)seeds;
   c->bytes = (uint64_t)bytes;
+  c->replays = (uint64_t)replays;
+  if (ref) memcpy(c->ref, ref, RNG_REPORT_REF_LEN + 1);
   return 0;
 }
 

@@ -208,8 +208,12 @@ const char *rng_drbg_kind_alg(rng_drbg_kind k);
  *   {"v":1, "instance":"<32 hex>", "seq":N, "from":T0, "to":T1,
  *    "serving":true|false, "detail":"why not serving",
  *    "sources":[{"source":"tpm", "state":"ok", "since":T, "detail":"..."}],
- *    "issuance":[{"client":"vnf-a", "seeds":N, "bytes":N, "li":false}]}
+ *    "issuance":[{"client":"vnf-a", "seeds":N, "bytes":N, "li":false,
+ *                 "replays":N, "ref":"<16 hex>"}]}
  *
+ * "replays" (optional, with "ref", only when not 0): the client's seed
+ * requests refused as replays in the period; "ref" is the reference the
+ * daemon's log calls the client by (it names no client there).
  * Times are seconds since the epoch. Every key is checked: unknown keys,
  * wrong types, out-of-range numbers, names outside their alphabet and
  * repeated sources or clients are refused. */
@@ -220,6 +224,7 @@ const char *rng_drbg_kind_alg(rng_drbg_kind k);
 #define RNG_REPORT_SOURCE_MAX 31  /* a source name */
 #define RNG_REPORT_DETAIL_MAX 255
 #define RNG_REPORT_INSTANCE_LEN 32 /* hex characters */
+#define RNG_REPORT_REF_LEN 16 /* a client's log reference: lower-case hex characters */
 
 typedef enum {
   RNG_SRC_OK = 0,
@@ -240,6 +245,8 @@ typedef struct rng_report_issue {
   char client[RNG_REPORT_NAME_MAX + 1];
   uint64_t seeds, bytes;
   bool li; /* an LI VNF: the controller seals the record to the LI administration */
+  uint64_t replays;                   /* requests refused as replays; 0: none */
+  char ref[RNG_REPORT_REF_LEN + 1];   /* its log reference when replays; else "" */
 } rng_report_issue;
 
 typedef struct rng_report {

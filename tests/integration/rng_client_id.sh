@@ -24,7 +24,8 @@
 # seeds it gave. With [clients] role_source = ou the OU carries the role,
 # and a bad role_source stops the start. With vnf-a an LI VNF ([clients]
 # li) its role refusals are logged and answered word for word as a non-LI
-# VNF's, naming no CN.
+# VNF's, naming no CN; and its replayed seed requests are logged as another
+# VNF's, by an opaque per-client reference, naming neither.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -225,5 +226,44 @@ done
 pass "an LI VNF's certificate refused for its role is logged and answered as any VNF's, naming no CN"
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status ([clients] li)"
-grep -q Sanitizer "$work/entropyd.log" "$work/entropyli.log" && { cat "$work/entropyd.log" "$work/entropyli.log" >&2; fail "sanitizer report"; }
+
+# A replayed seed request is logged alike for an LI VNF and any other: by
+# the client's reference alone, never its CN, nor "an LI VNF" (before: the
+# LI VNF's line read "an LI VNF" and every other's named its CN, so the
+# log told which client is an LI VNF). vnf-a and vnf-li (an LI VNF) each
+# replay twice: four lines of one shape (the reference aside), each
+# client's reference the same both times and not the other's; the clients
+# are told the reason as before. (lisecd's records of whose reference it
+# is: rng_events.)
+lisec pki issue "$pki" vnf-li vnf vnf-li >/dev/null || fail "issue vnf-li"
+entropyd_allowed="vnf-a, vnf-li" entropyd_start entropyrp server "[clients]" "li = vnf-li"
+port=$entropyrp_PORT pid=$entropyrp_PID
+replay_lines() { grep "seed request from" "$work/entropyrp.log" || true; }
+for stem in vnf-a vnf-li vnf-a vnf-li; do
+  before=$(replay_lines | wc -l)
+  seed_replay "$port" $stem "$work/replay.out"
+  [ "$(head -1 "$work/replay.out")" = "2 " ] && grep -q "^3 TR103308-5.12: replayed seed request refused (nonce already used)" "$work/replay.out" ||
+    { cat "$work/replay.out" >&2; fail "$stem: the repeated request was not refused as a replay"; }
+  for _ in $(seq 1 50); do
+    [ "$(replay_lines | wc -l)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  [ "$(replay_lines | wc -l)" = $((before + 1)) ] || { cat "$work/entropyrp.log" >&2; fail "$stem: no replay line logged"; }
+done
+mapfile -t rl < <(replay_lines | sed 's/^.*seed request from/seed request from/')
+ref_of() { sed -n 's/^seed request from client ref \([0-9a-f]\{16\}\) refused: .*$/\1/p' <<<"$1"; }
+shape() { sed 's/client ref [0-9a-f]\{16\} /client ref R /' <<<"$1"; }
+want='seed request from client ref R refused: TR103308-5.12: replayed seed request refused (nonce already used)'
+for i in 0 1 2 3; do
+  [ "$(shape "${rl[i]}")" = "$want" ] || fail "replay line $i reads '${rl[i]}', where every client's reads '$want'"
+  case ${rl[i]} in *vnf-* | *" LI "*) fail "replay line $i names the client: ${rl[i]}" ;; esac
+done
+ref_a=$(ref_of "${rl[0]}") ref_li=$(ref_of "${rl[1]}")
+[ -n "$ref_a" ] && [ "$(ref_of "${rl[2]}")" = "$ref_a" ] && [ "$(ref_of "${rl[3]}")" = "$ref_li" ] && [ "$ref_a" != "$ref_li" ] ||
+  fail "each client's reference is not its own and the same each time: ${rl[*]}"
+grep -q "an LI VNF" "$work/entropyrp.log" && fail "the log calls a client an LI VNF"
+pass "a replay by an LI VNF and by another VNF logged alike, by an opaque per-client reference, naming neither"
+kill -TERM "$pid"
+wait "$pid" || fail "lisec-entropyd exit status (replays)"
+grep -q Sanitizer "$work/entropyd.log" "$work/entropyli.log" "$work/entropyrp.log" && { cat "$work/entropyd.log" "$work/entropyli.log" "$work/entropyrp.log" >&2; fail "sanitizer report"; }
 echo "rng_client_id: all checks passed"

@@ -11,6 +11,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/entropyd.sh" # seed_replay
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 [ -x "$entropyd" ] || fail "lisec-entropyd not built"
@@ -219,6 +220,32 @@ grep -q "vnf-li" "$work/one-metrics.txt" &&
   { grep "vnf-li" "$work/one-metrics.txt" >&2; fail "the daemon's /metrics names the LI VNF vnf-li"; }
 grep -q 'client="vnf-a"' "$work/one-metrics.txt" || fail "the daemon's /metrics lost vnf-a"
 pass "issuance of $issued seeds to vnf-a recorded with counts and period; vnf-li's sealed, opened by the LI key, and not in /metrics"
+
+# --- a replay: logged by reference, recorded at lisecd naming the client -----
+# The daemon's log names a replaying client by its reference alone, alike
+# for an LI VNF and another (rng_client_id); the next report carries the
+# count with the reference, and lisecd records rng.replay naming the client
+# with it: vnf-a's in the clear (the operator finds who replayed), the LI
+# VNF vnf-li's sealed to the LI administration, as its issuance.
+seed_replay "$one_PORT" vnf-a "$work/replay-a.out"
+seed_replay "$one_PORT" vnf-li "$work/replay-li.out"
+grep -q "^3 TR103308-5.12: replayed" "$work/replay-a.out" && grep -q "^3 TR103308-5.12: replayed" "$work/replay-li.out" ||
+  fail "the repeated requests were not refused as replays"
+ref_a=$(sed -n 's/^.*seed request from client ref \([0-9a-f]\{16\}\) refused: .*$/\1/p' "$work/one.log" | sed -n 1p)
+ref_li=$(sed -n 's/^.*seed request from client ref \([0-9a-f]\{16\}\) refused: .*$/\1/p' "$work/one.log" | sed -n 2p)
+[ -n "$ref_a" ] && [ -n "$ref_li" ] && [ "$ref_a" != "$ref_li" ] ||
+  { grep "seed request" "$work/one.log" >&2; fail "the replays were not logged by two references"; }
+replay_recorded() { [ "$(audit_count rng.replay "vnf vnf-a" "1 seed requests refused as replays" "reference $ref_a")" = 1 ]; }
+wait_for 10 replay_recorded || { audit_count rng.replay >&2; fail "vnf-a's replay not recorded in the clear with its reference $ref_a"; }
+li_replay_opened() {
+  lisec audit read --li-key "$work/li.key" --db "$work/lisec.db" >"$work/li-read.txt" 2>&1 || true
+  grep -A1 "rng.replay  vnf vnf-li  -> denied  \[LI, opened\]" "$work/li-read.txt" |
+    grep -q "reason: TR103308-5.12: 1 seed requests refused as replays from .*reference $ref_li;"
+}
+wait_for 10 li_replay_opened || { grep -A1 rng.replay "$work/li-read.txt" >&2; fail "vnf-li's replay not sealed with its reference"; }
+[ "$(audit_count rng.replay "vnf-li")" = 0 ] && [ "$(audit_count "$ref_li")" = 0 ] ||
+  fail "the LI VNF's replay is in the clear"
+pass "a replay by vnf-a and by the LI VNF vnf-li: logged by reference, recorded at lisecd naming the client with it (vnf-a's in the clear, vnf-li's sealed)"
 
 # --- reports missed while lisecd is down are resent and recorded once ---------
 stop_lisecd

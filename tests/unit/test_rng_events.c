@@ -39,7 +39,9 @@ static void good_report(void **state) {
       "{\"source\":\"rdseed\",\"state\":\"unavailable\"}],"
       "\"issuance\":[{\"client\":\"vnf-a\",\"seeds\":3,\"bytes\":144},"
       "{\"client\":\"CN poi.example/1@site:2\",\"seeds\":1,\"bytes\":256,\"li\":true},"
-      "{\"client\":\"idle\",\"seeds\":0,\"bytes\":0}]}";
+      "{\"client\":\"idle\",\"seeds\":0,\"bytes\":0},"
+      "{\"client\":\"replayer\",\"seeds\":0,\"bytes\":0,\"li\":true,\"replays\":4,"
+      "\"ref\":\"0123456789abcdef\"}]}";
   assert_int_equal(parse(t, &r, &err), 0);
   assert_string_equal(r.instance, "00112233445566778899aabbccddeeff");
   assert_int_equal(r.seq, 3);
@@ -54,7 +56,13 @@ static void good_report(void **state) {
   assert_false(rng_src_state_failed(r.sources[2].state));
   assert_int_equal(r.sources[1].since, 1800000010);
   assert_int_equal(r.sources[2].since, 0);
-  assert_int_equal(r.n_issuance, 3);
+  assert_int_equal(r.n_issuance, 4);
+  /* a client's replays, with the reference the daemon's log called it by */
+  assert_int_equal(r.issuance[3].replays, 4);
+  assert_string_equal(r.issuance[3].ref, "0123456789abcdef");
+  assert_true(r.issuance[3].li);
+  assert_int_equal(r.issuance[0].replays, 0);
+  assert_string_equal(r.issuance[0].ref, "");
   assert_string_equal(r.issuance[1].client, "CN poi.example/1@site:2");
   assert_true(r.issuance[1].li);
   assert_false(r.issuance[0].li);
@@ -105,6 +113,15 @@ static void bad_reports(void **state) {
       {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":1,\"bytes\":48,\"li\":1}]}", "li", LISEC_EINVAL},
       {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":1,\"bytes\":48},{\"client\":\"a\",\"seeds\":1,\"bytes\":48}]}", "listed twice", LISEC_EINVAL},
       {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":1,\"bytes\":48,\"seed\":\"AAAA\"}]}", "unknown key 'seed'", LISEC_EINVAL},
+      /* replays: with their log reference, 16 lower-case hex digits, or neither */
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":2}]}", "replays and ref go together", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"ref\":\"0123456789abcdef\"}]}", "replays and ref go together", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":0,\"ref\":\"0123456789abcdef\"}]}", "replays", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":-1,\"ref\":\"0123456789abcdef\"}]}", "replays", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":1,\"ref\":\"0123456789ABCDEF\"}]}", "lowercase hex", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":1,\"ref\":\"0123456789abcde\"}]}", "lowercase hex", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":1,\"ref\":\"0123456789abcdef0\"}]}", "ref", LISEC_EINVAL},
+      {"{" HEAD ",\"serving\":true,\"sources\":[],\"issuance\":[{\"client\":\"a\",\"seeds\":0,\"bytes\":0,\"replays\":1,\"ref\":7}]}", "ref", LISEC_EINVAL},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     rng_report r;

@@ -20,7 +20,8 @@ issue_cert() {
 }
 
 # entropyd_start NAME CERT [LINE...]: a lisec-entropyd presenting
-# $pki/CERT.crt, its VNF clients from $pki/ca.crt with vnf-a allowed, the
+# $pki/CERT.crt, its VNF clients from $pki/ca.crt with vnf-a allowed (or
+# $entropyd_allowed), the
 # LINEs at the end of its configuration (e.g. "[clients]" "role_source =
 # ou"), its log $work/NAME.log; sets NAME_PORT, NAME_MPORT and NAME_PID and
 # returns once it serves.
@@ -37,7 +38,7 @@ cert = $pki/$cert.crt
 key = $pki/$cert.key
 client_ca = $pki/ca.crt
 [clients]
-allowed = vnf-a
+allowed = ${entropyd_allowed:-vnf-a}
 [metrics]
 listen = 127.0.0.1:$mport
 [entropy]
@@ -58,4 +59,30 @@ CONF
   done
   cat "$work/$name.log" >&2
   fail "lisec-entropyd $name (certificate $cert) not serving"
+}
+
+# seed_replay PORT STEM OUT: one seed request sent twice on one connection
+# with $pki/STEM.crt (the second is a replay: its nonce used); the daemon's
+# two answers' types (2 SEED, 3 ERROR) and the error's reason in OUT.
+seed_replay() {
+  python3 - "$1" "$pki/$2.crt" "$pki/$2.key" "$pki/ca.crt" >"$3" <<'PY' || fail "replay by $2: no answers"
+import os, socket, ssl, struct, sys, time
+port, cert, key, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+body = os.urandom(32) + b"\0" * 16 + os.urandom(16) + os.urandom(16) + struct.pack(">QH", time.time_ns(), 48)
+req = b"LSEE\x01\x01" + struct.pack(">H", len(body)) + body
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+ctx.load_cert_chain(cert, key)
+with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, ctx.wrap_socket(raw) as s:
+    s.sendall(req + req)
+    for _ in range(2):
+        hdr = b""
+        while len(hdr) < 8:
+            hdr += s.recv(8 - len(hdr))
+        n = struct.unpack(">H", hdr[6:8])[0]
+        msg = b""
+        while len(msg) < n:
+            msg += s.recv(n - len(msg))
+        print(hdr[5], msg[4:].decode(errors="replace") if hdr[5] == 3 else "")
+PY
 }
