@@ -722,9 +722,9 @@ bool ctl_attest_reloaded(const ctl_shared *sh) { return sh && sh->attest && sh->
 
 static void *timer_main(void *arg);
 
-/* ---- what [attest] names: the start loads it, --check-config checks it --
+/* ---- what [attest] names: loaded at start, checked by --check-config --- */
 
- * The quarantine command, the reference values, the location CA and the
+/* The quarantine command, the reference values, the location CA and the
  * EK CA bundle, each read and checked by one function that ctl_attest_open
  * uses to load it and ctl_attest_config_check to check it (lisecd
  * --check-config), so the two can never disagree. Each message names its
