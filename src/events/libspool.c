@@ -419,7 +419,9 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
     change = dropped(drop, &sc->rec[i]);
   if (!change)
     return 0;
-  qsort(sc->rec, sc->n, sizeof *sc->rec, by_seq);
+  /* no good record, only bad ones: rec may be NULL, never given to qsort */
+  if (sc->n)
+    qsort(sc->rec, sc->n, sizeof *sc->rec, by_seq);
   size_t cap = 1, at = 0;
   for (size_t i = 0; i < sc->n; i++)
     cap += sc->rec[i].len + 1;
