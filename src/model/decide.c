@@ -48,7 +48,7 @@ static int add_viol(const model *m, model_verdict *out, uint8_t rule, uint8_t co
  * besides their own storage VM and LI VM (those are R11's, above): the
  * target has to lie inside each such LI's jurisdiction, whether the VM is
  * allowed there or not (a VM that should not have the data takes it
- * abroad all the same). The target's trust is MOVE2's or R11's. */
+ * abroad all the same). The target's trust is MOVE2's (and R11's). */
 static int store_users_target(model *m, uint32_t v, uint32_t h, uint32_t hw, model_verdict *out) {
   const mvm *x = &m->vms.a[v];
   const mhost *t = &m->hosts.a[hw];
@@ -171,10 +171,15 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     if (code) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, x->lis.v[i]);
   }
   if (!rc) rc = store_users_target(m, v, h, hw, out);
+  /* Untrusted hardware fails moveVM's precondition for every VM alike
+   * (MOVE2); for a VM an LI involves it is also R11's, which only the LI
+   * administration is shown (ctl/model.c drops it from every other role's
+   * view, so that the answer is the same whatever the VM, §4.1). */
   uint8_t code;
-  if (!rc && (code = hw_trust(t)))
-    rc = first_li != NONE ? add_viol(m, out, MODEL_R11, code, v, h, hw, first_li)
-                          : add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
+  if (!rc && (code = hw_trust(t))) {
+    rc = add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
+    if (!rc && first_li != NONE) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, first_li);
+  }
   /* Retained Data: the obligations naming v (issue 20). */
   if (!rc) rc = rd_decide_target(m, x->id, h, hw, out);
   if (!rc && x->cls > t->protection) {

@@ -481,16 +481,42 @@ static void test_move_decisions(void **state) {
   assert_false(v.allow);
   assert_true(has(&v, MODEL_MOVE1, "VM target already runs on hypervisor hv-hel-2"));
   model_verdict_free(&v);
-  /* A monitored VM to untrusted hardware in the right country: req. 11. */
+  /* A monitored VM to untrusted hardware in the right country: moveVM's
+   * trusted precondition, as for every VM (MOVE2), and req. 11 for the LI
+   * beside it (which only the LI administration is shown, ctl/model.c). */
   ok(model_decide_move(m, "target", "hv-unk-1", &v, &err), &err);
   assert_false(v.allow);
+  assert_true(has(&v, MODEL_MOVE2, "VM target may run only on trusted hardware"));
   assert_true(has(&v, MODEL_R11, "may move only to trusted hardware"));
-  assert_int_equal(v.n, 1);
+  assert_int_equal(v.n, 2);
+  char target_move2[512], target_fact[256];
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == MODEL_MOVE2) {
+      snprintf(target_move2, sizeof target_move2, "%s", v.reasons[i].sentence);
+      snprintf(target_fact, sizeof target_fact, "%s", v.reasons[i].fact);
+    }
+  /* R11's fact is the same precondition, word for word: how ctl/model.c
+   * knows it for R11 refusing the destination's trust (trust_row). */
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == MODEL_R11) assert_string_equal(v.reasons[i].fact, target_fact);
+  assert_non_null(strstr(target_fact, "h.executesOn.trusted: host unk-1: false"));
   model_verdict_free(&v);
-  /* A VM no LI involves, to untrusted hardware: moveVM's trusted precondition. */
+  /* A VM no LI involves, to untrusted hardware: the same MOVE2, word for
+   * word but for its id, and nothing else. */
   ok(model_decide_move(m, "other", "hv-unk-1", &v, &err), &err);
   assert_false(v.allow);
   assert_true(has(&v, MODEL_MOVE2, "host unk-1, which is not trusted"));
+  assert_false(has(&v, MODEL_R11, NULL));
+  assert_int_equal(v.n, 1);
+  char other_move2[512];
+  snprintf(other_move2, sizeof other_move2, "VM target%s", v.reasons[0].sentence + strlen("VM other"));
+  assert_string_equal(other_move2, target_move2);
+  assert_string_equal(v.reasons[0].fact, target_fact);
+  model_verdict_free(&v);
+  /* The LI's storage provider (another way an LI involves a VM) alike. */
+  ok(model_decide_move(m, "store1", "hv-unk-1", &v, &err), &err);
+  assert_true(has(&v, MODEL_MOVE2, "VM store1 may run only on trusted hardware"));
+  assert_true(has(&v, MODEL_R11, "may move only to trusted hardware"));
   model_verdict_free(&v);
   /* The storage provider leaving Finland: req. 11 names the LI. */
   ok(model_decide_move(m, "store1", "hv-lon-1", &v, &err), &err);
