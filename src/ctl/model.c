@@ -2042,10 +2042,40 @@ static bool row_about_li(const char *requirement, const char *subject) {
  * from the decision (redact, below). */
 void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_li); }
 
+/* The facts of a failed trust precondition of the destination: the
+ * model's (src/model/render.c, MOVE2 and R11 alike) and a fresh
+ * attestation that did not come (attest_reason, below). */
+#define TRUST_FACT "h.executesOn.trusted: "
+#define FRESH_FACT "age(newest appraisal of "
+
+/* Whether r is R11 refusing the destination's trust: moveVM's precondition
+ * h.executesOn.trusted, which MOVE2 states for every VM alike beside it
+ * (model_decide_move, freshness). Only the LI administration reads it: to
+ * any other role that requirement on a refusal for trust would tell which
+ * VMs an LI involves (§4.1; docs/model.md, "What each role sees"). R11
+ * for the LI's jurisdiction is not such a row: it is shown, redacted. */
+static bool trust_row(const json_t *r) {
+  const char *req = json_string_value(json_object_get(r, "requirement"));
+  const char *fact = json_string_value(json_object_get(r, "fact"));
+  return req && fact && strcmp(req, model_rule_id(MODEL_R11)) == 0 &&
+         (strncmp(fact, TRUST_FACT, strlen(TRUST_FACT)) == 0 ||
+          strncmp(fact, FRESH_FACT, strlen(FRESH_FACT)) == 0);
+}
+
+/* Takes the trust rows (trust_row) out of a verdict. */
+static void drop_trust_rows(json_t *verdict) {
+  json_t *viol = json_object_get(verdict, "violations");
+  for (size_t i = json_array_size(viol); i-- > 0;)
+    if (trust_row(json_array_get(viol, i))) json_array_remove(viol, i);
+}
+
 /* For any role but li-admin, a reason about an LI authorisation keeps its
  * requirement, clauses and (platform) subject; the sentence and fact, which
  * name the LI, its jurisdiction and LEA, are withheld (§4.1: LI is visible
- * to the LI administration only; the audit record keeps them, sealed). */
+ * to the LI administration only; the audit record keeps them, sealed). R11
+ * refusing the destination's trust is left out (trust_row): MOVE2 says the
+ * same for every VM, and "redacted" does not count it, so that the answer
+ * onto untrusted hardware is the same whatever the VM. */
 static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
@@ -2053,6 +2083,7 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
     if (any) json_object_set_new(verdict, "redacted", json_true());
     return;
   }
+  drop_trust_rows(verdict);
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
@@ -2079,16 +2110,19 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
 
 /* The decision's reasons as one line for the audit record (full: a record
  * with a reason about an LI is sealed, decision_sealed; ctl_record shortens
- * a line longer than an audit string and says how much it cut). */
-static char *reasons_line(const json_t *verdict) {
+ * a line longer than an audit string and says how much it cut). clear: the
+ * record is in the clear, and R11 refusing the destination's trust, which
+ * names the LI, is left out (trust_row; MOVE2 beside it says the same). */
+static char *reasons_line(const json_t *verdict, bool clear) {
   lisec_buf b;
-  size_t i;
+  size_t i, n = 0;
   json_t *r;
   lisec_buf_init(&b, 1u << 20);
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement")),
                *sen = json_string_value(json_object_get(r, "sentence"));
-    if (lisec_buf_printf(&b, "%s%s: %s", i ? "; " : "", req ? req : "?", sen ? sen : ""))
+    if (clear && trust_row(r)) continue;
+    if (lisec_buf_printf(&b, "%s%s: %s", n++ ? "; " : "", req ? req : "?", sen ? sen : ""))
       break; /* over 1 MiB: what is there is plenty for one audit string */
   }
   return b.data ? (char *)b.data : calloc(1, 1);
@@ -2102,11 +2136,15 @@ static bool verdict_about_rd(const json_t *verdict) {
   return false;
 }
 
+/* Whether the verdict fails an LI rule, R11 refusing the destination's
+ * trust aside (trust_row: MOVE2 refuses every VM alike there, and a seal
+ * for that R11 would tell the operator which VMs an LI involves). */
 static bool verdict_about_li(const json_t *verdict) {
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r)
-    if (rule_about_li(json_string_value(json_object_get(r, "requirement")))) return true;
+    if (rule_about_li(json_string_value(json_object_get(r, "requirement"))) && !trust_row(r))
+      return true;
   return false;
 }
 
@@ -2118,8 +2156,7 @@ static json_t *attest_reason(model_rule rule, const char *host, int64_t max_age,
            "host %s has no attestation appraised within the last %lld s and none could be "
            "obtained now: %s",
            host, (long long)max_age, why);
-  snprintf(fact, sizeof fact, "age(newest appraisal of %.40s) <= %lld s: false", host,
-           (long long)max_age);
+  snprintf(fact, sizeof fact, FRESH_FACT "%.40s) <= %lld s: false", host, (long long)max_age);
   char subject[MODEL_ID_MAX + 8];
   snprintf(subject, sizeof subject, "host %s", host);
   return json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", model_rule_id(rule), "clauses",
@@ -2134,18 +2171,22 @@ typedef struct target_info {
   const char *hyp;
   char host[MODEL_ID_MAX + 1];
   /* fetch: a quote is asked for when the host's newest appraisal is older
-   * than attestation_max_age_s, for every VM alike, so neither the time a
-   * decision takes nor the host's appraisals tell which VM an LI involves
-   * (§4.1); need_fresh: the decision is denied without one (a VM an LI
-   * involves); missed: one was asked for and did not come, and
-   * missed_why says how (attestation's words: how long the host had and
-   * this decision waited, or that the host is silent since it was asked) */
-  bool fetch, need_fresh, missed, declared;
+   * than attestation_max_age_s, and need_fresh: the decision is denied
+   * without one; both for every VM alike whenever the host's trust is
+   * attested, so that neither the answer, the time a decision takes nor
+   * the host's appraisals tell which VM an LI involves (§4.1). missed_why:
+   * when none came, attestation's words for why (how long the host had
+   * and this decision waited, or that the host is silent since it was
+   * asked), the same whatever the VM */
+  bool fetch, need_fresh, declared;
   char missed_why[320];
   bool attested; /* the model holds an appraisal of the host */
   /* the VM is declared an LI VM (sensitivity "li"), which every role that
    * asks may know; an LI authorisation naming it is li-admin's to know */
   bool li_declared;
+  /* an LI involves the VM (li-admin's to know): without a fresh quote its
+   * move also fails R11, which only li-admin is shown (trust_row) */
+  bool li_vm;
 } target_info;
 
 static int resolve(struct ctl_model_state *st, const char *name, const char *field, bool li_vm,
@@ -2158,16 +2199,21 @@ static int resolve(struct ctl_model_state *st, const char *name, const char *fie
   const json_t *hdoc = json_object_get(st->docs[K_HOST], t->host);
   t->declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, t->host);
   t->fetch = !t->declared;
-  t->need_fresh = li_vm && !t->declared;
+  t->need_fresh = t->fetch;
+  t->li_vm = li_vm;
   t->attested = json_object_get(st->attested, t->host) != NULL;
   return 0;
 }
 
-/* Asks attestation (lock not held) and returns the reason to add when the
+/* Asks attestation (lock not held) and returns the reasons to add when the
  * host's trust is not fresh and the decision needs it to be (NULL when it
- * is, when it need not be: then t->missed, or when attestation deferred
- * the answer: then *pending is true and the request is dispatched again). */
-static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule rule, bool *refreshed,
+ * is, or when attestation deferred the answer: then *pending is true and
+ * the request is dispatched again). A host that gave no fresh quote is not
+ * trusted at that moment, for every VM alike: TR103308-6.2-MOVE2 (§6.2
+ * moveVM pre h.executesOn.trusted), with attestation's words, the same
+ * whatever the VM; for a move (also R11) of a VM an LI involves, R11 too,
+ * which only li-admin is shown (trust_row). */
+static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule also, bool *refreshed,
                          bool *pending) {
   *refreshed = false;
   if (!t->fetch) return NULL;
@@ -2178,16 +2224,16 @@ static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule rule, bool *
   int rc = fresh ? fresh(ctl, t->host, state(ctl)->max_age_s, refreshed, pending, t->missed_why,
                          sizeof t->missed_why, &aerr)
                  : lisec_err_set(&aerr, LISEC_EUNAVAIL, "attestation is not running");
-  if (!rc) return NULL;
-  if (!t->need_fresh) {
-    t->missed = true;
-    if (!t->missed_why[0])
-      snprintf(t->missed_why, sizeof t->missed_why, "%s", fresh ? "no fresh quote came in time"
-                                                                : "attestation is not running");
-    return NULL;
-  }
-  return attest_reason(rule, t->host, state(ctl)->max_age_s,
-                       aerr.msg[0] ? aerr.msg : lisec_err_name(rc));
+  if (!rc || !t->need_fresh) return NULL;
+  if (!t->missed_why[0])
+    snprintf(t->missed_why, sizeof t->missed_why, "%s", fresh ? "no fresh quote came in time"
+                                                              : "attestation is not running");
+  const char *why = aerr.msg[0] ? aerr.msg : lisec_err_name(rc);
+  json_t *out = json_array();
+  if (out) json_array_append_new(out, attest_reason(MODEL_MOVE2, t->host, state(ctl)->max_age_s, why));
+  if (out && also == MODEL_R11 && t->li_vm)
+    json_array_append_new(out, attest_reason(MODEL_R11, t->host, state(ctl)->max_age_s, why));
+  return out;
 }
 
 /* Whether a decision's record is sealed to the LI administration: when the
@@ -2216,7 +2262,7 @@ static int record_decision(lisec_ctl *ctl, const ctl_actor *actor, const char *a
   json_t *copy = li && rd ? json_deep_copy(v) : NULL;
   bool any = false;
   if (copy) redact_rd(copy, &any);
-  char *line = li && rd ? (copy ? reasons_line(copy) : NULL) : reasons_line(v);
+  char *line = li && rd ? (copy ? reasons_line(copy, false) : NULL) : reasons_line(v, !li);
   json_decref(copy);
   const char *why = line && *line ? line : fallback;
   int rc = rd && !li ? ctl_audit_rd(ctl, actor, outcome, action, why, 0, index, err, "%s", subject)
@@ -2242,7 +2288,8 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
                   json_t *v, const target_info *t, json_t *stale, bool refreshed, json_t **out,
                   lisec_err *err) {
   if (stale) {
-    json_array_append_new(json_object_get(v, "violations"), stale);
+    json_array_extend(json_object_get(v, "violations"), stale);
+    json_decref(stale);
     json_object_set_new(v, "allow", json_false());
   }
   /* A host's trust "now" (its attestation's age) and an LI's validity
@@ -2256,27 +2303,22 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
   }
   json_object_set_new(v, "hypervisor", json_string(t->hyp));
   json_object_set_new(v, "host", json_string(t->host));
-  /* Every role but li-admin reads as required the attestation the VM's
-   * declared sensitivity requires: that an LI authorisation (which such a
-   * role cannot see) requires it would tell which VM an LI monitors even
-   * on an allowed decision (§4.1). A fresh quote is asked for alike for
-   * every VM, so whether one was taken tells nothing. */
-  bool li_view = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
-  bool required = t->need_fresh && (li_view || t->li_declared);
-  /* without a fresh quote, attestation's own words (as an LI VM's denial
-   * has them): how long the host had and this decision waited, or that the
-   * host is silent since it was last asked and was not waited for */
-  char missed[sizeof t->missed_why + 64];
-  snprintf(missed, sizeof missed, "%s; the host's trust as the model holds it was used",
-           t->missed_why);
+  /* A fresh attestation is required alike for every VM (target_info), so
+   * "required" and whether a quote was taken tell nothing of an LI. Without
+   * one, the note names the host and attestation's own words (as the
+   * denial's sentence has them): how long the host had and this decision
+   * waited, or that the host is silent since it was last asked and was not
+   * waited for. */
+  char missed[sizeof t->missed_why + MODEL_ID_MAX + 64];
+  snprintf(missed, sizeof missed, "no fresh attestation of host %s: %s; denied (fail closed)",
+           t->host, t->missed_why);
   json_object_set_new(
       v, "attestation",
-      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", required, "declared", t->declared,
+      json_pack("{s:b, s:b, s:b, s:I, s:s}", "required", t->need_fresh, "declared", t->declared,
                 "fresh_quote", refreshed, "max_age_s", (json_int_t)state(ctl)->max_age_s, "note",
                 t->declared ? "the host's trust was declared (development), not attested"
-                : stale     ? "no fresh attestation: denied (fail closed)"
+                : stale     ? missed
                 : refreshed ? "a fresh quote was obtained for this decision"
-                : t->missed ? missed
                 : !t->attested ? "the model holds no appraisal of the host"
                                : "the newest appraisal is recent enough"));
   bool allow = json_is_true(json_object_get(v, "allow"));
@@ -2411,7 +2453,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
   mu_unlock(st);
   if (rc) return rc;
   bool refreshed = false, pending = false;
-  json_t *stale = freshness(ctl, &t, MODEL_MOVE2, &refreshed, &pending);
+  json_t *stale = freshness(ctl, &t, MODEL_RULE_COUNT, &refreshed, &pending);
   if (pending) return 0; /* answered when the fresh quote arrives (ctl/attest.h) */
   model_verdict mv = {0};
   json_t *v = NULL;
@@ -2595,7 +2637,8 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     snprintf(t.host, sizeof t.host, "%s", to);
     t.declared = hdoc && declares_trust(hdoc) && !json_object_get(st->attested, to);
     t.fetch = n && !t.declared;
-    t.need_fresh = li && n && !t.declared;
+    t.need_fresh = t.fetch; /* for every hypervisor alike (target_info) */
+    t.li_vm = li;
   }
   mu_unlock(st);
   if (!move) return 1;
@@ -2608,7 +2651,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   }
   expire_overdue(ctl);
   bool refreshed = false, pending = false;
-  json_t *stale = freshness(ctl, &t, MODEL_R11, &refreshed, &pending);
+  json_t *stale = freshness(ctl, &t, MODEL_RULE_COUNT, &refreshed, &pending);
   if (pending) return 0; /* dispatched again when the fresh quote arrived */
   json_t *found = json_array(), *before = NULL, *after = NULL;
   bool applied = false;
@@ -2656,7 +2699,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
                                              "sentence", sentence, "fact", fact));
     }
     json_decref(e);
-    if (stale) json_array_append(found, stale);
+    if (stale) json_array_extend(found, stale);
     json_t *fresh_viol = new_violations(before, after);
     json_array_extend(found, fresh_viol);
     json_decref(fresh_viol);
@@ -2665,7 +2708,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
   bool sealed = decision_sealed(li_declared, verdict);
   if (!rc) {
-    char *line = reasons_line(verdict);
+    char *line = reasons_line(verdict, !sealed);
     uint64_t index = 0;
     int64_t had = ver_of(st, K_HYP, id);
     /* an allowed move is recorded and stored in one transaction, compare-and-set */
@@ -2952,9 +2995,12 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
     return false;
   }
   if (stale) {
-    k8s_fail(failed, node, "lisec: %s: %s", json_string_value(json_object_get(stale, "requirement")),
-             json_string_value(json_object_get(stale, "sentence")));
-    json_array_append_new(why, stale);
+    /* MOVE2, alike for every VM (freshness); the rest is for the record */
+    const json_t *first = json_array_get(stale, 0);
+    k8s_fail(failed, node, "lisec: %s: %s", json_string_value(json_object_get(first, "requirement")),
+             json_string_value(json_object_get(first, "sentence")));
+    json_array_extend(why, stale);
+    json_decref(stale);
     return false;
   }
   model_verdict mv = {0};
@@ -2979,9 +3025,12 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
     model_rule rule;
     if (req && model_rule_parse(req, &rule) == 0 && rule == MODEL_MOVE1) continue;
     n++;
+    json_array_append(why, r);
+    /* the filter is mano's: R11 refusing the node's trust is li-admin's
+     * alone to read (trust_row), MOVE2 beside it says so for every VM */
+    if (trust_row(r)) continue;
     size_t at = strlen(reqs);
     snprintf(reqs + at, sizeof reqs - at, "%s%s", at ? ", " : "", req ? req : "?");
-    json_array_append(why, r);
   }
   json_decref(v);
   if (n) k8s_fail(failed, node, "lisec: denied by %s", reqs);

@@ -35,6 +35,7 @@ static lisec_config *config(void) {
   lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
   lisec_config_set(cfg, "attest", "interval_s", "300");
   lisec_config_set(cfg, "attest", "grace_s", "60");
+  lisec_config_set(cfg, "model", "allow_declared_trust", "true");
   return cfg;
 }
 
@@ -191,9 +192,16 @@ static void test_placement_end_to_end(void **state) {
 static void test_migration_waits_for_destination(void **state) {
   (void)state;
   const char *uuid = "6c1c5a4e-0000-4000-8000-000000000002";
+  /* The destination's trust is declared: lon-1's is attested, and without
+   * an agent here to give a fresh quote a migration onto it is denied for
+   * every VM alike (fail closed; docs/model.md, "Trust comes from
+   * evidence"), which is not what this test is about. */
+  put("host", "{\"id\":\"lon-2\",\"protection\":\"li\",\"trust\":\"trusted\","
+              "\"location\":{\"country\":\"GB\",\"source\":\"administrative\"}}");
+  put("hypervisor", "{\"id\":\"hv-lon-2\",\"host\":\"lon-2\"}");
   assert_int_equal(observe("hel-1", "a000000000000001", uuid, "web", "running"), 0);
   lisec_err err = {0};
-  json_t *body = json_pack("{s:s, s:s}", "vm", "web", "host", "lon-1"), *out = NULL;
+  json_t *body = json_pack("{s:s, s:s}", "vm", "web", "host", "lon-2"), *out = NULL;
   assert_int_equal(ctl_model_decide_migration(ctl, &OPERATOR, body, &out, &err), 0);
   assert_true(json_is_true(json_object_get(out, "allow")));
   assert_string_equal(json_string_value(json_object_get(out, "placement_source")), "observed");
@@ -213,9 +221,9 @@ static void test_migration_waits_for_destination(void **state) {
   assert_int_equal(observe("hel-2", "a000000000000004", NULL, NULL, NULL), 0);
   /* The destination proves it: the model follows, and it is compliant. */
   uint64_t before = audit_size();
-  assert_int_equal(observe("lon-1", "a000000000000005", uuid, "web", "running"), 0);
+  assert_int_equal(observe("lon-2", "a000000000000005", uuid, "web", "running"), 0);
   vm = get_vm("web");
-  assert_string_equal(json_string_value(json_object_get(vm, "hypervisor")), "hv-lon-1");
+  assert_string_equal(json_string_value(json_object_get(vm, "hypervisor")), "hv-lon-2");
   assert_null(json_object_get(vm, "migrating_to"));
   json_decref(vm);
   assert_int_equal(audit_count(before, "model.vm.arrived"), 1);
@@ -226,7 +234,7 @@ static void test_migration_waits_for_destination(void **state) {
   ctl_close(ctl);
   open_ctl();
   vm = get_vm("web");
-  assert_string_equal(json_string_value(json_object_get(vm, "hypervisor")), "hv-lon-1");
+  assert_string_equal(json_string_value(json_object_get(vm, "hypervisor")), "hv-lon-2");
   json_decref(vm);
 }
 

@@ -1,0 +1,241 @@
+/* Unit test of the decisions of a real controller (a temporary SQLite
+ * store, the development audit key and an LI administration key) onto a
+ * destination whose trust fails: a host that gives no fresh quote (here
+ * it is attested but enrolled nowhere, so attestation can never give one)
+ * and a host that is not trusted. mon, which an LI monitors, and twn,
+ * which is mon in every declared respect but no LI names, read the same
+ * to every role but li-admin, ids aside: TR103308-6.2-MOVE2 with the same
+ * sentence, note and attestation object, and records sealed alike (both in
+ * the clear, neither naming the LI or R11). li-admin still reads R11 for
+ * mon beside MOVE2. R11 for the LI's jurisdiction is still shown, redacted
+ * (docs/model.md, "What each role sees"). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctl/audit.h"
+#include "ctl/ctl.h"
+#include "ctl/model.h"
+#include "ctl_fixture.h"
+
+static char tmpdir[64];
+static lisec_ctl *ctl;
+static const ctl_actor OPERATOR = {"op-1", "operator", CTL_ROLE_OPERATOR};
+static const ctl_actor HYP_ADMIN = {"hv-1", "hypervisor-admin", CTL_ROLE_HV_ADMIN};
+static const ctl_actor MANO = {"mano-1", "mano", CTL_ROLE_MANO};
+static const ctl_actor HOST = {"host-1", "host", CTL_ROLE_HOST};
+static const ctl_actor LI_ADMIN = {"li-1", "li-admin", CTL_ROLE_LI_ADMIN};
+static const ctl_actor *const NON_LI[] = {&OPERATOR, &HYP_ADMIN, &MANO, &HOST};
+
+static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
+
+static void attested(const char *host, model_trust trust) {
+  lisec_err err = {0};
+  model_location loc = {.country = "FI", .source = MODEL_LOC_ATTESTED};
+  assert_int_equal(ctl_model_host_attested(ctl, host, trust,
+                                           trust == MODEL_TRUST_TRUSTED ? "trusted" : "untrusted:failed",
+                                           &loc, &err),
+                   0);
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-decide-XXXXXX") ||
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub"))
+    return -1;
+  lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
+  lisec_config_set(cfg, "model", "allow_declared_trust", "true");
+  ctl_fixture_open(cfg, &ctl);
+  put("jurisdiction", "{\"id\":\"fi\",\"codes\":[\"FI\"]}");
+  put("lea", "{\"id\":\"lea-fi\",\"jurisdiction\":\"fi\"}");
+  put("host", "{\"id\":\"hel-1\",\"protection\":\"li\"}");
+  /* silent-1: attested, but attestation has no agent of it to ask */
+  put("host", "{\"id\":\"silent-1\",\"protection\":\"li\"}");
+  /* bad-1: not trusted (declared, so that no fresh quote is asked for and
+   * only the model's trust decides); gb-1: trusted, in GB */
+  put("host", "{\"id\":\"bad-1\",\"protection\":\"li\",\"trust\":\"untrusted\","
+              "\"location\":{\"country\":\"FI\",\"source\":\"administrative\"}}");
+  put("host", "{\"id\":\"gb-1\",\"protection\":\"li\",\"trust\":\"trusted\","
+              "\"location\":{\"country\":\"GB\",\"source\":\"administrative\"}}");
+  put("hypervisor", "{\"id\":\"hv-hel-1\",\"host\":\"hel-1\"}");
+  put("hypervisor", "{\"id\":\"hv-silent-1\",\"host\":\"silent-1\"}");
+  put("hypervisor", "{\"id\":\"hv-bad-1\",\"host\":\"bad-1\"}");
+  put("hypervisor", "{\"id\":\"hv-gb-1\",\"host\":\"gb-1\"}");
+  put("vm", "{\"id\":\"mon\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"twn\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"lim\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
+  put("storage", "{\"id\":\"st-li\",\"vm\":\"lim\"}");
+  attested("hel-1", MODEL_TRUST_TRUSTED);
+  attested("silent-1", MODEL_TRUST_TRUSTED);
+  json_t *li = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "li-9", "jurisdiction", "fi",
+                         "lea", "lea-fi", "monitored", "mon", "host", "lim", "storage", "st-li",
+                         "valid_from", "2025-01-01T00:00:00Z", "valid_until", "2035-01-01T00:00:00Z"),
+         *out = NULL;
+  bool created = false;
+  lisec_err err = {0};
+  if (ctl_model_put(ctl, &LI_ADMIN, "li", NULL, li, false, &out, &created, &err))
+    fail_msg("put li: %s", err.msg);
+  json_decref(li);
+  json_decref(out);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return ctl_fixture_close(&ctl, tmpdir);
+}
+
+static json_t *migrate(const ctl_actor *who, const char *vm, const char *host) {
+  json_t *body = json_pack("{s:s, s:s}", "vm", vm, "host", host), *out = NULL;
+  lisec_err err = {0};
+  if (ctl_model_decide_migration(ctl, who, body, &out, &err))
+    fail_msg("migration of %s to %s as %s: %s", vm, host, who->role, err.msg);
+  json_decref(body);
+  assert_non_null(out);
+  return out;
+}
+
+/* The reply as text without its audit_index, every "vm" replaced by "VM"
+ * (the id itself: mon and twn are both three letters). */
+static char *norm(const json_t *reply, const char *vm) {
+  json_t *c = json_deep_copy(reply);
+  json_object_del(c, "audit_index");
+  char *text = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+  json_decref(c);
+  for (char *p = text; (p = strstr(p, vm)) != NULL; p += 3) memcpy(p, "VM!", 3);
+  return text;
+}
+
+/* The audit entry at the reply's audit_index: its seal bit, and whether
+ * its data (a clear one's) holds needle. */
+static bool entry(const json_t *reply, const char *needle, bool *holds) {
+  json_int_t at = json_integer_value(json_object_get(reply, "audit_index"));
+  json_t *out = NULL, *e;
+  lisec_err err = {0};
+  assert_int_equal(ctl_audit_entries(ctl, (uint64_t)at, 1, &out, &err), 0);
+  e = json_array_get(json_object_get(out, "entries"), 0);
+  assert_non_null(e);
+  assert_int_equal(json_integer_value(json_object_get(e, "index")), at);
+  bool sealed = json_is_true(json_object_get(e, "sealed"));
+  uint8_t *raw = NULL;
+  size_t len = 0;
+  assert_int_equal(crypto_base64_decode(json_string_value(json_object_get(e, "data")), 1u << 20, &raw,
+                                        &len, &err),
+                   0);
+  *holds = memmem(raw, len, needle, strlen(needle)) != NULL;
+  free(raw);
+  json_decref(out);
+  return sealed;
+}
+
+static size_t count_req(const json_t *reply, const char *req) {
+  size_t i, n = 0;
+  json_t *r;
+  json_array_foreach(json_object_get(reply, "violations"), i, r)
+    n += strcmp(json_string_value(json_object_get(r, "requirement")), req) == 0;
+  return n;
+}
+
+/* mon and twn onto host read the same to every role but li-admin, ids
+ * aside, refused under MOVE2 only; their records are both in the clear
+ * and name neither R11 nor the LI; the note says note. */
+static void alike(const char *host, const char *note) {
+  for (size_t k = 0; k < sizeof NON_LI / sizeof *NON_LI; k++) {
+    json_t *a = migrate(NON_LI[k], "mon", host), *b = migrate(NON_LI[k], "twn", host);
+    char *ta = norm(a, "mon"), *tb = norm(b, "twn");
+    if (strcmp(ta, tb) != 0)
+      fail_msg("%s onto %s: the monitored VM's answer differs from its twin's:\n%s\n%s", NON_LI[k]->role,
+               host, ta, tb);
+    assert_false(json_is_true(json_object_get(a, "allow")));
+    assert_int_equal(json_array_size(json_object_get(a, "violations")), 1);
+    assert_int_equal(count_req(a, "TR103308-6.2-MOVE2"), 1);
+    assert_int_equal(count_req(a, "TR103308-6.2-R11"), 0);
+    assert_false(json_is_true(json_object_get(a, "redacted")));
+    const char *got = json_string_value(json_object_get(json_object_get(a, "attestation"), "note"));
+    if (!strstr(got, note)) fail_msg("%s onto %s: the note \"%s\" does not say \"%s\"", NON_LI[k]->role, host, got, note);
+    bool ha = false, hb = false, hl = false;
+    bool sa = entry(a, "TR103308-6.2-R11", &ha), sb = entry(b, "TR103308-6.2-R11", &hb);
+    assert_false(sa);
+    assert_false(sb);
+    assert_false(ha);
+    assert_false(hb);
+    (void)entry(a, "li-9", &hl);
+    assert_false(hl);
+    (void)entry(a, "TR103308-6.2-MOVE2", &ha);
+    assert_true(ha);
+    free(ta);
+    free(tb);
+    json_decref(a);
+    json_decref(b);
+  }
+}
+
+/* li-admin: mon's refusal is R11's too; twn's is MOVE2's alone. */
+static void li_admin_sees_r11(const char *host, const char *words) {
+  json_t *a = migrate(&LI_ADMIN, "mon", host), *b = migrate(&LI_ADMIN, "twn", host);
+  assert_int_equal(count_req(a, "TR103308-6.2-MOVE2"), 1);
+  assert_int_equal(count_req(a, "TR103308-6.2-R11"), 1);
+  assert_int_equal(count_req(b, "TR103308-6.2-MOVE2"), 1);
+  assert_int_equal(count_req(b, "TR103308-6.2-R11"), 0);
+  size_t i;
+  json_t *r;
+  bool found = false;
+  json_array_foreach(json_object_get(a, "violations"), i, r)
+    if (strcmp(json_string_value(json_object_get(r, "requirement")), "TR103308-6.2-R11") == 0)
+      found = strstr(json_string_value(json_object_get(r, "sentence")), words) != NULL;
+  if (!found) fail_msg("li-admin onto %s: R11 does not say \"%s\"", host, words);
+  json_decref(a);
+  json_decref(b);
+}
+
+/* No fresh quote from the destination: not trusted at that moment, for
+ * every VM alike. */
+static void test_no_fresh_quote_alike(void **state) {
+  (void)state;
+  alike("silent-1", "no fresh attestation of host silent-1: ");
+  json_t *a = migrate(&MANO, "mon", "silent-1");
+  json_t *att = json_object_get(a, "attestation");
+  assert_true(json_is_true(json_object_get(att, "required")));
+  assert_false(json_is_true(json_object_get(att, "fresh_quote")));
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(a, "violations"), 0), "subject")),
+                      "host silent-1");
+  json_decref(a);
+  li_admin_sees_r11("silent-1", "host silent-1 has no attestation appraised within the last");
+}
+
+/* Untrusted hardware: MOVE2 for every VM, R11 for li-admin beside it. */
+static void test_untrusted_alike(void **state) {
+  (void)state;
+  alike("bad-1", "the host's trust was declared");
+  li_admin_sees_r11("bad-1", "may move only to trusted hardware");
+}
+
+/* Negative: R11 for the LI's jurisdiction is still shown, redacted, and
+ * the record of that refusal is sealed (the denial tells the caller an LI
+ * is involved anyway); the twin is allowed. */
+static void test_jurisdiction_r11_shown(void **state) {
+  (void)state;
+  json_t *a = migrate(&MANO, "mon", "gb-1"), *b = migrate(&MANO, "twn", "gb-1");
+  assert_false(json_is_true(json_object_get(a, "allow")));
+  assert_int_equal(count_req(a, "TR103308-6.2-R11"), 1);
+  assert_true(json_is_true(json_object_get(a, "redacted")));
+  assert_true(json_is_true(json_object_get(b, "allow")));
+  bool h = false;
+  assert_true(entry(a, "x", &h));
+  json_decref(a);
+  json_decref(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_no_fresh_quote_alike),
+      cmocka_unit_test(test_untrusted_alike),
+      cmocka_unit_test(test_jurisdiction_r11_shown),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
