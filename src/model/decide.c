@@ -58,7 +58,8 @@ static int store_users_target(model *m, uint32_t v, uint32_t h, uint32_t hw, mod
     for (uint32_t i = 0; i < ls->n && !rc; i++) {
       const mli *l = &m->lis.a[ls->v[i]];
       uint8_t code;
-      if (l->active && li_store_other(l, v) && (code = hw_where(m, t, &m->jurs.a[l->jur])))
+      if (l->active && li_store_other(l, v) && (code = hw_where(m, t, &m->jurs.a[l->jur])) &&
+          code != F_LOC_UNKNOWN) /* no location: the target's trust, MOVE2 */
         rc = add_viol(m, out, MODEL_STORE, code, v, h, hw, ls->v[i]);
     }
   }
@@ -168,13 +169,15 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     if (!l->active) continue;
     if (first_li == NONE) first_li = x->lis.v[i];
     uint8_t code = hw_where(m, t, &m->jurs.a[l->jur]);
-    if (code) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, x->lis.v[i]);
+    /* no location is the trust failure's (hw_trust), below, for every VM */
+    if (code && code != F_LOC_UNKNOWN) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, x->lis.v[i]);
   }
   if (!rc) rc = store_users_target(m, v, h, hw, out);
-  /* Untrusted hardware fails moveVM's precondition for every VM alike
-   * (MOVE2); for a VM an LI involves it is also R11's, which only the LI
-   * administration is shown (ctl/model.c drops it from every other role's
-   * view, so that the answer is the same whatever the VM, §4.1). */
+  /* Untrusted hardware, or hardware whose trust gives no location, fails
+   * moveVM's precondition for every VM alike (MOVE2); for a VM an LI
+   * involves it is also R11's, which only the LI administration is shown
+   * (ctl/model.c drops it from every other role's view, so that the answer
+   * is the same whatever the VM, §4.1). */
   uint8_t code;
   if (!rc && (code = hw_trust(t))) {
     rc = add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);

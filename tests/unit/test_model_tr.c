@@ -244,17 +244,26 @@ static void test_validity_boundaries(void **state) {
 /* §6.2 req. 8: "This trusted mechanism has to be able to provide the
  * geographical location"; moveVM: "h.executesOn.trusted = true". Trusted
  * hardware with no location, untrusted hardware, and hardware that has
- * never attested are no place for any VM; for a VM an LI involves the
- * refusal is req. 11's. */
+ * never attested are no place for any VM: MOVE2 for every VM alike, and
+ * for a VM an LI involves req. 11's too (the LI administration's to read;
+ * its location unknown is that trust failure, not one R11 per LI). */
 static void test_trust_and_location_of_target(void **state) {
   (void)state;
   model *m = load();
   lisec_err err = {0};
   ok(model_host_set_trust(m, "noloc", MODEL_TRUST_TRUSTED, &err), &err);
-  denied(m, "target", "hv-noloc", MODEL_R11, "unknown place");
+  denied(m, "target", "hv-noloc", MODEL_R11, "may move only to trusted hardware");
+  denied(m, "target", "hv-noloc", MODEL_MOVE2, "no location");
+  model_verdict nl;
+  decide(m, "target", "hv-noloc", &nl);
+  for (size_t i = 0; i < nl.n; i++) assert_null(strstr(nl.reasons[i].sentence, "unknown place"));
+  model_verdict_free(&nl);
   denied(m, "li1", "hv-noloc", MODEL_R11, NULL);
+  denied(m, "li1", "hv-noloc", MODEL_MOVE2, NULL);
   denied(m, "target", "hv-fi-untr", MODEL_R11, NULL);
+  denied(m, "target", "hv-fi-untr", MODEL_MOVE2, NULL);
   denied(m, "target", "hv-fi-silent", MODEL_R11, NULL);
+  denied(m, "target", "hv-fi-silent", MODEL_MOVE2, NULL);
   denied(m, "bystander", "hv-noloc", MODEL_MOVE2, NULL);
   denied(m, "bystander", "hv-fi-untr", MODEL_MOVE2, NULL);
   denied(m, "bystander", "hv-fi-silent", MODEL_MOVE2, NULL);
@@ -815,7 +824,12 @@ static void test_store_user_move(void **state) {
   provide_st1(m, users, 2);
   denied(m, "li2", "hv-lon-1", MODEL_STORE, "LI li-fi is issued in FI; host lon-1 is located in GB");
   denied(m, "li2", "hv-sto-1", MODEL_STORE, "VM li2, to which the LI's storage st1 is provided");
-  denied(m, "li2", "hv-noloc", MODEL_STORE, "unknown place");
+  /* no location is the target's trust, any VM's, not the LI's place */
+  denied(m, "li2", "hv-noloc", MODEL_MOVE2, "no location");
+  model_verdict nl;
+  decide(m, "li2", "hv-noloc", &nl);
+  assert_false(has(&nl, MODEL_STORE, NULL));
+  model_verdict_free(&nl);
   denied(m, "bystander", "hv-lon-1", MODEL_STORE, "LI li-fi");
   denied(m, "li2", "hv-fi-untr", MODEL_MOVE2, NULL); /* the target's trust: any VM's */
   allowed(m, "li2", "hv-fi-bare");
