@@ -7,9 +7,12 @@
 # model changes' and observations' records about a VM or storage an LI
 # names and their twins', as the operator reads the log (li_confid_records);
 # the records and quarantine command of a host that loses its trust or is
-# de-enrolled, running a monitored VM or its twin (li_confid_trust).
+# de-enrolled, running a monitored VM or its twin (li_confid_trust); the
+# decisions about a monitored VM and its twin onto a destination whose agent
+# is silent or whose evidence fails, and their records (li_confid_silent).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
 lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
 lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
 lisec_integration_test(li_confid_records tests/integration/li_confid_records.sh)
 lisec_integration_test(li_confid_trust tests/integration/li_confid_trust.sh)
+lisec_integration_test(li_confid_silent tests/integration/li_confid_silent.sh)
