@@ -755,7 +755,7 @@ static const struct {
 
 /* The move questions of lisec's model_decide_move, as SQL. */
 typedef struct sql_move {
-  sqlite3_stmt *vm, *target, *r11, *store, *path;
+  sqlite3_stmt *vm, *target, *r11, *store, *path, *inv;
 } sql_move;
 
 #define HOST_AFTER(X, H) "(CASE WHEN " X "=?1 THEN ?2 ELSE " H " END)"
@@ -773,16 +773,21 @@ static void sql_move_prepare(sqlite3 *db, sql_move *q) {
   q->vm = prep(db, "SELECT vm.id, vm.hyp, vm.cls FROM vm WHERE vm.name=?1");
   q->target = prep(db, "SELECT y.id, h.id, h.trust, h.has_loc, h.protection FROM hyp y JOIN host h"
                        " ON h.id=y.host WHERE y.name=?1");
-  /* every active LI that involves v, with the target outside its jurisdiction */
-  q->r11 = prep(db, "SELECT x.id, x.jur FROM (SELECT id, jur FROM lia WHERE monitored=?1 UNION SELECT"
-                    " id, jur FROM lia WHERE host=?1 UNION SELECT id, jur FROM lia WHERE via=?1"
-                    " UNION SELECT l.id, l.jur FROM li l JOIN storage s ON s.id=l.storage WHERE"
-                    " s.root=?1 AND l.vfrom<=(SELECT now FROM params) AND (SELECT now FROM params)"
-                    " < l.vuntil) x JOIN host h ON h.id=?2 WHERE NOT " IN_JUR("h", "x.jur"));
+  /* every active LI that involves v, with the target (of a known
+   * location: none is its trust's, MOVE2) outside its jurisdiction */
+#define INVOLVING                                                                             \
+  "(SELECT id, jur FROM lia WHERE monitored=?1 UNION SELECT id, jur FROM lia WHERE host=?1"  \
+  " UNION SELECT id, jur FROM lia WHERE via=?1 UNION SELECT l.id, l.jur FROM li l JOIN"      \
+  " storage s ON s.id=l.storage WHERE s.root=?1 AND l.vfrom<=(SELECT now FROM params) AND"   \
+  " (SELECT now FROM params) < l.vuntil)"
+  q->r11 = prep(db, "SELECT x.id, x.jur FROM " INVOLVING " x JOIN host h ON h.id=?2 WHERE h.has_loc"
+                    " AND NOT " IN_JUR("h", "x.jur"));
+  /* whether an active LI involves v (R11 beside MOVE2 onto untrusted hardware) */
+  q->inv = prep(db, "SELECT 1 FROM " INVOLVING " LIMIT 1");
   /* every active LI whose storage v reads besides its storage VM and LI
    * VM, with the target outside its jurisdiction (4.2-STORE) */
   q->store = prep(db, "SELECT l.id FROM lia l JOIN attach a ON a.storage=l.storage JOIN host h ON"
-                      " h.id=?2 WHERE a.user=?1 AND ?1 NOT IN (l.via, l.host) AND NOT "
+                      " h.id=?2 WHERE a.user=?1 AND ?1 NOT IN (l.via, l.host) AND h.has_loc AND NOT "
                       IN_JUR("h", "l.jur"));
   /* LI and storage paths that hold now and would not after the move */
   q->path = prep(
@@ -837,7 +842,11 @@ static int sql_move_decide(sql_move *q, const char *vname, const char *hname) {
   sqlite3_bind_int(q->store, 1, v);
   sqlite3_bind_int(q->store, 2, th);
   n += rows(q->store);
-  if (!(trust == 1 && has_loc)) n++; /* MOVE2 or R11 */
+  if (!(trust == 1 && has_loc)) { /* MOVE2, and R11 when an LI involves v */
+    n++;
+    sqlite3_bind_int(q->inv, 1, v);
+    n += rows(q->inv);
+  }
   if (cls > prot) n++;               /* O.1.3 */
   sqlite3_bind_int(q->path, 1, v);
   sqlite3_bind_int(q->path, 2, th);
@@ -1195,6 +1204,7 @@ int main(int argc, char **argv) {
   sqlite3_finalize(q.vm);
   sqlite3_finalize(q.target);
   sqlite3_finalize(q.r11);
+  sqlite3_finalize(q.inv);
   sqlite3_finalize(q.store);
   sqlite3_finalize(q.path);
   sqlite3_close(db);
