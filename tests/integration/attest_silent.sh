@@ -8,10 +8,11 @@
 # D6 onto host 3, D2 (the LI VM, as li-admin), D3 (another VM no LI
 # involves), a filter K over hv-1 and hv-3 and a filter K2 over hv-1 and
 # hv-4 are sent, and host 3's agent is started again. Host 1 lets D1's bound
-# pass, so it is silent from then on: D2 and D3 are answered then, saying
-# (the note, the LI denial's sentence) that the host did not attest within
-# the bound of being asked and that they waited less than the bound, by
-# about the second they came after D1. D6 and K are answered from host 3's
+# pass, so it is silent from then on: D2 and D3 are answered then, both
+# denied (TR103308-6.2-MOVE2, as is D1: without a fresh quote a host is
+# trusted for no VM), saying (the note, the denial's sentence) that the
+# host did not attest within the bound of being asked and that they waited
+# less than the bound, by about the second they came after D1. D6 and K are answered from host 3's
 # fresh quote (K once host 1 went silent, with the same words for hv-1);
 # K2 waits its own bound for host 4, which never reports. A decision after
 # that is answered at once, saying when host 1 was last asked.
@@ -86,11 +87,13 @@ waited() {
     { cat "$1" >&2; fail "$1: $2 does not say the host did not attest within ${BOUND_MS}ms of being asked and how long the decision waited: $text"; }
   echo "${BASH_REMATCH[1]}"
 }
-note_end="; the host's trust as the model holds it was used"
+note_head="no fresh attestation of host ${HID[1]}: " note_end="; denied (fail closed)"
 for f in d1.json d3.json; do
-  jq -e --arg tail "$note_end" '.attestation.fresh_quote == false and .attestation.required == false and
-    (.attestation.note | endswith($tail))' "$f" >/dev/null ||
-    { cat "$f" >&2; fail "$f: no fresh quote, yet the note does not say the model's trust was used"; }
+  jq -e --arg head "$note_head" --arg tail "$note_end" '.allow == false and
+    ([.violations[].requirement] == ["TR103308-6.2-MOVE2"]) and
+    .attestation.fresh_quote == false and .attestation.required == true and
+    (.attestation.note | startswith($head) and endswith($tail))' "$f" >/dev/null ||
+    { cat "$f" >&2; fail "$f: no fresh quote, yet not denied under MOVE2 with a note naming host 1 and the denial"; }
 done
 w1=$(waited d1.json .attestation.note)
 w3=$(waited d3.json .attestation.note)
@@ -105,7 +108,7 @@ for d in "D2 $w2" "D3 $w3"; do
   [ "$w" -lt "$BOUND_MS" ] && [ $((w1 - w)) -ge 500 ] ||
     fail "$name, sent a second after D1 and parked on the same host, says it waited ${w}ms (D1 ${w1}ms, the bound ${BOUND_MS}ms): it was not answered when D1's bound made the host silent"
 done
-pass "D2 (an LI VM, denied) and D3 (a VM no LI involves), parked on host 1 a second after D1: answered when D1's bound made the host silent, after ${w2}ms and ${w3}ms (D1 ${w1}ms, the bound ${BOUND_MS}ms); the note and the denial say so alike"
+pass "D2 (an LI VM) and D3 (a VM no LI involves), parked on host 1 a second after D1: both denied, answered when D1's bound made the host silent, after ${w2}ms and ${w3}ms (D1 ${w1}ms, the bound ${BOUND_MS}ms); the note and the denial say so alike"
 
 jq -e '.allow == true and .attestation.fresh_quote == true and
   .attestation.note == "a fresh quote was obtained for this decision"' d6.json >/dev/null ||
@@ -130,7 +133,7 @@ post mano /v1/decisions/placement "$(general vm-d7 hv-1)" d7.json
 post li-admin /v1/decisions/migration '{"vm":"vm-li","hypervisor":"hv-1"}' d8.json
 silent_re="the host's agent gave no fresh quote when last asked \\(at ([0-9]{2}):([0-9]{2}):([0-9]{2}) UTC, within ${BOUND_MS}ms\\); this decision did not wait, nor does any until it attests again"
 text=$(jq -r .attestation.note d7.json)
-[[ $text =~ ^${silent_re}${note_end}$ ]] ||
+[[ $text =~ ^${note_head}${silent_re}\;\ denied\ \(fail\ closed\)$ ]] ||
   { cat d7.json >&2; fail "D7, onto the silent host: the note does not say it was not waited for and when it was asked: $text"; }
 at=$((10#${BASH_REMATCH[1]} * 3600 + 10#${BASH_REMATCH[2]} * 60 + 10#${BASH_REMATCH[3]}))
 [ $(((at - t_before % 86400 + 86400) % 86400)) -le $((t_after - t_before)) ] ||
