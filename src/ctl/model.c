@@ -2506,7 +2506,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
  * wait on a scratch hypervisor on the old host, the hypervisor is put on
  * the new host and the VMs return to it. The move is then judged like a
  * placement of each of those VMs on the new host: that host must be
- * trusted now (with a fresh appraisal when an LI involves one of the VMs)
+ * trusted now (with a fresh appraisal, whatever the VMs: freshness)
  * and no rule that held before may fail after it (jurisdictions,
  * protection levels, connection paths: the compliance report before and
  * after). A denied move is undone and refused (409) naming each failed
