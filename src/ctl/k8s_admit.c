@@ -10,7 +10,7 @@
  * binding's annotations into the pod's): refused, since the extender
  * would judge a pending pod as another VM, or as none. A binding without
  * one places a pod lisecd admitted for lisec's scheduler: its node is
- * judged for the VM that pod named (ctl/k8s_pods.h), as a pod's nodeName
+ * judged for the VM that pod named (ctl/model_k8s_pods.h), as a pod's nodeName
  * is, and an allowed move onto another host is remembered as a migration
  * lisec allowed, so the intent follows the destination's evidence; the
  * binding of a pod lisecd does not know is allowed unrecorded. Any other

@@ -30,7 +30,7 @@
 
 #include "crypto/crypto.h"
 #include "ctl/internal.h"
-#include "ctl/k8s_pods.h"
+#include "ctl/model_k8s_pods.h"
 #include "ctl/model.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };

@@ -185,7 +185,7 @@ typedef struct ctl_model_k8s_pod {
   /* a binding to node: one that carries lisec.io/vm (vm) is refused, since
    * the API server would merge it into the pod's annotations; one without
    * is judged for the VM the pod named when lisecd admitted it for lisec's
-   * scheduler (ctl/k8s_pods.h), else allowed unrecorded */
+   * scheduler (ctl/model_k8s_pods.h), else allowed unrecorded */
   bool binding;
   /* the pod's metadata.uid (a binding's: of the pod it binds); NULL: none.
    * named: the pod has a name of its own (not generateName alone) */

@@ -6,8 +6,8 @@
  * pod forgotten (a restart, a failover, the bound) makes its binding what
  * it was before, allowed and moving nothing, so forgetting never lets more
  * through. Thread-safe. */
-#ifndef LISEC_CTL_K8S_PODS_H
-#define LISEC_CTL_K8S_PODS_H
+#ifndef LISEC_CTL_MODEL_K8S_PODS_H
+#define LISEC_CTL_MODEL_K8S_PODS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "ctl/k8s_pods.h"
+#include "ctl/model_k8s_pods.h"
 
 static void test_name_and_uid(void **st) {
   (void)st;

@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "ctl/k8s_pods.h"
+#include "ctl/model_k8s_pods.h"
 
 struct ctl_k8s_pods {
   pthread_mutex_t mu;
