@@ -17,6 +17,7 @@
 #include "ctl/telemetry.h"
 #include "ctl/x1_reports.h"
 #include "ctl/x1_status.h"
+#include "ctl/x1_unknown.h"
 #include "events/events.h"
 
 #define PKG_DEFAULT_MAX_PACKAGE (48 << 20)
@@ -53,6 +54,8 @@ static const struct {
     {"x1", "report_rate_per_ne", CTL_X1_REPORT_RATE_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_rate)},
     {"x1", "report_burst_per_ne", CTL_X1_REPORT_BURST_DEFAULT, 1, 10000, offsetof(ctl_settings, x1_report_burst)},
     {"x1", "report_queue_max", CTL_X1_REPORT_QUEUE_DEFAULT, 1, 1000000, offsetof(ctl_settings, x1_report_queue)},
+    {"x1", "unknown_xid_backoff_max_s", CTL_X1_UNKNOWN_BACKOFF_MAX_S_DEFAULT, 1, 86400,
+     offsetof(ctl_settings, x1_unknown_backoff_max_s)},
     {"rd", "check_ms", 1000, 50, 3600000, offsetof(ctl_settings, rd_check_ms)},
     {"rd", "max_live_keys", CTL_RD_MAX_LIVE_KEYS_DEFAULT, CTL_RD_MAX_LIVE_KEYS_MIN, CTL_RD_MAX_LIVE_KEYS_MAX,
      offsetof(ctl_settings, rd_max_live_keys)},

@@ -38,6 +38,7 @@
 #include "ctl/x1_admf.h"
 #include "ctl/x1_reports.h"
 #include "ctl/x1_status.h"
+#include "ctl/x1_unknown.h"
 #include "model/model.h"
 #include "vault/vault.h"
 #include "x1/x1.h"
@@ -72,6 +73,9 @@ typedef struct admf_client {
    * NE's status, not repeated every pass */
   char tried[MAX_TRIED_REMOVALS][X1_UUID_LEN + 1];
   size_t n_tried;
+  /* XIDs it lists that no task of lisec's names, asked away with backoff
+   * (deactivate_unknown); made at the first, used under passing only */
+  ctl_x1_unknown *unknown;
   /* one exchange with this NE at a time; taken after the loop's lock,
    * never the other way round (exchange) */
   pthread_mutex_t talk;
@@ -115,6 +119,7 @@ struct ctl_x1_state {
   ctl_x1_status *status; /* each NE's X1 state (ctl/x1_status.h) */
   ctl_x1_reports *reports; /* NEs' reports admitted, task issues queued (ctl/x1_reports.h) */
   int64_t report_rate, report_burst; /* [x1] report_rate_per_ne, report_burst_per_ne */
+  int64_t unknown_backoff_max_ms; /* [x1] unknown_xid_backoff_max_s */
 };
 
 static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
@@ -1044,6 +1049,82 @@ static void remove_unregistered(lisec_ctl *ctl, const json_t *ne, admf_client *c
   }
 }
 
+/* XIDs the NE lists (ListAllDetails) that belong to no task of lisec's:
+ * asked away (DeactivateTask), each again after its backoff while the NE
+ * lists it, never given up (ctl/x1_unknown.h). An NE that refuses, or
+ * lists 1,024 made-up XIDs, would otherwise cost one sealed record and one
+ * DeactivateTask per XID at every check. At most CTL_X1_UNKNOWN_PER_CHECK
+ * go out per check, all recorded (sealed) in one record first: nothing
+ * goes out unrecorded. What the NE answers changes no task (there is
+ * none); refusals show in the NE's status. */
+static void deactivate_unknown(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *tasks,
+                               const x1_response *list) {
+  const char *ne_id = jstr(ne, "id");
+  if (!c->unknown && !(c->unknown = ctl_x1_unknown_new(c->owner->unknown_backoff_max_ms))) return;
+  const char **unknown = malloc(X1_MAX_LIST * sizeof *unknown);
+  json_t *xids = json_object();
+  if (!unknown || !xids) {
+    free(unknown);
+    json_decref(xids);
+    return;
+  }
+  const char *k;
+  json_t *t;
+  json_object_foreach(tasks, k, t) json_object_set_new(xids, jstr(t, "xid"), json_true());
+  size_t n = 0;
+  for (size_t i = 0; i < list->n_xids && n < X1_MAX_LIST; i++)
+    if (!json_object_get(xids, list->xids[i])) unknown[n++] = list->xids[i];
+  json_decref(xids);
+  size_t picked[CTL_X1_UNKNOWN_PER_CHECK];
+  size_t due = ctl_x1_unknown_due(c->unknown, unknown, n, lisec_time_now_ms(), picked, CTL_X1_UNKNOWN_PER_CHECK);
+  if (due == 0 || out_of_time(c)) {
+    free(unknown);
+    return;
+  }
+  /* one record for the check: the XIDs about to be asked, space-separated */
+  char these[CTL_X1_UNKNOWN_PER_CHECK * (X1_UUID_LEN + 1) + 1];
+  size_t at = 0;
+  for (size_t i = 0; i < due && at < sizeof these; i++) /* XIDs of a list: 36 bytes each, they fit */
+    at += (size_t)snprintf(these + at, sizeof these - at, "%s%s", i ? " " : "", unknown[picked[i]]);
+  char reason[160];
+  snprintf(reason, sizeof reason,
+           "XIDs this ADMF does not know: removed from the NE (%zu of %zu it lists, each again after its backoff)",
+           due, n);
+  lisec_err err = {0};
+  if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.deactivate", true, reason, 0, NULL, &err,
+                "tasks %s on ne %s", these, ne_id) != 0) {
+    free(unknown);
+    return;
+  }
+  size_t refused = 0;
+  char why[LISEC_ERR_MSG_MAX] = "";
+  for (size_t i = 0; i < due; i++) {
+    /* not sent (the pass interrupted, the NE silent or out of its time
+     * in this pass): not asked, still due */
+    if (c->owner->interrupted || c->silent_pass == c->owner->pass || out_of_time(c)) break;
+    x1_request d = {.type = X1_DEACTIVATE_TASK};
+    x1_response dr;
+    x1_response_init(&dr);
+    snprintf(d.xid, sizeof d.xid, "%s", unknown[picked[i]]);
+    lisec_err derr = {0};
+    int rc = exchange(c, ne, &d, &dr, &derr);
+    ctl_x1_unknown_asked(c->unknown, unknown[picked[i]], lisec_time_now_ms());
+    if (rc || !dr.ok) {
+      if (!refused++)
+        snprintf(why, sizeof why, "%.200s", rc ? derr.msg : dr.error_description);
+    }
+  }
+  if (refused) {
+    char note[LISEC_ERR_MSG_MAX];
+    snprintf(note, sizeof note,
+             "DeactivateTask of %zu XID(s) this ADMF does not know not done (%.250s); each asked again after its "
+             "backoff",
+             refused, why);
+    ctl_x1_status_note(ctl->shared->x1->status, ne_id, "error", note, lisec_time_now_ms());
+  }
+  free(unknown);
+}
+
 /* Ping, then ListAllDetails (or GetTaskDetails per task when the NE does
  * not list): tasks the NE lost go back to pending, XIDs it holds that lisec
  * does not want there are deactivated. */
@@ -1116,24 +1197,7 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
       if (want_active) crypto_wipe(&want, sizeof want);
     }
   }
-  /* XIDs on the NE that belong to no task of lisec's */
-  for (size_t i = 0; listed && i < list.n_xids && !out_of_time(c); i++) {
-    bool known = false;
-    json_object_foreach(tasks, k, t) {
-      if (strcmp(jstr(t, "xid"), list.xids[i]) == 0) known = true;
-    }
-    if (known) continue;
-    lisec_err rerr = {0};
-    if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.deactivate", true,
-                  "an XID this ADMF does not know: removed from the NE", 0, NULL, &rerr,
-                  "task %s on ne %s", list.xids[i], ne_id) != 0)
-      continue;
-    x1_request d = {.type = X1_DEACTIVATE_TASK};
-    x1_response dr;
-    x1_response_init(&dr);
-    snprintf(d.xid, sizeof d.xid, "%s", list.xids[i]);
-    (void)exchange(c, ne, &d, &dr, &rerr);
-  }
+  if (listed) deactivate_unknown(ctl, ne, c, tasks, &list);
   if (listed) remove_unregistered(ctl, ne, c, &list);
 }
 
@@ -1477,6 +1541,7 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   admf->report_rate = rate;
   admf->compliance_every_ms = record_s * 1000;
   admf->report_burst = burst;
+  admf->unknown_backoff_max_ms = set->x1_unknown_backoff_max_s * 1000;
   admf->timeout_ms = (long)request_ms;
   admf->connect_timeout_ms = (long)connect_ms;
   pthread_mutex_init(&admf->passing, NULL);
@@ -1528,6 +1593,7 @@ void ctl_x1_close(ctl_shared *sh) {
   for (size_t i = 0; i < admf->n_clients; i++) {
     ctl_x1_client_close(admf->clients[i].c);
     free(admf->clients[i].config);
+    ctl_x1_unknown_free(admf->clients[i].unknown);
   }
   json_decref(admf->li_hosts);
   ctl_x1_status_free(admf->status);

@@ -21,11 +21,16 @@ for x1_report_flood.sh, that it waits for a remote NE's answers):
                    inside lisecd's request_timeout_ms), and ListAllDetails
                    naming CRAWL_GHOSTS XIDs more that the NE does not hold,
                    whose DeactivateTask is answered 2020 (not passed on)
+  ghosts           as crawl, without the delay (x1_admf_unknown_xids: an NE
+                   that lists XIDs lisec does not know and refuses their
+                   deactivation)
 
 Each request's message type is appended to the file LOG (one line each), so
 the test can see what lisecd sent (with X1_SAVE_DIR set, each request is
 also kept there whole, for xmllint); LOG.modes adds the mode each request met,
-and LOG.bent lists the requests whose answer "type" relabelled. Usage: x1_admf_ne.py PORT UPSTREAM_URL
+and LOG.bent lists the requests whose answer "type" relabelled; LOG.ghostlist
+has the made-up XIDs, one a line, and LOG.ghosts each DeactivateTask of one
+("SECONDS XID", the time it came; in any mode, each answered 2020). Usage: x1_admf_ne.py PORT UPSTREAM_URL
 SERVER_CERT SERVER_KEY ADMF_CERT ADMF_KEY CA MODE LOG (the server pair toward
 lisecd, the ADMF pair toward lisec-ne)"""
 import http.server
@@ -41,6 +46,10 @@ port, upstream, cert, key, admf_cert, admf_key, ca, mode_file, log_file = sys.ar
 NS = "http://uri.etsi.org/03221/X1/2017/10"
 CRAWL_S = float(os.environ.get("CRAWL_S", "0.8"))
 GHOSTS = [str(uuid.uuid4()) for _ in range(int(os.environ.get("CRAWL_GHOSTS", "40")))]
+
+GHOST_MODES = ("crawl", "ghosts")
+with open(log_file + ".ghostlist", "w") as f:
+    f.write("".join(x + "\n" for x in GHOSTS))
 
 client = ssl.create_default_context(cafile=ca)
 client.load_cert_chain(admf_cert, admf_key)
@@ -98,8 +107,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.2)
         if mode == "crawl":
             time.sleep(CRAWL_S)
-            if kind == "DeactivateTask" and field(body, "xId") in GHOSTS:
-                return self.answer(200, error_response(body, 2020, "no such XID"))
+        # made-up XIDs: whatever the mode, kept in LOG.ghosts and answered 2020
+        if kind == "DeactivateTask" and field(body, "xId") in GHOSTS:
+            with open(log_file + ".ghosts", "a") as f:
+                f.write("%.3f %s\n" % (time.time(), field(body, "xId")))
+            return self.answer(200, error_response(body, 2020, "no such XID"))
         req = urllib.request.Request(upstream, data=body.encode(), headers={"Content-Type": "application/xml"})
         reply = urllib.request.urlopen(req, context=client, timeout=10).read().decode()
         if mode == "activate-2010" and kind == "ActivateTask":
@@ -110,7 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(503, "")
         elif mode == "version":
             reply = re.sub(r"<version>[^<]*</version>", "<version>v1.13.1</version>", reply)
-        elif mode == "crawl" and kind == "ListAllDetails":
+        elif mode in GHOST_MODES and kind == "ListAllDetails":
             ghosts = "".join("<xId>%s</xId>" % x for x in GHOSTS)
             if "<ListOfXIDs/>" in reply:
                 reply = reply.replace("<ListOfXIDs/>", "<ListOfXIDs>%s</ListOfXIDs>" % ghosts, 1)
