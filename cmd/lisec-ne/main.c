@@ -20,8 +20,12 @@
  * and removed once lisecd took them: a restart or a long outage of lisecd
  * loses none. A connection that has not sent its request
  * within --timeout seconds (TLS handshake included) is closed, so idle
- * connections cannot use up the NE's descriptors. Exit: 0 on SIGTERM, 2 on
- * error. */
+ * connections cannot use up the NE's descriptors. With --admf-role the
+ * ADMF's certificate must also carry that lisec role (read as lisecd and
+ * lisec-entropyd read roles, crypto/cert_role.c): a certificate of the same
+ * CA with the ADMF's name but another role (a host's, a tenant's) is
+ * refused with 403 before its request is read as X1. Exit: 0 on SIGTERM,
+ * 2 on error. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -42,6 +46,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "crypto/cert_role.h"
 #include "lisec/events.h"
 #include "lisec/x1.h"
 
@@ -83,7 +88,37 @@ typedef struct ne_server {
   lisec_x1_ne *ne;
   const char *state; /* --state file, or NULL */
   ne_events *events; /* NULL: no events reported */
+  const char *admf_role; /* --admf-role, or NULL: the certificate's name alone is checked */
 } ne_server;
+
+/* --admf-role: the one role the ADMF's certificate may carry. The role
+ * reader's callback takes no context; there is one per process. */
+static const char *admf_role_wanted;
+static bool is_admf_role(const char *name) { return admf_role_wanted && strcmp(name, admf_role_wanted) == 0; }
+
+/* A role as `lisec pki issue` writes one: 1 to 79 of a-z 0-9 - _ : . */
+static bool role_name_ok(const char *r) {
+  size_t n = strlen(r);
+  if (n == 0 || n >= CRYPTO_ROLE_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || strchr("-_:.", r[i]))) return false;
+  return true;
+}
+
+/* Whether the ADMF's verified certificate carries the role --admf-role
+ * names (in its SAN URI urn:lisec:role:, an OU naming a lisec role agreeing),
+ * as lisecd reads a client's role; why says why not. Without --admf-role,
+ * true: only the certificate's name is checked (lisec_x1_ne_handle). */
+static bool admf_role_ok(const ne_server *s, X509 *peer, char *why, size_t cap) {
+  if (!s->admf_role) return true;
+  char role[CRYPTO_ROLE_NAME_MAX];
+  lisec_err err = {0};
+  if (crypto_cert_role(peer, CRYPTO_ROLE_FROM_SAN_URI, is_admf_role, crypto_role_lisec_name, "the ADMF", role,
+                       &err) == 0)
+    return true;
+  snprintf(why, cap, "%s", err.msg);
+  return false;
+}
 
 /* Makes the NE's next event and queues it; the oldest is dropped (a gap
  * lisecd will see) when lisecd has not taken 256. */
@@ -276,6 +311,20 @@ static void on_request(struct evhttp_request *req, void *arg) {
     evhttp_send_error(req, 405, "X1 takes POST");
     return;
   }
+  char why[LISEC_ERR_MSG_MAX];
+  if (!admf_role_ok(s, peer, why, sizeof why)) {
+    /* the certificate's own words (its role) only in the log, which holds
+     * a line to printable characters; the reply's status line is ours */
+    LOG_WARN("X1 request refused: TR103308-5.2: the ADMF's certificate must carry role %s (--admf-role): %s",
+             s->admf_role, why);
+    char reason[160];
+    snprintf(reason, sizeof reason, "TR103308-5.2: the ADMF's certificate must carry role %s (--admf-role)",
+             s->admf_role);
+    evhttp_send_error(req, 403, reason);
+    if (s->events) event_note(s->events, "error", "x1=request refused", "peer=the ADMF or a client");
+    events_kick(s->events);
+    return;
+  }
   struct evbuffer *in = evhttp_request_get_input_buffer(req);
   size_t len = evbuffer_get_length(in);
   char *resp = NULL;
@@ -304,7 +353,7 @@ int main(int argc, char **argv) {
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
              *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
              *ev_tcti = NULL, *timeout = NULL, *header_bytes = NULL, *ev_spool = NULL, *ev_spool_events = NULL,
-             *ev_spool_bytes = NULL, *ev_retry = NULL;
+             *ev_spool_bytes = NULL, *ev_retry = NULL, *admf_role = NULL;
   int strict = 0, help = 0, ev_tpm = 0;
   int64_t timeout_s = TIMEOUT_S_DEFAULT, max_header_bytes = HEADER_BYTES_DEFAULT, retry_s = RETRY_S_DEFAULT,
           spool_events = 0, spool_bytes = 0;
@@ -321,6 +370,7 @@ int main(int argc, char **argv) {
                                        {"events-spool", 1, NULL, 'O'},  {"events-spool-max-events", 1, NULL, 'N'},
                                        {"events-spool-max-bytes", 1, NULL, 'B'}, {"events-retry", 1, NULL, 'R'},
                                        {"timeout", 1, NULL, 't'},       {"max-header-bytes", 1, NULL, 'H'},
+                                       {"admf-role", 1, NULL, 'r'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -349,6 +399,7 @@ int main(int argc, char **argv) {
       case 'R': ev_retry = optarg; break;
       case 't': timeout = optarg; break;
       case 'H': header_bytes = optarg; break;
+      case 'r': admf_role = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
@@ -377,11 +428,17 @@ int main(int argc, char **argv) {
             HEADER_BYTES_MAX);
     return 2;
   }
+  if (admf_role && !role_name_ok(admf_role)) {
+    fprintf(stderr, "lisec-ne: --admf-role %s: a lisec role, 1 to %d of a-z 0-9 - _ : .\n", admf_role,
+            CRYPTO_ROLE_NAME_MAX - 1);
+    return 2;
+  }
   if (!cert || !key || !ca || !ne_id || !admf_id || optind != argc || ev_any != ev_all || (ev_tcti && !ev_tpm) ||
       ((ev_spool_events || ev_spool_bytes || ev_retry) && !ev_spool)) {
   usage:
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
-                    "                [--state FILE] [--x1-versions MIN:MAX] [--strict-destinations] [--timeout S]\n"
+                    "                [--admf-role ROLE] [--state FILE] [--x1-versions MIN:MAX]\n"
+                    "                [--strict-destinations] [--timeout S]\n"
                     "                [--max-header-bytes N]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
                     "                 --events-key F --events-vm ID --events-state FILE\n"
@@ -397,7 +454,9 @@ int main(int argc, char **argv) {
                     "  ones), sent at start, with each X1 request and every S seconds while some\n"
                     "  are left (default 30)\n"
                     "  accepts X1 (ETSI TS 103 221-1) over mutual TLS from the ADMF whose\n"
-                    "  certificate CN is --admf-id and that signs with --ca; --state keeps\n"
+                    "  certificate CN is --admf-id and that signs with --ca (with --admf-role,\n"
+                    "  whose certificate also carries that lisec role, SAN URI\n"
+                    "  urn:lisec:role:ROLE; others get 403); --state keeps\n"
                     "  the tasks in FILE (0600) across restarts; --x1-versions: the X1\n"
                     "  versions accepted (default v1.13.1:v1.22.1, others get error 1020);\n"
                     "  --strict-destinations refuses tasks naming destinations not created;\n"
@@ -408,7 +467,8 @@ int main(int argc, char **argv) {
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
-  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL};
+  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL, admf_role};
+  admf_role_wanted = admf_role;
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
   if (s.ne && versions) {
     char min[32], max[32];
@@ -491,8 +551,9 @@ int main(int argc, char **argv) {
   struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
   event_add(term, NULL);
   event_add(intr, NULL);
-  LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s, %zu task(s)%s%s", ne_id, listen_at, admf_id,
-           lisec_x1_ne_task_count(s.ne), state ? " kept in " : "", state ? state : "");
+  LOG_INFO("lisec-ne %s listening on %s, obeying ADMF %s%s%s, %zu task(s)%s%s", ne_id, listen_at, admf_id,
+           admf_role ? " of role " : "", admf_role ? admf_role : "", lisec_x1_ne_task_count(s.ne),
+           state ? " kept in " : "", state ? state : "");
   if (s.events) {
     char tasks[48];
     snprintf(tasks, sizeof tasks, "tasks=%zu", lisec_x1_ne_task_count(s.ne));
