@@ -150,6 +150,7 @@ topic_bounds=(
   x1 report_rate_per_ne 0 10001 1 10000
   x1 report_burst_per_ne 0 10001 1 10000
   x1 report_queue_max 0 1000001 1 1000000
+  x1 unknown_xid_backoff_max_s 0 86401 1 86400
   rd check_ms 49 3600001 50 3600000
   rd max_live_keys 1 1000001 2 1000000
   telemetry missing on Off off untrusted
