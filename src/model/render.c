@@ -143,24 +143,27 @@ static char *vmem_take(model_verdict *v, size_t n) {
  * too: when it fills up it is copied to a place twice its size and the old
  * place is left until the verdict is freed, so a verdict costs one
  * allocation until its reasons outgrow a chunk. */
-static model_reason *verdict_next(model_verdict *v) {
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 8;
-    if (cap > SIZE_MAX / 2 / sizeof(model_reason)) return NULL;
-    model_reason *r = (model_reason *)vmem_take(v, cap * sizeof *r);
-    if (!r) return NULL;
-    if (v->n) memcpy(r, v->reasons, v->n * sizeof *r);
-    v->reasons = r;
-    v->cap = cap;
-  }
+static __attribute__((noinline)) model_reason *verdict_grow(model_verdict *v) {
+  size_t cap = v->cap ? v->cap * 2 : 8;
+  if (cap > SIZE_MAX / 2 / sizeof(model_reason)) return NULL;
+  model_reason *r = (model_reason *)vmem_take(v, cap * sizeof *r);
+  if (!r) return NULL;
+  if (v->n) memcpy(r, v->reasons, v->n * sizeof *r);
+  v->reasons = r;
+  v->cap = cap;
   return &v->reasons[v->n];
 }
 
-static void verdict_set(model_verdict *v, model_reason *r, model_rule rule, char *subject,
-                        char *sentence, char *fact) {
+static inline model_reason *verdict_next(model_verdict *v) {
+  return __builtin_expect(v->n < v->cap, 1) ? &v->reasons[v->n] : verdict_grow(v);
+}
+
+static inline void verdict_set(model_verdict *v, model_reason *r, model_rule rule, char *subject,
+                               char *sentence, char *fact) {
+  bool known = (unsigned)rule < MODEL_RULE_COUNT;
   r->rule = rule;
-  r->requirement = model_rule_id(rule);
-  r->clauses = model_rule_clauses(rule);
+  r->requirement = known ? rules[rule].id : "unknown"; /* model_rule_id(), in line */
+  r->clauses = known ? rules[rule].clauses : "";
   r->subject = subject;
   r->sentence = sentence;
   r->fact = fact;
@@ -275,29 +278,36 @@ void jur_describe(mjur *j) {
 #define WHERE(h) ((h)->where ? (h)->where : "?")
 #define DESC(j) ((j)->desc ? (j)->desc : "?")
 
-static const char *trust_words(model_trust t) {
+/* Fixed words with their lengths, for sentences (WD() writes them). */
+typedef struct wtext {
+  const char *s;
+  size_t n;
+} wtext;
+#define WTEXT(lit) ((wtext){"" lit, sizeof(lit) - 1})
+
+static wtext trust_words(model_trust t) {
   switch (t) {
-    case MODEL_TRUST_TRUSTED: return "trusted";
-    case MODEL_TRUST_UNTRUSTED: return "untrusted: its attestation failed or is overdue";
-    default: return "unknown: it has not attested";
+    case MODEL_TRUST_TRUSTED: return WTEXT("trusted");
+    case MODEL_TRUST_UNTRUSTED: return WTEXT("untrusted: its attestation failed or is overdue");
+    default: return WTEXT("unknown: it has not attested");
   }
 }
 
 /* What vm is to LI l, for sentences. */
-static const char *role_words(const model *m, const mli *l, uint32_t vm) {
-  if (vm == l->monitored) return "which the LI monitors";
-  if (vm == l->host) return "which hosts the LI function";
-  if (vm == l->via) return "which stores the LI's data";
-  if (vm == li_provider(m, l)) return "which provides the LI's storage";
-  return "which the LI involves";
+static wtext role_words(const model *m, const mli *l, uint32_t vm) {
+  if (vm == l->monitored) return WTEXT("which the LI monitors");
+  if (vm == l->host) return WTEXT("which hosts the LI function");
+  if (vm == l->via) return WTEXT("which stores the LI's data");
+  if (vm == li_provider(m, l)) return WTEXT("which provides the LI's storage");
+  return WTEXT("which the LI involves");
 }
 
-static const char *role_noun(const model *m, const mli *l, uint32_t vm) {
-  if (vm == l->monitored) return "monitored by";
-  if (vm == l->host) return "the LI VM of";
-  if (vm == l->via) return "the storage VM of";
-  if (vm == li_provider(m, l)) return "the storage provider of";
-  return "involved in";
+static wtext role_noun(const model *m, const mli *l, uint32_t vm) {
+  if (vm == l->monitored) return WTEXT("monitored by");
+  if (vm == l->host) return WTEXT("the LI VM of");
+  if (vm == l->via) return WTEXT("the storage VM of");
+  if (vm == li_provider(m, l)) return WTEXT("the storage provider of");
+  return WTEXT("involved in");
 }
 
 /* A sentence being written: pieces are appended with their lengths known
@@ -309,31 +319,79 @@ typedef struct sbuf {
   size_t n, cap;
 } sbuf;
 
+/* The writers of a sentence are always in line, so that a sentence being
+ * written stays in registers rather than in memory. */
+#define SB_INLINE static inline __attribute__((always_inline))
+
 #define SBUF(buf) ((sbuf){(buf), 0, sizeof(buf)})
 
-static inline void sb_put(sbuf *b, const char *s, size_t n) {
-  size_t room = b->cap - 1 - b->n;
-  /* Two branches so that a literal's length stays a constant in the common
-   * one and its copy is a few moves rather than a call. */
-  if (__builtin_expect(n <= room, 1)) {
-    memcpy(b->p + b->n, s, n);
+/* Copies n bytes known to fit. A piece is mostly an id of a few bytes: up
+ * to 32 are two overlapping pairs of loads and stores, in line, rather
+ * than a call to memcpy; a literal's constant length folds the tests away.
+ * Every load lies inside [s, s + n). */
+SB_INLINE void sb_copy(char *d, const char *s, size_t n) {
+  uint64_t a, b, c, e;
+  if (n > 32) {
+    memcpy(d, s, n);
+  } else if (n >= 16) {
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    memcpy(&c, s + n - 16, 8);
+    memcpy(&e, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + 8, &b, 8);
+    memcpy(d + n - 16, &c, 8);
+    memcpy(d + n - 8, &e, 8);
+  } else if (n >= 8) {
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t x, y;
+    memcpy(&x, s, 4);
+    memcpy(&y, s + n - 4, 4);
+    memcpy(d, &x, 4);
+    memcpy(d + n - 4, &y, 4);
+  } else if (n) {
+    d[0] = s[0];
+    d[n / 2] = s[n / 2];
+    d[n - 1] = s[n - 1];
+  }
+}
+
+/* The end of a sentence longer than its buffer: what fits, then full. */
+static __attribute__((noinline, cold)) size_t sb_clip(char *p, size_t at, size_t cap, const char *s,
+                                                      size_t n) {
+  size_t room = cap - 1 - at;
+  memcpy(p + at, s, n < room ? n : room);
+  return at + (n < room ? n : room);
+}
+
+SB_INLINE void sb_put(sbuf *b, const char *s, size_t n) {
+  if (__builtin_expect(n <= b->cap - 1 - b->n, 1)) {
+    sb_copy(b->p + b->n, s, n);
     b->n += n;
   } else {
-    memcpy(b->p + b->n, s, room);
-    b->n += room;
+    b->n = sb_clip(b->p, b->n, b->cap, s, n);
   }
 }
 #define LIT(b, lit) sb_put((b), "" lit, sizeof(lit) - 1)
-static inline void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+SB_INLINE void STR(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+#define WD(b, wd) \
+  do { \
+    wtext wd_ = (wd); \
+    sb_put((b), wd_.s, wd_.n); \
+  } while (0)
 /* An entity's id, a host's place and a jurisdiction's area with the lengths
  * the model keeps beside them (set once, when the entity is put): a reason
  * names about ten of them, and this spares a strlen of each. */
 #define ID(b, e) sb_put((b), (e)->id, (e)->id_len)
-static inline void sb_where(sbuf *b, const mhost *h) {
+SB_INLINE void sb_where(sbuf *b, const mhost *h) {
   if (h->where) sb_put(b, h->where, h->where_len);
   else LIT(b, "?");
 }
-static inline void sb_area(sbuf *b, const mjur *j) {
+SB_INLINE void sb_area(sbuf *b, const mjur *j) {
   if (j->desc) sb_put(b, j->desc, j->desc_len);
   else LIT(b, "?");
 }
@@ -346,30 +404,33 @@ static inline void sb_area(sbuf *b, const mjur *j) {
 
 #define SENTENCE_CAP 2048 /* a sentence that holds a path's words (as add() writes them) */
 
-/* Room for a fact and then a sentence of at most wcap bytes. */
-static bool sb_in_place(model_verdict *out, sbuf *fact, size_t wcap) {
-  char *p = vmem_room(out, FACT_CAP + wcap);
-  if (!p) return false;
-  *fact = (sbuf){p, 0, FACT_CAP};
-  return true;
+/* The reason's place, and room for its subject (copied there now), its
+ * fact and then its sentence of at most wcap bytes: one reservation and one
+ * commit (sb_reason) a reason. NULL when out of memory. */
+SB_INLINE model_reason *sb_in_place(model_verdict *out, const sbuf *subj, sbuf *fact,
+                                    size_t wcap) {
+  model_reason *r = verdict_next(out);
+  char *p = r ? vmem_room(out, subj->n + 1 + FACT_CAP + wcap) : NULL;
+  if (!p) return NULL;
+  sb_copy(p, subj->p, subj->n);
+  p[subj->n] = '\0';
+  *fact = (sbuf){p + subj->n + 1, 0, FACT_CAP};
+  return r;
 }
 
 /* Ends the fact; the sentence starts after it. */
-static void sb_then(sbuf *fact, sbuf *words, size_t wcap) {
+SB_INLINE void sb_then(sbuf *fact, sbuf *sen, size_t wcap) {
   fact->p[fact->n] = '\0';
-  *words = (sbuf){fact->p + fact->n + 1, 0, wcap};
+  *sen = (sbuf){fact->p + fact->n + 1, 0, wcap};
 }
 
-static int sb_reason(model_verdict *out, model_rule rule, const sbuf *subj, sbuf *words,
-                     const sbuf *fact) {
-  words->p[words->n] = '\0';
-  vmem_commit(out, (size_t)(words->p + words->n + 1 - fact->p));
-  model_reason *r = verdict_next(out);
-  char *s = r ? vmem_take(out, subj->n + 1) : NULL;
-  if (!s) return LISEC_ENOMEM;
-  memcpy(s, subj->p, subj->n);
-  s[subj->n] = '\0';
-  verdict_set(out, r, rule, s, words->p, fact->p);
+/* Ends the sentence and takes the reason sb_in_place gave. */
+SB_INLINE int sb_reason(model_verdict *out, model_reason *r, model_rule rule, const sbuf *subj,
+                        sbuf *sen, const sbuf *fact) {
+  char *s = fact->p - subj->n - 1;
+  sen->p[sen->n] = '\0';
+  vmem_commit(out, (size_t)(sen->p + sen->n + 1 - s));
+  verdict_set(out, r, rule, s, sen->p, fact->p);
   return 0;
 }
 
@@ -388,7 +449,7 @@ static int add(model_verdict *out, model_rule rule, const char *subject, const c
 /* The words for a path rule that failed (none, or every one broken): the
  * fact, then, inside the sentence being written, why the path fails (at
  * most 1023 bytes of it). */
-static void path_fact(const model *m, const mviol *x, sbuf *f, const mvm *a, const mvm *b) {
+SB_INLINE void path_fact(const model *m, const mviol *x, sbuf *f, const mvm *a, const mvm *b) {
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
     LIT(f, "exists connection group joining ");
     ID(f, a);
@@ -415,7 +476,7 @@ static void path_fact(const model *m, const mviol *x, sbuf *f, const mvm *a, con
   LIT(f, ": false");
 }
 
-static void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm *a, const mvm *b) {
+SB_INLINE void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm *a, const mvm *b) {
   sbuf p = {w->p + w->n, 0, w->cap - w->n < 1024 ? w->cap - w->n : 1024};
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
     LIT(&p, "no connection group joins ");
@@ -452,6 +513,7 @@ static void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm *a,
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
   char subj[MODEL_ID_MAX + 32], fact[FACT_CAP];
   sbuf sb_subj = SBUF(subj), f, w;
+  model_reason *r;
   const model_rule rule = (model_rule)x->rule;
   const mli *l = x->sk == SK_LI ? &m->lis.a[x->subj] : NULL;
   switch (x->sk) {
@@ -496,9 +558,9 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                  h->id, l->id, jur);
         return add(out, rule, subj, fact,
                    "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
-                   l->id, jur, h->id, v->id, role_words(m, l, x->e[0]));
+                   l->id, jur, h->id, v->id, role_words(m, l, x->e[0]).s);
       }
-      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
       LIT(&f, "location(host ");
       ID(&f, h);
       LIT(&f, ") = ");
@@ -520,12 +582,12 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&w, ", and runs VM ");
       ID(&w, v);
       LIT(&w, ", ");
-      STR(&w, role_words(m, l, x->e[0]));
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      WD(&w, role_words(m, l, x->e[0]));
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_R4: {
       const mvm *a = &m->vms.a[l->monitored], *b = &m->vms.a[l->host];
-      if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
       path_fact(m, x, &f, a, b);
       sb_then(&f, &w, SENTENCE_CAP);
       LIT(&w, "LI ");
@@ -536,14 +598,14 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       ID(&w, b);
       LIT(&w, ", but ");
       path_sentence(m, x, &w, a, b);
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_R5: {
       if (x->sk == SK_ATTACH) {
         const mattach *a = &m->attach.a[x->subj];
         const mstorage *s = &m->stores.a[a->storage];
         const mvm *u = &m->vms.a[a->user], *p = &m->vms.a[s->root];
-        if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+        if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
         path_fact(m, x, &f, u, p);
         sb_then(&f, &w, SENTENCE_CAP);
         LIT(&w, "storage ");
@@ -554,7 +616,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         ID(&w, u);
         LIT(&w, ", but ");
         path_sentence(m, x, &w, u, p);
-        return sb_reason(out, rule, &sb_subj, &w, &f);
+        return sb_reason(out, r, rule, &sb_subj, &w, &f);
       }
       const mstorage *s = &m->stores.a[l->storage];
       const mvm *via = &m->vms.a[l->via];
@@ -566,7 +628,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    l->id, s->id, via->id, s->id, via->id, m->vms.a[s->root].id);
       }
       const mvm *host = &m->vms.a[l->host];
-      if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
       path_fact(m, x, &f, host, via);
       sb_then(&f, &w, SENTENCE_CAP);
       LIT(&w, "LI ");
@@ -577,7 +639,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       ID(&w, via);
       LIT(&w, ", but ");
       path_sentence(m, x, &w, host, via);
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_R6: {
       if (x->sk == SK_CONN && x->code == F_INSECURE_PATH) {
@@ -641,12 +703,12 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         return add(out, rule, subj, fact,
                    "VM %s is %s LI %s; its hardware, host %s, is trusted but its trust mechanism "
                    "provides no location",
-                   v, role_noun(m, l, x->e[0]), l->id, h->id);
+                   v, role_noun(m, l, x->e[0]).s, l->id, h->id);
       }
       snprintf(fact, sizeof fact, "trusted(host %s): false (%s)", h->id,
                model_trust_name(h->trust));
       return add(out, rule, subj, fact, "VM %s is %s LI %s; its hardware, host %s, is not trusted (%s)",
-                 v, role_noun(m, l, x->e[0]), l->id, h->id, trust_words(h->trust));
+                 v, role_noun(m, l, x->e[0]).s, l->id, h->id, trust_words(h->trust).s);
     }
     case MODEL_R10: {
       const mhost *h = &m->hosts.a[x->subj];
@@ -662,7 +724,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mli *y = &m->lis.a[x->e[2]];
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
-        if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
+        if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.trusted: host ");
         ID(&f, h);
         LIT(&f, ": false (");
@@ -673,7 +735,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         LIT(&w, "VM ");
         ID(&w, v);
         LIT(&w, " is ");
-        STR(&w, role_noun(m, y, x->subj));
+        WD(&w, role_noun(m, y, x->subj));
         LIT(&w, " LI ");
         ID(&w, y);
         LIT(&w, " and may move only to trusted hardware; hypervisor ");
@@ -681,13 +743,13 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         LIT(&w, " runs on host ");
         ID(&w, h);
         LIT(&w, ", which is not (");
-        STR(&w, trust_words(h->trust));
+        WD(&w, trust_words(h->trust));
         if (!h->loc.known) LIT(&w, "; no location");
         LIT(&w, ")");
-        return sb_reason(out, rule, &sb_subj, &w, &f);
+        return sb_reason(out, r, rule, &sb_subj, &w, &f);
       }
       const mjur *j = &m->jurs.a[y->jur];
-      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
       ID(&f, h);
       LIT(&f, " at ");
@@ -707,9 +769,9 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&w, "; VM ");
       ID(&w, v);
       LIT(&w, ", ");
-      STR(&w, role_words(m, y, x->subj));
+      WD(&w, role_words(m, y, x->subj));
       LIT(&w, ", would run there");
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_MOVE1: {
       const mvm *v = &m->vms.a[x->subj];
@@ -720,7 +782,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_MOVE2: {
       const mhost *h = &m->hosts.a[x->e[1]];
-      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
       LIT(&f, "h.executesOn.trusted: host ");
       ID(&f, h);
       LIT(&f, ": false (");
@@ -735,10 +797,10 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       LIT(&w, " runs on host ");
       ID(&w, h);
       LIT(&w, ", which is not trusted (");
-      STR(&w, trust_words(h->trust));
+      WD(&w, trust_words(h->trust));
       if (h->loc.known) LIT(&w, ")");
       else LIT(&w, "; no location)");
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_DOMAIN: {
       const mdomain *d = &m->domains.a[x->subj];
@@ -784,7 +846,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
-      if (!sb_in_place(out, &f, WORDS_CAP)) return LISEC_ENOMEM;
+      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
       LIT(&f, "class(vm ");
       ID(&f, v);
       LIT(&f, ") = ");
@@ -803,7 +865,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       ID(&w, h);
       LIT(&w, "'s protection level admits VNFs up to ");
       STR(&w, model_class_name(h->protection));
-      return sb_reason(out, rule, &sb_subj, &w, &f);
+      return sb_reason(out, r, rule, &sb_subj, &w, &f);
     }
     case MODEL_STORE: {
       /* compliance: the attachment, e0 the LI, e1 the user's host; a
@@ -842,7 +904,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    x->code == F_NO_TRUSTED_LOC ? "is trusted but its trust mechanism provides no "
                                                  "location"
                                                : "is not trusted (",
-                   x->code == F_NO_TRUSTED_LOC ? "" : trust_words(h->trust),
+                   x->code == F_NO_TRUSTED_LOC ? "" : trust_words(h->trust).s,
                    x->code == F_NO_TRUSTED_LOC ? "" : ")");
       }
       const char *loc = WHERE(h); /* "an unknown place" when it has none */
@@ -851,7 +913,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
          * written in place like R11's, not through snprintf (four times
          * the cost of an R11 reason, bench/model's perf of 12-07); the
          * caps are add()'s, so the words are the same to the byte */
-        if (!sb_in_place(out, &f, SENTENCE_CAP)) return LISEC_ENOMEM;
+        if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
         LIT(&f, "h.executesOn.geographicalLocation IN jurisdiction(li ");
         ID(&f, y);
         LIT(&f, "): host ");
@@ -877,7 +939,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         LIT(&w, " is provided, would run there (hypervisor ");
         ID(&w, &m->hyps.a[x->e[0]]);
         LIT(&w, ")");
-        return sb_reason(out, rule, &sb_subj, &w, &f);
+        return sb_reason(out, r, rule, &sb_subj, &w, &f);
       }
       snprintf(fact, sizeof fact, "location(host %s) = %s IN jurisdiction(li %s) = {%s}: false",
                h->id, loc, y->id, jur);
