@@ -82,8 +82,9 @@ static void vm_move_paths(model *m, uint32_t v, uint32_t hyp) {
   scope_commit(m);
 }
 
-/* The hash of an id for a prefetch (bounded like id_valid; a bad id gets
- * some hash and is refused by find_id). */
+/* The hash of an id, for the prefetch and then the lookup (find_id_h;
+ * bounded like id_valid: a bad id gets some hash, no key matches it, and it
+ * is refused by find_id). */
 static uint32_t id_hash(const char *id) {
   uint32_t h = STRMAP_HASH0;
   for (size_t n = 0; id && n <= MODEL_ID_MAX && id[n]; n++) h = strmap_step(h, (unsigned char)id[n]);
@@ -103,8 +104,8 @@ int model_decide_move(model *m, const char *vm, const char *hyp, model_verdict *
   if (gv < m->vms.n) __builtin_prefetch(&m->vms.a[gv]);
   if (gh < m->hyps.n) __builtin_prefetch(&m->hyps.a[gh]);
   int rc = decide_start(m, out, err);
-  if (rc || (rc = find_id(&m->vms.ids, vm, "vm", "VM", &v, err)) ||
-      (rc = find_id(&m->hyps.ids, hyp, "hypervisor", "hypervisor", &h, err)))
+  if (rc || (rc = find_id_h(&m->vms.ids, vm, hv, "vm", "VM", &v, err)) ||
+      (rc = find_id_h(&m->hyps.ids, hyp, hh, "hypervisor", "hypervisor", &h, err)))
     return rc;
   return decide_move_impl(m, v, h, out, false, err);
 }

@@ -398,6 +398,12 @@ void slot_release(uint32_t *n, idvec *freel, uint32_t i);
 /* Looks id up in ids; the reason names the field and the kind. */
 int find_id(const strmap *ids, const char *id, const char *field, const char *kind, uint32_t *out,
             lisec_err *err);
+/* The same for a map whose every key passed id_check when it was put (the
+ * VMs', the hypervisors'), with the id's hash already taken (STRMAP_HASH0,
+ * strmap_step over at most MODEL_ID_MAX + 1 bytes): an id the map holds is
+ * valid, so only one it does not hold is checked, to say why it fails. */
+int find_id_h(const strmap *ids, const char *id, uint32_t hash, const char *field,
+              const char *kind, uint32_t *out, lisec_err *err);
 int vm_move_idx(model *m, uint32_t v, uint32_t hyp);
 /* Changes v's hypervisor and the adjacency, evaluating nothing. */
 void vm_place(model *m, uint32_t v, uint32_t hyp);

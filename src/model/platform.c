@@ -51,6 +51,13 @@ int find_id(const strmap *ids, const char *id, const char *field, const char *ki
   return 0;
 }
 
+int find_id_h(const strmap *ids, const char *id, uint32_t hash, const char *field,
+              const char *kind, uint32_t *out, lisec_err *err) {
+  if (id && strmap_get_h(ids, id, hash, out)) return 0;
+  /* not held: refused as find_id refuses it, as not an id or as unknown */
+  return find_id(ids, id, field, kind, out, err);
+}
+
 int id_check(const char *field, const char *id, lisec_err *err) {
   return lisec_id_check(field, id, id ? strnlen(id, MODEL_ID_MAX + 1) : 0, err);
 }

@@ -331,9 +331,24 @@ typedef struct sbuf {
  * Every load lies inside [s, s + n). */
 SB_INLINE void sb_copy(char *d, const char *s, size_t n) {
   uint64_t a, b, c, e;
-  if (n > 32) {
-    memcpy(d, s, n);
-  } else if (n >= 16) {
+  if (n <= 16) {
+    if (n >= 8) {
+      memcpy(&a, s, 8);
+      memcpy(&b, s + n - 8, 8);
+      memcpy(d, &a, 8);
+      memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+      uint32_t x, y;
+      memcpy(&x, s, 4);
+      memcpy(&y, s + n - 4, 4);
+      memcpy(d, &x, 4);
+      memcpy(d + n - 4, &y, 4);
+    } else if (n) {
+      d[0] = s[0];
+      d[n / 2] = s[n / 2];
+      d[n - 1] = s[n - 1];
+    }
+  } else if (n <= 32) {
     memcpy(&a, s, 8);
     memcpy(&b, s + 8, 8);
     memcpy(&c, s + n - 16, 8);
@@ -342,21 +357,8 @@ SB_INLINE void sb_copy(char *d, const char *s, size_t n) {
     memcpy(d + 8, &b, 8);
     memcpy(d + n - 16, &c, 8);
     memcpy(d + n - 8, &e, 8);
-  } else if (n >= 8) {
-    memcpy(&a, s, 8);
-    memcpy(&b, s + n - 8, 8);
-    memcpy(d, &a, 8);
-    memcpy(d + n - 8, &b, 8);
-  } else if (n >= 4) {
-    uint32_t x, y;
-    memcpy(&x, s, 4);
-    memcpy(&y, s + n - 4, 4);
-    memcpy(d, &x, 4);
-    memcpy(d + n - 4, &y, 4);
-  } else if (n) {
-    d[0] = s[0];
-    d[n / 2] = s[n / 2];
-    d[n - 1] = s[n - 1];
+  } else {
+    memcpy(d, s, n);
   }
 }
 
