@@ -317,13 +317,20 @@ static wtext role_noun(const model *m, const mli *l, uint32_t vm) {
 typedef struct sbuf {
   char *p;
   size_t n, cap;
+  int mode; /* SB_CLIP, SB_COUNT or SB_FITS */
 } sbuf;
+
+/* How a sentence is being written: SB_CLIP copies each piece, or what of
+ * it fits before the cap; SB_COUNT only counts the bytes; SB_FITS copies
+ * each piece without a test, once a count has said that all of them fit
+ * (SB_WRITE). */
+enum { SB_CLIP, SB_COUNT, SB_FITS };
 
 /* The writers of a sentence are always in line, so that a sentence being
  * written stays in registers rather than in memory. */
 #define SB_INLINE static inline __attribute__((always_inline))
 
-#define SBUF(buf) ((sbuf){(buf), 0, sizeof(buf)})
+#define SBUF(buf) ((sbuf){(buf), 0, sizeof(buf), SB_CLIP})
 
 /* Copies n bytes known to fit. A piece is mostly an id of a few bytes: up
  * to 32 are two overlapping pairs of loads and stores, in line, rather
@@ -371,7 +378,9 @@ static __attribute__((noinline, cold)) size_t sb_clip(char *p, size_t at, size_t
 }
 
 SB_INLINE void sb_put(sbuf *b, const char *s, size_t n) {
-  if (__builtin_expect(n <= b->cap - 1 - b->n, 1)) {
+  if (b->mode == SB_COUNT) {
+    b->n += n;
+  } else if (b->mode == SB_FITS || __builtin_expect(n <= b->cap - 1 - b->n, 1)) {
     sb_copy(b->p + b->n, s, n);
     b->n += n;
   } else {
@@ -416,14 +425,18 @@ SB_INLINE model_reason *sb_in_place(model_verdict *out, const sbuf *subj, sbuf *
   if (!p) return NULL;
   sb_copy(p, subj->p, subj->n);
   p[subj->n] = '\0';
-  *fact = (sbuf){p + subj->n + 1, 0, FACT_CAP};
+  *fact = (sbuf){p + subj->n + 1, 0, FACT_CAP, SB_CLIP};
   return r;
 }
 
-/* Ends the fact; the sentence starts after it. */
+/* Ends the fact; the sentence starts after it, written the same way. */
 SB_INLINE void sb_then(sbuf *fact, sbuf *sen, size_t wcap) {
+  if (fact->mode == SB_COUNT) {
+    *sen = (sbuf){NULL, 0, wcap, SB_COUNT};
+    return;
+  }
   fact->p[fact->n] = '\0';
-  *sen = (sbuf){fact->p + fact->n + 1, 0, wcap};
+  *sen = (sbuf){fact->p + fact->n + 1, 0, wcap, fact->mode};
 }
 
 /* Ends the sentence and takes the reason sb_in_place gave. */
@@ -435,6 +448,26 @@ SB_INLINE int sb_reason(model_verdict *out, model_reason *r, model_rule rule, co
   verdict_set(out, r, rule, s, sen->p, fact->p);
   return 0;
 }
+
+/* The most frequent reasons (a move's) are written by a writer
+ * WRITE(fact, sentence, wcap, ...) that puts every piece and calls sb_then
+ * between the two: once counting, then with no test a piece when the count
+ * fits the caps (it does but for ids and places of extreme length), or
+ * clipped at them. The words are the writer's, once; the bytes are those
+ * the clipped way writes. Inside render_viol: r, f, w, sb_subj, rule. */
+#define SB_WRITE(wcap, WRITE, ...)                                         \
+  do {                                                                     \
+    sbuf cf_ = {NULL, 0, FACT_CAP, SB_COUNT}, cw_;                         \
+    WRITE(&cf_, &cw_, (wcap), __VA_ARGS__);                                \
+    if (!(r = sb_in_place(out, &sb_subj, &f, (wcap)))) return LISEC_ENOMEM; \
+    if (cf_.n < FACT_CAP && cw_.n < (wcap)) {                              \
+      f.mode = SB_FITS;                                                    \
+      WRITE(&f, &w, (wcap), __VA_ARGS__);                                  \
+    } else {                                                               \
+      WRITE(&f, &w, (wcap), __VA_ARGS__);                                  \
+    }                                                                      \
+    return sb_reason(out, r, rule, &sb_subj, &w, &f);                      \
+  } while (0)
 
 static int add(model_verdict *out, model_rule rule, const char *subject, const char *fact,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -479,7 +512,8 @@ SB_INLINE void path_fact(const model *m, const mviol *x, sbuf *f, const mvm *a, 
 }
 
 SB_INLINE void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm *a, const mvm *b) {
-  sbuf p = {w->p + w->n, 0, w->cap - w->n < 1024 ? w->cap - w->n : 1024};
+  sbuf p = {w->mode == SB_COUNT ? NULL : w->p + w->n, 0,
+            w->cap - w->n < 1024 ? w->cap - w->n : 1024, w->mode};
   if (x->code == F_NO_PATH || x->e[1] == NONE) {
     LIT(&p, "no connection group joins ");
     ID(&p, a);
@@ -510,6 +544,115 @@ SB_INLINE void path_sentence(const model *m, const mviol *x, sbuf *w, const mvm 
     LIT(&p, ", and IPC does not cross machines");
   }
   w->n += p.n;
+}
+
+/* R11, the target's hardware not trusted: v is role y's; hypervisor hv
+ * runs on host h. */
+SB_INLINE void r11_trust_words(sbuf *f, sbuf *w, size_t wcap, const mvm *v, const mhost *h,
+                               const mli *y, const mhyp *hv, wtext role) {
+  LIT(f, "h.executesOn.trusted: host ");
+  ID(f, h);
+  LIT(f, ": false (");
+  STR(f, model_trust_name(h->trust));
+  if (!h->loc.known) LIT(f, ", no location");
+  LIT(f, ")");
+  sb_then(f, w, wcap);
+  LIT(w, "VM ");
+  ID(w, v);
+  LIT(w, " is ");
+  WD(w, role);
+  LIT(w, " LI ");
+  ID(w, y);
+  LIT(w, " and may move only to trusted hardware; hypervisor ");
+  ID(w, hv);
+  LIT(w, " runs on host ");
+  ID(w, h);
+  LIT(w, ", which is not (");
+  WD(w, trust_words(h->trust));
+  if (!h->loc.known) LIT(w, "; no location");
+  LIT(w, ")");
+}
+
+/* R11, the target's hardware outside LI y's jurisdiction j: v, in role,
+ * would run on host h. */
+SB_INLINE void r11_where_words(sbuf *f, sbuf *w, size_t wcap, const mvm *v, const mhost *h,
+                               const mli *y, const mjur *j, wtext role) {
+  LIT(f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
+  ID(f, h);
+  LIT(f, " at ");
+  sb_where(f, h);
+  LIT(f, " IN {");
+  sb_area(f, j);
+  LIT(f, "}: false");
+  sb_then(f, w, wcap);
+  LIT(w, "LI ");
+  ID(w, y);
+  LIT(w, " is issued in ");
+  sb_area(w, j);
+  LIT(w, "; host ");
+  ID(w, h);
+  LIT(w, " is located in ");
+  sb_where(w, h);
+  LIT(w, "; VM ");
+  ID(w, v);
+  LIT(w, ", ");
+  WD(w, role);
+  LIT(w, ", would run there");
+}
+
+/* O.1.3: v's class vc above h's protection level hc. */
+SB_INLINE void o13_words(sbuf *f, sbuf *w, size_t wcap, const mvm *v, const mhost *h, wtext vc,
+                         wtext hc) {
+  LIT(f, "class(vm ");
+  ID(f, v);
+  LIT(f, ") = ");
+  WD(f, vc);
+  LIT(f, " <= protection(host ");
+  ID(f, h);
+  LIT(f, ") = ");
+  WD(f, hc);
+  LIT(f, ": false");
+  sb_then(f, w, wcap);
+  LIT(w, "VM ");
+  ID(w, v);
+  LIT(w, " has sensitivity ");
+  WD(w, vc);
+  LIT(w, "; host ");
+  ID(w, h);
+  LIT(w, "'s protection level admits VNFs up to ");
+  WD(w, hc);
+}
+
+/* 4.2-STORE in a move: v, given LI y's storage so, would run through
+ * hypervisor hv on host h, outside y's jurisdiction j. */
+SB_INLINE void store_where_words(sbuf *f, sbuf *w, size_t wcap, const mvm *v, const mhost *h,
+                                 const mli *y, const mjur *j, const mstorage *so,
+                                 const mhyp *hv) {
+  LIT(f, "h.executesOn.geographicalLocation IN jurisdiction(li ");
+  ID(f, y);
+  LIT(f, "): host ");
+  ID(f, h);
+  LIT(f, " at ");
+  sb_where(f, h);
+  LIT(f, " IN {");
+  sb_area(f, j);
+  LIT(f, "}: false");
+  sb_then(f, w, wcap);
+  LIT(w, "LI ");
+  ID(w, y);
+  LIT(w, " is issued in ");
+  sb_area(w, j);
+  LIT(w, "; host ");
+  ID(w, h);
+  LIT(w, " is located in ");
+  sb_where(w, h);
+  LIT(w, "; VM ");
+  ID(w, v);
+  LIT(w, ", to which the LI's storage ");
+  ID(w, so);
+  LIT(w, " is provided, would run there (hypervisor ");
+  ID(w, hv);
+  LIT(w, ")");
 }
 
 int render_viol(const model *m, const mviol *x, model_verdict *out) {
@@ -726,54 +869,11 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mli *y = &m->lis.a[x->e[2]];
       if (x->code == F_UNTRUSTED || x->code == F_NO_TRUSTED_LOC) {
-        if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
-        LIT(&f, "h.executesOn.trusted: host ");
-        ID(&f, h);
-        LIT(&f, ": false (");
-        STR(&f, model_trust_name(h->trust));
-        if (!h->loc.known) LIT(&f, ", no location");
-        LIT(&f, ")");
-        sb_then(&f, &w, WORDS_CAP);
-        LIT(&w, "VM ");
-        ID(&w, v);
-        LIT(&w, " is ");
-        WD(&w, role_noun(m, y, x->subj));
-        LIT(&w, " LI ");
-        ID(&w, y);
-        LIT(&w, " and may move only to trusted hardware; hypervisor ");
-        ID(&w, &m->hyps.a[x->e[0]]);
-        LIT(&w, " runs on host ");
-        ID(&w, h);
-        LIT(&w, ", which is not (");
-        WD(&w, trust_words(h->trust));
-        if (!h->loc.known) LIT(&w, "; no location");
-        LIT(&w, ")");
-        return sb_reason(out, r, rule, &sb_subj, &w, &f);
+        const wtext role = role_noun(m, y, x->subj);
+        SB_WRITE(WORDS_CAP, r11_trust_words, v, h, y, &m->hyps.a[x->e[0]], role);
       }
-      const mjur *j = &m->jurs.a[y->jur];
-      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
-      LIT(&f, "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host ");
-      ID(&f, h);
-      LIT(&f, " at ");
-      sb_where(&f, h);
-      LIT(&f, " IN {");
-      sb_area(&f, j);
-      LIT(&f, "}: false");
-      sb_then(&f, &w, WORDS_CAP);
-      LIT(&w, "LI ");
-      ID(&w, y);
-      LIT(&w, " is issued in ");
-      sb_area(&w, j);
-      LIT(&w, "; host ");
-      ID(&w, h);
-      LIT(&w, " is located in ");
-      sb_where(&w, h);
-      LIT(&w, "; VM ");
-      ID(&w, v);
-      LIT(&w, ", ");
-      WD(&w, role_words(m, y, x->subj));
-      LIT(&w, ", would run there");
-      return sb_reason(out, r, rule, &sb_subj, &w, &f);
+      const wtext role = role_words(m, y, x->subj);
+      SB_WRITE(WORDS_CAP, r11_where_words, v, h, y, &m->jurs.a[y->jur], role);
     }
     case MODEL_MOVE1: {
       const mvm *v = &m->vms.a[x->subj];
@@ -848,26 +948,9 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_O13: {
       const mvm *v = &m->vms.a[x->subj];
       const mhost *h = &m->hosts.a[x->e[0]];
-      if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
-      LIT(&f, "class(vm ");
-      ID(&f, v);
-      LIT(&f, ") = ");
-      STR(&f, model_class_name(v->cls));
-      LIT(&f, " <= protection(host ");
-      ID(&f, h);
-      LIT(&f, ") = ");
-      STR(&f, model_class_name(h->protection));
-      LIT(&f, ": false");
-      sb_then(&f, &w, WORDS_CAP);
-      LIT(&w, "VM ");
-      ID(&w, v);
-      LIT(&w, " has sensitivity ");
-      STR(&w, model_class_name(v->cls));
-      LIT(&w, "; host ");
-      ID(&w, h);
-      LIT(&w, "'s protection level admits VNFs up to ");
-      STR(&w, model_class_name(h->protection));
-      return sb_reason(out, r, rule, &sb_subj, &w, &f);
+      const char *vs = model_class_name(v->cls), *hs = model_class_name(h->protection);
+      const wtext vc = {vs, strlen(vs)}, hc = {hs, strlen(hs)};
+      SB_WRITE(WORDS_CAP, o13_words, v, h, vc, hc);
     }
     case MODEL_STORE: {
       /* compliance: the attachment, e0 the LI, e1 the user's host; a
@@ -915,33 +998,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
          * written in place like R11's, not through snprintf (four times
          * the cost of an R11 reason, bench/model's perf of 12-07); the
          * caps are add()'s, so the words are the same to the byte */
-        if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
-        LIT(&f, "h.executesOn.geographicalLocation IN jurisdiction(li ");
-        ID(&f, y);
-        LIT(&f, "): host ");
-        ID(&f, h);
-        LIT(&f, " at ");
-        sb_where(&f, h);
-        LIT(&f, " IN {");
-        sb_area(&f, j);
-        LIT(&f, "}: false");
-        sb_then(&f, &w, SENTENCE_CAP);
-        LIT(&w, "LI ");
-        ID(&w, y);
-        LIT(&w, " is issued in ");
-        sb_area(&w, j);
-        LIT(&w, "; host ");
-        ID(&w, h);
-        LIT(&w, " is located in ");
-        sb_where(&w, h);
-        LIT(&w, "; VM ");
-        ID(&w, v);
-        LIT(&w, ", to which the LI's storage ");
-        ID(&w, so);
-        LIT(&w, " is provided, would run there (hypervisor ");
-        ID(&w, &m->hyps.a[x->e[0]]);
-        LIT(&w, ")");
-        return sb_reason(out, r, rule, &sb_subj, &w, &f);
+        SB_WRITE(SENTENCE_CAP, store_where_words, v, h, y, j, so, &m->hyps.a[x->e[0]]);
       }
       snprintf(fact, sizeof fact, "location(host %s) = %s IN jurisdiction(li %s) = {%s}: false",
                h->id, loc, y->id, jur);
