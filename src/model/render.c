@@ -110,19 +110,21 @@ typedef struct vmem {
 
 /* Room for n bytes at the end of the verdict's memory, not yet taken:
  * written in place, then taken with vmem_commit. */
-static char *vmem_room(model_verdict *v, size_t n) {
+static __attribute__((noinline)) char *vmem_grow(model_verdict *v, size_t n) {
+  size_t cap = n > VMEM_CHUNK ? n : VMEM_CHUNK;
+  vmem *k = malloc(sizeof *k + cap);
+  if (!k) return NULL;
+  k->next = v->mem;
+  k->used = 0;
+  k->cap = cap;
+  v->mem = k;
+  return k->data;
+}
+
+static inline char *vmem_room(model_verdict *v, size_t n) {
   n = (n + 7) & ~(size_t)7;
   vmem *c = v->mem;
-  if (!c || c->cap - c->used < n) {
-    size_t cap = n > VMEM_CHUNK ? n : VMEM_CHUNK;
-    vmem *k = malloc(sizeof *k + cap);
-    if (!k) return NULL;
-    k->next = c;
-    k->used = 0;
-    k->cap = cap;
-    v->mem = k;
-    c = k;
-  }
+  if (__builtin_expect(!c || c->cap - c->used < n, 0)) return vmem_grow(v, n);
   return c->data + c->used;
 }
 
