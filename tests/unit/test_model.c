@@ -544,6 +544,88 @@ static void test_move_decisions(void **state) {
   model_free(m);
 }
 
+/* A move's reasons at their longest (ids of MODEL_ID_MAX bytes, a site of
+ * MODEL_TEXT_MAX, nine codes and a polygon): the words are whole and
+ * exactly the rule's, and an id that is not one is refused as such. */
+static void test_move_words_longest(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  char li[MODEL_ID_MAX + 1], jur[MODEL_ID_MAX + 1], host[MODEL_ID_MAX + 1],
+      hv[MODEL_ID_MAX + 1], vm[MODEL_ID_MAX + 1], site[MODEL_TEXT_MAX + 1], json[2048];
+  memset(li, 'l', MODEL_ID_MAX), memset(jur, 'j', MODEL_ID_MAX), memset(host, 'h', MODEL_ID_MAX);
+  memset(hv, 'v', MODEL_ID_MAX), memset(vm, 'm', MODEL_ID_MAX), memset(site, 's', MODEL_TEXT_MAX);
+  li[MODEL_ID_MAX] = jur[MODEL_ID_MAX] = host[MODEL_ID_MAX] = hv[MODEL_ID_MAX] = '\0';
+  vm[MODEL_ID_MAX] = site[MODEL_TEXT_MAX] = '\0';
+  snprintf(json, sizeof json,
+           "{\"id\":\"%s\",\"codes\":[\"FI\",\"SE\",\"NO\",\"DK\",\"DE\",\"FR\",\"GB-ENG\","
+           "\"IE\",\"NL\"],\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+           "[[[24.5,60.0],[25.3,60.0],[25.3,60.4],[24.5,60.4],[24.5,60.0]]]}}",
+           jur);
+  put(m, "jurisdiction", json);
+  snprintf(json, sizeof json,
+           "{\"id\":\"%s\",\"trust\":\"trusted\",\"protection\":\"li\",\"location\":{\"country\":"
+           "\"US\",\"subdivision\":\"US-CA\",\"lat\":-37.1234,\"lon\":-122.4321,\"site\":\"%s\"}}",
+           host, site);
+  put(m, "host", json);
+  snprintf(json, sizeof json, "{\"id\":\"%s\",\"host\":\"%s\"}", hv, host);
+  put(m, "hypervisor", json);
+  snprintf(json, sizeof json,
+           "{\"id\":\"%s\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"general\",\"domain\":"
+           "\"core\"}",
+           vm);
+  put(m, "vm", json);
+  snprintf(json, sizeof json,
+           "{\"id\":\"%s\",\"jurisdiction\":\"%s\",\"lea\":\"lea-fi\",\"monitored\":\"%s\","
+           "\"host\":\"li1\",\"storage\":\"st1\",\"storage_via\":\"via1\","
+           "\"valid_from\":\"2025-01-01T00:00:00Z\",\"valid_until\":\"2035-01-01T00:00:00Z\"}",
+           li, jur, vm);
+  put(m, "li", json);
+  model_verdict v;
+  ok(model_decide_move(m, vm, hv, &v, &err), &err);
+  assert_false(v.allow);
+  char area[512], where[512], sentence[2048], fact[2048], subject[MODEL_ID_MAX + 8];
+  snprintf(area, sizeof area, "FI/SE/NO/DK/DE/FR/GB-ENG/IE/+1 more or the area of jurisdiction %s (1 polygon)",
+           jur);
+  snprintf(where, sizeof where, "US (US-CA, %s, -37.1234,-122.4321)", site);
+  snprintf(sentence, sizeof sentence,
+           "LI %s is issued in %s; host %s is located in %s; VM %s, which the LI monitors, would "
+           "run there",
+           li, area, host, where, vm);
+  snprintf(fact, sizeof fact,
+           "h.executesOn.geographicalLocation IN v.hosts.jurisdiction: host %s at %s IN {%s}: "
+           "false",
+           host, where, area);
+  snprintf(subject, sizeof subject, "vm %s", vm);
+  size_t found = 0;
+  for (size_t i = 0; i < v.n; i++) {
+    if (v.reasons[i].rule != MODEL_R11) continue;
+    found++;
+    assert_string_equal(v.reasons[i].subject, subject);
+    assert_string_equal(v.reasons[i].sentence, sentence);
+    assert_string_equal(v.reasons[i].fact, fact);
+  }
+  assert_int_equal(found, 1);
+  assert_true(strlen(sentence) > 900 && strlen(sentence) < 1024);
+  model_verdict_free(&v);
+  /* Refused ids: not an id, too long, none; an unknown one is not found. */
+  assert_int_equal(model_decide_move(m, "bad id", hv, &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "vm: not a valid id: byte 0x20 at byte 4"));
+  char longer[MODEL_ID_MAX + 2];
+  memset(longer, 'm', MODEL_ID_MAX + 1);
+  longer[MODEL_ID_MAX + 1] = '\0';
+  assert_int_equal(model_decide_move(m, longer, hv, &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "vm: not a valid id: 129 bytes"));
+  assert_int_equal(model_decide_move(m, NULL, hv, &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "vm: required"));
+  assert_int_equal(model_decide_move(m, vm, "-hv", &v, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "hypervisor: not a valid id: '-' at byte 1"));
+  vm[MODEL_ID_MAX - 1] = 'n';
+  assert_int_equal(model_decide_move(m, vm, hv, &v, &err), LISEC_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "vm: unknown VM"));
+  model_free(m);
+}
+
 static void test_move_fixes_are_allowed(void **state) {
   (void)state;
   /* A VM already outside the jurisdiction may be moved back in, even when
@@ -794,6 +876,7 @@ int main(void) {
       cmocka_unit_test(test_r8_r9_trust),
       cmocka_unit_test(test_r10_moved_hardware),
       cmocka_unit_test(test_move_decisions),
+      cmocka_unit_test(test_move_words_longest),
       cmocka_unit_test(test_move_fixes_are_allowed),
       cmocka_unit_test(test_o13_protection),
       cmocka_unit_test(test_domain),
