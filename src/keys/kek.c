@@ -311,11 +311,12 @@ static int p11_fail(lisec_err *err, const char *what, CK_RV rv) { return keys_p1
  * rotation) serves as a KEK only when it is what lisecd generates: not
  * extractable (an extractable key's value is read by anyone with the PIN)
  * and AES-256. */
-static int key_fit(keys_kek *k, const char *name, CK_OBJECT_HANDLE key, lisec_err *err) {
+static int key_fit(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *name, CK_OBJECT_HANDLE key,
+                   lisec_err *err) {
   CK_BBOOL extractable = CK_TRUE;
   CK_ULONG len = 0;
   CK_ATTRIBUTE a[] = {{CKA_EXTRACTABLE, &extractable, sizeof extractable}, {CKA_VALUE_LEN, &len, sizeof len}};
-  CK_RV rv = k->p11->C_GetAttributeValue(k->session, key, a, LISEC_ARRAY_LEN(a));
+  CK_RV rv = fn->C_GetAttributeValue(s, key, a, LISEC_ARRAY_LEN(a));
   if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue (the KEK's attributes)", rv);
   if (extractable != CK_FALSE)
     return lisec_err_set(err, LISEC_EINVAL,
@@ -329,23 +330,48 @@ static int key_fit(keys_kek *k, const char *name, CK_OBJECT_HANDLE key, lisec_er
   return 0;
 }
 
-/* The token's AES key called name (one fit to be a KEK, key_fit),
- * generated when absent and create is set. Called with the lock held (or
- * before the KEK is shared). */
-static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJECT_HANDLE *key,
-                              lisec_err *err) {
+int keys_kek_token_key(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *name, CK_OBJECT_HANDLE *key,
+                       bool *found, lisec_err *err) {
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_KEY_TYPE type = CKK_AES;
   CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_KEY_TYPE, &type, sizeof type},
                          {CKA_LABEL, (void *)name, strlen(name)}};
-  CK_ULONG found = 0;
-  CK_RV rv = k->p11->C_FindObjectsInit(k->session, find, 3);
-  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, key, 1, &found);
-  k->p11->C_FindObjectsFinal(k->session);
+  /* two asked for: a second under the label is enough to tell */
+  CK_OBJECT_HANDLE h[2];
+  CK_ULONG n = 0;
+  CK_RV rv = fn->C_FindObjectsInit(s, find, LISEC_ARRAY_LEN(find));
+  if (rv == CKR_OK) {
+    rv = fn->C_FindObjects(s, h, LISEC_ARRAY_LEN(h), &n);
+    fn->C_FindObjectsFinal(s);
+  }
   if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
-  if (found == 1) return key_fit(k, name, *key, err);
+  *found = n > 0;
+  if (n > 1)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.7: token holds more than one AES key labelled \"%s\": which one is the KEK "
+                         "is ambiguous, so none is used; keep only the one the vault's records are sealed under "
+                         "(lisecd generated it not extractable) and delete or relabel the others "
+                         "(pkcs11-tool --list-objects --type secrkey lists them)",
+                         name);
+  if (n == 1) {
+    *key = h[0];
+    return key_fit(fn, s, name, h[0], err);
+  }
+  return 0;
+}
+
+/* The token's AES key called name (the only one under that label, fit to
+ * be a KEK: keys_kek_token_key), generated when absent and create is set.
+ * Called with the lock held (or before the KEK is shared). */
+static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJECT_HANDLE *key,
+                              lisec_err *err) {
+  bool found = false;
+  int rc = keys_kek_token_key(k->p11, k->session, name, key, &found, err);
+  if (rc || found) return rc;
   if (!create) return lisec_err_set(err, LISEC_ENOTFOUND, "no AES key labelled \"%s\" in the token", name);
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_AES;
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   CK_ULONG len = 32;
   CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
@@ -360,7 +386,7 @@ static int find_or_create_key(keys_kek *k, const char *name, bool create, CK_OBJ
                          {CKA_EXTRACTABLE, &no, sizeof no},
                          {CKA_ENCRYPT, &yes, sizeof yes},
                          {CKA_DECRYPT, &yes, sizeof yes}};
-  rv = k->p11->C_GenerateKey(k->session, &mech, tmpl, LISEC_ARRAY_LEN(tmpl), key);
+  CK_RV rv = k->p11->C_GenerateKey(k->session, &mech, tmpl, LISEC_ARRAY_LEN(tmpl), key);
   return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKey", rv);
 }
 

@@ -6,6 +6,7 @@
 #ifndef LISEC_KEYS_KEK_H
 #define LISEC_KEYS_KEK_H
 
+#include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 
 #include "base/base.h"
@@ -40,6 +41,14 @@ typedef struct keys_vault_settings {
  * bounds (the error names the one that is not); service.c. */
 int keys_vault_settings_parse(const lisec_config *cfg, keys_vault_settings *out, lisec_err *err);
 
+/* The AES key labelled name in the token of session s, as the KEK is
+ * found at start, on a rotation and for a record (and as lisecd
+ * --check-config looks at it): *found tells whether the token holds one.
+ * Refused (EINVAL, naming TR103308-5.7 and the label, never a key's value)
+ * when it holds more than one under the label (which one is the KEK would
+ * be the token's choice) or one that is extractable or not AES-256. */
+int keys_kek_token_key(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *name, CK_OBJECT_HANDLE *key,
+                       bool *found, lisec_err *err);
 int keys_kek_open_pkcs11(const keys_kek_pkcs11_config *cfg, keys_kek **out, lisec_err *err);
 /* The same with sessions ([vault] token_sessions, 1 to
  * KEYS_VAULT_SESSIONS_MAX) that wrap and unwrap data keys, beside the one

@@ -7,7 +7,8 @@
  * and still opens records by the key their label names, and the development
  * file key declares itself; rotating many times in one process unloads the
  * keys no record names, while a handle still held keeps its key; a cached
- * data key nobody reads again is wiped once [vault] cache_ttl_s has passed. */
+ * data key nobody reads again is wiped once [vault] cache_ttl_s has passed;
+ * two token keys under one label are refused, not one of them taken. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +182,53 @@ static void test_unfit_token_key_refused(void **state) {
   /* a record naming one is not opened with it either */
   vault_kek v;
   assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/kek-extractable", &v, NULL, &err), LISEC_EINVAL);
+  keys_kek_close(k);
+}
+
+/* Two token keys under one label (each fit, as pkcs11-tool makes them):
+ * which one C_FindObjects gives first is the token's choice, so neither is
+ * used. The start (with or without create: no third is made), a rotation
+ * naming the label and a record sealed under it are each refused, naming
+ * TR103308-5.7 and the label and saying what to do. */
+static void test_ambiguous_label_refused(void **state) {
+  (void)state;
+  char cmd[1024];
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "pkcs11-tool --module %s --token-label lisec-test --login --pin 1234 --keygen --key-type AES:32 "
+             "--sensitive --label kek-twice >/dev/null 2>&1",
+             getenv("LISEC_P11_MODULE"));
+    assert_int_equal(system(cmd), 0);
+  }
+  lisec_err err = {0};
+  keys_kek *k = NULL;
+  for (int create = 0; create < 2; create++) {
+    err = (lisec_err){0};
+    keys_kek_pkcs11_config c = cfg("kek-twice", create);
+    assert_int_equal(keys_kek_open_pkcs11(&c, &k, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, "TR103308-5.7"));
+    assert_non_null(strstr(err.msg, "more than one AES key labelled \"kek-twice\""));
+    assert_non_null(strstr(err.msg, "delete or relabel the others"));
+  }
+  /* no third key was made */
+  snprintf(cmd, sizeof cmd,
+           "test \"$(pkcs11-tool --module %s --token-label lisec-test --login --pin 1234 -O --type secrkey "
+           "2>/dev/null | grep -c 'label: *kek-twice$')\" = 2",
+           getenv("LISEC_P11_MODULE"));
+  assert_int_equal(system(cmd), 0);
+  keys_kek_pkcs11_config c = cfg("kek-once", true);
+  if (keys_kek_open_pkcs11(&c, &k, &err)) fail_msg("%s", err.msg);
+  err = (lisec_err){0};
+  assert_int_equal(keys_kek_use(k, "kek-twice", true, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "TR103308-5.7"));
+  assert_non_null(strstr(err.msg, "kek-twice"));
+  char name[KEYS_KEK_NAME_MAX + 1];
+  keys_kek_current(k, name, NULL);
+  assert_string_equal(name, "kek-once");
+  vault_kek v;
+  err = (lisec_err){0};
+  assert_int_equal(keys_kek_for(k, "pkcs11:lisec-test/kek-twice", &v, NULL, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "kek-twice"));
   keys_kek_close(k);
 }
 
@@ -398,6 +446,7 @@ int main(void) {
       cmocka_unit_test(test_wrong_pin_missing_key_bad_module), cmocka_unit_test(test_development_file_key),
       cmocka_unit_test(test_many_rotations_one_process), cmocka_unit_test(test_two_calls_a_cold_unwrap),
       cmocka_unit_test(test_cache_ttl_wipes_unread_keys), cmocka_unit_test(test_unfit_token_key_refused),
+      cmocka_unit_test(test_ambiguous_label_refused),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   softhsm_token_remove();
