@@ -2,9 +2,11 @@
  * [vault] and [li], the PKCS#11 module loads, the token is found, the PIN
  * in pin_file logs in, and the key under key_label is looked up without
  * being made (lisecd makes a missing one at its first start; a check does
- * not). A development key file is checked for being allowed and readable.
- * Every problem is reported through the caller's function, not only the
- * first, and nothing in a token is created or changed. */
+ * not); the KEK found is judged as the start judges it (kek.c: the only
+ * key under its label, not extractable, AES-256). A development key file
+ * is checked for being allowed and readable. Every problem is reported
+ * through the caller's function, not only the first, and nothing in a
+ * token is created or changed. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,9 +37,15 @@ static void say(checker *c, bool is_problem, const char *fmt, ...) {
 #define problem(c, ...) say(c, true, __VA_ARGS__)
 #define note(c, ...) say(c, false, __VA_ARGS__)
 
-/* Whether an object of class cls labelled label is in the session's token. */
-static int has_object(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
-                      bool *found, lisec_err *err) {
+/* How a section's key is looked up in the token: *found tells whether it
+ * is there; an error is a problem with it. */
+typedef int (*key_lookup)(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found,
+                          lisec_err *err);
+
+/* [audit]: whether a private key labelled label is in the session's token. */
+static int has_private_key(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found,
+                           lisec_err *err) {
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
   CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label, strlen(label)}};
   CK_OBJECT_HANDLE h;
   CK_ULONG n = 0;
@@ -49,8 +57,15 @@ static int has_object(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_CL
   return 0;
 }
 
+/* [vault]: the KEK, found and judged as the start finds it (the only one
+ * under its label, not extractable, AES-256; kek.c). */
+static int has_kek(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found, lisec_err *err) {
+  CK_OBJECT_HANDLE h;
+  return keys_kek_token_key(fn, s, label, &h, found, err);
+}
+
 static void check_section(checker *c, const lisec_config *cfg, const char *section, const char *label_def,
-                          CK_OBJECT_CLASS cls) {
+                          key_lookup lookup) {
   const char *module = lisec_config_str(cfg, section, "pkcs11_module", NULL);
   const char *dev = lisec_config_str(cfg, section, "development_key_file", NULL);
   char who[32];
@@ -85,7 +100,7 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
     if (label_def) {
       const char *label = lisec_config_str(cfg, section, "key_label", label_def);
       bool found = false;
-      if (has_object(keys_p11_functions(m), s, cls, label, &found, &err) != 0)
+      if (lookup(keys_p11_functions(m), s, label, &found, &err) != 0)
         problem(c, "[%s] key_label %s: %s", section, label, err.msg);
       else if (!found)
         note(c, "[%s] token \"%s\" has no key \"%s\" yet: lisecd makes it at its first start", section, token,
@@ -99,11 +114,11 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
 
 int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx) {
   checker c = {report, ctx, 0};
-  check_section(&c, cfg, "audit", "lisec-audit", CKO_PRIVATE_KEY);
-  check_section(&c, cfg, "vault", "lisec-kek", CKO_SECRET_KEY);
+  check_section(&c, cfg, "audit", "lisec-audit", has_private_key);
+  check_section(&c, cfg, "vault", "lisec-kek", has_kek);
   keys_vault_settings vs;
   lisec_err err = {0};
   if (keys_vault_settings_parse(cfg, &vs, &err) != 0) problem(&c, "%s", err.msg);
-  check_section(&c, cfg, "li", NULL, 0);
+  check_section(&c, cfg, "li", NULL, NULL);
   return c.problems;
 }

@@ -5,7 +5,8 @@
 # made: the database file's SHA-256 and the token's object list
 # (pkcs11-tool --list-objects) are the same before and after a good check, a
 # check naming a key the token lacks (no key made), and a bad one; a store
-# never created is not created. One configuration with many problems (wrong
+# never created is not created; a KEK the start would refuse (extractable,
+# not AES-256, two under its label) is refused by the check too. One configuration with many problems (wrong
 # PIN, missing reference_file, bad [server], [api] and controller values, an
 # unreachable PostgreSQL, a missing CA) has each reported, exit 2. Bounded
 # settings ([audit] group commit, [server] bulk_*, [vault] rotation_*) past
@@ -44,6 +45,29 @@ grep -q 'no key "lisec-kek-2" yet' "$work/newkey.out" || fail "the check does no
 [ "$(state)" = "$before" ] || fail "a check made a key or changed the database"
 objects | grep -q 'lisec-kek-2' && fail "the check made the key"
 pass "a key not in the token: noted, not made"
+
+# A KEK the start would refuse (TR103308-5.7: extractable, not AES-256, or
+# one of two keys under the label): the check refuses it too, naming the
+# label, and changes nothing in the token.
+keygen() { pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --keygen "$@" >/dev/null 2>&1; }
+keygen --key-type AES:32 --extractable --label kek-extractable || fail "pkcs11-tool: extractable key"
+keygen --key-type AES:16 --label kek-short || fail "pkcs11-tool: AES-128 key"
+keygen --key-type AES:32 --sensitive --label kek-twice && keygen --key-type AES:32 --sensitive --label kek-twice ||
+  fail "pkcs11-tool: two keys under one label"
+before=$(state)
+for unfit in "kek-extractable:is extractable" "kek-short:not an AES-256 key" "kek-twice:more than one AES key"; do
+  label=${unfit%%:*}
+  sed "s/key_label = lisec-kek/key_label = $label/" "$good" >"$work/unfit.conf"
+  set +e
+  "$lisecd" -c "$work/unfit.conf" --check-config >"$work/unfit.out" 2>"$work/unfit.err"
+  rc=$?
+  set -e
+  [ $rc = 2 ] && grep "\[vault\] key_label $label: TR103308-5.7: " "$work/unfit.err" | grep "\"$label\"" |
+    grep -q "${unfit#*:}" ||
+    fail "[vault] key_label = $label: the check exited $rc (want 2, naming TR103308-5.7 and the key): $(cat "$work/unfit.err")"
+done
+[ "$(state)" = "$before" ] || fail "a check of an unfit KEK changed the database or the token"
+pass "a KEK the start refuses (extractable, AES-128, two under one label): the check refuses it too, naming TR103308-5.7 and the label, nothing changed"
 
 # A store never created: not created.
 # (with the bulk work's and the rotation's settings at their bounds, which
