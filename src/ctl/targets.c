@@ -2,8 +2,10 @@
  * (sealed to the LI administration), store the sealed form only, answer, and
  * wake the ADMF (ctl/tasks.c) so the change reaches the NEs at once. The
  * record comes first, so no change is ever unrecorded; a change that fails
- * after its record is recorded as failed. Plaintext identifiers live only in memory that
- * is wiped when freed (lisecd sets jansson's allocator to wipe). */
+ * after its record is recorded as failed, and one refused before it (a
+ * stale version, a bad identifier, no such target) is recorded as refused.
+ * Plaintext identifiers live only in memory that is wiped when freed
+ * (lisecd sets jansson's allocator to wipe). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,24 @@
 #include "ctl/tasks.h"
 
 #define TARGET_KIND CTL_TARGET_KIND
+#define TARGET_REQ "TR103308-5.2"
+
+/* A target use case refused (or failed) before its act, recorded sealed
+ * (it is about LI) before the answer: every access to targets is audited
+ * (TR 103 308 §5.2), not only those accepted. The error becomes the
+ * record's reason and names the requirement; it names a field and its
+ * rule, never an identifier's value (vault/identifiers.c). The subject
+ * names the target only when its id is one (a body's id may not be), or
+ * "*" for the listing. Returns rc. */
+static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id, int rc,
+                   lisec_err *err) {
+  if (strncmp(err->msg, "TR103308-", 9) != 0) lisec_err_wrap(err, TARGET_REQ);
+  ctl_outcome o = rc == LISEC_EINVAL || rc == LISEC_ETOOBIG || rc == LISEC_ENOTFOUND || rc == LISEC_ECONFLICT
+                      ? CTL_OUTCOME_REFUSED
+                      : CTL_OUTCOME_FAILED;
+  bool named = id && (strcmp(id, "*") == 0 || lisec_id_check(NULL, id, strnlen(id, LISEC_ID_MAX + 1), NULL) == 0);
+  return ctl_audit(ctl, actor, o, action, true, NULL, rc, NULL, err, "target %s", named ? id : "(not an id)");
+}
 
 static int need_kek(lisec_ctl *ctl, lisec_err *err) {
   return ctl->shared->keys && keys_client_info(ctl->shared->keys)->vault
@@ -61,13 +81,13 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
    * says what an id is (the body itself is bounded by [api] max_body). */
   if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_str(body, "id", true, SIZE_MAX, &id, err)) ||
       (rc = lisec_json_get_str(body, "authorisation", true, SIZE_MAX, &auth, err)))
-    return rc;
+    return refused(ctl, actor, "target.add", id, rc, err);
   /* A target is bound to an authorisation the LI administration created;
    * one naming none would be distributed under no warrant at all. The
    * refused attempt is recorded (sealed: it names an authorisation). */
   if ((rc = lisec_id_check("id", id, strnlen(id, LISEC_ID_MAX + 1), err)) ||
       (rc = lisec_id_check("authorisation", auth, strnlen(auth, LISEC_ID_MAX + 1), err)))
-    return rc;
+    return refused(ctl, actor, "target.add", id, rc, err);
   if (!ctl_model_li_exists(ctl->shared, auth)) {
     lisec_err_set(err, LISEC_EINVAL,
                   "TR103308-5.2: authorisation: no LI authorisation \"%.*s\" in the trust model; "
@@ -81,7 +101,7 @@ int ctl_target_add(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, j
   vault_sealed s;
   rc = keys_vault_seal(ctl->shared->keys, id, auth, 1, json_object_get(body, "identifiers"), &s, err);
   ctl_metrics_vault(CTL_METRICS_VAULT_SEAL, rc == 0);
-  if (rc) return rc;
+  if (rc) return refused(ctl, actor, "target.add", id, rc, err);
   if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.add", true, NULL, 0, NULL, err,
                        "target %s", id))) {
     rc = ctl_target_save(ctl, &s, 0, err);
@@ -100,7 +120,7 @@ int ctl_target_read(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   vault_sealed s;
   int64_t v = 0;
   int rc = need_kek(ctl, err);
-  if (rc || (rc = ctl_target_load(ctl, id, &s, &v, err))) return rc;
+  if (rc || (rc = ctl_target_load(ctl, id, &s, &v, err))) return refused(ctl, actor, "target.read", id, rc, err);
   /* opened in the keys process (its cache of ready data-key contexts, the
    * KEK the record names: older ones stay usable after a rotation) */
   json_t *ids = NULL;
@@ -129,20 +149,20 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   int64_t expected = 0, doc_version = 0;
   vault_sealed old, s;
   int rc;
-  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_int(body, "version", true, 1, INT64_MAX, &expected, err)))
-    return rc;
-  if ((rc = ctl_target_load(ctl, id, &old, &doc_version, err))) return rc;
+  if ((rc = need_kek(ctl, err)) || (rc = lisec_json_get_int(body, "version", true, 1, INT64_MAX, &expected, err)) ||
+      (rc = ctl_target_load(ctl, id, &old, &doc_version, err)))
+    return refused(ctl, actor, "target.update", id, rc, err);
   if (old.version != expected) {
     rc = lisec_err_set(err, LISEC_ECONFLICT, "target %s is at version %lld, not %lld", id,
                        (long long)old.version, (long long)expected);
     vault_sealed_free(&old);
-    return rc;
+    return refused(ctl, actor, "target.update", id, rc, err);
   }
   rc = keys_vault_seal(ctl->shared->keys, id, old.authorisation, old.version + 1,
                        json_object_get(body, "identifiers"), &s, err);
   ctl_metrics_vault(CTL_METRICS_VAULT_SEAL, rc == 0);
   vault_sealed_free(&old);
-  if (rc) return rc;
+  if (rc) return refused(ctl, actor, "target.update", id, rc, err);
   if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.update", true, NULL, 0, NULL, err,
                        "target %s", id)) &&
       (rc = ctl_target_save(ctl, &s, doc_version, err)))
@@ -192,8 +212,8 @@ int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_
   list_ctx l = {arr, err};
   int rc = store_doc_list(ctl->store, TARGET_KIND, list_cb, &l, err);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored target does not parse");
-  if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.list", true, NULL, 0, NULL, err,
-                          "target %s", "*");
+  rc = rc ? refused(ctl, actor, "target.list", "*", rc, err)
+          : ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.list", true, NULL, 0, NULL, err, "target %s", "*");
   if (rc) {
     json_decref(arr);
     return rc;

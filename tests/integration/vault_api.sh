@@ -2,7 +2,9 @@
 # The target vault through lisecd, with the KEK in a real SoftHSM2 token and
 # LI records sealed to an LI administration key made with openssl: only
 # li-admin may touch targets and others' attempts are recorded; bad
-# identifiers are refused naming the field; the database holds no identifier
+# identifiers are refused naming the field; a refused update or add is
+# recorded sealed, naming TR103308-5.2 and the rule but no identifier, and
+# leaves the stored target as it was; the database holds no identifier
 # in clear (SQLite file and PostgreSQL tables); swapping two records'
 # ciphertexts is detected, and so is a record copied whole under another
 # target's id; a [vault] setting out of bounds is refused.
@@ -14,6 +16,8 @@ make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 make_li_admin_key "$work/li-admin"
+# the private key as lisec audit read takes it (32 bytes, base64)
+openssl pkey -in "$work/li-admin.x25519" -outform DER | tail -c 32 | base64 >"$work/li-admin.key"
 
 run_suite() {
   start_lisecd "$pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
@@ -31,6 +35,42 @@ run_suite() {
   body=$(as li-admin -w '\n%{http_code}' -d '{"id":"t-3","authorisation":"li-7","identifiers":[{"kind":"imsi","value":"2440512"}]}' "$LISECD_URL/v1/targets")
   [ "${body##*$'\n'}" = 400 ] && grep -q 'identifiers\[0\].value (imsi)' <<<"$body" || fail "bad IMSI: $body"
   pass "an invalid identifier is refused naming the field"
+
+  # Refused changes are accesses to targets too: each leaves a sealed record
+  # (TR 103 308 §5.2) whose reason names the requirement and the rule, not
+  # an identifier's value, and the stored target is as it was.
+  local from t1_before
+  from=$(sqlite_or_pg_count)
+  t1_before=$(as li-admin "$LISECD_URL/v1/targets/t-1" | jq -cS .)
+  refused_update() { # ID BODY CODE
+    [ "$(as li-admin -o /dev/null -w '%{http_code}' -X PUT -d "$2" "$LISECD_URL/v1/targets/$1")" = "$3" ] ||
+      fail "PUT $1 $2: not $3"
+  }
+  refused_update t-1 '{"version":5,"identifiers":[{"kind":"imsi","value":"244059999999999"}]}' 409
+  refused_update t-1 '{"version":1,"identifiers":[{"kind":"imsi","value":"2440577"}]}' 400
+  refused_update t-1 '{"identifiers":[{"kind":"imsi","value":"244059999999999"}]}' 400
+  refused_update t-404 '{"version":1,"identifiers":[{"kind":"imsi","value":"244059999999999"}]}' 404
+  refused_add='{"id":"t-5","authorisation":"li-7","identifiers":[{"kind":"ipv4","value":"192.0.2.300"}]}'
+  [ "$(as li-admin -o /dev/null -w '%{http_code}' -d "$refused_add" "$LISECD_URL/v1/targets")" = 400 ] ||
+    fail "add t-5 with a bad address"
+  [ "$(as li-admin "$LISECD_URL/v1/targets/t-1" | jq -cS .)" = "$t1_before" ] ||
+    fail "a refused update changed t-1: $(as li-admin "$LISECD_URL/v1/targets/t-1")"
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key "$work/li-admin.key" \
+    --from "$from" >"$work/refused.json" 2>"$work/refused.err" || fail "li-admin: lisec audit read: $(cat "$work/refused.err")"
+  jq -c '.entries[] | select(.action == "target.update" or .action == "target.add")' "$work/refused.json" \
+    >"$work/refused.rec"
+  for want in 't-1.*TR103308-5.2: .*target t-1 is at version 1, not 5' \
+    't-1.*TR103308-5.2: .*identifiers\[0\].value (imsi)' 't-1.*TR103308-5.2: field .*version.* is required' \
+    't-404.*TR103308-5.2: .*target t-404 does not exist' 't-5.*TR103308-5.2: .*identifiers\[0\].value (ipv4)'; do
+    jq -c 'select(.sealed and .outcome == "refused") | [.action] + .subjects + .reasons' \
+      "$work/refused.rec" | grep -q "$want" || fail "no sealed refusal record reading '$want': $(cat "$work/refused.rec")"
+  done
+  [ "$(jq -s 'map(select(.outcome == "refused")) | length' "$work/refused.rec")" = 5 ] ||
+    fail "not one refusal record each: $(cat "$work/refused.rec")"
+  for v in 244059999999999 2440577 192.0.2.300; do
+    grep -q "$v" "$work/refused.rec" && fail "a refusal record holds the identifier '$v'"
+  done
+  pass "refused updates (version conflict, bad identifier, no version, no such target) and a refused add: each recorded sealed, its reason naming TR103308-5.2 and the rule, no identifier in it; the stored target unchanged"
 
   local before after
   before=$(as auditor "$LISECD_URL/metrics" >/dev/null; sqlite_or_pg_count)
@@ -60,15 +100,23 @@ run_suite() {
   # go on being tasked after t-2's removal), is refused naming t-9 until
   # t-9 is removed.
   copy_record t-2 t-9
+  from=$(sqlite_or_pg_count)
   body=$(as li-admin -w '\n%{http_code}' "$LISECD_URL/v1/targets/t-9")
   grep -q 'TR103308-5.2' <<<"$body" && grep -q 't-9' <<<"$body" && ! grep -q '192.0.2.77' <<<"$body" ||
     fail "a record copied whole under another id opens: $body"
   body=$(as li-admin -w '\n%{http_code}' "$LISECD_URL/v1/targets")
   grep -q 'TR103308-5.2.*t-9' <<<"$body" || fail "the listing does not tell a record stored under another id: $body"
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key "$work/li-admin.key" \
+    --from "$from" >"$work/copied.json" 2>"$work/copied.err" || fail "li-admin: lisec audit read: $(cat "$work/copied.err")"
+  for action in target.read target.list; do
+    jq -e --arg a "$action" '[.entries[] | select(.sealed and .action == $a and .outcome == "failed" and
+      (.reasons | join(" ") | test("TR103308-5.2.*t-9")))] | length == 1' "$work/copied.json" >/dev/null ||
+      fail "the refused $action is not recorded sealed: $(jq -c .entries "$work/copied.json")"
+  done
   [ "$(as li-admin -o /dev/null -w '%{http_code}' -X DELETE "$LISECD_URL/v1/targets/t-9")" = 200 ] || fail "remove t-9"
   [ "$(as li-admin "$LISECD_URL/v1/targets" | jq -r '[.targets[].id] | join(" ")')" = "t-1 t-2" ] ||
     fail "the listing after t-9's removal: $(as li-admin "$LISECD_URL/v1/targets")"
-  pass "a record copied whole under another target's id is refused naming it (TR103308-5.2)"
+  pass "a record copied whole under another target's id is refused naming it (TR103308-5.2), the refused read and listing recorded sealed"
   stop_lisecd
 }
 
