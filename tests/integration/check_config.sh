@@ -65,6 +65,11 @@ for unfit in "kek-extractable:is extractable" "kek-short:not an AES-256 key" "ke
   [ $rc = 2 ] && grep "\[vault\] key_label $label: TR103308-5.7: " "$work/unfit.err" | grep "\"$label\"" |
     grep -q "${unfit#*:}" ||
     fail "[vault] key_label = $label: the check exited $rc (want 2, naming TR103308-5.7 and the key): $(cat "$work/unfit.err")"
+  # and the start refuses it alike
+  rc=0
+  timeout 60 "$lisecd" -c "$work/unfit.conf" >"$work/unfit.start" 2>&1 || rc=$?
+  [ $rc != 0 ] && [ $rc != 124 ] && grep "TR103308-5.7: " "$work/unfit.start" | grep "\"$label\"" | grep -q "${unfit#*:}" ||
+    fail "[vault] key_label = $label: the start exited $rc (want a refusal naming it): $(tail -3 "$work/unfit.start")"
 done
 [ "$(state)" = "$before" ] || fail "a check of an unfit KEK changed the database or the token"
 pass "a KEK the start refuses (extractable, AES-128, two under one label): the check refuses it too, naming TR103308-5.7 and the label, nothing changed"
