@@ -3,12 +3,27 @@
  * by the agent, which holds the host's TPM. The parsers are static in bmc.c,
  * so the file is compiled into this harness as it is. The input is one
  * output of `ipmitool exec` (mc info, chassis status, chassis poh, fru and
- * sdr elist together): every "Label : value" field the agent looks for is
+ * sdr elist, sel info and sel list together): every "Label : value" field the agent looks for is
  * read and must come out bounded, without leading blanks; every line goes through the
  * sensor reader, once picking sensors by kind and once by configured names,
  * and the power-on hours through their reader, which never gives a negative
- * count. */
+ * count, and through the event log's reader. */
 #include "../cmd/lisec-agent/bmc.c"
+
+/* Every line through the event log's reader: the record it keeps fits
+ * lisecd's 64-byte bound and is printable ASCII. */
+static void read_sel(const char *text) {
+  char *copy = strdup(text);
+  if (!copy) return;
+  char newest[65] = "";
+  int64_t seen = 0;
+  for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    sel_line(line, newest, sizeof newest, &seen);
+  for (const char *p = newest; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) abort();
+  if (strlen(newest) > 64 || seen < 0) abort();
+  free(copy);
+}
 
 /* main.c's, which this harness does not link. */
 int agent_fail(const char *fmt, ...) {
@@ -46,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(text, data, size);
   text[size] = '\0';
   static const char *const labels[] = {"Manufacturer ID", "Product ID", "System GUID", "Firmware Revision",
-                                       "System Power", "Chassis Intrusion", "POH Counter", "Product Asset Tag"};
+                                       "System Power", "Chassis Intrusion", "POH Counter", "Product Asset Tag",
+                                       "Entries"};
   for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) read_field(text, labels[i]);
   int64_t h = 0;
   if (poh_hours(text, &h) && h < 0) abort();
@@ -56,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                           .power_sensor = "Pwr Consumption", .poh_sensor = "POH"};
   read_sensors(&by_kind, text);
   read_sensors(&named, text);
+  read_sel(text);
   free(text);
   return 0;
 }

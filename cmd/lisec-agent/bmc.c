@@ -10,7 +10,10 @@
  * product, firmware), chassis status (power, intrusion flag), power-on hours
  * (chassis poh, or a sensor in hours), the SDR sensors (inlet and CPU
  * temperatures in °C, power draw in W, a physical-security sensor's
- * "intrusion" state) and the FRU's product asset tag. A reading that is
+ * "intrusion" state), the FRU's product asset tag and the newest intrusion
+ * the System Event Log recorded (sel info, sel list: a lid opened and
+ * closed between two reports is gone from the sensor, not from the log;
+ * "sel_intrusion", report version 2). A reading that is
  * absent is null; a BMC that does not answer gives "bmc": null. Each child
  * has a deadline and at most BMC_OUT_MAX bytes of output. The values are
  * sent as read: range checks are lisecd's (attest/telemetry.c), so a sensor
@@ -54,7 +57,12 @@ static int64_t mono_ms(void) {
  * from its standard input): a session costs more than all of them. Their
  * outputs are told apart by their labels ("System GUID", "Chassis
  * Intrusion", ...) and the SDR lines by their five '|' columns. */
-static const char BMC_COMMANDS[] = "mc info\nmc guid\nchassis status\nchassis poh\nsdr elist\nfru print 0\n";
+static const char BMC_COMMANDS[] =
+    "mc info\nmc guid\nchassis status\nchassis poh\nsdr elist\nfru print 0\nsel info\nsel list last 64\n";
+/* "sel list last 64": the newest 64 records of the BMC's event log, where
+ * an intrusion that came and went between two reports is still found; a
+ * longer log without one among them is not called clean (sel_intrusion
+ * null), and reading the whole of a full log would outlast the deadline. */
 
 /* Runs ipmitool with the interface's options and then words (NULL-ended),
  * BMC_COMMANDS on its standard input: 0 with its stdout (NUL-terminated,
@@ -234,6 +242,34 @@ static int sdr_line(const agent_bmc_conf *c, char *line, reading *inlet, reading
   return 1;
 }
 
+/* One `sel list` line: "   7 | 12/07/2026 | 03:30:00 | Physical Security #0x05 |
+ * General Chassis intrusion | Asserted". Counts it in *seen, and keeps in
+ * newest (cap bytes) "<id> <date> <time>" of an intrusion's assertion: the
+ * log lists oldest first, so the last one kept is the newest. SDR lines
+ * ("Name | 01h | ...") are not SEL records. */
+static void sel_line(const char *line, char *newest, size_t cap, int64_t *seen) {
+  char buf[512], *cols[7];
+  int n = 0;
+  snprintf(buf, sizeof buf, "%s", line);
+  for (char *p = buf; p && n < 7;) {
+    char *bar = strchr(p, '|');
+    if (bar) *bar = '\0';
+    cols[n++] = trim(p);
+    p = bar ? bar + 1 : NULL;
+  }
+  if (n < 4 || !cols[0][0] || strlen(cols[0]) > 4 || strspn(cols[0], "0123456789abcdefABCDEF") != strlen(cols[0]))
+    return;
+  size_t l1 = strlen(cols[1]);
+  if (l1 && cols[1][l1 - 1] == 'h') return; /* an SDR line: "Name | 01h | ok | ..." */
+  (*seen)++;
+  if (n != 6 || !contains_ci(cols[3], "physical security") || !contains_ci(cols[4], "intrusion") ||
+      strcmp(cols[5], "Asserted") != 0)
+    return;
+  snprintf(newest, cap, "%s %s %s", cols[0], cols[1], cols[2]);
+  for (char *p = newest; *p; p++)
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
+}
+
 /* "52 days, 7 hours" (ipmitool chassis poh) in hours. The BMC chooses the
  * numbers (sscanf saturates at LLONG_MAX): a sum that would overflow is no
  * reading. */
@@ -255,7 +291,7 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
   *out = NULL;
   *len = 0;
   char *text = NULL;
-  json_t *doc = json_pack("{s:i, s:s, s:I}", "version", 1, "host", host, "read_at", (json_int_t)lisec_time_now());
+  json_t *doc = json_pack("{s:i, s:s, s:I}", "version", 2, "host", host, "read_at", (json_int_t)lisec_time_now());
   if (!doc) return agent_fail("out of memory");
   char v[256], mfr[64] = "", prod[64] = "", fw[64] = "";
   static const char *const words[] = {"exec", "/dev/stdin", NULL};
@@ -263,8 +299,8 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
                   field(text, "Product ID", prod, sizeof prod);
   if (!answered) {
     /* No BMC: the report says so; lisecd's policy decides. */
-    static const char *const keys[] = {"bmc", "intrusion", "power", "poh_h", "power_w", "inlet_c", "cpu_c",
-                                       "asset_tag"};
+    static const char *const keys[] = {"bmc",   "intrusion", "power",     "poh_h",        "power_w",
+                                       "inlet_c", "cpu_c",   "asset_tag", "sel_intrusion"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) json_object_set_new(doc, keys[i], json_null());
     fprintf(stderr, "lisec-agent: the BMC did not answer (%s interface)\n", c->interface);
   } else {
@@ -289,8 +325,25 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
      * not: chassis status's flag or an intrusion sensor. Temperatures or
      * fans alone leave the state unknown (null: lisecd's finding). */
     bool sensor_read = false;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    /* The event log: its length ("sel info"), then its newest records. */
+    char sel[65] = ""; /* lisecd's bound: 64 bytes */
+    int64_t sel_entries = -1, sel_seen = 0;
+    if (field(text, "Entries", v, sizeof v)) {
+      char *end = NULL;
+      long long e = strtoll(v, &end, 10);
+      if (end != v && e >= 0 && e <= 0xffff) sel_entries = e;
+    }
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+      if (sel_entries >= 0) sel_line(line, sel, sizeof sel, &sel_seen);
       (void)sdr_line(c, line, &inlet, &cpu, &pw, &hours, &intrusion, &sensor_read);
+    }
+    /* Read whole, or an intrusion among the newest: what the log says. An
+     * unread log, or one longer than the window with no intrusion among
+     * its newest, says nothing (null). */
+    json_t *sel_j = json_null();
+    if (sel[0]) sel_j = json_string(sel);
+    else if (sel_entries == 0 || (sel_entries > 0 && sel_seen >= sel_entries)) sel_j = json_string("none");
+    json_object_set_new(doc, "sel_intrusion", sel_j);
     if (poh) hours.has = true, hours.v = h;
     json_object_set_new(doc, "intrusion", have_intrusion || sensor_read ? json_boolean(intrusion) : json_null());
     set_opt_int(doc, "poh_h", &hours);

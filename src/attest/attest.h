@@ -423,7 +423,12 @@ const char *attest_inv_iface_type_name(int type);
  *    "bmc":{"guid":"...","manufacturer":N,"product":N,"firmware":"..."}|null,
  *    "intrusion":bool|null,"power":"on"|"off"|null,"poh_h":N|null,
  *    "power_w":N|null,"inlet_c":N|null,"cpu_c":N|null,"asset_tag":"..."|null}
- * "bmc": null says no BMC answered; every reading is then null. */
+ * "bmc": null says no BMC answered; every reading is then null. Version 2
+ * adds "sel_intrusion": what the BMC's System Event Log says of intrusions,
+ * so that a lid opened and closed between two reports is not lost: null
+ * (the log was not read whole), "none" (no intrusion assertion in it), or
+ * the newest intrusion assertion's record ("<id> <date> <time>" as the BMC
+ * numbers and stamps it). Version 1 (agents before it) is still read. */
 
 #define ATTEST_CHASSIS_MAX_BYTES 4096
 #define ATTEST_CHASSIS_STR_MAX 64
@@ -436,6 +441,7 @@ const char *attest_inv_iface_type_name(int type);
 #define ATTEST_CHASSIS_REQ "TR103308-5.6-O.1.1"
 
 typedef struct attest_chassis {
+  int64_t version; /* 1, or 2 with sel_intrusion */
   char host[ATTEST_HOST_ID_LEN + 1];
   int64_t read_at;
   bool bmc; /* a BMC answered */
@@ -446,9 +452,11 @@ typedef struct attest_chassis {
       has_asset_tag;
   int64_t poh_h, power_w, inlet_c, cpu_c;
   char asset_tag[ATTEST_CHASSIS_STR_MAX + 1];
+  bool has_sel; /* version 2 and the event log read whole */
+  char sel_intrusion[ATTEST_CHASSIS_STR_MAX + 1];
 } attest_chassis;
 
-/* Parses a chassis report: exactly the fields of version 1, each reading in
+/* Parses a chassis report: exactly the fields of its version (1 or 2), each reading in
  * its physical range (temperatures -40..150 °C, power 0..100 kW, power-on
  * hours 0..2,000,000), strings printable ASCII of at most 64 bytes, at most
  * max_bytes (0: ATTEST_CHASSIS_MAX_BYTES). EINVAL or ETOOBIG with a reason
@@ -467,12 +475,15 @@ void attest_evidence_binding(const uint8_t *nonce, size_t nonce_len,
                              uint8_t out[ATTEST_DIGEST_LEN]);
 
 /* What lisecd keeps of a host's earlier reports: the BMC it first saw
- * after the last confirmation and the highest power-on hours. */
+ * after the last confirmation, the highest power-on hours and the newest
+ * intrusion the BMC's event log held when last read whole. */
 typedef struct attest_chassis_base {
   bool has_bmc;
   char guid[ATTEST_CHASSIS_STR_MAX + 1];
   int64_t manufacturer, product;
   int64_t max_poh_h; /* -1: none seen */
+  bool has_sel;      /* the event log was read since the last confirmation */
+  char sel_intrusion[ATTEST_CHASSIS_STR_MAX + 1];
 } attest_chassis_base;
 
 typedef enum { ATTEST_MISSING_OFF, ATTEST_MISSING_FINDING, ATTEST_MISSING_UNTRUSTED } attest_missing;

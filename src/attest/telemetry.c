@@ -5,8 +5,9 @@
  * quote, and its appraisal. All pure: bytes and structs in, verdicts out.
  *
  * The parser reads bytes a host sent, so it is bounded (bytes, every
- * string) and strict (the exact fields of version 1, each reading in its
- * physical range); a refusal names ATTEST_CHASSIS_REQ and the field.
+ * string) and strict (the exact fields of version 1, or of version 2 which
+ * adds the event log's newest intrusion, each reading in its physical
+ * range); a refusal names ATTEST_CHASSIS_REQ and the field.
  *
  * The binding keeps one rule with a version: a quote without a chassis
  * report binds the inventory as before (version 1); with one, the TPM signs
@@ -15,7 +16,8 @@
  * quote, and a report is as fresh as the nonce. What the BMC says is not
  * the TPM's truth: the quote proves what the agent read at quote time.
  *
- * The appraisal turns a report into location voids (an intrusion, a FRU
+ * The appraisal turns a report into location voids (an intrusion now or a
+ * newer one in the BMC's event log than seen before, a FRU
  * asset tag other than the location certificate's, power-on hours going
  * backwards, another BMC than the one seen since the last confirmation)
  * and findings (power draw implausible for the load the inventory shows; a
@@ -131,14 +133,18 @@ static int parse_bmc(const json_t *b, attest_chassis *c, lisec_err *err) {
 }
 
 static int parse_doc(const json_t *root, attest_chassis *c, lisec_err *err) {
-  static const char *const keys[] = {"version", "host",    "read_at", "bmc",     "intrusion", "power",
-                                     "poh_h",   "power_w", "inlet_c", "cpu_c",   "asset_tag", NULL};
-  int64_t version = 0;
+  static const char *const keys1[] = {"version", "host",    "read_at", "bmc",   "intrusion", "power",
+                                      "poh_h",   "power_w", "inlet_c", "cpu_c", "asset_tag", NULL};
+  static const char *const keys2[] = {"version", "host",    "read_at", "bmc",   "intrusion", "power",
+                                      "poh_h",   "power_w", "inlet_c", "cpu_c", "asset_tag", "sel_intrusion",
+                                      NULL};
   char power[8];
   int rc;
-  if ((rc = only_keys(root, keys, "the document", err))) return rc;
-  if ((rc = lisec_json_get_int(root, "version", true, 1, 1, &version, err)))
-    return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis (only version 1 is known)"), rc;
+  if (!json_is_object(root))
+    return lisec_err_set(err, LISEC_EINVAL, ATTEST_CHASSIS_REQ ": chassis: the document must be an object");
+  if ((rc = lisec_json_get_int(root, "version", true, 1, 2, &c->version, err)))
+    return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis (only versions 1 and 2 are known)"), rc;
+  if ((rc = only_keys(root, c->version == 2 ? keys2 : keys1, "the document", err))) return rc;
   if ((rc = lisec_json_get_int(root, "read_at", true, 0, INT64_MAX / 2, &c->read_at, err)))
     return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis"), rc;
   if ((rc = get_str(root, "host", false, c->host, sizeof c->host, NULL, err))) return rc;
@@ -156,13 +162,16 @@ static int parse_doc(const json_t *root, attest_chassis *c, lisec_err *err) {
                         &c->cpu_c, err)) ||
       (rc = get_str(root, "asset_tag", true, c->asset_tag, sizeof c->asset_tag, &c->has_asset_tag, err)))
     return rc;
+  if (c->version == 2 &&
+      (rc = get_str(root, "sel_intrusion", true, c->sel_intrusion, sizeof c->sel_intrusion, &c->has_sel, err)))
+    return rc;
   if (c->has_power) {
     if (strcmp(power, "on") != 0 && strcmp(power, "off") != 0)
       return lisec_err_set(err, LISEC_EINVAL, ATTEST_CHASSIS_REQ ": chassis: \"power\" is not on, off or null");
     c->power_on = power[0] == 'o' && power[1] == 'n';
   }
   if (!c->bmc && (c->has_intrusion || c->has_power || c->has_poh || c->has_power_w || c->has_inlet ||
-                  c->has_cpu || c->has_asset_tag))
+                  c->has_cpu || c->has_asset_tag || c->has_sel))
     return lisec_err_set(err, LISEC_EINVAL,
                          ATTEST_CHASSIS_REQ ": chassis: readings without a BMC (\"bmc\" is null)");
   return 0;
@@ -192,13 +201,18 @@ char *attest_chassis_json(const attest_chassis *c) {
                                    (json_int_t)c->manufacturer, "product", (json_int_t)c->product,
                                    "firmware", c->firmware[0] ? c->firmware : NULL)
                        : json_null();
-  json_t *j = json_pack("{s:i, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version", 1, "host",
-                        c->host, "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
+  json_t *j = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
+                        (json_int_t)(c->version == 2 ? 2 : 1), "host", c->host, "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
                         c->has_intrusion ? json_boolean(c->intrusion) : json_null(), "power",
                         c->has_power ? json_string(c->power_on ? "on" : "off") : json_null(), "poh_h",
                         opt_int(c->has_poh, c->poh_h), "power_w", opt_int(c->has_power_w, c->power_w),
                         "inlet_c", opt_int(c->has_inlet, c->inlet_c), "cpu_c", opt_int(c->has_cpu, c->cpu_c),
                         "asset_tag", c->has_asset_tag ? json_string(c->asset_tag) : json_null());
+  if (j && c->version == 2 &&
+      json_object_set_new(j, "sel_intrusion", c->has_sel ? json_string(c->sel_intrusion) : json_null()) != 0) {
+    json_decref(j);
+    j = NULL;
+  }
   char *s = j ? lisec_json_dump_canonical(j) : NULL;
   json_decref(j);
   return s;
@@ -275,6 +289,21 @@ void attest_chassis_appraise(const attest_chassis *c, const attest_chassis_base 
   if (base->has_bmc && (strcmp(base->guid, c->guid) != 0 || base->manufacturer != c->manufacturer ||
                         base->product != c->product))
     note(&out->nvoid, out->voids, VOID_REQ ": the BMC's identity (GUID, manufacturer, product) changed" VOID_TAIL);
+  /* The event log keeps what the sensor forgets: a lid opened and closed
+   * between two reports is a newer intrusion record than the one seen
+   * before. The same record again (a BMC replaying its log, the one asset
+   * management confirmed) is not new; "none" after a record is a cleared
+   * log, and what comes into it next is new. */
+  if (c->has_sel && base->has_sel && strcmp(c->sel_intrusion, "none") != 0 &&
+      strcmp(c->sel_intrusion, base->sel_intrusion) != 0)
+    note(&out->nvoid, out->voids,
+         VOID_REQ ": the BMC's event log records a chassis intrusion since the last confirmation (SEL "
+                  "record %s)" VOID_TAIL,
+         c->sel_intrusion);
+  if (c->has_sel) {
+    out->next.has_sel = true;
+    snprintf(out->next.sel_intrusion, sizeof out->next.sel_intrusion, "%s", c->sel_intrusion);
+  }
   /* The baseline: the first BMC after a confirmation, the highest hours. */
   if (!base->has_bmc) {
     out->next.has_bmc = true;

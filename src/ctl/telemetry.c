@@ -1,8 +1,9 @@
 /* lisecd's side of chassis telemetry (issue 19; ctl/telemetry.h): the
  * settings, the report read out of a host's evidence, its appraisal kept
  * in the host's attestation document (no schema change: the document store
- * holds it), and the compliance findings. A void (intrusion, asset tag,
- * power-on hours, BMC identity) is latched in the document as
+ * holds it), and the compliance findings. A void (intrusion, a newer
+ * intrusion in the BMC's event log, asset tag, power-on hours, BMC
+ * identity) is latched in the document as
  * "chassis_void" and repeated at every appraisal until asset management
  * confirms the location again, exactly as a TPM reset's void is. */
 #include <stdio.h>
@@ -87,6 +88,11 @@ static void base_from(const json_t *b, attest_chassis_base *out) {
     out->product = json_integer_value(json_object_get(b, "product"));
   }
   if (json_is_integer(json_object_get(b, "max_poh_h"))) out->max_poh_h = json_integer_value(json_object_get(b, "max_poh_h"));
+  const char *sel = json_string_value(json_object_get(b, "sel_intrusion"));
+  if (sel) {
+    out->has_sel = true;
+    snprintf(out->sel_intrusion, sizeof out->sel_intrusion, "%s", sel);
+  }
 }
 
 static json_t *base_json(const attest_chassis_base *b) {
@@ -98,6 +104,7 @@ static json_t *base_json(const attest_chassis_base *b) {
     json_object_set_new(o, "product", json_integer(b->product));
   }
   if (b->max_poh_h >= 0) json_object_set_new(o, "max_poh_h", json_integer(b->max_poh_h));
+  if (b->has_sel) json_object_set_new(o, "sel_intrusion", json_string(b->sel_intrusion));
   return o;
 }
 

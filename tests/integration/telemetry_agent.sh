@@ -6,7 +6,9 @@
 # ipmitool against ipmi_sim. Checked: the report's readings against the
 # canned output (temperatures, power, hours, asset tag, identity, an
 # intrusion from the chassis flag and from a physical-security sensor, and
-# no intrusion state, null, from a BMC that has neither);
+# no intrusion state, null, from a BMC that has neither; the System Event
+# Log's newest intrusion assertion, "none" for a log read whole without
+# one, null for a long log without one among its newest records);
 # the password stays in its file (never on ipmitool's command line, never
 # in the agent's output); a BMC that does not answer, one that hangs
 # (killed at the deadline) and one that floods output all give "bmc": null;
@@ -42,6 +44,16 @@ intr=inactive state=""
 status="Chassis Intrusion    : $intr" sdr="Intrusion        | 73h | ok  |  7.1 | $state"
 case $mode in nostatus | nointrusion) status="" ;; esac
 [ "$mode" = nointrusion ] && sdr=""
+# the event log: an intrusion opened and closed (record 2), or none in a
+# short log (selclean), or none among the newest of a long one (sellong)
+entries=3
+sel="   1 | 11/30/2026 | 10:00:00 | Power Supply #0x65 | Power Supply AC lost | Asserted
+   2 | 12/01/2026 | 10:00:00 | Physical Security #0x73 | General Chassis intrusion | Asserted
+   3 | 12/01/2026 | 10:05:00 | Physical Security #0x73 | General Chassis intrusion | Deasserted"
+case $mode in
+selclean) entries=1 sel="   1 | 11/30/2026 | 10:00:00 | Power Supply #0x65 | Power Supply AC lost | Asserted" ;;
+sellong) entries=500 sel=$(for i in $(seq 437 500); do printf '%4x | 12/01/2026 | 10:00:00 | Fan #0x30 | Lower Critical going low | Asserted\n' "$i"; done) ;;
+esac
 cat <<OUT
 Device ID                 : 32
 Firmware Revision         : 2.14
@@ -59,6 +71,10 @@ Pwr Consumption  | 77h | ok  |  7.1 | 252 Watts
 $sdr
 PS2 Status       | 65h | ns  | 10.2 | No Reading
  Product Asset Tag     : RACK7-U12
+SEL Information
+Version          : 1.5 (v1.5, v2 compliant)
+Entries          : $entries
+$sel
 OUT
 exit 1 # the last command's status: a BMC without one of them is normal
 SH
@@ -82,13 +98,18 @@ conf
 chassis() { echo "$1" >mode; "$agent_bin" -c agent.conf chassis 2>agent.err; }
 
 out=$(chassis quiet) || { cat agent.err >&2; fail "lisec-agent chassis"; }
-echo "$out" | jq -e '.version == 1 and (.host | length) == 64 and .bmc.guid == "4c4c4544-0042-3510-8052-b4c04f4b4e32" and
+echo "$out" | jq -e '.version == 2 and (.host | length) == 64 and .bmc.guid == "4c4c4544-0042-3510-8052-b4c04f4b4e32" and
   .bmc.manufacturer == 674 and .bmc.product == 256 and .bmc.firmware == "2.14" and .power == "on" and
   .intrusion == false and .poh_h == 9607 and .inlet_c == 23 and .cpu_c == 61 and .power_w == 252 and
-  .asset_tag == "RACK7-U12" and (.read_at | type) == "number"' >/dev/null ||
+  .asset_tag == "RACK7-U12" and .sel_intrusion == "2 12/01/2026 10:00:00" and (.read_at | type) == "number"' >/dev/null ||
   { echo "$out" >&2; fail "the report does not carry what the BMC printed"; }
 [ "$out" = "$(echo "$out" | jq -cS .)" ] || fail "the report is not canonical (compact, key-sorted)"
-pass "readings: identity, power, 400 days 7 hours = 9607 h, inlet 23 °C, hottest CPU 61 °C, 252 W, asset tag; canonical JSON"
+pass "readings: identity, power, 400 days 7 hours = 9607 h, inlet 23 °C, hottest CPU 61 °C, 252 W, asset tag, the event log's newest intrusion; canonical JSON"
+chassis selclean | jq -e '.sel_intrusion == "none" and .intrusion == false' >/dev/null ||
+  fail "an event log read whole without an intrusion is not \"none\""
+chassis sellong | jq -e '.sel_intrusion == null' >/dev/null ||
+  fail "a log longer than the records read, none of them an intrusion, was called clean"
+pass "event log: the newest intrusion assertion; none in a log read whole; null when only its newest records were read"
 chassis flag | jq -e '.intrusion == true' >/dev/null || fail "chassis status intrusion flag not read"
 chassis sensor | jq -e '.intrusion == true' >/dev/null || fail "physical-security sensor state not read"
 pass "intrusion from the chassis status flag and from a physical-security sensor"
@@ -103,7 +124,7 @@ grep -q -- "-I lanplus -H 192.0.2.7 -p 623 -U lisec -f $work/pw -C 17 -N 1 -R 1 
   fail "the BMC password left its file"
 pass "one lanplus session (exec), the password passed as a file only"
 
-chassis down | jq -e '.bmc == null and .intrusion == null and .power_w == null and .asset_tag == null' >/dev/null ||
+chassis down | jq -e '.bmc == null and .intrusion == null and .power_w == null and .asset_tag == null and .sel_intrusion == null' >/dev/null ||
   fail "a BMC that does not answer"
 grep -q 'the BMC did not answer' agent.err || fail "no word of the missing BMC"
 t0=$(date +%s)

@@ -12,7 +12,10 @@
 # range refuses the evidence naming the requirement and changes nothing
 # stored; an intrusion voids the location (placement denied naming
 # TR103308-6.2) and the void holds after the intrusion clears, until asset
-# management confirms the location again; a FRU asset tag other than the
+# management confirms the location again; an intrusion asserted and cleared
+# while the agent was not reading is still found in the BMC's event log
+# (SEL) and voids the location, and once confirmed the same record does not
+# void it again; a FRU asset tag other than the
 # certificate's, another BMC GUID and power-on hours going back each void
 # it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
@@ -134,7 +137,7 @@ show | jq -e '.lisec.chassis.reading | .intrusion == false and .asset_tag == "LA
   { show >&2; fail "the stored reading is not what the BMC's sensors read"; }
 show | jq -e '(.lisec.chassis.findings | length) == 0 and (.lisec.chassis_void == null)' >/dev/null ||
   { show >&2; fail "a quiet chassis raised something"; }
-jq -e --arg h "$hostA" '.host == $h and .version == 1' state-A/evidence/chassis.json >/dev/null ||
+jq -e --arg h "$hostA" '.host == $h and .version == 2 and .sel_intrusion == "none"' state-A/evidence/chassis.json >/dev/null ||
   fail "the agent's chassis report"
 place
 jq -e '.allow == true' place.out >/dev/null || { cat place.out >&2; fail "LI placement on a quiet chassis"; }
@@ -176,6 +179,45 @@ lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location 
   >confirm.out 2>&1 || { cat confirm.out >&2; fail "confirm-location"; }
 wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
 pass "intrusion: location void (LI placement denied, TR103308-6.2), still void once it clears, back after confirm-location"
+
+# ---- an intrusion between two reports: the BMC's event log keeps it ----------------
+# (the agent is stopped while the lid is opened and closed, as happens
+# whenever it lasts less than the agent's interval)
+sel() { ipmitool -I lanplus -H 127.0.0.1 -p "$IPMI_SIM_PORT" -U "$IPMI_SIM_USER" -f "$IPMI_SIM_PASSWORD_FILE" \
+  -C 3 -N 1 -R 1 sel list 2>/dev/null; }
+sel_count() { sel | grep -c "intrusion | $1" || true; }
+sel_wait() { # sel_wait Asserted|Deasserted N: the log holds N such records
+  for _ in $(seq 1 100); do [ "$(sel_count "$1")" -ge "$2" ] && return 0; sleep 0.2; done
+  sel >&2; fail "the BMC's event log never held $2 records '$1'"
+}
+n=$(show | jq -r '.lisec.last_appraisal_at')
+wait_for ".lisec.last_appraisal_at != \"$n\" and .lisec.location.country == \"FI\""
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+a=$(sel_count Asserted) d=$(sel_count Deasserted)
+sensor intrusion 1
+sel_wait Asserted $((a + 1))
+sensor intrusion 0
+sel_wait Deasserted $((d + 1))
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent
+wait_for ".lisec.last_appraisal_at != \"$n\" and .lisec.chassis.reading.intrusion == false"
+show | jq -e '.lisec.location == null and (.lisec.chassis_void | test("TR103308-6.2-R10/R14: the BMC.s event log records a chassis intrusion since the last confirmation"))' \
+  >/dev/null || { show >&2; fail "an intrusion that came and went between two reports was lost (the location is still valid)"; }
+place
+jq -e '.allow == false and (tostring | test("TR103308-6.2"))' place.out >/dev/null ||
+  { cat place.out >&2; fail "LI placement after an intrusion between two reports not denied"; }
+# confirmed: the same record, read again at every report, is not new
+location LAB-0042 loc3.cms
+lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" --location loc3.cms \
+  >confirm.out 2>&1 || { cat confirm.out >&2; fail "confirm-location"; }
+wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null and .lisec.chassis.base.sel_intrusion != null'
+for _ in 1 2; do
+  n=$(show | jq -r '.lisec.last_appraisal_at')
+  wait_for ".lisec.last_appraisal_at != \"$n\""
+done
+show | jq -e '.lisec.location.country == "FI" and .lisec.chassis_void == null' >/dev/null ||
+  { show >&2; fail "the intrusion asset management confirmed voided the location again"; }
+pass "intrusion between two reports: the BMC's event log voids the location (LI placement denied); once confirmed, the same record does not"
 
 # ---- another board: asset tag, BMC identity, power-on hours -------------------------
 # (each void is its own reason in the appraisal; the first is the one kept)

@@ -3,7 +3,8 @@
  * truncated at every length, oversized), the versioned quote binding
  * (expected digests from Python's hashlib, not from the code), and the
  * appraiser: intrusion, asset tag against the location certificate,
- * power-on hours going back, another BMC, each voiding the location;
+ * power-on hours going back, another BMC, a newer intrusion in the BMC's
+ * event log than the baseline's, each voiding the location;
  * implausible power draw a finding only; a missing or stale report a
  * finding or untrusted by policy. */
 #include <setjmp.h>
@@ -120,7 +121,8 @@ static void test_parse_refusals(void **state) {
   refused("power_w", "250.5", "must be an integer or null");
   refused("inlet_c", "\"24\"", "must be an integer or null");
   /* shapes */
-  refused("version", "2", "only version 1");
+  refused("version", "3", "only versions 1 and 2");
+  refused("version", "0", "only versions 1 and 2");
   refused("intrusion", "1", "must be true, false or null");
   refused("power", "\"standby\"", "is not on, off or null");
   refused("asset_tag", "\"\"", "must be 1 to 64 bytes");
@@ -160,6 +162,63 @@ static void test_parse_refusals(void **state) {
   assert_int_not_equal(attest_chassis_parse("[1,2]", 5, 0, &c, &err), 0);
   assert_int_not_equal(attest_chassis_parse(NULL, 0, 0, &c, &err), 0);
   free(big), free(s);
+}
+
+/* Version 2: version 1's fields and the event log's newest intrusion. */
+static char *v2_with(const char *sel) {
+  char *s = doc_with("version", "2");
+  s[strlen(s) - 1] = '\0';
+  if (sel) {
+    strcat(s, ",\"sel_intrusion\":");
+    strcat(s, sel);
+  }
+  strcat(s, "}");
+  return s;
+}
+
+static void test_parse_v2(void **state) {
+  (void)state;
+  attest_chassis c;
+  lisec_err err = {0};
+  const char *good[] = {"null", "\"none\"", "\"7 12/07/2026 03:30:00\""};
+  for (size_t i = 0; i < 3; i++) {
+    char *s = v2_with(good[i]);
+    if (parse(s, &c, &err) != 0) fail_msg("%s: %s", s, err.msg);
+    assert_int_equal(c.version, 2);
+    assert_int_equal(c.has_sel, i > 0);
+    /* the canonical form keeps the version and the record */
+    char *j = attest_chassis_json(&c);
+    attest_chassis c2;
+    assert_int_equal(parse(j, &c2, &err), 0);
+    assert_memory_equal(&c, &c2, sizeof c);
+    free(j), free(s);
+  }
+  assert_string_equal(c.sel_intrusion, "7 12/07/2026 03:30:00");
+  /* version 2 needs the field, version 1 may not carry it */
+  const char *bad[][2] = {{NULL, "no \"sel_intrusion\""},
+                          {"1", "must be a string or null"},
+                          {"\"\"", "must be 1 to 64 bytes"},
+                          {"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", "must be 1 to 64 bytes"},
+                          {"\"7\\n8\"", "not printable"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *s = v2_with(bad[i][0]);
+    err.msg[0] = '\0';
+    if (parse(s, &c, &err) == 0 || !strstr(err.msg, bad[i][1]) || !strstr(err.msg, ATTEST_CHASSIS_REQ))
+      fail_msg("%s: \"%s\" (wanted \"%s\")", s, err.msg, bad[i][1]);
+    free(s);
+  }
+  char *s = doc_with(NULL, NULL);
+  s[strlen(s) - 1] = '\0';
+  strcat(s, ",\"sel_intrusion\":\"none\"}");
+  assert_int_not_equal(parse(s, &c, &err), 0);
+  free(s);
+  /* no BMC: the log is not read either */
+  const char *none = "{\"version\":2,\"host\":\"" HOST "\",\"read_at\":5,\"bmc\":null,\"intrusion\":null,"
+                     "\"power\":null,\"poh_h\":null,\"power_w\":null,\"inlet_c\":null,\"cpu_c\":null,"
+                     "\"asset_tag\":null,\"sel_intrusion\":\"none\"}";
+  err.msg[0] = '\0';
+  assert_int_not_equal(parse(none, &c, &err), 0);
+  assert_non_null(strstr(err.msg, "readings without a BMC"));
 }
 
 static void test_binding(void **state) {
@@ -249,6 +308,58 @@ static void test_appraise_voids(void **state) {
   assert_int_equal(v.nvoid, 1);
   /* every void names the requirement and the confirm step */
   assert_true(has(v.voids, v.nvoid, "void until asset management confirms it again"));
+}
+
+/* The event log: an intrusion that came and went between two reports. */
+static void test_appraise_sel(void **state) {
+  (void)state;
+  attest_chassis c = quiet();
+  attest_chassis_base base = {.max_poh_h = -1};
+  attest_chassis_verdict v;
+  c.version = 2;
+  c.has_sel = true;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "3 12/01/2026 10:00:00");
+  /* the first log after a confirmation is the baseline, whatever it holds */
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
+  assert_true(v.next.has_sel);
+  assert_string_equal(v.next.sel_intrusion, "3 12/01/2026 10:00:00");
+  base = v.next;
+  /* the same record again (replayed, or the one confirmed): nothing */
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
+  /* a newer one while the sensor is quiet again: void, naming the record */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "9 12/07/2026 03:30:00");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_true(has(v.voids, v.nvoid,
+                  "TR103308-6.2-R10/R14: the BMC's event log records a chassis intrusion since the last "
+                  "confirmation (SEL record 9 12/07/2026 03:30:00)"));
+  assert_true(has(v.voids, v.nvoid, "void until asset management confirms it again"));
+  /* an older one than the baseline is not the baseline either: void */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "1 11/01/2026 10:00:00");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 1);
+  /* a cleared log is no intrusion, and what comes into it next is new */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "none");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
+  assert_string_equal(v.next.sel_intrusion, "none");
+  base = v.next;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "1 12/07/2026 04:00:00");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 1);
+  /* a log not read (null, or a version 1 report) compares nothing and
+   * keeps the baseline */
+  c.has_sel = false;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
+  assert_true(v.next.has_sel);
+  assert_string_equal(v.next.sel_intrusion, "none");
+  /* without a baseline (first report after a confirmation) nothing voids */
+  c.has_sel = true;
+  attest_chassis_base fresh = {.max_poh_h = -1};
+  attest_chassis_appraise(&c, &fresh, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
 }
 
 static void test_appraise_findings(void **state) {
@@ -344,8 +455,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_good),
       cmocka_unit_test(test_parse_refusals),
+      cmocka_unit_test(test_parse_v2),
       cmocka_unit_test(test_binding),
       cmocka_unit_test(test_appraise_voids),
+      cmocka_unit_test(test_appraise_sel),
       cmocka_unit_test(test_appraise_findings),
       cmocka_unit_test(test_appraise_missing_and_stale),
       cmocka_unit_test(test_location_asset_tag),
