@@ -57,19 +57,22 @@ static int64_t mono_ms(void) {
  * from its standard input): a session costs more than all of them. Their
  * outputs are told apart by their labels ("System GUID", "Chassis
  * Intrusion", ...) and the SDR lines by their five '|' columns. */
-static const char BMC_COMMANDS[] =
-    "mc info\nmc guid\nchassis status\nchassis poh\nsdr elist\nfru print 0\nsel info\nsel list last 64\n";
-/* "sel list last 64": the newest 64 records of the BMC's event log, where
- * an intrusion that came and went between two reports is still found; a
- * longer log without one among them is not called clean (sel_intrusion
- * null), and reading the whole of a full log would outlast the deadline. */
+static const char BMC_COMMANDS[] = "mc info\nmc guid\nchassis status\nchassis poh\nsdr elist\nfru print 0\n";
+/* The event log, in a session of its own with its own deadline: ipmitool
+ * reads every record even to print the newest 64 (one request each), so a
+ * long log on a slow BMC may outlast it, and that must cost the log's
+ * answer (sel_intrusion null), not the whole report. The newest 64 are
+ * where an intrusion that came and went between two reports is looked
+ * for; a longer log without one among them is not called clean. */
+static const char SEL_COMMANDS[] = "sel info\nsel list last 64\n";
 
 /* Runs ipmitool with the interface's options and then words (NULL-ended),
- * BMC_COMMANDS on its standard input: 0 with its stdout (NUL-terminated,
- * malloc'd) unless it was killed at the deadline. Its exit status is not
+ * commands (BMC_COMMANDS or SEL_COMMANDS) on its standard input: 0 with
+ * its stdout (NUL-terminated, malloc'd) unless it was killed at the
+ * deadline. Its exit status is not
  * looked at: it reports the last command's, and a BMC without a command
  * (chassis poh) is normal; what was read is what counts. */
-static int run_tool(const agent_bmc_conf *c, const char *const *words, char **out) {
+static int run_tool(const agent_bmc_conf *c, const char *const *words, const char *commands, char **out) {
   const char *argv[BMC_ARGS_MAX];
   char port[16], cipher[16], tmo[16];
   size_t n = 0;
@@ -106,7 +109,8 @@ static int run_tool(const agent_bmc_conf *c, const char *const *words, char **ou
   close(fds[1]);
   close(in[0]);
   /* The commands fit in the pipe's buffer: written at once, then EOF. */
-  if (rc == 0 && write(in[1], BMC_COMMANDS, sizeof BMC_COMMANDS - 1) != (ssize_t)(sizeof BMC_COMMANDS - 1)) {
+  size_t clen = strlen(commands);
+  if (rc == 0 && write(in[1], commands, clen) != (ssize_t)clen) {
     kill(pid, SIGKILL);
   }
   close(in[1]);
@@ -270,6 +274,27 @@ static void sel_line(const char *line, char *newest, size_t cap, int64_t *seen) 
     if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
 }
 
+/* What the event log says of intrusions (SEL_COMMANDS): its length, then
+ * its newest records. The newest intrusion assertion among them; "none"
+ * when the log was read whole without one; null when it did not answer in
+ * time, or is longer than the records read and none of them is one. */
+static json_t *sel_read(const agent_bmc_conf *c, const char *const *words) {
+  char *text = NULL, v[64], sel[65] = ""; /* lisecd's bound: 64 bytes */
+  int64_t entries = -1, seen = 0;
+  if (run_tool(c, words, SEL_COMMANDS, &text) != 0) return json_null();
+  if (field(text, "Entries", v, sizeof v)) {
+    char *end = NULL;
+    long long e = strtoll(v, &end, 10);
+    if (end != v && e >= 0 && e <= 0xffff) entries = e;
+  }
+  if (entries >= 0)
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+      sel_line(line, sel, sizeof sel, &seen);
+  free(text);
+  if (sel[0]) return json_string(sel);
+  return entries == 0 || (entries > 0 && seen >= entries) ? json_string("none") : json_null();
+}
+
 /* "52 days, 7 hours" (ipmitool chassis poh) in hours. The BMC chooses the
  * numbers (sscanf saturates at LLONG_MAX): a sum that would overflow is no
  * reading. */
@@ -295,7 +320,7 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
   if (!doc) return agent_fail("out of memory");
   char v[256], mfr[64] = "", prod[64] = "", fw[64] = "";
   static const char *const words[] = {"exec", "/dev/stdin", NULL};
-  bool answered = run_tool(c, words, &text) == 0 && field(text, "Manufacturer ID", mfr, sizeof mfr) &&
+  bool answered = run_tool(c, words, BMC_COMMANDS, &text) == 0 && field(text, "Manufacturer ID", mfr, sizeof mfr) &&
                   field(text, "Product ID", prod, sizeof prod);
   if (!answered) {
     /* No BMC: the report says so; lisecd's policy decides. */
@@ -325,25 +350,9 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
      * not: chassis status's flag or an intrusion sensor. Temperatures or
      * fans alone leave the state unknown (null: lisecd's finding). */
     bool sensor_read = false;
-    /* The event log: its length ("sel info"), then its newest records. */
-    char sel[65] = ""; /* lisecd's bound: 64 bytes */
-    int64_t sel_entries = -1, sel_seen = 0;
-    if (field(text, "Entries", v, sizeof v)) {
-      char *end = NULL;
-      long long e = strtoll(v, &end, 10);
-      if (end != v && e >= 0 && e <= 0xffff) sel_entries = e;
-    }
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-      if (sel_entries >= 0) sel_line(line, sel, sizeof sel, &sel_seen);
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
       (void)sdr_line(c, line, &inlet, &cpu, &pw, &hours, &intrusion, &sensor_read);
-    }
-    /* Read whole, or an intrusion among the newest: what the log says. An
-     * unread log, or one longer than the window with no intrusion among
-     * its newest, says nothing (null). */
-    json_t *sel_j = json_null();
-    if (sel[0]) sel_j = json_string(sel);
-    else if (sel_entries == 0 || (sel_entries > 0 && sel_seen >= sel_entries)) sel_j = json_string("none");
-    json_object_set_new(doc, "sel_intrusion", sel_j);
+    json_object_set_new(doc, "sel_intrusion", sel_read(c, words));
     if (poh) hours.has = true, hours.v = h;
     json_object_set_new(doc, "intrusion", have_intrusion || sensor_read ? json_boolean(intrusion) : json_null());
     set_opt_int(doc, "poh_h", &hours);

@@ -8,7 +8,8 @@
 # intrusion from the chassis flag and from a physical-security sensor, and
 # no intrusion state, null, from a BMC that has neither; the System Event
 # Log's newest intrusion assertion, "none" for a log read whole without
-# one, null for a long log without one among its newest records);
+# one, null for a long log without one among its newest records or a log
+# whose own session outlasts its deadline, the rest of the report kept);
 # the password stays in its file (never on ipmitool's command line, never
 # in the agent's output); a BMC that does not answer, one that hangs
 # (killed at the deadline) and one that floods output all give "bmc": null;
@@ -29,7 +30,7 @@ cat >ipmitool <<'SH'
 #!/usr/bin/env bash
 dir=$(dirname "$0")
 printf '%s\n' "$*" >>"$dir/argv.log"
-cat >/dev/null # the commands (exec /dev/stdin)
+cmds=$(cat) # the commands (exec /dev/stdin)
 mode=$(cat "$dir/mode")
 case $mode in
 down) echo "Error: Unable to establish IPMI v2 / RMCP+ session" >&2; exit 1 ;;
@@ -54,6 +55,18 @@ case $mode in
 selclean) entries=1 sel="   1 | 11/30/2026 | 10:00:00 | Power Supply #0x65 | Power Supply AC lost | Asserted" ;;
 sellong) entries=500 sel=$(for i in $(seq 437 500); do printf '%4x | 12/01/2026 | 10:00:00 | Fan #0x30 | Lower Critical going low | Asserted\n' "$i"; done) ;;
 esac
+# the event log's own session (sel info, sel list): a log too long for the
+# deadline (selhang) costs its answer only
+if [[ $cmds == *"sel list"* ]]; then
+  [ "$mode" = selhang ] && exec sleep 60
+  cat <<OUT
+SEL Information
+Version          : 1.5 (v1.5, v2 compliant)
+Entries          : $entries
+$sel
+OUT
+  exit 0
+fi
 cat <<OUT
 Device ID                 : 32
 Firmware Revision         : 2.14
@@ -71,10 +84,6 @@ Pwr Consumption  | 77h | ok  |  7.1 | 252 Watts
 $sdr
 PS2 Status       | 65h | ns  | 10.2 | No Reading
  Product Asset Tag     : RACK7-U12
-SEL Information
-Version          : 1.5 (v1.5, v2 compliant)
-Entries          : $entries
-$sel
 OUT
 exit 1 # the last command's status: a BMC without one of them is normal
 SH
@@ -109,7 +118,11 @@ chassis selclean | jq -e '.sel_intrusion == "none" and .intrusion == false' >/de
   fail "an event log read whole without an intrusion is not \"none\""
 chassis sellong | jq -e '.sel_intrusion == null' >/dev/null ||
   fail "a log longer than the records read, none of them an intrusion, was called clean"
-pass "event log: the newest intrusion assertion; none in a log read whole; null when only its newest records were read"
+t0=$(date +%s)
+chassis selhang | jq -e '.sel_intrusion == null and .bmc.guid != null and .intrusion == false and .power_w == 252' >/dev/null ||
+  fail "an event log that outlasts its deadline cost more than its own answer"
+[ $(($(date +%s) - t0)) -lt 30 ] || fail "a hung event log read was not killed at the deadline"
+pass "event log: the newest intrusion assertion; none in a log read whole; null when only its newest records were read, or when its session outlasts the deadline (the rest of the report kept)"
 chassis flag | jq -e '.intrusion == true' >/dev/null || fail "chassis status intrusion flag not read"
 chassis sensor | jq -e '.intrusion == true' >/dev/null || fail "physical-security sensor state not read"
 pass "intrusion from the chassis status flag and from a physical-security sensor"
