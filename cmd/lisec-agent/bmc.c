@@ -103,8 +103,26 @@ static int run_tool(const agent_bmc_conf *c, const char *const *words, const cha
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  /* The agent's environment with TZ=UTC: ipmitool prints SEL times in
+   * the local zone, and the same record must read the same after a
+   * daylight saving change (sel_intrusion is compared as text). */
+  size_t ne = 0;
+  while (environ[ne]) ne++;
+  char **env = calloc(ne + 2, sizeof *env);
+  if (!env) {
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]), close(fds[1]), close(in[0]), close(in[1]);
+    return -1;
+  }
+  static char tz_utc[] = "TZ=UTC";
+  size_t k = 0;
+  env[k++] = tz_utc;
+  for (size_t i = 0; i < ne; i++)
+    if (strncmp(environ[i], "TZ=", 3) != 0) env[k++] = environ[i];
+  env[k] = NULL;
   pid_t pid;
-  int rc = posix_spawnp(&pid, c->ipmitool, &fa, NULL, (char *const *)argv, environ);
+  int rc = posix_spawnp(&pid, c->ipmitool, &fa, NULL, (char *const *)argv, env);
+  free(env);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   close(in[0]);

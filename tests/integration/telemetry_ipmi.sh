@@ -15,7 +15,7 @@
 # management confirms the location again; an intrusion asserted and cleared
 # while the agent was not reading is still found in the BMC's event log
 # (SEL) and voids the location, and once confirmed the same record does not
-# void it again; a FRU asset tag other than the
+# void it again, nor after the agent's time zone changes; a FRU asset tag other than the
 # certificate's, another BMC GUID and power-on hours going back each void
 # it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
@@ -108,8 +108,8 @@ model_put() { # model_put KIND JSON
 }
 model_put host "{\"id\":\"$hostA\",\"protection\":\"li\"}"
 model_put hypervisor "{\"id\":\"hv-a\",\"host\":\"$hostA\"}"
-run_agent() {
-  "$agent_bin" -c "$work/agent-A.conf" run >>agent-A.log 2>&1 &
+run_agent() { # run_agent [TZ]: the agent, in that time zone (UTC unless given)
+  TZ=${1:-UTC} "$agent_bin" -c "$work/agent-A.conf" run >>agent-A.log 2>&1 &
   AGENT_PID=$!
   cleanup_hooks+=("kill $AGENT_PID 2>/dev/null || true")
 }
@@ -218,6 +218,17 @@ done
 show | jq -e '.lisec.location.country == "FI" and .lisec.chassis_void == null' >/dev/null ||
   { show >&2; fail "the intrusion asset management confirmed voided the location again"; }
 pass "intrusion between two reports: the BMC's event log voids the location (LI placement denied); once confirmed, the same record does not"
+# the agent's time zone changes (daylight saving time, or TZ): the same
+# record is the same record
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent America/New_York
+wait_for ".lisec.last_appraisal_at != \"$n\""
+n=$(show | jq -r '.lisec.last_appraisal_at')
+wait_for ".lisec.last_appraisal_at != \"$n\""
+show | jq -e '.lisec.location.country == "FI" and .lisec.chassis_void == null' >/dev/null ||
+  { show >&2; fail "the agent's time zone changed and the same event-log record voided the location"; }
+pass "the agent's time zone changes: the confirmed event-log record is still the same record"
 
 # ---- another board: asset tag, BMC identity, power-on hours -------------------------
 # (each void is its own reason in the appraisal; the first is the one kept)
