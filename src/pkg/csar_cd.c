@@ -10,7 +10,12 @@
  * which the others read as CP437. So here: the end record must be the
  * last one, its central directory must list exactly libzip's members in
  * libzip's order with byte-identical names, no member may carry a Unicode
- * Path field, and a non-ASCII name must be flagged UTF-8. */
+ * Path field, and a non-ASCII name must be flagged UTF-8. And the
+ * members must fill the file from its first byte up to the central
+ * directory, one after the other, each its local header, data and data
+ * descriptor: bytes no member accounts for may hold a local entry that no
+ * central header points to, which a streaming reader (Java's
+ * ZipInputStream, `jar x < FILE`) extracts though no one verified it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +26,11 @@
 #define LOC64_LEN 20u
 #define EOCD64_LEN 56u
 #define CDH_LEN 46u
+#define LFH_LEN 30u
 #define EF_UNICODE_PATH 0x7075u
+#define EF_ZIP64 0x0001u
 #define GPBF_UTF8 0x0800u
+#define GPBF_DESCRIPTOR 0x0008u
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
@@ -101,6 +109,64 @@ static bool has_unicode_path(const uint8_t *ef, size_t len) {
   return false;
 }
 
+/* Where a member's local header is: the central header's offset, or its
+ * ZIP64 field's when that reads 0xffffffff (the field holds, in order, the
+ * sizes that read 0xffffffff, then the offset). */
+static int local_offset(const uint8_t *h, const uint8_t *ef, size_t len, uint64_t *off) {
+  *off = le32(h + 42);
+  if (*off != 0xffffffffu) return 0;
+  for (size_t p = 0; p + 4 <= len;) {
+    size_t fl = le16(ef + p + 2);
+    if (p + 4 + fl > len) break;
+    if (le16(ef + p) == EF_ZIP64) {
+      size_t at = (le32(h + 24) == 0xffffffffu ? 8u : 0u) + (le32(h + 20) == 0xffffffffu ? 8u : 0u);
+      if (at + 8 > fl) return -1;
+      *off = le64(ef + p + 4 + at);
+      return 0;
+    }
+    p += 4 + fl;
+  }
+  return -1;
+}
+
+/* A member's bytes in the file: its local header, data and descriptor. */
+typedef struct span {
+  uint64_t start, data_end;
+  uint32_t crc;
+  bool descriptor;
+} span;
+
+static int span_cmp(const void *a, const void *b) {
+  const span *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The members, sorted by offset, must follow one another from byte 0 to
+ * the central directory. A data descriptor (12 or 16 bytes, 20 or 24 for
+ * ZIP64, the longer with its signature) must carry the member's CRC-32. */
+static int spans_fill(pkg_read_at rd, void *ctx, span *s, size_t n, uint64_t cd_off,
+                      lisec_err *err) {
+  qsort(s, n, sizeof *s, span_cmp);
+  uint64_t pos = 0;
+  size_t i = 0;
+  for (; i < n && s[i].start == pos && s[i].data_end <= cd_off; i++) {
+    pos = s[i].data_end;
+    if (!s[i].descriptor) continue;
+    uint64_t next = i + 1 < n ? s[i + 1].start : cd_off;
+    uint8_t d[24];
+    if (next < pos || next - pos < 12 || next - pos > 24) break;
+    int rc = rd(ctx, pos, d, (size_t)(next - pos), err);
+    if (rc) return rc;
+    size_t gap = (size_t)(next - pos), crc_at = memcmp(d, "PK\x07\x08", 4) == 0 ? 4 : 0;
+    if ((gap != crc_at + 12 && gap != crc_at + 20) || le32(d + crc_at) != s[i].crc) break;
+    pos = next;
+  }
+  if (i < n || pos != cd_off)
+    return refuse(err, "the archive has bytes no member accounts for (a local entry no central "
+                       "header lists, or members that overlap)");
+  return 0;
+}
+
 int pkg_zip_cd_check(pkg_read_at rd, void *ctx, uint64_t size, const pkg_entry *entries, size_t n,
                      lisec_err *err) {
   uint64_t off = 0, len = 0, count = 0;
@@ -109,7 +175,12 @@ int pkg_zip_cd_check(pkg_read_at rd, void *ctx, uint64_t size, const pkg_entry *
   if (count != n) return refuse(err, "the last end record lists another number of members");
   uint8_t h[CDH_LEN];
   uint8_t *var = malloc(3u * 65535u);
-  if (!var) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  span *spans = calloc(n ? n : 1, sizeof *spans);
+  if (!var || !spans) {
+    free(var);
+    free(spans);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   uint64_t p = off, end = off + len;
   for (size_t i = 0; i < n && !rc; i++) {
     if (end - p < CDH_LEN || (rc = rd(ctx, p, h, CDH_LEN, err))) {
@@ -137,9 +208,28 @@ int pkg_zip_cd_check(pkg_read_at rd, void *ctx, uint64_t size, const pkg_entry *
                          name);
     else if (strlen(name) != nl || memcmp(name, var, nl) != 0)
       rc = refuse(err, "a member name in the last central directory differs from libzip's");
+    uint8_t lh[LFH_LEN];
+    span *sp = &spans[i];
+    if (!rc && local_offset(h, var + nl, xl, &sp->start))
+      rc = refuse(err, "a central header's ZIP64 field has no local header offset");
+    if (!rc && (sp->start >= off || off - sp->start < LFH_LEN))
+      rc = refuse(err, "a local header lies past the central directory");
+    if (!rc && !(rc = rd(ctx, sp->start, lh, LFH_LEN, err)) && memcmp(lh, "PK\x03\x04", 4) != 0)
+      rc = refuse(err, "a central header points to no local header");
+    if (!rc) {
+      /* the compressed size is libzip's, which ZIP_CHECKCONS held to both headers */
+      uint64_t head = LFH_LEN + (uint64_t)le16(lh + 26) + le16(lh + 28), room = off - sp->start;
+      sp->data_end = head > room || entries[i].comp_size > room - head
+                         ? off + 1 /* past the directory: refused below */
+                         : sp->start + head + entries[i].comp_size;
+      sp->descriptor = le16(h + 8) & GPBF_DESCRIPTOR;
+      sp->crc = le32(h + 16);
+    }
     p += CDH_LEN + nl + xl + cl;
   }
   if (!rc && p != end) rc = refuse(err, "the central directory has bytes after its members");
+  if (!rc) rc = spans_fill(rd, ctx, spans, n, off, err);
+  free(spans);
   free(var);
   return rc;
 }

@@ -11,7 +11,8 @@
 # with python3's zipfile), a highly compressible bomb and a member whose
 # deflate stream really expands to 10 GB (zip64, written here byte by
 # byte), two archives in one file and a Unicode Path name (each read
-# differently by libzip and by Python's zipfile / unzip). Then LI pairing
+# differently by libzip and by Python's zipfile / unzip), a local entry no
+# central header lists (which `jar x` extracts). Then LI pairing
 # and disable commands, checked with `openssl dgst`.
 set -euo pipefail
 build=${1:?usage: pkg_cli.sh BUILD_DIR SRC_DIR}
@@ -297,6 +298,57 @@ PY
   fail "unzip should extract the unsigned archive of twoarchives.csar"
 expect_refused "the last end record lists another number of members" verify twoarchives.csar
 expect_refused "Unicode Path field (0x7075)" verify unicodepath.csar
+# (3) a local entry that no central header points to, put before the
+# first member and before the central directory: libzip, zipfile and unzip
+# list the central directory only, a streaming reader (Java's
+# ZipInputStream: `jar x < FILE`) extracts every local entry it meets.
+python3 - "$work" <<'PY'
+import struct, sys, zlib
+w = sys.argv[1]
+good = open(w + "/a.csar", "rb").read()
+data = b"#!/bin/sh\necho hidden\n"
+name = b"Scripts/hidden.sh"
+loc = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x5821, zlib.crc32(data), len(data),
+                  len(data), len(name), 0) + name + data
+e = good.rfind(b"PK\x05\x06")
+n, size, off = struct.unpack("<HII", good[e + 10:e + 20])
+for where, at in (("front", 0), ("end", off)):
+    d = bytearray(good[:at] + loc + good[at:])
+    p = off + len(loc)
+    for _ in range(n):
+        nl, xl, cl = struct.unpack("<HHH", d[p + 28:p + 34])
+        o = struct.unpack("<I", d[p + 42:p + 46])[0]
+        d[p + 42:p + 46] = struct.pack("<I", o + (len(loc) if o >= at else 0))
+        p += 46 + nl + xl + cl
+    d[-6:-2] = struct.pack("<I", off + len(loc))
+    open("%s/hidden-%s.csar" % (w, where), "wb").write(d)
+PY
+for where in front end; do
+  unzip -l "hidden-$where.csar" | grep -q hidden.sh && fail "unzip should not list hidden.sh"
+  if command -v jar >/dev/null; then
+    rm -rf "jar-$where" && mkdir "jar-$where"
+    (cd "jar-$where" && jar x <"../hidden-$where.csar")
+    [ -f "jar-$where/Scripts/hidden.sh" ] || fail "jar x should extract the hidden entry ($where)"
+  fi
+  expect_refused "bytes no member accounts for" verify "hidden-$where.csar"
+done
+# Data descriptors are no hidden bytes: a.csar rewritten by Python's
+# zipfile to a stream (a descriptor after each member) verifies.
+python3 - "$work" <<'PY'
+import io, sys, zipfile
+w = sys.argv[1]
+class Stream(io.RawIOBase):
+    def __init__(self, f): self.f = f
+    def writable(self): return True
+    def write(self, b): return self.f.write(b)
+src = zipfile.ZipFile(w + "/a.csar")
+with open(w + "/streamed.csar", "wb") as f, zipfile.ZipFile(Stream(f), "w", zipfile.ZIP_DEFLATED) as z:
+    for i in src.infolist():
+        if not i.is_dir(): z.writestr(i.filename, src.read(i.filename))
+assert all(i.flag_bits & 8 for i in zipfile.ZipFile(w + "/streamed.csar").infolist())
+PY
+verify streamed.csar >out || { cat out; fail "a CSAR with data descriptors refused"; }
+pass "a local entry no central header lists refused (jar x extracts it); data descriptors accepted"
 
 # ---- lisec pkg sign and countersign, read by openssl ---------------------------
 mksrc b

@@ -42,6 +42,7 @@ typedef struct zbuf {
 } zbuf;
 
 static void zb_put(zbuf *b, const void *p, size_t n) {
+  if (n == 0) return;
   if (b->len + n > b->cap) {
     b->cap = (b->len + n) * 2 + 1024;
     b->p = realloc(b->p, b->cap);
@@ -102,6 +103,12 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
     zb_put(&b, lname, strlen(lname));
     if (m[i].extra_len) zb_put(&b, m[i].extra, m[i].extra_len);
     zb_put(&b, data, clen);
+    if (m[i].flags & 8) { /* a data descriptor, with its signature */
+      zb_u32(&b, 0x08074b50);
+      zb_u32(&b, crc);
+      zb_u32(&b, csize);
+      zb_u32(&b, usize);
+    }
     zb_u32(&cd, 0x02014b50);
     zb_u16(&cd, (3u << 8) | 20); /* made by UNIX */
     zb_u16(&cd, 20);
@@ -386,6 +393,96 @@ static void test_readers_agree(void **state) {
   free(buf);
 }
 
+/* A local entry (header and stored data) that no central header points
+ * to, put at byte `at` of a built archive, the central offsets and the end
+ * record moved to match: libzip, Python's zipfile and unzip list only the
+ * central directory, a streaming reader (Java's ZipInputStream, `jar x <
+ * FILE`) extracts every local entry it meets. */
+static uint8_t *zip_hide(const uint8_t *z, size_t len, size_t at, const uint8_t *ins,
+                         size_t ins_len, size_t *out_len) {
+  uint32_t n = z[len - 12] | (uint32_t)z[len - 11] << 8, cd_len = rd32(z + len - 10),
+           cd_off = rd32(z + len - 6);
+  zbuf o = {0};
+  zb_put(&o, z, at);
+  zb_put(&o, ins, ins_len);
+  zb_put(&o, z + at, len - at);
+  uint32_t new_cd = cd_off + (uint32_t)ins_len;
+  for (size_t p = new_cd; p < new_cd + cd_len;) {
+    uint8_t *h = o.p + p;
+    uint32_t off = rd32(h + 42);
+    if (off >= at) off += (uint32_t)ins_len;
+    for (int i = 0; i < 4; i++) h[42 + i] = (uint8_t)(off >> (8 * i));
+    p += 46 + (h[28] | h[29] << 8) + (h[30] | h[31] << 8) + (h[32] | h[33] << 8);
+  }
+  for (int i = 0; i < 4; i++) o.p[o.len - 6 + i] = (uint8_t)(new_cd >> (8 * i));
+  (void)n;
+  *out_len = o.len;
+  return o.p;
+}
+
+static size_t local_entry(uint8_t *out, const char *name, const char *data) {
+  zbuf b = {0};
+  size_t nl = strlen(name), dl = strlen(data);
+  zb_u32(&b, 0x04034b50);
+  zb_u16(&b, 20);
+  zb_u16(&b, 0);
+  zb_u16(&b, 0);
+  zb_u16(&b, 0);
+  zb_u16(&b, 0x5821);
+  zb_u32(&b, (uint32_t)crc32(0, (const Bytef *)data, (uInt)dl));
+  zb_u32(&b, (uint32_t)dl);
+  zb_u32(&b, (uint32_t)dl);
+  zb_u16(&b, (uint32_t)nl);
+  zb_u16(&b, 0);
+  zb_put(&b, name, nl);
+  zb_put(&b, data, dl);
+  memcpy(out, b.p, b.len);
+  free(b.p);
+  return b.len;
+}
+
+static void test_hidden_local_entries(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  pkg_limits lim;
+  pkg_limits_default(&lim);
+  pkg_zip *z = NULL;
+  zmember m[] = {M("Definitions/vnfd.yaml", "signed: true\n"), M("Files/notes.txt", "notes\n")};
+  size_t len, hlen;
+  uint8_t *a = zip_build(m, 2, &len);
+  uint32_t cd_off = rd32(a + len - 6);
+  size_t second = 30 + strlen(m[0].name) + m[0].len; /* where the second member starts */
+  uint8_t ev[256];
+  size_t evl = local_entry(ev, "Scripts/evil.sh", "#!/bin/sh\necho pwned\n");
+  const size_t where[] = {0, second, cd_off};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(where); i++) {
+    uint8_t *h = zip_hide(a, len, where[i], ev, evl, &hlen);
+    int rc = pkg_zip_open_mem(h, hlen, &lim, &z, &err);
+    if (rc != LISEC_EINVAL || !strstr(err.msg, "no member accounts for"))
+      fail_msg("a hidden local entry at byte %zu: got %d '%s'", where[i], rc, err.msg);
+    assert_null(z);
+    free(h);
+  }
+  /* Bytes that are no entry at all, between two members. */
+  uint8_t *h = zip_hide(a, len, second, (const uint8_t *)"padding", 7, &hlen);
+  int rc = pkg_zip_open_mem(h, hlen, &lim, &z, &err);
+  if (rc != LISEC_EINVAL || !strstr(err.msg, "no member accounts for"))
+    fail_msg("junk between members: got %d '%s'", rc, err.msg);
+  free(h);
+  free(a);
+  /* Data descriptors after the members' data are part of them. */
+  zmember dd[] = {M("Definitions/vnfd.yaml", "signed: true\n"), M("Files/notes.txt", "notes\n")};
+  dd[0].flags = dd[1].flags = 8;
+  dd[1].method = 8;
+  a = zip_build(dd, 2, &len);
+  rc = pkg_zip_open_mem(a, len, &lim, &z, &err);
+  if (rc) fail_msg("an archive with data descriptors: %s", err.msg);
+  assert_int_equal(pkg_zip_source(z)->n_entries, 2);
+  pkg_zip_close(z);
+  z = NULL;
+  free(a);
+}
+
 /* ---- a good archive, verified end to end -------------------------------- */
 
 static void test_verified_archive(void **state) {
@@ -484,6 +581,7 @@ int main(void) {
       cmocka_unit_test(test_names),   cmocka_unit_test(test_types),
       cmocka_unit_test(test_bombs),   cmocka_unit_test(test_damaged),
       cmocka_unit_test(test_verified_archive), cmocka_unit_test(test_readers_agree),
+      cmocka_unit_test(test_hidden_local_entries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
