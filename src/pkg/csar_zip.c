@@ -5,8 +5,12 @@
  * consistent (ZIP_CHECKCONS), and names and sizes as pkg_entries_check
  * demands. Reads stream in 1 MiB chunks and stop the moment a member
  * produces more than it declared, so a lying header cannot expand past its
- * bound. Stored members are read without a decompression layer; the
- * verifier checks their SHA-2 digest (libzip may check their CRC-32 too).
+ * bound. Every member is read as libzip stores it (ZIP_FL_COMPRESSED):
+ * stored data as is, its SHA-2 digest checked by the verifier; deflated
+ * data inflated here with zlib, which must end its stream exactly at the
+ * member's compressed size (bytes after the end may hold a data descriptor
+ * and a local entry a streaming reader extracts, and libzip ignores them)
+ * and yield the header's CRC-32.
  * Once libzip has read the archive, csar_cd.c reads its end and central
  * directory again byte by byte, so that what is verified is what other ZIP
  * readers will extract. */
@@ -17,50 +21,123 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "pkg/internal.h"
 
 #define CHUNK (1u << 20)
+#define IN_CHUNK (256u << 10)
 
 struct pkg_zip {
   zip_t *za;
   pkg_entry *entries;
   zip_uint64_t *zindex;
   bool *stored;
+  uint32_t *crc;
   size_t n;
-  uint8_t *buf;
+  uint8_t *buf, *in;
   pkg_source src;
 };
+
+static int too_big(const pkg_entry *e, lisec_err *err) {
+  return lisec_err_set(err, LISEC_ETOOBIG,
+                       "NFV-SEC025-onboarding-1: member '%.128s' expands past its declared %llu "
+                       "bytes",
+                       e->name, (unsigned long long)e->size);
+}
+
+static int damaged(const pkg_entry *e, const char *why, lisec_err *err) {
+  return lisec_err_set(err, LISEC_EINVAL, "member '%.128s' is damaged: %s", e->name, why);
+}
+
+/* Bytes after a deflate stream's end, inside the member's compressed
+ * size: libzip ignores them, a streaming reader takes them for a data
+ * descriptor and more entries. */
+static int trailing(const pkg_entry *e, lisec_err *err) {
+  return lisec_err_set(err, LISEC_EINVAL,
+                       "NFV-SEC025-onboarding-1: member '%.128s' has bytes after the end of its "
+                       "deflate stream, which other ZIP readers read as more entries",
+                       e->name);
+}
+
+/* Streams a stored member's bytes from f into sink. */
+static int copy_member(pkg_zip *z, zip_file_t *f, const pkg_entry *e, pkg_sink sink, void *sctx,
+                       uint64_t *total, lisec_err *err) {
+  for (;;) {
+    zip_int64_t n = zip_fread(f, z->buf, CHUNK);
+    if (n < 0) return damaged(e, zip_file_strerror(f), err);
+    if (n == 0) return 0;
+    if ((uint64_t)n > e->size - *total) return too_big(e, err);
+    *total += (uint64_t)n;
+    int rc = sink(sctx, z->buf, (size_t)n, err);
+    if (rc) return rc;
+  }
+}
+
+/* Inflates a deflated member's compressed bytes from f into sink. */
+static int inflate_member(pkg_zip *z, zip_file_t *f, const pkg_entry *e, uint32_t crc,
+                          pkg_sink sink, void *sctx, uint64_t *total, lisec_err *err) {
+  z_stream zs = {0};
+  if (inflateInit2(&zs, -15) != Z_OK) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  uLong got_crc = crc32(0, Z_NULL, 0);
+  bool end = false;
+  int rc = 0;
+  while (!rc) {
+    zip_int64_t n = zip_fread(f, z->in, IN_CHUNK);
+    if (n < 0) {
+      rc = damaged(e, zip_file_strerror(f), err);
+      break;
+    }
+    if (n == 0) break;
+    if (end) {
+      rc = trailing(e, err);
+      break;
+    }
+    zs.next_in = z->in;
+    zs.avail_in = (uInt)n;
+    for (;;) {
+      zs.next_out = z->buf;
+      zs.avail_out = CHUNK;
+      int zr = inflate(&zs, Z_NO_FLUSH);
+      size_t out = CHUNK - zs.avail_out;
+      if (zr == Z_BUF_ERROR && zs.avail_in == 0) break; /* needs more input */
+      if (zr != Z_OK && zr != Z_STREAM_END) {
+        rc = damaged(e, zs.msg ? zs.msg : "not a deflate stream", err);
+        break;
+      }
+      if (out > e->size - *total) {
+        rc = too_big(e, err);
+        break;
+      }
+      *total += out;
+      got_crc = crc32(got_crc, z->buf, (uInt)out);
+      if (out && (rc = sink(sctx, z->buf, out, err))) break;
+      if (zr == Z_STREAM_END) {
+        end = true;
+        if (zs.avail_in > 0) rc = trailing(e, err);
+        break;
+      }
+      if (zs.avail_in == 0 && out < CHUNK) break; /* needs more input */
+    }
+  }
+  inflateEnd(&zs);
+  if (!rc && !end) rc = damaged(e, "its deflate stream ends early", err);
+  if (!rc && got_crc != crc) rc = damaged(e, "CRC-32 error", err);
+  return rc;
+}
 
 static int zip_read_member(void *ctx, size_t index, pkg_sink sink, void *sctx, lisec_err *err) {
   pkg_zip *z = ctx;
   if (index >= z->n || z->entries[index].is_dir)
     return lisec_err_set(err, LISEC_EINVAL, "no such member");
   const pkg_entry *e = &z->entries[index];
-  zip_file_t *f = zip_fopen_index(z->za, z->zindex[index], z->stored[index] ? ZIP_FL_COMPRESSED : 0);
+  zip_file_t *f = zip_fopen_index(z->za, z->zindex[index], ZIP_FL_COMPRESSED);
   if (!f)
     return lisec_err_set(err, LISEC_EIO, "cannot open member '%.128s': %s", e->name,
                          zip_strerror(z->za));
   uint64_t total = 0;
-  int rc = 0;
-  for (;;) {
-    zip_int64_t n = zip_fread(f, z->buf, CHUNK);
-    if (n < 0) {
-      rc = lisec_err_set(err, LISEC_EINVAL, "member '%.128s' is damaged: %s", e->name,
-                         zip_file_strerror(f));
-      break;
-    }
-    if (n == 0) break;
-    if ((uint64_t)n > e->size - total) {
-      rc = lisec_err_set(err, LISEC_ETOOBIG,
-                         "NFV-SEC025-onboarding-1: member '%.128s' expands past its declared %llu "
-                         "bytes",
-                         e->name, (unsigned long long)e->size);
-      break;
-    }
-    total += (uint64_t)n;
-    if ((rc = sink(sctx, z->buf, (size_t)n, err))) break;
-  }
+  int rc = z->stored[index] ? copy_member(z, f, e, sink, sctx, &total, err)
+                            : inflate_member(z, f, e, z->crc[index], sink, sctx, &total, err);
   zip_fclose(f);
   if (!rc && total != e->size)
     rc = lisec_err_set(err, LISEC_EINVAL, "member '%.128s' is %llu bytes, declared %llu", e->name,
@@ -75,7 +152,9 @@ void pkg_zip_close(pkg_zip *z) {
   free(z->entries);
   free(z->zindex);
   free(z->stored);
+  free(z->crc);
   free(z->buf);
+  free(z->in);
   free(z);
 }
 
@@ -86,7 +165,7 @@ static int check_member(pkg_zip *z, zip_uint64_t i, const pkg_limits *limits, li
   zip_stat_init(&st);
   if (zip_stat_index(z->za, i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
       !(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE) ||
-      !(st.valid & ZIP_STAT_COMP_METHOD))
+      !(st.valid & ZIP_STAT_COMP_METHOD) || !(st.valid & ZIP_STAT_CRC))
     return lisec_err_set(err, LISEC_EINVAL, "CSAR member %llu has no readable header",
                          (unsigned long long)i);
   const char *name = st.name;
@@ -132,6 +211,7 @@ static int check_member(pkg_zip *z, zip_uint64_t i, const pkg_limits *limits, li
   e->is_dir = is_dir;
   z->zindex[z->n] = i;
   z->stored[z->n] = stored;
+  z->crc[z->n] = st.crc;
   z->n++;
   return 0;
 }
@@ -198,8 +278,10 @@ static int open_archive(zip_source_t *src, const raw_src *raw, const pkg_limits 
   z->entries = calloc(cnt, sizeof *z->entries);
   z->zindex = calloc(cnt, sizeof *z->zindex);
   z->stored = calloc(cnt, sizeof *z->stored);
+  z->crc = calloc(cnt, sizeof *z->crc);
   z->buf = malloc(CHUNK);
-  if (!z->entries || !z->zindex || !z->stored || !z->buf) {
+  z->in = malloc(IN_CHUNK);
+  if (!z->entries || !z->zindex || !z->stored || !z->crc || !z->buf || !z->in) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto out;
   }

@@ -12,7 +12,8 @@
 # deflate stream really expands to 10 GB (zip64, written here byte by
 # byte), two archives in one file and a Unicode Path name (each read
 # differently by libzip and by Python's zipfile / unzip), a local entry no
-# central header lists (which `jar x` extracts). Then LI pairing
+# central header lists or one after a member's deflate stream (which `jar x`
+# extracts). Then LI pairing
 # and disable commands, checked with `openssl dgst`.
 set -euo pipefail
 build=${1:?usage: pkg_cli.sh BUILD_DIR SRC_DIR}
@@ -349,6 +350,44 @@ assert all(i.flag_bits & 8 for i in zipfile.ZipFile(w + "/streamed.csar").infoli
 PY
 verify streamed.csar >out || { cat out; fail "a CSAR with data descriptors refused"; }
 pass "a local entry no central header lists refused (jar x extracts it); data descriptors accepted"
+# (4) the same entry inside the last member's compressed size, after the
+# end of its deflate stream and a data descriptor there: libzip stops at
+# the stream's end, `jar x` reads that descriptor and then the entry.
+python3 - "$work" <<'PY'
+import struct, sys, zipfile, zlib
+w = sys.argv[1]
+src = zipfile.ZipFile(w + "/a.csar")
+names = [i.filename for i in src.infolist() if not i.is_dir()]
+names = [n for n in names if n != "probe.mf"] + ["probe.mf"]
+out, cd = bytearray(), bytearray()
+for n in names:
+    data, nb = src.read(n), n.encode()
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    comp, crc, flags = c.compress(data) + c.flush(), zlib.crc32(data), 0
+    if n == "probe.mf":
+        hd, hn = b"#!/bin/sh\necho hidden\n", b"Scripts/hidden.sh"
+        comp += struct.pack("<IIII", 0x08074B50, crc, len(comp), len(data))
+        comp += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x5821, zlib.crc32(hd), len(hd),
+                            len(hd), len(hn), 0) + hn + hd
+        flags = 8
+    off = len(out)
+    out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x5821, crc, len(comp), len(data),
+                       len(nb), 0) + nb + comp
+    if flags:
+        out += struct.pack("<IIII", 0x08074B50, crc, len(comp), len(data))
+    cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x031E, 20, flags, 8, 0, 0x5821, crc, len(comp),
+                      len(data), len(nb), 0, 0, 0, 0, 0o100644 << 16, off) + nb
+end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(names), len(names), len(cd), len(out), 0)
+open(w + "/trailing.csar", "wb").write(out + cd + end)
+assert zipfile.ZipFile(w + "/trailing.csar").testzip() is None
+PY
+unzip -tq trailing.csar >/dev/null || fail "unzip should find trailing.csar sound"
+if command -v jar >/dev/null; then
+  rm -rf jar-trailing && mkdir jar-trailing && (cd jar-trailing && jar x <../trailing.csar)
+  [ -f jar-trailing/Scripts/hidden.sh ] || fail "jar x should extract the entry after the deflate stream"
+fi
+expect_refused "bytes after the end of its deflate stream" verify trailing.csar
+pass "an entry after a member's deflate stream, inside its size, refused (jar x extracts it)"
 
 # ---- lisec pkg sign and countersign, read by openssl ---------------------------
 mksrc b

@@ -34,6 +34,8 @@ typedef struct zmember {
   int64_t declared_csize; /* -1: the real size */
   const uint8_t *extra;   /* an extra field, in both headers */
   size_t extra_len;
+  const uint8_t *trail;   /* bytes after a deflated member's stream, in its size */
+  size_t trail_len;
 } zmember;
 
 typedef struct zbuf {
@@ -82,6 +84,11 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
     const uint8_t *data = m[i].data;
     if (m[i].method == 8) {
       comp = raw_deflate(m[i].data, m[i].len, &clen);
+      if (m[i].trail_len) {
+        comp = realloc(comp, clen + m[i].trail_len);
+        memcpy(comp + clen, m[i].trail, m[i].trail_len);
+        clen += m[i].trail_len;
+      }
       data = comp;
     }
     uint32_t crc = (uint32_t)crc32(0, m[i].data, (uInt)m[i].len);
@@ -146,7 +153,7 @@ static uint8_t *zip_build(const zmember *m, size_t n, size_t *out_len) {
 }
 
 #define M(name_, text_) \
-  { name_, NULL, (const uint8_t *)(text_), sizeof(text_) - 1, 0, 0, 0, -1, -1, NULL, 0 }
+  { name_, NULL, (const uint8_t *)(text_), sizeof(text_) - 1, 0, 0, 0, -1, -1, NULL, 0, NULL, 0 }
 
 static int open_zip(const zmember *m, size_t n, const pkg_limits *lim, pkg_zip **z, uint8_t **buf,
                     lisec_err *err) {
@@ -217,15 +224,15 @@ static void test_bombs(void **state) {
   size_t big = 8u << 20;
   uint8_t *zeros = calloc(1, big);
   /* 8 MiB of zeros deflate to a few KiB: a ratio near 1000. */
-  zmember bomb[] = {{"Artifacts/Images/zero.img", NULL, zeros, big, 8, 0, 0, -1, -1, NULL, 0}};
+  zmember bomb[] = {{"Artifacts/Images/zero.img", NULL, zeros, big, 8, 0, 0, -1, -1, NULL, 0, NULL, 0}};
   ASSERT_OPEN_REFUSED(bomb, NULL, LISEC_ETOOBIG, "zip bomb");
   /* A header that claims 4 GB from a tiny stream is refused unread. */
-  zmember claim[] = {{"x.img", NULL, zeros, 1024, 8, 0, 0, 0xfffffff0, -1, NULL, 0}};
+  zmember claim[] = {{"x.img", NULL, zeros, 1024, 8, 0, 0, 0xfffffff0, -1, NULL, 0, NULL, 0}};
   ASSERT_OPEN_REFUSED(claim, NULL, LISEC_ETOOBIG, "zip bomb");
   pkg_limits lim;
   pkg_limits_default(&lim);
   lim.max_file_size = 1u << 20;
-  zmember sized[] = {{"x.img", NULL, zeros, 2u << 20, 0, 0, 0, -1, -1, NULL, 0}};
+  zmember sized[] = {{"x.img", NULL, zeros, 2u << 20, 0, 0, 0, -1, -1, NULL, 0, NULL, 0}};
   ASSERT_OPEN_REFUSED(sized, &lim, LISEC_ETOOBIG, "expands to");
   pkg_limits_default(&lim);
   lim.max_entries = 2;
@@ -233,7 +240,7 @@ static void test_bombs(void **state) {
   ASSERT_OPEN_REFUSED(three, &lim, LISEC_ETOOBIG, "members");
   /* A header declaring fewer bytes than the stream expands to: open
    * succeeds (ratio 1 KiB / small), the read stops at the declared size. */
-  zmember liar[] = {{"liar.bin", NULL, zeros, 1u << 20, 8, 0, 0, 1000, -1, NULL, 0}};
+  zmember liar[] = {{"liar.bin", NULL, zeros, 1u << 20, 8, 0, 0, 1000, -1, NULL, 0, NULL, 0}};
   pkg_zip *z = NULL;
   uint8_t *buf = NULL;
   lisec_err err = {0};
@@ -339,7 +346,7 @@ static void test_readers_agree(void **state) {
   static uint8_t img[64 * 1024];
   for (size_t i = 0; i < sizeof img; i++) img[i] = (uint8_t)(i * 7);
   zmember am[] = {M("Definitions/vnfd.yaml", "signed: true\n"),
-                  {"Artifacts/Images/vm.img", NULL, img, sizeof img, 0, 0, 0, -1, -1, NULL, 0}};
+                  {"Artifacts/Images/vm.img", NULL, img, sizeof img, 0, 0, 0, -1, -1, NULL, 0, NULL, 0}};
   zmember bm[] = {M("Definitions/vnfd.yaml", "evil: true\n")};
   size_t alen, blen, plen;
   uint8_t *a = zip_build(am, 2, &alen), *b = zip_build(bm, 1, &blen);
@@ -483,6 +490,73 @@ static void test_hidden_local_entries(void **state) {
   free(a);
 }
 
+/* A deflated member whose compressed bytes go on after its deflate
+ * stream's end: a data descriptor there, then a local entry, all inside
+ * the compressed size the headers give. libzip stops at the stream's end
+ * and ignores the rest; a streaming reader reads that descriptor as the
+ * member's and then extracts the local entry after it. */
+static void test_deflate_trailing(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  pkg_limits lim;
+  pkg_limits_default(&lim);
+  static const char text[] = "vnfd: signed\n";
+  size_t clen;
+  uint8_t *comp = raw_deflate((const uint8_t *)text, sizeof text - 1, &clen);
+  free(comp);
+  uint8_t trail[256];
+  zbuf t = {0};
+  zb_u32(&t, 0x08074b50);
+  zb_u32(&t, (uint32_t)crc32(0, (const Bytef *)text, sizeof text - 1));
+  zb_u32(&t, (uint32_t)clen);
+  zb_u32(&t, sizeof text - 1);
+  size_t tl = t.len;
+  memcpy(trail, t.p, tl);
+  free(t.p);
+  tl += local_entry(trail + tl, "Scripts/hidden.sh", "#!/bin/sh\necho hidden\n");
+  zmember m[] = {M("Files/notes.txt", "notes\n"), M("Definitions/vnfd.yaml", text)};
+  m[1].method = 8;
+  m[1].flags = 8;
+  m[1].trail = trail;
+  m[1].trail_len = tl;
+  size_t len;
+  uint8_t *a = zip_build(m, 2, &len);
+  pkg_zip *z = NULL;
+  int rc = pkg_zip_open_mem(a, len, &lim, &z, &err);
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  if (!rc) rc = pkg_source_read_all(pkg_zip_source(z), 1, 1u << 20, &out, &out_len, &err);
+  if (rc != LISEC_EINVAL || !strstr(err.msg, "after the end of its deflate stream"))
+    fail_msg("bytes after a deflate stream: got %d '%s'", rc, err.msg);
+  assert_null(out);
+  pkg_zip_close(z);
+  free(a);
+  /* A stream cut short (its end missing) is damaged, not shorter. */
+  zmember cut[] = {M("Definitions/vnfd.yaml", text)};
+  cut[0].method = 8;
+  a = zip_build(cut, 1, &len);
+  z = NULL;
+  /* the deflate stream is the bytes before the central directory */
+  uint32_t cd_off = rd32(a + len - 6);
+  a[cd_off - 1] ^= 0xff;
+  rc = pkg_zip_open_mem(a, len, &lim, &z, &err);
+  if (!rc) rc = pkg_source_read_all(pkg_zip_source(z), 0, 1u << 20, &out, &out_len, &err);
+  if (rc == 0) fail_msg("a damaged deflate stream was read");
+  pkg_zip_close(z);
+  free(a);
+  /* A good deflated member still reads. */
+  z = NULL;
+  cut[0].method = 8;
+  a = zip_build(cut, 1, &len);
+  assert_int_equal(pkg_zip_open_mem(a, len, &lim, &z, &err), 0);
+  assert_int_equal(pkg_source_read_all(pkg_zip_source(z), 0, 1u << 20, &out, &out_len, &err), 0);
+  assert_int_equal(out_len, sizeof text - 1);
+  assert_memory_equal(out, text, out_len);
+  free(out);
+  pkg_zip_close(z);
+  free(a);
+}
+
 /* ---- a good archive, verified end to end -------------------------------- */
 
 static void test_verified_archive(void **state) {
@@ -522,12 +596,12 @@ static void test_verified_archive(void **state) {
   memcpy(manifest + n, sig, sl + 1);
   char *csig = tp_cms_sign(&op, manifest, (size_t)n + sl, &cl);
   zmember m[] = {
-      {files[0].name, NULL, files[0].data, files[0].len, 8, 0, 0, -1, -1, NULL, 0},
-      {files[1].name, NULL, files[1].data, files[1].len, 8, 0, 0, -1, -1, NULL, 0},
-      {files[2].name, NULL, files[2].data, files[2].len, 0, 0, 0, -1, -1, NULL, 0},
-      {"vnfd.mf", NULL, (const uint8_t *)manifest, (size_t)n + sl, 8, 0, 0, -1, -1, NULL, 0},
-      {"Countersignatures/operator.cms", NULL, (const uint8_t *)csig, cl, 0, 0, 0, -1, -1, NULL, 0},
-      {"Definitions/", NULL, (const uint8_t *)"", 0, 0, (uint32_t)(S_IFDIR | 0755) << 16, 0, -1, -1, NULL, 0},
+      {files[0].name, NULL, files[0].data, files[0].len, 8, 0, 0, -1, -1, NULL, 0, NULL, 0},
+      {files[1].name, NULL, files[1].data, files[1].len, 8, 0, 0, -1, -1, NULL, 0, NULL, 0},
+      {files[2].name, NULL, files[2].data, files[2].len, 0, 0, 0, -1, -1, NULL, 0, NULL, 0},
+      {"vnfd.mf", NULL, (const uint8_t *)manifest, (size_t)n + sl, 8, 0, 0, -1, -1, NULL, 0, NULL, 0},
+      {"Countersignatures/operator.cms", NULL, (const uint8_t *)csig, cl, 0, 0, 0, -1, -1, NULL, 0, NULL, 0},
+      {"Definitions/", NULL, (const uint8_t *)"", 0, 0, (uint32_t)(S_IFDIR | 0755) << 16, 0, -1, -1, NULL, 0, NULL, 0},
   };
   pkg_trust *t = NULL;
   lisec_err err = {0};
@@ -581,7 +655,7 @@ int main(void) {
       cmocka_unit_test(test_names),   cmocka_unit_test(test_types),
       cmocka_unit_test(test_bombs),   cmocka_unit_test(test_damaged),
       cmocka_unit_test(test_verified_archive), cmocka_unit_test(test_readers_agree),
-      cmocka_unit_test(test_hidden_local_entries),
+      cmocka_unit_test(test_hidden_local_entries), cmocka_unit_test(test_deflate_trailing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
