@@ -37,6 +37,14 @@ typedef int (*pkg_read_at)(void *ctx, uint64_t off, void *buf, size_t len, lisec
 int pkg_zip_cd_check(pkg_read_at rd, void *ctx, uint64_t size, const pkg_entry *entries, size_t n,
                      lisec_err *err);
 
+/* Checks that a file the manifest does not list holds nothing but at most
+ * max_blocks PEM blocks whose label is one of labels (NULL-terminated),
+ * whitespace around them (and lines of printable explanatory text when
+ * text_ok), and in each block canonical base64 of one whole ASN.1 object
+ * (pem.c); EDENIED naming TR103308-4.2 otherwise. */
+int pkg_pem_only(const uint8_t *data, size_t len, const char *const *labels, size_t max_blocks,
+                 bool text_ok, const char *file, lisec_err *err);
+
 /* Certificates and CRLs loaded per role, X509_STOREs built per check. */
 struct pkg_trust {
   STACK_OF(X509) *anchors[PKG_ROLE_COUNT];

@@ -84,6 +84,11 @@ static bool ends_with(const char *s, const char *suffix) {
   return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* What the files the manifest does not list may hold (pem.c). */
+static const char *const PEM_CMS[] = {"CMS", "PKCS7", NULL};
+static const char *const PEM_CERTS[] = {"CERTIFICATE", NULL};
+#define PEM_CERTS_MAX 16
+
 static int need_member(vctx *v, const char *name, const char *what, long *idx) {
   *idx = pkg_source_find(v->src, name);
   if (*idx < 0)
@@ -181,6 +186,8 @@ static int read_layout(vctx *v) {
     uint8_t *pem = NULL;
     size_t len = 0;
     rc = pkg_source_read_all(v->src, (size_t)idx, PKG_SIG_FILE_MAX, &pem, &len, v->err);
+    if (!rc && v->trust)
+      rc = pkg_pem_only(pem, len, PEM_CERTS, PEM_CERTS_MAX, true, r->certificate_path, v->err);
     if (!rc) rc = pkg_certs_from_pem(pem, len, &v->entry_certs, v->err);
     free(pem);
     if (rc) {
@@ -237,7 +244,11 @@ static int countersignatures(vctx *v) {
     uint8_t *pem = NULL;
     size_t len = 0;
     int rc = pkg_source_read_all(v->src, i, PKG_SIG_FILE_MAX, &pem, &len, v->err);
-    if (rc) return rc;
+    if (!rc && v->trust) rc = pkg_pem_only(pem, len, PEM_CMS, 1, false, e->name, v->err);
+    if (rc) {
+      free(pem);
+      return rc;
+    }
     pkg_signer *s = new_signer(v);
     if (!s) {
       free(pem);
@@ -305,6 +316,16 @@ static int listing(vctx *v) {
       if ((rc = need_member(v, refs[k], k ? "artifact certificate" : "artifact signature", &idx)))
         return rc;
       v->exempt[idx] = true;
+      /* Listed by name only: read it now, also a certificate without a
+       * signature that nothing else would read. */
+      uint8_t *pem = NULL;
+      size_t len = 0;
+      rc = pkg_source_read_all(v->src, (size_t)idx, PKG_SIG_FILE_MAX, &pem, &len, v->err);
+      if (!rc)
+        rc = k ? pkg_pem_only(pem, len, PEM_CERTS, PEM_CERTS_MAX, true, refs[k], v->err)
+               : pkg_pem_only(pem, len, PEM_CMS, 1, false, refs[k], v->err);
+      free(pem);
+      if (rc) return rc;
     }
   }
   for (size_t i = 0; i < v->src->n_entries; i++) {

