@@ -226,16 +226,26 @@ static int vendor_signature(vctx *v) {
   return rc;
 }
 
+/* A countersignature's label: 1-32 of a-z 0-9 - (`lisec pkg countersign
+ * --label` writes no other). */
+static bool label_ok(const char *s, size_t n) {
+  if (n == 0 || n > 32) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return false;
+  return true;
+}
+
 static int countersignatures(vctx *v) {
   pkg_result *r = v->res;
   size_t count = 0;
   for (size_t i = 0; i < v->src->n_entries; i++) {
     const pkg_entry *e = &v->src->entries[i];
-    size_t pl = strlen(PKG_COUNTERSIG_DIR);
+    size_t pl = strlen(PKG_COUNTERSIG_DIR), nl = strlen(e->name);
     if (strncmp(e->name, PKG_COUNTERSIG_DIR, pl) != 0 || e->is_dir) continue;
-    if (strchr(e->name + pl, '/') || !ends_with(e->name, ".cms") || strlen(e->name) == pl + 4)
+    if (!ends_with(e->name, ".cms") || nl < pl + 4 || !label_ok(e->name + pl, nl - pl - 4))
       return lisec_err_set(v->err, LISEC_EINVAL,
-                           "TR103308-4.1: '%.128s' is not a countersignature (%s<label>.cms)",
+                           "TR103308-4.1: '%.128s' is not a countersignature (%s<label>.cms, the "
+                           "label 1-32 of a-z 0-9 -)",
                            e->name, PKG_COUNTERSIG_DIR);
     if (++count > PKG_COUNTERSIG_MAX)
       return lisec_err_set(v->err, LISEC_ETOOBIG, "TR103308-4.1: more than %d countersignatures",

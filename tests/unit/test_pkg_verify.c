@@ -385,6 +385,17 @@ static void test_dual_signing(void **state) {
 static void test_countersignature_abuse(void **state) {
   (void)state;
   mpkg p;
+  /* A label other than 1-32 of a-z 0-9 - (docs/packages.md, as `lisec
+   * pkg countersign --label` demands) is no countersignature. */
+  static const char *const bad_labels[] = {"Operator", "op sig", "op.2",
+                                           "a123456789012345678901234567890bc"};
+  for (size_t i = 0; i < LISEC_ARRAY_LEN(bad_labels); i++) {
+    mp_base(&p);
+    mp_sign(&p, &F.vendor, NULL, NULL);
+    mp_countersign(&p, &F.op, bad_labels[i]);
+    ASSERT_REFUSED(&p, NULL, NULL, LISEC_EINVAL, "is not a countersignature");
+    mp_free(&p);
+  }
   mp_base(&p);
   mp_sign(&p, &F.vendor, NULL, NULL);
   /* The vendor countersigning its own package is not a second party:
