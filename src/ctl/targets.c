@@ -22,18 +22,23 @@
 /* A target use case refused (or failed) before its act, recorded sealed
  * (it is about LI) before the answer: every access to targets is audited
  * (TR 103 308 §5.2), not only those accepted. The error becomes the
- * record's reason and names the requirement; it names a field and its
- * rule, never an identifier's value (vault/identifiers.c). The subject
- * names the target only when its id is one (a body's id may not be), or
- * "*" for the listing. Returns rc. */
-static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id, int rc,
-                   lisec_err *err) {
-  if (strncmp(err->msg, "TR103308-", 9) != 0) lisec_err_wrap(err, TARGET_REQ);
+ * record's reason and names the requirement (req when it names none); it
+ * names a field and its rule, never an identifier's value
+ * (vault/identifiers.c). The subject names the target only when its id is
+ * one (a body's id may not be), or "*" for the listing. Returns rc. */
+int ctl_target_refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *req,
+                       const char *id, int rc, lisec_err *err) {
+  if (strncmp(err->msg, "TR103308-", 9) != 0) lisec_err_wrap(err, "%s", req);
   ctl_outcome o = rc == LISEC_EINVAL || rc == LISEC_ETOOBIG || rc == LISEC_ENOTFOUND || rc == LISEC_ECONFLICT
                       ? CTL_OUTCOME_REFUSED
                       : CTL_OUTCOME_FAILED;
   bool named = id && (strcmp(id, "*") == 0 || lisec_id_check(NULL, id, strnlen(id, LISEC_ID_MAX + 1), NULL) == 0);
   return ctl_audit(ctl, actor, o, action, true, NULL, rc, NULL, err, "target %s", named ? id : "(not an id)");
+}
+
+static int refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *id, int rc,
+                   lisec_err *err) {
+  return ctl_target_refused(ctl, actor, action, TARGET_REQ, id, rc, err);
 }
 
 static int need_kek(lisec_ctl *ctl, lisec_err *err) {

@@ -44,5 +44,15 @@ int ctl_target_rotation(lisec_ctl *ctl, const ctl_actor *actor, const char *id, 
 #define CTL_VAULT_KEK_DOC_ID "kek"
 int ctl_target_load(lisec_ctl *ctl, const char *id, vault_sealed *s, int64_t *doc_version, lisec_err *err);
 int ctl_target_save(lisec_ctl *ctl, const vault_sealed *s, int64_t expected, lisec_err *err);
+/* A use case on targets or their keys refused before its act: recorded
+ * sealed before the answer (TR 103 308 §5.2, §5.7: every access is
+ * audited), outcome "refused" for a broken rule (EINVAL, ETOOBIG,
+ * ENOTFOUND, ECONFLICT) and "failed" otherwise, err's message the reason,
+ * led by req (e.g. "TR103308-5.7") unless it names a requirement already;
+ * the subject "target <id>" (id "*": all of them; one that is no id is
+ * not named). Returns rc (ctl_audit's rule for a refusal that cannot be
+ * recorded). */
+int ctl_target_refused(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *req,
+                       const char *id, int rc, lisec_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* KEK rotation of the target vault as a job (TR 103 308 §5.7; issue 22
  * items 3 and 6). POST /v1/vault/rotate-kek checks the request, records it
- * (sealed to the LI administration), makes the new token key current and
+ * (sealed to the LI administration; a refused one too, with its reason,
+ * before the answer), makes the new token key current and
  * answers at once with a job id; the re-wrapping of every data key runs on
  * the controller's rotation thread with its own store connection, so no
  * request channel waits for it however many targets there are. The thread
@@ -854,26 +855,42 @@ static int need_kek(lisec_ctl *ctl, lisec_err *err) {
                              "targets cannot be stored or read", ROTATION_REQ);
 }
 
+/* A rotation refused before its record (a bad body, the development key,
+ * one running, the current key named): recorded sealed before the answer,
+ * its reason led by TR103308-5.7 (ctl/targets.c), so every access to the
+ * targets' keys leaves a record (TR 103 308 §5.2, §5.7). */
+static int refused(lisec_ctl *ctl, const ctl_actor *actor, int rc, lisec_err *err) {
+  return ctl_target_refused(ctl, actor, "target.rotate-kek", ROTATION_REQ, "*", rc, err);
+}
+
 int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                           lisec_err *err) {
   const char *name = NULL;
   int rc;
   if ((rc = need_kek(ctl, err)) || (rc = lisec_json_only_keys(body, (const char *[]){"key_label", NULL}, err)) ||
       (rc = lisec_json_get_str(body, "key_label", true, KEYS_KEK_NAME_MAX, &name, err)))
-    return rc;
+    return refused(ctl, actor, rc, err);
   keys_client *keys = ctl->shared->keys;
   if (keys_client_info(keys)->vault_development)
-    return lisec_err_set(err, LISEC_EINVAL, "%s: the development key file cannot be rotated; "
-                         "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)", ROTATION_REQ);
+    return refused(ctl, actor,
+                   lisec_err_set(err, LISEC_EINVAL, "%s: the development key file cannot be rotated; "
+                                 "KEK rotation needs a PKCS#11 token ([vault] pkcs11_module)", ROTATION_REQ),
+                   err);
   if (!keys_kek_name_valid(name))
-    return lisec_err_set(err, LISEC_EINVAL, "key_label: 1 to %d letters, digits, '.', '_' or '-'",
-                         KEYS_KEK_NAME_MAX);
+    return refused(ctl, actor,
+                   lisec_err_set(err, LISEC_EINVAL, "key_label: 1 to %d letters, digits, '.', '_' or '-'",
+                                 KEYS_KEK_NAME_MAX),
+                   err);
   struct ctl_rotation_state *st = ctl->shared->rotation;
   if (!st || !st->started)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "%s: the controller's rotation thread is not running",
-                         ROTATION_REQ);
+    return refused(ctl, actor,
+                   lisec_err_set(err, LISEC_EUNAVAIL, "%s: the controller's rotation thread is not running",
+                                 ROTATION_REQ),
+                   err);
   /* Taken for the whole check-and-start, so two requests cannot both
-   * start one; the token and store calls below are short (no re-wrap). */
+   * start one; the token and store calls below are short (no re-wrap).
+   * A refusal is recorded after the lock is let go: the rotation thread
+   * takes it between targets and need not wait for the record's write. */
   pthread_mutex_lock(&st->mu);
   if (st->running || st->queued) {
     rc = lisec_err_set(err, LISEC_ECONFLICT, "%s: a KEK rotation is running (job %s, to \"%s\", %zu of %zu "
@@ -881,7 +898,7 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
                        "/v1/vault/rotate-kek/%s)", ROTATION_REQ, st->job.id, st->job.name, st->job.rewrapped,
                        st->job.targets, st->job.id);
     pthread_mutex_unlock(&st->mu);
-    return rc;
+    return refused(ctl, actor, rc, err);
   }
   job j = {.state = "running", .started_at = lisec_time_now()};
   snprintf(j.name, sizeof j.name, "%s", name);
@@ -891,15 +908,18 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   rc = keys_vault_current_kek(keys, j.prev, j.prev_label, err);
   if (!rc && strcmp(j.prev, name) == 0)
     rc = lisec_err_set(err, LISEC_ECONFLICT, "\"%s\" is the current KEK already", name);
+  if (rc) {
+    pthread_mutex_unlock(&st->mu);
+    return refused(ctl, actor, rc, err);
+  }
   /* Recorded first; then the new key (generated in the token when absent)
    * becomes current, so writes from now on use it; the job is stored as
    * running (a crash leaves it so, and the next start marks it
    * interrupted), and the rotation thread takes it. */
   char reason[2 * KEYS_KEK_NAME_MAX + ROTATION_ID_MAX + 32];
   snprintf(reason, sizeof reason, "job %s from %s to %s", j.id, j.prev, name);
-  bool recorded = false;
-  if (!rc) recorded = !(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL,
-                                       err, "target %s", "*"));
+  bool recorded = !(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.rotate-kek", true, reason, 0, NULL, err,
+                                    "target %s", "*"));
   bool switched = false;
   if (!rc) switched = !(rc = keys_vault_use_kek(keys, name, true, err));
   if (!rc) rc = keys_vault_current_kek(keys, NULL, j.label, err);

@@ -6,7 +6,9 @@
 # record still under an older key is read and rotated by its own label; a
 # rotation that cannot finish changes nothing; wrong role, bad bodies, the
 # development key and a token that lost the current key are refused with the
-# reason; more rotations in one process than keys it may load at once (16)
+# reason, and li-admin's refused rotations (a bad body, the current key, one
+# running, the development key) are each recorded sealed before the answer,
+# naming TR103308-5.7 and the rule; more rotations in one process than keys it may load at once (16)
 # all succeed, because the keys no record names are unloaded. A rotation is
 # a job (202, then GET .../rotate-kek/{id}) on the controller's own thread:
 # caught part-way (a test hook pauses it between chunks of 2 records), a
@@ -25,6 +27,8 @@ make_pki "$pki"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 make_li_admin_key "$work/li-admin"
+# the private key as lisec audit read takes it (32 bytes, base64)
+openssl pkey -in "$work/li-admin.x25519" -outform DER | tail -c 32 | base64 >"$work/li-admin.key"
 vault_conf=("[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
   "key_label = kek-1" "rotation_chunk = 2" "token_sessions = 4" "cache_keys = 64" "cache_ttl_s = 600"
   "[audit]" "li_admin_key = $work/li-admin.pub")
@@ -71,6 +75,22 @@ declare -A ct wk
 for t in t-1 t-2 t-3; do ct[$t]=$(field "$t" ciphertext) wk[$t]=$(field "$t" wrapped_key); done
 sql ".backup '$work/before.db'"
 
+# rotation_records FROM: li-admin's view of the audit log's target.rotate-kek
+# records from index FROM on, one JSON line each ([outcome, sealed] +
+# subjects + reasons), in $work/rot.rec.
+rotation_records() {
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key "$work/li-admin.key" \
+    --from "$1" >"$work/rot.json" 2>"$work/rot.err" || fail "li-admin: lisec audit read: $(cat "$work/rot.err")"
+  jq -c '.entries[] | select(.action == "target.rotate-kek") | [.outcome, .sealed] + .subjects + .reasons' \
+    "$work/rot.json" >"$work/rot.rec"
+}
+# refusal_recorded PATTERN: one of $work/rot.rec is a sealed refusal whose
+# subject is all targets and whose reason matches PATTERN.
+refusal_recorded() {
+  grep '^\["refused",true,"target \*",' "$work/rot.rec" | grep -q "$1" ||
+    fail "no sealed refusal of a rotation reading '$1': $(cat "$work/rot.rec")"
+}
+
 # Refusals first: nothing may change.
 before=$(audit_count)
 for role in operator hypervisor-admin mano auditor; do
@@ -83,7 +103,16 @@ done
 [ "$(status li-admin '{"key_label":"kek-1"}')" = 409 ] && grep -q 'current KEK already' "$work/reply" || fail "same key: $(cat "$work/reply")"
 cli li-admin target rotate-kek && fail "rotate-kek without a name accepted"
 [ "$(keks)" = "t-1=pkcs11:lisec/kek-1 t-2=pkcs11:lisec/kek-1 t-3=pkcs11:lisec/kek-1" ] || fail "a refusal changed: $(keks)"
-pass "other roles, a bad or missing name, an unknown field and the current key are refused (403/400/409), recorded, nothing changed"
+# li-admin's refused rotations are accesses to the targets' keys: each is
+# recorded sealed before its answer (TR 103 308 §5.2, §5.7), its reason
+# naming TR103308-5.7 and the rule.
+rotation_records "$before"
+refusal_recorded 'TR103308-5.7: key_label: 1 to'
+refusal_recorded 'TR103308-5.7: force: unknown field'
+refusal_recorded 'TR103308-5.7: field \\"key_label\\" is required'
+refusal_recorded 'TR103308-5.7: \\"kek-1\\" is the current KEK already'
+[ "$(grep -c '^\["refused"' "$work/rot.rec")" = 4 ] || fail "not one record for each of li-admin's 4 refusals: $(cat "$work/rot.rec")"
+pass "other roles, a bad or missing name, an unknown field and the current key are refused (403/400/409), recorded (li-admin's sealed, naming TR103308-5.7 and the rule), nothing changed"
 
 before=$(audit_count)
 out=$(cli li-admin target rotate-kek kek-2) || fail "rotate-kek kek-2: $out"
@@ -176,13 +205,16 @@ job_until "$id" '.rewrapped == 2 and .targets == 6'
 [ "$(job "$id")" = running ] || fail "the rotation ended while paused: $(cat "$work/job")"
 # the read above came before the end: the job is still running now
 readable_api t-5 244058888888888
+before=$(audit_count)
 [ "$(status li-admin '{"key_label":"kek-6"}')" = 409 ] && grep -q 'TR103308-5.7' "$work/reply" && grep -q "$id" "$work/reply" ||
   fail "second rotation while one runs: $(cat "$work/reply")"
+rotation_records "$before"
+refusal_recorded "TR103308-5.7: a KEK rotation is running (job $id"
 [ "$(as operator -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/vault/rotate-kek/$id")" = 403 ] || fail "operator reads a rotation job"
 [ "$(as li-admin -o /dev/null -w '%{http_code}' "$LISECD_URL/v1/vault/rotate-kek/rot-0-0")" = 404 ] || fail "unknown job"
 [ "$(sql "SELECT COUNT(*) FROM documents WHERE kind = 'target' AND json_extract(body, '\$.kek') = 'pkcs11:lisec/kek-5'")" = 2 ] ||
   fail "part-way: $(keks)"
-pass "a rotation is a job (202): on the connection that started it a target read is answered while it runs; a second is 409 naming it (TR103308-5.7); its state is li-admin's only"
+pass "a rotation is a job (202): on the connection that started it a target read is answered while it runs; a second is 409 naming it (TR103308-5.7), recorded sealed; its state is li-admin's only"
 
 # Stopped part-way: 2 records under kek-5, 4 under kek-3, all readable after
 # the restart; the store still names kek-3 current (a new target is sealed
@@ -315,3 +347,15 @@ printf '[vault]\ndevelopment_key_file = %s\nallow_development_key = true\n' "$wo
 if "$build/cmd/lisecd/lisecd" -c "$work/dev.conf" 2>"$work/start.log"; then fail "lisecd started with the development key"; fi
 grep -q 'rotated to the token key "kek-3"' "$work/start.log" || fail "start with the development key: $(cat "$work/start.log")"
 pass "lisecd refuses to start when the token lacks the current KEK, or with the development key on a rotated vault"
+
+# The development key cannot be rotated: li-admin's request is refused
+# naming TR103308-5.7 and recorded sealed (a fresh store: the one above was
+# rotated into the token).
+STORE_URL=sqlite:$work/dev.db start_lisecd "$pki" "[vault]" "development_key_file = $work/dev-2.kek" \
+  "allow_development_key = true" "[audit]" "li_admin_key = $work/li-admin.pub"
+[ "$(status li-admin '{"key_label":"kek-7"}')" = 400 ] && grep -q 'TR103308-5.7: the development key file cannot be rotated' "$work/reply" ||
+  fail "rotation of the development key: $(cat "$work/reply")"
+rotation_records 0
+refusal_recorded 'TR103308-5.7: the development key file cannot be rotated'
+stop_lisecd
+pass "a rotation of the development key is refused (400, TR103308-5.7) and recorded sealed"
