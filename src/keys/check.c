@@ -2,8 +2,9 @@
  * [vault] and [li], the PKCS#11 module loads, the token is found, the PIN
  * in pin_file logs in, and the key under key_label is looked up without
  * being made (lisecd makes a missing one at its first start; a check does
- * not); the KEK found is judged as the start judges it (kek.c: the only
- * key under its label, not extractable, AES-256). A development key file
+ * not); the KEK and the checkpoint key found are judged as the start
+ * judges them (kek.c: the only key under its label, not extractable,
+ * AES-256; signer.c: the only pair under its label, not extractable). A development key file
  * is checked for being allowed and readable. Every problem is reported
  * through the caller's function, not only the first, and nothing in a
  * token is created or changed. */
@@ -16,6 +17,7 @@
 #include "keys/keys.h"
 #include "keys/kek.h"
 #include "keys/p11.h"
+#include "keys/signer.h"
 
 typedef struct checker {
   keys_check_report report;
@@ -42,19 +44,12 @@ static void say(checker *c, bool is_problem, const char *fmt, ...) {
 typedef int (*key_lookup)(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found,
                           lisec_err *err);
 
-/* [audit]: whether a private key labelled label is in the session's token. */
-static int has_private_key(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found,
-                           lisec_err *err) {
-  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-  CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)label, strlen(label)}};
-  CK_OBJECT_HANDLE h;
-  CK_ULONG n = 0;
-  CK_RV rv = fn->C_FindObjectsInit(s, t, 2);
-  if (rv == CKR_OK) rv = fn->C_FindObjects(s, &h, 1, &n);
-  if (rv == CKR_OK) rv = fn->C_FindObjectsFinal(s);
-  if (rv != CKR_OK) return keys_p11_fail(err, NULL, "C_FindObjects", rv);
-  *found = n > 0;
-  return 0;
+/* [audit]: the checkpoint key pair, found and judged as the start finds it
+ * (the only pair under its label, not extractable; signer.c). */
+static int has_signer(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, bool *found,
+                      lisec_err *err) {
+  CK_OBJECT_HANDLE priv, pub;
+  return keys_signer_token_pair(fn, s, label, &priv, &pub, found, err);
 }
 
 /* [vault]: the KEK, found and judged as the start finds it (the only one
@@ -114,7 +109,7 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
 
 int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx) {
   checker c = {report, ctx, 0};
-  check_section(&c, cfg, "audit", "lisec-audit", has_private_key);
+  check_section(&c, cfg, "audit", "lisec-audit", has_signer);
   check_section(&c, cfg, "vault", "lisec-kek", has_kek);
   keys_vault_settings vs;
   lisec_err err = {0};

@@ -124,18 +124,68 @@ out:
   return rc;
 }
 
-static int p11_find(keys_signer *k, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h,
-                    bool *found, lisec_err *err) {
+/* The objects of class cls labelled label: *n of them, 0, 1 or 2 (two
+ * asked for: a second under the label is enough to tell), the first in *h. */
+static int p11_find(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
+                    CK_OBJECT_HANDLE *h, CK_ULONG *n, lisec_err *err) {
   CK_KEY_TYPE type = CKK_EC_EDWARDS;
   CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_KEY_TYPE, &type, sizeof type},
                          {CKA_LABEL, (void *)label, strlen(label)}};
-  CK_ULONG n = 0;
-  CK_RV rv = k->p11->C_FindObjectsInit(k->session, tmpl, 3);
-  if (rv == CKR_OK) rv = k->p11->C_FindObjects(k->session, h, 1, &n);
-  k->p11->C_FindObjectsFinal(k->session);
+  CK_OBJECT_HANDLE found[2];
+  *n = 0;
+  CK_RV rv = fn->C_FindObjectsInit(s, tmpl, LISEC_ARRAY_LEN(tmpl));
+  if (rv == CKR_OK) {
+    rv = fn->C_FindObjects(s, found, LISEC_ARRAY_LEN(found), n);
+    fn->C_FindObjectsFinal(s);
+  }
   if (rv != CKR_OK) return p11_fail(err, "C_FindObjects", rv);
-  *found = n == 1;
+  if (*n > 0) *h = found[0];
+  return 0;
+}
+
+/* The pair labelled label, both halves or neither (*have); more than one
+ * of a half under the label is refused: which one signs would be the
+ * token's choice. */
+static int pair_find(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDLE *priv,
+                     CK_OBJECT_HANDLE *pub, bool *have, lisec_err *err) {
+  CK_ULONG n_priv = 0, n_pub = 0;
+  int rc = p11_find(fn, s, CKO_PRIVATE_KEY, label, priv, &n_priv, err);
+  if (!rc) rc = p11_find(fn, s, CKO_PUBLIC_KEY, label, pub, &n_pub, err);
+  if (rc) return rc;
+  if (n_priv > 1 || n_pub > 1)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.5: token holds more than one Ed25519 %s key labelled \"%s\": which one "
+                         "signs the audit log's checkpoints is ambiguous, so none is used; keep only the pair "
+                         "the log is signed with (lisec audit verify names its key) and delete or relabel the "
+                         "others (pkcs11-tool --list-objects lists them)",
+                         n_priv > 1 ? "private" : "public", label);
+  if ((n_priv == 1) != (n_pub == 1))
+    return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"", label);
+  *have = n_priv == 1;
+  return 0;
+}
+
+int keys_signer_token_pair(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label,
+                           CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub, bool *found, lisec_err *err) {
+  *found = false;
+  int rc = pair_find(fn, s, label, priv, pub, found, err);
+  if (rc || !*found) return rc;
+  /* A key found (provisioned beforehand) signs only when it is what
+   * lisecd generates: not extractable, or whoever holds the PIN can read
+   * it out and forge checkpoints. */
+  CK_BBOOL extractable = CK_TRUE;
+  CK_ATTRIBUTE a = {CKA_EXTRACTABLE, &extractable, sizeof extractable};
+  CK_RV rv = fn->C_GetAttributeValue(s, *priv, &a, 1);
+  if (rv != CKR_OK) return p11_fail(err, "C_GetAttributeValue (the checkpoint key's CKA_EXTRACTABLE)", rv);
+  if (extractable != CK_FALSE)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-5.5: checkpoint key \"%s\" is extractable: its value can leave the token "
+                         "(to anyone holding the PIN), who could then forge checkpoints; delete it and let lisecd "
+                         "make the pair, or make it without --extractable (pkcs11-tool --keypairgen --key-type "
+                         "EC:edwards25519); for a key that signed a log already, set its CKA_EXTRACTABLE to false "
+                         "and roll it over (lisec audit rollover)",
+                         label);
   return 0;
 }
 
@@ -176,17 +226,11 @@ static int p11_generate(keys_signer *k, const char *label, CK_OBJECT_HANDLE *pub
   return rv == CKR_OK ? 0 : p11_fail(err, "C_GenerateKeyPair(Ed25519)", rv);
 }
 
-/* The pair labelled label: both halves, or neither (*have). */
+/* The pair labelled label that signs: both halves, or neither (*have);
+ * judged as keys_signer_token_pair judges it. */
 static int p11_pair(keys_signer *k, const char *label, CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub, bool *have,
                     lisec_err *err) {
-  bool have_priv = false, have_pub = false;
-  int rc = p11_find(k, CKO_PRIVATE_KEY, label, priv, &have_priv, err);
-  if (!rc) rc = p11_find(k, CKO_PUBLIC_KEY, label, pub, &have_pub, err);
-  if (rc) return rc;
-  if (have_priv != have_pub)
-    return lisec_err_set(err, LISEC_ENOTFOUND, "the token holds only half of the Ed25519 pair \"%s\"", label);
-  *have = have_priv;
-  return 0;
+  return keys_signer_token_pair(k->p11, k->session, label, priv, pub, have, err);
 }
 
 static char *label_with(const keys_signer *k, const char *suffix) {
@@ -206,13 +250,14 @@ static int p11_destroy_pair(keys_signer *k, CK_OBJECT_HANDLE priv, CK_OBJECT_HAN
   return rv == CKR_OK ? 0 : p11_fail(err, "C_DestroyObject (the checkpoint key)", rv);
 }
 
-/* Destroys the pair labelled <label><suffix>, if there is one. */
+/* Destroys the pair labelled <label><suffix>, if there is one (an
+ * extractable one too: it signs nothing more). */
 static int destroy_labelled(keys_signer *k, const char *suffix, lisec_err *err) {
   char *l = label_with(k, suffix);
   if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   CK_OBJECT_HANDLE priv = 0, pub = 0;
   bool have = false;
-  int rc = p11_pair(k, l, &priv, &pub, &have, err);
+  int rc = pair_find(k->p11, k->session, l, &priv, &pub, &have, err);
   if (!rc && have) rc = p11_destroy_pair(k, priv, pub, err);
   free(l);
   return rc;

@@ -5,6 +5,7 @@
 #ifndef LISEC_KEYS_SIGNER_H
 #define LISEC_KEYS_SIGNER_H
 
+#include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,15 @@ typedef struct keys_signer_pkcs11 {
   bool create;             /* generate the key pair in the token when absent */
 } keys_signer_pkcs11;
 
+/* The Ed25519 pair labelled label in the token of session s, as the
+ * checkpoint key is found at start (and its rollover's ".next") and as
+ * lisecd --check-config looks at it: *found tells whether the token holds
+ * it. Refused (EINVAL, naming TR103308-5.5 and the label, and what to do)
+ * when more than one private or public key is under the label (which one
+ * signs would be the token's choice) or the private key is extractable;
+ * ENOTFOUND when only one half is there. */
+int keys_signer_token_pair(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *label,
+                           CK_OBJECT_HANDLE *priv, CK_OBJECT_HANDLE *pub, bool *found, lisec_err *err);
 int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, lisec_err *err);
 /* Development only: the PEM at path, created 0600 when absent and create. */
 int keys_signer_open_file(const char *path, bool create, keys_signer **out, lisec_err *err);

@@ -6,7 +6,9 @@
 # (pkcs11-tool --list-objects) are the same before and after a good check, a
 # check naming a key the token lacks (no key made), and a bad one; a store
 # never created is not created; a KEK the start would refuse (extractable,
-# not AES-256, two under its label) is refused by the check too. One configuration with many problems (wrong
+# not AES-256, two under its label) is refused by the check too, and so is
+# an audit checkpoint key (extractable, two pairs under its label), while
+# one provisioned not extractable passes both. One configuration with many problems (wrong
 # PIN, missing reference_file, bad [server], [api] and controller values, an
 # unreachable PostgreSQL, a missing CA) has each reported, exit 2. Bounded
 # settings ([audit] group commit, [server] bulk_*, [vault] rotation_*) past
@@ -73,6 +75,61 @@ for unfit in "kek-extractable:is extractable" "kek-short:not an AES-256 key" "ke
 done
 [ "$(state)" = "$before" ] || fail "a check of an unfit KEK changed the database or the token"
 pass "a KEK the start refuses (extractable, AES-128, two under one label): the check refuses it too, naming TR103308-5.7 and the label, nothing changed"
+
+# The audit checkpoint key likewise (TR103308-5.5): an extractable pair (its
+# value can be read out by whoever has the PIN, and checkpoints forged) or
+# two pairs under the label (which one signs would be the token's choice)
+# is refused by the check and by the start, naming the label and what to
+# do; a pair provisioned as lisecd makes it (not extractable) is accepted by
+# both. Every pair but the extractable one is made non-extractable.
+keypair() { pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --keypairgen --key-type EC:edwards25519 "$@" >/dev/null 2>&1; }
+keypair --extractable --label audit-extractable || fail "pkcs11-tool: extractable Ed25519 pair"
+keypair --label audit-twice && keypair --label audit-twice || fail "pkcs11-tool: two Ed25519 pairs under one label"
+keypair --label audit-provisioned || fail "pkcs11-tool: Ed25519 pair"
+pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 --list-objects --type privkey 2>/dev/null >"$work/privkeys"
+[ "$(grep -A3 'label: *audit-twice$' "$work/privkeys" | grep -c 'never extractable')" = 2 ] &&
+  grep -A3 'label: *audit-provisioned$' "$work/privkeys" | grep -q 'never extractable' &&
+  grep -A3 'label: *audit-extractable$' "$work/privkeys" | grep -q 'Access:.* extractable' ||
+  fail "the provisioned pairs are not as meant (only audit-extractable extractable): $(cat "$work/privkeys")"
+before=$(state)
+for unfit in "audit-extractable:is extractable.*pkcs11-tool --keypairgen" "audit-twice:more than one Ed25519 private key.*delete or relabel"; do
+  label=${unfit%%:*}
+  sed "s/key_label = lisec-audit/key_label = $label/" "$good" >"$work/unfit.conf"
+  set +e
+  "$lisecd" -c "$work/unfit.conf" --check-config >"$work/unfit.out" 2>"$work/unfit.err"
+  rc=$?
+  set -e
+  [ $rc = 2 ] && grep "\[audit\] key_label $label: TR103308-5.5: " "$work/unfit.err" | grep "\"$label\"" |
+    grep -q "${unfit#*:}" ||
+    fail "[audit] key_label = $label: the check exited $rc (want 2, naming TR103308-5.5 and the key): $(cat "$work/unfit.err")"
+  # and the start, on a new store (so that it is the key, not the log
+  # signed by lisec-audit, that stops it)
+  sed -i -e "s|url = sqlite:.*|url = sqlite:$work/$label.db|" -e "s|^listen = .*|listen = 127.0.0.1:$(free_port)|" \
+    "$work/unfit.conf"
+  rc=0
+  timeout 60 "$lisecd" -c "$work/unfit.conf" >"$work/unfit.start" 2>&1 || rc=$?
+  [ $rc != 0 ] && [ $rc != 124 ] && grep "TR103308-5.5: " "$work/unfit.start" | grep "\"$label\"" | grep -q "${unfit#*:}" ||
+    fail "[audit] key_label = $label: the start exited $rc (want a refusal naming it): $(tail -3 "$work/unfit.start")"
+done
+[ "$(state)" = "$before" ] || fail "a check or start with an unfit checkpoint key changed the database or the token"
+# the pair provisioned not extractable: the check passes, and a lisecd on a
+# new store (the log above is signed by lisec-audit) starts with it
+sed -e "s/key_label = lisec-audit/key_label = audit-provisioned/" -e "s|url = sqlite:.*|url = sqlite:$work/prov.db|" \
+  -e "s|^listen = .*|listen = 127.0.0.1:$(free_port)|" "$good" >"$work/prov.conf"
+"$lisecd" -c "$work/prov.conf" --check-config >"$work/prov.out" 2>&1 || fail "a provisioned checkpoint key fails the check: $(cat "$work/prov.out")"
+"$lisecd" -c "$work/prov.conf" 2>"$work/prov.log" &
+prov_pid=$!
+port=$(sed -n 's/^listen = 127.0.0.1://p' "$work/prov.conf")
+for i in $(seq 100); do
+  curl -s -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/operator.crt" --key "$pki/operator.key" \
+    "https://localhost:$port/healthz" && break
+  kill -0 "$prov_pid" 2>/dev/null || fail "lisecd with a provisioned checkpoint key exited: $(tail -3 "$work/prov.log")"
+  [ "$i" = 100 ] && { kill -TERM "$prov_pid"; fail "lisecd with a provisioned checkpoint key did not answer"; }
+  sleep 0.1
+done
+kill -TERM "$prov_pid"
+wait "$prov_pid" || fail "lisecd with a provisioned checkpoint key did not stop cleanly: $(tail -3 "$work/prov.log")"
+pass "a checkpoint key the start refuses (extractable, two pairs under one label): the check refuses it too, naming TR103308-5.5, the label and what to do, nothing changed; one provisioned not extractable passes both"
 
 # A store never created: not created.
 # (with the bulk work's and the rotation's settings at their bounds, which
