@@ -205,6 +205,7 @@ void pkg_signer_clear(pkg_signer *s) {
   free(s->subject);
   free(s->issuer);
   free(s->anchor_subject);
+  free(s->artifact);
   memset(s, 0, sizeof *s);
 }
 

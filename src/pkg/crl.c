@@ -4,8 +4,10 @@
  * revoked signer vouches for nothing). This file parses one CRL (DER or
  * PEM, bounded), accepts it only when a configured vendor trust anchor
  * signed it and it is current, and answers whether it lists a certificate
- * of a verified chain as pkg_cert_ref keeps it. Pure: bytes and the trust
- * store in, verdicts out; the controller keeps the accepted CRL. */
+ * of a verified chain as pkg_cert_ref keeps it, and so judges a stored
+ * package's description: every signer whose chain it keeps, the package's
+ * own and each per-artifact signer alike. Pure: bytes and the trust store
+ * in, verdicts out; the controller keeps the accepted CRL. */
 #include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -158,4 +160,56 @@ bool pkg_crl_lists(const X509_CRL *ccrl, const char *issuer, const char *serial,
     return true;
   }
   return false;
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt) {
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? s : dflt;
+}
+
+bool pkg_crl_desc_revoked(const json_t *desc, STACK_OF(X509_CRL) *crls, const char *key, char *why,
+                          size_t n) {
+  const json_t *sg;
+  size_t i, k;
+  json_array_foreach(json_object_get(desc, "signers"), i, sg) {
+    const json_t *link;
+    json_array_foreach(json_object_get(sg, "chain"), k, link) {
+      const char *issuer = json_string_value(json_object_get(link, "issuer"));
+      const char *serial = json_string_value(json_object_get(link, "serial"));
+      for (int c = 0; c < sk_X509_CRL_num(crls); c++) {
+        int64_t when = 0;
+        if (!pkg_crl_lists(sk_X509_CRL_value(crls, c), issuer, serial, &when)) continue;
+        char at[32], of[120] = "";
+        lisec_time_format(when, at);
+        /* a per-artifact signer is named with what it signed */
+        if (json_is_string(json_object_get(sg, "artifact")))
+          snprintf(of, sizeof of, " of artifact '%.80s'", str_or(sg, "artifact", "?"));
+        snprintf(why, n,
+                 PKG_REQ_REVOKED ": package %.64s: the %.16s signer '%.80s'%s %s(serial %.40s, "
+                 "issuer '%.80s') was revoked at %s by its CA's CRL; what it signed is not "
+                 "trusted",
+                 key, str_or(sg, "role", "?"), str_or(sg, "subject", "?"), of,
+                 k ? "has a certificate in its chain that " : "", serial, issuer, at);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+size_t pkg_crl_desc_unkept(const json_t *desc, const char **first) {
+  const json_t *signers = json_object_get(desc, "signers"), *a;
+  size_t i, count = 0;
+  if (first) *first = NULL;
+  json_array_foreach(json_object_get(desc, "artifacts"), i, a) {
+    if (!json_is_true(json_object_get(a, "signed"))) continue;
+    /* kept: "signer" names a signer of the description that has a chain */
+    const json_t *idx = json_object_get(a, "signer");
+    const json_t *sg = json_is_integer(idx) && json_integer_value(idx) >= 0
+                           ? json_array_get(signers, (size_t)json_integer_value(idx))
+                           : NULL;
+    if (json_array_size(json_object_get(sg, "chain")) > 0) continue;
+    if (count++ == 0 && first) *first = json_string_value(json_object_get(a, "path"));
+  }
+  return count;
 }

@@ -239,6 +239,11 @@ typedef struct pkg_signer {
    * (pkg_crl_lists). Empty when not verified. */
   pkg_cert_ref chain[PKG_CHAIN_MAX];
   size_t n_chain;
+  /* For a per-artifact signer: the first artifact it signed (NULL for the
+   * manifest's signer and the countersigners). One signer is kept per
+   * certificate: artifacts signed with the manifest signer's certificate
+   * point at that signer (pkg_artifact.signer). */
+  char *artifact;
 } pkg_signer;
 
 typedef struct pkg_artifact {
@@ -249,6 +254,7 @@ typedef struct pkg_artifact {
   uint64_t size;
   bool is_image;  /* a software image (see docs/packages.md for how it is told) */
   bool signed_;   /* carried a per-artifact signature that verified */
+  size_t signer;  /* when signed_: its signer, an index of pkg_result.signers */
 } pkg_artifact;
 
 typedef struct pkg_result {
@@ -362,6 +368,21 @@ int pkg_crl_accept(const pkg_trust *t, const X509_CRL *crl, int64_t now, pkg_crl
  * the certificate of serial (hex, as pkg_cert_ref keeps it); *when its
  * revocation date (may be NULL). */
 bool pkg_crl_lists(const X509_CRL *crl, const char *issuer, const char *serial, int64_t *when);
+
+/* Judges a stored description (pkg_result_to_json's "verification") of
+ * package key against crls: true when one lists a certificate of a
+ * signer's kept chain (the manifest's signer, a countersigner or a
+ * per-artifact signer), with why naming PKG_REQ_REVOKED, the package, the
+ * signer (and the artifact it signed), the serial, the issuer and the
+ * revocation date. A signer whose chain is not kept is not judged. */
+bool pkg_crl_desc_revoked(const json_t *desc, STACK_OF(X509_CRL) *crls, const char *key, char *why,
+                          size_t n);
+/* How many artifacts of a stored description carried a verified
+ * per-artifact signature whose signer's chain the description does not
+ * keep (on-boarded before per-artifact signers were kept): those signers
+ * cannot be judged against a CRL. *first (may be NULL) is the first such
+ * artifact's path, borrowed from desc. */
+size_t pkg_crl_desc_unkept(const json_t *desc, const char **first);
 
 /* A software image kept at on-boarding, to compare with what runs. */
 typedef struct pkg_image_ref {

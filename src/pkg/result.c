@@ -38,10 +38,13 @@ json_t *pkg_result_to_json(const pkg_result *r) {
     const pkg_artifact *a = &r->artifacts[i];
     char hex[2 * PKG_DIGEST_MAX + 1];
     lisec_hex_encode(a->digest, a->digest_len, hex);
-    json_array_append_new(arts, json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "path", a->path,
-                                          "algorithm", pkg_alg_name(a->alg), "hash", hex, "size",
-                                          (json_int_t)a->size, "image", a->is_image, "signed",
-                                          a->signed_));
+    json_t *aj = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "path", a->path, "algorithm",
+                           pkg_alg_name(a->alg), "hash", hex, "size", (json_int_t)a->size, "image",
+                           a->is_image, "signed", a->signed_);
+    /* which of "signers" signed it: what a vendor CRL judges it by */
+    if (aj && a->signed_ && a->signer < r->n_signers)
+      json_object_set_new(aj, "signer", json_integer((json_int_t)a->signer));
+    json_array_append_new(arts, aj);
   }
   json_object_set_new(o, "artifacts", arts);
   for (size_t i = 0; i < r->n_signers; i++) {
@@ -57,6 +60,7 @@ json_t *pkg_result_to_json(const pkg_result *r) {
     json_object_set_new(j, "key_sha256", json_string(s->key_sha256));
     json_object_set_new(j, "not_before", time_or_null(s->not_before));
     json_object_set_new(j, "not_after", time_or_null(s->not_after));
+    if (s->artifact) json_object_set_new(j, "artifact", json_string(s->artifact));
     if (s->n_chain) { /* what a vendor CRL is checked against (ctl/pkg.c) */
       json_t *chain = json_array();
       for (size_t k = 0; k < s->n_chain; k++)

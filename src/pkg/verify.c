@@ -384,6 +384,41 @@ static int load_extra_certs(vctx *v, const char *path, STACK_OF(X509) **out) {
   return rc;
 }
 
+static bool same_chain(const pkg_signer *a, const pkg_signer *b) {
+  if (a->n_chain != b->n_chain || strcmp(a->key_sha256, b->key_sha256) != 0 ||
+      strcmp(a->anchor_sha256, b->anchor_sha256) != 0)
+    return false;
+  for (size_t i = 0; i < a->n_chain; i++)
+    if (strcmp(a->chain[i].issuer, b->chain[i].issuer) != 0 ||
+        strcmp(a->chain[i].serial, b->chain[i].serial) != 0)
+      return false;
+  return true;
+}
+
+/* A per-artifact signer is kept like the package's own (its chain is what
+ * a vendor CRL loaded later is checked against), once per certificate: the
+ * manifest's signer or an earlier artifact's when it is the same one, so
+ * a package of many artifacts signed by one key keeps one entry. Takes s. */
+static int keep_artifact_signer(vctx *v, pkg_signer *s, const char *path, pkg_artifact *a) {
+  pkg_result *r = v->res;
+  for (size_t i = 0; i < r->n_signers; i++)
+    if (r->signers[i].role == PKG_ROLE_VENDOR && same_chain(&r->signers[i], s)) {
+      pkg_signer_clear(s);
+      a->signer = i;
+      return 0;
+    }
+  pkg_signer *kept = new_signer(v);
+  if (!kept || !(s->artifact = strdup(path))) {
+    if (kept) r->n_signers--;
+    pkg_signer_clear(s);
+    return lisec_err_set(v->err, LISEC_ENOMEM, "out of memory");
+  }
+  *kept = *s;
+  memset(s, 0, sizeof *s);
+  a->signer = r->n_signers - 1;
+  return 0;
+}
+
 static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a) {
   long idx = pkg_source_find(v->src, me->source);
   const pkg_entry *e = &v->src->entries[idx];
@@ -401,9 +436,13 @@ static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a)
     if (!rc)
       rc = pkg_artifact_sig_open(v->trust, (const char *)pem, len, certs ? certs : v->entry_certs,
                                  v->pol->at, me->signature, &signer, &sig, v->err);
-    pkg_signer_clear(&signer);
     free(pem);
-    if (rc) goto out;
+    if (rc) {
+      pkg_signer_clear(&signer);
+      lisec_err_wrap(v->err, "signer of artifact '%.128s'", me->source);
+      goto out;
+    }
+    if ((rc = keep_artifact_signer(v, &signer, me->source, a))) goto out;
   }
   const EVP_MD *md = pkg_alg_md(me->alg);
   if ((rc = pkg_digest_new(md, &h.d[0], v->err))) goto out;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -717,6 +718,242 @@ static void test_artifact_signatures(void **state) {
   mp_free(&p);
 }
 
+/* ---- CRLs made by `openssl ca` ------------------------------------------ */
+
+static void write_file(const char *dir, const char *name, const char *text) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A CRL of ca made by `openssl ca -gencrl` (an independent producer), after
+ * `openssl ca -revoke` of revoked (may be NULL; openssl ca enters a
+ * certificate it did not issue into its database by its serial). stale:
+ * thisUpdate two days ago and nextUpdate yesterday; else current for 7 days.
+ * *len bytes of PEM, malloc'd. */
+static char *openssl_ca_crl(const tp_id *ca, X509 *revoked, bool stale, size_t *len) {
+  char dir[] = "/tmp/pkgcrl-XXXXXX", cmd[2048], path[600];
+  assert_non_null(mkdtemp(dir));
+  char *pem = tp_cert_pem(ca->cert, NULL);
+  write_file(dir, "ca.crt", pem);
+  free(pem);
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(b, ca->key, NULL, NULL, 0, NULL, NULL);
+  char *p = NULL;
+  long n = BIO_get_mem_data(b, &p);
+  char *key = strndup(p, (size_t)n);
+  BIO_free(b);
+  write_file(dir, "ca.key", key);
+  free(key);
+  write_file(dir, "index.txt", "");
+  write_file(dir, "crlnumber", "01\n");
+  snprintf(cmd, sizeof cmd,
+           "[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\n"
+           "certificate = %s/ca.crt\nprivate_key = %s/ca.key\ndefault_md = sha256\n"
+           "default_crl_days = 7\n",
+           dir, dir, dir, dir);
+  write_file(dir, "ca.cnf", cmd);
+  if (revoked) {
+    pem = tp_cert_pem(revoked, NULL);
+    write_file(dir, "revoked.crt", pem);
+    free(pem);
+    snprintf(cmd, sizeof cmd, "openssl ca -config %s/ca.cnf -revoke %s/revoked.crt 2>/dev/null", dir,
+             dir);
+    assert_int_equal(system(cmd), 0);
+  }
+  char when[200] = "";
+  if (stale) {
+    char a[32], z[32];
+    time_t now = time(NULL), t1 = now - 2 * 86400, t2 = now - 86400;
+    strftime(a, sizeof a, "%Y%m%d%H%M%SZ", gmtime(&t1));
+    strftime(z, sizeof z, "%Y%m%d%H%M%SZ", gmtime(&t2));
+    snprintf(when, sizeof when, "-crl_lastupdate %s -crl_nextupdate %s", a, z);
+  }
+  snprintf(cmd, sizeof cmd, "openssl ca -config %s/ca.cnf -gencrl %s -out %s/crl.pem 2>/dev/null",
+           dir, when, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s/crl.pem", dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char *out = calloc(1, 1 << 16);
+  *len = fread(out, 1, (1 << 16) - 1, f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  return out;
+}
+
+/* A trust store of both vendor CAs and the operator's, with PEM CRLs. */
+static pkg_trust *trust_with(const tp_id *vca2, const char *crl1, const char *crl2) {
+  pkg_trust *t = NULL;
+  lisec_err err = {0};
+  assert_int_equal(pkg_trust_new(&t, &err), 0);
+  trust_add(t, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(t, PKG_ROLE_VENDOR, vca2->cert);
+  trust_add(t, PKG_ROLE_OPERATOR, F.oca.cert);
+  const char *crls[] = {crl1, crl2};
+  for (size_t i = 0; i < 2; i++)
+    if (crls[i]) assert_int_equal(pkg_trust_add_crls_pem(t, crls[i], strlen(crls[i]), &err), 0);
+  size_t l;
+  char *ocrl = tp_crl_pem(&F.oca, NULL, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(t, ocrl, l, &err), 0);
+  free(ocrl);
+  return t;
+}
+
+static X509_CRL *crl_of(const char *pem) {
+  X509_CRL *crl = NULL;
+  lisec_err err = {0};
+  assert_int_equal(pkg_crl_parse(pem, strlen(pem), 1 << 20, &crl, &err), 0);
+  return crl;
+}
+
+/* Per-artifact signers are first-class: the signer of Scripts/install.sh
+ * (a certificate of a second vendor CA, not the manifest's signer) is kept
+ * with its chain, refused at on-boarding when its CA's CRL (made by
+ * `openssl ca`) revokes it or is stale, and judged again when such a CRL
+ * arrives later; a CRL of another CA listing the same serial is not about
+ * it. A description stored before per-artifact signers were kept says so. */
+static void test_artifact_signer_crl(void **state) {
+  (void)state;
+  tp_id vca2 = tp_make_ca("Vendor Artifacts");
+  tp_id art = tp_make_leaf(&vca2, "Vendor Artifacts", "artifact signing", -86400, 10L * 86400,
+                           "codeSigning");
+  mpkg p;
+  mp_base(&p);
+  size_t al = 0, sl = 0;
+  const uint8_t *a = mp_get(&p, "Scripts/install.sh", &al);
+  char *sig = tp_cms_sign(&art, a, al, &sl);
+  mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  size_t l;
+  char *vcrl = tp_crl_pem(&F.vca, NULL, &l);
+  char *fresh2 = openssl_ca_crl(&vca2, NULL, false, &l);
+  char *revoked2 = openssl_ca_crl(&vca2, art.cert, false, &l);
+  char *stale2 = openssl_ca_crl(&vca2, NULL, true, &l);
+  char *other = openssl_ca_crl(&F.vca, art.cert, false, &l); /* the other vendor CA's */
+
+  /* Valid: accepted, revocation checked, the artifact's signer kept. */
+  pkg_trust *t = trust_with(&vca2, vcrl, fresh2);
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, t, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  pkg_trust_free(t);
+  assert_true(r->revocation_checked);
+  assert_int_equal(r->n_signers, 3);
+  const pkg_signer *s = &r->signers[2];
+  assert_int_equal(s->role, PKG_ROLE_VENDOR);
+  assert_string_equal(s->file, "Scripts/install.sh.sig.cms");
+  assert_string_equal(s->artifact, "Scripts/install.sh");
+  assert_string_equal(s->subject, "CN=artifact signing,O=Vendor Artifacts");
+  assert_int_equal(s->n_chain, 1);
+  assert_string_equal(s->chain[0].issuer, "CN=Vendor Artifacts CA,O=Vendor Artifacts");
+  assert_ptr_equal(pkg_result_vendor(r), &r->signers[0]);
+  json_t *j = pkg_result_to_json(r);
+  const json_t *js = json_array_get(json_object_get(j, "signers"), 2), *ja;
+  assert_string_equal(json_string_value(json_object_get(js, "artifact")), "Scripts/install.sh");
+  assert_non_null(json_object_get(js, "chain"));
+  size_t i, signed_n = 0;
+  json_array_foreach(json_object_get(j, "artifacts"), i, ja) {
+    if (!json_is_true(json_object_get(ja, "signed"))) {
+      assert_null(json_object_get(ja, "signer"));
+      continue;
+    }
+    signed_n++;
+    assert_int_equal(json_integer_value(json_object_get(ja, "signer")), 2);
+  }
+  assert_int_equal(signed_n, 1);
+  assert_int_equal(pkg_crl_desc_unkept(j, NULL), 0);
+
+  /* Judged later: the CRL of its CA revokes it, naming the artifact; a CRL
+   * of the other vendor CA listing the same serial does not. */
+  STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+  char why[LISEC_ERR_MSG_MAX];
+  pkg_crl_info info;
+  X509_CRL *c = crl_of(other);
+  assert_int_equal(pkg_crl_accept(F.trust, c, lisec_time_now(), &info, &err), 0);
+  sk_X509_CRL_push(crls, c);
+  assert_false(pkg_crl_desc_revoked(j, crls, "pkg-1", why, sizeof why));
+  c = crl_of(revoked2);
+  t = trust_with(&vca2, NULL, NULL);
+  assert_int_equal(pkg_crl_accept(t, c, lisec_time_now(), &info, &err), 0);
+  pkg_trust_free(t);
+  assert_int_equal(info.n_revoked, 1);
+  sk_X509_CRL_push(crls, c);
+  assert_true(pkg_crl_desc_revoked(j, crls, "pkg-1", why, sizeof why));
+  assert_non_null(strstr(why, "TR103308-4.1-REVOKED: package pkg-1: the vendor signer "
+                              "'CN=artifact signing,O=Vendor Artifacts' of artifact "
+                              "'Scripts/install.sh'"));
+  assert_non_null(strstr(why, s->chain[0].serial));
+  sk_X509_CRL_pop_free(crls, X509_CRL_free);
+  /* A stale CRL is not taken (the API's way) ... */
+  c = crl_of(stale2);
+  t = trust_with(&vca2, NULL, NULL);
+  assert_int_equal(pkg_crl_accept(t, c, lisec_time_now(), &info, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-CRL: the CRL expired"));
+  pkg_trust_free(t);
+  X509_CRL_free(c);
+
+  /* A description stored before per-artifact signers were kept: the
+   * artifact is signed but names no signer. */
+  const char *first = NULL;
+  json_array_foreach(json_object_get(j, "artifacts"), i, ja) {
+    json_object_del((json_t *)ja, "signer");
+  }
+  json_array_remove(json_object_get(j, "signers"), 2);
+  assert_int_equal(pkg_crl_desc_unkept(j, &first), 1);
+  assert_string_equal(first, "Scripts/install.sh");
+  json_decref(j);
+  pkg_result_free(r);
+
+  /* At on-boarding: revoked by its CA's CRL, refused naming the artifact. */
+  t = trust_with(&vca2, vcrl, revoked2);
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "signer of artifact 'Scripts/install.sh'");
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "certificate revoked");
+  pkg_trust_free(t);
+  /* ... and its CA's CRL stale: fails closed, as for the manifest's signer. */
+  t = trust_with(&vca2, vcrl, stale2);
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "signer of artifact 'Scripts/install.sh'");
+  ASSERT_REFUSED(&p, t, NULL, LISEC_EDENIED, "CRL has expired");
+  pkg_trust_free(t);
+  /* The other vendor CA's CRL listing the same serial: accepted. */
+  t = trust_with(&vca2, other, fresh2);
+  rc = verify(&p, t, NULL, &r, &err);
+  if (rc) fail_msg("another CA's CRL: %s", err.msg);
+  pkg_result_free(r);
+  pkg_trust_free(t);
+
+  /* An artifact signed with the manifest signer's certificate points at
+   * that signer: one entry per certificate. */
+  sig = tp_cms_sign(&F.vendor, a, al, &sl);
+  mp_put(&p, "Scripts/install.sh.sig.cms", sig, sl);
+  free(sig);
+  mp_sign(&p, &F.vendor, NULL, "Signature: Scripts/install.sh.sig.cms");
+  mp_countersign(&p, &F.op, "operator");
+  rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  assert_int_equal(r->n_signers, 2);
+  j = pkg_result_to_json(r);
+  assert_int_equal(pkg_crl_desc_unkept(j, NULL), 0);
+  json_decref(j);
+  pkg_result_free(r);
+
+  free(vcrl);
+  free(fresh2);
+  free(revoked2);
+  free(stale2);
+  free(other);
+  tp_free(&art);
+  tp_free(&vca2);
+  mp_free(&p);
+}
+
 /* A PEM file with bytes appended to its DER inside the base64. */
 static char *pem_der_tail(const uint8_t *pem, size_t len, const char *label) {
   char *body = malloc(len + 1);
@@ -889,6 +1126,7 @@ int main(void) {
       cmocka_unit_test(test_revocation),
       cmocka_unit_test(test_vendor_crl),
       cmocka_unit_test(test_artifact_signatures),
+      cmocka_unit_test(test_artifact_signer_crl),
       cmocka_unit_test(test_unlisted_bytes),
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_cms_sign_interop),
