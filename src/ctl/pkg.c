@@ -286,6 +286,7 @@ static json_t *document(const char *id, const ctl_actor *actor, const pkg_record
 
 static const char *current_version(const json_t *doc);
 static const json_t *retired_entry(const json_t *doc, const char *v);
+static json_t *unkept_note(const json_t *doc);
 
 /* What a reader sees of a package's end of life: whether its version is
  * retired, and whether a held CRL revokes a signer (then it is not
@@ -294,6 +295,8 @@ static void add_status(json_t *o, const json_t *doc, const char *why) {
   json_object_set_new(o, "retired", json_boolean(retired_entry(doc, current_version(doc)) != NULL));
   json_object_set_new(o, "compliant", json_boolean(why == NULL));
   if (why) json_object_set_new(o, "revoked", json_string(why));
+  json_t *note = unkept_note(doc);
+  if (note) json_object_set_new(o, "artifact_signers", note);
 }
 
 static json_t *summary(const json_t *doc, const char *key, const char *why) {
@@ -427,35 +430,30 @@ static int crls_load(lisec_ctl *ctl, STACK_OF(X509_CRL) **out, lisec_err *err) {
 }
 
 /* Whether a held CRL lists a certificate of a stored package's signer
- * chains (verification.signers[].chain, kept since issue 21); why names
- * the requirement, the signer and the serial. A package on-boarded before
- * chains were kept has none to check. */
+ * chains (verification.signers[].chain, kept since issue 21; per-artifact
+ * signers' since they were made first-class); why names the requirement,
+ * the signer (and the artifact it signed) and the serial. A package
+ * on-boarded before chains were kept has none to check (unkept_note). */
 static bool doc_revoked(const json_t *doc, const char *key, STACK_OF(X509_CRL) *crls, char *why,
                         size_t n) {
-  const json_t *signers = json_object_get(json_object_get(doc, "verification"), "signers"), *sg;
-  size_t i, k;
-  json_array_foreach(signers, i, sg) {
-    const json_t *link;
-    json_array_foreach(json_object_get(sg, "chain"), k, link) {
-      const char *issuer = json_string_value(json_object_get(link, "issuer"));
-      const char *serial = json_string_value(json_object_get(link, "serial"));
-      for (int c = 0; c < sk_X509_CRL_num(crls); c++) {
-        int64_t when = 0;
-        if (!pkg_crl_lists(sk_X509_CRL_value(crls, c), issuer, serial, &when)) continue;
-        char at[32];
-        lisec_time_format(when, at);
-        snprintf(why, n,
-                 PKG_REQ_REVOKED ": package %.64s: the %.16s signer '%.80s' %s(serial %.40s, "
-                 "issuer '%.80s') was revoked at %s by its CA's CRL; what it signed is not "
-                 "trusted",
-                 key, json_string_value(json_object_get(sg, "role")) ? json_string_value(json_object_get(sg, "role")) : "?",
-                 json_string_value(json_object_get(sg, "subject")) ? json_string_value(json_object_get(sg, "subject")) : "?",
-                 k ? "has a certificate in its chain that " : "", serial, issuer, at);
-        return true;
-      }
-    }
-  }
-  return false;
+  return pkg_crl_desc_revoked(json_object_get(doc, "verification"), crls, key, why, n);
+}
+
+/* What a package stored before per-artifact signers were kept says of
+ * them: their signers cannot be judged against a vendor CRL (nothing is
+ * lost: the package loads and is judged by the signers it keeps). NULL
+ * when every signed artifact's signer is kept. */
+#define UNKEPT_NOTE "artifact signers not kept: on-board again to have them judged"
+static json_t *unkept_note(const json_t *doc) {
+  const char *first = NULL;
+  size_t n = pkg_crl_desc_unkept(json_object_get(doc, "verification"), &first);
+  if (!n) return NULL;
+  char s[400];
+  snprintf(s, sizeof s,
+           UNKEPT_NOTE " (%zu signed artifact(s), '%.128s' first, on-boarded before lisec kept "
+           "their signers, are not checked against vendor CRLs)",
+           n, first ? first : "?");
+  return json_string(s);
 }
 
 static const char *current_version(const json_t *doc) {
@@ -1255,6 +1253,7 @@ typedef struct revoked_ctx {
   json_t *ids;        /* keys of revoked packages */
   json_t *violations; /* or NULL */
   json_t *reasons;    /* key -> why */
+  json_t *unkept;     /* or NULL: keys of packages whose artifact signers are not kept */
 } revoked_ctx;
 
 static int revoked_cb(void *vctx, const char *id, const char *body, int64_t version) {
@@ -1268,13 +1267,18 @@ static int revoked_cb(void *vctx, const char *id, const char *body, int64_t vers
     rc = json_array_append_new(c->ids, json_string(id)) ||
          json_object_set_new(c->reasons, id, json_string(why)) ? LISEC_ENOMEM : 0;
   }
+  if (!rc && c->unkept && pkg_crl_desc_unkept(json_object_get(doc, "verification"), NULL) > 0)
+    rc = json_array_append_new(c->unkept, json_string(id)) ? LISEC_ENOMEM : 0;
   json_decref(doc);
   return rc;
 }
 
-/* The packages a held CRL revokes a signer of: keys in ids, reasons by key. */
-static int revoked_packages(lisec_ctl *ctl, json_t **ids, json_t **reasons, lisec_err *err) {
-  revoked_ctx c = {NULL, json_array(), NULL, json_object()};
+/* The packages a held CRL revokes a signer of: keys in ids, reasons by key;
+ * with unkept, also those it cannot judge every signer of (their artifact
+ * signers not kept). */
+static int revoked_packages(lisec_ctl *ctl, json_t **ids, json_t **reasons, json_t *unkept,
+                            lisec_err *err) {
+  revoked_ctx c = {NULL, json_array(), NULL, json_object(), unkept};
   int rc = c.ids && c.reasons ? crls_load(ctl, &c.crls, err) : LISEC_ENOMEM;
   if (!rc && sk_X509_CRL_num(c.crls) > 0) rc = store_doc_list(ctl->store, PKG_KIND, revoked_cb, &c, err);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored package does not parse");
@@ -1360,15 +1364,20 @@ int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, 
   rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, false, reason, 0, NULL, err, "%s", "vendor CRL");
   if (!rc && (rc = save(ctl, PKG_CRL_KIND, info.anchor_sha256, doc, -1, err)))
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, action, false, NULL, rc, NULL, err, "%s", "vendor CRL");
-  json_t *ids = NULL, *reasons = NULL;
-  if (!rc) rc = revoked_packages(ctl, &ids, &reasons, err);
+  json_t *ids = NULL, *reasons = NULL, *unkept = json_array();
+  if (!rc) rc = unkept ? revoked_packages(ctl, &ids, &reasons, unkept, err) : LISEC_ENOMEM;
   if (!rc) {
     json_object_del(doc, "der");
     json_object_set_new(doc, "revoked_packages", ids);
+    /* what this CRL could not judge: say so rather than imply a clean bill */
+    if (json_array_size(unkept) > 0)
+      json_object_set_new(doc, "artifact_signers_not_kept", json_incref(unkept));
+    json_decref(unkept);
     json_decref(reasons);
     *out = doc;
     return 0;
   }
+  json_decref(unkept);
   json_decref(doc);
   return rc;
 }
@@ -1401,7 +1410,7 @@ int ctl_pkg_crl_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec
  * li-admin. */
 int ctl_pkg_revoked_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
   json_t *ids = NULL, *reasons = NULL, *vms = NULL;
-  int rc = revoked_packages(ctl, &ids, &reasons, err);
+  int rc = revoked_packages(ctl, &ids, &reasons, NULL, err);
   if (!rc && json_array_size(ids) > 0) rc = ctl_model_packaged_vms(ctl->shared, &vms, err);
   size_t i;
   const json_t *x;

@@ -8,3 +8,6 @@ lisec_integration_test(pkg_agent tests/integration/pkg_agent.sh)
 # The end of a version's life (issue 21 item 3): no downgrade, retirement,
 # vendor CRLs made with openssl ca.
 lisec_integration_test(pkg_end tests/integration/pkg_end.sh)
+# Per-artifact signers judged against vendor CRLs like the package's own
+# signer, at on-boarding and when a CRL arrives later (CRLs by openssl ca).
+lisec_integration_test(pkg_artifact_crl tests/integration/pkg_artifact_crl.sh)
