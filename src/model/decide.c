@@ -176,13 +176,14 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
   if (!rc) rc = store_users_target(m, v, h, hw, out);
   /* Untrusted hardware, or hardware whose trust gives no location, fails
    * moveVM's precondition for every VM alike (MOVE2); for a VM an LI
-   * involves it is also R11's, which only the LI administration is shown
-   * (ctl/model.c drops it from every other role's view, so that the answer
-   * is the same whatever the VM, §4.1). */
+   * involves it is also R11's, marked so (model_reason.trust): only the
+   * LI administration is shown it (ctl/model.c drops it from every other
+   * role's view, so that the answer is the same whatever the VM, §4.1). */
   uint8_t code;
   if (!rc && (code = hw_trust(t))) {
     rc = add_viol(m, out, MODEL_MOVE2, code, v, h, hw, NONE);
-    if (!rc && first_li != NONE) rc = add_viol(m, out, MODEL_R11, code, v, h, hw, first_li);
+    if (!rc && first_li != NONE && !(rc = add_viol(m, out, MODEL_R11, code, v, h, hw, first_li)))
+      out->reasons[out->n - 1].trust = true;
   }
   /* Retained Data: the obligations naming v (issue 20). */
   if (!rc) rc = rd_decide_target(m, x->id, h, hw, out);

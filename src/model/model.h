@@ -177,6 +177,18 @@ typedef struct model_li_spec {
 
 typedef struct model_reason {
   model_rule rule;
+  /* A reason about an LI authorisation or a retention obligation that
+   * fails only because a host is not trusted (untrusted, or no location
+   * from its trust mechanism): the failure TR103308-6.2-MOVE2 (moveVM pre
+   * h.executesOn.trusted) states for every VM alike when that host is a
+   * move's destination. Set where the reason is made: a move's R11 beside
+   * MOVE2 (decide.c), a decision's RD-R11 (rd.c), and the compliance rows
+   * R1-R3 without a location, R8, R9 and 4.2-STORE on untrusted hardware
+   * (render.c), which a hypervisor's move compares before and after.
+   * ctl/model.c shows such a reason to the LI (RD) administration only,
+   * never by its words, so that an answer about a destination that is not
+   * trusted reads alike whatever the VM (§4.1). */
+  bool trust;
   const char *requirement; /* model_rule_id(rule) */
   const char *clauses;
   char *subject;  /* the entity the rule is about, "li li-7" */

@@ -164,6 +164,7 @@ static inline void verdict_set(model_verdict *v, model_reason *r, model_rule rul
                                char *sentence, char *fact) {
   bool known = (unsigned)rule < MODEL_RULE_COUNT;
   r->rule = rule;
+  r->trust = false; /* set by the maker of a trust reason (model_reason) */
   r->requirement = known ? rules[rule].id : "unknown"; /* model_rule_id(), in line */
   r->clauses = known ? rules[rule].clauses : "";
   r->subject = subject;
@@ -483,6 +484,13 @@ static int add(model_verdict *out, model_rule rule, const char *subject, const c
   return verdict_add(out, rule, subject, sentence, fact);
 }
 
+/* rc, having marked the reason just added (when it was: rc 0) as one that
+ * fails for its hardware's trust alone (model_reason.trust). */
+static int trust_reason(model_verdict *out, int rc) {
+  if (!rc) out->reasons[out->n - 1].trust = true;
+  return rc;
+}
+
 /* The words for a path rule that failed (none, or every one broken): the
  * fact, then, inside the sentence being written, why the path fails (at
  * most 1023 bytes of it). */
@@ -703,9 +711,11 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       if (x->code == F_LOC_UNKNOWN) {
         snprintf(fact, sizeof fact, "location(host %s) IN jurisdiction(li %s) = {%s}: location unknown",
                  h->id, l->id, jur);
-        return add(out, rule, subj, fact,
-                   "LI %s is issued in %s; host %s has no known location, and runs VM %s, %s",
-                   l->id, jur, h->id, v->id, role_words(m, l, x->e[0]).s);
+        /* no location is the host's trust failing (hw_trust) */
+        return trust_reason(out, add(out, rule, subj, fact,
+                                     "LI %s is issued in %s; host %s has no known location, and "
+                                     "runs VM %s, %s",
+                                     l->id, jur, h->id, v->id, role_words(m, l, x->e[0]).s));
       }
       if (!(r = sb_in_place(out, &sb_subj, &f, WORDS_CAP))) return LISEC_ENOMEM;
       LIT(&f, "location(host ");
@@ -847,15 +857,17 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       if (x->code == F_NO_TRUSTED_LOC) {
         snprintf(fact, sizeof fact, "location(host %s) provided by its trust mechanism: false",
                  h->id);
-        return add(out, rule, subj, fact,
-                   "VM %s is %s LI %s; its hardware, host %s, is trusted but its trust mechanism "
-                   "provides no location",
-                   v, role_noun(m, l, x->e[0]).s, l->id, h->id);
+        return trust_reason(out, add(out, rule, subj, fact,
+                                     "VM %s is %s LI %s; its hardware, host %s, is trusted but its "
+                                     "trust mechanism provides no location",
+                                     v, role_noun(m, l, x->e[0]).s, l->id, h->id));
       }
       snprintf(fact, sizeof fact, "trusted(host %s): false (%s)", h->id,
                model_trust_name(h->trust));
-      return add(out, rule, subj, fact, "VM %s is %s LI %s; its hardware, host %s, is not trusted (%s)",
-                 v, role_noun(m, l, x->e[0]).s, l->id, h->id, trust_words(h->trust).s);
+      return trust_reason(out, add(out, rule, subj, fact,
+                                   "VM %s is %s LI %s; its hardware, host %s, is not trusted (%s)",
+                                   v, role_noun(m, l, x->e[0]).s, l->id, h->id,
+                                   trust_words(h->trust).s));
     }
     case MODEL_R10: {
       const mhost *h = &m->hosts.a[x->subj];
@@ -984,15 +996,16 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         else
           snprintf(fact, sizeof fact, "trusted(host %s): false (%s)", h->id,
                    model_trust_name(h->trust));
-        return add(out, rule, subj, fact,
-                   "LI VM %s is provided storage %s, where LI %s stores its data; its hardware, "
-                   "host %s, %s%s%s",
-                   v->id, st, y->id, h->id,
-                   x->code == F_NO_TRUSTED_LOC ? "is trusted but its trust mechanism provides no "
-                                                 "location"
-                                               : "is not trusted (",
-                   x->code == F_NO_TRUSTED_LOC ? "" : trust_words(h->trust).s,
-                   x->code == F_NO_TRUSTED_LOC ? "" : ")");
+        return trust_reason(
+            out, add(out, rule, subj, fact,
+                     "LI VM %s is provided storage %s, where LI %s stores its data; its hardware, "
+                     "host %s, %s%s%s",
+                     v->id, st, y->id, h->id,
+                     x->code == F_NO_TRUSTED_LOC ? "is trusted but its trust mechanism provides no "
+                                                   "location"
+                                                 : "is not trusted (",
+                     x->code == F_NO_TRUSTED_LOC ? "" : trust_words(h->trust).s,
+                     x->code == F_NO_TRUSTED_LOC ? "" : ")"));
       }
       const char *loc = WHERE(h); /* "an unknown place" when it has none */
       if (dec) {
@@ -1004,10 +1017,12 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       }
       snprintf(fact, sizeof fact, "location(host %s) = %s IN jurisdiction(li %s) = {%s}: false",
                h->id, loc, y->id, jur);
-      return add(out, rule, subj, fact,
-                 "LI %s is issued in %s; host %s is located in %s, and runs VM %s, to which the "
-                 "LI's storage %s is provided",
-                 y->id, jur, h->id, loc, v->id, st);
+      int rc = add(out, rule, subj, fact,
+                   "LI %s is issued in %s; host %s is located in %s, and runs VM %s, to which the "
+                   "LI's storage %s is provided",
+                   y->id, jur, h->id, loc, v->id, st);
+      /* no location is the host's trust failing (hw_trust) */
+      return x->code == F_LOC_UNKNOWN ? trust_reason(out, rc) : rc;
     }
     default: break;
   }

@@ -848,6 +848,116 @@ static void test_store_user_move(void **state) {
   model_free(m);
 }
 
+/* How many reasons of rule r in v are marked as failing for a host's
+ * trust alone (model_reason.trust: marked) or are not (!marked). */
+static size_t n_marked(const model_verdict *v, model_rule r, bool marked) {
+  size_t n = 0;
+  for (size_t i = 0; i < v->n; i++) n += v->reasons[i].rule == r && v->reasons[i].trust == marked;
+  return n;
+}
+
+/* The same over the compliance report. */
+static size_t c_marked(model *m, model_rule r, bool marked) {
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  size_t n = n_marked(&v, r, marked);
+  model_verdict_free(&v);
+  return n;
+}
+
+/* The mark a reason carries when it fails for its hardware's trust alone
+ * (model_reason.trust), set where the model makes it, which the controller
+ * reads to show such a reason to the LI administration only (ctl/model.c,
+ * trust_row): on a move, R11 beside MOVE2 and never MOVE2 itself nor R11
+ * for the jurisdiction; in compliance, R8, R9 and 4.2-STORE on untrusted
+ * hardware and R1-R3 where the hardware has no location, never R1-R3 or
+ * 4.2-STORE outside the jurisdiction (what a hypervisor's move compares
+ * before and after). The words are the model's as before. */
+static void test_trust_reasons_marked(void **state) {
+  (void)state;
+  model *m = load();
+  lisec_err err = {0};
+  put(m, "host", "{\"id\":\"gb-untr\",\"trust\":\"untrusted\",\"protection\":\"li\","
+                 "\"location\":{\"country\":\"GB\"}}");
+  put(m, "hypervisor", "{\"id\":\"hv-gb-untr\",\"host\":\"gb-untr\"}");
+  model_verdict v;
+  /* untrusted, inside: MOVE2 unmarked, R11 marked, one each */
+  decide(m, "target", "hv-fi-untr", &v);
+  show(&v);
+  assert_int_equal(n_marked(&v, MODEL_MOVE2, false), 1);
+  assert_int_equal(n_marked(&v, MODEL_MOVE2, true), 0);
+  assert_int_equal(n_marked(&v, MODEL_R11, true), 1);
+  assert_int_equal(n_marked(&v, MODEL_R11, false), 0);
+  assert_true(has(&v, MODEL_R11, "may move only to trusted hardware"));
+  model_verdict_free(&v);
+  /* trusted, outside: R11 for the jurisdiction, unmarked */
+  decide(m, "target", "hv-lon-1", &v);
+  assert_int_equal(n_marked(&v, MODEL_R11, false), 1);
+  assert_int_equal(n_marked(&v, MODEL_R11, true), 0);
+  model_verdict_free(&v);
+  /* untrusted and outside: both R11, one marked */
+  decide(m, "target", "hv-gb-untr", &v);
+  show(&v);
+  assert_int_equal(n_marked(&v, MODEL_R11, false), 1);
+  assert_int_equal(n_marked(&v, MODEL_R11, true), 1);
+  assert_int_equal(n_marked(&v, MODEL_MOVE2, false), 1);
+  model_verdict_free(&v);
+  /* trusted without a location: the trust failure, marked; no other R11 */
+  ok(model_host_set_trust(m, "noloc", MODEL_TRUST_TRUSTED, &err), &err);
+  decide(m, "target", "hv-noloc", &v);
+  assert_int_equal(n_marked(&v, MODEL_R11, true), 1);
+  assert_int_equal(n_marked(&v, MODEL_R11, false), 0);
+  model_verdict_free(&v);
+  ok(model_host_set_trust(m, "noloc", MODEL_TRUST_UNKNOWN, &err), &err);
+  /* a VM no LI involves: MOVE2 alone, nothing marked */
+  decide(m, "bystander", "hv-fi-untr", &v);
+  assert_int_equal(v.n, 1);
+  assert_false(v.reasons[0].trust);
+  model_verdict_free(&v);
+  /* nor a placement's MOVE2 */
+  model_vm_spec nv = {"new-li", "hv-fi-untr", MODEL_CLASS_LI, "li", true};
+  ok(model_decide_place(m, &nv, &v, &err), &err);
+  assert_int_equal(n_marked(&v, MODEL_MOVE2, false), 1);
+  for (size_t i = 0; i < v.n; i++) assert_false(v.reasons[i].trust);
+  model_verdict_free(&v);
+
+  /* compliance: compliant, nothing marked */
+  assert_int_equal(violations(m), 0);
+  /* the monitored VM on hardware without a location: R1, marked */
+  ok(model_vm_move(m, "target", "hv-noloc", &err), &err);
+  assert_int_equal(c_marked(m, MODEL_R1, true), 1);
+  assert_int_equal(c_marked(m, MODEL_R1, false), 0);
+  /* ... abroad: R1 for the jurisdiction, unmarked */
+  ok(model_vm_move(m, "target", "hv-lon-1", &err), &err);
+  assert_int_equal(c_marked(m, MODEL_R1, true), 0);
+  assert_int_equal(c_marked(m, MODEL_R1, false), 1);
+  ok(model_vm_move(m, "target", "hv-hel-2", &err), &err);
+  /* the storage provider on untrusted hardware: R9, marked */
+  ok(model_vm_move(m, "store1", "hv-fi-untr", &err), &err);
+  assert_true(c_marked(m, MODEL_R9, true) >= 1);
+  assert_int_equal(c_marked(m, MODEL_R9, false), 0);
+  ok(model_vm_move(m, "store1", "hv-tre-1", &err), &err);
+  /* the LI VM's hardware untrusted: R8, marked */
+  ok(model_host_set_trust(m, "hel-1", MODEL_TRUST_UNTRUSTED, &err), &err);
+  assert_true(c_marked(m, MODEL_R8, true) >= 1);
+  assert_int_equal(c_marked(m, MODEL_R8, false), 0);
+  ok(model_host_set_trust(m, "hel-1", MODEL_TRUST_TRUSTED, &err), &err);
+  assert_int_equal(violations(m), 0);
+  /* a further LI VM reading the LI's storage: on untrusted hardware
+   * 4.2-STORE marked, abroad unmarked */
+  put(m, "vm", "{\"id\":\"li-u\",\"hypervisor\":\"hv-fi-untr\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  put(m, "vm", "{\"id\":\"li-se\",\"hypervisor\":\"hv-sto-1\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\",\"paired\":true}");
+  const char *users[] = {"li-u", "li-se"};
+  provide_st1(m, users, 2);
+  assert_int_equal(c_marked(m, MODEL_STORE, true), 1);
+  assert_int_equal(c_marked(m, MODEL_STORE, false), 1);
+  assert_int_equal(count_rule(m, MODEL_STORE, "host fi-untr, is not trusted (untrusted"), 1);
+  index_matches_full(m);
+  model_free(m);
+}
+
 /* Ids are exact strings: a near miss (case, trailing space, overlong) is
  * not the entity, so it cannot stand in for a trusted host or a VM. */
 static void test_id_edges(void **state) {
@@ -875,6 +985,7 @@ int main(void) {
       cmocka_unit_test(test_two_lis_two_jurisdictions),
       cmocka_unit_test(test_validity_boundaries),
       cmocka_unit_test(test_trust_and_location_of_target),
+      cmocka_unit_test(test_trust_reasons_marked),
       cmocka_unit_test(test_moved_hardware_lapses),
       cmocka_unit_test(test_storage_vms_move),
       cmocka_unit_test(test_ipc_path_broken_by_move),
