@@ -276,30 +276,55 @@ int model_rd_compliance(const model *m, model_verdict *out) {
   return rc;
 }
 
+/* A move or placement of VM vm_id onto host hw, for each obligation naming
+ * the VM: RD-R11 when the host lies outside the obligation's jurisdiction
+ * (shown, redacted, to every role but rd-admin), and RD-R11 when it is not
+ * trusted (no location is that failure too), marked as a trust reason
+ * (model_reason.trust): TR103308-6.2-MOVE2 says the same for every VM
+ * there, and ctl/model.c shows that row to the RD administration only, so
+ * that no other role learns from a refusal for trust which VMs an
+ * obligation names (§4.1 read for RD). */
 int rd_decide_target(const model *m, const char *vm_id, uint32_t hyp, uint32_t hw,
                      model_verdict *out) {
   if (!m->rd) return 0;
   uint32_t v = NONE;
   if (!strmap_get(&m->vms.ids, vm_id, &v)) v = NONE;
   const mhost *t = &m->hosts.a[hw];
+  const uint8_t trust = hw_trust(t);
   for (size_t i = 0; i < m->rd->n; i++) {
     const mrd *o = &m->rd->a[i];
     if (!rd_involves(m, o, vm_id, v)) continue;
     const mjur *j = rd_jur(m, o);
-    if (!hw_trust(t) && !hw_where(m, t, j)) continue;
-    char subj[MODEL_ID_MAX + 8], sentence[1024], fact[512], where[96], area[256] = "?";
+    /* no location is the trust failure's, below, for every VM */
+    const uint8_t where = hw_where(m, t, j);
+    const bool outside = where && where != F_LOC_UNKNOWN;
+    if (!trust && !outside) continue;
+    char subj[MODEL_ID_MAX + 8], sentence[1024], fact[512], loc[96], area[256] = "?";
     snprintf(subj, sizeof subj, "rd %s", o->id);
-    render_loc(t, where, sizeof where);
-    if (j) render_jur(j, area, sizeof area);
-    snprintf(sentence, sizeof sentence,
-             "VM %s serves retention obligation %s, issued in %s; hypervisor %s runs on host %s, "
-             "%s and located in %s",
-             vm_id, o->id, area, m->hyps.a[hyp].id, t->id,
-             host_trusted(t) ? "trusted" : "not trusted", where);
-    snprintf(fact, sizeof fact,
-             "h.executesOn.trusted and location(host %s) in jurisdiction %s: false", t->id,
-             o->jur);
-    if (verdict_add(out, MODEL_RD11, subj, sentence, fact)) return LISEC_ENOMEM;
+    render_loc(t, loc, sizeof loc);
+    if (outside) {
+      if (j) render_jur(j, area, sizeof area);
+      snprintf(sentence, sizeof sentence,
+               "VM %s serves retention obligation %s, issued in %s; hypervisor %s runs on host "
+               "%s, %s and located in %s",
+               vm_id, o->id, area, m->hyps.a[hyp].id, t->id,
+               host_trusted(t) ? "trusted" : "not trusted", loc);
+      snprintf(fact, sizeof fact,
+               "h.executesOn.trusted and location(host %s) in jurisdiction %s: false", t->id,
+               o->jur);
+      if (verdict_add(out, MODEL_RD11, subj, sentence, fact)) return LISEC_ENOMEM;
+    }
+    if (trust) {
+      snprintf(sentence, sizeof sentence,
+               "VM %s serves retention obligation %s; hypervisor %s runs on host %s, which is not "
+               "trusted (%s%s)",
+               vm_id, o->id, m->hyps.a[hyp].id, t->id, model_trust_name(t->trust),
+               t->loc.known ? "" : "; no location");
+      snprintf(fact, sizeof fact, "h.executesOn.trusted: host %s: false (%s%s)", t->id,
+               model_trust_name(t->trust), t->loc.known ? "" : ", no location");
+      if (verdict_add(out, MODEL_RD11, subj, sentence, fact)) return LISEC_ENOMEM;
+      out->reasons[out->n - 1].trust = true;
+    }
   }
   return 0;
 }

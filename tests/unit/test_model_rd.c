@@ -158,6 +158,95 @@ static void test_placement_and_migration(void **state) {
   model_free(m);
 }
 
+/* How many RD-R11 reasons of v are marked as failing for the host's trust
+ * alone (model_reason.trust: marked) or are not (!marked); and whether
+ * every other reason is unmarked. */
+static size_t rd11(const model_verdict *v, bool marked) {
+  size_t n = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    if (v->reasons[i].rule != MODEL_RD11) assert_false(v->reasons[i].trust);
+    n += v->reasons[i].rule == MODEL_RD11 && v->reasons[i].trust == marked;
+  }
+  return n;
+}
+
+static void put_json(model *m, const char *kind, const char *text) {
+  lisec_err err = {0};
+  json_error_t je;
+  json_t *o = json_loads(text, 0, &je);
+  if (!o) fail_msg("bad test JSON: %s", je.text);
+  if (model_put_json(m, kind, o, &err)) fail_msg("put %s: %s", kind, err.msg);
+  json_decref(o);
+}
+
+/* RD-R11 on a move or placement is two reasons: the host outside the
+ * obligation's jurisdiction (unmarked: shown, redacted, to every role but
+ * rd-admin) and the host not trusted (marked model_reason.trust: MOVE2
+ * says it for every VM, and the controller shows that RD-R11 to rd-admin
+ * only). No location is the trust failure, not a place outside. */
+static void test_rd11_trust_marked(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  model_verdict v = {0};
+  put_json(m, "host", "{\"id\":\"lon-u\",\"trust\":\"untrusted\",\"protection\":\"li\","
+                      "\"location\":{\"country\":\"GB\"}}");
+  put_json(m, "host", "{\"id\":\"nol-u\",\"trust\":\"untrusted\",\"protection\":\"li\"}");
+  put_json(m, "hypervisor", "{\"id\":\"hv-lon-u\",\"host\":\"lon-u\"}");
+  put_json(m, "hypervisor", "{\"id\":\"hv-nol-u\",\"host\":\"nol-u\"}");
+  /* untrusted, inside: MOVE2 and one RD-R11, marked, for the function,
+   * the store's provider and its user alike */
+  const char *vms[] = {"rd-q", "rd-db", "user"};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(model_decide_move(m, vms[i], "hv-ber-u", &v, &err), 0);
+    assert_true(has(&v, MODEL_MOVE2));
+    assert_int_equal(rd11(&v, true), 1);
+    assert_int_equal(rd11(&v, false), 0);
+    model_verdict_free(&v);
+  }
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-ber-u", &v, &err), 0);
+  for (size_t i = 0; i < v.n; i++)
+    if (v.reasons[i].rule == MODEL_RD11) {
+      assert_string_equal(v.reasons[i].subject, "rd ob-de");
+      assert_non_null(strstr(v.reasons[i].sentence, "host ber-u, which is not trusted (untrusted)"));
+      assert_string_equal(v.reasons[i].fact, "h.executesOn.trusted: host ber-u: false (untrusted)");
+    }
+  model_verdict_free(&v);
+  /* trusted, outside: one RD-R11, unmarked, the words as before */
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-lon-1", &v, &err), 0);
+  assert_int_equal(rd11(&v, false), 1);
+  assert_int_equal(rd11(&v, true), 0);
+  assert_non_null(strstr(v.reasons[0].sentence, "host lon-1, trusted and located in GB"));
+  model_verdict_free(&v);
+  /* untrusted and outside: both */
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-lon-u", &v, &err), 0);
+  assert_int_equal(rd11(&v, false), 1);
+  assert_int_equal(rd11(&v, true), 1);
+  model_verdict_free(&v);
+  /* no location: the trust failure alone */
+  assert_int_equal(model_decide_move(m, "rd-q", "hv-nol-u", &v, &err), 0);
+  assert_true(has(&v, MODEL_MOVE2));
+  assert_int_equal(rd11(&v, true), 1);
+  assert_int_equal(rd11(&v, false), 0);
+  model_verdict_free(&v);
+  /* a placement of a declared RD function: the same */
+  model_vm_spec nv = {.id = "rd-new", .hypervisor = "hv-ber-u", .sensitivity = MODEL_CLASS_SENSITIVE,
+                      .domain = "rd"};
+  assert_int_equal(model_decide_place(m, &nv, &v, &err), 0);
+  assert_true(has(&v, MODEL_MOVE2));
+  assert_int_equal(rd11(&v, true), 1);
+  assert_int_equal(rd11(&v, false), 0);
+  model_verdict_free(&v);
+  /* a VM no obligation names: MOVE2 alone, unmarked */
+  nv.id = "plain";
+  assert_int_equal(model_decide_place(m, &nv, &v, &err), 0);
+  assert_int_equal(v.n, 1);
+  assert_true(has(&v, MODEL_MOVE2));
+  assert_false(v.reasons[0].trust);
+  model_verdict_free(&v);
+  model_free(m);
+}
+
 static void test_key_grant(void **state) {
   (void)state;
   model *m = base();
@@ -386,6 +475,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compliant_then_each_rule_fails),
       cmocka_unit_test(test_placement_and_migration),
+      cmocka_unit_test(test_rd11_trust_marked),
       cmocka_unit_test(test_key_grant),
       cmocka_unit_test(test_bad_input_and_retention),
       cmocka_unit_test(test_periods),
