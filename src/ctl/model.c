@@ -1965,10 +1965,17 @@ static bool row_about_rd(const char *requirement, const char *subject) {
   return rule_about_rd(requirement) || (subject && strncmp(subject, "rd ", 3) == 0);
 }
 
+static bool trust_row(const json_t *r);
+static void drop_trust_rows(json_t *verdict, bool rd);
+
 /* The same for Retained Data (issue 20): every role but rd-admin, the LI
  * administration included, reads of an RD reason its requirement and
- * clauses only; the obligation is not named. *any says whether one was. */
+ * clauses only; the obligation is not named. *any says whether one was.
+ * RD-R11 refusing the destination's trust is left out (trust_row): MOVE2
+ * says the same for every VM, and *any does not count it, so that the
+ * answer onto untrusted hardware is the same whatever the VM. */
 static void redact_rd(json_t *verdict, bool *any) {
+  drop_trust_rows(verdict, true);
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
@@ -2042,31 +2049,46 @@ static bool row_about_li(const char *requirement, const char *subject) {
  * from the decision (redact, below). */
 void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_li); }
 
-/* The facts of a failed trust precondition of the destination: the
- * model's (src/model/render.c, MOVE2 and R11 alike) and a fresh
- * attestation that did not come (attest_reason, below). */
-#define TRUST_FACT "h.executesOn.trusted: "
-#define FRESH_FACT "age(newest appraisal of "
+/* The key that marks a trust row in the controller's JSON of a verdict
+ * (trust_row); never in an answer or a record: redact takes it out of the
+ * rows it leaves, and a record's line is requirements and sentences. */
+#define TRUST_MARK "lisec.trust_row"
 
-/* Whether r is R11 refusing the destination's trust: moveVM's precondition
- * h.executesOn.trusted, which MOVE2 states for every VM alike beside it
- * (model_decide_move, freshness). Only the LI administration reads it: to
- * any other role that requirement on a refusal for trust would tell which
- * VMs an LI involves (§4.1; docs/model.md, "What each role sees"). R11
- * for the LI's jurisdiction is not such a row: it is shown, redacted. */
-static bool trust_row(const json_t *r) {
-  const char *req = json_string_value(json_object_get(r, "requirement"));
-  const char *fact = json_string_value(json_object_get(r, "fact"));
-  return req && fact && strcmp(req, model_rule_id(MODEL_R11)) == 0 &&
-         (strncmp(fact, TRUST_FACT, strlen(TRUST_FACT)) == 0 ||
-          strncmp(fact, FRESH_FACT, strlen(FRESH_FACT)) == 0);
+/* Whether r is a reason about an LI authorisation (an RD obligation) that
+ * fails only for the destination's trust, as the model marked it where it
+ * made it (model_reason.trust, verdict_json) or freshness below:
+ * moveVM's precondition h.executesOn.trusted, which MOVE2 states for every
+ * VM alike beside it. Only the LI (RD) administration reads it: to any
+ * other role that requirement on a refusal for trust would tell which VMs
+ * an LI involves (an obligation names; §4.1; docs/model.md, "What each
+ * role sees"). R11 (RD-R11) for the jurisdiction is not such a row: it is
+ * shown, redacted. */
+static bool trust_row(const json_t *r) { return json_is_true(json_object_get(r, TRUST_MARK)); }
+
+/* Whether r is a trust row (trust_row) about Retained Data (rd) or about
+ * an LI authorisation (!rd). */
+static bool trust_row_of(const json_t *r, bool rd) {
+  return trust_row(r) && rule_about_rd(json_string_value(json_object_get(r, "requirement"))) == rd;
 }
 
-/* Takes the trust rows (trust_row) out of a verdict. */
-static void drop_trust_rows(json_t *verdict) {
+/* Takes the trust rows about RD (rd) or about an LI (!rd) out of a verdict. */
+static void drop_trust_rows(json_t *verdict, bool rd) {
   json_t *viol = json_object_get(verdict, "violations");
   for (size_t i = json_array_size(viol); i-- > 0;)
-    if (trust_row(json_array_get(viol, i))) json_array_remove(viol, i);
+    if (trust_row_of(json_array_get(viol, i), rd)) json_array_remove(viol, i);
+}
+
+/* The model's verdict as JSON, each trust reason (model_reason.trust)
+ * marked for trust_row; NULL when out of memory. */
+static json_t *verdict_json(const model_verdict *mv) {
+  json_t *v = model_verdict_json(mv), *viol = json_object_get(v, "violations");
+  for (size_t i = 0; v && i < mv->n; i++)
+    if (mv->reasons[i].trust &&
+        json_object_set_new(json_array_get(viol, i), TRUST_MARK, json_true())) {
+      json_decref(v);
+      return NULL;
+    }
+  return v;
 }
 
 /* For any role but li-admin, a reason about an LI authorisation keeps its
@@ -2075,17 +2097,20 @@ static void drop_trust_rows(json_t *verdict) {
  * to the LI administration only; the audit record keeps them, sealed). R11
  * refusing the destination's trust is left out (trust_row): MOVE2 says the
  * same for every VM, and "redacted" does not count it, so that the answer
- * onto untrusted hardware is the same whatever the VM. */
+ * onto untrusted hardware is the same whatever the VM; so is RD-R11's for
+ * every role but rd-admin (redact_rd). */
 static void redact(json_t *verdict, const ctl_actor *actor) {
   bool any = false;
+  size_t i;
+  json_t *r;
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
+  if (ctl_actor_role(actor) != CTL_ROLE_LI_ADMIN) drop_trust_rows(verdict, false);
+  /* the mark is the controller's, not the answer's */
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, TRUST_MARK);
   if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) {
     if (any) json_object_set_new(verdict, "redacted", json_true());
     return;
   }
-  drop_trust_rows(verdict);
-  size_t i;
-  json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
@@ -2110,10 +2135,11 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
 
 /* The decision's reasons as one line for the audit record (full: a record
  * with a reason about an LI is sealed, decision_sealed; ctl_record shortens
- * a line longer than an audit string and says how much it cut). clear: the
- * record is in the clear, and R11 refusing the destination's trust, which
- * names the LI, is left out (trust_row; MOVE2 beside it says the same). */
-static char *reasons_line(const json_t *verdict, bool clear) {
+ * a line longer than an audit string and says how much it cut). A trust
+ * row (trust_row), which names the LI (the obligation), is kept only in a
+ * record sealed to the LI administration (li) or to the RD administration
+ * (rd); in any other MOVE2 beside it says the same. */
+static char *reasons_line(const json_t *verdict, bool li, bool rd) {
   lisec_buf b;
   size_t i, n = 0;
   json_t *r;
@@ -2121,18 +2147,23 @@ static char *reasons_line(const json_t *verdict, bool clear) {
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement")),
                *sen = json_string_value(json_object_get(r, "sentence"));
-    if (clear && trust_row(r)) continue;
+    if (trust_row_of(r, false) && !li) continue;
+    if (trust_row_of(r, true) && !rd) continue;
     if (lisec_buf_printf(&b, "%s%s: %s", n++ ? "; " : "", req ? req : "?", sen ? sen : ""))
       break; /* over 1 MiB: what is there is plenty for one audit string */
   }
   return b.data ? (char *)b.data : calloc(1, 1);
 }
 
+/* Whether the verdict fails an RD rule, RD-R11 refusing the destination's
+ * trust aside (trust_row: MOVE2 refuses every VM alike there, and a seal
+ * for that RD-R11 would tell which VMs an obligation names). */
 static bool verdict_about_rd(const json_t *verdict) {
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r)
-    if (rule_about_rd(json_string_value(json_object_get(r, "requirement")))) return true;
+    if (rule_about_rd(json_string_value(json_object_get(r, "requirement"))) && !trust_row(r))
+      return true;
   return false;
 }
 
@@ -2148,20 +2179,24 @@ static bool verdict_about_li(const json_t *verdict) {
   return false;
 }
 
-/* The fresh-attestation precondition, as a failed requirement. */
-static json_t *attest_reason(model_rule rule, const char *host, int64_t max_age,
+/* The fresh-attestation precondition, as a failed requirement; trust: a
+ * trust row (trust_row), R11 beside MOVE2. */
+static json_t *attest_reason(model_rule rule, bool trust, const char *host, int64_t max_age,
                              const char *why) {
   char sentence[2 * LISEC_ERR_MSG_MAX], fact[96];
   snprintf(sentence, sizeof sentence,
            "host %s has no attestation appraised within the last %lld s and none could be "
            "obtained now: %s",
            host, (long long)max_age, why);
-  snprintf(fact, sizeof fact, FRESH_FACT "%.40s) <= %lld s: false", host, (long long)max_age);
+  snprintf(fact, sizeof fact, "age(newest appraisal of %.40s) <= %lld s: false", host,
+           (long long)max_age);
   char subject[MODEL_ID_MAX + 8];
   snprintf(subject, sizeof subject, "host %s", host);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", model_rule_id(rule), "clauses",
-                   model_rule_clauses(rule), "subject", subject, "sentence", sentence, "fact",
-                   fact);
+  json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", model_rule_id(rule), "clauses",
+                        model_rule_clauses(rule), "subject", subject, "sentence", sentence, "fact",
+                        fact);
+  if (r && trust) json_object_set_new(r, TRUST_MARK, json_true());
+  return r;
 }
 
 /* What a decision about vm on target needs to know before it asks the
@@ -2230,9 +2265,10 @@ static json_t *freshness(lisec_ctl *ctl, target_info *t, model_rule also, bool *
                                                               : "attestation is not running");
   const char *why = aerr.msg[0] ? aerr.msg : lisec_err_name(rc);
   json_t *out = json_array();
-  if (out) json_array_append_new(out, attest_reason(MODEL_MOVE2, t->host, state(ctl)->max_age_s, why));
+  int64_t age = state(ctl)->max_age_s;
+  if (out) json_array_append_new(out, attest_reason(MODEL_MOVE2, false, t->host, age, why));
   if (out && also == MODEL_R11 && t->li_vm)
-    json_array_append_new(out, attest_reason(MODEL_R11, t->host, state(ctl)->max_age_s, why));
+    json_array_append_new(out, attest_reason(MODEL_R11, true, t->host, age, why));
   return out;
 }
 
@@ -2262,7 +2298,8 @@ static int record_decision(lisec_ctl *ctl, const ctl_actor *actor, const char *a
   json_t *copy = li && rd ? json_deep_copy(v) : NULL;
   bool any = false;
   if (copy) redact_rd(copy, &any);
-  char *line = li && rd ? (copy ? reasons_line(copy, false) : NULL) : reasons_line(v, !li);
+  char *line = li && rd ? (copy ? reasons_line(copy, true, false) : NULL)
+                        : reasons_line(v, li, rd && !li);
   json_decref(copy);
   const char *why = line && *line ? line : fallback;
   int rc = rd && !li ? ctl_audit_rd(ctl, actor, outcome, action, why, 0, index, err, "%s", subject)
@@ -2389,7 +2426,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   /* The target is resolved again: it may have gone while attestation ran. */
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
-  if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   char hyp_copy[MODEL_ID_MAX + 1];
   if (!rc) {
     snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
@@ -2466,7 +2503,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     spec.hypervisor = hyp_copy;
     rc = model_decide_place(st->m, &spec, &mv, err);
   }
-  if (!rc && !(v = model_verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc) {
@@ -2585,7 +2622,7 @@ static json_t *new_violations(const json_t *before, const json_t *after) {
 static json_t *compliance_json(struct ctl_model_state *st) {
   model_verdict v = {0};
   if (model_compliance(st->m, &v)) return NULL;
-  json_t *j = model_verdict_json(&v);
+  json_t *j = verdict_json(&v); /* its trust rows marked (hyp_move) */
   model_verdict_free(&v);
   return j;
 }
@@ -2708,7 +2745,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
   bool sealed = decision_sealed(li_declared, verdict);
   if (!rc) {
-    char *line = reasons_line(verdict, !sealed);
+    char *line = reasons_line(verdict, sealed, false);
     uint64_t index = 0;
     int64_t had = ver_of(st, K_HYP, id);
     /* an allowed move is recorded and stored in one transaction, compare-and-set */
@@ -3010,7 +3047,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, &e);
   /* the claim moves nothing: the destination's attested inventory will */
   if (!rc && pod && mv.allow) moving_remember(ctl, vm, t.hyp, t.host, pod);
-  json_t *v = rc ? NULL : model_verdict_json(&mv);
+  json_t *v = rc ? NULL : verdict_json(&mv);
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc || !v) {
@@ -3026,8 +3063,9 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
     if (req && model_rule_parse(req, &rule) == 0 && rule == MODEL_MOVE1) continue;
     n++;
     json_array_append(why, r);
-    /* the filter is mano's: R11 refusing the node's trust is li-admin's
-     * alone to read (trust_row), MOVE2 beside it says so for every VM */
+    /* the filter is mano's: R11 (RD-R11) refusing the node's trust is
+     * li-admin's (rd-admin's) alone to read (trust_row), MOVE2 beside it
+     * says so for every VM */
     if (trust_row(r)) continue;
     size_t at = strlen(reqs);
     snprintf(reqs + at, sizeof reqs - at, "%s%s", at ? ", " : "", req ? req : "?");

@@ -1,14 +1,19 @@
 /* Unit test of the decisions of a real controller (a temporary SQLite
- * store, the development audit key and an LI administration key) onto a
- * destination whose trust fails: a host that gives no fresh quote (here
- * it is attested but enrolled nowhere, so attestation can never give one)
- * and a host that is not trusted. mon, which an LI monitors, and twn,
- * which is mon in every declared respect but no LI names, read the same
- * to every role but li-admin, ids aside: TR103308-6.2-MOVE2 with the same
- * sentence, note and attestation object, and records sealed alike (both in
- * the clear, neither naming the LI or R11). li-admin still reads R11 for
- * mon beside MOVE2. R11 for the LI's jurisdiction is still shown, redacted
- * (docs/model.md, "What each role sees"). */
+ * store, the development audit key, an LI and an RD administration key)
+ * onto a destination whose trust fails: a host that gives no fresh quote
+ * (here it is attested but enrolled nowhere, so attestation can never
+ * give one) and a host that is not trusted. mon, which an LI monitors, and
+ * twn, which is mon in every declared respect but no LI names, read the
+ * same to every role but li-admin, ids aside: TR103308-6.2-MOVE2 with the
+ * same sentence, note and attestation object, and records sealed alike
+ * (both in the clear, neither naming the LI or R11). li-admin still reads
+ * R11 for mon beside MOVE2. R11 for the LI's jurisdiction is still shown,
+ * redacted (docs/model.md, "What each role sees"). The same for Retained
+ * Data: rdq, which an obligation names, and its twin rdt read alike to
+ * every role but rd-admin (li-admin included), who reads RD-R11 beside
+ * MOVE2 (docs/rd.md). And a hypervisor's move onto such a host reads the
+ * same for hv-m, which runs a monitored VM, and hv-w, which runs its twin,
+ * its record too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +26,7 @@
 #include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
+#include "ctl/rd.h"
 #include "ctl_fixture.h"
 
 static char tmpdir[64];
@@ -30,7 +36,9 @@ static const ctl_actor HYP_ADMIN = {"hv-1", "hypervisor-admin", CTL_ROLE_HV_ADMI
 static const ctl_actor MANO = {"mano-1", "mano", CTL_ROLE_MANO};
 static const ctl_actor HOST = {"host-1", "host", CTL_ROLE_HOST};
 static const ctl_actor LI_ADMIN = {"li-1", "li-admin", CTL_ROLE_LI_ADMIN};
+static const ctl_actor RD_ADMIN = {"rd-1", "rd-admin", CTL_ROLE_RD_ADMIN};
 static const ctl_actor *const NON_LI[] = {&OPERATOR, &HYP_ADMIN, &MANO, &HOST};
+static const ctl_actor *const NON_RD[] = {&OPERATOR, &HYP_ADMIN, &MANO, &HOST, &LI_ADMIN};
 
 static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 
@@ -46,9 +54,12 @@ static void attested(const char *host, model_trust trust) {
 static int setup(void **state) {
   (void)state;
   if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-decide-XXXXXX") ||
-      ctl_fixture_write_li_key(tmpdir, "li-admin.pub"))
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub") || ctl_fixture_write_li_key(tmpdir, "rd.pub"))
     return -1;
   lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
+  char rd_key[128];
+  snprintf(rd_key, sizeof rd_key, "%s/rd.pub", tmpdir);
+  lisec_config_set(cfg, "audit", "rd_seal_key", rd_key);
   lisec_config_set(cfg, "model", "allow_declared_trust", "true");
   ctl_fixture_open(cfg, &ctl);
   put("jurisdiction", "{\"id\":\"fi\",\"codes\":[\"FI\"]}");
@@ -66,6 +77,18 @@ static int setup(void **state) {
   put("hypervisor", "{\"id\":\"hv-silent-1\",\"host\":\"silent-1\"}");
   put("hypervisor", "{\"id\":\"hv-bad-1\",\"host\":\"bad-1\"}");
   put("hypervisor", "{\"id\":\"hv-gb-1\",\"host\":\"gb-1\"}");
+  /* nol-1: not trusted, and no location (a VM there is in no
+   * jurisdiction: that is its trust failing too) */
+  put("host", "{\"id\":\"nol-1\",\"protection\":\"li\",\"trust\":\"untrusted\"}");
+  put("hypervisor", "{\"id\":\"hv-nol-1\",\"host\":\"nol-1\"}");
+  /* hv-m runs mo2 alone, which li-8 monitors; hv-w its twin tw2 alone */
+  put("hypervisor", "{\"id\":\"hv-m\",\"host\":\"hel-1\"}");
+  put("hypervisor", "{\"id\":\"hv-w\",\"host\":\"hel-1\"}");
+  put("vm", "{\"id\":\"mo2\",\"hypervisor\":\"hv-m\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"tw2\",\"hypervisor\":\"hv-w\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  /* rdq, an RD function of obligation ob-fi, and its twin rdt */
+  put("vm", "{\"id\":\"rdq\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"rdt\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
   put("vm", "{\"id\":\"mon\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
   put("vm", "{\"id\":\"twn\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
   put("vm", "{\"id\":\"lim\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
@@ -81,6 +104,22 @@ static int setup(void **state) {
   if (ctl_model_put(ctl, &LI_ADMIN, "li", NULL, li, false, &out, &created, &err))
     fail_msg("put li: %s", err.msg);
   json_decref(li);
+  json_decref(out);
+  li = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "li-8", "jurisdiction", "fi", "lea",
+                 "lea-fi", "monitored", "mo2", "host", "lim", "storage", "st-li", "valid_from",
+                 "2025-01-01T00:00:00Z", "valid_until", "2035-01-01T00:00:00Z");
+  out = NULL;
+  if (ctl_model_put(ctl, &LI_ADMIN, "li", NULL, li, false, &out, &created, &err))
+    fail_msg("put li: %s", err.msg);
+  json_decref(li);
+  json_decref(out);
+  /* rdn: an RD function not placed yet; rdx, its twin */
+  json_t *ob = json_pack("{s:s, s:[s,s], s:[], s:i, s:i, s:s}", "jurisdiction", "fi", "functions", "rdq",
+                         "rdn", "stores", "period_s", 3600, "retention_s", 3600, "valid_from",
+                         "2025-01-01T00:00:00Z");
+  out = NULL;
+  if (ctl_rd_put(ctl, &RD_ADMIN, "ob-fi", ob, &out, &err)) fail_msg("put obligation: %s", err.msg);
+  json_decref(ob);
   json_decref(out);
   return 0;
 }
@@ -231,11 +270,188 @@ static void test_jurisdiction_r11_shown(void **state) {
   json_decref(b);
 }
 
+static json_t *place(const ctl_actor *who, const char *id, const char *host) {
+  json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "host", host, "sensitivity", "general",
+                           "domain", "core"),
+         *out = NULL;
+  lisec_err err = {0};
+  if (ctl_model_decide_placement(ctl, who, body, &out, &err))
+    fail_msg("placement of %s on %s as %s: %s", id, host, who->role, err.msg);
+  json_decref(body);
+  assert_non_null(out);
+  return out;
+}
+
+/* The RD twins rdq (a function of ob-fi) and rdt onto host, and the
+ * placements of rdn (a function of ob-fi not placed yet) and rdx there,
+ * read the same to every role but rd-admin, ids aside, refused under MOVE2
+ * only, with nothing redacted; their records are in the clear and name
+ * neither RD-R11 nor the obligation. */
+static void rd_alike(const char *host) {
+  for (size_t k = 0; k < sizeof NON_RD / sizeof *NON_RD; k++) {
+    json_t *pair[2][2] = {{migrate(NON_RD[k], "rdq", host), migrate(NON_RD[k], "rdt", host)},
+                          {place(NON_RD[k], "rdn", host), place(NON_RD[k], "rdx", host)}};
+    const char *ids[2][2] = {{"rdq", "rdt"}, {"rdn", "rdx"}};
+    for (int d = 0; d < 2; d++) {
+      json_t *a = pair[d][0], *b = pair[d][1];
+      char *ta = norm(a, ids[d][0]), *tb = norm(b, ids[d][1]);
+      if (strcmp(ta, tb) != 0)
+        fail_msg("%s onto %s: the RD VM's answer differs from its twin's:\n%s\n%s", NON_RD[k]->role, host,
+                 ta, tb);
+      assert_false(json_is_true(json_object_get(a, "allow")));
+      assert_int_equal(count_req(a, "TR103308-6.2-MOVE2"), 1);
+      assert_int_equal(count_req(a, "TR103308-5.8-RD-R11"), 0);
+      assert_false(json_is_true(json_object_get(a, "redacted")));
+      for (int i = 0; i < 2; i++) {
+        bool h = false;
+        assert_false(entry(pair[d][i], "RD-R11", &h));
+        assert_false(h);
+        (void)entry(pair[d][i], "ob-fi", &h);
+        assert_false(h);
+        (void)entry(pair[d][i], "TR103308-6.2-MOVE2", &h);
+        assert_true(h);
+      }
+      free(ta);
+      free(tb);
+      json_decref(a);
+      json_decref(b);
+    }
+  }
+}
+
+/* rd-admin: rdq's and rdn's refusals are RD-R11's too, for the host's
+ * trust; rdt's and rdx's are MOVE2's alone. */
+static void rd_admin_sees_rd11(const char *host) {
+  json_t *a = migrate(&RD_ADMIN, "rdq", host), *b = migrate(&RD_ADMIN, "rdt", host),
+         *c = place(&RD_ADMIN, "rdn", host), *d = place(&RD_ADMIN, "rdx", host);
+  assert_int_equal(count_req(a, "TR103308-6.2-MOVE2"), 1);
+  assert_int_equal(count_req(a, "TR103308-5.8-RD-R11"), 1);
+  assert_int_equal(count_req(c, "TR103308-6.2-MOVE2"), 1);
+  assert_int_equal(count_req(c, "TR103308-5.8-RD-R11"), 1);
+  assert_int_equal(count_req(b, "TR103308-5.8-RD-R11"), 0);
+  assert_int_equal(count_req(d, "TR103308-5.8-RD-R11"), 0);
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(a, "violations"), i, r)
+    if (strcmp(json_string_value(json_object_get(r, "requirement")), "TR103308-5.8-RD-R11") == 0) {
+      assert_non_null(strstr(json_string_value(json_object_get(r, "sentence")), "is not trusted"));
+      assert_string_equal(json_string_value(json_object_get(r, "subject")), "rd ob-fi");
+      assert_null(json_object_get(r, "lisec.trust_row")); /* the mark stays inside */
+    }
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+  json_decref(d);
+}
+
+/* Retained Data onto untrusted hardware, and onto hardware that is not
+ * trusted and has no location: MOVE2 for every VM alike; RD-R11 beside it
+ * for rd-admin only. */
+static void test_rd_untrusted_alike(void **state) {
+  (void)state;
+  rd_alike("bad-1");
+  rd_admin_sees_rd11("bad-1");
+  rd_alike("nol-1");
+  rd_admin_sees_rd11("nol-1");
+}
+
+/* Negative: RD-R11 for the obligation's jurisdiction is still shown,
+ * redacted, and its record sealed to the RD administration; the twin is
+ * allowed. */
+static void test_rd_jurisdiction_shown(void **state) {
+  (void)state;
+  json_t *a = migrate(&MANO, "rdq", "gb-1"), *b = migrate(&MANO, "rdt", "gb-1");
+  assert_false(json_is_true(json_object_get(a, "allow")));
+  assert_int_equal(count_req(a, "TR103308-5.8-RD-R11"), 1);
+  assert_true(json_is_true(json_object_get(a, "redacted")));
+  assert_true(json_is_true(json_object_get(b, "allow")));
+  bool h = false;
+  assert_true(entry(a, "x", &h));
+  json_decref(a);
+  json_decref(b);
+}
+
+/* The newest audit entry: its seal bit, and whether its data (a clear
+ * one's) holds needle. */
+static bool last_entry(const char *needle, bool *holds) {
+  json_t *out = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_audit_entries(ctl, 0, 1, &out, &err), 0);
+  json_int_t size = json_integer_value(json_object_get(out, "size"));
+  json_decref(out);
+  assert_true(size > 0);
+  json_t *reply = json_pack("{s:I}", "audit_index", size - 1);
+  bool sealed = entry(reply, needle, holds);
+  json_decref(reply);
+  return sealed;
+}
+
+/* Moves hypervisor hyp to host as who: refused (ECONFLICT), the refusal's
+ * words with hyp written as "hv-X" into msg. */
+static void move_hyp(const ctl_actor *who, const char *hyp, const char *host, char *msg, size_t cap) {
+  json_t *body = json_pack("{s:s, s:s}", "id", hyp, "host", host), *out = NULL;
+  bool created = false;
+  lisec_err err = {0};
+  int rc = ctl_model_put(ctl, who, "hypervisor", hyp, body, false, &out, &created, &err);
+  json_decref(body);
+  json_decref(out);
+  if (rc != LISEC_ECONFLICT)
+    fail_msg("the move of %s to %s as %s: rc %d, want ECONFLICT: %s", hyp, host, who->role, rc, err.msg);
+  snprintf(msg, cap, "%s", err.msg);
+  for (char *p = msg; (p = strstr(p, hyp)) != NULL; p += 4) memcpy(p, "hv-X", 4);
+}
+
+/* A hypervisor's move onto a host that is not trusted at that moment (no
+ * fresh quote, untrusted, untrusted without a location) is refused under
+ * MOVE2 with the same words for hv-m, which runs the monitored VM mo2, and
+ * hv-w, which runs its twin, to the operator and the hypervisor admin, and
+ * their records are sealed alike, in the clear, naming neither the LI nor
+ * an LI rule. (On hardware without a location mo2 fails R1 too, which is
+ * that trust failure: before, its row was shown, redacted, and sealed the
+ * record, telling which hypervisor runs a VM an LI involves.) */
+static void test_hypervisor_move_alike(void **state) {
+  (void)state;
+  const char *hosts[] = {"silent-1", "bad-1", "nol-1"};
+  const ctl_actor *who[] = {&OPERATOR, &HYP_ADMIN};
+  for (size_t h = 0; h < 3; h++)
+    for (size_t k = 0; k < 2; k++) {
+      char a[LISEC_ERR_MSG_MAX], b[LISEC_ERR_MSG_MAX];
+      bool ha = false, hb = false, hl = false;
+      move_hyp(who[k], "hv-m", hosts[h], a, sizeof a);
+      bool sa = last_entry("TR103308-6.2-R", &ha);
+      (void)last_entry("li-8", &hl);
+      assert_false(hl);
+      move_hyp(who[k], "hv-w", hosts[h], b, sizeof b);
+      bool sb = last_entry("TR103308-6.2-R", &hb);
+      if (strcmp(a, b) != 0)
+        fail_msg("%s, onto %s: the move of the monitored VM's hypervisor reads otherwise:\n%s\n%s",
+                 who[k]->role, hosts[h], a, b);
+      assert_non_null(strstr(a, "TR103308-6.2-MOVE2"));
+      assert_null(strstr(a, "TR103308-6.2-R"));
+      assert_null(strstr(a, "withheld"));
+      assert_false(sa);
+      assert_false(sb);
+      assert_false(ha);
+      assert_false(hb);
+    }
+  /* the refused moves moved nothing: mo2 still runs on hv-m, on hel-1 */
+  json_t *body = json_pack("{s:s, s:s}", "vm", "mo2", "hypervisor", "hv-m"), *vm = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_decide_migration(ctl, &MANO, body, &vm, &err), 0);
+  assert_int_equal(count_req(vm, "TR103308-6.2-MOVE1"), 1);
+  assert_string_equal(json_string_value(json_object_get(vm, "host")), "hel-1");
+  json_decref(body);
+  json_decref(vm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_fresh_quote_alike),
       cmocka_unit_test(test_untrusted_alike),
       cmocka_unit_test(test_jurisdiction_r11_shown),
+      cmocka_unit_test(test_rd_untrusted_alike),
+      cmocka_unit_test(test_rd_jurisdiction_shown),
+      cmocka_unit_test(test_hypervisor_move_alike),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
