@@ -16,7 +16,14 @@
 # - Host 1's TPM then measures something its reference values do not know
 #   and its agent runs again: host 1 is untrusted:failed, and the same holds
 #   onto it.
-# Both times li-admin still reads R11 beside MOVE2 for the monitored VM.
+# Both times li-admin still reads R11 beside MOVE2 for the monitored VM, and
+# moving hv-t (which runs the monitored VM alone) onto host 1 is refused
+# as moving hv-w (which runs the twin alone) is, as operator and
+# hypervisor-admin: the same status and words (MOVE2 alone), each recorded
+# in the clear without an LI rule or the LI. (Untrusted, host 1 has no
+# location: the monitored VM fails R1 there too, which is that trust
+# failure; before, that row was in the refusal, redacted, and sealed the
+# record: it told which hypervisor runs a VM an LI involves.)
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -107,6 +114,38 @@ li_admin() {
     "w-$1-li.json" >/dev/null || fail "$1, li-admin: the twin does not read MOVE2 alone: $(cat "w-$1-li.json")"
 }
 
+# hmove ROLE HV OUT: the move of HV onto host 1, refused 409, into OUT with
+# the hypervisor's id as HV; OUT.rec: the clear records of hypervisor
+# moves written meanwhile (the agents' are others), as the operator reads
+# them, from the action on.
+hmove() {
+  local from
+  from=$(size)
+  post "$1" "/v1/model/hypervisor/$2" "{\"id\":\"$2\",\"host\":\"$h1\"}" -X PUT >"$3.out"
+  [ "$(tail -n1 "$3.out")" = 409 ] || { cat "$3.out" >&2; fail "$1: moving $2 onto host 1: not 409"; }
+  sed '$d' "$3.out" | sed 's/hv-[tw]/HV/g' >"$3"
+  entries "$from" | grep -o 'model\.hypervisor\.move.*' | sed 's/hv-[tw]/HV/g' >"$3.rec" || true
+}
+# hmoves WHAT: hv-t's and hv-w's moves onto host 1 read alike, under MOVE2
+# alone, each with one record in the clear naming neither an LI rule nor
+# the LI.
+hmoves() {
+  local role
+  for role in operator hypervisor-admin; do
+    hmove "$role" hv-t "mt-$1-$role.json"
+    hmove "$role" hv-w "mw-$1-$role.json"
+    diff "mt-$1-$role.json" "mw-$1-$role.json" >&2 ||
+      fail "$1, $role: moving hv-t (the monitored VM's) onto host 1 reads otherwise than moving hv-w"
+    grep -q 'TR103308-6.2-MOVE2' "mt-$1-$role.json" && ! grep -qE 'TR103308-6.2-R|withheld' "mt-$1-$role.json" ||
+      fail "$1, $role: moving hv-t is not refused under MOVE2 alone: $(cat "mt-$1-$role.json")"
+    for r in "mt-$1-$role.json.rec" "mw-$1-$role.json.rec"; do
+      [ "$(wc -l <"$r")" = 1 ] && grep -q 'TR103308-6.2-MOVE2' "$r" && ! grep -qE 'TR103308-6.2-R|li-1|lea-fi' "$r" ||
+        fail "$1, $role: the move's record is not one in the clear under MOVE2 alone: $(cat "$r")"
+    done
+    diff "mt-$1-$role.json.rec" "mw-$1-$role.json.rec" >&2 || fail "$1, $role: the two moves' records differ"
+  done
+}
+
 # ---- host 1 silent ------------------------------------------------------------
 kill -TERM "${APID[1]}"
 wait "${APID[1]}" || true
@@ -118,7 +157,8 @@ alike silent
 jq -e '.attestation.note | test("^no fresh attestation of host [0-9a-f]+: the host.s agent gave no fresh quote when last asked")' \
   t-silent-mano.json >/dev/null || fail "silent: the note does not say that host 1 gave no fresh quote: $(cat t-silent-mano.json)"
 li_admin silent
-pass "host 1 silent: the monitored VM's migration and filter read as its twin's for mano, operator, hypervisor-admin and host (MOVE2, the same note and sentence), records sealed alike; li-admin reads R11 too"
+hmoves silent
+pass "host 1 silent: the monitored VM's migration and filter read as its twin's for mano, operator, hypervisor-admin and host (MOVE2, the same note and sentence), records sealed alike; li-admin reads R11 too; moving its hypervisor there reads as moving the twin's"
 
 # ---- host 1 untrusted -----------------------------------------------------------
 # PCR 0 measures something the reference values do not know.
@@ -133,7 +173,8 @@ done
 show 1 | jq -e '.lisec.trust == "untrusted:failed"' >/dev/null || fail "host 1 is not untrusted:failed: $(show 1)"
 alike untrusted
 li_admin untrusted
-pass "host 1 untrusted: the same, MOVE2 for both VMs to every role but li-admin, R11 beside it for li-admin"
+hmoves untrusted
+pass "host 1 untrusted: the same, MOVE2 for both VMs to every role but li-admin, R11 beside it for li-admin; moving the monitored VM's hypervisor there reads as moving the twin's, in the clear"
 
 for n in 1 2; do kill "${APID[$n]}" 2>/dev/null || true; wait "${APID[$n]}" 2>/dev/null || true; done
 stop_lisecd

@@ -18,3 +18,8 @@ lisec_integration_test(rd_keys tests/integration/rd_keys.sh)
 # controller's clock is unproven (a real NTS chronyd stopped), destroyed
 # once it is proven again (rd_time).
 lisec_integration_test(rd_time tests/integration/rd_time.sh)
+# An RD VM and its twin onto an untrusted host, and one without a
+# location: migrations, placements and the k8s filter read alike to every
+# role but rd-admin (MOVE2 alone), records in the clear alike; RD-R11 for
+# the jurisdiction still shown (rd_confid_untrusted).
+lisec_integration_test(rd_confid_untrusted tests/integration/rd_confid_untrusted.sh)
