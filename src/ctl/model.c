@@ -2546,8 +2546,11 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
  * trusted now (with a fresh appraisal, whatever the VMs: freshness)
  * and no rule that held before may fail after it (jurisdictions,
  * protection levels, connection paths: the compliance report before and
- * after). A denied move is undone and refused (409) naming each failed
- * requirement; either way it is recorded. */
+ * after), nor may an obligation naming one of those VMs refuse it there
+ * (TR103308-5.8-RD-R11, as a placement's decision: rd_after_move). A
+ * denied move is undone and refused (409) naming each failed requirement,
+ * redacted for the caller as a decision is (redact); either way it is
+ * recorded, a refusal as a decision is (record_decision). */
 
 /* The VMs whose declared hypervisor is hyp, in an array the caller frees
  * (strings borrowed from the documents); *li when an LI involves one. */
@@ -2625,6 +2628,38 @@ static json_t *compliance_json(struct ctl_model_state *st) {
   json_t *j = verdict_json(&v); /* its trust rows marked (hyp_move) */
   model_verdict_free(&v);
   return j;
+}
+
+/* Retained Data for a hypervisor's move (docs/rd.md): each of its n VMs,
+ * now on the new host, judged against the obligations as a placement or
+ * migration decision judges it (the model's move decision, its RD rows
+ * alone: TR103308-5.8-RD-R11 for a host outside an obligation's
+ * jurisdiction, and RD-R11 for a host that is not trusted, which the model
+ * marks as a trust row: trust_row), appended to found. The LI and platform
+ * rules come from the compliance reports before and after; RD's compliance
+ * rows (RD-R1..R9) are not compared, RD-R11 being the rule for a VM put on
+ * other hardware. An RD-R11 row names the new host, so none was there
+ * before: each is new. Nothing to judge without obligations. Called with
+ * the lock held, the move applied. */
+static int rd_after_move(struct ctl_model_state *st, const char *hyp, const char *const *vms,
+                         size_t n, json_t *found, lisec_err *err) {
+  if (!model_rd_count(st->m)) return 0;
+  for (size_t k = 0; k < n; k++) {
+    model_verdict mv = {0};
+    int rc = model_decide_move(st->m, vms[k], hyp, &mv, err);
+    json_t *v = rc ? NULL : verdict_json(&mv);
+    model_verdict_free(&mv);
+    /* no VM named: this could be one an LI involves */
+    if (rc) return lisec_err_wrap(err, "judging the move against the retention obligations");
+    if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(v, "violations"), i, r)
+      if (rule_about_rd(json_string_value(json_object_get(r, "requirement"))))
+        json_array_append(found, r);
+    json_decref(v);
+  }
+  return 0;
 }
 
 /* The reasons as the refusal's message: each requirement, subject and
@@ -2740,6 +2775,8 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     json_t *fresh_viol = new_violations(before, after);
     json_array_extend(found, fresh_viol);
     json_decref(fresh_viol);
+    /* and against the retention obligations naming any of them */
+    rc = rd_after_move(st, id, vms, n, found, err);
   }
   bool deny = !rc && json_array_size(found) > 0;
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
@@ -2749,8 +2786,11 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
     uint64_t index = 0;
     int64_t had = ver_of(st, K_HYP, id);
     /* an allowed move is recorded and stored in one transaction, compare-and-set */
-    rc = deny ? ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, sealed, line && *line ? line : NULL,
-                          0, &index, err, "%s", subject)
+    /* a refusal is recorded as a decision's (record_decision): sealed to
+     * the RD administration when an RD rule refuses (RD-R11 for the host's
+     * trust aside), to the LI administration as before */
+    rc = deny ? record_decision(ctl, actor, action, subject, li_declared, verdict,
+                                CTL_OUTCOME_DENIED, NULL, &index, err)
               : commit_doc(ctl, actor, action, sealed, line && *line ? line : NULL, subject, K_HYP,
                            id, text, &index, err);
     free(line);

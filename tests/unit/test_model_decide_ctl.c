@@ -13,7 +13,11 @@
  * every role but rd-admin (li-admin included), who reads RD-R11 beside
  * MOVE2 (docs/rd.md). And a hypervisor's move onto such a host reads the
  * same for hv-m, which runs a monitored VM, and hv-w, which runs its twin,
- * its record too. */
+ * its record too; and for hv-r, which runs an RD function, and hv-v, which
+ * runs its twin, to every role but rd-admin, who reads RD-R11 beside
+ * MOVE2. hv-r's move out of the obligation's jurisdiction is refused
+ * under RD-R11 (redacted but to rd-admin), its record sealed; hv-v's is
+ * allowed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "audit/audit.h"
 #include "ctl/audit.h"
 #include "ctl/ctl.h"
 #include "ctl/model.h"
@@ -42,6 +47,21 @@ static const ctl_actor *const NON_RD[] = {&OPERATOR, &HYP_ADMIN, &MANO, &HOST, &
 
 static void put(const char *kind, const char *json) { ctl_fixture_put(ctl, kind, json); }
 
+/* The RD administration's sealing key pair: the public half in dir/name
+ * ([audit] rd_seal_key), the secret half kept to open its records. */
+static uint8_t rd_sk[crypto_box_SECRETKEYBYTES];
+static int write_rd_key(const char *dir, const char *name) {
+  uint8_t pk[crypto_box_PUBLICKEYBYTES];
+  crypto_box_keypair(pk, rd_sk);
+  char *b64 = NULL, path[256];
+  if (crypto_base64_encode(pk, sizeof pk, &b64)) return -1;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (f) fprintf(f, "%s\n", b64);
+  free(b64);
+  return f && fclose(f) == 0 ? 0 : -1;
+}
+
 static void attested(const char *host, model_trust trust) {
   lisec_err err = {0};
   model_location loc = {.country = "FI", .source = MODEL_LOC_ATTESTED};
@@ -54,7 +74,7 @@ static void attested(const char *host, model_trust trust) {
 static int setup(void **state) {
   (void)state;
   if (ctl_fixture_mkdir(tmpdir, "/tmp/lisec-test-decide-XXXXXX") ||
-      ctl_fixture_write_li_key(tmpdir, "li-admin.pub") || ctl_fixture_write_li_key(tmpdir, "rd.pub"))
+      ctl_fixture_write_li_key(tmpdir, "li-admin.pub") || write_rd_key(tmpdir, "rd.pub"))
     return -1;
   lisec_config *cfg = ctl_fixture_config(tmpdir, "li-admin.pub");
   char rd_key[128];
@@ -93,6 +113,11 @@ static int setup(void **state) {
   put("vm", "{\"id\":\"twn\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
   put("vm", "{\"id\":\"lim\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\",\"domain\":\"li\"}");
   put("storage", "{\"id\":\"st-li\",\"vm\":\"lim\"}");
+  /* hv-r runs rdr alone, an RD function of ob-fi; hv-v its twin rdv alone */
+  put("hypervisor", "{\"id\":\"hv-r\",\"host\":\"hel-1\"}");
+  put("hypervisor", "{\"id\":\"hv-v\",\"host\":\"hel-1\"}");
+  put("vm", "{\"id\":\"rdr\",\"hypervisor\":\"hv-r\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
+  put("vm", "{\"id\":\"rdv\",\"hypervisor\":\"hv-v\",\"sensitivity\":\"general\",\"domain\":\"core\"}");
   attested("hel-1", MODEL_TRUST_TRUSTED);
   attested("silent-1", MODEL_TRUST_TRUSTED);
   json_t *li = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", "li-9", "jurisdiction", "fi",
@@ -114,8 +139,8 @@ static int setup(void **state) {
   json_decref(li);
   json_decref(out);
   /* rdn: an RD function not placed yet; rdx, its twin */
-  json_t *ob = json_pack("{s:s, s:[s,s], s:[], s:i, s:i, s:s}", "jurisdiction", "fi", "functions", "rdq",
-                         "rdn", "stores", "period_s", 3600, "retention_s", 3600, "valid_from",
+  json_t *ob = json_pack("{s:s, s:[s,s,s], s:[], s:i, s:i, s:s}", "jurisdiction", "fi", "functions",
+                         "rdq", "rdn", "rdr", "stores", "period_s", 3600, "retention_s", 3600, "valid_from",
                          "2025-01-01T00:00:00Z");
   out = NULL;
   if (ctl_rd_put(ctl, &RD_ADMIN, "ob-fi", ob, &out, &err)) fail_msg("put obligation: %s", err.msg);
@@ -444,6 +469,132 @@ static void test_hypervisor_move_alike(void **state) {
   json_decref(vm);
 }
 
+/* Moves hypervisor hyp to host as who and returns its status; err's words
+ * in msg, hyp written as "hv-X". */
+static int try_move_hyp(const ctl_actor *who, const char *hyp, const char *host, char *msg, size_t cap) {
+  json_t *body = json_pack("{s:s, s:s}", "id", hyp, "host", host), *out = NULL;
+  bool created = false;
+  lisec_err err = {0};
+  int rc = ctl_model_put(ctl, who, "hypervisor", hyp, body, false, &out, &created, &err);
+  json_decref(body);
+  json_decref(out);
+  snprintf(msg, cap, "%s", err.msg);
+  for (char *p = msg; (p = strstr(p, hyp)) != NULL; p += 4) memcpy(p, "hv-X", 4);
+  return rc;
+}
+
+/* The host hypervisor hyp stands on, as a migration decision of vm onto
+ * it says (MOVE1: vm runs there). */
+static void runs_on(const char *vm, const char *hyp, const char *host) {
+  json_t *body = json_pack("{s:s, s:s}", "vm", vm, "hypervisor", hyp), *out = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_model_decide_migration(ctl, &MANO, body, &out, &err), 0);
+  assert_int_equal(count_req(out, "TR103308-6.2-MOVE1"), 1);
+  assert_string_equal(json_string_value(json_object_get(out, "host")), host);
+  json_decref(body);
+  json_decref(out);
+}
+
+/* The newest audit entry opened with the RD administration's secret key:
+ * whether it opens, and then whether it holds needle. */
+static bool last_opens_rd(const char *needle, bool *holds) {
+  json_t *out = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_audit_entries(ctl, 0, 1, &out, &err), 0);
+  json_int_t size = json_integer_value(json_object_get(out, "size"));
+  json_decref(out);
+  assert_int_equal(ctl_audit_entries(ctl, (uint64_t)(size - 1), 1, &out, &err), 0);
+  json_t *e = json_array_get(json_object_get(out, "entries"), 0);
+  uint8_t *raw = NULL, *plain = NULL;
+  size_t len = 0, plain_len = 0;
+  assert_int_equal(crypto_base64_decode(json_string_value(json_object_get(e, "data")), 1u << 20, &raw,
+                                        &len, &err),
+                   0);
+  bool opens = json_is_true(json_object_get(e, "sealed")) &&
+               audit_entry_open(raw, len, rd_sk, &plain, &plain_len, &err) == 0;
+  *holds = opens && memmem(plain, plain_len, needle, strlen(needle)) != NULL;
+  free(raw);
+  free(plain);
+  json_decref(out);
+  return opens;
+}
+
+/* A hypervisor's move onto hardware that is not trusted (in the
+ * obligation's jurisdiction, or without a location) reads alike for hv-r,
+ * which runs the RD function rdr, and hv-v, which runs its twin, to the
+ * roles that move hypervisors (operator, hypervisor-admin; rd-admin is
+ * not one): MOVE2 alone, records in the clear naming neither RD-R11 nor
+ * the obligation (RD-R11 for the host's trust is a trust row: MOVE2 says
+ * it for every hypervisor); nothing moves. */
+static void test_hypervisor_move_rd_untrusted_alike(void **state) {
+  (void)state;
+  const char *hosts[] = {"bad-1", "nol-1"};
+  const ctl_actor *who[] = {&OPERATOR, &HYP_ADMIN};
+  for (size_t h = 0; h < 2; h++)
+    for (size_t k = 0; k < 2; k++) {
+      char a[LISEC_ERR_MSG_MAX], b[LISEC_ERR_MSG_MAX];
+      bool ha = false, hb = false, ho = false;
+      assert_int_equal(try_move_hyp(who[k], "hv-r", hosts[h], a, sizeof a), LISEC_ECONFLICT);
+      bool sa = last_entry("RD-R11", &ha);
+      (void)last_entry("ob-fi", &ho);
+      assert_false(ho);
+      assert_int_equal(try_move_hyp(who[k], "hv-v", hosts[h], b, sizeof b), LISEC_ECONFLICT);
+      bool sb = last_entry("RD-R11", &hb);
+      if (strcmp(a, b) != 0)
+        fail_msg("%s, onto %s: the move of the RD function's hypervisor reads otherwise:\n%s\n%s",
+                 who[k]->role, hosts[h], a, b);
+      assert_non_null(strstr(a, "TR103308-6.2-MOVE2"));
+      assert_null(strstr(a, "RD-R"));
+      assert_null(strstr(a, "withheld"));
+      assert_false(sa);
+      assert_false(sb);
+      assert_false(ha);
+      assert_false(hb);
+    }
+  runs_on("rdr", "hv-r", "hel-1");
+  runs_on("rdv", "hv-v", "hel-1");
+}
+
+/* A hypervisor's move out of the obligation's jurisdiction (gb-1, trusted,
+ * in GB) while it runs the RD function rdr is refused under RD-R11, to the
+ * operator and the hypervisor admin with the obligation withheld; its
+ * record is sealed to the RD administration, whose key opens it to the
+ * full reason (the obligation, the VM, the host), and nothing moves.
+ * hv-v, which runs rdr's twin, is allowed there, its record in the clear.
+ * Before, hv-r's move was allowed too: the compliance reports the move
+ * compares hold no RD rule. */
+static void test_hypervisor_move_rd_jurisdiction(void **state) {
+  (void)state;
+  const ctl_actor *who[] = {&OPERATOR, &HYP_ADMIN};
+  char a[LISEC_ERR_MSG_MAX];
+  bool h = false;
+  for (size_t k = 0; k < 2; k++) {
+    if (try_move_hyp(who[k], "hv-r", "gb-1", a, sizeof a) != LISEC_ECONFLICT)
+      fail_msg("%s: the move of hv-r out of the obligation's jurisdiction was not refused: %s",
+               who[k]->role, a);
+    if (strncmp(a, "TR103308-5.8-RD-R11: ", 21) != 0 ||
+        !strstr(a, "TR103308-5.8-RD-R11 (rd (withheld))"))
+      fail_msg("%s: the refusal does not name RD-R11, redacted: %s", who[k]->role, a);
+    assert_null(strstr(a, "ob-fi"));
+    assert_null(strstr(a, "rdr"));
+    assert_null(strstr(a, "MOVE2"));
+    assert_true(last_entry("x", &h));
+    if (!last_opens_rd("TR103308-5.8-RD-R11: VM rdr serves retention obligation ob-fi", &h) || !h)
+      fail_msg("%s: the refusal's record is not sealed to the RD administration with RD-R11 in full",
+               who[k]->role);
+    assert_true(last_opens_rd("model.hypervisor.move", &h));
+    assert_true(h);
+    (void)last_opens_rd("host gb-1", &h);
+    assert_true(h);
+  }
+  runs_on("rdr", "hv-r", "hel-1");
+  /* the twin's hypervisor goes there, recorded in the clear */
+  assert_int_equal(try_move_hyp(&OPERATOR, "hv-v", "gb-1", a, sizeof a), 0);
+  assert_false(last_entry("model.hypervisor.move", &h));
+  assert_true(h);
+  runs_on("rdv", "hv-v", "gb-1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_no_fresh_quote_alike),
@@ -452,6 +603,8 @@ int main(void) {
       cmocka_unit_test(test_rd_untrusted_alike),
       cmocka_unit_test(test_rd_jurisdiction_shown),
       cmocka_unit_test(test_hypervisor_move_alike),
+      cmocka_unit_test(test_hypervisor_move_rd_untrusted_alike),
+      cmocka_unit_test(test_hypervisor_move_rd_jurisdiction),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
