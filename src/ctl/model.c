@@ -83,6 +83,7 @@ struct ctl_model_state {
   } findings[CTL_MODEL_FINDINGS_COUNT];
   ctl_model_instantiable_fn instantiable;
   ctl_model_pkg_images_fn pkg_images; /* ctl/pkg.c's kept images, or NULL */
+  ctl_model_trust_fn trust_changed; /* the X1 topic's (ctl/tasks.c), or NULL */
 };
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
@@ -167,6 +168,10 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
 }
 
 void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn) { sh->model->pkg_images = fn; }
+
+void ctl_model_hook_trust(ctl_shared *sh, ctl_model_trust_fn fn) {
+  if (sh->model) sh->model->trust_changed = fn;
+}
 
 /* Whether VM vm is declared an LI VM (sensitivity "li", which every role
  * that reads the model may know). A record about a VM is sealed for that
@@ -655,10 +660,16 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
     goto out;
   }
   sync_time(st);
+  /* whether the trust or the attested location the model holds changes:
+   * the X1 topic is told, under this lock (ctl_model_hook_trust) */
+  const json_t *was = json_object_get(st->attested, host);
+  bool changed = !was || !json_equal(json_object_get(was, "trust"), json_object_get(a, "trust")) ||
+                 !json_equal(json_object_get(was, "location"), json_object_get(a, "location"));
   rc = model_host_set_location(st->m, host, loc, err);
   if (!rc) rc = model_host_set_trust(st->m, host, trust, err);
   if (!rc) rc = json_object_set_new(st->attested, host, a) ? LISEC_ENOMEM : 0;
   else json_decref(a);
+  if (!rc && changed && st->trust_changed) st->trust_changed(ctl->shared);
 out:
   mu_unlock(st);
   return rc;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #endif
 
+#include "audit/audit.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
 #include "ctl/clock.h"
@@ -67,6 +68,9 @@ typedef struct admf_client {
   int64_t next_check_ms;
   bool changed; /* registered anew since the last reconciliation */
   bool dests_ready; /* the NE holds the destinations lisec creates on it */
+  /* their creation is named in an announcement (announce): the records
+   * destination_ensure writes before each send are not written again */
+  bool dests_announced;
   int64_t next_keepalive_ms;
   /* DIDs the NE holds that its registration does not name, asked away
    * (RemoveDestination) once per registration: a refusal is shown in the
@@ -120,6 +124,14 @@ struct ctl_x1_state {
   ctl_x1_reports *reports; /* NEs' reports admitted, task issues queued (ctl/x1_reports.h) */
   int64_t report_rate, report_burst; /* [x1] report_rate_per_ne, report_burst_per_ne */
   int64_t unknown_backoff_max_ms; /* [x1] unknown_xid_backoff_max_s */
+  /* Hosts' trust changes (trust_changed, under wake_lock): counted by the
+   * model's hook, and how many a pass has announced its steps for */
+  uint64_t trust_seq, trust_done;
+  /* task key -> the action ("x1.deactivate", ...) an announcement named
+   * and no step has sent yet; kept from pass to pass (under cycle) */
+  json_t *announced;
+  /* this pass announces its steps: a step it did not name is not sent */
+  bool announcing;
 };
 
 static const ctl_actor ADMF_ACTOR = {"lisecd/admf", "li-admin", CTL_ROLE_LI_ADMIN};
@@ -657,6 +669,7 @@ static admf_client *client_for(struct ctl_x1_state *admf, keys_client *keys, con
   /* a changed registration gets a fresh connection, and its tasks no wait */
   c->changed = true;
   c->dests_ready = false;
+  c->dests_announced = false;
   c->n_tried = 0;
   c->next_keepalive_ms = 0; /* its interval may have changed */
   ctl_x1_client_close(c->c);
@@ -740,15 +753,16 @@ static bool dest_same(const x1_destination *a, const x1_destination *b) {
  * exist: created before, by lisec or the NE's operator), the NE is asked
  * what it holds under that DID, and a different one is modified. Each
  * change is recorded (sealed) before it goes out. */
-static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, const json_t *dj,
+static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, const json_t *dj, bool covered,
                               lisec_err *err) {
   const char *ne_id = jstr(ne, "id"), *did = jstr(dj, "did");
   x1_request req = {.type = X1_CREATE_DESTINATION};
   dest_of(dj, &req.dest);
   x1_response resp;
   x1_response_init(&resp);
-  int rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.create", true, NULL, 0, NULL, err,
-                     "destination %s on ne %s", did, ne_id);
+  int rc = covered ? 0
+                   : ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.create", true, NULL, 0, NULL,
+                               err, "destination %s on ne %s", did, ne_id);
   if (!rc) rc = exchange(c, ne, &req, &resp, err);
   if (rc || resp.ok) return rc;
   char refused[X1_VALUE_MAX + 32];
@@ -764,9 +778,10 @@ static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, 
   x1_request mod = {.type = X1_MODIFY_DESTINATION};
   mod.dest = req.dest;
   x1_response_init(&resp);
-  rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.modify", true,
-                 "the NE holds another destination under this DID", 0, NULL, err, "destination %s on ne %s", did,
-                 ne_id);
+  rc = covered ? 0
+               : ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.destination.modify", true,
+                           "the NE holds another destination under this DID", 0, NULL, err,
+                           "destination %s on ne %s", did, ne_id);
   if (!rc) rc = exchange(c, ne, &mod, &resp, err);
   if (!rc && !resp.ok)
     rc = lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused to modify destination %s (X1 error %d): %s", did,
@@ -776,13 +791,17 @@ static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, 
 
 /* Before a task that names them goes out: the destinations lisec creates
  * on this NE, once per connection and again whenever the NE is seen
- * without one (check_ne). */
+ * without one (check_ne). Named in an announcement (announce), each send
+ * has its record there; a failure is recorded as ever, and what is tried
+ * again after it has records of its own. */
 static int destinations_ready(lisec_ctl *ctl, admf_client *c, const json_t *ne, lisec_err *err) {
   if (c->dests_ready) return 0;
+  bool covered = c->dests_announced;
+  c->dests_announced = false;
   size_t i;
   const json_t *dj;
   json_array_foreach(json_object_get(ne, "destinations"), i, dj) {
-    int rc = destination_ensure(ctl, c, ne, dj, err);
+    int rc = destination_ensure(ctl, c, ne, dj, covered, err);
     if (rc) {
       lisec_err ferr = {0};
       (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, "x1.destination.create", true, err->msg, 0, NULL,
@@ -928,40 +947,64 @@ static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t,
   return 0;
 }
 
+/* The send task t calls for, if any: its X1 type and its record's action
+ * (NULL: none; step then only settles the task's state). step and
+ * announce both ask this, so what is announced is what is sent. */
+static const char *step_action(const json_t *t, x1_type *type) {
+  bool want_active = strcmp(jstr(t, "want"), "active") == 0;
+  int64_t ne_version = jint(t, "ne_version"), target_version = jint(t, "target_version");
+  const char *state = jstr(t, "state");
+  if (want_active && ne_version == 0) return *type = X1_ACTIVATE_TASK, "x1.activate";
+  if (want_active && ne_version < target_version) return *type = X1_MODIFY_TASK, "x1.modify";
+  if (!want_active && strcmp(state, "pending") != 0 && strcmp(state, "deactivated") != 0)
+    return *type = X1_DEACTIVATE_TASK, "x1.deactivate";
+  return NULL;
+}
+
 /* Sends what the task needs, if anything, and updates t. ne_version is the
- * target version the NE is known to hold (0: none; -1: another version). */
-static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, const json_t *opened) {
+ * target version the NE is known to hold (0: none; -1: another version).
+ * Returns whether a send's record was an announcement's (announce). */
+static bool step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, const json_t *opened) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
   const char *target = jstr(t, "target"), *ne_id = jstr(t, "ne"), *state = jstr(t, "state");
   bool want_active = strcmp(jstr(t, "want"), "active") == 0;
   int64_t ne_version = jint(t, "ne_version"), target_version = jint(t, "target_version");
-  if (jint(t, "next_try_ms") > lisec_time_now_ms()) return;
-  x1_type type;
-  const char *action;
-  if (want_active && ne_version == 0) type = X1_ACTIVATE_TASK, action = "x1.activate";
-  else if (want_active && ne_version < target_version) type = X1_MODIFY_TASK, action = "x1.modify";
-  else if (want_active) {
-    if (strcmp(state, "active") != 0) task_done(t, "active", ne_version); /* it holds the current one */
-    return;
-  } else if (strcmp(state, "pending") == 0) {
-    task_done(t, "deactivated", 0); /* never acknowledged: the NE holds nothing to remove */
-    return;
-  } else if (strcmp(state, "deactivated") != 0) type = X1_DEACTIVATE_TASK, action = "x1.deactivate";
-  else return;
+  if (jint(t, "next_try_ms") > lisec_time_now_ms()) return false;
+  x1_type type = X1_PING;
+  const char *action = step_action(t, &type);
+  /* an announcement named this send: its record is this send's; one that
+   * named another (the task changed since) no longer stands */
+  char key[STORE_ID_MAX];
+  task_key(key, sizeof key, target, ne_id);
+  const char *named = json_string_value(json_object_get(admf->announced, key));
+  bool covered = named && action && strcmp(named, action) == 0;
+  if (named && !covered) json_object_del(admf->announced, key);
+  if (!action) {
+    if (want_active && strcmp(state, "active") != 0) task_done(t, "active", ne_version); /* it holds the current one */
+    /* never acknowledged: the NE holds nothing to remove */
+    else if (!want_active && strcmp(state, "pending") == 0) task_done(t, "deactivated", 0);
+    return false;
+  }
   lisec_err err = {0};
   if (!ne || !c) {
+    json_object_del(admf->announced, key);
     if (!want_active && !ne) task_done(t, "deactivated", 0); /* the NE is gone: nothing to tell it */
     else task_failed(t, ne ? "no X1 connection to this NE" : "the network element is not registered");
-    return;
+    return false;
   }
   if (out_of_time(c)) {
-    c->owner->deferred = true; /* left as it is: the next pass, at once */
-    return;
+    admf->deferred = true; /* left as it is (and named, if it was): the next pass, at once */
+    return false;
   }
-  /* write-ahead: recorded before it goes out; unrecorded means unsent */
-  if (ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, action, true, jstr(t, "reason"), 0, NULL, &err,
-                "task %s on ne %s", target, ne_id) != 0) {
+  /* a pass after a host's trust changed sends only what it announced */
+  if (admf->announcing && !covered) return false;
+  json_object_del(admf->announced, key); /* this send is the one it named */
+  /* write-ahead: recorded before it goes out (alone, or in the
+   * announcement); unrecorded means unsent */
+  if (!covered && ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, action, true, jstr(t, "reason"), 0, NULL, &err,
+                            "task %s on ne %s", target, ne_id) != 0) {
     task_failed(t, err.msg);
-    return;
+    return false;
   }
   x1_request req = {.type = type};
   int rc = 0;
@@ -981,7 +1024,7 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
     crypto_wipe(&req, sizeof req); /* it held the identifiers */
     if (type == X1_DEACTIVATE_TASK) task_done(t, "deactivated", 0);
     else task_done(t, "active", target_version);
-    return;
+    return covered;
   }
   lisec_err ferr = {0};
   (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
@@ -1002,6 +1045,7 @@ static void step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
     }
   }
   crypto_wipe(&req, sizeof req);
+  return covered;
 }
 
 /* ---- reconciling one NE against what it reports ------------------------- */
@@ -1350,6 +1394,134 @@ static bool unchanged_since(lisec_ctl *ctl, const char *key, const json_t *old) 
   return same;
 }
 
+/* ---- a host's trust changed: one announcement ---------------------------- */
+
+/* Every change of a host's trust (or attested location) that the model
+ * learns of (ctl_model_hook_trust: an appraisal, the overdue timer, a
+ * de-enrolment) makes the next pass announce its steps: each task's send
+ * that pass would make, and an NE's destinations to create before one, is
+ * named in one sealed x1.reconcile record written before any of them goes
+ * out, whatever it names, none too, and a send it does not name is not
+ * made in that pass. So whether a host's trust change made an LI's tasks
+ * change shows in no record's presence, seal bit, time or length to the
+ * readers of the log: a host running a VM an LI monitors and its twin both
+ * get one such record (docs/audit.md). With no NE registered no record is
+ * written, for any host alike. Called by the model with its lock held. */
+static void trust_changed(ctl_shared *sh) {
+  struct ctl_x1_state *admf = sh->x1;
+  if (!admf) return;
+  pthread_mutex_lock(&admf->wake_lock);
+  admf->trust_seq++;
+  admf->woken = true;
+  pthread_cond_signal(&admf->wake);
+  pthread_mutex_unlock(&admf->wake_lock);
+}
+
+static uint64_t trust_seq(struct ctl_x1_state *admf) {
+  pthread_mutex_lock(&admf->wake_lock);
+  uint64_t n = admf->trust_seq;
+  pthread_mutex_unlock(&admf->wake_lock);
+  return n;
+}
+
+/* One announcement is one sealed entry of one seal bucket, whatever it
+ * names: the entry's fixed words (docs/audit.md, "Entries": an 18-byte
+ * header, four strings, one subject, one reason) and a reason of at most
+ * ANNOUNCE_REASON_MAX bytes, with the seal's marker and one byte of
+ * padding, fit AUDIT_SEAL_BUCKET. The steps past what one holds are named
+ * in further records, at most ANNOUNCE_RECORDS_MAX a pass; what is still
+ * left waits for the next pass, unsent. */
+#define ANNOUNCE_SUBJECT "tasks after a host's trust changed"
+#define ANNOUNCE_REASON_MAX 900
+#define ANNOUNCE_RECORDS_MAX 16
+#define ANNOUNCE_TAIL sizeof "; and 18446744073709551615 more, named in the records that follow"
+_Static_assert(1 + 18 + 2 + sizeof "lisecd/admf" - 1 + 2 + sizeof "li-admin" - 1 + 2 + sizeof "x1.reconcile" - 1 +
+                       2 + sizeof "ok" - 1 + 1 + 2 + sizeof ANNOUNCE_SUBJECT - 1 + 1 + 2 + ANNOUNCE_REASON_MAX + 1 <=
+                   AUDIT_SEAL_BUCKET,
+               "an announcement seals to one bucket");
+/* one step named: "deactivate TARGET on NE" (a target id of VAULT_ID_MAX,
+ * an NE id of X1_ID_MAX): at least three fit one record */
+#define ANNOUNCE_ITEM_MAX (sizeof "destinations on " + VAULT_ID_MAX + sizeof " on " + X1_ID_MAX + 2)
+_Static_assert(sizeof "continued: " + 3 * ANNOUNCE_ITEM_MAX + ANNOUNCE_TAIL < ANNOUNCE_REASON_MAX,
+               "three steps fit one announcement");
+
+typedef struct announced_step {
+  char key[STORE_ID_MAX]; /* the task's key; "" for an NE's destinations */
+  const char *action;
+  admf_client *c; /* the NE's client, for its destinations */
+  char text[ANNOUNCE_ITEM_MAX];
+} announced_step;
+
+/* The client of NE id that has a connection, or NULL (client_for made it
+ * in this pass's check, or could not). */
+static admf_client *client_of(struct ctl_x1_state *admf, const char *id) {
+  for (size_t i = 0; i < admf->n_clients; i++)
+    if (strcmp(admf->clients[i].ne, id) == 0) return admf->clients[i].c ? &admf->clients[i] : NULL;
+  return NULL;
+}
+
+/* Names this pass's sends (step_action of every task due now whose NE is
+ * registered and has a client, not yet named) in one sealed record, more
+ * only when they do not fit. *all: every send due is named (else the rest
+ * waits, unsent, for the next pass). An error when a record could not be
+ * written: what it would have named is not sent. */
+static int announce(lisec_ctl *ctl, json_t *nes, json_t *tasks, uint64_t changes, bool *all) {
+  struct ctl_x1_state *admf = ctl->shared->x1;
+  size_t cap = json_object_size(tasks) * 2 + 1, n = 0;
+  announced_step *steps = calloc(cap, sizeof *steps);
+  if (!steps) return LISEC_ENOMEM;
+  int64_t now = lisec_time_now_ms();
+  const char *key;
+  json_t *t;
+  json_object_foreach(tasks, key, t) {
+    x1_type type = X1_PING;
+    const char *action = jint(t, "next_try_ms") > now ? NULL : step_action(t, &type);
+    const char *named = json_string_value(json_object_get(admf->announced, key));
+    admf_client *c = action && find_ne(nes, jstr(t, "ne")) ? client_of(admf, jstr(t, "ne")) : NULL;
+    if (!c || (named && strcmp(named, action) == 0)) continue;
+    if (type != X1_DEACTIVATE_TASK && !c->dests_ready && !c->dests_announced) {
+      bool listed = false;
+      for (size_t i = 0; i < n && !listed; i++) listed = steps[i].c == c;
+      if (!listed) {
+        steps[n].c = c;
+        snprintf(steps[n++].text, ANNOUNCE_ITEM_MAX, "destinations on %s", c->ne);
+      }
+    }
+    snprintf(steps[n].key, sizeof steps[n].key, "%s", key);
+    steps[n].action = action;
+    snprintf(steps[n++].text, ANNOUNCE_ITEM_MAX, "%s %.*s on %s", action + 3, VAULT_ID_MAX, jstr(t, "target"),
+             jstr(t, "ne"));
+  }
+  int rc = 0;
+  size_t done = 0;
+  for (int r = 0; !rc && r < ANNOUNCE_RECORDS_MAX && (r == 0 || done < n); r++) {
+    char reason[ANNOUNCE_REASON_MAX + 1];
+    size_t at = (size_t)(r == 0 ? snprintf(reason, sizeof reason, "%zu X1 step(s) after %llu host trust change(s)%s",
+                                           n, (unsigned long long)changes, n ? ": " : "")
+                                : snprintf(reason, sizeof reason, "continued: "));
+    size_t first = done;
+    for (; done < n && at + strlen(steps[done].text) + 2 + ANNOUNCE_TAIL <= ANNOUNCE_REASON_MAX; done++)
+      at += (size_t)snprintf(reason + at, sizeof reason - at, "%s%s", done > first ? "; " : "", steps[done].text);
+    if (done < n)
+      snprintf(reason + at, sizeof reason - at, "; and %zu more, named in the records that follow", n - done);
+    lisec_err err = {0};
+    rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.reconcile", true, reason, 0, NULL, &err, "%s",
+                   ANNOUNCE_SUBJECT);
+    if (rc) {
+      LOG_WARN("X1: cannot record the steps after a host's trust changed; none is sent: %s", err.msg);
+      break;
+    }
+    /* recorded: these may go out */
+    for (size_t i = first; i < done; i++) {
+      if (steps[i].key[0]) json_object_set_new(admf->announced, steps[i].key, json_string(steps[i].action));
+      else steps[i].c->dests_announced = true;
+    }
+  }
+  *all = !rc && done == n;
+  free(steps);
+  return rc;
+}
+
 /* One pass over everything; with force every NE is checked now. Called with
  * admf->passing and admf->cycle held; its exchanges let cycle go while they
  * wait (exchange): once another has taken it meanwhile, the pass stops
@@ -1408,7 +1580,20 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     return wait;
   }
   json_t *before = json_deep_copy(tasks);
-  plan(ctl, nes, targets, tasks);
+  /* The hosts' trust changes the plan has seen every one of: counted under
+   * the model's lock (trust_changed) and read before and after the plan,
+   * so a plan that read the model after a change also counts it; planned
+   * again while a change came meanwhile. A pass after changes not yet
+   * announced announces its steps (announce). */
+  uint64_t seen, counted = trust_seq(admf);
+  int plans = 0;
+  do {
+    seen = counted;
+    plan(ctl, nes, targets, tasks);
+    counted = trust_seq(admf);
+  } while (counted != seen && ++plans < 3);
+  bool trust = counted != admf->trust_done;
+  admf->announcing = false;
   admf->phase = X1_PHASE_CHECK;
   admf->deferred = false;
   const char *nid;
@@ -1451,6 +1636,16 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
      * logged once when it changes */
     (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
   }
+  if (trust && !admf->interrupted && json_object_size(nes) == 0) {
+    admf->trust_done = seen; /* no NE: nothing to announce, for any host alike */
+  } else if (trust && !admf->interrupted) {
+    admf->announcing = true; /* what it does not name is not sent */
+    bool all = false;
+    if (announce(ctl, nes, tasks, counted - admf->trust_done, &all) == 0) {
+      if (all) admf->trust_done = seen; /* seen < counted: the next pass announces again */
+      else admf->deferred = true;       /* the rest: named by the next pass, at once */
+    }
+  }
   json_t *opened = open_due(ctl, tasks, nes);
   admf->phase = X1_PHASE_STEP;
   const char *key;
@@ -1459,7 +1654,8 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     if (admf->interrupted) break;
     json_t *n = find_ne(nes, jstr(t, "ne"));
     lisec_err cerr = {0};
-    step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL, opened);
+    bool covered =
+        step(ctl, t, n, n ? client_for(ctl->shared->x1, ctl->shared->keys, n, &cerr) : NULL, opened);
     if (admf->interrupted) {
       /* What was just sent for t is kept, unless another changed t while
        * this pass waited (an emergency stop); nothing more is done. */
@@ -1472,8 +1668,9 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
     /* Said without the task's key, XID, target or NE (an NE is an LI VM):
-     * operators read this log (TR 103 308 §4.1). */
-    if (strcmp(old ? jstr(old, "state") : "", jstr(t, "state")) != 0)
+     * operators read this log (TR 103 308 §4.1); not said of what a host's
+     * trust change brought (announce), which the log would tell apart */
+    if (!trust && !covered && strcmp(old ? jstr(old, "state") : "", jstr(t, "state")) != 0)
       LOG_INFO("X1: a task changed state: %s -> %s", old ? jstr(old, "state") : "(new)", jstr(t, "state"));
     if (!old || !json_equal(old, t)) {
       /* "updated" differs on every write: compare before stamping */
@@ -1542,6 +1739,12 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   admf->compliance_every_ms = record_s * 1000;
   admf->report_burst = burst;
   admf->unknown_backoff_max_ms = set->x1_unknown_backoff_max_s * 1000;
+  if (!(admf->announced = json_object())) {
+    ctl_x1_status_free(admf->status);
+    ctl_x1_reports_free(admf->reports);
+    free(admf);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   admf->timeout_ms = (long)request_ms;
   admf->connect_timeout_ms = (long)connect_ms;
   pthread_mutex_init(&admf->passing, NULL);
@@ -1550,6 +1753,7 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   pthread_mutex_init(&admf->wake_lock, NULL);
   pthread_cond_init(&admf->wake, NULL);
   sh->x1 = admf;
+  ctl_model_hook_trust(sh, trust_changed);
   return 0;
 }
 
@@ -1595,7 +1799,9 @@ void ctl_x1_close(ctl_shared *sh) {
     free(admf->clients[i].config);
     ctl_x1_unknown_free(admf->clients[i].unknown);
   }
+  ctl_model_hook_trust(sh, NULL);
   json_decref(admf->li_hosts);
+  json_decref(admf->announced);
   ctl_x1_status_free(admf->status);
   ctl_x1_reports_free(admf->reports);
   pthread_cond_destroy(&admf->wake);
