@@ -14,7 +14,7 @@
 #    seal bit and length) is the same for host 1 as for host 2. Compared as
 #    sets with their counts: the ADMF's announcement and attestation's own
 #    records come from two threads, in either order, for either host alike.
-#    Left out: the ADMF's reads of the LI (model.li.get, once a minute) and
+#    Left out: the ADMF's reads of the LI (model.li.read, once a minute) and
 #    its compliance.read ([x1] compliance_record_s), which come on a clock;
 #    and good appraisals, which the agents' timing adds;
 #  - exactly one sealed x1.reconcile "tasks after a host's trust changed"
@@ -107,7 +107,7 @@ announced() {
 # 2-byte length and its bytes); the clock's records and good appraisals
 # left out (named by li-admin's opened view: the auditor cannot).
 seen() {
-  opened "$1" | jq -r '.entries[] | select(.action == "model.li.get" or .action == "compliance.read") | .index' >clock.idx
+  opened "$1" | jq -r '.entries[] | select(.actor == "lisecd/admf" and (.action == "model.li.read" or .action == "compliance.read")) | .index' >clock.idx
   as auditor "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
 import base64, json, sys
 clock = set(int(x) for x in open("clock.idx").read().split())
