@@ -1197,7 +1197,8 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
     bool held = false;
     for (size_t i = 0; listed && i < list.n_dest_ids && !held; i++)
       held = strcmp(list.dest_ids[i], jstr(dj, "did")) == 0;
-    if (listed && !held) c->dests_ready = false; /* lost (an NE restarted empty): created again */
+    /* lost (an NE restarted empty): created again, named anew */
+    if (listed && !held) c->dests_ready = c->dests_announced = false;
   }
   const char *k;
   json_t *t;

@@ -192,6 +192,44 @@ for f in lose-2 regain-2; do
 done
 pass "one sealed announcement per change; li-admin reads t-1 deactivated on poi-1 after host 1's loss and activated after its regain, nothing for host 2's"
 
+# More sends than one announcement holds: 24 targets more, of 120-byte ids
+# (each named in about 140 bytes, 5 or 6 a record), and host 1 loses its
+# trust again. Every send is named once, in records that follow the first,
+# each one seal bucket long; every task leaves the NE.
+long=$(printf 'x%.0s' $(seq 1 110))
+want="244051234567890"
+for i in $(seq 10 33); do
+  out=$(post li-admin /v1/targets "{\"id\":\"t-$long-$i\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"imsi\",\"value\":\"2440500000000$i\"}]}")
+  [ "$(echo "$out" | tail -n1)" = 201 ] || fail "li-admin: adding target $i: $out"
+  want="$want 2440500000000$i"
+done
+want=$(echo "$want" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')
+holds "$want"
+from=$(size) || fail "operator: the audit log's size"
+kill "${APID[1]}"
+wait "${APID[1]}" 2>/dev/null || true
+holds ""
+opened "$from" >many.json
+jq -r '.entries[] | select(.sealed and .action == "x1.reconcile") | .reasons | join(" ")' many.json >many.said
+n=$(wc -l <many.said)
+[ "$n" -ge 2 ] && head -n1 many.said | grep -q '^25 X1 step(s) after 1 host trust change(s): .*; and [0-9]* more, named in the records that follow$' ||
+  fail "many: the sends are not named in more than one record: $(cat many.said)"
+if tail -n +2 many.said | grep -qv '^continued: '; then fail "many: a further record is not a continuation: $(cat many.said)"; fi
+sed -e 's/^[^:]*: //' -e 's/; and [0-9]* more.*$//' many.said | tr ';' '\n' | sed 's/^ *//' | sort >many.named
+{
+  echo "deactivate t-1 on poi-1"
+  for i in $(seq 10 33); do echo "deactivate t-$long-$i on poi-1"; done
+} | sort >many.want
+diff many.want many.named >&2 || fail "many: the announcements do not name each send once"
+jq -r '.entries[] | select(.sealed and .action == "x1.reconcile") | .index' many.json >many.idx
+as auditor "$LISECD_URL/v1/audit/entries?from=$from&count=10000" |
+  jq -r --slurpfile ix <(jq -s . many.idx) '.entries[] | select(.index as $i | $ix[0] | index($i)) | .data' |
+  while read -r d; do echo "$d" | base64 -d | wc -c; done | sort -u >many.len
+[ "$(cat many.len)" = 1073 ] || fail "many: the announcements are not one bucket each: $(cat many.len)"
+jq -e '[.entries[] | select(.sealed and (.action == "x1.deactivate" or .action == "x1.activate"))] | length == 0' many.json >/dev/null ||
+  fail "many: a send had a record of its own: $(jq -c '.entries[] | select(.action == "x1.deactivate")' many.json)"
+pass "25 sends after one trust change: named once each in $n announcements of 1,073 bytes, none with a record of its own; the NE holds none"
+
 stop_lisecd
 if grep -E 'Sanitizer|runtime error' lisecd.log ne.log; then fail "sanitizer report"; fi
 echo "x1_confid_trust: all passed"
