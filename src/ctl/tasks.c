@@ -14,7 +14,9 @@
  * take neither lock: admitted at the NE's rate (ctl/x1_reports.h), each is
  * recorded when it comes, and the issue a ReportTaskIssue shows on its task
  * is written by the loop before its next pass, so no NE can end passes by
- * reporting. Fail closed: a model
+ * reporting. After a host's trust changed, a pass names every send it
+ * makes in one sealed record before any goes out (announce), so the log
+ * reads alike whether or not an LI's tasks changed with it. Fail closed: a model
  * that cannot answer, an LI not in the model, a record that cannot be
  * written, all mean no task is sent or kept. */
 #include <arpa/inet.h>
