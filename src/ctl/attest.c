@@ -574,7 +574,10 @@ static int run_quarantine(struct ctl_attest_state *st, const char *host, const c
     snprintf(out, out_len, "%s could not start: %s", prog, strerror(rc));
     return -1;
   }
-  int64_t deadline = lisec_time_now_ms() + st->quarantine_timeout_s * 1000;
+  /* A duration, by the monotonic clock: a wall clock stepped back would
+   * let a hung command live on for the step, one stepped forward kill it
+   * at once. */
+  int64_t deadline = lisec_time_mono_ms() + st->quarantine_timeout_s * 1000;
   int status = 0;
   for (;;) {
     pid_t w = waitpid(pid, &status, WNOHANG);
@@ -583,7 +586,7 @@ static int run_quarantine(struct ctl_attest_state *st, const char *host, const c
       snprintf(out, out_len, "%s: waitpid: %s", prog, strerror(errno));
       return -1;
     }
-    if (lisec_time_now_ms() >= deadline) {
+    if (lisec_time_mono_ms() >= deadline) {
       kill(pid, SIGKILL);
       (void)waitpid(pid, &status, 0);
       snprintf(out, out_len, "%s did not finish within %llds and was killed", prog,

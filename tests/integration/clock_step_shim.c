@@ -5,9 +5,10 @@
  * clock_gettime(CLOCK_REALTIME) returns: while it says 3600 the process
  * reads its wall clock an hour ahead of the kernel's, and when it says 0
  * again the clock has been stepped back an hour, as chrony steps a clock
- * that ran ahead. A wait until an absolute wall-clock time taken from the
- * ahead reading then lasts an hour longer, as it does when the kernel's
- * clock is stepped back during the wait. The file is mapped when the
+ * that ran ahead; -3600 (a leading '-') steps it back from the kernel's
+ * (attest_quarantine_clock.sh). A wait until an absolute wall-clock time
+ * taken from the ahead reading then lasts an hour longer, as it does when
+ * the kernel's clock is stepped back during the wait. The file is mapped when the
  * library loads (before any sandbox) and read at each call, with no call
  * into libc but the real clock_gettime. */
 #include <dlfcn.h>
@@ -34,9 +35,10 @@ __attribute__((constructor)) static void step_init(void) {
 
 static long long step_s(void) {
   long long v = 0;
-  for (int i = 0; step_text && i < STEP_TEXT_MAX && step_text[i] >= '0' && step_text[i] <= '9'; i++)
+  int i = step_text && step_text[0] == '-' ? 1 : 0;
+  for (; step_text && i < STEP_TEXT_MAX && step_text[i] >= '0' && step_text[i] <= '9'; i++)
     v = v * 10 + (step_text[i] - '0');
-  return v;
+  return step_text && step_text[0] == '-' ? -v : v;
 }
 
 int clock_gettime(clockid_t id, struct timespec *ts) {
