@@ -67,7 +67,7 @@ typedef struct admf_client {
   char ne[X1_ID_MAX + 1];
   char *config; /* the NE document the client was made from */
   ctl_x1_client *c;
-  int64_t next_check_ms;
+  int64_t next_check_ms; /* monotonic, as next_keepalive_ms */
   bool changed; /* registered anew since the last reconciliation */
   bool dests_ready; /* the NE holds the destinations lisec creates on it */
   /* their creation is named in an announcement (announce): the records
@@ -525,13 +525,14 @@ int ctl_x1_ne_status(lisec_ctl *ctl, const ctl_actor *actor, const char *id, jso
 /* ---- the model: which NE carries an LI, and may it now ----------------- */
 
 /* The LI as the model holds it ({"host", "valid_from", "valid_until"}),
- * cached for LI_HOST_TTL_MS (reading an LI is itself recorded). NULL when
- * the model has no such LI. */
+ * cached for LI_HOST_TTL_MS by the monotonic clock (reading an LI is itself
+ * recorded; a wall clock stepped back would keep a stale copy for the
+ * step). NULL when the model has no such LI. */
 static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
   struct ctl_x1_state *admf = ctl->shared->x1;
   if (!admf->li_hosts) admf->li_hosts = json_object();
   json_t *c = json_object_get(admf->li_hosts, li);
-  if (c && jint(c, "until_ms") > lisec_time_now_ms()) {
+  if (c && jint(c, "until_ms") > lisec_time_mono_ms()) {
     json_t *got = json_object_get(c, "doc");
     return json_is_object(got) ? got : NULL;
   }
@@ -540,7 +541,7 @@ static const json_t *li_doc(lisec_ctl *ctl, const char *li) {
   if (ctl_model_get(ctl, &ADMF_ACTOR, "li", li, &doc, &err) != 0) doc = NULL;
   json_object_set_new(admf->li_hosts, li,
                       json_pack("{s:o?, s:I}", "doc", doc, "until_ms",
-                                (json_int_t)(lisec_time_now_ms() + (doc ? LI_HOST_TTL_MS : 1000))));
+                                (json_int_t)(lisec_time_mono_ms() + (doc ? LI_HOST_TTL_MS : 1000))));
   json_t *got = json_object_get(json_object_get(admf->li_hosts, li), "doc");
   return json_is_object(got) ? got : NULL;
 }
@@ -873,6 +874,16 @@ static int64_t backoff_ms(int64_t attempts) {
   return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
 }
 
+/* Whether a failed task still waits for its retry at now_ms. next_try_ms
+ * is stored (a standby or the next start reads it), so it is a wall-clock
+ * time; no backoff is longer than BACKOFF_MAX_MS, so one further ahead
+ * than that was set before the wall clock stepped back, and waits no
+ * longer (as x1_unknown.c's). */
+static bool retry_waits(const json_t *t, int64_t now_ms) {
+  int64_t next = jint(t, "next_try_ms");
+  return next > now_ms && next - now_ms <= BACKOFF_MAX_MS;
+}
+
 static void task_failed(json_t *t, const char *error) {
   int64_t attempts = jint(t, "attempts") + 1;
   set_int(t, "attempts", attempts);
@@ -971,7 +982,7 @@ static bool step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
   const char *target = jstr(t, "target"), *ne_id = jstr(t, "ne"), *state = jstr(t, "state");
   bool want_active = strcmp(jstr(t, "want"), "active") == 0;
   int64_t ne_version = jint(t, "ne_version"), target_version = jint(t, "target_version");
-  if (jint(t, "next_try_ms") > lisec_time_now_ms()) return false;
+  if (retry_waits(t, lisec_time_now_ms())) return false;
   x1_type type = X1_PING;
   const char *action = step_action(t, &type);
   /* an announcement named this send: its record is this send's; one that
@@ -1369,7 +1380,7 @@ static json_t *open_due(lisec_ctl *ctl, json_t *tasks, json_t *nes) {
   json_object_foreach(tasks, key, t) {
     int64_t nv = jint(t, "ne_version");
     if (strcmp(jstr(t, "want"), "active") == 0 && (nv == 0 || nv < jint(t, "target_version")) &&
-        jint(t, "next_try_ms") <= now && find_ne(nes, jstr(t, "ne")))
+        !retry_waits(t, now) && find_ne(nes, jstr(t, "ne")))
       json_object_set_new(due, jstr(t, "target"), json_true());
   }
   size_t n = json_object_size(due), i = 0;
@@ -1601,7 +1612,11 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
   admf->deferred = false;
   const char *nid;
   json_t *ne;
-  int64_t now = lisec_time_now_ms();
+  /* now is for the status (a time it shows); the NEs' checks and
+   * Keepalives are due by the monotonic clock, so a wall clock stepped
+   * back does not hold them for the step (nor one stepped forward send
+   * them early) */
+  int64_t now = lisec_time_now_ms(), mono = lisec_time_mono_ms();
   json_object_foreach(nes, nid, ne) {
     if (admf->interrupted) break;
     lisec_err cerr = {0};
@@ -1618,21 +1633,21 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
       }
       c->changed = false;
     }
-    if (c && (force || c->next_check_ms <= now)) {
+    if (c && (force || c->next_check_ms <= mono)) {
       check_ne(ctl, ne, c, tasks);
-      c->next_check_ms = now + every;
+      c->next_check_ms = mono + every;
     }
     /* Keepalive (clause 6.6.2) at the NE's interval; registered before it
      * had one: the default. An NE that does not answer it oK is checked
      * (Ping, ListAllDetails) at once. */
     json_t *kaj = json_object_get(ne, "keepalive_ms");
     int64_t ka = kaj ? (int64_t)json_integer_value(kaj) : CTL_X1_KEEPALIVE_MS_DEFAULT;
-    if (c && ka > 0 && c->next_keepalive_ms <= now && !out_of_time(c)) {
+    if (c && ka > 0 && c->next_keepalive_ms <= mono && !out_of_time(c)) {
       x1_request kr = {.type = X1_KEEPALIVE};
       x1_response kresp;
       x1_response_init(&kresp);
       if (exchange(c, ne, &kr, &kresp, &cerr) != 0 || !kresp.ok) c->next_check_ms = 0;
-      c->next_keepalive_ms = now + ka;
+      c->next_keepalive_ms = mono + ka;
     }
     if (ka > 0 && ka < wait) wait = ka;
     /* reachable or not, from lisecd's check and the NE's own Keepalives:
@@ -1703,7 +1718,7 @@ static void *loop(void *arg) {
     pthread_mutex_lock(&admf->wake_lock);
     if (!admf->woken && !admf->stop) {
       struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
+      clock_gettime(CLOCK_MONOTONIC, &ts);
       ts.tv_sec += wait / 1000;
       ts.tv_nsec += (wait % 1000) * 1000000;
       if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
@@ -1754,7 +1769,13 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   pthread_mutex_init(&admf->cycle, NULL);
   for (size_t i = 0; i < MAX_CLIENTS; i++) pthread_mutex_init(&admf->clients[i].talk, NULL);
   pthread_mutex_init(&admf->wake_lock, NULL);
-  pthread_cond_init(&admf->wake, NULL);
+  /* the loop's wait is a duration: a wall clock stepped back would hold
+   * every NE's check, Keepalive and task retry for the step */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&admf->wake, &ca);
+  pthread_condattr_destroy(&ca);
   sh->x1 = admf;
   ctl_model_hook_trust(sh, trust_changed);
   return 0;
