@@ -138,7 +138,14 @@ store_turn *store_turn_get(const char *path) {
     t->dev = sb.st_dev;
     t->ino = sb.st_ino;
     pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
+    /* a turn's wait is bounded by a duration (store_turn_take): a wall
+     * clock stepped back would lengthen it by the step, one stepped
+     * forward refuse the turn at once */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
     t->next = turns;
     turns = t;
   }
@@ -169,7 +176,7 @@ static bool may_take(const struct store_turn *t, bool lowered) {
 
 bool store_turn_take(store_turn *t, bool lowered, int64_t timeout_ms) {
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += (time_t)(timeout_ms / 1000);
   until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;

@@ -10,20 +10,25 @@
  * is the rule's, not the scheduler's. And the WAL's copy back into the
  * database runs after the turn is given, by a lowered thread past 1000
  * pages and by a normal one only past 4000, so a decision's commit rarely
- * pays for it. */
+ * pays for it. A writer's wait for the turn is bounded by a duration that a
+ * wall clock stepped back does not lengthen. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_impl.h"
 
 static char dir[64], path[128], url[160];
 
@@ -149,6 +154,60 @@ static void test_lowered_not_starved(void **state) {
     fail_msg("the lowered writer went %d-th of 12 (want after 1 to 8 normal writers)", pos + 1);
 }
 
+/* ---- a wall clock stepped back -------------------------------------------- */
+
+/* The process's wall clock: the kernel's plus wall_ahead_s. Defined in the
+ * test program, this clock_gettime comes before libc's for every caller in
+ * it (the store library is linked in), so the clock can be stepped without
+ * touching the machine's. */
+static atomic_llong wall_ahead_s;
+int clock_gettime(clockid_t id, struct timespec *ts) {
+  static int (*real)(clockid_t, struct timespec *);
+  if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  int rc = real(id, ts);
+  if (rc == 0 && id == CLOCK_REALTIME) ts->tv_sec += (time_t)atomic_load(&wall_ahead_s);
+  return rc;
+}
+
+typedef struct taker {
+  store_turn *t;
+  bool took;
+  atomic_bool done;
+} taker;
+
+static void *take_300ms(void *arg) {
+  taker *k = arg;
+  k->took = store_turn_take(k->t, false, 300);
+  atomic_store(&k->done, true);
+  return NULL;
+}
+
+/* The turn is held; a writer waits for it at most 300 ms, its wait begun
+ * while the wall clock read an hour ahead, which is then stepped back the
+ * hour (chrony correcting a clock that ran ahead). It is refused after its
+ * 300 ms, not after the hour; before, it waited until a wall-clock time. */
+static void test_wait_outlives_step_back(void **state) {
+  (void)state;
+  store_turn *t = store_turn_get(path);
+  assert_non_null(t);
+  assert_true(store_turn_take(t, false, 1000));
+  atomic_store(&wall_ahead_s, 3600);
+  taker k = {.t = t};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, take_300ms, &k), 0);
+  wait_for_waiters(1, 0); /* its bound is set */
+  atomic_store(&wall_ahead_s, 0);
+  int ms = 0;
+  while (ms < 5000 && !atomic_load(&k.done)) usleep(1000), ms++;
+  bool done = atomic_load(&k.done);
+  store_turn_give(t); /* a waiter still there takes it now and ends */
+  pthread_join(th, NULL);
+  if (k.took) store_turn_give(t);
+  store_turn_put(t);
+  if (!done) fail_msg("a 300 ms wait for the turn still waited 5 s after the wall clock was stepped back an hour");
+  assert_false(k.took);
+}
+
 /* A :memory: database is one connection's own: no turn, no waiting. */
 static void test_memory_has_no_turn(void **state) {
   (void)state;
@@ -253,6 +312,7 @@ int main(void) {
       cmocka_unit_test(test_normal_before_lowered),
       cmocka_unit_test(test_lowered_not_starved),
       cmocka_unit_test(test_memory_has_no_turn),
+      cmocka_unit_test(test_wait_outlives_step_back),
       cmocka_unit_test(test_checkpoint_falls_to_lowered),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
