@@ -851,7 +851,7 @@ static void *timer_main(void *arg) {
     pthread_mutex_lock(&st->tmu);
     if (st->stopping) break;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = ts.tv_nsec + (st->check_ms % 1000) * 1000000;
     ts.tv_sec += st->check_ms / 1000 + ns / 1000000000;
     ts.tv_nsec = ns % 1000000000;
@@ -894,7 +894,13 @@ int ctl_rd_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->mu, NULL);
   pthread_mutex_init(&st->tmu, NULL);
-  pthread_cond_init(&st->tcv, NULL);
+  /* the sweep's period is a duration: a wall clock stepped back would
+   * hold the sweeps for the step (timer_main) */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->tcv, &ca);
+  pthread_condattr_destroy(&ca);
   sh->rd = st;
   /* read and bounded with the other settings (ctl/settings.c), so that
    * lisecd --check-config reports a value out of bounds too */

@@ -158,7 +158,7 @@ static void pace(rotation *r, size_t done) {
   uint64_t due = r->paced_from + (uint64_t)((double)done * 1e9 / (double)rate), now = lisec_time_mono_ns();
   if (now + PACE_AHEAD_NS > due) return;
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  clock_gettime(CLOCK_MONOTONIC, &until);
   uint64_t ns = (uint64_t)until.tv_nsec + (due - now);
   until.tv_sec += (time_t)(ns / 1000000000u);
   until.tv_nsec = (long)(ns % 1000000000u);
@@ -178,7 +178,7 @@ static void test_pause(rotation *r) {
     if (!f) return;
     fclose(f);
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += 100 * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&r->st->mu);
@@ -795,7 +795,13 @@ int ctl_vault_rotation_open(const lisec_config *cfg, ctl_shared *sh, lisec_store
   struct ctl_rotation_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   pthread_mutex_init(&st->mu, NULL);
-  pthread_cond_init(&st->cv, NULL);
+  /* the pace's waits are durations (pace, test_pause): a wall clock
+   * stepped back would stall a paced rotation for the step */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->cv, &ca);
+  pthread_condattr_destroy(&ca);
   st->chunk = (size_t)chunk;
   st->rate = rate;
   st->nice = (int)nice;
