@@ -45,43 +45,86 @@ static int load_x25519(const lisec_config *cfg, const char *name, uint8_t pk[32]
   return rc;
 }
 
-static int config_u64(const lisec_config *cfg, const char *key, uint64_t max, uint64_t *out,
-                      lisec_err *err) {
+/* [audit]'s numbers, each with its default and bounds. None has a 0 that
+ * quietly means its default (review of 2026-12-07: tsa_max_skew_ms = 0
+ * read as 300000, not as no tolerance): where 0 has no meaning of its own
+ * it is refused, naming the setting. gather_us's 0 is "do not wait" and
+ * max_batch's the documented 4096 (ctl/auditlog.c). tsa_max_skew_ms is
+ * compared in whole seconds (a TSA's genTime has them): below 1000 every
+ * token not made within the same second would fail. Read whether or not
+ * tsa_url is set, by
+ * the start and by lisecd --check-config alike (ctl_audit_numbers_check). */
+enum { A_ENTRIES, A_CP_MS, A_FULL_BELOW, A_BATCH, A_GATHER, A_TSA_TIMEOUT, A_TSA_BYTES, A_TSA_SKEW, A_N };
+static const struct {
+  const char *key;
+  uint64_t def, min, max;
+} AUDIT_NUMBERS[A_N] = {
+    [A_ENTRIES] = {"checkpoint_entries", 1000, 1, UINT64_MAX / 2},
+    [A_CP_MS] = {"checkpoint_ms", 10000, 1, 24u * 3600 * 1000},
+    [A_FULL_BELOW] = {"open_full_check_below", CTL_AUDITLOG_OPEN_FULL_BELOW, 1, UINT64_MAX},
+    [A_BATCH] = {"max_batch", 0, 0, 32768},
+    [A_GATHER] = {"gather_us", 200, 0, 100000},
+    [A_TSA_TIMEOUT] = {"tsa_timeout_ms", 5000, 100, 600000},
+    [A_TSA_BYTES] = {"tsa_max_bytes", 65536, 1024, 256 * 1024},
+    [A_TSA_SKEW] = {"tsa_max_skew_ms", 300000, 1000, 24u * 3600 * 1000},
+};
+
+static int audit_number(const lisec_config *cfg, int i, uint64_t *out, lisec_err *err) {
+  const char *key = AUDIT_NUMBERS[i].key;
+  uint64_t min = AUDIT_NUMBERS[i].min, max = AUDIT_NUMBERS[i].max;
+  *out = AUDIT_NUMBERS[i].def;
   const char *v = lisec_config_str(cfg, "audit", key, NULL);
   if (!v) return 0;
   char *end = NULL;
   errno = 0;
   unsigned long long n = strtoull(v, &end, 10);
-  if (errno || end == v || *end || v[0] == '-' || n > max)
-    return lisec_err_set(err, LISEC_EINVAL, "[audit] %s: a whole number up to %llu", key,
-                         (unsigned long long)max);
+  if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+    return lisec_err_set(err, LISEC_EINVAL, "[audit] %s = %.40s: a whole number from %llu to %llu%s", key, v,
+                         (unsigned long long)min, (unsigned long long)max,
+                         n == 0 && end != v && !*end && min > 0 ? " (0 is not \"none\": leave it out for the default)"
+                                                                 : "");
   *out = n;
   return 0;
+}
+
+static int audit_numbers(const lisec_config *cfg, uint64_t out[A_N], lisec_err *err) {
+  int rc = 0;
+  for (int i = 0; i < A_N && !rc; i++) rc = audit_number(cfg, i, &out[i], err);
+  return rc;
+}
+
+int ctl_audit_numbers_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
+  int problems = 0;
+  for (int i = 0; i < A_N; i++) {
+    uint64_t n;
+    lisec_err err = {0};
+    if (audit_number(cfg, i, &n, &err) != 0) problems++, report(ctx, err.msg);
+  }
+  return problems;
 }
 
 /* [audit]: the durable appender and its checkpoint key, in a PKCS#11 token
  * or, asked for by name, a development file. Without a key lisecd does not
  * start: an unsigned log is not tamper-evident (TR 103 308 5.5). */
-static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err);
+static int open_tsa(const lisec_config *cfg, const uint64_t num[A_N], ctl_tsa **out, lisec_err *err);
 static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   uint8_t li_pk[32];
   bool li_set = false;
-  uint64_t entries = 0, ms = 0, full_below = 0, batch = 0, gather_us = 200;
+  uint64_t num[A_N];
   /* [audit] rd_seal_key: the RD administration's, the same form (issue 20);
    * without it no RD record can be written. */
   uint8_t rd_pk[32];
   bool rd_set = false;
   int rc = load_x25519(cfg, "li_admin_key", li_pk, &li_set, err);
   if (!rc) rc = load_x25519(cfg, "rd_seal_key", rd_pk, &rd_set, err);
-  if (!rc) rc = config_u64(cfg, "checkpoint_entries", UINT64_MAX / 2, &entries, err);
-  if (!rc) rc = config_u64(cfg, "checkpoint_ms", 24u * 3600 * 1000, &ms, err);
-  if (!rc) rc = config_u64(cfg, "open_full_check_below", UINT64_MAX, &full_below, err);
-  /* the group commit: records per durable transaction, and how long a
-   * caller about to lead one waits for others (0: not at all) */
-  if (!rc) rc = config_u64(cfg, "max_batch", 32768, &batch, err);
-  if (!rc) rc = config_u64(cfg, "gather_us", 100000, &gather_us, err);
+  /* the checkpoints, the open, the group commit (records per durable
+   * transaction, and how long a caller about to lead one waits for others,
+   * 0: not at all) and the TSA's bounds */
+  if (!rc) rc = audit_numbers(cfg, num, err);
+  uint64_t entries = num[A_ENTRIES], ms = num[A_CP_MS], full_below = num[A_FULL_BELOW], batch = num[A_BATCH],
+           gather_us = num[A_GATHER];
   ctl_tsa *tsa = NULL;
-  if (!rc) rc = open_tsa(cfg, &tsa, err);
+  if (!rc) rc = open_tsa(cfg, num, &tsa, err);
   if (rc) return rc;
   ctl_auditlog_config ac = {
       .store_url = sh->store_url,
@@ -125,23 +168,19 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
 
 /* [audit] tsa_url (issue 19 item 1): the TSA that timestamps every
  * checkpoint, its CA and bounds. Absent: no TSA, *out stays NULL. */
-static int open_tsa(const lisec_config *cfg, ctl_tsa **out, lisec_err *err) {
+static int open_tsa(const lisec_config *cfg, const uint64_t num[A_N], ctl_tsa **out, lisec_err *err) {
   *out = NULL;
   const char *url = lisec_config_str(cfg, "audit", "tsa_url", NULL);
   if (!url || !*url) return 0;
-  uint64_t timeout = 0, max_bytes = 0, skew = 0;
   bool required = false;
-  int rc = config_u64(cfg, "tsa_timeout_ms", 600000, &timeout, err);
-  if (!rc) rc = config_u64(cfg, "tsa_max_bytes", 256 * 1024, &max_bytes, err);
-  if (!rc) rc = config_u64(cfg, "tsa_max_skew_ms", 24u * 3600 * 1000, &skew, err);
-  if (!rc) rc = lisec_config_bool(cfg, "audit", "tsa_required", false, &required, err);
+  int rc = lisec_config_bool(cfg, "audit", "tsa_required", false, &required, err);
   if (rc) return rc;
   ctl_tsa_config tc = {.url = url,
                        .ca_file = lisec_config_str(cfg, "audit", "tsa_ca", NULL),
                        .tls_ca = lisec_config_str(cfg, "audit", "tsa_tls_ca", NULL),
-                       .timeout_ms = (uint32_t)timeout,
-                       .max_bytes = (uint32_t)max_bytes,
-                       .max_skew_ms = (uint32_t)skew,
+                       .timeout_ms = (uint32_t)num[A_TSA_TIMEOUT],
+                       .max_bytes = (uint32_t)num[A_TSA_BYTES],
+                       .max_skew_ms = (uint32_t)num[A_TSA_SKEW],
                        .required = required};
   return ctl_tsa_open(&tc, out, err);
 }

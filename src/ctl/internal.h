@@ -46,6 +46,10 @@ int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err
  * the topic: for ctl_settings_check. tpm_window_def_s: tpm_window_s's
  * default, from [attest] interval_s and grace_s. */
 int ctl_clock_settings_check(const lisec_config *cfg, int64_t tpm_window_def_s, lisec_err *err);
+/* [audit]'s numbers (checkpoints, group commit, TSA bounds) as the start
+ * reads them (ctl/ctl.c), each out of bounds told to report; returns how
+ * many. For ctl_settings_check. */
+int ctl_audit_numbers_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);
 
 struct ctl_shared {
   char *store_url;

@@ -126,6 +126,9 @@ int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const 
   lisec_err err = {0};
   if (k8s_scheduler(cfg, s.k8s_scheduler_name, sizeof s.k8s_scheduler_name, &err) != 0)
     problems++, report(ctx, err.msg);
+  /* [audit]'s numbers, read by ctl/ctl.c's open of the audit log, each
+   * reported */
+  problems += ctl_audit_numbers_check(cfg, report, ctx);
   /* the topics that read a section of their own at open, with its choices
    * and its rules between two settings: [telemetry] (ctl/telemetry.c) and
    * [time] (ctl/clock.c); each reports its first problem */

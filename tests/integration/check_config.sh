@@ -187,7 +187,7 @@ start_refused() {
 for bad in "gather_us = 100001" "gather_us = -5" "max_batch = 32769"; do
   sed "s|^\[audit\]|[audit]\n$bad|" "$good" >"$work/audit-bound.conf"
   start_refused "$work/audit-bound.conf" "$work/audit-bound.out" "[audit] $bad"
-  grep -q "\[audit\] ${bad%% *}: a whole number up to" "$work/audit-bound.out" ||
+  grep -q "\[audit\] ${bad%% *} = .*: a whole number from" "$work/audit-bound.out" ||
     fail "[audit] $bad: refused without naming the setting: $(tail -3 "$work/audit-bound.out")"
 done
 pass "[audit] gather_us and max_batch past their bounds stop the start, naming the setting"
@@ -218,14 +218,18 @@ grep -q 'bulk_channels = 0' "$work/fresh.conf" && grep -q 'rotation_rate = 10000
 pass "[server] bulk_channels, bulk_nice, bulk_workers, request_slice_us and [vault] rotation_chunk, rotation_rate, rotation_nice: each past its bound reported by the check and stopping a start, naming it; at their bounds accepted (the fresh-store check above)"
 
 
-# The settings the controller's topics ([x1], [rd], [telemetry], [time]),
-# the writer guard ([ha]) and the sandbox ([security]) read at start: a bad
+# The settings the controller's topics ([x1], [rd], [telemetry], [time],
+# [audit]'s numbers), the writer guard ([ha]) and the sandbox ([security])
+# read at start: a bad
 # value is reported by the check, naming it, as it stops a start; the values
 # at the bounds are accepted. Rows: section, key, two bad values, two values
 # at the bounds (where another setting's default bounds it too, the value
 # next to that: [time] poll_ms up to stale_ms's 10000, stale_ms from
 # poll_ms's 1000, [telemetry] idle_w below peak_w's 800, [ha] lease_ms from
-# 4 x lock_poll_ms's 500).
+# 4 x lock_poll_ms's 500). [audit]'s 0 where it meant the default quietly
+# (review of 2026-12-07: tsa_max_skew_ms = 0 read as 300000, not as no
+# tolerance) is refused like any value out of bounds, with or without
+# tsa_url.
 long_sock=/tmp/$(printf 'a%.0s' {1..120})
 at_sock=/tmp/$(printf 'a%.0s' {1..102})
 topic_bounds=(
@@ -264,6 +268,15 @@ topic_bounds=(
   ha lease_ms 1999 600001 0 600000
   ha advertise http://lisecd.example https:// https://a https://lisecd.example:8443
   security sandbox maybe 2 true on
+  audit checkpoint_entries 0 9223372036854775808 1 9223372036854775807
+  audit checkpoint_ms 0 86400001 1 86400000
+  audit open_full_check_below 0 18446744073709551616 1 18446744073709551615
+  audit max_batch -1 32769 0 32768
+  audit gather_us -1 100001 0 100000
+  audit tsa_timeout_ms 0 600001 100 600000
+  audit tsa_max_bytes 0 262145 1024 262144
+  audit tsa_max_skew_ms 0 86400001 1000 86400000
+  audit tsa_max_skew_ms 999 -1 1000 300000
 )
 for ((i = 0; i < ${#topic_bounds[@]}; i += 6)); do
   sect=${topic_bounds[i]} key=${topic_bounds[i + 1]}
@@ -302,7 +315,7 @@ for ((i = 0; i < ${#pairs[@]}; i += 4)); do
   [ $rc = 2 ] && grep -q "\[$sect\] $named" "$work/topic-pair.err" ||
     fail "[$sect] ${pairs[i + 1]}, ${pairs[i + 2]}: the check exited $rc (want 2, naming $named): $(cat "$work/topic-pair.err")"
 done
-pass "[x1], [rd], [telemetry], [time], [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms reported by the check"
+pass "[x1], [rd], [telemetry], [time], [audit]'s numbers (0 refused where it meant the default), [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms reported by the check"
 
 # [attest]: its quarantine command and the files it names are checked by
 # the code the start loads them with (before, the check only looked that
