@@ -29,7 +29,9 @@ done
 shim=$build/tests/integration/libclock_step_shim.so
 [ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
 [ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# A sanitizer build's runtime must come first among the preloaded.
+# In a sanitizer build the shim alone is preloaded, the runtime told not to
+# mind coming second: the quarantine command inherits LD_PRELOAD, and the
+# runtime preloaded into it fails under lisecd's filter (setrlimit).
 asan=$(ldd "$build/cmd/lisecd/lisecd" | awk '/libasan/ {print $3}')
 TIMEOUT_S=2
 MARGIN_S=10
@@ -39,15 +41,15 @@ step() { printf '%-15s' "$1" | dd of="$work/step" conv=notrunc status=none; }
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 hosts_up 1
 # The command says its pid (the sleep's, after exec) once it runs.
-cat >quarantine.sh <<'SH'
+cat >quarantine.sh <<SH
 #!/bin/sh
-echo $$ >"$(dirname "$0")/quarantine.pid.tmp"
-mv "$(dirname "$0")/quarantine.pid.tmp" "$(dirname "$0")/quarantine.pid"
+echo \$\$ >$work/quarantine.pid
 exec sleep 600
 SH
 chmod +x quarantine.sh
-LD_PRELOAD=${asan:+$asan:}$shim LISEC_TEST_CLOCK_STEP_FILE=$work/step \
-  start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
+lisecd_env=(env "LD_PRELOAD=$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
+[ -z "$asan" ] || lisecd_env+=("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 3" "grace_s = 1" "check_ms = 200" "quarantine_command = $work/quarantine.sh" \
   "quarantine_timeout_s = $TIMEOUT_S" "[audit]" "li_admin_key = $work/li.pub"
 # The command, when the test fails, is not left sleeping (before lisecd stops).

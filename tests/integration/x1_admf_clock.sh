@@ -33,8 +33,8 @@ port=$(free_port)
   --ca "$pki/ca.crt" --ne-id poi-b --admf-id admf-1 2>>ne.log &
 ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null || true")
-LD_PRELOAD=${asan:+$asan:}$shim LISEC_TEST_CLOCK_STEP_FILE=$work/step \
-  start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[audit]" "li_admin_key = $work/li-admin.pub"
+lisecd_env=(env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
+start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[audit]" "li_admin_key = $work/li-admin.pub"
 code=$(as li-admin -X POST -H 'Content-Type: application/json' -o reg.json -w '%{http_code}' \
   "$LISECD_URL/v1/x1/nes" -d "{\"id\":\"poi-b\",\"url\":\"https://localhost:$port/X1/NE\",\"vm\":\"vm-li\",
   \"admf_id\":\"admf-1\",\"cert\":\"$pki/admf.crt\",\"key\":\"$pki/admf.key\",\"ca\":\"$pki/ca.crt\",\"check_ms\":300,

@@ -95,6 +95,10 @@ make_li_admin_key() {
 }
 
 # start_lisecd PKI_DIR [extra config lines...]: sets LISECD_PORT, LISECD_PID, LISECD_URL.
+# The words in the caller's array lisecd_env, if any, go before lisecd's
+# command (env LD_PRELOAD=... for a clock shim: lisecd's alone, not the
+# helpers' the function runs).
+lisecd_env=()
 start_lisecd() {
   local pki=$1
   shift
@@ -119,7 +123,7 @@ allow_development_key = true
 checkpoint_ms = 500
 CONF
   for line in "$@"; do echo "$line" >>"$work/lisecd.conf"; done
-  "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/lisecd.log" &
+  "${lisecd_env[@]}" "$build/cmd/lisecd/lisecd" -c "$work/lisecd.conf" 2>"$work/lisecd.log" &
   LISECD_PID=$!
   cleanup_hooks+=("stop_lisecd")
   for _ in $(seq 1 100); do
