@@ -52,8 +52,8 @@ static int load_x25519(const lisec_config *cfg, const char *name, uint8_t pk[32]
  * max_batch's the documented 4096 (ctl/auditlog.c). tsa_max_skew_ms is
  * compared in whole seconds (a TSA's genTime has them): below 1000 every
  * token not made within the same second would fail. Read whether or not
- * tsa_url is set, by
- * the start and by lisecd --check-config alike (ctl_audit_numbers_check). */
+ * tsa_url is set, by the start and by lisecd --check-config alike
+ * (ctl_audit_numbers_check). */
 enum { A_ENTRIES, A_CP_MS, A_FULL_BELOW, A_BATCH, A_GATHER, A_TSA_TIMEOUT, A_TSA_BYTES, A_TSA_SKEW, A_N };
 static const struct {
   const char *key;
