@@ -1489,7 +1489,7 @@ static int announce(lisec_ctl *ctl, json_t *nes, json_t *tasks, uint64_t changes
   json_t *t;
   json_object_foreach(tasks, key, t) {
     x1_type type = X1_PING;
-    const char *action = jint(t, "next_try_ms") > now ? NULL : step_action(t, &type);
+    const char *action = retry_waits(t, now) ? NULL : step_action(t, &type);
     const char *named = json_string_value(json_object_get(admf->announced, key));
     admf_client *c = action && find_ne(nes, jstr(t, "ne")) ? client_of(admf, jstr(t, "ne")) : NULL;
     if (!c || (named && strcmp(named, action) == 0)) continue;
