@@ -396,15 +396,21 @@ static void test_rd_jurisdiction_shown(void **state) {
   json_decref(b);
 }
 
-/* The newest audit entry: its seal bit, and whether its data (a clear
- * one's) holds needle. */
-static bool last_entry(const char *needle, bool *holds) {
+/* How many entries the audit log holds (at least one). */
+static json_int_t log_size(void) {
   json_t *out = NULL;
   lisec_err err = {0};
   assert_int_equal(ctl_audit_entries(ctl, 0, 1, &out, &err), 0);
   json_int_t size = json_integer_value(json_object_get(out, "size"));
   json_decref(out);
   assert_true(size > 0);
+  return size;
+}
+
+/* The newest audit entry: its seal bit, and whether its data (a clear
+ * one's) holds needle. */
+static bool last_entry(const char *needle, bool *holds) {
+  json_int_t size = log_size();
   json_t *reply = json_pack("{s:I}", "audit_index", size - 1);
   bool sealed = entry(reply, needle, holds);
   json_decref(reply);
@@ -500,9 +506,7 @@ static void runs_on(const char *vm, const char *hyp, const char *host) {
 static bool last_opens_rd(const char *needle, bool *holds) {
   json_t *out = NULL;
   lisec_err err = {0};
-  assert_int_equal(ctl_audit_entries(ctl, 0, 1, &out, &err), 0);
-  json_int_t size = json_integer_value(json_object_get(out, "size"));
-  json_decref(out);
+  json_int_t size = log_size();
   assert_int_equal(ctl_audit_entries(ctl, (uint64_t)(size - 1), 1, &out, &err), 0);
   json_t *e = json_array_get(json_object_get(out, "entries"), 0);
   uint8_t *raw = NULL, *plain = NULL;
