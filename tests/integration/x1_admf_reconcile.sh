@@ -22,7 +22,6 @@ echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 
 sanitizer_clean() { ! grep -q 'Sanitizer' "$1" || { cat "$1" >&2; fail "sanitizer report in $1"; }; }
-wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
 
 # lisec-ne speaks X1 v1.13.1 to v1.21.1 only, so lisec's own v1.22.1 is refused (1020)
 ne_port=$(free_port)

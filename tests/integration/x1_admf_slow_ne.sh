@@ -23,7 +23,6 @@ echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 xsd=$src/src/x1/etsi-x1-schema/X1-all.xsd
 
-wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
 ports=$("$src/scripts/test/free-ports" 3)
 read -r a_port b_port px_port <<<"$(echo $ports)"
 pids=()

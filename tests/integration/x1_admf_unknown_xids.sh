@@ -28,7 +28,6 @@ eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >"$work/pin"
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 
-wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
 ports=$("$src/scripts/test/free-ports" 2)
 read -r ne_port px_port <<<"$(echo $ports)"
 pids=()

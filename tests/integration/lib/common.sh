@@ -67,6 +67,9 @@ release_only() {
 }
 pass() { echo "ok: $*"; }
 
+# wait_port PORT: until something listens on 127.0.0.1:PORT (5 s at most).
+wait_port() { for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; fail "nothing listens on $1"; }
+
 # The small Python helpers here need only the standard library: -S skips
 # the site hooks (every .pth of dist-packages, some importing modules of
 # their own), about half of a start's CPU (11 -> 5 ms), and a suite starts
