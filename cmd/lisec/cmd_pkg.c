@@ -734,17 +734,19 @@ static void print_package(const json_t *p) {
          json_is_true(json_object_get(p, "li")) ? ", LI VNF" : "", cli_str(p, "sha256"));
   if (json_is_true(json_object_get(p, "retired"))) printf("  retired: no VM of it is instantiated\n");
   if (json_is_string(json_object_get(p, "revoked"))) printf("  NOT compliant: %s\n", cli_str(p, "revoked"));
+  if (json_is_string(json_object_get(p, "artifact_signers"))) printf("  %s\n", cli_str(p, "artifact_signers"));
 }
 
 static void print_list(const json_t *v) {
   size_t i;
   const json_t *p;
   json_array_foreach(json_object_get(v, "packages"), i, p) {
-    printf("%-24s %s %s %s owner %s%s%s%s\n", cli_str(p, "id"), cli_str(p, "provider_id"),
+    printf("%-24s %s %s %s owner %s%s%s%s%s\n", cli_str(p, "id"), cli_str(p, "provider_id"),
            cli_str(p, "product_name"), cli_str(p, "package_version"), cli_str(p, "owner"),
            json_is_true(json_object_get(p, "li")) ? " [LI]" : "",
            json_is_true(json_object_get(p, "retired")) ? " [retired]" : "",
-           json_is_false(json_object_get(p, "compliant")) ? " [NOT compliant: a signer is revoked]" : "");
+           json_is_false(json_object_get(p, "compliant")) ? " [NOT compliant: a signer is revoked]" : "",
+           json_is_string(json_object_get(p, "artifact_signers")) ? " [artifact signers not kept]" : "");
   }
 }
 

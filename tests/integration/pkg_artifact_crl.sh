@@ -142,6 +142,12 @@ PY
   jq -e '([.packages[] | select(.id == "pold" and ((.artifact_signers // "") | test("^artifact signers not kept")))] | length == 1) and
          ([.packages[] | select(.id == "pa" and (.artifact_signers | not))] | length == 1)' out.json >/dev/null ||
   fail "the list does not mark pold alone: $(cat out.json)"
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+cli operator pkg show pold | grep -q '^  artifact signers not kept: on-board again to have them judged' ||
+  fail "lisec pkg show pold does not say its artifact signers are not kept: $(cli operator pkg show pold 2>&1)"
+cli operator pkg list >list.txt || fail "lisec pkg list"
+grep -q '^pold .*\[artifact signers not kept\]' list.txt && ! grep -q '^pa .*\[artifact signers not kept\]' list.txt ||
+  fail "lisec pkg list does not mark pold alone: $(cat list.txt)"
 pass "a package stored without its artifact signers still loads and lists, saying 'artifact signers not kept: on-board again to have them judged'"
 
 # ---- wrong cases: a stale CRL, another CA's CRL --------------------------------
