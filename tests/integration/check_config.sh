@@ -56,23 +56,28 @@ keygen --key-type AES:32 --extractable --label kek-extractable || fail "pkcs11-t
 keygen --key-type AES:16 --label kek-short || fail "pkcs11-tool: AES-128 key"
 keygen --key-type AES:32 --sensitive --label kek-twice && keygen --key-type AES:32 --sensitive --label kek-twice ||
   fail "pkcs11-tool: two keys under one label"
-before=$(state)
-for unfit in "kek-extractable:is extractable" "kek-short:not an AES-256 key" "kek-twice:more than one AES key"; do
-  label=${unfit%%:*}
-  sed "s/key_label = lisec-kek/key_label = $label/" "$good" >"$work/unfit.conf"
-  set +e
-  "$lisecd" -c "$work/unfit.conf" --check-config >"$work/unfit.out" 2>"$work/unfit.err"
-  rc=$?
-  set -e
-  [ $rc = 2 ] && grep "\[vault\] key_label $label: TR103308-5.7: " "$work/unfit.err" | grep "\"$label\"" |
-    grep -q "${unfit#*:}" ||
-    fail "[vault] key_label = $label: the check exited $rc (want 2, naming TR103308-5.7 and the key): $(cat "$work/unfit.err")"
-  # and the start refuses it alike
+# unfit_key SECTION DEFAULT LABEL REQ WHY [fresh]: [SECTION] key_label =
+# LABEL (in place of DEFAULT) makes the check exit 2 and the start refuse,
+# both naming REQ, the label and WHY (a grep pattern); fresh: the start on a
+# store of its own, so that it is the key, not the log signed by DEFAULT,
+# that stops it.
+unfit_key() {
+  local section=$1 default=$2 label=$3 req=$4 why=$5 rc=0
+  sed "s/key_label = $default/key_label = $label/" "$good" >"$work/unfit.conf"
+  "$lisecd" -c "$work/unfit.conf" --check-config >"$work/unfit.out" 2>"$work/unfit.err" || rc=$?
+  [ $rc = 2 ] && grep "\[$section\] key_label $label: $req: " "$work/unfit.err" | grep "\"$label\"" | grep -q "$why" ||
+    fail "[$section] key_label = $label: the check exited $rc (want 2, naming $req and the key): $(cat "$work/unfit.err")"
+  [ -z "${6:-}" ] || sed -i -e "s|url = sqlite:.*|url = sqlite:$work/$label.db|" \
+    -e "s|^listen = .*|listen = 127.0.0.1:$(free_port)|" "$work/unfit.conf"
   rc=0
   timeout 60 "$lisecd" -c "$work/unfit.conf" >"$work/unfit.start" 2>&1 || rc=$?
-  [ $rc != 0 ] && [ $rc != 124 ] && grep "TR103308-5.7: " "$work/unfit.start" | grep "\"$label\"" | grep -q "${unfit#*:}" ||
-    fail "[vault] key_label = $label: the start exited $rc (want a refusal naming it): $(tail -3 "$work/unfit.start")"
-done
+  [ $rc != 0 ] && [ $rc != 124 ] && grep "$req: " "$work/unfit.start" | grep "\"$label\"" | grep -q "$why" ||
+    fail "[$section] key_label = $label: the start exited $rc (want a refusal naming it): $(tail -3 "$work/unfit.start")"
+}
+before=$(state)
+unfit_key vault lisec-kek kek-extractable TR103308-5.7 "is extractable"
+unfit_key vault lisec-kek kek-short TR103308-5.7 "not an AES-256 key"
+unfit_key vault lisec-kek kek-twice TR103308-5.7 "more than one AES key"
 [ "$(state)" = "$before" ] || fail "a check of an unfit KEK changed the database or the token"
 pass "a KEK the start refuses (extractable, AES-128, two under one label): the check refuses it too, naming TR103308-5.7 and the label, nothing changed"
 
@@ -92,25 +97,8 @@ pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321 
   grep -A3 'label: *audit-extractable$' "$work/privkeys" | grep -q 'Access:.* extractable' ||
   fail "the provisioned pairs are not as meant (only audit-extractable extractable): $(cat "$work/privkeys")"
 before=$(state)
-for unfit in "audit-extractable:is extractable.*pkcs11-tool --keypairgen" "audit-twice:more than one Ed25519 private key.*delete or relabel"; do
-  label=${unfit%%:*}
-  sed "s/key_label = lisec-audit/key_label = $label/" "$good" >"$work/unfit.conf"
-  set +e
-  "$lisecd" -c "$work/unfit.conf" --check-config >"$work/unfit.out" 2>"$work/unfit.err"
-  rc=$?
-  set -e
-  [ $rc = 2 ] && grep "\[audit\] key_label $label: TR103308-5.5: " "$work/unfit.err" | grep "\"$label\"" |
-    grep -q "${unfit#*:}" ||
-    fail "[audit] key_label = $label: the check exited $rc (want 2, naming TR103308-5.5 and the key): $(cat "$work/unfit.err")"
-  # and the start, on a new store (so that it is the key, not the log
-  # signed by lisec-audit, that stops it)
-  sed -i -e "s|url = sqlite:.*|url = sqlite:$work/$label.db|" -e "s|^listen = .*|listen = 127.0.0.1:$(free_port)|" \
-    "$work/unfit.conf"
-  rc=0
-  timeout 60 "$lisecd" -c "$work/unfit.conf" >"$work/unfit.start" 2>&1 || rc=$?
-  [ $rc != 0 ] && [ $rc != 124 ] && grep "TR103308-5.5: " "$work/unfit.start" | grep "\"$label\"" | grep -q "${unfit#*:}" ||
-    fail "[audit] key_label = $label: the start exited $rc (want a refusal naming it): $(tail -3 "$work/unfit.start")"
-done
+unfit_key audit lisec-audit audit-extractable TR103308-5.5 "is extractable.*pkcs11-tool --keypairgen" fresh
+unfit_key audit lisec-audit audit-twice TR103308-5.5 "more than one Ed25519 private key.*delete or relabel" fresh
 [ "$(state)" = "$before" ] || fail "a check or start with an unfit checkpoint key changed the database or the token"
 # the pair provisioned not extractable: the check passes, and a lisecd on a
 # new store (the log above is signed by lisec-audit) starts with it

@@ -400,14 +400,27 @@ static json_t *next_json_line(FILE *f) {
   return o;
 }
 
-static void test_log_json_fields(void **state) {
-  (void)state;
-  char path[] = "/tmp/lisec-test-log-XXXXXX";
+/* What the logger writes goes to path (a mkstemp template) until
+ * stderr_end; the file's fd is returned, *saved is the old stderr. */
+static int stderr_begin(char *path, int *saved) {
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   fflush(stderr);
-  int saved = dup(2);
+  *saved = dup(2);
   assert_int_equal(dup2(fd, 2), 2);
+  return fd;
+}
+
+static void stderr_end(int saved) {
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+}
+
+static void test_log_json_fields(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-test-log-XXXXXX";
+  int saved, fd = stderr_begin(path, &saved);
   lisec_log_setup(LISEC_LOG_DEBUG, true);
   lisec_log_set_process("front");
   LOG_INFO("plain %d", 1);
@@ -425,9 +438,7 @@ static void test_log_json_fields(void **state) {
   lisec_log_context_clear();
   LOG_WARN("peer %s", "cn-\xff\xfe"); /* not UTF-8: logged, its bytes made ASCII */
   lisec_log_context_clear();
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
+  stderr_end(saved);
   lisec_log_setup(LISEC_LOG_INFO, false);
   lisec_log_set_process(NULL);
   lisec_log_set_access(true);
@@ -477,16 +488,10 @@ static void test_log_json_fields(void **state) {
 static void test_log_text_one_line(void **state) {
   (void)state;
   char path[] = "/tmp/lisec-test-log-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  fflush(stderr);
-  int saved = dup(2);
-  assert_int_equal(dup2(fd, 2), 2);
+  int saved, fd = stderr_begin(path, &saved);
   lisec_log_setup(LISEC_LOG_DEBUG, false);
   LOG_WARN("peer said %s", "a\n2026-01-01T00:00:00.000Z ERROR forged\r\x1b[31m\x7f");
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
+  stderr_end(saved);
   lisec_log_setup(LISEC_LOG_INFO, false);
   FILE *f = fdopen(fd, "r");
   rewind(f);
