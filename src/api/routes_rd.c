@@ -1,8 +1,10 @@
 /* Routes of Retained Data (issue 20; ctl/rd.h, docs/rd.md): the RD
  * administration's retention obligations and its signed extension command,
  * the RD data key a host running an attested RD VM fetches per retention
- * period (wrapped to the RD VM's P-256 key, which the request carries), and the early-destruction request that is refused until the
- * period's retention ends. Every route admits every role: ctl/rd.c decides
+ * period (wrapped to the RD VM's P-256 key, which the request carries and
+ * the RD administration registered for the VM by its signed command, the
+ * recipients routes), and the early-destruction request that is refused
+ * until the period's retention ends. Every route admits every role: ctl/rd.c decides
  * and records each refusal sealed to the RD administration, because even
  * a refused request's path names an obligation or an RD store. A key whose
  * retention ended is 410 Gone (TR103308-5.8-RD-SHRED). */
@@ -63,6 +65,20 @@ static int destroy(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, a
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int recipient_post(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_rd_recipient_post(ctl, a, req->params[0], req->body, &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
+static int recipient_get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_rd_recipient_get(ctl, a, req->params[0], &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 /* every role that uses lisec, and the RD administration (outside ANY) */
 #define RD_ROLES (API_ROLE_ANY | API_ROLE_RD_ADMIN)
 
@@ -74,5 +90,7 @@ const api_route api_routes_rd[] = {
     {"POST", "/v1/rd/obligations/{id}/extend", RD_ROLES, true, extend, NULL},
     {"POST", "/v1/rd/keys/{store}/{period}", RD_ROLES, true, key, NULL},
     {"POST", "/v1/rd/keys/{store}/{period}/destroy", RD_ROLES, false, destroy, NULL},
+    {"POST", "/v1/rd/recipients/{vm}", RD_ROLES, true, recipient_post, NULL},
+    {"GET", "/v1/rd/recipients/{vm}", RD_ROLES, false, recipient_get, NULL},
     {0},
 };

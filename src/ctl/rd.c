@@ -29,6 +29,7 @@
 #include "ctl/rd.h"
 #include "model/rd_command.h"
 #include "model/rd_recipient.h"
+#include "model/rd_register.h"
 
 #define PERIOD_DIGITS_MAX 12
 
@@ -236,9 +237,16 @@ static int bound_check(lisec_ctl *ctl, const model_rd_spec *s, lisec_err *err) {
  * is refused and recorded (sealed: the path names an obligation). */
 static int need_rd_admin(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
                          lisec_err *err) {
+  return ctl_rd_need_admin(ctl, actor, action, subject, err);
+}
+
+EVP_PKEY *ctl_rd_admin_key(const ctl_shared *sh) { return sh->rd ? sh->rd->admin_key : NULL; }
+
+int ctl_rd_need_admin(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
+                      lisec_err *err) {
   if (ctl_actor_role(actor) == CTL_ROLE_RD_ADMIN) return 0;
   int rc = lisec_err_set(err, LISEC_EAUTH,
-                         CTL_RD_REQ_ROLE ": role %.64s may not %s retention obligations or their keys; "
+                         CTL_RD_REQ_ROLE ": role %.64s may not %s retention obligations, their keys or RD VMs' keys; "
                          "admitted roles: rd-admin",
                          actor && actor->role ? actor->role : "(none)", action);
   return ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "%s", subject);
@@ -637,6 +645,33 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
   int64_t proven_ms = 0, now = 0, start = 0, end = 0, destroy_at = 0;
   char kid[MODEL_ID_MAX + 32];
   key_id(store, k, kid);
+  /* The recipient is the key the RD administration registered for the VM
+   * (rd_recipient.c), not the one the host names. Judged before the
+   * model: a VM no obligation names has no registration either, so this
+   * refusal, one sentence whether none is registered or another key is,
+   * tells a host nothing of which VMs are RD functions. Why it was
+   * refused is in the sealed record. The keys process checks the signed
+   * registration again before it wraps. */
+  char reg[MODEL_RD_REG_MAX + 1] = "";
+  if (!rc) {
+    uint8_t registered[MODEL_RD_POINT_LEN];
+    lisec_err rerr = {0};
+    int r = ctl_rd_recipient_of(ctl, vm, registered, reg, sizeof reg, &rerr);
+    if (r && r != LISEC_ENOTFOUND)
+      return ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, lisec_err_set(err, r, "%s", rerr.msg),
+                          NULL, err, "rd-key %s", kid);
+    if (r || memcmp(registered, recipient, sizeof registered) != 0) {
+      lisec_err_set(err, LISEC_EDENIED,
+                    MODEL_REQ_RD_RECIPIENT ": VM %s: %s", vm,
+                    r ? "no recipient key is registered for it by the RD administration"
+                      : "public_key is not the key the RD administration registered for it");
+      rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, LISEC_EDENIED, NULL, err, "rd-key %s", kid);
+      return lisec_err_set(err, rc,
+                           MODEL_REQ_RD_RECIPIENT ": no data key is wrapped to this key for this VM: a data key "
+                           "is wrapped only to the P-256 key the RD administration registered for the VM "
+                           "(lisec rd sign-recipient, then lisec rd register: POST /v1/rd/recipients/{vm})");
+    }
+  }
   if (!rc) {
     model *m = ctl_model_lock(ctl->shared);
     rc = m ? model_rd_key_allowed(m, store, vm, host, &g, err)
@@ -708,7 +743,9 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
                        (unsigned long long)k);
   }
   /* the token wraps the key to the recipient: only wrapped bytes come back */
-  if (!rc) rc = keys_rd_key(ctl->shared->keys, store, k, true, recipient, eph, wrapped, err);
+  if (!rc)
+    rc = keys_rd_key(ctl->shared->keys, store, k, true, recipient, vm, (const uint8_t *)reg, strlen(reg), eph,
+                     wrapped, err);
   pthread_mutex_unlock(&st->mu);
   if (rc) return ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, rc, NULL, err, "rd-key %s", kid);
   char *b64 = NULL, *eph_pem = NULL;

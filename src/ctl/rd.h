@@ -13,6 +13,7 @@
 #define LISEC_CTL_RD_H
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 
 #define CTL_RD_OBLIGATION_KIND "rd.obligation"
 #define CTL_RD_KEY_KIND "rd.key"
+#define CTL_RD_RECIPIENT_KIND "rd.recipient"
 #define CTL_RD_REQ_ROLE "TR103308-5.8-RD-ROLE"
 #define CTL_RD_REQ_SHRED "TR103308-5.8-RD-SHRED"
 #define CTL_RD_REQ_EARLY "TR103308-5.8-RD-EARLY"
@@ -64,7 +66,10 @@ int ctl_rd_delete(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_
 int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const json_t *body,
                   json_t **out, lisec_err *err);
 /* POST /v1/rd/keys/{store}/{period} by the host (role host) running RD VM
- * ID, body {"vm": ID, "public_key": the VM's P-256 public key, PEM}:
+ * ID, body {"vm": ID, "public_key": the VM's P-256 public key, PEM}, which
+ * must be the key the RD administration registered for the VM
+ * (ctl_rd_recipient_post; 403 TR103308-5.7-RD-RECIPIENT otherwise, one
+ * sentence whether none is registered or another is):
  * {"store", "period", "algorithm": "AES-256", "wrap": CTL_RD_WRAP_SCHEME,
  * "ephemeral_public_key" (PEM), "wrapped_key" (base64, 40 bytes),
  * "period_start", "period_end", "destroy_at"}. The data key is wrapped to
@@ -83,5 +88,31 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
  * before then (TR103308-5.8-RD-EARLY). */
 int ctl_rd_destroy(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
                    json_t **out, lisec_err *err);
+
+/* The RD administration's registration of each RD VM's recipient key
+ * (ctl/rd_recipient.c; model/rd_register.h has the signed command).
+ * POST /v1/rd/recipients/{vm} (rd-admin): the signed rd-recipient command
+ * (registers, replacing an earlier key) or rd-recipient-remove; a counter
+ * per VM above every earlier command's (it outlives a removal), expiry
+ * within 7 days, signed with [rd] admin_pubkey. Stored as
+ * CTL_RD_RECIPIENT_KIND, recorded sealed to the RD administration. */
+int ctl_rd_recipient_post(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
+                          json_t **out, lisec_err *err);
+/* GET /v1/rd/recipients/{vm} (rd-admin): {"vm", "registered", "public_key"?,
+ * "last_counter"}; 404 when no command was ever accepted for vm. */
+int ctl_rd_recipient_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                         lisec_err *err);
+/* The key registered for vm: its point, and the signed registration (at
+ * most MODEL_RD_REG_MAX bytes into reg, NUL-terminated; cap its size) that
+ * the keys process verifies before it wraps. ENOTFOUND when none is. */
+int ctl_rd_recipient_of(lisec_ctl *ctl, const char *vm, uint8_t point[65], char *reg, size_t cap,
+                        lisec_err *err);
+
+/* For ctl/rd_recipient.c: [rd] admin_pubkey (NULL when unset), and the
+ * RD administration's role check that records a refusal sealed
+ * (TR103308-5.8-RD-ROLE). */
+EVP_PKEY *ctl_rd_admin_key(const ctl_shared *sh);
+int ctl_rd_need_admin(lisec_ctl *ctl, const ctl_actor *actor, const char *action, const char *subject,
+                      lisec_err *err);
 
 #endif

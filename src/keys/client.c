@@ -609,11 +609,16 @@ int keys_li_check(keys_client *k, lisec_err *err) {
 }
 
 int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, const uint8_t recipient[65],
-                uint8_t eph[65], uint8_t wrapped[40], lisec_err *err) {
+                const char *vm, const uint8_t *reg, size_t reg_len, uint8_t eph[65], uint8_t wrapped[40],
+                lisec_err *err) {
   if (strlen(store) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a store id is at most %d bytes", KEYS_NAME_MAX);
+  if (!vm || strlen(vm) > KEYS_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "a VM id is at most %d bytes", KEYS_NAME_MAX);
+  if (reg_len > KEYS_RD_REG_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "an RD key registration is at most %d bytes", KEYS_RD_REG_MAX);
   keys_request q = {.type = KEYS_MSG_RD_KEY, .period = period, .create = create, .data = recipient,
-                    .data_len = KEYS_RD_POINT_LEN};
+                    .data_len = KEYS_RD_POINT_LEN, .rd_reg = reg, .rd_reg_len = reg_len};
   snprintf(q.name, sizeof q.name, "%s", store);
+  snprintf(q.vm, sizeof q.vm, "%s", vm);
   keys_reply rp;
   uint8_t *p = NULL;
   size_t n = 0;

@@ -166,8 +166,14 @@ int keys_x1_sign_alg(keys_client *k, const char *key_path, unsigned alg, const u
  * x-coordinate of eph and recipient. No clear key on either side. And its
  * destruction at the end of retention (*count: objects destroyed; 0 when
  * it was gone already). */
+/* vm is the RD VM the key is for and reg (reg_len bytes) the RD
+ * administration's signed registration of recipient for vm
+ * (model/rd_register.h): the keys process verifies it against its own
+ * [rd] admin_pubkey and wraps nothing without it (EDENIED naming
+ * TR103308-5.7-RD-RECIPIENT). */
 int keys_rd_key(keys_client *k, const char *store, uint64_t period, bool create, const uint8_t recipient[65],
-                uint8_t eph[65], uint8_t wrapped[40], lisec_err *err);
+                const char *vm, const uint8_t *reg, size_t reg_len, uint8_t eph[65], uint8_t wrapped[40],
+                lisec_err *err);
 int keys_rd_destroy(keys_client *k, const char *store, uint64_t period, uint64_t *count, lisec_err *err);
 
 /* ---- the service (the keys process's body) ----------------------------- */

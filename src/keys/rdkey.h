@@ -26,6 +26,9 @@
 #define KEYS_RD_PERIOD_MAX ((uint64_t)1 << 40)
 #define KEYS_RD_POINT_LEN 65   /* an uncompressed P-256 point */
 #define KEYS_RD_WRAPPED_LEN 40 /* AES-256 wrapped by RFC 3394 */
+/* The RD administration's signed registration of the recipient key for
+ * the VM (model/rd_register.h, MODEL_RD_REG_MAX), sent with every RD_KEY. */
+#define KEYS_RD_REG_MAX 2048
 
 typedef struct keys_rdkey keys_rdkey;
 

@@ -5,7 +5,10 @@
  * here: a vault record is sealed, opened or re-wrapped inside this process,
  * so its data key (and the cache of data keys) never leaves it; what goes
  * back is a sealed record, the identifiers asked for, a signature or a
- * public key. */
+ * public key. An RD data key is wrapped only to the key the RD
+ * administration registered for the VM: this process checks the signed
+ * registration itself, against the [rd] admin_pubkey it read at start,
+ * before every wrap (model/rd_register.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,12 +26,14 @@
 #include "keys/signer.h"
 #include "keys/wire.h"
 #include "keys/x1key.h"
+#include "model/rd_register.h"
 
 struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
   keys_livm *li;         /* [li]; NULL when not configured */
   keys_rdkey *rd;        /* [rd] (issue 20); NULL when not configured */
+  EVP_PKEY *rd_admin;    /* [rd] admin_pubkey: signs the RD VMs' recipient keys; NULL: no wrap */
   keys_x1keys *x1;       /* the X1 client's TLS keys, read when first used */
   keys_settings set;     /* [keys]: spin_us, max_message, max_batch */
   keys_vault_settings vset; /* [vault]: the cache and the token sessions */
@@ -181,6 +186,14 @@ static int open_rd(const lisec_config *cfg, keys_service *s, lisec_err *err) {
   if (rc) return rc;
   rc = keys_rdkey_open(module, lisec_config_str(cfg, "rd", "token", "lisec"), pin, &s->rd, err);
   crypto_wipe(pin, sizeof pin);
+  /* The RD administration's key, read here and not taken from the
+   * controller: without it no data key is wrapped (RD_KEY). */
+  const char *admin = lisec_config_str(cfg, "rd", "admin_pubkey", NULL);
+  if (!rc && admin && (rc = crypto_pkey_load_pem(admin, false, &s->rd_admin, err)))
+    lisec_err_wrap(err, "[rd] admin_pubkey");
+  if (!rc && !admin)
+    LOG_WARN("[rd] admin_pubkey is not set: no RD data key is wrapped (%s: the RD administration registers "
+             "each RD VM's key with it)", MODEL_REQ_RD_RECIPIENT);
   return rc;
 }
 
@@ -225,6 +238,7 @@ void keys_service_close(keys_service *s) {
   if (!s) return;
   keys_livm_close(s->li);
   keys_rdkey_close(s->rd);
+  EVP_PKEY_free(s->rd_admin);
   keys_kek_close(s->kek);
   keys_signer_close(s->signer);
   keys_x1keys_close(s->x1);
@@ -571,6 +585,12 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return do_x1_sign(s, q, sig, rp, err);
   case KEYS_MSG_RD_KEY: /* wrapped to the recipient in the token: the point and the wrap into sig */
     if (!s->rd) return lisec_err_set(err, LISEC_EUNAVAIL, "[rd] no PKCS#11 token is configured");
+    /* the recipient is the RD administration's choice, not the controller's */
+    if (!s->rd_admin)
+      return lisec_err_set(err, LISEC_EDENIED,
+                           MODEL_REQ_RD_RECIPIENT ": [rd] admin_pubkey is not set in the keys process: no RD "
+                           "data key is wrapped");
+    if ((rc = model_rd_reg_binds(q->rd_reg, q->rd_reg_len, s->rd_admin, q->vm, q->data, err))) return rc;
     if ((rc = keys_rdkey_get(s->rd, q->name, q->period, q->create, q->data, sig, sig + KEYS_RD_POINT_LEN, err)))
       return rc;
     rp->rd_eph = sig;

@@ -230,6 +230,8 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     if (q->type == KEYS_MSG_RD_KEY) {
       ipc_put_u8(w, q->create ? 1 : 0);
       ipc_put_bytes(w, q->data, q->data_len);
+      ipc_put_str(w, q->vm);
+      ipc_put_bytes(w, q->rd_reg, q->rd_reg_len);
     }
     break;
   default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
@@ -306,6 +308,9 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
       ipc_get_bytes(&r, KEYS_RD_POINT_LEN, &q->data, &q->data_len);
       if (!r.bad && (q->data_len != KEYS_RD_POINT_LEN || q->data[0] != 0x04))
         bad(&r, "the recipient is not an uncompressed P-256 point");
+      ipc_get_str(&r, q->vm, sizeof q->vm);
+      if (!r.bad && !q->vm[0]) bad(&r, "an empty VM id");
+      ipc_get_bytes(&r, KEYS_RD_REG_MAX, &q->rd_reg, &q->rd_reg_len);
     }
     break;
   default:

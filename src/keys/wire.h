@@ -22,7 +22,8 @@
  *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
- *   RD_KEY          store id, period, create, recipient     ephemeral point (65), wrapped key (40)
+ *   RD_KEY          store id, period, create, recipient,    ephemeral point (65), wrapped key (40)
+ *                   VM id, registration
  *   RD_DESTROY      store id, period                        count destroyed
  *   REWRAP_BATCH    count, count x sealed record            count, count x {id, version, rc, reason,
  *                                                             changed, KEK label, wrapped key}
@@ -30,7 +31,12 @@
  * RD_KEY's recipient is the RD VM's P-256 point (0x04 || X || Y) and its
  * answer the token's ephemeral point and the data key wrapped to the
  * recipient (keys/rdkey.h): the data key never crosses this wire in clear,
- * and a decoder refuses an answer of any other size.
+ * and a decoder refuses an answer of any other size. The request also
+ * carries the VM the key is for and the RD administration's signed
+ * registration of the recipient for that VM (model/rd_register.h, at most
+ * KEYS_RD_REG_MAX bytes), which the keys process verifies itself against
+ * [rd] admin_pubkey before it wraps: the controller cannot pick the
+ * recipient.
  *
  * A sealed record is id, authorisation, version, KEK label, wrapped key,
  * ciphertext: the fields of vault_sealed, nothing in clear.
@@ -137,6 +143,9 @@ typedef struct keys_request {
   uint32_t batch_count;                 /* OPEN_BATCH, REWRAP_BATCH: records, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch;                 /* OPEN_BATCH, REWRAP_BATCH: the records' fields, each checked */
   size_t batch_len;
+  char vm[KEYS_NAME_MAX + 1];           /* RD_KEY: the RD VM the key is wrapped for */
+  const uint8_t *rd_reg;                /* RD_KEY: the signed registration of the recipient */
+  size_t rd_reg_len;
 } keys_request;
 
 typedef struct keys_reply {

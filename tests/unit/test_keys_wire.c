@@ -320,8 +320,10 @@ static void test_rd_key_wire(void **state) {
   memset(eph, 0x22, sizeof eph), eph[0] = 0x04;
   memset(wrapped, 0x33, sizeof wrapped);
   memset(clear, 0x44, sizeof clear);
+  static const char reg[] = "{\"command\":{},\"signature\":\"\"}";
   keys_request q = {.type = KEYS_MSG_RD_KEY, .name = "rd-store", .period = 3, .create = true, .data = point,
-                    .data_len = sizeof point},
+                    .data_len = sizeof point, .vm = "rd-q", .rd_reg = (const uint8_t *)reg,
+                    .rd_reg_len = sizeof reg - 1},
                back;
   ipc_writer w;
   encode_request(&q, &w);
@@ -331,6 +333,22 @@ static void test_rd_key_wire(void **state) {
   assert_true(back.create);
   assert_int_equal(back.data_len, KEYS_RD_POINT_LEN);
   assert_memory_equal(back.data, point, sizeof point);
+  /* the VM and the RD administration's registration ride along */
+  assert_string_equal(back.vm, "rd-q");
+  assert_int_equal(back.rd_reg_len, sizeof reg - 1);
+  assert_memory_equal(back.rd_reg, reg, sizeof reg - 1);
+  ipc_writer_free(&w);
+  /* no VM, or a registration over its bound: refused */
+  keys_request nq = q;
+  nq.vm[0] = '\0';
+  encode_request(&nq, &w);
+  assert_int_equal(keys_wire_get_request(nq.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  static uint8_t long_reg[KEYS_RD_REG_MAX + 1];
+  nq = q;
+  nq.rd_reg = long_reg, nq.rd_reg_len = sizeof long_reg;
+  encode_request(&nq, &w);
+  assert_int_equal(keys_wire_get_request(nq.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
   ipc_writer_free(&w);
   /* a recipient that is not an uncompressed P-256 point */
   uint8_t compressed[KEYS_RD_POINT_LEN];
