@@ -23,3 +23,8 @@ lisec_integration_test(rd_time tests/integration/rd_time.sh)
 # role but rd-admin (MOVE2 alone), records in the clear alike; RD-R11 for
 # the jurisdiction still shown (rd_confid_untrusted).
 lisec_integration_test(rd_confid_untrusted tests/integration/rd_confid_untrusted.sh)
+# Who a data key is wrapped to: only the key the RD administration
+# registered for the VM by its signed command (lisec rd sign-recipient);
+# forged, replayed, expired registrations and other roles refused, another
+# key and an unregistered VM refused alike, sealed records (rd_recipient).
+lisec_integration_test(rd_recipient tests/integration/rd_recipient.sh)

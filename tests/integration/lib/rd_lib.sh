@@ -75,3 +75,12 @@ alike() { # WHAT A B: the answers about an RD object and its twin (RD_TWIN_SOFT=
   named by an obligation: $2
   its twin:               $3"
 }
+
+# rd_register VM PUBFILE COUNTER: the RD administration registers PUBFILE as
+# the key VM's data keys are wrapped to (lisec rd sign-recipient, then
+# POST /v1/rd/recipients/VM); 200 expected.
+rd_register() {
+  lisec rd sign-recipient --key "$work/rd-sign.key" --vm "$1" --pubkey "$2" --counter "$3" --expires +600 \
+    -o "$work/reg-$1-$3.json"
+  expect 200 rd-admin POST "/v1/rd/recipients/$1" "$(cat "$work/reg-$1-$3.json")"
+}
