@@ -130,6 +130,9 @@ open("wrapped.bin","wb").write(w)'
   openssl enc -d -id-aes256-wrap -iv A6A6A6A6A6A6A6A6 -K "$(hexof <z.bin)" -in wrapped.bin | hexof
 }
 ok=$(kreq ok)
+# the RD administration registers each VM's key (rd_recipient), so that the
+# refusals below are the model's, not the recipient's
+for v in rd-q rd-lon rd-u rd-db; do rd_register $v vm.pub 1; done
 expect 403 operator POST /v1/rd/keys/rd-store/0 "$ok"
 has TR103308-5.7-RD-KEY
 expect 403 rd-admin POST /v1/rd/keys/rd-store/0 "$ok"
@@ -156,10 +159,14 @@ expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$ok"
 lacks '"key"' "the key reply"
 key0=$(unwrap vm.key)
 [ ${#key0} = 64 ] || fail "the wrapped key does not unwrap to 32 bytes with the RD VM's key"
+expect 403 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq ok2)" # not the registered key
+has TR103308-5.7-RD-RECIPIENT
+rd_register rd-q vm2.pub 2
 expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq ok2)"
 [ "$(unwrap vm2.key)" = "$key0" ] || fail "the same period gave another key"
 ! unwrap vm.key >/dev/null 2>&1 || fail "a key wrapped to vm2 opened with vm's key"
 [ "$(in_token 0)" = 1 ] || fail "the token does not hold the key of period 0: $("${p11[@]}" --list-objects 2>&1)"
+rd_register rd-q vm.pub 3
 # Independently of lisec: the token's own object, wrapped by pkcs11-tool
 # under a KEK this test made, is the key the RD VM unwrapped; and the token
 # never shows it in clear (sensitive: CKA_VALUE is refused).

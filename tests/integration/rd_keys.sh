@@ -90,6 +90,7 @@ in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -cE "lisec-rd:rd-st:$
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
 openssl pkey -in vm.key -pubout -out vm.pub
 ok=$(python3 -c 'import json; print(json.dumps({"vm": "rd-q", "public_key": open("vm.pub").read()}))')
+rd_register rd-q vm.pub 1 # the RD administration's registration of the VM's key (rd_recipient)
 # the RD clock runs k hours ahead: period k has begun (periods start 10 s before the test's "now")
 for k in 0 1 2; do
   echo $((k * 3600)) >clock

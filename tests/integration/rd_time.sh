@@ -48,6 +48,7 @@ expect 200 rd-admin PUT /v1/rd/obligations/ob-de "{\"jurisdiction\":\"de\",\"fun
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
 openssl pkey -in vm.key -pubout -out vm.pub
 key_req=$(jq -n --rawfile pem vm.pub '{vm: "rd-q", public_key: $pem}')
+rd_register rd-q vm.pub 1
 expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$key_req"
 p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
 in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-store:$1" || true; }

@@ -48,6 +48,12 @@ expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
 openssl pkey -in vm.key -pubout -out vm.pub
 kreq() { python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "public_key": open("vm.pub").read()}))' "$1"; }
+# unregistered, an RD function and its twin are refused alike (RD-RECIPIENT)
+a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q)")
+b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
+alike "the key refusals for an unregistered RD function and its twin" "$a" "$b"
+# registered alike, so that the model's refusals below are reached
+for v in rd-q tw-q rd-u tw-u; do rd_register $v vm.pub 1; done
 # tw-q asks for the RD store's key and for its twin's: both are refused alike
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 b=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq tw-q)")
