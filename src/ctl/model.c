@@ -83,7 +83,7 @@ struct ctl_model_state {
   } findings[CTL_MODEL_FINDINGS_COUNT];
   ctl_model_instantiable_fn instantiable;
   ctl_model_pkg_images_fn pkg_images; /* ctl/pkg.c's kept images, or NULL */
-  ctl_model_trust_fn trust_changed; /* the X1 topic's (ctl/tasks.c), or NULL */
+  ctl_model_changed_fn changed; /* the X1 topic's (ctl/tasks.c), or NULL */
 };
 
 #define OBS_KIND CTL_MODEL_OBS_KIND
@@ -127,14 +127,17 @@ static void mu_unlock(struct ctl_model_state *st) { pthread_mutex_unlock(&st->mu
 #endif
 
 static int reload_locked(struct ctl_model_state *st, lisec_store *s);
+static void tell_changed(ctl_shared *sh, struct ctl_model_state *st);
 
 /* The model's lock, with the model loaded again first when the store failed
  * over under this leader (ctl_model_mark_stale): what a use case reads is
  * then what the store committed, an in-doubt write included. */
 static void lock_fresh(lisec_ctl *ctl, struct ctl_model_state *st) {
   mu_lock(st);
-  if (__atomic_load_n(&st->stale, __ATOMIC_ACQUIRE) && reload_locked(st, ctl->store) == 0)
+  if (__atomic_load_n(&st->stale, __ATOMIC_ACQUIRE) && reload_locked(st, ctl->store) == 0) {
     __atomic_store_n(&st->stale, false, __ATOMIC_RELEASE);
+    tell_changed(ctl->shared, st); /* what the store holds may differ */
+  }
 }
 
 /* Without the model's lock: the watch thread that calls it must never wait
@@ -169,8 +172,14 @@ void ctl_model_hook_instantiable(ctl_shared *sh, ctl_model_instantiable_fn fn) {
 
 void ctl_model_hook_pkg_images(ctl_shared *sh, ctl_model_pkg_images_fn fn) { sh->model->pkg_images = fn; }
 
-void ctl_model_hook_trust(ctl_shared *sh, ctl_model_trust_fn fn) {
-  if (sh->model) sh->model->trust_changed = fn;
+void ctl_model_hook_changed(ctl_shared *sh, ctl_model_changed_fn fn) {
+  if (sh->model) sh->model->changed = fn;
+}
+
+/* Tells the X1 topic that the model changed (ctl_model_hook_changed).
+ * Called with the lock held. */
+static void tell_changed(ctl_shared *sh, struct ctl_model_state *st) {
+  if (st->changed) st->changed(sh);
 }
 
 /* Whether VM vm is declared an LI VM (sensitivity "li", which every role
@@ -661,7 +670,7 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
   }
   sync_time(st);
   /* whether the trust or the attested location the model holds changes:
-   * the X1 topic is told, under this lock (ctl_model_hook_trust) */
+   * the X1 topic is told, under this lock (ctl_model_hook_changed) */
   const json_t *was = json_object_get(st->attested, host);
   bool changed = !was || !json_equal(json_object_get(was, "trust"), json_object_get(a, "trust")) ||
                  !json_equal(json_object_get(was, "location"), json_object_get(a, "location"));
@@ -669,7 +678,7 @@ int ctl_model_host_attested(lisec_ctl *ctl, const char *host, model_trust trust,
   if (!rc) rc = model_host_set_trust(st->m, host, trust, err);
   if (!rc) rc = json_object_set_new(st->attested, host, a) ? LISEC_ENOMEM : 0;
   else json_decref(a);
-  if (!rc && changed && st->trust_changed) st->trust_changed(ctl->shared);
+  if (!rc && changed) tell_changed(ctl->shared, st);
 out:
   mu_unlock(st);
   return rc;
@@ -692,6 +701,7 @@ int ctl_model_vm_paired(ctl_shared *sh, const char *vm, bool paired, lisec_err *
   } else {
     sync_time(st);
     rc = model_put_json(st->m, kind_names[K_VM], e, err);
+    if (!rc) tell_changed(sh, st);
   }
   json_decref(e);
   mu_unlock(st);
@@ -969,6 +979,7 @@ static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action
     if (text) json_object_set_new(st->vers[k], id, json_integer(ver + 1));
     else json_object_del(st->vers[k], id);
     st->gen++;
+    tell_changed(ctl->shared, st); /* any write, whatever it touches */
     return 0;
   }
   char why[LISEC_ERR_MSG_MAX];
@@ -986,7 +997,7 @@ static int commit_doc(lisec_ctl *ctl, const ctl_actor *actor, const char *action
 static int stale_store(lisec_ctl *ctl, int k, const char *id, int64_t had, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   int64_t gen_had = st->gen;
-  reload_locked(st, ctl->store);
+  if (reload_locked(st, ctl->store) == 0) tell_changed(ctl->shared, st);
   return lisec_err_set(err, LISEC_ECONFLICT,
                        "TR103308-5.5: %s %s changed in the store under this lisecd (version %lld "
                        "there, %lld here; model generation %lld there, %lld here): nothing was "

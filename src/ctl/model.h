@@ -273,13 +273,19 @@ typedef int (*ctl_model_fresh_fn)(lisec_ctl *ctl, const char *host, int64_t max_
 typedef void (*ctl_model_expire_fn)(lisec_ctl *ctl);
 void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_expire_fn expire);
 
-/* X1: an attestation result changed a host's trust or attested location in
- * the model (ctl_model_host_attested: an appraisal, the overdue timer, a
- * de-enrolment). Called with the model's lock held, right after the
- * change, so a reader that takes the lock after it also sees the call's
- * effect; it must take no lock but its own leaf locks. */
-typedef void (*ctl_model_trust_fn)(ctl_shared *sh);
-void ctl_model_hook_trust(ctl_shared *sh, ctl_model_trust_fn fn);
+/* X1: something an LI's compliance is judged from changed in the model:
+ * a host's attested trust or location (ctl_model_host_attested: an
+ * appraisal, the overdue timer, a de-enrolment), any write the model
+ * committed (an operator's or MANO's put or removal of any kind, a host's
+ * declared trust or location, a VM's arrival or termination, a
+ * hypervisor's move), a VM's pairing, the model loaded again from the
+ * store. Told whatever the change is, whether or not an LI is touched by
+ * it, so the one told cannot tell the readers of its records which
+ * (ctl/tasks.c, announce). Called with the model's lock held, right after
+ * the change, so a reader that takes the lock after it also sees the
+ * call's effect; it must take no lock but its own leaf locks. */
+typedef void (*ctl_model_changed_fn)(ctl_shared *sh);
+void ctl_model_hook_changed(ctl_shared *sh, ctl_model_changed_fn fn);
 
 /* Findings another topic adds to the compliance report, counted under
  * rule: VMs whose image is not their package's (pkg), paired LI VMs not

@@ -14,9 +14,10 @@
  * take neither lock: admitted at the NE's rate (ctl/x1_reports.h), each is
  * recorded when it comes, and the issue a ReportTaskIssue shows on its task
  * is written by the loop before its next pass, so no NE can end passes by
- * reporting. After a host's trust changed, a pass names every send it
- * makes in one sealed record before any goes out (announce), so the log
- * reads alike whether or not an LI's tasks changed with it. Fail closed: a model
+ * reporting. After the trust model changed (a host's trust, any write to
+ * the model) and at start, a pass names every send it makes in one sealed
+ * record before any goes out (announce), so the log reads alike whether or
+ * not an LI's tasks changed with it. Fail closed: a model
  * that cannot answer, an LI not in the model, a record that cannot be
  * written, all mean no task is sent or kept. */
 #include <arpa/inet.h>
@@ -126,9 +127,15 @@ struct ctl_x1_state {
   ctl_x1_reports *reports; /* NEs' reports admitted, task issues queued (ctl/x1_reports.h) */
   int64_t report_rate, report_burst; /* [x1] report_rate_per_ne, report_burst_per_ne */
   int64_t unknown_backoff_max_ms; /* [x1] unknown_xid_backoff_max_s */
-  /* Hosts' trust changes (trust_changed, under wake_lock): counted by the
-   * model's hook, and how many a pass has announced its steps for */
-  uint64_t trust_seq, trust_done;
+  /* Changes of the trust model (model_changed, under wake_lock): counted
+   * by the model's hook and at each start (ctl_x1_start), and how many a
+   * pass has announced its steps for (written under cycle); when the first
+   * not yet announced and the last came (monotonic ms; 0: none waits), so
+   * that a burst settles into one announcement (settle_left) */
+  uint64_t changes, changes_done;
+  int64_t change_first_ms, change_last_ms;
+  int64_t announced_ms; /* when the last changes were announced (monotonic; under cycle) */
+  bool asked; /* this pass is li-admin's (ctl_tasks_reconcile): it does not wait to settle */
   /* task key -> the action ("x1.deactivate", ...) an announcement named
    * and no step has sent yet; kept from pass to pass (under cycle) */
   json_t *announced;
@@ -1009,7 +1016,7 @@ static bool step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
     admf->deferred = true; /* left as it is (and named, if it was): the next pass, at once */
     return false;
   }
-  /* a pass after a host's trust changed sends only what it announced */
+  /* a pass after the model changed (or the first) sends only what it announced */
   if (admf->announcing && !covered) return false;
   json_object_del(admf->announced, key); /* this send is the one it named */
   /* write-ahead: recorded before it goes out (alone, or in the
@@ -1408,35 +1415,102 @@ static bool unchanged_since(lisec_ctl *ctl, const char *key, const json_t *old) 
   return same;
 }
 
-/* ---- a host's trust changed: one announcement ---------------------------- */
+/* ---- the trust model changed: one announcement -------------------------- */
 
-/* Every change of a host's trust (or attested location) that the model
- * learns of (ctl_model_hook_trust: an appraisal, the overdue timer, a
- * de-enrolment) makes the next pass announce its steps: each task's send
- * that pass would make, and an NE's destinations to create before one, is
- * named in one sealed x1.reconcile record written before any of them goes
- * out, whatever it names, none too, and a send it does not name is not
- * made in that pass. So whether a host's trust change made an LI's tasks
- * change shows in no record's presence, seal bit, time or length to the
- * readers of the log: a host running a VM an LI monitors and its twin both
- * get one such record (docs/audit.md). With no NE registered no record is
- * written, for any host alike. Called by the model with its lock held. */
-static void trust_changed(ctl_shared *sh) {
+/* Every change of the trust model that could change an LI's compliance
+ * (ctl_model_hook_changed: a host's attested trust or location, any write
+ * the model committed, whoever made it and whatever it touched, a VM's
+ * pairing, the model loaded again from the store), and each start of the
+ * loop (ctl_x1_start: the names of sends announced before and not made
+ * lived in memory), makes the next pass announce its steps: each task's
+ * send that pass would make, and an NE's destinations to create before
+ * one, is named in one sealed x1.reconcile record written before any of
+ * them goes out, whatever it names, none too, and a send it does not name
+ * is not made in that pass. So whether a change made an LI's tasks change
+ * shows in no record's presence, seal bit, time or length to the readers
+ * of the log: a host running a VM an LI monitors and its twin both get one
+ * such record, for their trust or for the operator's writes alike
+ * (docs/audit.md). The rule asks nothing about the change, so no kind of
+ * change can be left out of it. With no NE registered no record is
+ * written, for any change alike. Called by the model with its lock held. */
+static void model_changed(ctl_shared *sh) {
   struct ctl_x1_state *admf = sh->x1;
   if (!admf) return;
+  int64_t now = lisec_time_mono_ms();
   pthread_mutex_lock(&admf->wake_lock);
-  admf->trust_seq++;
+  admf->changes++;
+  if (!admf->change_first_ms) admf->change_first_ms = now;
+  admf->change_last_ms = now;
   admf->woken = true;
   pthread_cond_signal(&admf->wake);
   pthread_mutex_unlock(&admf->wake_lock);
 }
 
-static uint64_t trust_seq(struct ctl_x1_state *admf) {
+static uint64_t changes_counted(struct ctl_x1_state *admf) {
   pthread_mutex_lock(&admf->wake_lock);
-  uint64_t n = admf->trust_seq;
+  uint64_t n = admf->changes;
   pthread_mutex_unlock(&admf->wake_lock);
   return n;
 }
+
+/* The changes up to seen are announced (or need none: no NE): a change
+ * counted since waits to settle from its own time. Called with cycle held. */
+static void changes_announced(struct ctl_x1_state *admf, uint64_t seen) {
+  admf->changes_done = seen;
+  admf->announced_ms = lisec_time_mono_ms();
+  pthread_mutex_lock(&admf->wake_lock);
+  admf->change_first_ms = admf->changes == seen ? 0 : admf->change_last_ms;
+  pthread_mutex_unlock(&admf->wake_lock);
+}
+
+/* A burst of changes (an operator's script writing the model, a rack's
+ * hosts turning untrusted together) settles into one announcement: the
+ * pass waits until the changes have been quiet for ANNOUNCE_QUIET_MS, or
+ * the first of them came ANNOUNCE_SETTLE_MAX_MS ago, whichever is sooner,
+ * and in any case until ANNOUNCE_SETTLE_MAX_MS after the last
+ * announcement: at most one a second, however the writes are paced (one
+ * every 300 ms on a loaded machine would each settle alone). Without it
+ * each pass that a change of the burst woke would announce (a pass takes
+ * milliseconds). The cost: a send a change calls for goes out that much
+ * later (at most ANNOUNCE_SETTLE_MAX_MS). Returns the wait left; 0:
+ * announce now. */
+#define ANNOUNCE_QUIET_MS 200
+#define ANNOUNCE_SETTLE_MAX_MS 1000
+static int64_t settle_left(struct ctl_x1_state *admf) {
+  int64_t now = lisec_time_mono_ms();
+  pthread_mutex_lock(&admf->wake_lock);
+  int64_t first = admf->change_first_ms, last = admf->change_last_ms;
+  pthread_mutex_unlock(&admf->wake_lock);
+  if (!first) return 0;
+  int64_t quiet = last + ANNOUNCE_QUIET_MS - now, cap = first + ANNOUNCE_SETTLE_MAX_MS - now;
+  int64_t left = quiet < cap ? quiet : cap;
+  int64_t gap = admf->announced_ms ? admf->announced_ms + ANNOUNCE_SETTLE_MAX_MS - now : 0;
+  if (gap > left) left = gap;
+  return left > 0 ? left : 0;
+}
+
+#ifdef LISEC_TEST_HOOKS
+/* x1_confid_model: while the file LISEC_TEST_X1_ANNOUNCE_HOLD names exists
+ * (at most 60 s), a pass that has just announced waits before it sends,
+ * as one behind a slow NE would; a stop asked meanwhile ends the pass
+ * there with nothing sent: lisecd restarted between an announcement and
+ * the sends it named. Called with cycle held. */
+static void announce_hold(struct ctl_x1_state *admf) {
+  const char *hold = getenv("LISEC_TEST_X1_ANNOUNCE_HOLD");
+  if (hold && access(hold, F_OK) == 0) LOG_INFO("X1: test hook: the sends announced are held");
+  for (int i = 0; hold && i < 6000 && access(hold, F_OK) == 0; i++) {
+    pthread_mutex_lock(&admf->wake_lock);
+    bool stop = admf->stop;
+    pthread_mutex_unlock(&admf->wake_lock);
+    if (stop) {
+      admf->interrupted = true;
+      return;
+    }
+    struct timespec ts = {0, 10000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+#endif
 
 /* One announcement is one sealed entry of one seal bucket, whatever it
  * names: the entry's fixed words (docs/audit.md, "Entries": an 18-byte
@@ -1445,7 +1519,7 @@ static uint64_t trust_seq(struct ctl_x1_state *admf) {
  * padding, fit AUDIT_SEAL_BUCKET. The steps past what one holds are named
  * in further records, at most ANNOUNCE_RECORDS_MAX a pass; what is still
  * left waits for the next pass, unsent. */
-#define ANNOUNCE_SUBJECT "tasks after a host's trust changed"
+#define ANNOUNCE_SUBJECT "tasks after the trust model changed"
 #define ANNOUNCE_REASON_MAX 900
 #define ANNOUNCE_RECORDS_MAX 16
 #define ANNOUNCE_TAIL sizeof "; and 18446744073709551615 more, named in the records that follow"
@@ -1510,7 +1584,7 @@ static int announce(lisec_ctl *ctl, json_t *nes, json_t *tasks, uint64_t changes
   size_t done = 0;
   for (int r = 0; !rc && r < ANNOUNCE_RECORDS_MAX && (r == 0 || done < n); r++) {
     char reason[ANNOUNCE_REASON_MAX + 1];
-    size_t at = (size_t)(r == 0 ? snprintf(reason, sizeof reason, "%zu X1 step(s) after %llu host trust change(s)%s",
+    size_t at = (size_t)(r == 0 ? snprintf(reason, sizeof reason, "%zu X1 step(s) after %llu model change(s)%s",
                                            n, (unsigned long long)changes, n ? ": " : "")
                                 : snprintf(reason, sizeof reason, "continued: "));
     size_t first = done;
@@ -1522,7 +1596,7 @@ static int announce(lisec_ctl *ctl, json_t *nes, json_t *tasks, uint64_t changes
     rc = ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_OK, "x1.reconcile", true, reason, 0, NULL, &err, "%s",
                    ANNOUNCE_SUBJECT);
     if (rc) {
-      LOG_WARN("X1: cannot record the steps after a host's trust changed; none is sent: %s", err.msg);
+      LOG_WARN("X1: cannot record the steps after the trust model changed; none is sent: %s", err.msg);
       break;
     }
     /* recorded: these may go out */
@@ -1585,6 +1659,12 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
    * lead by now, and an X1 request goes out before any write the fence
    * would refuse (docs/ha.md, "The leader's own deadline"). */
   if (ctl_ha_leading(NULL)) return 100;
+  /* Changes not yet announced: nothing is done until they settle (a
+   * burst, one announcement); li-admin's own reconciliation does not wait */
+  if (!admf->asked && changes_counted(admf) != admf->changes_done) {
+    int64_t left = settle_left(admf);
+    if (left > 0) return left;
+  }
   if (load_all(ctl, NE_KIND, false, &nes, &err) || load_all(ctl, TARGET_KIND, true, &targets, &err) ||
       load_all(ctl, TASK_KIND, false, &tasks, &err)) {
     LOG_WARN("X1: cannot read the tasks: %s", err.msg);
@@ -1594,19 +1674,19 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     return wait;
   }
   json_t *before = json_deep_copy(tasks);
-  /* The hosts' trust changes the plan has seen every one of: counted under
-   * the model's lock (trust_changed) and read before and after the plan,
-   * so a plan that read the model after a change also counts it; planned
-   * again while a change came meanwhile. A pass after changes not yet
-   * announced announces its steps (announce). */
-  uint64_t seen, counted = trust_seq(admf);
+  /* The model's changes the plan has seen every one of: counted under the
+   * model's lock (model_changed) and read before and after the plan, so a
+   * plan that read the model after a change also counts it; planned again
+   * while a change came meanwhile. A pass after changes not yet announced
+   * announces its steps (announce). */
+  uint64_t seen, counted = changes_counted(admf);
   int plans = 0;
   do {
     seen = counted;
     plan(ctl, nes, targets, tasks);
-    counted = trust_seq(admf);
+    counted = changes_counted(admf);
   } while (counted != seen && ++plans < 3);
-  bool trust = counted != admf->trust_done;
+  bool changed = counted != admf->changes_done;
   admf->announcing = false;
   admf->phase = X1_PHASE_CHECK;
   admf->deferred = false;
@@ -1654,15 +1734,18 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
      * logged once when it changes */
     (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
   }
-  if (trust && !admf->interrupted && json_object_size(nes) == 0) {
-    admf->trust_done = seen; /* no NE: nothing to announce, for any host alike */
-  } else if (trust && !admf->interrupted) {
+  if (changed && !admf->interrupted && json_object_size(nes) == 0) {
+    changes_announced(admf, seen); /* no NE: nothing to announce, for any change alike */
+  } else if (changed && !admf->interrupted) {
     admf->announcing = true; /* what it does not name is not sent */
     bool all = false;
-    if (announce(ctl, nes, tasks, counted - admf->trust_done, &all) == 0) {
-      if (all) admf->trust_done = seen; /* seen < counted: the next pass announces again */
-      else admf->deferred = true;       /* the rest: named by the next pass, at once */
+    if (announce(ctl, nes, tasks, counted - admf->changes_done, &all) == 0) {
+      if (all) changes_announced(admf, seen); /* seen < counted: the next pass announces again */
+      else admf->deferred = true;             /* the rest: named by the next pass, at once */
     }
+#ifdef LISEC_TEST_HOOKS
+    announce_hold(admf);
+#endif
   }
   json_t *opened = open_due(ctl, tasks, nes);
   admf->phase = X1_PHASE_STEP;
@@ -1686,9 +1769,9 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     if (next > 0 && next - now < wait) wait = next - now < 50 ? 50 : next - now;
     json_t *old = json_object_get(before, key);
     /* Said without the task's key, XID, target or NE (an NE is an LI VM):
-     * operators read this log (TR 103 308 §4.1); not said of what a host's
-     * trust change brought (announce), which the log would tell apart */
-    if (!trust && !covered && strcmp(old ? jstr(old, "state") : "", jstr(t, "state")) != 0)
+     * operators read this log (TR 103 308 §4.1); not said of what a change
+     * of the model brought (announce), which the log would tell apart */
+    if (!changed && !covered && strcmp(old ? jstr(old, "state") : "", jstr(t, "state")) != 0)
       LOG_INFO("X1: a task changed state: %s -> %s", old ? jstr(old, "state") : "(new)", jstr(t, "state"));
     if (!old || !json_equal(old, t)) {
       /* "updated" differs on every write: compare before stamping */
@@ -1777,13 +1860,23 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   pthread_cond_init(&admf->wake, &ca);
   pthread_condattr_destroy(&ca);
   sh->x1 = admf;
-  ctl_model_hook_trust(sh, trust_changed);
+  ctl_model_hook_changed(sh, model_changed);
   return 0;
 }
 
 int ctl_x1_start(ctl_shared *sh, lisec_err *err) {
   struct ctl_x1_state *admf = sh->x1;
   if (admf->started) return 0;
+  /* The loop's first pass announces, whatever it sends: what a pass before
+   * a restart (or before this lisecd led) announced and did not send was
+   * named in memory only, and would otherwise go out with records of its
+   * own (model_changed) */
+  int64_t now = lisec_time_mono_ms();
+  pthread_mutex_lock(&admf->wake_lock);
+  admf->changes++;
+  if (!admf->change_first_ms) admf->change_first_ms = now;
+  admf->change_last_ms = now;
+  pthread_mutex_unlock(&admf->wake_lock);
   lisec_ctl parent = {.shared = sh};
   int rc = ctl_open_worker(&parent, &admf->ctl, err);
   if (!rc && pthread_create(&admf->thread, NULL, loop, admf) != 0) {
@@ -1823,7 +1916,7 @@ void ctl_x1_close(ctl_shared *sh) {
     free(admf->clients[i].config);
     ctl_x1_unknown_free(admf->clients[i].unknown);
   }
-  ctl_model_hook_trust(sh, NULL);
+  ctl_model_hook_changed(sh, NULL);
   json_decref(admf->li_hosts);
   json_decref(admf->announced);
   ctl_x1_status_free(admf->status);
@@ -1877,7 +1970,9 @@ int ctl_tasks_reconcile(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, li
   struct ctl_x1_state *admf = ctl->shared->x1;
   pthread_mutex_lock(&admf->passing);
   cycle_lock(admf);
+  admf->asked = true;
   (void)reconcile(ctl, true);
+  admf->asked = false;
   pthread_mutex_unlock(&admf->cycle);
   pthread_mutex_unlock(&admf->passing);
   return ctl_tasks_list(ctl, actor, out, err);
