@@ -17,7 +17,7 @@
 #    Left out: the ADMF's reads of the LI (model.li.read, once a minute) and
 #    its compliance.read ([x1] compliance_record_s), which come on a clock;
 #    and good appraisals, which the agents' timing adds;
-#  - exactly one sealed x1.reconcile "tasks after a host's trust changed"
+#  - exactly one sealed x1.reconcile "tasks after the trust model changed"
 #    was written, which li-admin opens: host 1's loss names "deactivate t-1
 #    on poi-1", its regain "activate t-1 on poi-1", host 2's name none;
 #  - the NE's task is deactivated after host 1's loss and active again
@@ -99,7 +99,7 @@ opened() {
 # announced FROM: the reasons of the announcements from FROM on, one a line.
 announced() {
   opened "$1" | jq -r '.entries[] | select(.sealed and .action == "x1.reconcile" and
-    .subjects == ["tasks after a host'"'"'s trust changed"]) | .reasons | join(" ")'
+    .subjects == ["tasks after the trust model changed"]) | .reasons | join(" ")'
 }
 # seen FROM: what the auditor reads of the entries from FROM on, one line
 # each, sorted: "sealed LENGTH" or "clear ACTION OUTCOME" (decoded from the
@@ -183,12 +183,12 @@ for f in lose-1 regain-1 lose-2 regain-2; do
   [ "$(wc -l <"$f.said")" = 1 ] || fail "$f: not one announcement: $(cat "$f.said")"
   ! grep -q 'X1: a task changed state' "$f.log" || fail "$f: lisecd's log tells a task changed: $(grep 'X1:' "$f.log")"
 done
-grep -q '^1 X1 step(s) after [0-9]* host trust change(s): deactivate t-1 on poi-1$' lose-1.said ||
+grep -q '^1 X1 step(s) after [0-9]* model change(s): deactivate t-1 on poi-1$' lose-1.said ||
   fail "li-admin: host 1's loss does not announce t-1's deactivation: $(cat lose-1.said)"
-grep -q '^1 X1 step(s) after [0-9]* host trust change(s): activate t-1 on poi-1$' regain-1.said ||
+grep -q '^1 X1 step(s) after [0-9]* model change(s): activate t-1 on poi-1$' regain-1.said ||
   fail "li-admin: host 1's regain does not announce t-1's activation: $(cat regain-1.said)"
 for f in lose-2 regain-2; do
-  grep -q '^0 X1 step(s) after [0-9]* host trust change(s)$' "$f.said" || fail "li-admin: $f announces steps: $(cat "$f.said")"
+  grep -q '^0 X1 step(s) after [0-9]* model change(s)$' "$f.said" || fail "li-admin: $f announces steps: $(cat "$f.said")"
 done
 pass "one sealed announcement per change; li-admin reads t-1 deactivated on poi-1 after host 1's loss and activated after its regain, nothing for host 2's"
 
@@ -212,7 +212,7 @@ holds ""
 opened "$from" >many.json
 jq -r '.entries[] | select(.sealed and .action == "x1.reconcile") | .reasons | join(" ")' many.json >many.said
 n=$(wc -l <many.said)
-[ "$n" -ge 2 ] && head -n1 many.said | grep -q '^25 X1 step(s) after 1 host trust change(s): .*; and [0-9]* more, named in the records that follow$' ||
+[ "$n" -ge 2 ] && head -n1 many.said | grep -q '^25 X1 step(s) after [0-9]* model change(s): .*; and [0-9]* more, named in the records that follow$' ||
   fail "many: the sends are not named in more than one record: $(cat many.said)"
 if tail -n +2 many.said | grep -qv '^continued: '; then fail "many: a further record is not a continuation: $(cat many.said)"; fi
 sed -e 's/^[^:]*: //' -e 's/; and [0-9]* more.*$//' many.said | tr ';' '\n' | sed 's/^ *//' | sort >many.named

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# With X1 running, the operator's writes to the trust model tell no reader
+# of the audit log whether an LI's tasks changed with them, nor does a
+# restart of lisecd between the ADMF's announcement and its sends
+# (TR 103 308 §4.1; docs/audit.md; announce in src/ctl/tasks.c). A real
+# lisecd with the LI administration's key, its KEK in SoftHSM2, and a real
+# lisec-ne as the NE poi-1 running as the LI VM vm-li, which carries target
+# t-1 of LI li-1 (lib/li_topology.sh, the LI and storage VMs on hel-1).
+# Host h-1 runs vm-target, which li-1 monitors, host h-2 runs vm-twin, which
+# is vm-target in every declared respect but no LI names; both are declared
+# trusted in FI ([model] allow_declared_trust, as x1_admf does: a host that
+# attests has its location from attestation, never from the operator).
+# x1_confid_trust does the same for attested trust changes.
+#  1. In turn the operator moves h-1 out of the LI's jurisdiction (its
+#     declared location SE: R1 fails for li-1) and back, then h-2 the same.
+#     (A host's declared trust is written the same way, through the same
+#     hook; the monitored VM's host's trust is no rule of li-1's.)
+#     After each write, what the auditor reads of the entries it brought
+#     (clear actions and outcomes, seal bits, lengths; the ADMF's clocked
+#     reads left out) is the same for h-1 as for h-2; exactly one sealed
+#     x1.reconcile "tasks after the trust model changed" follows, which
+#     li-admin opens: "deactivate t-1 on poi-1" and "activate t-1 on
+#     poi-1" for h-1's, nothing for h-2's; the NE's task follows.
+#  2. A burst of 20 operator writes (vm-twin's declared domain, back and
+#     forth) makes at most one announcement a second, not one a write.
+#  3. lisecd is stopped after an announcement named t-1's deactivation and
+#     before it went out (LISEC_TEST_X1_ANNOUNCE_HOLD holds the pass), and
+#     started again: the NE still held t-1 meanwhile; after the restart the
+#     first pass announces and names it, and it goes out with no record of
+#     its own. The same with h-2: its restart's first pass names nothing.
+# Before: the operator's writes on h-1 brought sealed x1.deactivate and
+# x1.activate records that h-2's did not, and no announcement; the send
+# named before the restart had its own sealed x1.deactivate after it.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/twins.sh"
+source "$src/tests/integration/lib/li_topology.sh"
+cd "$work"
+pki=$work/pki
+make_pki "$pki"
+lisec pki issue "$pki" admf operator lisec-admf >/dev/null || fail "lisec pki issue admf"
+lisec audit li-keygen li.key li.pub >/dev/null || fail "lisec audit li-keygen"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
+echo 4321 >pin
+
+ne_port=$(free_port)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>ne.log &
+ne_pid=$!
+cleanup_hooks+=("kill $ne_pid 2>/dev/null || true")
+wait_port "$ne_port"
+
+hold=$work/hold # while it exists, a pass that announced sends nothing (a test hook)
+lisecd_env=(env "LISEC_TEST_X1_ANNOUNCE_HOLD=$hold")
+up() {
+  start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" \
+    "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
+    "pin_file = $work/pin" "key_label = lisec-kek" "[model]" "allow_declared_trust = true" \
+    "[x1]" "compliance_record_s = 86400" "[api]" "refusal_rate = 0"
+}
+up
+
+# host_json N TRUST COUNTRY: host h-N as the operator declares it.
+host_json() {
+  printf '{"id":"h-%s","trust":"%s","protection":"li","location":{"country":"%s","source":"administrative"}}' "$1" "$2" "$3"
+}
+for n in 1 2; do model_put operator host "$(host_json "$n" trusted FI)"; done
+model_put operator hypervisor '{"id":"hv-1","host":"h-1"}'
+model_put operator hypervisor '{"id":"hv-2","host":"h-2"}'
+li_topology hv=hv-c target_hv=hv-1
+model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"general","domain":"tenant"}'
+out=$(post li-admin /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.9)")
+[ "$(echo "$out" | tail -n1)" = 200 ] || fail "li-admin: registering poi-1: $out"
+out=$(post li-admin /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"}]}')
+[ "$(echo "$out" | tail -n1)" = 201 ] || fail "li-admin: adding t-1: $out"
+
+# ne_holds: the identifiers lisec-ne holds (its state file).
+ne_holds() {
+  python3 -c "import json;print(' '.join(sorted(v['value'] for t in json.load(open('$work/ne-tasks.json'))['tasks'] for v in t['targets'])))" 2>/dev/null
+}
+# holds IDS: until lisec-ne holds IDS (reading its file records nothing).
+holds() {
+  for _ in $(seq 1 150); do
+    [ "$(ne_holds)" = "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "lisec-ne holds '$(ne_holds)', not '$1'"
+}
+# task_is STATE: t-1 on poi-1 is STATE as li-admin lists it (each listing
+# is a sealed record: not inside a change's window).
+task_is() {
+  for _ in $(seq 1 50); do
+    [ "$(as li-admin "$LISECD_URL/v1/tasks" | jq -r '.tasks[] | select(.target == "t-1" and .ne == "poi-1") | .state')" = "$1" ] &&
+      return 0
+    sleep 0.1
+  done
+  fail "t-1 on poi-1 is not $1: $(as li-admin "$LISECD_URL/v1/tasks")"
+}
+holds 244051234567890
+task_is active
+pass "poi-1 holds t-1 while li-1 is compliant, both hosts trusted in FI"
+
+# opened FROM: the entries from FROM on as li-admin reads them, sealed ones opened (JSON).
+opened() {
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key li.key --from "$1" 2>read.err ||
+    fail "li-admin: lisec audit read: $(cat read.err)"
+}
+# announced FROM: the reasons of the announcements from FROM on, one a line.
+announced() {
+  opened "$1" | jq -r '.entries[] | select(.sealed and .action == "x1.reconcile" and
+    .subjects == ["tasks after the trust model changed"]) | .reasons | join(" ")'
+}
+# seen FROM: what the auditor reads of the entries from FROM on, one line
+# each, sorted: "sealed LENGTH" or "clear ACTION OUTCOME" (decoded from the
+# entry: an 18-byte header, then actor, role, action and outcome, each a
+# 2-byte length and its bytes); the ADMF's clocked reads left out (named by
+# li-admin's opened view: the auditor cannot), and li-admin's reads of the
+# log (opened) and of the tasks, which this script makes.
+seen() {
+  opened "$1" | jq -r '.entries[] | select((.actor == "lisecd/admf" and (.action == "model.li.read" or .action == "compliance.read")) or
+    .action == "audit.read" or .action == "x1.task.list") | .index' >clock.idx
+  as auditor "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
+import base64, json, sys
+clock = set(int(x) for x in open("clock.idx").read().split())
+out = []
+for e in json.load(sys.stdin)["entries"]:
+    if e["index"] in clock:
+        continue
+    d = base64.b64decode(e["data"])
+    if e["sealed"]:
+        out.append("sealed %d" % len(d))
+        continue
+    at, words = 18, []
+    for _ in range(4):
+        n = d[at] << 8 | d[at + 1]
+        words.append(d[at + 2:at + 2 + n].decode())
+        at += 2 + n
+    if words[2] == "audit.read":
+        continue
+    out.append("clear %s %s" % (words[2], words[3]))
+print("\n".join(sorted(out)))
+' || fail "auditor: the audit entries from $1 could not be read"
+}
+
+# write NAME N TRUST COUNTRY STATE HOLDS: the operator declares host h-N
+# TRUST in COUNTRY; then until the ADMF's announcement is in the log (10 s
+# at most: before this change there was none) and the NE holds HOLDS. What
+# the auditor reads into NAME-N.seen, the announcements into NAME-N.said,
+# lisecd's log meanwhile into NAME-N.log; then t-1 on poi-1 must be STATE.
+write() {
+  local name=$1 n=$2 from lines out
+  from=$(size) || fail "operator: the audit log's size"
+  lines=$(wc -l <lisecd.log)
+  out=$(as operator -X PUT -H 'Content-Type: application/json' -d "$(host_json "$n" "$3" "$4")" \
+    -w '\n%{http_code}\n' "$LISECD_URL/v1/model/host/h-$n")
+  [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: PUT h-$n: $out"
+  for _ in $(seq 1 100); do
+    [ -n "$(announced "$from")" ] && break
+    sleep 0.1
+  done
+  holds "$6"
+  announced "$from" >"$name-$n.said"
+  seen "$from" >"$name-$n.seen"
+  tail -n +"$((lines + 1))" lisecd.log >"$name-$n.log"
+  task_is "$5"
+}
+
+write out 1 trusted SE deactivated ""
+write in 1 trusted FI active 244051234567890
+write out 2 trusted SE active 244051234567890
+write in 2 trusted FI active 244051234567890
+
+for name in out in; do
+  diff "$name-1.seen" "$name-2.seen" >&2 ||
+    fail "$name: the auditor reads h-1's (the monitored VM's host) entries otherwise than h-2's (the twin's)"
+  grep -q '^sealed ' "$name-1.seen" || fail "$name: no sealed entry read: $(cat "$name-1.seen")"
+  for n in 1 2; do
+    [ "$(wc -l <"$name-$n.said")" = 1 ] || fail "$name-$n: not one announcement: $(cat "$name-$n.said")"
+    ! grep -q 'X1: a task changed state' "$name-$n.log" || fail "$name-$n: lisecd's log tells a task changed"
+  done
+done
+pass "the operator's writes of each host's location: the auditor reads the same entries for h-1 as for h-2 (clear actions, seal bits, lengths), one announcement each"
+
+grep -q '^1 X1 step(s) after [0-9]* model change(s): deactivate t-1 on poi-1$' out-1.said ||
+  fail "li-admin: h-1 out of FI does not announce t-1's deactivation: $(cat out-1.said)"
+grep -q '^1 X1 step(s) after [0-9]* model change(s): activate t-1 on poi-1$' in-1.said ||
+  fail "li-admin: h-1 back in FI does not announce t-1's activation: $(cat in-1.said)"
+for name in out in; do
+  grep -q '^0 X1 step(s) after [0-9]* model change(s)$' "$name-2.said" || fail "li-admin: h-2 $name announces steps: $(cat "$name-2.said")"
+done
+pass "li-admin reads t-1 deactivated and activated in h-1's announcements, nothing in h-2's"
+
+# 2. A burst: 20 writes of vm-twin's domain, back and forth, as fast as
+# the API takes them; the announcements settle into one, or one a second
+# at most while the burst lasts (a loaded machine paces the writes).
+from=$(size) || fail "operator: the audit log's size"
+began=$(date +%s)
+for i in $(seq 1 20); do
+  d=$([ $((i % 2)) = 1 ] && echo tenant2 || echo tenant)
+  out=$(as operator -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\n' \
+    -d "{\"id\":\"vm-twin\",\"hypervisor\":\"hv-2\",\"sensitivity\":\"general\",\"domain\":\"$d\"}" \
+    "$LISECD_URL/v1/model/vm/vm-twin")
+  [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: PUT vm-twin: $out"
+done
+lasted=$(($(date +%s) - began + 1))
+for _ in $(seq 1 50); do
+  [ -n "$(announced "$from")" ] && break
+  sleep 0.1
+done
+sleep_until=$(($(date +%s) + 3)) # settled: no change for 3 s, past the longest wait (1 s)
+while [ "$(date +%s)" -lt "$sleep_until" ]; do sleep 0.2; done
+burst=$(announced "$from" | wc -l)
+[ "$burst" -ge 1 ] && [ "$burst" -le $((lasted + 1)) ] ||
+  fail "a burst of 20 writes in ${lasted} s made $burst announcements: $(announced "$from")"
+pass "a burst of 20 operator writes in ${lasted} s: $burst announcement(s)"
+
+# 3. lisecd stopped between an announcement and its send, and started again.
+# restart NAME N: the hold in place, the operator moves h-N out of FI; once
+# the announcement is written, lisecd stops and starts again without the
+# hold. NAME.before: the announcements before the restart; from: the
+# audit log's size just before it.
+restart() {
+  local name=$1 n=$2 from out
+  touch "$hold"
+  from=$(size) || fail "operator: the audit log's size"
+  out=$(as operator -X PUT -H 'Content-Type: application/json' -d "$(host_json "$n" trusted SE)" \
+    -w '\n%{http_code}\n' "$LISECD_URL/v1/model/host/h-$n")
+  [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: PUT h-$n: $out"
+  for _ in $(seq 1 100); do
+    grep -q 'test hook: the sends announced are held' lisecd.log && [ -n "$(announced "$from")" ] && break
+    sleep 0.1
+  done
+  announced "$from" >"$name.before"
+  from=$(size) || fail "operator: the audit log's size"
+  stop_clean
+  [ "$(ne_holds)" = 244051234567890 ] || fail "$name: the NE's task went out before the restart"
+  rm -f "$hold"
+  mv lisecd.log "$name.lisecd.log"
+  up
+}
+restart rs1 1
+holds ""
+task_is deactivated
+grep -q '^1 X1 step(s) after [0-9]* model change(s): deactivate t-1 on poi-1$' rs1.before ||
+  fail "rs1: the announcement before the restart does not name t-1's deactivation: $(cat rs1.before)"
+opened "$from" >rs1.json
+jq -r '.entries[] | select(.sealed and .action == "x1.reconcile" and .subjects == ["tasks after the trust model changed"]) | .reasons | join(" ")' rs1.json >rs1.after
+grep -q '^1 X1 step(s) after 1 model change(s): deactivate t-1 on poi-1$' rs1.after ||
+  fail "rs1: the first pass after the restart does not name t-1's deactivation: $(cat rs1.after)"
+jq -e '[.entries[] | select(.action == "x1.deactivate" or .action == "x1.activate")] | length == 0' rs1.json >/dev/null ||
+  fail "rs1: the send after the restart had a record of its own: $(jq -c '.entries[] | select(.action == "x1.deactivate")' rs1.json)"
+pass "lisecd restarted between an announcement and its send: the NE held t-1 meanwhile; the first pass after the start names it again, and it has no record of its own"
+
+# h-1 back in FI (t-1 back on the NE), then the same for h-2: its first pass
+# after the restart names nothing.
+write back 1 trusted FI active 244051234567890
+restart rs2 2
+for _ in $(seq 1 100); do
+  [ -n "$(announced "$from")" ] && break
+  sleep 0.1
+done
+grep -q '^0 X1 step(s) after [0-9]* model change(s)$' rs2.before || fail "rs2: announced before the restart: $(cat rs2.before)"
+announced "$from" >rs2.after
+grep -q '^0 X1 step(s) after 1 model change(s)$' rs2.after || fail "rs2: the first pass after the restart: $(cat rs2.after)"
+holds 244051234567890
+task_is active
+pass "the same with h-2: the first pass after the restart announces, naming nothing; the NE keeps t-1"
+
+stop_clean
+if grep -E 'Sanitizer|runtime error' ne.log; then fail "sanitizer report"; fi
+echo "x1_confid_model: all passed"
