@@ -1989,6 +1989,47 @@ static bool row_about_rd(const char *requirement, const char *subject) {
 
 static bool trust_row(const json_t *r);
 static void drop_trust_rows(json_t *verdict, bool rd);
+static const char *str_or_empty(const json_t *o, const char *key);
+
+/* The key that marks a row redact or redact_rd withheld in place, for
+ * collapse_withheld; never in an answer or a record (collapse_withheld
+ * takes it out). */
+#define WITHHELD_MARK "lisec.withheld"
+
+/* Of the rows withheld in place (WITHHELD_MARK), keeps the first of those
+ * that read alike (requirement, clauses, subject, sentence) when collapse
+ * is set, and takes the mark out of every row. A withheld row reads alike
+ * for every LI authorisation (obligation) and every VM of a hypervisor it
+ * is about: the requirement's title, subject "li (withheld)" ("rd
+ * (withheld)") or the VM asked about. One such row per VM an LI involves
+ * (per LI monitoring the VM, per obligation naming it) told a role that
+ * may not read them how many there are: the rows of a hypervisor's move
+ * (one per LI VM it runs), a migration's R11 (one per LI monitoring the
+ * VM). One row says which requirement refuses the request, as the rows
+ * said; the role that reads them in full reads every row (docs/model.md,
+ * "What each role sees"). A compliance report keeps its rows (collapse
+ * false): its counts are per row. */
+static void collapse_withheld(json_t *verdict, bool collapse) {
+  json_t *viol = json_object_get(verdict, "violations"), *seen = collapse ? json_object() : NULL;
+  char key[4 * LISEC_ERR_MSG_MAX];
+  for (size_t i = 0; i < json_array_size(viol);) {
+    json_t *r = json_array_get(viol, i);
+    if (!json_object_get(r, WITHHELD_MARK)) {
+      i++;
+      continue;
+    }
+    json_object_del(r, WITHHELD_MARK);
+    snprintf(key, sizeof key, "%s|%s|%s|%s", str_or_empty(r, "requirement"),
+             str_or_empty(r, "clauses"), str_or_empty(r, "subject"), str_or_empty(r, "sentence"));
+    if (seen && json_object_get(seen, key)) {
+      json_array_remove(viol, i);
+      continue;
+    }
+    if (seen) json_object_set_new(seen, key, json_true());
+    i++;
+  }
+  json_decref(seen);
+}
 
 /* The same for Retained Data (issue 20): every role but rd-admin, the LI
  * administration included, reads of an RD reason its requirement and
@@ -2013,6 +2054,7 @@ static void redact_rd(json_t *verdict, bool *any) {
     json_object_set_new(r, "sentence", json_string(sentence));
     json_object_del(r, "fact");
     json_object_set_new(r, "subject", json_string("rd (withheld)"));
+    json_object_set_new(r, WITHHELD_MARK, json_true());
     *any = true;
   }
 }
@@ -2120,8 +2162,10 @@ static json_t *verdict_json(const model_verdict *mv) {
  * refusing the destination's trust is left out (trust_row): MOVE2 says the
  * same for every VM, and "redacted" does not count it, so that the answer
  * onto untrusted hardware is the same whatever the VM; so is RD-R11's for
- * every role but rd-admin (redact_rd). */
-static void redact(json_t *verdict, const ctl_actor *actor) {
+ * every role but rd-admin (redact_rd). Of a decision's or a hypervisor
+ * move's (collapse) rows withheld alike one is kept (collapse_withheld),
+ * so that how many VMs (LIs, obligations) they are about is not told. */
+static void redact(json_t *verdict, const ctl_actor *actor, bool collapse) {
   bool any = false;
   size_t i;
   json_t *r;
@@ -2130,6 +2174,7 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
   /* the mark is the controller's, not the answer's */
   json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, TRUST_MARK);
   if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) {
+    collapse_withheld(verdict, collapse);
     if (any) json_object_set_new(verdict, "redacted", json_true());
     return;
   }
@@ -2150,8 +2195,10 @@ static void redact(json_t *verdict, const ctl_actor *actor) {
     /* An LI authorisation or a paired LI VM (the lock, ctl/li.c) is not named. */
     if (subj && (strncmp(subj, "li ", 3) == 0 || strncmp(subj, "li-vm ", 6) == 0))
       json_object_set_new(r, "subject", json_string("li (withheld)"));
+    json_object_set_new(r, WITHHELD_MARK, json_true());
     any = true;
   }
+  collapse_withheld(verdict, collapse);
   json_object_set_new(verdict, "redacted", json_boolean(any));
 }
 
@@ -2319,7 +2366,10 @@ static int record_decision(lisec_ctl *ctl, const ctl_actor *actor, const char *a
   bool li = decision_sealed(li_declared, v), rd = verdict_about_rd(v);
   json_t *copy = li && rd ? json_deep_copy(v) : NULL;
   bool any = false;
-  if (copy) redact_rd(copy, &any);
+  if (copy) {
+    redact_rd(copy, &any);
+    collapse_withheld(copy, true); /* nor how many RD rows (collapse_withheld) */
+  }
   char *line = li && rd ? (copy ? reasons_line(copy, true, false) : NULL)
                         : reasons_line(v, li, rd && !li);
   json_decref(copy);
@@ -2389,7 +2439,7 @@ static int finish(lisec_ctl *ctl, const ctl_actor *actor, const char *action, co
     return rc;
   }
   json_object_set_new(v, "audit_index", json_integer((json_int_t)index));
-  redact(v, actor);
+  redact(v, actor, true);
   *out = v;
   return 0;
 }
@@ -2817,7 +2867,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
                            id, text, &index, err);
     free(line);
     if (!rc && deny) {
-      redact(verdict, actor);
+      redact(verdict, actor, true);
       move_refusal(id, to, json_object_get(verdict, "violations"), err);
       rc = LISEC_ECONFLICT;
     } else if (rc == LISEC_ECONFLICT) {
@@ -2946,7 +2996,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
     return rc;
   }
   json_object_set_new(v, "audit_index", json_integer((json_int_t)index));
-  redact(v, actor);
+  redact(v, actor, false);
   /* For every role but li-admin the report is always a redacted view (the
    * LI rows are left out), whatever the LI's state: "redacted" says so and
    * never moves (a row of another rule may still be withheld in place). */
@@ -3066,6 +3116,15 @@ static void k8s_unknown(json_t *failed, const char *node, int rc, const lisec_er
     k8s_fail(failed, node, "lisec: node %.200s filtered out (fail closed): %s", node, e->msg);
 }
 
+/* Whether id (not empty) is one of the ", "-separated ids of list. */
+static bool listed(const char *list, const char *id) {
+  size_t n = strlen(id);
+  for (const char *p = list; n && (p = strstr(p, id)) != NULL; p += n)
+    if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+      return true;
+  return false;
+}
+
 /* One node for the annotated VM vm: allowed when moving (or keeping) it
  * there is allowed; MOVE1 alone (it is recorded there already) is no
  * objection to scheduling it there. *pending: its host's fresh attestation
@@ -3129,6 +3188,9 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
      * li-admin's (rd-admin's) alone to read (trust_row), MOVE2 beside it
      * says so for every VM */
     if (trust_row(r)) continue;
+    /* each requirement once: R11 once per LI monitoring the VM (RD-R11
+     * per obligation naming it) would tell mano how many (collapse_withheld) */
+    if (listed(reqs, req ? req : "?")) continue;
     size_t at = strlen(reqs);
     snprintf(reqs + at, sizeof reqs - at, "%s%s", at ? ", " : "", req ? req : "?");
   }

@@ -9,10 +9,14 @@
 # the records and quarantine command of a host that loses its trust or is
 # de-enrolled, running a monitored VM or its twin (li_confid_trust); the
 # decisions about a monitored VM and its twin onto a destination whose agent
-# is silent or whose evidence fails, and their records (li_confid_silent).
+# is silent or whose evidence fails, and their records (li_confid_silent);
+# the refusals of a hypervisor running one VM an LI (an obligation) involves
+# and of one running three, and of migrating a VM two LIs (obligations)
+# involve and one one does, and their records (li_confid_counts).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
 lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
 lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
 lisec_integration_test(li_confid_records tests/integration/li_confid_records.sh)
 lisec_integration_test(li_confid_trust tests/integration/li_confid_trust.sh)
 lisec_integration_test(li_confid_silent tests/integration/li_confid_silent.sh)
+lisec_integration_test(li_confid_counts tests/integration/li_confid_counts.sh)
