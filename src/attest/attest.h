@@ -26,6 +26,7 @@
 #define ATTEST_SIG_MAX 1024        /* marshalled TPMT_SIGNATURE (RSA 4096 fits) */
 #define ATTEST_PCRS_MAX 65536      /* tpm2_quote's PCR values file */
 #define ATTEST_TPM_PUBLIC_MAX 1024 /* marshalled TPM2B_PUBLIC */
+#define ATTEST_NAME_MAX 68         /* a TPM Name or qualified name: nameAlg || digest */
 #define ATTEST_EVENTLOG_MAX (8u << 20)
 #define ATTEST_EVENTS_MAX 16384
 #define ATTEST_EVENT_DATA_MAX (1u << 20)
@@ -63,6 +64,8 @@ typedef struct attest_quote {
   uint16_t type;
   uint8_t extra[ATTEST_NONCE_MAX]; /* extraData: the nonce */
   size_t extra_len;
+  uint8_t signer[ATTEST_NAME_MAX]; /* qualifiedSigner: the signing key's qualified name */
+  size_t signer_len;
   uint64_t clock;
   uint32_t reset_count;   /* TPM Resets (power cycles) since the TPM was cleared */
   uint32_t restart_count; /* TPM Restarts / Resumes since the last Reset */
@@ -115,6 +118,16 @@ int attest_ak_from_file_bytes(const uint8_t *buf, size_t len, attest_ak **out, l
 void attest_ak_free(attest_ak *ak);
 /* The AK's Name (empty when it came from PEM) and public key PEM. */
 const uint8_t *attest_ak_name(const attest_ak *ak, size_t *len);
+/* The qualified name the AK has as a child of the EK ek_pub (TPM2B_PUBLIC),
+ * a primary key of the endorsement hierarchy (TPM 2.0 Part 1, "Qualified
+ * Name"): QN(EK) = H(TPM_RH_ENDORSEMENT || Name(EK)), QN(AK) = H(QN(EK) ||
+ * Name(AK)), each hash with the key's nameAlg and prefixed by it. A quote's
+ * qualifiedSigner is that value only when the AK is the EK's child; a key
+ * elsewhere (under the owner's storage key, say) gets its resetCount,
+ * restartCount and firmwareVersion obfuscated by the TPM. EINVAL for an AK
+ * without a Name (from PEM). */
+int attest_ak_qualified_name(const uint8_t *ek_pub, size_t ek_len, const attest_ak *ak,
+                             uint8_t out[ATTEST_NAME_MAX], size_t *out_len, lisec_err *err);
 int attest_ak_public_pem(const attest_ak *ak, char **out, lisec_err *err);
 
 /* Verifies a marshalled TPMT_SIGNATURE (`tpm2_quote -s`, the default "tss"
@@ -295,7 +308,9 @@ typedef struct attest_verdict {
   char reasons[ATTEST_REASONS_MAX][ATTEST_REASON_LEN];
   size_t nwarnings;
   char warnings[4][ATTEST_REASON_LEN];
-  /* what the quote said (valid when quote_parsed) */
+  /* what the quote said (valid when quote_parsed); signature_ok: the AK's
+   * signature verifies and, with attest_context.ek_pub, the quote's signer
+   * is the AK as the EK's child (so its counters are not obfuscated) */
   bool quote_parsed, signature_ok, nonce_ok, pcr_digest_ok;
   attest_quote quote;
   attest_pcrs pcrs;
@@ -319,6 +334,12 @@ typedef struct attest_evidence {
 
 typedef struct attest_context {
   const attest_ak *ak;                 /* required */
+  /* The host's EK (TPM2B_PUBLIC), optional: the quote's qualifiedSigner
+   * must then be the AK's qualified name as the EK's child in the
+   * endorsement hierarchy (attest_ak_qualified_name). lisecd always sets
+   * it: only such a key's quotes carry resetCount, restartCount and
+   * firmwareVersion in the clear. */
+  const uint8_t *ek_pub; size_t ek_pub_len;
   const uint8_t *nonce; size_t nonce_len; /* required */
   /* Required unless quote_only: without reference values nothing about the
    * boot is known, and that is a rejection. */

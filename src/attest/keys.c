@@ -241,6 +241,42 @@ const uint8_t *attest_ak_name(const attest_ak *ak, size_t *len) {
   return ak->name;
 }
 
+int attest_ak_qualified_name(const uint8_t *ek_pub, size_t ek_len, const attest_ak *ak,
+                             uint8_t out[ATTEST_NAME_MAX], size_t *out_len, lisec_err *err) {
+  *out_len = 0;
+  if (ak->name_len < 2)
+    return lisec_err_set(err, LISEC_EINVAL, "AK: no TPM Name (given as PEM, not TPM2B_PUBLIC)");
+  TPM2B_PUBLIC ek;
+  uint8_t ek_name[2 + EVP_MAX_MD_SIZE], buf[4 + 2 + 2 * EVP_MAX_MD_SIZE];
+  size_t ek_name_len = 0;
+  int rc = attest_tpm_public_parse(ek_pub, ek_len, &ek, err);
+  if (!rc) rc = attest_tpm_public_name(&ek.publicArea, ek_name, &ek_name_len, err);
+  if (rc) return ATTEST_WRAP(rc, err, "EK");
+  /* QN(EK): the hierarchy's handle stands for its parent's qualified name */
+  const uint32_t hierarchy = TPM2_RH_ENDORSEMENT;
+  for (int i = 0; i < 4; i++) buf[i] = (uint8_t)(hierarchy >> (24 - 8 * i));
+  memcpy(buf + 4, ek_name, ek_name_len);
+  uint8_t qn_ek[2 + EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  const EVP_MD *md = attest_md(ek.publicArea.nameAlg);
+  qn_ek[0] = (uint8_t)(ek.publicArea.nameAlg >> 8), qn_ek[1] = (uint8_t)ek.publicArea.nameAlg;
+  if (!md || EVP_Digest(buf, 4 + ek_name_len, qn_ek + 2, &n, md, NULL) != 1)
+    return lisec_err_set(err, LISEC_ECRYPTO, "EK: qualified name digest failed");
+  size_t qn_ek_len = 2 + n;
+  /* QN(AK), with the AK's nameAlg (the first two bytes of its Name) */
+  TPM2_ALG_ID ak_alg = (TPM2_ALG_ID)(ak->name[0] << 8 | ak->name[1]);
+  md = attest_md(ak_alg);
+  if (!md || (size_t)EVP_MD_get_size(md) + 2 > ATTEST_NAME_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "AK: nameAlg 0x%04x", ak_alg);
+  memcpy(buf, qn_ek, qn_ek_len);
+  memcpy(buf + qn_ek_len, ak->name, ak->name_len);
+  out[0] = ak->name[0], out[1] = ak->name[1];
+  if (EVP_Digest(buf, qn_ek_len + ak->name_len, out + 2, &n, md, NULL) != 1)
+    return lisec_err_set(err, LISEC_ECRYPTO, "AK: qualified name digest failed");
+  *out_len = 2 + n;
+  return 0;
+}
+
 int attest_ak_public_pem(const attest_ak *ak, char **out, lisec_err *err) {
   return crypto_pkey_public_pem(ak->pkey, out, err);
 }

@@ -30,6 +30,11 @@ int attest_quote_parse(const uint8_t *msg, size_t len, attest_quote *out, lisec_
     return lisec_err_set(err, LISEC_EINVAL, "quote: extraData of %u bytes", a.extraData.size);
   memcpy(out->extra, a.extraData.buffer, a.extraData.size);
   out->extra_len = a.extraData.size;
+  if (a.qualifiedSigner.size > ATTEST_NAME_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "quote: qualifiedSigner of %u bytes",
+                         a.qualifiedSigner.size);
+  memcpy(out->signer, a.qualifiedSigner.name, a.qualifiedSigner.size);
+  out->signer_len = a.qualifiedSigner.size;
   out->clock = a.clockInfo.clock;
   out->reset_count = a.clockInfo.resetCount;
   out->restart_count = a.clockInfo.restartCount;

@@ -170,6 +170,30 @@ int attest_verify(const attest_context *ctx, const attest_evidence *ev, attest_v
     if (rc == LISEC_EINVAL || rc == LISEC_ETOOBIG) v->malformed = true;
     attest_reason(v, "TR103308-5.1: quote signature: %s (not this host's AK, or altered)", e.msg);
   }
+  /* The AK must be the EK's child: a key elsewhere in the same TPM passes
+   * the attribute checks and the credential activation, but the TPM
+   * obfuscates resetCount, restartCount and firmwareVersion in its quotes,
+   * so none of them could be compared (location, rollbacks). Its quote's
+   * facts are then not this host's: signature_ok stays false. */
+  if (ctx->ek_pub) {
+    uint8_t qn[ATTEST_NAME_MAX];
+    size_t qn_len = 0;
+    char got[20], want[20];
+    if (attest_ak_qualified_name(ctx->ek_pub, ctx->ek_pub_len, ctx->ak, qn, &qn_len, &e) != 0) {
+      v->signature_ok = false;
+      attest_reason(v, "TR103308-5.1: the AK's qualified name under this host's EK cannot be "
+                       "computed: %s", e.msg);
+    } else if (v->quote.signer_len != qn_len || !crypto_ct_equal(v->quote.signer, qn, qn_len)) {
+      v->signature_ok = false;
+      attest_hex_short(v->quote.signer, v->quote.signer_len, got);
+      attest_hex_short(qn, qn_len, want);
+      attest_reason(v, "TR103308-5.1: the quote's signer is not an AK under this host's EK in the "
+                       "endorsement hierarchy (qualified name %s, the EK's child has %s): the TPM "
+                       "obfuscates resetCount, restartCount and firmwareVersion in such a key's "
+                       "quotes; enrol an AK created under the EK",
+                    v->quote.signer_len ? got : "(none)", want);
+    }
+  }
   /* With an inventory the TPM signs its binding to the nonce instead of
    * the nonce: the inventory is then as fresh as the quote, and no other
    * inventory fits under it. */

@@ -1520,8 +1520,8 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                       lisec_err *err) {
   struct ctl_attest_state *st = st_of(ctl);
   const char *host = NULL, *nonce_hex = NULL;
-  uint8_t nonce[ATTEST_NONCE_MAX], *akp = NULL;
-  size_t nonce_len = 0, ak_len = 0;
+  uint8_t nonce[ATTEST_NONCE_MAX], *akp = NULL, *ekp = NULL;
+  size_t nonce_len = 0, ak_len = 0, ek_len = 0;
   evidence_bytes e = {0};
   ak_cached *ak = NULL;
   json_t *doc = NULL, *ear = NULL, *vj = NULL;
@@ -1560,6 +1560,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       (rc = ctl_telemetry_get(ctl, actor, body, host, &st->telemetry, &chassis, ch_sha, &has_ch, err)) ||
       (rc = load_doc_kept(ctl, host, true, &doc, &ver, &loaded, &doc_gen, err)) ||
       (rc = doc_bytes(doc, "ak_pub", ATTEST_TPM_PUBLIC_MAX, &akp, &ak_len, err)) ||
+      (rc = doc_bytes(doc, "ek_pub", ATTEST_TPM_PUBLIC_MAX, &ekp, &ek_len, err)) ||
       (rc = ak_cached_get(st, host, akp, ak_len, &ak, err)))
     goto done;
 
@@ -1591,7 +1592,9 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     goto done;
   }
 
-  attest_context actx = {.ak = ak->ak, .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
+  /* the EK too: the quote's signer must be the AK as the EK's child */
+  attest_context actx = {.ak = ak->ak, .ek_pub = ekp, .ek_pub_len = ek_len,
+                         .nonce = nonce, .nonce_len = nonce_len, .policy = st->policy,
                          .location_ca = st->location_ca, .host_id = host,
                          .inventory_sha256 = has_inv ? inv_sha : NULL,
                          .chassis_sha256 = has_ch ? ch_sha : NULL};
@@ -1877,7 +1880,7 @@ done:
   free(host_text);
   attest_inventory_free(&inv);
   evidence_free(&e);
-  free(akp);
+  free(akp), free(ekp);
   free(v);
   ak_cached_put(st, ak);
   json_decref(doc);

@@ -7,6 +7,9 @@ lisec_integration_test(attest_end tests/integration/attest_end.sh)
 # An outside tester's attacks on the verifier with real swtpm evidence: a
 # TPM Restart keeping resetCount after a move, and other forged evidence.
 lisec_integration_test(attest_review tests/integration/attest_review.sh)
+# An AK outside the endorsement hierarchy (its quotes' counters obfuscated)
+# enrolled and quoting against lisecd, refused; one under the EK trusted.
+lisec_integration_test(attest_ak_hierarchy tests/integration/attest_ak_hierarchy.sh)
 # [attest] quarantine_timeout_s outlives a wall clock stepped back while the
 # command runs: lisecd with clock_step_shim, one host with swtpm and agent.
 lisec_integration_test(attest_quarantine_clock tests/integration/attest_quarantine_clock.sh)

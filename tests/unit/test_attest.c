@@ -847,6 +847,60 @@ static void test_verify_rejections(void **state) {
 
 /* ---- nonces, trust over time, credentials ------------------------------ */
 
+/* The AK's qualified name as the EK's child is the qualifiedSigner
+ * tpm2_print shows in a quote by an AK tpm2_createak made under that EK;
+ * attest_verify given the EK refuses a quote whose signer is not that
+ * (an AK elsewhere, whose counters the TPM obfuscates), and one whose AK
+ * has no Name. */
+static void test_ak_qualified_name(void **state) {
+  world *w = *state;
+  blob ek = fixture("ek.pub"), other = fixture("rsa.ak.pub"), yaml = fixture("quote.yaml"),
+       pem = fixture("ecc.ak.pem");
+  uint8_t qn[ATTEST_NAME_MAX], want[ATTEST_NAME_MAX];
+  size_t qn_len = 0;
+  lisec_err err = {0};
+  char *y = strndup((char *)yaml.p, yaml.n), *at = strstr(y, "qualifiedSigner: ");
+  assert_non_null(at);
+  at += strlen("qualifiedSigner: ");
+  at[strcspn(at, "\n")] = '\0';
+  assert_int_equal(strlen(at), 2 * 34);
+  assert_int_equal(lisec_hex_decode(at, want, 34), 0);
+  assert_int_equal(attest_ak_qualified_name(ek.p, ek.n, w->akey, qn, &qn_len, &err), 0);
+  assert_int_equal(qn_len, 34);
+  assert_memory_equal(qn, want, 34);
+  attest_quote q;
+  assert_int_equal(attest_quote_parse(w->msg.p, w->msg.n, &q, &err), 0);
+  assert_int_equal(q.signer_len, 34);
+  assert_memory_equal(q.signer, want, 34);
+
+  attest_context c = ctx_of(w);
+  attest_evidence e = ev_of(w);
+  attest_verdict v;
+  c.ek_pub = ek.p, c.ek_pub_len = ek.n;
+  assert_int_equal(attest_verify(&c, &e, &v, &err), 0);
+  if (!v.ok) fail_msg("rejected: %s", v.reasons[0]);
+  /* another key as the EK: the signer is not its child */
+  c.ek_pub = other.p, c.ek_pub_len = other.n;
+  assert_int_equal(attest_verify(&c, &e, &v, &err), 0);
+  assert_false(v.ok);
+  assert_false(v.signature_ok);
+  assert_int_equal(v.tv.instance_identity, 96);
+  assert_true(has_reason(&v, "TR103308-5.1: the quote's signer is not an AK under this host's "
+                             "EK in the endorsement hierarchy"));
+  /* a malformed EK, and an AK from PEM (no Name): refused, saying why */
+  c.ek_pub = ek.p, c.ek_pub_len = ek.n - 1;
+  assert_int_equal(attest_verify(&c, &e, &v, &err), 0);
+  assert_false(v.ok || v.signature_ok);
+  assert_true(has_reason(&v, "TR103308-5.1: the AK's qualified name under this host's EK "
+                             "cannot be computed"));
+  attest_ak *pak = NULL;
+  assert_int_equal(attest_ak_from_file_bytes(pem.p, pem.n, &pak, &err), 0);
+  assert_int_equal(attest_ak_qualified_name(ek.p, ek.n, pak, qn, &qn_len, &err), LISEC_EINVAL);
+  attest_ak_free(pak);
+  free(y);
+  free(ek.p), free(other.p), free(yaml.p), free(pem.p);
+}
+
 static void test_nonces(void **state) {
   (void)state;
   attest_nonces *t = attest_nonces_new(2);
@@ -1238,6 +1292,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_verify_good, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_verify_fails_closed, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_verify_rejections, setup_world, teardown_world),
+      cmocka_unit_test_setup_teardown(test_ak_qualified_name, setup_world, teardown_world),
       cmocka_unit_test(test_nonces),
       cmocka_unit_test(test_trust_over_time),
       cmocka_unit_test(test_credential_inputs),

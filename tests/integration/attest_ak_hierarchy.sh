@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# An AK outside the endorsement hierarchy, enrolled and quoting against
+# lisecd with real swtpm and tpm2-tools. A restricted, fixedTPM signing key
+# under the owner's storage key passes every attribute check and a real
+# TPM2_ActivateCredential (it is in the EK's TPM), but the TPM obfuscates
+# resetCount, restartCount and firmwareVersion in its quotes (TPM 2.0 Part
+# 1, "Obfuscation"): lisecd would compare scrambled counters, and a host
+# could pick the AK whose scrambling hides a TPM firmware rollback. Each
+# quote names its signer's qualified name, which is the AK's under this
+# host's EK only when the AK is the EK's child: anything else is refused
+# (TR103308-5.1), and an AK made by tpm2_createak under the EK is trusted
+# with its location, the counters as tpm2_readclock reads them.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+pki=$work/pki
+
+# req CERT METHOD PATH [JSON]: body in req.out, prints the HTTP status.
+req() {
+  local data=()
+  [ -n "${4:-}" ] && data=(-H 'Content-Type: application/json' -d "$4")
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" -X "$2" "${data[@]}" \
+    -o "$work/req.out" -w '%{http_code}' "$LISECD_URL$3"
+}
+b64() { base64 -w0 "$1"; }
+
+EK=0x81010001 SRK=0x81000001 AK_OWNER=0x81010002 AK_EK=0x81010003
+PCRS=sha256:0,1,2,3,4,5,6,7,8,15
+make_pki "$pki"
+tpm_up A
+tpm_use A
+tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
+tpm_flush
+host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
+lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+
+# The owner's storage key, and under it an AK with every attribute an AK needs.
+tpm2_createprimary -C o -g sha256 -G ecc -c srk.ctx >/dev/null || fail "tpm2_createprimary -C o"
+tpm_flush
+tpm2_evictcontrol -C o -c srk.ctx $SRK >/dev/null || fail "tpm2_evictcontrol SRK"
+tpm_flush
+tpm2_create -C $SRK -G ecc:ecdsa-sha256:null -g sha256 -u owner-ak.pub -r owner-ak.priv \
+  -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign' >/dev/null ||
+  fail "tpm2_create (AK under the storage key)"
+tpm_flush
+tpm2_load -C $SRK -u owner-ak.pub -r owner-ak.priv -c owner-ak.ctx >/dev/null || fail "tpm2_load"
+tpm_flush
+tpm2_evictcontrol -C o -c owner-ak.ctx $AK_OWNER >/dev/null || fail "tpm2_evictcontrol owner AK"
+tpm_flush
+# and one under the EK, as lisec-agent and tpm2_createak make it
+persist_ak $AK_EK -G ecc -g sha256 -s ecdsa -u ek-ak.pub
+
+am_pki am
+issue_location am "$host" "$(tpm_reset_count)" loc.cms
+evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
+tpm_extend ev.txt
+start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
+
+# enrol AK_HANDLE AK_PUB: enrolment by hand, the credential activated by the TPM.
+enrol() {
+  local body
+  body=$(jq -n --arg e "$(b64 ek.pub)" --arg a "$(b64 "$2")" '{ek_pub:$e, ak_pub:$a}')
+  [ "$(req host-a POST /v1/attest/enrol "$body")" = 201 ] || { cat req.out >&2; fail "enrol $2"; }
+  jq -r .credential req.out | base64 -d >cred.bin
+  tpm2_startauthsession --policy-session -S ek-session.ctx >/dev/null || fail "tpm2_startauthsession"
+  tpm2_policysecret -S ek-session.ctx -c e >/dev/null || fail "tpm2_policysecret"
+  tpm2_activatecredential -c "$1" -C $EK -i cred.bin -o secret.bin -P session:ek-session.ctx \
+    >/dev/null 2>&1 || fail "tpm2_activatecredential ($2)"
+  tpm_flush
+  body=$(jq -n --arg h "$host" --arg s "$(b64 secret.bin)" '{host:$h, secret:$s}')
+  [ "$(req host-a POST /v1/attest/enrol/finish "$body")" = 200 ] || { cat req.out >&2; fail "enrol finish $2"; }
+}
+# attest AK_HANDLE: a nonce from lisecd, tpm2_quote over it, the evidence; reply in req.out.
+attest() {
+  local nonce body
+  [ "$(req host-a POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 201 ] || { cat req.out >&2; fail "nonce"; }
+  nonce=$(jq -r .nonce req.out)
+  tpm2_quote -c "$1" -l $PCRS -q "$nonce" -m q.msg -s q.sig -o q.pcrs -g sha256 >/dev/null || fail "tpm2_quote"
+  tpm_flush
+  body=$(jq -n --arg h "$host" --arg n "$nonce" --arg q "$(b64 q.msg)" --arg s "$(b64 q.sig)" \
+    --arg p "$(b64 q.pcrs)" --arg l "$(b64 ev.bin)" --arg c "$(b64 loc.cms)" \
+    '{host:$h, nonce:$n, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}')
+  [ "$(req host-a POST /v1/attest/evidence "$body")" = 200 ] || { cat req.out >&2; fail "evidence"; }
+}
+
+# ---- the AK under the owner's storage key ------------------------------------
+enrol $AK_OWNER owner-ak.pub
+pass "an AK under the storage key passes the attribute checks and a real TPM2_ActivateCredential"
+attest $AK_OWNER
+tpm2_print -t TPMS_ATTEST q.msg | grep -q "resetCount: $(tpm_reset_count)\$" &&
+  fail "the TPM did not obfuscate resetCount for an AK outside the endorsement hierarchy (test premise)"
+jq -e '.trust != "trusted" and .location_ok == false' req.out >/dev/null ||
+  { cat req.out >&2; fail "a quote by an AK outside the endorsement hierarchy made the host trusted"; }
+jq -e '[.reasons[] | select(test("^TR103308-5.1: the quote.s signer is not an AK under this host.s EK"))] | length == 1' \
+  req.out >/dev/null || { cat req.out >&2; fail "the refusal does not name TR103308-5.1 and the signer"; }
+[ "$(audit_count "attest.appraise \\| denied .*TR103308-5.1: the quote.s signer is not an AK under")" = 1 ] ||
+  fail "the refusal is not in the audit log"
+pass "its quote (counters obfuscated by the TPM) is refused: TR103308-5.1, the signer is not the EK's child; recorded"
+
+# ---- the AK under the EK -------------------------------------------------------
+enrol $AK_EK ek-ak.pub
+attest $AK_EK
+jq -e '.trust == "trusted" and .location_ok == true and (.reasons | length) == 0' req.out >/dev/null ||
+  { cat req.out >&2; fail "the AK under the EK is not trusted with its location"; }
+as operator "$LISECD_URL/v1/hosts/$host/attestation" |
+  jq -e --argjson r "$(tpm_reset_count)" '.lisec.tpm_reset_count == $r and .lisec.tpm_restart_count == 0' >/dev/null ||
+  fail "the counters lisecd reports are not the TPM's"
+pass "an AK made by tpm2_createak under the EK is trusted with its location; the counters are tpm2_readclock's"
+
+stop_clean
+echo "attest_ak_hierarchy: all passed"
