@@ -1,6 +1,7 @@
 /* Fuzzes what a host sends with a quote (attest/quote.c, sig.c, keys.c,
  * credential.c): TPMS_ATTEST, tpm2_quote's PCR values file, TPMT_SIGNATURE,
- * TPM2B_PUBLIC and the credential file, each parsed from the same bytes, and
+ * TPM2B_PUBLIC (as an AK, and as the EK of the AK's qualified name) and the
+ * credential file, each parsed from the same bytes, and
  * a whole appraisal with the input cut into quote, signature and PCR values.
  * Everything must stay within bounds; what parses must be self-consistent
  * (a PCR values file written back parses to the same values). The AK is
@@ -51,6 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   char host[ATTEST_HOST_ID_LEN + 1];
   attest_host_id(data, size, host, &err);
+  /* the same bytes as the EK whose child the fixture AK would be */
+  uint8_t qn[ATTEST_NAME_MAX];
+  size_t qn_len = 0;
+  if (attest_ak_qualified_name(data, size, ak, qn, &qn_len, &err) == 0 &&
+      (qn_len < 3 || qn_len > ATTEST_NAME_MAX))
+    abort();
   const uint8_t *id, *enc;
   size_t id_len, enc_len;
   if (attest_credential_split(data, size, &id, &id_len, &enc, &enc_len, &err) == 0) {
