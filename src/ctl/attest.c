@@ -32,6 +32,7 @@
 #include "attest/attest.h"
 #include "crypto/crypto.h"
 #include "ctl/attest.h"
+#include "ctl/attest_epoch.h"
 #include "ctl/attest_nonces.h"
 #include "ctl/attest_result.h"
 #include "ctl/attest_revoked.h"
@@ -1632,6 +1633,14 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
                "cleared, so its location binding is void until asset management confirms it "
                "again",
                v->quote.reset_count, (long long)max_reset);
+  /* A restartCount, or within one epoch a clock, below what this host's
+   * TPM showed before: its state was set back, and the counters a location
+   * was confirmed at may show again after a move (ctl/attest_epoch.h). */
+  bool fresh = v->quote_parsed && v->signature_ok && v->nonce_ok && !nrc;
+  char rollback[ATTEST_REASON_LEN];
+  bool rolled_back = fresh && ctl_attest_epoch_rolled_back(doc, &v->quote, max_reset, rollback,
+                                                           sizeof rollback);
+  if (rolled_back) add_reason(v, "%s", rollback);
   /* A TPM firmware older than one this host's TPM ran before is a rollback,
    * perhaps to a version with known flaws that forge quotes: untrusted
    * until the firmware is back, or asset management confirms the chassis
@@ -1656,7 +1665,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN, "%s", tv.findings[i]);
   }
   bool trusted = boot_trusted(v) && !nrc;
-  bool loc_ok = trusted && v->location_ok && !decreased && !tv.nvoid;
+  bool loc_ok = trusted && v->location_ok && !decreased && !rolled_back && !tv.nvoid;
   if (!st->location_ca && v->nwarnings < 4)
     snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
              "no asset-management CA ([attest] location_ca): the location is not proven");
@@ -1701,6 +1710,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     if (v->quote_parsed && v->signature_ok) {
       json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
       json_object_set_new(doc, "last_restart_count", json_integer(v->quote.restart_count));
+      ctl_attest_epoch_note(doc, &v->quote, fresh, max_reset);
       if ((int64_t)v->quote.reset_count > max_reset)
         json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
       doc_set_fw(doc, "last_tpm_firmware", v->quote.firmware_version);
@@ -2081,6 +2091,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   /* A human check of the chassis at this resetCount is the new baseline
    * (after TPM2_Clear it is lower than the highest seen). */
   json_object_set_new(doc, "max_reset_count", json_integer(loc.reset_count));
+  /* ... with its restartCount and clock, and a rolled-back TPM's void ends */
+  ctl_attest_epoch_confirmed(doc, loc.restart_count);
   /* ... and of its TPM's firmware, as its last quote shows it, */
   doc_set_fw(doc, "max_tpm_firmware", doc_fw(doc, "last_tpm_firmware"));
   /* ... and of its BMC: a chassis void ends, the next report is the baseline. */

@@ -10,6 +10,9 @@ lisec_integration_test(attest_review tests/integration/attest_review.sh)
 # An AK outside the endorsement hierarchy (its quotes' counters obfuscated)
 # enrolled and quoting against lisecd, refused; one under the EK trusted.
 lisec_integration_test(attest_ak_hierarchy tests/integration/attest_ak_hierarchy.sh)
+# A TPM whose state is set back to a copy saved before a TPM Restart shows
+# the confirmed counters again: its clock (or restartCount) gives it away.
+lisec_integration_test(attest_rollback tests/integration/attest_rollback.sh)
 # [attest] quarantine_timeout_s outlives a wall clock stepped back while the
 # command runs: lisecd with clock_step_shim, one host with swtpm and agent.
 lisec_integration_test(attest_quarantine_clock tests/integration/attest_quarantine_clock.sh)

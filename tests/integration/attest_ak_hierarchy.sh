@@ -17,15 +17,6 @@ source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
 
-# req CERT METHOD PATH [JSON]: body in req.out, prints the HTTP status.
-req() {
-  local data=()
-  [ -n "${4:-}" ] && data=(-H 'Content-Type: application/json' -d "$4")
-  curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" -X "$2" "${data[@]}" \
-    -o "$work/req.out" -w '%{http_code}' "$LISECD_URL$3"
-}
-b64() { base64 -w0 "$1"; }
-
 EK=0x81010001 SRK=0x81000001 AK_OWNER=0x81010002 AK_EK=0x81010003
 PCRS=sha256:0,1,2,3,4,5,6,7,8,15
 make_pki "$pki"
@@ -58,32 +49,8 @@ evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
 tpm_extend ev.txt
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
 
-# enrol AK_HANDLE AK_PUB: enrolment by hand, the credential activated by the TPM.
-enrol() {
-  local body
-  body=$(jq -n --arg e "$(b64 ek.pub)" --arg a "$(b64 "$2")" '{ek_pub:$e, ak_pub:$a}')
-  [ "$(req host-a POST /v1/attest/enrol "$body")" = 201 ] || { cat req.out >&2; fail "enrol $2"; }
-  jq -r .credential req.out | base64 -d >cred.bin
-  tpm2_startauthsession --policy-session -S ek-session.ctx >/dev/null || fail "tpm2_startauthsession"
-  tpm2_policysecret -S ek-session.ctx -c e >/dev/null || fail "tpm2_policysecret"
-  tpm2_activatecredential -c "$1" -C $EK -i cred.bin -o secret.bin -P session:ek-session.ctx \
-    >/dev/null 2>&1 || fail "tpm2_activatecredential ($2)"
-  tpm_flush
-  body=$(jq -n --arg h "$host" --arg s "$(b64 secret.bin)" '{host:$h, secret:$s}')
-  [ "$(req host-a POST /v1/attest/enrol/finish "$body")" = 200 ] || { cat req.out >&2; fail "enrol finish $2"; }
-}
-# attest AK_HANDLE: a nonce from lisecd, tpm2_quote over it, the evidence; reply in req.out.
-attest() {
-  local nonce body
-  [ "$(req host-a POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 201 ] || { cat req.out >&2; fail "nonce"; }
-  nonce=$(jq -r .nonce req.out)
-  tpm2_quote -c "$1" -l $PCRS -q "$nonce" -m q.msg -s q.sig -o q.pcrs -g sha256 >/dev/null || fail "tpm2_quote"
-  tpm_flush
-  body=$(jq -n --arg h "$host" --arg n "$nonce" --arg q "$(b64 q.msg)" --arg s "$(b64 q.sig)" \
-    --arg p "$(b64 q.pcrs)" --arg l "$(b64 ev.bin)" --arg c "$(b64 loc.cms)" \
-    '{host:$h, nonce:$n, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}')
-  [ "$(req host-a POST /v1/attest/evidence "$body")" = 200 ] || { cat req.out >&2; fail "evidence"; }
-}
+enrol() { enrol_by_hand host-a "$host" $EK "$@"; }
+attest() { attest_by_hand host-a "$host" "$1" $PCRS ev.bin loc.cms; }
 
 # ---- the AK under the owner's storage key ------------------------------------
 enrol $AK_OWNER owner-ak.pub

@@ -59,6 +59,53 @@ tpm_extend() {
   tpm2_pcrextend "${specs[@]}" >/dev/null || fail "tpm2_pcrextend of $1 (${#specs[@]} extends)"
 }
 
+# hreq CERT METHOD PATH [JSON]: a request to lisecd ($LISECD_URL) with the
+# development PKI's ($pki) certificate CERT; body in $work/req.out, prints
+# the HTTP status.
+hreq() {
+  local data=()
+  [ -n "${4:-}" ] && data=(-H 'Content-Type: application/json' -d "$4")
+  curl -sS --cacert "$pki/ca.crt" --cert "$pki/$1.crt" --key "$pki/$1.key" -X "$2" "${data[@]}" \
+    -o "$work/req.out" -w '%{http_code}' "$LISECD_URL$3"
+}
+
+# enrol_by_hand CERT HOST EK AK AK_PUB: enrols host HOST (its EK persistent
+# at EK, ek.pub in the current directory) with the AK at handle or context
+# AK whose TPM2B_PUBLIC is AK_PUB, as a host with certificate CERT would
+# without lisec-agent: the credential lisecd makes is activated by
+# tpm2_activatecredential.
+enrol_by_hand() {
+  local cert=$1 host=$2 ek=$3 ak=$4 akpub=$5 body
+  body=$(jq -n --arg e "$(base64 -w0 ek.pub)" --arg a "$(base64 -w0 "$akpub")" '{ek_pub:$e, ak_pub:$a}')
+  [ "$(hreq "$cert" POST /v1/attest/enrol "$body")" = 201 ] || { cat "$work/req.out" >&2; fail "enrol $akpub"; }
+  jq -r .credential "$work/req.out" | base64 -d >cred.bin
+  tpm2_startauthsession --policy-session -S ek-session.ctx >/dev/null || fail "tpm2_startauthsession"
+  tpm2_policysecret -S ek-session.ctx -c e >/dev/null || fail "tpm2_policysecret"
+  tpm2_activatecredential -c "$ak" -C "$ek" -i cred.bin -o secret.bin -P session:ek-session.ctx \
+    >/dev/null 2>&1 || fail "tpm2_activatecredential ($akpub)"
+  tpm_flush
+  body=$(jq -n --arg h "$host" --arg s "$(base64 -w0 secret.bin)" '{host:$h, secret:$s}')
+  [ "$(hreq "$cert" POST /v1/attest/enrol/finish "$body")" = 200 ] ||
+    { cat "$work/req.out" >&2; fail "enrol finish $akpub"; }
+}
+
+# attest_by_hand CERT HOST AK PCRS LOG LOCATION: a nonce from lisecd, tpm2_quote
+# by AK over PCRS with it (q.msg, q.sig, q.pcrs), and the evidence with the
+# event log LOG and the location certificate LOCATION; the reply in
+# $work/req.out.
+attest_by_hand() {
+  local cert=$1 host=$2 nonce body
+  [ "$(hreq "$cert" POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 201 ] ||
+    { cat "$work/req.out" >&2; fail "nonce"; }
+  nonce=$(jq -r .nonce "$work/req.out")
+  tpm2_quote -c "$3" -l "$4" -q "$nonce" -m q.msg -s q.sig -o q.pcrs -g sha256 >/dev/null || fail "tpm2_quote"
+  tpm_flush
+  body=$(jq -n --arg h "$host" --arg n "$nonce" --arg q "$(base64 -w0 q.msg)" --arg s "$(base64 -w0 q.sig)" \
+    --arg p "$(base64 -w0 q.pcrs)" --arg l "$(base64 -w0 "$5")" --arg c "$(base64 -w0 "$6")" \
+    '{host:$h, nonce:$n, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}')
+  [ "$(hreq "$cert" POST /v1/attest/evidence "$body")" = 200 ] || { cat "$work/req.out" >&2; fail "evidence"; }
+}
+
 # am_pki DIR: the asset-management CA and its signing certificate.
 am_pki() {
   local d=$1
