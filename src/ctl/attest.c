@@ -1220,7 +1220,9 @@ static int enrolled_host(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
   if (gone) return ctl_hosts_refuse_deenrolled(ctl, actor, *host, action, err);
   return enrolled ? 0
                   : lisec_err_set(err, LISEC_ENOTFOUND,
-                                  "host %.16s.. is not enrolled (POST /v1/attest/enrol)", *host);
+                                  "TR103308-5.1: host %.16s.. is not enrolled: it attests only "
+                                  "once enrolled (POST /v1/attest/enrol)",
+                                  *host);
 }
 
 int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body,

@@ -9,7 +9,8 @@
 # quote names its signer's qualified name, which is the AK's under this
 # host's EK only when the AK is the EK's child: anything else is refused
 # (TR103308-5.1), and an AK made by tpm2_createak under the EK is trusted
-# with its location, the counters as tpm2_readclock reads them.
+# with its location, the counters as tpm2_readclock reads them. Before
+# either enrols, a nonce is refused naming the requirement.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -48,6 +49,12 @@ issue_location am "$host" "$(tpm_reset_count)" loc.cms
 evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
 tpm_extend ev.txt
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
+
+# before any enrolment: a nonce is refused, naming the requirement
+[ "$(hreq host-a POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 404 ] &&
+  jq -e '.error.message | test("^TR103308-5.1: host [0-9a-f]{16}\\.\\. is not enrolled")' req.out >/dev/null ||
+  { cat req.out >&2; fail "a nonce for a host never enrolled is not refused naming TR103308-5.1"; }
+pass "a nonce for a host never enrolled: 404 naming TR103308-5.1"
 
 enrol() { enrol_by_hand host-a "$host" $EK "$@"; }
 attest() { attest_by_hand host-a "$host" "$1" $PCRS ev.bin loc.cms; }
