@@ -1,7 +1,11 @@
 /* Which browser requests lisecd refuses (browser.h, docs/ui.md): every one
  * that would change state, and every one of another site but a top-level
  * visit of the compliance view's page. Reads only the request's method,
- * path and its Origin / Sec-Fetch-Site / Sec-Fetch-Mode fields. */
+ * path and its Origin / Sec-Fetch-Site / Sec-Fetch-Mode fields. A browser
+ * is known by Origin or Sec-Fetch-Site: every browser that sends
+ * Sec-Fetch-Mode sends Sec-Fetch-Site with it (and Origin on a POST),
+ * while Node's fetch (undici) sends Sec-Fetch-Mode: cors alone on every
+ * request, so that mark alone would refuse a program's writes. */
 #include <stdbool.h>
 #include <string.h>
 
@@ -34,7 +38,7 @@ static bool view_page(const char *uri) {
 
 const char *api_browser_refusal(const http1_request *req, const char *uri) {
   bool safe = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-  bool browser = req->has_origin || req->has_fetch_site || req->has_fetch_mode;
+  bool browser = req->has_origin || req->has_fetch_site;
   if (!safe && browser) return WHY_WRITE;
   if (!req->has_fetch_site || is(req->fetch_site, "same-origin") || is(req->fetch_site, "none"))
     return NULL;

@@ -6,10 +6,11 @@
  * a form with a text/plain body) reaches lisecd and is acted on even
  * though the page cannot read the reply. lisecd's clients that change
  * state (the CLI, MANO, agents, hooks) are no browsers and send no Origin
- * or Sec-Fetch-* fields, and the view only reads: so a request that would
- * change state and carries a browser's marks is refused, and so is a
- * request of another site (Sec-Fetch-Site cross-site or same-site) but a
- * top-level visit of the view's page. Pure: the front (server.c) asks
+ * or Sec-Fetch-Site (Node's fetch sends Sec-Fetch-Mode alone, which no
+ * browser does), and the view only reads: so a request that would change
+ * state and carries a browser's marks (Origin, Sec-Fetch-Site) is
+ * refused, and so is a request of another site (Sec-Fetch-Site cross-site
+ * or same-site) but a top-level visit of the view's page. Pure: the front (server.c) asks
  * before any route sees the request. */
 #ifndef LISEC_API_BROWSER_H
 #define LISEC_API_BROWSER_H

@@ -146,7 +146,16 @@ for spec in "cross-site|no-cors|image|/v1/compliance|403" "same-site|cors|empty|
     -H "Sec-Fetch-Dest: $dest" "$LISECD_URL$path")
   [ "$code" = "$want" ] || fail "GET $path with Sec-Fetch-Site $site, mode $mode: $code, not $want: $(cat "$work/body")"
 done
-pass "a browser's request that would change state, or another site's but a visit of /ui/, is refused 403"
+# Node's fetch (undici) is no browser but sends Sec-Fetch-Mode: cors (with
+# these fields, no Origin or Sec-Fetch-Site) on every request: a client
+# written with it writes like the CLI.
+node=(-H 'Accept: */*' -H 'Accept-Language: *' -H 'Sec-Fetch-Mode: cors' -H 'User-Agent: node')
+code=$(as operator -o "$work/body" -w '%{http_code}' "${node[@]}" -H 'Content-Type: application/json' \
+  -d '{"id":"j-node","name":"Sweden","codes":["SE"]}' "$LISECD_URL/v1/model/jurisdiction")
+[ "$code" = 201 ] || fail "POST as Node's fetch sends it: $code $(cat "$work/body")"
+code=$(as operator -o "$work/body" -w '%{http_code}' "${node[@]}" -X DELETE "$LISECD_URL/v1/model/jurisdiction/j-node")
+[ "$code" = 200 ] || fail "DELETE as Node's fetch sends it: $code $(cat "$work/body")"
+pass "a browser's request that would change state, or another site's but a visit of /ui/, is refused 403; Node's fetch writes"
 
 # ---- the example platform, in the browser --------------------------------------
 split_topology "$src/examples/helsinki-london.json" "$work/model"

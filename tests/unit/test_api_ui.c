@@ -144,12 +144,20 @@ static void test_browser_requests(void **state) {
       /* the CLI, MANO, agents: no browser marks */
       {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nContent-Length: 0\r\n\r\n", false},
       {"DELETE /v1/model/vm/x HTTP/1.1\r\nHost: l\r\n\r\n", false},
+      /* Node's fetch (undici) sends Sec-Fetch-Mode: cors on every request, and
+       * no Origin or Sec-Fetch-Site: a program, not a browser (a browser
+       * sends Sec-Fetch-Site with Sec-Fetch-Mode, and Origin on a POST) */
+      {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\naccept: */*\r\naccept-language: *\r\n"
+       "sec-fetch-mode: cors\r\nuser-agent: node\r\ncontent-length: 0\r\n\r\n",
+       false},
+      {"DELETE /v1/model/vm/x HTTP/1.1\r\nHost: l\r\nsec-fetch-mode: cors\r\n\r\n", false},
       {"GET /v1/compliance HTTP/1.1\r\nHost: l\r\n\r\n", false},
       /* a browser that would change state, of any site */
       {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\nOrigin: https://evil.test\r\n\r\n", true},
       {"POST /v1/model/vm HTTP/1.1\r\nHost: l\r\norigin: null\r\n\r\n", true},
       {"PUT /v1/model/vm/x HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-origin\r\n\r\n", true},
-      {"POST /v1/li/vms HTTP/1.1\r\nHost: l\r\nSEC-FETCH-MODE: no-cors\r\n\r\n", true},
+      {"POST /v1/li/vms HTTP/1.1\r\nHost: l\r\nSEC-FETCH-SITE: CROSS-SITE\r\nSEC-FETCH-MODE: no-cors\r\n\r\n",
+       true},
       {"OPTIONS /v1/model/vm HTTP/1.1\r\nHost: l\r\nOrigin: https://evil.test\r\n\r\n", true},
       /* the view's own reads */
       {"GET /v1/compliance HTTP/1.1\r\nHost: l\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n\r\n",
