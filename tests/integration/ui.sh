@@ -291,3 +291,20 @@ check sent "$work/evil.net.json" GET "$LISECD_URL/v1/compliance" 403
 code=$(as operator -o "$work/body" -w '%{http_code}' "$LISECD_URL/v1/model/vm/vm-csrf")
 [ "$code" = 404 ] || fail "another site's page created vm-csrf with the operator's certificate: $code $(cat "$work/body")"
 pass "another site's page in the operator's browser: its POST and its read of lisecd refused 403, no VM made"
+
+# ---- a reload that fails -------------------------------------------------------
+# The operator's page reads compliant; lisecd then stops and the page's
+# Reload fails: the verdict must no longer say compliant (the page drawn
+# before stays, the verdict says it is not known), rather than keep a
+# green "compliant" above a note at the bottom.
+HOME=$work/home-operator timeout 120 python3 "$src/tests/integration/ui_reload.py" "$LISECD_URL/ui/" \
+  "$work/profile-reload" "kill -TERM $LISECD_PID && timeout 30 bash -c 'while (echo >/dev/tcp/127.0.0.1/$LISECD_PORT) 2>/dev/null; do sleep 0.1; done'" \
+  >"$work/reload.json" || fail "the reload run failed: $(cat "$work/reload.json")"
+python3 - "$work/reload.json" <<'PY' || fail "after a failed reload the page still says compliant: $(cat "$work/reload.json")"
+import json, sys
+before, after = (json.loads(l) for l in open(sys.argv[1]))
+assert before["compliant"] == "true" and before["text"] == "compliant", before
+assert after["compliant"] is None and "compliant" not in after["class"].split(), after
+assert after["text"].startswith("not known"), after
+PY
+pass "a reload that cannot read lisecd: the verdict says it is not known, not the last one"

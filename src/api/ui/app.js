@@ -353,6 +353,13 @@
       document.body.setAttribute('data-state', 'ready');
     } catch (e) {
       note(e.message);
+      /* The verdict of an earlier read is no verdict now: a page left open
+       * must not read "compliant" while lisecd cannot be read. */
+      const verdict = document.getElementById('verdict');
+      verdict.textContent = 'not known: the last read of lisecd failed';
+      verdict.className = 'verdict unknown';
+      verdict.removeAttribute('data-compliant');
+      verdict.setAttribute('title', e.message);
       document.body.setAttribute('data-state', 'error');
     }
   }

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""The compliance view when a reload fails (tests/integration/ui.sh):
+drives headless Chromium over its DevTools pipe (--remote-debugging-pipe,
+file descriptors 3 and 4, NUL-terminated JSON), independent of lisec's
+code. Opens URL, waits until the page is drawn, runs COMMAND (which makes
+lisecd unreachable), clicks the page's Reload button, waits until the page
+says its read failed, and prints the verdict's text, class and
+data-compliant before and after as JSON lines.
+
+  ui_reload.py URL PROFILE_DIR COMMAND
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def main():
+    url, profile, command = sys.argv[1:4]
+    to_chrome_r, to_chrome_w = os.pipe()
+    from_chrome_r, from_chrome_w = os.pipe()
+
+    def pipes():
+        a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+        os.dup2(a, 3)
+        os.dup2(b, 4)
+        os.set_inheritable(3, True)
+        os.set_inheritable(4, True)
+
+    chrome = subprocess.Popen(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-default-apps",
+         "--disable-extensions", "--user-data-dir=" + profile,
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--remote-debugging-pipe",
+         "about:blank"],
+        preexec_fn=pipes, close_fds=False, stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(profile + ".err"), "w"))
+    os.close(to_chrome_r)
+    os.close(from_chrome_w)
+    out = os.fdopen(to_chrome_w, "wb", buffering=0)
+    inp = os.fdopen(from_chrome_r, "rb", buffering=0)
+    buf = b""
+    last = 0
+
+    def send(method, params=None, session=None):
+        nonlocal buf, last
+        last += 1
+        msg = {"id": last, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        out.write(json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in buf:
+                chunk = inp.read(65536)
+                if not chunk:
+                    sys.exit("FAIL: chromium closed its DevTools pipe")
+                buf += chunk
+            one, buf = buf.split(b"\0", 1)
+            reply = json.loads(one)
+            if reply.get("id") == last:
+                if "error" in reply:
+                    sys.exit("FAIL: %s: %s" % (method, reply["error"]))
+                return reply["result"]
+
+    try:
+        target = send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        send("Page.navigate", {"url": url}, session)
+
+        def value(expr):
+            r = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session)
+            return r["result"].get("value")
+
+        def wait_state(want):
+            for _ in range(600):  # 60 s
+                if value("document.body ? document.body.dataset.state : ''") == want:
+                    return
+                time.sleep(0.1)
+            sys.exit("FAIL: the page did not reach data-state=%s" % want)
+
+        verdict = ("(() => { const v = document.getElementById('verdict'); return {text: v.textContent, "
+                   "class: v.className, compliant: v.getAttribute('data-compliant')}; })()")
+        wait_state("ready")
+        print(json.dumps({"when": "before", **value(verdict)}), flush=True)
+        subprocess.run(command, shell=True, check=True)
+        value("document.getElementById('reload').click()")
+        wait_state("error")
+        print(json.dumps({"when": "after", **value(verdict)}), flush=True)
+    finally:
+        chrome.kill()
+        chrome.wait()
+
+
+main()
