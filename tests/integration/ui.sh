@@ -227,6 +227,19 @@ check dom "$work/au-compliant.html" --role auditor --compliant --expect-host "$a
   --absent vm-target "${li_ids[@]}"
 pass "compliant: the operator sees 4 trusted hosts in FI and GB on the map (3 declared, 1 attested with its age), no violation; the auditor the attested host and no LI identifier"
 
+# An attestation's age is lisecd's to tell (its report's time), not the
+# viewer's clock: in a browser whose clock runs three days ahead the TPM
+# host, which attested within the last minutes, is not three days old
+# (nor would one that attested hours ago read "0 s" in a clock behind).
+HOME=$work/home-operator timeout 120 python3 "$src/tests/integration/ui_cdp.py" ages "$LISECD_URL/ui/" \
+  "$work/profile-ages" 259200 >"$work/ages.json" || fail "the ages run failed: $(cat "$work/ages.json")"
+python3 - "$work/ages.json" "$attested" <<'PY' || fail "attestation age by the browser's clock: $(cat "$work/ages.json")"
+import json, re, sys
+ages = json.load(open(sys.argv[1]))
+assert re.fullmatch(r"\d+ s|\d min", ages[sys.argv[2]]), ages
+PY
+pass "the attestation age is lisecd's, whatever the browser's clock"
+
 # A free-text field the page shows (a host's site, the operator's or MANO's
 # to write) holding markup: shown as text, nothing runs (ui_check.py would
 # also see a CSP violation).
@@ -297,7 +310,7 @@ pass "another site's page in the operator's browser: its POST and its read of li
 # Reload fails: the verdict must no longer say compliant (the page drawn
 # before stays, the verdict says it is not known), rather than keep a
 # green "compliant" above a note at the bottom.
-HOME=$work/home-operator timeout 120 python3 "$src/tests/integration/ui_reload.py" "$LISECD_URL/ui/" \
+HOME=$work/home-operator timeout 120 python3 "$src/tests/integration/ui_cdp.py" reload "$LISECD_URL/ui/" \
   "$work/profile-reload" "kill -TERM $LISECD_PID && timeout 30 bash -c 'while (echo >/dev/tcp/127.0.0.1/$LISECD_PORT) 2>/dev/null; do sleep 0.1; done'" \
   >"$work/reload.json" || fail "the reload run failed: $(cat "$work/reload.json")"
 python3 - "$work/reload.json" <<'PY' || fail "after a failed reload the page still says compliant: $(cat "$work/reload.json")"

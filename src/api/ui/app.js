@@ -315,7 +315,11 @@
         operator ? api('/v1/model/vm') : null,
         liAdmin ? api('/v1/model/li') : null,
       ]);
-      const now = Date.now();
+      /* Ages by lisecd's clock (its report's time), not the viewer's: a
+       * browser whose clock is behind would show a stale attestation as
+       * fresh. */
+      const reported = Date.parse(report.time);
+      const now = Number.isNaN(reported) ? Date.now() : reported;
       const hosts = hostsFrom(model, attested, now);
       const hvHost = new Map();
       for (const hv of (hvs && hvs.hypervisors) || []) hvHost.set(hv.id, hv.host);

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The compliance view when a reload fails (tests/integration/ui.sh):
-drives headless Chromium over its DevTools pipe (--remote-debugging-pipe,
-file descriptors 3 and 4, NUL-terminated JSON), independent of lisec's
-code. Opens URL, waits until the page is drawn, runs COMMAND (which makes
-lisecd unreachable), clicks the page's Reload button, waits until the page
-says its read failed, and prints the verdict's text, class and
-data-compliant before and after as JSON lines.
+"""The compliance view driven over headless Chromium's DevTools pipe
+(--remote-debugging-pipe, file descriptors 3 and 4, NUL-terminated JSON)
+for tests/integration/ui.sh, independent of lisec's code.
 
-  ui_reload.py URL PROFILE_DIR COMMAND
+  ui_cdp.py reload URL PROFILE_DIR COMMAND
+      opens URL, waits until the page is drawn, runs COMMAND (which makes
+      lisecd unreachable), clicks the page's Reload button, waits until the
+      page says its read failed, and prints the verdict's text, class and
+      data-compliant before and after as JSON lines.
+  ui_cdp.py ages URL PROFILE_DIR AHEAD_S
+      opens URL with the browser's clock AHEAD_S seconds ahead of the
+      machine's (virtual time) and prints {host: data-age} of the
+      hosts table once the page is drawn.
 """
 import json
 import os
@@ -17,7 +21,7 @@ import time
 
 
 def main():
-    url, profile, command = sys.argv[1:4]
+    mode, url, profile, arg = sys.argv[1:5]
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
 
@@ -67,6 +71,9 @@ def main():
     try:
         target = send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        if mode == "ages":
+            send("Emulation.setVirtualTimePolicy",
+                 {"policy": "advance", "initialVirtualTime": time.time() + float(arg)}, session)
         send("Page.navigate", {"url": url}, session)
 
         def value(expr):
@@ -83,8 +90,12 @@ def main():
         verdict = ("(() => { const v = document.getElementById('verdict'); return {text: v.textContent, "
                    "class: v.className, compliant: v.getAttribute('data-compliant')}; })()")
         wait_state("ready")
+        if mode == "ages":
+            print(json.dumps(value("Object.fromEntries([...document.querySelectorAll('#hosts tr[data-host]')]"
+                                   ".map((r) => [r.dataset.host, r.dataset.age]))")), flush=True)
+            return
         print(json.dumps({"when": "before", **value(verdict)}), flush=True)
-        subprocess.run(command, shell=True, check=True)
+        subprocess.run(arg, shell=True, check=True)
         value("document.getElementById('reload').click()")
         wait_state("error")
         print(json.dumps({"when": "after", **value(verdict)}), flush=True)
