@@ -609,6 +609,20 @@ static int key_body(const json_t *body, const char **vm, uint8_t point[MODEL_RD_
   return model_rd_recipient_parse(json_string_value(pem), pem ? json_string_length(pem) : 0, point, err);
 }
 
+/* The one refusal a host reads when no data key goes to the VM it names on
+ * its own host, whichever rule failed: err says which (the recipient's
+ * registration, or the model's), and goes only into the record sealed to
+ * the RD administration; the host is told what a key needs. */
+static int key_refused(lisec_ctl *ctl, const ctl_actor *actor, const char *kid, lisec_err *err) {
+  int rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, "rd.key.issue", NULL, LISEC_EDENIED, NULL, err, "rd-key %s",
+                        kid);
+  return lisec_err_set(err, rc,
+                       MODEL_REQ_RD_KEY ": no data key of this store for this VM on this host: it goes only to "
+                       "the attested trusted host, inside the obligation's jurisdiction, running an RD function "
+                       "of the obligation that names the store, wrapped to the P-256 key the RD administration "
+                       "registered for that VM (lisec rd sign-recipient, then lisec rd register)");
+}
+
 int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const char *period,
                const json_t *body, json_t **out, bool *gone, lisec_err *err) {
   struct ctl_rd_state *st = ctl->shared->rd;
@@ -646,11 +660,14 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
   char kid[MODEL_ID_MAX + 32];
   key_id(store, k, kid);
   /* The recipient is the key the RD administration registered for the VM
-   * (rd_recipient.c), not the one the host names. Judged before the
-   * model: a VM no obligation names has no registration either, so this
-   * refusal, one sentence whether none is registered or another key is,
-   * tells a host nothing of which VMs are RD functions. Why it was
-   * refused is in the sealed record. The keys process checks the signed
+   * (rd_recipient.c), not the one the host names; and the model must
+   * give the key. Which of the two refused (none registered or another
+   * key; not an RD function of an obligation naming the store, or its
+   * host untrusted or outside the jurisdiction) is the RD
+   * administration's to read, in the sealed record: the host reads one
+   * refusal (key_refused), so it can tell neither an RD function it runs
+   * nor an RD store from one no obligation names, nor whether the RD
+   * administration registered a VM. The keys process checks the signed
    * registration again before it wraps. */
   char reg[MODEL_RD_REG_MAX + 1] = "";
   if (!rc) {
@@ -661,15 +678,10 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
       return ctl_audit_rd(ctl, actor, CTL_OUTCOME_FAILED, action, NULL, lisec_err_set(err, r, "%s", rerr.msg),
                           NULL, err, "rd-key %s", kid);
     if (r || memcmp(registered, recipient, sizeof registered) != 0) {
-      lisec_err_set(err, LISEC_EDENIED,
-                    MODEL_REQ_RD_RECIPIENT ": VM %s: %s", vm,
+      lisec_err_set(err, LISEC_EDENIED, MODEL_REQ_RD_RECIPIENT ": VM %s: %s", vm,
                     r ? "no recipient key is registered for it by the RD administration"
                       : "public_key is not the key the RD administration registered for it");
-      rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, LISEC_EDENIED, NULL, err, "rd-key %s", kid);
-      return lisec_err_set(err, rc,
-                           MODEL_REQ_RD_RECIPIENT ": no data key is wrapped to this key for this VM: a data key "
-                           "is wrapped only to the P-256 key the RD administration registered for the VM "
-                           "(lisec rd sign-recipient, then lisec rd register: POST /v1/rd/recipients/{vm})");
+      return key_refused(ctl, actor, kid, err);
     }
   }
   if (!rc) {
@@ -677,18 +689,7 @@ int ctl_rd_key(lisec_ctl *ctl, const ctl_actor *actor, const char *store, const 
     rc = m ? model_rd_key_allowed(m, store, vm, host, &g, err)
            : lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not open");
     ctl_model_unlock(ctl->shared);
-    /* Why the model refused (not an RD function of an obligation naming
-     * the store; its host untrusted or outside the jurisdiction) is the
-     * RD administration's to read, in the sealed record: the host is told
-     * one sentence, so it cannot tell an RD function it runs, or an RD
-     * store, from one no obligation names. */
-    if (rc == LISEC_EDENIED) {
-      rc = ctl_audit_rd(ctl, actor, CTL_OUTCOME_DENIED, action, NULL, rc, NULL, err, "rd-key %s", kid);
-      return lisec_err_set(err, rc,
-                           MODEL_REQ_RD_KEY ": no data key of this store for this VM on this host: it goes "
-                           "only to the attested trusted host, inside the obligation's jurisdiction, "
-                           "running an RD function of the obligation that names the store");
-    }
+    if (rc == LISEC_EDENIED) return key_refused(ctl, actor, kid, err);
   }
   bool exists = false;
   if (!rc && !(rc = ctl_clock_trusted_now(ctl->shared, "a retention period's key", &proven_ms, err))) {

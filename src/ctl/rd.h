@@ -68,8 +68,9 @@ int ctl_rd_extend(lisec_ctl *ctl, const ctl_actor *actor, const char *id, const 
 /* POST /v1/rd/keys/{store}/{period} by the host (role host) running RD VM
  * ID, body {"vm": ID, "public_key": the VM's P-256 public key, PEM}, which
  * must be the key the RD administration registered for the VM
- * (ctl_rd_recipient_post; 403 TR103308-5.7-RD-RECIPIENT otherwise, one
- * sentence whether none is registered or another is):
+ * (ctl_rd_recipient_post; otherwise 403 TR103308-5.7-RD-KEY, the one
+ * sentence of the model's refusals too, so a host cannot tell whether a VM
+ * was registered):
  * {"store", "period", "algorithm": "AES-256", "wrap": CTL_RD_WRAP_SCHEME,
  * "ephemeral_public_key" (PEM), "wrapped_key" (base64, 40 bytes),
  * "period_start", "period_end", "destroy_at"}. The data key is wrapped to

@@ -160,7 +160,7 @@ lacks '"key"' "the key reply"
 key0=$(unwrap vm.key)
 [ ${#key0} = 64 ] || fail "the wrapped key does not unwrap to 32 bytes with the RD VM's key"
 expect 403 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq ok2)" # not the registered key
-has TR103308-5.7-RD-RECIPIENT
+has TR103308-5.7-RD-KEY
 rd_register rd-q vm2.pub 2
 expect 200 fra-1 POST /v1/rd/keys/rd-store/0 "$(kreq ok2)"
 [ "$(unwrap vm2.key)" = "$key0" ] || fail "the same period gave another key"

@@ -3,9 +3,10 @@
 # to"; TR 103 308 §5.7, §5.8), on a real lisecd with a SoftHSM2 token and
 # a real host certificate:
 #  - before the RD administration registers a key for RD VM rd-q its host
-#    gets no data key (403 TR103308-5.7-RD-RECIPIENT, telling what to do:
-#    lisec rd sign-recipient), read alike for rd-q and its twin tw-q, which
-#    no obligation names: a host cannot tell an RD function by it;
+#    gets no data key (403 TR103308-5.7-RD-KEY, telling what to do: lisec
+#    rd sign-recipient, lisec rd register), read alike for rd-q and its
+#    twin tw-q, which no obligation names: a host cannot tell an RD
+#    function by it;
 #  - the registration is the RD administration's: every other role is
 #    refused (403 TR103308-5.8-RD-ROLE); one signed by another key, for
 #    another VM, expired, valid too long, or of a key not on P-256 is
@@ -13,6 +14,10 @@
 #  - registered (lisec rd sign-recipient + lisec rd register), the key is
 #    given wrapped to that key and opens with openssl as docs/rd.md shows;
 #    a request naming another key is refused alike to an unregistered VM;
+#  - a VM whose registered key the host sends but that the model refuses
+#    (its host outside the jurisdiction; no obligation names it) is refused
+#    alike to an unregistered VM and to another key: the host does not
+#    learn whether the RD administration registered a VM;
 #  - a later command replaces the key, a removal ends it, and a command
 #    signed before either is a replay; registrations outlive a restart;
 #  - every act and refusal is recorded sealed to the RD administration:
@@ -21,7 +26,7 @@ set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/rd_lib.sh"
-rd_start "fra-1" "[api]" "refusal_rate = 0"
+rd_start "fra-1 par-1" "[api]" "refusal_rate = 0"
 
 has() { grep -q -- "$1" body || fail "${2:-reply} lacks '$1': $(cat body)"; }
 lacks() { ! grep -q -- "$1" body || fail "${2:-reply} names '$1': $(cat body)"; }
@@ -29,12 +34,15 @@ lacks() { ! grep -q -- "$1" body || fail "${2:-reply} names '$1': $(cat body)"; 
 expect 201 operator POST /v1/model/jurisdiction '{"id":"de","codes":["DE"]}'
 expect 201 operator POST /v1/model/host '{"id":"fra-1","trust":"trusted","protection":"li","location":{"country":"DE"}}'
 expect 201 operator POST /v1/model/hypervisor '{"id":"hv-fra-1","host":"fra-1"}'
-for v in rd-q tw-q rd-db; do
-  expect 201 operator POST /v1/model/vm "{\"id\":\"$v\",\"hypervisor\":\"hv-fra-1\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"
+# par-1: attested trusted, but in France, outside the obligation's jurisdiction
+expect 201 operator POST /v1/model/host '{"id":"par-1","trust":"trusted","protection":"li","location":{"country":"FR"}}'
+expect 201 operator POST /v1/model/hypervisor '{"id":"hv-par-1","host":"par-1"}'
+for v in rd-q:fra-1 tw-q:fra-1 rd-db:fra-1 rd-n:par-1 tw-n:par-1; do
+  expect 201 operator POST /v1/model/vm "{\"id\":\"${v%:*}\",\"hypervisor\":\"hv-${v#*:}\",\"sensitivity\":\"sensitive\",\"domain\":\"rd\"}"
 done
 expect 201 operator POST /v1/model/storage '{"id":"rd-st","vm":"rd-db"}'
 now=$(date +%s)
-expect 200 rd-admin PUT /v1/rd/obligations/ob-de "{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
+expect 200 rd-admin PUT /v1/rd/obligations/ob-de "{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\",\"rd-n\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
 
 for k in vm vm2 rogue; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $k.key 2>/dev/null
@@ -56,9 +64,9 @@ in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-st:0"
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm.pub)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q vm.pub)")
 alike "the refusals for an unregistered RD function and its twin" "$a" "$b"
-case $a in 403*TR103308-5.7-RD-RECIPIENT*"lisec rd sign-recipient"*) ;; *) fail "the unregistered refusal: $a" ;; esac
+case $a in 403*TR103308-5.7-RD-KEY*"lisec rd sign-recipient, then lisec rd register"*) ;; *) fail "the unregistered refusal: $a" ;; esac
 [ "$(in_token)" = 0 ] || fail "a refused request made a key"
-pass "no registration: no data key (403 RD-RECIPIENT naming lisec rd sign-recipient), an RD function and its twin read alike"
+pass "no registration: no data key (403 RD-KEY naming lisec rd sign-recipient and lisec rd register), an RD function and its twin read alike"
 
 # --- the registration route: rd-admin only --------------------------------------------
 lisec rd sign-recipient --key rd-sign.key --vm rd-q --pubkey vm.pub --counter 1 --expires +600 -o reg1.json
@@ -112,20 +120,36 @@ key0=$(unwrap vm.key)
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm2.pub)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q vm2.pub)")
 alike "another key than the registered one, and an unregistered twin" "$a" "$b"
-case $a in 403*TR103308-5.7-RD-RECIPIENT*) ;; *) fail "another key's refusal: $a" ;; esac
+case $a in 403*TR103308-5.7-RD-KEY*) ;; *) fail "another key's refusal: $a" ;; esac
 pass "registered by lisec rd register: the key is given and opens with openssl; a request naming another key is refused alike to an unregistered VM"
+
+# --- registered, refused by the model: read as unregistered --------------------------------
+# rd-n, an RD function of ob-de, registered; its host par-1 is outside the
+# jurisdiction. Its twin tw-n is registered by nobody.
+rd_register rd-n vm.pub 1
+a=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-n vm.pub)")
+b=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-n vm.pub)")
+alike "a registered RD function on a host outside the jurisdiction, and an unregistered twin" "$a" "$b"
+case $a in 403*TR103308-5.7-RD-KEY*"lisec rd register"*) ;; *) fail "the refusal outside the jurisdiction: $a" ;; esac
+# tw-q registered, but no obligation names it; rd-q asked with another key than its registered one
+rd_register tw-q vm.pub 1
+a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q vm.pub)")
+b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm2.pub)")
+alike "a registered VM no obligation names, and an RD function asked with another key" "$a" "$b"
+[ "$(in_token)" = 1 ] || fail "a refused request made a key"
+pass "a registered VM the model refuses (outside the jurisdiction, no obligation) reads as an unregistered one or another key (403 RD-KEY)"
 
 # --- replaced, removed, replayed ----------------------------------------------------------
 rd_register rd-q vm2.pub 2
 expect 200 fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm2.pub)"
 [ "$(unwrap vm2.key)" = "$key0" ] || fail "the replacing key does not open the same period's key"
 expect 403 fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm.pub)"
-has TR103308-5.7-RD-RECIPIENT
+has TR103308-5.7-RD-KEY
 lisec rd sign-recipient --key rd-sign.key --vm rd-q --remove --counter 3 --expires +600 -o rm.json
 expect 200 rd-admin POST /v1/rd/recipients/rd-q "$(cat rm.json)"
 has '"registered":false'
 expect 403 fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm2.pub)"
-has TR103308-5.7-RD-RECIPIENT
+has TR103308-5.7-RD-KEY
 expect 409 rd-admin POST /v1/rd/recipients/rd-q "$(cat reg-rd-q-2.json)"
 has replayed
 rd_register rd-q vm.pub 4
@@ -139,7 +163,8 @@ pass "a later command replaces the key, a removal ends it, an earlier command is
 # --- sealed records ------------------------------------------------------------------------
 cli auditor audit read --li-key audit-rd.key >rd.out 2>&1 || true
 for w in rd.recipient.register rd.recipient.remove 'no recipient key is registered' \
-  'is not the key the RD administration registered' 'not signed by the RD administration' replayed; do
+  'is not the key the RD administration registered' 'not signed by the RD administration' replayed \
+  'not located inside the obligation' 'no retention obligation names this store with the requesting VM'; do
   grep -q -- "$w" rd.out || fail "the RD key does not open a record with '$w': $(grep rd.recipient rd.out | tail -3)"
 done
 expect 200 auditor GET '/v1/audit/entries?from=0&count=1000'

@@ -11,6 +11,8 @@
 #    obligation names, are refused alike (status and sentence), so a host
 #    cannot probe which storage ids are RD stores; nor can a host that may
 #    not have the key (untrusted) tell an RD function it runs from its twin;
+#    nor whether the RD administration registered a VM's key: a registered
+#    RD function the model refuses reads as an unregistered twin;
 #  - the RD routes, asked by every other role about an obligation that
 #    exists and one that does not, are refused alike;
 #  - model reads of the twins are alike;
@@ -48,12 +50,28 @@ expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
 openssl pkey -in vm.key -pubout -out vm.pub
 kreq() { python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "public_key": open("vm.pub").read()}))' "$1"; }
-# unregistered, an RD function and its twin are refused alike (RD-RECIPIENT)
+# unregistered, an RD function and its twin are refused alike
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 alike "the key refusals for an unregistered RD function and its twin" "$a" "$b"
-# registered alike, so that the model's refusals below are reached
-for v in rd-q tw-q rd-u tw-u; do rd_register $v vm.pub 1; done
+# The RD functions registered, their twins not: a registered VM the model
+# refuses reads as an unregistered one, so a host that sends a VM's own
+# key does not learn whether the RD administration registered it (that
+# it is an RD function).
+for v in rd-q rd-u; do rd_register $v vm.pub 1; done
+# the untrusted host: the RD function's registered key, its twin's unregistered
+a=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq rd-u)")
+b=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq tw-u)")
+alike "the key refusals, to an untrusted host, for a registered RD function and its unregistered twin" "$a" "$b"
+case $a in 403*TR103308-5.7-RD-KEY*"lisec rd register"*) ;; *) fail "the key refusal: $a" ;; esac
+# a store no obligation names, for the registered RD function; the RD
+# store, for its unregistered twin
+a=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq rd-q)")
+b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
+alike "the key refusals for a registered RD function and its unregistered twin" "$a" "$b"
+pass "a registered RD function the model refuses reads as its unregistered twin (one refusal, TR103308-5.7-RD-KEY)"
+# the twins registered too, so that the model's refusals below are reached
+for v in tw-q tw-u; do rd_register $v vm.pub 1; done
 # tw-q asks for the RD store's key and for its twin's: both are refused alike
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 b=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq tw-q)")
