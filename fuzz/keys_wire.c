@@ -3,7 +3,8 @@
  * two bytes choose the message type, the third whether it is read as a
  * request (by the keys process) or a reply (by the controller's client);
  * the rest is the payload, copied to exactly its length so ASan sees any
- * read past it. A message that decodes is written again and must decode to
+ * read past it (an RD_KEY request's signed registration is checked by the
+ * rd_register harness). A message that decodes is written again and must decode to
  * the same fields: nothing a decoder accepts may be lost or invented; the
  * records or answers of an OPEN_BATCH or REWRAP_BATCH that decodes are
  * each walked, every one the count announces must be there, and a
@@ -74,7 +75,8 @@ static void request(uint16_t type, const uint8_t *p, size_t n) {
   if (strcmp(q.id, back.id) || strcmp(q.authorisation, back.authorisation) || strcmp(q.name, back.name) ||
       q.version != back.version || q.period != back.period || q.create != back.create ||
       q.data_len != back.data_len || strcmp(q.path, back.path) || q.alg != back.alg ||
-      (q.data_len && memcmp(q.data, back.data, q.data_len)))
+      (q.data_len && memcmp(q.data, back.data, q.data_len)) || strcmp(q.vm, back.vm) ||
+      q.rd_reg_len != back.rd_reg_len || (q.rd_reg_len && memcmp(q.rd_reg, back.rd_reg, q.rd_reg_len)))
     abort();
   same_sealed(&q.sealed, &back.sealed);
   if (q.batch_count != back.batch_count || q.batch_len != back.batch_len ||

@@ -10,3 +10,7 @@ lisec_fuzzer(rd_recipient ${CMAKE_CURRENT_LIST_DIR}/rd_recipient.c lisec_model)
 if(LISEC_FUZZ)
   target_sources(rd_recipient PRIVATE ${CMAKE_SOURCE_DIR}/src/model/rd_recipient.c)
 endif()
+# The RD administration's signed registration of an RD VM's key, as the
+# controller opens it and the keys process binds it (model/rd_register.c;
+# seeds in fuzz/corpus/rd_register/, made by scripts/test/rd-register-seeds).
+lisec_fuzzer(rd_register ${CMAKE_CURRENT_LIST_DIR}/rd_register.c lisec_model)
