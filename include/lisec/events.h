@@ -134,7 +134,9 @@ void lisec_event_spool_free(lisec_event_spool *s);
  * lisec_event_seq_next; the other arguments as lisec_event_make's) and
  * writes it to the spool durably (appended, fdatasync) before it returns
  * 0: the event is queued. -1 otherwise; when the spool is full (err says
- * TR103308-4.1: the event spool is full) the event is not queued and its
+ * TR103308-4.1: the event spool is full), or the event is larger than
+ * lisecd takes (1024 bytes as a signed batch records it; TR103308-4.1:
+ * the event cannot be sent), the event is not queued and its
  * seq, taken already, is in *seq: lisecd will show it as a gap
  * (TR103308-4.1-EVENTS-GAP). *seq is 0 when no seq was taken, as when
  * vm is not the VM whose events the spool holds (a spool is one VM's:
@@ -148,7 +150,8 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const c
  * events lisecd answers are replayed (their seq at or below its last
  * accepted: a batch it took before the spool could remove it, or events
  * made at seqs it had, the state file reset or restored) and an event
- * lisecd refuses alone as malformed or oversized (400, 413) leave it, set
+ * lisecd refuses alone as malformed or oversized (400, 413), or that no
+ * signed batch can carry ("seq S cannot be sent ..."), leave it, set
  * aside in FILE.rejected, reported ("seq A to B refused by lisecd ...",
  * "seq S refused by lisecd ..."), not counted as taken. Returns 0
  * when the spool is empty; -1 when events are left (err: lisecd's answer

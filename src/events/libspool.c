@@ -357,6 +357,13 @@ int spool_cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+int spool_sendable(const char *event, lisec_err *e) {
+  char *stmt = NULL;
+  int rc = ev_signed_batch_statement(&event, 1, EV_EVENT_CEILING, &stmt, e);
+  free(stmt);
+  return rc;
+}
+
 static int dropped(const drop_set *d, const evsp_rec *r) {
   if (!d || strcmp(d->vm, r->vm) != 0)
     return 0;
@@ -779,6 +786,16 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
     if (evsp_encode(made, strlen(made), &rec, &rec_len, &again, &e))
       rc = spool_fail(err, "event: %.200s", e.msg);
   }
+  /* the spool takes events of up to EVSP_PAYLOAD_MAX bytes, lisecd fewer:
+   * one it can never take would stop every flush at it */
+  lisec_err e = {0};
+  if (!rc && spool_sendable(made, &e) != 0)
+    rc = spool_fail(
+        err,
+        "TR103308-4.1: the event cannot be sent, lisecd takes events of at "
+        "most %d bytes as recorded (%.120s): seq %llu not queued, lisecd will "
+        "show it as a gap",
+        EV_EVENT_CEILING, e.msg, *seq);
   if (!rc && (lines + 1 > s->max_events || bytes + rec_len > s->max_bytes))
     rc = spool_fail(
         err,

@@ -40,17 +40,31 @@ static int replay_last(long long field, const char *msg, uint64_t *last) {
   return 0;
 }
 
-/* The next batch: up to max records from the i-th, of its VM. */
-static size_t pick(const contents *c, size_t i, size_t max, char **events) {
+/* The next batch: up to max records from the i-th, of its VM, up to one
+ * that no signed batch can carry (spool_sendable: queued by a library
+ * that did not check, or by another writer); *unfit says why when that is
+ * the i-th itself (0 returned). */
+static size_t pick(const contents *c, size_t i, size_t max, char **events,
+                   char unfit[LISEC_EVENT_ERR_MAX]) {
   const evsp_scan *sc = &c->scan;
   size_t k = 0;
+  unfit[0] = '\0';
   for (; i + k < sc->n && k < max; k++) {
     const evsp_rec *r = &sc->rec[i + k];
+    lisec_err e = {0};
     if (strcmp(r->vm, sc->rec[i].vm) != 0)
       break;
     if (!(events[k] =
               strndup((const char *)c->data + r->payload_off, r->payload_len)))
       break;
+    int rc = spool_sendable(events[k], &e);
+    if (rc == LISEC_EINVAL || rc == LISEC_ETOOBIG) {
+      free(events[k]);
+      events[k] = NULL;
+      if (k == 0)
+        snprintf(unfit, LISEC_EVENT_ERR_MAX, "%.200s", e.msg);
+      break;
+    }
   }
   return k;
 }
@@ -103,10 +117,13 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       n_gone = pending = 0;
       snprintf(vm, sizeof vm, "%s", sc->rec[i].vm);
     }
-    size_t n = pick(c, i, *batch, events);
+    char unfit[LISEC_EVENT_ERR_MAX];
+    size_t n = pick(c, i, *batch, events, unfit);
     int ok = -1;
-    if (n == 0)
+    if (n == 0 && !unfit[0])
       spool_fail(err, "out of memory");
+    else if (n == 0)
+      ; /* the i-th is set aside below */
     else if (lisec_event_sign_batch(k, (const char *const *)events, n, &body,
                                     err) == 0)
       ok = evs_send_body(cl, body, &st, &field, err);
@@ -119,6 +136,20 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       for (size_t j = 0; j < n; j++)
         gone[n_gone++] = sc->rec[i + j].seq;
       i += n, *taken += n, pending += n;
+    } else if (n == 0 && unfit[0]) {
+      /* lisecd could never take it: the events after it still go */
+      char note[LISEC_EVENT_ERR_MAX + 16];
+      snprintf(note, sizeof note, "# cannot be sent: %.200s\n", unfit);
+      spool_set_aside(s, ".rejected", note, c->data + sc->rec[i].off,
+                      sc->rec[i].len);
+      spool_say(s,
+                "TR103308-4.1: %.160s: seq %llu cannot be sent, lisecd takes "
+                "events of at most %d bytes as recorded (%.120s): set aside "
+                "in %.160s.rejected",
+                s->path, (unsigned long long)sc->rec[i].seq, EV_EVENT_CEILING,
+                unfit, s->path);
+      gone[n_gone++] = sc->rec[i].seq;
+      i++, pending++;
     } else if (st == 409 && replay_last(field, err, &last) == 0 &&
                last >= sc->rec[i].seq) {
       /* lisecd can never take them: either it took them before (sent

@@ -55,5 +55,10 @@ int spool_tidy_locked(const lisec_event_spool *s, const drop_set *drop,
 void spool_set_aside(const lisec_event_spool *s, const char *suffix,
                      const char *note, const void *data, size_t len);
 int spool_cmp_u64(const void *a, const void *b);
+/* 0 when an unsigned event fits a signed batch lisecd can take (each of
+ * its events at most EV_EVENT_CEILING bytes as recorded), as
+ * lisec_event_sign_batch checks it; else EINVAL or ETOOBIG with why (an
+ * event that can never be sent), or ENOMEM. */
+int spool_sendable(const char *event, lisec_err *e);
 
 #endif

@@ -22,7 +22,10 @@
 # - an event made at a seq lisecd had already (the state file reset, or
 #   restored with the VM from a snapshot) is answered 409 replayed too: it
 #   is kept in FILE.rejected, reported as possibly a reused seq, and send
-#   does not claim it recorded.
+#   does not claim it recorded;
+# - an event larger than lisecd takes is refused when noted (exit 2,
+#   TR103308-4.1, its seq a gap); one a library queued without checking is
+#   set aside in FILE.rejected and the events after it are delivered.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -36,7 +39,7 @@ lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
 openssl pkey -in li-admin.key -pubout -out li-admin.pub
 ev() { "$build/cmd/lisec-event/lisec-event" "$@"; }
-vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse poi-sp"
+vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse vm-sp-big poi-sp"
 for vm in $vms; do ev keygen --key $vm.key --pub $vm.pub || fail "lisec-event keygen $vm"; done
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
 
@@ -310,4 +313,27 @@ grep -q 'TR103308-4.1: .*seq 2 to 2 refused by lisecd as replays (it has seqs up
 [ ! -s vm-sp-reuse.spool ] || fail "the refused event is still in the spool"
 [ "$(seqdoc vm-sp-reuse)" = '{"gaps":0,"last_seq":3}' ] || fail "lisecd's sequence of vm-sp-reuse: $(seqdoc vm-sp-reuse)"
 pass "an event at a seq lisecd had (the state reset or restored): 409 replayed, kept in FILE.rejected, reported, not claimed recorded"
+# ---- an event larger than lisecd takes: refused when noted; one queued anyway set aside ---
+big=$(python3 -S -c 'print("x" * 250)')
+bigd=(--detail a="$big" --detail b="$big" --detail c="$big" --detail d="$big")
+send vm-sp-big "${bigd[@]}"
+[ "$rc" = 2 ] && grep -q 'TR103308-4.1: the event cannot be sent, lisecd takes events of at most 1024 bytes.*seq 1 not queued' vm-sp-big.err ||
+  fail "an event over what lisecd takes: rc $rc, want 2 (not queued): $(cat vm-sp-big.out vm-sp-big.err)"
+[ ! -s vm-sp-big.spool ] || fail "the event lisecd cannot take was queued: $(cat vm-sp-big.spool)"
+# as a library that did not check left it: its record, then the next event
+ev make --vm vm-sp-big --seq 2 --type error "${bigd[@]}" | python3 -S -c 'import hashlib, sys
+p = sys.stdin.buffer.read().rstrip(b"\n")
+sys.stdout.buffer.write(b"LSEV1 2 %d %s %s\n" % (len(p), hashlib.sha256(p).hexdigest().encode(), p))' >>vm-sp-big.spool
+printf 'seq 2\n' >vm-sp-big.seq
+send vm-sp-big
+[ "$rc" = 0 ] && grep -q 'recorded: seq 3' vm-sp-big.out ||
+  fail "the events after one lisecd cannot take were held: rc $rc: $(cat vm-sp-big.out vm-sp-big.err)"
+grep -q 'TR103308-4.1: .*seq 2 cannot be sent.*set aside in .*vm-sp-big.spool.rejected' vm-sp-big.err ||
+  fail "the event lisecd cannot take is not reported: $(cat vm-sp-big.err)"
+grep -q '"seq":2,' vm-sp-big.spool.rejected || fail "the event lisecd cannot take is not set aside"
+[ ! -s vm-sp-big.spool ] || fail "the spool still holds events: $(cat vm-sp-big.spool)"
+[ "$(seqdoc vm-sp-big)" = '{"gaps":1,"last_seq":3}' ] || fail "lisecd's sequence of vm-sp-big: $(seqdoc vm-sp-big), want seqs 1-2 a gap"
+audit_read
+[ "$(audit_seqs vm-sp-big)" = 3 ] || fail "vm-sp-big in the audit log: '$(audit_seqs vm-sp-big)', want 3"
+pass "an event over what lisecd takes: refused when noted (exit 2, its seq a gap); one queued anyway set aside in FILE.rejected, the next delivered"
 stop_clean

@@ -853,8 +853,10 @@ static void test_set_aside_rotated(void **state) {
   snprintf(cur, sizeof cur, "%s.corrupt", sp);
   snprintf(prev, sizeof prev, "%s.corrupt.1", sp);
   enum { ROUNDS = 40, MAX = 16384 };
-  char pad[5][250]; /* five details of at most 256 bytes: ~1.3 KiB a record */
-  for (int i = 0; i < 5; i++) {
+  /* three details of at most 256 bytes: ~0.95 KiB a record, within what
+   * lisecd takes (test_unsendable) */
+  char pad[3][250];
+  for (int i = 0; i < 3; i++) {
     memset(pad[i], 'p', sizeof pad[i]);
     snprintf(pad[i], 6, "pad%d=", i);
     pad[i][5] = 'p';
@@ -872,7 +874,7 @@ static void test_set_aside_rotated(void **state) {
     char mark[32];
     snprintf(mark, sizeof mark, "mark=round-%03d",
              r); /* in the record: "round-NNN" */
-    const char *d[] = {mark, pad[0], pad[1], pad[2], pad[3], pad[4], NULL};
+    const char *d[] = {mark, pad[0], pad[1], pad[2], NULL};
     unsigned long long seq = 0;
     assert_int_equal(
         lisec_event_spool_note(s, st, "vm-li-1", 0, "error", d, &seq, err), 0);
@@ -882,7 +884,7 @@ static void test_set_aside_rotated(void **state) {
     assert_non_null(f);
     char buf[4096];
     size_t len = fread(buf, 1, sizeof buf, f);
-    assert_true(len > 1000 && len < sizeof buf);
+    assert_true(len > 900 && len < sizeof buf);
     char *p = strstr(buf, "pppp");
     assert_non_null(p);
     p[10] = 'q';
@@ -982,6 +984,98 @@ static void test_rejected_rotated(void **state) {
   remove_tree(dir);
 }
 
+/* An event larger than lisecd takes (a signed batch's event is at most
+ * EV_EVENT_CEILING bytes as recorded, {"digest":...,"event":...}) can
+ * never be sent. The note refuses it, naming TR103308-4.1 and its seq
+ * (taken: a gap at lisecd, as for a full spool), so its caller is told
+ * now; before, it was queued and the flush stopped at it for good ("signed
+ * batch: event 0: empty or over 1024 bytes", lisecd never asked), every
+ * later event held behind it until the spool was full. One already in a
+ * spool (queued so before) is set aside in FILE.rejected with why and
+ * reported, and the flush goes on with the events after it. */
+static void test_unsendable(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128], key[128],
+       pub[128], rej[160], err[LISEC_EVENT_ERR_MAX];
+  spool_paths(dir, sp, st);
+  snprintf(key, sizeof key, "%s/k", dir);
+  snprintf(pub, sizeof pub, "%s/k.pub", dir);
+  snprintf(rej, sizeof rej, "%s.rejected", sp);
+  char v[4][260];
+  const char *big[5] = {0};
+  for (int i = 0; i < 4; i++) {
+    memset(v[i], 'x', sizeof v[i]);
+    memcpy(v[i], "a=", 2);
+    v[i][0] = (char)('a' + i);
+    v[i][sizeof v[i] - 4] = '\0'; /* a 254-byte value, within its bound */
+    big[i] = v[i];
+  }
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err),
+                   0);
+  unsigned long long seq = 0;
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "error", big, &seq, err), -1);
+  assert_int_equal(seq, 1);
+  assert_non_null(strstr(err, "TR103308-4.1"));
+  assert_non_null(strstr(err, "seq 1 not queued"));
+  size_t n = 9;
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 0);
+  lisec_event_spool_free(s);
+
+  /* one queued before the note refused it, then a good one */
+  char *ev = NULL, *rec = NULL;
+  size_t len = 0;
+  uint64_t got = 0;
+  lisec_err e = {0};
+  assert_int_equal(
+      lisec_event_make("vm-li-1", 2, 1800000000, "error", big, &ev, err), 0);
+  assert_int_equal(evsp_encode(ev, strlen(ev), &rec, &len, &got, &e), 0);
+  FILE *f = fopen(sp, "ab");
+  assert_non_null(f);
+  assert_int_equal(fwrite(rec, 1, len, f), len);
+  fclose(f);
+  free(ev);
+  free(rec);
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err),
+                   0);
+  FILE *sf = fopen(st, "w");
+  assert_non_null(sf);
+  fputs("seq 2\n", sf);
+  fclose(sf);
+  assert_int_equal(
+      lisec_event_spool_note(s, st, "vm-li-1", 0, "stop", NULL, &seq, err), 0);
+  assert_int_equal(seq, 3);
+  lisec_event_key *k = NULL;
+  lisec_event_client *c = NULL;
+  assert_int_equal(lisec_event_key_create(key, pub, err), 0);
+  assert_int_equal(lisec_event_key_load(key, &k, err), 0);
+  assert_int_equal(
+      lisec_event_client_new("https://127.0.0.1:1", pub, pub, key, &c, err), 0);
+  size_t sent = 9;
+  assert_int_equal(lisec_event_spool_flush(s, k, c, 16, &sent, NULL, err), -1);
+  assert_int_equal(sent, 0);
+  /* the flush went past it, to lisecd (out of reach here) */
+  assert_non_null(strstr(err, "lisecd not reached"));
+  assert_non_null(strstr(rep.text, "TR103308-4.1"));
+  assert_non_null(strstr(rep.text, "seq 2 cannot be sent"));
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 1); /* the good one, still queued */
+  char *kept = NULL;
+  size_t klen = 0;
+  assert_int_equal(lisec_file_read(rej, 1 << 20, (uint8_t **)&kept, &klen, &e),
+                   0);
+  assert_non_null(strstr(kept, "\"seq\":2,"));
+  assert_null(strstr(kept, "\"seq\":3,"));
+  free(kept);
+  lisec_event_client_free(c);
+  lisec_event_key_free(k);
+  lisec_event_spool_free(s);
+  remove_tree(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--open-spool") == 0) {
     char err[LISEC_EVENT_ERR_MAX];
@@ -1009,6 +1103,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_read_bound),
       cmocka_unit_test(test_one_vm),
       cmocka_unit_test(test_set_aside_rotated),
-      cmocka_unit_test(test_rejected_rotated)};
+      cmocka_unit_test(test_rejected_rotated),
+      cmocka_unit_test(test_unsendable)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
