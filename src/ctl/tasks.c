@@ -515,7 +515,7 @@ int ctl_x1_ne_status(lisec_ctl *ctl, const ctl_actor *actor, const char *id, jso
     json_decref(counts);
     return rc;
   }
-  json_t *st = ctl_x1_status_get(admf->status, id, lisec_time_now_ms());
+  json_t *st = ctl_x1_status_get(admf->status, id, lisec_time_mono_ms());
   if (!st) {
     json_decref(ne);
     json_decref(counts);
@@ -1732,7 +1732,7 @@ static int64_t reconcile_pass(lisec_ctl *ctl, bool force) {
     if (ka > 0 && ka < wait) wait = ka;
     /* reachable or not, from lisecd's check and the NE's own Keepalives:
      * logged once when it changes */
-    (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms());
+    (void)ctl_x1_status_evaluate(ctl->shared->x1->status, nid, lisec_time_now_ms(), lisec_time_mono_ms());
   }
   if (changed && !admf->interrupted && json_object_size(nes) == 0) {
     changes_announced(admf, seen); /* no NE: nothing to announce, for any change alike */
@@ -2287,7 +2287,7 @@ static void ne_message(lisec_ctl *ctl, const json_t *nes, const x1_request *q, x
     snprintf(r->error_description, sizeof r->error_description, "the ADMF speaks X1 %s to %s", X1_VERSION_MIN,
              X1_VERSION);
   } else if (q->type == X1_KEEPALIVE) {
-    ctl_x1_status_keepalive(admf->status, q->h.ne, lisec_time_now_ms());
+    ctl_x1_status_keepalive(admf->status, q->h.ne, lisec_time_now_ms(), lisec_time_mono_ms());
     r->ok = true;
   } else if ((q->type == X1_REPORT_DESTINATION_ISSUE || q->type == X1_REPORT_TASK_ISSUE ||
               q->type == X1_REPORT_NE_ISSUE) &&

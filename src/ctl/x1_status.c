@@ -1,6 +1,9 @@
 /* Each network element's X1 state as the ADMF sees it (see x1_status.h):
  * one JSON object per NE under one lock, the reachability rule in one
- * function (decide) that both the loop's evaluation and the read use. */
+ * function (decide) that both the loop's evaluation and the read use. Each
+ * time kept is a wall-clock time, shown to the LI administration; the NE's
+ * silence is judged on the monotonic time of its last Keepalive, kept
+ * beside. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,21 +70,24 @@ static void when(int64_t ms, char out[32]) {
 
 /* The rule: unreachable when lisecd's last check did not reach the NE, or
  * when the NE, having sent Keepalive, has been silent longer than the
- * timeout; unknown before either is known. *why says which. */
-static const char *decide(const ctl_x1_status *s, const json_t *o, int64_t now_ms, char *why, size_t cap) {
+ * timeout (a duration: monotonic milliseconds, so a step of the wall clock
+ * neither ends a healthy NE's time nor lengthens a silent one's); unknown
+ * before either is known. *why says which. */
+static const char *decide(const ctl_x1_status *s, const json_t *o, int64_t mono_ms, char *why, size_t cap) {
   bool checked = json_is_true(json_object_get(o, "checked"));
-  int64_t ka = ival(o, "last_keepalive_ms");
+  bool heard = json_object_get(o, "last_keepalive_mono_ms") != NULL;
+  int64_t ka = ival(o, "last_keepalive_mono_ms");
   why[0] = '\0';
   if (checked && !json_is_true(json_object_get(o, "reached"))) {
     snprintf(why, cap, "lisecd's check (Ping) did not reach it: %.200s", sval(o, "check_error"));
     return "unreachable";
   }
-  if (s->timeout_ms > 0 && ka > 0 && now_ms - ka > s->timeout_ms) {
+  if (s->timeout_ms > 0 && heard && mono_ms - ka > s->timeout_ms) {
     snprintf(why, cap, "no Keepalive from the NE for %lld s (more than [x1] keepalive_timeout_s = %lld)",
-             (long long)((now_ms - ka) / 1000), (long long)(s->timeout_ms / 1000));
+             (long long)((mono_ms - ka) / 1000), (long long)(s->timeout_ms / 1000));
     return "unreachable";
   }
-  if (!checked && ka <= 0) {
+  if (!checked && !heard) {
     snprintf(why, cap, "not checked yet");
     return "unknown";
   }
@@ -109,9 +115,11 @@ void ctl_x1_status_checked(ctl_x1_status *s, const char *ne, bool reached, const
   pthread_mutex_unlock(&s->lock);
 }
 
-void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms) {
+void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms, int64_t mono_ms) {
   pthread_mutex_lock(&s->lock);
-  json_object_set_new(state_of(s, ne), "last_keepalive_ms", json_integer(now_ms));
+  json_t *o = state_of(s, ne);
+  json_object_set_new(o, "last_keepalive_ms", json_integer(now_ms));
+  json_object_set_new(o, "last_keepalive_mono_ms", json_integer(mono_ms));
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -150,11 +158,11 @@ void ctl_x1_status_removed(ctl_x1_status *s, const char *ne, const char *did, in
   pthread_mutex_unlock(&s->lock);
 }
 
-int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms) {
+int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms, int64_t mono_ms) {
   char why[TEXT_MAX];
   pthread_mutex_lock(&s->lock);
   json_t *o = state_of(s, ne);
-  const char *now = decide(s, o, now_ms, why, sizeof why);
+  const char *now = decide(s, o, mono_ms, why, sizeof why);
   char was[16];
   snprintf(was, sizeof was, "%s", sval(o, "shown"));
   int changed = 0;
@@ -170,13 +178,13 @@ int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms) {
   return changed;
 }
 
-json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t now_ms) {
+json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t mono_ms) {
   char why[TEXT_MAX], t[32];
   pthread_mutex_lock(&s->lock);
   const json_t *o = json_object_get(s->nes, ne);
   json_t *empty = o ? NULL : json_object();
   if (!o) o = empty;
-  const char *state = decide(s, o, now_ms, why, sizeof why);
+  const char *state = decide(s, o, mono_ms, why, sizeof why);
   json_t *out = json_pack("{s:s, s:s, s:b, s:s, s:I}", "ne", ne, "state", state, "reachable",
                           strcmp(state, "reachable") == 0, "why", why, "keepalive_timeout_s",
                           (json_int_t)(s->timeout_ms / 1000));

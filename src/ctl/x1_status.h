@@ -11,7 +11,10 @@
  * administration reads it (GET /v1/x1/nes/{id}); nothing here is sent
  * anywhere else. In memory, shared by the controller's threads under its
  * own lock; times are passed in, so the rules can be tested without a
- * clock. */
+ * clock: now_ms, wall-clock milliseconds since the epoch, is what the
+ * status shows (when the NE last sent Keepalive, since when it is
+ * reachable); mono_ms, lisec_time_mono_ms, is what the silence is measured
+ * by, so a step of the wall clock does not decide reachability. */
 #ifndef LISEC_CTL_X1_STATUS_H
 #define LISEC_CTL_X1_STATUS_H
 
@@ -33,7 +36,7 @@ void ctl_x1_status_free(ctl_x1_status *s);
 void ctl_x1_status_checked(ctl_x1_status *s, const char *ne, bool reached, const char *error,
                            const char *version, int64_t now_ms);
 /* A Keepalive the NE sent to lisecd's X1 endpoint. */
-void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms);
+void ctl_x1_status_keepalive(ctl_x1_status *s, const char *ne, int64_t now_ms, int64_t mono_ms);
 /* One of the NE's reports or lisecd's own findings, kept as the latest of
  * its kind: "ne_issue" (ReportNEIssue), "destination_issue"
  * (ReportDestinationIssue), "error" (the last X1 error with this NE). */
@@ -47,11 +50,11 @@ void ctl_x1_status_removed(ctl_x1_status *s, const char *ne, const char *did, in
 
 /* Decides whether the NE is reachable now and logs once when that changed:
  * returns 1 when it became reachable, -1 unreachable, 0 no change. */
-int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms);
-/* The NE's status as of now_ms (a new object; its "reachable" and "why"
+int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms, int64_t mono_ms);
+/* The NE's status as of mono_ms (a new object; its "reachable" and "why"
  * decided as ctl_x1_status_evaluate would, without logging), or an object
  * saying "unknown" when nothing is known yet. */
-json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t now_ms);
+json_t *ctl_x1_status_get(ctl_x1_status *s, const char *ne, int64_t mono_ms);
 /* The NE was removed: its status goes with it. */
 void ctl_x1_status_forget(ctl_x1_status *s, const char *ne);
 
