@@ -10,21 +10,30 @@
  * taken from the ahead reading then lasts an hour longer, as it does when
  * the kernel's clock is stepped back during the wait. The file is mapped when the
  * library loads (before any sandbox) and read at each call, with no call
- * into libc but the real clock_gettime. */
+ * into libc but the real clock_gettime.
+ * time() and gettimeofday() do not go through clock_gettime (glibc reads
+ * them from the vDSO): with LISEC_TEST_CLOCK_STEP_TIME=1 they are stepped
+ * too (rng_clock.sh: lisec-entropyd's cadences), else they read the
+ * kernel's clock as before, so the process's certificate checks (OpenSSL
+ * reads time()) are not moved where the test does not mean them to be. */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #define STEP_TEXT_MAX 16
 
 static const volatile char *step_text;
+static int step_all; /* time() and gettimeofday() stepped too */
 static int (*real_clock_gettime)(clockid_t, struct timespec *);
 
 __attribute__((constructor)) static void step_init(void) {
   real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  const char *all = getenv("LISEC_TEST_CLOCK_STEP_TIME");
+  step_all = all && all[0] == '1';
   const char *path = getenv("LISEC_TEST_CLOCK_STEP_FILE");
   int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
   if (fd < 0) return;
@@ -46,4 +55,27 @@ int clock_gettime(clockid_t id, struct timespec *ts) {
   int rc = real_clock_gettime(id, ts);
   if (rc == 0 && id == CLOCK_REALTIME) ts->tv_sec += (time_t)step_s();
   return rc;
+}
+
+/* The wall clock's seconds, stepped when step_all says so. */
+static int wall(struct timespec *ts) {
+  if (!real_clock_gettime || real_clock_gettime(CLOCK_REALTIME, ts) != 0) return -1;
+  if (step_all) ts->tv_sec += (time_t)step_s();
+  return 0;
+}
+
+time_t time(time_t *out) {
+  struct timespec ts;
+  time_t t = wall(&ts) == 0 ? ts.tv_sec : (time_t)-1;
+  if (out) *out = t;
+  return t;
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz) {
+  (void)tz;
+  struct timespec ts;
+  if (wall(&ts) != 0) return -1;
+  tv->tv_sec = ts.tv_sec; /* declared nonnull */
+  tv->tv_usec = (suseconds_t)(ts.tv_nsec / 1000);
+  return 0;
 }
