@@ -48,7 +48,8 @@ typedef struct ed_source {
   char path[256];          /* TCTI configuration or device path */
   int fd;
   bool logged;
-  int64_t since;           /* when it entered its current state (seconds since the epoch) */
+  int64_t since;           /* when it entered its current state (seconds since the epoch:
+                            * a time reported, the wall clock's) */
 } ed_source;
 
 /* A client's reference in the daemon's log: hex of HMAC-SHA-256 under a

@@ -151,18 +151,20 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
 /* Waits for the collector to end its round. A round held in a source's read
  * (a TPM that stopped answering: TPM2_GetRandom has no timeout) would hold
  * the stop for ever, and with it the final report: after max_stale_ms and
- * one more round the collector is left where it is. True when it ended. */
+ * one more round (a duration: by the monotonic clock, so a wall clock
+ * stepped back does not lengthen it) the collector is left where it is.
+ * True when it ended. */
 static bool collector_join(entropyd *d, pthread_t collector) {
   int64_t ms = (int64_t)d->max_stale_ms + d->reseed_ms;
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += (time_t)(ms / 1000);
   until.tv_nsec += (long)(ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) {
     until.tv_sec++;
     until.tv_nsec -= 1000000000L;
   }
-  if (pthread_timedjoin_np(collector, NULL, &until) == 0) return true;
+  if (pthread_clockjoin_np(collector, NULL, CLOCK_MONOTONIC, &until) == 0) return true;
   LOG_ERROR("lisec-entropyd: the collector is held in a source read for over %lld ms; stopping "
             "without it", (long long)ms);
   return false;
@@ -198,8 +200,14 @@ int main(int argc, char **argv) {
   if (!d) return 2;
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->conn_lock, NULL);
-  pthread_cond_init(&d->conn_cv, NULL);
-  pthread_cond_init(&d->report_cv, NULL);
+  /* Both are waited on for durations (the report interval, the stop's
+   * bound): their deadlines are monotonic times. */
+  pthread_condattr_t mono;
+  pthread_condattr_init(&mono);
+  pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+  pthread_cond_init(&d->conn_cv, &mono);
+  pthread_cond_init(&d->report_cv, &mono);
+  pthread_condattr_destroy(&mono);
   d->replay = rng_replay_new();
   int rc = d->replay ? configure(d, cfg, &err) : LISEC_ENOMEM;
   lisec_config_free(cfg);

@@ -279,8 +279,10 @@ static void *report_main(void *arg) {
     bool ok = attempt(d, h, &pd);
     backoff = ok ? 1 : (backoff * 2 > d->report_interval_s ? d->report_interval_s : backoff * 2);
     int wait_s = ok ? d->report_interval_s : backoff;
+    /* report_cv runs on the monotonic clock (main.c): the interval is a
+     * duration, which a step of the wall clock neither stretches nor cuts */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += wait_s;
     pthread_mutex_lock(&d->lock);
     /* A wake-up builds a new report only when none is pending; a pending

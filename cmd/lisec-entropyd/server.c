@@ -27,6 +27,8 @@
 #include "crypto/crypto.h"
 #include "entropyd.h"
 
+#define AUDIT_EVERY_NS (60ull * 1000000000ull) /* the issuance summary in the log */
+
 static int stop_pipe[2] = {-1, -1};
 
 static void on_signal(int sig) {
@@ -367,15 +369,17 @@ int ed_server_run(entropyd *d, lisec_err *err) {
   LOG_INFO("lisec-entropyd serving seeds on %s (mutual TLS, %zu registered VNF identities)",
            d->listen, d->nclients);
   uint64_t *last_seeds = calloc(d->nclients + 1, sizeof *last_seeds);
-  time_t last_audit = time(NULL);
+  /* The issuance summary's cadence is a duration (monotonic); the
+   * last_issue it logs is a time (the wall clock's). */
+  uint64_t last_audit = mono_ns();
   while (!atomic_load(&d->stop)) {
     struct pollfd p[3] = {{.fd = stop_pipe[0], .events = POLLIN},
                           {.fd = lfd, .events = POLLIN},
                           {.fd = vfd, .events = POLLIN}};
     int n = poll(p, vfd >= 0 ? 3 : 2, 1000);
-    if (time(NULL) - last_audit >= 60 && last_seeds) {
+    if (mono_ns() - last_audit >= AUDIT_EVERY_NS && last_seeds) {
       audit_issuance(d, last_seeds);
-      last_audit = time(NULL);
+      last_audit = mono_ns();
     }
     if (n <= 0) continue;
     if (p[0].revents) break;
@@ -446,8 +450,8 @@ int ed_server_run(entropyd *d, lisec_err *err) {
   pthread_mutex_lock(&d->conn_lock);
   for (int i = 0; i < d->max_conns; i++)
     if (d->conn_fds[i] >= 0) shutdown(d->conn_fds[i], SHUT_RDWR);
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  struct timespec until; /* conn_cv runs on the monotonic clock (main.c) */
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += 3;
   while (atomic_load(&d->active_conns) > 0)
     if (pthread_cond_timedwait(&d->conn_cv, &d->conn_lock, &until) != 0) break;

@@ -20,3 +20,8 @@ lisec_integration_test(rng_server_id tests/integration/rng_server_id.sh)
 # registered VNF's (clientAuth in its extended key usage), each tried once
 # through rng_server_id_driver, with the daemon's logged refusals.
 lisec_integration_test(rng_client_id tests/integration/rng_client_id.sh)
+
+# rng_clock: lisec-entropyd's report interval and issuance summary are
+# durations, kept across its wall clock stepped forward and back
+# (clock_step_shim, LD_PRELOADed into the daemon).
+lisec_integration_test(rng_clock tests/integration/rng_clock.sh)
