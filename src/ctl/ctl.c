@@ -248,6 +248,7 @@ static int shared_open(const lisec_config *cfg, keys_client *keys, lisec_store *
   ctl_shared *sh = calloc(1, sizeof *sh);
   if (!sh) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   sh->started_at = lisec_time_now();
+  sh->started_mono_ns = lisec_time_mono_ns();
   sh->keys = keys;
   sh->store_url = strdup(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE));
   int rc = sh->store_url ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -328,8 +329,10 @@ void ctl_close(lisec_ctl *ctl) {
   free(ctl);
 }
 
+/* A duration: by the monotonic clock, which a step of the wall clock does
+ * not move (started_at stays the wall clock's reading at the start). */
 int64_t ctl_uptime_seconds(const lisec_ctl *ctl) {
-  return lisec_time_now() - ctl->shared->started_at;
+  return (int64_t)((lisec_time_mono_ns() - ctl->shared->started_mono_ns) / 1000000000u);
 }
 
 int ctl_health(lisec_ctl *ctl, lisec_err *err) { return store_ping(ctl->store, err); }

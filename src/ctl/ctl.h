@@ -161,7 +161,8 @@ int ctl_audit_rd(lisec_ctl *ctl, const ctl_actor *actor, ctl_outcome outcome, co
 /* GET /v1/status: {"version", "store": {"backend", "schema_version"},
  * "started_at", "uptime_seconds"}. */
 int ctl_status(lisec_ctl *ctl, json_t **out, lisec_err *err);
-/* Seconds since ctl_open of the context's shared state. */
+/* Seconds since ctl_open of the context's shared state, by the monotonic
+ * clock. */
 int64_t ctl_uptime_seconds(const lisec_ctl *ctl);
 /* GET /healthz: 0 when the store answers. */
 int ctl_health(lisec_ctl *ctl, lisec_err *err);

@@ -53,7 +53,8 @@ int ctl_audit_numbers_check(const lisec_config *cfg, void (*report)(void *ctx, c
 
 struct ctl_shared {
   char *store_url;
-  int64_t started_at;
+  int64_t started_at;        /* wall clock, shown (/v1/status started_at) */
+  uint64_t started_mono_ns;  /* the same moment, monotonic: the uptime is measured from it */
   ctl_settings settings;
   ctl_auditlog *audit; /* the durable audit appender (ctl/auditlog.c) */
   keys_client *keys;   /* the keys process (borrowed): every key operation; NULL: none */
