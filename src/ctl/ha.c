@@ -101,6 +101,10 @@ int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_er
     rc = lisec_config_int(cfg, "ha", "store_failover_ms", 30000, 1000, 600000, &out->failover_ms, err);
   int64_t lease_default = out->poll_ms * 4 > 10000 ? out->poll_ms * 4 : 10000;
   if (!rc) rc = lisec_config_int(cfg, "ha", "lease_ms", lease_default, 0, 600000, &out->lease_ms, err);
+  /* a stalled PostgreSQL is refused within this, not waited for (store.h) */
+  if (!rc)
+    rc = lisec_config_int(cfg, "store", "timeout_ms", STORE_TIMEOUT_DEFAULT_MS, 1000, 600000,
+                          &out->store_timeout_ms, err);
   if (rc) return rc;
   /* the watch renews the lease at each poll: a few polls may be late */
   if (out->lease_ms && out->lease_ms < 4 * out->poll_ms)
@@ -141,6 +145,7 @@ int ctl_ha_open(const lisec_config *cfg, lisec_err *err) {
   if (rc) return rc;
   store_lock *lock = NULL;
   store_session_name_set(set.node);
+  store_timeout_set(set.store_timeout_ms);
   rc = store_lock_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), set.node, set.advertise,
                        set.timeout_ms, &lock, err);
   if (rc) {

@@ -11,13 +11,20 @@
  * each idle session FATAL 57P01, then closes it), and after a failed BEGIN
  * or read, which is repeated once on the new connection because repeating
  * them changes nothing. A write that failed is not repeated (it may have
- * been done): it is reported as EUNAVAIL. The library never prints:
- * server notices are dropped. */
+ * been done): it is reported as EUNAVAIL. Every answer is waited for
+ * [store] timeout_ms at most (store_timeout_set): a statement not answered
+ * by then is cancelled, and a server that does not answer the cancel
+ * either loses the connection, so a stalled store is refused (EUNAVAIL)
+ * within a bound instead of holding its caller for good. The library never
+ * prints: server notices are dropped. */
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "store/store_impl.h"
 
@@ -31,8 +38,17 @@ typedef struct pg_be {
   bool in_tx;
   bool going; /* the server said this session ends (SQLSTATE 57P or 08) */
   bool warned; /* a WARNING came since pg_commit cleared it */
+  bool timed_out; /* the last statement's answer did not come within the bound */
   char warning[160];
 } pg_be;
+
+/* [store] timeout_ms: how long one statement's answer is waited for; then
+ * it is cancelled, and its answer to the cancel waited for PG_CANCEL_GRACE_MS
+ * more before the connection is given up. */
+#define PG_CANCEL_GRACE_MS 2000
+static _Atomic int64_t answer_bound_ms = STORE_TIMEOUT_DEFAULT_MS;
+
+void store_timeout_set(int64_t ms) { atomic_store(&answer_bound_ms, ms > 0 ? ms : STORE_TIMEOUT_DEFAULT_MS); }
 
 /* Notices are dropped, but one that says the session is ending marks the
  * connection for a reconnect before the next statement, and a WARNING is
@@ -71,11 +87,88 @@ static int pg_code(pg_be *b, const PGresult *res) {
 static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
   const char *msg = res ? PQresultErrorMessage(res) : "";
   if (!msg || !*msg) msg = PQerrorMessage(b->conn);
-  int code = pg_code(b, res);
-  lisec_err_set(err, code, "postgresql: %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+  int code = b->timed_out ? LISEC_EUNAVAIL : pg_code(b, res);
+  if (b->timed_out)
+    lisec_err_set(err, code,
+                  "TR103308-5.5: postgresql: %s: no answer within [store] timeout_ms = %lld ms, so the statement "
+                  "was cancelled and is refused rather than waited for (%.*s)",
+                  what, (long long)atomic_load(&answer_bound_ms), (int)strcspn(msg, "\n"), msg);
+  else
+    lisec_err_set(err, code, "postgresql: %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
   PQclear(res);
   return code;
 }
+
+/* libpq 15's PQcancel connects without a timeout (a host cut off would
+ * hold it for the kernel's SYN retries): it is sent from a thread of its
+ * own that nobody waits for. */
+static void *cancel_main(void *arg) {
+  char why[256];
+  PQcancel(arg, why, sizeof why);
+  PQfreeCancel(arg);
+  return NULL;
+}
+
+static void pg_cancel_async(pg_be *b) {
+  PGcancel *c = PQgetCancel(b->conn);
+  if (!c) return;
+  pthread_attr_t a;
+  pthread_t t;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, cancel_main, c) != 0) PQfreeCancel(c);
+  pthread_attr_destroy(&a);
+}
+
+/* Sends sql (with n parameters; n < 0: the simple protocol, several
+ * statements allowed) and waits for its answer, the last result as PQexec
+ * gives it, by the monotonic clock: past [store] timeout_ms the statement
+ * is cancelled (a COMMIT waiting for a synchronous standby then answers
+ * with a WARNING, which pg_commit takes as in doubt), and once the grace
+ * for the cancel has passed too (a backend stopped, a host cut off) the
+ * socket is shut down, so libpq finds the connection closed and pg_ready
+ * makes a new one before the next statement. b->timed_out says so. */
+static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *vals, const int *lens,
+                         const int *fmts, int binary) {
+  b->timed_out = false;
+  int sent = n < 0 ? PQsendQuery(b->conn, sql) : PQsendQueryParams(b->conn, sql, n, NULL, vals, lens, fmts, binary);
+  if (!sent) return NULL;
+  PGresult *last = NULL;
+  int64_t limit = lisec_time_mono_ms() + atomic_load(&answer_bound_ms);
+  bool cancelled = false, abandoned = false;
+  for (;;) {
+    if (!PQisBusy(b->conn) || PQstatus(b->conn) != CONNECTION_OK) {
+      PGresult *r = PQgetResult(b->conn); /* does not block now */
+      if (!r) break;
+      PQclear(last);
+      last = r;
+      continue;
+    }
+    if (abandoned) break; /* not reached: a shut-down socket reads as closed */
+    int64_t now = lisec_time_mono_ms();
+    if (now >= limit) {
+      b->timed_out = true;
+      if (!cancelled) {
+        cancelled = true;
+        pg_cancel_async(b);
+        limit = now + PG_CANCEL_GRACE_MS;
+        continue;
+      }
+      abandoned = true;
+      shutdown(PQsocket(b->conn), SHUT_RDWR);
+      PQconsumeInput(b->conn);
+      continue;
+    }
+    struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLIN};
+    int64_t left = limit - now;
+    poll(&p, 1, left > 60000 ? 60000 : (int)left); /* EINTR: the loop looks again */
+    PQconsumeInput(b->conn); /* a failure closes the connection: its error is the answer */
+  }
+  if (abandoned) b->going = true;
+  return last;
+}
+
+static PGresult *pg_exec_sql(pg_be *b, const char *sql) { return pg_send(b, sql, -1, NULL, NULL, NULL, 0); }
 
 const char *store_pg_reason(const char *msg, char *buf, size_t size) {
   size_t j = 0;
@@ -120,14 +213,14 @@ static void pg_probe(pg_be *b) {
  * on its disk, so a failover (or the standby's crash with the primary's)
  * would lose what was acknowledged. on and remote_apply are kept. */
 static int pg_session_setup(pg_be *b, lisec_err *err) {
-  PGresult *res = PQexec(b->conn, "SHOW synchronous_commit");
+  PGresult *res = pg_exec_sql(b, "SHOW synchronous_commit");
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
     return pg_fail(b, res, "read synchronous_commit", err);
   const char *level = PQgetvalue(res, 0, 0);
   bool lower = strcmp(level, "on") != 0 && strcmp(level, "remote_apply") != 0;
   PQclear(res);
   if (lower) {
-    res = PQexec(b->conn, "SET synchronous_commit = on");
+    res = pg_exec_sql(b, "SET synchronous_commit = on");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "synchronous_commit", err);
     PQclear(res);
   }
@@ -235,10 +328,10 @@ static void pg_close(void *be) {
 static int pg_run(pg_be *b, const char *sql, bool repeat, lisec_err *err) {
   int rc = pg_ready(b, err);
   if (rc) return rc;
-  PGresult *res = PQexec(b->conn, sql);
+  PGresult *res = pg_exec_sql(b, sql);
   if (repeat && pg_again(b, res)) {
     if ((rc = pg_ready(b, err))) return rc;
-    res = PQexec(b->conn, sql);
+    res = pg_exec_sql(b, sql);
   }
   if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
     return pg_fail(b, res, "exec", err);
@@ -267,10 +360,10 @@ static int pg_begin_fenced(void *be, int64_t *epoch, lisec_err *err) {
                             "SELECT epoch FROM leader_epoch WHERE id = 1";
   int rc = pg_ready(b, err);
   if (rc) return rc;
-  PGresult *res = PQexec(b->conn, sql);
+  PGresult *res = pg_exec_sql(b, sql);
   if (pg_again(b, res)) {
     if ((rc = pg_ready(b, err))) return rc;
-    res = PQexec(b->conn, sql);
+    res = pg_exec_sql(b, sql);
   }
   if (PQtransactionStatus(b->conn) == PQTRANS_INTRANS || PQtransactionStatus(b->conn) == PQTRANS_INERROR)
     b->in_tx = true;
@@ -287,7 +380,7 @@ static int pg_commit(void *be, lisec_err *err) {
   b->in_tx = false;
   if (rc) return rc;
   b->warned = false;
-  PGresult *res = PQexec(b->conn, "COMMIT");
+  PGresult *res = pg_exec_sql(b, "COMMIT");
   if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "commit", err);
   /* COMMIT of a transaction the server aborted answers "ROLLBACK". */
   rc = strcmp(PQcmdStatus(res), "COMMIT") == 0
@@ -295,13 +388,19 @@ static int pg_commit(void *be, lisec_err *err) {
            : lisec_err_set(err, LISEC_ESTORE,
                            "postgresql: the server rolled the transaction back; nothing written");
   /* A COMMIT whose wait for synchronous replication was cancelled (a
-   * pg_cancel_backend) answers "COMMIT" with a WARNING: committed on this
+   * pg_cancel_backend, or pg_send past [store] timeout_ms) answers "COMMIT" with a WARNING: committed on this
    * server, perhaps not on the standby a failover would promote. It is
    * not acknowledged: reported as a commit whose answer was lost (in
    * doubt), which the callers already handle (the audit appender finds it
    * on reopen, the model is loaded again). Any WARNING at COMMIT is taken
    * so: none is expected there otherwise. */
-  if (rc == 0 && b->warned)
+  if (rc == 0 && b->warned && b->timed_out)
+    rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                       "postgresql: the commit was not confirmed within [store] timeout_ms = %lld ms and was "
+                       "cancelled (%s): it may be on this server only, not on its synchronous standby, so it is "
+                       "not acknowledged (TR103308-5.5)",
+                       (long long)atomic_load(&answer_bound_ms), b->warning);
+  else if (rc == 0 && b->warned)
     rc = lisec_err_set(err, LISEC_EUNAVAIL,
                        "postgresql: the commit was answered with a warning (%s): it may be on this server only, "
                        "not on its synchronous standby, so it is not acknowledged (TR103308-5.5)",
@@ -314,7 +413,7 @@ static int pg_rollback(void *be) {
   pg_be *b = be;
   b->in_tx = false;
   if (PQstatus(b->conn) != CONNECTION_OK) return LISEC_EUNAVAIL;
-  PGresult *res = PQexec(b->conn, "ROLLBACK");
+  PGresult *res = pg_exec_sql(b, "ROLLBACK");
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : LISEC_ESTORE;
   PQclear(res);
   return rc;
@@ -324,10 +423,10 @@ static int pg_query_int(void *be, const char *sql, int64_t *out, lisec_err *err)
   pg_be *b = be;
   int rc = pg_ready(b, err);
   if (rc) return rc;
-  PGresult *res = PQexec(b->conn, sql);
+  PGresult *res = pg_exec_sql(b, sql);
   if (pg_again(b, res)) { /* a read: repeated once */
     if ((rc = pg_ready(b, err))) return rc;
-    res = PQexec(b->conn, sql);
+    res = pg_exec_sql(b, sql);
   }
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_fail(b, res, "query", err);
   if (PQntuples(res) < 1) rc = lisec_err_set(err, LISEC_ENOTFOUND, "postgresql: no row");
@@ -348,10 +447,10 @@ static int pg_ping(void *be, lisec_err *err) {
 static PGresult *pg_params_x(pg_be *b, const char *sql, int n, const char *const *values,
                              bool read, lisec_err *err) {
   if (pg_ready(b, err)) return NULL;
-  PGresult *res = PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+  PGresult *res = pg_send(b, sql, n, values, NULL, NULL, 0);
   if (read && pg_again(b, res)) {
     if (pg_ready(b, err)) return NULL;
-    res = PQexecParams(b->conn, sql, n, NULL, values, NULL, NULL, 0);
+    res = pg_send(b, sql, n, values, NULL, NULL, 0);
   }
   return res;
 }
@@ -501,10 +600,10 @@ static int pg_log_insert(void *be, const store_log_entry *e, lisec_err *err) {
   const char *vals[5] = {idx, t, sealed, (const char *)e->data, (const char *)e->leaf_hash};
   int lens[5] = {0, 0, 0, (int)e->len, 32};
   int fmts[5] = {0, 0, 0, 1, 1}; /* data and leaf hash as raw bytea */
-  PGresult *res = PQexecParams(b->conn,
-                               "INSERT INTO audit_log (idx, time_ms, sealed, data, leaf_hash) "
-                               "VALUES ($1, $2, $3, $4, $5)",
-                               5, NULL, vals, lens, fmts, 0);
+  PGresult *res = pg_send(b,
+                          "INSERT INTO audit_log (idx, time_ms, sealed, data, leaf_hash) "
+                          "VALUES ($1, $2, $3, $4, $5)",
+                          5, vals, lens, fmts, 0);
   if (PQresultStatus(res) != PGRES_COMMAND_OK) return pg_fail(b, res, "append log", err);
   PQclear(res);
   return 0;
@@ -538,10 +637,10 @@ static int pg_log_range(void *be, uint64_t from, uint64_t to, store_log_cb cb, v
     const char *vals[2] = {f, t};
     static const char sql[] = "SELECT idx, time_ms, sealed, data, leaf_hash FROM audit_log "
                               "WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT " PG_PAGE_TEXT;
-    PGresult *res = PQexecParams(b->conn, sql, 2, NULL, vals, NULL, NULL, 1);
+    PGresult *res = pg_send(b, sql, 2, vals, NULL, NULL, 1);
     if (pg_again(b, res)) { /* a read: repeated once */
       if ((rc = pg_ready(b, err))) break;
-      res = PQexecParams(b->conn, sql, 2, NULL, vals, NULL, NULL, 1);
+      res = pg_send(b, sql, 2, vals, NULL, NULL, 1);
     }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
       rc = pg_fail(b, res, "read log", err);

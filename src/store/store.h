@@ -164,6 +164,14 @@ int store_holder_describe(const store_holder *h, char *buf, size_t size);
  * once, before any store is opened. */
 void store_session_name_set(const char *node);
 
+/* [store] timeout_ms, for the whole process: how long a PostgreSQL
+ * statement's answer is waited for before it is cancelled and refused
+ * (LISEC_EUNAVAIL naming the setting); a server that does not answer the
+ * cancel within 2 s more loses the connection, made again at its next use.
+ * Called before any store is opened; STORE_TIMEOUT_DEFAULT_MS otherwise. */
+#define STORE_TIMEOUT_DEFAULT_MS 30000
+void store_timeout_set(int64_t ms);
+
 /* The fence, for the whole process: with epoch > 0 every PostgreSQL
  * transaction begins by taking the fence's transaction lock shared (a new
  * holder's bump takes it exclusive, so it waits until the transaction

@@ -56,3 +56,8 @@ lisec_integration_test(ha_lease_stall tests/integration/ha_lease_stall.sh)
 # "standby" once it steps down, not at its bound; with lease_ms = 0, 503
 # when the deposed leader exits.
 lisec_integration_test(ha_parked_stall tests/integration/ha_parked_stall.sh)
+# A stalled PostgreSQL (a COMMIT waiting for a synchronous standby that
+# never answers, the leader's backends stopped): each write refused 503
+# within [store] timeout_ms, not held; the leader keeps leading and serves
+# again once the store answers, with no session left over.
+lisec_integration_test(ha_store_stall tests/integration/ha_store_stall.sh)
