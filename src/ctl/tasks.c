@@ -723,6 +723,13 @@ static int exchange(admf_client *c, const json_t *ne, x1_request *req, x1_respon
   bool in_pass = reconciling == admf;
   if (in_pass && admf->interrupted)
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: this pass was interrupted; the next one asks again");
+  /* A pass lasts as long as its NEs' answers take: a leader whose lease
+   * lapsed meanwhile sends nothing more in it (a standby may lead by now;
+   * docs/ha.md, "The leader's own deadline"), and ends it. */
+  if (ctl_ha_leading(err) != 0) {
+    if (in_pass) admf->interrupted = true;
+    return LISEC_EUNAVAIL;
+  }
   if (in_pass && c->silent_pass == admf->pass)
     return lisec_err_set(err, LISEC_EUNAVAIL, "X1: the NE gave no answer in time earlier in this pass");
   if (in_pass && out_of_time(c))

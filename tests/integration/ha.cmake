@@ -61,3 +61,7 @@ lisec_integration_test(ha_parked_stall tests/integration/ha_parked_stall.sh)
 # within [store] timeout_ms, not held; the leader keeps leading and serves
 # again once the store answers, with no session left over.
 lisec_integration_test(ha_store_stall tests/integration/ha_store_stall.sh)
+# A leader whose lease lapses in the middle of an X1 pass (an NE answering
+# slowly, x1_admf_ne.py crawl in front of lisec-ne) sends nothing more in
+# it; leading again, it asks the rest.
+lisec_integration_test(ha_lease_x1 tests/integration/ha_lease_x1.sh)
