@@ -107,23 +107,56 @@ static int http_get(const char *path, json_t **out, lisec_err *err) {
   return 0;
 }
 
+/* Every checkpoint lisecd lists, page by page (GET /v1/audit/checkpoints
+ * answers at most a page; "next" says where the next begins). Each page
+ * must move forward, so a server cannot keep this reading for ever. */
+typedef int (*checkpoint_item_cb)(void *ctx, size_t i, const json_t *item, lisec_err *err);
+
+static int online_checkpoints(checkpoint_item_cb cb, void *ctx, lisec_err *err) {
+  uint64_t from = 0;
+  for (size_t n = 0;;) {
+    char path[96];
+    snprintf(path, sizeof path, "/v1/audit/checkpoints?from=%llu", (unsigned long long)from);
+    json_t *reply = NULL;
+    int rc = http_get(path, &reply, err);
+    if (rc) return rc;
+    json_t *arr = json_object_get(reply, "checkpoints"), *it, *next = json_object_get(reply, "next");
+    size_t i;
+    json_int_t last = -1;
+    if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint list is malformed");
+    json_array_foreach(arr, i, it) {
+      if (rc) break;
+      last = json_integer_value(json_object_get(it, "tree_size"));
+      rc = cb(ctx, n++, it, err);
+    }
+    bool more = !rc && next;
+    if (more && (!json_is_integer(next) || json_integer_value(next) <= last || (uint64_t)last < from ||
+                 json_array_size(arr) == 0))
+      rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint list does not move on from tree size %llu",
+                         (unsigned long long)from);
+    if (!rc && more) from = (uint64_t)json_integer_value(next);
+    json_decref(reply);
+    if (rc || !more) return rc;
+  }
+}
+
+typedef struct cp_item_ctx {
+  checkpoint_cb cb;
+  void *ctx;
+} cp_item_ctx;
+
+static int cp_item(void *ctx, size_t i, const json_t *it, lisec_err *err) {
+  cp_item_ctx *c = ctx;
+  json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
+  const char *note = json_string_value(json_object_get(it, "note"));
+  if (size < 0 || !note) return lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint %zu is malformed", i);
+  return c->cb(c->ctx, (uint64_t)size, note);
+}
+
 static int source_checkpoints(source *src, checkpoint_cb cb, void *ctx, lisec_err *err) {
   if (src->db) return store_checkpoint_list(src->db, cb, ctx, err);
-  json_t *reply = NULL;
-  int rc = http_get("/v1/audit/checkpoints", &reply, err);
-  if (rc) return rc;
-  json_t *arr = json_object_get(reply, "checkpoints"), *it;
-  size_t i;
-  if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint list is malformed");
-  json_array_foreach(arr, i, it) {
-    if (rc) break;
-    json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
-    const char *note = json_string_value(json_object_get(it, "note"));
-    if (size < 0 || !note) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint %zu is malformed", i);
-    else rc = cb(ctx, (uint64_t)size, note);
-  }
-  json_decref(reply);
-  return rc;
+  cp_item_ctx c = {cb, ctx};
+  return online_checkpoints(cp_item, &c, err);
 }
 
 typedef struct db_entry_ctx {
@@ -409,23 +442,21 @@ static int stamp_doc(void *ctx, const char *id, const char *body, int64_t versio
   return 0;
 }
 
+static int stamp_item(void *ctx, size_t i, const json_t *it, lisec_err *err) {
+  (void)i, (void)err;
+  json_t *ts = json_object_get(it, "timestamp");
+  json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
+  char id[24];
+  snprintf(id, sizeof id, "%lld", (long long)size);
+  if (json_is_object(ts)) json_object_set(ctx, id, ts);
+  return 0;
+}
+
 static int source_timestamps(source *src, json_t **out, lisec_err *err) {
   *out = json_object();
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (src->db) return store_doc_list(src->db, AUDIT_TIMESTAMP_DOC_KIND, stamp_doc, *out, err);
-  json_t *reply = NULL, *it;
-  int rc = http_get("/v1/audit/checkpoints", &reply, err);
-  if (rc) return rc;
-  size_t i;
-  json_array_foreach(json_object_get(reply, "checkpoints"), i, it) {
-    json_t *ts = json_object_get(it, "timestamp");
-    json_int_t size = json_integer_value(json_object_get(it, "tree_size"));
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)size);
-    if (json_is_object(ts)) json_object_set(*out, id, ts);
-  }
-  json_decref(reply);
-  return 0;
+  return online_checkpoints(stamp_item, *out, err);
 }
 
 typedef struct stamp_ctx {

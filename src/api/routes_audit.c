@@ -27,11 +27,18 @@ static int checkpoint(lisec_ctl *ctl, const ctl_actor *a, const api_request *req
   return api_reply(resp, rc, &err, out, 200);
 }
 
+/* A page of checkpoints, as entries come in pages: the whole list grows
+ * with the log without bound. */
 static int checkpoints(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
-  (void)a, (void)req;
+  (void)a;
   lisec_err err = {0};
   json_t *out = NULL;
-  int rc = ctl_audit_checkpoints(ctl, &out, &err);
+  uint64_t from = 0, count = CTL_AUDIT_CP_PAGE_MAX;
+  bool given;
+  int rc = api_query_u64(req, "from", UINT64_MAX, &from, &given, &err);
+  if (!rc) rc = api_query_u64(req, "count", CTL_AUDIT_CP_PAGE_MAX, &count, &given, &err);
+  if (!rc && count == 0) rc = lisec_err_set(&err, LISEC_EINVAL, "count: 1 to %d checkpoints", CTL_AUDIT_CP_PAGE_MAX);
+  if (!rc) rc = ctl_audit_checkpoints(ctl, from, count, &out, &err);
   return api_reply(resp, rc, &err, out, 200);
 }
 

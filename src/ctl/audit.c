@@ -56,10 +56,10 @@ int ctl_audit_rollover(lisec_ctl *ctl, const ctl_actor *a, json_t **out, lisec_e
   return rc;
 }
 
-int ctl_audit_checkpoints(lisec_ctl *ctl, json_t **out, lisec_err *err) {
+int ctl_audit_checkpoints(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **out, lisec_err *err) {
   /* read after the size: only checkpoints the entries served reach */
   uint64_t size = ctl_auditlog_size(ctl->shared->audit);
-  return ctl_auditlog_checkpoints_json(ctl->store, size, out, err);
+  return ctl_auditlog_checkpoints_json(ctl->store, size, from, count, out, err);
 }
 
 int ctl_audit_entries(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **out,

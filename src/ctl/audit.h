@@ -21,8 +21,11 @@ int ctl_audit_vkey(lisec_ctl *ctl, json_t **out, lisec_err *err);
  * introduced by a checkpoint both keys sign; the old key is retired.
  * {"previous_vkey", "vkey", "tree_size", "checkpoint"}. */
 int ctl_audit_rollover(lisec_ctl *ctl, const ctl_actor *a, json_t **out, lisec_err *err);
-/* {"checkpoints": [{"tree_size", "note"}...]}, oldest first. */
-int ctl_audit_checkpoints(lisec_ctl *ctl, json_t **out, lisec_err *err);
+/* {"checkpoints": [{"tree_size", "note"}...][, "next"]}, oldest first:
+ * count (1..CTL_AUDIT_CP_PAGE_MAX) of tree size from on; "next", when more
+ * follow, is the from of the next page. */
+#define CTL_AUDIT_CP_PAGE_MAX 1000
+int ctl_audit_checkpoints(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **out, lisec_err *err);
 /* {"from", "size", "entries": [...]}: count (1..CTL_AUDIT_PAGE_MAX) entries
  * from index from, fewer at the end of the log. */
 int ctl_audit_entries(lisec_ctl *ctl, uint64_t from, uint64_t count, json_t **out,

@@ -1918,18 +1918,38 @@ static int timestamp_doc(void *ctx, const char *id, const char *body, int64_t ve
 }
 
 typedef struct cps_ctx {
-  json_t *arr, *stamps;
-  uint64_t max_size;
+  json_t *arr;
+  lisec_store *reader;
+  uint64_t max_size, count, next;
+  bool more;
+  int rc;
+  lisec_err *err;
 } cps_ctx;
+
+/* Stops the walk once a page is full: the row after it is where the next
+ * page begins. */
+#define CPS_PAGE_FULL (-1000)
 
 static int checkpoint_json(void *ctx, uint64_t size, const char *note) {
   cps_ctx *c = ctx;
   if (size > c->max_size) return 0; /* ahead of the entries served */
+  if (json_array_size(c->arr) == c->count) {
+    c->more = true;
+    c->next = size;
+    return CPS_PAGE_FULL;
+  }
   json_t *o = json_pack("{s:I, s:s}", "tree_size", (json_int_t)size, "note", note);
-  char id[24];
-  snprintf(id, sizeof id, "%llu", (unsigned long long)size);
-  json_t *ts = json_object_get(c->stamps, id);
-  if (o && ts) json_object_set(o, "timestamp", ts);
+  json_t *ts = NULL;
+  lisec_err e = {0};
+  int rc = ctl_auditlog_timestamp_json(c->reader, size, &ts, &e);
+  if (rc && rc != LISEC_ENOTFOUND) {
+    json_decref(o);
+    c->rc = lisec_err_set(c->err, rc, "reading the timestamp of the checkpoint at size %llu: %s",
+                          (unsigned long long)size, e.msg);
+    return c->rc;
+  }
+  if (o && ts) json_object_set_new(o, "timestamp", ts);
+  else json_decref(ts);
   return o && json_array_append_new(c->arr, o) == 0 ? 0 : LISEC_ENOMEM;
 }
 
@@ -1946,22 +1966,23 @@ int ctl_auditlog_timestamp_json(lisec_store *reader, uint64_t size, json_t **out
   return rc ? lisec_err_set(err, rc, "out of memory") : 0;
 }
 
-int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, json_t **out, lisec_err *err) {
-  cps_ctx c = {.arr = json_array(), .stamps = json_object(), .max_size = max_size};
-  if (!c.arr || !c.stamps) {
-    json_decref(c.arr);
-    json_decref(c.stamps);
-    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  }
+int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, uint64_t from, uint64_t count,
+                                  json_t **out, lisec_err *err) {
+  if (count == 0 || count > CTL_AUDITLOG_CP_PAGE_MAX)
+    return lisec_err_set(err, LISEC_EINVAL, "count: 1 to %u checkpoints per request", CTL_AUDITLOG_CP_PAGE_MAX);
+  cps_ctx c = {.arr = json_array(), .reader = reader, .max_size = max_size, .count = count, .err = err};
+  if (!c.arr) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   json_t *arr = c.arr;
-  int rc = store_doc_list(reader, CTL_TSA_DOC_KIND, timestamp_doc, c.stamps, err);
-  if (!rc) rc = store_checkpoint_list(reader, checkpoint_json, &c, err);
-  json_decref(c.stamps);
+  /* One page and its timestamps only: the whole list, with every
+   * timestamp document, grew without bound with the log. */
+  int rc = from > max_size ? 0 : store_checkpoint_list_from(reader, from, checkpoint_json, &c, err);
+  if (rc == CPS_PAGE_FULL) rc = 0;
   if (rc) {
     if (rc == LISEC_ENOMEM) lisec_err_set(err, rc, "out of memory");
     json_decref(arr);
     return rc;
   }
   *out = json_pack("{s:o}", "checkpoints", arr);
+  if (*out && c.more) json_object_set_new(*out, "next", json_integer((json_int_t)c.next));
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

@@ -208,10 +208,14 @@ int ctl_auditlog_find_leaf(ctl_auditlog *log, lisec_store *reader, const uint8_t
 int ctl_auditlog_entries_json(lisec_store *reader, uint64_t from, uint64_t to, json_t **out,
                               lisec_err *err);
 /* {"checkpoints":[{"tree_size":n,"note":text[,"timestamp":{"token":base64,
- * "gen_time":t} or {"error":why}]}, ...]} oldest first, only those of at
- * most max_size entries (the entries served: a verifier never gets a
- * checkpoint ahead of them). */
-int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, json_t **out, lisec_err *err);
+ * "gen_time":t} or {"error":why}]}, ...][,"next":size]} oldest first, of
+ * tree size from on, at most count (1..CTL_AUDITLOG_CP_PAGE_MAX), only
+ * those of at most max_size entries (the entries served: a verifier never
+ * gets a checkpoint ahead of them); "next", when more follow, is the tree
+ * size of the first of them (the next page's from). */
+#define CTL_AUDITLOG_CP_PAGE_MAX 1000u
+int ctl_auditlog_checkpoints_json(lisec_store *reader, uint64_t max_size, uint64_t from, uint64_t count,
+                                  json_t **out, lisec_err *err);
 /* The stored timestamp of the checkpoint at size as a JSON object (see
  * above); ENOTFOUND when it has none (no TSA then, or a crash between). */
 int ctl_auditlog_timestamp_json(lisec_store *reader, uint64_t size, json_t **out, lisec_err *err);

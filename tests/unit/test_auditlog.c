@@ -1204,7 +1204,7 @@ static void test_checkpoint_not_ahead_of_entries(void **state) {
     if (store_checkpoint_latest(s, &stored, &note, &e) == 0) free(note);
     json_t *list = NULL;
     uint64_t served = ctl_auditlog_size(log);
-    assert_int_equal(ctl_auditlog_checkpoints_json(s, served, &list, &e), 0);
+    assert_int_equal(ctl_auditlog_checkpoints_json(s, served, 0, CTL_AUDITLOG_CP_PAGE_MAX, &list, &e), 0);
     json_t *last = json_array_get(json_object_get(list, "checkpoints"),
                                   json_array_size(json_object_get(list, "checkpoints")) - 1);
     uint64_t listed = last ? (uint64_t)json_integer_value(json_object_get(last, "tree_size")) : 0;
