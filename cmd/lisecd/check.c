@@ -31,6 +31,11 @@ static void report(void *ctx, const char *msg) {
   fprintf(stderr, "lisecd: problem: %s\n", msg);
 }
 
+static void note(void *ctx, const char *msg) {
+  (void)ctx;
+  printf("lisecd: note: %s\n", msg);
+}
+
 static void report_key(void *ctx, bool problem, const char *msg) {
   if (problem) fprintf(stderr, "lisecd: problem: %s\n", msg);
   else printf("lisecd: note: %s\n", msg);
@@ -59,7 +64,7 @@ int lisecd_check_config(const lisec_config *cfg, const char *path) {
   ctl_settings_check(cfg, report, &problems);
   ctl_vault_rotation_check(cfg, report, &problems);
   /* [attest]'s quarantine command and files, by the code the start loads them with */
-  ctl_attest_config_check(cfg, report, &problems);
+  ctl_attest_config_check(cfg, report, note, &problems);
   /* the writer guard's settings, which the controller process reads before
    * it opens the controller (ctl/ha.c), and the sandbox's switch, which
    * every process reads as it enters it (sandbox.c) */

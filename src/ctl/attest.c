@@ -833,7 +833,18 @@ static int ek_ca_load(const lisec_config *cfg, uint8_t **out, size_t *len, lisec
   return rc;
 }
 
-int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
+/* What the start warns of for each [attest] file left unset (also said by
+ * lisecd --check-config, ctl_attest_config_check). */
+#define NO_REFERENCE_FILE "[attest] reference_file is not set: every appraisal fails (TR 103 308 5.4)"
+#define NO_LOCATION_CA                                                                              \
+  "[attest] location_ca is not set: no host location is ever proven (TR 103 308 6.2 req. 8, 12)"
+#define NO_EK_CA                                                                                    \
+  "[attest] ek_ca is not set: any EK is accepted at enrolment, a software TPM's too, so nothing "   \
+  "proves that a host's EK is a hardware TPM's (TR 103 308 5.8, O.1.6); set it to the TPM "         \
+  "manufacturers' CAs"
+
+int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg),
+                            void (*note)(void *ctx, const char *msg), void *ctx) {
   int problems = 0;
   lisec_err err = {0};
   char *cmd = NULL, *argv[QUARANTINE_ARGS_MAX + 1];
@@ -849,6 +860,13 @@ int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, c
   size_t ek_len = 0;
   if ((err = (lisec_err){0}), ek_ca_load(cfg, &ek, &ek_len, &err) != 0) problems++, report(ctx, err.msg);
   free(ek);
+  /* what the start warns of: unset is allowed, and fails closed or trusts less */
+  static const char *const unset[][2] = {
+      {"reference_file", NO_REFERENCE_FILE}, {"location_ca", NO_LOCATION_CA}, {"ek_ca", NO_EK_CA}};
+  for (size_t i = 0; note && i < LISEC_ARRAY_LEN(unset); i++) {
+    const char *v = lisec_config_str(cfg, "attest", unset[i][0], NULL);
+    if (!v || !*v) note(ctx, unset[i][1]);
+  }
   return problems;
 }
 
@@ -885,12 +903,11 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
     return rc;
   /* A file that is configured but does not load stops the start. */
   if ((rc = policy_load(cfg, &st->policy, err))) return rc;
-  if (!st->policy) LOG_WARN("attest: no [attest] reference_file: every appraisal fails (TR 103 308 5.4)");
+  if (!st->policy) LOG_WARN("attest: %s", NO_REFERENCE_FILE);
   if ((rc = location_ca_load(cfg, &st->location_ca, err))) return rc;
-  if (!st->location_ca)
-    LOG_WARN("attest: no [attest] location_ca: no host location is ever proven (TR 103 308 "
-             "6.2 req. 8, 12)");
+  if (!st->location_ca) LOG_WARN("attest: %s", NO_LOCATION_CA);
   if ((rc = ek_ca_load(cfg, &st->ek_ca, &st->ek_ca_len, err))) return rc;
+  if (!st->ek_ca) LOG_WARN("attest: %s", NO_EK_CA);
   lisec_ctl model_ctl = {.shared = sh};
   load_ctx lc = {st, &model_ctl, 0, 0};
   rc = store_doc_list(s, HOST_KIND, load_host_cb, &lc, err);

@@ -74,8 +74,10 @@ int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const 
 /* The same for what [attest] names (ctl/attest.c), with the code the
  * start loads it with: quarantine_command (at most 32 words, its program
  * an executable file), reference_file, location_ca and ek_ca (each read
- * and parsed). */
-int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);
+ * and parsed). Each of the three files left unset is told to note (may be
+ * NULL) with what the start warns of it; that is not a problem. */
+int ctl_attest_config_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg),
+                            void (*note)(void *ctx, const char *msg), void *ctx);
 /* The same for [vault] rotation_chunk, rotation_rate and rotation_nice
  * (vault_rotation.c, where their bounds are). */
 int ctl_vault_rotation_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx);

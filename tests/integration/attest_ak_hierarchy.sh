@@ -49,6 +49,10 @@ issue_location am "$host" "$(tpm_reset_count)" loc.cms
 evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
 tpm_extend ev.txt
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
+# without [attest] ek_ca any EK enrols, this software TPM's too: the start says so
+grep -q 'attest: \[attest\] ek_ca is not set: any EK is accepted at enrolment, a software TPM.s too' lisecd.log ||
+  fail "lisecd started without [attest] ek_ca and did not warn: $(grep -i attest lisecd.log)"
+pass "started without [attest] ek_ca: lisecd warns that any EK, a software TPM's too, is accepted"
 
 # before any enrolment: a nonce is refused, naming the requirement
 [ "$(hreq host-a POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 404 ] &&

@@ -354,9 +354,19 @@ set -e
 printf '[attest]\nquarantine_command = %s\nreference_file = %s\nlocation_ca = %s\nek_ca = %s\n' \
   "/bin/true --suspend-li" "$src/examples/attest/reference.json" "$pki/ca.crt" "$pki/ca.crt" |
   cat "$good" - >"$work/attest-good.conf"
-"$lisecd" -c "$work/attest-good.conf" --check-config >/dev/null 2>"$work/attest-good.err" ||
+"$lisecd" -c "$work/attest-good.conf" --check-config >"$work/attest-good.out" 2>"$work/attest-good.err" ||
   fail "good [attest] settings refused by the check: $(cat "$work/attest-good.err")"
+grep -q 'ek_ca is not set' "$work/attest-good.out" && fail "the check says ek_ca is not set when it is"
 sed 's|^quarantine_command = .*|quarantine_command = true|' "$work/attest-good.conf" >"$work/attest-path.conf"
 "$lisecd" -c "$work/attest-path.conf" --check-config >/dev/null 2>"$work/attest-path.err" ||
   fail "a quarantine program found on the PATH refused by the check: $(cat "$work/attest-path.err")"
+# Each of the three files left unset: noted on stdout as the start warns of it
+# (any EK is accepted without ek_ca, a software TPM's too), not a problem.
+for key in reference_file location_ca ek_ca; do
+  grep -q "^lisecd: note: \[attest\] $key is not set: " "$work/good.out" ||
+    fail "the check does not say [attest] $key is not set: $(cat "$work/good.out")"
+done
+grep -q '^lisecd: note: \[attest\] ek_ca is not set: any EK is accepted at enrolment, a software TPM.s too' "$work/good.out" ||
+  fail "the check does not say what an unset ek_ca means"
+pass "[attest] reference_file, location_ca and ek_ca unset: each noted by the check (exit 0), what an unset ek_ca lets enrol said"
 pass "[attest] quarantine_command (33 words, no such program, not executable, not on the PATH) and reference_file, location_ca, ek_ca that do not parse: each reported by the check and stopping a start, naming it; all four at once reported; good ones pass"
