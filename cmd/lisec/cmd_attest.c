@@ -33,6 +33,8 @@ static const char attest_usage_text[] =
     "         boot is then NOT appraised and the output says so. --nonce-state consumes\n"
     "         the nonce from a state file made by `lisec attest nonce` (single use, expiry).\n"
     "         --ear prints the EAT Attestation Result instead of lisec's verdict (JSON).\n"
+    "         With --ek the quote's signer (qualifiedSigner) must be the AK as that EK's\n"
+    "         child, as lisecd requires (TR103308-5.1).\n"
     "       lisec attest nonce --state FILE [--ttl SECONDS]\n"
     "         issues a 32-byte nonce (hex on stdout) valid for SECONDS (default 60)\n"
     "       lisec attest makecredential --ek EK.pub --ak AK.pub (--secret HEX | --secret-file F)\n"
@@ -245,7 +247,11 @@ static int cmd_verify(int argc, char **argv) {
     if (nonces_save(state, nonces)) goto out;
   }
 
+  /* with the EK, the quote's signer must be the AK as the EK's child, as
+   * lisecd requires (qualifiedSigner; docs/attestation.md) */
   attest_context ctx = {.ak = ak,
+                        .ek_pub = ek,
+                        .ek_pub_len = ek_len,
                         .nonce = nonce,
                         .nonce_len = nonce_len,
                         .policy = policy,

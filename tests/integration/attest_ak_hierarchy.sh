@@ -77,6 +77,20 @@ jq -e '[.reasons[] | select(test("^TR103308-5.1: the quote.s signer is not an AK
   fail "the refusal is not in the audit log"
 pass "its quote (counters obfuscated by the TPM) is refused: TR103308-5.1, the signer is not the EK's child; recorded"
 
+# The offline verifier with --ek checks the signer as lisecd does.
+cli_quote() { # cli_quote AK: a quote by AK over a nonce of our own, in c.msg, c.sig, c.pcrs; nonce in $cn
+  cn=$(openssl rand -hex 32)
+  tpm2_quote -c "$1" -l $PCRS -q "$cn" -m c.msg -s c.sig -o c.pcrs -g sha256 >/dev/null || fail "tpm2_quote $1"
+  tpm_flush
+}
+cli_quote $AK_OWNER
+cli_verify() { lisec attest verify --ak "$1" --message c.msg --signature c.sig --pcrs c.pcrs --nonce "$cn" "${@:2}"; }
+expect 1 "TR103308-5.1: the quote.s signer is not an AK under this host.s EK" cli_verify owner-ak.pub --ek ek.pub
+expect 0 "" cli_verify owner-ak.pub
+cli_quote $AK_EK
+expect 0 "" cli_verify ek-ak.pub --ek ek.pub
+pass "lisec attest verify --ek refuses the quote of an AK outside the endorsement hierarchy (TR103308-5.1), as lisecd does; the EK's child passes"
+
 # ---- the AK under the EK -------------------------------------------------------
 enrol $AK_EK ek-ak.pub
 attest $AK_EK
