@@ -1726,7 +1726,12 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
     json_object_set_new(doc, "trust", json_string(trusted ? "trusted" : "untrusted:failed"));
     if (trusted) json_object_set_new(doc, "last_ok_at", json_integer(now));
     json_object_set_new(doc, "location", loc_ok ? location_doc(&v->location) : json_null());
-    if (v->quote_parsed && v->signature_ok) {
+    /* Only a quote that verified (signed by the AK as the EK's child, over
+     * this report's nonce, taken once) says what the TPM's counters are now:
+     * confirm-location takes them as its baseline and asset management
+     * reads them (tpm_reset_count). A replayed or stale quote says what
+     * they were. */
+    if (fresh) {
       json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
       json_object_set_new(doc, "last_restart_count", json_integer(v->quote.restart_count));
       ctl_attest_epoch_note(doc, &v->quote, fresh, max_reset);

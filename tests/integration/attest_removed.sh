@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# What lisecd keeps about a host's TPM once its quote did not verify,
+# against lisecd with real swtpm and tpm2-tools (an outside review's
+# follow-ups): a quote signed by the host's AK but not over the nonce
+# lisecd issued leaves the TPM counters lisecd reports and confirm-location
+# takes as its baseline as the last verified quote had them.
+build=${1:?build dir}
+src=${2:?source dir}
+source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/attest_lib.sh"
+cd "$work"
+pki=$work/pki
+
+EK=0x81010001 AK=0x81010002
+PCRS=sha256:0,1,2,3,4,5,6,7,8,15
+make_pki "$pki"
+tpm_up A
+tpm_use A
+tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
+tpm_flush
+persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub
+host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
+lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+am_pki am
+r0=$(tpm_reset_count)
+issue_location am "$host" "$r0" loc.cms
+evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
+tpm_extend ev.txt
+
+show() { as operator "$LISECD_URL/v1/hosts/$host/attestation"; }
+confirm() { # confirm CMS: POST confirm-location as the operator, prints the status
+  hreq operator POST "/v1/hosts/$host/confirm-location" "{\"certificate\":\"$(base64 -w0 "$1")\"}"
+}
+attest_conf=("[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt")
+start_lisecd "$pki" "${attest_conf[@]}"
+enrol_by_hand host-a "$host" $EK $AK ak.pub
+attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
+jq -e '.trust == "trusted" and .location_ok' req.out >/dev/null || { cat req.out >&2; fail "first quote"; }
+
+# ---- a quote that did not verify keeps no counters ------------------------------
+tpm_power_cycle
+tpm_extend ev.txt
+r1=$(tpm_reset_count)
+[ "$r1" -gt "$r0" ] || fail "the power cycle did not raise resetCount (test premise)"
+[ "$(hreq host-a POST /v1/attest/nonce "{\"host\":\"$host\"}")" = 201 ] || fail "nonce"
+nonce=$(jq -r .nonce req.out)
+tpm2_quote -c $AK -l $PCRS -q "$(openssl rand -hex 32)" -m q.msg -s q.sig -o q.pcrs -g sha256 >/dev/null ||
+  fail "tpm2_quote"
+tpm_flush
+body=$(jq -n --arg h "$host" --arg n "$nonce" --arg q "$(base64 -w0 q.msg)" --arg s "$(base64 -w0 q.sig)" \
+  --arg p "$(base64 -w0 q.pcrs)" --arg l "$(base64 -w0 ev.bin)" --arg c "$(base64 -w0 loc.cms)" \
+  '{host:$h, nonce:$n, quote:$q, signature:$s, pcrs:$p, eventlog:$l, location:$c}')
+[ "$(hreq host-a POST /v1/attest/evidence "$body")" = 200 ] || { cat req.out >&2; fail "evidence"; }
+jq -e '.verified == false and any(.reasons[]; test("^TR103308-5.1: quote does not carry this attestation.s nonce"))' \
+  req.out >/dev/null || { cat req.out >&2; fail "a quote over another nonce was not refused for it"; }
+show | jq -e --argjson r "$r0" '.lisec.tpm_reset_count == $r' >/dev/null ||
+  fail "lisecd reports the resetCount of a quote that did not verify: $(show | jq -c '.lisec | {tpm_reset_count, tpm_restart_count}')"
+issue_location am "$host" "$r1" loc1.cms
+[ "$(confirm loc1.cms)" = 403 ] && jq -e --arg r "$r0" '.error.message |
+    test("^TR103308-6.2-R10: the certificate is for TPM resetCount [0-9]+, the host.s last quote shows " + $r + "$")' \
+  req.out >/dev/null || { cat req.out >&2; fail "confirm-location took a quote that did not verify as its baseline"; }
+pass "a quote over another nonce: its resetCount ($r1) is neither reported nor confirm-location's baseline (still $r0)"
+# the next verified quote is the baseline
+attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
+jq -e '.trust == "trusted" and .location_ok == false' req.out >/dev/null || { cat req.out >&2; fail "quote at $r1"; }
+show | jq -e --argjson r "$r1" '.lisec.tpm_reset_count == $r' >/dev/null || fail "the verified quote's resetCount"
+[ "$(confirm loc1.cms)" = 200 ] || { cat req.out >&2; fail "confirm-location at the verified quote's resetCount"; }
+pass "the next verified quote's counters are reported and confirmed"
+
+stop_clean
+echo "attest_removed: all passed"
