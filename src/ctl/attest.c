@@ -987,6 +987,15 @@ static void set_untrusted(lisec_ctl *ctl, const char *host, const char *trust, c
     json_t *doc = NULL;
     int64_t ver = 0;
     if (load_doc(ctl, host, &doc, &ver, &e) != 0) break;
+    /* De-enrolled since the timer picked it (ctl/hosts_end.c): it has no
+     * AK and says so ("untrusted:deenrolled"), the de-enrolment did what
+     * there was to do, and it is no longer a host to quarantine. */
+    if (!json_object_get(doc, "ak_pub") || json_object_get(doc, "deenrolled_at")) {
+      json_decref(doc);
+      LOG_INFO("attest: host %.16s.. was de-enrolled before its overdue mark was stored: left as it is",
+               host);
+      return;
+    }
     /* A good appraisal stored meanwhile stands. */
     if (attest_trust_at(doc_int(doc, "last_ok_at"), true, st->interval_s + st->grace_s,
                         lisec_time_now()) == ATTEST_TRUST_OK) {
@@ -1032,6 +1041,29 @@ void ctl_attest_expire_overdue(lisec_ctl *ctl) {
   pthread_mutex_unlock(&st->mu);
 }
 
+/* Test builds only: while the file LISEC_TEST_ATTEST_OVERDUE_PAUSE names
+ * exists, the timer waits after recording a host overdue and before
+ * storing it (at most 10 minutes), so a test can de-enrol the host in
+ * between (tests/integration/attest_removed.sh). Called without the lock. */
+static void test_overdue_pause(struct ctl_attest_state *st) {
+#ifdef LISEC_TEST_HOOKS
+  const char *path = getenv("LISEC_TEST_ATTEST_OVERDUE_PAUSE");
+  for (int i = 0; path && i < 6000; i++) {
+    FILE *f = fopen(path, "r"); /* the sandbox lets the controller open files, not access(2) them */
+    if (!f) return;
+    fclose(f);
+    pthread_mutex_lock(&st->mu);
+    bool stopping = st->stopping;
+    pthread_mutex_unlock(&st->mu);
+    if (stopping) return;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+#else
+  (void)st;
+#endif
+}
+
 static void *timer_main(void *arg) {
   struct ctl_attest_state *st = arg;
   pthread_mutex_lock(&st->mu);
@@ -1063,6 +1095,7 @@ static void *timer_main(void *arg) {
       if (ctl_audit(st->timer_ctl, &timer_actor, CTL_OUTCOME_DENIED, "attest.overdue", false, why,
                     0, NULL, &e, "host %s", id) != 0)
         LOG_ERROR("attest: cannot record that host %.16s.. is overdue: %s", id, e.msg);
+      test_overdue_pause(st);
       if (!again) set_untrusted(st->timer_ctl, id, "untrusted:overdue", why);
       pthread_mutex_lock(&st->mu);
     }

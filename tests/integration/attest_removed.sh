@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# What lisecd keeps about a host's TPM once its quote did not verify,
-# against lisecd with real swtpm and tpm2-tools (an outside review's
-# follow-ups): a quote signed by the host's AK but not over the nonce
-# lisecd issued leaves the TPM counters lisecd reports and confirm-location
-# takes as its baseline as the last verified quote had them.
+# What lisecd keeps about a host's TPM, and does to a host, once its quote
+# did not verify or it was removed, against lisecd with real swtpm and
+# tpm2-tools (an outside review's follow-ups):
+# - a quote signed by the host's AK but not over the nonce lisecd issued
+#   leaves the TPM counters lisecd reports and confirm-location takes as
+#   its baseline as the last verified quote had them;
+# - the overdue timer that picked a host just before the operator removed
+#   it neither rewrites "untrusted:deenrolled" as overdue nor runs the
+#   quarantine command for it (the timer held between the two by the test
+#   build's LISEC_TEST_ATTEST_OVERDUE_PAUSE).
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -66,6 +71,39 @@ jq -e '.trust == "trusted" and .location_ok == false' req.out >/dev/null || { ca
 show | jq -e --argjson r "$r1" '.lisec.tpm_reset_count == $r' >/dev/null || fail "the verified quote's resetCount"
 [ "$(confirm loc1.cms)" = 200 ] || { cat req.out >&2; fail "confirm-location at the verified quote's resetCount"; }
 pass "the next verified quote's counters are reported and confirmed"
+
+# ---- the overdue timer and a de-enrolment ---------------------------------------
+stop_lisecd
+cat >quarantine.sh <<SH
+#!/bin/sh
+echo "\$*" >>"$work/quarantine.log"
+SH
+chmod +x quarantine.sh
+touch pause
+lisecd_env=(env "LISEC_TEST_ATTEST_OVERDUE_PAUSE=$work/pause")
+start_lisecd "$pki" "${attest_conf[@]}" "interval_s = 1" "grace_s = 0" "check_ms = 100" \
+  "quarantine_command = $work/quarantine.sh"
+overdue_rx="attest.overdue \\| denied .*host $host"
+for _ in $(seq 1 100); do
+  [ "$(audit_count "$overdue_rx")" -ge 1 ] && break
+  sleep 0.1
+done
+[ "$(audit_count "$overdue_rx")" -ge 1 ] || fail "the timer did not record the host overdue"
+# the timer holds between its record and its store; the operator removes the host
+[ "$(hreq operator DELETE "/v1/hosts/$host")" = 200 ] || { cat req.out >&2; fail "de-enrolment"; }
+rm pause
+# it goes on: it either leaves the removed host be (said in lisecd's log) or quarantines it
+for _ in $(seq 1 100); do
+  grep -q "was de-enrolled before its overdue mark was stored" lisecd.log && break
+  [ -s quarantine.log ] && break
+  sleep 0.1
+done
+show | jq -e '.lisec.trust == "untrusted:deenrolled"' >/dev/null ||
+  fail "the overdue timer rewrote a de-enrolled host's trust: $(show | jq -c .lisec.trust)"
+[ ! -e quarantine.log ] && [ "$(audit_count "attest.quarantine \\| .*host $host")" = 0 ] ||
+  fail "the quarantine command ran for a host removed before the timer stored it overdue: $(cat quarantine.log 2>/dev/null)"
+grep -q "was de-enrolled before its overdue mark was stored" lisecd.log || fail "lisecd does not say why"
+pass "the overdue timer that picked a host the operator then removed leaves it untrusted:deenrolled, no quarantine"
 
 stop_clean
 echo "attest_removed: all passed"
