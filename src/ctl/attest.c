@@ -2102,8 +2102,21 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
       (rc = load_doc(ctl, host, &doc, &ver, err)))
     goto done;
   lisec_err why = {0};
-  int vrc = attest_location_parse(cert, cert_len, st->location_ca, 0, &loc, &why);
-  if (vrc) {
+  int vrc = 0;
+  /* Only an enrolled host gets a location: a de-enrolled one has no AK to
+   * attest it with, and an offer and baselines set now would wait for
+   * whatever enrols under its id next. */
+  if (json_object_get(doc, "deenrolled_at") || !json_object_get(doc, "ak_pub")) {
+    char at[32] = "";
+    if (json_object_get(doc, "deenrolled_at"))
+      lisec_time_format(doc_int(doc, "deenrolled_at"), at);
+    vrc = lisec_err_set(&why, LISEC_ECONFLICT,
+                        at[0] ? "NFV-SEC025-lifecycle, TR103308-5.1: host %.16s.. was de-enrolled at %s: "
+                                "no location is confirmed for it until it enrols again"
+                              : "TR103308-5.1: host %.16s.. is not enrolled%s: no location is "
+                                "confirmed for it until it enrols and quotes",
+                        host, at);
+  } else if ((vrc = attest_location_parse(cert, cert_len, st->location_ca, 0, &loc, &why))) {
     lisec_err_wrap(&why, "TR103308-6.2-R8: location certificate");
   } else if (strcmp(loc.host_id, host) != 0) {
     vrc = lisec_err_set(&why, LISEC_EDENIED,
@@ -2137,7 +2150,8 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
                       "host %s", host)))
     goto done;
   if (vrc) {
-    rc = lisec_err_set(err, vrc == LISEC_EINVAL ? LISEC_EINVAL : LISEC_EDENIED, "%s", why.msg);
+    rc = lisec_err_set(err, vrc == LISEC_EINVAL || vrc == LISEC_ECONFLICT ? vrc : LISEC_EDENIED, "%s",
+                       why.msg);
     goto done;
   }
   if (!(s_cert = b64(cert, cert_len))) {

@@ -13,8 +13,8 @@ lisec_integration_test(attest_ak_hierarchy tests/integration/attest_ak_hierarchy
 # A TPM whose state is set back to a copy saved before a TPM Restart shows
 # the confirmed counters again: its clock (or restartCount) gives it away.
 lisec_integration_test(attest_rollback tests/integration/attest_rollback.sh)
-# A quote that did not verify keeps no TPM counters; the overdue timer leaves
-# a host the operator removed as it is.
+# A quote that did not verify keeps no TPM counters; the overdue timer and
+# confirm-location leave a host the operator removed as it is.
 lisec_integration_test(attest_removed tests/integration/attest_removed.sh)
 # [attest] quarantine_timeout_s outlives a wall clock stepped back while the
 # command runs: lisecd with clock_step_shim, one host with swtpm and agent.

@@ -8,7 +8,9 @@
 # - the overdue timer that picked a host just before the operator removed
 #   it neither rewrites "untrusted:deenrolled" as overdue nor runs the
 #   quarantine command for it (the timer held between the two by the test
-#   build's LISEC_TEST_ATTEST_OVERDUE_PAUSE).
+#   build's LISEC_TEST_ATTEST_OVERDUE_PAUSE);
+# - a removed host gets no location offer (confirm-location refused,
+#   recorded, nothing stored).
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -104,6 +106,16 @@ show | jq -e '.lisec.trust == "untrusted:deenrolled"' >/dev/null ||
   fail "the quarantine command ran for a host removed before the timer stored it overdue: $(cat quarantine.log 2>/dev/null)"
 grep -q "was de-enrolled before its overdue mark was stored" lisecd.log || fail "lisecd does not say why"
 pass "the overdue timer that picked a host the operator then removed leaves it untrusted:deenrolled, no quarantine"
+
+# ---- a removed host gets no location --------------------------------------------
+[ "$(confirm loc1.cms)" = 409 ] && jq -e '.error.message |
+    test("^NFV-SEC025-lifecycle, TR103308-5.1: host [0-9a-f]{16}\\.\\. was de-enrolled at .*: no location is confirmed")' \
+  req.out >/dev/null || { cat req.out >&2; fail "a removed host got a location offer"; }
+[ "$(audit_count "attest.confirm-location \\| denied .*was de-enrolled at")" = 1 ] ||
+  fail "the refusal is not recorded"
+sqlite3 "file:$work/lisec.db?mode=ro" "SELECT body FROM documents WHERE kind = 'attest.host' AND id = '$host'" |
+  jq -e 'has("location_offer") | not' >/dev/null || fail "the removed host's document got a location offer"
+pass "confirm-location for a removed host: 409 naming NFV-SEC025-lifecycle, TR103308-5.1, recorded, nothing stored"
 
 stop_clean
 echo "attest_removed: all passed"
