@@ -33,8 +33,9 @@ static const char attest_usage_text[] =
     "         boot is then NOT appraised and the output says so. --nonce-state consumes\n"
     "         the nonce from a state file made by `lisec attest nonce` (single use, expiry).\n"
     "         --ear prints the EAT Attestation Result instead of lisec's verdict (JSON).\n"
-    "         With --ek the quote's signer (qualifiedSigner) must be the AK as that EK's\n"
-    "         child, as lisecd requires (TR103308-5.1).\n"
+    "         With --ek and an AK given as TPM2B_PUBLIC the quote's signer\n"
+    "         (qualifiedSigner) must be the AK as that EK's child, as lisecd requires\n"
+    "         (TR103308-5.1); a PEM AK has no TPM Name, and the output says it was not.\n"
     "       lisec attest nonce --state FILE [--ttl SECONDS]\n"
     "         issues a 32-byte nonce (hex on stdout) valid for SECONDS (default 60)\n"
     "       lisec attest makecredential --ek EK.pub --ak AK.pub (--secret HEX | --secret-file F)\n"
@@ -84,6 +85,7 @@ static void print_human(const json_t *v) {
            (long long)json_integer_value(json_object_get(q, "clock")),
            json_is_true(json_object_get(q, "safe")) ? "yes" : "no");
   if (json_object_get(v, "note")) printf("  note: %s\n", cli_str(v, "note"));
+  if (json_object_get(v, "signer_note")) printf("  note: %s\n", cli_str(v, "signer_note"));
   const json_t *l = json_object_get(v, "location");
   if (l)
     printf("  location: %s %s site %s (%.5f, %.5f)\n", cli_str(l, "country"),
@@ -247,11 +249,16 @@ static int cmd_verify(int argc, char **argv) {
     if (nonces_save(state, nonces)) goto out;
   }
 
-  /* with the EK, the quote's signer must be the AK as the EK's child, as
-   * lisecd requires (qualifiedSigner; docs/attestation.md) */
+  /* With the EK, the quote's signer must be the AK as the EK's child, as
+   * lisecd requires (qualifiedSigner; docs/attestation.md). That needs the
+   * AK's TPM Name, which a PEM key does not carry: then the output says
+   * the signer was not checked. */
+  size_t ak_name_len = 0;
+  (void)attest_ak_name(ak, &ak_name_len);
+  bool check_signer = ek && ak_name_len >= 2;
   attest_context ctx = {.ak = ak,
-                        .ek_pub = ek,
-                        .ek_pub_len = ek_len,
+                        .ek_pub = check_signer ? ek : NULL,
+                        .ek_pub_len = check_signer ? ek_len : 0,
                         .nonce = nonce,
                         .nonce_len = nonce_len,
                         .policy = policy,
@@ -280,6 +287,11 @@ static int cmd_verify(int argc, char **argv) {
     json_object_set_new(out, "note",
                         json_string("quote only: no --reference given, the boot was not "
                                     "appraised against reference values (TR103308-5.4)"));
+  if (!want_ear && ek && !check_signer)
+    json_object_set_new(out, "signer_note",
+                        json_string("the AK was given as PEM, which has no TPM Name: the quote's "
+                                    "signer was not checked against the EK (give the AK's "
+                                    "TPM2B_PUBLIC for that, TR103308-5.1)"));
   if (want_ear) cli_print_json(out);
   else cli_print(out, print_human);
   result = v->ok ? CLI_OK : v->malformed ? CLI_ERROR : CLI_REFUSED;

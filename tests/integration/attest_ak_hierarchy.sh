@@ -87,9 +87,14 @@ cli_quote $AK_OWNER
 cli_verify() { lisec attest verify --ak "$1" --message c.msg --signature c.sig --pcrs c.pcrs --nonce "$cn" "${@:2}"; }
 expect 1 "TR103308-5.1: the quote.s signer is not an AK under this host.s EK" cli_verify owner-ak.pub --ek ek.pub
 expect 0 "" cli_verify owner-ak.pub
+# a PEM AK carries no TPM Name: the signer cannot be checked, and the output says so
+tpm2_readpublic -c $AK_OWNER -f pem -o owner-ak.pem >/dev/null || fail "tpm2_readpublic -f pem"
+tpm_flush
+expect 0 "note: the AK was given as PEM, which has no TPM Name: the quote.s signer was not checked" \
+  cli_verify owner-ak.pem --ek ek.pub
 cli_quote $AK_EK
 expect 0 "" cli_verify ek-ak.pub --ek ek.pub
-pass "lisec attest verify --ek refuses the quote of an AK outside the endorsement hierarchy (TR103308-5.1), as lisecd does; the EK's child passes"
+pass "lisec attest verify --ek refuses the quote of an AK outside the endorsement hierarchy (TR103308-5.1), as lisecd does; the EK's child passes; a PEM AK (no Name) is said not to be checked"
 
 # ---- the AK under the EK -------------------------------------------------------
 enrol $AK_EK ek-ak.pub
