@@ -22,6 +22,7 @@
  * refused (409, TR103308-5.5) and the model loaded again from the store. A
  * client may also name the version it read ("version" in a body, or
  * ?version= on DELETE) and is refused when the document moved on. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,9 @@ struct ctl_model_state {
   json_t *attested;      /* host id -> {"trust", "location"?} from attestation */
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
+  /* VM id -> true when declared an LI VM (sensitivity "li"): what no row a
+   * role that may not read LI VMs reads names (li_vm_rows) */
+  json_t *li_declared;
   /* VM id -> {"hypervisor", "host"}: migrations lisec allowed whose
    * destination has not yet proved it runs the VM (issue 15) */
   json_t *moving;
@@ -192,6 +196,21 @@ static bool vm_declared_li(struct ctl_model_state *st, const char *vm) {
   const char *sens = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"))
                         : NULL;
   return sens && strcmp(sens, "li") == 0;
+}
+
+/* st->li_declared for VM id after its document changed (or went). Called
+ * with the lock held. */
+static void li_declared_note(struct ctl_model_state *st, const char *id) {
+  if (vm_declared_li(st, id)) json_object_set_new(st->li_declared, id, json_true());
+  else json_object_del(st->li_declared, id);
+}
+
+/* st->li_declared from every VM document. Called with the lock held. */
+static void li_declared_rebuild(struct ctl_model_state *st) {
+  const char *id;
+  json_t *doc;
+  json_object_clear(st->li_declared);
+  json_object_foreach(st->docs[K_VM], id, doc) li_declared_note(st, id);
 }
 
 int ctl_model_packaged_vms(ctl_shared *sh, json_t **out, lisec_err *err) {
@@ -506,6 +525,7 @@ static int load_all(struct ctl_model_state *st, lisec_store *s, lisec_err *err) 
     return rc;
   }
   li_vms_rebuild(st);
+  li_declared_rebuild(st);
   /* What hosts last proved, after the intent it is judged against. */
   json_object_clear(st->obs_kept);
   if ((rc = store_doc_list(s, OBS_KIND, obs_load_one, st, err)) ||
@@ -561,6 +581,7 @@ static int reload_locked(struct ctl_model_state *st, lisec_store *s) {
     memcpy(st->docs, old_docs, sizeof old_docs);
     memcpy(st->vers, old_vers, sizeof old_vers);
     li_vms_rebuild(st);
+    li_declared_rebuild(st);
     LOG_ERROR("model: the store's newer model could not be loaded (this lisecd keeps refusing "
               "writes the store refuses): %s", e.msg);
     return rc;
@@ -582,10 +603,11 @@ int ctl_model_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lise
   st->attested = json_object();
   st->paired = json_object();
   st->li_vms = json_object();
+  st->li_declared = json_object();
   st->obs_kept = json_object();
   st->k8s_pods = ctl_k8s_pods_new(CTL_K8S_PODS_MAX);
   bool ok = fresh_parts(&st->m, st->docs, st->vers, &st->moving, &st->terminating) && st->attested &&
-            st->paired && st->li_vms && st->obs_kept && st->k8s_pods;
+            st->paired && st->li_vms && st->li_declared && st->obs_kept && st->k8s_pods;
   if (!ok) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   (void)cfg;
   st->allow_declared = sh->settings.model_allow_declared_trust;
@@ -624,6 +646,7 @@ void ctl_model_close(ctl_shared *sh) {
   json_decref(st->attested);
   json_decref(st->paired);
   json_decref(st->li_vms);
+  json_decref(st->li_declared);
   json_decref(st->obs_kept);
   ctl_k8s_pods_free(st->k8s_pods);
   pthread_mutex_destroy(&st->mu);
@@ -1066,6 +1089,7 @@ static void arrived(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,
     } else {
       json_object_set_new(st->docs[K_VM], vm, doc);
       doc = NULL;
+      li_declared_note(st, vm);
     }
   }
   if (rc && !tried) {
@@ -1585,6 +1609,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   json_object_set_new(st->docs[k], id, doc);
   doc = NULL;
   if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
+  if (k == K_VM) li_declared_note(st, id);
   mu_unlock(st);
   if (!*out) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 done:
@@ -1696,6 +1721,7 @@ static int remove_locked(lisec_ctl *ctl, const ctl_actor *actor, int k, const ch
     if (rc == LISEC_ECONFLICT) rc = stale_store(ctl, k, id, had, err);
   } else {
     json_object_del(st->docs[k], id);
+    if (k == K_VM) li_declared_note(st, id);
     /* st->attested keeps the host's appraisal: it is the host's (its TPM),
      * not the model entry's, and applies again if the host is added again. */
     if (k == K_LI || k == K_STORAGE) li_vms_rebuild(st);
@@ -1991,6 +2017,79 @@ static bool trust_row(const json_t *r);
 static void drop_trust_rows(json_t *verdict, bool rd);
 static const char *str_or_empty(const json_t *o, const char *key);
 
+/* The key that marks a row naming a VM declared "li" other than the VM a
+ * decision is about (mark_li_vm_rows); its value is the subject the row
+ * keeps when withheld: "vm <the VM asked about>" when that is its subject,
+ * else "li (withheld)". Never in an answer or a record (redact and
+ * reasons_line read it, redact takes it out). */
+#define LI_VM_MARK "lisec.li_vm"
+
+/* The roles that may read LI VMs (ctl/li.c may_read: the LI administration
+ * and the hypervisor administration that enables them). Every other role
+ * reads no row naming a VM declared "li" but the one it asked about
+ * (docs/model.md, "What each role sees"). */
+static bool reads_li_vms(const ctl_actor *actor) {
+  ctl_role r = ctl_actor_role(actor);
+  return r == CTL_ROLE_LI_ADMIN || r == CTL_ROLE_HV_ADMIN;
+}
+
+static bool id_char(char c) { return isalnum((unsigned char)c) || c == '-' || c == '_'; }
+
+/* Whether text names id: id with no id character (id_char) touching
+ * either end. An id holding other characters may be found inside a longer
+ * one: the row is then withheld though it need not be (fail closed). */
+static bool text_names(const char *text, const char *id) {
+  size_t n = strlen(id);
+  for (const char *p = text; n && (p = strstr(p, id)) != NULL; p++)
+    if ((p == text || !id_char(p[-1])) && !id_char(p[n])) return true;
+  return false;
+}
+
+/* Whether row r names a VM declared "li" other than asked (NULL: any) in
+ * its subject, sentence or fact: an O.1.3 row about it, a DOMAIN row
+ * naming it as the LI VM of a domain, a finding about it. Called with the
+ * lock held. */
+static bool row_names_li_vm(struct ctl_model_state *st, const json_t *r, const char *asked) {
+  static const char *const keys[] = {"subject", "sentence", "fact"};
+  const char *id;
+  json_t *t;
+  json_object_foreach(st->li_declared, id, t) {
+    if (asked && strcmp(id, asked) == 0) continue;
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+      const char *text = json_string_value(json_object_get(r, keys[k]));
+      if (text && text_names(text, id)) return true;
+    }
+  }
+  return false;
+}
+
+/* Marks (LI_VM_MARK) the rows of a decision's verdict that name a VM
+ * declared "li" other than asked, the VM the decision is about (NULL: a
+ * hypervisor's move, which asks about none). Called with the lock held. */
+static void mark_li_vm_rows(struct ctl_model_state *st, json_t *verdict, const char *asked) {
+  if (!json_object_size(st->li_declared)) return;
+  char keep[MODEL_ID_MAX + 8];
+  snprintf(keep, sizeof keep, "vm %s", asked ? asked : "");
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) {
+    if (!row_names_li_vm(st, r, asked)) continue;
+    const char *subj = json_string_value(json_object_get(r, "subject"));
+    json_object_set_new(r, LI_VM_MARK,
+                        json_string(asked && subj && strcmp(subj, keep) == 0 ? keep : "li (withheld)"));
+  }
+}
+
+/* The sentence of a row withheld for the LI VMs it names: the
+ * requirement's title. */
+static void li_vm_sentence(const json_t *r, char *out, size_t n) {
+  const char *req = json_string_value(json_object_get(r, "requirement"));
+  model_rule rule = MODEL_O13;
+  bool known = req && model_rule_parse(req, &rule) == 0;
+  snprintf(out, n, "%s (the LI VMs it names are shown to the LI administration only)",
+           known ? model_rule_title(rule) : "this requirement fails");
+}
+
 /* The key that marks a row redact or redact_rd withheld in place, for
  * collapse_withheld; never in an answer or a record (collapse_withheld
  * takes it out). */
@@ -2059,6 +2158,17 @@ static void redact_rd(json_t *verdict, bool *any) {
   }
 }
 
+/* Takes row i out of a compliance report, and one from its requirement's
+ * count (the count goes with its last row). */
+static void drop_row(json_t *report, size_t i) {
+  json_t *viol = json_object_get(report, "violations"), *counts = json_object_get(report, "counts");
+  const char *req = json_string_value(json_object_get(json_array_get(viol, i), "requirement"));
+  json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
+  if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
+  else if (req) json_object_del(counts, req);
+  json_array_remove(viol, i);
+}
+
 /* Takes the rows about(requirement, subject) says go out of a compliance
  * report, their counts with them (a count is its rows; a count left for
  * such a rule goes too), and "compliant" then says what the remaining
@@ -2068,11 +2178,7 @@ static void hide_rows(json_t *report, bool (*about)(const char *requirement, con
   for (size_t i = json_array_size(viol); i-- > 0;) {
     json_t *r = json_array_get(viol, i);
     const char *req = json_string_value(json_object_get(r, "requirement"));
-    if (!about(req, json_string_value(json_object_get(r, "subject")))) continue;
-    json_int_t left = req ? json_integer_value(json_object_get(counts, req)) - 1 : 0;
-    if (req && left > 0) json_object_set_new(counts, req, json_integer(left));
-    else if (req) json_object_del(counts, req);
-    json_array_remove(viol, i);
+    if (about(req, json_string_value(json_object_get(r, "subject")))) drop_row(report, i);
   }
   const char *k;
   json_t *c;
@@ -2112,6 +2218,24 @@ static bool row_about_li(const char *requirement, const char *subject) {
  * MANO still learns which requirement refuses its placement or migration
  * from the decision (redact, below). */
 void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_li); }
+
+/* The compliance report for every role that may not read LI VMs
+ * (reads_li_vms; review of 2026-12-07): every row naming a VM declared
+ * "li" goes whole, with its count, as the LI rows above, whatever its
+ * rule: O.1.3 for an LI VM on a host of too low a protection level ("VM
+ * vm-li has sensitivity li; ..."), DOMAIN for a domain holding an LI VM
+ * and others ("... holds LI VM vm-li ..."), a finding about it. Those
+ * roles are refused the LI VMs themselves (/v1/li/vms; the auditor
+ * /v1/model/vm too), and the compliance view leaves them out. */
+static void hide_li_vm_rows(lisec_ctl *ctl, json_t *report) {
+  struct ctl_model_state *st = state(ctl);
+  json_t *viol = json_object_get(report, "violations");
+  mu_lock(st);
+  for (size_t i = json_array_size(viol); json_object_size(st->li_declared) && i-- > 0;)
+    if (row_names_li_vm(st, json_array_get(viol, i), NULL)) drop_row(report, i);
+  mu_unlock(st);
+  json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
+}
 
 /* The key that marks a trust row in the controller's JSON of a verdict
  * (trust_row); never in an answer or a record: redact takes it out of the
@@ -2174,27 +2298,39 @@ static void redact(json_t *verdict, const ctl_actor *actor, bool collapse) {
   /* the mark is the controller's, not the answer's */
   json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, TRUST_MARK);
   if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) {
+    json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, LI_VM_MARK);
     collapse_withheld(verdict, collapse);
     if (any) json_object_set_new(verdict, "redacted", json_true());
     return;
   }
+  bool vm_rows = !reads_li_vms(actor);
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
     bool li_subject = about && (strncmp(about, "li ", 3) == 0 || strncmp(about, "li-vm ", 6) == 0);
-    if (!rule_about_li(req) && !li_subject) continue;
+    /* a row naming a VM declared "li" (mark_li_vm_rows), whatever its rule */
+    json_t *vm_keep = vm_rows && !json_object_get(r, WITHHELD_MARK) /* RD's already */
+                          ? json_incref(json_object_get(r, LI_VM_MARK))
+                          : NULL;
+    json_object_del(r, LI_VM_MARK);
+    bool li_row = rule_about_li(req) || li_subject;
+    if (!li_row && !vm_keep) continue;
     model_rule rule = MODEL_R1;
     bool known = req && model_rule_parse(req, &rule) == 0;
     char sentence[LISEC_ERR_MSG_MAX];
-    snprintf(sentence, sizeof sentence,
-             "%s (the LI authorisation's details are shown to the LI administration only)",
-             known ? model_rule_title(rule) : "a requirement about LI fails");
+    if (li_row)
+      snprintf(sentence, sizeof sentence,
+               "%s (the LI authorisation's details are shown to the LI administration only)",
+               known ? model_rule_title(rule) : "a requirement about LI fails");
+    else
+      li_vm_sentence(r, sentence, sizeof sentence);
     json_object_set_new(r, "sentence", json_string(sentence));
     json_object_del(r, "fact");
-    const char *subj = json_string_value(json_object_get(r, "subject"));
-    /* An LI authorisation or a paired LI VM (the lock, ctl/li.c) is not named. */
-    if (subj && (strncmp(subj, "li ", 3) == 0 || strncmp(subj, "li-vm ", 6) == 0))
-      json_object_set_new(r, "subject", json_string("li (withheld)"));
+    /* An LI authorisation or a paired LI VM (the lock, ctl/li.c) is not
+     * named, nor is a VM declared "li" but the one asked about. */
+    if (li_subject) json_object_set_new(r, "subject", json_string("li (withheld)"));
+    else if (vm_keep) json_object_set(r, "subject", vm_keep);
+    json_decref(vm_keep);
     json_object_set_new(r, WITHHELD_MARK, json_true());
     any = true;
   }
@@ -2218,6 +2354,14 @@ static char *reasons_line(const json_t *verdict, bool li, bool rd) {
                *sen = json_string_value(json_object_get(r, "sentence"));
     if (trust_row_of(r, false) && !li) continue;
     if (trust_row_of(r, true) && !rd) continue;
+    /* a VM declared "li" is named only in a record sealed to the LI
+     * administration (mark_li_vm_rows): in the clear, or sealed to the RD
+     * administration, its row says its requirement's title */
+    char withheld[LISEC_ERR_MSG_MAX];
+    if (!li && json_object_get(r, LI_VM_MARK)) {
+      li_vm_sentence(r, withheld, sizeof withheld);
+      sen = withheld;
+    }
     if (lisec_buf_printf(&b, "%s%s: %s", n++ ? "; " : "", req ? req : "?", sen ? sen : ""))
       break; /* over 1 MiB: what is there is plenty for one audit string */
   }
@@ -2499,6 +2643,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
   if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) mark_li_vm_rows(st, v, vm);
   char hyp_copy[MODEL_ID_MAX + 1];
   if (!rc) {
     snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
@@ -2576,6 +2721,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     rc = model_decide_place(st->m, &spec, &mv, err);
   }
   if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc) mark_li_vm_rows(st, v, spec.id);
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc) {
@@ -2852,6 +2998,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   }
   bool deny = !rc && json_array_size(found) > 0;
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
+  if (verdict) mark_li_vm_rows(st, verdict, NULL); /* a move asks about no VM */
   bool sealed = decision_sealed(li_declared, verdict);
   if (!rc) {
     char *line = reasons_line(verdict, sealed, false);
@@ -2982,6 +3129,7 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   /* before the record too: its count is read by whom the record is for */
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) ctl_model_compliance_hide_rd(v);
   if (!li_admin) ctl_model_compliance_hide_li(v);
+  if (!reads_li_vms(actor)) hide_li_vm_rows(ctl, v);
   uint64_t index = 0;
   char reason[64];
   snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
@@ -3169,6 +3317,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   /* the claim moves nothing: the destination's attested inventory will */
   if (!rc && pod && mv.allow) moving_remember(ctl, vm, t.hyp, t.host, pod);
   json_t *v = rc ? NULL : verdict_json(&mv);
+  if (v) mark_li_vm_rows(st, v, vm);
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc || !v) {

@@ -12,7 +12,9 @@
 # is silent or whose evidence fails, and their records (li_confid_silent);
 # the refusals of a hypervisor running one VM an LI (an obligation) involves
 # and of one running three, and of migrating a VM two LIs (obligations)
-# involve and one one does, and their records (li_confid_counts).
+# involve and one one does, and their records (li_confid_counts); the
+# compliance rows, decisions, moves and clear records naming a VM declared
+# "li", to the roles that may not read LI VMs (li_confid_vmrows).
 lisec_integration_test(li_leak tests/integration/li_leak.sh)
 lisec_integration_test(li_confid_attest tests/integration/li_confid_attest.sh)
 lisec_integration_test(li_confid_log tests/integration/li_confid_log.sh)
@@ -20,3 +22,4 @@ lisec_integration_test(li_confid_records tests/integration/li_confid_records.sh)
 lisec_integration_test(li_confid_trust tests/integration/li_confid_trust.sh)
 lisec_integration_test(li_confid_silent tests/integration/li_confid_silent.sh)
 lisec_integration_test(li_confid_counts tests/integration/li_confid_counts.sh)
+lisec_integration_test(li_confid_vmrows tests/integration/li_confid_vmrows.sh)

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# No row a role that may not read LI VMs reads names one (TR 103 308 §4.1;
+# docs/model.md, "What each role sees"): a real lisecd with a SoftHSM2
+# token and the LI and RD administrations' audit keys. The auditor is
+# refused /v1/model/vm and /v1/li/vms, the operator, mano and rd-admin
+# /v1/li/vms; li-admin and hypervisor-admin read LI VMs.
+# - vm-li, declared "li", runs on hel-2, whose protection level admits
+#   "sensitive" only (O.1.3 fails for it), and vm-x, an ordinary VM, is in
+#   its domain "li" (DOMAIN fails, naming vm-li); vm-g, "sensitive" on
+#   hel-3 ("general"), fails O.1.3 too. The compliance report of operator,
+#   auditor and rd-admin, and the auditor's clear record of its reading,
+#   hold vm-g's O.1.3 row (count 1) and no row naming vm-li; li-admin's
+#   holds both rows naming it. Before, both rows named vm-li to all.
+# - Placing vm-y, an ordinary VM, in domain "li" is refused (DOMAIN) to
+#   mano and the operator without naming vm-li, and its record, in the
+#   clear, names it to no one; li-admin and hypervisor-admin read vm-li in
+#   the reason.
+# - Moving hv-4 (running vm-li2, declared "li") to hel-2 is refused (409,
+#   O.1.3) naming vm-li2 to hypervisor-admin, not to the operator (API and
+#   lisec model put).
+# - The rows naming vm-li withheld are one (O.1.3 for vm-li and vm-li3 on
+#   one hypervisor moved: once).
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/rd_lib.sh"
+rd_start hel-1 "[api]" "refusal_rate = 0"
+
+# --- the platform --------------------------------------------------------------------
+expect 201 operator POST /v1/model/jurisdiction '{"id":"fi","codes":["FI"]}'
+for h in hel-1:li hel-2:sensitive hel-3:general; do
+  expect 201 operator POST /v1/model/host "{\"id\":\"${h%:*}\",\"trust\":\"trusted\",\"protection\":\"${h#*:}\",\"location\":{\"country\":\"FI\"}}"
+done
+for hv in hv-1:hel-1 hv-2:hel-2 hv-3:hel-3 hv-4:hel-1 hv-5:hel-1; do
+  expect 201 operator POST /v1/model/hypervisor "{\"id\":\"${hv%:*}\",\"host\":\"${hv#*:}\"}"
+done
+vm() { # ID HYPERVISOR SENSITIVITY DOMAIN
+  expect 201 operator POST /v1/model/vm "{\"id\":\"$1\",\"hypervisor\":\"$2\",\"sensitivity\":\"$3\",\"domain\":\"$4\"}"
+}
+vm vm-li hv-2 li li
+vm vm-x hv-1 general li
+vm vm-g hv-3 sensitive tenant
+vm vm-li2 hv-4 li li2
+vm vm-t hv-4 general li2x
+vm vm-li3 hv-5 li li3
+vm vm-li4 hv-5 li li3
+
+# entry INDEX: "true" for a sealed entry, else its text as the auditor
+# reads it
+entry() {
+  as auditor "$LISECD_URL/v1/audit/entries?from=$1&count=1" | python3 -c '
+import base64, json, re, sys
+e = json.load(sys.stdin)["entries"][0]
+d = base64.b64decode(e["data"])
+print("true" if e["sealed"] else re.sub(rb"[^ -~]+", b" | ", d).decode())'
+}
+names_none() { # WHAT TEXT
+  case $2 in *vm-li*) fail "$1 names an LI VM: $2" ;; esac
+}
+
+# --- compliance ------------------------------------------------------------------------
+for role in operator auditor rd-admin; do
+  expect 200 $role GET /v1/compliance
+  body=$(cat "$work/body")
+  names_none "$role's compliance report" "$body"
+  jq -e '.compliant == false and .counts["TR103308-7-O.1.3"] == 1 and
+    ([.violations[] | select(.requirement == "TR103308-7-O.1.3") | .subject] == ["vm vm-g"]) and
+    (.counts["TR103308-4.1-DOMAIN"] == null)' <<<"$body" >/dev/null ||
+    fail "$role's compliance report: vm-g's O.1.3 row alone was expected: $body"
+  if [ $role = auditor ]; then
+    rec=$(entry "$(jq -r .audit_index <<<"$body")")
+    case $rec in *"compliance.read"*"$(jq '.violations | length' <<<"$body") violations"*) ;;
+      *) fail "the auditor's compliance.read record: $rec" ;; esac
+  fi
+done
+expect 200 li-admin GET /v1/compliance
+jq -e '([.violations[] | select(.requirement == "TR103308-7-O.1.3") | .subject] | sort) == ["vm vm-g", "vm vm-li"] and
+  ([.violations[] | select(.requirement == "TR103308-4.1-DOMAIN") | .sentence] | any(test("LI VM vm-li ")))' \
+  "$work/body" >/dev/null || fail "li-admin's compliance report does not name vm-li: $(cat "$work/body")"
+pass "operator, auditor and rd-admin read no compliance row naming vm-li (O.1.3, DOMAIN), vm-g's O.1.3 row kept; li-admin reads both"
+
+# --- decisions -------------------------------------------------------------------------
+place='{"id":"vm-y","hypervisor":"hv-1","sensitivity":"general","domain":"li"}'
+for role in mano operator; do
+  expect 200 $role POST /v1/decisions/placement "$place"
+  body=$(cat "$work/body")
+  names_none "$role's placement of vm-y in domain li" "$body"
+  jq -e '.allow == false and ([.violations[].requirement] == ["TR103308-4.1-DOMAIN"]) and
+    .violations[0].subject == "vm vm-y"' <<<"$body" >/dev/null ||
+    fail "$role's placement of vm-y in domain li: $body"
+  rec=$(entry "$(jq -r .audit_index <<<"$body")")
+  case $rec in true) fail "$role's placement of vm-y: the record is sealed" ;; *DOMAIN*) ;;
+    *) fail "$role's placement of vm-y: the record says no DOMAIN: $rec" ;; esac
+  names_none "the record of $role's placement of vm-y" "$rec"
+done
+for role in li-admin hypervisor-admin; do
+  expect 200 $role POST /v1/decisions/placement "$place"
+  jq -e '.violations[0].sentence | test("\\(e\\.g\\. vm-li\\)")' "$work/body" >/dev/null ||
+    fail "$role does not read vm-li in the placement of vm-y: $(cat "$work/body")"
+done
+pass "placing vm-y in domain li is refused (DOMAIN) to mano and operator without naming vm-li, its clear record names none; li-admin and hypervisor-admin read it"
+
+# --- a hypervisor's move ---------------------------------------------------------------
+cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
+printf '{"id":"hv-4","host":"hel-2"}' >hv-4.json
+code=$(req operator PUT /v1/model/hypervisor/hv-4 "$(cat hv-4.json)")
+body=$(cat "$work/body")
+[ "$code" = 409 ] || fail "the operator's move of hv-4 to hel-2: HTTP $code $body"
+case $body in *TR103308-7-O.1.3*) ;; *) fail "the operator's move of hv-4 to hel-2 names no O.1.3: $body" ;; esac
+names_none "the operator's move of hv-4 to hel-2" "$body"
+out=$(cli operator model put hypervisor hv-4.json 2>&1) && fail "lisec model put hypervisor hv-4 as operator: $out"
+case $out in *TR103308-7-O.1.3*) ;; *) fail "lisec model put hypervisor hv-4 as operator: $out" ;; esac
+names_none "lisec model put hypervisor hv-4 as operator" "$out"
+code=$(req hypervisor-admin PUT /v1/model/hypervisor/hv-4 "$(cat hv-4.json)")
+case $code:$(cat "$work/body") in 409:*"VM vm-li2 has sensitivity li"*) ;;
+  *) fail "hypervisor-admin's move of hv-4 does not name vm-li2: $code $(cat "$work/body")" ;; esac
+code=$(req operator PUT /v1/model/hypervisor/hv-5 '{"id":"hv-5","host":"hel-2"}')
+n=$(grep -o 'TR103308-7-O.1.3 (' "$work/body" | wc -l)
+[ "$code:$n" = "409:1" ] || fail "the operator's move of hv-5 (vm-li3, vm-li4): O.1.3 withheld $n times: $(cat "$work/body")"
+names_none "the operator's move of hv-5" "$(cat "$work/body")"
+[ "$(as operator "$LISECD_URL/v1/model/hypervisor/hv-4" | jq -r .host)" = hel-1 ] || fail "a refused move moved hv-4"
+pass "moving a hypervisor running LI VMs to hel-2 is refused (O.1.3) naming no LI VM to the operator (API, CLI; withheld once), naming vm-li2 to hypervisor-admin"
+
+# --- every clear record ------------------------------------------------------------------
+# The records of the writes above name the VMs the operator declared; none
+# of a decision, a move or a compliance reading names an LI VM.
+size=$(as auditor "$LISECD_URL/v1/audit/entries?from=0&count=1" | jq -r .size)
+as auditor "$LISECD_URL/v1/audit/entries?from=0&count=$size" | python3 -c '
+import base64, json, re, sys
+for e in json.load(sys.stdin)["entries"]:
+    if e["sealed"]: continue
+    t = re.sub(rb"[^ -~]+", b" | ", base64.b64decode(e["data"])).decode()
+    if re.search(r"\b(decision|compliance|model\.hypervisor\.move)\.", t) and "vm-li" in t:
+        sys.exit("a clear record names an LI VM: " + t)' || fail "see above"
+pass "no clear record of a decision, a move or a compliance reading names an LI VM"
+
+stop_clean
+echo "li_confid_vmrows: all passed"
