@@ -18,8 +18,10 @@
 # - Moving hv-4 (running vm-li2, declared "li") to hel-2 is refused (409,
 #   O.1.3) naming vm-li2 to hypervisor-admin, not to the operator (API and
 #   lisec model put).
-# - The rows naming vm-li withheld are one (O.1.3 for vm-li and vm-li3 on
+# - The rows naming LI VMs withheld are one (O.1.3 for vm-li3 and vm-li4 on
 #   one hypervisor moved: once).
+# - Restarted, lisecd logs as many violations as the operator's report has
+#   (before: the rows naming vm-li counted).
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -133,6 +135,16 @@ for e in json.load(sys.stdin)["entries"]:
     if re.search(r"\b(decision|compliance|model\.hypervisor\.move)\.", t) and "vm-li" in t:
         sys.exit("a clear record names an LI VM: " + t)' || fail "see above"
 pass "no clear record of a decision, a move or a compliance reading names an LI VM"
+
+# --- the start log ------------------------------------------------------------------------
+# The operator's to read: the count of violations it logs at a start is
+# that of the operator's report, without the rows naming vm-li.
+rd_restart "[api]" "refusal_rate = 0"
+n=$(sed -n 's/.*trust model loaded: .*, \([0-9]*\) violations.*/\1/p' "$work/lisecd.log" | tail -n1)
+expect 200 operator GET /v1/compliance
+[ -n "$n" ] && [ "$n" = "$(jq '.violations | length' "$work/body")" ] ||
+  fail "lisecd's start log counts $n violations, the operator's report $(jq -c '[.violations[].subject]' "$work/body")"
+pass "the start log's count of violations leaves out the rows naming an LI VM, as the operator's report"
 
 stop_clean
 echo "li_confid_vmrows: all passed"
