@@ -186,12 +186,15 @@ static void tell_changed(ctl_shared *sh, struct ctl_model_state *st) {
   if (st->changed) st->changed(sh);
 }
 
-/* Whether VM vm is declared an LI VM (sensitivity "li", which every role
- * that reads the model may know). A record about a VM is sealed for that
- * only, never because an LI names the VM: operator and auditor read each
- * entry's seal bit, so such a seal would tell them which VM an LI names
- * (TR 103 308 §4.1; decisions alike, decision_sealed). Called with the
- * lock held. */
+/* Whether VM vm is declared an LI VM (sensitivity "li"). The roles that
+ * write the model (operator, hypervisor-admin) read it in the VM's
+ * document; no other role but li-admin reads a VM declared so, and no
+ * role but li-admin and hypervisor-admin reads a row naming one
+ * (reads_li_vms, mark_li_vm_rows, hide_li_vm_rows; docs/model.md, "Rows
+ * naming an LI VM"). A record about a VM is sealed for that only, never
+ * because an LI names the VM: operator and auditor read each entry's seal
+ * bit, so such a seal would tell them which VM an LI names (TR 103 308
+ * §4.1; decisions alike, decision_sealed). Called with the lock held. */
 static bool vm_declared_li(struct ctl_model_state *st, const char *vm) {
   const char *sens = vm ? json_string_value(json_object_get(json_object_get(st->docs[K_VM], vm), "sensitivity"))
                         : NULL;
