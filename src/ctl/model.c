@@ -57,7 +57,8 @@ struct ctl_model_state {
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
   /* VM id -> true when declared an LI VM (sensitivity "li"): what no row a
-   * role that may not read LI VMs reads names (li_vm_rows) */
+   * role that may not read LI VMs reads names (mark_li_vm_rows,
+   * hide_li_vm_rows) */
   json_t *li_declared;
   /* VM id -> {"hypervisor", "host"}: migrations lisec allowed whose
    * destination has not yet proved it runs the VM (issue 15) */
