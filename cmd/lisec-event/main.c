@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
         break;
       }
       case 'd':
-        if (nd > DETAILS_MAX) return fprintf(stderr, "lisec-event: at most %d details\n", DETAILS_MAX), 2;
+        if (nd >= DETAILS_MAX) return fprintf(stderr, "lisec-event: at most %d details\n", DETAILS_MAX), 2;
         details[nd++] = optarg;
         break;
       default: return usage(stderr, 2);
@@ -266,6 +266,11 @@ int main(int argc, char **argv) {
   long status = 0;
   if (tpm ? lisec_event_key_load_tpm(tcti, key, &k, err) : lisec_event_key_load(key, &k, err)) goto out;
   if (send && lisec_event_client_new(server, ca, cert, tls_key, &c, err)) goto out;
+  /* the event checked before its seq is taken: a bad type or detail is
+   * refused without leaving a gap at lisecd */
+  if (lisec_event_make(vm, seq ? seq : 1, at, type, details, &ev, err)) goto out;
+  free(ev);
+  ev = NULL;
   if (!seq && lisec_event_seq_next(state, &seq, err)) goto out;
   if (lisec_event_sign(k, vm, seq, at, type, details, &ev, err)) goto out;
   if (!send) {

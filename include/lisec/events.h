@@ -140,7 +140,8 @@ void lisec_event_spool_free(lisec_event_spool *s);
  * seq, taken already, is in *seq: lisecd will show it as a gap
  * (TR103308-4.1-EVENTS-GAP). *seq is 0 when no seq was taken, as when
  * vm is not the VM whose events the spool holds (a spool is one VM's:
- * refused, TR103308-4.1). */
+ * refused, TR103308-4.1), or the type or a detail is bad (the event is
+ * checked before its seq is taken). */
 int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const char *vm, long long time,
                            const char *type, const char *const *details, unsigned long long *seq,
                            char err[LISEC_EVENT_ERR_MAX]);

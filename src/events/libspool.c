@@ -775,6 +775,12 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
   }
   if (!rc)
     rc = one_vm(s, vm, err);
+  /* the event's fields checked before its seq is taken: a bad type or
+   * detail is the caller's mistake, refused without a gap at lisecd */
+  if (!rc && !(rc = lisec_event_make(vm, 1, time, type, details, &made, err))) {
+    free(made);
+    made = NULL;
+  }
   /* the seq is taken under the spool's lock, so records are in seq order */
   if (!rc)
     rc = lisec_event_seq_next(state_path, seq, err);

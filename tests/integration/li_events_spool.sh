@@ -114,6 +114,23 @@ audit_read
 no_gap vm-sp-down
 pass "lisecd down: 3 events queued in the spool (exit 3), flushed in order once it was back; lisecd has 1-5, gaps 0"
 
+# ---- a bad argument is refused before a seq is taken: no gap at lisecd ------------------
+send vm-sp-down --type reboot
+[ "$rc" = 2 ] || fail "an unknown type: rc $rc, want 2: $(cat vm-sp-down.err)"
+send vm-sp-down --detail NoUpper=1
+[ "$rc" = 2 ] || fail "a bad detail: rc $rc, want 2: $(cat vm-sp-down.err)"
+send vm-sp-down --detail a=1 --detail b=2 --detail c=3 --detail d=4 --detail e=5 --detail f=6 --detail g=7 --detail h=8
+[ "$rc" = 2 ] && grep -q 'at most 8 details' vm-sp-down.err || fail "9 details: rc $rc, want 2 (at most 8): $(cat vm-sp-down.err)"
+rc=0
+ev send --key vm-sp-down.key --vm vm-sp-down --state vm-sp-down.seq --server "$LISECD_URL" "${tls[@]}" --type reboot \
+  >vm-sp-down.out 2>vm-sp-down.err || rc=$?
+[ "$rc" = 2 ] || fail "send (no spool), an unknown type: rc $rc, want 2: $(cat vm-sp-down.err)"
+[ "$(cat vm-sp-down.seq)" = "seq 5" ] || fail "a refused argument took a seq: $(cat vm-sp-down.seq)"
+send vm-sp-down --detail a=1 --detail b=2 --detail c=3 --detail d=4 --detail e=5 --detail f=6 --detail g=7
+[ "$rc" = 0 ] && grep -q 'recorded: seq 6' vm-sp-down.out || fail "8 details: rc $rc: $(cat vm-sp-down.out vm-sp-down.err)"
+[ "$(seqdoc vm-sp-down)" = '{"gaps":0,"last_seq":6}' ] || fail "lisecd's sequence of vm-sp-down: $(seqdoc vm-sp-down)"
+pass "a bad type, a bad detail, 9 details (send --spool and send): refused (exit 2) before a seq is taken; 8 details recorded, no gap"
+
 # ---- killed (kill -9) between making the event and lisecd's answer ----------------------
 # a listener that takes connections and never answers: the sender waits in
 # its TLS handshake, with its event made and queued
