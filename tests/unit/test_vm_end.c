@@ -413,11 +413,58 @@ static void test_li_vm_retired_not_terminated(void **state) {
   assert_int_equal(retire(&LI_ADMIN, "lim-2", admin, 5, &err), LISEC_ECONFLICT);
 }
 
+/* A public key is one LI VM's: registering it for a second VM is refused
+ * (409, TR103308-4.1) without naming the first VM to MANO, recorded sealed
+ * (the LI administration reads which VM holds it). */
+static void test_li_key_one_vm(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  json_t *out = NULL, *body;
+  char *pem = NULL;
+  assert_int_equal(crypto_pkey_public_pem(vm_key, &pem, &err), 0);
+  body = json_pack("{s:s, s:s}", "vm", "li-first", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), 0);
+  json_decref(out), json_decref(body);
+  out = NULL;
+  uint64_t from = audit_size();
+  body = json_pack("{s:s, s:s}", "vm", "li-second", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), LISEC_ECONFLICT);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "TR103308-4.1"));
+  assert_non_null(strstr(err.msg, "registered to another LI VM"));
+  assert_null(strstr(err.msg, "li-first"));
+  json_decref(body);
+  /* the refusal is one record, sealed: nothing of it in the clear */
+  assert_int_equal(audit_size(), from + 1);
+  assert_int_equal(audit_count(from, NULL), 1);
+  assert_int_equal(audit_count(from, "li-first"), 0);
+  assert_int_equal(audit_count(from, "li-second"), 0);
+  /* nothing stored for the second VM; the hypervisor administration reads no such VM */
+  assert_int_not_equal(ctl_li_get(ctl, &HV_ADMIN, "li-second", &out, &err), 0);
+  json_decref(out);
+  out = NULL;
+  /* the same key by the hypervisor administration: refused alike */
+  body = json_pack("{s:s, s:s}", "vm", "li-third", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &HV_ADMIN, body, &out, &err), LISEC_ECONFLICT);
+  json_decref(body);
+  free(pem);
+  /* another key: taken */
+  EVP_PKEY *other = NULL;
+  assert_int_equal(crypto_pkey_generate(false, &other, &err), 0);
+  assert_int_equal(crypto_pkey_public_pem(other, &pem, &err), 0);
+  EVP_PKEY_free(other);
+  body = json_pack("{s:s, s:s}", "vm", "li-second", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), 0);
+  json_decref(out), json_decref(body);
+  free(pem);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_terminate_waits_for_the_host, setup, teardown),
       cmocka_unit_test_setup_teardown(test_terminate_immediate_and_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_vm_retired_not_terminated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_li_key_one_vm, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
