@@ -67,6 +67,35 @@ int ctl_rd_recipient_of(lisec_ctl *ctl, const char *vm, uint8_t point[65],
   return rc;
 }
 
+/* A recipient key is one RD VM's: the RD data keys of a VM are wrapped to
+ * its key alone, so a key registered for two VMs would let either VM (and
+ * a host outside one's jurisdiction that runs the other) open the other's
+ * data keys. A registration of a key another VM holds now is refused (one
+ * removed may be registered again elsewhere). Called under reg_mu. */
+typedef struct key_holder {
+  const char *vm;
+  const uint8_t *point;
+  char other[MODEL_RD_REG_VM_MAX + 1];
+} key_holder;
+
+static int holder_of(void *ctx, const char *id, const char *body,
+                     int64_t version) {
+  (void)version;
+  key_holder *h = ctx;
+  json_t *j = NULL;
+  if (h->other[0] || strcmp(id, h->vm) == 0 ||
+      lisec_json_parse(body, strlen(body), &j, NULL))
+    return 0;
+  const char *key = json_string_value(json_object_get(j, "public_key"));
+  uint8_t point[MODEL_RD_REG_POINT_LEN];
+  char b64[MODEL_RD_REG_KEY_B64_MAX + 1];
+  if (key && model_rd_reg_key_parse(key, strlen(key), point, b64, NULL) == 0 &&
+      memcmp(point, h->point, sizeof point) == 0)
+    snprintf(h->other, sizeof h->other, "%s", id);
+  json_decref(j);
+  return 0;
+}
+
 int ctl_rd_recipient_post(lisec_ctl *ctl, const ctl_actor *actor,
                           const char *vm, const json_t *body, json_t **out,
                           lisec_err *err) {
@@ -112,13 +141,27 @@ int ctl_rd_recipient_post(lisec_ctl *ctl, const ctl_actor *actor,
                       MODEL_REQ_RD_RECIPIENT ": the command is for another VM");
   if (!rc)
     rc = model_rd_reg_fresh(&c, last > 0 ? (uint64_t)last : 0, now, err);
+  key_holder h = {vm, c.point, ""};
+  char held[MODEL_RD_REG_VM_MAX + 96] = "";
+  if (!rc && !c.remove &&
+      !(rc = store_doc_list(ctl->store, CTL_RD_RECIPIENT_KIND, holder_of, &h,
+                            err)) &&
+      h.other[0]) {
+    snprintf(held, sizeof held,
+             "the recipient key is registered to RD VM %s already", h.other);
+    rc = lisec_err_set(
+        err, LISEC_ECONFLICT,
+        MODEL_REQ_RD_RECIPIENT
+        ": this key is registered to another RD VM already; each RD VM has "
+        "its own key pair, so that no VM opens another's data keys");
+  }
   if (rc) {
-    rc = ctl_audit_rd(ctl, actor,
-                      rc == LISEC_ECONFLICT || rc == LISEC_EINVAL
-                          ? CTL_OUTCOME_REFUSED
-                      : rc == LISEC_EDENIED ? CTL_OUTCOME_DENIED
-                                            : CTL_OUTCOME_FAILED,
-                      action, NULL, rc, NULL, err, "rd-recipient %s", vm);
+    rc = ctl_audit_rd(
+        ctl, actor,
+        rc == LISEC_ECONFLICT || rc == LISEC_EINVAL ? CTL_OUTCOME_REFUSED
+        : rc == LISEC_EDENIED                       ? CTL_OUTCOME_DENIED
+                                                    : CTL_OUTCOME_FAILED,
+        action, held[0] ? held : NULL, rc, NULL, err, "rd-recipient %s", vm);
     goto out;
   }
   char why[MODEL_RD_REG_VM_MAX + 160];

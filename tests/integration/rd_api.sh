@@ -104,7 +104,7 @@ pass "an RD VM placed or moved to London for a DE obligation is denied (RD-R11),
 p11=(pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 4321)
 in_token() { "${p11[@]}" --list-objects 2>/dev/null | grep -c "lisec-rd:rd-store:$1" || true; }
 # the RD VM's own P-256 key pairs (the data key is wrapped to the public key)
-for k in vm vm2; do
+for k in vm vm2 vm-lon vm-u vm-db; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $k.key 2>/dev/null
   openssl pkey -in $k.key -pubout -out $k.pub
 done
@@ -118,8 +118,8 @@ for a in sys.argv[1:]:
     name, vm, pub = a.replace("=", ":").split(":")
     d = {"vm": vm}
     if pub: d["public_key"] = open(pub).read()
-    open("req-%s.json" % name, "w").write(json.dumps(d))' ok=rd-q:vm.pub ok2=rd-q:vm2.pub lon=rd-lon:vm.pub u=rd-u:vm.pub \
-  db=rd-db:vm.pub none=rd-q: bad=rd-q:bad.pub big=rd-q:big.pub rsa1024=rd-q:rsa1024.pub p384=rd-q:p384.pub
+    open("req-%s.json" % name, "w").write(json.dumps(d))' ok=rd-q:vm.pub ok2=rd-q:vm2.pub lon=rd-lon:vm-lon.pub u=rd-u:vm-u.pub \
+  db=rd-db:vm-db.pub none=rd-q: bad=rd-q:bad.pub big=rd-q:big.pub rsa1024=rd-q:rsa1024.pub p384=rd-q:p384.pub
 kreq() { echo "$(<"req-$1.json")"; }
 hexof() { od -An -tx1 -v | tr -d ' \n'; }
 unwrap() { # PRIVKEY: the data key (hex) of the reply in body, opened as the RD VM does
@@ -131,8 +131,10 @@ open("wrapped.bin","wb").write(w)'
 }
 ok=$(kreq ok)
 # the RD administration registers each VM's key (rd_recipient), so that the
-# refusals below are the model's, not the recipient's
-for v in rd-q rd-lon rd-u rd-db; do rd_register $v vm.pub 1; done
+# refusals below are the model's, not the recipient's; each its own key (a
+# key is one RD VM's)
+rd_register rd-q vm.pub 1
+for v in lon u db; do rd_register rd-$v vm-$v.pub 1; done
 expect 403 operator POST /v1/rd/keys/rd-store/0 "$ok"
 has TR103308-5.7-RD-KEY
 expect 403 rd-admin POST /v1/rd/keys/rd-store/0 "$ok"

@@ -18,6 +18,7 @@
 #    (its host outside the jurisdiction; no obligation names it) is refused
 #    alike to an unregistered VM and to another key: the host does not
 #    learn whether the RD administration registered a VM;
+#  - a key another RD VM holds is refused (409 RD-RECIPIENT, naming no VM);
 #  - a later command replaces the key, a removal ends it, and a command
 #    signed before either is a replay; registrations outlive a restart;
 #  - every act and refusal is recorded sealed to the RD administration:
@@ -44,7 +45,7 @@ expect 201 operator POST /v1/model/storage '{"id":"rd-st","vm":"rd-db"}'
 now=$(date +%s)
 expect 200 rd-admin PUT /v1/rd/obligations/ob-de "{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\",\"rd-n\"],\"stores\":[\"rd-st\"],\"period_s\":3600,\"retention_s\":3600,\"valid_from\":$((now - 10))}"
 
-for k in vm vm2 rogue; do
+for k in vm vm2 vm3 vm4 rogue; do
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $k.key 2>/dev/null
   openssl pkey -in $k.key -pubout -out $k.pub
 done
@@ -126,18 +127,32 @@ pass "registered by lisec rd register: the key is given and opens with openssl; 
 # --- registered, refused by the model: read as unregistered --------------------------------
 # rd-n, an RD function of ob-de, registered; its host par-1 is outside the
 # jurisdiction. Its twin tw-n is registered by nobody.
-rd_register rd-n vm.pub 1
-a=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-n vm.pub)")
-b=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-n vm.pub)")
+rd_register rd-n vm3.pub 1
+a=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-n vm3.pub)")
+b=$(answer par-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-n vm3.pub)")
 alike "a registered RD function on a host outside the jurisdiction, and an unregistered twin" "$a" "$b"
 case $a in 403*TR103308-5.7-RD-KEY*"lisec rd register"*) ;; *) fail "the refusal outside the jurisdiction: $a" ;; esac
 # tw-q registered, but no obligation names it; rd-q asked with another key than its registered one
-rd_register tw-q vm.pub 1
-a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q vm.pub)")
+rd_register tw-q vm4.pub 1
+a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q vm4.pub)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q vm2.pub)")
 alike "a registered VM no obligation names, and an RD function asked with another key" "$a" "$b"
 [ "$(in_token)" = 1 ] || fail "a refused request made a key"
 pass "a registered VM the model refuses (outside the jurisdiction, no obligation) reads as an unregistered one or another key (403 RD-KEY)"
+
+# --- a key is one RD VM's ----------------------------------------------------------------
+# rd-n holds vm3: registering it for tw-n (and for rd-q) is refused (409
+# RD-RECIPIENT), naming no other VM; nothing stored, the counter not used
+lisec rd sign-recipient --key rd-sign.key --vm tw-n --pubkey vm3.pub --counter 1 --expires +600 -o dup.json
+expect 409 rd-admin POST /v1/rd/recipients/tw-n "$(cat dup.json)"
+has TR103308-5.7-RD-RECIPIENT && has 'registered to another RD VM' && lacks rd-n
+expect 404 rd-admin GET /v1/rd/recipients/tw-n
+lisec rd sign-recipient --key rd-sign.key --vm rd-q --pubkey vm3.pub --counter 9 --expires +600 -o dup2.json
+expect 409 rd-admin POST /v1/rd/recipients/rd-q "$(cat dup2.json)"
+has 'registered to another RD VM'
+expect 200 rd-admin GET /v1/rd/recipients/rd-q
+has '"last_counter":1' && has "$(openssl pkey -pubin -in vm.pub -outform DER | base64 -w0)"
+pass "a key registered to another RD VM is refused (409 RD-RECIPIENT, the VM not named), nothing stored"
 
 # --- replaced, removed, replayed ----------------------------------------------------------
 rd_register rd-q vm2.pub 2
@@ -163,6 +178,7 @@ pass "a later command replaces the key, a removal ends it, an earlier command is
 # --- sealed records ------------------------------------------------------------------------
 cli auditor audit read --li-key audit-rd.key >rd.out 2>&1 || true
 for w in rd.recipient.register rd.recipient.remove 'no recipient key is registered' \
+  'the recipient key is registered to RD VM rd-n already' \
   'is not the key the RD administration registered' 'not signed by the RD administration' replayed \
   'not located inside the obligation' 'no retention obligation names this store with the requesting VM'; do
   grep -q -- "$w" rd.out || fail "the RD key does not open a record with '$w': $(grep rd.recipient rd.out | tail -3)"

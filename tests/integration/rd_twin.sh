@@ -47,9 +47,12 @@ ob="{\"jurisdiction\":\"de\",\"functions\":[\"rd-q\",\"rd-u\"],\"stores\":[\"rd-
 expect 200 rd-admin PUT /v1/rd/obligations/ob-de "$ob"
 
 # --- the key route, asked by the host running both --------------------------------
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vm.key 2>/dev/null
-openssl pkey -in vm.key -pubout -out vm.pub
-kreq() { python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "public_key": open("vm.pub").read()}))' "$1"; }
+# each VM its own key (a key is one RD VM's: rd_recipient)
+for v in rd-q rd-u tw-q tw-u; do
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $v.key 2>/dev/null
+  openssl pkey -in $v.key -pubout -out $v.pub
+done
+kreq() { python3 -c 'import json,sys; print(json.dumps({"vm": sys.argv[1], "public_key": open(sys.argv[1] + ".pub").read()}))' "$1"; }
 # unregistered, an RD function and its twin are refused alike
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq rd-q)")
 b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
@@ -58,7 +61,7 @@ alike "the key refusals for an unregistered RD function and its twin" "$a" "$b"
 # refuses reads as an unregistered one, so a host that sends a VM's own
 # key does not learn whether the RD administration registered it (that
 # it is an RD function).
-for v in rd-q rd-u; do rd_register $v vm.pub 1; done
+for v in rd-q rd-u; do rd_register $v $v.pub 1; done
 # the untrusted host: the RD function's registered key, its twin's unregistered
 a=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq rd-u)")
 b=$(answer ber-u POST /v1/rd/keys/rd-st/0 "$(kreq tw-u)")
@@ -71,7 +74,7 @@ b=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 alike "the key refusals for a registered RD function and its unregistered twin" "$a" "$b"
 pass "a registered RD function the model refuses reads as its unregistered twin (one refusal, TR103308-5.7-RD-KEY)"
 # the twins registered too, so that the model's refusals below are reached
-for v in tw-q tw-u; do rd_register $v vm.pub 1; done
+for v in tw-q tw-u; do rd_register $v $v.pub 1; done
 # tw-q asks for the RD store's key and for its twin's: both are refused alike
 a=$(answer fra-1 POST /v1/rd/keys/rd-st/0 "$(kreq tw-q)")
 b=$(answer fra-1 POST /v1/rd/keys/tw-st/0 "$(kreq tw-q)")
