@@ -38,7 +38,7 @@ static int usage(FILE *to, int rc) {
           "  the VM's TPM (keygen --tpm), reached through the tpm2-tss TCTI SPEC\n"
           "  (default device:/dev/tpmrm0; swtpm:host=H,port=P for a software TPM)\n"
           "       lisec-event send ... --spool FILE [--spool-max-events N] [--spool-max-bytes B] [--batch N]\n"
-          "       lisec-event flush --spool FILE --key KEY --server URL --ca CA --cert CERT --tls-key KEY\n"
+          "       lisec-event flush --spool FILE [--state FILE] --key KEY --server URL --ca CA --cert CERT --tls-key KEY\n"
           "                         [--tpm [--tcti SPEC]] [--spool-max-events N] [--spool-max-bytes B] [--batch N]\n"
           "  --spool: the event is written to FILE (durably) before it is sent, and send\n"
           "  sends what FILE holds, oldest first, as signed batches of at most N (1-16,\n"
@@ -102,13 +102,23 @@ static void spool_report(void *ctx, const char *msg) {
   int n = at ? sscanf(at, ": seq %llu to %llu", &lo, &hi) : 0;
   if (n == 1) hi = lo;
   if (n >= 1 && w->seq && lo <= w->seq && w->seq <= hi) w->refused = true;
+  /* "... seq A to B made again at seq C to D, in the same order ...": the
+   * counter went back and send's event, the last noted, is D now */
+  const char *again = strstr(msg, " made again at seq ");
+  for (const char *p = msg; again && (p = strstr(p, ", seq ")) && p < again; p++) at = p;
+  unsigned long long d = 0;
+  if (again && at && sscanf(at, ", seq %llu to %llu", &lo, &hi) == 2 &&
+      sscanf(again, " made again at seq %*u to %llu", &d) == 1 && w->seq >= lo && w->seq <= hi)
+    w->seq = w->seq == hi ? d : 0; /* another process's events after it: its new seq is unknown here */
   fprintf(stderr, "lisec-event: spool: %s\n", msg);
 }
 
 typedef struct spool_args {
   const char *path;
   size_t max_events, max_bytes, batch;
-  const char *state; /* send: the VM's next event queued first; NULL for flush */
+  const char *state; /* the VM's state file: send notes its next event with it; both renumber
+                        events made after the VM's counter went back (flush: NULL without --state) */
+  bool flush_only;
 } spool_args;
 
 /* send --spool (the VM's next event queued durably, then the spool sent)
@@ -130,17 +140,18 @@ static int spool_send(const spool_args *a, const char *key, bool tpm, const char
       (tpm ? lisec_event_key_load_tpm(tcti, key, &k, err) : lisec_event_key_load(key, &k, err)) ||
       lisec_event_client_new(server, ca, cert, tls_key, &c, err))
     goto out;
-  if (a->state && lisec_event_spool_note(sp, a->state, vm, at, type, details, &seq, err)) goto out;
-  if (a->state) printf("spooled: seq %llu\n", seq);
+  if (!a->flush_only && lisec_event_spool_note(sp, a->state, vm, at, type, details, &seq, err)) goto out;
+  if (!a->flush_only) printf("spooled: seq %llu\n", seq);
   fflush(stdout);
   watch.seq = seq;
-  if (lisec_event_spool_flush(sp, k, c, a->batch, &sent, &status, err) == 0) {
+  if (lisec_event_spool_flush_state(sp, a->state, k, c, a->batch, &sent, &status, err) == 0) {
     if (watch.refused) {
       snprintf(err, sizeof err, "seq %llu is not recorded: lisecd refused it for good (above)", seq);
       rc = 1;
       goto out;
     }
-    if (a->state) printf("recorded: seq %llu\n", seq);
+    if (!a->flush_only && watch.seq) printf("recorded: seq %llu\n", watch.seq);
+    else if (!a->flush_only) printf("recorded: made again at a new seq (above)\n");
     else printf("flushed: %zu event(s) taken by lisecd, the spool is empty\n", sent);
     rc = 0;
   } else {
@@ -251,7 +262,7 @@ int main(int argc, char **argv) {
     bool flush_only = !strcmp(cmd, "flush");
     if (!spool || !key || !server || !ca || !cert || !tls_key || (!flush_only && (!vm || !type || !state || seq)))
       return usage(stderr, 2);
-    spool_args a = {spool, spool_events, spool_bytes, batch, flush_only ? NULL : state};
+    spool_args a = {spool, spool_events, spool_bytes, batch, state, flush_only};
     return spool_send(&a, key, tpm, tcti, server, ca, cert, tls_key, vm, at, type, details);
   }
   if (spool) return usage(stderr, 2);

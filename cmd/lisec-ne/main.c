@@ -169,7 +169,8 @@ static void events_flush(ne_events *ev) {
     char err[LISEC_EVENT_ERR_MAX];
     size_t sent = 0;
     long status = 0;
-    int rc = lisec_event_spool_flush(ev->spool, ev->key, ev->client, EVENTS_BATCH_MAX, &sent, &status, err);
+    int rc = lisec_event_spool_flush_state(ev->spool, ev->state, ev->key, ev->client, EVENTS_BATCH_MAX, &sent, &status,
+                                           err);
     if (rc) LOG_WARN("events: kept in the spool, not taken yet (sent again in %lld s): %s", (long long)ev->retry_s, err);
     pthread_mutex_lock(&ev->lock);
     ev->left = rc != 0;

@@ -160,6 +160,20 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path, const c
  * answer). *sent (may be NULL): the events that left the spool as taken. */
 int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k, lisec_event_client *c,
                             size_t max_batch, size_t *sent, long *status, char err[LISEC_EVENT_ERR_MAX]);
+/* As lisec_event_spool_flush, with the VM's state file (state_path, as
+ * given to lisec_event_spool_note; NULL: as lisec_event_spool_flush). When
+ * lisecd answers a replay and the spool's events are not the ones it has
+ * at those seqs (the VM's counter went back: the state file reset, or the
+ * VM restored from a snapshot), the spool's events are made again, in
+ * order, at seqs above lisecd's last and the state's (taken from the state
+ * file), signed by k when sent and sent, and reported ("the VM's event
+ * counter went back ... seq A to B made again at seq C to D"); lisecd
+ * records that the counter went back. Events lisecd took before (a stop
+ * between its 201 and their removal) leave the spool as before. Added in
+ * LISEC_EVENTS_1.2. */
+int lisec_event_spool_flush_state(lisec_event_spool *s, const char *state_path, const lisec_event_key *k,
+                                  lisec_event_client *c, size_t max_batch, size_t *sent, long *status,
+                                  char err[LISEC_EVENT_ERR_MAX]);
 /* The events the spool holds (within what is read at once, above) and
  * the bytes of its file. */
 int lisec_event_spool_count(lisec_event_spool *s, size_t *events, size_t *bytes, char err[LISEC_EVENT_ERR_MAX]);

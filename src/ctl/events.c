@@ -90,6 +90,10 @@ static int seal_for(const char *kind, bool *li_sealed, lisec_err *err) {
 typedef struct seq_state {
   uint64_t last, gaps;
   int64_t version; /* 0: none stored yet */
+  /* SHA-256 of the canonical bytes of the event at seq last (has_digest:
+   * stored; a document of a lisecd before it has none) */
+  uint8_t digest[CRYPTO_SHA256_LEN];
+  bool has_digest;
 } seq_state;
 
 static int seq_load(lisec_ctl *ctl, const char *vm, seq_state *s, lisec_err *err) {
@@ -109,6 +113,10 @@ static int seq_load(lisec_ctl *ctl, const char *vm, seq_state *s, lisec_err *err
   if (!rc && (lisec_json_get_int(j, "last_seq", true, 0, (int64_t)EV_SEQ_MAX, &last, err) ||
               lisec_json_get_int(j, "gaps", true, 0, INT64_MAX, &gaps, err)))
     rc = LISEC_ESTORE;
+  const char *hex = rc ? NULL : json_string_value(json_object_get(j, "last_digest"));
+  if (hex && (strlen(hex) != 2 * CRYPTO_SHA256_LEN || lisec_hex_decode(hex, s->digest, CRYPTO_SHA256_LEN)))
+    rc = LISEC_ESTORE;
+  s->has_digest = hex != NULL;
   json_decref(j);
   if (rc) return lisec_err_set(err, LISEC_ESTORE, "a stored LI event sequence does not parse");
   s->last = (uint64_t)last;
@@ -122,6 +130,37 @@ static int refuse(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, int rc
   if (rc == LISEC_ENOMEM) return rc;
   return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, ACTION, true, NULL, rc, NULL, err, "li-vm %s",
                    vm ? vm : "(not named)");
+}
+
+/* For a replayed batch: 1 when its event at the VM's last accepted seq is
+ * the one recorded there, 0 when it is another, -1 when the batch holds no
+ * event at that seq or no digest of it is stored. Another event, signed by
+ * the VM's paired key at a seq it had used, is proof that the VM's counter
+ * went back (its state file reset, or the VM restored from a snapshot):
+ * old signed events replayed by anyone are the same events. */
+static int same_as_last(const seq_state *s, const ev_batch *b) {
+  if (!s->has_digest) return -1;
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->ev[i].rec.seq != s->last) continue;
+    uint8_t d[CRYPTO_SHA256_LEN];
+    crypto_sha256(b->ev[i].canonical, strlen(b->ev[i].canonical), d);
+    return memcmp(d, s->digest, sizeof d) == 0;
+  }
+  return -1;
+}
+
+/* A replay that proves the VM's counter went back: refused as any replay,
+ * its sealed record carrying the finding (the answer names no VM). */
+static int refuse_rollback(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const seq_state *s,
+                           int rc, lisec_err *err) {
+  char why[AUDIT_STR_MAX + 1];
+  snprintf(why, sizeof why,
+           "finding " CTL_EVENTS_ROLLBACK_RULE ": the VM signed another event at seq %llu than the "
+           "one recorded: its event counter went back (its state reset, or the VM restored from a "
+           "snapshot); %s",
+           (unsigned long long)s->last, err->msg);
+  LOG_WARN("events: an LI VM's event counter went back (" CTL_EVENTS_ROLLBACK_RULE ", recorded sealed)");
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, ACTION, true, why, rc, NULL, err, "li-vm %s", vm);
 }
 
 /* Verifies, checks the sequence and appends, under the VM's stripe. */
@@ -142,14 +181,21 @@ static int take(lisec_ctl *ctl, const ctl_actor *actor, stripe *st, const ev_bat
   ev_seq_verdict v;
   if ((rc = seq_load(ctl, vm, &s, err))) return rc;
   if ((rc = ev_seq_check(s.last, b, &v, err))) {
-    rc = refuse(ctl, actor, vm, rc, err);
+    int same = v.replayed ? same_as_last(&s, b) : -1;
+    if (same == 0) rc = refuse_rollback(ctl, actor, vm, &s, rc, err);
+    else rc = refuse(ctl, actor, vm, rc, err);
     /* a replay carries the VM's last accepted seq as a field, so the VM's
-     * spool need not read it out of the message (docs/events.md) */
-    if (rc == LISEC_ECONFLICT && v.replayed) *out = json_pack("{s:I}", "last_seq", (json_int_t)s.last);
+     * spool need not read it out of the message, and whether the batch's
+     * event at that seq is the one recorded there (docs/events.md "A
+     * counter that went back") */
+    if (rc == LISEC_ECONFLICT && v.replayed) {
+      *out = json_pack("{s:I}", "last_seq", (json_int_t)s.last);
+      if (*out && same >= 0) json_object_set_new(*out, "last_same", json_boolean(same));
+    }
     return rc;
   }
 
-  char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], batch_sig[AUDIT_STR_MAX + 1], doc[128];
+  char subject[AUDIT_STR_MAX + 1], finding[AUDIT_STR_MAX + 1], batch_sig[AUDIT_STR_MAX + 1], doc[192];
   snprintf(subject, sizeof subject, "li-vm %s", vm);
   audit_record r = {.li = li_sealed, .actor = actor->subject, .role = actor->role, .action = ACTION,
                     .outcome = "ok", .subjects = {subject}, .n_subjects = 1};
@@ -167,8 +213,12 @@ static int take(lisec_ctl *ctl, const ctl_actor *actor, stripe *st, const ev_bat
     r.subjects[r.n_subjects++] = batch_sig;
   }
   for (size_t i = 0; i < b->n; i++) r.reasons[r.n_reasons++] = b->ev[i].text;
-  snprintf(doc, sizeof doc, "{\"gaps\":%llu,\"last_seq\":%llu}", (unsigned long long)(s.gaps + v.gaps),
-           (unsigned long long)v.last);
+  uint8_t last_digest[CRYPTO_SHA256_LEN];
+  char last_hex[2 * CRYPTO_SHA256_LEN + 1];
+  crypto_sha256(b->ev[b->n - 1].canonical, strlen(b->ev[b->n - 1].canonical), last_digest);
+  lisec_hex_encode(last_digest, sizeof last_digest, last_hex);
+  snprintf(doc, sizeof doc, "{\"gaps\":%llu,\"last_digest\":\"%s\",\"last_seq\":%llu}",
+           (unsigned long long)(s.gaps + v.gaps), last_hex, (unsigned long long)v.last);
   ctl_auditlog_doc d = {.kind = SEQ_KIND, .id = vm, .body = doc, .expected_version = s.version};
   rc = ctl_auditlog_append_docs(ctl->shared->audit, &r, li_sealed, &d, 1, NULL, err);
   if (rc == LISEC_EDENIED)

@@ -15,6 +15,8 @@
 #include "ctl/ctl.h"
 
 #define CTL_EVENTS_GAP_RULE "TR103308-4.1-EVENTS-GAP"
+/* the VM signed another event at a seq it had used: its counter went back */
+#define CTL_EVENTS_ROLLBACK_RULE "TR103308-4.1-EVENTS-ROLLBACK"
 
 /* body: one signed event or {"events": [...]} (docs/events.md). *out:
  * {"accepted": n, "last_seq": s, "gaps": g}. Refusals: EINVAL/ETOOBIG

@@ -163,6 +163,11 @@ int evk_sign(const lisec_event_key *k, const void *msg, size_t len, uint8_t **si
 }
 
 int lisec_event_seq_next(const char *state_path, unsigned long long *seq, char err[LISEC_EVENT_ERR_MAX]) {
+  return evk_seq_take(state_path, 0, 1, false, seq, err);
+}
+
+int evk_seq_take(const char *state_path, uint64_t floor, uint64_t count, bool from_floor,
+                 unsigned long long *seq, char err[LISEC_EVENT_ERR_MAX]) {
   char lock[4096], msg[LISEC_EVENT_ERR_MAX];
   if (!state_path || snprintf(lock, sizeof lock, "%s.lock", state_path) >= (int)sizeof lock)
     return fail(err, "a state file path is required");
@@ -187,11 +192,19 @@ int lisec_event_seq_next(const char *state_path, unsigned long long *seq, char e
     }
     free(data);
   }
+  /* the first seq given, and the state's new last */
+  unsigned long long first = (from_floor || last < floor ? floor : last) + 1, top = first - 1 + count;
+  if (!rc && (count == 0 || floor >= EV_SEQ_MAX || count > EV_SEQ_MAX - (first - 1))) {
+    snprintf(msg, sizeof msg, "%.120s: no %llu seq(s) are left after %llu", state_path,
+             (unsigned long long)count, first - 1);
+    rc = fail(err, msg);
+  }
+  if (!rc && top < last) top = last; /* the state never goes down */
   if (!rc) {
     char text[48];
-    int n = snprintf(text, sizeof text, "seq %llu\n", last + 1);
+    int n = snprintf(text, sizeof text, "seq %llu\n", top);
     if (lisec_file_write_atomic(state_path, text, (size_t)n, 0600, &e)) rc = fail_err(err, state_path, &e);
-    else *seq = last + 1;
+    else *seq = first;
   }
   flock(lfd, LOCK_UN);
   close(lfd);

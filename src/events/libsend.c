@@ -73,10 +73,12 @@ void lisec_event_client_free(lisec_event_client *c) {
 }
 
 /* POSTs body; 0 once lisecd answered 201. *last_seq (may be NULL): the
- * refusal's error.last_seq (a replay), -1 when it has none. */
+ * refusal's error.last_seq (a replay), -1 when it has none; *last_same
+ * (may be NULL): its error.last_same, 1 true, 0 false, -1 absent. */
 static int post(lisec_event_client *c, const char *body, size_t len, long *status, long long *last_seq,
-                char err[LISEC_EVENT_ERR_MAX]) {
+                int *last_same, char err[LISEC_EVENT_ERR_MAX]) {
   if (last_seq) *last_seq = -1;
+  if (last_same) *last_same = -1;
   reply r = {0};
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
@@ -102,6 +104,8 @@ static int post(lisec_event_client *c, const char *body, size_t len, long *statu
     const json_t *e = json_object_get(j, "error"), *l = json_object_get(e, "last_seq");
     const char *m = json_string_value(json_object_get(e, "message"));
     if (last_seq && json_is_integer(l) && json_integer_value(l) >= 0) *last_seq = json_integer_value(l);
+    const json_t *same = json_object_get(e, "last_same");
+    if (last_same && json_is_boolean(same)) *last_same = json_is_true(same);
     snprintf(err, LISEC_EVENT_ERR_MAX, "lisecd answered %ld: %.220s", code, m ? m : "(no reason)");
     json_decref(j);
     rc = -1;
@@ -131,7 +135,7 @@ int lisec_event_send(lisec_event_client *c, const char *const *signed_events, si
     for (size_t i = 0; i < n; i++) at += (size_t)snprintf(body + at, len - at, "%s%s", i ? "," : "", signed_events[i]);
     at += (size_t)snprintf(body + at, len - at, "]}");
   }
-  int rc = post(c, body, at, status, NULL, err);
+  int rc = post(c, body, at, status, NULL, NULL, err);
   free(body);
   return rc;
 }
@@ -142,17 +146,18 @@ int lisec_event_send_body(lisec_event_client *c, const char *body, long *status,
     snprintf(err, LISEC_EVENT_ERR_MAX, "no events to send");
     return -1;
   }
-  return post(c, body, strlen(body), status, NULL, err);
+  return post(c, body, strlen(body), status, NULL, NULL, err);
 }
 
 int evs_send_body(lisec_event_client *c, const char *body, long *status, long long *last_seq,
-                  char err[LISEC_EVENT_ERR_MAX]) {
+                  int *last_same, char err[LISEC_EVENT_ERR_MAX]) {
   if (status) *status = 0;
   if (last_seq) *last_seq = -1;
+  if (last_same) *last_same = -1;
   if (!c || !body || !*body) {
     snprintf(err, LISEC_EVENT_ERR_MAX, "no events to send");
     return -1;
   }
-  return post(c, body, strlen(body), status, last_seq, err);
+  return post(c, body, strlen(body), status, last_seq, last_same, err);
 }
 

@@ -311,8 +311,8 @@ static int sync_dir(const lisec_event_spool *s) {
  * from byte from on (the part a bounded read left unread, copied as it
  * is; from at the end: none) durably: FILE.tmp.XXXXXX (0600), fsync,
  * rename, the directory fsynced. */
-static int rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
-                   size_t from, char err[LISEC_EVENT_ERR_MAX]) {
+int spool_rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
+                  size_t from, char err[LISEC_EVENT_ERR_MAX]) {
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", s->path) >= (int)sizeof tmp)
     return spool_fail(err, "the spool's path is too long");
@@ -376,8 +376,8 @@ static int dropped(const drop_set *d, const evsp_rec *r) {
  * what drop names, and when that changed anything rewrites the spool
  * (temporary file, fsync, rename) with the good records in seq order, each
  * ended by its newline; *c is then what the file holds. */
-static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
-                char err[LISEC_EVENT_ERR_MAX]) {
+int spool_tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
+               char err[LISEC_EVENT_ERR_MAX]) {
   if (read_spool(s, c, err))
     return -1;
   evsp_scan *sc = &c->scan;
@@ -444,7 +444,7 @@ static int tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
     at += line;
     out[at++] = '\n';
   }
-  if (rewrite(s, out, at, c->len, err)) {
+  if (spool_rewrite(s, out, at, c->len, err)) {
     free(out);
     spool_contents_clear(c);
     return -1;
@@ -522,7 +522,7 @@ int spool_tidy_locked(const lisec_event_spool *s, const drop_set *drop,
   memset(c, 0, sizeof *c);
   if (lock(s, ".lock", &fd, err))
     return -1;
-  int rc = tidy(s, drop, c, err);
+  int rc = spool_tidy(s, drop, c, err);
   spool_unlock(fd);
   return rc;
 }
@@ -537,7 +537,7 @@ static int open_locked(const lisec_event_spool *s,
   if (lock(s, ".lock", &fd, err))
     return -1;
   remove_stale_tmp(s);
-  int rc = tidy(s, NULL, &c, err);
+  int rc = spool_tidy(s, NULL, &c, err);
   spool_unlock(fd);
   if (!rc && c.rest)
     spool_say(
@@ -765,7 +765,7 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
   int rc = measure(s, &lines, &bytes, err);
   if (rc == 1) { /* a torn tail: cut off before anything follows it */
     contents c;
-    rc = tidy(s, NULL, &c, err);
+    rc = spool_tidy(s, NULL, &c, err);
     if (!rc)
       rc = measure(s, &lines, &bytes, err);
     spool_contents_clear(&c);

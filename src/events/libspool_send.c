@@ -84,6 +84,71 @@ static int remove_taken(const lisec_event_spool *s, const char *vm,
   return rc;
 }
 
+/* The one event at rec, signed as a batch and sent, lisecd's answer in
+ * *st and *same (error.last_same); seq (not 0): made again at that seq
+ * first. 0 sent and answered, -1 not. */
+static int probe(const lisec_event_key *k, lisec_event_client *cl,
+                 const contents *c, const evsp_rec *rec, uint64_t seq, long *st,
+                 int *same, char err[LISEC_EVENT_ERR_MAX]) {
+  char *ev =
+      strndup((const char *)c->data + rec->payload_off, rec->payload_len);
+  char *body = NULL;
+  long long field = -1;
+  *st = 0, *same = -1;
+  if (!ev)
+    return spool_fail(err, "out of memory");
+  if (seq) { /* the event's fields again, at seq */
+    json_t *j = json_loadb(ev, strlen(ev), 0, NULL);
+    json_t *e = json_object_get(j, "event");
+    char *again = NULL;
+    if (json_is_object(e) &&
+        !json_object_set_new(e, "seq", json_integer((json_int_t)seq)))
+      again = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    free(ev);
+    if (!(ev = again))
+      return spool_fail(err, "out of memory");
+  }
+  const char *one = ev;
+  if (lisec_event_sign_batch(k, &one, 1, &body, err) == 0)
+    evs_send_body(cl, body, st, &field, same, err);
+  free(ev);
+  free(body);
+  return *st ? 0 : -1;
+}
+
+/* lisecd answered a replay (it has seqs up to last, at or above the
+ * i-th's; same: its last_same for the batch sent). Whether the VM's
+ * counter went back: 1 it did, 0 the events were taken before (a stop
+ * between lisecd's 201 and their removal) or it cannot be told, -1
+ * lisecd not reached (the round stops). Sent in seq order from this one
+ * spool, the events lisecd took and the spool still holds always include
+ * the one at last, the one it took last: so the spool's event at last
+ * being another than lisecd's, or none at last while the spool holds
+ * lower ones, means the seqs were taken again. With none at last the
+ * VM's key signs its i-th event at last and sends it, refused as a replay
+ * but seen by lisecd as another event at a seq it had: so lisecd records
+ * that the VM's counter went back (docs/events.md). */
+static int went_back(const lisec_event_key *k, lisec_event_client *cl,
+                     const contents *c, size_t i, uint64_t last, int same,
+                     char err[LISEC_EVENT_ERR_MAX]) {
+  const evsp_scan *sc = &c->scan;
+  if (same >= 0) /* the batch held the event at last */
+    return !same;
+  size_t j = i;
+  while (j < sc->n && strcmp(sc->rec[j].vm, sc->rec[i].vm) == 0 &&
+         sc->rec[j].seq < last)
+    j++;
+  bool at_last = j < sc->n && strcmp(sc->rec[j].vm, sc->rec[i].vm) == 0 &&
+                 sc->rec[j].seq == last;
+  long st = 0;
+  if (probe(k, cl, c, &sc->rec[at_last ? j : i], at_last ? 0 : last, &st, &same,
+            err) ||
+      st != 409)
+    return -1;
+  return at_last ? same == 0 : 1;
+}
+
 #define REMOVE_EVERY                                                           \
   256 /* events taken before the spool is rewritten without them */
 #define ROUNDS 16
@@ -92,21 +157,22 @@ static int remove_taken(const lisec_event_spool *s, const char *vm,
  * in order until lisecd stops taking them; what it took is removed every
  * REMOVE_EVERY events and at the end. 1: the round went through all of
  * them; 0: stopped (err says why); -1: the spool could not be changed. */
-static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
-                      lisec_event_client *cl, const contents *c, size_t *batch,
-                      size_t *taken, long *status,
-                      char err[LISEC_EVENT_ERR_MAX]) {
+static int round_once(const lisec_event_spool *s, const char *state,
+                      const lisec_event_key *k, lisec_event_client *cl,
+                      const contents *c, size_t *batch, size_t *taken,
+                      long *status, char err[LISEC_EVENT_ERR_MAX]) {
   const evsp_scan *sc = &c->scan;
   char vm[EV_VM_MAX + 1] = "";
   uint64_t *gone = calloc(sc->n ? sc->n : 1, sizeof *gone);
   size_t n_gone = 0, i = 0, pending = 0;
-  int conflicts = 0, out = 1;
+  int conflicts = 0, out = 1, back = 0;
   if (!gone)
     return spool_fail(err, "out of memory"), -1;
   while (i < sc->n) {
     char *events[BATCH_MAX] = {0}, *body = NULL;
     long st = 0;
     long long field = -1;
+    int same = -1;
     uint64_t last = 0;
     if (strcmp(vm, sc->rec[i].vm) !=
         0) { /* another VM's events (one spool per VM is the rule) */
@@ -126,7 +192,7 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
       ; /* the i-th is set aside below */
     else if (lisec_event_sign_batch(k, (const char *const *)events, n, &body,
                                     err) == 0)
-      ok = evs_send_body(cl, body, &st, &field, err);
+      ok = evs_send_body(cl, body, &st, &field, &same, err);
     for (size_t j = 0; j < n; j++)
       free(events[j]);
     free(body);
@@ -150,6 +216,37 @@ static int round_once(const lisec_event_spool *s, const lisec_event_key *k,
                 unfit, s->path);
       gone[n_gone++] = sc->rec[i].seq;
       i++, pending++;
+    } else if (st == 409 && replay_last(field, err, &last) == 0 &&
+               last >= sc->rec[i].seq && state &&
+               (back = went_back(k, cl, c, i, last, same, err)) != 0) {
+      /* the VM's counter went back: its events made again above lisecd's
+       * last, once what lisecd took in this round left the spool */
+      size_t nr = 0;
+      uint64_t a = 0, b = 0, from = 0;
+      if (back < 0) {
+        out = 0; /* lisecd not reached: kept for the next flush */
+        break;
+      }
+      if (remove_taken(s, vm, gone, n_gone, err) ||
+          spool_renumber(s, state, vm, last, &nr, &a, &b, &from, err)) {
+        n_gone = 0;
+        out = -1;
+        break;
+      }
+      n_gone = pending = 0;
+      if (nr)
+        spool_say(
+            s,
+            "TR103308-4.1: %.160s: the VM's event counter went back (its "
+            "state file reset, or the VM restored from a snapshot): lisecd "
+            "has seqs up to %llu and other events there; %zu event(s), seq "
+            "%llu to %llu made again at seq %llu to %llu, in the same order, "
+            "signed and sent again (lisecd records that the counter went "
+            "back)",
+            s->path, (unsigned long long)last, nr, (unsigned long long)a,
+            (unsigned long long)b, (unsigned long long)from,
+            (unsigned long long)(from + nr - 1));
+      break; /* the next round reads the spool made again */
     } else if (st == 409 && replay_last(field, err, &last) == 0 &&
                last >= sc->rec[i].seq) {
       /* lisecd can never take them: either it took them before (sent
@@ -226,6 +323,15 @@ int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k,
                             lisec_event_client *cl, size_t max_batch,
                             size_t *sent, long *status,
                             char err[LISEC_EVENT_ERR_MAX]) {
+  return lisec_event_spool_flush_state(s, NULL, k, cl, max_batch, sent, status,
+                                       err);
+}
+
+int lisec_event_spool_flush_state(lisec_event_spool *s, const char *state_path,
+                                  const lisec_event_key *k,
+                                  lisec_event_client *cl, size_t max_batch,
+                                  size_t *sent, long *status,
+                                  char err[LISEC_EVENT_ERR_MAX]) {
   if (sent)
     *sent = 0;
   if (status)
@@ -257,7 +363,8 @@ int lisec_event_spool_flush(lisec_event_spool *s, const lisec_event_key *k,
       rc = 0;
       break;
     }
-    int done = round_once(s, k, cl, &c, &batch, &taken, status, err);
+    int done =
+        round_once(s, state_path, k, cl, &c, &batch, &taken, status, err);
     spool_contents_clear(&c);
     if (done <= 0)
       break;

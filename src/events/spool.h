@@ -54,6 +54,24 @@ int spool_tidy_locked(const lisec_event_spool *s, const drop_set *drop,
 /* Appends what the spool cannot keep to path+suffix (0600, fsync). */
 void spool_set_aside(const lisec_event_spool *s, const char *suffix,
                      const char *note, const void *data, size_t len);
+/* spool_tidy_locked's work, the caller holding FILE.lock. */
+int spool_tidy(const lisec_event_spool *s, const drop_set *drop, contents *c,
+               char err[LISEC_EVENT_ERR_MAX]);
+/* Under FILE.lock: replaces the spool by head[0..len) and the file's bytes
+ * from byte from on, durably (temporary file, fsync, rename). */
+int spool_rewrite(const lisec_event_spool *s, const uint8_t *head, size_t len,
+                  size_t from, char err[LISEC_EVENT_ERR_MAX]);
+/* After lisecd showed that the VM's counter went back (it has seqs up to
+ * floor, and the spool's event at floor is not the one it has, or the
+ * spool has none there): under FILE.lock, every event of vm the spool
+ * holds, in order, made again at seqs taken from state_path from floor + 1
+ * on (above the state's when part of the file was not read; the state
+ * first, durably; then the spool rewritten). *n events, from seq
+ * *old_from..*old_to to *from on. */
+int spool_renumber(const lisec_event_spool *s, const char *state_path,
+                   const char *vm, uint64_t floor, size_t *n,
+                   uint64_t *old_from, uint64_t *old_to, uint64_t *from,
+                   char err[LISEC_EVENT_ERR_MAX]);
 int spool_cmp_u64(const void *a, const void *b);
 /* 0 when an unsigned event fits a signed batch lisecd can take (each of
  * its events at most EV_EVENT_CEILING bytes as recorded), as

@@ -19,10 +19,12 @@
 # - a batch lisecd took but the spool still holds (a stop between the 201
 #   and the removal) is answered 409 replayed, recognised and dropped: the
 #   flush ends, nothing is sent twice;
-# - an event made at a seq lisecd had already (the state file reset, or
-#   restored with the VM from a snapshot) is answered 409 replayed too: it
-#   is kept in FILE.rejected, reported as possibly a reused seq, and send
-#   does not claim it recorded;
+# - events made at seqs lisecd had already (the VM restored from a
+#   snapshot, with fewer and with more events since than lisecd has beyond
+#   it) are made again above lisecd's last, signed again and recorded,
+#   none set aside, no gap; lisecd records that the counter went back
+#   (TR103308-4.1-EVENTS-ROLLBACK, sealed); an old signed event replayed
+#   stays refused;
 # - an event larger than lisecd takes is refused when noted (exit 2,
 #   TR103308-4.1, its seq a gap); one a library queued without checking is
 #   set aside in FILE.rejected and the events after it are delivered.
@@ -81,7 +83,9 @@ flush() { # VM: lisec-event flush; its exit status in $rc
   ev flush --key "$1.key" --spool "$1.spool" --server "$LISECD_URL" "${tls[@]}" >"$1.out" 2>"$1.err" || rc=$?
 }
 # what lisecd keeps of a VM's sequence: {"gaps":G,"last_seq":L}
-seqdoc() { sqlite3 lisec.db "SELECT body FROM documents WHERE kind = 'li-event-seq' AND id = '$1'"; }
+# (and last_digest, the SHA-256 of the event at last_seq, left out here)
+seqdoc() { sqlite3 lisec.db "SELECT body FROM documents WHERE kind = 'li-event-seq' AND id = '$1'" |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("{\"gaps\":%d,\"last_seq\":%d}" % (d["gaps"], d["last_seq"]))'; }
 # (its summary on stderr kept apart: interleaved, it would cut a line of stdout)
 audit_read() { lisec --server "$LISECD_URL" --pki "$pki" --role li-admin audit read --li-key audit-li.key >audit.txt 2>audit.err ||
   { cat audit.txt audit.err; fail "lisec audit read"; }; }
@@ -316,20 +320,53 @@ audit_read
 grep -q 'replayed' audit.txt || fail "lisecd did not record the refused replay"
 pass "a batch lisecd took, still in the spool: its 409 replay (last_seq as lisecd keeps it) recognised, the records dropped, each event recorded once"
 
-# ---- an event made at a seq lisecd had already (the VM restored from a snapshot) --------
-for s in 1 2 3; do send vm-sp-reuse; [ "$rc" = 0 ] || fail "send $s: rc $rc: $(cat vm-sp-reuse.err)"; done
-printf 'seq 1\n' >vm-sp-reuse.seq # restored as it was after its first event
+# ---- the VM's counter went back (the VM restored from a snapshot) -----------------------
+# the snapshot: after seq 1; then 2-4 recorded; restored (state and spool)
+send vm-sp-reuse
+cp vm-sp-reuse.seq snap.seq
+cp vm-sp-reuse.spool snap.spool
+for s in 2 3 4; do send vm-sp-reuse; [ "$rc" = 0 ] || fail "send $s: rc $rc: $(cat vm-sp-reuse.err)"; done
+cp snap.seq vm-sp-reuse.seq
+cp snap.spool vm-sp-reuse.spool
+# fewer events since the restore than lisecd has beyond it: none at its last seq
 send vm-sp-reuse --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000d222
-grep -q 'spooled: seq 2' vm-sp-reuse.out || fail "the event at the reused seq was not queued: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
-! grep -q 'recorded: seq 2' vm-sp-reuse.out && [ "$rc" = 1 ] ||
-  fail "an event lisecd refused as a replay is claimed recorded: rc $rc: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
-grep -q 'TR103308-4.1: .*seq 2 to 2 refused by lisecd as replays (it has seqs up to 3).*reset or restored.*set aside in .*vm-sp-reuse.spool.rejected' vm-sp-reuse.err ||
-  fail "the replay of a reused seq is not reported as possibly one: $(cat vm-sp-reuse.err)"
-[ -f vm-sp-reuse.spool.rejected ] && grep -q '00000000d222' vm-sp-reuse.spool.rejected ||
-  fail "the event at the reused seq is nowhere (not in the spool, not set aside): $(cat vm-sp-reuse.spool.rejected 2>&1)"
-[ ! -s vm-sp-reuse.spool ] || fail "the refused event is still in the spool"
-[ "$(seqdoc vm-sp-reuse)" = '{"gaps":0,"last_seq":3}' ] || fail "lisecd's sequence of vm-sp-reuse: $(seqdoc vm-sp-reuse)"
-pass "an event at a seq lisecd had (the state reset or restored): 409 replayed, kept in FILE.rejected, reported, not claimed recorded"
+grep -q 'spooled: seq 2' vm-sp-reuse.out || fail "the event after the restore was not queued: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+[ "$rc" = 0 ] && grep -q 'recorded: seq 5' vm-sp-reuse.out ||
+  fail "the event made at a seq lisecd had is not recorded at a new one: rc $rc: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+grep -q 'TR103308-4.1: .*the VM.s event counter went back.*lisecd has seqs up to 4.*seq 2 to 2 made again at seq 5 to 5' vm-sp-reuse.err ||
+  fail "the renumbering is not reported: $(cat vm-sp-reuse.err)"
+[ ! -e vm-sp-reuse.spool.rejected ] || fail "an event was set aside: $(cat vm-sp-reuse.spool.rejected)"
+send vm-sp-reuse
+[ "$rc" = 0 ] && grep -q 'recorded: seq 6' vm-sp-reuse.out || fail "the next event: rc $rc: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+# restored again, lisecd away meanwhile: more events since the restore than
+# lisecd has beyond it (seqs 2-8, lisecd has 6: its 6 is another event)
+cp snap.seq vm-sp-reuse.seq
+cp snap.spool vm-sp-reuse.spool
+stop_lisecd
+for s in 2 3 4 5 6 7 8; do send vm-sp-reuse --detail "restored=$s"; [ "$rc" = 3 ] || fail "send with lisecd down: rc $rc: $(cat vm-sp-reuse.err)"; done
+relaunch_lisecd
+rc=0
+ev flush --key vm-sp-reuse.key --spool vm-sp-reuse.spool --state vm-sp-reuse.seq --server "$LISECD_URL" "${tls[@]}" \
+  >vm-sp-reuse.out 2>vm-sp-reuse.err || rc=$?
+[ "$rc" = 0 ] && grep -q 'flushed: 7 event(s)' vm-sp-reuse.out || fail "flush after the second restore: rc $rc: $(cat vm-sp-reuse.out vm-sp-reuse.err)"
+grep -q 'lisecd has seqs up to 6.*seq 2 to 8 made again at seq 7 to 13' vm-sp-reuse.err || fail "the renumbering: $(cat vm-sp-reuse.err)"
+[ "$(cat vm-sp-reuse.seq)" = "seq 13" ] || fail "the state after the renumbering: $(cat vm-sp-reuse.seq)"
+[ "$(seqdoc vm-sp-reuse)" = '{"gaps":0,"last_seq":13}' ] || fail "lisecd's sequence of vm-sp-reuse: $(seqdoc vm-sp-reuse)"
+audit_read
+[ "$(audit_seqs vm-sp-reuse)" = "$(seq -s ' ' 1 13)" ] || fail "vm-sp-reuse in the audit log: '$(audit_seqs vm-sp-reuse)', want 1-13 once each"
+grep -q '"seq":5,"time":[0-9]*,"type":"delivery","v":1,"vm":"vm-sp-reuse"' audit.txt && grep -q '00000000d222' audit.txt ||
+  fail "the event made after the first restore is not recorded"
+for n in 2 3 4 5 6 7 8; do grep -q "\"restored\":\"$n\"" audit.txt || fail "event $n after the second restore is not recorded"; done
+# the refusal's record (its reason on the line after it) carries the finding
+[ "$(grep -A1 'li-vm vm-sp-reuse  -> denied' audit.txt | grep -c 'finding TR103308-4.1-EVENTS-ROLLBACK: the VM signed another event at seq [46] ')" = 2 ] ||
+  fail "lisecd did not record that the counter went back (twice): $(grep -A1 'li-vm vm-sp-reuse' audit.txt)"
+# the auditor reads the finding nowhere in the clear (sealed to the LI administration)
+lisec --server "$LISECD_URL" --pki "$pki" --role auditor audit read >auditor.txt 2>/dev/null || true
+! grep -q 'EVENTS-ROLLBACK\|vm-sp-reuse' auditor.txt || fail "the rollback finding is readable without the LI key"
+# an old signed batch replayed by anyone stays refused, no finding: the one lisecd took at 13
+expect 409 vm POST /v1/li/events "$(ev sign --key vm-sp-reuse.key --vm vm-sp-reuse --seq 3 --type delivery)"
+[ "$(seqdoc vm-sp-reuse)" = '{"gaps":0,"last_seq":13}' ] || fail "a replay moved the sequence"
+pass "the VM's counter went back (restored from a snapshot twice): the events made since renumbered above lisecd's last, signed again and recorded (1-13, no gap, none set aside); lisecd records the rollback sealed (EVENTS-ROLLBACK); a replay stays refused"
 # ---- an event larger than lisecd takes: refused when noted; one queued anyway set aside ---
 big=$(python3 -S -c 'print("x" * 250)')
 bigd=(--detail a="$big" --detail b="$big" --detail c="$big" --detail d="$big")
