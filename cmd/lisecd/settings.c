@@ -17,7 +17,7 @@ const char *const lisecd_known_settings[] = {
     "tls.cert", "tls.key", "tls.client_ca", "tls.crl", "tls.max_file_bytes", /* api/tls.c */
     "api.role_source", "api.max_body", "api.refusal_rate", "api.refusal_burst", "api.refusal_clients",
     /* the store and logging */
-    "store.url", "store.timeout_ms",
+    "store.url", "store.timeout_ms", "store.migration_timeout_ms",
     "log.level", "log.json", "log.format", "log.access",
     /* plain-HTTP /healthz and /readyz for load balancers (probe.c) */
     "probe.listen", "probe.max_connections", "probe.idle_timeout_s",

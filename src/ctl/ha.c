@@ -105,6 +105,10 @@ int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_er
   if (!rc)
     rc = lisec_config_int(cfg, "store", "timeout_ms", STORE_TIMEOUT_DEFAULT_MS, 1000, 600000,
                           &out->store_timeout_ms, err);
+  /* a migration may rewrite a large table: its own bound (store.h) */
+  if (!rc)
+    rc = lisec_config_int(cfg, "store", "migration_timeout_ms", STORE_MIGRATION_TIMEOUT_DEFAULT_MS, 1000, 86400000,
+                          &out->migration_timeout_ms, err);
   if (rc) return rc;
   /* the watch renews the lease at each poll: a few polls may be late */
   if (out->lease_ms && out->lease_ms < 4 * out->poll_ms)
@@ -146,6 +150,7 @@ int ctl_ha_open(const lisec_config *cfg, lisec_err *err) {
   store_lock *lock = NULL;
   store_session_name_set(set.node);
   store_timeout_set(set.store_timeout_ms);
+  store_migration_timeout_set(set.migration_timeout_ms);
   rc = store_lock_open(lisec_config_str(cfg, "store", "url", LISEC_DEFAULT_STORE), set.node, set.advertise,
                        set.timeout_ms, &lock, err);
   if (rc) {

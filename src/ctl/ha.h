@@ -31,11 +31,13 @@ typedef struct ctl_ha_settings {
   int64_t failover_ms;                   /* [ha] store_failover_ms */
   int64_t lease_ms;                      /* [ha] lease_ms, 0 none */
   int64_t store_timeout_ms;              /* [store] timeout_ms: a statement's answer waited for */
+  int64_t migration_timeout_ms;          /* [store] migration_timeout_ms: a migration's statements */
 } ctl_ha_settings;
 
 /* [ha] read and checked: with enabled, node and an https advertise URL are
- * required and the store must be PostgreSQL. [store] timeout_ms too: the
- * guard hands it to the store (store_timeout_set) before the first open. */
+ * required and the store must be PostgreSQL. [store] timeout_ms and
+ * migration_timeout_ms too: the guard hands them to the store
+ * (store_timeout_set, store_migration_timeout_set) before the first open. */
 int ctl_ha_settings_read(const lisec_config *cfg, ctl_ha_settings *out, lisec_err *err);
 
 /* Opens the process's writer guard ([store] url, [ha]) without taking the lock. */

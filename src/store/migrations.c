@@ -6,7 +6,12 @@
  * PostgreSQL's advisory lock) so two daemons starting at once do not both
  * migrate. A database migrated by newer code is refused untouched: old code
  * cannot know what a newer schema means. Migrations are never edited once
- * shipped, only added. */
+ * shipped, only added. A migration may rewrite a large table, so on
+ * PostgreSQL its statements are bounded by [store] migration_timeout_ms,
+ * not by [store] timeout_ms; one past it is cancelled and rolled back
+ * whole, and the open refused naming the setting. Each migration's start
+ * and end are logged, so a long one is seen to be under way. */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "store/store_impl.h"
@@ -97,6 +102,12 @@ static const store_migration migrations[] = {
 
 int store_migrations_latest(void) { return N_MIGRATIONS; }
 
+static _Atomic int64_t migration_bound_ms = STORE_MIGRATION_TIMEOUT_DEFAULT_MS;
+
+void store_migration_timeout_set(int64_t ms) {
+  atomic_store(&migration_bound_ms, ms > 0 ? ms : STORE_MIGRATION_TIMEOUT_DEFAULT_MS);
+}
+
 /* The applied version, 0 when schema_migrations does not exist yet. Asking
  * first avoids CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to a role
  * without CREATE rights even when the table is there. */
@@ -158,13 +169,33 @@ static int migrate_step(const store_ops *ops, void *be, bool *done, lisec_err *e
                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
                    "applied_at BIGINT NOT NULL)",
                    err);
+  int64_t t0 = lisec_time_mono_ms();
+  LOG_INFO("store: schema migration %d (%s) from version %lld: started", m->version, m->what, (long long)v);
   if (!rc)
     rc = ops->exec(be, ops->dialect == STORE_DIALECT_SQLITE ? m->sqlite : m->postgres, err);
   if (!rc) rc = ops->exec(be, mark, err);
+  bool committing = rc == 0;
   if (!rc) rc = ops->commit(be, err);
   else ops->rollback(be);
-  if (rc) lisec_err_wrap(err, "store: schema migration %d (%s) failed", m->version, m->what);
-  return rc;
+  if (rc) {
+    /* DDL is transactional on both back ends: a statement that failed (or
+     * was cancelled) leaves the schema as it was. Only a COMMIT whose
+     * answer was lost leaves it unknown, and the next open reads it. */
+    if (committing)
+      lisec_err_wrap(err,
+                     "store: schema migration %d (%s) failed after %lld ms, its commit not confirmed: the schema "
+                     "is at version %lld or %d (the next open reads which)",
+                     m->version, m->what, (long long)(lisec_time_mono_ms() - t0), (long long)v, m->version);
+    else
+      lisec_err_wrap(err,
+                     "store: schema migration %d (%s) failed after %lld ms and was rolled back whole: the "
+                     "schema stays at version %lld",
+                     m->version, m->what, (long long)(lisec_time_mono_ms() - t0), (long long)v);
+    return rc;
+  }
+  LOG_INFO("store: schema migration %d (%s): applied in %lld ms", m->version, m->what,
+           (long long)(lisec_time_mono_ms() - t0));
+  return 0;
 }
 
 int store_migrate(const store_ops *ops, void *be, lisec_err *err) {
@@ -174,7 +205,8 @@ int store_migrate(const store_ops *ops, void *be, lisec_err *err) {
   if (rc) return rc;
   if (v > N_MIGRATIONS) return refuse_newer(v, err);
   bool done = v == N_MIGRATIONS;
-  while (!done)
-    if ((rc = migrate_step(ops, be, &done, err)) != 0) return rc;
-  return 0;
+  if (!done && ops->bound) ops->bound(be, atomic_load(&migration_bound_ms), "[store] migration_timeout_ms");
+  while (!done && rc == 0) rc = migrate_step(ops, be, &done, err);
+  if (ops->bound) ops->bound(be, 0, NULL);
+  return rc;
 }

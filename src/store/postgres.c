@@ -11,15 +11,18 @@
  * each idle session FATAL 57P01, then closes it), and after a failed BEGIN
  * or read, which is repeated once on the new connection because repeating
  * them changes nothing. A write that failed is not repeated (it may have
- * been done): it is reported as EUNAVAIL. Every answer is waited for
- * [store] timeout_ms at most (store_timeout_set): a statement not answered
- * by then is cancelled, and a server that does not answer the cancel
- * either loses the connection, so a stalled store is refused (EUNAVAIL)
- * within a bound instead of holding its caller for good. The library never
- * prints: server notices are dropped. */
+ * been done): it is reported as EUNAVAIL. Every statement is sent and its
+ * answer waited for within [store] timeout_ms (store_timeout_set; a schema
+ * migration's within [store] migration_timeout_ms): the connection is
+ * non-blocking while a statement is sent, so a server that stopped reading
+ * cannot hold a large one's send either; a statement not answered by then
+ * is cancelled (pg_cancel.c bounds the cancels in flight), and a server
+ * that does not answer the cancel either, or one not sent whole, loses the
+ * connection, so a stalled store is refused (EUNAVAIL) within a bound
+ * instead of holding its caller for good. The library never prints: server
+ * notices are dropped. */
 #include <libpq-fe.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +43,9 @@ typedef struct pg_be {
   bool warned; /* a WARNING came since pg_commit cleared it */
   bool timed_out; /* the last statement's answer did not come within the bound */
   char warning[160];
+  int64_t bound_ms;    /* 0: [store] timeout_ms; else what bound_setting names */
+  const char *bound_setting;
+  pg_canceller *canceller;
 } pg_be;
 
 /* [store] timeout_ms: how long one statement's answer is waited for; then
@@ -49,6 +55,18 @@ typedef struct pg_be {
 static _Atomic int64_t answer_bound_ms = STORE_TIMEOUT_DEFAULT_MS;
 
 void store_timeout_set(int64_t ms) { atomic_store(&answer_bound_ms, ms > 0 ? ms : STORE_TIMEOUT_DEFAULT_MS); }
+
+static int64_t pg_bound(const pg_be *b) { return b->bound_ms > 0 ? b->bound_ms : atomic_load(&answer_bound_ms); }
+
+static const char *pg_bound_setting(const pg_be *b) {
+  return b->bound_ms > 0 && b->bound_setting ? b->bound_setting : "[store] timeout_ms";
+}
+
+static void pg_bound_set(void *be, int64_t ms, const char *setting) {
+  pg_be *b = be;
+  b->bound_ms = ms > 0 ? ms : 0;
+  b->bound_setting = ms > 0 ? setting : NULL;
+}
 
 /* Notices are dropped, but one that says the session is ending marks the
  * connection for a reconnect before the next statement, and a WARNING is
@@ -90,51 +108,65 @@ static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
   int code = b->timed_out ? LISEC_EUNAVAIL : pg_code(b, res);
   if (b->timed_out)
     lisec_err_set(err, code,
-                  "TR103308-5.5: postgresql: %s: no answer within [store] timeout_ms = %lld ms, so the statement "
-                  "was cancelled and is refused rather than waited for (%.*s)",
-                  what, (long long)atomic_load(&answer_bound_ms), (int)strcspn(msg, "\n"), msg);
+                  "TR103308-5.5: postgresql: %s: not sent and answered within %s = %lld ms, so the statement "
+                  "was cancelled (or its connection given up) and is refused rather than waited for (%.*s)",
+                  what, pg_bound_setting(b), (long long)pg_bound(b), (int)strcspn(msg, "\n"), msg);
   else
     lisec_err_set(err, code, "postgresql: %s: %.*s", what, (int)strcspn(msg, "\n"), msg);
   PQclear(res);
   return code;
 }
 
-/* libpq 15's PQcancel connects without a timeout (a host cut off would
- * hold it for the kernel's SYN retries): it is sent from a thread of its
- * own that nobody waits for. */
-static void *cancel_main(void *arg) {
-  char why[256];
-  PQcancel(arg, why, sizeof why);
-  PQfreeCancel(arg);
-  return NULL;
+/* The connection is given up: its socket shut down, so libpq finds it
+ * closed and pg_ready makes a new one before the next statement. */
+static void pg_give_up(pg_be *b) {
+  shutdown(PQsocket(b->conn), SHUT_RDWR);
+  PQconsumeInput(b->conn);
+  b->going = true;
 }
 
-static void pg_cancel_async(pg_be *b) {
-  PGcancel *c = PQgetCancel(b->conn);
-  if (!c) return;
-  pthread_attr_t a;
-  pthread_t t;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &a, cancel_main, c) != 0) PQfreeCancel(c);
-  pthread_attr_destroy(&a);
+/* Sends what libpq holds of the statement (non-blocking: a server that
+ * does not read, its socket's buffer full, would hold a blocking send for
+ * good) until it is all sent or limit passes. False, the connection given
+ * up, when it was not sent whole in time: the server has part of a
+ * message, so the connection cannot carry another. */
+static bool pg_flush_until(pg_be *b, int64_t limit) {
+  int f;
+  while ((f = PQflush(b->conn)) == 1) {
+    int64_t now = lisec_time_mono_ms();
+    if (now >= limit) {
+      b->timed_out = true;
+      pg_give_up(b);
+      return false;
+    }
+    /* readable too: libpq reads what the server sends meanwhile */
+    struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLOUT | POLLIN};
+    int64_t left = limit - now;
+    if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0 && (p.revents & POLLIN)) PQconsumeInput(b->conn);
+  }
+  return true; /* f < 0: the connection failed; its error is the answer */
 }
 
 /* Sends sql (with n parameters; n < 0: the simple protocol, several
  * statements allowed) and waits for its answer, the last result as PQexec
- * gives it, by the monotonic clock: past [store] timeout_ms the statement
- * is cancelled (a COMMIT waiting for a synchronous standby then answers
- * with a WARNING, which pg_commit takes as in doubt), and once the grace
- * for the cancel has passed too (a backend stopped, a host cut off) the
- * socket is shut down, so libpq finds the connection closed and pg_ready
- * makes a new one before the next statement. b->timed_out says so. */
+ * gives it, the whole within the bound (pg_bound) by the monotonic clock.
+ * A statement not sent whole by then gives its connection up. One sent
+ * but not answered is cancelled (a COMMIT waiting for a synchronous
+ * standby then answers with a WARNING, which pg_commit takes as in doubt),
+ * and once the grace for the cancel has passed too (a backend stopped, a
+ * host cut off), or when no canceller could be started for it (pg_cancel.c:
+ * one of this connection's is still under way, or the process's cap is
+ * reached), the connection is given up. b->timed_out says so. */
 static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *vals, const int *lens,
                          const int *fmts, int binary) {
   b->timed_out = false;
+  int64_t limit = lisec_time_mono_ms() + pg_bound(b);
+  if (PQsetnonblocking(b->conn, 1) != 0) return NULL;
   int sent = n < 0 ? PQsendQuery(b->conn, sql) : PQsendQueryParams(b->conn, sql, n, NULL, vals, lens, fmts, binary);
-  if (!sent) return NULL;
+  bool whole = sent && pg_flush_until(b, limit);
+  PQsetnonblocking(b->conn, 0); /* all sent (or the connection is gone): nothing to flush */
+  if (!whole) return NULL;
   PGresult *last = NULL;
-  int64_t limit = lisec_time_mono_ms() + atomic_load(&answer_bound_ms);
   bool cancelled = false, abandoned = false;
   for (;;) {
     if (!PQisBusy(b->conn) || PQstatus(b->conn) != CONNECTION_OK) {
@@ -150,13 +182,13 @@ static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *va
       b->timed_out = true;
       if (!cancelled) {
         cancelled = true;
-        pg_cancel_async(b);
-        limit = now + PG_CANCEL_GRACE_MS;
-        continue;
+        if (pg_canceller_start(b->canceller, b->conn)) {
+          limit = now + PG_CANCEL_GRACE_MS;
+          continue;
+        }
       }
       abandoned = true;
-      shutdown(PQsocket(b->conn), SHUT_RDWR);
-      PQconsumeInput(b->conn);
+      pg_give_up(b);
       continue;
     }
     struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLIN};
@@ -164,7 +196,6 @@ static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *va
     poll(&p, 1, left > 60000 ? 60000 : (int)left); /* EINTR: the loop looks again */
     PQconsumeInput(b->conn); /* a failure closes the connection: its error is the answer */
   }
-  if (abandoned) b->going = true;
   return last;
 }
 
@@ -291,6 +322,7 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   pg_be *b = calloc(1, sizeof *b);
   if (!b) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   *out = b;
+  if (!(b->canceller = pg_canceller_new())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   /* Defaults first: what the URL itself says overrides them. Without a
    * connect timeout an unreachable host would hang the caller for minutes;
    * without a lock timeout a transaction left open elsewhere would hang
@@ -320,6 +352,7 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
 static void pg_close(void *be) {
   pg_be *b = be;
   PQfinish(b->conn);
+  pg_canceller_put(b->canceller);
   free(b);
 }
 
@@ -396,10 +429,10 @@ static int pg_commit(void *be, lisec_err *err) {
    * so: none is expected there otherwise. */
   if (rc == 0 && b->warned && b->timed_out)
     rc = lisec_err_set(err, LISEC_EUNAVAIL,
-                       "postgresql: the commit was not confirmed within [store] timeout_ms = %lld ms and was "
+                       "postgresql: the commit was not confirmed within %s = %lld ms and was "
                        "cancelled (%s): it may be on this server only, not on its synchronous standby, so it is "
                        "not acknowledged (TR103308-5.5)",
-                       (long long)atomic_load(&answer_bound_ms), b->warning);
+                       pg_bound_setting(b), (long long)pg_bound(b), b->warning);
   else if (rc == 0 && b->warned)
     rc = lisec_err_set(err, LISEC_EUNAVAIL,
                        "postgresql: the commit was answered with a warning (%s): it may be on this server only, "
@@ -442,7 +475,8 @@ static int pg_ping(void *be, lisec_err *err) {
 }
 
 /* A parameterised query with text parameters; NULL (after filling err) when
- * the connection is lost and cannot be re-established. A read (read set)
+ * the connection is lost and cannot be re-established, or the statement
+ * was not sent. A read (read set)
  * that met a broken connection is sent again once on a new one. */
 static PGresult *pg_params_x(pg_be *b, const char *sql, int n, const char *const *values,
                              bool read, lisec_err *err) {
@@ -452,6 +486,7 @@ static PGresult *pg_params_x(pg_be *b, const char *sql, int n, const char *const
     if (pg_ready(b, err)) return NULL;
     res = pg_send(b, sql, n, values, NULL, NULL, 0);
   }
+  if (!res) pg_fail(b, NULL, "send", err); /* not sent (whole, in time): err says why */
   return res;
 }
 
@@ -753,4 +788,5 @@ const store_ops store_postgres_ops = {
     .checkpoint_put = pg_checkpoint_put,
     .checkpoint_latest = pg_checkpoint_latest,
     .checkpoint_list = pg_checkpoint_list,
+    .bound = pg_bound_set,
 };

@@ -171,6 +171,21 @@ void store_session_name_set(const char *node);
  * Called before any store is opened; STORE_TIMEOUT_DEFAULT_MS otherwise. */
 #define STORE_TIMEOUT_DEFAULT_MS 30000
 void store_timeout_set(int64_t ms);
+/* [store] migration_timeout_ms, for the whole process: the bound on each
+ * statement of a schema migration at open (its lock wait and its SQL),
+ * which may rewrite a large table: [store] timeout_ms does not apply to
+ * them. A migration past it is cancelled, rolled back whole (the schema
+ * stays at the version before it) and the open refused naming the setting.
+ * Called before any store is opened; STORE_MIGRATION_TIMEOUT_DEFAULT_MS
+ * otherwise. */
+#define STORE_MIGRATION_TIMEOUT_DEFAULT_MS 3600000
+void store_migration_timeout_set(int64_t ms);
+/* The cancel requests a timed-out PostgreSQL statement sends run in
+ * threads of their own (libpq 15's PQcancel has no timeout): at most one
+ * per connection and this many in the process are in flight; a statement
+ * that would need another gives its connection up at once instead. */
+#define STORE_PG_CANCELS_MAX 4
+unsigned store_pg_cancels_in_flight(void);
 
 /* The fence, for the whole process: with epoch > 0 every PostgreSQL
  * transaction begins by taking the fence's transaction lock shared (a new

@@ -48,6 +48,10 @@ typedef struct store_ops {
   int (*checkpoint_put)(void *be, uint64_t tree_size, const char *note, lisec_err *err);
   int (*checkpoint_latest)(void *be, uint64_t *tree_size, char **note, lisec_err *err);
   int (*checkpoint_list)(void *be, uint64_t from, store_checkpoint_cb cb, void *ctx, lisec_err *err);
+  /* PostgreSQL only (NULL elsewhere): the statements that follow wait for
+   * their answer ms at most, the setting so named in a refusal, instead of
+   * [store] timeout_ms; ms = 0 puts [store] timeout_ms back (migrations.c). */
+  void (*bound)(void *be, int64_t ms, const char *setting);
 } store_ops;
 
 /* The key of the fence's transaction lock: every fenced transaction holds
@@ -78,6 +82,17 @@ const char *store_pg_reason(const char *msg, char *buf, size_t size);
 int store_migrations_latest(void);
 /* The SQL reading the applied version (0 for a database never migrated). */
 #define STORE_SQL_SCHEMA_VERSION "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+
+/* pg_cancel.c: the PostgreSQL back end's cancel requests, each from a
+ * detached thread, at most one in flight per connection and
+ * STORE_PG_CANCELS_MAX in the process. start is false when none was sent
+ * (one of this connection's is still under way, the cap is reached, no
+ * memory): the caller gives the connection up instead. */
+struct pg_conn;
+typedef struct pg_canceller pg_canceller;
+pg_canceller *pg_canceller_new(void);
+void pg_canceller_put(pg_canceller *o); /* the connection's reference */
+bool pg_canceller_start(pg_canceller *o, struct pg_conn *conn);
 
 /* turn.c: one SQLite file's write turn in this process (NULL for
  * :memory:, or when it cannot be made: writers then meet SQLite's lock
