@@ -17,8 +17,8 @@
 # connection once the old one is given up). Then the lisecd still the same
 # leader, the next write acknowledged, the model equal to the store, and no
 # session of lisecd's left over (a given-up connection is made again, not
-# added to); and a [store] timeout_ms out of range refused by --check-config
-# and at start, naming it.
+# added to); and a [store] timeout_ms or migration_timeout_ms out of range
+# refused by --check-config and at start, naming it.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -133,6 +133,18 @@ for bad in 0 999 600001 soon; do
     fail "a start with [store] timeout_ms = $bad: exit $rc, $(tail -3 "$work/bad.log")"
 done
 pass "[store] timeout_ms out of range refused by --check-config and at start, naming it"
+for bad in 0 999 86400001 later; do
+  sed "/^timeout_ms = /a migration_timeout_ms = $bad" "$work/a.conf" >"$work/bad.conf"
+  rc=0
+  "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" --check-config >/dev/null 2>"$work/bad.err" || rc=$?
+  [ $rc = 2 ] && grep -q '\[store\] migration_timeout_ms' "$work/bad.err" ||
+    fail "--check-config with [store] migration_timeout_ms = $bad: exit $rc, $(cat "$work/bad.err")"
+  rc=0
+  timeout 30 "$build/cmd/lisecd/lisecd" -c "$work/bad.conf" 2>"$work/bad.log" || rc=$?
+  [ $rc = 2 ] && grep -q '\[store\] migration_timeout_ms' "$work/bad.log" ||
+    fail "a start with [store] migration_timeout_ms = $bad: exit $rc, $(tail -3 "$work/bad.log")"
+done
+pass "[store] migration_timeout_ms out of range refused by --check-config and at start, naming it"
 kill -TERM "${PID[a]}"
 wait "${PID[a]}" 2>/dev/null || true
 ! grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$work/a.log" || { cat "$work/a.log" >&2; fail "sanitizer report"; }
