@@ -14,7 +14,8 @@ if(LISEC_SANITIZE)
       audit_rollover 18 attest_end 18 api_http 17 rng_events 16 pkg_api 14
       li_libvirt_acl 14 api_integration 14 pkg_cli 14 audit_crash 13 x1_conformance 13 li_model 12
       attest_agent 12 vault_api 11 rng_entropyd 11 libvirt_hook 11 cli_integration 10 pkg_end 9
-      test_store_postgres 9 audit_postgres 9 k8s_filter 8 x1_ne_status 8)
+      test_store_postgres 9 audit_postgres 9 k8s_filter 8 x1_ne_status 8
+      store_pg_stall 32)
 else()
   set(lisec_test_costs debian_package 167 li_api 66 rng_vm 66 li_leak 31 ids 30 attest_fresh 30
       attest_api 28 x1_admf 25 api_dos 24 vault_rotation 24 audit_backup 23 model_api_postgres 23
@@ -23,7 +24,7 @@ else()
       nova_filter 15 audit_tamper 15 lisecd_memory 15 pkg_agent 14 openapi 14 attest_tpm2tools 14
       observe 14 x1_conformance 13 cli_gaps 13 attest_end 12 pkg_api 12 api_integration 11
       li_model 10 rng_events 10 test_store_postgres 10 attest_agent 10 pkg_cli 9 audit_spec 9
-      vault_api 8 pkg_end 8 rng_entropyd 8 deploy_doc 8)
+      vault_api 8 pkg_end 8 rng_entropyd 8 deploy_doc 8 store_pg_stall 30)
 endif()
 set(lisec_test_cost_names "")
 while(lisec_test_costs)
