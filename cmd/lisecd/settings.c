@@ -50,6 +50,7 @@ const char *const lisecd_known_settings[] = {
     /* the ADMF (ctl/tasks.c, ctl/x1_status.c, ctl/x1_reports.c) */
     "x1.keepalive_timeout_s", "x1.request_timeout_ms", "x1.connect_timeout_ms", "x1.report_rate_per_ne",
     "x1.report_burst_per_ne", "x1.report_queue_max", "x1.compliance_record_s", "x1.unknown_xid_backoff_max_s",
+    "x1.announce_quiet_ms", "x1.announce_settle_max_ms",
     /* the keys process's channel and its X1 client keys (src/keys) */
     "keys.spin_us", "keys.max_message", "keys.max_batch", "keys.x1_key_dir",
     /* the per-process sandbox (cmd/lisecd/sandbox.c) */

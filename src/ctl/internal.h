@@ -33,9 +33,11 @@ typedef struct ctl_settings {
   int64_t events_max_event, events_max_batch; /* [events] (ctl/events.c) */
   /* [x1] (ctl/tasks.c): compliance_record_s, keepalive_timeout_s,
    * request_timeout_ms, connect_timeout_ms, report_rate_per_ne,
-   * report_burst_per_ne, report_queue_max, unknown_xid_backoff_max_s */
+   * report_burst_per_ne, report_queue_max, unknown_xid_backoff_max_s,
+   * announce_quiet_ms, announce_settle_max_ms */
   int64_t x1_compliance_record_s, x1_keepalive_timeout_s, x1_request_timeout_ms, x1_connect_timeout_ms;
   int64_t x1_report_rate, x1_report_burst, x1_report_queue, x1_unknown_backoff_max_s;
+  int64_t x1_announce_quiet_ms, x1_announce_settle_max_ms;
   int64_t rd_check_ms, rd_max_live_keys; /* [rd] check_ms, max_live_keys (ctl/rd.c) */
   /* [k8s] scheduler_name: the kube-scheduler configured with lisec's
    * extender, a pod must name when no node is set (ctl/k8s_admit.c) */

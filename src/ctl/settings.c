@@ -1,7 +1,8 @@
 /* The controller's settings, read and checked once in ctl_open before any
  * topic opens: one table of every number and switch the topics use, with
- * its section, key, default and bounds, and the one name ([k8s]
- * scheduler_name) held to its form. A value out of bounds stops the
+ * its section, key, default and bounds, the one name ([k8s]
+ * scheduler_name) held to its form, and the one rule between two of them
+ * ([x1] announce_quiet_ms at most announce_settle_max_ms). A value out of bounds stops the
  * start with a message naming its section and key; no use case reads the
  * configuration afterwards. File paths (reference values, CAs, keys) stay
  * with the topic that loads the file at open, which names them too.
@@ -56,6 +57,10 @@ static const struct {
     {"x1", "report_queue_max", CTL_X1_REPORT_QUEUE_DEFAULT, 1, 1000000, offsetof(ctl_settings, x1_report_queue)},
     {"x1", "unknown_xid_backoff_max_s", CTL_X1_UNKNOWN_BACKOFF_MAX_S_DEFAULT, 1, 86400,
      offsetof(ctl_settings, x1_unknown_backoff_max_s)},
+    {"x1", "announce_quiet_ms", CTL_X1_ANNOUNCE_QUIET_MS_DEFAULT, 0, CTL_X1_ANNOUNCE_SETTLE_MAX_MS_MAX,
+     offsetof(ctl_settings, x1_announce_quiet_ms)},
+    {"x1", "announce_settle_max_ms", CTL_X1_ANNOUNCE_SETTLE_MAX_MS_DEFAULT, CTL_X1_ANNOUNCE_SETTLE_MAX_MS_MIN,
+     CTL_X1_ANNOUNCE_SETTLE_MAX_MS_MAX, offsetof(ctl_settings, x1_announce_settle_max_ms)},
     {"rd", "check_ms", 1000, 50, 3600000, offsetof(ctl_settings, rd_check_ms)},
     {"rd", "max_live_keys", CTL_RD_MAX_LIVE_KEYS_DEFAULT, CTL_RD_MAX_LIVE_KEYS_MIN, CTL_RD_MAX_LIVE_KEYS_MAX,
      offsetof(ctl_settings, rd_max_live_keys)},
@@ -94,6 +99,18 @@ static int k8s_scheduler(const lisec_config *cfg, char *out, size_t cap, lisec_e
   return 0;
 }
 
+/* [x1] announce_quiet_ms is at most announce_settle_max_ms: a burst's
+ * announcement waits for the quiet or the maximum, whichever comes first,
+ * so a longer quiet would never be waited for and only mislead whoever
+ * reads the configuration. */
+static int x1_announce_rule(const ctl_settings *s, lisec_err *err) {
+  if (s->x1_announce_quiet_ms <= s->x1_announce_settle_max_ms) return 0;
+  return lisec_err_set(err, LISEC_EINVAL,
+                       "[x1] announce_quiet_ms = %lld: at most [x1] announce_settle_max_ms (%lld): an "
+                       "announcement waits for the quiet or the maximum, whichever comes first",
+                       (long long)s->x1_announce_quiet_ms, (long long)s->x1_announce_settle_max_ms);
+}
+
 int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err) {
   for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
     int rc = lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
@@ -105,17 +122,20 @@ int ctl_settings_read(const lisec_config *cfg, ctl_settings *out, lisec_err *err
                                (bool *)((char *)out + BOOLS[i].offset), err);
     if (rc) return rc;
   }
+  int rc = x1_announce_rule(out, err);
+  if (rc) return rc;
   return k8s_scheduler(cfg, out->k8s_scheduler_name, sizeof out->k8s_scheduler_name, err);
 }
 
 int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const char *msg), void *ctx) {
   int problems = 0;
   ctl_settings s = {0};
+  bool ints_ok = true; /* the rules between two settings read good values only */
   for (size_t i = 0; i < LISEC_ARRAY_LEN(INTS); i++) {
     lisec_err err = {0};
     if (lisec_config_int(cfg, INTS[i].section, INTS[i].key, INTS[i].def, INTS[i].min, INTS[i].max,
                          (int64_t *)((char *)&s + INTS[i].offset), &err) != 0)
-      problems++, report(ctx, err.msg);
+      problems++, ints_ok = false, report(ctx, err.msg);
   }
   for (size_t i = 0; i < LISEC_ARRAY_LEN(BOOLS); i++) {
     lisec_err err = {0};
@@ -124,6 +144,8 @@ int ctl_settings_check(const lisec_config *cfg, void (*report)(void *ctx, const 
       problems++, report(ctx, err.msg);
   }
   lisec_err err = {0};
+  if (ints_ok && x1_announce_rule(&s, &err) != 0) problems++, report(ctx, err.msg);
+  err = (lisec_err){0};
   if (k8s_scheduler(cfg, s.k8s_scheduler_name, sizeof s.k8s_scheduler_name, &err) != 0)
     problems++, report(ctx, err.msg);
   /* [audit]'s numbers, read by ctl/ctl.c's open of the audit log, each

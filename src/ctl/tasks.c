@@ -135,6 +135,7 @@ struct ctl_x1_state {
   uint64_t changes, changes_done;
   int64_t change_first_ms, change_last_ms;
   int64_t announced_ms; /* when the last changes were announced (monotonic; under cycle) */
+  int64_t announce_quiet_ms, announce_settle_max_ms; /* [x1] the same: how a burst settles */
   bool asked; /* this pass is li-admin's (ctl_tasks_reconcile): it does not wait to settle */
   /* task key -> the action ("x1.deactivate", ...) an announcement named
    * and no step has sent yet; kept from pass to pass (under cycle) */
@@ -1472,26 +1473,25 @@ static void changes_announced(struct ctl_x1_state *admf, uint64_t seen) {
 
 /* A burst of changes (an operator's script writing the model, a rack's
  * hosts turning untrusted together) settles into one announcement: the
- * pass waits until the changes have been quiet for ANNOUNCE_QUIET_MS, or
- * the first of them came ANNOUNCE_SETTLE_MAX_MS ago, whichever is sooner,
- * and in any case until ANNOUNCE_SETTLE_MAX_MS after the last
- * announcement: at most one a second, however the writes are paced (one
- * every 300 ms on a loaded machine would each settle alone). Without it
- * each pass that a change of the burst woke would announce (a pass takes
- * milliseconds). The cost: a send a change calls for goes out that much
- * later (at most ANNOUNCE_SETTLE_MAX_MS). Returns the wait left; 0:
- * announce now. */
-#define ANNOUNCE_QUIET_MS 200
-#define ANNOUNCE_SETTLE_MAX_MS 1000
+ * pass waits until the changes have been quiet for [x1] announce_quiet_ms
+ * (200 ms), or the first of them came [x1] announce_settle_max_ms (1 s)
+ * ago, whichever is sooner, and in any case until announce_settle_max_ms
+ * after the last announcement: at most one per announce_settle_max_ms,
+ * however the writes are paced (one every 300 ms on a loaded machine
+ * would each settle alone). Without it each pass that a change of the
+ * burst woke would announce (a pass takes milliseconds). The cost: a send
+ * a change calls for goes out that much later (at most
+ * announce_settle_max_ms, bounded by ctl/settings.c). Returns the wait
+ * left; 0: announce now. */
 static int64_t settle_left(struct ctl_x1_state *admf) {
   int64_t now = lisec_time_mono_ms();
   pthread_mutex_lock(&admf->wake_lock);
   int64_t first = admf->change_first_ms, last = admf->change_last_ms;
   pthread_mutex_unlock(&admf->wake_lock);
   if (!first) return 0;
-  int64_t quiet = last + ANNOUNCE_QUIET_MS - now, cap = first + ANNOUNCE_SETTLE_MAX_MS - now;
+  int64_t quiet = last + admf->announce_quiet_ms - now, cap = first + admf->announce_settle_max_ms - now;
   int64_t left = quiet < cap ? quiet : cap;
-  int64_t gap = admf->announced_ms ? admf->announced_ms + ANNOUNCE_SETTLE_MAX_MS - now : 0;
+  int64_t gap = admf->announced_ms ? admf->announced_ms + admf->announce_settle_max_ms - now : 0;
   if (gap > left) left = gap;
   return left > 0 ? left : 0;
 }
@@ -1831,7 +1831,8 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
    * never); one exchange's bounds (an NE that takes longer shows
    * unreachable); what one NE's reports may cost (recorded ones a second,
    * at once, and task issues waiting for the loop, ctl/x1_reports.h); how
-   * often the ADMF records its compliance reading (compliance_read) */
+   * often the ADMF records its compliance reading (compliance_read); how a
+   * burst of changes settles into one announcement (settle_left) */
   const ctl_settings *set = &sh->settings;
   int64_t timeout_s = set->x1_keepalive_timeout_s, request_ms = set->x1_request_timeout_ms,
           connect_ms = set->x1_connect_timeout_ms, rate = set->x1_report_rate, burst = set->x1_report_burst,
@@ -1847,6 +1848,8 @@ int ctl_x1_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_e
   admf->compliance_every_ms = record_s * 1000;
   admf->report_burst = burst;
   admf->unknown_backoff_max_ms = set->x1_unknown_backoff_max_s * 1000;
+  admf->announce_quiet_ms = set->x1_announce_quiet_ms;
+  admf->announce_settle_max_ms = set->x1_announce_settle_max_ms;
   if (!(admf->announced = json_object())) {
     ctl_x1_status_free(admf->status);
     ctl_x1_reports_free(admf->reports);

@@ -29,6 +29,18 @@
 #define CTL_X1_COMPLIANCE_RECORD_S_DEFAULT 300
 /* Keepalive to each NE (TS 103 221-1 clause 6.6.2); an NE's keepalive_ms */
 #define CTL_X1_KEEPALIVE_MS_DEFAULT 30000
+/* [x1] announce_quiet_ms, announce_settle_max_ms: a burst of changes of
+ * the trust model settles into one announcement (tasks.c, settle_left):
+ * quiet this long, or the first change this long ago, and never sooner
+ * than announce_settle_max_ms after the last announcement. A change's
+ * sends wait at most announce_settle_max_ms, held to the ADMF loop's own
+ * pass interval (CTL_X1_CHECK_MS_DEFAULT): no setting delays a
+ * deactivation a change calls for past one pass of the loop. The quiet
+ * is at most the maximum (ctl/settings.c). */
+#define CTL_X1_ANNOUNCE_QUIET_MS_DEFAULT 200
+#define CTL_X1_ANNOUNCE_SETTLE_MAX_MS_DEFAULT 1000
+#define CTL_X1_ANNOUNCE_SETTLE_MAX_MS_MIN 100
+#define CTL_X1_ANNOUNCE_SETTLE_MAX_MS_MAX CTL_X1_CHECK_MS_DEFAULT
 
 /* Registers or replaces a network element (li-admin). body: {"id", "url",
  * "vm", "cert", "key", "ca", "admf_id"?, "dids"?, "destinations"?,

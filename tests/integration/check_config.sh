@@ -214,7 +214,9 @@ pass "[server] bulk_channels, bulk_nice, bulk_workers, request_slice_us and [vau
 # at the bounds (where another setting's default bounds it too, the value
 # next to that: [time] poll_ms up to stale_ms's 10000, stale_ms from
 # poll_ms's 1000, [telemetry] idle_w below peak_w's 800, [ha] lease_ms from
-# 4 x lock_poll_ms's 500). [audit]'s 0 where it meant the default quietly
+# 4 x lock_poll_ms's 500, [x1] announce_quiet_ms up to
+# announce_settle_max_ms's 1000, announce_settle_max_ms from
+# announce_quiet_ms's 200). [audit]'s 0 where it meant the default quietly
 # (review of 2026-12-07: tsa_max_skew_ms = 0 read as 300000, not as no
 # tolerance) is refused like any value out of bounds, with or without
 # tsa_url.
@@ -229,6 +231,8 @@ topic_bounds=(
   x1 report_burst_per_ne 0 10001 1 10000
   x1 report_queue_max 0 1000001 1 1000000
   x1 unknown_xid_backoff_max_s 0 86401 1 86400
+  x1 announce_quiet_ms -1 5001 0 1000
+  x1 announce_settle_max_ms 99 5001 200 5000
   rd check_ms 49 3600001 50 3600000
   rd max_live_keys 1 1000001 2 1000000
   telemetry missing on Off off untrusted
@@ -292,6 +296,8 @@ pairs=(
   telemetry "idle_w = 800" "peak_w = 800" peak_w
   time "poll_ms = 2000" "stale_ms = 1000" stale_ms
   ha "lock_poll_ms = 1000" "lease_ms = 3999" lease_ms
+  x1 "announce_quiet_ms = 1001" "announce_settle_max_ms = 1000" announce_quiet_ms
+  x1 "announce_quiet_ms = 300" "announce_settle_max_ms = 100" announce_settle_max_ms
 )
 for ((i = 0; i < ${#pairs[@]}; i += 4)); do
   sect=${pairs[i]} named=${pairs[i + 3]}
@@ -303,7 +309,16 @@ for ((i = 0; i < ${#pairs[@]}; i += 4)); do
   [ $rc = 2 ] && grep -q "\[$sect\] $named" "$work/topic-pair.err" ||
     fail "[$sect] ${pairs[i + 1]}, ${pairs[i + 2]}: the check exited $rc (want 2, naming $named): $(cat "$work/topic-pair.err")"
 done
-pass "[x1], [rd], [telemetry], [time], [audit]'s numbers (0 refused where it meant the default), [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms reported by the check"
+# [x1] announce_quiet_ms past announce_settle_max_ms (its default too)
+# stops a start as well, naming both; equal, the check accepts them.
+printf '[x1]\nannounce_quiet_ms = 1001\n' | cat "$good" - >"$work/x1-pair.conf"
+start_refused "$work/x1-pair.conf" "$work/x1-pair.start" "[x1] announce_quiet_ms = 1001"
+grep -q '\[x1\] announce_quiet_ms = 1001: at most \[x1\] announce_settle_max_ms (1000)' "$work/x1-pair.start" ||
+  fail "[x1] announce_quiet_ms = 1001 refused at start without naming both: $(tail -3 "$work/x1-pair.start")"
+printf '[x1]\nannounce_quiet_ms = 5000\nannounce_settle_max_ms = 5000\n' | cat "$good" - >"$work/x1-pair.conf"
+"$lisecd" -c "$work/x1-pair.conf" --check-config >/dev/null 2>"$work/x1-pair.err" ||
+  fail "[x1] announce_quiet_ms = announce_settle_max_ms = 5000 refused by the check: $(cat "$work/x1-pair.err")"
+pass "[x1], [rd], [telemetry], [time], [audit]'s numbers (0 refused where it meant the default), [ha] and [security] sandbox: each bad value reported by the check and stopping a start, naming it; at its bounds accepted; idle_w against peak_w, poll_ms against stale_ms, lease_ms against lock_poll_ms, [x1] announce_quiet_ms against announce_settle_max_ms reported by the check (the last stopping a start too)"
 
 # [attest]: its quarantine command and the files it names are checked by
 # the code the start loads them with (before, the check only looked that

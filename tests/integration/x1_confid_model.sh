@@ -28,6 +28,10 @@
 #     started again: the NE still held t-1 meanwhile; after the restart the
 #     first pass announces and names it, and it goes out with no record of
 #     its own. The same with h-2: its restart's first pass names nothing.
+#  4. Restarted with [x1] announce_quiet_ms and announce_settle_max_ms at
+#     5000, such writes for 1.5 s settle into one announcement that counts
+#     all of them (at the defaults, 1 s at most, the first would count
+#     fewer): the settings are read.
 # Before: the operator's writes on h-1 brought sealed x1.deactivate and
 # x1.activate records that h-2's did not, and no announcement; the send
 # named before the restart had its own sealed x1.deactivate after it.
@@ -57,8 +61,9 @@ up() {
   start_lisecd "$pki" "[audit]" "li_admin_key = $work/li.pub" \
     "[keys]" "x1_key_dir = $pki" "[vault]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" \
     "pin_file = $work/pin" "key_label = lisec-kek" "[model]" "allow_declared_trust = true" \
-    "[x1]" "compliance_record_s = 86400" "[api]" "refusal_rate = 0"
+    "[x1]" "compliance_record_s = 86400" "${x1_settle[@]}" "[api]" "refusal_rate = 0"
 }
+x1_settle=() # [x1] announce_quiet_ms and announce_settle_max_ms: their defaults until step 4
 up
 
 # host_json N TRUST COUNTRY: host h-N as the operator declares it.
@@ -266,6 +271,52 @@ grep -q '^0 X1 step(s) after 1 model change(s)$' rs2.after || fail "rs2: the fir
 holds 244051234567890
 task_is active
 pass "the same with h-2: the first pass after the restart announces, naming nothing; the NE keeps t-1"
+
+# 4. [x1] announce_quiet_ms and announce_settle_max_ms are read: lisecd
+# restarted with both at 5000 (their most); the operator writes vm-twin's
+# domain back and forth until 1.5 s have passed (at most 200 writes). At
+# 5000 those writes settle into one announcement that counts every one of
+# them. At the defaults an announcement comes at most 1 s after a burst's
+# first change, so the first one would count fewer. The start counts as a
+# change: its announcement (5 s after the start) comes first.
+from=$(size) || fail "operator: the audit log's size"
+stop_clean
+mv lisecd.log rs3.lisecd.log
+x1_settle=("announce_quiet_ms = 5000" "announce_settle_max_ms = 5000")
+up
+for _ in $(seq 1 200); do
+  [ -n "$(announced "$from")" ] && break
+  sleep 0.1
+done
+grep -q '^0 X1 step(s) after 1 model change(s)$' <<<"$(announced "$from")" ||
+  fail "settle 5000: the start's announcement: $(announced "$from")"
+from=$(size) || fail "operator: the audit log's size"
+began=$(date +%s%3N) n=0
+while [ "$n" -lt 200 ] && [ $(($(date +%s%3N) - began)) -lt 1500 ]; do
+  n=$((n + 1))
+  d=$([ $((n % 2)) = 1 ] && echo tenant2 || echo tenant)
+  out=$(as operator -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\n' \
+    -d "{\"id\":\"vm-twin\",\"hypervisor\":\"hv-2\",\"sensitivity\":\"general\",\"domain\":\"$d\"}" \
+    "$LISECD_URL/v1/model/vm/vm-twin")
+  [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: PUT vm-twin: $out"
+done
+lasted=$(($(date +%s%3N) - began))
+for _ in $(seq 1 200); do
+  [ -n "$(announced "$from")" ] && break
+  sleep 0.1
+done
+first=$(announced "$from" | head -n1)
+if [ "$lasted" -lt 4500 ]; then
+  # every write came within the quiet and the maximum of the first
+  [ "$first" = "0 X1 step(s) after $n model change(s)" ] ||
+    fail "settle 5000: $n writes in $lasted ms did not settle into one announcement: $(announced "$from")"
+  pass "[x1] announce_quiet_ms and announce_settle_max_ms at 5000: $n operator writes in $lasted ms settle into one announcement counting all $n (at the defaults the first comes 1 s after the first write)"
+else
+  # a write took seconds: this machine cannot tell, the first still counts several
+  grep -q '^0 X1 step(s) after \([2-9]\|[1-9][0-9]\+\) model change(s)$' <<<"$first" ||
+    fail "settle 5000: $n writes in $lasted ms: $(announced "$from")"
+  pass "[x1] announce settings at 5000: $n writes took $lasted ms (past the 5 s quiet): only checked that the first announcement counts several ($first)"
+fi
 
 stop_clean
 if grep -E 'Sanitizer|runtime error' ne.log; then fail "sanitizer report"; fi
