@@ -288,7 +288,14 @@ static size_t reply_head(char *out, size_t cap, const api_wire_reply *r, const a
   LISEC_FBUF_LIT(&b, "\r\n");
   if (r->content_type[0]) PUT_FIELD(&b, "Content-Type: ", r->content_type);
   LISEC_FBUF_LIT(&b, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
-  if (h->csp) PUT_FIELD(&b, "Content-Security-Policy: ", h->csp);
+  if (h->csp) {
+    /* a browser's reply (docs/ui.md): besides the policy, no Referer to
+     * any link the view follows, a window of its own whoever opened it,
+     * and nothing of it loaded by a page of another site */
+    PUT_FIELD(&b, "Content-Security-Policy: ", h->csp);
+    LISEC_FBUF_LIT(&b, "Referrer-Policy: no-referrer\r\nCross-Origin-Opener-Policy: same-origin\r\n"
+                       "Cross-Origin-Resource-Policy: same-origin\r\n");
+  }
   if (h->request_id && h->request_id[0]) PUT_FIELD(&b, "X-Request-Id: ", h->request_id);
   if (r->allow[0]) PUT_FIELD(&b, "Allow: ", r->allow);
   if (r->retry_after[0]) PUT_FIELD(&b, "Retry-After: ", r->retry_after);

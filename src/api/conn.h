@@ -119,7 +119,10 @@ void api_conn_consume(api_conn *c, size_t n);
 /* The headers every reply carries besides its own. */
 typedef struct api_conn_reply_head {
   const char *request_id;
-  const char *csp;   /* Content-Security-Policy, or NULL */
+  /* Content-Security-Policy, and with it Referrer-Policy: no-referrer,
+   * Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy:
+   * same-origin; NULL: none of them */
+  const char *csp;
   bool head;         /* the request was HEAD: headers only */
   bool close;        /* Connection: close */
   bool keep_alive_10; /* an HTTP/1.0 client asked to keep the connection */

@@ -5,7 +5,10 @@
  * route. The files hold no data: the page reads lisecd's JSON routes with
  * the same client certificate, so what each role sees is what the API
  * already shows it. Every reply carries the Content-Security-Policy of
- * api/ui.h (server.c) and Cache-Control: no-store. */
+ * api/ui.h with Referrer-Policy, Cross-Origin-Opener-Policy and
+ * Cross-Origin-Resource-Policy (api/conn.c) and Cache-Control: no-store.
+ * HEAD of these paths is answered as GET without the body (server.c). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +71,12 @@ static int get_file(lisec_ctl *ctl, const ctl_actor *actor, const api_request *r
                     api_response *resp) {
   (void)ctl, (void)actor;
   return serve(req->params[0], resp);
+}
+
+bool api_ui_head_as_get(const char *method, const char *uri) {
+  if (strcmp(method, "HEAD") != 0 || !uri) return false;
+  size_t n = strcspn(uri, "?");
+  return (n == 3 || (n > 3 && uri[3] == '/')) && strncmp(uri, "/ui", 3) == 0;
 }
 
 const api_route api_routes_ui[] = {

@@ -809,6 +809,9 @@ typedef struct inflight {
   int metrics;
   /* A /readyz of the probe listener: answered as plain text. */
   bool probe;
+  /* HEAD of the compliance view, asked of the controller as GET: its
+   * reply goes out without the body */
+  bool head;
 } inflight;
 
 static void inflight_answer(api_worker *w, inflight *f, const api_wire_reply *r) {
@@ -829,7 +832,7 @@ static void inflight_answer(api_worker *w, inflight *f, const api_wire_reply *r)
   if (c) {
     c->busy = false;
     c->inflight = 0;
-    send_reply(c, r, f->rid, false, f->keep_alive_10);
+    send_reply(c, r, f->rid, f->head, f->keep_alive_10);
   }
   free(joined);
   /* Probes are not API requests: neither counted nor access-logged. */
@@ -937,12 +940,12 @@ static void on_channel_event(struct bufferevent *bev, short what, void *arg) {
 /* Sends an admitted request to the controller; c waits for the reply. */
 static void forward(api_conn *c, const http1_request *req, const api_principal *who, int route,
                     const char *uri, const char *body, size_t body_len, uint64_t t0, const char *rid,
-                    int metrics) {
+                    int metrics, bool head) {
   api_worker *w = c->w;
   api_response resp = {0};
   if (w->chan_lost) {
     api_error(&resp, 503, "unavailable", "the controller process is gone; lisecd is stopping");
-    send_response(c, &resp, rid, false);
+    send_response(c, &resp, rid, head);
     request_done(route, resp.status, t0, who->role, req->method, rid);
     api_response_free(&resp);
     return;
@@ -954,14 +957,14 @@ static void forward(api_conn *c, const http1_request *req, const api_principal *
   ipc_writer wr = {0};
   int rc = f && m ? 0 : lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (rc == 0) {
-    *f = (inflight){.conn = c, .t0 = t0, .route = route, .metrics = metrics,
+    *f = (inflight){.conn = c, .t0 = t0, .route = route, .metrics = metrics, .head = head,
                     .keep_alive_10 = req->minor == 0 && req->keep_alive};
     copy_str(f->rid, sizeof f->rid, rid);
     copy_str(f->role, sizeof f->role, who->role);
     copy_str(f->method, sizeof f->method, req->method);
     m->route = (uint32_t)route;
     m->who = *who;
-    copy_str(m->method, sizeof m->method, req->method);
+    copy_str(m->method, sizeof m->method, head ? "GET" : req->method);
     copy_str(m->uri, sizeof m->uri, uri);
     copy_str(m->request_id, sizeof m->request_id, rid);
     /* If-Match for the model's compare-and-set writes; one too long to be
@@ -995,15 +998,18 @@ static void forward(api_conn *c, const http1_request *req, const api_principal *
   }
   free(f);
   api_error(&resp, 503, "unavailable", err.msg);
-  send_response(c, &resp, rid, false);
+  send_response(c, &resp, rid, head);
   request_done(route, resp.status, t0, who->role, req->method, rid);
   api_response_free(&resp);
 }
 
-/* One request of an API connection, its body in hand. HEAD is answered as
- * the route table answers it (405 naming the methods, 404, 403 without a
- * usable certificate), without a body: no route takes HEAD, and the front
- * has no body to strip from a controller's reply. */
+/* One request of an API connection, its body in hand. HEAD of the
+ * compliance view's files (api_ui_head_as_get) is routed and answered as
+ * GET, without the body: they hold no data and their reading changes
+ * nothing. Any other HEAD is answered as the route table answers it (405
+ * naming the methods, 404, 403 without a usable certificate), without a
+ * body: no other route takes HEAD, and a GET of the API may record its
+ * reading (an audit read, a sealed record) that a HEAD must not make. */
 static void dispatch(api_conn *c, const http1_request *req, const char *uri, const char *body,
                      size_t body_len) {
   api_worker *w = c->w;
@@ -1014,6 +1020,7 @@ static void dispatch(api_conn *c, const http1_request *req, const char *uri, con
   char rid[LISEC_REQUEST_ID_MAX];
   request_id_take(req, rid);
   bool head = strcmp(req->method, "HEAD") == 0;
+  bool head_get = api_ui_head_as_get(req->method, uri);
   const char *why = NULL;
   const api_principal *who = ssl_principal(w->srv, c->ssl, &err);
   if (!who) {
@@ -1030,14 +1037,14 @@ static void dispatch(api_conn *c, const http1_request *req, const char *uri, con
     lisec_log_context_clear();
     api_error(&resp, 403, "forbidden", why);
   } else {
-    api_raw_request raw = {.method = req->method, .uri = uri, .body = body, .body_len = body_len,
-                           .max_body = w->srv->max_body};
+    api_raw_request raw = {.method = head_get ? "GET" : req->method, .uri = uri, .body = body,
+                           .body_len = body_len, .max_body = w->srv->max_body};
     char *admitted = NULL;
     size_t admitted_len = 0;
     size_t n_routes = 0;
     const api_route *routes = api_route_table(&n_routes);
     if (api_admit_routes(routes, n_routes, who, &raw, &resp, &route, &admitted, &admitted_len)) {
-      if (head) {
+      if (head && !head_get) {
         wipe_free(admitted, admitted_len);
         api_error(&resp, 405, "method_not_allowed", "this path does not take that method");
       } else {
@@ -1045,7 +1052,7 @@ static void dispatch(api_conn *c, const http1_request *req, const char *uri, con
         int metrics = 0;
         if (api_route_is_front(r) && (r->roles & who->role_bit))
           metrics = who->role_bit == API_ROLE_LI_ADMIN ? 2 : 1;
-        forward(c, req, who, route, uri, admitted, admitted_len, t0, rid, metrics);
+        forward(c, req, who, route, uri, admitted, admitted_len, t0, rid, metrics, head_get);
         wipe_free(admitted, admitted_len);
         return;
       }

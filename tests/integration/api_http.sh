@@ -134,6 +134,36 @@ python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
 assert r["trailing"] == "" and [x["status"] for x in r["responses"]] == [404, 200], r' "$work/raw.json" ||
   fail "HEAD /v1/nope: $(cat "$work/raw.json")"
 pass "HEAD: 405 with Allow (404 for an unknown path) and no body; the next request on the connection is read cleanly"
+# HEAD of the compliance view's files is answered as GET without the body
+# (docs/ui.md; 405 before): the GET's status, length and headers, and the
+# next request on the connection read cleanly. Every TLS reply, an API
+# one's too, carries the browser's headers with the CSP.
+printf 'HEAD /ui/app.css HTTP/1.1\r\nHost: localhost\r\n\r\nGET /ui/app.css HTTP/1.1\r\nHost: localhost\r\n\r\nGET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n' |
+  raw --head-first >"$work/raw.json"
+python3 - "$work/raw.json" "$src/src/api/ui/app.css" <<'PY' || fail "HEAD /ui/app.css: $(cat "$work/raw.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+css = open(sys.argv[2], "rb").read()
+st = [x["status"] for x in r["responses"]]
+assert st == [200, 200, 200], st
+head, get, api = r["responses"]
+assert head["body"] == "" and r["trailing"] == "", "a body after HEAD: %r" % head
+assert head["headers"]["content-length"] == [str(len(css))] == get["headers"]["content-length"], (head, len(css))
+assert head["headers"]["content-type"] == get["headers"]["content-type"] == ["text/css; charset=utf-8"], head
+assert get["body"].encode("latin-1") == css, "the GET after the HEAD is not the file"
+for resp in (head, get, api):
+    h = resp["headers"]
+    assert h.get("referrer-policy") == ["no-referrer"], h
+    assert h.get("cross-origin-opener-policy") == ["same-origin"], h
+    assert h.get("cross-origin-resource-policy") == ["same-origin"], h
+    assert len(h.get("content-security-policy", [])) == 1, h
+PY
+printf 'HEAD /ui/nothing.js HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n' |
+  raw --head-first >"$work/raw.json"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))
+assert r["trailing"] == "" and [x["status"] for x in r["responses"]] == [404, 200], r' "$work/raw.json" ||
+  fail "HEAD /ui/nothing.js: $(cat "$work/raw.json")"
+pass "HEAD /ui/app.css: 200, the GET's length and type, no body; HEAD of a missing file 404, no body; the replies carry Referrer-Policy, COOP and CORP beside the CSP"
 
 # ---- HTTP/1.1 framing (api/http1.c) ----------------------------------------
 # Three requests in one write (pipelined): answered in order, the last one's

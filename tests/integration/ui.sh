@@ -94,6 +94,14 @@ for f in "/ui/|text/html; charset=utf-8" "/ui|text/html; charset=utf-8" \
   grep -qix "content-security-policy: $csp" <<<"$h" || fail "GET $path: not the strict CSP: $h"
   grep -qix "cache-control: no-store" <<<"$h" || fail "GET $path: not Cache-Control: no-store"
   grep -qix "x-content-type-options: nosniff" <<<"$h" || fail "GET $path: no nosniff"
+  grep -qix "referrer-policy: no-referrer" <<<"$h" || fail "GET $path: not Referrer-Policy: no-referrer: $h"
+  grep -qix "cross-origin-opener-policy: same-origin" <<<"$h" || fail "GET $path: not COOP same-origin: $h"
+  grep -qix "cross-origin-resource-policy: same-origin" <<<"$h" || fail "GET $path: not CORP same-origin: $h"
+  # HEAD: the GET's status, length and headers, no body (405 before)
+  hh=$(as auditor -I "$LISECD_URL$path" | tr -d '\r')
+  grep -qx "HTTP/1.1 200 OK" <<<"$hh" || fail "HEAD $path as auditor: $(head -1 <<<"$hh")"
+  grep -qix "content-length: $(stat -c %s "$work/body")" <<<"$hh" || fail "HEAD $path: not the GET's length: $hh"
+  grep -qix "cross-origin-resource-policy: same-origin" <<<"$hh" || fail "HEAD $path: not CORP same-origin: $hh"
   case $path in
     /ui | /ui/) file=index.html ;;
     *) file=${path#/ui/} ;;
@@ -113,7 +121,7 @@ for f in d.iterdir():
     urls -= {"http://www.w3.org/2000/svg"}  # the SVG namespace, a name, never fetched
     assert not urls, f"{f.name}: {urls}"
 PY
-pass "the view's files: content types, strict CSP, no-store, nosniff, nothing inline or foreign"
+pass "the view's files: content types, strict CSP, Referrer-Policy, COOP, CORP, no-store, nosniff, HEAD as GET without the body, nothing inline or foreign"
 for role in mano host hypervisor-admin; do
   code=$(as "$role" -o "$work/body" -w '%{http_code}' "$LISECD_URL/ui/")
   [ "$code" = 403 ] && grep -q "admitted roles: operator, li-admin, auditor" "$work/body" ||

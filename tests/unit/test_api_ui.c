@@ -4,18 +4,27 @@
  * what is not an id get 404 or 400, and every file of src/api/ui/ was
  * embedded byte for byte; and a browser's request (Origin, Sec-Fetch-*)
  * that would change state, or of another site but a visit of /ui/, is
- * refused (api/browser.h), whatever the header's case or order. */
+ * refused (api/browser.h), whatever the header's case or order. A reply
+ * with the Content-Security-Policy carries Referrer-Policy,
+ * Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy with it
+ * (api/conn.c, over a real socketpair), one without none of them; HEAD of
+ * the view's paths, and of no other, is answered as GET
+ * (api_ui_head_as_get), its reply keeping the GET's length without the
+ * body. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "api/api.h"
 #include "api/browser.h"
+#include "api/conn.h"
 #include "api/http1.h"
 #include "api/ui.h"
 
@@ -187,6 +196,88 @@ static void test_browser_requests(void **state) {
   }
 }
 
+/* The bytes api_conn_reply sends for r with head h, into out. */
+static void reply_bytes(const api_wire_reply *r, const api_conn_reply_head *h, char *out, size_t cap) {
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  api_conn c;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(api_conn_init(&c, sv[0], NULL, 4096), 0);
+  assert_int_equal(api_conn_reply(&c, r, h), 0);
+  assert_true(api_conn_flush(&c));
+  size_t n = 0;
+  for (ssize_t k; n < cap - 1 && (k = recv(sv[1], out + n, cap - 1 - n, MSG_DONTWAIT)) > 0;) n += (size_t)k;
+  out[n] = '\0';
+  api_conn_release(&c);
+  close(sv[1]);
+}
+
+static void test_browser_isolation_headers(void **state) {
+  (void)state;
+  static const char *with[] = {"\r\nContent-Security-Policy: " API_UI_CSP "\r\n",
+                               "\r\nReferrer-Policy: no-referrer\r\n",
+                               "\r\nCross-Origin-Opener-Policy: same-origin\r\n",
+                               "\r\nCross-Origin-Resource-Policy: same-origin\r\n",
+                               "\r\nX-Content-Type-Options: nosniff\r\n"};
+  api_wire_reply r = {.status = 200, .body = (const uint8_t *)"<html></html>\n", .body_len = 14};
+  strcpy(r.content_type, "text/html; charset=utf-8");
+  char got[4096];
+  /* a TLS reply (server.c sets the policy on each): all of them, a 4xx too */
+  static const int statuses[] = {200, 403};
+  for (size_t k = 0; k < 2; k++) {
+    int status = statuses[k];
+    r.status = status;
+    api_conn_reply_head h = {.request_id = "rid", .csp = API_UI_CSP};
+    reply_bytes(&r, &h, got, sizeof got);
+    for (size_t i = 0; i < sizeof with / sizeof *with; i++)
+      if (!strstr(got, with[i])) fail_msg("status %d: no %s in: %s", status, with[i] + 2, got);
+    /* each once */
+    assert_null(strstr(strstr(got, "Referrer-Policy:") + 1, "Referrer-Policy:"));
+  }
+  /* without the policy (the plain probe listener): none of the three */
+  api_conn_reply_head plain = {.request_id = "rid"};
+  reply_bytes(&r, &plain, got, sizeof got);
+  assert_null(strstr(got, "Content-Security-Policy:"));
+  assert_null(strstr(got, "Referrer-Policy:"));
+  assert_null(strstr(got, "Cross-Origin-"));
+  /* HEAD: the headers, the GET's length, no body */
+  api_conn_reply_head head = {.request_id = "rid", .csp = API_UI_CSP, .head = true};
+  r.status = 200;
+  reply_bytes(&r, &head, got, sizeof got);
+  assert_non_null(strstr(got, "\r\nContent-Length: 14\r\n"));
+  assert_non_null(strstr(got, "\r\nCross-Origin-Resource-Policy: same-origin\r\n"));
+  assert_int_equal(strcmp(got + strlen(got) - 4, "\r\n\r\n"), 0);
+}
+
+static void test_head_of_view_as_get(void **state) {
+  (void)state;
+  static const struct {
+    const char *method, *uri;
+    bool as_get;
+  } cases[] = {
+      {"HEAD", "/ui", true},
+      {"HEAD", "/ui/", true},
+      {"HEAD", "/ui/app.js", true},
+      {"HEAD", "/ui/outlines.json?x=1", true},
+      {"HEAD", "/ui?x=1", true},
+      {"HEAD", "/ui/nothing.js", true}, /* routed as GET: 404 as a GET gets */
+      /* the API's reads may record them: HEAD stays 405 there */
+      {"HEAD", "/v1/status", false},
+      {"HEAD", "/v1/audit/entries", false},
+      {"HEAD", "/uix", false},
+      {"HEAD", "/u", false},
+      {"HEAD", "/", false},
+      {"HEAD", "/v1/ui/", false},
+      {"GET", "/ui/", false},
+      {"POST", "/ui/", false},
+      {"head", "/ui/", false}, /* methods are case-sensitive (RFC 9110) */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    if (api_ui_head_as_get(cases[i].method, cases[i].uri) != cases[i].as_get)
+      fail_msg("%s %s: want %s", cases[i].method, cases[i].uri, cases[i].as_get ? "as GET" : "not");
+  assert_false(api_ui_head_as_get("HEAD", NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_files_served_with_types),
@@ -194,6 +285,8 @@ int main(void) {
       cmocka_unit_test(test_unknown_and_bad_names),
       cmocka_unit_test(test_assets_table),
       cmocka_unit_test(test_browser_requests),
+      cmocka_unit_test(test_browser_isolation_headers),
+      cmocka_unit_test(test_head_of_view_as_get),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
