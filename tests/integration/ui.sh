@@ -305,7 +305,9 @@ pass "an LI VM failing O.1.3 and DOMAIN: named on li-admin's page only; the oper
 # POST that would create a VM (a no-cors fetch with a text/plain JSON body
 # needs no CORS preflight, and the browser presents the certificate), and
 # loads lisecd's compliance report as an image. Chromium's network log
-# shows both were sent; lisecd refused both: no VM was made.
+# shows both were sent; lisecd refused both: no VM was made. The page's
+# fetch fails: Cross-Origin-Resource-Policy keeps even the opaque reply
+# from it.
 mkdir -p "$work/evil"
 cat >"$work/evil/index.html" <<HTML
 <!doctype html><html><head><title>loading</title></head><body><script>
@@ -329,12 +331,16 @@ HOME=$work/home-operator timeout 120 chromium --headless --no-sandbox --disable-
   --host-resolver-rules="MAP evil.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost" \
   --log-net-log="$work/evil.net.json" --virtual-time-budget=10000 --dump-dom "http://evil.test:$evil_port/" \
   >"$work/evil.html" 2>"$work/evil.err" || { tail -20 "$work/evil.err" >&2; fail "chromium on evil.test exited"; }
-grep -q '<title>sent</title>' "$work/evil.html" || fail "the other site's page did not send its POST: $(cat "$work/evil.html")"
+# the fetch settles, failing: lisecd's reply carries
+# Cross-Origin-Resource-Policy: same-origin, so Chromium keeps even its
+# opaque response from another site's page (the POST went out: the net log)
+grep -q '<title>failed TypeError' "$work/evil.html" ||
+  fail "the other site's page: its fetch did not fail (CORP same-origin): $(cat "$work/evil.html")"
 check sent "$work/evil.net.json" POST "$LISECD_URL/v1/model/vm" 403
 check sent "$work/evil.net.json" GET "$LISECD_URL/v1/compliance" 403
 code=$(as operator -o "$work/body" -w '%{http_code}' "$LISECD_URL/v1/model/vm/vm-csrf")
 [ "$code" = 404 ] || fail "another site's page created vm-csrf with the operator's certificate: $code $(cat "$work/body")"
-pass "another site's page in the operator's browser: its POST and its read of lisecd refused 403, no VM made"
+pass "another site's page in the operator's browser: its POST and its read of lisecd refused 403, no VM made, its fetch blocked by CORP"
 
 # ---- a reload that fails -------------------------------------------------------
 # The operator's page reads compliant; lisecd then stops and the page's
