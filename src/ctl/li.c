@@ -307,16 +307,41 @@ static pthread_mutex_t register_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct key_owner {
   char hex[2 * CRYPTO_SHA256_LEN + 1];
-  char vm[LI_VM_ID_MAX + 1]; /* "" when no VM holds the key */
+  uint8_t one_form[CRYPTO_SHA256_LEN]; /* key_one_form's digest of the key */
+  char vm[LI_VM_ID_MAX + 1];           /* "" when no VM holds the key */
 } key_owner;
+
+/* The SHA-256 of a key's SPKI in one form: an EC key's point uncompressed.
+ * OpenSSL writes a point back as it read it, so one P-256 key has two PEM
+ * texts (SEC1 compressed or not) and two key_sha256 values, and verifies
+ * the same signatures under either. */
+static int key_one_form(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err) {
+  EVP_PKEY *k = EVP_PKEY_dup(key);
+  int rc = k ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (!rc && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+      !EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                      OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED))
+    rc = lisec_err_set(err, LISEC_ECRYPTO, "pubkey: the EC point cannot be written uncompressed");
+  if (!rc) rc = li_key_sha256(k, out, err);
+  EVP_PKEY_free(k);
+  return rc;
+}
 
 static int owner_of_key(void *ctx, const char *id, const char *body, int64_t version) {
   (void)version;
   key_owner *o = ctx;
   json_t *j = NULL;
-  if (lisec_json_parse(body, strlen(body), &j, NULL)) return 0; /* load refuses it where read */
+  if (o->vm[0] || lisec_json_parse(body, strlen(body), &j, NULL)) return 0; /* load refuses it where read */
   const char *hex = json_string_value(json_object_get(j, "key_sha256"));
-  if (hex && !o->vm[0] && strcmp(hex, o->hex) == 0) snprintf(o->vm, sizeof o->vm, "%s", id);
+  const char *pem = json_string_value(json_object_get(j, "pubkey"));
+  EVP_PKEY *k = NULL;
+  uint8_t d[CRYPTO_SHA256_LEN];
+  bool same = hex && strcmp(hex, o->hex) == 0;
+  if (!same && pem && crypto_pkey_from_pem(pem, strlen(pem), false, &k, NULL) == 0 &&
+      key_one_form(k, d, NULL) == 0)
+    same = memcmp(d, o->one_form, sizeof d) == 0;
+  if (same) snprintf(o->vm, sizeof o->vm, "%s", id);
+  EVP_PKEY_free(k);
   json_decref(j);
   return 0;
 }
@@ -366,10 +391,11 @@ static int li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
     lisec_err_wrap(err, "pubkey");
     return rc;
   }
+  key_owner o = {0};
   rc = li_key_sha256(key, d.key_sha256, err);
+  if (!rc) rc = key_one_form(key, o.one_form, err);
   if (!rc) rc = crypto_pkey_public_pem(key, &d.pubkey, err);
   EVP_PKEY_free(key);
-  key_owner o = {0};
   lisec_hex_encode(d.key_sha256, sizeof d.key_sha256, o.hex);
   if (!rc) rc = store_doc_list(ctl->store, LI_KIND, owner_of_key, &o, err);
   if (!rc && o.vm[0]) {

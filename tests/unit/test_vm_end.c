@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
 #include "crypto/crypto.h"
@@ -459,12 +461,46 @@ static void test_li_key_one_vm(void **state) {
   free(pem);
 }
 
+/* A key is one LI VM's whatever its encoding: a P-256 public key written
+ * with its point compressed (SEC1 0x02/0x03, which OpenSSL reads and
+ * writes back as it was given) is the same key as the uncompressed one,
+ * and verifies the same signatures, so registering it for a second VM is
+ * refused as the same key is. */
+static void test_li_key_one_vm_compressed(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  json_t *out = NULL, *body;
+  char *pem = NULL, *pem_c = NULL;
+  assert_int_equal(crypto_pkey_public_pem(vm_key, &pem, &err), 0);
+  EVP_PKEY *c = EVP_PKEY_dup(vm_key);
+  assert_non_null(c);
+  assert_int_equal(EVP_PKEY_set_utf8_string_param(c, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                  OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+                   1);
+  assert_int_equal(crypto_pkey_public_pem(c, &pem_c, &err), 0);
+  EVP_PKEY_free(c);
+  assert_string_not_equal(pem, pem_c); /* two texts of one key */
+  body = json_pack("{s:s, s:s}", "vm", "li-first", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), 0);
+  json_decref(out), json_decref(body);
+  out = NULL;
+  body = json_pack("{s:s, s:s}", "vm", "li-second", "pubkey", pem_c);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), LISEC_ECONFLICT);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "registered to another LI VM"));
+  assert_null(strstr(err.msg, "li-first"));
+  json_decref(body);
+  free(pem);
+  free(pem_c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_terminate_waits_for_the_host, setup, teardown),
       cmocka_unit_test_setup_teardown(test_terminate_immediate_and_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_vm_retired_not_terminated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_key_one_vm, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_li_key_one_vm_compressed, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
