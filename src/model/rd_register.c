@@ -184,8 +184,8 @@ static int fields(json_t *cmd, model_rd_reg *out, lisec_err *err) {
   return 0;
 }
 
-int model_rd_reg_open(const uint8_t *data, size_t len, EVP_PKEY *admin_key,
-                      model_rd_reg *out, lisec_err *err) {
+static int open_cmd(const uint8_t *data, size_t len, EVP_PKEY *admin_key,
+                    model_rd_reg *out, lisec_err *err) {
   static const char *const top[] = {"command", "signature", NULL};
   memset(out, 0, sizeof *out);
   if (!data || len == 0 || len > MODEL_RD_REG_MAX)
@@ -223,6 +223,16 @@ int model_rd_reg_open(const uint8_t *data, size_t len, EVP_PKEY *admin_key,
   }
   free(sig);
   json_decref(root);
+  return rc;
+}
+
+int model_rd_reg_open(const uint8_t *data, size_t len, EVP_PKEY *admin_key,
+                      model_rd_reg *out, lisec_err *err) {
+  int rc = open_cmd(data, len, admin_key, out, err);
+  /* the JSON helpers' refusals (malformed, a field missing, unknown or out
+   * of range) name the requirement too */
+  if (rc && err && !strstr(err->msg, MODEL_REQ_RD_RECIPIENT))
+    lisec_err_wrap(err, MODEL_REQ_RD_RECIPIENT ": the registration command");
   return rc;
 }
 

@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "model/rd_command.h"
 #include "model/rd_recipient.h"
+#include "model/rd_register.h"
 #include <openssl/pem.h>
 
 static const int64_t T0 = 1780272000; /* 2026-06-01 */
@@ -471,6 +472,35 @@ static void test_recipient_key(void **state) {
   EVP_PKEY_free(rsa);
 }
 
+/* Every refusal of an RD administration's key registration names its
+ * requirement, those of the command's form too (POST
+ * /v1/rd/recipients/{vm} answers them as they are). */
+static void test_registration_form_named(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "{\"command\":", /* not JSON */
+      "{\"command\":{},\"signature\":\"AA==\",\"x\":1}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":1,"
+      "\"vm\":\"rd-q\",\"x\":1},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":1,"
+      "\"vm\":\"rd-q\"}}",
+      "{\"command\":{\"counter\":\"1\",\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":1,"
+      "\"vm\":\"rd-q\"},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":2,"
+      "\"vm\":\"rd-q\"},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":1,"
+      "\"vm\":\"rd q\"},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"type\":\"rd-recipient-remove\",\"v\":1,"
+      "\"vm\":\"rd-q\"},\"signature\":\"!!\"}",
+      NULL};
+  for (size_t i = 0; bad[i]; i++) {
+    lisec_err err = {0};
+    model_rd_reg c;
+    assert_int_equal(model_rd_reg_open((const uint8_t *)bad[i], strlen(bad[i]), NULL, &c, &err), LISEC_EINVAL);
+    if (!strstr(err.msg, MODEL_REQ_RD_RECIPIENT)) fail_msg("case %zu: %s", i, err.msg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compliant_then_each_rule_fails),
@@ -481,6 +511,7 @@ int main(void) {
       cmocka_unit_test(test_periods),
       cmocka_unit_test(test_extension_command),
       cmocka_unit_test(test_recipient_key),
+      cmocka_unit_test(test_registration_form_named),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
