@@ -123,6 +123,12 @@ void audit_frontier_init(audit_frontier *f);
 int audit_frontier_append(audit_frontier *f, const uint8_t leaf_hash[AUDIT_HASH_LEN],
                           lisec_err *err);
 void audit_frontier_root(const audit_frontier *f, uint8_t out[AUDIT_HASH_LEN]);
+/* The consistency proof (RFC 9162 §2.1.4.1) from the tree whose right edge
+ * is old to the tree with count more leaves, leaves (old->size onwards),
+ * without the rest of the tree (extend.c): as audit_tree_prove_consistency
+ * would give it. */
+int audit_prove_extension(const audit_frontier *old, const uint8_t (*leaves)[AUDIT_HASH_LEN], uint64_t count,
+                          audit_proof *out, lisec_err *err);
 /* The frontier stored beside each checkpoint (frontier.c): lisecd opens a
  * large log from it without reading what the checkpoint covers; the
  * checkpoint's signed root must be its root (audit_frontier_root). Kept as

@@ -77,6 +77,11 @@ typedef struct signer {
   int (*next_key)(void *ctx, bool fresh, uint8_t pk[32], lisec_err *err);
   audit_sign_fn sign_next;
   int (*promote)(void *ctx, const uint8_t pk[32], lisec_err *err);
+  /* the keys process as the log's witness (ctl/auditlog.h): when set, it
+   * signs in place of sign and sign_next, given a consistency proof */
+  int (*witness)(void *ctx, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err);
+  int (*sign_proven)(void *ctx, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                     const audit_proof *proof, uint8_t sig[64], lisec_err *err);
 } signer;
 
 /* Where a checkpoint key rollover stands (under mu). */
@@ -132,6 +137,11 @@ struct ctl_auditlog {
   bool cp_request;
   int64_t cp_retry_ms; /* after a failed checkpoint, not before this */
   lisec_err cp_err;
+  /* the witness (checkpoint thread): the size it last signed, when known */
+  bool wit_known;
+  uint64_t wit_size;
+  uint64_t wit_refusals; /* checkpoints the witness refused (under mu; metrics) */
+  bool wit_refusing;     /* the last one was refused: recorded once until one is signed (under mu) */
   int64_t cp_ok_ms;       /* the last checkpoint published (or the open) */
   uint64_t cp_failures;   /* checkpoints that failed since open (metrics) */
   /* RFC 3161 timestamps of the checkpoints (ctl/audit_tsa.h; NULL: none) */
@@ -623,7 +633,7 @@ static int finish_rollover(ctl_auditlog *log, const audit_vkey *next, lisec_err 
 }
 
 int ctl_auditlog_rollover_begin(ctl_auditlog *log, char **new_vkey, lisec_err *err) {
-  if (!log->key.next_key || !log->key.sign_next || !log->key.promote)
+  if (!log->key.next_key || (!log->key.sign_next && !log->key.sign_proven) || !log->key.promote)
     return lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: this checkpoint signer cannot roll its key over");
   pthread_mutex_lock(&log->mu);
   bool busy = log->ro != RO_NONE;
@@ -708,6 +718,96 @@ static int checkpoint_frontier(ctl_auditlog *log, lisec_store *cs, uint64_t size
   return rc;
 }
 
+/* ---- the witness -----------------------------------------------------------
+ * The keys process signs a checkpoint only with the consistency proof from
+ * the last one it signed (keys/witness.h). The size it is at is asked once
+ * and then follows what it signs; when it moved elsewhere (another node of
+ * [ha] sharing its token signed since) it answers ECONFLICT and is asked
+ * again. A refusal (EDENIED) is an attack signal: logged as an error,
+ * counted, recorded in the log once until a checkpoint is signed again,
+ * and nothing is published. */
+typedef struct witnessed {
+  ctl_auditlog *log;
+  bool next;
+  uint64_t old_size;
+  audit_proof proof;
+} witnessed;
+
+static int sign_witnessed(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+  witnessed *w = ctx;
+  return w->log->key.sign_proven(w->log->key.ctx, w->next, msg, len, w->old_size, &w->proof, sig, err);
+}
+
+/* The proof from the witness's size to cp's into w; edge: the checkpoint
+ * thread's right edge before this checkpoint (used while the tree is
+ * deferred). */
+static int witness_prove(ctl_auditlog *log, lisec_store *cs, const audit_checkpoint *cp, const audit_frontier *edge,
+                         witnessed *w, lisec_err *err) {
+  if (!log->wit_known) {
+    bool have = false;
+    uint8_t root[32];
+    int rc = log->key.witness(log->key.ctx, &have, &log->wit_size, root, err);
+    if (rc) return lisec_err_wrap(err, "TR103308-5.5: the keys process's last signed checkpoint");
+    log->wit_known = true;
+  }
+  w->old_size = log->wit_size;
+  w->proof.len = 0;
+  if (w->old_size > cp->size)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.5: the keys process last signed a checkpoint at size %llu, beyond this log's "
+                         "%llu: the store was rolled back or restored (after lisec restore an operator resets "
+                         "the witness, docs/audit.md)",
+                         (unsigned long long)w->old_size, (unsigned long long)cp->size);
+  if (!w->old_size || w->old_size == cp->size) return 0;
+  fetch_ctx fc = {.reader = cs};
+  int rc = 0;
+  pthread_rwlock_rdlock(&log->tree_lock);
+  if (!log->deferred) {
+    rc = audit_tree_prove_consistency(log->tree, w->old_size, cp->size, fetch_leaves, &fc, &w->proof, err);
+  } else if (w->old_size < edge->size || cp->size > log->front.size) {
+    rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                       "TR103308-5.5: the consistency proof from size %llu waits for the tree's rebuild",
+                       (unsigned long long)w->old_size);
+  } else {
+    audit_frontier from = *edge;
+    while (!rc && from.size < w->old_size) rc = audit_frontier_append(&from, log->pend[from.size - log->base], err);
+    if (!rc)
+      rc = audit_prove_extension(&from, log->pend + (from.size - log->base), cp->size - from.size, &w->proof, err);
+  }
+  pthread_rwlock_unlock(&log->tree_lock);
+  return rc;
+}
+
+static void witness_refused(ctl_auditlog *log, uint64_t size, const lisec_err *why) {
+  pthread_mutex_lock(&log->mu);
+  log->wit_refusals++;
+  bool first = !log->wit_refusing;
+  log->wit_refusing = true;
+  pthread_mutex_unlock(&log->mu);
+  LOG_ERROR("audit: ATTACK SIGNAL: the checkpoint at size %llu was refused by the keys process: %s; nothing is "
+            "published until a checkpoint extends the last one it signed",
+            (unsigned long long)size, why->msg);
+  if (!first) return;
+  char subject[64], reason[LISEC_ERR_MSG_MAX + 64];
+  snprintf(subject, sizeof subject, "audit checkpoint at size %llu", (unsigned long long)size);
+  snprintf(reason, sizeof reason, "refused by the witness: %s", why->msg);
+  audit_record rec = {.actor = "lisecd", .role = "system", .action = "audit.witness", .outcome = "refused",
+                      .subjects = {subject}, .n_subjects = 1, .reasons = {reason}, .n_reasons = 1};
+  lisec_err e = {0};
+  if (ctl_auditlog_append(log, &rec, false, NULL, &e) != 0)
+    LOG_ERROR("audit: the witness's refusal could not be recorded: %s", e.msg);
+}
+
+/* The note for cp, signed as the rollover step and restore say. */
+static int sign_note(ctl_auditlog *log, const audit_checkpoint *cp, rollover_step ro, const audit_vkey *next,
+                     bool restored, const audit_checkpoint *from, audit_sign_fn sign, void *ctx,
+                     audit_sign_fn sign_next, void *next_ctx, char **note, lisec_err *err) {
+  if (ro == RO_SIGN)
+    return audit_note_sign_rollover(cp, &log->vkey, sign, ctx, next, sign_next, next_ctx, note, err);
+  if (restored) return audit_note_sign_restore(cp, from, &log->vkey, sign, ctx, note, err);
+  return audit_note_sign(cp, &log->vkey, sign, ctx, note, err);
+}
+
 static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err) {
   audit_checkpoint cp = {0};
   memcpy(cp.origin, log->vkey.name, sizeof cp.origin);
@@ -718,7 +818,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   pthread_mutex_lock(&log->mu);
   cp.size = log->committed;
   pthread_mutex_unlock(&log->mu);
-  audit_frontier f;
+  audit_frontier f, edge = log->cpf; /* (the checkpoint thread's own) */
   int rc = checkpoint_frontier(log, cs, cp.size, &f, err);
   if (!rc) audit_frontier_root(&f, cp.root);
   /* The right edge is stored before the checkpoint it belongs to: the
@@ -739,13 +839,29 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   /* A rollover whose checkpoint is stored is promoted before anything else
    * is signed: from that checkpoint on, the log speaks with the new key. */
   if (!rc && ro == RO_PROMOTE) rc = finish_rollover(log, &next, err);
-  if (!rc && ro == RO_SIGN)
-    rc = audit_note_sign_rollover(&cp, &log->vkey, log->key.sign, log->key.ctx, &next, log->key.sign_next,
-                                  log->key.ctx, &note, err);
-  else if (!rc && restored)
-    rc = audit_note_sign_restore(&cp, &from, &log->vkey, log->key.sign, log->key.ctx, &note, err);
-  else if (!rc)
-    rc = audit_note_sign(&cp, &log->vkey, log->key.sign, log->key.ctx, &note, err);
+  if (!rc && !log->key.sign_proven) {
+    rc = sign_note(log, &cp, ro, &next, restored, &from, log->key.sign, log->key.ctx, log->key.sign_next,
+                   log->key.ctx, &note, err);
+  } else if (!rc) {
+    /* twice at most: the witness moved (ECONFLICT), asked again */
+    witnessed *w = malloc(2 * sizeof *w);
+    if (!w) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    for (int tries = 0; !rc && tries < 2; tries++) {
+      w[0] = (witnessed){.log = log};
+      if (!(rc = witness_prove(log, cs, &cp, &edge, &w[0], err))) {
+        w[1] = w[0];
+        w[1].next = true;
+        rc = sign_note(log, &cp, ro, &next, restored, &from, sign_witnessed, &w[0], sign_witnessed, &w[1], &note,
+                       err);
+      }
+      log->wit_known = rc == 0;
+      if (!rc) log->wit_size = cp.size;
+      if (rc != LISEC_ECONFLICT || tries) break;
+      rc = 0;
+    }
+    free(w);
+    if (rc == LISEC_EDENIED) witness_refused(log, cp.size, err);
+  }
   if (!rc) rc = store_checkpoint_put(cs, cp.size, note, err);
   /* Timestamped before it is announced, so the checkpoint served carries
    * its token; a TSA that fails leaves it signed, stored and marked. */
@@ -753,6 +869,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   lisec_err ts_err = {0};
   int ts_rc = !rc && log->tsa ? timestamp_checkpoint(log, cs, cp.size, note, &finding, &ts_err) : 0;
   pthread_mutex_lock(&log->mu);
+  if (!rc) log->wit_refusing = false;
   if (!rc && cp.size > log->cp_size) {
     free(log->cp_note);
     log->cp_note = note;
@@ -1273,7 +1390,7 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
   int early = 0;
   if (!cfg->store_url || !cfg->origin)
     early = lisec_err_set(err, LISEC_EINVAL, "[audit] needs the store URL and a checkpoint origin");
-  else if (!cfg->sign || !cfg->pk)
+  else if ((!cfg->sign && !(cfg->sign_proven && cfg->witness)) || !cfg->pk)
     early = lisec_err_set(err, LISEC_EINVAL,
                           "[audit] needs a checkpoint key: pkcs11_module or development_key_file");
   else if (sodium_init() < 0)
@@ -1321,7 +1438,8 @@ int ctl_auditlog_open(lisec_store *s, const ctl_auditlog_config *cfg, ctl_auditl
     log->rd_set = true;
   }
   if ((rc = audit_tree_new(low, &log->tree, err)) || (rc = audit_leaf_index_new(&log->leaves, err))) goto fail;
-  log->key = (signer){cfg->sign, cfg->sign_ctx, cfg->development, {0}, cfg->next_key, cfg->sign_next, cfg->promote};
+  log->key = (signer){cfg->sign,      cfg->sign_ctx, cfg->development, {0}, cfg->next_key, cfg->sign_next,
+                      cfg->promote, cfg->witness, cfg->sign_proven};
   memcpy(log->key.pk, cfg->pk, sizeof log->key.pk);
   if ((rc = audit_vkey_make(cfg->origin, log->key.pk, &log->vkey, err))) goto fail;
   if (cfg->vkey_file && !(log->vkey_file = strdup(cfg->vkey_file))) {
@@ -1725,6 +1843,13 @@ void ctl_auditlog_lag(ctl_auditlog *log, uint64_t *unsigned_entries, int64_t *la
   *lag_ms = *unsigned_entries ? lisec_time_mono_ms() - since : 0;
   *failures = log->cp_failures;
   pthread_mutex_unlock(&log->mu);
+}
+
+uint64_t ctl_auditlog_witness_refusals(ctl_auditlog *log) {
+  pthread_mutex_lock(&log->mu);
+  uint64_t n = log->wit_refusals;
+  pthread_mutex_unlock(&log->mu);
+  return n;
 }
 
 void ctl_auditlog_tsa_stats(ctl_auditlog *log, uint64_t *untimestamped, uint64_t *timestamped) {

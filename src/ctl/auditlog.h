@@ -38,6 +38,15 @@ typedef struct ctl_auditlog_config {
   int (*next_key)(void *ctx, bool fresh, uint8_t pk[32], lisec_err *err);
   audit_sign_fn sign_next;
   int (*promote)(void *ctx, const uint8_t pk[32], lisec_err *err);
+  /* optional, with ctx = sign_ctx: the keys process as the log's witness
+   * (keys_audit_witness, keys_audit_sign_proven; keys/witness.h): each
+   * checkpoint goes with the consistency proof from the last one it signed,
+   * and sign and sign_next are not used. A refusal publishes nothing, is
+   * logged as an error, counted (ctl_auditlog_witness_refusals) and
+   * recorded ("audit.witness", once until a checkpoint is signed again). */
+  int (*witness)(void *ctx, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err);
+  int (*sign_proven)(void *ctx, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                     const audit_proof *proof, uint8_t sig[64], lisec_err *err);
   bool development;            /* the key is a development file */
   const char *vkey_file;       /* optional: where to write the verifier key at open */
   uint64_t checkpoint_entries; /* publish after this many new entries; 0 = 1000 */
@@ -150,6 +159,10 @@ uint64_t ctl_auditlog_thread_led(void);
 uint64_t ctl_auditlog_thread_locks(void);
 /* Records taken in and not yet durable (their callers wait). */
 uint64_t ctl_auditlog_queued(ctl_auditlog *log);
+
+/* Checkpoints the keys process refused as not extending the last one it
+ * signed (an attack signal; metrics). */
+uint64_t ctl_auditlog_witness_refusals(ctl_auditlog *log);
 
 uint64_t ctl_auditlog_size(ctl_auditlog *log);
 /* Durable transactions made since open, and the log's size (the mean batch

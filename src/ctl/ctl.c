@@ -149,10 +149,12 @@ static int open_audit(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, l
                          "pkcs11_module (production) or development_key_file with "
                          "allow_development_key = true");
   }
-  ac.sign = keys_audit_sign;
+  /* ... and signs only a checkpoint that extends the last one it signed,
+   * shown by a consistency proof (keys/witness.h) */
+  ac.witness = keys_audit_witness;
+  ac.sign_proven = keys_audit_sign_proven;
   ac.sign_ctx = sh->keys;
   ac.next_key = keys_audit_next;
-  ac.sign_next = keys_audit_sign_next;
   ac.promote = keys_audit_promote;
   ac.pk = ki->audit_pk;
   ac.development = ki->audit_development;

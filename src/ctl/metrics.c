@@ -88,6 +88,13 @@ static void render_audit(lisec_ctl *ctl, lisec_buf *b) {
                    "lisec_audit_checkpoint_failures_total %llu\n",
                    (unsigned long long)ctl_auditlog_size(log), (unsigned long long)unsigned_entries,
                    (double)lag_ms / 1000.0, (unsigned long long)failures);
+  lisec_buf_printf(b,
+                   "# HELP lisec_audit_witness_refusals_total Checkpoints the keys process refused to sign "
+                   "as not extending the last one it signed (TR103308-5.5: a forked, rewritten or rolled back "
+                   "log; an attack signal).\n"
+                   "# TYPE lisec_audit_witness_refusals_total counter\n"
+                   "lisec_audit_witness_refusals_total %llu\n",
+                   (unsigned long long)ctl_auditlog_witness_refusals(log));
   uint64_t untimestamped = 0, timestamped = 0;
   ctl_auditlog_tsa_stats(log, &untimestamped, &timestamped);
   lisec_buf_printf(b,

@@ -535,19 +535,32 @@ static int audit_call(keys_client *k, keys_request *q, uint8_t *out, size_t out_
   return rc;
 }
 
-static int audit_sign_with(uint16_t type, void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
+int keys_audit_sign_proven(void *ctx, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                           const audit_proof *proof, uint8_t sig[64], lisec_err *err) {
   if (len > KEYS_DATA_MAX)
     return lisec_err_set(err, LISEC_ETOOBIG, "a checkpoint to sign is at most %u bytes", KEYS_DATA_MAX);
-  keys_request q = {.type = type, .data = msg, .data_len = len};
+  keys_request q = {.type = next ? KEYS_MSG_AUDIT_SIGN_NEXT : KEYS_MSG_AUDIT_SIGN,
+                    .data = msg,
+                    .data_len = len,
+                    .old_size = old_size,
+                    .proof = proof ? proof->hash[0] : NULL,
+                    .proof_len = proof ? proof->len * AUDIT_HASH_LEN : 0};
   return audit_call(ctx, &q, sig, 64, err);
 }
 
-int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
-  return audit_sign_with(KEYS_MSG_AUDIT_SIGN, ctx, msg, len, sig, err);
-}
-
-int keys_audit_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err) {
-  return audit_sign_with(KEYS_MSG_AUDIT_SIGN_NEXT, ctx, msg, len, sig, err);
+int keys_audit_witness(void *ctx, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_AUDIT_WITNESS};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(ctx, &q, &rp, &p, &n, err);
+  if (!rc) {
+    *have = rp.witness_have;
+    *size = rp.witness_size;
+    memcpy(root, rp.witness_root, 32);
+  }
+  ipc_payload_free(p, n);
+  return rc;
 }
 
 int keys_audit_next(void *k, bool fresh, uint8_t pk[32], lisec_err *err) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/audit.h"
 #include "base/base.h"
 #include "vault/vault.h"
 
@@ -135,14 +136,22 @@ int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err);
 /* A token key name: 1 to 64 of A-Z a-z 0-9 . _ - */
 bool keys_kek_name_valid(const char *name);
 
-/* The audit log's checkpoint key: an audit_sign_fn (audit/audit.h) with
- * ctx = the client. The public key is keys_client_info()->audit_pk. */
-int keys_audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
+/* The audit log's checkpoint key (ctx = the client; the public key is
+ * keys_client_info()->audit_pk), by the keys process as a witness
+ * (keys/witness.h): msg, a checkpoint note's text, is signed (by the next
+ * key when next, a rollover's) only when proof (NULL: empty) shows that
+ * its tree extends the one of old_size leaves, which must be the last one
+ * the keys process signed (keys_audit_witness; ECONFLICT when it is not).
+ * EDENIED naming TR103308-5.5: refused as a fork, a rollback or no
+ * checkpoint. */
+int keys_audit_sign_proven(void *ctx, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                           const audit_proof *proof, uint8_t sig[64], lisec_err *err);
+/* The last checkpoint the keys process signed: *have false when none. */
+int keys_audit_witness(void *ctx, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err);
 /* A checkpoint key rollover (issue 21 item 5): the next key (made afresh,
  * or the one there), an audit_sign_fn with it, and its promotion to the
  * checkpoint key, which retires the old one in the token. */
 int keys_audit_next(void *k, bool fresh, uint8_t pk[32], lisec_err *err);
-int keys_audit_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
 int keys_audit_promote(void *k, const uint8_t pk[32], lisec_err *err);
 
 /* 0 when the [li] session is open and logged in as the user. */

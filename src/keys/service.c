@@ -317,11 +317,22 @@ static int need_signer(keys_service *s, lisec_err *err) {
   return s->signer ? 0 : lisec_err_set(err, LISEC_EUNAVAIL, "TR103308-5.5: no audit checkpoint key is configured ([audit])");
 }
 
+/* AUDIT_SIGN and AUDIT_SIGN_NEXT: only a checkpoint that extends the last
+ * one signed (keys/witness.h); a refusal is logged here too, as the attack
+ * signal it is (the controller records it). */
 static int do_sign(keys_service *s, const keys_request *q, uint8_t sig[64], keys_reply *rp, lisec_err *err) {
   int rc = need_signer(s, err);
-  if (!rc) rc = keys_signer_sign(s->signer, q->data, q->data_len, sig, err);
+  if (!rc)
+    rc = keys_signer_sign_witnessed(s->signer, q->type == KEYS_MSG_AUDIT_SIGN_NEXT, q->data, q->data_len, q->old_size,
+                                    q->proof, q->proof_len / 32, sig, err);
+  if (rc == LISEC_EDENIED) LOG_ERROR("keys: %s", err->msg);
   if (!rc) rp->data = sig, rp->data_len = 64;
   return rc;
+}
+
+static int do_witness(keys_service *s, keys_reply *rp, lisec_err *err) {
+  int rc = need_signer(s, err);
+  return rc ? rc : keys_signer_witness_state(s->signer, &rp->witness_have, &rp->witness_size, rp->witness_root, err);
 }
 
 /* A rollover's steps (issue 21 item 5): the next key, its signature, its promotion. */
@@ -333,10 +344,8 @@ static int do_rollover(keys_service *s, const keys_request *q, uint8_t sig[64], 
     if ((rc = keys_signer_next(s->signer, q->create, sig, err))) return rc;
     rp->data = sig, rp->data_len = 32;
     return 0;
-  case KEYS_MSG_AUDIT_SIGN_NEXT:
-    if ((rc = keys_signer_sign_next(s->signer, q->data, q->data_len, sig, err))) return rc;
-    rp->data = sig, rp->data_len = 64;
-    return 0;
+  case KEYS_MSG_AUDIT_SIGN_NEXT: /* witnessed as AUDIT_SIGN is */
+    return do_sign(s, q, sig, rp, err);
   default:
     rc = keys_signer_promote(s->signer, q->data, err);
     if (!rc) LOG_INFO("audit: the checkpoint key was rolled over; the old key is retired");
@@ -579,6 +588,8 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
     return 0;
   case KEYS_MSG_AUDIT_SIGN:
     return do_sign(s, q, sig, rp, err);
+  case KEYS_MSG_AUDIT_WITNESS:
+    return do_witness(s, rp, err);
   case KEYS_MSG_LI_CHECK:
     return (rc = need_li(s, err)) ? rc : keys_livm_check(s->li, err);
   case KEYS_MSG_X1_SIGN:

@@ -20,6 +20,7 @@
 
 #include "keys/p11.h"
 #include "keys/signer.h"
+#include "keys/witness.h"
 
 struct keys_signer {
   bool dev;
@@ -39,6 +40,7 @@ struct keys_signer {
   CK_SESSION_HANDLE session;
   bool session_open;
   CK_OBJECT_HANDLE priv;
+  keys_witness *witness; /* the last checkpoint signed (witness.h) */
   pthread_mutex_t lock;
 };
 
@@ -296,7 +298,11 @@ static int p11_key_open(keys_signer *k, const keys_signer_pkcs11 *cfg, lisec_err
     if ((rc = p11_generate(k, cfg->key_label, &k->pub, &k->priv, err))) return rc;
   }
   if ((rc = destroy_labelled(k, ".retired", err))) return rc;
-  return p11_public_key(k, k->pub, k->pk, err);
+  char *wl = label_with(k, KEYS_WITNESS_SUFFIX);
+  if (!wl) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  rc = keys_witness_open_pkcs11(k->p11, k->session, wl, &k->witness, err);
+  free(wl);
+  return rc ? rc : p11_public_key(k, k->pub, k->pk, err);
 }
 
 int keys_signer_open_pkcs11(const keys_signer_pkcs11 *cfg, keys_signer **out, lisec_err *err) {
@@ -317,6 +323,13 @@ int keys_signer_open_file(const char *path, bool create, keys_signer **out, lise
   int rc = dev_key_load(path, create, k->pk, &k->sk, err);
   k->dev = true;
   if (!rc && !(k->path = strdup(path))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  char *wp = NULL;
+  if (!rc && asprintf(&wp, "%s%s", path, KEYS_WITNESS_FILE_SUFFIX) < 0) {
+    wp = NULL;
+    rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  if (!rc) rc = keys_witness_open_file(wp, &k->witness, err);
+  free(wp);
   if (rc) {
     keys_signer_close(k);
     return rc;
@@ -327,6 +340,7 @@ int keys_signer_open_file(const char *path, bool create, keys_signer **out, lise
 
 void keys_signer_close(keys_signer *k) {
   if (!k) return;
+  keys_witness_close(k->witness);
   if (k->sk) sodium_free(k->sk);
   if (k->next_sk) sodium_free(k->next_sk);
   free(k->path);
@@ -366,6 +380,25 @@ int keys_signer_sign_next(void *ctx, const uint8_t *msg, size_t len, uint8_t sig
   pthread_mutex_lock(&k->lock);
   int rc = k->have_next ? sign_with(k, k->next_sk, k->next_priv, msg, len, sig, err)
                         : lisec_err_set(err, LISEC_ENOTFOUND, "TR103308-5.5: no next checkpoint key to sign with");
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+int keys_signer_sign_witnessed(keys_signer *k, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                               const uint8_t *proof, size_t proof_len, uint8_t sig[64], lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  int rc = next && !k->have_next
+               ? lisec_err_set(err, LISEC_ENOTFOUND, "TR103308-5.5: no next checkpoint key to sign with")
+               : keys_witness_admit(k->witness, msg, len, old_size, proof, proof_len, err);
+  if (!rc) rc = next ? sign_with(k, k->next_sk, k->next_priv, msg, len, sig, err)
+                     : sign_with(k, k->sk, k->priv, msg, len, sig, err);
+  pthread_mutex_unlock(&k->lock);
+  return rc;
+}
+
+int keys_signer_witness_state(keys_signer *k, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err) {
+  pthread_mutex_lock(&k->lock);
+  int rc = keys_witness_state(k->witness, have, size, root, err);
   pthread_mutex_unlock(&k->lock);
   return rc;
 }

@@ -38,6 +38,16 @@ void keys_signer_close(keys_signer *k);
 /* An audit_sign_fn (audit/audit.h) with ctx = the signer. */
 int keys_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64], lisec_err *err);
 void keys_signer_public_key(const keys_signer *k, uint8_t pk[32]);
+/* The keys process's own signing of a checkpoint (AUDIT_SIGN, and with
+ * next AUDIT_SIGN_NEXT): only a checkpoint note whose tree the witness
+ * admits as extending the last one signed, shown by the consistency proof
+ * from old_size (keys/witness.h; proof_len hashes of 32 bytes). The
+ * unwitnessed keys_signer_sign is for tests and benches that hold the key
+ * in their own process. */
+int keys_signer_sign_witnessed(keys_signer *k, bool next, const uint8_t *msg, size_t len, uint64_t old_size,
+                               const uint8_t *proof, size_t proof_len, uint8_t sig[64], lisec_err *err);
+/* The last checkpoint the witness signed (*have false: none yet). */
+int keys_signer_witness_state(keys_signer *k, bool *have, uint64_t *size, uint8_t root[32], lisec_err *err);
 /* A rollover's next key (issue 21 item 5): fresh makes a new one in place of
  * any unused one; otherwise the one there (ENOTFOUND when none). */
 int keys_signer_next(keys_signer *k, bool fresh, uint8_t pk[32], lisec_err *err);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "keys/wire.h"
 
 #define RC_MAX 64 /* LISEC_E* codes are small; anything else is not one */
@@ -16,7 +17,8 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_AUDIT_NEXT] = "AUDIT_NEXT",   [KEYS_MSG_AUDIT_SIGN_NEXT] = "AUDIT_SIGN_NEXT",
     [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE",
     [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH", [KEYS_MSG_RD_KEY] = "RD_KEY",
-    [KEYS_MSG_RD_DESTROY] = "RD_DESTROY", [KEYS_MSG_REWRAP_BATCH] = "REWRAP_BATCH"};
+    [KEYS_MSG_RD_DESTROY] = "RD_DESTROY", [KEYS_MSG_REWRAP_BATCH] = "REWRAP_BATCH",
+    [KEYS_MSG_AUDIT_WITNESS] = "AUDIT_WITNESS"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -210,6 +212,10 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     break;
   case KEYS_MSG_AUDIT_SIGN:
   case KEYS_MSG_AUDIT_SIGN_NEXT:
+    ipc_put_bytes(w, q->data, q->data_len);
+    ipc_put_u64(w, q->old_size);
+    ipc_put_bytes(w, q->proof, q->proof_len);
+    break;
   case KEYS_MSG_AUDIT_PROMOTE:
     ipc_put_bytes(w, q->data, q->data_len);
     break;
@@ -274,6 +280,10 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
   case KEYS_MSG_AUDIT_SIGN:
   case KEYS_MSG_AUDIT_SIGN_NEXT:
     ipc_get_bytes(&r, KEYS_DATA_MAX, &q->data, &q->data_len);
+    q->old_size = ipc_get_u64(&r);
+    if (q->old_size > AUDIT_SIZE_MAX) bad(&r, "the proof's old size is out of range");
+    ipc_get_bytes(&r, (size_t)AUDIT_PROOF_MAX * AUDIT_HASH_LEN, &q->proof, &q->proof_len);
+    if (!r.bad && q->proof_len % AUDIT_HASH_LEN) bad(&r, "the proof is not whole hashes");
     break;
   case KEYS_MSG_AUDIT_PROMOTE:
     ipc_get_bytes(&r, 32, &q->data, &q->data_len);
@@ -368,6 +378,11 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     ipc_put_u32(w, r->batch_count);
     ipc_put_raw(w, r->batch, r->batch_len);
     break;
+  case KEYS_MSG_AUDIT_WITNESS:
+    ipc_put_u8(w, r->witness_have ? 1 : 0);
+    ipc_put_u64(w, r->witness_size);
+    ipc_put_bytes(w, r->witness_root, sizeof r->witness_root);
+    break;
   default: /* LI_CHECK, AUDIT_PROMOTE: the rc says it all */
     break;
   }
@@ -451,6 +466,16 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
       break;
     case KEYS_MSG_REWRAP_BATCH:
       get_batch(&r, ITEM_REWRAPPED, &rp->batch_count, &rp->batch, &rp->batch_len);
+      break;
+    case KEYS_MSG_AUDIT_WITNESS:
+      flag = ipc_get_u8(&r);
+      if (flag > 1) bad(&r, "have is neither 0 nor 1");
+      rp->witness_have = flag == 1;
+      rp->witness_size = ipc_get_u64(&r);
+      if (rp->witness_size > AUDIT_SIZE_MAX || (!rp->witness_have && rp->witness_size)) bad(&r, "size out of range");
+      ipc_get_bytes(&r, sizeof rp->witness_root, &pk, &pk_len);
+      if (!r.bad && pk_len != sizeof rp->witness_root) bad(&r, "the root is not 32 bytes");
+      if (!r.bad) memcpy(rp->witness_root, pk, sizeof rp->witness_root);
       break;
     default:
       break;

@@ -15,11 +15,11 @@
  *   KEK_USE         name, create                            KEK name, label
  *   KEK_CURRENT     -                                       KEK name, label
  *   KEK_UNLOAD      -                                       count
- *   AUDIT_SIGN      message                                 signature (64 bytes)
+ *   AUDIT_SIGN      message, old size, proof                signature (64 bytes)
  *   LI_CHECK        -                                       -
  *   X1_SIGN         key path, algorithm, digest             signature (DER)
  *   AUDIT_NEXT      create                                  next checkpoint key's pk (32)
- *   AUDIT_SIGN_NEXT message                                 signature by the next key (64)
+ *   AUDIT_SIGN_NEXT message, old size, proof                signature by the next key (64)
  *   AUDIT_PROMOTE   pk (32)                                 -
  *   OPEN_BATCH      count, count x sealed record            count, count x {id, rc, reason, identifiers JSON}
  *   RD_KEY          store id, period, create, recipient,    ephemeral point (65), wrapped key (40)
@@ -27,6 +27,14 @@
  *   RD_DESTROY      store id, period                        count destroyed
  *   REWRAP_BATCH    count, count x sealed record            count, count x {id, version, rc, reason,
  *                                                             changed, KEK label, wrapped key}
+ *   AUDIT_WITNESS   -                                       have, size, root (32): the last signed
+ *
+ * AUDIT_SIGN(_NEXT)'s message is a checkpoint note's text, and the proof
+ * (at most AUDIT_PROOF_MAX hashes of 32 bytes) the RFC 9162 consistency
+ * proof from the tree of old size leaves (the last one the keys process
+ * signed, as AUDIT_WITNESS tells it) to the tree the message names: the
+ * keys process signs only a tree that extends the last one it signed
+ * (keys/witness.h).
  *
  * RD_KEY's recipient is the RD VM's P-256 point (0x04 || X || Y) and its
  * answer the token's ephemeral point and the data key wrapped to the
@@ -115,6 +123,7 @@ enum {
   KEYS_MSG_RD_KEY,     /* issue 20: Retained Data keys (keys/rdkey.h) */
   KEYS_MSG_RD_DESTROY,
   KEYS_MSG_REWRAP_BATCH, /* issue 22 item 6: a KEK rotation's re-wraps, many a round trip */
+  KEYS_MSG_AUDIT_WITNESS, /* the last checkpoint signed (keys/witness.h) */
   KEYS_MSG_END
 };
 
@@ -146,6 +155,9 @@ typedef struct keys_request {
   char vm[KEYS_NAME_MAX + 1];           /* RD_KEY: the RD VM the key is wrapped for */
   const uint8_t *rd_reg;                /* RD_KEY: the signed registration of the recipient */
   size_t rd_reg_len;
+  uint64_t old_size;                    /* AUDIT_SIGN(_NEXT): where the consistency proof starts */
+  const uint8_t *proof;                 /* AUDIT_SIGN(_NEXT): its hashes, 32 bytes each */
+  size_t proof_len;                     /* (in bytes, a multiple of 32) */
 } keys_request;
 
 typedef struct keys_reply {
@@ -166,6 +178,9 @@ typedef struct keys_reply {
   uint32_t batch_count; /* OPEN_BATCH, REWRAP_BATCH: answers, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch; /* OPEN_BATCH, REWRAP_BATCH: the answers' fields, each checked */
   size_t batch_len;
+  bool witness_have;    /* AUDIT_WITNESS: a checkpoint was signed, */
+  uint64_t witness_size; /* ... at this size */
+  uint8_t witness_root[32]; /* ... with this root */
 } keys_reply;
 
 /* One answer of an OPEN_BATCH reply. */

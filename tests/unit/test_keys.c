@@ -155,16 +155,17 @@ static void test_sign_and_li_keys(void **state) {
   lisec_err err = {0};
   keys_client *k = start(token_config());
   const keys_info *i = keys_client_info(k);
-  static const uint8_t msg[] = "lisec.test/audit\n42\nroot\n";
+  /* a checkpoint (the keys process signs nothing else, keys/witness.h) */
+  static const uint8_t msg[] = "lisec.test/audit\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
   uint8_t sig[64];
-  if (keys_audit_sign(k, msg, sizeof msg, sig, &err)) fail_msg("sign: %s", err.msg);
-  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+  if (keys_audit_sign_proven(k, false, msg, sizeof msg - 1, 0, NULL, sig, &err)) fail_msg("sign: %s", err.msg);
+  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg - 1, i->audit_pk), 0);
   sig[0] ^= 1;
-  assert_int_not_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+  assert_int_not_equal(crypto_sign_verify_detached(sig, msg, sizeof msg - 1, i->audit_pk), 0);
 
   assert_int_equal(keys_li_check(k, &err), 0);
-  assert_int_equal(keys_audit_sign(k, msg, sizeof msg, sig, &err), 0);
-  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, i->audit_pk), 0);
+  assert_int_equal(keys_audit_sign_proven(k, false, msg, sizeof msg - 1, 42, NULL, sig, &err), 0);
+  assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg - 1, i->audit_pk), 0);
   json_t *ids = identifiers(), *back = NULL;
   vault_sealed s;
   assert_int_equal(keys_vault_seal(k, "t-9", "li-1", 1, ids, &s, &err), 0);
@@ -210,7 +211,7 @@ static void test_development_and_absent_keys(void **state) {
   assert_int_equal(keys_vault_seal(k, "t-1", "li-1", 1, ids, &s, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "TR103308-5.7"));
   uint8_t sig[64];
-  assert_int_equal(keys_audit_sign(k, (const uint8_t *)"x", 1, sig, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_audit_sign_proven(k, false, (const uint8_t *)"x", 1, 0, NULL, sig, &err), LISEC_EUNAVAIL);
   json_decref(ids);
   keys_client_close(k);
 }
@@ -703,7 +704,7 @@ static void test_keys_process_killed(void **state) {
   waitpid(pid, &status, 0);
   uint8_t sig[64];
   int64_t t0 = lisec_time_mono_ns();
-  assert_int_equal(keys_audit_sign(k, (const uint8_t *)"x", 1, sig, &err), LISEC_EUNAVAIL);
+  assert_int_equal(keys_audit_sign_proven(k, false, (const uint8_t *)"x", 1, 0, NULL, sig, &err), LISEC_EUNAVAIL);
   assert_non_null(strstr(err.msg, "the keys process is gone"));
   assert_int_equal(keys_li_check(k, &err), LISEC_EUNAVAIL);
   assert_true(lisec_time_mono_ns() - t0 < 2000000000LL);
