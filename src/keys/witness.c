@@ -1,10 +1,12 @@
 /* The audit log's witness (witness.h). The state is 8 bytes of tree size
- * (big-endian) and the 32-byte root: in the token as the CKA_VALUE of one
- * private CKO_DATA token object, rewritten in place (C_SetAttributeValue)
- * at each checkpoint that moves it; in the development file as the line
+ * (big-endian) and the 32-byte root: in the token as the CKA_VALUE of a
+ * private CKO_DATA token object; in the development file as the line
  * "<size> <64 hex digits>\n", replaced atomically. A state that is there
  * but cannot be read or parsed is never taken for "none": that would make
- * the next checkpoint trusted on first use. */
+ * the next checkpoint trusted on first use. A token need not let a data
+ * object's value change (SoftHSM2 does not), so each move makes a new
+ * object and then destroys the old ones; a stop between the two leaves
+ * both, and the larger size is the state (sizes only grow). */
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #define STATE_LEN (8 + AUDIT_HASH_LEN)
 #define FILE_LEN (20 + 1 + 2 * AUDIT_HASH_LEN + 1)
+#define OBJECTS_MAX 4 /* objects under the label: 1, or 2 after a stop mid-move */
 
 struct keys_witness {
   CK_FUNCTION_LIST_PTR fn; /* NULL: the development file */
@@ -57,14 +60,14 @@ void keys_witness_close(keys_witness *w) {
   free(w);
 }
 
-/* The state object, if any (*n: 0 or 1; two under the label are refused). */
-static int find(keys_witness *w, CK_OBJECT_HANDLE *h, CK_ULONG *n, lisec_err *err) {
+/* The state objects (*n of them, at most OBJECTS_MAX: more are refused). */
+static int find(keys_witness *w, CK_OBJECT_HANDLE h[OBJECTS_MAX], CK_ULONG *n, lisec_err *err) {
   CK_OBJECT_CLASS cls = CKO_DATA;
   CK_BBOOL yes = CK_TRUE;
   CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_TOKEN, &yes, sizeof yes},
                          {CKA_LABEL, w->label, strlen(w->label)}};
-  CK_OBJECT_HANDLE found[2];
+  CK_OBJECT_HANDLE found[OBJECTS_MAX + 1];
   *n = 0;
   CK_RV rv = w->fn->C_FindObjectsInit(w->s, tmpl, LISEC_ARRAY_LEN(tmpl));
   if (rv == CKR_OK) {
@@ -72,13 +75,13 @@ static int find(keys_witness *w, CK_OBJECT_HANDLE *h, CK_ULONG *n, lisec_err *er
     w->fn->C_FindObjectsFinal(w->s);
   }
   if (rv != CKR_OK) return fail(err, "C_FindObjects (the audit witness state)", rv);
-  if (*n > 1)
+  if (*n > OBJECTS_MAX)
     return lisec_err_set(err, LISEC_EDENIED,
-                         KEYS_WITNESS_REQ ": the token holds more than one audit witness state \"%s\": which one "
-                         "is the last signed checkpoint is ambiguous, so nothing is signed; keep the newest "
-                         "(pkcs11-tool --list-objects --type data lists them)",
-                         w->label);
-  if (*n == 1) *h = found[0];
+                         KEYS_WITNESS_REQ ": the token holds more than %d audit witness states \"%s\": which one "
+                         "is the last signed checkpoint is not for lisecd to guess, so nothing is signed; keep the "
+                         "newest (pkcs11-tool --list-objects --type data lists them)",
+                         OBJECTS_MAX, w->label);
+  memcpy(h, found, *n * sizeof *h);
   return 0;
 }
 
@@ -95,11 +98,9 @@ static int damaged(const keys_witness *w, lisec_err *err) {
                        w->path ? w->path : "\"", w->path ? "" : w->label, w->path ? "" : "\"");
 }
 
-static int state_token(keys_witness *w, bool *have, uint64_t *size, uint8_t root[AUDIT_HASH_LEN], lisec_err *err) {
-  CK_OBJECT_HANDLE h = 0;
-  CK_ULONG n = 0;
-  int rc = find(w, &h, &n, err);
-  if (rc || !n) return rc;
+/* One object's state. */
+static int read_one(keys_witness *w, CK_OBJECT_HANDLE h, uint64_t *size, uint8_t root[AUDIT_HASH_LEN],
+                    lisec_err *err) {
   uint8_t v[STATE_LEN + 1];
   CK_ATTRIBUTE a = {CKA_VALUE, v, sizeof v};
   CK_RV rv = w->fn->C_GetAttributeValue(w->s, h, &a, 1);
@@ -108,8 +109,22 @@ static int state_token(keys_witness *w, bool *have, uint64_t *size, uint8_t root
   *size = 0;
   for (int i = 0; i < 8; i++) *size = *size << 8 | v[i];
   memcpy(root, v + 8, AUDIT_HASH_LEN);
-  *have = true;
   return *size <= AUDIT_SIZE_MAX ? 0 : damaged(w, err);
+}
+
+static int state_token(keys_witness *w, bool *have, uint64_t *size, uint8_t root[AUDIT_HASH_LEN], lisec_err *err) {
+  CK_OBJECT_HANDLE h[OBJECTS_MAX];
+  CK_ULONG n = 0;
+  int rc = find(w, h, &n, err);
+  for (CK_ULONG i = 0; !rc && i < n; i++) {
+    uint64_t sz = 0;
+    uint8_t r[AUDIT_HASH_LEN];
+    if ((rc = read_one(w, h[i], &sz, r, err))) break;
+    if (*have && sz == *size && sodium_memcmp(r, root, AUDIT_HASH_LEN) != 0) rc = damaged(w, err);
+    if (!*have || sz > *size) memcpy(root, r, AUDIT_HASH_LEN), *size = sz;
+    *have = true;
+  }
+  return rc;
 }
 
 static int state_file(keys_witness *w, bool *have, uint64_t *size, uint8_t root[AUDIT_HASH_LEN], lisec_err *err) {
@@ -151,28 +166,27 @@ static int record(keys_witness *w, uint64_t size, const uint8_t root[AUDIT_HASH_
   }
   uint8_t v[STATE_LEN];
   encode(size, root, v);
-  CK_OBJECT_HANDLE h = 0;
+  CK_OBJECT_HANDLE old[OBJECTS_MAX], h = 0;
   CK_ULONG n = 0;
-  int rc = find(w, &h, &n, err);
+  int rc = find(w, old, &n, err);
   if (rc) return rc;
-  CK_RV rv;
-  if (n) {
-    CK_ATTRIBUTE a = {CKA_VALUE, v, sizeof v};
-    rv = w->fn->C_SetAttributeValue(w->s, h, &a, 1);
-    return rv == CKR_OK ? 0 : fail(err, "C_SetAttributeValue (the audit witness state)", rv);
-  }
   CK_OBJECT_CLASS cls = CKO_DATA;
   CK_BBOOL yes = CK_TRUE;
   static const char app[] = "lisec audit witness";
   CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
                          {CKA_TOKEN, &yes, sizeof yes},
                          {CKA_PRIVATE, &yes, sizeof yes},
-                         {CKA_MODIFIABLE, &yes, sizeof yes},
                          {CKA_LABEL, w->label, strlen(w->label)},
                          {CKA_APPLICATION, (void *)app, sizeof app - 1},
                          {CKA_VALUE, v, sizeof v}};
-  rv = w->fn->C_CreateObject(w->s, tmpl, LISEC_ARRAY_LEN(tmpl), &h);
-  return rv == CKR_OK ? 0 : fail(err, "C_CreateObject (the audit witness state)", rv);
+  CK_RV rv = w->fn->C_CreateObject(w->s, tmpl, LISEC_ARRAY_LEN(tmpl), &h);
+  if (rv != CKR_OK) return fail(err, "C_CreateObject (the audit witness state)", rv);
+  /* the new one is there: the old ones may go (one left over is harmless) */
+  for (CK_ULONG i = 0; i < n; i++)
+    if ((rv = w->fn->C_DestroyObject(w->s, old[i])) != CKR_OK)
+      LOG_WARN("audit witness: an older state object could not be destroyed (%s); the newest is used",
+               keys_p11_rv_name(rv));
+  return 0;
 }
 
 static int refuse(lisec_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -52,11 +52,24 @@ cp st.json st-hand.json
 stop_lisecd
 cp lisec.db current.db
 
-# By hand: the older copy over the store, nothing recorded.
+# By hand: the older copy over the store, nothing recorded. The keys
+# process (the log's witness, keys/witness.h) signed beyond that copy: it
+# signs nothing for it, and lisecd says so as an attack signal.
 cp b1.db lisec.db && rm -f lisec.db-wal lisec.db-shm
 start_lisecd "$pki" "${conf[@]}"
 activity 6
-signed_beyond "$b1"
+for _ in $(seq 1 100); do
+  grep -q 'ATTACK SIGNAL.*TR103308-5.5: the keys process last signed a checkpoint at size' lisecd.log && break
+  sleep 0.1
+done
+grep -q 'ATTACK SIGNAL.*TR103308-5.5: the keys process last signed a checkpoint at size' lisecd.log ||
+  fail "the witness did not refuse to sign the store put back by hand"
+newest=$(sqlite3 lisec.db "SELECT max(tree_size) FROM checkpoints")
+[ "$newest" -le "$b1" ] || fail "a checkpoint at $newest was signed over the store put back by hand (copy: $b1)"
+as auditor "$LISECD_URL/metrics" >metrics.txt
+grep -q '^lisec_audit_witness_refusals_total [1-9]' metrics.txt ||
+  fail "the witness's refusal is not counted: $(grep witness metrics.txt)"
+pass "the keys process signs no checkpoint over an older copy put back by hand (TR103308-5.5)"
 rc=0
 cli auditor audit verify --state st-hand.json >hand.out || rc=$?
 [ "$rc" = 1 ] && grep -q 'rolled back\|rewritten' hand.out || { cat hand.out; fail "a restore by hand was not found to be a rollback (exit $rc)"; }
@@ -84,8 +97,11 @@ lisec restore trunc.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >trunc.
 [ "$(sha256sum lisec.db)" = "$before" ] || fail "a refused restore changed the store"
 pass "a backup of another deployment and a truncated one are refused; the store is unchanged"
 
-# lisec restore: recorded and signed at the next start.
+# lisec restore: recorded and signed at the next start, once the operator
+# reset the witness (docs/audit.md: the next checkpoint is trusted on first
+# use; a development key's witness is the file beside it).
 lisec restore b1.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >restore.out || { cat restore.out; fail "restore"; }
+rm "$work/audit-dev.pem.witness"
 start_lisecd "$pki" "${conf[@]}"
 grep -q 'restored from a backup' lisecd.log || fail "lisecd did not record the restore"
 # A checkpoint beyond the restore's own, then the auditor who saw more.
@@ -131,6 +147,8 @@ pass "a restore the auditor verified does not excuse a later truncation of the d
 pgdir=$(mktemp -d "$tmp_base/lisec-pg-backup-XXXXXX")
 cleanup_hooks+=("'$src/scripts/test/pg-stop' '$pgdir'")
 url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
+# a new log under the same key: to the witness a fork, until it is reset
+rm "$work/audit-dev.pem.witness"
 STORE_URL=$url start_lisecd "$pki" "${conf[@]}"
 activity 8
 signed_beyond 6
@@ -138,6 +156,7 @@ lisec backup --db "$url" pg.dump >/dev/null || fail "pg backup"
 activity 8
 stop_lisecd
 lisec restore pg.dump --db "$url" --pubkey lisecd.vkey >pgr.out || { cat pgr.out; fail "pg restore"; }
+rm "$work/audit-dev.pem.witness"
 STORE_URL=$url start_lisecd "$pki" "${conf[@]}"
 grep -q 'restored from a backup' lisecd.log || fail "lisecd on PostgreSQL did not record the restore"
 cli auditor audit verify --pubkey lisecd.vkey >pgv.out || { cat pgv.out; fail "verify after the PostgreSQL restore"; }
