@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The keys process as the audit log's witness (keys/witness.h, TR 103 308
+# §5.5), with the checkpoint key in a real SoftHSM2 token: the last
+# checkpoint signed is a private data object in the token beside the key,
+# moved at each checkpoint; lisecd restarted opens its log from the stored
+# frontier (its tree deferred, the recheck held) and its next checkpoints
+# are still signed, with the proof made from that frontier; the store put
+# back to an older copy gets no checkpoint (an error naming TR103308-5.5,
+# counted); the witness object deleted by the operator, the next checkpoint
+# is trusted on first use.
+set -euo pipefail
+build=$1 src=$2
+. "$src/tests/integration/lib/common.sh"
+eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 1234)"
+printf 'leak:ASN1_item_d2i_ex\n' >"$work/lsan.supp" # SoftHSM2's own leak (see audit_pkcs11.sh)
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$work/lsan.supp
+pki=$work/pki
+make_pki "$pki"
+cd "$work"
+echo 1234 >pin
+conf=("[audit]" "pkcs11_module = $LISEC_P11_MODULE" "token = lisec" "pin_file = $work/pin"
+  "key_label = lisec-audit" "checkpoint_entries = 4" "checkpoint_ms = 100" "vkey_file = $work/lisecd.vkey"
+  "open_full_check_below = 1" "[api]" "refusal_rate = 0")
+activity() { for _ in $(seq 1 "$1"); do as tenant-example -o /dev/null "$LISECD_URL/v1/audit/entries"; done; }
+newest() { as auditor "$LISECD_URL/v1/audit/checkpoint" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree_size"])' 2>/dev/null || echo 0; }
+signed_beyond() {
+  for _ in $(seq 1 300); do
+    [ "$(newest)" -gt "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "no checkpoint beyond $1 entries (the last covers $(newest))"
+}
+# the witness's data objects in the token, one line each
+objects() {
+  pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 1234 --list-objects --type data \
+    2>/dev/null | grep -c "label: *'lisec-audit-witness'" || true
+}
+
+start_lisecd "$pki" "${conf[@]}"
+activity 10
+signed_beyond 8
+[ "$(objects)" = 1 ] || fail "the token holds $(objects) witness objects, not 1"
+# the object is private: not listed without the PIN
+pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --list-objects --type data 2>/dev/null |
+  grep -q 'lisec-audit-witness' && fail "the witness object is listed without a login"
+pass "the last checkpoint signed is one private data object in the token"
+
+# Restarted, the log opens from its stored frontier; while its tree is
+# rebuilt (held here) the next checkpoints are proven from that frontier.
+stop_lisecd
+s1=$(sqlite3 lisec.db "SELECT max(tree_size) FROM checkpoints")
+cp lisec.db s1.db && rm -f s1.db-wal s1.db-shm
+touch hold
+lisecd_env=(env LISEC_TEST_AUDIT_RECHECK_HOLD="$work/hold")
+start_lisecd "$pki" "${conf[@]}"
+activity 10
+signed_beyond $((s1 + 4))
+[ -f hold ] || fail "the hold is gone"
+grep -q 'waits for the tree' lisecd.log && fail "a checkpoint waited for the tree's rebuild"
+rm hold
+lisecd_env=()
+[ "$(objects)" = 1 ] || fail "the token holds $(objects) witness objects after moves, not 1"
+lisec audit verify --db lisec.db --pubkey lisecd.vkey >v1.out || { cat v1.out; fail "verify after the restart"; }
+pass "after a restart, checkpoints are signed while the tree is deferred (proof from the stored frontier)"
+
+# The store put back to an older copy: nothing is signed for it.
+stop_lisecd
+cp s1.db lisec.db && rm -f lisec.db-wal lisec.db-shm
+start_lisecd "$pki" "${conf[@]}"
+activity 6
+for _ in $(seq 1 100); do grep -q 'ATTACK SIGNAL' lisecd.log && break; sleep 0.1; done
+grep -q 'ATTACK SIGNAL.*TR103308-5.5' lisecd.log || fail "no refusal logged for a rolled back store"
+[ "$(sqlite3 lisec.db "SELECT max(tree_size) FROM checkpoints")" = "$s1" ] || fail "a checkpoint was signed over the rolled back store"
+as auditor "$LISECD_URL/metrics" >m.txt
+grep -q '^lisec_audit_witness_refusals_total [1-9]' m.txt || fail "the refusal is not counted: $(grep witness m.txt)"
+python3 - lisec.db <<'PY' || fail "the refusal is not recorded in the log"
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT data FROM audit_log").fetchall()
+assert any(b"audit.witness" in bytes(r[0]) for r in rows)
+PY
+pass "a rolled back store gets no checkpoint: an error naming TR103308-5.5, counted and recorded"
+
+# The operator, having checked the log, resets the witness: trusted on first use.
+stop_lisecd
+pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 1234 --delete-object --type data \
+  --label lisec-audit-witness >/dev/null 2>&1 || fail "delete the witness object"
+start_lisecd "$pki" "${conf[@]}"
+activity 6
+signed_beyond "$s1"
+grep -q 'trusted on first use' lisecd.log || fail "the first use is not logged"
+pass "the witness reset by the operator: the next checkpoint is trusted on first use"
