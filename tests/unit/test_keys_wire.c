@@ -89,8 +89,25 @@ static void test_round_trips(void **state) {
   assert_string_equal(back.name, "kek-b");
   assert_true(back.create);
   ipc_writer_free(&w);
-  uint16_t empty[] = {KEYS_MSG_HELLO, KEYS_MSG_KEK_CURRENT, KEYS_MSG_KEK_UNLOAD, KEYS_MSG_LI_CHECK};
-  for (int i = 0; i < 4; i++) {
+  /* AUDIT_SIGN: the note, the size the proof starts at, the proof */
+  uint8_t proof[3 * 32];
+  memset(proof, 0x33, sizeof proof);
+  q = (keys_request){.type = KEYS_MSG_AUDIT_SIGN_NEXT, .data = (const uint8_t *)"o\n9\nr\n", .data_len = 6,
+                     .old_size = 7, .proof = proof, .proof_len = sizeof proof};
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_int_equal(back.old_size, 7);
+  assert_int_equal(back.proof_len, sizeof proof);
+  assert_memory_equal(back.proof, proof, sizeof proof);
+  ipc_writer_free(&w);
+  q.proof_len = 31; /* not whole hashes */
+  encode_request(&q, &w);
+  assert_int_equal(keys_wire_get_request(q.type, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "whole hashes"));
+  ipc_writer_free(&w);
+  uint16_t empty[] = {KEYS_MSG_HELLO, KEYS_MSG_KEK_CURRENT, KEYS_MSG_KEK_UNLOAD, KEYS_MSG_LI_CHECK,
+                      KEYS_MSG_AUDIT_WITNESS};
+  for (int i = 0; i < 5; i++) {
     q = (keys_request){.type = empty[i]};
     encode_request(&q, &w);
     assert_int_equal(w.buf.len, 0);
@@ -122,6 +139,14 @@ static void test_round_trips(void **state) {
   encode_reply(&r, &w);
   assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
   assert_memory_equal(rb.data, sig, 64);
+  ipc_writer_free(&w);
+  r = (keys_reply){.type = KEYS_MSG_AUDIT_WITNESS, .witness_have = true, .witness_size = 1000};
+  memset(r.witness_root, 0x44, 32);
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(r.type, w.buf.data, w.buf.len, &rb, &err), 0);
+  assert_true(rb.witness_have);
+  assert_int_equal(rb.witness_size, 1000);
+  assert_memory_equal(rb.witness_root, r.witness_root, 32);
   ipc_writer_free(&w);
   /* an error reply carries rc and reason only */
   r = (keys_reply){.type = KEYS_MSG_OPEN, .rc = LISEC_ECRYPTO};
