@@ -10,7 +10,8 @@
  * another size than the last signed is answered ECONFLICT. The state
  * survives a restart of the keys process (the token object; the file
  * beside a development key), is shared by two keys processes on one token
- * (the nodes of [ha]), and a damaged state file is not taken for none. */
+ * (the nodes of [ha]); a node's copy older than its log still signs, a
+ * newer one refuses; and a damaged state file is not taken for none. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,6 +217,16 @@ static void test_development_file_witness(void **state) {
   k = start(dev_config());
   at(k, 9, honest);
   refused(sign(k, false, fork_tree, 9, 9, fork_tree, &err), &err, "a fork after a restart");
+  /* [ha] with a copy of the key and its witness per node: a node whose copy
+   * is older than the log it comes to lead signs once it proves from there;
+   * one whose copy is newer than the log refuses (a rolled back store) */
+  assert_int_equal(lisec_file_read(path, 4096, &body, &len, &err), 0);
+  assert_int_equal(sign(k, false, honest, 20, 9, honest, &err), 0);
+  assert_int_equal(lisec_file_write_atomic(path, body, len, 0600, &err), 0); /* the older copy */
+  free(body);
+  assert_int_equal(sign(k, false, honest, 24, 20, honest, &err), LISEC_ECONFLICT);
+  assert_int_equal(sign(k, false, honest, 24, 9, honest, &err), 0);
+  refused(sign(k, false, honest, 20, 24, honest, &err), &err, "a log behind the node's copy");
   keys_client_close(k);
   /* a damaged state is not "none" (which would trust the next one) */
   assert_int_equal(lisec_file_write_atomic(path, "9 zz\n", 5, 0600, &err), 0);
