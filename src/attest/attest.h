@@ -284,6 +284,9 @@ int attest_nonce_issue(attest_nonces *n, int64_t now_ms, int64_t ttl_ms,
  * when it was never issued or has expired. Comparison is constant-time. */
 int attest_nonce_consume(attest_nonces *n, const uint8_t *nonce, size_t len, int64_t now_ms,
                          lisec_err *err);
+/* When the nonce in the table expires (ms; 0: not in it). Nonces of one
+ * time to live expire in the order they were issued. */
+int64_t attest_nonce_expiry(const attest_nonces *n, const uint8_t *nonce, size_t len);
 /* The table as JSON and back (for the CLI's offline state file). */
 json_t *attest_nonces_to_json(const attest_nonces *n);
 int attest_nonces_from_json(const json_t *j, size_t max, attest_nonces **out, lisec_err *err);

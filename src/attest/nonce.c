@@ -99,6 +99,13 @@ int attest_nonce_consume(attest_nonces *t, const uint8_t *nonce, size_t len, int
   return 0;
 }
 
+int64_t attest_nonce_expiry(const attest_nonces *t, const uint8_t *nonce, size_t len) {
+  int64_t at = 0;
+  for (size_t i = 0; len == ATTEST_NONCE_LEN && i < t->n; i++)
+    if (crypto_ct_equal(t->e[i].nonce, nonce, ATTEST_NONCE_LEN)) at = t->e[i].expires_ms;
+  return at;
+}
+
 json_t *attest_nonces_to_json(const attest_nonces *t) {
   json_t *arr = json_array();
   for (size_t i = 0; arr && i < t->n; i++) {

@@ -1690,8 +1690,14 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
    * was confirmed at may show again after a move (ctl/attest_epoch.h). */
   bool fresh = v->quote_parsed && v->signature_ok && v->nonce_ok && !nrc;
   char rollback[ATTEST_REASON_LEN];
-  bool rolled_back = fresh && ctl_attest_epoch_rolled_back(doc, &v->quote, max_reset, rollback,
-                                                           sizeof rollback);
+  /* A quote made over an earlier nonce and answered after a later quote
+   * shows less than that one without any rollback: it proves nothing and
+   * voids nothing kept (ctl/attest_epoch.h). */
+  bool late = fresh && ctl_attest_epoch_late(doc, &v->quote, max_reset, taken.expires_ms, rollback,
+                                             sizeof rollback);
+  if (late) add_reason(v, "%s", rollback);
+  bool rolled_back = fresh && !late &&
+                     ctl_attest_epoch_rolled_back(doc, &v->quote, max_reset, rollback, sizeof rollback);
   if (rolled_back) add_reason(v, "%s", rollback);
   /* A TPM firmware older than one this host's TPM ran before is a rollback,
    * perhaps to a version with known flaws that forge quotes: untrusted
@@ -1717,7 +1723,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
       snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN, "%s", tv.findings[i]);
   }
   bool trusted = boot_trusted(v) && !nrc;
-  bool loc_ok = trusted && v->location_ok && !decreased && !rolled_back && !tv.nvoid;
+  bool loc_ok = trusted && v->location_ok && !decreased && !rolled_back && !late && !tv.nvoid;
   if (!st->location_ca && v->nwarnings < 4)
     snprintf(v->warnings[v->nwarnings++], ATTEST_REASON_LEN,
              "no asset-management CA ([attest] location_ca): the location is not proven");
@@ -1763,11 +1769,11 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
      * this report's nonce, taken once) says what the TPM's counters are now:
      * confirm-location takes them as its baseline and asset management
      * reads them (tpm_reset_count). A replayed or stale quote says what
-     * they were. */
-    if (fresh) {
+     * they were, and so does one answered late (ctl_attest_epoch_late). */
+    if (fresh && !late) {
       json_object_set_new(doc, "last_reset_count", json_integer(v->quote.reset_count));
       json_object_set_new(doc, "last_restart_count", json_integer(v->quote.restart_count));
-      ctl_attest_epoch_note(doc, &v->quote, fresh, max_reset);
+      ctl_attest_epoch_note(doc, &v->quote, fresh, max_reset, taken.expires_ms);
       if ((int64_t)v->quote.reset_count > max_reset)
         json_object_set_new(doc, "max_reset_count", json_integer(v->quote.reset_count));
       doc_set_fw(doc, "last_tpm_firmware", v->quote.firmware_version);

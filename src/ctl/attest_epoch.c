@@ -47,7 +47,26 @@ bool ctl_attest_epoch_rolled_back(json_t *doc, const attest_quote *q, int64_t ma
   return true;
 }
 
-void ctl_attest_epoch_note(json_t *doc, const attest_quote *q, bool fresh, int64_t max_reset) {
+bool ctl_attest_epoch_late(const json_t *doc, const attest_quote *q, int64_t max_reset, int64_t nonce_expires_ms,
+                           char *why, size_t why_len) {
+  int64_t max_restart = get(doc, "max_restart_count"), max_clock = get(doc, "max_tpm_clock");
+  int64_t max_nonce = get(doc, "max_nonce_expires_ms");
+  uint64_t clock = q->clock > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : q->clock;
+  why[0] = '\0';
+  if ((int64_t)q->reset_count != max_reset || !max_nonce || nonce_expires_ms >= max_nonce) return false;
+  if ((int64_t)q->restart_count > max_restart ||
+      ((int64_t)q->restart_count == max_restart && (int64_t)clock >= max_clock))
+    return false;
+  snprintf(why, why_len,
+           "TR103308-6.2-R10: the quote (resetCount %" PRIu32 ", restartCount %" PRIu32 ", clock %" PRIu64
+           " ms) was made over a nonce issued before that of a later quote already appraised (restartCount "
+           "%" PRId64 ", clock %" PRId64 " ms): a quote answered late proves no location",
+           q->reset_count, q->restart_count, q->clock, max_restart, max_clock);
+  return true;
+}
+
+void ctl_attest_epoch_note(json_t *doc, const attest_quote *q, bool fresh, int64_t max_reset,
+                           int64_t nonce_expires_ms) {
   json_object_set_new(doc, "last_tpm_clock", clock_json(q->clock));
   if (!fresh || (int64_t)q->reset_count < max_reset) return;
   int64_t max_restart = get(doc, "max_restart_count"), max_clock = get(doc, "max_tpm_clock");
@@ -55,8 +74,10 @@ void ctl_attest_epoch_note(json_t *doc, const attest_quote *q, bool fresh, int64
                !json_object_get(doc, "max_restart_count");
   if (!newer && (int64_t)q->restart_count < max_restart) return;
   if (newer) json_object_set_new(doc, "max_restart_count", json_integer(q->restart_count));
-  if (newer || (q->clock <= (uint64_t)INT64_MAX && (int64_t)q->clock > max_clock))
+  if (newer || (q->clock <= (uint64_t)INT64_MAX && (int64_t)q->clock > max_clock)) {
     json_object_set_new(doc, "max_tpm_clock", clock_json(q->clock));
+    json_object_set_new(doc, "max_nonce_expires_ms", json_integer(nonce_expires_ms));
+  }
 }
 
 void ctl_attest_epoch_confirmed(json_t *doc, uint32_t restart_count) {

@@ -323,6 +323,7 @@ int ctl_nonces_take_kept(lisec_store *s, ctl_nonce_cache *c, const char *host, s
     }
     tk->table = t;
     tk->ver = ver;
+    tk->expires_ms = attest_nonce_expiry(t, nonce, len);
     return 0;
   }
   return lisec_err_set(err, LISEC_EINTERNAL, "nonce: unreachable");

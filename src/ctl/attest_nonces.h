@@ -50,10 +50,12 @@ void ctl_nonce_cache_drop(ctl_nonce_cache *c, const char *host);
 void ctl_nonce_cache_clear(ctl_nonce_cache *c);
 
 /* A nonce taken (ctl_nonces_take_kept): text, the table with it spent, to
- * store at ver in the caller's transaction; table, the same for the cache. */
+ * store at ver in the caller's transaction; table, the same for the cache;
+ * expires_ms, when the nonce would have expired (the order of issue). */
 typedef struct ctl_nonces_taken {
   char *text;
   int64_t ver;
+  int64_t expires_ms;
   attest_nonces *table;
 } ctl_nonces_taken;
 

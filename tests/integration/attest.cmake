@@ -13,6 +13,9 @@ lisec_integration_test(attest_ak_hierarchy tests/integration/attest_ak_hierarchy
 # A TPM whose state is set back to a copy saved before a TPM Restart shows
 # the confirmed counters again: its clock (or restartCount) gives it away.
 lisec_integration_test(attest_rollback tests/integration/attest_rollback.sh)
+# Two quotes of a healthy TPM answered out of order: the late one's lower
+# clock is no rollback that voids the location until it is confirmed.
+lisec_integration_test(attest_quote_order tests/integration/attest_quote_order.sh)
 # A quote that did not verify keeps no TPM counters; the overdue timer and
 # confirm-location leave a host the operator removed as it is.
 lisec_integration_test(attest_removed tests/integration/attest_removed.sh)

@@ -28,7 +28,7 @@ static bool report(json_t *doc, uint32_t reset, uint32_t restart, uint64_t clock
   attest_quote q = q_of(reset, restart, clock);
   int64_t max_reset = json_integer_value(json_object_get(doc, "max_reset_count"));
   bool rb = ctl_attest_epoch_rolled_back(doc, &q, max_reset, why, 320);
-  ctl_attest_epoch_note(doc, &q, true, max_reset);
+  ctl_attest_epoch_note(doc, &q, true, max_reset, 0);
   if ((int64_t)reset > max_reset) json_object_set_new(doc, "max_reset_count", json_integer(reset));
   return rb;
 }
@@ -79,12 +79,12 @@ static void test_older_document_and_replays(void **state) {
   assert_int_equal(json_integer_value(json_object_get(doc, "max_tpm_clock")), 500);
   /* a quote that is not fresh (a replay) moves only the last clock */
   attest_quote q = q_of(7, 3, 900);
-  ctl_attest_epoch_note(doc, &q, false, 7);
+  ctl_attest_epoch_note(doc, &q, false, 7, 0);
   assert_int_equal(json_integer_value(json_object_get(doc, "max_restart_count")), 2);
   assert_int_equal(json_integer_value(json_object_get(doc, "last_tpm_clock")), 900);
   /* a clock beyond JSON's integers is clamped, never negative */
   q = q_of(8, 0, UINT64_MAX);
-  ctl_attest_epoch_note(doc, &q, true, 7);
+  ctl_attest_epoch_note(doc, &q, true, 7, 0);
   assert_int_equal(json_integer_value(json_object_get(doc, "max_tpm_clock")), INT64_MAX);
   json_decref(doc);
 }
