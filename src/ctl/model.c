@@ -2068,13 +2068,26 @@ static bool reads_li_vms(const ctl_actor *actor) {
 
 static bool id_char(char c) { return isalnum((unsigned char)c) || c == '-' || c == '_'; }
 
+/* Whether at, a "." or ":" beside an id found in text, joins it to more of
+ * a longer id: an id may hold both (lisec_id_char), and vm-li.2 or vm-li:3
+ * is another VM than vm-li, whose rows the operator reads. A sentence puts
+ * neither between an entity's id and another id character (a "." ending a
+ * sentence, a ":" before its value, are followed by a space or the end). */
+static bool id_joined(const char *at) {
+  return (at[0] == '.' || at[0] == ':') && lisec_id_char((unsigned char)at[1], 1);
+}
+
 /* Whether text names id: id with no id character (id_char) touching
- * either end. An id holding other characters may be found inside a longer
- * one: the row is then withheld though it need not be (fail closed). */
+ * either end, nor a "." or ":" joining it to a longer id (id_joined). An
+ * id holding other characters may be found inside a longer one: the row
+ * is then withheld though it need not be (fail closed). */
 static bool text_names(const char *text, const char *id) {
   size_t n = strlen(id);
-  for (const char *p = text; n && (p = strstr(p, id)) != NULL; p++)
-    if ((p == text || !id_char(p[-1])) && !id_char(p[n])) return true;
+  for (const char *p = text; n && (p = strstr(p, id)) != NULL; p++) {
+    bool left = p == text || (!id_char(p[-1]) && !(p - text >= 2 && id_joined(p - 1) &&
+                                                   lisec_id_char((unsigned char)p[-2], 1)));
+    if (left && !id_char(p[n]) && !id_joined(p + n)) return true;
+  }
   return false;
 }
 

@@ -23,3 +23,7 @@ lisec_integration_test(li_confid_trust tests/integration/li_confid_trust.sh)
 lisec_integration_test(li_confid_silent tests/integration/li_confid_silent.sh)
 lisec_integration_test(li_confid_counts tests/integration/li_confid_counts.sh)
 lisec_integration_test(li_confid_vmrows tests/integration/li_confid_vmrows.sh)
+# Another VM whose id begins with an LI VM's and goes on after "." or ":"
+# (vm-li.2 beside vm-li): its rows are no LI VM's and the operator reads
+# them (li_confid_vmrows_ids).
+lisec_integration_test(li_confid_vmrows_ids tests/integration/li_confid_vmrows_ids.sh)
