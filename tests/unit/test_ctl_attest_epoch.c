@@ -89,9 +89,36 @@ static void test_older_document_and_replays(void **state) {
   json_decref(doc);
 }
 
+/* A quote made over an earlier nonce and answered after a later quote of
+ * the same TPM (nonces expire in their order of issue): lower, but late,
+ * not rolled back; a lower one over a later nonce is a rollback. */
+static void test_late_quote(void **state) {
+  (void)state;
+  char why[320];
+  json_t *doc = json_object();
+  attest_quote q = q_of(3, 1, 5000);
+  ctl_attest_epoch_note(doc, &q, true, 0, 2000); /* nonce expiring at 2000 */
+  json_object_set_new(doc, "max_reset_count", json_integer(3));
+  attest_quote early = q_of(3, 1, 4900), before = q_of(3, 0, 7000);
+  assert_true(ctl_attest_epoch_late(doc, &early, 3, 1990, why, sizeof why));
+  assert_non_null(strstr(why, "TR103308-6.2-R10: the quote (resetCount 3, restartCount 1, clock 4900 ms) was "
+                              "made over a nonce issued before that of a later quote already appraised"));
+  assert_true(ctl_attest_epoch_late(doc, &before, 3, 1990, why, sizeof why)); /* before the Restart */
+  assert_false(ctl_attest_epoch_late(doc, &early, 3, 2010, why, sizeof why)); /* a later nonce */
+  assert_true(ctl_attest_epoch_rolled_back(doc, &early, 3, why, sizeof why));
+  attest_quote later = q_of(3, 1, 5100), reset = q_of(4, 0, 10);
+  assert_false(ctl_attest_epoch_late(doc, &later, 3, 1990, why, sizeof why)); /* not lower */
+  assert_false(ctl_attest_epoch_late(doc, &reset, 3, 1990, why, sizeof why)); /* another epoch */
+  json_t *old = json_pack("{s:I, s:I, s:I}", "max_reset_count", 3, "max_restart_count", 1, "max_tpm_clock", 5000);
+  assert_false(ctl_attest_epoch_late(old, &early, 3, 1990, why, sizeof why)); /* no nonce kept: as before */
+  json_decref(old);
+  json_decref(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_epochs_and_rollbacks),
+      cmocka_unit_test(test_late_quote),
       cmocka_unit_test(test_older_document_and_replays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
