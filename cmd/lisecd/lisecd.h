@@ -28,6 +28,9 @@ int lisecd_server_config_all(const lisec_config *cfg, api_server_config *sc,
                              void (*report)(void *ctx, const char *msg), void *ctx);
 /* --check-config (check.c): every problem reported, nothing changed; 0 or 2. */
 int lisecd_check_config(const lisec_config *cfg, const char *path);
+/* --witness-reset [--yes] (witness.c): the audit witness's state shown,
+ * removed only with yes; 0 removed or none, 1 not confirmed, 2 error. */
+int lisecd_witness_reset(const lisec_config *cfg, bool yes);
 /* SIGHUP (tlsreload.c): reads the [tls] files again and sends their bytes
  * on *fd to the front, which judges them; when they cannot be read, logs
  * why and the front keeps what it serves. A send that fails (the front

@@ -64,10 +64,15 @@ static void harden_process(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: lisecd -c CONFIG [--check-config] [--foreground] | --help | --version\n"
+          "usage: lisecd -c CONFIG [--check-config | --witness-reset [--yes]] [--foreground]\n"
+          "       | --help | --version\n"
           "  -c, --config FILE   the INI configuration (see examples/lisecd.conf)\n"
           "  --check-config      check the configuration, files, store and tokens, report\n"
           "                      every problem and exit, changing nothing\n"
+          "  --witness-reset     show the audit witness's state (the last checkpoint the keys\n"
+          "                      process signed); with --yes remove it, so that the next\n"
+          "                      checkpoint is trusted on first use (after lisec restore;\n"
+          "                      lisecd stopped); exit 0 removed or none, 1 not confirmed\n"
           "  --foreground        run in the foreground (always the case; accepted for init\n"
           "                      systems that pass it)\n"
           "exit status: 0 clean stop, 1 a process failed while serving, 2 usage,\n"
@@ -415,9 +420,11 @@ static void close_all(int *fds, int n) {
 
 int main(int argc, char **argv) {
   const char *config_path = NULL;
-  bool check_only = false;
+  bool check_only = false, witness_reset = false, yes = false;
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"check-config", no_argument, NULL, 'k'},
+                                       {"witness-reset", no_argument, NULL, 'W'},
+                                       {"yes", no_argument, NULL, 'y'},
                                        {"foreground", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, 'V'},
@@ -426,12 +433,15 @@ int main(int argc, char **argv) {
   while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
     if (o == 'c') config_path = optarg;
     else if (o == 'k') check_only = true;
+    else if (o == 'W') witness_reset = true;
+    else if (o == 'y') yes = true;
     else if (o == 'f') continue; /* lisecd never detaches */
     else if (o == 'h') return usage(stdout), 0;
     else if (o == 'V') return printf("lisecd %s\n", LISEC_VERSION), 0;
     else return usage(stderr), 2;
   }
-  if (!config_path || optind != argc) return usage(stderr), 2;
+  if (!config_path || optind != argc || (yes && !witness_reset) || (witness_reset && check_only))
+    return usage(stderr), 2;
   harden_process();
   /* The heap: glibc gives the free top of a worker thread's arena back to
    * the kernel (madvise) once it passes a threshold (128 KiB at first,
@@ -451,6 +461,17 @@ int main(int argc, char **argv) {
   lisec_config *cfg = NULL;
   api_server_config sc = {0};
   int64_t stop_s = 0;
+  if (witness_reset) {
+    /* the operator's reset of the audit witness (witness.c) */
+    if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0) {
+      fprintf(stderr, "lisecd: %s\n", err.msg);
+      return 2;
+    }
+    lisec_log_setup(LISEC_LOG_WARN, false);
+    int rc = lisecd_witness_reset(cfg, yes);
+    lisec_config_free(cfg);
+    return rc;
+  }
   if (check_only) {
     /* every problem, not the first; nothing changed (check.c) */
     if (lisec_config_load(config_path, lisecd_known_settings, &cfg, &err) != 0) {

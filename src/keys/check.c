@@ -5,7 +5,9 @@
  * not); the KEK and the checkpoint key found are judged as the start
  * judges them (kek.c: the only key under its label, not extractable,
  * AES-256; signer.c: the only pair under its label, not extractable). A development key file
- * is checked for being allowed and readable. Every problem is reported
+ * is checked for being allowed and readable. [audit]'s witness state
+ * (witness.h) is a note: the size of the last checkpoint signed, or absent
+ * (the next is trusted on first use); one unreadable is a problem. Every problem is reported
  * through the caller's function, not only the first, and nothing in a
  * token is created or changed. */
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include "keys/kek.h"
 #include "keys/p11.h"
 #include "keys/signer.h"
+#include "keys/witness.h"
 
 typedef struct checker {
   keys_check_report report;
@@ -59,6 +62,26 @@ static int has_kek(CK_FUNCTION_LIST_PTR fn, CK_SESSION_HANDLE s, const char *lab
   return keys_kek_token_key(fn, s, label, &h, found, err);
 }
 
+/* [audit]'s witness state (witness.h), as a note: present with the size
+ * of the last checkpoint signed, or absent (the next one is trusted on
+ * first use); one that is there but cannot be read is a problem. w is
+ * closed here. */
+static void witness_note(checker *c, keys_witness *w, const char *where) {
+  bool have = false;
+  uint64_t size = 0;
+  uint8_t root[32];
+  lisec_err err = {0};
+  if (keys_witness_state(w, &have, &size, root, &err) != 0)
+    problem(c, "[audit] witness %s: %s", where, err.msg);
+  else if (have)
+    note(c, "[audit] witness %s: the last checkpoint signed is at size %llu (root %02x%02x%02x%02x...): the "
+            "next must extend it",
+         where, (unsigned long long)size, root[0], root[1], root[2], root[3]);
+  else
+    note(c, "[audit] witness %s: absent: the next checkpoint is trusted on first use", where);
+  keys_witness_close(w);
+}
+
 static void check_section(checker *c, const lisec_config *cfg, const char *section, const char *label_def,
                           key_lookup lookup) {
   const char *module = lisec_config_str(cfg, section, "pkcs11_module", NULL);
@@ -75,6 +98,12 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
       problem(c, "[%s] development_key_file needs allow_development_key = true", section);
     if (access(dev, R_OK) != 0 && access(dev, F_OK) == 0)
       problem(c, "[%s] development_key_file %s cannot be read", section, dev);
+    char path[4200];
+    keys_witness *w = NULL;
+    if (strcmp(section, "audit") == 0 &&
+        (size_t)snprintf(path, sizeof path, "%s%s", dev, KEYS_WITNESS_FILE_SUFFIX) < sizeof path &&
+        keys_witness_open_file(path, &w, &err) == 0)
+      witness_note(c, w, path);
     return;
   }
   lisec_err err = {0};
@@ -100,6 +129,14 @@ static void check_section(checker *c, const lisec_config *cfg, const char *secti
       else if (!found)
         note(c, "[%s] token \"%s\" has no key \"%s\" yet: lisecd makes it at its first start", section, token,
              label);
+      char wl[256], where[320];
+      keys_witness *w = NULL;
+      if (strcmp(section, "audit") == 0 &&
+          (size_t)snprintf(wl, sizeof wl, "%s%s", label, KEYS_WITNESS_SUFFIX) < sizeof wl &&
+          keys_witness_open_pkcs11(keys_p11_functions(m), s, wl, &w, &err) == 0) {
+        snprintf(where, sizeof where, "(token \"%s\", data object \"%s\")", token, wl);
+        witness_note(c, w, where);
+      }
     }
     keys_p11_session_close(m, s);
   }

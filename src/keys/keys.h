@@ -214,4 +214,22 @@ int keys_local_start(const lisec_config *cfg, keys_client **out, lisec_err *err)
 typedef void (*keys_check_report)(void *ctx, bool problem, const char *msg);
 int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx);
 
+/* The audit log's witness state (keys/witness.h) where lisecd's
+ * configuration puts it ([audit]: the token's "<key_label>-witness" with
+ * pkcs11_module, token and pin_file; else "<development_key_file>.witness"),
+ * for lisecd --check-config and the operator's reset (witness_admin.c).
+ * where says which; have, size and root the last checkpoint signed;
+ * damaged (have false) when one is there but cannot be read, why in
+ * damaged_why. With reset, the state is read first, then removed (a
+ * damaged one too), so that the next checkpoint is trusted on first use.
+ * EAUTH: the PIN is refused; ENOTFOUND: no checkpoint key configured. */
+typedef struct keys_witness_info {
+  char where[320];
+  bool have, damaged;
+  uint64_t size;
+  uint8_t root[32];
+  char damaged_why[LISEC_ERR_MSG_MAX];
+} keys_witness_info;
+int keys_witness_config(const lisec_config *cfg, bool reset, keys_witness_info *info, lisec_err *err);
+
 #endif

@@ -242,3 +242,35 @@ int keys_witness_admit(keys_witness *w, const uint8_t *msg, size_t len, uint64_t
   if (cp.size == size) return 0; /* the same checkpoint again (a rollover's second signature) */
   return record(w, cp.size, cp.root, err);
 }
+
+int keys_witness_reset(keys_witness *w, lisec_err *err) {
+  if (!w->fn) {
+    if (unlink(w->path) != 0 && errno != ENOENT)
+      return lisec_err_set(err, LISEC_EIO, "the audit witness state %s cannot be removed: %s", w->path,
+                           strerror(errno));
+    return 0;
+  }
+  /* Every object under the label, however many a damaged token holds (the
+   * state refuses more than OBJECTS_MAX); in rounds, bounded. */
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_TOKEN, &yes, sizeof yes},
+                         {CKA_LABEL, w->label, strlen(w->label)}};
+  for (int round = 0; round < 64; round++) {
+    CK_OBJECT_HANDLE h[64];
+    CK_ULONG n = 0;
+    CK_RV rv = w->fn->C_FindObjectsInit(w->s, tmpl, LISEC_ARRAY_LEN(tmpl));
+    if (rv == CKR_OK) {
+      rv = w->fn->C_FindObjects(w->s, h, LISEC_ARRAY_LEN(h), &n);
+      w->fn->C_FindObjectsFinal(w->s);
+    }
+    if (rv != CKR_OK) return fail(err, "C_FindObjects (the audit witness state)", rv);
+    if (n == 0) return 0;
+    for (CK_ULONG i = 0; i < n; i++)
+      if ((rv = w->fn->C_DestroyObject(w->s, h[i])) != CKR_OK)
+        return fail(err, "C_DestroyObject (the audit witness state)", rv);
+  }
+  return lisec_err_set(err, LISEC_EIO, "[audit] witness: objects \"%s\" are still listed after 4096 were destroyed",
+                       w->label);
+}

@@ -49,4 +49,10 @@ int keys_witness_state(keys_witness *w, bool *have, uint64_t *size, uint8_t root
 int keys_witness_admit(keys_witness *w, const uint8_t *msg, size_t len, uint64_t old_size, const uint8_t *proof,
                        size_t proof_len, lisec_err *err);
 
+/* The operator's reset (lisec audit witness-reset, keys_witness_config):
+ * every state object under the label, or the file, removed, so that the
+ * next checkpoint is trusted on first use. No message of the controller's
+ * reaches it: only a program given the configuration and the PIN. */
+int keys_witness_reset(keys_witness *w, lisec_err *err);
+
 #endif
