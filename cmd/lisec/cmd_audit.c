@@ -7,8 +7,12 @@
  * proofs as JSON for outside RFC 9162 verifiers (offline built from the
  * database; online asked of lisecd and checked against the checkpoint signed
  * with the pinned key). Both sources feed the same audit_verifier, so online
- * and offline checks cannot drift apart. */
+ * and offline checks cannot drift apart. witness-reset is the operator's
+ * reset of the keys process's witness state, which lives in the token: the
+ * CLI holds no token code (ctl_layers), so it runs lisecd --witness-reset,
+ * which reaches the token as the keys process does. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,10 @@ static int audit_usage(void) {
       "       lisec audit li-keygen SECRET_FILE PUBLIC_FILE  an X25519 pair for the LI administration\n"
       "       lisec audit rollover   a new checkpoint key, introduced by a checkpoint the old and the\n"
       "           new key both sign; the old key is retired (li-admin)\n"
+      "       lisec audit witness-reset -c LISECD_CONFIG [--yes]\n"
+      "           show the keys process's last signed checkpoint (the witness, in the token of\n"
+      "           [audit]); with --yes remove it, so that lisecd's next checkpoint is trusted on\n"
+      "           first use (after lisec restore, lisecd stopped; runs lisecd --witness-reset)\n"
       "Without --db the entries come from lisecd (--server, role auditor, li-admin or operator).");
 }
 
@@ -1234,6 +1242,38 @@ static int cmd_li_keygen(int argc, char **argv) {
   return CLI_OK;
 }
 
+/* ---- witness-reset ------------------------------------------------------- */
+
+/* lisecd beside this lisec (both are installed in one directory), else on
+ * PATH; its output and exit status are the answer (0 removed or none, 1
+ * not confirmed, 2 error). */
+static int cmd_witness_reset(int argc, char **argv) {
+  const char *config = NULL;
+  bool yes = false;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) config = argv[++i];
+    else if (strcmp(argv[i], "--yes") == 0) yes = true;
+    else return audit_usage();
+  }
+  if (!config) return audit_usage();
+  char self[PATH_MAX], lisecd[PATH_MAX + 8] = "lisecd";
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = '\0';
+      snprintf(lisecd, sizeof lisecd, "%s/lisecd", self);
+      if (access(lisecd, X_OK) != 0) snprintf(lisecd, sizeof lisecd, "lisecd");
+    }
+  }
+  char *av[] = {lisecd, "-c", (char *)config, "--witness-reset", yes ? "--yes" : NULL, NULL};
+  fflush(NULL);
+  execvp(lisecd, av);
+  return cli_fail("audit witness-reset: cannot run lisecd (%s): %s; run lisecd -c %s --witness-reset%s", lisecd,
+                  strerror(errno), config, yes ? " --yes" : "");
+}
+
 int cli_cmd_audit(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0) {
     audit_usage();
@@ -1245,5 +1285,6 @@ int cli_cmd_audit(int argc, char **argv) {
   if (strcmp(argv[1], "vkey") == 0) return cmd_vkey(argc - 1, argv + 1);
   if (strcmp(argv[1], "li-keygen") == 0) return cmd_li_keygen(argc - 1, argv + 1);
   if (strcmp(argv[1], "rollover") == 0) return cmd_rollover(argc - 1, argv + 1);
+  if (strcmp(argv[1], "witness-reset") == 0) return cmd_witness_reset(argc - 1, argv + 1);
   return audit_usage();
 }

@@ -86,9 +86,9 @@ int cli_cmd_restore(int argc, char **argv) {
   }
   if (leave_marker(st.url, &sum.newest, &err)) return cli_fail("restore: the restore marker: %s", err.msg);
   printf("restored %llu audit entries (newest checkpoint at size %llu); lisecd records the restore at its next start\n"
-         "the keys process signed beyond this copy and signs nothing for it until its witness is reset: "
-         "pkcs11-tool --login --delete-object --type data --label <[audit] key_label>-witness, or remove "
-         "<[audit] development_key_file>.witness (docs/audit.md, \"Restoring from a backup\")\n",
+         "the keys process signed beyond this copy and signs nothing for it until its witness is reset; "
+         "next, with lisecd still stopped: lisec audit witness-reset -c <lisecd's config> --yes "
+         "(docs/audit.md, \"Restoring from a backup\")\n",
          (unsigned long long)sum.entries, (unsigned long long)sum.newest.size);
   return CLI_OK;
 }
