@@ -139,6 +139,7 @@ struct ctl_auditlog {
   lisec_err cp_err;
   /* the witness (checkpoint thread): the size it last signed, when known */
   bool wit_known;
+  bool wit_first; /* it had none when asked: the next one signed is trusted on first use */
   uint64_t wit_size;
   uint64_t wit_refusals; /* checkpoints the witness refused (under mu; metrics) */
   bool wit_refusing;     /* the last one was refused: recorded once until one is signed (under mu) */
@@ -749,6 +750,7 @@ static int witness_prove(ctl_auditlog *log, lisec_store *cs, const audit_checkpo
     int rc = log->key.witness(log->key.ctx, &have, &log->wit_size, root, err);
     if (rc) return lisec_err_wrap(err, "TR103308-5.5: the keys process's last signed checkpoint");
     log->wit_known = true;
+    log->wit_first = !have;
   }
   w->old_size = log->wit_size;
   w->proof.len = 0;
@@ -798,6 +800,28 @@ static void witness_refused(ctl_auditlog *log, uint64_t size, const lisec_err *w
     LOG_ERROR("audit: the witness's refusal could not be recorded: %s", e.msg);
 }
 
+/* The witness had no state (an operator's reset, lisec audit witness-reset,
+ * or an upgrade) and the checkpoint at size trusted on first use follows
+ * one at before that this log was signed to: recorded, so that auditors
+ * see where the witness started over. A fresh log's first checkpoint
+ * (before 0) is no news. */
+static void witness_first_use(ctl_auditlog *log, uint64_t size, uint64_t before) {
+  LOG_WARN("audit: the keys process held no last signed checkpoint; the one at size %llu is trusted on first use "
+           "(TR103308-5.5; the log was signed to size %llu before)",
+           (unsigned long long)size, (unsigned long long)before);
+  char subject[64], reason[256];
+  snprintf(subject, sizeof subject, "audit checkpoint at size %llu", (unsigned long long)size);
+  snprintf(reason, sizeof reason,
+           "the witness held no last signed checkpoint (reset by an operator, or an upgrade): this one is trusted "
+           "on first use; the log was signed to size %llu before",
+           (unsigned long long)before);
+  audit_record rec = {.actor = "lisecd", .role = "system", .action = "audit.witness", .outcome = "first_use",
+                      .subjects = {subject}, .n_subjects = 1, .reasons = {reason}, .n_reasons = 1};
+  lisec_err e = {0};
+  if (ctl_auditlog_append(log, &rec, false, NULL, &e) != 0)
+    LOG_ERROR("audit: the witness's first use could not be recorded: %s", e.msg);
+}
+
 /* The note for cp, signed as the rollover step and restore say. */
 static int sign_note(ctl_auditlog *log, const audit_checkpoint *cp, rollover_step ro, const audit_vkey *next,
                      bool restored, const audit_checkpoint *from, audit_sign_fn sign, void *ctx,
@@ -835,6 +859,7 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   audit_vkey next = log->ro_key;
   bool restored = log->restore_pending;
   audit_checkpoint from = log->restore_from;
+  uint64_t before = log->cp_size;
   pthread_mutex_unlock(&log->mu);
   /* A rollover whose checkpoint is stored is promoted before anything else
    * is signed: from that checkpoint on, the log speaks with the new key. */
@@ -891,6 +916,12 @@ static int publish_checkpoint(ctl_auditlog *log, lisec_store *cs, lisec_err *err
   free(note);
   if (!rc && ro == RO_SIGN) rc = finish_rollover(log, &next, err);
   if (finding) timestamp_finding(log, cp.size, &ts_err);
+  /* (wit_first stays until a checkpoint is published: one signed but not
+   * stored leaves the keys process's state, and the next is the one) */
+  if (!rc && log->wit_first) {
+    log->wit_first = false;
+    if (before) witness_first_use(log, cp.size, before);
+  }
   return rc;
 }
 
