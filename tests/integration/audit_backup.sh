@@ -98,10 +98,15 @@ lisec restore trunc.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >trunc.
 pass "a backup of another deployment and a truncated one are refused; the store is unchanged"
 
 # lisec restore: recorded and signed at the next start, once the operator
-# reset the witness (docs/audit.md: the next checkpoint is trusted on first
-# use; a development key's witness is the file beside it).
+# reset the witness with lisec audit witness-reset (docs/audit.md: the next
+# checkpoint is trusted on first use; a development key's witness is the
+# file beside it).
 lisec restore b1.db --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >restore.out || { cat restore.out; fail "restore"; }
-rm "$work/audit-dev.pem.witness"
+grep -q 'lisec audit witness-reset -c .* --yes' restore.out || fail "restore does not name the witness's reset: $(cat restore.out)"
+PATH="$build/cmd/lisecd:$PATH" lisec audit witness-reset -c "$work/lisecd.conf" --yes >wreset.out 2>&1 ||
+  fail "witness-reset: $(cat wreset.out)"
+grep -q "audit-dev.pem.witness.*size [1-9]" wreset.out && [ ! -e "$work/audit-dev.pem.witness" ] ||
+  fail "witness-reset of the development key's witness: $(cat wreset.out)"
 start_lisecd "$pki" "${conf[@]}"
 grep -q 'restored from a backup' lisecd.log || fail "lisecd did not record the restore"
 # A checkpoint beyond the restore's own, then the auditor who saw more.

@@ -6,8 +6,10 @@
 # frontier (its tree deferred, the recheck held) and its next checkpoints
 # are still signed, with the proof made from that frontier; the store put
 # back to an older copy gets no checkpoint (an error naming TR103308-5.5,
-# counted); the witness object deleted by the operator, the next checkpoint
-# is trusted on first use.
+# counted); lisecd --check-config notes the state; the operator's reset,
+# lisec audit witness-reset: a wrong PIN refused, nothing removed without
+# --yes, removed with it, and the next checkpoint is trusted on first use
+# and recorded (audit.witness, first_use).
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -81,12 +83,63 @@ assert any(b"audit.witness" in bytes(r[0]) for r in rows)
 PY
 pass "a rolled back store gets no checkpoint: an error naming TR103308-5.5, counted and recorded"
 
-# The operator, having checked the log, resets the witness: trusted on first use.
+# lisecd --check-config tells the witness's state, as a note.
 stop_lisecd
-pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec --login --pin 1234 --delete-object --type data \
-  --label lisec-audit-witness >/dev/null 2>&1 || fail "delete the witness object"
+"$build/cmd/lisecd/lisecd" -c lisecd.conf --check-config >check1.out 2>check1.err || true
+grep -q "note: \[audit\] witness (token \"lisec\", data object \"lisec-audit-witness\"): the last checkpoint signed is at size [1-9]" check1.out ||
+  fail "--check-config does not report the witness's state: $(cat check1.out check1.err)"
+pass "lisecd --check-config notes the witness's state (the size last signed)"
+
+# The operator's reset, lisec audit witness-reset (lisecd stopped). The
+# command runs lisecd --witness-reset: lisecd beside lisec, else on PATH.
+export PATH="$build/cmd/lisecd:$PATH"
+# A wrong PIN: refused, clearly, nothing removed.
+echo 9999 >badpin
+sed "s|^pin_file = .*|pin_file = $work/badpin|" lisecd.conf >badpin.conf
+rc=0
+lisec audit witness-reset -c badpin.conf --yes >reset0.out 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q 'login refused: wrong PIN' reset0.out && grep -q 'nothing was removed' reset0.out ||
+  fail "a wrong PIN: exit $rc: $(cat reset0.out)"
+[ "$(objects)" = 1 ] || fail "a wrong PIN removed the witness ($(objects) objects)"
+pass "witness-reset with a wrong PIN is refused and removes nothing"
+# Without --yes: the state is shown, nothing is removed.
+rc=0
+lisec audit witness-reset -c lisecd.conf >reset1.out 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "witness-reset without --yes: exit $rc: $(cat reset1.out)"
+grep -q "the last checkpoint the keys process signed is at size [1-9][0-9]*, root [0-9a-f]\{16\}" reset1.out ||
+  fail "witness-reset does not show the state: $(cat reset1.out)"
+grep -q 'nothing was removed: give --yes' reset1.out || fail "witness-reset without --yes: $(cat reset1.out)"
+[ "$(objects)" = 1 ] || fail "witness-reset without --yes removed the witness ($(objects) objects)"
+pass "witness-reset without --yes shows the state and removes nothing"
+# Confirmed: removed; lisecd's next checkpoint is trusted on first use and recorded.
+lisec audit witness-reset -c lisecd.conf --yes >reset2.out 2>&1 || fail "witness-reset --yes: $(cat reset2.out)"
+grep -q 'removed: the next checkpoint lisecd signs is trusted on first use' reset2.out ||
+  fail "witness-reset --yes does not say what follows: $(cat reset2.out)"
+[ "$(objects)" = 0 ] || fail "witness-reset --yes left $(objects) objects"
+"$build/cmd/lisecd/lisecd" -c lisecd.conf --check-config >check2.out 2>&1 || true
+grep -q 'witness (token "lisec", data object "lisec-audit-witness"): absent: the next checkpoint is trusted on first use' check2.out ||
+  fail "--check-config does not report the witness absent: $(cat check2.out)"
+rc=0
+lisec audit witness-reset -c lisecd.conf --yes >reset3.out 2>&1 || rc=$?
+[ "$rc" = 0 ] && grep -q 'absent' reset3.out || fail "witness-reset with nothing to remove: exit $rc: $(cat reset3.out)"
+pass "witness-reset --yes removes the state; --check-config then notes it absent"
+
 start_lisecd "$pki" "${conf[@]}"
 activity 6
 signed_beyond "$s1"
 grep -q 'trusted on first use' lisecd.log || fail "the first use is not logged"
-pass "the witness reset by the operator: the next checkpoint is trusted on first use"
+[ "$(objects)" = 1 ] || fail "the first checkpoint after the reset left $(objects) witness objects"
+# one audit.witness / first_use entry naming the size the log was signed to before
+first_use_recorded() {
+  python3 - lisec.db "$s1" <<'PY'
+import sqlite3, sys
+rows = [bytes(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("SELECT data FROM audit_log")]
+first = [r for r in rows if b"audit.witness" in r and b"first_use" in r]
+sys.exit(0 if len(first) == 1 and b"signed to size %s before" % sys.argv[2].encode() in first[0] else 1)
+PY
+}
+for _ in $(seq 1 100); do first_use_recorded && break; sleep 0.1; done
+first_use_recorded || fail "the first use after the reset is not recorded in the log (audit.witness, first_use)"
+stop_lisecd
+lisec audit verify --db lisec.db --pubkey lisecd.vkey >v2.out || { cat v2.out; fail "verify after the reset"; }
+pass "after the reset, checkpoints are published again, the first use recorded (audit.witness first_use)"
