@@ -16,29 +16,36 @@
 
 static void show(const keys_witness_info *w) {
   if (w->have)
-    printf("audit witness (%s): the last checkpoint the keys process signed is at size %llu, root "
+    printf("audit witness (%s): the last checkpoint the keys process signed is "
+           "at size %llu, root "
            "%02x%02x%02x%02x%02x%02x%02x%02x...\n",
-           w->where, (unsigned long long)w->size, w->root[0], w->root[1], w->root[2], w->root[3], w->root[4],
-           w->root[5], w->root[6], w->root[7]);
+           w->where, (unsigned long long)w->size, w->root[0], w->root[1],
+           w->root[2], w->root[3], w->root[4], w->root[5], w->root[6],
+           w->root[7]);
   else if (w->damaged)
-    printf("audit witness (%s): there but damaged: %s\n", w->where, w->damaged_why);
+    printf("audit witness (%s): there but damaged: %s\n", w->where,
+           w->damaged_why);
   else
-    printf("audit witness (%s): absent: the next checkpoint is trusted on first use already\n", w->where);
+    printf("audit witness (%s): absent: the next checkpoint is trusted on "
+           "first use already\n",
+           w->where);
 }
 
 int lisecd_witness_reset(const lisec_config *cfg, bool yes) {
   keys_witness_info w;
   lisec_err err = {0};
   if (keys_witness_config(cfg, false, &w, &err) != 0) {
-    fprintf(stderr, "lisecd: witness-reset: %s; nothing was removed\n", err.msg);
+    fprintf(stderr, "lisecd: witness-reset: %s; nothing was removed\n",
+            err.msg);
     return 2;
   }
   show(&w);
-  if (!w.have && !w.damaged) return 0;
+  if (!w.have && !w.damaged)
+    return 0;
   if (!yes) {
-    fprintf(stderr,
-            "lisecd: witness-reset: nothing was removed: give --yes to remove it (after checking the log, "
-            "lisec audit verify --db; with lisecd stopped)\n");
+    fprintf(stderr, "lisecd: witness-reset: nothing was removed: give --yes to "
+                    "remove it (after checking the log, "
+                    "lisec audit verify --db; with lisecd stopped)\n");
     return 1;
   }
   keys_witness_info again;
@@ -46,8 +53,10 @@ int lisecd_witness_reset(const lisec_config *cfg, bool yes) {
     fprintf(stderr, "lisecd: witness-reset: %s\n", err.msg);
     return 2;
   }
-  printf("removed: the next checkpoint lisecd signs is trusted on first use (TR103308-5.5) and recorded in the "
-         "audit log (audit.witness, first_use); from then on the keys process signs only checkpoints that "
+  printf("removed: the next checkpoint lisecd signs is trusted on first use "
+         "(TR103308-5.5) and recorded in the "
+         "audit log (audit.witness, first_use); from then on the keys process "
+         "signs only checkpoints that "
          "extend it\n");
   return 0;
 }
