@@ -57,8 +57,8 @@ struct ctl_model_state {
   json_t *paired;        /* VM id -> true: paired by the LI administration (ctl/li.c) */
   json_t *li_vms;        /* VM id -> true when an LI involves it */
   /* VM id -> true when declared an LI VM (sensitivity "li"): what no row a
-   * role that may not read LI VMs reads names (mark_li_vm_rows,
-   * hide_li_vm_rows) */
+   * role but li-admin, hypervisor-admin and the operator reads names
+   * (mark_li_vm_rows, hide_li_vm_rows) */
   json_t *li_declared;
   /* VM id -> {"hypervisor", "host"}: migrations lisec allowed whose
    * destination has not yet proved it runs the VM (issue 15) */
@@ -190,8 +190,8 @@ static void tell_changed(ctl_shared *sh, struct ctl_model_state *st) {
 /* Whether VM vm is declared an LI VM (sensitivity "li"). The roles that
  * write the model (operator, hypervisor-admin) read it in the VM's
  * document; no other role but li-admin reads a VM declared so, and no
- * role but li-admin and hypervisor-admin reads a row naming one
- * (reads_li_vms, mark_li_vm_rows, hide_li_vm_rows; docs/model.md, "Rows
+ * role but those three reads a row naming one, nor any record in the clear
+ * (reads_li_vm_rows, mark_li_vm_rows, hide_li_vm_rows; docs/model.md, "Rows
  * naming an LI VM"). A record about a VM is sealed for that only, never
  * because an LI names the VM: operator and auditor read each entry's seal
  * bit, so such a seal would tell them which VM an LI names (TR 103 308
@@ -2059,14 +2059,27 @@ static const char *str_or_empty(const json_t *o, const char *key);
 
 /* The roles that may read LI VMs (ctl/li.c may_read: the LI administration
  * and the hypervisor administration that enables them). Every other role
- * reads no row naming a VM declared "li" but the one it asked about
- * (docs/model.md, "What each role sees"). */
+ * but the operator (reads_li_vm_rows) reads no row naming a VM declared
+ * "li" but the one it asked about (docs/model.md, "What each role sees"). */
 static bool reads_li_vms(const ctl_actor *actor) {
   ctl_role r = ctl_actor_role(actor);
   return r == CTL_ROLE_LI_ADMIN || r == CTL_ROLE_HV_ADMIN;
 }
 
-static bool id_char(char c) { return isalnum((unsigned char)c) || c == '-' || c == '_'; }
+/* The roles that read the rows naming a VM declared "li" in their replies
+ * (compliance, decisions, moves): those that read LI VMs, and the operator,
+ * which declared them, reads them in /v1/model/vm and is the one role that
+ * places VMs and sets hosts' protection levels, so the one that can mend
+ * an O.1.3 or DOMAIN row about one (review of 2026-12-07). A record in the
+ * clear still withholds them (reasons_line, ctl_model_compliance): the
+ * auditor reads it. */
+static bool reads_li_vm_rows(const ctl_actor *actor) {
+  return reads_li_vms(actor) || ctl_actor_role(actor) == CTL_ROLE_OPERATOR;
+}
+
+static bool id_char(char c) {
+  return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
 
 /* Whether at, a "." or ":" beside an id found in text, joins it to more of
  * a longer id: an id may hold both (lisec_id_char), and vm-li.2 or vm-li:3
@@ -2265,14 +2278,14 @@ static bool row_about_li(const char *requirement, const char *subject) {
  * from the decision (redact, below). */
 void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_li); }
 
-/* The compliance report for every role that may not read LI VMs
- * (reads_li_vms; review of 2026-12-07): every row naming a VM declared
+/* The compliance report for every role that reads no row naming an LI VM
+ * (reads_li_vm_rows; reviews of 2026-12-07): every row naming a VM declared
  * "li" goes whole, with its count, as the LI rows above, whatever its
  * rule: O.1.3 for an LI VM on a host of too low a protection level ("VM
  * vm-li has sensitivity li; ..."), DOMAIN for a domain holding an LI VM
  * and others ("... holds LI VM vm-li ..."), a finding about it. Those
  * roles are refused the LI VMs themselves (/v1/li/vms; the auditor
- * /v1/model/vm too), and the compliance view leaves them out. */
+ * /v1/model/vm too), and their compliance view leaves them out. */
 static void hide_li_vm_rows(lisec_ctl *ctl, json_t *report) {
   struct ctl_model_state *st = state(ctl);
   json_t *viol = json_object_get(report, "violations");
@@ -2281,6 +2294,22 @@ static void hide_li_vm_rows(lisec_ctl *ctl, json_t *report) {
     if (row_names_li_vm(st, json_array_get(viol, i), NULL)) drop_row(report, i);
   mu_unlock(st);
   json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
+}
+
+/* How many rows of the compliance report name a VM declared "li"
+ * (row_names_li_vm): what a record in the clear of a role that reads them
+ * (the operator's, hypervisor-admin's) does not count, as the auditor
+ * reads it. */
+static size_t li_vm_rows_in(lisec_ctl *ctl, const json_t *report) {
+  struct ctl_model_state *st = state(ctl);
+  size_t n = 0, i;
+  json_t *r;
+  mu_lock(st);
+  json_array_foreach(json_object_get(report, "violations"), i, r) {
+    if (row_names_li_vm(st, r, NULL)) n++;
+  }
+  mu_unlock(st);
+  return n;
 }
 
 /* The key that marks a trust row in the controller's JSON of a verdict
@@ -2349,7 +2378,7 @@ static void redact(json_t *verdict, const ctl_actor *actor, bool collapse) {
     if (any) json_object_set_new(verdict, "redacted", json_true());
     return;
   }
-  bool vm_rows = !reads_li_vms(actor);
+  bool vm_rows = !reads_li_vm_rows(actor);
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
     const char *req = json_string_value(json_object_get(r, "requirement"));
     const char *about = json_string_value(json_object_get(r, "subject"));
@@ -3173,12 +3202,19 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   if (rc) return rc;
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   /* before the record too: its count is read by whom the record is for */
-  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) ctl_model_compliance_hide_rd(v);
-  if (!li_admin) ctl_model_compliance_hide_li(v);
-  if (!reads_li_vms(actor)) hide_li_vm_rows(ctl, v);
+  if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN)
+    ctl_model_compliance_hide_rd(v);
+  if (!li_admin)
+    ctl_model_compliance_hide_li(v);
+  if (!reads_li_vm_rows(actor))
+    hide_li_vm_rows(ctl, v);
   uint64_t index = 0;
   char reason[64];
-  snprintf(reason, sizeof reason, "%zu violations", json_array_size(json_object_get(v, "violations")));
+  /* a record not sealed to the LI administration counts no row naming an
+   * LI VM (li_vm_rows_in), though the operator's report holds them */
+  size_t counted = json_array_size(json_object_get(v, "violations"));
+  if (!li_admin) counted -= li_vm_rows_in(ctl, v);
+  snprintf(reason, sizeof reason, "%zu violations", counted);
   /* The LI administration reads LI details: that read is itself an LI
    * event; the RD administration's read is an RD one (issue 20). */
   if ((rc = ctl_actor_role(actor) == CTL_ROLE_RD_ADMIN
