@@ -12,8 +12,10 @@
 # the violation appears under TR103308-6.2-R1 in lisecd's own words to the
 # LI administration; the auditor's and operator's pages leave the LI rule's
 # row out (they still read compliant, and say that LI rows are not shown)
-# and name no LI, target or LI VM, nor do they when vm-li fails O.1.3 and
-# DOMAIN (only li-admin's page names it). Every request the page makes goes to lisecd
+# and name no LI, target or LI VM. When vm-li fails O.1.3 and DOMAIN the
+# auditor's page still names it not, while the operator's, as li-admin's,
+# lists both rows naming it and reads not compliant for them (its VM table
+# still leaves LI VMs out). Every request the page makes goes to lisecd
 # (Chromium's network log, with every other host name unresolvable), its
 # Content-Security-Policy reports no violation, and the files carry the
 # headers and content types they must; other roles are refused. A page
@@ -278,12 +280,14 @@ check dom "$work/li-london.html" --role li-admin --violating TR103308-6.2-R1 --r
 pass "London: TR103308-6.2-R1 shown in lisecd's words to li-admin; the operator's and auditor's pages leave the LI rule's row out and read compliant, saying so"
 
 # An LI VM on a host of too low a protection level, and an ordinary VM in
-# its domain (review of 2026-12-07): vm-li goes to hel-2 ("sensitive"), so
+# its domain (reviews of 2026-12-07): vm-li goes to hel-2 ("sensitive"), so
 # O.1.3 fails for it, and vm-dom joins domain li, so DOMAIN fails naming
-# vm-li. Only li-admin's page names vm-li; the operator's and auditor's
-# leave both rows out (their reports do) and still read compliant.
-as operator "$LISECD_URL/v1/model/vm/vm-li" |
-  jq -c '{hypervisor: "hv-hel-2", sensitivity, domain, paired}' >"$work/vm-li.json"
+# vm-li. The auditor's page leaves both rows out (its report does) and
+# still reads compliant. The operator, which placed vm-li there and alone
+# can move it, reads both rows as li-admin does and a verdict that counts
+# them; its VM table still shows no LI VM, and nothing of the LI itself.
+as operator "$LISECD_URL/v1/model/vm/vm-li" | jq -c '{hypervisor, sensitivity, domain, paired}' >"$work/vm-li-was.json"
+jq -c '.hypervisor = "hv-hel-2"' "$work/vm-li-was.json" >"$work/vm-li.json"
 as operator -X PUT -H 'Content-Type: application/json' -d @"$work/vm-li.json" -o "$work/body" -w '%{http_code}' \
   "$LISECD_URL/v1/model/vm/vm-li" | grep -qx 200 || fail "PUT vm-li on hv-hel-2: $(cat "$work/body")"
 as operator -X PUT -H 'Content-Type: application/json' \
@@ -291,13 +295,25 @@ as operator -X PUT -H 'Content-Type: application/json' \
   "$LISECD_URL/v1/model/vm/vm-dom" | grep -qx 201 || fail "PUT vm-dom in domain li: $(cat "$work/body")"
 for role in operator auditor li-admin; do as "$role" "$LISECD_URL/v1/compliance" >"$work/report-$role.json"; done
 browse_all operator:op-livm auditor:au-livm li-admin:li-livm
-check dom "$work/op-livm.html" --role operator --compliant --report "$work/report-operator.json" \
-  "${li_ids[@]}" --absent TR103308-7-O.1.3 --absent TR103308-4.1-DOMAIN --present "$li_note"
+n=$(jq '.violations | length' "$work/report-operator.json")
+check dom "$work/op-livm.html" --role operator --violating TR103308-7-O.1.3 --violating TR103308-4.1-DOMAIN \
+  --report "$work/report-operator.json" --present "VM vm-li has sensitivity li" --present "holds LI VM vm-li" \
+  --present "not compliant: $n violation(s)" --absent 'data-vm="vm-li"' --absent li-fi-1 --absent lea-fi \
+  --absent "issued in FI" --absent "Finnish law enforcement" --present "$li_note"
 check dom "$work/au-livm.html" --role auditor --compliant --report "$work/report-auditor.json" --no-vms \
   "${li_ids[@]}" --absent TR103308-7-O.1.3 --absent TR103308-4.1-DOMAIN --present "$li_note"
 check dom "$work/li-livm.html" --role li-admin --violating TR103308-7-O.1.3 --violating TR103308-4.1-DOMAIN \
   --report "$work/report-li-admin.json" --present "VM vm-li has sensitivity li" --present "holds LI VM vm-li"
-pass "an LI VM failing O.1.3 and DOMAIN: named on li-admin's page only; the operator's and auditor's pages name no LI VM and read compliant"
+pass "an LI VM failing O.1.3 and DOMAIN: named on li-admin's and the operator's pages (not compliant, its VM table without it); the auditor's names no LI VM and reads compliant"
+# and back: vm-li where it was, vm-dom out of domain li (the operator's
+# page reads compliant again below)
+as operator -X PUT -H 'Content-Type: application/json' -d @"$work/vm-li-was.json" -o "$work/body" -w '%{http_code}' \
+  "$LISECD_URL/v1/model/vm/vm-li" | grep -qx 200 || fail "PUT vm-li back: $(cat "$work/body")"
+as operator -X PUT -H 'Content-Type: application/json' \
+  -d '{"hypervisor":"hv-hel-1","sensitivity":"general","domain":"core"}' -o "$work/body" -w '%{http_code}' \
+  "$LISECD_URL/v1/model/vm/vm-dom" | grep -qx 200 || fail "PUT vm-dom in domain core: $(cat "$work/body")"
+as operator "$LISECD_URL/v1/compliance" | jq -e .compliant >/dev/null ||
+  fail "the operator's report after vm-li went back: $(as operator "$LISECD_URL/v1/compliance")"
 
 # ---- another site's page in the operator's browser ------------------------------
 # The operator, its certificate in the browser, visits a page of another

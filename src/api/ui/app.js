@@ -6,8 +6,10 @@
  * writes text only through textContent and SVG attributes (never HTML
  * from data), fetches nothing but lisecd's own paths, and lists any
  * Content-Security-Policy violation on the page so that a test can see it.
- * For every role but li-admin, VMs of the LI class are left out: the view
- * names no LI, no target and no LI VM to operators or auditors. */
+ * For every role but li-admin, VMs of the LI class are left out of the
+ * tables: the view names no LI and no target to operators or auditors, and
+ * an LI VM only in the operator's violations, which lisecd's report for it
+ * holds (docs/ui.md). */
 'use strict';
 
 (function () {
