@@ -22,21 +22,17 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/attest_lib.sh"
+source "$src/tests/integration/lib/clock_step.sh"
 cd "$work"
 for tool in swtpm tpm2_pcrextend jq; do
   command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
+TIMEOUT_S=2
+MARGIN_S=10
 # In a sanitizer build the shim alone is preloaded, the runtime told not to
 # mind coming second: the quarantine command inherits LD_PRELOAD, and the
 # runtime preloaded into it fails under lisecd's filter (setrlimit).
-asan=$(ldd "$build/cmd/lisecd/lisecd" | awk '/libasan/ {print $3}')
-TIMEOUT_S=2
-MARGIN_S=10
-printf '%-15s' 0 >step
-step() { printf '%-15s' "$1" | dd of="$work/step" conv=notrunc status=none; }
+clock_step_env "$work/step" 0 alone
 
 show() { as operator "$LISECD_URL/v1/hosts/${HID[$1]}/attestation"; }
 hosts_up 1
@@ -47,8 +43,7 @@ echo \$\$ >$work/quarantine.pid
 exec sleep 600
 SH
 chmod +x quarantine.sh
-lisecd_env=(env "LD_PRELOAD=$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
-[ -z "$asan" ] || lisecd_env+=("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+lisecd_env=("${clock_env[@]}")
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
   "interval_s = 3" "grace_s = 1" "check_ms = 200" "quarantine_command = $work/quarantine.sh" \
   "quarantine_timeout_s = $TIMEOUT_S" "[audit]" "li_admin_key = $work/li.pub"

@@ -14,13 +14,8 @@ build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/lib/ha.sh"
+source "$src/tests/integration/lib/clock_step.sh"
 for tool in psql openssl jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name "libclock_step_shim.so" -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# A sanitizer build's runtime must come first among the preloaded.
-asan=$(ldd "$build/cmd/lisecd/lisecd" | awk '/libasan/ {print $3}')
-preload=${asan:+$asan:}$shim
 pki=$work/pki
 make_pki "$pki"
 pgdir=$(mktemp -d /tmp/lisec-pg-haclock-XXXXXX)
@@ -29,19 +24,18 @@ url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
 sql() { psql -qtA "$url" -c "$1"; }
 ha_audit_key
 LEASE=3000
-printf '%-15s\n' 0 >"$work/step"
-step() { printf '%-15s' "$1" | dd of="$work/step" conv=notrunc status=none; }
+clock_step_env "$work/step" 0
 
 declare -A PORT PID PROBE
 ha_free_ports 4
 PORT[a]=${free[0]} PROBE[a]=${free[1]} PORT[b]=${free[2]} PROBE[b]=${free[3]}
-start() { # NAME [PRELOAD]
+start() { # NAME [clock]: "clock", its wall clock stepped by $work/step
   local n=$1
   mapfile -t lines < <(ha_section "$n" "${PORT[$n]}")
   lines+=("lease_ms = $LEASE")
   ha_conf "$work/$n.conf" "${PORT[$n]}" "${PROBE[$n]}" "$url" "$work/$n.vkey" "${lines[@]}"
   if [ -n "${2:-}" ]; then
-    LD_PRELOAD=$2 LISEC_TEST_CLOCK_STEP_FILE=$work/step "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
+    "${clock_env[@]}" "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   else
     "$build/cmd/lisecd/lisecd" -c "$work/$n.conf" 2>>"$work/$n.log" &
   fi
@@ -68,7 +62,7 @@ renewed_ago() {
 }
 server_ms() { sql "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"; }
 
-start a "$preload"
+start a clock
 wait_role a 200 "the leader"
 start b
 wait_role b 503 "a standby"

@@ -31,6 +31,7 @@
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
+. "$src/tests/integration/lib/clock_step.sh"
 
 pki=$work/pki
 make_pki "$pki"
@@ -225,15 +226,10 @@ pass "lisec-ne with lisecd down: its events spooled, sent by its retry once lise
 # correcting a clock that ran ahead): clock_step_shim makes its clock read
 # an hour ahead of the kernel's, so a wait until a wall-clock time lasts an
 # hour longer. Its retry waits by the monotonic clock: still every second.
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# a sanitizer build's runtime must come first among the preloaded
-asan=$(ldd "$build/cmd/lisec-ne/lisec-ne" | awk '/libasan/ {print $3}')
-printf '3600' >"$work/step"
+clock_step_env "$work/step" 3600
 stop_lisecd
 kept=$(grep -c 'kept in the spool, not taken yet' ne.log || true)
-ne_env=(env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
+ne_env=("${clock_env[@]}")
 ne "$LISECD_URL"
 ne_env=()
 for _ in $(seq 100); do [ "$(grep -c 'kept in the spool, not taken yet' ne.log)" -gt "$kept" ] && break; sleep 0.1; done

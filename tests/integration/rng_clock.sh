@@ -24,14 +24,11 @@ build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
 source "$src/tests/integration/lib/common.sh"
+# shellcheck source=lib/clock_step.sh
+source "$src/tests/integration/lib/clock_step.sh"
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 [ -x "$entropyd" ] || fail "lisec-entropyd not built"
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# A sanitizer build's runtime must come first among the preloaded.
-asan=$(ldd "$entropyd" | awk '/libasan/ {print $3}')
 
 pki=$work/pki
 make_pki "$pki"
@@ -51,9 +48,8 @@ start_entropyd() {
     "client_ca = $pki/ca.crt" "[clients]" "allowed = vnf-a" "[metrics]" "listen = 127.0.0.1:$mport" \
     "[report]" "url = $LISECD_URL" "cert = $pki/$ident.crt" "key = $pki/$ident.key" "ca = $pki/ca.crt" \
     "interval_s = $interval" "timeout_s = 3" >"$work/$name.conf"
-  printf '%-15s' "$step0" >"$work/$name.step"
-  env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/$name.step" \
-    ${all:+LISEC_TEST_CLOCK_STEP_TIME=1} "$entropyd" -c "$work/$name.conf" 2>>"$work/$name.log" &
+  clock_step_env "$work/$name.step" "$step0" ${all:+"$all"}
+  "${clock_env[@]}" "$entropyd" -c "$work/$name.conf" 2>>"$work/$name.log" &
   local pid=$!
   cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
   eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
@@ -64,7 +60,6 @@ start_entropyd() {
   done
   fail "$name did not open its metrics port: $(cat "$work/$name.log")"
 }
-step() { printf '%-15s' "$2" | dd of="$work/$1.step" conv=notrunc status=none; }
 acked() { # MPORT: the reports lisecd acknowledged
   curl -sf "http://127.0.0.1:$1/metrics" | awk '/^lisec_entropyd_reports_total\{result="acknowledged"\}/ {print $NF}'
 }
@@ -81,7 +76,7 @@ wait_acked "$ahead_MPORT" 1 10 || fail "no report acknowledged: $(tail -5 "$work
 env LISEC_RNG_ENTROPYD="127.0.0.1:$ahead_PORT" LISEC_RNG_CERT="$pki/vnf-a.crt" LISEC_RNG_KEY="$pki/vnf-a.key" \
   LISEC_RNG_CA="$pki/ca.crt" "$build/cmd/lisec/lisec" rng reseed >"$work/reseed.out" 2>&1 ||
   fail "vnf-a could not reseed: $(cat "$work/reseed.out")"
-step ahead 3600
+step 3600 "$work/ahead.step"
 # The summary is due 60 s after the start (by the monotonic clock): the
 # server's loop looks every second; three seconds of it say none is logged.
 for _ in $(seq 30); do
@@ -93,7 +88,7 @@ n=$(acked "$ahead_MPORT")
 wait_acked "$ahead_MPORT" $((n + 3)) 10 ||
   fail "reports stopped after the wall clock was stepped an hour forward: $(acked "$ahead_MPORT") acknowledged, $n at the step ($(tail -3 "$work/ahead.log"))"
 pass "entropyd's wall clock stepped an hour forward: no issuance summary before its 60 s; reports still every interval_s (1 s)"
-step ahead 0
+step 0 "$work/ahead.step"
 n=$(acked "$ahead_MPORT")
 wait_acked "$ahead_MPORT" $((n + 3)) 10 ||
   fail "reports stopped after the wall clock was stepped back an hour: $(acked "$ahead_MPORT") acknowledged, $n at the step"

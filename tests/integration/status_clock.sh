@@ -12,17 +12,12 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/clock_step.sh"
 for tool in jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# A sanitizer build's runtime must come first among the preloaded.
-asan=$(ldd "$build/cmd/lisecd/lisecd" | awk '/libasan/ {print $3}')
 pki=$work/pki
 make_pki "$pki"
-printf '%-15s' 3600 >"$work/step"
-step() { printf '%-15s' "$1" | dd of="$work/step" conv=notrunc status=none; }
-lisecd_env=(env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step" LISEC_TEST_CLOCK_STEP_TIME=1)
+clock_step_env "$work/step" 3600 time
+lisecd_env=("${clock_env[@]}")
 t0=$(date +%s) # lisecd starts after this
 start_lisecd "$pki"
 status() { as operator "$LISECD_URL/v1/status" >"$work/status.json" || fail "GET /v1/status"; jq -r ".$1" "$work/status.json"; }

@@ -18,27 +18,22 @@
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
+source "$src/tests/integration/lib/clock_step.sh"
 for tool in jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
-shim=$build/tests/integration/libclock_step_shim.so
-[ -f "$shim" ] || shim=$(find "$build" -name libclock_step_shim.so -print -quit)
-[ -f "$shim" ] || fail "libclock_step_shim.so is not built"
-# A sanitizer build's runtime must come first among the preloaded.
-asan=$(ldd "$build/cmd/lisecd/lisecd" | awk '/libasan/ {print $3}')
 pki=$work/pki
 make_pki "$pki"
 lisec pki issue "$pki" admf operator admf-1 >/dev/null
 lisec pki issue "$pki" poi-hel-1 host poi-hel-1 >/dev/null
 lisec audit li-keygen "$work/li-admin.key" "$work/li-admin.pub" >/dev/null
 cd "$work"
-printf '%-15s' 0 >step
-step() { printf '%-15s' "$1" | dd of="$work/step" conv=notrunc status=none; }
+clock_step_env "$work/step" 0
+lisecd_env=("${clock_env[@]}")
 port=$(free_port)
 "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$port" --cert "$pki/server.crt" --key "$pki/server.key" \
   --ca "$pki/ca.crt" --ne-id poi-hel-1 --admf-id admf-1 2>>ne.log &
 ne_pid=$!
 cleanup_hooks+=("kill $ne_pid 2>/dev/null; wait $ne_pid 2>/dev/null || true")
 wait_port "$port"
-lisecd_env=(env "LD_PRELOAD=${asan:+$asan:}$shim" "LISEC_TEST_CLOCK_STEP_FILE=$work/step")
 start_lisecd "$pki" "[keys]" "x1_key_dir = $pki" "[audit]" "li_admin_key = $work/li-admin.pub" \
   "[x1]" "keepalive_timeout_s = 8"
 code=$(as li-admin -X POST -H 'Content-Type: application/json' -o reg.json -w '%{http_code}' \
