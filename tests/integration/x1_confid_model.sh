@@ -40,6 +40,7 @@ src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 source "$src/tests/integration/lib/twins.sh"
 source "$src/tests/integration/lib/li_topology.sh"
+source "$src/tests/integration/lib/x1_confid.sh"
 cd "$work"
 pki=$work/pki
 make_pki "$pki"
@@ -48,12 +49,7 @@ lisec audit li-keygen li.key li.pub >/dev/null || fail "lisec audit li-keygen"
 eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 4321)"
 echo 4321 >pin
 
-ne_port=$(free_port)
-"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$ne_port" --cert "$pki/server.crt" --key "$pki/server.key" \
-  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id lisec-admf --state "$work/ne-tasks.json" 2>>ne.log &
-ne_pid=$!
-cleanup_hooks+=("kill $ne_pid 2>/dev/null || true")
-wait_port "$ne_port"
+confid_ne
 
 hold=$work/hold # while it exists, a pass that announced sends nothing (a test hook)
 lisecd_env=(env "LISEC_TEST_X1_ANNOUNCE_HOLD=$hold")
@@ -71,82 +67,18 @@ host_json() {
   printf '{"id":"h-%s","trust":"%s","protection":"li","location":{"country":"%s","source":"administrative"}}' "$1" "$2" "$3"
 }
 for n in 1 2; do model_put operator host "$(host_json "$n" trusted FI)"; done
-model_put operator hypervisor '{"id":"hv-1","host":"h-1"}'
-model_put operator hypervisor '{"id":"hv-2","host":"h-2"}'
-li_topology hv=hv-c target_hv=hv-1
-model_put operator vm '{"id":"vm-twin","hypervisor":"hv-2","sensitivity":"general","domain":"tenant"}'
-out=$(post li-admin /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-li 192.0.2.9)")
-[ "$(echo "$out" | tail -n1)" = 200 ] || fail "li-admin: registering poi-1: $out"
-out=$(post li-admin /v1/targets '{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"}]}')
-[ "$(echo "$out" | tail -n1)" = 201 ] || fail "li-admin: adding t-1: $out"
+confid_topology h-1 h-2
 
-# ne_holds: the identifiers lisec-ne holds (its state file).
-ne_holds() {
-  python3 -c "import json;print(' '.join(sorted(v['value'] for t in json.load(open('$work/ne-tasks.json'))['tasks'] for v in t['targets'])))" 2>/dev/null
-}
-# holds IDS: until lisec-ne holds IDS (reading its file records nothing).
-holds() {
-  for _ in $(seq 1 150); do
-    [ "$(ne_holds)" = "$1" ] && return 0
-    sleep 0.1
-  done
-  fail "lisec-ne holds '$(ne_holds)', not '$1'"
-}
-# task_is STATE: t-1 on poi-1 is STATE as li-admin lists it (each listing
-# is a sealed record: not inside a change's window).
-task_is() {
-  for _ in $(seq 1 50); do
-    [ "$(as li-admin "$LISECD_URL/v1/tasks" | jq -r '.tasks[] | select(.target == "t-1" and .ne == "poi-1") | .state')" = "$1" ] &&
-      return 0
-    sleep 0.1
-  done
-  fail "t-1 on poi-1 is not $1: $(as li-admin "$LISECD_URL/v1/tasks")"
-}
 holds 244051234567890
 task_is active
 pass "poi-1 holds t-1 while li-1 is compliant, both hosts trusted in FI"
 
-# opened FROM: the entries from FROM on as li-admin reads them, sealed ones opened (JSON).
-opened() {
-  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key li.key --from "$1" 2>read.err ||
-    fail "li-admin: lisec audit read: $(cat read.err)"
-}
-# announced FROM: the reasons of the announcements from FROM on, one a line.
-announced() {
-  opened "$1" | jq -r '.entries[] | select(.sealed and .action == "x1.reconcile" and
-    .subjects == ["tasks after the trust model changed"]) | .reasons | join(" ")'
-}
-# seen FROM: what the auditor reads of the entries from FROM on, one line
-# each, sorted: "sealed LENGTH" or "clear ACTION OUTCOME" (decoded from the
-# entry: an 18-byte header, then actor, role, action and outcome, each a
-# 2-byte length and its bytes); the ADMF's clocked reads left out (named by
-# li-admin's opened view: the auditor cannot), and li-admin's reads of the
-# log (opened) and of the tasks, which this script makes.
-seen() {
-  opened "$1" | jq -r '.entries[] | select((.actor == "lisecd/admf" and (.action == "model.li.read" or .action == "compliance.read")) or
-    .action == "audit.read" or .action == "x1.task.list") | .index' >clock.idx
-  as auditor "$LISECD_URL/v1/audit/entries?from=$1&count=10000" | python3 -c '
-import base64, json, sys
-clock = set(int(x) for x in open("clock.idx").read().split())
-out = []
-for e in json.load(sys.stdin)["entries"]:
-    if e["index"] in clock:
-        continue
-    d = base64.b64decode(e["data"])
-    if e["sealed"]:
-        out.append("sealed %d" % len(d))
-        continue
-    at, words = 18, []
-    for _ in range(4):
-        n = d[at] << 8 | d[at + 1]
-        words.append(d[at + 2:at + 2 + n].decode())
-        at += 2 + n
-    if words[2] == "audit.read":
-        continue
-    out.append("clear %s %s" % (words[2], words[3]))
-print("\n".join(sorted(out)))
-' || fail "auditor: the audit entries from $1 could not be read"
-}
+# seen (lib/x1_confid.sh) leaves out the ADMF's clocked reads and
+# li-admin's reads of the log (opened) and of the tasks, which this script
+# makes.
+confid_leave='(.actor == "lisecd/admf" and (.action == "model.li.read" or .action == "compliance.read")) or
+  .action == "audit.read" or .action == "x1.task.list"'
+confid_skip='audit\.read '
 
 # write NAME N TRUST COUNTRY STATE HOLDS: the operator declares host h-N
 # TRUST in COUNTRY; then until the ADMF's announcement is in the log (10 s
@@ -160,15 +92,7 @@ write() {
   out=$(as operator -X PUT -H 'Content-Type: application/json' -d "$(host_json "$n" "$3" "$4")" \
     -w '\n%{http_code}\n' "$LISECD_URL/v1/model/host/h-$n")
   [ "$(echo "$out" | tail -n1)" = 200 ] || fail "operator: PUT h-$n: $out"
-  for _ in $(seq 1 100); do
-    [ -n "$(announced "$from")" ] && break
-    sleep 0.1
-  done
-  holds "$6"
-  announced "$from" >"$name-$n.said"
-  seen "$from" >"$name-$n.seen"
-  tail -n +"$((lines + 1))" lisecd.log >"$name-$n.log"
-  task_is "$5"
+  confid_after "$name-$n" "$from" "$lines" "$5" "$6"
 }
 
 write out 1 trusted SE deactivated ""
