@@ -18,15 +18,8 @@ source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
 
-EK=0x81010001 SRK=0x81000001 AK_OWNER=0x81010002 AK_EK=0x81010003
-PCRS=sha256:0,1,2,3,4,5,6,7,8,15
-make_pki "$pki"
-tpm_up A
-tpm_use A
-tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
-tpm_flush
-host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
-lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+by_hand_host
+SRK=0x81000001 AK_OWNER=0x81010002 AK_EK=0x81010003
 
 # The owner's storage key, and under it an AK with every attribute an AK needs.
 tpm2_createprimary -C o -g sha256 -G ecc -c srk.ctx >/dev/null || fail "tpm2_createprimary -C o"

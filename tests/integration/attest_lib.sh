@@ -48,6 +48,29 @@ persist_ak() {
 }
 
 tpm_reset_count() { tpm2_readclock | awk '/reset_count/ {print $2}'; }
+tpm_restart_count() { tpm2_readclock | awk '/restart_count/ {print $2}'; }
+# quote_field MSG FIELD: FIELD of the TPMS_ATTEST a quote's message MSG holds
+# (clock, resetCount, restartCount, safe, ...).
+quote_field() { tpm2_print -t TPMS_ATTEST "$1" | awk -v k="$2:" '$1 == k {print $2; exit}'; }
+
+# by_hand_host [ak]: what the tests that enrol and quote by hand
+# (enrol_by_hand, attest_by_hand) start from, in the current directory:
+# the development PKI in $pki, TPM A started and current, its ECC EK
+# persistent at EK (ek.pub), the host's id in host and its certificate
+# host-a; PCRS the PCRs they quote; AK the handle of their AK, which "ak"
+# makes there (ECDSA P-256, SHA-256; ak.pub).
+by_hand_host() {
+  EK=0x81010001 AK=0x81010002
+  PCRS=sha256:0,1,2,3,4,5,6,7,8,15
+  make_pki "$pki"
+  tpm_up A
+  tpm_use A
+  tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
+  tpm_flush
+  [ "${1:-}" != ak ] || persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub
+  host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
+  lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+}
 
 # tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE, in the file's
 # order, with one tpm2_pcrextend (it extends its arguments one after the

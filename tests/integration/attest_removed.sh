@@ -18,16 +18,7 @@ source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
 
-EK=0x81010001 AK=0x81010002
-PCRS=sha256:0,1,2,3,4,5,6,7,8,15
-make_pki "$pki"
-tpm_up A
-tpm_use A
-tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
-tpm_flush
-persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub
-host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
-lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+by_hand_host ak
 am_pki am
 r0=$(tpm_reset_count)
 issue_location am "$host" "$r0" loc.cms

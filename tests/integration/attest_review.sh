@@ -41,7 +41,6 @@ verify() { # verify PREFIX NONCE [more lisec args]
     --nonce "$n" "$@"
 }
 full=(--eventlog ev.bin --reference ref.json --location loc.cms --location-ca am/ca.crt --ek ek.pub)
-restart_count() { tpm2_readclock | awk '/restart_count/ {print $2}'; }
 
 n1=$(openssl rand -hex 32)
 quote "$n1" good
@@ -53,12 +52,12 @@ pass "baseline: the host's quote, log and location verify"
 # suspend or hibernation), the chassis is unplugged and moved, and the
 # firmware's TPM2_Startup(CLEAR) at the next boot is a TPM Restart: the PCRs
 # start from their reset values, restartCount goes up, resetCount does not.
-restart0=$(restart_count)
+restart0=$(tpm_restart_count)
 tpm2_shutdown >/dev/null 2>&1 || fail "tpm2_shutdown (STATE)"
 swtpm_ioctl --tcp "127.0.0.1:$SWTPM_CTRL_PORT" -i >/dev/null || fail "swtpm_ioctl -i"
 tpm2_startup -c >/dev/null 2>&1 || fail "tpm2_startup -c"
 [ "$(tpm_reset_count)" = "$reset" ] || fail "resetCount changed: $(tpm_reset_count), was $reset"
-[ "$(restart_count)" -gt "$restart0" ] || fail "restartCount did not go up"
+[ "$(tpm_restart_count)" -gt "$restart0" ] || fail "restartCount did not go up"
 [ "$(tpm2_pcrread sha256:15 | awk '/0x/ {print $NF}')" = "0x0000000000000000000000000000000000000000000000000000000000000000" ] ||
   fail "PCR 15 was not reset by the TPM Restart"
 # At the new site the host boots as before and its agent measures the
@@ -72,7 +71,7 @@ pass "a TPM Restart (Shutdown(STATE), power off, Startup(CLEAR)) voids the locat
 # Asset management checks the chassis and confirms it for both counters;
 # the agent measures the new certificate after the old one.
 printf '{"type":"lisec-location/1","host_id":"%s","country":"FI","subdivision":"FI-18","latitude":60.17,"longitude":24.94,"site":"HEL2","tpm_reset_count":%s,"tpm_restart_count":%s,"issued_at":"%s"}' \
-  "$host" "$reset" "$(restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >loc2.json
+  "$host" "$reset" "$(tpm_restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >loc2.json
 openssl cms -sign -nodetach -binary -outform DER -in loc2.json -signer am/am.crt -inkey am/am.key \
   -out loc2.cms 2>/dev/null || fail "openssl cms -sign"
 evgen --log ev2.bin --extends ev2.txt --reference ref.json --location loc.cms --location loc2.cms
@@ -129,7 +128,7 @@ grep -q 'run measure-location again' c2.err || fail "the agent did not notice PC
 expect 1 'not the one last measured into PCR 15' vc c2 "$n5"
 grep -q 'TR103308-5.4' out.txt && fail "after a TPM Restart the agent's log no longer replays: $(cat out.txt)"
 printf '{"type":"lisec-location/1","host_id":"%s","country":"FI","subdivision":"FI-18","latitude":60.17,"longitude":24.94,"site":"HEL3","tpm_reset_count":%s,"tpm_restart_count":%s,"issued_at":"%s"}' \
-  "$hostC" "$(tpm_reset_count)" "$(restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >locC2.json
+  "$hostC" "$(tpm_reset_count)" "$(tpm_restart_count)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >locC2.json
 openssl cms -sign -nodetach -binary -outform DER -in locC2.json -signer am/am.crt -inkey am/am.key \
   -out locC2.cms 2>/dev/null || fail "openssl cms -sign"
 agent measure-location --cert locC2.cms || fail "measure-location after the restart"

@@ -18,18 +18,7 @@ source "$src/tests/integration/attest_lib.sh"
 cd "$work"
 pki=$work/pki
 
-EK=0x81010001 AK=0x81010002
-PCRS=sha256:0,1,2,3,4,5,6,7,8,15
-restart_count() { tpm2_readclock | awk '/restart_count/ {print $2}'; }
-quote_field() { tpm2_print -t TPMS_ATTEST q.msg | awk -v k="$1:" '$1 == k {print $2; exit}'; }
-make_pki "$pki"
-tpm_up A
-tpm_use A
-tpm2_createek -c $EK -G ecc -u ek.pub >/dev/null || fail "tpm2_createek"
-tpm_flush
-persist_ak $AK -G ecc -g sha256 -s ecdsa -u ak.pub
-host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
-lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
+by_hand_host ak
 
 # The host suspends (TPM2_Shutdown(STATE)); its TPM's state is copied
 # there; it resumes through a Startup(CLEAR): a TPM Restart.
@@ -39,7 +28,7 @@ tpm2_shutdown >/dev/null 2>&1 || fail "tpm2_shutdown (STATE)"
 cp -a "$work/A" "$work/A.saved"
 tpm_up A
 tpm_use A
-[ "$(restart_count)" = 1 ] && [ "$(tpm_reset_count)" = "$reset" ] ||
+[ "$(tpm_restart_count)" = 1 ] && [ "$(tpm_reset_count)" = "$reset" ] ||
   fail "the Startup(CLEAR) after Shutdown(STATE) is not a TPM Restart (test premise)"
 
 # Asset management confirms the host where it stands at (R, 1).
@@ -52,7 +41,7 @@ enrol_by_hand host-a "$host" $EK $AK ak.pub
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
 jq -e '.trust == "trusted" and .location_ok == true' req.out >/dev/null ||
   { cat req.out >&2; fail "the confirmed host is not trusted with its location"; }
-seen_clock=$(quote_field clock)
+seen_clock=$(quote_field q.msg clock)
 pass "the host is trusted in FI at resetCount $reset, restartCount 1"
 
 # ---- the TPM set back to its saved state ----------------------------------------
@@ -65,8 +54,8 @@ tpm_up A
 tpm_use A
 tpm_extend ev.txt
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
-[ "$(quote_field resetCount)" = "$reset" ] && [ "$(quote_field restartCount)" = 1 ] &&
-  [ "$(quote_field safe)" = 1 ] && [ "$(quote_field clock)" -lt "$seen_clock" ] ||
+[ "$(quote_field q.msg resetCount)" = "$reset" ] && [ "$(quote_field q.msg restartCount)" = 1 ] &&
+  [ "$(quote_field q.msg safe)" = 1 ] && [ "$(quote_field q.msg clock)" -lt "$seen_clock" ] ||
   fail "premise: the rolled-back TPM quotes (R, 1), safe, with a lower clock: $(tpm2_print -t TPMS_ATTEST q.msg)"
 jq -e '.trust == "trusted" and .location_ok == false' req.out >/dev/null ||
   { cat req.out >&2; fail "a TPM rolled back to an earlier state proved the old location again"; }
@@ -82,7 +71,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
-[ "$(quote_field clock)" -gt "$seen_clock" ] || fail "premise: the restored TPM clock did not pass $seen_clock ms"
+[ "$(quote_field q.msg clock)" -gt "$seen_clock" ] || fail "premise: the restored TPM clock did not pass $seen_clock ms"
 jq -e '.trust == "trusted" and .location_ok == false' req.out >/dev/null ||
   { cat req.out >&2; fail "the void ended once the restored clock passed the one seen"; }
 jq -e '.reasons[0] | test("^TR103308-6.2-R10: the TPM clock went back")' req.out >/dev/null ||
@@ -105,7 +94,7 @@ tpm_up A
 tpm_use A
 tpm_extend ev.txt
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
-[ "$(quote_field restartCount)" = 2 ] || fail "premise: the second Restart is restartCount 2"
+[ "$(quote_field q.msg restartCount)" = 2 ] || fail "premise: the second Restart is restartCount 2"
 jq -e '.location_ok == false' req.out >/dev/null || { cat req.out >&2; fail "restartCount 2 kept the location"; }
 "$swtpm_stop" --keep "$work/A"
 rm -rf "$work/A"
