@@ -26,6 +26,8 @@ src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
 # shellcheck source=lib/clock_step.sh
 source "$src/tests/integration/lib/clock_step.sh"
+# shellcheck source=lib/entropyd.sh
+source "$src/tests/integration/lib/entropyd.sh" # entropyd_up
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 [ -x "$entropyd" ] || fail "lisec-entropyd not built"
@@ -50,15 +52,7 @@ start_entropyd() {
     "interval_s = $interval" "timeout_s = 3" >"$work/$name.conf"
   clock_step_env "$work/$name.step" "$step0" ${all:+"$all"}
   "${clock_env[@]}" "$entropyd" -c "$work/$name.conf" 2>>"$work/$name.log" &
-  local pid=$!
-  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
-  eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; fail "$name exited at start"; }
-    sleep 0.1
-  done
-  fail "$name did not open its metrics port: $(cat "$work/$name.log")"
+  entropyd_up "$name" "$port" "$mport" $!
 }
 acked() { # MPORT: the reports lisecd acknowledged
   curl -sf "http://127.0.0.1:$1/metrics" | awk '/^lisec_entropyd_reports_total\{result="acknowledged"\}/ {print $NF}'

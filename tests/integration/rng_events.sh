@@ -11,7 +11,7 @@ build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
 source "$src/tests/integration/lib/common.sh"
-source "$src/tests/integration/lib/entropyd.sh" # seed_replay
+source "$src/tests/integration/lib/entropyd.sh" # seed_replay, entropyd_up
 
 entropyd="$build/cmd/lisec-entropyd/lisec-entropyd"
 [ -x "$entropyd" ] || fail "lisec-entropyd not built"
@@ -54,16 +54,7 @@ start_entropyd() {
     for line in "$@"; do echo "$line"; done
   } >"$work/$name.conf"
   "$entropyd" -c "$work/$name.conf" 2>>"$work/$name.log" &
-  local pid=$!
-  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
-  eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; fail "$name exited at start"; }
-    sleep 0.1
-  done
-  cat "$work/$name.log" >&2
-  fail "$name did not open its metrics port"
+  entropyd_up "$name" "$port" "$mport" $!
 }
 stop_entropyd() {
   local pid_var="${1}_PID" rc=0

@@ -1,7 +1,26 @@
 # The parts of lisec-entropyd's TLS tests (rng_server_id, rng_client_id)
 # that are the same in each (sourced after common.sh; callers set pki to a
 # make_pki directory): leaf certificates from the development CA with
-# chosen extensions, and a daemon serving with a chosen certificate.
+# chosen extensions, and a daemon serving with a chosen certificate; and
+# the wait for a daemon started by the tests that write their own
+# configuration (rng_entropyd, rng_events, rng_clock).
+
+# entropyd_up NAME PORT MPORT PID: the lisec-entropyd NAME started as PID
+# (its log $work/NAME.log), serving on PORT and its metrics on MPORT, is
+# stopped on exit; sets NAME_PORT, NAME_MPORT and NAME_PID and returns once
+# its metrics port answers (10 s at most), else fails with its log.
+entropyd_up() {
+  local name=$1 port=$2 mport=$3 pid=$4
+  cleanup_hooks+=("kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null")
+  eval "${name}_PORT=$port ${name}_MPORT=$mport ${name}_PID=$pid"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; fail "$name exited at start"; }
+    sleep 0.1
+  done
+  cat "$work/$name.log" >&2
+  fail "$name did not open its metrics port"
+}
 
 # issue_cert STEM SUBJECT [EXTENSION...]: $pki/STEM.crt and .key, a P-256
 # leaf of the development CA for SUBJECT, not a CA, with keyUsage
