@@ -45,15 +45,20 @@ seen_clock=$(quote_field q.msg clock)
 pass "the host is trusted in FI at resetCount $reset, restartCount 1"
 
 # ---- the TPM set back to its saved state ----------------------------------------
+# set_back: TPM A stopped and its state replaced by the copy A.saved; it
+# starts again, the host boots (the log extended) and attests by hand.
+set_back() {
+  "$swtpm_stop" --keep "$work/A"
+  rm -rf "$work/A"
+  cp -a "$work/A.saved" "$work/A"
+  tpm_up A
+  tpm_use A
+  tpm_extend ev.txt
+  attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
+}
 # The host is taken away; its TPM's state is the copy made before the
 # Restart, so the next Startup(CLEAR) is that Restart again.
-"$swtpm_stop" --keep "$work/A"
-rm -rf "$work/A"
-cp -a "$work/A.saved" "$work/A"
-tpm_up A
-tpm_use A
-tpm_extend ev.txt
-attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
+set_back
 [ "$(quote_field q.msg resetCount)" = "$reset" ] && [ "$(quote_field q.msg restartCount)" = 1 ] &&
   [ "$(quote_field q.msg safe)" = 1 ] && [ "$(quote_field q.msg clock)" -lt "$seen_clock" ] ||
   fail "premise: the rolled-back TPM quotes (R, 1), safe, with a lower clock: $(tpm2_print -t TPMS_ATTEST q.msg)"
@@ -96,13 +101,7 @@ tpm_extend ev.txt
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
 [ "$(quote_field q.msg restartCount)" = 2 ] || fail "premise: the second Restart is restartCount 2"
 jq -e '.location_ok == false' req.out >/dev/null || { cat req.out >&2; fail "restartCount 2 kept the location"; }
-"$swtpm_stop" --keep "$work/A"
-rm -rf "$work/A"
-cp -a "$work/A.saved" "$work/A"
-tpm_up A
-tpm_use A
-tpm_extend ev.txt
-attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
+set_back
 jq -e '.location_ok == false' req.out >/dev/null ||
   { cat req.out >&2; fail "a restartCount below one seen proved the old location again"; }
 jq -e '[.reasons[] | select(test("^TR103308-6.2-R10: the TPM.s restartCount went back from 2 to 1 within resetCount [0-9]+: the TPM.s state was rolled back"))] | length == 1' \
