@@ -13,10 +13,7 @@
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
-eval "$("$src/scripts/test/softhsm-start" "$work/hsm" lisec 1234)"
-printf 'leak:ASN1_item_d2i_ex\n' >"$work/lsan.supp" # SoftHSM2's own leak (see audit_pkcs11.sh)
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
-export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$work/lsan.supp
+softhsm_eddsa_token lisec 1234
 pki=$work/pki
 make_pki "$pki"
 cd "$work"
