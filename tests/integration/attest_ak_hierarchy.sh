@@ -37,10 +37,7 @@ tpm_flush
 # and one under the EK, as lisec-agent and tpm2_createak make it
 persist_ak $AK_EK -G ecc -g sha256 -s ecdsa -u ek-ak.pub
 
-am_pki am
-issue_location am "$host" "$(tpm_reset_count)" loc.cms
-evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
-tpm_extend ev.txt
+by_hand_location "$(tpm_reset_count)"
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
 # without [attest] ek_ca any EK enrols, this software TPM's too: the start says so
 grep -q 'attest: \[attest\] ek_ca is not set: any EK is accepted at enrolment, a software TPM.s too' lisecd.log ||

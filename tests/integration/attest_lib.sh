@@ -71,6 +71,16 @@ by_hand_host() {
   host=$(lisec attest host-id --ek ek.pub) || fail "lisec attest host-id"
   lisec pki issue "$pki" host-a host "$host" >/dev/null || fail "pki issue host-a"
 }
+# by_hand_location RESET [COUNTRY SUBDIVISION SITE [RESTART]]: asset
+# management's PKI in am, its location certificate for $host at resetCount
+# RESET (issue_location) in loc.cms, and the boot that measures it: the
+# event log ev.bin, its reference ref.json, extended into the current TPM.
+by_hand_location() {
+  am_pki am
+  issue_location am "$host" "$1" loc.cms "${@:2}"
+  evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
+  tpm_extend ev.txt
+}
 
 # tpm_extend FILE: extends every "PCR SHA256HEX" line of FILE, in the file's
 # order, with one tpm2_pcrextend (it extends its arguments one after the

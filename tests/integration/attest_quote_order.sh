@@ -15,10 +15,7 @@ cd "$work"
 pki=$work/pki
 
 by_hand_host ak
-am_pki am
-issue_location am "$host" "$(tpm_reset_count)" loc.cms FI FI-18 HEL1 0
-evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
-tpm_extend ev.txt
+by_hand_location "$(tpm_reset_count)" FI FI-18 HEL1 0
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
 enrol_by_hand host-a "$host" $EK $AK ak.pub
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms

@@ -19,11 +19,8 @@ cd "$work"
 pki=$work/pki
 
 by_hand_host ak
-am_pki am
 r0=$(tpm_reset_count)
-issue_location am "$host" "$r0" loc.cms
-evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
-tpm_extend ev.txt
+by_hand_location "$r0"
 
 show() { as operator "$LISECD_URL/v1/hosts/$host/attestation"; }
 confirm() { # confirm CMS: POST confirm-location as the operator, prints the status

@@ -32,10 +32,7 @@ tpm_use A
   fail "the Startup(CLEAR) after Shutdown(STATE) is not a TPM Restart (test premise)"
 
 # Asset management confirms the host where it stands at (R, 1).
-am_pki am
-issue_location am "$host" "$reset" loc.cms FI FI-18 HEL1 1
-evgen --log ev.bin --extends ev.txt --reference ref.json --location loc.cms
-tpm_extend ev.txt
+by_hand_location "$reset" FI FI-18 HEL1 1
 start_lisecd "$pki" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt"
 enrol_by_hand host-a "$host" $EK $AK ak.pub
 attest_by_hand host-a "$host" $AK $PCRS ev.bin loc.cms
