@@ -233,6 +233,8 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ "$code" = 000 ] || fail "lisecd still completes a handshake with the revoked certificate"
+# the client sees the handshake fail before lisecd's line about it is written
+for _ in $(seq 100); do grep -q 'certificate revoked' lisecd.log && break; sleep 0.1; done
 grep -q 'certificate revoked' lisecd.log || fail "lisecd did not log the CRL refusal"
 expect_req 200 '"attest_now"' host-a2 POST /v1/attest/challenge "{\"host\":\"$hostA\"}"
 pass "lisec pki revoke: a CRL openssl verifies and that revokes host-a; after SIGHUP [tls] crl refuses it at the handshake, host-a2 is served"
