@@ -46,9 +46,9 @@ int model_rd_command_sign(const model_rd_command *c, EVP_PKEY *key, char **out, 
   return rc;
 }
 
-int model_rd_command_verify(const uint8_t *data, size_t len, EVP_PKEY *rd_admin_key,
-                            const char *obligation, uint64_t last_counter, int64_t now,
-                            model_rd_command *out, lisec_err *err) {
+static int verify_cmd(const uint8_t *data, size_t len, EVP_PKEY *rd_admin_key,
+                      const char *obligation, uint64_t last_counter,
+                      int64_t now, model_rd_command *out, lisec_err *err) {
   static const char *const top[] = {"command", "signature", NULL};
   static const char *const fields[] = {"counter", "expires", "obligation", "retention_s", "type", "v", NULL};
   memset(out, 0, sizeof *out);
@@ -106,5 +106,18 @@ int model_rd_command_verify(const uint8_t *data, size_t len, EVP_PKEY *rd_admin_
 out:
   free(sig);
   json_decref(root);
+  return rc;
+}
+
+int model_rd_command_verify(const uint8_t *data, size_t len,
+                            EVP_PKEY *rd_admin_key, const char *obligation,
+                            uint64_t last_counter, int64_t now,
+                            model_rd_command *out, lisec_err *err) {
+  int rc = verify_cmd(data, len, rd_admin_key, obligation, last_counter, now,
+                      out, err);
+  /* the JSON helpers' refusals (malformed, a field missing, unknown or out
+   * of range, a signature not base64) name the requirement too */
+  if (rc && err && !strstr(err->msg, "TR103308-5.8-RD-EXTEND"))
+    lisec_err_wrap(err, "TR103308-5.8-RD-EXTEND: the extension command");
   return rc;
 }

@@ -501,6 +501,48 @@ static void test_registration_form_named(void **state) {
   }
 }
 
+/* Every refusal of an RD administration's extension command names its
+ * requirement, those of the command's form too (POST .../extend answers
+ * them as they are). */
+static void test_extension_form_named(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "{\"command\":", /* not JSON */
+      "{\"command\":{},\"signature\":\"AA==\",\"x\":1}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":1,\"x\":1},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":1}}",
+      "{\"command\":{\"counter\":\"1\",\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":1},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":0,"
+      "\"type\":\"rd-extend\",\"v\":1},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":2},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob "
+      "de\",\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":1},\"signature\":\"AA==\"}",
+      "{\"command\":{\"counter\":1,\"expires\":9,\"obligation\":\"ob-de\","
+      "\"retention_s\":9,"
+      "\"type\":\"rd-extend\",\"v\":1},\"signature\":\"!!\"}",
+      NULL};
+  for (size_t i = 0; bad[i]; i++) {
+    lisec_err err = {0};
+    model_rd_command c;
+    assert_int_equal(model_rd_command_verify((const uint8_t *)bad[i],
+                                             strlen(bad[i]), NULL, "ob-de", 0,
+                                             1, &c, &err),
+                     LISEC_EINVAL);
+    if (!strstr(err.msg, "TR103308-5.8-RD-EXTEND"))
+      fail_msg("case %zu: %s", i, err.msg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compliant_then_each_rule_fails),
@@ -512,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_extension_command),
       cmocka_unit_test(test_recipient_key),
       cmocka_unit_test(test_registration_form_named),
+      cmocka_unit_test(test_extension_form_named),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
