@@ -32,6 +32,11 @@ int cli_cmd_audit(int argc, char **argv);
 
 #define PAGE 1000u
 #define DB_PAGE 100000u
+/* Online, the entries verify reads past the newest checkpoint lisecd
+ * listed (or from 0 when it listed none): lisecd signs one every
+ * checkpoint_entries (1000) or checkpoint_ms (10 s), so an unsigned tail
+ * this long is a server that feeds pages without end (TR103308-5.5). */
+#define TAIL_MAX 100000u
 
 static int audit_usage(void) {
   return cli_fail(
@@ -222,9 +227,21 @@ static int source_entries(source *src, uint64_t from, uint64_t to, entry_cb cb, 
     json_t *arr = json_object_get(reply, "entries"), *it;
     size_t i, n = json_array_size(arr);
     if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's entry page is malformed");
+    json_int_t prev = (json_int_t)a - 1;
     json_array_foreach(arr, i, it) {
       if (rc) break;
       json_int_t idx = json_integer_value(json_object_get(it, "index"));
+      /* a page holds entries from a on, in order: else it is not the one
+       * asked for, and reading on would not move on */
+      if (json_is_integer(json_object_get(it, "index")) && (idx <= prev || (uint64_t)idx >= a + count)) {
+        rc = lisec_err_set(err, LISEC_EINVAL,
+                           "TR103308-5.5: lisecd's entry page at %llu does not move on (entry %zu is at index "
+                           "%lld, outside %llu to %llu or not after the one before)",
+                           (unsigned long long)a, i, (long long)idx, (unsigned long long)a,
+                           (unsigned long long)(a + count - 1));
+        break;
+      }
+      prev = idx;
       const char *b64 = json_string_value(json_object_get(it, "data"));
       const char *lh = json_string_value(json_object_get(it, "leaf_hash"));
       uint8_t *data = NULL, leaf[32];
@@ -256,10 +273,32 @@ typedef struct verify_ctx {
    * the check of the entries' times against the checkpoints' genTimes */
   int64_t *latest;
   uint64_t n_latest, cap_latest;
+  /* online: the tree size of the newest checkpoint signed by the key
+   * (followed through the rollovers listed), and so at most how many
+   * entries are read (UINT64_MAX: no bound, the store's own size bounds) */
+  audit_vkey key;
+  uint64_t newest_cp, max_entries;
+  lisec_err *err;
 } verify_ctx;
+
+/* The bound's checkpoint: only a signed one may raise it, so a server
+ * cannot lift it with a note of any size it likes. */
+static void newest_signed(verify_ctx *c, uint64_t size, const char *note) {
+  audit_checkpoint cp;
+  audit_rollover ro;
+  bool found = false;
+  lisec_err e = {0};
+  size_t len = strlen(note);
+  if (audit_note_open(note, len, &c->key, &cp, &e) != 0 || cp.size != size) return;
+  if (size > c->newest_cp) c->newest_cp = size;
+  if (audit_rollover_find(note, len, &ro, &found, &e) == 0 && found && audit_vkey_equal(&ro.old_key, &c->key) &&
+      audit_note_open(note, len, &ro.new_key, &cp, &e) == 0)
+    c->key = ro.new_key;
+}
 
 static int verify_cp(void *ctx, uint64_t size, const char *note) {
   verify_ctx *c = ctx;
+  newest_signed(c, size, note);
   c->rc = audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
   return c->rc;
 }
@@ -267,6 +306,12 @@ static int verify_cp(void *ctx, uint64_t size, const char *note) {
 static int verify_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed, const uint8_t *data,
                         size_t len, const uint8_t *leaf_hash) {
   verify_ctx *c = ctx;
+  if (c->n_latest >= c->max_entries)
+    return c->rc = lisec_err_set(c->err, LISEC_ETOOBIG,
+                                 "TR103308-5.5: lisecd served more than %llu entries, %u past the tree size of "
+                                 "the newest signed checkpoint it listed (%llu): a log that is not signed, or a server "
+                                 "that does not stop",
+                                 (unsigned long long)c->max_entries, TAIL_MAX, (unsigned long long)c->newest_cp);
   c->rc = audit_verifier_add_entry(c->v, index, data, len, leaf_hash, NULL);
   audit_verifier_sealed_flag(c->v, index, sealed, data, len);
   if (c->n_latest == c->cap_latest) {
@@ -605,12 +650,13 @@ static int cmd_verify(int argc, char **argv) {
     json_decref(sc.report);
     return cli_fail("audit verify: %s", err.msg);
   }
-  verify_ctx c = {0};
+  verify_ctx c = {.key = key, .max_entries = UINT64_MAX, .err = &err};
   int rc = audit_verifier_new(&key, have_seen ? &seen : NULL, &c.v, &err);
   for (size_t i = 0; !rc && i < known.n; i++)
     if (audit_verifier_add_known_restore(c.v, &known.cp[i]) != 0)
       rc = lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
+  if (!src.db) c.max_entries = c.newest_cp + TAIL_MAX;
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
   /* the timestamps of the checkpoints, read after them: every one listed
    * above has its document by now, if it ever gets one */

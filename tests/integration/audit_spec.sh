@@ -273,4 +273,56 @@ lisec --server "https://localhost:$split_port" --pki "$pki" --role auditor audit
 [ "$rc" = 1 ] && grep -q "split view" split.out && [ ! -e split-state.json ] ||
   { cat split.out split-state.json 2>/dev/null; fail "verify saved a checkpoint it had not verified (exit $rc)"; }
 pass "verify saves only the root it verified: another signed root for the same size on a second read is refused"
+# A stand-in that lists lisecd's real checkpoints and then serves full
+# entry pages without end: verify reads no further than the newest signed
+# checkpoint's size and an unsigned tail of 100,000 entries, and refuses
+# naming TR103308-5.5 (it read for ever, keeping a time per entry). Then
+# (endless/stuck) it serves the page at 0 whatever is asked: that page does
+# not move on, and verify says so at once.
+mkdir endless
+cp split/cps.json endless/cps.json
+newest=$(python3 -c 'import json,sys; print(max(c["tree_size"] for c in json.load(open(sys.argv[1]))["checkpoints"]))' \
+  endless/cps.json)
+endless_port=$(free_port)
+python3 - "$endless_port" "$pki" endless >endless.log 2>&1 <<'PY' &
+import http.server, json, os, ssl, sys, urllib.parse
+port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        name, q = url.path.rsplit("/", 1)[-1], urllib.parse.parse_qs(url.query)
+        if name == "checkpoints":
+            body = open(d + "/cps.json", "rb").read()
+        else:
+            first = 0 if os.path.exists(d + "/stuck") else int(q.get("from", ["0"])[0])
+            count = int(q.get("count", ["1000"])[0])
+            body = json.dumps({"entries": [{"index": first + i, "time_ms": 1, "sealed": False, "data": "AQ=="}
+                                           for i in range(count)]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+endless_pid=$!
+cleanup_hooks+=("kill $endless_pid")
+for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$endless_port/x" 2>/dev/null && break; sleep 0.05; done
+# endless_verify PATTERN: verify stops (within a bound: before, it never did) and says PATTERN
+endless_verify() {
+  local rc=0
+  timeout 300 "$build/cmd/lisec/lisec" --server "https://localhost:$endless_port" --pki "$pki" --role auditor audit verify \
+    --pubkey lisecd.vkey >endless.out 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q "TR103308-5.5" endless.out && grep -q "$1" endless.out ||
+    { tail -c 2000 endless.out; fail "verify against endless entry pages: exit $rc, want a refusal saying '$1'"; }
+}
+endless_verify "more than $((newest + 100000)) entries"
+touch endless/stuck
+endless_verify "does not move on"
+pass "verify online stops at the newest signed checkpoint and a bounded tail, and at a page that does not move on"
 echo "audit_spec: RFC 9162 proofs and their refusals hold"
