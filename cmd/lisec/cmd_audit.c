@@ -37,6 +37,12 @@ int cli_cmd_audit(int argc, char **argv);
  * checkpoint_entries (1000) or checkpoint_ms (10 s), so an unsigned tail
  * this long is a server that feeds pages without end (TR103308-5.5). */
 #define TAIL_MAX 100000u
+/* Online, the checkpoints verify reads in one pass of lisecd's list: at
+ * first as many as the verifier takes; in the later passes (timestamps,
+ * the note to save) those of the first and as many more as a day of
+ * checkpoint_ms signs (8,640), the list growing while verify reads. */
+#define CP_LIST_MAX (1u << 20)
+#define CP_TAIL_MAX 10000u
 
 static int audit_usage(void) {
   return cli_fail(
@@ -82,6 +88,7 @@ typedef store_checkpoint_cb checkpoint_cb;
 
 typedef struct source {
   lisec_store *db; /* NULL: lisecd over HTTPS */
+  size_t cp_max;   /* online: at most so many checkpoints a pass (0: CP_LIST_MAX) */
 } source;
 
 static int source_open(source *src, const char *db, lisec_err *err) {
@@ -122,11 +129,13 @@ static int http_get(const char *path, json_t **out, lisec_err *err) {
 
 /* Every checkpoint lisecd lists, page by page (GET /v1/audit/checkpoints
  * answers at most a page; "next" says where the next begins). Each page
- * must move forward, so a server cannot keep this reading for ever. */
+ * must move forward, and one read takes at most src->cp_max checkpoints,
+ * so a server cannot keep this reading for ever. */
 typedef int (*checkpoint_item_cb)(void *ctx, size_t i, const json_t *item, lisec_err *err);
 
-static int online_checkpoints(checkpoint_item_cb cb, void *ctx, lisec_err *err) {
+static int online_checkpoints(const source *src, checkpoint_item_cb cb, void *ctx, lisec_err *err) {
   uint64_t from = 0;
+  size_t max = src->cp_max ? src->cp_max : CP_LIST_MAX;
   for (size_t n = 0;;) {
     char path[96];
     snprintf(path, sizeof path, "/v1/audit/checkpoints?from=%llu", (unsigned long long)from);
@@ -139,6 +148,13 @@ static int online_checkpoints(checkpoint_item_cb cb, void *ctx, lisec_err *err) 
     if (!json_is_array(arr)) rc = lisec_err_set(err, LISEC_EINVAL, "lisecd's checkpoint list is malformed");
     json_array_foreach(arr, i, it) {
       if (rc) break;
+      if (n >= max) {
+        rc = lisec_err_set(err, LISEC_ETOOBIG,
+                           "TR103308-5.5: lisecd listed more than %zu checkpoints in one read of its list: a "
+                           "server that does not stop",
+                           max);
+        break;
+      }
       last = json_integer_value(json_object_get(it, "tree_size"));
       rc = cb(ctx, n++, it, err);
     }
@@ -169,7 +185,7 @@ static int cp_item(void *ctx, size_t i, const json_t *it, lisec_err *err) {
 static int source_checkpoints(source *src, checkpoint_cb cb, void *ctx, lisec_err *err) {
   if (src->db) return store_checkpoint_list(src->db, cb, ctx, err);
   cp_item_ctx c = {cb, ctx};
-  return online_checkpoints(cp_item, &c, err);
+  return online_checkpoints(src, cp_item, &c, err);
 }
 
 typedef struct db_entry_ctx {
@@ -278,6 +294,7 @@ typedef struct verify_ctx {
    * entries are read (UINT64_MAX: no bound, the store's own size bounds) */
   audit_vkey key;
   uint64_t newest_cp, max_entries;
+  size_t n_cps; /* checkpoints listed */
   lisec_err *err;
 } verify_ctx;
 
@@ -298,6 +315,7 @@ static void newest_signed(verify_ctx *c, uint64_t size, const char *note) {
 
 static int verify_cp(void *ctx, uint64_t size, const char *note) {
   verify_ctx *c = ctx;
+  c->n_cps++;
   newest_signed(c, size, note);
   c->rc = audit_verifier_add_checkpoint(c->v, size, note, strlen(note));
   return c->rc;
@@ -509,7 +527,7 @@ static int source_timestamps(source *src, json_t **out, lisec_err *err) {
   *out = json_object();
   if (!*out) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (src->db) return store_doc_list(src->db, AUDIT_TIMESTAMP_DOC_KIND, stamp_doc, *out, err);
-  return online_checkpoints(stamp_item, *out, err);
+  return online_checkpoints(src, stamp_item, *out, err);
 }
 
 typedef struct stamp_ctx {
@@ -656,7 +674,10 @@ static int cmd_verify(int argc, char **argv) {
     if (audit_verifier_add_known_restore(c.v, &known.cp[i]) != 0)
       rc = lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
-  if (!src.db) c.max_entries = c.newest_cp + TAIL_MAX;
+  if (!src.db) {
+    c.max_entries = c.newest_cp + TAIL_MAX;
+    src.cp_max = c.n_cps + CP_TAIL_MAX;
+  }
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
   /* the timestamps of the checkpoints, read after them: every one listed
    * above has its document by now, if it ever gets one */

@@ -278,21 +278,37 @@ pass "verify saves only the root it verified: another signed root for the same s
 # checkpoint's size and an unsigned tail of 100,000 entries, and refuses
 # naming TR103308-5.5 (it read for ever, keeping a time per entry). Then
 # (endless/stuck) it serves the page at 0 whatever is asked: that page does
-# not move on, and verify says so at once.
+# not move on, and verify says so at once. Then (endless/cpflood) it
+# serves lisecd's real log for the first read of the checkpoint list and
+# the entries, and then, when verify reads the list again for the
+# timestamps, checkpoint pages without end: verify reads no more than the
+# first read's and 10,000 more.
 mkdir endless
 cp split/cps.json endless/cps.json
+cp split/entries endless/entries
 newest=$(python3 -c 'import json,sys; print(max(c["tree_size"] for c in json.load(open(sys.argv[1]))["checkpoints"]))' \
   endless/cps.json)
 endless_port=$(free_port)
 python3 - "$endless_port" "$pki" endless >endless.log 2>&1 <<'PY' &
 import http.server, json, os, ssl, sys, urllib.parse
 port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+state = {"reads": 0, "flood": False}
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         name, q = url.path.rsplit("/", 1)[-1], urllib.parse.parse_qs(url.query)
-        if name == "checkpoints":
+        first = int(q.get("from", ["0"])[0])
+        cpflood = os.path.exists(d + "/cpflood")
+        if name == "checkpoints" and first == 0 and cpflood:
+            state["reads"] += 1  # the first read of the list is lisecd's
+            state["flood"] = state["reads"] >= 2
+        if name == "checkpoints" and state["flood"]:
+            body = json.dumps({"checkpoints": [{"tree_size": first + i + 1, "note": "x"} for i in range(1000)],
+                               "next": first + 1001}).encode()
+        elif name == "checkpoints":
             body = open(d + "/cps.json", "rb").read()
+        elif cpflood:
+            body = open(d + "/entries", "rb").read()
         else:
             first = 0 if os.path.exists(d + "/stuck") else int(q.get("from", ["0"])[0])
             count = int(q.get("count", ["1000"])[0])
@@ -324,5 +340,9 @@ endless_verify() {
 endless_verify "more than $((newest + 100000)) entries"
 touch endless/stuck
 endless_verify "does not move on"
-pass "verify online stops at the newest signed checkpoint and a bounded tail, and at a page that does not move on"
+rm endless/stuck
+touch endless/cpflood
+endless_verify "listed more than $(($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["checkpoints"]))' \
+  endless/cps.json) + 10000)) checkpoints"
+pass "verify online stops at the newest signed checkpoint and a bounded tail, at a page that does not move on, and at a checkpoint list that does not end"
 echo "audit_spec: RFC 9162 proofs and their refusals hold"
