@@ -82,13 +82,17 @@ ok 200 li-admin POST /v1/x1/nes "$(li_ne_json poi-1 "$ne_port" vm-lix7 192.0.2.1
 ne_holds() { python3 -c "import json,sys;print(any(v['value']==sys.argv[2] for t in json.load(open(sys.argv[1]))['tasks'] for v in t['targets']))" "$work/ne-tasks.json" "$1" 2>/dev/null; }
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ]; do
-  [ "$(ne_holds "$imsi")" = True ] && grep -q 'X1: a task changed state: [a-z()]* -> active' "$log" && break
+  [ "$(ne_holds "$imsi")" = True ] && break
   api li-admin POST /v1/tasks/reconcile >/dev/null
   sleep 0.2
 done
 [ "$(ne_holds "$imsi")" = True ] || fail "the target never reached lisec-ne over X1: $(cat "$work/ne-tasks.json" 2>/dev/null)"
-grep -q 'X1: a task changed state: [a-z()]* -> active' "$log" || fail "no log line for the X1 task's activation"
-pass "LI scenario: an authorisation, a target sent to an NE over X1, its state change logged"
+# The activation follows changes of the trust model (the topology above),
+# so its pass announced it in a sealed record and the operators' log says
+# nothing of it (docs/x1.md, "After the trust model changed"): a line here
+# would tell them that a change of the model moved an LI's task.
+! grep -q 'X1: a task changed state' "$log" || fail "lisecd's log tells an announced task changed: $(grep 'X1:' "$log")"
+pass "LI scenario: an authorisation, a target sent to an NE over X1, its announced activation not in the log"
 
 # ---- refused TLS clients ------------------------------------------------------
 port=${LISECD_URL##*:}
