@@ -33,9 +33,10 @@ int cli_cmd_audit(int argc, char **argv);
 #define PAGE 1000u
 #define DB_PAGE 100000u
 /* Online, the entries verify reads past the newest checkpoint lisecd
- * listed (or from 0 when it listed none): lisecd signs one every
- * checkpoint_entries (1000) or checkpoint_ms (10 s), so an unsigned tail
- * this long is a server that feeds pages without end (TR103308-5.5). */
+ * listed (or from 0 when it listed none), unless --max-unsigned says
+ * otherwise: lisecd signs one every checkpoint_entries (1000) or
+ * checkpoint_ms (10 s), so an unsigned tail this long is a server that
+ * feeds pages without end (TR103308-5.5). */
 #define TAIL_MAX 100000u
 /* Online, the checkpoints verify reads in one pass of lisecd's list: at
  * first as many as the verifier takes; in the later passes (timestamps,
@@ -48,9 +49,11 @@ static int audit_usage(void) {
   return cli_fail(
       "usage: lisec audit verify [--db URL|FILE] [--state FILE] [--pubkey FILE]\n"
       "                          [--tsa-ca FILE [--require-timestamps] [--clock-skew-s N]]\n"
+      "                          [--max-unsigned N]\n"
       "           recompute the tree, check every checkpoint and the last one seen, and\n"
       "           each checkpoint's RFC 3161 timestamp against the TSA's CA (its genTime; no\n"
       "           entry below it may claim a time more than N s (60) after it);\n"
+      "           online, at most N entries (100000) past the newest signed checkpoint;\n"
       "           exit 0 intact, 1 tampering found, 2 error\n"
       "       lisec audit read --li-key FILE [--from N] [--to N] [--db URL|FILE]\n"
       "           list entries, opening those sealed to the LI administration\n"
@@ -293,7 +296,7 @@ typedef struct verify_ctx {
    * (followed through the rollovers listed), and so at most how many
    * entries are read (UINT64_MAX: no bound, the store's own size bounds) */
   audit_vkey key;
-  uint64_t newest_cp, max_entries;
+  uint64_t newest_cp, max_entries, max_unsigned; /* max_unsigned: --max-unsigned */
   size_t n_cps; /* checkpoints listed */
   lisec_err *err;
 } verify_ctx;
@@ -326,10 +329,11 @@ static int verify_entry(void *ctx, uint64_t index, int64_t time_ms, bool sealed,
   verify_ctx *c = ctx;
   if (c->n_latest >= c->max_entries)
     return c->rc = lisec_err_set(c->err, LISEC_ETOOBIG,
-                                 "TR103308-5.5: lisecd served more than %llu entries, %u past the tree size of "
+                                 "TR103308-5.5: lisecd served more than %llu entries, %llu past the tree size of "
                                  "the newest signed checkpoint it listed (%llu): a log that is not signed, or a server "
-                                 "that does not stop",
-                                 (unsigned long long)c->max_entries, TAIL_MAX, (unsigned long long)c->newest_cp);
+                                 "that does not stop (--max-unsigned)",
+                                 (unsigned long long)c->max_entries, (unsigned long long)c->max_unsigned,
+                                 (unsigned long long)c->newest_cp);
   c->rc = audit_verifier_add_entry(c->v, index, data, len, leaf_hash, NULL);
   audit_verifier_sealed_flag(c->v, index, sealed, data, len);
   if (c->n_latest == c->cap_latest) {
@@ -624,13 +628,16 @@ static void stamp_print(const stamp_ctx *c, bool require, bool asked) {
 static int cmd_verify(int argc, char **argv) {
   const char *db = NULL, *state = NULL, *pubkey = NULL, *tsa_ca = NULL;
   bool require_ts = false;
-  uint64_t skew_s = 60;
+  uint64_t skew_s = 60, max_unsigned = TAIL_MAX;
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp(argv[i], "--db") == 0) db = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--tsa-ca") == 0) tsa_ca = argv[++i];
     else if (strcmp(argv[i], "--require-timestamps") == 0) require_ts = true;
     else if (i + 1 < argc && strcmp(argv[i], "--clock-skew-s") == 0 && parse_u64(argv[i + 1], &skew_s) == 0 &&
              skew_s <= 86400)
+      i++;
+    else if (i + 1 < argc && strcmp(argv[i], "--max-unsigned") == 0 && parse_u64(argv[i + 1], &max_unsigned) == 0 &&
+             max_unsigned >= 1 && max_unsigned <= UINT32_MAX)
       i++;
     else if (i + 1 < argc && strcmp(argv[i], "--state") == 0) state = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--pubkey") == 0) pubkey = argv[++i];
@@ -668,14 +675,14 @@ static int cmd_verify(int argc, char **argv) {
     json_decref(sc.report);
     return cli_fail("audit verify: %s", err.msg);
   }
-  verify_ctx c = {.key = key, .max_entries = UINT64_MAX, .err = &err};
+  verify_ctx c = {.key = key, .max_entries = UINT64_MAX, .max_unsigned = max_unsigned, .err = &err};
   int rc = audit_verifier_new(&key, have_seen ? &seen : NULL, &c.v, &err);
   for (size_t i = 0; !rc && i < known.n; i++)
     if (audit_verifier_add_known_restore(c.v, &known.cp[i]) != 0)
       rc = lisec_err_set(&err, LISEC_ENOMEM, "out of memory");
   if (!rc) rc = source_checkpoints(&src, verify_cp, &c, &err);
   if (!src.db) {
-    c.max_entries = c.newest_cp + TAIL_MAX;
+    c.max_entries = c.newest_cp + max_unsigned;
     src.cp_max = c.n_cps + CP_TAIL_MAX;
   }
   if (!rc) rc = source_entries(&src, 0, UINT64_MAX, verify_entry, &c, &err);
