@@ -149,14 +149,31 @@ prove_refused "beyond the newest signed checkpoint" "$LISECD_URL" --pubkey lisec
 prove_refused "old" "$LISECD_URL" --pubkey lisecd.vkey --old 0
 pass "prove online refuses without a pinned key, with another key, and beyond what is signed"
 
+# stand_in DIR <<'PY' (a Python class H, an http.server request handler):
+# a stand-in lisecd serving H over TLS with lisecd's server certificate on
+# a free port (stand_in_port), with port, pki and d (DIR) defined for H;
+# stopped at exit, its output in DIR.log.
+stand_in() {
+  local handler
+  handler=$(cat)
+  stand_in_port=$(free_port)
+  python3 -c "import http.server, json, os, ssl, sys, urllib.parse
+port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+$handler
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(pki + '/server.crt', pki + '/server.key')
+srv = http.server.HTTPServer(('127.0.0.1', port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()" "$stand_in_port" "$pki" "$1" >"$1.log" 2>&1 &
+  cleanup_hooks+=("kill $!")
+  for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$stand_in_port/x" 2>/dev/null && break; sleep 0.05; done
+}
+
 # A stand-in lisecd that answers with the real checkpoint and a proof from
 # lisecd, changed: each change is caught and nothing is printed.
 mkdir fake
 cp cp.json fake/checkpoint
-fake_port=$(free_port)
-python3 - "$fake_port" "$pki" fake >fake.log 2>&1 <<'PY' &
-import http.server, ssl, sys
-port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+stand_in fake <<'PY'
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         name = self.path.split("?")[0].rsplit("/", 1)[-1]
@@ -171,15 +188,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
-srv = http.server.HTTPServer(("127.0.0.1", port), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
 PY
-fake_pid=$!
-cleanup_hooks+=("kill $fake_pid")
-for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$fake_port/x" && break; sleep 0.05; done
+fake_port=$stand_in_port
 fake_url="https://localhost:$fake_port"
 cli "$fake_url" --pubkey lisecd.vkey --index 77 >/dev/null 2>&1 && fail "the stand-in answered without a proof"
 get auditor "/v1/audit/proof/inclusion?index=77&tree_size=300" incl.json >/dev/null
@@ -238,10 +248,7 @@ line = "\u2014 %s %s\n" % (name, base64.b64encode(bytes.fromhex(kid) + sig).deco
 newest["note"] = body + "\n" + line
 json.dump(cps, open(sys.argv[2], "w"))
 PY
-split_port=$(free_port)
-python3 - "$split_port" "$pki" split >split.log 2>&1 <<'PY' &
-import http.server, ssl, sys
-port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+stand_in split <<'PY'
 reads = {"checkpoints": 0}
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -258,15 +265,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
-srv = http.server.HTTPServer(("127.0.0.1", port), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
 PY
-split_pid=$!
-cleanup_hooks+=("kill $split_pid")
-for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$split_port/x" 2>/dev/null && break; sleep 0.05; done
+split_port=$stand_in_port
 rc=0
 lisec --server "https://localhost:$split_port" --pki "$pki" --role auditor audit verify --pubkey lisecd.vkey \
   --state split-state.json >split.out 2>&1 || rc=$?
@@ -288,10 +288,7 @@ cp split/cps.json endless/cps.json
 cp split/entries endless/entries
 newest=$(python3 -c 'import json,sys; print(max(c["tree_size"] for c in json.load(open(sys.argv[1]))["checkpoints"]))' \
   endless/cps.json)
-endless_port=$(free_port)
-python3 - "$endless_port" "$pki" endless >endless.log 2>&1 <<'PY' &
-import http.server, json, os, ssl, sys, urllib.parse
-port, pki, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+stand_in endless <<'PY'
 state = {"reads": 0, "flood": False}
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -320,15 +317,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(pki + "/server.crt", pki + "/server.key")
-srv = http.server.HTTPServer(("127.0.0.1", port), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
 PY
-endless_pid=$!
-cleanup_hooks+=("kill $endless_pid")
-for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$endless_port/x" 2>/dev/null && break; sleep 0.05; done
+endless_port=$stand_in_port
 # endless_verify PATTERN [ARG...]: verify (with ARGs) stops (within a bound: before, it never did) and says PATTERN
 endless_verify() {
   local rc=0 want=$1
