@@ -115,18 +115,23 @@ softhsm_eddsa_token() {
 # command (env LD_PRELOAD=... for a clock shim: lisecd's alone, not the
 # helpers' the function runs).
 lisecd_env=()
+lisecd_stores=() # the stores start_lisecd has started on
 start_lisecd() {
   local pki=$1
   shift
   LISECD_PORT=$(free_port)
   LISECD_URL="https://localhost:$LISECD_PORT"
-  # A SQLite store not made yet is a new log under the test's one
-  # development key: to the key's witness (keys/witness.h) a fork, which it
-  # refuses and records at a time of its own. An operator resets the
+  # A store this test has not started on before (a SQLite file not made
+  # yet, or a PostgreSQL the test just made) is a new log under the test's
+  # one development key: to the key's witness (keys/witness.h) a fork, which
+  # it refuses and records at a time of its own. An operator resets the
   # witness for a new log (lisec audit witness-reset, tested by audit_backup
   # and li_api); for the development key that removes this file.
   local store=${STORE_URL:-sqlite:$work/lisec.db}
-  [[ $store != sqlite:* || -e ${store#sqlite:} ]] || rm -f "$work/audit-dev.pem.witness"
+  if [[ " ${lisecd_stores[*]} " != *" $store "* ]]; then
+    [[ $store == sqlite:* && -e ${store#sqlite:} ]] || rm -f "$work/audit-dev.pem.witness"
+    lisecd_stores+=("$store")
+  fi
   cat >"$work/lisecd.conf" <<CONF
 [server]
 listen = 127.0.0.1:$LISECD_PORT
