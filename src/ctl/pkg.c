@@ -344,6 +344,17 @@ static int save(lisec_ctl *ctl, const char *kind, const char *id, const json_t *
   return rc;
 }
 
+/* The SHA-256 (lower-case hex) of a stored image artifact: its manifest
+ * digest when that is SHA-256, else the one pkg_verify computed beside it
+ * ("sha256"); NULL when the description has none (stored before it was
+ * kept). Hosts report and inventories show a running image's SHA-256. */
+static const char *image_sha256(const json_t *a) {
+  const char *alg = json_string_value(json_object_get(a, "algorithm"));
+  const char *hex = json_string_value(json_object_get(a, "hash"));
+  if (!alg || strcasecmp(alg, "SHA-256") != 0) hex = json_string_value(json_object_get(a, "sha256"));
+  return hex && strlen(hex) == 64 ? hex : NULL;
+}
+
 /* The SHA-256 digests (lower-case hex) of a stored package's images, as the
  * model's observations judge them; a package lisec does not hold, or one
  * that does not parse, gives none (the image is then not judged). */
@@ -354,10 +365,9 @@ static json_t *images_read(lisec_ctl *ctl, const char *package) {
   const json_t *a;
   size_t i;
   json_array_foreach(json_object_get(json_object_get(doc, "verification"), "artifacts"), i, a) {
-    const char *alg = json_string_value(json_object_get(a, "algorithm"));
-    const char *hex = json_string_value(json_object_get(a, "hash"));
-    if (!json_is_true(json_object_get(a, "image")) || !alg || strcasecmp(alg, "SHA-256") != 0 ||
-        !hex || strlen(hex) != 64 || json_array_size(arr) >= MODEL_OBS_EXPECTED_MAX)
+    const char *hex = image_sha256(a);
+    if (!json_is_true(json_object_get(a, "image")) || !hex ||
+        json_array_size(arr) >= MODEL_OBS_EXPECTED_MAX)
       continue;
     char low[65];
     for (int k = 0; k < 65; k++) low[k] = (char)tolower((unsigned char)hex[k]);
@@ -530,6 +540,13 @@ static json_t *image_digests(const json_t *doc) {
                                            : strcmp(alg, "SHA-512") == 0 ? "sha512" : "sha256", hex);
     for (int k = 0; k < n; k++) d[k] = (char)tolower((unsigned char)d[k]);
     json_array_append_new(out, json_string(d));
+    /* and its SHA-256, which is what a VM's image is known by */
+    const char *h256 = image_sha256(a);
+    if (h256 && strcmp(alg, "SHA-256") != 0) {
+      n = snprintf(d, sizeof d, "sha256:%s", h256);
+      for (int k = 0; k < n; k++) d[k] = (char)tolower((unsigned char)d[k]);
+      json_array_append_new(out, json_string(d));
+    }
   }
   return out;
 }
@@ -743,7 +760,9 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json
  * decoded digests alive for the references. */
 static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests, size_t *n) {
   const json_t *arts = json_object_get(json_object_get(doc, "verification"), "artifacts");
-  size_t count = json_array_size(arts), k = 0, i;
+  /* each image by its manifest digest and, when that is not SHA-256, by
+   * its SHA-256 too (what hosts report) */
+  size_t count = 2 * json_array_size(arts), k = 0, i;
   *refs = calloc(count ? count : 1, sizeof **refs);
   *digests = calloc(count ? count : 1, PKG_DIGEST_MAX);
   if (!*refs || !*digests) return LISEC_ENOMEM;
@@ -751,12 +770,17 @@ static int images_of(const json_t *doc, pkg_image_ref **refs, uint8_t **digests,
   json_array_foreach(arts, i, a) {
     if (!json_is_true(json_object_get(a, "image"))) continue;
     pkg_alg alg;
+    const char *path = json_string_value(json_object_get(a, "path"));
     const char *hex = json_string_value(json_object_get(a, "hash"));
     if (pkg_alg_parse(json_string_value(json_object_get(a, "algorithm")), &alg) || !hex) continue;
     size_t len = pkg_alg_len(alg);
     uint8_t *d = *digests + k * PKG_DIGEST_MAX;
     if (strlen(hex) != 2 * len || lisec_hex_decode(hex, d, len)) continue;
-    (*refs)[k++] = (pkg_image_ref){json_string_value(json_object_get(a, "path")), alg, d, len};
+    (*refs)[k++] = (pkg_image_ref){path, alg, d, len};
+    const char *h256 = image_sha256(a);
+    d = *digests + k * PKG_DIGEST_MAX;
+    if (alg != PKG_ALG_SHA256 && h256 && lisec_hex_decode(h256, d, 32) == 0)
+      (*refs)[k++] = (pkg_image_ref){path, PKG_ALG_SHA256, d, 32};
   }
   *n = k;
   return 0;

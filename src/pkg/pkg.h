@@ -253,6 +253,12 @@ typedef struct pkg_artifact {
   size_t digest_len;
   uint64_t size;
   bool is_image;  /* a software image (see docs/packages.md for how it is told) */
+  /* A verified image's SHA-256 whatever the manifest's algorithm: hosts
+   * report, and attested inventories show, the image a VM runs as its
+   * SHA-256, so an image listed with SHA-384 or SHA-512 is judged by this
+   * one at run time. */
+  bool has_sha256;
+  uint8_t sha256[32];
   bool signed_;   /* carried a per-artifact signature that verified */
   size_t signer;  /* when signed_: its signer, an index of pkg_result.signers */
 } pkg_artifact;

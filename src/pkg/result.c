@@ -41,6 +41,12 @@ json_t *pkg_result_to_json(const pkg_result *r) {
     json_t *aj = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "path", a->path, "algorithm",
                            pkg_alg_name(a->alg), "hash", hex, "size", (json_int_t)a->size, "image",
                            a->is_image, "signed", a->signed_);
+    /* an image's SHA-256, what hosts report and inventories show of it */
+    if (aj && a->is_image && a->has_sha256) {
+      char h256[2 * sizeof a->sha256 + 1];
+      lisec_hex_encode(a->sha256, sizeof a->sha256, h256);
+      json_object_set_new(aj, "sha256", json_string(h256));
+    }
     /* which of "signers" signed it: what a vendor CRL judges it by */
     if (aj && a->signed_ && a->signer < r->n_signers)
       json_object_set_new(aj, "signer", json_integer((json_int_t)a->signer));

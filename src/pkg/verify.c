@@ -355,7 +355,7 @@ static int listing(vctx *v) {
 /* ---- artifacts ---------------------------------------------------------- */
 
 typedef struct hsink {
-  pkg_digest *d[2];
+  pkg_digest *d[3]; /* the manifest's, the per-artifact signature's, an image's SHA-256 */
   uint64_t n, declared;
 } hsink;
 
@@ -364,7 +364,7 @@ static int hash_sink(void *sctx, const uint8_t *p, size_t len, lisec_err *err) {
   if (len > h->declared - h->n)
     return lisec_err_set(err, LISEC_ETOOBIG, "NFV-SEC025-onboarding-1: " HASH_CHUNK_NOTE);
   h->n += len;
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (h->d[i]) {
       int rc = pkg_digest_update(h->d[i], p, len, err);
       if (rc) return rc;
@@ -447,6 +447,10 @@ static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a)
   const EVP_MD *md = pkg_alg_md(me->alg);
   if ((rc = pkg_digest_new(md, &h.d[0], v->err))) goto out;
   if (sig && (rc = pkg_digest_new(pkg_artifact_sig_md(sig), &h.d[1], v->err))) goto out;
+  /* an image listed with SHA-384 or SHA-512 is also hashed with SHA-256,
+   * the digest a running VM's image is reported and observed by */
+  bool image_sha256 = a->is_image && me->alg != PKG_ALG_SHA256;
+  if (image_sha256 && (rc = pkg_digest_new(EVP_sha256(), &h.d[2], v->err))) goto out;
   if ((rc = v->src->read(v->src->ctx, (size_t)idx, hash_sink, &h, v->err))) {
     lisec_err_wrap(v->err, "reading '%.128s'", me->source);
     goto out;
@@ -471,6 +475,14 @@ static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a)
     if ((rc = pkg_digest_final(h.d[1], sgot, &sgot_len, v->err))) goto out;
     if ((rc = pkg_artifact_sig_finish(sig, sgot, sgot_len, v->err))) goto out;
   }
+  if (image_sha256) {
+    size_t n = 0;
+    if ((rc = pkg_digest_final(h.d[2], a->sha256, &n, v->err))) goto out;
+    a->has_sha256 = n == sizeof a->sha256;
+  } else if (a->is_image) {
+    memcpy(a->sha256, got, sizeof a->sha256);
+    a->has_sha256 = true;
+  }
   memcpy(a->digest, got, got_len);
   a->digest_len = got_len;
   a->signed_ = sig != NULL;
@@ -478,6 +490,7 @@ static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a)
 out:
   pkg_digest_free(h.d[0]);
   pkg_digest_free(h.d[1]);
+  pkg_digest_free(h.d[2]);
   pkg_artifact_sig_free(sig);
   sk_X509_pop_free(certs, X509_free);
   return rc;

@@ -10,7 +10,9 @@
 # a role that may not on-board, a tenant reading or replacing another's
 # package and a new version from another vendor identity. Image reports
 # (only from the host running the VM, under the VM's own package),
-# the CLI's online subcommands, and a restart that keeps everything.
+# the CLI's online subcommands, a package listing its image with SHA-512
+# (made with sha512sum, openssl cms and zip: its image known by its SHA-256
+# in reports and at retirement), and a restart that keeps everything.
 set -euo pipefail
 build=${1:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
 src=${2:?usage: pkg_api.sh BUILD_DIR SRC_DIR}
@@ -242,6 +244,51 @@ rc=0; cli host pkg image-report probe --vm vm-4 --digest "sha256:$old" --event r
 cli host pkg image-report probe --vm vm-4 --digest "sha256:$img" --event resume >/dev/null ||
   fail "lisec pkg image-report of the right image"
 pass "lisec pkg onboard / list / show / image-report against lisecd"
+
+# ---- an image listed with SHA-512 -------------------------------------------
+# SOL 004 allows SHA-384 and SHA-512 in the manifest; hosts report (and
+# inventories show) the image a VM runs by its SHA-256. A package made by
+# an independent producer (sha512sum, openssl cms, zip) with SHA-512
+# digests: its image is still recognised by its SHA-256, and a VM running
+# an earlier version's image still holds that version from retirement.
+mk512() { # OUT VERSION: a SHA-512 package signed and countersigned with openssl
+  local d=s512-$1
+  rm -rf "$d" && mksrc "$d" 20000
+  {
+    printf 'metadata:\nvnf_provider_id: Acme\nvnf_product_name: vP512\n'
+    printf 'vnf_release_date_time: 2026-01-01T00:00:00+00:00\nvnf_package_version: %s\n' "$2"
+    for f in TOSCA-Metadata/TOSCA.meta Definitions/probe.yaml Artifacts/Images/probe.qcow2; do
+      printf '\nSource: %s\nAlgorithm: SHA-512\nHash: %s\n' "$f" "$(sha512sum "$d/$f" | cut -d' ' -f1)"
+    done
+    echo
+  } >"$d.body"
+  openssl cms -sign -binary -in "$d.body" -signer vendor.crt -inkey vendor.key -outform PEM -out "$d.sig"
+  cat "$d.body" "$d.sig" >"$d/probe.mf"
+  mkdir -p "$d/Files" "$d/Countersignatures" && cp vendor.crt "$d/Files/probe.cert"
+  openssl cms -sign -binary -in "$d/probe.mf" -signer operator.crt -inkey operator.key -outform PEM \
+    -out "$d/Countersignatures/operator.cms"
+  (cd "$d" && rm -f "../$1" && zip -qrX "../$1" .)
+}
+mk512 p512-1.csar 1.0
+mk512 p512-2.csar 2.0
+img1=$(sha256sum s512-p512-1.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
+img2=$(sha256sum s512-p512-2.csar/Artifacts/Images/probe.qcow2 | cut -d' ' -f1)
+expect 201 '"algorithm":"SHA-512"' operator p512 p512-1.csar
+model_put vm '{"id":"vm-5","hypervisor":"hv-dev","sensitivity":"general","domain":"core","package":"p512"}'
+as host -d "{\"vm\":\"vm-5\",\"digest\":\"sha256:$img1\",\"event\":\"instantiate\"}" \
+  "$LISECD_URL/v1/packages/p512/image-reports" >out.json
+grep -q '"compliant":true' out.json || fail "the image of a SHA-512 package, reported by its SHA-256: $(cat out.json)"
+expect 200 '"package_version":"2.0"' operator p512 p512-2.csar false PUT
+as host -d "{\"vm\":\"vm-5\",\"digest\":\"sha256:$img1\",\"event\":\"resume\"}" \
+  "$LISECD_URL/v1/packages/p512/image-reports" | grep -q '"compliant":false' || fail "version 1.0's image passed for 2.0"
+code=$(as operator -o out.json -w '%{http_code}' -d '{"version":"1.0"}' "$LISECD_URL/v1/packages/p512/retire")
+[ "$code" = 409 ] && grep -q 'vm-5' out.json ||
+  fail "version 1.0 retired while vm-5 runs its image (a SHA-512 package): $code $(cat out.json)"
+as host -d "{\"vm\":\"vm-5\",\"digest\":\"sha256:$img2\",\"event\":\"resume\"}" \
+  "$LISECD_URL/v1/packages/p512/image-reports" | grep -q '"compliant":true' || fail "version 2.0's image"
+code=$(as operator -o out.json -w '%{http_code}' -d '{"version":"1.0"}' "$LISECD_URL/v1/packages/p512/retire")
+[ "$code" = 200 ] || fail "version 1.0 not retired once vm-5 runs 2.0: $code $(cat out.json)"
+pass "a package listing its image with SHA-512: the image is known by its SHA-256 (reports, retirement)"
 
 # ---- a restart keeps everything ---------------------------------------------
 rows=$(audit_rows)

@@ -153,6 +153,26 @@ static void test_unknown_package_then_stored(void **state) {
   assert_string_equal(got, "[\"" IMG_A "\"]");
 }
 
+/* A package whose manifest lists its image with SHA-512 (SOL 004 allows
+ * it): the observation, which knows a running image by its SHA-256, is
+ * held to the image's SHA-256 that verification kept beside it, not to
+ * nothing (which would leave the image unjudged). */
+static void test_sha512_image(void **state) {
+  (void)state;
+  char got[256];
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\",\"package\":\"probe\"}");
+  const char *body =
+      "{\"id\":\"probe\",\"li\":false,\"record\":{\"owner\":\"operator\",\"package_version\":"
+      "\"1.0\"},\"verification\":{\"artifacts\":[{\"path\":\"Artifacts/Images/probe.qcow2\","
+      "\"algorithm\":\"SHA-512\",\"hash\":\"" IMG_A IMG_A "\",\"sha256\":\"" IMG_B "\","
+      "\"image\":true}]}}";
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(ctl->store, "pkg", "probe", body, -1, NULL, &err), 0);
+  expected_of(IMG_A, got);
+  assert_string_equal(got, "[\"" IMG_B "\"]");
+}
+
 /* The observation document as the model writes it (directly, for the
  * plain strings an agent sends) is byte for byte the canonical dump of the
  * document it describes, built here with jansson; so is one with a string
@@ -208,6 +228,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_images_kept_until_a_package_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_package_then_stored, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observation_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sha512_image, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

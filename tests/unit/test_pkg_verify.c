@@ -1113,6 +1113,80 @@ static void test_cms_sign_interop(void **state) {
   assert_int_equal(pkg_cms_sign(F.vendor.key, F.op.cert, NULL, msg, 3, &pem, &len, &err), LISEC_EINVAL);
 }
 
+/* SOL 004 allows SHA-384 and SHA-512 in the manifest, but hosts report
+ * (and inventories show) the image a VM runs by its SHA-256: a verified
+ * image listed with SHA-512 also carries its SHA-256 ("sha256" in the
+ * description), which ctl/pkg.c judges running images by. */
+static void test_image_sha256(void **state) {
+  (void)state;
+  mpkg p;
+  mp_base(&p);
+  char body[8192];
+  int n = snprintf(body, sizeof body,
+                   "metadata:\nvnf_provider_id: Acme\nvnf_product_name: vProbe\n"
+                   "vnf_release_date_time: 2026-01-01T00:00:00Z\nvnf_package_version: 1.0\n\n");
+  for (size_t i = 0; i < p.n; i++) {
+    uint8_t d[64];
+    char hex[129];
+    unsigned dl = 0;
+    EVP_Digest(p.data[i], p.len[i], d, &dl, EVP_sha512(), NULL);
+    lisec_hex_encode(d, dl, hex);
+    n += snprintf(body + n, sizeof body - (size_t)n, "Source: %s\nAlgorithm: SHA-512\nHash: %s\n\n",
+                  p.name[i], hex);
+  }
+  size_t sl, cl;
+  char *sig = tp_cms_sign(&F.vendor, body, (size_t)n, &sl);
+  char *full = malloc((size_t)n + sl);
+  memcpy(full, body, (size_t)n);
+  memcpy(full + n, sig, sl);
+  mp_put(&p, "vnfd.mf", full, (size_t)n + sl);
+  free(full);
+  free(sig);
+  char *cert = tp_cert_pem(F.vendor.cert, &cl);
+  mp_put(&p, "Files/vnfd.cert", cert, cl);
+  free(cert);
+  mp_countersign(&p, &F.op, "operator");
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  int rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  json_t *j = pkg_result_to_json(r);
+  const json_t *a;
+  size_t i, images = 0;
+  json_array_foreach(json_object_get(j, "artifacts"), i, a) {
+    assert_string_equal(json_string_value(json_object_get(a, "algorithm")), "SHA-512");
+    const char *h256 = json_string_value(json_object_get(a, "sha256"));
+    if (!json_is_true(json_object_get(a, "image"))) {
+      assert_null(h256);
+      continue;
+    }
+    images++;
+    assert_non_null(h256);
+    assert_string_equal(h256, abc_sha256);
+  }
+  assert_int_equal(images, 1);
+  json_decref(j);
+  pkg_result_free(r);
+  /* listed with SHA-256, the image's "sha256" is its manifest digest */
+  mp_free(&p);
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  rc = verify(&p, NULL, NULL, &r, &err);
+  if (rc) fail_msg("%s", err.msg);
+  j = pkg_result_to_json(r);
+  images = 0;
+  json_array_foreach(json_object_get(j, "artifacts"), i, a) {
+    if (!json_is_true(json_object_get(a, "image"))) continue;
+    images++;
+    assert_string_equal(json_string_value(json_object_get(a, "sha256")), abc_sha256);
+  }
+  assert_int_equal(images, 1);
+  json_decref(j);
+  pkg_result_free(r);
+  mp_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accepted),
@@ -1130,6 +1204,7 @@ int main(void) {
       cmocka_unit_test(test_unlisted_bytes),
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_cms_sign_interop),
+      cmocka_unit_test(test_image_sha256),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
