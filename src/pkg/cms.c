@@ -111,6 +111,18 @@ int pkg_trust_add_crls_pem(pkg_trust *t, const void *pem, size_t len, lisec_err 
   X509_CRL *crl;
   int n = 0, rc = 0;
   while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
+    /* OpenSSL takes a CRL without nextUpdate for current forever: a list
+     * of years ago would pass for today's (pkg_crl_accept refuses it too) */
+    if (!X509_CRL_get0_nextUpdate(crl)) {
+      char *issuer = pkg_name_string(X509_CRL_get_issuer(crl));
+      rc = lisec_err_set(err, LISEC_EINVAL,
+                         "TR103308-4.1: the CRL of '%.200s' has no nextUpdate, so nobody can tell "
+                         "it is current",
+                         issuer ? issuer : "?");
+      free(issuer);
+      X509_CRL_free(crl);
+      break;
+    }
     if (!sk_X509_CRL_push(t->crls, crl)) {
       X509_CRL_free(crl);
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");

@@ -585,6 +585,52 @@ static void test_revocation(void **state) {
   mp_free(&p);
 }
 
+/* A CRL without nextUpdate (RFC 5280 requires one) is current forever to
+ * OpenSSL, so a list of years ago would pass for today's: it is refused
+ * when loaded, as a vendor CRL lisecd holds is (pkg_crl_accept). */
+static void test_crl_without_next_update(void **state) {
+  (void)state;
+  X509_CRL *crl = X509_CRL_new();
+  X509_CRL_set_version(crl, 1);
+  X509_CRL_set_issuer_name(crl, X509_get_subject_name(F.vca.cert));
+  ASN1_TIME *t = ASN1_TIME_new();
+  X509_gmtime_adj(t, -3 * 365 * 86400L);
+  X509_CRL_set1_lastUpdate(crl, t);
+  ASN1_TIME_free(t);
+  X509_CRL_sign(crl, F.vca.key, EVP_sha256());
+  BIO *b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_CRL(b, crl);
+  char *pem = NULL;
+  long n = BIO_get_mem_data(b, &pem);
+  X509_CRL_free(crl);
+  mpkg p;
+  mp_base(&p);
+  mp_sign(&p, &F.vendor, NULL, NULL);
+  mp_countersign(&p, &F.op, "operator");
+  pkg_trust *tr = NULL;
+  lisec_err err = {0};
+  assert_int_equal(pkg_trust_new(&tr, &err), 0);
+  trust_add(tr, PKG_ROLE_VENDOR, F.vca.cert);
+  trust_add(tr, PKG_ROLE_OPERATOR, F.oca.cert);
+  size_t l;
+  char *ocrl = tp_crl_pem(&F.oca, NULL, &l);
+  assert_int_equal(pkg_trust_add_crls_pem(tr, ocrl, l, &err), 0);
+  free(ocrl);
+  int rc = pkg_trust_add_crls_pem(tr, pem, (size_t)n, &err);
+  BIO_free(b);
+  if (rc == 0) {
+    pkg_result *r = NULL;
+    if (verify(&p, tr, NULL, &r, &err) == 0)
+      fail_msg("a CRL without nextUpdate was loaded and the package verified against it");
+    fail_msg("a CRL without nextUpdate was loaded");
+  }
+  assert_int_equal(rc, LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "no nextUpdate"));
+  assert_non_null(strstr(err.msg, "CN=Vendor CA"));
+  pkg_trust_free(tr);
+  mp_free(&p);
+}
+
 /* Vendor CRLs the operator loads (issue 21 item 3): the verified signer
  * keeps its chain's issuer and serial; a CRL is accepted only from a vendor
  * anchor's key and while current, and then says whether it lists them. */
@@ -1205,6 +1251,7 @@ int main(void) {
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_cms_sign_interop),
       cmocka_unit_test(test_image_sha256),
+      cmocka_unit_test(test_crl_without_next_update),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
