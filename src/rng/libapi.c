@@ -220,8 +220,10 @@ static int hedge(const char *label, uint8_t out[RNGL_SEED_LEN], lisec_err *err) 
  * ends with the fetch: a session kept for the next fetch would be continued
  * by both twins of a cloned VM (the same keys and sequence numbers, so the
  * same AES-GCM nonces), and no Linux interface tells user space in time
- * that it has been cloned. A fetch that an event interrupted is not fresh. */
+ * that it has been cloned. A fetch that an event interrupted is not fresh:
+ * the detection runs again once the reply is in, before the seed counts. */
 static void new_instance(void);
+static bool handle_events(unsigned ev);
 
 static int ext_acquire(lisec_err *err) {
   int rc = LISEC_EUNAVAIL;
@@ -265,6 +267,12 @@ static int ext_acquire(lisec_err *err) {
       uint8_t next[32];
       static const char info[] = "lisec-rng external v1";
       pthread_mutex_lock(&G.lock);
+      /* The detection again, now that the reply is in: a clone or restore
+       * while the request was on the wire (a snapshot taken mid-fetch) is
+       * otherwise seen only after the caller's output, and a key would come
+       * from a seed its twin received too. Seen here, the fetch is not
+       * fresh and the retry goes out under the new ids. */
+      (void)handle_events(rngl_detect_slow(&G.det));
       rc = rng_hkdf(G.ext_key, sizeof G.ext_key, &ikm, sizeof ikm, info, sizeof info - 1, next,
                     sizeof next, err);
       if (!rc) {

@@ -2,7 +2,8 @@
  * fail-closed key generation without an external source, fork safety (two
  * processes forked from one DRBG state must differ), a simulated restore
  * (the generation-id file changes) that forces a reseed and fails key
- * generation closed until a fresh external seed arrives, strict mode, HMAC
+ * generation closed until a fresh external seed arrives (also when the
+ * change comes while the key's seed is on the wire), strict mode, HMAC
  * selection and many threads at once, and that a fetch of an external seed
  * (a slow network round trip) never holds up another thread's output, and
  * that a vsock address without the daemon's name (LISEC_RNG_ENTROPYD_NAME,
@@ -312,6 +313,80 @@ static void test_genid_change_fails_keygen_closed_until_seed(void **state) {
   unlink(path);
 }
 
+/* A source that, answering its request, has the VM restored under it: the
+ * generation-id file changes while the seed is on the wire (a snapshot taken
+ * mid-fetch and resumed as a clone), and the service is unreachable from
+ * the clone afterwards. */
+typedef struct restoring_source {
+  test_source base;
+  const char *genid_path;
+  int restore_on_call;  /* 1-based; 0: never */
+  const char *new_text; /* the generation id after the restore */
+  int down_after;       /* the service is unreachable after the restore */
+} restoring_source;
+
+static int restoring_source_fn(void *ctx, const uint8_t nonce[32], const uint8_t genid[16],
+                               const uint8_t bootid[16], uint64_t counter, uint8_t *seed,
+                               size_t seed_len, char *why, size_t why_len) {
+  restoring_source *r = ctx;
+  int rc = source_fn(&r->base, nonce, genid, bootid, counter, seed, seed_len, why, why_len);
+  if (r->base.calls == r->restore_on_call) {
+    write_file(r->genid_path, r->new_text);
+    if (r->down_after) r->base.available = 0;
+  }
+  return rc;
+}
+
+/* Key generation runs the detection before its fetch; a restore during the
+ * fetch must not let the key come from that seed. Before the fix the key was
+ * output from the seed fetched across the restore, and nothing was detected
+ * until the next call. */
+static void test_genid_change_during_keygen_fetch(void **state) {
+  (void)state;
+  char path[] = "/tmp/lisec-genid-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  write_file(path, "generation-1\n");
+  restoring_source src = {.base = {.available = 1}, .genid_path = path};
+  lisec_rng_options o = {.genid_path = path, .source = restoring_source_fn, .source_ctx = &src};
+  assert_int_equal(lisec_rng_init(&o), 0);
+  assert_int_equal(src.base.calls, 1);
+  uint8_t key[32];
+  src.restore_on_call = 2; /* the key's own fetch */
+  src.new_text = "generation-2\n";
+  src.down_after = 1;
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), LISEC_RNG_ENOSEED);
+  assert_non_null(strstr(lisec_rng_last_error(), "TR103308-5.12"));
+  assert_int_equal(src.base.calls, 3); /* the fetch after the restore was tried, and failed */
+  struct lisec_rng_status st;
+  assert_int_equal(lisec_rng_status(&st), 0);
+  assert_int_equal(st.events_genid, 1);
+  assert_int_equal(st.external_fresh, 0);
+  assert_string_equal(st.last_event, "vm-generation-id");
+
+  /* The service answers again: the key comes from a seed asked for under the
+   * new generation id. */
+  src.base.available = 1;
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), 0);
+  uint8_t gen2[SHA256_DIGEST_LENGTH];
+  SHA256((const uint8_t *)"generation-2\n", 13, gen2);
+  assert_memory_equal(src.base.last_genid, gen2, 16);
+
+  /* With the service up, a restore during the fetch costs one more fetch,
+   * made under the new id, and the key follows it. */
+  int calls = src.base.calls;
+  src.restore_on_call = calls + 1;
+  src.new_text = "generation-3\n";
+  src.down_after = 0;
+  assert_int_equal(lisec_rng_keygen_bytes(key, sizeof key), 0);
+  assert_int_equal(src.base.calls, calls + 2);
+  uint8_t gen3[SHA256_DIGEST_LENGTH];
+  SHA256((const uint8_t *)"generation-3\n", 13, gen3);
+  assert_memory_equal(src.base.last_genid, gen3, 16);
+  unlink(path);
+}
+
 static void test_genid_change_seen_by_ordinary_output(void **state) {
   (void)state;
   char path[] = "/tmp/lisec-genid-XXXXXX";
@@ -537,6 +612,7 @@ int main(void) {
       cmocka_unit_test(test_output_from_a_late_thread_destructor),
       cmocka_unit_test_teardown(test_genid_change_fails_keygen_closed_until_seed, teardown),
       cmocka_unit_test_teardown(test_genid_change_seen_by_ordinary_output, teardown),
+      cmocka_unit_test_teardown(test_genid_change_during_keygen_fetch, teardown),
       cmocka_unit_test_teardown(test_strict_mode_fails_ordinary_output, teardown),
       cmocka_unit_test_teardown(test_hmac_drbg_selectable, teardown),
       cmocka_unit_test_teardown(test_threads_distinct_output, teardown),
