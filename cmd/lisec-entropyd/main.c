@@ -52,9 +52,20 @@ static int load_clients(entropyd *d, const char *list, lisec_err *err) {
       if (n >= ED_NAME_MAX) return lisec_err_set(err, LISEC_EINVAL, "[clients] name too long");
       if (d->nclients >= ED_MAX_CLIENTS)
         return lisec_err_set(err, LISEC_ETOOBIG, "[clients] more than %d", ED_MAX_CLIENTS);
-      ed_client *c = &d->clients[d->nclients++];
+      ed_client *c = &d->clients[d->nclients];
       memcpy(c->name, p, n);
       c->name[n] = '\0';
+      /* A second entry would be a client of its own that nothing serves
+       * and [clients] li does not mark (it marks the first): an LI VNF
+       * listed twice would be named in /metrics. The error names the
+       * entries, not the client, as the log is the platform operators'. */
+      for (size_t i = 0; i < d->nclients; i++)
+        if (strcmp(d->clients[i].name, c->name) == 0)
+          return lisec_err_set(err, LISEC_EINVAL,
+                               "[clients] allowed: entry %zu repeats entry %zu; list each VNF "
+                               "identity once",
+                               d->nclients + 1, i + 1);
+      d->nclients++;
     }
     p = e;
   }

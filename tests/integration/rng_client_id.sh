@@ -25,7 +25,8 @@
 # and a bad role_source stops the start. With vnf-a an LI VNF ([clients]
 # li) its role refusals are logged and answered word for word as a non-LI
 # VNF's, naming no CN; and its replayed seed requests are logged as another
-# VNF's, by an opaque per-client reference, naming neither.
+# VNF's, by an opaque per-client reference, naming neither. A name listed
+# twice in [clients] allowed stops the start.
 build=${1:?build dir}
 src=${2:?source dir}
 # shellcheck source=lib/common.sh
@@ -265,5 +266,45 @@ grep -q "an LI VNF" "$work/entropyrp.log" && fail "the log calls a client an LI 
 pass "a replay by an LI VNF and by another VNF logged alike, by an opaque per-client reference, naming neither"
 kill -TERM "$pid"
 wait "$pid" || fail "lisec-entropyd exit status (replays)"
+# A name listed twice in [clients] allowed stops the start, naming the
+# entries, not the name. Before, the second entry was a client of its own
+# that [clients] li did not mark (it marked the first), so an LI VNF listed
+# twice appeared by name in /metrics, the platform operators', as a client
+# with no seeds.
+dport=$(free_port) dmport=$(free_port)
+cat >"$work/dup.conf" <<CONF
+[server]
+listen = 127.0.0.1:$dport
+[tls]
+cert = $pki/server.crt
+key = $pki/server.key
+client_ca = $pki/ca.crt
+[clients]
+allowed = vnf-a, vnf-li, vnf-li
+li = vnf-li
+[metrics]
+listen = 127.0.0.1:$dmport
+[entropy]
+reseed_ms = 50
+[source.rdseed]
+enabled = false
+CONF
+"$entropyd" -c "$work/dup.conf" 2>"$work/dup.log" &
+dpid=$!
+cleanup_hooks+=("kill -TERM $dpid 2>/dev/null; wait $dpid 2>/dev/null")
+for _ in $(seq 1 100); do
+  kill -0 "$dpid" 2>/dev/null || break
+  curl -sf "http://127.0.0.1:$dmport/metrics" >"$work/dup.metrics" 2>/dev/null && break
+  sleep 0.1
+done
+if kill -0 "$dpid" 2>/dev/null; then
+  grep -q 'client="vnf-li"' "$work/dup.metrics" && fail "the LI VNF listed twice in [clients] allowed is named in /metrics"
+  fail "a name listed twice in [clients] allowed did not stop the start"
+fi
+wait "$dpid" && fail "a name listed twice in [clients] allowed: exit status 0"
+grep -q "\[clients\] allowed: entry 3 repeats entry 2" "$work/dup.log" ||
+  { cat "$work/dup.log" >&2; fail "a name listed twice: no reason naming the setting"; }
+grep -q "vnf-li" "$work/dup.log" && { cat "$work/dup.log" >&2; fail "the refusal names the repeated client"; }
+pass "a name listed twice in [clients] allowed stops the start, naming the entries, not the client"
 grep -q Sanitizer "$work/entropyd.log" "$work/entropyli.log" "$work/entropyrp.log" && { cat "$work/entropyd.log" "$work/entropyli.log" "$work/entropyrp.log" >&2; fail "sanitizer report"; }
 echo "rng_client_id: all checks passed"
