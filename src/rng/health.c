@@ -46,6 +46,14 @@ int rng_health_init(rng_health *t, double h, unsigned alpha_log2, bool binary, l
   if (alpha_log2 < 20 || alpha_log2 > 40)
     return lisec_err_set(err, LISEC_EINVAL, "SP800-90B-4.4: alpha 2^-%u outside 2^-20..2^-40",
                          alpha_log2);
+  /* The RCT cutoff must fit its counter: a smaller claim would convert an
+   * out-of-range double (undefined; on x86-64 a cutoff of a few samples, or
+   * of one). */
+  if ((double)alpha_log2 / h >= (double)UINT32_MAX - 1.0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "SP800-90B-4.4.1: claimed min-entropy %g bits/sample is too small for "
+                         "the repetition count test (cutoff past 2^32 samples)",
+                         h);
   *t = (rng_health){0};
   t->h = h;
   t->alpha_log2 = alpha_log2;

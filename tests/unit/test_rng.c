@@ -140,6 +140,17 @@ static void test_health_init_bounds(void **state) {
   assert_int_equal(t.apt_window, 512);
   assert_int_equal(rng_health_init(&t, 0.5, 30, true, &err), 0);
   assert_int_equal(t.apt_window, 1024);
+  /* A claim so small that the RCT cutoff 1 + ceil(alpha_log2 / H) is past
+   * 32 bits is refused ([source.X] min_entropy), not computed by a
+   * conversion out of range: before, H = 6.9849193e-9 got a cutoff of 7
+   * (the formula gives over 4.29e9) and H = 1e-20 a cutoff of 1. */
+  assert_int_equal(rng_health_init(&t, 6.9849193e-9, 30, false, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "SP800-90B-4.4"));
+  assert_int_equal(rng_health_init(&t, 1e-20, 30, false, &err), LISEC_EINVAL);
+  assert_int_equal(rng_health_init(&t, 1e-20, 40, true, &err), LISEC_EINVAL);
+  /* The smallest claims that fit keep the formula's cutoff. */
+  assert_int_equal(rng_health_init(&t, 1e-8, 30, false, &err), 0);
+  assert_int_equal(t.rct_cutoff, 3000000001u);
 }
 
 /* ---- stuck, biased and good sources ---------------------------------------- */
