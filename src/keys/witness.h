@@ -3,14 +3,17 @@
  * tree extends the last tree it signed, shown by an RFC 9162 consistency
  * proof the controller sends with it (audit/audit.h verifies it), so a
  * controller taken over through its parsers cannot have a rewritten or
- * forked log signed. The last signed (size, root) lives where the key
- * lives and a restart cannot reset it: a private token object (CKO_DATA,
+ * forked log signed. The last signed (size, root) and the log's origin
+ * line live where the key lives and a restart cannot reset them: a
+ * note of another origin (another log under the same key) is refused. The
+ * state is a private token object (CKO_DATA,
  * labelled "<key label>-witness") or, for development only, a file beside
  * the development key ("<key file>.witness"). No state yet (a fresh log,
  * an upgrade, an operator's reset after `lisec restore`): the first
  * checkpoint is trusted and recorded (trust on first use). The state is
- * read again at each signature, so keys processes sharing one token (the
- * nodes of [ha]) witness one history. */
+ * read again at each signature, and moved so that keys processes sharing
+ * one token (the nodes of [ha]) witness one history even when they sign at
+ * once (witness_state.h). */
 #ifndef LISEC_KEYS_WITNESS_H
 #define LISEC_KEYS_WITNESS_H
 
@@ -38,6 +41,9 @@ void keys_witness_close(keys_witness *w);
 
 /* The last signed tree: *have false when there is none yet. */
 int keys_witness_state(keys_witness *w, bool *have, uint64_t *size, uint8_t root[AUDIT_HASH_LEN], lisec_err *err);
+/* The origin of the log it witnesses: "" when there is no state or the
+ * state is of the first form (kept before the origin was). */
+int keys_witness_origin(keys_witness *w, char origin[AUDIT_ORIGIN_MAX + 1], lisec_err *err);
 
 /* Whether msg (the note text to sign) may be signed, given the proof from
  * the tree of old_size leaves to the tree msg names (proof_len hashes of

@@ -20,7 +20,7 @@ static int inspect(keys_witness *w, bool reset, keys_witness_info *info,
                    lisec_err *err) {
   lisec_err why = {0};
   int rc = keys_witness_state(w, &info->have, &info->size, info->root, &why);
-  if (rc == LISEC_EDENIED) { /* there, but unreadable or ambiguous */
+  if (rc == LISEC_EDENIED || rc == LISEC_ECONFLICT) { /* there, but unreadable or ambiguous */
     info->have = false;
     info->damaged = true;
     snprintf(info->damaged_why, sizeof info->damaged_why, "%s", why.msg);

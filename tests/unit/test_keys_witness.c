@@ -11,7 +11,16 @@
  * survives a restart of the keys process (the token object; the file
  * beside a development key), is shared by two keys processes on one token
  * (the nodes of [ha]); a node's copy older than its log still signs, a
- * newer one refuses; and a damaged state file is not taken for none. */
+ * newer one refuses; and a damaged state file is not taken for none.
+ * The state holds the log's origin: a note of another origin under the
+ * same key is refused naming both, and a state of the first form (size and
+ * root only, as kept before) is still judged by them and takes the origin
+ * of the first note it admits. A reset while the controller holds the old
+ * size is answered ECONFLICT, so the controller asks again and records the
+ * first use. Two keys processes interleaved on one state (held between the
+ * read and the write, LISEC_TEST_WITNESS_HOLD) cannot both sign
+ * conflicting checkpoints at one size, in a token or the development file. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,9 +30,12 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "keys/keys.h"
+#include "keys/p11.h"
 #include "softhsm_token.h"
 
 /* SoftHSM2 2.6 leaks the ASN.1 it decodes for EdDSA keys (see test_p11.c). */
@@ -34,20 +46,22 @@ const char *__lsan_default_suppressions(void) { return "leak:ASN1_item_d2i_ex\n"
 
 static char dir[64], pin_file[128], dev_key[128];
 
-/* Two logs: the honest one and a fork whose entry 3 was rewritten. */
+/* Three logs: the honest one, a fork whose entry 3 was rewritten and one
+ * that forks only after entry 32 (rewritten at 33). */
 #define LEAVES 64
-static audit_tree *honest, *fork_tree;
+static audit_tree *honest, *fork_tree, *fork_late;
 static uint8_t honest_leaves[LEAVES][AUDIT_HASH_LEN];
+static const char *origin = "lisec.test/audit"; /* the notes' origin line */
 
-static void build(audit_tree **t, bool forked) {
+static void build(audit_tree **t, int rewritten) {
   lisec_err err = {0};
   assert_int_equal(audit_tree_new(0, t, &err), 0);
   for (int i = 0; i < LEAVES; i++) {
     char e[32];
-    int n = snprintf(e, sizeof e, "%s entry %d", forked && i == 3 ? "rewritten" : "honest", i);
+    int n = snprintf(e, sizeof e, "%s entry %d", i == rewritten ? "rewritten" : "honest", i);
     uint8_t leaf[AUDIT_HASH_LEN];
     audit_hash_leaf(e, (size_t)n, leaf);
-    if (!forked) memcpy(honest_leaves[i], leaf, sizeof leaf);
+    if (rewritten < 0) memcpy(honest_leaves[i], leaf, sizeof leaf);
     assert_int_equal(audit_tree_append(*t, leaf, &err), 0);
   }
 }
@@ -59,7 +73,7 @@ static size_t text(audit_tree *t, uint64_t size, char *out, size_t cap) {
   assert_int_equal(audit_tree_root(t, size, NULL, NULL, root, &err), 0);
   char b64[sodium_base64_ENCODED_LEN(AUDIT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(b64, sizeof b64, root, sizeof root, sodium_base64_VARIANT_ORIGINAL);
-  return (size_t)snprintf(out, cap, "lisec.test/audit\n%llu\n%s\n", (unsigned long long)size, b64);
+  return (size_t)snprintf(out, cap, "%s\n%llu\n%s\n", origin, (unsigned long long)size, b64);
 }
 
 /* Signs t's checkpoint at size with the proof from old in proof_tree. */
@@ -254,6 +268,213 @@ static void test_extension_proofs(void **state) {
     }
 }
 
+/* A note of another origin (another log, another [audit] origin, under the
+ * same key and so the same witness) is refused naming both origins and
+ * TR103308-5.5, though its tree extends the state; the state is unchanged.
+ * In a token and in the development file. */
+static void origin_refused(keys_client *k, uint64_t size) {
+  lisec_err err = {0};
+  origin = "other.test/audit";
+  int rc = sign(k, false, honest, size + 2, size, honest, &err);
+  origin = "lisec.test/audit";
+  refused(rc, &err, "a note of another origin");
+  if (!strstr(err.msg, "\"lisec.test/audit\"") || !strstr(err.msg, "\"other.test/audit\""))
+    fail_msg("the refusal does not name both origins: %s", err.msg);
+  at(k, size, honest);
+  assert_int_equal(sign(k, false, honest, size + 2, size, honest, &err), 0);
+}
+
+static void test_origin(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(token_config("o-audit"));
+  assert_int_equal(sign(k, false, honest, 5, 0, honest, &err), 0);
+  origin_refused(k, 5);
+  keys_client_close(k);
+  k = start(token_config("o-audit")); /* kept in the token */
+  origin_refused(k, 7);
+  keys_client_close(k);
+
+  char key[160], path[176];
+  snprintf(key, sizeof key, "%s/origin.pem", dir);
+  snprintf(path, sizeof path, "%s.witness", key);
+  lisec_config *cfg = dev_config();
+  lisec_config_set(cfg, "audit", "development_key_file", key);
+  k = start(cfg);
+  assert_int_equal(sign(k, false, honest, 5, 0, honest, &err), 0);
+  origin_refused(k, 5);
+  keys_client_close(k);
+  uint8_t *body = NULL;
+  size_t len = 0;
+  assert_int_equal(lisec_file_read(path, 4096, &body, &len, &err), 0);
+  assert_non_null(strstr((const char *)body, " lisec.test/audit\n"));
+  free(body);
+}
+
+/* A state of the first form (40 bytes: size and root, no origin), as the
+ * version before kept it: judged by its size and root (a fork refused,
+ * never trusted on first use), and the first note it admits binds the
+ * origin. Token object made here as that version made it; then the file. */
+static void test_first_form(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_p11 *m = NULL;
+  CK_SESSION_HANDLE s = 0;
+  assert_int_equal(keys_p11_open(getenv("LISEC_P11_MODULE"), NULL, "[test]", &m, &err), 0);
+  assert_int_equal(keys_p11_session_open(m, "[test]", "lisec-test", "1234", &s, &err), 0);
+  uint8_t v[8 + AUDIT_HASH_LEN] = {0};
+  v[7] = 20;
+  assert_int_equal(audit_tree_root(honest, 20, NULL, NULL, v + 8, &err), 0);
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  CK_BBOOL yes = CK_TRUE;
+  static const char label[] = "f-audit-witness";
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_TOKEN, &yes, sizeof yes},
+                         {CKA_PRIVATE, &yes, sizeof yes},
+                         {CKA_LABEL, (void *)label, sizeof label - 1},
+                         {CKA_VALUE, v, sizeof v}};
+  CK_OBJECT_HANDLE h = 0;
+  assert_int_equal(keys_p11_functions(m)->C_CreateObject(s, tmpl, 5, &h), CKR_OK);
+  keys_p11_session_close(m, s);
+  keys_p11_close(m);
+
+  keys_client *k = start(token_config("f-audit"));
+  at(k, 20, honest);
+  refused(sign(k, false, fork_tree, 24, 20, fork_tree, &err), &err, "a fork against a first-form state");
+  refused(sign(k, false, fork_tree, 20, 20, fork_tree, &err), &err, "another root against a first-form state");
+  assert_int_equal(sign(k, false, honest, 24, 20, honest, &err), 0);
+  origin_refused(k, 24);
+  keys_client_close(k);
+
+  char path[160];
+  snprintf(path, sizeof path, "%s/first.pem.witness", dir);
+  char line[128], hex[2 * AUDIT_HASH_LEN + 1];
+  uint8_t root[AUDIT_HASH_LEN];
+  assert_int_equal(audit_tree_root(honest, 9, NULL, NULL, root, &err), 0);
+  lisec_hex_encode(root, sizeof root, hex);
+  int n = snprintf(line, sizeof line, "9 %s\n", hex);
+  assert_int_equal(lisec_file_write_atomic(path, line, (size_t)n, 0600, &err), 0);
+  lisec_config *cfg = dev_config();
+  snprintf(line, sizeof line, "%s/first.pem", dir);
+  lisec_config_set(cfg, "audit", "development_key_file", line);
+  k = start(cfg);
+  at(k, 9, honest);
+  refused(sign(k, false, fork_tree, 12, 9, fork_tree, &err), &err, "a fork against a first-form file");
+  assert_int_equal(sign(k, false, honest, 9, 9, honest, &err), 0); /* the same checkpoint binds the origin */
+  origin_refused(k, 9);
+  keys_client_close(k);
+}
+
+/* The operator's reset while the controller holds the size it proves
+ * from: ECONFLICT (ask again), not a silent first use; asked again, the
+ * state is absent, and the proof from nothing is trusted on first use. */
+static void test_reset_meanwhile(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(token_config("r-audit"));
+  assert_int_equal(sign(k, false, honest, 10, 0, honest, &err), 0);
+  lisec_config *cfg = token_config("r-audit");
+  keys_witness_info info;
+  assert_int_equal(keys_witness_config(cfg, true, &info, &err), 0);
+  lisec_config_free(cfg);
+  assert_true(info.have && info.size == 10);
+  assert_int_equal(sign(k, false, honest, 14, 10, honest, &err), LISEC_ECONFLICT);
+  assert_non_null(strstr(err.msg, "no last signed checkpoint"));
+  bool have = true;
+  uint64_t size = 1;
+  uint8_t root[32];
+  assert_int_equal(keys_audit_witness(k, &have, &size, root, &err), 0);
+  assert_false(have);
+  assert_int_equal(sign(k, false, honest, 14, 0, honest, &err), 0);
+  at(k, 14, honest);
+  keys_client_close(k);
+}
+
+#ifdef LISEC_TEST_HOOKS
+typedef struct job {
+  keys_client *k;
+  audit_tree *t;
+  uint64_t size, old;
+  int rc;
+  lisec_err err;
+  volatile bool done;
+} job;
+
+static void *run_job(void *arg) {
+  job *j = arg;
+  j->rc = sign(j->k, false, j->t, j->size, j->old, j->t, &j->err);
+  j->done = true;
+  return NULL;
+}
+
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Waits (bounded) until a file is there or the job is done. */
+static void wait_for(const char *path, const job *j) {
+  for (int i = 0; i < 4000 && !exists(path) && !(j && j->done); i++)
+    nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
+}
+
+/* k1's move from 32 to the honest 40 held between its read and its write;
+ * k2 meanwhile signs the late fork at 40 from the same 32 (a valid proof:
+ * the two logs agree up to entry 32). At most one of the two is signed,
+ * and the witness stands at the one signed. */
+static void interleave(keys_client *k1, keys_client *k2) {
+  lisec_err err = {0};
+  char hold[128], held[136], waiting[136];
+  snprintf(hold, sizeof hold, "%s/hold", dir);
+  snprintf(held, sizeof held, "%s.held", hold);
+  snprintf(waiting, sizeof waiting, "%s.waiting", hold);
+  assert_int_equal(sign(k1, false, honest, 32, 0, honest, &err) == 0 || err.code == LISEC_ECONFLICT, 1);
+  at(k1, 32, honest);
+  setenv("LISEC_TEST_WITNESS_HOLD", hold, 1);
+  FILE *f = fopen(hold, "w");
+  assert_non_null(f);
+  fclose(f);
+  job j1 = {.k = k1, .t = honest, .size = 40, .old = 32}, j2 = {.k = k2, .t = fork_late, .size = 40, .old = 32};
+  pthread_t t1, t2;
+  assert_int_equal(pthread_create(&t1, NULL, run_job, &j1), 0);
+  wait_for(held, &j1);
+  if (!exists(held)) fail_msg("k1 did not reach the hold: %d %s", j1.rc, j1.err.msg);
+  assert_int_equal(pthread_create(&t2, NULL, run_job, &j2), 0);
+  wait_for(waiting, &j2); /* k2 done, or waiting for the development file's lock */
+  unlink(held);
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  unlink(waiting);
+  unsetenv("LISEC_TEST_WITNESS_HOLD");
+  if (j1.rc == 0 && j2.rc == 0) fail_msg("both conflicting checkpoints at size 40 were signed");
+  if (j1.rc != 0 && j2.rc != 0) fail_msg("neither was signed: %s / %s", j1.err.msg, j2.err.msg);
+  job *lost = j1.rc ? &j1 : &j2;
+  if (lost->rc != LISEC_ECONFLICT && lost->rc != LISEC_EDENIED)
+    fail_msg("the other one failed otherwise: %d %s", lost->rc, lost->err.msg);
+  at(k1, 40, j1.rc ? fork_late : honest);
+  at(k2, 40, j1.rc ? fork_late : honest);
+}
+#endif
+
+static void test_interleaved(void **state) {
+  (void)state;
+#ifdef LISEC_TEST_HOOKS
+  keys_client *k1 = start(token_config("i-audit")), *k2 = start(token_config("i-audit"));
+  interleave(k1, k2);
+  keys_client_close(k2);
+  keys_client_close(k1);
+  char key[160];
+  snprintf(key, sizeof key, "%s/interleaved.pem", dir);
+  lisec_config *c1 = dev_config(), *c2 = dev_config();
+  lisec_config_set(c1, "audit", "development_key_file", key);
+  lisec_config_set(c2, "audit", "development_key_file", key);
+  k1 = start(c1);
+  k2 = start(c2);
+  interleave(k1, k2);
+  keys_client_close(k2);
+  keys_client_close(k1);
+#else
+  skip();
+#endif
+}
+
 int main(void) {
   if (sodium_init() < 0 || softhsm_token_make()) {
     softhsm_token_remove();
@@ -267,16 +488,22 @@ int main(void) {
   if (!f) return 1;
   fputs("1234\n", f);
   fclose(f);
-  build(&honest, false);
-  build(&fork_tree, true);
+  build(&honest, -1);
+  build(&fork_tree, 3);
+  build(&fork_late, 33);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_extension_proofs),
       cmocka_unit_test(test_token_witness),
       cmocka_unit_test(test_development_file_witness),
+      cmocka_unit_test(test_origin),
+      cmocka_unit_test(test_first_form),
+      cmocka_unit_test(test_reset_meanwhile),
+      cmocka_unit_test(test_interleaved),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   audit_tree_free(honest);
   audit_tree_free(fork_tree);
+  audit_tree_free(fork_late);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) rc = 1;
