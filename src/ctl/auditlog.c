@@ -723,10 +723,13 @@ static int checkpoint_frontier(ctl_auditlog *log, lisec_store *cs, uint64_t size
  * The keys process signs a checkpoint only with the consistency proof from
  * the last one it signed (keys/witness.h). The size it is at is asked once
  * and then follows what it signs; when it moved elsewhere (another node of
- * [ha] sharing its token signed since) it answers ECONFLICT and is asked
- * again. A refusal (EDENIED) is an attack signal: logged as an error,
- * counted, recorded in the log once until a checkpoint is signed again,
- * and nothing is published. */
+ * [ha] sharing its token signed since, or signs at the same time) or was
+ * reset by an operator while lisecd runs, it answers ECONFLICT and is
+ * asked again: after a reset the state is then absent and the checkpoint
+ * trusted on first use is recorded (witness_first_use). A refusal
+ * (EDENIED) is an attack signal: logged as an error, counted, recorded in
+ * the log once until a checkpoint is signed again, and nothing is
+ * published. */
 typedef struct witnessed {
   ctl_auditlog *log;
   bool next;
@@ -750,17 +753,14 @@ static int witness_prove(ctl_auditlog *log, lisec_store *cs, const audit_checkpo
     int rc = log->key.witness(log->key.ctx, &have, &log->wit_size, root, err);
     if (rc) return lisec_err_wrap(err, "TR103308-5.5: the keys process's last signed checkpoint");
     log->wit_known = true;
-    log->wit_first = !have;
+    log->wit_first = log->wit_first || !have; /* (one trusted but not yet published stays) */
   }
   w->old_size = log->wit_size;
   w->proof.len = 0;
-  if (w->old_size > cp->size)
-    return lisec_err_set(err, LISEC_EDENIED,
-                         "TR103308-5.5: the keys process last signed a checkpoint at size %llu, beyond this log's "
-                         "%llu: the store was rolled back or restored (after lisec restore an operator resets "
-                         "the witness, docs/audit.md)",
-                         (unsigned long long)w->old_size, (unsigned long long)cp->size);
-  if (!w->old_size || w->old_size == cp->size) return 0;
+  /* A witness beyond this log (a store rolled back or restored) or at its
+   * size: nothing to prove; the keys process judges it, and names the
+   * origin too when the state is another log's. */
+  if (!w->old_size || w->old_size >= cp->size) return 0;
   fetch_ctx fc = {.reader = cs};
   int rc = 0;
   pthread_rwlock_rdlock(&log->tree_lock);

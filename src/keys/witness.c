@@ -111,12 +111,12 @@ static int judge(const keys_wstate *st, const audit_checkpoint *cp, uint64_t old
                          "purpose, an operator who checked the log resets the witness: lisec audit witness-reset)",
                          st->origin, cp->origin);
   if (cp->size < st->size)
-    return refuse(err,
-                  "its tree of %llu entries is smaller than the %llu of the last checkpoint it signed: the keys "
-                  "process last signed a checkpoint at size %llu, beyond this log's %llu (a store rolled back or "
-                  "restored: after lisec restore an operator who checked it resets the witness, docs/audit.md)",
-                  (unsigned long long)cp->size, (unsigned long long)st->size, (unsigned long long)st->size,
-                  (unsigned long long)cp->size);
+    return lisec_err_set(err, LISEC_EDENIED,
+                         KEYS_WITNESS_REQ ": the keys process last signed a checkpoint at size %llu, beyond this "
+                         "log's %llu, and signs no tree smaller than that: the store was rolled back or restored "
+                         "(after lisec restore an operator who checked it resets the witness, docs/audit.md), or "
+                         "the log was rewritten, or the controller is not to be trusted",
+                         (unsigned long long)st->size, (unsigned long long)cp->size);
   if (old_size != st->size)
     return lisec_err_set(err, LISEC_ECONFLICT,
                          KEYS_WITNESS_REQ ": the consistency proof starts at size %llu, but the last checkpoint "

@@ -9,7 +9,8 @@
 # counted); lisecd --check-config notes the state; the operator's reset,
 # lisec audit witness-reset: a wrong PIN refused, nothing removed without
 # --yes, removed with it, and the next checkpoint is trusted on first use
-# and recorded (audit.witness, first_use).
+# and recorded (audit.witness, first_use); a reset while lisecd runs is
+# learnt at its next checkpoint, which records that first use as well.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -140,3 +141,31 @@ first_use_recorded || fail "the first use after the reset is not recorded in the
 stop_lisecd
 lisec audit verify --db lisec.db --pubkey lisecd.vkey >v2.out || { cat v2.out; fail "verify after the reset"; }
 pass "after the reset, checkpoints are published again, the first use recorded (audit.witness first_use)"
+
+# The reset while lisecd runs: its keys process finds the state gone at the
+# next checkpoint and answers ECONFLICT to the size lisecd proves from, so
+# lisecd asks again and records the first use then (rather than never).
+start_lisecd "$pki" "${conf[@]}"
+activity 6
+signed_beyond "$(sqlite3 lisec.db "SELECT max(tree_size) FROM checkpoints")"
+s2=$(newest)
+lisec audit witness-reset -c lisecd.conf --yes >reset4.out 2>&1 || fail "witness-reset while lisecd runs: $(cat reset4.out)"
+[ "$(objects)" = 0 ] || fail "witness-reset --yes while lisecd runs left $(objects) objects"
+activity 6
+signed_beyond "$s2"
+first_uses() {
+  python3 - lisec.db "$1" <<'PY'
+import sqlite3, sys
+rows = [bytes(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("SELECT data FROM audit_log")]
+first = [r for r in rows if b"audit.witness" in r and b"first_use" in r]
+sys.exit(0 if len(first) == 2 and b"signed to size " in first[1] and
+         int(first[1].split(b"signed to size ")[1].split(b" ")[0]) >= int(sys.argv[2]) else 1)
+PY
+}
+for _ in $(seq 1 100); do first_uses "$s2" && break; sleep 0.1; done
+first_uses "$s2" || fail "a reset while lisecd runs is not recorded (audit.witness, first_use) at its next checkpoint"
+grep -q 'ATTACK SIGNAL.*no last signed' lisecd.log && fail "the reset while running was taken for an attack"
+[ "$(objects)" = 1 ] || fail "after the reset while running the token holds $(objects) witness objects"
+stop_lisecd
+lisec audit verify --db lisec.db --pubkey lisecd.vkey >v3.out || { cat v3.out; fail "verify after the reset while running"; }
+pass "a reset while lisecd runs is recorded at its next checkpoint (audit.witness first_use)"
