@@ -18,10 +18,14 @@ static void show(const keys_witness_info *w) {
   if (w->have)
     printf("audit witness (%s): the last checkpoint the keys process signed is "
            "at size %llu, root "
-           "%02x%02x%02x%02x%02x%02x%02x%02x...\n",
+           "%02x%02x%02x%02x%02x%02x%02x%02x..., %s%s%s\n",
            w->where, (unsigned long long)w->size, w->root[0], w->root[1],
            w->root[2], w->root[3], w->root[4], w->root[5], w->root[6],
-           w->root[7]);
+           w->root[7], w->origin[0] ? "of the log \"" : "",
+           w->origin[0] ? w->origin
+                        : "of a log it does not name yet (a state kept "
+                          "before the origin was: the next checkpoint names it)",
+           w->origin[0] ? "\"" : "");
   else if (w->damaged)
     printf("audit witness (%s): there but damaged: %s\n", w->where,
            w->damaged_why);

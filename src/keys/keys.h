@@ -218,7 +218,8 @@ int keys_check(const lisec_config *cfg, keys_check_report report, void *ctx);
  * configuration puts it ([audit]: the token's "<key_label>-witness" with
  * pkcs11_module, token and pin_file; else "<development_key_file>.witness"),
  * for lisecd --check-config and the operator's reset (witness_admin.c).
- * where says which; have, size and root the last checkpoint signed;
+ * where says which; have, size, root and origin the last checkpoint
+ * signed (origin "" in a state of the first form, kept before it was);
  * damaged (have false) when one is there but cannot be read, why in
  * damaged_why. With reset, the state is read first, then removed (a
  * damaged one too), so that the next checkpoint is trusted on first use.
@@ -228,6 +229,7 @@ typedef struct keys_witness_info {
   bool have, damaged;
   uint64_t size;
   uint8_t root[32];
+  char origin[256];
   char damaged_why[LISEC_ERR_MSG_MAX];
 } keys_witness_info;
 int keys_witness_config(const lisec_config *cfg, bool reset, keys_witness_info *info, lisec_err *err);

@@ -27,6 +27,9 @@ static int inspect(keys_witness *w, bool reset, keys_witness_info *info,
   } else if (rc) {
     *err = why;
     return rc;
+  } else if (info->have &&
+             (rc = keys_witness_origin(w, info->origin, err)) != 0) {
+    return rc;
   }
   return reset ? keys_witness_reset(w, err) : 0;
 }

@@ -107,6 +107,8 @@ lisec audit witness-reset -c lisecd.conf >reset1.out 2>&1 || rc=$?
 grep -q "the last checkpoint the keys process signed is at size [1-9][0-9]*, root [0-9a-f]\{16\}" reset1.out ||
   fail "witness-reset does not show the state: $(cat reset1.out)"
 grep -q 'nothing was removed: give --yes' reset1.out || fail "witness-reset without --yes: $(cat reset1.out)"
+grep -q 'root [0-9a-f]\{16\}\.\.\., of the log "lisec-test/audit"' reset1.out ||
+  fail "witness-reset does not show the origin the witness keeps: $(cat reset1.out)"
 [ "$(objects)" = 1 ] || fail "witness-reset without --yes removed the witness ($(objects) objects)"
 pass "witness-reset without --yes shows the state and removes nothing"
 # Confirmed: removed; lisecd's next checkpoint is trusted on first use and recorded.
