@@ -793,14 +793,18 @@ int lisec_event_spool_note(lisec_event_spool *s, const char *state_path,
       rc = spool_fail(err, "event: %.200s", e.msg);
   }
   /* the spool takes events of up to EVSP_PAYLOAD_MAX bytes, lisecd fewer:
-   * one it can never take would stop every flush at it */
+   * one it can never take would stop every flush at it. Checked at the
+   * longest seq, not at this one: an event the spool takes may be made
+   * again at a longer seq (the VM's counter went back, docs/events.md),
+   * and must fit then too, or it would be refused there, not here */
   lisec_err e = {0};
-  if (!rc && spool_sendable(made, &e) != 0)
+  if (!rc && spool_sendable_any_seq(made, &e) != 0)
     rc = spool_fail(
         err,
         "TR103308-4.1: the event cannot be sent, lisecd takes events of at "
-        "most %d bytes as recorded (%.120s): seq %llu not queued, lisecd will "
-        "show it as a gap",
+        "most %d bytes as recorded, at any seq the spool may send it at (up "
+        "to 16 digits) (%.120s): seq %llu not queued, lisecd will show it as "
+        "a gap",
         EV_EVENT_CEILING, e.msg, *seq);
   if (!rc && (lines + 1 > s->max_events || bytes + rec_len > s->max_bytes))
     rc = spool_fail(

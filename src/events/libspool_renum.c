@@ -5,7 +5,9 @@
  * never take them. The spool makes them again, in order, at seqs above
  * what lisecd has (taken from the state file first, durably), so they are
  * signed again by the VM's key when sent. Only the VM's key can sign what is
- * made here: an old signed event replayed by anyone else stays a replay. */
+ * made here: an old signed event replayed by anyone else stays a replay.
+ * An event made again at another seq must still fit what lisecd takes,
+ * which the note checks at the longest seq (spool_sendable_any_seq). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +16,39 @@
 #include "events/libkey.h"
 #include "events/spool.h"
 
-/* The payload of rec made again at seq (an unsigned event, as
- * lisec_event_make makes it), encoded as a record. */
-static int remake(const contents *c, const evsp_rec *rec, uint64_t seq,
-                  char **out, size_t *out_len, lisec_err *e) {
+int spool_event_at(const char *event, size_t len, uint64_t seq, char **out,
+                   lisec_err *e) {
   json_t *j = NULL;
   ev_record r;
-  char *payload = NULL;
-  uint64_t again = 0;
-  int rc = lisec_json_parse((const char *)c->data + rec->payload_off,
-                            rec->payload_len, &j, e);
+  *out = NULL;
+  int rc = lisec_json_parse(event, len, &j, e);
   if (!rc)
     rc = ev_parse_record(json_object_get(j, "event"), &r, e);
   json_decref(j);
   if (rc)
     return rc;
   r.seq = seq;
-  if ((rc = ev_unsigned_text(&r, &payload, e)))
+  return ev_unsigned_text(&r, out, e);
+}
+
+int spool_sendable_any_seq(const char *event, lisec_err *e) {
+  char *longest = NULL;
+  int rc = spool_event_at(event, strlen(event), EV_SEQ_MAX, &longest, e);
+  if (!rc)
+    rc = spool_sendable(longest, e);
+  free(longest);
+  return rc;
+}
+
+/* The payload of rec made again at seq (an unsigned event, as
+ * lisec_event_make makes it), encoded as a record. */
+static int remake(const contents *c, const evsp_rec *rec, uint64_t seq,
+                  char **out, size_t *out_len, lisec_err *e) {
+  char *payload = NULL;
+  uint64_t again = 0;
+  int rc = spool_event_at((const char *)c->data + rec->payload_off,
+                          rec->payload_len, seq, &payload, e);
+  if (rc)
     return rc;
   rc = evsp_encode(payload, strlen(payload), out, out_len, &again, e);
   free(payload);

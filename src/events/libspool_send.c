@@ -84,35 +84,36 @@ static int remove_taken(const lisec_event_spool *s, const char *vm,
   return rc;
 }
 
-/* The one event at rec, signed as a batch and sent, lisecd's answer in
- * *st and *same (error.last_same); seq (not 0): made again at that seq
- * first. 0 sent and answered, -1 not. */
+/* The one event ev (len bytes), signed as a batch and sent, lisecd's
+ * answer in *st and *same (error.last_same); seq (not 0): made again at
+ * that seq first. 0 sent and answered, -1 not; 1 not sent: made again at
+ * seq it is over what lisecd takes (an event queued before the note
+ * checked it at the longest seq). */
 static int probe(const lisec_event_key *k, lisec_event_client *cl,
-                 const contents *c, const evsp_rec *rec, uint64_t seq, long *st,
-                 int *same, char err[LISEC_EVENT_ERR_MAX]) {
-  char *ev =
-      strndup((const char *)c->data + rec->payload_off, rec->payload_len);
-  char *body = NULL;
+                 const char *ev, size_t len, uint64_t seq, long *st, int *same,
+                 char err[LISEC_EVENT_ERR_MAX]) {
+  char *one = NULL, *body = NULL;
   long long field = -1;
+  lisec_err e = {0};
   *st = 0, *same = -1;
-  if (!ev)
-    return spool_fail(err, "out of memory");
-  if (seq) { /* the event's fields again, at seq */
-    json_t *j = json_loadb(ev, strlen(ev), 0, NULL);
-    json_t *e = json_object_get(j, "event");
-    char *again = NULL;
-    if (json_is_object(e) &&
-        !json_object_set_new(e, "seq", json_integer((json_int_t)seq)))
-      again = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    free(ev);
-    if (!(ev = again))
-      return spool_fail(err, "out of memory");
+  int rc = 0;
+  if (!seq && !(one = strndup(ev, len)))
+    rc = LISEC_ENOMEM;
+  else if (seq && !(rc = spool_event_at(ev, len, seq, &one, &e))) {
+    rc = spool_sendable(one, &e);
+    if (rc == LISEC_EINVAL || rc == LISEC_ETOOBIG) {
+      free(one);
+      return 1;
+    }
   }
-  const char *one = ev;
-  if (lisec_event_sign_batch(k, &one, 1, &body, err) == 0)
+  if (rc) {
+    free(one);
+    return spool_fail(err, "%.200s", e.msg[0] ? e.msg : "out of memory");
+  }
+  const char *list = one;
+  if (lisec_event_sign_batch(k, &list, 1, &body, err) == 0)
     evs_send_body(cl, body, st, &field, same, err);
-  free(ev);
+  free(one);
   free(body);
   return *st ? 0 : -1;
 }
@@ -125,28 +126,42 @@ static int probe(const lisec_event_key *k, lisec_event_client *cl,
  * spool, the events lisecd took and the spool still holds always include
  * the one at last, the one it took last: so the spool's event at last
  * being another than lisecd's, or none at last while the spool holds
- * lower ones, means the seqs were taken again. With none at last the
- * VM's key signs its i-th event at last and sends it, refused as a replay
- * but seen by lisecd as another event at a seq it had: so lisecd records
- * that the VM's counter went back (docs/events.md). */
-static int went_back(const lisec_event_key *k, lisec_event_client *cl,
-                     const contents *c, size_t i, uint64_t last, int same,
-                     char err[LISEC_EVENT_ERR_MAX]) {
+ * lower ones, means the seqs were taken again. With none at last the VM's key
+ * signs one of its events (the i-th, else the first after it that fits) at last
+ * and sends it, refused as a replay but seen by lisecd as another event at a
+ * seq it had: so lisecd records that the counter went back (docs/events.md). */
+static int went_back(const lisec_event_spool *s, const lisec_event_key *k,
+                     lisec_event_client *cl, const contents *c, size_t i,
+                     uint64_t last, int same, char err[LISEC_EVENT_ERR_MAX]) {
   const evsp_scan *sc = &c->scan;
+  const char *vm = sc->rec[i].vm;
   if (same >= 0) /* the batch held the event at last */
     return !same;
   size_t j = i;
-  while (j < sc->n && strcmp(sc->rec[j].vm, sc->rec[i].vm) == 0 &&
-         sc->rec[j].seq < last)
+  while (j < sc->n && strcmp(sc->rec[j].vm, vm) == 0 && sc->rec[j].seq < last)
     j++;
-  bool at_last = j < sc->n && strcmp(sc->rec[j].vm, sc->rec[i].vm) == 0 &&
-                 sc->rec[j].seq == last;
   long st = 0;
-  if (probe(k, cl, c, &sc->rec[at_last ? j : i], at_last ? 0 : last, &st, &same,
-            err) ||
-      st != 409)
-    return -1;
-  return at_last ? same == 0 : 1;
+  if (j < sc->n && strcmp(sc->rec[j].vm, vm) == 0 && sc->rec[j].seq == last)
+    return probe(k, cl, (const char *)c->data + sc->rec[j].payload_off,
+                 sc->rec[j].payload_len, 0, &st, &same, err) ||
+                   st != 409
+               ? -1
+               : same == 0;
+  for (j = i; j < sc->n && strcmp(sc->rec[j].vm, vm) == 0; j++) {
+    int rc = probe(k, cl, (const char *)c->data + sc->rec[j].payload_off,
+                   sc->rec[j].payload_len, last, &st, &same, err);
+    if (rc < 0 || (rc == 0 && st != 409))
+      return -1;
+    if (rc == 0)
+      return 1;
+  }
+  spool_say(s,
+            "TR103308-4.1: %.160s: none of the spool's events fits what "
+            "lisecd takes at seq %llu (queued before the spool checked them "
+            "at the longest seq): lisecd is not shown that the VM's event "
+            "counter went back",
+            s->path, (unsigned long long)last);
+  return 1;
 }
 
 #define REMOVE_EVERY                                                           \
@@ -218,7 +233,7 @@ static int round_once(const lisec_event_spool *s, const char *state,
       i++, pending++;
     } else if (st == 409 && replay_last(field, err, &last) == 0 &&
                last >= sc->rec[i].seq && state &&
-               (back = went_back(k, cl, c, i, last, same, err)) != 0) {
+               (back = went_back(s, k, cl, c, i, last, same, err)) != 0) {
       /* the VM's counter went back: its events made again above lisecd's
        * last, once what lisecd took in this round left the spool */
       size_t nr = 0;

@@ -78,5 +78,14 @@ int spool_cmp_u64(const void *a, const void *b);
  * lisec_event_sign_batch checks it; else EINVAL or ETOOBIG with why (an
  * event that can never be sent), or ENOMEM. */
 int spool_sendable(const char *event, lisec_err *e);
+/* An unsigned event (as lisec_event_make makes it, len bytes) made again
+ * at seq: its fields as they are, the new seq; *out malloc'd. */
+int spool_event_at(const char *event, size_t len, uint64_t seq, char **out,
+                   lisec_err *e);
+/* As spool_sendable, for the event made again at the longest seq there is
+ * (EV_SEQ_MAX, 16 digits): 0 when it fits at every seq the spool may give
+ * it (a renumbering after the VM's counter went back, the probe that shows
+ * lisecd so), so an event the spool takes can always be signed and sent. */
+int spool_sendable_any_seq(const char *event, lisec_err *e);
 
 #endif

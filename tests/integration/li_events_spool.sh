@@ -27,7 +27,12 @@
 #   stays refused;
 # - an event larger than lisecd takes is refused when noted (exit 2,
 #   TR103308-4.1, its seq a gap); one a library queued without checking is
-#   set aside in FILE.rejected and the events after it are delivered.
+#   set aside in FILE.rejected and the events after it are delivered;
+# - an event within lisecd's bound at its own seq but over it at a longer
+#   one is refused when noted (exit 2), so the counter gone back is still
+#   shown to lisecd and the next event renumbered and recorded; one queued
+#   by a library that did not check so does not stop the flush either
+#   (another event shows the rollback, it alone is set aside).
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -42,7 +47,7 @@ lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
 openssl pkey -in li-admin.key -pubout -out li-admin.pub
 ev() { "$build/cmd/lisec-event/lisec-event" "$@"; }
-vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse vm-sp-big poi-sp"
+vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse vm-sp-big vm-sp-grow poi-sp"
 for vm in $vms; do ev keygen --key $vm.key --pub $vm.pub || fail "lisec-event keygen $vm"; done
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
 
@@ -386,4 +391,57 @@ grep -q '"seq":2,' vm-sp-big.spool.rejected || fail "the event lisecd cannot tak
 audit_read
 [ "$(audit_seqs vm-sp-big)" = 3 ] || fail "vm-sp-big in the audit log: '$(audit_seqs vm-sp-big)', want 3"
 pass "an event over what lisecd takes: refused when noted (exit 2, its seq a gap); one queued anyway set aside in FILE.rejected, the next delivered"
+
+# ---- an event at lisecd's bound at its own seq, over it at a longer one ---------------
+# lisecd has seqs 1-10 of vm-sp-grow; the VM's counter then goes back to 1
+for s in $(seq 1 10); do send vm-sp-grow --detail "n=$s"; [ "$rc" = 0 ] || fail "send $s: rc $rc: $(cat vm-sp-grow.err)"; done
+printf 'seq 1\n' >vm-sp-grow.seq
+# details sized so that the event at seq 2 is exactly 1024 bytes as lisecd
+# records it ({"digest":"<hex>","event":...}: the made text and 76 bytes):
+# 1025 at seq 10, where the spool signs it to show lisecd the rollback
+x250=$(python3 -S -c 'print("x" * 250)')
+made_len() { # SEQ [ARGS]: the bytes of vm-sp-grow's event made at SEQ
+  local q=$1
+  shift
+  ev make --vm vm-sp-grow --seq "$q" --type delivery --time 1800000000 --detail lea=lea-fi "$@" | tr -d '\n' | wc -c
+}
+base=$(made_len 2 --detail a="$x250" --detail b="$x250" --detail c="$x250" --detail d=x)
+dfill=$(python3 -S -c "print('x' * (1 + 1024 - 76 - $base))")
+grow=(--time 1800000000 --detail a="$x250" --detail b="$x250" --detail c="$x250" --detail d="$dfill")
+[ $(($(made_len 2 "${grow[@]:2}") + 76)) = 1024 ] || fail "the test's event is not 1024 bytes at seq 2"
+send vm-sp-grow "${grow[@]}"
+[ "$rc" = 2 ] && grep -q 'TR103308-4.1: the event cannot be sent, lisecd takes events of at most 1024 bytes as recorded, at any seq.*seq 2 not queued' vm-sp-grow.err ||
+  fail "an event over lisecd's bound at a longer seq: rc $rc, want 2 (refused when noted): $(cat vm-sp-grow.out vm-sp-grow.err)"
+[ ! -s vm-sp-grow.spool ] || fail "the event that cannot be sent at every seq was queued: $(cat vm-sp-grow.spool)"
+send vm-sp-grow
+[ "$rc" = 0 ] && grep -q 'recorded: seq 11' vm-sp-grow.out ||
+  fail "the event after it, its counter gone back: rc $rc, want recorded at seq 11: $(cat vm-sp-grow.out vm-sp-grow.err)"
+grep -q 'counter went back.*lisecd has seqs up to 10.*seq 3 to 3 made again at seq 11 to 11' vm-sp-grow.err ||
+  fail "the renumbering is not reported: $(cat vm-sp-grow.err)"
+[ "$(seqdoc vm-sp-grow)" = '{"gaps":0,"last_seq":11}' ] || fail "lisecd's sequence of vm-sp-grow: $(seqdoc vm-sp-grow)"
+# as a library that did not check at the longest seq left it (the counter
+# back to 1 again, lisecd at 11): the event at seq 2 within the bound
+# there, over it at 11; then an event of the VM's own
+printf 'seq 1\n' >vm-sp-grow.seq
+ev make --vm vm-sp-grow --seq 2 --type delivery --detail lea=lea-fi "${grow[@]}" | python3 -S -c 'import hashlib, sys
+p = sys.stdin.buffer.read().rstrip(b"\n")
+sys.stdout.buffer.write(b"LSEV1 2 %d %s %s\n" % (len(p), hashlib.sha256(p).hexdigest().encode(), p))' >>vm-sp-grow.spool
+printf 'seq 2\n' >vm-sp-grow.seq
+send vm-sp-grow --detail xid=5e7f0000-aaaa-4bbb-8ccc-00000000e333
+[ "$rc" = 0 ] && grep -q 'spooled: seq 3' vm-sp-grow.out && grep -q 'recorded: seq 13' vm-sp-grow.out ||
+  fail "a spool holding an event over lisecd's bound at lisecd's last seq: rc $rc, want the next recorded at 13: $(cat vm-sp-grow.out vm-sp-grow.err)"
+grep -q 'lisecd has seqs up to 11.*seq 2 to 3 made again at seq 12 to 13' vm-sp-grow.err ||
+  fail "the renumbering: $(cat vm-sp-grow.err)"
+grep -q 'TR103308-4.1: .*seq 12 cannot be sent.*set aside in .*vm-sp-grow.spool.rejected' vm-sp-grow.err ||
+  fail "the event over the bound at its new seq is not set aside: $(cat vm-sp-grow.err)"
+grep -q '"seq":12,' vm-sp-grow.spool.rejected || fail "the event over the bound is not in FILE.rejected"
+[ ! -s vm-sp-grow.spool ] || fail "vm-sp-grow's spool still holds events: $(cat vm-sp-grow.spool)"
+[ "$(seqdoc vm-sp-grow)" = '{"gaps":1,"last_seq":13}' ] || fail "lisecd's sequence of vm-sp-grow: $(seqdoc vm-sp-grow), want 13, 12 a gap"
+audit_read
+grep -q '00000000e333"},"seq":13,"time":[0-9]*,"type":"delivery","v":1,"vm":"vm-sp-grow"' audit.txt ||
+  fail "the event after the one over the bound is not recorded at 13: $(grep -n 'vm-sp-grow' audit.txt | tail -8)"
+[ "$(grep -A1 'li-vm vm-sp-grow  -> denied' audit.txt | grep -c 'finding TR103308-4.1-EVENTS-ROLLBACK: the VM signed another event at seq \(10\|11\) ')" = 2 ] ||
+  fail "lisecd did not record both rollbacks of vm-sp-grow: $(grep -A1 'li-vm vm-sp-grow  -> denied' audit.txt)"
+pass "an event within lisecd's bound at its seq but over it at a longer one: refused when noted (exit 2); the counter gone back still shown to lisecd and the next event recorded; one queued without that check neither stops the flush nor the rollback's record, it alone set aside"
+
 stop_clean

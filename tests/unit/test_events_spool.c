@@ -14,7 +14,9 @@
  * torn tail or a corrupted record is reported at open, set aside in
  * FILE.corrupt and the others kept; a flush with lisecd out of reach keeps
  * every event; two processes noting into one spool and state file at once
- * queue every event once, in seq order. */
+ * queue every event once, in seq order; an event is refused when noted
+ * unless it fits lisecd's bound at the longest seq it may be made again
+ * at. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1117,6 +1119,95 @@ static void test_out_of_order(void **state) {
   free(buf);
 }
 
+/* The recorded length of vm-li-1's error event at seq with details d
+ * ({"digest":"<64 hex>","event":<canonical>}: the made text, {"event":...},
+ * and 76 bytes). */
+static size_t recorded_len(uint64_t seq, const char *const *d) {
+  char *ev = NULL, err[LISEC_EVENT_ERR_MAX];
+  assert_int_equal(
+      lisec_event_make("vm-li-1", seq, 1800000000, "error", d, &ev, err), 0);
+  size_t n = strlen(ev) + 76;
+  free(ev);
+  return n;
+}
+
+/* An event accepted into the spool can always be signed again within
+ * lisecd's bound: one that fits at its own seq but not at a longer one
+ * (re-signed after the VM's counter went back, at lisecd's last seq and
+ * above it) is refused when noted, naming TR103308-4.1 and the seq that
+ * becomes a gap; before, it was queued, and its renumbering (or the probe
+ * that shows lisecd the rollback, signed at lisecd's last seq) was over
+ * the bound, which stopped every flush at it. One that fits at the
+ * longest seq (16 digits) is queued, and fits made again there. */
+static void test_longest_seq(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
+       err[LISEC_EVENT_ERR_MAX];
+  spool_paths(dir, sp, st);
+  char v[4][260];
+  const char *d[5] = {0};
+  for (int i = 0; i < 4; i++) {
+    memset(v[i], 'x', sizeof v[i]);
+    v[i][0] = (char)('a' + i);
+    v[i][1] = '=';
+    v[i][2 + 220] = '\0';
+    d[i] = v[i];
+  }
+  /* the last value sized so that the event at seq 1 is exactly 1024 bytes
+   * as recorded: over it at seq 10 */
+  size_t at1 = recorded_len(1, d), val = 220 + (EV_EVENT_CEILING - at1);
+  assert_true(val > 0 && val <= EV_DETAIL_VALUE_MAX);
+  memset(v[3] + 2, 'x', val);
+  v[3][2 + val] = '\0';
+  assert_int_equal(recorded_len(1, d), EV_EVENT_CEILING);
+  char *ev = NULL, *longest = NULL;
+  lisec_err e = {0};
+  assert_int_equal(
+      lisec_event_make("vm-li-1", 1, 1800000000, "error", d, &ev, err), 0);
+  assert_int_equal(spool_sendable(ev, &e), 0); /* fits at its own seq */
+  assert_int_equal(spool_event_at(ev, strlen(ev), 10, &longest, &e), 0);
+  assert_int_equal(spool_sendable(longest, &e), LISEC_ETOOBIG);
+  free(longest);
+  assert_int_equal(spool_sendable_any_seq(ev, &e), LISEC_ETOOBIG);
+  free(ev);
+
+  reports rep = {0};
+  lisec_event_spool *s = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, on_report, &rep, &s, err),
+                   0);
+  unsigned long long seq = 0;
+  assert_int_equal(lisec_event_spool_note(s, st, "vm-li-1", 1800000000, "error",
+                                          d, &seq, err),
+                   -1);
+  assert_int_equal(seq, 1);
+  assert_non_null(strstr(err, "TR103308-4.1: the event cannot be sent"));
+  assert_non_null(strstr(err, "at any seq the spool may send it at"));
+  assert_non_null(strstr(err, "seq 1 not queued"));
+  size_t n = 9;
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 0);
+
+  /* 15 bytes shorter: 1024 at the longest seq, queued */
+  v[3][2 + val - 15] = '\0';
+  assert_int_equal(recorded_len(EV_SEQ_MAX, d), EV_EVENT_CEILING);
+  assert_int_equal(lisec_event_spool_note(s, st, "vm-li-1", 1800000000, "error",
+                                          d, &seq, err),
+                   0);
+  assert_int_equal(seq, 2);
+  assert_int_equal(lisec_event_spool_count(s, &n, NULL, err), 0);
+  assert_int_equal(n, 1);
+  /* one byte more: 1025 at the longest seq, refused though it fits at 3 */
+  v[3][2 + val - 15] = 'x';
+  v[3][2 + val - 14] = '\0';
+  assert_true(recorded_len(3, d) < EV_EVENT_CEILING);
+  assert_int_equal(lisec_event_spool_note(s, st, "vm-li-1", 1800000000, "error",
+                                          d, &seq, err),
+                   -1);
+  assert_non_null(strstr(err, "seq 3 not queued"));
+  lisec_event_spool_free(s);
+  remove_tree(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--open-spool") == 0) {
     char err[LISEC_EVENT_ERR_MAX];
@@ -1146,6 +1237,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_set_aside_rotated),
       cmocka_unit_test(test_rejected_rotated),
       cmocka_unit_test(test_unsendable),
-      cmocka_unit_test(test_out_of_order)};
+      cmocka_unit_test(test_out_of_order),
+      cmocka_unit_test(test_longest_seq)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
