@@ -6,12 +6,18 @@
  * what lisecd has (taken from the state file first, durably), so they are
  * signed again by the VM's key when sent. Only the VM's key can sign what is
  * made here: an old signed event replayed by anyone else stays a replay.
- * An event made again at another seq must still fit what lisecd takes,
- * which the note checks at the longest seq (spool_sendable_any_seq). */
+ * Telling the two apart needs the spool's event at lisecd's last seq,
+ * looked for in the whole file whatever part a read of it takes
+ * (spool_find_seq), and an event made again at another seq must still fit
+ * what lisecd takes, which the note checks at the longest seq
+ * (spool_sendable_any_seq). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include "events/libkey.h"
 #include "events/spool.h"
@@ -38,6 +44,85 @@ int spool_sendable_any_seq(const char *event, lisec_err *e) {
     rc = spool_sendable(longest, e);
   free(longest);
   return rc;
+}
+
+/* The window spool_find_seq reads at once: a few records, whatever
+ * max_bytes is. */
+#define FIND_WINDOW (8 * EVSP_RECORD_MAX)
+
+/* The good record of vm at seq among those a window's bytes hold (read
+ * as the spool's reader reads them); its payload then in *payload. */
+static int match_in(const uint8_t *d, size_t len, const char *vm, uint64_t seq,
+                    char **payload) {
+  evsp_scan sc;
+  lisec_err e = {0};
+  int found = 0;
+  if (evsp_scan_buf(d, len, &sc, &e))
+    return -1;
+  for (size_t i = 0; i < sc.n && !found; i++)
+    if (sc.rec[i].seq == seq && strcmp(sc.rec[i].vm, vm) == 0) {
+      *payload = strndup((const char *)d + sc.rec[i].payload_off,
+                         sc.rec[i].payload_len);
+      found = *payload ? 1 : -1;
+    }
+  evsp_scan_clear(&sc);
+  return found;
+}
+
+int spool_find_seq(const lisec_event_spool *s, const char *vm, uint64_t seq,
+                   char **payload, char err[LISEC_EVENT_ERR_MAX]) {
+  char prefix[48];
+  int plen = snprintf(prefix, sizeof prefix, EVSP_MAGIC "%llu ",
+                      (unsigned long long)seq);
+  *payload = NULL;
+  /* one open file read through: a rewrite renames another file in and
+   * leaves this one as it was, so no lock is needed for a consistent read */
+  int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    return spool_fail(err, "%.160s: cannot read the spool (%.60s)", s->path,
+                      strerror(errno));
+  uint8_t *buf = malloc(FIND_WINDOW);
+  size_t have = 0;
+  int found = buf ? 0 : -1, eof = 0, skip = 0;
+  while (!found && !eof) {
+    ssize_t n = read(fd, buf + have, FIND_WINDOW - have);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      found = -1;
+      break;
+    }
+    have += (size_t)n;
+    eof = n == 0;
+    if (!eof && have < FIND_WINDOW)
+      continue; /* the window filled first */
+    /* whole lines only (a record is at most EVSP_RECORD_MAX, a few to a
+     * window), but for the file's last, whose newline may be missing */
+    const uint8_t *nl = have ? memrchr(buf, '\n', have) : NULL;
+    size_t cut = eof ? have : nl ? (size_t)(nl - buf) + 1 : 0;
+    size_t end = cut ? cut : have, from = 0; /* no newline: the window */
+    if (skip) { /* the rest of a line longer than a window: no record */
+      const uint8_t *e = memchr(buf, '\n', end);
+      from = e ? (size_t)(e - buf) + 1 : end;
+    }
+    /* most windows do not hold the header: only those are read as records
+     * (as the spool's reader reads them: a record whole by its length is
+     * taken even where its newline was damaged) */
+    if (from < end && memmem(buf + from, end - from, prefix, (size_t)plen))
+      found = match_in(buf + from, end - from, vm, seq, payload);
+    skip = cut == 0; /* the next window begins inside a line */
+    if (cut == 0)
+      cut = have;
+    memmove(buf, buf + cut, have - cut);
+    have -= cut;
+  }
+  close(fd);
+  free(buf);
+  if (found < 0)
+    return spool_fail(err, "%.160s: cannot read the spool", s->path);
+  return found;
 }
 
 /* The payload of rec made again at seq (an unsigned event, as

@@ -126,10 +126,14 @@ static int probe(const lisec_event_key *k, lisec_event_client *cl,
  * spool, the events lisecd took and the spool still holds always include
  * the one at last, the one it took last: so the spool's event at last
  * being another than lisecd's, or none at last while the spool holds
- * lower ones, means the seqs were taken again. With none at last the VM's key
- * signs one of its events (the i-th, else the first after it that fits) at last
- * and sends it, refused as a replay but seen by lisecd as another event at a
- * seq it had: so lisecd records that the counter went back (docs/events.md). */
+ * lower ones, means the seqs were taken again. The event at last is
+ * looked for in the whole file, not only in what this round read: a spool
+ * over this sender's read bound (filled by a sender with a larger
+ * max_bytes) holds it past that, and not finding it there would be taken
+ * for a counter gone back. With none at last the VM's key signs one of its
+ * events (the i-th, else the first after it that fits) at last and sends
+ * it, refused as a replay but seen by lisecd as another event at a seq it
+ * had: so lisecd records that the counter went back (docs/events.md). */
 static int went_back(const lisec_event_spool *s, const lisec_event_key *k,
                      lisec_event_client *cl, const contents *c, size_t i,
                      uint64_t last, int same, char err[LISEC_EVENT_ERR_MAX]) {
@@ -147,6 +151,15 @@ static int went_back(const lisec_event_spool *s, const lisec_event_key *k,
                    st != 409
                ? -1
                : same == 0;
+  char *at_last = NULL;
+  int found = spool_find_seq(s, vm, last, &at_last, err);
+  if (found > 0) {
+    int rc = probe(k, cl, at_last, strlen(at_last), 0, &st, &same, err);
+    free(at_last);
+    return rc || st != 409 ? -1 : same == 0;
+  }
+  if (found < 0)
+    return -1;
   for (j = i; j < sc->n && strcmp(sc->rec[j].vm, vm) == 0; j++) {
     int rc = probe(k, cl, (const char *)c->data + sc->rec[j].payload_off,
                    sc->rec[j].payload_len, last, &st, &same, err);

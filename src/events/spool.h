@@ -87,5 +87,11 @@ int spool_event_at(const char *event, size_t len, uint64_t seq, char **out,
  * it (a renumbering after the VM's counter went back, the probe that shows
  * lisecd so), so an event the spool takes can always be signed and sent. */
 int spool_sendable_any_seq(const char *event, lisec_err *e);
+/* Looks through the whole spool file (a window of a few records at a time,
+ * whatever max_bytes says) for a good record of vm at seq: 1 and *payload
+ * (its event, malloc'd, NUL-ended) when found, 0 when not, -1 when the
+ * spool cannot be read (err). */
+int spool_find_seq(const lisec_event_spool *s, const char *vm, uint64_t seq,
+                   char **payload, char err[LISEC_EVENT_ERR_MAX]);
 
 #endif

@@ -32,7 +32,11 @@
 #   one is refused when noted (exit 2), so the counter gone back is still
 #   shown to lisecd and the next event renumbered and recorded; one queued
 #   by a library that did not check so does not stop the flush either
-#   (another event shows the rollback, it alone is set aside).
+#   (another event shows the rollback, it alone is set aside);
+# - two senders of one spool with different max_bytes: the one with the
+#   smaller bound, left to send a spool whose events lisecd took already,
+#   does not take it for a counter gone back: each event recorded once, no
+#   rollback finding.
 set -euo pipefail
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -47,7 +51,7 @@ lisec audit li-keygen audit-li.key audit-li.pub >/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out li-admin.key 2>/dev/null
 openssl pkey -in li-admin.key -pubout -out li-admin.pub
 ev() { "$build/cmd/lisec-event/lisec-event" "$@"; }
-vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse vm-sp-big vm-sp-grow poi-sp"
+vms="vm-sp-down vm-sp-kill vm-sp-torn vm-sp-flip vm-sp-full vm-sp-replay vm-sp-reuse vm-sp-big vm-sp-grow vm-sp-two poi-sp"
 for vm in $vms; do ev keygen --key $vm.key --pub $vm.pub || fail "lisec-event keygen $vm"; done
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/audit-li.pub" "[li]" "admin_pubkey = $work/li-admin.pub"
 
@@ -444,4 +448,33 @@ grep -q '00000000e333"},"seq":13,"time":[0-9]*,"type":"delivery","v":1,"vm":"vm-
   fail "lisecd did not record both rollbacks of vm-sp-grow: $(grep -A1 'li-vm vm-sp-grow  -> denied' audit.txt)"
 pass "an event within lisecd's bound at its seq but over it at a longer one: refused when noted (exit 2); the counter gone back still shown to lisecd and the next event recorded; one queued without that check neither stops the flush nor the rollback's record, it alone set aside"
 
+# ---- two senders of one spool, different max_bytes -------------------------------------
+# lisec-ne's and lisec-event's settings may differ: the sender with the
+# default bound queues 32 events of about 1 KB (lisecd down), lisecd takes
+# them all and that sender stops before removing them (the copy put back);
+# the other, with max_bytes 16 KiB, reads only the spool's head, which does
+# not hold lisecd's last event. It must see replays, not a counter gone back.
+stop_lisecd
+for s in $(seq 1 32); do
+  send vm-sp-two --detail a="$x250" --detail b="$x250" --detail c="$x250"
+  [ "$rc" = 3 ] || fail "send $s with lisecd down: rc $rc: $(cat vm-sp-two.err)"
+done
+cp vm-sp-two.spool two-kept.spool
+relaunch_lisecd
+flush vm-sp-two
+[ "$rc" = 0 ] && grep -q 'flushed: 32 event(s)' vm-sp-two.out || fail "flush of vm-sp-two: rc $rc: $(cat vm-sp-two.out vm-sp-two.err)"
+cp two-kept.spool vm-sp-two.spool
+rc=0
+ev flush --key vm-sp-two.key --spool vm-sp-two.spool --state vm-sp-two.seq --spool-max-bytes 16384 --server "$LISECD_URL" "${tls[@]}" \
+  >vm-sp-two.out 2>vm-sp-two.err || rc=$?
+grep -q 'over max_bytes (16384)' vm-sp-two.err || fail "the test's spool is within the second sender's bound: $(cat vm-sp-two.err)"
+! grep -q 'counter went back' vm-sp-two.err || fail "the smaller bound took events lisecd had for a counter gone back: $(cat vm-sp-two.err)"
+[ "$rc" = 0 ] && grep -q 'refused by lisecd as replays (it has seqs up to 32)' vm-sp-two.err ||
+  fail "the second sender's flush: rc $rc: $(cat vm-sp-two.out vm-sp-two.err)"
+[ ! -s vm-sp-two.spool ] || fail "vm-sp-two's spool still holds events"
+[ "$(seqdoc vm-sp-two)" = '{"gaps":0,"last_seq":32}' ] || fail "lisecd's sequence of vm-sp-two: $(seqdoc vm-sp-two), want 32 (each event once)"
+audit_read
+[ "$(audit_seqs vm-sp-two)" = "$(seq -s ' ' 1 32)" ] || fail "vm-sp-two in the audit log: '$(audit_seqs vm-sp-two)', want 1-32 once each"
+! grep -A1 'li-vm vm-sp-two' audit.txt | grep -q 'EVENTS-ROLLBACK' || fail "lisecd recorded a rollback of vm-sp-two that did not happen"
+pass "two senders of one spool with different max_bytes: the smaller bound reads the head, finds lisecd's last event further on, drops the replays; no rollback recorded, each event once"
 stop_clean

@@ -16,7 +16,8 @@
  * every event; two processes noting into one spool and state file at once
  * queue every event once, in seq order; an event is refused when noted
  * unless it fits lisecd's bound at the longest seq it may be made again
- * at. */
+ * at; two handles with different max_bytes find a record at any seq in
+ * the whole file. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1208,6 +1209,98 @@ static void test_longest_seq(void **state) {
   remove_tree(dir);
 }
 
+/* Two handles on one spool, with different max_bytes (lisec-ne's and
+ * lisec-event's settings): the one with the smaller bound reads only the
+ * head of a spool the other filled, yet finds the record at any seq in the
+ * whole file (spool_find_seq, what tells a counter gone back from events
+ * lisecd took before): before, not seeing lisecd's last event within its
+ * own bound, it took the spool for one whose counter went back. The search
+ * reads the file as the reader does, a window at a time: a record past a
+ * line longer than a window, one after a record whose newline was
+ * damaged, and a whole last record without its newline are found;
+ * another VM's record at the seq, a seq not there, and a bad record are
+ * not. */
+static void test_find_past_bound(void **state) {
+  (void)state;
+  char dir[] = "/tmp/lisec-test-spool-XXXXXX", sp[128], st[128],
+       err[LISEC_EVENT_ERR_MAX];
+  spool_paths(dir, sp, st);
+  char v[3][260];
+  const char *d[4] = {0};
+  for (int i = 0; i < 3; i++) {
+    memset(v[i], 'x', sizeof v[i]);
+    v[i][0] = (char)('a' + i);
+    v[i][1] = '=';
+    v[i][sizeof v[i] - 12] = '\0';
+    d[i] = v[i];
+  }
+  lisec_event_spool *big = NULL, *small = NULL;
+  assert_int_equal(lisec_event_spool_open(sp, 0, 0, NULL, NULL, &big, err), 0);
+  unsigned long long seq = 0;
+  for (int i = 0; i < 40; i++)
+    assert_int_equal(lisec_event_spool_note(big, st, "vm-li-1", 1800000000,
+                                            "delivery", d, &seq, err),
+                     0);
+  assert_int_equal(seq, 40);
+  reports rep = {0};
+  assert_int_equal(
+      lisec_event_spool_open(sp, 0, 16384, on_report, &rep, &small, err), 0);
+  assert_non_null(strstr(rep.text, "over max_bytes (16384)"));
+  size_t n = 0, bytes = 0;
+  assert_int_equal(lisec_event_spool_count(small, &n, &bytes, err), 0);
+  assert_true(n < 40); /* seq 40 is past what it reads */
+  assert_int_equal(lisec_event_spool_count(big, &n, NULL, err), 0);
+  assert_int_equal(n, 40);
+  char *payload = NULL;
+  assert_int_equal(spool_find_seq(small, "vm-li-1", 40, &payload, err), 1);
+  assert_non_null(strstr(payload, "\"seq\":40,"));
+  free(payload);
+  assert_int_equal(spool_find_seq(small, "vm-li-1", 1, &payload, err), 1);
+  assert_non_null(strstr(payload, "\"seq\":1,"));
+  free(payload);
+  assert_int_equal(spool_find_seq(small, "vm-li-1", 41, &payload, err), 0);
+  assert_null(payload);
+  assert_int_equal(spool_find_seq(small, "vm-li-2", 40, &payload, err), 0);
+  lisec_event_spool_free(big);
+  lisec_event_spool_free(small);
+
+  /* a line longer than the search's window, then records: 101 with its
+   * newline damaged, 102 after it, 103 corrupted, 104 without its newline
+   * at the end of the file */
+  size_t cap = 256 << 10, len = 0, ends[4];
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  memset(buf, 'g', 100000);
+  len = 100000;
+  buf[len++] = '\n';
+  size_t from = len;
+  len += make_records(buf + len, cap - len, 101, 4, ends);
+  buf[from + ends[0] - 1] = 'Z';    /* 101's newline */
+  buf[from + ends[1] + 80] ^= 0x01; /* inside 103 */
+  len--;                            /* 104's newline */
+  FILE *f = fopen(sp, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(buf, 1, len, f), len);
+  fclose(f);
+  lisec_event_spool one = {sp, 0, 16384, NULL, NULL};
+  for (uint64_t q = 101; q <= 104; q++) {
+    payload = NULL;
+    int found = spool_find_seq(&one, "vm-li-1", q, &payload, err);
+    assert_int_equal(found, q == 103 ? 0 : 1);
+    if (found) {
+      char want[32];
+      snprintf(want, sizeof want, "\"seq\":%llu,", (unsigned long long)q);
+      assert_non_null(strstr(payload, want));
+    }
+    free(payload);
+  }
+  /* no file: none */
+  assert_int_equal(unlink(sp), 0);
+  assert_int_equal(spool_find_seq(&one, "vm-li-1", 101, &payload, err), 0);
+  free(buf);
+  remove_tree(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--open-spool") == 0) {
     char err[LISEC_EVENT_ERR_MAX];
@@ -1238,6 +1331,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_rejected_rotated),
       cmocka_unit_test(test_unsendable),
       cmocka_unit_test(test_out_of_order),
-      cmocka_unit_test(test_longest_seq)};
+      cmocka_unit_test(test_longest_seq),
+      cmocka_unit_test(test_find_past_bound)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
