@@ -2172,7 +2172,7 @@ int ctl_attest_confirm_location(lisec_ctl *ctl, const ctl_actor *actor, const ch
   ctl_attest_epoch_confirmed(doc, loc.restart_count);
   /* ... and of its TPM's firmware, as its last quote shows it, */
   doc_set_fw(doc, "max_tpm_firmware", doc_fw(doc, "last_tpm_firmware"));
-  /* ... and of its BMC: a chassis void ends, the next report is the baseline. */
+  /* ... and of its BMC: a chassis void ends, its last report is the baseline. */
   ctl_telemetry_confirmed(doc);
   if ((rc = save_doc(ctl, host, doc, ver, err))) {
     lisec_err fe = {0};

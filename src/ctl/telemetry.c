@@ -140,10 +140,40 @@ void ctl_telemetry_appraise(json_t *doc, const attest_chassis *c, const ctl_tele
   if (rec) json_object_set_new(doc, "chassis", rec);
 }
 
+/* The baseline a stored reading (attest_chassis_json's form) makes: its
+ * BMC, its power-on hours, its event log's newest intrusion; what it does
+ * not carry (a BMC that did not answer, a log not read) the next report
+ * gives. */
+static json_t *base_of_reading(const json_t *r) {
+  attest_chassis_base b;
+  memset(&b, 0, sizeof b);
+  b.max_poh_h = -1;
+  const json_t *bmc = json_object_get(r, "bmc");
+  const char *guid = json_string_value(json_object_get(bmc, "guid"));
+  if (guid) {
+    b.has_bmc = true;
+    snprintf(b.guid, sizeof b.guid, "%s", guid);
+    b.manufacturer = json_integer_value(json_object_get(bmc, "manufacturer"));
+    b.product = json_integer_value(json_object_get(bmc, "product"));
+  }
+  if (json_is_integer(json_object_get(r, "poh_h"))) b.max_poh_h = json_integer_value(json_object_get(r, "poh_h"));
+  const char *sel = json_string_value(json_object_get(r, "sel_intrusion"));
+  if (sel) {
+    b.has_sel = true;
+    snprintf(b.sel_intrusion, sizeof b.sel_intrusion, "%s", sel);
+  }
+  return base_json(&b);
+}
+
 void ctl_telemetry_confirmed(json_t *doc) {
   json_object_del(doc, "chassis_void");
+  /* Asset management looked at the chassis the last report showed (the
+   * confirm takes the TPM's counters, clock and firmware from the last
+   * quote too): that report is the new baseline. Left to the next report,
+   * a lid opened and closed or a BMC swapped between the confirm and that
+   * report would become the baseline instead of a void. */
   json_t *was = json_object_get(doc, "chassis");
-  if (json_is_object(was)) json_object_set_new(was, "base", json_object());
+  if (json_is_object(was)) json_object_set_new(was, "base", base_of_reading(json_object_get(was, "reading")));
 }
 
 /* ---- the compliance report ---------------------------------------------- */

@@ -41,7 +41,9 @@ void ctl_telemetry_appraise(json_t *doc, const attest_chassis *c, const ctl_tele
                             attest_chassis_verdict *out);
 
 /* Asset management confirmed the host's location again: the void ends, and
- * the next report is the new baseline (BMC identity, power-on hours). */
+ * the last report, the chassis it looked at, is the new baseline (BMC
+ * identity, power-on hours, the event log's newest intrusion); what that
+ * report lacks (no BMC answer, a log not read) the next one gives. */
 void ctl_telemetry_confirmed(json_t *doc);
 
 /* The compliance report's findings: every host whose last report raised

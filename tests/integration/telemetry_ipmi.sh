@@ -15,7 +15,9 @@
 # management confirms the location again; an intrusion asserted and cleared
 # while the agent was not reading is still found in the BMC's event log
 # (SEL) and voids the location, and once confirmed the same record does not
-# void it again, nor after the agent's time zone changes; a FRU asset tag other than the
+# void it again, nor after the agent's time zone changes; an intrusion after a
+# confirm, before the agent's next report, voids it too (the confirm takes
+# the last report as the baseline, not the next); a FRU asset tag other than the
 # certificate's, another BMC GUID and power-on hours going back each void
 # it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
@@ -229,6 +231,32 @@ wait_for ".lisec.last_appraisal_at != \"$n\""
 show | jq -e '.lisec.location.country == "FI" and .lisec.chassis_void == null' >/dev/null ||
   { show >&2; fail "the agent's time zone changed and the same event-log record voided the location"; }
 pass "the agent's time zone changes: the confirmed event-log record is still the same record"
+
+# ---- an intrusion between the confirm and the next report -------------------------
+# Asset management confirms the chassis the last report showed: a lid opened
+# and closed after the confirm, before the agent reports again, is a newer
+# record in the event log, not the new baseline.
+confirm() { # confirm NAME: asset management's certificate for the current resetCount, sent by the operator
+  location LAB-0042 "$1"
+  lisec --server "$LISECD_URL" --pki "$pki" --role operator host confirm-location "$hostA" --location "$1" \
+    >confirm.out 2>&1 || { cat confirm.out >&2; fail "confirm-location"; }
+}
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+confirm loc4.cms
+a=$(sel_count Asserted) d=$(sel_count Deasserted)
+sensor intrusion 1
+sel_wait Asserted $((a + 1))
+sensor intrusion 0
+sel_wait Deasserted $((d + 1))
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent
+wait_for ".lisec.last_appraisal_at != \"$n\" and .lisec.chassis.reading.intrusion == false"
+show | jq -e '.lisec.location == null and (.lisec.chassis_void | test("TR103308-6.2-R10/R14: the BMC.s event log records a chassis intrusion since the last confirmation"))' \
+  >/dev/null || { show >&2; fail "an intrusion between the confirm and the next report became the baseline (the location is valid)"; }
+# confirmed once the report shows it: that record is the baseline now
+confirm loc5.cms
+wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
+pass "an intrusion after the confirm, before the next report: the event log voids the location; confirmed once reported, it does not"
 
 # ---- another board: asset tag, BMC identity, power-on hours -------------------------
 # (each void is its own reason in the appraisal; the first is the one kept)

@@ -177,6 +177,79 @@ static void test_appraise_latch_and_confirm(void **state) {
   json_decref(doc);
 }
 
+/* The confirm step's baseline is the chassis asset management looked at:
+ * the last report before it, as the TPM's is its last quote. A lid opened
+ * and closed (a newer event-log record) or another BMC between the confirm
+ * and the next report is not a baseline but a void. */
+static void test_confirm_baseline_is_last_report(void **state) {
+  (void)state;
+  ctl_telemetry_conf conf;
+  lisec_err err = {0};
+  lisec_config *cfg = lisec_config_new();
+  assert_int_equal(ctl_telemetry_conf_read(cfg, &conf, &err), 0);
+  lisec_config_free(cfg);
+  char v2[sizeof QUIET + 64];
+  snprintf(v2, sizeof v2, "%.*s,\"sel_intrusion\":\"3 12/01/2026 10:00:00\",\"version\":2}",
+           (int)(strlen(QUIET) - strlen(",\"version\":1}")), QUIET);
+  json_t *doc = json_object();
+  attest_chassis c = parsed(v2);
+  attest_chassis_verdict v;
+  int64_t now = 1800000000;
+  ctl_telemetry_appraise(doc, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 0);
+  /* an intrusion between two reports, found in the event log: void */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "9 12/07/2026 03:30:00");
+  ctl_telemetry_appraise(doc, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 1);
+  /* asset management looks into record 9 and the operator confirms */
+  ctl_telemetry_confirmed(doc);
+  assert_null(json_object_get(doc, "chassis_void"));
+  json_t *base = json_object_get(json_object_get(doc, "chassis"), "base");
+  const char *sel = json_string_value(json_object_get(base, "sel_intrusion")),
+             *guid = json_string_value(json_object_get(base, "guid"));
+  assert_non_null(sel);
+  assert_non_null(guid);
+  assert_string_equal(sel, "9 12/07/2026 03:30:00");
+  assert_string_equal(guid, "g-1");
+  assert_int_equal(json_integer_value(json_object_get(base, "max_poh_h")), 1200);
+  json_t *kept = json_deep_copy(doc);
+  /* the record confirmed, read again: nothing */
+  ctl_telemetry_appraise(doc, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 0);
+  /* the lid opened and closed after the confirm, before the next report */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "10 12/07/2026 05:00:00");
+  ctl_telemetry_appraise(doc, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 1);
+  assert_non_null(strstr(v.voids[0], "event log records a chassis intrusion since the last confirmation (SEL "
+                                     "record 10 12/07/2026 05:00:00)"));
+  json_decref(doc);
+  /* another BMC after the confirm, before the next report */
+  doc = kept;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "9 12/07/2026 03:30:00");
+  snprintf(c.guid, sizeof c.guid, "g-2");
+  ctl_telemetry_appraise(doc, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 1);
+  assert_non_null(strstr(v.voids[0], "the BMC's identity (GUID, manufacturer, product) changed"));
+  /* a confirm with no report before it (or one whose BMC did not answer)
+   * leaves the next report to be the baseline */
+  json_t *bare = json_object();
+  ctl_telemetry_confirmed(bare);
+  ctl_telemetry_appraise(bare, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 0);
+  attest_chassis silent = parsed("{\"asset_tag\":null,\"bmc\":null,\"cpu_c\":null,\"host\":\"" HOST "\","
+                                 "\"inlet_c\":null,\"intrusion\":null,\"poh_h\":null,\"power\":null,"
+                                 "\"power_w\":null,\"read_at\":1800000000,\"sel_intrusion\":null,\"version\":2}");
+  ctl_telemetry_appraise(bare, &silent, &conf, "LAB-0042", NULL, now, &v);
+  ctl_telemetry_confirmed(bare);
+  snprintf(c.guid, sizeof c.guid, "g-3");
+  ctl_telemetry_appraise(bare, &c, &conf, "LAB-0042", NULL, now, &v);
+  assert_int_equal(v.nvoid, 0);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(bare, "chassis"), "base"), "guid")),
+                      "g-3");
+  json_decref(bare);
+  json_decref(doc);
+}
+
 static void test_findings_in_compliance(void **state) {
   fx *f = *state;
   lisec_err err = {0};
@@ -211,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_conf),
       cmocka_unit_test_setup_teardown(test_get, setup, teardown),
       cmocka_unit_test(test_appraise_latch_and_confirm),
+      cmocka_unit_test(test_confirm_baseline_is_last_report),
       cmocka_unit_test_setup_teardown(test_findings_in_compliance, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
