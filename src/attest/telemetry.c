@@ -20,8 +20,9 @@
  * newer one in the BMC's event log than seen before, a FRU
  * asset tag other than the location certificate's, power-on hours going
  * backwards, another BMC than the one seen since the last confirmation)
- * and findings (power draw implausible for the load the inventory shows; a
- * missing or stale report when the policy says "finding"). */
+ * and findings (power draw implausible for the load the inventory shows; no
+ * intrusion state, or an event log not read; a missing or stale report when
+ * the policy says "finding"). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,5 +318,12 @@ void attest_chassis_appraise(const attest_chassis *c, const attest_chassis_base 
     return missing(out, pol, "the BMC reading is stale ([telemetry] max_age_s)");
   if (!c->has_intrusion)
     note(&out->nfind, out->findings, ATTEST_CHASSIS_REQ ": the BMC gives no chassis intrusion state");
+  /* A log not read says nothing of a lid opened and closed since the last
+   * report: a gap, as a missing intrusion state is (the baseline stays). */
+  if (c->version == 2 && !c->has_sel)
+    note(&out->nfind, out->findings,
+         ATTEST_CHASSIS_REQ ": the BMC's event log was not read (sel_intrusion null: no answer in time, or "
+                            "more records than the agent reads and no intrusion among them): an intrusion "
+                            "between two reports would not be seen");
   appraise_power(c, running_vms, pol, out);
 }

@@ -17,7 +17,8 @@
 # (SEL) and voids the location, and once confirmed the same record does not
 # void it again, nor after the agent's time zone changes; an intrusion after a
 # confirm, before the agent's next report, voids it too (the confirm takes
-# the last report as the baseline, not the next); a FRU asset tag other than the
+# the last report as the baseline, not the next); an event log whose intrusion
+# is older than the newest 64 records is a finding; a FRU asset tag other than the
 # certificate's, another BMC GUID and power-on hours going back each void
 # it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
@@ -257,6 +258,30 @@ show | jq -e '.lisec.location == null and (.lisec.chassis_void | test("TR103308-
 confirm loc5.cms
 wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
 pass "an intrusion after the confirm, before the next report: the event log voids the location; confirmed once reported, it does not"
+
+# ---- an intrusion pushed out of the records the agent reads -------------------------
+# The agent reads the newest 64 records; 70 others logged after an intrusion
+# leave it unread (sel_intrusion null): the report does not show the lid
+# stayed shut, which is a finding, not silence.
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+a=$(sel_count Asserted) d=$(sel_count Deasserted)
+sensor intrusion 1
+sel_wait Asserted $((a + 1))
+sensor intrusion 0
+sel_wait Deasserted $((d + 1))
+# (IPMI Add SEL Entry: a temperature sensor's upper critical threshold crossed)
+for _ in $(seq 1 70); do echo "raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0 0x04 0x01 0x01 0x01 0x09 0x00 0x00"; done >events.txt
+ipmitool -I lanplus -H 127.0.0.1 -p "$IPMI_SIM_PORT" -U "$IPMI_SIM_USER" -f "$IPMI_SIM_PASSWORD_FILE" -C 3 -N 1 -R 1 \
+  exec events.txt >/dev/null 2>&1 || fail "ipmitool: the events were not logged"
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent
+wait_for ".lisec.last_appraisal_at != \"$n\""
+jq -e '.sel_intrusion == null' state-A/evidence/chassis.json >/dev/null || fail "the agent read the event log whole"
+show | jq -e '.lisec.chassis.findings | map(test("TR103308-5.6-O.1.1: the BMC.s event log was not read")) | any' >/dev/null ||
+  { show >&2; fail "an event log the agent could not read was taken as a quiet chassis (no finding)"; }
+compliance | jq -e --arg s "host $hostA" '.violations | map(select(.requirement == "TR103308-5.6-O.1.1" and .subject == $s)) | length >= 1' \
+  >/dev/null || { compliance >&2; fail "the unread event log is not in the compliance report"; }
+pass "an intrusion pushed out of the newest 64 event-log records: a finding (event log not read), in the compliance report"
 
 # ---- another board: asset tag, BMC identity, power-on hours -------------------------
 # (each void is its own reason in the appraisal; the first is the one kept)

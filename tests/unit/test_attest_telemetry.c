@@ -362,6 +362,40 @@ static void test_appraise_sel(void **state) {
   assert_int_equal(v.nvoid, 0);
 }
 
+/* A version 2 report whose event log was not read (null: no answer in
+ * time, or more records than the agent reads with no intrusion among them)
+ * does not say the chassis stayed shut between two reports: a finding, as
+ * a missing intrusion state is. A version 1 report has no log to read. */
+static void test_appraise_sel_unread(void **state) {
+  (void)state;
+  attest_chassis c = quiet();
+  attest_chassis_base base = {.max_poh_h = -1};
+  attest_chassis_verdict v;
+  c.version = 2;
+  c.has_sel = true;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "3 12/01/2026 10:00:00");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nfind, 0);
+  base = v.next;
+  c.has_sel = false;
+  c.sel_intrusion[0] = '\0';
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 0);
+  assert_true(has(v.findings, v.nfind,
+                  "TR103308-5.6-O.1.1: the BMC's event log was not read (sel_intrusion null"));
+  assert_false(v.untrusted);
+  assert_string_equal(v.next.sel_intrusion, "3 12/01/2026 10:00:00");
+  /* whatever the policy: it is part of a report, not a missing one */
+  attest_chassis_policy off = POL;
+  off.missing = ATTEST_MISSING_OFF;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &off, NOW, &v);
+  assert_true(has(v.findings, v.nfind, "event log was not read"));
+  /* version 1: no log, no such finding */
+  c.version = 1;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nfind, 0);
+}
+
 static void test_appraise_findings(void **state) {
   (void)state;
   attest_chassis c = quiet();
@@ -459,6 +493,7 @@ int main(void) {
       cmocka_unit_test(test_binding),
       cmocka_unit_test(test_appraise_voids),
       cmocka_unit_test(test_appraise_sel),
+      cmocka_unit_test(test_appraise_sel_unread),
       cmocka_unit_test(test_appraise_findings),
       cmocka_unit_test(test_appraise_missing_and_stale),
       cmocka_unit_test(test_location_asset_tag),
