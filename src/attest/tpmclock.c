@@ -36,7 +36,14 @@ attest_tpmclock_result attest_tpmclock_add(attest_tpmclock *t, uint64_t clock_ms
    * resetCount back to 0 with it. So a lower clock, or a lower
    * restartCount in one resetCount, is a TPM whose state was rolled back,
    * whatever resetCount it has counted up to since. */
-  bool cleared = prev.have && reset_count < prev.reset_count;
+  /* TPM2_Clear sets Clock to 0 with resetCount: after one the TPM has
+   * counted at most the time since the sample before (a tenth more for a
+   * TPM clock that runs fast), however often it was reset since. A lower
+   * resetCount with an older clock than that is a state restored from an
+   * older copy, not a clear. */
+  int64_t since = controller_ms > prev.at_ms ? controller_ms - prev.at_ms : 0;
+  bool cleared = prev.have && reset_count < prev.reset_count &&
+                 (reset_count == 0 || clock_ms <= (uint64_t)since + (uint64_t)since / 10);
   if (prev.have && !cleared && clock_ms < prev.clock_ms &&
       (prev.reset_count != reset_count || prev.restart_count != restart_count)) {
     snprintf(why, why_len,

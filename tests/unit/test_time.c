@@ -284,6 +284,38 @@ static void test_tpm_host(void **st) {
   assert_int_equal(t.shift_ms, 0);
 }
 
+/* A lower resetCount is TPM2_Clear only when the clock restarted with it:
+ * a clear sets Clock to 0, so after one the TPM has counted no more than
+ * the time since the sample before. A state restored from an older copy
+ * (a lower resetCount and a clock far beyond that) is a rollback. */
+static void test_tpm_lower_reset(void **st) {
+  (void)st;
+  attest_tpmclock t = {0};
+  char why[256];
+  assert_int_equal(attest_tpmclock_add(&t, 90000000, 7, 0, true, NOW_MS, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  /* restored from a copy made at resetCount 5, its clock 40000 s */
+  assert_int_equal(attest_tpmclock_add(&t, 40000000, 5, 0, true, NOW_MS + 60000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BACKWARDS);
+  assert_non_null(strstr(why, "went back from 90000000 ms to 40000000 ms"));
+  assert_non_null(strstr(why, "resetCount 7 to 5"));
+  /* cleared (resetCount 0), whatever its clock: a new owner's baseline */
+  t = (attest_tpmclock){0};
+  assert_int_equal(attest_tpmclock_add(&t, 90000000, 7, 0, true, NOW_MS, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  assert_int_equal(attest_tpmclock_add(&t, 900, 0, 0, true, NOW_MS + 60000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  assert_string_equal(why, "");
+  /* cleared and reset twice before its next quote: its clock is younger
+   * than the time since the sample before, so a clear, not a rollback */
+  t = (attest_tpmclock){0};
+  assert_int_equal(attest_tpmclock_add(&t, 90000000, 7, 0, true, NOW_MS, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  assert_int_equal(attest_tpmclock_add(&t, 500000, 2, 0, true, NOW_MS + 600000, why, sizeof why),
+                   ATTEST_TPMCLOCK_BASELINE);
+  assert_string_equal(why, "");
+}
+
 static void test_tpm_fleet(void **st) {
   (void)st;
   int64_t med;
@@ -320,6 +352,7 @@ int main(void) {
       cmocka_unit_test(test_tracking_reads), cmocka_unit_test(test_tracking_bad),
       cmocka_unit_test(test_auth),           cmocka_unit_test(test_judge),
       cmocka_unit_test(test_tpm_host),       cmocka_unit_test(test_tpm_fleet),
+      cmocka_unit_test(test_tpm_lower_reset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
