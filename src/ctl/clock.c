@@ -35,6 +35,7 @@
 typedef struct host_track {
   char host[HOST_ID_MAX + 1];
   attest_tpmclock t;
+  uint64_t at_mono_ns; /* when t's last sample was taken (monotonic): tpm_window_s is a duration */
 } host_track;
 
 struct ctl_clock_state {
@@ -429,14 +430,16 @@ static bool fleet_due(struct ctl_clock_state *st) {
   return true;
 }
 
-/* The fleet's verdict over the shifts measured within the window. */
-static void fleet_locked(struct ctl_clock_state *st, int64_t now_ms) {
+/* The fleet's verdict over the shifts measured within the window, by the
+ * monotonic clock: the wall clock is what is being judged, and stepped
+ * back it made old samples look new (counted long after the window). */
+static void fleet_locked(struct ctl_clock_state *st) {
   int64_t *shifts = malloc((st->n_hosts ? st->n_hosts : 1) * sizeof *shifts);
   if (!shifts) return; /* the previous verdict stands */
   size_t n = 0;
   for (size_t i = 0; i < st->n_hosts; i++) {
     const attest_tpmclock *t = &st->hosts[i].t;
-    if (t->have_shift && now_ms - t->at_ms <= st->tpm_window_ms) shifts[n++] = t->shift_ms;
+    if (t->have_shift && mono_ms_since(st->hosts[i].at_mono_ns) <= st->tpm_window_ms) shifts[n++] = t->shift_ms;
   }
   st->fleet_n = n;
   st->fleet_jump = attest_tpmclock_fleet_jump(shifts, n, (size_t)st->tpm_min_hosts, st->tpm_jump_ms,
@@ -455,8 +458,9 @@ void ctl_clock_tpm_sample(lisec_ctl *ctl, const char *host, uint64_t clock_ms, u
   bool was_jump = st->fleet_jump;
   if (h) {
     r = attest_tpmclock_add(&h->t, clock_ms, reset_count, restart_count, safe, now_ms, why, sizeof why);
+    h->at_mono_ns = lisec_time_mono_ns();
     if (r == ATTEST_TPMCLOCK_BACKWARDS || r == ATTEST_TPMCLOCK_UNSAFE) st->host_findings++;
-    if (fleet_due(st)) fleet_locked(st, now_ms);
+    if (fleet_due(st)) fleet_locked(st);
   }
   bool jump = st->fleet_jump;
   if (jump && !was_jump) {

@@ -383,6 +383,45 @@ static void test_tpm_fleet_large(void **st) {
   json_decref(s);
 }
 
+/* [time] tpm_window_s is a duration, read on the monotonic clock as every
+ * other (docs/time.md): a host's shift older than it is not counted,
+ * whatever the controller's wall clock says. Here four hosts stop
+ * reporting, the window passes, and the controller's clock is stepped back
+ * a day: the three hosts still reporting all show it. Read on the wall
+ * clock, the silent hosts' samples were "from the future", so never too
+ * old, and their old agreement outvoted the jump for a day. */
+static void test_tpm_window_monotonic(void **st) {
+  (void)st;
+  char d2[64]; /* its own controller, without chronyd: the tracks are kept */
+  lisec_ctl *c2 = NULL;
+  assert_int_equal(ctl_fixture_mkdir(d2, "/tmp/lisec-clock-win-XXXXXX"), 0);
+  assert_int_equal(ctl_fixture_write_li_key(d2, "li.pub"), 0);
+  lisec_config *cfg = ctl_fixture_config(d2, "li.pub");
+  lisec_config_set(cfg, "time", "tpm_window_s", "1");
+  lisec_config_set(cfg, "time", "tpm_jump_ms", "5000");
+  ctl_fixture_open(cfg, &c2);
+  const char *hosts[] = {"live-1", "live-2", "live-3", "gone-1", "gone-2", "gone-3", "gone-4"};
+  int64_t w0 = lisec_time_now_ms();
+  for (int i = 0; i < 7; i++) ctl_clock_tpm_sample(c2, hosts[i], 1000000, 1, 0, true, w0);
+  for (int i = 0; i < 7; i++) ctl_clock_tpm_sample(c2, hosts[i], 1060000, 1, 0, true, w0 + 60000);
+  json_t *s = ctl_clock_status(c2->shared);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(s, "tpm"), "hosts_compared")), 7);
+  json_decref(s);
+  /* the window passes (bounded: at most 3 s) */
+  uint64_t since = lisec_time_mono_ns();
+  for (int i = 0; i < 300 && lisec_time_mono_ns() - since < 1200000000u; i++) usleep(10000);
+  assert_true(lisec_time_mono_ns() - since >= 1200000000u);
+  /* stepped back a day while the TPMs counted another 60 s */
+  for (int i = 0; i < 3; i++) ctl_clock_tpm_sample(c2, hosts[i], 1120000, 1, 0, true, w0 + 120000 - 86400000);
+  s = ctl_clock_status(c2->shared);
+  json_t *tpm = json_object_get(s, "tpm");
+  assert_int_equal(json_integer_value(json_object_get(tpm, "hosts_compared")), 3);
+  assert_true(json_is_true(json_object_get(tpm, "fleet_jump")));
+  assert_int_equal(json_integer_value(json_object_get(tpm, "median_shift_ms")), 86400000);
+  json_decref(s);
+  assert_int_equal(ctl_fixture_close(&c2, d2), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chronyd_states),
@@ -390,5 +429,11 @@ int main(void) {
       cmocka_unit_test(test_forged_replies),
       cmocka_unit_test(test_tpm_fleet_large),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  /* a controller of its own, once the group's is closed (one keys service
+   * at a time: ctl_fixture.h) */
+  const struct CMUnitTest own[] = {
+      cmocka_unit_test(test_tpm_window_monotonic),
+  };
+  int failed = cmocka_run_group_tests(tests, setup, teardown);
+  return failed + cmocka_run_group_tests(own, NULL, NULL);
 }
