@@ -98,6 +98,12 @@ static int read_settings(const lisec_config *cfg, int64_t window_def, struct ctl
     return lisec_err_set(err, LISEC_EINVAL, "[time] chrony_socket: 1 to %zu bytes", sizeof un.sun_path - 1);
   if (strlen(reply) >= sizeof un.sun_path || !reply[0])
     return lisec_err_set(err, LISEC_EINVAL, "[time] reply_socket: 1 to %zu bytes", sizeof un.sun_path - 1);
+  /* the reply socket is removed and bound afresh for each reading */
+  if (strcmp(sock, reply) == 0)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[time] reply_socket = %s is chrony_socket too: lisecd removes and binds its reply "
+                         "socket for each reading, which would delete chronyd's command socket",
+                         reply);
   if (!(st->socket_path = strdup(sock)) || !(st->reply_path = strdup(reply)))
     return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   int rc;

@@ -422,6 +422,24 @@ static void test_tpm_window_monotonic(void **st) {
   assert_int_equal(ctl_fixture_close(&c2, d2), 0);
 }
 
+/* lisecd removes whatever is at [time] reply_socket and binds it afresh
+ * for each reading: the same path as chrony_socket would delete chronyd's
+ * command socket (and lisecd would then read its own requests, "packet
+ * type 1 is not a reply"). Refused, naming both. */
+static void test_reply_socket_not_chronyd(void **st) {
+  (void)st;
+  lisec_config *cfg = lisec_config_new();
+  lisec_err err = {0};
+  lisec_config_set(cfg, "time", "source", "chrony");
+  assert_int_equal(ctl_clock_settings_check(cfg, 120, &err), 0);
+  lisec_config_set(cfg, "time", "chrony_socket", "/run/chrony/chronyd.sock");
+  lisec_config_set(cfg, "time", "reply_socket", "/run/chrony/chronyd.sock");
+  assert_int_equal(ctl_clock_settings_check(cfg, 120, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "[time] reply_socket"));
+  assert_non_null(strstr(err.msg, "chrony_socket"));
+  lisec_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chronyd_states),
@@ -433,6 +451,7 @@ int main(void) {
    * at a time: ctl_fixture.h) */
   const struct CMUnitTest own[] = {
       cmocka_unit_test(test_tpm_window_monotonic),
+      cmocka_unit_test(test_reply_socket_not_chronyd),
   };
   int failed = cmocka_run_group_tests(tests, setup, teardown);
   return failed + cmocka_run_group_tests(own, NULL, NULL);
