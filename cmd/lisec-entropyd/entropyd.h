@@ -70,7 +70,10 @@ typedef struct ed_client {
 
 /* Why requests were refused (metrics.c names them); ED_REF_ROLE: a client
  * certificate whose role is not vnf (server.c). */
-enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_ROLE, ED_REF_N };
+/* ED_REF_AHEAD: a counter over [clients] max_counter_ahead_s ahead of the
+ * daemon's clock (server.c). */
+enum { ED_REF_UNKNOWN, ED_REF_REPLAY, ED_REF_RATE, ED_REF_MALFORMED, ED_REF_UNHEALTHY, ED_REF_ROLE,
+       ED_REF_AHEAD, ED_REF_N };
 
 /* The role a VNF's client certificate carries (docs/rng.md, "Which client
  * is a VNF"); `lisec pki issue DIR NAME vnf NAME` issues it. */
@@ -82,6 +85,7 @@ typedef struct entropyd {
   int vsock_port, max_conns, max_conns_per_peer, idle_timeout_s;
   char metrics_listen[256];
   double rate, burst;
+  int max_counter_ahead_s; /* [clients]: the highest counter taken, ahead of the real time */
   crypto_role_source role_source; /* [clients] role_source: where a certificate carries its role */
   unsigned alpha_log2;
   int min_sources, reseed_ms, max_stale_ms;

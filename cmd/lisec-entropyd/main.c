@@ -21,6 +21,7 @@ static const char *const known[] = {
     "server.idle_timeout_s",
     "tls.cert", "tls.key", "tls.client_ca",
     "clients.allowed", "clients.rate", "clients.burst", "clients.li", "clients.role_source",
+    "clients.max_counter_ahead_s",
     "report.url", "report.cert", "report.key", "report.ca", "report.interval_s", "report.timeout_s",
     "metrics.listen",
     "entropy.alpha_log2", "entropy.min_sources", "entropy.reseed_ms", "entropy.max_stale_ms",
@@ -137,12 +138,23 @@ static int configure(entropyd *d, const lisec_config *cfg, lisec_err *err) {
   INT("entropy", "min_sources", 1, 1, ED_MAX_SOURCES, d->min_sources);
   INT("entropy", "reseed_ms", 100, 10, 60000, d->reseed_ms);
   INT("entropy", "max_stale_ms", 2000, 100, 600000, d->max_stale_ms);
+  /* A reseed interval at or over the staleness bound leaves every other
+   * reseed, or all of them, later than max_stale_ms: the service would
+   * fail closed between rounds of a healthy collector. */
+  if (d->reseed_ms >= d->max_stale_ms)
+    return lisec_err_set(err, LISEC_EINVAL,
+                         "[entropy] reseed_ms %d must be below [entropy] max_stale_ms %d (no reseed "
+                         "within max_stale_ms stops the service)",
+                         d->reseed_ms, d->max_stale_ms);
   int alpha;
   INT("entropy", "alpha_log2", 30, 30, 40, alpha);
   d->alpha_log2 = (unsigned)alpha;
   int rate, burst;
   INT("clients", "rate", 50000, 1, 10000000, rate);
   INT("clients", "burst", 100000, 1, 10000000, burst);
+  /* How far a request's counter (the library's: the VM's real time in ns)
+   * may be ahead of this daemon's clock (server.c, TR103308-5.12). */
+  INT("clients", "max_counter_ahead_s", 600, 1, 604800, d->max_counter_ahead_s);
 #undef INT
   d->rate = rate;
   d->burst = burst;

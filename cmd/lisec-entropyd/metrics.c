@@ -16,8 +16,9 @@
 static struct event_base *base;
 static struct evhttp *http_srv;
 
-static const char *const refusal_names[ED_REF_N] = {"unknown_client", "replay",    "rate",
-                                                    "malformed",      "unhealthy", "client_role"};
+static const char *const refusal_names[ED_REF_N] = {"unknown_client", "replay",      "rate",
+                                                    "malformed",      "unhealthy",   "client_role",
+                                                    "counter_ahead"};
 
 static const char *source_state(const ed_source *s) {
   if (!s->enabled) return "disabled";

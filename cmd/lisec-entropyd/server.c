@@ -122,6 +122,12 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
     return false;
   }
   memset(&rep, 0, sizeof rep);
+  /* The library's counter is the VM's real time in ns: the highest counter
+   * taken is the daemon's own real time and [clients] max_counter_ahead_s. */
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  uint64_t now_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+  uint64_t ceiling = now_ns + (uint64_t)d->max_counter_ahead_s * 1000000000ull;
   rng_err_code refuse = 0;
   char why[RNG_REASON_MAX + 1] = "";
   pthread_mutex_lock(&d->lock);
@@ -135,11 +141,22 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
     d->refused[ED_REF_RATE]++;
     c->refused_rate++;
     snprintf(why, sizeof why, "rate limit: %.0f seeds/s for client %s", d->rate, c->name);
-  } else if (rng_replay_check(d->replay, c->name, &req, &err) != 0) {
+  } else if (rng_replay_check_max(d->replay, c->name, &req, ceiling, &err) != 0) {
     refuse = RNG_ERR_REPLAY;
-    d->refused[ED_REF_REPLAY]++;
-    c->refused_replay++;
-    snprintf(why, sizeof why, "%.200s", err.msg);
+    if (err.code == LISEC_EDENIED) {
+      /* Ahead of the daemon's clock: refused before the replay state keeps
+       * it (it would become the client's floor). Not a replay: counted on
+       * its own, and not reported to lisecd as one. */
+      d->refused[ED_REF_AHEAD]++;
+      snprintf(why, sizeof why,
+               "TR103308-5.12: seed request refused: its counter is %llu s ahead of the daemon's "
+               "clock, over [clients] max_counter_ahead_s = %d (check the VM's clock)",
+               (unsigned long long)((req.counter - now_ns) / 1000000000ull), d->max_counter_ahead_s);
+    } else {
+      d->refused[ED_REF_REPLAY]++;
+      c->refused_replay++;
+      snprintf(why, sizeof why, "%.200s", err.msg);
+    }
   } else {
     /* The request's nonce, counter and client bind the draw. */
     struct {
@@ -171,6 +188,7 @@ static bool serve_request(entropyd *d, SSL *s, ed_client *c) {
      * replay is counted for the next report to lisecd, whose record
      * (rng.replay, sealed for an LI VNF) names the client with the same
      * reference (report.c). */
+    crypto_wipe(&rep, sizeof rep); /* a failed draw may have left output in it */
     if (refuse == RNG_ERR_REPLAY)
       LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed request from client ref %s refused: %s", c->ref, why);
     return send_error(s, refuse, why) == 0;

@@ -6,7 +6,11 @@
  * counter. Memory is bounded: a stream evicted to make room leaves its
  * counter behind as the client's floor, below which nothing is accepted from
  * an unknown stream. A clone of a VM that replays its parent's request thus
- * gets nothing, and must come back with a fresh nonce and counter. */
+ * gets nothing, and must come back with a fresh nonce and counter. A
+ * counter above the caller's ceiling (the daemon's clock and a bound: the
+ * library's counter is a real time) is refused before anything is kept:
+ * once its stream was forgotten it would become the floor, and every later
+ * stream of that client with a right clock would be refused as a replay. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,8 +75,18 @@ static replay_client *replay_client_get(rng_replay *r, const char *name, lisec_e
 }
 
 int rng_replay_check(rng_replay *r, const char *client, const rng_msg *req, lisec_err *err) {
+  return rng_replay_check_max(r, client, req, UINT64_MAX, err);
+}
+
+int rng_replay_check_max(rng_replay *r, const char *client, const rng_msg *req, uint64_t ceiling,
+                         lisec_err *err) {
   if (!r || !client || !req || req->type != RNG_MSG_REQUEST)
     return lisec_err_set(err, LISEC_EINVAL, "replay check: not a seed request");
+  if (req->counter > ceiling)
+    return lisec_err_set(err, LISEC_EDENIED,
+                         "TR103308-5.12: seed request refused (counter %llu is ahead of the "
+                         "highest the daemon accepts now, %llu)",
+                         (unsigned long long)req->counter, (unsigned long long)ceiling);
   replay_client *c = replay_client_get(r, client, err);
   if (!c) return err ? err->code : LISEC_EINTERNAL;
   for (size_t i = 0; i < c->nonce_count; i++)

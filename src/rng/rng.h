@@ -156,6 +156,12 @@ void rng_replay_free(rng_replay *r);
  * leaves its counter as the client's floor, so memory stays bounded without
  * reopening old counters. Not thread-safe; the caller locks. */
 int rng_replay_check(rng_replay *r, const char *client, const rng_msg *req, lisec_err *err);
+/* The same, and first refuses (LISEC_EDENIED, naming the rule) a counter
+ * above ceiling, keeping nothing of the request: a counter far ahead would
+ * otherwise become the client's floor once its stream is forgotten, and
+ * refuse every later stream of the client (UINT64_MAX: no ceiling). */
+int rng_replay_check_max(rng_replay *r, const char *client, const rng_msg *req, uint64_t ceiling,
+                         lisec_err *err);
 
 /* ---- rate limit (token bucket) ------------------------------------------ */
 

@@ -25,3 +25,8 @@ lisec_integration_test(rng_client_id tests/integration/rng_client_id.sh)
 # durations, kept across its wall clock stepped forward and back
 # (clock_step_shim, LD_PRELOADed into the daemon).
 lisec_integration_test(rng_clock tests/integration/rng_clock.sh)
+
+# rng_counter: a seed request's counter far ahead of the daemon's clock is
+# refused ([clients] max_counter_ahead_s) and never becomes the client's
+# floor; reseed_ms at or over max_stale_ms stops the start.
+lisec_integration_test(rng_counter tests/integration/rng_counter.sh)

@@ -431,6 +431,42 @@ static void test_replay_bounded_streams_keep_floor(void **state) {
   rng_replay_free(r);
 }
 
+/* A counter far ahead (a VM clock ahead, an NTP step) is refused at the
+ * ceiling and leaves nothing behind: before, it was accepted, became the
+ * client's floor once its stream was forgotten after RNG_REPLAY_STREAMS
+ * newer ones, and every later stream with a right clock was refused. */
+static void test_replay_ceiling_keeps_no_floor(void **state) {
+  (void)state;
+  rng_replay *r = rng_replay_new();
+  lisec_err err = {0};
+  rng_msg m = sample_request();
+  const uint64_t now = 1000000, ceiling = now + 300;
+  m.counter = now + 86400;
+  assert_int_equal(rng_replay_check_max(r, "c", &m, ceiling, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-5.12"));
+  assert_non_null(strstr(err.msg, "ahead"));
+  /* nothing kept: the same nonce at a right counter is served */
+  m.counter = now;
+  assert_int_equal(rng_replay_check_max(r, "c", &m, ceiling, &err), 0);
+  m.counter = ceiling; /* the ceiling itself is accepted */
+  m.nonce[1] ^= 0xff;
+  assert_int_equal(rng_replay_check_max(r, "c", &m, ceiling, &err), 0);
+  for (unsigned i = 0; i < RNG_REPLAY_STREAMS + 1; i++) {
+    m.genid[0] = (uint8_t)(i + 1);
+    m.genid[1] = (uint8_t)((i + 1) >> 8);
+    m.nonce[0] = (uint8_t)i;
+    m.nonce[2] = (uint8_t)(i >> 8);
+    m.counter = ceiling + 1 + i; /* the clock went on */
+    assert_int_equal(rng_replay_check_max(r, "c", &m, ceiling + 1000, &err), 0);
+  }
+  /* the first streams are forgotten: a new stream with a right clock is
+   * served (the refused counter did not become the floor) */
+  m.genid[0] = 0xfe, m.genid[1] = 0xfe, m.nonce[0] = 0xfd, m.nonce[2] = 0xfd;
+  m.counter = ceiling + 500;
+  assert_int_equal(rng_replay_check_max(r, "c", &m, ceiling + 1000, &err), 0);
+  rng_replay_free(r);
+}
+
 static void test_rate_limit(void **state) {
   (void)state;
   rng_bucket b = {0};
@@ -462,6 +498,7 @@ int main(void) {
       cmocka_unit_test(test_seedmsg_bad_cases),
       cmocka_unit_test(test_replay_refused),
       cmocka_unit_test(test_replay_bounded_streams_keep_floor),
+      cmocka_unit_test(test_replay_ceiling_keeps_no_floor),
       cmocka_unit_test(test_rate_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
