@@ -207,10 +207,15 @@ void ed_collect_round(entropyd *d) {
       continue;
     }
     lisec_err err = {0};
-    int rc = rng_health_feed(&s->health, buf, n, &err);
+    /* The health state is read by /metrics, /v1/health and the reports
+     * under the lock: the tests run on a copy (this thread is the only
+     * writer), which goes back under the lock. */
+    rng_health h = s->health;
+    int rc = rng_health_feed(&h, buf, n, &err);
     if (rc == 0) rc = rng_pool_absorb(&d->pool, s->name, buf, n, (double)n * s->h, &err);
     crypto_wipe(buf, sizeof buf);
     pthread_mutex_lock(&d->lock);
+    s->health = h;
     s->rounds++;
     s->bytes += n;
     if (rc == 0) {

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "crypto/crypto.h"
 #include "rng/libdrbg.h"
 
 #define DRBG_STRENGTH 256
@@ -43,6 +44,7 @@ int rngl_drbg_reseed(EVP_RAND_CTX *ctx, bool pr, const uint8_t *seed, size_t see
 int rngl_drbg_generate(EVP_RAND_CTX *ctx, void *buf, size_t n, bool pr, const uint8_t *adin,
                        size_t adin_len, lisec_err *err) {
   uint8_t *p = buf;
+  const size_t want = n;
   size_t max = 0;
   OSSL_PARAM q[2] = {OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
                      OSSL_PARAM_construct_end()};
@@ -50,8 +52,12 @@ int rngl_drbg_generate(EVP_RAND_CTX *ctx, void *buf, size_t n, bool pr, const ui
   if (max == 0) max = 4096;
   while (n) {
     size_t k = n < max ? n : max;
-    if (EVP_RAND_generate(ctx, p, k, DRBG_STRENGTH, pr, adin, adin_len) != 1)
+    if (EVP_RAND_generate(ctx, p, k, DRBG_STRENGTH, pr, adin, adin_len) != 1) {
+      /* The chunks drawn so far are part of the caller's key: a failure
+       * leaves none of it in the buffer. */
+      crypto_wipe(buf, want);
       return drbg_fail(err, "generate");
+    }
     p += k;
     n -= k;
   }

@@ -27,7 +27,9 @@
 #include <cmocka.h>
 
 #include "lisec/rng.h"
+#include "rng/libdrbg.h"
 #include "rng/libos.h"
+#include <openssl/core_names.h>
 
 #define SEC 1000000000LL
 
@@ -316,9 +318,40 @@ static void vdso_getrandom(void **state) {
   assert_memory_not_equal(big + sizeof big - 32, zero, 32);
 }
 
+/* A draw of several chunks that fails partway leaves nothing of the chunks
+ * already drawn in the caller's buffer (TR 103 308 §5.14: a key half made
+ * is key material). OpenSSL's TEST-RAND serves the bytes it is given and
+ * fails once they run out: two chunks of 4096 with 4096 bytes given. Before,
+ * the first chunk stayed in the buffer. */
+static void drbg_partial_failure_wipes(void **state) {
+  (void)state;
+  EVP_RAND *r = EVP_RAND_fetch(NULL, "TEST-RAND", NULL);
+  if (!r) skip();
+  EVP_RAND_CTX *ctx = EVP_RAND_CTX_new(r, NULL);
+  EVP_RAND_free(r);
+  assert_non_null(ctx);
+  static uint8_t given[4096];
+  memset(given, 0x5a, sizeof given);
+  unsigned strength = 256;
+  size_t max = 4096;
+  OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_ENTROPY, given, sizeof given),
+                    OSSL_PARAM_construct_uint(OSSL_RAND_PARAM_STRENGTH, &strength),
+                    OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max), OSSL_PARAM_construct_end()};
+  assert_int_equal(EVP_RAND_CTX_set_params(ctx, p), 1);
+  assert_int_equal(EVP_RAND_instantiate(ctx, 256, 0, NULL, 0, NULL), 1);
+  static uint8_t out[8192];
+  memset(out, 0xa5, sizeof out);
+  lisec_err err = {0};
+  assert_int_not_equal(rngl_drbg_generate(ctx, out, sizeof out, false, NULL, 0, &err), 0);
+  for (size_t i = 0; i < sizeof out; i++)
+    if (out[i] != 0) fail_msg("byte %zu of the failed draw is 0x%02x, not wiped", i, out[i]);
+  EVP_RAND_CTX_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(detector_one_thread_rereads),
+      cmocka_unit_test(drbg_partial_failure_wipes),
       cmocka_unit_test(vdso_getrandom),
       cmocka_unit_test(detector_bootid),
       cmocka_unit_test(detector_clock),
