@@ -234,13 +234,12 @@ static void *conn_main(void *arg) {
     goto out;
   }
   SSL_set_app_data(s, NULL);
+  /* The one whole CN (crypto_cert_cn): two CNs, a NUL in it or one too
+   * long for a name are refused below, never read as a registered name. */
   char cn_name[ED_NAME_MAX] = "";
+  lisec_err cn_err = {0};
   X509 *peer = SSL_get1_peer_certificate(s);
-  if (peer) {
-    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn_name,
-                                      sizeof cn_name);
-    if (n < 0 || (size_t)n >= sizeof cn_name) cn_name[0] = '\0';
-  }
+  int cn_rc = crypto_cert_cn(peer, cn_name, sizeof cn_name, &cn_err);
   pthread_mutex_lock(&d->lock);
   ed_client *c = cn_name[0] ? ed_client_find(d, cn_name) : NULL;
   pthread_mutex_unlock(&d->lock);
@@ -260,6 +259,19 @@ static void *conn_main(void *arg) {
     char why[RNG_REASON_MAX + 1];
     snprintf(why, sizeof why, "TR103308-5.15: %.140s; a VNF's certificate carries the role " ED_VNF_ROLE,
              role_why);
+    LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s; connection closed",
+                d->conn_peer[cn->slot], why);
+    send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);
+    goto out;
+  }
+  if (cn_rc && cn_rc != LISEC_ENOTFOUND) {
+    /* The reason names no CN, as the role refusal above. */
+    pthread_mutex_lock(&d->lock);
+    d->refused[ED_REF_UNKNOWN]++;
+    pthread_mutex_unlock(&d->lock);
+    char why[RNG_REASON_MAX + 1];
+    snprintf(why, sizeof why, "TR103308-5.15: %.120s; a VNF's certificate names it in one CN",
+             cn_err.msg);
     LOG_LIMITED(LISEC_LOG_WARN, 20, 10000, "seed service refused client from %s: %s; connection closed",
                 d->conn_peer[cn->slot], why);
     send_error(s, RNG_ERR_UNKNOWN_CLIENT, why);

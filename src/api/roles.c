@@ -133,10 +133,18 @@ static int cert_identity(X509 *cert, api_principal *p, lisec_err *err) {
 int api_principal_from_cert(X509 *cert, api_role_source src, api_principal *out, lisec_err *err) {
   memset(out, 0, sizeof *out);
   if (!cert) return lisec_err_set(err, LISEC_EAUTH, "no client certificate");
-  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out->subject,
-                                    sizeof out->subject);
-  if (n <= 0) snprintf(out->subject, sizeof out->subject, "(no CN)");
-  int rc = client_auth_eku(cert, out->subject, err);
+  /* One whole CN (crypto_cert_cn): two CNs, a NUL in it or one cut to fit
+   * would let a certificate be taken for another principal. */
+  int rc = crypto_cert_cn(cert, out->subject, sizeof out->subject, err);
+  if (rc == LISEC_ENOTFOUND) {
+    lisec_err_clear(err);
+    rc = 0;
+    snprintf(out->subject, sizeof out->subject, "(no CN)");
+  } else if (rc) {
+    snprintf(out->subject, sizeof out->subject, "(refused CN)");
+    return lisec_err_wrap(err, "client certificate refused");
+  }
+  rc = client_auth_eku(cert, out->subject, err);
   if (rc == 0)
     rc = crypto_cert_role(cert, src == API_ROLE_FROM_OU ? CRYPTO_ROLE_FROM_OU : CRYPTO_ROLE_FROM_SAN_URI,
                           role_known, NULL, out->subject, out->role, err);

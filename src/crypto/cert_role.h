@@ -3,7 +3,8 @@
  * by lisecd's front (api/roles.c, which maps the role to its RBAC) and
  * lisec-entropyd (which serves the role vnf alone), so both read a
  * certificate the same way. Which names are roles is the caller's: lisecd
- * knows its own, lisec-entropyd only vnf. */
+ * knows its own, lisec-entropyd only vnf. Also the certificate's one
+ * subject CN (crypto_cert_cn), which both read as the holder's name. */
 #ifndef LISEC_CRYPTO_CERT_ROLE_H
 #define LISEC_CRYPTO_CERT_ROLE_H
 
@@ -35,5 +36,12 @@ int crypto_cert_role(X509 *cert, crypto_role_source src, crypto_role_known_fn kn
  * tenant:<name>, lisec-entropyd's vnf): for a reader that serves fewer, an
  * OU naming one of these is still a role claim, not a department. */
 bool crypto_role_lisec_name(const char *name);
+
+/* The certificate's one subject CN, as UTF-8, in out (cap bytes with the
+ * terminating NUL; cert_cn.c). ENOTFOUND when it has none; EAUTH when it
+ * has more than one, an empty one, one holding a NUL byte, one that does
+ * not convert, or one of cap bytes or more (never cut to fit). The message
+ * never quotes the CN. out is "" on error. */
+int crypto_cert_cn(X509 *cert, char *out, size_t cap, lisec_err *err);
 
 #endif

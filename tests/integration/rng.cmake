@@ -30,3 +30,7 @@ lisec_integration_test(rng_clock tests/integration/rng_clock.sh)
 # refused ([clients] max_counter_ahead_s) and never becomes the client's
 # floor; reseed_ms at or over max_stale_ms stops the start.
 lisec_integration_test(rng_counter tests/integration/rng_counter.sh)
+
+# rng_cert_cn: lisec-entropyd and lisecd read a certificate's CN whole
+# (crypto_cert_cn): two CNs are refused by both.
+lisec_integration_test(rng_cert_cn tests/integration/rng_cert_cn.sh)

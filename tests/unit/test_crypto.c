@@ -1,6 +1,7 @@
 /* Unit tests of crypto/: known-answer vectors from the standards (FIPS 180-2
  * SHA-256, RFC 4231 HMAC, RFC 4648 base64), AES-GCM tamper and context
- * checks, signatures with the wrong key and a changed message. */
+ * checks, signatures with the wrong key and a changed message; the one
+ * subject CN a client certificate is read by (crypto_cert_cn). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "crypto/cert_role.h"
 #include "crypto/crypto.h"
 
 static void hex(const char *h, uint8_t *out, size_t n) { assert_int_equal(lisec_hex_decode(h, out, n), 0); }
@@ -123,12 +125,89 @@ static void test_base64_rfc4648(void **state) {
   assert_int_equal(crypto_base64_decode("Zm9vYmFy", 5, &d, &n, &err), LISEC_ETOOBIG);
 }
 
+/* A certificate whose subject holds the CN entries given (each of len
+ * bytes, of ASN.1 string type), unsigned: only its subject is read. */
+static X509 *cert_with_cns(int type, const char *const *cns, const int *lens, size_t n) {
+  X509 *c = X509_new();
+  X509_NAME *name = X509_NAME_new();
+  assert_non_null(c);
+  assert_non_null(name);
+  assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"lisec test", -1, -1, 0), 1);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, type, (const unsigned char *)cns[i], lens[i], -1, 0), 1);
+  assert_int_equal(X509_set_subject_name(c, name), 1);
+  X509_NAME_free(name);
+  return c;
+}
+
+/* A CN is one whole name: two CNs, a NUL inside one and one longer than the
+ * buffer are refused (X509_NAME_get_text_by_NID, read before, gives the
+ * first CN, stops at the NUL and cuts to the buffer: each read as vnf-a). */
+static void test_cert_cn(void **state) {
+  (void)state;
+  char cn[128];
+  lisec_err err = {0};
+  const char *one[] = {"vnf-a"};
+  int one_len[] = {5};
+  X509 *c = cert_with_cns(V_ASN1_UTF8STRING, one, one_len, 1);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), 0);
+  assert_string_equal(cn, "vnf-a");
+  X509_free(c);
+
+  const char *two[] = {"vnf-a", "vnf-b"};
+  int two_len[] = {5, 5};
+  c = cert_with_cns(V_ASN1_UTF8STRING, two, two_len, 2);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "more than one CN"));
+  assert_string_equal(cn, "");
+  X509_free(c);
+
+  const char *nul[] = {"vnf-a\0.evil"};
+  int nul_len[] = {11};
+  c = cert_with_cns(V_ASN1_UTF8STRING, nul, nul_len, 1);
+  char old[128];
+  assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, old, sizeof old), 11);
+  assert_string_equal(old, "vnf-a"); /* what was read before */
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "NUL"));
+  assert_null(strstr(err.msg, "vnf-a"));
+  X509_free(c);
+
+  char longer[131];
+  memset(longer, 'v', sizeof longer);
+  const char *lng[] = {longer};
+  int lng_len[] = {128}; /* one byte over the 127 a 128-byte buffer holds */
+  c = cert_with_cns(V_ASN1_UTF8STRING, lng, lng_len, 1);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "longer than 127 bytes"));
+  X509_free(c);
+  lng_len[0] = 127;
+  c = cert_with_cns(V_ASN1_UTF8STRING, lng, lng_len, 1);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), 0);
+  assert_int_equal(strlen(cn), 127);
+  X509_free(c);
+
+  /* a BMPString is read as the name it holds, not its raw bytes */
+  const char *bmp[] = {"\0v\0n\0f\0-\0a"};
+  int bmp_len[] = {10};
+  c = cert_with_cns(V_ASN1_BMPSTRING, bmp, bmp_len, 1);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), 0);
+  assert_string_equal(cn, "vnf-a");
+  X509_free(c);
+
+  c = cert_with_cns(V_ASN1_UTF8STRING, NULL, NULL, 0);
+  assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), LISEC_ENOTFOUND);
+  X509_free(c);
+  assert_int_equal(crypto_cert_cn(NULL, cn, sizeof cn, &err), LISEC_ENOTFOUND);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_fips_vector), cmocka_unit_test(test_hmac_rfc4231_case2),
       cmocka_unit_test(test_ct_equal),           cmocka_unit_test(test_aead_roundtrip_and_tamper),
       cmocka_unit_test(test_sign_verify_p256),   cmocka_unit_test(test_sign_verify_ed25519),
       cmocka_unit_test(test_pem_garbage),        cmocka_unit_test(test_base64_rfc4648),
+      cmocka_unit_test(test_cert_cn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
