@@ -810,6 +810,31 @@ bool ctl_model_li_exists(ctl_shared *sh, const char *li) {
   return found;
 }
 
+int ctl_model_vm_is_li(lisec_ctl *ctl, const char *vm, bool *li, lisec_err *err) {
+  struct ctl_model_state *st = state(ctl);
+  *li = false;
+  if (!vm) return 0;
+  /* Asked outside the lock (the LI topic reads its records), as
+   * ctl_model_vm_terminate does. No LI topic, or a name that cannot be an
+   * LI VM's id: not registered there. */
+  bool li_vm = false;
+  char li_state[16] = "";
+  lisec_err lerr = {0};
+  int lrc = st && st->li_vm ? st->li_vm(ctl, vm, &li_vm, li_state, &lerr) : 0;
+  if (lrc == LISEC_EINVAL) lrc = 0;
+  if (st) {
+    lock_fresh(ctl, st);
+    li_vm = li_vm || json_object_get(st->paired, vm) || vm_declared_li(st, vm);
+    mu_unlock(st);
+  }
+  *li = li_vm;
+  /* lerr is not passed on: a store's message may name the VM. */
+  if (lrc && !li_vm)
+    return lisec_err_set(err, lrc, "TR103308-4.1: whether a VM is an LI VM cannot be told (the LI "
+                                   "records could not be read)");
+  return 0;
+}
+
 bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX + 1]) {
   struct ctl_model_state *st = sh->model;
   li[0] = '\0';

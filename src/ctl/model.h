@@ -51,6 +51,15 @@ int ctl_model_vm_placement(ctl_shared *sh, const char *vm, char host[MODEL_ID_MA
 int ctl_model_vm_runs_on(ctl_shared *sh, const char *vm, char host[MODEL_ID_MAX + 1],
                          char package[MODEL_ID_MAX + 1], lisec_err *err);
 
+/* Whether lisecd knows vm as an LI VM: an LI function registered for it
+ * and not retired (the LI topic's hook), paired by the LI administration,
+ * or declared sensitivity "li". Not for a VM an LI merely names (a seal
+ * for that would tell which VM an LI names; vm_declared_li). For records
+ * about the VM that must be sealed whatever another party says
+ * (ctl/rng.c). An error (the LI topic's store) when none of these holds and
+ * the LI topic could not be asked: the caller fails closed. */
+int ctl_model_vm_is_li(lisec_ctl *ctl, const char *vm, bool *li, lisec_err *err);
+
 /* An LI authorisation that names vm (as monitored VM, LI VM or storage
  * VM): true and its id in li. A retirement is refused while one does
  * (ctl/li.c). */

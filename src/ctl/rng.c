@@ -12,7 +12,12 @@
  * once, never lost). Reports are handled one at a time (a process-wide
  * lock): a daemon that timed out resends while lisecd may still be working
  * on the first copy, and the duplicate check must see the first one's end.
- * Reports are rare (one per daemon per interval), so the lock costs nothing. */
+ * Reports are rare (one per daemon per interval), so the lock costs nothing.
+ * Whether a client's records are sealed is lisecd's to say: a client lisecd
+ * knows as an LI VM (ctl_model_vm_is_li) is sealed whatever the daemon's
+ * flag (its [clients] li) says, and the flag can only add. Where the two
+ * disagree a sealed record (rng.li_mismatch) names the client for the LI
+ * administration, and the log says so without naming it. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,7 @@
 #include <time.h>
 
 #include "ctl/internal.h"
+#include "ctl/model.h"
 #include "ctl/rng.h"
 #include "rng/rng.h"
 
@@ -148,10 +154,28 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
   char from[32], to[32];
   fmt_time(r->from, from, sizeof from);
   fmt_time(r->to, to, sizeof to);
+  size_t mismatched = 0;
   for (size_t i = 0; i < r->n_issuance; i++) {
     const rng_report_issue *c = &r->issuance[i];
     char subject[RNG_REPORT_NAME_MAX + 8], reason[256];
     snprintf(subject, sizeof subject, "vnf %s", c->client);
+    if (!c->replays && !c->seeds) continue;
+    bool known = false;
+    int rc = ctl_model_vm_is_li(ctl, c->client, &known, err);
+    if (rc) return rc;
+    bool li = known || c->li;
+    if (known != c->li) {
+      snprintf(reason, sizeof reason,
+               "TR103308-4.1: %s (report %s/%llu); its records are sealed",
+               known ? "lisecd knows this client as an LI VM, and the daemon's [clients] li does not list it"
+                     : "the daemon's [clients] li lists this client, and lisecd does not know it as an LI VM",
+               r->instance, (unsigned long long)r->seq);
+      rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "rng.li_mismatch", true, reason, 0, NULL, err, "%s",
+                     subject);
+      if (rc) return rc;
+      (*recorded)++;
+      mismatched++;
+    }
     if (c->replays) {
       /* The daemon's log names the client by its reference alone; this
        * record says whose it is, sealed for an LI VNF as its issuance. */
@@ -159,8 +183,7 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
                "TR103308-5.12: %llu seed requests refused as replays from %s to %s (the daemon's log "
                "reference %s; report %s/%llu)",
                (unsigned long long)c->replays, from, to, c->ref, r->instance, (unsigned long long)r->seq);
-      int rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "rng.replay", c->li, reason, 0, NULL, err, "%s",
-                         subject);
+      rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "rng.replay", li, reason, 0, NULL, err, "%s", subject);
       if (rc) return rc;
       (*recorded)++;
     }
@@ -168,11 +191,16 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
     snprintf(reason, sizeof reason, "TR103308-5.15: %llu seeds, %llu bytes from %s to %s (report %s/%llu)",
              (unsigned long long)c->seeds, (unsigned long long)c->bytes, from, to, r->instance,
              (unsigned long long)r->seq);
-    int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.issuance", c->li, reason, 0, NULL, err,
-                       "%s", subject);
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "rng.issuance", li, reason, 0, NULL, err, "%s", subject);
     if (rc) return rc;
     (*recorded)++;
   }
+  /* Named by the reporter alone: the log is the platform operators'. */
+  if (mismatched)
+    LOG_WARN("TR103308-4.1: entropy service %s: %zu client(s) whose LI status lisecd and the daemon's "
+             "[clients] li disagree on (report %s/%llu); their records are sealed (rng.li_mismatch, for "
+             "the LI administration)",
+             actor->subject, mismatched, r->instance, (unsigned long long)r->seq);
   return 0;
 }
 

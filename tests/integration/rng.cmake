@@ -34,3 +34,8 @@ lisec_integration_test(rng_counter tests/integration/rng_counter.sh)
 # rng_cert_cn: lisec-entropyd and lisecd read a certificate's CN whole
 # (crypto_cert_cn): two CNs are refused by both.
 lisec_integration_test(rng_cert_cn tests/integration/rng_cert_cn.sh)
+
+# rng_li_known: lisecd seals the issuance records of a VNF it knows as an
+# LI VM (paired, or declared li) that the daemon's [clients] li leaves out,
+# and records the disagreement sealed.
+lisec_integration_test(rng_li_known tests/integration/rng_li_known.sh)
