@@ -3,8 +3,9 @@
  * keep-alive. The handshake takes a client certificate from the client CA
  * made for TLS client authentication (peer.c). Each request is checked in
  * this order: the certificate's role (vnf, read as lisecd reads roles), a
- * registered VNF identity (certificate CN), the daemon's own
- * health (fail closed), the client's rate, and replay (nonce and counter);
+ * registered VNF identity (the certificate's one CN, read whole), the
+ * daemon's own health (fail closed), the client's rate, and replay (a
+ * counter not too far ahead of the daemon's clock, nonce and counter);
  * only then is a seed drawn, bound by additional input to the request.
  * Issuance is counted per client (who, when, how many bytes), never logged
  * with its value. */
