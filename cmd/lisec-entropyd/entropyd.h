@@ -85,7 +85,7 @@ typedef struct entropyd {
   int vsock_port, max_conns, max_conns_per_peer, idle_timeout_s;
   char metrics_listen[256];
   double rate, burst;
-  int max_counter_ahead_s; /* [clients]: the highest counter taken, ahead of the real time */
+  int max_counter_ahead_s; /* [clients]: how far ahead of the real time a counter may be */
   crypto_role_source role_source; /* [clients] role_source: where a certificate carries its role */
   unsigned alpha_log2;
   int min_sources, reseed_ms, max_stale_ms;

@@ -165,11 +165,11 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
     if (rc) return rc;
     bool li = known || c->li;
     if (known != c->li) {
-      snprintf(reason, sizeof reason,
-               "TR103308-4.1: %s (report %s/%llu); its records are sealed",
-               known ? "lisecd knows this client as an LI VM, and the daemon's [clients] li does not list it"
-                     : "the daemon's [clients] li lists this client, and lisecd does not know it as an LI VM",
-               r->instance, (unsigned long long)r->seq);
+      static const char *const side[] = {
+          "the daemon's [clients] li lists this client, and lisecd does not know it as an LI VM",
+          "lisecd knows this client as an LI VM, and the daemon's [clients] li does not list it"};
+      snprintf(reason, sizeof reason, "TR103308-4.1: %s (report %s/%llu); its records are sealed",
+               side[known], r->instance, (unsigned long long)r->seq);
       rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "rng.li_mismatch", true, reason, 0, NULL, err, "%s",
                      subject);
       if (rc) return rc;
@@ -183,7 +183,8 @@ static int issuance(lisec_ctl *ctl, const ctl_actor *actor, const rng_report *r,
                "TR103308-5.12: %llu seed requests refused as replays from %s to %s (the daemon's log "
                "reference %s; report %s/%llu)",
                (unsigned long long)c->replays, from, to, c->ref, r->instance, (unsigned long long)r->seq);
-      rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "rng.replay", li, reason, 0, NULL, err, "%s", subject);
+      rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "rng.replay", li, reason, 0, NULL, err, "%s",
+                     subject);
       if (rc) return rc;
       (*recorded)++;
     }

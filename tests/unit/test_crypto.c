@@ -132,9 +132,11 @@ static X509 *cert_with_cns(int type, const char *const *cns, const int *lens, si
   X509_NAME *name = X509_NAME_new();
   assert_non_null(c);
   assert_non_null(name);
-  assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"lisec test", -1, -1, 0), 1);
+  assert_int_equal(
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"lisec test", -1, -1, 0), 1);
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, type, (const unsigned char *)cns[i], lens[i], -1, 0), 1);
+    assert_int_equal(
+        X509_NAME_add_entry_by_NID(name, NID_commonName, type, (const unsigned char *)cns[i], lens[i], -1, 0), 1);
   assert_int_equal(X509_set_subject_name(c, name), 1);
   X509_NAME_free(name);
   return c;
@@ -166,7 +168,8 @@ static void test_cert_cn(void **state) {
   int nul_len[] = {11};
   c = cert_with_cns(V_ASN1_UTF8STRING, nul, nul_len, 1);
   char old[128];
-  assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, old, sizeof old), 11);
+  X509_NAME *subject = X509_get_subject_name(c);
+  assert_int_equal(X509_NAME_get_text_by_NID(subject, NID_commonName, old, sizeof old), 11);
   assert_string_equal(old, "vnf-a"); /* what was read before */
   assert_int_equal(crypto_cert_cn(c, cn, sizeof cn, &err), LISEC_EAUTH);
   assert_non_null(strstr(err.msg, "NUL"));

@@ -336,7 +336,8 @@ static void drbg_partial_failure_wipes(void **state) {
   size_t max = 4096;
   OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_RAND_PARAM_TEST_ENTROPY, given, sizeof given),
                     OSSL_PARAM_construct_uint(OSSL_RAND_PARAM_STRENGTH, &strength),
-                    OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max), OSSL_PARAM_construct_end()};
+                    OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
+                    OSSL_PARAM_construct_end()};
   assert_int_equal(EVP_RAND_CTX_set_params(ctx, p), 1);
   assert_int_equal(EVP_RAND_instantiate(ctx, 256, 0, NULL, 0, NULL), 1);
   static uint8_t out[8192];
