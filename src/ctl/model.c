@@ -599,28 +599,28 @@ static int reload_locked(struct ctl_model_state *st, lisec_store *s) {
   return 0;
 }
 
-static bool row_names_li_vm(struct ctl_model_state *st, const json_t *r, const char *asked);
 static bool rule_about_rd(const char *requirement);
 
+/* Whether the model marked reason r as naming a VM declared "li"
+ * (model_reason.li_vms). */
+static bool reason_names_li_vm(const model_reason *r) { return r->n_li_vms || r->li_vms_more; }
+
 /* How many of the violations model_count_by_rule counts for a rule other
- * than the LI and RD rules name a VM declared "li" (row_names_li_vm). A
+ * than the LI and RD rules name a VM declared "li" (reason_names_li_vm). A
  * full report is made only when a VM is declared "li"; called at the
  * start, with the lock not needed yet. */
 static size_t li_vm_rows_counted(struct ctl_model_state *st) {
   if (!json_object_size(st->li_declared)) return 0;
   model_verdict mv = {0};
-  json_t *v = model_compliance(st->m, &mv) ? NULL : model_verdict_json(&mv);
-  model_verdict_free(&mv);
-  size_t n = 0, i;
-  json_t *r;
-  json_array_foreach(json_object_get(v, "violations"), i, r) {
-    const char *req = json_string_value(json_object_get(r, "requirement"));
-    model_rule rule;
-    if (req && model_rule_parse(req, &rule) == 0 && !model_rule_about_li(rule) &&
-        !rule_about_rd(req) && row_names_li_vm(st, r, NULL))
+  size_t n = 0;
+  if (model_compliance(st->m, &mv)) mv.n = 0;
+  for (size_t i = 0; i < mv.n; i++) {
+    const model_reason *r = &mv.reasons[i];
+    if ((unsigned)r->rule < MODEL_RULE_COUNT && !model_rule_about_li(r->rule) &&
+        !rule_about_rd(r->requirement) && reason_names_li_vm(r))
       n++;
   }
-  json_decref(v);
+  model_verdict_free(&mv);
   return n;
 }
 
@@ -1092,20 +1092,16 @@ static int stale_store(lisec_ctl *ctl, int k, const char *id, int64_t had, lisec
 static void undo(struct ctl_model_state *st, int k, const char *id, const json_t *old_eff);
 static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ctl_observation *obs);
 
-/* The VM a reason is about ("vm <id>"), or NULL. */
-static const char *reason_vm(const model_reason *r) {
-  return strncmp(r->subject, "vm ", 3) == 0 ? r->subject + 3 : NULL;
-}
-
 /* Whether an observation's finding is recorded sealed: one about a VM
- * declared "li", or an unknown domain on a host carrying an LI VM (a
- * finding that exists for LI VMs only, §4.2). Not because an LI names the
+ * declared "li" (the model's mark, reason_names_li_vm), or an unknown
+ * domain on a host carrying an LI VM (a finding that exists for LI VMs
+ * only, §4.2). Not because an LI names the
  * VM, or a VM on its host: operator and auditor read each entry's seal
  * bit, and that seal would tell them which VM an LI monitors (§4.1). The
  * reasons of those in the clear name VMs, hosts and quotes only. Called
  * with the lock held. */
-static bool obs_finding_sealed(struct ctl_model_state *st, const model_reason *r) {
-  return strcmp(r->requirement, MODEL_REQ_UNKNOWN_DOMAIN) == 0 || vm_declared_li(st, reason_vm(r));
+static bool obs_finding_sealed(const model_reason *r) {
+  return strcmp(r->requirement, MODEL_REQ_UNKNOWN_DOMAIN) == 0 || reason_names_li_vm(r);
 }
 
 /* The destination of a migration lisec allowed proved it runs the VM: the
@@ -1435,7 +1431,7 @@ int ctl_model_observe_stored(lisec_ctl *ctl, const ctl_actor *actor, const ctl_o
   host_li = model_host_declares_li(st->m, obs->host);
   bool *li = rc ? NULL : calloc(found.n ? found.n : 1, sizeof *li);
   for (size_t i = 0; li && i < found.n; i++)
-    li[i] = obs_finding_sealed(st, &found.reasons[i]);
+    li[i] = obs_finding_sealed(&found.reasons[i]);
   int64_t first_at = 0;
   model_host_observed(st->m, obs->host, NULL, &first_at);
   mu_unlock(st);
@@ -2082,6 +2078,13 @@ static const char *str_or_empty(const json_t *o, const char *key);
  * reasons_line read it, redact takes it out). */
 #define LI_VM_MARK "lisec.li_vm"
 
+/* The key under which a row lists the VMs declared "li" it names, as the
+ * model marked its reason (model_reason.li_vms) or mark_finding_rows a
+ * finding of another topic; read by row_names_li_vm, never in an answer
+ * or a record (mark_li_vm_rows, redact and ctl_model_compliance_read
+ * take it out). */
+#define LI_VMS_KEY "lisec.li_vms"
+
 /* The roles that may read LI VMs (ctl/li.c may_read: the LI administration
  * and the hypervisor administration that enables them). Every other role
  * but the operator (reads_li_vm_rows) reads no row naming a VM declared
@@ -2102,62 +2105,57 @@ static bool reads_li_vm_rows(const ctl_actor *actor) {
   return reads_li_vms(actor) || ctl_actor_role(actor) == CTL_ROLE_OPERATOR;
 }
 
-static bool id_char(char c) {
-  return isalnum((unsigned char)c) || c == '-' || c == '_';
-}
-
-/* Whether at, a "." or ":" beside an id found in text, joins it to more of
- * a longer id: an id may hold both (lisec_id_char), and vm-li.2 or vm-li:3
- * is another VM than vm-li, whose rows the operator reads. A sentence puts
- * neither between an entity's id and another id character (a "." ending a
- * sentence, a ":" before its value, are followed by a space or the end). */
-static bool id_joined(const char *at) {
-  return (at[0] == '.' || at[0] == ':') && lisec_id_char((unsigned char)at[1], 1);
-}
-
-/* Whether text names id: id with no id character (id_char) touching
- * either end, nor a "." or ":" joining it to a longer id (id_joined). An
- * id holding other characters may be found inside a longer one: the row
- * is then withheld though it need not be (fail closed). */
-static bool text_names(const char *text, const char *id) {
-  size_t n = strlen(id);
-  for (const char *p = text; n && (p = strstr(p, id)) != NULL; p++) {
-    bool left = p == text || (!id_char(p[-1]) && !(p - text >= 2 && id_joined(p - 1) &&
-                                                   lisec_id_char((unsigned char)p[-2], 1)));
-    if (left && !id_char(p[n]) && !id_joined(p + n)) return true;
+/* Whether row r names a VM declared "li" other than asked (NULL: any):
+ * marked so where it was made (LI_VMS_KEY: the model's reasons, by
+ * verdict_json and li_vms_json; the other topics' findings, by
+ * mark_finding_rows). The words are not searched: an id found in them
+ * could be another entity's (an LI VM hel-3 beside a host hel-3), and an
+ * id written another way would be missed. */
+static bool row_names_li_vm(const json_t *r, const char *asked) {
+  size_t i;
+  json_t *id;
+  json_array_foreach(json_object_get(r, LI_VMS_KEY), i, id) {
+    const char *s = json_string_value(id); /* null: more than were listed */
+    if (!s || !asked || strcmp(s, asked) != 0) return true;
   }
   return false;
 }
 
-/* Whether row r names a VM declared "li" other than asked (NULL: any) in
- * its subject, sentence or fact: an O.1.3 row about it, a DOMAIN row
- * naming it as the LI VM of a domain, a finding about it. Called with the
- * lock held. */
-static bool row_names_li_vm(struct ctl_model_state *st, const json_t *r, const char *asked) {
-  static const char *const keys[] = {"subject", "sentence", "fact"};
-  const char *id;
-  json_t *t;
-  json_object_foreach(st->li_declared, id, t) {
-    if (asked && strcmp(id, asked) == 0) continue;
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-      const char *text = json_string_value(json_object_get(r, keys[k]));
-      if (text && text_names(text, id)) return true;
-    }
-  }
-  return false;
+/* Adds the LI VMs the model marked reason r with (model_reason.li_vms) to
+ * row j under LI_VMS_KEY; a null for more than were listed. 0, or
+ * LISEC_ENOMEM. */
+static int li_vms_json(const model_reason *r, json_t *j) {
+  if (!reason_names_li_vm(r)) return 0;
+  json_t *a = json_array();
+  int rc = a ? 0 : LISEC_ENOMEM;
+  for (uint8_t k = 0; !rc && k < r->n_li_vms; k++)
+    if (json_array_append_new(a, json_string(r->li_vms[k]))) rc = LISEC_ENOMEM;
+  if (!rc && r->li_vms_more && json_array_append_new(a, json_null())) rc = LISEC_ENOMEM;
+  if (!rc && json_object_set_new(j, LI_VMS_KEY, a)) return LISEC_ENOMEM;
+  if (rc) json_decref(a);
+  return rc;
+}
+
+/* Takes LI_VMS_KEY out of every row of a verdict. */
+static void drop_li_vms_key(json_t *verdict) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, LI_VMS_KEY);
 }
 
 /* Marks (LI_VM_MARK) the rows of a decision's verdict that name a VM
  * declared "li" other than asked, the VM the decision is about (NULL: a
- * hypervisor's move, which asks about none). Called with the lock held. */
-static void mark_li_vm_rows(struct ctl_model_state *st, json_t *verdict, const char *asked) {
-  if (!json_object_size(st->li_declared)) return;
+ * hypervisor's move, which asks about none), by the model's mark
+ * (row_names_li_vm), which it takes out. */
+static void mark_li_vm_rows(json_t *verdict, const char *asked) {
   char keep[MODEL_ID_MAX + 8];
   snprintf(keep, sizeof keep, "vm %s", asked ? asked : "");
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(verdict, "violations"), i, r) {
-    if (!row_names_li_vm(st, r, asked)) continue;
+    bool names = row_names_li_vm(r, asked);
+    json_object_del(r, LI_VMS_KEY);
+    if (!names) continue;
     const char *subj = json_string_value(json_object_get(r, "subject"));
     json_object_set_new(r, LI_VM_MARK,
                         json_string(asked && subj && strcmp(subj, keep) == 0 ? keep : "li (withheld)"));
@@ -2311,13 +2309,10 @@ void ctl_model_compliance_hide_li(json_t *report) { hide_rows(report, row_about_
  * and others ("... holds LI VM vm-li ..."), a finding about it. Those
  * roles are refused the LI VMs themselves (/v1/li/vms; the auditor
  * /v1/model/vm too), and their compliance view leaves them out. */
-static void hide_li_vm_rows(lisec_ctl *ctl, json_t *report) {
-  struct ctl_model_state *st = state(ctl);
+static void hide_li_vm_rows(json_t *report) {
   json_t *viol = json_object_get(report, "violations");
-  mu_lock(st);
-  for (size_t i = json_array_size(viol); json_object_size(st->li_declared) && i-- > 0;)
-    if (row_names_li_vm(st, json_array_get(viol, i), NULL)) drop_row(report, i);
-  mu_unlock(st);
+  for (size_t i = json_array_size(viol); i-- > 0;)
+    if (row_names_li_vm(json_array_get(viol, i), NULL)) drop_row(report, i);
   json_object_set_new(report, "compliant", json_boolean(json_array_size(viol) == 0));
 }
 
@@ -2325,15 +2320,12 @@ static void hide_li_vm_rows(lisec_ctl *ctl, json_t *report) {
  * (row_names_li_vm): what a record in the clear of a role that reads them
  * (the operator's, hypervisor-admin's) does not count, as the auditor
  * reads it. */
-static size_t li_vm_rows_in(lisec_ctl *ctl, const json_t *report) {
-  struct ctl_model_state *st = state(ctl);
+static size_t li_vm_rows_in(const json_t *report) {
   size_t n = 0, i;
   json_t *r;
-  mu_lock(st);
   json_array_foreach(json_object_get(report, "violations"), i, r) {
-    if (row_names_li_vm(st, r, NULL)) n++;
+    if (row_names_li_vm(r, NULL)) n++;
   }
-  mu_unlock(st);
   return n;
 }
 
@@ -2367,15 +2359,18 @@ static void drop_trust_rows(json_t *verdict, bool rd) {
 }
 
 /* The model's verdict as JSON, each trust reason (model_reason.trust)
- * marked for trust_row; NULL when out of memory. */
+ * marked for trust_row, and each naming a VM declared "li" for
+ * row_names_li_vm (li_vms_json); NULL when out of memory. */
 static json_t *verdict_json(const model_verdict *mv) {
   json_t *v = model_verdict_json(mv), *viol = json_object_get(v, "violations");
-  for (size_t i = 0; v && i < mv->n; i++)
-    if (mv->reasons[i].trust &&
-        json_object_set_new(json_array_get(viol, i), TRUST_MARK, json_true())) {
+  for (size_t i = 0; v && i < mv->n; i++) {
+    json_t *r = json_array_get(viol, i);
+    if ((mv->reasons[i].trust && json_object_set_new(r, TRUST_MARK, json_true())) ||
+        li_vms_json(&mv->reasons[i], r)) {
       json_decref(v);
       return NULL;
     }
+  }
   return v;
 }
 
@@ -2395,8 +2390,12 @@ static void redact(json_t *verdict, const ctl_actor *actor, bool collapse) {
   json_t *r;
   if (ctl_actor_role(actor) != CTL_ROLE_RD_ADMIN) redact_rd(verdict, &any);
   if (ctl_actor_role(actor) != CTL_ROLE_LI_ADMIN) drop_trust_rows(verdict, false);
-  /* the mark is the controller's, not the answer's */
-  json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, TRUST_MARK);
+  /* the marks are the controller's, not the answer's (a compliance
+   * report's rows keep LI_VMS_KEY to here: hide_li_vm_rows) */
+  json_array_foreach(json_object_get(verdict, "violations"), i, r) {
+    json_object_del(r, TRUST_MARK);
+    json_object_del(r, LI_VMS_KEY);
+  }
   if (ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN) {
     json_array_foreach(json_object_get(verdict, "violations"), i, r) json_object_del(r, LI_VM_MARK);
     collapse_withheld(verdict, collapse);
@@ -2743,7 +2742,7 @@ int ctl_model_decide_migration(lisec_ctl *ctl, const ctl_actor *actor, const jso
   rc = model_resolve_target(st->m, hyp_name ? hyp_name : host_name, &t.hyp, err);
   if (!rc) rc = model_decide_move(st->m, vm, t.hyp, &mv, err);
   if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc) mark_li_vm_rows(st, v, vm);
+  if (!rc) mark_li_vm_rows(v, vm);
   char hyp_copy[MODEL_ID_MAX + 1];
   if (!rc) {
     snprintf(hyp_copy, sizeof hyp_copy, "%s", t.hyp);
@@ -2821,7 +2820,7 @@ int ctl_model_decide_placement(lisec_ctl *ctl, const ctl_actor *actor, const jso
     rc = model_decide_place(st->m, &spec, &mv, err);
   }
   if (!rc && !(v = verdict_json(&mv))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (!rc) mark_li_vm_rows(st, v, spec.id);
+  if (!rc) mark_li_vm_rows(v, spec.id);
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc) {
@@ -3098,7 +3097,7 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
   }
   bool deny = !rc && json_array_size(found) > 0;
   json_t *verdict = json_pack("{s:b, s:O}", "allow", !deny, "violations", found);
-  if (verdict) mark_li_vm_rows(st, verdict, NULL); /* a move asks about no VM */
+  if (verdict) mark_li_vm_rows(verdict, NULL); /* a move asks about no VM */
   bool sealed = decision_sealed(li_declared, verdict);
   if (!rc) {
     char *line = reasons_line(verdict, sealed, false);
@@ -3159,7 +3158,24 @@ static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json
 /* The compliance report, unrecorded: ctl_model_compliance records each
  * request's read; the ADMF (ctl/tasks.c) reads it every pass and records
  * its reading once per [x1] compliance_record_s, changed or not. */
-int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
+/* The VM a finding of another topic is about, by its subject ("vm <id>",
+ * "li-vm <id>": ctl/pkg.c, ctl/li.c; the whole of it, not a search of its
+ * words), under LI_VMS_KEY when that VM is declared "li", for the rows
+ * from index from on. Called with the lock held. */
+static void mark_finding_rows(struct ctl_model_state *st, json_t *viol, size_t from) {
+  for (size_t i = from; i < json_array_size(viol); i++) {
+    json_t *r = json_array_get(viol, i);
+    const char *subj = json_string_value(json_object_get(r, "subject")), *vm = NULL;
+    if (subj && strncmp(subj, "vm ", 3) == 0) vm = subj + 3;
+    else if (subj && strncmp(subj, "li-vm ", 6) == 0) vm = subj + 6;
+    if (vm && vm_declared_li(st, vm))
+      json_object_set_new(r, LI_VMS_KEY, json_pack("[s]", vm));
+  }
+}
+
+/* The compliance report, each row naming a VM declared "li" marked
+ * (LI_VMS_KEY). */
+static int compliance_marked(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   model_verdict mv = {0};
   size_t counts[MODEL_RULE_COUNT];
@@ -3178,6 +3194,11 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   lisec_time_format(model_time(st->m), when);
   mu_unlock(st);
   json_t *v = rc ? NULL : model_verdict_json(&mv);
+  for (size_t i = 0; v && i < mv.n; i++)
+    if (li_vms_json(&mv.reasons[i], json_array_get(json_object_get(v, "violations"), i))) {
+      json_decref(v);
+      v = NULL;
+    }
   model_verdict_free(&mv);
   if (!v) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   json_t *byrule = json_object();
@@ -3206,6 +3227,9 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
       json_decref(byrule);
       return rc;
     }
+    mu_lock(st);
+    mark_finding_rows(st, viol, before);
+    mu_unlock(st);
     if (json_array_size(viol) > before) {
       json_object_set_new(byrule, req,
                           json_integer(json_integer_value(json_object_get(byrule, req)) +
@@ -3221,9 +3245,15 @@ int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
   return 0;
 }
 
+int ctl_model_compliance_read(lisec_ctl *ctl, json_t **out, lisec_err *err) {
+  int rc = compliance_marked(ctl, out, err);
+  if (!rc) drop_li_vms_key(*out);
+  return rc;
+}
+
 int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_err *err) {
   json_t *v = NULL;
-  int rc = ctl_model_compliance_read(ctl, &v, err);
+  int rc = compliance_marked(ctl, &v, err);
   if (rc) return rc;
   bool li_admin = ctl_actor_role(actor) == CTL_ROLE_LI_ADMIN;
   /* before the record too: its count is read by whom the record is for */
@@ -3232,13 +3262,13 @@ int ctl_model_compliance(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, l
   if (!li_admin)
     ctl_model_compliance_hide_li(v);
   if (!reads_li_vm_rows(actor))
-    hide_li_vm_rows(ctl, v);
+    hide_li_vm_rows(v);
   uint64_t index = 0;
   char reason[64];
   /* a record not sealed to the LI administration counts no row naming an
    * LI VM (li_vm_rows_in), though the operator's report holds them */
   size_t counted = json_array_size(json_object_get(v, "violations"));
-  if (!li_admin) counted -= li_vm_rows_in(ctl, v);
+  if (!li_admin) counted -= li_vm_rows_in(v);
   snprintf(reason, sizeof reason, "%zu violations", counted);
   /* The LI administration reads LI details: that read is itself an LI
    * event; the RD administration's read is an RD one (issue 20). */
@@ -3424,7 +3454,7 @@ static bool k8s_node_ok(lisec_ctl *ctl, const char *vm, bool li_vm, const char *
   /* the claim moves nothing: the destination's attested inventory will */
   if (!rc && pod && mv.allow) moving_remember(ctl, vm, t.hyp, t.host, pod);
   json_t *v = rc ? NULL : verdict_json(&mv);
-  if (v) mark_li_vm_rows(st, v, vm);
+  if (v) mark_li_vm_rows(v, vm);
   mu_unlock(st);
   model_verdict_free(&mv);
   if (rc || !v) {

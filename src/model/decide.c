@@ -144,6 +144,7 @@ int decide_move_impl(model *m, uint32_t v, uint32_t h, model_verdict *out, bool 
     snprintf(fact, sizeof fact, "observed host(vm %s) = %s != host(hypervisor %s): false", x->id,
              ob.host, m->hyps.a[h].id);
     rc = verdict_add(out, MODEL_MOVE1, subj, sentence, fact);
+    if (!rc) rc = verdict_name_vm(out, m, v);
     same = true;
   } else if (!observed && x->hyp == h) {
     rc = add_viol(m, out, MODEL_MOVE1, F_SAME_HYP, v, h, hw, NONE);
@@ -266,8 +267,13 @@ int model_decide_place(model *m, const model_vm_spec *s, model_verdict *out, lis
       snprintf(fact, sizeof fact, "domain %s holds only %s VMs after placing %s: false", dm->name,
                li ? "LI" : "non-LI", s->id);
       rc |= verdict_add(out, MODEL_DOMAIN, subj, sentence, fact);
+      if (!rc) rc |= verdict_name_vm(out, m, opp->v[0]);
     }
   }
+  /* every reason names the VM placed: marked when it is declared "li"
+   * (model_reason.li_vms) */
+  for (size_t i = 0; !rc && s->sensitivity == MODEL_CLASS_LI && i < out->n; i++)
+    rc |= verdict_name_li_at(out, i, s->id);
   return decide_finish(m, out, rc ? LISEC_ENOMEM : 0, err);
 }
 

@@ -369,6 +369,13 @@ bool group_carries_li(const model *m, const mgroup *g, uint32_t *li);
 int verdict_add(model_verdict *v, model_rule rule, const char *subject, const char *sentence,
                 const char *fact);
 int render_viol(const model *m, const mviol *x, model_verdict *out);
+/* Marks reason i of the verdict as naming VM id, of sensitivity "li"
+ * (model_reason.li_vms); verdict_name_vm: the last reason as naming VM vm
+ * of the model, when its sensitivity is "li" (NONE: none). Each maker of
+ * a reason calls one for every VM its words name. LISEC_ENOMEM when out
+ * of memory. */
+int verdict_name_li_at(model_verdict *v, size_t i, const char *id);
+int verdict_name_vm(model_verdict *v, const model *m, uint32_t vm);
 void render_jur(const mjur *j, char *buf, size_t cap);
 void render_loc(const mhost *h, char *buf, size_t cap);
 /* Refreshes the cached words of a host's location / a jurisdiction. */

@@ -175,6 +175,11 @@ typedef struct model_li_spec {
 
 /* ---- verdicts ---------------------------------------------------------- */
 
+/* At most this many VMs of sensitivity "li" listed on a reason (a
+ * reason names at most four VMs: a connection path's two ends and the
+ * connection's). */
+#define MODEL_REASON_LI_VMS 4
+
 typedef struct model_reason {
   model_rule rule;
   /* A reason about an LI authorisation or a retention obligation that
@@ -189,6 +194,19 @@ typedef struct model_reason {
    * never by its words, so that an answer about a destination that is not
    * trusted reads alike whatever the VM (§4.1). */
   bool trust;
+  /* The VMs of sensitivity "li" the reason names in its subject, sentence
+   * or fact, each once, marked where the reason is made (render.c names
+   * each rule's VMs beside its words; decide.c, observe.c and rd.c theirs):
+   * ctl/model.c withholds a row from every role that reads no row naming
+   * an LI VM by this mark, not by looking for ids in the words, which
+   * found an id inside other words ("host hel-3" for an LI VM hel-3) and
+   * would miss one written another way (TR 103 308 §4.1; docs/model.md,
+   * "What each role sees"). The ids live in the verdict's memory.
+   * li_vms_more: it names more than MODEL_REASON_LI_VMS of them (read as
+   * naming one more than those listed: fail closed). */
+  const char *li_vms[MODEL_REASON_LI_VMS];
+  uint8_t n_li_vms;
+  bool li_vms_more;
   const char *requirement; /* model_rule_id(rule) */
   const char *clauses;
   char *subject;  /* the entity the rule is about, "li li-7" */

@@ -185,6 +185,7 @@ static uint8_t judge_vm(const model *m, uint32_t v, const ovm *x, int64_t window
   const mhost *dh = &m->hosts.a[vm_host(m, v)];
   const char *hyp = m->hyps.a[vm->hyp].id;
   uint8_t kinds = 0;
+  const size_t n0 = out ? out->n : 0; /* no out: the kinds alone (mask 0) */
   char subject[MODEL_ID_MAX + 8], sentence[1024], fact[512], t1[32], t2[32];
   snprintf(subject, sizeof subject, "vm %s", vm->id);
   uint32_t nact = 0, first = NONE, second = NONE;
@@ -278,6 +279,9 @@ static uint8_t judge_vm(const model *m, uint32_t v, const ovm *x, int64_t window
       }
     }
   }
+  /* each names the VM (and hosts only): marked when it is declared "li" */
+  for (size_t i = n0; out && !*rc && vm->cls == MODEL_CLASS_LI && i < out->n; i++)
+    *rc = verdict_name_li_at(out, i, vm->id);
   return kinds;
 }
 
@@ -330,6 +334,10 @@ static int judge_host(const model *m, const ohost *h, const strmap *skip, model_
     snprintf(fact, sizeof fact, "known(domain %s on host %s): false", d->uuid, h->id);
     int rc = add(out, MODEL_REQ_UNKNOWN_DOMAIN, "TR 103 308 §4.2 (only known VMs with LI VMs)",
                  subject, sentence, fact);
+    /* the VM it names is not a live one of the model; one that is yet in
+     * its table with sensitivity "li" is marked all the same */
+    uint32_t v;
+    if (!rc && d->vm && strmap_get(&m->vms.ids, d->vm, &v)) rc = verdict_name_vm(out, m, v);
     if (rc) return rc;
   }
   return 0;

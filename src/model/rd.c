@@ -237,6 +237,7 @@ static int judge_vm(const model *m, const mrd *o, const mjur *j, uint32_t v, con
              h->loc.known ? "" : "; no location");
     snprintf(fact, sizeof fact, "trusted(host %s) and location known: false", h->id);
     rc |= verdict_add(out, rule_trust, subj, sentence, fact);
+    if (!rc) rc |= verdict_name_vm(out, m, v);
   }
   if (hw_where(m, h, j)) {
     char area[256] = "?";
@@ -246,6 +247,7 @@ static int judge_vm(const model *m, const mrd *o, const mjur *j, uint32_t v, con
              o->id, area, role, x->id, h->id, where);
     snprintf(fact, sizeof fact, "location(host %s) in jurisdiction %s: false", h->id, o->jur);
     rc |= verdict_add(out, rule_loc, subj, sentence, fact);
+    if (!rc) rc |= verdict_name_vm(out, m, v);
   }
   return rc ? LISEC_ENOMEM : 0;
 }
@@ -312,7 +314,8 @@ int rd_decide_target(const model *m, const char *vm_id, uint32_t hyp, uint32_t h
       snprintf(fact, sizeof fact,
                "h.executesOn.trusted and location(host %s) in jurisdiction %s: false", t->id,
                o->jur);
-      if (verdict_add(out, MODEL_RD11, subj, sentence, fact)) return LISEC_ENOMEM;
+      if (verdict_add(out, MODEL_RD11, subj, sentence, fact) || verdict_name_vm(out, m, v))
+        return LISEC_ENOMEM;
     }
     if (trust) {
       snprintf(sentence, sizeof sentence,
@@ -322,7 +325,8 @@ int rd_decide_target(const model *m, const char *vm_id, uint32_t hyp, uint32_t h
                t->loc.known ? "" : "; no location");
       snprintf(fact, sizeof fact, "h.executesOn.trusted: host %s: false (%s%s)", t->id,
                model_trust_name(t->trust), t->loc.known ? "" : ", no location");
-      if (verdict_add(out, MODEL_RD11, subj, sentence, fact)) return LISEC_ENOMEM;
+      if (verdict_add(out, MODEL_RD11, subj, sentence, fact) || verdict_name_vm(out, m, v))
+        return LISEC_ENOMEM;
       out->reasons[out->n - 1].trust = true;
     }
   }

@@ -165,6 +165,8 @@ static inline void verdict_set(model_verdict *v, model_reason *r, model_rule rul
   bool known = (unsigned)rule < MODEL_RULE_COUNT;
   r->rule = rule;
   r->trust = false; /* set by the maker of a trust reason (model_reason) */
+  r->n_li_vms = 0;   /* named by the maker (verdict_name_vm) */
+  r->li_vms_more = false;
   r->requirement = known ? rules[rule].id : "unknown"; /* model_rule_id(), in line */
   r->clauses = known ? rules[rule].clauses : "";
   r->subject = subject;
@@ -194,6 +196,27 @@ int verdict_add(model_verdict *v, model_rule rule, const char *subject, const ch
                 const char *fact) {
   return verdict_add_n(v, rule, subject, strlen(subject), sentence, strlen(sentence), fact,
                        strlen(fact));
+}
+
+int verdict_name_li_at(model_verdict *v, size_t i, const char *id) {
+  model_reason *r = &v->reasons[i];
+  for (uint8_t k = 0; k < r->n_li_vms; k++)
+    if (strcmp(r->li_vms[k], id) == 0) return 0;
+  if (r->n_li_vms == MODEL_REASON_LI_VMS) {
+    r->li_vms_more = true;
+    return 0;
+  }
+  size_t n = strlen(id) + 1;
+  char *copy = vmem_take(v, n);
+  if (!copy) return LISEC_ENOMEM;
+  memcpy(copy, id, n);
+  r->li_vms[r->n_li_vms++] = copy;
+  return 0;
+}
+
+int verdict_name_vm(model_verdict *v, const model *m, uint32_t vm) {
+  if (vm == NONE || vm >= m->vms.n || m->vms.a[vm].cls != MODEL_CLASS_LI) return 0;
+  return verdict_name_li_at(v, v->n - 1, m->vms.a[vm].id);
 }
 
 void model_verdict_free(model_verdict *v) {
@@ -665,7 +688,32 @@ SB_INLINE void store_where_words(sbuf *f, sbuf *w, size_t wcap, const mvm *v, co
   LIT(w, ")");
 }
 
-int render_viol(const model *m, const mviol *x, model_verdict *out) {
+/* The VMs a reason's words name (its subject, sentence and fact), listed
+ * by the case that writes them (NAME), beside the words: render_viol marks
+ * the reason with those of sensitivity "li" (model_reason.li_vms). over:
+ * more than fit, read as one more LI VM (fail closed). */
+typedef struct named {
+  uint32_t v[8];
+  uint8_t n;
+  bool over;
+} named;
+
+SB_INLINE void NAME(named *nv, uint32_t vm) {
+  if (nv->n < sizeof nv->v / sizeof *nv->v) nv->v[nv->n++] = vm;
+  else nv->over = true;
+}
+
+/* The VMs path_fact and path_sentence name for the path between a and b. */
+SB_INLINE void name_path(const model *m, const mviol *x, named *nv, uint32_t a, uint32_t b) {
+  NAME(nv, a);
+  NAME(nv, b);
+  if (x->code != F_NO_PATH && x->e[1] != NONE) {
+    NAME(nv, m->conns.a[x->e[1]].a);
+    NAME(nv, m->conns.a[x->e[1]].b);
+  }
+}
+
+static int render_words(const model *m, const mviol *x, model_verdict *out, named *nv) {
   char subj[MODEL_ID_MAX + 32], fact[FACT_CAP];
   sbuf sb_subj = SBUF(subj), f, w;
   model_reason *r;
@@ -685,9 +733,11 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
        * named as an LI's to them */
       if (rule == MODEL_STORE)
         snprintf(subj, sizeof subj, "li %s", m->lis.a[x->e[0]].id);
-      else
+      else {
         snprintf(subj, sizeof subj, "storage %s to %s", m->stores.a[a->storage].id,
                  m->vms.a[a->user].id);
+        NAME(nv, a->user);
+      }
       break;
     }
     case SK_HOST: snprintf(subj, sizeof subj, "host %s", m->hosts.a[x->subj].id); break;
@@ -695,6 +745,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     default:
       LIT(&sb_subj, "vm ");
       ID(&sb_subj, &m->vms.a[x->subj]);
+      NAME(nv, x->subj);
       break;
   }
   if (sb_subj.n) subj[sb_subj.n] = '\0';
@@ -708,6 +759,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mhost *h = &m->hosts.a[x->e[1]];
       const mjur *j = &m->jurs.a[l->jur];
       const char *jur = DESC(j);
+      NAME(nv, x->e[0]);
       if (x->code == F_LOC_UNKNOWN) {
         snprintf(fact, sizeof fact, "location(host %s) IN jurisdiction(li %s) = {%s}: location unknown",
                  h->id, l->id, jur);
@@ -744,6 +796,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_R4: {
       const mvm *a = &m->vms.a[l->monitored], *b = &m->vms.a[l->host];
+      name_path(m, x, nv, l->monitored, l->host);
       if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
       path_fact(m, x, &f, a, b);
       sb_then(&f, &w, SENTENCE_CAP);
@@ -762,6 +815,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         const mattach *a = &m->attach.a[x->subj];
         const mstorage *s = &m->stores.a[a->storage];
         const mvm *u = &m->vms.a[a->user], *p = &m->vms.a[s->root];
+        name_path(m, x, nv, a->user, s->root);
         if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
         path_fact(m, x, &f, u, p);
         sb_then(&f, &w, SENTENCE_CAP);
@@ -778,6 +832,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mstorage *s = &m->stores.a[l->storage];
       const mvm *via = &m->vms.a[l->via];
       if (x->code == F_NOT_ATTACHED) {
+        NAME(nv, l->via);
+        NAME(nv, s->root);
         snprintf(fact, sizeof fact, "%s IN providedTo(storage %s): false", via->id, s->id);
         return add(out, rule, subj, fact,
                    "LI %s stores its data in storage %s through VM %s, but %s is not provided to "
@@ -785,6 +841,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    l->id, s->id, via->id, s->id, via->id, m->vms.a[s->root].id);
       }
       const mvm *host = &m->vms.a[l->host];
+      name_path(m, x, nv, l->host, l->via);
       if (!(r = sb_in_place(out, &sb_subj, &f, SENTENCE_CAP))) return LISEC_ENOMEM;
       path_fact(m, x, &f, host, via);
       sb_then(&f, &w, SENTENCE_CAP);
@@ -801,6 +858,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_R6: {
       if (x->sk == SK_CONN && x->code == F_INSECURE_PATH) {
         const mconn *c = &m->conns.a[x->subj];
+        NAME(nv, x->e[0]);
+        NAME(nv, x->e[1]);
         snprintf(fact, sizeof fact, "secure(group of one: connection %s): false", c->id);
         return add(out, rule, subj, fact,
                    "%s connection %s directly joins VM %s and VM %s and is the data path of "
@@ -812,6 +871,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
         const mconn *c = &m->conns.a[x->subj];
         const mvm *lv = &m->vms.a[x->e[0]];
         const char *li = "an LI";
+        NAME(nv, x->e[0]);
+        NAME(nv, x->e[1]);
         for (uint32_t i = 0; i < lv->lis.n; i++) {
           const mli *y = &m->lis.a[lv->lis.v[i]];
           if (y->active && y->host == x->e[0]) {
@@ -827,6 +888,10 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mgroup *g = &m->groups.a[x->subj];
       const mconn *c = &m->conns.a[x->e[1]];
       uint32_t li = NONE;
+      NAME(nv, g->path[0]);
+      NAME(nv, g->path[g->n]);
+      NAME(nv, c->a);
+      NAME(nv, c->b);
       group_carries_li(m, g, &li);
       snprintf(fact, sizeof fact,
                "secure(group %s) = every connection secure: false (%u of %u insecure)", g->id,
@@ -841,6 +906,9 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_R7: {
       const mgroup *g = &m->groups.a[x->subj];
       uint32_t li = NONE;
+      NAME(nv, x->e[0]);
+      NAME(nv, g->path[0]);
+      NAME(nv, g->path[g->n]);
       group_carries_li(m, g, &li);
       snprintf(fact, sizeof fact, "stores(intermediate %s of group %s): true", m->vms.a[x->e[0]].id,
                g->id);
@@ -854,6 +922,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     case MODEL_R9: {
       const mhost *h = &m->hosts.a[x->e[1]];
       const char *v = m->vms.a[x->e[0]].id;
+      NAME(nv, x->e[0]);
       if (x->code == F_NO_TRUSTED_LOC) {
         snprintf(fact, sizeof fact, "location(host %s) provided by its trust mechanism: false",
                  h->id);
@@ -920,6 +989,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
     }
     case MODEL_DOMAIN: {
       const mdomain *d = &m->domains.a[x->subj];
+      NAME(nv, x->e[1]);
+      NAME(nv, x->e[2]);
       snprintf(fact, sizeof fact,
                "domain %s holds only LI VMs or only other VMs: false (%u LI, %u other)", d->name,
                d->li.n, d->other.n);
@@ -933,6 +1004,8 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       if (x->sk == SK_CONN) {
         const mconn *c = &m->conns.a[x->subj];
         const char *lv = m->vms.a[x->e[0]].id, *o = m->vms.a[x->e[1]].id;
+        NAME(nv, x->e[0]);
+        NAME(nv, x->e[1]);
         snprintf(fact, sizeof fact, "allowedPeer(LI VM %s, VM %s): false", lv, o);
         if (x->e[2] != NONE)
           return add(out, rule, subj, fact,
@@ -946,6 +1019,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                    lv, o, c->id, lv);
       }
       const mvm *v = &m->vms.a[x->e[0]];
+      NAME(nv, x->e[0]);
       if (x->code == F_NOT_LI_VM) {
         snprintf(fact, sizeof fact, "class(vm %s) = li: false (%s)", v->id,
                  model_class_name(v->cls));
@@ -976,6 +1050,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
       const mstorage *so = &m->stores.a[y->storage];
       const mjur *j = &m->jurs.a[y->jur];
       const char *st = so->id, *jur = DESC(j);
+      NAME(nv, dec ? x->subj : m->attach.a[x->subj].user);
       if (x->code == F_STORE_PEER) {
         snprintf(fact, sizeof fact, "allowedStorageUser(li %s, vm %s): false", y->id, v->id);
         if (v == &m->vms.a[y->monitored])
@@ -983,6 +1058,7 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
                      "LI %s stores its data in storage %s, which is also provided to VM %s, the "
                      "VM the LI monitors: a target may never read what is collected about it",
                      y->id, st, v->id);
+        NAME(nv, y->host);
         return add(out, rule, subj, fact,
                    "LI %s stores its data in storage %s, which is also provided to VM %s; that VM "
                    "is neither the LI's storage VM nor its LI VM %s, nor a VM %s may operate with "
@@ -1028,4 +1104,13 @@ int render_viol(const model *m, const mviol *x, model_verdict *out) {
   }
   snprintf(fact, sizeof fact, "rule %u code %u", x->rule, x->code);
   return add(out, rule, subj, fact, "%s failed", model_rule_id(rule));
+}
+
+int render_viol(const model *m, const mviol *x, model_verdict *out) {
+  named nv = {.n = 0};
+  size_t n = out->n;
+  int rc = render_words(m, x, out, &nv);
+  for (uint8_t i = 0; !rc && out->n > n && i < nv.n; i++) rc = verdict_name_vm(out, m, nv.v[i]);
+  if (!rc && out->n > n && nv.over) out->reasons[out->n - 1].li_vms_more = true;
+  return rc;
 }

@@ -27,3 +27,6 @@ lisec_integration_test(li_confid_vmrows tests/integration/li_confid_vmrows.sh)
 # (vm-li.2 beside vm-li): its rows are no LI VM's and the operator reads
 # them (li_confid_vmrows_ids).
 lisec_integration_test(li_confid_vmrows_ids tests/integration/li_confid_vmrows_ids.sh)
+# A row is withheld for the LI VM the model marked it as naming, not for an
+# id found in its words: an LI VM called as a host is (li_confid_vmrows_mark).
+lisec_integration_test(li_confid_vmrows_mark tests/integration/li_confid_vmrows_mark.sh)
