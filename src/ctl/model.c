@@ -1549,6 +1549,20 @@ static void undo(struct ctl_model_state *st, int k, const char *id, const json_t
 static int hyp_move(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t *doc,
                     const char *text, int64_t want, json_t **out, bool *created, lisec_err *err);
 
+/* Whether a put of VM id with body names a VM declared "li": the body
+ * declares it so, or its document did (vm_declared_li). Its record is then
+ * sealed to the LI administration, as the VM's arrival and termination
+ * are: the auditor reads every record in the clear and no LI VM (§4.1;
+ * docs/audit.md). Takes the lock. */
+static bool put_names_li_vm(struct ctl_model_state *st, const char *id, const json_t *body) {
+  const char *sens = json_string_value(json_object_get(body, "sensitivity"));
+  if (sens && strcmp(sens, "li") == 0) return true;
+  mu_lock(st);
+  bool li = vm_declared_li(st, id);
+  mu_unlock(st);
+  return li;
+}
+
 int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, const char *id,
                   const json_t *body, bool create_only, json_t **out, bool *created,
                   lisec_err *err) {
@@ -1580,6 +1594,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
     return rc;
   snprintf(subject, sizeof subject, "%s %s", kind_names[k], id);
   bool li = k == K_LI || k == K_LEA; /* an LEA id is an LI detail too */
+  if (k == K_VM) li = put_names_li_vm(st, id, body);
   if (k == K_HOST && declares_trust(body) && !st->allow_declared) {
     lisec_err_set(err, LISEC_EDENIED,
                   "TR103308-6.2-R8: %s: host %s: trust and location come from attestation "
@@ -1617,6 +1632,7 @@ int ctl_model_put(lisec_ctl *ctl, const ctl_actor *actor, const char *kind, cons
   rc = 0;
   lock_fresh(ctl, st);
   const json_t *old = json_object_get(st->docs[k], id);
+  if (k == K_VM) li = li || vm_declared_li(st, id); /* as it is now, the lock held */
   if (!text) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   } else if (old && create_only) {

@@ -23,7 +23,9 @@ source "$src/tests/integration/lib/twins.sh"
 cd "$work"
 pki=$work/pki
 make_pki "$pki"
-start_lisecd "$pki" "[model]" "allow_declared_trust = true"
+# the puts of LI VMs are recorded sealed to the LI administration
+lisec audit li-keygen li.key li.pub >/dev/null 2>&1 || fail "lisec audit li-keygen"
+start_lisecd "$pki" "[model]" "allow_declared_trust = true" "[audit]" "li_admin_key = $work/li.pub"
 
 model_put operator jurisdiction '{"id":"fi","codes":["FI"]}'
 for h in hel-1:li hel-3:general; do

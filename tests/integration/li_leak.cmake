@@ -30,3 +30,6 @@ lisec_integration_test(li_confid_vmrows_ids tests/integration/li_confid_vmrows_i
 # A row is withheld for the LI VM the model marked it as naming, not for an
 # id found in its words: an LI VM called as a host is (li_confid_vmrows_mark).
 lisec_integration_test(li_confid_vmrows_mark tests/integration/li_confid_vmrows_mark.sh)
+# The records of a VM declared "li" being written are sealed to the LI
+# administration: the auditor reads no LI VM's id in one (li_confid_vmput).
+lisec_integration_test(li_confid_vmput tests/integration/li_confid_vmput.sh)
