@@ -14,8 +14,10 @@
 # row out (they still read compliant, and say that LI rows are not shown)
 # and name no LI, target or LI VM. When vm-li fails O.1.3 and DOMAIN the
 # auditor's page still names it not, while the operator's, as li-admin's,
-# lists both rows naming it and reads not compliant for them (its VM table
-# still leaves LI VMs out). Every request the page makes goes to lisecd
+# lists both rows naming it and reads not compliant for them. The operator's
+# VM table shows every VM its /v1/model/vm answers, LI VMs too, as the API
+# rule for it is (docs/model.md, "What each role sees"; before, the page hid
+# them), and the auditor's page names no VM (ui_cdp.py vms). Every request the page makes goes to lisecd
 # (Chromium's network log, with every other host name unresolvable), its
 # Content-Security-Policy reports no violation, and the files carry the
 # headers and content types they must; other roles are refused. A page
@@ -228,15 +230,18 @@ browse_all() {
 li_note='Violations of the LI rules are shown to the LI administration only'
 li_ids=(--absent li-fi-1 --absent vm-li --absent vm-store --absent lea-fi --absent "issued in FI"
   --absent "Finnish law enforcement")
+# the operator reads the LI VMs it declared (/v1/model/vm), not the LI
+op_ids=(--absent li-fi-1 --absent lea-fi --absent "issued in FI" --absent "Finnish law enforcement")
 browse_all operator:op-compliant auditor:au-compliant
 check dom "$work/op-compliant.html" --role operator --compliant \
   --expect-host hel-1:trusted:FI:declared --expect-host hel-2:trusted:FI:declared \
   --expect-host lon-1:trusted:GB:declared --expect-host "$attested:trusted:FI:attested" --hosts 4 \
-  --expect-country FI --expect-country GB --present vm-target "${li_ids[@]}"
+  --expect-country FI --expect-country GB --present vm-target "${op_ids[@]}" \
+  --present 'data-vm="vm-li"' --present 'data-vm="vm-store"'
 check dom "$work/au-compliant.html" --role auditor --compliant --expect-host "$attested:trusted:FI:attested" \
   --hosts 1 --expect-country FI --no-vms \
   --absent vm-target "${li_ids[@]}"
-pass "compliant: the operator sees 4 trusted hosts in FI and GB on the map (3 declared, 1 attested with its age), no violation; the auditor the attested host and no LI identifier"
+pass "compliant: the operator sees 4 trusted hosts in FI and GB on the map (3 declared, 1 attested with its age), every VM, no violation; the auditor the attested host and no LI identifier"
 
 # An attestation's age is lisecd's to tell (its report's time), not the
 # viewer's clock: in a browser whose clock runs three days ahead the TPM
@@ -269,7 +274,7 @@ as operator -X PUT -H 'Content-Type: application/json' \
 for role in operator auditor li-admin; do as "$role" "$LISECD_URL/v1/compliance" >"$work/report-$role.json"; done
 browse_all operator:op-london auditor:au-london li-admin:li-london
 check dom "$work/op-london.html" --role operator --compliant --report "$work/report-operator.json" \
-  --expect-host lon-1:trusted:GB --expect-country GB "${li_ids[@]}" --absent TR103308-6.2-R1 --present "$li_note" \
+  --expect-host lon-1:trusted:GB --expect-country GB "${op_ids[@]}" --absent TR103308-6.2-R1 --present "$li_note" \
   --present '&lt;img src=x onerror=' --absent '<img src=x' --absent '<script>document' --present '<title>lisec compliance</title>'
 grep -c '<title>lisec compliance</title>' "$work/op-london.html" | grep -qx 1 || fail "the page's title changed"
 check dom "$work/au-london.html" --role auditor --compliant --report "$work/report-auditor.json" \
@@ -298,13 +303,29 @@ browse_all operator:op-livm auditor:au-livm li-admin:li-livm
 n=$(jq '.violations | length' "$work/report-operator.json")
 check dom "$work/op-livm.html" --role operator --violating TR103308-7-O.1.3 --violating TR103308-4.1-DOMAIN \
   --report "$work/report-operator.json" --present "VM vm-li has sensitivity li" --present "holds LI VM vm-li" \
-  --present "not compliant: $n violation(s)" --absent 'data-vm="vm-li"' --absent li-fi-1 --absent lea-fi \
+  --present "not compliant: $n violation(s)" --present 'data-vm="vm-li"' --absent li-fi-1 --absent lea-fi \
   --absent "issued in FI" --absent "Finnish law enforcement" --present "$li_note"
 check dom "$work/au-livm.html" --role auditor --compliant --report "$work/report-auditor.json" --no-vms \
   "${li_ids[@]}" --absent TR103308-7-O.1.3 --absent TR103308-4.1-DOMAIN --present "$li_note"
 check dom "$work/li-livm.html" --role li-admin --violating TR103308-7-O.1.3 --violating TR103308-4.1-DOMAIN \
   --report "$work/report-li-admin.json" --present "VM vm-li has sensitivity li" --present "holds LI VM vm-li"
-pass "an LI VM failing O.1.3 and DOMAIN: named on li-admin's and the operator's pages (not compliant, its VM table without it); the auditor's names no LI VM and reads compliant"
+pass "an LI VM failing O.1.3 and DOMAIN: named on li-admin's and the operator's pages (not compliant, its VM table with it); the auditor's names no LI VM and reads compliant"
+# What each page shows of VMs, as drawn (ui_cdp.py vms): the operator's VM
+# table and host rows every VM /v1/model/vm answers it, the LI VMs vm-li
+# and vm-store too; the auditor's no VM table and no VM anywhere.
+as operator "$LISECD_URL/v1/model/vm" | jq -c '[.vms[].id] | sort' >"$work/api-vms.json"
+for role in operator auditor; do
+  HOME=$work/home-$role timeout 120 python3 "$src/tests/integration/ui_cdp.py" vms "$LISECD_URL/ui/" \
+    "$work/profile-vms-$role" - >"$work/vms-$role.json" || fail "the vms run as $role failed: $(cat "$work/vms-$role.json")"
+done
+jq -e --slurpfile api "$work/api-vms.json" '(.vms | sort) == $api[0] and (.vms | index("vm-li")) and
+  (.vms | index("vm-store")) and .vms_hidden == false and (.host_vms["hel-2"] | test("vm-li"))' \
+  "$work/vms-operator.json" >/dev/null ||
+  fail "the operator's page: every VM of /v1/model/vm ($(cat "$work/api-vms.json")), LI VMs too, expected: $(cat "$work/vms-operator.json")"
+jq -e '.vms == [] and .vms_hidden == true and ([.host_vms[]] | all(. == "not shown to this role")) and
+  (.text | test("vm-li|vm-store|vm-target|vm-dom") | not)' "$work/vms-auditor.json" >/dev/null ||
+  fail "the auditor's page names a VM: $(cat "$work/vms-auditor.json")"
+pass "the operator's page shows every VM its API answers, vm-li and vm-store too; the auditor's names none"
 # and back: vm-li where it was, vm-dom out of domain li (the operator's
 # page reads compliant again below)
 as operator -X PUT -H 'Content-Type: application/json' -d @"$work/vm-li-was.json" -o "$work/body" -w '%{http_code}' \

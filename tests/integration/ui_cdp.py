@@ -12,6 +12,10 @@ for tests/integration/ui.sh, independent of lisec's code.
       opens URL with the browser's clock AHEAD_S seconds ahead of the
       machine's (virtual time) and prints {host: data-age} of the
       hosts table once the page is drawn.
+  ui_cdp.py vms URL PROFILE_DIR -
+      opens URL and prints, once the page is drawn, what it shows of VMs as
+      JSON: the VM table's ids (data-vm) and whether its section is
+      hidden, each host row's VM cell, and the page's whole text as shown.
 """
 import json
 import os
@@ -93,6 +97,14 @@ def main():
         if mode == "ages":
             print(json.dumps(value("Object.fromEntries([...document.querySelectorAll('#hosts tr[data-host]')]"
                                    ".map((r) => [r.dataset.host, r.dataset.age]))")), flush=True)
+            return
+        if mode == "vms":
+            print(json.dumps(value(
+                "({vms: [...document.querySelectorAll('#vms tr[data-vm]')].map((r) => r.dataset.vm),"
+                " vms_hidden: document.getElementById('vms-section').hidden,"
+                " host_vms: Object.fromEntries([...document.querySelectorAll('#hosts tr[data-host]')]"
+                ".map((r) => [r.dataset.host, r.cells[r.cells.length - 1].textContent])),"
+                " text: document.body.innerText})")), flush=True)
             return
         print(json.dumps({"when": "before", **value(verdict)}), flush=True)
         subprocess.run(arg, shell=True, check=True)

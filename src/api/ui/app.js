@@ -6,10 +6,11 @@
  * writes text only through textContent and SVG attributes (never HTML
  * from data), fetches nothing but lisecd's own paths, and lists any
  * Content-Security-Policy violation on the page so that a test can see it.
- * For every role but li-admin, VMs of the LI class are left out of the
- * tables: the view names no LI and no target to operators or auditors, and
- * an LI VM only in the operator's violations, which lisecd's report for it
- * holds (docs/ui.md). */
+ * The VMs are the operator's alone to read, every one as the API answers
+ * it, LI VMs too (it declared them; docs/model.md, "What each role
+ * sees"); the auditor's page names no VM, and lisecd's report for it no
+ * row naming an LI VM. The view names no LI and no target to operators or
+ * auditors (docs/ui.md). */
 'use strict';
 
 (function () {
@@ -73,10 +74,6 @@
   }
 
   function shortId(id) { return id.length > 20 ? id.slice(0, 12) + '\u2026' : id; }
-
-  function isLiVm(vm) {
-    return vm.sensitivity === 'li' || vm.domain === 'li' || vm.paired === true;
-  }
 
   /* Hosts as the view shows them, from what the role may read: the model's
    * hosts (operator) joined with their attestation, or the attested hosts
@@ -325,8 +322,10 @@
       const hosts = hostsFrom(model, attested, now);
       const hvHost = new Map();
       for (const hv of (hvs && hvs.hypervisors) || []) hvHost.set(hv.id, hv.host);
-      /* LI VMs are named to the LI administration only (TR 103 308 §4.1). */
-      const shown = ((vms && vms.vms) || []).filter((v) => liAdmin || !isLiVm(v));
+      /* The operator reads every VM, LI VMs too, as /v1/model/vm answers
+       * it (the one role that reads VMs here; docs/model.md, "What each
+       * role sees"): the page hides none the API shows it. */
+      const shown = operator ? (vms && vms.vms) || [] : [];
       const vmsByHost = new Map();
       for (const v of shown) {
         const host = hvHost.get(v.hypervisor);
@@ -347,7 +346,6 @@
       if (auditor) note('Hosts shown are those that attested with their TPM; the trust model\u2019s entities are the operator\u2019s to read.');
       if (liAdmin) note('Hosts are shown to operators and auditors; the LI administration reads the violations in full and its LI authorisations.');
       if (!operator && !auditor && !liAdmin) note('This role is not admitted to the compliance view.');
-      if (operator) note('VMs of the LI class are shown to the LI administration only.');
       /* Every role but li-admin reads the report without the LI rules' rows
        * (docs/model.md, "What each role sees"): its verdict is about the rest. */
       if (!liAdmin && report.redacted) note('Violations of the LI rules are shown to the LI administration only; the verdict here is about every other requirement.');
