@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# A row withheld for the LI VM it names is found by the LI VM's id in its
-# text; an id may hold "." and ":" (lisec's id rule), so another VM whose
+# A row withheld for the LI VM it names is known by the model's mark on it
+# (model_reason.li_vms; it was by the LI VM's id in its text, and
+# li_confid_vmrows_mark shows where that went wrong); an id may hold "."
+# and ":" (lisec's id rule), so another VM whose
 # id begins with the LI VM's and goes on after a "." or ":" (vm-li.2 beside
 # vm-li) is another VM, not the LI VM. Its violations are the operator's to
 # read and act on: vm-li.2, an ordinary "sensitive" VM on a host of

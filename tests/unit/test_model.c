@@ -707,6 +707,93 @@ static void test_domain(void **state) {
   model_free(m);
 }
 
+/* ---- the mark of a reason naming an LI VM (model_reason.li_vms) ----------------------------- */
+
+/* Whether reason r's words (subject, sentence or fact) hold id. */
+static bool words_hold(const model_reason *r, const char *id) {
+  return strstr(r->subject, id) || strstr(r->sentence, id) || strstr(r->fact, id);
+}
+
+/* The LI VMs the reasons of rule rl whose subject is subj are marked with,
+ * joined by ","; every mark is one the reason's words name. */
+static void marks(const model_verdict *v, model_rule rl, const char *subj, char *out, size_t cap) {
+  out[0] = '\0';
+  for (size_t i = 0; i < v->n; i++) {
+    const model_reason *r = &v->reasons[i];
+    assert_false(r->li_vms_more);
+    for (uint8_t k = 0; k < r->n_li_vms; k++) assert_true(words_hold(r, r->li_vms[k]));
+    if (r->rule != rl || strcmp(r->subject, subj) != 0) continue;
+    for (uint8_t k = 0; k < r->n_li_vms; k++)
+      snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "," : "", r->li_vms[k]);
+  }
+}
+
+static void compliance_marks(model *m, model_rule rl, const char *subj, char *out, size_t cap) {
+  model_verdict v;
+  assert_int_equal(model_compliance(m, &v), 0);
+  marks(&v, rl, subj, out, cap);
+  model_verdict_free(&v);
+}
+
+/* The model marks each reason with the VMs of sensitivity li it names,
+ * where it makes it, not by what its words hold: an LI VM called edge-1,
+ * as a host is, is not marked on a row naming host edge-1. */
+static void test_li_vm_marks(void **state) {
+  (void)state;
+  model *m = base();
+  lisec_err err = {0};
+  char got[256];
+  /* an LI VM on a host admitting "general" only: its O.1.3 row names it */
+  put(m, "vm", "{\"id\":\"lv\",\"hypervisor\":\"hv-edge-1\",\"sensitivity\":\"li\","
+               "\"domain\":\"li-x\"}");
+  compliance_marks(m, MODEL_O13, "vm lv", got, sizeof got);
+  assert_string_equal(got, "lv");
+  /* an LI VM with a host's id, and an ordinary VM on that host: the
+   * ordinary VM's row names host edge-1 and no LI VM */
+  put(m, "vm", "{\"id\":\"edge-1\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"li\","
+               "\"domain\":\"li\"}");
+  move(m, "target", "hv-edge-1");
+  compliance_marks(m, MODEL_O13, "vm target", got, sizeof got);
+  assert_string_equal(got, "");
+  model_verdict v;
+  ok(model_decide_move(m, "other", "hv-edge-1", &v, &err), &err);
+  marks(&v, MODEL_O13, "vm other", got, sizeof got);
+  assert_string_equal(got, "");
+  model_verdict_free(&v);
+  /* DOMAIN names one LI VM of the domain and the other VM */
+  put(m, "vm", "{\"id\":\"other\",\"hypervisor\":\"hv-hel-2\",\"sensitivity\":\"general\","
+               "\"domain\":\"li\"}");
+  compliance_marks(m, MODEL_DOMAIN, "domain li", got, sizeof got);
+  assert_int_equal(strchr(got, ',') == NULL, 1);
+  assert_true(strcmp(got, "li1") == 0 || strcmp(got, "via1") == 0 || strcmp(got, "store1") == 0 ||
+              strcmp(got, "edge-1") == 0);
+  /* a placement of an LI VM: every reason names it */
+  model_vm_spec p = {.id = "new5", .hypervisor = "hv-unk-1", .sensitivity = MODEL_CLASS_LI,
+                     .domain = "core"};
+  ok(model_decide_place(m, &p, &v, &err), &err);
+  assert_true(v.n >= 2); /* MOVE2 (unk-1 untrusted), DOMAIN (core holds target) */
+  for (size_t i = 0; i < v.n; i++) {
+    assert_int_equal(v.reasons[i].n_li_vms, 1);
+    assert_string_equal(v.reasons[i].li_vms[0], "new5");
+  }
+  model_verdict_free(&v);
+  /* the LI rules' rows name their LI VM: R8 for li1 on an untrusted host */
+  move(m, "li1", "hv-unk-1");
+  model_verdict c;
+  assert_int_equal(model_compliance(m, &c), 0);
+  bool r8 = false;
+  for (size_t i = 0; i < c.n; i++)
+    if (c.reasons[i].rule == MODEL_R8 && strstr(c.reasons[i].sentence, "VM li1")) {
+      r8 = true;
+      assert_int_equal(c.reasons[i].n_li_vms, 1);
+      assert_string_equal(c.reasons[i].li_vms[0], "li1");
+    }
+  assert_true(r8);
+  marks(&c, MODEL_R8, "li li-1", got, sizeof got); /* and every mark is in its words */
+  model_verdict_free(&c);
+  model_free(m);
+}
+
 /* ---- §4.2: only known LI VMs ---------------------------------------------------------------- */
 
 static void test_known_li_vms(void **state) {
@@ -880,6 +967,7 @@ int main(void) {
       cmocka_unit_test(test_move_fixes_are_allowed),
       cmocka_unit_test(test_o13_protection),
       cmocka_unit_test(test_domain),
+      cmocka_unit_test(test_li_vm_marks),
       cmocka_unit_test(test_known_li_vms),
       cmocka_unit_test(test_validity),
       cmocka_unit_test(test_decide_connect),
