@@ -940,8 +940,17 @@ static int authorise(lisec_ctl *ctl, const ctl_actor *actor, int k, const char *
                 "role %s may not perform %s on %s entities; admitted roles: operator, hypervisor-admin",
                 role[0] ? role : "(none)", action, kind_names[k]);
   /* The route admits every role so that this refusal, whose subject may be
-   * an LEA a caller named, is recorded here: sealed for an LEA. */
-  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, k == K_LEA, NULL, LISEC_EDENIED, NULL, err,
+   * an LEA a caller named, is recorded here: sealed for an LEA, and for a
+   * VM declared "li" (subject "vm <id>", as the callers write it), whose
+   * id the auditor reads in no record in the clear (put_names_li_vm). */
+  bool li = k == K_LEA;
+  if (k == K_VM && strncmp(subject, "vm ", 3) == 0) {
+    struct ctl_model_state *st = state(ctl);
+    mu_lock(st);
+    li = vm_declared_li(st, subject + 3);
+    mu_unlock(st);
+  }
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, li, NULL, LISEC_EDENIED, NULL, err,
                    "%s", subject);
 }
 

@@ -10,7 +10,9 @@
 # - vm-secret is created, replaced, and refused a put declaring it paired
 #   (no [model] allow_declared_trust): three records, each sealed; no
 #   clear entry, over GET /v1/audit/entries or lisec audit read with
-#   another key, names it.
+#   another key, names it. Nor does the refusal of a role the model's
+#   routes do not admit naming it: mano's put and the auditor's own read
+#   of vm-secret are denied (403) and recorded sealed too.
 # - The LI administration opens the three with its key and reads vm-secret
 #   and what was done.
 # - A VM whose document said "li" and is replaced by one that does not is
@@ -37,6 +39,11 @@ out=$(as operator -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\
 out=$(as operator -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\n' \
   -d '{"id":"vm-secret","hypervisor":"hv-1","sensitivity":"li","domain":"li-2","paired":true}' "$LISECD_URL/v1/model/vm/vm-secret")
 [ "$(tail -n1 <<<"$out")" = 403 ] || fail "operator: PUT vm-secret paired: 403 expected: $out"
+out=$(as mano -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\n' \
+  -d '{"id":"vm-secret","hypervisor":"hv-1","sensitivity":"general","domain":"x"}' "$LISECD_URL/v1/model/vm/vm-secret")
+[ "$(tail -n1 <<<"$out")" = 403 ] || fail "mano: PUT vm-secret: 403 expected: $out"
+out=$(as auditor -w '\n%{http_code}\n' "$LISECD_URL/v1/model/vm/vm-secret")
+[ "$(tail -n1 <<<"$out")" = 403 ] || fail "auditor: GET vm-secret: 403 expected: $out"
 model_put operator vm '{"id":"vm-was","hypervisor":"hv-1","sensitivity":"li","domain":"li"}'
 out=$(as operator -X PUT -H 'Content-Type: application/json' -w '\n%{http_code}\n' \
   -d '{"id":"vm-was","hypervisor":"hv-1","sensitivity":"general","domain":"tenant"}' "$LISECD_URL/v1/model/vm/vm-was")
@@ -52,14 +59,14 @@ for e in json.load(sys.stdin)["entries"]:
 grep -q 'model.vm.put | ok | vm vm-plain' auditor.txt || fail "the auditor reads no clear record of vm-plain: $(cat auditor.txt)"
 ! grep -E 'vm-secret|vm-was' auditor.txt || fail "a record in the clear names an LI VM to the auditor"
 sealed=$(awk -v f="$from" -v t="$to" '$1 >= f && $1 < t && $2 == "true"' auditor.txt | wc -l)
-[ "$sealed" -ge 5 ] || fail "the puts of vm-secret and vm-was: 5 sealed records expected, $sealed: $(cat auditor.txt)"
+[ "$sealed" -ge 7 ] || fail "the puts of vm-secret and vm-was, mano's and the auditor's refusals: 7 sealed records expected, $sealed: $(cat auditor.txt)"
 pass "the auditor reads the put of vm-plain and no record naming vm-secret or vm-was ($sealed sealed)"
 
 cli() { lisec --server "$LISECD_URL" --pki "$pki" --role "$@"; }
 rc=0
 cli auditor --json audit read --li-key other.key >auditor.json 2>auditor.err || rc=$?
 [ $rc = 1 ] || fail "auditor: lisec audit read with another key: exit $rc (1 expected: entries left closed): $(cat auditor.err)"
-jq -e '.closed >= 5' auditor.json >/dev/null || fail "auditor: lisec audit read: the sealed records left closed expected: $(cat auditor.json)"
+jq -e '.closed >= 7' auditor.json >/dev/null || fail "auditor: lisec audit read: the sealed records left closed expected: $(cat auditor.json)"
 ! grep -E 'vm-secret|vm-was' auditor.json || fail "lisec audit read shows the auditor an LI VM in the clear part"
 grep -q 'vm-plain' auditor.json || fail "lisec audit read: the auditor reads no record of vm-plain"
 pass "lisec audit read, as the auditor without the LI key, names neither vm-secret nor vm-was"
@@ -68,13 +75,15 @@ pass "lisec audit read, as the auditor without the LI key, names neither vm-secr
 cli li-admin --json audit read --li-key li.key >opened.json 2>opened.err ||
   fail "li-admin: lisec audit read: $(cat opened.err)"
 jq -e '.closed == 0' opened.json >/dev/null || fail "li-admin: entries left closed: $(cat opened.json)"
-jq -e '[.entries[] | select(.sealed and .action == "model.vm.put" and (.subjects == ["vm vm-secret"])) | .outcome] == ["ok", "ok", "denied"]' \
-  opened.json >/dev/null ||
-  fail "li-admin: the three sealed model.vm.put records of vm-secret (ok, ok, denied) expected: $(jq -c '[.entries[] | select(.action == "model.vm.put")]' opened.json)"
+jq -e '[.entries[] | select(.sealed and .action == "model.vm.put" and (.subjects == ["vm vm-secret"])) | [.role, .outcome]] ==
+  [["operator", "ok"], ["operator", "ok"], ["operator", "denied"], ["mano", "denied"]] and
+  [.entries[] | select(.sealed and .action == "model.vm.read" and (.subjects == ["vm vm-secret"])) | [.role, .outcome]] ==
+  [["auditor", "denied"]]' opened.json >/dev/null ||
+  fail "li-admin: the sealed records of vm-secret (the operator's two puts and refused one, mano's and the auditor's refusals) expected: $(jq -c '[.entries[] | select(.action | startswith("model.vm"))]' opened.json)"
 jq -e '[.entries[] | select(.sealed and .action == "model.vm.put" and (.subjects == ["vm vm-was"])) | .outcome] == ["ok", "ok"]' \
   opened.json >/dev/null || fail "li-admin: the two sealed model.vm.put records of vm-was expected"
 jq -e '[.entries[] | select(.action == "model.vm.put" and (.subjects == ["vm vm-plain"])) | .sealed] == [false]' \
   opened.json >/dev/null || fail "li-admin: vm-plain's record in the clear expected"
-pass "the LI administration opens the sealed puts of vm-secret (created, replaced, refused) and vm-was"
+pass "the LI administration opens the sealed records of vm-secret (created, replaced, refused; mano's and the auditor's refusals) and vm-was"
 stop_clean
 echo "li_confid_vmput: all passed"

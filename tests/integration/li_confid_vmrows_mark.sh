@@ -60,6 +60,7 @@ jq -e '.counts["TR103308-7-O.1.3"] == 2 and .counts["TR103308-4.1-DOMAIN"] == 1 
   ([.violations[] | select(.requirement == "TR103308-7-O.1.3") | .subject] | sort) == ["vm vm-g", "vm vm-li"] and
   ([.violations[] | select(.requirement == "TR103308-4.1-DOMAIN") | .sentence][0] | test("LI VM hel-3"))' \
   <<<"$body" >/dev/null || fail "the operator's compliance report: both O.1.3 rows and the DOMAIN row expected: $body"
+case $body in *lisec.li*) fail "the operator's report holds the controller's mark: $body" ;; esac
 pass "the operator reads the rows naming the LI VMs (O.1.3 of vm-li, DOMAIN naming hel-3) and vm-g's"
 
 # --- a decision ------------------------------------------------------------------------
@@ -71,6 +72,7 @@ jq -e '.allow == false and
     (.[0].subject == "vm vm-z") and (.[0].sentence | test("host hel-3.s protection level")) and
     (.[0].fact | test("protection\\(host hel-3\\)")))' <<<"$body" >/dev/null ||
   fail "mano's placement of vm-z on hv-3: its O.1.3 reason, naming host hel-3 and no LI VM, whole expected: $body"
+case $body in *lisec.li*) fail "mano's decision holds the controller's mark: $body" ;; esac
 pass "mano reads the O.1.3 reason of placing vm-z on hv-3 whole (host hel-3 is no LI VM)"
 
 out=$(post mano /v1/decisions/placement '{"id":"vm-y","hypervisor":"hv-1","sensitivity":"general","domain":"li"}')
