@@ -279,10 +279,20 @@ static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
     ctl_model_mark_stale(G.sh);
     return 0;
   }
+  /* stuck: a server answers, but this leader's own previous lock session
+   * (its backend stopped or hung) still holds the lock */
+  bool stuck = store_lock_stuck(lock);
   if (rc == LISEC_EUNAVAIL && now_ms - *lost_since < G.set.failover_ms) {
-    LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "store: no primary to take the writer lock back on yet: %s", e2.msg);
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 60000, "store: %s: %s",
+                stuck ? "the writer lock cannot be taken back yet" : "no primary to take the writer lock back on yet",
+                e2.msg);
     return 0;
   }
+  if (rc == LISEC_EUNAVAIL && stuck)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "not taken back within [ha] store_failover_ms = %lld ms: %s; no lisecd leads until that "
+                         "backend ends",
+                         (long long)G.set.failover_ms, e2.msg);
   if (rc == LISEC_EUNAVAIL)
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "no read-write PostgreSQL among the store URL's hosts within [ha] store_failover_ms = "
@@ -309,6 +319,9 @@ static void watch_once(void) {
     return;
   }
   if (G.set.enabled) {
+    if (rc == LISEC_EUNAVAIL && !lost_since)
+      LOG_WARN("leader (node %s): %s; taking the writer lock back for up to [ha] store_failover_ms = %lld ms",
+               G.set.node, err.msg, (long long)G.set.failover_ms);
     if (rc == LISEC_EUNAVAIL && (rc = regain_ha(lock, &lost_since, &err)) == 0) {
       if (!lost_since) lease_renewed(sent); /* taken back; else no primary yet */
       return;

@@ -36,6 +36,9 @@ struct store_lock {
   int64_t epoch;   /* the epoch this holder set (PostgreSQL) */
   int64_t timeout_ms;
   int64_t lease_ms; /* PostgreSQL: idle_session_timeout of the lock's session; 0 none */
+  bool stalled;     /* the last statement got no answer in time: the connection was given up */
+  int held_pid;     /* the backend of the session that took the lock (0: none yet) */
+  bool stuck;       /* the last regain found the lock held by that session still */
   char node[STORE_NODE_MAX + 1];
   char advertise[STORE_ADVERTISE_MAX + 1];
   char host[STORE_HOST_MAX + 1];
@@ -129,12 +132,60 @@ static int file_try(store_lock *l, bool *held, store_holder *holder, lisec_err *
 
 /* ---- PostgreSQL: an advisory lock on a connection of its own -------------- */
 
+/* How much longer than timeout_ms (the lock session's own lock_timeout and
+ * statement_timeout, which answer first while its backend runs) a
+ * statement on the lock's connection is waited for. */
+#define LOCK_GRACE_MS 2000
+
+/* PQexec (n = 0) or PQexecParams with text parameters on the lock's
+ * connection, sent and answered within timeout_ms + LOCK_GRACE_MS by the
+ * monotonic clock. The server's timeouts do not reach a backend that does
+ * not run (SIGSTOPped, hung) and its host's kernel still answers TCP, so
+ * without this the watch would wait for good: a leader could then neither
+ * take its lock back nor stop (its watch is joined at stop). Past the
+ * bound the connection is given up (l->stalled): a new one is made at the
+ * next try, and the backend, when it runs again, finds its client gone and
+ * ends, its locks with it. */
+static PGresult *lock_exec(store_lock *l, const char *sql, int n, const char *const *vals) {
+  int64_t limit = lisec_time_mono_ms() + l->timeout_ms + LOCK_GRACE_MS;
+  l->stalled = false;
+  if (PQsetnonblocking(l->conn, 1) != 0) return NULL;
+  int sent = n ? PQsendQueryParams(l->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQsendQuery(l->conn, sql);
+  bool whole = sent && store_pg_flush_by(l->conn, limit);
+  if (sent && !whole) {
+    l->stalled = true;
+    store_pg_give_up(l->conn);
+  }
+  PQsetnonblocking(l->conn, 0);
+  PGresult *last = NULL;
+  while (whole) {
+    if (!store_pg_result_by(l->conn, limit)) {
+      if (l->stalled) break; /* not reached: a shut-down socket reads as closed */
+      l->stalled = true;
+      store_pg_give_up(l->conn);
+      continue;
+    }
+    PGresult *r = PQgetResult(l->conn); /* does not block now */
+    if (!r) break;
+    PQclear(last);
+    last = r;
+  }
+  return last;
+}
+
 static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_err *err) {
   const char *msg = res ? PQresultErrorMessage(res) : "";
   if (!msg || !*msg) msg = PQerrorMessage(l->conn);
-  int code = PQstatus(l->conn) == CONNECTION_OK ? LISEC_ESTORE : LISEC_EUNAVAIL;
-  lisec_err_set(err, code, "postgresql (the writer lock's connection): %s: %.*s", what,
-                (int)strcspn(msg, "\n"), msg);
+  int code = PQstatus(l->conn) == CONNECTION_OK && !l->stalled ? LISEC_ESTORE : LISEC_EUNAVAIL;
+  if (l->stalled)
+    lisec_err_set(err, code,
+                  "postgresql (the writer lock's connection): %s: no answer within [ha] lock_timeout_ms = %lld ms "
+                  "and %d ms more (its backend stopped or hung, or the server cut off), so the connection was "
+                  "given up",
+                  what, (long long)l->timeout_ms, LOCK_GRACE_MS);
+  else
+    lisec_err_set(err, code, "postgresql (the writer lock's connection): %s: %.*s", what, (int)strcspn(msg, "\n"),
+                  msg);
   PQclear(res);
   return code;
 }
@@ -191,8 +242,8 @@ static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
 }
 
 static int pg_read_holder(store_lock *l, store_holder *h, lisec_err *err) {
-  PGresult *res = PQexec(l->conn, "SELECT epoch, node, host, pid, advertise, since_ms FROM leader_epoch "
-                                  "WHERE id = 1");
+  PGresult *res = lock_exec(l, "SELECT epoch, node, host, pid, advertise, since_ms FROM leader_epoch WHERE id = 1", 0,
+                            NULL);
   if (PQresultStatus(res) != PGRES_TUPLES_OK) return pg_lock_fail(l, res, "read the holder", err);
   if (PQntuples(res) == 1) {
     h->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -221,10 +272,10 @@ static void pg_end_previous(store_lock *l) {
   char name[STORE_NODE_MAX + 8];
   snprintf(name, sizeof name, "lisec:%s", h.node);
   const char *vals[1] = {name};
-  PQclear(PQexecParams(l->conn,
-                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 "
-                       "AND pid <> pg_backend_pid() AND datname = current_database()",
-                       1, NULL, vals, NULL, NULL, 0));
+  PQclear(lock_exec(l,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 "
+                    "AND pid <> pg_backend_pid() AND datname = current_database()",
+                    1, vals));
 }
 
 /* The lease: the server ends the lock's session, and the lock with it,
@@ -236,7 +287,7 @@ static int pg_lease_apply(store_lock *l, lisec_err *err) {
   if (l->lease_ms <= 0) return 0;
   char sql[64];
   snprintf(sql, sizeof sql, "SET idle_session_timeout = %lld", (long long)l->lease_ms);
-  PGresult *res = PQexec(l->conn, sql);
+  PGresult *res = lock_exec(l, sql, 0, NULL);
   if (PQresultStatus(res) != PGRES_COMMAND_OK)
     return pg_lock_fail(l, res, "set the lease (idle_session_timeout needs PostgreSQL 14 or later)", err);
   PQclear(res);
@@ -256,7 +307,7 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
     int rc = pg_lease_apply(l, err);
     if (rc) return rc;
   }
-  PGresult *res = PQexec(l->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
+  PGresult *res = lock_exec(l, "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0, NULL);
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) return pg_lock_fail(l, res, what, err);
   *got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
   PQclear(res);
@@ -283,32 +334,32 @@ static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
   snprintf(pid, sizeof pid, "%lld", (long long)getpid());
   snprintf(since, sizeof since, "%lld", (long long)lisec_time_now_ms());
   const char *vals[5] = {l->node, l->host, pid, l->advertise, since};
-  PQclear(PQexec(l->conn, "BEGIN"));
-  PGresult *res = PQexec(l->conn, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")");
+  PQclear(lock_exec(l, "BEGIN", 0, NULL));
+  PGresult *res = lock_exec(l, "SELECT pg_advisory_xact_lock(" STORE_FENCE_KEY ")", 0, NULL);
   bool locked = PQresultStatus(res) == PGRES_TUPLES_OK;
   if (locked) {
     PQclear(res);
-    res = PQexecParams(l->conn,
-                       "UPDATE leader_epoch SET epoch = GREATEST(epoch + 1, (EXTRACT(EPOCH FROM "
-                       "clock_timestamp()) * 1000)::bigint), node = $1, host = $2, pid = $3, "
-                       "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
-                       5, NULL, vals, NULL, NULL, 0);
+    res = lock_exec(l,
+                    "UPDATE leader_epoch SET epoch = GREATEST(epoch + 1, (EXTRACT(EPOCH FROM "
+                    "clock_timestamp()) * 1000)::bigint), node = $1, host = $2, pid = $3, "
+                    "advertise = $4, since_ms = $5 WHERE id = 1 RETURNING epoch",
+                    5, vals);
   }
   if (!locked || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
-    PQclear(PQexec(l->conn, "ROLLBACK"));
-    PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+    PQclear(lock_exec(l, "ROLLBACK", 0, NULL));
+    PQclear(lock_exec(l, "SELECT pg_advisory_unlock(" LOCK_KEY ")", 0, NULL));
     return rc;
   }
   int64_t epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
   PQclear(res);
   store_fence_move(epoch);
-  PGresult *done = PQexec(l->conn, "COMMIT");
+  PGresult *done = lock_exec(l, "COMMIT", 0, NULL);
   bool committed = PQresultStatus(done) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(done), "COMMIT") == 0;
   PQclear(done);
   if (!committed) {
     *uncertain = PQstatus(l->conn) != CONNECTION_OK;
-    PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+    PQclear(lock_exec(l, "SELECT pg_advisory_unlock(" LOCK_KEY ")", 0, NULL));
     return lisec_err_set(err, PQstatus(l->conn) == CONNECTION_OK ? LISEC_ESTORE : LISEC_EUNAVAIL,
                          "postgresql (the writer lock's connection): the epoch bump did not commit");
   }
@@ -329,6 +380,7 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
   rc = pg_bump(l, &uncertain, err);
   if (rc) return rc;
   *held = true;
+  l->held_pid = PQbackendPID(l->conn);
   return 0;
 }
 
@@ -411,8 +463,36 @@ int store_lock_check(store_lock *l, lisec_err *err) {
   return 0;
 }
 
+/* The lock taken by someone while the epoch is still this holder's: the
+ * session that took it, given up (its backend stopped or hung, or the
+ * server has not yet noticed its client gone), still holds it; or, for a
+ * moment, a standby that took it is about to bump. The first ends when the
+ * server ends its backend: it is asked to (pg_terminate_backend, by its
+ * pid and name, so nobody else's session is ended), which a stopped
+ * backend does as soon as it runs again. EUNAVAIL, so the caller tries
+ * again within its bound (l->stuck says why). */
+static int pg_held_by_own(store_lock *l, lisec_err *err) {
+  l->stuck = true;
+  char pid[24], name[STORE_NODE_MAX + 16];
+  snprintf(pid, sizeof pid, "%d", l->held_pid);
+  snprintf(name, sizeof name, "lisec-lock:%s", l->node);
+  const char *vals[2] = {pid, name};
+  if (l->held_pid && l->held_pid != PQbackendPID(l->conn))
+    PQclear(lock_exec(l,
+                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1::int "
+                      "AND application_name = $2 AND pid <> pg_backend_pid()",
+                      2, vals));
+  return lisec_err_set(err, LISEC_EUNAVAIL,
+                       "the writer lock is still held by this lisecd's previous lock session (PostgreSQL backend "
+                       "pid %d), whose connection was given up: its backend is stopped or hung, or the server has "
+                       "not yet found its client gone; it was asked to end, and a stopped backend ends once it "
+                       "runs again",
+                       l->held_pid);
+}
+
 int store_lock_regain(store_lock *l, bool bump, lisec_err *err) {
   if (!l->conn) return 0;
+  l->stuck = false;
   bool got = false;
   int rc = pg_try_lock_now(l, true, &got, "try the lock again", err);
   if (rc) return rc;
@@ -434,9 +514,11 @@ int store_lock_regain(store_lock *l, bool bump, lisec_err *err) {
       if (rc) return rc;
     }
     l->held = true;
+    l->held_pid = PQbackendPID(l->conn);
     return 0;
   }
-  if (got) PQclear(PQexec(l->conn, "SELECT pg_advisory_unlock(" LOCK_KEY ")"));
+  if (!got && h.epoch == l->epoch) return pg_held_by_own(l, err);
+  if (got) PQclear(lock_exec(l, "SELECT pg_advisory_unlock(" LOCK_KEY ")", 0, NULL));
   return lisec_err_set(err, LISEC_ECONFLICT,
                        "another lisecd took the database while this one was cut off: %s (epoch %lld, "
                        "this one's %lld)",
@@ -450,6 +532,8 @@ int store_lock_lease(store_lock *l, int64_t lease_ms, lisec_err *err) {
 }
 
 int64_t store_lock_epoch(const store_lock *l) { return l->epoch; }
+
+bool store_lock_stuck(const store_lock *l) { return l->stuck; }
 
 bool store_lock_postgres(const store_lock *l) { return l->conn != NULL; }
 

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "store/store_impl.h"
 
@@ -120,56 +119,40 @@ static int pg_fail(pg_be *b, PGresult *res, const char *what, lisec_err *err) {
 /* The connection is given up: its socket shut down, so libpq finds it
  * closed and pg_ready makes a new one before the next statement. */
 static void pg_give_up(pg_be *b) {
-  shutdown(PQsocket(b->conn), SHUT_RDWR);
-  PQconsumeInput(b->conn);
+  store_pg_give_up(b->conn);
   b->going = true;
-}
-
-/* Sends what libpq holds of the statement (non-blocking: a server that
- * does not read, its socket's buffer full, would hold a blocking send for
- * good) until it is all sent or limit passes. False, the connection given
- * up, when it was not sent whole in time: the server has part of a
- * message, so the connection cannot carry another. */
-static bool pg_flush_until(pg_be *b, int64_t limit) {
-  int f;
-  while ((f = PQflush(b->conn)) == 1) {
-    int64_t now = lisec_time_mono_ms();
-    if (now >= limit) {
-      b->timed_out = true;
-      pg_give_up(b);
-      return false;
-    }
-    /* readable too: libpq reads what the server sends meanwhile */
-    struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLOUT | POLLIN};
-    int64_t left = limit - now;
-    if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0 && (p.revents & POLLIN)) PQconsumeInput(b->conn);
-  }
-  return true; /* f < 0: the connection failed; its error is the answer */
 }
 
 /* Sends sql (with n parameters; n < 0: the simple protocol, several
  * statements allowed) and waits for its answer, the last result as PQexec
  * gives it, the whole within the bound (pg_bound) by the monotonic clock.
- * A statement not sent whole by then gives its connection up. One sent
- * but not answered is cancelled (a COMMIT waiting for a synchronous
- * standby then answers with a WARNING, which pg_commit takes as in doubt),
- * and once the grace for the cancel has passed too (a backend stopped, a
- * host cut off), or when no canceller could be started for it (pg_cancel.c:
- * one of this connection's is still under way, or the process's cap is
- * reached), the connection is given up. b->timed_out says so. */
+ * The connection is non-blocking while it is sent (a server that does not
+ * read, its socket's buffer full, would hold a blocking send for good): a
+ * statement not sent whole by then gives its connection up, since the
+ * server has part of a message. One sent but not answered is cancelled (a
+ * COMMIT waiting for a synchronous standby then answers with a WARNING,
+ * which pg_commit takes as in doubt), and once the grace for the cancel
+ * has passed too (a backend stopped, a host cut off), or when no canceller
+ * could be started for it (pg_cancel.c: one of this connection's is still
+ * under way, or the process's cap is reached), the connection is given
+ * up. b->timed_out says so. */
 static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *vals, const int *lens,
                          const int *fmts, int binary) {
   b->timed_out = false;
   int64_t limit = lisec_time_mono_ms() + pg_bound(b);
   if (PQsetnonblocking(b->conn, 1) != 0) return NULL;
   int sent = n < 0 ? PQsendQuery(b->conn, sql) : PQsendQueryParams(b->conn, sql, n, NULL, vals, lens, fmts, binary);
-  bool whole = sent && pg_flush_until(b, limit);
+  bool whole = sent && store_pg_flush_by(b->conn, limit);
+  if (sent && !whole) {
+    b->timed_out = true;
+    pg_give_up(b);
+  }
   PQsetnonblocking(b->conn, 0); /* all sent (or the connection is gone): nothing to flush */
   if (!whole) return NULL;
   PGresult *last = NULL;
   bool cancelled = false, abandoned = false;
   for (;;) {
-    if (!PQisBusy(b->conn) || PQstatus(b->conn) != CONNECTION_OK) {
+    if (store_pg_result_by(b->conn, limit)) {
       PGresult *r = PQgetResult(b->conn); /* does not block now */
       if (!r) break;
       PQclear(last);
@@ -177,24 +160,16 @@ static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *va
       continue;
     }
     if (abandoned) break; /* not reached: a shut-down socket reads as closed */
-    int64_t now = lisec_time_mono_ms();
-    if (now >= limit) {
-      b->timed_out = true;
-      if (!cancelled) {
-        cancelled = true;
-        if (pg_canceller_start(b->canceller, b->conn)) {
-          limit = now + PG_CANCEL_GRACE_MS;
-          continue;
-        }
+    b->timed_out = true;
+    if (!cancelled) {
+      cancelled = true;
+      if (pg_canceller_start(b->canceller, b->conn)) {
+        limit = lisec_time_mono_ms() + PG_CANCEL_GRACE_MS;
+        continue;
       }
-      abandoned = true;
-      pg_give_up(b);
-      continue;
     }
-    struct pollfd p = {.fd = PQsocket(b->conn), .events = POLLIN};
-    int64_t left = limit - now;
-    poll(&p, 1, left > 60000 ? 60000 : (int)left); /* EINTR: the loop looks again */
-    PQconsumeInput(b->conn); /* a failure closes the connection: its error is the answer */
+    abandoned = true;
+    pg_give_up(b);
   }
   return last;
 }

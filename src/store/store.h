@@ -131,7 +131,8 @@ typedef struct store_holder {
 typedef struct store_lock store_lock;
 /* Opens what the lock needs (the lock file; for PostgreSQL the schema is
  * migrated and the lock's connection opened, every statement on it bounded
- * by timeout_ms) without taking it. node and advertise name this holder. */
+ * by timeout_ms on the server and 2 s more by this side, which gives the
+ * connection up past that: EUNAVAIL) without taking it. node and advertise name this holder. */
 int store_lock_open(const char *url, const char *node, const char *advertise, int64_t timeout_ms,
                     store_lock **out, lisec_err *err);
 /* Takes the lock when free (*held true; on PostgreSQL the epoch bumped);
@@ -148,6 +149,11 @@ int store_lock_check(store_lock *l, lisec_err *err);
  * process's fence moved with it): the lock was gone, so the leadership
  * starts anew; ECONFLICT too when the bump's COMMIT went unanswered. */
 int store_lock_regain(store_lock *l, bool bump, lisec_err *err);
+/* After a regain's EUNAVAIL: true when the lock was found held by this
+ * holder's own previous session (its connection given up, its backend
+ * stopped or hung), which was asked to end; false when no server took the
+ * connection. */
+bool store_lock_stuck(const store_lock *l);
 /* PostgreSQL: the server ends the lock's session (and the lock) when it
  * has been idle for lease_ms (0: never), kept on every reconnect; the
  * holder renews it with each store_lock_check. Needs PostgreSQL 14. */

@@ -83,12 +83,23 @@ int store_migrations_latest(void);
 /* The SQL reading the applied version (0 for a database never migrated). */
 #define STORE_SQL_SCHEMA_VERSION "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 
+/* pg_wait.c: waiting on a libpq connection by the monotonic clock (ms).
+ * flush_by sends what libpq holds of a statement sent on a non-blocking
+ * connection: false when limit passed first (the server has part of a
+ * message; the connection can carry no other). result_by: true once
+ * PQgetResult does not block (an answer is whole, or the connection
+ * failed), false when limit passed first. give_up shuts the connection's
+ * socket down, so libpq finds it closed. */
+struct pg_conn;
+bool store_pg_flush_by(struct pg_conn *c, int64_t limit);
+bool store_pg_result_by(struct pg_conn *c, int64_t limit);
+void store_pg_give_up(struct pg_conn *c);
+
 /* pg_cancel.c: the PostgreSQL back end's cancel requests, each from a
  * detached thread, at most one in flight per connection and
  * STORE_PG_CANCELS_MAX in the process. start is false when none was sent
  * (one of this connection's is still under way, the cap is reached, no
  * memory): the caller gives the connection up instead. */
-struct pg_conn;
 typedef struct pg_canceller pg_canceller;
 pg_canceller *pg_canceller_new(void);
 void pg_canceller_put(pg_canceller *o); /* the connection's reference */

@@ -65,3 +65,10 @@ lisec_integration_test(ha_store_stall tests/integration/ha_store_stall.sh)
 # slowly, x1_admf_ne.py crawl in front of lisec-ne) sends nothing more in
 # it; leading again, it asks the rest.
 lisec_integration_test(ha_lease_x1 tests/integration/ha_lease_x1.sh)
+# The leader's lock session's backend stopped (SIGSTOP: the server's
+# timeouts and the lease are the backend's own to enforce): the leader
+# steps down by its lease, gives the session up within lock_timeout_ms and
+# 2 s, exits naming it once store_failover_ms has passed; the standby never
+# leads beside it, and leads once the backend runs again; a leader asked to
+# stop meanwhile stops within the bound.
+lisec_integration_test(ha_lock_stall tests/integration/ha_lock_stall.sh)
