@@ -10,7 +10,9 @@
  * PostgreSQL its statements are bounded by [store] migration_timeout_ms,
  * not by [store] timeout_ms; one past it is cancelled and rolled back
  * whole, and the open refused naming the setting. Each migration's start
- * and end are logged, so a long one is seen to be under way. */
+ * and end are logged, so a long one is seen to be under way. Another
+ * process that finds the migration lock taken waits for it, logged, within
+ * the same [store] migration_timeout_ms (migration_lock). */
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -135,6 +137,49 @@ static int refuse_newer(int64_t v, lisec_err *err) {
                        (long long)v, N_MIGRATIONS);
 }
 
+/* An arbitrary constant naming "lisec schema migration" among advisory
+ * locks, and its two halves as pg_locks shows them. */
+#define MIGRATION_KEY "7151300020260001"
+#define MIGRATION_KEY_HI "1665041"    /* 7151300020260001 >> 32 */
+#define MIGRATION_KEY_LO "3378760865" /* 7151300020260001 & 0xffffffff */
+
+/* PostgreSQL: takes the migration lock in the current transaction. Taken
+ * by another process, it is migrating the schema (another node of an HA
+ * pair starting a new version first, say), and the migration may rewrite a
+ * large table: this one waits for it, saying so, for at most [store]
+ * migration_timeout_ms (the bound the migration itself runs under) rather
+ * than the session's 10 s lock_timeout, then reads the version it left. */
+static int migration_lock(const store_ops *ops, void *be, lisec_err *err) {
+  int64_t got = 0;
+  int rc = ops->query_int(be, "SELECT pg_try_advisory_xact_lock(" MIGRATION_KEY ")::int", &got, err);
+  if (rc || got) return rc;
+  int64_t bound = atomic_load(&migration_bound_ms), holder = 0;
+  lisec_err ignored = {0};
+  (void)ops->query_int(be,
+                       "SELECT COALESCE(MAX(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                       "AND classid = " MIGRATION_KEY_HI " AND objid = " MIGRATION_KEY_LO " AND objsubid = 1",
+                       &holder, &ignored);
+  LOG_INFO("store: waiting for another node's schema migration (PostgreSQL backend pid %lld holds the migration "
+           "lock) for at most [store] migration_timeout_ms = %lld ms",
+           (long long)holder, (long long)bound);
+  char sql[64];
+  snprintf(sql, sizeof sql, "SET LOCAL lock_timeout = %lld", (long long)bound);
+  int64_t t0 = lisec_time_mono_ms();
+  rc = ops->exec(be, sql, err);
+  if (!rc) rc = ops->exec(be, "SELECT pg_advisory_xact_lock(" MIGRATION_KEY ")", err);
+  if (rc) {
+    lisec_err_wrap(err,
+                   "TR103308-5.5: store: another node's schema migration did not end within [store] "
+                   "migration_timeout_ms = %lld ms (waited %lld ms); this lisecd does not start on a schema "
+                   "being changed (raise the setting, or start it again once that migration is done)",
+                   (long long)bound, (long long)(lisec_time_mono_ms() - t0));
+    return rc;
+  }
+  LOG_INFO("store: the other node's schema migration ended after %lld ms of waiting; reading the version it left",
+           (long long)(lisec_time_mono_ms() - t0));
+  return 0;
+}
+
 /* One step under the lock: re-reads the version (another process may have
  * migrated meanwhile) and applies the next migration if one is pending.
  * *done is set when nothing is pending. */
@@ -144,9 +189,7 @@ static int migrate_step(const store_ops *ops, void *be, bool *done, lisec_err *e
     lisec_err_wrap(err, "store: cannot start a schema migration");
     return rc;
   }
-  /* An arbitrary constant naming "lisec schema migration" among advisory locks. */
-  if (ops->dialect == STORE_DIALECT_POSTGRES)
-    rc = ops->exec(be, "SELECT pg_advisory_xact_lock(7151300020260001)", err);
+  if (ops->dialect == STORE_DIALECT_POSTGRES) rc = migration_lock(ops, be, err);
   int64_t v = 0;
   if (!rc) rc = applied_version(ops, be, &v, err);
   if (!rc && v > N_MIGRATIONS) rc = refuse_newer(v, err);

@@ -72,3 +72,8 @@ lisec_integration_test(ha_lease_x1 tests/integration/ha_lease_x1.sh)
 # leads beside it, and leads once the backend runs again; a leader asked to
 # stop meanwhile stops within the bound.
 lisec_integration_test(ha_lock_stall tests/integration/ha_lock_stall.sh)
+# A lisecd that starts while another node's schema migration runs (held by
+# a trigger of the test's) waits for it, saying so, beyond its sessions'
+# lock_timeout, bounded by [store] migration_timeout_ms (one with 1000
+# stops naming it), and starts as the standby once the migration is done.
+lisec_integration_test(ha_migration_wait tests/integration/ha_migration_wait.sh)
