@@ -84,6 +84,10 @@ typedef struct att_host {
   int64_t last_ok;       /* seconds; newest passed appraisal, 0 = none */
   int64_t last_ok_ms;    /* the same in ms, for freshness (whole seconds after a restart) */
   int64_t last_attempt;  /* seconds; newest appraisal of any outcome */
+  /* the same by the monotonic clock (ms), 0 = none by this lisecd: what
+   * "due" is judged by, so a wall clock stepped back does not stop the
+   * challenges nor one stepped forward make them ask at every poll */
+  int64_t last_attempt_mono_ms;
   uint64_t appraisals;   /* count, so waiters see a new one */
   /* The host's stored document as an appraisal last wrote or read it, so
    * the next report needs no store read (doc_kept_get); doc_gen counts
@@ -1281,15 +1285,17 @@ int ctl_attest_challenge(lisec_ctl *ctl, const ctl_actor *actor, const json_t *b
   const char *host = NULL;
   int rc = enrolled_host(ctl, actor, body, "attest.challenge", &host, err);
   if (rc) return rc;
-  int64_t now = lisec_time_now();
+  /* "due" is a duration since the last appraisal, by the monotonic clock
+   * (last_attempt, the wall clock's, is what is stored and shown) */
+  int64_t now = lisec_time_mono_ms();
   pthread_mutex_lock(&st->mu);
   att_host *h = find_locked(st, host);
   const char *why = h->offer    ? "a confirmed location certificate is waiting"
                     : h->wanted ? "a decision needs a fresh attestation"
                     : h->since_start ? "lisecd restarted: each enrolled host attests again now"
-                    : !h->last_attempt                     ? "never attested"
-                    : now - h->last_attempt >= st->interval_s ? "due"
-                                                             : NULL;
+                    : !h->last_attempt ? "never attested"
+                    : !h->last_attempt_mono_ms || now - h->last_attempt_mono_ms >= st->interval_s * 1000 ? "due"
+                                                                                                   : NULL;
   bool offer = h->offer;
   pthread_mutex_unlock(&st->mu);
   *out = json_pack("{s:b, s:I}", "attest_now", why != NULL, "interval_s",
@@ -1899,6 +1905,7 @@ int ctl_attest_submit(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body
   h->trusted = trusted;
   h->last_passed = trusted;
   h->last_attempt = now;
+  h->last_attempt_mono_ms = lisec_time_mono_ms();
   if (trusted) h->last_ok = now, h->last_ok_ms = now_ms;
   h->wanted = h->silent = false;
   h->since_start = false;
@@ -1980,7 +1987,7 @@ void ctl_attest_host_forget(lisec_ctl *ctl, const char *host) {
     h->enrolled = h->trusted = h->last_passed = h->wanted = h->overdue_todo = false;
     h->offer = h->since_start = false;
     h->deenrolled = true;
-    h->last_ok = h->last_ok_ms = 0;
+    h->last_ok = h->last_ok_ms = h->last_attempt_mono_ms = 0;
     /* requests parked for its fresh quote decide now: it has none */
     h->appraisals++;
     notify_locked(st, h);

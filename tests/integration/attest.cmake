@@ -22,3 +22,7 @@ lisec_integration_test(attest_removed tests/integration/attest_removed.sh)
 # [attest] quarantine_timeout_s outlives a wall clock stepped back while the
 # command runs: lisecd with clock_step_shim, one host with swtpm and agent.
 lisec_integration_test(attest_quarantine_clock tests/integration/attest_quarantine_clock.sh)
+# Whether a host's attestation is due is judged by the monotonic clock:
+# lisecd's wall clock stepped forward does not make every challenge ask,
+# nor stepped back stop them (clock_step_shim, one host with swtpm and agent).
+lisec_integration_test(attest_challenge_clock tests/integration/attest_challenge_clock.sh)
