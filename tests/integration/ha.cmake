@@ -75,5 +75,6 @@ lisec_integration_test(ha_lock_stall tests/integration/ha_lock_stall.sh)
 # A lisecd that starts while another node's schema migration runs (held by
 # a trigger of the test's) waits for it, saying so, beyond its sessions'
 # lock_timeout, bounded by [store] migration_timeout_ms (one with 1000
-# stops naming it), and starts as the standby once the migration is done.
+# stops naming it), and starts once the migration is done: one leader, one
+# standby.
 lisec_integration_test(ha_migration_wait tests/integration/ha_migration_wait.sh)
