@@ -5,8 +5,9 @@
  * paired ones, and writes a polkit JavaScript rules file for libvirt's
  * polkit access driver (access_drivers = ["polkit"] in libvirtd.conf or
  * virtqemud.conf) that denies stopping (also by a request to the guest),
- * resetting, suspending, saving, undefining, redefining and migrating those domains to every identity but lisec's LI
- * service account. The domain is matched by its libvirt name, which is the
+ * resetting, suspending, saving, undefining, redefining, migrating,
+ * snapshotting and reading (memory, disks, screen, consoles) those domains
+ * to every identity but lisec's LI service account. The domain is matched by its libvirt name, which is the
  * VM's lisec id, or by the libvirt UUID when lisecd knows it. The file
  * reflects lisecd's pairings when it is written: a VM the LI
  * administration switched off by its signed command is no longer paired
@@ -23,23 +24,40 @@
 #define ACL_USER_MAX 32
 
 /* The libvirt ACL permissions that would switch a domain off, interrupt
- * it or take it away from its host (libvirt.org/acl.html, domain object):
- * stop covers destroy and shutdown, init-control the shutdown and reboot
- * requests to the guest (ACPI, agent), reset a hard reset, suspend pause,
- * hibernate save and managed save, delete undefine, write a changed
- * definition, migrate migration out. */
+ * it, take it away from its host or read it (libvirt.org/acl.html, domain
+ * object): stop covers destroy and shutdown, init-control the shutdown and
+ * reboot requests to the guest (ACPI, agent), reset a hard reset, suspend
+ * pause, hibernate save and managed save, delete undefine, write a changed
+ * definition, migrate migration out; snapshot creates, reverts (back to a
+ * shut-off or earlier state) and deletes snapshots, pm-control suspends
+ * the guest to RAM or disk, inject-nmi can panic it, send-input types
+ * Ctrl-Alt-Del or SysRq into it, fs-freeze stalls its file systems,
+ * block-write changes its disks under it; core-dump, mem-read, block-read
+ * and checkpoint (a backup) read its memory or disks, screenshot,
+ * open-graphics and open-device its screen and consoles (and type into
+ * them), read-secure the display's password. Left to other rules: start,
+ * read and getattr (its state and definition). */
 static const char *const locked_actions[] = {
-    "org.libvirt.api.domain.stop",      "org.libvirt.api.domain.init-control",
-    "org.libvirt.api.domain.reset",     "org.libvirt.api.domain.suspend",
-    "org.libvirt.api.domain.hibernate", "org.libvirt.api.domain.delete",
-    "org.libvirt.api.domain.write",     "org.libvirt.api.domain.migrate",
+    "org.libvirt.api.domain.stop",        "org.libvirt.api.domain.init-control",
+    "org.libvirt.api.domain.reset",       "org.libvirt.api.domain.suspend",
+    "org.libvirt.api.domain.hibernate",   "org.libvirt.api.domain.delete",
+    "org.libvirt.api.domain.write",       "org.libvirt.api.domain.migrate",
+    "org.libvirt.api.domain.snapshot",    "org.libvirt.api.domain.pm-control",
+    "org.libvirt.api.domain.inject-nmi",  "org.libvirt.api.domain.send-input",
+    "org.libvirt.api.domain.fs-freeze",   "org.libvirt.api.domain.block-write",
+    "org.libvirt.api.domain.core-dump",   "org.libvirt.api.domain.mem-read",
+    "org.libvirt.api.domain.block-read",  "org.libvirt.api.domain.checkpoint",
+    "org.libvirt.api.domain.screenshot",  "org.libvirt.api.domain.open-graphics",
+    "org.libvirt.api.domain.open-device", "org.libvirt.api.domain.read-secure",
 };
 
 static const char acl_usage[] =
     "usage: lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]\n"
     "  writes polkit rules (default " ACL_DEFAULT_OUT ") denying libvirt's domain stop,\n"
-    "  init-control, reset, suspend, hibernate, delete, write and migrate on every paired LI VM\n"
-    "  to everyone\n"
+    "  init-control, reset, suspend, hibernate, delete, write, migrate, snapshot, pm-control,\n"
+    "  inject-nmi, send-input, fs-freeze, block-write and the reading permissions (core-dump,\n"
+    "  mem-read, block-read, checkpoint, screenshot, open-graphics, open-device, read-secure)\n"
+    "  on every paired LI VM to everyone\n"
     "  but NAME (default " ACL_DEFAULT_USER "); role li-admin. Run it after every pairing change.";
 
 /* A Unix user name as polkit compares it (useradd's portable rule). */
@@ -67,8 +85,9 @@ static char *rules_text(const json_t *names, const json_t *uuids, const char *us
                "// The LI lock (TR 103 308 section 4.1), written by `lisec li libvirt-acl` at %s\n"
                "// from lisecd %s: a paired LI VM is switched off only by the LI\n"
                "// administration's signed command, so nobody but %s may stop, shut down,\n"
-               "// reboot, reset, suspend, save, undefine, redefine or migrate it through\n"
-               "// libvirt (polkitd itself always authorises root). Needs\n"
+               "// reboot, reset, suspend, save, undefine, redefine, migrate, snapshot or\n"
+               "// read it (memory, disks, screen, consoles) through libvirt (polkitd\n"
+               "// itself always authorises root). Needs\n"
                "// access_drivers = [\"polkit\"] in libvirtd.conf (or virtqemud.conf).\n"
                "// Do not edit: it is rewritten from lisecd's pairings.\n"
                "polkit.addRule(function (action, subject) {\n"

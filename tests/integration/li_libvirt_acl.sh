@@ -5,8 +5,10 @@
 # enabled but not paired) writes polkit rules, which are then evaluated by
 # Node.js (a JavaScript engine lisec did not write) through a stand-in of
 # polkit's addRule/Result/action.lookup: libvirt's domain stop,
-# init-control, reset, suspend, hibernate, delete, write and migrate on a paired VM are denied to root and
-# any other user, not to the LI service account (default lisec-li, or
+# init-control, reset, suspend, hibernate, delete, write and migrate on a
+# paired VM, and snapshot, pm-control, inject-nmi, send-input, fs-freeze,
+# block-write and every permission that reads its memory, disks or screen,
+# are denied to root and any other user, not to the LI service account (default lisec-li, or
 # --allow-user); other domains and other actions are left to other rules.
 # After the LI administration's signed disable command, the regenerated file
 # no longer locks that VM. Roles other than li-admin are refused (exit 1,
@@ -65,8 +67,20 @@ function ask(id, attrs, user) {
   }
   return "not handled";
 }
-const locked = ["stop", "init-control", "reset", "suspend", "hibernate", "delete", "write", "migrate"];
-const free = ["start", "read", "getattr", "open-graphics", "send-input"];
+// Every libvirt domain permission that stops, pauses, resets or takes away
+// the VM, or reads its memory, disks or screen (TR 103 308 section 4.1:
+// only the LI administration switches it off; nobody reads it): besides
+// the plain ones, snapshot (a revert puts the VM back into a shut-off or
+// earlier state; a memory snapshot reads its RAM), pm-control (suspend to
+// RAM or disk by the guest), inject-nmi (a guest panic), send-input
+// (Ctrl-Alt-Del, SysRq), fs-freeze, block-write, core-dump, mem-read,
+// block-read, checkpoint (a backup of the disks), screenshot, open-graphics
+// and open-device (the display and consoles: screen and keyboard), and
+// read-secure (the display's password).
+const locked = ["stop", "init-control", "reset", "suspend", "hibernate", "delete", "write", "migrate",
+  "snapshot", "pm-control", "inject-nmi", "send-input", "fs-freeze", "block-write", "core-dump",
+  "mem-read", "block-read", "checkpoint", "screenshot", "open-graphics", "open-device", "read-secure"];
+const free = ["start", "read", "getattr"];
 const fails = [];
 const expect = (what, got, want) => { if (got !== want) fails.push(`${what}: ${got}, want ${want}`); };
 const names = (s) => s.split(" ").filter((x) => x);
@@ -91,7 +105,7 @@ check() { node standin.js "$@" >node.out 2>&1 || fail "polkit verdicts of $1: $(
 lisec --pki "$pki" --role li-admin li libvirt-acl --out 60-lisec-li.rules >out.txt || fail "libvirt-acl: $(cat out.txt)"
 grep -q '2 paired LI VM' out.txt || fail "libvirt-acl: $(cat out.txt)"
 check 60-lisec-li.rules "vm-li vm-store" "vm-li-3 vm-target some-other-vm vm-li-x" lisec-li
-pass "polkit rules (evaluated by node): stop, init-control, reset, suspend, hibernate, delete, write and migrate of the paired vm-li and vm-store denied to root and others, left to lisec-li; the unpaired vm-li-3, other domains and other actions untouched"
+pass "polkit rules (evaluated by node): stop, init-control, reset, suspend, hibernate, delete, write, migrate, snapshot, pm-control, inject-nmi, send-input, fs-freeze, block-write and the reading ones (core-dump, mem-read, block-read, checkpoint, screenshot, open-graphics, open-device, read-secure) of the paired vm-li and vm-store denied to root and others, left to lisec-li; the unpaired vm-li-3, other domains and start, read, getattr untouched"
 
 lisec --pki "$pki" --role li-admin li libvirt-acl --out - --allow-user lisec-intercept >custom.rules || fail "--allow-user"
 check custom.rules "vm-li vm-store" "vm-li-3" lisec-intercept

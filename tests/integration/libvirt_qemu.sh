@@ -8,8 +8,9 @@
 # package's image. lisec-agent, with swtpm, reports the inventory bound to
 # its quote to a real lisecd, which shows vm-li observed running on the
 # host. Then:
-#  - `virsh destroy` and `virsh suspend` as a non-lisec identity (nobody)
-#    are refused by the rules `lisec li libvirt-acl` wrote;
+#  - `virsh destroy`, `virsh suspend` and the rest (a snapshot, keys typed
+#    in, an NMI, a memory dump, a screenshot...) as a non-lisec identity
+#    (nobody) are refused by the rules `lisec li libvirt-acl` wrote;
 #  - `virsh destroy` as root succeeds (polkitd always authorises uid 0:
 #    root on the host is beyond polkit), and lisec detects it: a sealed
 #    TR103308-4.1-LOCK finding, the agent asked to restart it, vm-li
@@ -177,13 +178,22 @@ pass "a TCG domain started through the lisec hook (image checked at prepare), re
 # ---- the lock: polkit refuses other identities ---------------------------------
 if [ -n "$polkit" ]; then
   as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups virsh -q -c "$LIBVIRTD_URI" "$@"; }
-  for op in destroy suspend shutdown reboot reset managedsave undefine; do
-    as_nobody "$op" vm-li >nobody.out 2>&1 && fail "nobody could $op vm-li"
+  # Stopping it, and what stops, pauses or reads it by another way: a
+  # snapshot (a revert puts it back into an earlier or shut-off state),
+  # Ctrl-Alt-Del typed in, an NMI, a suspend of the guest, a memory dump,
+  # a screenshot, its file systems frozen.
+  for op in destroy suspend shutdown reboot reset managedsave undefine "snapshot-create-as vm-li s1" \
+    "send-key vm-li KEY_LEFTCTRL KEY_LEFTALT KEY_DELETE" "inject-nmi vm-li" "dompmsuspend vm-li mem" \
+    "dump --memory-only vm-li $work/vm-li.core" "screenshot vm-li $work/vm-li.ppm" "domfsfreeze vm-li"; do
+    read -ra argv <<<"$op"
+    [ "${#argv[@]}" = 1 ] && argv+=(vm-li)
+    as_nobody "${argv[@]}" >nobody.out 2>&1 && fail "nobody could $op vm-li"
     grep -q 'access denied' nobody.out || fail "nobody $op: $(cat nobody.out)"
   done
+  [ ! -e "$work/vm-li.core" ] || fail "nobody dumped vm-li's memory"
   [ "$(state)" = running ] || fail "vm-li is $(state) after the refused attempts"
   as_nobody domstate vm-li >/dev/null || fail "nobody may not even read vm-li's state (the rules lock too much)"
-  pass "polkit (the rules of lisec li libvirt-acl): destroy, suspend, shutdown, reboot, reset, managedsave and undefine of vm-li as nobody refused, reading allowed"
+  pass "polkit (the rules of lisec li libvirt-acl): destroy, suspend, shutdown, reboot, reset, managedsave, undefine, snapshot, send-key, inject-nmi, dompmsuspend, dump, screenshot and domfsfreeze of vm-li as nobody refused, reading its state allowed"
 fi
 
 # ---- root is beyond polkit: detected, sealed, restarted -------------------------
