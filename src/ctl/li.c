@@ -311,10 +311,12 @@ typedef struct key_owner {
   char vm[LI_VM_ID_MAX + 1];           /* "" when no VM holds the key */
 } key_owner;
 
-/* The SHA-256 of a key's SPKI in one form: an EC key's point uncompressed.
- * OpenSSL writes a point back as it read it, so one P-256 key has two PEM
- * texts (SEC1 compressed or not) and two key_sha256 values, and verifies
- * the same signatures under either. */
+/* The SHA-256 of a key's SPKI in one form: an EC key's point uncompressed
+ * and its curve named (the OID). OpenSSL writes a key back as it read it,
+ * so one P-256 key has four PEM texts (SEC1 point compressed or not, curve
+ * named or spelt out as explicit parameters) and four key_sha256 values,
+ * and verifies the same signatures under each. A curve without a name
+ * cannot be written named: such a key is refused. */
 static int key_one_form(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err *err) {
   EVP_PKEY *k = EVP_PKEY_dup(key);
   int rc = k ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -322,6 +324,9 @@ static int key_one_form(EVP_PKEY *key, uint8_t out[CRYPTO_SHA256_LEN], lisec_err
       !EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                       OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED))
     rc = lisec_err_set(err, LISEC_ECRYPTO, "pubkey: the EC point cannot be written uncompressed");
+  if (!rc && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+      !EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_GROUP))
+    rc = lisec_err_set(err, LISEC_ECRYPTO, "pubkey: the EC curve cannot be written by its name");
   if (!rc) rc = li_key_sha256(k, out, err);
   EVP_PKEY_free(k);
   return rc;

@@ -494,6 +494,44 @@ static void test_li_key_one_vm_compressed(void **state) {
   free(pem_c);
 }
 
+/* The same with the curve written out as explicit parameters (an
+ * ECParameters SEQUENCE instead of the P-256 OID, which OpenSSL also reads
+ * and writes back as it was given): one key, another SPKI and another
+ * key_sha256, the same signatures. */
+static void test_li_key_one_vm_explicit(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  json_t *out = NULL, *body;
+  char *pem = NULL, *pem_x = NULL;
+  uint8_t h[CRYPTO_SHA256_LEN], hx[CRYPTO_SHA256_LEN];
+  assert_int_equal(crypto_pkey_public_pem(vm_key, &pem, &err), 0);
+  EVP_PKEY *x = EVP_PKEY_dup(vm_key), *back = NULL;
+  assert_non_null(x);
+  assert_int_equal(EVP_PKEY_set_utf8_string_param(x, OSSL_PKEY_PARAM_EC_ENCODING,
+                                                  OSSL_PKEY_EC_ENCODING_EXPLICIT),
+                   1);
+  assert_int_equal(crypto_pkey_public_pem(x, &pem_x, &err), 0);
+  EVP_PKEY_free(x);
+  /* read back as lisecd reads it: still the explicit form, another hash */
+  assert_int_equal(crypto_pkey_from_pem(pem_x, strlen(pem_x), false, &back, &err), 0);
+  assert_int_equal(li_key_sha256(vm_key, h, &err), 0);
+  assert_int_equal(li_key_sha256(back, hx, &err), 0);
+  EVP_PKEY_free(back);
+  assert_memory_not_equal(h, hx, sizeof h);
+  body = json_pack("{s:s, s:s}", "vm", "li-first", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), 0);
+  json_decref(out), json_decref(body);
+  out = NULL;
+  body = json_pack("{s:s, s:s}", "vm", "li-second", "pubkey", pem_x);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), LISEC_ECONFLICT);
+  assert_null(out);
+  assert_non_null(strstr(err.msg, "registered to another LI VM"));
+  assert_null(strstr(err.msg, "li-first"));
+  json_decref(body);
+  free(pem);
+  free(pem_x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_terminate_waits_for_the_host, setup, teardown),
@@ -501,6 +539,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_li_vm_retired_not_terminated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_key_one_vm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_li_key_one_vm_compressed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_li_key_one_vm_explicit, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
