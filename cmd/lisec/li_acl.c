@@ -1,9 +1,9 @@
 /* `lisec li libvirt-acl`: the LI lock on the host (TR 103 308 §4.1: once
  * paired, only the LI administration switches an LI VM off). It asks lisecd
- * for the LI VMs (li-admin; lisecd refuses every other role but the
- * hypervisor administration, and says nothing about them), keeps the
- * paired ones, and writes a polkit JavaScript rules file for libvirt's
- * polkit access driver (access_drivers = ["polkit"] in libvirtd.conf or
+ * for the LI VMs (as li-admin, or as hypervisor-admin, the role a host's
+ * timer uses; lisecd refuses every other role and says nothing about
+ * them), keeps the paired ones, and writes a polkit JavaScript rules file
+ * for libvirt's polkit access driver (access_drivers = ["polkit"] in libvirtd.conf or
  * virtqemud.conf) that denies stopping (also by a request to the guest),
  * resetting, suspending, saving, undefining, redefining, migrating,
  * snapshotting and reading (memory, disks, screen, consoles) those domains
@@ -58,7 +58,8 @@ static const char acl_usage[] =
     "  inject-nmi, send-input, fs-freeze, block-write and the reading permissions (core-dump,\n"
     "  mem-read, block-read, checkpoint, screenshot, open-graphics, open-device, read-secure)\n"
     "  on every paired LI VM to everyone\n"
-    "  but NAME (default " ACL_DEFAULT_USER "); role li-admin. Run it after every pairing change.";
+    "  but NAME (default " ACL_DEFAULT_USER "); role li-admin or (on a host) hypervisor-admin.\n"
+    "  Run it after every pairing change.";
 
 /* A Unix user name as polkit compares it (useradd's portable rule). */
 static bool user_name_ok(const char *s) {

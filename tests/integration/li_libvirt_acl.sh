@@ -123,6 +123,13 @@ lisec --pki "$pki" --role li-admin li libvirt-acl --out 60-lisec-li.rules >out.t
 check 60-lisec-li.rules "vm-li" "vm-store vm-li-3" lisec-li
 pass "after the LI administration's signed disable of vm-store, the regenerated rules lock vm-li alone"
 
+# On the host the timer runs it with the hypervisor administration's
+# credential (which may read LI VMs), never the LI administration's: the
+# same VMs locked.
+lisec --pki "$pki" --role hypervisor-admin li libvirt-acl --out hv.rules >out.txt || fail "libvirt-acl as hypervisor-admin: $(cat out.txt)"
+check hv.rules "vm-li" "vm-store vm-li-3" lisec-li
+pass "the hypervisor administration's credential writes the same rules (what the host's timer uses)"
+
 cp 60-lisec-li.rules kept.rules
 for role in operator host auditor tenant-example mano; do
   rc=0
