@@ -45,8 +45,9 @@ static const char li_usage_text[] =
     "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
     "       lisec li retire VM COMMAND-FILE                 (lisecd, li-admin)\n"
     "       lisec li show VM | list                         (lisecd)\n"
-    "       lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]   (lisecd, li-admin:\n"
-    "         polkit rules locking the paired LI VMs in libvirt; see docs/li.md)\n"
+    "       lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]   (lisecd, li-admin or,\n"
+    "         on a host, hypervisor-admin: polkit rules locking the paired LI VMs in libvirt;\n"
+    "         see docs/li.md)\n"
     "Exit 0: signed, verified or done; 1: refused (reason printed); 2: usage or I/O error.";
 
 static int usage(void) { return cli_fail("%s", li_usage_text); }
