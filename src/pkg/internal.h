@@ -28,6 +28,26 @@ int pkg_split_kv(const char *line, size_t n, char *key, char *value);
 
 char *pkg_strdup(const char *s);
 
+/* A set of borrowed names, each with a number (nameset.c): constant-time
+ * lookups under a keyed hash, so comparing every name of a package with
+ * every other stays linear whatever names the package chose. */
+typedef struct pkg_nameset {
+  struct pkg_nameslot {
+    const char *name;
+    size_t value;
+  } *slots;
+  size_t cap, n;
+  uint64_t k0, k1;
+} pkg_nameset;
+/* Sized for about expected names (it grows past them); LISEC_ENOMEM. */
+int pkg_nameset_init(pkg_nameset *s, size_t expected);
+void pkg_nameset_free(pkg_nameset *s);
+/* 1 when added, 0 when name was there already (its value kept), or
+ * LISEC_ENOMEM. */
+int pkg_nameset_add(pkg_nameset *s, const char *name, size_t value);
+/* Whether name is in the set, and its value. */
+bool pkg_nameset_get(const pkg_nameset *s, const char *name, size_t *value);
+
 /* Reads len bytes at offset off of the archive: 0, or a LISEC_E* set in err. */
 typedef int (*pkg_read_at)(void *ctx, uint64_t off, void *buf, size_t len, lisec_err *err);
 /* Reads the archive's last end record and its central directory byte by

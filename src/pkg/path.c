@@ -68,6 +68,28 @@ static int name_cmp(const void *a, const void *b) {
   return lx < ly ? -1 : lx > ly;
 }
 
+static int byte_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether a name of sorted (n names in strcmp order) starts with the l
+ * bytes of dir and then '/': a binary search for the first name not below
+ * "<dir>/", which is such a name if there is one. */
+static bool has_child(const char *const *sorted, size_t n, const char *dir, size_t l) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *x = sorted[mid];
+    int c = strncmp(x, dir, l);
+    if (c == 0) c = (int)(unsigned char)x[l] - '/';
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && strncmp(sorted[lo], dir, l) == 0 && sorted[lo][l] == '/';
+}
+
 int pkg_entries_check(const pkg_entry *entries, size_t n, const pkg_limits *limits,
                       lisec_err *err) {
   if (n > limits->max_entries)
@@ -109,20 +131,22 @@ int pkg_entries_check(const pkg_entry *entries, size_t n, const pkg_limits *limi
       rc = lisec_err_set(err, LISEC_EINVAL,
                          "NFV-SEC025-onboarding-1: duplicate member name '%.128s' / '%.128s'",
                          names[i - 1], names[i]);
-  free(names);
-  if (rc) return rc;
-  /* A regular member used as a directory by another ("a" and "a/b"). */
-  for (size_t i = 0; i < n; i++) {
-    if (entries[i].is_dir) continue;
-    size_t l = strlen(entries[i].name);
-    for (size_t j = 0; j < n; j++)
-      if (j != i && strncmp(entries[j].name, entries[i].name, l) == 0 &&
-          entries[j].name[l] == '/')
-        return lisec_err_set(err, LISEC_EINVAL,
-                             "NFV-SEC025-onboarding-1: '%.128s' is both a file and a directory",
-                             entries[i].name);
+  if (rc) {
+    free(names);
+    return rc;
   }
-  return 0;
+  /* A regular member used as a directory by another ("a" and "a/b"): the
+   * names in byte order, where those under "a/" follow one another, and a
+   * binary search for each regular member's "<name>/" (the first member
+   * refused is the first in the package's order, as a scan would find). */
+  qsort(names, n, sizeof *names, byte_cmp);
+  for (size_t i = 0; i < n && !rc; i++)
+    if (!entries[i].is_dir && has_child(names, n, entries[i].name, strlen(entries[i].name)))
+      rc = lisec_err_set(err, LISEC_EINVAL,
+                         "NFV-SEC025-onboarding-1: '%.128s' is both a file and a directory",
+                         entries[i].name);
+  free(names);
+  return rc;
 }
 
 long pkg_source_find(const pkg_source *src, const char *name) {

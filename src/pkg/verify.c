@@ -23,6 +23,8 @@ typedef struct vctx {
   size_t mf_len;
   STACK_OF(X509) *entry_certs;
   bool *exempt; /* members that need no Source line */
+  bool *listed; /* members a Source line names */
+  pkg_nameset members; /* regular members by name: their index */
   size_t cap_signers;
   lisec_err *err;
 } vctx;
@@ -89,8 +91,16 @@ static const char *const PEM_CMS[] = {"CMS", "PKCS7", NULL};
 static const char *const PEM_CERTS[] = {"CERTIFICATE", NULL};
 #define PEM_CERTS_MAX 16
 
+/* Index of the regular member called name, or -1: pkg_source_find's
+ * answer, from the set of names (names are unique once
+ * pkg_entries_check passed, which run() checks before any lookup). */
+static long member_find(const vctx *v, const char *name) {
+  size_t i;
+  return pkg_nameset_get(&v->members, name, &i) ? (long)i : -1;
+}
+
 static int need_member(vctx *v, const char *name, const char *what, long *idx) {
-  *idx = pkg_source_find(v->src, name);
+  *idx = member_find(v, name);
   if (*idx < 0)
     return lisec_err_set(v->err, LISEC_EINVAL, "SOL004: %s '%.128s' is not in the package", what,
                          name);
@@ -151,13 +161,13 @@ static int layout_root(vctx *v) {
   char cert[PKG_PATH_MAX + 8];
   memcpy(cert, yaml, stem);
   memcpy(cert + stem, ".cert", 6);
-  if (pkg_source_find(v->src, cert) >= 0 && !(r->certificate_path = strdup(cert)))
+  if (member_find(v, cert) >= 0 && !(r->certificate_path = strdup(cert)))
     return lisec_err_set(v->err, LISEC_ENOMEM, "out of memory");
   return 0;
 }
 
 static int read_layout(vctx *v) {
-  long meta = pkg_source_find(v->src, "TOSCA-Metadata/TOSCA.meta");
+  long meta = member_find(v, "TOSCA-Metadata/TOSCA.meta");
   int rc = meta >= 0 ? layout_tosca(v, meta) : layout_root(v);
   if (rc) return rc;
   pkg_result *r = v->res;
@@ -318,6 +328,7 @@ static int listing(vctx *v) {
     long idx;
     int rc = need_member(v, me->source, "listed artifact", &idx);
     if (rc) return rc;
+    v->listed[idx] = true;
     if (strcmp(me->source, r->manifest_path) == 0)
       return lisec_err_set(v->err, LISEC_EINVAL, "SOL004: the manifest lists itself");
     const char *refs[] = {me->signature, me->certificate};
@@ -340,14 +351,10 @@ static int listing(vctx *v) {
   }
   for (size_t i = 0; i < v->src->n_entries; i++) {
     const pkg_entry *e = &v->src->entries[i];
-    if (e->is_dir || v->exempt[i]) continue;
-    bool listed = false;
-    for (size_t j = 0; j < v->mf.n_entries && !listed; j++)
-      listed = strcmp(v->mf.entries[j].source, e->name) == 0;
-    if (!listed)
-      return lisec_err_set(v->err, LISEC_EDENIED,
-                           "TR103308-4.2: '%.128s' is in the package but not in the signed manifest",
-                           e->name);
+    if (e->is_dir || v->exempt[i] || v->listed[i]) continue;
+    return lisec_err_set(v->err, LISEC_EDENIED,
+                         "TR103308-4.2: '%.128s' is in the package but not in the signed manifest",
+                         e->name);
   }
   return 0;
 }
@@ -373,7 +380,7 @@ static int hash_sink(void *sctx, const uint8_t *p, size_t len, lisec_err *err) {
 }
 
 static int load_extra_certs(vctx *v, const char *path, STACK_OF(X509) **out) {
-  long idx = pkg_source_find(v->src, path);
+  long idx = member_find(v, path);
   uint8_t *pem = NULL;
   size_t len = 0;
   int rc = idx < 0 ? lisec_err_set(v->err, LISEC_EINVAL, "no member '%.128s'", path)
@@ -420,7 +427,7 @@ static int keep_artifact_signer(vctx *v, pkg_signer *s, const char *path, pkg_ar
 }
 
 static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a) {
-  long idx = pkg_source_find(v->src, me->source);
+  long idx = member_find(v, me->source);
   const pkg_entry *e = &v->src->entries[idx];
   pkg_artifact_sig *sig = NULL;
   STACK_OF(X509) *certs = NULL;
@@ -429,7 +436,7 @@ static int hash_artifact(vctx *v, const pkg_manifest_entry *me, pkg_artifact *a)
   if (me->signature) {
     uint8_t *pem = NULL;
     size_t len = 0;
-    long sidx = pkg_source_find(v->src, me->signature);
+    long sidx = member_find(v, me->signature);
     if (me->certificate && (rc = load_extra_certs(v, me->certificate, &certs))) goto out;
     rc = pkg_source_read_all(v->src, (size_t)sidx, PKG_SIG_FILE_MAX, &pem, &len, v->err);
     pkg_signer signer = {0};
@@ -507,7 +514,7 @@ static int artifacts(vctx *v, bool hash) {
     if (!a->path) return lisec_err_set(v->err, LISEC_ENOMEM, "out of memory");
     a->alg = me->alg;
     a->is_image = pkg_path_is_image(me->source);
-    long idx = pkg_source_find(v->src, me->source);
+    long idx = member_find(v, me->source);
     a->size = idx >= 0 ? v->src->entries[idx].size : 0;
     if (!hash) {
       memcpy(a->digest, me->digest, me->digest_len);
@@ -527,12 +534,18 @@ static int run(const pkg_source *src, const pkg_trust *trust, const pkg_policy *
   vctx v = {.src = src, .trust = trust, .pol = pol, .err = err};
   v.res = calloc(1, sizeof *v.res);
   v.exempt = calloc(src->n_entries ? src->n_entries : 1, sizeof *v.exempt);
+  v.listed = calloc(src->n_entries ? src->n_entries : 1, sizeof *v.listed);
   int rc = 0;
-  if (!v.res || !v.exempt) {
+  if (!v.res || !v.exempt || !v.listed || pkg_nameset_init(&v.members, src->n_entries)) {
     rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
     goto out;
   }
   if ((rc = pkg_entries_check(src->entries, src->n_entries, &pol->limits, err))) goto out;
+  for (size_t i = 0; i < src->n_entries; i++)
+    if (!src->entries[i].is_dir && pkg_nameset_add(&v.members, src->entries[i].name, i) < 0) {
+      rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+      goto out;
+    }
   if ((rc = read_layout(&v))) goto out;
   if (trust) {
     static const char *const required[] = {"vnf_provider_id", "vnf_product_name",
@@ -555,6 +568,8 @@ out:
   pkg_manifest_free(&v.mf);
   free(v.mf_bytes);
   free(v.exempt);
+  free(v.listed);
+  pkg_nameset_free(&v.members);
   sk_X509_pop_free(v.entry_certs, X509_free);
   if (rc)
     pkg_result_free(v.res);

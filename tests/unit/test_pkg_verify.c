@@ -8,12 +8,16 @@
  * the vendor's own key or over another manifest, anchors shared by two
  * roles, per-artifact signatures good and bad, a member producing more
  * bytes than declared, unsigned bytes in the files the manifest does not
- * list - plus pkg_cms_sign's output checked by OpenSSL. */
+ * list - plus pkg_cms_sign's output checked by OpenSSL; and a package of
+ * 10,000 members with long shared names verified, and refused for an
+ * unlisted member, in a bounded CPU time (the name lookups were
+ * quadratic). */
 #include <ctype.h>
 #include <openssl/bn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1233,6 +1237,120 @@ static void test_image_sha256(void **state) {
   mp_free(&p);
 }
 
+/* ---- a package of many members ----------------------------------------- */
+
+/* 9,995 members "<250 shared bytes>/m<number>" of 8 bytes each, the layout
+ * files, a manifest listing them (3.2 MB) and a countersignature; held
+ * apart from mpkg, which keeps 32. */
+#define MANY_N 9995
+typedef struct many {
+  pkg_entry e[MANY_N + 5];
+  char *name[MANY_N + 5];
+  uint8_t *data[MANY_N + 5];
+  size_t n;
+  pkg_source src;
+} many;
+
+static int many_read(void *ctx, size_t i, pkg_sink sink, void *sctx, lisec_err *err) {
+  many *m = ctx;
+  return sink(sctx, m->data[i], (size_t)m->e[i].size, err);
+}
+
+static void many_put(many *m, const char *name, const void *data, size_t len) {
+  size_t i = m->n++;
+  m->name[i] = strdup(name);
+  m->data[i] = malloc(len ? len : 1);
+  memcpy(m->data[i], data, len);
+  m->e[i] = (pkg_entry){m->name[i], len, len, false};
+}
+
+static void many_build(many *m, const char *unlisted) {
+  memset(m, 0, sizeof *m);
+  static const char meta[] = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\n"
+                             "Entry-Definitions: Definitions/vnfd.yaml\nETSI-Entry-Manifest: vnfd.mf\n";
+  many_put(m, "TOSCA-Metadata/TOSCA.meta", meta, strlen(meta));
+  many_put(m, "Definitions/vnfd.yaml", "tosca\n", 6);
+  char name[300], prefix[251];
+  memset(prefix, 'p', 250);
+  prefix[250] = '\0';
+  for (size_t i = 0; i < MANY_N - 1; i++) {
+    snprintf(name, sizeof name, "%s/m%05zu", prefix, i);
+    many_put(m, name, name + 250, 8);
+  }
+  size_t cap = PKG_MANIFEST_MAX, n = 0;
+  char *body = malloc(cap);
+  n += (size_t)snprintf(body, cap,
+                        "metadata:\nvnf_provider_id: Acme\nvnf_product_name: vMany\n"
+                        "vnf_release_date_time: 2026-01-01T00:00:00Z\nvnf_package_version: 1.0\n\n");
+  for (size_t i = 0; i < m->n; i++) {
+    uint8_t d[32];
+    char hex[65];
+    EVP_Digest(m->data[i], (size_t)m->e[i].size, d, NULL, EVP_sha256(), NULL);
+    lisec_hex_encode(d, 32, hex);
+    n += (size_t)snprintf(body + n, cap - n, "Source: %s\nAlgorithm: SHA-256\nHash: %s\n\n",
+                          m->name[i], hex);
+  }
+  assert_true(n < cap);
+  size_t sl, cl;
+  char *sig = tp_cms_sign(&F.vendor, body, n, &sl);
+  assert_true(n + sl < cap);
+  memcpy(body + n, sig, sl);
+  free(sig);
+  many_put(m, "vnfd.mf", body, n + sl);
+  char *cs = tp_cms_sign(&F.op, body, n + sl, &cl);
+  many_put(m, "Countersignatures/operator.cms", cs, cl);
+  free(cs);
+  free(body);
+  /* the last member, listed or not */
+  snprintf(name, sizeof name, "%s/m%05d", prefix, MANY_N - 1);
+  if (unlisted) many_put(m, name, unlisted, strlen(unlisted));
+  m->src = (pkg_source){m->e, m->n, many_read, m};
+}
+
+static void many_free(many *m) {
+  for (size_t i = 0; i < m->n; i++) {
+    free(m->name[i]);
+    free(m->data[i]);
+  }
+}
+
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_many_members(void **state) {
+  (void)state;
+  many *m = malloc(sizeof *m);
+  pkg_policy pol;
+  pkg_policy_default(&pol);
+  pkg_result *r = NULL;
+  lisec_err err = {0};
+  many_build(m, NULL);
+  double t0 = cpu_s();
+  int rc = pkg_verify(&m->src, F.trust, &pol, &r, &err);
+  double used = cpu_s() - t0;
+  if (rc) fail_msg("%s", err.msg);
+  assert_int_equal(r->n_artifacts, MANY_N - 1 + 2);
+  pkg_result_free(r);
+  r = NULL;
+  many_free(m);
+  /* A member the manifest does not list, last of 9,999: refused as before. */
+  many_build(m, "unsigned");
+  t0 = cpu_s();
+  rc = pkg_verify(&m->src, F.trust, &pol, &r, &err);
+  used += cpu_s() - t0;
+  fprintf(stderr, "two verifications of %d members: %.3f s of CPU\n", MANY_N, used);
+  assert_int_equal(rc, LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "' is in the package but not in the signed manifest"));
+  assert_null(r);
+  many_free(m);
+  free(m);
+  /* the lookups by name were scans: 5+ s of CPU here; a set, well under 1 s */
+  if (used > 2.0) fail_msg("two verifications of %d members took %.2f s of CPU", MANY_N, used);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accepted),
@@ -1252,6 +1370,7 @@ int main(void) {
       cmocka_unit_test(test_cms_sign_interop),
       cmocka_unit_test(test_image_sha256),
       cmocka_unit_test(test_crl_without_next_update),
+      cmocka_unit_test(test_many_members),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
