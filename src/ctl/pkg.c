@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "crypto/crypto.h"
 #include "ctl/clock.h"
@@ -26,8 +27,14 @@
 #define PKG_KEY_MAX (7 + 63 + 1 + CTL_PKG_ID_MAX + 1) /* "tenant:<name>:<id>" (below) */
 #define PKG_ANCHOR_FILE_MAX (4u << 20)
 
+/* No lock around verification: the trust anchors and CRLs are loaded at
+ * open and never changed after, each check builds an X509_STORE of its own
+ * over them, and OpenSSL keeps what it caches inside a shared certificate
+ * or CRL under that object's own lock. So on-boardings (one per bulk
+ * channel) and a vendor CRL's load verify side by side; the store's
+ * create-only or versioned write decides which of two writers of one
+ * package wins, and a refused package writes nothing. */
 struct ctl_pkg_state {
-  pthread_mutex_t lock; /* pkg_verify over the shared trust store, one at a time */
   pkg_trust *trust;     /* NULL: no vendor anchors configured, on-boarding refused */
   bool has_operator, has_li_admin, has_crl;
   uint64_t max_package;  /* bytes of one uploaded CSAR */
@@ -88,7 +95,6 @@ int ctl_pkg_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_
   (void)s; /* nothing to load: packages are read from the store per request */
   struct ctl_pkg_state *st = calloc(1, sizeof *st);
   if (!st) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  pthread_mutex_init(&st->lock, NULL);
   pthread_mutex_init(&st->images_mu, NULL);
   sh->pkg = st;
   if (!(st->images = json_object())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
@@ -115,7 +121,6 @@ void ctl_pkg_close(ctl_shared *sh) {
   pkg_trust_free(sh->pkg->trust);
   json_decref(sh->pkg->images);
   pthread_mutex_destroy(&sh->pkg->images_mu);
-  pthread_mutex_destroy(&sh->pkg->lock);
   free(sh->pkg);
   sh->pkg = NULL;
 }
@@ -212,6 +217,24 @@ typedef struct verified {
   int64_t at; /* the proven time its signers' certificates were judged at */
 } verified;
 
+/* Test builds: while the file LISEC_TEST_PKG_VERIFY_PAUSE names exists, a
+ * verification logs that it is about to verify and waits (at most 60 s)
+ * before pkg_verify, so a test can hold two on-boardings there at once
+ * (tests/integration/pkg_concurrent.sh). */
+static void test_verify_pause(void) {
+#ifdef LISEC_TEST_HOOKS
+  const char *path = getenv("LISEC_TEST_PKG_VERIFY_PAUSE");
+  for (int i = 0; path && i < 600; i++) {
+    FILE *f = fopen(path, "r"); /* the sandbox lets the controller open files, not access(2) them */
+    if (!f) return;
+    fclose(f);
+    if (i == 0) LOG_INFO("test hook: a package verification waits while %s exists", path);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+#endif
+}
+
 /* Decodes and verifies the uploaded package; li says whether the request
  * declares an LI VNF (the manifest may declare it too). Its signers'
  * certificates are judged at the proven time only (TR 103 308 §4.2): set
@@ -245,9 +268,8 @@ static int verify_upload(lisec_ctl *ctl, const json_t *body, bool li, verified *
   pkg_zip *z = NULL;
   rc = pkg_zip_open_mem(csar, len, &pol.limits, &z, err);
   if (!rc) {
-    pthread_mutex_lock(&st->lock);
+    test_verify_pause();
     rc = pkg_verify(pkg_zip_source(z), st->trust, &pol, &v->result, err);
-    pthread_mutex_unlock(&st->lock);
   }
   pkg_zip_close(z);
   free(csar);
@@ -1340,11 +1362,7 @@ int ctl_pkg_crl_put(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, 
   if (!rc) rc = pkg_crl_parse(data, len, len, &crl, err);
   /* its thisUpdate and nextUpdate against the proven time only (verify_upload) */
   if (!rc) rc = ctl_clock_trusted_s(ctl->shared, "a vendor CRL's thisUpdate and nextUpdate", &at, err);
-  if (!rc) {
-    pthread_mutex_lock(&st->lock);
-    rc = pkg_crl_accept(st->trust, crl, at, &info, err);
-    pthread_mutex_unlock(&st->lock);
-  }
+  if (!rc) rc = pkg_crl_accept(st->trust, crl, at, &info, err);
   free(data);
   json_t *held = NULL;
   lisec_err lerr = {0};

@@ -94,6 +94,9 @@ int pkg_trust_add_anchors_pem(pkg_trust *t, pkg_role role, const void *pem, size
   if (rc) return rc;
   while (sk_X509_num(sk) > 0) {
     X509 *c = sk_X509_shift(sk);
+    /* what OpenSSL caches of a certificate (its extensions, its hash)
+     * filled now, before verifications on several threads read it */
+    (void)X509_check_purpose(c, -1, 0);
     if (!sk_X509_push(t->anchors[role], c)) {
       X509_free(c);
       rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");

@@ -181,6 +181,8 @@ const EVP_MD *pkg_alg_md(pkg_alg a);
 typedef enum { PKG_ROLE_VENDOR, PKG_ROLE_OPERATOR, PKG_ROLE_LI_ADMIN, PKG_ROLE_COUNT } pkg_role;
 const char *pkg_role_name(pkg_role r); /* "vendor", "operator", "li-admin" */
 
+/* Once loaded, a pkg_trust is only read: verifications on several threads
+ * may share it without a lock (each builds its own X509_STORE). */
 typedef struct pkg_trust pkg_trust;
 int pkg_trust_new(pkg_trust **out, lisec_err *err);
 void pkg_trust_free(pkg_trust *t);

@@ -11,3 +11,6 @@ lisec_integration_test(pkg_end tests/integration/pkg_end.sh)
 # Per-artifact signers judged against vendor CRLs like the package's own
 # signer, at on-boarding and when a CRL arrives later (CRLs by openssl ca).
 lisec_integration_test(pkg_artifact_crl tests/integration/pkg_artifact_crl.sh)
+# Verifications side by side: two on-boardings and a vendor CRL's load
+# meet in verification at once (test hook), a refusal stores nothing.
+lisec_integration_test(pkg_concurrent tests/integration/pkg_concurrent.sh)
