@@ -309,14 +309,24 @@ static json_t *document(const char *id, const ctl_actor *actor, const pkg_record
 static const char *current_version(const json_t *doc);
 static const json_t *retired_entry(const json_t *doc, const char *v);
 static json_t *unkept_note(const json_t *doc);
+static size_t legacy_images(const json_t *doc, const char **first);
+#define PKG_LEGACY_MAX 1300
+static void legacy_sentence(const json_t *doc, const char *key, const char *vm,
+                            char out[PKG_LEGACY_MAX]);
 
 /* What a reader sees of a package's end of life: whether its version is
  * retired, and whether a held CRL revokes a signer (then it is not
  * compliant, with the reason). */
-static void add_status(json_t *o, const json_t *doc, const char *why) {
+static void add_status(json_t *o, const json_t *doc, const char *key, const char *why) {
   json_object_set_new(o, "retired", json_boolean(retired_entry(doc, current_version(doc)) != NULL));
-  json_object_set_new(o, "compliant", json_boolean(why == NULL));
+  bool legacy = legacy_images(doc, NULL) > 0;
+  json_object_set_new(o, "compliant", json_boolean(why == NULL && !legacy));
   if (why) json_object_set_new(o, "revoked", json_string(why));
+  if (legacy) {
+    char s[PKG_LEGACY_MAX];
+    legacy_sentence(doc, key, NULL, s);
+    json_object_set_new(o, "images_not_judged", json_string(s));
+  }
   json_t *note = unkept_note(doc);
   if (note) json_object_set_new(o, "artifact_signers", note);
 }
@@ -331,7 +341,7 @@ static json_t *summary(const json_t *doc, const char *key, const char *why) {
                    json_object_get(r, "package_version"), "li", json_object_get(doc, "li"),
                    "sha256", json_object_get(doc, "sha256"), "onboarded_at",
                    json_object_get(doc, "onboarded_at"));
-  if (o) add_status(o, doc, why);
+  if (o) add_status(o, doc, key, why);
   return o;
 }
 
@@ -375,6 +385,45 @@ static const char *image_sha256(const json_t *a) {
   const char *hex = json_string_value(json_object_get(a, "hash"));
   if (!alg || strcasecmp(alg, "SHA-256") != 0) hex = json_string_value(json_object_get(a, "sha256"));
   return hex && strlen(hex) == 64 ? hex : NULL;
+}
+
+/* How many images of a stored description are listed with SHA-384 or
+ * SHA-512 and carry no SHA-256 (on-boarded before lisec kept it beside
+ * them): the image a VM of that package runs, which hosts report and
+ * inventories show by its SHA-256, cannot be judged against them. *first
+ * (may be NULL) is the first one's path, borrowed from doc. lisec keeps
+ * no package bytes to compute it again from, so such a package is
+ * reported not compliant until the operator uploads it again
+ * (legacy_sentence, the replacement by the same CSAR in
+ * onboard_or_replace). */
+static size_t legacy_images(const json_t *doc, const char **first) {
+  size_t n = 0, i;
+  const json_t *a;
+  if (first) *first = NULL;
+  json_array_foreach(json_object_get(json_object_get(doc, "verification"), "artifacts"), i, a) {
+    if (!json_is_true(json_object_get(a, "image")) || image_sha256(a)) continue;
+    if (!n++ && first) *first = json_string_value(json_object_get(a, "path"));
+  }
+  return n;
+}
+
+#define PKG_LEGACY_NOTE "images not judged"
+/* What is said of such a package (key: its scoped id), and of vm when not
+ * NULL, naming the requirement and the operator's step. */
+static void legacy_sentence(const json_t *doc, const char *key, const char *vm,
+                            char out[PKG_LEGACY_MAX]) {
+  const char *first = NULL;
+  size_t count = legacy_images(doc, &first);
+  char who[CTL_PKG_ID_MAX + 64] = "";
+  if (vm) snprintf(who, sizeof who, "the image VM %.128s runs, ", vm);
+  snprintf(out, PKG_LEGACY_MAX,
+           CTL_PKG_IMAGE_RULE ": " PKG_LEGACY_NOTE ": package %.128s was on-boarded before lisec "
+           "kept the SHA-256 of images listed with SHA-384 or SHA-512 (%zu image(s), '%.128s' "
+           "first), so %swhich hosts report and attested inventories show by its SHA-256, cannot "
+           "be judged against it and is not taken as compliant; upload the same CSAR again "
+           "(PUT /v1/packages/%.128s, `lisec pkg replace CSAR --id %.128s`) to have it "
+           "verified again and judged",
+           key, count, first ? first : "?", who, key, key);
 }
 
 /* The SHA-256 digests (lower-case hex) of a stored package's images, as the
@@ -624,9 +673,21 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
                 (old && json_is_true(json_object_get(old, "li")));
   pkg_record rec = {0}, prev = {0};
   if (!rc) rc = pkg_record_from_result(v.result, owner, &rec, err);
+  bool refresh = false;
   if (!rc && replace) {
     record_from_json(old, &prev);
     rc = pkg_policy_may_replace(&prev, &rec, owner, err);
+    /* The same version again is refused (409), but for the same CSAR over a
+     * description whose images' SHA-256 was not kept (legacy_images): it
+     * is verified again as any upload, and its new description replaces
+     * the old one, history and retirements kept. */
+    const char *old_sha = json_string_value(json_object_get(old, "sha256"));
+    if (rc == LISEC_ECONFLICT && legacy_images(old, NULL) > 0 && old_sha &&
+        strcmp(old_sha, v.sha256) == 0) {
+      rc = 0;
+      refresh = true;
+      if (err) memset(err, 0, sizeof *err);
+    }
     /* A replacement keeps the owner: the operator replacing a tenant's
      * package does not take it over. */
     if (!rc) rec.owner = prev.owner;
@@ -666,21 +727,24 @@ static int onboard_or_replace(lisec_ctl *ctl, const ctl_actor *actor, const char
     previous = json_array();
     json_t *earlier = json_object_get(old, "previous");
     if (json_is_array(earlier)) json_array_extend(previous, earlier);
-    /* with its images, so that later a VM's image tells which version it runs */
-    json_array_append_new(previous,
-                          json_pack("{s:s?, s:O, s:O, s:o}", "package_version", prev.package_version,
-                                    "sha256", json_object_get(old, "sha256"), "onboarded_at",
-                                    json_object_get(old, "onboarded_at"), "images",
-                                    image_digests(old)));
+    /* with its images, so that later a VM's image tells which version it
+     * runs (a refresh is the same version: nothing to add) */
+    if (!refresh)
+      json_array_append_new(previous, json_pack("{s:s?, s:O, s:O, s:o}", "package_version",
+                                                prev.package_version, "sha256",
+                                                json_object_get(old, "sha256"), "onboarded_at",
+                                                json_object_get(old, "onboarded_at"), "images",
+                                                image_digests(old)));
   }
   doc = document(local_id(id, rec.owner), actor, &rec, &v, previous);
   json_decref(previous);
   /* retirements are history: they stay with the package */
   if (doc && replace && json_is_array(json_object_get(old, "retirements")))
     json_object_set(doc, "retirements", json_object_get(old, "retirements"));
-  char reason[160];
-  snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s", v.sha256,
-           rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "");
+  char reason[240];
+  snprintf(reason, sizeof reason, "sha256 %s, version %.40s%s%s", v.sha256,
+           rec.package_version ? rec.package_version : "?", li_pkg ? ", LI VNF" : "",
+           refresh ? ", the same CSAR verified again (its images' SHA-256 kept)" : "");
   if (!doc) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   if (!rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, li_pkg, reason, 0, NULL, err,
                           "package %s", id);
@@ -772,7 +836,7 @@ int ctl_pkg_get(lisec_ctl *ctl, const ctl_actor *actor, const char *req_id, json
     json_decref(doc);
     return rc;
   }
-  add_status(doc, doc, doc_revoked(doc, id, crls, why, sizeof why) ? why : NULL);
+  add_status(doc, doc, id, doc_revoked(doc, id, crls, why, sizeof why) ? why : NULL);
   sk_X509_CRL_pop_free(crls, X509_CRL_free);
   *out = doc;
   return 0;
@@ -955,9 +1019,77 @@ static int image_finding(void *ctx, const char *vm, const char *body, int64_t ve
   return rc;
 }
 
+/* The packages whose images cannot be judged (legacy_images). */
+typedef struct legacy_ctx {
+  json_t *ids, *docs; /* keys; key -> the stored description */
+} legacy_ctx;
+
+static int legacy_cb(void *vctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  legacy_ctx *c = vctx;
+  json_t *doc = NULL;
+  if (lisec_json_parse(body, strlen(body), &doc, NULL)) return LISEC_ESTORE;
+  int rc = 0;
+  if (legacy_images(doc, NULL) > 0) {
+    rc = json_array_append_new(c->ids, json_string(id)) ||
+                 json_object_set_new(c->docs, id, json_incref(doc))
+             ? LISEC_ENOMEM
+             : 0;
+  }
+  json_decref(doc);
+  return rc;
+}
+
+/* A package on-boarded before its SHA-384/512 images' SHA-256 was kept is
+ * not compliant, nor is any VM of the model whose document names it (an
+ * LI VM as "li-vm <id>", withheld from every role but li-admin): the image
+ * it runs cannot be judged (fail closed), until the same CSAR is uploaded
+ * again. */
+static int legacy_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
+  legacy_ctx c = {json_array(), json_object()};
+  json_t *vms = NULL;
+  int rc = c.ids && c.docs ? store_doc_list(ctl->store, PKG_KIND, legacy_cb, &c, err)
+                           : LISEC_ENOMEM;
+  if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored package does not parse");
+  if (!rc && json_array_size(c.ids) > 0) rc = ctl_model_packaged_vms(ctl->shared, &vms, err);
+  size_t i;
+  const json_t *x;
+  char subject[PKG_KEY_MAX + 16], sentence[PKG_LEGACY_MAX];
+  json_array_foreach(c.ids, i, x) {
+    if (rc) break;
+    const char *key = json_string_value(x);
+    snprintf(subject, sizeof subject, "package %s", key);
+    legacy_sentence(json_object_get(c.docs, key), key, NULL, sentence);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_PKG_IMAGE_RULE, "clauses",
+                          "TR 103 308 §4.2; NFV-SEC 025 instantiation", "subject", subject,
+                          "sentence", sentence, "fact", "sha256(images(package)): not kept");
+    if (!v || json_array_append_new(violations, v)) rc = LISEC_ENOMEM;
+  }
+  json_array_foreach(vms, i, x) {
+    if (rc) break;
+    const char *p = json_string_value(json_object_get(x, "package"));
+    const json_t *doc = p ? json_object_get(c.docs, p) : NULL;
+    if (!doc) continue;
+    const char *vm = json_string_value(json_object_get(x, "vm"));
+    snprintf(subject, sizeof subject, "%s %s", json_is_true(json_object_get(x, "li")) ? "li-vm" : "vm",
+             vm ? vm : "?");
+    legacy_sentence(doc, p, vm, sentence);
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "requirement", CTL_PKG_IMAGE_RULE, "clauses",
+                          "TR 103 308 §4.2; NFV-SEC 025 instantiation", "subject", subject,
+                          "sentence", sentence, "fact", "image(vm) in images(package): not known");
+    if (!v || json_array_append_new(violations, v)) rc = LISEC_ENOMEM;
+  }
+  if (rc == LISEC_ENOMEM && !err->msg[0]) lisec_err_set(err, rc, "out of memory");
+  json_decref(c.ids);
+  json_decref(c.docs);
+  json_decref(vms);
+  return rc;
+}
+
 int ctl_pkg_image_findings(lisec_ctl *ctl, json_t *violations, lisec_err *err) {
   int rc = store_doc_list(ctl->store, PKG_VM_KIND, image_finding, violations, err);
   if (rc == LISEC_ESTORE && !err->msg[0]) lisec_err_set(err, rc, "a stored image report does not parse");
+  if (!rc) rc = legacy_findings(ctl, violations, err);
   return rc;
 }
 

@@ -290,6 +290,45 @@ code=$(as operator -o out.json -w '%{http_code}' -d '{"version":"1.0"}' "$LISECD
 [ "$code" = 200 ] || fail "version 1.0 not retired once vm-5 runs 2.0: $code $(cat out.json)"
 pass "a package listing its image with SHA-512: the image is known by its SHA-256 (reports, retirement)"
 
+# A description stored before lisec kept an image's SHA-256 beside its
+# SHA-512 (made here by taking the field out of the stored description):
+# not compliant, naming the requirement and what to do; the same CSAR
+# uploaded again is verified again and mends it (history and retirements
+# kept); another CSAR of the same version is still refused.
+python3 - "$work/lisec.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(body,) = db.execute("SELECT body FROM documents WHERE kind = 'pkg' AND id = 'p512'").fetchone()
+doc = json.loads(body)
+for a in doc["verification"]["artifacts"]:
+    a.pop("sha256", None)
+db.execute("UPDATE documents SET body = ? WHERE kind = 'pkg' AND id = 'p512'",
+           (json.dumps(doc, sort_keys=True, separators=(",", ":")),))
+db.commit()
+PY
+as operator "$LISECD_URL/v1/packages/p512" >out.json
+jq -e '.compliant == false and (.images_not_judged | test("^TR103308-4.2-IMAGE: images not judged: package p512 .*PUT /v1/packages/p512"))' \
+  out.json >/dev/null || fail "a description without its image's SHA-256: $(cat out.json)"
+as operator "$LISECD_URL/v1/compliance" >out.json
+python3 - out.json <<'PY' || fail "compliance does not report p512 and vm-5: $(cat out.json)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+subjects = sorted(v["subject"] for v in d["violations"] if v["requirement"] == "TR103308-4.2-IMAGE")
+# (the operator's report withholds these rows' sentences, as every
+# TR103308-4.2-IMAGE row's; the package's description says it, above)
+sys.exit(0 if subjects == ["package p512", "vm vm-5"] and d["compliant"] is False else 1)
+PY
+mk512 p512-2b.csar 2.0
+expect 409 "on-boarded already" operator p512 p512-2b.csar false PUT
+expect 200 '"package_version":"2.0"' operator p512 p512-2.csar false PUT
+as operator "$LISECD_URL/v1/packages/p512" >out.json
+jq -e --arg s "$img2" '.compliant == true and (.images_not_judged == null) and
+    ([.verification.artifacts[] | select(.image) | .sha256] == [$s]) and
+    ([.previous[].package_version] == ["1.0"]) and ([.retirements[].version] == ["1.0"])' out.json >/dev/null ||
+  fail "the same CSAR uploaded again: $(cat out.json)"
+expect 409 "on-boarded already" operator p512 p512-2.csar false PUT
+pass "a description stored without an image's SHA-256 is not compliant until the same CSAR is uploaded again"
+
 # ---- a restart keeps everything ---------------------------------------------
 rows=$(audit_rows)
 stop_checked

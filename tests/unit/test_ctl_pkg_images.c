@@ -6,7 +6,11 @@
  * observation. What is checked is the "expected" list of the observation
  * document the model builds (ctl_model_observe_doc), which is what the
  * running image is judged against; and that document's text, written
- * without a jansson tree, against the canonical dump of the same document. */
+ * without a jansson tree, against the canonical dump of the same document.
+ * And a package stored before lisec kept the SHA-256 of images listed with
+ * SHA-384 or SHA-512 (built here by leaving the field out of the stored
+ * description): it and its VMs are reported not compliant, naming the
+ * requirement and the upload that mends it, not left unjudged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +177,81 @@ static void test_sha512_image(void **state) {
   assert_string_equal(got, "[\"" IMG_B "\"]");
 }
 
+/* The compliance findings of the pkg topic (image reports, and packages
+ * whose images cannot be judged) naming subject, as "requirement|sentence"
+ * lines. */
+static void findings_of(const char *subject, char *out, size_t n) {
+  json_t *v = json_array();
+  lisec_err err = {0};
+  assert_int_equal(ctl_pkg_image_findings(ctl, v, &err), 0);
+  out[0] = '\0';
+  size_t i;
+  json_t *x;
+  json_array_foreach(v, i, x) {
+    if (strcmp(json_string_value(json_object_get(x, "subject")), subject) != 0) continue;
+    size_t used = strlen(out);
+    snprintf(out + used, n - used, "%s|%s\n", json_string_value(json_object_get(x, "requirement")),
+             json_string_value(json_object_get(x, "sentence")));
+  }
+  json_decref(v);
+}
+
+static json_t *get_probe(void) {
+  json_t *out = NULL;
+  lisec_err err = {0};
+  int rc = ctl_pkg_get(ctl, &OPERATOR, "probe", &out, &err);
+  if (rc) fail_msg("get: %s", err.msg);
+  return out;
+}
+
+static void test_legacy_sha512_image(void **state) {
+  (void)state;
+  char got[4096];
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"web\",\"hypervisor\":\"hv-hel-1\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\",\"package\":\"probe\"}");
+  /* as test_sha512_image's package, stored before "sha256" was kept */
+  const char *body =
+      "{\"id\":\"probe\",\"li\":false,\"record\":{\"owner\":\"operator\",\"package_version\":"
+      "\"1.0\"},\"verification\":{\"artifacts\":[{\"path\":\"Artifacts/Images/probe.qcow2\","
+      "\"algorithm\":\"SHA-512\",\"hash\":\"" IMG_A IMG_A "\",\"image\":true},{\"path\":"
+      "\"Scripts/install.sh\",\"algorithm\":\"SHA-512\",\"hash\":\"" IMG_A IMG_A "\",\"image\":false}]}}";
+  lisec_err err = {0};
+  assert_int_equal(store_doc_put(ctl->store, "pkg", "probe", body, -1, NULL, &err), 0);
+  /* nothing to hold an observation to... */
+  expected_of(IMG_A, got);
+  assert_string_equal(got, "[]");
+  /* ...so the VM and the package are findings, saying what to do */
+  findings_of("vm web", got, sizeof got);
+  if (!strstr(got, "TR103308-4.2-IMAGE|TR103308-4.2-IMAGE: images not judged: package probe was "
+                   "on-boarded before lisec kept the SHA-256 of images listed with SHA-384 or "
+                   "SHA-512 (1 image(s), 'Artifacts/Images/probe.qcow2' first), so the image VM web "
+                   "runs, ") ||
+      !strstr(got, "upload the same CSAR again (PUT /v1/packages/probe"))
+    fail_msg("findings of vm web: %s", got);
+  findings_of("package probe", got, sizeof got);
+  if (!strstr(got, "TR103308-4.2-IMAGE|") || !strstr(got, "images not judged"))
+    fail_msg("findings of package probe: %s", got);
+  json_t *d = get_probe();
+  assert_true(json_is_false(json_object_get(d, "compliant")));
+  assert_non_null(strstr(json_string_value(json_object_get(d, "images_not_judged")), "PUT /v1/packages/probe"));
+  json_decref(d);
+  /* an image listed with SHA-256 needs nothing more; one with its SHA-256
+   * kept neither (test_sha512_image's description) */
+  body = "{\"id\":\"probe\",\"li\":false,\"record\":{\"owner\":\"operator\",\"package_version\":"
+         "\"1.0\"},\"verification\":{\"artifacts\":[{\"path\":\"Artifacts/Images/probe.qcow2\","
+         "\"algorithm\":\"SHA-512\",\"hash\":\"" IMG_A IMG_A "\",\"sha256\":\"" IMG_B "\","
+         "\"image\":true}]}}";
+  assert_int_equal(store_doc_put(ctl->store, "pkg", "probe", body, -1, NULL, &err), 0);
+  findings_of("vm web", got, sizeof got);
+  assert_string_equal(got, "");
+  findings_of("package probe", got, sizeof got);
+  assert_string_equal(got, "");
+  d = get_probe();
+  assert_true(json_is_true(json_object_get(d, "compliant")));
+  assert_null(json_object_get(d, "images_not_judged"));
+  json_decref(d);
+}
+
 /* The observation document as the model writes it (directly, for the
  * plain strings an agent sends) is byte for byte the canonical dump of the
  * document it describes, built here with jansson; so is one with a string
@@ -229,6 +308,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unknown_package_then_stored, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observation_text, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sha512_image, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_legacy_sha512_image, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
