@@ -2064,11 +2064,12 @@ static void terminations_settle(lisec_ctl *ctl, const ctl_actor *actor, const ct
 
 static bool rule_about_li(const char *requirement) {
   model_rule r;
-  /* What hosts run against intent names VMs and hosts, never an LI. */
+  /* What hosts run against intent (where a VM runs, the image it runs)
+   * names VMs, hosts and packages, never an LI. */
   /* Nor do a retired package version and a revoked vendor signer: they
    * name packages, versions and signers (an LI VM of such a package is
    * withheld by its subject, below). */
-  static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE,
+  static const char *const observed[] = {MODEL_REQ_PLACEMENT, MODEL_REQ_DUPLICATE, MODEL_REQ_IMAGE,
                                          MODEL_REQ_UNREPORTED, MODEL_REQ_UNKNOWN_DOMAIN,
                                          "NFV-SEC025-RETIRED", "TR103308-4.1-REVOKED",
                                          CTL_CLOCK_REQ /* names the controller's clock only */,
