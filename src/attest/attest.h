@@ -452,7 +452,11 @@ const char *attest_inv_iface_type_name(int type);
  * so that a lid opened and closed between two reports is not lost: null
  * (the log was not read whole), "none" (no intrusion assertion in it), or
  * the newest intrusion assertion's record ("<id> <date> <time>" as the BMC
- * numbers and stamps it). Version 1 (agents before it) is still read. */
+ * numbers and stamps it). Version 3 adds "sel_overflow": the log's
+ * Overflow flag (IPMI Get SEL Info, Operation Support bit 7): true when the
+ * log filled and has since dropped (or overwritten) events, so an intrusion
+ * after it filled may be in no record; null when not read. Versions 1 and 2
+ * (agents before them) are still read. */
 
 #define ATTEST_CHASSIS_MAX_BYTES 4096
 #define ATTEST_CHASSIS_STR_MAX 64
@@ -465,7 +469,7 @@ const char *attest_inv_iface_type_name(int type);
 #define ATTEST_CHASSIS_REQ "TR103308-5.6-O.1.1"
 
 typedef struct attest_chassis {
-  int64_t version; /* 1, or 2 with sel_intrusion */
+  int64_t version; /* 1, 2 with sel_intrusion, 3 with sel_overflow too */
   char host[ATTEST_HOST_ID_LEN + 1];
   int64_t read_at;
   bool bmc; /* a BMC answered */
@@ -476,11 +480,12 @@ typedef struct attest_chassis {
       has_asset_tag;
   int64_t poh_h, power_w, inlet_c, cpu_c;
   char asset_tag[ATTEST_CHASSIS_STR_MAX + 1];
-  bool has_sel; /* version 2 and the event log read whole */
+  bool has_sel; /* version 2 or 3 and the event log read whole */
   char sel_intrusion[ATTEST_CHASSIS_STR_MAX + 1];
+  bool has_sel_overflow, sel_overflow; /* version 3: the log's Overflow flag, when read */
 } attest_chassis;
 
-/* Parses a chassis report: exactly the fields of its version (1 or 2), each reading in
+/* Parses a chassis report: exactly the fields of its version (1, 2 or 3), each reading in
  * its physical range (temperatures -40..150 °C, power 0..100 kW, power-on
  * hours 0..2,000,000), strings printable ASCII of at most 64 bytes, at most
  * max_bytes (0: ATTEST_CHASSIS_MAX_BYTES). EINVAL or ETOOBIG with a reason

@@ -5,9 +5,10 @@
  * quote, and its appraisal. All pure: bytes and structs in, verdicts out.
  *
  * The parser reads bytes a host sent, so it is bounded (bytes, every
- * string) and strict (the exact fields of version 1, or of version 2 which
- * adds the event log's newest intrusion, each reading in its physical
- * range); a refusal names ATTEST_CHASSIS_REQ and the field.
+ * string) and strict (the exact fields of version 1, of version 2 which
+ * adds the event log's newest intrusion, or of version 3 which adds the
+ * log's Overflow flag, each reading in its physical range); a refusal names
+ * ATTEST_CHASSIS_REQ and the field.
  *
  * The binding keeps one rule with a version: a quote without a chassis
  * report binds the inventory as before (version 1); with one, the TPM signs
@@ -21,8 +22,8 @@
  * asset tag other than the location certificate's, power-on hours going
  * backwards, another BMC than the one seen since the last confirmation)
  * and findings (power draw implausible for the load the inventory shows; no
- * intrusion state, or an event log not read; a missing or stale report when
- * the policy says "finding"). */
+ * intrusion state, an event log not read, or one that overflowed; a missing
+ * or stale report when the policy says "finding"). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,13 +140,17 @@ static int parse_doc(const json_t *root, attest_chassis *c, lisec_err *err) {
   static const char *const keys2[] = {"version", "host",    "read_at", "bmc",   "intrusion", "power",
                                       "poh_h",   "power_w", "inlet_c", "cpu_c", "asset_tag", "sel_intrusion",
                                       NULL};
+  static const char *const keys3[] = {"version",       "host",        "read_at", "bmc",   "intrusion",
+                                      "power",         "poh_h",       "power_w", "inlet_c", "cpu_c",
+                                      "asset_tag",     "sel_intrusion", "sel_overflow", NULL};
   char power[8];
   int rc;
   if (!json_is_object(root))
     return lisec_err_set(err, LISEC_EINVAL, ATTEST_CHASSIS_REQ ": chassis: the document must be an object");
-  if ((rc = lisec_json_get_int(root, "version", true, 1, 2, &c->version, err)))
-    return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis (only versions 1 and 2 are known)"), rc;
-  if ((rc = only_keys(root, c->version == 2 ? keys2 : keys1, "the document", err))) return rc;
+  if ((rc = lisec_json_get_int(root, "version", true, 1, 3, &c->version, err)))
+    return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis (only versions 1, 2 and 3 are known)"), rc;
+  if ((rc = only_keys(root, c->version == 3 ? keys3 : c->version == 2 ? keys2 : keys1, "the document", err)))
+    return rc;
   if ((rc = lisec_json_get_int(root, "read_at", true, 0, INT64_MAX / 2, &c->read_at, err)))
     return lisec_err_wrap(err, ATTEST_CHASSIS_REQ ": chassis"), rc;
   if ((rc = get_str(root, "host", false, c->host, sizeof c->host, NULL, err))) return rc;
@@ -163,8 +168,10 @@ static int parse_doc(const json_t *root, attest_chassis *c, lisec_err *err) {
                         &c->cpu_c, err)) ||
       (rc = get_str(root, "asset_tag", true, c->asset_tag, sizeof c->asset_tag, &c->has_asset_tag, err)))
     return rc;
-  if (c->version == 2 &&
+  if (c->version >= 2 &&
       (rc = get_str(root, "sel_intrusion", true, c->sel_intrusion, sizeof c->sel_intrusion, &c->has_sel, err)))
+    return rc;
+  if (c->version >= 3 && (rc = get_flag(root, "sel_overflow", &c->has_sel_overflow, &c->sel_overflow, err)))
     return rc;
   if (c->has_power) {
     if (strcmp(power, "on") != 0 && strcmp(power, "off") != 0)
@@ -172,7 +179,7 @@ static int parse_doc(const json_t *root, attest_chassis *c, lisec_err *err) {
     c->power_on = power[0] == 'o' && power[1] == 'n';
   }
   if (!c->bmc && (c->has_intrusion || c->has_power || c->has_poh || c->has_power_w || c->has_inlet ||
-                  c->has_cpu || c->has_asset_tag || c->has_sel))
+                  c->has_cpu || c->has_asset_tag || c->has_sel || c->has_sel_overflow))
     return lisec_err_set(err, LISEC_EINVAL,
                          ATTEST_CHASSIS_REQ ": chassis: readings without a BMC (\"bmc\" is null)");
   return 0;
@@ -203,14 +210,20 @@ char *attest_chassis_json(const attest_chassis *c) {
                                    "firmware", c->firmware[0] ? c->firmware : NULL)
                        : json_null();
   json_t *j = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
-                        (json_int_t)(c->version == 2 ? 2 : 1), "host", c->host, "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
+                        (json_int_t)(c->version >= 2 && c->version <= 3 ? c->version : 1), "host", c->host, "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
                         c->has_intrusion ? json_boolean(c->intrusion) : json_null(), "power",
                         c->has_power ? json_string(c->power_on ? "on" : "off") : json_null(), "poh_h",
                         opt_int(c->has_poh, c->poh_h), "power_w", opt_int(c->has_power_w, c->power_w),
                         "inlet_c", opt_int(c->has_inlet, c->inlet_c), "cpu_c", opt_int(c->has_cpu, c->cpu_c),
                         "asset_tag", c->has_asset_tag ? json_string(c->asset_tag) : json_null());
-  if (j && c->version == 2 &&
+  if (j && c->version >= 2 && c->version <= 3 &&
       json_object_set_new(j, "sel_intrusion", c->has_sel ? json_string(c->sel_intrusion) : json_null()) != 0) {
+    json_decref(j);
+    j = NULL;
+  }
+  if (j && c->version == 3 &&
+      json_object_set_new(j, "sel_overflow", c->has_sel_overflow ? json_boolean(c->sel_overflow) : json_null()) !=
+          0) {
     json_decref(j);
     j = NULL;
   }
@@ -320,10 +333,23 @@ void attest_chassis_appraise(const attest_chassis *c, const attest_chassis_base 
     note(&out->nfind, out->findings, ATTEST_CHASSIS_REQ ": the BMC gives no chassis intrusion state");
   /* A log not read says nothing of a lid opened and closed since the last
    * report: a gap, as a missing intrusion state is (the baseline stays). */
-  if (c->version == 2 && !c->has_sel)
+  if (c->version >= 2 && !c->has_sel)
     note(&out->nfind, out->findings,
          ATTEST_CHASSIS_REQ ": the BMC's event log was not read (sel_intrusion null: no answer in time, or "
                             "more records than the agent reads and no intrusion among them): an intrusion "
                             "between two reports would not be seen");
+  /* A full log stops recording (or overwrites its oldest records): the
+   * newest intrusion it holds may not be the newest there was. The flag
+   * stays set until the log is cleared; a log read without it (version 3,
+   * sel_overflow null) does not show it was not full. */
+  if (c->version >= 3 && c->has_sel_overflow && c->sel_overflow)
+    note(&out->nfind, out->findings,
+         ATTEST_CHASSIS_REQ ": the BMC's event log overflowed (SEL Overflow flag): once full it drops new "
+                            "events or overwrites old ones, so an intrusion since it filled may be in no "
+                            "record; archive and clear the log (ipmitool sel clear)");
+  else if (c->version >= 3 && c->has_sel && !c->has_sel_overflow)
+    note(&out->nfind, out->findings,
+         ATTEST_CHASSIS_REQ ": the BMC's event log gave no Overflow flag (sel_overflow null): the report "
+                            "does not show the log still records events");
   appraise_power(c, running_vms, pol, out);
 }

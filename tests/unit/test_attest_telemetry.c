@@ -5,8 +5,9 @@
  * appraiser: intrusion, asset tag against the location certificate,
  * power-on hours going back, another BMC, a newer intrusion in the BMC's
  * event log than the baseline's, each voiding the location;
- * implausible power draw a finding only; a missing or stale report a
- * finding or untrusted by policy. */
+ * implausible power draw a finding only, as are an event log not read and
+ * one that overflowed (version 3's sel_overflow); a missing or stale report
+ * a finding or untrusted by policy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,8 +122,8 @@ static void test_parse_refusals(void **state) {
   refused("power_w", "250.5", "must be an integer or null");
   refused("inlet_c", "\"24\"", "must be an integer or null");
   /* shapes */
-  refused("version", "3", "only versions 1 and 2");
-  refused("version", "0", "only versions 1 and 2");
+  refused("version", "4", "only versions 1, 2 and 3");
+  refused("version", "0", "only versions 1, 2 and 3");
   refused("intrusion", "1", "must be true, false or null");
   refused("power", "\"standby\"", "is not on, off or null");
   refused("asset_tag", "\"\"", "must be 1 to 64 bytes");
@@ -219,6 +220,76 @@ static void test_parse_v2(void **state) {
   err.msg[0] = '\0';
   assert_int_not_equal(parse(none, &c, &err), 0);
   assert_non_null(strstr(err.msg, "readings without a BMC"));
+}
+
+/* Version 3: version 2's fields and the event log's Overflow flag. */
+static char *v3_with(const char *sel, const char *overflow) {
+  char *s = doc_with("version", "3");
+  s[strlen(s) - 1] = '\0';
+  if (sel) {
+    strcat(s, ",\"sel_intrusion\":");
+    strcat(s, sel);
+  }
+  if (overflow) {
+    strcat(s, ",\"sel_overflow\":");
+    strcat(s, overflow);
+  }
+  strcat(s, "}");
+  return s;
+}
+
+static void test_parse_v3(void **state) {
+  (void)state;
+  attest_chassis c;
+  lisec_err err = {0};
+  const char *good[] = {"null", "false", "true"};
+  for (size_t i = 0; i < 3; i++) {
+    char *s = v3_with("\"none\"", good[i]);
+    if (parse(s, &c, &err) != 0) fail_msg("%s: %s", s, err.msg);
+    assert_int_equal(c.version, 3);
+    assert_true(c.has_sel);
+    assert_int_equal(c.has_sel_overflow, i > 0);
+    assert_int_equal(c.sel_overflow, i == 2);
+    /* the canonical form keeps the version and the flag */
+    char *j = attest_chassis_json(&c);
+    assert_non_null(strstr(j, i == 0 ? "\"sel_overflow\":null" : i == 1 ? "\"sel_overflow\":false"
+                                                                       : "\"sel_overflow\":true"));
+    assert_non_null(strstr(j, "\"version\":3"));
+    attest_chassis c2;
+    assert_int_equal(parse(j, &c2, &err), 0);
+    assert_memory_equal(&c, &c2, sizeof c);
+    free(j), free(s);
+  }
+  /* version 3 needs both fields, each of its type */
+  const char *bad[][3] = {{"\"none\"", NULL, "no \"sel_overflow\""},
+                          {NULL, "false", "no \"sel_intrusion\""},
+                          {"\"none\"", "1", "\"sel_overflow\" must be true, false or null"},
+                          {"\"none\"", "\"true\"", "\"sel_overflow\" must be true, false or null"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *s = v3_with(bad[i][0], bad[i][1]);
+    err.msg[0] = '\0';
+    if (parse(s, &c, &err) == 0 || !strstr(err.msg, bad[i][2]) || !strstr(err.msg, ATTEST_CHASSIS_REQ))
+      fail_msg("%s: \"%s\" (wanted \"%s\")", s, err.msg, bad[i][2]);
+    assert_false(c.bmc);
+    free(s);
+  }
+  /* version 2 may not carry it */
+  char *s = v2_with("\"none\"");
+  s[strlen(s) - 1] = '\0';
+  strcat(s, ",\"sel_overflow\":false}");
+  assert_int_not_equal(parse(s, &c, &err), 0);
+  free(s);
+  /* no BMC: no flag either */
+  const char *none = "{\"version\":3,\"host\":\"" HOST "\",\"read_at\":5,\"bmc\":null,\"intrusion\":null,"
+                     "\"power\":null,\"poh_h\":null,\"power_w\":null,\"inlet_c\":null,\"cpu_c\":null,"
+                     "\"asset_tag\":null,\"sel_intrusion\":null,\"sel_overflow\":false}";
+  err.msg[0] = '\0';
+  assert_int_not_equal(parse(none, &c, &err), 0);
+  assert_non_null(strstr(err.msg, "readings without a BMC"));
+  const char *none_ok = "{\"version\":3,\"host\":\"" HOST "\",\"read_at\":5,\"bmc\":null,\"intrusion\":null,"
+                        "\"power\":null,\"poh_h\":null,\"power_w\":null,\"inlet_c\":null,\"cpu_c\":null,"
+                        "\"asset_tag\":null,\"sel_intrusion\":null,\"sel_overflow\":null}";
+  assert_int_equal(parse(none_ok, &c, &err), 0);
 }
 
 static void test_binding(void **state) {
@@ -396,6 +467,67 @@ static void test_appraise_sel_unread(void **state) {
   assert_int_equal(v.nfind, 0);
 }
 
+/* A full event log (its Overflow flag set) drops new events, or overwrites
+ * old ones: the newest intrusion it shows may not be the newest there was.
+ * A finding whatever the policy, beside what the log holds; the baseline
+ * and the voids are as without it. A version 3 log read without the flag
+ * does not show it still records: a finding too. */
+static void test_appraise_sel_overflow(void **state) {
+  (void)state;
+  attest_chassis c = quiet();
+  attest_chassis_base base = {.max_poh_h = -1};
+  attest_chassis_verdict v;
+  c.version = 3;
+  c.has_sel = true;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "3 12/01/2026 10:00:00");
+  c.has_sel_overflow = true;
+  c.sel_overflow = false;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nfind, 0);
+  assert_int_equal(v.nvoid, 0);
+  base = v.next;
+  /* overflowed: a finding, whatever [telemetry] missing says */
+  c.sel_overflow = true;
+  attest_chassis_policy off = POL;
+  off.missing = ATTEST_MISSING_OFF;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &off, NOW, &v);
+  assert_int_equal(v.nfind, 1);
+  assert_true(has(v.findings, v.nfind, "TR103308-5.6-O.1.1: the BMC's event log overflowed (SEL Overflow flag)"));
+  assert_int_equal(v.nvoid, 0);
+  assert_false(v.untrusted);
+  assert_string_equal(v.next.sel_intrusion, "3 12/01/2026 10:00:00");
+  /* a newer intrusion in a full (overwriting) log still voids, and the
+   * finding stays beside it */
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "9 12/07/2026 03:30:00");
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nvoid, 1);
+  assert_true(has(v.findings, v.nfind, "event log overflowed"));
+  /* overflowed and not read whole: both said */
+  c.has_sel = false;
+  c.sel_intrusion[0] = '\0';
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_true(has(v.findings, v.nfind, "event log was not read"));
+  assert_true(has(v.findings, v.nfind, "event log overflowed"));
+  /* read, but without the flag */
+  c.has_sel = true;
+  snprintf(c.sel_intrusion, sizeof c.sel_intrusion, "3 12/01/2026 10:00:00");
+  c.has_sel_overflow = c.sel_overflow = false;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nfind, 1);
+  assert_true(has(v.findings, v.nfind, "gave no Overflow flag (sel_overflow null)"));
+  /* a stale report is missing, not appraised further */
+  c.has_sel_overflow = c.sel_overflow = true;
+  c.read_at = NOW - 601;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_false(has(v.findings, v.nfind, "overflowed"));
+  /* version 2 carries no flag: no such finding */
+  c.read_at = NOW;
+  c.version = 2;
+  c.has_sel_overflow = c.sel_overflow = false;
+  attest_chassis_appraise(&c, &base, "LAB-0042", 5, &POL, NOW, &v);
+  assert_int_equal(v.nfind, 0);
+}
+
 static void test_appraise_findings(void **state) {
   (void)state;
   attest_chassis c = quiet();
@@ -490,10 +622,12 @@ int main(void) {
       cmocka_unit_test(test_parse_good),
       cmocka_unit_test(test_parse_refusals),
       cmocka_unit_test(test_parse_v2),
+      cmocka_unit_test(test_parse_v3),
       cmocka_unit_test(test_binding),
       cmocka_unit_test(test_appraise_voids),
       cmocka_unit_test(test_appraise_sel),
       cmocka_unit_test(test_appraise_sel_unread),
+      cmocka_unit_test(test_appraise_sel_overflow),
       cmocka_unit_test(test_appraise_findings),
       cmocka_unit_test(test_appraise_missing_and_stale),
       cmocka_unit_test(test_location_asset_tag),
