@@ -7,7 +7,8 @@
  * read and must come out bounded, without leading blanks; every line goes through the
  * sensor reader, once picking sensors by kind and once by configured names,
  * and the power-on hours through their reader, which never gives a negative
- * count, and through the event log's reader. */
+ * count, and through the event log's reader; the Overflow flag's value
+ * is true, false or no reading. */
 #include "../cmd/lisec-agent/bmc.c"
 
 /* Every line through the event log's reader: the record it keeps fits
@@ -40,6 +41,8 @@ static void read_field(const char *text, const char *label) {
   if (n && (out[0] == ' ' || out[0] == '\t')) abort();
   int64_t h = 0;
   if (poh_hours(out, &h) && h < 0) abort();
+  bool full = false;
+  if (overflow_flag(out, &full) && strcmp(out, full ? "true" : "false") != 0) abort();
 }
 
 static void read_sensors(const agent_bmc_conf *c, const char *text) {
@@ -62,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   static const char *const labels[] = {"Manufacturer ID", "Product ID", "System GUID", "Firmware Revision",
                                        "System Power", "Chassis Intrusion", "POH Counter", "Product Asset Tag",
-                                       "Entries"};
+                                       "Entries", "Overflow"};
   for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) read_field(text, labels[i]);
   int64_t h = 0;
   if (poh_hours(text, &h) && h < 0) abort();

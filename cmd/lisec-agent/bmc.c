@@ -13,9 +13,13 @@
  * "intrusion" state), the FRU's product asset tag and the newest intrusion
  * the System Event Log recorded (sel info, sel list: a lid opened and
  * closed between two reports is gone from the sensor, not from the log;
- * "sel_intrusion", report version 2). A reading that is
+ * "sel_intrusion", report version 2), and whether that log overflowed
+ * (sel info's Overflow flag: a full log records no new intrusion;
+ * "sel_overflow", version 3). A reading that is
  * absent is null; a BMC that does not answer gives "bmc": null. Each child
- * has a deadline and at most BMC_OUT_MAX bytes of output. The values are
+ * has a deadline, cut to the one its caller gives (run: half of what is
+ * left of the nonce's lifetime, so that a dead BMC never outlasts the
+ * nonce), and at most BMC_OUT_MAX bytes of output. The values are
  * sent as read: range checks are lisecd's (attest/telemetry.c), so a sensor
  * reading 255 °C is refused there with its requirement, not hidden here. */
 #include "bmc.h"
@@ -59,24 +63,30 @@ static int64_t mono_ms(void) {
  * Intrusion", ...) and the SDR lines by their five '|' columns. */
 static const char BMC_COMMANDS[] = "mc info\nmc guid\nchassis status\nchassis poh\nsdr elist\nfru print 0\n";
 /* The event log, in a session of its own with its own deadline: ipmitool
- * reads every record even to print the newest 64 (one request each), so a
- * long log on a slow BMC may outlast it, and that must cost the log's
- * answer (sel_intrusion null), not the whole report. The newest 64 are
- * where an intrusion that came and went between two reports is looked
- * for; a longer log without one among them is not called clean. */
-static const char SEL_COMMANDS[] = "sel info\nsel list last 64\n";
+ * reads every record even to print the newest [bmc] sel_records (one
+ * request each), so a long log on a slow BMC may outlast it, and that must
+ * cost the log's answer (sel_intrusion null), not the whole report. The
+ * newest sel_records are where an intrusion that came and went between two
+ * reports is looked for; a longer log without one among them is not called
+ * clean. Printing more records costs no more requests, only output: at
+ * about 100 bytes a record, AGENT_BMC_SEL_RECORDS_MAX fit in BMC_OUT_MAX
+ * (an output that does not fit is killed: the log's answer is null). */
+#define SEL_COMMANDS_FMT "sel info\nsel list last %lld\n"
 
 /* Runs ipmitool with the interface's options and then words (NULL-ended),
- * commands (BMC_COMMANDS or SEL_COMMANDS) on its standard input: 0 with
+ * commands (BMC_COMMANDS or the event log's) on its standard input: 0 with
  * its stdout (NUL-terminated, malloc'd) unless it was killed at the
- * deadline. Its exit status is not
+ * deadline (its own, or cap_ms, a monotonic time, when that is sooner;
+ * 0: none). Its exit status is not
  * looked at: it reports the last command's, and a BMC without a command
  * (chassis poh) is normal; what was read is what counts. */
-static int run_tool(const agent_bmc_conf *c, const char *const *words, const char *commands, char **out) {
+static int run_tool(const agent_bmc_conf *c, const char *const *words, const char *commands, int64_t cap_ms,
+                    char **out) {
   const char *argv[BMC_ARGS_MAX];
   char port[16], cipher[16], tmo[16];
   size_t n = 0;
   *out = NULL;
+  if (cap_ms && cap_ms <= mono_ms()) return -1; /* no time left to ask */
   argv[n++] = c->ipmitool;
   snprintf(tmo, sizeof tmo, "%lld", (long long)c->timeout_s);
   if (strcmp(c->interface, "lan") == 0) {
@@ -141,6 +151,7 @@ static int run_tool(const agent_bmc_conf *c, const char *const *words, const cha
   /* lanplus retries once after timeout_s: three times that bounds the
    * session (a BMC that answers runs every command in well under one). */
   int64_t deadline = mono_ms() + 3 * c->timeout_s * 1000 + 1000;
+  if (cap_ms && cap_ms < deadline) deadline = cap_ms;
   bool killed = false;
   for (;;) {
     int64_t left = deadline - mono_ms();
@@ -292,14 +303,31 @@ static void sel_line(const char *line, char *newest, size_t cap, int64_t *seen) 
     if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
 }
 
-/* What the event log says of intrusions (SEL_COMMANDS): its length, then
- * its newest records. The newest intrusion assertion among them; "none"
- * when the log was read whole without one; null when it did not answer in
- * time, or is longer than the records read and none of them is one. */
-static json_t *sel_read(const agent_bmc_conf *c, const char *const *words) {
+/* sel info's "Overflow : true|false" (Get SEL Info, Operation Support
+ * bit 7): false when it is neither. */
+static bool overflow_flag(const char *v, bool *out) {
+  if (strcmp(v, "true") == 0) return *out = true, true;
+  if (strcmp(v, "false") == 0) return *out = false, true;
+  return false;
+}
+
+/* What the event log says of intrusions (sel info, sel list last N): its
+ * length and Overflow flag, then its newest records. Into *sel the newest
+ * intrusion assertion among them; "none" when the log was read whole
+ * without one; null when it did not answer in time, or is longer than the
+ * records read and none of them is one. Into *overflow the flag, null when
+ * it was not read. */
+static void sel_read(const agent_bmc_conf *c, const char *const *words, int64_t cap_ms, json_t **sel_out,
+                     json_t **overflow) {
   char *text = NULL, v[64], sel[65] = ""; /* lisecd's bound: 64 bytes */
+  char commands[64];
   int64_t entries = -1, seen = 0;
-  if (run_tool(c, words, SEL_COMMANDS, &text) != 0) return json_null();
+  bool full = false;
+  *sel_out = json_null();
+  *overflow = json_null();
+  snprintf(commands, sizeof commands, SEL_COMMANDS_FMT, (long long)c->sel_records);
+  if (run_tool(c, words, commands, cap_ms, &text) != 0) return;
+  if (field(text, "Overflow", v, sizeof v) && overflow_flag(v, &full)) *overflow = json_boolean(full);
   if (field(text, "Entries", v, sizeof v)) {
     char *end = NULL;
     long long e = strtoll(v, &end, 10);
@@ -309,8 +337,8 @@ static json_t *sel_read(const agent_bmc_conf *c, const char *const *words) {
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
       sel_line(line, sel, sizeof sel, &seen);
   free(text);
-  if (sel[0]) return json_string(sel);
-  return entries == 0 || (entries > 0 && seen >= entries) ? json_string("none") : json_null();
+  if (sel[0]) *sel_out = json_string(sel);
+  else if (entries == 0 || (entries > 0 && seen >= entries)) *sel_out = json_string("none");
 }
 
 /* "52 days, 7 hours" (ipmitool chassis poh) in hours. The BMC chooses the
@@ -330,22 +358,26 @@ static void set_opt_int(json_t *o, const char *k, const reading *r) {
   json_object_set_new(o, k, r->has ? json_integer(r->v) : json_null());
 }
 
-int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size_t *len) {
+int agent_bmc_report(const agent_bmc_conf *c, const char *host, int64_t cap_ms, char **out, size_t *len) {
   *out = NULL;
   *len = 0;
   char *text = NULL;
-  json_t *doc = json_pack("{s:i, s:s, s:I}", "version", 2, "host", host, "read_at", (json_int_t)lisec_time_now());
+  json_t *doc = json_pack("{s:i, s:s, s:I}", "version", 3, "host", host, "read_at", (json_int_t)lisec_time_now());
   if (!doc) return agent_fail("out of memory");
   char v[256], mfr[64] = "", prod[64] = "", fw[64] = "";
   static const char *const words[] = {"exec", "/dev/stdin", NULL};
-  bool answered = run_tool(c, words, BMC_COMMANDS, &text) == 0 && field(text, "Manufacturer ID", mfr, sizeof mfr) &&
-                  field(text, "Product ID", prod, sizeof prod);
+  bool answered = run_tool(c, words, BMC_COMMANDS, cap_ms, &text) == 0 &&
+                  field(text, "Manufacturer ID", mfr, sizeof mfr) && field(text, "Product ID", prod, sizeof prod);
   if (!answered) {
     /* No BMC: the report says so; lisecd's policy decides. */
-    static const char *const keys[] = {"bmc",   "intrusion", "power",     "poh_h",        "power_w",
-                                       "inlet_c", "cpu_c",   "asset_tag", "sel_intrusion"};
+    static const char *const keys[] = {"bmc",   "intrusion", "power",     "poh_h",         "power_w",
+                                       "inlet_c", "cpu_c",   "asset_tag", "sel_intrusion", "sel_overflow"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) json_object_set_new(doc, keys[i], json_null());
-    fprintf(stderr, "lisec-agent: the BMC did not answer (%s interface)\n", c->interface);
+    if (cap_ms && mono_ms() >= cap_ms)
+      fprintf(stderr, "lisec-agent: the BMC did not answer (%s interface) within half of the nonce's "
+                      "remaining lifetime\n", c->interface);
+    else
+      fprintf(stderr, "lisec-agent: the BMC did not answer (%s interface)\n", c->interface);
   } else {
     /* The identity: a BMC without Get System GUID is named by the rest. */
     if (!field(text, "System GUID", v, sizeof v) || !v[0]) snprintf(v, sizeof v, "none");
@@ -370,7 +402,10 @@ int agent_bmc_report(const agent_bmc_conf *c, const char *host, char **out, size
     bool sensor_read = false;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
       (void)sdr_line(c, line, &inlet, &cpu, &pw, &hours, &intrusion, &sensor_read);
-    json_object_set_new(doc, "sel_intrusion", sel_read(c, words));
+    json_t *sel = NULL, *overflow = NULL;
+    sel_read(c, words, cap_ms, &sel, &overflow);
+    json_object_set_new(doc, "sel_intrusion", sel);
+    json_object_set_new(doc, "sel_overflow", overflow);
     if (poh) hours.has = true, hours.v = h;
     json_object_set_new(doc, "intrusion", have_intrusion || sensor_read ? json_boolean(intrusion) : json_null());
     set_opt_int(doc, "poh_h", &hours);
@@ -391,7 +426,7 @@ int agent_cmd_chassis(const agent_bmc_conf *conf, const char *host) {
   if (!agent_bmc_enabled(conf)) return agent_fail("[bmc] interface is \"none\": no BMC to read");
   char *s = NULL;
   size_t len = 0;
-  if (agent_bmc_report(conf, host, &s, &len)) return 2;
+  if (agent_bmc_report(conf, host, 0, &s, &len)) return 2;
   puts(s);
   free(s);
   return 0;

@@ -252,12 +252,19 @@ static char *take_inventory(const agent_net *n, agent_lv **lv, const char *dir, 
 }
 
 /* The chassis report for this quote (bmc.c), kept in dir/chassis.json for
- * the quote to bind; NULL without a [bmc]. */
-static char *take_chassis(const agent_net *n, const char *dir, const char *host, size_t *len) {
+ * the quote to bind; NULL without a [bmc]. expires_ms (monotonic; 0: not
+ * known) is when the nonce dies: the BMC gets half of what is left of its
+ * lifetime, the rest is the quote's and the upload's. A BMC that does not
+ * answer by then is "bmc": null (lisecd's [telemetry] missing decides), not
+ * an expired nonce, which would leave the host unappraised and overdue
+ * whatever missing says. */
+static char *take_chassis(const agent_net *n, const char *dir, const char *host, int64_t expires_ms, size_t *len) {
   if (!agent_bmc_enabled(n->bmc)) return NULL;
   char *ch = NULL, *p = path_of(dir, "chassis.json");
   lisec_err err = {0};
-  if (!p || agent_ensure_dir(dir) || agent_bmc_report(n->bmc, host, &ch, len)) {
+  int64_t now = mono_ms(), cap = 0;
+  if (expires_ms) cap = expires_ms > now ? now + (expires_ms - now) / 2 : now;
+  if (!p || agent_ensure_dir(dir) || agent_bmc_report(n->bmc, host, cap, &ch, len)) {
     free(p);
     return NULL;
   }
@@ -280,6 +287,9 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, age
   long status = 0;
   size_t inv_len = 0, ch_len = 0;
   int rc = -1;
+  /* The nonce's lifetime runs from before it was asked for: never later
+   * than lisecd counts it. */
+  int64_t asked = mono_ms(), expires = 0;
   if (!dir || !req || agent_post(c, n, "/v1/attest/nonce", req, &status, &rep)) goto done;
   if (status != 201) {
     if (status == 404) *not_enrolled = true;
@@ -292,12 +302,17 @@ static int attest_once(CURL *c, const agent_settings *s, const agent_net *n, age
     goto done;
   }
   json_object_set_new(req, "nonce", json_string(nonce));
+  /* lisecd's [attest] nonce_ttl_s (1 to 3600); absent (an older lisecd):
+   * the BMC's reads keep their own deadline only */
+  json_t *ttl = json_object_get(rep, "expires_in_s");
+  if (json_is_integer(ttl) && json_integer_value(ttl) >= 1 && json_integer_value(ttl) <= 86400)
+    expires = asked + (int64_t)json_integer_value(ttl) * 1000;
   json_decref(rep);
   rep = NULL;
   /* Taken after the nonce: the report is as fresh as the quote. */
   inv = take_inventory(n, lv, dir, host, &inv_len);
   if (inv && !(inv_path = path_of(dir, "inventory.json"))) goto done;
-  ch = take_chassis(n, dir, host, &ch_len);
+  ch = take_chassis(n, dir, host, expires, &ch_len);
   if (ch && !(ch_path = path_of(dir, "chassis.json"))) goto done;
   if (agent_cmd_quote_reports(s, json_string_value(json_object_get(req, "nonce")), dir, inv_path, ch_path) != 0)
     goto done;

@@ -46,7 +46,7 @@ static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.a
                                          "libvirt.rehash_s", "bmc.interface", "bmc.host", "bmc.port",
                                          "bmc.user", "bmc.password_file", "bmc.cipher", "bmc.timeout_s",
                                          "bmc.ipmitool", "bmc.inlet_sensor", "bmc.cpu_sensor",
-                                         "bmc.power_sensor", "bmc.poh_sensor", NULL};
+                                         "bmc.power_sensor", "bmc.poh_sensor", "bmc.sel_records", NULL};
 
 static int usage_to(FILE *out) {
   fprintf(out,
@@ -531,7 +531,9 @@ static int bmc_setup(const lisec_config *cfg, agent_bmc_conf *c, lisec_err *err)
   c->poh_sensor = lisec_config_str(cfg, "bmc", "poh_sensor", "");
   if (lisec_config_int(cfg, "bmc", "port", 623, 1, 65535, &c->port, err) ||
       lisec_config_int(cfg, "bmc", "cipher", 17, 0, 17, &c->cipher, err) ||
-      lisec_config_int(cfg, "bmc", "timeout_s", 2, 1, 60, &c->timeout_s, err))
+      lisec_config_int(cfg, "bmc", "timeout_s", 2, 1, 60, &c->timeout_s, err) ||
+      lisec_config_int(cfg, "bmc", "sel_records", AGENT_BMC_SEL_RECORDS_DEFAULT, AGENT_BMC_SEL_RECORDS_MIN,
+                       AGENT_BMC_SEL_RECORDS_MAX, &c->sel_records, err))
     return -1;
   if (strcmp(c->interface, "none") == 0 || strcmp(c->interface, "open") == 0) return 0;
   if (strcmp(c->interface, "lan") != 0) {

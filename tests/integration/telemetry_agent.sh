@@ -9,7 +9,10 @@
 # no intrusion state, null, from a BMC that has neither; the System Event
 # Log's newest intrusion assertion, "none" for a log read whole without
 # one, null for a long log without one among its newest records or a log
-# whose own session outlasts its deadline, the rest of the report kept);
+# whose own session outlasts its deadline, the rest of the report kept; the
+# log's Overflow flag, true for a full log, false, null when sel info gives
+# none; the newest [bmc] sel_records records asked for, 512 by default, a
+# count outside 16..600 refused at start);
 # the password stays in its file (never on ipmitool's command line, never
 # in the agent's output); a BMC that does not answer, one that hangs
 # (killed at the deadline) and one that floods output all give "bmc": null;
@@ -31,6 +34,7 @@ cat >ipmitool <<'SH'
 dir=$(dirname "$0")
 printf '%s\n' "$*" >>"$dir/argv.log"
 cmds=$(cat) # the commands (exec /dev/stdin)
+printf '%s\n' "$cmds" >>"$dir/cmds.log"
 mode=$(cat "$dir/mode")
 case $mode in
 down) echo "Error: Unable to establish IPMI v2 / RMCP+ session" >&2; exit 1 ;;
@@ -46,15 +50,26 @@ status="Chassis Intrusion    : $intr" sdr="Intrusion        | 73h | ok  |  7.1 |
 case $mode in nostatus | nointrusion) status="" ;; esac
 [ "$mode" = nointrusion ] && sdr=""
 # the event log: an intrusion opened and closed (record 2), or none in a
-# short log (selclean), or none among the newest of a long one (sellong)
-entries=3
+# short log (selclean), or none among the newest of a long one (sellong);
+# the log full (seloverflow: as ipmi_sim's sel info prints it once its SEL
+# filled), or no Overflow line (selnoflag)
+entries=3 overflow=false
 sel="   1 | 11/30/2026 | 10:00:00 | Power Supply #0x65 | Power Supply AC lost | Asserted
    2 | 12/01/2026 | 10:00:00 | Physical Security #0x73 | General Chassis intrusion | Asserted
    3 | 12/01/2026 | 10:05:00 | Physical Security #0x73 | General Chassis intrusion | Deasserted"
 case $mode in
 selclean) entries=1 sel="   1 | 11/30/2026 | 10:00:00 | Power Supply #0x65 | Power Supply AC lost | Asserted" ;;
-sellong) entries=500 sel=$(for i in $(seq 437 500); do printf '%4x | 12/01/2026 | 10:00:00 | Fan #0x30 | Lower Critical going low | Asserted\n' "$i"; done) ;;
+sellong) entries=700 ;;
+seloverflow) overflow=true ;;
 esac
+# as ipmitool: the newest N of the log's records
+last=$(sed -n 's/^sel list last \([0-9]*\)$/\1/p' <<<"$cmds")
+if [ "$mode" = sellong ]; then
+  sel=$(for i in $(seq $((entries - ${last:-entries} + 1)) "$entries"); do
+    printf '%4x | 12/01/2026 | 10:00:00 | Fan #0x30 | Lower Critical going low | Asserted\n' "$i"; done)
+fi
+flag="Overflow         : $overflow"
+[ "$mode" = selnoflag ] && flag=
 # the event log's own session (sel info, sel list): a log too long for the
 # deadline (selhang) costs its answer only
 if [[ $cmds == *"sel list"* ]]; then
@@ -63,6 +78,12 @@ if [[ $cmds == *"sel list"* ]]; then
 SEL Information
 Version          : 1.5 (v1.5, v2 compliant)
 Entries          : $entries
+Free Space       : 0 bytes 
+Percent Used     : 100%
+Last Add Time    : 12/07/26 09:15:24 UTC
+Last Del Time    : Not Available
+$flag
+Supported Cmds   : 'Delete' 'Reserve' 
 $sel
 OUT
   exit 0
@@ -88,7 +109,7 @@ OUT
 exit 1 # the last command's status: a BMC without one of them is normal
 SH
 chmod +x ipmitool
-conf() { # conf [PASSWORD_FILE]
+conf() { # conf [PASSWORD_FILE [SEL_RECORDS]]
   cat >agent.conf <<CONF
 [tpm]
 tcti = $TPM2TOOLS_TCTI
@@ -101,13 +122,14 @@ user = lisec
 password_file = ${1:-$work/pw}
 timeout_s = 1
 ipmitool = $work/ipmitool
+${2:+sel_records = $2}
 CONF
 }
 conf
 chassis() { echo "$1" >mode; "$agent_bin" -c agent.conf chassis 2>agent.err; }
 
 out=$(chassis quiet) || { cat agent.err >&2; fail "lisec-agent chassis"; }
-echo "$out" | jq -e '.version == 2 and (.host | length) == 64 and .bmc.guid == "4c4c4544-0042-3510-8052-b4c04f4b4e32" and
+echo "$out" | jq -e '.version == 3 and .sel_overflow == false and (.host | length) == 64 and .bmc.guid == "4c4c4544-0042-3510-8052-b4c04f4b4e32" and
   .bmc.manufacturer == 674 and .bmc.product == 256 and .bmc.firmware == "2.14" and .power == "on" and
   .intrusion == false and .poh_h == 9607 and .inlet_c == 23 and .cpu_c == 61 and .power_w == 252 and
   .asset_tag == "RACK7-U12" and .sel_intrusion == "2 12/01/2026 10:00:00" and (.read_at | type) == "number"' >/dev/null ||
@@ -118,6 +140,17 @@ chassis selclean | jq -e '.sel_intrusion == "none" and .intrusion == false' >/de
   fail "an event log read whole without an intrusion is not \"none\""
 chassis sellong | jq -e '.sel_intrusion == null' >/dev/null ||
   fail "a log longer than the records read, none of them an intrusion, was called clean"
+grep -qx 'sel list last 512' cmds.log || { cat cmds.log >&2; fail "the agent did not ask for the newest 512 records"; }
+conf "$work/pw" 600
+: >cmds.log
+chassis sellong | jq -e '.sel_intrusion == null' >/dev/null || fail "700 records, 600 read, were called clean"
+grep -qx 'sel list last 600' cmds.log || { cat cmds.log >&2; fail "[bmc] sel_records = 600 not asked for"; }
+conf "$work/pw"
+chassis seloverflow | jq -e '.sel_overflow == true and .sel_intrusion == "2 12/01/2026 10:00:00"' >/dev/null ||
+  fail "a full event log (Overflow: true) was not reported"
+chassis selnoflag | jq -e '.sel_overflow == null and .sel_intrusion == "2 12/01/2026 10:00:00"' >/dev/null ||
+  fail "an event log without an Overflow flag was not reported as unknown (null)"
+pass "event log: its Overflow flag (true for a full log, null when sel info gives none); the newest [bmc] sel_records asked for (512, or as set)"
 t0=$(date +%s)
 chassis selhang | jq -e '.sel_intrusion == null and .bmc.guid != null and .intrusion == false and .power_w == 252' >/dev/null ||
   fail "an event log that outlasts its deadline cost more than its own answer"
@@ -137,7 +170,8 @@ grep -q -- "-I lanplus -H 192.0.2.7 -p 623 -U lisec -f $work/pw -C 17 -N 1 -R 1 
   fail "the BMC password left its file"
 pass "one lanplus session (exec), the password passed as a file only"
 
-chassis down | jq -e '.bmc == null and .intrusion == null and .power_w == null and .asset_tag == null and .sel_intrusion == null' >/dev/null ||
+chassis down | jq -e '.bmc == null and .intrusion == null and .power_w == null and .asset_tag == null and .sel_intrusion == null and
+  .sel_overflow == null' >/dev/null ||
   fail "a BMC that does not answer"
 grep -q 'the BMC did not answer' agent.err || fail "no word of the missing BMC"
 t0=$(date +%s)
@@ -151,4 +185,8 @@ echo quiet >mode
 expect 2 'needs host, user and a readable password_file' "$agent_bin" -c agent.conf chassis
 sed -i 's/^interface = .*/interface = serial/' agent.conf
 expect 2 '\[bmc\] interface' "$agent_bin" -c agent.conf chassis
-pass "[bmc] without a readable password file, or an unknown interface: refused"
+for n in 15 601; do
+  conf "$work/pw" "$n"
+  expect 2 'sel_records' "$agent_bin" -c agent.conf chassis
+done
+pass "[bmc] without a readable password file, an unknown interface, sel_records outside 16..600: refused"
