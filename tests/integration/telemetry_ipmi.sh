@@ -17,12 +17,19 @@
 # (SEL) and voids the location, and once confirmed the same record does not
 # void it again, nor after the agent's time zone changes; an intrusion after a
 # confirm, before the agent's next report, voids it too (the confirm takes
-# the last report as the baseline, not the next); an event log whose intrusion
-# is older than the newest 64 records is a finding; a FRU asset tag other than the
+# the last report as the baseline, not the next); an intrusion 70 records
+# back is still read (the agent reads the newest 512 by default), one older
+# than the newest [bmc] sel_records is a finding; an event log that filled
+# (ipmi_sim's SEL overflowed, so an intrusion afterwards is in no record) is
+# a finding, gone once the log is cleared; a FRU asset tag other than the
 # certificate's, another BMC GUID and power-on hours going back each void
 # it; a BMC that stops answering is a finding with
 # [telemetry] missing = "finding" and makes the host untrusted with
-# "untrusted". The agent's C paths and lisecd's appraisal also run under the
+# "untrusted"; a dead BMC whose ipmitool would wait past the nonce's
+# lifetime ([bmc] timeout_s = 5, [attest] nonce_ttl_s = 8) is cut at half
+# of it, so the host is appraised (missing = "off": trusted) instead of its
+# evidence refused for an expired nonce and the host overdue. The agent's C
+# paths and lisecd's appraisal also run under the
 # sanitizer in test_attest_telemetry; ipmi_sim sessions make this one slow.
 build=${1:?build dir}
 src=${2:?source dir}
@@ -37,7 +44,7 @@ agent_bin="$build/cmd/lisec-agent/lisec-agent"
 sim="$src/scripts/test/ipmi-sim-start"
 
 # ---- the BMC ----------------------------------------------------------------
-bmc_up() { # bmc_up [ASSET_TAG [GUID]]: (re)starts the simulator in $work/bmc, same port
+bmc_up() { # bmc_up [ASSET_TAG [GUID]]: (re)starts the simulator in $work/bmc, same port (IPMI_SIM_SEL_MAX passes)
   "$sim" --stop "$work/bmc"
   eval "$(IPMI_SIM_ASSET_TAG=${1:-LAB-0042} IPMI_SIM_GUID=${2:-a123456789abcdefa123456789abcdef} \
     "$sim" "$work/bmc")" || fail "ipmi_sim did not start"
@@ -99,9 +106,11 @@ location() {
 location LAB-0042 state-A/location.cms
 
 make_li_admin_key "$work/li-admin" # (an LI decision is recorded sealed)
-lisecd_up() { # lisecd_up MISSING: lisecd on the same store with [telemetry] missing = MISSING
+lisecd_up() { # lisecd_up MISSING [ATTEST_SETTING...]: lisecd on the same store with [telemetry] missing = MISSING
+  local missing=$1
+  shift
   start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" \
-    "[telemetry]" "missing = $1" "idle_w = 150" "peak_w = 800" "busy_vms = 3"
+    "$@" "[telemetry]" "missing = $missing" "idle_w = 150" "peak_w = 800" "busy_vms = 3"
   sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
 }
 lisecd_up finding
@@ -140,7 +149,7 @@ show | jq -e '.lisec.chassis.reading | .intrusion == false and .asset_tag == "LA
   { show >&2; fail "the stored reading is not what the BMC's sensors read"; }
 show | jq -e '(.lisec.chassis.findings | length) == 0 and (.lisec.chassis_void == null)' >/dev/null ||
   { show >&2; fail "a quiet chassis raised something"; }
-jq -e --arg h "$hostA" '.host == $h and .version == 2 and .sel_intrusion == "none"' state-A/evidence/chassis.json >/dev/null ||
+jq -e --arg h "$hostA" '.host == $h and .version == 3 and .sel_intrusion == "none" and .sel_overflow == false' state-A/evidence/chassis.json >/dev/null ||
   fail "the agent's chassis report"
 place
 jq -e '.allow == true' place.out >/dev/null || { cat place.out >&2; fail "LI placement on a quiet chassis"; }
@@ -259,20 +268,39 @@ confirm loc5.cms
 wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
 pass "an intrusion after the confirm, before the next report: the event log voids the location; confirmed once reported, it does not"
 
-# ---- an intrusion pushed out of the records the agent reads -------------------------
-# The agent reads the newest 64 records; 70 others logged after an intrusion
-# leave it unread (sel_intrusion null): the report does not show the lid
+# ---- an intrusion 70 records back, and one pushed out of the records read -------
+# The agent reads the newest [bmc] sel_records (512 by default) of the log:
+# 70 others logged after an intrusion leave it found. With sel_records = 64
+# they push it out (sel_intrusion null): the report does not show the lid
 # stayed shut, which is a finding, not silence.
+ipmi() { ipmitool -I lanplus -H 127.0.0.1 -p "$IPMI_SIM_PORT" -U "$IPMI_SIM_USER" -f "$IPMI_SIM_PASSWORD_FILE" -C 3 -N 1 -R 1 "$@"; }
+lid_and_events() { # lid_and_events N: the lid opened and closed (logged), then N other events logged
+  local a d
+  a=$(sel_count Asserted) d=$(sel_count Deasserted)
+  sensor intrusion 1
+  sel_wait Asserted $((a + 1))
+  sensor intrusion 0
+  sel_wait Deasserted $((d + 1))
+  # (IPMI Add SEL Entry: a temperature sensor's upper critical threshold crossed)
+  for _ in $(seq 1 "$1"); do echo "raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0 0x04 0x01 0x01 0x01 0x09 0x00 0x00"; done >events.txt
+  ipmi exec events.txt >/dev/null 2>&1 || fail "ipmitool: the events were not logged"
+}
 kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
-a=$(sel_count Asserted) d=$(sel_count Deasserted)
-sensor intrusion 1
-sel_wait Asserted $((a + 1))
-sensor intrusion 0
-sel_wait Deasserted $((d + 1))
-# (IPMI Add SEL Entry: a temperature sensor's upper critical threshold crossed)
-for _ in $(seq 1 70); do echo "raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0 0x04 0x01 0x01 0x01 0x09 0x00 0x00"; done >events.txt
-ipmitool -I lanplus -H 127.0.0.1 -p "$IPMI_SIM_PORT" -U "$IPMI_SIM_USER" -f "$IPMI_SIM_PASSWORD_FILE" -C 3 -N 1 -R 1 \
-  exec events.txt >/dev/null 2>&1 || fail "ipmitool: the events were not logged"
+lid_and_events 70
+newest=$(sel | grep 'intrusion | Asserted' | tail -n1 | awk -F' [|] ' '{gsub(/ /, "", $1); print $1}')
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent
+wait_for ".lisec.last_appraisal_at != \"$n\""
+jq -e --arg id "$newest" '.sel_intrusion | startswith($id + " ")' state-A/evidence/chassis.json >/dev/null ||
+  { cat state-A/evidence/chassis.json >&2; fail "an intrusion 70 records back was not read (record $newest)"; }
+show | jq -e '.lisec.location == null and (.lisec.chassis_void | test("TR103308-6.2-R10/R14: the BMC.s event log records a chassis intrusion since the last confirmation"))' \
+  >/dev/null || { show >&2; fail "an intrusion 70 records back did not void the location"; }
+confirm loc6.cms
+wait_for '.lisec.location.country == "FI" and .lisec.chassis_void == null'
+pass "an intrusion 70 records back in the event log: read (newest 512 by default), the location void until confirmed"
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+lid_and_events 70
+sed -i 's/^timeout_s = .*/&\nsel_records = 64/' agent-A.conf
 n=$(show | jq -r '.lisec.last_appraisal_at')
 run_agent
 wait_for ".lisec.last_appraisal_at != \"$n\""
@@ -281,7 +309,38 @@ show | jq -e '.lisec.chassis.findings | map(test("TR103308-5.6-O.1.1: the BMC.s 
   { show >&2; fail "an event log the agent could not read was taken as a quiet chassis (no finding)"; }
 compliance | jq -e --arg s "host $hostA" '.violations | map(select(.requirement == "TR103308-5.6-O.1.1" and .subject == $s)) | length >= 1' \
   >/dev/null || { compliance >&2; fail "the unread event log is not in the compliance report"; }
-pass "an intrusion pushed out of the newest 64 event-log records: a finding (event log not read), in the compliance report"
+pass "an intrusion pushed out of the newest [bmc] sel_records = 64 event-log records: a finding (event log not read), in the compliance report"
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+sed -i '/^sel_records = /d' agent-A.conf
+
+# ---- an event log that filled: it records no intrusion any more ------------------
+# A BMC whose SEL holds 40 records: 45 events fill it, ipmi_sim drops the
+# rest and sets the SEL's Overflow flag. A lid opened and closed then is in
+# no record, and the sensor is quiet by the next report: only the flag says
+# the log cannot show it. A finding, until the log is cleared.
+IPMI_SIM_SEL_MAX=40 bmc_up
+ipmi exec <(for _ in $(seq 1 45); do echo "raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0 0x04 0x01 0x01 0x01 0x09 0x00 0x00"; done) >/dev/null 2>&1 || true
+ipmi sel info | grep -q '^Overflow *: true' || { ipmi sel info >&2; fail "ipmi_sim's SEL did not overflow"; }
+intruded() { ipmi sdr elist 2>/dev/null | grep -q 'Chassis Intru.*General Chassis intrusion'; }
+sensor intrusion 1
+for i in $(seq 1 50); do intruded && break; [ "$i" = 50 ] && fail "the intrusion sensor never asserted"; sleep 0.2; done
+sensor intrusion 0
+for i in $(seq 1 50); do intruded || break; [ "$i" = 50 ] && fail "the intrusion sensor never cleared"; sleep 0.2; done
+[ "$(sel_count Asserted)" = 0 ] || { sel >&2; fail "a full event log recorded the intrusion"; }
+n=$(show | jq -r '.lisec.last_appraisal_at')
+run_agent
+wait_for ".lisec.last_appraisal_at != \"$n\""
+jq -e '.version == 3 and .sel_overflow == true and .sel_intrusion == "none" and .intrusion == false' state-A/evidence/chassis.json >/dev/null ||
+  { cat state-A/evidence/chassis.json >&2; fail "the agent did not report the event log's Overflow flag"; }
+show | jq -e '.lisec.chassis.findings | map(test("TR103308-5.6-O.1.1: the BMC.s event log overflowed")) | any' >/dev/null ||
+  { show >&2; fail "a full event log that recorded no intrusion was taken as a quiet chassis (no finding)"; }
+compliance | jq -e --arg s "host $hostA" '.violations | map(select(.requirement == "TR103308-5.6-O.1.1" and .subject == $s)) | length == 1' \
+  >/dev/null ||
+  { compliance >&2; fail "the overflowed event log is not in the compliance report"; }
+ipmi sel clear >/dev/null 2>&1 || fail "ipmitool sel clear"
+ipmi sel info | grep -q '^Overflow *: false' || { ipmi sel info >&2; fail "ipmi_sim's SEL still overflowed once cleared"; }
+wait_for '(.lisec.chassis.findings | map(test("event log overflowed")) | any) | not'
+pass "an event log that filled (ipmi_sim's SEL overflowed, a later intrusion in no record): a finding in the compliance report, gone once the log is cleared"
 
 # ---- another board: asset tag, BMC identity, power-on hours -------------------------
 # (each void is its own reason in the appraisal; the first is the one kept)
@@ -302,3 +361,23 @@ lisecd_up untrusted
 run_agent
 wait_for '.lisec.trust != "trusted" and (.lisec.reasons | map(test("TR103308-5.6-O.1.1: the host.s BMC did not answer its agent")) | any)'
 pass "BMC stopped: a finding with [telemetry] missing = \"finding\", the host untrusted with \"untrusted\""
+
+# ---- a dead BMC does not outlast the nonce -----------------------------------------
+# ipmitool gives a dead BMC two timeouts (-N 5 -R 1: 10 s), more than lisecd's
+# nonce lives (8 s): the agent cuts its BMC reads at half the nonce's
+# remaining lifetime, so its quote arrives in time with "bmc": null, and with
+# missing = "off" the host is trusted and stays so past interval_s + grace_s
+# (8 s), never overdue. (Before, every quote came after its nonce expired.)
+kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null || true
+stop_lisecd
+lisecd_up off "nonce_ttl_s = 8" "interval_s = 4" "grace_s = 4"
+sed -i 's/^timeout_s = .*/timeout_s = 5/' agent-A.conf
+run_agent
+wait_for '.lisec.trust == "trusted" and .lisec.chassis.reading.bmc == null'
+for _ in 1 2 3; do
+  n=$(show | jq -r '.lisec.last_appraisal_at')
+  wait_for ".lisec.last_appraisal_at != \"$n\" and .lisec.trust == \"trusted\""
+done
+grep -q 'the BMC did not answer (lan interface) within half of the nonce.s remaining lifetime' agent-A.log ||
+  { tail -20 agent-A.log >&2; fail "the agent did not say it cut the BMC's reads at the nonce's lifetime"; }
+pass "a dead BMC ([bmc] timeout_s = 5, ipmitool waits 10 s) against an 8 s nonce: cut at half its lifetime, the host appraised and trusted (missing = off), never overdue"
