@@ -210,7 +210,8 @@ char *attest_chassis_json(const attest_chassis *c) {
                                    "firmware", c->firmware[0] ? c->firmware : NULL)
                        : json_null();
   json_t *j = json_pack("{s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version",
-                        (json_int_t)(c->version >= 2 && c->version <= 3 ? c->version : 1), "host", c->host, "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
+                        (json_int_t)(c->version >= 2 && c->version <= 3 ? c->version : 1), "host", c->host,
+                        "read_at", (json_int_t)c->read_at, "bmc", bmc, "intrusion",
                         c->has_intrusion ? json_boolean(c->intrusion) : json_null(), "power",
                         c->has_power ? json_string(c->power_on ? "on" : "off") : json_null(), "poh_h",
                         opt_int(c->has_poh, c->poh_h), "power_w", opt_int(c->has_power_w, c->power_w),
