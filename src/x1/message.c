@@ -817,19 +817,27 @@ static bool known_request_type(const char *name) {
 }
 
 /* One message of a container, as its own document, so each is validated
- * (and refused) on its own. The root's namespace declarations go along:
- * xsi:type's prefix may be declared there. */
+ * (and refused) on its own. The rest of the container goes along (the root's
+ * namespace declarations, where xsi:type's prefix may be declared, its
+ * attributes and its text), all but the other messages: what the schema
+ * refuses in the container itself (an attribute or text of X1Request) is
+ * then refused in each message, as it is in a container of one. */
 static int validate_one(xmlNodePtr root, xmlNodePtr m, lisec_err *err) {
   xmlDocPtr one = xmlNewDoc(BAD_CAST "1.0");
-  xmlNodePtr r = xmlNewDocNode(one, NULL, root->name, NULL);
+  xmlNodePtr r = one ? xmlDocCopyNode(root, one, 1) : NULL;
+  if (!r) {
+    xmlFreeDoc(one);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   xmlDocSetRootElement(one, r);
-  r->nsDef = xmlCopyNamespaceList(root->nsDef);
-  for (xmlNsPtr ns = r->nsDef; ns; ns = ns->next)
-    if (root->ns && ns->href && strcmp((const char *)ns->href, (const char *)root->ns->href) == 0 &&
-        ((!ns->prefix && !root->ns->prefix) ||
-         (ns->prefix && root->ns->prefix && strcmp((const char *)ns->prefix, (const char *)root->ns->prefix) == 0)))
-      xmlSetNs(r, ns);
-  xmlAddChild(r, xmlDocCopyNode(m, one, 1));
+  /* the copy's children stand as the original's: drop the other messages */
+  for (xmlNodePtr c = root->children, k = r->children, next; c && k; c = c->next, k = next) {
+    next = k->next;
+    if (c->type == XML_ELEMENT_NODE && c != m) {
+      xmlUnlinkNode(k);
+      xmlFreeNode(k);
+    }
+  }
   int rc = x1_schema_validate(one, err);
   xmlFreeDoc(one);
   return rc;

@@ -494,6 +494,14 @@ static void test_ne_answers_handwritten(void **state) {
   expect(&a[0], "ErrorResponse", "103", X1_ERR_SCHEMA, "GetTaskDetails");
   expect(&a[1], "ListAllDetailsResponse", "104", 0, NULL);
   expect(&a[5], "PingResponse", "108", 0, NULL);
+  /* valid messages in a container the schema refuses (an attribute, text of
+   * X1Request): each refused, as in a container of one; the stop is not made */
+  assert_int_equal(send_file(ne, "invalid_several_container_attribute.xml", a, 8), 2);
+  expect(&a[0], "ErrorResponse", "150", X1_ERR_SCHEMA, "Ping");
+  expect(&a[1], "ErrorResponse", "151", X1_ERR_SCHEMA, "DeactivateAllTasks");
+  assert_int_equal(send_file(ne, "invalid_several_container_text.xml", a, 8), 2);
+  expect(&a[0], "ErrorResponse", "152", X1_ERR_SCHEMA, "Ping");
+  expect(&a[1], "ErrorResponse", "153", X1_ERR_SCHEMA, "DeactivateAllTasks");
   /* the emergency stop */
   assert_int_equal(lisec_x1_ne_task_count(ne), 1);
   assert_int_equal(send_file(ne, "valid_deactivate_all.xml", a, 8), 1);
