@@ -307,7 +307,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
   SSL *ssl = bufferevent_openssl_get_ssl(bev);
   char cn[128] = "";
   X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
-  if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+  int cn_len = peer ? X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn) : -1;
+  /* a name holding a NUL ("admf-1\0.example") is another subject's, though
+   * read as a C string it is the ADMF's: it names no one here */
+  if (cn_len < 0 || (size_t)cn_len != strlen(cn)) cn[0] = '\0';
   if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
     evhttp_send_error(req, 405, "X1 takes POST");
     return;
