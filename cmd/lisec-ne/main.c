@@ -19,7 +19,8 @@
  * each X1 request and every --events-retry seconds while some are left,
  * and removed once lisecd took them: a restart or a long outage of lisecd
  * loses none. A connection that has not sent its request
- * within --timeout seconds (TLS handshake included) is closed, so idle
+ * within --timeout seconds (TLS handshake included), or its next within
+ * as many of its last answer, is closed, however it trickles in, so idle
  * connections cannot use up the NE's descriptors. With --admf-role the
  * ADMF's certificate must also carry that lisec role (read as lisecd and
  * lisec-entropyd read roles, crypto/cert_role.c): a certificate of the same
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +91,7 @@ typedef struct ne_server {
   const char *state; /* --state file, or NULL */
   ne_events *events; /* NULL: no events reported */
   const char *admf_role; /* --admf-role, or NULL: the certificate's name alone is checked */
+  struct timeval deadline; /* --timeout: a connection's deadline (below) */
 } ne_server;
 
 /* --admf-role: the one role the ADMF's certificate may carry. The role
@@ -276,10 +279,44 @@ static int load_state(ne_server *s) {
   return rc;
 }
 
+/* --timeout bounds the whole of a request, not each pause in it: libevent's
+ * timeouts (evhttp_set_timeout) start again with every byte read, so a peer
+ * sending a byte a little more often than that (any peer, in its TLS
+ * handshake) would hold its descriptor for good. Each connection has a
+ * deadline, set when it is accepted (for its handshake and first request)
+ * and again as each request is answered (for the answer, the pause and the
+ * next request); when it passes, the socket is shut down and libevent closes
+ * the connection as it does when a peer leaves. The timer is the
+ * connection's SSL's (ex_data) and is freed with it, which libevent does
+ * when the connection closes, just after closing the socket. */
+static int deadline_index = -1;
+
+static void deadline_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+  (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+  if (ptr) event_free(ptr);
+}
+
+static void deadline_passed(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  int sock = SSL_get_fd(arg);
+  if (sock >= 0) shutdown(sock, SHUT_RDWR);
+}
+
+static void deadline_set(SSL *ssl, const struct timeval *tv) {
+  struct event *deadline = ssl ? SSL_get_ex_data(ssl, deadline_index) : NULL;
+  if (deadline) evtimer_add(deadline, tv);
+}
+
 static struct bufferevent *bevcb(struct event_base *base, void *arg) {
   ne_server *s = arg;
-  return bufferevent_openssl_socket_new(base, -1, SSL_new(s->ssl), BUFFEREVENT_SSL_ACCEPTING,
-                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+  SSL *ssl = SSL_new(s->ssl);
+  struct event *deadline = ssl ? evtimer_new(base, deadline_passed, ssl) : NULL;
+  if (deadline && SSL_set_ex_data(ssl, deadline_index, deadline) != 1) event_free(deadline);
+  deadline_set(ssl, &s->deadline);
+  struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                           BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+  if (!bev) SSL_free(ssl); /* and its deadline */
+  return bev;
 }
 
 static void on_change(void *ctx, const char *change, const char *id) {
@@ -305,6 +342,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
   struct evhttp_connection *conn = evhttp_request_get_connection(req);
   struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
   SSL *ssl = bufferevent_openssl_get_ssl(bev);
+  deadline_set(ssl, &s->deadline); /* for this answer and the next request */
   char cn[128] = "";
   X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
   int cn_len = peer ? X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn) : -1;
@@ -471,7 +509,8 @@ int main(int argc, char **argv) {
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
-  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL, admf_role};
+  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL, admf_role, {(time_t)timeout_s, 0}};
+  deadline_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, deadline_free);
   admf_role_wanted = admf_role;
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
   if (s.ne && versions) {
@@ -531,8 +570,8 @@ int main(int argc, char **argv) {
   /* libevent buffers headers without end unless told: any certificate of
    * the CA could fill the NE's memory */
   evhttp_set_max_headers_size(http, (ev_ssize_t)max_header_bytes);
-  /* a peer that connects and sends nothing (or its request a byte at a
-   * time) is let go, not kept until the descriptors run out */
+  /* a peer that connects and sends nothing is let go, not kept until the
+   * descriptors run out (one sending a byte at a time: the deadline, bevcb) */
   evhttp_set_timeout(http, (int)timeout_s);
   struct sockaddr_storage ss;
   int sl = sizeof ss;

@@ -4,8 +4,9 @@
 # never answers, and the ADMF's requests are still answered (activate,
 # Ping) while that connection is held: no X1 answer waits for lisecd. A
 # peer that connects and sends nothing, or its TLS handshake and half a
-# request, is let go after --timeout seconds instead of holding a
-# descriptor for good; the ADMF is answered afterwards; a --timeout outside
+# request, or either a byte at a time, is let go after --timeout seconds
+# instead of holding a descriptor for good; the ADMF is answered
+# afterwards; a --timeout outside
 # 1-3600 is refused. A peer with any certificate of the CA (an operator's,
 # not the ADMF's) that sends headers without end is cut off at
 # --max-header-bytes instead of filling the NE's memory. When the held
@@ -125,6 +126,48 @@ grep -qx 'let go' idle_tcp.out || fail "a connection that sent nothing: $(cat id
 grep -qx 'let go' idle_tls.out || fail "a connection with half a request: $(cat idle_tls.out)"
 x1 PingRequest "" 3 | grep -q PingResponse || fail "Ping after the idle peers"
 pass "idle peers (nothing sent; TLS and half a request) let go after --timeout; the ADMF answered after"
+
+# peers that send a byte every half second, each well within --timeout of
+# the last: the start of a TLS handshake (no certificate needed), and,
+# after a handshake with a certificate of the CA that is not the ADMF's,
+# a request's headers. --timeout bounds the whole, not each pause: both are
+# let go after about 2 s, and by 20 s at the latest.
+cat >trickle.py <<'PY'
+import socket, ssl, sys, time
+port, how = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+data = b"\x16\x03\x01\x40\x00" + b"\x01" * 4096  # a ClientHello's record header, then its body
+if how == "tls":
+    ctx = ssl.create_default_context(cafile=sys.argv[3])
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+    data = b"POST /X1/NE HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 4096
+start = time.monotonic()
+s.settimeout(0.5)
+try:
+    for i in range(40):  # 20 s at most
+        s.send(data[i:i + 1])
+        try:
+            if not s.recv(4096):
+                break
+        except socket.timeout:
+            pass
+    else:
+        print("held")
+        sys.exit(0)
+except (OSError, ssl.SSLError):
+    pass
+print("let go after %.0f s" % (time.monotonic() - start))
+PY
+python3 trickle.py "$ne_port" tcp >trickle_tcp.out &
+p1=$!
+python3 trickle.py "$ne_port" tls "$pki/ca.crt" "$pki/other.crt" "$pki/other.key" >trickle_tls.out &
+p2=$!
+wait $p1 $p2
+grep -q '^let go' trickle_tcp.out || fail "a TLS handshake sent a byte at a time was not let go: $(cat trickle_tcp.out)"
+grep -q '^let go' trickle_tls.out || fail "a request sent a byte at a time was not let go: $(cat trickle_tls.out)"
+x1 PingRequest "" 5 | grep -q PingResponse || fail "Ping after the peers sending a byte at a time"
+pass "peers sending a byte at a time (a handshake; a request's headers) let go after --timeout ($(cat trickle_tcp.out), $(cat trickle_tls.out)); the ADMF answered after"
 
 # headers without end from a certificate of the CA that is not the ADMF's:
 # up to 256 MB offered, cut off long before
