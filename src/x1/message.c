@@ -176,10 +176,10 @@ int x1_target_normalise(x1_target *t, lisec_err *err) {
     int64_t lo, hi;
     /* TS 103 280 TCPPort and UDPPort are 2 to 65535 */
     if (!lisec_decimal(v, dash ? (size_t)(dash - v) : strlen(v), 2, 65535, &lo) ||
-        !lisec_decimal(hi_s, strlen(hi_s), 2, 65535, &hi))
+        !lisec_decimal(hi_s, strlen(hi_s), 2, 65535, &hi) || lo > hi)
       return lisec_err_set(err, LISEC_EINVAL,
-                           "X1 target %s: PORT or PORT-PORT, ports 2 to 65535 in TS 103 280 "
-                           "(port 0 and 1 cannot be tasked)", e);
+                           "X1 target %s: PORT or PORT-PORT, the first not above the second, ports 2 to 65535 "
+                           "in TS 103 280 (port 0 and 1 cannot be tasked)", e);
     if (!dash) rename_to(t, e[0] == 't' ? "tcpPort" : "udpPort", v);
   }
   return 0;
@@ -689,6 +689,8 @@ static int read_target(xmlNodePtr ti, x1_target *x, lisec_err *err) {
     char lo[16], hi[16];
     fits = text_of(child(v, "start"), lo, sizeof lo) && text_of(child(v, "end"), hi, sizeof hi);
     snprintf(x->value, sizeof x->value, "%s-%s", lo, hi);
+    /* as lisec builds them: a range from 60000 down to 100 names no port */
+    if (fits) return x1_target_normalise(x, err);
   } else {
     fits = text_of(v, x->value, sizeof x->value);
   }

@@ -455,7 +455,8 @@ static void test_integers_bounded(void **state) {
     bool ok;
   } ranges[] = {{"80-90", true},      {"5060", true},      {"2-65535", true}, {"80abc-90", false},
                 {"80-90x", false},    {"1-90", false},     {"80-", false},    {"-80", false},
-                {"80-65536", false},  {"99999999999999999999-90", false}, {"80--90", false}};
+                {"80-65536", false},  {"99999999999999999999-90", false}, {"80--90", false},
+                {"90-80", false},     {"80-80", true}};
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
     x1_target t = {0};
     strcpy(t.element, "tcpPortRange");
@@ -464,6 +465,20 @@ static void test_integers_bounded(void **state) {
     if ((rc == 0) != ranges[i].ok) fail_msg("port range %s: %s", ranges[i].v, rc ? err.msg : "accepted");
     if (rc) assert_non_null(strstr(err.msg, "ports 2 to 65535"));
   }
+  /* read from an ADMF too: a range from 60000 down to 100 names no port,
+   * and an NE taking it would intercept nothing while saying it does */
+  s = replace(HANDWRITTEN, "<ns1:imsi>244051234567890</ns1:imsi>",
+              "<ns1:tcpPortRange><c:start xmlns:c='http://uri.etsi.org/03280/common/2017/07'>60000</c:start>"
+              "<c:end xmlns:c='http://uri.etsi.org/03280/common/2017/07'>100</c:end></ns1:tcpPortRange>");
+  expect_refused(s, "the first not above the second");
+  free(s);
+  s = replace(HANDWRITTEN, "<ns1:imsi>244051234567890</ns1:imsi>",
+              "<ns1:tcpPortRange><c:start xmlns:c='http://uri.etsi.org/03280/common/2017/07'>100</c:start>"
+              "<c:end xmlns:c='http://uri.etsi.org/03280/common/2017/07'>60000</c:end></ns1:tcpPortRange>");
+  x1_request q2;
+  if (x1_request_parse(s, strlen(s), &q2, &err)) fail_msg("100-60000: %s", err.msg);
+  assert_string_equal(q2.task.targets[0].value, "100-60000");
+  free(s);
 }
 
 static void test_build_refuses_invalid(void **state) {
