@@ -21,7 +21,8 @@
  * loses none. A connection that has not sent its request
  * within --timeout seconds (TLS handshake included), or its next within
  * as many of its last answer, is closed, however it trickles in, so idle
- * connections cannot use up the NE's descriptors. With --admf-role the
+ * connections cannot use up the NE's descriptors for long; an accept() that
+ * fails meanwhile pauses accepting rather than spin. With --admf-role the
  * ADMF's certificate must also carry that lisec role (read as lisecd and
  * lisec-entropyd read roles, crypto/cert_role.c): a certificate of the same
  * CA with the ADMF's name but another role (a host's, a tenant's) is
@@ -33,6 +34,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -61,6 +63,7 @@
 #define HEADER_BYTES_MAX 65536
 #define RETRY_S_DEFAULT 30 /* --events-retry */
 #define RETRY_S_MAX 3600
+#define ACCEPT_PAUSE_MS 100 /* after an accept() that failed */
 
 /* The NE's own events to lisecd (--events-*), made when they happen and
  * queued until lisecd took them; they are signed when sent, each batch by
@@ -385,6 +388,31 @@ static void on_request(struct evhttp_request *req, void *arg) {
   events_kick(s->events); /* sent by the sender thread: X1 never waits for lisecd */
 }
 
+/* An accept() that fails for want of descriptors (peers, any peer, hold
+ * them all until their deadline) leaves the listening socket readable:
+ * libevent would try again at once and log each failure, as fast as it
+ * can. Accepting pauses for ACCEPT_PAUSE_MS instead, and the failures are
+ * logged at a bounded rate. The listener's argument is libevent's (evhttp):
+ * the timer that resumes it is the process's one. */
+static struct event *accept_resume_ev;
+
+static void accept_failed(struct evconnlistener *listener, void *arg) {
+  (void)arg;
+  int e = EVUTIL_SOCKET_ERROR();
+  LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
+              "TR103308-5.2: no descriptor left for another connection (accept: %s); accepting pauses %d ms at "
+              "a time until peers' connections end (--timeout)",
+              evutil_socket_error_to_string(e), ACCEPT_PAUSE_MS);
+  evconnlistener_disable(listener);
+  struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+  evtimer_add(accept_resume_ev, &tv);
+}
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  evconnlistener_enable(arg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
   (void)sig, (void)what;
   event_base_loopexit(arg, NULL);
@@ -589,6 +617,13 @@ int main(int argc, char **argv) {
   }
   int one = 1;
   setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct evconnlistener *listener = evhttp_bound_socket_get_listener(bound);
+  accept_resume_ev = evtimer_new(base, accept_resume, listener);
+  if (!accept_resume_ev) {
+    fprintf(stderr, "lisec-ne: out of memory\n");
+    return 2;
+  }
+  evconnlistener_set_error_cb(listener, accept_failed);
   signal(SIGPIPE, SIG_IGN);
   struct event *term = evsignal_new(base, SIGTERM, on_signal, base);
   struct event *intr = evsignal_new(base, SIGINT, on_signal, base);
@@ -622,6 +657,7 @@ int main(int argc, char **argv) {
   }
   event_free(term);
   event_free(intr);
+  event_free(accept_resume_ev);
   evhttp_free(http);
   event_base_free(base);
   lisec_x1_ne_free(s.ne);

@@ -9,7 +9,8 @@
 # afterwards; a --timeout outside
 # 1-3600 is refused. A peer with any certificate of the CA (an operator's,
 # not the ADMF's) that sends headers without end is cut off at
-# --max-header-bytes instead of filling the NE's memory. When the held
+# --max-header-bytes instead of filling the NE's memory. Peers holding every
+# descriptor make accepting pause, logged at a bounded rate, not spin. When the held
 # connection is let go, lisec-ne stops cleanly with its events kept for
 # later (the log says they were not taken).
 build=$1 src=$2
@@ -193,6 +194,50 @@ python3 headers.py "$ne_port" "$pki/ca.crt" "$pki/other.crt" "$pki/other.key" >h
 grep -qx 'cut off\|answered 4[0-9][0-9]' headers.out || fail "headers without end were taken: $(cat headers.out)"
 x1 PingRequest "" 4 | grep -q PingResponse || fail "Ping after the endless headers"
 pass "headers without end (a certificate of the CA, not the ADMF's) cut off; the ADMF answered after"
+
+# Peers holding every descriptor (no certificate needed: a TCP connection
+# each): accept() fails, the listening socket stays readable, and libevent
+# tried again at once, logging each failure, as fast as it could (some
+# 150,000 lines a second). lisec-ne pauses accepting instead and says so
+# once; when the peers' deadline lets them go, the ADMF is answered.
+fd_port=$("$src/scripts/test/free-ports" 1)
+(ulimit -n 40 && exec "$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$fd_port" --cert "$pki/server.crt" \
+  --key "$pki/server.key" --ca "$pki/ca.crt" --ne-id poi-1 --admf-id admf-1 --timeout 3) 2>fd.log &
+fd_pid=$!
+cleanup_hooks+=("kill $fd_pid 2>/dev/null; wait $fd_pid 2>/dev/null")
+wait_port "$fd_port"
+cat >hold.py <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(60):  # more than its 40 descriptors
+    try:
+        socks.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1))
+    except OSError:
+        break
+time.sleep(2)  # within --timeout 3: none let go meanwhile
+print(len(socks))
+PY
+held=$(python3 hold.py "$fd_port")
+[ "$held" -ge 40 ] || fail "the peers did not get lisec-ne's descriptors ($held connections)"
+kill -0 $fd_pid 2>/dev/null || fail "lisec-ne ended when its descriptors ran out: $(tail -3 fd.log)"
+lines=$(grep -c 'accept' fd.log || true)
+[ "$lines" -le 5 ] || fail "accept() failing for 2 s made $lines log lines: $(head -3 fd.log)"
+grep -q 'TR103308-5.2: no descriptor left' fd.log || fail "the pause in accepting is not logged: $(head -3 fd.log)"
+cat >ping.xml <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<X1Request xmlns="http://uri.etsi.org/03221/X1/2017/10" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <x1RequestMessage xsi:type="PingRequest"><admfIdentifier>admf-1</admfIdentifier><neIdentifier>poi-1</neIdentifier>
+  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version>
+  <x1TransactionId>6a1f2e3d-0000-4000-8000-000000000009</x1TransactionId></x1RequestMessage></X1Request>
+XML
+ok=
+for _ in $(seq 100); do  # 10 s at most; the peers' connections end with the script
+  curl -sS --max-time 2 --cacert "$pki/ca.crt" --cert "$pki/admf.crt" --key "$pki/admf.key" --data-binary @ping.xml \
+    "https://localhost:$fd_port/X1/NE" 2>/dev/null | grep -q PingResponse && ok=1 && break
+  sleep 0.1
+done
+[ -n "$ok" ] || fail "lisec-ne does not answer once the peers are gone: $(tail -3 fd.log)"
+pass "peers holding every descriptor: accepting pauses ($lines log line(s) in 2 s), and the ADMF is answered after"
 
 touch release
 kill -TERM $ne_pid
