@@ -348,10 +348,11 @@ static void on_request(struct evhttp_request *req, void *arg) {
   deadline_set(ssl, &s->deadline); /* for this answer and the next request */
   char cn[128] = "";
   X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
-  int cn_len = peer ? X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn) : -1;
-  /* a name holding a NUL ("admf-1\0.example") is another subject's, though
-   * read as a C string it is the ADMF's: it names no one here */
-  if (cn_len < 0 || (size_t)cn_len != strlen(cn)) cn[0] = '\0';
+  /* one whole CN, as lisecd and lisec-entropyd read it (crypto_cert_cn): a
+   * name holding a NUL ("admf-1\0.example", read as a C string the ADMF's)
+   * or a second CN names no one here, and is refused as another ADMF */
+  lisec_err cn_err = {0};
+  if (crypto_cert_cn(peer, cn, sizeof cn, &cn_err) != 0) cn[0] = '\0';
   if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
     evhttp_send_error(req, 405, "X1 takes POST");
     return;

@@ -58,9 +58,10 @@ pass "a foreign certificate, identifier or NE gets ErrorResponse 1000 with the r
 # A certificate of the CA whose common name holds a NUL after the ADMF's name
 # ("admf-1\0.imposter.example", the name a CA checking only the domain part
 # may sign) names another subject: read as a C string it would be admf-1.
+# One with two CNs, the ADMF's first, names no one holder either.
 python3 -c 'import cryptography.x509' 2>/dev/null ||
   fail "python3 cryptography is needed to make a certificate with a NUL in its name (apt-get install python3-cryptography)"
-python3 - "$pki" <<'PY' || fail "cannot make the certificate with a NUL in its name"
+python3 - "$pki" <<'PY' || fail "cannot make the certificates with a NUL in the name and with two names"
 import datetime, sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -69,25 +70,28 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 pki = sys.argv[1]
 ca_key = serialization.load_pem_private_key(open(pki + "/ca.key", "rb").read(), None)
 ca = x509.load_pem_x509_certificate(open(pki + "/ca.crt", "rb").read())
-key = ec.generate_private_key(ec.SECP256R1())
 now = datetime.datetime.now(datetime.timezone.utc)
-cert = (x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "admf-1\x00.imposter.example")]))
-        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
-        .sign(ca_key, hashes.SHA256()))
-open(pki + "/nul.crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
-open(pki + "/nul.key", "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()))
+for stem, names in (("nul", ["admf-1\x00.imposter.example"]), ("two", ["admf-1", "imposter"])):
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, n) for n in names]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+            .sign(ca_key, hashes.SHA256()))
+    open(pki + "/" + stem + ".crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+    open(pki + "/" + stem + ".key", "wb").write(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 PY
 XID2=5d3c1b2a-0f9e-4d8c-b7a6-958473625140
-post nul "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK//$XID/$XID2}")" >"$work/nul.xml"
-grep -q '<errorCode>1000</errorCode>.*not the one this NE obeys' "$work/nul.xml" ||
-  fail "a certificate named admf-1 NUL .imposter.example was obeyed as admf-1: $(cat "$work/nul.xml")"
-post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID2</xId>")" | grep -q '<errorCode>2020</errorCode>' ||
-  fail "the task asked for by a certificate with a NUL in its name was activated"
-pass "a certificate whose name is the ADMF's followed by a NUL and more is not the ADMF's (1000, nothing activated)"
+for stem in nul two; do
+  post $stem "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK//$XID/$XID2}")" >"$work/$stem.xml"
+  grep -q '<errorCode>1000</errorCode>.*not the one this NE obeys' "$work/$stem.xml" ||
+    fail "the certificate $stem ($(openssl x509 -in "$pki/$stem.crt" -noout -subject)) was obeyed as admf-1: $(cat "$work/$stem.xml")"
+  post admf "$(msg GetTaskDetailsRequest admf-1 poi-hel-1 "<xId>$XID2</xId>")" | grep -q '<errorCode>2020</errorCode>' ||
+    fail "the task asked for by the certificate $stem was activated"
+done
+pass "a certificate whose name is the ADMF's followed by a NUL and more, or that names the ADMF and another, is not the ADMF's (1000, nothing activated)"
 
 post admf '<X1Request><broken' | grep -q '<X1TopLevelErrorResponse' || fail "malformed XML"
 post admf "$(msg ActivateTaskRequest admf-1 poi-hel-1 "${TASK/X2andX3/X9}")" |
