@@ -76,6 +76,16 @@ int pkg_policy_may_replace(const pkg_record *existing, const pkg_record *next,
                          "NFV-SEC025-onboarding-2: version '%.64s' is on-boarded already; a "
                          "replacement carries a new vnf_package_version",
                          next->package_version);
+  /* Nor the same version spelled otherwise ("02.0", "2-0" for "2.0"): the
+   * order reads them equal, and retirement, which names the version as
+   * stored, would not know it (a retired version back under a new name). */
+  if (next->package_version && existing->package_version &&
+      pkg_version_cmp(next->package_version, existing->package_version) == 0)
+    return lisec_err_set(err, LISEC_ECONFLICT,
+                         "NFV-SEC025-onboarding-2: version '%.64s' is not newer than the on-boarded "
+                         "version '%.64s' (the version order reads them equal); a replacement "
+                         "carries a newer vnf_package_version",
+                         next->package_version, existing->package_version);
   /* A replacement by an older version would bring back what the newer one
    * fixed: a rollback (NFV-SEC 025 on-boarding threat 2). */
   if (!next->package_version || !existing->package_version ||

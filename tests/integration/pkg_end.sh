@@ -38,6 +38,9 @@ mkpkg a1.csar vendor 1.0 4000 operator
 mkpkg a2.csar vendor 2.0 4000 operator
 mkpkg a10.csar vendor 1.10 4000 operator
 mkpkg b.csar vendor2 1.0 4000 operator
+# version 2.0 again, spelled as the version order reads it equal
+mkpkg a2z.csar vendor 02.0 4000 operator
+mkpkg a2d.csar vendor 2-0 4000 operator
 pass "vendor CA (openssl ca), a rogue CA of the same name, the operator's CA; packages 1.0, 2.0, 1.10 and another signer's"
 
 start_lisecd "$pki" "[audit]" "li_admin_key = $work/li-admin.pub" \
@@ -127,6 +130,21 @@ model_put vm "$(vm vm-2 general app)"
   fail "the start of a retired version was not refused: $(cat out.json)"
 [ "$(call operator DELETE /v1/model/vm/vm-2)" = 200 ] || fail "remove vm-2"
 pass "a retired version is denied at placement and at the start check (NFV-SEC025-RETIRED)"
+
+# The retired current version does not come back as a replacement that
+# spells it otherwise ("02.0", "2-0": equal to 2.0 in the version order).
+for c in a2z a2d; do
+  before=$(rows)
+  code=$(upload operator PUT app $c.csar)
+  [ "$code" = 409 ] && grep -q "NFV-SEC025-onboarding-2" out.json && grep -q "not newer than the on-boarded version '2.0'" out.json ||
+    fail "$c: the retired version 2.0 came back under another spelling: $code $(cat out.json)"
+  [ "$(rows)" -gt "$before" ] || fail "$c: the refused replacement is not recorded"
+  [ "$(pkgv app)" = 2.0 ] || fail "$c: the refused replacement changed the package"
+done
+call mano POST /v1/decisions/placement '{"id":"vm-new","host":"host-dev","sensitivity":"general","domain":"core","package":"app"}' >/dev/null
+grep -q '"allow":false' out.json && grep -q '"requirement":"NFV-SEC025-RETIRED"' out.json ||
+  fail "the retired version is placed again: $(cat out.json)"
+pass "a replacement by the retired version spelled otherwise (02.0, 2-0) is refused (409, recorded); 2.0 stays retired"
 
 # ---- vendor CRLs ------------------------------------------------------------------
 [ "$(upload operator POST va a1.csar)" = 201 ] || fail "on-board va: $(cat out.json)"

@@ -397,6 +397,18 @@ static void test_version_order(void **state) {
   assert_non_null(strstr(err.msg, "'1.9' is older than the on-boarded version '2.0'"));
   assert_int_equal(pkg_policy_may_replace(&cur, &newer, "operator", &err), 0);
   assert_int_equal(pkg_policy_may_replace(&cur, &numeric, "operator", &err), 0);
+  /* the same version spelled otherwise is not a new one (a retired 2.0
+   * would come back as "02.0") */
+  static const char *const same_order[] = {"02.0", "2-0", "2.0.", "2_00"};
+  for (size_t i = 0; i < sizeof same_order / sizeof *same_order; i++) {
+    pkg_record again = cur;
+    again.package_version = same_order[i];
+    assert_int_equal(pkg_version_cmp(same_order[i], "2.0"), 0);
+    if (pkg_policy_may_replace(&cur, &again, "operator", &err) != LISEC_ECONFLICT)
+      fail_msg("'%s' replaced '2.0'", same_order[i]);
+    assert_non_null(strstr(err.msg, "NFV-SEC025-onboarding-2"));
+    assert_non_null(strstr(err.msg, "not newer than the on-boarded version '2.0'"));
+  }
   older.package_version = NULL;
   assert_int_equal(pkg_policy_may_replace(&cur, &older, "operator", &err), LISEC_EDENIED);
 }
