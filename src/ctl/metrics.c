@@ -12,8 +12,11 @@
 #include "ctl/internal.h"
 #include "ctl/metrics.h"
 
-/* Hosts by trust state ("trusted", "untrusted:<why>" counted as untrusted)
- * and those overdue, from the same list `lisec host list` shows. */
+/* Enrolled hosts by trust state ("trusted", "untrusted:<why>" counted as
+ * untrusted) and those overdue, from the same list `lisec host list`
+ * shows. A host that is not enrolled (de-enrolled, or its enrolment not
+ * finished) is listed there but counted nowhere: a host taken away would
+ * otherwise stay an untrusted host, and its alert, for good. */
 static void render_hosts(lisec_ctl *ctl, lisec_buf *b) {
   ctl_actor self = {.subject = "lisecd", .role = "controller", .kind = CTL_ROLE_CONTROLLER};
   json_t *list = NULL;
@@ -26,6 +29,7 @@ static void render_hosts(lisec_ctl *ctl, lisec_buf *b) {
   size_t i;
   json_t *h;
   json_array_foreach(json_object_get(list, "hosts"), i, h) {
+    if (!json_is_true(json_object_get(h, "enrolled"))) continue;
     const char *t = json_string_value(json_object_get(h, "trust"));
     if (t && strcmp(t, "trusted") == 0) trusted++;
     else untrusted++;

@@ -7,16 +7,21 @@
  * a host that never completed an appraisal stays unknown; a host that
  * attested before it was added is trusted as soon as it is added; every
  * enrolled host is asked to attest again at its next challenge; the ADMF
- * loop's gate (ctl_attest_reloaded) is open once the controller is. */
+ * loop's gate (ctl_attest_reloaded) is open once the controller is; a
+ * de-enrolled host leaves the host gauges of /metrics. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "base/base.h"
 #include "ctl/attest.h"
+#include "ctl/hosts_end.h"
 #include "ctl/internal.h"
+#include "ctl/metrics.h"
 #include "ctl_fixture.h"
 #include "store/store.h"
 
@@ -145,12 +150,63 @@ static void test_every_enrolled_host_is_asked_to_attest_again(void **state) {
   }
 }
 
+/* The value of the series `name` (with its labels) in /metrics' text, or
+ * -1 when it is not there. */
+static long long series(const char *text, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtoll(p + n + 1, NULL, 10);
+  return -1;
+}
+
+/* A de-enrolled host is gone from the host gauges ("enrolled hosts by
+ * trust state"), so lisec_hosts{trust="untrusted"} and its alert
+ * (examples/prometheus) do not count a host that was taken away, for good. */
+static void test_a_deenrolled_host_leaves_the_host_gauges(void **state) {
+  (void)state;
+  char *m = ctl_metrics_render(ctl, false);
+  assert_non_null(m);
+  assert_int_equal(series(m, "lisec_hosts{trust=\"trusted\"}"), 2);   /* fresh, later */
+  assert_int_equal(series(m, "lisec_hosts{trust=\"untrusted\"}"), 2); /* overdue, never */
+  assert_int_equal(series(m, "lisec_hosts_never_attested"), 1);
+  free(m);
+  const char *gone[] = {H_FRESH, H_NEVER};
+  for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
+    json_t *out = NULL;
+    lisec_err err = {0};
+    if (ctl_host_deenrol(ctl, &operator_, gone[i], &out, &err)) fail_msg("de-enrol: %s", err.msg);
+    assert_string_equal(json_string_value(json_object_get(out, "trust")), "untrusted:deenrolled");
+    json_decref(out);
+  }
+  m = ctl_metrics_render(ctl, false);
+  assert_non_null(m);
+  assert_int_equal(series(m, "lisec_hosts{trust=\"trusted\"}"), 1);
+  if (series(m, "lisec_hosts{trust=\"untrusted\"}") != 1)
+    fail_msg("the de-enrolled hosts are still counted as enrolled untrusted hosts:\n%s", m);
+  assert_int_equal(series(m, "lisec_hosts_never_attested"), 0);
+  free(m);
+  /* lisec host list still shows them, not enrolled, with why */
+  json_t *list = NULL;
+  lisec_err err = {0};
+  assert_int_equal(ctl_attest_host_list(ctl, &operator_, &list, &err), 0);
+  size_t i, deenrolled = 0;
+  json_t *h;
+  json_array_foreach(json_object_get(list, "hosts"), i, h)
+    if (strcmp(json_string_value(json_object_get(h, "trust")), "untrusted:deenrolled") == 0 &&
+        json_is_false(json_object_get(h, "enrolled")))
+      deenrolled++;
+  assert_int_equal(deenrolled, 2);
+  json_decref(list);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_stored_appraisals_reach_the_model_at_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_a_host_added_after_it_attested_is_trusted_at_once, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_every_enrolled_host_is_asked_to_attest_again, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_deenrolled_host_leaves_the_host_gauges, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
