@@ -678,6 +678,7 @@ typedef struct load_ctx {
   struct ctl_attest_state *st;
   lisec_ctl *model_ctl; /* only its shared state: the model, opened before */
   size_t hosts, applied;
+  json_t *gone; /* the de-enrolled hosts' ids */
 } load_ctx;
 
 /* A stored appraisal at start (issue 25: a restart keeps interceptions):
@@ -705,6 +706,7 @@ static int load_host_cb(void *ctx, const char *id, const char *body, int64_t ver
     h->last_passed = h->trusted;
     h->offer = json_object_get(doc, "location_offer") != NULL;
     h->since_start = h->enrolled;
+    if (h->deenrolled) json_array_append_new(lc->gone, json_string(id));
     lc->hosts++;
     /* A host that never completed an appraisal stays unknown to the model,
      * as before the restart. An overdue one is turned untrusted by the
@@ -724,6 +726,30 @@ static int load_host_cb(void *ctx, const char *id, const char *body, int64_t ver
   }
   json_decref(doc);
   return h ? 0 : LISEC_ENOMEM;
+}
+
+/* What a de-enrolled host proved about its VMs is dropped after its
+ * de-enrolment commits (ctl/hosts_end.c); a lisecd stopped between the two
+ * left it stored, and the model has just read it back. Dropped now, so the
+ * removed host proves nothing again. Only hosts the model holds an
+ * observation of are written to. */
+static void unobserve_gone(ctl_shared *sh, lisec_store *s, const json_t *gone) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(gone, i, v) {
+    const char *id = json_string_value(v);
+    model *m = ctl_model_lock(sh);
+    bool observed = m && model_host_observed(m, id, NULL, NULL);
+    if (m) ctl_model_unlock(sh);
+    if (!observed) continue;
+    lisec_ctl mc = {.shared = sh, .store = s};
+    lisec_err e = {0};
+    if (ctl_model_host_unobserve(&mc, id, &e))
+      LOG_WARN("attest: de-enrolled host %.16s..: its stored observation stays: %s", id, e.msg);
+    else
+      LOG_INFO("attest: de-enrolled host %.16s..: the observation its de-enrolment left stored is "
+               "dropped", id);
+  }
 }
 
 bool ctl_attest_reloaded(const ctl_shared *sh) { return sh && sh->attest && sh->attest->reloaded; }
@@ -913,8 +939,11 @@ int ctl_attest_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lis
   if ((rc = ek_ca_load(cfg, &st->ek_ca, &st->ek_ca_len, err))) return rc;
   if (!st->ek_ca) LOG_WARN("attest: %s", NO_EK_CA);
   lisec_ctl model_ctl = {.shared = sh};
-  load_ctx lc = {st, &model_ctl, 0, 0};
+  load_ctx lc = {st, &model_ctl, 0, 0, json_array()};
+  if (!lc.gone) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   rc = store_doc_list(s, HOST_KIND, load_host_cb, &lc, err);
+  if (!rc) unobserve_gone(sh, s, lc.gone);
+  json_decref(lc.gone);
   if (rc) return lisec_err_wrap(err, "attest: loading hosts"), rc;
   st->reloaded = true;
   if (lc.hosts)

@@ -511,7 +511,8 @@ typedef struct model_vm_observation {
 } model_vm_observation;
 bool model_vm_observed(const model *m, const char *vm, model_vm_observation *out);
 /* The host's last observation, for reloading it: at, evidence and the time
- * of its first inventory (kept so that unreported VMs are judged from it). */
+ * of its first inventory (kept so that unreported VMs are judged from it).
+ * False for a host never observed and for one forgotten since. */
 bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t *first_at);
 /* What a host that leaves or loses its trust touches, counting the VMs it
  * runs by intent or by observation: the ids of the VMs of class li (which

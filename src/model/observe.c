@@ -542,6 +542,9 @@ bool model_vm_observed(const model *m, const char *vm, model_vm_observation *out
 bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t *first_at) {
   uint32_t hi;
   if (!m->obs || !host || !strmap_get(&m->obs->hids, host, &hi)) return false;
+  /* forgotten (model_observe_forget keeps the slot): it reports nothing
+   * now, and starts afresh when it does */
+  if (m->obs->h[hi].at == 0 && m->obs->h[hi].first_at == 0) return false;
   if (at) *at = m->obs->h[hi].at;
   if (first_at) *first_at = m->obs->h[hi].first_at;
   return true;

@@ -8,7 +8,9 @@
  * attested before it was added is trusted as soon as it is added; every
  * enrolled host is asked to attest again at its next challenge; the ADMF
  * loop's gate (ctl_attest_reloaded) is open once the controller is; a
- * de-enrolled host leaves the host gauges of /metrics. */
+ * de-enrolled host leaves the host gauges of /metrics, and what it proved
+ * about its VMs does not come back at a start after a stop in the middle
+ * of its de-enrolment; a VM on a de-enrolled host terminates at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include "ctl/hosts_end.h"
 #include "ctl/internal.h"
 #include "ctl/metrics.h"
+#include "ctl/model.h"
 #include "ctl_fixture.h"
 #include "store/store.h"
 
@@ -33,6 +36,7 @@ static const ctl_actor operator_ = {"op-1", "operator", CTL_ROLE_OPERATOR};
 #define H_OVERDUE "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define H_LATER "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define H_NEVER "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define H_GONE "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 /* The document ctl/attest.c stores after a good appraisal at `at`. */
 static void put_appraisal(lisec_store *s, const char *host, const char *trust, int64_t at) {
@@ -199,6 +203,83 @@ static void test_a_deenrolled_host_leaves_the_host_gauges(void **state) {
   json_decref(list);
 }
 
+/* De-enrolment commits the host's document, then drops what the host
+ * proved about its VMs (its stored observation). A lisecd that stops
+ * between the two leaves that observation stored: the next start must not
+ * take it back, or the removed host would go on proving where the VM runs
+ * (placement "observed") and a VM it lists could never finish terminating,
+ * the host never reporting again. */
+static void test_a_deenrolled_hosts_observation_does_not_come_back(void **state) {
+  (void)state;
+  static const ctl_actor agent = {H_GONE, "host", CTL_ROLE_HOST};
+  ctl_fixture_put(ctl, "host", "{\"id\":\"" H_GONE "\",\"protection\":\"sensitive\"}");
+  ctl_fixture_put(ctl, "hypervisor", "{\"id\":\"hv-gone\",\"host\":\"" H_GONE "\"}");
+  ctl_fixture_put(ctl, "vm", "{\"id\":\"vm-gone\",\"hypervisor\":\"hv-gone\",\"sensitivity\":\"general\","
+                             "\"domain\":\"core\"}");
+  put_appraisal(ctl->store, H_GONE, "trusted", lisec_time_now());
+  lisec_err err = {0};
+  ctl_observed_domain d = {"6c1c5a4e-0000-4000-8000-0000000000e1", "vm-gone", NULL, "running", NULL};
+  ctl_observation o = {H_GONE, lisec_time_now(), "00000000000000e1", &d, 1};
+  if (ctl_model_observe(ctl, &agent, &o, &err)) fail_msg("observe: %s", err.msg);
+  char *obs = NULL;
+  if (store_doc_get(ctl->store, CTL_MODEL_OBS_KIND, H_GONE, &obs, NULL, &err)) fail_msg("obs: %s", err.msg);
+  json_t *out = NULL;
+  assert_int_equal(ctl_model_get(ctl, &operator_, "vm", "vm-gone", &out, &err), 0);
+  assert_non_null(json_object_get(out, "observed"));
+  json_decref(out);
+  if (ctl_host_deenrol(ctl, &operator_, H_GONE, &out, &err)) fail_msg("de-enrol: %s", err.msg);
+  json_decref(out);
+  /* the stop between the two steps: the observation as it was stored */
+  if (store_doc_put(ctl->store, CTL_MODEL_OBS_KIND, H_GONE, obs, -1, NULL, &err)) fail_msg("put: %s", err.msg);
+  free(obs);
+  ctl_close(ctl);
+  ctl = NULL;
+  lisec_config *cfg = ctl_fixture_config(dir, "li.pub");
+  lisec_config_set(cfg, "attest", "interval_s", "300");
+  lisec_config_set(cfg, "attest", "grace_s", "60");
+  ctl_fixture_open(cfg, &ctl);
+  assert_int_equal(ctl_model_get(ctl, &operator_, "vm", "vm-gone", &out, &err), 0);
+  if (json_object_get(out, "observed"))
+    fail_msg("the de-enrolled host's observation came back at the start: %s",
+             json_dumps(json_object_get(out, "observed"), JSON_COMPACT));
+  json_decref(out);
+  char *left = NULL;
+  assert_int_equal(store_doc_get(ctl->store, CTL_MODEL_OBS_KIND, H_GONE, &left, NULL, &err), LISEC_ENOTFOUND);
+}
+
+/* A VM on a host that was de-enrolled is terminated on intent: that host
+ * will never send an inventory again (its AK is revoked), so waiting for
+ * one would keep the VM terminating for good. Before the host was removed
+ * the same request waits for the host's next inventory. */
+static void test_a_vm_on_a_deenrolled_host_terminates(void **state) {
+  (void)state;
+  static const ctl_actor agent = {H_GONE, "host", CTL_ROLE_HOST};
+  ctl_fixture_put(ctl, "host", "{\"id\":\"" H_GONE "\",\"protection\":\"sensitive\"}");
+  ctl_fixture_put(ctl, "hypervisor", "{\"id\":\"hv-gone\",\"host\":\"" H_GONE "\"}");
+  static const char *const vms[] = {"vm-before", "vm-after"};
+  for (size_t i = 0; i < 2; i++) {
+    char body[256];
+    snprintf(body, sizeof body, "{\"id\":\"%s\",\"hypervisor\":\"hv-gone\",\"sensitivity\":\"general\","
+             "\"domain\":\"core\"}", vms[i]);
+    ctl_fixture_put(ctl, "vm", body);
+  }
+  put_appraisal(ctl->store, H_GONE, "trusted", lisec_time_now());
+  lisec_err err = {0};
+  /* the host reports inventories, listing neither VM */
+  ctl_observation o = {H_GONE, lisec_time_now(), "00000000000000e2", NULL, 0};
+  if (ctl_model_observe(ctl, &agent, &o, &err)) fail_msg("observe: %s", err.msg);
+  json_t *out = NULL;
+  assert_int_equal(ctl_model_vm_terminate(ctl, &operator_, "vm-before", &out, &err), 0);
+  assert_string_equal(json_string_value(json_object_get(out, "state")), "terminating");
+  json_decref(out);
+  if (ctl_host_deenrol(ctl, &operator_, H_GONE, &out, &err)) fail_msg("de-enrol: %s", err.msg);
+  json_decref(out);
+  assert_int_equal(ctl_model_vm_terminate(ctl, &operator_, "vm-after", &out, &err), 0);
+  if (strcmp(json_string_value(json_object_get(out, "state")), "terminated") != 0)
+    fail_msg("a VM on the de-enrolled host waits for its inventory: %s", json_dumps(out, JSON_COMPACT));
+  json_decref(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_stored_appraisals_reach_the_model_at_open, setup, teardown),
@@ -208,6 +289,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_a_deenrolled_host_leaves_the_host_gauges, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_a_deenrolled_hosts_observation_does_not_come_back, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_a_vm_on_a_deenrolled_host_terminates, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,9 +136,14 @@ static void test_placement(void **state) {
                             MODEL_DOM_RUNNING, NULL, NULL, 0, &f), 0);
   model_verdict_free(&f);
   assert_int_equal(reconcile_count(m, MODEL_REQ_PLACEMENT), 1);
+  int64_t at = 0;
+  assert_true(model_host_observed(m, "lon-1", &at, NULL));
+  assert_int_equal(at, T0 + 50);
   model_observe_forget(m, "lon-1");
   assert_int_equal(reconcile_count(m, MODEL_REQ_PLACEMENT), 0);
   assert_false(model_vm_observed(m, "web", &ob));
+  /* nor does it count as a host that reports (a termination would wait for it) */
+  assert_false(model_host_observed(m, "lon-1", NULL, NULL));
   lisec_err err = {0};
   model_set_time(m, T0 + 10 * WINDOW, &err);
   assert_int_equal(reconcile_count(m, MODEL_REQ_UNREPORTED), 1); /* its last report is old */
