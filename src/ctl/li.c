@@ -382,8 +382,22 @@ static int li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   if ((rc = li_vm_init(&d.vm, id, err))) return rc;
   char *exists = NULL;
   if (store_doc_get(ctl->store, LI_KIND, id, &exists, NULL, NULL) == 0) {
+    /* A retired VM's record (its counter, its key's hash) stays: its id is
+     * not an LI VM's again, so no old command or key applies to a new one. */
+    json_t *old = NULL;
+    const char *was = lisec_json_parse(exists, strlen(exists), &old, NULL) == 0
+                          ? json_string_value(json_object_get(old, "state"))
+                          : NULL;
+    bool retired = was && strcmp(was, "retired") == 0;
+    json_decref(old);
     free(exists);
-    rc = lisec_err_set(err, LISEC_ECONFLICT, "VM %s is registered already", id);
+    if (retired)
+      rc = lisec_err_set(err, LISEC_ECONFLICT,
+                         "TR103308-4.1: VM %s was an LI VM and is retired; a retired LI VM's id is "
+                         "not registered again (its record, counter and key stay its own): "
+                         "register the new VM under a new id", id);
+    else
+      rc = lisec_err_set(err, LISEC_ECONFLICT, "TR103308-4.1: VM %s is registered already", id);
     return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s",
                      id);
   }

@@ -413,6 +413,25 @@ static void test_li_vm_retired_not_terminated(void **state) {
   assert_non_null(strstr(rec, "\"state\": \"retired\""));
   free(rec);
   assert_int_equal(retire(&LI_ADMIN, "lim-2", admin, 5, &err), LISEC_ECONFLICT);
+  /* the id of a retired LI VM does not come back as a new LI VM with the
+   * old one's counter and record: refused, naming the requirement and why */
+  EVP_PKEY *new_key = NULL;
+  assert_int_equal(crypto_pkey_generate(false, &new_key, &err), 0);
+  assert_int_equal(crypto_pkey_public_pem(new_key, &pem, &err), 0);
+  EVP_PKEY_free(new_key);
+  rec = li_record("lim");
+  before = audit_size();
+  body = json_pack("{s:s, s:s}", "vm", "lim", "pubkey", pem);
+  assert_int_equal(ctl_li_instantiate(ctl, &MANO, body, &out, &err), LISEC_ECONFLICT);
+  json_decref(body);
+  free(pem);
+  assert_non_null(strstr(err.msg, "TR103308-4.1"));
+  assert_non_null(strstr(err.msg, "retired"));
+  assert_int_equal(audit_count(before, NULL), 1);
+  rec2 = li_record("lim");
+  assert_string_equal(rec, rec2);
+  free(rec2);
+  free(rec);
 }
 
 /* A public key is one LI VM's: registering it for a second VM is refused
