@@ -180,8 +180,14 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
 }
 
 int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, lisec_err *err) {
-  int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.remove", true, NULL, 0, NULL, err,
-                     "target %s", id);
+  /* No such target: refused as such, never recorded as a removal first */
+  char *body = NULL;
+  int rc = store_doc_get(ctl->store, TARGET_KIND, id, &body, NULL, err);
+  free(body);
+  if (rc == LISEC_ENOTFOUND) lisec_err_set(err, rc, "target %s does not exist", id);
+  if (rc) return refused(ctl, actor, "target.remove", id, rc, err);
+  rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.remove", true, NULL, 0, NULL, err,
+                 "target %s", id);
   if (rc) return rc;
   rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
   if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);

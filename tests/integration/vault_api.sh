@@ -72,6 +72,19 @@ run_suite() {
   done
   pass "refused updates (version conflict, bad identifier, no version, no such target) and a refused add: each recorded sealed, its reason naming TR103308-5.2 and the rule, no identifier in it; the stored target unchanged"
 
+  # The removal of a target that does not exist is refused and recorded so,
+  # never recorded as a removal that took place first.
+  from=$(sqlite_or_pg_count)
+  [ "$(as li-admin -o /dev/null -w '%{http_code}' -X DELETE "$LISECD_URL/v1/targets/t-404")" = 404 ] ||
+    fail "DELETE t-404: not 404"
+  lisec --server "$LISECD_URL" --pki "$pki" --role li-admin --json audit read --li-key "$work/li-admin.key" \
+    --from "$from" >"$work/removed.json" 2>"$work/removed.err" || fail "li-admin: lisec audit read: $(cat "$work/removed.err")"
+  jq -c '.entries[] | select(.action == "target.remove") | [.outcome, .sealed] + .subjects + .reasons' \
+    "$work/removed.json" >"$work/removed.rec"
+  [ "$(wc -l <"$work/removed.rec")" = 1 ] && grep -q '^\["refused",true,"target t-404",.*TR103308-5.2: .*target t-404 does not exist' "$work/removed.rec" ||
+    fail "the removal of a missing target is not one sealed refusal: $(cat "$work/removed.rec")"
+  pass "removing a target that does not exist: 404, one sealed refusal record (not an 'ok' removal first)"
+
   local before after
   before=$(as auditor "$LISECD_URL/metrics" >/dev/null; sqlite_or_pg_count)
   for role in operator hypervisor-admin mano auditor tenant-example; do
