@@ -3,8 +3,10 @@
 # from a copy of the committed tree (git archive HEAD, so the working tree
 # and its build directories are untouched), checked by lintian (no error or
 # warning), installed on this machine with dpkg -i, and checked: the system
-# user lisec, /etc/lisec and /var/lib/lisec at 0700 owned by it, programs,
-# man pages, units (not enabled), the libvirt hook, liblisec-rng and
+# user lisec, /etc/lisec at 0750 root:lisec (lisec reads it but cannot put a
+# file there that root's agent or hook would read) and /var/lib/lisec at
+# 0700 owned by lisec, programs, man pages, units (not enabled; each
+# confined as `systemd-analyze security` judges it), the libvirt hook, liblisec-rng and
 # liblisec-events with their headers (a program is compiled and linked
 # against each), and lisec-event in its own package, linked to the latter. lisecd is then
 # started the way systemd would, from the installed unit file's User=,
@@ -99,10 +101,24 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd lisec) || fail "no user
 case $shell in */nologin | */false) ;; *) fail "lisec has a login shell: $shell" ;; esac
 [ "$(getent group lisec | cut -d: -f3)" = "$gid" ] || fail "lisec's primary group is not the group lisec"
 [ "$home" = /var/lib/lisec ] || fail "lisec's home is $home"
-for d in /etc/lisec /var/lib/lisec; do
-  [ "$(stat -c '%a %U %G' "$d")" = "700 lisec lisec" ] || fail "$d is $(stat -c '%a %U %G' "$d"), not 700 lisec lisec"
-done
-pass "system user lisec (uid $uid, $shell); /etc/lisec and /var/lib/lisec 0700 lisec:lisec"
+# /etc/lisec is root's and readable by the group lisec: lisecd (user lisec)
+# reads its configuration there, and root's lisec-agent and libvirt hook read
+# theirs there too (the agent runs its [bmc] ipmitool program as root), so
+# the user lisec must not be able to create or replace a file in it.
+dir_modes() {
+  [ "$(stat -c '%a %U %G' /etc/lisec)" = "750 root lisec" ] ||
+    fail "/etc/lisec is $(stat -c '%a %U %G' /etc/lisec), not 750 root lisec $*"
+  [ "$(stat -c '%a %U %G' /var/lib/lisec)" = "700 lisec lisec" ] ||
+    fail "/var/lib/lisec is $(stat -c '%a %U %G' /var/lib/lisec), not 700 lisec lisec $*"
+  if setpriv --reuid=lisec --regid=lisec --init-groups -- sh -c ': >/etc/lisec/agent.conf' 2>/dev/null; then
+    rm -f /etc/lisec/agent.conf
+    fail "the user lisec can create /etc/lisec/agent.conf, which root's lisec-agent obeys $*"
+  fi
+  setpriv --reuid=lisec --regid=lisec --init-groups -- ls /etc/lisec >/dev/null ||
+    fail "the user lisec cannot read /etc/lisec $*"
+}
+dir_modes "after the install"
+pass "system user lisec (uid $uid, $shell); /etc/lisec 0750 root:lisec (lisec reads it, cannot write it), /var/lib/lisec 0700 lisec:lisec"
 
 # What the package installs.
 for p in lisecd lisec lisec-agent lisec-entropyd lisec-ne lisec-event; do
@@ -124,6 +140,30 @@ done
 for doc in $(sed -n 's|^Documentation=file://||p' "$unit" "$(dirname "$unit")/lisec-agent.service"); do
   [ -f "$doc" ] || fail "a unit's Documentation= names $doc, which the package does not install"
 done
+# Each unit's confinement as systemd judges it (systemd-analyze security,
+# offline, on the installed file): an exposure of 2.5 at most, and none of
+# the protections below missing. lisec-agent runs as root (the TPM, the
+# event log), so its capabilities are what keeps it from being all of root.
+for u in lisecd lisec-agent; do
+  f=$(dirname "$unit")/$u.service
+  systemd-analyze security --offline=yes --no-pager "$f" >"$work/security-$u.txt" 2>&1 || true
+  grep -q "Overall exposure level for $u.service" "$work/security-$u.txt" ||
+    fail "systemd-analyze security did not judge $u.service: $(cat "$work/security-$u.txt")"
+  for check in 'CapabilityBoundingSet=~CAP_SYS_ADMIN' 'CapabilityBoundingSet=~CAP_SYS_PTRACE' \
+    'CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)' 'CapabilityBoundingSet=~CAP_SYS_MODULE' \
+    'CapabilityBoundingSet=~CAP_(CHOWN|FSETID|SETFCAP)' 'CapabilityBoundingSet=~CAP_NET_ADMIN' \
+    'SystemCallFilter=~@privileged' 'SystemCallFilter=~@mount' 'SystemCallFilter=~@module' \
+    'SystemCallFilter=~@debug' 'SystemCallFilter=~@raw-io' 'NoNewPrivileges=' 'ProtectSystem=' \
+    'ProtectHome=' 'PrivateTmp=' 'ProtectClock=' 'ProtectKernelLogs=' 'ProtectKernelModules=' \
+    'ProtectKernelTunables=' 'ProtectHostname=' 'RestrictSUIDSGID=' 'RestrictRealtime=' \
+    'RestrictNamespaces=~user' 'MemoryDenyWriteExecute=' 'LockPersonality=' 'SystemCallArchitectures='; do
+    grep -qF "✓ $check " "$work/security-$u.txt" ||
+      fail "$u.service lacks $check: $(grep -F " $check " "$work/security-$u.txt")"
+  done
+  systemd-analyze security --offline=yes --no-pager --threshold=25 "$f" >/dev/null 2>&1 ||
+    fail "$u.service: $(grep 'Overall exposure' "$work/security-$u.txt"), above 2.5"
+done
+pass "units confined as systemd-analyze security judges them: $(grep -h 'Overall exposure' "$work"/security-*.txt | sed 's/.*for //' | tr '\n' ' ')"
 [ -x /usr/share/lisec/libvirt/hooks/qemu ] || fail "the libvirt hook is not installed executable"
 ! grep -q '^/etc/libvirt' "$work/files" || fail "the package installs into /etc/libvirt (the hook must not be active unasked)"
 [ -f /usr/include/lisec/rng.h ] || fail "no /usr/include/lisec/rng.h"
@@ -231,13 +271,13 @@ wait "$lisecd_pid" || rc=$?
 [ "$rc" = 0 ] || fail "lisecd exited $rc on $kill_signal: $(cat "$work/lisecd.log")"
 pass "lisecd started from the unit's ExecStartPre/ExecStart as lisec, answered /healthz, wrote its store 0600, exited 0 on $kill_signal"
 
-# Reinstalling (an upgrade in place) keeps the modes and the data.
+# Reinstalling (an upgrade in place) keeps the modes and the data, and gives
+# /etc/lisec back to root where an earlier package had given it to lisec.
+chown lisec:lisec /etc/lisec && chmod 0700 /etc/lisec
 dpkg_do -i "${debs[@]}" || fail "dpkg -i over the installed packages"
-for d in /etc/lisec /var/lib/lisec; do
-  [ "$(stat -c '%a %U' "$d")" = "700 lisec" ] || fail "reinstalling changed $d to $(stat -c '%a %U' "$d")"
-done
+dir_modes "after reinstalling over a lisec-owned /etc/lisec"
 [ -f /var/lib/lisec/lisec.db ] && [ -f "$conf" ] || fail "reinstalling lost the store or the configuration"
-pass "reinstalling keeps /etc/lisec, /var/lib/lisec (0700 lisec) and their contents"
+pass "reinstalling keeps /var/lib/lisec (0700 lisec) and the contents, and makes a lisec-owned /etc/lisec 0750 root:lisec"
 
 # Purge with data: every file of the package goes, the data stays.
 gone_check() {
