@@ -7,6 +7,8 @@
 # sslmode=verify-full, a SoftHSM token, the configuration, --check-config,
 # and a first start where the operator's certificate is served and the
 # revoked one refused. Any command of the page that fails fails the test.
+# No command it runs has the token's PIN or the database password on its
+# command line (visible to every user in ps).
 # Release build only (as rng_vm): under the sanitizer it proves nothing more.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -42,3 +44,25 @@ port=${port%%/*}
   { tail -n 40 "$work/doc.err" >&2; tail -n 20 "$work/doc/var/lib/lisec/lisecd.log" >&2 2>/dev/null; fail "a command of docs/deploy.md failed"; }
 grep -q 'is valid' "$work/doc.out" || fail "--check-config did not pass: $(cat "$work/doc.out")"
 pass "docs/deploy.md: $(grep -c '^+ ' "$work/doc.err") commands ran; PostgreSQL over verify-full TLS, SoftHSM, CRL revocation as written"
+
+# No secret of the doc's on a program's command line, where every user of
+# the host reads it (ps, /proc/PID/cmdline): the token's user PIN and the
+# database password, read back from the files the doc keeps them in, are
+# looked for in the traced commands that run a program (a shell builtin such
+# as printf, or an assignment, starts no process); and no PIN option of a
+# PKCS#11 tool carries a value other than env:NAME (the SO PIN is thrown away).
+pin=$(head -n 1 "$work/doc/etc/lisec/token.pin")
+dbpw=$(cut -d: -f5 "$work/doc/etc/lisec/pgpass")
+[ -n "$pin" ] && [ -n "$dbpw" ] || fail "the doc left no token.pin or pgpass to read the secrets back from"
+while read -r _ _ word rest; do
+  [ "$(type -t "$word" 2>/dev/null)" = file ] || continue
+  line="$word $rest"
+  case $line in
+    *"$pin"*) fail "docs/deploy.md puts the token's PIN on the command line of $word (visible in ps)" ;;
+    *"$dbpw"*) fail "docs/deploy.md puts the database password on the command line of $word (visible in ps)" ;;
+  esac
+  if [[ " $line " =~ \ --?(so-|new-)?pin[\ =]([^\ ]*) ]] && [[ ${BASH_REMATCH[2]} != env:* ]]; then
+    fail "docs/deploy.md gives $word a PIN on its command line: ${BASH_REMATCH[0]}"
+  fi
+done < <(grep -E '^\++ [0-9.]+ ' "$work/doc.err")
+pass "docs/deploy.md puts no PIN or password on a program's command line"
