@@ -49,11 +49,14 @@ pass "docs/deploy.md: $(grep -c '^+ ' "$work/doc.err") commands ran; PostgreSQL 
 # the host reads it (ps, /proc/PID/cmdline): the token's user PIN and the
 # database password, read back from the files the doc keeps them in, are
 # looked for in the traced commands that run a program (a shell builtin such
-# as printf, or an assignment, starts no process); and no PIN option of a
-# PKCS#11 tool carries a value other than env:NAME (the SO PIN is thrown away).
+# as printf, or an assignment, starts no process). A PIN a PKCS#11 tool was
+# given on its command line (not env:NAME) must open the token no more,
+# neither as its user nor as its security officer (an SO login is tried by
+# setting the user PIN to what it is).
 pin=$(head -n 1 "$work/doc/etc/lisec/token.pin")
 dbpw=$(cut -d: -f5 "$work/doc/etc/lisec/pgpass")
 [ -n "$pin" ] && [ -n "$dbpw" ] || fail "the doc left no token.pin or pgpass to read the secrets back from"
+shown=()
 while read -r _ _ word rest; do
   [ "$(type -t "$word" 2>/dev/null)" = file ] || continue
   line="$word $rest"
@@ -61,8 +64,18 @@ while read -r _ _ word rest; do
     *"$pin"*) fail "docs/deploy.md puts the token's PIN on the command line of $word (visible in ps)" ;;
     *"$dbpw"*) fail "docs/deploy.md puts the database password on the command line of $word (visible in ps)" ;;
   esac
-  if [[ " $line " =~ \ --?(so-|new-)?pin[\ =]([^\ ]*) ]] && [[ ${BASH_REMATCH[2]} != env:* ]]; then
-    fail "docs/deploy.md gives $word a PIN on its command line: ${BASH_REMATCH[0]}"
-  fi
+  rest=" $line "
+  while [[ $rest =~ \ --?(so-|new-)?pin[\ =]([^\ ]+)(.*) ]]; do
+    [[ ${BASH_REMATCH[2]} == env:* ]] || shown+=("${BASH_REMATCH[2]}")
+    rest=${BASH_REMATCH[3]}
+  done
 done < <(grep -E '^\++ [0-9.]+ ' "$work/doc.err")
-pass "docs/deploy.md puts no PIN or password on a program's command line"
+p11=(env SOFTHSM2_CONF="$work/doc/etc/lisec/softhsm2.conf" pkcs11-tool --module "$LISEC_P11_MODULE" --token-label lisec)
+"${p11[@]}" --login --pin "$pin" -O >/dev/null 2>&1 || fail "the token.pin the doc wrote does not open its token"
+for v in "${shown[@]}"; do
+  if "${p11[@]}" --login --pin "$v" -O >/dev/null 2>&1 ||
+    "${p11[@]}" --login --login-type so --so-pin "$v" --init-pin --new-pin "$pin" >/dev/null 2>&1; then
+    fail "a PIN docs/deploy.md put on a command line ($v, visible in ps) still opens the token"
+  fi
+done
+pass "docs/deploy.md puts no PIN or password on a program's command line (${#shown[@]} throw-away PIN(s) shown there open the token no more)"
