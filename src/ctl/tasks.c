@@ -784,13 +784,13 @@ static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, 
   if (!rc) rc = exchange(c, ne, &req, &resp, err);
   if (rc || resp.ok) return rc;
   char refused[X1_VALUE_MAX + 32];
-  snprintf(refused, sizeof refused, "%d %s", resp.error_code, resp.error_description);
+  snprintf(refused, sizeof refused, "%d" X1_NE_SAID "%s", resp.error_code, resp.error_description);
   x1_request get = {.type = X1_GET_DESTINATION_DETAILS};
   snprintf(get.did, sizeof get.did, "%s", did);
   x1_response_init(&resp);
   if ((rc = exchange(c, ne, &get, &resp, err))) return rc;
   if (!resp.ok || !resp.has_dest)
-    return lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused destination %s (X1 error %.300s) and does not hold it",
+    return lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused destination %s and does not hold it (X1 error %.300s)",
                          did, refused);
   if (dest_same(&req.dest, &resp.dest)) return 0;
   x1_request mod = {.type = X1_MODIFY_DESTINATION};
@@ -802,8 +802,8 @@ static int destination_ensure(lisec_ctl *ctl, admf_client *c, const json_t *ne, 
                            "destination %s on ne %s", did, ne_id);
   if (!rc) rc = exchange(c, ne, &mod, &resp, err);
   if (!rc && !resp.ok)
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused to modify destination %s (X1 error %d): %s", did,
-                       resp.error_code, resp.error_description);
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "the NE refused to modify destination %s (X1 error %d)" X1_NE_SAID "%s",
+                       did, resp.error_code, resp.error_description);
   return rc;
 }
 
@@ -899,13 +899,28 @@ static bool retry_waits(const json_t *t, int64_t now_ms) {
   return next > now_ms && next - now_ms <= BACKOFF_MAX_MS;
 }
 
-static void task_failed(json_t *t, const char *error) {
+/* A task's error as it is stored and shown: lisec's words, never the
+ * schema's complaint or an NE's words (either may quote a target
+ * identifier, which the store holds only sealed in the vault); those are
+ * in the sealed record entry names (0: none), for the LI administration. */
+static void task_error(json_t *t, const char *error, uint64_t entry) {
+  char shown[LISEC_ERR_MSG_MAX + 64];
+  if (x1_error_shown(error, shown, LISEC_ERR_MSG_MAX) && entry) {
+    size_t n = strlen(shown);
+    snprintf(shown + n, sizeof shown - n, " (audit entry %llu, sealed)", (unsigned long long)entry);
+  }
+  set_str(t, "error", shown);
+}
+
+static void task_failed_at(json_t *t, const char *error, uint64_t entry) {
   int64_t attempts = jint(t, "attempts") + 1;
   set_int(t, "attempts", attempts);
   set_int(t, "next_try_ms", lisec_time_now_ms() + backoff_ms(attempts));
   set_str(t, "state", "failed");
-  set_str(t, "error", error);
+  task_error(t, error, entry);
 }
+
+static void task_failed(json_t *t, const char *error) { task_failed_at(t, error, 0); }
 
 static void task_done(json_t *t, const char *state, int64_t ne_version) {
   set_int(t, "attempts", 0);
@@ -917,8 +932,8 @@ static void task_done(json_t *t, const char *state, int64_t ne_version) {
 
 /* A retry with backoff that keeps the state the NE is known to be in
  * (active while it runs the task, failed while it does not). */
-static void task_retry(json_t *t, const char *state, const char *error) {
-  task_failed(t, error);
+static void task_retry(json_t *t, const char *state, const char *error, uint64_t entry) {
+  task_failed_at(t, error, entry);
   set_str(t, "state", state);
 }
 
@@ -932,7 +947,7 @@ static void task_retry(json_t *t, const char *state, const char *error) {
  * with backoff. Returns 0 when the NE answered, an error when it could not
  * be asked (the task is then left to the caller). */
 static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t, const x1_task *want,
-                    const char *why, lisec_err *err) {
+                    const char *why, uint64_t why_entry, lisec_err *err) {
   x1_request g = {.type = X1_GET_TASK_DETAILS};
   snprintf(g.xid, sizeof g.xid, "%s", jstr(t, "xid"));
   x1_response gr;
@@ -940,8 +955,8 @@ static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t,
   int rc = exchange(c, ne, &g, &gr, err);
   bool unknown = !rc && !gr.ok && gr.error_code == X1_ERR_UNKNOWN_XID;
   if (!rc && !gr.ok && !unknown)
-    rc = lisec_err_set(err, LISEC_EUNAVAIL, "GetTaskDetails refused (X1 error %d): %.200s", gr.error_code,
-                       gr.error_description);
+    rc = lisec_err_set(err, LISEC_EUNAVAIL, "GetTaskDetails refused (X1 error %d)" X1_NE_SAID "%.200s",
+                       gr.error_code, gr.error_description);
   if (!rc && gr.ok && !gr.has_task) rc = lisec_err_set(err, LISEC_EINVAL, "GetTaskDetails named no task");
   bool held = !rc && gr.ok, same = held && want && x1_task_same(want, &gr.task);
   crypto_wipe(&gr, X1_RESPONSE_HEAD); /* it held the identifiers */
@@ -956,14 +971,14 @@ static int converge(lisec_ctl *ctl, admf_client *c, const json_t *ne, json_t *t,
      * (-1: held, not the version any target has) */
     said = "the NE holds another version of the task";
     task_done(t, "active", -1);
-    if (why) task_retry(t, "active", why);
+    if (why) task_retry(t, "active", why, why_entry);
   } else if (want) {
     said = "the NE does not hold the task";
     task_done(t, "pending", 0); /* ActivateTask next */
-    if (why) task_retry(t, "failed", why);
+    if (why) task_retry(t, "failed", why, why_entry);
   } else if (held) {
     said = "the NE still holds the task";
-    if (why) task_retry(t, "active", why);
+    if (why) task_retry(t, "active", why, why_entry);
     else task_done(t, "active", jint(t, "ne_version"));
   } else {
     said = "the NE does not hold the task";
@@ -1045,7 +1060,7 @@ static bool step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
   x1_response_init(&resp);
   if (!rc) rc = exchange(c, ne, &req, &resp, &err);
   if (!rc && !resp.ok)
-    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
+    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d)" X1_NE_SAID "%s", resp.error_code,
                        resp.error_description);
   crypto_wipe(&resp, X1_RESPONSE_HEAD);
   if (!rc) {
@@ -1054,22 +1069,35 @@ static bool step(lisec_ctl *ctl, json_t *t, const json_t *ne, admf_client *c, co
     else task_done(t, "active", target_version);
     return covered;
   }
+  /* the whole of it (the schema's complaint, the NE's words: either may
+   * quote the target) sealed and in the NE's status, which only the LI
+   * administration reads; the task keeps lisec's words and the entry */
   lisec_err ferr = {0};
-  (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, NULL, &ferr,
+  uint64_t entry = 0;
+  (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, action, true, err.msg, 0, &entry, &ferr,
                   "task %s on ne %s", target, ne_id);
   ctl_x1_status_note(ctl->shared->x1->status, ne_id, "error", err.msg, lisec_time_now_ms());
   /* Whatever the answer said (2010, 2020, another code, none at all), the
    * NE may or may not have done it: ask it, and show what it holds. */
   lisec_err qerr = {0};
-  if (!sent || converge(ctl, c, ne, t, built ? &req.task : NULL, err.msg, &qerr) != 0) {
+  if (!sent || converge(ctl, c, ne, t, built ? &req.task : NULL, err.msg, entry, &qerr) != 0) {
     /* not known: a task the NE was last known to run stays active */
     const char *keep = strcmp(state, "active") == 0 ? "active" : "failed";
     if (sent) {
-      char both[LISEC_ERR_MSG_MAX];
-      snprintf(both, sizeof both, "%.200s; the NE could not be asked what it holds: %.200s", err.msg, qerr.msg);
-      task_retry(t, keep, both);
+      /* each part cut on its own: the NE's words in the first would
+       * otherwise hide lisec's in the second */
+      char a[LISEC_ERR_MSG_MAX], b[LISEC_ERR_MSG_MAX], both[LISEC_ERR_MSG_MAX];
+      bool wa = x1_error_shown(err.msg, a, sizeof a), wb = x1_error_shown(qerr.msg, b, sizeof b);
+      snprintf(both, sizeof both, "%.200s; the NE could not be asked what it holds: %.200s", a, b);
+      if (wb) {
+        /* the GetTaskDetails answer's words are not in the record: sealed on their own */
+        lisec_err rerr = {0};
+        (void)ctl_audit(ctl, &ADMF_ACTOR, CTL_OUTCOME_FAILED, "x1.reconcile", true, qerr.msg, 0, &entry, &rerr,
+                        "task %s on ne %s", target, ne_id);
+      }
+      task_retry(t, keep, both, wa || wb ? entry : 0);
     } else {
-      task_retry(t, keep, err.msg);
+      task_retry(t, keep, err.msg, entry);
     }
   }
   crypto_wipe(&req, sizeof req);
@@ -1209,7 +1237,9 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
   int rc = exchange(c, ne, &req, &resp, &err);
   char why[LISEC_ERR_MSG_MAX];
   if (rc) snprintf(why, sizeof why, "%s", err.msg);
-  else if (!resp.ok) snprintf(why, sizeof why, "Ping refused (X1 error %d): %.250s", resp.error_code, resp.error_description);
+  else if (!resp.ok)
+    snprintf(why, sizeof why, "Ping refused (X1 error %d)" X1_NE_SAID "%.250s", resp.error_code,
+             resp.error_description);
   else why[0] = '\0';
   ctl_x1_status_checked(ctl->shared->x1->status, ne_id, rc == 0 && resp.ok, why, rc ? "" : resp.h.version,
                         lisec_time_now_ms());
@@ -1266,7 +1296,7 @@ static void check_ne(lisec_ctl *ctl, const json_t *ne, admf_client *c, json_t *t
       x1_task want;
       lisec_err qerr = {0};
       if (want_active && build_task(ctl, jstr(t, "target"), ne, xid, NULL, &want, &qerr) != 0) continue;
-      (void)converge(ctl, c, ne, t, want_active ? &want : NULL, NULL, &qerr);
+      (void)converge(ctl, c, ne, t, want_active ? &want : NULL, NULL, 0, &qerr);
       if (want_active) crypto_wipe(&want, sizeof want);
     }
   }
@@ -2002,7 +2032,7 @@ static json_t *stop_ne(lisec_ctl *ctl, json_t *ne, json_t *tasks) {
   x1_response_init(&resp);
   int rc = c ? exchange(c, ne, &req, &resp, &err) : LISEC_EUNAVAIL;
   if (!rc && !resp.ok)
-    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d): %s", resp.error_code,
+    rc = lisec_err_set(&err, LISEC_EDENIED, "the NE refused (X1 error %d)" X1_NE_SAID "%s", resp.error_code,
                        resp.error_description);
   bool listed = false;
   x1_response list;
@@ -2025,7 +2055,7 @@ static json_t *stop_ne(lisec_ctl *ctl, json_t *ne, json_t *tasks) {
     } else if (strcmp(jstr(t, "state"), "deactivated") != 0) {
       /* the NE may still run it: not shown deactivated until it says so */
       held++;
-      set_str(t, "error", err.msg);
+      task_error(t, err.msg, 0); /* the whole in the record below */
       set_int(t, "next_try_ms", 0);
     }
     lisec_err perr = {0};

@@ -11,6 +11,7 @@
 
 #include "base/base.h"
 #include "ctl/x1_status.h"
+#include "x1/x1.h"
 
 #define TEXT_MAX 300
 #define REMOVED_KEPT 8 /* the latest destinations removed, by DID */
@@ -174,7 +175,13 @@ int ctl_x1_status_evaluate(ctl_x1_status *s, const char *ne, int64_t now_ms, int
   pthread_mutex_unlock(&s->lock);
   /* once per change, outside the lock */
   if (changed > 0) LOG_INFO("X1: NE %s is reachable%s", ne, was[0] ? " again" : "");
-  else if (changed < 0) LOG_WARN("X1: NE %s is unreachable: %s", ne, why);
+  else if (changed < 0) {
+    /* operators read this log: lisec's words, not the NE's (x1_error_shown);
+     * the whole is in the NE's status, for the LI administration */
+    char shown[TEXT_MAX + 256];
+    x1_error_shown(why, shown, sizeof shown);
+    LOG_WARN("X1: NE %s is unreachable: %s", ne, shown);
+  }
   return changed;
 }
 

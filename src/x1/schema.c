@@ -77,7 +77,7 @@ int x1_schema_validate(xmlDocPtr doc, lisec_err *err) {
   int rc = xmlSchemaValidateDoc(v, doc);
   xmlSchemaFreeValidCtxt(v);
   if (rc != 0)
-    return lisec_err_set(err, LISEC_EINVAL, "X1 message does not validate against TS 103 221-1: %s",
-                         first[0] ? first : "invalid");
+    /* X1_SCHEMA_SAID: the complaint may quote a value (x1_error_shown) */
+    return lisec_err_set(err, LISEC_EINVAL, "X1 message " X1_SCHEMA_SAID "%s", first[0] ? first : "invalid");
   return 0;
 }

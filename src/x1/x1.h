@@ -276,6 +276,22 @@ bool x1_task_same(const x1_task *want, const x1_task *held);
  * already exists"); "error" for others. */
 const char *x1_error_name(int code);
 
+/* Words that may quote what an X1 message carried, a target identifier's
+ * value among them: the schema's complaint (libxml2 quotes the offending
+ * value) after X1_SCHEMA_SAID, which every schema refusal of lisec's says
+ * (building, reading, or an NE's 1010 carrying lisec-ne's words), and an
+ * NE's own words (an ErrorResponse's errorDescription) after X1_NE_SAID,
+ * which lisecd puts before them. They belong in sealed records and the LI
+ * administration's views only. */
+#define X1_SCHEMA_SAID "does not validate against TS 103 221-1: "
+#define X1_NE_SAID "; the NE said: "
+/* msg as it may be kept or shown where others than the LI administration
+ * may read it (a stored task, lisecd's log): cut before the first of those
+ * words, then a sentence saying they were withheld and why (TR103308-5.7).
+ * Returns whether anything was withheld; msg without them is copied whole.
+ * Applied to its own result it changes nothing. */
+bool x1_error_shown(const char *msg, char *out, size_t cap);
+
 /* TS 103 221-1 error codes lisec sends and understands in ErrorResponse.
  * Refusals the standard gives no own code to (the ADMF or NE identifier, a
  * full table, an unknown destination) are 1000 with a reason. */

@@ -21,6 +21,10 @@ for x1_report_flood.sh, that it waits for a remote NE's answers):
                    inside lisecd's request_timeout_ms), and ListAllDetails
                    naming CRAWL_GHOSTS XIDs more that the NE does not hold,
                    whose DeactivateTask is answered 2020 (not passed on)
+  complain         ActivateTask and ModifyTask not passed on, answered 1010
+                   with a schema complaint quoting the first target value
+                   the request carried, as libxml2 words one
+                   (x1_confid_complaint)
   ghosts           as crawl, without the delay (x1_admf_unknown_xids: an NE
                    that lists XIDs lisec does not know and refuses their
                    deactivation)
@@ -101,6 +105,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f.write(kind + " " + mode + "\n")
         if mode == "deactivate-lie" and kind == "DeactivateTask":
             return self.answer(200, error_response(body, 2020, "no such XID"))
+        if mode == "complain" and kind in ("ActivateTask", "ModifyTask"):
+            value = re.search(r"<targetIdentifiers>.*?>([^<>]+)</", body, re.S).group(1)
+            return self.answer(200, error_response(body, 1010, (
+                "X1 message does not validate against TS 103 221-1: line 1: Element "
+                "'{http://uri.etsi.org/03221/X1/2017/10}ipv4Address': [facet 'pattern'] The value '%s' "
+                "is not accepted by the pattern" % value)))
         if mode == "stopall-refuse" and kind == "DeactivateAllTasks":
             return self.answer(200, error_response(body, 1000, "not now"))
         if mode == "slow":
