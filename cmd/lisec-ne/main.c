@@ -26,8 +26,12 @@
  * ADMF's certificate must also carry that lisec role (read as lisecd and
  * lisec-entropyd read roles, crypto/cert_role.c): a certificate of the same
  * CA with the ADMF's name but another role (a host's, a tenant's) is
- * refused with 403 before its request is read as X1. Exit: 0 on SIGTERM,
- * 2 on error. */
+ * refused with 403 before its request is read as X1. At most
+ * --max-connections connections are open that have not shown themselves
+ * the ADMF's; one past that is closed at once, so peers cannot take every
+ * descriptor, and a connection of the ADMF's (its certificate has made a
+ * request) counts apart, so peers holding the rest leave it answered.
+ * Exit: 0 on SIGTERM, 2 on error. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -64,6 +68,8 @@
 #define RETRY_S_DEFAULT 30 /* --events-retry */
 #define RETRY_S_MAX 3600
 #define ACCEPT_PAUSE_MS 100 /* after an accept() that failed */
+#define CONNS_DEFAULT 64      /* --max-connections */
+#define CONNS_MAX 100000
 
 /* The NE's own events to lisecd (--events-*), made when they happen and
  * queued until lisecd took them; they are signed when sent, each batch by
@@ -95,6 +101,11 @@ typedef struct ne_server {
   ne_events *events; /* NULL: no events reported */
   const char *admf_role; /* --admf-role, or NULL: the certificate's name alone is checked */
   struct timeval deadline; /* --timeout: a connection's deadline (below) */
+  const char *admf_id;     /* --admf-id: the CN whose connections are the ADMF's */
+  /* --max-connections: connections open that no request has yet shown to be
+   * the ADMF's (any peer can open them), and those it has; the event loop's
+   * thread alone counts (conn_*) */
+  int64_t max_conns, n_unproven, n_proven;
 } ne_server;
 
 /* --admf-role: the one role the ADMF's certificate may carry. The role
@@ -310,12 +321,68 @@ static void deadline_set(SSL *ssl, const struct timeval *tv) {
   if (deadline) evtimer_add(deadline, tv);
 }
 
+/* --max-connections: each connection counted is its SSL's (ex_data, a
+ * conn_count), uncounted when libevent frees the SSL as it closes the
+ * connection. Until one of its requests comes with the ADMF's certificate
+ * it is unproven: any peer can open those, and past the cap one is closed
+ * at once (its deadline now, before its TLS handshake). Then it is the
+ * ADMF's and counts apart (at most as many again), so peers holding every
+ * unproven place leave the ADMF's open connection answered (lisecd keeps
+ * its connection open between requests). */
+typedef struct conn_count {
+  ne_server *s;
+  bool proven;
+} conn_count;
+
+static int conn_index = -1;
+
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+  (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+  conn_count *c = ptr;
+  if (!c) return;
+  if (c->proven) c->s->n_proven--;
+  else c->s->n_unproven--;
+  free(c);
+}
+
+/* Counts the new connection, or says it is past the cap. */
+static bool conn_admit(ne_server *s, SSL *ssl) {
+  if (!ssl) return false;
+  if (s->n_unproven >= s->max_conns) {
+    LOG_LIMITED(LISEC_LOG_WARN, 3, 10000,
+                "TR103308-5.2: %lld connections are open that have not shown the ADMF's certificate "
+                "(--max-connections); one more is closed at once",
+                (long long)s->n_unproven);
+    return false;
+  }
+  conn_count *c = calloc(1, sizeof *c);
+  if (!c) return false;
+  c->s = s;
+  if (SSL_set_ex_data(ssl, conn_index, c) != 1) {
+    free(c);
+    return false;
+  }
+  s->n_unproven++;
+  return true;
+}
+
+/* A request came with the ADMF's certificate: its connection counts apart. */
+static void conn_proven(ne_server *s, SSL *ssl) {
+  conn_count *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+  if (!c || c->proven || s->n_proven >= s->max_conns) return;
+  c->proven = true;
+  s->n_unproven--;
+  s->n_proven++;
+}
+
 static struct bufferevent *bevcb(struct event_base *base, void *arg) {
   ne_server *s = arg;
   SSL *ssl = SSL_new(s->ssl);
   struct event *deadline = ssl ? evtimer_new(base, deadline_passed, ssl) : NULL;
   if (deadline && SSL_set_ex_data(ssl, deadline_index, deadline) != 1) event_free(deadline);
-  deadline_set(ssl, &s->deadline);
+  static const struct timeval now = {0, 0};
+  /* past the cap: shut as soon as libevent has given it its socket */
+  deadline_set(ssl, conn_admit(s, ssl) ? &s->deadline : &now);
   struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
   if (!bev) SSL_free(ssl); /* and its deadline */
@@ -358,6 +425,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     return;
   }
   char why[LISEC_ERR_MSG_MAX];
+  bool admf_cert = peer && strcmp(cn, s->admf_id) == 0;
   if (!admf_role_ok(s, peer, why, sizeof why)) {
     /* the certificate's own words (its role) only in the log, which holds
      * a line to printable characters; the reply's status line is ours */
@@ -371,6 +439,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     events_kick(s->events);
     return;
   }
+  if (admf_cert) conn_proven(s, ssl);
   struct evbuffer *in = evhttp_request_get_input_buffer(req);
   size_t len = evbuffer_get_length(in);
   char *resp = NULL;
@@ -424,10 +493,10 @@ int main(int argc, char **argv) {
              *admf_id = NULL, *state = NULL, *versions = NULL, *ev_server = NULL, *ev_ca = NULL,
              *ev_cert = NULL, *ev_tls_key = NULL, *ev_key = NULL, *ev_vm = NULL, *ev_state = NULL,
              *ev_tcti = NULL, *timeout = NULL, *header_bytes = NULL, *ev_spool = NULL, *ev_spool_events = NULL,
-             *ev_spool_bytes = NULL, *ev_retry = NULL, *admf_role = NULL;
+             *ev_spool_bytes = NULL, *ev_retry = NULL, *admf_role = NULL, *max_conns = NULL;
   int strict = 0, help = 0, ev_tpm = 0;
   int64_t timeout_s = TIMEOUT_S_DEFAULT, max_header_bytes = HEADER_BYTES_DEFAULT, retry_s = RETRY_S_DEFAULT,
-          spool_events = 0, spool_bytes = 0;
+          spool_events = 0, spool_bytes = 0, conns = CONNS_DEFAULT;
   static const struct option opts[] = {{"listen", 1, NULL, 'l'}, {"cert", 1, NULL, 'c'},
                                        {"key", 1, NULL, 'k'},    {"ca", 1, NULL, 'a'},
                                        {"ne-id", 1, NULL, 'n'},  {"admf-id", 1, NULL, 'd'},
@@ -441,7 +510,7 @@ int main(int argc, char **argv) {
                                        {"events-spool", 1, NULL, 'O'},  {"events-spool-max-events", 1, NULL, 'N'},
                                        {"events-spool-max-bytes", 1, NULL, 'B'}, {"events-retry", 1, NULL, 'R'},
                                        {"timeout", 1, NULL, 't'},       {"max-header-bytes", 1, NULL, 'H'},
-                                       {"admf-role", 1, NULL, 'r'},
+                                       {"admf-role", 1, NULL, 'r'},     {"max-connections", 1, NULL, 'm'},
                                        {"version", 0, NULL, 'V'},             {0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -471,6 +540,7 @@ int main(int argc, char **argv) {
       case 't': timeout = optarg; break;
       case 'H': header_bytes = optarg; break;
       case 'r': admf_role = optarg; break;
+      case 'm': max_conns = optarg; break;
       case 'h': help = 1; goto usage;
       case 'V': return printf("lisec-ne %s\n", LISEC_VERSION), 0;
       default: goto usage;
@@ -481,6 +551,10 @@ int main(int argc, char **argv) {
   bool ev_all = ev_server && ev_ca && ev_cert && ev_tls_key && ev_key && ev_vm && ev_state;
   if (timeout && !lisec_decimal(timeout, strlen(timeout), 1, TIMEOUT_S_MAX, &timeout_s)) {
     fprintf(stderr, "lisec-ne: --timeout %s: seconds, 1 to %d\n", timeout, TIMEOUT_S_MAX);
+    return 2;
+  }
+  if (max_conns && !lisec_decimal(max_conns, strlen(max_conns), 1, CONNS_MAX, &conns)) {
+    fprintf(stderr, "lisec-ne: --max-connections %s: connections, 1 to %d\n", max_conns, CONNS_MAX);
     return 2;
   }
   if (ev_retry && !lisec_decimal(ev_retry, strlen(ev_retry), 1, RETRY_S_MAX, &retry_s)) {
@@ -510,7 +584,7 @@ int main(int argc, char **argv) {
     fprintf(help ? stdout : stderr, "usage: lisec-ne --listen ADDR:PORT --cert F --key F --ca F --ne-id ID --admf-id CN\n"
                     "                [--admf-role ROLE] [--state FILE] [--x1-versions MIN:MAX]\n"
                     "                [--strict-destinations] [--timeout S]\n"
-                    "                [--max-header-bytes N]\n"
+                    "                [--max-header-bytes N] [--max-connections N]\n"
                     "                [--events-server URL --events-ca F --events-cert F --events-tls-key F\n"
                     "                 --events-key F --events-vm ID --events-state FILE\n"
                     "                 [--events-tpm [--events-tcti SPEC]]\n"
@@ -534,12 +608,17 @@ int main(int argc, char **argv) {
                     "  --timeout: seconds a connection may take to send its request, TLS\n"
                     "  handshake included, or stay idle (default 30, 1-3600);\n"
                     "  --max-header-bytes: the request line and headers of one request\n"
-                    "  (default 8192, 1024-65536)\n"
+                    "  (default 8192, 1024-65536);\n"
+                    "  --max-connections: connections open at once that have not shown the\n"
+                    "  ADMF's certificate (default 64, 1-100000); more are closed at once, and\n"
+                    "  the ADMF's own (after its first request) count apart, as many again\n"
                     "lisec-ne --help | --version\n");
     return help ? 0 : 2;
   }
-  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL, admf_role, {(time_t)timeout_s, 0}};
+  ne_server s = {SSL_CTX_new(TLS_server_method()), NULL, state, NULL, admf_role, {(time_t)timeout_s, 0}, admf_id,
+                 conns, 0, 0};
   deadline_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, deadline_free);
+  conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
   admf_role_wanted = admf_role;
   s.ne = lisec_x1_ne_new(ne_id, admf_id, on_change, &s);
   if (s.ne && versions) {

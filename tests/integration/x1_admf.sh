@@ -119,7 +119,12 @@ ne_tasks() { python3 -c "import json;print(' '.join(sorted(v['value'] for t in j
 T1='{"id":"t-1","authorisation":"li-1","identifiers":[{"kind":"imsi","value":"244051234567890"},{"kind":"e164","value":"358401234567"}]}'
 ok 201 li-admin POST /v1/targets "$T1" >/dev/null
 wait_state t-1 poi-1 failed
-ok 200 li-admin GET /v1/tasks | grep -q "destination (dId) that was not created" || fail "the task does not carry the NE's reason (an unknown destination)"
+# the NE's words (they may quote the target) are the LI administration's in
+# the NE's status and the sealed record; the task says the code and where
+ok 200 li-admin GET /v1/tasks | grep -q "X1 error 1000.*TR103308-5.7.*audit entry" ||
+  fail "the task does not say the NE's refusal and where its words are: $(ok 200 li-admin GET /v1/tasks)"
+ok 200 li-admin GET /v1/x1/nes/poi-1 | grep -q "destination (dId) that was not created" ||
+  fail "the NE's status does not carry the NE's reason (an unknown destination)"
 [ -z "$(ne_tasks)" ] || fail "the strict NE took a task naming a destination it does not hold"
 ok 200 li-admin POST /v1/x1/nes "$NE" >/dev/null
 wait_state t-1 poi-1 active

@@ -72,6 +72,9 @@ ne_value=198.51.100.77
 ok 201 li-admin POST /v1/targets "{\"id\":\"t-1\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"ipv4\",\"value\":\"$ne_value\"}]}" >/dev/null
 wait_error t-1 'X1 error 1010'
 grep -q 'ActivateTask complain' "$work/sent.modes" || fail "the NE was not asked to activate t-1"
+# the LI administration's view of the NE: its latest error, whole
+ok 200 li-admin GET /v1/x1/nes/poi-1 | grep -qF "The value '$ne_value'" ||
+  fail "li-admin's NE status does not carry the NE's complaint: $(ok 200 li-admin GET /v1/x1/nes/poi-1)"
 # lisecd's own builder: the vault takes it, ETSI's EmailAddress does not
 built_value=zq7secret@host_x.example
 ok 201 li-admin POST /v1/targets "{\"id\":\"t-2\",\"authorisation\":\"li-1\",\"identifiers\":[{\"kind\":\"email\",\"value\":\"$built_value\"}]}" >/dev/null
@@ -85,7 +88,6 @@ done
 pass "the task shows lisec's words and the sealed entry, not the complaint: $(task_field t-1 error)"
 
 # The LI administration reads the whole: its NE status and the sealed records.
-ok 200 li-admin GET /v1/x1/nes/poi-1 | grep -qF "$ne_value" || fail "li-admin's NE status does not carry the NE's complaint"
 lisec audit read --db "$work/lisec.db" --li-key "$work/li-admin.key" --json >"$work/opened.json" 2>"$work/read.err" ||
   fail "lisec audit read: $(cat "$work/read.err")"
 for v in "$ne_value" zq7secret; do

@@ -10,7 +10,9 @@
 # 1-3600 is refused. A peer with any certificate of the CA (an operator's,
 # not the ADMF's) that sends headers without end is cut off at
 # --max-header-bytes instead of filling the NE's memory. Peers holding every
-# descriptor make accepting pause, logged at a bounded rate, not spin. When the held
+# descriptor make accepting pause, logged at a bounded rate, not spin.
+# Past --max-connections a connection is closed at once, and the ADMF's
+# connection is answered while peers hold every other place. When the held
 # connection is let go, lisec-ne stops cleanly with its events kept for
 # later (the log says they were not taken).
 build=$1 src=$2
@@ -238,6 +240,91 @@ for _ in $(seq 100); do  # 10 s at most; the peers' connections end with the scr
 done
 [ -n "$ok" ] || fail "lisec-ne does not answer once the peers are gone: $(tail -3 fd.log)"
 pass "peers holding every descriptor: accepting pauses ($lines log line(s) in 2 s), and the ADMF is answered after"
+
+# --max-connections: at most N connections open that have not shown the
+# ADMF's certificate; one more is closed at once (before its TLS
+# handshake), logged at a bounded rate, and the ADMF's connection, once
+# its first request came, counts apart: peers holding every place leave it
+# answered. A new connection of the ADMF's is refused like any other
+# while they hold them (docs/x1.md), and answered once they are let go.
+for b in 0 100001 x; do
+  rc=0
+  "$build/cmd/lisec-ne/lisec-ne" --listen 127.0.0.1:1 --cert "$pki/server.crt" --key "$pki/server.key" \
+    --ca "$pki/ca.crt" --ne-id poi-1 --admf-id admf-1 --max-connections "$b" 2>bad.log || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--max-connections $b: connections" bad.log ||
+    fail "--max-connections '$b' not refused (rc $rc): $(cat bad.log)"
+done
+cap_port=$("$src/scripts/test/free-ports" 1)
+"$build/cmd/lisec-ne/lisec-ne" --listen "127.0.0.1:$cap_port" --cert "$pki/server.crt" --key "$pki/server.key" \
+  --ca "$pki/ca.crt" --ne-id poi-1 --admf-id admf-1 --timeout 30 --max-connections 8 2>cap.log &
+cap_pid=$!
+cleanup_hooks+=("kill $cap_pid 2>/dev/null; wait $cap_pid 2>/dev/null")
+wait_port "$cap_port"
+cat >cap.py <<'PY'
+import http.client, socket, ssl, sys, time
+port, ca, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ping = open("ping.xml").read()
+def admf():
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    ctx.check_hostname = False
+    return http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+def answered(c):
+    c.request("POST", "/X1/NE", body=ping, headers={"Content-Type": "application/xml"})
+    r = c.getresponse()
+    return r.status == 200 and b"PingResponse" in r.read()
+def closed_at_once(s):
+    s.settimeout(1)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+kept = admf()
+assert answered(kept), "the ADMF's first Ping"
+peers, held, shut = [], 0, 0
+for _ in range(30):  # plain TCP: any peer reaching the port
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    peers.append(s)
+for s in peers:
+    if closed_at_once(s):
+        shut += 1
+    else:
+        held += 1
+assert (held, shut) == (8, 22), "held %d, closed at once %d (want 8 and 22)" % (held, shut)
+t0 = time.monotonic()
+assert answered(kept), "the ADMF's kept connection while peers hold the cap"
+late = admf()
+try:
+    refused = not answered(late)
+except (OSError, http.client.HTTPException):
+    refused = True
+assert refused, "a new connection past the cap was answered"
+for s in peers:
+    s.close()
+for _ in range(50):  # the peers' places free as lisec-ne sees them close
+    try:
+        if answered(admf()):
+            break
+    except (OSError, http.client.HTTPException):
+        time.sleep(0.1)
+else:
+    sys.exit("a new ADMF connection not answered once the peers left")
+print("held %d, closed at once %d" % (held, shut))
+PY
+cat >ping.xml <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<X1Request xmlns="http://uri.etsi.org/03221/X1/2017/10" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <x1RequestMessage xsi:type="PingRequest"><admfIdentifier>admf-1</admfIdentifier><neIdentifier>poi-1</neIdentifier>
+  <messageTimestamp>2026-11-24T08:00:00.000000Z</messageTimestamp><version>v1.22.1</version>
+  <x1TransactionId>6a1f2e3d-0000-4000-8000-00000000000a</x1TransactionId></x1RequestMessage></X1Request>
+XML
+out=$(python3 cap.py "$cap_port" "$pki/ca.crt" "$pki/admf.crt" "$pki/admf.key" 2>&1) || fail "--max-connections 8: $out"
+lines=$(grep -c 'max-connections' cap.log || true)
+[ "$lines" -ge 1 ] && [ "$lines" -le 3 ] || fail "23 connections refused made $lines log line(s): $(head -5 cap.log)"
+kill -0 $cap_pid || fail "lisec-ne ended: $(tail -3 cap.log)"
+pass "--max-connections 8: $out, logged $lines time(s); the ADMF's kept connection answered meanwhile, a new one after"
 
 touch release
 kill -TERM $ne_pid
