@@ -324,6 +324,10 @@ out=$(python3 cap.py "$cap_port" "$pki/ca.crt" "$pki/admf.crt" "$pki/admf.key" 2
 lines=$(grep -c 'max-connections' cap.log || true)
 [ "$lines" -ge 1 ] && [ "$lines" -le 3 ] || fail "23 connections refused made $lines log line(s): $(head -5 cap.log)"
 kill -0 $cap_pid || fail "lisec-ne ended: $(tail -3 cap.log)"
+kill -TERM $cap_pid
+rc=0
+wait $cap_pid || rc=$?
+[ "$rc" = 0 ] && ! grep -q 'Sanitizer\|runtime error' cap.log || fail "lisec-ne with a cap stopped $rc: $(tail -5 cap.log)"
 pass "--max-connections 8: $out, logged $lines time(s); the ADMF's kept connection answered meanwhile, a new one after"
 
 touch release
