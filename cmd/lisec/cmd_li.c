@@ -5,7 +5,7 @@
  * that ends an LI VM (its key destroyed); verify-pair, verify-disable and
  * verify-retire check such files the way the controller does. The LI
  * administration's key is the global --key; formats are in docs/li.md.
- * instantiate, enable, pair, disable, disable-command, retire, show and list ask
+ * instantiate, enable, pair, disable, disable-command, retire, confirm, show and list ask
  * lisecd (global --server and the client certificate of the role). */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +44,8 @@ static const char li_usage_text[] =
     "       lisec li pair VM STATEMENT-FILE                 (lisecd, li-admin)\n"
     "       lisec li disable-command VM COMMAND-FILE        (lisecd, li-admin)\n"
     "       lisec li retire VM COMMAND-FILE                 (lisecd, li-admin)\n"
+    "       lisec li confirm VM                             (lisecd, li-admin: after a restore,\n"
+    "         the VM's LI state as restored is right; its hold ends, docs/li.md)\n"
     "       lisec li show VM | list                         (lisecd)\n"
     "       lisec li libvirt-acl [--out FILE|-] [--allow-user NAME]   (lisecd, li-admin or,\n"
     "         on a host, hypervisor-admin: polkit rules locking the paired LI VMs in libvirt;\n"
@@ -197,7 +199,7 @@ static int li_online(int argc, char **argv) {
     } else if (strcmp(sub, "show") == 0) {
       if (argc != 3) return usage();
       method = "GET";
-    } else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
+    } else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 || strcmp(sub, "confirm") == 0) {
       if (argc != 3) return usage();
       action = sub;
     } else if (strcmp(sub, "pair") == 0 || strcmp(sub, "disable-command") == 0 ||
@@ -229,8 +231,8 @@ static int li_online(int argc, char **argv) {
 int cli_cmd_li(int argc, char **argv) {
   if (argc < 2) return usage();
   if (strcmp(argv[1], "libvirt-acl") == 0) return cli_li_libvirt_acl(argc - 1, argv + 1);
-  static const char *const online[] = {"instantiate", "enable", "pair", "disable",
-                                       "disable-command", "retire", "show", "list"};
+  static const char *const online[] = {"instantiate", "enable",  "pair", "disable", "disable-command",
+                                       "retire",      "confirm", "show", "list"};
   for (size_t i = 0; i < LISEC_ARRAY_LEN(online); i++)
     if (strcmp(argv[1], online[i]) == 0) {
       for (int k = 2; k < argc; k++)

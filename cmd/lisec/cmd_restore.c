@@ -5,7 +5,11 @@
  * with a marker naming the backup's newest checkpoint, which lisecd records
  * and signs at its next start ("restored from checkpoint N"), so an auditor
  * who saw later history learns of the restore from the log itself instead
- * of finding an unexplained rollback. lisecd must be stopped. */
+ * of finding an unexplained rollback. A second marker holds the restore's
+ * time for the LI VMs: the restore puts their states and counters back, so
+ * lisecd holds each as if paired until the LI administration confirms it
+ * and refuses signed LI messages that could predate the restore (docs/li.md,
+ * "After a restore"). lisecd must be stopped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 
 #include "backup.h"
 #include "cli.h"
+#include "li/li.h"
 #include "store/store.h"
 
 const char cli_help_restore[] = "put a `lisec backup` back, recorded in the audit log (lisecd stopped)";
@@ -38,14 +43,22 @@ static int read_vkey(const char *path, audit_vkey *k, lisec_err *err) {
   return rc;
 }
 
-/* The marker lisecd turns into the signed restore record. */
+/* The markers lisecd turns into the signed restore record and the LI hold
+ * (the time of the restore, by this clock), in one transaction. */
 static int leave_marker(const char *url, const audit_checkpoint *from, lisec_err *err) {
-  char root[65], body[160];
+  char root[65], body[160], li[64];
   lisec_hex_encode(from->root, 32, root);
   snprintf(body, sizeof body, "{\"from_size\":%llu,\"root\":\"%s\"}", (unsigned long long)from->size, root);
+  snprintf(li, sizeof li, "{\"restored_at\":%lld}", (long long)lisec_time_now());
   lisec_store *s = NULL;
   int rc = store_open(url, &s, err);
-  if (!rc) rc = store_doc_put(s, AUDIT_RESTORE_DOC_KIND, AUDIT_RESTORE_DOC_ID, body, -1, NULL, err);
+  if (!rc) rc = store_begin(s, err);
+  if (!rc) {
+    rc = store_doc_put(s, AUDIT_RESTORE_DOC_KIND, AUDIT_RESTORE_DOC_ID, body, -1, NULL, err);
+    if (!rc) rc = store_doc_put(s, LI_RESTORE_DOC_KIND, LI_RESTORE_PENDING_ID, li, -1, NULL, err);
+    if (!rc) rc = store_commit(s, err);
+    if (rc) (void)store_rollback(s);
+  }
   store_close(s);
   return rc;
 }
@@ -88,7 +101,10 @@ int cli_cmd_restore(int argc, char **argv) {
   printf("restored %llu audit entries (newest checkpoint at size %llu); lisecd records the restore at its next start\n"
          "the keys process signed beyond this copy and signs nothing for it until its witness is reset; "
          "next, with lisecd still stopped: lisec audit witness-reset -c <lisecd's config> --yes "
-         "(docs/audit.md, \"Restoring from a backup\")\n",
+         "(docs/audit.md, \"Restoring from a backup\")\n"
+         "LI VMs: lisecd holds each as if paired until the LI administration confirms its state "
+         "(lisec li confirm VM, or pairs it), and refuses signed LI messages that could predate this "
+         "restore (docs/li.md, \"After a restore\")\n",
          (unsigned long long)sum.entries, (unsigned long long)sum.newest.size);
   return CLI_OK;
 }

@@ -1,7 +1,8 @@
 /* Routes of the LI function of VMs: MANO and the hypervisor administration
  * register an LI VM at instantiation, the hypervisor administration enables
  * it, the LI administration pairs it and alone switches a paired one off by
- * a signed command, and retires it (its end: key destroyed) by another.
+ * a signed command, and retires it (its end: key destroyed) by another;
+ * after a restore of the store it confirms the LI state of the VMs held.
  * Every refusal is recorded sealed to the LI
  * administration before the 403: the router seals a role refusal only on
  * routes admitting li-admin alone, so the routes other roles use admit
@@ -56,6 +57,13 @@ static int retire(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, ap
   return api_reply(resp, rc, &err, out, 200);
 }
 
+static int confirm(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
+  lisec_err err = {0};
+  json_t *out = NULL;
+  int rc = ctl_li_confirm(ctl, a, req->params[0], &out, &err);
+  return api_reply(resp, rc, &err, out, 200);
+}
+
 static int get(lisec_ctl *ctl, const ctl_actor *a, const api_request *req, api_response *resp) {
   lisec_err err = {0};
   json_t *out = NULL;
@@ -81,5 +89,6 @@ const api_route api_routes_li[] = {
     {"POST", "/v1/li/vms/{vm}/disable-command", API_ROLE_LI_ADMIN, true, disable_command,
      "li.disable-command"},
     {"POST", "/v1/li/vms/{vm}/retire", API_ROLE_LI_ADMIN, true, retire, "li.retire"},
+    {"POST", "/v1/li/vms/{vm}/confirm", API_ROLE_ANY, false, confirm, NULL},
     {0},
 };

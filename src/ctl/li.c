@@ -81,11 +81,13 @@ void ctl_li_state_close(struct ctl_li_state *st) {
 }
 
 static int li_vm_of(lisec_ctl *ctl, const char *vm, bool *is_li, char state[16], lisec_err *err);
+static int restore_record(ctl_shared *sh, lisec_store *s, lisec_err *err);
 static int li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *body, json_t **out,
                           lisec_err *err);
 
 int ctl_li_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
   int rc = ctl_li_state_open(cfg, sh->settings.li_restart_stopped, &sh->li, err);
+  if (!rc) rc = restore_record(sh, s, err);
   if (!rc) rc = ctl_li_model_sync(sh, s, err);
   /* a VM termination asks here whether the VM is an LI VM (issue 21) */
   if (!rc) ctl_model_hook_li_vm(sh, li_vm_of);
@@ -110,6 +112,11 @@ typedef struct vm_doc {
   char *pubkey;           /* PEM */
   const char *key_source; /* "token" or "vm" (static strings) */
   int64_t version;        /* document version it was read at */
+  /* restore_confirmed: the restore whose hold the LI administration ended
+   * for this VM (or that came before its registration); was_held: held
+   * when read (restore_apply). */
+  int64_t confirmed;
+  bool was_held;
 } vm_doc;
 
 static json_t *doc_json(const vm_doc *d) {
@@ -125,6 +132,23 @@ static json_t *doc_json(const vm_doc *d) {
     json_object_set_new(j, "paired_key_sha256", json_string(hex));
   }
   if (j && d->vm.state == LI_STATE_RETIRED) json_object_set_new(j, "key_destroyed", json_true());
+  /* a hold ended (or none: registered after the restore) is stored as the
+   * restore it was confirmed for */
+  int64_t confirmed = d->confirmed;
+  if (!d->vm.held && d->vm.restored_at > confirmed) confirmed = d->vm.restored_at;
+  if (j && confirmed > 0) json_object_set_new(j, "restore_confirmed", json_integer(confirmed));
+  return j;
+}
+
+/* What a reply says: the stored record, and a hold in force. */
+static json_t *reply_json(const vm_doc *d) {
+  json_t *j = doc_json(d);
+  if (j && d->vm.held) {
+    char at[32];
+    lisec_time_format(d->vm.restored_at, at);
+    json_object_set_new(j, "restore_hold",
+                        json_pack("{s:s, s:s}", "restored_at", at, "requirement", LI_RESTORE_RULE));
+  }
   return j;
 }
 
@@ -145,7 +169,8 @@ static int load(lisec_ctl *ctl, const char *id, vm_doc *d, lisec_err *err) {
   const char *pem = json_string_value(json_object_get(j, "pubkey"));
   const char *src = json_string_value(json_object_get(j, "key_source"));
   json_t *counter = json_object_get(j, "last_counter");
-  if (rc || !state || !hex || !pem || !src || !json_is_integer(counter) ||
+  json_t *confirmed = json_object_get(j, "restore_confirmed");
+  if (rc || (confirmed && (!json_is_integer(confirmed) || json_integer_value(confirmed) < 0)) || !state || !hex || !pem || !src || !json_is_integer(counter) ||
       json_integer_value(counter) < 0 || li_vm_init(&d->vm, id, NULL) ||
       li_state_parse(state, &d->vm.state) || strlen(hex) != 2 * CRYPTO_SHA256_LEN ||
       lisec_hex_decode(hex, d->key_sha256, CRYPTO_SHA256_LEN) ||
@@ -159,6 +184,7 @@ static int load(lisec_ctl *ctl, const char *id, vm_doc *d, lisec_err *err) {
   }
   d->vm.has_key = paired != NULL;
   d->vm.last_counter = (uint64_t)json_integer_value(counter);
+  d->confirmed = confirmed ? (int64_t)json_integer_value(confirmed) : 0;
   d->key_source = strcmp(src, "token") == 0 ? "token" : "vm";
   json_decref(j);
   return 0;
@@ -175,6 +201,111 @@ static int save(lisec_ctl *ctl, const vm_doc *d, int64_t expected, lisec_err *er
     rc = lisec_err_set(err, rc, expected == 0 ? "VM %s is registered already"
                                               : "VM %s changed meanwhile; ask again",
                        d->vm.id);
+  return rc;
+}
+
+/* ---- after a restore (docs/li.md, "After a restore") -------------------- */
+
+/* The time in a restore document ({"restored_at":T}) of kind
+ * LI_RESTORE_DOC_KIND: 0 when there is none, an error when it cannot be
+ * read (the caller refuses: fail closed). */
+static int restore_doc_time(lisec_store *s, const char *id, int64_t *t, lisec_err *err) {
+  char *body = NULL;
+  lisec_err e = {0};
+  *t = 0;
+  int rc = store_doc_get(s, LI_RESTORE_DOC_KIND, id, &body, NULL, &e);
+  if (rc == LISEC_ENOTFOUND) return 0;
+  if (rc) return lisec_err_set(err, rc, LI_RESTORE_RULE ": whether the store was restored cannot be read: %s", e.msg);
+  json_t *j = json_loads(body, 0, NULL);
+  free(body);
+  json_t *v = json_object_get(j, "restored_at");
+  if (json_is_integer(v) && json_integer_value(v) > 0) *t = (int64_t)json_integer_value(v);
+  else rc = lisec_err_set(err, LISEC_ESTORE, LI_RESTORE_RULE ": the store's restore record (%s) is malformed", id);
+  json_decref(j);
+  return rc;
+}
+
+/* The latest restore's time onto a loaded record: the freshness every
+ * signed message is held to, and whether this VM is held (registered
+ * before that restore, its state not confirmed by the LI administration
+ * since, not retired). */
+static int restore_apply(lisec_ctl *ctl, vm_doc *d, lisec_err *err) {
+  int rc = restore_doc_time(ctl->store, LI_RESTORE_LAST_ID, &d->vm.restored_at, err);
+  if (rc) return rc;
+  d->vm.held = d->vm.restored_at > d->confirmed && d->vm.state != LI_STATE_RETIRED;
+  d->was_held = d->vm.held;
+  return 0;
+}
+
+typedef struct held_list {
+  int64_t restored_at;
+  size_t n;
+  char ids[AUDIT_STR_MAX / 2]; /* the first ones, for the record */
+  bool cut;
+} held_list;
+
+static int held_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  held_list *h = ctx;
+  json_t *j = json_loads(body, 0, NULL);
+  const char *state = json_string_value(json_object_get(j, "state"));
+  json_int_t confirmed = json_integer_value(json_object_get(j, "restore_confirmed"));
+  if (!state || strcmp(state, "retired") != 0) {
+    if (confirmed < h->restored_at) {
+      size_t at = strlen(h->ids);
+      if (!h->cut && at + strlen(id) + 3 < sizeof h->ids)
+        snprintf(h->ids + at, sizeof h->ids - at, "%s%s", at ? ", " : "", id);
+      else h->cut = true;
+      h->n++;
+    }
+  }
+  json_decref(j);
+  return 0;
+}
+
+/* At start: a restore `lisec restore` left (LI_RESTORE_PENDING_ID) is
+ * recorded, sealed, naming the VMs it holds, and becomes the latest
+ * restore (LI_RESTORE_LAST_ID) in the record's own transaction, so the
+ * hold is in force exactly when its record is durable. */
+static int restore_record(ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  int64_t pending = 0, last = 0;
+  int rc = restore_doc_time(s, LI_RESTORE_PENDING_ID, &pending, err);
+  if (!rc && pending) rc = restore_doc_time(s, LI_RESTORE_LAST_ID, &last, err);
+  if (rc || !pending) return rc;
+  held_list h = {.restored_at = pending > last ? pending : last};
+  if ((rc = store_doc_list(s, LI_KIND, held_cb, &h, err))) return rc;
+  char at[32], min[32], body[64], subject[] = "li-restore", reason[AUDIT_STR_MAX];
+  lisec_time_format(h.restored_at, at);
+  lisec_time_format(h.restored_at + LI_CMD_LIFETIME_MAX, min);
+  snprintf(body, sizeof body, "{\"restored_at\":%lld}", (long long)h.restored_at);
+  snprintf(reason, sizeof reason,
+           LI_RESTORE_RULE ": the store was restored from a backup at %s (lisec restore), which "
+           "put the LI VMs' states and counters back: %zu LI VM(s) held as if paired until the LI "
+           "administration confirms each (pairs it, lisec li confirm, or its signed command)%s%s%s; "
+           "signed LI messages expiring at %s or earlier are refused",
+           at, h.n, h.n ? ": " : "", h.ids, h.cut ? ", ..." : "", min);
+  ctl_auditlog_doc docs[] = {
+      {.kind = LI_RESTORE_DOC_KIND, .id = LI_RESTORE_LAST_ID, .body = body, .expected_version = -1},
+      {.kind = LI_RESTORE_DOC_KIND, .id = LI_RESTORE_PENDING_ID, .body = ctl_auditlog_remove, .expected_version = -1},
+  };
+  audit_record rec = {.li = true, .actor = "lisecd", .role = "system", .action = "li.restore-hold", .outcome = "ok",
+                      .subjects = {subject}, .n_subjects = 1, .reasons = {reason}, .n_reasons = 1};
+  rc = ctl_auditlog_append_docs(sh->audit, &rec, true, docs, LISEC_ARRAY_LEN(docs), NULL, err);
+  if (rc == LISEC_EDENIED) {
+    /* No LI administration key to seal to ([audit] li_admin_key): no LI
+     * act was recorded, so none was done; the hold and the freshness rule
+     * still apply, recorded without naming any VM. */
+    snprintf(reason, sizeof reason,
+             LI_RESTORE_RULE ": the store was restored from a backup at %s; LI VMs are held and "
+             "signed LI messages expiring at %s or earlier are refused",
+             at, min);
+    rec.li = false;
+    rc = ctl_auditlog_append_docs(sh->audit, &rec, false, docs, LISEC_ARRAY_LEN(docs), NULL, err);
+  }
+  for (size_t i = 0; !rc && i < LISEC_ARRAY_LEN(docs); i++)
+    if (docs[i].rc && docs[i].rc != LISEC_ENOTFOUND)
+      rc = lisec_err_set(err, docs[i].rc, LI_RESTORE_RULE ": the restore's hold could not be stored");
+  if (!rc) LOG_WARN("li: the store was restored from a backup at %s: LI VMs held until the LI administration confirms them; recorded", at);
   return rc;
 }
 
@@ -221,6 +352,17 @@ int ctl_li_model_sync(ctl_shared *sh, lisec_store *s, lisec_err *err) {
  * read at; a store failure after the record is recorded as failed. */
 static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm_doc *d,
                   const char *reason, json_t **out, lisec_err *err) {
+  char why[LISEC_ERR_MSG_MAX + 256];
+  if (d->was_held && !d->vm.held) {
+    /* the hold's end is recorded with the act that ends it */
+    char at[32];
+    lisec_time_format(d->vm.restored_at, at);
+    snprintf(why, sizeof why, "%s%s" LI_RESTORE_RULE ": the hold after the restore of %s ends (the "
+             "LI administration confirmed VM %s's LI state: %s, last counter %llu)",
+             reason ? reason : "", reason ? "; " : "", at, d->vm.id, li_state_name(d->vm.state),
+             (unsigned long long)d->vm.last_counter);
+    reason = why;
+  }
   int rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s",
                      d->vm.id);
   if (rc) return rc;
@@ -239,7 +381,7 @@ static int commit(lisec_ctl *ctl, const ctl_actor *actor, const char *action, vm
     return rc;
   }
   tell_model(ctl->shared, d->vm.id, d->vm.state == LI_STATE_PAIRED);
-  *out = doc_json(d);
+  *out = reply_json(d);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
@@ -380,6 +522,9 @@ static int li_instantiate(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
   }
   vm_doc d = {0};
   if ((rc = li_vm_init(&d.vm, id, err))) return rc;
+  /* registered after the latest restore: not held by it (stored as
+   * confirmed for it); its messages are held to its freshness all the same */
+  if ((rc = restore_doc_time(ctl->store, LI_RESTORE_LAST_ID, &d.vm.restored_at, err))) return rc;
   char *exists = NULL;
   if (store_doc_get(ctl->store, LI_KIND, id, &exists, NULL, NULL) == 0) {
     /* A retired VM's record (its counter, its key's hash) stays: its id is
@@ -468,6 +613,10 @@ static int simple(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, simple
                                                                     action, true, NULL, rc, NULL,
                                                                     err, "li-vm %s", vm);
   if (rc) return rc;
+  if ((rc = restore_apply(ctl, &d, err))) {
+    free(d.pubkey);
+    return rc;
+  }
   rc = op == OP_ENABLE ? li_enable(&d.vm, actor->role, err) : li_disable(&d.vm, actor->role, err);
   if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err,
                          "li-vm %s", vm);
@@ -499,7 +648,8 @@ int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const js
                                                                     action, true, NULL, rc, NULL,
                                                                     err, "li-vm %s", vm);
   if (rc) return rc;
-  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "statement", &msg, &len, err)) ||
+  if ((rc = restore_apply(ctl, &d, err)) || (rc = need_admin_key(ctl, &admin, err)) ||
+      (rc = message_bytes(body, "statement", &msg, &len, err)) ||
       (rc = crypto_pkey_from_pem(d.pubkey, strlen(d.pubkey), false, &vm_key, err)) ||
       (rc = command_time(ctl, &now, err)) ||
       (rc = li_pair(&d.vm, actor->role, admin, vm_key, (const uint8_t *)msg, len, now, err)))
@@ -526,8 +676,8 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
                                                                     action, true, NULL, rc, NULL,
                                                                     err, "li-vm %s", vm);
   if (rc) return rc;
-  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err)) ||
-      (rc = command_time(ctl, &now, err)) ||
+  if ((rc = restore_apply(ctl, &d, err)) || (rc = need_admin_key(ctl, &admin, err)) ||
+      (rc = message_bytes(body, "command", &msg, &len, err)) || (rc = command_time(ctl, &now, err)) ||
       (rc = li_disable_signed(&d.vm, admin, (const uint8_t *)msg, len, now, err))) {
     rc = rc == LISEC_ENOMEM ? rc : ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc,
                                              NULL, err, "li-vm %s", vm);
@@ -538,6 +688,32 @@ int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm
     rc = commit(ctl, actor, action, &d, reason, out, err);
   }
   free(msg);
+  free(d.pubkey);
+  return rc;
+}
+
+/* After a restore: the LI administration confirms a held VM's state as the
+ * restored store has it (docs/li.md, "After a restore"). Other roles are
+ * refused before anything is loaded, naming no VM. */
+int ctl_li_confirm(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                   lisec_err *err) {
+  static const char *action = "li.confirm";
+  if (ctl_actor_role(actor) != CTL_ROLE_LI_ADMIN) {
+    int rc = lisec_err_set(err, LISEC_EAUTH,
+                           LI_RESTORE_RULE ": only the LI administration confirms the LI state of "
+                           "VMs after a restore (refused for role %.64s)",
+                           actor->role ? actor->role : "(none)");
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
+  }
+  vm_doc d;
+  int rc = load(ctl, vm, &d, err);
+  if (rc == LISEC_ENOTFOUND || rc == LISEC_EINVAL)
+    return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
+  if (rc) return rc;
+  if ((rc = restore_apply(ctl, &d, err)) || (rc = li_confirm(&d.vm, actor->role, err)))
+    rc = ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, action, true, NULL, rc, NULL, err, "li-vm %s", vm);
+  else
+    rc = commit(ctl, actor, action, &d, "the LI administration confirmed the restored LI state", out, err);
   free(d.pubkey);
   return rc;
 }
@@ -596,7 +772,8 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
   }
   if (rc) return rc;
   li_state before = d.vm.state;
-  if ((rc = need_admin_key(ctl, &admin, err)) || (rc = message_bytes(body, "command", &msg, &len, err))) {
+  if ((rc = restore_apply(ctl, &d, err)) || (rc = need_admin_key(ctl, &admin, err)) ||
+      (rc = message_bytes(body, "command", &msg, &len, err))) {
     /* below */
   } else if (before != LI_STATE_RETIRED && ctl_model_li_naming_vm(ctl->shared, vm, li)) {
     rc = lisec_err_set(err, LISEC_ECONFLICT,
@@ -617,8 +794,8 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
     free(d.pubkey);
     return rc;
   }
-  char reason[LISEC_ERR_MSG_MAX];
-  snprintf(reason, sizeof reason,
+  char reason[LISEC_ERR_MSG_MAX + 128];
+  int n = snprintf(reason, sizeof reason,
            "retired by the LI administration's command %llu: %s; its key (generated by the VM, "
            "which destroys it) is no longer accepted: its events are refused from now on; no LI "
            "authorisation names VM %s, so the ADMF holds no X1 task for it, and an LI naming it "
@@ -628,6 +805,9 @@ int ctl_li_retire(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const 
                                      : before == LI_STATE_ENABLED ? "its LI function (enabled, not paired) ends"
                                                                   : "its LI function was off",
            vm);
+  if (d.was_held && n > 0 && (size_t)n < sizeof reason)
+    snprintf(reason + n, sizeof reason - (size_t)n,
+             "; " LI_RESTORE_RULE ": the hold after the restore ends (the LI administration retired it)");
   /* Recorded before anything changes. */
   if ((rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, action, true, reason, 0, NULL, err, "li-vm %s", vm))) {
     free(d.pubkey);
@@ -693,7 +873,11 @@ int ctl_li_get(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **
   int rc = may_read(ctl, actor, vm, err);
   if (!rc) rc = load(ctl, vm, &d, err);
   if (rc) return rc;
-  *out = doc_json(&d);
+  if ((rc = restore_apply(ctl, &d, err))) {
+    free(d.pubkey);
+    return rc;
+  }
+  *out = reply_json(&d);
   free(d.pubkey);
   return *out ? 0 : lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }

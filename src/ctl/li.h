@@ -40,8 +40,15 @@ int ctl_li_enable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t
  * statement (object or its text)}. */
 int ctl_li_pair(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, const json_t *body,
                 json_t **out, lisec_err *err);
-/* A direct switch-off: the hypervisor administration before pairing only. */
+/* A direct switch-off: the hypervisor administration before pairing only;
+ * a VM held after a restore, by the LI administration only. */
 int ctl_li_disable(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
+                   lisec_err *err);
+/* After a restore of the store (docs/li.md, "After a restore"): li-admin
+ * confirms the LI state of a VM held since, as the store has it; the hold
+ * ends (recorded, sealed). EAUTH naming no VM for other roles, ECONFLICT
+ * for a VM not held. */
+int ctl_li_confirm(lisec_ctl *ctl, const ctl_actor *actor, const char *vm, json_t **out,
                    lisec_err *err);
 /* paired -> off; body {"command": the signed disable command (object or text)}. */
 int ctl_li_disable_signed(lisec_ctl *ctl, const ctl_actor *actor, const char *vm,

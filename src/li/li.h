@@ -40,7 +40,28 @@ typedef struct li_vm {
   uint8_t key_sha256[CRYPTO_SHA256_LEN]; /* the paired VM key (SPKI DER) */
   bool has_key;
   uint64_t last_counter;
+  /* After a restore of the store (`lisec restore` put an older state and
+   * counter back; docs/li.md, "After a restore"): restored_at is the
+   * latest restore's time (0: none), held says the LI administration has
+   * not confirmed this VM's state since. A held VM is kept as if paired:
+   * no role but the LI administration switches it off. And with
+   * restored_at set, a signed message for any VM is accepted only when it
+   * expires after restored_at + LI_CMD_LIFETIME_MAX, so none that
+   * could have been signed before the restore (and was spent since, on
+   * counters the restore put back) is accepted again. The controller sets
+   * both from what it stores. */
+  int64_t restored_at;
+  bool held;
 } li_vm;
+
+/* The requirement a refusal after a restore names, and the store's
+ * documents it keeps: `lisec restore` leaves {"restored_at":T} as
+ * "pending"; lisecd records the hold at its next start and keeps the
+ * latest restore's time as "last". */
+#define LI_RESTORE_RULE "TR103308-4.1-RESTORE"
+#define LI_RESTORE_DOC_KIND "li.restore"
+#define LI_RESTORE_PENDING_ID "pending"
+#define LI_RESTORE_LAST_ID "last"
 
 /* A VM id: lisec's one id rule (LISEC_ID_RULE in base/base.h). */
 int li_vm_id_check(const char *id, lisec_err *err);
@@ -63,8 +84,14 @@ int li_pair(li_vm *vm, const char *actor, EVP_PKEY *li_admin_key, EVP_PKEY *vm_k
             const uint8_t *statement, size_t len, int64_t now, lisec_err *err);
 /* A direct switch-off by a role: allowed for the hypervisor administration
  * while enabled and not yet paired; refused for a paired VM whoever asks
- * (TR 103 308 §4.1: only the LI administration system may authorise it). */
+ * (TR 103 308 §4.1: only the LI administration system may authorise it).
+ * A held VM (after a restore) that is enabled is switched off by the LI
+ * administration only (li-admin), which ends the hold. */
 int li_disable(li_vm *vm, const char *actor, lisec_err *err);
+/* The LI administration confirms a held VM's state as it stands after a
+ * restore (li-admin only; ECONFLICT when not held): the hold ends. Pairing
+ * and the signed commands end it too. */
+int li_confirm(li_vm *vm, const char *actor, lisec_err *err);
 /* paired -> off by a signed command (li_command_verify): the VM's counter
  * advances to the command's. */
 int li_disable_signed(li_vm *vm, EVP_PKEY *li_admin_key, const uint8_t *cmd, size_t len,
@@ -125,6 +152,14 @@ int li_pair_sign(const char *vm_id, EVP_PKEY *vm_key, uint64_t last_counter, int
  * expires <= now + LI_CMD_LIFETIME_MAX. */
 int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, const char *vm_id,
                    EVP_PKEY *vm_key, uint64_t last_counter, int64_t now, lisec_err *err);
+
+/* The expiry of a signed message (statement or command) already verified,
+ * for the check after a restore (li_vm.restored_at). */
+int li_message_expires(const uint8_t *data, size_t len, int64_t *expires, lisec_err *err);
+/* After a restore: refused (EDENIED, LI_RESTORE_RULE) when expires is
+ * not after vm->restored_at + LI_CMD_LIFETIME_MAX; what ("pairing
+ * statement", "disable command", ...) names the message. */
+int li_restore_fresh(const li_vm *vm, int64_t expires, const char *what, lisec_err *err);
 
 /* ---- known peers (TR 103 308 §4.2) -------------------------------------- */
 

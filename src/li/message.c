@@ -1,11 +1,13 @@
-/* The two signed messages of the LI administration: the pairing statement
+/* The three signed messages of the LI administration: the pairing statement
  * (this VM id holds this public key; bound to the VM's last disable counter
  * and an expiry, so a statement a disable command has overtaken cannot
  * pair the VM again), the disable command (switch off this VM's LI
  * function; counter and expiry make it single-use and short-lived) and the
- * retire command (the same form, type li-retire: end the LI VM for good). Both sign canonical bytes the verifier rebuilds from the
+ * retire command (the same form, type li-retire: end the LI VM for good). All
+ * three sign canonical bytes the verifier rebuilds from the
  * parsed fields, never the bytes received, so there is exactly one byte
- * string per meaning. Formats in docs/li.md. */
+ * string per meaning. Formats in docs/li.md. And the expiry of a verified
+ * message, which the check after a restore reads (state.c). */
 #include <inttypes.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -270,6 +272,22 @@ int li_pair_verify(const uint8_t *data, size_t len, EVP_PKEY *li_admin_key, cons
   }
 out:
   free(sig);
+  json_decref(root);
+  return rc;
+}
+
+int li_message_expires(const uint8_t *data, size_t len, int64_t *expires, lisec_err *err) {
+  json_t *root = NULL;
+  *expires = 0;
+  if (len > LI_MSG_MAX)
+    return lisec_err_set(err, LISEC_ETOOBIG, "signed LI message larger than %d bytes", LI_MSG_MAX);
+  int rc = lisec_json_parse((const char *)data, len, &root, err);
+  if (rc) return rc;
+  json_t *inner = json_object_get(root, "statement");
+  if (!inner) inner = json_object_get(root, "command");
+  if (!json_is_object(inner))
+    rc = lisec_err_set(err, LISEC_EINVAL, "not a signed LI statement or command");
+  else rc = lisec_json_get_int(inner, "expires", true, 1, INT64_MAX, expires, err);
   json_decref(root);
   return rc;
 }
