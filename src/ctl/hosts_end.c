@@ -199,23 +199,30 @@ int ctl_host_deenrol(lisec_ctl *ctl, const ctl_actor *actor, const char *host, j
                   "NFV-SEC025-lifecycle: host %.16s.. was de-enrolled already, at %s", host, at);
     return refuse(ctl, actor, host, CTL_OUTCOME_REFUSED, LISEC_ECONFLICT, err);
   }
-  /* No host leaves while it runs (by intent, or as it proved) a VM declared
-   * "li": the LI side retires or moves it first, and the refusal names no
-   * VM. A VM an LI names that is not declared "li" does not keep the host:
+  /* No host leaves while it runs (by intent, or as it proved) an LI VM: one
+   * declared "li", or one the LI records know (registered and not retired,
+   * paired; ctl_model_host_runs_li), declared li or not, as a VM's
+   * termination asks. Once the host is gone no inventory of it arrives and
+   * no lock finding would be raised, so the LI side retires or moves it
+   * first; the refusal names no VM. A VM an LI names (its monitored VM)
+   * that is neither does not keep the host:
    * refusing for it would tell the operator which hosts run such a VM
    * (§4.1), and the operator can take a host away without asking. Its LIs
    * are evaluated again with the host untrusted, and the LI administration
    * reads which they are in the sealed finding every de-enrolment gets. */
   json_t *li_vms = NULL, *lis = NULL;
   lisec_err te = {0};
-  if (ctl_model_host_li_touch(ctl, host, &li_vms, &lis, &te) || json_array_size(li_vms)) {
+  bool li_known = false;
+  int trc = ctl_model_host_li_touch(ctl, host, &li_vms, &lis, &te);
+  if (!trc && !json_array_size(li_vms)) trc = ctl_model_host_runs_li(ctl, host, &li_known, &te);
+  if (trc || json_array_size(li_vms) || li_known) {
     json_decref(doc), json_decref(li_vms), json_decref(lis);
     if (te.msg[0]) LOG_WARN("attest: which VMs host %.16s.. runs is unknown: %s", host, te.msg);
     lisec_err_set(err, LISEC_ECONFLICT,
                   "NFV-SEC025-lifecycle, TR103308-4.1: host %.16s.. still runs VMs that only the "
                   "LI administration may move or retire%s; it cannot be de-enrolled until they are "
                   "gone from it",
-                  host, te.msg[0] ? " (the trust model cannot say which)" : "");
+                  host, te.msg[0] ? " (lisecd cannot say which)" : "");
     return refuse(ctl, actor, host, CTL_OUTCOME_REFUSED, LISEC_ECONFLICT, err);
   }
   json_decref(li_vms);

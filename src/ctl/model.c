@@ -869,6 +869,25 @@ int ctl_model_host_li_touch(lisec_ctl *ctl, const char *host, json_t **li_vms, j
   return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
 }
 
+int ctl_model_host_runs_li(lisec_ctl *ctl, const char *host, bool *li, lisec_err *err) {
+  struct ctl_model_state *st = ctl->shared->model;
+  *li = false;
+  if (!st) return lisec_err_set(err, LISEC_EUNAVAIL, "the trust model is not running");
+  lock_fresh(ctl, st);
+  json_t *vms = model_host_vms(st->m, host);
+  mu_unlock(st);
+  if (!vms) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  /* each asked outside the lock: the LI topic reads its records */
+  int rc = 0;
+  size_t i;
+  json_t *v;
+  json_array_foreach(vms, i, v) {
+    if ((rc = ctl_model_vm_is_li(ctl, json_string_value(v), li, err)) || *li) break;
+  }
+  json_decref(vms);
+  return rc;
+}
+
 int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err) {
   struct ctl_model_state *st = state(ctl);
   lock_fresh(ctl, st);

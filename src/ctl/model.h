@@ -74,6 +74,11 @@ bool ctl_model_li_naming_vm(ctl_shared *sh, const char *vm, char li[MODEL_ID_MAX
 int ctl_model_host_li_touch(lisec_ctl *ctl, const char *host, json_t **li_vms, json_t **lis,
                             lisec_err *err);
 int ctl_model_host_unobserve(lisec_ctl *ctl, const char *host, lisec_err *err);
+/* Whether host runs, by intent or as it proved, a VM lisecd knows as an
+ * LI VM (ctl_model_vm_is_li: registered in the LI records and not
+ * retired, paired, or declared li): a host's removal waits for it. An
+ * error when the model or the LI records cannot say (the caller refuses). */
+int ctl_model_host_runs_li(lisec_ctl *ctl, const char *host, bool *li, lisec_err *err);
 
 /* Whether the model holds the LI authorisation li (a target belongs to
  * one, TR 103 308 §5.2: ctl/targets.c asks before it stores a target). */

@@ -521,6 +521,10 @@ bool model_host_observed(const model *m, const char *host, int64_t *at, int64_t 
  * NULL when out of memory. */
 json_t *model_host_li_vms(const model *m, const char *host);
 json_t *model_host_lis(const model *m, const char *host);
+/* Every VM host runs by intent or by observation, whatever its class (a
+ * host's removal asks the LI records about each: one paired there need not
+ * be declared li). A new array of ids, NULL when out of memory. */
+json_t *model_host_vms(const model *m, const char *host);
 /* Whether a VM of class li (declared, which every role that reads the
  * model may know) runs on hypervisor hyp, or on host by intent: records
  * sealed for that alone say nothing a reader of the log cannot know. */

@@ -645,3 +645,10 @@ static json_t *host_ids(const model *m, const char *host, host_vm_fn *fn) {
 json_t *model_host_li_vms(const model *m, const char *host) { return host_ids(m, host, add_li_vm); }
 
 json_t *model_host_lis(const model *m, const char *host) { return host_ids(m, host, add_lis); }
+
+static void add_vm(const model *m, const mvm *x, json_t *set) {
+  (void)m;
+  json_object_set_new(set, x->id, json_true());
+}
+
+json_t *model_host_vms(const model *m, const char *host) { return host_ids(m, host, add_vm); }

@@ -8,7 +8,8 @@
 # revoke` makes a CRL (checked with openssl crl -verify / openssl verify
 # -crl_check) that [tls] crl then enforces at the handshake. Bad cases:
 # wrong roles, an unknown or malformed host, a host still running an LI
-# VM (refused naming no LI), de-enrolling twice, a quote after
+# VM, declared li or only in the LI records (refused naming no LI VM),
+# de-enrolling twice, a quote after
 # de-enrolment, a TPM with another EK under the host's id, and replays of
 # an enrolment's finish. Re-enrolment of the same TPM goes through a fresh
 # MakeCredential/ActivateCredential. Every step is checked in the audit log.
@@ -72,7 +73,7 @@ expect_req() { # expect_req STATUS REGEX CERT METHOD PATH [JSON]
   shift 2
   got=$(req "$@")
   [ "$got" = "$want" ] && grep -Eq -- "$re" req.out ||
-    { cat req.out >&2; fail "$2 $4: $got, expected $want matching /$re/"; }
+    { cat req.out >&2; fail "$2 $3: $got, expected $want matching /$re/"; }
 }
 b64() { base64 -w0 "$1"; }
 sha256_of_cert() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
@@ -93,8 +94,14 @@ am_pki am
 mkdir -p state-A
 issue_location am "$hostA" "$(tpm_reset_count)" state-A/location.cms
 make_li_admin_key "$work/li-admin"
+# the LI administration's signing key ([li] admin_pubkey) and an LI VM's own key
+for k in li-cmd vm-li-p; do
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $k.key 2>/dev/null
+  openssl pkey -in $k.key -pubout -out $k.pub
+done
 start() {
-  start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[audit]" "li_admin_key = $work/li-admin.pub" "[attest]" \
+  start_lisecd "$pki" "[tls]" "crl = $pki/crl.pem" "[audit]" "li_admin_key = $work/li-admin.pub" \
+    "[li]" "admin_pubkey = $work/li-cmd.pub" "[attest]" \
     "reference_file = $work/ref.json" "location_ca = $work/am/ca.crt" "interval_s = 60" "grace_s = 30" \
     "check_ms = 200"
   sed -i "s|^url = .*|url = $LISECD_URL|" agent-A.conf
@@ -126,9 +133,27 @@ show "$hostA" | jq -e '.lisec.trust == "trusted"' >/dev/null || fail "a refused 
 [ "$(audit_count 'attest.deenrol \| (denied|refused)')" -ge 4 ] || fail "refusals not in the audit log"
 pass "de-enrolment refused for mano and host (403), an unknown (404) or malformed (400) host, and a host running an LI VM (409, naming no VM); recorded; the host stays trusted"
 
-# ---- de-enrolment ---------------------------------------------------------------
+# A VM the LI records know keeps the host as well, declared li or not: once
+# the host is gone no inventory of it comes and no lock finding is raised.
+model_put vm '{"id":"vm-li-p","hypervisor":"hv-a","sensitivity":"sensitive","domain":"core"}'
+[ "$(req hypervisor-admin POST /v1/li/vms "$(jq -n --rawfile k vm-li-p.pub '{vm:"vm-li-p",pubkey:$k}')")" = 201 ] ||
+  { cat req.out >&2; fail "register LI VM vm-li-p"; }
 code=$(req operator DELETE /v1/model/vm/vm-li-x)
 [ "$code" = 200 ] || [ "$code" = 204 ] || { cat req.out >&2; fail "model: DELETE vm-li-x -> $code"; }
+expect_req 409 'NFV-SEC025-lifecycle, TR103308-4.1: host .* still runs VMs that only the LI administration' \
+  operator DELETE "/v1/hosts/$hostA"
+grep -q 'vm-li' req.out && fail "the refusal names the LI VM to the operator: $(cat req.out)"
+show "$hostA" | jq -e '.lisec.trust == "trusted"' >/dev/null || fail "a refused de-enrolment changed the host"
+# the LI administration retires it; then the host may go
+lisec li sign-retire --key li-cmd.key --vm vm-li-p --counter 1 --expires +3600 -o retire.json 2>/dev/null ||
+  fail "sign-retire"
+[ "$(req li-admin POST /v1/li/vms/vm-li-p/retire "{\"command\":$(cat retire.json)}")" = 200 ] ||
+  { cat req.out >&2; fail "retire vm-li-p"; }
+code=$(req operator DELETE /v1/model/vm/vm-li-p)
+[ "$code" = 200 ] || [ "$code" = 204 ] || { cat req.out >&2; fail "model: DELETE vm-li-p -> $code"; }
+pass "a host running a VM registered in the LI records (declared sensitive) is not de-enrolled (409, naming no VM) until the LI administration retires it"
+
+# ---- de-enrolment ---------------------------------------------------------------
 lisec --server "$LISECD_URL" --pki "$pki" --role operator host remove "$hostA" >remove.out 2>&1 ||
   { cat remove.out >&2; fail "lisec host remove"; }
 grep -q "certificate revoked: serial $(serial_of "$pki/host-a.crt")" remove.out ||
