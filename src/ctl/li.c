@@ -170,7 +170,8 @@ static int load(lisec_ctl *ctl, const char *id, vm_doc *d, lisec_err *err) {
   const char *src = json_string_value(json_object_get(j, "key_source"));
   json_t *counter = json_object_get(j, "last_counter");
   json_t *confirmed = json_object_get(j, "restore_confirmed");
-  if (rc || (confirmed && (!json_is_integer(confirmed) || json_integer_value(confirmed) < 0)) || !state || !hex || !pem || !src || !json_is_integer(counter) ||
+  if (rc || (confirmed && (!json_is_integer(confirmed) || json_integer_value(confirmed) < 0)) ||
+      !state || !hex || !pem || !src || !json_is_integer(counter) ||
       json_integer_value(counter) < 0 || li_vm_init(&d->vm, id, NULL) ||
       li_state_parse(state, &d->vm.state) || strlen(hex) != 2 * CRYPTO_SHA256_LEN ||
       lisec_hex_decode(hex, d->key_sha256, CRYPTO_SHA256_LEN) ||
@@ -215,12 +216,16 @@ static int restore_doc_time(lisec_store *s, const char *id, int64_t *t, lisec_er
   *t = 0;
   int rc = store_doc_get(s, LI_RESTORE_DOC_KIND, id, &body, NULL, &e);
   if (rc == LISEC_ENOTFOUND) return 0;
-  if (rc) return lisec_err_set(err, rc, LI_RESTORE_RULE ": whether the store was restored cannot be read: %s", e.msg);
+  if (rc)
+    return lisec_err_set(err, rc, LI_RESTORE_RULE ": whether the store was restored cannot be read: %s",
+                         e.msg);
   json_t *j = json_loads(body, 0, NULL);
   free(body);
   json_t *v = json_object_get(j, "restored_at");
   if (json_is_integer(v) && json_integer_value(v) > 0) *t = (int64_t)json_integer_value(v);
-  else rc = lisec_err_set(err, LISEC_ESTORE, LI_RESTORE_RULE ": the store's restore record (%s) is malformed", id);
+  else
+    rc = lisec_err_set(err, LISEC_ESTORE, LI_RESTORE_RULE ": the store's restore record (%s) is malformed",
+                       id);
   json_decref(j);
   return rc;
 }
@@ -286,10 +291,14 @@ static int restore_record(ctl_shared *sh, lisec_store *s, lisec_err *err) {
            at, h.n, h.n ? ": " : "", h.ids, h.cut ? ", ..." : "", min);
   ctl_auditlog_doc docs[] = {
       {.kind = LI_RESTORE_DOC_KIND, .id = LI_RESTORE_LAST_ID, .body = body, .expected_version = -1},
-      {.kind = LI_RESTORE_DOC_KIND, .id = LI_RESTORE_PENDING_ID, .body = ctl_auditlog_remove, .expected_version = -1},
+      {.kind = LI_RESTORE_DOC_KIND,
+       .id = LI_RESTORE_PENDING_ID,
+       .body = ctl_auditlog_remove,
+       .expected_version = -1},
   };
-  audit_record rec = {.li = true, .actor = "lisecd", .role = "system", .action = "li.restore-hold", .outcome = "ok",
-                      .subjects = {subject}, .n_subjects = 1, .reasons = {reason}, .n_reasons = 1};
+  audit_record rec = {.li = true, .actor = "lisecd", .role = "system", .action = "li.restore-hold",
+                      .outcome = "ok", .subjects = {subject}, .n_subjects = 1, .reasons = {reason},
+                      .n_reasons = 1};
   rc = ctl_auditlog_append_docs(sh->audit, &rec, true, docs, LISEC_ARRAY_LEN(docs), NULL, err);
   if (rc == LISEC_EDENIED) {
     /* No LI administration key to seal to ([audit] li_admin_key): no LI
@@ -305,7 +314,10 @@ static int restore_record(ctl_shared *sh, lisec_store *s, lisec_err *err) {
   for (size_t i = 0; !rc && i < LISEC_ARRAY_LEN(docs); i++)
     if (docs[i].rc && docs[i].rc != LISEC_ENOTFOUND)
       rc = lisec_err_set(err, docs[i].rc, LI_RESTORE_RULE ": the restore's hold could not be stored");
-  if (!rc) LOG_WARN("li: the store was restored from a backup at %s: LI VMs held until the LI administration confirms them; recorded", at);
+  if (!rc)
+    LOG_WARN("li: the store was restored from a backup at %s: LI VMs held until the LI "
+             "administration confirms them; recorded",
+             at);
   return rc;
 }
 

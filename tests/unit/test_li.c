@@ -448,6 +448,90 @@ static void test_command_format(void **state) {
   assert_int_equal(li_vm_id_check("", &err), LISEC_EINVAL);
 }
 
+/* After a restore of the store (docs/li.md, "After a restore"): a held
+ * enabled VM is switched off by li-admin only, li_confirm ends the hold
+ * (li-admin only, once), pairing and signed commands end it, and a signed
+ * message that expires at or before the restore + 7 days is refused
+ * naming TR103308-4.1-RESTORE, for held and unheld VMs alike. */
+static void test_restore_hold(void **state) {
+  (void)state;
+  li_vm vm;
+  lisec_err err = {0};
+  int64_t restored = PAIR_NOW - 60, edge = restored + LI_CMD_LIFETIME_MAX;
+  assert_int_equal(li_vm_init(&vm, "vnf-li-1", &err), 0);
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
+  vm.restored_at = restored;
+  vm.held = true;
+  /* held: the hypervisor administration may not switch it off */
+  assert_int_equal(li_disable(&vm, "hypervisor-admin", &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-RESTORE"));
+  assert_non_null(strstr(err.msg, "hypervisor-admin"));
+  assert_int_equal(li_disable(&vm, "operator", &err), LISEC_EDENIED);
+  assert_int_equal(vm.state, LI_STATE_ENABLED);
+  /* only li-admin confirms */
+  assert_int_equal(li_confirm(&vm, "hypervisor-admin", &err), LISEC_EAUTH);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-RESTORE"));
+  assert_true(vm.held);
+  /* a pairing statement that expires at the edge may predate the restore */
+  char *old = pair_stmt_at(admin, "vnf-li-1", vm_key, 0, edge);
+  assert_int_equal(
+      li_pair(&vm, "li-admin", admin, vm_key, (const uint8_t *)old, strlen(old), edge - 600, &err),
+      LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-RESTORE"));
+  assert_non_null(strstr(err.msg, "sign a new one"));
+  assert_int_equal(vm.state, LI_STATE_ENABLED);
+  assert_true(vm.held);
+  free(old);
+  /* one a second later pairs it and ends the hold */
+  char *fresh = pair_stmt_at(admin, "vnf-li-1", vm_key, 0, edge + 1);
+  assert_int_equal(
+      li_pair(&vm, "li-admin", admin, vm_key, (const uint8_t *)fresh, strlen(fresh), edge - 600, &err),
+      0);
+  assert_int_equal(vm.state, LI_STATE_PAIRED);
+  assert_false(vm.held);
+  free(fresh);
+  /* the same for a disable command, held or not */
+  char *cmd = disable_cmd(admin, "vnf-li-1", 1, edge);
+  assert_int_equal(disable_signed(&vm, admin, cmd, edge - 600, &err), LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-RESTORE"));
+  assert_int_equal(vm.last_counter, 0);
+  free(cmd);
+  cmd = disable_cmd(admin, "vnf-li-1", 1, edge + 1);
+  vm.held = true;
+  assert_int_equal(disable_signed(&vm, admin, cmd, edge - 600, &err), 0);
+  assert_int_equal(vm.state, LI_STATE_OFF);
+  assert_false(vm.held);
+  free(cmd);
+  /* li_confirm: ECONFLICT when not held; li-admin ends a hold once */
+  assert_int_equal(li_confirm(&vm, "li-admin", &err), LISEC_ECONFLICT);
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
+  vm.held = true;
+  assert_int_equal(li_confirm(&vm, "li-admin", &err), 0);
+  assert_false(vm.held);
+  assert_int_equal(li_disable(&vm, "hypervisor-admin", &err), 0);
+  /* li-admin switches a held enabled VM off itself; not an unheld one */
+  assert_int_equal(li_enable(&vm, "hypervisor-admin", &err), 0);
+  assert_int_equal(li_disable(&vm, "li-admin", &err), LISEC_EAUTH);
+  vm.held = true;
+  assert_int_equal(li_disable(&vm, "li-admin", &err), 0);
+  assert_int_equal(vm.state, LI_STATE_OFF);
+  assert_false(vm.held);
+  /* a retire command that may predate the restore */
+  char *ret = retire_cmd(admin, "vnf-li-1", 2, edge);
+  assert_int_equal(
+      li_retire_signed(&vm, admin, (const uint8_t *)ret, strlen(ret), edge - 600, &err),
+      LISEC_EDENIED);
+  assert_non_null(strstr(err.msg, "TR103308-4.1-RESTORE"));
+  assert_int_equal(vm.state, LI_STATE_OFF);
+  free(ret);
+  /* no restore: the same messages pass */
+  vm.restored_at = 0;
+  ret = retire_cmd(admin, "vnf-li-1", 2, edge);
+  assert_int_equal(
+      li_retire_signed(&vm, admin, (const uint8_t *)ret, strlen(ret), edge - 600, &err), 0);
+  free(ret);
+}
+
 static void test_known_peers(void **state) {
   (void)state;
   lisec_err err = {0};
@@ -480,6 +564,7 @@ int main(void) {
       cmocka_unit_test(test_command_format),
       cmocka_unit_test(test_known_peers),
       cmocka_unit_test(test_retire),
+      cmocka_unit_test(test_restore_hold),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
