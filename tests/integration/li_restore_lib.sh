@@ -59,7 +59,7 @@ backup() { # backup FILE
 # restore FILE: lisecd stopped, the backup put back, the witness reset,
 # lisecd started again; RESTORED_AT: the time lisec restore left.
 restore() {
-  stop_lisecd
+  stop_clean
   lisec restore "$1" --db "sqlite:$work/lisec.db" --pubkey lisecd.vkey >restore.out 2>&1 || { cat restore.out; fail "lisec restore"; }
   grep -q 'LI VMs: lisecd holds each as if paired' restore.out || fail "lisec restore does not say what it does to LI VMs: $(cat restore.out)"
   PATH="$build/cmd/lisecd:$PATH" lisec audit witness-reset -c "$work/lisecd.conf" --yes >wreset.out 2>&1 ||

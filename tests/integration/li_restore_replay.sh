@@ -58,7 +58,7 @@ expect 403 'TR103308-4.1-RESTORE' li-admin /v1/li/vms/vm2/pair "{\"statement\":$
 pair vm2 0
 pass "vm2, registered again after the restore, is not paired by its statement from before the restore; a new one pairs it"
 
-stop_lisecd
+stop_clean
 records
 [ "$(grep 'li.disable-command' audit.txt | grep -c 'TR103308-4.1-RESTORE')" -ge 2 ] ||
   fail "the refused commands are not recorded: $(grep li.disable-command audit.txt)"

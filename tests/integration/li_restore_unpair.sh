@@ -72,7 +72,7 @@ expect 403 'TR103308-4.1: only the hypervisor administration disables an unpaire
 pass "li confirm ends vm2's hold (once); li-admin switches held vm3 off; vm4, registered after the restore, is not held"
 
 # A restart keeps all of it and records no second hold.
-stop_lisecd
+stop_clean
 start_lisecd "$pki" "${conf[@]}"
 ! grep -q 'LI VMs held until' lisecd.log || fail "the hold was recorded again at a restart"
 [ "$(state vm1)" = '{"state":"paired","last_counter":0,"held":false}' ] || fail "vm1 after a restart: $(state vm1)"
@@ -82,7 +82,7 @@ rc=0; cli li-admin li confirm vm2 >confirm.out 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q 'not held' confirm.out || fail "lisec li confirm of a VM not held: $rc $(cat confirm.out)"
 pass "after a restart the holds ended stay ended and nothing is held again; lisec li confirm answers"
 
-stop_lisecd
+stop_clean
 records
 grep 'li.restore-hold' audit.txt | grep -q 'vm1.*vm2.*vm3\|3 LI VM' || fail "the hold's record: $(grep li.restore-hold audit.txt)"
 [ "$(grep -c 'li.restore-hold' audit.txt)" = 1 ] || fail "the hold recorded $(grep -c 'li.restore-hold' audit.txt) times"
