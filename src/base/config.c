@@ -2,7 +2,12 @@
  * as strings keyed by section and name; typed getters validate on read. A key
  * not on the program's known list is an error, so a misspelt setting is
  * reported instead of being silently replaced by its default. A value may be
- * a credential (a password in a URL), so every value freed is wiped first. */
+ * a credential (a password in a URL), so every value freed is wiped first.
+ * The file is read whole, bounded, and what inih would read other than as
+ * written is refused before it parses: a NUL byte, a line longer than its
+ * buffer, an indented line after a setting (a continuation to inih, which
+ * would replace the value above unchecked). */
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -119,17 +124,66 @@ static int config_on_pair(void *user, const char *section, const char *key, cons
   return 1;
 }
 
+/* Far above any real configuration (lisecd's annotated example is 16 KiB). */
+#define CONFIG_FILE_MAX (1u << 20)
+
+/* The first line inih would read other than as written (0: none), and why.
+ * inih reads a line into a buffer of ini_max_line bytes (with its "\r\n"
+ * and NUL) and takes the rest of a longer one for a line of its own; ends a
+ * line at a NUL; and, after a setting in a section, takes an indented line
+ * that is not a comment for the continuation of that setting's value: its
+ * text replaces the value, and a key or section on it is never checked. */
+static int config_misread_line(const char *text, size_t len, const char **why) {
+  size_t max = ini_max_line > 3 ? (size_t)ini_max_line - 3 : 0;
+  bool after_setting = false;
+  int lineno = 0;
+  for (size_t at = 0; at < len; lineno++) {
+    const char *line = text + at, *nl = memchr(line, '\n', len - at);
+    size_t n = nl ? (size_t)(nl - line) : len - at;
+    at += n + (nl != NULL);
+    if (memchr(line, '\0', n)) return *why = "holds a NUL byte", lineno + 1;
+    if (n > max) return *why = "is longer than the reader's line", lineno + 1;
+    size_t i = lineno == 0 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* a BOM */
+    while (i < n && isspace((unsigned char)line[i])) i++;
+    if (i == n || line[i] == ';' || line[i] == '#') continue; /* blank, a comment */
+    if (i > 0 && after_setting) /* (after a setting: not on line 1, so past any BOM) */
+      return *why = "is indented after a setting (it would replace that setting's value); "
+                    "write each setting on its own unindented line",
+             lineno + 1;
+    after_setting = line[i] != '[';
+  }
+  return 0;
+}
+
 int lisec_config_load(const char *path, const char *const *known, lisec_config **out,
                       lisec_err *err) {
-  lisec_config *cfg = lisec_config_new();
-  if (!cfg) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  uint8_t *text = NULL;
+  size_t len = 0;
   lisec_err local = {0};
+  if (lisec_file_read(path, CONFIG_FILE_MAX, &text, &len, &local) != 0) {
+    if (local.code == LISEC_ETOOBIG)
+      return lisec_err_set(err, LISEC_ETOOBIG, "config %s is larger than %u bytes", path, CONFIG_FILE_MAX);
+    return lisec_err_set(err, local.code, "cannot read config %s: %s", path, local.msg);
+  }
+  const char *why = NULL;
+  int bad = config_misread_line((const char *)text, len, &why);
+  if (bad) {
+    explicit_bzero(text, len);
+    free(text);
+    return lisec_err_set(err, LISEC_EINVAL, "%s: line %d %s", path, bad, why);
+  }
+  lisec_config *cfg = lisec_config_new();
+  if (!cfg) {
+    explicit_bzero(text, len);
+    free(text);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
   load_ctx ctx = {cfg, known, &local, path};
-  int rc = ini_parse(path, config_on_pair, &ctx);
+  int rc = ini_parse_string((const char *)text, config_on_pair, &ctx);
+  explicit_bzero(text, len); /* values may be credentials */
+  free(text);
   if (rc != 0) {
     lisec_config_free(cfg);
-    if (rc == -1)
-      return lisec_err_set(err, LISEC_EIO, "cannot open config %s: %s", path, strerror(errno));
     if (local.code)
       return lisec_err_set(err, local.code, "%s (first error on line %d)", local.msg, rc);
     return lisec_err_set(err, LISEC_EINVAL, "%s: syntax error on line %d", path, rc);

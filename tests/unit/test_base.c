@@ -90,6 +90,64 @@ static void test_config_known_keys(void **state) {
   assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EIO);
 }
 
+/* What inih would read other than as written is refused, naming the line:
+ * an indented line after a setting (inih takes it for a continuation that
+ * replaces the value above, its key never checked), a line longer than
+ * inih's buffer (the rest would be read as a line of its own), a NUL byte
+ * (the line would end there); and a file past the bound. What inih reads
+ * as written still loads. Found by fuzz/base_config.c. */
+static void test_config_misreadings_refused(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s/m.conf", tmpdir);
+  const char *known[] = {"server.listen", "server.workers", "tls.cert", "tls.crl", NULL};
+  lisec_config *cfg = NULL;
+  lisec_err err = {0};
+  write_file(path, "[server]\nlisten = a\n  listne = b\n");
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_null(cfg);
+  assert_non_null(strstr(err.msg, "line 3"));
+  assert_non_null(strstr(err.msg, "indented"));
+  write_file(path, "[server]\nlisten = a\n\t[tls]\n\tcert = x\n");
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "line 3"));
+
+  char line[400];
+  memset(line, 'p', sizeof line);
+  line[0] = '/';
+  char text[600];
+  snprintf(text, sizeof text, "[tls]\ncrl = %.193s  cert = /elsewhere\n", line);
+  write_file(path, text);
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "line 2"));
+  assert_non_null(strstr(err.msg, "longer than"));
+
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fwrite("[server]\nlisten = a\0b\n", 1, 22, f);
+  fclose(f);
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "line 2"));
+  assert_non_null(strstr(err.msg, "NUL"));
+
+  f = fopen(path, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 40000; i++) fputs("; a comment line thirty bytes\n", f);
+  fclose(f);
+  assert_int_not_equal(lisec_config_load(path, known, &cfg, &err), 0);
+  assert_null(cfg);
+  assert_non_null(strstr(err.msg, "larger than"));
+
+  /* indentation inih reads as written: before a section's first setting,
+   * on comments and blank lines; a BOM and CRLF line ends */
+  write_file(path, "\xef\xbb\xbf[server]\r\n  listen = a\r\n  ; note\r\n \t \r\nworkers = 2\r\n[tls]\n  cert = c\n");
+  assert_int_equal(lisec_config_load(path, known, &cfg, &err), 0);
+  assert_string_equal(lisec_config_str(cfg, "server", "listen", NULL), "a");
+  assert_string_equal(lisec_config_str(cfg, "server", "workers", NULL), "2");
+  assert_string_equal(lisec_config_str(cfg, "tls", "cert", NULL), "c");
+  lisec_config_free(cfg);
+}
+
 static void test_json_parse_errors(void **state) {
   (void)state;
   json_t *v = NULL;
@@ -629,6 +687,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_id_fork_and_threads),
       cmocka_unit_test(test_err_set_and_wrap), cmocka_unit_test(test_config_known_keys),
+      cmocka_unit_test(test_config_misreadings_refused),
       cmocka_unit_test(test_log_json_fields), cmocka_unit_test(test_log_text_one_line),  cmocka_unit_test(test_request_id),
       cmocka_unit_test(test_json_parse_errors), cmocka_unit_test(test_json_canonical),
       cmocka_unit_test(test_json_only_keys),
