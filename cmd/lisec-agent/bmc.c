@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -72,6 +73,29 @@ static const char BMC_COMMANDS[] = "mc info\nmc guid\nchassis status\nchassis po
  * about 100 bytes a record, AGENT_BMC_SEL_RECORDS_MAX fit in BMC_OUT_MAX
  * (an output that does not fit is killed: the log's answer is null). */
 #define SEL_COMMANDS_FMT "sel info\nsel list last %lld\n"
+
+/* Writes the commands to a tool that may already be gone (an ipmitool that
+ * cannot open its interface exits without reading them): its pipe then has
+ * no reader, and the write fails with EPIPE instead of ending the agent by
+ * SIGPIPE. SIGPIPE is blocked around the write and one it raised is taken
+ * back before the mask is restored; one pending before is left pending. */
+static bool write_commands(int fd, const char *commands, size_t len) {
+  sigset_t pipe_only, old, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  ssize_t w = write(fd, commands, len);
+  sigpending(&pending);
+  if (!was_pending && sigismember(&pending, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return w == (ssize_t)len;
+}
 
 /* Runs ipmitool with the interface's options and then words (NULL-ended),
  * commands (BMC_COMMANDS or the event log's) on its standard input: 0 with
@@ -137,8 +161,7 @@ static int run_tool(const agent_bmc_conf *c, const char *const *words, const cha
   close(fds[1]);
   close(in[0]);
   /* The commands fit in the pipe's buffer: written at once, then EOF. */
-  size_t clen = strlen(commands);
-  if (rc == 0 && write(in[1], commands, clen) != (ssize_t)clen) {
+  if (rc == 0 && !write_commands(in[1], commands, strlen(commands))) {
     kill(pid, SIGKILL);
   }
   close(in[1]);
