@@ -249,10 +249,18 @@ static int source_entries(source *src, uint64_t from, uint64_t to, entry_cb cb, 
     json_int_t prev = (json_int_t)a - 1;
     json_array_foreach(arr, i, it) {
       if (rc) break;
-      json_int_t idx = json_integer_value(json_object_get(it, "index"));
-      /* a page holds entries from a on, in order: else it is not the one
-       * asked for, and reading on would not move on */
-      if (json_is_integer(json_object_get(it, "index")) && (idx <= prev || (uint64_t)idx >= a + count)) {
+      json_t *at = json_object_get(it, "index");
+      json_int_t idx = json_integer_value(at);
+      /* a page holds entries from a on, in order, each with its index:
+       * else it is not the one asked for, and reading on would not move
+       * on (an entry without one was read as entry 0) */
+      if (!json_is_integer(at)) {
+        rc = lisec_err_set(err, LISEC_EINVAL,
+                           "TR103308-5.5: lisecd's entry page at %llu does not move on (entry %zu has no index)",
+                           (unsigned long long)a, i);
+        break;
+      }
+      if (idx <= prev || (uint64_t)idx >= a + count) {
         rc = lisec_err_set(err, LISEC_EINVAL,
                            "TR103308-5.5: lisecd's entry page at %llu does not move on (entry %zu is at index "
                            "%lld, outside %llu to %llu or not after the one before)",

@@ -278,7 +278,8 @@ pass "verify saves only the root it verified: another signed root for the same s
 # checkpoint's size and an unsigned tail of 100,000 entries, and refuses
 # naming TR103308-5.5 (it read for ever, keeping a time per entry). Then
 # (endless/stuck) it serves the page at 0 whatever is asked: that page does
-# not move on, and verify says so at once. Then (endless/cpflood) it
+# not move on, and verify says so at once, as it does (endless/noindex)
+# for a page whose entries lack their index. Then (endless/cpflood) it
 # serves lisecd's real log for the first read of the checkpoint list and
 # the entries, and then, when verify reads the list again for the
 # timestamps, checkpoint pages without end: verify reads no more than the
@@ -309,8 +310,11 @@ class H(http.server.BaseHTTPRequestHandler):
         else:
             first = 0 if os.path.exists(d + "/stuck") else int(q.get("from", ["0"])[0])
             count = int(q.get("count", ["1000"])[0])
-            body = json.dumps({"entries": [{"index": first + i, "time_ms": 1, "sealed": False, "data": "AQ=="}
-                                           for i in range(count)]}).encode()
+            entries = [{"index": first + i, "time_ms": 1, "sealed": False, "data": "AQ=="} for i in range(count)]
+            if os.path.exists(d + "/noindex"):
+                for e in entries[1:]:
+                    del e["index"]
+            body = json.dumps({"entries": entries}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -333,8 +337,13 @@ endless_verify "more than $((newest + 500)) entries, 500 past" --max-unsigned 50
 touch endless/stuck
 endless_verify "does not move on"
 rm endless/stuck
+# entries without their index (they were read as entry 0, out of the page
+# and out of order; found by fuzz/cli_audit.c)
+touch endless/noindex
+endless_verify "does not move on (entry 1 has no index)"
+rm endless/noindex
 touch endless/cpflood
 endless_verify "listed more than $(($(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["checkpoints"]))' \
   endless/cps.json) + 10000)) checkpoints"
-pass "verify online stops at the newest signed checkpoint and a bounded tail, at a page that does not move on, and at a checkpoint list that does not end"
+pass "verify online stops at the newest signed checkpoint and a bounded tail, at a page that does not move on (or whose entries lack their index), and at a checkpoint list that does not end"
 echo "audit_spec: RFC 9162 proofs and their refusals hold"
