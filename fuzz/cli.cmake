@@ -1,0 +1,9 @@
+# cmd/lisec: what `lisec audit` reads, the auditor's state file and lisecd's
+# answers to it (cmd_audit.c compiled into the harness through an #include:
+# its readers are static; seeds in fuzz/corpus/cli_audit/).
+lisec_fuzzer(cli_audit ${CMAKE_CURRENT_LIST_DIR}/cli_audit.c lisec_audit lisec_store lisec_crypto lisec_base
+             PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::OPENSSL Threads::Threads)
+if(LISEC_FUZZ)
+  target_sources(cli_audit PRIVATE ${CMAKE_SOURCE_DIR}/src/crypto/tsa.c)
+  target_include_directories(cli_audit PRIVATE ${CMAKE_SOURCE_DIR}/cmd/lisec ${CMAKE_BINARY_DIR}/cmd/lisec)
+endif()
