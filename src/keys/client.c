@@ -522,6 +522,34 @@ int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err) {
   return rc;
 }
 
+int keys_vault_evict(keys_client *k, const vault_sealed *s, bool *evicted, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_EVICT};
+  /* the id and the wrapped key only: the rest of the record stays here */
+  snprintf(q.sealed.id, sizeof q.sealed.id, "%s", s->id);
+  if (s->wrapped_key_len > sizeof q.sealed.wrapped_key)
+    return lisec_err_set(err, LISEC_EINVAL, "keys EVICT: the wrapped key is over its bound");
+  memcpy(q.sealed.wrapped_key, s->wrapped_key, s->wrapped_key_len);
+  q.sealed.wrapped_key_len = s->wrapped_key_len;
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc && evicted) *evicted = rp.count == 1;
+  ipc_payload_free(p, n);
+  return rc;
+}
+
+int keys_vault_cache_held(keys_client *k, uint64_t *held, lisec_err *err) {
+  keys_request q = {.type = KEYS_MSG_CACHE_HELD};
+  keys_reply rp;
+  uint8_t *p = NULL;
+  size_t n = 0;
+  int rc = call(k, &q, &rp, &p, &n, err);
+  if (!rc && held) *held = rp.count;
+  ipc_payload_free(p, n);
+  return rc;
+}
+
 /* ---- audit and LI --------------------------------------------------------- */
 
 /* A signature (64) or a public key (32) back from the keys process. */

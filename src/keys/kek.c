@@ -50,10 +50,14 @@
  * Expiry is on the monotonic clock: a step of the wall clock neither
  * keeps a key longer nor drops it early. dec holds the key's AES round
  * keys in OpenSSL's heap; it is freed (and cleansed by OpenSSL) with the
- * slot. */
+ * slot. A key is also wiped before its time once no record needs it in
+ * that form (TR 103 308 §5.7): its record is gone (keys_kek_evict), a
+ * rotation re-wrapped it under another KEK, or the KEK that wraps it was
+ * unloaded (kek, the serial of that KEK, says which). */
 typedef struct kek_cache_slot {
   uint8_t wrapped[KEK_WRAPPED_LEN];
   uint8_t key[VAULT_DATA_KEY_LEN];
+  uint32_t kek; /* kek_key.serial of the KEK that wraps it */
   int64_t expires_ms;
   EVP_CIPHER_CTX *dec;
 } kek_cache_slot;
@@ -67,6 +71,7 @@ typedef struct kek_key {
   char name[KEYS_KEK_NAME_MAX + 1];
   char label[VAULT_ID_MAX + 1]; /* "pkcs11:<token>/<name>", as sealed records carry it */
   CK_OBJECT_HANDLE handle;
+  uint32_t serial; /* this loading's own number (a key unloaded and loaded again gets a new one) */
   size_t refs;
   struct kek_key *next; /* in the retired list */
 } kek_key;
@@ -98,6 +103,7 @@ struct keys_kek {
   size_t n_keys;
   kek_key *retired; /* unloaded, still held by a handle */
   kek_key *current; /* the one new data keys are wrapped with */
+  uint32_t serials; /* the last kek_key.serial given */
   /* development file */
   uint8_t file_key[32];
   kek_cache_slot *cache; /* cache_slots entries, mlock'ed */
@@ -225,7 +231,8 @@ static bool cache_get(keys_kek *k, const uint8_t *wrapped, size_t len, uint8_t k
   return s != NULL;
 }
 
-static kek_cache_slot *cache_put(keys_kek *k, const uint8_t *wrapped, size_t len,
+/* Keeps key, the data key wrapped under e as wrapped. */
+static kek_cache_slot *cache_put(keys_kek *k, const kek_key *e, const uint8_t *wrapped, size_t len,
                                  const uint8_t key[VAULT_DATA_KEY_LEN]) {
   if (!k->cache || len != KEK_WRAPPED_LEN) return NULL;
   kek_cache_slot *set = cache_set(k, wrapped), *s = &set[0];
@@ -239,6 +246,7 @@ static kek_cache_slot *cache_put(keys_kek *k, const uint8_t *wrapped, size_t len
   slot_clear(s);
   memcpy(s->wrapped, wrapped, KEK_WRAPPED_LEN);
   memcpy(s->key, key, VAULT_DATA_KEY_LEN);
+  s->kek = e->serial;
   s->expires_ms = lisec_time_mono_ms() + k->ttl_ms;
   return s;
 }
@@ -413,6 +421,7 @@ static int key_get(keys_kek *k, const char *name, bool create, kek_key **out, li
   }
   k->keys[k->n_keys] = e;
   e->kek = k;
+  e->serial = ++k->serials;
   snprintf(e->name, sizeof e->name, "%s", name);
   snprintf(e->label, sizeof e->label, "pkcs11:%s/%s", k->token, name);
   k->n_keys++;
@@ -479,6 +488,7 @@ int keys_kek_open_file(const char *path, keys_kek **out, lisec_err *err) {
   }
   k->keys[k->n_keys++] = k->current;
   k->current->kek = k;
+  k->current->serial = ++k->serials;
   snprintf(k->current->name, sizeof k->current->name, DEV_NAME);
   snprintf(k->current->label, sizeof k->current->label, DEV_LABEL);
   int rc = cache_init(k, err);
@@ -568,7 +578,7 @@ static int kek_wrap(void *ctx, const uint8_t key[VAULT_DATA_KEY_LEN], uint8_t *o
   if (rv != CKR_OK) return p11_fail(err, "C_Encrypt (wrap data key)", rv);
   *out_len = KEK_IV + n;
   pthread_mutex_lock(&k->lock);
-  cache_put(k, out, *out_len, key);
+  cache_put(k, e, out, *out_len, key);
   pthread_mutex_unlock(&k->lock);
   return 0;
 }
@@ -623,7 +633,7 @@ static int kek_unwrap(void *ctx, const uint8_t *in, size_t in_len, uint8_t key[V
   int rc = unwrap_uncached(e, in, in_len, key, err);
   if (rc) return rc;
   pthread_mutex_lock(&k->lock);
-  cache_put(k, in, in_len, key);
+  cache_put(k, e, in, in_len, key);
   pthread_mutex_unlock(&k->lock);
   return 0;
 }
@@ -668,7 +678,7 @@ static int kek_open(void *ctx, const uint8_t *wrapped, size_t wrapped_len, const
     int rc = unwrap_uncached(e, wrapped, wrapped_len, key, err);
     if (rc) return rc;
     pthread_mutex_lock(&k->lock);
-    if (!(s = cache_find(k, wrapped, wrapped_len))) s = cache_put(k, wrapped, wrapped_len, key);
+    if (!(s = cache_find(k, wrapped, wrapped_len))) s = cache_put(k, e, wrapped, wrapped_len, key);
     if (s) r = slot_open(k, s, aad, aad_len, in, in_len, pt);
     pthread_mutex_unlock(&k->lock);
     if (!s) { /* no cache: open with the key in hand */
@@ -712,6 +722,7 @@ void keys_kek_release(keys_kek *k, void *handle) {
 
 size_t keys_kek_unload_others(keys_kek *k) {
   size_t n = 0;
+  uint32_t gone[KEK_MAX_KEYS];
   pthread_mutex_lock(&k->lock);
   for (size_t i = 0; i < k->n_keys;) {
     kek_key *e = k->keys[i];
@@ -720,6 +731,7 @@ size_t keys_kek_unload_others(keys_kek *k) {
       continue;
     }
     /* the token keeps the key: a record still under it loads it again */
+    gone[n] = e->serial;
     k->keys[i] = k->keys[--k->n_keys];
     if (e->refs) {
       e->next = k->retired;
@@ -728,6 +740,14 @@ size_t keys_kek_unload_others(keys_kek *k) {
       free(e);
     }
     n++;
+  }
+  /* the data keys in their form under an unloaded KEK: no record has it
+   * after the rotation that let the KEK go (a record still under it would
+   * load the KEK again, and its first read asks the token) */
+  for (size_t i = 0; n && k->cache && i < k->cache_slots; i++) {
+    kek_cache_slot *s = &k->cache[i];
+    for (size_t j = 0; s->expires_ms && j < n; j++)
+      if (s->kek == gone[j]) slot_clear(s);
   }
   pthread_mutex_unlock(&k->lock);
   return n;
@@ -814,6 +834,14 @@ bool keys_kek_cached(keys_kek *k, const uint8_t *wrapped, size_t len) {
   return hit;
 }
 
+bool keys_kek_evict(keys_kek *k, const uint8_t *wrapped, size_t len) {
+  pthread_mutex_lock(&k->lock);
+  kek_cache_slot *s = cache_find(k, wrapped, len);
+  if (s) slot_clear(s);
+  pthread_mutex_unlock(&k->lock);
+  return s != NULL;
+}
+
 /* ---- a batch's misses, in parallel ------------------------------------------- */
 
 typedef struct prefetch_item {
@@ -844,7 +872,8 @@ static void *prefetch_run(void *arg) {
     lisec_err ignored = {0}; /* the open after it asks again and reports */
     if (unwrap_uncached(e, j->items[i].wrapped, KEK_WRAPPED_LEN, key, &ignored) != 0) continue;
     pthread_mutex_lock(&k->lock);
-    if (!cache_find(k, j->items[i].wrapped, KEK_WRAPPED_LEN)) cache_put(k, j->items[i].wrapped, KEK_WRAPPED_LEN, key);
+    if (!cache_find(k, j->items[i].wrapped, KEK_WRAPPED_LEN))
+      cache_put(k, e, j->items[i].wrapped, KEK_WRAPPED_LEN, key);
     pthread_mutex_unlock(&k->lock);
     crypto_wipe(key, sizeof key);
     pthread_mutex_lock(&j->mu);

@@ -68,8 +68,9 @@ void keys_kek_release(keys_kek *k, void *handle);
 /* Unloads every key but the current one (after a rotation has moved every
  * record to it); a key still held is freed with its last handle, and a
  * record still under an unloaded key loads it again from the token. Keeps
- * the number of loaded keys bounded however often the vault rotates.
- * Returns how many were unloaded. */
+ * the number of loaded keys bounded however often the vault rotates. The
+ * cached data keys in their form under an unloaded key are wiped with it
+ * (no record has that form any more). Returns how many were unloaded. */
 size_t keys_kek_unload_others(keys_kek *k);
 /* How many keys are loaded now (for tests and metrics). */
 size_t keys_kek_loaded(keys_kek *k);
@@ -103,6 +104,11 @@ size_t keys_kek_sessions(const keys_kek *k);
 /* Whether the data key under wrapped is cached now (a read would not ask
  * the token). */
 bool keys_kek_cached(keys_kek *k, const uint8_t *wrapped, size_t len);
+/* Wipes the cached data key under wrapped (its slot zeroised, its cipher
+ * context freed): its record is gone, or has another wrapped key now.
+ * Whether one was cached; none is no error (the next read of such a
+ * record asks the token). */
+bool keys_kek_evict(keys_kek *k, const uint8_t *wrapped, size_t len);
 /* Unwraps the data keys of recs[0..n) that are not cached, several at once
  * (one per session of the pool), into the cache, so that opening them
  * after costs no token call. Errors are left for the open to report (a

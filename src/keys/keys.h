@@ -133,6 +133,16 @@ int keys_vault_current_kek(keys_client *k, char name[KEYS_KEK_NAME_MAX + 1],
 /* Unloads every KEK but the current one (after a rotation moved every
  * record to it); *unloaded (may be NULL) gets how many. */
 int keys_vault_unload_keks(keys_client *k, size_t *unloaded, lisec_err *err);
+/* Wipes the cached data key of record s (its id and wrapped key are all
+ * that is sent) in the keys process: called once the record is gone or has
+ * another wrapped key (a target removed or updated, its authorisation
+ * ended), so the key does not stay in memory until [vault] cache_ttl_s
+ * (TR 103 308 §5.7). *evicted (may be NULL): one was cached. Evicting what
+ * is not cached is no error; the next read of the record asks the token. */
+int keys_vault_evict(keys_client *k, const vault_sealed *s, bool *evicted, lisec_err *err);
+/* How many data keys the keys process's cache holds now (expired ones not
+ * yet wiped included): lisec_vault_cache_keys. */
+int keys_vault_cache_held(keys_client *k, uint64_t *held, lisec_err *err);
 /* A token key name: 1 to 64 of A-Z a-z 0-9 . _ - */
 bool keys_kek_name_valid(const char *name);
 

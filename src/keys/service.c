@@ -28,6 +28,8 @@
 #include "keys/x1key.h"
 #include "model/rd_register.h"
 
+_Static_assert(KEYS_CACHE_HELD_MAX == KEYS_VAULT_CACHE_KEYS_MAX, "CACHE_HELD's bound is the largest cache");
+
 struct keys_service {
   keys_kek *kek;         /* [vault]; NULL when not configured */
   keys_signer *signer;   /* [audit]; NULL when not configured */
@@ -285,17 +287,32 @@ static int do_open(keys_service *s, const keys_request *q, keys_reply *rp, lisec
   return 0;
 }
 
+/* A record re-wrapped from was to now: vault_rewrap unwrapped it through
+ * the cache and cached its new form. A data key that was not cached
+ * before is wiped in both forms, so a rotation does not bring every
+ * target's data key into memory for [vault] cache_ttl_s (TR 103 308 §5.7:
+ * keys no longer needed are destroyed); one that was (a target being
+ * read) stays, in the old form while the store still holds that one, and
+ * the old forms go when the rotation ends (KEK_UNLOAD). */
+static void rewrapped_forget(keys_kek *kek, const vault_sealed *was, bool was_cached, const vault_sealed *now) {
+  if (was_cached) return;
+  keys_kek_evict(kek, was->wrapped_key, was->wrapped_key_len);
+  keys_kek_evict(kek, now->wrapped_key, now->wrapped_key_len);
+}
+
 static int do_rewrap(keys_service *s, const keys_request *q, keys_reply *rp, lisec_err *err) {
   int rc = need_vault(s, err);
   if (rc) return rc;
   rp->sealed = q->sealed; /* the ciphertext stays the request's */
   vault_kek current = keys_kek_vault(s->kek), old;
   if (strcmp(rp->sealed.kek_label, current.label) != 0) {
+    bool cached = keys_kek_cached(s->kek, q->sealed.wrapped_key, q->sealed.wrapped_key_len);
     if (!(rc = keys_kek_for(s->kek, rp->sealed.kek_label, &old, NULL, err))) {
       rc = vault_rewrap(&rp->sealed, &old, &current, err);
       keys_kek_release(s->kek, old.ctx);
     }
     rp->changed = rc == 0;
+    if (rp->changed) rewrapped_forget(s->kek, &q->sealed, cached, &rp->sealed);
   }
   keys_kek_release(s->kek, current.ctx);
   return rc;
@@ -470,11 +487,14 @@ static void rewrap_item(void *ctx, size_t i) {
   }
   lisec_err e = {0};
   vault_kek old;
+  vault_sealed was = *r; /* (its wrapped key: the copy's own) */
+  bool cached = keys_kek_cached(b->s->kek, r->wrapped_key, r->wrapped_key_len);
   int rc = keys_kek_for(b->s->kek, r->kek_label, &old, NULL, &e);
   if (!rc) {
     rc = vault_rewrap(r, &old, &b->current, &e);
     keys_kek_release(b->s->kek, old.ctx);
   }
+  if (!rc) rewrapped_forget(b->s->kek, &was, cached, r);
   o->rc = rc;
   o->changed = rc == 0;
   if (rc) snprintf(o->msg, sizeof o->msg, "%s", e.msg[0] ? e.msg : lisec_err_name(rc));
@@ -585,6 +605,14 @@ static int handle(keys_service *s, const keys_request *q, keys_reply *rp, uint8_
   case KEYS_MSG_KEK_UNLOAD:
     if ((rc = need_vault(s, err))) return rc;
     rp->count = keys_kek_unload_others(s->kek);
+    return 0;
+  case KEYS_MSG_EVICT: /* idempotent: none cached is count 0 */
+    if ((rc = need_vault(s, err))) return rc;
+    rp->count = keys_kek_evict(s->kek, q->sealed.wrapped_key, q->sealed.wrapped_key_len) ? 1 : 0;
+    return 0;
+  case KEYS_MSG_CACHE_HELD:
+    if ((rc = need_vault(s, err))) return rc;
+    rp->count = keys_kek_cache_held(s->kek);
     return 0;
   case KEYS_MSG_AUDIT_SIGN:
     return do_sign(s, q, sig, rp, err);

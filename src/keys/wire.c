@@ -18,7 +18,8 @@ static const char *const type_names[KEYS_MSG_END] = {
     [KEYS_MSG_AUDIT_PROMOTE] = "AUDIT_PROMOTE",
     [KEYS_MSG_OPEN_BATCH] = "OPEN_BATCH", [KEYS_MSG_RD_KEY] = "RD_KEY",
     [KEYS_MSG_RD_DESTROY] = "RD_DESTROY", [KEYS_MSG_REWRAP_BATCH] = "REWRAP_BATCH",
-    [KEYS_MSG_AUDIT_WITNESS] = "AUDIT_WITNESS"};
+    [KEYS_MSG_AUDIT_WITNESS] = "AUDIT_WITNESS", [KEYS_MSG_EVICT] = "EVICT",
+    [KEYS_MSG_CACHE_HELD] = "CACHE_HELD"};
 
 const char *keys_wire_type_name(uint16_t type) {
   return type > 0 && type < KEYS_MSG_END ? type_names[type] : "unknown";
@@ -229,6 +230,10 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
     ipc_put_u32(w, q->batch_count);
     ipc_put_raw(w, q->batch, q->batch_len);
     break;
+  case KEYS_MSG_EVICT: /* the record's id and wrapped key, nothing else of it */
+    ipc_put_str(w, q->sealed.id);
+    ipc_put_bytes(w, q->sealed.wrapped_key, q->sealed.wrapped_key_len);
+    break;
   case KEYS_MSG_RD_KEY:
   case KEYS_MSG_RD_DESTROY:
     ipc_put_str(w, q->name);
@@ -240,7 +245,7 @@ void keys_wire_put_request(ipc_writer *w, const keys_request *q) {
       ipc_put_bytes(w, q->rd_reg, q->rd_reg_len);
     }
     break;
-  default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK: no fields */
+  default: /* HELLO, KEK_CURRENT, KEK_UNLOAD, LI_CHECK, AUDIT_WITNESS, CACHE_HELD: no fields */
     break;
   }
 }
@@ -305,6 +310,17 @@ int keys_wire_get_request(uint16_t type, const uint8_t *p, size_t n, keys_reques
   case KEYS_MSG_REWRAP_BATCH:
     get_batch(&r, ITEM_SEALED, &q->batch_count, &q->batch, &q->batch_len);
     break;
+  case KEYS_MSG_EVICT: {
+    const uint8_t *wk = NULL;
+    size_t wn = 0;
+    ipc_get_str(&r, q->sealed.id, sizeof q->sealed.id);
+    if (!r.bad && !q->sealed.id[0]) bad(&r, "an empty record id");
+    ipc_get_bytes(&r, VAULT_WRAPPED_MAX, &wk, &wn);
+    if (!r.bad && !wn) bad(&r, "no wrapped key");
+    if (!r.bad) memcpy(q->sealed.wrapped_key, wk, wn);
+    q->sealed.wrapped_key_len = r.bad ? 0 : wn;
+    break;
+  }
   case KEYS_MSG_RD_KEY:
   case KEYS_MSG_RD_DESTROY:
     ipc_get_str(&r, q->name, sizeof q->name);
@@ -360,6 +376,8 @@ void keys_wire_put_reply(ipc_writer *w, const keys_reply *r) {
     break;
   case KEYS_MSG_KEK_UNLOAD:
   case KEYS_MSG_RD_DESTROY:
+  case KEYS_MSG_EVICT:
+  case KEYS_MSG_CACHE_HELD:
     ipc_put_u64(w, r->count);
     break;
   case KEYS_MSG_RD_KEY: /* the ephemeral point, then the wrapped key: nothing in clear */
@@ -437,6 +455,14 @@ int keys_wire_get_reply(uint16_t type, const uint8_t *p, size_t n, keys_reply *r
     case KEYS_MSG_KEK_UNLOAD:
     case KEYS_MSG_RD_DESTROY:
       rp->count = ipc_get_u64(&r);
+      break;
+    case KEYS_MSG_EVICT: /* one record's one data key */
+      rp->count = ipc_get_u64(&r);
+      if (rp->count > 1) bad(&r, "more than one data key wiped for one record");
+      break;
+    case KEYS_MSG_CACHE_HELD:
+      rp->count = ipc_get_u64(&r);
+      if (rp->count > KEYS_CACHE_HELD_MAX) bad(&r, "more data keys than the largest cache holds");
       break;
     case KEYS_MSG_RD_KEY:
       ipc_get_bytes(&r, KEYS_RD_POINT_LEN, &rp->rd_eph, &rp->rd_eph_len);

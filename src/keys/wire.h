@@ -28,6 +28,8 @@
  *   REWRAP_BATCH    count, count x sealed record            count, count x {id, version, rc, reason,
  *                                                             changed, KEK label, wrapped key}
  *   AUDIT_WITNESS   -                                       have, size, root (32): the last signed
+ *   EVICT           record id, wrapped key                  count wiped (0 or 1)
+ *   CACHE_HELD      -                                       data keys the cache holds
  *
  * AUDIT_SIGN(_NEXT)'s message is a checkpoint note's text, and the proof
  * (at most AUDIT_PROOF_MAX hashes of 32 bytes) the RFC 9162 consistency
@@ -62,7 +64,18 @@
  * version. An answer carries only what a re-wrap changes, the KEK label
  * and the wrapped key (the ciphertext is the controller's already), or
  * the record's own error; one record's failure is its answer's, not the
- * batch's. */
+ * batch's.
+ *
+ * EVICT wipes the cached data key of a record that is gone (a target
+ * removed or updated, an authorisation ended): the cache is keyed by the
+ * wrapped key, so the request carries the record's id (1 to VAULT_ID_MAX
+ * characters; never logged) and its wrapped key (1 to VAULT_WRAPPED_MAX
+ * bytes), nothing else of it. Evicting what is not cached is no error
+ * (count 0), so a repeat is harmless, and the most a peer can do with it
+ * is make the next read of that record ask the token (TR 103 308 §5.7:
+ * keys no longer needed are destroyed). CACHE_HELD says how many data
+ * keys the cache holds now (expired ones not wiped yet included): what
+ * lisecd's metrics show, a count only, naming no record. */
 #ifndef LISEC_KEYS_WIRE_H
 #define LISEC_KEYS_WIRE_H
 
@@ -86,6 +99,8 @@
 #define KEYS_DATA_MAX (256u << 10)
 #define KEYS_NAME_MAX 128 /* a KEK name (64) or an LI VM id (128) */
 #define KEYS_FLAG_REPLY 1u
+/* CACHE_HELD's answer is at most the largest cache ([vault] cache_keys) */
+#define KEYS_CACHE_HELD_MAX (1u << 20)
 /* X1_SIGN: an absolute path (tasks.c's PATH_MAX_LEN), the data to sign
  * (by algorithm, below), a signature of at most KEYS_X1_SIG_MAX (RSA-4096) */
 #define KEYS_PATH_MAX 1024
@@ -124,6 +139,8 @@ enum {
   KEYS_MSG_RD_DESTROY,
   KEYS_MSG_REWRAP_BATCH, /* issue 22 item 6: a KEK rotation's re-wraps, many a round trip */
   KEYS_MSG_AUDIT_WITNESS, /* the last checkpoint signed (keys/witness.h) */
+  KEYS_MSG_EVICT,         /* a gone record's cached data key, wiped */
+  KEYS_MSG_CACHE_HELD,    /* how many data keys the cache holds */
   KEYS_MSG_END
 };
 
@@ -143,7 +160,8 @@ typedef struct keys_request {
                                            X1_SIGN: the digest; AUDIT_PROMOTE: the pk;
                                            RD_KEY: the recipient's point (65) */
   size_t data_len;
-  vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed) */
+  vault_sealed sealed;                  /* OPEN, REWRAP (ciphertext borrowed, never freed);
+                                           EVICT: its id and wrapped key only */
   char name[KEYS_NAME_MAX + 1];         /* KEK_USE: the key; RD_KEY, RD_DESTROY: the store */
   uint64_t period;                      /* RD_KEY, RD_DESTROY */
   bool create;                          /* KEK_USE, AUDIT_NEXT */
@@ -174,7 +192,8 @@ typedef struct keys_reply {
   size_t data_len;
   const uint8_t *rd_eph; /* RD_KEY: the token's ephemeral point (65) */
   size_t rd_eph_len;
-  uint64_t count;      /* KEK_UNLOAD; RD_DESTROY: objects destroyed */
+  uint64_t count;      /* KEK_UNLOAD; RD_DESTROY: objects destroyed; EVICT: keys wiped (0, 1);
+                          CACHE_HELD: keys held */
   uint32_t batch_count; /* OPEN_BATCH, REWRAP_BATCH: answers, 1..KEYS_BATCH_LIMIT */
   const uint8_t *batch; /* OPEN_BATCH, REWRAP_BATCH: the answers' fields, each checked */
   size_t batch_len;

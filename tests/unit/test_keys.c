@@ -12,7 +12,9 @@
  * to their own caller, the bad ones refused; a KEK rotation's batched
  * re-wraps each come back in order, the bad one refused alone (also one
  * no answer could name or carry, the channel staying up); [vault]'s
- * cache and token settings are bounded. */
+ * cache and token settings are bounded; a gone record's cached data key
+ * is wiped on EVICT (the next read a cold one), and a rotation neither
+ * caches a cold key nor keeps a form under an unloaded KEK. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,6 +175,108 @@ static void test_sign_and_li_keys(void **state) {
   vault_sealed_free(&s);
   json_decref(back);
   json_decref(ids);
+  keys_client_close(k);
+}
+
+static uint64_t held(keys_client *k) {
+  uint64_t n = 0;
+  lisec_err err = {0};
+  if (keys_vault_cache_held(k, &n, &err)) fail_msg("cache_held: %s", err.msg);
+  return n;
+}
+
+static bool evicted(keys_client *k, const vault_sealed *s) {
+  bool e = false;
+  lisec_err err = {0};
+  if (keys_vault_evict(k, s, &e, &err)) fail_msg("evict: %s", err.msg);
+  return e;
+}
+
+static void open_ok(keys_client *k, const vault_sealed *s) {
+  json_t *back = NULL, *want = identifiers();
+  lisec_err err = {0};
+  if (keys_vault_open(k, s, &back, &err)) fail_msg("open %s: %s", s->id, err.msg);
+  assert_true(json_equal(back, want));
+  json_decref(back);
+  json_decref(want);
+}
+
+/* TR 103 308 §5.7, keys no longer needed are destroyed: the data key of a
+ * record that is gone is wiped from the keys process's cache on EVICT (the
+ * next read of it asks the token again: a cold read caches it anew), a
+ * repeat or a key not cached is no error, and what a peer can do with it
+ * is no more than that (a wrapped key nobody has evicts nothing, a request
+ * without one is refused and the channel stays up). A rotation does not
+ * bring a cold data key into the cache, and the forms under a KEK that is
+ * unloaded go with it. */
+static void test_evict(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_client *k = start(token_config());
+  json_t *ids = identifiers();
+  vault_sealed s1, s2;
+  if (keys_vault_seal(k, "t-e1", "li-1", 1, ids, &s1, &err) || keys_vault_seal(k, "t-e2", "li-1", 1, ids, &s2, &err))
+    fail_msg("seal: %s", err.msg);
+  json_decref(ids);
+  assert_int_equal(held(k), 2); /* a seal keeps the key it made */
+  open_ok(k, &s1);
+  assert_int_equal(held(k), 2); /* read from the cache */
+  /* the record is gone: its key is wiped, the other's stays */
+  assert_true(evicted(k, &s1));
+  assert_int_equal(held(k), 1);
+  /* idempotent */
+  assert_false(evicted(k, &s1));
+  assert_int_equal(held(k), 1);
+  /* the next read is a cold one (the token's), which caches it again */
+  open_ok(k, &s1);
+  assert_int_equal(held(k), 2);
+  /* a request without a wrapped key: refused, naming it; nothing wiped,
+   * the channel still up */
+  vault_sealed none = {.id = "t-e2"};
+  assert_int_equal(keys_vault_evict(k, &none, NULL, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "no wrapped key"));
+  snprintf(none.id, sizeof none.id, "%s", "");
+  none.wrapped_key_len = s2.wrapped_key_len;
+  assert_int_equal(keys_vault_evict(k, &none, NULL, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "empty record id"));
+  assert_int_equal(held(k), 2);
+  /* a wrapped key no record has: nothing to wipe */
+  vault_sealed other = {.id = "t-e2", .wrapped_key_len = s2.wrapped_key_len};
+  randombytes_buf(other.wrapped_key, other.wrapped_key_len);
+  assert_false(evicted(k, &other));
+  assert_int_equal(held(k), 2);
+  /* the worst a peer can do: evict a key under another id, forcing a cold read */
+  vault_sealed misnamed = s2;
+  snprintf(misnamed.id, sizeof misnamed.id, "%s", "t-not-e2");
+  assert_true(evicted(k, &misnamed));
+  assert_int_equal(held(k), 1);
+  open_ok(k, &s2);
+  assert_int_equal(held(k), 2);
+  assert_true(evicted(k, &s2));
+  /* a rotation: a data key not cached is not cached by its re-wrap ... */
+  char label[VAULT_ID_MAX + 1];
+  bool changed = false;
+  if (keys_vault_use_kek(k, "keys-kek-evict", true, &err)) fail_msg("use: %s", err.msg);
+  assert_int_equal(keys_vault_current_kek(k, NULL, label, &err), 0);
+  vault_sealed s1_before = s1;
+  if (keys_vault_rewrap(k, &s2, label, &changed, &err)) fail_msg("rewrap: %s", err.msg);
+  assert_true(changed);
+  assert_int_equal(held(k), 1);
+  /* ... a cached one stays, in both forms until the old KEK is unloaded */
+  if (keys_vault_rewrap(k, &s1, label, &changed, &err)) fail_msg("rewrap: %s", err.msg);
+  assert_true(changed);
+  assert_int_equal(held(k), 2);
+  size_t unloaded = 0;
+  assert_int_equal(keys_vault_unload_keks(k, &unloaded, &err), 0);
+  assert_int_equal(unloaded, 1);
+  assert_int_equal(held(k), 1);
+  assert_false(evicted(k, &s1_before)); /* the old form went with its KEK */
+  open_ok(k, &s1);                      /* the new form: cached */
+  assert_int_equal(held(k), 1);
+  open_ok(k, &s2); /* cold */
+  assert_int_equal(held(k), 2);
+  vault_sealed_free(&s1);
+  vault_sealed_free(&s2);
   keys_client_close(k);
 }
 
@@ -736,6 +840,7 @@ int main(void) {
       cmocka_unit_test(test_rewrap_batch),
       cmocka_unit_test(test_batch_unanswerable_records),
       cmocka_unit_test(test_vault_settings),
+      cmocka_unit_test(test_evict),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[128];

@@ -8,7 +8,9 @@
  * with the wrong id or type, too much, or not at all marks the keys process
  * gone and fails every later call at once with EUNAVAIL instead of
  * hanging; a re-wrap answered under another KEK label than the one asked
- * for is refused for its record alone (TR103308-5.7). */
+ * for is refused for its record alone (TR103308-5.7); EVICT carries a
+ * record's id and wrapped key only, each bounded and present, and its
+ * answer and CACHE_HELD's are bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1456,6 +1458,82 @@ static void test_rewrap_other_label(void **state) {
   close(sv[1]);
 }
 
+/* EVICT carries a record's id and wrapped key, nothing else of it, each
+ * bounded and present; its answer wipes one data key at most, and
+ * CACHE_HELD's no more than the largest cache holds. */
+static void test_evict_wire(void **state) {
+  (void)state;
+  lisec_err err = {0};
+  keys_request q = {.type = KEYS_MSG_EVICT}, back;
+  keys_reply r = {.type = KEYS_MSG_EVICT, .count = 1}, rback;
+  ipc_writer w;
+  assert_string_equal(keys_wire_type_name(KEYS_MSG_EVICT), "EVICT");
+  assert_string_equal(keys_wire_type_name(KEYS_MSG_CACHE_HELD), "CACHE_HELD");
+  q.sealed = sample_sealed();
+  encode_request(&q, &w);
+  /* the id and the wrapped key only: no authorisation, version or ciphertext on the wire */
+  assert_int_equal(w.buf.len, 4 + strlen("t-1") + 4 + 60);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_EVICT, w.buf.data, w.buf.len, &back, &err), 0);
+  assert_string_equal(back.sealed.id, "t-1");
+  assert_int_equal(back.sealed.wrapped_key_len, 60);
+  assert_memory_equal(back.sealed.wrapped_key, q.sealed.wrapped_key, 60);
+  assert_string_equal(back.sealed.authorisation, "");
+  assert_null(back.sealed.ciphertext);
+  /* a byte after the last field */
+  ipc_put_u8(&w, 0);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_EVICT, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "after its last field"));
+  ipc_writer_free(&w);
+  /* an empty id, no wrapped key, a wrapped key over its bound */
+  static const uint8_t big[VAULT_WRAPPED_MAX + 1];
+  struct {
+    const char *id;
+    const uint8_t *wk;
+    size_t n;
+    const char *why;
+  } bad[] = {{"", big, 60, "an empty record id"},
+             {"t-1", big, 0, "no wrapped key"},
+             {"t-1", big, sizeof big, "over its bound"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    ipc_writer_init(&w, KEYS_PAYLOAD_MAX);
+    ipc_put_str(&w, bad[i].id);
+    ipc_put_bytes(&w, bad[i].wk, bad[i].n);
+    assert_int_equal(keys_wire_get_request(KEYS_MSG_EVICT, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+    assert_non_null(strstr(err.msg, bad[i].why));
+    assert_non_null(strstr(err.msg, "keys EVICT request"));
+    ipc_writer_free(&w);
+  }
+  /* the answers: 0 or 1 for EVICT; up to the largest cache for CACHE_HELD */
+  for (uint64_t c = 0; c <= 1; c++) {
+    r.count = c;
+    encode_reply(&r, &w);
+    assert_int_equal(keys_wire_get_reply(KEYS_MSG_EVICT, w.buf.data, w.buf.len, &rback, &err), 0);
+    assert_int_equal(rback.count, c);
+    ipc_writer_free(&w);
+  }
+  r.count = 2;
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_EVICT, w.buf.data, w.buf.len, &rback, &err), LISEC_EINVAL);
+  assert_non_null(strstr(err.msg, "more than one data key"));
+  ipc_writer_free(&w);
+  r = (keys_reply){.type = KEYS_MSG_CACHE_HELD, .count = KEYS_CACHE_HELD_MAX};
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_CACHE_HELD, w.buf.data, w.buf.len, &rback, &err), 0);
+  assert_int_equal(rback.count, KEYS_CACHE_HELD_MAX);
+  ipc_writer_free(&w);
+  r.count = KEYS_CACHE_HELD_MAX + 1;
+  encode_reply(&r, &w);
+  assert_int_equal(keys_wire_get_reply(KEYS_MSG_CACHE_HELD, w.buf.data, w.buf.len, &rback, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+  /* CACHE_HELD's request has no field */
+  q = (keys_request){.type = KEYS_MSG_CACHE_HELD};
+  encode_request(&q, &w);
+  assert_int_equal(w.buf.len, 0);
+  ipc_put_u8(&w, 1);
+  assert_int_equal(keys_wire_get_request(KEYS_MSG_CACHE_HELD, w.buf.data, w.buf.len, &back, &err), LISEC_EINVAL);
+  ipc_writer_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trips),
@@ -1477,6 +1555,7 @@ int main(void) {
       cmocka_unit_test(test_rewrap_batch_malformed),
       cmocka_unit_test(test_rewrap_batch_out_of_step),
       cmocka_unit_test(test_rewrap_other_label),
+      cmocka_unit_test(test_evict_wire),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
