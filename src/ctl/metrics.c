@@ -163,6 +163,16 @@ static void render_li(lisec_ctl *ctl, lisec_buf *b) {
                      "lisec_vault_operations_total{op=\"%s\",result=\"ok\"} %llu\n"
                      "lisec_vault_operations_total{op=\"%s\",result=\"failed\"} %llu\n",
                      ops[i], ctl_counters_vault(i, true), ops[i], ctl_counters_vault(i, false));
+  /* how many targets' data keys are in the keys process's memory now:
+   * none once every target read is removed (TR 103 308 §5.7) */
+  keys_client *k = ctl->shared->keys;
+  uint64_t held = 0;
+  if (k && keys_client_info(k)->vault && keys_vault_cache_held(k, &held, NULL) == 0)
+    lisec_buf_printf(b,
+                     "# HELP lisec_vault_cache_keys Data keys the keys process's cache holds now, expired ones "
+                     "not yet wiped included (LI administration only).\n"
+                     "# TYPE lisec_vault_cache_keys gauge\nlisec_vault_cache_keys %llu\n",
+                     (unsigned long long)held);
 }
 
 char *ctl_metrics_render(lisec_ctl *ctl, bool li_view) {

@@ -33,6 +33,7 @@
 #include "ctl/internal.h"
 #include "ctl/model_k8s_pods.h"
 #include "ctl/model.h"
+#include "ctl/targets.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
 
@@ -1874,6 +1875,7 @@ int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *k
   lock_fresh(ctl, st);
   rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, want, err);
   mu_unlock(st);
+  if (!rc && k == K_LI) ctl_targets_authorisation_ended(ctl, id); /* its data keys leave the cache */
   return rc;
 }
 

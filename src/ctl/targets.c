@@ -5,7 +5,11 @@
  * after its record is recorded as failed, and one refused before it (a
  * stale version, a bad identifier, no such target) is recorded as refused.
  * Plaintext identifiers live only in memory that is wiped when freed
- * (lisecd sets jansson's allocator to wipe). */
+ * (lisecd sets jansson's allocator to wipe). Once a record is gone or
+ * replaced (a removal or an update committed, its authorisation ended),
+ * the keys process is told to wipe its cached data key at once rather
+ * than at [vault] cache_ttl_s (TR 103 308 §5.7: keys no longer needed are
+ * destroyed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +75,19 @@ int ctl_target_save(lisec_ctl *ctl, const vault_sealed *s, int64_t expected, lis
   rc = store_doc_put(ctl->store, TARGET_KIND, s->id, text, expected, NULL, err);
   free(text);
   return rc;
+}
+
+/* The keys process wipes the cached data key of s, a record that is gone
+ * or replaced now. Not the use case's failure when it cannot: the key then
+ * goes at [vault] cache_ttl_s as before, said in the log (naming no
+ * target: the operator reads the log). */
+static void evict(lisec_ctl *ctl, const vault_sealed *s) {
+  keys_client *k = ctl->shared->keys;
+  if (!k || !keys_client_info(k)->vault || !s->wrapped_key_len) return;
+  lisec_err e = {0};
+  if (keys_vault_evict(k, s, NULL, &e) != 0)
+    LOG_WARN("TR103308-5.7: a data key no record needs any more stays in the keys process's cache until "
+             "[vault] cache_ttl_s: %s", e.msg);
 }
 
 static json_t *meta(const vault_sealed *s) {
@@ -166,7 +183,7 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
   rc = keys_vault_seal(ctl->shared->keys, id, old.authorisation, old.version + 1,
                        json_object_get(body, "identifiers"), &s, err);
   ctl_metrics_vault(CTL_METRICS_VAULT_SEAL, rc == 0);
-  vault_sealed_free(&old);
+  vault_sealed_free(&old); /* (its id and wrapped key stay for evict) */
   if (rc) return refused(ctl, actor, "target.update", id, rc, err);
   if (!(rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.update", true, NULL, 0, NULL, err,
                        "target %s", id)) &&
@@ -174,6 +191,7 @@ int ctl_target_update(lisec_ctl *ctl, const ctl_actor *actor, const char *id, co
     rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.update", true, NULL, rc, NULL, err,
                    "target %s", id);
   if (!rc) *out = meta(&s);
+  if (!rc) evict(ctl, &old); /* the replaced version's data key */
   if (!rc) ctl_tasks_kick(ctl);
   vault_sealed_free(&s);
   return rc;
@@ -183,17 +201,25 @@ int ctl_target_remove(lisec_ctl *ctl, const ctl_actor *actor, const char *id, li
   /* No such target: refused as such, never recorded as a removal first */
   char *body = NULL;
   int rc = store_doc_get(ctl->store, TARGET_KIND, id, &body, NULL, err);
+  /* its wrapped key, for the keys process to wipe the data key once the
+   * removal is committed (a body that does not parse is removed all the
+   * same: a target can always be removed) */
+  vault_sealed gone = {0};
+  bool parsed = !rc && vault_sealed_parse_as(id, body, strlen(body), &gone, NULL) == 0;
   free(body);
   if (rc == LISEC_ENOTFOUND) lisec_err_set(err, rc, "target %s does not exist", id);
   if (rc) return refused(ctl, actor, "target.remove", id, rc, err);
   rc = ctl_audit(ctl, actor, CTL_OUTCOME_OK, "target.remove", true, NULL, 0, NULL, err,
                  "target %s", id);
-  if (rc) return rc;
-  rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
-  if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
-  if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.remove", true, NULL, rc, NULL, err,
-                         "target %s", id);
-  if (!rc) ctl_tasks_kick(ctl);
+  if (!rc) {
+    rc = store_doc_delete(ctl->store, TARGET_KIND, id, err);
+    if (rc == LISEC_ENOTFOUND) rc = lisec_err_set(err, rc, "target %s does not exist", id);
+    if (rc) rc = ctl_audit(ctl, actor, CTL_OUTCOME_FAILED, "target.remove", true, NULL, rc, NULL, err,
+                           "target %s", id);
+    if (!rc && parsed) evict(ctl, &gone); /* committed: its data key is not needed any more */
+    if (!rc) ctl_tasks_kick(ctl);
+  }
+  if (parsed) vault_sealed_free(&gone);
   return rc;
 }
 
@@ -231,6 +257,46 @@ int ctl_target_list(lisec_ctl *ctl, const ctl_actor *actor, json_t **out, lisec_
   }
   *out = json_pack("{s:o}", "targets", arr);
   return 0;
+}
+
+/* ---- an authorisation's end ---------------------------------------------- */
+
+/* The records of one authorisation, their id and wrapped key only. */
+typedef struct ended_ctx {
+  const char *li;
+  vault_sealed *gone;
+  size_t n, cap;
+} ended_ctx;
+
+static int ended_cb(void *ctx, const char *id, const char *body, int64_t version) {
+  (void)version;
+  ended_ctx *e = ctx;
+  vault_sealed s;
+  if (vault_sealed_parse_as(id, body, strlen(body), &s, NULL) != 0) return 0; /* (a read of it fails) */
+  bool ours = strcmp(s.authorisation, e->li) == 0;
+  vault_sealed_free(&s); /* the ciphertext: not needed */
+  if (!ours) return 0;
+  if (e->n == e->cap) {
+    size_t cap = e->cap ? 2 * e->cap : 16;
+    vault_sealed *g = realloc(e->gone, cap * sizeof *g);
+    if (!g) return LISEC_ENOMEM;
+    e->gone = g, e->cap = cap;
+  }
+  e->gone[e->n++] = s;
+  return 0;
+}
+
+void ctl_targets_authorisation_ended(lisec_ctl *ctl, const char *li) {
+  keys_client *k = ctl->shared->keys;
+  if (!k || !keys_client_info(k)->vault) return;
+  ended_ctx e = {.li = li};
+  lisec_err err = {0};
+  /* collected first: the keys process is not asked while the store lists */
+  if (store_doc_list(ctl->store, TARGET_KIND, ended_cb, &e, &err) != 0)
+    LOG_WARN("TR103308-5.7: an ended authorisation's data keys stay in the keys process's cache until [vault] "
+             "cache_ttl_s: its targets cannot be listed: %s", err.msg[0] ? err.msg : "out of memory");
+  for (size_t i = 0; i < e.n; i++) evict(ctl, &e.gone[i]);
+  free(e.gone);
 }
 
 /* ---- the current KEK ------------------------------------------------------- */

@@ -37,6 +37,13 @@ int ctl_target_rotate_kek(lisec_ctl *ctl, const ctl_actor *actor, const json_t *
 int ctl_target_rotation(lisec_ctl *ctl, const ctl_actor *actor, const char *id, json_t **out,
                         lisec_err *err);
 
+/* LI authorisation li has ended (the trust model no longer holds it): the
+ * keys process wipes the cached data keys of its targets, which no X1 task
+ * sends any more, rather than keeping them until [vault] cache_ttl_s
+ * (TR 103 308 §5.7). The targets stay in the vault (the LI administration
+ * removes them); a read of one asks the token again. */
+void ctl_targets_authorisation_ended(lisec_ctl *ctl, const char *li);
+
 /* For the rotation (ctl/vault_rotation.c): the stored form of targets, and
  * the document naming the current KEK. */
 #define CTL_TARGET_KIND "target"

@@ -141,7 +141,7 @@ domain = ["lisec_hosts", "lisec_hosts_overdue", "lisec_hosts_never_attested", "l
           "lisec_store_errors_total", "lisec_ready"]
 front = ["lisec_http_requests_total", "lisec_http_request_duration_seconds", "lisec_tls_handshakes_total",
          "lisec_uptime_seconds", "lisec_connections_open"]
-li_only = ["lisec_x1_tasks", "lisec_vault_operations_total"]
+li_only = ["lisec_x1_tasks", "lisec_vault_operations_total", "lisec_vault_cache_keys"]
 for role, (fams, samples, _) in views.items():
     for f in domain + front:
         assert f in fams, "%s's /metrics lacks %s" % (role, f)
