@@ -74,10 +74,32 @@ void lisec_time_format(int64_t epoch_s, char out[32]) {
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The number in s[at..at+n) when all n are digits, else -1. */
+static int digits(const char *s, size_t at, size_t n) {
+  int v = 0;
+  for (size_t i = at; i < at + n; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+/* Exactly "YYYY-MM-DDTHH:MM:SSZ" naming a real instant: a 31st of April or
+ * a 60th second is refused, where strptime and timegm would quietly move
+ * it to another day (a certificate's or a period's time read as another). */
 int lisec_time_parse(const char *s, int64_t *epoch_s) {
-  struct tm tm = {0};
-  const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end != '\0') return LISEC_EINVAL;
+  static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+  if (strlen(s) != sizeof form - 1) return LISEC_EINVAL;
+  for (size_t i = 0; i < sizeof form - 1; i++)
+    if (form[i] != 'd' && s[i] != form[i]) return LISEC_EINVAL;
+  int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+  int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
+    return LISEC_EINVAL;
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > days[mo - 1] + (mo == 2 && leap)) return LISEC_EINVAL;
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
   *epoch_s = (int64_t)timegm(&tm);
   return 0;
 }
