@@ -9,6 +9,7 @@
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
 . "$src/tests/integration/lib/model.sh"
+. "$src/tests/integration/lib/pki.sh"
 pki=$work/pki
 make_pki "$pki"
 hook=$src/examples/libvirt/hooks/qemu
@@ -122,6 +123,36 @@ if [ "$(id -u)" = 0 ] && chown nobody "$work/foreign"; then
   LISEC_HOOK_CONF=$work/foreign/hook.conf run_hook "$work/dom.xml" hv-hel-1 test migrate begin - || true
   grep -q 'must be owned by root' "$work/err" && fail "a root-owned config in root's directories was refused"
 fi
+# A stand-in lisecd (tests/integration/lib/standin_https.py) with a
+# certificate of another CA, answering 200 {"allow":true} to every question:
+# the hook must believe only LISEC_CA.
+make_pki_openssl "$work/rogue"
+python3 "$src/tests/integration/lib/standin_https.py" "$work/rogue" "$work/standin" &
+standin=$!
+cleanup_hooks+=("kill $standin")
+for _ in $(seq 100); do [ -s "$work/standin.port" ] && break; sleep 0.1; done
+[ -s "$work/standin.port" ] || fail "the stand-in server did not start"
+rogue_url=https://localhost:$(cat "$work/standin.port")
+# curl given --cacert still trusts its built-in CA directory
+# (/etc/ssl/certs on Debian): a certificate from any CA of the system's
+# store passed. The rogue CA is put in that directory, in a mount
+# namespace of this test only, as a public CA's certificate would be.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  mkdir "$work/certs" && cp "$work/rogue/ca.crt" "$work/certs/rogue.pem" &&
+    ln -s rogue.pem "$work/certs/$(openssl x509 -hash -noout -in "$work/rogue/ca.crt").0"
+  set +e
+  LISEC_SERVER=$rogue_url/allow LISEC_HYPERVISOR=hv-lon-1 unshare -m bash -c \
+    'mount --bind "$1" /etc/ssl/certs && exec "$2" test migrate begin -' hook "$work/certs" "$hook" \
+    <"$work/dom.xml" 2>"$work/err"
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "a server certified by a CA of the system's store, not LISEC_CA, was believed (exit $rc): $(cat "$work/err")"
+  grep -q 'cannot be asked (fail closed)' "$work/err" || fail "system CA: $(cat "$work/err")"
+  pass "a lisecd certified by a CA in the system's store but not LISEC_CA is not believed"
+else
+  echo "skipped: a CA in the system's store (needs root and a mount namespace)"
+fi
+
 stop_lisecd
 run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "accepted while lisecd is down"
 grep -q 'cannot be asked (fail closed)' "$work/err" || fail "lisecd down: $(cat "$work/err")"
