@@ -124,8 +124,9 @@ if [ "$(id -u)" = 0 ] && chown nobody "$work/foreign"; then
   grep -q 'must be owned by root' "$work/err" && fail "a root-owned config in root's directories was refused"
 fi
 # A stand-in lisecd (tests/integration/lib/standin_https.py) with a
-# certificate of another CA, answering 200 {"allow":true} to every question:
-# the hook must believe only LISEC_CA.
+# certificate of another CA, answering 200 {"allow":true} to every question
+# or never answering: the hook must believe only LISEC_CA, and wait no longer
+# than a bounded time.
 make_pki_openssl "$work/rogue"
 python3 "$src/tests/integration/lib/standin_https.py" "$work/rogue" "$work/standin" &
 standin=$!
@@ -152,6 +153,20 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 else
   echo "skipped: a CA in the system's store (needs root and a mount namespace)"
 fi
+# LISEC_TIMEOUT bounds the wait: a value that is not a bounded number of
+# seconds (curl reads --max-time 0 as no limit) is refused, and a lisecd
+# that does not answer is given up on.
+for bad in 0 -1 abc 1e9 3601; do
+  LISEC_TIMEOUT=$bad LISEC_HYPERVISOR=hv-lon-1 LISEC_SERVER=$rogue_url/hang LISEC_CA=$work/rogue/ca.crt \
+    timeout 20 "$hook" test migrate begin - <"$work/dom.xml" 2>"$work/err" && fail "LISEC_TIMEOUT=$bad: accepted"
+  grep -q 'LISEC_TIMEOUT' "$work/err" || fail "LISEC_TIMEOUT=$bad: not refused for it: $(cat "$work/err")"
+done
+t0=$(date +%s)
+LISEC_TIMEOUT=1 LISEC_HYPERVISOR=hv-lon-1 LISEC_SERVER=$rogue_url/hang LISEC_CA=$work/rogue/ca.crt \
+  timeout 20 "$hook" test migrate begin - <"$work/dom.xml" 2>"$work/err" && fail "a lisecd that does not answer: accepted"
+grep -q 'cannot be asked (fail closed)' "$work/err" || fail "no answer: $(cat "$work/err")"
+[ $(($(date +%s) - t0)) -le 5 ] || fail "the hook waited $(($(date +%s) - t0)) s with LISEC_TIMEOUT=1"
+pass "LISEC_TIMEOUT must be a number of seconds in (0, 3600]; a lisecd that does not answer is refused after it"
 
 stop_lisecd
 run_hook "$work/dom.xml" hv-hel-1 test migrate begin - && fail "accepted while lisecd is down"
