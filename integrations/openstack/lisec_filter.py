@@ -10,8 +10,11 @@
 # Settings are the [lisec] group of nova.conf (docs/openstack.md).
 
 import http.client
+import io
 import json
+import socket
 import ssl
+import time
 import urllib.parse
 import weakref
 
@@ -43,8 +46,9 @@ lisec_opts = [
     cfg.StrOpt('ca_file',
                help='CA (PEM) that signed lisecd\'s server certificate.'),
     cfg.FloatOpt('timeout', default=5.0, min=0.1, max=120.0,
-                 help='Seconds to connect to lisecd and to wait for each '
-                      'answer; past it the host is refused.'),
+                 help='Seconds for each question to lisecd, from the '
+                      'connection to the last byte of its answer; past it '
+                      'the host is refused.'),
     cfg.IntOpt('max_answer_bytes', default=1048576, min=1024,
                max=64 * 1048576,
                help='Largest answer read from lisecd; a longer one is '
@@ -79,6 +83,98 @@ class _Refusal(Exception):
         super().__init__(reason)
         self.reason = reason
         self.down = down
+
+
+def _left(deadline):
+    """Seconds left before the deadline (time.monotonic()); socket.timeout
+    once there are none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout('no complete answer within [lisec] timeout')
+    return left
+
+
+class _Bounded:
+    """The TLS socket of a connection to lisecd as http.client uses it
+    (sendall, makefile, close), each read and write given what is left of
+    the question's deadline rather than a whole timeout of its own: an
+    answer trickled a byte at a time, each within the timeout, would
+    otherwise hold the scheduler for as long as lisecd (or whoever delays
+    its packets) likes. As a socket's makefile does, an answer being read
+    keeps the socket open after http.client closes the connection (it does
+    for an answer that ends it), until the answer is closed too."""
+
+    def __init__(self, sock, conn):
+        self._sock = sock
+        self._conn = conn
+        self._readers = 0
+        self._closed = False
+
+    def sendall(self, data):
+        self._sock.settimeout(_left(self._conn.deadline))
+        self._sock.sendall(data)
+
+    def recv_into(self, buf):
+        self._sock.settimeout(_left(self._conn.deadline))
+        return self._sock.recv_into(buf)
+
+    def makefile(self, mode='rb', buffering=-1):
+        if mode != 'rb':
+            raise ValueError('only binary reads from lisecd')
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def reader_closed(self):
+        self._readers -= 1
+        if self._closed and not self._readers:
+            self._sock.close()
+
+    def close(self):
+        self._closed = True
+        if not self._readers:
+            self._sock.close()
+
+
+class _Reader(io.RawIOBase):
+    """http.client's view of the answer: reads through _Bounded."""
+
+    def __init__(self, bounded):
+        super().__init__()
+        self._bounded = bounded
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        return self._bounded.recv_into(buf)
+
+    def close(self):
+        if not self.closed:
+            self._bounded.reader_closed()
+        super().close()
+
+
+class _Connection(http.client.HTTPSConnection):
+    """An HTTPS connection to lisecd whose question, from the TCP connect to
+    the answer's last byte, ends at `deadline` (set before each question)."""
+
+    deadline = 0.0
+
+    def __init__(self, host, port, context):
+        super().__init__(host, port, context=context)
+        self._tls_context = context
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port),
+                                        _left(self.deadline))
+        try:
+            sock.settimeout(_left(self.deadline))
+            tls = self._tls_context.wrap_socket(sock,
+                                                server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = _Bounded(tls, self)
 
 
 class _Request:
@@ -217,13 +313,15 @@ class LisecFilter(filters.BaseHostFilter):
         body = json.dumps({'vm': vm, kind: name}).encode()
         headers = {'Content-Type': 'application/json',
                    'Accept': 'application/json'}
-        # A kept-alive connection lisecd closed meanwhile fails once; the
-        # question is then asked once more on a new connection.
+        # [lisec] timeout bounds the whole question (connect, TLS, request
+        # and answer), not each read. A kept-alive connection lisecd closed
+        # meanwhile fails once; the question is then asked once more on a
+        # new connection, within the same time.
+        deadline = time.monotonic() + conf.timeout
         for attempt in (1, 2):
             if req.conn is None:
-                req.conn = http.client.HTTPSConnection(
-                    url.hostname, url.port or 443, context=ctx,
-                    timeout=conf.timeout)
+                req.conn = _Connection(url.hostname, url.port or 443, ctx)
+            req.conn.deadline = deadline
             try:
                 req.conn.request('POST', url.path.rstrip('/') +
                                  '/v1/decisions/migration', body, headers)

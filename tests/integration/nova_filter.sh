@@ -12,7 +12,10 @@
 # one request asks lisecd once per host (counted in lisecd's /metrics); an
 # instance without lisec:vm passes unless require_vm_id is on; a conflicting
 # or multi-instance lisec:vm is refused; with lisecd stopped every host is
-# filtered out, asking once per request. Release build only: what it adds
+# filtered out, asking once per request; [lisec] timeout bounds a whole
+# question, an answer trickled a byte at a time too. The checks with lisecd
+# up run twice: plain, and eventlet-patched as nova-scheduler runs (green
+# sockets and TLS). Release build only: what it adds
 # is the Python filter inside Nova, the same code in both builds.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -48,7 +51,11 @@ timeout = 5
 CONF
 
 cat >"$work/drive.py" <<'PY'
-import json, logging, ssl, sys, threading, time, urllib.request, uuid
+import sys
+if sys.argv[2].endswith('-green'):
+    # As nova-scheduler runs it: eventlet's green sockets and TLS.
+    import nova.monkey_patch  # noqa: F401
+import json, logging, ssl, threading, time, urllib.request, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from oslo_config import cfg
@@ -58,6 +65,7 @@ from nova.tests.unit.scheduler import fakes
 
 objects.register_all()
 conf_file, phase, work, pki = sys.argv[1:5]
+phase = phase.replace('-green', '')
 
 class Capture(logging.Handler):
     def __init__(self):
@@ -204,6 +212,18 @@ if phase == 'up':
     class Stub(BaseHTTPRequestHandler):
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+            if req['host'] == 'slow-1':
+                # An allow, status line and all, a byte every 0.4 s: each
+                # read waits less than [lisec] timeout, the whole far more.
+                raw = b'HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"allow":true}'
+                try:
+                    for i in range(len(raw)):
+                        self.wfile.write(raw[i:i + 1])
+                        time.sleep(0.4)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
             code, body = answers[req['host']]
             self.send_response(code)
             self.send_header('Content-Length', str(len(body)))
@@ -227,7 +247,17 @@ if phase == 'up':
                    ('edge-7', 'without an error message'), ('big-1', 'max_answer_bytes'),
                    ('deny-1', 'without naming a requirement')]:
         check('malformed ' + h, why in refused_line(h), log.lines)
+    # [lisec] timeout bounds the whole question, not each read: the answer
+    # trickled above (58 bytes, 23 s) is given up on and the host refused.
+    cfg.CONF.set_override('timeout', 1.0, group='lisec')
+    t0 = time.monotonic()
+    kept = run(classes[0](), spec(hint='vm-target'), [fakes.FakeHostState('slow-1', 'n-slow-1', {})])
+    took = time.monotonic() - t0
+    check('trickle', kept == [] and 'cannot be asked' in refused_line('slow-1'), (kept, took, log.lines))
+    check('trickle bounded', took < 3, took)
+    cfg.CONF.clear_override('timeout', group='lisec')
     srv.shutdown()
+    print('ok: an answer trickled a byte at a time is given up on after [lisec] timeout, the host refused')
     print('ok: answers that are not JSON, lack a boolean allow, carry malformed violations, are too long, '
           'deny without a requirement, or a 500 without a message: the host refused')
 else:
@@ -249,6 +279,8 @@ PY
 
 export PYTHONPATH=$src/integrations/openstack
 $py "$work/drive.py" "$work/nova.conf" up "$work" "$pki" || fail "the filter with lisecd up"
+$py "$work/drive.py" "$work/nova.conf" up-green "$work" "$pki" 2>"$work/green.err" ||
+  fail "the filter with lisecd up, eventlet-patched as in nova-scheduler: $(cat "$work/green.err")"
 stop_lisecd
 # In a sanitizer build, what lisecd reported at exit counts.
 ! grep -q 'Sanitizer' "$work/lisecd.log" || fail "lisecd: $(grep -A20 Sanitizer "$work/lisecd.log")"
