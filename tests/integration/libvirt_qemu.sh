@@ -16,7 +16,9 @@
 #    TR103308-4.1-LOCK finding, the agent asked to restart it, vm-li
 #    running again in libvirt and in lisecd's observed view;
 #  - with the disk's base image changed, the next start is refused by the
-#    hook at prepare begin (TR103308-4.2-IMAGE) and the domain stays off.
+#    hook at prepare begin (TR103308-4.2-IMAGE) and the domain stays off;
+#    so are a restore from a save file taken before the change and a
+#    transient domain (virsh create) naming the same VM.
 # Skipped (77) only when there is no /dev/kvm and QEMU cannot run TCG.
 build=$1 src=$2
 . "$src/tests/integration/lib/common.sh"
@@ -215,6 +217,11 @@ grep -q 'TR103308-4.1-LOCK' other.out && fail "the finding opens without the LI 
 pass "virsh destroy as root (polkitd authorises uid 0): a sealed TR103308-4.1-LOCK finding, the agent asked to restart vm-li, running again in libvirt and in lisecd"
 
 # ---- a changed image does not start -------------------------------------------
+# A save file of vm-li taken while its image is the package's, restored
+# below once the image changed (root saves: polkit does not bind it; the
+# agent starts vm-li again as after the destroy).
+lv_virsh save vm-li "$work/vm-li.save" >/dev/null || fail "root could not save vm-li"
+wait_for "vm-li running again after the save" '[ "$(state)" = running ]'
 flip_byte images/base.img 1000
 lv_virsh destroy vm-li >/dev/null || fail "root could not destroy vm-li again"
 rc=0
@@ -225,6 +232,22 @@ lv_virsh start vm-li >start.out 2>&1 || rc=$?
 wait_for "the agent's restart refused at prepare" "grep -q 'LI VM vm-li could not be started' agent.log"
 [ "$(state)" = "shut off" ] || fail "vm-li is $(state) with a changed image"
 pass "with its base image changed, vm-li's start is refused at prepare begin by the hook (virsh and the agent's restart alike)"
+# The other ways a domain comes to run on the host go through prepare
+# begin too: a restore from a save file (libvirtd calls restore begin, where
+# the hook only reports, then prepare begin) and a transient domain
+# (virsh create) naming the same VM.
+rc=0
+lv_virsh restore "$work/vm-li.save" >restore.out 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "its image is not its package's (TR103308-4.2-IMAGE)" restore.out ||
+  fail "vm-li was restored from its save file with a changed image: exit $rc $(cat restore.out)"
+[ "$(state)" = "shut off" ] || fail "vm-li is $(state) after the refused restore"
+sed 's|<name>vm-li</name>|<name>vm-li-transient</name>|' vm-li.xml >transient.xml
+rc=0
+lv_virsh create transient.xml >create.out 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "its image is not its package's (TR103308-4.2-IMAGE)" create.out ||
+  fail "a transient domain of vm-li with a changed image was created: exit $rc $(cat create.out)"
+lv_virsh domstate vm-li-transient >/dev/null 2>&1 && fail "the refused transient domain exists"
+pass "a restore from a save file and a transient domain (virsh create) of vm-li with its image changed are refused at prepare begin"
 # The agent and lisecd stop cleanly, with nothing for the sanitizers (ASan builds).
 kill -TERM "$AGENT_PID" 2>/dev/null || true
 wait "$AGENT_PID" 2>/dev/null || true
