@@ -12,6 +12,7 @@
 import http.client
 import io
 import json
+import select
 import socket
 import ssl
 import time
@@ -94,15 +95,32 @@ def _left(deadline):
     return left
 
 
+def _step(call, sock, deadline):
+    """call() on the non-blocking TLS socket, waiting (select, at most what
+    is left of the deadline) each time TLS needs the network first. Every
+    wait is bounded by the deadline, not by a timeout of its own: a socket
+    timeout bounds each wait (each read, and under eventlet, which nova-
+    scheduler runs on, each part of a TLS record) and resets with every
+    byte, so an answer trickled a byte at a time would hold the scheduler
+    for as long as lisecd, or whoever delays its packets, likes."""
+    while True:
+        try:
+            return call()
+        except ssl.SSLWantReadError:
+            ready = select.select([sock], [], [], _left(deadline))[0]
+        except ssl.SSLWantWriteError:
+            ready = select.select([], [sock], [], _left(deadline))[1]
+        if not ready:
+            raise socket.timeout('no complete answer within [lisec] timeout')
+
+
 class _Bounded:
     """The TLS socket of a connection to lisecd as http.client uses it
-    (sendall, makefile, close), each read and write given what is left of
-    the question's deadline rather than a whole timeout of its own: an
-    answer trickled a byte at a time, each within the timeout, would
-    otherwise hold the scheduler for as long as lisecd (or whoever delays
-    its packets) likes. As a socket's makefile does, an answer being read
-    keeps the socket open after http.client closes the connection (it does
-    for an answer that ends it), until the answer is closed too."""
+    (sendall, makefile, close), its every read and write ending by the
+    question's deadline (_step). As a socket's makefile does, an answer
+    being read keeps the socket open after http.client closes the
+    connection (it does for an answer that ends it), until the answer is
+    closed too."""
 
     def __init__(self, sock, conn):
         self._sock = sock
@@ -111,12 +129,15 @@ class _Bounded:
         self._closed = False
 
     def sendall(self, data):
-        self._sock.settimeout(_left(self._conn.deadline))
-        self._sock.sendall(data)
+        view = memoryview(data)
+        while view:
+            sent = _step(lambda: self._sock.send(view), self._sock,
+                         self._conn.deadline)
+            view = view[sent:]
 
     def recv_into(self, buf):
-        self._sock.settimeout(_left(self._conn.deadline))
-        return self._sock.recv_into(buf)
+        return _step(lambda: self._sock.recv_into(buf), self._sock,
+                     self._conn.deadline)
 
     def makefile(self, mode='rb', buffering=-1):
         if mode != 'rb':
@@ -168,11 +189,20 @@ class _Connection(http.client.HTTPSConnection):
         sock = socket.create_connection((self.host, self.port),
                                         _left(self.deadline))
         try:
-            sock.settimeout(_left(self.deadline))
-            tls = self._tls_context.wrap_socket(sock,
-                                                server_hostname=self.host)
+            # as http.client's own connect: no Nagle delay on the question
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            tls = self._tls_context.wrap_socket(
+                sock, server_hostname=self.host,
+                do_handshake_on_connect=False)
         except BaseException:
             sock.close()
+            raise
+        try:
+            tls.setblocking(False)
+            _step(tls.do_handshake, tls, self.deadline)
+        except BaseException:
+            tls.close()
             raise
         self.sock = _Bounded(tls, self)
 

@@ -55,7 +55,7 @@ import sys
 if sys.argv[2].endswith('-green'):
     # As nova-scheduler runs it: eventlet's green sockets and TLS.
     import nova.monkey_patch  # noqa: F401
-import json, logging, ssl, threading, time, urllib.request, uuid
+import json, logging, socket, ssl, threading, time, urllib.request, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from oslo_config import cfg
@@ -255,9 +255,43 @@ if phase == 'up':
     took = time.monotonic() - t0
     check('trickle', kept == [] and 'cannot be asked' in refused_line('slow-1'), (kept, took, log.lines))
     check('trickle bounded', took < 3, took)
+    # The same below TLS: a relay that passes what the server sends on a
+    # byte every 0.4 s, so the handshake and each TLS record arrive in
+    # pieces (a socket timeout bounds each piece under eventlet).
+    lsock = socket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(4)
+    def pump(src, dst, pause):
+        try:
+            while True:
+                data = src.recv(4096)
+                if not data:
+                    break
+                for i in range(len(data)):
+                    dst.sendall(data[i:i + 1])
+                    time.sleep(pause)
+        except OSError:
+            pass
+        finally:
+            src.close()
+            dst.close()
+    def relay():
+        while True:
+            client, _ = lsock.accept()
+            server = socket.create_connection(('127.0.0.1', srv.server_address[1]))
+            threading.Thread(target=pump, args=(client, server, 0), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client, 0.4), daemon=True).start()
+    threading.Thread(target=relay, daemon=True).start()
+    cfg.CONF.set_override('url', 'https://localhost:%d' % lsock.getsockname()[1], group='lisec')
+    t0 = time.monotonic()
+    kept = run(classes[0](), spec(hint='vm-target'), [fakes.FakeHostState('ok-1', 'n-ok-1', {})])
+    took = time.monotonic() - t0
+    check('relay', kept == [] and 'cannot be asked' in refused_line('ok-1'), (kept, took, log.lines))
+    check('relay bounded', took < 3, took)
     cfg.CONF.clear_override('timeout', group='lisec')
     srv.shutdown()
-    print('ok: an answer trickled a byte at a time is given up on after [lisec] timeout, the host refused')
+    print('ok: an answer trickled a byte at a time, in TLS records or below them, is given up on after '
+          '[lisec] timeout, the host refused')
     print('ok: answers that are not JSON, lack a boolean allow, carry malformed violations, are too long, '
           'deny without a requirement, or a 500 without a message: the host refused')
 else:
