@@ -314,6 +314,35 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
   return 0;
 }
 
+/* After a bump that waited for the fence in vain: which sessions hold the
+ * fence's lock, by backend pid and the node their application_name names
+ * ("lisec:<node>"), into buf; false when none is found (it ended since).
+ * Their holder was asked to end them (pg_end_previous); one that still
+ * holds the fence is stopped or hung (a SIGSTOPped backend handles the
+ * termination only once it runs again), and no epoch can be bumped beside
+ * it without letting its transaction commit under the old epoch. */
+static bool pg_fence_holders(store_lock *l, char *buf, size_t size) {
+  PGresult *res = lock_exec(l,
+                            "SELECT l.pid, COALESCE(a.application_name, '') FROM pg_locks l LEFT JOIN "
+                            "pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                            "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = " STORE_FENCE_KEY
+                            " AND l.pid <> pg_backend_pid() ORDER BY l.pid LIMIT 4",
+                            0, NULL);
+  size_t used = 0;
+  buf[0] = 0;
+  int n = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+  for (int i = 0; i < n && used < size; i++) {
+    char app[STORE_NODE_MAX + 16];
+    copy_clean(app, sizeof app, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+    const char *node = strncmp(app, "lisec:", 6) == 0 ? app + 6 : NULL;
+    int w = snprintf(buf + used, size - used, "%sbackend pid %s (%s%s%s)", i ? ", " : "", PQgetvalue(res, i, 0),
+                     node ? "node \"" : "session \"", node ? node : app, "\"");
+    used += w > 0 ? (size_t)w : 0;
+  }
+  PQclear(res);
+  return n > 0;
+}
+
 /* Bumps the epoch and writes this holder in one transaction, the advisory
  * lock held. The bump takes the fence's transaction lock exclusive, so it
  * waits (lock_timeout at most) for every fenced transaction still open to
@@ -327,8 +356,11 @@ static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char 
  * read: the bump may have committed. The new epoch is at least the
  * server's clock in milliseconds, not only the stored one plus one: a row
  * set back by hand (or restored) must not hand a later holder the epoch of
- * an earlier one, whose fence would then pass again if it still runs. */
-static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
+ * an earlier one, whose fence would then pass again if it still runs.
+ * ended_previous: a take-over, whose pg_end_previous asked the previous
+ * holder's sessions to end; a fence still held then is named (EUNAVAIL:
+ * the standby tries again at its next poll). */
+static int pg_bump(store_lock *l, bool ended_previous, bool *uncertain, lisec_err *err) {
   *uncertain = false;
   char pid[24], since[24];
   snprintf(pid, sizeof pid, "%lld", (long long)getpid());
@@ -348,6 +380,14 @@ static int pg_bump(store_lock *l, bool *uncertain, lisec_err *err) {
   if (!locked || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     int rc = pg_lock_fail(l, res, "bump the leader epoch", err);
     PQclear(lock_exec(l, "ROLLBACK", 0, NULL));
+    char who[256];
+    /* a take-over's fence not granted in time: name who holds it */
+    if (ended_previous && !locked && !l->stalled && PQstatus(l->conn) == CONNECTION_OK && pg_fence_holders(l, who, sizeof who))
+      rc = lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.5: the leader epoch cannot be bumped: the fence is held by %s, whose "
+                         "transaction was asked to end and has not (its backend is stopped or hung); no lisecd "
+                         "leads until it ends, which it does once it runs again",
+                         who);
     PQclear(lock_exec(l, "SELECT pg_advisory_unlock(" LOCK_KEY ")", 0, NULL));
     return rc;
   }
@@ -377,7 +417,7 @@ static int pg_try(store_lock *l, bool *held, store_holder *holder, lisec_err *er
   if (rc) return rc;
   if (!got) return pg_read_holder(l, holder, err);
   pg_end_previous(l);
-  rc = pg_bump(l, &uncertain, err);
+  rc = pg_bump(l, true, &uncertain, err);
   if (rc) return rc;
   *held = true;
   l->held_pid = PQbackendPID(l->conn);
@@ -506,7 +546,7 @@ int store_lock_regain(store_lock *l, bool bump, lisec_err *err) {
     if (bump) {
       /* No pg_end_previous: the previous holder is this process. */
       bool uncertain = false;
-      rc = pg_bump(l, &uncertain, err);
+      rc = pg_bump(l, false, &uncertain, err);
       if (rc && uncertain)
         return lisec_err_set(err, LISEC_ECONFLICT,
                              "the epoch bump on the new primary may or may not have committed (its connection "

@@ -78,3 +78,9 @@ lisec_integration_test(ha_lock_stall tests/integration/ha_lock_stall.sh)
 # stops naming it), and starts once the migration is done: one leader, one
 # standby.
 lisec_integration_test(ha_migration_wait tests/integration/ha_migration_wait.sh)
+# The old leader's data backend stopped inside a write's transaction (it
+# holds the fence's lock shared) and the leader killed: the standby takes
+# the lock at each poll but cannot bump, never answers as the leader, names
+# the backend and its node in its log, and leads once the backend runs
+# again (the termination it asked for ends it); nothing of the write stored.
+lisec_integration_test(ha_data_stall tests/integration/ha_data_stall.sh)
