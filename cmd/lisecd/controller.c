@@ -137,6 +137,7 @@ int lisecd_controller_main(const lisec_config *cfg, int keys_fd, const int *fds,
     sigaddset(&term, SIGTERM);
     int sig = 0;
     sigwait(&term, &sig);
+    ctl_ha_stopping(); /* no wait on a stalled store outlasts [server] stop_timeout_s */
   } else {
     fprintf(stderr, "lisecd: %s\n", err.msg);
   }

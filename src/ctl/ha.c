@@ -14,10 +14,12 @@
  * waiting for a write to meet the fence (docs/ha.md, "The leader's own
  * deadline"). */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +39,13 @@ static struct {
   pthread_t thread;
   bool watching, stopping;
   pthread_cond_t wake;
-} G = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* wake: made by wake_init, by the monotonic clock */
+  int term_fd; /* readable while a SIGTERM is pending (-1: none) */
+  int64_t stop_ms; /* [server] stop_timeout_s: the parent's bound on this process's stop */
+} G = {.mu = PTHREAD_MUTEX_INITIALIZER, .term_fd = -1}; /* wake: made by wake_init, by the monotonic clock */
+
+/* The process is stopping (ctl_ha_topic_stop): a watch round cut short by
+ * it is no lost lock. */
+static atomic_bool stop_asked;
 
 /* The leader's own deadline (monotonic ms; 0: none, no lease on the lock's
  * session), read by every request without the mutex; lapsed: its step-down
@@ -167,8 +175,34 @@ int ctl_ha_open(const lisec_config *cfg, lisec_err *err) {
   G.lock = lock;
   G.open = true;
   G.leader = false;
+  /* A stop asked while the lock's connection waits (a standby's try, a
+   * reconnect to a server that accepts and never answers) ends the wait:
+   * lisecd's processes block SIGTERM and take it with sigwait, so it stays
+   * pending, and a signalfd of it readable, until the stop is taken. Not
+   * read here: the controller's loop takes it. */
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  G.term_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+  G.stop_ms = 30000;
+  int64_t stop_s = 30;
+  lisec_err ignored = {0}; /* checked by lisecd at start */
+  if (lisec_config_int(cfg, "server", "stop_timeout_s", 30, 1, 3600, &stop_s, &ignored) == 0) G.stop_ms = stop_s * 1000;
+  if (G.term_fd >= 0) store_lock_stop_fd(lock, G.term_fd);
+  atomic_store(&stop_asked, false);
   pthread_mutex_unlock(&G.mu);
   return 0;
+}
+
+void ctl_ha_stopping(void) {
+  pthread_mutex_lock(&G.mu);
+  int64_t budget = G.open ? G.stop_ms : 30000;
+  /* what is left after the waits (threads ending, closing) gets a second */
+  int64_t waits = budget - 1000 > budget / 2 ? budget - 1000 : budget / 2;
+  store_stop_by(lisec_time_mono_ms() + waits);
+  atomic_store(&stop_asked, true);
+  if (G.open) store_lock_interrupt(G.lock);
+  pthread_mutex_unlock(&G.mu);
 }
 
 /* The fence's word when a transaction finds the epoch moved on: on a
@@ -234,12 +268,15 @@ const ctl_ha_settings *ctl_ha_current(bool *leader, int64_t *epoch) {
 void ctl_ha_close(void) {
   pthread_mutex_lock(&G.mu);
   store_lock *lock = G.open ? G.lock : NULL;
+  int term_fd = G.term_fd;
   G.open = G.leader = false;
   G.lock = NULL;
+  G.term_fd = -1;
   atomic_store(&lease_until, 0);
   pthread_mutex_unlock(&G.mu);
   store_fence_set(0, NULL);
   store_lock_close(lock);
+  if (term_fd >= 0) close(term_fd);
 }
 
 /* ---- the topic: a controller opens only under the lock --------------------- */
@@ -279,6 +316,7 @@ static int regain_ha(store_lock *lock, int64_t *lost_since, lisec_err *err) {
     ctl_model_mark_stale(G.sh);
     return 0;
   }
+  if (store_lock_stopping(lock) || atomic_load(&stop_asked)) return 0; /* cut short by the stop */
   /* stuck: a server answers, but this leader's own previous lock session
    * (its backend stopped or hung) still holds the lock */
   bool stuck = store_lock_stuck(lock);
@@ -318,6 +356,7 @@ static void watch_once(void) {
     lease_renewed(sent);
     return;
   }
+  if (atomic_load(&stop_asked) || store_lock_stopping(lock)) return; /* cut short by the stop: nothing lost */
   if (G.set.enabled) {
     if (rc == LISEC_EUNAVAIL && !lost_since)
       LOG_WARN("leader (node %s): %s; taking the writer lock back for up to [ha] store_failover_ms = %lld ms",
@@ -440,6 +479,14 @@ void ctl_ha_topic_stop(ctl_shared *sh) {
   bool join = G.watching;
   G.stopping = true;
   G.watching = false;
+  /* a round under way (a statement the server does not answer, a new
+   * connection to a server that does not answer) ends now, not at its
+   * bound, so the stop is not held by it */
+  atomic_store(&stop_asked, true);
+  if (G.open) store_lock_interrupt(G.lock);
+  pthread_mutex_unlock(&G.mu);
+  ctl_ha_stopping(); /* when the controller's loop did not say so first */
+  pthread_mutex_lock(&G.mu);
   pthread_once(&wake_once, wake_init);
   pthread_cond_broadcast(&G.wake);
   pthread_mutex_unlock(&G.mu);

@@ -67,5 +67,11 @@ void ctl_ha_close(void);
 int ctl_ha_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 int ctl_ha_topic_start(ctl_shared *sh, lisec_err *err);
 void ctl_ha_topic_stop(ctl_shared *sh);
+/* The controller is asked to stop (SIGTERM taken): every wait on
+ * PostgreSQL under way or to come ends by [server] stop_timeout_s less a
+ * second (half of it at least) from now, those on the writer lock's
+ * connection at once (store_stop_by, store_lock_interrupt), so a stalled
+ * server cannot hold the stop until the parent kills the process. */
+void ctl_ha_stopping(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -39,6 +40,13 @@ struct store_lock {
   bool stalled;     /* the last statement got no answer in time: the connection was given up */
   int held_pid;     /* the backend of the session that took the lock (0: none yet) */
   bool stuck;       /* the last regain found the lock held by that session still */
+  /* The process is stopping: stop[0] (an eventfd, store_lock_interrupt) or
+   * stop[1] (the caller's, store_lock_stop_fd) readable. Every wait on the
+   * lock's connection ends then, and once one did (stopping) nothing more
+   * is sent on it. */
+  int stop[STORE_PG_STOPS];
+  bool stopping;
+  char *url; /* PostgreSQL: to connect again */
   char node[STORE_NODE_MAX + 1];
   char advertise[STORE_ADVERTISE_MAX + 1];
   char host[STORE_HOST_MAX + 1];
@@ -149,19 +157,21 @@ static int file_try(store_lock *l, bool *held, store_holder *holder, lisec_err *
 static PGresult *lock_exec(store_lock *l, const char *sql, int n, const char *const *vals) {
   int64_t limit = lisec_time_mono_ms() + l->timeout_ms + LOCK_GRACE_MS;
   l->stalled = false;
-  if (PQsetnonblocking(l->conn, 1) != 0) return NULL;
+  if (l->stopping || PQsetnonblocking(l->conn, 1) != 0) return NULL;
   int sent = n ? PQsendQueryParams(l->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQsendQuery(l->conn, sql);
-  bool whole = sent && store_pg_flush_by(l->conn, limit);
+  bool whole = sent && store_pg_flush_by(l->conn, limit, l->stop);
   if (sent && !whole) {
     l->stalled = true;
+    l->stopping = store_pg_stopping(l->stop);
     store_pg_give_up(l->conn);
   }
   PQsetnonblocking(l->conn, 0);
   PGresult *last = NULL;
   while (whole) {
-    if (!store_pg_result_by(l->conn, limit)) {
+    if (!store_pg_result_by(l->conn, limit, l->stop)) {
       if (l->stalled) break; /* not reached: a shut-down socket reads as closed */
       l->stalled = true;
+      l->stopping = store_pg_stopping(l->stop);
       store_pg_give_up(l->conn);
       continue;
     }
@@ -176,8 +186,11 @@ static PGresult *lock_exec(store_lock *l, const char *sql, int n, const char *co
 static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_err *err) {
   const char *msg = res ? PQresultErrorMessage(res) : "";
   if (!msg || !*msg) msg = PQerrorMessage(l->conn);
-  int code = PQstatus(l->conn) == CONNECTION_OK && !l->stalled ? LISEC_ESTORE : LISEC_EUNAVAIL;
-  if (l->stalled)
+  int code = PQstatus(l->conn) == CONNECTION_OK && !l->stalled && !l->stopping ? LISEC_ESTORE : LISEC_EUNAVAIL;
+  if (l->stopping)
+    lisec_err_set(err, code, "postgresql (the writer lock's connection): %s: not waited for, this lisecd is stopping",
+                  what);
+  else if (l->stalled)
     lisec_err_set(err, code,
                   "postgresql (the writer lock's connection): %s: no answer within [ha] lock_timeout_ms = %lld ms "
                   "and %d ms more (its backend stopped or hung, or the server cut off), so the connection was "
@@ -190,7 +203,13 @@ static int pg_lock_fail(store_lock *l, PGresult *res, const char *what, lisec_er
   return code;
 }
 
-static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
+/* Makes the lock's connection, the first or a new one (then the old one,
+ * lost, is closed once the new one is made). It is made on a thread of its
+ * own (store_pg_connect), so a stop does not wait for libpq's connect, up
+ * to connect_timeout for each host of the URL (a server that accepts and
+ * never answers: a stopped postmaster). */
+static int pg_lock_connect(store_lock *l, lisec_err *err) {
+  const char *url = l->url;
   char app[96], opts[1024], tcp_timeout[24];
   /* application_name names the node in pg_stat_activity: an operator (or
    * a test) finds the lock's session there. */
@@ -231,13 +250,24 @@ static int pg_lock_connect(store_lock *l, const char *url, lisec_err *err) {
   const char *const vals[] = {"10", "UTF8", "1", "5", "2", "2", tcp_timeout, url, opts, app, NULL};
   /* expand_dbname: the URL's own settings apply; application_name after
    * it overrides the URL's, so the lock's session is always recognisable. */
-  l->conn = PQconnectdbParams(keys, vals, 1);
-  if (!l->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  if (PQstatus(l->conn) != CONNECTION_OK) {
-    char why[768];
-    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect (the writer lock): %s",
-                         store_pg_reason(PQerrorMessage(l->conn), why, sizeof why));
+  bool stopped = false;
+  PGconn *c = l->stopping ? NULL : store_pg_connect(keys, vals, l->stop, &stopped);
+  if (l->stopping || stopped) {
+    l->stopping = true;
+    return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: the writer lock's connection: not made, this lisecd is "
+                                              "stopping");
   }
+  if (!c) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    char why[768];
+    int rc = lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot %s (the writer lock): %s",
+                           l->conn ? "reconnect" : "connect", store_pg_reason(PQerrorMessage(c), why, sizeof why));
+    if (l->conn) PQfinish(c); /* the lost one stays, to be made again at the next try */
+    else l->conn = c;
+    return rc;
+  }
+  if (l->conn) PQfinish(l->conn);
+  l->conn = c;
   return 0;
 }
 
@@ -298,13 +328,9 @@ static int pg_lease_apply(store_lock *l, lisec_err *err) {
  * connection when reconnect is set; *got says whether it is held now. */
 static int pg_try_lock_now(store_lock *l, bool reconnect, bool *got, const char *what, lisec_err *err) {
   if (reconnect) {
-    PQreset(l->conn);
-    if (PQstatus(l->conn) != CONNECTION_OK) {
-      char why[768];
-      return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot reconnect (the writer lock): %s",
-                           store_pg_reason(PQerrorMessage(l->conn), why, sizeof why));
-    }
-    int rc = pg_lease_apply(l, err);
+    int rc = pg_lock_connect(l, err);
+    if (rc) return rc;
+    rc = pg_lease_apply(l, err);
     if (rc) return rc;
   }
   PGresult *res = lock_exec(l, "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0, NULL);
@@ -443,6 +469,8 @@ int store_lock_open(const char *url, const char *node, const char *advertise, in
   store_lock *l = calloc(1, sizeof *l);
   if (!l) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   l->fd = -1;
+  l->stop[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  l->stop[1] = -1;
   l->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
   copy_clean(l->node, sizeof l->node, node ? node : "", STORE_NODE_MAX);
   copy_clean(l->advertise, sizeof l->advertise, advertise ? advertise : "", STORE_ADVERTISE_MAX);
@@ -459,7 +487,8 @@ int store_lock_open(const char *url, const char *node, const char *advertise, in
     lisec_store *s = NULL;
     rc = store_open(url, &s, err);
     store_close(s);
-    if (rc == 0) rc = pg_lock_connect(l, url, err);
+    if (rc == 0 && !(l->url = strdup(url))) rc = lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+    if (rc == 0) rc = pg_lock_connect(l, err);
   }
   if (rc) {
     store_lock_close(l);
@@ -575,11 +604,23 @@ int64_t store_lock_epoch(const store_lock *l) { return l->epoch; }
 
 bool store_lock_stuck(const store_lock *l) { return l->stuck; }
 
+bool store_lock_stopping(const store_lock *l) { return l->stopping; }
+
 bool store_lock_postgres(const store_lock *l) { return l->conn != NULL; }
+
+void store_lock_interrupt(store_lock *l) {
+  uint64_t one = 1;
+  if (l && l->stop[0] >= 0 && write(l->stop[0], &one, sizeof one) != sizeof one) { /* already set */
+  }
+}
+
+void store_lock_stop_fd(store_lock *l, int fd) { l->stop[1] = fd; }
 
 void store_lock_close(store_lock *l) {
   if (!l) return;
   if (l->fd >= 0) close(l->fd); /* the flock goes with the last descriptor */
   if (l->conn) PQfinish(l->conn); /* a session lock goes with its session */
+  if (l->stop[0] >= 0) close(l->stop[0]);
+  free(l->url);
   free(l);
 }

@@ -45,6 +45,7 @@ typedef struct pg_be {
   int64_t bound_ms;    /* 0: [store] timeout_ms; else what bound_setting names */
   const char *bound_setting;
   pg_canceller *canceller;
+  char *target; /* the store URL: a lost connection is made again from it */
 } pg_be;
 
 /* [store] timeout_ms: how long one statement's answer is waited for; then
@@ -142,7 +143,7 @@ static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *va
   int64_t limit = lisec_time_mono_ms() + pg_bound(b);
   if (PQsetnonblocking(b->conn, 1) != 0) return NULL;
   int sent = n < 0 ? PQsendQuery(b->conn, sql) : PQsendQueryParams(b->conn, sql, n, NULL, vals, lens, fmts, binary);
-  bool whole = sent && store_pg_flush_by(b->conn, limit);
+  bool whole = sent && store_pg_flush_by(b->conn, limit, NULL);
   if (sent && !whole) {
     b->timed_out = true;
     pg_give_up(b);
@@ -152,7 +153,7 @@ static PGresult *pg_send(pg_be *b, const char *sql, int n, const char *const *va
   PGresult *last = NULL;
   bool cancelled = false, abandoned = false;
   for (;;) {
-    if (store_pg_result_by(b->conn, limit)) {
+    if (store_pg_result_by(b->conn, limit, NULL)) {
       PGresult *r = PQgetResult(b->conn); /* does not block now */
       if (!r) break;
       PQclear(last);
@@ -198,6 +199,39 @@ const char *store_pg_reason(const char *msg, char *buf, size_t size) {
   return buf;
 }
 
+/* Makes the session's connection, the first or a new one in place of a
+ * lost one (closed then), from the store URL. Defaults first: what the URL
+ * itself says overrides them. Without a connect timeout an unreachable host
+ * would hang the caller for minutes; without a lock timeout a transaction
+ * left open elsewhere would hang every writer after it (SQLite's busy
+ * timeout is the same 10 s). The one exception is a lisecd's session name
+ * ("lisec:<node>"), which comes after the URL and so overrides an
+ * application_name there: a new holder of the writer lock ends the previous
+ * holder's sessions by that name (lock.c, pg_end_previous), and one it
+ * cannot find, paused inside a transaction, would keep every epoch bump
+ * waiting, so no standby could take over for as long as it stays paused.
+ * It is made on a thread of its own (store_pg_connect), so a stop's
+ * deadline ends the wait for a server that accepts and never answers
+ * (libpq waits connect_timeout for each host). 0 with b->conn set, made or
+ * failed (PQstatus says); EUNAVAIL when the stop cut it short. */
+static int pg_connect(pg_be *b, lisec_err *err) {
+  const char *name = store_session_name();
+  bool named = strncmp(name, "lisec:", 6) == 0;
+  const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
+                              "options", "dbname", named ? "application_name" : NULL, NULL};
+  const char *const vals[] = {"10", name, "UTF8", "-c lock_timeout=10000", b->target, named ? name : NULL, NULL};
+  bool stopped = false;
+  PGconn *c = store_pg_connect(keys, vals, NULL, &stopped);
+  if (stopped)
+    return lisec_err_set(err, LISEC_EUNAVAIL,
+                         "TR103308-5.5: postgresql: the connection was not made again: this lisecd is stopping");
+  if (!c) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  PQsetNoticeReceiver(c, pg_notice, b);
+  if (b->conn) PQfinish(b->conn);
+  b->conn = c;
+  return 0;
+}
+
 /* Outside a transaction nothing should arrive on an idle connection; when
  * something did (a server going down says so, then closes), it is read now,
  * so a connection the server ended is known to be lost before a statement
@@ -212,8 +246,8 @@ static void pg_probe(pg_be *b) {
 /* Re-establishes a lost connection, but never inside a transaction: the
  * statements after it would run outside the transaction they belong to. */
 /* What every session of the store gets, the first and each one made again
- * after a lost connection (PQreset keeps the connection's parameters, not
- * what was SET on the session): synchronous_commit raised to on when the
+ * after a lost connection (pg_connect makes it from the URL again; nothing
+ * SET on the old session is kept): synchronous_commit raised to on when the
  * server has it lower. off does not wait for the disk; local and
  * remote_write do not wait for the synchronous standby to have the commit
  * on its disk, so a failover (or the standby's crash with the primary's)
@@ -239,7 +273,8 @@ static int pg_ready(pg_be *b, lisec_err *err) {
   if (b->in_tx)
     return lisec_err_set(err, LISEC_EUNAVAIL,
                          "postgresql: the connection was lost inside a transaction");
-  PQreset(b->conn);
+  int rc = pg_connect(b, err);
+  if (rc) return rc;
   b->going = false;
   if (PQstatus(b->conn) == CONNECTION_OK) {
     /* a session that would not wait for the disk is not used: it is made
@@ -298,24 +333,9 @@ static int pg_open(const char *target, void **out, lisec_err *err) {
   if (!b) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
   *out = b;
   if (!(b->canceller = pg_canceller_new())) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  /* Defaults first: what the URL itself says overrides them. Without a
-   * connect timeout an unreachable host would hang the caller for minutes;
-   * without a lock timeout a transaction left open elsewhere would hang
-   * every writer after it (SQLite's busy timeout is the same 10 s). The
-   * one exception is a lisecd's session name ("lisec:<node>"), which comes
-   * after the URL and so overrides an application_name there: a new holder
-   * of the writer lock ends the previous holder's sessions by that name
-   * (lock.c, pg_end_previous), and one it cannot find, paused inside a
-   * transaction, would keep every epoch bump waiting, so no standby could
-   * take over for as long as it stays paused. */
-  const char *name = store_session_name();
-  bool named = strncmp(name, "lisec:", 6) == 0;
-  const char *const keys[] = {"connect_timeout", "fallback_application_name", "client_encoding",
-                              "options", "dbname", named ? "application_name" : NULL, NULL};
-  const char *const vals[] = {"10", name, "UTF8", "-c lock_timeout=10000", target, named ? name : NULL, NULL};
-  b->conn = PQconnectdbParams(keys, vals, 1);
-  if (!b->conn) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
-  PQsetNoticeReceiver(b->conn, pg_notice, b);
+  if (!(b->target = strdup(target))) return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  int rc = pg_connect(b, err);
+  if (rc) return rc;
   if (PQstatus(b->conn) != CONNECTION_OK) {
     char why[768];
     return lisec_err_set(err, LISEC_EUNAVAIL, "postgresql: cannot connect: %s",
@@ -328,6 +348,7 @@ static void pg_close(void *be) {
   pg_be *b = be;
   PQfinish(b->conn);
   pg_canceller_put(b->canceller);
+  free(b->target);
   free(b);
 }
 

@@ -160,6 +160,21 @@ bool store_lock_stuck(const store_lock *l);
 int store_lock_lease(store_lock *l, int64_t lease_ms, lisec_err *err);
 int64_t store_lock_epoch(const store_lock *l);
 bool store_lock_postgres(const store_lock *l);
+/* The process is stopping: every wait on the lock's connection (a
+ * statement's answer, a new connection) ends at once, now and from then
+ * on, failing EUNAVAIL ("this lisecd is stopping"). interrupt says so from
+ * any thread; stop_fd gives a descriptor that says so by being readable
+ * (a signalfd of the stop signal), owned by the caller. */
+void store_lock_interrupt(store_lock *l);
+bool store_lock_stopping(const store_lock *l); /* a wait was cut short so */
+void store_lock_stop_fd(store_lock *l, int fd);
+
+/* The process is stopping and must be gone soon after mono_ms (monotonic
+ * ms): from now on every PostgreSQL wait (a statement's send and answer,
+ * a cancel's grace, a new connection), those under way included, ends by
+ * then at the latest, as when its own bound passes (refused EUNAVAIL).
+ * The first deadline set stays. SQLite is not concerned. */
+void store_stop_by(int64_t mono_ms);
 void store_lock_close(store_lock *l); /* lets the lock go */
 /* "node "a" (pid 12 on host "h", advertised at https://...)" into buf. */
 int store_holder_describe(const store_holder *h, char *buf, size_t size);

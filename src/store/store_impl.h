@@ -91,9 +91,24 @@ int store_migrations_latest(void);
  * failed), false when limit passed first. give_up shuts the connection's
  * socket down, so libpq finds it closed. */
 struct pg_conn;
-bool store_pg_flush_by(struct pg_conn *c, int64_t limit);
-bool store_pg_result_by(struct pg_conn *c, int64_t limit);
+/* stop: NULL, or STORE_PG_STOPS descriptors (negative ones unused): a wait
+ * ends (false) once one of them is readable, the process being asked to
+ * stop; stopping says whether one is. */
+#define STORE_PG_STOPS 2
+bool store_pg_flush_by(struct pg_conn *c, int64_t limit, const int *stop);
+bool store_pg_result_by(struct pg_conn *c, int64_t limit, const int *stop);
+bool store_pg_stopping(const int *stop);
+/* limit, or the stop's deadline when the process is stopping and that is
+ * earlier (store.h, store_stop_by) */
+int64_t store_pg_bounded(int64_t limit);
 void store_pg_give_up(struct pg_conn *c);
+/* PQconnectdbParams(keys, vals, expand_dbname) on a thread of its own,
+ * waited for until it is done (libpq's connect_timeout bounds each host)
+ * or a stop descriptor is readable or the stop's deadline passed: then
+ * NULL with *stopped set, and the
+ * thread finishes and frees the connection by itself. NULL without
+ * *stopped: out of memory. */
+struct pg_conn *store_pg_connect(const char *const *keys, const char *const *vals, const int *stop, bool *stopped);
 
 /* pg_cancel.c: the PostgreSQL back end's cancel requests, each from a
  * detached thread, at most one in flight per connection and

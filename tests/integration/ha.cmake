@@ -84,3 +84,8 @@ lisec_integration_test(ha_migration_wait tests/integration/ha_migration_wait.sh)
 # the backend and its node in its log, and leads once the backend runs
 # again (the termination it asked for ends it); nothing of the write stored.
 lisec_integration_test(ha_data_stall tests/integration/ha_data_stall.sh)
+# A standby's own lock backend stopped: its try given up within the lock's
+# bound, a standby all along, and it takes over from a killed leader; then
+# the whole PostgreSQL stopped and the standby and the leader each asked to
+# stop: each ends within [server] stop_timeout_s, never killed.
+lisec_integration_test(ha_standby_stall tests/integration/ha_standby_stall.sh)
