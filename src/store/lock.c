@@ -10,8 +10,10 @@
  * process that set store_fence_set holds a second advisory lock shared and
  * checks that the stored epoch is still its own (store.c); the bump takes
  * that lock exclusive, so a holder that lost its lock cannot commit once
- * another took over, nor while it takes over. Nothing here logs: the caller
- * (ctl/ha.c) says what happened. */
+ * another took over, nor while it takes over. Every wait on the lock's
+ * connection is bounded, and ends at once when the process is asked to
+ * stop (store_lock_interrupt, store_lock_stop_fd), a new connection too.
+ * Nothing here logs: the caller (ctl/ha.c) says what happened. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>

@@ -136,7 +136,7 @@ stop_within() { # NODE WHAT
   wait "${PID[$1]}" 2>/dev/null || true
   ! grep -q "did not stop within" "$work/$1.log" ||
     { dump; fail "$1 ($2): a process of it was killed: $(grep 'did not stop within' "$work/$1.log")"; }
-  [ "$took" -le $((STOP_S * 1000 + 1500)) ] || fail "$1 ($2) stopped after $took ms, [server] stop_timeout_s = $STOP_S"
+  [ "$took" -le $((STOP_S * 1000 + 2500)) ] || fail "$1 ($2) stopped after $took ms, [server] stop_timeout_s = $STOP_S"
   pass "$1 ($2) asked to stop while PostgreSQL stalls: stopped in $took ms, within [server] stop_timeout_s = $STOP_S"
 }
 stop_within a standby
