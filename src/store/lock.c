@@ -410,7 +410,8 @@ static int pg_bump(store_lock *l, bool ended_previous, bool *uncertain, lisec_er
     PQclear(lock_exec(l, "ROLLBACK", 0, NULL));
     char who[256];
     /* a take-over's fence not granted in time: name who holds it */
-    if (ended_previous && !locked && !l->stalled && PQstatus(l->conn) == CONNECTION_OK && pg_fence_holders(l, who, sizeof who))
+    if (ended_previous && !locked && !l->stalled && PQstatus(l->conn) == CONNECTION_OK &&
+        pg_fence_holders(l, who, sizeof who))
       rc = lisec_err_set(err, LISEC_EUNAVAIL,
                          "TR103308-5.5: the leader epoch cannot be bumped: the fence is held by %s, whose "
                          "transaction was asked to end and has not (its backend is stopped or hung); no lisecd "
