@@ -81,6 +81,21 @@ int agent_runtime_current(const agent_settings *s, agent_tpm *t, bool *current);
 /* Prints "lisec-agent: ..." on stderr; returns 2. */
 int agent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- the files the agent trusts (trust.c) ---------------------------------- */
+
+/* 0 when path (a setting named by what, for the message) is a regular file
+ * that only root (or the agent's own user, when it does not run as root)
+ * can change: it, every directory above it and every symbolic link on the
+ * way owned by root and not writable by group or others (a sticky
+ * directory may be), and, when secret, not readable by them either. 2 with
+ * the refusal printed (TR103308-5.5: the file, its owner and mode, the
+ * fix) otherwise. */
+int agent_trusted_file(const char *what, const char *path, bool secret);
+/* The same for a program the agent runs: name found as posix_spawnp would
+ * (PATH when it has no "/"); *resolved (malloc'd) is the path checked, the
+ * one to run. */
+int agent_trusted_program(const char *what, const char *name, char **resolved);
+
 /* ---- the loop (loop.c) ----------------------------------------------------- */
 
 typedef struct agent_net {

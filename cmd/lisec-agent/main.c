@@ -549,6 +549,18 @@ static int bmc_setup(const lisec_config *cfg, agent_bmc_conf *c, lisec_err *err)
   return 0;
 }
 
+/* The BMC's files, which the agent hands to or runs as root: the ipmitool
+ * it would run (then run by the path checked, *owned) and the password
+ * file, each only root's to change (trust.c). 0, or 2 with the refusal. */
+static int bmc_trusted(agent_bmc_conf *c, char **owned) {
+  if (!agent_bmc_enabled(c)) return 0;
+  if (agent_trusted_program("[bmc] ipmitool", c->ipmitool, owned)) return AGENT_ERROR;
+  c->ipmitool = *owned;
+  if (strcmp(c->interface, "lan") == 0 && agent_trusted_file("[bmc] password_file", c->password_file, true))
+    return AGENT_ERROR;
+  return 0;
+}
+
 /* [server] KEY from the configuration; the environment variable, when set,
  * wins (the libvirt hook passes its own settings that way). */
 static const char *server_setting(const lisec_config *cfg, const char *key, const char *env) {
@@ -589,6 +601,9 @@ int main(int argc, char **argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
   lisec_config *cfg = NULL;
   lisec_err err = {0};
+  char *ipmitool = NULL; /* [bmc] ipmitool as found and checked */
+  /* Read as root: only a file root alone can change (trust.c). */
+  if (conf && agent_trusted_file("configuration", conf, false)) return AGENT_ERROR;
   if (conf) {
     if (lisec_config_load(conf, known_keys, &cfg, &err) != 0) return agent_fail("%s", err.msg);
   } else {
@@ -682,19 +697,21 @@ int main(int argc, char **argv) {
         lisec_config_int(cfg, "agent", "interval_s", 300, 1, 86400, &net.interval_s, &err) ||
         lv_setup(cfg, &lvc, &err) || bmc_setup(cfg, &bmc, &err))
       rc = agent_fail("%s", err.msg);
-    else
+    else if (!bmc_trusted(&bmc, &ipmitool))
       rc = agent_run(&s, &net);
   } else if (strcmp(cmd, "host-id") == 0 && !out && !nonce && !cred && !cert) {
     rc = cmd_host_id(&s);
   } else if (strcmp(cmd, "chassis") == 0 && !out && !nonce && !cred && !cert) {
     char host[ATTEST_HOST_ID_LEN + 1];
-    rc = bmc_setup(cfg, &bmc, &err) ? agent_fail("%s", err.msg)
-         : host_of(&s, host)        ? AGENT_ERROR
-                                    : agent_cmd_chassis(&bmc, host);
+    rc = bmc_setup(cfg, &bmc, &err)      ? agent_fail("%s", err.msg)
+         : bmc_trusted(&bmc, &ipmitool) ? AGENT_ERROR
+         : host_of(&s, host)            ? AGENT_ERROR
+                                        : agent_cmd_chassis(&bmc, host);
   } else {
     rc = usage();
   }
 out:
+  free(ipmitool);
   lisec_config_free(cfg);
   return rc;
 }
