@@ -65,7 +65,9 @@ typedef struct agent_settings {
 /* Each opens the TPM for the call only (swtpm and the kernel's resource
  * manager then serve others in between) and returns 0, or 1 refused by the
  * TPM, or 2 with the reason printed on stderr. */
-int agent_cmd_enrol(const agent_settings *s, const char *out_dir);
+/* enrol: the AK kept in state_dir, or a new one (also when new_ak: the
+ * kept one replaced, as when lisecd refuses it as revoked). */
+int agent_cmd_enrol(const agent_settings *s, const char *out_dir, bool new_ak);
 int agent_cmd_quote(const agent_settings *s, const char *nonce_hex, const char *out_dir);
 int agent_cmd_measure_location(const agent_settings *s, const char *cert_path);
 /* The EK (and the kept AK when with_ak) loaded in a freshly opened TPM. */

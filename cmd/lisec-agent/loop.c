@@ -165,9 +165,12 @@ static char *path_of(const char *dir, const char *name) {
   return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
 
-/* Enrols: EK and AK to the controller, its credential activated in the TPM,
- * the secret back. 0 when enrolled. */
-static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const char *host) {
+/* Enrols: EK and AK (the kept one, or a new one when new_ak) to the
+ * controller, its credential activated in the TPM, the secret back. 0 when
+ * enrolled; *revoked when lisecd refused the AK as one a de-enrolment
+ * revoked (ATTEST_AK_REVOKED). */
+static int enrol_ak(CURL *c, const agent_settings *s, const agent_net *n, const char *host, bool new_ak,
+                    bool *revoked) {
   char *dir = path_of(s->state_dir, "enrol");
   json_t *req = json_object(), *rep = NULL;
   long status = 0;
@@ -178,7 +181,8 @@ static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const cha
   lisec_buf ek;
   lisec_err err = {0};
   lisec_buf_init(&ek, 4096);
-  if (!dir || !req || agent_cmd_enrol(s, dir) != 0) goto done;
+  *revoked = false;
+  if (!dir || !req || agent_cmd_enrol(s, dir, new_ak) != 0) goto done;
   if (add_file_b64(req, "ek_pub", dir, "ek.pub", 4096, true) ||
       add_file_b64(req, "ak_pub", dir, "ak.pub", 4096, true) ||
       add_file_b64(req, "ek_cert", dir, "ek.crt", 16384, false) ||
@@ -186,6 +190,7 @@ static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const cha
     goto done;
   if (status != 201) {
     agent_fail("enrolment refused (%ld): %s", status, agent_reply_error(rep));
+    *revoked = status == 403 && strstr(agent_reply_error(rep), ATTEST_AK_REVOKED);
     goto done;
   }
   const char *credb64 = json_string_value(json_object_get(rep, "credential"));
@@ -225,6 +230,20 @@ done:
   free(dir);
   lisec_buf_free(&ek);
   json_decref(req), json_decref(rep);
+  return rc;
+}
+
+/* Enrols with the kept AK; when lisecd refuses it as revoked by the host's
+ * de-enrolment (NFV-SEC025 lifecycle: a re-enrolled host proves a new
+ * binding), with a new AK made in the TPM, at once. */
+static int enrol(CURL *c, const agent_settings *s, const agent_net *n, const char *host) {
+  bool revoked = false;
+  int rc = enrol_ak(c, s, n, host, false, &revoked);
+  if (rc && revoked) {
+    fprintf(stderr, "lisec-agent: lisecd revoked the kept AK at this host's de-enrolment: "
+                    "enrolling with a new AK\n");
+    rc = enrol_ak(c, s, n, host, true, &revoked);
+  }
   return rc;
 }
 

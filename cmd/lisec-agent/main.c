@@ -9,7 +9,7 @@
  * over mutual TLS.
  *
  *   lisec-agent [-c CONF] [--tcti T] [--state DIR] [--eventlog F] COMMAND
- *     enrol --out DIR | activate --credential F --out F |
+ *     enrol --out DIR [--new-ak] | activate --credential F --out F |
  *     quote --nonce HEX --out DIR | measure-location --cert F | host-id | run |
  *     report-image --event E [--xml F] | check-image [--xml F] | vm-id [--xml F]
  *
@@ -51,7 +51,8 @@ static const char *const known_keys[] = {"tpm.tcti",       "tpm.ek",      "tpm.a
 static int usage_to(FILE *out) {
   fprintf(out,
           "usage: lisec-agent [-c CONF] [--tcti TCTI] [--state DIR] [--eventlog FILE] COMMAND\n"
-          "  enrol --out DIR            EK (+ certificate if the TPM has one), an AK under it;\n"
+          "  enrol --out DIR [--new-ak] EK (+ certificate if the TPM has one), an AK under it (the\n"
+          "                             kept one; a new one with --new-ak, after a de-enrolment);\n"
           "                             writes ek.pub ek.crt ak.pub ak.pem ak.name host_id\n"
           "  activate --credential F --out SECRET\n"
           "                             TPM2_ActivateCredential of the controller's credential\n"
@@ -179,7 +180,7 @@ int agent_open_tpm(const settings *s, bool with_ak, agent_tpm **t, lisec_buf *ek
   return rc;
 }
 
-int agent_cmd_enrol(const settings *s, const char *out) {
+int agent_cmd_enrol(const settings *s, const char *out, bool new_ak) {
   agent_tpm *t = NULL;
   lisec_buf ek, ak_pub, ak_priv, cert;
   lisec_err err = {0};
@@ -196,9 +197,13 @@ int agent_cmd_enrol(const settings *s, const char *out) {
     agent_fail("%s", err.msg);
     goto done;
   }
-  /* Enrolment is repeatable: an AK already kept is the host's AK. */
+  /* Enrolment is repeatable: an AK already kept is the host's AK, unless
+   * a new one is asked for (lisecd revoked the kept one at the host's
+   * de-enrolment and refuses it). The private part is written first: a
+   * stop in between leaves the revoked public part, refused again, never
+   * a new public part the kept private part does not match. */
   if (agent_read_state(s->state_dir, "ak.pub", STATE_FILE_MAX, &kept, &kept_len, &m1)) goto done;
-  if (m1) {
+  if (m1 || new_ak) {
     if (agent_tpm_ak_create(t, s->ak_type, &ak_pub, &ak_priv, &err) != 0) {
       agent_fail("%s", err.msg);
       goto done;
@@ -239,7 +244,7 @@ int agent_cmd_enrol(const settings *s, const char *out) {
   }
   host[hl] = '\0';
   printf("%s\n", host);
-  fprintf(stderr, "lisec-agent: enrolled; EK certificate %s\n",
+  fprintf(stderr, "lisec-agent: enrolled%s; EK certificate %s\n", m1 || new_ak ? " with a new AK" : "",
           has_cert ? "found in NV" : "not provisioned in this TPM");
   rc = AGENT_OK;
 done:
@@ -643,6 +648,7 @@ int main(int argc, char **argv) {
   char **cargv = argv + optind;
   const char *out = NULL, *nonce = NULL, *cred = NULL, *cert = NULL, *event = NULL, *xml = NULL;
   const char *inventory = NULL;
+  bool new_ak = false;
   static const struct option copts[] = {{"out", required_argument, 0, 'o'},
                                         {"nonce", required_argument, 0, 'n'},
                                         {"credential", required_argument, 0, 'r'},
@@ -650,6 +656,7 @@ int main(int argc, char **argv) {
                                         {"event", required_argument, 0, 'v'},
                                         {"xml", required_argument, 0, 'x'},
                                         {"inventory", required_argument, 0, 'I'},
+                                        {"new-ak", no_argument, 0, 'A'},
                                         {0, 0, 0, 0}};
   optind = 1;
   while ((c = getopt_long(cargc, cargv, "o:", copts, NULL)) != -1) {
@@ -661,6 +668,7 @@ int main(int argc, char **argv) {
     case 'v': event = optarg; break;
     case 'x': xml = optarg; break;
     case 'I': inventory = optarg; break;
+    case 'A': new_ak = true; break;
     default: rc = usage(); goto out;
     }
   }
@@ -671,11 +679,11 @@ int main(int argc, char **argv) {
   net.bmc = &bmc; /* filled by bmc_setup for run and chassis */
   agent_lv_conf lvc = {0};
   net.libvirt = &lvc; /* filled by lv_setup for the commands that read libvirt */
-  if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) ||
+  if (optind != cargc || (event && strcmp(cmd, "report-image") != 0) || (new_ak && strcmp(cmd, "enrol") != 0) ||
       (xml && strcmp(cmd, "report-image") != 0 && strcmp(cmd, "check-image") != 0 && strcmp(cmd, "vm-id") != 0)) {
     rc = usage();
   } else if (strcmp(cmd, "enrol") == 0 && out && !nonce && !cred && !cert) {
-    rc = agent_cmd_enrol(&s, out);
+    rc = agent_cmd_enrol(&s, out, new_ak);
   } else if (strcmp(cmd, "activate") == 0 && out && cred) {
     rc = agent_cmd_activate(&s, cred, out);
   } else if (inventory && strcmp(cmd, "quote") != 0) {

@@ -37,6 +37,9 @@
 #define ATTEST_PCR_COUNT 24
 #define ATTEST_DIGEST_LEN 32 /* everything here is the SHA-256 bank */
 #define ATTEST_HOST_ID_LEN 64 /* hex of SHA-256 over the EK's SubjectPublicKeyInfo */
+/* The words in lisecd's refusal of an enrolment whose AK a de-enrolment
+ * revoked (ctl/enrol_id.c); lisec-agent, reading them, makes a new AK. */
+#define ATTEST_AK_REVOKED "AK revoked at de-enrolment"
 
 /* The PCR the agent extends with the location certificate (documented in
  * docs/attestation.md): 15 is left to the operating system by the PC Client

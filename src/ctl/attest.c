@@ -1191,7 +1191,8 @@ int ctl_attest_enrol_begin(lisec_ctl *ctl, const ctl_actor *actor, const json_t 
     doc = json_pack("{s:s, s:s}", "host", host, "trust", "untrusted:never-attested");
     ver = 0, rc = 0;
   }
-  if (rc) goto done;
+  /* An AK its de-enrolment revoked is never this host's AK again. */
+  if (rc || (rc = ctl_hosts_refuse_revoked_ak(ctl, actor, host, doc, akp, ak_len, err))) goto done;
   s_ek = b64(ek, ek_len), s_ak = b64(akp, ak_len), s_cred = b64(cred.data, cred.len);
   if (cert) s_cert = b64(cert, cert_len);
   if (!doc || !s_ek || !s_ak || !s_cred || (cert && !s_cert)) {

@@ -1,11 +1,15 @@
 /* Enrolment's side of a host's lifecycle end (enrol_id.h): the request's
  * client certificate noted in the host's attestation document (kind
- * "attest.host", ctl/attest.c), the refusal that names a de-enrolment, and
- * the refusal of a TPM whose EK is not the one a host id enrolled with. */
+ * "attest.host", ctl/attest.c), the refusal that names a de-enrolment, the
+ * refusal of a TPM whose EK is not the one a host id enrolled with, and
+ * the refusal of an AK a de-enrolment revoked (its SHA-256 in the
+ * document's "revoked_aks", ctl/hosts_end.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/attest.h"
+#include "crypto/crypto.h"
 #include "ctl/enrol_id.h"
 #include "ctl/internal.h"
 
@@ -87,3 +91,29 @@ int ctl_hosts_enrol_identity(lisec_ctl *ctl, const ctl_actor *actor, const char 
                    err, "host %s", actor->subject);
 }
 
+
+int ctl_hosts_refuse_revoked_ak(lisec_ctl *ctl, const ctl_actor *actor, const char *host,
+                                const json_t *doc, const uint8_t *ak, size_t ak_len, lisec_err *err) {
+  const json_t *aks = json_object_get(doc, "revoked_aks");
+  if (!json_array_size(aks)) return 0;
+  uint8_t d[CRYPTO_SHA256_LEN];
+  char hex[2 * CRYPTO_SHA256_LEN + 1];
+  crypto_sha256(ak, ak_len, d);
+  lisec_hex_encode(d, sizeof d, hex);
+  size_t i;
+  const json_t *a;
+  bool revoked = false;
+  json_array_foreach(aks, i, a) {
+    const char *h = json_string_value(a);
+    if (h && strcmp(h, hex) == 0) revoked = true;
+  }
+  if (!revoked) return 0;
+  lisec_err_set(err, LISEC_EDENIED,
+                "NFV-SEC025-lifecycle, TR103308-5.1: " ATTEST_AK_REVOKED ": host %.16s..'s AK "
+                "(SHA-256 %.16s..) was revoked when the host was de-enrolled and is never bound "
+                "again; the agent must make a new AK in its TPM and enrol with it (lisec-agent run "
+                "does so when told this; by hand: lisec-agent enrol --new-ak)",
+                host, hex);
+  return ctl_audit(ctl, actor, CTL_OUTCOME_DENIED, "attest.enrol", false, NULL, LISEC_EDENIED, NULL,
+                   err, "host %s", host);
+}

@@ -11,8 +11,11 @@
 # VM, declared li or only in the LI records (refused naming no LI VM),
 # de-enrolling twice, a quote after
 # de-enrolment, a TPM with another EK under the host's id, and replays of
-# an enrolment's finish. Re-enrolment of the same TPM goes through a fresh
-# MakeCredential/ActivateCredential. Every step is checked in the audit log.
+# an enrolment's finish, an enrolment with the AK the de-enrolment revoked
+# (NFV-SEC025-lifecycle, TR103308-5.1). Re-enrolment of the same TPM goes
+# through a new AK (`lisec-agent enrol --new-ak` by hand; `run` makes one
+# when lisecd refuses the kept one) and a fresh MakeCredential/
+# ActivateCredential. Every step is checked in the audit log.
 build=${1:?build dir}
 src=${2:?source dir}
 source "$src/tests/integration/lib/common.sh"
@@ -215,11 +218,27 @@ enrol_body() { jq -n --arg e "$(b64 "$1/ek.pub")" --arg a "$(b64 "$1/ak.pub")" '
 expect_req 403 "O.1.6, NFV-SEC025-lifecycle: this TPM's EK is host .* which was de-enrolled: a TPM replaced or re-seeded is a new host" \
   host-a2 POST /v1/attest/enrol "$(enrol_body enrB)"
 
-# ---- re-enrolment of TPM A by hand: a fresh credential activation ------------------
+# ---- the AK the de-enrolment revoked is never bound again ---------------------------
+# TPM A's agent kept its AK (state-A/ak.pub): enrolling with it again is
+# refused, naming the requirement and that the agent must make a new AK.
+old_ak=$(sha256sum state-A/ak.pub | cut -c1-64)
 agent A enrol --out enrA >/dev/null 2>&1 || fail "agent A enrol"
+cmp -s enrA/ak.pub state-A/ak.pub || fail "enrol without --new-ak did not send the kept AK"
+denied_before=$(audit_count 'attest.enrol \| denied')
+expect_req 403 "NFV-SEC025-lifecycle, TR103308-5.1: AK revoked at de-enrolment: host ${hostA:0:16}\.\.'s AK \(SHA-256 ${old_ak:0:16}\.\.\) was revoked .* the agent must make a new AK" \
+  host-a2 POST /v1/attest/enrol "$(enrol_body enrA)"
+[ "$(audit_count 'attest.enrol \| denied')" -gt "$denied_before" ] || fail "the revoked AK's refusal was not recorded"
+show "$hostA" | jq -e '.lisec.trust == "untrusted:deenrolled"' >/dev/null || fail "a refused AK changed the host"
+pass "an enrolment with the AK the de-enrolment revoked is refused (403 naming NFV-SEC025-lifecycle, TR103308-5.1, a new AK), recorded"
+
+# ---- re-enrolment of TPM A by hand: a new AK, a fresh credential activation --------
+# (in a state directory of its own: state-A keeps the revoked AK for the
+# agent's own re-enrolment below)
+agent A --state "$work/state-hand" enrol --new-ak --out enrA >/dev/null 2>&1 || fail "agent A enrol --new-ak"
+[ "$(sha256sum enrA/ak.pub | cut -c1-64)" != "$old_ak" ] || fail "enrol --new-ak kept the revoked AK"
 [ "$(req host-a2 POST /v1/attest/enrol "$(enrol_body enrA)")" = 201 ] || { cat req.out >&2; fail "re-enrol"; }
 jq -r .credential req.out | base64 -d >cred.bin
-agent A activate --credential cred.bin --out secret.bin >/dev/null 2>&1 || fail "agent activate"
+agent A --state "$work/state-hand" activate --credential cred.bin --out secret.bin >/dev/null 2>&1 || fail "agent activate"
 finish=$(jq -n --arg h "$hostA" --arg s "$(b64 secret.bin)" '{host:$h, secret:$s}')
 show "$hostA" | jq -e '.lisec.trust == "untrusted:deenrolled"' >/dev/null ||
   fail "the old binding came back before the activation"
@@ -234,12 +253,22 @@ expect_req 403 "O.1.6, NFV-SEC025-lifecycle: this TPM's EK is host .*, not the E
 tpm_use A
 pass "a TPM with another EK under host A's id is refused as a different host, saying how it enrols (de-enrolled: under its own id; enrolled: de-enrol first)"
 
-# the agent with its new certificate enrols and attests again: trusted with its location
+# the agent with its new certificate enrols and attests again: lisecd refuses
+# the AK it kept (revoked), so it makes a new one and enrols with it;
+# trusted with its location
 sed -i "s|host-a\.|host-a2.|" agent-A.conf
+denied_before=$(audit_count 'attest.enrol \| denied')
 run_agent A
 wait_for "$hostA" '.lisec.trust == "trusted" and .lisec.location.country == "FI"'
 [ "$(audit_count 'attest.enrol.finish \| ok')" -ge 3 ] || fail "re-enrolments not recorded"
-pass "with a new certificate the agent enrols again (fresh activation) and the host is trusted again"
+grep -q 'AK revoked at de-enrolment' agent-A.log && grep -q 'enrolling with a new AK' agent-A.log ||
+  { tail -20 agent-A.log >&2; fail "the agent did not make a new AK when its kept one was refused"; }
+[ "$(audit_count 'attest.enrol \| denied')" -gt "$denied_before" ] || fail "the agent's revoked AK was not refused"
+new_ak=$(sha256sum state-A/ak.pub | cut -c1-64)
+[ "$new_ak" != "$old_ak" ] || fail "the agent kept the revoked AK"
+hand_ak=$(sha256sum state-hand/ak.pub | cut -c1-64)
+[ "$new_ak" != "$hand_ak" ] || fail "the agent's new AK is the hand-made one"
+pass "with a new certificate the agent is refused its revoked AK, makes a new one, enrols again (fresh activation) and the host is trusted again"
 stop_agent
 
 # ---- the development CA's CRL: openssl checks it, lisecd enforces it ---------------
