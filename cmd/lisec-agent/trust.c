@@ -78,7 +78,7 @@ static int check_file(const char *what, const char *file, const char *path, cons
 int agent_trusted_file(const char *what, const char *path, bool secret) {
   /* todo: what is left to walk; cur: the directory reached, resolved ("" is
    * "/"). A link's target replaces the link's name at the front of todo. */
-  char *todo = NULL, cur[PATH_MAX] = "", link[PATH_MAX];
+  char *todo = NULL, cur[PATH_MAX] = "", target[PATH_MAX];
   struct stat st;
   int links = 0, rc = 0;
   if (path[0] == '/') {
@@ -122,7 +122,7 @@ int agent_trusted_file(const char *what, const char *path, bool secret) {
       break;
     }
     if (S_ISLNK(st.st_mode)) {
-      ssize_t n = readlink(next, link, sizeof link - 1);
+      ssize_t n = readlink(next, target, sizeof target - 1);
       if (!owner_ok(st.st_uid)) {
         rc = refuse(what, path, next, &st, "a symbolic link not owned by root", "chown -h root");
         break;
@@ -131,13 +131,13 @@ int agent_trusted_file(const char *what, const char *path, bool secret) {
         rc = agent_fail("%s %s: %s: %s", what, path, next, n < 0 ? strerror(errno) : "too many links");
         break;
       }
-      link[n] = '\0';
+      target[n] = '\0';
       char *again = NULL;
-      if (asprintf(&again, "%s%s", link, rest) < 0) {
+      if (asprintf(&again, "%s%s", target, rest) < 0) {
         rc = agent_fail("out of memory");
         break;
       }
-      if (link[0] == '/') cur[0] = '\0';
+      if (target[0] == '/') cur[0] = '\0';
       free(todo);
       todo = p = again;
       continue;
