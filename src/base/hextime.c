@@ -84,9 +84,11 @@ static int digits(const char *s, size_t at, size_t n) {
   return v;
 }
 
-/* Exactly "YYYY-MM-DDTHH:MM:SSZ" naming a real instant: a 31st of April or
- * a 60th second is refused, where strptime and timegm would quietly move
- * it to another day (a certificate's or a period's time read as another). */
+/* Exactly "YYYY-MM-DDTHH:MM:SSZ" naming a real instant from 1970 on: a
+ * 31st of April or a 60th second is refused, where strptime and timegm
+ * would quietly move it to another day (a certificate's or a period's time
+ * read as another); no time lisec reads is before the epoch, and one
+ * before year 1000 would not be written back in four digits. */
 int lisec_time_parse(const char *s, int64_t *epoch_s) {
   static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
   if (strlen(s) != sizeof form - 1) return LISEC_EINVAL;
@@ -94,7 +96,7 @@ int lisec_time_parse(const char *s, int64_t *epoch_s) {
     if (form[i] != 'd' && s[i] != form[i]) return LISEC_EINVAL;
   int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
   int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
     return LISEC_EINVAL;
   static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

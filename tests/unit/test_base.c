@@ -322,6 +322,8 @@ static void test_time(void **state) {
   assert_int_equal(lisec_time_parse("2016-02-29 12:00", &t), LISEC_EINVAL);
   assert_int_equal(lisec_time_parse("2000-02-29T00:00:00Z", &t), 0); /* a leap year by the 400 rule */
   assert_int_equal(lisec_time_parse("2026-12-31T23:59:59Z", &t), 0);
+  assert_int_equal(lisec_time_parse("1970-01-01T00:00:00Z", &t), 0);
+  assert_int_equal(t, 0);
   /* Strict: an impossible date or time is refused, never moved to another
    * (strptime with timegm took 2026-02-31 for 2026-03-03); every field its
    * two or four digits; nothing before or after. */
@@ -332,7 +334,7 @@ static void test_time(void **state) {
                                     "2026-01-01T00:00:60Z", "2026-1-01T00:00:00Z",  "2026-01-01T0:00:00Z",
                                     " 2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z ", "2026-01-01t00:00:00Z",
                                     "2026-01-01T00:00:00",  "+026-01-01T00:00:00Z", "2026-01-01T00:00:0xZ",
-                                    ""};
+                                    "1969-12-31T23:59:59Z", "0452-02-06T09:00:00Z", ""};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     if (lisec_time_parse(bad[i], &t) != LISEC_EINVAL) fail_msg("'%s' was taken", bad[i]);
     assert_int_equal(t, 42); /* untouched */
