@@ -336,11 +336,14 @@ unit_cmd() {
       vars[${line%%=*}]=${line#*=}
     done <"$envf"
   fi
+  local first=1
   for w in $(sval "$u" ExecStart); do
+    # systemd's prefixes (-, @, +, !, :) are the command's, not an argument's
+    [ $first = 1 ] && w=${w#[-@+!:]} && first=0
     case $w in
       '${'*'}') printf '%s\n' "${vars[${w:2:-1}]}" ;;
       '$'*) for x in ${vars[${w:1}]}; do printf '%s\n' "$x"; done ;;
-      *) printf '%s\n' "${w#[-@+!:]}" ;;
+      *) printf '%s\n' "$w" ;;
     esac
   done
 }
