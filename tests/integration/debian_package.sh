@@ -40,8 +40,8 @@ if grep -qs '^LISEC_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
   echo "SKIP: the package is built from the source, not from this sanitizer build; the release build's run tests it"
   exit 77
 fi
-for tool in dpkg-buildpackage dh help2man lintian git cc; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (scripts/bootstrap installs debhelper, help2man, lintian)"
+for tool in dpkg-buildpackage dh help2man lintian git cc swtpm; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (scripts/bootstrap installs debhelper, help2man, lintian, swtpm)"
 done
 # The package, its user and its directories are the machine's: one run at a
 # time (the release build's and another build directory's runs wait).
