@@ -33,7 +33,6 @@
 #include "ctl/internal.h"
 #include "ctl/model_k8s_pods.h"
 #include "ctl/model.h"
-#include "ctl/targets.h"
 
 enum { K_JUR, K_LEA, K_HOST, K_HYP, K_VM, K_STORAGE, K_CONN, K_GROUP, K_LI, K_COUNT };
 
@@ -71,7 +70,8 @@ struct ctl_model_state {
   /* the pods the admission webhook admitted for lisec's scheduler, with
    * their VMs, until their bindings (memory only: k8s_pods.h) */
   ctl_k8s_pods *k8s_pods;
-  ctl_model_li_vm_fn li_vm; /* the LI topic's hook */
+  ctl_model_li_vm_fn li_vm;       /* the LI topic's hook */
+  ctl_model_li_ended_fn li_ended; /* the targets' hook */
   bool allow_declared;
   int64_t max_age_s;
   int64_t obs_window_s; /* [attest] interval_s + grace_s: when a VM is unreported */
@@ -158,6 +158,7 @@ void ctl_model_hook_attest(ctl_shared *sh, ctl_model_fresh_fn fresh, ctl_model_e
 }
 
 void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn) { sh->model->li_vm = fn; }
+void ctl_model_hook_li_ended(ctl_shared *sh, ctl_model_li_ended_fn fn) { sh->model->li_ended = fn; }
 
 static void sync_time(struct ctl_model_state *st);
 
@@ -1875,7 +1876,7 @@ int ctl_model_delete_query(lisec_ctl *ctl, const ctl_actor *actor, const char *k
   lock_fresh(ctl, st);
   rc = remove_locked(ctl, actor, k, id, action, subject, li, NULL, want, err);
   mu_unlock(st);
-  if (!rc && k == K_LI) ctl_targets_authorisation_ended(ctl, id); /* its data keys leave the cache */
+  if (!rc && k == K_LI && st->li_ended) st->li_ended(ctl, id); /* its data keys leave the cache */
   return rc;
 }
 

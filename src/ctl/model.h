@@ -323,6 +323,11 @@ typedef int (*ctl_model_li_vm_fn)(lisec_ctl *ctl, const char *vm, bool *li_vm, c
                                   lisec_err *err);
 void ctl_model_hook_li_vm(ctl_shared *sh, ctl_model_li_vm_fn fn);
 
+/* Targets: an LI authorisation was deleted (committed), so its targets'
+ * data keys leave the keys process's cache (ctl/targets.c). */
+typedef void (*ctl_model_li_ended_fn)(lisec_ctl *ctl, const char *li);
+void ctl_model_hook_li_ended(ctl_shared *sh, ctl_model_li_ended_fn fn);
+
 /* Packages: whether a VM may be instantiated from package (0), or why not
  * (EDENIED; requirement receives the id the refusal names, e.g. a retired
  * version or a revoked vendor signer). A placement whose VM names a

@@ -299,6 +299,12 @@ void ctl_targets_authorisation_ended(lisec_ctl *ctl, const char *li) {
   free(e.gone);
 }
 
+int ctl_targets_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err) {
+  (void)cfg, (void)s, (void)err;
+  ctl_model_hook_li_ended(sh, ctl_targets_authorisation_ended);
+  return 0;
+}
+
 /* ---- the current KEK ------------------------------------------------------- */
 
 /* The store remembers which token key is current (written by a rotation

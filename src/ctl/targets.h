@@ -43,6 +43,8 @@ int ctl_target_rotation(lisec_ctl *ctl, const ctl_actor *actor, const char *id, 
  * (TR 103 308 §5.7). The targets stay in the vault (the LI administration
  * removes them); a read of one asks the token again. */
 void ctl_targets_authorisation_ended(lisec_ctl *ctl, const char *li);
+/* The targets' topic, opened after the model: hooks the above into it. */
+int ctl_targets_topic_open(const lisec_config *cfg, ctl_shared *sh, lisec_store *s, lisec_err *err);
 
 /* For the rotation (ctl/vault_rotation.c): the stored form of targets, and
  * the document naming the current KEK. */

@@ -13,6 +13,7 @@
 #include "ctl/clock.h"
 #include "ctl/ha.h"
 #include "ctl/internal.h"
+#include "ctl/targets.h"
 
 typedef struct ctl_topic {
   const char *name;
@@ -32,6 +33,8 @@ static const ctl_topic TOPICS[] = {
      * records through the audit log */
     {"clock", ctl_clock_open, ctl_clock_start, ctl_clock_stop, ctl_clock_close},
     {"model", ctl_model_open, NULL, NULL, ctl_model_close},
+    /* an LI authorisation's end evicts its targets' keys: a model hook */
+    {"targets", ctl_targets_topic_open, NULL, NULL, NULL},
     {"attest", ctl_attest_open, ctl_attest_start, ctl_attest_stop, ctl_attest_close},
     {"li", ctl_li_open, NULL, NULL, ctl_li_close},
     {"pkg", ctl_pkg_open, NULL, NULL, ctl_pkg_close},
