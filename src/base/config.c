@@ -155,12 +155,43 @@ static int config_misread_line(const char *text, size_t len, const char **why) {
   return 0;
 }
 
+/* The file whole into *out (NUL-terminated), at most CONFIG_FILE_MAX bytes.
+ * A value may be a credential, and lisecd forks its front after reading
+ * its configuration: the buffer is one allocation above malloc's mmap
+ * threshold, so its pages leave the process when it is freed (wiped first),
+ * and the stream is unbuffered, so stdio keeps no copy of its own. (Read
+ * through a heap buffer, a copy of the TSA URL's password stayed in the
+ * front's memory: lisecd_memory.) */
+static int read_whole(const char *path, uint8_t **out, size_t *len, lisec_err *err) {
+  FILE *f = fopen(path, "rbe");
+  if (!f) return lisec_err_set(err, LISEC_EIO, "cannot open %s: %s", path, strerror(errno));
+  setvbuf(f, NULL, _IONBF, 0);
+  uint8_t *b = malloc(CONFIG_FILE_MAX + 1);
+  if (!b) {
+    fclose(f);
+    return lisec_err_set(err, LISEC_ENOMEM, "out of memory");
+  }
+  size_t n = fread(b, 1, CONFIG_FILE_MAX + 1, f);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed || n > CONFIG_FILE_MAX) {
+    explicit_bzero(b, n);
+    free(b);
+    return failed ? lisec_err_set(err, LISEC_EIO, "cannot read %s", path)
+                  : lisec_err_set(err, LISEC_ETOOBIG, "%s is larger than %u bytes", path, CONFIG_FILE_MAX);
+  }
+  b[n] = '\0';
+  *out = b;
+  *len = n;
+  return 0;
+}
+
 int lisec_config_load(const char *path, const char *const *known, lisec_config **out,
                       lisec_err *err) {
   uint8_t *text = NULL;
   size_t len = 0;
   lisec_err local = {0};
-  if (lisec_file_read(path, CONFIG_FILE_MAX, &text, &len, &local) != 0) {
+  if (read_whole(path, &text, &len, &local) != 0) {
     if (local.code == LISEC_ETOOBIG)
       return lisec_err_set(err, LISEC_ETOOBIG, "config %s is larger than %u bytes", path, CONFIG_FILE_MAX);
     return lisec_err_set(err, local.code, "cannot read config %s: %s", path, local.msg);
