@@ -214,6 +214,17 @@ for _ in $(seq 1 200); do
 done
 grep -q '^0 X1 step(s) after 1 model change(s)$' <<<"$(announced "$from")" ||
   fail "settle 5000: the start's announcement: $(announced "$from")"
+# settled: no entry for 6 s, past the 5 s quiet, so that what lisecd
+# changes by itself after its start is announced before the writes begin
+# (bounded: 60 s)
+last=$(size) || fail "operator: the audit log's size"
+since=$(date +%s%3N)
+for _ in $(seq 1 600); do
+  [ $(($(date +%s%3N) - since)) -ge 6000 ] && break
+  now=$(size) || fail "operator: the audit log's size"
+  [ "$now" != "$last" ] && last=$now since=$(date +%s%3N)
+  sleep 0.1
+done
 from=$(size) || fail "operator: the audit log's size"
 began=$(date +%s%3N) n=0
 while [ "$n" -lt 200 ] && [ $(($(date +%s%3N) - began)) -lt 1500 ]; do
