@@ -31,11 +31,7 @@ source "$src/tests/integration/lib/ha.sh"
 for tool in psql jq; do command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }; done
 pki=$work/pki
 make_pki "$pki"
-pgdir=$(mktemp -d /tmp/lisec-pg-lockstall-XXXXXX)
-stopped=
-cleanup_hooks+=("[ -z \"\$stopped\" ] || kill -CONT \$stopped 2>/dev/null; '$src/scripts/test/pg-stop' '$pgdir'")
-url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
-sql() { psql -qtA "$url" -c "$1"; }
+ha_pg_stoppable lockstall
 ha_audit_key
 LOCK_TIMEOUT=2000 GRACE=2000 FAILOVER=3000 LEASE=2000
 declare -A PORT PID PROBE

@@ -84,3 +84,15 @@ ha_stall_node() {
   PID[$n]=$!
   cleanup_hooks+=("kill -TERM ${PID[$n]} 2>/dev/null; wait ${PID[$n]} 2>/dev/null")
 }
+
+# ha_pg_stoppable TAG: a PostgreSQL of the test's own (in $pgdir, URL in
+# $url, sql STATEMENT runs one) whose backends the test may SIGSTOP: the
+# one whose pid is in $stopped is let run again before the server stops at
+# exit.
+ha_pg_stoppable() {
+  pgdir=$(mktemp -d "/tmp/lisec-pg-$1-XXXXXX")
+  stopped=
+  cleanup_hooks+=("[ -z \"\$stopped\" ] || kill -CONT \$stopped 2>/dev/null; '$src/scripts/test/pg-stop' '$pgdir'")
+  url=$(cd / && "$src/scripts/test/pg-start" "$pgdir")
+  sql() { psql -qtA "$url" -c "$1"; }
+}
